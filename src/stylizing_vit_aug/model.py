@@ -1,0 +1,475 @@
+"""The Stylizing ViT network, written from the published specification.
+
+One set of block weights per layer serves both self-attention (keeps the content's anatomy) and
+cross-attention (takes the style's appearance). State-dict names and shapes equal the reference
+package's, so the paper's checkpoints load with ``strict=True`` and give the same numbers.
+
+Two ways to run it:
+
+* ``model(content, style)`` — the reference computation, four block applications per layer.
+* ``model.encode_style(style)`` + ``model.stylize(content, stream)`` — the fast path. The style
+  stream depends on the style image alone, so it is computed once and reused for any number of
+  contents; the content side then needs three block applications per layer and skips the last
+  layer's unused update.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, asdict
+from typing import Iterator, Sequence
+
+import logging
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "PRESETS",
+    "ModelConfig",
+    "StyleStream",
+    "StylizingViT",
+    "create_model",
+]
+
+LAYER_NORM_EPS = 1e-6
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of a Stylizing ViT, with timm-style names."""
+
+    img_size: int = 224
+    patch_size: int = 16
+    in_chans: int = 3
+    embed_dim: int = 192
+    depth: int = 12
+    num_heads: int = 3
+    mlp_ratio: float = 4.0
+
+    def __post_init__(self) -> None:
+        for name in ("img_size", "patch_size", "in_chans", "embed_dim", "depth", "num_heads"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.img_size % self.patch_size:
+            raise ValueError(
+                f"img_size ({self.img_size}) must be a multiple of patch_size ({self.patch_size})"
+            )
+        if self.embed_dim % self.num_heads:
+            raise ValueError(
+                f"embed_dim ({self.embed_dim}) must be divisible by num_heads ({self.num_heads})"
+            )
+        if self.mlp_ratio <= 0:
+            raise ValueError(f"mlp_ratio must be positive, got {self.mlp_ratio!r}")
+
+    @property
+    def grid_size(self) -> int:
+        return self.img_size // self.patch_size
+
+    @property
+    def num_tokens(self) -> int:
+        return self.grid_size**2 + 1
+
+    @property
+    def decoder_rank(self) -> int:
+        return self.embed_dim // (2 * self.in_chans * self.patch_size)
+
+    @property
+    def decode_problem(self) -> str | None:
+        """Why this architecture cannot decode images, or None when it can.
+
+        The reference has the same limit: its ``large`` preset (D=1024, C*P=48) holds a valid
+        state dict but cannot decode RGB at patch 16. Such a model still loads and encodes.
+        """
+        if self.embed_dim % 2 or (self.embed_dim // 2) % (self.in_chans * self.patch_size):
+            return (
+                f"embed_dim/2 ({self.embed_dim / 2:g}) is not divisible by in_chans*patch_size "
+                f"({self.in_chans}*{self.patch_size}): the decoder builds each patch and channel as "
+                "a rank-r product with r = embed_dim / (2*in_chans*patch_size). Choose embed_dim, "
+                "patch_size or in_chans so that it divides"
+            )
+        return None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PRESETS: dict[str, dict] = {
+    "tiny": dict(embed_dim=192, depth=12, num_heads=3),
+    "small": dict(embed_dim=384, depth=12, num_heads=6),
+    "base": dict(embed_dim=768, depth=12, num_heads=12),
+    "large": dict(embed_dim=1024, depth=24, num_heads=16),
+}
+
+
+def sincos_pos_embed(embed_dim: int, grid_size: int) -> torch.Tensor:
+    """MAE-style fixed 2-D sine-cosine table with a zero row for the cls token: ``[T, D]``."""
+    if embed_dim % 4:
+        # The table splits D into 2 axes x (sin, cos); other widths start from zeros.
+        return torch.zeros(grid_size * grid_size + 1, embed_dim)
+    coords = np.arange(grid_size, dtype=np.float64)
+    grid_w, grid_h = np.meshgrid(coords, coords)  # w varies fastest, as the patch order does
+
+    def axis_table(positions: np.ndarray, dim: int) -> np.ndarray:
+        omega = 1.0 / 10000 ** (np.arange(dim // 2, dtype=np.float64) / (dim / 2.0))
+        angles = np.einsum("m,d->md", positions.reshape(-1), omega)
+        return np.concatenate([np.sin(angles), np.cos(angles)], axis=1)
+
+    table = np.concatenate(
+        [axis_table(grid_w, embed_dim // 2), axis_table(grid_h, embed_dim // 2)], axis=1
+    )
+    table = np.concatenate([np.zeros((1, embed_dim)), table], axis=0)
+    return torch.from_numpy(table).float()
+
+
+class PatchEmbed(nn.Module):
+    """Non-overlapping patch convolution, tokens in row-major order of the patch grid."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(
+            config.in_chans, config.embed_dim, config.patch_size, stride=config.patch_size
+        )
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.proj(images).flatten(2).transpose(1, 2)
+
+
+class Attention(nn.Module):
+    """Multi-head attention whose queries and keys/values may come from different streams."""
+
+    def __init__(self, dim: int, num_heads: int) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.q_proj = nn.Linear(dim, dim)
+        self.k_proj = nn.Linear(dim, dim)
+        self.v_proj = nn.Linear(dim, dim)
+        self.out_proj = nn.Linear(dim, dim)
+
+    def split_heads(self, tokens: torch.Tensor) -> torch.Tensor:
+        batch, length, dim = tokens.shape
+        return tokens.view(batch, length, self.num_heads, dim // self.num_heads).transpose(1, 2)
+
+    def keys_values(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Projected keys and values ``[B, H, T, D/H]`` of an already normalised context."""
+        return self.split_heads(self.k_proj(context)), self.split_heads(self.v_proj(context))
+
+    def attend(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """Attention of normalised queries over projected keys/values; ``keys`` may have batch
+        1 and then serves every query (one style for a whole batch)."""
+        q = self.split_heads(self.q_proj(query))
+        if keys.shape[0] != q.shape[0]:
+            keys = keys.expand(q.shape[0], -1, -1, -1)
+            values = values.expand(q.shape[0], -1, -1, -1)
+        out = F.scaled_dot_product_attention(q, keys, values)
+        batch, _, length, _ = out.shape
+        return self.out_proj(out.transpose(1, 2).reshape(batch, length, -1))
+
+
+class Mlp(nn.Module):
+    """fc1 -> exact GELU -> fc2."""
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(tokens)))
+
+
+class Block(nn.Module):
+    """The weight-shared block ``Block(x, y)``: x attends to y, then an MLP.
+
+    Quirks kept for checkpoint parity: keys/values always pass ``norm_context`` (also in
+    self-attention), and the MLP reuses ``norm_input`` (there is no second norm).
+    """
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float) -> None:
+        super().__init__()
+        self.norm_input = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
+        self.norm_context = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
+        self.attn = Attention(dim, num_heads)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+
+    def context(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values of a context stream; compute once, attend many times."""
+        return self.attn.keys_values(self.norm_context(tokens))
+
+    def attend(self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn.attend(self.norm_input(x), keys, values)
+        return x + self.mlp(self.norm_input(x))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.attend(x, *self.context(x if y is None else y))
+
+
+class Encoder(nn.Module):
+    """Patch embedding, learned positions, shared blocks and the final norm."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.patch_embed = PatchEmbed(config)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, config.embed_dim))
+        self.pos_embed = nn.Parameter(
+            sincos_pos_embed(config.embed_dim, config.grid_size).unsqueeze(0)
+        )
+        self.blocks = nn.ModuleList(
+            Block(config.embed_dim, config.num_heads, config.mlp_ratio) for _ in range(config.depth)
+        )
+        self.norm = nn.LayerNorm(config.embed_dim, eps=LAYER_NORM_EPS)
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        tokens = self.patch_embed(images)
+        cls = self.cls_token.expand(tokens.shape[0], -1, -1)
+        return torch.cat([cls, tokens], dim=1) + self.pos_embed
+
+    def forward(
+        self, content: torch.Tensor, style: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The reference's four streams; returns normalised (content, style, stylised) tokens."""
+        a = u = self.embed(content)
+        s = v = self.embed(style)
+        for block in self.blocks:
+            a = block(a, a)
+            s = block(s, s)
+            t = block(u, v)
+            u = block(a, t)
+            v = s
+        return self.norm(a), self.norm(s), self.norm(t)
+
+
+class StyleStream:
+    """Per-layer style context of one or more style images (``[L, B, T, D]``).
+
+    Layer ``i`` holds the style tokens that cross-attention of layer ``i`` reads. It depends only
+    on the style image, so a bank can hold thousands and reuse them for every content. Index it
+    like a batch (``stream[3]``, ``stream[idx]``), join several with ``StyleStream.cat``, move it
+    with ``.to``.
+    """
+
+    def __init__(self, layers: torch.Tensor) -> None:
+        if layers.dim() != 4:
+            raise ValueError(f"a style stream is [layers, batch, tokens, dim], got {tuple(layers.shape)}")
+        self.layers = layers
+
+    def __len__(self) -> int:
+        return self.layers.shape[1]
+
+    def __getitem__(self, index: int | slice | Sequence[int] | torch.Tensor) -> "StyleStream":
+        if isinstance(index, int):
+            index = slice(index, index + 1 if index != -1 else None)
+        elif not isinstance(index, slice):
+            index = torch.as_tensor(index, dtype=torch.long, device=self.layers.device)
+        return StyleStream(self.layers[:, index])
+
+    def __iter__(self) -> Iterator["StyleStream"]:
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self) -> str:
+        depth, batch, tokens, dim = self.layers.shape
+        return (
+            f"StyleStream(styles={batch}, depth={depth}, tokens={tokens}, dim={dim}, "
+            f"dtype={self.layers.dtype}, device={self.layers.device})"
+        )
+
+    @property
+    def shape(self) -> torch.Size:
+        return self.layers.shape
+
+    @property
+    def device(self) -> torch.device:
+        return self.layers.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.layers.dtype
+
+    @property
+    def nbytes_per_style(self) -> int:
+        depth, _, tokens, dim = self.layers.shape
+        return depth * tokens * dim * self.layers.element_size()
+
+    def to(self, *args, **kwargs) -> "StyleStream":
+        return StyleStream(self.layers.to(*args, **kwargs))
+
+    @staticmethod
+    def cat(streams: Sequence["StyleStream"]) -> "StyleStream":
+        if not streams:
+            raise ValueError("StyleStream.cat needs at least one stream")
+        return StyleStream(torch.cat([s.layers for s in streams], dim=1))
+
+
+class Bottleneck(nn.Module):
+    """Token MLP in front of the decoder (width D -> 4D -> D)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, 4 * dim)
+        self.fc2 = nn.Linear(4 * dim, dim)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(tokens)))
+
+
+class StylizingViT(nn.Module):
+    """Anatomy-preserving instance style transfer (Doerrich et al., ISBI 2026).
+
+    Inputs and outputs live in the normalised space of the checkpoint's training data
+    (``(x/255 - mean) / std``); :class:`~stylizing_vit_aug.Stylizer` does that conversion.
+    """
+
+    def __init__(
+        self,
+        img_size: int = 224,
+        patch_size: int = 16,
+        in_chans: int = 3,
+        embed_dim: int = 192,
+        depth: int = 12,
+        num_heads: int = 3,
+        mlp_ratio: float = 4.0,
+    ) -> None:
+        super().__init__()
+        self.config = ModelConfig(img_size, patch_size, in_chans, embed_dim, depth, num_heads, mlp_ratio)
+        self.encoder = Encoder(self.config)
+        self.bottleneck = Bottleneck(embed_dim)
+        self.post_process_conv = nn.Conv2d(in_chans, in_chans, 5, padding=2, bias=False)
+        self._init_weights()
+        if self.config.decode_problem:
+            logger.warning("StylizingViT%s cannot decode: %s", self.config, self.config.decode_problem)
+
+    # -- construction -------------------------------------------------------------------------
+    def _init_weights(self) -> None:
+        """Xavier linears and patch conv, small-normal cls token (MAE practice)."""
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.LayerNorm):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+        proj = self.encoder.patch_embed.proj.weight
+        nn.init.xavier_uniform_(proj.view(proj.shape[0], -1))
+        nn.init.normal_(self.encoder.cls_token, std=0.02)
+
+    @property
+    def img_size(self) -> int:
+        return self.config.img_size
+
+    @property
+    def in_chans(self) -> int:
+        return self.config.in_chans
+
+    # -- decoder ------------------------------------------------------------------------------
+    def decode(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Normalised tokens ``[B, T, D]`` -> image ``[B, C, S, S]`` (the reference layout)."""
+        cfg = self.config
+        if cfg.decode_problem:
+            raise ValueError(f"this model cannot decode images: {cfg.decode_problem}")
+        z = self.bottleneck(tokens)[:, 1:]
+        batch, num_patches, dim = z.shape
+        half = dim // 2
+        rank, c, p, g = cfg.decoder_rank, cfg.in_chans, cfg.patch_size, cfg.grid_size
+        left = z[..., :half].reshape(batch, num_patches, c, p, rank)
+        right = z[..., half:].reshape(batch, num_patches, c, rank, p)
+        patches = torch.matmul(left, right).contiguous()  # [B, N, C, P, P]
+        # The published weights were trained through this memory reinterpretation: keep it.
+        image = patches.view(batch, g, g, p, p, c).permute(0, 5, 1, 3, 2, 4)
+        image = image.reshape(batch, c, g * p, g * p)
+        return self.post_process_conv(image)
+
+    # -- the reference computation ------------------------------------------------------------
+    def _check_images(self, images: torch.Tensor, name: str) -> None:
+        cfg = self.config
+        if not isinstance(images, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(images).__name__}")
+        expected = (cfg.in_chans, cfg.img_size, cfg.img_size)
+        if images.dim() != 4 or tuple(images.shape[1:]) != expected:
+            raise ValueError(
+                f"{name} must have shape (B, {cfg.in_chans}, {cfg.img_size}, {cfg.img_size}) for "
+                f"this model, got {tuple(images.shape)}; use a Stylizer to resize and normalise "
+                "images of any size"
+            )
+
+    def forward(self, content: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+        """Stylised content, exactly as the reference (style None: the batch rolled by one)."""
+        self._check_images(content, "content")
+        if style is None:
+            style = content.roll(shifts=-1, dims=0)
+        self._check_images(style, "style")
+        _, _, stylized = self.encoder(content, style)
+        return self.decode(stylized)
+
+    def encode(self, content: torch.Tensor, style: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """All three normalised token streams (content, style, stylised), for training."""
+        self._check_images(content, "content")
+        self._check_images(style, "style")
+        return self.encoder(content, style)
+
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
+        """The content reconstruction: decoder on the content's own self-attention stream."""
+        self._check_images(images, "images")
+        tokens = self.encoder.embed(images)
+        for block in self.encoder.blocks:
+            tokens = block(tokens, tokens)
+        return self.decode(self.encoder.norm(tokens))
+
+    # -- the fast path ------------------------------------------------------------------------
+    def encode_style(self, style: torch.Tensor) -> StyleStream:
+        """Per-layer style context of ``style`` (``[B, C, S, S]``), reusable for any content."""
+        self._check_images(style, "style")
+        s = self.encoder.embed(style)
+        layers = [s]
+        for block in self.encoder.blocks[:-1]:
+            s = block(s, s)
+            layers.append(s)
+        return StyleStream(torch.stack(layers))
+
+    def stylize(self, content: torch.Tensor, style: StyleStream) -> torch.Tensor:
+        """Stylise ``content`` from a style stream: one style for all, or one per content."""
+        self._check_images(content, "content")
+        if not isinstance(style, StyleStream):
+            raise TypeError(f"style must be a StyleStream from encode_style, got {type(style).__name__}")
+        depth = len(self.encoder.blocks)
+        if style.shape[0] != depth or style.shape[2:] != (self.config.num_tokens, self.config.embed_dim):
+            raise ValueError(
+                f"style stream {tuple(style.shape)} was not made by this architecture "
+                f"(expects [{depth}, B, {self.config.num_tokens}, {self.config.embed_dim}])"
+            )
+        if len(style) not in (1, content.shape[0]):
+            raise ValueError(
+                f"{len(style)} styles for {content.shape[0]} contents: pass one style or one per content"
+            )
+        a = u = self.encoder.embed(content)
+        context = style.layers.to(a.dtype)
+        last = depth - 1
+        for i, block in enumerate(self.encoder.blocks):
+            a = block(a, a)
+            t = block.attend(u, *block.context(context[i]))
+            if i < last:
+                u = block(a, t)
+        return self.decode(self.encoder.norm(t))
+
+
+def create_model(name: str = "tiny", **overrides) -> StylizingViT:
+    """A preset (tiny, small, base, large) with any timm-style argument overridden."""
+    if name not in PRESETS:
+        import difflib
+
+        close = difflib.get_close_matches(str(name), PRESETS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}.{hint}")
+    unknown = set(overrides) - set(ModelConfig.__dataclass_fields__)
+    if unknown:
+        raise TypeError(
+            f"unknown argument(s) {sorted(unknown)}; StylizingViT takes "
+            f"{sorted(ModelConfig.__dataclass_fields__)}"
+        )
+    return StylizingViT(**{**PRESETS[name], **overrides})
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
