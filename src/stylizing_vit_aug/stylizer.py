@@ -1,0 +1,305 @@
+"""The engine every front-end calls: model + normalisation + device/dtype policy.
+
+``Stylizer(images, styles)`` takes any image kind (see :mod:`stylizing_vit_aug.images`), brings
+it to the model's size and normalised space, stylises through the cached-style fast path, and
+gives back the same kind, dtype, value range, size and channel count.
+
+Resolution modes (``mode=``):
+
+* ``"detail"`` (default) — the model sees the image at its size (224 px for the presets); the
+  *change* it makes is upsampled and added to the full-resolution input. Fine structure of large
+  images is kept exactly; only the colour/texture change is low-pass.
+* ``"resize"`` — the stylised model-size image is simply resized back.
+
+At the model's own size both modes are identical.
+
+Channels: a 1-channel image through a 3-channel model is replicated to RGB and the result is
+turned back to luminance (ITU-R BT.601 weights). A 3-channel image through a 1-channel model is
+stylised on its luminance, and the luminance change is added to all three channels.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+from typing import Any, Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .images import ImageLike, from_batch, same_kind_copy, to_batch
+from .model import StyleStream, StylizingViT
+
+logger = logging.getLogger(__name__)
+
+MODES = ("detail", "resize")
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+DEFAULT_CHUNK = 64
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def default_dtype(device: torch.device) -> torch.dtype:
+    """bf16 autocast on CUDA (within 35 dB PSNR of fp32); fp32 on CPU, where bf16 is slower."""
+    return torch.bfloat16 if device.type == "cuda" else torch.float32
+
+
+def resize(images: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Antialiased bilinear resize; a no-op at the same size."""
+    if images.shape[-2:] == (height, width):
+        return images
+    return F.interpolate(images, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
+
+
+def to_luminance(images: torch.Tensor) -> torch.Tensor:
+    weights = images.new_tensor(LUMA_WEIGHTS).view(1, 3, 1, 1)
+    return (images * weights).sum(dim=1, keepdim=True)
+
+
+def _check_stats(values: Sequence[float], name: str, channels: int) -> torch.Tensor:
+    tensor = torch.as_tensor(values, dtype=torch.float32).flatten()
+    if tensor.numel() == 1:
+        tensor = tensor.repeat(channels)
+    if tensor.numel() != channels:
+        raise ValueError(f"{name} has {tensor.numel()} values but the model has {channels} channels")
+    if not torch.isfinite(tensor).all():
+        raise ValueError(f"{name} must be finite, got {tensor.tolist()}")
+    if name == "std" and (tensor <= 0).any():
+        raise ValueError(f"std must be positive, got {tensor.tolist()}")
+    return tensor
+
+
+class Stylizer:
+    """A Stylizing ViT ready to stylise images of any kind.
+
+    Args:
+        model: the network (weights in the checkpoint's normalised space).
+        mean, std: per-channel statistics of the checkpoint's training data, in 0–1 units.
+        device: where the model runs (default: CUDA when available).
+        dtype: compute dtype; bf16/fp16 run under autocast (default: bf16 on CUDA, fp32 on CPU).
+        mode: ``"detail"`` or ``"resize"`` (see the module docstring).
+        chunk_size: most images per model call, which bounds memory.
+        compile: wrap the model's fast path in ``torch.compile``.
+        source, revision: where the weights came from (recorded in banks and saved configs).
+    """
+
+    def __init__(
+        self,
+        model: StylizingViT,
+        mean: Sequence[float],
+        std: Sequence[float],
+        *,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype | None = None,
+        mode: str = "detail",
+        chunk_size: int = DEFAULT_CHUNK,
+        compile: bool = False,
+        source: str | None = None,
+        revision: str | None = None,
+    ) -> None:
+        if not isinstance(model, StylizingViT):
+            raise TypeError(f"model must be a StylizingViT, got {type(model).__name__}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        self.device = torch.device(device) if device is not None else default_device()
+        self.dtype = dtype if dtype is not None else default_dtype(self.device)
+        if self.dtype not in (torch.float32, torch.bfloat16, torch.float16):
+            raise ValueError(f"dtype must be float32, bfloat16 or float16, got {self.dtype}")
+        self.model = model.to(self.device).eval().requires_grad_(False)
+        channels = model.config.in_chans
+        self.mean = _check_stats(mean, "mean", channels).to(self.device)
+        self.std = _check_stats(std, "std", channels).to(self.device)
+        self.mode = mode
+        self.chunk_size = chunk_size
+        self.source = source
+        self.revision = revision
+        self._stylize_fn: Callable = torch.compile(model.stylize) if compile else model.stylize
+        self._fingerprint: str | None = None
+
+    # -- facts ---------------------------------------------------------------------------------
+    @property
+    def config(self):
+        return self.model.config
+
+    @property
+    def img_size(self) -> int:
+        return self.model.config.img_size
+
+    @property
+    def in_chans(self) -> int:
+        return self.model.config.in_chans
+
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of the weights and statistics: banks record it to detect a mismatch."""
+        if self._fingerprint is None:
+            digest = hashlib.sha256()
+            for name, tensor in sorted(self.model.state_dict().items()):
+                digest.update(name.encode())
+                digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+            for stats in (self.mean, self.std):
+                digest.update(stats.cpu().numpy().tobytes())
+            self._fingerprint = digest.hexdigest()[:16]
+        return self._fingerprint
+
+    def __repr__(self) -> str:
+        return (
+            f"Stylizer(source={self.source!r}, {self.model.config}, device={self.device}, "
+            f"dtype={self.dtype}, mode={self.mode!r})"
+        )
+
+    def to(self, device: str | torch.device) -> "Stylizer":
+        """Move the model and statistics (in place; returns self)."""
+        self.device = torch.device(device)
+        self.model.to(self.device)
+        self.mean, self.std = self.mean.to(self.device), self.std.to(self.device)
+        return self
+
+    # -- conversions ---------------------------------------------------------------------------
+    def normalize(self, images01: torch.Tensor) -> torch.Tensor:
+        """0–1 images with the model's channel count -> the model's normalised space."""
+        return (images01 - self.mean.view(1, -1, 1, 1)) / self.std.view(1, -1, 1, 1)
+
+    def denormalize(self, images: torch.Tensor) -> torch.Tensor:
+        return images * self.std.view(1, -1, 1, 1) + self.mean.view(1, -1, 1, 1)
+
+    def adapt_channels(self, images01: torch.Tensor) -> torch.Tensor:
+        """Bring a 0–1 batch to the model's channel count (gray <-> RGB)."""
+        channels = images01.shape[1]
+        if channels == self.in_chans:
+            return images01
+        if channels == 1:
+            return images01.expand(-1, self.in_chans, -1, -1)
+        if channels == 3 and self.in_chans == 1:
+            return to_luminance(images01)
+        raise ValueError(f"cannot feed {channels}-channel images to a {self.in_chans}-channel model")
+
+    def restore_channels(self, change: torch.Tensor, channels: int) -> torch.Tensor:
+        """A change in the model's channels -> a change in the image's channels."""
+        if change.shape[1] == channels:
+            return change
+        if channels == 1:
+            return to_luminance(change)
+        return change.expand(-1, channels, -1, -1)
+
+    def prepare(self, images: ImageLike, what: str = "images") -> torch.Tensor:
+        """Any image kind -> normalised model input ``[B, C, S, S]`` on the stylizer's device."""
+        values, _ = to_batch(images, what)
+        return self.prepare_batch(values.to(self.device))
+
+    def prepare_batch(self, values01: torch.Tensor) -> torch.Tensor:
+        """A float 0–1 ``[B, C, H, W]`` batch -> normalised model input on the same device."""
+        size = self.img_size
+        return self.normalize(resize(self.adapt_channels(values01), size, size))
+
+    def _autocast(self):
+        if self.dtype == torch.float32:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    # -- styles --------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def encode_style(self, styles: ImageLike, chunk_size: int | None = None) -> StyleStream:
+        """Style streams of one or more style images; reuse them for any number of contents."""
+        if isinstance(styles, StyleStream):
+            return styles
+        return self.encode_prepared_styles(self.prepare(styles, "styles"), chunk_size)
+
+    @torch.inference_mode()
+    def encode_prepared_styles(self, styles: torch.Tensor, chunk_size: int | None = None) -> StyleStream:
+        """Style streams of already normalised model-size style images."""
+        step = chunk_size or self.chunk_size
+        parts = []
+        with self._autocast():
+            for start in range(0, styles.shape[0], step):
+                parts.append(self.model.encode_style(styles[start : start + step].to(self.device)))
+        return StyleStream.cat(parts)
+
+    # -- stylisation ---------------------------------------------------------------------------
+    def __call__(
+        self,
+        images: ImageLike,
+        styles: ImageLike | StyleStream,
+        strength: float | Sequence[float] | torch.Tensor = 1.0,
+        *,
+        mode: str | None = None,
+    ) -> Any:
+        """Stylise ``images`` with ``styles`` and return the same kind as ``images``.
+
+        ``styles``: one image (for all), one per image, or a :class:`StyleStream` of 1 or B.
+        ``strength``: 0 returns the input exactly, 1 the full stylisation; a number or one per
+        image.
+        """
+        values, info = to_batch(images, "images")
+        strength_tensor = self._strength(strength, values.shape[0])
+        if bool((strength_tensor == 0).all()):
+            return same_kind_copy(images)
+        out = self.stylize_batch(values.to(self.device), styles, strength_tensor, mode=mode)
+        return from_batch(out, info)
+
+    def _strength(self, strength: Any, batch: int) -> torch.Tensor:
+        tensor = torch.as_tensor(strength, dtype=torch.float32).flatten()
+        if tensor.numel() not in (1, batch):
+            raise ValueError(f"strength must be one number or one per image ({batch}), got {tensor.numel()}")
+        if not torch.isfinite(tensor).all() or (tensor < 0).any() or (tensor > 1).any():
+            raise ValueError(f"strength must lie in [0, 1], got {tensor.tolist()}")
+        return tensor.expand(batch) if tensor.numel() == 1 else tensor
+
+    @torch.inference_mode()
+    def stylize_batch(
+        self,
+        values01: torch.Tensor,
+        styles: ImageLike | StyleStream,
+        strength: float | torch.Tensor = 1.0,
+        *,
+        mode: str | None = None,
+    ) -> torch.Tensor:
+        """The tensor core: float ``[B, C, H, W]`` in 0–1 on any device -> same, stylised.
+
+        Front-ends that already hold validated float batches (BatchStylize) call this directly.
+        """
+        mode = mode or self.mode
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        batch, channels, height, width = values01.shape
+        stream = self.encode_style(styles)
+        if len(stream) not in (1, batch):
+            raise ValueError(
+                f"got {len(stream)} styles for {batch} images: pass one style or one per image"
+            )
+        stream = stream.to(self.device)
+        source_device = values01.device
+        values01 = values01.to(self.device, torch.float32)
+        out = torch.empty_like(values01)
+        for start in range(0, batch, self.chunk_size):
+            stop = min(start + self.chunk_size, batch)
+            chunk = values01[start:stop]
+            chunk_styles = stream if len(stream) == 1 else stream[start:stop]
+            out[start:stop] = self._stylize_chunk(chunk, chunk_styles, mode)
+        strength = torch.as_tensor(strength, dtype=torch.float32, device=self.device)
+        if strength.dim() == 1:
+            strength = strength.view(-1, 1, 1, 1)
+        return (values01 + strength * (out - values01)).clamp_(0, 1).to(source_device)
+
+    def _stylize_chunk(self, values01: torch.Tensor, stream: StyleStream, mode: str) -> torch.Tensor:
+        size = self.img_size
+        _, channels, height, width = values01.shape
+        small01 = resize(values01, size, size)
+        model_in01 = self.adapt_channels(small01)
+        with self._autocast():
+            stylized = self._stylize_fn(self.normalize(model_in01), stream)
+        change = self.restore_channels(self.denormalize(stylized.float()) - model_in01, channels)
+        if mode == "resize":
+            return resize(small01 + change, height, width).clamp_(0, 1)
+        return (values01 + resize(change, height, width)).clamp_(0, 1)
+
+    def save_pretrained(self, directory: str, **kwargs: Any) -> None:
+        """Write model.safetensors, config.json and a model card (see :func:`hub.save_pretrained`)."""
+        from .hub import save_pretrained
+
+        save_pretrained(self, directory, **kwargs)

@@ -1,0 +1,55 @@
+"""Shared fixtures: small random models (fast on 2 CPU cores), the parity fixture, real images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import stylizing_vit_aug as sva
+
+DATA = Path(__file__).parent / "data"
+HISTOLOGY = Path(sva.__file__).parent / "assets" / "histology"
+SMALL_CONFIG = dict(img_size=32, patch_size=8, in_chans=3, embed_dim=48, depth=2, num_heads=3)
+CAMELYON_MEAN = (0.7440, 0.5895, 0.7214)
+CAMELYON_STD = (0.1787, 0.2131, 0.1721)
+
+
+@pytest.fixture(scope="session")
+def reference_fixture() -> dict[str, torch.Tensor]:
+    """Tensors made with the published reference package 1.0.0 (see tests/data)."""
+    from safetensors.torch import load_file
+
+    return load_file(str(DATA / "reference_small_cfg.safetensors"))
+
+
+def make_small_model(seed: int = 0, **overrides) -> sva.StylizingViT:
+    torch.manual_seed(seed)
+    return sva.StylizingViT(**{**SMALL_CONFIG, **overrides})
+
+
+@pytest.fixture
+def small_stylizer() -> sva.Stylizer:
+    """A random 32-px Stylizer on CPU: fast, and every code path of a real one."""
+    return sva.Stylizer(make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def histology_paths() -> list[Path]:
+    paths = sorted(HISTOLOGY.glob("*.jpg"))
+    assert len(paths) == 5
+    return paths
+
+
+@pytest.fixture(scope="session")
+def histology_crops(histology_paths) -> list[np.ndarray]:
+    """A 96x128 uint8 RGB crop from the centre of each bundled histology image."""
+    crops = []
+    for path in histology_paths:
+        image = np.asarray(Image.open(path).convert("RGB"))
+        h, w = image.shape[:2]
+        crops.append(np.ascontiguousarray(image[h // 2 - 48 : h // 2 + 48, w // 2 - 64 : w // 2 + 64]))
+    return crops
