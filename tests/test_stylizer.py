@@ -1,0 +1,184 @@
+"""The engine: every image kind round-trips, sizes, strength, channels, styles, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import stylizing_vit_aug as sva
+from conftest import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+
+
+def _kinds(crop: np.ndarray) -> dict:
+    chw = torch.from_numpy(crop.copy()).permute(2, 0, 1).contiguous()
+    return {
+        "torch_uint8_chw": chw,
+        "torch_float_bchw": torch.stack([chw, chw.flip(-1)]).float() / 255,
+        "torch_float16_chw": (chw.float() / 255).half(),
+        "numpy_uint8_hwc": crop,
+        "numpy_float32_bhwc": np.stack([crop, crop[::-1]]).astype(np.float32) / 255,
+        "numpy_gray_hw": crop[..., 1],
+        "pil_rgb": Image.fromarray(crop),
+        "pil_gray": Image.fromarray(crop).convert("L"),
+        "list_of_pil": [Image.fromarray(crop), Image.fromarray(crop[::-1].copy())],
+    }
+
+
+def _describe(x):
+    if isinstance(x, Image.Image):
+        return ("pil", x.mode, x.size)
+    if isinstance(x, list):
+        return ("list", [_describe(i) for i in x])
+    return (type(x).__name__, str(x.dtype), tuple(x.shape))
+
+
+def test_every_kind_round_trips(small_stylizer, histology_crops):
+    style = histology_crops[3]
+    for name, images in _kinds(histology_crops[0]).items():
+        out = small_stylizer(images, style)
+        assert _describe(out) == _describe(images), name
+        values, _ = sva.images.to_batch(out) if hasattr(sva, "images") else (None, None)
+        from stylizing_vit_aug.images import to_batch
+
+        values, _ = to_batch(out)
+        assert 0 <= float(values.min()) and float(values.max()) <= 1, name
+        original, _ = to_batch(images)
+        assert not torch.equal(values, original), f"{name}: nothing changed"
+
+
+@pytest.mark.parametrize("size", [(100, 150), (224, 224), (512, 512), (1024, 768)])
+@pytest.mark.parametrize("mode", ["detail", "resize"])
+def test_any_size_comes_back_at_its_size(small_stylizer, size, mode):
+    images = torch.randint(0, 256, (2, 3, *size), dtype=torch.uint8)
+    out = small_stylizer(images, images[0], mode=mode)
+    assert out.shape == images.shape and out.dtype == torch.uint8
+
+
+def test_detail_mode_keeps_full_resolution_structure(small_stylizer):
+    # A pure high-frequency pattern at 256 px is far above the 32-px model's band: detail mode
+    # must keep it, resize mode cannot.
+    stripes = torch.zeros(1, 3, 256, 256)
+    stripes[..., ::2] = 1.0
+    stripes = 0.25 + 0.5 * stripes
+    detail = small_stylizer(stripes, stripes, mode="detail")
+    resized = small_stylizer(stripes, stripes, mode="resize")
+    contrast = lambda x: (x[..., ::2] - x[..., 1::2]).abs().mean()  # noqa: E731
+    assert contrast(detail) > 0.4
+    assert contrast(resized) < 0.1
+
+
+def test_modes_agree_at_model_size(small_stylizer):
+    images = torch.rand(3, 3, 32, 32)
+    torch.testing.assert_close(
+        small_stylizer(images, images[0], mode="detail"), small_stylizer(images, images[0], mode="resize")
+    )
+
+
+def test_matches_the_model_at_model_size(small_stylizer):
+    images, styles = torch.rand(3, 3, 32, 32), torch.rand(3, 3, 32, 32)
+    out = small_stylizer(images, styles)
+    with torch.no_grad():
+        raw = small_stylizer.model(small_stylizer.normalize(images), small_stylizer.normalize(styles))
+    torch.testing.assert_close(out, small_stylizer.denormalize(raw).clamp(0, 1), atol=1e-5, rtol=0)
+
+
+def test_strength_zero_is_exact_identity_and_blends_linearly(small_stylizer):
+    images = torch.randint(0, 256, (2, 3, 40, 50), dtype=torch.uint8)
+    same = small_stylizer(images, images[1], strength=0.0)
+    assert torch.equal(same, images) and same.data_ptr() != images.data_ptr()
+    floats = images.float() / 255
+    full = small_stylizer(floats, images[1], strength=1.0)
+    half = small_stylizer(floats, images[1], strength=0.5)
+    torch.testing.assert_close(half, (floats + full) / 2, atol=1e-5, rtol=0)
+    per_image = small_stylizer(floats, images[1], strength=[0.0, 1.0])
+    torch.testing.assert_close(per_image[0], floats[0])
+    torch.testing.assert_close(per_image[1], full[1])
+
+
+def test_style_forms_agree(small_stylizer):
+    images = torch.rand(2, 3, 32, 32)
+    style = torch.rand(3, 32, 32)
+    stream = small_stylizer.encode_style(style)
+    one = small_stylizer(images, style)
+    paired = small_stylizer(images, torch.stack([style, style]))
+    cached = small_stylizer(images, stream)
+    torch.testing.assert_close(one, paired)
+    torch.testing.assert_close(one, cached)
+
+
+def test_chunking_does_not_change_results(histology_crops):
+    model = make_small_model()
+    big = sva.Stylizer(model, CAMELYON_MEAN, CAMELYON_STD, device="cpu", chunk_size=64)
+    small = sva.Stylizer(model, CAMELYON_MEAN, CAMELYON_STD, device="cpu", chunk_size=2)
+    images = np.stack(histology_crops)
+    styles = np.stack(histology_crops[::-1])
+    np.testing.assert_array_equal(big(images, styles), small(images, styles))
+
+
+def test_gray_image_with_rgb_model(small_stylizer, histology_crops):
+    gray = torch.from_numpy(histology_crops[0][..., 0].copy())[None].float() / 255
+    out = small_stylizer(gray, histology_crops[1])
+    assert out.shape == gray.shape
+    rgb_out = small_stylizer(gray.expand(3, -1, -1), histology_crops[1])
+    luma = (rgb_out * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(0, keepdim=True)
+    unclipped = ((rgb_out > 0) & (rgb_out < 1)).all(0, keepdim=True)
+    assert unclipped.float().mean() > 0.5
+    torch.testing.assert_close(out[unclipped], luma[unclipped], atol=1e-5, rtol=0)
+
+
+def test_rgb_image_with_gray_model(histology_crops):
+    stylizer = sva.Stylizer(make_small_model(in_chans=1, embed_dim=48, patch_size=8), [0.5], [0.2], device="cpu")
+    image = torch.from_numpy(histology_crops[0].copy()).permute(2, 0, 1)
+    out = stylizer(image, histology_crops[2])
+    assert out.shape == image.shape and out.dtype == torch.uint8
+    change = out.float() - image.float()
+    unclipped = ((out > 0) & (out < 255)).all(0)
+    assert unclipped.float().mean() > 0.5
+    spread = (change.max(0).values - change.min(0).values)[unclipped]
+    assert spread.max() <= 1.0  # the same luminance change on every channel, up to rounding
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (torch.rand(4, 32, 32), "4 channels"),
+        (torch.rand(3, 5, 40), "at least 8x8"),
+        (torch.full((3, 32, 32), float("nan")), "NaN or Inf"),
+        (torch.rand(3, 32, 32) * 255, "divide by 255"),
+        (torch.randn(3, 32, 32), "normalised"),
+        (torch.zeros(3, 32, 32, dtype=torch.int32), "dtype"),
+        (np.zeros((3, 32, 32), dtype=np.uint8), "channels-first"),
+        (Image.new("RGBA", (32, 32)), "convert"),
+        ("image.png", "must be a torch tensor"),
+        ([], "empty"),
+    ],
+)
+def test_bad_input_is_explained(small_stylizer, bad, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        small_stylizer(bad, torch.rand(3, 32, 32))
+
+
+def test_bad_arguments_are_explained(small_stylizer):
+    images = torch.rand(3, 3, 32, 32)
+    with pytest.raises(ValueError, match="one style or one per image"):
+        small_stylizer(images, torch.rand(2, 3, 32, 32))
+    with pytest.raises(ValueError, match=r"strength must lie in \[0, 1\]"):
+        small_stylizer(images, images[0], strength=1.5)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        small_stylizer(images, images[0], mode="crop")
+    with pytest.raises(ValueError, match="std must be positive"):
+        sva.Stylizer(make_small_model(), CAMELYON_MEAN, (0.1, 0.0, 0.1))
+    with pytest.raises(ValueError, match="3 channels"):
+        sva.Stylizer(make_small_model(), (0.5, 0.5), CAMELYON_STD)
+
+
+def test_fingerprint_tracks_weights_and_statistics():
+    model = make_small_model()
+    a = sva.Stylizer(model, CAMELYON_MEAN, CAMELYON_STD, device="cpu")
+    b = sva.Stylizer(make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu")
+    c = sva.Stylizer(make_small_model(), (0.5, 0.5, 0.5), CAMELYON_STD, device="cpu")
+    d = sva.Stylizer(make_small_model(seed=1), CAMELYON_MEAN, CAMELYON_STD, device="cpu")
+    assert a.fingerprint == b.fingerprint
+    assert len({a.fingerprint, c.fingerprint, d.fingerprint}) == 3
