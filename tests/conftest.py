@@ -34,7 +34,9 @@ def make_small_model(seed: int = 0, **overrides) -> sva.StylizingViT:
 @pytest.fixture
 def small_stylizer() -> sva.Stylizer:
     """A random 32-px Stylizer on CPU: fast, and every code path of a real one."""
-    return sva.Stylizer(make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu")
+    return sva.Stylizer(
+        make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,170 @@
+"""Throughput of our engine against the published reference package, in one process.
+
+Both run the same weights on the same inputs. The reference is timed as its users run it: its
+fp32 ``forward(content, style)`` on already normalised tensors (bf16 autocast on CUDA). Ours is
+timed end to end as ours are used: uint8 images in, uint8 images out, through the Stylizer —
+once encoding the style every call, once with a cached style stream (a bank).
+
+Run it with ``stylizing-vit-aug bench`` or ``python benchmarks/bench_stylize.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .model import PRESETS, create_model
+from .stylizer import Stylizer, default_device
+
+logger = logging.getLogger(__name__)
+
+MEAN = (0.7440, 0.5895, 0.7214)
+STD = (0.1787, 0.2131, 0.1721)
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_call(fn: Callable[[], object], device: torch.device, warmup: int, iters: int) -> float:
+    """Median seconds per call after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    _synchronize(device)
+    samples = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        fn()
+        _synchronize(device)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def _reference_model(preset: str, state_dict: dict, device: torch.device):
+    try:
+        import stylizing_vit
+    except ImportError:
+        return None
+    reference = stylizing_vit.StylizingViT(backbone=preset, train=False)
+    reference.load_state_dict(state_dict, strict=True)
+    return reference.to(device).eval()
+
+
+def bench_preset(
+    preset: str, batch: int, device: torch.device, dtype: torch.dtype, compile: bool,
+    warmup: int, iters: int, with_reference: bool,
+) -> dict:
+    torch.manual_seed(0)
+    model = create_model(preset)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    stylizer = Stylizer(model, MEAN, STD, device=device, dtype=dtype, compile=compile, chunk_size=max(batch, 1))
+    size = stylizer.img_size
+    images = torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8, device=device)
+    style = torch.randint(0, 256, (3, size, size), dtype=torch.uint8, device=device)
+    stream = stylizer.encode_style(style)
+    row: dict = {"preset": preset, "batch": batch, "device": str(device), "dtype": str(dtype).removeprefix("torch.")}
+    ours = time_call(lambda: stylizer(images, style), device, warmup, iters)
+    ours_cached = time_call(lambda: stylizer(images, stream), device, warmup, iters)
+    row["ours_img_s"] = batch / ours
+    row["ours_cached_img_s"] = batch / ours_cached
+    reference = _reference_model(preset, state, device) if with_reference else None
+    if reference is not None:
+        content = stylizer.prepare_batch(images.float() / 255)
+        styles = stylizer.prepare_batch(style[None].float() / 255).expand_as(content).contiguous()
+        autocast = torch.autocast(device.type, dtype=dtype) if dtype != torch.float32 else None
+
+        @torch.inference_mode()
+        def run_reference():
+            if autocast is None:
+                return reference(content, styles)
+            with torch.autocast(device.type, dtype=dtype):
+                return reference(content, styles)
+
+        ref = time_call(run_reference, device, warmup, iters)
+        row["reference_img_s"] = batch / ref
+        row["speedup"] = ref / ours
+        row["speedup_cached"] = ref / ours_cached
+    return row
+
+
+def _cell(value: float | None, digits: int = 1, suffix: str = "") -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}{suffix}"
+
+
+def format_table(rows: list[dict]) -> str:
+    lines = [
+        "| preset | batch | device | dtype | reference img/s | ours img/s | ratio | ours cached img/s | ratio cached |",
+        "|" + "---|" * 9,
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['preset']} | {r['batch']} | {r['device']} | {r['dtype']} | "
+            f"{_cell(r.get('reference_img_s'))} | {_cell(r['ours_img_s'])} | "
+            f"{_cell(r.get('speedup'), 2, 'x')} | {_cell(r['ours_cached_img_s'])} | "
+            f"{_cell(r.get('speedup_cached'), 2, 'x')} |"
+        )
+    return "\n".join(lines)
+
+
+def machine_description(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    import os
+    import platform
+
+    return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+
+
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--presets", default="tiny", help="comma-separated presets (tiny,small,base)")
+    parser.add_argument("--batch", type=int, default=None, help="images per call (default: 8 on CPU, 256 on CUDA)")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto",
+                        help="our compute dtype; the reference runs fp32, or bf16 autocast when bfloat16")
+    parser.add_argument("--compile", action="store_true", help="torch.compile our fast path")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--iters", type=int, default=5)
+    parser.add_argument("--no-reference", action="store_true", help="time only our engine")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows to this JSON file")
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    device = torch.device(args.device) if args.device else default_device()
+    batch = args.batch or (256 if device.type == "cuda" else 8)
+    if args.dtype == "auto":
+        dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    else:
+        dtype = getattr(torch, args.dtype)
+    presets = [p.strip() for p in args.presets.split(",") if p.strip()]
+    unknown = [p for p in presets if p not in PRESETS or p == "large"]
+    if unknown:
+        raise ValueError(f"cannot benchmark {unknown}; choose from tiny, small, base")
+    if batch < 1 or args.iters < 1 or args.warmup < 0:
+        raise ValueError("--batch and --iters must be positive, --warmup non-negative")
+    rows = []
+    for preset in presets:
+        logger.info("benchmarking %s at batch %d on %s", preset, batch, device)
+        rows.append(bench_preset(preset, batch, device, dtype, args.compile, args.warmup, args.iters,
+                                 not args.no_reference))
+    machine = machine_description(device)
+    print(f"machine: {machine}")
+    print(format_table(rows))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_bench_arguments(parser)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    return run_bench(parser.parse_args(argv))
