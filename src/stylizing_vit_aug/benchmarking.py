@@ -1,7 +1,8 @@
 """Throughput of our engine against the published reference package, in one process.
 
 Both run the same weights on the same inputs. The reference is timed as its users run it: its
-fp32 ``forward(content, style)`` on already normalised tensors (bf16 autocast on CUDA). Ours is
+fp32 ``forward(content, style)`` on already normalised tensors (bf16 autocast on CUDA). Calls are
+interleaved round by round, so load from other processes affects all candidates alike. Ours is
 timed end to end as ours are used: uint8 images in, uint8 images out, through the Stylizer —
 once encoding the style every call, once with a cached style stream (a bank).
 
@@ -21,7 +22,7 @@ from typing import Callable
 import torch
 
 from .model import PRESETS, create_model
-from .stylizer import Stylizer, default_device
+from .stylizer import Stylizer, default_device, default_dtype
 
 logger = logging.getLogger(__name__)
 
@@ -34,18 +35,23 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_call(fn: Callable[[], object], device: torch.device, warmup: int, iters: int) -> float:
-    """Median seconds per call after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    _synchronize(device)
-    samples = []
+def time_calls(
+    candidates: dict[str, Callable[[], object]], device: torch.device, warmup: int, iters: int
+) -> dict[str, float]:
+    """Median seconds per call of each candidate, interleaved round by round so that load from
+    other processes hits every candidate alike."""
+    for fn in candidates.values():
+        for _ in range(warmup):
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in candidates}
     for _ in range(iters):
-        start = time.perf_counter()
-        fn()
-        _synchronize(device)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+        for name, fn in candidates.items():
+            _synchronize(device)
+            start = time.perf_counter()
+            fn()
+            _synchronize(device)
+            samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(times) for name, times in samples.items()}
 
 
 def _reference_model(preset: str, state_dict: dict, device: torch.device):
@@ -71,27 +77,30 @@ def bench_preset(
     style = torch.randint(0, 256, (3, size, size), dtype=torch.uint8, device=device)
     stream = stylizer.encode_style(style)
     row: dict = {"preset": preset, "batch": batch, "device": str(device), "dtype": str(dtype).removeprefix("torch.")}
-    ours = time_call(lambda: stylizer(images, style), device, warmup, iters)
-    ours_cached = time_call(lambda: stylizer(images, stream), device, warmup, iters)
-    row["ours_img_s"] = batch / ours
-    row["ours_cached_img_s"] = batch / ours_cached
+    candidates: dict[str, Callable[[], object]] = {
+        "ours": lambda: stylizer(images, style),
+        "ours_cached": lambda: stylizer(images, stream),
+    }
     reference = _reference_model(preset, state, device) if with_reference else None
     if reference is not None:
         content = stylizer.prepare_batch(images.float() / 255)
         styles = stylizer.prepare_batch(style[None].float() / 255).expand_as(content).contiguous()
-        autocast = torch.autocast(device.type, dtype=dtype) if dtype != torch.float32 else None
+        reference_dtype = torch.float32 if device.type == "cpu" else dtype
 
         @torch.inference_mode()
         def run_reference():
-            if autocast is None:
-                return reference(content, styles)
-            with torch.autocast(device.type, dtype=dtype):
+            with torch.autocast(device.type, dtype=reference_dtype, enabled=reference_dtype != torch.float32):
                 return reference(content, styles)
 
-        ref = time_call(run_reference, device, warmup, iters)
-        row["reference_img_s"] = batch / ref
-        row["speedup"] = ref / ours
-        row["speedup_cached"] = ref / ours_cached
+        candidates["reference"] = run_reference
+        row["reference_dtype"] = str(reference_dtype).removeprefix("torch.")
+    seconds = time_calls(candidates, device, warmup, iters)
+    row["ours_img_s"] = batch / seconds["ours"]
+    row["ours_cached_img_s"] = batch / seconds["ours_cached"]
+    if "reference" in seconds:
+        row["reference_img_s"] = batch / seconds["reference"]
+        row["speedup"] = seconds["reference"] / seconds["ours"]
+        row["speedup_cached"] = seconds["reference"] / seconds["ours_cached"]
     return row
 
 
@@ -101,12 +110,13 @@ def _cell(value: float | None, digits: int = 1, suffix: str = "") -> str:
 
 def format_table(rows: list[dict]) -> str:
     lines = [
-        "| preset | batch | device | dtype | reference img/s | ours img/s | ratio | ours cached img/s | ratio cached |",
-        "|" + "---|" * 9,
+        "| preset | batch | device | ours dtype | reference dtype | reference img/s | ours img/s | ratio "
+        "| ours cached img/s | ratio cached |",
+        "|" + "---|" * 10,
     ]
     for r in rows:
         lines.append(
-            f"| {r['preset']} | {r['batch']} | {r['device']} | {r['dtype']} | "
+            f"| {r['preset']} | {r['batch']} | {r['device']} | {r['dtype']} | {r.get('reference_dtype', 'n/a')} | "
             f"{_cell(r.get('reference_img_s'))} | {_cell(r['ours_img_s'])} | "
             f"{_cell(r.get('speedup'), 2, 'x')} | {_cell(r['ours_cached_img_s'])} | "
             f"{_cell(r.get('speedup_cached'), 2, 'x')} |"
@@ -128,7 +138,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=None, help="images per call (default: 8 on CPU, 256 on CUDA)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto",
-                        help="our compute dtype; the reference runs fp32, or bf16 autocast when bfloat16")
+                        help="our compute dtype (auto: the Stylizer's default). The reference runs "
+                        "fp32 on CPU and under autocast in this dtype on CUDA")
     parser.add_argument("--compile", action="store_true", help="torch.compile our fast path")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--iters", type=int, default=5)
@@ -140,7 +151,7 @@ def run_bench(args: argparse.Namespace) -> int:
     device = torch.device(args.device) if args.device else default_device()
     batch = args.batch or (256 if device.type == "cuda" else 8)
     if args.dtype == "auto":
-        dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+        dtype = default_dtype(device)
     else:
         dtype = getattr(torch, args.dtype)
     presets = [p.strip() for p in args.presets.split(",") if p.strip()]
