@@ -1,0 +1,360 @@
+"""Style test-time augmentation: predict on an input restyled as the training domains, merge.
+
+The paper's largest gain comes from this: an input from an unseen scanner or stain is stylised
+with ``n_styles`` styles from a bank of *training-domain* styles; the classifier sees every view
+(and, by default, the original) and the predictions are merged::
+
+    tta = StyleTTA(classifier, stylizer, bank, n_styles=8)
+    probs = tta(images)                      # [B, K], like softmax(classifier(images))
+
+Input convention: the classifier receives *the same kind of tensor the wrapper was given* —
+uint8 0–255 stays uint8, float 0–1 stays float 0–1, same device, size and channels. If your
+classifier takes normalised tensors, give ``StyleTTA`` the normalisation (``input_mean``,
+``input_std``, in 0–1 units, e.g. the ImageNet statistics): it undoes it for the stylizer and
+redoes it for the classifier, so each view is normalised exactly like the original.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .images import from_batch, to_batch
+from .metrics import color_statistics
+from .model import StyleStream
+from .stylizer import Stylizer
+
+__all__ = ["StyleTTA", "TTAOutput", "MERGES", "ACTIVATIONS", "STYLE_CHOICES"]
+
+logger = logging.getLogger(__name__)
+
+MERGES = ("mean", "gmean", "max", "vote")
+ACTIVATIONS = ("softmax", "sigmoid", "none")
+STYLE_CHOICES = ("random", "fixed", "nearest")
+_LOG_FLOOR = 1e-12
+
+
+class BankLike(Protocol):
+    """What StyleTTA needs of a :class:`~stylizing_vit_aug.bank.StyleBank`."""
+
+    def __len__(self) -> int: ...
+
+    def sample(self, n: int, *, generator: torch.Generator | None = None, strategy: str = "uniform") -> torch.Tensor: ...
+
+    def stream(self, indices: torch.Tensor) -> StyleStream: ...
+
+    def color_stats(self) -> torch.Tensor: ...
+
+
+@dataclass
+class TTAOutput:
+    """What ``StyleTTA(..., return_views=True)`` returns.
+
+    Attributes:
+        prediction: the merged prediction, shaped like the classifier's output ``[B, K, ...]``.
+        views: the activated prediction of every view ``[B, V, K, ...]``; view 0 is the
+            original when ``include_original`` is set, then one per style.
+        std: standard deviation over the views ``[B, K, ...]`` (disagreement between styles).
+        entropy: predictive entropy (nats) of the mean over views: ``[B, ...]`` for softmax
+            (summed over classes), ``[B, K, ...]`` binary entropy per label for sigmoid,
+            ``None`` for ``activation="none"``.
+        style_indices: bank indices of the styles used, ``[B, n_styles]``.
+    """
+
+    prediction: torch.Tensor
+    views: torch.Tensor
+    std: torch.Tensor
+    entropy: torch.Tensor | None
+    style_indices: torch.Tensor
+
+
+class StyleTTA(nn.Module):
+    """Wrap a classifier so each input is predicted on several training-domain styles.
+
+    Args:
+        classifier: any module mapping ``[B, C, H, W]`` to ``[B, K, ...]`` (logits).
+        stylizer: the :class:`Stylizer` the bank was encoded with (``None``: ``bank.stylizer``).
+        bank: a :class:`~stylizing_vit_aug.bank.StyleBank` of styles from the training domains.
+        n_styles: stylised views per input (0: only the original).
+        include_original: also predict on the unmodified input (view 0).
+        merge: ``"mean"`` of the activated predictions; ``"gmean"``, their geometric mean
+            (logs clamped at 1e-12, so no NaN; renormalised over classes for softmax);
+            ``"max"``; ``"vote"``, the fraction of views whose argmax is each class (softmax,
+            none) or that predict the label above 0.5 (sigmoid).
+        activation: applied to the classifier's output before merging: ``"softmax"`` over dim
+            1, ``"sigmoid"``, or ``"none"`` (raw outputs; not with ``gmean``).
+        chunk_size: most views per classifier and stylizer call (``None``: all at once).
+        return_views: return a :class:`TTAOutput` instead of the merged tensor.
+        styles: ``"random"`` (new styles per input from ``generator``), ``"fixed"`` (the same
+            ``n_styles`` styles for every input, chosen once, domain-balanced when the bank
+            knows domains), ``"nearest"`` (per input, the bank styles whose colour statistics
+            are closest to the input's), or a sequence of bank indices to use for every input.
+        generator: a ``torch.Generator`` for ``"random"``/``"fixed"``; same seed, same styles.
+        strength: stylisation strength in [0, 1].
+        input_mean, input_std: the normalisation the classifier's inputs carry (0–1 units);
+            needed when you pass normalised tensors, see the module docstring.
+    """
+
+    def __init__(
+        self,
+        classifier: nn.Module,
+        stylizer: Stylizer | None,
+        bank: BankLike,
+        n_styles: int = 8,
+        include_original: bool = True,
+        merge: str = "mean",
+        activation: str = "softmax",
+        chunk_size: int | None = None,
+        return_views: bool = False,
+        *,
+        styles: str | Sequence[int] = "random",
+        generator: torch.Generator | None = None,
+        strength: float = 1.0,
+        input_mean: Sequence[float] | None = None,
+        input_std: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__()
+        if not callable(classifier):
+            raise TypeError(f"classifier must be a callable module, got {type(classifier).__name__}")
+        if merge not in MERGES:
+            raise ValueError(f"merge must be one of {MERGES}, got {merge!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+        if merge == "gmean" and activation == "none":
+            raise ValueError(
+                "merge='gmean' needs probabilities (logits can be negative): use activation="
+                "'softmax' or 'sigmoid', or merge='mean'"
+            )
+        if not isinstance(n_styles, int) or isinstance(n_styles, bool) or n_styles < 0:
+            raise ValueError(f"n_styles must be a non-negative integer, got {n_styles!r}")
+        if n_styles == 0 and not include_original:
+            raise ValueError("n_styles=0 with include_original=False leaves no view to predict on")
+        if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+            raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
+        if not 0 <= float(strength) <= 1:
+            raise ValueError(f"strength must lie in [0, 1], got {strength!r}")
+        if (input_mean is None) != (input_std is None):
+            raise ValueError("pass both input_mean and input_std (the classifier's normalisation), or neither")
+        if bank is None and n_styles > 0:
+            raise ValueError("StyleTTA needs a StyleBank of training-domain styles (or n_styles=0)")
+        stylizer = stylizer if stylizer is not None else getattr(bank, "stylizer", None)
+        if stylizer is None and n_styles > 0:
+            raise ValueError("pass the Stylizer the bank was encoded with")
+        bank_stylizer = getattr(bank, "stylizer", None)
+        if (
+            stylizer is not None and bank_stylizer is not None and bank_stylizer is not stylizer
+            and bank_stylizer.fingerprint != stylizer.fingerprint
+        ):
+            raise ValueError(
+                "the bank was encoded with another checkpoint than this stylizer; rebuild it or "
+                "load it with StyleBank.load(path, stylizer, on_mismatch='reencode')"
+            )
+        if n_styles > 0 and len(bank) == 0:
+            raise ValueError("the style bank is empty; add training-domain styles to it")
+
+        self.classifier = classifier
+        self.stylizer = stylizer
+        self.bank = bank
+        self.n_styles = n_styles
+        self.include_original = include_original
+        self.merge = merge
+        self.activation = activation
+        self.chunk_size = chunk_size
+        self.return_views = return_views
+        self.generator = generator
+        self.strength = float(strength)
+        self._fixed: torch.Tensor | None = None
+        if isinstance(styles, str):
+            if styles not in STYLE_CHOICES:
+                raise ValueError(f"styles must be one of {STYLE_CHOICES} or a list of bank indices, got {styles!r}")
+            self.style_choice = styles
+        else:
+            fixed = torch.as_tensor(list(styles), dtype=torch.long).flatten()
+            if fixed.numel() != n_styles:
+                raise ValueError(f"got {fixed.numel()} style indices for n_styles={n_styles}")
+            if fixed.numel() and (fixed.min() < 0 or fixed.max() >= len(bank)):
+                raise ValueError(f"style indices must lie in [0, {len(bank)}), got {fixed.tolist()}")
+            self.style_choice = "fixed"
+            self._fixed = fixed
+        if self.style_choice == "nearest" and n_styles > len(bank):
+            raise ValueError(f"styles='nearest' with n_styles={n_styles} needs at least that many styles; the bank has {len(bank)}")
+        self.input_mean = None if input_mean is None else _stats(input_mean, "input_mean")
+        self.input_std = None if input_std is None else _stats(input_std, "input_std")
+        if self.input_std is not None and (self.input_std <= 0).any():
+            raise ValueError(f"input_std must be positive, got {self.input_std.tolist()}")
+
+    @property
+    def num_views(self) -> int:
+        return self.n_styles + int(self.include_original)
+
+    def extra_repr(self) -> str:
+        return (
+            f"n_styles={self.n_styles}, include_original={self.include_original}, merge={self.merge!r}, "
+            f"activation={self.activation!r}, styles={self.style_choice!r}, chunk_size={self.chunk_size}"
+        )
+
+    # -- conventions ---------------------------------------------------------------------------
+    def _to01(self, images: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        """The wrapper's input -> float 0–1 ``[B, C, H, W]`` plus what is needed to go back."""
+        if self.input_mean is not None:
+            mean = self.input_mean.to(images.device).view(1, -1, 1, 1)
+            std = self.input_std.to(images.device).view(1, -1, 1, 1)
+            if mean.shape[1] not in (1, images.shape[1]):
+                raise ValueError(
+                    f"input_mean has {mean.shape[1]} values but the images have {images.shape[1]} channels"
+                )
+            values = images.float() * std + mean
+            if not torch.isfinite(values).all():
+                raise ValueError("images contain NaN or Inf values")
+            return values.clamp(0, 1), None
+        try:
+            return to_batch(images, "images")
+        except ValueError as error:
+            raise ValueError(
+                f"{error} If the classifier takes normalised tensors, pass StyleTTA(..., "
+                "input_mean=..., input_std=...) so the views are normalised the same way."
+            ) from None
+
+    def _from01(self, values01: torch.Tensor, info: Any, like: torch.Tensor) -> torch.Tensor:
+        if self.input_mean is None:
+            return from_batch(values01, info)
+        mean = self.input_mean.to(like.device).view(1, -1, 1, 1)
+        std = self.input_std.to(like.device).view(1, -1, 1, 1)
+        return ((values01.to(like.device) - mean) / std).to(like.dtype)
+
+    # -- styles --------------------------------------------------------------------------------
+    def choose_styles(self, values01: torch.Tensor) -> torch.Tensor:
+        """Bank indices ``[B, n_styles]`` for a 0–1 batch, by the configured style choice."""
+        batch, n = values01.shape[0], self.n_styles
+        if n == 0:
+            return torch.zeros(batch, 0, dtype=torch.long)
+        if self.style_choice == "random":
+            return self.bank.sample(batch * n, generator=self.generator).view(batch, n).cpu()
+        if self.style_choice == "fixed":
+            if self._fixed is None:
+                strategy = "balanced" if getattr(self.bank, "domains", None) else "uniform"
+                generator = self.generator
+                if generator is None:
+                    generator = torch.Generator().manual_seed(0)
+                self._fixed = self.bank.sample(n, generator=generator, strategy=strategy).cpu()
+            return self._fixed.view(1, n).expand(batch, n)
+        model_values = self.stylizer.adapt_channels(values01)
+        inputs = color_statistics(model_values).cpu()
+        bank_stats = self.bank.color_stats().float().cpu()
+        if bank_stats.shape[1] != inputs.shape[1]:
+            raise ValueError(
+                f"bank colour statistics have {bank_stats.shape[1]} values per style, the inputs "
+                f"{inputs.shape[1]}; was the bank built for another channel count?"
+            )
+        distances = torch.cdist(inputs, bank_stats)
+        return distances.topk(n, dim=1, largest=False).indices
+
+    # -- prediction ----------------------------------------------------------------------------
+    def _classify(self, views: torch.Tensor) -> torch.Tensor:
+        step = self.chunk_size or views.shape[0]
+        outputs = [self.classifier(views[i : i + step]) for i in range(0, views.shape[0], step)]
+        return self._activate(torch.cat(outputs, dim=0))
+
+    def _activate(self, logits: torch.Tensor) -> torch.Tensor:
+        if not isinstance(logits, torch.Tensor):
+            raise TypeError(f"the classifier must return a tensor, got {type(logits).__name__}")
+        logits = logits.float()
+        if self.activation == "softmax":
+            if logits.dim() < 2:
+                raise ValueError(
+                    f"activation='softmax' needs a class dimension, the classifier returned shape "
+                    f"{tuple(logits.shape)}; use activation='sigmoid' for one logit per input"
+                )
+            return logits.softmax(dim=1)
+        if self.activation == "sigmoid":
+            return logits.sigmoid()
+        return logits
+
+    def _stylized_predictions(self, images: torch.Tensor, values01: torch.Tensor, info: Any, indices: torch.Tensor) -> torch.Tensor:
+        """Predictions of all stylised views, view-major ``[n_styles * B, ...]``."""
+        batch, n = indices.shape
+        rows = indices.t().reshape(-1)  # row r: style view r // B of input r % B
+        contents = torch.arange(batch).repeat(n)
+        step = self.chunk_size or rows.numel()
+        outputs = []
+        for start in range(0, rows.numel(), step):
+            stop = start + step
+            stream = self.bank.stream(rows[start:stop])
+            stylized01 = self.stylizer.stylize_batch(
+                values01[contents[start:stop].to(values01.device)], stream, self.strength
+            )
+            views = self._from01(stylized01, info, images)
+            outputs.append(self._classify(views))
+        return torch.cat(outputs, dim=0)
+
+    def _merge(self, views: torch.Tensor) -> torch.Tensor:
+        """Merge ``[V, B, K, ...]`` activated predictions over the view dimension."""
+        if self.merge == "mean":
+            return views.mean(dim=0)
+        if self.merge == "max":
+            return views.amax(dim=0)
+        if self.merge == "gmean":
+            merged = views.clamp_min(_LOG_FLOOR).log().mean(dim=0).exp()
+            if self.activation == "softmax":
+                merged = merged / merged.sum(dim=1, keepdim=True)
+            return merged
+        if self.activation == "sigmoid":
+            return (views > 0.5).float().mean(dim=0)
+        if views.dim() < 3:
+            raise ValueError("merge='vote' needs a class dimension in the classifier's output")
+        winners = views.argmax(dim=2)
+        return F.one_hot(winners, views.shape[2]).movedim(-1, 2).float().mean(dim=0)
+
+    def _entropy(self, views: torch.Tensor) -> torch.Tensor | None:
+        mean = views.mean(dim=0)
+        if self.activation == "softmax":
+            return -(mean * mean.clamp_min(_LOG_FLOOR).log()).sum(dim=1)
+        if self.activation == "sigmoid":
+            p = mean.clamp(_LOG_FLOOR, 1 - 1e-7)
+            return -(p * p.log() + (1 - p) * (1 - p).log())
+        return None
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor | TTAOutput:
+        """Merged prediction for a batch ``[B, C, H, W]`` (or a :class:`TTAOutput`)."""
+        if not isinstance(images, torch.Tensor) or images.dim() != 4:
+            shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+            raise ValueError(f"StyleTTA takes a batch tensor (B, C, H, W), got {shape}")
+        was_training = self.classifier.training if isinstance(self.classifier, nn.Module) else None
+        if was_training is not None:
+            self.classifier.eval()
+        try:
+            with torch.no_grad():
+                values01, info = self._to01(images) if self.n_styles else (None, None)
+                indices = self.choose_styles(values01) if self.n_styles else torch.zeros(images.shape[0], 0, dtype=torch.long)
+                parts = []
+                if self.include_original:
+                    parts.append(self._classify(images))
+                if self.n_styles:
+                    parts.append(self._stylized_predictions(images, values01, info, indices))
+                flat = torch.cat([p.to(parts[0].device) for p in parts], dim=0)
+                views = flat.view(self.num_views, images.shape[0], *flat.shape[1:])
+                merged = self._merge(views)
+        finally:
+            if was_training is not None:
+                self.classifier.train(was_training)
+        if not self.return_views:
+            return merged
+        return TTAOutput(
+            prediction=merged,
+            views=views.transpose(0, 1),
+            std=views.std(dim=0, unbiased=False),
+            entropy=self._entropy(views),
+            style_indices=indices,
+        )
+
+
+def _stats(values: Sequence[float], name: str) -> torch.Tensor:
+    tensor = torch.as_tensor(values, dtype=torch.float32).flatten()
+    if tensor.numel() not in (1, 3) or not torch.isfinite(tensor).all():
+        raise ValueError(f"{name} must be 1 or 3 finite numbers in 0–1 units, got {tensor.tolist()}")
+    return tensor

@@ -1,0 +1,244 @@
+"""StyleTTA with toy classifiers: identities, hand-computed merges, conventions, modes, styles."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from stylizing_vit_aug import metrics
+from stylizing_vit_aug.tta import StyleTTA, TTAOutput
+
+COLOURS = torch.tensor(
+    [[0.9, 0.2, 0.2], [0.2, 0.9, 0.2], [0.2, 0.2, 0.9], [0.8, 0.8, 0.3], [0.5, 0.5, 0.5], [0.1, 0.1, 0.1]]
+)
+
+
+def _style_images(size: int) -> torch.Tensor:
+    """Six flat colours with a little texture, uint8 ``[6, 3, S, S]``."""
+    torch.manual_seed(5)
+    base = COLOURS.view(6, 3, 1, 1).expand(6, 3, size, size)
+    return ((base + 0.03 * torch.randn(6, 3, size, size)).clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+@pytest.fixture
+def bank(small_stylizer):
+    """The real StyleBank when it is there; otherwise the contract's methods over the same data."""
+    images = _style_images(small_stylizer.img_size)
+    try:
+        from stylizing_vit_aug.bank import StyleBank
+    except ImportError:
+        return ContractBank(images, small_stylizer)
+    return StyleBank.from_images(images, small_stylizer)
+
+
+class ContractBank:
+    """The StyleBank methods StyleTTA uses (sample, stream, color_stats, len), nothing more."""
+
+    def __init__(self, images: torch.Tensor, stylizer) -> None:
+        self.images, self.stylizer, self.domains = images, stylizer, None
+        self.streams = stylizer.encode_style(images)
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def sample(self, n, *, generator=None, strategy="uniform", content_domains=None):
+        return torch.randint(len(self), (n,), generator=generator)
+
+    def stream(self, indices):
+        return self.streams[torch.as_tensor(indices, dtype=torch.long)]
+
+    def color_stats(self):
+        return metrics.color_statistics(self.images)
+
+
+class ColourNet(nn.Module):
+    """Logits from mean colour; dropout makes train/eval visible; records what it was given."""
+
+    def __init__(self, classes: int = 3) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.linear = nn.Linear(3, classes)
+        self.dropout = nn.Dropout(0.5)
+        self.calls: list[dict] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls.append(dict(rows=x.shape[0], dtype=x.dtype, training=self.training,
+                               grad=torch.is_grad_enabled(), min=float(x.min()), max=float(x.max())))
+        return self.dropout(self.linear(x.float().mean(dim=(2, 3))) * 4)
+
+
+class TableNet(nn.Module):
+    """Returns rows of a fixed logit table in call order, whatever the input (hand-computable)."""
+
+    def __init__(self, table: torch.Tensor) -> None:
+        super().__init__()
+        self.table, self.served = table, 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.table[self.served : self.served + x.shape[0]]
+        self.served += x.shape[0]
+        return out
+
+
+@pytest.fixture
+def images() -> torch.Tensor:
+    torch.manual_seed(1)
+    return (torch.rand(4, 3, 40, 36) * 255).to(torch.uint8)
+
+
+@pytest.mark.parametrize("activation", ["softmax", "sigmoid", "none"])
+def test_original_only_equals_the_classifier_activation(small_stylizer, bank, images, activation):
+    net = ColourNet().eval()
+    tta = StyleTTA(net, small_stylizer, bank, n_styles=0, activation=activation)
+    logits = net(images)
+    expected = {"softmax": logits.softmax(1), "sigmoid": logits.sigmoid(), "none": logits}[activation]
+    torch.testing.assert_close(tta(images), expected)
+
+
+def test_each_merge_matches_a_hand_computed_case(small_stylizer, bank):
+    table = torch.tensor([[2.0, 0.0], [0.0, 1.0], [-3.0, -5.0]])  # original, style 1, style 2
+    image = torch.zeros(1, 3, 32, 32, dtype=torch.uint8) + 128
+
+    def run(merge: str, activation: str = "softmax") -> torch.Tensor:
+        tta = StyleTTA(TableNet(table), small_stylizer, bank, n_styles=2, merge=merge, activation=activation)
+        return tta(image)[0]
+
+    p = [[1 / (1 + math.exp(-(a - b))), 1 / (1 + math.exp(a - b))] for a, b in table.tolist()]
+    mean = [(p[0][k] + p[1][k] + p[2][k]) / 3 for k in range(2)]
+    torch.testing.assert_close(run("mean"), torch.tensor(mean))
+    torch.testing.assert_close(run("max"), torch.tensor([max(r[k] for r in p) for k in range(2)]))
+    geo = [(p[0][k] * p[1][k] * p[2][k]) ** (1 / 3) for k in range(2)]
+    torch.testing.assert_close(run("gmean"), torch.tensor(geo) / sum(geo))
+    torch.testing.assert_close(run("vote"), torch.tensor([2 / 3, 1 / 3]))  # argmax 0, 1, 0
+    sig = table.sigmoid()
+    torch.testing.assert_close(run("mean", "sigmoid"), sig.mean(0))
+    torch.testing.assert_close(run("vote", "sigmoid"), (sig > 0.5).float().mean(0))
+    torch.testing.assert_close(run("max", "none"), table.amax(0))
+
+
+def test_no_nan_with_very_negative_logits(small_stylizer, bank):
+    table = torch.tensor([[-1000.0, 0.0, -3000.0], [0.0, -2000.0, -1000.0]])
+    image = torch.rand(1, 3, 32, 32)
+    for merge in ("mean", "gmean", "max", "vote"):
+        for activation in ("softmax", "sigmoid"):
+            tta = StyleTTA(TableNet(table), small_stylizer, bank, n_styles=1, merge=merge,
+                           activation=activation, return_views=True)
+            out = tta(image)
+            for tensor in (out.prediction, out.views, out.std, out.entropy):
+                assert torch.isfinite(tensor).all(), (merge, activation)
+    with pytest.raises(ValueError, match="gmean"):
+        StyleTTA(TableNet(table), small_stylizer, bank, merge="gmean", activation="none")
+
+
+def test_views_are_the_classifier_on_stylized_inputs_and_uncertainty(small_stylizer, bank, images):
+    net = ColourNet().eval()
+    tta = StyleTTA(net, small_stylizer, bank, n_styles=3, return_views=True,
+                   generator=torch.Generator().manual_seed(0))
+    out = tta(images)
+    assert isinstance(out, TTAOutput)
+    assert out.views.shape == (4, 4, 3) and out.style_indices.shape == (4, 3)
+    torch.testing.assert_close(out.views[:, 0], net(images).softmax(1))
+    for j in range(3):
+        stylized = small_stylizer(images, bank.stream(out.style_indices[:, j]))
+        torch.testing.assert_close(out.views[:, j + 1], net(stylized).softmax(1), atol=1e-5, rtol=0)
+    torch.testing.assert_close(out.prediction, out.views.mean(1))
+    torch.testing.assert_close(out.std, out.views.std(1, unbiased=False))
+    mean = out.views.mean(1)
+    torch.testing.assert_close(out.entropy, -torch.special.xlogy(mean, mean).sum(1))
+    assert (out.entropy >= 0).all() and (out.entropy <= math.log(3) + 1e-6).all()
+
+
+def test_mode_and_grad_handled_and_restored(small_stylizer, bank, images):
+    net = ColourNet().train()
+    tta = StyleTTA(net, small_stylizer, bank, n_styles=2)
+    with torch.enable_grad():
+        out = tta(images)
+    assert net.training, "the classifier's training mode must be restored"
+    assert all(not c["training"] and not c["grad"] for c in net.calls)
+    assert not out.requires_grad
+    net.eval()
+    tta(images)
+    assert not net.training
+    # Dropout is off inside: two calls with fixed styles agree.
+    fixed = StyleTTA(net.train(), small_stylizer, bank, n_styles=2, styles="fixed")
+    torch.testing.assert_close(fixed(images), fixed(images))
+
+
+def test_deterministic_with_a_generator(small_stylizer, bank, images):
+    def run(seed: int) -> TTAOutput:
+        tta = StyleTTA(ColourNet(), small_stylizer, bank, n_styles=4, return_views=True,
+                       generator=torch.Generator().manual_seed(seed))
+        return tta(images)
+
+    a, b, c = run(0), run(0), run(1)
+    assert torch.equal(a.style_indices, b.style_indices)
+    torch.testing.assert_close(a.prediction, b.prediction, atol=0, rtol=0)
+    assert not torch.equal(a.style_indices, c.style_indices)
+
+
+def test_fixed_and_explicit_and_nearest_style_choice(small_stylizer, bank, images):
+    fixed = StyleTTA(ColourNet(), small_stylizer, bank, n_styles=3, styles="fixed", return_views=True)
+    first, second = fixed(images).style_indices, fixed(images[:2]).style_indices
+    assert (first == first[0]).all() and torch.equal(second, first[:2])
+    explicit = StyleTTA(ColourNet(), small_stylizer, bank, n_styles=2, styles=[5, 1], return_views=True)
+    assert explicit(images).style_indices.tolist() == [[5, 1]] * 4
+    # Inputs coloured like bank style k pick style k first.
+    size = small_stylizer.img_size
+    inputs = COLOURS[[2, 0, 3]].view(3, 3, 1, 1).expand(3, 3, size, size).clone()
+    nearest = StyleTTA(ColourNet(), small_stylizer, bank, n_styles=2, styles="nearest", return_views=True)
+    assert nearest(inputs).style_indices[:, 0].tolist() == [2, 0, 3]
+    with pytest.raises(ValueError, match="needs at least"):
+        StyleTTA(ColourNet(), small_stylizer, bank, n_styles=7, styles="nearest")
+    with pytest.raises(ValueError, match="must lie in"):
+        StyleTTA(ColourNet(), small_stylizer, bank, n_styles=1, styles=[6])
+
+
+@pytest.mark.parametrize("kind", ["uint8", "float", "normalised"])
+def test_classifier_gets_the_kind_it_was_given(small_stylizer, bank, images, kind):
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    m, s = torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
+    x = {"uint8": images, "float": images.float() / 255, "normalised": (images.float() / 255 - m) / s}[kind]
+    stats = dict(input_mean=mean, input_std=std) if kind == "normalised" else {}
+    net = ColourNet().eval()
+    # strength 0: every stylised view is the input itself, so all views must agree exactly.
+    tta = StyleTTA(net, small_stylizer, bank, n_styles=3, strength=0.0, return_views=True, **stats)
+    out = tta(x)
+    assert all(c["dtype"] == x.dtype for c in net.calls)
+    if kind == "normalised":
+        assert min(c["min"] for c in net.calls) < 0  # re-normalised, not 0–1
+    torch.testing.assert_close(out.views, out.views[:, :1].expand_as(out.views), atol=1e-5, rtol=0)
+    # Full strength changes the inputs and keeps the kind.
+    net.calls.clear()
+    StyleTTA(net, small_stylizer, bank, n_styles=2, **stats)(x)
+    assert all(c["dtype"] == x.dtype for c in net.calls)
+
+
+def test_normalised_input_without_stats_is_a_clear_error(small_stylizer, bank, images):
+    x = (images.float() / 255 - 0.5) / 0.25
+    with pytest.raises(ValueError, match="input_mean"):
+        StyleTTA(ColourNet(), small_stylizer, bank, n_styles=1)(x)
+
+
+def test_chunking_bounds_calls_and_changes_nothing(small_stylizer, bank, images):
+    gen = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    whole = StyleTTA(ColourNet().eval(), small_stylizer, bank, n_styles=3, generator=gen())(images)
+    net = ColourNet().eval()
+    chunked = StyleTTA(net, small_stylizer, bank, n_styles=3, chunk_size=5, generator=gen())(images)
+    torch.testing.assert_close(chunked, whole, atol=1e-5, rtol=0)
+    assert max(c["rows"] for c in net.calls) <= 5
+    assert sum(c["rows"] for c in net.calls) == 4 * 4
+
+
+def test_bad_arguments_are_clear(small_stylizer, bank):
+    net = ColourNet()
+    with pytest.raises(ValueError, match="merge"):
+        StyleTTA(net, small_stylizer, bank, merge="median")
+    with pytest.raises(ValueError, match="no view"):
+        StyleTTA(net, small_stylizer, bank, n_styles=0, include_original=False)
+    with pytest.raises(ValueError, match="both"):
+        StyleTTA(net, small_stylizer, bank, input_mean=(0.5, 0.5, 0.5))
+    with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
+        StyleTTA(net, small_stylizer, bank)(torch.rand(3, 32, 32))
