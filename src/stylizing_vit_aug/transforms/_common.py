@@ -1,0 +1,187 @@
+"""What the front-ends share: argument checks, the lazily loaded stylizer and bank, style picks.
+
+Per-sample transforms run in DataLoader workers, so they hold a :class:`StyleSource`: the
+stylizer and bank as given (objects) or as where to get them (a checkpoint source string, a bank
+path). Strings are resolved on first use, once per process (cached per source), and pickle as
+strings, so a spawned worker loads the model itself instead of receiving tensors.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from ..bank import StyleBank, bundled_bank
+from ..model import StyleStream
+from ..stylizer import Stylizer
+
+_STYLIZERS: dict[tuple[Any, ...], Stylizer] = {}
+_BANKS: dict[tuple[str, str], StyleBank] = {}
+_LOCK = threading.Lock()
+
+
+def check_probability(p: Any, name: str = "p") -> float:
+    """``p`` as a float in [0, 1], or a ValueError that says what was wrong."""
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+        raise ValueError(f"{name} is a probability and must lie in [0, 1], got {p!r}")
+    return float(p)
+
+
+def check_strength(strength: Any) -> tuple[float, float]:
+    """A number or a ``(low, high)`` range in [0, 1] -> ``(low, high)``."""
+    values = tuple(strength) if isinstance(strength, (tuple, list)) else (strength, strength)
+    if len(values) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ValueError(f"strength must be a number or a (low, high) pair in [0, 1], got {strength!r}")
+    low, high = float(values[0]), float(values[1])
+    if not (0 <= low <= high <= 1) or math.isnan(low) or math.isnan(high):
+        raise ValueError(f"strength must lie in [0, 1] with low <= high, got {strength!r}")
+    return low, high
+
+
+def check_crop(crop: Any) -> float | None:
+    if crop is None:
+        return None
+    if isinstance(crop, bool) or not isinstance(crop, (int, float)) or not 0 < crop <= 1:
+        raise ValueError(f"style_crop is the side fraction of a random style crop in (0, 1], got {crop!r}")
+    return float(crop)
+
+
+def check_stats(mean: Sequence[float] | None, std: Sequence[float] | None) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The statistics of a preceding ``Normalize`` as ``[1, C, 1, 1]``-broadcastable tensors."""
+    if mean is None and std is None:
+        return None
+    if mean is None or std is None:
+        raise ValueError("give both mean and std (those of the Normalize that runs before), or neither")
+    mean_t = torch.as_tensor(mean, dtype=torch.float32).flatten()
+    std_t = torch.as_tensor(std, dtype=torch.float32).flatten()
+    if mean_t.numel() != std_t.numel() or not torch.isfinite(mean_t).all() or not (std_t > 0).all():
+        raise ValueError(f"mean and std must be finite with one value per channel and std > 0, got {mean}, {std}")
+    return mean_t.view(-1, 1, 1), std_t.view(-1, 1, 1)
+
+
+def check_unit_range(values: torch.Tensor, front_end: str) -> None:
+    """Float images outside 0–1 almost always come after ``Normalize``: say how to fix it."""
+    if not values.is_floating_point() or values.numel() == 0:
+        return
+    if not torch.isfinite(values).all():
+        raise ValueError(f"{front_end} got images with NaN or Inf values; clean them before stylising.")
+    low, high = float(values.min()), float(values.max())
+    if low < -1e-3 or high > 1 + 1e-3:
+        raise ValueError(
+            f"{front_end} got float images with values in [{low:.3g}, {high:.3g}], outside 0–1: it "
+            "looks like it runs after Normalize. Put it before Normalize, or pass mean= and std= "
+            "with that Normalize's statistics so it can undo and redo the normalisation."
+        )
+
+
+def draw_strength(low: float, high: float, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``n`` strengths uniform in ``[low, high]`` (CPU)."""
+    if low == high:
+        return torch.full((n,), low)
+    device = generator.device if generator is not None else torch.device("cpu")
+    return (low + (high - low) * torch.rand(n, generator=generator, device=device)).cpu()
+
+
+def pick_styles(
+    bank: StyleBank, indices: torch.Tensor, crop: float | None, generator: torch.Generator | None = None
+) -> StyleStream | torch.Tensor:
+    """Cached streams of ``indices``, or freshly cropped style images when ``crop`` is set."""
+    if crop is None:
+        return bank.stream(indices)
+    return bank.style_images(indices, crop=crop, generator=generator)
+
+
+def get_stylizer(source: str | None, revision: str | None = None, device: str | None = None) -> Stylizer:
+    """A stylizer loaded once per process and source (None: the bundled default)."""
+    key = (source, revision, device)
+    with _LOCK:
+        if key not in _STYLIZERS:
+            from ..hub import load_stylizer
+
+            _STYLIZERS[key] = load_stylizer(source, revision=revision, device=device)
+        return _STYLIZERS[key]
+
+
+def get_bank(path: str, stylizer: Stylizer) -> StyleBank:
+    """A bank file loaded once per process and stylizer (fails if another stylizer made it)."""
+    key = (str(Path(path).resolve()), stylizer.fingerprint)
+    with _LOCK:
+        if key not in _BANKS:
+            _BANKS[key] = StyleBank.load(path, stylizer, on_mismatch="error", device="cpu")
+        return _BANKS[key]
+
+
+class StyleSource:
+    """The stylizer and bank of a per-sample transform, resolved lazily and pickled as sources.
+
+    Args:
+        stylizer: a :class:`Stylizer`, a checkpoint source string (``load_stylizer`` syntax), or
+            None for the bank's stylizer or else the bundled default.
+        bank: a :class:`StyleBank`, a bank file path, or None for the bundled sample bank.
+        revision: pinned revision of a source string.
+        device: where a stylizer loaded from a string runs (default: CPU, as DataLoader workers).
+    """
+
+    def __init__(
+        self,
+        stylizer: Stylizer | str | os.PathLike | None = None,
+        bank: StyleBank | str | os.PathLike | None = None,
+        *,
+        revision: str | None = None,
+        device: str | None = None,
+    ) -> None:
+        if not (stylizer is None or isinstance(stylizer, (Stylizer, str, os.PathLike))):
+            raise TypeError(f"stylizer must be a Stylizer, a checkpoint source string or None, got {type(stylizer).__name__}")
+        if not (bank is None or isinstance(bank, (StyleBank, str, os.PathLike))):
+            raise TypeError(f"bank must be a StyleBank, a bank file path or None, got {type(bank).__name__}")
+        self._stylizer = stylizer if isinstance(stylizer, Stylizer) else None
+        self._bank = bank if isinstance(bank, StyleBank) else None
+        self._stylizer_given = self._stylizer is not None
+        self._bank_given = self._bank is not None
+        if self._stylizer is None and self._bank is not None:
+            self._stylizer, self._stylizer_given = self._bank.stylizer, True
+        self.source = str(stylizer) if isinstance(stylizer, (str, os.PathLike)) else None
+        self.bank_path = str(bank) if isinstance(bank, (str, os.PathLike)) else None
+        self.revision = revision
+        self.device = device if device is not None else "cpu"
+
+    @property
+    def stylizer(self) -> Stylizer:
+        if self._stylizer is None:
+            self._stylizer = get_stylizer(self.source, self.revision, self.device)
+        return self._stylizer
+
+    @property
+    def bank(self) -> StyleBank:
+        if self._bank is None:
+            stylizer = self.stylizer
+            self._bank = get_bank(self.bank_path, stylizer) if self.bank_path else bundled_bank(stylizer)
+        return self._bank
+
+    def describe(self) -> dict[str, Any]:
+        """Checkpoint source, revision and bank path (for serialisation: never arrays)."""
+        stylizer, bank = self._stylizer, self._bank
+        source = self.source if self.source is not None else (stylizer.source if stylizer else None)
+        revision = self.revision if self.revision is not None else (stylizer.revision if stylizer else None)
+        bank_path = self.bank_path if self.bank_path is not None else (str(bank.path) if bank and bank.path else None)
+        if self._stylizer_given and source is None:
+            raise ValueError(
+                "this transform's stylizer has no source to record: save it with "
+                "stylizer.save_pretrained(dir) and pass stylizer=dir (or a Hub id)"
+            )
+        if self._bank_given and bank_path is None:
+            raise ValueError("this transform's bank is not saved: call bank.save(path) first, or pass bank=path")
+        return {"stylizer": source, "revision": revision, "bank": bank_path}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        if not self._stylizer_given:
+            state["_stylizer"] = None  # reloaded from its source in the new process
+        if not self._bank_given:
+            state["_bank"] = None
+        return state

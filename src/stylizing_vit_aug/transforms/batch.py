@@ -1,0 +1,265 @@
+"""``BatchStylize``: style augmentation of collated batches on the GPU (the paper's recipe).
+
+Per sample, with probability ``p`` (the paper stylises 0.33 of each classifier batch), the image
+is stylised with a style from a bank, or with no bank with another image of the same batch
+(rolled by one, as in the paper). Only the selected rows go through the model; the others come
+back bit-identical. Labels are untouched, so the module sits between the loader and the model:
+
+    augment = BatchStylize(stylizer, p=0.33)
+    for images, labels in loader:
+        images = augment(images.to("cuda"))
+
+:class:`StylizedLoader` and :class:`StylizeCollate` wrap the common loader setups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import torch
+from torch import nn
+from torch.utils.data import default_collate
+
+from ..bank import STRATEGIES, StyleBank, random_crop_resize
+from ..images import from_batch, to_batch
+from ..stylizer import Stylizer
+from ._common import check_crop, check_probability, check_stats, check_strength, check_unit_range, draw_strength, pick_styles
+
+__all__ = ["BatchStylize", "StylizeInfo", "StylizeCollate", "StylizedLoader"]
+
+
+@dataclass
+class StylizeInfo:
+    """What :class:`BatchStylize` did to a batch (all CPU tensors of length B).
+
+    ``applied``: rows that were stylised. ``style_index``: the bank index (``from_bank``) or the
+    batch row whose image gave the style; -1 for rows left unchanged. ``strength``: 0 there.
+    """
+
+    applied: torch.Tensor
+    style_index: torch.Tensor
+    strength: torch.Tensor
+    from_bank: bool
+
+
+def _labels(domains: Any, batch: int) -> list[str]:
+    values = domains.tolist() if isinstance(domains, torch.Tensor) else list(domains)
+    if len(values) != batch:
+        raise ValueError(f"got {len(values)} domain labels for a batch of {batch}; give one per sample")
+    return [str(v) for v in values]
+
+
+def rolled_style_rows(batch: int, domains: Sequence[str] | None = None) -> torch.Tensor:
+    """Style row of each row: the next row, cyclically (the paper's roll by one); with
+    ``domains``, the next row of another domain (-1 where the batch has none)."""
+    rows = torch.arange(batch)
+    if domains is None:
+        return (rows + 1) % batch
+    if batch == 1:
+        return torch.full((1,), -1)
+    names = {name: code for code, name in enumerate(dict.fromkeys(domains))}
+    codes = torch.tensor([names[d] for d in domains])
+    shifts = torch.arange(1, batch)
+    candidates = (rows[:, None] + shifts[None, :]) % batch  # [B, B-1], nearest first
+    other = codes[candidates] != codes[:, None]
+    found = other.any(dim=1)
+    first = other.int().argmax(dim=1)
+    chosen = candidates.gather(1, first[:, None]).flatten()
+    return torch.where(found, chosen, torch.full_like(rows, -1))
+
+
+class BatchStylize(nn.Module):
+    """Stylise a random subset of a collated ``(B, C, H, W)`` batch on its device.
+
+    Args:
+        stylizer: the :class:`Stylizer` (its device runs the model; batches on another device
+            are moved there and back).
+        bank: styles to draw from; None takes the styles from the batch itself (rolled by one).
+        p: probability per sample (0.33 is the paper's recipe).
+        strength: a number or a ``(low, high)`` range drawn per sample.
+        same_on_batch: one decision, strength and bank style for the whole batch.
+        strategy: bank sampling (``"uniform"``, ``"balanced"``, ``"other_domain"``); default:
+            ``"other_domain"`` when ``domains`` are passed to a bank with domains, else uniform.
+        style_crop: style from a random crop of this side fraction (the paper crops styles).
+        generator: a ``torch.Generator`` for every random draw (default: torch's global one).
+        mean, std: statistics of a ``Normalize`` already applied to the batch.
+
+    Returns the input dtype (uint8 0–255 or float 0–1, or normalised with ``mean``/``std``).
+    """
+
+    def __init__(
+        self,
+        stylizer: Stylizer,
+        bank: StyleBank | None = None,
+        p: float = 0.33,
+        strength: float | Sequence[float] = 1.0,
+        *,
+        same_on_batch: bool = False,
+        strategy: str | None = None,
+        style_crop: float | None = None,
+        generator: torch.Generator | None = None,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(stylizer, Stylizer):
+            raise TypeError(f"stylizer must be a Stylizer (see load_stylizer), got {type(stylizer).__name__}")
+        if bank is not None and not isinstance(bank, StyleBank):
+            raise TypeError(f"bank must be a StyleBank or None, got {type(bank).__name__}")
+        if strategy is not None and strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {STRATEGIES} or None, got {strategy!r}")
+        self.stylizer = stylizer
+        self.bank = bank
+        self.p = check_probability(p)
+        self.strength = check_strength(strength)
+        self.same_on_batch = bool(same_on_batch)
+        self.strategy = strategy
+        self.style_crop = check_crop(style_crop)
+        self.generator = generator
+        self._stats = check_stats(mean, std)
+
+    def extra_repr(self) -> str:
+        styles = f"bank of {len(self.bank)}" if self.bank is not None else "in-batch (rolled)"
+        return f"p={self.p}, strength={self.strength}, styles={styles}, same_on_batch={self.same_on_batch}"
+
+    def _rand(self, n: int) -> torch.Tensor:
+        device = self.generator.device if self.generator is not None else torch.device("cpu")
+        return torch.rand(n, generator=self.generator, device=device).cpu()
+
+    def _to_unit(self, images: torch.Tensor) -> torch.Tensor:
+        if images.dim() != 4:
+            raise ValueError(f"BatchStylize takes collated (B, C, H, W) batches, got shape {tuple(images.shape)}")
+        if self._stats is None:
+            check_unit_range(images, "BatchStylize")
+            return images
+        if not images.is_floating_point():
+            raise ValueError("mean/std were given but the batch is not float: it cannot come after Normalize")
+        mean, std = (s.to(images.device) for s in self._stats)
+        values01 = images.float() * std + mean
+        check_unit_range(values01, "BatchStylize (after undoing mean/std)")
+        return values01.clamp(0, 1)
+
+    def _bank_styles(self, rows: torch.Tensor, labels: list[str] | None) -> tuple[Any, torch.Tensor]:
+        strategy = self.strategy or ("other_domain" if labels is not None and self.bank.domains else "uniform")
+        count = 1 if self.same_on_batch else rows.numel()
+        content = None
+        if strategy == "other_domain":
+            if labels is None:
+                raise ValueError('strategy="other_domain" needs the batch\'s domains: call module(images, domains=...)')
+            content = [labels[int(r)] for r in rows[:count]]
+        index = self.bank.sample(count, generator=self.generator, strategy=strategy, content_domains=content)
+        styles = pick_styles(self.bank, index, self.style_crop, self.generator)
+        return styles, index.expand(rows.numel())
+
+    def forward(
+        self, images: torch.Tensor, domains: Sequence[Any] | torch.Tensor | None = None, *, return_info: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, StylizeInfo]:
+        """Stylise a random subset of ``images``; ``domains`` (one label per row) keeps styles
+        from other domains. ``return_info=True`` also returns a :class:`StylizeInfo`."""
+        if not isinstance(images, torch.Tensor):
+            raise TypeError(f"BatchStylize takes a tensor batch, got {type(images).__name__}")
+        unit = self._to_unit(images)
+        values, info = to_batch(unit, "batch")  # validates channels, size, NaN/Inf and dtype
+        batch = values.shape[0]
+        labels = _labels(domains, batch) if domains is not None else None
+        draws = self._rand(1).expand(batch) if self.same_on_batch else self._rand(batch)
+        applied = draws < self.p
+        style_index = torch.full((batch,), -1, dtype=torch.long)
+        if self.bank is None and bool(applied.any()):
+            partners = rolled_style_rows(batch, labels)
+            applied &= partners >= 0
+        rows = applied.nonzero().flatten()
+        strength = torch.zeros(batch)
+        if rows.numel() == 0:
+            result = images
+        else:
+            if self.bank is not None:
+                styles, style_index[rows] = self._bank_styles(rows, labels)
+            else:
+                style_index[rows] = partners[rows]
+                styles = values[partners[rows].to(values.device)]
+                if self.style_crop is not None:
+                    styles = random_crop_resize(styles, self.style_crop, self.stylizer.img_size, self.generator)
+            count = 1 if self.same_on_batch else rows.numel()
+            strength[rows] = draw_strength(*self.strength, count, self.generator).expand(rows.numel())
+            out = self.stylizer.stylize_batch(values[rows.to(values.device)], styles, strength[rows])
+            result = images.clone()
+            if self._stats is None:
+                result[rows.to(images.device)] = from_batch(out, info)
+            else:
+                mean, std = (s.to(images.device) for s in self._stats)
+                result[rows.to(images.device)] = ((out - mean) / std).to(images.dtype)
+        if return_info:
+            return result, StylizeInfo(applied, style_index, strength, self.bank is not None)
+        return result
+
+
+def _replace_images(batch: Any, image_key: Any, domain_key: Any, fn: Callable[..., torch.Tensor]) -> Any:
+    """Apply ``fn(images, domains)`` to the images of a collated batch (tensor, tuple/list or dict)."""
+    if isinstance(batch, torch.Tensor):
+        return fn(batch, None)
+    domains = batch[domain_key] if domain_key is not None else None
+    images = fn(batch[image_key], domains)
+    if isinstance(batch, dict):
+        return {**batch, image_key: images}
+    items = list(batch)
+    items[image_key] = images
+    if isinstance(batch, tuple):
+        return type(batch)(*items) if hasattr(batch, "_fields") else tuple(items)
+    return items
+
+
+class StylizeCollate:
+    """A ``collate_fn`` that collates, then applies :class:`BatchStylize` (in the worker, on the
+    stylizer's device: use a CPU stylizer there). ``image_key``/``domain_key`` find the images and
+    optional domain labels in the collated batch (indices for tuples, keys for dicts)."""
+
+    def __init__(
+        self,
+        collate_fn: Callable[[list[Any]], Any] | None,
+        batch_stylize: BatchStylize,
+        *,
+        image_key: int | str = 0,
+        domain_key: int | str | None = None,
+    ) -> None:
+        self.collate_fn = collate_fn or default_collate
+        self.batch_stylize = batch_stylize
+        self.image_key = image_key
+        self.domain_key = domain_key
+
+    def __call__(self, samples: list[Any]) -> Any:
+        batch = self.collate_fn(samples)
+        return _replace_images(batch, self.image_key, self.domain_key, lambda x, d: self.batch_stylize(x, d))
+
+
+class StylizedLoader:
+    """Wrap a DataLoader: move each batch's images to ``device`` and stylise them there (the GPU
+    path); other fields (labels, masks) are left as the loader gives them."""
+
+    def __init__(
+        self,
+        loader: Iterable[Any],
+        batch_stylize: BatchStylize,
+        *,
+        device: str | torch.device | None = None,
+        image_key: int | str = 0,
+        domain_key: int | str | None = None,
+    ) -> None:
+        self.loader = loader
+        self.batch_stylize = batch_stylize
+        self.device = torch.device(device) if device is not None else batch_stylize.stylizer.device
+        self.image_key = image_key
+        self.domain_key = domain_key
+
+    def __len__(self) -> int:
+        return len(self.loader)  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[Any]:
+        for batch in self.loader:
+            yield _replace_images(
+                batch,
+                self.image_key,
+                self.domain_key,
+                lambda x, d: self.batch_stylize(x.to(self.device, non_blocking=True), d),
+            )

@@ -1,0 +1,119 @@
+"""``StylizeTransform``: Stylizing ViT style augmentation as a torchvision ``transforms.v2`` step.
+
+One decision per call, like every v2 transform: with probability ``p`` the image (or the whole
+batched tensor) is stylised with one style drawn from the bank at one strength. Randomness comes
+from torch's global generator, so ``torch.manual_seed`` and DataLoader worker seeding apply.
+For per-sample decisions on collated batches use :class:`~stylizing_vit_aug.BatchStylize`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import PIL.Image
+import torch
+from torchvision import tv_tensors
+from torchvision.transforms.v2 import Transform
+from torchvision.transforms.v2._utils import is_pure_tensor
+
+from ..bank import StyleBank
+from ..stylizer import Stylizer
+from ._common import (
+    StyleSource,
+    check_crop,
+    check_probability,
+    check_stats,
+    check_strength,
+    check_unit_range,
+    draw_strength,
+    pick_styles,
+)
+
+__all__ = ["StylizeTransform"]
+
+
+class StylizeTransform(Transform):
+    """Stylise an image with probability ``p`` using a random style of a bank.
+
+    Args:
+        stylizer: a :class:`Stylizer`, a checkpoint source string (loaded lazily, once per
+            process, on the CPU: it pickles into DataLoader workers as the string), or None for
+            the bank's stylizer, else the bundled default.
+        bank: a :class:`StyleBank`, a bank file, or None for the bundled sample styles.
+        p: probability of stylising a call's image.
+        strength: a number, or a ``(low, high)`` range drawn uniformly per call.
+        strategy: ``"uniform"`` over styles or ``"balanced"`` over the bank's domains.
+        style_crop: encode a random crop of this side fraction of the style (as the paper does)
+            instead of the cached whole style.
+        mean, std: statistics of a ``Normalize`` placed before this transform (float input is
+            otherwise expected in 0–1).
+        revision: revision pin of a source string.
+
+    Accepts PIL images, ``tv_tensors.Image``, plain tensors (C,H,W) or (B,C,H,W), uint8 or float;
+    returns the same kind. ``Mask``, ``BoundingBoxes``, ``KeyPoints`` and labels pass untouched.
+    """
+
+    _transformed_types = (is_pure_tensor, tv_tensors.Image, PIL.Image.Image)
+
+    def __init__(
+        self,
+        stylizer: Stylizer | str | os.PathLike | None = None,
+        bank: StyleBank | str | os.PathLike | None = None,
+        p: float = 0.5,
+        strength: float | Sequence[float] = 1.0,
+        *,
+        strategy: str = "uniform",
+        style_crop: float | None = None,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+        revision: str | None = None,
+    ) -> None:
+        super().__init__()
+        if strategy not in ("uniform", "balanced"):
+            raise ValueError(f'strategy must be "uniform" or "balanced" for per-sample transforms, got {strategy!r}')
+        self.p = check_probability(p)
+        self.strength = check_strength(strength)
+        self.strategy = strategy
+        self.style_crop = check_crop(style_crop)
+        self._stats = check_stats(mean, std)
+        self._source = StyleSource(stylizer, bank, revision=revision)
+
+    @property
+    def stylizer(self) -> Stylizer:
+        return self._source.stylizer
+
+    @property
+    def bank(self) -> StyleBank:
+        return self._source.bank
+
+    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+        if self.p == 0 or float(torch.rand(1)) >= self.p:
+            return {"apply": False}
+        bank = self.bank  # first use: load the stylizer and bank now
+        index = bank.sample(1, strategy=self.strategy)
+        return {
+            "apply": True,
+            "styles": pick_styles(bank, index, self.style_crop),
+            "strength": float(draw_strength(*self.strength, 1)),
+        }
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        if not params["apply"]:
+            return inpt
+        styles, strength = params["styles"], params["strength"]
+        if isinstance(inpt, PIL.Image.Image):
+            return self.stylizer(inpt, styles, strength)
+        tensor = inpt.as_subclass(torch.Tensor)
+        if self._stats is not None:
+            if not tensor.is_floating_point():
+                raise ValueError("mean/std were given but the image is not float: it cannot come after Normalize")
+            mean, std = (s.to(tensor.device) for s in self._stats)
+            values01 = tensor * std + mean
+            check_unit_range(values01, "StylizeTransform (after undoing mean/std)")
+            out = (self.stylizer(values01, styles, strength) - mean) / std
+            out = out.to(tensor.dtype)
+        else:
+            check_unit_range(tensor, "StylizeTransform")
+            out = self.stylizer(tensor, styles, strength)
+        return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
