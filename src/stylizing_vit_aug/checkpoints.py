@@ -1,0 +1,464 @@
+"""Checkpoint files: safe reading, key clean-up, architecture inference and strict loading.
+
+:mod:`stylizing_vit_aug.hub` decides *where* weights come from; this module turns a weights file
+into a :class:`~stylizing_vit_aug.model.StylizingViT`. Only safetensors is read: a pickled file
+(``.pth``/``.bin``/``.pt``/``.ckpt``) can run arbitrary code when it is opened, so it is refused
+with instructions to convert it, never unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+
+from .model import PRESETS, ModelConfig, StylizingViT
+
+__all__ = [
+    "CONFIG_NAME",
+    "CARD_NAME",
+    "FORMAT_VERSION",
+    "LIBRARY_NAME",
+    "WEIGHTS_NAME",
+    "CheckpointError",
+    "CorruptCheckpoint",
+    "PICKLE_SUFFIXES",
+    "StateDictMismatch",
+    "UnsafeCheckpointFormat",
+    "clean_state_dict",
+    "config_from_dict",
+    "float32_list",
+    "jsonable",
+    "model_card",
+    "read_config",
+    "infer_config",
+    "load_weights",
+    "model_from_state_dict",
+    "read_state_dict",
+    "write_directory_atomically",
+]
+
+logger = logging.getLogger(__name__)
+
+PICKLE_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".pkl", ".pickle")
+# Wrappers that training code puts around a state dict: DDP (`module.`), Lightning and friends
+# (`model.`), a nested `{"state_dict": ...}` flattened into key prefixes, torch.compile.
+WRAPPER_PREFIXES = ("module.", "model.", "state_dict.", "_orig_mod.")
+DROPPED_PREFIXES = ("vgg_encoder.",)  # the frozen perceptual network of training checkpoints
+ANCHOR_KEY = "encoder.cls_token"
+HEAD_WIDTH = 64  # every preset (tiny 192/3, small 384/6, base 768/12, large 1024/16)
+LIST_LIMIT = 12
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+CARD_NAME = "README.md"
+LIBRARY_NAME = "stylizing-vit-aug"
+FORMAT_VERSION = 1
+
+PAPER = (
+    "Doerrich et al., \"Stylizing ViT: Anatomy-Preserving Instance Style Transfer for Domain "
+    "Generalization\", ISBI 2026"
+)
+
+
+class CheckpointError(Exception):
+    """Base class of every checkpoint problem this library reports."""
+
+
+class UnsafeCheckpointFormat(CheckpointError, ValueError):
+    """A pickled checkpoint: refused because unpickling can execute code."""
+
+
+class CorruptCheckpoint(CheckpointError, ValueError):
+    """A safetensors file that cannot be parsed (truncated, corrupt or not safetensors)."""
+
+
+class StateDictMismatch(CheckpointError, RuntimeError):
+    """The weights do not fit the architecture: missing/unexpected keys or wrong shapes."""
+
+
+def _listing(items: list[str]) -> str:
+    shown = ", ".join(items[:LIST_LIMIT])
+    more = len(items) - LIST_LIMIT
+    return shown + (f", ... and {more} more" if more > 0 else "")
+
+
+def _refuse_pickle(path: Path, why: str) -> UnsafeCheckpointFormat:
+    return UnsafeCheckpointFormat(
+        f"refusing to load {path}: {why}. Pickled checkpoints can execute arbitrary code when "
+        "loaded, so only safetensors files are accepted. If you trust the file, convert it once: "
+        "`from safetensors.torch import save_file; sd = torch.load(path, weights_only=True); "
+        "save_file({k: v.contiguous() for k, v in sd.get('state_dict', sd).items()}, "
+        "'model.safetensors')`, then load the .safetensors file with mean= and std="
+    )
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read a safetensors file into CPU tensors, with errors that say what is wrong with it."""
+    path = Path(path).expanduser()
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        raise _refuse_pickle(path, f"'{path.suffix}' is a pickle-based format")
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint file {path} does not exist")
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"{path} is a directory; pass it to load_stylizer(), or pass the model.safetensors "
+            "file inside it to read_state_dict()"
+        )
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+        raise _refuse_pickle(path, "its content is a torch.save pickle (zip or pickle protocol)")
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path), device="cpu")
+    except SafetensorError as error:
+        size = path.stat().st_size
+        raise CorruptCheckpoint(
+            f"cannot read {path} ({size:,} bytes) as safetensors: {error}. The file is truncated, "
+            "corrupt or not a safetensors file; download or save it again (for a Hub checkpoint, "
+            "delete it from the Hub cache or pass force_download via huggingface-cli)"
+        ) from error
+
+
+def _wrapper_prefix(keys: list[str]) -> str | None:
+    """The shortest prefix made only of wrapper names that sits in front of the anchor key."""
+    best: str | None = None
+    for key in keys:
+        if not key.endswith(ANCHOR_KEY):
+            continue
+        prefix = key[: -len(ANCHOR_KEY)]
+        rest = prefix
+        while rest:
+            for wrapper in WRAPPER_PREFIXES:
+                if rest.startswith(wrapper):
+                    rest = rest[len(wrapper) :]
+                    break
+            else:
+                break
+        if not rest and (best is None or len(prefix) < len(best)):
+            best = prefix
+    return best
+
+
+def clean_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Strip wrapper prefixes (``module.``, ``model.``, ``state_dict.``) and drop ``vgg_encoder.*``.
+
+    Files seen in the wild wrap the model's keys; these wrappers carry no information, so they
+    are removed silently. Keys outside the wrapped model (e.g. an optimizer next to a nested
+    ``state_dict``) are left out with a log line.
+    """
+    keys = list(state_dict)
+    prefix = _wrapper_prefix(keys)
+    cleaned: dict[str, torch.Tensor] = {}
+    outside: list[str] = []
+    dropped = 0
+    for key, tensor in state_dict.items():
+        if prefix:
+            if not key.startswith(prefix):
+                outside.append(key)
+                continue
+            key = key[len(prefix) :]
+        if key.startswith(DROPPED_PREFIXES):
+            dropped += 1
+            continue
+        cleaned[key] = tensor
+    if prefix:
+        logger.debug("stripped the wrapper prefix %r from the checkpoint keys", prefix)
+    if dropped:
+        logger.debug("dropped %d perceptual-network (vgg_encoder.*) tensors", dropped)
+    if outside:
+        logger.info(
+            "ignored %d tensors outside the model under %r: %s", len(outside), prefix, _listing(outside)
+        )
+    return cleaned
+
+
+def _shape(state_dict: Mapping[str, torch.Tensor], key: str, dims: int) -> tuple[int, ...]:
+    if key not in state_dict:
+        raise StateDictMismatch(
+            f"cannot infer the architecture: the checkpoint has no {key!r} tensor (keys start with "
+            f"{_listing(sorted(state_dict)[:LIST_LIMIT])}); is this a Stylizing ViT checkpoint?"
+        )
+    shape = tuple(state_dict[key].shape)
+    if len(shape) != dims:
+        raise StateDictMismatch(f"cannot infer the architecture: {key} has shape {shape}, expected {dims} dims")
+    return shape
+
+
+def infer_config(state_dict: Mapping[str, torch.Tensor], num_heads: int | None = None) -> ModelConfig:
+    """The architecture of a bare weights file, read from its tensor shapes.
+
+    Shapes give everything but the head count. ``num_heads`` (when not passed) follows one
+    documented rule: the preset with the same width (tiny 3, small 6, base 12, large 16), else
+    64-wide heads as in all presets (``embed_dim // 64``); any other width needs ``num_heads=``
+    or a directory saved with :func:`stylizing_vit_aug.hub.save_pretrained` (its config.json
+    records the architecture).
+    """
+    state_dict = clean_state_dict(state_dict)
+    embed_dim, in_chans, patch_h, patch_w = _shape(state_dict, "encoder.patch_embed.proj.weight", 4)
+    if patch_h != patch_w:
+        raise StateDictMismatch(f"non-square patches ({patch_h}x{patch_w}) are not a Stylizing ViT")
+    tokens = _shape(state_dict, "encoder.pos_embed", 3)[1]
+    grid = round((tokens - 1) ** 0.5)
+    if grid * grid != tokens - 1:
+        raise StateDictMismatch(
+            f"encoder.pos_embed has {tokens} tokens; expected 1 + a square number of patches"
+        )
+    block_ids = {int(m.group(1)) for k in state_dict if (m := re.match(r"encoder\.blocks\.(\d+)\.", k))}
+    if not block_ids or block_ids != set(range(len(block_ids))):
+        raise StateDictMismatch(
+            f"encoder blocks in the checkpoint are {sorted(block_ids)}; expected 0..L-1 with L >= 1"
+        )
+    hidden = _shape(state_dict, "encoder.blocks.0.mlp.fc1.weight", 2)[0]
+    mlp_ratio = hidden / embed_dim
+    if int(embed_dim * mlp_ratio) != hidden:  # float round-off: keep the exact hidden width
+        mlp_ratio = (hidden + 0.5) / embed_dim
+    if num_heads is None:
+        by_width = {preset["embed_dim"]: preset["num_heads"] for preset in PRESETS.values()}
+        if embed_dim in by_width:
+            num_heads = by_width[embed_dim]
+        elif embed_dim % HEAD_WIDTH == 0:
+            num_heads = embed_dim // HEAD_WIDTH
+        else:
+            raise StateDictMismatch(
+                f"cannot infer num_heads for embed_dim={embed_dim}: it matches no preset and is not "
+                f"a multiple of the {HEAD_WIDTH}-wide heads the presets use, and the head count is "
+                "not visible in tensor shapes. Save the model with save_pretrained() (config.json "
+                "records the architecture) or pass num_heads="
+            )
+    return ModelConfig(
+        img_size=grid * patch_h,
+        patch_size=patch_h,
+        in_chans=in_chans,
+        embed_dim=embed_dim,
+        depth=len(block_ids),
+        num_heads=num_heads,
+        mlp_ratio=mlp_ratio,
+    )
+
+
+def check_state_dict(model: StylizingViT, state_dict: Mapping[str, torch.Tensor], origin: str) -> None:
+    """Raise :class:`StateDictMismatch` naming every missing/unexpected key and wrong shape."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(expected))
+    shapes = sorted(
+        f"{key} (expected {tuple(expected[key].shape)}, got {tuple(state_dict[key].shape)})"
+        for key in set(expected) & set(state_dict)
+        if tuple(expected[key].shape) != tuple(state_dict[key].shape)
+    )
+    if not (missing or unexpected or shapes):
+        return
+    parts = []
+    if missing:
+        parts.append(f"missing keys ({len(missing)}): {_listing(missing)}")
+    if unexpected:
+        parts.append(f"unexpected keys ({len(unexpected)}): {_listing(unexpected)}")
+    if shapes:
+        parts.append(f"wrong shapes ({len(shapes)}): {_listing(shapes)}")
+    raise StateDictMismatch(
+        f"the weights in {origin} do not fit StylizingViT({model.config}):\n  "
+        + "\n  ".join(parts)
+        + "\nCheck that the checkpoint matches the architecture (a wrong preset or image size "
+        "shows up as wrong shapes)."
+    )
+
+
+def load_weights(model: StylizingViT, state_dict: Mapping[str, torch.Tensor], origin: str) -> StylizingViT:
+    """Clean the keys, check them against the model, then ``load_state_dict(strict=True)``."""
+    state_dict = clean_state_dict(state_dict)
+    check_state_dict(model, state_dict, origin)
+    model.load_state_dict(state_dict, strict=True)
+    return model
+
+
+def model_from_state_dict(
+    state_dict: Mapping[str, torch.Tensor], config: ModelConfig | None, origin: str
+) -> StylizingViT:
+    """Build the architecture (given, or inferred from the shapes) and load the weights strictly."""
+    state_dict = clean_state_dict(state_dict)
+    if config is None:
+        config = infer_config(state_dict)
+        logger.info("inferred %s from the tensor shapes of %s", config, origin)
+    model = StylizingViT(**config.to_dict())
+    return load_weights(model, state_dict, origin)
+
+
+def write_directory_atomically(directory: Path, writers: Mapping[str, Callable[[Path], None]]) -> Path:
+    """Write files into ``directory`` so that a crash never leaves a half-written checkpoint.
+
+    Every file is written into a fresh temporary sibling directory first, which is then renamed
+    into place (same filesystem, so the rename is atomic). An existing directory is moved aside
+    and replaced; entries in it that we do not write (logs, banks) are moved into the new one.
+    If writing fails, the temporary directory is removed and the previous checkpoint is untouched.
+    """
+    directory = Path(directory).expanduser()
+    if directory.exists() and not directory.is_dir():
+        raise NotADirectoryError(f"cannot save a checkpoint to {directory}: it exists and is a file")
+    parent = directory.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex[:12]
+    staging = parent / f".{directory.name}.tmp-{token}"
+    staging.mkdir()
+    try:
+        for name, write in writers.items():
+            write(staging / name)
+            with open(staging / name, "rb") as handle:
+                os.fsync(handle.fileno())
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if not directory.exists():
+        os.rename(staging, directory)
+        return directory
+    retired = parent / f".{directory.name}.old-{token}"
+    os.rename(directory, retired)
+    try:
+        os.rename(staging, directory)
+    except BaseException:
+        os.rename(retired, directory)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    for entry in retired.iterdir():
+        if entry.name not in writers:
+            os.rename(entry, directory / entry.name)
+    shutil.rmtree(retired, ignore_errors=True)
+    return directory
+
+
+# -- config.json and the model card --------------------------------------------------------
+def read_config(path: Path) -> dict[str, Any] | None:
+    """Our config.json, or None when the file was not written by this library."""
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CorruptCheckpoint(f"cannot read {path}: {error}; save the checkpoint again") from error
+    if not isinstance(config, dict) or config.get("library") != LIBRARY_NAME or "architecture" not in config:
+        logger.warning("%s was not written by %s: ignoring it, inferring the architecture", path, LIBRARY_NAME)
+        return None
+    version = config.get("format_version", FORMAT_VERSION)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has format_version {version!r}, newer than this library reads "
+            f"({FORMAT_VERSION}); upgrade stylizing-vit-aug"
+        )
+    return config
+
+
+def config_from_dict(architecture: Any, origin: Path) -> ModelConfig:
+    fields = set(ModelConfig.__dataclass_fields__)
+    if not isinstance(architecture, dict) or set(architecture) - fields:
+        raise CorruptCheckpoint(
+            f"'architecture' in {origin} must be a mapping of {sorted(fields)}, got {architecture!r}"
+        )
+    return ModelConfig(**architecture)
+
+
+def jsonable(value: Any) -> Any:
+    """JSON for training/metrics dicts that hold tensors, numpy numbers or paths."""
+    if hasattr(value, "tolist"):  # tensors, numpy arrays and numbers
+        return value.tolist()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"cannot store {type(value).__name__} {value!r} in config.json")
+
+
+def float32_list(values: Sequence[float] | torch.Tensor) -> list[float]:
+    """Statistics as the shortest decimals that round-trip in float32 (0.744, not 0.74400001)."""
+    import numpy as np
+
+    flat = torch.as_tensor(values, dtype=torch.float32).flatten().tolist()
+    return [float(str(np.float32(v))) for v in flat]
+
+
+def preset_name(config: ModelConfig) -> str | None:
+    for name, preset in PRESETS.items():
+        if config == ModelConfig(**preset):
+            return name
+    return None
+
+
+def model_card(config: dict[str, Any], load_hint: str, parameters: int) -> str:
+    from huggingface_hub import ModelCardData
+
+    arch = config["architecture"]
+    provenance = config["provenance"]
+    base_model = provenance.get("base_model")
+    card_data = ModelCardData(
+        license="apache-2.0",
+        library_name=LIBRARY_NAME,
+        pipeline_tag="image-to-image",
+        tags=["style-transfer", "data-augmentation", "medical-imaging", "stylizing-vit"],
+        base_model=base_model,
+    )
+    preset = preset_name(ModelConfig(**arch))
+    title = f"Stylizing ViT ({preset})" if preset else "Stylizing ViT"
+    arch_rows = "\n".join(f"| {k} | {v} |" for k, v in arch.items())
+    stats = "\n".join(
+        f"| {i} | {m:g} | {s:g} |" for i, (m, s) in enumerate(zip(config["mean"], config["std"]))
+    )
+    origin = [f"- Source: `{provenance['source']}`"] if provenance.get("source") else []
+    if provenance.get("revision"):
+        origin.append(f"- Revision: `{provenance['revision']}`")
+    if base_model:
+        origin.append(f"- Fine-tuned from: `{base_model}`")
+    training = provenance.get("training") or {}
+    training_lines = [f"- {k}: `{json.dumps(v)}`" for k, v in training.items()] or ["Not recorded."]
+    metrics = provenance.get("metrics") or {}
+    metric_lines = (
+        ["| metric | value |", "|---|---|"] + [f"| {k} | {json.dumps(v)} |" for k, v in metrics.items()]
+        if metrics else ["None recorded."]
+    )
+    body = f"""
+# {title}
+
+Anatomy-preserving style transfer for medical-image data augmentation, from {PAPER}.
+Saved with {LIBRARY_NAME} {config['library_version']}.
+
+## Architecture
+
+| field | value |
+|---|---|
+{arch_rows}
+
+{parameters:,} parameters.
+
+## Normalisation
+
+Inputs are `(x / 255 - mean) / std` per channel; outputs are mapped back the same way.
+
+| channel | mean | std |
+|---|---|---|
+{stats}
+
+## How to load
+
+```python
+import stylizing_vit_aug as sva
+
+stylizer = sva.load_stylizer({load_hint!r})
+stylized = stylizer(images, styles)
+```
+
+## Training
+
+{chr(10).join(origin + ([''] if origin else []) + training_lines)}
+
+## Metrics
+
+{chr(10).join(metric_lines)}
+
+## License
+
+Apache-2.0. Please cite {PAPER}.
+"""
+    return f"---\n{card_data.to_yaml()}\n---\n{body}"

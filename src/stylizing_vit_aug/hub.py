@@ -1,0 +1,492 @@
+"""Checkpoints: the registry of official ids, loading (Hub, cache, offline), saving and pushing.
+
+``load_stylizer`` accepts, in this order of precedence:
+
+* ``None`` or ``"default"`` — the bundled default checkpoint in :data:`BUNDLED_WEIGHTS_DIR`;
+* an existing local path — a directory written by :func:`save_pretrained` (config.json +
+  model.safetensors) or a bare ``.safetensors`` file (architecture inferred from the tensor
+  shapes; ``mean=``/``std=`` required);
+* one of the 21 published checkpoints, by alias (``"tiny-camelyon17wilds"``, ``"base-ddi"``)
+  or by repo id (``"sdoerrich97/stylizing_vit_small_epistr"``). Their architecture and
+  normalisation come from :data:`OFFICIAL_CHECKPOINTS`, never from their config.json, whose
+  schema is unpublished;
+* any other ``owner/name`` Hub repo written by :func:`push_to_hub`.
+
+Downloads go through ``huggingface_hub.hf_hub_download`` (``revision=`` pinning, ``cache_dir``,
+``local_files_only``); with ``HF_HUB_OFFLINE=1`` only the Hub cache is read.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import torch
+
+from .checkpoints import (
+    CONFIG_NAME,
+    CARD_NAME,
+    FORMAT_VERSION,
+    LIBRARY_NAME,
+    PICKLE_SUFFIXES,
+    WEIGHTS_NAME,
+    CheckpointError,
+    CorruptCheckpoint,
+    StateDictMismatch,
+    UnsafeCheckpointFormat,
+    config_from_dict,
+    float32_list,
+    infer_config,
+    jsonable,
+    model_card,
+    model_from_state_dict,
+    read_config,
+    read_state_dict,
+    write_directory_atomically,
+)
+from .model import PRESETS, ModelConfig, StylizingViT, count_parameters
+from .stylizer import Stylizer
+
+__all__ = [
+    "BUNDLED_WEIGHTS_DIR",
+    "CheckpointError",
+    "CheckpointNotCached",
+    "CorruptCheckpoint",
+    "DATASET_STATS",
+    "DefaultCheckpointMissing",
+    "MissingStatistics",
+    "OFFICIAL_CHECKPOINTS",
+    "OfficialCheckpoint",
+    "StateDictMismatch",
+    "UnknownCheckpoint",
+    "UnsafeCheckpointFormat",
+    "infer_config",
+    "load_stylizer",
+    "push_to_hub",
+    "read_state_dict",
+    "resolve_official",
+    "save_pretrained",
+]
+
+logger = logging.getLogger(__name__)
+
+BUNDLED_WEIGHTS_DIR = Path(__file__).parent / "weights"
+HUB_OWNER = "sdoerrich97"
+DEFAULT_ALIAS = "default"
+
+
+class UnknownCheckpoint(CheckpointError, ValueError):
+    """A name that is neither a local path, an official alias/repo id nor a Hub repo."""
+
+
+class CheckpointNotCached(CheckpointError, FileNotFoundError):
+    """A Hub checkpoint that is not in the local cache while downloads are off or failing."""
+
+
+class MissingStatistics(CheckpointError, ValueError):
+    """Normalisation statistics are unknown for this checkpoint and were not passed."""
+
+
+class DefaultCheckpointMissing(CheckpointError, RuntimeError):
+    """``load_stylizer()`` without a source, in a version that ships no bundled checkpoint."""
+
+
+# -- the registry of published checkpoints ---------------------------------------------------
+Stats = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class DatasetStats:
+    """Per-channel normalisation of a training set, in 0-1 units (None: not published)."""
+
+    mean: Stats | None
+    std: Stats | None
+
+
+_FITZPATRICK = DatasetStats((0.6219, 0.4917, 0.4478), (0.2279, 0.1982, 0.1991))
+DATASET_STATS: dict[str, DatasetStats] = {
+    "camelyon17wilds": DatasetStats((0.7440, 0.5895, 0.7214), (0.1787, 0.2131, 0.1721)),
+    "epistr": DatasetStats((0.7360, 0.5158, 0.8072), (0.1948, 0.2434, 0.1438)),
+    "fitzpatrick17k_12_34_56": _FITZPATRICK,
+    "fitzpatrick17k_65_43_21": _FITZPATRICK,
+    "ddi_12_34_56": DatasetStats(None, None),
+    "ddi_65_43_21": DatasetStats(None, None),
+    "cholec80": DatasetStats(None, None),
+}
+# The reference package's short dataset names.
+SHORT_DATASET_NAMES = {"fitzpatrick17k": "fitzpatrick17k_12_34_56", "ddi": "ddi_12_34_56"}
+OFFICIAL_PRESETS = ("tiny", "small", "base")
+
+
+@dataclass(frozen=True)
+class OfficialCheckpoint:
+    """One published checkpoint: a preset trained on one dataset (split)."""
+
+    preset: str
+    dataset: str
+
+    @property
+    def alias(self) -> str:
+        return f"{self.preset}-{self.dataset}"
+
+    @property
+    def repo_id(self) -> str:
+        return f"{HUB_OWNER}/stylizing_vit_{self.preset}_{self.dataset}"
+
+    @property
+    def config(self) -> ModelConfig:
+        return ModelConfig(**PRESETS[self.preset])
+
+    @property
+    def stats(self) -> DatasetStats:
+        return DATASET_STATS[self.dataset]
+
+
+OFFICIAL_CHECKPOINTS: dict[str, OfficialCheckpoint] = {
+    ckpt.alias: ckpt
+    for ckpt in (OfficialCheckpoint(p, d) for p in OFFICIAL_PRESETS for d in DATASET_STATS)
+}
+
+
+def _official_names() -> dict[str, OfficialCheckpoint]:
+    """Every accepted spelling (lower case) -> checkpoint."""
+    names: dict[str, OfficialCheckpoint] = {}
+    datasets = {d: d for d in DATASET_STATS} | SHORT_DATASET_NAMES
+    for short, dataset in datasets.items():
+        for preset in OFFICIAL_PRESETS:
+            ckpt = OFFICIAL_CHECKPOINTS[f"{preset}-{dataset}"]
+            for name in (f"{preset}-{short}", f"{preset}_{short}", f"stylizing_vit_{preset}_{short}"):
+                names[name] = ckpt
+                names[f"{HUB_OWNER}/{name}".lower()] = ckpt
+    return names
+
+
+_NAMES = _official_names()
+
+
+def resolve_official(name: str) -> OfficialCheckpoint | None:
+    """The official checkpoint an alias or repo id names, or None."""
+    return _NAMES.get(name.strip().lower())
+
+
+def _unknown(name: str) -> UnknownCheckpoint:
+    pool = sorted(OFFICIAL_CHECKPOINTS) + [c.repo_id for c in OFFICIAL_CHECKPOINTS.values()]
+    pool += [f"{p}-{s}" for p in OFFICIAL_PRESETS for s in SHORT_DATASET_NAMES]
+    close = difflib.get_close_matches(name.strip().lower(), [p.lower() for p in pool], n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return UnknownCheckpoint(
+        f"unknown checkpoint {name!r}: no such local file or directory, and not an official "
+        f"checkpoint.{hint} Official aliases are '<preset>-<dataset>' with preset in "
+        f"{list(OFFICIAL_PRESETS)} and dataset in {sorted(DATASET_STATS)} (or the short names "
+        f"{sorted(SHORT_DATASET_NAMES)}); a Hub repo is 'owner/name'."
+    )
+
+
+# -- downloading -------------------------------------------------------------------------------
+def hub_offline() -> bool:
+    """``HF_HUB_OFFLINE`` as huggingface_hub read it at import, or as the environment says now."""
+    from huggingface_hub import constants
+
+    value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
+    return bool(constants.HF_HUB_OFFLINE) or value.strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def _download(
+    repo_id: str, filename: str, revision: str | None, cache_dir: str | os.PathLike | None,
+    local_files_only: bool | None, note: str = "",
+) -> Path:
+    """``hf_hub_download`` with errors that say which repo failed and how to fix it."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    offline = bool(local_files_only) or hub_offline()
+    where = f"{repo_id}" + (f" at revision {revision!r}" if revision else "")
+    try:
+        return Path(
+            hf_hub_download(
+                repo_id, filename, revision=revision,
+                cache_dir=None if cache_dir is None else os.fspath(cache_dir),
+                local_files_only=offline,
+            )
+        )
+    except LocalEntryNotFoundError as error:
+        why = (
+            "downloads are off (HF_HUB_OFFLINE=1 or local_files_only=True)"
+            if offline else "the Hub could not be reached"
+        )
+        raise CheckpointNotCached(
+            f"{filename} of {where} is not in the Hugging Face cache "
+            f"({cache_dir or 'the default HF_HUB_CACHE'}) and {why}. To fix: download it once "
+            f"while online (load_stylizer({repo_id!r}) without HF_HUB_OFFLINE, or "
+            f"`hf download {repo_id} {filename}`), point cache_dir= at a cache that holds it, or "
+            f"pass a local .safetensors file or saved directory instead{note}"
+        ) from error
+    except RevisionNotFoundError as error:
+        raise UnknownCheckpoint(f"revision {revision!r} does not exist in {repo_id}: {error}") from error
+    except RepositoryNotFoundError as error:
+        raise UnknownCheckpoint(
+            f"{repo_id!r} is not a local path, and the Hub has no such repository (or it is "
+            f"private or gated: log in with `hf auth login`){note}: {error}"
+        ) from error
+    except EntryNotFoundError as error:
+        raise CheckpointError(f"{where} has no {filename}; is it a Stylizing ViT checkpoint?") from error
+
+
+def _snapshot_revision(path: Path, requested: str | None) -> str | None:
+    """The commit a cached file belongs to (``.../snapshots/<sha>/file``), for provenance."""
+    parent = path.parent.name
+    return parent if re.fullmatch(r"[0-9a-f]{40}", parent) else requested
+
+
+# -- loading ------------------------------------------------------------------------------------
+def _stats(
+    mean: Sequence[float] | None, std: Sequence[float] | None, known: DatasetStats | None, what: str
+) -> tuple[Sequence[float], Sequence[float]]:
+    """Explicit statistics win; otherwise the known ones; otherwise a clear error."""
+    mean = mean if mean is not None else (known.mean if known else None)
+    std = std if std is not None else (known.std if known else None)
+    if mean is None or std is None:
+        lacking = " and ".join(n for n, v in (("mean", mean), ("std", std)) if v is None)
+        raise MissingStatistics(
+            f"{what} does not record its normalisation statistics: pass {lacking}= (per-channel, "
+            "0-1 units, of the images the checkpoint was trained on, e.g. mean=(0.74, 0.59, 0.72))"
+        )
+    return mean, std
+
+
+def _load_directory(
+    directory: Path, mean: Sequence[float] | None, std: Sequence[float] | None
+) -> tuple[StylizingViT, Sequence[float], Sequence[float]]:
+    weights = directory / WEIGHTS_NAME
+    if not weights.is_file():
+        found = sorted(p.name for p in directory.iterdir())
+        pickles = [n for n in found if Path(n).suffix.lower() in PICKLE_SUFFIXES]
+        hint = f" ({', '.join(pickles)} are pickles, refused: convert to safetensors)" if pickles else ""
+        raise FileNotFoundError(f"{directory} holds no {WEIGHTS_NAME}; found {found}{hint}")
+    config = read_config(directory / CONFIG_NAME) if (directory / CONFIG_NAME).is_file() else None
+    if config is None:
+        mean, std = _stats(mean, std, None, f"{directory} (no config.json of ours)")
+        return model_from_state_dict(read_state_dict(weights), None, str(weights)), mean, std
+    known = DatasetStats(config.get("mean"), config.get("std"))
+    mean, std = _stats(mean, std, known, str(directory / CONFIG_NAME))
+    architecture = config_from_dict(config["architecture"], directory / CONFIG_NAME)
+    return model_from_state_dict(read_state_dict(weights), architecture, str(weights)), mean, std
+
+
+def load_stylizer(
+    source: str | os.PathLike | None = None,
+    *,
+    revision: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    local_files_only: bool | None = None,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | None = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    mode: str = "detail",
+) -> Stylizer:
+    """A ready :class:`Stylizer` from the bundled default, an official id, a Hub repo or a file.
+
+    ``mean``/``std`` override the recorded statistics and are required where none are known
+    (a bare .safetensors file; the ddi and cholec80 checkpoints). ``stylizer.source`` and
+    ``stylizer.revision`` (the resolved commit for Hub checkpoints) record the origin, and
+    ``load_stylizer(stylizer.source, revision=stylizer.revision)`` loads the same weights again.
+    """
+    def build(model: StylizingViT, m: Sequence[float], s: Sequence[float], name: str, rev: str | None) -> Stylizer:
+        stylizer = Stylizer(model, m, s, device=device, dtype=dtype, mode=mode, source=name, revision=rev)
+        logger.info("loaded %s", stylizer)
+        return stylizer
+
+    if source is None or (isinstance(source, str) and source.strip().lower() == DEFAULT_ALIAS):
+        if not (BUNDLED_WEIGHTS_DIR / WEIGHTS_NAME).is_file():
+            raise DefaultCheckpointMissing(
+                f"the bundled default checkpoint is not shipped in this version ({BUNDLED_WEIGHTS_DIR} "
+                "holds no model.safetensors). Load an official checkpoint instead, e.g. "
+                "load_stylizer('tiny-camelyon17wilds') (downloaded once from the Hugging Face Hub, "
+                "then cached), or your own: load_stylizer('path/to/saved_dir') or "
+                "load_stylizer('weights.safetensors', mean=..., std=...)"
+            )
+        model, m, s = _load_directory(BUNDLED_WEIGHTS_DIR, mean, std)
+        return build(model, m, s, DEFAULT_ALIAS, None)
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"source must be a string or path, got {type(source).__name__}")
+
+    text = os.fspath(source)
+    path = Path(text).expanduser()
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        read_state_dict(path)  # raises: pickles are refused whether or not the file exists
+    if path.is_dir():
+        model, m, s = _load_directory(path, mean, std)
+        return build(model, m, s, str(path.resolve()), None)
+    if path.is_file():
+        m, s = _stats(mean, std, None, f"the bare weights file {path}")
+        model = model_from_state_dict(read_state_dict(path), None, str(path))
+        return build(model, m, s, str(path.resolve()), None)
+    if path.suffix.lower() == ".safetensors":
+        raise FileNotFoundError(f"checkpoint file {path} does not exist")
+
+    official = resolve_official(text)
+    if official is not None:
+        m, s = _stats(mean, std, official.stats, f"the official checkpoint {official.repo_id}")
+        weights = _download(official.repo_id, WEIGHTS_NAME, revision, cache_dir, local_files_only)
+        model = model_from_state_dict(read_state_dict(weights), official.config, f"{official.repo_id} ({weights})")
+        return build(model, m, s, official.repo_id, _snapshot_revision(weights, revision))
+
+    owner, _, name = text.partition("/")
+    if not re.fullmatch(r"[\w.-]+/[\w.-]+", text) or (
+        owner.lower() == HUB_OWNER and name.lower().startswith("stylizing_vit_")
+    ):
+        raise _unknown(text)
+    # Another Hub repo: one written by push_to_hub (config.json + model.safetensors).
+    note = f" (there is no local file or directory {str(path)!r} either)"
+    weights = _download(text, WEIGHTS_NAME, revision, cache_dir, local_files_only, note)
+    _download(text, CONFIG_NAME, revision, cache_dir, local_files_only, note)
+    model, m, s = _load_directory(weights.parent, mean, std)
+    return build(model, m, s, text, _snapshot_revision(weights, revision))
+
+
+# -- saving -------------------------------------------------------------------------------------
+def _unpack(
+    obj: Stylizer | StylizingViT, mean: Sequence[float] | None, std: Sequence[float] | None
+) -> tuple[StylizingViT, Sequence[float], Sequence[float], str | None, str | None]:
+    if isinstance(obj, Stylizer):
+        return (
+            obj.model,
+            obj.mean.cpu() if mean is None else mean,
+            obj.std.cpu() if std is None else std,
+            obj.source,
+            obj.revision,
+        )
+    if isinstance(obj, StylizingViT):
+        mean, std = _stats(mean, std, None, "a bare StylizingViT")
+        return obj, mean, std, None, None
+    raise TypeError(f"save_pretrained needs a Stylizer or StylizingViT, got {type(obj).__name__}")
+
+
+def _save(
+    obj: Stylizer | StylizingViT, directory: str | os.PathLike, *, mean: Sequence[float] | None,
+    std: Sequence[float] | None, base_model: str | None, training: Mapping[str, Any] | None,
+    metrics: Mapping[str, Any] | None, half: bool, load_hint: str | None,
+) -> Path:
+    from safetensors.torch import save_file
+
+    from . import __version__
+
+    model, mean, std, source, revision = _unpack(obj, mean, std)
+    channels = model.config.in_chans
+    mean_list, std_list = float32_list(mean), float32_list(std)
+    if len(mean_list) != channels or len(std_list) != channels or min(std_list) <= 0:
+        raise ValueError(
+            f"mean and std need {channels} values (std > 0) for this model, got {mean_list} and {std_list}"
+        )
+    state = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+        overflow = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        if overflow:
+            raise ValueError(f"half=True overflows float16 in {overflow}; save in float32 (half=False)")
+    config = {
+        "architecture": model.config.to_dict(),
+        "mean": mean_list,
+        "std": std_list,
+        "library": LIBRARY_NAME,
+        "library_version": __version__,
+        "format_version": FORMAT_VERSION,
+        "dtype": "float16" if half else "float32",
+        "provenance": {
+            "source": source,
+            "revision": revision,
+            "base_model": base_model,
+            "training": dict(training) if training else None,
+            "metrics": dict(metrics) if metrics else None,
+        },
+    }
+    config_text = json.dumps(config, indent=2, default=jsonable) + "\n"  # fails before any write
+    card = model_card(json.loads(config_text), load_hint or str(directory), count_parameters(model))
+    writers = {
+        WEIGHTS_NAME: lambda p: save_file(state, str(p), metadata={"format": "pt"}),
+        CONFIG_NAME: lambda p: p.write_text(config_text, encoding="utf-8"),
+        CARD_NAME: lambda p: p.write_text(card, encoding="utf-8"),
+    }
+    written = write_directory_atomically(Path(directory), writers)
+    logger.info("saved %s checkpoint to %s", "float16" if half else "float32", written)
+    return written
+
+
+def save_pretrained(
+    obj: Stylizer | StylizingViT,
+    directory: str | os.PathLike,
+    *,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    base_model: str | None = None,
+    training: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    half: bool = False,
+) -> Path:
+    """Write model.safetensors, config.json and a README.md model card, atomically.
+
+    A :class:`Stylizer` brings its statistics and provenance; a bare model needs ``mean``/``std``.
+    ``base_model`` (the repo id a fine-tune started from), ``training`` and ``metrics`` go into
+    config.json and the card. ``half=True`` stores float16 weights (half the size; they load
+    back into a float32 model).
+    """
+    return _save(
+        obj, directory, mean=mean, std=std, base_model=base_model, training=training,
+        metrics=metrics, half=half, load_hint=None,
+    )
+
+
+def push_to_hub(
+    obj: Stylizer | StylizingViT,
+    repo_id: str,
+    *,
+    private: bool = False,
+    token: str | None = None,
+    commit_message: str = "Upload Stylizing ViT checkpoint",
+    revision: str | None = None,
+    **save_kwargs: Any,
+) -> Any:
+    """Save like :func:`save_pretrained` into a temporary folder and upload it as one commit.
+
+    Creates the repo (and the ``revision`` branch) when missing; returns the ``CommitInfo``.
+    ``load_stylizer(repo_id)`` loads it back.
+    """
+    if hub_offline():
+        raise CheckpointError(f"cannot push to {repo_id}: Hugging Face Hub offline mode is on (HF_HUB_OFFLINE)")
+    from huggingface_hub import HfApi
+
+    allowed = {"mean", "std", "base_model", "training", "metrics", "half"}
+    if set(save_kwargs) - allowed:
+        raise TypeError(
+            f"push_to_hub got unexpected arguments {sorted(set(save_kwargs) - allowed)}; "
+            f"it passes {sorted(allowed)} on to save_pretrained"
+        )
+    options = {k: save_kwargs.get(k) for k in allowed - {"half"}}
+    api = HfApi(token=token)
+    with tempfile.TemporaryDirectory(prefix="stylizing-vit-push-") as tmp:
+        folder = _save(
+            obj, Path(tmp) / "checkpoint", load_hint=repo_id, half=bool(save_kwargs.get("half", False)),
+            **options,
+        )
+        api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+        if revision is not None:
+            api.create_branch(repo_id, branch=revision, exist_ok=True, repo_type="model")
+        info = api.upload_folder(
+            repo_id=repo_id, folder_path=folder, commit_message=commit_message,
+            revision=revision, repo_type="model",
+        )
+    logger.info("pushed checkpoint to %s", repo_id)
+    return info
