@@ -1,0 +1,199 @@
+"""StyleBank: building from every source, lazy cached streams, sampling, files, errors."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import stylizing_vit_aug as sva
+from stylizing_vit_aug import bank as bank_module
+from stylizing_vit_aug.bank import BankMismatch, StyleBank, bundled_bank, stream_bytes_per_style
+from stylizing_vit_aug.model import PRESETS, ModelConfig
+
+from conftest import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+
+
+@pytest.fixture
+def crops_bank(small_stylizer, histology_crops) -> StyleBank:
+    return StyleBank.from_images(histology_crops, small_stylizer, domains=["a", "a", "b", "b", "c"])
+
+
+def test_documented_memory_table_matches_the_formula_and_real_streams(small_stylizer, crops_bank):
+    doc = bank_module.__doc__
+    for name, preset in PRESETS.items():
+        config = ModelConfig(**preset)
+        row = re.search(rf"^{name}\s+(\d+)\s+(\d+)\s+([\d,]+) B\s+([\d,]+) B\s+([\d.]+) GB", doc, re.M)
+        assert row is not None, f"no memory row for {name}"
+        assert int(row[1]) == config.depth and int(row[2]) == config.embed_dim
+        assert int(row[3].replace(",", "")) == stream_bytes_per_style(config, torch.float32)
+        assert int(row[4].replace(",", "")) == stream_bytes_per_style(config, torch.float16)
+        assert float(row[5]) == pytest.approx(stream_bytes_per_style(config, torch.float16) * 1e4 / 1e9, abs=0.05)
+    stream = crops_bank.streams
+    assert stream.nbytes_per_style == stream_bytes_per_style(small_stylizer.config, stream.dtype)
+    half = StyleBank.from_images(crops_bank.images, small_stylizer, stream_dtype=torch.float16)
+    assert half.streams.dtype == torch.float16 and half.bytes_per_style * 2 == stream_bytes_per_style(
+        small_stylizer.config, torch.float32
+    )
+
+
+def test_from_images_takes_every_kind_and_stores_uint8_at_model_size(small_stylizer, histology_crops):
+    pil = Image.fromarray(histology_crops[0])
+    gray = np.asarray(pil.convert("L"))
+    batch = torch.from_numpy(np.stack(histology_crops[:2])).permute(0, 3, 1, 2).float() / 255
+    for images, count in ((histology_crops, 5), ([pil, gray], 2), (batch, 2), (pil, 1)):
+        bank = StyleBank.from_images(images, small_stylizer, encode=False)
+        assert len(bank) == count
+        assert bank.images.dtype == torch.uint8 and bank.images.device.type == "cpu"
+        assert tuple(bank.images.shape[1:]) == (3, 32, 32)
+    cropped = StyleBank.from_images(histology_crops[:2], small_stylizer, domains=["x", "y"], crops_per_image=3)
+    assert len(cropped) == 6 and cropped.domains == ["x"] * 3 + ["y"] * 3
+    assert cropped.domain_names == ["x", "y"]
+    assert not torch.equal(cropped.images[0], cropped.images[1])  # different random crops
+
+
+def test_streams_are_the_stylizers_encoding_and_lazy_per_chunk(small_stylizer, histology_crops):
+    bank = StyleBank.from_images(histology_crops, small_stylizer, encode=False, chunk_size=2)
+    assert bank.num_encoded == 0
+    got = bank.stream([4, 1])
+    assert bank.num_encoded == 3  # chunks {0, 1} and {4}; {2, 3} untouched
+    expected = small_stylizer.encode_style(bank.images[[4, 1]])
+    torch.testing.assert_close(got.layers, expected.layers)
+    assert got.device == small_stylizer.device
+    torch.testing.assert_close(bank.streams.layers[:, [4, 1]], expected.layers)
+    assert bank.num_encoded == 5
+
+
+def test_ten_thousand_styles_build_save_load_and_sample_without_reencoding(tmp_path, monkeypatch):
+    stylizer = sva.Stylizer(make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32)
+    images = torch.randint(0, 256, (10_000, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    domains = [f"site{i % 7}" for i in range(10_000)]
+    bank = StyleBank.from_images(images, stylizer, domains=domains, stream_dtype=torch.float16, chunk_size=512)
+    assert bank.num_encoded == 10_000
+    path = bank.save(tmp_path / "big.safetensors")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the saved streams must be used, not re-encoded")
+
+    monkeypatch.setattr(stylizer.model, "encode_style", refuse)
+    loaded = StyleBank.load(path, stylizer)
+    assert len(loaded) == 10_000 and loaded.domains == domains and loaded.num_encoded == 10_000
+    assert torch.equal(loaded.images, bank.images)
+    index = loaded.sample(256, generator=torch.Generator().manual_seed(1), strategy="balanced")
+    assert torch.equal(loaded.stream(index).layers, bank.stream(index).layers)
+    assert loaded.stream(index).dtype == torch.float16
+    assert loaded.path == path.resolve()
+
+
+def test_load_with_another_stylizer_fails_clearly_or_reencodes(tmp_path, small_stylizer, crops_bank):
+    path = crops_bank.save(tmp_path / "bank.safetensors")
+    other = sva.Stylizer(make_small_model(seed=1), CAMELYON_MEAN, CAMELYON_STD, device="cpu", source="other-ckpt")
+    with pytest.raises(BankMismatch) as error:
+        StyleBank.load(path, other)
+    message = str(error.value)
+    assert small_stylizer.fingerprint in message and other.fingerprint in message and "other-ckpt" in message
+    assert "reencode" in message
+    reencoded = StyleBank.load(path, other, on_mismatch="reencode")
+    assert reencoded.num_encoded == 0 and reencoded.domains == crops_bank.domains
+    torch.testing.assert_close(reencoded.stream([0, 3]).layers, other.encode_style(crops_bank.images[[0, 3]]).layers)
+    bigger = sva.Stylizer(make_small_model(seed=2, img_size=48), CAMELYON_MEAN, CAMELYON_STD, device="cpu")
+    resized = StyleBank.load(path, bigger, on_mismatch="reencode")
+    assert tuple(resized.images.shape) == (5, 3, 48, 48) and len(resized.stream([1])) == 1
+
+
+def test_save_without_streams_and_load_round_trip(tmp_path, small_stylizer, crops_bank):
+    path = crops_bank.save(tmp_path / "light.safetensors", streams=False)
+    loaded = StyleBank.load(path, small_stylizer)
+    assert loaded.num_encoded == 0 and torch.equal(loaded.images, crops_bank.images)
+    torch.testing.assert_close(loaded.stream([2]).layers, crops_bank.stream([2]).layers)
+    (tmp_path / "not_a_bank.safetensors").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="cannot read bank file"):
+        StyleBank.load(tmp_path / "not_a_bank.safetensors", small_stylizer)
+
+
+def test_sampling_statistics_and_determinism(small_stylizer):
+    images = torch.randint(0, 256, (100, 3, 32, 32), dtype=torch.uint8)
+    bank = StyleBank.from_images(images, small_stylizer, domains=["big"] * 90 + ["rare"] * 10, encode=False)
+    draw = lambda strategy, seed, **kw: bank.sample(4000, generator=torch.Generator().manual_seed(seed), strategy=strategy, **kw)
+    rare_share = lambda index: float((index >= 90).float().mean())
+    assert rare_share(draw("uniform", 0)) == pytest.approx(0.10, abs=0.025)
+    assert rare_share(draw("balanced", 0)) == pytest.approx(0.50, abs=0.03)
+    balanced = draw("balanced", 0)
+    assert len(balanced[balanced >= 90].unique()) == 10  # every style of the rare domain shows up
+    content = ["big"] * 2000 + ["rare"] * 2000
+    other = draw("other_domain", 0, content_domains=content)
+    assert bool((other[:2000] >= 90).all()) and bool((other[2000:] < 90).all())
+    unknown = draw("other_domain", 0, content_domains=["elsewhere"] * 4000)
+    assert rare_share(unknown) == pytest.approx(0.5, abs=0.03)
+    assert torch.equal(draw("balanced", 7), draw("balanced", 7))
+    assert not torch.equal(draw("balanced", 7), draw("balanced", 8))
+
+
+def test_style_images_crops_and_color_stats(crops_bank):
+    whole = crops_bank.style_images([0, 1])
+    assert whole.shape == (2, 3, 32, 32) and whole.dtype == torch.float32
+    torch.testing.assert_close(whole, crops_bank.images[[0, 1]].float() / 255)
+    crop = lambda seed: crops_bank.style_images([0, 1], crop=0.5, generator=torch.Generator().manual_seed(seed))
+    assert crop(0).shape == whole.shape and torch.equal(crop(0), crop(0))
+    assert not torch.equal(crop(0), crop(1)) and not torch.equal(crop(0), whole)
+    stats = crops_bank.color_stats()
+    values = crops_bank.images.float() / 255
+    assert stats.shape == (5, 6)
+    torch.testing.assert_close(stats[:, :3], values.mean(dim=(2, 3)))
+    torch.testing.assert_close(stats[:, 3:], values.std(dim=(2, 3)))
+
+
+def test_from_folder_and_from_dataset(tmp_path, small_stylizer, histology_crops):
+    for site, suffix in (("siteA", ".png"), ("siteB", ".jpg"), ("siteC", ".tif")):
+        (tmp_path / site / "deep").mkdir(parents=True)
+        Image.fromarray(histology_crops[0]).save(tmp_path / site / f"one{suffix}")
+        Image.fromarray(histology_crops[1]).save(tmp_path / site / "deep" / f"two{suffix}")
+    (tmp_path / "siteA" / "notes.txt").write_text("not an image")
+    bank = StyleBank.from_folder(tmp_path, small_stylizer, encode=False)
+    assert len(bank) == 6 and bank.domain_names == ["siteA", "siteB", "siteC"]
+    mapping = {"siteA/one.png": "x", "two.png": "y", "one": "z", "two": "w"}
+    mapped = StyleBank.from_folder(tmp_path, small_stylizer, domains=mapping, encode=False)
+    assert mapped.domains[:2] == ["y", "x"] and set(mapped.domains[2:]) == {"z", "w"}
+    with pytest.raises(KeyError, match="no domain for"):
+        StyleBank.from_folder(tmp_path, small_stylizer, domains={"one": "z"})
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no .* images found"):
+        StyleBank.from_folder(tmp_path / "empty", small_stylizer)
+
+    dataset = [(torch.from_numpy(c).permute(2, 0, 1), label) for c, label in zip(histology_crops, [0, 1, 0, 1, 1])]
+    from_ds = StyleBank.from_dataset(dataset, small_stylizer, domains="targets", encode=False)
+    assert len(from_ds) == 5 and from_ds.domains == ["0", "1", "0", "1", "1"]
+
+
+def test_bundled_bank_has_crops_of_each_source(small_stylizer):
+    bank = bundled_bank(small_stylizer, crops_per_image=2)
+    assert len(bank) == 10 and len(bank.domain_names) == 5 and bank.num_encoded == 0
+    assert bundled_bank(small_stylizer, crops_per_image=2) is bank  # built once per process
+
+
+def test_bad_input_gives_clear_errors(small_stylizer, histology_crops):
+    with pytest.raises(ValueError, match="at least one style"):
+        StyleBank.from_images([], small_stylizer)
+    with pytest.raises(ValueError, match="4 channels"):
+        StyleBank.from_images(np.zeros((32, 32, 4), np.uint8), small_stylizer)
+    with pytest.raises(ValueError, match="at least 8x8"):
+        StyleBank.from_images(np.zeros((4, 4, 3), np.uint8), small_stylizer)
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        StyleBank.from_images(np.full((16, 16, 3), np.nan, np.float32), small_stylizer)
+    with pytest.raises(ValueError, match="one per image"):
+        StyleBank.from_images(histology_crops, small_stylizer, domains=["a"])
+    bank = StyleBank.from_images(histology_crops[:2], small_stylizer, domains=["a", "a"], encode=False)
+    with pytest.raises(ValueError, match="no other domain"):
+        bank.sample(3, strategy="other_domain", content_domains=["a"] * 3)
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        bank.sample(3, strategy="nearest")
+    with pytest.raises(IndexError, match="out of range"):
+        bank.stream([2])
+    plain = StyleBank.from_images(histology_crops[:2], small_stylizer, encode=False)
+    with pytest.raises(ValueError, match="needs a bank with domains"):
+        plain.sample(3, strategy="balanced")
+    with pytest.raises(ValueError, match="stream_dtype"):
+        StyleBank.from_images(histology_crops[:2], small_stylizer, stream_dtype=torch.int8)
