@@ -1,0 +1,192 @@
+"""The ``stylizing-vit-aug`` command line (also ``python -m stylizing_vit_aug.cli``).
+
+Subcommands live in :mod:`stylizing_vit_aug.commands`; ``train`` and ``bench`` are wired to
+``train.trainer`` and ``benchmarking``, imported only when that subcommand is used. Exit codes:
+0 success, 1 a runtime failure, 2 a usage or input error (message on stderr, no traceback;
+``-v`` adds the traceback to the log), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Callable, Sequence
+
+from . import __version__
+
+logger = logging.getLogger("stylizing_vit_aug.cli")
+
+PROG = "stylizing-vit-aug"
+FORMATTER = argparse.RawDescriptionHelpFormatter
+
+DESCRIPTION = """\
+Anatomy-preserving style augmentation with a pretrained Stylizing ViT.
+
+  demo      stylise the bundled sample images into a labelled grid and print quality figures
+  stylize   a folder of images in, a stylised folder out (resumable, records the styles)
+  preview   a labelled content x style grid from folders or a bank file
+  bank      build a style bank file from a folder, or inspect one
+  train     fine-tune a stylizer on your own domains (also under `accelerate launch`)
+  bench     throughput against the published reference implementation
+"""
+
+EPILOG = """\
+examples:
+  stylizing-vit-aug demo --checkpoint tiny-camelyon17wilds
+  stylizing-vit-aug stylize slides/ -o styled/ --bank bank.safetensors
+  stylizing-vit-aug bank build train/ -o bank.safetensors --checkpoint tiny-camelyon17wilds
+  accelerate launch -m stylizing_vit_aug.cli train --help
+
+`stylizing-vit-aug COMMAND --help` shows each command's options and examples.
+"""
+
+TRAIN_EPILOG = """\
+examples:
+  stylizing-vit-aug train --help
+  accelerate launch --num_processes 4 -m stylizing_vit_aug.cli train ...
+"""
+
+BENCH_EPILOG = """\
+examples:
+  stylizing-vit-aug bench                          # tiny preset, default device
+  stylizing-vit-aug bench --presets tiny,small --batch 64 --device cuda --json bench.json
+"""
+
+# name -> (module, add-arguments function, run function, help, epilog)
+_WIRED: dict[str, tuple[str, str, str, str, str]] = {
+    "train": ("stylizing_vit_aug.train.trainer", "add_train_arguments", "run_train",
+              "fine-tune a stylizer", TRAIN_EPILOG),
+    "bench": ("stylizing_vit_aug.benchmarking", "add_bench_arguments", "run_bench",
+              "benchmark stylisation throughput", BENCH_EPILOG),
+}
+
+
+def _add_verbose(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument("-v", "--verbose", action="count", default=default,
+                        help="more log output (-v info, -vv debug with tracebacks)")
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first token that is not a top-level option)."""
+    for token in argv:
+        if not token.startswith("-"):
+            return token
+    return None
+
+
+def _wire(sub: argparse.ArgumentParser, name: str) -> None:
+    """Attach train/bench arguments from their module; if it cannot be imported, say why on use."""
+    module_name, add_name, run_name, _, _ = _WIRED[name]
+    try:
+        module = importlib.import_module(module_name)
+        add_arguments: Callable = getattr(module, add_name)
+        run: Callable = getattr(module, run_name)
+    except (ImportError, AttributeError) as error:
+        reason = f"`{name}` is not available in this installation ({error})"
+        sub.description = f"{sub.description} Not available here: {error}."
+        sub.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+        def unavailable(args: argparse.Namespace) -> int:
+            raise RuntimeError(reason)
+
+        sub.set_defaults(run=unavailable)
+        return
+    add_arguments(sub)
+    sub.set_defaults(run=run)
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The full parser; train/bench arguments are only imported when ``argv`` names them."""
+    from .commands import bank, demo, preview, stylize
+
+    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG, formatter_class=FORMATTER)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_verbose(parser, 0)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, help: str, description: str, epilog: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=description, epilog=epilog, formatter_class=FORMATTER)
+        _add_verbose(sub, argparse.SUPPRESS)
+        return sub
+
+    sub = add("demo", "stylise the bundled samples into a grid + figures",
+              "Stylise the bundled histology samples into a labelled content x style grid PNG and "
+              "print anatomy-preservation and style-match figures.", demo.EPILOG)
+    demo.add_arguments(sub)
+    sub.set_defaults(run=demo.run)
+
+    sub = add("stylize", "stylise a folder of images (resumable)",
+              "Stylise every image of a folder (recursively) into an output folder.", stylize.EPILOG)
+    stylize.add_arguments(sub)
+    sub.set_defaults(run=stylize.run)
+
+    sub = add("preview", "a labelled content x style grid",
+              "Render a labelled grid of content images in several styles.", preview.EPILOG)
+    preview.add_arguments(sub)
+    sub.set_defaults(run=preview.run)
+
+    sub = add("bank", "build or inspect a style bank file",
+              "Build a style bank file from a folder of style images, or inspect one.", bank.EPILOG)
+    bank.add_arguments(sub, FORMATTER)
+    sub.set_defaults(run=bank.run)
+
+    wanted = _command_of(argv)
+    for name, (_, _, _, help, epilog) in _WIRED.items():
+        sub = commands.add_parser(name, help=help, description=f"{help[0].upper()}{help[1:]}.", epilog=epilog,
+                                  formatter_class=FORMATTER)
+        if name == wanted:
+            _wire(sub, name)
+        _add_verbose(sub, argparse.SUPPRESS)
+    return parser
+
+
+def _configure_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+
+
+def _fail(command: str | None, message: str, code: int) -> int:
+    where = f"{PROG} {command}" if command else PROG
+    print(f"{where}: error: {message}", file=sys.stderr)
+    logger.debug("traceback", exc_info=True)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser(argv).parse_args(argv)
+    except SystemExit as exit:  # --help, --version, or a usage error already printed by argparse
+        return int(exit.code or 0) if not isinstance(exit.code, str) else 2
+    _configure_logging(args.verbose)
+    from .commands.common import CLIError
+
+    try:
+        from .hub import DefaultCheckpointMissing
+    except ImportError:  # pragma: no cover - hub is part of the package
+        DefaultCheckpointMissing = RuntimeError  # type: ignore[misc,assignment]
+    command = args.command
+    try:
+        return int(args.run(args) or 0)
+    except DefaultCheckpointMissing as error:
+        hint = (
+            "This command cannot run offline yet: pass --checkpoint SOURCE, e.g. --checkpoint "
+            "tiny-camelyon17wilds (downloaded once from the Hugging Face Hub, then cached) or a "
+            "directory written by save_pretrained / `stylizing-vit-aug train`."
+        )
+        return _fail(command, f"{error}\n{hint}", 2)
+    except KeyboardInterrupt:
+        print(f"{PROG} {command}: interrupted", file=sys.stderr)
+        return 130
+    except (CLIError, FileNotFoundError, NotADirectoryError, ValueError, TypeError, KeyError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+        return _fail(command, message, 2)
+    except Exception as error:  # noqa: BLE001 - a clean message instead of a traceback
+        return _fail(command, f"{type(error).__name__}: {error}", 1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

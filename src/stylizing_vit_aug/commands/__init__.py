@@ -1,0 +1,1 @@
+"""Implementations of the ``stylizing-vit-aug`` subcommands (one module each; see ``cli.py``)."""

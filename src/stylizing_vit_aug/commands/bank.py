@@ -1,0 +1,119 @@
+"""``stylizing-vit-aug bank build|info``: make a style bank file, and say what one holds."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+
+from .common import CLIError, add_checkpoint_arguments, load_stylizer_from_args, positive_int
+
+EPILOG = """\
+examples:
+  # one domain per subfolder of train/ (train/scanner_a/*.png, train/scanner_b/*.png, ...)
+  stylizing-vit-aug bank build train/ -o bank.safetensors --checkpoint tiny-camelyon17wilds
+
+  # 8 random crops per image instead of resizing whole images, no domains
+  stylizing-vit-aug bank build styles/ -o bank.safetensors --crops-per-image 8 --domains none
+
+  stylizing-vit-aug bank info bank.safetensors
+"""
+
+BUILD_EPILOG = EPILOG
+INFO_EPILOG = """\
+example:
+  stylizing-vit-aug bank info bank.safetensors
+
+Reads only the file's header and metadata: no checkpoint is loaded.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser, formatter: type) -> None:
+    actions = parser.add_subparsers(dest="bank_command", metavar="{build,info}", required=True)
+    build = actions.add_parser(
+        "build", help="encode a folder of style images into a bank file",
+        description="Build a style bank from every PNG/JPEG/TIFF under FOLDER and save it "
+        "(images at model size + their encoded style streams, safetensors).",
+        epilog=BUILD_EPILOG, formatter_class=formatter,
+    )
+    build.add_argument("folder", type=Path, help="folder of style images (recursive)")
+    build.add_argument("-o", "--output", type=Path, required=True, help="bank file to write (.safetensors)")
+    build.add_argument("--domains", choices=("subfolders", "none"), default="subfolders",
+                       help="domain labels from top-level subfolder names (default) or none")
+    build.add_argument("--crops-per-image", type=positive_int, default=None,
+                       help="take this many random crops per image instead of resizing it whole")
+    build.add_argument("--crop-size", type=positive_int, default=None, help="crop side (default: model size)")
+    build.add_argument("--seed", type=int, default=0, help="seed of the crops (default 0)")
+    build.add_argument("--stream-dtype", choices=("float32", "float16", "bfloat16"), default=None,
+                       help="dtype of the stored style streams (float16 halves the file)")
+    build.add_argument("--no-streams", action="store_true",
+                       help="store only the images (smaller file; re-encoded when loaded)")
+    add_checkpoint_arguments(build)
+    build.set_defaults(bank_run=run_build)
+    info = actions.add_parser(
+        "info", help="show what a bank file holds", description="Show what a bank file holds.",
+        epilog=INFO_EPILOG, formatter_class=formatter,
+    )
+    info.add_argument("file", type=Path, help="a bank file written by `bank build` or StyleBank.save")
+    info.set_defaults(bank_run=run_info)
+
+
+def run(args: argparse.Namespace) -> int:
+    return args.bank_run(args)
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from ..bank import StyleBank
+
+    if not args.folder.is_dir():
+        raise CLIError(f"style folder {args.folder} does not exist or is not a folder")
+    if args.output.suffix != ".safetensors":
+        raise CLIError(f"the bank file name should end in .safetensors, got {args.output}")
+    stylizer = load_stylizer_from_args(args)
+    bank = StyleBank.from_folder(
+        args.folder, stylizer, domains=None if args.domains == "none" else "subfolders",
+        crops_per_image=args.crops_per_image, crop_size=args.crop_size, seed=args.seed,
+        stream_dtype=args.stream_dtype,
+    )
+    bank.save(args.output, streams=not args.no_streams)
+    print(f"wrote {args.output}: {len(bank)} styles"
+          + (f" in {len(bank.domain_names)} domains" if bank.domains else "")
+          + f", {args.output.stat().st_size / 1e6:.1f} MB")
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from safetensors import SafetensorError, safe_open
+
+    from ..bank import FILE_FORMAT
+
+    if not args.file.is_file():
+        raise CLIError(f"bank file {args.file} does not exist")
+    try:
+        with safe_open(str(args.file), framework="pt") as handle:
+            meta = handle.metadata() or {}
+            if meta.get("format") != FILE_FORMAT:
+                raise CLIError(f"{args.file} is not a style bank file (written by `bank build` / StyleBank.save)")
+            shapes = {key: handle.get_slice(key).get_shape() for key in handle.keys()}
+    except SafetensorError as error:
+        raise CLIError(f"cannot read {args.file}: {error}") from None
+    count, channels, size, _ = shapes["images"]
+    config = json.loads(meta.get("config", "{}"))
+    domains = json.loads(meta.get("domains", "null"))
+    print(f"file:        {args.file} ({args.file.stat().st_size / 1e6:.1f} MB, format version {meta.get('version')})")
+    print(f"styles:      {count} images of {channels}x{size}x{size}")
+    print(f"checkpoint:  {json.loads(meta.get('source', 'null'))} (revision {json.loads(meta.get('revision', 'null'))}, "
+          f"fingerprint {meta.get('fingerprint')})")
+    print(f"model:       {', '.join(f'{k}={v}' for k, v in config.items())}")
+    if "streams" in shapes:
+        print(f"streams:     stored, shape {list(shapes['streams'])} ({json.loads(meta.get('stream_dtype', 'null')) or 'float32'}): "
+              "loading with the same checkpoint skips encoding")
+    else:
+        print("streams:     not stored (encoded when loaded)")
+    if domains:
+        counts = Counter(domains)
+        print(f"domains:     {len(counts)}: " + ", ".join(f"{name} ({n})" for name, n in sorted(counts.items())))
+    else:
+        print("domains:     none")
+    return 0

@@ -1,0 +1,130 @@
+"""What every subcommand shares: checkpoint arguments, image listing and reading, atomic writes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+from PIL import Image, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    from ..stylizer import Stylizer
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+PIL_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}
+
+
+class CLIError(Exception):
+    """A problem with the user's input: printed without a traceback, exit code 2."""
+
+
+def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("checkpoint")
+    group.add_argument(
+        "--checkpoint", metavar="SOURCE", default=None,
+        help="official id (e.g. tiny-camelyon17wilds), Hub repo, saved directory or .safetensors "
+        "file (default: the bundled default checkpoint)",
+    )
+    group.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) to pin")
+    group.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    group.add_argument("--mode", choices=("detail", "resize"), default="detail",
+                       help="detail: keep full-resolution structure (default); resize: plain resize")
+    group.add_argument("--mean", type=float, nargs=3, default=None, metavar=("R", "G", "B"),
+                       help="normalisation mean (0-1) for a bare .safetensors file without statistics")
+    group.add_argument("--std", type=float, nargs=3, default=None, metavar=("R", "G", "B"),
+                       help="normalisation std (0-1), with --mean")
+
+
+def load_stylizer_from_args(args: argparse.Namespace) -> "Stylizer":
+    """The stylizer the user asked for (hub errors propagate; main() turns them into messages)."""
+    from ..hub import load_stylizer
+
+    return load_stylizer(
+        args.checkpoint, revision=args.revision, device=args.device, mode=args.mode, mean=args.mean, std=args.std
+    )
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def unit_float(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1], got {text}")
+    return value
+
+
+def list_images(root: Path, what: str = "input folder") -> list[Path]:
+    """Every PNG/JPEG/TIFF under ``root`` (recursive, sorted; hidden files skipped)."""
+    if not root.exists():
+        raise CLIError(f"{what} {root} does not exist")
+    if root.is_file():
+        if root.suffix.lower() not in IMAGE_EXTENSIONS:
+            raise CLIError(f"{root} is not a {'/'.join(IMAGE_EXTENSIONS)} image")
+        return [root]
+    paths = sorted(
+        p for p in root.rglob("*")
+        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+    if not paths:
+        raise CLIError(f"no {'/'.join(IMAGE_EXTENSIONS)} images found under {what} {root}")
+    return paths
+
+
+def gather_images(sources: Iterable[Path], what: str) -> list[Path]:
+    """Images from several files and/or folders, in the order given."""
+    paths: list[Path] = []
+    for source in sources:
+        paths.extend(list_images(Path(source), what))
+    return paths
+
+
+def read_image(path: Path) -> Image.Image:
+    """An RGB (or grayscale ``L``) PIL image; other modes converted, unreadable files reported."""
+    try:
+        with Image.open(path) as handle:
+            image = handle.copy() if handle.mode in ("RGB", "L") else handle.convert("RGB")
+    except (UnidentifiedImageError, OSError) as error:
+        raise CLIError(f"cannot read image {path}: {error}") from None
+    image.load()
+    return image
+
+
+def write_image_atomic(image: Image.Image, path: Path, *, quality: int = 95) -> None:
+    """Save through a temporary file in the same folder + ``os.replace``: a crash leaves either
+    the old file or none, never a half-written image at ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = PIL_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise CLIError(f"cannot write {path}: use one of {', '.join(PIL_FORMATS)}")
+    temp = path.parent / f"{TEMP_PREFIX}{path.name}.{os.getpid()}.tmp"
+    options = {"quality": quality} if fmt == "JPEG" else {}
+    try:
+        with open(temp, "wb") as handle:
+            image.save(handle, format=fmt, **options)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    finally:
+        if temp.exists():
+            temp.unlink()
+
+
+TEMP_PREFIX = ".sva-partial-"
+
+
+def remove_stale_temporaries(root: Path) -> int:
+    """Delete temporary files a killed run left behind (ours only, by their prefix)."""
+    count = 0
+    if root.is_dir():
+        for temp in root.rglob(f"{TEMP_PREFIX}*.tmp"):
+            temp.unlink(missing_ok=True)
+            count += 1
+    return count

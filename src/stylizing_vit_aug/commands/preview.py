@@ -1,0 +1,97 @@
+"""``stylizing-vit-aug preview``: a labelled content × style grid from folders or a bank."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import torch
+
+from .common import (
+    CLIError,
+    add_checkpoint_arguments,
+    gather_images,
+    load_stylizer_from_args,
+    positive_int,
+    read_image,
+    unit_float,
+)
+
+logger = logging.getLogger(__name__)
+
+EPILOG = """\
+examples:
+  # 4 contents from slides/ in 4 styles of a folder
+  stylizing-vit-aug preview slides/ --styles-dir styles/ -o preview.png --checkpoint tiny-camelyon17wilds
+
+  # 6 styles drawn from a bank file, 3 given content images
+  stylizing-vit-aug preview a.png b.png c.png --bank bank.safetensors --n-styles 6
+
+  # explicit style images
+  stylizing-vit-aug preview slides/ --style ref1.png --style ref2.png
+
+The top row shows the styles, the first column the contents; the other cells are each content
+in each style. Output size: see stylizing_vit_aug.grid (cells of --cell-size pixels).
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("contents", type=Path, nargs="+", help="content images and/or folders of them")
+    styles = parser.add_mutually_exclusive_group(required=True)
+    styles.add_argument("--styles-dir", type=Path, help="a folder of style images")
+    styles.add_argument("--bank", type=Path, help="a bank file (from `bank build`)")
+    styles.add_argument("--style", type=Path, action="append", help="a style image (repeatable)")
+    parser.add_argument("-o", "--output", type=Path, default=Path("preview.png"), help="grid PNG (default preview.png)")
+    parser.add_argument("--n-contents", type=positive_int, default=4, help="contents to show (default 4)")
+    parser.add_argument("--n-styles", type=positive_int, default=4, help="styles to show (default 4)")
+    parser.add_argument("--cell-size", type=positive_int, default=160, help="grid cell side in pixels (default 160)")
+    parser.add_argument("--strength", type=unit_float, default=1.0, help="stylisation strength (default 1)")
+    parser.add_argument("--seed", type=int, default=0, help="which contents/styles are picked (default 0)")
+    add_checkpoint_arguments(parser)
+
+
+def _pick(count: int, wanted: int, generator: torch.Generator) -> list[int]:
+    """``wanted`` distinct indices (all when fewer exist), in increasing order."""
+    if count <= wanted:
+        return list(range(count))
+    return sorted(torch.randperm(count, generator=generator)[:wanted].tolist())
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..bank import StyleBank
+    from ..grid import content_style_grid
+
+    generator = torch.Generator().manual_seed(args.seed)
+    content_paths = gather_images(args.contents, "content")
+    content_paths = [content_paths[i] for i in _pick(len(content_paths), args.n_contents, generator)]
+    contents = [read_image(p) for p in content_paths]
+    stylizer = load_stylizer_from_args(args)
+
+    if args.bank is not None:
+        if not args.bank.is_file():
+            raise CLIError(f"bank file {args.bank} does not exist; build one with `stylizing-vit-aug bank build`")
+        bank = StyleBank.load(args.bank, stylizer, on_mismatch="reencode")
+        chosen = _pick(len(bank), args.n_styles, generator)
+        style_images = [bank.images[i] for i in chosen]
+        domains = bank.domains
+        style_labels = [f"#{i} {domains[i]}" if domains else f"#{i}" for i in chosen]
+        streams = bank.stream(torch.tensor(chosen))
+    else:
+        paths = args.style if args.style else gather_images([args.styles_dir], "style folder")
+        paths = [paths[i] for i in _pick(len(paths), args.n_styles, generator)]
+        style_images = [read_image(p) for p in paths]
+        style_labels = [p.stem for p in paths]
+        streams = StyleBank.from_images(style_images, stylizer).streams
+
+    stylized = [
+        [stylizer(content, streams[j], strength=args.strength) for j in range(len(style_images))]
+        for content in contents
+    ]
+    grid = content_style_grid(
+        contents, style_images, stylized, [p.stem for p in content_paths], style_labels, cell_size=args.cell_size
+    )
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    grid.save(args.output)
+    print(f"wrote {args.output} ({grid.width}x{grid.height}): {len(contents)} contents x {len(style_images)} styles")
+    return 0

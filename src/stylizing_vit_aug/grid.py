@@ -1,0 +1,183 @@
+"""Labelled image grids: the pictures a user looks at to judge a stylizer.
+
+``make_grid(rows, row_labels, col_labels)`` lays out images of any kind (PIL, numpy HWC, torch
+CHW, uint8 or float 0–1; ``None`` leaves a cell blank) in square cells with labels above the
+columns and left of the rows. Used by ``stylizing-vit-aug demo``/``preview`` and by the trainer's
+per-epoch previews. :func:`content_style_grid` builds the usual content × style layout.
+
+Layout (all in pixels; ``P`` = ``padding``, ``S`` = ``cell_size``)::
+
+    width  = L + n_cols * S + (n_cols + 1) * P     L = label_width (default S) if row labels else 0
+    height = T + n_rows * S + (n_rows + 1) * P     T = label_height(S, P) if column labels else 0
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import Any, Sequence
+
+from PIL import Image, ImageDraw, ImageFont
+
+from .images import BatchInfo, ImageLike, from_batch, to_batch
+from .stylizer import resize
+
+__all__ = ["make_grid", "content_style_grid", "grid_size", "label_height"]
+
+logger = logging.getLogger(__name__)
+
+BACKGROUND = (255, 255, 255)
+TEXT = (20, 20, 20)
+
+
+def font_size(cell_size: int) -> int:
+    return max(10, cell_size // 10)
+
+
+def label_height(cell_size: int, padding: int) -> int:
+    """Height of the column-label band: one line of text plus padding."""
+    return int(round(font_size(cell_size) * 1.4)) + padding
+
+
+def grid_size(
+    n_rows: int, n_cols: int, *, cell_size: int, padding: int, row_labels: bool, col_labels: bool,
+    label_width: int | None = None,
+) -> tuple[int, int]:
+    """(width, height) of a grid, by the layout in the module docstring."""
+    left = (label_width if label_width is not None else cell_size) if row_labels else 0
+    top = label_height(cell_size, padding) if col_labels else 0
+    return left + n_cols * cell_size + (n_cols + 1) * padding, top + n_rows * cell_size + (n_rows + 1) * padding
+
+
+@lru_cache(maxsize=8)
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1: a fixed bitmap font
+        return ImageFont.load_default()
+
+
+def _fit_text(draw: ImageDraw.ImageDraw, text: str, font: Any, width: int) -> str:
+    """``text`` shortened with an ellipsis until it fits ``width`` pixels."""
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "…", font=font) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font: Any, width: int, max_lines: int) -> list[str]:
+    """Greedy word wrap into at most ``max_lines`` lines of ``width`` pixels (last one shortened)."""
+    words, lines, current = text.split(), [], ""
+    for word in words:
+        candidate = f"{current} {word}".strip()
+        if draw.textlength(candidate, font=font) <= width or not current:
+            current = candidate
+        else:
+            lines.append(current)
+            current = word
+    lines.append(current)
+    if len(lines) > max_lines:
+        lines = lines[: max_lines - 1] + [" ".join(lines[max_lines - 1 :])]
+    return [_fit_text(draw, line, font, width) for line in lines]
+
+
+def _cell_image(image: ImageLike, cell_size: int, where: str) -> Image.Image:
+    """One image scaled to fit a ``cell_size`` square (aspect kept), as an RGB PIL image."""
+    values, info = to_batch(image, where)
+    if values.shape[0] != 1:
+        raise ValueError(f"{where} is a batch of {values.shape[0]} images; put one image in each cell")
+    height, width = values.shape[-2:]
+    scale = cell_size / max(height, width)
+    new_h, new_w = max(1, round(height * scale)), max(1, round(width * scale))
+    small = resize(values.float().cpu(), new_h, new_w)
+    pil_info = BatchInfo("pil", False, "RGB" if info.channels == 3 else "L", info.channels, new_h, new_w)
+    return from_batch(small, pil_info).convert("RGB")
+
+
+def make_grid(
+    rows_of_images: Sequence[Sequence[ImageLike | None]],
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    *,
+    cell_size: int = 128,
+    padding: int = 4,
+    label_width: int | None = None,
+) -> Image.Image:
+    """A labelled grid of images as an RGB PIL image.
+
+    Args:
+        rows_of_images: a list of rows, each a list of single images of any kind (or ``None``
+            for a blank cell). Rows may be shorter than the longest row.
+        row_labels: one label per row, drawn left of it (wrapped to ``label_width``).
+        col_labels: one label per column, drawn above it (shortened to the cell width).
+        cell_size: side of each square cell; images are scaled to fit, keeping their aspect.
+        padding: gap between cells and around the grid.
+        label_width: width of the row-label column (default: ``cell_size``).
+    """
+    if not isinstance(cell_size, int) or cell_size < 8:
+        raise ValueError(f"cell_size must be an integer >= 8, got {cell_size!r}")
+    if not isinstance(padding, int) or padding < 0:
+        raise ValueError(f"padding must be a non-negative integer, got {padding!r}")
+    rows = [list(row) for row in rows_of_images]
+    if not rows or not any(rows):
+        raise ValueError("make_grid needs at least one image")
+    n_rows, n_cols = len(rows), max(len(row) for row in rows)
+    if row_labels is not None and len(row_labels) != n_rows:
+        raise ValueError(f"got {len(row_labels)} row labels for {n_rows} rows")
+    if col_labels is not None and len(col_labels) != n_cols:
+        raise ValueError(f"got {len(col_labels)} column labels for {n_cols} columns")
+    width, height = grid_size(
+        n_rows, n_cols, cell_size=cell_size, padding=padding, row_labels=row_labels is not None,
+        col_labels=col_labels is not None, label_width=label_width,
+    )
+    left = width - n_cols * cell_size - (n_cols + 1) * padding
+    top = height - n_rows * cell_size - (n_rows + 1) * padding
+    canvas = Image.new("RGB", (width, height), BACKGROUND)
+    draw = ImageDraw.Draw(canvas)
+    font = _font(font_size(cell_size))
+    line = label_height(cell_size, padding) - padding
+
+    def cell_origin(r: int, c: int) -> tuple[int, int]:
+        return left + padding + c * (cell_size + padding), top + padding + r * (cell_size + padding)
+
+    for r, row in enumerate(rows):
+        for c, image in enumerate(row):
+            if image is None:
+                continue
+            tile = _cell_image(image, cell_size, f"grid cell ({r}, {c})")
+            x, y = cell_origin(r, c)
+            canvas.paste(tile, (x + (cell_size - tile.width) // 2, y + (cell_size - tile.height) // 2))
+    if col_labels is not None:
+        for c, text in enumerate(col_labels):
+            x, _ = cell_origin(0, c)
+            label = _fit_text(draw, str(text), font, cell_size)
+            offset = (cell_size - draw.textlength(label, font=font)) / 2
+            draw.text((x + offset, padding), label, fill=TEXT, font=font)
+    if row_labels is not None:
+        max_lines = max(1, cell_size // line)
+        for r, text in enumerate(row_labels):
+            _, y = cell_origin(r, 0)
+            lines = _wrap(draw, str(text), font, left - 2 * padding, max_lines)
+            start = y + (cell_size - len(lines) * line) // 2
+            for i, part in enumerate(lines):
+                draw.text((padding, start + i * line), part, fill=TEXT, font=font)
+    return canvas
+
+
+def content_style_grid(
+    contents: Sequence[ImageLike],
+    styles: Sequence[ImageLike | None],
+    stylized: Sequence[Sequence[ImageLike]],
+    content_labels: Sequence[str],
+    style_labels: Sequence[str],
+    **kwargs: Any,
+) -> Image.Image:
+    """The usual preview: style images along the top row, each content down the first column,
+    ``stylized[i][j]`` (content i in style j) in the cells. ``styles`` entries may be ``None``
+    (e.g. random styles without a picture). Keyword arguments go to :func:`make_grid`."""
+    if len(stylized) != len(contents) or any(len(row) != len(styles) for row in stylized):
+        raise ValueError("stylized must hold one row per content and one image per style")
+    rows: list[list[ImageLike | None]] = [[None, *styles]]
+    rows += [[content, *row] for content, row in zip(contents, stylized)]
+    return make_grid(rows, ["style", *content_labels], ["content", *style_labels], **kwargs)
