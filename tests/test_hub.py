@@ -201,6 +201,7 @@ def test_default_checkpoint_missing_then_bundled(monkeypatch, tmp_path, small_st
         sva.load_stylizer()
     assert "tiny-camelyon17wilds" in str(info.value)
     hub.save_pretrained(small_stylizer, tmp_path / "weights")
+    assert "load_stylizer('default')" in (tmp_path / "weights" / "README.md").read_text()
     loaded = sva.load_stylizer(device="cpu")
     assert loaded.source == "default"
     assert_same_weights(loaded.model, state_of(small_stylizer.model))

@@ -414,7 +414,10 @@ def _save(
         },
     }
     config_text = json.dumps(config, indent=2, default=jsonable) + "\n"  # fails before any write
-    card = model_card(json.loads(config_text), load_hint or str(directory), count_parameters(model))
+    if load_hint is None:
+        bundled = Path(directory).expanduser().resolve() == BUNDLED_WEIGHTS_DIR.resolve()
+        load_hint = DEFAULT_ALIAS if bundled else os.fspath(directory)
+    card = model_card(json.loads(config_text), load_hint, count_parameters(model))
     writers = {
         WEIGHTS_NAME: lambda p: save_file(state, str(p), metadata={"format": "pt"}),
         CONFIG_NAME: lambda p: p.write_text(config_text, encoding="utf-8"),
