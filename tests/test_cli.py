@@ -1,0 +1,233 @@
+"""The command line end to end on temporary folders, with a small random checkpoint."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import CAMELYON_MEAN, CAMELYON_STD, HISTOLOGY, make_small_model
+from stylizing_vit_aug import cli
+from stylizing_vit_aug.grid import grid_size
+from stylizing_vit_aug.hub import save_pretrained
+from stylizing_vit_aug.stylizer import Stylizer
+
+SUBCOMMANDS = [["demo"], ["stylize"], ["preview"], ["bank"], ["bank", "build"], ["bank", "info"], ["train"], ["bench"]]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> str:
+    directory = tmp_path_factory.mktemp("ckpt") / "small"
+    save_pretrained(make_small_model(), directory, mean=CAMELYON_MEAN, std=CAMELYON_STD)
+    return str(directory)
+
+
+def _images(folder: Path, count: int, size=(40, 48), suffix=".png", seed=0) -> list[Path]:
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        path = folder / f"img{i:02d}{suffix}"
+        Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(path)
+        paths.append(path)
+    return paths
+
+
+def _log(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.parametrize("words", SUBCOMMANDS, ids=" ".join)
+def test_every_subcommand_has_help_with_examples(words, capsys):
+    assert cli.main([*words, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: stylizing-vit-aug " + " ".join(words))
+    assert "example" in out
+
+
+def test_demo_without_the_bundled_default_exits_2_and_says_why(tmp_path, monkeypatch, capsys):
+    import stylizing_vit_aug.hub as hub
+
+    monkeypatch.setattr(hub, "BUNDLED_WEIGHTS_DIR", tmp_path / "weights")
+    assert cli.main(["demo", "-o", str(tmp_path / "demo.png")]) == 2
+    err = capsys.readouterr().err
+    assert "bundled default checkpoint is not shipped" in err and "--checkpoint" in err
+    assert "Traceback" not in err and not (tmp_path / "demo.png").exists()
+
+
+def test_demo_with_a_checkpoint_writes_the_grid_and_prints_figures(tmp_path, checkpoint, capsys):
+    out = tmp_path / "demo.png"
+    assert cli.main(["demo", "--checkpoint", checkpoint, "-o", str(out), "--cell-size", "48"]) == 0
+    printed = capsys.readouterr().out
+    assert "SSIM" in printed and "hist dist" in printed and "he_tcia" in printed
+    with Image.open(out) as image:
+        image.verify()
+    samples = len(list(HISTOLOGY.glob("*.jpg")))
+    expected = grid_size(samples + 1, samples + 1, cell_size=48, padding=4, row_labels=True, col_labels=True)
+    assert Image.open(out).size == expected
+
+
+def test_preview_writes_a_png_of_the_expected_size(tmp_path, checkpoint):
+    contents = _images(tmp_path / "contents", 3)
+    styles = _images(tmp_path / "styles", 5, size=(32, 32), seed=1)
+    out = tmp_path / "preview.png"
+    code = cli.main(["preview", str(contents[0].parent), "--styles-dir", str(styles[0].parent), "-o", str(out),
+                     "--n-styles", "2", "--cell-size", "40", "--checkpoint", checkpoint])
+    assert code == 0
+    with Image.open(out) as image:
+        assert image.format == "PNG"
+        # 3 contents + the style row, 2 styles + the content column; cells of 40 px, labels.
+        assert image.size == (40 + 3 * 40 + 4 * 4, 18 + 4 * 40 + 5 * 4)
+
+
+def test_bank_build_info_and_preview_from_the_bank(tmp_path, checkpoint, capsys):
+    for domain in ("lab_a", "lab_b"):
+        _images(tmp_path / "styles" / domain, 2, size=(36, 36), seed=len(domain))
+    bank = tmp_path / "bank.safetensors"
+    assert cli.main(["bank", "build", str(tmp_path / "styles"), "-o", str(bank), "--checkpoint", checkpoint]) == 0
+    assert cli.main(["bank", "info", str(bank)]) == 0
+    info = capsys.readouterr().out
+    assert "4 images of 3x32x32" in info and "lab_a (2)" in info and "lab_b (2)" in info
+    out = tmp_path / "p.png"
+    contents = _images(tmp_path / "c", 2)
+    assert cli.main(["preview", *map(str, contents), "--bank", str(bank), "-o", str(out), "--cell-size", "40",
+                     "--checkpoint", checkpoint]) == 0
+    assert Image.open(out).size == grid_size(3, 5, cell_size=40, padding=4, row_labels=True, col_labels=True)
+    (tmp_path / "not_a_bank.safetensors").write_bytes(b"junk")
+    assert cli.main(["bank", "info", str(tmp_path / "not_a_bank.safetensors")]) == 2
+
+
+def _count_stylized(monkeypatch) -> list[int]:
+    counted: list[int] = []
+    original = Stylizer.__call__
+
+    def counting(self, images, styles, strength=1.0, **kwargs):
+        counted.append(len(images) if isinstance(images, list) else 1)
+        return original(self, images, styles, strength, **kwargs)
+
+    monkeypatch.setattr(Stylizer, "__call__", counting)
+    return counted
+
+
+def test_stylize_interrupted_mid_write_resumes_without_duplicates(tmp_path, checkpoint, monkeypatch, capsys):
+    inputs = _images(tmp_path / "in" / "a", 5) + _images(tmp_path / "in" / "b", 3, size=(36, 36), seed=2)
+    styles = tmp_path / "styles"
+    _images(styles, 4, size=(32, 32), seed=3)
+    args = ["--styles-dir", str(styles), "--checkpoint", checkpoint, "--batch-size", "2"]
+
+    # The uninterrupted run, for comparison.
+    assert cli.main(["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "ref"), *args]) == 0
+    reference = {row["output"]: row for row in _log(tmp_path / "ref" / "stylize_log.csv")}
+    assert len(reference) == 8
+
+    # Crash while the third output is half written (as a kill would).
+    saves = {"n": 0}
+    original_save = Image.Image.save
+
+    def crashing_save(self, fp, format=None, **params):
+        saves["n"] += 1
+        if saves["n"] == 3:
+            fp.write(b"\x89PNG half an image")
+            raise KeyboardInterrupt
+        return original_save(self, fp, format, **params)
+
+    out = tmp_path / "out"
+    monkeypatch.setattr(Image.Image, "save", crashing_save)
+    assert cli.main(["stylize", str(tmp_path / "in"), "-o", str(out), *args]) == 130
+    monkeypatch.setattr(Image.Image, "save", original_save)
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.suffix == ".png")
+    assert written == ["a/img00.png", "a/img01.png"]  # the third never appears half-written
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temporary left
+    assert [row["output"] for row in _log(out / "stylize_log.csv")] == written
+    # A killed process leaves its temporary behind and may tear the last CSV line: both are healed.
+    (out / "a" / ".sva-partial-img02.png.999.tmp").write_bytes(b"junk")
+    with open(out / "stylize_log.csv", "a") as handle:
+        handle.write("a/img02.png,a/img02.pn")
+    capsys.readouterr()
+
+    counted = _count_stylized(monkeypatch)
+    assert cli.main(["stylize", str(tmp_path / "in"), "-o", str(out), *args]) == 0
+    assert "2 of 8 outputs already exist" in capsys.readouterr().out
+    assert sum(counted) == 6  # only the unfinished images were stylised
+    rows = _log(out / "stylize_log.csv")
+    assert sorted(row["output"] for row in rows) == sorted(reference)  # one row per output
+    for row in rows:
+        assert row["style"] == reference[row["output"]]["style"]  # same style as uninterrupted
+        ours = np.asarray(Image.open(out / row["output"])).astype(int)
+        theirs = np.asarray(Image.open(tmp_path / "ref" / row["output"])).astype(int)
+        tolerance = 2 if row["output"].endswith(".png") else 8
+        assert np.abs(ours - theirs).max() <= tolerance
+    assert not list(out.rglob(".sva-partial-*"))
+
+    # A finished output whose CSV row was lost gets its row back; nothing is redone.
+    rows_without_one = [r for r in rows if r["output"] != "b/img01.png"]
+    with open(out / "stylize_log.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows_without_one)
+    counted.clear()
+    assert cli.main(["stylize", str(tmp_path / "in"), "-o", str(out), *args]) == 0
+    assert sum(counted) == 0
+    restored = {row["output"]: row for row in _log(out / "stylize_log.csv")}
+    assert len(restored) == 8 and restored["b/img01.png"]["style"] == reference["b/img01.png"]["style"]
+
+
+def test_stylize_killed_by_a_signal_then_rerun(tmp_path, checkpoint):
+    _images(tmp_path / "in", 60, size=(64, 64))
+    style = _images(tmp_path / "style", 1, size=(32, 32), seed=4)[0]
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "stylizing_vit_aug.cli", "stylize", str(tmp_path / "in"), "-o", str(out),
+               "--style", str(style), "--checkpoint", checkpoint, "--batch-size", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(out.glob("img*.png"))) < 3:
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    done_before = len(list(out.glob("img*.png")))
+    assert 3 <= done_before < 60, "the run should have been killed midway"
+    for path in out.glob("img*.png"):
+        Image.open(path).load()  # every file present is complete
+    assert cli.main(["stylize", str(tmp_path / "in"), "-o", str(out), "--style", str(style),
+                     "--checkpoint", checkpoint]) == 0
+    rows = _log(out / "stylize_log.csv")
+    assert sorted(r["output"] for r in rows) == [f"img{i:02d}.png" for i in range(60)]
+    assert all(r["style"] == str(style) for r in rows)
+    assert len(list(out.iterdir())) == 61  # 60 images + the record, no leftovers
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["stylize", "{tmp}/missing", "-o", "{tmp}/o", "--style", "{tmp}/s.png"], "does not exist"),
+        (["stylize", "{tmp}/in", "-o", "{tmp}/in/out", "--style", "{tmp}/s.png"], "must not be the input folder"),
+        (["stylize", "{tmp}/in", "-o", "{tmp}/o", "--style", "{tmp}/nope.png"], "style image"),
+        (["preview", "{tmp}/in", "--style", "{tmp}/s.png", "--checkpoint", "{tmp}/no_such_ckpt"], "no_such_ckpt"),
+        (["stylize", "{tmp}/in", "-o", "{tmp}/o", "--style", "{tmp}/s.png", "--strength", "2"], "[0, 1]"),
+        (["bank", "info", "{tmp}/none.safetensors"], "does not exist"),
+    ],
+)
+def test_bad_input_is_a_clear_error_with_exit_code_2(tmp_path, checkpoint, capsys, argv, message):
+    _images(tmp_path / "in", 1)
+    _images(tmp_path, 1)[0].rename(tmp_path / "s.png")
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    if "--checkpoint" not in argv and argv[0] != "bank":
+        argv += ["--checkpoint", checkpoint]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_module_entry_point_runs(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "stylizing_vit_aug.cli", "--version"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "stylizing-vit-aug" in result.stdout
