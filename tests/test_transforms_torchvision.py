@@ -1,0 +1,188 @@
+"""StylizeTransform in torchvision v2 pipelines: kinds, targets, seeds, Normalize, workers."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+
+import stylizing_vit_aug as sva
+from stylizing_vit_aug.bank import StyleBank
+from stylizing_vit_aug.hub import DefaultCheckpointMissing
+from stylizing_vit_aug.transforms import _common
+from stylizing_vit_aug.transforms.torchvision import StylizeTransform
+
+MEAN = [0.5, 0.4, 0.6]
+STD = [0.2, 0.25, 0.3]
+
+
+@pytest.fixture
+def bank(small_stylizer, histology_crops) -> StyleBank:
+    return StyleBank.from_images(histology_crops, small_stylizer, domains=list("aabbc"))
+
+
+@pytest.fixture
+def saved(tmp_path, small_stylizer, bank) -> tuple[str, str]:
+    """The stylizer saved as a checkpoint directory and the bank as a file: sources, not objects."""
+    small_stylizer.save_pretrained(str(tmp_path / "ckpt"))
+    return str(tmp_path / "ckpt"), str(bank.save(tmp_path / "bank.safetensors"))
+
+
+@pytest.fixture
+def image(histology_crops) -> torch.Tensor:
+    return torch.from_numpy(histology_crops[0]).permute(2, 0, 1).contiguous()
+
+
+def _kinds(image: torch.Tensor) -> list:
+    return [
+        Image.fromarray(image.permute(1, 2, 0).numpy()),
+        image,
+        image.float() / 255,
+        tv_tensors.Image(image),
+        torch.stack([image, image.flip(-1)]),
+    ]
+
+
+def test_p0_is_exact_identity_and_p1_changes_every_kind_keeping_kind_shape_dtype(small_stylizer, bank, image):
+    identity = StylizeTransform(small_stylizer, bank, p=0.0)
+    always = StylizeTransform(small_stylizer, bank, p=1.0)
+    for inpt in _kinds(image):
+        assert identity(inpt) is inpt
+        out = always(inpt)
+        assert type(out) is type(inpt)
+        if isinstance(inpt, Image.Image):
+            assert out.size == inpt.size and out.mode == inpt.mode
+            assert not np.array_equal(np.asarray(out), np.asarray(inpt))
+            continue
+        assert out.shape == inpt.shape and out.dtype == inpt.dtype
+        assert not torch.equal(out, inpt)
+        if out.is_floating_point():
+            assert float(out.min()) >= 0 and float(out.max()) <= 1
+
+
+def test_masks_boxes_keypoints_and_labels_pass_untouched(small_stylizer, bank, image):
+    mask = tv_tensors.Mask(torch.randint(0, 3, image.shape[-2:]))
+    boxes = tv_tensors.BoundingBoxes([[2, 3, 20, 30]], format="XYXY", canvas_size=image.shape[-2:])
+    points = tv_tensors.KeyPoints([[5.0, 6.0]], canvas_size=image.shape[-2:])
+    sample = {"image": tv_tensors.Image(image), "mask": mask, "boxes": boxes, "points": points, "label": 3}
+    out = StylizeTransform(small_stylizer, bank, p=1.0)(sample)
+    assert out["mask"] is mask and out["boxes"] is boxes and out["points"] is points and out["label"] == 3
+    assert isinstance(out["image"], tv_tensors.Image) and not torch.equal(out["image"], sample["image"])
+
+
+def test_same_seed_same_output_other_seed_different(small_stylizer, bank, image):
+    transform = StylizeTransform(small_stylizer, bank, p=0.5, strength=(0.3, 1.0))
+
+    def run(seed: int) -> list[torch.Tensor]:
+        torch.manual_seed(seed)
+        return [transform(image) for _ in range(6)]
+
+    first, again, other = run(0), run(0), run(1)
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert not all(torch.equal(a, b) for a, b in zip(first, other))
+    assert any(torch.equal(out, image) for out in first + other)  # p=0.5 leaves some alone
+
+
+def test_in_compose_before_and_after_to_image_and_to_dtype(small_stylizer, bank, image):
+    pil = Image.fromarray(image.permute(1, 2, 0).numpy())
+    stylize = StylizeTransform(small_stylizer, bank, p=1.0)
+    before = v2.Compose([stylize, v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
+    middle = v2.Compose([v2.ToImage(), stylize, v2.ToDtype(torch.float32, scale=True)])
+    after = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True), stylize])
+    for pipeline in (before, middle, after):
+        torch.manual_seed(0)
+        out = pipeline(pil)
+        assert isinstance(out, tv_tensors.Image) and out.dtype == torch.float32 and out.shape == image.shape
+    torch.manual_seed(0)
+    uint8_path = middle(pil)
+    torch.manual_seed(0)
+    float_path = after(pil)
+    assert float(torch.abs(uint8_path - float_path).max()) <= 1 / 255 + 1e-6  # same style, same result
+
+
+def test_after_normalize_needs_the_statistics(small_stylizer, bank, image):
+    to_float = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
+    plain = StylizeTransform(small_stylizer, bank, p=1.0)
+    with pytest.raises(ValueError, match="after Normalize.*mean= and std="):
+        v2.Compose([*to_float, v2.Normalize(MEAN, STD), plain])(image)
+    told = StylizeTransform(small_stylizer, bank, p=1.0, mean=MEAN, std=STD)
+    torch.manual_seed(0)
+    normalised_path = v2.Compose([*to_float, v2.Normalize(MEAN, STD), told])(image)
+    torch.manual_seed(0)
+    reference = v2.Compose([*to_float, plain, v2.Normalize(MEAN, STD)])(image)
+    torch.testing.assert_close(normalised_path, reference, atol=1e-4, rtol=0)
+
+
+def test_bad_input_and_arguments_give_clear_errors(small_stylizer, bank, image):
+    transform = StylizeTransform(small_stylizer, bank, p=1.0)
+    with pytest.raises(ValueError, match="4 channels"):
+        transform(torch.zeros(4, 32, 32, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        transform(torch.full((3, 32, 32), float("nan")))
+    with pytest.raises(ValueError, match="at least 8x8"):
+        transform(torch.zeros(3, 6, 6, dtype=torch.uint8))
+    for p in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match=r"p is a probability.*\[0, 1\]"):
+            StylizeTransform(small_stylizer, bank, p=p)
+    with pytest.raises(ValueError, match="strength"):
+        StylizeTransform(small_stylizer, bank, strength=(0.9, 0.1))
+    with pytest.raises(ValueError, match="give both mean and std"):
+        StylizeTransform(small_stylizer, bank, mean=MEAN)
+    with pytest.raises(TypeError, match="bank must be"):
+        StylizeTransform(small_stylizer, bank=np.zeros(3))
+
+
+def test_no_arguments_constructs_lazily_and_fails_at_first_use_without_default(tmp_path, monkeypatch):
+    from stylizing_vit_aug import hub
+
+    monkeypatch.setattr(hub, "BUNDLED_WEIGHTS_DIR", tmp_path)  # as shipped today: no default weights
+    monkeypatch.setattr(_common, "_STYLIZERS", {})
+    transform = StylizeTransform(p=1.0)  # construction touches no model and no file
+    with pytest.raises(DefaultCheckpointMissing, match="not shipped"):
+        transform(torch.zeros(3, 32, 32, dtype=torch.uint8))
+    assert StylizeTransform().p == 0.5
+
+
+def test_source_strings_load_once_per_process_and_pickle_small(saved, image, monkeypatch):
+    monkeypatch.setattr(_common, "_STYLIZERS", {})
+    checkpoint, bank_path = saved
+    first = StylizeTransform(checkpoint, bank_path, p=1.0)
+    second = StylizeTransform(checkpoint, bank_path, p=1.0)
+    torch.manual_seed(0)
+    out = first(image)
+    second(image)
+    assert first.stylizer is second.stylizer and first.bank is second.bank
+    payload = pickle.dumps(first)
+    assert len(payload) < 20_000  # sources, not weights or streams
+    clone = pickle.loads(payload)
+    torch.manual_seed(0)
+    assert torch.equal(clone(image), out)
+
+
+class _Images(Dataset):
+    def __init__(self, images: torch.Tensor, transform: StylizeTransform) -> None:
+        self.images, self.transform = images, transform
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.transform(self.images[index]), index
+
+
+def test_dataloader_with_two_spawn_workers(saved, histology_crops):
+    checkpoint, bank_path = saved
+    images = torch.from_numpy(np.stack(histology_crops[:4])).permute(0, 3, 1, 2).contiguous()
+    dataset = _Images(images, StylizeTransform(checkpoint, bank_path, p=1.0))
+    loader = DataLoader(dataset, batch_size=2, num_workers=2, multiprocessing_context="spawn")
+    batches = list(loader)
+    stylised = torch.cat([b[0] for b in batches])
+    assert torch.equal(torch.cat([b[1] for b in batches]), torch.arange(4))
+    assert stylised.shape == images.shape and stylised.dtype == torch.uint8
+    assert all(not torch.equal(a, b) for a, b in zip(stylised, images))
