@@ -210,7 +210,8 @@ def test_default_checkpoint_missing_then_bundled(monkeypatch, tmp_path, small_st
 # -- our own files -------------------------------------------------------------------------------
 def test_save_load_round_trip_gives_identical_outputs(tmp_path, histology_crops):
     stylizer = sva.Stylizer(make_small_model(5), CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32)
-    directory = stylizer.save_pretrained(tmp_path / "ckpt") or tmp_path / "ckpt"
+    directory = stylizer.save_pretrained(tmp_path / "ckpt")
+    assert directory == tmp_path / "ckpt"
     assert sorted(p.name for p in Path(directory).iterdir()) == ["README.md", "config.json", "model.safetensors"]
     config = json.loads((tmp_path / "ckpt" / "config.json").read_text())
     assert config["architecture"] == stylizer.config.to_dict()

@@ -24,7 +24,9 @@ import contextlib
 import functools
 import hashlib
 import logging
+import os
 import time
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
@@ -333,8 +335,8 @@ class Stylizer:
             return resize(small01 + change, height, width).clamp_(0, 1)
         return (values01 + resize(change, height, width)).clamp_(0, 1)
 
-    def save_pretrained(self, directory: str, **kwargs: Any) -> None:
+    def save_pretrained(self, directory: str | os.PathLike, **kwargs: Any) -> Path:
         """Write model.safetensors, config.json and a model card (see :func:`hub.save_pretrained`)."""
         from .hub import save_pretrained
 
-        save_pretrained(self, directory, **kwargs)
+        return save_pretrained(self, directory, **kwargs)
