@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from stylizing_vit_aug import metrics
+from stylizing_vit_aug.bank import StyleBank
 from stylizing_vit_aug.tta import StyleTTA, TTAOutput
 
 COLOURS = torch.tensor(
@@ -25,33 +25,8 @@ def _style_images(size: int) -> torch.Tensor:
 
 @pytest.fixture
 def bank(small_stylizer):
-    """The real StyleBank when it is there; otherwise the contract's methods over the same data."""
-    images = _style_images(small_stylizer.img_size)
-    try:
-        from stylizing_vit_aug.bank import StyleBank
-    except ImportError:
-        return ContractBank(images, small_stylizer)
-    return StyleBank.from_images(images, small_stylizer)
-
-
-class ContractBank:
-    """The StyleBank methods StyleTTA uses (sample, stream, color_stats, len), nothing more."""
-
-    def __init__(self, images: torch.Tensor, stylizer) -> None:
-        self.images, self.stylizer, self.domains = images, stylizer, None
-        self.streams = stylizer.encode_style(images)
-
-    def __len__(self) -> int:
-        return self.images.shape[0]
-
-    def sample(self, n, *, generator=None, strategy="uniform", content_domains=None):
-        return torch.randint(len(self), (n,), generator=generator)
-
-    def stream(self, indices):
-        return self.streams[torch.as_tensor(indices, dtype=torch.long)]
-
-    def color_stats(self):
-        return metrics.color_statistics(self.images)
+    """A StyleBank of six flat colours (with a little texture)."""
+    return StyleBank.from_images(_style_images(small_stylizer.img_size), small_stylizer)
 
 
 class ColourNet(nn.Module):

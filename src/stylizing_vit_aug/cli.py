@@ -64,6 +64,8 @@ _WIRED: dict[str, tuple[str, str, str, str, str]] = {
 
 
 def _add_verbose(parser: argparse.ArgumentParser, default: object) -> None:
+    if "-v" in parser._option_string_actions or "--verbose" in parser._option_string_actions:
+        return  # a wired module (train/bench) brought its own
     parser.add_argument("-v", "--verbose", action="count", default=default,
                         help="more log output (-v info, -vv debug with tracebacks)")
 
@@ -91,10 +93,10 @@ def _wire(sub: argparse.ArgumentParser, name: str) -> None:
         def unavailable(args: argparse.Namespace) -> int:
             raise RuntimeError(reason)
 
-        sub.set_defaults(run=unavailable)
+        sub.set_defaults(cli_handler=unavailable)
         return
     add_arguments(sub)
-    sub.set_defaults(run=run)
+    sub.set_defaults(cli_handler=run)
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
@@ -115,22 +117,22 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
               "Stylise the bundled histology samples into a labelled content x style grid PNG and "
               "print anatomy-preservation and style-match figures.", demo.EPILOG)
     demo.add_arguments(sub)
-    sub.set_defaults(run=demo.run)
+    sub.set_defaults(cli_handler=demo.run)
 
     sub = add("stylize", "stylise a folder of images (resumable)",
               "Stylise every image of a folder (recursively) into an output folder.", stylize.EPILOG)
     stylize.add_arguments(sub)
-    sub.set_defaults(run=stylize.run)
+    sub.set_defaults(cli_handler=stylize.run)
 
     sub = add("preview", "a labelled content x style grid",
               "Render a labelled grid of content images in several styles.", preview.EPILOG)
     preview.add_arguments(sub)
-    sub.set_defaults(run=preview.run)
+    sub.set_defaults(cli_handler=preview.run)
 
     sub = add("bank", "build or inspect a style bank file",
               "Build a style bank file from a folder of style images, or inspect one.", bank.EPILOG)
     bank.add_arguments(sub, FORMATTER)
-    sub.set_defaults(run=bank.run)
+    sub.set_defaults(cli_handler=bank.run)
 
     wanted = _command_of(argv)
     for name, (_, _, _, help, epilog) in _WIRED.items():
@@ -170,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         DefaultCheckpointMissing = RuntimeError  # type: ignore[misc,assignment]
     command = args.command
     try:
-        return int(args.run(args) or 0)
+        return int(args.cli_handler(args) or 0)
     except DefaultCheckpointMissing as error:
         hint = (
             "This command cannot run offline yet: pass --checkpoint SOURCE, e.g. --checkpoint "
