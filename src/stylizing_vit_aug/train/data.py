@@ -1,0 +1,317 @@
+"""Training data: image folders with domains, random crops at the model size, style pairing.
+
+Every random choice (which image, where to crop, flips, rotations, which style) comes from a
+generator seeded by ``(seed, epoch, position)`` rather than from global random state. So the
+data seen at a given step is fixed by the seed alone: a resumed run sees exactly what an
+uninterrupted one would, whatever the number of DataLoader workers or processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
+from torchvision.transforms.v2 import functional as TF
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "PAIRINGS",
+    "EpochBatches",
+    "ImageFolderDataset",
+    "ImageRecord",
+    "pair_styles",
+]
+
+logger = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
+PAIRINGS = ("roll", "other-domain")
+LUMA = (0.299, 0.587, 0.114)
+_MIX = 0x9E3779B97F4A7C15  # 64-bit golden-ratio constant: decorrelates nearby seeds
+
+
+def mix_seed(*values: int) -> int:
+    """A 63-bit seed from several integers (stable across processes and Python versions)."""
+    state = 0x243F6A8885A308D3
+    for value in values:
+        state = (state ^ (int(value) & 0xFFFFFFFFFFFFFFFF)) * _MIX & 0xFFFFFFFFFFFFFFFF
+        state ^= state >> 31
+    return state & 0x7FFFFFFFFFFFFFFF
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    path: Path
+    domain: str
+    height: int
+    width: int
+
+
+def _scan(root: Path, domains: str) -> list[tuple[Path, str]]:
+    if not root.exists():
+        raise FileNotFoundError(f"training data folder {root} does not exist; pass a folder of images (domains as subfolders)")
+    if not root.is_dir():
+        raise NotADirectoryError(f"training data {root} is not a folder; pass a folder of images (domains as subfolders)")
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith(".") or Path(name).suffix.lower() not in IMAGE_EXTENSIONS:
+                continue
+            path = Path(dirpath) / name
+            relative = path.relative_to(root)
+            domain = relative.parts[0] if (domains == "subfolders" and len(relative.parts) > 1) else root.name
+            found.append((path, domain))
+    if not found:
+        raise ValueError(
+            f"no images found in {root} (looked for {', '.join(IMAGE_EXTENSIONS)} in it and its subfolders)"
+        )
+    return found
+
+
+class ImageFolderDataset(Dataset):
+    """Images under ``root`` (recursively); the first-level subfolder names the domain.
+
+    Each item is a random ``size``×``size`` crop (after an optional rescale by ``scale``) as a
+    uint8 tensor ``[C, size, size]``, with random flips and 90° rotations when ``augment``.
+    ``skip_blank`` retries crops that are mostly empty background (bright, flat pixels, e.g.
+    the glass around a tissue section) up to ``max_tries`` times and keeps the one with the most
+    tissue. Index with an int, or with ``(index, sample_seed)`` as :class:`EpochBatches` does.
+
+    Args:
+        root: the folder (or pass ``files`` to use an explicit list under it).
+        size: crop side, normally the model's ``img_size``.
+        domains: ``"subfolders"`` (default) or ``"none"`` (one domain).
+        channels: 3 (RGB) or 1 (grayscale).
+        min_std, max_background, background_level: a crop is blank if its luminance std is
+            below ``min_std`` or more than ``max_background`` of its pixels are brighter than
+            ``background_level`` (0–1 units).
+        cache_images: keep decoded images in memory (per worker process).
+        seed: base seed for items indexed by a plain int.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        size: int,
+        *,
+        domains: str = "subfolders",
+        channels: int = 3,
+        scale: float = 1.0,
+        augment: bool = True,
+        skip_blank: bool = True,
+        min_std: float = 0.04,
+        max_background: float = 0.7,
+        background_level: float = 0.85,
+        max_tries: int = 10,
+        cache_images: bool = False,
+        files: Sequence[str | os.PathLike] | None = None,
+        seed: int = 0,
+    ) -> None:
+        if domains not in ("subfolders", "none"):
+            raise ValueError(f"domains must be 'subfolders' or 'none', got {domains!r}")
+        if not isinstance(size, int) or size < 8:
+            raise ValueError(f"crop size must be an integer >= 8, got {size!r}")
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+        if not scale > 0:
+            raise ValueError(f"scale must be positive, got {scale!r}")
+        if max_tries < 1:
+            raise ValueError(f"max_tries must be at least 1, got {max_tries!r}")
+        self.root = Path(root).expanduser()
+        self.size, self.channels, self.scale = size, channels, float(scale)
+        self.augment, self.skip_blank = augment, skip_blank
+        self.min_std, self.max_background, self.background_level = min_std, max_background, background_level
+        self.max_tries, self.cache_images, self.seed = max_tries, cache_images, seed
+        entries = _scan(self.root, domains)
+        if files is not None:
+            wanted = {Path(f).expanduser().resolve() for f in files}
+            entries = [(p, d) for p, d in entries if p.resolve() in wanted]
+            if not entries:
+                raise ValueError(f"none of the {len(wanted)} listed files is an image under {self.root}")
+        self.records = self._read_sizes(entries)
+        self.domain_names = sorted({r.domain for r in self.records})
+        lookup = {name: i for i, name in enumerate(self.domain_names)}
+        self.domain_ids = torch.tensor([lookup[r.domain] for r in self.records], dtype=torch.long)
+        self._cache: dict[int, torch.Tensor] = {}
+
+    def _read_sizes(self, entries: list[tuple[Path, str]]) -> list[ImageRecord]:
+        records, too_small, unreadable = [], [], []
+        for path, domain in entries:
+            try:
+                with Image.open(path) as image:  # reads the header only
+                    width, height = image.size
+            except (UnidentifiedImageError, OSError) as error:
+                unreadable.append(f"{path} ({error})")
+                continue
+            h, w = self._scaled(height, width)
+            if min(h, w) < self.size:
+                too_small.append(f"{path} ({width}x{height}" + (f", {w}x{h} after scale {self.scale:g})" if self.scale != 1 else ")"))
+            records.append(ImageRecord(path, domain, height, width))
+        if unreadable:
+            raise ValueError(f"{len(unreadable)} file(s) are not readable images: " + "; ".join(unreadable[:5]))
+        if too_small:
+            raise ValueError(
+                f"{len(too_small)} image(s) are smaller than the {self.size}x{self.size} crop the model "
+                f"needs: {'; '.join(too_small[:5])}{' ...' if len(too_small) > 5 else ''}. Remove or "
+                "upscale them, pass a larger --scale, or train a model with a smaller img_size"
+            )
+        return records
+
+    def _scaled(self, height: int, width: int) -> tuple[int, int]:
+        if self.scale == 1:
+            return height, width
+        return max(1, round(height * self.scale)), max(1, round(width * self.scale))
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @property
+    def domains(self) -> list[str]:
+        """The domain name of every image."""
+        return [r.domain for r in self.records]
+
+    def load(self, index: int) -> torch.Tensor:
+        """The whole image ``index`` as uint8 ``[C, H, W]`` (rescaled; cached if asked)."""
+        cached = self._cache.get(index)
+        if cached is not None:
+            return cached
+        record = self.records[index]
+        with Image.open(record.path) as image:
+            image = image.convert("RGB" if self.channels == 3 else "L")
+            tensor = TF.pil_to_tensor(image)
+        if self.scale != 1:
+            tensor = TF.resize(tensor, list(self._scaled(record.height, record.width)), antialias=True)
+        if self.cache_images:
+            self._cache[index] = tensor
+        return tensor
+
+    def _blankness(self, crop: torch.Tensor) -> float:
+        """0 for a crop full of tissue, above 1 for a blank one (the retry criterion)."""
+        values = crop.float() / 255.0
+        luma = values[0] if values.shape[0] == 1 else sum(w * c for w, c in zip(LUMA, values))
+        background = float((luma > self.background_level).float().mean())
+        flat = self.min_std / max(float(luma.std()), 1e-6)
+        return max(background / self.max_background, flat)
+
+    def crop(self, index: int, generator: torch.Generator) -> torch.Tensor:
+        image = self.load(index)
+        _, height, width = image.shape
+        size = self.size
+        best, best_score = None, float("inf")
+        for _ in range(self.max_tries if self.skip_blank else 1):
+            top = int(torch.randint(0, height - size + 1, (1,), generator=generator))
+            left = int(torch.randint(0, width - size + 1, (1,), generator=generator))
+            candidate = image[:, top : top + size, left : left + size]
+            if not self.skip_blank:
+                best = candidate
+                break
+            score = self._blankness(candidate)
+            if score < best_score:
+                best, best_score = candidate, score
+            if score <= 1.0:
+                break
+        assert best is not None
+        if self.augment:
+            flips = torch.randint(0, 2, (2,), generator=generator)
+            turns = int(torch.randint(0, 4, (1,), generator=generator))
+            if flips[0]:
+                best = best.flip(-1)
+            if flips[1]:
+                best = best.flip(-2)
+            if turns:
+                best = torch.rot90(best, turns, dims=(-2, -1))
+        return best.contiguous()
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor | int]:
+        index, sample_seed = key if isinstance(key, tuple) else (int(key), mix_seed(self.seed, int(key)))
+        generator = torch.Generator().manual_seed(sample_seed)
+        return {"image": self.crop(index, generator), "domain": int(self.domain_ids[index]), "index": index}
+
+
+class EpochBatches:
+    """Which samples form each batch: a seeded order per epoch, sharded over processes.
+
+    An epoch has ``samples_per_epoch`` positions (default: the dataset size) filled by
+    concatenated random permutations of the dataset, so a few large images can yield many crops
+    per epoch. Global batch ``b`` of an epoch covers positions ``[b*B*W, (b+1)*B*W)``, of which
+    process ``rank`` takes the ``rank``-th slice of ``B``. Incomplete global batches are dropped.
+    """
+
+    def __init__(
+        self,
+        num_items: int,
+        batch_size: int,
+        *,
+        seed: int = 0,
+        samples_per_epoch: int | None = None,
+        rank: int = 0,
+        world_size: int = 1,
+        shuffle: bool = True,
+    ) -> None:
+        if num_items < 1:
+            raise ValueError("the dataset is empty")
+        if batch_size < 1:
+            raise ValueError(f"batch size must be positive, got {batch_size}")
+        self.num_items, self.batch_size, self.seed = num_items, batch_size, seed
+        self.samples_per_epoch = samples_per_epoch or num_items
+        self.rank, self.world_size, self.shuffle = rank, world_size, shuffle
+        if self.batches_per_epoch < 1:
+            raise ValueError(
+                f"an epoch of {self.samples_per_epoch} samples cannot fill one batch of {batch_size}"
+                + (f" x {world_size} processes" if world_size > 1 else "")
+                + ": lower --batch-size or raise --samples-per-epoch"
+            )
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return self.samples_per_epoch // (self.batch_size * self.world_size)
+
+    def order(self, epoch: int) -> torch.Tensor:
+        """Item index of every position of ``epoch``."""
+        if not self.shuffle:
+            return torch.arange(self.samples_per_epoch) % self.num_items
+        generator = torch.Generator().manual_seed(mix_seed(self.seed, epoch, 0xDA7A))
+        rounds = -(-self.samples_per_epoch // self.num_items)
+        return torch.cat([torch.randperm(self.num_items, generator=generator) for _ in range(rounds)])[: self.samples_per_epoch]
+
+    def epoch(self, epoch: int, start_batch: int = 0) -> Iterator[list[tuple[int, int]]]:
+        """This process's batches of ``epoch`` from ``start_batch`` on, as ``(index, seed)`` keys."""
+        order = self.order(epoch)
+        global_batch = self.batch_size * self.world_size
+        for b in range(start_batch, self.batches_per_epoch):
+            first = b * global_batch + self.rank * self.batch_size
+            yield [
+                (int(order[p]), mix_seed(self.seed, epoch, p, 0xC409)) for p in range(first, first + self.batch_size)
+            ]
+
+
+def pair_styles(
+    domains: torch.Tensor, strategy: str = "roll", generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """For each sample, the batch index of its style image.
+
+    ``"roll"``: the paper's pairing, sample i takes i+1 (mod B). ``"other-domain"``: a random
+    sample of another domain (uniform over them); samples whose domain fills the whole batch fall
+    back to the roll.
+    """
+    batch = domains.shape[0]
+    roll = torch.arange(1, batch + 1) % batch
+    if strategy == "roll":
+        return roll
+    if strategy != "other-domain":
+        raise ValueError(f"style pairing must be one of {PAIRINGS}, got {strategy!r}")
+    domains = domains.cpu()
+    index = roll.clone()
+    draws = torch.rand(batch, generator=generator)
+    for i in range(batch):
+        others = (domains != domains[i]).nonzero().flatten()
+        if others.numel():
+            index[i] = others[min(int(draws[i] * others.numel()), others.numel() - 1)]
+    return index

@@ -1,0 +1,277 @@
+"""The paper's training objective: identity, consistency, anatomical and style losses.
+
+With ``x`` content, ``y`` style, ``x̂``/``ŷ`` their reconstructions (decoder on the final-normed
+content/style streams), ``o`` the stylised output and ``φ`` the frozen VGG19 at six levels::
+
+    identity    = MSE(x, x̂) + MSE(y, ŷ)
+    consistency = Σ_levels MSE(φ(x), φ(x̂)) + MSE(φ(y), φ(ŷ))
+    anatomical  = Σ_levels MSE(IN(φ(x)), IN(φ(o)))          IN: per sample and channel
+    style       = Σ_levels MSE(μ(φ(y)), μ(φ(o))) + MSE(σ(φ(y)), σ(φ(o)))
+    total       = 70·identity + 1·consistency + 7·anatomical + 10·style   (LossWeights)
+
+μ/σ over the spatial axes, σ = sqrt(max(biased variance, 1e-5)); targets carry no gradient.
+
+Parity convention (``tests/data/reference_small_cfg.safetensors``): the fixture's scalars are
+single terms on one pair/one level — ``loss_identity = identity_loss(img_a, img_b)`` (one MSE,
+not the x+y sum), ``loss_consistency = consistency_loss(feat_a, feat_b)``,
+``loss_anatomical = anatomical_loss(feat_a, feat_b)``, ``loss_style = style_loss(feat_a,
+feat_b)``, with ``*_a`` the target. The objective sums them over pairs and levels as above.
+
+Speed without changing the result (:func:`training_forward`): when the styles are other samples
+of the same batch (the paper rolls the batch by one), the style stream is the content's
+self-attention stream re-indexed, ``ŷ = x̂[idx]`` and ``φ(y) = φ(x)[idx]``. So one step needs
+three block applications per layer (the content self-attention and the stylised query run as one
+batched call; the last layer's unused query update is skipped) and VGG19 on three image batches
+(x, x̂, o) instead of five. Every loss term is rebuilt exactly from per-sample quantities.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import NamedTuple, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..model import StylizingViT
+
+__all__ = [
+    "LOSS_TERMS",
+    "LossOutput",
+    "LossWeights",
+    "StylizingObjective",
+    "TrainingImages",
+    "anatomical_loss",
+    "channel_mean_std",
+    "combine",
+    "consistency_loss",
+    "identity_loss",
+    "roll_index",
+    "style_loss",
+    "training_forward",
+]
+
+LOSS_TERMS = ("identity", "consistency", "anatomical", "style")
+STD_EPS = 1e-5
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the four terms (the paper's 70/1/7/10 by default)."""
+
+    identity: float = 70.0
+    consistency: float = 1.0
+    anatomical: float = 7.0
+    style: float = 10.0
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if not isinstance(value, (int, float)) or value < 0 or value != value:
+                raise ValueError(f"loss weight {name} must be a non-negative number, got {value!r}")
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: float(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def parse(cls, text: str) -> "LossWeights":
+        """``"70,1,7,10"`` (in the order identity, consistency, anatomical, style) or
+        ``"style=5,identity=50"`` (the rest keep their defaults)."""
+        parts = [p.strip() for p in text.split(",") if p.strip()]
+        if parts and all("=" in p for p in parts):
+            values = {}
+            for part in parts:
+                name, _, number = part.partition("=")
+                name = name.strip()
+                if name not in LOSS_TERMS:
+                    raise ValueError(f"unknown loss term {name!r} in {text!r}; terms are {LOSS_TERMS}")
+                values[name] = _number(number, text)
+            return cls(**values)
+        if len(parts) != len(LOSS_TERMS) or any("=" in p for p in parts):
+            raise ValueError(
+                f"loss weights {text!r}: give four numbers 'identity,consistency,anatomical,style' "
+                "(e.g. '70,1,7,10') or name=value pairs (e.g. 'style=5')"
+            )
+        return cls(*(_number(p, text) for p in parts))
+
+
+def _number(text: str, whole: str) -> float:
+    if not re.fullmatch(r"\s*[0-9.eE+-]+\s*", text):
+        raise ValueError(f"loss weight {text!r} in {whole!r} is not a number")
+    return float(text)
+
+
+# -- the four terms (each exactly the paper's, on one pair / one level) --------------------------
+def channel_mean_std(features: torch.Tensor, eps: float = STD_EPS) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample, per-channel spatial mean and std ``[B, C, 1, 1]``; std = sqrt(max(var, eps))."""
+    if features.dim() != 4:
+        raise ValueError(f"features must be [B, C, H, W], got {tuple(features.shape)}")
+    batch, channels = features.shape[:2]
+    var, mean = torch.var_mean(features.reshape(batch, channels, -1), dim=2, correction=0)
+    return mean.view(batch, channels, 1, 1), var.clamp(min=eps).sqrt().view(batch, channels, 1, 1)
+
+
+def identity_loss(target: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
+    """Pixel MSE between an image and its reconstruction (one pair)."""
+    return F.mse_loss(recon, target)
+
+
+def consistency_loss(target: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+    """Feature MSE between an image and its reconstruction (one level, one pair)."""
+    return F.mse_loss(features, target)
+
+
+def _instance_normalize(features: torch.Tensor) -> torch.Tensor:
+    mean, std = channel_mean_std(features)
+    return (features - mean) / std
+
+
+def anatomical_loss(target: torch.Tensor, stylized: torch.Tensor) -> torch.Tensor:
+    """MSE of instance-normalised features: the content's structure, free of its style."""
+    return F.mse_loss(_instance_normalize(stylized), _instance_normalize(target))
+
+
+def style_loss(target: torch.Tensor, stylized: torch.Tensor) -> torch.Tensor:
+    """MSE of the channel means plus MSE of the channel stds (AdaIN-style statistics)."""
+    target_mean, target_std = channel_mean_std(target)
+    mean, std = channel_mean_std(stylized)
+    return F.mse_loss(mean, target_mean) + F.mse_loss(std, target_std)
+
+
+def combine(terms: dict[str, torch.Tensor], weights: LossWeights) -> torch.Tensor:
+    """The weighted total of the four terms."""
+    w = weights.as_dict()
+    return sum(w[name] * terms[name] for name in LOSS_TERMS)  # type: ignore[return-value]
+
+
+# -- the training forward -------------------------------------------------------------------------
+class TrainingImages(NamedTuple):
+    """What one training forward produces (all in the normalised space)."""
+
+    recon_content: torch.Tensor  # x̂
+    stylized: torch.Tensor  # o
+    recon_style: torch.Tensor | None  # ŷ for external styles; None when styles are batch samples
+    style_index: torch.Tensor | None  # styles = content[style_index] (None: external styles)
+
+
+def roll_index(batch: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """The paper's pairing: sample i takes sample (i + 1) mod B as its style."""
+    return torch.arange(1, batch + 1, device=device) % batch
+
+
+def training_forward(
+    model: StylizingViT,
+    content: torch.Tensor,
+    style: torch.Tensor | None = None,
+    style_index: torch.Tensor | None = None,
+) -> TrainingImages:
+    """x̂, o (and ŷ) with gradients, equal to decoding ``model.encode(content, style)``.
+
+    ``style`` None: styles are batch samples, ``content[style_index]`` (default: rolled by one),
+    and the style stream is the content stream re-indexed (see the module docstring).
+    """
+    model._check_images(content, "content")
+    encoder = model.encoder
+    blocks = encoder.blocks
+    last = len(blocks) - 1
+    batch = content.shape[0]
+    if style is None:
+        index = roll_index(batch, content.device) if style_index is None else style_index.to(content.device)
+        if index.shape != (batch,):
+            raise ValueError(f"style_index must hold one index per sample ({batch}), got {tuple(index.shape)}")
+        a = u = encoder.embed(content)
+        v = a[index]
+        for i, block in enumerate(blocks):
+            a_t = block(torch.cat([a, u]), torch.cat([a, v]))  # self-attention of a, cross of u
+            a_next, t = a_t[:batch], a_t[batch:]
+            if i < last:
+                u = block(a_next, t)
+            a, v = a_next, a_next[index]
+        images = model.decode(encoder.norm(torch.cat([a, t])))
+        return TrainingImages(images[:batch], images[batch:], None, index)
+    if style_index is not None:
+        raise ValueError("pass either style images or a style_index into the batch, not both")
+    model._check_images(style, "style")
+    if style.shape[0] != batch:
+        raise ValueError(f"{style.shape[0]} styles for {batch} contents: training needs one style per content")
+    a = u = encoder.embed(content)
+    s = v = encoder.embed(style)
+    for i, block in enumerate(blocks):
+        out = block(torch.cat([a, s, u]), torch.cat([a, s, v]))
+        a, s, t = out[:batch], out[batch : 2 * batch], out[2 * batch :]
+        if i < last:
+            u = block(a, t)
+        v = s
+    images = model.decode(encoder.norm(torch.cat([a, s, t])))
+    return TrainingImages(images[:batch], images[2 * batch :], images[batch : 2 * batch], None)
+
+
+class LossOutput(NamedTuple):
+    total: torch.Tensor
+    terms: dict[str, torch.Tensor]
+    images: TrainingImages
+
+
+def _per_sample_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a - b).pow(2).flatten(1).mean(dim=1)
+
+
+class StylizingObjective(nn.Module):
+    """The model plus its frozen perceptual network: ``forward`` returns the weighted loss.
+
+    One module so that data-parallel wrappers (DDP through accelerate) see the whole forward.
+    """
+
+    def __init__(self, model: StylizingViT, perceptual: nn.Module, weights: LossWeights | None = None) -> None:
+        super().__init__()
+        self.model = model
+        self.perceptual = perceptual.eval().requires_grad_(False)
+        self.weights = weights or LossWeights()
+
+    def features(self, images: torch.Tensor) -> list[torch.Tensor]:
+        return [f.float() for f in self.perceptual(images)]
+
+    def forward(
+        self, content: torch.Tensor, style: torch.Tensor | None = None, style_index: torch.Tensor | None = None
+    ) -> LossOutput:
+        out = training_forward(self.model, content, style, style_index)
+        batch = content.shape[0]
+        x, x_hat, o = content.float(), out.recon_content.float(), out.stylized.float()
+        if out.style_index is not None:
+            index = out.style_index
+            with torch.no_grad():
+                target = self.features(x)
+            preds = self.features(torch.cat([x_hat, o]))
+            per_sample = _per_sample_mse(x, x_hat)
+            identity = per_sample.mean() + per_sample[index].mean()
+            consistency = anatomical = style_term = x.new_zeros(())
+            for phi_x, pred in zip(target, preds):
+                phi_xr, phi_o = pred[:batch], pred[batch:]
+                per_sample = _per_sample_mse(phi_x, phi_xr)
+                consistency = consistency + per_sample.mean() + per_sample[index].mean()
+                anatomical = anatomical + anatomical_loss(phi_x, phi_o)
+                mean_y, std_y = channel_mean_std(phi_x)
+                mean_o, std_o = channel_mean_std(phi_o)
+                style_term = style_term + F.mse_loss(mean_o, mean_y[index]) + F.mse_loss(std_o, std_y[index])
+        else:
+            y, y_hat = style.float(), out.recon_style.float()  # type: ignore[union-attr]
+            with torch.no_grad():
+                target = self.features(torch.cat([x, y]))
+            preds = self.features(torch.cat([x_hat, y_hat, o]))
+            identity = identity_loss(x, x_hat) + identity_loss(y, y_hat)
+            consistency = anatomical = style_term = x.new_zeros(())
+            for tgt, pred in zip(target, preds):
+                phi_x, phi_y = tgt[:batch], tgt[batch:]
+                phi_xr, phi_yr, phi_o = pred[:batch], pred[batch : 2 * batch], pred[2 * batch :]
+                consistency = consistency + consistency_loss(phi_x, phi_xr) + consistency_loss(phi_y, phi_yr)
+                anatomical = anatomical + anatomical_loss(phi_x, phi_o)
+                style_term = style_term + style_loss(phi_y, phi_o)
+        terms = {"identity": identity, "consistency": consistency, "anatomical": anatomical, "style": style_term}
+        return LossOutput(combine(terms, self.weights), terms, out)
+
+
+def describe_weights(weights: LossWeights, names: Sequence[str] = LOSS_TERMS) -> str:
+    """``identity=70, consistency=1, ...`` for logs and model cards."""
+    values = weights.as_dict()
+    return ", ".join(f"{n}={values[n]:g}" for n in names)

