@@ -1,0 +1,137 @@
+"""AlbumentationsStylize: seeded reproducibility, targets, dtypes, batches, serialisation."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import albumentations as A
+import numpy as np
+import pytest
+
+from stylizing_vit_aug.bank import StyleBank
+from stylizing_vit_aug.transforms import _common
+from stylizing_vit_aug.transforms.albumentations import AlbumentationsStylize
+
+
+@pytest.fixture
+def bank(small_stylizer, histology_crops) -> StyleBank:
+    return StyleBank.from_images(histology_crops, small_stylizer, domains=list("aabbc"))
+
+
+@pytest.fixture
+def saved(tmp_path, small_stylizer, bank) -> tuple[str, str]:
+    small_stylizer.save_pretrained(str(tmp_path / "ckpt"))
+    return str(tmp_path / "ckpt"), str(bank.save(tmp_path / "bank.safetensors"))
+
+
+@pytest.fixture
+def image(histology_crops) -> np.ndarray:
+    return histology_crops[0]
+
+
+def _run(pipeline: A.Compose, images: list[np.ndarray]) -> list[np.ndarray]:
+    return [pipeline(image=im)["image"] for im in images]
+
+
+def test_compose_seed_reproduces_exactly_and_other_seeds_differ(small_stylizer, bank, histology_crops):
+    make = lambda seed: A.Compose([AlbumentationsStylize(small_stylizer, bank, strength=(0.2, 1.0), p=0.5)], seed=seed)
+    first, again, other = _run(make(3), histology_crops), _run(make(3), histology_crops), _run(make(4), histology_crops)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other))
+
+
+def test_p0_identity_p1_changes_and_dtype_size_channels_kept(small_stylizer, bank, image):
+    assert np.array_equal(AlbumentationsStylize(small_stylizer, bank, p=0.0)(image=image)["image"], image)
+    always = AlbumentationsStylize(small_stylizer, bank, p=1.0)
+    gray = np.asarray(image.mean(axis=2), dtype=np.uint8)
+    for inpt in (image, image.astype(np.float32) / 255, gray, gray[..., None]):
+        out = always(image=inpt)["image"]
+        assert out.shape == inpt.shape and out.dtype == inpt.dtype
+        assert not np.array_equal(out, inpt)
+        if out.dtype == np.float32:
+            assert out.min() >= 0 and out.max() <= 1
+
+
+@pytest.mark.filterwarnings("ignore:Got processor for:UserWarning")  # no geometric transform in the pipeline
+def test_masks_bboxes_keypoints_untouched(small_stylizer, bank, image):
+    pipeline = A.Compose(
+        [AlbumentationsStylize(small_stylizer, bank, p=1.0)],
+        bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"]),
+        keypoint_params=A.KeypointParams(format="xy"),
+        seed=0,
+    )
+    mask = np.random.default_rng(0).integers(0, 4, image.shape[:2], dtype=np.uint8)
+    boxes, points = [[4, 5, 40, 50]], [(10.0, 12.0)]
+    out = pipeline(image=image, mask=mask, bboxes=boxes, labels=[1], keypoints=points)
+    assert np.array_equal(out["mask"], mask)
+    np.testing.assert_allclose(out["bboxes"], np.asarray(boxes, dtype=np.float32))
+    np.testing.assert_allclose(np.asarray(out["keypoints"])[:, :2], np.asarray(points))
+    assert list(out["labels"]) == [1] and not np.array_equal(out["image"], image)
+
+
+def test_images_batch_in_one_call_with_one_style(small_stylizer, bank, histology_crops):
+    images = np.stack(histology_crops[:3])
+    transform = AlbumentationsStylize(small_stylizer, bank, p=1.0)
+    out = A.Compose([transform], seed=5)(images=images)["images"]
+    assert out.shape == images.shape and out.dtype == np.uint8
+    # the batch uses one style and strength: equal to stylising each image with those
+    expected = [transform.apply(im, **transform.params) for im in images]
+    assert all(np.array_equal(a, b) for a, b in zip(out, expected))
+    gray = images.mean(axis=3).astype(np.uint8)
+    gray_out = A.Compose([transform], seed=5)(images=gray)["images"]
+    assert gray_out.shape == gray.shape and gray_out.dtype == np.uint8
+
+
+def test_to_dict_from_dict_and_save_load_round_trip(tmp_path, saved, histology_crops, monkeypatch):
+    monkeypatch.setattr(_common, "_STYLIZERS", {})
+    checkpoint, bank_path = saved
+    pipeline = A.Compose(
+        [A.HorizontalFlip(p=0.5), AlbumentationsStylize(checkpoint, bank_path, strength=(0.5, 1.0), p=0.7)], seed=11
+    )
+    described = A.to_dict(pipeline)
+    entry = described["transform"]["transforms"][1]
+    assert entry["stylizer"] == checkpoint and entry["bank"] == bank_path and entry["revision"] is None
+    assert entry["p"] == 0.7 and tuple(entry["strength"]) == (0.5, 1.0)
+    assert len(json.dumps(described)) < 2_000  # ids and paths, never arrays
+    restored = A.from_dict(described)
+    restored.set_random_seed(11)
+    pipeline.set_random_seed(11)
+    assert all(np.array_equal(a, b) for a, b in zip(_run(pipeline, histology_crops), _run(restored, histology_crops)))
+    path = tmp_path / "pipeline.json"
+    A.save(pipeline, str(path))
+    loaded = A.load(str(path))
+    loaded.set_random_seed(2)
+    pipeline.set_random_seed(2)
+    assert all(np.array_equal(a, b) for a, b in zip(_run(pipeline, histology_crops), _run(loaded, histology_crops)))
+
+
+def test_objects_without_a_source_refuse_to_serialise(small_stylizer, bank, saved):
+    from stylizing_vit_aug.hub import load_stylizer
+
+    unsaved = StyleBank.from_images(bank.images, load_stylizer(saved[0], device="cpu"), encode=False)
+    with pytest.raises(ValueError, match="bank.save"):
+        A.to_dict(AlbumentationsStylize(bank=unsaved))
+    with pytest.raises(ValueError, match="save_pretrained"):
+        A.to_dict(AlbumentationsStylize(small_stylizer, saved[1]))
+
+
+def test_pickles_as_sources_for_workers(saved, image):
+    transform = AlbumentationsStylize(*saved, p=1.0)
+    pipeline = A.Compose([transform], seed=0)
+    expected = pipeline(image=image)["image"]
+    payload = pickle.dumps(pipeline)
+    assert len(payload) < 30_000
+    clone = pickle.loads(payload)
+    clone.set_random_seed(0)
+    assert np.array_equal(clone(image=image)["image"], expected)
+
+
+def test_init_schema_rejects_bad_arguments(bank):
+    for kwargs in ({"p": 1.5}, {"strength": (0.8, 0.2)}, {"strength": 2.0}, {"style_crop": 0.0}, {"strategy": "x"}):
+        with pytest.raises(ValueError):
+            AlbumentationsStylize(bank=bank, **kwargs)
+    with pytest.raises(ValueError, match="4 channels"):
+        AlbumentationsStylize(bank=bank, p=1.0)(image=np.zeros((32, 32, 4), np.uint8))
+    with pytest.raises(ValueError, match="at least 8x8"):
+        AlbumentationsStylize(bank=bank, p=1.0)(image=np.zeros((6, 6, 3), np.uint8))
