@@ -119,7 +119,8 @@ def _count_stylized(monkeypatch) -> list[int]:
 
 
 def test_stylize_interrupted_mid_write_resumes_without_duplicates(tmp_path, checkpoint, monkeypatch, capsys):
-    inputs = _images(tmp_path / "in" / "a", 5) + _images(tmp_path / "in" / "b", 3, size=(36, 36), seed=2)
+    _images(tmp_path / "in" / "a", 5)
+    _images(tmp_path / "in" / "b", 3, size=(36, 36), seed=2)
     styles = tmp_path / "styles"
     _images(styles, 4, size=(32, 32), seed=3)
     args = ["--styles-dir", str(styles), "--checkpoint", checkpoint, "--batch-size", "2"]
@@ -231,3 +232,23 @@ def test_module_entry_point_runs(tmp_path):
     result = subprocess.run([sys.executable, "-m", "stylizing_vit_aug.cli", "--version"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "stylizing-vit-aug" in result.stdout
+
+
+def test_make_grid_layout_kinds_and_errors():
+    import torch
+
+    from stylizing_vit_aug.grid import make_grid
+
+    red = np.zeros((20, 40, 3), np.uint8)
+    red[..., 0] = 255
+    rows = [[red, None], [torch.rand(1, 16, 16), torch.randn(3, 30, 30) * 3]]  # gray, out-of-range float
+    grid = make_grid(rows, ["one", "two"], ["a", "b"], cell_size=40, padding=4)
+    assert grid.size == (40 + 2 * 40 + 3 * 4, 18 + 2 * 40 + 3 * 4)
+    pixels = np.asarray(grid)
+    # The 40x20 red image is scaled to 40x20 and centred vertically in its cell.
+    assert (pixels[18 + 4 + 10 + 5, 40 + 4 + 20] == [255, 0, 0]).all()
+    assert (pixels[18 + 4 + 20, 40 + 4 + 44 + 20] == 255).all()  # the blank cell stays white
+    with pytest.raises(ValueError, match="row labels"):
+        make_grid(rows, ["only one"], ["a", "b"])
+    with pytest.raises(ValueError, match="one image in each cell"):
+        make_grid([[torch.rand(2, 3, 16, 16)]])

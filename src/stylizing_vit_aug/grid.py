@@ -17,6 +17,7 @@ import logging
 from functools import lru_cache
 from typing import Any, Sequence
 
+import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from .images import BatchInfo, ImageLike, from_batch, to_batch
@@ -83,7 +84,13 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, font: Any, width: int, max_lines
 
 
 def _cell_image(image: ImageLike, cell_size: int, where: str) -> Image.Image:
-    """One image scaled to fit a ``cell_size`` square (aspect kept), as an RGB PIL image."""
+    """One image scaled to fit a ``cell_size`` square (aspect kept), as an RGB PIL image.
+
+    Float tensors are clipped to 0–1 first: a preview of a raw model output (a reconstruction
+    slightly out of range) should show, not fail.
+    """
+    if isinstance(image, torch.Tensor) and image.is_floating_point():
+        image = image.detach().float().nan_to_num(0.0).clamp(0, 1)
     values, info = to_batch(image, where)
     if values.shape[0] != 1:
         raise ValueError(f"{where} is a batch of {values.shape[0]} images; put one image in each cell")

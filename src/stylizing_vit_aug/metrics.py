@@ -50,16 +50,17 @@ from .images import ImageLike, to_batch
 from .stylizer import to_luminance
 
 __all__ = [
-    "PSNR_MAX",
     "HISTOGRAM_BINS",
+    "PSNR_MAX",
     "anatomy_metrics",
-    "style_metrics",
-    "ssim",
-    "psnr",
-    "edge_correlation",
-    "mean_std_distance",
-    "histogram_distance",
     "color_statistics",
+    "edge_correlation",
+    "histogram_distance",
+    "mean_std_distance",
+    "psnr",
+    "ssim",
+    "style_metrics",
+    "summarize",
 ]
 
 PSNR_MAX = 100.0
