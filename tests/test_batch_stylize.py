@@ -1,0 +1,158 @@
+"""BatchStylize on collated batches: selection, styles, domains, dtypes, determinism, loaders."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from stylizing_vit_aug.bank import StyleBank
+from stylizing_vit_aug.transforms.batch import BatchStylize, StylizeCollate, StylizedLoader, rolled_style_rows
+
+MEAN = torch.tensor([0.5, 0.4, 0.6]).view(1, 3, 1, 1)
+STD = torch.tensor([0.2, 0.25, 0.3]).view(1, 3, 1, 1)
+
+
+@pytest.fixture
+def batch(histology_crops) -> torch.Tensor:
+    """8 uint8 images (the five crops plus three flipped ones), 96x128."""
+    images = torch.from_numpy(np.stack(histology_crops)).permute(0, 3, 1, 2)
+    return torch.cat([images, images[:3].flip(-1)]).contiguous()
+
+
+@pytest.fixture
+def bank(small_stylizer, histology_crops) -> StyleBank:
+    return StyleBank.from_images(histology_crops, small_stylizer, domains=list("aabbc"))
+
+
+def _changed(out: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    return (out != images).flatten(1).any(dim=1)
+
+
+def test_p0_is_identity_and_p1_changes_every_row_in_every_dtype(small_stylizer, bank, batch):
+    for images in (batch, batch.float() / 255, batch.half() / 255):
+        assert BatchStylize(small_stylizer, bank, p=0.0)(images) is images
+        out = BatchStylize(small_stylizer, bank, p=1.0)(images)
+        assert out.dtype == images.dtype and out.shape == images.shape and out.device == images.device
+        assert bool(_changed(out, images).all())
+        if out.is_floating_point():
+            assert float(out.min()) >= 0 and float(out.max()) <= 1
+
+
+def test_only_selected_rows_run_and_change(small_stylizer, bank, batch, monkeypatch):
+    seen: list[int] = []
+    original = small_stylizer.stylize_batch
+
+    def spy(values, styles, strength=1.0, **kwargs):
+        seen.append(values.shape[0])
+        return original(values, styles, strength, **kwargs)
+
+    monkeypatch.setattr(small_stylizer, "stylize_batch", spy)
+    module = BatchStylize(small_stylizer, bank, p=0.5, generator=torch.Generator().manual_seed(3))
+    out, info = module(batch, return_info=True)
+    applied = info.applied
+    assert 0 < int(applied.sum()) < len(batch) and seen == [int(applied.sum())]
+    assert torch.equal(_changed(out, batch), applied)
+    assert torch.equal(out[~applied], batch[~applied])
+    assert bool((info.style_index[applied] >= 0).all()) and bool((info.style_index[~applied] == -1).all())
+    assert info.from_bank and bool((info.strength[~applied] == 0).all())
+
+
+def test_in_batch_styles_are_the_rolled_originals(small_stylizer, batch):
+    out, info = BatchStylize(small_stylizer, p=1.0)(batch, return_info=True)
+    rows = torch.arange(len(batch))
+    assert torch.equal(info.style_index, (rows + 1) % len(batch)) and not info.from_bank
+    values = batch.float() / 255
+    # row 0 is styled by the ORIGINAL row 1, not by row 1's stylised result
+    expected = small_stylizer.stylize_batch(values[:1], values[1:2])
+    difference = out[0].int() - (expected[0] * 255).round().int()
+    assert int(difference.abs().max()) <= 1  # batched vs single-row kernels may round differently
+
+
+def test_domains_never_pair_a_sample_with_its_own_domain(small_stylizer, bank, batch):
+    domains = ["a", "a", "a", "b", "b", "c", "c", "a"]
+    _, info = BatchStylize(small_stylizer, p=1.0)(batch, domains=domains, return_info=True)
+    assert all(domains[int(j)] != domains[i] for i, j in enumerate(info.style_index))
+    assert torch.equal(rolled_style_rows(3, ["x", "x", "x"]), torch.full((3,), -1))
+    out, info = BatchStylize(small_stylizer, p=1.0)(batch[:3], domains=["x"] * 3, return_info=True)
+    assert torch.equal(out, batch[:3]) and not bool(info.applied.any())  # no other domain: left alone
+    generator = torch.Generator().manual_seed(0)
+    bank_domains = list("abcabcab")
+    for _ in range(5):
+        _, info = BatchStylize(small_stylizer, bank, p=1.0, generator=generator)(
+            batch, domains=bank_domains, return_info=True
+        )
+        assert all(bank.domains[int(j)] != bank_domains[i] for i, j in enumerate(info.style_index))
+
+
+def test_same_on_batch_uses_one_decision_style_and_strength(small_stylizer, bank, batch):
+    module = BatchStylize(small_stylizer, bank, p=0.5, strength=(0.2, 0.9), same_on_batch=True,
+                          generator=torch.Generator().manual_seed(0))
+    decisions = set()
+    for _ in range(8):
+        _, info = module(batch, return_info=True)
+        decisions.add(bool(info.applied.all()) or not bool(info.applied.any()))
+        if info.applied.all():
+            assert len(info.style_index.unique()) == 1 and len(info.strength.unique()) == 1
+    assert decisions == {True}
+
+
+def test_generator_seed_reproduces_and_other_seed_differs(small_stylizer, bank, batch):
+    def run(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        module = BatchStylize(small_stylizer, bank, p=0.5, strength=(0.3, 1.0), style_crop=0.6,
+                              generator=torch.Generator().manual_seed(seed))
+        out, info = module(batch, return_info=True)
+        return out, info.applied
+
+    (first, applied), (again, _), (other, _) = run(1), run(1), run(2)
+    assert torch.equal(first, again) and not torch.equal(first, other)
+    assert 0 < int(applied.sum()) < len(batch)
+
+
+def test_normalised_batches_need_and_use_the_statistics(small_stylizer, bank, batch):
+    values = batch.float() / 255
+    normalised = (values - MEAN) / STD
+    with pytest.raises(ValueError, match="after Normalize.*mean= and std="):
+        BatchStylize(small_stylizer, bank, p=1.0)(normalised)
+    told = BatchStylize(small_stylizer, bank, p=1.0, mean=MEAN.flatten().tolist(), std=STD.flatten().tolist(),
+                        generator=torch.Generator().manual_seed(0))
+    plain = BatchStylize(small_stylizer, bank, p=1.0, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(told(normalised), (plain(values) - MEAN) / STD, atol=1e-4, rtol=0)
+
+
+def test_bad_input_gives_clear_errors(small_stylizer, bank, batch):
+    module = BatchStylize(small_stylizer, bank, p=1.0)
+    with pytest.raises(ValueError, match="4 channels"):
+        module(torch.zeros(2, 4, 32, 32, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        module(torch.full((2, 3, 32, 32), float("inf")))
+    with pytest.raises(ValueError, match="at least 8x8"):
+        module(torch.zeros(2, 3, 4, 4, dtype=torch.uint8))
+    with pytest.raises(ValueError, match=r"collated \(B, C, H, W\)"):
+        module(batch[0])
+    with pytest.raises(ValueError, match="one per sample"):
+        module(batch, domains=["a"])
+    for p in (-0.5, 1.01):
+        with pytest.raises(ValueError, match=r"\[0, 1\]"):
+            BatchStylize(small_stylizer, bank, p=p)
+    with pytest.raises(TypeError, match="StyleBank"):
+        BatchStylize(small_stylizer, bank=[1, 2])
+    with pytest.raises(ValueError, match="needs the batch's domains"):
+        BatchStylize(small_stylizer, bank, p=1.0, strategy="other_domain")(batch)
+
+
+def test_loader_wrapper_and_collate_leave_labels_alone(small_stylizer, bank, batch):
+    samples = [{"image": image, "label": i, "site": "ab"[i % 2]} for i, image in enumerate(batch)]
+    module = BatchStylize(small_stylizer, bank, p=1.0)
+    loader = DataLoader(samples, batch_size=4)
+    wrapped = StylizedLoader(loader, module, image_key="image", domain_key="site")
+    assert len(wrapped) == 2
+    outputs = list(wrapped)
+    assert [o["label"].tolist() for o in outputs] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert all(bool(_changed(o["image"], batch[i * 4 : (i + 1) * 4]).all()) for i, o in enumerate(outputs))
+    pairs = [(image, i) for i, image in enumerate(batch)]
+    collate = StylizeCollate(None, module)
+    images, labels = next(iter(DataLoader(pairs, batch_size=8, collate_fn=collate)))
+    assert torch.equal(labels, torch.arange(8)) and images.dtype == torch.uint8
+    assert bool(_changed(images, batch).all())
