@@ -71,6 +71,15 @@ def _check_float_values(values: torch.Tensor, what: str) -> None:
         _fail(f"{what} is float with values in [{low:.3g}, {high:.3g}], expected 0–1; {hint}.")
 
 
+def _unit_float(batch: torch.Tensor, what: str) -> torch.Tensor:
+    """uint8 (0–255) or validated float (0–1) -> float32 in 0–1."""
+    if batch.dtype == torch.uint8:
+        return batch.float().div_(255)
+    values = batch.float()
+    _check_float_values(values, what)
+    return values
+
+
 def _torch_to_batch(images: torch.Tensor, what: str) -> tuple[torch.Tensor, BatchInfo]:
     if images.dim() not in (3, 4):
         _fail(
@@ -82,15 +91,10 @@ def _torch_to_batch(images: torch.Tensor, what: str) -> tuple[torch.Tensor, Batc
         _fail(f"{what} is an empty batch.")
     _, channels, height, width = batch.shape
     _check_size_and_channels(channels, height, width, what)
-    if images.dtype == torch.uint8:
-        values = batch.float().div_(255)
-    elif images.dtype in _TORCH_FLOATS:
-        values = batch.float()
-        _check_float_values(values, what)
-    else:
+    if images.dtype != torch.uint8 and images.dtype not in _TORCH_FLOATS:
         _fail(f"{what} has dtype {images.dtype}; use uint8 (0–255) or a float dtype (0–1).")
     info = BatchInfo("torch", batched, images.dtype, channels, height, width, images.device)
-    return values, info
+    return _unit_float(batch, what), info
 
 
 def _numpy_to_batch(images: np.ndarray, what: str) -> tuple[torch.Tensor, BatchInfo]:
@@ -109,18 +113,12 @@ def _numpy_to_batch(images: np.ndarray, what: str) -> tuple[torch.Tensor, BatchI
         _fail(f"{what} is an empty batch.")
     _, height, width, channels = batch.shape
     _check_size_and_channels(channels, height, width, what)
+    if images.dtype != np.uint8 and images.dtype not in _NUMPY_FLOATS:
+        _fail(f"{what} has dtype {images.dtype}; use uint8 (0–255) or float32 (0–1).")
     if not (batch.flags.writeable and batch.flags.c_contiguous):
         batch = np.array(batch)  # torch.from_numpy needs writable, contiguous memory
-    tensor = torch.from_numpy(batch).permute(0, 3, 1, 2)
-    if images.dtype == np.uint8:
-        values = tensor.float().div_(255)
-    elif images.dtype in _NUMPY_FLOATS:
-        values = tensor.float()
-        _check_float_values(values, what)
-    else:
-        _fail(f"{what} has dtype {images.dtype}; use uint8 (0–255) or float32 (0–1).")
     info = BatchInfo("numpy", batched, images.dtype, channels, height, width, None, squeeze)
-    return values, info
+    return _unit_float(torch.from_numpy(batch).permute(0, 3, 1, 2), what), info
 
 
 def _pil_to_batch(image: "PILImage.Image", what: str) -> tuple[torch.Tensor, BatchInfo]:
