@@ -1,0 +1,105 @@
+"""Training data: folders and domains, seeded crops, blank-crop skipping, epoch order, pairing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from stylizing_vit_aug.train.data import EpochBatches, ImageFolderDataset, pair_styles
+
+
+def write_image(path, size=(48, 40), seed=0, white_fraction=0.0):
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(40, 200, (size[1], size[0], 3), dtype=np.uint8)
+    if white_fraction:
+        cut = int(size[0] * white_fraction)
+        pixels[:, :cut] = 250  # glass background on the left
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+@pytest.fixture
+def folder(tmp_path):
+    for i in range(3):
+        write_image(tmp_path / "he" / f"{i}.png", seed=i)
+    for i in range(2):
+        write_image(tmp_path / "ihc" / f"{i}.jpg", seed=10 + i)
+    (tmp_path / "ihc" / "notes.txt").write_text("not an image")
+    return tmp_path
+
+
+def test_domains_come_from_subfolders(folder):
+    dataset = ImageFolderDataset(folder, 32)
+    assert len(dataset) == 5
+    assert dataset.domain_names == ["he", "ihc"]
+    assert dataset.domains == ["he"] * 3 + ["ihc"] * 2
+    assert ImageFolderDataset(folder, 32, domains="none").domain_names == [folder.name]
+
+
+def test_items_are_seeded_uint8_crops_with_augmentation(folder):
+    dataset = ImageFolderDataset(folder, 32, skip_blank=False)
+    item = dataset[(0, 123)]
+    assert item["image"].shape == (3, 32, 32) and item["image"].dtype == torch.uint8
+    assert torch.equal(item["image"], dataset[(0, 123)]["image"])  # same key, same crop
+    crops = {dataset[(0, seed)]["image"].numpy().tobytes() for seed in range(20)}
+    assert len(crops) > 10  # positions, flips and rotations vary with the seed
+    gray = ImageFolderDataset(folder, 32, channels=1)[1]["image"]
+    assert gray.shape == (1, 32, 32)
+
+
+def test_blank_crops_are_skipped(tmp_path):
+    write_image(tmp_path / "slide.png", size=(200, 40), white_fraction=0.6)
+
+    def mostly_background(dataset) -> float:
+        crops = torch.stack([dataset[(0, s)]["image"] for s in range(40)]).float()
+        white = (crops.min(dim=1).values > 240).flatten(1).float().mean(dim=1)
+        return float((white > 0.7).float().mean())
+
+    keeping = mostly_background(ImageFolderDataset(tmp_path, 32, augment=False, skip_blank=False))
+    skipping = mostly_background(ImageFolderDataset(tmp_path, 32, augment=False))
+    assert keeping > 0.3 and skipping < 0.05
+
+
+def test_clear_errors_for_bad_folders(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        ImageFolderDataset(tmp_path / "nope", 32)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no images found"):
+        ImageFolderDataset(tmp_path / "empty", 32)
+    small = write_image(tmp_path / "small" / "tiny.png", size=(24, 60))
+    with pytest.raises(ValueError, match="smaller than the 32x32 crop") as info:
+        ImageFolderDataset(tmp_path / "small", 32)
+    assert str(small) in str(info.value) and "24x60" in str(info.value)
+    assert len(ImageFolderDataset(tmp_path / "small", 32, scale=2.0)) == 1  # upscaled first
+
+
+def test_epoch_batches_are_seeded_sharded_and_resumable():
+    batches = EpochBatches(5, 2, seed=3, samples_per_epoch=12)
+    assert batches.batches_per_epoch == 6
+    epoch = list(batches.epoch(0))
+    assert epoch == list(EpochBatches(5, 2, seed=3, samples_per_epoch=12).epoch(0))
+    assert list(batches.epoch(0, start_batch=4)) == epoch[4:]
+    assert epoch != list(batches.epoch(1))
+    counts = torch.bincount(torch.tensor([i for batch in epoch for i, _ in batch]), minlength=5)
+    assert counts.min() >= 2  # 12 positions from full permutations of 5 items
+    ranks = [list(EpochBatches(5, 2, seed=3, samples_per_epoch=12, rank=r, world_size=2).epoch(0)) for r in (0, 1)]
+    assert len(ranks[0]) == 3
+    global_order = [key for batch in epoch for key in batch]
+    assert [k for b in range(3) for r in (0, 1) for k in ranks[r][b]] == global_order
+    with pytest.raises(ValueError, match="cannot fill one batch"):
+        EpochBatches(3, 4)
+
+
+def test_style_pairing():
+    domains = torch.tensor([0, 0, 1, 1, 2])
+    assert pair_styles(domains, "roll").tolist() == [1, 2, 3, 4, 0]
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(10):
+        index = pair_styles(domains, "other-domain", generator)
+        assert (domains[index] != domains).all()
+    assert pair_styles(torch.zeros(3, dtype=torch.long), "other-domain").tolist() == [1, 2, 0]
+    with pytest.raises(ValueError, match="style pairing"):
+        pair_styles(domains, "random")
