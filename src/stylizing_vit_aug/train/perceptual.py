@@ -145,6 +145,10 @@ class VGG19Features(nn.Module):
                 layers += [nn.Conv2d(channels, out, 3, padding=1), nn.ReLU(inplace=True)]
                 channels = out
         self.features = nn.Sequential(*layers)
+        for layer in self.features:
+            if isinstance(layer, nn.Conv2d):  # He init keeps activations at scale through 16 convs
+                nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu")  # (random use:
+                nn.init.zeros_(layer.bias)  # PyTorch's default shrinks them into slow denormals)
         self.channels = tuple(max(1, int(round(c * width))) for c in LEVEL_CHANNELS)
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:

@@ -38,6 +38,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -305,6 +306,9 @@ class AccelerateRuntime:
 
 
 def make_runtime(config: TrainConfig) -> SingleProcess | AccelerateRuntime:
+    # DDP notes that cls_token's gradient (a slice of the expanded batch) has other strides
+    # than its bucket: harmless for a [1, 1, D] tensor, so keep the log readable.
+    warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
     if config.accelerate or int(os.environ.get("WORLD_SIZE", "1")) > 1:
         return AccelerateRuntime(config.device)
     return SingleProcess(config.device)

