@@ -19,9 +19,16 @@ from pathlib import Path
 import albumentations as A
 import numpy as np
 import torch
+from _common import (
+    ASSETS,
+    SOURCES,
+    add_checkpoint_argument,
+    load_example_stylizer,
+    setup_logging,
+    tissue_crops,
+)
 from PIL import Image
 
-from _common import ASSETS, SOURCES, add_checkpoint_argument, load_example_stylizer, setup_logging, tissue_crops
 from stylizing_vit_aug import AlbumentationsStylize, StyleBank, save_pretrained
 
 

@@ -20,8 +20,14 @@ import time
 import timm
 import torch
 import torch.nn.functional as F
+from _common import (
+    SOURCES,
+    add_checkpoint_argument,
+    histology_image,
+    load_example_stylizer,
+    setup_logging,
+)
 
-from _common import SOURCES, add_checkpoint_argument, histology_image, load_example_stylizer, setup_logging
 from stylizing_vit_aug import BatchStylize
 from stylizing_vit_aug.transforms import StylizedLoader
 

@@ -17,12 +17,19 @@ import time
 from pathlib import Path
 
 import torch
+from _common import (
+    ASSETS,
+    SOURCES,
+    add_checkpoint_argument,
+    load_example_stylizer,
+    setup_logging,
+    tissue_crops,
+)
 from torch.utils.data import DataLoader, Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.utils import save_image
 
-from _common import ASSETS, SOURCES, add_checkpoint_argument, load_example_stylizer, setup_logging, tissue_crops
 from stylizing_vit_aug import StyleBank, StylizeTransform
 
 

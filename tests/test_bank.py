@@ -7,14 +7,18 @@ import re
 import numpy as np
 import pytest
 import torch
+from conftest import CAMELYON_MEAN, CAMELYON_STD, make_small_model
 from PIL import Image
 
 import stylizing_vit_aug as sva
 from stylizing_vit_aug import bank as bank_module
-from stylizing_vit_aug.bank import BankMismatch, StyleBank, bundled_bank, stream_bytes_per_style
+from stylizing_vit_aug.bank import (
+    BankMismatch,
+    StyleBank,
+    bundled_bank,
+    stream_bytes_per_style,
+)
 from stylizing_vit_aug.model import PRESETS, ModelConfig
-
-from conftest import CAMELYON_MEAN, CAMELYON_STD, make_small_model
 
 
 @pytest.fixture
@@ -26,7 +30,7 @@ def test_documented_memory_table_matches_the_formula_and_real_streams(small_styl
     doc = bank_module.__doc__
     for name, preset in PRESETS.items():
         config = ModelConfig(**preset)
-        row = re.search(rf"^{name}\s+(\d+)\s+(\d+)\s+([\d,]+) B\s+([\d,]+) B\s+([\d.]+) GB", doc, re.M)
+        row = re.search(rf"^{name}\s+(\d+)\s+(\d+)\s+([\d,]+) B\s+([\d,]+) B\s+([\d.]+) GB", doc, re.MULTILINE)
         assert row is not None, f"no memory row for {name}"
         assert int(row[1]) == config.depth and int(row[2]) == config.embed_dim
         assert int(row[3].replace(",", "")) == stream_bytes_per_style(config, torch.float32)

@@ -8,7 +8,12 @@ import torch
 from torch.utils.data import DataLoader
 
 from stylizing_vit_aug.bank import StyleBank
-from stylizing_vit_aug.transforms.batch import BatchStylize, StylizeCollate, StylizedLoader, rolled_style_rows
+from stylizing_vit_aug.transforms.batch import (
+    BatchStylize,
+    StylizeCollate,
+    StylizedLoader,
+    rolled_style_rows,
+)
 
 MEAN = torch.tensor([0.5, 0.4, 0.6]).view(1, 3, 1, 1)
 STD = torch.tensor([0.2, 0.25, 0.3]).view(1, 3, 1, 1)

@@ -12,7 +12,6 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-import stylizing_vit_aug as sva
 from stylizing_vit_aug.bank import StyleBank
 from stylizing_vit_aug.hub import DefaultCheckpointMissing
 from stylizing_vit_aug.transforms import _common

@@ -37,8 +37,9 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -49,9 +50,9 @@ from .model import ModelConfig, StyleStream
 from .stylizer import Stylizer, resize
 
 __all__ = [
-    "BankMismatch",
     "IMAGE_EXTENSIONS",
     "STRATEGIES",
+    "BankMismatch",
     "StyleBank",
     "bundled_bank",
     "random_crop_resize",
@@ -239,7 +240,7 @@ class StyleBank:
         crops_per_image: int | None = None,
         crop_size: int | None = None,
         seed: int = 0,
-    ) -> "StyleBank":
+    ) -> StyleBank:
         """A bank from images of any kind the Stylizer takes (one batch, or a list of images or
         file paths of any sizes).
 
@@ -276,7 +277,7 @@ class StyleBank:
         *,
         domains: str | Mapping[str, Any] | None = "subfolders",
         **kwargs: Any,
-    ) -> "StyleBank":
+    ) -> StyleBank:
         """A bank from every PNG/JPEG/TIFF under ``root`` (recursive, sorted).
 
         ``domains``: ``"subfolders"`` labels each image with its top-level subfolder name
@@ -312,7 +313,7 @@ class StyleBank:
         *,
         domains: str | Sequence[Any] | None = None,
         **kwargs: Any,
-    ) -> "StyleBank":
+    ) -> StyleBank:
         """A bank from a map-style dataset whose items are images or ``(image, target, ...)``.
 
         ``domains``: ``"targets"`` uses each item's second element, or one label per item, or None.
@@ -365,7 +366,7 @@ class StyleBank:
         if missing:
             logger.debug("encoded %d style chunks (%d/%d styles cached)", len(missing), self.num_encoded, len(self))
 
-    def encode(self) -> "StyleBank":
+    def encode(self) -> StyleBank:
         """Encode every style now (a progress bar for large banks) and keep one contiguous cache."""
         if self._full is None:
             self._encode_chunks(range(len(self._chunks)))
@@ -528,7 +529,7 @@ class StyleBank:
         on_mismatch: str = "error",
         device: str | torch.device | None = None,
         stream_dtype: torch.dtype | str | None = None,
-    ) -> "StyleBank":
+    ) -> StyleBank:
         """Read a bank file for ``stylizer``.
 
         Streams saved with the same stylizer (same fingerprint) are used as they are. Otherwise
@@ -549,7 +550,7 @@ class StyleBank:
                     raise ValueError(f"{path} is not a style bank file (made by StyleBank.save)")
                 images = handle.get_tensor("images")
                 same = meta.get("fingerprint") == stylizer.fingerprint
-                layers = handle.get_tensor("streams") if same and "streams" in handle.keys() else None
+                layers = handle.get_tensor("streams") if same and "streams" in handle.keys() else None  # noqa: SIM118 (safe_open has no __contains__)
         except SafetensorError as error:
             raise ValueError(f"cannot read bank file {path}: {error}") from error
         domains = json.loads(meta["domains"])

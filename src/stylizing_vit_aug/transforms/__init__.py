@@ -17,7 +17,7 @@ _LAZY = {
     "StylizedLoader": "batch",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = ["AlbumentationsStylize", "BatchStylize", "StylizeCollate", "StylizeInfo", "StylizeTransform", "StylizedLoader"]
 
 
 def __getattr__(name: str) -> Any:

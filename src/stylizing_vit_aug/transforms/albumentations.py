@@ -9,13 +9,17 @@ them again lazily.
 from __future__ import annotations
 
 import os
-from typing import Any, Literal, Sequence
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
 try:
-    from albumentations.core.transforms_interface import BaseTransformInitSchema, ImageOnlyTransform
+    from albumentations.core.transforms_interface import (
+        BaseTransformInitSchema,
+        ImageOnlyTransform,
+    )
     from pydantic import field_validator
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError(

@@ -14,8 +14,9 @@ back bit-identical. Labels are untouched, so the module sits between the loader 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -24,9 +25,17 @@ from torch.utils.data import default_collate
 from ..bank import STRATEGIES, StyleBank, random_crop_resize
 from ..images import from_batch, to_batch
 from ..stylizer import Stylizer
-from ._common import check_crop, check_probability, check_stats, check_strength, check_unit_range, draw_strength, pick_styles
+from ._common import (
+    check_crop,
+    check_probability,
+    check_stats,
+    check_strength,
+    check_unit_range,
+    draw_strength,
+    pick_styles,
+)
 
-__all__ = ["BatchStylize", "StylizeInfo", "StylizeCollate", "StylizedLoader"]
+__all__ = ["BatchStylize", "StylizeCollate", "StylizeInfo", "StylizedLoader"]
 
 
 @dataclass

@@ -9,7 +9,8 @@ For per-sample decisions on collated batches use :class:`~stylizing_vit_aug.Batc
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import PIL.Image
 import torch
