@@ -22,36 +22,18 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from _common import add_checkpoint_argument, load_example_stylizer, setup_logging, tissue_crops
 from torch import nn
 from torchvision.transforms.v2.functional import gaussian_blur
 
 import stylizing_vit_aug as sva
-from stylizing_vit_aug.hub import DefaultCheckpointMissing
 
-ASSETS = Path(sva.__file__).parent / "assets" / "histology"
 TRAIN_SOURCES = ["he_cmu1_skin", "he_hgsc_nest", "he_hgsc_stroma", "he_tcia"]
 TEST_SOURCE = "ihc_colon"
 CROP = 64
-
-
-def tissue_crops(name: str, count: int, generator: torch.Generator) -> torch.Tensor:
-    """``count`` random uint8 crops ``[N, 3, 64, 64]`` with tissue in them (white background skipped)."""
-    image = torch.from_numpy(np.array(Image.open(ASSETS / f"{name}.jpg").convert("RGB"))).permute(2, 0, 1)
-    _, height, width = image.shape
-    crops: list[torch.Tensor] = []
-    while len(crops) < count:
-        top = int(torch.randint(0, height - CROP, (1,), generator=generator))
-        left = int(torch.randint(0, width - CROP, (1,), generator=generator))
-        crop = image[:, top : top + CROP, left : left + CROP]
-        if crop.float().mean() < 215:  # mostly background otherwise
-            crops.append(crop)
-    return torch.stack(crops)
 
 
 def labelled(crops: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,16 +59,6 @@ class SmallCNN(nn.Module):
         return self.head(self.features(x).mean(dim=(2, 3)))
 
 
-def load_stylizer(source: str | None) -> tuple[sva.Stylizer, bool]:
-    """The requested stylizer, or a random one (flagged) when no bundled default exists."""
-    try:
-        return sva.load_stylizer(source, device="cpu"), True
-    except DefaultCheckpointMissing:
-        torch.manual_seed(0)
-        model = sva.create_model("tiny", img_size=64, patch_size=16, embed_dim=96, depth=2)
-        return sva.Stylizer(model, (0.744, 0.590, 0.721), (0.179, 0.213, 0.172), device="cpu"), False
-
-
 def accuracy(predict, images: torch.Tensor, labels: torch.Tensor, batch: int = 50) -> float:
     with torch.no_grad():
         preds = torch.cat([predict(images[i : i + batch]).argmax(1) for i in range(0, len(images), batch)])
@@ -95,26 +67,27 @@ def accuracy(predict, images: torch.Tensor, labels: torch.Tensor, batch: int = 5
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", default=None, help="stylizer source (default: the bundled default)")
+    add_checkpoint_argument(parser)
     parser.add_argument("--n-styles", type=int, default=4, help="StyleTTA views per test crop (default 4)")
     parser.add_argument("--test-crops", type=int, default=100, help="held-out crops to evaluate (default 100)")
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    setup_logging()
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     start = time.perf_counter()
 
     train_x, train_y, val_x, val_y, style_crops, domains = [], [], [], [], [], []
     for name in TRAIN_SOURCES:
-        crops = tissue_crops(name, 160, gen)
+        crops = tissue_crops(name, 160, CROP, gen)
         x, y = labelled(crops[:140], gen)
         train_x.append(x[:110]), train_y.append(y[:110]), val_x.append(x[110:]), val_y.append(y[110:])
         style_crops.append(crops[140:])  # unblurred crops: the training-domain styles
         domains += [name] * 20
     train_x, train_y = torch.cat(train_x), torch.cat(train_y)
     val_x, val_y = torch.cat(val_x), torch.cat(val_y)
-    test_x, test_y = labelled(tissue_crops(TEST_SOURCE, args.test_crops, gen), gen)
+    test_x, test_y = labelled(tissue_crops(TEST_SOURCE, args.test_crops, CROP, gen), gen)
 
     classifier = SmallCNN()
     optimizer = torch.optim.AdamW(classifier.parameters(), lr=3e-3, weight_decay=1e-4)
@@ -129,7 +102,8 @@ def main() -> None:
             optimizer.step()
     classifier.eval()
 
-    stylizer, trained = load_stylizer(args.checkpoint)
+    stylizer = load_example_stylizer(args.checkpoint, device="cpu")
+    trained = stylizer.source is not None
     bank = sva.StyleBank.from_images(torch.cat(style_crops), stylizer, domains=domains)
     tta = sva.StyleTTA(classifier, stylizer, bank, n_styles=args.n_styles, generator=torch.Generator().manual_seed(1))
 

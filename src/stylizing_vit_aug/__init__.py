@@ -24,6 +24,9 @@ _LAZY = {
     "StylizeTransform": "transforms.torchvision",
     "AlbumentationsStylize": "transforms.albumentations",
     "BatchStylize": "transforms.batch",
+    "StylizedLoader": "transforms.batch",
+    "StylizeCollate": "transforms.batch",
+    "StylizeInfo": "transforms.batch",
     "StyleTTA": "tta",
     "metrics": "metrics",
 }

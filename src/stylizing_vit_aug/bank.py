@@ -45,6 +45,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .metrics import color_statistics
 from .images import BatchInfo, ImageLike, from_batch, to_batch
 from .model import ModelConfig, StyleStream
 from .stylizer import Stylizer, resize
@@ -420,11 +421,8 @@ class StyleBank:
     def color_stats(self) -> torch.Tensor:
         """Per-channel mean and std (0–1) of every style image: float ``[N, 2*C]``."""
         if self._color_stats is None:
-            stats = []
-            for start in range(0, len(self), 1024):
-                values, _ = to_batch(self.images[start : start + 1024], "bank images")
-                stats.append(torch.cat([values.mean(dim=(2, 3)), values.std(dim=(2, 3))], dim=1))
-            self._color_stats = torch.cat(stats)
+            chunks = self.images.split(1024)
+            self._color_stats = torch.cat([color_statistics(chunk) for chunk in chunks])
         return self._color_stats
 
     # -- sampling -----------------------------------------------------------------------------

@@ -196,8 +196,8 @@ def anatomy_metrics(content: ImageLike, stylized: ImageLike) -> dict[str, torch.
 def color_statistics(images: ImageLike) -> torch.Tensor:
     """Per-channel mean then per-channel std (population) in 0–1: ``[B, 2*C]``.
 
-    The figures ``StyleBank.color_stats()`` holds for each style (there up to the std's n vs n-1
-    divisor, negligible at image sizes), so inputs and bank styles compare directly.
+    The figures ``StyleBank.color_stats()`` holds for each style, so inputs and bank styles
+    compare directly.
     """
     values = _values(images, "images")
     flat = values.flatten(2)
