@@ -100,7 +100,9 @@ def test_objective_and_gradients_match_the_reference_training_forward(reference_
     torch.testing.assert_close(out.images.recon_content, ref_recon, atol=1e-5, rtol=0)
     ref_grads = dict(reference.named_parameters())
     for name, param in model.named_parameters():
-        torch.testing.assert_close(param.grad, ref_grads[name].grad, atol=1e-5, rtol=1e-4, msg=name)
+        expected = ref_grads[name].grad
+        error = float((param.grad - expected).abs().max())
+        assert error <= 2e-5 * float(expected.abs().max()) + 1e-7, (name, error)  # float32 rounding
 
 
 def test_training_forward_equals_encode_and_decode():
