@@ -45,6 +45,7 @@ from typing import Any, Iterator, Sequence
 import torch
 from torch.utils.data import DataLoader
 
+from ..commands.common import positive_int
 from ..images import to_batch
 from ..model import PRESETS, ModelConfig, StylizingViT, count_parameters
 from ..stylizer import Stylizer
@@ -71,13 +72,6 @@ TRAJECTORY_ARGS = (
 
 
 # -- arguments -----------------------------------------------------------------------------------
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
 def _non_negative_float(text: str) -> float:
     value = float(text)
     if not value >= 0:
@@ -100,19 +94,19 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--domains", choices=("subfolders", "none"), default="subfolders", help="where domains come from (default: subfolders)")
     data.add_argument("--pairing", choices=PAIRINGS, default="roll", help="style of each sample: the next sample of the batch (roll, the paper) or a random sample of another domain")
     data.add_argument("--scale", type=float, default=1.0, help="rescale images by this factor before cropping (e.g. 0.5 for 40x -> 20x)")
-    data.add_argument("--samples-per-epoch", type=_positive_int, help="crops per epoch (default: one per image); raise it for few large images")
+    data.add_argument("--samples-per-epoch", type=positive_int, help="crops per epoch (default: one per image); raise it for few large images")
     data.add_argument("--no-skip-blank", dest="skip_blank", action="store_false", help="keep crops of empty background (default: retry them)")
     data.add_argument("--cache-images", action="store_true", help="keep decoded images in memory (fast for small datasets of large images)")
     data.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1), help="DataLoader worker processes (0: load in the main process)")
 
     model = parser.add_argument_group("model")
     model.add_argument("--init", default="tiny", help="start point: a preset (tiny, small, base, large) from scratch, an official checkpoint id (e.g. tiny-camelyon17wilds), a Hub repo or a directory/.safetensors of ours (default: tiny)")
-    model.add_argument("--img-size", type=_positive_int, help="architecture override for training from scratch")
-    model.add_argument("--patch-size", type=_positive_int, help="architecture override for training from scratch")
+    model.add_argument("--img-size", type=positive_int, help="architecture override for training from scratch")
+    model.add_argument("--patch-size", type=positive_int, help="architecture override for training from scratch")
     model.add_argument("--in-chans", type=int, choices=(1, 3), help="architecture override for training from scratch")
-    model.add_argument("--embed-dim", type=_positive_int, help="architecture override for training from scratch")
-    model.add_argument("--depth", type=_positive_int, help="architecture override for training from scratch")
-    model.add_argument("--num-heads", type=_positive_int, help="architecture override for training from scratch")
+    model.add_argument("--embed-dim", type=positive_int, help="architecture override for training from scratch")
+    model.add_argument("--depth", type=positive_int, help="architecture override for training from scratch")
+    model.add_argument("--num-heads", type=positive_int, help="architecture override for training from scratch")
     model.add_argument("--mean", type=float, nargs="+", help="per-channel mean (0-1) of the normalised space (default: the checkpoint's, or measured on the data)")
     model.add_argument("--std", type=float, nargs="+", help="per-channel std (0-1) of the normalised space")
     model.add_argument("--revision", help="Hub revision of --init")
@@ -125,10 +119,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     perceptual.add_argument("--perceptual-width", type=float, default=1.0, help=argparse.SUPPRESS)
 
     optim = parser.add_argument_group("optimisation (defaults: the paper)")
-    optim.add_argument("--epochs", type=_positive_int, default=50)
-    optim.add_argument("--max-steps", type=_positive_int, help="total optimizer steps (overrides --epochs for the schedule length)")
-    optim.add_argument("--batch-size", type=_positive_int, default=64, help="samples per process per micro-batch")
-    optim.add_argument("--accumulate", type=_positive_int, default=1, help="micro-batches per optimizer step")
+    optim.add_argument("--epochs", type=positive_int, default=50)
+    optim.add_argument("--max-steps", type=positive_int, help="total optimizer steps (overrides --epochs for the schedule length)")
+    optim.add_argument("--batch-size", type=positive_int, default=64, help="samples per process per micro-batch")
+    optim.add_argument("--accumulate", type=positive_int, default=1, help="micro-batches per optimizer step")
     optim.add_argument("--lr", type=_non_negative_float, default=1e-3)
     optim.add_argument("--weight-decay", type=_non_negative_float, default=0.01)
     optim.add_argument("--betas", type=float, nargs=2, default=(0.9, 0.999), metavar=("BETA1", "BETA2"))
@@ -142,9 +136,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("-o", "--output", default="runs/stylizer", help="run folder: checkpoints, logs, previews, final export")
     run.add_argument("--resume", nargs="?", const="auto", help="continue from <output>/checkpoints/last.safetensors (or the given checkpoint)")
     run.add_argument("--save-every", type=int, default=500, help="checkpoint every N optimizer steps (also at each epoch end; 0: epoch ends only)")
-    run.add_argument("--stop-after", type=_positive_int, help="end this invocation after N optimizer steps (checkpointed; continue with --resume); the schedule still spans the whole run")
+    run.add_argument("--stop-after", type=positive_int, help="end this invocation after N optimizer steps (checkpointed; continue with --resume); the schedule still spans the whole run")
     run.add_argument("--val-every", type=int, default=1, help="validate and write a preview every N epochs (0: never)")
-    run.add_argument("--val-samples", type=_positive_int, default=16, help="validation crops")
+    run.add_argument("--val-samples", type=positive_int, default=16, help="validation crops")
     run.add_argument("--device", help="cuda, cuda:1, cpu (default: CUDA when available)")
     run.add_argument("--accelerate", action="store_true", help="use Hugging Face accelerate even for one process (automatic under accelerate launch/torchrun)")
     run.add_argument("--no-export", dest="export", action="store_false", help="skip save_pretrained at the end")

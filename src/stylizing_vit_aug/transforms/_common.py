@@ -186,3 +186,17 @@ class StyleSource:
         if not self._bank_given:
             state["_bank"] = None
         return state
+
+
+class UsesStyleSource:
+    """``stylizer`` and ``bank`` of a per-sample transform that keeps a :class:`StyleSource`."""
+
+    _source: StyleSource
+
+    @property
+    def stylizer(self) -> Stylizer:
+        return self._source.stylizer
+
+    @property
+    def bank(self) -> StyleBank:
+        return self._source.bank

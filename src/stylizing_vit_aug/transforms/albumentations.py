@@ -28,14 +28,14 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 
 from ..bank import StyleBank
 from ..stylizer import Stylizer
-from ._common import StyleSource, check_crop, check_strength, pick_styles
+from ._common import StyleSource, UsesStyleSource, check_crop, check_strength, pick_styles
 
 __all__ = ["AlbumentationsStylize"]
 
 _SEED_BITS = 63
 
 
-class AlbumentationsStylize(ImageOnlyTransform):
+class AlbumentationsStylize(UsesStyleSource, ImageOnlyTransform):
     """Stylise the image with probability ``p`` using a random style of a bank.
 
     Args:
@@ -92,14 +92,6 @@ class AlbumentationsStylize(ImageOnlyTransform):
         self.strategy = strategy
         self.style_crop = style_crop
         self._source = StyleSource(stylizer, bank, revision=revision)
-
-    @property
-    def stylizer(self) -> Stylizer:
-        return self._source.stylizer
-
-    @property
-    def bank(self) -> StyleBank:
-        return self._source.bank
 
     def get_params(self) -> dict[str, Any]:
         low, high = check_strength(self.strength)

@@ -22,6 +22,7 @@ from ..bank import StyleBank
 from ..stylizer import Stylizer
 from ._common import (
     StyleSource,
+    UsesStyleSource,
     check_crop,
     check_probability,
     check_stats,
@@ -34,7 +35,7 @@ from ._common import (
 __all__ = ["StylizeTransform"]
 
 
-class StylizeTransform(Transform):
+class StylizeTransform(UsesStyleSource, Transform):
     """Stylise an image with probability ``p`` using a random style of a bank.
 
     Args:
@@ -79,14 +80,6 @@ class StylizeTransform(Transform):
         self.style_crop = check_crop(style_crop)
         self._stats = check_stats(mean, std)
         self._source = StyleSource(stylizer, bank, revision=revision)
-
-    @property
-    def stylizer(self) -> Stylizer:
-        return self._source.stylizer
-
-    @property
-    def bank(self) -> StyleBank:
-        return self._source.bank
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
         if self.p == 0 or float(torch.rand(1)) >= self.p:
