@@ -96,7 +96,7 @@ def test_objective_and_gradients_match_the_reference_training_forward(reference_
     out = objective(content, style)
     out.total.backward()
     for name in LOSS_TERMS:
-        assert float(out.terms[name]) == pytest.approx(float(getattr(ref_loss, name)), rel=1e-5, abs=1e-6), name
+        assert out.terms[name].item() == pytest.approx(getattr(ref_loss, name).detach().item(), rel=1e-5, abs=1e-6), name
     torch.testing.assert_close(out.images.recon_content, ref_recon, atol=1e-5, rtol=0)
     ref_grads = dict(reference.named_parameters())
     for name, param in model.named_parameters():
@@ -135,6 +135,6 @@ def test_a_few_steps_reduce_the_loss_on_a_fixed_batch(perceptual):
         out.total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-        losses.append(float(out.total))
+        losses.append(out.total.item())
     assert losses[-1] < 0.97 * losses[0], losses
     assert sum(b < a for a, b in zip(losses, losses[1:])) >= 6, losses
