@@ -64,6 +64,18 @@ def test_demo_without_the_bundled_default_exits_2_and_says_why(tmp_path, monkeyp
     assert "Traceback" not in err and not (tmp_path / "demo.png").exists()
 
 
+def test_demo_runs_offline_on_the_bundled_default_once_it_ships(tmp_path, checkpoint, monkeypatch, capsys):
+    import stylizing_vit_aug.hub as hub
+
+    monkeypatch.setattr(hub, "BUNDLED_WEIGHTS_DIR", Path(checkpoint))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    out = tmp_path / "demo.png"
+    assert cli.main(["demo", "-o", str(out), "--cell-size", "32"]) == 0
+    assert "stylizer: default" in capsys.readouterr().out
+    with Image.open(out) as image:
+        image.verify()
+
+
 def test_demo_with_a_checkpoint_writes_the_grid_and_prints_figures(tmp_path, checkpoint, capsys):
     out = tmp_path / "demo.png"
     assert cli.main(["demo", "--checkpoint", checkpoint, "-o", str(out), "--cell-size", "48"]) == 0

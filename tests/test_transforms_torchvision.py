@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
+from conftest import HISTOLOGY, make_small_model
 from stylizing_vit_aug.bank import StyleBank
 from stylizing_vit_aug.hub import DefaultCheckpointMissing
 from stylizing_vit_aug.transforms import _common
@@ -146,6 +147,21 @@ def test_no_arguments_constructs_lazily_and_fails_at_first_use_without_default(t
     with pytest.raises(DefaultCheckpointMissing, match="not shipped"):
         transform(torch.zeros(3, 32, 32, dtype=torch.uint8))
     assert StylizeTransform().p == 0.5
+
+
+def test_no_arguments_uses_the_bundled_default_and_sample_styles_once_they_ship(tmp_path, monkeypatch):
+    from stylizing_vit_aug import hub
+
+    hub.save_pretrained(make_small_model(), tmp_path / "weights", mean=MEAN, std=(0.2, 0.2, 0.2))
+    monkeypatch.setattr(hub, "BUNDLED_WEIGHTS_DIR", tmp_path / "weights")
+    monkeypatch.setattr(_common, "_STYLIZERS", {})
+    transform = StylizeTransform(p=1.0)
+    image = torch.randint(0, 256, (3, 40, 56), dtype=torch.uint8)
+    torch.manual_seed(0)
+    out = transform(image)
+    assert out.shape == image.shape and out.dtype == torch.uint8 and not torch.equal(out, image)
+    assert transform.stylizer.source == "default"
+    assert set(transform.bank.domain_names) == {p.stem for p in HISTOLOGY.glob("*.jpg")}
 
 
 def test_source_strings_load_once_per_process_and_pickle_small(saved, image, monkeypatch):
