@@ -55,3 +55,16 @@ def histology_crops(histology_paths) -> list[np.ndarray]:
         h, w = image.shape[:2]
         crops.append(np.ascontiguousarray(image[h // 2 - 48 : h // 2 + 48, w // 2 - 64 : w // 2 + 64]))
     return crops
+
+
+@pytest.fixture
+def bank(small_stylizer, histology_crops) -> sva.StyleBank:
+    """Five real styles from three domains ("a", "a", "b", "b", "c")."""
+    return sva.StyleBank.from_images(histology_crops, small_stylizer, domains=list("aabbc"))
+
+
+@pytest.fixture
+def saved(tmp_path, small_stylizer, bank) -> tuple[str, str]:
+    """The stylizer saved as a checkpoint directory and the bank as a file: sources, not objects."""
+    small_stylizer.save_pretrained(tmp_path / "ckpt")
+    return str(tmp_path / "ckpt"), str(bank.save(tmp_path / "bank.safetensors"))

@@ -7,7 +7,6 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from stylizing_vit_aug.bank import StyleBank
 from stylizing_vit_aug.transforms.batch import (
     BatchStylize,
     StylizeCollate,
@@ -24,11 +23,6 @@ def batch(histology_crops) -> torch.Tensor:
     """8 uint8 images (the five crops plus three flipped ones), 96x128."""
     images = torch.from_numpy(np.stack(histology_crops)).permute(0, 3, 1, 2)
     return torch.cat([images, images[:3].flip(-1)]).contiguous()
-
-
-@pytest.fixture
-def bank(small_stylizer, histology_crops) -> StyleBank:
-    return StyleBank.from_images(histology_crops, small_stylizer, domains=list("aabbc"))
 
 
 def _changed(out: torch.Tensor, images: torch.Tensor) -> torch.Tensor:

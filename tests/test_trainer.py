@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import stylizing_vit_aug as sva
-from stylizing_vit_aug.train import checkpointing, perceptual, trainer
+from stylizing_vit_aug.train import checkpointing, perceptual
 from stylizing_vit_aug.train.trainer import Trainer, TrainConfig, add_train_arguments, run_train
 from test_train_data import write_image
 

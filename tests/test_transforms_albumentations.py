@@ -15,17 +15,6 @@ from stylizing_vit_aug.transforms.albumentations import AlbumentationsStylize
 
 
 @pytest.fixture
-def bank(small_stylizer, histology_crops) -> StyleBank:
-    return StyleBank.from_images(histology_crops, small_stylizer, domains=list("aabbc"))
-
-
-@pytest.fixture
-def saved(tmp_path, small_stylizer, bank) -> tuple[str, str]:
-    small_stylizer.save_pretrained(str(tmp_path / "ckpt"))
-    return str(tmp_path / "ckpt"), str(bank.save(tmp_path / "bank.safetensors"))
-
-
-@pytest.fixture
 def image(histology_crops) -> np.ndarray:
     return histology_crops[0]
 

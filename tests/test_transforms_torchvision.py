@@ -13,25 +13,12 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from conftest import HISTOLOGY, make_small_model
-from stylizing_vit_aug.bank import StyleBank
 from stylizing_vit_aug.hub import DefaultCheckpointMissing
 from stylizing_vit_aug.transforms import _common
 from stylizing_vit_aug.transforms.torchvision import StylizeTransform
 
 MEAN = [0.5, 0.4, 0.6]
 STD = [0.2, 0.25, 0.3]
-
-
-@pytest.fixture
-def bank(small_stylizer, histology_crops) -> StyleBank:
-    return StyleBank.from_images(histology_crops, small_stylizer, domains=list("aabbc"))
-
-
-@pytest.fixture
-def saved(tmp_path, small_stylizer, bank) -> tuple[str, str]:
-    """The stylizer saved as a checkpoint directory and the bank as a file: sources, not objects."""
-    small_stylizer.save_pretrained(str(tmp_path / "ckpt"))
-    return str(tmp_path / "ckpt"), str(bank.save(tmp_path / "bank.safetensors"))
 
 
 @pytest.fixture

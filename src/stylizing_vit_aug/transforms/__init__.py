@@ -5,8 +5,7 @@ Names load on first use, so importing this package needs neither albumentations 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_attributes
 
 _LAZY = {
     "StylizeTransform": "torchvision",
@@ -20,14 +19,4 @@ _LAZY = {
 __all__ = ["AlbumentationsStylize", "BatchStylize", "StylizeCollate", "StylizeInfo", "StylizeTransform", "StylizedLoader"]
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module_name}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
