@@ -15,7 +15,8 @@ import torch
 
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.train import checkpointing, perceptual
-from stylizing_vit_aug.train.trainer import Trainer, TrainConfig, add_train_arguments, run_train
+from stylizing_vit_aug.train.command import add_train_arguments, run_train
+from stylizing_vit_aug.train.trainer import Trainer, TrainConfig
 from test_train_data import write_image
 
 ARCH = ["--img-size", "32", "--patch-size", "8", "--embed-dim", "48", "--depth", "2", "--num-heads", "3"]

