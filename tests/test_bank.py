@@ -156,6 +156,7 @@ def test_from_folder_and_from_dataset(tmp_path, small_stylizer, histology_crops)
         Image.fromarray(histology_crops[0]).save(tmp_path / site / f"one{suffix}")
         Image.fromarray(histology_crops[1]).save(tmp_path / site / "deep" / f"two{suffix}")
     (tmp_path / "siteA" / "notes.txt").write_text("not an image")
+    (tmp_path / "siteA" / "._one.png").write_bytes(b"AppleDouble metadata, not an image")
     bank = StyleBank.from_folder(tmp_path, small_stylizer, encode=False)
     assert len(bank) == 6 and bank.domain_names == ["siteA", "siteB", "siteC"]
     mapping = {"siteA/one.png": "x", "two.png": "y", "one": "z", "two": "w"}

@@ -46,7 +46,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .metrics import color_statistics
-from .images import BatchInfo, ImageLike, from_batch, to_batch
+from .images import IMAGE_EXTENSIONS, BatchInfo, ImageLike, find_images, from_batch, to_batch
 from .model import ModelConfig, StyleStream
 from .stylizer import Stylizer, resize
 
@@ -62,7 +62,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 STRATEGIES = ("uniform", "balanced", "other_domain")
 FILE_FORMAT = "stylizing-vit-aug.stylebank"
 FILE_VERSION = "1"
@@ -288,7 +287,7 @@ class StyleBank:
         root = Path(root)
         if not root.is_dir():
             raise FileNotFoundError(f"style folder {root} does not exist or is not a folder")
-        paths = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        paths = find_images(root)
         if not paths:
             raise ValueError(f"no {'/'.join(IMAGE_EXTENSIONS)} images found under {root}")
         labels: list[Any] | None = None

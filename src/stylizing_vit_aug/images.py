@@ -9,6 +9,7 @@ value range and layout.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Sequence, Union
 
 import numpy as np
@@ -21,6 +22,7 @@ except ImportError:  # pragma: no cover
 
 ImageLike = Union[torch.Tensor, np.ndarray, "PILImage.Image", Sequence[Any]]
 
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 MIN_SIZE = 8
 FLOAT_TOLERANCE = 1e-3
 SUPPORTED_CHANNELS = (1, 3)
@@ -198,3 +200,13 @@ def same_kind_copy(images: ImageLike) -> Any:
     if isinstance(images, (list, tuple)):
         return [same_kind_copy(item) for item in images]
     return images.copy()
+
+
+def find_images(root: Path) -> list[Path]:
+    """Every PNG/JPEG/TIFF file under the folder ``root``: recursive, sorted, hidden files and
+    folders (``.DS_Store``, ``._x.png``, ``.ipynb_checkpoints``) skipped."""
+    return sorted(
+        path for path in root.rglob("*")
+        if path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS
+        and not any(part.startswith(".") for part in path.relative_to(root).parts)
+    )

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Iterable
 
 from PIL import Image, UnidentifiedImageError
 
+from ..images import IMAGE_EXTENSIONS, find_images
+
 if TYPE_CHECKING:
     from ..stylizer import Stylizer
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 PIL_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}
 
 
@@ -68,11 +69,7 @@ def list_images(root: Path, what: str = "input folder") -> list[Path]:
         if root.suffix.lower() not in IMAGE_EXTENSIONS:
             raise CLIError(f"{root} is not a {'/'.join(IMAGE_EXTENSIONS)} image")
         return [root]
-    paths = sorted(
-        p for p in root.rglob("*")
-        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
+    paths = find_images(root)
     if not paths:
         raise CLIError(f"no {'/'.join(IMAGE_EXTENSIONS)} images found under {what} {root}")
     return paths
