@@ -46,7 +46,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .metrics import color_statistics
-from .images import IMAGE_EXTENSIONS, BatchInfo, ImageLike, find_images, from_batch, to_batch
+from .images import IMAGE_EXTENSIONS, ImageLike, find_images, to_batch, to_uint8
 from .model import ModelConfig, StyleStream
 from .stylizer import Stylizer, resize
 
@@ -89,13 +89,6 @@ def _check_stream_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
     if isinstance(dtype, str) and dtype.removeprefix("torch.") in _DTYPES:
         return _DTYPES[dtype.removeprefix("torch.")]
     raise ValueError(f"stream_dtype must be one of {sorted(_DTYPES)} or None, got {dtype!r}")
-
-
-def _to_uint8(values01: torch.Tensor) -> torch.Tensor:
-    """Float 0–1 ``[B, C, H, W]`` -> uint8 on the CPU, through the one converter in images.py."""
-    _, channels, height, width = values01.shape
-    info = BatchInfo("torch", True, torch.uint8, channels, height, width, torch.device("cpu"))
-    return from_batch(values01, info)
 
 
 def random_crop_resize(
@@ -220,7 +213,7 @@ class StyleBank:
                 values = random_crop_resize(values.repeat_interleave(crops_per_image, dim=0), crop, size, generator)
             else:
                 values = resize(values, size, size)
-            parts.append(_to_uint8(values))
+            parts.append(to_uint8(values).cpu())
             counts.extend([crops_per_image or 1] * (values.shape[0] // (crops_per_image or 1)))
         if not parts:
             raise ValueError("a style bank needs at least one style image; got none")
@@ -564,7 +557,7 @@ class StyleBank:
             logger.warning("bank %s was encoded with %s; re-encoding its styles for %s", path, theirs, ours)
             values, _ = to_batch(images, "bank images")
             size = stylizer.img_size
-            images = _to_uint8(resize(stylizer.adapt_channels(values), size, size))
+            images = to_uint8(resize(stylizer.adapt_channels(values), size, size)).cpu()
         bank = cls(
             images,
             stylizer,

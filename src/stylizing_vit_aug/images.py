@@ -167,7 +167,8 @@ def to_batch(images: ImageLike, what: str = "images") -> tuple[torch.Tensor, Bat
     )
 
 
-def _to_uint8(values: torch.Tensor) -> torch.Tensor:
+def to_uint8(values: torch.Tensor) -> torch.Tensor:
+    """Float 0–1 -> uint8 0–255 (rounded, clamped), on the same device."""
     return values.mul(255).round_().clamp_(0, 255).to(torch.uint8)
 
 
@@ -177,10 +178,10 @@ def from_batch(values: torch.Tensor, info: BatchInfo) -> Any:
     if info.kind == "list":
         return [from_batch(values[i : i + 1], item) for i, item in enumerate(info.items)]
     if info.kind == "torch":
-        out = _to_uint8(values) if info.dtype == torch.uint8 else values.to(info.dtype)
+        out = to_uint8(values) if info.dtype == torch.uint8 else values.to(info.dtype)
         out = out.to(info.device)
         return out if info.batched else out[0]
-    array = (_to_uint8(values) if info.kind == "pil" or info.dtype == np.uint8 else values)
+    array = (to_uint8(values) if info.kind == "pil" or info.dtype == np.uint8 else values)
     array = array.permute(0, 2, 3, 1).cpu().numpy()
     if info.kind == "pil":
         pixels = array[0, :, :, 0] if info.channels == 1 else array[0]
