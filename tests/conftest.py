@@ -33,9 +33,13 @@ def make_small_model(seed: int = 0, **overrides) -> sva.StylizingViT:
 
 @pytest.fixture
 def small_stylizer() -> sva.Stylizer:
-    """A random 32-px Stylizer on CPU: fast, and every code path of a real one."""
+    """A random 32-px Stylizer on CPU: fast, and every code path of a real one.
+
+    ``detail`` mode: a random network's style-dependent change (what ``relative`` keeps) is a few
+    thousandths, too small for the front-end tests to see that a row was stylised at all.
+    """
     return sva.Stylizer(
-        make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32
+        make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32, mode="detail"
     )
 
 

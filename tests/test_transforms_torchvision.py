@@ -181,7 +181,7 @@ class _Images(Dataset):
 def test_dataloader_with_two_spawn_workers(saved, histology_crops):
     checkpoint, bank_path = saved
     images = torch.from_numpy(np.stack(histology_crops[:4])).permute(0, 3, 1, 2).contiguous()
-    dataset = _Images(images, StylizeTransform(checkpoint, bank_path, p=1.0))
+    dataset = _Images(images, StylizeTransform(checkpoint, bank_path, p=1.0, mode="detail"))  # mode travels to the workers
     loader = DataLoader(dataset, batch_size=2, num_workers=2, multiprocessing_context="spawn")
     batches = list(loader)
     stylised = torch.cat([b[0] for b in batches])

@@ -52,7 +52,7 @@ from .checkpoints import (
     write_directory_atomically,
 )
 from .model import PRESETS, ModelConfig, StylizingViT, count_parameters
-from .stylizer import Stylizer
+from .stylizer import DEFAULT_MODE, Stylizer
 
 __all__ = [
     "BUNDLED_WEIGHTS_DIR",
@@ -295,7 +295,7 @@ def load_stylizer(
     dtype: torch.dtype | None = None,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
-    mode: str = "detail",
+    mode: str = DEFAULT_MODE,
 ) -> Stylizer:
     """A ready :class:`Stylizer` from the bundled default, an official id, a Hub repo or a file.
 

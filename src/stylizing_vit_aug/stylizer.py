@@ -6,12 +6,19 @@ gives back the same kind, dtype, value range, size and channel count.
 
 Resolution modes (``mode=``):
 
-* ``"detail"`` (default) — the model sees the image at its size (224 px for the presets); the
-  *change* it makes is upsampled and added to the full-resolution input. Fine structure of large
+* ``"relative"`` — the change is ``F(x, s) − F(x, x)``: what style ``s`` does beyond what the
+  network does to the content with its own style. The decoder's reconstruction error appears in
+  both terms and cancels, so anatomy is kept by construction and ``style = content`` returns the
+  input exactly; the change is upsampled and added to the full-resolution input as in
+  ``detail``. It costs five block applications per layer instead of three (the self branch
+  shares the content pass; see :meth:`StylizingViT.stylize_with_self`).
+* ``"detail"`` — the model sees the image at its size (224 px for the presets); the *change*
+  ``F(x, s) − x`` is upsampled and added to the full-resolution input. Fine structure of large
   images is kept exactly; only the colour/texture change is low-pass.
 * ``"resize"`` — the stylised model-size image is simply resized back.
 
-At the model's own size both modes are identical.
+At the model's own size ``detail`` and ``resize`` are identical. The default mode is chosen by
+measurement (``benchmarks/bench_resolution_modes.py``; table in the README).
 
 Channels: a 1-channel image through a 3-channel model is replicated to RGB and the result is
 turned back to luminance (ITU-R BT.601 weights). A 3-channel image through a 1-channel model is
@@ -36,7 +43,8 @@ from .model import StyleStream, StylizingViT
 
 logger = logging.getLogger(__name__)
 
-MODES = ("detail", "resize")
+MODES = ("relative", "detail", "resize")
+DEFAULT_MODE = "relative"
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 DEFAULT_CHUNK = 64
 
@@ -85,6 +93,13 @@ def to_luminance(images: torch.Tensor) -> torch.Tensor:
     return (images * weights).sum(dim=1, keepdim=True)
 
 
+def check_mode(mode: str | None) -> str | None:
+    """``mode`` if it is one of :data:`MODES` (None: the stylizer's own mode)."""
+    if mode is not None and mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES} (or None for the stylizer's own), got {mode!r}")
+    return mode
+
+
 def _check_stats(values: Sequence[float], name: str, channels: int) -> torch.Tensor:
     tensor = torch.as_tensor(values, dtype=torch.float32).flatten()
     if tensor.numel() == 1:
@@ -106,7 +121,7 @@ class Stylizer:
         mean, std: per-channel statistics of the checkpoint's training data, in 0–1 units.
         device: where the model runs (default: CUDA when available).
         dtype: compute dtype; bf16/fp16 run under autocast (default: bf16 on CUDA, fp32 on CPU).
-        mode: ``"detail"`` or ``"resize"`` (see the module docstring).
+        mode: ``"relative"`` (default), ``"detail"`` or ``"resize"`` (see the module docstring).
         chunk_size: most images per model call, which bounds memory.
         compile: wrap the model's fast path in ``torch.compile``.
         source, revision: where the weights came from (recorded in banks and saved configs).
@@ -120,7 +135,7 @@ class Stylizer:
         *,
         device: str | torch.device | None = None,
         dtype: torch.dtype | None = None,
-        mode: str = "detail",
+        mode: str = DEFAULT_MODE,
         chunk_size: int = DEFAULT_CHUNK,
         compile: bool = False,
         source: str | None = None,
@@ -128,7 +143,7 @@ class Stylizer:
     ) -> None:
         if not isinstance(model, StylizingViT):
             raise TypeError(f"model must be a StylizingViT, got {type(model).__name__}")
-        if mode not in MODES:
+        if mode is None or check_mode(mode) is None:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if not isinstance(chunk_size, int) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
@@ -145,6 +160,7 @@ class Stylizer:
         self.source = source
         self.revision = revision
         self._stylize_fn: Callable = torch.compile(model.stylize) if compile else model.stylize
+        self._relative_fn: Callable = torch.compile(model.stylize_with_self) if compile else model.stylize_with_self
         self._fingerprint: str | None = None
 
     # -- facts ---------------------------------------------------------------------------------
@@ -289,9 +305,7 @@ class Stylizer:
 
         Front-ends that already hold validated float batches (BatchStylize) call this directly.
         """
-        mode = mode or self.mode
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        mode = check_mode(mode) or self.mode
         batch, channels, height, width = values01.shape
         stream = self.encode_style(styles)
         if len(stream) not in (1, batch):
@@ -318,8 +332,12 @@ class Stylizer:
         small01 = resize(values01, size, size)
         model_in01 = self.adapt_channels(small01)
         with self._autocast():
-            stylized = self._stylize_fn(self.normalize(model_in01), stream)
-        change = self.restore_channels(self.denormalize(stylized.float()) - model_in01, channels)
+            if mode == "relative":
+                stylized, own = self._relative_fn(self.normalize(model_in01), stream)
+                change = (stylized.float() - own.float()) * self.std.view(1, -1, 1, 1)
+            else:
+                change = self.denormalize(self._stylize_fn(self.normalize(model_in01), stream).float()) - model_in01
+        change = self.restore_channels(change, channels)
         if mode == "resize":
             return resize(small01 + change, height, width).clamp_(0, 1)
         return (values01 + resize(change, height, width)).clamp_(0, 1)

@@ -27,7 +27,7 @@ from torch import nn
 from .images import from_batch, to_batch
 from .metrics import color_statistics
 from .model import StyleStream
-from .stylizer import Stylizer
+from .stylizer import Stylizer, check_mode
 
 __all__ = ["StyleTTA", "TTAOutput", "MERGES", "ACTIVATIONS", "STYLE_CHOICES"]
 
@@ -96,6 +96,7 @@ class StyleTTA(nn.Module):
             are closest to the input's), or a sequence of bank indices to use for every input.
         generator: a ``torch.Generator`` for ``"random"``/``"fixed"``; same seed, same styles.
         strength: stylisation strength in [0, 1].
+        mode: ``"relative"``, ``"detail"`` or ``"resize"`` (None: the stylizer's own mode).
         input_mean, input_std: the normalisation the classifier's inputs carry (0–1 units);
             needed when you pass normalised tensors, see the module docstring.
     """
@@ -117,6 +118,7 @@ class StyleTTA(nn.Module):
         strength: float = 1.0,
         input_mean: Sequence[float] | None = None,
         input_std: Sequence[float] | None = None,
+        mode: str | None = None,
     ) -> None:
         super().__init__()
         if not callable(classifier):
@@ -168,6 +170,7 @@ class StyleTTA(nn.Module):
         self.return_views = return_views
         self.generator = generator
         self.strength = float(strength)
+        self.mode = check_mode(mode)
         self._fixed: torch.Tensor | None = None
         if isinstance(styles, str):
             if styles not in STYLE_CHOICES:
@@ -286,7 +289,7 @@ class StyleTTA(nn.Module):
             stop = start + step
             stream = self.bank.stream(rows[start:stop])
             stylized01 = self.stylizer.stylize_batch(
-                values01[contents[start:stop].to(values01.device)], stream, self.strength
+                values01[contents[start:stop].to(values01.device)], stream, self.strength, mode=self.mode
             )
             views = self._from01(stylized01, info, images)
             outputs.append(self._classify(views))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Iterable
 from PIL import Image, UnidentifiedImageError
 
 from ..images import IMAGE_EXTENSIONS, find_images
+from ..stylizer import DEFAULT_MODE, MODES
 
 if TYPE_CHECKING:
     from ..stylizer import Stylizer
@@ -30,8 +31,9 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) to pin")
     group.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
-    group.add_argument("--mode", choices=("detail", "resize"), default="detail",
-                       help="detail: keep full-resolution structure (default); resize: plain resize")
+    group.add_argument("--mode", choices=MODES, default=DEFAULT_MODE,
+                       help="relative: the style's change minus the network's own change, anatomy kept exactly "
+                       "(default); detail: the network's change, full-resolution structure kept; resize: plain resize")
     group.add_argument("--mean", type=float, nargs=3, default=None, metavar=("R", "G", "B"),
                        help="normalisation mean (0-1) for a bare .safetensors file without statistics")
     group.add_argument("--std", type=float, nargs=3, default=None, metavar=("R", "G", "B"),

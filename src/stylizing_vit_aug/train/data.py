@@ -31,7 +31,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
-PAIRINGS = ("roll", "other-domain")
+PAIRINGS = ("roll", "other-domain", "same-domain")
 LUMA = (0.299, 0.587, 0.114)
 _MIX = 0x9E3779B97F4A7C15  # 64-bit golden-ratio constant: decorrelates nearby seeds
 
@@ -299,19 +299,23 @@ def pair_styles(
 
     ``"roll"``: the paper's pairing, sample i takes i+1 (mod B). ``"other-domain"``: a random
     sample of another domain (uniform over them); samples whose domain fills the whole batch fall
-    back to the roll.
+    back to the roll. ``"same-domain"``: a random other sample of the same domain (synthetic-stain
+    supervision pairs two crops of one slide); a sample alone in its domain takes itself.
     """
     batch = domains.shape[0]
     roll = torch.arange(1, batch + 1) % batch
     if strategy == "roll":
         return roll
-    if strategy != "other-domain":
+    if strategy not in PAIRINGS:
         raise ValueError(f"style pairing must be one of {PAIRINGS}, got {strategy!r}")
     domains = domains.cpu()
-    index = roll.clone()
+    same = strategy == "same-domain"
+    index = torch.arange(batch) if same else roll.clone()
     draws = torch.rand(batch, generator=generator)
+    positions = torch.arange(batch)
     for i in range(batch):
-        others = (domains != domains[i]).nonzero().flatten()
-        if others.numel():
-            index[i] = others[min(int(draws[i] * others.numel()), others.numel() - 1)]
+        candidates = ((domains == domains[i]) & (positions != i)) if same else (domains != domains[i])
+        candidates = candidates.nonzero().flatten()
+        if candidates.numel():
+            index[i] = candidates[min(int(draws[i] * candidates.numel()), candidates.numel() - 1)]
     return index

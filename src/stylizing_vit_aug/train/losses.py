@@ -27,6 +27,7 @@ batched call; the last layer's unused query update is skipped) and VGG19 on thre
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import asdict, dataclass
 from typing import NamedTuple, Sequence
@@ -36,11 +37,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..model import StylizingViT
+from .stain import StainChangeSampler
 
 __all__ = [
     "LOSS_TERMS",
     "LossOutput",
     "LossWeights",
+    "STAIN_TERMS",
+    "StainSupervisedObjective",
+    "StainWeights",
     "StylizingObjective",
     "TrainingImages",
     "anatomical_loss",
@@ -223,6 +228,8 @@ class StylizingObjective(nn.Module):
     One module so that data-parallel wrappers (DDP through accelerate) see the whole forward.
     """
 
+    terms = LOSS_TERMS
+
     def __init__(self, model: StylizingViT, perceptual: nn.Module, weights: LossWeights | None = None) -> None:
         super().__init__()
         self.model = model
@@ -275,3 +282,73 @@ def describe_weights(weights: LossWeights, names: Sequence[str] = LOSS_TERMS) ->
     """``identity=70, consistency=1, ...`` for logs and model cards."""
     values = weights.as_dict()
     return ", ".join(f"{n}={values[n]:g}" for n in names)
+
+
+# -- synthetic-stain supervision ------------------------------------------------------------------
+STAIN_TERMS = ("relative", "stylized", "self")
+
+
+@dataclass(frozen=True)
+class StainWeights:
+    """Weights of the synthetic-stain terms (all pixel L1 in the normalised space).
+
+    ``relative``: ``x + F(x, s) − F(x, x)`` against the target (what the relative mode outputs);
+    ``stylized``: ``F(x, s)`` against the target (what the detail mode outputs);
+    ``self``: ``F(x, x)`` against ``x`` (a style equal to the content changes nothing).
+    """
+
+    relative: float = 1.0
+    stylized: float = 1.0
+    self: float = 1.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: float(v) for k, v in asdict(self).items()}
+
+
+class StainSupervisedObjective(nn.Module):
+    """Synthetic-stain supervision: learn to move one stain to another on known pairs.
+
+    For content crop ``x`` (itself re-stained by ``T0``, identity half the time) and a partner
+    crop ``y`` of the same slide (rotated/flipped so it cannot be copied), the style is
+    ``T1(y)`` and the target ``T1(x)``: the content's anatomy in the style's stain
+    (:mod:`.stain`). No perceptual network, so a step is cheap on a CPU.
+    """
+
+    terms = STAIN_TERMS
+
+    def __init__(
+        self,
+        model: StylizingViT,
+        mean: Sequence[float],
+        std: Sequence[float],
+        weights: StainWeights | None = None,
+        sampler: StainChangeSampler | None = None,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.weights = weights or StainWeights()
+        self.sampler = sampler or StainChangeSampler()
+        self.content_sampler = dataclasses.replace(self.sampler, identity=0.5)
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+
+    def forward(self, content: torch.Tensor, style_index: torch.Tensor, generator: torch.Generator) -> LossOutput:
+        batch = content.shape[0]
+        x01 = (content.float() * self.std + self.mean).clamp(0, 1)
+        to_content = self.content_sampler(batch, generator).to(content.device)
+        to_style = self.sampler(batch, generator).to(content.device)
+        turns = int(torch.randint(1, 4, (1,), generator=generator))
+        partner = torch.rot90(x01[style_index.to(content.device)], turns, dims=(-2, -1))
+        norm = lambda images01: ((images01 - self.mean) / self.std).to(content.dtype)  # noqa: E731
+        source, style, target = norm(to_content(x01)), norm(to_style(partner)), norm(to_style(x01))
+        stylized, own = self.model.stylize_with_self(source, self.model.encode_style(style))
+        stylized, own = stylized.float(), own.float()
+        relative = source.float() + stylized - own
+        terms = {
+            "relative": F.l1_loss(relative, target.float()),
+            "stylized": F.l1_loss(stylized, target.float()),
+            "self": F.l1_loss(own, source.float()),
+        }
+        w = self.weights.as_dict()
+        total = sum(w[name] * terms[name] for name in STAIN_TERMS)
+        return LossOutput(total, terms, TrainingImages(own, relative, None, style_index))  # type: ignore[arg-type]

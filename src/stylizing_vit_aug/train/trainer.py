@@ -10,8 +10,10 @@ What it does, in the order a reader meets it in :class:`Trainer` (the command li
 * data: :class:`~.data.ImageFolderDataset` crops at the model size, a seeded order per epoch
   (:class:`~.data.EpochBatches`), styles from the same batch (``--pairing roll`` = the paper, or
   ``other-domain``);
-* objective: :class:`~.losses.StylizingObjective` with the perceptual network of
-  :func:`~.perceptual.build_perceptual`;
+* objective (``--objective``): ``paper`` — :class:`~.losses.StylizingObjective` with the
+  perceptual network of :func:`~.perceptual.build_perceptual`; ``stain`` —
+  :class:`~.losses.StainSupervisedObjective`, synthetic-stain pairs and pixel losses, no
+  perceptual network (fast on a CPU);
 * AdamW + cosine to zero (the paper: lr 1e-3, betas 0.9/0.999, weight decay 0.01) with optional
   linear warmup, gradient clipping (1.0), gradient accumulation, bf16 autocast on CUDA;
 * every ``--save-every`` steps and at each epoch end an atomic checkpoint (``checkpoints/last``)
@@ -49,7 +51,7 @@ from ..model import PRESETS, ModelConfig, StylizingViT, count_parameters
 from ..stylizer import Stylizer
 from .checkpointing import read_training_checkpoint, restore_rng_state, write_training_checkpoint
 from .data import EpochBatches, ImageFolderDataset, mix_seed, pair_styles
-from .losses import LOSS_TERMS, LossWeights, StylizingObjective
+from .losses import LossWeights, StainSupervisedObjective, StylizingObjective
 from .perceptual import LEVELS, build_perceptual
 
 __all__ = ["TrainConfig", "Trainer", "estimate_stats"]
@@ -61,8 +63,9 @@ ARCHITECTURE_ARGS = ("img_size", "patch_size", "in_chans", "embed_dim", "depth",
 # settings that decide the loss trajectory: a resume with other values would not continue the run
 TRAJECTORY_ARGS = (
     "seed", "batch_size", "accumulate", "lr", "weight_decay", "betas", "warmup_steps", "epochs",
-    "samples_per_epoch", "pairing", "loss_weights", "grad_clip", "max_steps",
+    "samples_per_epoch", "pairing", "loss_weights", "grad_clip", "max_steps", "objective",
 )
+OBJECTIVES = ("paper", "stain")
 
 
 # -- configuration ------------------------------------------------------------------------------
@@ -80,6 +83,7 @@ class TrainConfig:
     skip_blank: bool = True
     cache_images: bool = False
     workers: int = 0
+    objective: str = "paper"
     init: str = "tiny"
     architecture: dict = dataclasses.field(default_factory=dict)
     mean: list | None = None
@@ -135,6 +139,8 @@ class TrainConfig:
         return config
 
     def validate(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"--objective must be one of {OBJECTIVES}, got {self.objective!r}")
         if self.workers < 0:
             raise ValueError(f"--workers must be >= 0, got {self.workers}")
         if self.warmup_steps < 0 or self.save_every < 0 or self.val_every < 0:
@@ -304,11 +310,6 @@ class Trainer:
         self.val_dataset = self._dataset(config.val_dir, augment=False) if config.val_dir else self._dataset(config.data, augment=False)
         self.stylizer = Stylizer(self.model, self.mean, self.std, device=self.runtime.device, dtype=torch.float32, source=self.base_model)
         self.model.train().requires_grad_(True)  # the Stylizer freezes its model for inference
-        perceptual = build_perceptual(
-            config.perceptual, mean=self.mean, std=self.std, weights=config.perceptual_weights,
-            input_mode=config.perceptual_input, level_scales=config.perceptual_scales,
-            width=config.perceptual_width, seed=config.seed,
-        )
         self.batches = EpochBatches(
             len(self.dataset), config.batch_size, seed=config.seed, samples_per_epoch=config.samples_per_epoch,
             rank=self.runtime.rank, world_size=self.runtime.world_size,
@@ -321,7 +322,7 @@ class Trainer:
             )
         self.total_steps = config.max_steps or self.steps_per_epoch * config.epochs
         self.epochs = -(-self.total_steps // self.steps_per_epoch)
-        objective = StylizingObjective(self.model, perceptual, config.loss_weights)
+        objective = self._objective()
         optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=config.lr, betas=tuple(config.betas), weight_decay=config.weight_decay
         )
@@ -373,6 +374,23 @@ class Trainer:
         logger.info("fine-tuning %s", stylizer)
         return stylizer.model, stylizer.mean.cpu().tolist(), stylizer.std.cpu().tolist(), stylizer.source
 
+    def _objective(self) -> StylizingObjective | StainSupervisedObjective:
+        config = self.config
+        if config.objective == "stain":
+            return StainSupervisedObjective(self.model, self.mean, self.std)
+        perceptual = build_perceptual(
+            config.perceptual, mean=self.mean, std=self.std, weights=config.perceptual_weights,
+            input_mode=config.perceptual_input, level_scales=config.perceptual_scales,
+            width=config.perceptual_width, seed=config.seed,
+        )
+        return StylizingObjective(self.model, perceptual, config.loss_weights)
+
+    def _objective_description(self) -> str:
+        module = self.objective_module
+        if isinstance(module, StainSupervisedObjective):
+            return f"synthetic-stain supervision ({module.sampler}, weights {module.weights.as_dict()})"
+        return f"paper objective, loss weights {module.weights.as_dict()}, perceptual {module.perceptual.extra_repr()}"
+
     def _dataset(self, root: str, augment: bool) -> ImageFolderDataset:
         cfg = self.model.config
         return ImageFolderDataset(
@@ -402,7 +420,7 @@ class Trainer:
             "mean": [float(v) for v in self.mean],
             "std": [float(v) for v in self.std],
             "base_model": self.base_model,
-            "perceptual": self.objective_module.perceptual.extra_repr(),
+            "objective": self._objective_description(),
             "world_size": self.runtime.world_size,
             "metrics": self.last_metrics,
             "config": self.config.to_json(),
@@ -444,7 +462,8 @@ class Trainer:
         """One optimizer step over ``accumulate`` micro-batches; returns the averaged terms."""
         config = self.config
         device = self.runtime.device
-        sums = torch.zeros(len(LOSS_TERMS) + 1, device=device)
+        terms = self.objective_module.terms
+        sums = torch.zeros(len(terms) + 1, device=device)
         for micro, batch in enumerate(micro_batches):
             content = self._prepare(batch["image"])
             generator = torch.Generator().manual_seed(mix_seed(config.seed, self.step, micro, self.runtime.rank, 0x57E))
@@ -452,9 +471,9 @@ class Trainer:
             last = micro == len(micro_batches) - 1
             with (contextlib.nullcontext() if last else self.runtime.no_sync(self.objective)):
                 with _autocast(device, config.precision):
-                    out = self.objective(content, style_index=index)
+                    out = self._forward(self.objective, content, index, generator)
                 self.runtime.backward(out.total / len(micro_batches))
-            sums += torch.stack([out.total.detach()] + [out.terms[k].detach() for k in LOSS_TERMS]).float()
+            sums += torch.stack([out.total.detach()] + [out.terms[k].detach() for k in terms]).float()
         grad_norm = None
         if config.grad_clip > 0:
             grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip))
@@ -463,11 +482,16 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
         values = (self.runtime.mean(sums / len(micro_batches))).tolist()
-        record = {"loss": values[0], **dict(zip(LOSS_TERMS, values[1:]))}
+        record = {"loss": values[0], **dict(zip(terms, values[1:]))}
         record["lr"] = self.scheduler.get_last_lr()[0]
         if grad_norm is not None:
             record["grad_norm"] = grad_norm
         return record
+
+    def _forward(self, objective: torch.nn.Module, content: torch.Tensor, index: torch.Tensor, generator: torch.Generator):
+        if self.config.objective == "stain":
+            return objective(content, index, generator)
+        return objective(content, style_index=index)
 
     # -- validation ------------------------------------------------------------------------------
     def _val_batch(self) -> dict[str, torch.Tensor]:
@@ -480,20 +504,27 @@ class Trainer:
         """Loss terms, anatomy/style metrics and a preview grid on fixed validation crops."""
         batch = self._val_batch()
         content = self._prepare(batch["image"])
-        index = pair_styles(batch["domain"], self.config.pairing, torch.Generator().manual_seed(self.config.seed))
+        generator = torch.Generator().manual_seed(self.config.seed)
+        index = pair_styles(batch["domain"], self.config.pairing, generator).to(content.device)
         module = self.objective_module
         self.model.eval()
         try:
             with _autocast(self.runtime.device, self.config.precision):
-                out = module(content, style_index=index.to(content.device))
+                out = self._forward(module, content, index, generator)
+                if isinstance(module, StainSupervisedObjective):  # metrics on real pairs of other slides
+                    index = pair_styles(batch["domain"], "other-domain", generator).to(content.device)
+                    stylized, own = self.model.stylize_with_self(content, self.model.encode_style(content[index]))
+                    images = (own, content + stylized.float() - own.float())
+                else:
+                    images = (out.images.recon_content, out.images.stylized)
         finally:
             self.model.train()
         result = {f"val_{k}": float(v) for k, v in out.terms.items()}
         result["val_loss"] = float(out.total)
         content01 = self.stylizer.denormalize(content).clamp(0, 1).cpu()
-        stylized01 = self.stylizer.denormalize(out.images.stylized.float()).clamp(0, 1).cpu()
-        recon01 = self.stylizer.denormalize(out.images.recon_content.float()).clamp(0, 1).cpu()
-        style01 = content01[index]
+        recon01 = self.stylizer.denormalize(images[0].float()).clamp(0, 1).cpu()
+        stylized01 = self.stylizer.denormalize(images[1].float()).clamp(0, 1).cpu()
+        style01 = content01[index.cpu()]
         try:
             from .. import metrics
         except ImportError as error:  # metrics.py is optional for training itself
@@ -540,7 +571,7 @@ class Trainer:
                         self._log_step(record)
                         if progress is not None:
                             progress.update(1)
-                            progress.set_postfix({k: f"{record[k]:.3g}" for k in ("loss", *LOSS_TERMS)}, refresh=False)
+                            progress.set_postfix({k: f"{record[k]:.3g}" for k in ("loss", *self.objective_module.terms)}, refresh=False)
                     epoch_done = self.step % self.steps_per_epoch == 0
                     if epoch_done and config.val_every and (epoch + 1) % config.val_every == 0 and runtime.is_main:
                         self.last_metrics = self.validate(epoch)
@@ -570,7 +601,7 @@ class Trainer:
         training = {
             "steps": self.step, "epochs": self.step / self.steps_per_epoch, "batch_size": self.config.batch_size,
             "accumulate": self.config.accumulate, "world_size": self.runtime.world_size, "lr": self.config.lr,
-            "loss_weights": self.config.loss_weights.as_dict(), "perceptual": self.objective_module.perceptual.extra_repr(),
+            "objective": self._objective_description(),
             "pairing": self.config.pairing, "data": str(self.config.data),
         }
         self.model.eval()

@@ -27,7 +27,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     ) from error
 
 from ..bank import StyleBank
-from ..stylizer import Stylizer
+from ..stylizer import Stylizer, check_mode
 from ._common import StyleSource, UsesStyleSource, check_crop, check_strength, pick_styles
 
 __all__ = ["AlbumentationsStylize"]
@@ -47,6 +47,7 @@ class AlbumentationsStylize(UsesStyleSource, ImageOnlyTransform):
         style_crop: encode a random crop of this side fraction of the style instead of the
             cached whole style.
         revision: revision pin of a source string.
+        mode: ``"relative"``, ``"detail"`` or ``"resize"`` (None: the stylizer's own mode).
         p: probability of applying the transform.
 
     Targets: image, images (one style for the whole ``images`` batch, in one model call).
@@ -60,6 +61,7 @@ class AlbumentationsStylize(UsesStyleSource, ImageOnlyTransform):
         strategy: Literal["uniform", "balanced"]
         style_crop: float | None
         revision: str | None
+        mode: Literal["relative", "detail", "resize"] | None
 
         @field_validator("stylizer", "bank", mode="before")
         @classmethod
@@ -85,9 +87,11 @@ class AlbumentationsStylize(UsesStyleSource, ImageOnlyTransform):
         strategy: Literal["uniform", "balanced"] = "uniform",
         style_crop: float | None = None,
         revision: str | None = None,
+        mode: Literal["relative", "detail", "resize"] | None = None,
         p: float = 0.5,
     ) -> None:
         super().__init__(p=p)
+        self.mode = check_mode(mode)
         self.strength = strength
         self.strategy = strategy
         self.style_crop = style_crop
@@ -105,16 +109,16 @@ class AlbumentationsStylize(UsesStyleSource, ImageOnlyTransform):
         return pick_styles(bank, index, self.style_crop, generator)
 
     def apply(self, img: np.ndarray, strength: float, style_seed: int, **params: Any) -> np.ndarray:
-        return self.stylizer(img, self._styles(style_seed), strength)
+        return self.stylizer(img, self._styles(style_seed), strength, mode=self.mode)
 
     def apply_to_images(self, images: np.ndarray, strength: float, style_seed: int, **params: Any) -> np.ndarray:
         batch = np.asarray(images)
         gray = batch.ndim == 3  # (N, H, W) grayscale without a channel axis
-        out = self.stylizer(batch[..., None] if gray else batch, self._styles(style_seed), strength)
+        out = self.stylizer(batch[..., None] if gray else batch, self._styles(style_seed), strength, mode=self.mode)
         return out[..., 0] if gray else out
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
-        return ("stylizer", "bank", "strength", "strategy", "style_crop", "revision")
+        return ("stylizer", "bank", "strength", "strategy", "style_crop", "revision", "mode")
 
     def get_transform_init_args(self) -> dict[str, Any]:
         """Sources and paths only: a checkpoint id/directory, its revision and the bank file."""
@@ -127,5 +131,6 @@ class AlbumentationsStylize(UsesStyleSource, ImageOnlyTransform):
             "strength": strength,
             "strategy": self.strategy,
             "style_crop": self.style_crop,
+            "mode": self.mode,
         }
 

@@ -24,7 +24,7 @@ from torch.utils.data import default_collate
 
 from ..bank import STRATEGIES, StyleBank, random_crop_resize
 from ..images import from_batch, to_batch
-from ..stylizer import Stylizer
+from ..stylizer import Stylizer, check_mode
 from ._common import (
     check_crop,
     check_probability,
@@ -93,6 +93,7 @@ class BatchStylize(nn.Module):
         style_crop: style from a random crop of this side fraction (the paper crops styles).
         generator: a ``torch.Generator`` for every random draw (default: torch's global one).
         mean, std: statistics of a ``Normalize`` already applied to the batch.
+        mode: ``"relative"``, ``"detail"`` or ``"resize"`` (None: the stylizer's own mode).
 
     Returns the input dtype (uint8 0–255 or float 0–1, or normalised with ``mean``/``std``).
     """
@@ -110,6 +111,7 @@ class BatchStylize(nn.Module):
         generator: torch.Generator | None = None,
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
+        mode: str | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(stylizer, Stylizer):
@@ -127,6 +129,7 @@ class BatchStylize(nn.Module):
         self.style_crop = check_crop(style_crop)
         self.generator = generator
         self._stats = check_stats(mean, std)
+        self.mode = check_mode(mode)
 
     def extra_repr(self) -> str:
         styles = f"bank of {len(self.bank)}" if self.bank is not None else "in-batch (rolled)"
@@ -192,7 +195,7 @@ class BatchStylize(nn.Module):
                     styles = random_crop_resize(styles, self.style_crop, self.stylizer.img_size, self.generator)
             count = 1 if self.same_on_batch else rows.numel()
             strength[rows] = draw_strength(*self.strength, count, self.generator).expand(rows.numel())
-            out = self.stylizer.stylize_batch(values[rows.to(values.device)], styles, strength[rows])
+            out = self.stylizer.stylize_batch(values[rows.to(values.device)], styles, strength[rows], mode=self.mode)
             result = images.clone()
             if self._stats is None:
                 result[rows.to(images.device)] = from_batch(out, info)

@@ -19,7 +19,7 @@ from torchvision.transforms.v2 import Transform
 from torchvision.transforms.v2._utils import is_pure_tensor
 
 from ..bank import StyleBank
-from ..stylizer import Stylizer
+from ..stylizer import Stylizer, check_mode
 from ._common import (
     StyleSource,
     UsesStyleSource,
@@ -51,6 +51,7 @@ class StylizeTransform(UsesStyleSource, Transform):
         mean, std: statistics of a ``Normalize`` placed before this transform (float input is
             otherwise expected in 0–1).
         revision: revision pin of a source string.
+        mode: ``"relative"``, ``"detail"`` or ``"resize"`` (None: the stylizer's own mode).
 
     Accepts PIL images, ``tv_tensors.Image``, plain tensors (C,H,W) or (B,C,H,W), uint8 or float;
     returns the same kind. ``Mask``, ``BoundingBoxes``, ``KeyPoints`` and labels pass untouched.
@@ -70,8 +71,10 @@ class StylizeTransform(UsesStyleSource, Transform):
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
         revision: str | None = None,
+        mode: str | None = None,
     ) -> None:
         super().__init__()
+        self.mode = check_mode(mode)
         if strategy not in ("uniform", "balanced"):
             raise ValueError(f'strategy must be "uniform" or "balanced" for per-sample transforms, got {strategy!r}')
         self.p = check_probability(p)
@@ -97,7 +100,7 @@ class StylizeTransform(UsesStyleSource, Transform):
             return inpt
         styles, strength = params["styles"], params["strength"]
         if isinstance(inpt, PIL.Image.Image):
-            return self.stylizer(inpt, styles, strength)
+            return self.stylizer(inpt, styles, strength, mode=self.mode)
         tensor = inpt.as_subclass(torch.Tensor)
         if self._stats is not None:
             if not tensor.is_floating_point():
@@ -105,9 +108,9 @@ class StylizeTransform(UsesStyleSource, Transform):
             mean, std = (s.to(tensor.device) for s in self._stats)
             values01 = tensor * std + mean
             check_unit_range(values01, "StylizeTransform (after undoing mean/std)")
-            out = (self.stylizer(values01, styles, strength) - mean) / std
+            out = (self.stylizer(values01, styles, strength, mode=self.mode) - mean) / std
             out = out.to(tensor.dtype)
         else:
             check_unit_range(tensor, "StylizeTransform")
-            out = self.stylizer(tensor, styles, strength)
+            out = self.stylizer(tensor, styles, strength, mode=self.mode)
         return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
