@@ -13,6 +13,7 @@ from PIL import Image
 from conftest import make_small_model
 
 import stylizing_vit_aug as sva
+from stylizing_vit_aug import metrics
 
 SCRIPT = Path(__file__).parent.parent / "benchmarks" / "quality_default.py"
 
@@ -40,9 +41,10 @@ def test_gate_figures_and_verdicts(tmp_path):
     quality = _load_script()
     stylizer = sva.Stylizer(make_small_model(), (0.67, 0.5, 0.65), (0.2, 0.24, 0.2), device="cpu",
                             dtype=torch.float32)
-    figures, grid = quality.evaluate(stylizer, crops_per_source=1)
+    figures, grid = quality.evaluate(stylizer, crops_per_source=1, size=48)
     assert set(figures) == {"ssim", "style_ratio", "self_psnr"}
     assert -1 <= figures["ssim"] <= 1 and figures["style_ratio"] >= 0 and figures["self_psnr"] > 0
     assert grid.width > 6 * 32 and grid.height > 6 * 32
-    assert quality.passes({"ssim": 0.7, "style_ratio": 0.4, "self_psnr": 30.0}) == dict.fromkeys(figures, True)
-    assert not any(quality.passes({"ssim": 0.69, "style_ratio": 0.41, "self_psnr": 29.9}).values())
+    assert figures["self_psnr"] == metrics.PSNR_MAX  # relative mode: a style equal to the content changes nothing
+    assert quality.passes({"ssim": 0.9, "style_ratio": 0.65, "self_psnr": 35.0}) == dict.fromkeys(figures, True)
+    assert not any(quality.passes({"ssim": 0.89, "style_ratio": 0.66, "self_psnr": 34.9}).values())

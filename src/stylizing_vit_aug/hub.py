@@ -19,6 +19,7 @@ Downloads go through ``huggingface_hub.hf_hub_download`` (``revision=`` pinning,
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import json
 import logging
 import os
@@ -77,7 +78,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-BUNDLED_WEIGHTS_DIR = Path(__file__).parent / "weights"
+# the repository's top-level weights/ folder, installed as the package stylizing_vit_aug.weights
+BUNDLED_WEIGHTS_DIR = Path(importlib.util.find_spec("stylizing_vit_aug.weights").origin).parent  # type: ignore[union-attr, arg-type]
 HUB_OWNER = "sdoerrich97"
 DEFAULT_ALIAS = "default"
 

@@ -1,0 +1,93 @@
+"""The relative mode: F(x, s) − F(x, x), anatomy kept by construction, exact self-stylisation,
+one shared content pass, and available from every front-end and the command line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+
+import stylizing_vit_aug as sva
+from stylizing_vit_aug import metrics
+
+
+@pytest.fixture(scope="module")
+def model() -> sva.StylizingViT:
+    return make_small_model(seed=3).eval()
+
+
+@settings(max_examples=25, deadline=None)
+@given(batch=st.integers(1, 4), one_style=st.booleans(), seed=st.integers(0, 2**16))
+def test_shared_pass_equals_two_separate_stylisations(model, batch, one_style, seed):
+    generator = torch.Generator().manual_seed(seed)
+    content = torch.randn(batch, 3, 32, 32, generator=generator)
+    styles = torch.randn(1 if one_style else batch, 3, 32, 32, generator=generator)
+    with torch.no_grad():
+        stream = model.encode_style(styles)
+        stylized, own = model.stylize_with_self(content, stream)
+        torch.testing.assert_close(stylized, model.stylize(content, stream), atol=1e-5, rtol=0)
+        torch.testing.assert_close(own, model.stylize(content, model.encode_style(content)), atol=1e-5, rtol=0)
+
+
+def test_stylizer_adds_the_relative_change_at_full_resolution(model):
+    stylizer = sva.Stylizer(model, CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32)
+    assert stylizer.mode == "relative"  # the default, chosen by measurement (README)
+    images, styles = torch.rand(2, 3, 64, 48), torch.rand(2, 3, 32, 32)
+    out = stylizer(images, styles)
+    small = torch.nn.functional.interpolate(images, size=(32, 32), mode="bilinear", antialias=True)
+    with torch.no_grad():
+        stylized, own = model.stylize_with_self(stylizer.normalize(small), model.encode_style(stylizer.normalize(styles)))
+    change = (stylized - own) * stylizer.std.view(1, 3, 1, 1)
+    full = torch.nn.functional.interpolate(change, size=(64, 48), mode="bilinear", antialias=True)
+    torch.testing.assert_close(out, (images + full).clamp(0, 1), atol=1e-5, rtol=0)
+
+
+def test_a_style_equal_to_the_content_changes_nothing(model, histology_crops):
+    stylizer = sva.Stylizer(model, CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32)
+    crops = np.stack(histology_crops)
+    assert np.array_equal(stylizer(crops, crops), crops)  # uint8: bit-identical
+    floats = torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255
+    assert metrics.psnr(floats, stylizer(floats, floats)).min() >= 90
+    detail = stylizer(floats, floats, mode="detail")  # the decoder's own error shows in detail mode
+    assert metrics.psnr(floats, detail).max() < 40
+
+
+def test_anatomy_is_kept_better_than_in_detail_mode(model, histology_crops):
+    stylizer = sva.Stylizer(model, CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32)
+    crops = torch.from_numpy(np.stack(histology_crops)).permute(0, 3, 1, 2).float() / 255
+    styles = crops.roll(1, 0)
+    relative = metrics.ssim(crops, stylizer(crops, styles)).mean()
+    detail = metrics.ssim(crops, stylizer(crops, styles, mode="detail")).mean()
+    assert relative > detail
+
+
+def test_every_front_end_passes_its_mode(small_stylizer, bank, histology_crops, monkeypatch):
+    seen = []
+    original = sva.Stylizer.stylize_batch
+
+    def spy(self, values01, styles, strength=1.0, *, mode=None):
+        seen.append(mode)
+        return original(self, values01, styles, strength, mode=mode)
+
+    monkeypatch.setattr(sva.Stylizer, "stylize_batch", spy)
+    image = torch.from_numpy(histology_crops[0]).permute(2, 0, 1).contiguous()
+    sva.StylizeTransform(small_stylizer, bank, p=1.0, mode="resize")(image)
+    sva.AlbumentationsStylize(small_stylizer, bank, p=1.0, mode="relative")(image=histology_crops[0])
+    sva.BatchStylize(small_stylizer, p=1.0, mode="detail")(image.unsqueeze(0).repeat(2, 1, 1, 1))
+    classifier = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(2))
+    sva.StyleTTA(classifier, small_stylizer, bank, n_styles=1, mode="resize")(image.unsqueeze(0).float() / 255)
+    assert seen == ["resize", "relative", "detail", "resize"]
+    with pytest.raises(ValueError, match="mode must be one of"):
+        sva.StylizeTransform(small_stylizer, bank, mode="sharp")
+    with pytest.raises(ValueError, match="mode must be one of"):
+        small_stylizer(image, image, mode="sharp")
+
+
+def test_load_stylizer_takes_the_mode(tmp_path, small_stylizer):
+    small_stylizer.save_pretrained(tmp_path / "ckpt")
+    assert sva.load_stylizer(str(tmp_path / "ckpt"), device="cpu").mode == "relative"
+    assert sva.load_stylizer(str(tmp_path / "ckpt"), device="cpu", mode="detail").mode == "detail"

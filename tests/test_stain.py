@@ -1,0 +1,95 @@
+"""Synthetic-stain supervision: stain changes in optical-density space, the objective, and a
+training run with it (exact resume, loadable export)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import make_small_model
+from test_trainer import ARCH, data, options, parse  # noqa: F401  (data is a fixture)
+
+import stylizing_vit_aug as sva
+from stylizing_vit_aug.train import checkpointing
+from stylizing_vit_aug.train.command import run_train
+from stylizing_vit_aug.train.data import pair_styles
+from stylizing_vit_aug.train.losses import STAIN_TERMS, StainSupervisedObjective
+from stylizing_vit_aug.train.stain import RGB_FROM_HED, StainChange, StainChangeSampler
+
+
+def _unchanged(batch: int) -> StainChange:
+    return StainChange(torch.ones(batch, 3), torch.zeros(batch, 3), RGB_FROM_HED.expand(batch, 3, 3).clone())
+
+
+def test_the_unchanged_stain_returns_the_image(histology_crops):
+    images = torch.from_numpy(np.stack(histology_crops)).permute(0, 3, 1, 2).float() / 255
+    images = images.clamp(min=2 / 255)  # below the 1/255 floor optical density is clipped
+    torch.testing.assert_close(_unchanged(len(images))(images), images, atol=1e-4, rtol=0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), top=st.integers(0, 16), left=st.integers(0, 16))
+def test_a_change_acts_per_pixel_so_two_crops_share_one_stain(seed, top, left):
+    generator = torch.Generator().manual_seed(seed)
+    image = torch.rand(1, 3, 32, 32, generator=generator)
+    change = StainChangeSampler()(1, generator)
+    crop = image[..., top : top + 16, left : left + 16]
+    torch.testing.assert_close(change(image)[..., top : top + 16, left : left + 16], change(crop))
+    out = change(image)
+    assert out.shape == image.shape and torch.isfinite(out).all() and 0 <= out.min() and out.max() <= 1
+
+
+def test_sampled_changes_are_seeded_varied_and_keep_white_background():
+    sampler = StainChangeSampler()
+    a, b = sampler(64, torch.Generator().manual_seed(1)), sampler(64, torch.Generator().manual_seed(1))
+    assert torch.equal(a.scale, b.scale) and torch.equal(a.vectors, b.vectors)
+    assert a.scale.min() < 0.7 and a.scale.max() > 1.4  # real changes of concentration
+    assert (a.vectors.norm(dim=2) - 1).abs().max() < 1e-5 and (a.vectors >= 0).all()
+    white = torch.ones(64, 3, 4, 4)
+    shifted = StainChange(a.scale, torch.zeros_like(a.shift), a.vectors)
+    torch.testing.assert_close(shifted(white), white)  # glass stays glass without a shift
+    with pytest.raises(ValueError, match="RGB batches"):
+        a(torch.rand(64, 1, 4, 4))
+
+
+def test_same_domain_pairing_takes_another_crop_of_the_same_domain():
+    domains = torch.tensor([0, 0, 1, 1, 1, 2])
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(10):
+        index = pair_styles(domains, "same-domain", generator)
+        assert (domains[index] == domains).all()
+        assert (index[:5] != torch.arange(5)).all() and index[5] == 5  # alone in its domain: itself
+
+
+def test_objective_terms_and_gradients():
+    model = make_small_model()
+    objective = StainSupervisedObjective(model, (0.7, 0.55, 0.7), (0.2, 0.2, 0.2))
+    content = torch.randn(4, 3, 32, 32) * 0.5
+    out = objective(content, torch.tensor([1, 0, 3, 2]), torch.Generator().manual_seed(0))
+    assert set(out.terms) == set(STAIN_TERMS) and all(v.item() > 0 for v in out.terms.values())
+    out.total.backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_training_with_the_stain_objective_resumes_exactly_and_exports(data, tmp_path):  # noqa: F811
+    args = ["--init", "tiny", *ARCH, *options(), "--objective", "stain", "--pairing", "same-domain"]
+    full, chunked = tmp_path / "full", tmp_path / "chunked"
+    assert run_train(parse(str(data), "-o", str(full), *args)) == 0
+    assert run_train(parse(str(data), "-o", str(chunked), *args, "--stop-after", "3")) == 0
+    assert run_train(parse(str(data), "-o", str(chunked), *args, "--resume", str(chunked))) == 0
+    log = [json.loads(line) for line in (full / "log.jsonl").read_text().splitlines()]
+    resumed = [json.loads(line) for line in (chunked / "log.jsonl").read_text().splitlines()]
+    assert all(set(r) >= {"loss", *STAIN_TERMS} for r in log)
+    assert [r["loss"] for r in resumed] == pytest.approx([r["loss"] for r in log], rel=1e-6)
+    validation = json.loads((full / "validation.jsonl").read_text().splitlines()[-1])
+    assert {"val_relative", "ssim", "mean_std_distance"} <= set(validation)
+    stylizer = sva.load_stylizer(str(full / "final"), device="cpu", dtype=torch.float32)
+    state = checkpointing.read_training_checkpoint(full / "checkpoints" / "last.safetensors")
+    assert "synthetic-stain" in state["trainer"]["objective"]
+    for key, value in stylizer.model.state_dict().items():
+        torch.testing.assert_close(value, state["model"][key])
