@@ -1,7 +1,9 @@
-"""Which resolution mode keeps anatomy at full resolution: ``detail`` or ``resize``?
+"""Which Stylizer mode keeps anatomy and takes the style best: ``relative``, ``detail`` or ``resize``?
 
 Anatomy SSIM (luminance) between each input and its stylised output, on crops of the five bundled
-histology images at 512 px and 1024 px, for both Stylizer modes. Three stylizers are measured:
+histology images at 224, 512 and 1024 px, for every Stylizer mode, and for the real network the
+style ratio (colour mean/std distance to the style after / before) and the throughput of each
+mode (interleaved repeats, same batch). Three stylizers are measured:
 
 * ``identity``   — a stylizer that changes nothing at model size: what each mode alone costs.
 * ``colour``     — an ideal anatomy-preserving stylisation at model size (per-channel mean/std
@@ -9,6 +11,9 @@ histology images at 512 px and 1024 px, for both Stylizer modes. Three stylizers
                    when only the colours should change.
 * ``checkpoint`` — the real network, when a trained checkpoint is given (``--checkpoint``) or the
                    bundled default exists.
+
+``relative`` and ``detail`` coincide for the first two (computed outside the network, they have no
+reconstruction error to cancel).
 
     python benchmarks/bench_resolution_modes.py [--checkpoint SOURCE] [--json out.json]
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -26,11 +32,11 @@ from PIL import Image
 
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.hub import DefaultCheckpointMissing
-from stylizing_vit_aug.metrics import ssim
-from stylizing_vit_aug.stylizer import resize
+from stylizing_vit_aug.metrics import mean_std_distance, ssim
+from stylizing_vit_aug.stylizer import MODES, resize
 
 ASSETS = Path(sva.__file__).parent / "assets" / "histology"
-MODEL_SIZE = 224
+PRESET_SIZE = 224  # model size of the bounds when no checkpoint is measured
 
 
 def centre_crops(size: int) -> list[tuple[str, torch.Tensor]]:
@@ -55,11 +61,12 @@ def colour_transfer(small: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
 
 
 def apply_mode(image: torch.Tensor, stylized_small: torch.Tensor, mode: str) -> torch.Tensor:
-    """The two Stylizer modes, for a model-size result computed outside the network."""
+    """The Stylizer modes, for a model-size result computed outside the network."""
     height, width = image.shape[-2:]
     if mode == "resize":
         return resize(stylized_small, height, width)
-    small = resize(image, MODEL_SIZE, MODEL_SIZE)
+    side = stylized_small.shape[-1]
+    small = resize(image, side, side)
     return (image + resize(stylized_small - small, height, width)).clamp(0, 1)
 
 
@@ -69,33 +76,50 @@ def measure(stylizer: sva.Stylizer | None, sizes: list[int]) -> list[dict]:
         crops = centre_crops(size)
         for i, (name, image) in enumerate(crops):
             style_name, style = crops[(i + 1) % len(crops)]
-            small = resize(image, MODEL_SIZE, MODEL_SIZE)
-            style_small = resize(style, MODEL_SIZE, MODEL_SIZE)
-            for mode in ("detail", "resize"):
+            side = stylizer.img_size if stylizer is not None else PRESET_SIZE
+            small = resize(image, side, side)
+            style_small = resize(style, side, side)
+            for mode in MODES:
                 row = {"image": name, "style": style_name, "size": size, "mode": mode}
                 row["identity"] = float(ssim(image, apply_mode(image, small, mode)))
                 row["colour"] = float(ssim(image, apply_mode(image, colour_transfer(small, style_small), mode)))
                 if stylizer is not None:
-                    row["checkpoint"] = float(ssim(image, stylizer(image, style, mode=mode)))
+                    out = stylizer(image, style, mode=mode)
+                    row["checkpoint"] = float(ssim(image, out))
+                    row["style_ratio"] = float(mean_std_distance(style, out) / mean_std_distance(style, image).clamp_min(1e-6))
                 rows.append(row)
     return rows
 
 
 def summary_table(rows: list[dict]) -> str:
-    columns = [c for c in ("identity", "colour", "checkpoint") if c in rows[0]]
-    lines = ["| size | mode | " + " | ".join(f"SSIM {c}" for c in columns) + " |", "|" + "---|" * (2 + len(columns))]
+    columns = [c for c in ("identity", "colour", "checkpoint", "style_ratio") if c in rows[0]]
+    names = [c if c == "style_ratio" else f"SSIM {c}" for c in columns]
+    lines = ["| size | mode | " + " | ".join(names) + " |", "|" + "---|" * (2 + len(columns))]
     for size in sorted({r["size"] for r in rows}):
-        for mode in ("detail", "resize"):
+        for mode in MODES:
             picked = [r for r in rows if r["size"] == size and r["mode"] == mode]
             means = [np.mean([r[c] for r in picked]) for c in columns]
             lines.append(f"| {size} | {mode} | " + " | ".join(f"{m:.3f}" for m in means) + " |")
     return "\n".join(lines)
 
 
+def throughput(stylizer: sva.Stylizer, batch: int = 8, repeats: int = 5) -> dict[str, float]:
+    """Images per second of each mode on one batch at 224 px (median of interleaved repeats)."""
+    images = torch.cat([crop for _, crop in centre_crops(224)] * 2)[:batch]
+    stream = stylizer.encode_style(images[:1])
+    times: dict[str, list[float]] = {mode: [] for mode in MODES}
+    for _ in range(repeats):
+        for mode in MODES:
+            start = time.perf_counter()
+            stylizer(images, stream, mode=mode)
+            times[mode].append(time.perf_counter() - start)
+    return {mode: batch / float(np.median(t)) for mode, t in times.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", default=None, help="a trained checkpoint (default: the bundled one, if present)")
-    parser.add_argument("--sizes", default="512,1024", help="crop sizes in pixels")
+    parser.add_argument("--sizes", default="224,512,1024", help="crop sizes in pixels")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     try:
@@ -105,8 +129,12 @@ def main(argv: list[str] | None = None) -> int:
         stylizer = None
     rows = measure(stylizer, [int(s) for s in args.sizes.split(",")])
     print(summary_table(rows))
+    speed = throughput(stylizer) if stylizer is not None else None
+    if speed:
+        print(f"\nthroughput at 224 px, batch 8, cached style, {stylizer.dtype}, {torch.get_num_threads()} threads (img/s):")
+        print("  " + ", ".join(f"{mode} {value:.1f}" for mode, value in speed.items()))
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+        args.json.write_text(json.dumps({"rows": rows, "throughput": speed}, indent=2))
     return 0
 
 

@@ -264,3 +264,15 @@ def test_make_grid_layout_kinds_and_errors():
         make_grid(rows, ["only one"], ["a", "b"])
     with pytest.raises(ValueError, match="one image in each cell"):
         make_grid([[torch.rand(2, 3, 16, 16)]])
+
+
+def test_stylize_mode_option_reaches_the_stylizer(tmp_path, checkpoint):
+    (path,) = _images(tmp_path / "in", 1, size=(48, 64))
+    outputs = {}
+    for mode in ("relative", "detail"):
+        assert cli.main(["stylize", str(tmp_path / "in"), "-o", str(tmp_path / mode), "--style", str(path),
+                         "--checkpoint", checkpoint, "--mode", mode]) == 0
+        outputs[mode] = np.asarray(Image.open(tmp_path / mode / path.name))
+    original = np.asarray(Image.open(path))
+    assert np.array_equal(outputs["relative"], original)  # its own style: relative changes nothing
+    assert not np.array_equal(outputs["detail"], original)  # detail shows the decoder's own change

@@ -11,6 +11,9 @@ Two ways to run it:
   stream depends on the style image alone, so it is computed once and reused for any number of
   contents; the content side then needs three block applications per layer and skips the last
   layer's unused update.
+* ``model.stylize_with_self(content, stream)`` — the fast path plus the content stylised by its
+  own style, sharing the content pass (five block applications per layer): the Stylizer's
+  ``relative`` mode and synthetic-stain training use the difference of the two.
 """
 
 from __future__ import annotations

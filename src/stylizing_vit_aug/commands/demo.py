@@ -34,7 +34,7 @@ after stylisation; lower is closer). Ranges: see `stylizing_vit_aug.metrics`.
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, help=f"grid PNG (default {DEFAULT_OUTPUT})")
     parser.add_argument("--size", type=positive_int, default=None,
-                        help="side of the sample crops in pixels (default: the model's input size)")
+                        help="side of the sample crops in pixels (default: 224, or the model's input size if larger)")
     parser.add_argument("--cell-size", type=positive_int, default=160, help="grid cell side in pixels (default 160)")
     add_checkpoint_arguments(parser)
 
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from ..grid import content_style_grid
 
     stylizer = load_stylizer_from_args(args)
-    size = args.size or stylizer.img_size
+    size = args.size or max(stylizer.img_size, 224)
     crops, names = sample_crops(size)
     crops = crops.to(stylizer.device)
     count = len(names)
