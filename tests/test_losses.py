@@ -16,9 +16,7 @@ from stylizing_vit_aug.train.losses import (
     combine,
     consistency_loss,
     identity_loss,
-    roll_index,
     style_loss,
-    training_forward,
 )
 from stylizing_vit_aug.train.perceptual import build_perceptual
 
@@ -105,21 +103,21 @@ def test_objective_and_gradients_match_the_reference_training_forward(reference_
         assert error <= 2e-5 * float(expected.abs().max()) + 1e-7, (name, error)  # float32 rounding
 
 
-def test_training_forward_equals_encode_and_decode():
+def test_forward_train_equals_encode_and_decode():
     model = make_small_model(seed=5)
     torch.manual_seed(2)
     content = torch.randn(3, 3, 32, 32)
     index = torch.tensor([2, 0, 0])  # any in-batch pairing, duplicates allowed
-    out = training_forward(model, content, style_index=index)
+    out = model.forward_train(content, style_index=index)
     with torch.no_grad():
         a, s, t = model.encode(content, content[index])
     torch.testing.assert_close(out.recon_content, model.decode(a), atol=1e-5, rtol=0)
     torch.testing.assert_close(out.stylized, model.decode(t), atol=1e-5, rtol=0)
-    rolled = training_forward(model, content)
-    assert rolled.style_index.tolist() == roll_index(3).tolist() == [1, 2, 0]
+    rolled = model.forward_train(content)
+    assert rolled.style_index.tolist() == [1, 2, 0]  # the paper: sample i takes i + 1
     torch.testing.assert_close(rolled.stylized, model(content), atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="one index per sample"):
-        training_forward(model, content, style_index=torch.tensor([0, 1]))
+        model.forward_train(content, style_index=torch.tensor([0, 1]))
 
 
 def test_a_few_steps_reduce_the_loss_on_a_fixed_batch(perceptual):

@@ -11,6 +11,8 @@ Two ways to run it:
   stream depends on the style image alone, so it is computed once and reused for any number of
   contents; the content side then needs three block applications per layer and skips the last
   layer's unused update.
+* ``model.forward_train(content, style_index=...)`` — the training forward (reconstructions
+  and stylisation with gradients), batch samples as styles at three block applications per layer.
 * ``model.stylize_with_self(content, stream)`` — the fast path plus the content stylised by its
   own style, sharing the content pass (five block applications per layer): the Stylizer's
   ``relative`` mode and synthetic-stain training use the difference of the two.
@@ -19,7 +21,7 @@ Two ways to run it:
 from __future__ import annotations
 
 from dataclasses import dataclass, asdict
-from typing import Iterator, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 import logging
 
@@ -33,6 +35,7 @@ __all__ = [
     "ModelConfig",
     "StyleStream",
     "StylizingViT",
+    "TrainingImages",
     "create_model",
 ]
 
@@ -318,6 +321,15 @@ class Bottleneck(nn.Module):
         return self.fc2(F.gelu(self.fc1(tokens)))
 
 
+class TrainingImages(NamedTuple):
+    """What one training forward produces (all in the normalised space)."""
+
+    recon_content: torch.Tensor  # x̂
+    stylized: torch.Tensor  # o
+    recon_style: torch.Tensor | None  # ŷ for external styles; None when styles are batch samples
+    style_index: torch.Tensor | None  # styles = content[style_index] (None: external styles)
+
+
 class StylizingViT(nn.Module):
     """Anatomy-preserving instance style transfer (Doerrich et al., ISBI 2026).
 
@@ -419,6 +431,50 @@ class StylizingViT(nn.Module):
         for block in self.encoder.blocks:
             tokens = block(tokens, tokens)
         return self.decode(self.encoder.norm(tokens))
+
+    def forward_train(
+        self, content: torch.Tensor, style: torch.Tensor | None = None, style_index: torch.Tensor | None = None
+    ) -> TrainingImages:
+        """x̂, o (and ŷ) with gradients, equal to decoding :meth:`encode` (the paper's objective).
+
+        ``style`` None: styles are batch samples, ``content[style_index]`` (default: rolled by
+        one, the paper). Their style stream is then the content stream re-indexed, so a step
+        needs three block applications per layer (content self-attention and the stylised query
+        in one batched call; the last layer's unused query update skipped) and no ŷ.
+        """
+        self._check_images(content, "content")
+        blocks = self.encoder.blocks
+        last = len(blocks) - 1
+        batch = content.shape[0]
+        if style is None:
+            index = (torch.arange(1, batch + 1) % batch if style_index is None else style_index).to(content.device)
+            if index.shape != (batch,):
+                raise ValueError(f"style_index must hold one index per sample ({batch}), got {tuple(index.shape)}")
+            a = u = self.encoder.embed(content)
+            v = a[index]
+            for i, block in enumerate(blocks):
+                a_t = block(torch.cat([a, u]), torch.cat([a, v]))  # self-attention of a, cross of u
+                a_next, t = a_t[:batch], a_t[batch:]
+                if i < last:
+                    u = block(a_next, t)
+                a, v = a_next, a_next[index]
+            images = self.decode(self.encoder.norm(torch.cat([a, t])))
+            return TrainingImages(images[:batch], images[batch:], None, index)
+        if style_index is not None:
+            raise ValueError("pass either style images or a style_index into the batch, not both")
+        self._check_images(style, "style")
+        if style.shape[0] != batch:
+            raise ValueError(f"{style.shape[0]} styles for {batch} contents: training needs one style per content")
+        a = u = self.encoder.embed(content)
+        s = v = self.encoder.embed(style)
+        for i, block in enumerate(blocks):
+            out = block(torch.cat([a, s, u]), torch.cat([a, s, v]))
+            a, s, t = out[:batch], out[batch : 2 * batch], out[2 * batch :]
+            if i < last:
+                u = block(a, t)
+            v = s
+        images = self.decode(self.encoder.norm(torch.cat([a, s, t])))
+        return TrainingImages(images[:batch], images[2 * batch :], images[batch : 2 * batch], None)
 
     # -- the fast path ------------------------------------------------------------------------
     def encode_style(self, style: torch.Tensor) -> StyleStream:

