@@ -18,7 +18,7 @@ import stylizing_vit_aug as sva
 from stylizing_vit_aug.train import checkpointing
 from stylizing_vit_aug.train.command import run_train
 from stylizing_vit_aug.train.data import pair_styles
-from stylizing_vit_aug.train.losses import STAIN_TERMS, StainSupervisedObjective
+from stylizing_vit_aug.train.losses import STAIN_TERMS, StainSupervisedObjective, StainWeights
 from stylizing_vit_aug.train.stain import RGB_FROM_HED, StainChange, StainChangeSampler
 
 
@@ -71,20 +71,42 @@ def test_objective_terms_and_gradients():
     objective = StainSupervisedObjective(model, (0.7, 0.55, 0.7), (0.2, 0.2, 0.2))
     content = torch.randn(4, 3, 32, 32) * 0.5
     out = objective(content, torch.tensor([1, 0, 3, 2]), torch.Generator().manual_seed(0))
-    assert set(out.terms) == set(STAIN_TERMS) and all(v.item() > 0 for v in out.terms.values())
+    assert set(out.terms) == set(STAIN_TERMS) and out.terms["colour"].item() == 0  # off by default
+    assert all(out.terms[k].item() > 0 for k in ("relative", "stylized", "self"))
     out.total.backward()
     assert all(p.grad is not None for p in model.parameters())
 
 
+def test_colour_term_pulls_towards_real_styles_of_other_domains():
+    model = make_small_model()
+    weights = StainWeights.parse("colour=2, stylized=0.5")
+    assert weights.as_dict() == {"relative": 1.0, "stylized": 0.5, "self": 1.0, "colour": 2.0}
+    objective = StainSupervisedObjective(model, (0.7, 0.55, 0.7), (0.2, 0.2, 0.2), weights)
+    content = torch.randn(4, 3, 32, 32) * 0.5
+    pairs = torch.tensor([1, 0, 3, 2])
+    with pytest.raises(ValueError, match="real_index"):
+        objective(content, pairs, torch.Generator().manual_seed(0))
+    out = objective(content, pairs, torch.Generator().manual_seed(0), torch.tensor([2, 3, 0, 1]))
+    expected = sum(weights.as_dict()[k] * out.terms[k] for k in STAIN_TERMS)
+    assert out.terms["colour"].item() > 0 and out.total.item() == pytest.approx(expected.item())
+    model.zero_grad()
+    out.terms["colour"].backward()
+    assert model.encoder.patch_embed.proj.weight.grad.abs().sum() > 0
+    for bad in ("colour", "texture=1", "colour=-1"):
+        with pytest.raises(ValueError):
+            StainWeights.parse(bad)
+
+
 def test_training_with_the_stain_objective_resumes_exactly_and_exports(data, tmp_path):  # noqa: F811
-    args = ["--init", "tiny", *ARCH, *options(), "--objective", "stain", "--pairing", "same-domain"]
+    args = ["--init", "tiny", *ARCH, *options(), "--objective", "stain", "--pairing", "same-domain",
+            "--stain-weights", "colour=0.5"]
     full, chunked = tmp_path / "full", tmp_path / "chunked"
     assert run_train(parse(str(data), "-o", str(full), *args)) == 0
     assert run_train(parse(str(data), "-o", str(chunked), *args, "--stop-after", "3")) == 0
     assert run_train(parse(str(data), "-o", str(chunked), *args, "--resume", str(chunked))) == 0
     log = [json.loads(line) for line in (full / "log.jsonl").read_text().splitlines()]
     resumed = [json.loads(line) for line in (chunked / "log.jsonl").read_text().splitlines()]
-    assert all(set(r) >= {"loss", *STAIN_TERMS} for r in log)
+    assert all(set(r) >= {"loss", *STAIN_TERMS} for r in log) and all(r["colour"] > 0 for r in log)
     assert [r["loss"] for r in resumed] == pytest.approx([r["loss"] for r in log], rel=1e-6)
     validation = json.loads((full / "validation.jsonl").read_text().splitlines()[-1])
     assert {"val_relative", "ssim", "mean_std_distance"} <= set(validation)

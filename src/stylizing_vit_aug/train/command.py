@@ -17,7 +17,7 @@ from typing import Sequence
 
 from ..commands.common import positive_int
 from .data import PAIRINGS
-from .losses import LossWeights
+from .losses import STAIN_TERMS, LossWeights, StainWeights
 from .perceptual import INPUT_MODES, LEVELS, SOURCES, PerceptualWeightsUnavailable
 from .trainer import OBJECTIVES, TrainConfig, Trainer
 
@@ -36,6 +36,13 @@ def _non_negative_float(text: str) -> float:
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text}")
     return value
+
+
+def _stain_weights(text: str) -> StainWeights:
+    try:
+        return StainWeights.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 def _loss_weights(text: str) -> LossWeights:
@@ -71,6 +78,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--revision", help="Hub revision of --init")
 
     objective = parser.add_argument_group("objective")
+    objective.add_argument("--stain-weights", type=_stain_weights, default=StainWeights(), help=f"--objective stain: name=value pairs of {', '.join(STAIN_TERMS)} (default relative=1,stylized=1,self=1,colour=0; colour>0 adds real other-domain styles, a second stylisation per step)")
     objective.add_argument("--objective", choices=OBJECTIVES, default="paper", help="paper: the paper's perceptual losses (needs a VGG19); stain: synthetic-stain supervision, pixel losses on pairs re-stained in optical-density space, no VGG (fast on a CPU; use with --pairing same-domain)")
 
     perceptual = parser.add_argument_group("perceptual network (frozen VGG19; --objective paper)")

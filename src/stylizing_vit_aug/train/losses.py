@@ -220,33 +220,54 @@ def describe_weights(weights: LossWeights, names: Sequence[str] = LOSS_TERMS) ->
 
 
 # -- synthetic-stain supervision ------------------------------------------------------------------
-STAIN_TERMS = ("relative", "stylized", "self")
+STAIN_TERMS = ("relative", "stylized", "self", "colour")
 
 
 @dataclass(frozen=True)
 class StainWeights:
-    """Weights of the synthetic-stain terms (all pixel L1 in the normalised space).
+    """Weights of the synthetic-stain terms (all in the normalised space).
 
-    ``relative``: ``x + F(x, s) − F(x, x)`` against the target (what the relative mode outputs);
-    ``stylized``: ``F(x, s)`` against the target (what the detail mode outputs);
-    ``self``: ``F(x, x)`` against ``x`` (a style equal to the content changes nothing).
+    ``relative``: L1 of ``x + F(x, s) − F(x, x)`` against the target (what the relative mode
+    outputs); ``stylized``: L1 of ``F(x, s)`` against the target (what the detail mode outputs);
+    ``self``: L1 of ``F(x, x)`` against ``x`` (a style equal to the content changes nothing);
+    ``colour``: for a real style ``y`` of another domain (no target exists), the distance of the
+    per-channel mean and std of the relative output to ``y``'s — the paper's style statistics on
+    pixels instead of VGG features (off by default: it costs a second stylisation).
     """
 
     relative: float = 1.0
     stylized: float = 1.0
     self: float = 1.0
+    colour: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if not isinstance(value, (int, float)) or not value >= 0:
+                raise ValueError(f"stain loss weight {name} must be a non-negative number, got {value!r}")
 
     def as_dict(self) -> dict[str, float]:
         return {k: float(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def parse(cls, text: str) -> "StainWeights":
+        """``"colour=1,stylized=0.5"`` (the rest keep their defaults)."""
+        values = {}
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            name, sep, number = part.partition("=")
+            if not sep or name.strip() not in STAIN_TERMS:
+                raise ValueError(f"stain loss weights {text!r}: give name=value pairs with names from {STAIN_TERMS}")
+            values[name.strip()] = _number(number, text)
+        return cls(**values)
 
 
 class StainSupervisedObjective(nn.Module):
     """Synthetic-stain supervision: learn to move one stain to another on known pairs.
 
     For content crop ``x`` (itself re-stained by ``T0``, identity half the time) and a partner
-    crop ``y`` of the same slide (rotated/flipped so it cannot be copied), the style is
-    ``T1(y)`` and the target ``T1(x)``: the content's anatomy in the style's stain
-    (:mod:`.stain`). No perceptual network, so a step is cheap on a CPU.
+    crop ``y`` of the same slide (rotated so it cannot be copied), the style is ``T1(y)`` and
+    the target ``T1(x)``: the content's anatomy in the style's stain (:mod:`.stain`). Optionally
+    (``colour`` weight) real styles of other domains pull the output's colour statistics to
+    theirs. No perceptual network, so a step is cheap on a CPU.
     """
 
     terms = STAIN_TERMS
@@ -267,7 +288,12 @@ class StainSupervisedObjective(nn.Module):
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
 
-    def forward(self, content: torch.Tensor, style_index: torch.Tensor, generator: torch.Generator) -> LossOutput:
+    def forward(
+        self, content: torch.Tensor, style_index: torch.Tensor, generator: torch.Generator,
+        real_index: torch.Tensor | None = None,
+    ) -> LossOutput:
+        """``style_index``: the same-slide partner of each sample; ``real_index``: a sample of
+        another domain whose image is the real style of the ``colour`` term."""
         batch = content.shape[0]
         x01 = (content.float() * self.std + self.mean).clamp(0, 1)
         to_content = self.content_sampler(batch, generator).to(content.device)
@@ -279,11 +305,21 @@ class StainSupervisedObjective(nn.Module):
         stylized, own = self.model.stylize_with_self(source, self.model.encode_style(style))
         stylized, own = stylized.float(), own.float()
         relative = source.float() + stylized - own
+        zero = relative.new_zeros(())
         terms = {
             "relative": F.l1_loss(relative, target.float()),
             "stylized": F.l1_loss(stylized, target.float()),
             "self": F.l1_loss(own, source.float()),
+            "colour": zero,
         }
+        if self.weights.colour > 0:
+            if real_index is None:
+                raise ValueError("the colour term needs real_index: a sample of another domain for each sample")
+            real = content[real_index.to(content.device)]
+            on_real = source.float() + self.model.stylize(source, self.model.encode_style(real)).float() - own
+            out_mean, out_std = channel_mean_std(on_real)
+            real_mean, real_std = channel_mean_std(real.float())
+            terms["colour"] = (out_mean - real_mean).abs().mean() + (out_std - real_std).abs().mean()
         w = self.weights.as_dict()
         total = sum(w[name] * terms[name] for name in STAIN_TERMS)
         return LossOutput(total, terms, TrainingImages(own, relative, None, style_index))  # type: ignore[arg-type]

@@ -51,7 +51,7 @@ from ..model import PRESETS, ModelConfig, StylizingViT, count_parameters
 from ..stylizer import Stylizer
 from .checkpointing import read_training_checkpoint, restore_rng_state, write_training_checkpoint
 from .data import EpochBatches, ImageFolderDataset, mix_seed, pair_styles
-from .losses import LossWeights, StainSupervisedObjective, StylizingObjective
+from .losses import LossWeights, StainSupervisedObjective, StainWeights, StylizingObjective
 from .perceptual import LEVELS, build_perceptual
 
 __all__ = ["TrainConfig", "Trainer", "estimate_stats"]
@@ -63,7 +63,7 @@ ARCHITECTURE_ARGS = ("img_size", "patch_size", "in_chans", "embed_dim", "depth",
 # settings that decide the loss trajectory: a resume with other values would not continue the run
 TRAJECTORY_ARGS = (
     "seed", "batch_size", "accumulate", "lr", "weight_decay", "betas", "warmup_steps", "epochs",
-    "samples_per_epoch", "pairing", "loss_weights", "grad_clip", "max_steps", "objective",
+    "samples_per_epoch", "pairing", "loss_weights", "grad_clip", "max_steps", "objective", "stain_weights",
 )
 OBJECTIVES = ("paper", "stain")
 
@@ -104,6 +104,7 @@ class TrainConfig:
     warmup_steps: int = 0
     grad_clip: float = 1.0
     loss_weights: LossWeights = dataclasses.field(default_factory=LossWeights)
+    stain_weights: StainWeights = dataclasses.field(default_factory=StainWeights)
     precision: str = "auto"
     seed: int = 0
     resume: str | None = None
@@ -158,6 +159,7 @@ class TrainConfig:
     def to_json(self) -> dict:
         out = dataclasses.asdict(self)
         out["loss_weights"] = self.loss_weights.as_dict()
+        out["stain_weights"] = self.stain_weights.as_dict()
         out["betas"] = list(self.betas)
         return out
 
@@ -377,7 +379,7 @@ class Trainer:
     def _objective(self) -> StylizingObjective | StainSupervisedObjective:
         config = self.config
         if config.objective == "stain":
-            return StainSupervisedObjective(self.model, self.mean, self.std)
+            return StainSupervisedObjective(self.model, self.mean, self.std, config.stain_weights)
         perceptual = build_perceptual(
             config.perceptual, mean=self.mean, std=self.std, weights=config.perceptual_weights,
             input_mode=config.perceptual_input, level_scales=config.perceptual_scales,
@@ -471,7 +473,7 @@ class Trainer:
             last = micro == len(micro_batches) - 1
             with (contextlib.nullcontext() if last else self.runtime.no_sync(self.objective)):
                 with _autocast(device, config.precision):
-                    out = self._forward(self.objective, content, index, generator)
+                    out = self._forward(self.objective, content, index, generator, batch["domain"])
                 self.runtime.backward(out.total / len(micro_batches))
             sums += torch.stack([out.total.detach()] + [out.terms[k].detach() for k in terms]).float()
         grad_norm = None
@@ -488,9 +490,13 @@ class Trainer:
             record["grad_norm"] = grad_norm
         return record
 
-    def _forward(self, objective: torch.nn.Module, content: torch.Tensor, index: torch.Tensor, generator: torch.Generator):
+    def _forward(
+        self, objective: torch.nn.Module, content: torch.Tensor, index: torch.Tensor, generator: torch.Generator,
+        domains: torch.Tensor,
+    ):
         if self.config.objective == "stain":
-            return objective(content, index, generator)
+            real = pair_styles(domains, "other-domain", generator) if self.config.stain_weights.colour > 0 else None
+            return objective(content, index, generator, real)
         return objective(content, style_index=index)
 
     # -- validation ------------------------------------------------------------------------------
@@ -510,7 +516,7 @@ class Trainer:
         self.model.eval()
         try:
             with _autocast(self.runtime.device, self.config.precision):
-                out = self._forward(module, content, index, generator)
+                out = self._forward(module, content, index, generator, batch["domain"])
                 if isinstance(module, StainSupervisedObjective):  # metrics on real pairs of other slides
                     index = pair_styles(batch["domain"], "other-domain", generator).to(content.device)
                     stylized, own = self.model.stylize_with_self(content, self.model.encode_style(content[index]))
