@@ -22,6 +22,8 @@ _LAZY = {
     "StyleBank": "bank",
     "StylizeTransform": "transforms.torchvision",
     "AlbumentationsStylize": "transforms.albumentations",
+    "RandStylize": "transforms.monai",
+    "RandStylized": "transforms.monai",
     "BatchStylize": "transforms.batch",
     "StylizedLoader": "transforms.batch",
     "StylizeCollate": "transforms.batch",
