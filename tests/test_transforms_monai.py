@@ -1,0 +1,278 @@
+"""RandStylize / RandStylized with real MONAI objects: seeds, kinds, MetaTensor, keys, loaders."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("monai")
+
+from monai.data import CacheDataset, DataLoader, Dataset, MetaTensor, ThreadDataLoader  # noqa: E402
+from monai.transforms import Compose, EnsureChannelFirstd, Flipd, RandFlipd, RandRotate90d  # noqa: E402
+
+import stylizing_vit_aug as sva  # noqa: E402
+from stylizing_vit_aug.images import ImageError  # noqa: E402
+from stylizing_vit_aug.transforms import _common  # noqa: E402
+from stylizing_vit_aug.transforms.monai import RandStylize, RandStylized  # noqa: E402
+
+FIXTURES_ACROSS_EXAMPLES = settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@pytest.fixture
+def chw(histology_crops) -> np.ndarray:
+    """A real uint8 histology crop, channel-first ``(3, 96, 128)`` as MONAI holds images."""
+    return np.ascontiguousarray(np.moveaxis(histology_crops[0], -1, 0))
+
+
+def _meta_image(chw: np.ndarray) -> MetaTensor:
+    affine = torch.diag(torch.tensor([0.5, 0.5, 1.0, 1.0], dtype=torch.float64))
+    affine[:2, 3] = torch.tensor([10.0, -4.0], dtype=torch.float64)
+    return MetaTensor(torch.from_numpy(chw).float() / 255, affine=affine, meta={"filename_or_obj": "slide_7.png", "spacing": 0.5})
+
+
+def _kind(chw: np.ndarray, kind: str, channels: int) -> np.ndarray | torch.Tensor:
+    image = chw[:channels]
+    return {
+        "numpy_uint8": lambda: image.copy(),
+        "numpy_uint16": lambda: image.astype(np.uint16) * 257,
+        "numpy_float32": lambda: image.astype(np.float32) / 255,
+        "numpy_float64": lambda: image.astype(np.float64) / 255,
+        "torch_uint8": lambda: torch.from_numpy(image.copy()),
+        "torch_float32": lambda: torch.from_numpy(image.copy()).float() / 255,
+        "torch_float16": lambda: (torch.from_numpy(image.copy()).float() / 255).half(),
+        "meta_float32": lambda: MetaTensor(torch.from_numpy(image.copy()).float() / 255, meta={"id": 1}),
+        "meta_uint8": lambda: MetaTensor(torch.from_numpy(image.copy()), meta={"id": 1}),
+    }[kind]()
+
+
+def _equal(a, b) -> bool:
+    return np.array_equal(np.asarray(a), np.asarray(b)) if isinstance(a, np.ndarray) else torch.equal(a, b)
+
+
+KINDS = ["numpy_uint8", "numpy_uint16", "numpy_float32", "numpy_float64", "torch_uint8", "torch_float32",
+         "torch_float16", "meta_float32", "meta_uint8"]
+
+
+@FIXTURES_ACROSS_EXAMPLES
+@given(kind=st.sampled_from(KINDS), channels=st.sampled_from([1, 3]), crop=st.tuples(st.integers(16, 96), st.integers(16, 128)))
+def test_prob0_identity_prob1_changes_keeping_type_dtype_shape(small_stylizer, bank, chw, kind, channels, crop):
+    image = _kind(chw[:, : crop[0], : crop[1]], kind, channels)
+    assert RandStylize(small_stylizer, bank, prob=0.0)(image) is image
+    out = RandStylize(small_stylizer, bank, prob=1.0)(image)
+    assert type(out) is type(image) and out.dtype == image.dtype and tuple(out.shape) == tuple(image.shape)
+    assert not _equal(out, image)
+    if kind.startswith("numpy"):
+        assert out.flags.c_contiguous
+    if kind.endswith("float32") or kind.endswith("float64"):
+        assert float(out.min()) >= 0 and float(out.max()) <= 1
+    if isinstance(image, MetaTensor):
+        assert out.meta["id"] == 1
+
+
+def test_prob_is_the_fraction_stylised_and_randomize_loads_nothing():
+    transform = RandStylize("no/such/checkpoint", "no_such_bank.safetensors", prob=0.3).set_random_state(1)
+    applied = []
+    for _ in range(2000):
+        transform.randomize()  # draws numbers only: the style is picked from the drawn seed at call time
+        applied.append(transform._do_transform)
+    assert 0.26 < np.mean(applied) < 0.34
+
+
+@settings(FIXTURES_ACROSS_EXAMPLES, max_examples=3)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_compose_set_random_state_repeats_exactly(small_stylizer, bank, chw, seed):
+    samples = [{"image": _meta_image(chw[:, i * 16 : i * 16 + 48]), "label": i} for i in range(3)]
+
+    def run(seed: int) -> list[torch.Tensor]:
+        pipeline = Compose([
+            RandFlipd("image", prob=0.5, spatial_axis=1),
+            RandStylized("image", small_stylizer, bank, prob=0.7, strength=(0.3, 1.0), style_crop=0.7),
+        ]).set_random_state(seed)
+        return [pipeline(dict(s))["image"].as_tensor() for s in samples]
+
+    first = run(seed)
+    assert all(torch.equal(a, b) for a, b in zip(first, run(seed)))
+    assert not all(torch.equal(a, b) for a, b in zip(first, run(seed + 1)))
+
+
+def test_strength_range_style_and_apply_come_from_self_R(small_stylizer, bank, chw):
+    transform = RandStylize(small_stylizer, bank, prob=1.0, strength=(0.2, 0.9), strategy="balanced").set_random_state(3)
+    draws = []
+    for _ in range(50):
+        transform.randomize()
+        draws.append((transform._strength, transform._style_seed))
+    strengths = [s for s, _ in draws]
+    assert 0.2 <= min(strengths) and max(strengths) <= 0.9 and len(set(draws)) == 50
+    torch.manual_seed(123)  # torch's global generator plays no part
+    transform.set_random_state(3)
+    out = transform(chw)
+    torch.manual_seed(999)
+    assert _equal(transform.set_random_state(3)(chw), out)
+
+
+def test_metatensor_keeps_metadata_affine_and_applied_operations_and_stays_invertible(small_stylizer, bank, chw):
+    pipeline = Compose([
+        Flipd("image", spatial_axis=0),
+        RandRotate90d(["image", "seg"], prob=1.0, max_k=3),
+        RandStylized("image", small_stylizer, bank, prob=1.0),
+    ])
+    image = _meta_image(chw)
+    seg = MetaTensor(torch.from_numpy((chw[:1] < 180).astype(np.uint8)), affine=image.affine.clone())
+    before = Compose(pipeline.transforms[:2]).set_random_state(0)({"image": image.clone(), "seg": seg.clone()})
+    out = pipeline.set_random_state(0)({"image": image, "seg": seg, "label": 2, "case": "slide_7"})
+    stylised = out["image"]
+    assert isinstance(stylised, MetaTensor) and stylised.dtype == torch.float32
+    assert torch.equal(stylised.affine, before["image"].affine)
+    assert stylised.meta["filename_or_obj"] == "slide_7.png" and stylised.meta["spacing"] == 0.5
+    classes = [op["class"] for op in stylised.applied_operations]
+    assert classes == [op["class"] for op in before["image"].applied_operations] and len(classes) == 2
+    assert not torch.equal(stylised.as_tensor(), before["image"].as_tensor())
+    assert torch.equal(out["seg"], before["seg"]) and out["label"] == 2 and out["case"] == "slide_7"
+    inverted = pipeline.inverse(out)  # nothing of ours on the stack: flips and rotations undo cleanly
+    assert inverted["image"].shape == image.shape and torch.equal(inverted["seg"].as_tensor(), seg.as_tensor())
+    assert inverted["image"].applied_operations == []
+
+
+def test_other_keys_are_the_same_objects_and_every_key_gets_one_style(small_stylizer, bank, chw):
+    label = np.array([1])
+    seg = torch.zeros(1, 96, 128, dtype=torch.uint8)
+    image = torch.from_numpy(chw)
+    sample = {"image": image, "view": image.clone(), "seg": seg, "label": label}
+    out = RandStylized(["image", "view"], small_stylizer, bank, prob=1.0).set_random_state(5)(sample)
+    assert out["seg"] is seg and out["label"] is label and sample["image"] is image
+    assert torch.equal(out["image"], out["view"]) and not torch.equal(out["image"], image)
+
+
+def test_allow_missing_keys(small_stylizer, bank, chw):
+    sample = {"image": chw}
+    out = RandStylized(["image", "other"], small_stylizer, bank, prob=1.0, allow_missing_keys=True)(sample)
+    assert set(out) == {"image"} and not _equal(out["image"], chw)
+    with pytest.raises(KeyError):
+        RandStylized(["image", "other"], small_stylizer, bank, prob=1.0)(sample)
+
+
+def test_value_range_handles_float_0_255_after_loadimage(small_stylizer, bank, chw):
+    unit = chw.astype(np.float32) / 255
+    expected = RandStylize(small_stylizer, bank, prob=1.0).set_random_state(0)(unit)
+    for image in (chw.astype(np.float32), MetaTensor(torch.from_numpy(chw).float(), meta={"id": 3})):
+        out = RandStylize(small_stylizer, bank, prob=1.0, value_range=(0, 255)).set_random_state(0)(image)
+        assert type(out) is type(image) and out.dtype == image.dtype
+        np.testing.assert_allclose(np.asarray(out), expected * 255, atol=1e-3)
+    uint8 = RandStylize(small_stylizer, bank, prob=1.0, value_range=(0, 255)).set_random_state(0)(chw)
+    assert uint8.dtype == np.uint8  # integers always use their type's range
+
+
+def test_mode_is_passed_to_the_stylizer(small_stylizer, bank, chw):
+    outputs = {mode: RandStylize(small_stylizer, bank, prob=1.0, mode=mode).set_random_state(0)(chw) for mode in ("detail", "resize")}
+    assert not np.array_equal(outputs["detail"], outputs["resize"])
+    assert np.array_equal(outputs["detail"], RandStylize(small_stylizer, bank, prob=1.0).set_random_state(0)(chw))
+
+
+def test_errors_say_what_to_do(small_stylizer, bank, chw):
+    always = RandStylize(small_stylizer, bank, prob=1.0)
+    with pytest.raises(ValueError, match=r"value_range=\(0, 255\)"):
+        always(chw.astype(np.float32))
+    with pytest.raises(ValueError, match="outside value_range"):
+        RandStylize(small_stylizer, bank, prob=1.0, value_range=(0, 100))(chw.astype(np.float32))
+    with pytest.raises(ValueError, match="put RandStylize first"):
+        always(torch.from_numpy(chw).float() / 255 - 0.5)
+    nan = torch.from_numpy(chw).float() / 255
+    nan[0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        always(nan)
+    with pytest.raises(ValueError, match=r"2D channel-first images \(C, H, W\).*slice by slice"):
+        always(torch.rand(1, 32, 32, 8))
+    with pytest.raises(ImageError, match="channels"):
+        always(torch.rand(4, 32, 32))
+    with pytest.raises(TypeError, match="numpy array"):
+        always([chw])
+    for bad in (dict(prob=1.5), dict(prob=True), dict(strength=(0.9, 0.1)), dict(strategy="other_domain"),
+                dict(mode="fast"), dict(style_crop=0), dict(value_range=(5, 5)), dict(value_range="0-255")):
+        with pytest.raises(ValueError):
+            RandStylized("image", small_stylizer, bank, **bad)
+    with pytest.raises(TypeError, match="stylizer"):
+        RandStylized("image", stylizer=3)
+
+
+def test_public_names_and_import_does_not_import_monai():
+    code = (
+        "import sys, stylizing_vit_aug as sva, stylizing_vit_aug.transforms as t\n"
+        "assert {'RandStylize', 'RandStylized'} <= set(sva.__all__) & set(dir(sva)) & set(t.__all__)\n"
+        "assert 'monai' not in sys.modules, 'importing stylizing_vit_aug imported monai'\n"
+        "assert sva.RandStylized is t.RandStylized and 'monai' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_top_level_name_with_sources_pickles_small_and_loads_once(saved, chw, monkeypatch):
+    monkeypatch.setattr(_common, "_STYLIZERS", {})
+    checkpoint, bank_path = saved
+    first = sva.RandStylized(keys="image", stylizer=checkpoint, bank=bank_path, prob=1.0, mode="detail")
+    second = sva.RandStylized(keys="image", stylizer=checkpoint, bank=bank_path, prob=1.0, mode="detail")
+    out = first.set_random_state(0)({"image": chw})["image"]
+    second({"image": chw})
+    assert first.stylizer is second.stylizer and first.bank is second.bank and len(_common._STYLIZERS) == 1
+    payload = pickle.dumps(first)
+    assert len(payload) < 20_000  # sources, not weights or streams
+    assert _equal(pickle.loads(payload).set_random_state(0)({"image": chw})["image"], out)
+
+
+def _record_process(sample: dict) -> dict:
+    return {**sample, "pid": os.getpid(), "loaded": len(_common._STYLIZERS)}
+
+
+@pytest.mark.parametrize("dataset_type, context", [(Dataset, "fork"), (CacheDataset, "spawn")])
+def test_dataset_and_cache_dataset_in_a_dataloader_with_two_workers(saved, histology_crops, monkeypatch, dataset_type, context):
+    monkeypatch.setattr(_common, "_STYLIZERS", {})  # forked workers start from this empty cache too
+    checkpoint, bank_path = saved
+    data = [{"image": crop, "label": i} for i, crop in enumerate(histology_crops[:4])]
+    pipeline = Compose([
+        EnsureChannelFirstd("image", channel_dim=-1),  # deterministic: CacheDataset caches up to here
+        RandStylized("image", checkpoint, bank_path, prob=1.0, mode="detail"),  # mode travels to the workers
+        _record_process,
+    ])
+    dataset = dataset_type(data, pipeline, progress=False) if dataset_type is CacheDataset else dataset_type(data, pipeline)
+    batches = list(DataLoader(dataset, batch_size=2, num_workers=2, multiprocessing_context=context))
+    images = torch.cat([b["image"] for b in batches])
+    assert isinstance(images, MetaTensor) and images.shape == (4, 3, 96, 128) and images.dtype == torch.uint8
+    assert torch.equal(torch.cat([b["label"] for b in batches]), torch.arange(4))
+    originals = torch.from_numpy(np.stack(histology_crops[:4])).permute(0, 3, 1, 2)
+    assert all(not torch.equal(a, b) for a, b in zip(images.as_tensor(), originals))
+    pids = torch.cat([b["pid"] for b in batches]).tolist()
+    assert len(set(pids)) == 2 and os.getpid() not in pids
+    assert torch.cat([b["loaded"] for b in batches]).tolist() == [1, 1, 1, 1]  # once per worker process
+    assert _common._STYLIZERS == {}  # and never in the main process
+
+
+def test_thread_dataloader_repeats_with_its_generator(small_stylizer, bank, histology_crops):
+    data = [{"image": np.ascontiguousarray(np.moveaxis(crop, -1, 0)), "label": i} for i, crop in enumerate(histology_crops)]
+    pipeline = Compose([RandStylized("image", small_stylizer, bank, prob=0.5, strength=(0.5, 1.0))])
+
+    def epoch(seed: int) -> torch.Tensor:  # MONAI's loaders seed the transforms from their generator
+        generator = torch.Generator().manual_seed(seed)
+        loader = ThreadDataLoader(Dataset(data, pipeline), batch_size=2, num_workers=0, generator=generator)
+        return torch.cat([batch["image"] for batch in loader])
+
+    first = epoch(0)
+    assert first.shape == (5, 3, 96, 128) and first.dtype == torch.uint8
+    assert torch.equal(first, epoch(0)) and not torch.equal(first, epoch(1))
+
+
+def test_thread_workers_share_one_lazily_loaded_stylizer(saved, histology_crops, monkeypatch):
+    monkeypatch.setattr(_common, "_STYLIZERS", {})
+    checkpoint, bank_path = saved
+    data = [{"image": np.ascontiguousarray(np.moveaxis(crop, -1, 0))} for crop in histology_crops]
+    transform = RandStylized("image", checkpoint, bank_path, prob=1.0, mode="detail")
+    loader = ThreadDataLoader(Dataset(data, transform), batch_size=1, num_workers=2, use_thread_workers=True)
+    images = torch.cat([batch["image"] for batch in loader])
+    assert images.shape == (5, 3, 96, 128) and len(_common._STYLIZERS) == 1
