@@ -2,13 +2,16 @@
 
 ``make_grid(rows, row_labels, col_labels)`` lays out images of any kind (PIL, numpy HWC, torch
 CHW, uint8 or float 0–1; ``None`` leaves a cell blank) in square cells with labels above the
-columns and left of the rows. Used by ``stylizing-vit-aug demo``/``preview`` and by the trainer's
-per-epoch previews. :func:`content_style_grid` builds the usual content × style layout.
+columns and left of the rows, and optional captions (e.g. quality figures) under the cells. Used
+by ``stylizing-vit-aug demo``/``preview``/``app`` and by the trainer's per-epoch previews.
+:func:`content_style_grid` builds the usual content × style layout.
 
 Layout (all in pixels; ``P`` = ``padding``, ``S`` = ``cell_size``)::
 
     width  = L + n_cols * S + (n_cols + 1) * P     L = label_width (default S) if row labels else 0
-    height = T + n_rows * S + (n_rows + 1) * P     T = label_height(S, P) if column labels else 0
+    height = T + n_rows * (S + C) + (n_rows + 1) * P
+                                                   T = label_height(S, P) if column labels else 0
+                                                   C = caption_height(S, lines) (0 without captions)
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from PIL import Image, ImageDraw, ImageFont
 from .images import BatchInfo, ImageLike, from_batch, to_batch
 from .stylizer import resize
 
-__all__ = ["make_grid", "content_style_grid", "grid_size", "label_height"]
+__all__ = ["make_grid", "content_style_grid", "caption_height", "grid_size", "label_height"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +43,20 @@ def label_height(cell_size: int, padding: int) -> int:
     return int(round(font_size(cell_size) * 1.4)) + padding
 
 
+def caption_height(cell_size: int, lines: int) -> int:
+    """Height of the caption band under every cell row: ``lines`` lines of text (0: no band)."""
+    return lines * label_height(cell_size, 0)
+
+
 def grid_size(
     n_rows: int, n_cols: int, *, cell_size: int, padding: int, row_labels: bool, col_labels: bool,
-    label_width: int | None = None,
+    label_width: int | None = None, caption_lines: int = 0,
 ) -> tuple[int, int]:
     """(width, height) of a grid, by the layout in the module docstring."""
     left = (label_width if label_width is not None else cell_size) if row_labels else 0
     top = label_height(cell_size, padding) if col_labels else 0
-    return left + n_cols * cell_size + (n_cols + 1) * padding, top + n_rows * cell_size + (n_rows + 1) * padding
+    row = cell_size + caption_height(cell_size, caption_lines)
+    return left + n_cols * cell_size + (n_cols + 1) * padding, top + n_rows * row + (n_rows + 1) * padding
 
 
 @lru_cache(maxsize=8)
@@ -110,6 +119,7 @@ def make_grid(
     cell_size: int = 128,
     padding: int = 4,
     label_width: int | None = None,
+    captions: Sequence[Sequence[str | None]] | None = None,
 ) -> Image.Image:
     """A labelled grid of images as an RGB PIL image.
 
@@ -121,6 +131,8 @@ def make_grid(
         cell_size: side of each square cell; images are scaled to fit, keeping their aspect.
         padding: gap between cells and around the grid.
         label_width: width of the row-label column (default: ``cell_size``).
+        captions: text under each cell, laid out like ``rows_of_images`` (``None`` or ``""``: none;
+            ``"\n"`` separates lines, each shortened to the cell width).
     """
     if not isinstance(cell_size, int) or cell_size < 8:
         raise ValueError(f"cell_size must be an integer >= 8, got {cell_size!r}")
@@ -134,19 +146,26 @@ def make_grid(
         raise ValueError(f"got {len(row_labels)} row labels for {n_rows} rows")
     if col_labels is not None and len(col_labels) != n_cols:
         raise ValueError(f"got {len(col_labels)} column labels for {n_cols} columns")
+    caption_rows = [list(row) for row in captions] if captions is not None else []
+    if captions is not None and (
+        len(caption_rows) != n_rows or any(len(c) > len(r) for c, r in zip(caption_rows, rows))
+    ):
+        raise ValueError("captions must be laid out like the images: one row per row, at most one per cell")
+    caption_lines = max((str(text).count("\n") + 1 for row in caption_rows for text in row if text), default=0)
     width, height = grid_size(
         n_rows, n_cols, cell_size=cell_size, padding=padding, row_labels=row_labels is not None,
-        col_labels=col_labels is not None, label_width=label_width,
+        col_labels=col_labels is not None, label_width=label_width, caption_lines=caption_lines,
     )
+    row_pitch = cell_size + caption_height(cell_size, caption_lines)
     left = width - n_cols * cell_size - (n_cols + 1) * padding
-    top = height - n_rows * cell_size - (n_rows + 1) * padding
+    top = height - n_rows * row_pitch - (n_rows + 1) * padding
     canvas = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(canvas)
     font = _font(font_size(cell_size))
     line = label_height(cell_size, padding) - padding
 
     def cell_origin(r: int, c: int) -> tuple[int, int]:
-        return left + padding + c * (cell_size + padding), top + padding + r * (cell_size + padding)
+        return left + padding + c * (cell_size + padding), top + padding + r * (row_pitch + padding)
 
     for r, row in enumerate(rows):
         for c, image in enumerate(row):
@@ -155,6 +174,13 @@ def make_grid(
             tile = _cell_image(image, cell_size, f"grid cell ({r}, {c})")
             x, y = cell_origin(r, c)
             canvas.paste(tile, (x + (cell_size - tile.width) // 2, y + (cell_size - tile.height) // 2))
+    for r, row in enumerate(caption_rows):
+        for c, text in enumerate(row):
+            x, y = cell_origin(r, c)
+            for i, part in enumerate(str(text).split("\n") if text else []):
+                part = _fit_text(draw, part, font, cell_size)
+                offset = (cell_size - draw.textlength(part, font=font)) / 2
+                draw.text((x + offset, y + cell_size + i * line), part, fill=TEXT, font=font)
     if col_labels is not None:
         for c, text in enumerate(col_labels):
             x, _ = cell_origin(0, c)
@@ -178,13 +204,20 @@ def content_style_grid(
     stylized: Sequence[Sequence[ImageLike]],
     content_labels: Sequence[str],
     style_labels: Sequence[str],
+    captions: Sequence[Sequence[str]] | None = None,
     **kwargs: Any,
 ) -> Image.Image:
     """The usual preview: style images along the top row, each content down the first column,
-    ``stylized[i][j]`` (content i in style j) in the cells. ``styles`` entries may be ``None``
-    (e.g. random styles without a picture). Keyword arguments go to :func:`make_grid`."""
+    ``stylized[i][j]`` (content i in style j) in the cells, ``captions[i][j]`` under it. ``styles``
+    entries may be ``None`` (e.g. random styles without a picture). Keyword arguments go to
+    :func:`make_grid`."""
     if len(stylized) != len(contents) or any(len(row) != len(styles) for row in stylized):
         raise ValueError("stylized must hold one row per content and one image per style")
     rows: list[list[ImageLike | None]] = [[None, *styles]]
     rows += [[content, *row] for content, row in zip(contents, stylized)]
-    return make_grid(rows, ["style", *content_labels], ["content", *style_labels], **kwargs)
+    cell_captions = None
+    if captions is not None:
+        if len(captions) != len(contents):
+            raise ValueError("captions must hold one row per content")
+        cell_captions = [[None] * (len(styles) + 1), *([None, *row] for row in captions)]
+    return make_grid(rows, ["style", *content_labels], ["content", *style_labels], captions=cell_captions, **kwargs)
