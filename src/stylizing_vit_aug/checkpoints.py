@@ -38,6 +38,7 @@ __all__ = [
     "jsonable",
     "model_card",
     "read_config",
+    "check_values",
     "infer_config",
     "load_weights",
     "model_from_state_dict",
@@ -273,10 +274,34 @@ def check_state_dict(model: StylizingViT, state_dict: Mapping[str, torch.Tensor]
     )
 
 
+def check_values(state_dict: Mapping[str, torch.Tensor], origin: str) -> None:
+    """Raise :class:`CorruptCheckpoint` naming tensors that are not floating point or hold NaN/Inf.
+
+    Such weights load silently and make every output NaN (or garbage, for integers cast to
+    float), so they are refused at load instead.
+    """
+    not_float = sorted(k for k, v in state_dict.items() if not v.is_floating_point())
+    not_finite = sorted(
+        k for k, v in state_dict.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())
+    )
+    parts = []
+    if not_finite:
+        parts.append(f"NaN or Inf values in {len(not_finite)} tensor(s): {_listing(not_finite)}")
+    if not_float:
+        parts.append(f"{len(not_float)} tensor(s) that are not floating point: {_listing(not_float)}")
+    if parts:
+        raise CorruptCheckpoint(
+            f"refusing the weights in {origin}: {'; '.join(parts)}. The file is corrupt or was saved "
+            "from a diverged run; use an earlier checkpoint"
+        )
+
+
 def load_weights(model: StylizingViT, state_dict: Mapping[str, torch.Tensor], origin: str) -> StylizingViT:
-    """Clean the keys, check them against the model, then ``load_state_dict(strict=True)``."""
+    """Clean the keys, check them against the model and their values, then
+    ``load_state_dict(strict=True)``."""
     state_dict = clean_state_dict(state_dict)
     check_state_dict(model, state_dict, origin)
+    check_values(state_dict, origin)
     model.load_state_dict(state_dict, strict=True)
     return model
 
@@ -360,7 +385,10 @@ def config_from_dict(architecture: Any, origin: Path) -> ModelConfig:
         raise CorruptCheckpoint(
             f"'architecture' in {origin} must be a mapping of {sorted(fields)}, got {architecture!r}"
         )
-    return ModelConfig(**architecture)
+    try:
+        return ModelConfig(**architecture)
+    except (TypeError, ValueError) as error:
+        raise CorruptCheckpoint(f"'architecture' in {origin} is not a valid architecture: {error}") from None
 
 
 def jsonable(value: Any) -> Any:

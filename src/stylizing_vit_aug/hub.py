@@ -52,6 +52,7 @@ from .checkpoints import (
     read_state_dict,
     write_directory_atomically,
 )
+from .images import Normalization
 from .model import PRESETS, ModelConfig, StylizingViT, count_parameters
 from .stylizer import DEFAULT_MODE, Stylizer
 
@@ -82,6 +83,7 @@ logger = logging.getLogger(__name__)
 BUNDLED_WEIGHTS_DIR = Path(importlib.util.find_spec("stylizing_vit_aug.weights").origin).parent  # type: ignore[union-attr, arg-type]
 HUB_OWNER = "sdoerrich97"
 DEFAULT_ALIAS = "default"
+REPO_ID = r"[\w.-]+/[\w.-]+"  # owner/name
 
 
 class UnknownCheckpoint(CheckpointError, ValueError):
@@ -202,9 +204,10 @@ def hub_offline() -> bool:
 
 def _download(
     repo_id: str, filename: str, revision: str | None, cache_dir: str | os.PathLike | None,
-    local_files_only: bool | None, note: str = "",
+    local_files_only: bool | None, local: Path | None = None,
 ) -> Path:
-    """``hf_hub_download`` with errors that say which repo failed and how to fix it."""
+    """``hf_hub_download`` with errors that say which repo failed and how to fix it; ``local``:
+    the path ``repo_id`` would also name, so the error says it is missing too."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (
         EntryNotFoundError,
@@ -215,6 +218,7 @@ def _download(
 
     offline = bool(local_files_only) or hub_offline()
     where = f"{repo_id}" + (f" at revision {revision!r}" if revision else "")
+    lead = f"{repo_id!r}: no local file or directory {local}, and " if local else ""
     try:
         return Path(
             hf_hub_download(
@@ -229,18 +233,19 @@ def _download(
             if offline else "the Hub could not be reached"
         )
         raise CheckpointNotCached(
-            f"{filename} of {where} is not in the Hugging Face cache "
-            f"({cache_dir or 'the default HF_HUB_CACHE'}) and {why}. To fix: download it once "
-            f"while online (load_stylizer({repo_id!r}) without HF_HUB_OFFLINE, or "
-            f"`hf download {repo_id} {filename}`), point cache_dir= at a cache that holds it, or "
-            f"pass a local .safetensors file or saved directory instead{note}"
+            f"{lead}{filename} of {where} is not in the Hugging Face cache "
+            f"({cache_dir or 'the default HF_HUB_CACHE'}) and {why}. To fix: "
+            + ("check the local path; or, for a Hub repo, " if local else "")
+            + f"download it once while online (load_stylizer({repo_id!r}) without HF_HUB_OFFLINE, "
+            f"or `hf download {repo_id} {filename}`), point cache_dir= at a cache that holds it, or "
+            "pass a local .safetensors file or saved directory instead"
         ) from error
     except RevisionNotFoundError as error:
         raise UnknownCheckpoint(f"revision {revision!r} does not exist in {repo_id}: {error}") from error
     except RepositoryNotFoundError as error:
         raise UnknownCheckpoint(
-            f"{repo_id!r} is not a local path, and the Hub has no such repository (or it is "
-            f"private or gated: log in with `hf auth login`){note}: {error}"
+            f"{lead or f'{repo_id!r}: '}the Hub has no such repository (or it is private or "
+            f"gated: log in with `hf auth login`): {error}"
         ) from error
     except EntryNotFoundError as error:
         raise CheckpointError(f"{where} has no {filename}; is it a Stylizing ViT checkpoint?") from error
@@ -282,9 +287,23 @@ def _load_directory(
         mean, std = _stats(mean, std, None, f"{directory} (no config.json of ours)")
         return model_from_state_dict(read_state_dict(weights), None, str(weights)), mean, std
     known = DatasetStats(config.get("mean"), config.get("std"))
+    recorded = mean is None or std is None
     mean, std = _stats(mean, std, known, str(directory / CONFIG_NAME))
     architecture = config_from_dict(config["architecture"], directory / CONFIG_NAME)
+    if recorded:  # passed statistics are checked by the Stylizer, which names them
+        try:
+            Normalization.checked(mean, std, architecture.in_chans, f"'mean'/'std' in {directory / CONFIG_NAME}")
+        except ValueError as error:
+            raise CorruptCheckpoint(f"{error} Fix the file, or pass mean= and std=.") from None
     return model_from_state_dict(read_state_dict(weights), architecture, str(weights)), mean, std
+
+
+def _looks_like_path(text: str) -> bool:
+    """Only a path can mean this source: it starts with ``.``, ``/``, ``~`` or ``\\``, ends in
+    ``.safetensors``, or has separators that do not make one ``owner/name``."""
+    if text.startswith((".", "/", "~", "\\")) or text.lower().endswith(".safetensors"):
+        return True
+    return any(sep in text for sep in ("/", "\\", os.sep)) and not re.fullmatch(REPO_ID, text)
 
 
 def load_stylizer(
@@ -336,8 +355,11 @@ def load_stylizer(
         m, s = _stats(mean, std, None, f"the bare weights file {path}")
         model = model_from_state_dict(read_state_dict(path), None, str(path))
         return build(model, m, s, str(path.resolve()), None)
-    if path.suffix.lower() == ".safetensors":
-        raise FileNotFoundError(f"checkpoint file {path} does not exist")
+    if _looks_like_path(text):  # fail now: asking the Hub would only add retries and confusion
+        raise FileNotFoundError(
+            f"no such file or directory: {path} (a local checkpoint is a directory written by "
+            "save_pretrained or a .safetensors file)"
+        )
 
     official = resolve_official(text)
     if official is not None:
@@ -347,14 +369,13 @@ def load_stylizer(
         return build(model, m, s, official.repo_id, _snapshot_revision(weights, revision))
 
     owner, _, name = text.partition("/")
-    if not re.fullmatch(r"[\w.-]+/[\w.-]+", text) or (
+    if not re.fullmatch(REPO_ID, text) or (
         owner.lower() == HUB_OWNER and name.lower().startswith("stylizing_vit_")
     ):
         raise _unknown(text)
     # Another Hub repo: one written by push_to_hub (config.json + model.safetensors).
-    note = f" (there is no local file or directory {str(path)!r} either)"
-    weights = _download(text, WEIGHTS_NAME, revision, cache_dir, local_files_only, note)
-    _download(text, CONFIG_NAME, revision, cache_dir, local_files_only, note)
+    weights = _download(text, WEIGHTS_NAME, revision, cache_dir, local_files_only, path.resolve())
+    _download(text, CONFIG_NAME, revision, cache_dir, local_files_only, path.resolve())
     model, m, s = _load_directory(weights.parent, mean, std)
     return build(model, m, s, text, _snapshot_revision(weights, revision))
 
@@ -387,12 +408,8 @@ def _save(
     from . import __version__
 
     model, mean, std, source, revision = _unpack(obj, mean, std)
-    channels = model.config.in_chans
-    mean_list, std_list = float32_list(mean), float32_list(std)
-    if len(mean_list) != channels or len(std_list) != channels or min(std_list) <= 0:
-        raise ValueError(
-            f"mean and std need {channels} values (std > 0) for this model, got {mean_list} and {std_list}"
-        )
+    stats = Normalization.checked(mean, std, model.config.in_chans, "save_pretrained mean/std")
+    mean_list, std_list = float32_list(stats.mean), float32_list(stats.std)
     state = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
     if half:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}

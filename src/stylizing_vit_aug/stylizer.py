@@ -38,7 +38,7 @@ from typing import Any, Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from .images import ImageLike, from_batch, same_kind_copy, to_batch
+from .images import ImageLike, Normalization, from_batch, same_kind_copy, to_batch
 from .model import StyleStream, StylizingViT
 
 logger = logging.getLogger(__name__)
@@ -100,19 +100,6 @@ def check_mode(mode: str | None) -> str | None:
     return mode
 
 
-def _check_stats(values: Sequence[float], name: str, channels: int) -> torch.Tensor:
-    tensor = torch.as_tensor(values, dtype=torch.float32).flatten()
-    if tensor.numel() == 1:
-        tensor = tensor.repeat(channels)
-    if tensor.numel() != channels:
-        raise ValueError(f"{name} has {tensor.numel()} values but the model has {channels} channels")
-    if not torch.isfinite(tensor).all():
-        raise ValueError(f"{name} must be finite, got {tensor.tolist()}")
-    if name == "std" and (tensor <= 0).any():
-        raise ValueError(f"std must be positive, got {tensor.tolist()}")
-    return tensor
-
-
 class Stylizer:
     """A Stylizing ViT ready to stylise images of any kind.
 
@@ -153,8 +140,8 @@ class Stylizer:
             raise ValueError(f"dtype must be float32, bfloat16 or float16, got {self.dtype}")
         self.model = model.to(self.device).eval().requires_grad_(False)
         channels = model.config.in_chans
-        self.mean = _check_stats(mean, "mean", channels).to(self.device)
-        self.std = _check_stats(std, "std", channels).to(self.device)
+        stats = Normalization.checked(mean, std, channels, "Stylizer mean/std")
+        self.mean, self.std = stats.mean.to(self.device), stats.std.to(self.device)
         self.mode = mode
         self.chunk_size = chunk_size
         self.source = source
@@ -285,7 +272,13 @@ class Stylizer:
         return from_batch(out, info)
 
     def _strength(self, strength: Any, batch: int) -> torch.Tensor:
-        tensor = torch.as_tensor(strength, dtype=torch.float32).flatten()
+        wrong = ValueError(f"strength must be a number in [0, 1] or one per image, got {strength!r}")
+        if strength is None or isinstance(strength, (str, bytes, bool)):
+            raise wrong
+        try:
+            tensor = torch.as_tensor(strength, dtype=torch.float32).flatten()
+        except (TypeError, ValueError, RuntimeError):
+            raise wrong from None
         if tensor.numel() not in (1, batch):
             raise ValueError(f"strength must be one number or one per image ({batch}), got {tensor.numel()}")
         if not torch.isfinite(tensor).all() or (tensor < 0).any() or (tensor > 1).any():

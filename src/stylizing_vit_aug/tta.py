@@ -24,10 +24,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .images import from_batch, to_batch
+from .images import Normalization, from_batch, to_batch
 from .metrics import color_statistics
 from .model import StyleStream
 from .stylizer import Stylizer, check_mode
+from .transforms._common import check_strength
 
 __all__ = ["StyleTTA", "TTAOutput", "MERGES", "ACTIVATIONS", "STYLE_CHOICES"]
 
@@ -138,8 +139,9 @@ class StyleTTA(nn.Module):
             raise ValueError("n_styles=0 with include_original=False leaves no view to predict on")
         if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
             raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
-        if not 0 <= float(strength) <= 1:
-            raise ValueError(f"strength must lie in [0, 1], got {strength!r}")
+        low, high = check_strength(strength)
+        if low != high:
+            raise ValueError(f"StyleTTA takes one strength in [0, 1], got {strength!r}")
         if (input_mean is None) != (input_std is None):
             raise ValueError("pass both input_mean and input_std (the classifier's normalisation), or neither")
         if bank is None and n_styles > 0:
@@ -169,7 +171,7 @@ class StyleTTA(nn.Module):
         self.chunk_size = chunk_size
         self.return_views = return_views
         self.generator = generator
-        self.strength = float(strength)
+        self.strength = low
         self.mode = check_mode(mode)
         self._fixed: torch.Tensor | None = None
         if isinstance(styles, str):
@@ -186,10 +188,10 @@ class StyleTTA(nn.Module):
             self._fixed = fixed
         if self.style_choice == "nearest" and n_styles > len(bank):
             raise ValueError(f"styles='nearest' with n_styles={n_styles} needs at least that many styles; the bank has {len(bank)}")
-        self.input_mean = None if input_mean is None else _stats(input_mean, "input_mean")
-        self.input_std = None if input_std is None else _stats(input_std, "input_std")
-        if self.input_std is not None and (self.input_std <= 0).any():
-            raise ValueError(f"input_std must be positive, got {self.input_std.tolist()}")
+        self.input_stats = (
+            None if input_mean is None
+            else Normalization.checked(input_mean, input_std, what="StyleTTA input_mean/input_std")
+        )
 
     @property
     def num_views(self) -> int:
@@ -204,14 +206,8 @@ class StyleTTA(nn.Module):
     # -- conventions ---------------------------------------------------------------------------
     def _to01(self, images: torch.Tensor) -> tuple[torch.Tensor, Any]:
         """The wrapper's input -> float 0–1 ``[B, C, H, W]`` plus what is needed to go back."""
-        if self.input_mean is not None:
-            mean = self.input_mean.to(images.device).view(1, -1, 1, 1)
-            std = self.input_std.to(images.device).view(1, -1, 1, 1)
-            if mean.shape[1] not in (1, images.shape[1]):
-                raise ValueError(
-                    f"input_mean has {mean.shape[1]} values but the images have {images.shape[1]} channels"
-                )
-            values = images.float() * std + mean
+        if self.input_stats is not None:
+            values = self.input_stats.undo(images, "StyleTTA input_mean/input_std")
             if not torch.isfinite(values).all():
                 raise ValueError("images contain NaN or Inf values")
             return values.clamp(0, 1), None
@@ -224,11 +220,9 @@ class StyleTTA(nn.Module):
             ) from None
 
     def _from01(self, values01: torch.Tensor, info: Any, like: torch.Tensor) -> torch.Tensor:
-        if self.input_mean is None:
+        if self.input_stats is None:
             return from_batch(values01, info)
-        mean = self.input_mean.to(like.device).view(1, -1, 1, 1)
-        std = self.input_std.to(like.device).view(1, -1, 1, 1)
-        return ((values01.to(like.device) - mean) / std).to(like.dtype)
+        return self.input_stats.redo(values01.to(like.device), like.dtype, "StyleTTA input_mean/input_std")
 
     # -- styles --------------------------------------------------------------------------------
     def choose_styles(self, values01: torch.Tensor) -> torch.Tensor:
@@ -355,9 +349,3 @@ class StyleTTA(nn.Module):
             style_indices=indices,
         )
 
-
-def _stats(values: Sequence[float], name: str) -> torch.Tensor:
-    tensor = torch.as_tensor(values, dtype=torch.float32).flatten()
-    if tensor.numel() not in (1, 3) or not torch.isfinite(tensor).all():
-        raise ValueError(f"{name} must be 1 or 3 finite numbers in 0–1 units, got {tensor.tolist()}")
-    return tensor

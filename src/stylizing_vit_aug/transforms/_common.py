@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from ..bank import StyleBank, bundled_bank
+from ..images import Normalization
 from ..model import StyleStream
 from ..stylizer import Stylizer
 
@@ -52,17 +53,11 @@ def check_crop(crop: Any) -> float | None:
     return float(crop)
 
 
-def check_stats(mean: Sequence[float] | None, std: Sequence[float] | None) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """The statistics of a preceding ``Normalize`` as ``[1, C, 1, 1]``-broadcastable tensors."""
+def check_stats(mean: Sequence[float] | None, std: Sequence[float] | None, front_end: str) -> Normalization | None:
+    """The statistics of the ``Normalize`` that runs before the front-end, or None (neither)."""
     if mean is None and std is None:
         return None
-    if mean is None or std is None:
-        raise ValueError("give both mean and std (those of the Normalize that runs before), or neither")
-    mean_t = torch.as_tensor(mean, dtype=torch.float32).flatten()
-    std_t = torch.as_tensor(std, dtype=torch.float32).flatten()
-    if mean_t.numel() != std_t.numel() or not torch.isfinite(mean_t).all() or not (std_t > 0).all():
-        raise ValueError(f"mean and std must be finite with one value per channel and std > 0, got {mean}, {std}")
-    return mean_t.view(-1, 1, 1), std_t.view(-1, 1, 1)
+    return Normalization.checked(mean, std, what=f"{front_end} mean/std (of the Normalize before it)")
 
 
 def check_unit_range(values: torch.Tensor, front_end: str) -> None:

@@ -44,12 +44,16 @@ class StylizeInfo:
 
     ``applied``: rows that were stylised. ``style_index``: the bank index (``from_bank``) or the
     batch row whose image gave the style; -1 for rows left unchanged. ``strength``: 0 there.
+    ``no_style``: rows drawn for stylisation but left unchanged because, with in-batch styles,
+    the batch held no other sample (of another domain) to take a style from, e.g. the last batch
+    of an epoch with one sample: an image is never styled with itself.
     """
 
     applied: torch.Tensor
     style_index: torch.Tensor
     strength: torch.Tensor
     from_bank: bool
+    no_style: torch.Tensor
 
 
 def _labels(domains: Any, batch: int) -> list[str]:
@@ -61,12 +65,13 @@ def _labels(domains: Any, batch: int) -> list[str]:
 
 def rolled_style_rows(batch: int, domains: Sequence[str] | None = None) -> torch.Tensor:
     """Style row of each row: the next row, cyclically (the paper's roll by one); with
-    ``domains``, the next row of another domain (-1 where the batch has none)."""
+    ``domains``, the next row of another domain. -1 where the batch has none (always for a
+    batch of one: a row is never its own style)."""
     rows = torch.arange(batch)
-    if domains is None:
-        return (rows + 1) % batch
     if batch == 1:
         return torch.full((1,), -1)
+    if domains is None:
+        return (rows + 1) % batch
     names = {name: code for code, name in enumerate(dict.fromkeys(domains))}
     codes = torch.tensor([names[d] for d in domains])
     shifts = torch.arange(1, batch)
@@ -128,7 +133,7 @@ class BatchStylize(nn.Module):
         self.strategy = strategy
         self.style_crop = check_crop(style_crop)
         self.generator = generator
-        self._stats = check_stats(mean, std)
+        self._stats = check_stats(mean, std, "BatchStylize")
         self.mode = check_mode(mode)
 
     def extra_repr(self) -> str:
@@ -147,8 +152,7 @@ class BatchStylize(nn.Module):
             return images
         if not images.is_floating_point():
             raise ValueError("mean/std were given but the batch is not float: it cannot come after Normalize")
-        mean, std = (s.to(images.device) for s in self._stats)
-        values01 = images.float() * std + mean
+        values01 = self._stats.undo(images, "BatchStylize")
         check_unit_range(values01, "BatchStylize (after undoing mean/std)")
         return values01.clamp(0, 1)
 
@@ -178,8 +182,10 @@ class BatchStylize(nn.Module):
         draws = self._rand(1).expand(batch) if self.same_on_batch else self._rand(batch)
         applied = draws < self.p
         style_index = torch.full((batch,), -1, dtype=torch.long)
+        no_style = torch.zeros(batch, dtype=torch.bool)
         if self.bank is None and bool(applied.any()):
             partners = rolled_style_rows(batch, labels)
+            no_style = applied & (partners < 0)
             applied &= partners >= 0
         rows = applied.nonzero().flatten()
         strength = torch.zeros(batch)
@@ -200,10 +206,9 @@ class BatchStylize(nn.Module):
             if self._stats is None:
                 result[rows.to(images.device)] = from_batch(out, info)
             else:
-                mean, std = (s.to(images.device) for s in self._stats)
-                result[rows.to(images.device)] = ((out - mean) / std).to(images.dtype)
+                result[rows.to(images.device)] = self._stats.redo(out, images.dtype, "BatchStylize")
         if return_info:
-            return result, StylizeInfo(applied, style_index, strength, self.bank is not None)
+            return result, StylizeInfo(applied, style_index, strength, self.bank is not None, no_style)
         return result
 
 

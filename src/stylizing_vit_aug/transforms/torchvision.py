@@ -81,7 +81,7 @@ class StylizeTransform(UsesStyleSource, Transform):
         self.strength = check_strength(strength)
         self.strategy = strategy
         self.style_crop = check_crop(style_crop)
-        self._stats = check_stats(mean, std)
+        self._stats = check_stats(mean, std, "StylizeTransform")
         self._source = StyleSource(stylizer, bank, revision=revision)
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
@@ -105,11 +105,9 @@ class StylizeTransform(UsesStyleSource, Transform):
         if self._stats is not None:
             if not tensor.is_floating_point():
                 raise ValueError("mean/std were given but the image is not float: it cannot come after Normalize")
-            mean, std = (s.to(tensor.device) for s in self._stats)
-            values01 = tensor * std + mean
+            values01 = self._stats.undo(tensor, "StylizeTransform")
             check_unit_range(values01, "StylizeTransform (after undoing mean/std)")
-            out = (self.stylizer(values01, styles, strength, mode=self.mode) - mean) / std
-            out = out.to(tensor.dtype)
+            out = self._stats.redo(self.stylizer(values01, styles, strength, mode=self.mode), tensor.dtype, "StylizeTransform")
         else:
             check_unit_range(tensor, "StylizeTransform")
             out = self.stylizer(tensor, styles, strength, mode=self.mode)
