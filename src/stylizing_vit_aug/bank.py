@@ -28,7 +28,12 @@ large   24     1024  19,365,888 B  9,682,944 B   96.8 GB
 Files are safetensors (``images``, optionally ``streams``) with metadata: the fingerprint,
 source and revision of the stylizer that encoded the streams, its config, the domains and the
 stream dtype. :meth:`StyleBank.load` with a different stylizer re-encodes
-(``on_mismatch="reencode"``) or fails naming both checkpoints (``"error"``).
+(``on_mismatch="reencode"``) or fails naming both checkpoints (``"error"``); a truncated or
+corrupt file is a :class:`BankFileError` that names it.
+
+Unreadable style files: :meth:`StyleBank.from_folder` skips them by default (a warning with the
+path and reason; ``bank.skipped`` lists them), so one bad file never sinks a bank;
+``on_error="stop"`` raises :class:`~stylizing_vit_aug.images.ImageReadError` instead.
 """
 
 from __future__ import annotations
@@ -46,13 +51,15 @@ import torch
 from tqdm.auto import tqdm
 
 from .metrics import color_statistics
-from .images import IMAGE_EXTENSIONS, ImageLike, find_images, to_batch, to_uint8
+from .images import IMAGE_EXTENSIONS, ImageLike, ImageReadError, find_images, read_image, to_batch, to_uint8
 from .model import ModelConfig, StyleStream
 from .stylizer import Stylizer, resize
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "ON_ERROR",
     "STRATEGIES",
+    "BankFileError",
     "BankMismatch",
     "StyleBank",
     "bundled_bank",
@@ -63,6 +70,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 STRATEGIES = ("uniform", "balanced", "other_domain")
+ON_ERROR = ("skip", "stop")  # what to do with a style file that cannot be read
 FILE_FORMAT = "stylizing-vit-aug.stylebank"
 FILE_VERSION = "1"
 HISTOLOGY_ASSETS = Path(__file__).parent / "assets" / "histology"
@@ -71,6 +79,10 @@ _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch
 
 class BankMismatch(ValueError):
     """A bank file was encoded with another stylizer than the one it is loaded with."""
+
+
+class BankFileError(ValueError):
+    """A bank file that cannot be read: truncated, corrupt, or not written by StyleBank.save."""
 
 
 def stream_bytes_per_style(config: ModelConfig, dtype: torch.dtype = torch.float32) -> int:
@@ -109,15 +121,10 @@ def random_crop_resize(
     return resize(torch.cat(crops), size, size)
 
 
-def _read_image_file(path: Path) -> ImageLike:
-    """A PNG/JPEG/TIFF file as something :func:`images.to_batch` takes (8-bit or 16-bit)."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-            pixels = np.asarray(image, dtype=np.float32)
-            return np.clip(pixels / 65535.0, 0.0, 1.0)
-        return image.convert("L" if image.mode in ("L", "1") else "RGB")
+def _check_on_error(on_error: str) -> str:
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {ON_ERROR} (for unreadable style files), got {on_error!r}")
+    return on_error
 
 
 class StyleBank:
@@ -169,6 +176,7 @@ class StyleBank:
         self.stream_dtype = _check_stream_dtype(stream_dtype)
         self.chunk_size = chunk_size
         self.path: Path | None = None
+        self.skipped: list[tuple[Path, str]] = []  # unreadable style files left out, with why
         self._chunks: list[torch.Tensor | None] = [None] * -(-len(self.images) // chunk_size)
         self._full: torch.Tensor | None = None
         self._color_stats: torch.Tensor | None = None
@@ -195,15 +203,26 @@ class StyleBank:
         crop_size: int | None,
         generator: torch.Generator,
         total: int | None = None,
-    ) -> tuple[torch.Tensor, list[int]]:
-        """Images of any kinds and sizes -> uint8 at model size, and how many styles each source
-        image gave (items may be single images or batches)."""
+        on_error: str = "stop",
+    ) -> tuple[torch.Tensor, list[int], list[tuple[Path, str]]]:
+        """Images of any kinds and sizes -> uint8 at model size, how many styles each source
+        image gave (items may be single images or batches; 0 for a skipped file), and the
+        skipped files with the reason."""
         size = stylizer.img_size
         parts: list[torch.Tensor] = []
         counts: list[int] = []
+        skipped: list[tuple[Path, str]] = []
         for index, item in enumerate(tqdm(items, total=total, desc="style images", unit="item", leave=False, disable=(total or 0) < 16)):
             if isinstance(item, (str, os.PathLike)):
-                item = _read_image_file(Path(item))
+                try:
+                    item = read_image(item)
+                except ImageReadError as error:
+                    if on_error == "stop":
+                        raise
+                    logger.warning("skipped a style file: %s", error)
+                    skipped.append((Path(item), str(error)))
+                    counts.append(0)
+                    continue
             values, _ = to_batch(item, f"style image {index}")
             values = stylizer.adapt_channels(values)
             if crops_per_image:
@@ -216,8 +235,9 @@ class StyleBank:
             parts.append(to_uint8(values).cpu())
             counts.extend([crops_per_image or 1] * (values.shape[0] // (crops_per_image or 1)))
         if not parts:
-            raise ValueError("a style bank needs at least one style image; got none")
-        return torch.cat(parts), counts
+            unread = f" ({len(skipped)} unreadable, e.g. {skipped[0][1]})" if skipped else ""
+            raise ValueError(f"a style bank needs at least one style image; got none{unread}")
+        return torch.cat(parts), counts, skipped
 
     @classmethod
     def from_images(
@@ -233,6 +253,7 @@ class StyleBank:
         crops_per_image: int | None = None,
         crop_size: int | None = None,
         seed: int = 0,
+        on_error: str = "stop",
     ) -> StyleBank:
         """A bank from images of any kind the Stylizer takes (one batch, or a list of images or
         file paths of any sizes).
@@ -240,8 +261,11 @@ class StyleBank:
         ``crops_per_image``: take that many random ``crop_size`` squares (default: the model's
         size) from each image instead of resizing the whole image; ``domains`` then labels the
         source images and is repeated for their crops. ``encode=False`` defers encoding to first
-        use.
+        use. ``on_error``: a file path that cannot be read raises an
+        :class:`~stylizing_vit_aug.images.ImageReadError` naming it (``"stop"``), or is left out
+        with a warning and listed in ``bank.skipped`` (``"skip"``).
         """
+        _check_on_error(on_error)
         if crops_per_image is not None and (not isinstance(crops_per_image, int) or crops_per_image < 1):
             raise ValueError(f"crops_per_image must be a positive integer or None, got {crops_per_image!r}")
         if isinstance(images, (list, tuple)):
@@ -251,13 +275,15 @@ class StyleBank:
         else:
             items = [images]
         generator = torch.Generator().manual_seed(seed)
-        pixels, counts = cls._model_images(
-            items, stylizer, crops_per_image=crops_per_image, crop_size=crop_size, generator=generator, total=len(items)
+        pixels, counts, skipped = cls._model_images(
+            items, stylizer, crops_per_image=crops_per_image, crop_size=crop_size, generator=generator,
+            total=len(items), on_error=on_error,
         )
         if domains is not None:
             labels = cls._check_domains(domains, len(counts))
             domains = [label for label, count in zip(labels, counts) for _ in range(count)]
         bank = cls(pixels, stylizer, domains=domains, device=device, stream_dtype=stream_dtype, chunk_size=chunk_size)
+        bank.skipped = skipped
         if encode:
             bank.encode()
         return bank
@@ -269,14 +295,20 @@ class StyleBank:
         stylizer: Stylizer,
         *,
         domains: str | Mapping[str, Any] | None = "subfolders",
+        on_error: str = "skip",
         **kwargs: Any,
     ) -> StyleBank:
-        """A bank from every PNG/JPEG/TIFF under ``root`` (recursive, sorted).
+        """A bank from every image file under ``root`` (recursive, sorted; see
+        :func:`~stylizing_vit_aug.images.find_images`).
 
         ``domains``: ``"subfolders"`` labels each image with its top-level subfolder name
         (images directly in ``root`` get ``root``'s name); a mapping labels by relative path,
-        file name or stem; None means no domains. Other arguments as :meth:`from_images`.
+        file name or stem; None means no domains. ``on_error``: ``"skip"`` (default) leaves an
+        unreadable file out with a warning and lists it in ``bank.skipped``; ``"stop"`` raises
+        an :class:`~stylizing_vit_aug.images.ImageReadError` naming it. Other arguments as
+        :meth:`from_images`.
         """
+        _check_on_error(on_error)
         root = Path(root)
         if not root.is_dir():
             raise FileNotFoundError(f"style folder {root} does not exist or is not a folder")
@@ -296,7 +328,7 @@ class StyleBank:
                 labels.append(found)
         elif domains is not None:
             raise ValueError(f'domains must be "subfolders", a mapping or None, got {domains!r}')
-        return cls.from_images(paths, stylizer, domains=labels, **kwargs)
+        return cls.from_images(paths, stylizer, domains=labels, on_error=on_error, **kwargs)
 
     @classmethod
     def from_dataset(
@@ -526,27 +558,14 @@ class StyleBank:
         ``on_mismatch="reencode"`` keeps the images (resized to this model if needed) and
         re-encodes lazily, and ``"error"`` raises :class:`BankMismatch`.
         """
-        from safetensors import SafetensorError, safe_open
-
         if on_mismatch not in ("error", "reencode"):
             raise ValueError(f'on_mismatch must be "error" or "reencode", got {on_mismatch!r}')
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"bank file {path} does not exist")
-        try:
-            with safe_open(str(path), framework="pt") as handle:
-                meta = handle.metadata() or {}
-                if meta.get("format") != FILE_FORMAT:
-                    raise ValueError(f"{path} is not a style bank file (made by StyleBank.save)")
-                images = handle.get_tensor("images")
-                same = meta.get("fingerprint") == stylizer.fingerprint
-                layers = handle.get_tensor("streams") if same and "streams" in handle.keys() else None  # noqa: SIM118 (safe_open has no __contains__)
-        except SafetensorError as error:
-            raise ValueError(f"cannot read bank file {path}: {error}") from error
-        domains = json.loads(meta["domains"])
-        saved_dtype = json.loads(meta["stream_dtype"])
-        if not same:
-            theirs = f"fingerprint {meta.get('fingerprint')} (source {json.loads(meta['source'])!r})"
+        meta, images, layers = _read_bank_file(path, stylizer)
+        if meta["fingerprint"] != stylizer.fingerprint:
+            theirs = f"fingerprint {meta['fingerprint']} (source {meta['source']!r})"
             ours = f"fingerprint {stylizer.fingerprint} (source {stylizer.source!r})"
             if on_mismatch == "error":
                 raise BankMismatch(
@@ -555,17 +574,23 @@ class StyleBank:
                     "stylizer, or load the stylizer it was made with."
                 )
             logger.warning("bank %s was encoded with %s; re-encoding its styles for %s", path, theirs, ours)
-            values, _ = to_batch(images, "bank images")
+            try:
+                values, _ = to_batch(images, f"the images of bank file {path}")
+            except ValueError as error:
+                raise BankFileError(f"bank file {path} is corrupt: {error}") from None
             size = stylizer.img_size
             images = to_uint8(resize(stylizer.adapt_channels(values), size, size)).cpu()
-        bank = cls(
-            images,
-            stylizer,
-            domains=domains,
-            device=device,
-            stream_dtype=stream_dtype if stream_dtype is not None else saved_dtype,
-            chunk_size=int(meta.get("chunk_size", 64)),
-        )
+        try:
+            bank = cls(
+                images,
+                stylizer,
+                domains=meta["domains"],
+                device=device,
+                stream_dtype=stream_dtype if stream_dtype is not None else meta["stream_dtype"],
+                chunk_size=meta["chunk_size"],
+            )
+        except (TypeError, ValueError) as error:
+            raise BankFileError(f"bank file {path} is corrupt: {error}") from None
         if layers is not None:
             layers = layers.to(bank.device)
             bank._full = layers.to(bank.stream_dtype) if bank.stream_dtype else layers
@@ -574,6 +599,46 @@ class StyleBank:
             ]
         bank.path = path.resolve()
         return bank
+
+
+def _read_bank_file(path: Path, stylizer: Stylizer) -> tuple[dict[str, Any], torch.Tensor, torch.Tensor | None]:
+    """Metadata (parsed), images and, when ``stylizer`` made them, the saved streams of a bank
+    file; anything truncated, corrupt or inconsistent is a :class:`BankFileError` naming it."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            raw = handle.metadata() or {}
+            if raw.get("format") != FILE_FORMAT:
+                raise BankFileError(f"{path} is not a style bank file (made by StyleBank.save)")
+            meta = {
+                "fingerprint": raw["fingerprint"],
+                "source": json.loads(raw["source"]),
+                "domains": json.loads(raw["domains"]),
+                "stream_dtype": json.loads(raw["stream_dtype"]),
+                "chunk_size": int(raw.get("chunk_size", 64)),
+            }
+            images = handle.get_tensor("images")
+            same = meta["fingerprint"] == stylizer.fingerprint
+            layers = handle.get_tensor("streams") if same and "streams" in handle.keys() else None  # noqa: SIM118 (safe_open has no __contains__)
+    except BankFileError:
+        raise
+    except (SafetensorError, KeyError, ValueError, TypeError) as error:  # JSON errors are ValueErrors
+        raise BankFileError(
+            f"cannot read bank file {path}: {type(error).__name__}: {error}. It is truncated or corrupt; "
+            "build it again (`stylizing-vit-aug bank build`)"
+        ) from error
+    if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[0] == 0:
+        raise BankFileError(f"bank file {path} is corrupt: its images are {images.dtype} {tuple(images.shape)}")
+    if layers is not None:
+        config = stylizer.config
+        expected = (config.depth, images.shape[0], config.num_tokens, config.embed_dim)
+        if tuple(layers.shape) != expected or not layers.is_floating_point() or not bool(torch.isfinite(layers).all()):
+            raise BankFileError(
+                f"bank file {path} is corrupt: its style streams are {layers.dtype} {tuple(layers.shape)} "
+                f"(expected finite floats of shape {expected}); build it again"
+            )
+    return meta, images, layers
 
 
 _BUNDLED: dict[str, StyleBank] = {}

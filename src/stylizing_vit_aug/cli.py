@@ -3,7 +3,8 @@
 Subcommands live in :mod:`stylizing_vit_aug.commands`; ``train`` and ``bench`` are wired to
 ``train.command`` and ``benchmarking``, imported only when that subcommand is used. Exit codes:
 0 success, 1 a runtime failure, 2 a usage or input error (message on stderr, no traceback;
-``-v`` adds the traceback to the log), 130 interrupted.
+``-v`` adds the traceback to the log), 3 (:data:`EXIT_SKIPPED`) finished but some files could
+not be read and were skipped (``stylize``, ``bank build``), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 from typing import Callable, Sequence
 
 from . import __version__
+from .commands.common import EXIT_SKIPPED
 
 logger = logging.getLogger("stylizing_vit_aug.cli")
 
@@ -32,7 +34,7 @@ Anatomy-preserving style augmentation with a pretrained Stylizing ViT.
   bench     throughput against the published reference implementation
 """
 
-EPILOG = """\
+EPILOG = f"""\
 examples:
   stylizing-vit-aug demo --checkpoint tiny-camelyon17wilds
   stylizing-vit-aug stylize slides/ -o styled/ --bank bank.safetensors
@@ -40,6 +42,8 @@ examples:
   accelerate launch -m stylizing_vit_aug.cli train --help
 
 `stylizing-vit-aug COMMAND --help` shows each command's options and examples.
+Exit codes: 0 done, 1 runtime failure, 2 usage or input error, {EXIT_SKIPPED} done but some unreadable
+files were skipped (stylize, bank build), 130 interrupted.
 """
 
 TRAIN_EPILOG = """\

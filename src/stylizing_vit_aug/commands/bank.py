@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 
-from .common import CLIError, add_checkpoint_arguments, load_stylizer_from_args, positive_int
+from .common import (
+    EXIT_SKIPPED,
+    CLIError,
+    add_checkpoint_arguments,
+    add_on_error_argument,
+    load_stylizer_from_args,
+    positive_int,
+)
 
 EPILOG = """\
 examples:
@@ -20,7 +28,10 @@ examples:
   stylizing-vit-aug bank info bank.safetensors
 """
 
-BUILD_EPILOG = EPILOG
+BUILD_EPILOG = EPILOG + f"""
+A style file that cannot be read is left out with a warning naming it, and the exit code is
+{EXIT_SKIPPED} instead of 0 (--on-error stop: exit code 2, no bank written).
+"""
 INFO_EPILOG = """\
 example:
   stylizing-vit-aug bank info bank.safetensors
@@ -49,6 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser, formatter: type) -> None:
                        help="dtype of the stored style streams (float16 halves the file)")
     build.add_argument("--no-streams", action="store_true",
                        help="store only the images (smaller file; re-encoded when loaded)")
+    add_on_error_argument(build)
     add_checkpoint_arguments(build)
     build.set_defaults(bank_run=run_build)
     info = actions.add_parser(
@@ -74,12 +86,16 @@ def run_build(args: argparse.Namespace) -> int:
     bank = StyleBank.from_folder(
         args.folder, stylizer, domains=None if args.domains == "none" else "subfolders",
         crops_per_image=args.crops_per_image, crop_size=args.crop_size, seed=args.seed,
-        stream_dtype=args.stream_dtype,
+        stream_dtype=args.stream_dtype, on_error=args.on_error,
     )
     bank.save(args.output, streams=not args.no_streams)
     print(f"wrote {args.output}: {len(bank)} styles"
           + (f" in {len(bank.domain_names)} domains" if bank.domains else "")
           + f", {args.output.stat().st_size / 1e6:.1f} MB")
+    if bank.skipped:
+        print(f"{len(bank.skipped)} file(s) could not be read and were left out: "
+              + "; ".join(reason for _, reason in bank.skipped) + f"; exit code {EXIT_SKIPPED}", file=sys.stderr)
+        return EXIT_SKIPPED
     return 0
 
 

@@ -1,4 +1,5 @@
-"""What every subcommand shares: checkpoint arguments, image listing and reading, atomic writes."""
+"""What every subcommand shares: checkpoint arguments, image listing, the unreadable-file
+policy and its exit code, atomic writes."""
 
 from __future__ import annotations
 
@@ -7,19 +8,30 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-from PIL import Image, UnidentifiedImageError
+import numpy as np
 
-from ..images import IMAGE_EXTENSIONS, find_images
+from ..images import IMAGE_EXTENSIONS, find_images, save_image
 from ..stylizer import DEFAULT_MODE, MODES
 
 if TYPE_CHECKING:
     from ..stylizer import Stylizer
 
-PIL_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}
+PIL_FORMATS = {
+    ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP", ".webp": "WEBP",
+}
+EXIT_SKIPPED = 3  # the run finished, but some input files could not be read and were skipped
+ON_ERROR_HELP = (
+    "what to do with a file that cannot be read (truncated, not an image): skip it, log it with "
+    f"the reason and exit with code {EXIT_SKIPPED} at the end (default), or stop with exit code 2"
+)
 
 
 class CLIError(Exception):
     """A problem with the user's input: printed without a traceback, exit code 2."""
+
+
+def add_on_error_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--on-error", choices=("skip", "stop"), default="skip", help=ON_ERROR_HELP)
 
 
 def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,7 +76,7 @@ def unit_float(text: str) -> float:
 
 
 def list_images(root: Path, what: str = "input folder") -> list[Path]:
-    """Every PNG/JPEG/TIFF under ``root`` (recursive, sorted; hidden files skipped)."""
+    """Every image file under ``root`` (see :func:`~stylizing_vit_aug.images.find_images`)."""
     if not root.exists():
         raise CLIError(f"{what} {root} does not exist")
     if root.is_file():
@@ -85,29 +97,18 @@ def gather_images(sources: Iterable[Path], what: str) -> list[Path]:
     return paths
 
 
-def read_image(path: Path) -> Image.Image:
-    """An RGB (or grayscale ``L``) PIL image; other modes converted, unreadable files reported."""
-    try:
-        with Image.open(path) as handle:
-            image = handle.copy() if handle.mode in ("RGB", "L") else handle.convert("RGB")
-    except (UnidentifiedImageError, OSError) as error:
-        raise CLIError(f"cannot read image {path}: {error}") from None
-    image.load()
-    return image
-
-
-def write_image_atomic(image: Image.Image, path: Path, *, quality: int = 95) -> None:
-    """Save through a temporary file in the same folder + ``os.replace``: a crash leaves either
-    the old file or none, never a half-written image at ``path``."""
+def write_image_atomic(pixels: np.ndarray, path: Path, *, quality: int = 95) -> None:
+    """Save uint8/uint16 pixels (16-bit stays 16-bit in PNG/TIFF) through a temporary file in
+    the same folder + ``os.replace``: a crash leaves either the old file or none, never a
+    half-written image at ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fmt = PIL_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise CLIError(f"cannot write {path}: use one of {', '.join(PIL_FORMATS)}")
     temp = path.parent / f"{TEMP_PREFIX}{path.name}.{os.getpid()}.tmp"
-    options = {"quality": quality} if fmt == "JPEG" else {}
     try:
         with open(temp, "wb") as handle:
-            image.save(handle, format=fmt, **options)
+            save_image(pixels, handle, fmt, quality=quality)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import torch
 
-from ..images import to_batch
+from ..images import read_image, to_batch
 from ..stylizer import resize
-from .common import add_checkpoint_arguments, load_stylizer_from_args, positive_int, read_image
+from .common import add_checkpoint_arguments, load_stylizer_from_args, positive_int
 
 logger = logging.getLogger(__name__)
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import torch
 
+from ..images import read_image
 from .common import (
     CLIError,
     add_checkpoint_arguments,
     gather_images,
     load_stylizer_from_args,
     positive_int,
-    read_image,
     unit_float,
 )
 

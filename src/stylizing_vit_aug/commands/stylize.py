@@ -5,6 +5,11 @@ order or of what already ran), so a killed run continues where it stopped and gi
 files an uninterrupted run gives. Outputs are written through a temporary file and
 ``os.replace``; the CSV record is appended and flushed row by row, and on every start rows of
 missing outputs and duplicates are dropped, and rows for finished outputs are restored.
+
+A file that cannot be read (input or style) never sinks the run: with ``--on-error skip`` (the
+default) it gets a CSV row with the reason in ``error`` and a warning on stderr, every readable
+image is still written, and the exit code is :data:`~.common.EXIT_SKIPPED`; a rerun retries it.
+``--on-error stop`` writes what was read before it and exits with code 2.
 """
 
 from __future__ import annotations
@@ -13,22 +18,27 @@ import argparse
 import csv
 import logging
 import os
+import sys
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..images import ImageReadError, read_image
 from .common import (
+    EXIT_SKIPPED,
     CLIError,
     PIL_FORMATS,
     add_checkpoint_arguments,
+    add_on_error_argument,
     list_images,
     load_stylizer_from_args,
     positive_int,
-    read_image,
     remove_stale_temporaries,
     unit_float,
     write_image_atomic,
@@ -37,9 +47,9 @@ from .common import (
 logger = logging.getLogger(__name__)
 
 LOG_NAME = "stylize_log.csv"
-FIELDS = ("input", "output", "style", "style_index", "domain", "strength", "seed", "checkpoint", "revision")
+FIELDS = ("input", "output", "style", "style_index", "domain", "strength", "seed", "checkpoint", "revision", "error")
 
-EPILOG = """\
+EPILOG = f"""\
 examples:
   # every image of slides/ in the style of one reference tile
   stylizing-vit-aug stylize slides/ -o styled/ --style reference.png --checkpoint tiny-camelyon17wilds
@@ -52,6 +62,10 @@ examples:
 
 Interrupted? Run the same command again: finished images are skipped, nothing is half-written,
 and OUTPUT/stylize_log.csv records which style made each output (one row per output).
+
+A file that cannot be read is skipped (a CSV row with the reason in "error", a warning on
+stderr), every other image is written, and the exit code is {EXIT_SKIPPED} instead of 0; rerunning retries
+it. 16-bit PNG/TIFF inputs are written back as 16-bit; --strength 0 gives back the pixels exactly.
 """
 
 
@@ -70,6 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quality", type=int, default=95, help="JPEG quality (default 95)")
     parser.add_argument("--log", type=Path, default=None, help=f"CSV record (default: OUTPUT/{LOG_NAME})")
     parser.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
+    add_on_error_argument(parser)
     add_checkpoint_arguments(parser)
 
 
@@ -88,6 +103,7 @@ class StyleSource:
 
         self.stylizer = stylizer
         self.labels: list[str]
+        self.skipped: list[tuple[Path, str]] = []  # unreadable style files
         if args.style is not None:
             path = args.style
             if not path.is_file():
@@ -101,8 +117,10 @@ class StyleSource:
             self.labels = [f"{args.bank}#{i}" for i in range(len(self.bank))]
         else:
             paths = list_images(args.styles_dir, "style folder")
-            self.bank = StyleBank.from_images([str(p) for p in paths], stylizer, encode=False)
-            self.labels = [str(p) for p in paths]
+            self.bank = StyleBank.from_images(paths, stylizer, encode=False, on_error=args.on_error)
+            self.skipped = self.bank.skipped
+            unread = {path for path, _ in self.skipped}
+            self.labels = [str(p) for p in paths if p not in unread]
         self.seed = args.seed
 
     def choose(self, relative: str) -> StyleChoice:
@@ -116,14 +134,15 @@ class StyleSource:
 
 
 def _read_log(path: Path) -> dict[str, dict[str, str]]:
-    """Complete rows by output (last wins); a torn last line from a kill is ignored."""
+    """Complete rows by output (last wins; rows of unreadable style files by style); a torn
+    last line from a kill is ignored."""
     rows: dict[str, dict[str, str]] = {}
     if not path.is_file():
         return rows
     with open(path, newline="") as handle:
         for row in csv.DictReader(handle):
             if all(row.get(field) is not None for field in FIELDS) and None not in row:
-                rows[row["output"]] = row
+                rows[row["output"] or f"style:{row['style']}"] = row
     return rows
 
 
@@ -159,8 +178,39 @@ def _output_path(args: argparse.Namespace, relative: Path) -> Path:
     return args.output / relative.with_suffix(suffix)
 
 
+Planned = tuple[Path, Path, StyleChoice]  # input, output, style
+
+
+def _read_batches(
+    todo: list[Planned], size: int, stop: bool, skip: Callable[[Planned, ImageReadError], None]
+) -> Iterator[list[tuple[Planned, np.ndarray]]]:
+    """Consecutive inputs read once, in batches of at most ``size`` of one shape and dtype.
+
+    A file that cannot be read goes to ``skip``; with ``stop``, the batch read before it is
+    still given out (and written), then its error is raised.
+    """
+    batch: list[tuple[Planned, np.ndarray]] = []
+    for item in todo:
+        try:
+            pixels = read_image(item[0])
+        except ImageReadError as error:
+            if stop:
+                if batch:
+                    yield batch
+                raise CLIError(f"{error} (stopped by --on-error stop; the default skips it)") from None
+            skip(item, error)
+            continue
+        first = batch[0][1] if batch else None
+        if first is not None and (len(batch) == size or pixels.shape != first.shape or pixels.dtype != first.dtype):
+            yield batch
+            batch = []
+        batch.append((item, pixels))
+    if batch:
+        yield batch
+
+
 def run(args: argparse.Namespace) -> int:
-    """Stylise the folder (see the module docstring for how it resumes)."""
+    """Stylise the folder (see the module docstring for how it resumes and skips)."""
     inputs = list_images(args.input)
     root = args.input if args.input.is_dir() else args.input.parent
     output = args.output.resolve()
@@ -182,8 +232,11 @@ def run(args: argparse.Namespace) -> int:
             "input": str(path.relative_to(root)), "output": str(out.relative_to(args.output)),
             "style": choice.label, "style_index": str(choice.index), "domain": choice.domain,
             "strength": f"{args.strength:g}", "seed": str(args.seed),
-            "checkpoint": str(stylizer.source), "revision": str(stylizer.revision or ""),
+            "checkpoint": str(stylizer.source), "revision": str(stylizer.revision or ""), "error": "",
         }
+
+    def error_row(error: ImageReadError, **fields: str) -> dict[str, str]:
+        return {**dict.fromkeys(FIELDS, ""), **fields, "error": str(error)}
 
     plan = []
     for path in inputs:
@@ -210,31 +263,39 @@ def run(args: argparse.Namespace) -> int:
         print(f"{skipped} of {len(plan)} outputs already exist; stylising the other {len(todo)}")
 
     writer = LogWriter(log_path)
+    unreadable = [error_row(reason, style=str(path)) for path, reason in styles.skipped]
+    for row in unreadable:
+        writer.write(row)
+    written = 0
     try:
         with tqdm(total=len(todo), desc="stylize", unit="img") as progress:
-            start = 0
-            while start < len(todo):
-                batch = [todo[start]]
-                first = read_image(todo[start][0])
-                images = [first]
-                while len(batch) < args.batch_size and start + len(batch) < len(todo):
-                    candidate = todo[start + len(batch)]
-                    image = read_image(candidate[0])
-                    if image.size != first.size or image.mode != first.mode:
-                        break
-                    batch.append(candidate)
-                    images.append(image)
-                start += len(batch)
-                stream = styles.bank.stream(torch.tensor([choice.index for _, _, choice in batch]))
-                results = stylizer(images, stream, strength=args.strength)
-                for (path, out, choice), result in zip(batch, results):
+
+            def skip(item: Planned, error: ImageReadError) -> None:
+                path, out, _ = item
+                logger.warning("skipped %s", error)
+                unreadable.append(error_row(error, input=str(path.relative_to(root)), output=str(out.relative_to(args.output))))
+                writer.write(unreadable[-1])
+                progress.update(1)
+
+            for batch in _read_batches(todo, args.batch_size, args.on_error == "stop", skip):
+                stream = styles.bank.stream(torch.tensor([choice.index for (_, _, choice), _ in batch]))
+                results = stylizer([pixels for _, pixels in batch], stream, strength=args.strength)
+                for ((path, out, choice), _), result in zip(batch, results):
                     write_image_atomic(result, out, quality=args.quality)
                     writer.write(row_for(path, out, choice))
+                    written += 1
                     progress.update(1)
     finally:
         writer.close()
     if args.overwrite:
         final = _read_log(log_path)
         _write_log(log_path, list(final.values()))
-    print(f"wrote {len(todo)} image(s) to {args.output}; record: {log_path}")
+    print(f"wrote {written} image(s) to {args.output}; record: {log_path}")
+    if unreadable:
+        print(
+            f"{len(unreadable)} file(s) could not be read and were skipped (their reasons are in the "
+            f"'error' column of {log_path}); exit code {EXIT_SKIPPED}",
+            file=sys.stderr,
+        )
+        return EXIT_SKIPPED
     return 0

@@ -4,6 +4,12 @@ Every random choice (which image, where to crop, flips, rotations, which style) 
 generator seeded by ``(seed, epoch, position)`` rather than from global random state. So the
 data seen at a given step is fixed by the seed alone: a resumed run sees exactly what an
 uninterrupted one would, whatever the number of DataLoader workers or processes.
+
+Files are listed and read with the package's one reader (:mod:`stylizing_vit_aug.images`: the
+same extensions, 8/16-bit, EXIF orientation). A file that cannot be read never crashes an
+epoch: it is skipped at the scan (header) or, found truncated later, replaced by the next
+readable image (a seeded, deterministic stand-in); either way it is logged and counted in
+``dataset.skipped``.
 """
 
 from __future__ import annotations
@@ -14,10 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
+import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
+
+from ..images import IMAGE_EXTENSIONS, ImageReadError, find_images, image_size, read_image, to_batch, to_uint8
+from ..stylizer import to_luminance
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -30,7 +39,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 PAIRINGS = ("roll", "other-domain", "same-domain")
 LUMA = (0.299, 0.587, 0.114)
 _MIX = 0x9E3779B97F4A7C15  # 64-bit golden-ratio constant: decorrelates nearby seeds
@@ -59,15 +67,10 @@ def _scan(root: Path, domains: str) -> list[tuple[Path, str]]:
     if not root.is_dir():
         raise NotADirectoryError(f"training data {root} is not a folder; pass a folder of images (domains as subfolders)")
     found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.startswith(".") or Path(name).suffix.lower() not in IMAGE_EXTENSIONS:
-                continue
-            path = Path(dirpath) / name
-            relative = path.relative_to(root)
-            domain = relative.parts[0] if (domains == "subfolders" and len(relative.parts) > 1) else root.name
-            found.append((path, domain))
+    for path in find_images(root):
+        relative = path.relative_to(root)
+        domain = relative.parts[0] if (domains == "subfolders" and len(relative.parts) > 1) else root.name
+        found.append((path, domain))
     if not found:
         raise ValueError(
             f"no images found in {root} (looked for {', '.join(IMAGE_EXTENSIONS)} in it and its subfolders)"
@@ -94,6 +97,9 @@ class ImageFolderDataset(Dataset):
             ``background_level`` (0–1 units).
         cache_images: keep decoded images in memory (per worker process).
         seed: base seed for items indexed by a plain int.
+
+    ``skipped`` lists ``(path, reason)`` of every unreadable file met so far (per process: each
+    DataLoader worker counts the ones it met; all are logged as warnings).
     """
 
     def __init__(
@@ -129,6 +135,8 @@ class ImageFolderDataset(Dataset):
         self.augment, self.skip_blank = augment, skip_blank
         self.min_std, self.max_background, self.background_level = min_std, max_background, background_level
         self.max_tries, self.cache_images, self.seed = max_tries, cache_images, seed
+        self.skipped: list[tuple[Path, str]] = []
+        self._unreadable: set[int] = set()
         entries = _scan(self.root, domains)
         if files is not None:
             wanted = {Path(f).expanduser().resolve() for f in files}
@@ -141,21 +149,24 @@ class ImageFolderDataset(Dataset):
         self.domain_ids = torch.tensor([lookup[r.domain] for r in self.records], dtype=torch.long)
         self._cache: dict[int, torch.Tensor] = {}
 
+    def _skip(self, path: Path, error: ImageReadError) -> None:
+        logger.warning("skipped an unreadable training image: %s", error)
+        self.skipped.append((path, str(error)))
+
     def _read_sizes(self, entries: list[tuple[Path, str]]) -> list[ImageRecord]:
-        records, too_small, unreadable = [], [], []
+        records, too_small = [], []
         for path, domain in entries:
             try:
-                with Image.open(path) as image:  # reads the header only
-                    width, height = image.size
-            except (UnidentifiedImageError, OSError) as error:
-                unreadable.append(f"{path} ({error})")
+                height, width = image_size(path)  # reads the header only
+            except ImageReadError as error:
+                self._skip(path, error)
                 continue
             h, w = self._scaled(height, width)
             if min(h, w) < self.size:
                 too_small.append(f"{path} ({width}x{height}" + (f", {w}x{h} after scale {self.scale:g})" if self.scale != 1 else ")"))
             records.append(ImageRecord(path, domain, height, width))
-        if unreadable:
-            raise ValueError(f"{len(unreadable)} file(s) are not readable images: " + "; ".join(unreadable[:5]))
+        if not records:
+            raise ValueError(f"none of the {len(entries)} image files under {self.root} can be read: {self.skipped[0][1]}")
         if too_small:
             raise ValueError(
                 f"{len(too_small)} image(s) are smaller than the {self.size}x{self.size} crop the model "
@@ -183,9 +194,7 @@ class ImageFolderDataset(Dataset):
         if cached is not None:
             return cached
         record = self.records[index]
-        with Image.open(record.path) as image:
-            image = image.convert("RGB" if self.channels == 3 else "L")
-            tensor = TF.pil_to_tensor(image)
+        tensor = _uint8_chw(read_image(record.path), self.channels, str(record.path))
         if self.scale != 1:
             tensor = TF.resize(tensor, list(self._scaled(record.height, record.width)), antialias=True)
         if self.cache_images:
@@ -230,9 +239,33 @@ class ImageFolderDataset(Dataset):
         return best.contiguous()
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor | int]:
+        """A crop of image ``index``; if its file turns out unreadable, of the next readable
+        image (same seed), so one bad file never crashes an epoch."""
         index, sample_seed = key if isinstance(key, tuple) else (int(key), mix_seed(self.seed, int(key)))
-        generator = torch.Generator().manual_seed(sample_seed)
-        return {"image": self.crop(index, generator), "domain": int(self.domain_ids[index]), "index": index}
+        for offset in range(len(self.records)):
+            candidate = (index + offset) % len(self.records)
+            if candidate in self._unreadable:
+                continue
+            try:
+                image = self.crop(candidate, torch.Generator().manual_seed(sample_seed))
+            except ImageReadError as error:
+                self._unreadable.add(candidate)
+                self._skip(self.records[candidate].path, error)
+                continue
+            return {"image": image, "domain": int(self.domain_ids[candidate]), "index": candidate}
+        raise ImageReadError(f"none of the {len(self.records)} images under {self.root} can be read")
+
+
+def _uint8_chw(pixels: np.ndarray, channels: int, what: str) -> torch.Tensor:
+    """Pixels from :func:`read_image` -> uint8 ``[channels, H, W]`` (16-bit rounded to 8 bits,
+    RGB to luminance or grayscale replicated when the channel count differs)."""
+    if pixels.dtype == np.uint8 and (pixels.ndim == 3) == (channels == 3):
+        tensor = torch.from_numpy(pixels)
+        return (tensor.permute(2, 0, 1) if pixels.ndim == 3 else tensor[None]).contiguous()
+    values, _ = to_batch(pixels, what)
+    if values.shape[1] != channels:
+        values = to_luminance(values) if channels == 1 else values.expand(-1, 3, -1, -1)
+    return to_uint8(values)[0]
 
 
 class EpochBatches:
