@@ -32,6 +32,7 @@ Anatomy-preserving style augmentation with a pretrained Stylizing ViT.
   bank      build a style bank file from a folder, or inspect one
   train     fine-tune a stylizer on your own domains (also under `accelerate launch`)
   bench     throughput against the published reference implementation
+  app       a local web page: your images in your styles, with the figures (needs the app extra)
 """
 
 EPILOG = f"""\
@@ -105,7 +106,7 @@ def _wire(sub: argparse.ArgumentParser, name: str) -> None:
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The full parser; train/bench arguments are only imported when ``argv`` names them."""
-    from .commands import bank, demo, preview, stylize
+    from .commands import app, bank, demo, preview, stylize
 
     parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG, formatter_class=FORMATTER)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -137,6 +138,12 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
               "Build a style bank file from a folder of style images, or inspect one.", bank.EPILOG)
     bank.add_arguments(sub, FORMATTER)
     sub.set_defaults(cli_handler=bank.run)
+
+    sub = add("app", "a local web page to look at styles before training",
+              "Serve a web page (Gradio) that shows content images in chosen styles with the quality "
+              "figures, and the StylizeTransform(...) line with those settings.", app.EPILOG)
+    app.add_arguments(sub)
+    sub.set_defaults(cli_handler=app.run)
 
     wanted = _command_of(argv)
     for name, (_, _, _, help, epilog) in _WIRED.items():

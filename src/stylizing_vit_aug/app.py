@@ -1,0 +1,331 @@
+"""The page to look at before training: your contents in your styles, with the quality figures.
+
+:class:`Previewer` does the work without any web framework (contents and styles in, a labelled
+content × style grid with anatomy SSIM and style distance under each cell and the matching
+``StylizeTransform(...)`` snippet out), so it is tested like the rest of the library.
+:func:`build_app` puts it on a Gradio page; ``stylizing-vit-aug app`` serves that page locally
+and the repository's top-level ``app.py`` serves it as a Hugging Face Space. Gradio is an
+optional extra (``pip install "stylizing-vit-aug[app]"``), imported only inside
+:func:`build_app`, so importing the package never imports it.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from PIL import Image
+
+from . import metrics
+from .bank import HISTOLOGY_ASSETS, BankMismatch, StyleBank, bundled_bank
+from .grid import content_style_grid
+from .hub import DEFAULT_ALIAS, load_stylizer
+from .images import ImageError, read_image, to_batch
+from .stylizer import DEFAULT_MODE, MODES, Stylizer, resize
+
+if TYPE_CHECKING:
+    import gradio
+
+__all__ = ["STYLE_SOURCES", "Preview", "Previewer", "Settings", "build_app", "pipeline_snippet"]
+
+logger = logging.getLogger(__name__)
+
+BUNDLED, BANK_FILE, FOLDER, UPLOADS = "bundled sources", "bank file", "folder", "uploads"
+STYLE_SOURCES = (BUNDLED, BANK_FILE, FOLDER, UPLOADS)
+PREVIEW_SIDE = 256  # contents are previewed at most this large (above the cell size; figures cost ~side²)
+MAX_STYLES = 8
+INSTALL_HINT = 'the app needs Gradio: pip install "stylizing-vit-aug[app]"'
+
+
+def bundled_contents() -> dict[str, Path]:
+    """The bundled histology images by name (file stem)."""
+    return {path.stem: path for path in sorted(HISTOLOGY_ASSETS.glob("*.jpg"))}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything on the page that changes the picture or the snippet."""
+
+    contents: Sequence[str] = ()  # bundled content names (see bundled_contents)
+    content_files: Sequence[str] = ()  # content image files (uploads)
+    style_source: str = BUNDLED
+    style_path: str = ""  # the bank file or folder, for those sources
+    style_files: Sequence[str] = ()  # style image files (uploads)
+    n_styles: int = 4
+    seed: int = 0
+    strength: float = 1.0
+    mode: str = DEFAULT_MODE
+
+
+@dataclass
+class Preview:
+    """One rendering: the grid, the figures per cell (content rows × style columns) and the code."""
+
+    grid: Image.Image
+    ssim: torch.Tensor  # [contents, styles], content vs stylised (1 = same structure)
+    style_before: torch.Tensor  # [contents, styles], colour mean+std distance style vs content
+    style_after: torch.Tensor  # [contents, styles], the same, style vs stylised
+    summary: str
+    snippet: str
+    notes: list[str] = field(default_factory=list)
+
+
+def pipeline_snippet(stylizer: Stylizer, settings: Settings, *, reencoded: bool = False) -> str:
+    """The ``StylizeTransform(...)`` that augments a training pipeline as the page shows it.
+
+    Checkpoint and bank are given as sources (strings) where possible, so the transform pickles
+    into DataLoader workers as strings; folders, uploads and a bank made by another stylizer
+    need the stylizer object to build or re-encode the bank.
+    """
+    if stylizer.source is None:  # made in memory: it has to be saved (save_pretrained) to be loaded
+        source: str | None = "path/to/saved_stylizer"
+    else:
+        source = None if stylizer.source == DEFAULT_ALIAS else stylizer.source
+    rounded = round(float(settings.strength), 4)
+    tail = ["p=0.5", f"strength={rounded!r}", f"mode={settings.mode!r}"]
+    lines = ["import stylizing_vit_aug as sva", ""]
+    if settings.style_source in (BUNDLED, BANK_FILE) and not reencoded:
+        args = [f"stylizer={source!r}"] if source else []
+        args += [f"revision={stylizer.revision!r}"] if stylizer.revision else []
+        args += [f"bank={settings.style_path!r}"] if settings.style_source == BANK_FILE else []
+        lines.append("# p: the chance that a training image is stylised")
+        lines += ["augment = sva.StylizeTransform(", *(f"    {a}," for a in args + tail), ")"]
+        return "\n".join(lines) + "\n"
+    load = [repr(source)] if source else []
+    load += [f"revision={stylizer.revision!r}"] if stylizer.revision else []
+    load.append("device='cpu'")  # per-sample transforms run in CPU DataLoader workers
+    lines.append(f"stylizer = sva.load_stylizer({', '.join(load)})")
+    if settings.style_source == FOLDER:
+        lines.append(f"bank = sva.StyleBank.from_folder({settings.style_path!r}, stylizer)")
+    elif settings.style_source == UPLOADS:
+        names = [Path(p).name for p in settings.style_files]
+        lines.append(f"bank = sva.StyleBank.from_images({names!r}, stylizer)  # the style images you uploaded")
+    else:
+        lines.append(f"bank = sva.StyleBank.load({settings.style_path!r}, stylizer, on_mismatch='reencode')"
+                     "  # made with another stylizer")
+    lines.append("# p: the chance that a training image is stylised")
+    lines.append(f"augment = sva.StylizeTransform(stylizer, bank, {', '.join(tail)})")
+    return "\n".join(lines) + "\n"
+
+
+def _pick(count: int, wanted: int, seed: int) -> list[int]:
+    """``wanted`` distinct indices out of ``count`` (all when fewer), in increasing order."""
+    if count <= wanted:
+        return list(range(count))
+    generator = torch.Generator().manual_seed(seed)
+    return sorted(torch.randperm(count, generator=generator)[:wanted].tolist())
+
+
+class Previewer:
+    """Renders :class:`Settings` with one stylizer; decoded contents and banks are kept for reuse.
+
+    Args:
+        stylizer: the stylizer to look at.
+        cell_size: side of a grid cell in pixels.
+    """
+
+    def __init__(self, stylizer: Stylizer, *, cell_size: int = 160) -> None:
+        self.stylizer = stylizer
+        self.cell_size = cell_size
+        self._contents: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._banks: OrderedDict[tuple[Any, ...], tuple[StyleBank, bool]] = OrderedDict()
+
+    @staticmethod
+    def _remember(cache: OrderedDict, key: Any, value: Any, size: int = 16) -> Any:
+        cache[key] = value
+        while len(cache) > size:
+            cache.popitem(last=False)
+        return value
+
+    def content(self, path: str | Path) -> torch.Tensor:
+        """A content image as float 0–1 ``[1, C, H, W]``, at most :data:`PREVIEW_SIDE` large."""
+        key = str(path)
+        if key in self._contents:
+            return self._contents[key]
+        values, _ = to_batch(read_image(path), f"content image {Path(path).name}")
+        height, width = values.shape[-2:]
+        scale = min(1.0, PREVIEW_SIDE / max(height, width))
+        values = resize(values, max(8, round(height * scale)), max(8, round(width * scale)))
+        return self._remember(self._contents, key, values)
+
+    def bank(self, settings: Settings) -> tuple[StyleBank, bool]:
+        """The bank of the chosen style source, and whether it had to be re-encoded."""
+        source, where = settings.style_source, settings.style_path.strip()
+        if source == BUNDLED:
+            return bundled_bank(self.stylizer), False
+        if source == UPLOADS:
+            if not settings.style_files:
+                raise ValueError("upload one or more style images, or pick another style source")
+            key: tuple[Any, ...] = (source, *settings.style_files)
+        elif source in (BANK_FILE, FOLDER):
+            if not where:
+                raise ValueError(f"give the path of a {source} on this machine")
+            path = Path(where).expanduser()
+            if not path.exists():
+                raise FileNotFoundError(f"{source} {path} does not exist")
+            key = (source, str(path.resolve()), path.stat().st_mtime_ns)
+        else:
+            raise ValueError(f"style source must be one of {STYLE_SOURCES}, got {source!r}")
+        if key in self._banks:
+            return self._banks[key]
+        reencoded = False
+        if source == UPLOADS:
+            stems = [Path(p).stem for p in settings.style_files]
+            bank = StyleBank.from_images(list(settings.style_files), self.stylizer, domains=stems, encode=False)
+        elif source == FOLDER:
+            bank = StyleBank.from_folder(path, self.stylizer, encode=False)
+        else:
+            try:
+                bank = StyleBank.load(path, self.stylizer)
+            except BankMismatch:
+                bank, reencoded = StyleBank.load(path, self.stylizer, on_mismatch="reencode"), True
+        return self._remember(self._banks, key, (bank, reencoded))
+
+    def render(self, settings: Settings) -> Preview:
+        """The grid, figures and snippet for ``settings`` (ValueError/FileNotFoundError: bad input)."""
+        if settings.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {settings.mode!r}")
+        if not 0 <= settings.strength <= 1:
+            raise ValueError(f"strength must lie in [0, 1], got {settings.strength}")
+        known = bundled_contents()
+        unknown = [name for name in settings.contents if name not in known]
+        if unknown:
+            raise ValueError(f"no bundled content image named {unknown[0]!r}; choose from {sorted(known)}")
+        paths = [known[name] for name in settings.contents] + [Path(p) for p in settings.content_files]
+        if not paths:
+            raise ValueError("pick a bundled content image or upload one of yours")
+        contents = [self.content(path) for path in paths]
+        bank, reencoded = self.bank(settings)
+        chosen = _pick(len(bank), max(1, min(int(settings.n_styles), MAX_STYLES)), int(settings.seed))
+        indices = torch.tensor(chosen)
+        stream = bank.stream(indices)
+        styles = bank.images[indices].float().div(255)
+        domains = bank.domains
+        style_labels = [f"{domains[i]} #{i}" if domains else f"#{i}" for i in chosen]
+
+        rows, ssim, before, after = [], [], [], []
+        for content in contents:
+            batch = content.expand(len(chosen), -1, -1, -1)
+            out = self.stylizer.stylize_batch(batch, stream, settings.strength, mode=settings.mode).cpu()
+            rows.append(list(out))
+            ssim.append(metrics.ssim(batch, out))
+            model_batch = self.stylizer.adapt_channels(batch)
+            before.append(metrics.mean_std_distance(styles, model_batch))
+            after.append(metrics.mean_std_distance(styles, self.stylizer.adapt_channels(out)))
+        figures = torch.stack(ssim), torch.stack(before), torch.stack(after)
+        captions = [
+            [f"SSIM {s:.3f}\nstyle {b:.2f}->{a:.2f}" for s, b, a in zip(*(f[i].tolist() for f in figures))]
+            for i in range(len(contents))
+        ]
+        grid = content_style_grid(
+            [c[0] for c in contents], list(styles), rows, [p.stem for p in paths], style_labels,
+            captions=captions, cell_size=self.cell_size,
+        )
+        notes = []
+        if bank.skipped:
+            notes.append(f"{len(bank.skipped)} unreadable style files were left out, e.g. {bank.skipped[0][1]}")
+        if reencoded:
+            notes.append(f"The bank {settings.style_path} was encoded with another stylizer; its styles were "
+                         "re-encoded with this one.")
+        summary = (
+            f"**{len(contents)} contents × {len(chosen)} styles** (of {len(bank)}), strength "
+            f"{settings.strength:g}, mode `{settings.mode}`, checkpoint `{self.stylizer.source}`.  \n"
+            f"Anatomy SSIM (content vs stylised, 1 = same structure): mean **{figures[0].mean():.3f}**, "
+            f"lowest {figures[0].min():.3f}.  \n"
+            f"Style distance (colour mean+std, style vs image, 0 = same colours): "
+            f"**{figures[1].mean():.3f} → {figures[2].mean():.3f}** before → after."
+        )
+        snippet = pipeline_snippet(self.stylizer, settings, reencoded=reencoded)
+        return Preview(grid, *figures, "\n\n".join([summary, *notes]), snippet, notes)
+
+
+def import_gradio() -> "gradio":
+    """Gradio, or an ImportError that says how to install it."""
+    try:
+        import gradio
+    except ImportError as error:
+        raise ImportError(INSTALL_HINT) from error
+    return gradio
+
+
+def build_app(
+    stylizer: Stylizer | None = None,
+    *,
+    bank: str | None = None,
+    styles_dir: str | None = None,
+    cell_size: int = 160,
+) -> "gradio.Blocks":
+    """The page as a ``gradio.Blocks`` (call ``.launch()`` on it).
+
+    ``stylizer``: what to look at (default: the bundled default checkpoint). ``bank`` or
+    ``styles_dir`` preselect that style source; otherwise the bundled sources are shown.
+    """
+    gr = import_gradio()
+    if stylizer is None:
+        stylizer = load_stylizer()
+    previewer = Previewer(stylizer, cell_size=cell_size)
+    names = list(bundled_contents())
+    source = BANK_FILE if bank else FOLDER if styles_dir else BUNDLED
+    downloads = Path(tempfile.mkdtemp(prefix="stylizing-vit-aug-app-"))
+    renders = {"count": 0}
+
+    def update(
+        contents: list[str], content_files: list[str] | None, style_source: str, style_path: str,
+        style_files: list[str] | None, n_styles: float, seed: float | None, strength: float, mode: str,
+    ) -> tuple[Image.Image, str, str, list[str]]:
+        settings = Settings(
+            tuple(contents or ()), tuple(content_files or ()), style_source, style_path or "",
+            tuple(style_files or ()), int(n_styles), int(seed or 0), float(strength), mode,
+        )
+        try:
+            preview = previewer.render(settings)
+        except (ValueError, FileNotFoundError, ImageError) as error:
+            logger.info("cannot render %s: %s", settings, error)
+            raise gr.Error(str(error)) from None
+        renders["count"] += 1
+        folder = downloads / str(renders["count"])
+        shutil.rmtree(downloads / str(renders["count"] - 1), ignore_errors=True)  # gradio has copied it
+        folder.mkdir()
+        grid_path, code_path = folder / "stylizing-vit-aug-grid.png", folder / "stylize_transform.py"
+        preview.grid.save(grid_path)
+        code_path.write_text(preview.snippet)
+        return preview.grid, preview.summary, preview.snippet, [str(grid_path), str(code_path)]
+
+    with gr.Blocks(title="stylizing-vit-aug: look before you train", analytics_enabled=False) as page:
+        gr.Markdown(
+            "## Look before you train\nYour content images in your styles, with the anatomy SSIM and "
+            "the style distance (before → after) under each cell. Copy the snippet below the grid "
+            f"into your pipeline. Checkpoint: `{stylizer.source}`."
+        )
+        with gr.Row():
+            with gr.Column(scale=1):
+                contents = gr.CheckboxGroup(names, value=names[:3], label="bundled content images")
+                content_files = gr.File(label="your content images", file_count="multiple",
+                                        file_types=["image"], type="filepath", elem_id="content-files")
+                style_source = gr.Radio(list(STYLE_SOURCES), value=source, label="styles from")
+                style_path = gr.Textbox(value=bank or styles_dir or "", label="bank file or folder on this machine",
+                                        placeholder="bank.safetensors or styles/ (press Enter)")
+                style_files = gr.File(label="your style images", file_count="multiple", file_types=["image"],
+                                      type="filepath", elem_id="style-files")
+                n_styles = gr.Slider(1, MAX_STYLES, value=4, step=1, label="styles shown")
+                seed = gr.Number(0, precision=0, label="which styles (seed)")
+                strength = gr.Slider(0, 1, value=1.0, step=0.05, label="strength", elem_id="strength")
+                mode = gr.Radio(list(MODES), value=stylizer.mode, label="mode")
+            with gr.Column(scale=2):
+                grid = gr.Image(label="content × style", type="pil", format="png", interactive=False,
+                                elem_id="grid")
+                summary = gr.Markdown(elem_id="summary")
+                snippet = gr.Code(language="python", label="paste into your pipeline", elem_id="snippet")
+                files = gr.File(label="downloads: grid and snippet", file_count="multiple", interactive=False)
+        inputs = [contents, content_files, style_source, style_path, style_files, n_styles, seed, strength, mode]
+        triggers = [page.load, style_path.submit]
+        triggers += [c.change for c in inputs if c is not style_path]
+        gr.on(triggers, update, inputs, [grid, summary, snippet, files], trigger_mode="always_last")
+    return page

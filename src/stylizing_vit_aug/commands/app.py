@@ -1,0 +1,67 @@
+"""``stylizing-vit-aug app``: the look-before-you-train page, served locally (Gradio)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from .common import CLIError, add_checkpoint_arguments, load_stylizer_from_args, positive_int
+
+logger = logging.getLogger(__name__)
+
+EPILOG = """\
+examples:
+  stylizing-vit-aug app                                    # the bundled default, http://127.0.0.1:7860
+  stylizing-vit-aug app --checkpoint tiny-camelyon17wilds --bank bank.safetensors
+  stylizing-vit-aug app --checkpoint runs/my-finetune --styles-dir styles/ --port 8080
+  stylizing-vit-aug app --host 0.0.0.0                     # reachable from other machines too
+
+Needs the `app` extra: pip install "stylizing-vit-aug[app]". The page shows the chosen content
+images (the bundled histology by default) in the chosen styles with anatomy SSIM and style
+distance under each cell, and the StylizeTransform(...) line with the settings on the page.
+Stop it with Ctrl-C.
+"""
+
+
+def port_number(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 1-65535, got {text}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to serve on (default 127.0.0.1: this machine only; 0.0.0.0: every interface)")
+    parser.add_argument("--port", type=port_number, default=None,
+                        help="port (default: 7860, or the next free one)")
+    parser.add_argument("--share", action="store_true",
+                        help="also open a temporary public link through Gradio's share servers (off by default)")
+    styles = parser.add_mutually_exclusive_group()
+    styles.add_argument("--bank", type=Path, help="start with the styles of this bank file")
+    styles.add_argument("--styles-dir", type=Path, help="start with the styles of this folder")
+    parser.add_argument("--cell-size", type=positive_int, default=160, help="grid cell side in pixels (default 160)")
+    add_checkpoint_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from ..app import build_app, import_gradio
+
+        import_gradio()
+    except ImportError as error:
+        raise CLIError(str(error)) from None
+    for path, what in ((args.bank, "bank file"), (args.styles_dir, "style folder")):
+        if path is not None and not path.exists():
+            raise CLIError(f"{what} {path} does not exist")
+    stylizer = load_stylizer_from_args(args)
+    page = build_app(
+        stylizer,
+        bank=str(args.bank) if args.bank else None,
+        styles_dir=str(args.styles_dir) if args.styles_dir else None,
+        cell_size=args.cell_size,
+    )
+    logger.info("serving %s on %s:%s", stylizer.source, args.host, args.port or "7860+")
+    page.launch(server_name=args.host, server_port=args.port, share=args.share, inbrowser=False)
+    return 0
