@@ -1,0 +1,260 @@
+"""The `app` page: the rendering logic on its own, the command, the Space file, and the page in a
+real headless Chromium (Debian's chromium + chromium-driver, driven by Selenium)."""
+
+from __future__ import annotations
+
+import io
+import os
+import runpy
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from stylizing_vit_aug import cli
+from stylizing_vit_aug.app import BANK_FILE, BUNDLED, FOLDER, UPLOADS, Previewer, Settings, pipeline_snippet
+from stylizing_vit_aug.grid import caption_height, content_style_grid, grid_size
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"  # gitignored; CI keeps the browser screenshot from here
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # localhost only, never a proxy
+
+
+@pytest.fixture
+def style_files(tmp_path, histology_crops) -> list[str]:
+    folder = tmp_path / "styles"
+    folder.mkdir()
+    paths = []
+    for i, crop in enumerate(histology_crops[:3]):
+        Image.fromarray(crop).save(folder / f"style{i}.png")
+        paths.append(str(folder / f"style{i}.png"))
+    return paths
+
+
+def test_importing_the_package_never_imports_gradio():
+    code = (
+        "import sys, stylizing_vit_aug, stylizing_vit_aug.app, stylizing_vit_aug.cli as cli; "
+        "cli.build_parser(['app']); "
+        "assert 'gradio' not in sys.modules, 'gradio was imported'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_grid_captions_sit_under_the_cells():
+    cells = [[torch.zeros(3, 8, 8), torch.ones(3, 8, 8)], [torch.ones(3, 8, 8), None]]
+    grid = content_style_grid(cells[0], cells[1][:1] + [None], [[torch.zeros(3, 8, 8)] * 2] * 2, ["a", "b"],
+                              ["x", "y"], captions=[["one", "two\nlines"], ["", "three"]], cell_size=40)
+    assert grid.size == grid_size(3, 3, cell_size=40, padding=4, row_labels=True, col_labels=True, caption_lines=2)
+    assert grid.size[1] - grid_size(3, 3, cell_size=40, padding=4, row_labels=True, col_labels=True)[1] == (
+        3 * caption_height(40, 2)
+    )
+    with pytest.raises(ValueError, match="one row per content"):
+        content_style_grid(cells[0], [None, None], [[None, None]] * 2, ["a", "b"], ["x", "y"], captions=[["a"]])
+
+
+@pytest.mark.parametrize("source", [BUNDLED, BANK_FILE, FOLDER, UPLOADS])
+def test_every_style_source_renders_a_grid_with_figures(source, small_stylizer, saved, style_files, tmp_path):
+    path = {BANK_FILE: saved[1], FOLDER: str(Path(style_files[0]).parent)}.get(source, "")
+    settings = Settings(contents=("he_tcia", "ihc_colon"), content_files=(style_files[2],), style_source=source,
+                        style_path=path, style_files=tuple(style_files) if source == UPLOADS else (), n_styles=2,
+                        strength=0.6, mode="detail")
+    preview = Previewer(small_stylizer, cell_size=40).render(settings)
+    assert preview.ssim.shape == preview.style_before.shape == preview.style_after.shape == (3, 2)
+    assert torch.isfinite(preview.ssim).all() and (preview.ssim <= 1).all()
+    assert preview.grid.size == grid_size(4, 3, cell_size=40, padding=4, row_labels=True, col_labels=True,
+                                          caption_lines=2)
+    assert "strength=0.6" in preview.snippet and "mode='detail'" in preview.snippet
+    assert "3 contents × 2 styles" in preview.summary and not preview.notes
+
+
+def test_strength_zero_keeps_the_content_and_full_strength_moves_toward_the_style(small_stylizer):
+    previewer = Previewer(small_stylizer, cell_size=40)
+    still = previewer.render(Settings(contents=("ihc_colon",), strength=0.0, mode="detail"))
+    assert torch.allclose(still.ssim, torch.ones_like(still.ssim))
+    assert torch.allclose(still.style_after, still.style_before)
+    moved = previewer.render(Settings(contents=("ihc_colon",), strength=1.0, mode="detail"))
+    assert (moved.ssim < 1).all() and not torch.allclose(moved.style_after, moved.style_before)
+
+
+def test_bad_inputs_say_what_is_wrong(small_stylizer, tmp_path):
+    previewer = Previewer(small_stylizer, cell_size=40)
+    with pytest.raises(ValueError, match="pick a bundled content image or upload"):
+        previewer.render(Settings())
+    with pytest.raises(ValueError, match="no bundled content image named 'nope'"):
+        previewer.render(Settings(contents=("nope",)))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        previewer.render(Settings(contents=("he_tcia",), style_source=BANK_FILE, style_path=str(tmp_path / "x")))
+    with pytest.raises(ValueError, match="upload one or more style images"):
+        previewer.render(Settings(contents=("he_tcia",), style_source=UPLOADS))
+    with pytest.raises(ValueError, match="mode must be one of"):
+        previewer.render(Settings(contents=("he_tcia",), mode="sharp"))
+
+
+def test_a_bank_of_another_stylizer_is_reencoded_and_the_snippet_says_so(saved, tmp_path):
+    from conftest import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+    from stylizing_vit_aug import Stylizer
+
+    other = Stylizer(make_small_model(seed=1), CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32)
+    preview = Previewer(other, cell_size=40).render(
+        Settings(contents=("he_tcia",), style_source=BANK_FILE, style_path=saved[1], n_styles=1))
+    assert preview.notes and "re-encoded" in preview.summary
+    assert "on_mismatch='reencode'" in preview.snippet
+
+
+@pytest.mark.parametrize("source", [BUNDLED, BANK_FILE, FOLDER])
+def test_the_snippet_runs_as_pasted(source, saved, style_files, histology_crops, monkeypatch, tmp_path):
+    """Exactly the text the page shows, executed: it builds a working StylizeTransform."""
+    from stylizing_vit_aug.hub import load_stylizer
+
+    stylizer = load_stylizer(saved[0], device="cpu", mode="detail")
+    path = {BANK_FILE: saved[1], FOLDER: str(Path(style_files[0]).parent)}.get(source, "")
+    snippet = pipeline_snippet(stylizer, Settings(style_source=source, style_path=path, strength=0.8, mode="detail"))
+    assert f"stylizer={saved[0]!r}" in snippet or f"load_stylizer({saved[0]!r}" in snippet
+    namespace: dict = {}
+    exec(compile(snippet, "snippet.py", "exec"), namespace)
+    augment = namespace["augment"]
+    assert (augment.p, augment.strength, augment.mode) == (0.5, (0.8, 0.8), "detail")
+    augment.p = 1.0
+    image = Image.fromarray(histology_crops[0])
+    out = augment(image)
+    assert out.size == image.size and not np.array_equal(np.asarray(out), histology_crops[0])
+
+
+def test_app_command_help_and_a_clear_message_without_gradio(monkeypatch, capsys):
+    assert cli.main(["app", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--share" in out and "--port" in out and "example" in out
+    monkeypatch.setitem(sys.modules, "gradio", None)  # as if the app extra were not installed
+    assert cli.main(["app"]) == 2
+    assert 'pip install "stylizing-vit-aug[app]"' in capsys.readouterr().err
+
+
+def test_the_space_file_builds_the_same_page(saved, monkeypatch):
+    gr = pytest.importorskip("gradio")
+    monkeypatch.setenv("STYLIZING_VIT_AUG_CHECKPOINT", saved[0])
+    page = runpy.run_path(str(ROOT / "app.py"))["demo"]
+    assert isinstance(page, gr.Blocks)
+
+
+def _require_browser() -> None:
+    """Skip on a developer machine without the browser; fail in CI (CI is set), where it must run."""
+    missing = [name for name, found in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER)) if not found]
+    for module in ("gradio", "selenium"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        message = (f"the browser test needs {', '.join(missing)}: apt-get install chromium chromium-driver; "
+                   'pip install -e ".[dev]"')
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_page(url: str, server: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"the app exited with code {server.returncode}:\n{log.read_text()}")
+        try:
+            with LOCAL.open(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"the app did not answer at {url} within {timeout} s")
+
+
+def _pixels(src: str) -> np.ndarray:
+    with LOCAL.open(src, timeout=30) as response:
+        return np.asarray(Image.open(io.BytesIO(response.read())).convert("RGB"))
+
+
+def test_the_page_in_a_real_browser(saved, histology_crops, tmp_path):
+    """Load the page, upload a content image, move the strength slider: the grid follows, no error."""
+    _require_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    upload = tmp_path / "my_slide.png"
+    Image.fromarray(histology_crops[1]).save(upload)
+    port = _free_port()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "SE_OFFLINE": "true",
+           "GRADIO_TEMP_DIR": str(tmp_path / "gradio"), "NO_PROXY": "127.0.0.1,localhost"}
+    log = tmp_path / "app.log"
+    with open(log, "w") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "stylizing_vit_aug.cli", "app", "--checkpoint", saved[0], "--mode", "detail",
+             "--device", "cpu", "--port", str(port)],
+            stdout=output, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--no-proxy-server", "--window-size=1400,1800"):
+        options.add_argument(argument)
+    driver = None
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        _wait_for_page(url, server, log)
+        driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER, env=env))
+        wait = WebDriverWait(driver, 60)
+        driver.get(url)
+
+        def grid_src(previous: str | None = None):
+            images = driver.find_elements(By.CSS_SELECTOR, "#grid img")
+            src = images[0].get_attribute("src") if images else None
+            return src if src and src != previous else False
+
+        first = wait.until(lambda _: grid_src())
+        first_height = _pixels(first).shape[0]
+
+        driver.find_element(By.CSS_SELECTOR, "#content-files input[type=file]").send_keys(str(upload))
+        second = wait.until(lambda _: grid_src(first))
+        with_upload = _pixels(second)
+        assert with_upload.shape[0] > first_height  # one more content row: the uploaded image
+
+        slider = driver.find_element(By.CSS_SELECTOR, "#strength input[type=range]")
+        ActionChains(driver).move_to_element_with_offset(slider, -slider.size["width"] // 4, 0).click().perform()
+        strength = float(driver.find_element(By.CSS_SELECTOR, "#strength input[type=number]").get_attribute("value"))
+        assert 0 < strength < 1
+        # settled: the last render (the one for the final slider value) is on the page
+        wait.until(lambda d: f"strength={strength!r}" in d.find_element(By.ID, "snippet").text
+                   and "processing" not in d.find_element(By.TAG_NAME, "body").text)
+        weaker = _pixels(grid_src(second))
+        assert weaker.shape == with_upload.shape and not np.array_equal(weaker, with_upload)
+
+        toasts = driver.find_elements(By.CSS_SELECTOR, "[data-testid='toast-body']")
+        assert not toasts, [toast.text for toast in toasts]
+        assert "Error" not in driver.find_element(By.TAG_NAME, "body").text
+    finally:
+        if driver is not None:
+            driver.save_screenshot(str(ARTIFACTS / "app.png"))
+            driver.quit()
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
