@@ -12,7 +12,7 @@ every epoch in the DataLoader workers, which MONAI seeds one by one, and
 
 Run:  python examples/monai_pipeline.py --checkpoint tiny-camelyon17wilds
 Without --checkpoint it uses the bundled default, or while none ships a random stylizer (with a
-warning: the images then show the plumbing, not real stain transfer). About 20 s on 2 CPU cores.
+warning: the images then show the plumbing, not real stain transfer). Well under a minute on CPU.
 """
 
 from __future__ import annotations
