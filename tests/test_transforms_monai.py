@@ -47,6 +47,8 @@ def _kind(chw: np.ndarray, kind: str, channels: int) -> np.ndarray | torch.Tenso
         "numpy_uint16": lambda: image.astype(np.uint16) * 257,
         "numpy_float32": lambda: image.astype(np.float32) / 255,
         "numpy_float64": lambda: image.astype(np.float64) / 255,
+        "numpy_float32_flipped": lambda: (image.astype(np.float32) / 255)[:, ::-1],  # negative strides, as np.flip
+        "numpy_uint8_readonly": lambda: np.lib.stride_tricks.as_strided(image.copy(), writeable=False),
         "torch_uint8": lambda: torch.from_numpy(image.copy()),
         "torch_float32": lambda: torch.from_numpy(image.copy()).float() / 255,
         "torch_float16": lambda: (torch.from_numpy(image.copy()).float() / 255).half(),
@@ -59,12 +61,13 @@ def _equal(a, b) -> bool:
     return np.array_equal(np.asarray(a), np.asarray(b)) if isinstance(a, np.ndarray) else torch.equal(a, b)
 
 
-KINDS = ["numpy_uint8", "numpy_uint16", "numpy_float32", "numpy_float64", "torch_uint8", "torch_float32",
-         "torch_float16", "meta_float32", "meta_uint8"]
+KINDS = ["numpy_uint8", "numpy_uint16", "numpy_float32", "numpy_float64", "numpy_float32_flipped",
+         "numpy_uint8_readonly", "torch_uint8", "torch_float32", "torch_float16", "meta_float32", "meta_uint8"]
 
 
-@FIXTURES_ACROSS_EXAMPLES
-@given(kind=st.sampled_from(KINDS), channels=st.sampled_from([1, 3]), crop=st.tuples(st.integers(16, 96), st.integers(16, 128)))
+@pytest.mark.parametrize("kind", KINDS)
+@settings(FIXTURES_ACROSS_EXAMPLES, max_examples=3)
+@given(channels=st.sampled_from([1, 3]), crop=st.tuples(st.integers(16, 96), st.integers(16, 128)))
 def test_prob0_identity_prob1_changes_keeping_type_dtype_shape(small_stylizer, bank, chw, kind, channels, crop):
     image = _kind(chw[:, : crop[0], : crop[1]], kind, channels)
     assert RandStylize(small_stylizer, bank, prob=0.0)(image) is image
@@ -73,7 +76,7 @@ def test_prob0_identity_prob1_changes_keeping_type_dtype_shape(small_stylizer, b
     assert not _equal(out, image)
     if kind.startswith("numpy"):
         assert out.flags.c_contiguous
-    if kind.endswith("float32") or kind.endswith("float64"):
+    if "float32" in kind or "float64" in kind:
         assert float(out.min()) >= 0 and float(out.max()) <= 1
     if isinstance(image, MetaTensor):
         assert out.meta["id"] == 1

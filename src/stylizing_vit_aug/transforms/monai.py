@@ -151,7 +151,7 @@ class RandStylize(UsesStyleSource, RandomizableTransform):
             low, high = self.value_range
             values = (image - low) / (high - low)
         if is_float:
-            self._check_range(torch.from_numpy(np.array(values, copy=not values.flags.writeable)) if is_numpy else values)
+            self._check_range(torch.from_numpy(np.array(values)) if is_numpy else values)  # a copy: any strides
         styles = self._styles()
         if is_numpy:  # the stylizer's numpy images are channels-last: hand it a view
             out = self.stylizer(np.moveaxis(values, 0, -1), styles, self._strength, mode=self.mode)
