@@ -1,12 +1,21 @@
-"""Shared fixtures: small random models (fast on 2 CPU cores), the parity fixture, real images."""
+"""Shared fixtures: small random models (fast on 2 CPU cores), the parity fixture, real images;
+the hypothesis profiles of the property tests.
+
+Property tests (tests/test_properties.py) run the ``ci`` profile by default: a fixed number of
+generated cases per test, over 2,000 in all, in well under a minute. For a longer local hunt run
+``HYPOTHESIS_PROFILE=long python3 -m pytest tests/test_properties.py`` (20x the cases; failures
+are kept in .hypothesis/ and replayed first next time).
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, settings
 from PIL import Image
 
 import stylizing_vit_aug as sva
@@ -16,6 +25,21 @@ HISTOLOGY = Path(sva.__file__).parent / "assets" / "histology"
 SMALL_CONFIG = dict(img_size=32, patch_size=8, in_chans=3, embed_dim=48, depth=2, num_heads=3)
 CAMELYON_MEAN = (0.7440, 0.5895, 0.7214)
 CAMELYON_STD = (0.1787, 0.2131, 0.1721)
+
+# Timing varies on a loaded 2-core machine, so no deadline; fixtures are module-scoped objects.
+settings.register_profile(
+    "ci", deadline=None, print_blob=True, database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("long", settings.get_profile("ci"), database=settings.default.database)
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(HYPOTHESIS_PROFILE)
+EXAMPLES_SCALE = {"ci": 1, "long": 20}.get(HYPOTHESIS_PROFILE, 1)
+
+
+def examples(count: int) -> int:
+    """Generated cases for one property test: ``count`` in CI, 20x under the long profile."""
+    return count * EXAMPLES_SCALE
 
 
 @pytest.fixture(scope="session")
