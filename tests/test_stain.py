@@ -80,7 +80,7 @@ def test_objective_terms_and_gradients():
 def test_colour_term_pulls_towards_real_styles_of_other_domains():
     model = make_small_model()
     weights = StainWeights.parse("colour=2, stylized=0.5")
-    assert weights.as_dict() == {"relative": 1.0, "stylized": 0.5, "self": 1.0, "colour": 2.0}
+    assert weights.as_dict() == {"relative": 1.0, "stylized": 0.5, "self": 1.0, "colour": 2.0, "seam": 0.0}
     objective = StainSupervisedObjective(model, (0.7, 0.55, 0.7), (0.2, 0.2, 0.2), weights)
     content = torch.randn(4, 3, 32, 32) * 0.5
     pairs = torch.tensor([1, 0, 3, 2])
@@ -115,3 +115,26 @@ def test_training_with_the_stain_objective_resumes_exactly_and_exports(data, tmp
     assert "synthetic-stain" in state["trainer"]["objective"]
     for key, value in stylizer.model.state_dict().items():
         torch.testing.assert_close(value, state["model"][key])
+
+
+def test_seam_term_sees_a_block_grid_and_ignores_smooth_changes():
+    from stylizing_vit_aug.train.losses import seam_excess
+
+    generator = torch.Generator().manual_seed(0)
+    blocks = torch.rand(2, 3, 4, 4, generator=generator).repeat_interleave(8, 2).repeat_interleave(8, 3)
+    ramp = torch.linspace(0, 1, 32).expand(2, 3, 32, 32)
+    assert seam_excess(blocks, 8).item() > 0.1
+    assert seam_excess(ramp, 8).item() == pytest.approx(0.0, abs=1e-6)
+    assert seam_excess(ramp + blocks * 0.1, 8) < seam_excess(ramp + blocks, 8)
+    blocky = blocks.clone().requires_grad_(True)
+    seam_excess(blocky, 8).backward()
+    assert blocky.grad.abs().sum() > 0
+
+
+def test_seam_weight_adds_the_term_for_every_change():
+    model = make_small_model()
+    objective = StainSupervisedObjective(model, (0.7, 0.55, 0.7), (0.2, 0.2, 0.2), StainWeights.parse("seam=3,colour=1"))
+    out = objective(torch.randn(4, 3, 32, 32) * 0.5, torch.tensor([1, 0, 3, 2]), torch.Generator().manual_seed(0),
+                    torch.tensor([2, 3, 0, 1]))
+    assert out.terms["seam"].item() > 0
+    assert out.total.item() == pytest.approx(sum(objective.weights.as_dict()[k] * out.terms[k].item() for k in STAIN_TERMS), rel=1e-5)

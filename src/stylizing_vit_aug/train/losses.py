@@ -52,6 +52,7 @@ __all__ = [
     "combine",
     "consistency_loss",
     "identity_loss",
+    "seam_excess",
     "style_loss",
 ]
 
@@ -220,7 +221,7 @@ def describe_weights(weights: LossWeights, names: Sequence[str] = LOSS_TERMS) ->
 
 
 # -- synthetic-stain supervision ------------------------------------------------------------------
-STAIN_TERMS = ("relative", "stylized", "self", "colour")
+STAIN_TERMS = ("relative", "stylized", "self", "colour", "seam")
 
 
 @dataclass(frozen=True)
@@ -232,13 +233,16 @@ class StainWeights:
     ``self``: L1 of ``F(x, x)`` against ``x`` (a style equal to the content changes nothing);
     ``colour``: for a real style ``y`` of another domain (no target exists), the distance of the
     per-channel mean and std of the relative output to ``y``'s — the paper's style statistics on
-    pixels instead of VGG features (off by default: it costs a second stylisation).
+    pixels instead of VGG features (off by default: it costs a second stylisation);
+    ``seam``: how much more the relative change jumps across patch borders than inside patches
+    (:func:`seam_excess`) — the rank-limited decoder's block grid.
     """
 
     relative: float = 1.0
     stylized: float = 1.0
     self: float = 1.0
     colour: float = 0.0
+    seam: float = 0.0
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -258,6 +262,20 @@ class StainWeights:
                 raise ValueError(f"stain loss weights {text!r}: give name=value pairs with names from {STAIN_TERMS}")
             values[name.strip()] = _number(number, text)
         return cls(**values)
+
+
+def seam_excess(change: torch.Tensor, period: int) -> torch.Tensor:
+    """Mean jump of ``change`` across the borders of ``period``-pixel patches beyond its mean jump
+    between other neighbours (0 when borders are no sharper than the inside of patches).
+
+    The interior level is a reference, not a target (no gradient): only the borders are pulled down.
+    """
+    excess = change.new_zeros(())
+    for dim in (-1, -2):
+        jumps = change.diff(dim=dim).abs().transpose(dim, -1).flatten(0, -2).mean(dim=0)
+        border = (torch.arange(jumps.numel(), device=change.device) + 1) % period == 0
+        excess = excess + F.relu(jumps[border].mean() - jumps[~border].mean().detach())
+    return excess
 
 
 class StainSupervisedObjective(nn.Module):
@@ -311,15 +329,22 @@ class StainSupervisedObjective(nn.Module):
             "stylized": F.l1_loss(stylized, target.float()),
             "self": F.l1_loss(own, source.float()),
             "colour": zero,
+            "seam": zero,
         }
+        period = self.model.config.patch_size
+        changes = [stylized - own]
         if self.weights.colour > 0:
             if real_index is None:
                 raise ValueError("the colour term needs real_index: a sample of another domain for each sample")
             real = content[real_index.to(content.device)]
-            on_real = source.float() + self.model.stylize(source, self.model.encode_style(real)).float() - own
+            real_change = self.model.stylize(source, self.model.encode_style(real)).float() - own
+            changes.append(real_change)
+            on_real = source.float() + real_change
             out_mean, out_std = channel_mean_std(on_real)
             real_mean, real_std = channel_mean_std(real.float())
             terms["colour"] = (out_mean - real_mean).abs().mean() + (out_std - real_std).abs().mean()
+        if self.weights.seam > 0:
+            terms["seam"] = sum(seam_excess(change, period) for change in changes)
         w = self.weights.as_dict()
         total = sum(w[name] * terms[name] for name in STAIN_TERMS)
         return LossOutput(total, terms, TrainingImages(own, relative, None, style_index))  # type: ignore[arg-type]
