@@ -129,7 +129,8 @@ def test_stylize_keeps_the_bit_depth_and_strength_0_is_bit_identical(tmp_path, c
         ours = cv2.imread(str(tmp_path / "same" / path.name), cv2.IMREAD_UNCHANGED)
         theirs = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs), path.name
-    assert Image.open(tmp_path / "same" / "gray16.png").mode == "I;16"
+    with Image.open(tmp_path / "same" / "gray16.png") as written:
+        assert written.mode == "I;16"
 
     assert cli.main(["stylize", str(folder), "-o", str(tmp_path / "styled"), *common]) == 0
     for name in ("gray16.png", "gray16.tif", "rgb16.png", "rgb16.tif"):

@@ -376,7 +376,7 @@ def _unreadable(path: Path, error: BaseException) -> ImageReadError:
 
 def _decode(image: "PILImage.Image", path: Path) -> np.ndarray:
     """The pixels of an open PIL image: uint8 or uint16, ``(H, W)`` or ``(H, W, 3)``, as stored."""
-    if image.mode in _PIL_16BIT:
+    if image.mode.startswith("I;16"):
         return np.asarray(image).astype(np.uint16)
     if image.mode == "I":  # 16-bit grayscale as some plugins open it
         pixels = np.asarray(image)
@@ -385,13 +385,23 @@ def _decode(image: "PILImage.Image", path: Path) -> np.ndarray:
         return pixels.astype(np.uint16)
     if image.mode in ("RGB", "RGBA") and any(";16" in str(tile[3]) for tile in image.tile):
         return _decode_16bit_colour(path, image.format)
+    if image.mode == "F":
+        raise ImageReadError(f"cannot read image {path}: 32-bit float pixels are not supported")
     if image.mode in ("L", "RGB"):
         return np.asarray(image)
-    if image.mode in ("1", "LA", "La", "F"):
-        if image.mode == "F":
-            raise ImageReadError(f"cannot read image {path}: 32-bit float pixels are not supported")
+    if image.mode in ("1", "LA", "La"):
         return np.asarray(image.convert("L"))
     return np.asarray(image.convert("RGB"))  # palette, alpha (dropped), CMYK, YCbCr ...
+
+
+def _orientation(image: "PILImage.Image") -> int:
+    """The EXIF orientation (1-8), or 1 when there is none or the EXIF block is unreadable: a
+    broken tag should not make good pixels unreadable."""
+    try:
+        orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+    except Exception:  # noqa: BLE001 - any EXIF parsing failure means "no orientation"
+        return 1
+    return orientation if isinstance(orientation, int) and orientation in _UPRIGHT else 1
 
 
 def _decode_16bit_colour(path: Path, fmt: str | None) -> np.ndarray:
@@ -435,12 +445,13 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     try:
         with PILImage.open(path) as image:
             pixels = _decode(image, path)  # first: the tile list that tells 16-bit colour apart
-            orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+            orientation = _orientation(image)
     except ImageReadError:
         raise
     except Exception as error:  # noqa: BLE001 - a decoder fails on bad bytes in many ways
         raise _unreadable(path, error) from error
-    pixels = _UPRIGHT.get(orientation, lambda a: a)(pixels)
+    if orientation != 1:
+        pixels = _UPRIGHT[orientation](pixels)
     try:
         _check_size_and_channels(1 if pixels.ndim == 2 else 3, *pixels.shape[:2], f"image {path}")
     except ImageError as error:
@@ -455,7 +466,7 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
     try:
         with PILImage.open(path) as image:
             width, height = image.size
-            orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+            orientation = _orientation(image)
     except Exception as error:  # noqa: BLE001 - as in read_image
         raise _unreadable(path, error) from error
     return (width, height) if orientation in (5, 6, 7, 8) else (height, width)
@@ -466,6 +477,8 @@ def save_image(pixels: np.ndarray, target: str | os.PathLike | IO[bytes], fmt: s
 
     16-bit pixels stay 16-bit in PNG and TIFF; other formats get them rounded to 8 bits.
     """
+    if pixels.dtype not in (np.uint8, np.uint16) or pixels.ndim not in (2, 3):
+        raise ImageError(f"save_image takes uint8 or uint16 (H, W) or (H, W, 3) pixels, got {pixels.dtype} {pixels.shape}")
     if pixels.dtype == np.uint16 and fmt not in SIXTEEN_BIT_FORMATS:
         pixels = np.round(pixels / 257.0).astype(np.uint8)
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}

@@ -32,8 +32,8 @@ from tqdm.auto import tqdm
 from ..images import ImageReadError, read_image
 from .common import (
     EXIT_SKIPPED,
-    CLIError,
     PIL_FORMATS,
+    CLIError,
     add_checkpoint_arguments,
     add_on_error_argument,
     list_images,
