@@ -487,13 +487,12 @@ def measure_activation_scales(
 
     ``raw=True`` measures before the level scales (what the balancing is computed from).
     """
-    mean_t = torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
-    std_t = torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+    stats = Normalization.checked(mean, std, what="measure_activation_scales mean/std")
     device = net.input_scale.device
     sums = [0.0] * len(LEVELS)
     counts = [0] * len(LEVELS)
     for start in range(0, images01.shape[0], 4):
-        batch = ((images01[start : start + 4] - mean_t) / std_t).to(device)
+        batch = stats.redo(images01[start : start + 4], torch.float32, "measure_activation_scales").to(device)
         taps = net(batch)
         for level, tap in enumerate(taps):
             tap = tap.double()
