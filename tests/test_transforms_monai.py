@@ -19,12 +19,15 @@ from monai.data import CacheDataset, DataLoader, Dataset, MetaTensor, ThreadData
 from monai.transforms import Compose, EnsureChannelFirstd, Flipd, RandFlipd, RandRotate90d  # noqa: E402
 
 import stylizing_vit_aug as sva  # noqa: E402
+from conftest import examples  # noqa: E402
 from stylizing_vit_aug.images import ImageError  # noqa: E402
 from stylizing_vit_aug.transforms import _common  # noqa: E402
 from stylizing_vit_aug.transforms.monai import RandStylize, RandStylized  # noqa: E402
 
+# the conftest profile (no deadline; 20x the cases under HYPOTHESIS_PROFILE=long); the small
+# function-scoped fixtures are safe to reuse across generated cases
 FIXTURES_ACROSS_EXAMPLES = settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    suppress_health_check=[*settings.default.suppress_health_check, HealthCheck.function_scoped_fixture]
 )
 
 
@@ -66,7 +69,7 @@ KINDS = ["numpy_uint8", "numpy_uint16", "numpy_float32", "numpy_float64", "numpy
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@settings(FIXTURES_ACROSS_EXAMPLES, max_examples=3)
+@settings(FIXTURES_ACROSS_EXAMPLES, max_examples=examples(3))
 @given(channels=st.sampled_from([1, 3]), crop=st.tuples(st.integers(16, 96), st.integers(16, 128)))
 def test_prob0_identity_prob1_changes_keeping_type_dtype_shape(small_stylizer, bank, chw, kind, channels, crop):
     image = _kind(chw[:, : crop[0], : crop[1]], kind, channels)
@@ -91,7 +94,7 @@ def test_prob_is_the_fraction_stylised_and_randomize_loads_nothing():
     assert 0.26 < np.mean(applied) < 0.34
 
 
-@settings(FIXTURES_ACROSS_EXAMPLES, max_examples=3)
+@settings(FIXTURES_ACROSS_EXAMPLES, max_examples=examples(3))
 @given(seed=st.integers(0, 2**32 - 1))
 def test_compose_set_random_state_repeats_exactly(small_stylizer, bank, chw, seed):
     samples = [{"image": _meta_image(chw[:, i * 16 : i * 16 + 48]), "label": i} for i in range(3)]
