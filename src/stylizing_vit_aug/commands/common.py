@@ -1,10 +1,14 @@
 """What every subcommand shares: checkpoint arguments, image listing, the unreadable-file
-policy and its exit code, atomic writes."""
+policy and its exit code, atomic writes, the processes of a torchrun / accelerate launch."""
 
 from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
@@ -128,3 +132,74 @@ def remove_stale_temporaries(root: Path) -> int:
             temp.unlink(missing_ok=True)
             count += 1
     return count
+
+
+# Ranks wait at a barrier for the slowest one; shards are balanced, but one of big images may take hours.
+BARRIER_TIMEOUT = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """This process's place among those ``torchrun`` / ``accelerate launch`` started (any number
+    of nodes), read from WORLD_SIZE, RANK and LOCAL_RANK; one process when they are unset. A
+    command shards its files by :attr:`rank` and meets the others at :meth:`barrier`."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @classmethod
+    def from_environment(cls) -> Ranks:
+        try:
+            ranks = cls(*(int(os.environ.get(name, default)) for name, default in
+                          (("RANK", "0"), ("WORLD_SIZE", "1"), ("LOCAL_RANK", "0"))))
+        except ValueError as error:
+            raise CLIError(f"RANK, WORLD_SIZE and LOCAL_RANK must be integers ({error})") from None
+        if not 0 <= ranks.rank < ranks.world or ranks.local_rank < 0:
+            raise CLIError(f"RANK={ranks.rank} must lie in 0..WORLD_SIZE-1 (WORLD_SIZE={ranks.world})")
+        return ranks
+
+    @property
+    def distributed(self) -> bool:
+        return self.world > 1
+
+    def device(self, requested: str | None) -> str | None:
+        """``requested``, or else the GPU of this LOCAL_RANK (shared round robin when a node runs
+        more processes than it has GPUs); None (the default device) for one process."""
+        import torch
+
+        if requested is not None or not self.distributed or not torch.cuda.is_available():
+            return requested
+        return f"cuda:{self.local_rank % torch.cuda.device_count()}"
+
+    @contextmanager
+    def joined(self) -> Iterator[None]:
+        """A gloo process group (CPU only: it carries barriers and counts, not images) while
+        inside; none for one process, and one the caller already set up is kept."""
+        import torch.distributed as dist
+
+        own = self.distributed and not dist.is_initialized()
+        if own:
+            dist.init_process_group("gloo", timeout=BARRIER_TIMEOUT)
+        try:
+            yield
+        finally:
+            if own:
+                dist.destroy_process_group()
+
+    def barrier(self) -> None:
+        if self.distributed:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def sum(self, values: list[int]) -> list[int]:
+        """Element-wise sums of ``values`` over all ranks (every rank gets them)."""
+        if not self.distributed:
+            return values
+        import torch
+        import torch.distributed as dist
+
+        total = torch.tensor(values, dtype=torch.int64)
+        dist.all_reduce(total)
+        return [int(value) for value in total]
