@@ -10,6 +10,15 @@ A file that cannot be read (input or style) never sinks the run: with ``--on-err
 default) it gets a CSV row with the reason in ``error`` and a warning on stderr, every readable
 image is still written, and the exit code is :data:`~.common.EXIT_SKIPPED`; a rerun retries it.
 ``--on-error stop`` writes what was read before it and exits with code 2.
+
+Under ``torchrun`` or ``accelerate launch`` (any number of processes and nodes, one output tree)
+input number ``i`` of the sorted list belongs to rank ``i % WORLD_SIZE``. Rank 0 alone removes
+stale temporaries and reconciles the record at the start (merging every rank's part file
+``stylize_log.rankR.csv`` left by a killed run into ``stylize_log.csv``) before a barrier; each
+rank then skips finished outputs, whoever wrote them, and appends to its own part; after a final
+barrier rank 0 merges the parts. A relaunch with any world size therefore loses nothing and
+writes nothing twice. ``--styles-per-image K`` writes ``NAME.s0.EXT`` ... ``NAME.s{K-1}.EXT``,
+each in its own style (``s0`` is the style a single copy gets).
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import argparse
 import csv
 import logging
 import os
+import re
 import sys
 import zlib
 from collections.abc import Callable, Iterator
@@ -34,6 +44,7 @@ from .common import (
     EXIT_SKIPPED,
     PIL_FORMATS,
     CLIError,
+    Ranks,
     add_checkpoint_arguments,
     add_on_error_argument,
     list_images,
@@ -60,8 +71,16 @@ examples:
   # a random style per image from a folder of style images, half strength, PNG output
   stylizing-vit-aug stylize slides/ -o styled/ --styles-dir styles/ --strength 0.5 --ext png
 
+  # three copies per image in three different styles: img.s0.png, img.s1.png, img.s2.png
+  stylizing-vit-aug stylize slides/ -o styled/ --bank bank.safetensors --styles-per-image 3
+
+  # every GPU of 2 nodes (start it on each node; one output folder on a shared file system)
+  torchrun --nnodes 2 --nproc_per_node 8 --rdzv_backend c10d --rdzv_endpoint HOST:29500 \
+      -m stylizing_vit_aug.cli stylize slides/ -o styled/ --bank bank.safetensors
+
 Interrupted? Run the same command again: finished images are skipped, nothing is half-written,
-and OUTPUT/stylize_log.csv records which style made each output (one row per output).
+and OUTPUT/stylize_log.csv records which style made each output (one row per output). The same
+holds for a relaunch under torchrun / accelerate launch with any number of processes.
 
 A file that cannot be read is skipped (a CSV row with the reason in "error", a warning on
 stderr), every other image is written, and the exit code is {EXIT_SKIPPED} instead of 0; rerunning retries
@@ -78,6 +97,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     styles.add_argument("--styles-dir", type=Path, help="a folder of style images: a random one per input")
     parser.add_argument("--strength", type=unit_float, default=1.0, help="0 = unchanged, 1 = full style (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the per-image style choice (default 0)")
+    parser.add_argument("--styles-per-image", type=positive_int, default=1, metavar="K",
+                        help="K > 1 writes K copies of each input, NAME.s0.EXT ... NAME.s{K-1}.EXT, each in a "
+                        "different style (needs at least K styles; default 1: NAME.EXT)")
     parser.add_argument("--batch-size", type=positive_int, default=8, help="images of one size per model call (default 8)")
     parser.add_argument("--ext", choices=("keep", *sorted({k.lstrip('.') for k in PIL_FORMATS})), default="keep",
                         help="output format (default: keep the input's)")
@@ -123,14 +145,19 @@ class StyleSource:
             self.labels = [str(p) for p in paths if p not in unread]
         self.seed = args.seed
 
-    def choose(self, relative: str) -> StyleChoice:
-        if len(self.bank) == 1:
-            index = 0
-        else:
-            generator = torch.Generator().manual_seed(zlib.crc32(f"{self.seed}:{relative}".encode()))
-            index = int(self.bank.sample(1, generator=generator)[0])
+    def choose(self, relative: str, count: int = 1) -> list[StyleChoice]:
+        """``count`` different styles drawn from the seed and ``relative`` alone; the first is the
+        same for every ``count``, so adding copies never changes the first one."""
+        if count > len(self.bank):
+            raise CLIError(f"--styles-per-image {count} needs at least {count} styles; there are {len(self.bank)}")
+        generator = torch.Generator().manual_seed(zlib.crc32(f"{self.seed}:{relative}".encode()))
+        indices: list[int] = []
+        while len(indices) < count:
+            index = 0 if len(self.bank) == 1 else int(self.bank.sample(1, generator=generator)[0])
+            if index not in indices:
+                indices.append(index)
         domains = self.bank.domains
-        return StyleChoice(self.labels[index], index, domains[index] if domains else "")
+        return [StyleChoice(self.labels[i], i, domains[i] if domains else "") for i in indices]
 
 
 def _read_log(path: Path) -> dict[str, dict[str, str]]:
@@ -157,12 +184,40 @@ def _write_log(path: Path, rows: list[dict[str, str]]) -> None:
     os.replace(temp, path)
 
 
+def _part_path(log_path: Path, rank: int) -> Path:
+    """Where one rank of a multi-process run appends its rows (``stylize_log.rank3.csv``)."""
+    return log_path.with_name(f"{log_path.stem}.rank{rank}{log_path.suffix}")
+
+
+def _collect_log(log_path: Path) -> tuple[dict[str, dict[str, str]], list[Path]]:
+    """The record merged with every rank's part file, of any earlier world size (later rows
+    win), and the parts read."""
+    pattern = re.compile(rf"{re.escape(log_path.stem)}\.rank(\d+){re.escape(log_path.suffix)}")
+    found = [(match, path) for path in log_path.parent.iterdir() if (match := pattern.fullmatch(path.name))]
+    parts = [path for _, path in sorted(found, key=lambda item: int(item[0].group(1)))]
+    rows = _read_log(log_path)
+    for part in parts:
+        rows.update(_read_log(part))
+    return rows, parts
+
+
+def _replace_log(log_path: Path, rows: list[dict[str, str]], parts: list[Path]) -> None:
+    """Write the merged record, then drop the parts it holds (a crash in between leaves rows
+    twice, which the next merge collapses)."""
+    _write_log(log_path, rows)
+    for part in parts:
+        part.unlink(missing_ok=True)
+
+
 class LogWriter:
-    """Appends one row per finished output, flushed to disk before the next image starts."""
+    """Appends one row per finished output, flushed to disk before the next image starts (a new
+    file, a rank's part, gets the header first)."""
 
     def __init__(self, path: Path) -> None:
         self.handle = open(path, "a", newline="")
         self.writer = csv.DictWriter(self.handle, fieldnames=FIELDS)
+        if self.handle.tell() == 0:
+            self.writer.writeheader()
 
     def write(self, row: dict[str, str]) -> None:
         self.writer.writerow(row)
@@ -173,8 +228,10 @@ class LogWriter:
         self.handle.close()
 
 
-def _output_path(args: argparse.Namespace, relative: Path) -> Path:
+def _output_path(args: argparse.Namespace, relative: Path, copy: int) -> Path:
     suffix = relative.suffix if args.ext == "keep" else f".{args.ext}"
+    if args.styles_per_image > 1:
+        return args.output / relative.with_name(f"{relative.stem}.s{copy}{suffix}")
     return args.output / relative.with_suffix(suffix)
 
 
@@ -184,21 +241,27 @@ Planned = tuple[Path, Path, StyleChoice]  # input, output, style
 def _read_batches(
     todo: list[Planned], size: int, stop: bool, skip: Callable[[Planned, ImageReadError], None]
 ) -> Iterator[list[tuple[Planned, np.ndarray]]]:
-    """Consecutive inputs read once, in batches of at most ``size`` of one shape and dtype.
+    """Consecutive outputs in batches of at most ``size`` of one shape and dtype; an input is
+    read once for its consecutive outputs (its styled copies).
 
     A file that cannot be read goes to ``skip``; with ``stop``, the batch read before it is
     still given out (and written), then its error is raised.
     """
     batch: list[tuple[Planned, np.ndarray]] = []
+    last: tuple[Path, np.ndarray | ImageReadError] | None = None
     for item in todo:
-        try:
-            pixels = read_image(item[0])
-        except ImageReadError as error:
+        if last is None or last[0] != item[0]:
+            try:
+                last = (item[0], read_image(item[0]))
+            except ImageReadError as error:
+                last = (item[0], error)
+        pixels = last[1]
+        if isinstance(pixels, ImageReadError):
             if stop:
                 if batch:
                     yield batch
-                raise CLIError(f"{error} (stopped by --on-error stop; the default skips it)") from None
-            skip(item, error)
+                raise CLIError(f"{pixels} (stopped by --on-error stop; the default skips it)") from None
+            skip(item, pixels)
             continue
         first = batch[0][1] if batch else None
         if first is not None and (len(batch) == size or pixels.shape != first.shape or pixels.dtype != first.dtype):
@@ -210,7 +273,7 @@ def _read_batches(
 
 
 def run(args: argparse.Namespace) -> int:
-    """Stylise the folder (see the module docstring for how it resumes and skips)."""
+    """Stylise the folder (see the module docstring for how it shards, resumes and skips)."""
     inputs = list_images(args.input)
     root = args.input if args.input.is_dir() else args.input.parent
     output = args.output.resolve()
@@ -220,9 +283,8 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--quality must lie in 0..100, got {args.quality}")
     args.output.mkdir(parents=True, exist_ok=True)
     log_path = args.log or args.output / LOG_NAME
-    removed = remove_stale_temporaries(args.output)
-    if removed:
-        logger.info("removed %d partial file(s) left by an interrupted run", removed)
+    ranks = Ranks.from_environment()
+    args.device = ranks.device(args.device)
 
     stylizer = load_stylizer_from_args(args)
     styles = StyleSource(args, stylizer)
@@ -238,64 +300,80 @@ def run(args: argparse.Namespace) -> int:
     def error_row(error: ImageReadError, **fields: str) -> dict[str, str]:
         return {**dict.fromkeys(FIELDS, ""), **fields, "error": str(error)}
 
-    plan = []
-    for path in inputs:
+    plan: list[Planned] = []
+    owners: list[int] = []  # the rank that writes each output: its input's number modulo the world size
+    for number, path in enumerate(inputs):
         relative = path.relative_to(root)
-        plan.append((path, _output_path(args, relative), styles.choose(relative.as_posix())))
+        for copy, choice in enumerate(styles.choose(relative.as_posix(), args.styles_per_image)):
+            plan.append((path, _output_path(args, relative, copy), choice))
+            owners.append(number % ranks.world)
     outputs = [out for _, out, _ in plan]
     if len(set(outputs)) != len(outputs):
         raise CLIError("two inputs map to the same output name (e.g. a.png and a.jpg with --ext); use --ext keep")
 
-    # Reconcile the record with what is on disk: one row per existing output, nothing else.
-    logged = _read_log(log_path)
-    rows, todo = [], []
-    for path, out, choice in plan:
-        key = str(out.relative_to(args.output))
-        if out.is_file() and not args.overwrite:
-            rows.append(logged.get(key) or row_for(path, out, choice))
-        else:
-            todo.append((path, out, choice))
-    keep = set(str(o.relative_to(args.output)) for _, o, _ in plan)
-    rows += [row for key, row in logged.items() if key not in keep and (args.output / key).is_file()]
-    _write_log(log_path, rows)
-    skipped = len(plan) - len(todo)
-    if skipped:
-        print(f"{skipped} of {len(plan)} outputs already exist; stylising the other {len(todo)}")
+    with ranks.joined():
+        if ranks.rank == 0:
+            # No other rank writes yet: clear temporaries, and reconcile the record (and the parts
+            # of a killed multi-process run) with what is on disk: one row per existing output.
+            removed = remove_stale_temporaries(args.output)
+            if removed:
+                logger.info("removed %d partial file(s) left by an interrupted run", removed)
+            logged, parts = _collect_log(log_path)
+            rows = [
+                logged.get(str(out.relative_to(args.output))) or row_for(path, out, choice)
+                for path, out, choice in plan if out.is_file() and not args.overwrite
+            ]
+            if rows:
+                print(f"{len(rows)} of {len(plan)} outputs already exist; stylising the other {len(plan) - len(rows)}")
+            keep = set(str(o.relative_to(args.output)) for o in outputs)
+            rows += [row for key, row in logged.items() if key not in keep and (args.output / key).is_file()]
+            _replace_log(log_path, rows, parts)
+        ranks.barrier()
+        mine = [item for item, owner in zip(plan, owners) if owner == ranks.rank]
+        todo = [item for item in mine if args.overwrite or not item[1].is_file()]
+        if ranks.distributed:
+            logger.info("rank %d of %d: %d of the %d outputs are this rank's, %d to write",
+                        ranks.rank, ranks.world, len(mine), len(plan), len(todo))
 
-    writer = LogWriter(log_path)
-    unreadable = [error_row(reason, style=str(path)) for path, reason in styles.skipped]
-    for row in unreadable:
-        writer.write(row)
-    written = 0
-    try:
-        with tqdm(total=len(todo), desc="stylize", unit="img") as progress:
+        writer = LogWriter(_part_path(log_path, ranks.rank) if ranks.distributed else log_path)
+        unreadable = [error_row(reason, style=str(path)) for path, reason in styles.skipped] if ranks.rank == 0 else []
+        for row in unreadable:
+            writer.write(row)
+        written = 0
+        try:
+            with tqdm(total=len(todo), desc="stylize", unit="img", disable=ranks.rank != 0) as progress:
 
-            def skip(item: Planned, error: ImageReadError) -> None:
-                path, out, _ = item
-                logger.warning("skipped %s", error)
-                unreadable.append(error_row(error, input=str(path.relative_to(root)), output=str(out.relative_to(args.output))))
-                writer.write(unreadable[-1])
-                progress.update(1)
-
-            for batch in _read_batches(todo, args.batch_size, args.on_error == "stop", skip):
-                stream = styles.bank.stream(torch.tensor([choice.index for (_, _, choice), _ in batch]))
-                results = stylizer([pixels for _, pixels in batch], stream, strength=args.strength)
-                for ((path, out, choice), _), result in zip(batch, results):
-                    write_image_atomic(result, out, quality=args.quality)
-                    writer.write(row_for(path, out, choice))
-                    written += 1
+                def skip(item: Planned, error: ImageReadError) -> None:
+                    path, out, _ = item
+                    logger.warning("skipped %s", error)
+                    unreadable.append(error_row(error, input=str(path.relative_to(root)), output=str(out.relative_to(args.output))))
+                    writer.write(unreadable[-1])
                     progress.update(1)
-    finally:
-        writer.close()
-    if args.overwrite:
-        final = _read_log(log_path)
-        _write_log(log_path, list(final.values()))
-    print(f"wrote {written} image(s) to {args.output}; record: {log_path}")
-    if unreadable:
-        print(
-            f"{len(unreadable)} file(s) could not be read and were skipped (their reasons are in the "
-            f"'error' column of {log_path}); exit code {EXIT_SKIPPED}",
-            file=sys.stderr,
-        )
-        return EXIT_SKIPPED
-    return 0
+
+                for batch in _read_batches(todo, args.batch_size, args.on_error == "stop", skip):
+                    stream = styles.bank.stream(torch.tensor([choice.index for (_, _, choice), _ in batch]))
+                    results = stylizer([pixels for _, pixels in batch], stream, strength=args.strength)
+                    for ((path, out, choice), _), result in zip(batch, results):
+                        write_image_atomic(result, out, quality=args.quality)
+                        writer.write(row_for(path, out, choice))
+                        written += 1
+                        progress.update(1)
+        finally:
+            writer.close()
+        written, failed = ranks.sum([written, len(unreadable)])  # waits for every rank to finish
+        if ranks.rank == 0:
+            merged, parts = _collect_log(log_path)
+            position = {str(out.relative_to(args.output)): i for i, out in enumerate(outputs)}
+            rows = sorted(merged.values(), key=lambda row: position.get(row["output"], len(position)))
+            _replace_log(log_path, rows, parts)
+            processes = f" by {ranks.world} processes" if ranks.distributed else ""
+            print(f"wrote {written} image(s) to {args.output}{processes}; record: {log_path}")
+            if failed:
+                print(
+                    f"{failed} file(s) could not be read and were skipped (their reasons are in the "
+                    f"'error' column of {log_path}); exit code {EXIT_SKIPPED}",
+                    file=sys.stderr,
+                )
+        # A rank exiting with EXIT_SKIPPED makes the launcher stop the others: not before the merge.
+        ranks.barrier()
+    return EXIT_SKIPPED if failed else 0

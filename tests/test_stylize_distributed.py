@@ -1,0 +1,154 @@
+"""``stylize`` under ``torch.distributed.run`` (2 CPU processes, as the trainer's DDP test runs),
+a killed multi-process run resumed by one process, and ``--styles-per-image``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+import torch
+from test_cli import _images, _log, checkpoint  # noqa: F401 - checkpoint is a fixture
+
+from stylizing_vit_aug import cli
+from stylizing_vit_aug.commands import stylize
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def _torchrun(processes: int, argv: list[str]) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
+            "-m", "stylizing_vit_aug.cli", "stylize", *argv]
+
+
+def _single_process(argv: list[str]) -> None:
+    """The uninterrupted one-process reference, on one thread as the launched processes run."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert cli.main(["stylize", *argv]) == 0
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _rank_pids(launcher: int) -> dict[int, int]:
+    """The launcher's worker processes by RANK (torchrun starts each in its own session)."""
+    ranks = {}
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == launcher:
+                environ = dict(item.split("=", 1) for item in (proc / "environ").read_text().split("\0") if "=" in item)
+                ranks[int(environ["RANK"])] = int(proc.name)
+        except (OSError, KeyError, IndexError):
+            continue  # gone meanwhile, or not a worker
+    return ranks
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*.png")}
+
+
+def test_two_processes_share_the_files_and_merge_one_record(tmp_path, checkpoint):
+    _images(tmp_path / "in" / "a", 3)
+    _images(tmp_path / "in" / "b", 2, size=(36, 36), seed=2)
+    _images(tmp_path / "styles", 4, size=(32, 32), seed=3)
+    args = ["--styles-dir", str(tmp_path / "styles"), "--checkpoint", checkpoint, "--styles-per-image", "3"]
+    out = tmp_path / "out"
+    done = subprocess.run(_torchrun(2, [str(tmp_path / "in"), "-o", str(out), *args, "--batch-size", "2", "-v"]),
+                          env=ENV, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    # inputs 0, 2, 4 of the sorted list are rank 0's, 1 and 3 rank 1's: 3 copies each
+    assert "rank 0 of 2: 9 of the 15 outputs are this rank's, 9 to write" in done.stderr
+    assert "rank 1 of 2: 6 of the 15 outputs are this rank's, 6 to write" in done.stderr
+    assert "wrote 15 image(s)" in done.stdout
+
+    rows = _log(out / "stylize_log.csv")
+    names = [f"a/img0{i}.s{k}.png" for i in range(3) for k in range(3)]
+    names += [f"b/img0{i}.s{k}.png" for i in range(2) for k in range(3)]
+    assert [row["output"] for row in rows] == names  # one row per output, in input order
+    assert sorted(p.name for p in out.iterdir()) == ["a", "b", "stylize_log.csv"]  # parts merged, no leftovers
+    styles = defaultdict(set)
+    for row in rows:
+        styles[row["input"]].add(row["style_index"])
+        assert row["style"] == str(tmp_path / "styles" / f"img0{row['style_index']}.png") and not row["error"]
+    assert len(styles) == 5 and all(len(chosen) == 3 for chosen in styles.values())  # 3 different styles each
+
+    _single_process([str(tmp_path / "in"), "-o", str(tmp_path / "ref"), *args])
+    assert _log(tmp_path / "ref" / "stylize_log.csv") == rows
+    assert _files(out) == _files(tmp_path / "ref")  # byte for byte
+
+    # Copy s0 has the style a single copy gets, so adding copies keeps the first.
+    _single_process([str(tmp_path / "in"), "-o", str(tmp_path / "one"), *args[:-2]])
+    single = {row["input"]: row["style"] for row in _log(tmp_path / "one" / "stylize_log.csv")}
+    assert single == {row["input"]: row["style"] for row in rows if ".s0." in row["output"]}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the ranks' processes in /proc")
+def test_a_crashed_rank_then_one_process_resumes_with_nothing_lost_or_written_twice(
+    tmp_path, checkpoint, monkeypatch, capsys
+):
+    count = 80
+    _images(tmp_path / "in", count, size=(64, 64))
+    _images(tmp_path / "styles", 3, size=(32, 32), seed=3)
+    inputs = tmp_path / "in"
+    out = tmp_path / "out"
+    args = ["--styles-dir", str(tmp_path / "styles"), "--checkpoint", checkpoint, "--batch-size", "1"]
+    process = subprocess.Popen(_torchrun(2, [str(inputs), "-o", str(out), *args]), env=ENV,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(out.glob("img*.png"))) < 4 and process.poll() is None:
+        time.sleep(0.01)
+    os.kill(_rank_pids(process.pid)[0], signal.SIGKILL)  # rank 0 dies mid-write; the launcher stops rank 1
+    assert process.wait(timeout=60) != 0
+    before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.glob("img*.png")}
+    assert 4 <= len(before) < count, "the run should have been killed midway"
+    assert list(out.glob("stylize_log.rank*.csv")), "a killed run leaves its ranks' parts unmerged"
+
+    written: list[str] = []
+    original = stylize.write_image_atomic
+
+    def counting(pixels, path, **kwargs):
+        written.append(path.name)
+        return original(pixels, path, **kwargs)
+
+    monkeypatch.setattr(stylize, "write_image_atomic", counting)
+    capsys.readouterr()
+    _single_process([str(inputs), "-o", str(out), *args])  # world size 1 now
+    assert f"{len(before)} of {count} outputs already exist" in capsys.readouterr().out
+    assert sorted(written) == sorted(f"img{i:02d}.png" for i in range(count) if f"img{i:02d}.png" not in before)
+    assert {name: (p.stat().st_ino, p.stat().st_mtime_ns) for name in before for p in [out / name]} == before
+
+    monkeypatch.setattr(stylize, "write_image_atomic", original)
+    _single_process([str(inputs), "-o", str(tmp_path / "ref"), *args])
+    rows = _log(out / "stylize_log.csv")
+    assert rows == _log(tmp_path / "ref" / "stylize_log.csv")  # one row per output, the same styles
+    assert _files(out) == _files(tmp_path / "ref")
+    assert sorted(p.name for p in out.iterdir()) == sorted([*(f"img{i:02d}.png" for i in range(count)), "stylize_log.csv"])
+
+
+def test_styles_per_image_needs_as_many_styles(tmp_path, checkpoint, capsys):
+    _images(tmp_path / "in", 1)
+    _images(tmp_path / "styles", 2, size=(32, 32), seed=3)
+    argv = ["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--styles-dir", str(tmp_path / "styles"),
+            "--checkpoint", checkpoint, "--styles-per-image", "3"]
+    assert cli.main(argv) == 2
+    assert "--styles-per-image 3 needs at least 3 styles; there are 2" in capsys.readouterr().err
+    assert cli.main([*argv[:-1], "2"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["img00.s0.png", "img00.s1.png"]
+
+
+@pytest.mark.parametrize("environment, message", [({"WORLD_SIZE": "two"}, "must be integers"),
+                                                  ({"WORLD_SIZE": "2", "RANK": "2"}, "must lie in 0..WORLD_SIZE-1")])
+def test_a_broken_launcher_environment_is_a_clear_error(tmp_path, checkpoint, monkeypatch, capsys, environment, message):
+    _images(tmp_path / "in", 1)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    argv = ["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--style", str(tmp_path / "in" / "img00.png"),
+            "--checkpoint", checkpoint]
+    assert cli.main(argv) == 2
+    assert message in capsys.readouterr().err
