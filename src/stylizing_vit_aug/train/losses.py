@@ -265,11 +265,13 @@ class StainWeights:
 
 
 def seam_excess(change: torch.Tensor, period: int) -> torch.Tensor:
-    """Mean jump of ``change`` across the borders of ``period``-pixel patches beyond the mean of
-    the two jumps beside it (0 when borders are no sharper than their neighbourhood).
+    """How much ``change`` shows the ``period``-pixel patch grid, 0 for a change without one.
 
-    Local, so a faint grid on flat background counts as much as one in texture; the neighbours
-    are a reference, not a target (no gradient): only the borders are pulled down.
+    Two signs of a grid, summed: (1) jumps across patch borders beyond the mean of the two jumps
+    beside them (blocks; local, so a faint grid on flat background counts as much as one in
+    texture; the neighbours are a reference, not a target: no gradient); (2) the mean L1 of the
+    patch template, the average over all patches of each patch minus its own mean (a pattern
+    repeated in every patch, e.g. a lattice of soft bumps; unrelated patches average out).
     """
     excess = change.new_zeros(())
     for dim in (-1, -2):
@@ -278,7 +280,11 @@ def seam_excess(change: torch.Tensor, period: int) -> torch.Tensor:
         at = jumps.index_select(dim, border)
         beside = (jumps.index_select(dim, border - 1) + jumps.index_select(dim, border + 1)) / 2
         excess = excess + F.relu(at - beside.detach()).mean()
-    return excess
+    batch, channels, height, width = change.shape
+    rows, cols = height // period, width // period
+    patches = change[..., : rows * period, : cols * period].reshape(batch, channels, rows, period, cols, period)
+    patches = patches - patches.mean(dim=(3, 5), keepdim=True)
+    return excess + patches.mean(dim=(2, 4)).abs().mean()
 
 
 class StainSupervisedObjective(nn.Module):
