@@ -21,16 +21,22 @@ Why this recipe (measurements in the README's "The bundled default" section):
     python benchmarks/train_default.py stage runs/default-s3 --steps 2000 --lr 2e-4 --stop-after 250 \
         --init runs/default-s2/final --stain-weights colour=1,seam=10
     python benchmarks/train_default.py export runs/default-s3
-    python benchmarks/train_default.py stage runs/default-s4 --steps 1500 --lr 2e-4 \
+    python benchmarks/train_default.py stage runs/default-s4 --steps 1500 --lr 2e-4 --stop-after 250 \
         --init runs/default-s3/final --stain-weights colour=1,seam=10
-    python benchmarks/train_default.py ship runs/default-s4/final      # gate, then weights/ (fp16)
+    python benchmarks/train_default.py export runs/default-s4
+    python benchmarks/train_default.py stage runs/default-s5 --steps 1200 --lr 2e-4 \
+        --init runs/default-s4/final --stain-weights colour=1,seam=10
+    python benchmarks/train_default.py ship runs/default-s5/final      # gate, then weights/ (fp16)
 
 Stage 1 (synthetic-stain pairs only) levels off at a held-out style ratio of about 0.75 within
 1,000 steps; stage 2 adds real styles of other sources with the ``colour`` term (the paper's
 style statistics, on pixels) and reaches about 0.33 within 250 steps, but its stronger changes
 show the decoder's 8-px block grid; stage 3 adds the ``seam`` term against it (first a global
-version, which removed blocks in texture but left a faint lattice on flat background), stage 4
-the local ``seam`` term of today's code. On a machine shared with other work, set
+version, which removed blocks in texture but left a faint lattice on flat background; stage 4
+a local border term, which did not remove the lattice either: its bumps are soft, not sharp), and
+stage 5 today's ``seam`` term, which also penalises the patch template (the pattern every patch
+repeats). Stages 2-4 were stopped early when a held-out check showed what to change next.
+On a machine shared with other work, set
 ``OMP_NUM_THREADS=1``: two intra-op threads on two busy cores ran up to 10x slower.
 
 ``stage`` resumes a killed run (``--resume auto`` when a checkpoint exists). ``ship`` measures
