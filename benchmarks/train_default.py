@@ -98,7 +98,7 @@ def export(run: Path) -> int:
         "pairing": config["pairing"], "data": config["data"],
         "note": f"stopped at step {trainer['step']} of a {trainer['total_steps']}-step schedule",
     }
-    save_pretrained(stylizer, run / "final", training=training)
+    save_pretrained(stylizer, run / "final", base_model=trainer.get("base_model"), training=training)
     print(f"exported step {trainer['step']} to {run / 'final'}")
     return 0
 
@@ -146,6 +146,8 @@ def ship(checkpoint: Path) -> int:
         "goals": quality_default.GOALS,
     }
     save_pretrained(stylizer, BUNDLED_WEIGHTS_DIR, training=training, metrics=metrics, half=True)
+    for path in BUNDLED_WEIGHTS_DIR.iterdir():  # readable by every user of an installed package
+        path.chmod(0o644)
     PREVIEW.parent.mkdir(exist_ok=True)
     grid.save(PREVIEW)
     print(f"shipped into {BUNDLED_WEIGHTS_DIR} ({samples} samples seen); preview grid {PREVIEW}")

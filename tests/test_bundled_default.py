@@ -1,0 +1,87 @@
+"""The bundled default checkpoint: shipped inside the package, loads offline with no arguments,
+meets the shipping bar on the held-out regions, and drives the first README command."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+import stylizing_vit_aug as sva
+from stylizing_vit_aug import cli, hub
+from stylizing_vit_aug.transforms import _common
+
+ROOT = Path(__file__).resolve().parent.parent
+WEIGHTS = ROOT / "weights"
+
+
+def _quality_script():
+    spec = importlib.util.spec_from_file_location("quality_default", ROOT / "benchmarks" / "quality_default.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_package_finds_the_top_level_weights_folder():
+    assert hub.BUNDLED_WEIGHTS_DIR.resolve() == WEIGHTS.resolve()
+    weights = WEIGHTS / "model.safetensors"
+    assert weights.stat().st_size <= 15 * 2**20
+    config = json.loads((WEIGHTS / "config.json").read_text())
+    assert config["dtype"] == "float16" and config["provenance"]["training"]["samples_seen"] > 0
+    card = (WEIGHTS / "README.md").read_text()
+    assert "load_stylizer('default')" in card and "samples_seen" in card
+
+
+def test_no_argument_loading_is_offline_and_in_relative_mode(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    stylizer = sva.load_stylizer(device="cpu")
+    assert stylizer.source == "default" and stylizer.mode == "relative"
+    assert all(p.dtype == torch.float32 for p in stylizer.model.parameters())  # fp16 file, fp32 model
+
+
+def test_the_shipped_default_meets_the_shipping_bar():
+    quality = _quality_script()
+    stylizer = sva.load_stylizer(device="cpu", dtype=torch.float32)
+    figures, _ = quality.evaluate(stylizer)
+    assert all(quality.passes(figures).values()), figures
+    recorded = json.loads((WEIGHTS / "config.json").read_text())["provenance"]["metrics"]
+    for key in ("ssim", "style_ratio", "self_psnr"):  # the card states what the file does
+        assert figures[key] == pytest.approx(recorded[key], abs=2e-3)
+
+
+def test_demo_writes_its_grid_offline(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    out = tmp_path / "demo.png"
+    assert cli.main(["demo", "-o", str(out), "--cell-size", "96"]) == 0
+    assert "stylizer: default" in capsys.readouterr().out
+    with Image.open(out) as image:
+        assert image.width > 6 * 96 and image.height > 6 * 96
+
+
+def test_stylize_transform_with_no_arguments(monkeypatch, histology_crops):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(_common, "_STYLIZERS", {})
+    transform = sva.StylizeTransform(p=1.0)
+    image = torch.from_numpy(histology_crops[1]).permute(2, 0, 1).contiguous()
+    torch.manual_seed(0)
+    out = transform(image)
+    assert out.shape == image.shape and out.dtype == torch.uint8 and not torch.equal(out, image)
+    assert transform.stylizer.source == "default"
+
+
+def test_a_built_wheel_ships_the_weights(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)],
+        check=True, timeout=300,
+    )
+    (wheel,) = tmp_path.glob("stylizing_vit_aug-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in ("model.safetensors", "config.json", "README.md", "__init__.py"):
+        assert f"stylizing_vit_aug/weights/{name}" in names
