@@ -33,7 +33,8 @@ from PIL import Image
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.hub import DefaultCheckpointMissing
 from stylizing_vit_aug.metrics import mean_std_distance, ssim
-from stylizing_vit_aug.stylizer import MODES, resize
+from stylizing_vit_aug.image_ops import resize
+from stylizing_vit_aug.stylizer import MODES
 
 ASSETS = Path(sva.__file__).parent / "assets" / "histology"
 PRESET_SIZE = 224  # model size of the bounds when no checkpoint is measured

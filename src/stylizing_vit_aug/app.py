@@ -28,7 +28,8 @@ from .bank import HISTOLOGY_ASSETS, BankMismatch, StyleBank, bundled_bank
 from .grid import content_style_grid
 from .hub import DEFAULT_ALIAS, load_stylizer
 from .images import ImageError, read_image, to_batch
-from .stylizer import DEFAULT_MODE, MODES, Stylizer, resize
+from .image_ops import resize
+from .stylizer import DEFAULT_MODE, MODES, Stylizer
 
 if TYPE_CHECKING:
     import gradio

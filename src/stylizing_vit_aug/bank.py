@@ -50,10 +50,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .metrics import color_statistics
 from .images import IMAGE_EXTENSIONS, ImageLike, ImageReadError, find_images, read_image, to_batch, to_uint8
 from .model import ModelConfig, StyleStream
-from .stylizer import Stylizer, resize
+from .image_ops import color_statistics, random_crop_resize, resize
+from .stylizer import Stylizer
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -101,24 +101,6 @@ def _check_stream_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
     if isinstance(dtype, str) and dtype.removeprefix("torch.") in _DTYPES:
         return _DTYPES[dtype.removeprefix("torch.")]
     raise ValueError(f"stream_dtype must be one of {sorted(_DTYPES)} or None, got {dtype!r}")
-
-
-def random_crop_resize(
-    values01: torch.Tensor, crop: float, size: int, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """A random square crop of side ``crop * min(H, W)`` per image, resized to ``size``.
-
-    The paper crops its style images; cropping before encoding gives many styles per image.
-    """
-    if not 0 < crop <= 1:
-        raise ValueError(f"crop must be a fraction in (0, 1], got {crop!r}")
-    batch, _, height, width = values01.shape
-    side = max(1, round(crop * min(height, width)))
-    device = generator.device if generator is not None else torch.device("cpu")
-    tops = torch.randint(0, height - side + 1, (batch,), generator=generator, device=device).tolist()
-    lefts = torch.randint(0, width - side + 1, (batch,), generator=generator, device=device).tolist()
-    crops = [values01[i : i + 1, :, t : t + side, l : l + side] for i, (t, l) in enumerate(zip(tops, lefts))]
-    return resize(torch.cat(crops), size, size)
 
 
 def _check_on_error(on_error: str) -> str:

@@ -24,7 +24,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from .images import BatchInfo, ImageLike, from_batch, to_batch
-from .stylizer import resize
+from .image_ops import resize
 
 __all__ = ["make_grid", "content_style_grid", "caption_height", "grid_size", "label_height"]
 

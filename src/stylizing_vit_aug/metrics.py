@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 
 from .images import ImageLike, to_batch
-from .stylizer import to_luminance
+from .image_ops import color_statistics, to_luminance
 
 __all__ = [
     "HISTOGRAM_BINS",
@@ -191,17 +191,6 @@ def anatomy_metrics(content: ImageLike, stylized: ImageLike) -> dict[str, torch.
         "psnr": _psnr_luma(lx, ly),
         "edge_correlation": _edge_correlation_luma(lx, ly),
     }
-
-
-def color_statistics(images: ImageLike) -> torch.Tensor:
-    """Per-channel mean then per-channel std (population) in 0–1: ``[B, 2*C]``.
-
-    The figures ``StyleBank.color_stats()`` holds for each style, so inputs and bank styles
-    compare directly.
-    """
-    values = _values(images, "images")
-    flat = values.flatten(2)
-    return torch.cat([flat.mean(dim=2), flat.std(dim=2, unbiased=False)], dim=1)
 
 
 def _mean_std_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -38,6 +38,7 @@ from typing import Any, Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from .image_ops import resize, to_luminance
 from .images import ImageLike, Normalization, from_batch, same_kind_copy, to_batch
 from .model import StyleStream, StylizingViT
 
@@ -45,7 +46,6 @@ logger = logging.getLogger(__name__)
 
 MODES = ("relative", "detail", "resize")
 DEFAULT_MODE = "relative"
-LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 DEFAULT_CHUNK = 64
 
 
@@ -79,18 +79,6 @@ def cpu_bf16_is_faster() -> bool:
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def resize(images: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Antialiased bilinear resize; a no-op at the same size."""
-    if images.shape[-2:] == (height, width):
-        return images
-    return F.interpolate(images, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
-
-
-def to_luminance(images: torch.Tensor) -> torch.Tensor:
-    weights = images.new_tensor(LUMA_WEIGHTS).view(1, 3, 1, 1)
-    return (images * weights).sum(dim=1, keepdim=True)
 
 
 def check_mode(mode: str | None) -> str | None:

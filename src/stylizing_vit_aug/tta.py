@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .images import Normalization, from_batch, to_batch
-from .metrics import color_statistics
+from .image_ops import color_statistics
 from .model import StyleStream
 from .stylizer import Stylizer, check_mode
 from .transforms._common import check_strength

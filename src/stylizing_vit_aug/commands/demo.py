@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from ..images import read_image, to_batch
-from ..stylizer import resize
+from ..image_ops import resize
 from .common import add_checkpoint_arguments, load_stylizer_from_args, positive_int
 
 logger = logging.getLogger(__name__)

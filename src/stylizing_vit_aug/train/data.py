@@ -26,7 +26,7 @@ from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 
 from ..images import IMAGE_EXTENSIONS, ImageReadError, find_images, image_size, read_image, to_batch, to_uint8
-from ..stylizer import to_luminance
+from ..image_ops import to_luminance
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -40,7 +40,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 PAIRINGS = ("roll", "other-domain", "same-domain")
-LUMA = (0.299, 0.587, 0.114)
 _MIX = 0x9E3779B97F4A7C15  # 64-bit golden-ratio constant: decorrelates nearby seeds
 
 
@@ -204,7 +203,7 @@ class ImageFolderDataset(Dataset):
     def _blankness(self, crop: torch.Tensor) -> float:
         """0 for a crop full of tissue, above 1 for a blank one (the retry criterion)."""
         values = crop.float() / 255.0
-        luma = values[0] if values.shape[0] == 1 else sum(w * c for w, c in zip(LUMA, values))
+        luma = values[0] if values.shape[0] == 1 else to_luminance(values)[0]
         background = float((luma > self.background_level).float().mean())
         flat = self.min_std / max(float(luma.std()), 1e-6)
         return max(background / self.max_background, flat)

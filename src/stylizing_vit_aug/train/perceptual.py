@@ -460,7 +460,7 @@ def calibration_images(size: int = 224) -> torch.Tensor:
     from PIL import Image
 
     from ..images import to_batch
-    from ..stylizer import resize
+    from ..image_ops import resize
 
     folder = Path(__file__).resolve().parent.parent / "assets" / "histology"
     paths = sorted(folder.glob("*.jpg"))

@@ -22,7 +22,8 @@ import torch
 from torch import nn
 from torch.utils.data import default_collate
 
-from ..bank import STRATEGIES, StyleBank, random_crop_resize
+from ..bank import STRATEGIES, StyleBank
+from ..image_ops import random_crop_resize
 from ..images import from_batch, to_batch
 from ..stylizer import Stylizer, check_mode
 from ._common import (

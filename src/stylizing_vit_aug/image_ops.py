@@ -1,0 +1,59 @@
+"""Operations on float image batches ``[B, C, H, W]`` (0–1) that every layer above needs.
+
+The bottom layer beside :mod:`.images` (which converts kinds and reads files): resizing,
+luminance, colour statistics and random crops live here once, so the engine, banks, metrics,
+the trainer and the commands share them instead of importing each other.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .images import ImageLike, to_batch
+
+__all__ = ["LUMA_WEIGHTS", "color_statistics", "random_crop_resize", "resize", "to_luminance"]
+
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601
+
+
+def resize(images: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Antialiased bilinear resize; a no-op at the same size."""
+    if images.shape[-2:] == (height, width):
+        return images
+    return F.interpolate(images, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
+
+
+def to_luminance(images: torch.Tensor) -> torch.Tensor:
+    """RGB ``[..., 3, H, W]`` -> luminance ``[..., 1, H, W]`` (BT.601 weights)."""
+    weights = images.new_tensor(LUMA_WEIGHTS).view(3, 1, 1)
+    return (images * weights).sum(dim=-3, keepdim=True)
+
+
+def color_statistics(images: ImageLike) -> torch.Tensor:
+    """Per-channel mean then per-channel std (population) in 0–1: ``[B, 2*C]``.
+
+    The figures ``StyleBank.color_stats()`` holds for each style, so inputs and bank styles
+    compare directly.
+    """
+    values, _ = to_batch(images, "images")
+    flat = values.flatten(2)
+    return torch.cat([flat.mean(dim=2), flat.std(dim=2, unbiased=False)], dim=1)
+
+
+def random_crop_resize(
+    values01: torch.Tensor, crop: float, size: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """A random square crop of side ``crop * min(H, W)`` per image, resized to ``size``.
+
+    The paper crops its style images; cropping before encoding gives many styles per image.
+    """
+    if not 0 < crop <= 1:
+        raise ValueError(f"crop must be a fraction in (0, 1], got {crop!r}")
+    batch, _, height, width = values01.shape
+    side = max(1, round(crop * min(height, width)))
+    device = generator.device if generator is not None else torch.device("cpu")
+    tops = torch.randint(0, height - side + 1, (batch,), generator=generator, device=device).tolist()
+    lefts = torch.randint(0, width - side + 1, (batch,), generator=generator, device=device).tolist()
+    crops = [values01[i : i + 1, :, t : t + side, l : l + side] for i, (t, l) in enumerate(zip(tops, lefts))]
+    return resize(torch.cat(crops), size, size)
