@@ -60,7 +60,7 @@ import quality_default
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.hub import BUNDLED_WEIGHTS_DIR, save_pretrained
 from stylizing_vit_aug.train.checkpointing import read_training_checkpoint
-from stylizing_vit_aug.train.command import main as train_main
+from stylizing_vit_aug.commands.train import main as train_main
 
 DATA_DIR = Path("data/default-train")
 PREVIEW = Path(__file__).resolve().parent.parent / "docs" / "default-preview.png"

@@ -19,9 +19,11 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
-from .model import PRESETS, ModelConfig, StylizingViT
+from .images import Normalization
+from .model import PRESETS, ModelConfig, StylizingViT, count_parameters
 
 __all__ = [
+    "write_checkpoint",
     "CONFIG_NAME",
     "CARD_NAME",
     "FORMAT_VERSION",
@@ -490,3 +492,61 @@ stylized = stylizer(images, styles)
 Apache-2.0. Please cite {PAPER}.
 """
     return f"---\n{card_data.to_yaml()}\n---\n{body}"
+
+
+def write_checkpoint(
+    model: StylizingViT,
+    directory: str | os.PathLike,
+    *,
+    mean: Sequence[float] | torch.Tensor,
+    std: Sequence[float] | torch.Tensor,
+    source: str | None = None,
+    revision: str | None = None,
+    base_model: str | None = None,
+    training: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    half: bool = False,
+    load_hint: str | None = None,
+) -> Path:
+    """Write model.safetensors, config.json and a README.md model card into ``directory``, atomically.
+
+    ``load_hint`` is the source the card tells readers to load (default: the directory).
+    """
+    from safetensors.torch import save_file
+
+    from . import __version__
+
+    stats = Normalization.checked(mean, std, model.config.in_chans, "save_pretrained mean/std")
+    mean_list, std_list = float32_list(stats.mean), float32_list(stats.std)
+    state = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+        overflow = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        if overflow:
+            raise ValueError(f"half=True overflows float16 in {overflow}; save in float32 (half=False)")
+    config = {
+        "architecture": model.config.to_dict(),
+        "mean": mean_list,
+        "std": std_list,
+        "library": LIBRARY_NAME,
+        "library_version": __version__,
+        "format_version": FORMAT_VERSION,
+        "dtype": "float16" if half else "float32",
+        "provenance": {
+            "source": source,
+            "revision": revision,
+            "base_model": base_model,
+            "training": dict(training) if training else None,
+            "metrics": dict(metrics) if metrics else None,
+        },
+    }
+    config_text = json.dumps(config, indent=2, default=jsonable) + "\n"  # fails before any write
+    card = model_card(json.loads(config_text), load_hint or os.fspath(directory), count_parameters(model))
+    writers = {
+        WEIGHTS_NAME: lambda p: save_file(state, str(p), metadata={"format": "pt"}),
+        CONFIG_NAME: lambda p: p.write_text(config_text, encoding="utf-8"),
+        CARD_NAME: lambda p: p.write_text(card, encoding="utf-8"),
+    }
+    written = write_directory_atomically(Path(directory), writers)
+    logger.info("saved %s checkpoint to %s", "float16" if half else "float32", written)
+    return written

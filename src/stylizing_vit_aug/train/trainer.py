@@ -3,7 +3,7 @@
     stylizing-vit-aug train DATA_DIR --init tiny-camelyon17wilds -o runs/my-stain --epochs 10
     accelerate launch -m stylizing_vit_aug.cli train DATA_DIR ...        # many GPUs / nodes
 
-What it does, in the order a reader meets it in :class:`Trainer` (the command line is :mod:`.command`):
+What it does, in the order a reader meets it in :class:`Trainer` (the command line is :mod:`stylizing_vit_aug.commands.train`):
 
 * model: from scratch (``--init tiny|small|base|large`` plus architecture overrides), an official
   checkpoint, a Hub repo or one of our saved directories (``--init``, via ``load_stylizer``);

@@ -2,9 +2,9 @@
 
     stylizing-vit-aug train DATA_DIR --init tiny-camelyon17wilds -o runs/my-stain --epochs 10
     accelerate launch -m stylizing_vit_aug.cli train DATA_DIR ...        # many GPUs / nodes
-    python -m stylizing_vit_aug.train.command DATA_DIR ...               # the subcommand alone
+    python -m stylizing_vit_aug.commands.train DATA_DIR ...            # the subcommand alone
 
-The loop itself is :class:`~.trainer.Trainer`.
+The loop itself is :class:`~stylizing_vit_aug.train.trainer.Trainer`.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import os
 import sys
 from typing import Sequence
 
-from ..commands.common import positive_int
-from .data import PAIRINGS
-from .losses import STAIN_TERMS, LossWeights, StainWeights
-from .perceptual import INPUT_MODES, LEVELS, SOURCES, PerceptualWeightsUnavailable
-from .trainer import OBJECTIVES, TrainConfig, Trainer
+from .common import positive_int
+from ..train.data import PAIRINGS
+from ..train.losses import STAIN_TERMS, LossWeights, StainWeights
+from ..train.perceptual import INPUT_MODES, LEVELS, SOURCES, PerceptualWeightsUnavailable
+from ..train.trainer import OBJECTIVES, TrainConfig, Trainer
 
 __all__ = ["add_train_arguments", "main", "run_train"]
 
@@ -139,7 +139,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m stylizing_vit_aug.train.command DATA ...`` (the ``train`` subcommand alone)."""
+    """``python -m stylizing_vit_aug.commands.train DATA ...`` (the ``train`` subcommand alone)."""
     parser = argparse.ArgumentParser(prog="stylizing-vit-aug train", description="Fine-tune a Stylizing ViT.")
     add_train_arguments(parser)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
