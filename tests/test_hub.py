@@ -455,3 +455,12 @@ def test_push_to_hub_uploads_one_saved_folder(tmp_path, monkeypatch, small_styli
     with pytest.raises(hub.CheckpointError, match="offline"):
         sva.push_to_hub(small_stylizer, "me/stylizer")
     assert calls == []
+
+
+def test_list_checkpoints_names_what_load_stylizer_knows():
+    names = sva.list_checkpoints()
+    assert names[0] == "default" and len(names) == 22 and "tiny-camelyon17wilds" in names
+    assert sva.list_checkpoints("tiny-*") == [n for n in names if n.startswith("tiny-")] and len(sva.list_checkpoints("tiny-*")) == 7
+    repos = sva.list_checkpoints("*epistr", repo_ids=True)
+    assert repos == [f"sdoerrich97/stylizing_vit_{p}_epistr" for p in ("tiny", "small", "base")]
+    assert all(hub.resolve_official(name) is not None for name in names[1:])

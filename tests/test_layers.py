@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "src" / "stylizing_vit_aug"
 LAYERS: list[set[str]] = [
     {"_lazy", "images"},
     {"image_ops", "model"},
-    {"checkpoints"},
+    {"checkpoints", "registry"},
     {"stylizer"},
     {"hub"},
     {"bank", "metrics", "grid", "benchmarking"},

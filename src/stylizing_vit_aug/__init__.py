@@ -17,6 +17,7 @@ _LAZY = {
     "PRESETS": "model",
     "Stylizer": "stylizer",
     "load_stylizer": "hub",
+    "list_checkpoints": "registry",
     "save_pretrained": "hub",
     "push_to_hub": "hub",
     "StyleBank": "bank",

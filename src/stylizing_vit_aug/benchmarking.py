@@ -22,12 +22,12 @@ from typing import Callable
 import torch
 
 from .model import PRESETS, create_model
+from .registry import DATASET_STATS
 from .stylizer import Stylizer, default_device, default_dtype
 
 logger = logging.getLogger(__name__)
 
-MEAN = (0.7440, 0.5895, 0.7214)
-STD = (0.1787, 0.2131, 0.1721)
+CAMELYON = DATASET_STATS["camelyon17wilds"]  # the statistics of the official checkpoints benchmarked
 
 
 def _synchronize(device: torch.device) -> None:
@@ -71,7 +71,7 @@ def bench_preset(
     torch.manual_seed(0)
     model = create_model(preset)
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    stylizer = Stylizer(model, MEAN, STD, device=device, dtype=dtype, compile=compile, chunk_size=max(batch, 1))
+    stylizer = Stylizer(model, CAMELYON.mean, CAMELYON.std, device=device, dtype=dtype, compile=compile, chunk_size=max(batch, 1))
     size = stylizer.img_size
     images = torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8, device=device)
     style = torch.randint(0, 256, (3, size, size), dtype=torch.uint8, device=device)

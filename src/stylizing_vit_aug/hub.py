@@ -24,7 +24,6 @@ import logging
 import os
 import re
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -46,7 +45,18 @@ from .checkpoints import (
     write_checkpoint,
 )
 from .images import Normalization
-from .model import PRESETS, ModelConfig, StylizingViT
+from .model import StylizingViT
+from .registry import (
+    DATASET_STATS,
+    DEFAULT_ALIAS,
+    HUB_OWNER,
+    OFFICIAL_CHECKPOINTS,
+    OFFICIAL_PRESETS,
+    SHORT_DATASET_NAMES,
+    DatasetStats,
+    OfficialCheckpoint,
+    resolve_official,
+)
 from .stylizer import DEFAULT_MODE, Stylizer
 
 __all__ = [
@@ -74,8 +84,6 @@ logger = logging.getLogger(__name__)
 
 # the repository's top-level weights/ folder, installed as the package stylizing_vit_aug.weights
 BUNDLED_WEIGHTS_DIR = Path(importlib.util.find_spec("stylizing_vit_aug.weights").origin).parent  # type: ignore[union-attr, arg-type]
-HUB_OWNER = "sdoerrich97"
-DEFAULT_ALIAS = "default"
 REPO_ID = r"[\w.-]+/[\w.-]+"  # owner/name
 
 
@@ -96,83 +104,6 @@ class DefaultCheckpointMissing(CheckpointError, RuntimeError):
 
 
 # -- the registry of published checkpoints ---------------------------------------------------
-Stats = tuple[float, float, float]
-
-
-@dataclass(frozen=True)
-class DatasetStats:
-    """Per-channel normalisation of a training set, in 0-1 units (None: not published)."""
-
-    mean: Stats | None
-    std: Stats | None
-
-
-_FITZPATRICK = DatasetStats((0.6219, 0.4917, 0.4478), (0.2279, 0.1982, 0.1991))
-DATASET_STATS: dict[str, DatasetStats] = {
-    "camelyon17wilds": DatasetStats((0.7440, 0.5895, 0.7214), (0.1787, 0.2131, 0.1721)),
-    "epistr": DatasetStats((0.7360, 0.5158, 0.8072), (0.1948, 0.2434, 0.1438)),
-    "fitzpatrick17k_12_34_56": _FITZPATRICK,
-    "fitzpatrick17k_65_43_21": _FITZPATRICK,
-    "ddi_12_34_56": DatasetStats(None, None),
-    "ddi_65_43_21": DatasetStats(None, None),
-    "cholec80": DatasetStats(None, None),
-}
-# The reference package's short dataset names.
-SHORT_DATASET_NAMES = {"fitzpatrick17k": "fitzpatrick17k_12_34_56", "ddi": "ddi_12_34_56"}
-OFFICIAL_PRESETS = ("tiny", "small", "base")
-
-
-@dataclass(frozen=True)
-class OfficialCheckpoint:
-    """One published checkpoint: a preset trained on one dataset (split)."""
-
-    preset: str
-    dataset: str
-
-    @property
-    def alias(self) -> str:
-        return f"{self.preset}-{self.dataset}"
-
-    @property
-    def repo_id(self) -> str:
-        return f"{HUB_OWNER}/stylizing_vit_{self.preset}_{self.dataset}"
-
-    @property
-    def config(self) -> ModelConfig:
-        return ModelConfig(**PRESETS[self.preset])
-
-    @property
-    def stats(self) -> DatasetStats:
-        return DATASET_STATS[self.dataset]
-
-
-OFFICIAL_CHECKPOINTS: dict[str, OfficialCheckpoint] = {
-    ckpt.alias: ckpt
-    for ckpt in (OfficialCheckpoint(p, d) for p in OFFICIAL_PRESETS for d in DATASET_STATS)
-}
-
-
-def _official_names() -> dict[str, OfficialCheckpoint]:
-    """Every accepted spelling (lower case) -> checkpoint."""
-    names: dict[str, OfficialCheckpoint] = {}
-    datasets = {d: d for d in DATASET_STATS} | SHORT_DATASET_NAMES
-    for short, dataset in datasets.items():
-        for preset in OFFICIAL_PRESETS:
-            ckpt = OFFICIAL_CHECKPOINTS[f"{preset}-{dataset}"]
-            for name in (f"{preset}-{short}", f"{preset}_{short}", f"stylizing_vit_{preset}_{short}"):
-                names[name] = ckpt
-                names[f"{HUB_OWNER}/{name}".lower()] = ckpt
-    return names
-
-
-_NAMES = _official_names()
-
-
-def resolve_official(name: str) -> OfficialCheckpoint | None:
-    """The official checkpoint an alias or repo id names, or None."""
-    return _NAMES.get(name.strip().lower())
-
-
 def _unknown(name: str) -> UnknownCheckpoint:
     pool = sorted(OFFICIAL_CHECKPOINTS) + [c.repo_id for c in OFFICIAL_CHECKPOINTS.values()]
     pool += [f"{p}-{s}" for p in OFFICIAL_PRESETS for s in SHORT_DATASET_NAMES]

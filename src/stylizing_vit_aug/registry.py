@@ -1,0 +1,109 @@
+"""The published checkpoints and their normalisation statistics, as data (timm keeps its
+pretrained configs beside the model the same way).
+
+:func:`list_checkpoints` names every checkpoint ``load_stylizer`` knows without a path or a
+Hub search: the bundled default and the 21 official ones. Downloading lives in :mod:`.hub`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+
+from .model import PRESETS, ModelConfig
+
+__all__ = [
+    "DATASET_STATS",
+    "DEFAULT_ALIAS",
+    "OFFICIAL_CHECKPOINTS",
+    "DatasetStats",
+    "OfficialCheckpoint",
+    "list_checkpoints",
+    "resolve_official",
+]
+
+HUB_OWNER = "sdoerrich97"
+DEFAULT_ALIAS = "default"
+Stats = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class DatasetStats:
+    """Per-channel normalisation of a training set, in 0-1 units (None: not published)."""
+
+    mean: Stats | None
+    std: Stats | None
+
+
+_FITZPATRICK = DatasetStats((0.6219, 0.4917, 0.4478), (0.2279, 0.1982, 0.1991))
+DATASET_STATS: dict[str, DatasetStats] = {
+    "camelyon17wilds": DatasetStats((0.7440, 0.5895, 0.7214), (0.1787, 0.2131, 0.1721)),
+    "epistr": DatasetStats((0.7360, 0.5158, 0.8072), (0.1948, 0.2434, 0.1438)),
+    "fitzpatrick17k_12_34_56": _FITZPATRICK,
+    "fitzpatrick17k_65_43_21": _FITZPATRICK,
+    "ddi_12_34_56": DatasetStats(None, None),
+    "ddi_65_43_21": DatasetStats(None, None),
+    "cholec80": DatasetStats(None, None),
+}
+# The reference package's short dataset names.
+SHORT_DATASET_NAMES = {"fitzpatrick17k": "fitzpatrick17k_12_34_56", "ddi": "ddi_12_34_56"}
+OFFICIAL_PRESETS = ("tiny", "small", "base")
+
+
+@dataclass(frozen=True)
+class OfficialCheckpoint:
+    """One published checkpoint: a preset trained on one dataset (split)."""
+
+    preset: str
+    dataset: str
+
+    @property
+    def alias(self) -> str:
+        return f"{self.preset}-{self.dataset}"
+
+    @property
+    def repo_id(self) -> str:
+        return f"{HUB_OWNER}/stylizing_vit_{self.preset}_{self.dataset}"
+
+    @property
+    def config(self) -> ModelConfig:
+        return ModelConfig(**PRESETS[self.preset])
+
+    @property
+    def stats(self) -> DatasetStats:
+        return DATASET_STATS[self.dataset]
+
+
+OFFICIAL_CHECKPOINTS: dict[str, OfficialCheckpoint] = {
+    ckpt.alias: ckpt
+    for ckpt in (OfficialCheckpoint(p, d) for p in OFFICIAL_PRESETS for d in DATASET_STATS)
+}
+
+
+def _official_names() -> dict[str, OfficialCheckpoint]:
+    """Every accepted spelling (lower case) -> checkpoint."""
+    names: dict[str, OfficialCheckpoint] = {}
+    datasets = {d: d for d in DATASET_STATS} | SHORT_DATASET_NAMES
+    for short, dataset in datasets.items():
+        for preset in OFFICIAL_PRESETS:
+            ckpt = OFFICIAL_CHECKPOINTS[f"{preset}-{dataset}"]
+            for name in (f"{preset}-{short}", f"{preset}_{short}", f"stylizing_vit_{preset}_{short}"):
+                names[name] = ckpt
+                names[f"{HUB_OWNER}/{name}".lower()] = ckpt
+    return names
+
+
+_NAMES = _official_names()
+
+
+def resolve_official(name: str) -> OfficialCheckpoint | None:
+    """The official checkpoint an alias or repo id names, or None."""
+    return _NAMES.get(name.strip().lower())
+
+
+
+def list_checkpoints(pattern: str = "*", *, repo_ids: bool = False) -> list[str]:
+    """Names ``load_stylizer`` accepts without a path: ``"default"`` and the official aliases
+    (or their Hub repo ids), filtered by a shell-style ``pattern`` such as ``"tiny-*"``."""
+    names = [DEFAULT_ALIAS] + [c.repo_id if repo_ids else c.alias for c in OFFICIAL_CHECKPOINTS.values()]
+    return [name for name in names if fnmatch.fnmatch(name.lower(), pattern.lower())]
