@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "src" / "stylizing_vit_aug"
 
 # bottom to top; a module may import from its own layer or any layer below
 LAYERS: list[set[str]] = [
-    {"_lazy", "images"},
+    {"_lazy", "_atomic", "images"},
     {"image_ops", "model"},
     {"checkpoints", "registry"},
     {"stylizer"},

@@ -41,7 +41,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,6 +51,7 @@ from tqdm.auto import tqdm
 
 from .images import IMAGE_EXTENSIONS, ImageLike, ImageReadError, find_images, read_image, to_batch, to_uint8
 from .model import ModelConfig, StyleStream
+from ._atomic import write_atomically
 from .image_ops import color_statistics, random_crop_resize, resize
 from .stylizer import Stylizer
 
@@ -508,18 +508,11 @@ class StyleBank:
         from safetensors.torch import save_file
 
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tensors = {"images": self.images}
         if streams:
             tensors["streams"] = self.streams.layers.detach().cpu().contiguous()
-        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(handle)
-        try:
-            save_file(tensors, temp, metadata=self.metadata())
-            os.replace(temp, path)
-        finally:
-            if os.path.exists(temp):
-                os.unlink(temp)
+        metadata = self.metadata()
+        write_atomically(path, lambda temporary: save_file(tensors, str(temporary), metadata=metadata))
         self.path = path.resolve()
         logger.info("saved a bank of %d styles to %s", len(self), path)
         return path

@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
+from ._atomic import fsync_directory
 from .images import Normalization
 from .model import PRESETS, ModelConfig, StylizingViT, count_parameters
 
@@ -341,6 +342,7 @@ def write_directory_atomically(directory: Path, writers: Mapping[str, Callable[[
             write(staging / name)
             with open(staging / name, "rb") as handle:
                 os.fsync(handle.fileno())
+        fsync_directory(staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

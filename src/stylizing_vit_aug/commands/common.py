@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
+from .._atomic import write_atomically
 from ..images import IMAGE_EXTENSIONS, find_images, save_image
 from ..stylizer import DEFAULT_MODE, MODES
 
@@ -105,20 +106,15 @@ def write_image_atomic(pixels: np.ndarray, path: Path, *, quality: int = 95) -> 
     """Save uint8/uint16 pixels (16-bit stays 16-bit in PNG/TIFF) through a temporary file in
     the same folder + ``os.replace``: a crash leaves either the old file or none, never a
     half-written image at ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     fmt = PIL_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise CLIError(f"cannot write {path}: use one of {', '.join(PIL_FORMATS)}")
-    temp = path.parent / f"{TEMP_PREFIX}{path.name}.{os.getpid()}.tmp"
-    try:
-        with open(temp, "wb") as handle:
+
+    def write(temporary: Path) -> None:
+        with open(temporary, "wb") as handle:
             save_image(pixels, handle, fmt, quality=quality)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    finally:
-        if temp.exists():
-            temp.unlink()
+
+    write_atomically(path, write, prefix=TEMP_PREFIX)
 
 
 TEMP_PREFIX = ".sva-partial-"

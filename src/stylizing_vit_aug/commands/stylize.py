@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .._atomic import write_atomically
 from ..images import ImageReadError, read_image
 from .common import (
     EXIT_SKIPPED,
@@ -174,14 +175,13 @@ def _read_log(path: Path) -> dict[str, dict[str, str]]:
 
 
 def _write_log(path: Path, rows: list[dict[str, str]]) -> None:
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
+    def write(temporary: Path) -> None:
+        with open(temporary, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    write_atomically(path, write)
 
 
 def _part_path(log_path: Path, rank: int) -> Path:

@@ -16,12 +16,13 @@ import json
 import logging
 import os
 import random
-import uuid
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import torch
+
+from .._atomic import write_atomically
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -127,17 +128,9 @@ def write_training_checkpoint(
         "rng": rng_meta,
     }
     header = json.dumps(document)  # fails on a non-JSON value before anything is written
-    for stale in path.parent.glob(f".{path.name}.tmp-*"):
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a killed process
         stale.unlink(missing_ok=True)
-    temporary = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-    try:
-        save_file(tensors, str(temporary), metadata={META_KEY: header, "format": "pt"})
-        with open(temporary, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda temporary: save_file(tensors, str(temporary), metadata={META_KEY: header, "format": "pt"}))
     logger.info("saved training checkpoint %s (step %s)", path, trainer_state.get("step"))
     return path
 

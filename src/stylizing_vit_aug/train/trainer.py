@@ -46,6 +46,7 @@ from typing import Any, Iterator, Sequence
 import torch
 from torch.utils.data import DataLoader
 
+from .._atomic import write_atomically
 from ..images import to_batch
 from ..model import PRESETS, ModelConfig, StylizingViT, count_parameters
 from ..stylizer import Stylizer
@@ -287,9 +288,8 @@ def _truncate_log(path: Path, step: int) -> None:
                 kept.append(line)
         except json.JSONDecodeError:  # a line cut by the kill
             continue
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-    os.replace(temporary, path)
+    text = "".join(line + "\n" for line in kept)
+    write_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
 # -- the trainer --------------------------------------------------------------------------------
