@@ -1,9 +1,4 @@
-"""What the examples share: the ``--checkpoint`` argument, the stylizer fallback, histology crops.
-
-Until a bundled default checkpoint ships, ``load_stylizer()`` raises ``DefaultCheckpointMissing``.
-The examples then fall back to a *randomly initialised* small stylizer so that every line of the
-pipeline still runs, and they say loudly that its outputs mean nothing.
-"""
+"""What the examples share: the ``--checkpoint`` argument and histology crops."""
 
 from __future__ import annotations
 
@@ -16,39 +11,19 @@ import torch
 from PIL import Image
 
 import stylizing_vit_aug as sva
-from stylizing_vit_aug.hub import DefaultCheckpointMissing
 
 logger = logging.getLogger("examples")
 
 ASSETS = Path(sva.__file__).parent / "assets" / "histology"
 SOURCES = sorted(path.stem for path in ASSETS.glob("*.jpg"))
-CAMELYON_MEAN = (0.7440, 0.5895, 0.7214)
-CAMELYON_STD = (0.1787, 0.2131, 0.1721)
-
-
 def add_checkpoint_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--checkpoint",
         default=None,
         metavar="SOURCE",
         help="stylizer: an official id (e.g. tiny-camelyon17wilds), a Hub repo, or a saved directory "
-        "(default: the bundled default; a random stylizer while none ships)",
+        "(default: the bundled default)",
     )
-
-
-def load_example_stylizer(source: str | None, device: str | torch.device | None = None) -> sva.Stylizer:
-    """``load_stylizer(source)``; with no bundled default, a random small stylizer and a warning."""
-    try:
-        return sva.load_stylizer(source, device=device)
-    except DefaultCheckpointMissing as error:
-        logger.warning(
-            "%s\n*** Falling back to a RANDOMLY INITIALISED stylizer: the pipeline runs, but its "
-            "outputs are meaningless until you pass a trained checkpoint with --checkpoint. ***",
-            error,
-        )
-        torch.manual_seed(0)
-        model = sva.create_model("tiny", img_size=64, patch_size=8, depth=4)
-        return sva.Stylizer(model, CAMELYON_MEAN, CAMELYON_STD, device=device)
 
 
 def histology_image(name: str) -> torch.Tensor:

@@ -7,8 +7,7 @@ arrays) and loads back with ``A.load``: this script checks that the reloaded pip
 bit-identical results.
 
 Run:  python examples/albumentations_pipeline.py --checkpoint tiny-camelyon17wilds
-Without --checkpoint it uses the bundled default, or while none ships a random stylizer (with a
-warning; it is saved to the output folder so the pipeline file can point at it). Seconds on CPU.
+Without --checkpoint it uses the bundled default. Seconds on CPU.
 """
 
 from __future__ import annotations
@@ -23,13 +22,13 @@ from _common import (
     ASSETS,
     SOURCES,
     add_checkpoint_argument,
-    load_example_stylizer,
     setup_logging,
     tissue_crops,
 )
 from PIL import Image
 
-from stylizing_vit_aug import AlbumentationsStylize, StyleBank, save_pretrained
+import stylizing_vit_aug as sva
+from stylizing_vit_aug import AlbumentationsStylize, StyleBank
 
 
 def main() -> None:
@@ -40,10 +39,8 @@ def main() -> None:
     setup_logging()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    stylizer = load_example_stylizer(args.checkpoint, device="cpu")
-    source = stylizer.source
-    if source is None:  # the random fallback has no id: save it so the pipeline file can name it
-        source = str(save_pretrained(stylizer, args.out / "stylizer"))
+    stylizer = sva.load_stylizer(args.checkpoint, device="cpu")
+    source = stylizer.source  # what the saved pipeline file names to load it again
     bank = StyleBank.from_images(sorted(ASSETS.glob("*.jpg")), stylizer, domains=SOURCES, crops_per_image=4)
     bank_path = bank.save(args.out / "bank.safetensors")
 

@@ -7,8 +7,7 @@ the same batch (rolled, as in the paper), and ``domains=labels`` makes sure a cr
 styled by a crop of its own source. ``StylizedLoader`` moves batches to the device and applies it.
 
 Run:  python examples/gpu_batch_training.py --checkpoint tiny-camelyon17wilds
-Without --checkpoint it uses the bundled default, or while none ships a random stylizer (with a
-warning: the accuracy then says nothing about style augmentation). About 30 s on a 2-core CPU;
+Without --checkpoint it uses the bundled default. About 30 s on a 2-core CPU;
 on a GPU raise --epochs and --size.
 """
 
@@ -24,10 +23,10 @@ from _common import (
     SOURCES,
     add_checkpoint_argument,
     histology_image,
-    load_example_stylizer,
     setup_logging,
 )
 
+import stylizing_vit_aug as sva
 from stylizing_vit_aug import BatchStylize
 from stylizing_vit_aug.transforms import StylizedLoader
 
@@ -78,7 +77,7 @@ def main() -> None:
     device = torch.device(args.device)
     torch.manual_seed(0)
 
-    stylizer = load_example_stylizer(args.checkpoint, device=device)
+    stylizer = sva.load_stylizer(args.checkpoint, device=device)
     augment = BatchStylize(stylizer, p=args.p, generator=torch.Generator().manual_seed(0))
     train_x, train_y, test_x, test_y = split_crops(args.size, 40, torch.Generator().manual_seed(0))
     dataset = torch.utils.data.TensorDataset(train_x, train_y)

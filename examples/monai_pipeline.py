@@ -11,8 +11,7 @@ every epoch in the DataLoader workers, which MONAI seeds one by one, and
 ``Compose.set_random_state`` repeats a sample exactly (checked below).
 
 Run:  python examples/monai_pipeline.py --checkpoint tiny-camelyon17wilds
-Without --checkpoint it uses the bundled default, or while none ships a random stylizer (with a
-warning: the images then show the plumbing, not real stain transfer). Well under a minute on CPU.
+Without --checkpoint it uses the bundled default. Well under a minute on CPU.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import time
 from pathlib import Path
 
 import torch
-from _common import ASSETS, add_checkpoint_argument, load_example_stylizer, setup_logging, tissue_crops
+from _common import ASSETS, add_checkpoint_argument, setup_logging, tissue_crops
 from monai.apps.pathology.transforms import NormalizeHEStainsd
 from monai.data import CacheDataset, DataLoader
 from monai.transforms import (
@@ -35,6 +34,7 @@ from monai.transforms import (
 )
 from torchvision.utils import save_image
 
+import stylizing_vit_aug as sva
 from stylizing_vit_aug import RandStylized, StyleBank
 
 CLASSES = ("he_hgsc_nest", "he_hgsc_stroma")  # label 0, label 1: what the classifier learns
@@ -63,7 +63,7 @@ def main() -> None:
     setup_logging()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    stylizer = load_example_stylizer(args.checkpoint, device="cpu")  # per-sample work runs on CPU
+    stylizer = sva.load_stylizer(args.checkpoint, device="cpu")  # per-sample work runs on CPU
     bank = StyleBank.from_images([ASSETS / f"{name}.jpg" for name in STYLES], stylizer, domains=list(STYLES),
                                  crops_per_image=4, seed=0)
     bank.save(args.out / "bank.safetensors")

@@ -6,8 +6,7 @@ the outputs so the same styles can be reused (``StyleBank.load``). The sample ca
 segmentation mask to show that targets pass through untouched.
 
 Run:  python examples/torchvision_pipeline.py --checkpoint tiny-camelyon17wilds
-Without --checkpoint it uses the bundled default, or while none ships a random stylizer (with a
-warning: the images then show the plumbing, not real stain transfer). Well under a minute on CPU.
+Without --checkpoint it uses the bundled default. Well under a minute on CPU.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from _common import (
     ASSETS,
     SOURCES,
     add_checkpoint_argument,
-    load_example_stylizer,
     setup_logging,
     tissue_crops,
 )
@@ -30,6 +28,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.utils import save_image
 
+import stylizing_vit_aug as sva
 from stylizing_vit_aug import StyleBank, StylizeTransform
 
 
@@ -58,7 +57,7 @@ def main() -> None:
     setup_logging()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    stylizer = load_example_stylizer(args.checkpoint, device="cpu")  # per-sample work runs on CPU
+    stylizer = sva.load_stylizer(args.checkpoint, device="cpu")  # per-sample work runs on CPU
     bank = StyleBank.from_images(
         sorted(ASSETS.glob("*.jpg")), stylizer, domains=SOURCES, crops_per_image=4, seed=0
     )

@@ -12,10 +12,8 @@ the test crops as they are and through ``StyleTTA``, which restyles each test cr
 from a bank of *training* crops and averages the predictions. In-domain accuracy (held-out crops
 of the training images) is printed for context.
 
-Run:  python examples/tta_evaluation.py --checkpoint tiny-camelyon17wilds
-Without --checkpoint it uses the bundled default; while none ships it falls back to a *random*
-stylizer and says so: those numbers show the plumbing only, not what StyleTTA does.
-About a minute on a 2-core CPU.
+Run:  python examples/tta_evaluation.py [--seed 1] [--checkpoint tiny-camelyon17wilds]
+Without --checkpoint it uses the bundled default. About a minute on a 2-core CPU.
 """
 
 from __future__ import annotations
@@ -25,7 +23,7 @@ import time
 
 import torch
 import torch.nn.functional as F
-from _common import add_checkpoint_argument, load_example_stylizer, setup_logging, tissue_crops
+from _common import add_checkpoint_argument, setup_logging, tissue_crops
 from torch import nn
 from torchvision.transforms.v2.functional import gaussian_blur
 
@@ -102,16 +100,11 @@ def main() -> None:
             optimizer.step()
     classifier.eval()
 
-    stylizer = load_example_stylizer(args.checkpoint, device="cpu")
-    trained = stylizer.source is not None
+    stylizer = sva.load_stylizer(args.checkpoint, device="cpu")
     bank = sva.StyleBank.from_images(torch.cat(style_crops), stylizer, domains=domains)
     tta = sva.StyleTTA(classifier, stylizer, bank, n_styles=args.n_styles, generator=torch.Generator().manual_seed(1))
 
-    print(f"stylizer: {stylizer.source or 'RANDOM WEIGHTS'}  ({stylizer.config.img_size} px, {len(bank)} bank styles)")
-    if not trained:
-        print("NOTE: no trained stylizer is available (the bundled default does not ship in this version and no\n"
-              "      --checkpoint was given), so a RANDOM stylizer is used: its 'styles' are noise and the\n"
-              "      StyleTTA number below is meaningless. Run with --checkpoint tiny-camelyon17wilds.")
+    print(f"stylizer: {stylizer.source}  ({stylizer.config.img_size} px, {len(bank)} bank styles)")
     print(f"task: sharp vs out-of-focus crops; train {len(train_x)} crops of {', '.join(TRAIN_SOURCES)}")
     print(f"in-domain accuracy (held-out H&E crops):         {accuracy(classifier, val_x, val_y):.3f}")
     print(f"held-out stain ({TEST_SOURCE}, {len(test_x)} crops), classifier: {accuracy(classifier, test_x, test_y):.3f}")
