@@ -118,7 +118,7 @@ class StyleChoice:
     domain: str
 
 
-class StyleSource:
+class RunStyles:
     """The styles of a run and the deterministic per-input choice among them."""
 
     def __init__(self, args: argparse.Namespace, stylizer: Any) -> None:
@@ -287,7 +287,7 @@ def run(args: argparse.Namespace) -> int:
     args.device = ranks.device(args.device)
 
     stylizer = load_stylizer_from_args(args)
-    styles = StyleSource(args, stylizer)
+    styles = RunStyles(args, stylizer)
 
     def row_for(path: Path, out: Path, choice: StyleChoice) -> dict[str, str]:
         return {
