@@ -35,6 +35,7 @@ from PIL import Image
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.grid import content_style_grid
 from stylizing_vit_aug.metrics import mean_std_distance, psnr, ssim
+from stylizing_vit_aug.stylizer import MODES
 
 ASSETS = Path(sva.__file__).parent / "assets" / "histology"
 TRAIN_FRACTION = 0.75
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--checkpoint", default=None, help="default: the bundled default")
     ev.add_argument("--crops-per-source", type=int, default=2)
     ev.add_argument("--size", type=int, default=CROP_SIZE, help="side of the held-out crops (default: 224)")
-    ev.add_argument("--mode", choices=sva.stylizer.MODES, default=None, help="default: the stylizer's default mode")
+    ev.add_argument("--mode", choices=MODES, default=None, help="default: the stylizer's default mode")
     ev.add_argument("--grid", type=Path, default=None, help="write the preview grid PNG here")
     ev.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
