@@ -13,11 +13,11 @@ import argparse
 import logging
 import os
 import sys
-from typing import Sequence
+from typing import Callable, Sequence
 
 from .common import positive_int
 from ..train.data import PAIRINGS
-from ..train.losses import STAIN_TERMS, LossWeights, StainWeights
+from ..train.losses import STAIN_TERMS, LossWeights, StainWeights, TermWeights
 from ..train.perceptual import INPUT_MODES, LEVELS, SOURCES, PerceptualWeightsUnavailable
 from ..train.trainer import OBJECTIVES, TrainConfig, Trainer
 
@@ -38,18 +38,17 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
-def _stain_weights(text: str) -> StainWeights:
-    try:
-        return StainWeights.parse(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from error
+def _weights(kind: type[TermWeights]) -> Callable[[str], TermWeights]:
+    """An argparse type that parses ``kind`` (LossWeights, StainWeights) with a clear error."""
 
+    def parse(text: str) -> TermWeights:
+        try:
+            return kind.parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from error
 
-def _loss_weights(text: str) -> LossWeights:
-    try:
-        return LossWeights.parse(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from error
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,7 +77,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--revision", help="Hub revision of --init")
 
     objective = parser.add_argument_group("objective")
-    objective.add_argument("--stain-weights", type=_stain_weights, default=StainWeights(), help=f"--objective stain: name=value pairs of {', '.join(STAIN_TERMS)} (default relative=1,stylized=1,self=1,colour=0,seam=0; colour>0 adds real other-domain styles, a second stylisation per step; seam>0 penalises the block grid)")
+    objective.add_argument("--stain-weights", type=_weights(StainWeights), default=StainWeights(), help=f"--objective stain: name=value pairs of {', '.join(STAIN_TERMS)} (default relative=1,stylized=1,self=1,colour=0,seam=0; colour>0 adds real other-domain styles, a second stylisation per step; seam>0 penalises the block grid)")
     objective.add_argument("--objective", choices=OBJECTIVES, default="paper", help="paper: the paper's perceptual losses (needs a VGG19); stain: synthetic-stain supervision, pixel losses on pairs re-stained in optical-density space, no VGG (fast on a CPU; use with --pairing same-domain)")
 
     perceptual = parser.add_argument_group("perceptual network (frozen VGG19; --objective paper)")
@@ -98,7 +97,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     optim.add_argument("--betas", type=float, nargs=2, default=(0.9, 0.999), metavar=("BETA1", "BETA2"))
     optim.add_argument("--warmup-steps", type=int, default=0, help="linear warmup steps before the cosine decay")
     optim.add_argument("--grad-clip", type=_non_negative_float, default=1.0, help="gradient-norm clip (0: off)")
-    optim.add_argument("--loss-weights", type=_loss_weights, default=LossWeights(), help="identity,consistency,anatomical,style (default 70,1,7,10) or name=value pairs")
+    optim.add_argument("--loss-weights", type=_weights(LossWeights), default=LossWeights(), help="identity,consistency,anatomical,style (default 70,1,7,10) or name=value pairs")
     optim.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto", help="auto: bf16 autocast on CUDA, fp32 on CPU")
     optim.add_argument("--seed", type=int, default=0)
 

@@ -47,6 +47,7 @@ __all__ = [
     "StainSupervisedObjective",
     "StainWeights",
     "StylizingObjective",
+    "TermWeights",
     "anatomical_loss",
     "channel_mean_std",
     "combine",
@@ -56,47 +57,60 @@ __all__ = [
     "style_loss",
 ]
 
-LOSS_TERMS = ("identity", "consistency", "anatomical", "style")
 STD_EPS = 1e-5
 
 
 @dataclass(frozen=True)
-class LossWeights:
-    """Weights of the four terms (the paper's 70/1/7/10 by default)."""
-
-    identity: float = 70.0
-    consistency: float = 1.0
-    anatomical: float = 7.0
-    style: float = 10.0
+class TermWeights:
+    """Non-negative weights of named loss terms, one dataclass field per term (a table of terms:
+    a new term is a new field). Subclasses: :class:`LossWeights`, :class:`StainWeights`."""
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
-            if not isinstance(value, (int, float)) or value < 0 or value != value:
+            if not isinstance(value, (int, float)) or not value >= 0:
                 raise ValueError(f"loss weight {name} must be a non-negative number, got {value!r}")
 
     def as_dict(self) -> dict[str, float]:
         return {k: float(v) for k, v in asdict(self).items()}
 
     @classmethod
-    def parse(cls, text: str) -> "LossWeights":
-        """``"70,1,7,10"`` (in the order identity, consistency, anatomical, style) or
-        ``"style=5,identity=50"`` (the rest keep their defaults)."""
+    def terms(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def parse(cls, text: str):
+        """``"name=value,..."`` (the rest keep their defaults) or one number per term, in order."""
+        terms = cls.terms()
         parts = [p.strip() for p in text.split(",") if p.strip()]
         if parts and all("=" in p for p in parts):
             values = {}
             for part in parts:
                 name, _, number = part.partition("=")
                 name = name.strip()
-                if name not in LOSS_TERMS:
-                    raise ValueError(f"unknown loss term {name!r} in {text!r}; terms are {LOSS_TERMS}")
+                if name not in terms:
+                    raise ValueError(f"unknown loss term {name!r} in {text!r}; terms are {terms}")
                 values[name] = _number(number, text)
             return cls(**values)
-        if len(parts) != len(LOSS_TERMS) or any("=" in p for p in parts):
+        if len(parts) != len(terms) or any("=" in p for p in parts):
+            example = ",".join(f"{v:g}" for v in cls().as_dict().values())
             raise ValueError(
-                f"loss weights {text!r}: give four numbers 'identity,consistency,anatomical,style' "
-                "(e.g. '70,1,7,10') or name=value pairs (e.g. 'style=5')"
+                f"loss weights {text!r}: give {len(terms)} numbers '{','.join(terms)}' (e.g. '{example}') "
+                f"or name=value pairs (e.g. '{terms[-1]}=5')"
             )
         return cls(*(_number(p, text) for p in parts))
+
+
+@dataclass(frozen=True)
+class LossWeights(TermWeights):
+    """Weights of the paper's four terms (70/1/7/10 by default)."""
+
+    identity: float = 70.0
+    consistency: float = 1.0
+    anatomical: float = 7.0
+    style: float = 10.0
+
+
+LOSS_TERMS = LossWeights.terms()
 
 
 def _number(text: str, whole: str) -> float:
@@ -214,18 +228,9 @@ class StylizingObjective(nn.Module):
         return LossOutput(combine(terms, self.weights), terms, out)
 
 
-def describe_weights(weights: LossWeights, names: Sequence[str] = LOSS_TERMS) -> str:
-    """``identity=70, consistency=1, ...`` for logs and model cards."""
-    values = weights.as_dict()
-    return ", ".join(f"{n}={values[n]:g}" for n in names)
-
-
 # -- synthetic-stain supervision ------------------------------------------------------------------
-STAIN_TERMS = ("relative", "stylized", "self", "colour", "seam")
-
-
 @dataclass(frozen=True)
-class StainWeights:
+class StainWeights(TermWeights):
     """Weights of the synthetic-stain terms (all in the normalised space).
 
     ``relative``: L1 of ``x + F(x, s) − F(x, x)`` against the target (what the relative mode
@@ -234,8 +239,8 @@ class StainWeights:
     ``colour``: for a real style ``y`` of another domain (no target exists), the distance of the
     per-channel mean and std of the relative output to ``y``'s — the paper's style statistics on
     pixels instead of VGG features (off by default: it costs a second stylisation);
-    ``seam``: how much more the relative change jumps across patch borders than inside patches
-    (:func:`seam_excess`) — the rank-limited decoder's block grid.
+    ``seam``: how much the relative change shows the patch grid (:func:`seam_excess`) — the
+    rank-limited decoder's blocks and lattices.
     """
 
     relative: float = 1.0
@@ -244,24 +249,8 @@ class StainWeights:
     colour: float = 0.0
     seam: float = 0.0
 
-    def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            if not isinstance(value, (int, float)) or not value >= 0:
-                raise ValueError(f"stain loss weight {name} must be a non-negative number, got {value!r}")
 
-    def as_dict(self) -> dict[str, float]:
-        return {k: float(v) for k, v in asdict(self).items()}
-
-    @classmethod
-    def parse(cls, text: str) -> "StainWeights":
-        """``"colour=1,stylized=0.5"`` (the rest keep their defaults)."""
-        values = {}
-        for part in filter(None, (p.strip() for p in text.split(","))):
-            name, sep, number = part.partition("=")
-            if not sep or name.strip() not in STAIN_TERMS:
-                raise ValueError(f"stain loss weights {text!r}: give name=value pairs with names from {STAIN_TERMS}")
-            values[name.strip()] = _number(number, text)
-        return cls(**values)
+STAIN_TERMS = StainWeights.terms()
 
 
 def seam_excess(change: torch.Tensor, period: int) -> torch.Tensor:
