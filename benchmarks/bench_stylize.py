@@ -9,7 +9,7 @@ forward. H100/H200, batch 256, bf16: tiny >= 5x, base >= 3.5x the reference unde
 
 import sys
 
-from stylizing_vit_aug.benchmarking import main
+from stylizing_vit_aug.commands.bench import main
 
 if __name__ == "__main__":
     sys.exit(main())

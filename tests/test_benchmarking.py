@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from stylizing_vit_aug.benchmarking import main
+from stylizing_vit_aug.commands.bench import main
 
 
 def test_benchmark_writes_a_table_and_json(tmp_path, capsys):

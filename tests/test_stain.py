@@ -16,7 +16,7 @@ from test_trainer import ARCH, data, options, parse  # noqa: F401  (data is a fi
 
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.train import checkpointing
-from stylizing_vit_aug.commands.train import run_train
+from stylizing_vit_aug.commands.train import run as run_train
 from stylizing_vit_aug.train.data import pair_styles
 from stylizing_vit_aug.train.losses import STAIN_TERMS, StainSupervisedObjective, StainWeights
 from stylizing_vit_aug.train.stain import RGB_FROM_HED, StainChange, StainChangeSampler

@@ -15,7 +15,7 @@ import torch
 
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.train import checkpointing, perceptual
-from stylizing_vit_aug.commands.train import add_train_arguments, run_train
+from stylizing_vit_aug.commands.train import add_arguments as add_train_arguments, run as run_train
 from stylizing_vit_aug.train.trainer import Trainer, TrainConfig
 from test_train_data import write_image
 

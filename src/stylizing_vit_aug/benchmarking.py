@@ -11,21 +11,16 @@ Run it with ``stylizing-vit-aug bench`` or ``python benchmarks/bench_stylize.py`
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
 import statistics
 import time
-from pathlib import Path
 from typing import Callable
 
 import torch
 
-from .model import PRESETS, create_model
+from .model import create_model
 from .registry import DATASET_STATS
-from .stylizer import Stylizer, default_device, default_dtype
+from .stylizer import Stylizer
 
-logger = logging.getLogger(__name__)
 
 CAMELYON = DATASET_STATS["camelyon17wilds"]  # the statistics of the official checkpoints benchmarked
 
@@ -131,51 +126,3 @@ def machine_description(device: torch.device) -> str:
     import platform
 
     return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
-
-
-def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--presets", default="tiny", help="comma-separated presets (tiny,small,base)")
-    parser.add_argument("--batch", type=int, default=None, help="images per call (default: 8 on CPU, 256 on CUDA)")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto",
-                        help="our compute dtype (auto: the Stylizer's default). The reference runs "
-                        "fp32 on CPU and under autocast in this dtype on CUDA")
-    parser.add_argument("--compile", action="store_true", help="torch.compile our fast path")
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--iters", type=int, default=5)
-    parser.add_argument("--no-reference", action="store_true", help="time only our engine")
-    parser.add_argument("--json", type=Path, default=None, help="also write the rows to this JSON file")
-
-
-def run_bench(args: argparse.Namespace) -> int:
-    device = torch.device(args.device) if args.device else default_device()
-    batch = args.batch or (256 if device.type == "cuda" else 8)
-    if args.dtype == "auto":
-        dtype = default_dtype(device)
-    else:
-        dtype = getattr(torch, args.dtype)
-    presets = [p.strip() for p in args.presets.split(",") if p.strip()]
-    unknown = [p for p in presets if p not in PRESETS or p == "large"]
-    if unknown:
-        raise ValueError(f"cannot benchmark {unknown}; choose from tiny, small, base")
-    if batch < 1 or args.iters < 1 or args.warmup < 0:
-        raise ValueError("--batch and --iters must be positive, --warmup non-negative")
-    rows = []
-    for preset in presets:
-        logger.info("benchmarking %s at batch %d on %s", preset, batch, device)
-        rows.append(bench_preset(preset, batch, device, dtype, args.compile, args.warmup, args.iters,
-                                 not args.no_reference))
-    machine = machine_description(device)
-    print(f"machine: {machine}")
-    print(format_table(rows))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_bench_arguments(parser)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    return run_bench(parser.parse_args(argv))

@@ -1,7 +1,7 @@
 """The ``stylizing-vit-aug`` command line (also ``python -m stylizing_vit_aug.cli``).
 
-Subcommands live in :mod:`stylizing_vit_aug.commands`; ``train`` and ``bench`` are wired to
-``commands.train`` and ``benchmarking``, imported only when that subcommand is used. Exit codes:
+Subcommands live in :mod:`stylizing_vit_aug.commands`, one module each, registered in
+:data:`COMMANDS`; only the module of the command being run is imported. Exit codes:
 0 success, 1 a runtime failure, 2 a usage or input error (message on stderr, no traceback;
 ``-v`` adds the traceback to the log), 3 (:data:`EXIT_SKIPPED`) finished but some files could
 not be read and were skipped (``stylize``, ``bank build``), 130 interrupted.
@@ -13,7 +13,7 @@ import argparse
 import importlib
 import logging
 import sys
-from typing import Callable, Sequence
+from typing import Sequence
 
 from . import __version__
 from .commands.common import EXIT_SKIPPED
@@ -47,30 +47,28 @@ Exit codes: 0 done, 1 runtime failure, 2 usage or input error, {EXIT_SKIPPED} do
 files were skipped (stylize, bank build), 130 interrupted.
 """
 
-TRAIN_EPILOG = """\
-examples:
-  stylizing-vit-aug train --help
-  accelerate launch --num_processes 4 -m stylizing_vit_aug.cli train ...
-"""
-
-BENCH_EPILOG = """\
-examples:
-  stylizing-vit-aug bench                          # tiny preset, default device
-  stylizing-vit-aug bench --presets tiny,small --batch 64 --device cuda --json bench.json
-"""
-
-# name -> (module, add-arguments function, run function, help, epilog)
-_WIRED: dict[str, tuple[str, str, str, str, str]] = {
-    "train": ("stylizing_vit_aug.commands.train", "add_train_arguments", "run_train",
-              "fine-tune a stylizer", TRAIN_EPILOG),
-    "bench": ("stylizing_vit_aug.benchmarking", "add_bench_arguments", "run_bench",
-              "benchmark stylisation throughput", BENCH_EPILOG),
+# The one registration table: name -> (module, help, description). Every module has EPILOG,
+# add_arguments(parser) and run(args); only the module of the command being run is imported.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "demo": ("demo", "stylise the bundled samples into a grid + figures",
+             "Stylise the bundled histology samples into a labelled content x style grid PNG and "
+             "print anatomy-preservation and style-match figures."),
+    "stylize": ("stylize", "stylise a folder of images (resumable)",
+                "Stylise every image of a folder (recursively) into an output folder."),
+    "preview": ("preview", "a labelled content x style grid",
+                "Render a labelled grid of content images in several styles."),
+    "bank": ("bank", "build or inspect a style bank file",
+             "Build a style bank file from a folder of style images, or inspect one."),
+    "train": ("train", "fine-tune a stylizer", "Fine-tune a stylizer on your own domains."),
+    "bench": ("bench", "benchmark stylisation throughput",
+              "Benchmark stylisation throughput against the published reference implementation."),
+    "app": ("app", "a local web page to look at styles before training",
+            "Serve a web page (Gradio) that shows content images in chosen styles with the quality "
+            "figures, and the StylizeTransform(...) line with those settings."),
 }
 
 
 def _add_verbose(parser: argparse.ArgumentParser, default: object) -> None:
-    if "-v" in parser._option_string_actions or "--verbose" in parser._option_string_actions:
-        return  # a wired module (train/bench) brought its own
     parser.add_argument("-v", "--verbose", action="count", default=default,
                         help="more log output (-v info, -vv debug with tracebacks)")
 
@@ -83,14 +81,11 @@ def _command_of(argv: Sequence[str]) -> str | None:
     return None
 
 
-def _wire(sub: argparse.ArgumentParser, name: str) -> None:
-    """Attach train/bench arguments from their module; if it cannot be imported, say why on use."""
-    module_name, add_name, run_name, _, _ = _WIRED[name]
+def _attach(sub: argparse.ArgumentParser, name: str) -> None:
+    """Arguments and handler of ``name`` from its module; if it cannot be imported, say why on use."""
     try:
-        module = importlib.import_module(module_name)
-        add_arguments: Callable = getattr(module, add_name)
-        run: Callable = getattr(module, run_name)
-    except (ImportError, AttributeError) as error:
+        module = importlib.import_module(f"stylizing_vit_aug.commands.{COMMANDS[name][0]}")
+    except ImportError as error:
         reason = f"`{name}` is not available in this installation ({error})"
         sub.description = f"{sub.description} Not available here: {error}."
         sub.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -100,58 +95,23 @@ def _wire(sub: argparse.ArgumentParser, name: str) -> None:
 
         sub.set_defaults(cli_handler=unavailable)
         return
-    add_arguments(sub)
-    sub.set_defaults(cli_handler=run)
+    sub.epilog = module.EPILOG
+    module.add_arguments(sub)
+    sub.set_defaults(cli_handler=module.run)
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
-    """The full parser; train/bench arguments are only imported when ``argv`` names them."""
-    from .commands import app, bank, demo, preview, stylize
-
+    """The full parser; a command's module is imported only when ``argv`` names it."""
     parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG, formatter_class=FORMATTER)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_verbose(parser, 0)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    def add(name: str, help: str, description: str, epilog: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help, description=description, epilog=epilog, formatter_class=FORMATTER)
-        _add_verbose(sub, argparse.SUPPRESS)
-        return sub
-
-    sub = add("demo", "stylise the bundled samples into a grid + figures",
-              "Stylise the bundled histology samples into a labelled content x style grid PNG and "
-              "print anatomy-preservation and style-match figures.", demo.EPILOG)
-    demo.add_arguments(sub)
-    sub.set_defaults(cli_handler=demo.run)
-
-    sub = add("stylize", "stylise a folder of images (resumable)",
-              "Stylise every image of a folder (recursively) into an output folder.", stylize.EPILOG)
-    stylize.add_arguments(sub)
-    sub.set_defaults(cli_handler=stylize.run)
-
-    sub = add("preview", "a labelled content x style grid",
-              "Render a labelled grid of content images in several styles.", preview.EPILOG)
-    preview.add_arguments(sub)
-    sub.set_defaults(cli_handler=preview.run)
-
-    sub = add("bank", "build or inspect a style bank file",
-              "Build a style bank file from a folder of style images, or inspect one.", bank.EPILOG)
-    bank.add_arguments(sub, FORMATTER)
-    sub.set_defaults(cli_handler=bank.run)
-
-    sub = add("app", "a local web page to look at styles before training",
-              "Serve a web page (Gradio) that shows content images in chosen styles with the quality "
-              "figures, and the StylizeTransform(...) line with those settings.", app.EPILOG)
-    app.add_arguments(sub)
-    sub.set_defaults(cli_handler=app.run)
-
     wanted = _command_of(argv)
-    for name, (_, _, _, help, epilog) in _WIRED.items():
-        sub = commands.add_parser(name, help=help, description=f"{help[0].upper()}{help[1:]}.", epilog=epilog,
-                                  formatter_class=FORMATTER)
-        if name == wanted:
-            _wire(sub, name)
+    for name, (_, help, description) in COMMANDS.items():
+        sub = commands.add_parser(name, help=help, description=description, formatter_class=FORMATTER)
         _add_verbose(sub, argparse.SUPPRESS)
+        if name == wanted:
+            _attach(sub, name)
     return parser
 
 

@@ -40,7 +40,8 @@ Reads only the file's header and metadata: no checkpoint is loaded.
 """
 
 
-def add_arguments(parser: argparse.ArgumentParser, formatter: type) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    formatter = parser.formatter_class
     actions = parser.add_subparsers(dest="bank_command", metavar="{build,info}", required=True)
     build = actions.add_parser(
         "build", help="encode a folder of style images into a bank file",

@@ -21,9 +21,16 @@ from ..train.losses import STAIN_TERMS, LossWeights, StainWeights, TermWeights
 from ..train.perceptual import INPUT_MODES, LEVELS, SOURCES, PerceptualWeightsUnavailable
 from ..train.trainer import OBJECTIVES, TrainConfig, Trainer
 
-__all__ = ["add_train_arguments", "main", "run_train"]
+__all__ = ["EPILOG", "add_arguments", "main", "run"]
 
 logger = logging.getLogger(__name__)
+
+EPILOG = """\
+examples:
+  stylizing-vit-aug train data/ --init tiny-camelyon17wilds -o runs/my-stain --epochs 10
+  stylizing-vit-aug train data/ --init default -o runs/cpu --objective stain --pairing same-domain
+  accelerate launch --num_processes 4 -m stylizing_vit_aug.cli train data/ -o runs/big ...
+"""
 
 # errors that mean "fix the command line or the data" (exit 2 with the message, no traceback)
 USER_ERRORS: tuple[type[BaseException], ...] = (
@@ -51,7 +58,7 @@ def _weights(kind: type[TermWeights]) -> Callable[[str], TermWeights]:
     return parse
 
 
-def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``train`` subcommand's arguments (the paper's recipe by default)."""
     data = parser.add_argument_group("data")
     data.add_argument("data", help="folder of training images; first-level subfolders are domains (stains, scanners, ...)")
@@ -116,7 +123,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
 
-def run_train(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Entry point of ``stylizing-vit-aug train``; returns the process exit code."""
     try:
         config = TrainConfig.from_args(args)
@@ -140,9 +147,9 @@ def run_train(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m stylizing_vit_aug.commands.train DATA ...`` (the ``train`` subcommand alone)."""
     parser = argparse.ArgumentParser(prog="stylizing-vit-aug train", description="Fine-tune a Stylizing ViT.")
-    add_train_arguments(parser)
+    add_arguments(parser)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    return run_train(parser.parse_args(argv))
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ OBJECTIVES = ("paper", "stain")
 # -- configuration ------------------------------------------------------------------------------
 @dataclasses.dataclass
 class TrainConfig:
-    """Everything :func:`run_train` reads from the command line, as plain data."""
+    """Everything the ``train`` command (:mod:`stylizing_vit_aug.commands.train`) reads, as plain data."""
 
     data: str
     output: str = "runs/stylizer"

@@ -1,0 +1,72 @@
+"""``stylizing-vit-aug bench``: stylisation throughput of our engine against the published
+reference package, interleaved in one process (the measurement itself is
+:mod:`stylizing_vit_aug.benchmarking`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import torch
+
+from ..benchmarking import bench_preset, format_table, machine_description
+from ..model import PRESETS
+from ..stylizer import default_device, default_dtype
+
+logger = logging.getLogger(__name__)
+
+EPILOG = """\
+examples:
+  stylizing-vit-aug bench                          # tiny preset, default device
+  stylizing-vit-aug bench --presets tiny,small --batch 64 --device cuda --json bench.json
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--presets", default="tiny", help="comma-separated presets (tiny,small,base)")
+    parser.add_argument("--batch", type=int, default=None, help="images per call (default: 8 on CPU, 256 on CUDA)")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto",
+                        help="our compute dtype (auto: the Stylizer's default). The reference runs "
+                        "fp32 on CPU and under autocast in this dtype on CUDA")
+    parser.add_argument("--compile", action="store_true", help="torch.compile our fast path")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--iters", type=int, default=5)
+    parser.add_argument("--no-reference", action="store_true", help="time only our engine")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows to this JSON file")
+
+
+def run(args: argparse.Namespace) -> int:
+    device = torch.device(args.device) if args.device else default_device()
+    batch = args.batch or (256 if device.type == "cuda" else 8)
+    if args.dtype == "auto":
+        dtype = default_dtype(device)
+    else:
+        dtype = getattr(torch, args.dtype)
+    presets = [p.strip() for p in args.presets.split(",") if p.strip()]
+    unknown = [p for p in presets if p not in PRESETS or p == "large"]
+    if unknown:
+        raise ValueError(f"cannot benchmark {unknown}; choose from tiny, small, base")
+    if batch < 1 or args.iters < 1 or args.warmup < 0:
+        raise ValueError("--batch and --iters must be positive, --warmup non-negative")
+    rows = []
+    for preset in presets:
+        logger.info("benchmarking %s at batch %d on %s", preset, batch, device)
+        rows.append(bench_preset(preset, batch, device, dtype, args.compile, args.warmup, args.iters,
+                                 not args.no_reference))
+    machine = machine_description(device)
+    print(f"machine: {machine}")
+    print(format_table(rows))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    return run(parser.parse_args(argv))
