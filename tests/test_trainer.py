@@ -15,8 +15,8 @@ import torch
 
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.train import checkpointing, perceptual
-from stylizing_vit_aug.commands.train import add_arguments as add_train_arguments, run as run_train
-from stylizing_vit_aug.train.trainer import Trainer, TrainConfig
+from stylizing_vit_aug.commands.train import add_arguments as add_train_arguments, config_from_args, run as run_train
+from stylizing_vit_aug.train.trainer import Trainer
 from test_train_data import write_image
 
 ARCH = ["--img-size", "32", "--patch-size", "8", "--embed-dim", "48", "--depth", "2", "--num-heads", "3"]
@@ -111,7 +111,7 @@ def test_stop_after_then_resume_continues_the_schedule(data, uninterrupted, tmp_
 
 
 def test_checkpoint_interrupted_mid_write_keeps_the_previous_one(data, tmp_path, monkeypatch):
-    config = TrainConfig.from_args(parse(str(data), "-o", str(tmp_path), *TINY))
+    config = config_from_args(parse(str(data), "-o", str(tmp_path), *TINY))
     run = Trainer(config)
     first = run.save_checkpoint()
     before = first.read_bytes()
@@ -155,7 +155,7 @@ def test_clear_errors(data, tmp_path, monkeypatch, capsys):
     assert run_train(parse(str(data), "-o", str(tmp_path / "r4"), "--resume", *TINY)) == 2
     assert "no checkpoint" in capsys.readouterr().err
     with pytest.raises(ValueError, match="only apply when training from scratch"):
-        TrainConfig.from_args(parse(str(data), "--init", "some/repo", "--depth", "2"))
+        config_from_args(parse(str(data), "--init", "some/repo", "--depth", "2"))
 
 
 def test_two_processes_through_accelerate_ddp_on_cpu(data, tmp_path):

@@ -10,6 +10,7 @@ The loop itself is :class:`~stylizing_vit_aug.train.trainer.Trainer`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -19,9 +20,9 @@ from .common import positive_int
 from ..train.data import PAIRINGS
 from ..train.losses import STAIN_TERMS, LossWeights, StainWeights, TermWeights
 from ..train.perceptual import INPUT_MODES, LEVELS, SOURCES, PerceptualWeightsUnavailable
-from ..train.trainer import OBJECTIVES, TrainConfig, Trainer
+from ..train.trainer import ARCHITECTURE_ARGS, OBJECTIVES, TrainConfig, Trainer
 
-__all__ = ["EPILOG", "add_arguments", "main", "run"]
+__all__ = ["EPILOG", "add_arguments", "config_from_args", "main", "run"]
 
 logger = logging.getLogger(__name__)
 
@@ -123,10 +124,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
 
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The :class:`TrainConfig` the parsed command line describes (validated)."""
+    values = vars(args)
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    config = TrainConfig(**{k: v for k, v in values.items() if k in fields})
+    config.architecture = {k: values[k] for k in ARCHITECTURE_ARGS if values.get(k) is not None}
+    config.betas = tuple(config.betas)
+    scales = values.get("perceptual_scales")
+    if scales is None or scales == ["auto"]:
+        config.perceptual_scales = "auto"
+    elif scales == ["none"]:
+        config.perceptual_scales = None
+    else:
+        try:
+            config.perceptual_scales = [float(s) for s in scales]
+        except ValueError:
+            raise ValueError(f"--perceptual-scales takes 'auto', 'none' or {len(LEVELS)} numbers, got {scales}") from None
+    config.validate()
+    return config
+
+
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``stylizing-vit-aug train``; returns the process exit code."""
     try:
-        config = TrainConfig.from_args(args)
+        config = config_from_args(args)
         trainer = Trainer(config)
         result = trainer.fit()
     except KeyboardInterrupt:

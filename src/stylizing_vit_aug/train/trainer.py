@@ -31,7 +31,6 @@ imports it. Each process takes its slice of every global batch; gradients are av
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import json
@@ -53,7 +52,7 @@ from ..stylizer import Stylizer
 from .checkpointing import read_training_checkpoint, restore_rng_state, write_training_checkpoint
 from .data import EpochBatches, ImageFolderDataset, mix_seed, pair_styles
 from .losses import LossWeights, StainSupervisedObjective, StainWeights, StylizingObjective
-from .perceptual import LEVELS, build_perceptual
+from .perceptual import build_perceptual
 
 __all__ = ["TrainConfig", "Trainer", "estimate_stats"]
 
@@ -119,26 +118,6 @@ class TrainConfig:
     push_to_hub: str | None = None
     private: bool = False
     progress: bool = True
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> "TrainConfig":
-        values = vars(args)
-        fields = {f.name for f in dataclasses.fields(cls)}
-        config = cls(**{k: v for k, v in values.items() if k in fields})
-        config.architecture = {k: values[k] for k in ARCHITECTURE_ARGS if values.get(k) is not None}
-        config.betas = tuple(config.betas)
-        scales = values.get("perceptual_scales")
-        if scales is None or scales == ["auto"]:
-            config.perceptual_scales = "auto"
-        elif scales == ["none"]:
-            config.perceptual_scales = None
-        else:
-            try:
-                config.perceptual_scales = [float(s) for s in scales]
-            except ValueError:
-                raise ValueError(f"--perceptual-scales takes 'auto', 'none' or {len(LEVELS)} numbers, got {scales}") from None
-        config.validate()
-        return config
 
     def validate(self) -> None:
         if self.objective not in OBJECTIVES:
