@@ -66,7 +66,7 @@ DATA_DIR = Path("data/default-train")
 PREVIEW = Path(__file__).resolve().parent.parent / "docs" / "default-preview.png"
 ARCHITECTURE = ["--init", "tiny", "--img-size", "112", "--patch-size", "8", "--depth", "6"]
 RECIPE = [
-    "--objective", "stain", "--pairing", "same-domain", "--scale", "0.5", "--cache-images",
+    "--objective", "stain", "--pairing", "same_domain", "--scale", "0.5", "--cache-images",
     "--samples-per-epoch", "4000", "--batch-size", "8", "--precision", "bf16", "--workers", "1",
     "--warmup-steps", "200", "--save-every", "250", "--no-progress",
 ]

@@ -103,3 +103,12 @@ def test_style_pairing():
     assert pair_styles(torch.zeros(3, dtype=torch.long), "other-domain").tolist() == [1, 2, 0]
     with pytest.raises(ValueError, match="style pairing"):
         pair_styles(domains, "random")
+
+
+def test_pairing_and_sampling_names_have_one_spelling():
+    domains = torch.tensor([0, 0, 1, 1, 2])
+    for spelling in ("other-domain", "other_domain"):
+        index = pair_styles(domains, spelling, torch.Generator().manual_seed(0))
+        assert (domains[index] != domains).all()
+    same = pair_styles(domains, "same-domain", torch.Generator().manual_seed(0))
+    assert torch.equal(same, pair_styles(domains, "same_domain", torch.Generator().manual_seed(0)))

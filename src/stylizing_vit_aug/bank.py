@@ -49,16 +49,25 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .images import IMAGE_EXTENSIONS, ImageLike, ImageReadError, find_images, read_image, to_batch, to_uint8
-from .model import ModelConfig, StyleStream
 from ._atomic import write_atomically
 from .image_ops import color_statistics, random_crop_resize, resize
+from .images import (
+    IMAGE_EXTENSIONS,
+    ImageLike,
+    ImageReadError,
+    find_images,
+    read_image,
+    to_batch,
+    to_uint8,
+)
+from .model import ModelConfig, StyleStream
 from .stylizer import Stylizer
 
 __all__ = [
     "IMAGE_EXTENSIONS",
     "ON_ERROR",
     "STRATEGIES",
+    "strategy_name",
     "BankFileError",
     "BankMismatch",
     "StyleBank",
@@ -70,6 +79,12 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 STRATEGIES = ("uniform", "balanced", "other_domain")
+
+
+def strategy_name(name: str) -> str:
+    """One spelling for sampling and pairing names: ``"other-domain"`` (as command lines write
+    it) is ``"other_domain"``."""
+    return name.replace("-", "_")
 ON_ERROR = ("skip", "stop")  # what to do with a style file that cannot be read
 FILE_FORMAT = "stylizing-vit-aug.stylebank"
 FILE_VERSION = "1"
@@ -457,6 +472,7 @@ class StyleBank:
         then a style of it. ``"other_domain"``: for each of ``content_domains`` (``n`` labels), a
         style of a different domain (domains equally likely; any domain for an unknown label).
         """
+        strategy = strategy_name(strategy)
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
         if not isinstance(n, int) or n < 0:

@@ -16,11 +16,17 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from .common import positive_int
+from ..bank import strategy_name
 from ..train.data import PAIRINGS
 from ..train.losses import STAIN_TERMS, LossWeights, StainWeights, TermWeights
-from ..train.perceptual import INPUT_MODES, LEVELS, SOURCES, PerceptualWeightsUnavailable
+from ..train.perceptual import (
+    INPUT_MODES,
+    LEVELS,
+    SOURCES,
+    PerceptualWeightsUnavailable,
+)
 from ..train.trainer import ARCHITECTURE_ARGS, OBJECTIVES, TrainConfig, Trainer
+from .common import positive_int
 
 __all__ = ["EPILOG", "add_arguments", "config_from_args", "main", "run"]
 
@@ -65,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("data", help="folder of training images; first-level subfolders are domains (stains, scanners, ...)")
     data.add_argument("--val-dir", help="folder of validation images (default: fixed crops of the training images)")
     data.add_argument("--domains", choices=("subfolders", "none"), default="subfolders", help="where domains come from (default: subfolders)")
-    data.add_argument("--pairing", choices=PAIRINGS, default="roll", help="style of each sample: the next sample of the batch (roll, the paper), a random sample of another domain, or of the same domain (for --objective stain)")
+    data.add_argument("--pairing", type=strategy_name, choices=PAIRINGS, default="roll", help="style of each sample: the next sample of the batch (roll, the paper), a random sample of another domain, or of the same domain (for --objective stain)")
     data.add_argument("--scale", type=float, default=1.0, help="rescale images by this factor before cropping (e.g. 0.5 for 40x -> 20x)")
     data.add_argument("--samples-per-epoch", type=positive_int, help="crops per epoch (default: one per image); raise it for few large images")
     data.add_argument("--no-skip-blank", dest="skip_blank", action="store_false", help="keep crops of empty background (default: retry them)")

@@ -25,8 +25,17 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 
-from ..images import IMAGE_EXTENSIONS, ImageReadError, find_images, image_size, read_image, to_batch, to_uint8
+from ..bank import strategy_name
 from ..image_ops import to_luminance
+from ..images import (
+    IMAGE_EXTENSIONS,
+    ImageReadError,
+    find_images,
+    image_size,
+    read_image,
+    to_batch,
+    to_uint8,
+)
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -39,7 +48,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-PAIRINGS = ("roll", "other-domain", "same-domain")
+PAIRINGS = ("roll", "other_domain", "same_domain")  # "other-domain", "same-domain" accepted too
 _MIX = 0x9E3779B97F4A7C15  # 64-bit golden-ratio constant: decorrelates nearby seeds
 
 
@@ -329,11 +338,12 @@ def pair_styles(
 ) -> torch.Tensor:
     """For each sample, the batch index of its style image.
 
-    ``"roll"``: the paper's pairing, sample i takes i+1 (mod B). ``"other-domain"``: a random
+    ``"roll"``: the paper's pairing, sample i takes i+1 (mod B). ``"other_domain"``: a random
     sample of another domain (uniform over them); samples whose domain fills the whole batch fall
-    back to the roll. ``"same-domain"``: a random other sample of the same domain (synthetic-stain
+    back to the roll. ``"same_domain"``: a random other sample of the same domain (synthetic-stain
     supervision pairs two crops of one slide); a sample alone in its domain takes itself.
     """
+    strategy = strategy_name(strategy)
     batch = domains.shape[0]
     roll = torch.arange(1, batch + 1) % batch
     if strategy == "roll":
@@ -341,7 +351,7 @@ def pair_styles(
     if strategy not in PAIRINGS:
         raise ValueError(f"style pairing must be one of {PAIRINGS}, got {strategy!r}")
     domains = domains.cpu()
-    same = strategy == "same-domain"
+    same = strategy == "same_domain"
     index = torch.arange(batch) if same else roll.clone()
     draws = torch.rand(batch, generator=generator)
     positions = torch.arange(batch)

@@ -9,7 +9,7 @@ What it does, in the order a reader meets it in :class:`Trainer` (the command li
   checkpoint, a Hub repo or one of our saved directories (``--init``, via ``load_stylizer``);
 * data: :class:`~.data.ImageFolderDataset` crops at the model size, a seeded order per epoch
   (:class:`~.data.EpochBatches`), styles from the same batch (``--pairing roll`` = the paper, or
-  ``other-domain``);
+  ``other_domain``);
 * objective (``--objective``): ``paper`` — :class:`~.losses.StylizingObjective` with the
   perceptual network of :func:`~.perceptual.build_perceptual`; ``stain`` —
   :class:`~.losses.StainSupervisedObjective`, synthetic-stain pairs and pixel losses, no
@@ -474,7 +474,7 @@ class Trainer:
         domains: torch.Tensor,
     ):
         if self.config.objective == "stain":
-            real = pair_styles(domains, "other-domain", generator) if self.config.stain_weights.colour > 0 else None
+            real = pair_styles(domains, "other_domain", generator) if self.config.stain_weights.colour > 0 else None
             return objective(content, index, generator, real)
         return objective(content, style_index=index)
 
@@ -497,7 +497,7 @@ class Trainer:
             with _autocast(self.runtime.device, self.config.precision):
                 out = self._forward(module, content, index, generator, batch["domain"])
                 if isinstance(module, StainSupervisedObjective):  # metrics on real pairs of other slides
-                    index = pair_styles(batch["domain"], "other-domain", generator).to(content.device)
+                    index = pair_styles(batch["domain"], "other_domain", generator).to(content.device)
                     stylized, own = self.model.stylize_with_self(content, self.model.encode_style(content[index]))
                     images = (own, content + stylized.float() - own.float())
                 else:

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.utils.data import default_collate
 
-from ..bank import STRATEGIES, StyleBank
+from ..bank import STRATEGIES, StyleBank, strategy_name
 from ..image_ops import random_crop_resize
 from ..images import from_batch, to_batch
 from ..stylizer import Stylizer, check_mode
@@ -124,6 +124,7 @@ class BatchStylize(nn.Module):
             raise TypeError(f"stylizer must be a Stylizer (see load_stylizer), got {type(stylizer).__name__}")
         if bank is not None and not isinstance(bank, StyleBank):
             raise TypeError(f"bank must be a StyleBank or None, got {type(bank).__name__}")
+        strategy = strategy_name(strategy) if strategy is not None else None
         if strategy is not None and strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES} or None, got {strategy!r}")
         self.stylizer = stylizer
