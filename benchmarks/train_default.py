@@ -59,6 +59,7 @@ import torch
 import quality_default
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.hub import BUNDLED_WEIGHTS_DIR, save_pretrained
+from stylizing_vit_aug.registry import DEFAULT_ALIAS
 from stylizing_vit_aug.train.checkpointing import read_training_checkpoint
 from stylizing_vit_aug.commands.train import main as train_main
 
@@ -112,6 +113,9 @@ def lineage(checkpoint: Path) -> list[dict]:
         training = provenance.get("training") or {}
         records.append(training)
         base = provenance.get("base_model")
+        if base == DEFAULT_ALIAS:  # continued from the shipped default: its card lists its stages
+            shipped = json.loads((BUNDLED_WEIGHTS_DIR / "config.json").read_text())["provenance"]["training"]
+            return list(shipped["stages"]) + records[::-1]
         current = Path(base) if base and Path(base).is_dir() else None
     return records[::-1]
 
