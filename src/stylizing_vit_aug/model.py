@@ -4,6 +4,10 @@ One set of block weights per layer serves both self-attention (keeps the content
 cross-attention (takes the style's appearance). State-dict names and shapes equal the reference
 package's, so the paper's checkpoints load with ``strict=True`` and give the same numbers.
 
+Why one long module: like timm's ``vision_transformer.py``, one file holds one network family —
+its blocks, streams, decoder and every forward — so that the forwards that must agree with each
+other (reference, fast path, relative, training) are read and changed side by side.
+
 Two ways to run it:
 
 * ``model(content, style)`` — the reference computation, four block applications per layer.

@@ -1,5 +1,8 @@
 """Fine-tuning loop behind ``stylizing-vit-aug train``.
 
+Why one long module: like nanoGPT's ``train.py``, the whole loop (model, data, objective,
+optimisation, checkpoints, validation, export) reads in one sitting, in the order it runs.
+
     stylizing-vit-aug train DATA_DIR --init tiny-camelyon17wilds -o runs/my-stain --epochs 10
     accelerate launch -m stylizing_vit_aug.cli train DATA_DIR ...        # many GPUs / nodes
 
