@@ -150,8 +150,6 @@ def ship(checkpoint: Path) -> int:
         "goals": quality_default.GOALS,
     }
     save_pretrained(stylizer, BUNDLED_WEIGHTS_DIR, training=training, metrics=metrics, half=True)
-    for path in BUNDLED_WEIGHTS_DIR.iterdir():  # readable by every user of an installed package
-        path.chmod(0o644)
     PREVIEW.parent.mkdir(exist_ok=True)
     grid.save(PREVIEW)
     print(f"shipped into {BUNDLED_WEIGHTS_DIR} ({samples} samples seen); preview grid {PREVIEW}")

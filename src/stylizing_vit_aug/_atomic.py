@@ -1,7 +1,7 @@
 """One way to write a file so that a crash never leaves it half-written.
 
-The content goes to a temporary sibling (same folder, so the rename is atomic), is flushed to
-disk with ``fsync``, then ``os.replace``-d over the target; the folder is fsynced too so the
+The content goes to a temporary sibling (same folder, so the rename is atomic), gets the usual
+file permissions, is flushed to disk with ``fsync``, then ``os.replace``-d over the target; the folder is fsynced too so the
 rename survives a power cut. On any error the temporary file is removed and the previous file,
 if any, is untouched. Every file the package writes (checkpoints, banks, training state,
 stylised images, logs) goes through :func:`write_atomically`.
@@ -14,7 +14,18 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["fsync_directory", "write_atomically"]
+__all__ = ["finish_file", "fsync_directory", "write_atomically"]
+
+
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Writers such as safetensors create their files owner-only (0600); a finished file gets the
+# permissions any new file of this process would (0644 under the usual umask).
+_FILE_MODE = 0o666 & ~_read_umask()
 
 
 def fsync_directory(directory: Path) -> None:
@@ -31,6 +42,13 @@ def fsync_directory(directory: Path) -> None:
         os.close(handle)
 
 
+def finish_file(path: Path) -> None:
+    """Give a freshly written file the process's usual permissions and flush it to disk."""
+    os.chmod(path, _FILE_MODE)
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
 def write_atomically(path: str | os.PathLike, write: Callable[[Path], None], *, prefix: str = ".") -> Path:
     """Call ``write(temporary_path)`` and move the result to ``path`` atomically and durably.
 
@@ -42,8 +60,7 @@ def write_atomically(path: str | os.PathLike, write: Callable[[Path], None], *, 
     temporary = path.parent / f"{prefix}{path.name}.{uuid.uuid4().hex[:12]}.tmp"
     try:
         write(temporary)
-        with open(temporary, "rb") as handle:
-            os.fsync(handle.fileno())
+        finish_file(temporary)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)

@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
-from ._atomic import fsync_directory
+from ._atomic import finish_file, fsync_directory
 from .images import Normalization
 from .model import PRESETS, ModelConfig, StylizingViT, count_parameters
 
@@ -340,8 +340,7 @@ def write_directory_atomically(directory: Path, writers: Mapping[str, Callable[[
     try:
         for name, write in writers.items():
             write(staging / name)
-            with open(staging / name, "rb") as handle:
-                os.fsync(handle.fileno())
+            finish_file(staging / name)
         fsync_directory(staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
