@@ -186,6 +186,10 @@ class StylizingObjective(nn.Module):
         self.perceptual = perceptual.eval().requires_grad_(False)
         self.weights = weights or LossWeights()
 
+    def describe(self) -> str:
+        """One line for checkpoints and model cards."""
+        return f"paper objective, loss weights {self.weights.as_dict()}, perceptual {self.perceptual.extra_repr()}"
+
     def features(self, images: torch.Tensor) -> list[torch.Tensor]:
         return [f.float() for f in self.perceptual(images)]
 
@@ -303,6 +307,10 @@ class StainSupervisedObjective(nn.Module):
         self.content_sampler = dataclasses.replace(self.sampler, identity=0.5)
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+
+    def describe(self) -> str:
+        """One line for checkpoints and model cards."""
+        return f"synthetic-stain supervision ({self.sampler}, weights {self.weights.as_dict()})"
 
     def forward(
         self, content: torch.Tensor, style_index: torch.Tensor, generator: torch.Generator,

@@ -369,12 +369,6 @@ class Trainer:
         )
         return StylizingObjective(self.model, perceptual, config.loss_weights)
 
-    def _objective_description(self) -> str:
-        module = self.objective_module
-        if isinstance(module, StainSupervisedObjective):
-            return f"synthetic-stain supervision ({module.sampler}, weights {module.weights.as_dict()})"
-        return f"paper objective, loss weights {module.weights.as_dict()}, perceptual {module.perceptual.extra_repr()}"
-
     def _dataset(self, root: str, augment: bool) -> ImageFolderDataset:
         cfg = self.model.config
         return ImageFolderDataset(
@@ -404,7 +398,7 @@ class Trainer:
             "mean": [float(v) for v in self.mean],
             "std": [float(v) for v in self.std],
             "base_model": self.base_model,
-            "objective": self._objective_description(),
+            "objective": self.objective_module.describe(),
             "world_size": self.runtime.world_size,
             "metrics": self.last_metrics,
             "config": self.config.to_json(),
@@ -589,7 +583,7 @@ class Trainer:
         training = {
             "steps": self.step, "epochs": self.step / self.steps_per_epoch, "batch_size": self.config.batch_size,
             "accumulate": self.config.accumulate, "world_size": self.runtime.world_size, "lr": self.config.lr,
-            "objective": self._objective_description(),
+            "objective": self.objective_module.describe(),
             "pairing": self.config.pairing, "data": str(self.config.data),
         }
         self.model.eval()
