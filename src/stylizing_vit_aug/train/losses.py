@@ -22,7 +22,8 @@ of the same batch (the paper rolls the batch by one), the style stream is the co
 self-attention stream re-indexed, ``ŷ = x̂[idx]`` and ``φ(y) = φ(x)[idx]``. So one step needs
 three block applications per layer (the content self-attention and the stylised query run as one
 batched call; the last layer's unused query update is skipped) and VGG19 on three image batches
-(x, x̂, o) instead of five. Every loss term is rebuilt exactly from per-sample quantities.
+(x, x̂, o) instead of five. The objective's ``forward`` is one path for both: the style's rows are
+either those indices into the content's tensors or the rows of the external styles stacked after them.
 """
 
 from __future__ import annotations
@@ -168,10 +169,6 @@ class LossOutput(NamedTuple):
     images: TrainingImages
 
 
-def _per_sample_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return (a - b).pow(2).flatten(1).mean(dim=1)
-
-
 class StylizingObjective(nn.Module):
     """The model plus its frozen perceptual network: ``forward`` returns the weighted loss.
 
@@ -199,35 +196,25 @@ class StylizingObjective(nn.Module):
         out = self.model.forward_train(content, style, style_index)
         batch = content.shape[0]
         x, x_hat, o = content.float(), out.recon_content.float(), out.stylized.float()
-        if out.style_index is not None:
-            index = out.style_index
-            with torch.no_grad():
-                target = self.features(x)
-            preds = self.features(torch.cat([x_hat, o]))
-            per_sample = _per_sample_mse(x, x_hat)
-            identity = per_sample.mean() + per_sample[index].mean()
-            consistency = anatomical = style_term = x.new_zeros(())
-            for phi_x, pred in zip(target, preds):
-                phi_xr, phi_o = pred[:batch], pred[batch:]
-                per_sample = _per_sample_mse(phi_x, phi_xr)
-                consistency = consistency + per_sample.mean() + per_sample[index].mean()
-                anatomical = anatomical + anatomical_loss(phi_x, phi_o)
-                mean_y, std_y = channel_mean_std(phi_x)
-                mean_o, std_o = channel_mean_std(phi_o)
-                style_term = style_term + F.mse_loss(mean_o, mean_y[index]) + F.mse_loss(std_o, std_y[index])
-        else:
-            y, y_hat = style.float(), out.recon_style.float()  # type: ignore[union-attr]
-            with torch.no_grad():
-                target = self.features(torch.cat([x, y]))
-            preds = self.features(torch.cat([x_hat, y_hat, o]))
-            identity = identity_loss(x, x_hat) + identity_loss(y, y_hat)
-            consistency = anatomical = style_term = x.new_zeros(())
-            for tgt, pred in zip(target, preds):
-                phi_x, phi_y = tgt[:batch], tgt[batch:]
-                phi_xr, phi_yr, phi_o = pred[:batch], pred[batch : 2 * batch], pred[2 * batch :]
-                consistency = consistency + consistency_loss(phi_x, phi_xr) + consistency_loss(phi_y, phi_yr)
-                anatomical = anatomical + anatomical_loss(phi_x, phi_o)
-                style_term = style_term + style_loss(phi_y, phi_o)
+        style_rows: slice | torch.Tensor
+        if out.style_index is None:  # external styles: their images go through VGG beside the content's
+            images = torch.cat([x, style.float()])  # type: ignore[union-attr]
+            recons = torch.cat([x_hat, out.recon_style.float()])  # type: ignore[union-attr]
+            style_rows = slice(batch, 2 * batch)
+        else:  # in-batch styles are content rows: y = x[index], ŷ = x̂[index], φ(y) = φ(x)[index]
+            images, recons, style_rows = x, x_hat, out.style_index
+        with torch.no_grad():
+            targets = self.features(images)
+        preds = self.features(torch.cat([recons, o]))
+        rows = images.shape[0]
+        identity = identity_loss(x, x_hat) + identity_loss(images[style_rows], recons[style_rows])
+        consistency = anatomical = style_term = x.new_zeros(())
+        for phi, pred in zip(targets, preds):
+            phi_recon, phi_o = pred[:rows], pred[rows:]
+            consistency = consistency + consistency_loss(phi[:batch], phi_recon[:batch])
+            consistency = consistency + consistency_loss(phi[style_rows], phi_recon[style_rows])
+            anatomical = anatomical + anatomical_loss(phi[:batch], phi_o)
+            style_term = style_term + style_loss(phi[style_rows], phi_o)
         terms = {"identity": identity, "consistency": consistency, "anatomical": anatomical, "style": style_term}
         return LossOutput(combine(terms, self.weights), terms, out)
 
