@@ -239,6 +239,44 @@ def test_refused_inputs_raise_our_error_with_a_message(stylizer, call):
     _raised_by_us(info)
 
 
+STRENGTHS = st.one_of(
+    st.floats(-0.5, 1.5), st.sampled_from([0, 1, float("nan"), float("inf"), "0.5", None, True, b"1"]),
+)
+
+
+@settings(max_examples=examples(150))
+@given(low=STRENGTHS, high=STRENGTHS)
+def test_every_door_takes_exactly_the_strengths_the_engine_takes(stylizer, style_bank, low, high):
+    """One strength check: a number the engine refuses is refused by every front-end, and a
+    (low, high) range is taken when both ends are and low <= high."""
+    from stylizing_vit_aug.transforms.albumentations import AlbumentationsStylize
+    from stylizing_vit_aug.transforms.monai import RandStylize
+
+    def taken(make) -> bool:
+        try:
+            make()
+        except ValueError as error:
+            assert "strength" in str(error)
+            return False
+        return True
+
+    image = torch.rand(3, 8, 8)
+    engine = taken(lambda: stylizer(image, image, strength=low))
+    doors = {
+        "StylizeTransform": lambda s: sva.StylizeTransform(stylizer, style_bank, strength=s),
+        "BatchStylize": lambda s: BatchStylize(stylizer, style_bank, strength=s),
+        "AlbumentationsStylize": lambda s: AlbumentationsStylize(stylizer, style_bank, strength=s),
+        "RandStylize": lambda s: RandStylize(stylizer, style_bank, strength=s),
+    }
+    for name, door in doors.items():
+        assert taken(lambda: door(low)) == engine, name
+    assert taken(lambda: sva.StyleTTA(torch.nn.Identity(), stylizer, style_bank, strength=low)) == engine
+    ends_taken = engine and taken(lambda: stylizer(image, image, strength=high))
+    in_order = ends_taken and float(low) <= float(high)
+    for name, door in doors.items():
+        assert taken(lambda: door((low, high))) == in_order, name
+
+
 # -- transforms: targets untouched, p=0 identity, seeded repeats ---------------------------------
 @settings(max_examples=examples(150))
 @given(seed=SEEDS, p=st.sampled_from([0.0, 0.5, 1.0]), float_image=st.booleans(), size=st.tuples(SIDES, SIDES))

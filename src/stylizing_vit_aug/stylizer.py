@@ -49,6 +49,29 @@ DEFAULT_MODE = "relative"
 DEFAULT_CHUNK = 64
 
 
+def strength_values(strength: Any, counts: Sequence[int], shape: str | None = None) -> torch.Tensor:
+    """The one check of every strength a user passes (the engine, the front-ends' ranges, TTA):
+    ``strength`` as a flat float tensor of one of ``counts`` numbers, each in [0, 1].
+
+    ``shape`` names what may be given besides one number, for the errors (e.g. "one per image").
+    """
+    expected = "a number in [0, 1]" + (f" or {shape}" if shape else "")
+    wrong = ValueError(f"strength must be {expected}, got {strength!r}")
+    if strength is None or isinstance(strength, (str, bytes, bool)):
+        raise wrong
+    if isinstance(strength, (list, tuple)) and any(isinstance(v, (str, bytes, bool)) or v is None for v in strength):
+        raise wrong
+    try:
+        tensor = torch.as_tensor(strength, dtype=torch.float64).flatten()  # a user's 0.1 stays 0.1
+    except (TypeError, ValueError, RuntimeError):
+        raise wrong from None
+    if tensor.numel() not in counts:
+        raise ValueError(f"strength must be {expected}, got {tensor.numel()} numbers: {strength!r}")
+    if not torch.isfinite(tensor).all() or (tensor < 0).any() or (tensor > 1).any():
+        raise ValueError(f"strength must lie in [0, 1], got {tensor.tolist()}")
+    return tensor
+
+
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -253,25 +276,12 @@ class Stylizer:
         image.
         """
         values, info = to_batch(images, "images")
-        strength_tensor = self._strength(strength, values.shape[0])
+        batch = values.shape[0]
+        strength_tensor = strength_values(strength, (1, batch), f"one per image ({batch})").expand(batch)
         if bool((strength_tensor == 0).all()):
             return same_kind_copy(images)
         out = self.stylize_batch(values.to(self.device), styles, strength_tensor, mode=mode)
         return from_batch(out, info)
-
-    def _strength(self, strength: Any, batch: int) -> torch.Tensor:
-        wrong = ValueError(f"strength must be a number in [0, 1] or one per image, got {strength!r}")
-        if strength is None or isinstance(strength, (str, bytes, bool)):
-            raise wrong
-        try:
-            tensor = torch.as_tensor(strength, dtype=torch.float32).flatten()
-        except (TypeError, ValueError, RuntimeError):
-            raise wrong from None
-        if tensor.numel() not in (1, batch):
-            raise ValueError(f"strength must be one number or one per image ({batch}), got {tensor.numel()}")
-        if not torch.isfinite(tensor).all() or (tensor < 0).any() or (tensor > 1).any():
-            raise ValueError(f"strength must lie in [0, 1], got {tensor.tolist()}")
-        return tensor.expand(batch) if tensor.numel() == 1 else tensor
 
     @torch.inference_mode()
     def stylize_batch(

@@ -24,11 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .images import Normalization, from_batch, to_batch
 from .image_ops import color_statistics
+from .images import Normalization, from_batch, to_batch
 from .model import StyleStream
-from .stylizer import Stylizer, check_mode
-from .transforms._common import check_strength
+from .stylizer import Stylizer, check_mode, strength_values
 
 __all__ = ["StyleTTA", "TTAOutput", "MERGES", "ACTIVATIONS", "STYLE_CHOICES"]
 
@@ -139,9 +138,7 @@ class StyleTTA(nn.Module):
             raise ValueError("n_styles=0 with include_original=False leaves no view to predict on")
         if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
             raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
-        low, high = check_strength(strength)
-        if low != high:
-            raise ValueError(f"StyleTTA takes one strength in [0, 1], got {strength!r}")
+        strength = float(strength_values(strength, (1,)))
         if (input_mean is None) != (input_std is None):
             raise ValueError("pass both input_mean and input_std (the classifier's normalisation), or neither")
         if bank is None and n_styles > 0:
@@ -171,7 +168,7 @@ class StyleTTA(nn.Module):
         self.chunk_size = chunk_size
         self.return_views = return_views
         self.generator = generator
-        self.strength = low
+        self.strength = strength
         self.mode = check_mode(mode)
         self._fixed: torch.Tensor | None = None
         if isinstance(styles, str):

@@ -8,7 +8,6 @@ strings, so a spawned worker loads the model itself instead of receiving tensors
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ import torch
 from ..bank import StyleBank, bundled_bank
 from ..images import Normalization
 from ..model import StyleStream
-from ..stylizer import Stylizer
+from ..stylizer import Stylizer, strength_values
 
 _STYLIZERS: dict[tuple[Any, ...], Stylizer] = {}
 _BANKS: dict[tuple[str, str], StyleBank] = {}
@@ -36,11 +35,10 @@ def check_probability(p: Any, name: str = "p") -> float:
 
 def check_strength(strength: Any) -> tuple[float, float]:
     """A number or a ``(low, high)`` range in [0, 1] -> ``(low, high)``."""
-    values = tuple(strength) if isinstance(strength, (tuple, list)) else (strength, strength)
-    if len(values) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        raise ValueError(f"strength must be a number or a (low, high) pair in [0, 1], got {strength!r}")
-    low, high = float(values[0]), float(values[1])
-    if not (0 <= low <= high <= 1) or math.isnan(low) or math.isnan(high):
+    pair = isinstance(strength, (tuple, list))
+    values = strength_values(strength, (2,) if pair else (1,), "a (low, high) pair").tolist()
+    low, high = (values if pair else values * 2)
+    if low > high:
         raise ValueError(f"strength must lie in [0, 1] with low <= high, got {strength!r}")
     return low, high
 
