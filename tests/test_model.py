@@ -126,3 +126,23 @@ def test_gradients_flow_through_every_parameter_in_training():
     loss.backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert missing == []
+
+
+def test_patch_embed_and_mlps_compute_what_timm_layers_do(reference_model):
+    """Our patch embedding, block MLP and decoder bottleneck are timm's layers, bit for bit, with
+    the same parameter names (so either loads the other's weights)."""
+    from timm.layers import Mlp, PatchEmbed
+
+    config = reference_model.config
+    torch.manual_seed(0)
+    ours = reference_model.encoder.patch_embed
+    theirs = PatchEmbed(config.img_size, config.patch_size, config.in_chans, config.embed_dim)
+    theirs.load_state_dict(ours.state_dict(), strict=True)
+    images = torch.randn(2, config.in_chans, config.img_size, config.img_size)
+    assert torch.equal(ours(images), theirs(images))
+    tokens = torch.randn(2, config.num_tokens, config.embed_dim)
+    block_mlp = reference_model.encoder.blocks[0].mlp
+    for mlp in (block_mlp, reference_model.bottleneck):
+        timm_mlp = Mlp(config.embed_dim, mlp.fc1.out_features)
+        timm_mlp.load_state_dict(mlp.state_dict(), strict=True)
+        assert torch.equal(mlp(tokens), timm_mlp(tokens))

@@ -136,7 +136,8 @@ def sincos_pos_embed(embed_dim: int, grid_size: int) -> torch.Tensor:
 
 
 class PatchEmbed(nn.Module):
-    """Non-overlapping patch convolution, tokens in row-major order of the patch grid."""
+    """Non-overlapping patch convolution, tokens in row-major order of the patch grid (as
+    ``timm.layers.PatchEmbed``; see :class:`Mlp` for why it is not imported)."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -180,7 +181,13 @@ class Attention(nn.Module):
 
 
 class Mlp(nn.Module):
-    """fc1 -> exact GELU -> fc2."""
+    """fc1 -> exact GELU -> fc2: the blocks' MLP and the decoder's token bottleneck.
+
+    The same computation and parameter names as ``timm.layers.Mlp`` (a test holds them equal
+    bit for bit), and this class and :class:`PatchEmbed` are kept rather than imported: importing
+    ``timm.layers`` more than doubles what a process pays to load a stylizer, in every DataLoader
+    worker (``benchmarks/bench_import_cost.py``; measured in the README).
+    """
 
     def __init__(self, dim: int, hidden: int) -> None:
         super().__init__()
@@ -313,18 +320,6 @@ class StyleStream:
         return StyleStream(torch.cat([s.layers for s in streams], dim=1))
 
 
-class Bottleneck(nn.Module):
-    """Token MLP in front of the decoder (width D -> 4D -> D)."""
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(dim, 4 * dim)
-        self.fc2 = nn.Linear(4 * dim, dim)
-
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.fc2(F.gelu(self.fc1(tokens)))
-
-
 class TrainingImages(NamedTuple):
     """What one training forward produces (all in the normalised space)."""
 
@@ -354,7 +349,7 @@ class StylizingViT(nn.Module):
         super().__init__()
         self.config = ModelConfig(img_size, patch_size, in_chans, embed_dim, depth, num_heads, mlp_ratio)
         self.encoder = Encoder(self.config)
-        self.bottleneck = Bottleneck(embed_dim)
+        self.bottleneck = Mlp(embed_dim, 4 * embed_dim)  # token MLP in front of the decoder
         self.post_process_conv = nn.Conv2d(in_chans, in_chans, 5, padding=2, bias=False)
         self._init_weights()
         if self.config.decode_problem:

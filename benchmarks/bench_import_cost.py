@@ -1,0 +1,57 @@
+"""What importing a library costs each process that loads a stylizer (DataLoader workers included).
+
+The model's layers are small (a two-layer MLP, one patch convolution) and timm has the same
+ones (``timm.layers.Mlp``/``PatchEmbed``, same parameter names); torchvision has the VGG tap
+extractor. This measures, in fresh interpreters, what each import adds on top of what loading
+the bundled default needs anyway, so the choice to keep or swap them is a number, not a taste.
+
+    python benchmarks/bench_import_cost.py [--repeats 5] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+
+BASELINE = "import stylizing_vit_aug as sva; sva.load_stylizer()"
+EXTRAS = {
+    "engine (load_stylizer)": "",
+    "+ timm.layers": "import timm.layers",
+    "+ torchvision.models.feature_extraction": "import torchvision.models.feature_extraction",
+    "+ huggingface_hub": "import huggingface_hub",
+}
+
+
+def seconds(code: str) -> float:
+    """Wall time of one fresh interpreter that runs ``code``, measured inside it."""
+    timed = f"import time; _t = time.perf_counter(); {code}; print(time.perf_counter() - _t)"
+    out = subprocess.run([sys.executable, "-c", timed], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+    results: dict[str, list[float]] = {name: [] for name in EXTRAS}
+    for _ in range(args.repeats):  # interleaved, so a busy moment hits every row alike
+        for name, extra in EXTRAS.items():
+            results[name].append(seconds(BASELINE + (f"; {extra}" if extra else "")))
+    base = statistics.median(results["engine (load_stylizer)"])
+    print(f"{'import':45s} {'median s':>9s} {'added s':>8s}")
+    summary = {}
+    for name, times in results.items():
+        median = statistics.median(times)
+        summary[name] = {"median_s": median, "added_s": median - base}
+        print(f"{name:45s} {median:9.2f} {median - base:8.2f}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(summary, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()
