@@ -24,10 +24,9 @@ Two ways to run it:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, asdict
-from typing import Iterator, NamedTuple, Sequence
-
 import logging
+from dataclasses import asdict, dataclass
+from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 import torch
