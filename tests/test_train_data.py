@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
-from stylizing_vit_aug.train.data import EpochBatches, ImageFolderDataset, pair_styles
+from stylizing_vit_aug.train.data import EpochBatches, ImageFolderDataset, mix_seed, pair_styles
 
 
 def write_image(path, size=(48, 40), seed=0, white_fraction=0.0):
@@ -112,3 +114,19 @@ def test_pairing_and_sampling_names_have_one_spelling():
         assert (domains[index] != domains).all()
     same = pair_styles(domains, "same-domain", torch.Generator().manual_seed(0))
     assert torch.equal(same, pair_styles(domains, "same_domain", torch.Generator().manual_seed(0)))
+
+
+@given(
+    first=st.lists(st.integers(-(2**70), 2**70), min_size=1, max_size=5),
+    second=st.lists(st.integers(-(2**70), 2**70), min_size=1, max_size=5),
+)
+def test_mixed_seeds_repeat_fit_a_generator_and_tell_inputs_apart(first, second):
+    seed = mix_seed(*first)
+    assert seed == mix_seed(*first) and 0 <= seed < 2**63
+    torch.Generator().manual_seed(seed)  # a valid torch seed
+    words = lambda values: [v % 2**64 for v in values]  # noqa: E731  (what the hash sees)
+    if words(first) != words(second):
+        assert mix_seed(*second) != seed
+    for near in ([*first, 0], [v + 1 for v in first], [2**32 * v for v in first]):  # the known traps
+        if words(near) != words(first):
+            assert mix_seed(*near) != seed
