@@ -14,6 +14,14 @@
 
 Downloads go through ``huggingface_hub.hf_hub_download`` (``revision=`` pinning, ``cache_dir``,
 ``local_files_only``); with ``HF_HUB_OFFLINE=1`` only the Hub cache is read.
+
+Why not ``huggingface_hub.PyTorchModelHubMixin``: what we save is a Stylizer, not a bare
+``nn.Module`` — the normalisation statistics and provenance travel with the weights in our
+config.json, which the mixin would flatten into its own init-kwargs schema and so break every
+folder saved so far; its ``save_pretrained`` writes the files in place (a killed save leaves a
+half-written folder, where :func:`~.checkpoints.write_checkpoint` swaps in a finished one); and
+its upload is the same ``create_repo`` + ``upload_folder`` as :func:`push_to_hub`. The card's
+metadata is the Hub's own ``ModelCardData``.
 """
 
 from __future__ import annotations
