@@ -26,7 +26,6 @@ metadata is the Hub's own ``ModelCardData``.
 
 from __future__ import annotations
 
-import difflib
 import importlib.util
 import logging
 import os
@@ -59,11 +58,11 @@ from .registry import (
     DEFAULT_ALIAS,
     HUB_OWNER,
     OFFICIAL_CHECKPOINTS,
-    OFFICIAL_PRESETS,
-    SHORT_DATASET_NAMES,
     DatasetStats,
     OfficialCheckpoint,
+    UnknownCheckpoint,
     resolve_official,
+    unknown_checkpoint,
 )
 from .stylizer import DEFAULT_MODE, Stylizer
 
@@ -95,10 +94,6 @@ BUNDLED_WEIGHTS_DIR = Path(importlib.util.find_spec("stylizing_vit_aug.weights")
 REPO_ID = r"[\w.-]+/[\w.-]+"  # owner/name
 
 
-class UnknownCheckpoint(CheckpointError, ValueError):
-    """A name that is neither a local path, an official alias/repo id nor a Hub repo."""
-
-
 class CheckpointNotCached(CheckpointError, FileNotFoundError):
     """A Hub checkpoint that is not in the local cache while downloads are off or failing."""
 
@@ -109,20 +104,6 @@ class MissingStatistics(CheckpointError, ValueError):
 
 class DefaultCheckpointMissing(CheckpointError, RuntimeError):
     """``load_stylizer()`` without a source, in a version that ships no bundled checkpoint."""
-
-
-# -- the registry of published checkpoints ---------------------------------------------------
-def _unknown(name: str) -> UnknownCheckpoint:
-    pool = sorted(OFFICIAL_CHECKPOINTS) + [c.repo_id for c in OFFICIAL_CHECKPOINTS.values()]
-    pool += [f"{p}-{s}" for p in OFFICIAL_PRESETS for s in SHORT_DATASET_NAMES]
-    close = difflib.get_close_matches(name.strip().lower(), [p.lower() for p in pool], n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return UnknownCheckpoint(
-        f"unknown checkpoint {name!r}: no such local file or directory, and not an official "
-        f"checkpoint.{hint} Official aliases are '<preset>-<dataset>' with preset in "
-        f"{list(OFFICIAL_PRESETS)} and dataset in {sorted(DATASET_STATS)} (or the short names "
-        f"{sorted(SHORT_DATASET_NAMES)}); a Hub repo is 'owner/name'."
-    )
 
 
 # -- downloading -------------------------------------------------------------------------------
@@ -304,7 +285,7 @@ def load_stylizer(
     if not re.fullmatch(REPO_ID, text) or (
         owner.lower() == HUB_OWNER and name.lower().startswith("stylizing_vit_")
     ):
-        raise _unknown(text)
+        raise unknown_checkpoint(text)
     # Another Hub repo: one written by push_to_hub (config.json + model.safetensors).
     weights = _download(text, WEIGHTS_NAME, revision, cache_dir, local_files_only, path.resolve())
     _download(text, CONFIG_NAME, revision, cache_dir, local_files_only, path.resolve())

@@ -7,9 +7,11 @@ Hub search: the bundled default and the 21 official ones. Downloading lives in :
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 from dataclasses import dataclass
 
+from .checkpoints import CheckpointError
 from .model import PRESETS, ModelConfig
 
 __all__ = [
@@ -18,8 +20,10 @@ __all__ = [
     "OFFICIAL_CHECKPOINTS",
     "DatasetStats",
     "OfficialCheckpoint",
+    "UnknownCheckpoint",
     "list_checkpoints",
     "resolve_official",
+    "unknown_checkpoint",
 ]
 
 HUB_OWNER = "sdoerrich97"
@@ -107,3 +111,21 @@ def list_checkpoints(pattern: str = "*", *, repo_ids: bool = False) -> list[str]
     (or their Hub repo ids), filtered by a shell-style ``pattern`` such as ``"tiny-*"``."""
     names = [DEFAULT_ALIAS] + [c.repo_id if repo_ids else c.alias for c in OFFICIAL_CHECKPOINTS.values()]
     return [name for name in names if fnmatch.fnmatch(name.lower(), pattern.lower())]
+
+
+class UnknownCheckpoint(CheckpointError, ValueError):
+    """A name that is neither a local path, an official alias/repo id nor a Hub repo."""
+
+
+def unknown_checkpoint(name: str) -> UnknownCheckpoint:
+    """The error for a name that matches nothing, with the closest official names."""
+    pool = sorted(OFFICIAL_CHECKPOINTS) + [c.repo_id for c in OFFICIAL_CHECKPOINTS.values()]
+    pool += [f"{p}-{s}" for p in OFFICIAL_PRESETS for s in SHORT_DATASET_NAMES]
+    close = difflib.get_close_matches(name.strip().lower(), [p.lower() for p in pool], n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return UnknownCheckpoint(
+        f"unknown checkpoint {name!r}: no such local file or directory, and not an official "
+        f"checkpoint.{hint} Official aliases are '<preset>-<dataset>' with preset in "
+        f"{list(OFFICIAL_PRESETS)} and dataset in {sorted(DATASET_STATS)} (or the short names "
+        f"{sorted(SHORT_DATASET_NAMES)}); a Hub repo is 'owner/name'."
+    )
