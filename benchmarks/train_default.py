@@ -54,14 +54,14 @@ import platform
 import sys
 from pathlib import Path
 
+import quality_default
 import torch
 
-import quality_default
 import stylizing_vit_aug as sva
+from stylizing_vit_aug.commands.train import main as train_main
 from stylizing_vit_aug.hub import BUNDLED_WEIGHTS_DIR, save_pretrained
 from stylizing_vit_aug.registry import DEFAULT_ALIAS
-from stylizing_vit_aug.train.checkpointing import read_training_checkpoint
-from stylizing_vit_aug.commands.train import main as train_main
+from stylizing_vit_aug.train.training_state import read_training_checkpoint
 
 DATA_DIR = Path("data/default-train")
 PREVIEW = Path(__file__).resolve().parent.parent / "docs" / "default-preview.png"

