@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from stylizing_vit_aug.commands.train import add_arguments as add_train_argument
 from stylizing_vit_aug.commands.train import config_from_args
 from stylizing_vit_aug.commands.train import run as run_train
 from stylizing_vit_aug.train import perceptual, training_state
-from stylizing_vit_aug.train.trainer import Trainer
+from stylizing_vit_aug.train.trainer import Trainer, warmup_cosine
 
 ARCH = ["--img-size", "32", "--patch-size", "8", "--embed-dim", "48", "--depth", "2", "--num-heads", "3"]
 OPTIONS = {"--perceptual": "random", "--perceptual-width": "0.125", "--batch-size": "2", "--samples-per-epoch": "8",
@@ -99,7 +100,8 @@ def test_killed_run_resumes_with_the_same_loss_trajectory(data, uninterrupted, t
     resumed, full = losses(run), losses(uninterrupted)
     assert [r["step"] for r in resumed] == list(range(1, 9))  # step 3 redone, logged once
     for mine, theirs in zip(resumed, full):
-        for key in ("loss", "identity", "consistency", "anatomical", "style", "lr"):
+        assert mine["lr"] == theirs["lr"], mine["step"]  # the schedule's state resumes exactly
+        for key in ("loss", "identity", "consistency", "anatomical", "style"):
             assert mine[key] == pytest.approx(theirs[key], rel=1e-6, abs=1e-7), (mine["step"], key)
 
 
@@ -110,6 +112,60 @@ def test_stop_after_then_resume_continues_the_schedule(data, uninterrupted, tmp_
     assert not (run / "final").exists()
     assert run_train(parse(str(data), *args, "--resume", str(run))) == 0
     assert [r["loss"] for r in losses(run)] == pytest.approx([r["loss"] for r in losses(uninterrupted)], rel=1e-6)
+
+
+@pytest.mark.parametrize("total, warmup", [(8, 0), (8, 1), (8, 3), (5, 8), (6000, 200)])
+def test_schedule_warms_up_linearly_then_decays_by_cosine_to_zero(total, warmup):
+    lr = 4e-4
+    parameter = torch.nn.Parameter(torch.zeros(1))
+
+    def schedule(steps: int, state: dict | None = None) -> tuple[list[float], dict]:
+        optimizer = torch.optim.AdamW([parameter], lr=lr)
+        scheduler = warmup_cosine(optimizer, total, warmup)
+        if state is not None:
+            scheduler.load_state_dict(json.loads(state))  # as the checkpoint keeps it: JSON
+            optimizer.param_groups[0]["lr"] = scheduler.get_last_lr()[0]
+        seen = [optimizer.param_groups[0]["lr"]]
+        for _ in range(steps):
+            optimizer.step()
+            scheduler.step()
+            seen.append(optimizer.param_groups[0]["lr"])
+        return seen, json.dumps(scheduler.state_dict())
+
+    seen, _ = schedule(total)
+    # lr used by step s + 1: (s + 1) / W of the peak while warming up, then cosine to zero at the end
+    expected = [
+        lr * (s + 1) / warmup if s < warmup else lr * 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(1, total - warmup)))
+        for s in range(total + 1)
+    ]
+    assert seen == pytest.approx(expected, rel=0, abs=1e-12 * lr)
+    if total > warmup:
+        assert seen[-1] == 0.0 and max(seen) == lr
+    for stop in sorted({1, warmup, total // 2, total - 1} & set(range(1, total))):
+        first, state = schedule(stop)
+        rest, _ = schedule(total - stop, state)
+        assert first + rest[1:] == seen  # a resumed schedule continues exactly
+
+
+def test_a_checkpoint_written_with_the_former_lambdalr_schedule_resumes(data, tmp_path):
+    run, full = tmp_path / "former", tmp_path / "full"
+    args = ["--pairing", "other-domain", "--warmup-steps", "2", *TINY]
+    assert run_train(parse(str(data), "-o", str(full), *args)) == 0
+    args = ["-o", str(run), *args]
+    assert run_train(parse(str(data), *args, "--stop-after", "3")) == 0
+    path = run / "checkpoints" / "last.safetensors"
+    state = training_state.read_training_checkpoint(path)
+    lr = state["optimizer"]["param_groups"][0]["lr"]
+    former = {"base_lrs": [1e-3], "last_epoch": 3, "_step_count": 4, "_is_initial": False,
+              "_get_lr_called_within_step": False, "_last_lr": [lr], "lr_lambdas": [None]}
+    training_state.write_training_checkpoint(
+        path, model_state=state["model"], optimizer_state=state["optimizer"], scheduler_state=former,
+        trainer_state=state["trainer"],
+    )
+    assert run_train(parse(str(data), *args, "--resume")) == 0
+    resumed, full = losses(run), losses(full)
+    assert [r["lr"] for r in resumed] == pytest.approx([r["lr"] for r in full], rel=0, abs=1e-15)
+    assert [r["loss"] for r in resumed] == pytest.approx([r["loss"] for r in full], rel=1e-6)
 
 
 def test_checkpoint_interrupted_mid_write_keeps_the_previous_one(data, tmp_path, monkeypatch):

@@ -18,7 +18,8 @@ What it does, in the order a reader meets it in :class:`Trainer` (the command li
   :class:`~.losses.StainSupervisedObjective`, synthetic-stain pairs and pixel losses, no
   perceptual network (fast on a CPU);
 * AdamW + cosine to zero (the paper: lr 1e-3, betas 0.9/0.999, weight decay 0.01) with optional
-  linear warmup, gradient clipping (1.0), gradient accumulation, bf16 autocast on CUDA;
+  linear warmup (torch's ``LinearLR`` then ``CosineAnnealingLR``, :func:`warmup_cosine`), gradient
+  clipping (1.0), gradient accumulation, bf16 autocast on CUDA;
 * every ``--save-every`` steps and at each epoch end an atomic checkpoint (``checkpoints/last``)
   with optimizer, scheduler and random states; ``--resume`` continues with the same loss
   trajectory as an uninterrupted run (all data randomness is derived from the seed and the
@@ -38,7 +39,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import math
 import os
 import time
 import warnings
@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import torch
+from torch.optim import lr_scheduler
 from torch.utils.data import DataLoader
 
 from .._atomic import write_atomically
@@ -237,16 +238,15 @@ def estimate_stats(dataset: ImageFolderDataset, samples: int = 64, seed: int = 0
     return channels.mean(dim=1).tolist(), std.tolist()
 
 
-def cosine_schedule(total_steps: int, warmup_steps: int):
-    """Linear warmup then cosine to zero, as a LambdaLR factor of the step."""
-
-    def factor(step: int) -> float:
-        if warmup_steps and step < warmup_steps:
-            return (step + 1) / warmup_steps
-        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-    return factor
+def warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int) -> lr_scheduler.LRScheduler:
+    """Linear warmup (lr/W, 2 lr/W, ..., lr over the first W steps), then cosine from lr to zero at
+    ``total_steps``: torch's ``LinearLR`` then ``CosineAnnealingLR``. Its state is a small dict of
+    numbers (kept as JSON in the training checkpoint)."""
+    cosine = lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total_steps - warmup_steps))
+    if not warmup_steps:
+        return cosine
+    warmup = lr_scheduler.LinearLR(optimizer, start_factor=1 / warmup_steps, total_iters=max(1, warmup_steps - 1))
+    return lr_scheduler.SequentialLR(optimizer, [warmup, cosine], milestones=[warmup_steps])
 
 
 def _autocast(device: torch.device, precision: str):
@@ -319,7 +319,7 @@ class Trainer:
         optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=config.lr, betas=tuple(config.betas), weight_decay=config.weight_decay
         )
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_schedule(self.total_steps, config.warmup_steps))
+        self.scheduler = warmup_cosine(optimizer, self.total_steps, config.warmup_steps)
         self.objective, self.optimizer = self.runtime.prepare(objective, optimizer)
         self.raw_optimizer = optimizer
         self.step = 0
@@ -387,8 +387,15 @@ class Trainer:
         )
 
     def _restore(self, state: dict) -> None:
-        self.raw_optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
+        schedule = state["scheduler"]
+        if "lr_lambdas" in schedule:  # written when the schedule was a LambdaLR: its step count is all it held
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "lr_scheduler.step() before optimizer.step()"
+                for _ in range(int(schedule["last_epoch"])):
+                    self.scheduler.step()
+        else:
+            self.scheduler.load_state_dict(schedule)
+        self.raw_optimizer.load_state_dict(state["optimizer"])  # after the schedule: the saved learning rates stand
         self.step = int(state["trainer"]["step"])
         self.last_metrics = state["trainer"].get("metrics")
         restore_rng_state(state["rng_tensors"], state["rng"])
