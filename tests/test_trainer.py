@@ -168,6 +168,31 @@ def test_a_checkpoint_written_with_the_former_lambdalr_schedule_resumes(data, tm
     assert [r["loss"] for r in resumed] == pytest.approx([r["loss"] for r in full], rel=1e-6)
 
 
+def test_accumulation_under_bf16_with_warmup_resumes_mid_epoch(data, tmp_path):
+    # accelerate counts micro-batches for accumulate(); a resume between optimizer steps keeps it in step
+    args = ["--pairing", "other-domain", "--accumulate", "2", "--precision", "bf16", "--warmup-steps", "2", *TINY]
+    full, chunked = tmp_path / "full", tmp_path / "chunked"
+    assert run_train(parse(str(data), "-o", str(full), *args)) == 0
+    assert run_train(parse(str(data), "-o", str(chunked), *args, "--stop-after", "1")) == 0
+    assert run_train(parse(str(data), "-o", str(chunked), *args, "--resume")) == 0
+    log, resumed = losses(full), losses(chunked)
+    assert [r["step"] for r in resumed] == [1, 2, 3, 4]  # 4 micro-batches of 2 per epoch, 2 per step
+    assert [r["lr"] for r in resumed] == [r["lr"] for r in log]
+    for key in ("loss", "identity", "consistency", "anatomical", "style", "grad_norm"):
+        assert [r[key] for r in resumed] == pytest.approx([r[key] for r in log], rel=1e-6), key
+
+
+def test_runs_in_one_process_may_change_precision(data, tmp_path):
+    # accelerate keeps one state per process; the trainer starts it afresh for another precision
+    for precision, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32), ("auto", None)):
+        trainer = Trainer(config_from_args(parse(str(data), "-o", str(tmp_path), "--precision", precision, *TINY)))
+        accelerator = trainer.accelerator
+        dtype = dtype or (torch.bfloat16 if accelerator.device.type == "cuda" else torch.float32)
+        ones = torch.ones(2, 2, device=accelerator.device)
+        with accelerator.autocast():
+            assert (ones @ ones).dtype == dtype, precision
+
+
 def test_checkpoint_interrupted_mid_write_keeps_the_previous_one(data, tmp_path, monkeypatch):
     config = config_from_args(parse(str(data), "-o", str(tmp_path), *TINY))
     run = Trainer(config)

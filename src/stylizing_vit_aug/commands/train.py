@@ -123,7 +123,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--val-every", type=int, default=1, help="validate and write a preview every N epochs (0: never)")
     run.add_argument("--val-samples", type=positive_int, default=16, help="validation crops")
     run.add_argument("--device", help="cuda, cuda:1, cpu (default: CUDA when available)")
-    run.add_argument("--accelerate", action="store_true", help="use Hugging Face accelerate even for one process (automatic under accelerate launch/torchrun)")
+    run.add_argument("--accelerate", action="store_true", help=argparse.SUPPRESS)  # no effect: every run goes through accelerate
     run.add_argument("--no-export", dest="export", action="store_false", help="skip save_pretrained at the end")
     run.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the final export to this Hub repo")
     run.add_argument("--private", action="store_true", help="create the --push-to-hub repo as private")
@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
         logger.error("%s", error)
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if trainer.runtime.is_main:
+    if trainer.accelerator.is_main_process:
         state = "finished" if result["finished"] else "stopped (continue with --resume)"
         print(f"training {state} at step {result['step']}; run folder {trainer.output}")
         if result["exported"]:

@@ -19,23 +19,25 @@ What it does, in the order a reader meets it in :class:`Trainer` (the command li
   perceptual network (fast on a CPU);
 * AdamW + cosine to zero (the paper: lr 1e-3, betas 0.9/0.999, weight decay 0.01) with optional
   linear warmup (torch's ``LinearLR`` then ``CosineAnnealingLR``, :func:`warmup_cosine`), gradient
-  clipping (1.0), gradient accumulation, bf16 autocast on CUDA;
-* every ``--save-every`` steps and at each epoch end an atomic checkpoint (``checkpoints/last``)
-  with optimizer, scheduler and random states; ``--resume`` continues with the same loss
-  trajectory as an uninterrupted run (all data randomness is derived from the seed and the
-  position in the run, never from global state);
+  clipping (1.0), gradient accumulation, bf16 autocast on CUDA (``--precision``), all through
+  ``accelerate.Accelerator`` (:func:`make_accelerator`);
+* every ``--save-every`` steps and at each epoch end an atomic checkpoint (``checkpoints/last``,
+  :mod:`.training_state`) with optimizer, scheduler and random states; ``--resume`` continues
+  with the same loss trajectory as an uninterrupted run (all data randomness is derived from the
+  seed and the position in the run, never from global state);
 * per epoch: validation loss terms, anatomy/style metrics (``metrics.py``) and a preview grid
   PNG; one JSON line per step in ``log.jsonl`` and per validation in ``validation.jsonl``;
 * at the end: ``save_pretrained`` into ``<output>/final`` (+ optional ``--push-to-hub``).
 
-Multi-process runs go through Hugging Face accelerate when launched by ``accelerate launch`` /
-``torchrun`` (``WORLD_SIZE`` > 1) or with ``--accelerate``; the single-process path never
-imports it. Each process takes its slice of every global batch; gradients are averaged by DDP.
+One process or many, the run goes through Hugging Face accelerate: launched by ``accelerate
+launch`` / ``torchrun`` (``WORLD_SIZE`` > 1) each process takes its slice of every global batch
+and DDP averages the gradients; alone it is the same path with one rank. Checkpoints stay ours
+(safetensors + JSON, never unpickled): ``accelerator.save_state`` pickles the optimizer and the
+random states.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
@@ -43,7 +45,7 @@ import os
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import torch
 from torch.optim import lr_scheduler
@@ -66,6 +68,9 @@ from .training_state import (
     restore_rng_state,
     write_training_checkpoint,
 )
+
+if TYPE_CHECKING:
+    from accelerate import Accelerator
 
 __all__ = ["TrainConfig", "Trainer", "estimate_stats"]
 
@@ -126,7 +131,7 @@ class TrainConfig:
     val_every: int = 1
     val_samples: int = 16
     device: str | None = None
-    accelerate: bool = False
+    accelerate: bool = False  # no effect: every run goes through accelerate (kept for older scripts)
     export: bool = True
     push_to_hub: str | None = None
     private: bool = False
@@ -157,74 +162,41 @@ class TrainConfig:
         return out
 
 
-# -- runtimes: one process, or accelerate -------------------------------------------------------
-class SingleProcess:
-    """Plain PyTorch on one device."""
-
-    world_size, rank, is_main = 1, 0, True
-
-    def __init__(self, device: str | None) -> None:
-        self.device = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-    def prepare(self, objective: torch.nn.Module, optimizer: torch.optim.Optimizer):
-        return objective.to(self.device), optimizer
-
-    def no_sync(self, module: torch.nn.Module):
-        return contextlib.nullcontext()
-
-    def backward(self, loss: torch.Tensor) -> None:
-        loss.backward()
-
-    def mean(self, values: torch.Tensor) -> torch.Tensor:
-        return values
-
-    def wait(self) -> None:
-        pass
-
-    def unwrap(self, module: torch.nn.Module) -> torch.nn.Module:
-        return module
-
-
-class AccelerateRuntime:
-    """Hugging Face accelerate: DDP over processes and nodes (``accelerate launch``/``torchrun``)."""
-
-    def __init__(self, device: str | None) -> None:
-        try:
-            from accelerate import Accelerator
-        except ImportError as error:
-            raise RuntimeError("multi-process training needs accelerate: pip install 'stylizing-vit-aug[train]'") from error
-        self.accelerator = Accelerator(cpu=device == "cpu", mixed_precision="no")
-        self.device = self.accelerator.device
-        self.world_size = self.accelerator.num_processes
-        self.rank = self.accelerator.process_index
-        self.is_main = self.accelerator.is_main_process
-
-    def prepare(self, objective: torch.nn.Module, optimizer: torch.optim.Optimizer):
-        return self.accelerator.prepare(objective, optimizer)
-
-    def no_sync(self, module: torch.nn.Module):
-        return self.accelerator.no_sync(module)
-
-    def backward(self, loss: torch.Tensor) -> None:
-        self.accelerator.backward(loss)
-
-    def mean(self, values: torch.Tensor) -> torch.Tensor:
-        return self.accelerator.reduce(values, reduction="mean")
-
-    def wait(self) -> None:
-        self.accelerator.wait_for_everyone()
-
-    def unwrap(self, module: torch.nn.Module) -> torch.nn.Module:
-        return self.accelerator.unwrap_model(module)
-
-
-def make_runtime(config: TrainConfig) -> SingleProcess | AccelerateRuntime:
+# -- the runtime: accelerate, for one process or many ------------------------------------------
+def make_accelerator(config: TrainConfig) -> Accelerator:
+    """An ``accelerate.Accelerator`` for this run: device placement, DDP over the processes of
+    ``accelerate launch`` / ``torchrun`` (``WORLD_SIZE`` > 1), bf16 autocast, gradient accumulation
+    with ``no_sync``. One process is the same path with one rank."""
+    try:
+        from accelerate import Accelerator
+        from accelerate.state import AcceleratorState, PartialState
+    except ImportError as error:
+        raise RuntimeError("training needs accelerate: pip install 'stylizing-vit-aug[train]'") from error
     # DDP notes that cls_token's gradient (a slice of the expanded batch) has other strides
     # than its bucket: harmless for a [1, 1, D] tensor, so keep the log readable.
     warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
-    if config.accelerate or int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        return AccelerateRuntime(config.device)
-    return SingleProcess(config.device)
+    device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
+    mixed_precision = "bf16" if bf16 else "no"
+    options = dict(cpu=device.type == "cpu", mixed_precision=mixed_precision, gradient_accumulation_steps=config.accumulate)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # the launcher placed the processes
+        return Accelerator(**options)
+    # One process: accelerate keeps one state per process and refuses another precision (or keeps
+    # the old device) once it is set, so a later run in this process (a notebook, the tests) that
+    # asks for another starts it afresh.
+    stale = bool(PartialState._shared_state) and PartialState().device != device
+    if stale or (AcceleratorState._shared_state and AcceleratorState().mixed_precision != mixed_precision):
+        AcceleratorState._reset_state(reset_partial_state=True)
+    saved = os.environ.get("ACCELERATE_TORCH_DEVICE")
+    if device.type != "cpu":  # the device asked for (cuda:1), not accelerate's default
+        os.environ["ACCELERATE_TORCH_DEVICE"] = str(device)
+    try:
+        return Accelerator(**options)
+    finally:
+        if saved is None:
+            os.environ.pop("ACCELERATE_TORCH_DEVICE", None)
+        else:
+            os.environ["ACCELERATE_TORCH_DEVICE"] = saved
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -247,13 +219,6 @@ def warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int, warmup_ste
         return cosine
     warmup = lr_scheduler.LinearLR(optimizer, start_factor=1 / warmup_steps, total_iters=max(1, warmup_steps - 1))
     return lr_scheduler.SequentialLR(optimizer, [warmup, cosine], milestones=[warmup_steps])
-
-
-def _autocast(device: torch.device, precision: str):
-    use_bf16 = precision == "bf16" or (precision == "auto" and device.type == "cuda")
-    if not use_bf16:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
 def _collate(items: list[dict]) -> dict[str, torch.Tensor]:
@@ -289,7 +254,7 @@ class Trainer:
 
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
-        self.runtime = make_runtime(config)
+        self.accelerator = make_accelerator(config)
         self.output = Path(config.output).expanduser()
         self.checkpoint_dir = self.output / "checkpoints"
         self.log_path = self.output / "log.jsonl"
@@ -301,11 +266,11 @@ class Trainer:
             self.mean, self.std = estimate_stats(self.dataset, seed=config.seed)
             logger.info("normalisation measured on the training data: mean %s std %s", self.mean, self.std)
         self.val_dataset = self._dataset(config.val_dir, augment=False) if config.val_dir else self._dataset(config.data, augment=False)
-        self.stylizer = Stylizer(self.model, self.mean, self.std, device=self.runtime.device, dtype=torch.float32, source=self.base_model)
+        self.stylizer = Stylizer(self.model, self.mean, self.std, device=self.accelerator.device, dtype=torch.float32, source=self.base_model)
         self.model.train().requires_grad_(True)  # the Stylizer freezes its model for inference
         self.batches = EpochBatches(
             len(self.dataset), config.batch_size, seed=config.seed, samples_per_epoch=config.samples_per_epoch,
-            rank=self.runtime.rank, world_size=self.runtime.world_size,
+            rank=self.accelerator.process_index, world_size=self.accelerator.num_processes,
         )
         self.steps_per_epoch = self.batches.batches_per_epoch // config.accumulate
         if self.steps_per_epoch < 1:
@@ -320,8 +285,8 @@ class Trainer:
             self.model.parameters(), lr=config.lr, betas=tuple(config.betas), weight_decay=config.weight_decay
         )
         self.scheduler = warmup_cosine(optimizer, self.total_steps, config.warmup_steps)
-        self.objective, self.optimizer = self.runtime.prepare(objective, optimizer)
-        self.raw_optimizer = optimizer
+        # the scheduler stays outside prepare: accelerate would step it once per process
+        self.objective, self.optimizer = self.accelerator.prepare(objective, optimizer)
         self.step = 0
         self.last_metrics: dict[str, float] | None = None
         if self.resume_state is not None:
@@ -395,11 +360,11 @@ class Trainer:
                     self.scheduler.step()
         else:
             self.scheduler.load_state_dict(schedule)
-        self.raw_optimizer.load_state_dict(state["optimizer"])  # after the schedule: the saved learning rates stand
+        self.optimizer.load_state_dict(state["optimizer"])  # after the schedule: the saved learning rates stand
         self.step = int(state["trainer"]["step"])
         self.last_metrics = state["trainer"].get("metrics")
         restore_rng_state(state["rng_tensors"], state["rng"])
-        if self.runtime.is_main:
+        if self.accelerator.is_main_process:
             _truncate_log(self.log_path, self.step)
             _truncate_log(self.val_log_path, self.step)
 
@@ -415,27 +380,27 @@ class Trainer:
             "std": [float(v) for v in self.std],
             "base_model": self.base_model,
             "objective": self.objective_module.describe(),
-            "world_size": self.runtime.world_size,
+            "world_size": self.accelerator.num_processes,
             "metrics": self.last_metrics,
             "config": self.config.to_json(),
         }
 
     @property
     def objective_module(self) -> StylizingObjective:
-        return self.runtime.unwrap(self.objective)  # type: ignore[return-value]
+        return self.accelerator.unwrap_model(self.objective)  # type: ignore[return-value]
 
     def save_checkpoint(self) -> Path | None:
-        self.runtime.wait()
+        self.accelerator.wait_for_everyone()
         path = None
-        if self.runtime.is_main:
+        if self.accelerator.is_main_process:
             path = write_training_checkpoint(
                 self.checkpoint_dir / LAST_CHECKPOINT,
                 model_state=self.model.state_dict(),
-                optimizer_state=self.raw_optimizer.state_dict(),
+                optimizer_state=self.optimizer.state_dict(),
                 scheduler_state=self.scheduler.state_dict(),
                 trainer_state=self.trainer_state(),
             )
-        self.runtime.wait()
+        self.accelerator.wait_for_everyone()
         return path
 
     # -- one step --------------------------------------------------------------------------------
@@ -444,38 +409,37 @@ class Trainer:
         keys = keys[: (self.steps_per_epoch - start_step) * self.config.accumulate]
         loader = DataLoader(
             self.dataset, batch_sampler=keys, num_workers=self.config.workers, collate_fn=_collate,
-            pin_memory=self.runtime.device.type == "cuda", persistent_workers=False,
+            pin_memory=self.accelerator.device.type == "cuda", persistent_workers=False,
         )
         return iter(loader)
 
     def _prepare(self, images: torch.Tensor) -> torch.Tensor:
-        values, _ = to_batch(images.to(self.runtime.device, non_blocking=True), "training batch")
+        values, _ = to_batch(images.to(self.accelerator.device, non_blocking=True), "training batch")
         return self.stylizer.normalize(values)
 
     def train_step(self, micro_batches: Sequence[dict[str, torch.Tensor]]) -> dict[str, float]:
         """One optimizer step over ``accumulate`` micro-batches; returns the averaged terms."""
-        config = self.config
-        device = self.runtime.device
+        config, accelerator = self.config, self.accelerator
+        accelerator.gradient_accumulation_steps = len(micro_batches)  # its gradient state is one per process
         terms = self.objective_module.terms
-        sums = torch.zeros(len(terms) + 1, device=device)
+        sums = torch.zeros(len(terms) + 1, device=accelerator.device)
+        grad_norm = None
         for micro, batch in enumerate(micro_batches):
             content = self._prepare(batch["image"])
-            generator = torch.Generator().manual_seed(mix_seed(config.seed, self.step, micro, self.runtime.rank, 0x57E))
-            index = pair_styles(batch["domain"], config.pairing, generator).to(device)
-            last = micro == len(micro_batches) - 1
-            with (contextlib.nullcontext() if last else self.runtime.no_sync(self.objective)):
-                with _autocast(device, config.precision):
+            generator = torch.Generator().manual_seed(mix_seed(config.seed, self.step, micro, accelerator.process_index, 0x57E))
+            index = pair_styles(batch["domain"], config.pairing, generator).to(accelerator.device)
+            with accelerator.accumulate(self.objective):  # no_sync but on the last micro-batch
+                with accelerator.autocast():
                     out = self._forward(self.objective, content, index, generator, batch["domain"])
-                self.runtime.backward(out.total / len(micro_batches))
+                accelerator.backward(out.total)  # divided by the micro-batches
+                if accelerator.sync_gradients and config.grad_clip > 0:
+                    grad_norm = float(accelerator.clip_grad_norm_(self.model.parameters(), config.grad_clip))
+                self.optimizer.step()  # only once the gradients are complete
+                self.optimizer.zero_grad(set_to_none=True)
             sums += torch.stack([out.total.detach()] + [out.terms[k].detach() for k in terms]).float()
-        grad_norm = None
-        if config.grad_clip > 0:
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip))
-        self.optimizer.step()
         self.scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
-        values = (self.runtime.mean(sums / len(micro_batches))).tolist()
+        values = accelerator.reduce(sums / len(micro_batches), reduction="mean").tolist()
         record = {"loss": values[0], **dict(zip(terms, values[1:]))}
         record["lr"] = self.scheduler.get_last_lr()[0]
         if grad_norm is not None:
@@ -507,7 +471,7 @@ class Trainer:
         module = self.objective_module
         self.model.eval()
         try:
-            with _autocast(self.runtime.device, self.config.precision):
+            with self.accelerator.autocast():
                 out = self._forward(module, content, index, generator, batch["domain"])
                 if isinstance(module, StainSupervisedObjective):  # metrics on real pairs of other slides
                     index = pair_styles(batch["domain"], "other_domain", generator).to(content.device)
@@ -545,17 +509,18 @@ class Trainer:
 
     # -- the loop --------------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
-        config, runtime = self.config, self.runtime
-        if runtime.is_main:
+        config, accelerator = self.config, self.accelerator
+        is_main = accelerator.is_main_process
+        if is_main:
             self.output.mkdir(parents=True, exist_ok=True)
             (self.output / "train_config.json").write_text(json.dumps(self.config.to_json(), indent=2) + "\n", encoding="utf-8")
         stop_at = self.total_steps if config.stop_after is None else min(self.total_steps, self.step + config.stop_after)
         progress = None
-        if runtime.is_main and config.progress:
+        if is_main and config.progress:
             from tqdm.auto import tqdm
 
             progress = tqdm(total=self.total_steps, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
-        samples_per_step = config.batch_size * config.accumulate * runtime.world_size
+        samples_per_step = config.batch_size * config.accumulate * accelerator.num_processes
         try:
             while self.step < stop_at:
                 epoch, in_epoch = divmod(self.step, self.steps_per_epoch)
@@ -565,13 +530,13 @@ class Trainer:
                     micro = [next(batches) for _ in range(config.accumulate)]
                     record = self.train_step(micro)
                     record.update(step=self.step, epoch=epoch, samples_per_s=samples_per_step / max(time.perf_counter() - started, 1e-9))
-                    if runtime.is_main:
+                    if is_main:
                         self._log_step(record)
                         if progress is not None:
                             progress.update(1)
                             progress.set_postfix({k: f"{record[k]:.3g}" for k in ("loss", *self.objective_module.terms)}, refresh=False)
                     epoch_done = self.step % self.steps_per_epoch == 0
-                    if epoch_done and config.val_every and (epoch + 1) % config.val_every == 0 and runtime.is_main:
+                    if epoch_done and config.val_every and (epoch + 1) % config.val_every == 0 and is_main:
                         self.last_metrics = self.validate(epoch)
                         _append_json(self.val_log_path, {"step": self.step, "epoch": epoch + 1, **self.last_metrics})
                         logger.info("epoch %d validation: %s", epoch + 1, self.last_metrics)
@@ -591,14 +556,14 @@ class Trainer:
 
     def export(self) -> str | None:
         """``save_pretrained`` into ``<output>/final`` (+ ``push_to_hub``), on the main process."""
-        self.runtime.wait()
-        if not self.runtime.is_main:
+        self.accelerator.wait_for_everyone()
+        if not self.accelerator.is_main_process:
             return None
         from ..hub import push_to_hub, save_pretrained
 
         training = {
             "steps": self.step, "epochs": self.step / self.steps_per_epoch, "batch_size": self.config.batch_size,
-            "accumulate": self.config.accumulate, "world_size": self.runtime.world_size, "lr": self.config.lr,
+            "accumulate": self.config.accumulate, "world_size": self.accelerator.num_processes, "lr": self.config.lr,
             "objective": self.objective_module.describe(),
             "pairing": self.config.pairing, "data": str(self.config.data),
         }
