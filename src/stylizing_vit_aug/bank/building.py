@@ -1,0 +1,122 @@
+"""Turning style sources into bank images: files, images of any kind and size, folders (domain
+from the subfolder or a mapping) and datasets (domain from the target), at the model's size,
+whole or as random crops. One unreadable file costs only itself when ``on_error="skip"``."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from ..image_ops import random_crop_resize, resize
+from ..images import ImageLike, ImageReadError, read_image, to_batch, to_uint8
+from ..stylizer import Stylizer
+from .sampling import label_of
+
+__all__ = ["ON_ERROR", "check_domains", "check_on_error", "dataset_images", "folder_domains", "model_images"]
+
+logger = logging.getLogger(__name__)
+
+ON_ERROR = ("skip", "stop")  # what to do with a style file that cannot be read
+
+
+def check_on_error(on_error: str) -> str:
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {ON_ERROR} (for unreadable style files), got {on_error!r}")
+    return on_error
+
+
+def check_domains(domains: Sequence[Any] | None, count: int) -> list[str] | None:
+    """One label (a string) per style, or None."""
+    if domains is None:
+        return None
+    if isinstance(domains, (str, bytes)):
+        raise TypeError("domains must be one label per style (a list), not a single string")
+    labels = [label_of(d) for d in domains]
+    if len(labels) != count:
+        raise ValueError(f"got {len(labels)} domain labels for {count} style images; give one per image")
+    return labels
+
+
+def model_images(
+    items: Iterable[ImageLike],
+    stylizer: Stylizer,
+    *,
+    crops_per_image: int | None,
+    crop_size: int | None,
+    generator: torch.Generator,
+    total: int | None = None,
+    on_error: str = "stop",
+) -> tuple[torch.Tensor, list[int], list[tuple[Path, str]]]:
+    """Images of any kinds and sizes -> uint8 at model size, how many styles each source
+    image gave (items may be single images or batches; 0 for a skipped file), and the
+    skipped files with the reason."""
+    size = stylizer.img_size
+    parts: list[torch.Tensor] = []
+    counts: list[int] = []
+    skipped: list[tuple[Path, str]] = []
+    bar = tqdm(items, total=total, desc="style images", unit="item", leave=False, disable=(total or 0) < 16)
+    for index, item in enumerate(bar):
+        if isinstance(item, (str, os.PathLike)):
+            try:
+                item = read_image(item)
+            except ImageReadError as error:
+                if on_error == "stop":
+                    raise
+                logger.warning("skipped a style file: %s", error)
+                skipped.append((Path(item), str(error)))
+                counts.append(0)
+                continue
+        values, _ = to_batch(item, f"style image {index}")
+        values = stylizer.adapt_channels(values)
+        if crops_per_image:
+            _, _, height, width = values.shape
+            side = min(crop_size or size, height, width)
+            crop = side / min(height, width)
+            values = random_crop_resize(values.repeat_interleave(crops_per_image, dim=0), crop, size, generator)
+        else:
+            values = resize(values, size, size)
+        parts.append(to_uint8(values).cpu())
+        counts.extend([crops_per_image or 1] * (values.shape[0] // (crops_per_image or 1)))
+    if not parts:
+        unread = f" ({len(skipped)} unreadable, e.g. {skipped[0][1]})" if skipped else ""
+        raise ValueError(f"a style bank needs at least one style image; got none{unread}")
+    return torch.cat(parts), counts, skipped
+
+
+def folder_domains(root: Path, paths: Sequence[Path], domains: str | Mapping[str, Any] | None) -> list[Any] | None:
+    """The domain of each file under ``root``: its top-level subfolder (``"subfolders"``; files
+    directly in ``root`` get ``root``'s name), a mapping by relative path, name or stem, or None."""
+    if domains is None:
+        return None
+    if domains == "subfolders":
+        return [p.relative_to(root).parts[0] if len(p.relative_to(root).parts) > 1 else root.name for p in paths]
+    if not isinstance(domains, Mapping):
+        raise ValueError(f'domains must be "subfolders", a mapping or None, got {domains!r}')
+    labels = []
+    for path in paths:
+        keys = (path.relative_to(root).as_posix(), path.name, path.stem)
+        found = next((domains[k] for k in keys if k in domains), None)
+        if found is None:
+            raise KeyError(f"no domain for {keys[0]} in the domains mapping (keys tried: {keys})")
+        labels.append(found)
+    return labels
+
+
+def dataset_images(dataset: Any, domains: str | Sequence[Any] | None) -> tuple[list[Any], Sequence[Any] | None]:
+    """The images of a map-style dataset whose items are images or ``(image, target, ...)``, and
+    their labels: the targets (``"targets"``), the labels given, or None."""
+    items = [dataset[i] for i in range(len(dataset))]
+    images = [item[0] if isinstance(item, (tuple, list)) else item for item in items]
+    if domains == "targets":
+        if not all(isinstance(item, (tuple, list)) and len(item) > 1 for item in items):
+            raise ValueError('domains="targets" needs dataset items of the form (image, target, ...)')
+        return images, [item[1] for item in items]
+    if isinstance(domains, str):
+        raise ValueError(f'domains must be "targets", a list of labels or None, got {domains!r}')
+    return images, domains

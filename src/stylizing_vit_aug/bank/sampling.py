@@ -1,0 +1,77 @@
+"""Drawing style indices from a bank: uniformly, domain-balanced, or from another domain than
+each content's. Pure index arithmetic on the domain labels; no images or streams."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+__all__ = ["STRATEGIES", "DomainIndex", "draw_styles", "strategy_name"]
+
+STRATEGIES = ("uniform", "balanced", "other_domain")
+
+
+def strategy_name(name: str) -> str:
+    """One spelling for sampling and pairing names: ``"other-domain"`` (as command lines write
+    it) is ``"other_domain"``."""
+    return name.replace("-", "_")
+
+
+def label_of(value: Any) -> str:
+    """A domain label as the bank stores it (tensor scalars and numbers become strings)."""
+    return str(value.item() if isinstance(value, torch.Tensor) else value)
+
+
+class DomainIndex:
+    """Style indices grouped by domain: ``order`` (indices sorted by domain), where each domain
+    starts in it and how many styles each has; ``names`` sorted."""
+
+    def __init__(self, domains: Sequence[str]) -> None:
+        self.names = sorted(set(domains))
+        codes = torch.tensor([self.names.index(d) for d in domains])
+        self.order = torch.argsort(codes, stable=True)
+        self.counts = torch.bincount(codes, minlength=len(self.names))
+        self.starts = torch.cumsum(self.counts, 0) - self.counts
+
+
+def draw_styles(
+    n: int,
+    count: int,
+    domains: DomainIndex | None,
+    *,
+    generator: torch.Generator | None = None,
+    strategy: str = "uniform",
+    content_domains: Sequence[Any] | None = None,
+) -> torch.Tensor:
+    """``n`` indices into ``count`` styles (CPU LongTensor); see :meth:`StyleBank.sample`."""
+    strategy = strategy_name(strategy)
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+    if not isinstance(n, int) or n < 0:
+        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    device = generator.device if generator is not None else torch.device("cpu")
+    if strategy == "uniform":
+        return torch.randint(0, count, (n,), generator=generator, device=device).cpu()
+    if domains is None:
+        raise ValueError(f'strategy="{strategy}" needs a bank with domains; build it with domains=')
+    names = domains.names
+    draws = torch.rand(n, 2, generator=generator, device=device, dtype=torch.float64).cpu()
+    if strategy == "balanced":
+        domain = (draws[:, 0] * len(names)).long().clamp_(max=len(names) - 1)
+    else:
+        if content_domains is None or len(content_domains) != n:
+            raise ValueError(f'strategy="other_domain" needs content_domains with {n} labels')
+        labels = [label_of(d) for d in content_domains]
+        own = torch.tensor([names.index(label) if label in names else -1 for label in labels], dtype=torch.long)
+        known = own >= 0
+        if bool(known.any()) and len(names) < 2:
+            raise ValueError(f"the bank has one domain ({names[0]!r}): there is no other domain to sample")
+        choices = torch.where(known, len(names) - 1, len(names))
+        domain = (draws[:, 0] * choices).long().clamp_(max=len(names) - 1)
+        domain = torch.where(known & (domain >= own), domain + 1, domain)
+        domain.clamp_(max=len(names) - 1)
+    counts = domains.counts[domain]
+    offset = torch.minimum((draws[:, 1] * counts).long(), counts - 1)
+    return domains.order[domains.starts[domain] + offset]
