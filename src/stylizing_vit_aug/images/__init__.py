@@ -1,0 +1,59 @@
+"""Image kinds in and out: PIL, numpy (HWC) and torch (CHW) to one float batch and back; files.
+
+Every front-end hands images to the Stylizer in whatever kind its users have; this module is the
+only place that knows those kinds. ``to_batch`` validates and converts to a float32 ``[B,C,H,W]``
+tensor in 0–1, remembering what came in; ``from_batch`` gives back exactly that kind, dtype,
+value range and layout. 8-bit (uint8, PIL ``L``/``RGB``) and 16-bit (numpy uint16, PIL ``I;16``)
+integers are both exact: strength 0 and a round trip give back the same values.
+
+It is also the package's one image reader (:func:`read_image`, :func:`image_size`,
+:func:`find_images`, :data:`IMAGE_EXTENSIONS`) and encoder (:func:`save_image`), so the library,
+banks, command line and trainer see the same pixels: 16 bits stay 16 bits, EXIF orientation is
+applied, and every unreadable file is an :class:`ImageReadError` that names it. And it holds
+:class:`Normalization`, the one check of per-channel statistics.
+"""
+
+from .files import (
+    IMAGE_EXTENSIONS,
+    SIXTEEN_BIT_FORMATS,
+    ImageReadError,
+    find_images,
+    image_size,
+    read_image,
+    save_image,
+)
+from .kinds import (
+    FLOAT_TOLERANCE,
+    MIN_SIZE,
+    SUPPORTED_CHANNELS,
+    BatchInfo,
+    ImageError,
+    ImageLike,
+    from_batch,
+    same_kind_copy,
+    to_batch,
+    to_uint8,
+)
+from .normalization import STATS_UNITS, Normalization
+
+__all__ = [
+    "FLOAT_TOLERANCE",
+    "IMAGE_EXTENSIONS",
+    "MIN_SIZE",
+    "SIXTEEN_BIT_FORMATS",
+    "STATS_UNITS",
+    "SUPPORTED_CHANNELS",
+    "BatchInfo",
+    "ImageError",
+    "ImageLike",
+    "ImageReadError",
+    "Normalization",
+    "find_images",
+    "from_batch",
+    "image_size",
+    "read_image",
+    "same_kind_copy",
+    "save_image",
+    "to_batch",
+    "to_uint8",
+]

@@ -1,0 +1,93 @@
+"""``Normalization``: the one check of per-channel statistics, and undoing/redoing them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from .kinds import SUPPORTED_CHANNELS
+
+STATS_UNITS = "0–1 units, e.g. ImageNet's (0.485, 0.456, 0.406)"
+
+
+def _stats_tensor(values: Any, name: str, what: str) -> torch.Tensor:
+    if isinstance(values, (str, bytes)):
+        raise ValueError(f"{what}: {name} must be numbers in {STATS_UNITS}, got the string {values!r}")
+    try:
+        tensor = torch.as_tensor(values, dtype=torch.float32).detach().flatten().cpu()
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"{what}: {name} must be numbers in {STATS_UNITS}, got {values!r}") from None
+    if tensor.numel() == 0:
+        raise ValueError(f"{what}: {name} is empty; give one value per channel in {STATS_UNITS}")
+    return tensor
+
+
+def _listed(values: torch.Tensor) -> str:
+    return "(" + ", ".join(f"{v:g}" for v in values.tolist()) + ")"
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """Per-channel ``mean``/``std`` in 0–1 units (what a ``Normalize`` did), checked once.
+
+    Every place that takes statistics (Stylizer, load_stylizer and config.json, the transforms,
+    StyleTTA, the perceptual network) builds one with :meth:`checked`, so values in 0–255 units,
+    a wrong length or a zero std are refused with the same message instead of silently turning
+    every pixel white. :meth:`undo`/:meth:`redo` check the channel count of the images.
+    """
+
+    mean: torch.Tensor  # float32 [n] on the CPU, n = 1 (every channel) or the channel count
+    std: torch.Tensor
+
+    @classmethod
+    def checked(
+        cls, mean: Any, std: Any, channels: int | None = None, what: str = "mean/std"
+    ) -> "Normalization":
+        """Validated statistics: one value, or one per channel (``channels``, else 1 or 3);
+        with ``channels`` a single value is expanded to every channel."""
+        if mean is None or std is None:
+            raise ValueError(f"{what}: give both mean and std, or neither")
+        mean_t, std_t = _stats_tensor(mean, "mean", what), _stats_tensor(std, "std", what)
+        allowed = (1, channels) if channels else (1, *SUPPORTED_CHANNELS)
+        lengths = [f"{n} has {t.numel()} values" for n, t in (("mean", mean_t), ("std", std_t)) if t.numel() not in allowed]
+        if lengths:
+            wanted = f"{channels} channel{'s' * (channels != 1)}" if channels else "1 or 3 channels"
+            problem = f"{' and '.join(lengths)}, for {wanted}"
+        elif not (torch.isfinite(mean_t).all() and torch.isfinite(std_t).all()):
+            problem = "they must be finite"
+        elif (mean_t < 0).any() or (mean_t > 1).any():
+            scale = " (0–255 units? divide by 255)" if float(mean_t.max()) > 1.5 else ""
+            problem = f"mean must lie in 0–1{scale}"
+        elif (std_t <= 0).any() or (std_t > 1).any():
+            scale = " (0–255 units? divide by 255)" if float(std_t.max()) > 1.5 else ""
+            problem = f"std must be positive and at most 1{scale}"
+        else:
+            count = channels or max(mean_t.numel(), std_t.numel())
+            return cls(mean_t.expand(count).clone(), std_t.expand(count).clone())
+        raise ValueError(
+            f"{what} = {_listed(mean_t)} / {_listed(std_t)}: {problem}. Statistics are per channel "
+            f"in {STATS_UNITS} and std (0.229, 0.224, 0.225)."
+        )
+
+    def _views(self, images: torch.Tensor, what: str) -> tuple[torch.Tensor, torch.Tensor]:
+        channels = images.shape[-3] if images.dim() >= 3 else 0
+        if self.mean.numel() not in (1, channels):
+            raise ValueError(
+                f"{what}: mean/std have {self.mean.numel()} values but the images have {channels} "
+                "channel(s); give the statistics of these images' Normalize"
+            )
+        return self.mean.to(images.device).view(-1, 1, 1), self.std.to(images.device).view(-1, 1, 1)
+
+    def undo(self, images: torch.Tensor, what: str) -> torch.Tensor:
+        """Normalised ``[..., C, H, W]`` images -> float32 values in 0–1 units (not clamped)."""
+        mean, std = self._views(images, what)
+        return images.float() * std + mean
+
+    def redo(self, values01: torch.Tensor, dtype: torch.dtype, what: str) -> torch.Tensor:
+        """0–1 values -> normalised images of ``dtype``."""
+        mean, std = self._views(values01, what)
+        return ((values01 - mean) / std).to(dtype)
+
+
