@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import save_file
 
 from stylizing_vit_aug._atomic import write_atomically
-from stylizing_vit_aug.checkpoints import write_directory_atomically
+from stylizing_vit_aug._atomic import write_directory_atomically
 
 
 def test_success_replaces_and_failure_keeps_the_previous_file(tmp_path):

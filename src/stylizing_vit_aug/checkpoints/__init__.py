@@ -1,0 +1,64 @@
+"""Checkpoint files: safe reading, key clean-up, architecture inference and strict loading
+(:mod:`.reading`); one checkpoint folder with its config.json and model card (:mod:`.folder`,
+:mod:`.card`); the errors (:mod:`.errors`).
+
+:mod:`stylizing_vit_aug.hub` decides *where* weights come from; this package turns a weights file
+into a :class:`~stylizing_vit_aug.model.StylizingViT` and a model into a folder. Only safetensors
+is read: a pickled file can run arbitrary code when it is opened, so it is refused, never
+unpickled.
+"""
+
+from .._atomic import write_directory_atomically
+from .card import LIBRARY_NAME, model_card
+from .errors import (
+    CheckpointError,
+    CorruptCheckpoint,
+    StateDictMismatch,
+    UnsafeCheckpointFormat,
+)
+from .folder import (
+    CARD_NAME,
+    CONFIG_NAME,
+    FORMAT_VERSION,
+    WEIGHTS_NAME,
+    config_from_dict,
+    float32_list,
+    jsonable,
+    read_config,
+    write_checkpoint,
+)
+from .reading import (
+    PICKLE_SUFFIXES,
+    check_values,
+    clean_state_dict,
+    infer_config,
+    load_weights,
+    model_from_state_dict,
+    read_state_dict,
+)
+
+__all__ = [
+    "CARD_NAME",
+    "CONFIG_NAME",
+    "FORMAT_VERSION",
+    "LIBRARY_NAME",
+    "PICKLE_SUFFIXES",
+    "WEIGHTS_NAME",
+    "CheckpointError",
+    "CorruptCheckpoint",
+    "StateDictMismatch",
+    "UnsafeCheckpointFormat",
+    "check_values",
+    "clean_state_dict",
+    "config_from_dict",
+    "float32_list",
+    "infer_config",
+    "jsonable",
+    "load_weights",
+    "model_card",
+    "model_from_state_dict",
+    "read_config",
+    "read_state_dict",
+    "write_checkpoint",
+    "write_directory_atomically",
+]

@@ -1,0 +1,99 @@
+"""The model card (README.md) of a checkpoint folder: the Hub's ``ModelCardData`` front matter and
+a body saying what the network is, its statistics, how to load it and how it was trained."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..model import PRESETS, ModelConfig
+
+LIBRARY_NAME = "stylizing-vit-aug"
+PAPER = (
+    "Doerrich et al., \"Stylizing ViT: Anatomy-Preserving Instance Style Transfer for Domain "
+    "Generalization\", ISBI 2026"
+)
+
+
+def preset_name(config: ModelConfig) -> str | None:
+    for name, preset in PRESETS.items():
+        if config == ModelConfig(**preset):
+            return name
+    return None
+
+
+def model_card(config: dict[str, Any], load_hint: str, parameters: int) -> str:
+    from huggingface_hub import ModelCardData
+
+    arch = config["architecture"]
+    provenance = config["provenance"]
+    base_model = provenance.get("base_model")
+    card_data = ModelCardData(
+        license="apache-2.0",
+        library_name=LIBRARY_NAME,
+        pipeline_tag="image-to-image",
+        tags=["style-transfer", "data-augmentation", "medical-imaging", "stylizing-vit"],
+        base_model=base_model,
+    )
+    preset = preset_name(ModelConfig(**arch))
+    title = f"Stylizing ViT ({preset})" if preset else "Stylizing ViT"
+    arch_rows = "\n".join(f"| {k} | {v} |" for k, v in arch.items())
+    stats = "\n".join(
+        f"| {i} | {m:g} | {s:g} |" for i, (m, s) in enumerate(zip(config["mean"], config["std"]))
+    )
+    origin = [f"- Source: `{provenance['source']}`"] if provenance.get("source") else []
+    if provenance.get("revision"):
+        origin.append(f"- Revision: `{provenance['revision']}`")
+    if base_model:
+        origin.append(f"- Fine-tuned from: `{base_model}`")
+    training = provenance.get("training") or {}
+    training_lines = [f"- {k}: `{json.dumps(v)}`" for k, v in training.items()] or ["Not recorded."]
+    metrics = provenance.get("metrics") or {}
+    metric_lines = (
+        ["| metric | value |", "|---|---|"] + [f"| {k} | {json.dumps(v)} |" for k, v in metrics.items()]
+        if metrics else ["None recorded."]
+    )
+    body = f"""
+# {title}
+
+Anatomy-preserving style transfer for medical-image data augmentation, from {PAPER}.
+Saved with {LIBRARY_NAME} {config['library_version']}.
+
+## Architecture
+
+| field | value |
+|---|---|
+{arch_rows}
+
+{parameters:,} parameters.
+
+## Normalisation
+
+Inputs are `(x / 255 - mean) / std` per channel; outputs are mapped back the same way.
+
+| channel | mean | std |
+|---|---|---|
+{stats}
+
+## How to load
+
+```python
+import stylizing_vit_aug as sva
+
+stylizer = sva.load_stylizer({load_hint!r})
+stylized = stylizer(images, styles)
+```
+
+## Training
+
+{chr(10).join(origin + ([''] if origin else []) + training_lines)}
+
+## Metrics
+
+{chr(10).join(metric_lines)}
+
+## License
+
+Apache-2.0. Please cite {PAPER}.
+"""
+    return f"---\n{card_data.to_yaml()}\n---\n{body}"

@@ -1,0 +1,130 @@
+"""One checkpoint folder: model.safetensors, config.json (architecture, statistics, provenance)
+and a model card, written together atomically; reading its config.json back."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import torch
+
+from .._atomic import write_directory_atomically
+from ..images import Normalization
+from ..model import ModelConfig, StylizingViT, count_parameters
+from .card import LIBRARY_NAME, model_card
+from .errors import CheckpointError, CorruptCheckpoint
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+CARD_NAME = "README.md"
+FORMAT_VERSION = 1
+
+
+def read_config(path: Path) -> dict[str, Any] | None:
+    """Our config.json, or None when the file was not written by this library."""
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CorruptCheckpoint(f"cannot read {path}: {error}; save the checkpoint again") from error
+    if not isinstance(config, dict) or config.get("library") != LIBRARY_NAME or "architecture" not in config:
+        logger.warning("%s was not written by %s: ignoring it, inferring the architecture", path, LIBRARY_NAME)
+        return None
+    version = config.get("format_version", FORMAT_VERSION)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has format_version {version!r}, newer than this library reads "
+            f"({FORMAT_VERSION}); upgrade stylizing-vit-aug"
+        )
+    return config
+
+
+def config_from_dict(architecture: Any, origin: Path) -> ModelConfig:
+    fields = set(ModelConfig.__dataclass_fields__)
+    if not isinstance(architecture, dict) or set(architecture) - fields:
+        raise CorruptCheckpoint(
+            f"'architecture' in {origin} must be a mapping of {sorted(fields)}, got {architecture!r}"
+        )
+    try:
+        return ModelConfig(**architecture)
+    except (TypeError, ValueError) as error:
+        raise CorruptCheckpoint(f"'architecture' in {origin} is not a valid architecture: {error}") from None
+
+
+def jsonable(value: Any) -> Any:
+    """JSON for training/metrics dicts that hold tensors, numpy numbers or paths."""
+    if hasattr(value, "tolist"):  # tensors, numpy arrays and numbers
+        return value.tolist()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"cannot store {type(value).__name__} {value!r} in config.json")
+
+
+def float32_list(values: Sequence[float] | torch.Tensor) -> list[float]:
+    """Statistics as the shortest decimals that round-trip in float32 (0.744, not 0.74400001)."""
+    import numpy as np
+
+    flat = torch.as_tensor(values, dtype=torch.float32).flatten().tolist()
+    return [float(str(np.float32(v))) for v in flat]
+
+
+def write_checkpoint(
+    model: StylizingViT,
+    directory: str | os.PathLike,
+    *,
+    mean: Sequence[float] | torch.Tensor,
+    std: Sequence[float] | torch.Tensor,
+    source: str | None = None,
+    revision: str | None = None,
+    base_model: str | None = None,
+    training: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    half: bool = False,
+    load_hint: str | None = None,
+) -> Path:
+    """Write model.safetensors, config.json and a README.md model card into ``directory``, atomically.
+
+    ``load_hint`` is the source the card tells readers to load (default: the directory).
+    """
+    from safetensors.torch import save_file
+
+    from .. import __version__
+
+    stats = Normalization.checked(mean, std, model.config.in_chans, "save_pretrained mean/std")
+    mean_list, std_list = float32_list(stats.mean), float32_list(stats.std)
+    state = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+        overflow = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        if overflow:
+            raise ValueError(f"half=True overflows float16 in {overflow}; save in float32 (half=False)")
+    config = {
+        "architecture": model.config.to_dict(),
+        "mean": mean_list,
+        "std": std_list,
+        "library": LIBRARY_NAME,
+        "library_version": __version__,
+        "format_version": FORMAT_VERSION,
+        "dtype": "float16" if half else "float32",
+        "provenance": {
+            "source": source,
+            "revision": revision,
+            "base_model": base_model,
+            "training": dict(training) if training else None,
+            "metrics": dict(metrics) if metrics else None,
+        },
+    }
+    config_text = json.dumps(config, indent=2, default=jsonable) + "\n"  # fails before any write
+    card = model_card(json.loads(config_text), load_hint or os.fspath(directory), count_parameters(model))
+    writers = {
+        WEIGHTS_NAME: lambda p: save_file(state, str(p), metadata={"format": "pt"}),
+        CONFIG_NAME: lambda p: p.write_text(config_text, encoding="utf-8"),
+        CARD_NAME: lambda p: p.write_text(card, encoding="utf-8"),
+    }
+    written = write_directory_atomically(Path(directory), writers)
+    logger.info("saved %s checkpoint to %s", "float16" if half else "float32", written)
+    return written
