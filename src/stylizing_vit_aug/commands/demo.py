@@ -8,13 +8,13 @@ from pathlib import Path
 
 import torch
 
-from ..images import read_image, to_batch
+from ..bank import HISTOLOGY_ASSETS
 from ..image_ops import resize
+from ..images import read_image, to_batch
 from .common import add_checkpoint_arguments, load_stylizer_from_args, positive_int
 
 logger = logging.getLogger(__name__)
 
-HISTOLOGY = Path(__file__).resolve().parent.parent / "assets" / "histology"
 DEFAULT_OUTPUT = Path("stylizing-vit-aug-demo.png")
 
 EPILOG = """\
@@ -56,9 +56,9 @@ def tissue_crop(values: torch.Tensor, side: int) -> torch.Tensor:
 def sample_crops(size: int) -> tuple[torch.Tensor, list[str]]:
     """One tissue crop of each bundled image (native magnification, up to 512 px, resized to
     ``size``) as a float 0–1 batch, and the sources' names."""
-    paths = sorted(HISTOLOGY.glob("*.jpg"))
+    paths = sorted(HISTOLOGY_ASSETS.glob("*.jpg"))
     if not paths:
-        raise FileNotFoundError(f"the bundled sample images are missing from {HISTOLOGY}; reinstall the package")
+        raise FileNotFoundError(f"the bundled sample images are missing from {HISTOLOGY_ASSETS}; reinstall the package")
     crops = []
     for path in paths:
         values, _ = to_batch(read_image(path), str(path))

@@ -268,13 +268,13 @@ def calibration_images(size: int = 224) -> torch.Tensor:
     the whole image resized (shorter side to ``size``, centre-cropped); float 0–1 ``[10,3,S,S]``."""
     from PIL import Image
 
+    from ..bank import HISTOLOGY_ASSETS
     from ..image_ops import resize
     from ..images import to_batch
 
-    folder = Path(__file__).resolve().parent.parent / "assets" / "histology"
-    paths = sorted(folder.glob("*.jpg"))
+    paths = sorted(HISTOLOGY_ASSETS.glob("*.jpg"))
     if not paths:
-        raise FileNotFoundError(f"no calibration images in {folder}")
+        raise FileNotFoundError(f"no calibration images in {HISTOLOGY_ASSETS}")
     crops = []
     for path in paths:
         values, _ = to_batch(Image.open(path).convert("RGB"), str(path))
