@@ -39,14 +39,11 @@ path and reason; ``bank.skipped`` lists them), so one bad file never sinks a ban
 from ..image_ops import random_crop_resize
 from ..images import IMAGE_EXTENSIONS
 from .building import ON_ERROR
+from .bundled import HISTOLOGY_ASSETS, bundled_bank
 from .sampling import STRATEGIES, strategy_name
 from .storage import FILE_FORMAT, BankFileError, BankMismatch
-from .style_bank import (
-    HISTOLOGY_ASSETS,
-    StyleBank,
-    bundled_bank,
-    stream_bytes_per_style,
-)
+from .streams import stream_bytes_per_style
+from .style_bank import StyleBank
 
 __all__ = [
     "FILE_FORMAT",

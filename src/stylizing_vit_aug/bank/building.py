@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -18,7 +19,16 @@ from ..images import ImageLike, ImageReadError, read_image, to_batch, to_uint8
 from ..stylizer import Stylizer
 from .sampling import label_of
 
-__all__ = ["ON_ERROR", "check_domains", "check_on_error", "dataset_images", "folder_domains", "model_images"]
+__all__ = [
+    "ON_ERROR",
+    "check_crops",
+    "check_domains",
+    "check_on_error",
+    "dataset_images",
+    "folder_domains",
+    "model_images",
+    "source_items",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +51,21 @@ def check_domains(domains: Sequence[Any] | None, count: int) -> list[str] | None
     if len(labels) != count:
         raise ValueError(f"got {len(labels)} domain labels for {count} style images; give one per image")
     return labels
+
+
+def check_crops(crops_per_image: int | None) -> None:
+    if crops_per_image is not None and (not isinstance(crops_per_image, int) or crops_per_image < 1):
+        raise ValueError(f"crops_per_image must be a positive integer or None, got {crops_per_image!r}")
+
+
+def source_items(images: Any, chunk_size: int) -> Sequence[Any]:
+    """What :func:`model_images` walks: a list or tuple as given, one batch in ``chunk_size``
+    pieces, or one image."""
+    if isinstance(images, (list, tuple)):
+        return images
+    if isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim == 4:
+        return [images[i : i + chunk_size] for i in range(0, images.shape[0], chunk_size)]
+    return [images]
 
 
 def model_images(

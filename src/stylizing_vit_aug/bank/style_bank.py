@@ -1,6 +1,6 @@
 """The :class:`StyleBank` class: style images at model size, their lazily cached style streams
-and domains, behind one object. Building, the file and sampling are done by
-:mod:`.building`, :mod:`.storage` and :mod:`.sampling`."""
+and domains, behind one object. Building, the stream cache, the file and sampling are done by
+:mod:`.building`, :mod:`.streams`, :mod:`.storage` and :mod:`.sampling`."""
 
 from __future__ import annotations
 
@@ -10,20 +10,20 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..image_ops import color_statistics, random_crop_resize
 from ..images import IMAGE_EXTENSIONS, ImageLike, find_images, to_batch
-from ..model import ModelConfig, StyleStream
+from ..model import StyleStream
 from ..stylizer import Stylizer
 from .building import (
+    check_crops,
     check_domains,
     check_on_error,
     dataset_images,
     folder_domains,
     model_images,
+    source_items,
 )
 from .sampling import DomainIndex, draw_styles
 from .storage import (
@@ -33,18 +33,11 @@ from .storage import (
     read_bank_file,
     write_bank_file,
 )
+from .streams import StreamCache, stream_bytes_per_style
 
-__all__ = ["HISTOLOGY_ASSETS", "StyleBank", "bundled_bank", "stream_bytes_per_style"]
+__all__ = ["StyleBank"]
 
 logger = logging.getLogger(__name__)
-
-HISTOLOGY_ASSETS = Path(__file__).resolve().parent.parent / "assets" / "histology"
-
-
-def stream_bytes_per_style(config: ModelConfig, dtype: torch.dtype = torch.float32) -> int:
-    """Bytes one cached style stream takes: ``depth * tokens * dim * element_size``."""
-    element = torch.empty((), dtype=dtype).element_size()
-    return config.depth * config.num_tokens * config.embed_dim * element
 
 
 class StyleBank:
@@ -97,8 +90,7 @@ class StyleBank:
         self.chunk_size = chunk_size
         self.path: Path | None = None
         self.skipped: list[tuple[Path, str]] = []  # unreadable style files left out, with why
-        self._chunks: list[torch.Tensor | None] = [None] * -(-len(self.images) // chunk_size)
-        self._full: torch.Tensor | None = None
+        self._streams = StreamCache(len(self.images), chunk_size)
         self._color_stats: torch.Tensor | None = None
         self._domain_index: DomainIndex | None = None
 
@@ -130,14 +122,8 @@ class StyleBank:
         with a warning and listed in ``bank.skipped`` (``"skip"``).
         """
         check_on_error(on_error)
-        if crops_per_image is not None and (not isinstance(crops_per_image, int) or crops_per_image < 1):
-            raise ValueError(f"crops_per_image must be a positive integer or None, got {crops_per_image!r}")
-        if isinstance(images, (list, tuple)):
-            items: Sequence[Any] = images
-        elif isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim == 4:
-            items = [images[i : i + chunk_size] for i in range(0, images.shape[0], chunk_size)]
-        else:
-            items = [images]
+        check_crops(crops_per_image)
+        items = source_items(images, chunk_size)
         generator = torch.Generator().manual_seed(seed)
         pixels, counts, skipped = model_images(
             items, stylizer, crops_per_image=crops_per_image, crop_size=crop_size, generator=generator,
@@ -214,42 +200,30 @@ class StyleBank:
 
     @property
     def num_encoded(self) -> int:
-        return sum(chunk.shape[1] for chunk in self._chunks if chunk is not None)
+        return self._streams.num_encoded
 
     @property
     def bytes_per_style(self) -> int:
-        dtype = self.stream_dtype or next((c.dtype for c in self._chunks if c is not None), torch.float32)
+        dtype = self.stream_dtype or self._streams.dtype or torch.float32
         return stream_bytes_per_style(self.stylizer.config, dtype)
 
     # -- streams ------------------------------------------------------------------------------
-    def _encode_chunks(self, chunk_ids: Sequence[int]) -> None:
-        missing = [c for c in chunk_ids if self._chunks[c] is None]
-        bar = tqdm(missing, desc="encoding styles", unit="chunk", disable=len(missing) < 4, leave=False)
-        for chunk_id in bar:
-            start = chunk_id * self.chunk_size
-            pixels = self.images[start : start + self.chunk_size]
-            stream = self.stylizer.encode_prepared_styles(self.stylizer.prepare(pixels, "bank images"))
-            layers = stream.layers.to(self.device)
-            self._chunks[chunk_id] = layers.to(self.stream_dtype) if self.stream_dtype else layers
-        if missing:
-            logger.debug("encoded %d style chunks (%d/%d styles cached)", len(missing), self.num_encoded, len(self))
+    def _encode(self, start: int, stop: int) -> torch.Tensor:
+        """The streams of styles ``[start, stop)`` on the bank's device in its stream dtype."""
+        pixels = self.images[start:stop]
+        stream = self.stylizer.encode_prepared_styles(self.stylizer.prepare(pixels, "bank images"))
+        layers = stream.layers.to(self.device)
+        return layers.to(self.stream_dtype) if self.stream_dtype else layers
 
     def encode(self) -> StyleBank:
         """Encode every style now (a progress bar for large banks) and keep one contiguous cache."""
-        if self._full is None:
-            self._encode_chunks(range(len(self._chunks)))
-            self._keep_all(torch.cat(self._chunks, dim=1))
+        self._streams.fill_all(self._encode)
         return self
-
-    def _keep_all(self, layers: torch.Tensor) -> None:
-        """Cache every style's stream as one tensor; the chunks become views of it."""
-        self._full = layers.to(self.device, self.stream_dtype or layers.dtype)
-        self._chunks = [self._full[:, i : i + self.chunk_size] for i in range(0, len(self), self.chunk_size)]
 
     @property
     def streams(self) -> StyleStream:
         """The cached streams of all styles (encoded now where missing), on the bank's device."""
-        return StyleStream(self.encode()._full)
+        return StyleStream(self._streams.fill_all(self._encode))
 
     def _indices(self, indices: Any) -> torch.Tensor:
         index = torch.as_tensor(indices, dtype=torch.long).flatten().cpu()
@@ -260,20 +234,7 @@ class StyleBank:
     def stream(self, indices: Any) -> StyleStream:
         """The style streams of ``indices``, encoding only their missing chunks; on the stylizer's
         device."""
-        index = self._indices(indices)
-        if self._full is not None:
-            layers = self._full[:, index.to(self._full.device)]
-        else:
-            chunk_of = index // self.chunk_size
-            chunk_ids = chunk_of.unique().tolist()
-            self._encode_chunks(chunk_ids)
-            first = self._chunks[chunk_ids[0]]
-            depth, _, tokens, dim = first.shape
-            layers = first.new_empty(depth, index.numel(), tokens, dim)
-            for chunk_id in chunk_ids:
-                rows = (chunk_of == chunk_id).nonzero().flatten()
-                offsets = index[rows] - chunk_id * self.chunk_size
-                layers[:, rows.to(layers.device)] = self._chunks[chunk_id][:, offsets.to(layers.device)]
+        layers = self._streams.rows(self._indices(indices), self._encode)
         return StyleStream(layers.to(self.stylizer.device))
 
     # -- images -------------------------------------------------------------------------------
@@ -366,28 +327,7 @@ class StyleBank:
         except (TypeError, ValueError) as error:
             raise BankFileError(f"bank file {path} is corrupt: {error}") from None
         if layers is not None:
-            bank._keep_all(layers)
+            bank._streams.keep_all(layers.to(bank.device, bank.stream_dtype or layers.dtype))
         bank.path = path.resolve()
         return bank
 
-
-_BUNDLED: dict[str, StyleBank] = {}
-
-
-def bundled_bank(stylizer: Stylizer, *, crops_per_image: int = 8, seed: int = 0) -> StyleBank:
-    """The small sample bank that ships with the package: random crops of the bundled histology
-    images (domain = source image), built on first use for ``stylizer`` and kept per process."""
-    key = f"{stylizer.fingerprint}:{crops_per_image}:{seed}"
-    if key not in _BUNDLED:
-        paths = sorted(HISTOLOGY_ASSETS.glob("*.jpg"))
-        if not paths:
-            raise FileNotFoundError(f"the bundled style images are missing from {HISTOLOGY_ASSETS}")
-        _BUNDLED[key] = StyleBank.from_images(
-            paths,
-            stylizer,
-            domains=[p.stem for p in paths],
-            crops_per_image=crops_per_image,
-            seed=seed,
-            encode=False,
-        )
-    return _BUNDLED[key]

@@ -1,0 +1,34 @@
+"""The small sample bank that ships with the package, and the one place that knows where its
+histology images live (:data:`HISTOLOGY_ASSETS`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..stylizer import Stylizer
+from .style_bank import StyleBank
+
+__all__ = ["HISTOLOGY_ASSETS", "bundled_bank"]
+
+HISTOLOGY_ASSETS = Path(__file__).resolve().parent.parent / "assets" / "histology"
+
+_BUNDLED: dict[str, StyleBank] = {}
+
+
+def bundled_bank(stylizer: Stylizer, *, crops_per_image: int = 8, seed: int = 0) -> StyleBank:
+    """The small sample bank that ships with the package: random crops of the bundled histology
+    images (domain = source image), built on first use for ``stylizer`` and kept per process."""
+    key = f"{stylizer.fingerprint}:{crops_per_image}:{seed}"
+    if key not in _BUNDLED:
+        paths = sorted(HISTOLOGY_ASSETS.glob("*.jpg"))
+        if not paths:
+            raise FileNotFoundError(f"the bundled style images are missing from {HISTOLOGY_ASSETS}")
+        _BUNDLED[key] = StyleBank.from_images(
+            paths,
+            stylizer,
+            domains=[p.stem for p in paths],
+            crops_per_image=crops_per_image,
+            seed=seed,
+            encode=False,
+        )
+    return _BUNDLED[key]

@@ -1,0 +1,85 @@
+"""The cache of a bank's style streams: encoded lazily one chunk of styles at a time, then kept as
+one contiguous ``[L, N, T, D]`` tensor whose chunks are views of it; rows gathered by index.
+How a chunk is encoded (stylizer, device, dtype) is the bank's to say."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from ..model import ModelConfig
+
+__all__ = ["StreamCache", "stream_bytes_per_style"]
+
+logger = logging.getLogger(__name__)
+
+# encodes the styles [start, stop) of the bank: layers [L, stop - start, T, D] where they are kept
+EncodeChunk = Callable[[int, int], torch.Tensor]
+
+
+def stream_bytes_per_style(config: ModelConfig, dtype: torch.dtype = torch.float32) -> int:
+    """Bytes one cached style stream takes: ``depth * tokens * dim * element_size``."""
+    element = torch.empty((), dtype=dtype).element_size()
+    return config.depth * config.num_tokens * config.embed_dim * element
+
+
+class StreamCache:
+    """The streams of ``count`` styles, ``chunk_size`` styles per chunk; ``full`` once all are kept
+    as one tensor."""
+
+    def __init__(self, count: int, chunk_size: int) -> None:
+        self.count = count
+        self.chunk_size = chunk_size
+        self.chunks: list[torch.Tensor | None] = [None] * -(-count // chunk_size)
+        self.full: torch.Tensor | None = None
+
+    @property
+    def num_encoded(self) -> int:
+        return sum(chunk.shape[1] for chunk in self.chunks if chunk is not None)
+
+    @property
+    def dtype(self) -> torch.dtype | None:
+        """The dtype of the encoded streams; None while nothing is encoded."""
+        return next((chunk.dtype for chunk in self.chunks if chunk is not None), None)
+
+    def fill(self, chunk_ids: Sequence[int], encode: EncodeChunk) -> None:
+        """Encode the chunks among ``chunk_ids`` not encoded yet (a progress bar for many)."""
+        missing = [c for c in chunk_ids if self.chunks[c] is None]
+        bar = tqdm(missing, desc="encoding styles", unit="chunk", disable=len(missing) < 4, leave=False)
+        for chunk_id in bar:
+            start = chunk_id * self.chunk_size
+            self.chunks[chunk_id] = encode(start, min(start + self.chunk_size, self.count))
+        if missing:
+            logger.debug("encoded %d style chunks (%d/%d styles cached)", len(missing), self.num_encoded, self.count)
+
+    def fill_all(self, encode: EncodeChunk) -> torch.Tensor:
+        """Every stream as one tensor, encoding the missing chunks first."""
+        if self.full is None:
+            self.fill(range(len(self.chunks)), encode)
+            self.keep_all(torch.cat(self.chunks, dim=1))
+        return self.full
+
+    def keep_all(self, layers: torch.Tensor) -> None:
+        """Keep every style's stream as one tensor; the chunks become views of it."""
+        self.full = layers
+        self.chunks = [layers[:, i : i + self.chunk_size] for i in range(0, self.count, self.chunk_size)]
+
+    def rows(self, index: torch.Tensor, encode: EncodeChunk) -> torch.Tensor:
+        """The streams of the styles ``index`` (CPU, in range), encoding only their missing
+        chunks; where the cache keeps them."""
+        if self.full is not None:
+            return self.full[:, index.to(self.full.device)]
+        chunk_of = index // self.chunk_size
+        chunk_ids = chunk_of.unique().tolist()
+        self.fill(chunk_ids, encode)
+        first = self.chunks[chunk_ids[0]]
+        depth, _, tokens, dim = first.shape
+        layers = first.new_empty(depth, index.numel(), tokens, dim)
+        for chunk_id in chunk_ids:
+            rows = (chunk_of == chunk_id).nonzero().flatten()
+            offsets = index[rows] - chunk_id * self.chunk_size
+            layers[:, rows.to(layers.device)] = self.chunks[chunk_id][:, offsets.to(layers.device)]
+        return layers
