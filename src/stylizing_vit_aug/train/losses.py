@@ -74,6 +74,10 @@ class TermWeights:
     def as_dict(self) -> dict[str, float]:
         return {k: float(v) for k, v in asdict(self).items()}
 
+    def weighted_sum(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The total loss: each term times its weight, summed in field order."""
+        return sum(weight * terms[name] for name, weight in self.as_dict().items())  # type: ignore[return-value]
+
     @classmethod
     def terms(cls) -> tuple[str, ...]:
         return tuple(f.name for f in dataclasses.fields(cls))
@@ -159,8 +163,7 @@ def style_loss(target: torch.Tensor, stylized: torch.Tensor) -> torch.Tensor:
 
 def combine(terms: dict[str, torch.Tensor], weights: LossWeights) -> torch.Tensor:
     """The weighted total of the four terms."""
-    w = weights.as_dict()
-    return sum(w[name] * terms[name] for name in LOSS_TERMS)  # type: ignore[return-value]
+    return weights.weighted_sum(terms)
 
 
 class LossOutput(NamedTuple):
@@ -338,6 +341,4 @@ class StainSupervisedObjective(nn.Module):
             terms["colour"] = (out_mean - real_mean).abs().mean() + (out_std - real_std).abs().mean()
         if self.weights.seam > 0:
             terms["seam"] = sum(seam_excess(change, period) for change in changes)
-        w = self.weights.as_dict()
-        total = sum(w[name] * terms[name] for name in STAIN_TERMS)
-        return LossOutput(total, terms, TrainingImages(own, relative, None, style_index))  # type: ignore[arg-type]
+        return LossOutput(self.weights.weighted_sum(terms), terms, TrainingImages(own, relative, None, style_index))  # type: ignore[arg-type]
