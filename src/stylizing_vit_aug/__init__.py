@@ -29,6 +29,7 @@ _LAZY = {
     "StylizedLoader": "transforms.batch",
     "StylizeCollate": "transforms.batch",
     "StylizeInfo": "transforms.batch",
+    "kornia": "transforms.kornia",
     "StyleTTA": "tta",
     "metrics": "metrics",
 }

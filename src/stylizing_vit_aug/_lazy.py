@@ -13,7 +13,8 @@ from typing import Any, Callable
 def lazy_attributes(package: str, names: dict[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """``__getattr__`` and ``__dir__`` for ``package``: ``names`` maps attribute -> submodule.
 
-    An attribute named like its submodule is the submodule itself.
+    An attribute named like its submodule (or the submodule's last part: ``"kornia"`` ->
+    ``"transforms.kornia"``) is the submodule itself.
     """
     namespace = importlib.import_module(package).__dict__
 
@@ -22,7 +23,7 @@ def lazy_attributes(package: str, names: dict[str, str]) -> tuple[Callable[[str]
         if module_name is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         module = importlib.import_module(f".{module_name}", package)
-        value = module if name == module_name else getattr(module, name)
+        value = module if name == module_name.rpartition(".")[2] else getattr(module, name)
         namespace[name] = value
         return value
 

@@ -1,6 +1,6 @@
-"""Thin augmentation front-ends over the Stylizer: torchvision v2, albumentations, MONAI, GPU batches.
+"""Thin augmentation front-ends over the Stylizer: torchvision v2, albumentations, MONAI, kornia, GPU batches.
 
-Names load on first use, so importing this package needs neither albumentations, MONAI nor a model.
+Names load on first use, so importing this package needs neither albumentations, MONAI, kornia nor a model.
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ _LAZY = {
     "StylizeInfo": "batch",
     "StylizeCollate": "batch",
     "StylizedLoader": "batch",
+    "RandomStylize": "kornia",
+    "kornia": "kornia",
 }
 
 __all__ = [
-    "AlbumentationsStylize", "BatchStylize", "RandStylize", "RandStylized", "StylizeCollate", "StylizeInfo",
-    "StylizeTransform", "StylizedLoader",
+    "AlbumentationsStylize", "BatchStylize", "RandStylize", "RandStylized", "RandomStylize", "StylizeCollate",
+    "StylizeInfo", "StylizeTransform", "StylizedLoader", "kornia",
 ]
 
 

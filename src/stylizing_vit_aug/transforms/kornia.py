@@ -1,0 +1,142 @@
+"""``RandomStylize``: Stylizing ViT style augmentation as a kornia intensity augmentation.
+
+A kornia augmentation draws its parameters first (``generate_parameters``), keeps them in
+``_params`` and then applies them (``apply_transform``), so a call can be replayed exactly:
+``aug(images, params=aug._params)``. The parameters here are plain tensors: which style each row
+takes (a bank index, or the batch row whose image gives the style) and the strength of each row.
+Being an intensity augmentation, masks, boxes and keypoints in an ``AugmentationSequential`` pass
+through untouched. Only the rows kornia's ``p`` gate selects go through the model.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+try:
+    from kornia.augmentation import IntensityAugmentationBase2D
+except ImportError as error:  # pragma: no cover - exercised only without the extra
+    raise ImportError("RandomStylize needs kornia >= 0.7: pip install 'stylizing-vit-aug[kornia]'") from error
+
+from ..bank import StyleBank
+from ..images import from_batch, to_batch
+from ..stylizer import Stylizer, check_mode
+from ._common import (
+    StyleSource,
+    UsesStyleSource,
+    check_probability,
+    check_strength,
+    check_unit_range,
+    draw_strength,
+)
+from .batch import rolled_style_rows
+
+__all__ = ["RandomStylize"]
+
+
+class RandomStylize(UsesStyleSource, IntensityAugmentationBase2D):
+    """Stylise each image of a float ``(B, 3, H, W)`` batch in 0–1 with probability ``p``.
+
+    Args:
+        stylizer: a :class:`Stylizer`, a checkpoint source string (loaded lazily, once per
+            process), or None for the bank's stylizer, else the bundled default.
+        bank: a :class:`StyleBank` or a bank file to draw styles from; None takes each row's style
+            from the next row of the same batch (the paper's roll by one; a batch of one is left
+            unchanged, as an image is never styled with itself).
+        p: probability per image.
+        strength: a number, or a ``(low, high)`` range drawn per image.
+        same_on_batch: one decision, strength and bank style for the whole batch.
+        strategy: bank sampling, ``"uniform"`` over styles or ``"balanced"`` over the bank's
+            domains (kornia draws parameters before it sees labels, so for ``"other_domain"``
+            use :class:`~stylizing_vit_aug.BatchStylize` with ``domains=``).
+        mode: ``"relative"``, ``"detail"`` or ``"resize"`` (None: the stylizer's own mode).
+        revision: revision pin of a source string.
+        device: where a stylizer loaded from a string runs (default: the first batch's device).
+        keepdim: kornia's flag: return a ``(C, H, W)`` input as ``(C, H, W)``.
+
+    Returns the input's shape, dtype and device. Parameters (``aug._params``): ``style_index``
+    (long, -1 where a row has no style) and ``strength`` (float), one per row, on the CPU.
+    """
+
+    def __init__(
+        self,
+        stylizer: Stylizer | str | os.PathLike | None = None,
+        bank: StyleBank | str | os.PathLike | None = None,
+        p: float = 0.5,
+        strength: float | Sequence[float] = 1.0,
+        *,
+        same_on_batch: bool = False,
+        strategy: str = "uniform",
+        mode: str | None = None,
+        revision: str | None = None,
+        device: str | torch.device | None = None,
+        keepdim: bool = False,
+    ) -> None:
+        super().__init__(p=check_probability(p), same_on_batch=bool(same_on_batch), keepdim=keepdim)
+        if strategy not in ("uniform", "balanced"):
+            raise ValueError(
+                f'strategy must be "uniform" or "balanced", got {strategy!r}; for styles of another domain '
+                "use BatchStylize(stylizer, bank, strategy='other_domain') with domains="
+            )
+        self.strength = check_strength(strength)
+        self.strategy = strategy
+        self.mode = check_mode(mode)
+        self.in_batch = bank is None
+        self._device_given = device is not None
+        self._source = StyleSource(stylizer, bank, revision=revision, device=str(device) if device else None)
+
+    def __repr__(self) -> str:
+        styles = "in-batch (rolled)" if self.in_batch else f"bank ({self.strategy})"
+        return f"{super().__repr__()[:-1]}, strength={self.strength}, styles={styles})"
+
+    def generate_parameters(self, batch_shape: tuple[int, ...]) -> dict[str, torch.Tensor]:
+        batch = batch_shape[0]
+        count = 1 if self.same_on_batch else batch
+        strength = draw_strength(*self.strength, count).expand(batch).contiguous()
+        if self.in_batch:
+            style_index = rolled_style_rows(batch) if batch else torch.zeros(0, dtype=torch.long)
+        else:
+            style_index = self.bank.sample(count, strategy=self.strategy).expand(batch).contiguous()
+        return {"style_index": style_index, "strength": strength}
+
+    def _rows(self, params: dict[str, torch.Tensor], batch: int) -> torch.Tensor:
+        """The rows to stylise: kornia's gate (every row when ``p`` is 1) and a style to take."""
+        style_index, strength = params.get("style_index"), params.get("strength")
+        if style_index is None or strength is None or len(style_index) != batch or len(strength) != batch:
+            raise ValueError(
+                f"RandomStylize needs params with 'style_index' and 'strength' of length {batch} (one per "
+                "image): replay the params of a call on a batch of this size"
+            )
+        gate = torch.atleast_1d(params["batch_prob"] > 0.5).cpu()
+        if self.p == 1.0 and self.p_batch == 1.0:  # kornia's rule: p=1 transforms every row
+            gate = torch.ones_like(gate)
+        return (gate & (style_index.cpu() >= 0)).nonzero().flatten()
+
+    def apply_transform(
+        self,
+        input: torch.Tensor,
+        params: dict[str, torch.Tensor],
+        flags: dict[str, Any],
+        transform: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        rows = self._rows(params, input.shape[0])
+        if rows.numel() == 0:
+            return input
+        check_unit_range(input, "RandomStylize")
+        picked = rows.to(input.device)
+        values, info = to_batch(input[picked], "batch")  # validates channels, size and dtype
+        if not self._device_given:
+            self._source.device = str(input.device)  # a lazily loaded stylizer runs where the batches are
+        style_index = params["style_index"].cpu()[rows]
+        if self.in_batch:
+            styles: Any = input[style_index.to(input.device)]  # the original rows, not stylised ones
+        else:
+            styles = self.bank.stream(style_index)
+        strength = params["strength"].cpu()[rows].float()
+        out = self.stylizer.stylize_batch(values, styles, strength, mode=self.mode)
+        result = input.clone()
+        result[picked] = from_batch(out, info)
+        return result
