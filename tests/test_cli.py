@@ -276,3 +276,31 @@ def test_stylize_mode_option_reaches_the_stylizer(tmp_path, checkpoint):
     original = np.asarray(Image.open(path))
     assert np.array_equal(outputs["relative"], original)  # its own style: relative changes nothing
     assert not np.array_equal(outputs["detail"], original)  # detail shows the decoder's own change
+
+
+def _loading_torch(pid: int) -> bool:
+    """Whether process ``pid`` has mapped torch's C++ library, i.e. is in the middle of importing it."""
+    try:
+        return "libtorch" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/PID/maps to time the signal")
+@pytest.mark.parametrize("entry", ["console script", "python -m"])
+def test_ctrl_c_while_importing_exits_130_with_one_line(tmp_path, entry):
+    """Ctrl-C before the command starts (while torch is being imported) is not a traceback."""
+    script = Path(sys.executable).with_name("stylizing-vit-aug")
+    if entry == "console script" and not script.is_file():
+        pytest.skip("the console script is not installed next to this interpreter")
+    program = [str(script)] if entry == "console script" else [sys.executable, "-m", "stylizing_vit_aug.cli"]
+    command = [*program, "stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--style", "s.png"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and process.poll() is None and not _loading_torch(process.pid):
+        time.sleep(0.005)
+    assert process.poll() is None, "the command ended before torch was imported"
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert err.strip() == "stylizing-vit-aug stylize: interrupted", err

@@ -16,7 +16,6 @@ import sys
 from typing import Sequence
 
 from . import __version__
-from .commands.common import EXIT_SKIPPED
 
 logger = logging.getLogger("stylizing_vit_aug.cli")
 
@@ -35,7 +34,7 @@ Anatomy-preserving style augmentation with a pretrained Stylizing ViT.
   app       a local web page: your images in your styles, with the figures (needs the app extra)
 """
 
-EPILOG = f"""\
+EPILOG = """\
 examples:
   stylizing-vit-aug demo --checkpoint tiny-camelyon17wilds
   stylizing-vit-aug stylize slides/ -o styled/ --bank bank.safetensors
@@ -43,7 +42,7 @@ examples:
   accelerate launch -m stylizing_vit_aug.cli train --help
 
 `stylizing-vit-aug COMMAND --help` shows each command's options and examples.
-Exit codes: 0 done, 1 runtime failure, 2 usage or input error, {EXIT_SKIPPED} done but some unreadable
+Exit codes: 0 done, 1 runtime failure, 2 usage or input error, {exit_skipped} done but some unreadable
 files were skipped (stylize, bank build), 130 interrupted.
 """
 
@@ -102,7 +101,10 @@ def _attach(sub: argparse.ArgumentParser, name: str) -> None:
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The full parser; a command's module is imported only when ``argv`` names it."""
-    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG, formatter_class=FORMATTER)
+    from .commands.common import EXIT_SKIPPED
+
+    epilog = EPILOG.format(exit_skipped=EXIT_SKIPPED)
+    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=epilog, formatter_class=FORMATTER)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_verbose(parser, 0)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -128,8 +130,31 @@ def _fail(command: str | None, message: str, code: int) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (the console script exits with it)."""
+    """Run the command line; returns the exit code (the console script exits with it).
+
+    Ctrl-C anywhere, including while a command's module imports torch, exits 130 with one line.
+    That is why this module imports nothing heavy at its top: the console script imports it
+    before any handler runs.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        command = _command_of(argv)
+        print(f"{PROG} {command}: interrupted" if command else f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+def __getattr__(name: str) -> object:
+    """``cli.EXIT_SKIPPED``, imported on first use (its module imports torch)."""
+    if name == "EXIT_SKIPPED":
+        from .commands.common import EXIT_SKIPPED
+
+        return EXIT_SKIPPED
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _run(argv: list[str]) -> int:
     try:
         args = build_parser(argv).parse_args(argv)
     except SystemExit as exit:  # --help, --version, or a usage error already printed by argparse
@@ -151,9 +176,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             "directory written by save_pretrained / `stylizing-vit-aug train`."
         )
         return _fail(command, f"{error}\n{hint}", 2)
-    except KeyboardInterrupt:
-        print(f"{PROG} {command}: interrupted", file=sys.stderr)
-        return 130
     except (CLIError, FileNotFoundError, NotADirectoryError, ValueError, TypeError, KeyError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
         return _fail(command, message, 2)
