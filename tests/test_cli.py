@@ -304,3 +304,32 @@ def test_ctrl_c_while_importing_exits_130_with_one_line(tmp_path, entry):
     out, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     assert err.strip() == "stylizing-vit-aug stylize: interrupted", err
+
+
+def test_top_level_help_lists_each_command_once(capsys):
+    assert cli.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name in cli.COMMANDS:
+        listed = [line for line in out.splitlines() if line.split()[:1] == [name]]
+        assert len(listed) == 1, f"{name!r} is listed {len(listed)} times in --help:\n{out}"
+
+
+
+def _subparser(words: list[str]):
+    parser = cli.build_parser(words)
+    for word in words:
+        parser = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction").choices[word]
+    return parser
+
+
+@pytest.mark.parametrize("words", SUBCOMMANDS, ids=" ".join)
+def test_examples_have_no_stray_runs_of_spaces(words):
+    """A shell line continued inside a Python string must keep its backslash: no joined lines."""
+    for line in (_subparser(words).epilog or "").splitlines():
+        command = line.split("#")[0].strip()  # aligned trailing comments are fine
+        assert "   " not in command, f"a run of spaces inside an example of `{' '.join(words)}`: {line!r}"
+
+
+def test_every_bench_option_says_what_it_does():
+    silent = [a.option_strings[0] for a in _subparser(["bench"])._actions if a.option_strings and not a.help]
+    assert not silent, f"options without help in `bench --help`: {silent}"

@@ -22,17 +22,7 @@ logger = logging.getLogger("stylizing_vit_aug.cli")
 PROG = "stylizing-vit-aug"
 FORMATTER = argparse.RawDescriptionHelpFormatter
 
-DESCRIPTION = """\
-Anatomy-preserving style augmentation with a pretrained Stylizing ViT.
-
-  demo      stylise the bundled sample images into a labelled grid and print quality figures
-  stylize   a folder of images in, a stylised folder out (resumable, records the styles)
-  preview   a labelled content x style grid from folders or a bank file
-  bank      build a style bank file from a folder, or inspect one
-  train     fine-tune a stylizer on your own domains (also under `accelerate launch`)
-  bench     throughput against the published reference implementation
-  app       a local web page: your images in your styles, with the figures (needs the app extra)
-"""
+DESCRIPTION = "Anatomy-preserving style augmentation with a pretrained Stylizing ViT."
 
 EPILOG = """\
 examples:
@@ -46,22 +36,24 @@ Exit codes: 0 done, 1 runtime failure, 2 usage or input error, {exit_skipped} do
 files were skipped (stylize, bank build), 130 interrupted.
 """
 
-# The one registration table: name -> (module, help, description). Every module has EPILOG,
-# add_arguments(parser) and run(args); only the module of the command being run is imported.
+# The one registration table: name -> (module, help, description); `--help` lists the commands
+# from it, once. Every module has EPILOG, add_arguments(parser) and run(args); only the module of
+# the command being run is imported.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "demo": ("demo", "stylise the bundled samples into a grid + figures",
+    "demo": ("demo", "stylise the bundled sample images into a labelled grid and print quality figures",
              "Stylise the bundled histology samples into a labelled content x style grid PNG and "
              "print anatomy-preservation and style-match figures."),
-    "stylize": ("stylize", "stylise a folder of images (resumable)",
+    "stylize": ("stylize", "a folder of images in, a stylised folder out (resumable, records the styles)",
                 "Stylise every image of a folder (recursively) into an output folder."),
-    "preview": ("preview", "a labelled content x style grid",
+    "preview": ("preview", "a labelled content x style grid from folders or a bank file",
                 "Render a labelled grid of content images in several styles."),
-    "bank": ("bank", "build or inspect a style bank file",
+    "bank": ("bank", "build a style bank file from a folder, or inspect one",
              "Build a style bank file from a folder of style images, or inspect one."),
-    "train": ("train", "fine-tune a stylizer", "Fine-tune a stylizer on your own domains."),
-    "bench": ("bench", "benchmark stylisation throughput",
+    "train": ("train", "fine-tune a stylizer on your own domains (also under `accelerate launch`)",
+              "Fine-tune a stylizer on your own domains."),
+    "bench": ("bench", "throughput against the published reference implementation",
               "Benchmark stylisation throughput against the published reference implementation."),
-    "app": ("app", "a local web page to look at styles before training",
+    "app": ("app", "a local web page: your images in your styles, with the figures (needs the app extra)",
             "Serve a web page (Gradio) that shows content images in chosen styles with the quality "
             "figures, and the StylizeTransform(...) line with those settings."),
 }
@@ -107,7 +99,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=epilog, formatter_class=FORMATTER)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_verbose(parser, 0)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND", required=True)
     wanted = _command_of(argv)
     for name, (_, help, description) in COMMANDS.items():
         sub = commands.add_parser(name, help=help, description=description, formatter_class=FORMATTER)

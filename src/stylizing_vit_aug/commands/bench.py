@@ -32,8 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="our compute dtype (auto: the Stylizer's default). The reference runs "
                         "fp32 on CPU and under autocast in this dtype on CUDA")
     parser.add_argument("--compile", action="store_true", help="torch.compile our fast path")
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--iters", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2,
+                        help="untimed calls of each candidate first (compilation, caches, cuDNN autotune; default 2)")
+    parser.add_argument("--iters", type=int, default=5,
+                        help="timed calls of each candidate, interleaved; the median is reported (default 5)")
     parser.add_argument("--no-reference", action="store_true", help="time only our engine")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows to this JSON file")
 
