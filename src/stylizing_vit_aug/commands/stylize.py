@@ -76,7 +76,7 @@ examples:
   stylizing-vit-aug stylize slides/ -o styled/ --bank bank.safetensors --styles-per-image 3
 
   # every GPU of 2 nodes (start it on each node; one output folder on a shared file system)
-  torchrun --nnodes 2 --nproc_per_node 8 --rdzv_backend c10d --rdzv_endpoint HOST:29500 \
+  torchrun --nnodes 2 --nproc_per_node 8 --rdzv_backend c10d --rdzv_endpoint HOST:29500 \\
       -m stylizing_vit_aug.cli stylize slides/ -o styled/ --bank bank.safetensors
 
 Interrupted? Run the same command again: finished images are skipped, nothing is half-written,
