@@ -13,7 +13,8 @@ from a bank of *training* crops and averages the predictions. In-domain accuracy
 of the training images) is printed for context.
 
 Run:  python examples/tta_evaluation.py [--seed 1] [--checkpoint tiny-camelyon17wilds]
-Without --checkpoint it uses the bundled default. About a minute on a 2-core CPU.
+Without --checkpoint it uses the bundled default. With it, about 14 s per seed on this project's
+2-core AMD EPYC CPU (torch 2.14.1, 2026-11-28); results in docs/tta.md.
 """
 
 from __future__ import annotations
