@@ -150,8 +150,12 @@ def _download(
             f"({cache_dir or 'the default HF_HUB_CACHE'}) and {why}. To fix: "
             + ("check the local path; or, for a Hub repo, " if local else "")
             + f"download it once while online (load_stylizer({repo_id!r}) without HF_HUB_OFFLINE, "
-            f"or `hf download {repo_id} {filename}`), point cache_dir= at a cache that holds it, or "
-            "pass a local .safetensors file or saved directory instead"
+            f"or `hf download {repo_id} {filename}"
+            + (f" --cache-dir {cache_dir}" if cache_dir else "")
+            + "`; `huggingface-cli download` in older huggingface_hub), after which HF_HUB_OFFLINE=1 "
+            "reads it from the cache; point cache_dir= at a cache that holds it; pass a local "
+            ".safetensors file or saved directory instead; or use the bundled default, which needs "
+            "no download: sva.load_stylizer()"
         ) from error
     except RevisionNotFoundError as error:
         raise UnknownCheckpoint(f"revision {revision!r} does not exist in {repo_id}: {error}") from error
