@@ -3,7 +3,7 @@
 Every front-end hands images to the Stylizer in whatever kind its users have; this module is the
 only place that knows those kinds. ``to_batch`` validates and converts to a float32 ``[B,C,H,W]``
 tensor in 0–1, remembering what came in; ``from_batch`` gives back exactly that kind, dtype,
-value range and layout. 8-bit (uint8, PIL ``L``/``RGB``) and 16-bit (numpy uint16, PIL ``I;16``)
+value range and layout (an alpha channel is carried, never stylised: :data:`ALPHA_POLICY`). 8-bit (uint8, PIL ``L``/``RGB``) and 16-bit (numpy uint16, PIL ``I;16``)
 integers are both exact: strength 0 and a round trip give back the same values.
 
 It is also the package's one image reader (:func:`read_image`, :func:`image_size`,
@@ -15,14 +15,17 @@ applied, and every unreadable file is an :class:`ImageReadError` that names it. 
 
 from .files import (
     IMAGE_EXTENSIONS,
+    NO_ALPHA_FORMATS,
     SIXTEEN_BIT_FORMATS,
     ImageReadError,
     find_images,
     image_size,
+    is_lossless,
     read_image,
     save_image,
 )
 from .kinds import (
+    ALPHA_POLICY,
     FLOAT_TOLERANCE,
     MIN_SIZE,
     SUPPORTED_CHANNELS,
@@ -37,9 +40,11 @@ from .kinds import (
 from .normalization import STATS_UNITS, Normalization
 
 __all__ = [
+    "ALPHA_POLICY",
     "FLOAT_TOLERANCE",
     "IMAGE_EXTENSIONS",
     "MIN_SIZE",
+    "NO_ALPHA_FORMATS",
     "SIXTEEN_BIT_FORMATS",
     "STATS_UNITS",
     "SUPPORTED_CHANNELS",
@@ -51,6 +56,7 @@ __all__ = [
     "find_images",
     "from_batch",
     "image_size",
+    "is_lossless",
     "read_image",
     "same_kind_copy",
     "save_image",

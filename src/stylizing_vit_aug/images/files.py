@@ -1,13 +1,15 @@
-"""The package's one image reader and encoder: 8/16-bit, grayscale or RGB, EXIF orientation
-applied, every unreadable file an :class:`ImageReadError` that names it."""
+"""The package's one image reader and encoder: 8/16-bit, grayscale or RGB (alpha on request),
+EXIF orientation applied once and the same way for every format, every unreadable file an
+:class:`ImageReadError` that names it."""
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
 import zlib
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 import torch
@@ -17,13 +19,15 @@ try:  # PIL is a core dependency, but keep the import error readable
 except ImportError:  # pragma: no cover
     PILImage = None
 
-from .kinds import ImageError, check_size_and_channels
+from .kinds import ALPHA_CHANNELS, ALPHA_POLICY, ImageError, check_size_and_channels, log_once
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 SIXTEEN_BIT_FORMATS = ("PNG", "TIFF")  # the formats save_image writes 16-bit pixels to
+NO_ALPHA_FORMATS = ("JPEG", "BMP")  # formats save_image writes without the alpha channel
 _EXIF_ORIENTATION = 0x0112
 # EXIF orientation -> the numpy operation that makes the pixels upright (PIL's exif_transpose)
 _UPRIGHT = {
+    1: lambda a: a,
     2: lambda a: a[:, ::-1],
     3: lambda a: a[::-1, ::-1],
     4: lambda a: a[::-1],
@@ -32,6 +36,12 @@ _UPRIGHT = {
     7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
     8: lambda a: np.rot90(a, 1),
 }
+_INVERSE = {**{o: o for o in _UPRIGHT}, 6: 8, 8: 6}  # orientation whose operation undoes o's
+_MANY_FRAMES = {"TIFF": "multi-page TIFF", "WEBP": "animated WebP", "GIF": "animated GIF", "PNG": "animated PNG (APNG)"}
+# 8-bit PIL modes -> the mode read_image decodes them in (anything else: RGB)
+_DECODED_MODE = {"L": "L", "RGB": "RGB", "RGBA": "RGBA", "LA": "LA", "1": "L", "La": "LA", "PA": "RGBA", "RGBa": "RGBA"}
+
+logger = logging.getLogger(__name__)
 
 
 class ImageReadError(ImageError):
@@ -63,8 +73,10 @@ def _unreadable(path: Path, error: BaseException) -> ImageReadError:
     return ImageReadError(f"cannot read image {path}: {reason}")
 
 
-def _decode(image: "PILImage.Image", path: Path) -> np.ndarray:
-    """The pixels of an open PIL image: uint8 or uint16, ``(H, W)`` or ``(H, W, 3)``, as stored."""
+def _decode(image: "PILImage.Image", path: Path, orientation: int, deep: str | None) -> np.ndarray:
+    """The pixels of an open PIL image in stored order (``orientation`` not yet applied; ``deep``:
+    :func:`_deep_colour`): uint8 or uint16, ``(H, W)`` or
+    ``(H, W, C)`` with C = 2 (gray + alpha), 3 (RGB) or 4 (RGB + alpha)."""
     if image.mode.startswith("I;16"):
         return np.asarray(image).astype(np.uint16)
     if image.mode == "I":  # 16-bit grayscale as some plugins open it
@@ -72,15 +84,26 @@ def _decode(image: "PILImage.Image", path: Path) -> np.ndarray:
         if pixels.min() < 0 or pixels.max() > 65535:
             raise ImageReadError(f"cannot read image {path}: 32-bit integer pixels are not supported")
         return pixels.astype(np.uint16)
-    if image.mode in ("RGB", "RGBA") and any(";16" in str(tile[3]) for tile in image.tile):
-        return _decode_16bit_colour(path, image.format)
     if image.mode == "F":
         raise ImageReadError(f"cannot read image {path}: 32-bit float pixels are not supported")
-    if image.mode in ("L", "RGB"):
-        return np.asarray(image)
-    if image.mode in ("1", "LA", "La"):
-        return np.asarray(image.convert("L"))
-    return np.asarray(image.convert("RGB"))  # palette, alpha (dropped), CMYK, YCbCr ...
+    if deep:
+        return _decode_16bit(path, image, orientation, deep)
+    mode = _DECODED_MODE.get(image.mode, "RGB")  # palette, CMYK, YCbCr ...: RGB
+    if image.mode == "P" and "transparency" in image.info:
+        mode = "RGBA"
+    return np.asarray(image if image.mode == mode else image.convert(mode))
+
+
+def _deep_colour(image: "PILImage.Image") -> str | None:
+    """The layout ("RGB", "RGBA" or "LA") of 16-bit pixels PIL would cut to 8 bits, else None:
+    its tile list says so until anything loads the pixels (a 16-bit "LA" PNG opens as "RGBA")."""
+    if image.mode not in ("RGB", "RGBA", "LA"):
+        return None
+    for tile in image.tile:
+        rawmode = str(tile[3][0] if isinstance(tile[3], tuple) else tile[3])
+        if ";16" in rawmode:
+            return rawmode.split(";")[0]
+    return None
 
 
 def _orientation(image: "PILImage.Image") -> int:
@@ -93,9 +116,35 @@ def _orientation(image: "PILImage.Image") -> int:
     return orientation if isinstance(orientation, int) and orientation in _UPRIGHT else 1
 
 
-def _decode_16bit_colour(path: Path, fmt: str | None) -> np.ndarray:
-    """16-bit RGB(A) pixels, which PIL would cut to 8 bits: through OpenCV when it is installed
-    (albumentations brings it), else PNG through torchvision's decoder."""
+def _stored_size(image: "PILImage.Image") -> tuple[int, int]:
+    """``(width, height)`` as the pixels are stored (Pillow reports a TIFF's upright size)."""
+    tags = getattr(image, "tag_v2", None)
+    if image.format == "TIFF" and tags is not None and 256 in tags and 257 in tags:
+        return int(tags[256]), int(tags[257])
+    return image.size
+
+
+def _keep_stored_order(image: "PILImage.Image") -> None:
+    """Stop Pillow turning a TIFF upright while it loads (11+ does, and scrambles grayscale
+    ones doing it), so orientation is applied once, by :func:`read_image`, for every format."""
+    if image.format != "TIFF":
+        return
+    exif = image.getexif()
+    if _EXIF_ORIENTATION in exif:
+        del exif[_EXIF_ORIENTATION]
+    image._size = _stored_size(image)  # noqa: SLF001 - the loader allocates from this size
+
+
+def _note_frames(image: "PILImage.Image") -> None:
+    frames = getattr(image, "n_frames", 1)
+    if isinstance(frames, int) and frames > 1:
+        kind = _MANY_FRAMES.get(image.format or "", f"{image.format} with several frames")
+        log_once(f"frames:{kind}", "%s files: only the first frame of each is used (this one has %d)", kind, frames)
+
+
+def _decode_16bit(path: Path, image: "PILImage.Image", orientation: int, layout: str) -> np.ndarray:
+    """16-bit RGB, RGBA or gray+alpha pixels, which PIL would cut to 8 bits: through OpenCV when
+    it is installed (albumentations brings it), else PNG through torchvision's decoder."""
     try:
         import cv2
     except ImportError:
@@ -103,10 +152,13 @@ def _decode_16bit_colour(path: Path, fmt: str | None) -> np.ndarray:
     if cv2 is not None:
         data = np.frombuffer(path.read_bytes(), np.uint8)
         pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
-        if pixels is None or pixels.ndim != 3:
-            raise ImageReadError(f"cannot read image {path}: OpenCV could not decode its 16-bit colour pixels")
-        return pixels[..., 2::-1]  # BGR(A) -> RGB
-    if fmt == "PNG":
+        if pixels is None or pixels.ndim != 3 or pixels.dtype != np.uint16:
+            raise ImageReadError(f"cannot read image {path}: OpenCV could not decode its 16-bit pixels")
+        pixels = pixels[..., [2, 1, 0, 3][: pixels.shape[-1]]]  # BGR(A) -> RGB(A)
+        if layout == "LA" and pixels.shape[-1] == 4:
+            pixels = pixels[..., [0, 3]]
+        return _as_stored(pixels, image, orientation, path)
+    if image.format == "PNG":
         import warnings
 
         from torchvision.io import ImageReadMode, decode_png
@@ -114,35 +166,59 @@ def _decode_16bit_colour(path: Path, fmt: str | None) -> np.ndarray:
         with warnings.catch_warnings():  # deprecated in favour of torchcodec, still exact
             warnings.simplefilter("ignore", DeprecationWarning)
             data = torch.frombuffer(bytearray(path.read_bytes()), dtype=torch.uint8)
-            return decode_png(data, mode=ImageReadMode.RGB).permute(1, 2, 0).numpy()
+            return decode_png(data, mode=ImageReadMode.UNCHANGED).permute(1, 2, 0).numpy()
     raise ImageReadError(
-        f"cannot read image {path}: 16-bit colour {fmt} needs OpenCV (pip install "
+        f"cannot read image {path}: 16-bit colour {image.format} needs OpenCV (pip install "
         "opencv-python-headless), or save it as a 16-bit PNG"
     )
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
+def _as_stored(pixels: np.ndarray, image: "PILImage.Image", orientation: int, path: Path) -> np.ndarray:
+    """OpenCV's 16-bit pixels in stored order: some versions turn a TIFF upright whatever the
+    flags say, so they are matched against Pillow's 8-bit decode of the same file."""
+    stored8 = np.asarray(image)  # the top 8 bits, stored order (see _keep_stored_order)
+    if pixels.shape[-1] == 2 and stored8.shape[-1] == 4:  # gray + alpha that PIL opened as RGBA
+        stored8 = stored8[..., [0, 3]]
+    undo = _UPRIGHT[_INVERSE[orientation]]
+    for candidate in (pixels, undo(pixels)):
+        if candidate.shape == stored8.shape and np.array_equal((candidate >> 8).astype(np.uint8), stored8):
+            return candidate
+    raise ImageReadError(f"cannot read image {path}: OpenCV and Pillow decode its 16-bit pixels differently")
+
+
+def read_image(path: str | os.PathLike, *, alpha: bool = False) -> np.ndarray:
     """The pixels of an image file, upright: uint8 or uint16, ``(H, W)`` for grayscale or
     ``(H, W, 3)`` for colour, ready for the Stylizer (which gives the same kind back).
 
     The package's only reader, so every caller sees the same pixels: 16-bit files keep their 16
-    bits (``.convert("RGB")`` would saturate them), EXIF orientation is applied, alpha is dropped
-    and palettes are expanded. Any failure (missing, truncated, not an image, smaller than
-    8x8) is an :class:`ImageReadError` that names the file.
+    bits (``.convert("RGB")`` would saturate them), EXIF orientation is applied (on the array,
+    the same for every format and depth), palettes are expanded, and of an animation or a
+    multi-page file the first frame is used (logged once per kind of file). ``alpha=True``
+    keeps an alpha channel as a last channel (``(H, W, 2)`` or ``(H, W, 4)``) for a caller
+    that writes the image back; otherwise it is dropped (:data:`~.kinds.ALPHA_POLICY`). Any
+    failure (missing, truncated, not an image, smaller than 8x8) is an :class:`ImageReadError`
+    that names the file.
     """
     path = Path(path)
     try:
         with PILImage.open(path) as image:
-            pixels = _decode(image, path)  # first: the tile list that tells 16-bit colour apart
-            orientation = _orientation(image)
+            deep = _deep_colour(image)
+            orientation = _orientation(image)  # before loading: Pillow's TIFF loader drops it
+            _keep_stored_order(image)
+            _note_frames(image)
+            pixels = _decode(image, path, orientation, deep)
     except ImageReadError:
         raise
     except Exception as error:  # noqa: BLE001 - a decoder fails on bad bytes in many ways
         raise _unreadable(path, error) from error
-    if orientation != 1:
-        pixels = _UPRIGHT[orientation](pixels)
+    if pixels.ndim == 3 and pixels.shape[-1] in ALPHA_CHANNELS and not alpha:
+        log_once("read:alpha", "image files with an alpha channel are read without it here: %s", ALPHA_POLICY,
+                 level=logging.INFO)
+        colour = ALPHA_CHANNELS[pixels.shape[-1]]
+        pixels = pixels[..., 0] if colour == 1 else pixels[..., :colour]
+    pixels = _UPRIGHT[orientation](pixels)
     try:
-        check_size_and_channels(1 if pixels.ndim == 2 else 3, *pixels.shape[:2], f"image {path}")
+        check_size_and_channels(1 if pixels.ndim == 2 else pixels.shape[-1], *pixels.shape[:2], f"image {path}")
     except ImageError as error:
         raise ImageReadError(str(error)) from None
     pixels = np.ascontiguousarray(pixels)
@@ -154,23 +230,71 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
     path = Path(path)
     try:
         with PILImage.open(path) as image:
-            width, height = image.size
+            width, height = _stored_size(image)
             orientation = _orientation(image)
     except Exception as error:  # noqa: BLE001 - as in read_image
         raise _unreadable(path, error) from error
     return (width, height) if orientation in (5, 6, 7, 8) else (height, width)
 
 
-def save_image(pixels: np.ndarray, target: str | os.PathLike | IO[bytes], fmt: str, *, quality: int = 95) -> None:
-    """Encode uint8/uint16 ``(H, W)`` or ``(H, W, 3)`` pixels as ``fmt`` (a PIL format name).
+def is_lossless(path: str | os.PathLike) -> bool:
+    """Whether an image file stores its pixels exactly (PNG, TIFF, BMP, lossless WebP ...) rather
+    than lossy (JPEG, lossy WebP): a WebP written from it should then be lossless too, so
+    strength 0 gives back its pixels exactly."""
+    path = Path(path)
+    try:
+        with PILImage.open(path) as image:
+            fmt, compression = image.format, str(image.info.get("compression", ""))
+    except Exception:  # noqa: BLE001 - an unreadable file is reported by read_image
+        return False
+    if fmt == "WEBP":
+        return _webp_is_lossless(path)
+    return fmt not in ("JPEG", "MPO") and "jpeg" not in compression
 
-    16-bit pixels stay 16-bit in PNG and TIFF; other formats get them rounded to 8 bits.
+
+def _webp_is_lossless(path: Path) -> bool:
+    """A WebP's first image is VP8L (lossless), not VP8 (lossy): walk the RIFF chunks to it."""
+    with open(path, "rb") as handle:
+        header = handle.read(12)
+        if header[:4] != b"RIFF" or header[8:12] != b"WEBP":
+            return False
+        while len(chunk := handle.read(8)) == 8:
+            kind, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if kind in (b"VP8L", b"VP8 "):
+                return kind == b"VP8L"
+            if kind == b"ANMF":  # an animation: the first frame's chunks follow its 16-byte header
+                handle.seek(16, os.SEEK_CUR)
+                continue
+            handle.seek(size + (size & 1), os.SEEK_CUR)
+    return False
+
+
+def save_image(
+    pixels: np.ndarray, target: str | os.PathLike | IO[bytes], fmt: str, *, quality: int = 95, lossless: bool = False
+) -> None:
+    """Encode uint8/uint16 ``(H, W)`` or ``(H, W, C)`` pixels (C: 3 for RGB, 2 or 4 with a
+    trailing alpha channel) as ``fmt`` (a PIL format name).
+
+    16-bit pixels stay 16-bit in PNG and TIFF; other formats get them rounded to 8 bits. Alpha
+    is written where the format has it (JPEG and BMP: dropped, logged once). ``lossless`` makes
+    a WebP lossless (pass :func:`is_lossless` of the source, so exact pixels stay exact).
     """
-    if pixels.dtype not in (np.uint8, np.uint16) or pixels.ndim not in (2, 3):
-        raise ImageError(f"save_image takes uint8 or uint16 (H, W) or (H, W, 3) pixels, got {pixels.dtype} {pixels.shape}")
+    channels = 1 if pixels.ndim == 2 else pixels.shape[-1] if pixels.ndim == 3 else 0
+    if pixels.dtype not in (np.uint8, np.uint16) or channels not in (1, 2, 3, 4):
+        raise ImageError(
+            "save_image takes uint8 or uint16 (H, W) or (H, W, C) pixels with C = 1 to 4, got "
+            f"{pixels.dtype} {pixels.shape}"
+        )
+    if pixels.ndim == 3 and channels == 1:
+        pixels = pixels[..., 0]
+    if channels in ALPHA_CHANNELS and (fmt in NO_ALPHA_FORMATS or (channels == 2 and pixels.dtype == np.uint16 and fmt == "TIFF")):
+        log_once(f"save:alpha:{fmt}", "%s files are written without the alpha channel (%s)", fmt, ALPHA_POLICY)
+        pixels = pixels[..., 0] if channels == 2 else pixels[..., :3]
     if pixels.dtype == np.uint16 and fmt not in SIXTEEN_BIT_FORMATS:
         pixels = np.round(pixels / 257.0).astype(np.uint8)
-    options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    options: dict[str, Any] = {"quality": quality} if fmt == "JPEG" else {}
+    if fmt == "WEBP":
+        options = {"lossless": True, "exact": True} if lossless else {"quality": quality}
     if pixels.dtype == np.uint8:
         PILImage.fromarray(np.ascontiguousarray(pixels)).save(target, format=fmt, **options)
         return
@@ -186,21 +310,24 @@ def save_image(pixels: np.ndarray, target: str | os.PathLike | IO[bytes], fmt: s
         target.write(data)
 
 
+_PNG_COLOUR_TYPES = {2: 4, 3: 2, 4: 6}  # channels -> PNG colour type (gray+alpha, RGB, RGBA)
+
+
 def _png16(pixels: np.ndarray) -> bytes:
-    """A 16-bit RGB PNG (PIL has no 16-bit colour mode): filter 0 rows, one zlib IDAT chunk."""
-    height, width = pixels.shape[:2]
+    """A 16-bit colour or gray+alpha PNG (PIL has no such mode): filter 0 rows, one zlib IDAT."""
+    height, width, channels = pixels.shape
     rows = pixels.astype(">u2").reshape(height, -1).view(np.uint8)
     raw = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1).tobytes()
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
-    header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", width, height, 16, _PNG_COLOUR_TYPES[channels], 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
 
 
 def _tiff16(pixels: np.ndarray) -> bytes:
-    """A 16-bit RGB TIFF, through OpenCV (PIL has no 16-bit colour mode)."""
+    """A 16-bit RGB(A) TIFF, through OpenCV (PIL has no 16-bit colour mode)."""
     try:
         import cv2
     except ImportError:
@@ -208,7 +335,8 @@ def _tiff16(pixels: np.ndarray) -> bytes:
             "writing 16-bit colour TIFF needs OpenCV (pip install opencv-python-headless); "
             "write PNG instead (--ext png)"
         ) from None
-    ok, data = cv2.imencode(".tiff", np.ascontiguousarray(pixels[..., ::-1]))
+    order = [2, 1, 0, 3][: pixels.shape[-1]]  # RGB(A) -> BGR(A)
+    ok, data = cv2.imencode(".tiff", np.ascontiguousarray(pixels[..., order]))
     if not ok:
         raise ImageError("OpenCV could not encode a 16-bit colour TIFF")
     return data.tobytes()

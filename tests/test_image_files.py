@@ -1,0 +1,279 @@
+"""The image-file fuzzer and the reader's promises (issue 17 items 8, 9, 15; issue 19).
+
+Every mode x bit depth x EXIF orientation x format that Pillow, OpenCV or tifffile write reads
+back as the orientation-applied reference (exactly for lossless files, closely for lossy ones),
+with ``image_size`` agreeing, or as an :class:`ImageReadError` naming the file; never another
+exception. The references are built here, from what was written, not by the reader.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import struct
+import tempfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from conftest import examples
+from stylizing_vit_aug.images import (
+    ImageReadError,
+    image_size,
+    is_lossless,
+    kinds,
+    read_image,
+    save_image,
+)
+
+cv2 = pytest.importorskip("cv2")
+tifffile = pytest.importorskip("tifffile")
+
+# EXIF orientation -> what makes the stored pixels upright (the EXIF 2.3 table, written out here
+# independently of the reader)
+UPRIGHT = {
+    1: lambda a: a,
+    2: lambda a: np.flip(a, 1),
+    3: lambda a: np.rot90(a, 2),
+    4: lambda a: np.flip(a, 0),
+    5: lambda a: np.transpose(a, (1, 0, *range(2, a.ndim))),
+    6: lambda a: np.rot90(a, 3),
+    7: lambda a: np.rot90(np.transpose(a, (1, 0, *range(2, a.ndim))), 2),
+    8: lambda a: np.rot90(a, 1),
+}
+TIFF_COMPRESSIONS = (None, "tiff_lzw", "tiff_adobe_deflate", "packbits")
+# (format, mode) -> the mode the file holds the pixels in, as read_image(alpha=True) gives them
+PIL_CASES = {
+    **{("PNG", m): t for m, t in {"1": "L", "L": "L", "LA": "LA", "P": "RGB", "PT": "RGBA", "RGB": "RGB",
+                                   "RGBA": "RGBA", "I;16": "I;16"}.items()},
+    **{("TIFF", m): t for m, t in {"1": "L", "L": "L", "LA": "LA", "P": "RGB", "RGB": "RGB", "RGBA": "RGBA",
+                                    "I;16": "I;16"}.items()},
+    **{("WEBP", m): t for m, t in {"1": "RGB", "L": "RGB", "LA": "RGBA", "P": "RGB", "PT": "RGBA", "RGB": "RGB",
+                                    "RGBA": "RGBA"}.items()},
+    **{("BMP", m): t for m, t in {"1": "L", "L": "L", "P": "RGB", "RGB": "RGB", "RGBA": "RGB"}.items()},
+    **{("JPEG", m): t for m, t in {"1": "L", "L": "L", "RGB": "RGB"}.items()},
+}
+DEEP_CASES = [  # 16-bit colour: (format, channels, writer)
+    ("PNG", 3, "cv2"), ("PNG", 4, "cv2"), ("TIFF", 3, "cv2"), ("TIFF", 4, "cv2"),
+    ("TIFF", 3, "tifffile"), ("TIFF", 4, "tifffile"), ("PNG", 2, "ours"), ("PNG", 1, "cv2"), ("TIFF", 1, "cv2"),
+]
+
+
+@pytest.fixture(scope="module")
+def folder():
+    with tempfile.TemporaryDirectory() as name:
+        yield Path(name)
+
+
+def _content(rng: np.random.Generator, shape: tuple[int, ...], smooth: bool, top: int = 255) -> np.ndarray:
+    """Random pixels; smooth (a gradient and a little noise) where a lossy codec must stay close."""
+    if not smooth:
+        return rng.integers(0, top + 1, shape, dtype=np.uint16 if top > 255 else np.uint8)
+    h, w = shape[:2]
+    ramp = np.add.outer(np.linspace(0, 0.6, h), np.linspace(0, 0.3, w))
+    ramp = ramp.reshape(h, w, *([1] * (len(shape) - 2))) + rng.uniform(0, 0.1, shape)
+    return (ramp * top).astype(np.uint8)
+
+
+def _pil_image(mode: str, rng: np.random.Generator, h: int, w: int, smooth: bool) -> Image.Image:
+    if mode == "I;16":
+        return Image.fromarray(_content(rng, (h, w), smooth, 65535))
+    if mode == "1":
+        return Image.fromarray(rng.integers(0, 2, (h, w)).astype(bool))
+    if mode in ("P", "PT"):
+        image = Image.fromarray(_content(rng, (h, w, 3), smooth)).quantize(16)
+        if mode == "PT":
+            image.info["transparency"] = 0
+        return image
+    channels = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}[mode]
+    pixels = _content(rng, (h, w, channels), smooth)
+    return Image.fromarray(pixels[..., 0] if channels == 1 else pixels)
+
+
+def _exif(orientation: int) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif
+
+
+def _png_with_exif(data: bytes, orientation: int) -> bytes:
+    """A PNG (as OpenCV writes it) with an eXIf chunk before its first IDAT."""
+    body = _exif(orientation).tobytes()
+    chunk = struct.pack(">I", len(body)) + b"eXIf" + body + struct.pack(">I", zlib.crc32(b"eXIf" + body))
+    at = data.index(b"IDAT") - 4
+    return data[:at] + chunk + data[at:]
+
+
+def _check(path: Path, expected: np.ndarray, lossy: bool) -> None:
+    got = read_image(path, alpha=True)
+    assert got.shape == expected.shape and got.dtype == expected.dtype, (path.name, got.shape, expected.shape)
+    if lossy:
+        assert np.abs(got.astype(int) - expected.astype(int)).mean() < 6, path.name
+    else:
+        assert np.array_equal(got, expected), path.name
+    assert image_size(path) == expected.shape[:2], path.name
+
+
+@settings(max_examples=examples(100))
+@given(
+    case=st.sampled_from(sorted(PIL_CASES)), compression=st.sampled_from(TIFF_COMPRESSIONS),
+    lossless_webp=st.booleans(), h=st.integers(8, 24), w=st.integers(8, 24), seed=st.integers(0, 2**16),
+)
+def test_every_pil_file_reads_back_upright_in_every_orientation(folder, case, compression, lossless_webp, h, w, seed):
+    """8-bit and 16-bit gray, gray+alpha, palette, RGB(A) and bilevel files from Pillow, in all
+    eight orientations (BMP has no EXIF: one)."""
+    fmt, mode = case
+    lossy = fmt == "JPEG" or (fmt == "WEBP" and not lossless_webp)
+    image = _pil_image(mode, np.random.default_rng(seed), h, w, smooth=lossy)
+    stored = image.convert(PIL_CASES[case]) if PIL_CASES[case] != mode else image
+    stored = np.asarray(stored).astype(np.uint16 if mode == "I;16" else np.uint8)
+    options: dict = {"transparency": 0} if mode == "PT" else {}
+    if fmt == "TIFF" and compression:
+        options["compression"] = compression
+    if fmt == "WEBP":
+        options.update({"lossless": True, "exact": True} if lossless_webp else {"quality": 95, "exact": True})
+    if fmt == "JPEG":
+        options["quality"] = 95
+    for orientation in range(1, 9) if fmt != "BMP" else (1,):
+        path = folder / f"case.{fmt.lower()}"
+        exif = {"exif": _exif(orientation)} if fmt != "BMP" else {}
+        image.save(path, format=fmt, **options, **exif)
+        _check(path, np.ascontiguousarray(UPRIGHT[orientation](stored)), lossy)
+
+
+@settings(max_examples=examples(25))
+@given(case=st.sampled_from(DEEP_CASES), h=st.integers(8, 24), w=st.integers(8, 24), seed=st.integers(0, 2**16))
+def test_every_16_bit_file_reads_back_upright_in_every_orientation(folder, case, h, w, seed):
+    """16-bit gray, gray+alpha, RGB and RGBA from OpenCV (PNG with an eXIf chunk; its TIFFs have
+    no orientation), tifffile (TIFF with the orientation tag) and our own encoder."""
+    fmt, channels, writer = case
+    pixels = _content(np.random.default_rng(seed), (h, w, channels), False, 65535)
+    if channels == 1:
+        pixels = pixels[..., 0]
+    for orientation in range(1, 9) if not (writer == "cv2" and fmt == "TIFF") else (1,):
+        path = folder / f"deep.{fmt.lower()}"
+        if writer == "tifffile":
+            tifffile.imwrite(path, pixels, photometric="rgb", extrasamples=[2] * (channels == 4),
+                             extratags=[(274, "H", 1, orientation, True)])
+        else:
+            if writer == "cv2":
+                order = [2, 1, 0, 3][:channels] if channels > 1 else slice(None)
+                data = cv2.imencode(f".{fmt.lower()}", np.ascontiguousarray(pixels[..., order]))[1].tobytes()
+            else:
+                buffer = io.BytesIO()
+                save_image(pixels, buffer, fmt)
+                data = buffer.getvalue()
+            path.write_bytes(_png_with_exif(data, orientation) if fmt == "PNG" else data)
+        _check(path, np.ascontiguousarray(UPRIGHT[orientation](pixels)), lossy=False)
+
+
+@settings(max_examples=examples(100))
+@given(case=st.sampled_from(sorted(PIL_CASES)), cut=st.floats(0, 1), flips=st.lists(st.integers(0, 10**6), max_size=4))
+def test_a_damaged_file_reads_or_is_an_image_read_error_naming_it(folder, case, cut, flips):
+    fmt, mode = case
+    buffer = io.BytesIO()
+    _pil_image(mode, np.random.default_rng(0), 16, 16, False).save(buffer, format=fmt, exif=_exif(6))
+    data = bytearray(buffer.getvalue()[: max(1, int(len(buffer.getvalue()) * cut))])
+    for flip in flips:
+        data[flip % len(data)] ^= 0xFF
+    path = folder / f"damaged.{fmt.lower()}"
+    path.write_bytes(bytes(data))
+    try:
+        pixels = read_image(path, alpha=True)
+    except ImageReadError as error:
+        assert str(path) in str(error)
+        return
+    assert pixels.dtype in (np.uint8, np.uint16) and min(pixels.shape[:2]) >= 8
+    assert pixels.ndim == 2 or pixels.shape[-1] in (2, 3, 4)
+
+
+def test_grayscale_tiff_turned_by_exif_is_not_scrambled_and_its_size_is_upright(tmp_path):
+    """Pillow turns TIFFs upright itself while loading and scrambles grayscale ones; the reader
+    applies orientation once, on the array, and image_size agrees (the trainer's --scale)."""
+    gray = np.arange(12 * 20, dtype=np.uint8).reshape(12, 20)
+    for orientation in (5, 6, 7, 8):
+        Image.fromarray(gray).save(tmp_path / "g.tif", exif=_exif(orientation))
+        expected = UPRIGHT[orientation](gray)
+        assert np.array_equal(read_image(tmp_path / "g.tif"), expected)
+        assert image_size(tmp_path / "g.tif") == (20, 12)
+
+
+def test_alpha_is_dropped_unless_asked_for(tmp_path):
+    rgba = np.random.default_rng(0).integers(0, 256, (16, 16, 4), dtype=np.uint8)
+    Image.fromarray(rgba).save(tmp_path / "a.png")
+    assert np.array_equal(read_image(tmp_path / "a.png"), rgba[..., :3])
+    assert np.array_equal(read_image(tmp_path / "a.png", alpha=True), rgba)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF", "WEBP"])
+@pytest.mark.parametrize("channels", [2, 4])
+def test_save_image_keeps_alpha_where_the_format_has_it(tmp_path, fmt, channels):
+    pixels = np.random.default_rng(1).integers(0, 256, (16, 16, channels), dtype=np.uint8)
+    save_image(pixels, tmp_path / "x", fmt, lossless=True)
+    back = read_image(tmp_path / "x", alpha=True)
+    expected = pixels if fmt != "WEBP" or channels == 4 else np.dstack([pixels[..., :1]] * 3 + [pixels[..., 1:]])
+    assert np.array_equal(back, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_save_image_writes_jpeg_without_alpha_and_says_so(tmp_path, caplog, monkeypatch, dtype):
+    monkeypatch.setattr(kinds, "_told", set())
+    pixels = np.zeros((16, 16, 4), dtype)
+    with caplog.at_level(logging.WARNING):
+        save_image(pixels, tmp_path / "x.jpg", "JPEG")
+        save_image(pixels, tmp_path / "y.jpg", "JPEG")
+    assert read_image(tmp_path / "x.jpg", alpha=True).shape == (16, 16, 3)
+    assert sum("without the alpha channel" in r.getMessage() for r in caplog.records) == 1
+
+
+@pytest.mark.parametrize("channels", [2, 4])
+def test_16_bit_alpha_round_trips_through_png(tmp_path, channels):
+    pixels = np.random.default_rng(2).integers(0, 65536, (16, 16, channels), dtype=np.uint16)
+    save_image(pixels, tmp_path / "x.png", "PNG")
+    assert np.array_equal(read_image(tmp_path / "x.png", alpha=True), pixels)
+
+
+# -- issue 17 item 9: a lossless WebP stays lossless ------------------------------------------------
+def test_lossless_webp_is_detected_and_kept_exact(tmp_path):
+    pixels = np.random.default_rng(3).integers(0, 256, (24, 24, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "lossless.webp", lossless=True)
+    Image.fromarray(pixels).save(tmp_path / "lossy.webp", quality=90)
+    Image.fromarray(pixels).save(tmp_path / "a.png")
+    Image.fromarray(pixels).save(tmp_path / "a.jpg")
+    frames = [Image.fromarray(pixels), Image.fromarray(pixels[::-1])]
+    frames[0].save(tmp_path / "anim.webp", save_all=True, append_images=frames[1:], lossless=True)
+    assert is_lossless(tmp_path / "lossless.webp") and is_lossless(tmp_path / "anim.webp")
+    assert is_lossless(tmp_path / "a.png")
+    assert not is_lossless(tmp_path / "lossy.webp") and not is_lossless(tmp_path / "a.jpg")
+    assert not is_lossless(tmp_path / "missing.webp")
+    read = read_image(tmp_path / "lossless.webp")
+    save_image(read, tmp_path / "again.webp", "WEBP", lossless=is_lossless(tmp_path / "lossless.webp"))
+    assert np.array_equal(read_image(tmp_path / "again.webp"), pixels)
+
+
+# -- issue 17 item 15: only the first frame, said once per kind ------------------------------------
+def _many_frames(path: Path, fmt: str) -> np.ndarray:
+    rng = np.random.default_rng(4)
+    frames = [Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)) for _ in range(3)]
+    options = {"lossless": True} if fmt == "WEBP" else {}
+    frames[0].save(path, format=fmt, save_all=True, append_images=frames[1:], **options)
+    return np.asarray(frames[0])
+
+
+@pytest.mark.parametrize("fmt", ["TIFF", "WEBP", "GIF", "PNG"])
+def test_only_the_first_frame_is_read_and_that_is_said_once(tmp_path, caplog, monkeypatch, fmt):
+    monkeypatch.setattr(kinds, "_told", set())
+    first = _many_frames(tmp_path / "a", fmt)
+    _many_frames(tmp_path / "b", fmt)
+    with caplog.at_level(logging.WARNING):
+        pixels = read_image(tmp_path / "a")
+        read_image(tmp_path / "b")
+    if fmt != "GIF":  # a GIF's palette changes the colours, not which frame is read
+        assert np.array_equal(pixels, first)
+    said = [r.getMessage() for r in caplog.records if "first frame" in r.getMessage()]
+    assert len(said) == 1 and "3" in said[0]
