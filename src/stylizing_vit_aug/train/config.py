@@ -5,6 +5,7 @@ card record."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from ..model import PRESETS
@@ -55,9 +56,10 @@ class TrainConfig:
     precision: str = "auto"
     seed: int = 0
     resume: str | None = None
+    extend: bool = False
     save_every: int = 500
     stop_after: int | None = None
-    val_every: int = 1
+    validate_every: int = 500
     val_samples: int = 16
     device: str | None = None
     accelerate: bool = False  # no effect: every run goes through accelerate (kept for older scripts)
@@ -71,8 +73,12 @@ class TrainConfig:
             raise ValueError(f"--objective must be one of {OBJECTIVES}, got {self.objective!r}")
         if self.workers < 0:
             raise ValueError(f"--workers must be >= 0, got {self.workers}")
-        if self.warmup_steps < 0 or self.save_every < 0 or self.val_every < 0:
-            raise ValueError("--warmup-steps, --save-every and --val-every must be >= 0")
+        if self.warmup_steps < 0 or self.save_every < 0 or self.validate_every < 0:
+            raise ValueError("--warmup-steps, --save-every and --validate-every must be >= 0")
+        if not (math.isfinite(self.lr) and self.lr >= 0):
+            raise ValueError(f"--lr must be a finite number >= 0, got {self.lr}")
+        if self.extend and not self.resume:
+            raise ValueError("--extend lengthens a run that has a checkpoint: pass it with --resume (and the new --max-steps or --epochs)")
         if not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"--betas must lie in [0, 1), got {list(self.betas)}")
         if self.architecture and self.init not in PRESETS:

@@ -40,6 +40,7 @@ from ..images import (
 __all__ = [
     "IMAGE_EXTENSIONS",
     "PAIRINGS",
+    "TISSUE_CROPS",
     "EpochBatches",
     "ImageFolderDataset",
     "ImageRecord",
@@ -49,6 +50,11 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 PAIRINGS = ("roll", "other_domain", "same_domain")  # "other-domain", "same-domain" accepted too
+
+# Crop settings of the validation crops: figures and previews of glass say nothing about a
+# stylizer, so they are held to a stricter test than training crops (luminance std at least
+# 20/255, at most half near-white) with more tries; the best try is kept if none passes.
+TISSUE_CROPS = {"skip_blank": True, "min_std": 20 / 255, "max_background": 0.5, "max_tries": 50}
 
 
 def mix_seed(*values: int) -> int:

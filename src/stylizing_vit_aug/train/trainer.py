@@ -24,9 +24,14 @@ What it does, in the order a reader meets it in :class:`Trainer` (the command li
 * every ``--save-every`` steps and at each epoch end an atomic checkpoint (``checkpoints/last``,
   :mod:`.training_state`) with optimizer, scheduler and random states; ``--resume`` continues
   with the same loss trajectory as an uninterrupted run (all data randomness is derived from the
-  seed and the position in the run, never from global state);
-* per epoch: validation loss terms, anatomy/style metrics (``metrics.py``) and a preview grid
-  PNG; one JSON line per step in ``log.jsonl`` and per validation in ``validation.jsonl``;
+  seed and the position in the run, never from global state). A resume keeps the checkpoint's
+  schedule: another length or rate is refused (:class:`ScheduleChanged`), and ``--extend``
+  lengthens it by continuing the cosine from the current rate (:func:`extended_cosine`);
+* every step the loss terms and the gradient are checked before the update: the first NaN/Inf
+  stops the run (:class:`TrainingDiverged`) before anything non-finite is saved;
+* every ``--validate-every`` steps and at the end: validation loss terms, anatomy/style metrics
+  (``metrics.py``) and a preview grid PNG on tissue crops; one JSON line per step in
+  ``log.jsonl`` and per validation in ``validation.jsonl``;
 * at the end: ``save_pretrained`` into ``<output>/final`` (+ optional ``--push-to-hub``).
 
 One process or many, the run goes through Hugging Face accelerate: launched by ``accelerate
@@ -40,6 +45,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 import warnings
@@ -51,17 +57,19 @@ from torch.optim import lr_scheduler
 from torch.utils.data import DataLoader
 
 from .._atomic import write_atomically
+from ..checkpoints import check_values
 from ..images import to_batch
 from ..model import PRESETS, ModelConfig, StylizingViT, count_parameters
 from ..stylizer import Stylizer
 from .config import TrainConfig
-from .data import EpochBatches, ImageFolderDataset, mix_seed, pair_styles
+from .data import TISSUE_CROPS, EpochBatches, ImageFolderDataset, mix_seed, pair_styles
 from .losses import (
     StainSupervisedObjective,
     StylizingObjective,
 )
 from .perceptual import build_perceptual
 from .training_state import (
+    TrainingCheckpointError,
     read_training_checkpoint,
     restore_rng_state,
     write_training_checkpoint,
@@ -70,16 +78,28 @@ from .training_state import (
 if TYPE_CHECKING:
     from accelerate import Accelerator
 
-__all__ = ["TrainConfig", "Trainer", "estimate_stats"]
+__all__ = ["ScheduleChanged", "TrainConfig", "Trainer", "TrainingDiverged", "estimate_stats", "extended_cosine", "warmup_cosine"]
 
 logger = logging.getLogger(__name__)
 
 LAST_CHECKPOINT = "last.safetensors"
 # settings that decide the loss trajectory: a resume with other values would not continue the run
+# exactly (warned). The schedule (--lr, --warmup-steps and the length they give) is checked apart:
+# a resume with another one is refused (ScheduleChanged).
 TRAJECTORY_ARGS = (
-    "seed", "batch_size", "accumulate", "lr", "weight_decay", "betas", "warmup_steps", "epochs",
-    "samples_per_epoch", "pairing", "loss_weights", "grad_clip", "max_steps", "objective", "stain_weights",
+    "seed", "batch_size", "accumulate", "weight_decay", "betas", "samples_per_epoch", "pairing",
+    "loss_weights", "grad_clip", "objective", "stain_weights",
 )
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss term, the total loss, the gradient or the weights went NaN/Inf: the run stopped
+    before the update (nothing non-finite is checkpointed or exported)."""
+
+
+class ScheduleChanged(ValueError):
+    """A ``--resume`` whose command line asks for another learning-rate schedule than the
+    checkpoint's (it would restart the rate); ``--extend`` lengthens a run explicitly."""
 
 
 # -- the runtime: accelerate, for one process or many ------------------------------------------
@@ -141,11 +161,23 @@ def warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int, warmup_ste
     return lr_scheduler.SequentialLR(optimizer, [warmup, cosine], milestones=[warmup_steps])
 
 
+def extended_cosine(optimizer: torch.optim.Optimizer, start_lr: float, steps: int) -> lr_scheduler.CosineAnnealingLR:
+    """The schedule of an ``--extend``-ed run: cosine from ``start_lr`` (the rate the run had
+    reached) to zero over ``steps`` more steps. It never rises: no warm restart to the peak."""
+    for group in optimizer.param_groups:
+        group["lr"] = group["initial_lr"] = start_lr
+    return lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, steps))
+
+
 def _collate(items: list[dict]) -> dict[str, torch.Tensor]:
     return {
         "image": torch.stack([item["image"] for item in items]),
         "domain": torch.tensor([item["domain"] for item in items], dtype=torch.long),
     }
+
+
+def _not_finite(values: dict[str, float]) -> list[str]:
+    return [f"{name}={value}" for name, value in values.items() if not math.isfinite(value)]
 
 
 def _append_json(path: Path, record: dict) -> None:
@@ -200,14 +232,22 @@ class Trainer:
             )
         self.total_steps = config.max_steps or self.steps_per_epoch * config.epochs
         self.epochs = -(-self.total_steps // self.steps_per_epoch)
+        # {"step", "lr", "from_total"} once --extend lengthened the run (kept in its checkpoints)
+        self.extension: dict[str, Any] | None = None
+        if self.resume_state is not None:
+            self.extension = self._check_schedule(self.resume_state)
         objective = self._objective()
         optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=config.lr, betas=tuple(config.betas), weight_decay=config.weight_decay
         )
-        self.scheduler = warmup_cosine(optimizer, self.total_steps, config.warmup_steps)
+        if self.extension is None:
+            self.scheduler = warmup_cosine(optimizer, self.total_steps, config.warmup_steps)
+        else:
+            self.scheduler = extended_cosine(optimizer, self.extension["lr"], self.total_steps - self.extension["step"])
         # the scheduler stays outside prepare: accelerate would step it once per process
         self.objective, self.optimizer = self.accelerator.prepare(objective, optimizer)
         self.step = 0
+        self.saved_step: int | None = None  # the step of the last checkpoint this run wrote
         self.last_metrics: dict[str, float] | None = None
         if self.resume_state is not None:
             self._restore(self.resume_state)
@@ -222,6 +262,10 @@ class Trainer:
         elif path.is_dir():
             path = path / "checkpoints" / LAST_CHECKPOINT if (path / "checkpoints").is_dir() else path / LAST_CHECKPOINT
         state = read_training_checkpoint(path)
+        try:
+            check_values(state["model"], str(path))  # NaN weights would train on NaN from the first step
+        except ValueError as error:
+            raise TrainingCheckpointError(f"--resume: {error}") from None
         saved = state["trainer"].get("config", {})
         current = self.config.to_json()
         changed = [k for k in TRAJECTORY_ARGS if k in saved and saved[k] != current.get(k)]
@@ -231,7 +275,49 @@ class Trainer:
                 ", ".join(changed), ", ".join(f"{k}={saved[k]!r}" for k in changed),
             )
         logger.info("resuming from %s at step %d", path, state["trainer"]["step"])
+        state["path"] = path
         return state
+
+    def _check_schedule(self, state: dict) -> dict[str, Any] | None:
+        """Refuse a resume that would change the learning-rate schedule (torch's schedulers would
+        restart it: a longer run's rate climbs back to the peak); with ``--extend``, the
+        extension that lengthens it. Returns the run's extension, if any."""
+        config, trainer = self.config, state["trainer"]
+        saved = trainer.get("config", {})
+        path, step, total = state["path"], int(trainer["step"]), int(trainer["total_steps"])
+        extension = trainer.get("extended_from")
+        for name, flag in (("lr", "--lr"), ("warmup_steps", "--warmup-steps")):
+            if name in saved and saved[name] != getattr(config, name):
+                raise ScheduleChanged(
+                    f"--resume: {flag} {getattr(config, name)} differs from the checkpoint's {saved[name]} ({path}); a "
+                    f"resume continues the checkpoint's schedule. Pass {flag} {saved[name]}, or start a new run "
+                    "(--init with the exported model, or another -o folder) for another rate"
+                )
+        if self.total_steps == total:
+            return extension
+        if not config.extend:
+            raise ScheduleChanged(
+                f"--resume: this command line makes the run {self.total_steps} steps long, the checkpoint's "
+                f"({path}, step {step}) is {total} steps long (--max-steps, --epochs, --samples-per-epoch, "
+                "--batch-size and --accumulate set the length). Resuming would restart the learning-rate "
+                f"schedule. Resume with the checkpoint's length, or add --extend to train on to step "
+                f"{self.total_steps} with the cosine continued from the current rate to zero (never back up)"
+            )
+        rate = float(state["optimizer"]["param_groups"][0]["lr"])
+        if self.total_steps < total:
+            raise ScheduleChanged(
+                f"--extend lengthens a run: {self.total_steps} steps is not beyond the checkpoint's {total} ({path})"
+            )
+        if rate <= 0:
+            raise ScheduleChanged(
+                f"--extend: the run in {path} finished its schedule at step {step} (learning rate 0), so "
+                f"there is no rate left to continue. Fine-tune its export instead, with a new schedule: "
+                f"--init {self.output / 'final'} -o <new folder>"
+            )
+        logger.info(
+            "extending the run from %d to %d steps: cosine from lr %g at step %d to zero", total, self.total_steps, rate, step,
+        )
+        return {"step": step, "lr": rate, "from_total": total}
 
     def _build_model(self) -> tuple[StylizingViT, list | None, list | None, str | None]:
         config = self.config
@@ -264,15 +350,28 @@ class Trainer:
         return StylizingObjective(self.model, perceptual, config.loss_weights)
 
     def _dataset(self, root: str, augment: bool) -> ImageFolderDataset:
+        """Training crops (augmented, ``--no-skip-blank`` honoured) or validation crops (tissue
+        only, :data:`~.data.TISSUE_CROPS`)."""
         cfg = self.model.config
+        crops: dict[str, Any] = {"skip_blank": self.config.skip_blank} if augment else TISSUE_CROPS
         return ImageFolderDataset(
             root, cfg.img_size, domains=self.config.domains, channels=cfg.in_chans, scale=self.config.scale,
-            augment=augment, skip_blank=self.config.skip_blank, cache_images=self.config.cache_images,
-            seed=mix_seed(self.config.seed, 0x7A1),
+            augment=augment, cache_images=self.config.cache_images, seed=mix_seed(self.config.seed, 0x7A1), **crops,
         )
 
     def _restore(self, state: dict) -> None:
-        schedule = state["scheduler"]
+        # extended now: the new cosine starts afresh from the checkpoint's rate; else its schedule resumes
+        if self.extension is None or self.extension == state["trainer"].get("extended_from"):
+            self._restore_schedule(state["scheduler"])
+        self.optimizer.load_state_dict(state["optimizer"])  # after the schedule: the saved learning rates stand
+        self.step = self.saved_step = int(state["trainer"]["step"])
+        self.last_metrics = state["trainer"].get("metrics")
+        restore_rng_state(state["rng_tensors"], state["rng"])
+        if self.accelerator.is_main_process:
+            _truncate_log(self.log_path, self.step)
+            _truncate_log(self.val_log_path, self.step)
+
+    def _restore_schedule(self, schedule: dict) -> None:
         if "lr_lambdas" in schedule:  # written when the schedule was a LambdaLR: its step count is all it held
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # "lr_scheduler.step() before optimizer.step()"
@@ -280,13 +379,6 @@ class Trainer:
                     self.scheduler.step()
         else:
             self.scheduler.load_state_dict(schedule)
-        self.optimizer.load_state_dict(state["optimizer"])  # after the schedule: the saved learning rates stand
-        self.step = int(state["trainer"]["step"])
-        self.last_metrics = state["trainer"].get("metrics")
-        restore_rng_state(state["rng_tensors"], state["rng"])
-        if self.accelerator.is_main_process:
-            _truncate_log(self.log_path, self.step)
-            _truncate_log(self.val_log_path, self.step)
 
     # -- checkpoints -----------------------------------------------------------------------------
     def trainer_state(self) -> dict:
@@ -295,6 +387,7 @@ class Trainer:
             "epoch": self.step // self.steps_per_epoch,
             "steps_per_epoch": self.steps_per_epoch,
             "total_steps": self.total_steps,
+            "extended_from": self.extension,
             "architecture": self.model.config.to_dict(),
             "mean": [float(v) for v in self.mean],
             "std": [float(v) for v in self.std],
@@ -309,7 +402,30 @@ class Trainer:
     def objective_module(self) -> StylizingObjective:
         return self.accelerator.unwrap_model(self.objective)  # type: ignore[return-value]
 
+    def _check_weights(self, what: str) -> None:
+        """Raise :class:`TrainingDiverged` rather than write NaN/Inf weights (the previous
+        checkpoint stays)."""
+        state = self.model.state_dict()
+        bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+        if bad:
+            listing = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+            raise TrainingDiverged(
+                f"not writing the {what}: the weights after step {self.step} hold NaN or Inf in {listing}. {self._advice()}"
+            )
+
+    def _advice(self) -> str:
+        kept = (
+            f"the last checkpoint, {self.checkpoint_dir / LAST_CHECKPOINT} (step {self.saved_step}, finite weights), is kept"
+            if self.saved_step is not None else "no checkpoint was written"
+        )
+        remedies = [f"a lower --lr (this run: {self.config.lr:g})"]
+        remedies += [] if self.config.grad_clip > 0 else ["gradient clipping (--grad-clip 1.0)"]
+        remedies += [] if self.config.warmup_steps else ["--warmup-steps"]
+        listed = ", ".join(remedies[:-1]) + " or " + remedies[-1] if len(remedies) > 1 else remedies[0]
+        return f"Nothing non-finite was saved; {kept}. Start again with {listed}"
+
     def save_checkpoint(self) -> Path | None:
+        self._check_weights("checkpoint")
         self.accelerator.wait_for_everyone()
         path = None
         if self.accelerator.is_main_process:
@@ -320,6 +436,7 @@ class Trainer:
                 scheduler_state=self.scheduler.state_dict(),
                 trainer_state=self.trainer_state(),
             )
+        self.saved_step = self.step
         self.accelerator.wait_for_everyone()
         return path
 
@@ -343,7 +460,7 @@ class Trainer:
         accelerator.gradient_accumulation_steps = len(micro_batches)  # its gradient state is one per process
         terms = self.objective_module.terms
         sums = torch.zeros(len(terms) + 1, device=accelerator.device)
-        grad_norm = None
+        record: dict[str, float] = {}
         for micro, batch in enumerate(micro_batches):
             content = self._prepare(batch["image"])
             generator = torch.Generator().manual_seed(mix_seed(config.seed, self.step, micro, accelerator.process_index, 0x57E))
@@ -352,19 +469,38 @@ class Trainer:
                 with accelerator.autocast():
                     out = self._forward(self.objective, content, index, generator, batch["domain"])
                 accelerator.backward(out.total)  # divided by the micro-batches
-                if accelerator.sync_gradients and config.grad_clip > 0:
-                    grad_norm = float(accelerator.clip_grad_norm_(self.model.parameters(), config.grad_clip))
+                sums += torch.stack([out.total.detach()] + [out.terms[k].detach() for k in terms]).float()
+                if accelerator.sync_gradients:  # the gradients are complete: check before the update
+                    values = accelerator.reduce(sums / len(micro_batches), reduction="mean").tolist()
+                    record = {"loss": values[0], **dict(zip(terms, values[1:]))}
+                    record["grad_norm"] = self._checked_gradient(record)
                 self.optimizer.step()  # only once the gradients are complete
                 self.optimizer.zero_grad(set_to_none=True)
-            sums += torch.stack([out.total.detach()] + [out.terms[k].detach() for k in terms]).float()
         self.scheduler.step()
         self.step += 1
-        values = accelerator.reduce(sums / len(micro_batches), reduction="mean").tolist()
-        record = {"loss": values[0], **dict(zip(terms, values[1:]))}
         record["lr"] = self.scheduler.get_last_lr()[0]
-        if grad_norm is not None:
-            record["grad_norm"] = grad_norm
         return record
+
+    def _checked_gradient(self, losses: dict[str, float]) -> float:
+        """The gradient norm (clipped to ``--grad-clip`` when on); :class:`TrainingDiverged` if a
+        loss term, the total or the gradient is NaN/Inf. Every process sees the same reduced
+        losses and synchronised gradients, so all stop together."""
+        step = self.step + 1
+        terms = _not_finite({k: v for k, v in losses.items() if k != "loss"})
+        if terms or not math.isfinite(losses["loss"]):
+            went = f"the loss term(s) {', '.join(terms)}" if terms else f"the weighted total loss ({losses['loss']})"
+            raise TrainingDiverged(f"training diverged at step {step}: {went} went non-finite; the step was not applied. {self._advice()}")
+        parameters = [p for p in self.model.parameters() if p.grad is not None]
+        if self.config.grad_clip > 0:
+            norm = float(self.accelerator.clip_grad_norm_(parameters, self.config.grad_clip))
+        else:
+            norm = float(torch.nn.utils.get_total_norm([p.grad for p in parameters]))
+        if not math.isfinite(norm):
+            raise TrainingDiverged(
+                f"training diverged at step {step}: the gradient went non-finite (norm {norm}) while the losses "
+                f"were finite ({', '.join(f'{k}={v:.4g}' for k, v in losses.items())}); the step was not applied. {self._advice()}"
+            )
+        return norm
 
     def _forward(
         self, objective: torch.nn.Module, content: torch.Tensor, index: torch.Tensor, generator: torch.Generator,
@@ -382,8 +518,9 @@ class Trainer:
         return _collate([self.val_dataset[k] for k in keys])
 
     @torch.no_grad()
-    def validate(self, epoch: int) -> dict[str, float]:
-        """Loss terms, anatomy/style metrics and a preview grid on fixed validation crops."""
+    def validate(self) -> dict[str, float]:
+        """Loss terms, anatomy/style metrics and a preview grid (``previews/step_<step>.png``) on
+        fixed validation crops of tissue."""
         batch = self._val_batch()
         content = self._prepare(batch["image"])
         generator = torch.Generator().manual_seed(self.config.seed)
@@ -415,17 +552,17 @@ class Trainer:
             for name, values in {**metrics.anatomy_metrics(content01, stylized01), **metrics.style_metrics(style01, stylized01)}.items():
                 finite = values[torch.isfinite(values)]
                 result[name] = float(finite.mean()) if finite.numel() else float("nan")
-        self._preview(epoch, content01, style01, stylized01, recon01)
+        self._preview(content01, style01, stylized01, recon01)
         return result
 
-    def _preview(self, epoch: int, content: torch.Tensor, style: torch.Tensor, stylized: torch.Tensor, recon: torch.Tensor) -> None:
+    def _preview(self, content: torch.Tensor, style: torch.Tensor, stylized: torch.Tensor, recon: torch.Tensor) -> None:
         from ..grid import make_grid
 
         rows = [[content[i], style[i], stylized[i], recon[i]] for i in range(min(6, content.shape[0]))]
         grid = make_grid(rows, [f"sample {i}" for i in range(len(rows))], ["content", "style", "stylised", "reconstruction"], cell_size=max(64, min(160, self.model.config.img_size)))
         folder = self.output / "previews"
         folder.mkdir(parents=True, exist_ok=True)
-        grid.save(folder / f"epoch_{epoch + 1:03d}.png")
+        grid.save(folder / f"step_{self.step:06d}.png")
 
     # -- the loop --------------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
@@ -456,10 +593,11 @@ class Trainer:
                             progress.update(1)
                             progress.set_postfix({k: f"{record[k]:.3g}" for k in ("loss", *self.objective_module.terms)}, refresh=False)
                     epoch_done = self.step % self.steps_per_epoch == 0
-                    if epoch_done and config.val_every and (epoch + 1) % config.val_every == 0 and is_main:
-                        self.last_metrics = self.validate(epoch)
-                        _append_json(self.val_log_path, {"step": self.step, "epoch": epoch + 1, **self.last_metrics})
-                        logger.info("epoch %d validation: %s", epoch + 1, self.last_metrics)
+                    every = config.validate_every
+                    if every and (self.step % every == 0 or self.step == self.total_steps) and is_main:
+                        self.last_metrics = self.validate()
+                        _append_json(self.val_log_path, {"step": self.step, "epoch": self.step / self.steps_per_epoch, **self.last_metrics})
+                        logger.info("step %d validation: %s", self.step, self.last_metrics)
                     if epoch_done or (config.save_every and self.step % config.save_every == 0) or self.step == stop_at:
                         self.save_checkpoint()
         finally:
@@ -476,6 +614,7 @@ class Trainer:
 
     def export(self) -> str | None:
         """``save_pretrained`` into ``<output>/final`` (+ ``push_to_hub``), on the main process."""
+        self._check_weights("export")
         self.accelerator.wait_for_everyone()
         if not self.accelerator.is_main_process:
             return None

@@ -1,0 +1,260 @@
+"""What a training run guarantees when it goes wrong or is resumed differently: a diverging run
+stops at the first NaN/Inf with exit code 4 and saves nothing non-finite; NaN weights are refused
+at the start; a resume keeps its learning-rate schedule and ``--extend`` never raises the rate;
+validation runs every N steps on tissue crops."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+from hypothesis import given
+from hypothesis import strategies as st
+from test_train_data import write_image
+from test_trainer import ARCH, data, losses, options, parse  # noqa: F401  (data is a fixture)
+
+from stylizing_vit_aug.commands.train import EXIT_DIVERGED, config_from_args
+from stylizing_vit_aug.commands.train import run as run_train
+from stylizing_vit_aug.hub import save_pretrained
+from stylizing_vit_aug.image_ops import to_luminance
+from stylizing_vit_aug.train import training_state
+from stylizing_vit_aug.train.data import TISSUE_CROPS, ImageFolderDataset
+from stylizing_vit_aug.train.trainer import (
+    Trainer,
+    TrainingDiverged,
+    extended_cosine,
+    warmup_cosine,
+)
+
+# the synthetic-stain objective: no perceptual network, the fastest tiny run on a CPU (8 steps)
+STAIN = ["--init", "tiny", *ARCH, *options(), "--objective", "stain", "--pairing", "same-domain"]
+
+
+def checkpoint(run: Path) -> Path:
+    return run / "checkpoints" / "last.safetensors"
+
+
+def all_finite(state: dict[str, torch.Tensor]) -> bool:
+    return all(bool(torch.isfinite(v).all()) for v in state.values() if v.is_floating_point())
+
+
+# -- a diverging run ---------------------------------------------------------------------------
+def test_a_diverging_run_stops_with_exit_4_and_saves_nothing_non_finite(data, tmp_path, capsys):  # noqa: F811
+    run = tmp_path / "diverging"
+    code = run_train(parse(str(data), "-o", str(run), *STAIN, "--lr", "1e9", "--grad-clip", "0", "--max-steps", "4"))
+    err = capsys.readouterr().err
+    assert code == EXIT_DIVERGED, err
+    assert "training diverged at step" in err and "went non-finite" in err and "--lr" in err
+    assert not (run / "final").exists()  # nothing exported
+    assert all(math.isfinite(r["loss"]) for r in losses(run))  # no step trained on a NaN loss
+    if checkpoint(run).exists():  # a step before the divergence was checkpointed: finite weights
+        assert all_finite(training_state.read_training_checkpoint(checkpoint(run))["model"])
+
+
+@pytest.mark.parametrize("term, step", [("relative", 3), ("self", 1)])
+def test_the_step_and_the_loss_term_that_went_non_finite_are_named_and_the_last_checkpoint_stays(
+    data, tmp_path, monkeypatch, capsys, term, step  # noqa: F811
+):
+    original = Trainer._forward
+
+    def nan_term(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        if self.step + 1 == step:
+            out.terms[term] = out.terms[term] * float("nan")
+            out = out._replace(total=out.total + out.terms[term])
+        return out
+
+    run = tmp_path / "nan"
+    monkeypatch.setattr(Trainer, "_forward", nan_term)
+    code = run_train(parse(str(data), "-o", str(run), *STAIN, "--save-every", "2"))
+    err = capsys.readouterr().err
+    assert code == EXIT_DIVERGED
+    assert f"training diverged at step {step}: the loss term(s) {term}=nan went non-finite" in err
+    logged = losses(run) if (run / "log.jsonl").exists() else []
+    assert [r["step"] for r in logged] == list(range(1, step))
+    if step > 2:
+        assert f"the last checkpoint, {checkpoint(run)} (step 2, finite weights), is kept" in err
+        state = training_state.read_training_checkpoint(checkpoint(run))
+        assert state["trainer"]["step"] == 2 and all_finite(state["model"])
+    else:
+        assert "no checkpoint was written" in err and not checkpoint(run).exists()
+    assert not (run / "final").exists()
+
+
+@pytest.mark.parametrize("clip", ["0", "1.0"])
+def test_a_non_finite_gradient_with_finite_losses_stops_the_run_before_the_update(data, tmp_path, clip):  # noqa: F811
+    trainer = Trainer(config_from_args(parse(str(data), "-o", str(tmp_path), *STAIN, "--grad-clip", clip)))
+    weight = trainer.model.encoder.patch_embed.proj.weight
+    before = weight.detach().clone()
+    weight.register_hook(lambda grad: torch.full_like(grad, float("inf")))
+    with pytest.raises(TrainingDiverged, match=r"at step 1: the gradient went non-finite \(norm (inf|nan)\)"):
+        trainer.fit()
+    assert torch.equal(weight.detach(), before) and all_finite(trainer.model.state_dict())
+    assert not checkpoint(tmp_path).exists() and not (tmp_path / "final").exists()
+
+
+def test_non_finite_weights_are_never_checkpointed_or_exported(data, tmp_path):  # noqa: F811
+    trainer = Trainer(config_from_args(parse(str(data), "-o", str(tmp_path), *STAIN)))
+    trainer.save_checkpoint()
+    before = checkpoint(tmp_path).read_bytes()
+    with torch.no_grad():
+        trainer.model.encoder.patch_embed.proj.weight[0, 0, 0, 0] = float("nan")
+    with pytest.raises(TrainingDiverged, match="not writing the checkpoint: the weights after step 0 hold NaN or Inf in encoder.patch_embed.proj.weight"):
+        trainer.save_checkpoint()
+    with pytest.raises(TrainingDiverged, match="not writing the export"):
+        trainer.export()
+    assert checkpoint(tmp_path).read_bytes() == before and not (tmp_path / "final").exists()
+
+
+# -- non-finite starting weights ---------------------------------------------------------------
+def test_resume_refuses_a_checkpoint_with_non_finite_weights_naming_the_file(data, tmp_path, capsys):  # noqa: F811
+    args = [str(data), "-o", str(tmp_path), *STAIN]
+    assert run_train(parse(*args, "--stop-after", "1")) == 0
+    state = training_state.read_training_checkpoint(checkpoint(tmp_path))
+    next(v for v in state["model"].values() if v.is_floating_point())[...] = float("nan")
+    training_state.write_training_checkpoint(
+        checkpoint(tmp_path), model_state=state["model"], optimizer_state=state["optimizer"],
+        scheduler_state=state["scheduler"], trainer_state=state["trainer"],
+    )
+    assert run_train(parse(*args, "--resume")) == 2
+    err = capsys.readouterr().err
+    assert str(checkpoint(tmp_path)) in err and "NaN or Inf" in err
+    assert [r["step"] for r in losses(tmp_path)] == [1]  # nothing trained
+
+
+def test_init_refuses_an_export_with_non_finite_weights_naming_it(data, tmp_path, capsys):  # noqa: F811
+    model = make_small_model()
+    with torch.no_grad():
+        model.encoder.patch_embed.proj.weight.fill_(float("nan"))
+    save_pretrained(model, tmp_path / "nan-model", mean=CAMELYON_MEAN, std=CAMELYON_STD)
+    assert run_train(parse(str(data), "-o", str(tmp_path / "run"), "--init", str(tmp_path / "nan-model"), *options())) == 2
+    err = capsys.readouterr().err
+    assert "nan-model" in err and "NaN or Inf" in err
+    assert not (tmp_path / "run" / "log.jsonl").exists()
+
+
+# -- resuming with another schedule --------------------------------------------------------------
+def test_resume_refuses_a_changed_schedule_and_points_at_extend(data, tmp_path, capsys):  # noqa: F811
+    args = [str(data), "-o", str(tmp_path), *STAIN]
+    assert run_train(parse(*args, "--max-steps", "4", "--stop-after", "2")) == 0
+    capsys.readouterr()
+    saved = checkpoint(tmp_path).read_bytes()
+    assert run_train(parse(*args, "--max-steps", "8", "--resume")) == 2
+    err = capsys.readouterr().err
+    assert "8 steps long" in err and "is 4 steps long" in err and "--extend" in err
+    assert run_train(parse(*args, "--max-steps", "4", "--lr", "5e-4", "--resume")) == 2
+    assert "--lr 0.0005 differs from the checkpoint's 0.001" in capsys.readouterr().err
+    assert run_train(parse(*args, "--max-steps", "4", "--warmup-steps", "1", "--resume")) == 2
+    assert "--warmup-steps 1 differs" in capsys.readouterr().err
+    assert checkpoint(tmp_path).read_bytes() == saved and [r["step"] for r in losses(tmp_path)] == [1, 2]
+    with pytest.raises(ValueError, match="pass it with --resume"):
+        config_from_args(parse(*args, "--max-steps", "8", "--extend"))
+
+
+def test_extend_continues_the_cosine_from_the_current_rate_and_resumes_exactly(data, tmp_path):  # noqa: F811
+    extended, killed = tmp_path / "extended", tmp_path / "killed"
+    for run in (extended, killed):
+        assert run_train(parse(str(data), "-o", str(run), *STAIN, "--max-steps", "4", "--stop-after", "2")) == 0
+    assert run_train(parse(str(data), "-o", str(extended), *STAIN, "--max-steps", "8", "--resume", "--extend")) == 0
+    log = losses(extended)
+    rates = [r["lr"] for r in log]
+    assert [r["step"] for r in log] == list(range(1, 9))
+    rate = rates[1]  # where the 4-step schedule stood after step 2
+    assert rate == pytest.approx(1e-3 * 0.5 * (1 + math.cos(math.pi * 2 / 4)))
+    expected = [rate * 0.5 * (1 + math.cos(math.pi * k / 6)) for k in range(1, 7)]  # cosine over steps 2..8
+    assert rates[2:] == pytest.approx(expected, rel=1e-9, abs=1e-15)
+    assert all(later <= earlier for earlier, later in itertools.pairwise(rates[1:])) and rates[-1] == pytest.approx(0, abs=1e-15)
+    assert (extended / "final").is_dir()
+    # an extended run killed part-way resumes exactly, with or without --extend repeated
+    args = ["-o", str(killed), *STAIN, "--max-steps", "8", "--resume"]
+    assert run_train(parse(str(data), *args, "--extend", "--stop-after", "2")) == 0
+    assert run_train(parse(str(data), *args)) == 0
+    resumed = losses(killed)
+    assert [r["lr"] for r in resumed] == rates
+    assert [r["loss"] for r in resumed] == pytest.approx([r["loss"] for r in log], rel=1e-6)
+
+
+def test_extend_refuses_a_run_that_finished_its_schedule(data, tmp_path, capsys):  # noqa: F811
+    args = [str(data), "-o", str(tmp_path), *STAIN]
+    assert run_train(parse(*args, "--max-steps", "2")) == 0
+    capsys.readouterr()
+    assert run_train(parse(*args, "--max-steps", "4", "--resume", "--extend")) == 2
+    err = capsys.readouterr().err
+    assert "finished its schedule" in err and f"--init {tmp_path / 'final'}" in err
+
+
+@given(
+    total=st.integers(2, 60), warmup=st.integers(0, 10), stop_fraction=st.floats(0, 1), more=st.integers(1, 60),
+    lr=st.floats(1e-6, 1.0),
+)
+def test_an_extended_schedule_never_raises_the_rate_and_ends_at_zero(total, warmup, stop_fraction, more, lr):
+    stop = min(total - 1, int(stop_fraction * total))
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.AdamW([parameter], lr=lr)
+    scheduler = warmup_cosine(optimizer, total, warmup)
+    for _ in range(stop):
+        optimizer.step()
+        scheduler.step()
+    rate = optimizer.param_groups[0]["lr"]
+    extension = extended_cosine(optimizer, rate, total + more - stop)
+    seen = [optimizer.param_groups[0]["lr"]]
+    for _ in range(total + more - stop):
+        optimizer.step()
+        extension.step()
+        seen.append(optimizer.param_groups[0]["lr"])
+    assert seen[0] == rate
+    assert all(later <= earlier * (1 + 1e-12) for earlier, later in itertools.pairwise(seen))
+    assert seen[-1] == pytest.approx(0.0, abs=1e-12 * lr)
+
+
+# -- validation cadence and crops ----------------------------------------------------------------
+def test_validation_runs_every_n_steps_and_at_the_end_not_every_epoch(data, tmp_path):  # noqa: F811
+    # a small folder: one step per epoch
+    args = [str(data), "-o", str(tmp_path), *STAIN, "--samples-per-epoch", "2", "--max-steps", "6", "--validate-every", "4"]
+    assert run_train(parse(*args)) == 0
+    validation = [json.loads(line) for line in (tmp_path / "validation.jsonl").read_text().splitlines()]
+    assert [v["step"] for v in validation] == [4, 6]
+    assert sorted(p.name for p in (tmp_path / "previews").iterdir()) == ["step_000004.png", "step_000006.png"]
+    assert parse(str(data)).validate_every == 500
+
+
+def test_the_former_epoch_option_names_its_replacement(capsys):
+    with pytest.raises(SystemExit):
+        parse("data/", "--val-every", "1")
+    assert "--val-every was replaced by --validate-every" in capsys.readouterr().err
+
+
+def test_help_lists_default_as_an_init_choice(capsys):
+    with pytest.raises(SystemExit):
+        parse("--help")
+    assert "default (the bundled default checkpoint" in " ".join(capsys.readouterr().out.split())
+
+
+def tissue_fraction_ok(crop: torch.Tensor) -> bool:
+    luma = to_luminance(crop[None].float() / 255)[0, 0]
+    return float(luma.std()) >= 20 / 255 and float((luma > 0.85).float().mean()) <= 0.5
+
+
+def test_validation_crops_are_tissue_not_glass(tmp_path):
+    for i in range(3):  # slides that are mostly glass: 80 % of the width near-white
+        write_image(tmp_path / "slides" / f"{i}.png", size=(400, 40), seed=i, white_fraction=0.8)
+    args = [str(tmp_path / "slides"), "-o", str(tmp_path / "run"), *STAIN, "--val-samples", "16"]
+    trainer = Trainer(config_from_args(parse(*args)))
+    crops = trainer._val_batch()["image"]
+    assert crops.shape[0] == 16 and all(tissue_fraction_ok(crop) for crop in crops)
+    assert torch.equal(crops, trainer._val_batch()["image"])  # the same crops at every validation
+
+
+@given(seed=st.integers(0, 2**63 - 1))
+def test_tissue_crops_pass_the_tissue_test_for_any_seed(tmp_path_factory, seed):
+    root = tmp_path_factory.getbasetemp() / "tissue-slide"
+    if not root.exists():
+        write_image(root / "slide.png", size=(400, 40), white_fraction=0.6)
+    dataset = ImageFolderDataset(root, 32, augment=False, **TISSUE_CROPS)
+    crop = dataset[(0, seed)]["image"]
+    assert tissue_fraction_ok(crop) and torch.equal(crop, dataset[(0, seed)]["image"])
