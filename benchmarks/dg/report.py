@@ -1,0 +1,152 @@
+"""Statistics, tables and the plot of the DG benchmark (means with 95 % t-intervals over seeds)."""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from .data import SOURCES
+
+LABELS = {
+    "none": "none",
+    "colorjitter": "ColorJitter",
+    "hed_light": "HED jitter light (0.05)",
+    "hed_strong": "HED jitter strong (0.2)",
+    "reinhard": "Reinhard transfer (random train ref)",
+    "macenko": "Macenko transfer (random train ref)",
+    "randstainna": "RandStainNA",
+    "hestain": "albumentations HEStain",
+    "ours_transform": "**ours**: StylizeTransform (train-source bank)",
+    "ours_batch": "**ours**: BatchStylize (in-batch styles)",
+    "tta_reinhard": "Reinhard normalisation",
+    "tta_macenko": "Macenko normalisation",
+    "tta_style": "**ours**: StyleTTA",
+}
+
+
+def row_name(train: str, test: str) -> str:
+    """``train`` for plain evaluation, ``train + test`` for a test-time method."""
+    return train if test == "plain" else f"{train} + {test}"
+
+
+def display(row: str) -> str:
+    if " + " not in row:
+        return LABELS.get(row, row)
+    train, test = row.split(" + ")
+    return f"{LABELS.get(train, train)} → TTA: {LABELS.get(test, test)}"
+
+
+def interval(values: list[float]) -> tuple[float, float]:
+    """(mean, half-width of the 95 % t-interval); half-width NaN for a single value."""
+    arr = np.asarray(values, dtype=float)
+    if len(arr) < 2:
+        return float(arr.mean()), math.nan
+    half = stats.t.ppf(0.975, len(arr) - 1) * arr.std(ddof=1) / math.sqrt(len(arr))
+    return float(arr.mean()), float(half)
+
+
+def summarise(records: list[dict]) -> dict:
+    """Per row (method), task and held-out source: mean and 95 % interval over seeds; plus the mean
+    over held-out sources (per seed, then the interval over seeds) and over both tasks."""
+    by = defaultdict(list)
+    for r in records:
+        by[(row_name(r["train"], r["test"]), r["task"], r["fold"], r["seed"])].append(r["accuracy"])
+    rows = sorted({k[0] for k in by}, key=_order)
+    tasks = sorted({k[1] for k in by})
+    folds = [s for s in SOURCES if any(k[2] == s for k in by)]
+    seeds = sorted({k[3] for k in by})
+    out: dict = {"rows": rows, "tasks": tasks, "folds": folds, "seeds": seeds, "cells": {}}
+    for row in rows:
+        for task in tasks + ["all"]:
+            task_list = tasks if task == "all" else [task]
+            for fold in folds + ["mean"]:
+                fold_list = folds if fold == "mean" else [fold]
+                per_seed = []
+                for seed in seeds:
+                    vals = [by[(row, t, f, seed)][0] for t in task_list for f in fold_list if (row, t, f, seed) in by]
+                    if len(vals) == len(task_list) * len(fold_list):
+                        per_seed.append(float(np.mean(vals)))
+                if per_seed:
+                    mean, half = interval(per_seed)
+                    out["cells"][f"{row}|{task}|{fold}"] = {"mean": mean, "ci95": half, "n_seeds": len(per_seed)}
+    return out
+
+
+def _order(row: str) -> tuple[int, int, int]:
+    """Training-time rows first (in method order), then each base's test-time rows."""
+    from .methods import TRAIN_METHODS, TTA_METHODS
+
+    train, _, test = row.partition(" + ")
+    base = TRAIN_METHODS.index(train) if train in TRAIN_METHODS else len(TRAIN_METHODS)
+    return (1 if test else 0, base, TTA_METHODS.index(test) if test in TTA_METHODS else 0)
+
+
+def _cell(summary: dict, key: str) -> str:
+    c = summary["cells"].get(key)
+    if c is None:
+        return "–"
+    return f"{c['mean']:.3f}" if math.isnan(c["ci95"]) else f"{c['mean']:.3f} ± {c['ci95']:.3f}"
+
+
+def markdown_tables(summary: dict) -> str:
+    """One table per task (rows: methods; columns: held-out source, mean) and an overall table."""
+    lines: list[str] = []
+    for task in summary["tasks"]:
+        lines += [f"**Task `{task}`** — accuracy on the held-out source (mean ± 95 % CI over {len(summary['seeds'])} seeds)", ""]
+        header = ["method"] + summary["folds"] + ["mean over held-out sources"]
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        best = {f: max((summary["cells"].get(f"{r}|{task}|{f}", {"mean": -1})["mean"] for r in summary["rows"])) for f in summary["folds"] + ["mean"]}
+        for row in summary["rows"]:
+            cells = []
+            for fold in summary["folds"] + ["mean"]:
+                text = _cell(summary, f"{row}|{task}|{fold}")
+                c = summary["cells"].get(f"{row}|{task}|{fold}")
+                cells.append(f"**{text}**" if c and c["mean"] == best[fold] else text)
+            lines.append("| " + " | ".join([display(row)] + cells) + " |")
+        lines.append("")
+    lines += ["**Both tasks, all held-out sources** (mean ± 95 % CI over seeds)", ""]
+    lines += ["| method | " + " | ".join(summary["tasks"]) + " | both |", "|---|" + "---|" * (len(summary["tasks"]) + 1)]
+    for row in summary["rows"]:
+        lines.append("| " + " | ".join([display(row)] + [_cell(summary, f"{row}|{t}|mean") for t in summary["tasks"] + ["all"]]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(records: list[dict], path: Path) -> None:
+    fields = ["fold", "task", "train", "test", "seed", "accuracy", "seconds"]
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(sorted(records, key=lambda r: (r["fold"], r["task"], r["train"], r["test"], r["seed"])))
+
+
+def plot(summary: dict, path: Path, title: str) -> None:
+    """Mean accuracy over held-out sources with 95 % intervals, one panel per task."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = summary["rows"]
+    tasks = summary["tasks"] + ["all"]
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks) + 3, 0.36 * len(rows) + 1.6), sharey=True)
+    y = np.arange(len(rows))[::-1]
+    for ax, task in zip(np.atleast_1d(axes), tasks):
+        means = np.array([summary["cells"].get(f"{r}|{task}|mean", {"mean": np.nan})["mean"] for r in rows])
+        halves = np.array([summary["cells"].get(f"{r}|{task}|mean", {"ci95": np.nan})["ci95"] for r in rows])
+        colours = ["tab:red" if ("ours" in r or "tta_style" in r) else "tab:blue" for r in rows]
+        for yi, m, h, c in zip(y, means, np.nan_to_num(halves), colours):
+            ax.errorbar(m, yi, xerr=h, fmt="o", color=c, capsize=3)
+        ax.axvline(0.5, color="grey", lw=0.8, ls=":")
+        ax.set_title("both tasks" if task == "all" else f"task: {task}")
+        ax.set_xlabel("held-out accuracy (mean over sources)")
+        ax.grid(axis="x", alpha=0.3)
+    np.atleast_1d(axes)[0].set_yticks(y, [display(r).replace("**", "") for r in rows], fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
