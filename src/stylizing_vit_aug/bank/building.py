@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from ..image_ops import random_crop_resize, resize
 from ..images import ImageLike, ImageReadError, read_image, to_batch, to_uint8
 from ..stylizer import Stylizer
+from ..tissue import is_tissue
 from .sampling import label_of
 
 __all__ = [
@@ -28,11 +29,13 @@ __all__ = [
     "folder_domains",
     "model_images",
     "source_items",
+    "tissue_only_crops",
 ]
 
 logger = logging.getLogger(__name__)
 
 ON_ERROR = ("skip", "stop")  # what to do with a style file that cannot be read
+TISSUE_CANDIDATES = 4  # random crops drawn per crop kept when only tissue crops are wanted
 
 
 def check_on_error(on_error: str) -> str:
@@ -77,10 +80,15 @@ def model_images(
     generator: torch.Generator,
     total: int | None = None,
     on_error: str = "stop",
+    tissue_only: bool = False,
 ) -> tuple[torch.Tensor, list[int], list[tuple[Path, str]]]:
     """Images of any kinds and sizes -> uint8 at model size, how many styles each source
-    image gave (items may be single images or batches; 0 for a skipped file), and the
-    skipped files with the reason."""
+    image gave (items may be single images or batches; 0 for a skipped file or an image
+    without tissue), and the skipped files with the reason.
+
+    ``tissue_only`` (with crops): crops of blank glass are not styles (they wash an image out),
+    so crops are drawn until ``crops_per_image`` pass :func:`~stylizing_vit_aug.tissue.is_tissue`.
+    """
     size = stylizer.img_size
     parts: list[torch.Tensor] = []
     counts: list[int] = []
@@ -103,15 +111,35 @@ def model_images(
             _, _, height, width = values.shape
             side = min(crop_size or size, height, width)
             crop = side / min(height, width)
-            values = random_crop_resize(values.repeat_interleave(crops_per_image, dim=0), crop, size, generator)
+            draws = crops_per_image * (TISSUE_CANDIDATES if tissue_only else 1)
+            per_image = random_crop_resize(values.repeat_interleave(draws, dim=0), crop, size, generator)
+            kept = [
+                tissue_only_crops(group, crops_per_image, index) if tissue_only else group
+                for group in per_image.split(draws)
+            ]
+            values = torch.cat(kept)
+            counts.extend(len(group) for group in kept)
         else:
             values = resize(values, size, size)
+            counts.extend([1] * values.shape[0])
         parts.append(to_uint8(values).cpu())
-        counts.extend([crops_per_image or 1] * (values.shape[0] // (crops_per_image or 1)))
-    if not parts:
+    if not sum(counts):
         unread = f" ({len(skipped)} unreadable, e.g. {skipped[0][1]})" if skipped else ""
-        raise ValueError(f"a style bank needs at least one style image; got none{unread}")
+        blank = " (tissue_only: no crop showed tissue)" if tissue_only and parts else ""
+        raise ValueError(f"a style bank needs at least one style image; got none{unread}{blank}")
     return torch.cat(parts), counts, skipped
+
+
+def tissue_only_crops(candidates: torch.Tensor, wanted: int, index: int) -> torch.Tensor:
+    """The first ``wanted`` candidate crops (in draw order, so a seed repeats) that show tissue;
+    fewer, with a warning, when the image has too little."""
+    kept = candidates[is_tissue(candidates)][:wanted]
+    if len(kept) < wanted:
+        logger.warning(
+            "style image %d: only %d of %d random crops show tissue (the rest are blank background); "
+            "kept those %d", index, len(kept), len(candidates), len(kept),
+        )
+    return kept
 
 
 def folder_domains(root: Path, paths: Sequence[Path], domains: str | Mapping[str, Any] | None) -> list[Any] | None:

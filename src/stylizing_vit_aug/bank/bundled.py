@@ -16,8 +16,9 @@ _BUNDLED: dict[str, StyleBank] = {}
 
 
 def bundled_bank(stylizer: Stylizer, *, crops_per_image: int = 8, seed: int = 0) -> StyleBank:
-    """The small sample bank that ships with the package: random crops of the bundled histology
-    images (domain = source image), built on first use for ``stylizer`` and kept per process."""
+    """The small sample bank that ships with the package: random tissue crops of the bundled
+    histology images (domain = source image; no blank glass), built on first use for ``stylizer``
+    and kept per process."""
     key = f"{stylizer.fingerprint}:{crops_per_image}:{seed}"
     if key not in _BUNDLED:
         paths = sorted(HISTOLOGY_ASSETS.glob("*.jpg"))
@@ -30,5 +31,6 @@ def bundled_bank(stylizer: Stylizer, *, crops_per_image: int = 8, seed: int = 0)
             crops_per_image=crops_per_image,
             seed=seed,
             encode=False,
+            tissue_only=True,
         )
     return _BUNDLED[key]

@@ -110,6 +110,7 @@ class StyleBank:
         crop_size: int | None = None,
         seed: int = 0,
         on_error: str = "stop",
+        tissue_only: bool = False,
     ) -> StyleBank:
         """A bank from images of any kind the Stylizer takes (one batch, or a list of images or
         file paths of any sizes).
@@ -119,7 +120,9 @@ class StyleBank:
         source images and is repeated for their crops. ``encode=False`` defers encoding to first
         use. ``on_error``: a file path that cannot be read raises an
         :class:`~stylizing_vit_aug.images.ImageReadError` naming it (``"stop"``), or is left out
-        with a warning and listed in ``bank.skipped`` (``"skip"``).
+        with a warning and listed in ``bank.skipped`` (``"skip"``). ``tissue_only`` (with
+        ``crops_per_image``): keep only crops that show tissue (brightfield slides: blank glass
+        carries no style and washes images out; see :mod:`stylizing_vit_aug.tissue`).
         """
         check_on_error(on_error)
         check_crops(crops_per_image)
@@ -127,7 +130,7 @@ class StyleBank:
         generator = torch.Generator().manual_seed(seed)
         pixels, counts, skipped = model_images(
             items, stylizer, crops_per_image=crops_per_image, crop_size=crop_size, generator=generator,
-            total=len(items), on_error=on_error,
+            total=len(items), on_error=on_error, tissue_only=tissue_only,
         )
         if domains is not None:
             labels = check_domains(domains, len(counts))

@@ -1,0 +1,98 @@
+"""Tissue versus glass: the weight the engine puts on its change, and banks of tissue crops only
+(blank glass as a style washes images out)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import stylizing_vit_aug as sva
+from stylizing_vit_aug.bank.bundled import bundled_bank
+from stylizing_vit_aug.tissue import GLASS_OD, TISSUE_OD, is_tissue, optical_density, tissue_weight
+
+from conftest import examples
+
+GLASS = (244, 243, 245)  # clean slide glass in the bundled skin source
+
+
+def uniform(rgb: tuple[int, int, int], size: int = 16) -> torch.Tensor:
+    return torch.tensor(rgb, dtype=torch.float32).div(255).view(1, 3, 1, 1).expand(1, 3, size, size).clone()
+
+
+def test_glass_weighs_nothing_and_stain_weighs_fully():
+    assert float(tissue_weight(uniform(GLASS)).max()) == 0.0
+    for stain in ((230, 170, 215), (120, 80, 160), (150, 110, 70)):  # pale eosin, haematoxylin, DAB
+        assert float(tissue_weight(uniform(stain)).min()) == 1.0
+
+
+@given(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255), st.integers(1, 60))
+def test_weight_grows_with_absorption(r, g, b, darker):
+    """Darkening any channel never makes a pixel less tissue, and the weight stays in 0–1."""
+    pixel = uniform((r, g, b), size=1)
+    darkened = uniform((r, max(0, g - darker), b), size=1)
+    assert 0.0 <= float(tissue_weight(pixel)) <= 1.0
+    assert float(tissue_weight(darkened)) >= float(tissue_weight(pixel))
+
+
+@given(st.floats(GLASS_OD, TISSUE_OD))
+def test_the_ramp_sits_between_the_two_densities(density):
+    value = float(np.exp(-density) * 256 - 1) / 255
+    weight = float(tissue_weight(torch.full((1, 3, 1, 1), value)))
+    expected = (density - GLASS_OD) / (TISSUE_OD - GLASS_OD)
+    assert abs(weight - expected * expected * (3 - 2 * expected)) < 0.02
+    assert float(optical_density(torch.ones(1, 3, 1, 1)).abs().max()) == 0.0
+
+
+def test_blank_and_flat_crops_are_not_tissue(histology_crops):
+    glass = uniform(GLASS, 32)
+    flat_stain = uniform((200, 120, 190), 32)  # stained but without structure: no style to take
+    real = torch.from_numpy(np.stack(histology_crops)).permute(0, 3, 1, 2).float() / 255
+    assert is_tissue(glass).tolist() == [False]
+    assert is_tissue(flat_stain).tolist() == [False]
+    assert is_tissue(real).sum() >= 1
+
+
+def half_glass_image(histology_crops) -> np.ndarray:
+    """Left half glass (with a little noise), right half real tissue."""
+    tissue = histology_crops[1]
+    height, width = tissue.shape[:2]
+    rng = np.random.default_rng(0)
+    glass = np.clip(np.array(GLASS) + rng.normal(0, 1.5, (height, width, 3)), 0, 255).astype(np.uint8)
+    return np.concatenate([glass, tissue], axis=1)
+
+
+def test_tissue_only_banks_keep_tissue_crops_and_repeat_with_the_seed(small_stylizer, histology_crops):
+    image = half_glass_image(histology_crops)
+    size = small_stylizer.img_size * 2
+    kwargs = dict(crops_per_image=6, crop_size=size, seed=3, encode=False)
+    plain = sva.StyleBank.from_images([image], small_stylizer, **kwargs)
+    tissue = sva.StyleBank.from_images([image], small_stylizer, tissue_only=True, **kwargs)
+    again = sva.StyleBank.from_images([image], small_stylizer, tissue_only=True, **kwargs)
+    assert len(tissue) >= 1
+    assert bool(is_tissue(tissue.images.float() / 255).all())
+    assert not bool(is_tissue(plain.images.float() / 255).all())  # random crops do hit the glass
+    assert torch.equal(tissue.images, again.images)
+
+
+def test_a_tissue_only_bank_of_blank_glass_says_why(small_stylizer):
+    glass = np.full((64, 64, 3), GLASS, dtype=np.uint8)
+    with pytest.raises(ValueError, match="no crop showed tissue"):
+        sva.StyleBank.from_images([glass], small_stylizer, crops_per_image=4, tissue_only=True, encode=False)
+
+
+@pytest.mark.parametrize("seed", range(examples(2)))
+def test_no_bundled_sample_style_is_blank(small_stylizer, seed):
+    """The app and the demo draw from this bank: every style varies by at least 20/255."""
+    bank = bundled_bank(small_stylizer, seed=seed)
+    pixels = bank.images.float() / 255
+    assert float(pixels.flatten(1).std(dim=1, unbiased=False).min()) >= 20 / 255
+    assert sorted(set(bank.domains)) == sorted(p.stem for p in bank_sources())
+
+
+def bank_sources():
+    from stylizing_vit_aug.bank import HISTOLOGY_ASSETS
+
+    return sorted(HISTOLOGY_ASSETS.glob("*.jpg"))
