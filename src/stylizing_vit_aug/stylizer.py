@@ -20,6 +20,13 @@ Resolution modes (``mode=``):
 At the model's own size ``detail`` and ``resize`` are identical. The default mode is chosen by
 measurement (``benchmarks/bench_resolution_modes.py``; table in the README).
 
+Large images (more than :data:`STRIP_PIXELS` pixels) never exist as one float tensor:
+``__call__`` downscales them in row bands and upsamples, adds, blends and converts back one
+column strip at a time into an output of the caller's kind, so the peak memory beyond the input
+and output is a few strips. Bilinear antialiased resizing is separable (rows, then columns), so
+on the CPU this gives exactly the pixels of the whole-tensor path (:meth:`Stylizer.stylize_batch`);
+on CUDA, whose kernel resizes both axes at once, they agree to float rounding.
+
 Channels: a 1-channel image through a 3-channel model is replicated to RGB and the result is
 turned back to luminance (ITU-R BT.601 weights). A 3-channel image through a 1-channel model is
 stylised on its luminance, and the luminance change is added to all three channels.
@@ -39,7 +46,8 @@ import torch
 
 from .checkpoints import write_checkpoint
 from .image_ops import resize, to_luminance
-from .images import ImageLike, Normalization, from_batch, same_kind_copy, to_batch
+from .images import MIN_SIZE, ImageLike, Normalization, from_batch, same_kind_copy, to_batch
+from .images.windows import height_width, largest_image_pixels, put_columns, single_images, window
 from .model import StyleStream, StylizingViT
 
 logger = logging.getLogger(__name__)
@@ -47,6 +55,9 @@ logger = logging.getLogger(__name__)
 MODES = ("relative", "detail", "resize")
 DEFAULT_MODE = "relative"
 DEFAULT_CHUNK = 64
+STRIP_PIXELS = 1 << 19
+"""Pixels per row band or column strip of the full-resolution path; images larger than this
+take it (a float32 RGB strip is 6 MiB)."""
 
 
 def strength_values(strength: Any, counts: Sequence[int], shape: str | None = None) -> torch.Tensor:
@@ -102,6 +113,16 @@ def cpu_bf16_is_faster() -> bool:
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def strips(length: int, step: int) -> list[tuple[int, int]]:
+    """``[0, length)`` cut into consecutive ``(start, stop)`` spans of about ``step``, none
+    shorter than an image may be (``MIN_SIZE``)."""
+    step = max(step, MIN_SIZE)
+    starts = list(range(0, length, step))
+    if len(starts) > 1 and length - starts[-1] < MIN_SIZE:
+        starts.pop()  # a short tail joins the span before it
+    return list(zip(starts, starts[1:] + [length]))
 
 
 def check_mode(mode: str | None) -> str | None:
@@ -274,14 +295,84 @@ class Stylizer:
         ``styles``: one image (for all), one per image, or a :class:`StyleStream` of 1 or B.
         ``strength``: 0 returns the input exactly, 1 the full stylisation; a number or one per
         image.
+
+        Images larger than :data:`STRIP_PIXELS` are worked on in strips (see the module
+        docstring): the same pixels, a fraction of the memory.
         """
+        if largest_image_pixels(images) > STRIP_PIXELS:
+            return self._stylize_in_strips(images, styles, strength, check_mode(mode) or self.mode)
         values, info = to_batch(images, "images")
-        batch = values.shape[0]
-        strength_tensor = strength_values(strength, (1, batch), f"one per image ({batch})").expand(batch)
+        strength_tensor = self._strengths(strength, values.shape[0])
         if bool((strength_tensor == 0).all()):
             return same_kind_copy(images)
         out = self.stylize_batch(values.to(self.device), styles, strength_tensor, mode=mode)
         return from_batch(out, info)
+
+    @staticmethod
+    def _strengths(strength: Any, batch: int) -> torch.Tensor:
+        return strength_values(strength, (1, batch), f"one per image ({batch})").expand(batch)
+
+    def _streams(self, styles: ImageLike | StyleStream, batch: int) -> StyleStream:
+        """The style streams for ``batch`` images (one for all, or one each), on the device."""
+        stream = self.encode_style(styles)
+        if len(stream) not in (1, batch):
+            raise ValueError(
+                f"got {len(stream)} styles for {batch} images: pass one style or one per image"
+            )
+        return stream.to(self.device)
+
+    @torch.inference_mode()
+    def _stylize_in_strips(self, images: ImageLike, styles: ImageLike | StyleStream, strength: Any, mode: str) -> Any:
+        """``__call__`` for large images, one image and one strip at a time (same pixels as
+        :meth:`stylize_batch` on the CPU); peak memory a few strips beyond input and output."""
+        singles, outputs, result = single_images(images)
+        batch = len(singles)
+        strengths = self._strengths(strength, batch)
+        if bool((strengths == 0).all()):
+            return same_kind_copy(images)
+        stream = self._streams(styles, batch)
+        small01 = torch.cat([self._downscaled(image) for image in singles])
+        changes = []
+        for start in range(0, batch, self.chunk_size):
+            stop = min(start + self.chunk_size, batch)
+            chunk_styles = stream if len(stream) == 1 else stream[start:stop]
+            changes.append(self._change(small01[start:stop], chunk_styles, mode))
+        change = torch.cat(changes)
+        strengths = strengths.to(self.device, torch.float32)
+        for i, (image, output) in enumerate(zip(singles, outputs)):
+            base = small01[i : i + 1] + change[i : i + 1] if mode == "resize" else change[i : i + 1]
+            self._restore_in_strips(image, output, base, strengths[i], mode)
+        return result
+
+    def _downscaled(self, image: Any) -> torch.Tensor:
+        """One large image at the model's size, ``[1, C, S, S]`` in 0–1: each row band is resized
+        across, then the narrow result down (the two passes of one antialiased resize)."""
+        height, width = height_width(image)
+        size = self.img_size
+        bands = []
+        for top, bottom in strips(height, STRIP_PIXELS // width):
+            values, _ = to_batch(window(image, top, bottom, 0, width), "images")
+            bands.append(resize(values.to(self.device, torch.float32), bottom - top, size))
+        return resize(torch.cat(bands, dim=2), size, size)
+
+    def _restore_in_strips(
+        self, image: Any, output: Any, base: torch.Tensor, strength: torch.Tensor, mode: str
+    ) -> None:
+        """Write the stylised ``image`` into ``output`` one column strip at a time: ``base`` (the
+        model-size change, or for ``resize`` the stylised small image) resized across once,
+        then each strip resized down, added, blended by ``strength`` and converted back."""
+        height, width = height_width(image)
+        across = resize(base, self.img_size, width)
+        for left, right in strips(width, STRIP_PIXELS // height):
+            values, info = to_batch(window(image, 0, height, left, right), "images")
+            values = values.to(self.device, torch.float32)
+            upsampled = resize(across[..., left:right], height, right - left)  # may be a view of across
+            stylized = upsampled.clamp(0, 1) if mode == "resize" else (values + upsampled).clamp_(0, 1)
+            del upsampled
+            # values + strength * (stylized - values), in place: the same floats, fewer strips alive
+            blended = stylized.sub_(values).mul_(strength).add_(values).clamp_(0, 1)
+            del values
+            put_columns(output, left, from_batch(blended, info))
 
     @torch.inference_mode()
     def stylize_batch(
@@ -297,13 +388,8 @@ class Stylizer:
         Front-ends that already hold validated float batches (BatchStylize) call this directly.
         """
         mode = check_mode(mode) or self.mode
-        batch, channels, height, width = values01.shape
-        stream = self.encode_style(styles)
-        if len(stream) not in (1, batch):
-            raise ValueError(
-                f"got {len(stream)} styles for {batch} images: pass one style or one per image"
-            )
-        stream = stream.to(self.device)
+        batch = values01.shape[0]
+        stream = self._streams(styles, batch)
         source_device = values01.device
         values01 = values01.to(self.device, torch.float32)
         out = torch.empty_like(values01)
@@ -318,9 +404,15 @@ class Stylizer:
         return (values01 + strength * (out - values01)).clamp_(0, 1).to(source_device)
 
     def _stylize_chunk(self, values01: torch.Tensor, stream: StyleStream, mode: str) -> torch.Tensor:
-        size = self.img_size
-        _, channels, height, width = values01.shape
-        small01 = resize(values01, size, size)
+        height, width = values01.shape[-2:]
+        small01 = resize(values01, self.img_size, self.img_size)
+        change = self._change(small01, stream, mode)
+        if mode == "resize":
+            return resize(small01 + change, height, width).clamp_(0, 1)
+        return (values01 + resize(change, height, width)).clamp_(0, 1)
+
+    def _change(self, small01: torch.Tensor, stream: StyleStream, mode: str) -> torch.Tensor:
+        """What the model does to model-size 0–1 images, in their channels (see the modes)."""
         model_in01 = self.adapt_channels(small01)
         with self._autocast():
             if mode == "relative":
@@ -328,10 +420,7 @@ class Stylizer:
                 change = (stylized.float() - own.float()) * self.std.view(1, -1, 1, 1)
             else:
                 change = self.denormalize(self._stylize_fn(self.normalize(model_in01), stream).float()) - model_in01
-        change = self.restore_channels(change, channels)
-        if mode == "resize":
-            return resize(small01 + change, height, width).clamp_(0, 1)
-        return (values01 + resize(change, height, width)).clamp_(0, 1)
+        return self.restore_channels(change, small01.shape[1])
 
     def save_pretrained(self, directory: str | os.PathLike, **kwargs: Any) -> Path:
         """Write model.safetensors, config.json and a model card (see :func:`hub.save_pretrained`

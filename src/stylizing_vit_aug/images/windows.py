@@ -1,0 +1,102 @@
+"""Windows of an image in the caller's own kind, so a large image is converted a piece at a time.
+
+``to_batch`` turns a whole image into float32 (12 bytes a pixel for RGB); the Stylizer's
+full-resolution path instead reads row bands and column strips through :func:`window` (views or
+small crops, never the whole image), converts each with ``to_batch`` and writes each result into
+an output made by :func:`single_images` with :func:`put_columns`. Only the kinds ``to_batch``
+takes are handled; anything else is left for ``to_batch`` to reject with its message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from .kinds import ImageError
+
+try:  # PIL is a core dependency, but keep the import error readable
+    from PIL import Image as PILImage
+except ImportError:  # pragma: no cover
+    PILImage = None
+
+__all__ = ["height_width", "largest_image_pixels", "put_columns", "single_images", "window"]
+
+
+def _is_batch(images: Any) -> bool:
+    return (isinstance(images, torch.Tensor) and images.dim() == 4) or (
+        isinstance(images, np.ndarray) and images.ndim == 4
+    )
+
+
+def height_width(image: Any) -> tuple[int, int] | None:
+    """``(height, width)`` of one image or batch from its shape alone; None for what is not an image."""
+    if isinstance(image, torch.Tensor) and image.dim() in (3, 4):
+        return int(image.shape[-2]), int(image.shape[-1])
+    if isinstance(image, np.ndarray) and image.ndim in (2, 3, 4):
+        return image.shape[1:3] if image.ndim == 4 else image.shape[:2]
+    if PILImage is not None and isinstance(image, PILImage.Image):
+        return image.height, image.width
+    return None
+
+
+def largest_image_pixels(images: Any) -> int:
+    """The pixels of the largest image in ``images`` (a list: its largest element), from shapes alone."""
+    if isinstance(images, (list, tuple)):
+        return max((largest_image_pixels(item) for item in images), default=0)
+    size = height_width(images)
+    return 0 if size is None else size[0] * size[1]
+
+
+def _empty_like(image: Any) -> Any:
+    if isinstance(image, torch.Tensor):
+        return torch.empty_like(image, memory_format=torch.contiguous_format)
+    if isinstance(image, np.ndarray):
+        return np.empty(image.shape, image.dtype)
+    return PILImage.new(image.mode, image.size)
+
+
+def single_images(images: Any, what: str = "images") -> tuple[list[Any], list[Any], Any]:
+    """The single images of ``images`` (views, no copies), an empty output of the same kind and
+    size for each, and the result to give back, which holds those outputs.
+
+    Lists follow ``to_batch``'s rule: single images of one size (a list of batches, or of
+    different sizes, is an :class:`ImageError`).
+    """
+    if isinstance(images, (list, tuple)):
+        if any(_is_batch(item) for item in images):
+            raise ImageError(f"{what} is a list that contains batches; pass single images or one batch.")
+        sizes = {height_width(item) for item in images}
+        if len(sizes) > 1:
+            raise ImageError(
+                f"{what} is a list of images of different sizes {sorted(s for s in sizes if s)}; "
+                "stylise them one at a time or resize them to one size."
+            )
+        outputs = [_empty_like(item) for item in images]
+        return list(images), outputs, outputs
+    output = _empty_like(images)
+    if _is_batch(images):
+        return list(images), list(output), output
+    return [images], [output], output
+
+
+def window(image: Any, top: int, bottom: int, left: int, right: int) -> Any:
+    """Rows ``top:bottom`` and columns ``left:right`` of one image, in its kind (a view where the
+    kind has views; a PIL image is cropped)."""
+    if isinstance(image, torch.Tensor):
+        return image[..., top:bottom, left:right]
+    if isinstance(image, np.ndarray):
+        return image[top:bottom, left:right]
+    return image.crop((left, top, right, bottom))
+
+
+def put_columns(output: Any, left: int, pixels: Any) -> None:
+    """Write ``pixels`` (full height, same kind as ``output``) into ``output`` from column ``left``."""
+    width = height_width(pixels)[1]
+    if isinstance(output, torch.Tensor):
+        output[..., left : left + width] = pixels
+    elif isinstance(output, np.ndarray):
+        output[:, left : left + width] = pixels
+    else:
+        output.paste(pixels, (left, 0))

@@ -1,0 +1,142 @@
+"""Large images: the strip path of ``Stylizer.__call__`` gives the whole-tensor path's pixels and
+never holds the image as one float tensor."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import stylizing_vit_aug.stylizer as engine
+from conftest import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+from stylizing_vit_aug.images import from_batch, to_batch
+
+TESTS = Path(__file__).resolve().parent
+
+
+def _stylizer(mode: str) -> engine.Stylizer:
+    return engine.Stylizer(make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32, mode=mode)
+
+
+def _slide(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A smooth colour field with noise on top: changes everywhere, like an enlarged tissue scan."""
+    rng = np.random.default_rng(seed)
+    small = Image.fromarray(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)).resize((width, height), Image.BICUBIC)
+    noise = rng.integers(-20, 21, (height, width, 3))
+    return np.clip(np.asarray(small).astype(int) + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def slide() -> np.ndarray:
+    return _slide(1499, 2001)  # odd sizes: the last strip and band are not full
+
+
+@pytest.fixture(scope="module")
+def style(histology_crops) -> np.ndarray:
+    return histology_crops[1]
+
+
+def _whole_tensor(stylizer: engine.Stylizer, images, style, strength):
+    values, info = to_batch(images)
+    return from_batch(stylizer.stylize_batch(values, style, torch.as_tensor(strength, dtype=torch.float64)), info)
+
+
+@pytest.mark.parametrize("mode", engine.MODES)
+def test_strips_give_exactly_the_whole_tensor_pixels(mode, slide, style, monkeypatch):
+    """On the CPU the strip path is not an approximation: every pixel equals the old path's."""
+    stylizer = _stylizer(mode)
+    monkeypatch.setattr(engine, "STRIP_PIXELS", 1 << 18)  # ~12 strips across, ~5 bands down
+    assert slide.shape[0] * slide.shape[1] > engine.STRIP_PIXELS
+    ours = stylizer(slide, style, 0.7)
+    assert ours.dtype == np.uint8 and ours.shape == slide.shape
+    np.testing.assert_array_equal(ours, _whole_tensor(stylizer, slide, style, 0.7))
+    assert (ours != slide).mean() > 0.005  # it did stylise
+
+
+@pytest.mark.parametrize("kind", ["torch batch", "pil 16-bit", "numpy gray list", "numpy float"])
+def test_every_image_kind_takes_the_strip_path_unchanged(kind, slide, style, monkeypatch):
+    stylizer = _stylizer("detail")
+    monkeypatch.setattr(engine, "STRIP_PIXELS", 1 << 18)
+    gray = slide[:400, :1000].mean(axis=2)
+    if kind == "torch batch":
+        # contiguous: on a channels-last tensor interpolate's kernel differs, and the old path
+        # itself moves a few pixels in a million by one level between the two memory formats
+        images = torch.from_numpy(np.stack([slide, slide[::-1].copy()])).permute(0, 3, 1, 2).contiguous()
+        strength = [1.0, 0.4]
+    elif kind == "pil 16-bit":
+        images = Image.fromarray((gray * 257).astype(np.uint16))
+        strength = 0.8
+    elif kind == "numpy gray list":
+        images = [gray.astype(np.uint8), gray[::-1].astype(np.uint8)]
+        strength = 1.0
+    else:
+        images = slide[:700].astype(np.float32) / 255
+        strength = 1.0
+    ours = stylizer(images, style, strength)
+    theirs = _whole_tensor(stylizer, images, style, strength)
+    if kind == "pil 16-bit":
+        assert ours.mode == theirs.mode == images.mode
+        ours, theirs = np.asarray(ours), np.asarray(theirs)
+    if kind == "numpy gray list":
+        assert isinstance(ours, list) and len(ours) == 2
+        ours, theirs = np.stack(ours), np.stack(theirs)
+    if kind == "torch batch":
+        assert ours.dtype == torch.uint8 and ours.shape == images.shape
+    assert type(ours) is type(theirs) and ours.dtype == theirs.dtype
+    assert np.array_equal(np.asarray(ours), np.asarray(theirs))
+
+
+def test_strip_path_errors_are_the_usual_ones(slide, style, monkeypatch):
+    stylizer = _stylizer("detail")
+    monkeypatch.setattr(engine, "STRIP_PIXELS", 1 << 18)
+    with pytest.raises(ValueError, match="different sizes"):
+        stylizer([slide, slide[:800]], style)
+    with pytest.raises(ValueError, match=r"2 styles for 1 images"):
+        stylizer(slide, [style, style])
+    with pytest.raises(ValueError, match="expected 0–1"):
+        stylizer(slide.astype(np.float32), style)  # 0-255 values in a float array
+    zero = stylizer(slide, style, 0.0)
+    assert np.array_equal(zero, slide) and zero is not slide
+
+
+MEASURE = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    import numpy as np, torch
+    from conftest import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+    from stylizing_vit_aug.stylizer import Stylizer
+
+    def status(field):
+        with open("/proc/self/status") as handle:
+            return next(int(line.split()[1]) * 1024 for line in handle if line.startswith(field))
+
+    stylizer = Stylizer(make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32,
+                        mode="relative")
+    style = np.full((64, 64, 3), 128, np.uint8)
+    stylizer(np.zeros((64, 64, 3), np.uint8), style)  # load everything lazy first
+    image = np.random.default_rng(0).integers(0, 256, ({side}, {side}, 3), dtype=np.uint8)
+    before = status("VmRSS")
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")  # start the peak (VmHWM) from here
+    out = stylizer(image, style)
+    print((status("VmHWM") - before) / image[..., 0].size)
+""")
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's resettable peak RSS")
+def test_a_large_image_is_never_one_float_tensor(tmp_path):
+    """4000 x 4000 RGB: one float32 copy of it is 12 bytes a pixel; the whole-tensor path took
+    ~60 above the input. The strip path's peak above the input is the uint8 output (3) plus a
+    few strips and the allocator's slack."""
+    code = MEASURE.format(tests=str(TESTS), side=4000)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                            env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    bytes_per_pixel = float(result.stdout.split()[-1])
+    assert bytes_per_pixel < 12, f"peak {bytes_per_pixel:.1f} bytes/pixel above the input"
