@@ -21,6 +21,8 @@ from stylizing_vit_aug.train.losses import (
     STAIN_TERMS,
     StainSupervisedObjective,
     StainWeights,
+    channel_mean_std,
+    sliced_wasserstein,
 )
 from stylizing_vit_aug.train.stain import RGB_FROM_HED, StainChange, StainChangeSampler
 
@@ -83,7 +85,9 @@ def test_objective_terms_and_gradients():
 def test_colour_term_pulls_towards_real_styles_of_other_domains():
     model = make_small_model()
     weights = StainWeights.parse("colour=2, stylized=0.5")
-    assert weights.as_dict() == {"relative": 1.0, "stylized": 0.5, "self": 1.0, "colour": 2.0, "seam": 0.0}
+    assert weights.as_dict() == {
+        "relative": 1.0, "stylized": 0.5, "self": 1.0, "colour": 2.0, "seam": 0.0, "distribution": 0.0,
+    }
     objective = StainSupervisedObjective(model, (0.7, 0.55, 0.7), (0.2, 0.2, 0.2), weights)
     content = torch.randn(4, 3, 32, 32) * 0.5
     pairs = torch.tensor([1, 0, 3, 2])
@@ -144,3 +148,48 @@ def test_seam_weight_adds_the_term_for_every_change():
                     torch.tensor([2, 3, 0, 1]))
     assert out.terms["seam"].item() > 0
     assert out.total.item() == pytest.approx(sum(objective.weights.as_dict()[k] * out.terms[k].item() for k in STAIN_TERMS), rel=1e-5)
+
+
+def _directions(count: int = 16, channels: int = 3) -> torch.Tensor:
+    directions = torch.randn(count, channels, generator=torch.Generator().manual_seed(0))
+    return directions / directions.norm(dim=1, keepdim=True)
+
+
+@given(st.integers(0, 2**16), st.floats(-0.5, 0.5))
+@settings(max_examples=30)
+def test_sliced_wasserstein_sees_the_distribution_not_the_pixel_order(seed, shift):
+    images = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(seed))
+    shuffled = images.flatten(2)[..., torch.randperm(64)].view_as(images)
+    assert float(sliced_wasserstein(images, shuffled, _directions())) == pytest.approx(0.0, abs=1e-6)
+    # a grey shift moves every projection on a unit direction by shift * sum(direction)
+    directions = _directions()
+    expected = float((shift * directions.sum(dim=1)).abs().mean())
+    assert float(sliced_wasserstein(images + shift, images, directions)) == pytest.approx(expected, abs=1e-5)
+
+
+def test_sliced_wasserstein_sees_what_mean_and_std_miss():
+    """Two-toned tissue (nuclei and stroma) against a smooth wash of the same mean and std."""
+    two_tone = torch.where(torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1)) < 0.5, -1.0, 1.0)
+    smooth = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    smooth = (smooth - smooth.mean(dim=(2, 3), keepdim=True)) / smooth.std(dim=(2, 3), unbiased=False, keepdim=True)
+    two_tone_stats, smooth_stats = channel_mean_std(two_tone), channel_mean_std(smooth)
+    for a, b in zip(two_tone_stats, smooth_stats):
+        assert torch.allclose(a, b, atol=0.05)
+    assert float(sliced_wasserstein(two_tone, smooth, _directions())) > 0.15
+
+
+def test_distribution_term_needs_real_styles_and_trains_the_model():
+    model = make_small_model()
+    weights = StainWeights.parse("distribution=1")
+    assert weights.needs_real_styles and not StainWeights().needs_real_styles
+    objective = StainSupervisedObjective(model, (0.7, 0.55, 0.7), (0.2, 0.2, 0.2), weights)
+    content = torch.randn(4, 3, 32, 32) * 0.5
+    pairs = torch.tensor([1, 0, 3, 2])
+    with pytest.raises(ValueError, match="real_index"):
+        objective(content, pairs, torch.Generator().manual_seed(0))
+    out = objective(content, pairs, torch.Generator().manual_seed(0), torch.tensor([2, 3, 0, 1]))
+    assert out.terms["distribution"].item() > 0 and out.terms["colour"].item() > 0
+    assert out.total.item() == pytest.approx(sum(weights.as_dict()[k] * out.terms[k] for k in STAIN_TERMS).item())
+    model.zero_grad()
+    out.terms["distribution"].backward()
+    assert model.encoder.patch_embed.proj.weight.grad.abs().sum() > 0

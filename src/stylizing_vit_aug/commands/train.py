@@ -112,7 +112,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--revision", help="Hub revision of --init")
 
     objective = parser.add_argument_group("objective")
-    objective.add_argument("--stain-weights", type=_weights(StainWeights), default=StainWeights(), help=f"--objective stain: name=value pairs of {', '.join(STAIN_TERMS)} (default relative=1,stylized=1,self=1,colour=0,seam=0; colour>0 adds real other-domain styles, a second stylisation per step; seam>0 penalises the block grid)")
+    objective.add_argument("--stain-weights", type=_weights(StainWeights), default=StainWeights(), help=f"--objective stain: name=value pairs of {', '.join(STAIN_TERMS)} (default relative=1,stylized=1,self=1,colour=0,seam=0,distribution=0; colour>0 or distribution>0 adds real other-domain styles, a second stylisation per step: colour matches their mean and std, distribution their whole colour distribution; seam>0 penalises the block grid)")
     objective.add_argument("--objective", choices=OBJECTIVES, default="paper", help="paper: the paper's perceptual losses (needs a VGG19); stain: synthetic-stain supervision, pixel losses on pairs re-stained in optical-density space, no VGG (fast on a CPU; use with --pairing same-domain)")
 
     perceptual = parser.add_argument_group("perceptual network (frozen VGG19; --objective paper)")

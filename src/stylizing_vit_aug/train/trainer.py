@@ -507,7 +507,7 @@ class Trainer:
         domains: torch.Tensor,
     ):
         if self.config.objective == "stain":
-            real = pair_styles(domains, "other_domain", generator) if self.config.stain_weights.colour > 0 else None
+            real = pair_styles(domains, "other_domain", generator) if self.config.stain_weights.needs_real_styles else None
             return objective(content, index, generator, real)
         return objective(content, style_index=index)
 
