@@ -46,7 +46,7 @@ from .checkpoints import (
     UnsafeCheckpointFormat,
     config_from_dict,
     infer_config,
-    model_from_state_dict,
+    load_model_file,
     read_config,
     read_state_dict,
     write_checkpoint,
@@ -194,25 +194,26 @@ def _load_directory(
     directory: Path, mean: Sequence[float] | None, std: Sequence[float] | None
 ) -> tuple[StylizingViT, Sequence[float], Sequence[float]]:
     weights = directory / WEIGHTS_NAME
-    if not weights.is_file():
+    if not (weights.exists() or weights.is_symlink()):  # anything else there: read_header says what it is
         found = sorted(p.name for p in directory.iterdir())
         pickles = [n for n in found if Path(n).suffix.lower() in PICKLE_SUFFIXES]
         hint = f" ({', '.join(pickles)} are pickles, refused: convert to safetensors)" if pickles else ""
         raise FileNotFoundError(f"{directory} holds no {WEIGHTS_NAME}; found {found}{hint}")
-    config = read_config(directory / CONFIG_NAME) if (directory / CONFIG_NAME).is_file() else None
+    config_path = directory / CONFIG_NAME
+    config = read_config(config_path) if config_path.exists() or config_path.is_symlink() else None
     if config is None:
         mean, std = _stats(mean, std, None, f"{directory} (no config.json of ours)")
-        return model_from_state_dict(read_state_dict(weights), None, str(weights)), mean, std
+        return load_model_file(weights, None), mean, std
+    architecture = config_from_dict(config["architecture"], config_path)
     known = DatasetStats(config.get("mean"), config.get("std"))
     recorded = mean is None or std is None
-    mean, std = _stats(mean, std, known, str(directory / CONFIG_NAME))
-    architecture = config_from_dict(config["architecture"], directory / CONFIG_NAME)
+    mean, std = _stats(mean, std, known, str(config_path))
     if recorded:  # passed statistics are checked by the Stylizer, which names them
         try:
-            Normalization.checked(mean, std, architecture.in_chans, f"'mean'/'std' in {directory / CONFIG_NAME}")
+            Normalization.checked(mean, std, architecture.in_chans, f"'mean'/'std' in {config_path}")
         except ValueError as error:
             raise CorruptCheckpoint(f"{error} Fix the file, or pass mean= and std=.") from None
-    return model_from_state_dict(read_state_dict(weights), architecture, str(weights)), mean, std
+    return load_model_file(weights, architecture), mean, std
 
 
 def _looks_like_path(text: str) -> bool:
@@ -268,9 +269,9 @@ def load_stylizer(
     if path.is_dir():
         model, m, s = _load_directory(path, mean, std)
         return build(model, m, s, str(path.resolve()), None)
-    if path.is_file():
+    if path.exists() or path.is_symlink():  # not a regular file, a broken link: read_header says so
         m, s = _stats(mean, std, None, f"the bare weights file {path}")
-        model = model_from_state_dict(read_state_dict(path), None, str(path))
+        model = load_model_file(path, None)
         return build(model, m, s, str(path.resolve()), None)
     if _looks_like_path(text):  # fail now: asking the Hub would only add retries and confusion
         raise FileNotFoundError(
@@ -282,7 +283,7 @@ def load_stylizer(
     if official is not None:
         m, s = _stats(mean, std, official.stats, f"the official checkpoint {official.repo_id}")
         weights = _download(official.repo_id, WEIGHTS_NAME, revision, cache_dir, local_files_only)
-        model = model_from_state_dict(read_state_dict(weights), official.config, f"{official.repo_id} ({weights})")
+        model = load_model_file(weights, official.config, f"{official.repo_id} ({weights})")
         return build(model, m, s, official.repo_id, _snapshot_revision(weights, revision))
 
     owner, _, name = text.partition("/")

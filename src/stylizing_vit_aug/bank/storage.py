@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from .._atomic import write_atomically
+from ..checkpoints import FLOAT_DTYPES, CheckpointError, TensorInfo, read_header
 from ..image_ops import resize
 from ..images import to_batch, to_uint8
 from ..stylizer import Stylizer
@@ -26,6 +27,7 @@ __all__ = [
     "check_stream_dtype",
     "dtype_name",
     "read_bank_file",
+    "read_bank_info",
     "write_bank_file",
 ]
 
@@ -105,14 +107,64 @@ def read_bank_file(
     return meta, to_uint8(resize(stylizer.adapt_channels(values), size, size)).cpu(), None
 
 
+def _checked_header(path: Path) -> tuple[dict[str, str], dict[str, TensorInfo]]:
+    """The metadata and tensor entries of a bank file, with its format and the shapes of its
+    images and streams checked from the header, before a tensor is read."""
+    try:
+        header = read_header(path)
+    except (CheckpointError, OSError) as error:
+        message, ours = str(error), f"cannot read {path}"
+        message = message.replace(ours, f"cannot read bank file {path}", 1) if message.startswith(ours) \
+            else f"cannot read bank file {path}: {message}"
+        raise BankFileError(message) from error
+    if header.metadata.get("format") != FILE_FORMAT:
+        raise BankFileError(f"{path} is not a style bank file (made by StyleBank.save / `stylizing-vit-aug bank build`)")
+    images, streams = header.tensors.get("images"), header.tensors.get("streams")
+    problem = None
+    if images is None:
+        problem = f"it holds no 'images' tensor (it holds {sorted(header.tensors)[:12]})"
+    elif images.dtype != "U8" or len(images.shape) != 4 or images.shape[0] == 0:
+        problem = f"its images are {images.dtype} {list(images.shape)}, not uint8 [count > 0, channels, size, size]"
+    elif streams is not None and (streams.dtype not in FLOAT_DTYPES or len(streams.shape) != 4):
+        problem = f"its style streams are {streams.dtype} {list(streams.shape)}, not floats [layers, count, tokens, dim]"
+    if problem:
+        raise BankFileError(f"bank file {path} is corrupt: {problem}; build it again (`stylizing-vit-aug bank build`)")
+    return header.metadata, header.tensors
+
+
+def read_bank_info(path: Path) -> dict[str, Any]:
+    """What a bank file holds, from its header alone (no tensor is read, no stylizer needed):
+    ``images`` and ``streams`` shapes, and the recorded source, revision, fingerprint, config,
+    domains, stream dtype and version. Anything missing or malformed is a :class:`BankFileError`
+    naming the file and the field."""
+    metadata, tensors = _checked_header(path)
+    info: dict[str, Any] = {"version": metadata.get("version"), "fingerprint": metadata.get("fingerprint")}
+    for field, default in (("source", "null"), ("revision", "null"), ("config", "{}"), ("domains", "null"),
+                           ("stream_dtype", "null")):
+        try:
+            info[field] = json.loads(metadata.get(field, default))
+        except (ValueError, RecursionError) as error:  # JSON errors are ValueErrors
+            raise BankFileError(f"bank file {path} is corrupt: its {field!r} metadata is not JSON ({error})") from None
+    count = tensors["images"].shape[0]
+    domains = info["domains"]
+    if not isinstance(info["config"], dict):
+        raise BankFileError(f"bank file {path} is corrupt: its 'config' metadata is {info['config']!r}, not a mapping")
+    if domains is not None and (
+        not isinstance(domains, list) or len(domains) != count or not all(isinstance(d, str) for d in domains)
+    ):
+        raise BankFileError(f"bank file {path} is corrupt: its 'domains' metadata is not {count} labels (one per style)")
+    info["images"] = list(tensors["images"].shape)
+    info["streams"] = list(tensors["streams"].shape) if "streams" in tensors else None
+    return info
+
+
 def _read(path: Path, stylizer: Stylizer) -> tuple[dict[str, Any], torch.Tensor, torch.Tensor | None]:
     from safetensors import SafetensorError, safe_open
 
+    _checked_header(path)
     try:
         with safe_open(str(path), framework="pt") as handle:
             raw = handle.metadata() or {}
-            if raw.get("format") != FILE_FORMAT:
-                raise BankFileError(f"{path} is not a style bank file (made by StyleBank.save)")
             meta = {
                 "fingerprint": raw["fingerprint"],
                 "source": json.loads(raw["source"]),
@@ -123,15 +175,11 @@ def _read(path: Path, stylizer: Stylizer) -> tuple[dict[str, Any], torch.Tensor,
             images = handle.get_tensor("images")
             same = meta["fingerprint"] == stylizer.fingerprint
             layers = handle.get_tensor("streams") if same and "streams" in handle.keys() else None  # noqa: SIM118 (safe_open has no __contains__)
-    except BankFileError:
-        raise
-    except (SafetensorError, KeyError, ValueError, TypeError) as error:  # JSON errors are ValueErrors
+    except (SafetensorError, OSError, KeyError, ValueError, TypeError, RecursionError) as error:  # JSON errors are ValueErrors
         raise BankFileError(
             f"cannot read bank file {path}: {type(error).__name__}: {error}. It is truncated or corrupt; "
             "build it again (`stylizing-vit-aug bank build`)"
         ) from error
-    if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[0] == 0:
-        raise BankFileError(f"bank file {path} is corrupt: its images are {images.dtype} {tuple(images.shape)}")
     if layers is not None:
         config = stylizer.config
         expected = (config.depth, images.shape[0], config.num_tokens, config.embed_dim)

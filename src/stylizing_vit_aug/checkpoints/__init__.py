@@ -1,6 +1,7 @@
 """Checkpoint files: safe reading, key clean-up, architecture inference and strict loading
-(:mod:`.reading`); one checkpoint folder with its config.json and model card (:mod:`.folder`,
-:mod:`.card`); the errors (:mod:`.errors`).
+(:mod:`.reading`), after the safetensors header (:mod:`.header`) and the architecture
+(:mod:`.architecture`: limits, the header's shapes) are checked; one checkpoint folder with its
+config.json and model card (:mod:`.folder`, :mod:`.card`); the errors (:mod:`.errors`).
 
 :mod:`stylizing_vit_aug.hub` decides *where* weights come from; this package turns a weights file
 into a :class:`~stylizing_vit_aug.model.StylizingViT` and a model into a folder. Only safetensors
@@ -9,6 +10,14 @@ unpickled.
 """
 
 from .._atomic import write_directory_atomically
+from .architecture import (
+    MAX_PARAMETERS,
+    check_architecture,
+    check_shapes,
+    config_from_dict,
+    expected_shapes,
+    parameter_count,
+)
 from .card import LIBRARY_NAME, model_card
 from .errors import (
     CheckpointError,
@@ -21,17 +30,18 @@ from .folder import (
     CONFIG_NAME,
     FORMAT_VERSION,
     WEIGHTS_NAME,
-    config_from_dict,
     float32_list,
     jsonable,
     read_config,
     write_checkpoint,
 )
+from .header import FLOAT_DTYPES, SafetensorsHeader, TensorInfo, read_header
 from .reading import (
     PICKLE_SUFFIXES,
     check_values,
     clean_state_dict,
     infer_config,
+    load_model_file,
     load_weights,
     model_from_state_dict,
     read_state_dict,
@@ -42,22 +52,32 @@ __all__ = [
     "CONFIG_NAME",
     "FORMAT_VERSION",
     "LIBRARY_NAME",
+    "MAX_PARAMETERS",
     "PICKLE_SUFFIXES",
     "WEIGHTS_NAME",
     "CheckpointError",
     "CorruptCheckpoint",
+    "FLOAT_DTYPES",
     "StateDictMismatch",
+    "SafetensorsHeader",
+    "TensorInfo",
     "UnsafeCheckpointFormat",
+    "check_architecture",
+    "check_shapes",
     "check_values",
     "clean_state_dict",
     "config_from_dict",
+    "expected_shapes",
     "float32_list",
     "infer_config",
     "jsonable",
+    "load_model_file",
     "load_weights",
     "model_card",
     "model_from_state_dict",
+    "parameter_count",
     "read_config",
+    "read_header",
     "read_state_dict",
     "write_checkpoint",
     "write_directory_atomically",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -13,7 +14,7 @@ import torch
 
 from .._atomic import write_directory_atomically
 from ..images import Normalization
-from ..model import ModelConfig, StylizingViT, count_parameters
+from ..model import StylizingViT, count_parameters
 from .card import LIBRARY_NAME, model_card
 from .errors import CheckpointError, CorruptCheckpoint
 
@@ -23,13 +24,21 @@ WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 CARD_NAME = "README.md"
 FORMAT_VERSION = 1
+MAX_CONFIG_BYTES = 2**20  # ours are about 1 kB; a training record with metrics stays far below
 
 
 def read_config(path: Path) -> dict[str, Any] | None:
     """Our config.json, or None when the file was not written by this library."""
     try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_CONFIG_BYTES:
+            what = "not a regular file" if not stat.S_ISREG(info.st_mode) else f"{info.st_size:,} bytes"
+            raise CorruptCheckpoint(
+                f"{path} is {what}; a config.json of ours is a small JSON file (at most "
+                f"{MAX_CONFIG_BYTES:,} bytes). Save the checkpoint again"
+            )
         config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:  # JSON errors are ValueErrors
         raise CorruptCheckpoint(f"cannot read {path}: {error}; save the checkpoint again") from error
     if not isinstance(config, dict) or config.get("library") != LIBRARY_NAME or "architecture" not in config:
         logger.warning("%s was not written by %s: ignoring it, inferring the architecture", path, LIBRARY_NAME)
@@ -41,18 +50,6 @@ def read_config(path: Path) -> dict[str, Any] | None:
             f"({FORMAT_VERSION}); upgrade stylizing-vit-aug"
         )
     return config
-
-
-def config_from_dict(architecture: Any, origin: Path) -> ModelConfig:
-    fields = set(ModelConfig.__dataclass_fields__)
-    if not isinstance(architecture, dict) or set(architecture) - fields:
-        raise CorruptCheckpoint(
-            f"'architecture' in {origin} must be a mapping of {sorted(fields)}, got {architecture!r}"
-        )
-    try:
-        return ModelConfig(**architecture)
-    except (TypeError, ValueError) as error:
-        raise CorruptCheckpoint(f"'architecture' in {origin} is not a valid architecture: {error}") from None
 
 
 def jsonable(value: Any) -> Any:

@@ -1,19 +1,26 @@
 """Weights files in: safe reading (safetensors only; a pickled ``.pth``/``.bin``/``.pt``/``.ckpt``
 can run code when opened, so it is refused with how to convert it, never unpickled), clean-up of
-wrapper prefixes, architecture inference from the tensor shapes and strict loading."""
+wrapper prefixes, architecture inference from the tensor shapes and strict loading.
+
+:func:`load_model_file` checks the file's header against the architecture (and the architecture
+against sane limits) before it reads a tensor or builds the model, so a corrupt or forged file
+costs a header read, not the gigabytes it claims."""
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping, TypeVar
 
 import torch
 
 from ..model import PRESETS, ModelConfig, StylizingViT
-from .errors import CorruptCheckpoint, StateDictMismatch, UnsafeCheckpointFormat
+from .architecture import check_architecture, check_shapes, expected_shapes, listing
+from .errors import CorruptCheckpoint, StateDictMismatch
+from .header import FLOAT_DTYPES, SafetensorsHeader, read_header, refuse_pickle
 
 logger = logging.getLogger(__name__)
 
@@ -25,52 +32,36 @@ DROPPED_PREFIXES = ("vgg_encoder.",)  # the frozen perceptual network of trainin
 ANCHOR_KEY = "encoder.cls_token"
 HEAD_WIDTH = 64  # every preset (tiny 192/3, small 384/6, base 768/12, large 1024/16)
 LIST_LIMIT = 12
+Entry = TypeVar("Entry")  # a tensor, or a header entry that only says its shape
 
 
-def _listing(items: list[str]) -> str:
-    shown = ", ".join(items[:LIST_LIMIT])
-    more = len(items) - LIST_LIMIT
-    return shown + (f", ... and {more} more" if more > 0 else "")
+def _checked_header(path: Path) -> SafetensorsHeader:
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        raise refuse_pickle(path, f"'{path.suffix}' is a pickle-based format")
+    return read_header(path)
 
 
-def _refuse_pickle(path: Path, why: str) -> UnsafeCheckpointFormat:
-    return UnsafeCheckpointFormat(
-        f"refusing to load {path}: {why}. Pickled checkpoints can execute arbitrary code when "
-        "loaded, so only safetensors files are accepted. If you trust the file, convert it once: "
-        "`from safetensors.torch import save_file; sd = torch.load(path, weights_only=True); "
-        "save_file({k: v.contiguous() for k, v in sd.get('state_dict', sd).items()}, "
-        "'model.safetensors')`, then load the .safetensors file with mean= and std="
-    )
+def _read_tensors(path: Path, keys: Mapping[str, str] | None = None) -> dict[str, torch.Tensor]:
+    """The tensors of a file whose header was checked (so this allocates at most its size):
+    all of them, or ``{name: tensor of keys[name]}``."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            wanted = keys if keys is not None else {key: key for key in handle.keys()}  # noqa: SIM118
+            return {name: handle.get_tensor(key) for name, key in wanted.items()}
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError) as error:  # KeyError: a dtype torch lacks
+        raise CorruptCheckpoint(
+            f"cannot read {path} as safetensors: {type(error).__name__}: {error}. The file is "
+            "truncated, corrupt or not a safetensors file; save or download it again"
+        ) from error
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Read a safetensors file into CPU tensors, with errors that say what is wrong with it."""
     path = Path(path).expanduser()
-    if path.suffix.lower() in PICKLE_SUFFIXES:
-        raise _refuse_pickle(path, f"'{path.suffix}' is a pickle-based format")
-    if not path.exists():
-        raise FileNotFoundError(f"checkpoint file {path} does not exist")
-    if path.is_dir():
-        raise IsADirectoryError(
-            f"{path} is a directory; pass it to load_stylizer(), or pass the model.safetensors "
-            "file inside it to read_state_dict()"
-        )
-    with path.open("rb") as handle:
-        head = handle.read(8)
-    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
-        raise _refuse_pickle(path, "its content is a torch.save pickle (zip or pickle protocol)")
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    try:
-        return load_file(str(path), device="cpu")
-    except SafetensorError as error:
-        size = path.stat().st_size
-        raise CorruptCheckpoint(
-            f"cannot read {path} ({size:,} bytes) as safetensors: {error}. The file is truncated, "
-            "corrupt or not a safetensors file; download or save it again (for a Hub checkpoint, "
-            "delete it from the Hub cache or pass force_download via huggingface-cli)"
-        ) from error
+    _checked_header(path)
+    return _read_tensors(path)
 
 
 def _wrapper_prefix(keys: list[str]) -> str | None:
@@ -93,7 +84,7 @@ def _wrapper_prefix(keys: list[str]) -> str | None:
     return best
 
 
-def clean_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def clean_state_dict(state_dict: Mapping[str, Entry]) -> dict[str, Entry]:
     """Strip wrapper prefixes (``module.``, ``model.``, ``state_dict.``) and drop ``vgg_encoder.*``.
 
     Files seen in the wild wrap the model's keys; these wrappers carry no information, so they
@@ -102,7 +93,7 @@ def clean_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.
     """
     keys = list(state_dict)
     prefix = _wrapper_prefix(keys)
-    cleaned: dict[str, torch.Tensor] = {}
+    cleaned: dict[str, Entry] = {}
     outside: list[str] = []
     dropped = 0
     for key, tensor in state_dict.items():
@@ -121,25 +112,28 @@ def clean_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.
         logger.debug("dropped %d perceptual-network (vgg_encoder.*) tensors", dropped)
     if outside:
         logger.info(
-            "ignored %d tensors outside the model under %r: %s", len(outside), prefix, _listing(outside)
+            "ignored %d tensors outside the model under %r: %s", len(outside), prefix, listing(outside)
         )
     return cleaned
 
 
-def _shape(state_dict: Mapping[str, torch.Tensor], key: str, dims: int) -> tuple[int, ...]:
+def _shape(state_dict: Mapping[str, Any], key: str, dims: int) -> tuple[int, ...]:
     if key not in state_dict:
         raise StateDictMismatch(
             f"cannot infer the architecture: the checkpoint has no {key!r} tensor (keys start with "
-            f"{_listing(sorted(state_dict)[:LIST_LIMIT])}); is this a Stylizing ViT checkpoint?"
+            f"{listing(sorted(state_dict)[:LIST_LIMIT])}); is this a Stylizing ViT checkpoint?"
         )
     shape = tuple(state_dict[key].shape)
-    if len(shape) != dims:
-        raise StateDictMismatch(f"cannot infer the architecture: {key} has shape {shape}, expected {dims} dims")
+    if len(shape) != dims or not all(shape):
+        raise StateDictMismatch(
+            f"cannot infer the architecture: {key} has shape {shape}, expected {dims} non-zero sizes"
+        )
     return shape
 
 
-def infer_config(state_dict: Mapping[str, torch.Tensor], num_heads: int | None = None) -> ModelConfig:
-    """The architecture of a bare weights file, read from its tensor shapes.
+def infer_config(state_dict: Mapping[str, Any], num_heads: int | None = None) -> ModelConfig:
+    """The architecture of a bare weights file, read from its tensor shapes (of tensors, or of
+    the header entries of a file not read yet).
 
     Shapes give everything but the head count. ``num_heads`` (when not passed) follows one
     documented rule: the preset with the same width (tiny 3, small 6, base 12, large 16), else
@@ -152,15 +146,16 @@ def infer_config(state_dict: Mapping[str, torch.Tensor], num_heads: int | None =
     if patch_h != patch_w:
         raise StateDictMismatch(f"non-square patches ({patch_h}x{patch_w}) are not a Stylizing ViT")
     tokens = _shape(state_dict, "encoder.pos_embed", 3)[1]
-    grid = round((tokens - 1) ** 0.5)
-    if grid * grid != tokens - 1:
+    grid = math.isqrt(tokens - 1)
+    if tokens < 2 or grid * grid != tokens - 1:
         raise StateDictMismatch(
             f"encoder.pos_embed has {tokens} tokens; expected 1 + a square number of patches"
         )
-    block_ids = {int(m.group(1)) for k in state_dict if (m := re.match(r"encoder\.blocks\.(\d+)\.", k))}
+    block_ids = {int(m.group(1)) for k in state_dict if (m := re.match(r"encoder\.blocks\.([0-9]{1,9})\.", k))}
     if not block_ids or block_ids != set(range(len(block_ids))):
         raise StateDictMismatch(
-            f"encoder blocks in the checkpoint are {sorted(block_ids)}; expected 0..L-1 with L >= 1"
+            f"encoder blocks in the checkpoint are {listing([str(i) for i in sorted(block_ids)])}; "
+            "expected 0..L-1 with L >= 1"
         )
     hidden = _shape(state_dict, "encoder.blocks.0.mlp.fc1.weight", 2)[0]
     mlp_ratio = hidden / embed_dim
@@ -179,42 +174,34 @@ def infer_config(state_dict: Mapping[str, torch.Tensor], num_heads: int | None =
                 "not visible in tensor shapes. Save the model with save_pretrained() (config.json "
                 "records the architecture) or pass num_heads="
             )
-    return ModelConfig(
-        img_size=grid * patch_h,
-        patch_size=patch_h,
-        in_chans=in_chans,
-        embed_dim=embed_dim,
-        depth=len(block_ids),
-        num_heads=num_heads,
-        mlp_ratio=mlp_ratio,
-    )
+    try:
+        return ModelConfig(
+            img_size=grid * patch_h,
+            patch_size=patch_h,
+            in_chans=in_chans,
+            embed_dim=embed_dim,
+            depth=len(block_ids),
+            num_heads=num_heads,
+            mlp_ratio=mlp_ratio,
+        )
+    except ValueError as error:
+        raise StateDictMismatch(f"the tensor shapes give no valid architecture: {error}") from None
 
 
 def check_state_dict(model: StylizingViT, state_dict: Mapping[str, torch.Tensor], origin: str) -> None:
     """Raise :class:`StateDictMismatch` naming every missing/unexpected key and wrong shape."""
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(expected))
-    shapes = sorted(
-        f"{key} (expected {tuple(expected[key].shape)}, got {tuple(state_dict[key].shape)})"
-        for key in set(expected) & set(state_dict)
-        if tuple(expected[key].shape) != tuple(state_dict[key].shape)
-    )
-    if not (missing or unexpected or shapes):
-        return
-    parts = []
-    if missing:
-        parts.append(f"missing keys ({len(missing)}): {_listing(missing)}")
-    if unexpected:
-        parts.append(f"unexpected keys ({len(unexpected)}): {_listing(unexpected)}")
-    if shapes:
-        parts.append(f"wrong shapes ({len(shapes)}): {_listing(shapes)}")
-    raise StateDictMismatch(
-        f"the weights in {origin} do not fit StylizingViT({model.config}):\n  "
-        + "\n  ".join(parts)
-        + "\nCheck that the checkpoint matches the architecture (a wrong preset or image size "
-        "shows up as wrong shapes)."
-    )
+    expected = {key: tuple(value.shape) for key, value in model.state_dict().items()}
+    found = {key: tuple(value.shape) for key, value in state_dict.items()}
+    check_shapes(expected, found, origin, f"StylizingViT({model.config})")
+
+
+def _check_dtypes(dtypes: Mapping[str, str], origin: str) -> None:
+    not_float = sorted(key for key, dtype in dtypes.items() if dtype not in FLOAT_DTYPES)
+    if not_float:
+        raise CorruptCheckpoint(
+            f"refusing the weights in {origin}: {len(not_float)} tensor(s) that are not floating point: "
+            f"{listing(not_float)}. The file is corrupt or not a Stylizing ViT checkpoint"
+        )
 
 
 def check_values(state_dict: Mapping[str, torch.Tensor], origin: str) -> None:
@@ -229,9 +216,9 @@ def check_values(state_dict: Mapping[str, torch.Tensor], origin: str) -> None:
     )
     parts = []
     if not_finite:
-        parts.append(f"NaN or Inf values in {len(not_finite)} tensor(s): {_listing(not_finite)}")
+        parts.append(f"NaN or Inf values in {len(not_finite)} tensor(s): {listing(not_finite)}")
     if not_float:
-        parts.append(f"{len(not_float)} tensor(s) that are not floating point: {_listing(not_float)}")
+        parts.append(f"{len(not_float)} tensor(s) that are not floating point: {listing(not_float)}")
     if parts:
         raise CorruptCheckpoint(
             f"refusing the weights in {origin}: {'; '.join(parts)}. The file is corrupt or was saved "
@@ -249,13 +236,39 @@ def load_weights(model: StylizingViT, state_dict: Mapping[str, torch.Tensor], or
     return model
 
 
+def check_weights_fit(shapes: Mapping[str, Any], config: ModelConfig | None, origin: str) -> ModelConfig:
+    """The architecture the weights (tensors or header entries, keys cleaned) are loaded into,
+    checked against sane limits and against every shape, before anything is built."""
+    if config is None:
+        config = infer_config(shapes)
+        logger.info("inferred %s from the tensor shapes of %s", config, origin)
+    check_architecture(config, origin)
+    found = {key: tuple(entry.shape) for key, entry in shapes.items()}
+    check_shapes(expected_shapes(config), found, origin, f"StylizingViT({config})")
+    return config
+
+
 def model_from_state_dict(
     state_dict: Mapping[str, torch.Tensor], config: ModelConfig | None, origin: str
 ) -> StylizingViT:
-    """Build the architecture (given, or inferred from the shapes) and load the weights strictly."""
+    """Build the architecture (given, or inferred from the shapes) and load the weights strictly;
+    the shapes are checked against it before the model is built."""
     state_dict = clean_state_dict(state_dict)
-    if config is None:
-        config = infer_config(state_dict)
-        logger.info("inferred %s from the tensor shapes of %s", config, origin)
+    config = check_weights_fit(state_dict, config, origin)
     model = StylizingViT(**config.to_dict())
     return load_weights(model, state_dict, origin)
+
+
+def load_model_file(path: str | os.PathLike, config: ModelConfig | None, origin: str | None = None) -> StylizingViT:
+    """A model from a safetensors file: header, architecture (given or inferred) and dtypes are
+    checked before a tensor is read, so at most the file's size is read and the model built is
+    the one the file holds."""
+    path = Path(path).expanduser()
+    origin = origin or str(path)
+    header = _checked_header(path).tensors
+    keys = clean_state_dict({key: key for key in header})  # model key -> file key
+    entries = {name: header[key] for name, key in keys.items()}
+    config = check_weights_fit(entries, config, origin)
+    _check_dtypes({name: entry.dtype for name, entry in entries.items()}, origin)
+    state = _read_tensors(path, keys)
+    return load_weights(StylizingViT(**config.to_dict()), state, origin)

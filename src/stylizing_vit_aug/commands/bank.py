@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -101,35 +100,23 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from safetensors import SafetensorError, safe_open
+    from ..bank.storage import read_bank_info
 
-    from ..bank import FILE_FORMAT
-
-    if not args.file.is_file():
+    if not (args.file.exists() or args.file.is_symlink()):
         raise CLIError(f"bank file {args.file} does not exist")
-    try:
-        with safe_open(str(args.file), framework="pt") as handle:
-            meta = handle.metadata() or {}
-            if meta.get("format") != FILE_FORMAT:
-                raise CLIError(f"{args.file} is not a style bank file (written by `bank build` / StyleBank.save)")
-            shapes = {key: handle.get_slice(key).get_shape() for key in handle.keys()}
-    except SafetensorError as error:
-        raise CLIError(f"cannot read {args.file}: {error}") from None
-    count, channels, size, _ = shapes["images"]
-    config = json.loads(meta.get("config", "{}"))
-    domains = json.loads(meta.get("domains", "null"))
-    print(f"file:        {args.file} ({args.file.stat().st_size / 1e6:.1f} MB, format version {meta.get('version')})")
+    info = read_bank_info(args.file)  # a BankFileError names the file and what is wrong
+    count, channels, size, _ = info["images"]
+    print(f"file:        {args.file} ({args.file.stat().st_size / 1e6:.1f} MB, format version {info['version']})")
     print(f"styles:      {count} images of {channels}x{size}x{size}")
-    print(f"checkpoint:  {json.loads(meta.get('source', 'null'))} (revision {json.loads(meta.get('revision', 'null'))}, "
-          f"fingerprint {meta.get('fingerprint')})")
-    print(f"model:       {', '.join(f'{k}={v}' for k, v in config.items())}")
-    if "streams" in shapes:
-        print(f"streams:     stored, shape {list(shapes['streams'])} ({json.loads(meta.get('stream_dtype', 'null')) or 'float32'}): "
+    print(f"checkpoint:  {info['source']} (revision {info['revision']}, fingerprint {info['fingerprint']})")
+    print(f"model:       {', '.join(f'{k}={v}' for k, v in info['config'].items())}")
+    if info["streams"] is not None:
+        print(f"streams:     stored, shape {info['streams']} ({info['stream_dtype'] or 'float32'}): "
               "loading with the same checkpoint skips encoding")
     else:
         print("streams:     not stored (encoded when loaded)")
-    if domains:
-        counts = Counter(domains)
+    if info["domains"]:
+        counts = Counter(info["domains"])
         print(f"domains:     {len(counts)}: " + ", ".join(f"{name} ({n})" for name, n in sorted(counts.items())))
     else:
         print("domains:     none")

@@ -23,6 +23,15 @@ import numpy as np
 import torch
 
 from .._atomic import write_atomically
+from ..checkpoints import (
+    FLOAT_DTYPES,
+    CheckpointError,
+    SafetensorsHeader,
+    check_shapes,
+    config_from_dict,
+    expected_shapes,
+    read_header,
+)
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -39,8 +48,8 @@ CHECKPOINT_FORMAT = "stylizing-vit-aug/train-checkpoint/1"
 META_KEY = "trainer_state"
 
 
-class TrainingCheckpointError(ValueError):
-    """A training checkpoint is missing, unreadable or not one of ours."""
+class TrainingCheckpointError(CheckpointError, ValueError):
+    """A training checkpoint is missing, unreadable, inconsistent or not one of ours."""
 
 
 def capture_rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -135,32 +144,79 @@ def write_training_checkpoint(
     return path
 
 
+def _document(path: Path, header: SafetensorsHeader) -> dict[str, Any]:
+    """The JSON record of a training checkpoint, with the parts the trainer relies on checked."""
+    try:
+        document = json.loads(header.metadata[META_KEY])
+    except (KeyError, ValueError, RecursionError) as error:  # JSON errors are ValueErrors
+        raise TrainingCheckpointError(
+            f"{path} is not a training checkpoint of stylizing-vit-aug (no readable {META_KEY} header); "
+            "to start from exported weights use --init PATH instead of --resume"
+        ) from error
+    if not isinstance(document, dict) or document.get("format") != CHECKPOINT_FORMAT:
+        found = document.get("format") if isinstance(document, dict) else type(document).__name__
+        raise TrainingCheckpointError(f"{path} has format {found!r}, expected {CHECKPOINT_FORMAT!r}")
+    trainer, optimizer = document.get("trainer"), document.get("optimizer")
+    groups = optimizer.get("param_groups") if isinstance(optimizer, dict) else None
+    step = trainer.get("step") if isinstance(trainer, dict) else None
+    problem = None
+    if not isinstance(trainer, dict) or not {"step", "architecture", "mean", "std"} <= set(trainer):
+        problem = "its trainer record lacks step, architecture, mean or std"
+    elif not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        problem = f"its step is {step!r}, not a count"
+    elif not isinstance(groups, list) or not all(isinstance(group, dict) for group in groups):
+        problem = "its optimizer record is not a list of parameter groups"
+    elif not isinstance(optimizer.get("scalars", {}), dict):
+        problem = "its optimizer scalars are not a mapping"
+    elif not isinstance(document.get("scheduler"), dict) or not isinstance(document.get("rng"), dict):
+        problem = "it has no scheduler or random-state record"
+    if problem:
+        raise TrainingCheckpointError(f"training checkpoint {path} is damaged: {problem}; resume from an earlier checkpoint")
+    return document
+
+
+def _check_model_entries(path: Path, header: SafetensorsHeader, architecture: Any) -> None:
+    """The recorded architecture is sane and the file's model.* tensors fit it, before any
+    tensor is read or any model built (a forged ``depth`` would otherwise cost gigabytes)."""
+    config = config_from_dict(architecture, f"training checkpoint {path} ({META_KEY}.trainer)")
+    model = {k[len("model."):]: info for k, info in header.tensors.items() if k.startswith("model.")}
+    check_shapes(expected_shapes(config), {k: info.shape for k, info in model.items()},
+                 f"training checkpoint {path}", f"its recorded architecture {config}")
+    not_float = sorted(k for k, info in model.items() if info.dtype not in FLOAT_DTYPES)
+    if not_float:
+        raise TrainingCheckpointError(f"training checkpoint {path} is damaged: model tensors {not_float[:12]} are not floating point")
+
+
 def read_training_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """``{"model": state_dict, "optimizer": state, "scheduler": state, "trainer": dict,
-    "rng_tensors": ..., "rng": ...}`` from a file written by :func:`write_training_checkpoint`."""
+    "rng_tensors": ..., "rng": ...}`` from a file written by :func:`write_training_checkpoint`.
+
+    The header, the record and the model's shapes against its recorded architecture are checked
+    first: a damaged or forged file is a :class:`TrainingCheckpointError` naming it, and reading
+    allocates at most the file's size.
+    """
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
-    if not path.is_file():
+    if not (path.exists() or path.is_symlink()):
         raise TrainingCheckpointError(f"training checkpoint {path} does not exist")
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-            tensors = {k: handle.get_tensor(k) for k in handle.keys()}
-    except (SafetensorError, OSError, ValueError) as error:
-        raise TrainingCheckpointError(f"{path} is not a readable safetensors file: {error}") from error
+        header = read_header(path)
+        document = _document(path, header)
+        _check_model_entries(path, header, document["trainer"]["architecture"])
+    except TrainingCheckpointError:
+        raise
+    except (CheckpointError, OSError) as error:
+        raise TrainingCheckpointError(f"{error}" if str(path) in str(error) else f"{path}: {error}") from error
     try:
-        document = json.loads(metadata[META_KEY])
-    except (KeyError, json.JSONDecodeError) as error:
-        raise TrainingCheckpointError(
-            f"{path} is not a training checkpoint of stylizing-vit-aug (no {META_KEY} header); "
-            "to start from exported weights use --init PATH instead of --resume"
-        ) from error
-    if document.get("format") != CHECKPOINT_FORMAT:
-        raise TrainingCheckpointError(f"{path} has format {document.get('format')!r}, expected {CHECKPOINT_FORMAT!r}")
+        with safe_open(str(path), framework="pt") as handle:
+            tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118 (safe_open has no __iter__)
+        optimizer = _optimizer_from_flat(tensors, document["optimizer"])
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError) as error:
+        raise TrainingCheckpointError(f"training checkpoint {path} is not readable: {type(error).__name__}: {error}") from error
     return {
         "model": {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")},
-        "optimizer": _optimizer_from_flat(tensors, document["optimizer"]),
+        "optimizer": optimizer,
         "scheduler": document["scheduler"],
         "trainer": document["trainer"],
         "rng_tensors": {k: v for k, v in tensors.items() if k.startswith("rng.")},
