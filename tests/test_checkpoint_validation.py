@@ -21,10 +21,10 @@ import torch
 from conftest import CAMELYON_MEAN, CAMELYON_STD, examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from safetensors.torch import save_file
 
 import stylizing_vit_aug as sva
-from stylizing_vit_aug import cli, model as model_module
+from stylizing_vit_aug import cli
+from stylizing_vit_aug import model as model_module
 from stylizing_vit_aug.bank.storage import FILE_FORMAT, BankFileError, read_bank_info
 from stylizing_vit_aug.checkpoints import (
     MAX_PARAMETERS,
@@ -39,7 +39,7 @@ from stylizing_vit_aug.checkpoints import (
 from stylizing_vit_aug.model import ModelConfig, count_parameters
 from stylizing_vit_aug.train import training_state
 
-TINY = dict(img_size=16, patch_size=8, in_chans=3, embed_dim=12, depth=1, num_heads=3, mlp_ratio=2.0)
+TINY = {"img_size": 16, "patch_size": 8, "in_chans": 3, "embed_dim": 12, "depth": 1, "num_heads": 3, "mlp_ratio": 2.0}
 GIB = 2**30
 
 
@@ -54,15 +54,15 @@ def architectures(draw, max_depth: int = 12) -> dict:
     """Small but varied architectures (every field moves the header length)."""
     patch = draw(st.sampled_from([4, 8]))
     heads = draw(st.integers(1, 4))
-    return dict(
-        img_size=patch * draw(st.integers(1, 4)),
-        patch_size=patch,
-        in_chans=draw(st.integers(1, 3)),
-        embed_dim=heads * draw(st.sampled_from([4, 8, 16])),
-        depth=draw(st.integers(1, max_depth)),
-        num_heads=heads,
-        mlp_ratio=draw(st.sampled_from([1.0, 2.0, 2.5, 4.0])),
-    )
+    return {
+        "img_size": patch * draw(st.integers(1, 4)),
+        "patch_size": patch,
+        "in_chans": draw(st.integers(1, 3)),
+        "embed_dim": heads * draw(st.sampled_from([4, 8, 16])),
+        "depth": draw(st.integers(1, max_depth)),
+        "num_heads": heads,
+        "mlp_ratio": draw(st.sampled_from([1.0, 2.0, 2.5, 4.0])),
+    }
 
 
 def safetensors_bytes(

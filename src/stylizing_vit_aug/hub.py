@@ -31,8 +31,9 @@ import logging
 import os
 import re
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 
@@ -68,13 +69,13 @@ from .stylizer import DEFAULT_MODE, Stylizer
 
 __all__ = [
     "BUNDLED_WEIGHTS_DIR",
+    "DATASET_STATS",
+    "OFFICIAL_CHECKPOINTS",
     "CheckpointError",
     "CheckpointNotCached",
     "CorruptCheckpoint",
-    "DATASET_STATS",
     "DefaultCheckpointMissing",
     "MissingStatistics",
-    "OFFICIAL_CHECKPOINTS",
     "OfficialCheckpoint",
     "StateDictMismatch",
     "UnknownCheckpoint",

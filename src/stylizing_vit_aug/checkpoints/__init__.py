@@ -50,6 +50,7 @@ from .reading import (
 __all__ = [
     "CARD_NAME",
     "CONFIG_NAME",
+    "FLOAT_DTYPES",
     "FORMAT_VERSION",
     "LIBRARY_NAME",
     "MAX_PARAMETERS",
@@ -57,9 +58,8 @@ __all__ = [
     "WEIGHTS_NAME",
     "CheckpointError",
     "CorruptCheckpoint",
-    "FLOAT_DTYPES",
-    "StateDictMismatch",
     "SafetensorsHeader",
+    "StateDictMismatch",
     "TensorInfo",
     "UnsafeCheckpointFormat",
     "check_architecture",

@@ -9,7 +9,8 @@ in microseconds instead of allocating gigabytes), and the tensor shapes the weig
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..model import ModelConfig
 from .errors import CorruptCheckpoint, StateDictMismatch

@@ -7,8 +7,9 @@ import json
 import logging
 import os
 import stat
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 
