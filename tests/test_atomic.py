@@ -1,15 +1,32 @@
-"""The one atomic writer: a failing write leaves the previous file and no temporary behind."""
+"""The one atomic writer: a failing write (a full disk included) leaves the previous file and no
+temporary behind; a killed writer's temporary is removed by the next write of its target, a live
+writer's never; the lock file refuses a second holder while the first lives."""
 
 from __future__ import annotations
 
+import errno
 import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from safetensors.torch import save_file
 
-from stylizing_vit_aug._atomic import write_atomically
-from stylizing_vit_aug._atomic import write_directory_atomically
+from stylizing_vit_aug._atomic import (
+    LockHeld,
+    exclusive_lock,
+    remove_stale_temporaries,
+    write_atomically,
+    write_bytes_atomically,
+    write_directory_atomically,
+)
 
 
 def test_success_replaces_and_failure_keeps_the_previous_file(tmp_path):
@@ -25,7 +42,7 @@ def test_success_replaces_and_failure_keeps_the_previous_file(tmp_path):
         write_atomically(target, crash)
     assert target.read_text() == "first"
     assert [p.name for p in target.parent.iterdir()] == ["file.txt"]
-    write_atomically(target, lambda temporary: temporary.write_text("second"), prefix=".partial-")
+    write_atomically(target, lambda temporary: temporary.write_text("second"))
     assert target.read_text() == "second" and [p.name for p in target.parent.iterdir()] == ["file.txt"]
 
 
@@ -41,3 +58,110 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+class FullDisk:
+    """``os.write`` on a disk with ``free`` bytes left for regular files, as the kernel does it: a
+    write larger than what is left writes part and returns a short count, the next one raises
+    ENOSPC. ``lie`` instead reports every write as complete (a file system that drops data)."""
+
+    def __init__(self, free: int, *, lie: bool = False) -> None:
+        self.free, self.lie, self.real = free, lie, os.write
+
+    def __call__(self, fd: int, data) -> int:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return self.real(fd, data)
+        if self.free <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        done = self.real(fd, bytes(data[: self.free]))
+        self.free -= done
+        return len(data) if self.lie else done
+
+
+@given(data=st.binary(max_size=5000), free=st.integers(0, 6000), lie=st.booleans())
+def test_a_full_disk_gives_the_whole_file_or_an_error_and_nothing_half_written(tmp_path_factory, data, free, lie):
+    folder = tmp_path_factory.mktemp("disk")
+    target = folder / "image.tiff"
+    write_bytes_atomically(target, b"previous")
+    disk = FullDisk(free, lie=lie)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "write", disk)
+        try:
+            write_bytes_atomically(target, data)
+        except OSError as error:
+            assert error.errno == errno.ENOSPC and len(data) > free
+            assert target.read_bytes() == b"previous"  # untouched, and no partial file beside it
+        else:
+            assert target.read_bytes() == data and len(data) <= free
+    assert [p.name for p in folder.iterdir()] == ["image.tiff"]
+
+
+_KILLED_WRITER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from stylizing_vit_aug._atomic import write_atomically
+
+    def write(temporary):
+        temporary.write_bytes(b"x" * 4096)
+        print("writing", flush=True)
+        time.sleep(120)
+
+    write_atomically(Path(sys.argv[1]), write)
+""")
+
+
+def _start_writer(target: Path) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(target)], stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "writing\n"
+    return process
+
+
+def _temporaries(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+def test_a_killed_writers_temporary_is_removed_by_the_next_write_and_a_live_ones_never(tmp_path):
+    target = tmp_path / "bank.safetensors"
+    process = _start_writer(target)
+    try:
+        (live,) = _temporaries(tmp_path)
+        assert live.startswith(".sva-partial-bank.safetensors.")  # recognisable as ours and as the bank's
+        assert remove_stale_temporaries(tmp_path) == 0  # its writer lives: kept
+        write_atomically(target, lambda temporary: temporary.write_text("other writer"))
+        assert _temporaries(tmp_path) == [live] and target.read_text() == "other writer"
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    (tmp_path / ".bank.safetensors.0123456789ab.tmp").write_bytes(b"left by an older version")
+    (tmp_path / ".bank.safetensors.notes.tmp").write_bytes(b"not ours")
+    (tmp_path / ".sva-partial-other.png.0123456789ab.tmp").write_bytes(b"another target's")
+    write_atomically(target, lambda temporary: temporary.write_text("rerun"))
+    assert target.read_text() == "rerun"
+    assert _temporaries(tmp_path) == [".bank.safetensors.notes.tmp", ".sva-partial-other.png.0123456789ab.tmp"]
+    assert remove_stale_temporaries(tmp_path) == 1  # the whole folder: every unowned one of ours
+    assert _temporaries(tmp_path) == [".bank.safetensors.notes.tmp"]
+
+
+def test_the_lock_file_refuses_a_second_holder_until_the_first_ends(tmp_path):
+    lock = tmp_path / ".run.lock"
+    with exclusive_lock(lock, "pid 1 on here"):
+        with pytest.raises(LockHeld) as refused:
+            with exclusive_lock(lock, "pid 2 on there"):
+                pass
+        assert refused.value.holder == "pid 1 on here"
+    assert not lock.exists()  # a finished holder leaves nothing
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from stylizing_vit_aug._atomic import "
+         "exclusive_lock\nwith exclusive_lock(Path(sys.argv[1]), 'child'):\n    print('held', flush=True); time.sleep(120)",
+         str(lock)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with pytest.raises(LockHeld, match="child"):
+            with exclusive_lock(lock, "parent"):
+                pass
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert lock.exists()  # a killed holder leaves its file, but not its lock
+    with exclusive_lock(lock, "parent"):
+        assert lock.read_text() == "parent"

@@ -1,23 +1,59 @@
-"""One way to write a file so that a crash never leaves it half-written.
+"""One way to write a file so that a crash, a full disk or a second process never leaves it
+half-written, and no leftover that outlives its writer.
 
-The content goes to a temporary sibling (same folder, so the rename is atomic), gets the usual
-file permissions, is flushed to disk with ``fsync``, then ``os.replace``-d over the target; the folder is fsynced too so the
-rename survives a power cut. On any error the temporary file is removed and the previous file,
-if any, is untouched. Every file the package writes (checkpoints, banks, training state,
-stylised images, logs) goes through :func:`write_atomically`; a folder of files that belong
+The content goes to a temporary sibling (same folder, so the rename is atomic) named
+``.sva-partial-{name}.{token}.tmp``, is flushed to disk with ``fsync``, then ``os.replace``-d
+over the target (a writer that makes temporaries of its own, as safetensors does, gets a private
+temporary folder of that name instead); the folder is fsynced too so the rename survives a power
+cut. On any error (``ENOSPC`` included) the temporary is removed and the previous file, if any,
+is untouched. Every file
+the package writes (checkpoints, banks, training state, stylised images, logs) goes through
+:func:`write_atomically` or :func:`write_bytes_atomically`; a folder of files that belong
 together (a checkpoint) goes through :func:`write_directory_atomically`, which stages the whole
 folder and swaps it in.
+
+A temporary is held under an exclusive ``flock`` by its writer from creation to rename, and a
+kill (even ``SIGKILL``) releases it. So :func:`remove_stale_temporaries` can tell a killed
+writer's leftover (unlocked: removed) from a live writer's file (locked: kept), and every write
+first removes the stale temporaries of its own target. :func:`exclusive_lock` is the same lock
+on a named lock file, for a command that must be the only one writing into a folder. Where
+nothing can be locked (Windows; NFS for folders) nothing is cleaned.
 """
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
+import re
 import shutil
 import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Mapping
 
-__all__ = ["finish_file", "fsync_directory", "write_atomically", "write_directory_atomically"]
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = [
+    "TEMPORARY_PREFIX",
+    "LockHeld",
+    "exclusive_lock",
+    "finish_file",
+    "fsync_directory",
+    "remove_stale_temporaries",
+    "write_atomically",
+    "write_bytes_atomically",
+    "write_directory_atomically",
+]
+
+logger = logging.getLogger(__name__)
+
+TEMPORARY_PREFIX = ".sva-partial-"
+# Temporaries of versions before the prefix existed: ``.{name}.{12 hex}.tmp``.
+_LEGACY_TOKEN = re.compile(r"\.[0-9a-f]{12}\.tmp")
 
 
 def _read_umask() -> int:
@@ -29,6 +65,73 @@ def _read_umask() -> int:
 # Writers such as safetensors create their files owner-only (0600); a finished file gets the
 # permissions any new file of this process would (0644 under the usual umask).
 _FILE_MODE = 0o666 & ~_read_umask()
+
+
+class LockHeld(Exception):
+    """Another live process holds a lock file; ``holder`` is what it wrote there (pid, host, time)."""
+
+    def __init__(self, path: Path, holder: str) -> None:
+        super().__init__(f"{path} is held by another process ({holder or 'unknown holder'})")
+        self.path = path
+        self.holder = holder
+
+
+def _lock(fd: int, *, wait: bool = False) -> bool | None:
+    """Take the exclusive ``flock`` of ``fd``: True; False when a live process holds it; None
+    where nothing can be locked (no ``fcntl``; NFS for a read-only descriptor or without a lock
+    daemon)."""
+    if fcntl is None:  # pragma: no cover - Windows
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    except OSError:
+        return None
+    return True
+
+
+def _still_at(path: Path, fd: int) -> bool:
+    """Whether ``path`` still names the file open as ``fd`` (nobody removed or replaced it)."""
+    try:
+        here = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
+
+
+@contextmanager
+def exclusive_lock(path: Path, holder: str) -> Iterator[None]:
+    """Hold the lock file ``path`` while inside, or raise :class:`LockHeld` at once when a live
+    process holds it (a killed holder's lock ends with it). ``holder`` (pid, host, time) is
+    written into the file for the message a refused process shows. The file is removed on
+    exit, while still held: a process that opened it meanwhile sees it is gone and retries."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            locked = _lock(fd)
+            if locked is False:
+                raise LockHeld(path, os.read(fd, 1024).decode(errors="replace").strip())
+            if locked is None:
+                logger.warning("%s cannot be locked on this file system: a second run is not kept out", path)
+                break
+            if _still_at(path, fd):
+                break
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # the previous holder removed it after we opened it: lock the new one
+    try:
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, holder.encode())
+        except OSError:
+            pass  # only the refusal message needs it; a full disk must not stop the run
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        os.close(fd)
 
 
 def fsync_directory(directory: Path) -> None:
@@ -52,22 +155,120 @@ def finish_file(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
-def write_atomically(path: str | os.PathLike, write: Callable[[Path], None], *, prefix: str = ".") -> Path:
+def _is_temporary_of(name: str, target: str | None) -> bool:
+    if target is None:
+        return name.startswith(TEMPORARY_PREFIX) and name.endswith(".tmp")
+    if name.startswith(f"{TEMPORARY_PREFIX}{target}.") and name.endswith(".tmp"):
+        return True
+    return name.startswith(f".{target}.") and _LEGACY_TOKEN.fullmatch(name, len(target) + 1) is not None
+
+
+def _remove(temporary: Path) -> None:
+    if temporary.is_dir():
+        shutil.rmtree(temporary, ignore_errors=True)
+    else:
+        temporary.unlink(missing_ok=True)
+
+
+def _remove_if_unowned(path: Path) -> bool:
+    """Remove the temporary ``path`` (a file, or a writer's private folder) unless a live writer
+    holds it. Where nothing can be locked, nothing tells a live writer from a killed one: kept."""
+    try:
+        fd = os.open(path, os.O_RDONLY if path.is_dir() else os.O_RDWR)
+    except OSError:
+        return False  # gone meanwhile (renamed into place or removed), or a folder that cannot be opened
+    try:
+        if _lock(fd) is not True or not _still_at(path, fd):
+            return False
+        _remove(path)
+        return True
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, *, target: str | None = None, recursive: bool = False) -> int:
+    """Remove the temporaries killed writers left in ``folder`` (of the file named ``target``
+    only, or of every file; with ``recursive``, in subfolders too); a live writer's are kept.
+    Returns how many were removed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    candidates = folder.rglob(f"{TEMPORARY_PREFIX}*.tmp") if recursive else folder.iterdir()
+    return sum(_remove_if_unowned(path) for path in candidates if _is_temporary_of(path.name, target))
+
+
+@contextmanager
+def _temporary_for(path: Path, *, folder: bool = False) -> Iterator[tuple[Path, int | None]]:
+    """A new temporary beside ``path``, held under its lock until exit and removed on error: a
+    file and its descriptor, or (``folder``) a private folder for a writer that makes temporaries
+    of its own (safetensors does), so that a kill leaves them all in one place the cleaner knows."""
+    while True:
+        temporary = path.parent / f"{TEMPORARY_PREFIX}{path.name}.{uuid.uuid4().hex[:12]}.tmp"
+        if folder:
+            temporary.mkdir()
+            try:
+                fd: int | None = os.open(temporary, os.O_RDONLY)
+            except OSError:  # pragma: no cover - Windows opens no folders
+                break
+        else:
+            fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+        # A cleaner may hold it for a moment between our create and lock.
+        if _lock(fd, wait=True) is None or os.fstat(fd).st_nlink:
+            break
+        os.close(fd)  # that cleaner took it for a leftover and removed it: start again
+    try:
+        yield temporary, fd
+    except BaseException:
+        _remove(temporary)
+        raise
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     """Call ``write(temporary_path)`` and move the result to ``path`` atomically and durably.
 
-    The temporary file is named ``{prefix}{name}.{token}.tmp`` so a caller can find leftovers
-    of a killed process by that pattern.
+    ``temporary_path`` has the target's name, inside a private temporary folder beside it.
+    Stale temporaries of ``path`` (a killed earlier write) are removed first. ``write`` must
+    raise when it cannot write everything; :func:`write_bytes_atomically` also checks the size.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.parent / f"{prefix}{path.name}.{uuid.uuid4().hex[:12]}.tmp"
-    try:
-        write(temporary)
-        finish_file(temporary)
+    remove_stale_temporaries(path.parent, target=path.name)
+    with _temporary_for(path, folder=True) as (staging, _):
+        write(staging / path.name)
+        finish_file(staging / path.name)
+        os.replace(staging / path.name, path)
+        _remove(staging)
+    fsync_directory(path.parent)
+    return path
+
+
+def write_bytes_atomically(path: str | os.PathLike, data: bytes, *, remove_stale: bool = True) -> Path:
+    """Write ``data`` to ``path`` atomically, durably and completely.
+
+    A short write is continued, a failing one (``ENOSPC``) raises, and the size on disk is
+    checked after ``fsync``, so a full disk never yields a shorter file at ``path``. A caller
+    that already cleaned the folder (a run writing thousands of files) passes
+    ``remove_stale=False`` to skip the per-file look for stale temporaries.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if remove_stale:
+        remove_stale_temporaries(path.parent, target=path.name)
+    with _temporary_for(path) as (temporary, fd):
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            if not written:
+                raise OSError(errno.ENOSPC, "the file system took no more bytes", str(path))
+            view = view[written:]
+        os.fsync(fd)
+        size = os.fstat(fd).st_size
+        if size != len(data):
+            raise OSError(errno.ENOSPC, f"wrote {size} of {len(data)} bytes (disk full?)", str(path))
         os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
     fsync_directory(path.parent)
     return path
 
