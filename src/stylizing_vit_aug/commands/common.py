@@ -4,17 +4,18 @@ policy and its exit code, atomic writes, the processes of a torchrun / accelerat
 from __future__ import annotations
 
 import argparse
+import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._atomic import write_atomically
+from .._atomic import write_bytes_atomically
 from ..images import IMAGE_EXTENSIONS, find_images, save_image
 from ..stylizer import DEFAULT_MODE, MODES
 
@@ -24,10 +25,11 @@ if TYPE_CHECKING:
 PIL_FORMATS = {
     ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP", ".webp": "WEBP",
 }
-EXIT_SKIPPED = 3  # the run finished, but some input files could not be read and were skipped
+EXIT_SKIPPED = 3  # the run finished, but some files could not be read (or outputs written) and were skipped
 ON_ERROR_HELP = (
-    "what to do with a file that cannot be read (truncated, not an image): skip it, log it with "
-    f"the reason and exit with code {EXIT_SKIPPED} at the end (default), or stop with exit code 2"
+    "what to do with a file that cannot be read (truncated, not an image) or an output that cannot "
+    "be written (full disk): skip it, log it with the reason and exit with code "
+    f"{EXIT_SKIPPED} at the end (default), or stop with exit code 2"
 )
 
 
@@ -47,7 +49,8 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
         "file (default: the bundled default checkpoint)",
     )
     group.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) to pin")
-    group.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    group.add_argument("--device", type=device_argument, default=None,
+                       help="cpu, cuda, cuda:1, mps ... (default: cuda when available)")
     group.add_argument("--mode", choices=MODES, default=DEFAULT_MODE,
                        help="relative: the style's change minus the network's own change, anatomy kept exactly "
                        "(default); detail: the network's change, full-resolution structure kept; resize: plain resize")
@@ -57,7 +60,41 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
                        help="normalisation std (0-1), with --mean")
 
 
-def load_stylizer_from_args(args: argparse.Namespace) -> "Stylizer":
+def device_argument(text: str) -> str:
+    """``--device``, checked when the arguments are read (exit 2, before any output exists):
+    a device torch knows, that holds data and is present on this machine."""
+    import torch
+
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device; use cpu, cuda, cuda:N or mps") from None
+    if device.type == "cpu":
+        return text
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    elif device.type == "mps":
+        count = 1 if torch.backends.mps.is_available() else 0
+    elif device.type == "xpu" and hasattr(torch, "xpu"):
+        count = torch.xpu.device_count() if torch.xpu.is_available() else 0
+    elif device.type == "meta":
+        raise argparse.ArgumentTypeError("'meta' tensors hold no pixels to stylise; use cpu, cuda, cuda:N or mps")
+    else:
+        raise argparse.ArgumentTypeError(f"{text!r}: the stylizer runs on cpu, cuda, cuda:N, mps or xpu only")
+    if count == 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} was asked for but this machine has no {device.type} device that torch "
+            f"{torch.__version__} can use; leave --device out (cuda when available, else cpu) or pass --device cpu"
+        )
+    if device.index is not None and device.index >= count:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} was asked for but there are {count} {device.type} device(s): "
+            f"{', '.join(f'{device.type}:{i}' for i in range(count))}"
+        )
+    return text
+
+
+def load_stylizer_from_args(args: argparse.Namespace) -> Stylizer:
     """The stylizer the user asked for (hub errors propagate; main() turns them into messages)."""
     from ..hub import load_stylizer
 
@@ -103,31 +140,16 @@ def gather_images(sources: Iterable[Path], what: str) -> list[Path]:
 
 
 def write_image_atomic(pixels: np.ndarray, path: Path, *, quality: int = 95) -> None:
-    """Save uint8/uint16 pixels (16-bit stays 16-bit in PNG/TIFF) through a temporary file in
-    the same folder + ``os.replace``: a crash leaves either the old file or none, never a
-    half-written image at ``path``."""
+    """Save uint8/uint16 pixels (16-bit stays 16-bit in PNG/TIFF) atomically: encoded in memory
+    first, then written whole through a temporary file + ``os.replace``, so a crash or a full disk
+    leaves the old file or none, never a half-written image at ``path`` (a full disk raises
+    ``OSError``). The caller removes stale temporaries of the folder once, not per image."""
     fmt = PIL_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise CLIError(f"cannot write {path}: use one of {', '.join(PIL_FORMATS)}")
-
-    def write(temporary: Path) -> None:
-        with open(temporary, "wb") as handle:
-            save_image(pixels, handle, fmt, quality=quality)
-
-    write_atomically(path, write, prefix=TEMP_PREFIX)
-
-
-TEMP_PREFIX = ".sva-partial-"
-
-
-def remove_stale_temporaries(root: Path) -> int:
-    """Delete temporary files a killed run left behind (ours only, by their prefix)."""
-    count = 0
-    if root.is_dir():
-        for temp in root.rglob(f"{TEMP_PREFIX}*.tmp"):
-            temp.unlink(missing_ok=True)
-            count += 1
-    return count
+    encoded = io.BytesIO()
+    save_image(pixels, encoded, fmt, quality=quality)
+    write_bytes_atomically(path, encoded.getvalue(), remove_stale=False)
 
 
 # Ranks wait at a barrier for the slowest one; shards are balanced, but one of big images may take hours.

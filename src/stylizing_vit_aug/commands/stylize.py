@@ -2,35 +2,47 @@
 
 Each input's style is a function of ``--seed`` and the input's relative path alone (not of the
 order or of what already ran), so a killed run continues where it stopped and gives exactly the
-files an uninterrupted run gives. Outputs are written through a temporary file and
-``os.replace``; the CSV record is appended and flushed row by row, and on every start rows of
-missing outputs and duplicates are dropped, and rows for finished outputs are restored.
+files an uninterrupted run gives. Outputs are encoded in memory, then written whole through a
+temporary file and ``os.replace``; the CSV record is appended and fsynced row by row, and on
+every start rows of missing outputs and duplicates are dropped, and rows for finished outputs
+are restored.
 
-A file that cannot be read (input or style) never sinks the run: with ``--on-error skip`` (the
-default) it gets a CSV row with the reason in ``error`` and a warning on stderr, every readable
-image is still written, and the exit code is :data:`~.common.EXIT_SKIPPED`; a rerun retries it.
-``--on-error stop`` writes what was read before it and exits with code 2.
+A file that cannot be read (input or style) or an output that cannot be written (a full disk, a
+quota) never sinks the run: with ``--on-error skip`` (the default) it gets a CSV row with the
+reason in ``error`` and a warning on stderr, every other image is still written, no partial
+file stays, and the exit code is :data:`~.common.EXIT_SKIPPED`; a rerun retries it.
+``--on-error stop`` writes what was done before it and exits with code 2.
+
+One run at a time writes into an output folder (and into a record): a run holds
+``OUTPUT/.sva-stylize.lock`` and a lock next to the record (``flock``; both files go when it
+ends, and a killed run's locks end with it), and a second run refuses at once with exit code 2,
+naming the holder's pid and host. Partial files are removed only when no live writer holds them.
 
 Under ``torchrun`` or ``accelerate launch`` (any number of processes and nodes, one output tree)
-input number ``i`` of the sorted list belongs to rank ``i % WORLD_SIZE``. Rank 0 alone removes
-stale temporaries and reconciles the record at the start (merging every rank's part file
-``stylize_log.rankR.csv`` left by a killed run into ``stylize_log.csv``) before a barrier; each
-rank then skips finished outputs, whoever wrote them, and appends to its own part; after a final
-barrier rank 0 merges the parts. A relaunch with any world size therefore loses nothing and
-writes nothing twice. ``--styles-per-image K`` writes ``NAME.s0.EXT`` ... ``NAME.s{K-1}.EXT``,
-each in its own style (``s0`` is the style a single copy gets).
+input number ``i`` of the sorted list belongs to rank ``i % WORLD_SIZE``; rank 0 holds the locks
+for all of them. Rank 0 alone removes stale temporaries and reconciles the record at the start
+(merging every rank's part file ``stylize_log.rankR.csv`` left by a killed run into
+``stylize_log.csv``) before a barrier; each rank then skips finished outputs, whoever wrote them,
+and appends to its own part; after a final barrier rank 0 merges the parts. A relaunch with any
+world size therefore loses nothing and writes nothing twice. ``--styles-per-image K`` writes
+``NAME.s0.EXT`` ... ``NAME.s{K-1}.EXT``, each in its own style (``s0`` is the style a single copy
+gets).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import io
 import logging
 import os
 import re
+import socket
 import sys
+import time
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +51,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .._atomic import write_atomically
+from .._atomic import (
+    LockHeld,
+    exclusive_lock,
+    remove_stale_temporaries,
+    write_atomically,
+)
 from ..images import ImageReadError, read_image
 from .common import (
     EXIT_SKIPPED,
@@ -51,7 +68,6 @@ from .common import (
     list_images,
     load_stylizer_from_args,
     positive_int,
-    remove_stale_temporaries,
     unit_float,
     write_image_atomic,
 )
@@ -83,9 +99,11 @@ Interrupted? Run the same command again: finished images are skipped, nothing is
 and OUTPUT/stylize_log.csv records which style made each output (one row per output). The same
 holds for a relaunch under torchrun / accelerate launch with any number of processes.
 
-A file that cannot be read is skipped (a CSV row with the reason in "error", a warning on
-stderr), every other image is written, and the exit code is {EXIT_SKIPPED} instead of 0; rerunning retries
-it. 16-bit PNG/TIFF inputs are written back as 16-bit; --strength 0 gives back the pixels exactly.
+A file that cannot be read, or an output that cannot be written (full disk), is skipped (a CSV
+row with the reason in "error", a warning on stderr, no partial file), every other image is
+written, and the exit code is {EXIT_SKIPPED} instead of 0; rerunning retries it. A second run into the
+same folder while one is running refuses with exit code 2.
+16-bit PNG/TIFF inputs are written back as 16-bit; --strength 0 gives back the pixels exactly.
 """
 
 
@@ -167,7 +185,7 @@ def _read_log(path: Path) -> dict[str, dict[str, str]]:
     rows: dict[str, dict[str, str]] = {}
     if not path.is_file():
         return rows
-    with open(path, newline="") as handle:
+    with open(path, newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             if all(row.get(field) is not None for field in FIELDS) and None not in row:
                 rows[row["output"] or f"style:{row['style']}"] = row
@@ -176,7 +194,7 @@ def _read_log(path: Path) -> dict[str, dict[str, str]]:
 
 def _write_log(path: Path, rows: list[dict[str, str]]) -> None:
     def write(temporary: Path) -> None:
-        with open(temporary, "w", newline="") as handle:
+        with open(temporary, "w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=FIELDS)
             writer.writeheader()
             writer.writerows(rows)
@@ -209,23 +227,46 @@ def _replace_log(log_path: Path, rows: list[dict[str, str]], parts: list[Path]) 
         part.unlink(missing_ok=True)
 
 
+def _csv_line(values: dict[str, str] | None = None) -> bytes:
+    """One CSV line of the record (the header for None)."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=FIELDS)
+    if values is None:
+        writer.writeheader()
+    else:
+        writer.writerow(values)
+    return text.getvalue().encode("utf-8")
+
+
 class LogWriter:
-    """Appends one row per finished output, flushed to disk before the next image starts (a new
-    file, a rank's part, gets the header first)."""
+    """Appends one row per finished output, on disk (``fsync``) before the next image starts (a
+    new file, a rank's part, gets the header first).
+
+    A row that cannot be added (a full disk) is cut off again, so no torn line joins the next
+    row, and counted in :attr:`failed`; the rerun restores the rows of finished outputs.
+    """
 
     def __init__(self, path: Path) -> None:
-        self.handle = open(path, "a", newline="")
-        self.writer = csv.DictWriter(self.handle, fieldnames=FIELDS)
-        if self.handle.tell() == 0:
-            self.writer.writeheader()
+        self.path = path
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        self.failed = 0
 
     def write(self, row: dict[str, str]) -> None:
-        self.writer.writerow(row)
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
+        start = os.fstat(self.fd).st_size
+        view = memoryview((b"" if start else _csv_line()) + _csv_line(row))
+        try:
+            while view:
+                view = view[os.write(self.fd, view):]
+            os.fsync(self.fd)
+        except OSError as error:
+            with suppress(OSError):
+                os.ftruncate(self.fd, start)
+            self.failed += 1
+            logger.warning("could not add the row of %s to %s (%s); a rerun restores it",
+                           row["output"] or row["style"], self.path, error.strerror or error)
 
     def close(self) -> None:
-        self.handle.close()
+        os.close(self.fd)
 
 
 def _output_path(args: argparse.Namespace, relative: Path, copy: int) -> Path:
@@ -272,8 +313,32 @@ def _read_batches(
         yield batch
 
 
+LOCK_NAME = ".sva-stylize.lock"
+
+
+@contextmanager
+def _sole_writer(output: Path, log_path: Path) -> Iterator[None]:
+    """Hold the output folder and the record for this run alone, or refuse with a clear
+    :class:`CLIError`: two runs rewriting one record or cleaning each other's partial files
+    lose rows and images. A killed run's locks end with it; a finished run's files go."""
+    holder = f"pid {os.getpid()} on {socket.gethostname()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}"
+    locks = ((output / LOCK_NAME, f"the output folder {output}"),
+             (log_path.with_name(f".{log_path.name}.sva-lock"), f"the record {log_path}"))
+    with ExitStack() as held:
+        for lock, what in locks:
+            try:
+                held.enter_context(exclusive_lock(lock, holder))
+            except LockHeld as busy:
+                raise CLIError(
+                    f"another stylize run ({busy.holder or 'holder unknown'}) is writing into {what}; wait "
+                    "for it to finish (or stop it) and run the same command again, which skips what it wrote, "
+                    "or pass another -o folder"
+                ) from None
+        yield
+
+
 def run(args: argparse.Namespace) -> int:
-    """Stylise the folder (see the module docstring for how it shards, resumes and skips)."""
+    """Stylise the folder (see the module docstring for how it shards, resumes, skips and locks)."""
     inputs = list_images(args.input)
     root = args.input if args.input.is_dir() else args.input.parent
     output = args.output.resolve()
@@ -281,11 +346,26 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"the output folder {args.output} must not be the input folder or inside it")
     if not 0 <= args.quality <= 100:
         raise CLIError(f"--quality must lie in 0..100, got {args.quality}")
-    args.output.mkdir(parents=True, exist_ok=True)
     log_path = args.log or args.output / LOG_NAME
     ranks = Ranks.from_environment()
     args.device = ranks.device(args.device)
+    args.output.mkdir(parents=True, exist_ok=True)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
 
+    with ranks.joined(), ExitStack() as held:
+        refusal = ""
+        if ranks.rank == 0:  # the other ranks of this run write under rank 0's locks
+            try:
+                held.enter_context(_sole_writer(args.output, log_path))
+            except CLIError as error:
+                refusal = str(error)
+        if ranks.sum([int(bool(refusal))])[0]:
+            raise CLIError(refusal or f"rank 0 found another run writing into {args.output} (see its message)")
+        return _stylize(args, inputs, root, log_path, ranks)
+
+
+def _stylize(args: argparse.Namespace, inputs: list[Path], root: Path, log_path: Path, ranks: Ranks) -> int:
+    """The run itself, once this run alone writes into the folder."""
     stylizer = load_stylizer_from_args(args)
     styles = RunStyles(args, stylizer)
 
@@ -297,8 +377,8 @@ def run(args: argparse.Namespace) -> int:
             "checkpoint": str(stylizer.source), "revision": str(stylizer.revision or ""), "error": "",
         }
 
-    def error_row(error: ImageReadError, **fields: str) -> dict[str, str]:
-        return {**dict.fromkeys(FIELDS, ""), **fields, "error": str(error)}
+    def error_row(reason: str, **fields: str) -> dict[str, str]:
+        return {**dict.fromkeys(FIELDS, ""), **fields, "error": reason}
 
     plan: list[Planned] = []
     owners: list[int] = []  # the rank that writes each output: its input's number modulo the world size
@@ -311,69 +391,82 @@ def run(args: argparse.Namespace) -> int:
     if len(set(outputs)) != len(outputs):
         raise CLIError("two inputs map to the same output name (e.g. a.png and a.jpg with --ext); use --ext keep")
 
-    with ranks.joined():
-        if ranks.rank == 0:
-            # No other rank writes yet: clear temporaries, and reconcile the record (and the parts
-            # of a killed multi-process run) with what is on disk: one row per existing output.
-            removed = remove_stale_temporaries(args.output)
-            if removed:
-                logger.info("removed %d partial file(s) left by an interrupted run", removed)
-            logged, parts = _collect_log(log_path)
-            rows = [
-                logged.get(str(out.relative_to(args.output))) or row_for(path, out, choice)
-                for path, out, choice in plan if out.is_file() and not args.overwrite
-            ]
-            if rows:
-                print(f"{len(rows)} of {len(plan)} outputs already exist; stylising the other {len(plan) - len(rows)}")
-            keep = set(str(o.relative_to(args.output)) for o in outputs)
-            rows += [row for key, row in logged.items() if key not in keep and (args.output / key).is_file()]
-            _replace_log(log_path, rows, parts)
-        ranks.barrier()
-        mine = [item for item, owner in zip(plan, owners) if owner == ranks.rank]
-        todo = [item for item in mine if args.overwrite or not item[1].is_file()]
-        if ranks.distributed:
-            logger.info("rank %d of %d: %d of the %d outputs are this rank's, %d to write",
-                        ranks.rank, ranks.world, len(mine), len(plan), len(todo))
+    if ranks.rank == 0:
+        # No other rank writes yet: clear temporaries, and reconcile the record (and the parts
+        # of a killed multi-process run) with what is on disk: one row per existing output.
+        removed = remove_stale_temporaries(args.output, recursive=True)
+        if removed:
+            logger.info("removed %d partial file(s) left by an interrupted run", removed)
+        logged, parts = _collect_log(log_path)
+        rows = [
+            logged.get(str(out.relative_to(args.output))) or row_for(path, out, choice)
+            for path, out, choice in plan if out.is_file() and not args.overwrite
+        ]
+        if rows:
+            print(f"{len(rows)} of {len(plan)} outputs already exist; stylising the other {len(plan) - len(rows)}")
+        keep = {str(o.relative_to(args.output)) for o in outputs}
+        rows += [row for key, row in logged.items() if key not in keep and (args.output / key).is_file()]
+        _replace_log(log_path, rows, parts)
+    ranks.barrier()
+    mine = [item for item, owner in zip(plan, owners) if owner == ranks.rank]
+    todo = [item for item in mine if args.overwrite or not item[1].is_file()]
+    if ranks.distributed:
+        logger.info("rank %d of %d: %d of the %d outputs are this rank's, %d to write",
+                    ranks.rank, ranks.world, len(mine), len(plan), len(todo))
 
-        writer = LogWriter(_part_path(log_path, ranks.rank) if ranks.distributed else log_path)
-        unreadable = [error_row(reason, style=str(path)) for path, reason in styles.skipped] if ranks.rank == 0 else []
-        for row in unreadable:
-            writer.write(row)
-        written = 0
-        try:
-            with tqdm(total=len(todo), desc="stylize", unit="img", disable=ranks.rank != 0) as progress:
+    writer = LogWriter(_part_path(log_path, ranks.rank) if ranks.distributed else log_path)
+    failures = [error_row(str(reason), style=str(path)) for path, reason in styles.skipped] if ranks.rank == 0 else []
+    for row in failures:
+        writer.write(row)
+    written = 0
+    try:
+        with tqdm(total=len(todo), desc="stylize", unit="img", disable=ranks.rank != 0) as progress:
 
-                def skip(item: Planned, error: ImageReadError) -> None:
-                    path, out, _ = item
-                    logger.warning("skipped %s", error)
-                    unreadable.append(error_row(error, input=str(path.relative_to(root)), output=str(out.relative_to(args.output))))
-                    writer.write(unreadable[-1])
-                    progress.update(1)
+            def fail(item: Planned, reason: str) -> None:
+                """The per-file failure path: a warning, a row with the reason, the run goes on."""
+                path, out, _ = item
+                logger.warning("skipped %s", reason)
+                failures.append(error_row(reason, input=str(path.relative_to(root)), output=str(out.relative_to(args.output))))
+                writer.write(failures[-1])
+                progress.update(1)
 
-                for batch in _read_batches(todo, args.batch_size, args.on_error == "stop", skip):
-                    stream = styles.bank.stream(torch.tensor([choice.index for (_, _, choice), _ in batch]))
-                    results = stylizer([pixels for _, pixels in batch], stream, strength=args.strength)
-                    for ((path, out, choice), _), result in zip(batch, results):
+            for batch in _read_batches(todo, args.batch_size, args.on_error == "stop", lambda item, error: fail(item, str(error))):
+                stream = styles.bank.stream(torch.tensor([choice.index for (_, _, choice), _ in batch]))
+                results = stylizer([pixels for _, pixels in batch], stream, strength=args.strength)
+                for (item, _), result in zip(batch, results):
+                    path, out, choice = item
+                    try:
                         write_image_atomic(result, out, quality=args.quality)
-                        writer.write(row_for(path, out, choice))
-                        written += 1
-                        progress.update(1)
-        finally:
-            writer.close()
-        written, failed = ranks.sum([written, len(unreadable)])  # waits for every rank to finish
-        if ranks.rank == 0:
-            merged, parts = _collect_log(log_path)
-            position = {str(out.relative_to(args.output)): i for i, out in enumerate(outputs)}
-            rows = sorted(merged.values(), key=lambda row: position.get(row["output"], len(position)))
+                    except OSError as error:  # a full disk, a quota, a read-only folder: never a success
+                        reason = f"cannot write {out}: {error.strerror or error}"
+                        if args.on_error == "stop":
+                            raise CLIError(f"{reason} (stopped by --on-error stop; the default skips it)") from None
+                        fail(item, reason)
+                        continue
+                    writer.write(row_for(path, out, choice))
+                    written += 1
+                    progress.update(1)
+    finally:
+        writer.close()
+    written, failed = ranks.sum([written, len(failures) + writer.failed])  # waits for every rank to finish
+    if ranks.rank == 0:
+        merged, parts = _collect_log(log_path)
+        position = {str(out.relative_to(args.output)): i for i, out in enumerate(outputs)}
+        rows = sorted(merged.values(), key=lambda row: position.get(row["output"], len(position)))
+        try:
             _replace_log(log_path, rows, parts)
-            processes = f" by {ranks.world} processes" if ranks.distributed else ""
-            print(f"wrote {written} image(s) to {args.output}{processes}; record: {log_path}")
-            if failed:
-                print(
-                    f"{failed} file(s) could not be read and were skipped (their reasons are in the "
-                    f"'error' column of {log_path}); exit code {EXIT_SKIPPED}",
-                    file=sys.stderr,
-                )
-        # A rank exiting with EXIT_SKIPPED makes the launcher stop the others: not before the merge.
-        ranks.barrier()
+        except OSError as error:  # the appended rows (or parts) stay; the next run merges them
+            logger.warning("could not rewrite %s in input order (%s); its rows stay as appended and the "
+                           "next run merges them", log_path, error.strerror or error)
+            failed += 1
+        processes = f" by {ranks.world} processes" if ranks.distributed else ""
+        print(f"wrote {written} image(s) to {args.output}{processes}; record: {log_path}")
+        if failed:
+            print(
+                f"{failed} file(s) could not be read or written and were skipped (their reasons are in the "
+                f"'error' column of {log_path} and the warnings above); a rerun retries them; exit code {EXIT_SKIPPED}",
+                file=sys.stderr,
+            )
+    # A rank exiting with EXIT_SKIPPED makes the launcher stop the others: not before the merge.
+    ranks.barrier()
     return EXIT_SKIPPED if failed else 0

@@ -1,0 +1,348 @@
+"""What ``stylize`` guarantees about its output folder when the disk fills up, when a second run
+starts on the same folder, and when ``--device`` names a device this machine does not have:
+no file that counts as done is ever corrupt, no row of the record is lost or doubled, and a bad
+request is exit code 2 before anything is created."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from PIL import Image
+from test_cli import _images, _log, checkpoint  # noqa: F401 - checkpoint is a fixture
+
+from stylizing_vit_aug import cli
+from stylizing_vit_aug.commands.common import device_argument
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def _stylize_argv(inputs: Path, out: Path, style: Path, checkpoint: str, *extra: str) -> list[str]:
+    return ["stylize", str(inputs), "-o", str(out), "--style", str(style), "--checkpoint", checkpoint,
+            "--batch-size", "1", *extra]
+
+
+def _outputs(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("img*")}
+
+
+def _assert_complete_and_recorded_once(out: Path, reference: dict[str, bytes]) -> list[dict[str, str]]:
+    """Every image in ``out`` is the finished file of an uninterrupted run, the record has one
+    row per existing image and none for a missing one without its reason, and nothing else lies
+    in the folder (no partial file, no lock)."""
+    present = _outputs(out)
+    for name, data in present.items():
+        assert data == reference[name], f"{name} is not the complete image"
+    rows = _log(out / "stylize_log.csv")
+    assert all(None not in row and None not in row.values() for row in rows), "a torn row in the record"
+    done = Counter(row["output"] for row in rows if not row["error"])
+    assert done == Counter(present.keys()), "each finished output has exactly one row"
+    assert all(row["output"] not in present for row in rows if row["error"])
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith("img")) == ["stylize_log.csv"]
+    return rows
+
+
+# -- a full disk -----------------------------------------------------------------------------------
+
+
+class FullDisk:
+    """``os.write`` to regular files on a disk with ``free`` bytes left, as the kernel does it: a
+    write larger than what is left writes part and returns a short count, the next one raises
+    ENOSPC. (Python's own file objects and PIL's C encoders do not pass through here.)"""
+
+    def __init__(self, free: int) -> None:
+        self.free, self.real = free, os.write
+
+    def __call__(self, fd: int, data) -> int:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return self.real(fd, data)
+        if self.free <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        done = self.real(fd, bytes(data[: self.free]))
+        self.free -= done
+        return done
+
+
+@pytest.fixture
+def run_in(tmp_path, checkpoint):
+    """Inputs, one style and the uninterrupted reference run; returns ``run(out, *options)``."""
+    _images(tmp_path / "in", 6, size=(64, 64))
+    style = _images(tmp_path / "style", 1, size=(32, 32), seed=4)[0]
+
+    def run(out: Path, *options: str) -> int:
+        return cli.main(_stylize_argv(tmp_path / "in", out, style, checkpoint, *options))
+
+    return run
+
+
+@pytest.mark.parametrize("ext", ["tiff", "jpg"])
+def test_a_full_disk_is_a_failure_for_that_file_never_a_corrupt_file_that_counts_as_done(
+    tmp_path, run_in, monkeypatch, capsys, ext
+):
+    assert run_in(tmp_path / "ref", "--ext", ext) == 0
+    reference = _outputs(tmp_path / "ref")
+    sizes = [len(reference[f"img{i:02d}.{ext}"]) for i in range(6)]
+
+    out = tmp_path / "out"
+    # Room for two images and their rows, and half of the third.
+    monkeypatch.setattr(os, "write", FullDisk(sizes[0] + sizes[1] + 2000 + sizes[2] // 2))
+    capsys.readouterr()
+    assert run_in(out, "--ext", ext) == 3  # the per-file failure code, never 0
+    err = capsys.readouterr().err
+    assert f"cannot write {out / f'img02.{ext}'}: No space left on device" in err and "Traceback" not in err
+    _assert_complete_and_recorded_once(out, reference)  # the full disk keeps most error rows out
+    assert 2 <= len(_outputs(out)) < 6
+
+    monkeypatch.undo()  # space freed: the rerun writes the rest and clears the error rows
+    assert run_in(out, "--ext", ext) == 0
+    rows = _assert_complete_and_recorded_once(out, reference)
+    assert _outputs(out) == reference and len(rows) == 6 and not any(row["error"] for row in rows)
+
+
+def test_a_full_disk_with_on_error_stop_exits_2_and_keeps_what_was_finished(tmp_path, run_in, monkeypatch, capsys):
+    assert run_in(tmp_path / "ref", "--ext", "png") == 0
+    reference = _outputs(tmp_path / "ref")
+    monkeypatch.setattr(os, "write", FullDisk(len(reference["img00.png"]) + 1000))
+    assert run_in(tmp_path / "out", "--ext", "png", "--on-error", "stop") == 2
+    assert "cannot write" in capsys.readouterr().err
+    assert list(_outputs(tmp_path / "out")) == ["img00.png"]
+    _assert_complete_and_recorded_once(tmp_path / "out", reference)
+
+
+@pytest.fixture
+def tiny_tmpfs(tmp_path):
+    """A 300 KiB tmpfs (root only; skipped where it cannot be mounted); ``grow()`` frees space."""
+    mountpoint = tmp_path / "tmpfs"
+    mountpoint.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mountpoint)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}); the patched os.write tests cover it")
+
+    def grow() -> None:
+        subprocess.run(["mount", "-o", "remount,size=8m", str(mountpoint)], check=True)
+
+    try:
+        yield mountpoint, grow
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+
+
+@pytest.mark.parametrize("ext", ["tiff", "jpg"])
+def test_a_real_full_tmpfs_leaves_only_complete_images_and_a_rerun_finishes(
+    tmp_path, checkpoint, tiny_tmpfs, capsys, ext
+):
+    mountpoint, grow = tiny_tmpfs
+    _images(tmp_path / "in", 20, size=(128, 128))  # ~980 KB as TIFF, ~400 KB as JPEG
+    style = _images(tmp_path / "style", 1, size=(32, 32), seed=4)[0]
+    assert cli.main(_stylize_argv(tmp_path / "in", tmp_path / "ref", style, checkpoint, "--ext", ext)) == 0
+    reference = _outputs(tmp_path / "ref")
+    assert sum(map(len, reference.values())) > 300 * 1024
+
+    out = mountpoint / "out"
+    capsys.readouterr()
+    assert cli.main(_stylize_argv(tmp_path / "in", out, style, checkpoint, "--ext", ext)) == 3
+    assert "No space left on device" in capsys.readouterr().err
+    present = _outputs(out)
+    assert 0 < len(present) < 20
+    for name in present:
+        Image.open(out / name).load()  # decodes to the end
+    assert present == {name: reference[name] for name in present}
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no partial file, no lock
+
+    grow()
+    assert cli.main(_stylize_argv(tmp_path / "in", out, style, checkpoint, "--ext", ext)) == 0
+    rows = _assert_complete_and_recorded_once(out, reference)
+    assert _outputs(out) == reference and len(rows) == 20
+
+
+# -- two runs, one folder --------------------------------------------------------------------------
+
+
+_HOLD_LOCK = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from stylizing_vit_aug._atomic import exclusive_lock
+
+    with exclusive_lock(Path(sys.argv[1]), "pid 4242 on the other host, started today"):
+        print("held", flush=True)
+        time.sleep(300)
+""")
+
+
+def _hold(lock: Path) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(lock)], stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "held\n"
+    return process
+
+
+def test_a_second_run_refuses_at_once_and_a_killed_run_blocks_nothing(tmp_path, run_in, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = _hold(out / ".sva-stylize.lock")
+    try:
+        assert run_in(out) == 2
+        err = capsys.readouterr().err
+        assert "another stylize run (pid 4242 on the other host, started today) is writing into" in err
+        assert "run the same command again" in err and "Traceback" not in err
+        assert sorted(p.name for p in out.iterdir()) == [".sva-stylize.lock"]  # nothing written, nothing removed
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert run_in(out) == 0  # the killed holder's lock ended with it
+    assert sorted(p.name for p in out.iterdir()) == [*(f"img{i:02d}.png" for i in range(6)), "stylize_log.csv"]
+
+
+def test_a_record_shared_by_two_output_folders_is_held_too(tmp_path, run_in, capsys):
+    log = tmp_path / "record.csv"
+    holder = _hold(tmp_path / ".record.csv.sva-lock")
+    try:
+        assert run_in(tmp_path / "out", "--log", str(log)) == 2
+        assert f"is writing into the record {log}" in capsys.readouterr().err
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+
+
+def test_two_stylize_processes_on_one_folder_lose_no_row_and_no_image(tmp_path, checkpoint):
+    count = 120
+    _images(tmp_path / "in", count, size=(64, 64))
+    style = _images(tmp_path / "style", 1, size=(32, 32), seed=4)[0]
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "stylizing_vit_aug.cli", *_stylize_argv(tmp_path / "in", out, style, checkpoint)]
+    runs = [subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]  # started together, as `stylize ... & stylize ...` does
+    (out_a, err_a), (out_b, err_b) = [run.communicate(timeout=300) for run in runs]
+    code_a, code_b = (run.returncode for run in runs)
+    if sorted([code_a, code_b]) == [0, 2]:  # the later one refused at once, touching nothing
+        refused, winner = (err_a, runs[1]) if code_a == 2 else (err_b, runs[0])
+        assert f"another stylize run (pid {winner.pid} on " in refused
+    else:  # the later one started after the first had finished: nothing left to do
+        assert (code_a, code_b) == (0, 0), (err_a[-2000:], err_b[-2000:])
+        assert f"{count} of {count} outputs already exist" in out_a + out_b
+    rows = _log(out / "stylize_log.csv")
+    assert sorted(row["output"] for row in rows) == sorted(f"img{i:02d}.png" for i in range(count))  # each once
+    for row in rows:
+        assert not row["error"]
+        Image.open(out / row["output"]).load()
+    assert len(list(out.iterdir())) == count + 1  # the images and the record: no partial file, no lock
+
+
+_LIVE_WRITER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from stylizing_vit_aug._atomic import write_atomically
+
+    def write(temporary):
+        temporary.write_bytes(b"half an image")
+        print("writing", flush=True)
+        time.sleep(300)
+
+    write_atomically(Path(sys.argv[1]), write)
+""")
+
+
+def test_a_run_removes_only_the_partial_files_no_live_process_owns(tmp_path, run_in):
+    out = tmp_path / "out"
+    (out / "deeper").mkdir(parents=True)
+    killed = out / f".sva-partial-img00.png.{uuid.uuid4().hex[:12]}.tmp"
+    killed.write_bytes(b"left by a killed run")
+    # Another process writing into a folder inside this output tree (its own run, its own lock).
+    writer = subprocess.Popen([sys.executable, "-c", _LIVE_WRITER, str(out / "deeper" / "x.png")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline() == "writing\n"
+        (live,) = (out / "deeper").iterdir()
+        assert run_in(out) == 0
+        assert not killed.exists() and live.exists()
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+    assert run_in(out) == 0
+    assert not live.exists()  # its writer is gone now
+
+
+def test_a_second_torchrun_run_is_refused_by_every_rank_without_hanging(tmp_path, checkpoint):
+    _images(tmp_path / "in", 2)
+    style = _images(tmp_path / "style", 1, size=(32, 32), seed=4)[0]
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = _hold(out / ".sva-stylize.lock")
+    try:
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                   "-m", "stylizing_vit_aug.cli", *_stylize_argv(tmp_path / "in", out, style, checkpoint)]
+        done = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=240)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert done.returncode != 0
+    assert "another stylize run (pid 4242 on the other host" in done.stderr
+    assert "rank 0 found another run writing into" in done.stderr  # rank 1 says why it stops too
+    assert sorted(p.name for p in out.iterdir()) == [".sva-stylize.lock"]
+
+
+# -- --device --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_accelerator(monkeypatch):
+    """A machine without CUDA or MPS, whatever this one has."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+
+
+@pytest.mark.parametrize("device, message", [
+    ("cuda", "'cuda' was asked for but this machine has no cuda device"),
+    ("cuda:1", "'cuda:1' was asked for but this machine has no cuda device"),
+    ("mps", "'mps' was asked for but this machine has no mps device"),
+    ("gpu", "'gpu' is not a device; use cpu, cuda, cuda:N or mps"),
+    ("meta", "'meta' tensors hold no pixels"),
+    ("hpu", "the stylizer runs on cpu, cuda, cuda:N, mps or xpu only"),
+])
+def test_an_unusable_device_is_exit_2_before_anything_is_created(tmp_path, run_in, no_accelerator, capsys,
+                                                                  device, message):
+    assert run_in(tmp_path / "out", "--device", device) == 2
+    err = capsys.readouterr().err
+    assert message in err and "--device" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_gpu_index_past_the_last_gpu_names_the_ones_there_are(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert device_argument("cuda:1") == "cuda:1"
+    with pytest.raises(argparse.ArgumentTypeError, match=r"there are 2 cuda device\(s\): cuda:0, cuda:1"):
+        device_argument("cuda:2")
+
+
+def test_cpu_is_a_device(tmp_path, run_in):
+    assert run_in(tmp_path / "out", "--device", "cpu") == 0
+
+
+@given(st.one_of(st.text(max_size=12), st.sampled_from(["cpu", "cuda", "cuda:0", "mps", "xpu", "meta", "gpu"])))
+def test_every_device_text_is_accepted_as_torch_reads_it_or_refused_with_a_message(text):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch.cuda, "is_available", lambda: False)
+        patch.setattr(torch.backends.mps, "is_available", lambda: False)
+        if hasattr(torch, "xpu"):
+            patch.setattr(torch.xpu, "is_available", lambda: False)
+        try:
+            accepted = device_argument(text)
+        except argparse.ArgumentTypeError as error:
+            assert repr(text) in str(error)
+        else:
+            assert accepted == text and torch.device(text).type == "cpu"
