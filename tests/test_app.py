@@ -249,6 +249,29 @@ def test_the_page_in_a_real_browser(saved, histology_crops, tmp_path):
         toasts = driver.find_elements(By.CSS_SELECTOR, "[data-testid='toast-body']")
         assert not toasts, [toast.text for toast in toasts]
         assert "Error" not in driver.find_element(By.TAG_NAME, "body").text
+
+        # nothing covers the grid (the label and buttons hid the last style's header)
+        uncovered = driver.execute_script(
+            "const img = document.querySelector('#grid img'); const r = img.getBoundingClientRect();"
+            "return [[r.left + 4, r.top + 4], [r.right - 4, r.top + 4], [r.right - 4, r.bottom - 4]]"
+            ".map(([x, y]) => document.elementFromPoint(x, y) === img);")
+        assert uncovered == [True, True, True], uncovered  # the corners of the grid are the grid's own pixels
+        # a render shows its progress: record every text the page shows while "Render again" runs
+        driver.execute_script(
+            "window.seen = []; new MutationObserver(() => { const t = document.body.innerText;"
+            " if (t.includes('rendering')) window.seen.push(t); })"
+            ".observe(document.body, {subtree: true, childList: true, characterData: true});")
+        driver.find_element(By.CSS_SELECTOR, "#run").click()
+        wait.until(lambda d: d.execute_script("return window.seen.length") > 0)
+        seen = driver.execute_script("return window.seen.join('\\n')")
+        assert "stylising" in seen or "loading images" in seen, seen
+        wait.until(lambda d: "processing" not in d.find_element(By.TAG_NAME, "body").text)
+
+        # "uploads" before any upload: the page says what to do next; the terminal shows no traceback
+        driver.find_element(By.XPATH, "//label[.//input[@type='radio' and @value='uploads']]").click()
+        wait.until(lambda d: "Upload one or more style images" in d.find_element(By.ID, "summary").text)
+        assert "Traceback" not in log.read_text() and "share=True" not in log.read_text()
+        assert "--share" in log.read_text()  # the start-up line names the flag, not launch()
     finally:
         if driver is not None:
             driver.save_screenshot(str(ARTIFACTS / "app.png"))
@@ -258,3 +281,25 @@ def test_the_page_in_a_real_browser(saved, histology_crops, tmp_path):
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def test_missing_input_says_the_next_step_and_nothing_when_ready(style_files):
+    from stylizing_vit_aug.app import missing_input
+
+    assert "Pick a bundled content image" in missing_input(Settings())
+    assert "Upload one or more style images" in missing_input(Settings(contents=("he_tcia",), style_source=UPLOADS))
+    for source in (BANK_FILE, FOLDER):
+        assert f"path of a {source}" in missing_input(Settings(contents=("he_tcia",), style_source=source, style_path=" "))
+    ready = [Settings(contents=("he_tcia",)), Settings(content_files=(style_files[0],), style_source=FOLDER,
+                                                       style_path="styles/"),
+             Settings(contents=("he_tcia",), style_source=UPLOADS, style_files=tuple(style_files))]
+    assert all(missing_input(settings) is None for settings in ready)
+
+
+def test_render_reports_each_content_row_before_stylising_it(small_stylizer, style_files):
+    calls = []
+    Previewer(small_stylizer, cell_size=40).render(
+        Settings(contents=("he_tcia", "ihc_colon"), content_files=(style_files[0],), n_styles=1),
+        on_row=lambda done, total, name: calls.append((done, total, name)),
+    )
+    assert calls == [(0, 3, "he_tcia"), (1, 3, "ihc_colon"), (2, 3, "style0")]

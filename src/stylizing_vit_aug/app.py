@@ -15,7 +15,7 @@ import logging
 import shutil
 import tempfile
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +34,7 @@ from .stylizer import DEFAULT_MODE, MODES, Stylizer
 if TYPE_CHECKING:
     import gradio
 
-__all__ = ["STYLE_SOURCES", "Preview", "Previewer", "Settings", "build_app", "pipeline_snippet"]
+__all__ = ["STYLE_SOURCES", "Preview", "Previewer", "Settings", "build_app", "missing_input", "pipeline_snippet"]
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +116,21 @@ def pipeline_snippet(stylizer: Stylizer, settings: Settings, *, reencoded: bool 
     return "\n".join(lines) + "\n"
 
 
+def missing_input(settings: Settings) -> str | None:
+    """What the page still needs before it can render ``settings`` (None: nothing).
+
+    Choosing a source before filling it in is a step, not an error: the page says what to do
+    next instead of failing (and the terminal shows no traceback).
+    """
+    if not settings.contents and not settings.content_files:
+        return "Pick a bundled content image or upload one of yours."
+    if settings.style_source == UPLOADS and not settings.style_files:
+        return "Upload one or more style images under **your style images**, or pick another style source."
+    if settings.style_source in (BANK_FILE, FOLDER) and not settings.style_path.strip():
+        return f"Type the path of a {settings.style_source} on this machine and press Enter."
+    return None
+
+
 def _pick(count: int, wanted: int, seed: int) -> list[int]:
     """``wanted`` distinct indices out of ``count`` (all when fewer), in increasing order."""
     if count <= wanted:
@@ -189,8 +204,11 @@ class Previewer:
                 bank, reencoded = StyleBank.load(path, self.stylizer, on_mismatch="reencode"), True
         return self._remember(self._banks, key, (bank, reencoded))
 
-    def render(self, settings: Settings) -> Preview:
-        """The grid, figures and snippet for ``settings`` (ValueError/FileNotFoundError: bad input)."""
+    def render(self, settings: Settings, on_row: Callable[[int, int, str], None] | None = None) -> Preview:
+        """The grid, figures and snippet for ``settings`` (ValueError/FileNotFoundError: bad input).
+
+        ``on_row(done, total, name)`` is called before each content row is stylised (the page's
+        progress: a grid takes tens of seconds on a CPU)."""
         if settings.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {settings.mode!r}")
         if not 0 <= settings.strength <= 1:
@@ -212,7 +230,9 @@ class Previewer:
         style_labels = [f"{domains[i]} #{i}" if domains else f"#{i}" for i in chosen]
 
         rows, ssim, before, after = [], [], [], []
-        for content in contents:
+        for done, (content, path) in enumerate(zip(contents, paths)):
+            if on_row is not None:
+                on_row(done, len(contents), path.stem)
             batch = content.expand(len(chosen), -1, -1, -1)
             out = self.stylizer.stylize_batch(batch, stream, settings.strength, mode=settings.mode).cpu()
             rows.append(list(out))
@@ -280,16 +300,26 @@ def build_app(
     def update(
         contents: list[str], content_files: list[str] | None, style_source: str, style_path: str,
         style_files: list[str] | None, n_styles: float, seed: float | None, strength: float, mode: str,
-    ) -> tuple[Image.Image, str, str, list[str]]:
+        progress: gradio.Progress = gr.Progress(),  # noqa: B008 - how Gradio asks for a progress bar
+    ) -> tuple[Any, str, Any, Any]:
         settings = Settings(
             tuple(contents or ()), tuple(content_files or ()), style_source, style_path or "",
             tuple(style_files or ()), int(n_styles), int(seed or 0), float(strength), mode,
         )
+        message = missing_input(settings)
+        if message is not None:  # a step to take, not an error: say it, keep the last grid
+            gr.Info(message.replace("**", ""))
+            return gr.skip(), f"**Next:** {message}", gr.skip(), gr.skip()
+
+        def on_row(done: int, total: int, name: str) -> None:
+            progress((done, total), desc=f"rendering: stylising {name}", unit="contents")
+
+        progress(0, desc="rendering: loading images and styles")
         try:
-            preview = previewer.render(settings)
+            preview = previewer.render(settings, on_row)
         except (ValueError, FileNotFoundError, ImageError) as error:
             logger.info("cannot render %s: %s", settings, error)
-            raise gr.Error(str(error)) from None
+            raise gr.Error(str(error), print_exception=False) from None
         renders["count"] += 1
         folder = downloads / str(renders["count"])
         shutil.rmtree(downloads / str(renders["count"] - 1), ignore_errors=True)  # gradio has copied it
@@ -319,14 +349,17 @@ def build_app(
                 seed = gr.Number(0, precision=0, label="which styles (seed)")
                 strength = gr.Slider(0, 1, value=1.0, step=0.05, label="strength", elem_id="strength")
                 mode = gr.Radio(list(MODES), value=stylizer.mode, label="mode")
+                run = gr.Button("Render again", variant="primary", elem_id="run")
             with gr.Column(scale=2):
-                grid = gr.Image(label="content × style", type="pil", format="png", interactive=False,
-                                elem_id="grid")
+                # no label or buttons over the picture: they covered the last style's header; the
+                # full-size grid is under downloads
+                grid = gr.Image(label="content × style", show_label=False, buttons=[], type="pil", format="png",
+                                interactive=False, elem_id="grid")
                 summary = gr.Markdown(elem_id="summary")
                 snippet = gr.Code(language="python", label="paste into your pipeline", elem_id="snippet")
                 files = gr.File(label="downloads: grid and snippet", file_count="multiple", interactive=False)
         inputs = [contents, content_files, style_source, style_path, style_files, n_styles, seed, strength, mode]
-        triggers = [page.load, style_path.submit]
+        triggers = [page.load, style_path.submit, run.click]
         triggers += [c.change for c in inputs if c is not style_path]
         gr.on(triggers, update, inputs, [grid, summary, snippet, files], trigger_mode="always_last")
     return page

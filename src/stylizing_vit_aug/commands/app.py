@@ -63,5 +63,12 @@ def run(args: argparse.Namespace) -> int:
         cell_size=args.cell_size,
     )
     logger.info("serving %s on %s:%s", stylizer.source, args.host, args.port or "7860+")
-    page.launch(server_name=args.host, server_port=args.port, share=args.share, inbrowser=False)
+    # quiet: Gradio's own start-up lines tell a script author to "set share=True in launch()";
+    # this command's users have --share instead
+    page.launch(server_name=args.host, server_port=args.port, share=args.share, inbrowser=False,
+                quiet=True, prevent_thread_lock=True)
+    print(f"* Running on local URL:  {page.local_url}", flush=True)
+    if not args.share:
+        print("* For a temporary public link, run again with --share.", flush=True)
+    page.block_thread()
     return 0
