@@ -191,7 +191,7 @@ def refused_calls(draw):
     ]))
     images, styles, strength, mode = GOOD, GOOD, 1.0, None
     if case == "channels":
-        images = torch.rand(draw(st.sampled_from([0, 2, 4, 5, 16])), h, w)
+        images = torch.rand(draw(st.sampled_from([0, 5, 16])), h, w)
     elif case == "small":
         images = torch.rand(3, draw(st.integers(0, 7)), w)
     elif case == "ndim":
@@ -215,7 +215,7 @@ def refused_calls(draw):
     elif case == "not_an_image":
         images = draw(st.sampled_from([None, "image.png", 3, 2.5, {"image": 1}, b"\x89PNG", [], [None], (GOOD, "x")]))
     elif case == "pil_mode":
-        images = Image.new(draw(st.sampled_from(["RGBA", "P", "CMYK", "LA", "1", "I", "F", "YCbCr", "HSV"])), (w, h))
+        images = Image.new(draw(st.sampled_from(["I", "F"])), (w, h))  # RGBA, P, LA ...: see test_image_kinds.py
     elif case == "list_sizes":
         images = [torch.rand(3, h, w), torch.rand(3, h + 1, w)]
     elif case == "list_of_batches":
@@ -226,7 +226,7 @@ def refused_calls(draw):
     elif case == "mode":
         mode = draw(st.sampled_from(["crop", "", "RELATIVE", 3]))
     else:
-        styles = draw(st.sampled_from([None, "style.png", torch.rand(2, 3, 16, 16), torch.rand(4, 16, 16)]))
+        styles = draw(st.sampled_from([None, "style.png", torch.rand(2, 3, 16, 16), torch.rand(5, 16, 16)]))
     return images, styles, strength, mode
 
 

@@ -143,14 +143,14 @@ def test_rgb_image_with_gray_model(histology_crops):
 @pytest.mark.parametrize(
     "bad, match",
     [
-        (torch.rand(4, 32, 32), "4 channels"),
+        (torch.rand(5, 32, 32), "5 channels"),  # 4 is RGBA: alpha carried (test_image_kinds.py)
         (torch.rand(3, 5, 40), "at least 8x8"),
         (torch.full((3, 32, 32), float("nan")), "NaN or Inf"),
         (torch.rand(3, 32, 32) * 255, "divide by 255"),
         (torch.randn(3, 32, 32), "normalised"),
         (torch.zeros(3, 32, 32, dtype=torch.int32), "dtype"),
         (np.zeros((3, 32, 32), dtype=np.uint8), "channels-first"),
-        (Image.new("RGBA", (32, 32)), "convert"),
+        (Image.new("I", (32, 32)), "32-bit"),
         ("image.png", "must be a torch tensor"),
         ([], "empty"),
     ],

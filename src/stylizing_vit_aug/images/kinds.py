@@ -1,9 +1,15 @@
 """Image kinds in and out: PIL, numpy (HWC) and torch (CHW) to one float32 ``[B, C, H, W]``
-batch in 0–1 and back to exactly the kind, dtype, value range and layout that came in."""
+batch in 0–1 and back to exactly the kind, dtype, value range and layout that came in.
+
+The one alpha policy of the package (:data:`ALPHA_POLICY`) lives here, so the engine, every
+front-end, the command line and the app treat transparency alike: alpha is carried, never
+stylised.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence, Union
 
 import numpy as np
@@ -14,14 +20,32 @@ try:  # PIL is a core dependency, but keep the import error readable
 except ImportError:  # pragma: no cover
     PILImage = None
 
+logger = logging.getLogger(__name__)
+
 ImageLike = Union[torch.Tensor, np.ndarray, "PILImage.Image", Sequence[Any]]
 
 MIN_SIZE = 8
 FLOAT_TOLERANCE = 1e-3
-SUPPORTED_CHANNELS = (1, 3)
+SUPPORTED_CHANNELS = (1, 3)  # the colour channels the model sees
+ALPHA_CHANNELS = {2: 1, 4: 3}  # channels with a trailing alpha channel -> colour channels
+_SLIGHTLY = 0.05  # float values this far outside 0–1 are overshoot, not another scale
 _TORCH_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 _NUMPY_FLOATS = (np.float16, np.float32, np.float64)
 _PIL_16BIT = {"I;16": "<u2", "I;16L": "<u2", "I;16B": ">u2"}  # mode -> numpy byte order
+# PIL modes taken by converting first -> the mode they are stylised in and given back as
+# ("P" with transparency becomes "RGBA", see _pil_target)
+_PIL_CONVERTED = {
+    "1": "L", "P": "RGB", "PA": "RGBA", "La": "LA", "RGBa": "RGBA",
+    "RGBX": "RGB", "CMYK": "RGB", "YCbCr": "RGB", "LAB": "RGB", "HSV": "RGB",
+}
+
+ALPHA_POLICY = (
+    "alpha is carried, never stylised: the colour channels are stylised as stored and the alpha "
+    "channel comes back unchanged (RGBA in, RGBA out; gray+alpha in, gray+alpha out); where a "
+    "result has no room for alpha (a style image, a training crop, a JPEG file) it is dropped"
+)
+
+
 class ImageError(ValueError):
     """An image this library cannot take (kind, dtype, shape or values); the message says how
     to fix it."""
@@ -33,44 +57,81 @@ class BatchInfo:
 
     kind: str  # "torch", "numpy", "pil" or "list"
     batched: bool
-    dtype: Any  # torch.dtype, numpy dtype or PIL mode
-    channels: int
+    dtype: Any  # torch.dtype, numpy dtype or the PIL mode given back
+    channels: int  # colour channels (1 or 3), without alpha
     height: int
     width: int
     device: torch.device | None = None
     squeeze_channel: bool = False  # numpy (H, W) grayscale without a channel axis
     items: tuple["BatchInfo", ...] = ()  # for "list": one info per element
+    # the alpha channel as it came in (torch [B, 1, H, W]; numpy and PIL [B, H, W, 1]), carried
+    # back unchanged by from_batch; None without alpha
+    alpha: Any = field(default=None, compare=False, repr=False)
+
+    def rows(self, index: torch.Tensor) -> "BatchInfo":
+        """The info of the rows ``index`` of a batch (for a result computed on those rows only)."""
+        if self.alpha is None:
+            return self
+        alpha = self.alpha[index.to(self.alpha.device)] if isinstance(self.alpha, torch.Tensor) else self.alpha[index.cpu().numpy()]
+        return replace(self, alpha=alpha)
+
+
+_told: set[str] = set()
+
+
+def log_once(key: str, message: str, *args: Any, level: int = logging.WARNING) -> None:
+    """Log ``message`` the first time ``key`` is seen in this process (a DataLoader worker logs
+    it once, not once per image)."""
+    if key not in _told:
+        _told.add(key)
+        logger.log(level, message, *args)
+
+
+def _alpha_note(kind: str) -> None:
+    log_once(f"alpha:{kind}", "%s images with an alpha channel: %s", kind, ALPHA_POLICY, level=logging.INFO)
 
 
 def _fail(message: str) -> None:
     raise ImageError(message)
 
 
+_ALL_CHANNELS = (*SUPPORTED_CHANNELS, *ALPHA_CHANNELS)
+
+
 def check_size_and_channels(channels: int, height: int, width: int, what: str) -> None:
-    if channels not in SUPPORTED_CHANNELS:
+    """Refuse a channel count other than gray or RGB, with or without alpha, and tiny images."""
+    if channels not in _ALL_CHANNELS:
         _fail(
-            f"{what} has {channels} channels; expected 1 (grayscale) or 3 (RGB). "
-            "Drop an alpha channel or convert to RGB first."
+            f"{what} has {channels} channels; expected 1 (grayscale) or 3 (RGB), either optionally "
+            "followed by an alpha channel (2 or 4). Select the channels to stylise, e.g. image[:3]."
         )
     if height < MIN_SIZE or width < MIN_SIZE:
         _fail(f"{what} is {height}x{width} pixels; images must be at least {MIN_SIZE}x{MIN_SIZE}.")
 
 
 def _check_float_values(values: torch.Tensor, what: str) -> None:
+    """Refuse float pixels outside 0–1 with the likely cause: overshoot, 0–255 or normalised."""
     if not torch.isfinite(values).all():
         _fail(f"{what} contains NaN or Inf values; clean the image before stylising it.")
     low, high = float(values.min()), float(values.max())
-    if low < -FLOAT_TOLERANCE or high > 1 + FLOAT_TOLERANCE:
-        if low >= 0 and high > 1.5:
-            hint = "it looks like 0–255 values in a float array: divide by 255"
-        elif low >= 0:
-            hint = "clamp it to 0–1 (a resize or colour jitter can overshoot slightly)"
-        else:
-            hint = (
-                "it looks normalised (negative values): undo the normalisation, or tell the "
-                "front-end its mean/std"
-            )
-        _fail(f"{what} is float with values in [{low:.3g}, {high:.3g}], expected 0–1; {hint}.")
+    if low >= -FLOAT_TOLERANCE and high <= 1 + FLOAT_TOLERANCE:
+        return
+    found = f"{what} is float with values from {low:.6g} to {high:.6g}; expected 0–1"
+    if low >= -_SLIGHTLY and high <= 1 + _SLIGHTLY:
+        where = " and ".join(
+            side for side, outside in ((f"the max {high:.6g} is above 1", high > 1 + FLOAT_TOLERANCE),
+                                       (f"the min {low:.6g} is below 0", low < -FLOAT_TOLERANCE)) if outside
+        )
+        hint = (f"{where}, slightly, as rounding, a resize or a colour jitter leaves it: clamp it to "
+                "0–1 first (images.clamp(0, 1))")
+    elif low < -_SLIGHTLY:
+        hint = ("the negative values look mean/std-normalised: undo the normalisation, or give the "
+                "front-end the mean/std of your Normalize")
+    elif 2 < high <= 255 * (1 + FLOAT_TOLERANCE):
+        hint = "it looks like 0–255 values in a float array: divide by 255"
+    else:
+        hint = f"the max {high:.6g} is above 1: scale the image to 0–1 (e.g. divide by its bit depth's maximum)"
+    _fail(f"{found}: {hint}.")
 
 
 def _unit_float(batch: torch.Tensor, what: str) -> torch.Tensor:
@@ -82,7 +143,15 @@ def _unit_float(batch: torch.Tensor, what: str) -> torch.Tensor:
     return values
 
 
+def _channels_last_hint(shape: tuple[int, ...], batched: bool) -> str:
+    order = "(B, H, W, C)" if batched else "(H, W, C)"
+    permute = "permute(0, 3, 1, 2)" if batched else "permute(2, 0, 1)"
+    return (f"a tensor of shape {shape}, which looks channels-last {order}; torch images are "
+            f"channels-first: pass image.{permute}")
+
+
 def _torch_to_batch(images: torch.Tensor, what: str) -> tuple[torch.Tensor, BatchInfo]:
+    images = images.detach()  # the engine never differentiates through its input
     if images.dim() not in (3, 4):
         _fail(
             f"{what} is a tensor of shape {tuple(images.shape)}; expected (C, H, W) or (B, C, H, W)."
@@ -92,21 +161,29 @@ def _torch_to_batch(images: torch.Tensor, what: str) -> tuple[torch.Tensor, Batc
     if batch.shape[0] == 0:
         _fail(f"{what} is an empty batch.")
     _, channels, height, width = batch.shape
+    if channels not in _ALL_CHANNELS and batch.shape[-1] in _ALL_CHANNELS:
+        _fail(f"{what} is {_channels_last_hint(tuple(images.shape), batched)}.")
     check_size_and_channels(channels, height, width, what)
     if images.dtype != torch.uint8 and images.dtype not in _TORCH_FLOATS:
         _fail(f"{what} has dtype {images.dtype}; use uint8 (0–255) or a float dtype (0–1).")
-    info = BatchInfo("torch", batched, images.dtype, channels, height, width, images.device)
-    return _unit_float(batch, what), info
+    colour, alpha = batch, None
+    if channels in ALPHA_CHANNELS:
+        _alpha_note("torch")
+        colour, alpha = batch[:, : ALPHA_CHANNELS[channels]], batch[:, ALPHA_CHANNELS[channels] :]
+    info = BatchInfo(
+        "torch", batched, images.dtype, colour.shape[1], height, width, images.device, alpha=alpha
+    )
+    return _unit_float(colour, what), info
 
 
-def _numpy_to_batch(images: np.ndarray, what: str) -> tuple[torch.Tensor, BatchInfo]:
+def _numpy_to_batch(images: np.ndarray, what: str, kind: str = "numpy") -> tuple[torch.Tensor, BatchInfo]:
     squeeze = images.ndim == 2
     array = images[..., None] if squeeze else images
     if array.ndim not in (3, 4):
         _fail(f"{what} is an array of shape {images.shape}; expected (H, W, C) or (B, H, W, C).")
     batched = array.ndim == 4
     batch = array if batched else array[None]
-    if batch.shape[-1] not in SUPPORTED_CHANNELS and batch.shape[1] in SUPPORTED_CHANNELS:
+    if batch.shape[-1] not in _ALL_CHANNELS and batch.shape[1] in _ALL_CHANNELS:
         _fail(
             f"{what} is an array of shape {images.shape}, which looks channels-first; numpy "
             "images are channels-last (H, W, C): transpose it, or pass a torch tensor."
@@ -117,12 +194,25 @@ def _numpy_to_batch(images: np.ndarray, what: str) -> tuple[torch.Tensor, BatchI
     check_size_and_channels(channels, height, width, what)
     if images.dtype not in (np.uint8, np.uint16) and images.dtype not in _NUMPY_FLOATS:
         _fail(f"{what} has dtype {images.dtype}; use uint8 (0–255), uint16 (0–65535) or float32 (0–1).")
-    info = BatchInfo("numpy", batched, images.dtype, channels, height, width, None, squeeze)
+    alpha = None
+    if channels in ALPHA_CHANNELS:
+        _alpha_note(kind)
+        batch, alpha = batch[..., : ALPHA_CHANNELS[channels]], batch[..., ALPHA_CHANNELS[channels] :]
+    info = BatchInfo("numpy", batched, images.dtype, batch.shape[-1], height, width, None, squeeze, alpha=alpha)
     if batch.dtype == np.uint16:  # torch has no arithmetic on uint16: scale in numpy
         return torch.from_numpy(batch.astype(np.float32) / 65535).permute(0, 3, 1, 2), info
     if not (batch.flags.writeable and batch.flags.c_contiguous):
         batch = np.array(batch)  # torch.from_numpy needs writable, contiguous memory
     return _unit_float(torch.from_numpy(batch).permute(0, 3, 1, 2), what), info
+
+
+def _pil_target(image: "PILImage.Image") -> str | None:
+    """The mode a PIL image is stylised in and given back as (None: refused)."""
+    if image.mode in ("RGB", "L", "RGBA", "LA", *_PIL_16BIT):
+        return image.mode
+    if image.mode == "P" and "transparency" in image.info:
+        return "RGBA"
+    return _PIL_CONVERTED.get(image.mode)
 
 
 def _pil_to_batch(image: "PILImage.Image", what: str) -> tuple[torch.Tensor, BatchInfo]:
@@ -132,14 +222,19 @@ def _pil_to_batch(image: "PILImage.Image", what: str) -> tuple[torch.Tensor, Bat
             "numpy array instead: np.asarray(image).astype(np.uint16) for 16-bit data, or floats "
             "scaled to 0–1."
         )
-    if image.mode not in ("RGB", "L", *_PIL_16BIT):
+    target = _pil_target(image)
+    if target is None:
         _fail(
             f"{what} is a PIL image in mode {image.mode!r}; convert it with .convert('RGB') "
             "(or .convert('L') for grayscale)."
         )
-    values, _ = _numpy_to_batch(np.asarray(image).astype(_native(image.mode), copy=False), what)
-    channels = 3 if image.mode == "RGB" else 1
-    info = BatchInfo("pil", False, image.mode, channels, image.height, image.width)
+    if target != image.mode:
+        log_once(f"pil:{image.mode}", "PIL images in mode %r are stylised and given back in mode %r",
+                 image.mode, target)
+        image = image.convert(target)
+    pixels = np.asarray(image).astype(_native(target), copy=False)
+    values, inner = _numpy_to_batch(pixels, what, "PIL")
+    info = BatchInfo("pil", False, target, inner.channels, image.height, image.width, alpha=inner.alpha)
     return values, info
 
 
@@ -151,7 +246,9 @@ def _native(mode: str) -> type:
 def to_batch(images: ImageLike, what: str = "images") -> tuple[torch.Tensor, BatchInfo]:
     """Validate ``images`` and return a float32 ``[B, C, H, W]`` tensor in 0–1 plus its info.
 
-    A list of images of one size becomes one batch; the list comes back as a list.
+    ``C`` is the colour channels (1 or 3); an alpha channel waits in the info (see
+    :data:`ALPHA_POLICY`). A list of images of one size becomes one batch; the list comes back
+    as a list.
     """
     if isinstance(images, torch.Tensor):
         return _torch_to_batch(images, what)
@@ -197,17 +294,24 @@ def _integers(values: torch.Tensor, dtype: Any) -> np.ndarray:
 
 
 def from_batch(values: torch.Tensor, info: BatchInfo) -> Any:
-    """Float ``[B, C, H, W]`` in 0–1 back to the kind, dtype and layout that ``info`` records."""
+    """Float ``[B, C, H, W]`` in 0–1 back to the kind, dtype and layout that ``info`` records,
+    with its alpha channel (if any) unchanged."""
     values = values.clamp(0, 1)
     if info.kind == "list":
         return [from_batch(values[i : i + 1], item) for i, item in enumerate(info.items)]
     if info.kind == "torch":
         out = to_uint8(values) if info.dtype == torch.uint8 else values.to(info.dtype)
         out = out.to(info.device)
+        if info.alpha is not None:
+            out = torch.cat([out, info.alpha.to(out.device)], dim=1)
         return out if info.batched else out[0]
     if info.kind == "pil":
-        array = _integers(values, _native(info.dtype))
-        pixels = np.ascontiguousarray(array[0, :, :, 0] if info.channels == 1 else array[0])
+        pixels = _integers(values, _native(info.dtype))[0]
+        if info.alpha is not None:
+            pixels = np.concatenate([pixels, info.alpha[0]], axis=-1)
+        elif info.channels == 1:
+            pixels = pixels[..., 0]
+        pixels = np.ascontiguousarray(pixels)
         if info.dtype in _PIL_16BIT:
             data = pixels.astype(_PIL_16BIT[info.dtype]).tobytes()
             return PILImage.frombytes(info.dtype, (info.width, info.height), data)
@@ -216,15 +320,18 @@ def from_batch(values: torch.Tensor, info: BatchInfo) -> Any:
         array = _integers(values, info.dtype)
     else:
         array = values.permute(0, 2, 3, 1).cpu().numpy().astype(info.dtype, copy=False)
+    if info.alpha is not None:
+        array = np.concatenate([array, info.alpha], axis=-1)
     if info.squeeze_channel:
         array = array[..., 0]
     return array if info.batched else array[0]
 
 
 def same_kind_copy(images: ImageLike) -> Any:
-    """An independent copy of ``images`` in the same kind (identity with no shared memory)."""
+    """An independent copy of ``images`` in the same kind (identity with no shared memory; a
+    tensor detached, like every result of the engine)."""
     if isinstance(images, torch.Tensor):
-        return images.clone()
+        return images.detach().clone()
     if isinstance(images, np.ndarray):
         return images.copy()
     if isinstance(images, (list, tuple)):

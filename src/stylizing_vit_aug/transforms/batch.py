@@ -206,7 +206,7 @@ class BatchStylize(nn.Module):
             out = self.stylizer.stylize_batch(values[rows.to(values.device)], styles, strength[rows], mode=self.mode)
             result = images.clone()
             if self._stats is None:
-                result[rows.to(images.device)] = from_batch(out, info)
+                result[rows.to(images.device)] = from_batch(out, info.rows(rows))
             else:
                 result[rows.to(images.device)] = self._stats.redo(out, images.dtype, "BatchStylize")
         if return_info:

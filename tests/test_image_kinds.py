@@ -1,0 +1,205 @@
+"""Image kinds in and out (issue 17 items 13 and 15, issue 19): the one alpha policy, the pixel
+messages, and inputs that need grad.
+
+The alpha policy (``images.ALPHA_POLICY``): colour is stylised as stored, an alpha channel comes
+back unchanged in the kind that came in (RGBA in, RGBA out; gray+alpha in, gray+alpha out); a
+palette image comes back RGB (RGBA with transparency), a bilevel one "L". The same for the
+engine, every front-end, the command line and the app, whatever ``p``.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from conftest import examples
+from stylizing_vit_aug.images import ImageError, from_batch, kinds, to_batch
+
+
+def _rgba(seed: int = 0, size: int = 24) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (size, size, 4), dtype=np.uint8)
+
+
+# -- issue 19: one alpha policy --------------------------------------------------------------------
+@settings(max_examples=examples(60))
+@given(
+    kind=st.sampled_from(["torch", "numpy", "pil"]), gray=st.booleans(), batched=st.booleans(),
+    dtype=st.sampled_from(["uint8", "uint16", "float32"]), strength=st.floats(0.1, 1), seed=st.integers(0, 99),
+)
+def test_alpha_comes_back_unchanged_and_colour_is_stylised(small_stylizer_module, kind, gray, batched, dtype, strength, seed):
+    pixels = _rgba(seed)
+    if gray:
+        pixels = pixels[..., [0, 3]]
+    if kind == "pil":
+        image, batched = Image.fromarray(pixels), False
+    elif kind == "numpy":
+        image = {"uint8": pixels, "uint16": pixels.astype(np.uint16) * 257, "float32": pixels.astype(np.float32) / 255}[dtype]
+        image = np.stack([image, image]) if batched else image
+    else:
+        tensor = torch.from_numpy(pixels).permute(2, 0, 1)
+        image = tensor.float() / 255 if dtype == "float32" else tensor
+        image = torch.stack([image, image]) if batched else image
+    out = small_stylizer_module(image, _rgba(seed + 1)[..., :3], strength=strength)
+    assert type(out) is type(image)
+    if kind == "pil":
+        assert out.mode == image.mode
+        out_px, in_px = np.asarray(out), np.asarray(image)
+    else:
+        assert out.shape == image.shape and out.dtype == image.dtype
+        out_px = out.numpy() if kind == "torch" else out
+        in_px = image.numpy() if kind == "torch" else image
+        if kind == "torch":  # channels first
+            out_px, in_px = np.moveaxis(out_px, -3, -1), np.moveaxis(in_px, -3, -1)
+    assert np.array_equal(out_px[..., -1], in_px[..., -1])  # alpha: exactly what came in
+    assert not np.array_equal(out_px[..., :-1], in_px[..., :-1])  # colour: stylised
+
+
+@pytest.fixture(scope="module")
+def small_stylizer_module():
+    import stylizing_vit_aug as sva
+    from conftest import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+
+    return sva.Stylizer(make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32, mode="detail")
+
+
+@pytest.mark.parametrize(
+    "mode, given_back",
+    [("P", "RGB"), ("PT", "RGBA"), ("PA", "RGBA"), ("1", "L"), ("La", "LA"), ("RGBa", "RGBA"), ("CMYK", "RGB"),
+     ("YCbCr", "RGB")],
+)
+def test_pil_modes_are_converted_once_and_said_once(small_stylizer_module, caplog, monkeypatch, mode, given_back):
+    monkeypatch.setattr(kinds, "_told", set())
+    base = Image.fromarray(_rgba()[..., :3]).quantize(16) if mode in ("P", "PT") else Image.fromarray(_rgba()).convert(mode)
+    if mode == "PT":
+        base.info["transparency"] = 0
+    with caplog.at_level(logging.WARNING):
+        out = small_stylizer_module(base, _rgba(1)[..., :3])
+        small_stylizer_module(base, _rgba(1)[..., :3])
+    assert out.mode == given_back and out.size == base.size
+    assert sum("given back in mode" in r.getMessage() for r in caplog.records) == 1
+    assert small_stylizer_module(base, _rgba(1)[..., :3], strength=0).tobytes() == base.tobytes()  # exact
+
+
+def test_batch_info_rows_carries_the_alpha_of_those_rows():
+    batch = torch.from_numpy(np.stack([_rgba(0), _rgba(1), _rgba(2)])).permute(0, 3, 1, 2)
+    values, info = to_batch(batch)
+    rows = torch.tensor([2, 0])
+    out = from_batch(values[rows], info.rows(rows))
+    assert torch.equal(out, batch[rows])
+
+
+def test_batch_stylize_carries_alpha_of_the_chosen_rows(small_stylizer_module):
+    from stylizing_vit_aug.transforms.batch import BatchStylize
+
+    batch = torch.from_numpy(np.stack([_rgba(i, 32) for i in range(4)])).permute(0, 3, 1, 2).contiguous()
+    out, info = BatchStylize(small_stylizer_module, p=0.5, generator=torch.Generator().manual_seed(0))(batch, return_info=True)
+    assert out.shape == batch.shape and torch.equal(out[:, 3], batch[:, 3])
+    assert torch.equal(out[~info.applied], batch[~info.applied])
+
+
+# -- issue 17 item 13: messages that say what is wrong ---------------------------------------------
+def _message(image) -> str:
+    with pytest.raises(ImageError) as info:
+        to_batch(image, "images")
+    return str(info.value)
+
+
+def test_a_float_just_above_1_names_its_max_and_says_clamp():
+    image = torch.full((3, 16, 16), 0.0784)
+    image[0, 0, 0] = 1.002
+    message = _message(image)
+    assert "1.002" in message and "above 1" in message and "clamp" in message
+    assert "normalised" not in message
+
+
+def test_a_float_just_below_0_is_not_called_normalised():
+    image = torch.rand(3, 16, 16)
+    image[0, 0, 0] = -0.002
+    message = _message(image)
+    assert "-0.002" in message and "below 0" in message and "clamp" in message
+    assert "normalised" not in message
+
+
+def test_mean_std_normalised_pixels_are_called_normalised():
+    image = (torch.rand(3, 16, 16) - torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)) / 0.229
+    assert "normalised" in _message(image)
+
+
+@pytest.mark.parametrize("shape, permute", [((80, 80, 3), "permute(2, 0, 1)"), ((2, 80, 80, 3), "permute(0, 3, 1, 2)")])
+def test_a_channels_last_tensor_is_called_channels_last(shape, permute):
+    message = _message(torch.rand(shape))
+    assert "channels-last" in message and permute in message and "80 channels" not in message
+
+
+def test_five_channels_say_which_counts_are_taken():
+    assert "5 channels" in _message(torch.rand(5, 16, 16))
+
+
+# -- issue 17 item 15: a tensor that needs grad ----------------------------------------------------
+def test_an_input_that_requires_grad_converts_without_a_warning(small_stylizer_module):
+    image = torch.rand(3, 32, 32, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        values, _ = to_batch(image)
+        out = small_stylizer_module(image, image)
+        same = small_stylizer_module(image, image, strength=0)
+    assert not values.requires_grad and not out.requires_grad and not same.requires_grad
+    assert torch.equal(same, image.detach())
+    with pytest.raises(ImageError, match="above 1"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        to_batch((image.detach() * 2).requires_grad_())
+
+
+# -- issue 19: a DataLoader epoch over a folder of every kind ---------------------------------------
+@pytest.mark.parametrize("p", [0.5, 1.0])
+def test_a_dataloader_epoch_over_mixed_modes_runs_with_the_documented_kinds(tmp_path, small_stylizer_module, bank_module, p):
+    from stylizing_vit_aug.transforms.torchvision import StylizeTransform
+
+    rng = np.random.default_rng(0)
+    rgba = _rgba(3, 32)
+    Image.fromarray(rgba[..., :3]).save(tmp_path / "rgb.png")
+    Image.fromarray(rgba).save(tmp_path / "rgba.png")
+    Image.fromarray(rgba[..., :3]).quantize(16).save(tmp_path / "p.png")
+    Image.fromarray(rgba[..., [0, 3]]).save(tmp_path / "la.png")
+    Image.fromarray(rgba[..., 0]).save(tmp_path / "l.png")
+    Image.fromarray(rng.integers(0, 65536, (32, 32), dtype=np.uint16)).save(tmp_path / "gray16.png")
+    expected = {"rgb": "RGB", "rgba": "RGBA", "p": "RGB", "la": "LA", "l": "L", "gray16": "I;16"}
+    paths = sorted(tmp_path.glob("*.png"))
+
+    class Folder(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return len(paths)
+
+        def __getitem__(self, index: int):
+            with Image.open(paths[index]) as image:
+                image.load()
+                return paths[index].stem, image, transform(image)
+
+    transform = StylizeTransform(small_stylizer_module, bank_module, p=p)
+    torch.manual_seed(0)
+    loader = torch.utils.data.DataLoader(Folder(), batch_size=None, shuffle=True)
+    seen = 0
+    for _ in range(3):
+        for name, image, out in loader:
+            seen += 1
+            assert out.size == image.size
+            if out.mode == image.mode and out.tobytes() == image.tobytes():  # not drawn: as it came
+                continue
+            assert out.mode == expected[name]
+            if "A" in out.mode:
+                assert out.getchannel("A").tobytes() == image.convert(out.mode).getchannel("A").tobytes()
+    assert seen == 3 * len(paths)
+
+
+@pytest.fixture(scope="module")
+def bank_module(small_stylizer_module):
+    from stylizing_vit_aug.bank import StyleBank
+
+    return StyleBank.from_images([_rgba(i, 32)[..., :3] for i in range(3)], small_stylizer_module)
