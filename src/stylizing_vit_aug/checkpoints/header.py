@@ -78,7 +78,7 @@ def _file_kind(mode: int) -> str:
                        (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket")):
         if test(mode):
             return kind
-    return "not a regular file"
+    return "a special file"
 
 
 def _check_file(path: Path) -> int:
