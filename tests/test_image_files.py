@@ -277,3 +277,30 @@ def test_only_the_first_frame_is_read_and_that_is_said_once(tmp_path, caplog, mo
         assert np.array_equal(pixels, first)
     said = [r.getMessage() for r in caplog.records if "first frame" in r.getMessage()]
     assert len(said) == 1 and "3" in said[0]
+
+
+def test_stylize_keeps_lossless_webp_exact_and_carries_alpha(tmp_path):
+    """`stylize --strength 0` gives back a lossless WebP's pixels exactly (it was re-encoded
+    lossy: max diff 11), and an RGBA input comes back RGBA with its alpha unchanged."""
+    from conftest import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+    from stylizing_vit_aug import cli, hub
+
+    hub.save_pretrained(make_small_model(), tmp_path / "ckpt", mean=CAMELYON_MEAN, std=CAMELYON_STD)
+    rng = np.random.default_rng(5)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rgb, rgba = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8), rng.integers(0, 256, (40, 48, 4), dtype=np.uint8)
+    Image.fromarray(rgb).save(folder / "lossless.webp", lossless=True)
+    Image.fromarray(rgba).save(folder / "alpha.png")
+    Image.fromarray(rgba).save(folder / "alpha.webp", lossless=True, exact=True)
+    Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(tmp_path / "style.png")
+    common = ["--style", str(tmp_path / "style.png"), "--checkpoint", str(tmp_path / "ckpt")]
+    for strength in ("0", "1"):
+        out = tmp_path / f"out{strength}"
+        assert cli.main(["stylize", str(folder), "-o", str(out), "--strength", strength, *common]) == 0
+        assert is_lossless(out / "lossless.webp")
+        for name, source in (("lossless.webp", rgb), ("alpha.png", rgba), ("alpha.webp", rgba)):
+            written = read_image(out / name, alpha=True)
+            assert written.shape == source.shape, name
+            assert np.array_equal(written[..., 3:], source[..., 3:]), name  # alpha (if any) unchanged
+            assert np.array_equal(written, source) == (strength == "0"), name

@@ -139,8 +139,9 @@ def gather_images(sources: Iterable[Path], what: str) -> list[Path]:
     return paths
 
 
-def write_image_atomic(pixels: np.ndarray, path: Path, *, quality: int = 95) -> None:
-    """Save uint8/uint16 pixels (16-bit stays 16-bit in PNG/TIFF) atomically: encoded in memory
+def write_image_atomic(pixels: np.ndarray, path: Path, *, quality: int = 95, lossless: bool = False) -> None:
+    """Save uint8/uint16 pixels (16-bit stays 16-bit in PNG/TIFF; a WebP is lossless with
+    ``lossless``, see :func:`~stylizing_vit_aug.images.save_image`) atomically: encoded in memory
     first, then written whole through a temporary file + ``os.replace``, so a crash or a full disk
     leaves the old file or none, never a half-written image at ``path`` (a full disk raises
     ``OSError``). The caller removes stale temporaries of the folder once, not per image."""
@@ -148,7 +149,7 @@ def write_image_atomic(pixels: np.ndarray, path: Path, *, quality: int = 95) -> 
     if fmt is None:
         raise CLIError(f"cannot write {path}: use one of {', '.join(PIL_FORMATS)}")
     encoded = io.BytesIO()
-    save_image(pixels, encoded, fmt, quality=quality)
+    save_image(pixels, encoded, fmt, quality=quality, lossless=lossless)
     write_bytes_atomically(path, encoded.getvalue(), remove_stale=False)
 
 

@@ -57,7 +57,7 @@ from .._atomic import (
     remove_stale_temporaries,
     write_atomically,
 )
-from ..images import ImageReadError, read_image
+from ..images import ImageReadError, is_lossless, read_image
 from .common import (
     EXIT_SKIPPED,
     PIL_FORMATS,
@@ -293,7 +293,7 @@ def _read_batches(
     for item in todo:
         if last is None or last[0] != item[0]:
             try:
-                last = (item[0], read_image(item[0]))
+                last = (item[0], read_image(item[0], alpha=True))  # alpha carried to the output
             except ImageReadError as error:
                 last = (item[0], error)
         pixels = last[1]
@@ -436,7 +436,7 @@ def _stylize(args: argparse.Namespace, inputs: list[Path], root: Path, log_path:
                 for (item, _), result in zip(batch, results):
                     path, out, choice = item
                     try:
-                        write_image_atomic(result, out, quality=args.quality)
+                        write_image_atomic(result, out, quality=args.quality, lossless=is_lossless(path))
                     except OSError as error:  # a full disk, a quota, a read-only folder: never a success
                         reason = f"cannot write {out}: {error.strerror or error}"
                         if args.on_error == "stop":
