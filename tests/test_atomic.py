@@ -103,6 +103,7 @@ _KILLED_WRITER = textwrap.dedent("""
 
     def write(temporary):
         temporary.write_bytes(b"x" * 4096)
+        (temporary.parent / ".tmpAbC123").write_bytes(b"y" * 4096)  # as safetensors makes its own
         print("writing", flush=True)
         time.sleep(120)
 
@@ -138,6 +139,7 @@ def test_a_killed_writers_temporary_is_removed_by_the_next_write_and_a_live_ones
     write_atomically(target, lambda temporary: temporary.write_text("rerun"))
     assert target.read_text() == "rerun"
     assert _temporaries(tmp_path) == [".bank.safetensors.notes.tmp", ".sva-partial-other.png.0123456789ab.tmp"]
+    assert not list(tmp_path.rglob(".tmpAbC123"))  # the writer's own temporary went with ours
     assert remove_stale_temporaries(tmp_path) == 1  # the whole folder: every unowned one of ours
     assert _temporaries(tmp_path) == [".bank.safetensors.notes.tmp"]
 

@@ -295,6 +295,40 @@ def test_a_second_torchrun_run_is_refused_by_every_rank_without_hanging(tmp_path
     assert sorted(p.name for p in out.iterdir()) == [".sva-stylize.lock"]
 
 
+_KILLED_BANK_SAVE = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    import safetensors.torch
+
+    def hanging_save(tensors, filename, metadata=None):  # killed as a 181 MB save would be, midway
+        Path(filename).write_bytes(b"half a bank")
+        (Path(filename).parent / ".tmpXy12Ab").write_bytes(b"safetensors' own temporary")
+        print("saving", flush=True)
+        time.sleep(300)
+
+    safetensors.torch.save_file = hanging_save
+    from stylizing_vit_aug import cli
+    cli.main(sys.argv[1:])
+""")
+
+
+def test_bank_build_killed_while_saving_leaves_nothing_after_the_rerun(tmp_path, checkpoint):
+    _images(tmp_path / "styles", 2, size=(36, 36))
+    bank = tmp_path / "banks" / "bank.safetensors"
+    argv = ["bank", "build", str(tmp_path / "styles"), "-o", str(bank), "--checkpoint", checkpoint]
+    killed = subprocess.Popen([sys.executable, "-c", _KILLED_BANK_SAVE, *argv], env=ENV, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert killed.stdout.readline() == "saving\n"
+    finally:
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+    assert not bank.exists() and list(bank.parent.iterdir())  # the leftovers of the kill
+    assert cli.main(argv) == 0
+    assert [p.name for p in bank.parent.iterdir()] == ["bank.safetensors"]
+    assert cli.main(["bank", "info", str(bank)]) == 0
+
+
 # -- --device --------------------------------------------------------------------------------------
 
 
