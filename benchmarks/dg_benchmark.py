@@ -117,7 +117,7 @@ class Run:
         return pool
 
     def train_fold(self, fold: str, task: str, sources: dict, seeds: list[int]) -> None:
-        train, test = fold_data(sources, fold, task)
+        train, test = fold_data(sources, fold, task, self.args.crops, self.args.test_crops)
         references = {s: sources[s].references for s in SOURCES if s != fold}
         for method in self.args.methods:
             seeds = [s for s in seeds if not self.record_path(fold, task, method, "plain", s).exists()]
@@ -140,7 +140,7 @@ class Run:
                 if not self.record_path(fold, task, b, t, s).exists()]
         if not todo:
             return
-        _, test = fold_data(sources, fold, task)
+        _, test = fold_data(sources, fold, task, self.args.crops, self.args.test_crops)
         train_sources = [s for s in SOURCES if s != fold]
         refs = torch.stack([sources[s].references[i // len(train_sources)]
                             for i, s in zip(range(self.args.tta_views), train_sources * self.args.tta_views)])
@@ -185,19 +185,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     parser.add_argument("--methods", nargs="+", default=list(M.TRAIN_METHODS), choices=M.TRAIN_METHODS)
     parser.add_argument("--seeds", type=int, default=5, help="training seeds 0..N-1 (default 5)")
-    parser.add_argument("--crops", type=int, default=32, help="labelled crops per source and task (default 32)")
+    parser.add_argument("--crops", type=int, default=24, help="labelled training crops per source and task (default 24)")
+    parser.add_argument("--test-crops", type=int, default=32, help="labelled test crops of the held-out source (default 32)")
     parser.add_argument("--references", type=int, default=4, help="clean reference crops per source (default 4)")
     parser.add_argument("--size", type=int, default=64, help="working size in px (default 64; cut at 2x and 4x)")
     parser.add_argument("--copies", type=int, default=2, help="augmented copies per training crop (default 2)")
     parser.add_argument("--tta-views", type=int, default=4, help="references/styles per test crop (default 4)")
-    parser.add_argument("--steps", type=int, default=120)
+    parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--p", type=float, default=0.5, help="probability of an augmented copy (default 0.5)")
     parser.add_argument("--plot", type=Path, default=None, help="also write the plot here (e.g. docs/benchmarks-dg.png)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.folds, args.seeds, args.crops, args.references = ["ihc_colon"], 2, 4, 1
+        args.folds, args.seeds, args.crops, args.test_crops, args.references = ["ihc_colon"], 2, 4, 4, 1
         args.copies, args.steps, args.tta_views = 1, 4, 2
     args.seeds = list(range(args.seeds))
     return args
@@ -209,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     info = machine()
     run = Run(args)
-    sources = build_sources(args.crops, args.references, args.size)
+    sources = build_sources(max(args.crops, args.test_crops), args.references, args.size)
     # seeds outermost, so that an interrupted run already has every fold for the first seeds
     for seed in args.seeds:
         for fold in args.folds:

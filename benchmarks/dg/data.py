@@ -128,11 +128,13 @@ def build_sources(count: int, n_references: int, size: int, seed: int = 0) -> di
     return out
 
 
-def fold_data(sources: dict[str, SourceData], held_out: str, task: str) -> tuple[TaskData, TaskData]:
-    """(training data from the other sources, test data of ``held_out``) for one task."""
+def fold_data(
+    sources: dict[str, SourceData], held_out: str, task: str, n_train: int | None = None, n_test: int | None = None
+) -> tuple[TaskData, TaskData]:
+    """(the first ``n_train`` images of every other source, the first ``n_test`` of ``held_out``) for one task."""
     train = [s for s in SOURCES if s != held_out]
-    images = torch.cat([sources[s].tasks[task][0] for s in train])
-    labels = torch.cat([sources[s].tasks[task][1] for s in train])
-    names = [s for s in train for _ in range(len(sources[s].tasks[task][1]))]
-    test_images, test_labels = sources[held_out].tasks[task]
+    images = torch.cat([sources[s].tasks[task][0][:n_train] for s in train])
+    labels = torch.cat([sources[s].tasks[task][1][:n_train] for s in train])
+    names = [s for s in train for _ in range(len(sources[s].tasks[task][1][:n_train]))]
+    test_images, test_labels = (t[:n_test] for t in sources[held_out].tasks[task])
     return TaskData(images, labels, names), TaskData(test_images, test_labels, [held_out] * len(test_labels))
