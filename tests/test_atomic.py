@@ -144,23 +144,29 @@ def test_a_killed_writers_temporary_is_removed_by_the_next_write_and_a_live_ones
     assert _temporaries(tmp_path) == [".bank.safetensors.notes.tmp"]
 
 
+_HOLDER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from stylizing_vit_aug._atomic import exclusive_lock
+
+    with exclusive_lock(Path(sys.argv[1]), "child"):
+        print("held", flush=True)
+        time.sleep(120)
+""")
+
+
 def test_the_lock_file_refuses_a_second_holder_until_the_first_ends(tmp_path):
     lock = tmp_path / ".run.lock"
     with exclusive_lock(lock, "pid 1 on here"):
-        with pytest.raises(LockHeld) as refused:
-            with exclusive_lock(lock, "pid 2 on there"):
-                pass
+        with pytest.raises(LockHeld) as refused, exclusive_lock(lock, "pid 2 on there"):
+            pass
         assert refused.value.holder == "pid 1 on here"
     assert not lock.exists()  # a finished holder leaves nothing
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from stylizing_vit_aug._atomic import "
-         "exclusive_lock\nwith exclusive_lock(Path(sys.argv[1]), 'child'):\n    print('held', flush=True); time.sleep(120)",
-         str(lock)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(lock)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline() == "held\n"
-        with pytest.raises(LockHeld, match="child"):
-            with exclusive_lock(lock, "parent"):
-                pass
+        with pytest.raises(LockHeld, match="child"), exclusive_lock(lock, "parent"):
+            pass
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
