@@ -10,6 +10,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -85,3 +86,43 @@ def test_a_built_wheel_ships_the_weights(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in ("model.safetensors", "config.json", "README.md", "__init__.py"):
         assert f"stylizing_vit_aug/weights/{name}" in names
+
+
+def _glass_crop(size: int = 224) -> np.ndarray:
+    """A crop of the bundled skin slide where at least 90 % of the pixels are above 220."""
+    from stylizing_vit_aug.bank import HISTOLOGY_ASSETS
+    from stylizing_vit_aug.images import read_image
+
+    slide = read_image(HISTOLOGY_ASSETS / "he_cmu1_skin.jpg")
+    for top in range(0, slide.shape[0] - size, size):
+        for left in range(0, slide.shape[1] - size, size):
+            crop = slide[top : top + size, left : left + size]
+            if (crop.min(axis=-1) > 220).mean() >= 0.9:
+                return crop
+    raise AssertionError("the skin slide has no glass crop")
+
+
+def _energy_at(change: np.ndarray, period: int) -> float:
+    """Amplitude (grey levels) of the strongest of the two axis-aligned waves of ``period`` px."""
+    grey = change.astype(np.float64).mean(axis=-1)
+    spectrum = np.abs(np.fft.fft2(grey - grey.mean())) / grey.size
+    k = grey.shape[0] // period
+    return float(2 * max(spectrum[0, k], spectrum[k, 0]))
+
+
+def test_glass_stays_glass_with_every_bundled_style():
+    """Issue 16's bar: a near-white crop keeps mean brightness >= 200 and the change shows no
+    patch lattice (energy at the patch period <= 1 grey level) for each bundled style."""
+    from stylizing_vit_aug.bank import HISTOLOGY_ASSETS
+    from stylizing_vit_aug.images import read_image
+
+    stylizer = sva.load_stylizer()
+    glass = _glass_crop()
+    period = stylizer.config.patch_size * glass.shape[0] // stylizer.img_size
+    for path in sorted(HISTOLOGY_ASSETS.glob("*.jpg")):
+        slide = read_image(path)
+        top, left = slide.shape[0] // 2 - 112, slide.shape[1] // 2 - 112
+        out = stylizer(glass, slide[top : top + 224, left : left + 224])
+        assert out.mean() >= 200, path.stem
+        change = out.astype(np.int16) - glass.astype(np.int16)
+        assert _energy_at(change, period) <= 1.0, path.stem

@@ -96,3 +96,27 @@ def bank_sources():
     from stylizing_vit_aug.bank import HISTOLOGY_ASSETS
 
     return sorted(HISTOLOGY_ASSETS.glob("*.jpg"))
+
+
+def test_kept_background_stays_exactly_and_tissue_still_takes_the_style(small_stylizer, histology_crops):
+    image = half_glass_image(histology_crops)  # left half glass, right half tissue
+    style = histology_crops[3]
+    keep = sva.Stylizer(small_stylizer.model, small_stylizer.mean.tolist(), small_stylizer.std.tolist(), mode="detail")
+    paint = sva.Stylizer(
+        small_stylizer.model, small_stylizer.mean.tolist(), small_stylizer.std.tolist(), mode="detail",
+        background="style",
+    )
+    kept, painted = keep(image, style), paint(image, style)
+    width = image.shape[1]
+    far_glass = np.s_[:, : width // 4]  # glass beyond the tissue's reach
+    assert np.array_equal(kept[far_glass], image[far_glass])
+    assert not np.array_equal(painted[far_glass], image[far_glass])
+    tissue = np.s_[:, width // 2 + width // 8 :]
+    assert np.array_equal(kept[tissue], painted[tissue])
+
+
+def test_background_is_checked_and_shown():
+    model = sva.StylizingViT(img_size=32, patch_size=8, embed_dim=48, depth=1, num_heads=3)
+    with pytest.raises(ValueError, match="background must be one of"):
+        sva.Stylizer(model, (0.5,) * 3, (0.2,) * 3, background="white")
+    assert "background='keep'" in repr(sva.Stylizer(model, (0.5,) * 3, (0.2,) * 3))

@@ -65,7 +65,7 @@ from .registry import (
     resolve_official,
     unknown_checkpoint,
 )
-from .stylizer import DEFAULT_MODE, Stylizer
+from .stylizer import DEFAULT_BACKGROUND, DEFAULT_MODE, Stylizer
 
 __all__ = [
     "BUNDLED_WEIGHTS_DIR",
@@ -236,8 +236,12 @@ def load_stylizer(
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
     mode: str = DEFAULT_MODE,
+    background: str = DEFAULT_BACKGROUND,
 ) -> Stylizer:
     """A ready :class:`Stylizer` from the bundled default, an official id, a Hub repo or a file.
+
+    ``mode`` and ``background`` are the engine's (see :class:`Stylizer`): by default near-white
+    glass keeps its pixels; ``background="style"`` stylises every pixel as the paper does.
 
     ``mean``/``std`` override the recorded statistics and are required where none are known
     (a bare .safetensors file; the ddi and cholec80 checkpoints). ``stylizer.source`` and
@@ -245,7 +249,9 @@ def load_stylizer(
     ``load_stylizer(stylizer.source, revision=stylizer.revision)`` loads the same weights again.
     """
     def build(model: StylizingViT, m: Sequence[float], s: Sequence[float], name: str, rev: str | None) -> Stylizer:
-        stylizer = Stylizer(model, m, s, device=device, dtype=dtype, mode=mode, source=name, revision=rev)
+        stylizer = Stylizer(
+            model, m, s, device=device, dtype=dtype, mode=mode, background=background, source=name, revision=rev
+        )
         logger.info("loaded %s", stylizer)
         return stylizer
 

@@ -49,11 +49,14 @@ from .image_ops import resize, to_luminance
 from .images import MIN_SIZE, ImageLike, Normalization, from_batch, same_kind_copy, to_batch
 from .images.windows import height_width, largest_image_pixels, put_columns, single_images, window
 from .model import StyleStream, StylizingViT
+from .tissue import change_weight
 
 logger = logging.getLogger(__name__)
 
 MODES = ("relative", "detail", "resize")
 DEFAULT_MODE = "relative"
+BACKGROUNDS = ("keep", "style")
+DEFAULT_BACKGROUND = "keep"
 DEFAULT_CHUNK = 64
 STRIP_PIXELS = 1 << 19
 """Pixels per row band or column strip of the full-resolution path; images larger than this
@@ -141,6 +144,10 @@ class Stylizer:
         device: where the model runs (default: CUDA when available).
         dtype: compute dtype; bf16/fp16 run under autocast (default: bf16 on CUDA, fp32 on CPU).
         mode: ``"relative"`` (default), ``"detail"`` or ``"resize"`` (see the module docstring).
+        background: ``"keep"`` (default): empty slide glass, lumina and other near-white
+            background keep their pixels, so only tissue takes the style
+            (:func:`~stylizing_vit_aug.tissue.change_weight`); ``"style"``: every pixel takes
+            it, as in the paper (use it where white is content, e.g. bone in a radiograph).
         chunk_size: most images per model call, which bounds memory.
         compile: wrap the model's fast path in ``torch.compile``.
         source, revision: where the weights came from (recorded in banks and saved configs).
@@ -155,6 +162,7 @@ class Stylizer:
         device: str | torch.device | None = None,
         dtype: torch.dtype | None = None,
         mode: str = DEFAULT_MODE,
+        background: str = DEFAULT_BACKGROUND,
         chunk_size: int = DEFAULT_CHUNK,
         compile: bool = False,
         source: str | None = None,
@@ -164,6 +172,11 @@ class Stylizer:
             raise TypeError(f"model must be a StylizingViT, got {type(model).__name__}")
         if mode is None or check_mode(mode) is None:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if background not in BACKGROUNDS:
+            raise ValueError(
+                f"background must be one of {BACKGROUNDS} ('keep': glass stays as it is; 'style': "
+                f"every pixel is stylised), got {background!r}"
+            )
         if not isinstance(chunk_size, int) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         self.device = torch.device(device) if device is not None else default_device()
@@ -175,6 +188,7 @@ class Stylizer:
         stats = Normalization.checked(mean, std, channels, "Stylizer mean/std")
         self.mean, self.std = stats.mean.to(self.device), stats.std.to(self.device)
         self.mode = mode
+        self.background = background
         self.chunk_size = chunk_size
         self.source = source
         self.revision = revision
@@ -211,7 +225,7 @@ class Stylizer:
     def __repr__(self) -> str:
         return (
             f"Stylizer(source={self.source!r}, {self.model.config}, device={self.device}, "
-            f"dtype={self.dtype}, mode={self.mode!r})"
+            f"dtype={self.dtype}, mode={self.mode!r}, background={self.background!r})"
         )
 
     def to(self, device: str | torch.device) -> "Stylizer":
@@ -412,7 +426,8 @@ class Stylizer:
         return (values01 + resize(change, height, width)).clamp_(0, 1)
 
     def _change(self, small01: torch.Tensor, stream: StyleStream, mode: str) -> torch.Tensor:
-        """What the model does to model-size 0–1 images, in their channels (see the modes)."""
+        """What the model does to model-size 0–1 images, in their channels (see the modes),
+        on tissue only when the background is kept."""
         model_in01 = self.adapt_channels(small01)
         with self._autocast():
             if mode == "relative":
@@ -420,7 +435,8 @@ class Stylizer:
                 change = (stylized.float() - own.float()) * self.std.view(1, -1, 1, 1)
             else:
                 change = self.denormalize(self._stylize_fn(self.normalize(model_in01), stream).float()) - model_in01
-        return self.restore_channels(change, small01.shape[1])
+        change = self.restore_channels(change, small01.shape[1])
+        return change * change_weight(small01) if self.background == "keep" else change
 
     def save_pretrained(self, directory: str | os.PathLike, **kwargs: Any) -> Path:
         """Write model.safetensors, config.json and a model card (see :func:`hub.save_pretrained`
