@@ -182,8 +182,8 @@ def test_bundled_bank_has_crops_of_each_source(small_stylizer):
 def test_bad_input_gives_clear_errors(small_stylizer, histology_crops):
     with pytest.raises(ValueError, match="at least one style"):
         StyleBank.from_images([], small_stylizer)
-    with pytest.raises(ValueError, match="4 channels"):
-        StyleBank.from_images(np.zeros((32, 32, 4), np.uint8), small_stylizer)
+    with pytest.raises(ValueError, match="5 channels"):
+        StyleBank.from_images(np.zeros((32, 32, 5), np.uint8), small_stylizer)
     with pytest.raises(ValueError, match="at least 8x8"):
         StyleBank.from_images(np.zeros((4, 4, 3), np.uint8), small_stylizer)
     with pytest.raises(ValueError, match="NaN or Inf"):

@@ -122,8 +122,8 @@ def test_normalised_batches_need_and_use_the_statistics(small_stylizer, bank, ba
 
 def test_bad_input_gives_clear_errors(small_stylizer, bank, batch):
     module = BatchStylize(small_stylizer, bank, p=1.0)
-    with pytest.raises(ValueError, match="4 channels"):
-        module(torch.zeros(2, 4, 32, 32, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="5 channels"):
+        module(torch.zeros(2, 5, 32, 32, dtype=torch.uint8))
     with pytest.raises(ValueError, match="NaN or Inf"):
         module(torch.full((2, 3, 32, 32), float("inf")))
     with pytest.raises(ValueError, match="at least 8x8"):

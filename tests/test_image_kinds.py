@@ -138,6 +138,28 @@ def test_a_channels_last_tensor_is_called_channels_last(shape, permute):
     assert "channels-last" in message and permute in message and "80 channels" not in message
 
 
+@pytest.mark.parametrize("front_end", ["torchvision", "batch"])
+def test_the_front_ends_word_the_same_range_check(small_stylizer_module, bank_module, front_end):
+    """One range check: a transform says "clamp" for overshoot, "after Normalize" only for
+    normalised data, and a requires_grad input leaks no warning."""
+    from stylizing_vit_aug.transforms.batch import BatchStylize
+    from stylizing_vit_aug.transforms.torchvision import StylizeTransform
+
+    make = StylizeTransform if front_end == "torchvision" else BatchStylize
+    transform = make(small_stylizer_module, bank_module, p=1.0)
+    over = torch.full((2, 3, 32, 32), 0.0784)
+    over[0, 0, 0, 0] = 1.002
+    with pytest.raises(ValueError) as info:
+        transform(over)
+    assert "1.002" in str(info.value) and "clamp" in str(info.value) and "Normalize" not in str(info.value)
+    with pytest.raises(ValueError, match="after Normalize"):
+        transform((torch.rand(2, 3, 32, 32) - 0.45) / 0.22)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = transform(torch.rand(2, 3, 32, 32, requires_grad=True))
+    assert out.shape == (2, 3, 32, 32)
+
+
 def test_five_channels_say_which_counts_are_taken():
     assert "5 channels" in _message(torch.rand(5, 16, 16))
 

@@ -120,7 +120,7 @@ def test_init_schema_rejects_bad_arguments(bank):
     for kwargs in ({"p": 1.5}, {"strength": (0.8, 0.2)}, {"strength": 2.0}, {"style_crop": 0.0}, {"strategy": "x"}):
         with pytest.raises(ValueError):
             AlbumentationsStylize(bank=bank, **kwargs)
-    with pytest.raises(ValueError, match="4 channels"):
-        AlbumentationsStylize(bank=bank, p=1.0)(image=np.zeros((32, 32, 4), np.uint8))
+    with pytest.raises(ValueError, match="5 channels"):
+        AlbumentationsStylize(bank=bank, p=1.0)(image=np.zeros((32, 32, 5), np.uint8))
     with pytest.raises(ValueError, match="at least 8x8"):
         AlbumentationsStylize(bank=bank, p=1.0)(image=np.zeros((6, 6, 3), np.uint8))

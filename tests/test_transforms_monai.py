@@ -199,7 +199,7 @@ def test_errors_say_what_to_do(small_stylizer, bank, chw):
     with pytest.raises(ValueError, match=r"2D channel-first images \(C, H, W\).*slice by slice"):
         always(torch.rand(1, 32, 32, 8))
     with pytest.raises(ImageError, match="channels"):
-        always(torch.rand(4, 32, 32))
+        always(torch.rand(5, 32, 32))
     with pytest.raises(TypeError, match="numpy array"):
         always([chw])
     for bad in (dict(prob=1.5), dict(prob=True), dict(strength=(0.9, 0.1)), dict(strategy="other_domain"),

@@ -108,8 +108,8 @@ def test_after_normalize_needs_the_statistics(small_stylizer, bank, image):
 
 def test_bad_input_and_arguments_give_clear_errors(small_stylizer, bank, image):
     transform = StylizeTransform(small_stylizer, bank, p=1.0)
-    with pytest.raises(ValueError, match="4 channels"):
-        transform(torch.zeros(4, 32, 32, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="5 channels"):
+        transform(torch.zeros(5, 32, 32, dtype=torch.uint8))
     with pytest.raises(ValueError, match="NaN or Inf"):
         transform(torch.full((3, 32, 32), float("nan")))
     with pytest.raises(ValueError, match="at least 8x8"):

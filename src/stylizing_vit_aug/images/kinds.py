@@ -109,14 +109,23 @@ def check_size_and_channels(channels: int, height: int, width: int, what: str) -
         _fail(f"{what} is {height}x{width} pixels; images must be at least {MIN_SIZE}x{MIN_SIZE}.")
 
 
-def _check_float_values(values: torch.Tensor, what: str) -> None:
-    """Refuse float pixels outside 0–1 with the likely cause: overshoot, 0–255 or normalised."""
+NORMALISED_HINT = (
+    "the negative values look mean/std-normalised: undo the normalisation, or give the front-end "
+    "the mean/std of your Normalize"
+)
+
+
+def check_float_range(values: torch.Tensor, what: str, normalised_hint: str = NORMALISED_HINT) -> None:
+    """Refuse float pixels outside 0–1 with the likely cause: a slight overshoot (clamp), 0–255
+    values, or normalised data (``normalised_hint``, which a front-end words for its users).
+    The one range check: the engine and every front-end call it."""
+    values = values.detach()
     if not torch.isfinite(values).all():
-        _fail(f"{what} contains NaN or Inf values; clean the image before stylising it.")
+        _fail(f"{what}: NaN or Inf values; clean the image before stylising it.")
     low, high = float(values.min()), float(values.max())
     if low >= -FLOAT_TOLERANCE and high <= 1 + FLOAT_TOLERANCE:
         return
-    found = f"{what} is float with values from {low:.6g} to {high:.6g}; expected 0–1"
+    found = f"{what}: float values from {low:.6g} to {high:.6g}, outside 0–1"
     if low >= -_SLIGHTLY and high <= 1 + _SLIGHTLY:
         where = " and ".join(
             side for side, outside in ((f"the max {high:.6g} is above 1", high > 1 + FLOAT_TOLERANCE),
@@ -125,8 +134,7 @@ def _check_float_values(values: torch.Tensor, what: str) -> None:
         hint = (f"{where}, slightly, as rounding, a resize or a colour jitter leaves it: clamp it to "
                 "0–1 first (images.clamp(0, 1))")
     elif low < -_SLIGHTLY:
-        hint = ("the negative values look mean/std-normalised: undo the normalisation, or give the "
-                "front-end the mean/std of your Normalize")
+        hint = normalised_hint
     elif 2 < high <= 255 * (1 + FLOAT_TOLERANCE):
         hint = "it looks like 0–255 values in a float array: divide by 255"
     else:
@@ -139,7 +147,7 @@ def _unit_float(batch: torch.Tensor, what: str) -> torch.Tensor:
     if batch.dtype == torch.uint8:
         return batch.float().div_(255)
     values = batch.float()
-    _check_float_values(values, what)
+    check_float_range(values, what)
     return values
 
 

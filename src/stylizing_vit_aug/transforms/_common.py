@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from ..bank import StyleBank, bundled_bank
-from ..images import Normalization
+from ..images import Normalization, check_float_range
 from ..model import StyleStream
 from ..stylizer import Stylizer, strength_values
 
@@ -59,18 +59,14 @@ def check_stats(mean: Sequence[float] | None, std: Sequence[float] | None, front
 
 
 def check_unit_range(values: torch.Tensor, front_end: str) -> None:
-    """Float images outside 0–1 almost always come after ``Normalize``: say how to fix it."""
+    """Float images outside 0–1, through the engine's one check (``images.check_float_range``);
+    clearly negative values in a transform almost always mean it runs after ``Normalize``."""
     if not values.is_floating_point() or values.numel() == 0:
         return
-    if not torch.isfinite(values).all():
-        raise ValueError(f"{front_end} got images with NaN or Inf values; clean them before stylising.")
-    low, high = float(values.min()), float(values.max())
-    if low < -1e-3 or high > 1 + 1e-3:
-        raise ValueError(
-            f"{front_end} got float images with values in [{low:.3g}, {high:.3g}], outside 0–1: it "
-            "looks like it runs after Normalize. Put it before Normalize, or pass mean= and std= "
-            "with that Normalize's statistics so it can undo and redo the normalisation."
-        )
+    check_float_range(
+        values, f"{front_end}'s input", "it looks like it runs after Normalize. Put it before "
+        "Normalize, or pass mean= and std= with that Normalize's statistics so it can undo and redo the normalisation",
+    )
 
 
 def draw_strength(low: float, high: float, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
