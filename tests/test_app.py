@@ -303,3 +303,67 @@ def test_render_reports_each_content_row_before_stylising_it(small_stylizer, sty
         on_row=lambda done, total, name: calls.append((done, total, name)),
     )
     assert calls == [(0, 3, "he_tcia"), (1, 3, "ihc_colon"), (2, 3, "style0")]
+
+
+def _folder_of(tmp_path: Path, name: str, count: int, crops) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    for i in range(count):
+        Image.fromarray(crops[i % len(crops)]).save(folder / f"{name}{i}.png")
+    return folder
+
+
+def test_the_page_reads_only_allowed_folders_and_says_how_to_allow_more(small_stylizer, saved, histology_crops,
+                                                                        tmp_path):
+    from stylizing_vit_aug.app import PathNotAllowed
+
+    allowed = _folder_of(tmp_path, "allowed", 2, histology_crops)
+    outside = _folder_of(tmp_path, "outside", 2, histology_crops)
+    (allowed / "link").symlink_to(outside, target_is_directory=True)
+    previewer = Previewer(small_stylizer, cell_size=40, allowed_paths=[allowed])
+    for source, path in [(FOLDER, "/proc/self"), (FOLDER, str(outside)), (FOLDER, str(allowed / "link")),
+                         (BANK_FILE, saved[1]), (BANK_FILE, str(tmp_path / "no_such.safetensors"))]:
+        settings = Settings(contents=("he_tcia",), style_source=source, style_path=path, n_styles=1)
+        with pytest.raises(PathNotAllowed, match=rf"outside the folders this page may read \({allowed}\)") as error:
+            previewer.render(settings)
+        assert f"--allow-path {path}" in str(error.value)  # refused before it is even looked up
+    preview = previewer.render(Settings(contents=("he_tcia",), style_source=FOLDER, style_path=str(allowed)))
+    assert preview.ssim.shape == (1, 2), "the link out of the allowed folder must not be followed"
+
+
+def test_a_large_folder_is_read_only_up_to_the_cap_and_the_page_says_so(small_stylizer, histology_crops,
+                                                                        tmp_path, monkeypatch):
+    import stylizing_vit_aug.app as page
+
+    folder = _folder_of(tmp_path, "many", 5, histology_crops)
+    monkeypatch.setattr(page, "MAX_FOLDER_IMAGES", 3)
+    preview = Previewer(small_stylizer, cell_size=40).render(
+        Settings(contents=("he_tcia",), style_source=FOLDER, style_path=str(folder), n_styles=8))
+    assert preview.ssim.shape == (1, 3)
+    assert "(of 3)" in preview.summary and "took the first 3 images" in preview.summary
+    assert page.folder_images(folder) == (sorted(folder.glob("*.png"))[:3], True)
+    assert page.folder_images(folder, limit=5) == (sorted(folder.glob("*.png")), False)
+
+
+def test_the_served_page_allows_the_working_folder_and_the_command_line_paths(small_stylizer, tmp_path,
+                                                                              histology_crops, monkeypatch):
+    pytest.importorskip("gradio")
+    from stylizing_vit_aug.app import build_app
+
+    styles = _folder_of(tmp_path, "styles", 2, histology_crops)
+    extra = _folder_of(tmp_path, "extra", 2, histology_crops)
+    monkeypatch.chdir(tmp_path / "styles")
+    page = build_app(small_stylizer, cell_size=40, allow_paths=[extra])
+    update = next(block.fn for block in page.fns.values() if block.name == "update")
+    for path in (str(styles), str(extra)):
+        _, summary, _, _ = update(["he_tcia"], None, FOLDER, path, None, 1, 0, 1.0, "detail")
+        assert "1 contents × 1 styles" in summary
+    with pytest.raises(Exception, match="outside the folders this page may read") as error:
+        update(["he_tcia"], None, FOLDER, "/proc/self", None, 1, 0, 1.0, "detail")
+    assert type(error.value).__name__ == "Error"  # gradio's: shown in the page, not a server traceback
+
+
+def test_app_command_checks_allow_paths(tmp_path, capsys):
+    pytest.importorskip("gradio")
+    assert cli.main(["app", "--allow-path", str(tmp_path / "missing")]) == 2
+    assert f"--allow-path {tmp_path / 'missing'} does not exist" in capsys.readouterr().err

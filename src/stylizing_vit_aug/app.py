@@ -12,6 +12,7 @@ optional extra (``pip install "stylizing-vit-aug[app]"``), imported only inside
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 from collections import OrderedDict
@@ -27,7 +28,8 @@ from . import metrics
 from .bank import HISTOLOGY_ASSETS, BankMismatch, StyleBank, bundled_bank
 from .grid import content_style_grid
 from .hub import DEFAULT_ALIAS, load_stylizer
-from .images import ImageError, read_image, to_batch
+from .bank.building import folder_domains
+from .images import IMAGE_EXTENSIONS, ImageError, read_image, to_batch
 from .image_ops import resize
 from .stylizer import DEFAULT_MODE, MODES, Stylizer
 
@@ -42,7 +44,53 @@ BUNDLED, BANK_FILE, FOLDER, UPLOADS = "bundled sources", "bank file", "folder", 
 STYLE_SOURCES = (BUNDLED, BANK_FILE, FOLDER, UPLOADS)
 PREVIEW_SIDE = 256  # contents are previewed at most this large (above the cell size; figures cost ~side²)
 MAX_STYLES = 8
+MAX_FOLDER_IMAGES = 200  # a folder style source: the page reads at most this many images ...
+MAX_FOLDER_WALK = 2000  # ... found in at most this many folders, so a huge tree cannot stall it
 INSTALL_HINT = 'the app needs Gradio: pip install "stylizing-vit-aug[app]"'
+
+
+class PathNotAllowed(ValueError):
+    """A bank file or style folder outside the folders the page may read."""
+
+
+def _inside(path: Path, roots: Sequence[Path] | None) -> bool:
+    """Whether the resolved ``path`` is one of ``roots`` or under one (None: anywhere)."""
+    return roots is None or any(path == root or root in path.parents for root in roots)
+
+
+def folder_images(
+    root: Path, allowed: Sequence[Path] | None = None, limit: int | None = None
+) -> tuple[list[Path], bool]:
+    """The image files under ``root`` in name order, as :func:`~stylizing_vit_aug.images.find_images`
+    finds them, but bounded: at most ``limit`` (default :data:`MAX_FOLDER_IMAGES`) from at most
+    :data:`MAX_FOLDER_WALK` folders, and no symlink followed out of the ``allowed`` roots.
+    Also whether the walk stopped early.
+
+    The page walks what a visitor types, so it must neither read outside what it may read nor
+    walk a whole file system (``/proc/self`` once found 6,412 images in 70 s).
+    """
+    limit = MAX_FOLDER_IMAGES if limit is None else limit
+    found: list[Path] = []
+    seen: set[str] = set()
+    for folder, subfolders, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen or not _inside(Path(real), allowed):  # a loop, a second link, or a way out
+            subfolders[:] = []
+            continue
+        if len(seen) == MAX_FOLDER_WALK:
+            return sorted(found), True
+        seen.add(real)
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        for name in sorted(files):
+            path = Path(folder) / name
+            if name.startswith(".") or path.suffix.lower() not in IMAGE_EXTENSIONS:
+                continue
+            if not _inside(path.resolve(), allowed):
+                continue
+            if len(found) == limit:
+                return sorted(found), True
+            found.append(path)
+    return sorted(found), False
 
 
 def bundled_contents() -> dict[str, Path]:
@@ -145,13 +193,18 @@ class Previewer:
     Args:
         stylizer: the stylizer to look at.
         cell_size: side of a grid cell in pixels.
+        allowed_paths: the folders (or files) a bank file or style folder may be in; others
+            are refused with :class:`PathNotAllowed`. None (the default for library use): any.
     """
 
-    def __init__(self, stylizer: Stylizer, *, cell_size: int = 160) -> None:
+    def __init__(
+        self, stylizer: Stylizer, *, cell_size: int = 160, allowed_paths: Sequence[str | os.PathLike] | None = None
+    ) -> None:
         self.stylizer = stylizer
         self.cell_size = cell_size
+        self.allowed_paths = None if allowed_paths is None else [Path(p).expanduser().resolve() for p in allowed_paths]
         self._contents: OrderedDict[str, torch.Tensor] = OrderedDict()
-        self._banks: OrderedDict[tuple[Any, ...], tuple[StyleBank, bool]] = OrderedDict()
+        self._banks: OrderedDict[tuple[Any, ...], tuple[StyleBank, bool, str | None]] = OrderedDict()
 
     @staticmethod
     def _remember(cache: OrderedDict, key: Any, value: Any, size: int = 16) -> Any:
@@ -171,11 +224,25 @@ class Previewer:
         values = resize(values, max(8, round(height * scale)), max(8, round(width * scale)))
         return self._remember(self._contents, key, values)
 
-    def bank(self, settings: Settings) -> tuple[StyleBank, bool]:
-        """The bank of the chosen style source, and whether it had to be re-encoded."""
+    def check_allowed(self, path: Path, what: str) -> Path:
+        """``path`` if the page may read it (symlinks resolved), else :class:`PathNotAllowed`.
+
+        Checked before the path is even looked at, so the page tells nothing about the rest of
+        the machine (not even whether a path exists)."""
+        if _inside(path.resolve(), self.allowed_paths):
+            return path
+        roots = ", ".join(str(root) for root in self.allowed_paths or ())
+        raise PathNotAllowed(
+            f"{what} {path} is outside the folders this page may read ({roots}). To allow it, start "
+            f"the app with --allow-path {path}"
+        )
+
+    def bank(self, settings: Settings) -> tuple[StyleBank, bool, str | None]:
+        """The bank of the chosen style source, whether it had to be re-encoded, and a note for
+        the page (a folder with more images than the page reads)."""
         source, where = settings.style_source, settings.style_path.strip()
         if source == BUNDLED:
-            return bundled_bank(self.stylizer), False
+            return bundled_bank(self.stylizer), False, None
         if source == UPLOADS:
             if not settings.style_files:
                 raise ValueError("upload one or more style images, or pick another style source")
@@ -183,7 +250,7 @@ class Previewer:
         elif source in (BANK_FILE, FOLDER):
             if not where:
                 raise ValueError(f"give the path of a {source} on this machine")
-            path = Path(where).expanduser()
+            path = self.check_allowed(Path(where).expanduser(), source)
             if not path.exists():
                 raise FileNotFoundError(f"{source} {path} does not exist")
             key = (source, str(path.resolve()), path.stat().st_mtime_ns)
@@ -191,18 +258,28 @@ class Previewer:
             raise ValueError(f"style source must be one of {STYLE_SOURCES}, got {source!r}")
         if key in self._banks:
             return self._banks[key]
-        reencoded = False
+        reencoded, note = False, None
         if source == UPLOADS:
             stems = [Path(p).stem for p in settings.style_files]
             bank = StyleBank.from_images(list(settings.style_files), self.stylizer, domains=stems, encode=False)
         elif source == FOLDER:
-            bank = StyleBank.from_folder(path, self.stylizer, encode=False)
+            if not path.is_dir():
+                raise FileNotFoundError(f"style folder {path} is not a folder")
+            paths, stopped = folder_images(path, self.allowed_paths)
+            if not paths:
+                raise ValueError(f"no {'/'.join(IMAGE_EXTENSIONS)} images found under {path}")
+            domains = folder_domains(path, paths, "subfolders")
+            bank = StyleBank.from_images(paths, self.stylizer, domains=domains, encode=False, on_error="skip")
+            if stopped:
+                note = (f"The folder {path} holds more than the page reads: it took the first {len(paths)} "
+                        f"images it found (at most {MAX_FOLDER_IMAGES}, from at most {MAX_FOLDER_WALK} "
+                        "folders). Point it at a smaller folder to choose the styles.")
         else:
             try:
                 bank = StyleBank.load(path, self.stylizer)
             except BankMismatch:
                 bank, reencoded = StyleBank.load(path, self.stylizer, on_mismatch="reencode"), True
-        return self._remember(self._banks, key, (bank, reencoded))
+        return self._remember(self._banks, key, (bank, reencoded, note))
 
     def render(self, settings: Settings, on_row: Callable[[int, int, str], None] | None = None) -> Preview:
         """The grid, figures and snippet for ``settings`` (ValueError/FileNotFoundError: bad input).
@@ -221,7 +298,7 @@ class Previewer:
         if not paths:
             raise ValueError("pick a bundled content image or upload one of yours")
         contents = [self.content(path) for path in paths]
-        bank, reencoded = self.bank(settings)
+        bank, reencoded, folder_note = self.bank(settings)
         chosen = _pick(len(bank), max(1, min(int(settings.n_styles), MAX_STYLES)), int(settings.seed))
         indices = torch.tensor(chosen)
         stream = bank.stream(indices)
@@ -249,7 +326,7 @@ class Previewer:
             [c[0] for c in contents], list(styles), rows, [p.stem for p in paths], style_labels,
             captions=captions, cell_size=self.cell_size,
         )
-        notes = []
+        notes = [folder_note] if folder_note else []
         if bank.skipped:
             notes.append(f"{len(bank.skipped)} unreadable style files were left out, e.g. {bank.skipped[0][1]}")
         if reencoded:
@@ -282,16 +359,21 @@ def build_app(
     bank: str | None = None,
     styles_dir: str | None = None,
     cell_size: int = 160,
+    allow_paths: Sequence[str | os.PathLike] = (),
 ) -> "gradio.Blocks":
     """The page as a ``gradio.Blocks`` (call ``.launch()`` on it).
 
     ``stylizer``: what to look at (default: the bundled default checkpoint). ``bank`` or
     ``styles_dir`` preselect that style source; otherwise the bundled sources are shown.
+    A bank file or style folder typed on the page must lie in the working folder, ``bank``,
+    ``styles_dir`` or one of ``allow_paths``: anyone who reaches the page can look at them.
     """
     gr = import_gradio()
     if stylizer is None:
         stylizer = load_stylizer()
-    previewer = Previewer(stylizer, cell_size=cell_size)
+    allowed = [Path.cwd(), *(Path(p) for p in (bank, styles_dir) if p), *map(Path, allow_paths)]
+    previewer = Previewer(stylizer, cell_size=cell_size, allowed_paths=allowed)
+    logger.info("the page may read bank files and style folders under %s", ", ".join(map(str, allowed)))
     names = list(bundled_contents())
     source = BANK_FILE if bank else FOLDER if styles_dir else BUNDLED
     downloads = Path(tempfile.mkdtemp(prefix="stylizing-vit-aug-app-"))
@@ -342,7 +424,9 @@ def build_app(
                                         file_types=["image"], type="filepath", elem_id="content-files")
                 style_source = gr.Radio(list(STYLE_SOURCES), value=source, label="styles from")
                 style_path = gr.Textbox(value=bank or styles_dir or "", label="bank file or folder on this machine",
-                                        placeholder="bank.safetensors or styles/ (press Enter)")
+                                        placeholder="bank.safetensors or styles/ (press Enter)",
+                                        info="only under the folder the app started in and those given with "
+                                        f"--allow-path; at most {MAX_FOLDER_IMAGES} images of a folder are read")
                 style_files = gr.File(label="your style images", file_count="multiple", file_types=["image"],
                                       type="filepath", elem_id="style-files")
                 n_styles = gr.Slider(1, MAX_STYLES, value=4, step=1, label="styles shown")

@@ -6,21 +6,27 @@ import argparse
 import logging
 from pathlib import Path
 
+from ..app import MAX_FOLDER_IMAGES
 from .common import CLIError, add_checkpoint_arguments, load_stylizer_from_args, positive_int
 
 logger = logging.getLogger(__name__)
 
-EPILOG = """\
+EPILOG = f"""\
 examples:
   stylizing-vit-aug app                                    # the bundled default, http://127.0.0.1:7860
   stylizing-vit-aug app --checkpoint tiny-camelyon17wilds --bank bank.safetensors
   stylizing-vit-aug app --checkpoint runs/my-finetune --styles-dir styles/ --port 8080
   stylizing-vit-aug app --host 0.0.0.0                     # reachable from other machines too
+  stylizing-vit-aug app --allow-path /data/styles --allow-path /data/banks
 
 Needs the `app` extra: pip install "stylizing-vit-aug[app]". The page shows the chosen content
 images (the bundled histology by default) in the chosen styles with anatomy SSIM and style
 distance under each cell, and the StylizeTransform(...) line with the settings on the page.
 Stop it with Ctrl-C.
+
+A bank file or style folder typed on the page must lie in the folder the app was started in,
+in --bank / --styles-dir, or in an --allow-path: anyone who reaches the page (see --host) can
+look at those images, and nothing else. At most {MAX_FOLDER_IMAGES} images of a folder are read.
 """
 
 
@@ -41,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     styles = parser.add_mutually_exclusive_group()
     styles.add_argument("--bank", type=Path, help="start with the styles of this bank file")
     styles.add_argument("--styles-dir", type=Path, help="start with the styles of this folder")
+    parser.add_argument("--allow-path", type=Path, action="append", default=[], metavar="PATH",
+                        help="a folder (or file) whose banks and style images the page may read, besides the "
+                        "working folder (repeatable)")
     parser.add_argument("--cell-size", type=positive_int, default=160, help="grid cell side in pixels (default 160)")
     add_checkpoint_arguments(parser)
 
@@ -52,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         import_gradio()
     except ImportError as error:
         raise CLIError(str(error)) from None
-    for path, what in ((args.bank, "bank file"), (args.styles_dir, "style folder")):
+    given = [(args.bank, "bank file"), (args.styles_dir, "style folder")] + [(p, "--allow-path") for p in args.allow_path]
+    for path, what in given:
         if path is not None and not path.exists():
             raise CLIError(f"{what} {path} does not exist")
     stylizer = load_stylizer_from_args(args)
@@ -61,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         bank=str(args.bank) if args.bank else None,
         styles_dir=str(args.styles_dir) if args.styles_dir else None,
         cell_size=args.cell_size,
+        allow_paths=args.allow_path,
     )
     logger.info("serving %s on %s:%s", stylizer.source, args.host, args.port or "7860+")
     # quiet: Gradio's own start-up lines tell a script author to "set share=True in launch()";
