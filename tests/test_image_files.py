@@ -11,17 +11,18 @@ from __future__ import annotations
 import io
 import logging
 import struct
+import sys
 import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from conftest import examples
 from stylizing_vit_aug.images import (
     ImageReadError,
     image_size,
@@ -238,6 +239,18 @@ def test_16_bit_alpha_round_trips_through_png(tmp_path, channels):
     assert np.array_equal(read_image(tmp_path / "x.png", alpha=True), pixels)
 
 
+@pytest.mark.parametrize("channels", [2, 3, 4])
+def test_16_bit_png_without_opencv_reads_the_same(tmp_path, monkeypatch, channels):
+    """Without OpenCV, 16-bit colour PNG goes through torchvision's decoder: same pixels, same
+    orientation."""
+    pixels = np.random.default_rng(6).integers(0, 65536, (12, 20, channels), dtype=np.uint16)
+    buffer = io.BytesIO()
+    save_image(pixels, buffer, "PNG")
+    (tmp_path / "x.png").write_bytes(_png_with_exif(buffer.getvalue(), 6))
+    monkeypatch.setitem(sys.modules, "cv2", None)  # import cv2 -> ImportError
+    assert np.array_equal(read_image(tmp_path / "x.png", alpha=True), UPRIGHT[6](pixels))
+
+
 # -- issue 17 item 9: a lossless WebP stays lossless ------------------------------------------------
 def test_lossless_webp_is_detected_and_kept_exact(tmp_path):
     pixels = np.random.default_rng(3).integers(0, 256, (24, 24, 3), dtype=np.uint8)
@@ -283,6 +296,7 @@ def test_stylize_keeps_lossless_webp_exact_and_carries_alpha(tmp_path):
     """`stylize --strength 0` gives back a lossless WebP's pixels exactly (it was re-encoded
     lossy: max diff 11), and an RGBA input comes back RGBA with its alpha unchanged."""
     from conftest import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+
     from stylizing_vit_aug import cli, hub
 
     hub.save_pretrained(make_small_model(), tmp_path / "ckpt", mean=CAMELYON_MEAN, std=CAMELYON_STD)

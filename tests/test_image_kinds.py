@@ -15,11 +15,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from conftest import examples
 from stylizing_vit_aug.images import ImageError, from_batch, kinds, to_batch
 
 
@@ -63,8 +63,9 @@ def test_alpha_comes_back_unchanged_and_colour_is_stylised(small_stylizer_module
 
 @pytest.fixture(scope="module")
 def small_stylizer_module():
-    import stylizing_vit_aug as sva
     from conftest import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+
+    import stylizing_vit_aug as sva
 
     return sva.Stylizer(make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32, mode="detail")
 

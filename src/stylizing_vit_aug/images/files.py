@@ -19,7 +19,13 @@ try:  # PIL is a core dependency, but keep the import error readable
 except ImportError:  # pragma: no cover
     PILImage = None
 
-from .kinds import ALPHA_CHANNELS, ALPHA_POLICY, ImageError, check_size_and_channels, log_once
+from .kinds import (
+    ALPHA_CHANNELS,
+    ALPHA_POLICY,
+    ImageError,
+    check_size_and_channels,
+    log_once,
+)
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 SIXTEEN_BIT_FORMATS = ("PNG", "TIFF")  # the formats save_image writes 16-bit pixels to
@@ -132,7 +138,7 @@ def _keep_stored_order(image: "PILImage.Image") -> None:
     exif = image.getexif()
     if _EXIF_ORIENTATION in exif:
         del exif[_EXIF_ORIENTATION]
-    image._size = _stored_size(image)  # noqa: SLF001 - the loader allocates from this size
+    image._size = _stored_size(image)  # the loader allocates from this size
 
 
 def _note_frames(image: "PILImage.Image") -> None:
@@ -154,7 +160,8 @@ def _decode_16bit(path: Path, image: "PILImage.Image", orientation: int, layout:
         pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
         if pixels is None or pixels.ndim != 3 or pixels.dtype != np.uint16:
             raise ImageReadError(f"cannot read image {path}: OpenCV could not decode its 16-bit pixels")
-        pixels = pixels[..., [2, 1, 0, 3][: pixels.shape[-1]]]  # BGR(A) -> RGB(A)
+        if pixels.shape[-1] in (3, 4):
+            pixels = pixels[..., [2, 1, 0, 3][: pixels.shape[-1]]]  # BGR(A) -> RGB(A)
         if layout == "LA" and pixels.shape[-1] == 4:
             pixels = pixels[..., [0, 3]]
         return _as_stored(pixels, image, orientation, path)
