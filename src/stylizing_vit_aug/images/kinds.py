@@ -41,8 +41,9 @@ _PIL_CONVERTED = {
 
 ALPHA_POLICY = (
     "alpha is carried, never stylised: the colour channels are stylised as stored and the alpha "
-    "channel comes back unchanged (RGBA in, RGBA out; gray+alpha in, gray+alpha out); where a "
-    "result has no room for alpha (a style image, a training crop, a JPEG file) it is dropped"
+    "channel comes back unchanged (RGBA in, RGBA out; gray+alpha in, gray+alpha out; a PIL "
+    "palette image comes back RGB, or RGBA with transparency); where a result has no room for "
+    "alpha (a style image, a training crop, a preview, a JPEG or BMP file) it is dropped"
 )
 
 
