@@ -26,11 +26,11 @@ from PIL import Image
 
 from . import metrics
 from .bank import HISTOLOGY_ASSETS, BankMismatch, StyleBank, bundled_bank
+from .bank.building import folder_domains
 from .grid import content_style_grid
 from .hub import DEFAULT_ALIAS, load_stylizer
-from .bank.building import folder_domains
-from .images import IMAGE_EXTENSIONS, ImageError, read_image, to_batch
 from .image_ops import resize
+from .images import IMAGE_EXTENSIONS, ImageError, read_image, to_batch
 from .stylizer import DEFAULT_MODE, MODES, Stylizer
 
 if TYPE_CHECKING:

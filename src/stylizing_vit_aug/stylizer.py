@@ -46,8 +46,21 @@ import torch
 
 from .checkpoints import write_checkpoint
 from .image_ops import resize, to_luminance
-from .images import MIN_SIZE, ImageLike, Normalization, from_batch, same_kind_copy, to_batch
-from .images.windows import height_width, largest_image_pixels, put_columns, single_images, window
+from .images import (
+    MIN_SIZE,
+    ImageLike,
+    Normalization,
+    from_batch,
+    same_kind_copy,
+    to_batch,
+)
+from .images.windows import (
+    height_width,
+    largest_image_pixels,
+    put_columns,
+    single_images,
+    window,
+)
 from .model import StyleStream, StylizingViT
 from .tissue import change_weight
 

@@ -7,7 +7,12 @@ import logging
 from pathlib import Path
 
 from ..app import MAX_FOLDER_IMAGES
-from .common import CLIError, add_checkpoint_arguments, load_stylizer_from_args, positive_int
+from .common import (
+    CLIError,
+    add_checkpoint_arguments,
+    load_stylizer_from_args,
+    positive_int,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
         import_gradio()
     except ImportError as error:
         raise CLIError(str(error)) from None
-    given = [(args.bank, "bank file"), (args.styles_dir, "style folder")] + [(p, "--allow-path") for p in args.allow_path]
+    given = [(args.bank, "bank file"), (args.styles_dir, "style folder")]
+    given += [(path, "--allow-path") for path in args.allow_path]
     for path, what in given:
         if path is not None and not path.exists():
             raise CLIError(f"{what} {path} does not exist")
