@@ -8,6 +8,7 @@ import torch
 
 import stylizing_vit
 from conftest import SMALL_CONFIG, make_small_model
+from stylizing_vit_aug.train.data import TrainBatch
 from stylizing_vit_aug.train.losses import (
     LOSS_TERMS,
     LossWeights,
@@ -91,7 +92,7 @@ def test_objective_and_gradients_match_the_reference_training_forward(reference_
 
     objective = StylizingObjective(model, perceptual, weights)
     model.zero_grad()
-    out = objective(content, style)
+    out = objective(TrainBatch(content, style=style))
     out.total.backward()
     for name in LOSS_TERMS:
         assert out.terms[name].item() == pytest.approx(getattr(ref_loss, name).detach().item(), rel=1e-5, abs=1e-6), name
@@ -128,7 +129,7 @@ def test_a_few_steps_reduce_the_loss_on_a_fixed_batch(perceptual):
     content = torch.randn(4, 3, 32, 32)
     losses = []
     for _ in range(8):
-        out = objective(content)
+        out = objective(TrainBatch(content))
         optimizer.zero_grad()
         out.total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

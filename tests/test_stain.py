@@ -16,7 +16,7 @@ from test_trainer import ARCH, data, options, parse  # noqa: F401  (data is a fi
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.commands.train import run as run_train
 from stylizing_vit_aug.train import training_state
-from stylizing_vit_aug.train.data import pair_styles
+from stylizing_vit_aug.train.data import TrainBatch, pair_styles
 from stylizing_vit_aug.train.losses import (
     STAIN_TERMS,
     StainSupervisedObjective,
@@ -75,7 +75,7 @@ def test_objective_terms_and_gradients():
     model = make_small_model()
     objective = StainSupervisedObjective(model, (0.7, 0.55, 0.7), (0.2, 0.2, 0.2))
     content = torch.randn(4, 3, 32, 32) * 0.5
-    out = objective(content, torch.tensor([1, 0, 3, 2]), torch.Generator().manual_seed(0))
+    out = objective(TrainBatch(content, torch.tensor([1, 0, 3, 2]), generator=torch.Generator().manual_seed(0)))
     assert set(out.terms) == set(STAIN_TERMS) and out.terms["colour"].item() == 0  # off by default
     assert all(out.terms[k].item() > 0 for k in ("relative", "stylized", "self"))
     out.total.backward()
@@ -92,8 +92,8 @@ def test_colour_term_pulls_towards_real_styles_of_other_domains():
     content = torch.randn(4, 3, 32, 32) * 0.5
     pairs = torch.tensor([1, 0, 3, 2])
     with pytest.raises(ValueError, match="real_index"):
-        objective(content, pairs, torch.Generator().manual_seed(0))
-    out = objective(content, pairs, torch.Generator().manual_seed(0), torch.tensor([2, 3, 0, 1]))
+        objective(TrainBatch(content, pairs, generator=torch.Generator().manual_seed(0)))
+    out = objective(TrainBatch(content, pairs, real_index=torch.tensor([2, 3, 0, 1]), generator=torch.Generator().manual_seed(0)))
     expected = sum(weights.as_dict()[k] * out.terms[k] for k in STAIN_TERMS)
     assert out.terms["colour"].item() > 0 and out.total.item() == pytest.approx(expected.item())
     model.zero_grad()
@@ -144,8 +144,9 @@ def test_seam_term_sees_blocks_and_lattices_not_tissue(histology_crops):
 def test_seam_weight_adds_the_term_for_every_change():
     model = make_small_model()
     objective = StainSupervisedObjective(model, (0.7, 0.55, 0.7), (0.2, 0.2, 0.2), StainWeights.parse("seam=3,colour=1"))
-    out = objective(torch.randn(4, 3, 32, 32) * 0.5, torch.tensor([1, 0, 3, 2]), torch.Generator().manual_seed(0),
-                    torch.tensor([2, 3, 0, 1]))
+    batch = TrainBatch(torch.randn(4, 3, 32, 32) * 0.5, torch.tensor([1, 0, 3, 2]), real_index=torch.tensor([2, 3, 0, 1]),
+                       generator=torch.Generator().manual_seed(0))
+    out = objective(batch)
     assert out.terms["seam"].item() > 0
     assert out.total.item() == pytest.approx(sum(objective.weights.as_dict()[k] * out.terms[k].item() for k in STAIN_TERMS), rel=1e-5)
 
@@ -186,8 +187,8 @@ def test_distribution_term_needs_real_styles_and_trains_the_model():
     content = torch.randn(4, 3, 32, 32) * 0.5
     pairs = torch.tensor([1, 0, 3, 2])
     with pytest.raises(ValueError, match="real_index"):
-        objective(content, pairs, torch.Generator().manual_seed(0))
-    out = objective(content, pairs, torch.Generator().manual_seed(0), torch.tensor([2, 3, 0, 1]))
+        objective(TrainBatch(content, pairs, generator=torch.Generator().manual_seed(0)))
+    out = objective(TrainBatch(content, pairs, real_index=torch.tensor([2, 3, 0, 1]), generator=torch.Generator().manual_seed(0)))
     assert out.terms["distribution"].item() > 0 and out.terms["colour"].item() > 0
     assert out.total.item() == pytest.approx(sum(weights.as_dict()[k] * out.terms[k] for k in STAIN_TERMS).item())
     model.zero_grad()

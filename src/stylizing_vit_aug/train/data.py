@@ -18,7 +18,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -44,7 +44,9 @@ __all__ = [
     "EpochBatches",
     "ImageFolderDataset",
     "ImageRecord",
+    "TrainBatch",
     "pair_styles",
+    "training_batch",
 ]
 
 logger = logging.getLogger(__name__)
@@ -369,3 +371,32 @@ def pair_styles(
         if candidates.numel():
             index[i] = candidates[min(int(draws[i] * candidates.numel()), candidates.numel() - 1)]
     return index
+
+
+class TrainBatch(NamedTuple):
+    """What an objective's ``forward`` receives: one micro-batch and its pairings, built by
+    :func:`training_batch` (the trainer) or by hand (tests, benchmarks).
+
+    ``style_index``: the style of each sample, a row of ``content`` (None: the batch rolled by
+    one, the paper); ``style``: external style images, one per sample, instead of an index;
+    ``real_index``: a sample of another domain per sample, for objectives whose
+    ``needs_real_styles`` is true; ``generator``: the step's seeded generator, for objectives
+    that draw random numbers (never global random state, so a resumed run repeats the draws).
+    """
+
+    content: torch.Tensor
+    style_index: torch.Tensor | None = None
+    style: torch.Tensor | None = None
+    real_index: torch.Tensor | None = None
+    domains: torch.Tensor | None = None
+    generator: torch.Generator | None = None
+
+
+def training_batch(
+    content: torch.Tensor, domains: torch.Tensor, pairing: str, generator: torch.Generator, real_styles: bool = False
+) -> TrainBatch:
+    """The batch of one step: styles paired by ``pairing``, then (``real_styles``) a real style
+    of another domain per sample, both drawn from ``generator`` in that order."""
+    index = pair_styles(domains, pairing, generator).to(content.device)
+    real = pair_styles(domains, "other_domain", generator).to(content.device) if real_styles else None
+    return TrainBatch(content, style_index=index, real_index=real, domains=domains, generator=generator)

@@ -38,13 +38,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..model import StylizingViT, TrainingImages
+from .data import TrainBatch, pair_styles
 from .stain import StainChangeSampler
 
 __all__ = [
     "LOSS_TERMS",
     "LossOutput",
     "LossWeights",
+    "Preview",
     "STAIN_TERMS",
+    "StainImages",
     "StainSupervisedObjective",
     "StainWeights",
     "StylizingObjective",
@@ -73,6 +76,10 @@ class TermWeights:
 
     def as_dict(self) -> dict[str, float]:
         return {k: float(v) for k, v in asdict(self).items()}
+
+    def as_text(self, separator: str = ",") -> str:
+        """``"name=value,..."``, the form :meth:`parse` reads (the command line's defaults)."""
+        return separator.join(f"{name}={value:g}" for name, value in self.as_dict().items())
 
     def weighted_sum(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
         """The total loss: each term times its weight, summed in field order."""
@@ -167,18 +174,47 @@ def combine(terms: dict[str, torch.Tensor], weights: LossWeights) -> torch.Tenso
 
 
 class LossOutput(NamedTuple):
+    """What an objective's ``forward`` returns: the weighted total, each term (named as the
+    fields of its weights), and its own images (:class:`~stylizing_vit_aug.model.TrainingImages`
+    for the paper's objective, :class:`StainImages` for the stain one), which its ``preview`` reads."""
+
     total: torch.Tensor
     terms: dict[str, torch.Tensor]
-    images: TrainingImages
+    images: tuple
+
+
+class Preview(NamedTuple):
+    """What validation measures and shows (normalised space): for each content row, the row of
+    the content that served as its style, the output that should equal the content
+    (reconstruction, or the content stylised by itself) and the stylised output."""
+
+    style_index: torch.Tensor
+    reconstruction: torch.Tensor
+    stylized: torch.Tensor
+
+
+class StainImages(NamedTuple):
+    """The stain objective's images (normalised space): the re-stained content ``source``,
+    ``own`` = F(source, source), ``stylized`` = F(source, style), ``relative`` = source +
+    stylized − own."""
+
+    source: torch.Tensor
+    own: torch.Tensor
+    stylized: torch.Tensor
+    relative: torch.Tensor
 
 
 class StylizingObjective(nn.Module):
     """The model plus its frozen perceptual network: ``forward`` returns the weighted loss.
 
     One module so that data-parallel wrappers (DDP through accelerate) see the whole forward.
+    The batch's styles are ``style_index`` rows of the content (None: rolled by one) or
+    external ``style`` images.
     """
 
+    Weights = LossWeights
     terms = LOSS_TERMS
+    needs_real_styles = False
 
     def __init__(self, model: StylizingViT, perceptual: nn.Module, weights: LossWeights | None = None) -> None:
         super().__init__()
@@ -193,10 +229,16 @@ class StylizingObjective(nn.Module):
     def features(self, images: torch.Tensor) -> list[torch.Tensor]:
         return [f.float() for f in self.perceptual(images)]
 
-    def forward(
-        self, content: torch.Tensor, style: torch.Tensor | None = None, style_index: torch.Tensor | None = None
-    ) -> LossOutput:
-        out = self.model.forward_train(content, style, style_index)
+    def preview(self, batch: TrainBatch, out: LossOutput) -> Preview:
+        """The reconstruction x̂ and the stylised output o of ``forward``, styles in the batch."""
+        images: TrainingImages = out.images  # type: ignore[assignment]
+        if images.style_index is None:
+            raise ValueError("a preview needs styles from the batch (a style_index), not external style images")
+        return Preview(images.style_index, images.recon_content, images.stylized)
+
+    def forward(self, model_batch: TrainBatch) -> LossOutput:
+        content, style = model_batch.content, model_batch.style
+        out = self.model.forward_train(content, style, model_batch.style_index)
         batch = content.shape[0]
         x, x_hat, o = content.float(), out.recon_content.float(), out.stylized.float()
         style_rows: slice | torch.Tensor
@@ -304,8 +346,14 @@ class StainSupervisedObjective(nn.Module):
     the target ``T1(x)``: the content's anatomy in the style's stain (:mod:`.stain`). Optionally
     (``colour`` weight) real styles of other domains pull the output's colour statistics to
     theirs. No perceptual network, so a step is cheap on a CPU.
+
+    The batch needs ``style_index`` (the same-slide partner of each sample), ``generator`` (the
+    stain changes are drawn from it) and, when :attr:`needs_real_styles`, ``real_index`` (a
+    sample of another domain whose image is the real style of the ``colour`` and
+    ``distribution`` terms).
     """
 
+    Weights = StainWeights
     terms = STAIN_TERMS
 
     def __init__(
@@ -328,12 +376,27 @@ class StainSupervisedObjective(nn.Module):
         """One line for checkpoints and model cards."""
         return f"synthetic-stain supervision ({self.sampler}, weights {self.weights.as_dict()})"
 
-    def forward(
-        self, content: torch.Tensor, style_index: torch.Tensor, generator: torch.Generator,
-        real_index: torch.Tensor | None = None,
-    ) -> LossOutput:
-        """``style_index``: the same-slide partner of each sample; ``real_index``: a sample of
-        another domain whose image is the real style of the ``colour`` term."""
+    @property
+    def needs_real_styles(self) -> bool:
+        """Whether a batch must carry ``real_index`` (:attr:`StainWeights.needs_real_styles`)."""
+        return self.weights.needs_real_styles
+
+    def preview(self, batch: TrainBatch, out: LossOutput) -> Preview:
+        """The relative output on real pairs of other domains (the synthetic pairs' targets are
+        no stylisation a user asks for): the content stylised by itself and the relative
+        output. Draws the pairing from the batch's generator, after ``forward``."""
+        content = batch.content
+        if batch.domains is None or batch.generator is None:
+            raise ValueError("the stain objective's preview needs the batch's domains and generator")
+        index = pair_styles(batch.domains, "other_domain", batch.generator).to(content.device)
+        stylized, own = self.model.stylize_with_self(content, self.model.encode_style(content[index]))
+        return Preview(index, own, content + stylized.float() - own.float())
+
+    def forward(self, model_batch: TrainBatch) -> LossOutput:
+        content, style_index, generator = model_batch.content, model_batch.style_index, model_batch.generator
+        real_index = model_batch.real_index
+        if style_index is None or generator is None:
+            raise ValueError("the stain objective needs a batch with style_index (a same-slide partner per sample) and a generator")
         batch = content.shape[0]
         x01 = (content.float() * self.std + self.mean).clamp(0, 1)
         to_content = self.content_sampler(batch, generator).to(content.device)
@@ -372,4 +435,4 @@ class StainSupervisedObjective(nn.Module):
                 terms["distribution"] = sliced_wasserstein(on_real, real.float(), directions)
         if self.weights.seam > 0:
             terms["seam"] = sum(seam_excess(change, period) for change in changes)
-        return LossOutput(self.weights.weighted_sum(terms), terms, TrainingImages(own, relative, None, style_index))  # type: ignore[arg-type]
+        return LossOutput(self.weights.weighted_sum(terms), terms, StainImages(source, own, stylized, relative))

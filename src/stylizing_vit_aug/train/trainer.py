@@ -13,10 +13,12 @@ What it does, in the order a reader meets it in :class:`Trainer` (the command li
 * data: :class:`~.data.ImageFolderDataset` crops at the model size, a seeded order per epoch
   (:class:`~.data.EpochBatches`), styles from the same batch (``--pairing roll`` = the paper, or
   ``other_domain``);
-* objective (``--objective``): ``paper`` — :class:`~.losses.StylizingObjective` with the
-  perceptual network of :func:`~.perceptual.build_perceptual`; ``stain`` —
+* objective (``--objective``): one entry of :data:`~.objectives.OBJECTIVES`, behind the
+  :class:`~.objectives.Objective` protocol (``paper`` — :class:`~.losses.StylizingObjective`
+  with the perceptual network of :func:`~.perceptual.build_perceptual`; ``stain`` —
   :class:`~.losses.StainSupervisedObjective`, synthetic-stain pairs and pixel losses, no
-  perceptual network (fast on a CPU);
+  perceptual network, fast on a CPU). The trainer never asks which one it holds: it hands each
+  a :class:`~.data.TrainBatch` and logs the terms it names;
 * AdamW + cosine to zero (the paper: lr 1e-3, betas 0.9/0.999, weight decay 0.01) with optional
   linear warmup (torch's ``LinearLR`` then ``CosineAnnealingLR``, :func:`warmup_cosine`), gradient
   clipping (1.0), gradient accumulation, bf16 autocast on CUDA (``--precision``), all through
@@ -43,6 +45,7 @@ random states.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -62,12 +65,16 @@ from ..images import to_batch
 from ..model import PRESETS, ModelConfig, StylizingViT, count_parameters
 from ..stylizer import Stylizer
 from .config import TrainConfig
-from .data import TISSUE_CROPS, EpochBatches, ImageFolderDataset, mix_seed, pair_styles
-from .losses import (
-    StainSupervisedObjective,
-    StylizingObjective,
+from .data import (
+    TISSUE_CROPS,
+    EpochBatches,
+    ImageFolderDataset,
+    TrainBatch,
+    mix_seed,
+    training_batch,
 )
-from .perceptual import build_perceptual
+from .losses import LossOutput
+from .objectives import Objective, build_objective
 from .training_state import (
     TrainingCheckpointError,
     read_training_checkpoint,
@@ -86,10 +93,7 @@ LAST_CHECKPOINT = "last.safetensors"
 # settings that decide the loss trajectory: a resume with other values would not continue the run
 # exactly (warned). The schedule (--lr, --warmup-steps and the length they give) is checked apart:
 # a resume with another one is refused (ScheduleChanged).
-TRAJECTORY_ARGS = (
-    "seed", "batch_size", "accumulate", "weight_decay", "betas", "samples_per_epoch", "pairing",
-    "loss_weights", "grad_clip", "objective", "stain_weights",
-)
+TRAJECTORY_ARGS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("trajectory"))
 
 
 class TrainingDiverged(RuntimeError):
@@ -323,13 +327,12 @@ class Trainer:
         config = self.config
         if self.resume_state is not None:
             trainer = self.resume_state["trainer"]
-            model = StylizingViT(**trainer["architecture"])
+            model = StylizingViT(**ModelConfig(**trainer["architecture"]).to_dict())
             model.load_state_dict(self.resume_state["model"], strict=True)
             return model, trainer["mean"], trainer["std"], trainer.get("base_model")
         if config.init in PRESETS:
             torch.manual_seed(config.seed)
-            arch = {**PRESETS[config.init], **config.architecture}
-            model = StylizingViT(**{k: v for k, v in arch.items() if k in ModelConfig.__dataclass_fields__})
+            model = StylizingViT(**ModelConfig(**{**PRESETS[config.init], **config.architecture}).to_dict())
             logger.info("training %s from scratch (%d parameters)", model.config, count_parameters(model))
             return model, config.mean, config.std, None
         from ..hub import load_stylizer
@@ -338,16 +341,8 @@ class Trainer:
         logger.info("fine-tuning %s", stylizer)
         return stylizer.model, stylizer.mean.cpu().tolist(), stylizer.std.cpu().tolist(), stylizer.source
 
-    def _objective(self) -> StylizingObjective | StainSupervisedObjective:
-        config = self.config
-        if config.objective == "stain":
-            return StainSupervisedObjective(self.model, self.mean, self.std, config.stain_weights)
-        perceptual = build_perceptual(
-            config.perceptual, mean=self.mean, std=self.std, weights=config.perceptual_weights,
-            input_mode=config.perceptual_input, level_scales=config.perceptual_scales,
-            width=config.perceptual_width, seed=config.seed,
-        )
-        return StylizingObjective(self.model, perceptual, config.loss_weights)
+    def _objective(self) -> Objective:
+        return build_objective(self.config.objective, self.model, self.mean, self.std, self.config)
 
     def _dataset(self, root: str, augment: bool) -> ImageFolderDataset:
         """Training crops (augmented, ``--no-skip-blank`` honoured) or validation crops (tissue
@@ -372,7 +367,10 @@ class Trainer:
             _truncate_log(self.val_log_path, self.step)
 
     def _restore_schedule(self, schedule: dict) -> None:
-        if "lr_lambdas" in schedule:  # written when the schedule was a LambdaLR: its step count is all it held
+        # Checkpoints written before the schedule became torch's LinearLR + CosineAnnealingLR held a
+        # hand-written LambdaLR, whose step count is all it kept: replay that many steps. Those
+        # checkpoints still resume exactly (test_trainer's former-schedule test).
+        if "lr_lambdas" in schedule:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # "lr_scheduler.step() before optimizer.step()"
                 for _ in range(int(schedule["last_epoch"])):
@@ -399,8 +397,17 @@ class Trainer:
         }
 
     @property
-    def objective_module(self) -> StylizingObjective:
+    def objective_module(self) -> Objective:
+        """The objective itself (``self.objective`` may be its DDP wrapper)."""
         return self.accelerator.unwrap_model(self.objective)  # type: ignore[return-value]
+
+    def _batch(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> TrainBatch:
+        """The objective's batch: normalised content, styles paired by ``--pairing`` and, when the
+        objective asks for them, real styles of other domains."""
+        return training_batch(
+            self._prepare(batch["image"]), batch["domain"], self.config.pairing, generator,
+            real_styles=self.objective_module.needs_real_styles,
+        )
 
     def _check_weights(self, what: str) -> None:
         """Raise :class:`TrainingDiverged` rather than write NaN/Inf weights (the previous
@@ -462,12 +469,11 @@ class Trainer:
         sums = torch.zeros(len(terms) + 1, device=accelerator.device)
         record: dict[str, float] = {}
         for micro, batch in enumerate(micro_batches):
-            content = self._prepare(batch["image"])
             generator = torch.Generator().manual_seed(mix_seed(config.seed, self.step, micro, accelerator.process_index, 0x57E))
-            index = pair_styles(batch["domain"], config.pairing, generator).to(accelerator.device)
+            model_batch = self._batch(batch, generator)
             with accelerator.accumulate(self.objective):  # no_sync but on the last micro-batch
                 with accelerator.autocast():
-                    out = self._forward(self.objective, content, index, generator, batch["domain"])
+                    out = self._forward(self.objective, model_batch)
                 accelerator.backward(out.total)  # divided by the micro-batches
                 sums += torch.stack([out.total.detach()] + [out.terms[k].detach() for k in terms]).float()
                 if accelerator.sync_gradients:  # the gradients are complete: check before the update
@@ -502,14 +508,9 @@ class Trainer:
             )
         return norm
 
-    def _forward(
-        self, objective: torch.nn.Module, content: torch.Tensor, index: torch.Tensor, generator: torch.Generator,
-        domains: torch.Tensor,
-    ):
-        if self.config.objective == "stain":
-            real = pair_styles(domains, "other_domain", generator) if self.config.stain_weights.needs_real_styles else None
-            return objective(content, index, generator, real)
-        return objective(content, style_index=index)
+    def _forward(self, objective: torch.nn.Module, batch: TrainBatch) -> LossOutput:
+        """One forward of the objective (or of its DDP wrapper) on ``batch``."""
+        return objective(batch)
 
     # -- validation ------------------------------------------------------------------------------
     def _val_batch(self) -> dict[str, torch.Tensor]:
@@ -521,29 +522,21 @@ class Trainer:
     def validate(self) -> dict[str, float]:
         """Loss terms, anatomy/style metrics and a preview grid (``previews/step_<step>.png``) on
         fixed validation crops of tissue."""
-        batch = self._val_batch()
-        content = self._prepare(batch["image"])
-        generator = torch.Generator().manual_seed(self.config.seed)
-        index = pair_styles(batch["domain"], self.config.pairing, generator).to(content.device)
+        batch = self._batch(self._val_batch(), torch.Generator().manual_seed(self.config.seed))
         module = self.objective_module
         self.model.eval()
         try:
             with self.accelerator.autocast():
-                out = self._forward(module, content, index, generator, batch["domain"])
-                if isinstance(module, StainSupervisedObjective):  # metrics on real pairs of other slides
-                    index = pair_styles(batch["domain"], "other_domain", generator).to(content.device)
-                    stylized, own = self.model.stylize_with_self(content, self.model.encode_style(content[index]))
-                    images = (own, content + stylized.float() - own.float())
-                else:
-                    images = (out.images.recon_content, out.images.stylized)
+                out = self._forward(module, batch)  # type: ignore[arg-type]
+                preview = module.preview(batch, out)
         finally:
             self.model.train()
         result = {f"val_{k}": float(v) for k, v in out.terms.items()}
         result["val_loss"] = float(out.total)
-        content01 = self.stylizer.denormalize(content).clamp(0, 1).cpu()
-        recon01 = self.stylizer.denormalize(images[0].float()).clamp(0, 1).cpu()
-        stylized01 = self.stylizer.denormalize(images[1].float()).clamp(0, 1).cpu()
-        style01 = content01[index.cpu()]
+        content01 = self.stylizer.denormalize(batch.content).clamp(0, 1).cpu()
+        recon01 = self.stylizer.denormalize(preview.reconstruction.float()).clamp(0, 1).cpu()
+        stylized01 = self.stylizer.denormalize(preview.stylized.float()).clamp(0, 1).cpu()
+        style01 = content01[preview.style_index.cpu()]
         try:
             from .. import metrics
         except ImportError as error:  # metrics.py is optional for training itself
