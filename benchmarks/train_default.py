@@ -42,6 +42,10 @@ On a machine shared with other work, set
 ``stage`` resumes a killed run (``--resume auto`` when a checkpoint exists). ``ship`` measures
 the checkpoint with ``quality_default.py`` and writes it into ``weights/`` only if it passes the
 shipping bar there, with a model card that records the recipe, data, samples seen and figures.
+
+Provenance names runs relative to the repository (``runs/default-s5/final``), never a folder of
+the machine they ran on: ``export`` and ``ship`` take run folders inside the repository, given
+relative to it (run the script from the repository root), and refuse absolute paths.
 """
 
 from __future__ import annotations
@@ -60,17 +64,52 @@ import torch
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.commands.train import main as train_main
 from stylizing_vit_aug.hub import BUNDLED_WEIGHTS_DIR, save_pretrained
+from stylizing_vit_aug.model import ModelConfig, StylizingViT
 from stylizing_vit_aug.registry import DEFAULT_ALIAS
 from stylizing_vit_aug.train.training_state import read_training_checkpoint
 
+ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path("data/default-train")
-PREVIEW = Path(__file__).resolve().parent.parent / "docs" / "default-preview.png"
+PREVIEW = ROOT / "docs" / "default-preview.png"
 ARCHITECTURE = ["--init", "tiny", "--img-size", "112", "--patch-size", "8", "--depth", "6"]
 RECIPE = [
     "--objective", "stain", "--pairing", "same_domain", "--scale", "0.5", "--cache-images",
     "--samples-per-epoch", "4000", "--batch-size", "8", "--precision", "bf16", "--workers", "1",
     "--warmup-steps", "200", "--save-every", "250", "--no-progress",
 ]
+
+
+def repository_path(path: Path) -> str:
+    """``path`` as provenance records it: relative to the repository root, in ``/`` form. An
+    absolute path, or one that leads out of the repository, is refused (a card must not carry a
+    machine's folders)."""
+    if path.is_absolute() or str(path).startswith("~"):
+        raise SystemExit(
+            f"{path} is a machine path: give the run folder relative to the repository (e.g. runs/default-s5/final), "
+            "from the repository root; provenance records it as given"
+        )
+    try:
+        return (Path.cwd() / path).resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        raise SystemExit(f"{path} is outside the repository ({ROOT.name}/): provenance can only name runs inside it") from None
+
+
+def machine_paths(record: object) -> list[str]:
+    """The strings of ``record`` (nested dicts and lists) that are absolute paths."""
+    if isinstance(record, dict):
+        return [found for value in record.values() for found in machine_paths(value)]
+    if isinstance(record, (list, tuple)):
+        return [found for value in record for found in machine_paths(value)]
+    if isinstance(record, str) and (record.startswith(("/", "~")) or str(ROOT) in record or Path(record).is_absolute()):
+        return [record]
+    return []
+
+
+def refuse_machine_paths(**records: object) -> None:
+    found = {name: machine_paths(record) for name, record in records.items()}
+    found = {name: paths for name, paths in found.items() if paths}
+    if found:
+        raise SystemExit(f"refusing to write provenance that names machine paths: {found}")
 
 
 def stage(run: Path, steps: int, lr: float, init: str | None, stain_weights: str, stop_after: int | None) -> int:
@@ -88,17 +127,19 @@ def stage(run: Path, steps: int, lr: float, init: str | None, stain_weights: str
 
 def export(run: Path) -> int:
     """A stage stopped before its schedule ended: its last checkpoint as ``final/`` (for ``--init``)."""
+    source = repository_path(run)
     state = read_training_checkpoint(run / "checkpoints" / "last.safetensors")
     trainer, config = state["trainer"], state["trainer"]["config"]
-    model = sva.StylizingViT(**trainer["architecture"])
+    model = StylizingViT(**ModelConfig(**trainer["architecture"]).to_dict())
     model.load_state_dict(state["model"])
-    stylizer = sva.Stylizer(model, trainer["mean"], trainer["std"], device="cpu", dtype=torch.float32, source=str(run))
+    stylizer = sva.Stylizer(model, trainer["mean"], trainer["std"], device="cpu", dtype=torch.float32, source=source)
     training = {
         "steps": trainer["step"], "batch_size": config["batch_size"], "accumulate": config["accumulate"],
         "world_size": trainer["world_size"], "lr": config["lr"], "objective": trainer["objective"],
         "pairing": config["pairing"], "data": config["data"],
         "note": f"stopped at step {trainer['step']} of a {trainer['total_steps']}-step schedule",
     }
+    refuse_machine_paths(source=source, training=training)
     save_pretrained(stylizer, run / "final", base_model=trainer.get("base_model"), training=training)
     print(f"exported step {trainer['step']} to {run / 'final'}")
     return 0
@@ -126,7 +167,9 @@ def machine() -> str:
 
 
 def ship(checkpoint: Path) -> int:
+    source = repository_path(checkpoint)  # before the gate: a machine path is refused at once
     stylizer = sva.load_stylizer(str(checkpoint), device="cpu", dtype=torch.float32)
+    stylizer.source = source  # load_stylizer records the resolved, absolute folder
     figures, grid = quality_default.evaluate(stylizer)
     verdict = quality_default.passes(figures)
     print(json.dumps({"figures": figures, "pass": verdict}, indent=2))
@@ -149,6 +192,7 @@ def ship(checkpoint: Path) -> int:
         "measured": f"benchmarks/quality_default.py, {quality_default.CROP_SIZE}-px held-out crops, mode {stylizer.mode}, {today}, {machine()}",
         "goals": quality_default.GOALS,
     }
+    refuse_machine_paths(source=stylizer.source, training=training, metrics=metrics)
     save_pretrained(stylizer, BUNDLED_WEIGHTS_DIR, training=training, metrics=metrics, half=True)
     PREVIEW.parent.mkdir(exist_ok=True)
     grid.save(PREVIEW)

@@ -126,3 +126,30 @@ def test_glass_stays_glass_with_every_bundled_style():
         assert out.mean() >= 200, path.stem
         change = out.astype(np.int16) - glass.astype(np.int16)
         assert _energy_at(change, period) <= 1.0, path.stem
+
+
+def test_the_shipped_card_names_no_machine_path():
+    """Provenance names the run relative to the repository (runs/default-s5-500/final), never a
+    folder of the machine it was trained on."""
+    import re
+    from pathlib import PurePosixPath, PureWindowsPath
+
+    def strings(value):
+        if isinstance(value, dict):
+            for item in value.values():
+                yield from strings(item)
+        elif isinstance(value, list):
+            for item in value:
+                yield from strings(item)
+        elif isinstance(value, str):
+            yield value
+
+    config = json.loads((WEIGHTS / "config.json").read_text())
+    absolute = [s for s in strings(config) if PurePosixPath(s).is_absolute() or PureWindowsPath(s).drive or s.startswith("~")]
+    assert not absolute, absolute
+    source = config["provenance"]["source"]
+    assert source is None or not Path(source).is_absolute()
+    machine_path = re.compile(r"(?:^|[\s`\"'(\[=])(/[\w.-]+/[\w./-]*|~/\S+|[A-Za-z]:\\\S+)")
+    for name in ("config.json", "README.md"):
+        found = machine_path.findall((WEIGHTS / name).read_text())
+        assert not found, (name, found)
