@@ -25,6 +25,7 @@ import torch
 
 from stylizing_vit_aug.benchmarking import time_calls
 from stylizing_vit_aug.model import PRESETS, create_model
+from stylizing_vit_aug.train.data import TrainBatch
 from stylizing_vit_aug.train.losses import LossWeights, StylizingObjective
 from stylizing_vit_aug.train.perceptual import SOURCES, build_perceptual
 
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def ours() -> None:
         with autocast():
-            out = objective(content)
+            out = objective(TrainBatch(content))
         out.total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         ours_opt.step()
