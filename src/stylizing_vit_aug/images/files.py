@@ -45,6 +45,7 @@ _UPRIGHT = {
 _INVERSE = {**{o: o for o in _UPRIGHT}, 6: 8, 8: 6}  # orientation whose operation undoes o's
 _MANY_FRAMES = {"TIFF": "multi-page TIFF", "WEBP": "animated WebP", "GIF": "animated GIF", "PNG": "animated PNG (APNG)"}
 # 8-bit PIL modes -> the mode read_image decodes them in (anything else: RGB)
+_BAND_PIXELS = 1 << 18  # pixels per row band read_image copies out of PIL at a time (1 MiB as RGBX)
 _DECODED_MODE = {"L": "L", "RGB": "RGB", "RGBA": "RGBA", "LA": "LA", "1": "L", "La": "LA", "PA": "RGBA", "RGBa": "RGBA"}
 
 logger = logging.getLogger(__name__)
@@ -79,25 +80,60 @@ def _unreadable(path: Path, error: BaseException) -> ImageReadError:
     return ImageReadError(f"cannot read image {path}: {reason}")
 
 
-def _decode(image: "PILImage.Image", path: Path, orientation: int, deep: str | None) -> np.ndarray:
-    """The pixels of an open PIL image in stored order (``orientation`` not yet applied; ``deep``:
-    :func:`_deep_colour`): uint8 or uint16, ``(H, W)`` or
-    ``(H, W, C)`` with C = 2 (gray + alpha), 3 (RGB) or 4 (RGB + alpha)."""
-    if image.mode.startswith("I;16"):
-        return np.asarray(image).astype(np.uint16)
-    if image.mode == "I":  # 16-bit grayscale as some plugins open it
-        pixels = np.asarray(image)
-        if pixels.min() < 0 or pixels.max() > 65535:
-            raise ImageReadError(f"cannot read image {path}: 32-bit integer pixels are not supported")
-        return pixels.astype(np.uint16)
+def _decode(image: "PILImage.Image", path: Path, orientation: int, deep: str | None, alpha: bool) -> np.ndarray:
+    """The pixels of an open PIL image, upright (``orientation`` applied; ``deep``:
+    :func:`_deep_colour`), alpha kept only with ``alpha``: uint8 or uint16, contiguous and
+    writeable, ``(H, W)`` or ``(H, W, C)`` with C = 2 (gray + alpha), 3 (RGB) or 4 (RGB + alpha)."""
     if image.mode == "F":
         raise ImageReadError(f"cannot read image {path}: 32-bit float pixels are not supported")
     if deep:
-        return _decode_16bit(path, image, orientation, deep)
-    mode = _DECODED_MODE.get(image.mode, "RGB")  # palette, CMYK, YCbCr ...: RGB
-    if image.mode == "P" and "transparency" in image.info:
-        mode = "RGBA"
-    return np.asarray(image if image.mode == mode else image.convert(mode))
+        pixels = _UPRIGHT[orientation](_drop_alpha(_decode_16bit(path, image, orientation, deep), alpha))
+        pixels = np.ascontiguousarray(pixels)
+        return pixels if pixels.flags.writeable else pixels.copy()
+    if image.mode.startswith("I;16") or image.mode == "I":
+        mode = image.mode  # 16-bit grayscale (``I``: as some plugins open it)
+    else:
+        mode = _DECODED_MODE.get(image.mode, "RGB")  # palette, CMYK, YCbCr ...: RGB
+        if image.mode == "P" and "transparency" in image.info:
+            mode = "RGBA"
+    return _copy_in_bands(image, mode, orientation, alpha, path)
+
+
+def _copy_in_bands(image: PILImage.Image, mode: str, orientation: int, alpha: bool, path: Path) -> np.ndarray:
+    """The decoded image copied a row band at a time straight to its upright place in one new
+    array: ``np.asarray`` of the whole image would hold PIL's pixels (4 bytes a pixel for RGB),
+    their ``tobytes`` and the array at once (10 bytes a pixel with the copy read_image used to
+    make; now 7). Conversions to ``mode`` are per pixel, so converting a band at a time gives
+    the same pixels."""
+    image.load()  # some plugins settle the size only when loading
+    width, height = image.size
+    step = max(1, _BAND_PIXELS // max(width, 1))
+    out = stored = None
+    for top in range(0, height, step):
+        band = image.crop((0, top, width, min(top + step, height)))
+        values = _drop_alpha(np.asarray(band if band.mode == mode else band.convert(mode)), alpha)
+        del band
+        if mode == "I" and values.size and (values.min() < 0 or values.max() > 65535):
+            raise ImageReadError(f"cannot read image {path}: 32-bit integer pixels are not supported")
+        if out is None:
+            rows, columns = (width, height) if orientation in (5, 6, 7, 8) else (height, width)
+            dtype = np.uint16 if mode.startswith("I") else np.uint8
+            out = np.empty((rows, columns, *values.shape[2:]), dtype)
+            stored = _UPRIGHT[_INVERSE[orientation]](out)  # a view of out in the file's stored order
+        stored[top : top + values.shape[0]] = values
+    if out is None:  # no rows: what np.asarray gave
+        out = np.ascontiguousarray(_UPRIGHT[orientation](_drop_alpha(np.asarray(image.convert(mode)), alpha)))
+    return out
+
+
+def _drop_alpha(pixels: np.ndarray, alpha: bool) -> np.ndarray:
+    """``pixels`` without their alpha channel (a view), unless ``alpha``; logged once."""
+    if alpha or pixels.ndim != 3 or pixels.shape[-1] not in ALPHA_CHANNELS:
+        return pixels
+    log_once("read:alpha", "image files with an alpha channel are read without it here: %s", ALPHA_POLICY,
+             level=logging.INFO)
+    colour = ALPHA_CHANNELS[pixels.shape[-1]]
+    return pixels[..., 0] if colour == 1 else pixels[..., :colour]
 
 
 def _deep_colour(image: "PILImage.Image") -> str | None:
@@ -213,23 +249,16 @@ def read_image(path: str | os.PathLike, *, alpha: bool = False) -> np.ndarray:
             orientation = _orientation(image)  # before loading: Pillow's TIFF loader drops it
             _keep_stored_order(image)
             _note_frames(image)
-            pixels = _decode(image, path, orientation, deep)
+            pixels = _decode(image, path, orientation, deep, alpha)
     except ImageReadError:
         raise
     except Exception as error:  # noqa: BLE001 - a decoder fails on bad bytes in many ways
         raise _unreadable(path, error) from error
-    if pixels.ndim == 3 and pixels.shape[-1] in ALPHA_CHANNELS and not alpha:
-        log_once("read:alpha", "image files with an alpha channel are read without it here: %s", ALPHA_POLICY,
-                 level=logging.INFO)
-        colour = ALPHA_CHANNELS[pixels.shape[-1]]
-        pixels = pixels[..., 0] if colour == 1 else pixels[..., :colour]
-    pixels = _UPRIGHT[orientation](pixels)
     try:
         check_size_and_channels(1 if pixels.ndim == 2 else pixels.shape[-1], *pixels.shape[:2], f"image {path}")
     except ImageError as error:
         raise ImageReadError(str(error)) from None
-    pixels = np.ascontiguousarray(pixels)
-    return pixels if pixels.flags.writeable else pixels.copy()
+    return pixels
 
 
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
