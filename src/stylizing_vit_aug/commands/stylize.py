@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import ctypes
 import io
 import logging
 import os
@@ -58,6 +59,7 @@ from .._atomic import (
     write_atomically,
 )
 from ..images import ImageReadError, is_lossless, read_image
+from ..stylizer import STRIP_PIXELS
 from .common import (
     EXIT_SKIPPED,
     PIL_FORMATS,
@@ -287,16 +289,24 @@ def _read_batches(
 
     A file that cannot be read goes to ``skip``; with ``stop``, the batch read before it is
     still given out (and written), then its error is raised.
+
+    Only the batch given out holds its inputs (the caller may empty it to free them), and an
+    input larger than :data:`~stylizing_vit_aug.stylizer.STRIP_PIXELS` (which the stylizer
+    takes alone, strip by strip) is given out before the next file is read, so a folder of
+    large images holds one of them at a time.
     """
     batch: list[tuple[Planned, np.ndarray]] = []
     last: tuple[Path, np.ndarray | ImageReadError] | None = None
-    for item in todo:
+    for number, item in enumerate(todo):
         if last is None or last[0] != item[0]:
+            last = None  # the previous input goes before the next is read
             try:
                 last = (item[0], read_image(item[0], alpha=True))  # alpha carried to the output
             except ImageReadError as error:
                 last = (item[0], error)
         pixels = last[1]
+        if number + 1 == len(todo) or todo[number + 1][0] != item[0]:
+            last = None  # no later output of this input: the batch alone holds it
         if isinstance(pixels, ImageReadError):
             if stop:
                 if batch:
@@ -304,13 +314,37 @@ def _read_batches(
                 raise CLIError(f"{pixels} (stopped by --on-error stop; the default skips it)") from None
             skip(item, pixels)
             continue
-        first = batch[0][1] if batch else None
-        if first is not None and (len(batch) == size or pixels.shape != first.shape or pixels.dtype != first.dtype):
+        if batch and (
+            len(batch) == size or pixels.shape != batch[0][1].shape or pixels.dtype != batch[0][1].dtype
+        ):
             yield batch
             batch = []
         batch.append((item, pixels))
+        large = pixels.shape[0] * pixels.shape[1] > STRIP_PIXELS
+        del pixels
+        if large:
+            yield batch
+            batch = []
     if batch:
         yield batch
+
+
+def _map_large_blocks() -> None:
+    """Have glibc map every block of 1 MiB or more on its own and unmap it when freed.
+
+    By default malloc's mmap threshold rises with each freed block up to 32 MiB, and then the
+    strips of a large image (a few MiB each, allocated and freed by the thousand) come from the
+    heap, whose freed holes stay resident: 12000 x 12000 relative mode, peak of the stylise step
+    1784 -> 1428 MiB above a 979 MiB start (input included). Elsewhere (no glibc) nothing changes.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc (macOS, Windows)
+        return
+    mallopt(_M_MMAP_THRESHOLD, 1 << 20)
+
+
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 
 
 LOCK_NAME = ".sva-stylize.lock"
@@ -366,6 +400,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _stylize(args: argparse.Namespace, inputs: list[Path], root: Path, log_path: Path, ranks: Ranks) -> int:
     """The run itself, once this run alone writes into the folder."""
+    _map_large_blocks()
     stylizer = load_stylizer_from_args(args)
     styles = RunStyles(args, stylizer)
 
@@ -430,22 +465,28 @@ def _stylize(args: argparse.Namespace, inputs: list[Path], root: Path, log_path:
                 writer.write(failures[-1])
                 progress.update(1)
 
+            def write(item: Planned, result: np.ndarray) -> int:
+                """Encode and write one output; 1 if it was written."""
+                path, out, choice = item
+                try:
+                    write_image_atomic(result, out, quality=args.quality, lossless=is_lossless(path))
+                except OSError as error:  # a full disk, a quota, a read-only folder: never a success
+                    reason = f"cannot write {out}: {error.strerror or error}"
+                    if args.on_error == "stop":
+                        raise CLIError(f"{reason} (stopped by --on-error stop; the default skips it)") from None
+                    fail(item, reason)
+                    return 0
+                writer.write(row_for(path, out, choice))
+                progress.update(1)
+                return 1
+
             for batch in _read_batches(todo, args.batch_size, args.on_error == "stop", lambda item, error: fail(item, str(error))):
-                stream = styles.bank.stream(torch.tensor([choice.index for (_, _, choice), _ in batch]))
-                results = stylizer([pixels for _, pixels in batch], stream, strength=args.strength)
-                for (item, _), result in zip(batch, results):
-                    path, out, choice = item
-                    try:
-                        write_image_atomic(result, out, quality=args.quality, lossless=is_lossless(path))
-                    except OSError as error:  # a full disk, a quota, a read-only folder: never a success
-                        reason = f"cannot write {out}: {error.strerror or error}"
-                        if args.on_error == "stop":
-                            raise CLIError(f"{reason} (stopped by --on-error stop; the default skips it)") from None
-                        fail(item, reason)
-                        continue
-                    writer.write(row_for(path, out, choice))
-                    written += 1
-                    progress.update(1)
+                items = [item for item, _ in batch]
+                stream = styles.bank.stream(torch.tensor([choice.index for _, _, choice in items]))
+                results = list(stylizer([pixels for _, pixels in batch], stream, strength=args.strength))
+                batch.clear()  # the inputs go before the outputs are encoded (the reader keeps no other reference)
+                for item in items:
+                    written += write(item, results.pop(0))  # each output goes once it is written
     finally:
         writer.close()
     written, failed = ranks.sum([written, len(failures) + writer.failed])  # waits for every rank to finish
