@@ -3,6 +3,7 @@ never holds the image as one float tensor."""
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import textwrap
@@ -141,3 +142,121 @@ def test_a_large_image_is_never_one_float_tensor(tmp_path):
     assert result.returncode == 0, result.stderr
     bytes_per_pixel = float(result.stdout.split()[-1])
     assert bytes_per_pixel < 12, f"peak {bytes_per_pixel:.1f} bytes/pixel above the input"
+
+
+READ_MEASURE = textwrap.dedent("""
+    import numpy as np
+    from stylizing_vit_aug.images import read_image
+
+    def status(field):
+        with open("/proc/self/status") as handle:
+            return next(int(line.split()[1]) * 1024 for line in handle if line.startswith(field))
+
+    read_image({warm!r})  # load everything lazy first
+    before = status("VmRSS")
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")  # start the peak (VmHWM) from here
+    pixels = read_image({path!r})
+    print(pixels.shape, (status("VmHWM") - before) / pixels.nbytes)
+""")
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's resettable peak RSS")
+def test_reading_a_large_jpeg_holds_the_image_about_twice(tmp_path):
+    """3000 x 3000 RGB JPEG: read_image used to hold PIL's decoded image (4 bytes a pixel), its
+    ``tobytes`` (3) and a copy (3) at once, 3.3x the uint8 result; copied a band at a time it
+    is PIL's image and the result (7 bytes a pixel, 2.3x) and the bands."""
+    path, warm = tmp_path / "large.jpg", tmp_path / "warm.jpg"
+    Image.fromarray(_slide(3000, 3000)).save(path, quality=90)
+    Image.fromarray(_slide(64, 64)).save(warm, quality=90)
+    code = READ_MEASURE.format(path=str(path), warm=str(warm))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=False,
+                            env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    assert "(3000, 3000, 3)" in result.stdout
+    times_the_image = float(result.stdout.split()[-1])
+    assert times_the_image < 2.5, f"peak {times_the_image:.2f}x the uint8 image above the start"
+
+
+def _oriented_jpeg(path: Path, pixels: np.ndarray, orientation: int) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(pixels).save(path, quality=90, exif=exif.tobytes())
+
+
+def test_read_image_in_bands_gives_the_whole_image_pixels(tmp_path, monkeypatch):
+    """Many bands (odd heights, every orientation, palette, alpha, 16-bit) give the pixels the
+    whole image converted at once gives."""
+    from PIL import ImageOps
+
+    from stylizing_vit_aug.images import files, read_image
+
+    monkeypatch.setattr(files, "_BAND_PIXELS", 1000)  # 10-20 rows a band
+    rgba = _slide(61, 83, seed=3)
+    rgba = np.concatenate([rgba, rgba[..., :1]], axis=2)
+    cases = {}
+    for orientation in range(1, 9):
+        _oriented_jpeg(tmp_path / f"o{orientation}.jpg", rgba[..., :3], orientation)
+        cases[f"o{orientation}.jpg"] = "RGB"
+    Image.fromarray(rgba).save(tmp_path / "rgba.png")
+    cases["rgba.png"] = "RGBA"
+    Image.fromarray(rgba[..., :3]).convert("P").save(tmp_path / "palette.png", transparency=7)
+    cases["palette.png"] = "RGBA"
+    Image.fromarray(rgba[..., 0].astype(np.uint16) * 257).save(tmp_path / "gray16.tif")
+    cases["gray16.tif"] = None
+    for name, mode in cases.items():
+        with Image.open(tmp_path / name) as image:
+            upright = ImageOps.exif_transpose(image)
+            whole = np.asarray(upright.convert(mode) if mode else upright)
+        ours = read_image(tmp_path / name, alpha=True)
+        assert ours.flags.c_contiguous and ours.flags.writeable, name
+        assert ours.dtype == (np.uint16 if mode is None else np.uint8), name
+        np.testing.assert_array_equal(ours, whole, err_msg=name)
+        no_alpha = read_image(tmp_path / name)
+        np.testing.assert_array_equal(no_alpha, whole[..., :3] if mode == "RGBA" else whole, err_msg=name)
+
+
+def test_stylize_outputs_are_the_library_pipeline_bytes(tmp_path, monkeypatch):
+    """The command's files are exactly ``save_image(stylizer(read_image(input)))`` for PNG,
+    JPEG (EXIF-rotated), 16-bit TIFF, RGBA and an image past the strip size, while the loop
+    frees inputs and outputs early."""
+    import torch
+
+    import stylizing_vit_aug.commands.stylize as command
+    from stylizing_vit_aug import cli
+    from stylizing_vit_aug.bank import StyleBank
+    from stylizing_vit_aug.commands.common import PIL_FORMATS
+    from stylizing_vit_aug.hub import load_stylizer, save_pretrained
+    from stylizing_vit_aug.images import is_lossless, read_image, save_image
+
+    monkeypatch.setattr(engine, "STRIP_PIXELS", 1 << 13)
+    monkeypatch.setattr(command, "STRIP_PIXELS", 1 << 13)
+    checkpoint = tmp_path / "small"
+    save_pretrained(make_small_model(), checkpoint, mean=CAMELYON_MEAN, std=CAMELYON_STD)
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    Image.fromarray(_slide(40, 48, seed=1)).save(inputs / "a.png")
+    Image.fromarray(_slide(40, 48, seed=2)).save(inputs / "b.png")
+    _oriented_jpeg(inputs / "c.jpg", _slide(44, 52, seed=3), 6)
+    Image.fromarray(_slide(36, 50, seed=4)[..., 0].astype(np.uint16) * 257 + 11).save(inputs / "d.tif")
+    rgba = _slide(40, 48, seed=5)
+    Image.fromarray(np.concatenate([rgba, rgba[..., :1]], axis=2)).save(inputs / "e.png")
+    Image.fromarray(_slide(100, 120, seed=6)).save(inputs / "f.png")  # 12000 pixels: the strip path
+    style = tmp_path / "style.png"
+    Image.fromarray(_slide(48, 48, seed=7)).save(style)
+    argv = ["stylize", str(inputs), "-o", str(tmp_path / "out"), "--style", str(style), "--checkpoint",
+            str(checkpoint), "--device", "cpu"]
+    assert cli.main(argv) == 0
+
+    stylizer = load_stylizer(str(checkpoint), device="cpu")
+    bank = StyleBank.from_images([read_image(style)], stylizer, encode=True)
+    stream = bank.stream(torch.tensor([0]))
+    same_size = ["a.png", "b.png"]  # the command stylises these two in one batch
+    together = stylizer([read_image(inputs / name, alpha=True) for name in same_size], bank.stream(torch.tensor([0, 0])))
+    for name in ("a.png", "b.png", "c.jpg", "d.tif", "e.png", "f.png"):
+        path = inputs / name
+        pixels = read_image(path, alpha=True)
+        result = together[same_size.index(name)] if name in same_size else stylizer([pixels], stream)[0]
+        encoded = io.BytesIO()
+        save_image(result, encoded, PIL_FORMATS[path.suffix], lossless=is_lossless(path))
+        assert (tmp_path / "out" / name).read_bytes() == encoded.getvalue(), name
