@@ -120,11 +120,11 @@ class Run:
         train, test = fold_data(sources, fold, task, self.args.crops, self.args.test_crops)
         references = {s: sources[s].references for s in SOURCES if s != fold}
         for method in self.args.methods:
-            seeds = [s for s in seeds if not self.record_path(fold, task, method, "plain", s).exists()]
-            if not seeds:
+            todo = [s for s in seeds if not self.record_path(fold, task, method, "plain", s).exists()]
+            if not todo:
                 continue
             pool = self.pool(method, fold, task, train, references)
-            for seed in seeds:
+            for seed in todo:
                 start = time.perf_counter()
                 model = train_classifier(train.images, train.labels, pool, self.recipe, seed)
                 accuracy = float((probabilities(model, test.images).argmax(1) == test.labels).float().mean())
@@ -132,7 +132,7 @@ class Run:
                     torch.save(model.state_dict(), self.cache / "models" / f"{fold}__{task}__{method}__{seed}.pt")
                 self.save_record({"fold": fold, "task": task, "train": method, "test": "plain", "seed": seed,
                                   "accuracy": accuracy, "seconds": time.perf_counter() - start})
-            logger.info("  %-15s seeds %s, held out %s, %s", method, seeds, fold, task)
+            logger.info("  %-15s seeds %s done", method, todo)
 
     def tta_fold(self, fold: str, task: str, sources: dict) -> None:
         bases = [b for b in TTA_BASES if b in self.args.methods]
@@ -181,7 +181,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True, help="results folder (records, cache, JSON/CSV/MD/PNG)")
     parser.add_argument("--quick", action="store_true", help="tiny settings for CI: checks that it runs")
     parser.add_argument("--checkpoint", default=None, help="stylizer source (default: the bundled default)")
-    parser.add_argument("--folds", nargs="+", default=list(SOURCES), choices=SOURCES, help="held-out sources")
+    parser.add_argument("--folds", nargs="+", default=list(SOURCES), choices=SOURCES,
+                        help="held-out sources, run in this order (default: all five)")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     parser.add_argument("--methods", nargs="+", default=list(M.TRAIN_METHODS), choices=M.TRAIN_METHODS)
     parser.add_argument("--seeds", type=int, default=5, help="training seeds 0..N-1 (default 5)")
@@ -211,14 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     run = Run(args)
     sources = build_sources(max(args.crops, args.test_crops), args.references, args.size)
-    # seeds outermost, so that an interrupted run already has every fold for the first seeds
-    for seed in args.seeds:
-        for fold in args.folds:
-            for task in args.tasks:
-                logger.info("seed %d, held out %s, task %s", seed, fold, task)
-                run.train_fold(fold, task, sources, [seed])
-    for fold in args.folds:  # test-time methods: one StyleTTA call serves every seed's classifier
+    # folds outermost (in --folds order), so that an interrupted run has whole folds, test-time
+    # methods included (one StyleTTA call serves every seed's classifier)
+    for fold in args.folds:
         for task in args.tasks:
+            logger.info("held out %s, task %s", fold, task)
+            run.train_fold(fold, task, sources, args.seeds)
             run.tta_fold(fold, task, sources)
     records = run.records()
     if not records or not all(math.isfinite(r["accuracy"]) for r in records):
