@@ -227,12 +227,15 @@ def test_stylize_killed_by_a_signal_then_rerun(tmp_path, checkpoint):
         (["preview", "{tmp}/in", "--style", "{tmp}/s.png", "--checkpoint", "{tmp}/no_such_ckpt"], "no_such_ckpt"),
         (["stylize", "{tmp}/in", "-o", "{tmp}/o", "--style", "{tmp}/s.png", "--strength", "2"], "[0, 1]"),
         (["bank", "info", "{tmp}/none.safetensors"], "does not exist"),
+        (["stylize", "{tmp}/in", "-o", "{tmp}/o", "--style", "{tmp}/in"], "--styles-dir {tmp}/in"),
+        (["stylize", "{tmp}/in", "-o", "{tmp}/o", "--bank", "{tmp}/in"], "bank build"),
     ],
 )
 def test_bad_input_is_a_clear_error_with_exit_code_2(tmp_path, checkpoint, capsys, argv, message):
     _images(tmp_path / "in", 1)
     _images(tmp_path, 1)[0].rename(tmp_path / "s.png")
     argv = [a.format(tmp=tmp_path) for a in argv]
+    message = message.format(tmp=tmp_path)
     if "--checkpoint" not in argv and argv[0] != "bank":
         argv += ["--checkpoint", checkpoint]
     assert cli.main(argv) == 2

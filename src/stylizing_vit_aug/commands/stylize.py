@@ -149,11 +149,21 @@ class RunStyles:
         self.skipped: list[tuple[Path, str]] = []  # unreadable style files
         if args.style is not None:
             path = args.style
+            if path.is_dir():
+                raise CLIError(
+                    f"--style {path} is a folder; --style takes one image. For a random style per "
+                    f"input from that folder, pass --styles-dir {path}"
+                )
             if not path.is_file():
                 raise CLIError(f"style image {path} does not exist")
             self.bank = StyleBank.from_images([read_image(path)], stylizer, encode=True)
             self.labels = [str(path)]
         elif args.bank is not None:
+            if args.bank.is_dir():
+                raise CLIError(
+                    f"--bank {args.bank} is a folder; --bank takes a bank file (`stylizing-vit-aug bank "
+                    f"build {args.bank} -o bank.safetensors` makes one), or pass --styles-dir {args.bank}"
+                )
             if not args.bank.is_file():
                 raise CLIError(f"bank file {args.bank} does not exist; build one with `stylizing-vit-aug bank build`")
             self.bank = StyleBank.load(args.bank, stylizer, on_mismatch="reencode")
