@@ -169,11 +169,15 @@ class Attention(nn.Module):
 
     def attend(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         """Attention of normalised queries over projected keys/values; ``keys`` may have batch
-        1 and then serves every query (one style for a whole batch)."""
+        1 and then serves every query (one style for a whole batch), or ``n`` times the queries'
+        batch (``n`` contexts stacked on the batch axis): the queries are projected once and
+        read every context, giving ``n * B`` rows."""
         q = self.split_heads(self.q_proj(query))
-        if keys.shape[0] != q.shape[0]:
+        if keys.shape[0] == 1 and q.shape[0] != 1:
             keys = keys.expand(q.shape[0], -1, -1, -1)
             values = values.expand(q.shape[0], -1, -1, -1)
+        elif keys.shape[0] != q.shape[0]:
+            q = q.repeat(keys.shape[0] // q.shape[0], 1, 1, 1)
         out = F.scaled_dot_product_attention(q, keys, values)
         batch, _, length, _ = out.shape
         return self.out_proj(out.transpose(1, 2).reshape(batch, length, -1))
@@ -216,7 +220,13 @@ class Block(nn.Module):
         return self.attn.keys_values(self.norm_context(tokens))
 
     def attend(self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn.attend(self.norm_input(x), keys, values)
+        """``Block(x, y)`` from the keys/values of ``y``. Keys/values of ``n`` contexts stacked
+        on the batch axis give ``[Block(x, y_1); ...; Block(x, y_n)]``, with ``x``'s norm and
+        query projection computed once."""
+        attended = self.attn.attend(self.norm_input(x), keys, values)
+        if attended.shape[0] != x.shape[0]:
+            x = x.repeat(attended.shape[0] // x.shape[0], 1, 1)
+        x = x + attended
         return x + self.mlp(self.norm_input(x))
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -520,8 +530,10 @@ class StylizingViT(nn.Module):
         Their difference is the change style ``s`` makes beyond what the network does to the
         content anyway (its reconstruction error), which cancels: the ``relative`` mode of the
         Stylizer. The content's own style stream *is* its self-attention stream, so the self
-        branch shares the keys/values of every content layer: five block applications per layer
-        instead of the six of two separate calls.
+        branch shares the keys/values of every content layer, its first layer is the content's
+        own (``Block(x, x)``), and the two next queries share ``x``'s query projection: five
+        block applications per layer (four in the first) instead of the six of two separate
+        calls.
         """
         self._check_stylize_args(content, style)
         batch = content.shape[0]
@@ -531,11 +543,17 @@ class StylizingViT(nn.Module):
         for i, block in enumerate(self.encoder.blocks):
             # the content's keys/values are its own style context: both queries read them
             # (stacked on the token axis, since every token attends independently)
-            a_next, t_self = block.attend(torch.cat([a, u_self], dim=1), *block.context(a)).chunk(2, dim=1)
+            keys, values = block.context(a)
+            if i == 0:
+                # the self query starts as the content itself: Block(a, a) is the content's
+                # own next layer, so the self branch's first stylised stream costs nothing
+                a_next = t_self = block.attend(a, keys, values)
+            else:
+                a_next, t_self = block.attend(torch.cat([a, u_self], dim=1), keys, values).chunk(2, dim=1)
             t = block.attend(u, *block.context(context[i]))
             if i < last:
-                both = torch.cat([t, t_self])
-                u, u_self = block(a_next.repeat(2, 1, 1), both).split(batch)
+                # both next queries are a_next attending to a stylised stream: one query projection
+                u, u_self = block.attend(a_next, *block.context(torch.cat([t, t_self]))).split(batch)
             a = a_next
         out = self.decode(self.encoder.norm(torch.cat([t, t_self])))
         return out[:batch], out[batch:]
