@@ -5,6 +5,10 @@ ones (``timm.layers.Mlp``/``PatchEmbed``, same parameter names); torchvision has
 extractor. This measures, in fresh interpreters, what each import adds on top of what loading
 the bundled default needs anyway, so the choice to keep or swap them is a number, not a taste.
 
+It also times a worker's start (issue 20: <= 1.5 s): a fresh interpreter that imports torch and
+the library, loads the bundled default and stylises its first 224-px image (batch 8, a distinct
+style per image, default mode and dtype), with the time of each phase.
+
     python benchmarks/bench_import_cost.py [--repeats 5] [--json out.json]
 """
 
@@ -25,6 +29,30 @@ EXTRAS = {
 }
 
 
+WORKER = """\
+import time
+_t0 = time.perf_counter()
+import torch
+_t1 = time.perf_counter()
+import stylizing_vit_aug as sva
+stylizer = sva.load_stylizer()
+_t2 = time.perf_counter()
+_g = torch.Generator().manual_seed(0)
+_images = torch.randint(0, 256, (8, 3, 224, 224), dtype=torch.uint8, generator=_g)
+_styles = torch.randint(0, 256, (8, 3, 224, 224), dtype=torch.uint8, generator=_g)
+stylizer(_images, _styles)
+_t3 = time.perf_counter()
+print(_t1 - _t0, _t2 - _t1, _t3 - _t2, _t3 - _t0)
+"""
+PHASES = ("import torch", "import + load_stylizer()", "first 224-px call", "worker start (total)")
+
+
+def worker_phases() -> list[float]:
+    """Seconds of each phase of one fresh worker's start (see ``WORKER``)."""
+    out = subprocess.run([sys.executable, "-c", WORKER], capture_output=True, text=True, check=True)
+    return [float(v) for v in out.stdout.strip().splitlines()[-1].split()]
+
+
 def seconds(code: str) -> float:
     """Wall time of one fresh interpreter that runs ``code``, measured inside it."""
     timed = f"import time; _t = time.perf_counter(); {code}; print(time.perf_counter() - _t)"
@@ -38,9 +66,11 @@ def main() -> None:
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     results: dict[str, list[float]] = {name: [] for name in EXTRAS}
+    phases: list[list[float]] = []
     for _ in range(args.repeats):  # interleaved, so a busy moment hits every row alike
         for name, extra in EXTRAS.items():
             results[name].append(seconds(BASELINE + (f"; {extra}" if extra else "")))
+        phases.append(worker_phases())
     base = statistics.median(results["engine (load_stylizer)"])
     print(f"{'import':45s} {'median s':>9s} {'added s':>8s}")
     summary = {}
@@ -48,6 +78,11 @@ def main() -> None:
         median = statistics.median(times)
         summary[name] = {"median_s": median, "added_s": median - base}
         print(f"{name:45s} {median:9.2f} {median - base:8.2f}")
+    print(f"\n{'worker start phase':45s} {'median s':>9s}")
+    for i, phase in enumerate(PHASES):
+        median = statistics.median(p[i] for p in phases)
+        summary[f"worker: {phase}"] = {"median_s": median}
+        print(f"{phase:45s} {median:9.2f}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(summary, handle, indent=2)

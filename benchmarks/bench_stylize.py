@@ -1,15 +1,181 @@
-"""Stylisation throughput: our engine vs the reference package (stylizing-vit==1.0.0).
+"""Stylisation throughput by mode, style kind, image size and batch, against the reference
+package (stylizing-vit==1.0.0), interleaved in one process.
 
-    python benchmarks/bench_stylize.py --presets tiny,small,base            # CPU: batch 8
-    python benchmarks/bench_stylize.py --presets tiny,base --batch 256 --compile --json out.json  # CUDA
+    python benchmarks/bench_stylize.py --quick                 # tiny, 224 px, batch 8 (the issue-20 goals)
+    python benchmarks/bench_stylize.py --presets default --styles distinct   # the bundled default
+    python benchmarks/bench_stylize.py --presets tiny --sizes 64,224,512 --batches 1,8,64
+    python benchmarks/bench_stylize.py --quick --profile relative   # where the time goes
+    stylizing-vit-aug bench --presets tiny,small,base           # the per-preset table of docs/speed.md
 
-Goals: 2-core CPU, tiny, batch 8, one style for the batch, uint8 in/out: >= 1.5x the reference fp32
-forward. H100/H200, batch 256, bf16: tiny >= 5x, base >= 3.5x the reference under bf16 autocast.
+Ours is timed end to end as it is used: uint8 images in, uint8 images out, through the Stylizer,
+in each mode (relative, detail, resize) and with each kind of style: ``one`` style image for the
+batch or a ``distinct`` one per image (encoded in every call), or the same as cached style streams
+(``one-cached``, ``distinct-cached``: a bank). The reference is timed as its users run it: its
+fp32 ``forward(content, style)`` on already normalised model-size tensors (bf16 autocast on
+CUDA), one style per image. Every candidate runs once per round, rounds interleaved; a ratio is
+the median over rounds of the reference's time over ours (steady on a shared machine).
+
+Goals (issue 20; CPU, tiny, batch 8, one style): relative >= 2.0x the reference fp32 forward,
+resize >= 2.5x; the bundled default, 224 px, batch 8, a distinct style per image: >= 60 img/s.
 """
 
-import sys
+from __future__ import annotations
 
-from stylizing_vit_aug.commands.bench import main
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+from stylizing_vit_aug.benchmarking import (
+    CAMELYON,
+    machine_description,
+    round_ratio,
+    time_rounds,
+)
+from stylizing_vit_aug.model import create_model
+from stylizing_vit_aug.stylizer import MODES, Stylizer, default_device, default_dtype
+
+STYLES = ("one", "one-cached", "distinct", "distinct-cached")
+
+
+def build(preset: str, device: torch.device, dtype: torch.dtype) -> Stylizer:
+    if preset == "default":
+        import stylizing_vit_aug as sva
+
+        return sva.load_stylizer(device=device, dtype=dtype)
+    torch.manual_seed(0)
+    return Stylizer(create_model(preset), CAMELYON.mean, CAMELYON.std, device=device, dtype=dtype)
+
+
+def reference_for(stylizer: Stylizer, device: torch.device):
+    """The reference package's network with our weights, or None when it is not installed."""
+    try:
+        import stylizing_vit
+    except ImportError:
+        return None
+    cfg = stylizer.config
+    reference = stylizing_vit.StylizingViT(
+        backbone="tiny", train=False, input_size=cfg.img_size, in_channel=cfg.in_chans,
+        encoder_patch_size=cfg.patch_size, encoder_embed_dim=cfg.embed_dim, encoder_depth=cfg.depth,
+        encoder_num_heads=cfg.num_heads, encoder_mlp_ratio=cfg.mlp_ratio,
+    )
+    reference.load_state_dict({k: v.float() for k, v in stylizer.model.state_dict().items()}, strict=True)
+    return reference.to(device).eval()
+
+
+def bench_case(stylizer: Stylizer, reference, preset: str, size: int, batch: int, modes, styles, args) -> list[dict]:
+    device = stylizer.device
+    gen = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8, generator=gen).to(device)
+    style_images = torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8, generator=gen).to(device)
+    style_sets = {
+        "one": style_images[0],
+        "one-cached": stylizer.encode_style(style_images[0]),
+        "distinct": style_images,
+        "distinct-cached": stylizer.encode_style(style_images),
+    }
+    candidates = {}
+    for mode in modes:
+        for kind in styles:
+            candidates[(mode, kind)] = (lambda m=mode, s=style_sets[kind]: stylizer(images, s, mode=m))
+    if reference is not None:
+        content = stylizer.prepare_batch(images.float() / 255)
+        ref_styles = stylizer.prepare_batch(style_images.float() / 255)
+        ref_dtype = torch.float32 if device.type == "cpu" else stylizer.dtype
+
+        @torch.inference_mode()
+        def run_reference():
+            with torch.autocast(device.type, dtype=ref_dtype, enabled=ref_dtype != torch.float32):
+                return reference(content, ref_styles)
+
+        candidates[("reference", "distinct")] = run_reference
+    samples = time_rounds(candidates, device, args.warmup, args.rounds)
+    rows = []
+    ref = samples.get(("reference", "distinct"))
+    for (mode, kind), times in samples.items():
+        row = {
+            "preset": preset, "px": size, "batch": batch, "mode": mode, "styles": kind,
+            "dtype": "float32" if mode == "reference" and device.type == "cpu" else str(stylizer.dtype).removeprefix("torch."),
+            "img_s": batch / statistics.median(times),
+            "x_reference": round_ratio(ref, times) if ref is not None else None,
+        }
+        rows.append(row)
+    if args.profile:
+        profile(candidates[(args.profile, styles[0])], f"{preset} {size} px batch {batch} {args.profile} {styles[0]}")
+    return rows
+
+
+def profile(fn, title: str) -> None:
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(3):
+            fn()
+    print(f"\nprofile: {title} (3 calls)")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| preset | px | batch | mode | styles | dtype | img/s | x reference |", "|" + "---|" * 8]
+    for r in rows:
+        ratio = "n/a" if r["x_reference"] is None else f"{r['x_reference']:.2f}x"
+        lines.append(
+            f"| {r['preset']} | {r['px']} | {r['batch']} | {r['mode']} | {r['styles']} | {r['dtype']} | "
+            f"{r['img_s']:.1f} | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny, 224 px, batch 8, every mode, one style (as image and cached) and distinct styles")
+    parser.add_argument("--presets", default="tiny", help="comma-separated: tiny, small, base, default (the bundled one)")
+    parser.add_argument("--sizes", default="224", help="comma-separated image sizes in px (e.g. 64,224,512)")
+    parser.add_argument("--batches", default="8", help="comma-separated batch sizes (e.g. 1,8,64)")
+    parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated of {MODES}")
+    parser.add_argument("--styles", default="one,distinct", help=f"comma-separated of {STYLES}")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; medians are reported")
+    parser.add_argument("--no-reference", action="store_true")
+    parser.add_argument("--profile", choices=MODES, default=None, help="torch.profiler table of this mode")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.presets, args.sizes, args.batches, args.styles = "tiny", "224", "8", "one,one-cached,distinct"
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device) if args.device else default_device()
+    dtype = default_dtype(device) if args.dtype == "auto" else getattr(torch, args.dtype)
+    modes = [m for m in args.modes.split(",") if m]
+    styles = [s for s in args.styles.split(",") if s]
+    bad = [m for m in modes if m not in MODES] + [s for s in styles if s not in STYLES]
+    if bad:
+        parser.error(f"unknown mode/style kind {bad}")
+    rows = []
+    for preset in args.presets.split(","):
+        stylizer = build(preset, device, dtype)
+        reference = None if args.no_reference else reference_for(stylizer, device)
+        for size in map(int, args.sizes.split(",")):
+            for batch in map(int, args.batches.split(",")):
+                stylizer.chunk_size = max(batch, 1)
+                print(f"# {preset}, {size} px, batch {batch}", file=sys.stderr, flush=True)
+                rows.extend(bench_case(stylizer, reference, preset, size, batch, modes, styles, args))
+    machine = f"{machine_description(device)}, {torch.get_num_threads()} threads"
+    print(f"machine: {machine}")
+    print(table(rows))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
+    return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

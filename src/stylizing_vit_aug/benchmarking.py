@@ -30,11 +30,11 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_calls(
+def time_rounds(
     candidates: dict[str, Callable[[], object]], device: torch.device, warmup: int, iters: int
-) -> dict[str, float]:
-    """Median seconds per call of each candidate, interleaved round by round so that load from
-    other processes hits every candidate alike."""
+) -> dict[str, list[float]]:
+    """Seconds of every call of each candidate, interleaved round by round (one call of each
+    candidate per round) so that load from other processes hits every candidate alike."""
     for fn in candidates.values():
         for _ in range(warmup):
             fn()
@@ -46,7 +46,21 @@ def time_calls(
             fn()
             _synchronize(device)
             samples[name].append(time.perf_counter() - start)
+    return samples
+
+
+def time_calls(
+    candidates: dict[str, Callable[[], object]], device: torch.device, warmup: int, iters: int
+) -> dict[str, float]:
+    """Median seconds per call of each candidate (see :func:`time_rounds`)."""
+    samples = time_rounds(candidates, device, warmup, iters)
     return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def round_ratio(slower: list[float], faster: list[float]) -> float:
+    """Median over rounds of ``slower / faster``: on a shared machine the per-round ratio of
+    two interleaved candidates is far steadier than the ratio of their medians."""
+    return statistics.median(a / b for a, b in zip(slower, faster))
 
 
 def _reference_model(preset: str, state_dict: dict, device: torch.device):
