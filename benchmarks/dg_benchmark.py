@@ -42,11 +42,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import stylizing_vit_aug as sva  # noqa: E402
-from dg import methods as M  # noqa: E402
-from dg.data import SOURCES, TASKS, build_sources, fold_data  # noqa: E402
-from dg.report import markdown_tables, plot, summarise, write_csv  # noqa: E402
-from dg.train import Ensemble, Recipe, SmallCNN, probabilities, train_classifier  # noqa: E402
+from dg import methods as M
+from dg.data import SOURCES, TASKS, build_sources, fold_data
+from dg.report import markdown_tables, plot, summarise, write_csv
+from dg.train import Ensemble, Recipe, SmallCNN, probabilities, train_classifier
+
+import stylizing_vit_aug as sva
 
 logger = logging.getLogger("dg")
 TTA_BASES = ("none", "ours_transform")
@@ -56,7 +57,8 @@ def machine() -> dict:
     """What the numbers were measured on."""
     cpu = platform.processor()
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+        with open("/proc/cpuinfo") as handle:
+            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
     return {

@@ -39,8 +39,8 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -150,7 +150,7 @@ def _torchstain(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tenso
             try:
                 out = norm.normalize(I=content) if kind == "reinhard" else norm.normalize(I=content, stains=False)[0]
                 outs.append(out.float().permute(2, 0, 1).clamp(0, 255) / 255)
-            except Exception:  # Macenko cannot factor this crop: it stays as it is (counted as such)
+            except Exception:  # noqa: BLE001 -- torchstain raises several kinds when Macenko cannot factor a crop: keep it
                 outs.append(content.float() / 255)
         return torch.stack(outs)
 

@@ -15,7 +15,7 @@ SCRIPT = Path(__file__).parent.parent / "benchmarks" / "dg_benchmark.py"
 def test_quick_mode_writes_finite_results(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)], env=env,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     for name in ("results.json", "results.csv", "table.md", "dg.png"):
         assert (tmp_path / name).stat().st_size > 0, name

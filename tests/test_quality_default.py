@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
-
 from conftest import make_small_model
+from PIL import Image
 
 import stylizing_vit_aug as sva
 from stylizing_vit_aug import metrics

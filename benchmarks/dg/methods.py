@@ -31,7 +31,7 @@ Peers and their settings:
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -105,7 +105,7 @@ def apply_normalizer(norm, image: torch.Tensor) -> torch.Tensor:
     """A fitted torchstain normaliser on one uint8 ``[3, H, W]`` image; the input back if it fails."""
     try:
         out = norm.normalize(I=image, stains=False)[0] if hasattr(norm, "maxCRef") else norm.normalize(I=image)
-    except Exception:  # Macenko cannot factor a crop with too little stain: keep it as it is
+    except Exception:  # noqa: BLE001 -- torchstain raises several kinds when Macenko cannot factor a crop: keep it
         return image.clone()
     out = out.float()
     if not torch.isfinite(out).all():
@@ -138,25 +138,25 @@ def build_pool(
     ref_domains = [name for name, refs in references.items() for _ in range(len(refs))]
     if method == "colorjitter":
         jitter = v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.05)
-        make = lambda: _per_image(images, jitter)  # noqa: E731
+        make = lambda: _per_image(images, jitter)
     elif method in HED_SIGMA:
-        make = lambda: _per_image(images, lambda im: hed_jitter(im, HED_SIGMA[method], rng))  # noqa: E731
+        make = lambda: _per_image(images, lambda im: hed_jitter(im, HED_SIGMA[method], rng))
     elif method in ("reinhard", "macenko"):
         norms = fitted_normalizers(method, all_refs)
-        make = lambda: _per_image(images, lambda im: apply_normalizer(norms[rng.integers(len(norms))], im))  # noqa: E731
+        make = lambda: _per_image(images, lambda im: apply_normalizer(norms[rng.integers(len(norms))], im))
     elif method == "randstainna":
         rand = RandStainNA(images)
-        make = lambda: _per_image(images, lambda im: rand(im, rng))  # noqa: E731
+        make = lambda: _per_image(images, lambda im: rand(im, rng))
     elif method == "hestain":
         import albumentations as A
 
         pipeline = A.Compose([A.HEStain(p=1.0)], seed=seed)
-        make = lambda: _per_image(images, lambda im: _chw(pipeline(image=_hwc(im).copy())["image"].astype(np.float64)))  # noqa: E731
+        make = lambda: _per_image(images, lambda im: _chw(pipeline(image=_hwc(im).copy())["image"].astype(np.float64)))
     elif method == "ours_transform":
         assert stylizer is not None
         bank = sva.StyleBank.from_images(all_refs, stylizer, domains=ref_domains)
         transform = sva.StylizeTransform(stylizer=stylizer, bank=bank, p=1.0, strategy="balanced")
-        make = lambda: _per_image(images, transform)  # noqa: E731
+        make = lambda: _per_image(images, transform)
     elif method == "ours_batch":
         assert stylizer is not None
         gen = torch.Generator().manual_seed(seed)

@@ -100,7 +100,7 @@ def markdown_tables(summary: dict) -> str:
         lines += [f"**Task `{task}`** — accuracy on the held-out source (mean ± 95 % CI over {len(summary['seeds'])} seeds)", ""]
         header = ["method"] + summary["folds"] + ["mean over held-out sources"]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        best = {f: max((summary["cells"].get(f"{r}|{task}|{f}", {"mean": -1})["mean"] for r in summary["rows"])) for f in summary["folds"] + ["mean"]}
+        best = {f: max(summary["cells"].get(f"{r}|{task}|{f}", {"mean": -1})["mean"] for r in summary["rows"]) for f in summary["folds"] + ["mean"]}
         for row in summary["rows"]:
             cells = []
             for fold in summary["folds"] + ["mean"]:
