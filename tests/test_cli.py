@@ -297,7 +297,11 @@ def test_ctrl_c_while_importing_exits_130_with_one_line(tmp_path, entry):
     if entry == "console script" and not script.is_file():
         pytest.skip("the console script is not installed next to this interpreter")
     program = [str(script)] if entry == "console script" else [sys.executable, "-m", "stylizing_vit_aug.cli"]
-    command = [*program, "stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--style", "s.png"]
+    # real inputs, so that a signal landing just after the import still finds the command at work
+    # (loading the default, stylising) rather than already refusing a missing folder
+    style = _images(tmp_path / "style", 1)[0]
+    _images(tmp_path / "in", 4)
+    command = [*program, "stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--style", str(style)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while time.time() < deadline and process.poll() is None and not _loading_torch(process.pid):
