@@ -7,7 +7,6 @@ from __future__ import annotations
 import errno
 import os
 import signal
-import stat
 import subprocess
 import sys
 import textwrap
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from faults import FullDisk
 from hypothesis import given
 from hypothesis import strategies as st
 from safetensors.torch import save_file
@@ -58,24 +58,6 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-class FullDisk:
-    """``os.write`` on a disk with ``free`` bytes left for regular files, as the kernel does it: a
-    write larger than what is left writes part and returns a short count, the next one raises
-    ENOSPC. ``lie`` instead reports every write as complete (a file system that drops data)."""
-
-    def __init__(self, free: int, *, lie: bool = False) -> None:
-        self.free, self.lie, self.real = free, lie, os.write
-
-    def __call__(self, fd: int, data) -> int:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return self.real(fd, data)
-        if self.free <= 0:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        done = self.real(fd, bytes(data[: self.free]))
-        self.free -= done
-        return len(data) if self.lie else done
 
 
 @given(data=st.binary(max_size=5000), free=st.integers(0, 6000), lie=st.booleans())

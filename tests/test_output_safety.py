@@ -6,10 +6,8 @@ request is exit code 2 before anything is created."""
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import signal
-import stat
 import subprocess
 import sys
 import textwrap
@@ -19,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from faults import FullDisk
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
@@ -56,24 +55,6 @@ def _assert_complete_and_recorded_once(out: Path, reference: dict[str, bytes]) -
 
 
 # -- a full disk -----------------------------------------------------------------------------------
-
-
-class FullDisk:
-    """``os.write`` to regular files on a disk with ``free`` bytes left, as the kernel does it: a
-    write larger than what is left writes part and returns a short count, the next one raises
-    ENOSPC. (Python's own file objects and PIL's C encoders do not pass through here.)"""
-
-    def __init__(self, free: int) -> None:
-        self.free, self.real = free, os.write
-
-    def __call__(self, fd: int, data) -> int:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return self.real(fd, data)
-        if self.free <= 0:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        done = self.real(fd, bytes(data[: self.free]))
-        self.free -= done
-        return done
 
 
 @pytest.fixture
