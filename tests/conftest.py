@@ -20,6 +20,12 @@ from PIL import Image
 
 import stylizing_vit_aug as sva
 
+# Under pytest-xdist each worker gets one thread (and so do the processes tests start), so the
+# workers share the cores instead of spinning against each other.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
 DATA = Path(__file__).parent / "data"
 HISTOLOGY = Path(sva.__file__).parent / "assets" / "histology"
 SMALL_CONFIG = dict(img_size=32, patch_size=8, in_chans=3, embed_dim=48, depth=2, num_heads=3)
