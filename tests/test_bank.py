@@ -7,7 +7,9 @@ import re
 import numpy as np
 import pytest
 import torch
-from conftest import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+from conftest import CAMELYON_MEAN, CAMELYON_STD, examples, make_small_model
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 import stylizing_vit_aug as sva
@@ -202,3 +204,27 @@ def test_bad_input_gives_clear_errors(small_stylizer, histology_crops):
         plain.sample(3, strategy="balanced")
     with pytest.raises(ValueError, match="stream_dtype"):
         StyleBank.from_images(histology_crops[:2], small_stylizer, stream_dtype=torch.int8)
+
+
+@settings(max_examples=examples(25))
+@given(
+    batch=st.integers(1, 3), per_image=st.integers(1, 5), height=st.integers(8, 40), width=st.integers(8, 40),
+    crop=st.floats(0.1, 1.0), seed=st.integers(0, 2**16),
+)
+def test_several_crops_per_image_are_cut_from_the_image_itself(batch, per_image, height, width, crop, seed):
+    """Crops of one image drawn together equal those drawn from copies of it (same seed, same
+    order), so a bank of many crops per large image never holds the image several times."""
+    from stylizing_vit_aug.image_ops import random_crop_resize
+
+    images = torch.rand(batch, 3, height, width, generator=torch.Generator().manual_seed(seed))
+    copies = random_crop_resize(images.repeat_interleave(per_image, 0), crop, 8, torch.Generator().manual_seed(seed))
+    direct = random_crop_resize(images, crop, 8, torch.Generator().manual_seed(seed), per_image=per_image)
+    assert direct.shape == (batch * per_image, 3, 8, 8)
+    assert torch.equal(direct, copies)
+
+
+def test_crops_per_image_must_be_a_positive_integer():
+    from stylizing_vit_aug.image_ops import random_crop_resize
+
+    with pytest.raises(ValueError, match="per_image must be a positive integer"):
+        random_crop_resize(torch.rand(1, 3, 8, 8), 0.5, 4, per_image=0)

@@ -42,18 +42,26 @@ def color_statistics(images: ImageLike) -> torch.Tensor:
 
 
 def random_crop_resize(
-    values01: torch.Tensor, crop: float, size: int, generator: torch.Generator | None = None
+    values01: torch.Tensor, crop: float, size: int, generator: torch.Generator | None = None, per_image: int = 1
 ) -> torch.Tensor:
-    """A random square crop of side ``crop * min(H, W)`` per image, resized to ``size``.
+    """``per_image`` random square crops of side ``crop * min(H, W)`` per image, resized to
+    ``size``: ``[B * per_image, C, size, size]``, each image's crops together.
 
     The paper crops its style images; cropping before encoding gives many styles per image.
+    Several crops of one image are cut from it directly, never from copies of a large image.
     """
     if not 0 < crop <= 1:
         raise ValueError(f"crop must be a fraction in (0, 1], got {crop!r}")
+    if isinstance(per_image, bool) or not isinstance(per_image, int) or per_image < 1:
+        raise ValueError(f"per_image must be a positive integer, got {per_image!r}")
     batch, _, height, width = values01.shape
+    count = batch * per_image
     side = max(1, round(crop * min(height, width)))
     device = generator.device if generator is not None else torch.device("cpu")
-    tops = torch.randint(0, height - side + 1, (batch,), generator=generator, device=device).tolist()
-    lefts = torch.randint(0, width - side + 1, (batch,), generator=generator, device=device).tolist()
-    crops = [values01[i : i + 1, :, t : t + side, l : l + side] for i, (t, l) in enumerate(zip(tops, lefts))]
+    tops = torch.randint(0, height - side + 1, (count,), generator=generator, device=device).tolist()
+    lefts = torch.randint(0, width - side + 1, (count,), generator=generator, device=device).tolist()
+    crops = [
+        values01[i // per_image : i // per_image + 1, :, t : t + side, l : l + side]
+        for i, (t, l) in enumerate(zip(tops, lefts))
+    ]
     return resize(torch.cat(crops), size, size)

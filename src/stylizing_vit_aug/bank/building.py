@@ -112,7 +112,7 @@ def model_images(
             side = min(crop_size or size, height, width)
             crop = side / min(height, width)
             draws = crops_per_image * (TISSUE_CANDIDATES if tissue_only else 1)
-            per_image = random_crop_resize(values.repeat_interleave(draws, dim=0), crop, size, generator)
+            per_image = random_crop_resize(values, crop, size, generator, per_image=draws)
             kept = [
                 tissue_only_crops(group, crops_per_image, index) if tissue_only else group
                 for group in per_image.split(draws)
