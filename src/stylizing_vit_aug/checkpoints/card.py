@@ -22,12 +22,10 @@ def preset_name(config: ModelConfig) -> str | None:
     return None
 
 
-def model_card(config: dict[str, Any], load_hint: str, parameters: int) -> str:
+def _front_matter(base_model: str | None) -> str:
+    """The Hub's own ``ModelCardData`` YAML, so the Hub indexes the card like any other."""
     from huggingface_hub import ModelCardData
 
-    arch = config["architecture"]
-    provenance = config["provenance"]
-    base_model = provenance.get("base_model")
     card_data = ModelCardData(
         license="apache-2.0",
         library_name=LIBRARY_NAME,
@@ -35,23 +33,36 @@ def model_card(config: dict[str, Any], load_hint: str, parameters: int) -> str:
         tags=["style-transfer", "data-augmentation", "medical-imaging", "stylizing-vit"],
         base_model=base_model,
     )
+    return card_data.to_yaml()
+
+
+def _training_lines(provenance: dict[str, Any]) -> list[str]:
+    """Where the weights came from, then the recorded training settings."""
+    origin = [f"- Source: `{provenance['source']}`"] if provenance.get("source") else []
+    if provenance.get("revision"):
+        origin.append(f"- Revision: `{provenance['revision']}`")
+    if provenance.get("base_model"):
+        origin.append(f"- Fine-tuned from: `{provenance['base_model']}`")
+    training = provenance.get("training") or {}
+    training_lines = [f"- {k}: `{json.dumps(v)}`" for k, v in training.items()] or ["Not recorded."]
+    return origin + ([""] if origin else []) + training_lines
+
+
+def _metric_lines(metrics: dict[str, Any] | None) -> list[str]:
+    if not metrics:
+        return ["None recorded."]
+    return ["| metric | value |", "|---|---|"] + [f"| {k} | {json.dumps(v)} |" for k, v in metrics.items()]
+
+
+def model_card(config: dict[str, Any], load_hint: str, parameters: int) -> str:
+    """The README.md of a checkpoint folder, from its config.json (as read back from JSON)."""
+    arch = config["architecture"]
+    provenance = config["provenance"]
     preset = preset_name(ModelConfig(**arch))
     title = f"Stylizing ViT ({preset})" if preset else "Stylizing ViT"
     arch_rows = "\n".join(f"| {k} | {v} |" for k, v in arch.items())
     stats = "\n".join(
         f"| {i} | {m:g} | {s:g} |" for i, (m, s) in enumerate(zip(config["mean"], config["std"]))
-    )
-    origin = [f"- Source: `{provenance['source']}`"] if provenance.get("source") else []
-    if provenance.get("revision"):
-        origin.append(f"- Revision: `{provenance['revision']}`")
-    if base_model:
-        origin.append(f"- Fine-tuned from: `{base_model}`")
-    training = provenance.get("training") or {}
-    training_lines = [f"- {k}: `{json.dumps(v)}`" for k, v in training.items()] or ["Not recorded."]
-    metrics = provenance.get("metrics") or {}
-    metric_lines = (
-        ["| metric | value |", "|---|---|"] + [f"| {k} | {json.dumps(v)} |" for k, v in metrics.items()]
-        if metrics else ["None recorded."]
     )
     body = f"""
 # {title}
@@ -86,14 +97,14 @@ stylized = stylizer(images, styles)
 
 ## Training
 
-{chr(10).join(origin + ([''] if origin else []) + training_lines)}
+{chr(10).join(_training_lines(provenance))}
 
 ## Metrics
 
-{chr(10).join(metric_lines)}
+{chr(10).join(_metric_lines(provenance.get("metrics")))}
 
 ## License
 
 Apache-2.0. Please cite {PAPER}.
 """
-    return f"---\n{card_data.to_yaml()}\n---\n{body}"
+    return f"---\n{_front_matter(provenance.get('base_model'))}\n---\n{body}"
