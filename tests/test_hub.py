@@ -19,6 +19,7 @@ from safetensors.torch import save_file
 
 import stylizing_vit_aug as sva
 from stylizing_vit_aug import hub
+from stylizing_vit_aug.checkpoints import bundled
 from stylizing_vit_aug.checkpoints import (
     CorruptCheckpoint,
     StateDictMismatch,
@@ -196,7 +197,8 @@ def test_pushed_repo_of_another_owner_loads_from_cache(tmp_path, offline):
 
 
 def test_default_checkpoint_missing_then_bundled(monkeypatch, tmp_path, small_stylizer):
-    monkeypatch.setattr(hub, "BUNDLED_WEIGHTS_DIR", tmp_path / "weights")
+    monkeypatch.setattr(hub, "BUNDLED_WEIGHTS_DIR", tmp_path / "weights")  # where it is loaded from
+    monkeypatch.setattr(bundled, "BUNDLED_WEIGHTS_DIR", tmp_path / "weights")  # what the card says of it
     with pytest.raises(hub.DefaultCheckpointMissing, match="not shipped in this version") as info:
         sva.load_stylizer()
     assert "tiny-camelyon17wilds" in str(info.value)

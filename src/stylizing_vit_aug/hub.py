@@ -1,16 +1,23 @@
-"""Checkpoints: the registry of official ids, loading (Hub, cache, offline), saving and pushing.
+"""Where a stylizer comes from and where it goes: ``load_stylizer`` (the bundled default,
+official ids, Hub repos, local files), ``save_pretrained`` and ``push_to_hub``. The official
+checkpoints are data in :mod:`.registry`; files are read and written by :mod:`.checkpoints`.
 
-``load_stylizer`` accepts, in this order of precedence:
+``load_stylizer`` tries the entries of :data:`CHECKPOINT_SOURCES` in order; the first that
+matches loads:
 
 * ``None`` or ``"default"`` — the bundled default checkpoint in :data:`BUNDLED_WEIGHTS_DIR`;
+* a pickle suffix (``.pth``, ``.bin`` ...) — refused, whether or not the file exists;
 * an existing local path — a directory written by :func:`save_pretrained` (config.json +
   model.safetensors) or a bare ``.safetensors`` file (architecture inferred from the tensor
   shapes; ``mean=``/``std=`` required);
+* text that can only be a path — a missing file, said at once instead of asking the Hub;
 * one of the 21 published checkpoints, by alias (``"tiny-camelyon17wilds"``, ``"base-ddi"``)
   or by repo id (``"sdoerrich97/stylizing_vit_small_epistr"``). Their architecture and
   normalisation come from :data:`OFFICIAL_CHECKPOINTS`, never from their config.json, whose
   schema is unpublished;
 * any other ``owner/name`` Hub repo written by :func:`push_to_hub`.
+
+Anything else is an :class:`UnknownCheckpoint` with the closest official names.
 
 Downloads go through ``huggingface_hub.hf_hub_download`` (``revision=`` pinning, ``cache_dir``,
 ``local_files_only``); with ``HF_HUB_OFFLINE=1`` only the Hub cache is read.
@@ -26,18 +33,19 @@ metadata is the Hub's own ``ModelCardData``.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
 from .checkpoints import (
+    BUNDLED_WEIGHTS_DIR,
     CONFIG_NAME,
     PICKLE_SUFFIXES,
     WEIGHTS_NAME,
@@ -50,6 +58,7 @@ from .checkpoints import (
     load_model_file,
     read_config,
     read_state_dict,
+    refuse_pickle_suffix,
     write_checkpoint,
 )
 from .images import Normalization
@@ -69,12 +78,16 @@ from .stylizer import DEFAULT_BACKGROUND, DEFAULT_MODE, Stylizer
 
 __all__ = [
     "BUNDLED_WEIGHTS_DIR",
+    "CHECKPOINT_SOURCES",
     "DATASET_STATS",
     "OFFICIAL_CHECKPOINTS",
     "CheckpointError",
     "CheckpointNotCached",
+    "CheckpointRequest",
+    "CheckpointSource",
     "CorruptCheckpoint",
     "DefaultCheckpointMissing",
+    "LoadedCheckpoint",
     "MissingStatistics",
     "OfficialCheckpoint",
     "StateDictMismatch",
@@ -90,8 +103,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# the repository's top-level weights/ folder, installed as the package stylizing_vit_aug.weights
-BUNDLED_WEIGHTS_DIR = Path(importlib.util.find_spec("stylizing_vit_aug.weights").origin).parent  # type: ignore[union-attr, arg-type]
 REPO_ID = r"[\w.-]+/[\w.-]+"  # owner/name
 
 
@@ -225,6 +236,132 @@ def _looks_like_path(text: str) -> bool:
     return any(sep in text for sep in ("/", "\\", os.sep)) and not re.fullmatch(REPO_ID, text)
 
 
+@dataclass(frozen=True)
+class CheckpointRequest:
+    """What :func:`load_stylizer` was asked for, as every checkpoint source reads it."""
+
+    source: str | os.PathLike | None
+    revision: str | None = None
+    cache_dir: str | os.PathLike | None = None
+    local_files_only: bool | None = None
+    mean: Sequence[float] | None = None
+    std: Sequence[float] | None = None
+
+    @property
+    def text(self) -> str:
+        return "" if self.source is None else os.fspath(self.source)
+
+    @property
+    def path(self) -> Path:
+        return Path(self.text).expanduser()
+
+    def download(self, repo_id: str, filename: str, local: Path | None = None) -> Path:
+        return _download(repo_id, filename, self.revision, self.cache_dir, self.local_files_only, local)
+
+
+class LoadedCheckpoint(NamedTuple):
+    """A checkpoint source's answer: the network, its statistics and its provenance."""
+
+    model: StylizingViT
+    mean: Sequence[float]
+    std: Sequence[float]
+    source: str
+    revision: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckpointSource:
+    """One kind of source ``load_stylizer`` accepts: ``matches`` says whether a request is one,
+    ``load`` loads it (or raises the error that says why it cannot)."""
+
+    name: str
+    matches: Callable[[CheckpointRequest], bool]
+    load: Callable[[CheckpointRequest], LoadedCheckpoint]
+
+
+def _is_default(request: CheckpointRequest) -> bool:
+    source = request.source
+    return source is None or (isinstance(source, str) and source.strip().lower() == DEFAULT_ALIAS)
+
+
+def _load_bundled(request: CheckpointRequest) -> LoadedCheckpoint:
+    if not (BUNDLED_WEIGHTS_DIR / WEIGHTS_NAME).is_file():
+        raise DefaultCheckpointMissing(
+            f"the bundled default checkpoint is not shipped in this version ({BUNDLED_WEIGHTS_DIR} "
+            "holds no model.safetensors). Load an official checkpoint instead, e.g. "
+            "load_stylizer('tiny-camelyon17wilds') (downloaded once from the Hugging Face Hub, "
+            "then cached), or your own: load_stylizer('path/to/saved_dir') or "
+            "load_stylizer('weights.safetensors', mean=..., std=...)"
+        )
+    return LoadedCheckpoint(*_load_directory(BUNDLED_WEIGHTS_DIR, request.mean, request.std), DEFAULT_ALIAS)
+
+
+def _refuse_pickle(request: CheckpointRequest) -> LoadedCheckpoint:
+    raise refuse_pickle_suffix(request.path)  # whether or not the file exists
+
+
+def _load_local_directory(request: CheckpointRequest) -> LoadedCheckpoint:
+    return LoadedCheckpoint(*_load_directory(request.path, request.mean, request.std), str(request.path.resolve()))
+
+
+def _exists(request: CheckpointRequest) -> bool:
+    """A file, or something that is not a regular file or a broken link: read_header says which."""
+    return request.path.exists() or request.path.is_symlink()
+
+
+def _load_bare_file(request: CheckpointRequest) -> LoadedCheckpoint:
+    mean, std = _stats(request.mean, request.std, None, f"the bare weights file {request.path}")
+    return LoadedCheckpoint(load_model_file(request.path, None), mean, std, str(request.path.resolve()))
+
+
+def _missing_path(request: CheckpointRequest) -> LoadedCheckpoint:
+    """Fail now: asking the Hub would only add retries and confusion."""
+    raise FileNotFoundError(
+        f"no such file or directory: {request.path} (a local checkpoint is a directory written by "
+        "save_pretrained or a .safetensors file)"
+    )
+
+
+def _load_official(request: CheckpointRequest) -> LoadedCheckpoint:
+    official = resolve_official(request.text)
+    if official is None:
+        raise unknown_checkpoint(request.text)
+    mean, std = _stats(request.mean, request.std, official.stats, f"the official checkpoint {official.repo_id}")
+    weights = request.download(official.repo_id, WEIGHTS_NAME)
+    model = load_model_file(weights, official.config, f"{official.repo_id} ({weights})")
+    return LoadedCheckpoint(model, mean, std, official.repo_id, _snapshot_revision(weights, request.revision))
+
+
+def _is_hub_repo(request: CheckpointRequest) -> bool:
+    """``owner/name``, except a misspelt official one (that gets the did-you-mean error)."""
+    owner, _, name = request.text.partition("/")
+    official_like = owner.lower() == HUB_OWNER and name.lower().startswith("stylizing_vit_")
+    return re.fullmatch(REPO_ID, request.text) is not None and not official_like
+
+
+def _load_hub_repo(request: CheckpointRequest) -> LoadedCheckpoint:
+    """A repo written by push_to_hub (config.json + model.safetensors)."""
+    local = request.path.resolve()
+    weights = request.download(request.text, WEIGHTS_NAME, local)
+    request.download(request.text, CONFIG_NAME, local)
+    found = _load_directory(weights.parent, request.mean, request.std)
+    return LoadedCheckpoint(*found, request.text, _snapshot_revision(weights, request.revision))
+
+
+# The sources load_stylizer accepts, in order of precedence: the first whose `matches` is true
+# loads. A new kind of source is one entry here, placed before the first entry that would
+# claim its requests (a path-like one before "missing path").
+CHECKPOINT_SOURCES: list[CheckpointSource] = [
+    CheckpointSource("bundled default", _is_default, _load_bundled),
+    CheckpointSource("pickle", lambda r: r.path.suffix.lower() in PICKLE_SUFFIXES, _refuse_pickle),
+    CheckpointSource("local directory", lambda r: r.path.is_dir(), _load_local_directory),
+    CheckpointSource("local file", _exists, _load_bare_file),
+    CheckpointSource("missing path", lambda r: _looks_like_path(r.text), _missing_path),
+    CheckpointSource("official checkpoint", lambda r: resolve_official(r.text) is not None, _load_official),
+    CheckpointSource("Hub repo", _is_hub_repo, _load_hub_repo),
+]
+
+
 def load_stylizer(
     source: str | os.PathLike | None = None,
     *,
@@ -247,93 +384,36 @@ def load_stylizer(
     (a bare .safetensors file; the ddi and cholec80 checkpoints). ``stylizer.source`` and
     ``stylizer.revision`` (the resolved commit for Hub checkpoints) record the origin, and
     ``load_stylizer(stylizer.source, revision=stylizer.revision)`` loads the same weights again.
+    The sources are tried in the order of :data:`CHECKPOINT_SOURCES`.
     """
-    def build(model: StylizingViT, m: Sequence[float], s: Sequence[float], name: str, rev: str | None) -> Stylizer:
-        stylizer = Stylizer(
-            model, m, s, device=device, dtype=dtype, mode=mode, background=background, source=name, revision=rev
-        )
-        logger.info("loaded %s", stylizer)
-        return stylizer
-
-    if source is None or (isinstance(source, str) and source.strip().lower() == DEFAULT_ALIAS):
-        if not (BUNDLED_WEIGHTS_DIR / WEIGHTS_NAME).is_file():
-            raise DefaultCheckpointMissing(
-                f"the bundled default checkpoint is not shipped in this version ({BUNDLED_WEIGHTS_DIR} "
-                "holds no model.safetensors). Load an official checkpoint instead, e.g. "
-                "load_stylizer('tiny-camelyon17wilds') (downloaded once from the Hugging Face Hub, "
-                "then cached), or your own: load_stylizer('path/to/saved_dir') or "
-                "load_stylizer('weights.safetensors', mean=..., std=...)"
-            )
-        model, m, s = _load_directory(BUNDLED_WEIGHTS_DIR, mean, std)
-        return build(model, m, s, DEFAULT_ALIAS, None)
-    if not isinstance(source, (str, os.PathLike)):
+    if source is not None and not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"source must be a string or path, got {type(source).__name__}")
-
-    text = os.fspath(source)
-    path = Path(text).expanduser()
-    if path.suffix.lower() in PICKLE_SUFFIXES:
-        read_state_dict(path)  # raises: pickles are refused whether or not the file exists
-    if path.is_dir():
-        model, m, s = _load_directory(path, mean, std)
-        return build(model, m, s, str(path.resolve()), None)
-    if path.exists() or path.is_symlink():  # not a regular file, a broken link: read_header says so
-        m, s = _stats(mean, std, None, f"the bare weights file {path}")
-        model = load_model_file(path, None)
-        return build(model, m, s, str(path.resolve()), None)
-    if _looks_like_path(text):  # fail now: asking the Hub would only add retries and confusion
-        raise FileNotFoundError(
-            f"no such file or directory: {path} (a local checkpoint is a directory written by "
-            "save_pretrained or a .safetensors file)"
-        )
-
-    official = resolve_official(text)
-    if official is not None:
-        m, s = _stats(mean, std, official.stats, f"the official checkpoint {official.repo_id}")
-        weights = _download(official.repo_id, WEIGHTS_NAME, revision, cache_dir, local_files_only)
-        model = load_model_file(weights, official.config, f"{official.repo_id} ({weights})")
-        return build(model, m, s, official.repo_id, _snapshot_revision(weights, revision))
-
-    owner, _, name = text.partition("/")
-    if not re.fullmatch(REPO_ID, text) or (
-        owner.lower() == HUB_OWNER and name.lower().startswith("stylizing_vit_")
-    ):
-        raise unknown_checkpoint(text)
-    # Another Hub repo: one written by push_to_hub (config.json + model.safetensors).
-    weights = _download(text, WEIGHTS_NAME, revision, cache_dir, local_files_only, path.resolve())
-    _download(text, CONFIG_NAME, revision, cache_dir, local_files_only, path.resolve())
-    model, m, s = _load_directory(weights.parent, mean, std)
-    return build(model, m, s, text, _snapshot_revision(weights, revision))
+    request = CheckpointRequest(source, revision, cache_dir, local_files_only, mean, std)
+    entry = next((entry for entry in CHECKPOINT_SOURCES if entry.matches(request)), None)
+    if entry is None:
+        raise unknown_checkpoint(request.text)
+    found = entry.load(request)
+    stylizer = Stylizer(
+        found.model, found.mean, found.std, device=device, dtype=dtype, mode=mode, background=background,
+        source=found.source, revision=found.revision,
+    )
+    logger.info("loaded %s", stylizer)
+    return stylizer
 
 
 # -- saving -------------------------------------------------------------------------------------
-def _unpack(
-    obj: Stylizer | StylizingViT, mean: Sequence[float] | None, std: Sequence[float] | None
-) -> tuple[StylizingViT, Sequence[float], Sequence[float], str | None, str | None]:
-    if isinstance(obj, Stylizer):
-        return (
-            obj.model,
-            obj.mean.cpu() if mean is None else mean,
-            obj.std.cpu() if std is None else std,
-            obj.source,
-            obj.revision,
-        )
-    if isinstance(obj, StylizingViT):
-        mean, std = _stats(mean, std, None, "a bare StylizingViT")
-        return obj, mean, std, None, None
-    raise TypeError(f"save_pretrained needs a Stylizer or StylizingViT, got {type(obj).__name__}")
-
-
 def _save(
     obj: Stylizer | StylizingViT, directory: str | os.PathLike, *, mean: Sequence[float] | None,
-    std: Sequence[float] | None, load_hint: str | None, **options: Any,
+    std: Sequence[float] | None, **options: Any,
 ) -> Path:
-    model, mean, std, source, revision = _unpack(obj, mean, std)
-    if load_hint is None:
-        bundled = Path(directory).expanduser().resolve() == BUNDLED_WEIGHTS_DIR.resolve()
-        load_hint = DEFAULT_ALIAS if bundled else os.fspath(directory)
-    return write_checkpoint(
-        model, directory, mean=mean, std=std, source=source, revision=revision, load_hint=load_hint, **options
-    )
+    """The one save path: a Stylizer saves itself (its statistics and provenance); a bare model
+    needs ``mean``/``std``. Both end in :func:`~.checkpoints.write_checkpoint`."""
+    if isinstance(obj, Stylizer):
+        return obj.save_pretrained(directory, mean=mean, std=std, **options)
+    if isinstance(obj, StylizingViT):
+        mean, std = _stats(mean, std, None, "a bare StylizingViT")
+        return write_checkpoint(obj, directory, mean=mean, std=std, **options)
+    raise TypeError(f"save_pretrained needs a Stylizer or StylizingViT, got {type(obj).__name__}")
 
 
 def save_pretrained(
@@ -352,11 +432,10 @@ def save_pretrained(
     A :class:`Stylizer` brings its statistics and provenance; a bare model needs ``mean``/``std``.
     ``base_model`` (the repo id a fine-tune started from), ``training`` and ``metrics`` go into
     config.json and the card. ``half=True`` stores float16 weights (half the size; they load
-    back into a float32 model).
+    back into a float32 model). The folder is byte-identical to ``stylizer.save_pretrained``'s.
     """
     return _save(
-        obj, directory, mean=mean, std=std, load_hint=None, base_model=base_model, training=training,
-        metrics=metrics, half=half,
+        obj, directory, mean=mean, std=std, base_model=base_model, training=training, metrics=metrics, half=half,
     )
 
 

@@ -11,7 +11,7 @@ import difflib
 import fnmatch
 from dataclasses import dataclass
 
-from .checkpoints import CheckpointError
+from .checkpoints import DEFAULT_ALIAS, CheckpointError
 from .model import PRESETS, ModelConfig
 
 __all__ = [
@@ -27,7 +27,6 @@ __all__ = [
 ]
 
 HUB_OWNER = "sdoerrich97"
-DEFAULT_ALIAS = "default"
 Stats = tuple[float, float, float]
 
 

@@ -1,7 +1,8 @@
 """Checkpoint files: safe reading, key clean-up, architecture inference and strict loading
 (:mod:`.reading`), after the safetensors header (:mod:`.header`) and the architecture
 (:mod:`.architecture`: limits, the header's shapes) are checked; one checkpoint folder with its
-config.json and model card (:mod:`.folder`, :mod:`.card`); the errors (:mod:`.errors`).
+config.json and model card (:mod:`.folder`, :mod:`.card`); the bundled default's folder and
+name (:mod:`.bundled`); the errors (:mod:`.errors`).
 
 :mod:`stylizing_vit_aug.hub` decides *where* weights come from; this package turns a weights file
 into a :class:`~stylizing_vit_aug.model.StylizingViT` and a model into a folder. Only safetensors
@@ -18,6 +19,7 @@ from .architecture import (
     expected_shapes,
     parameter_count,
 )
+from .bundled import BUNDLED_WEIGHTS_DIR, DEFAULT_ALIAS, card_load_hint
 from .card import LIBRARY_NAME, model_card
 from .errors import (
     CheckpointError,
@@ -45,11 +47,14 @@ from .reading import (
     load_weights,
     model_from_state_dict,
     read_state_dict,
+    refuse_pickle_suffix,
 )
 
 __all__ = [
+    "BUNDLED_WEIGHTS_DIR",
     "CARD_NAME",
     "CONFIG_NAME",
+    "DEFAULT_ALIAS",
     "FLOAT_DTYPES",
     "FORMAT_VERSION",
     "LIBRARY_NAME",
@@ -62,6 +67,7 @@ __all__ = [
     "StateDictMismatch",
     "TensorInfo",
     "UnsafeCheckpointFormat",
+    "card_load_hint",
     "check_architecture",
     "check_shapes",
     "check_values",
@@ -79,6 +85,7 @@ __all__ = [
     "read_config",
     "read_header",
     "read_state_dict",
+    "refuse_pickle_suffix",
     "write_checkpoint",
     "write_directory_atomically",
 ]

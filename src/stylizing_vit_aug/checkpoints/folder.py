@@ -16,6 +16,7 @@ import torch
 from .._atomic import write_directory_atomically
 from ..images import Normalization
 from ..model import StylizingViT, count_parameters
+from .bundled import card_load_hint
 from .card import LIBRARY_NAME, model_card
 from .errors import CheckpointError, CorruptCheckpoint
 
@@ -86,7 +87,9 @@ def write_checkpoint(
 ) -> Path:
     """Write model.safetensors, config.json and a README.md model card into ``directory``, atomically.
 
-    ``load_hint`` is the source the card tells readers to load (default: the directory).
+    ``load_hint`` is the source the card tells readers to load (default: :func:`~.bundled.card_load_hint`,
+    the directory, or ``"default"`` for the bundled folder). Every save path ends here, so
+    ``Stylizer.save_pretrained`` and ``hub.save_pretrained`` write the same bytes.
     """
     from safetensors.torch import save_file
 
@@ -117,7 +120,7 @@ def write_checkpoint(
         },
     }
     config_text = json.dumps(config, indent=2, default=jsonable) + "\n"  # fails before any write
-    card = model_card(json.loads(config_text), load_hint or os.fspath(directory), count_parameters(model))
+    card = model_card(json.loads(config_text), load_hint or card_load_hint(directory), count_parameters(model))
     writers = {
         WEIGHTS_NAME: lambda p: save_file(state, str(p), metadata={"format": "pt"}),
         CONFIG_NAME: lambda p: p.write_text(config_text, encoding="utf-8"),

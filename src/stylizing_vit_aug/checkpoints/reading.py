@@ -20,7 +20,7 @@ import torch
 
 from ..model import PRESETS, ModelConfig, StylizingViT
 from .architecture import check_architecture, check_shapes, expected_shapes, listing
-from .errors import CorruptCheckpoint, StateDictMismatch
+from .errors import CorruptCheckpoint, StateDictMismatch, UnsafeCheckpointFormat
 from .header import FLOAT_DTYPES, SafetensorsHeader, read_header, refuse_pickle
 
 logger = logging.getLogger(__name__)
@@ -36,9 +36,14 @@ LIST_LIMIT = 12
 Entry = TypeVar("Entry")  # a tensor, or a header entry that only says its shape
 
 
+def refuse_pickle_suffix(path: Path) -> UnsafeCheckpointFormat:
+    """The error for a path whose suffix names a pickle format: refused whether or not it exists."""
+    return refuse_pickle(path, f"'{path.suffix}' is a pickle-based format")
+
+
 def _checked_header(path: Path) -> SafetensorsHeader:
     if path.suffix.lower() in PICKLE_SUFFIXES:
-        raise refuse_pickle(path, f"'{path.suffix}' is a pickle-based format")
+        raise refuse_pickle_suffix(path)
     return read_header(path)
 
 
