@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
-from typing import Iterator, NamedTuple, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -40,6 +40,7 @@ __all__ = [
     "StylizingViT",
     "TrainingImages",
     "create_model",
+    "roll_pairs",
 ]
 
 LAYER_NORM_EPS = 1e-6
@@ -329,6 +330,24 @@ class StyleStream:
         return StyleStream(torch.cat([s.layers for s in streams], dim=1))
 
 
+def roll_pairs(batch: int, domains: torch.Tensor | Sequence[Any] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The one in-batch pairing (reference forward, training, front-ends), the paper's roll by one:
+    ``(index, found)``; row i's style is the nearest next row (mod B) of another domain (any other
+    row without ``domains``). Where there is none (a batch of one, a single domain) ``index`` is the
+    plain roll (in a batch of one the row itself, as the reference) and ``found`` False: training
+    uses ``index`` as it is, a front-end leaves the row unchanged (never styled with itself)."""
+    rows = torch.arange(batch)
+    roll = (rows + 1) % max(batch, 1)
+    if domains is None:
+        return roll, roll != rows
+    labels = domains.tolist() if isinstance(domains, torch.Tensor) else list(domains)
+    first: dict[Any, int] = {}
+    codes = torch.tensor([first.setdefault(label, len(first)) for label in labels], dtype=torch.long)
+    later = (rows[:, None] + torch.arange(1, max(batch, 2))) % max(batch, 1)  # [B, B-1], nearest first
+    other = codes[later] != codes[:, None]
+    return later.gather(1, other.int().argmax(dim=1, keepdim=True)).flatten(), other.any(dim=1)
+
+
 class TrainingImages(NamedTuple):
     """What one training forward produces (all in the normalised space)."""
 
@@ -420,8 +439,7 @@ class StylizingViT(nn.Module):
     def forward(self, content: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         """Stylised content, exactly as the reference (style None: the batch rolled by one)."""
         self._check_images(content, "content")
-        if style is None:
-            style = content.roll(shifts=-1, dims=0)
+        style = content[roll_pairs(content.shape[0])[0].to(content.device)] if style is None else style
         self._check_images(style, "style")
         _, _, stylized = self.encoder(content, style)
         return self.decode(stylized)
@@ -455,7 +473,7 @@ class StylizingViT(nn.Module):
         last = len(blocks) - 1
         batch = content.shape[0]
         if style is None:
-            index = (torch.arange(1, batch + 1) % batch if style_index is None else style_index).to(content.device)
+            index = (roll_pairs(batch)[0] if style_index is None else style_index).to(content.device)
             if index.shape != (batch,):
                 raise ValueError(f"style_index must hold one index per sample ({batch}), got {tuple(index.shape)}")
             a = u = self.encoder.embed(content)

@@ -36,6 +36,7 @@ from ..images import (
     to_batch,
     to_uint8,
 )
+from ..model import roll_pairs
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -348,14 +349,15 @@ def pair_styles(
 ) -> torch.Tensor:
     """For each sample, the batch index of its style image.
 
-    ``"roll"``: the paper's pairing, sample i takes i+1 (mod B). ``"other_domain"``: a random
-    sample of another domain (uniform over them); samples whose domain fills the whole batch fall
-    back to the roll. ``"same_domain"``: a random other sample of the same domain (synthetic-stain
-    supervision pairs two crops of one slide); a sample alone in its domain takes itself.
+    ``"roll"``: the paper's pairing, ``model.roll_pairs`` (sample i takes i+1 mod B; a batch of
+    one, itself). ``"other_domain"``: a random sample of another domain (uniform over them);
+    samples whose domain fills the whole batch fall back to the roll. ``"same_domain"``: a random
+    other sample of the same domain (synthetic-stain supervision pairs two crops of one slide); a
+    sample alone in its domain takes itself.
     """
     strategy = strategy_name(strategy)
     batch = domains.shape[0]
-    roll = torch.arange(1, batch + 1) % batch
+    roll = roll_pairs(batch)[0]
     if strategy == "roll":
         return roll
     if strategy not in PAIRINGS:
