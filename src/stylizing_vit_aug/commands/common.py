@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -94,13 +94,34 @@ def device_argument(text: str) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class CheckpointChoice:
+    """The stylizer a command was asked for (the :func:`add_checkpoint_arguments` options),
+    read once from the command line so a command can pass it on as typed data."""
+
+    checkpoint: str | None = None
+    revision: str | None = None
+    device: str | None = None
+    mode: str = DEFAULT_MODE
+    mean: Sequence[float] | None = None
+    std: Sequence[float] | None = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> CheckpointChoice:
+        return cls(args.checkpoint, args.revision, args.device, args.mode, args.mean, args.std)
+
+    def load(self) -> Stylizer:
+        """The stylizer (hub errors propagate; main() turns them into messages)."""
+        from ..hub import load_stylizer
+
+        return load_stylizer(
+            self.checkpoint, revision=self.revision, device=self.device, mode=self.mode, mean=self.mean, std=self.std
+        )
+
+
 def load_stylizer_from_args(args: argparse.Namespace) -> Stylizer:
     """The stylizer the user asked for (hub errors propagate; main() turns them into messages)."""
-    from ..hub import load_stylizer
-
-    return load_stylizer(
-        args.checkpoint, revision=args.revision, device=args.device, mode=args.mode, mean=args.mean, std=args.std
-    )
+    return CheckpointChoice.from_args(args).load()
 
 
 def positive_int(text: str) -> int:

@@ -32,18 +32,16 @@ gets).
 from __future__ import annotations
 
 import argparse
-import csv
 import ctypes
-import io
+import dataclasses
 import logging
 import os
-import re
 import socket
 import sys
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,19 +54,26 @@ from .._atomic import (
     LockHeld,
     exclusive_lock,
     remove_stale_temporaries,
-    write_atomically,
 )
 from ..images import ImageReadError, is_lossless, read_image
 from ..stylizer import STRIP_PIXELS
+from ._stylize_record import (
+    FIELDS,
+    LOG_NAME,
+    LogWriter,
+    collect_log,
+    part_path,
+    replace_log,
+)
 from .common import (
     EXIT_SKIPPED,
     PIL_FORMATS,
+    CheckpointChoice,
     CLIError,
     Ranks,
     add_checkpoint_arguments,
     add_on_error_argument,
     list_images,
-    load_stylizer_from_args,
     positive_int,
     unit_float,
     write_image_atomic,
@@ -76,8 +81,6 @@ from .common import (
 
 logger = logging.getLogger(__name__)
 
-LOG_NAME = "stylize_log.csv"
-FIELDS = ("input", "output", "style", "style_index", "domain", "strength", "seed", "checkpoint", "revision", "error")
 
 EPILOG = f"""\
 examples:
@@ -131,6 +134,56 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_checkpoint_arguments(parser)
 
 
+@dataclass(frozen=True)
+class StylizePlan:
+    """One ``stylize`` run as typed data, read from the command line once and checked there
+    (inputs found, the output folder outside the input, the JPEG quality, the launcher's ranks
+    and this rank's device); the run passes it on and never changes it."""
+
+    inputs: tuple[Path, ...]
+    root: Path  # the folder the inputs' relative paths start from (the outputs mirror them)
+    output: Path
+    log: Path
+    style: Path | None
+    bank: Path | None
+    styles_dir: Path | None
+    strength: float
+    seed: int
+    styles_per_image: int
+    batch_size: int
+    ext: str
+    quality: int
+    overwrite: bool
+    on_error: str
+    checkpoint: CheckpointChoice
+    ranks: Ranks
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> StylizePlan:
+        """The plan of ``args`` (:class:`CLIError` for inputs and settings that cannot run)."""
+        inputs = list_images(args.input)
+        root = args.input if args.input.is_dir() else args.input.parent
+        output = args.output.resolve()
+        if output == root.resolve() or root.resolve() in output.parents:
+            raise CLIError(f"the output folder {args.output} must not be the input folder or inside it")
+        if not 0 <= args.quality <= 100:
+            raise CLIError(f"--quality must lie in 0..100, got {args.quality}")
+        ranks = Ranks.from_environment()
+        checkpoint = dataclasses.replace(CheckpointChoice.from_args(args), device=ranks.device(args.device))
+        return cls(
+            tuple(inputs), root, args.output, args.log or args.output / LOG_NAME, args.style, args.bank,
+            args.styles_dir, args.strength, args.seed, args.styles_per_image, args.batch_size, args.ext,
+            args.quality, args.overwrite, args.on_error, checkpoint, ranks,
+        )
+
+    def output_path(self, relative: Path, copy: int) -> Path:
+        """Where copy number ``copy`` of the input at ``relative`` goes."""
+        suffix = relative.suffix if self.ext == "keep" else f".{self.ext}"
+        if self.styles_per_image > 1:
+            return self.output / relative.with_name(f"{relative.stem}.s{copy}{suffix}")
+        return self.output / relative.with_suffix(suffix)
+
+
 @dataclass
 class StyleChoice:
     label: str
@@ -141,14 +194,14 @@ class StyleChoice:
 class RunStyles:
     """The styles of a run and the deterministic per-input choice among them."""
 
-    def __init__(self, args: argparse.Namespace, stylizer: Any) -> None:
+    def __init__(self, plan: StylizePlan, stylizer: Any) -> None:
         from ..bank import StyleBank
 
         self.stylizer = stylizer
         self.labels: list[str]
         self.skipped: list[tuple[Path, str]] = []  # unreadable style files
-        if args.style is not None:
-            path = args.style
+        if plan.style is not None:
+            path = plan.style
             if path.is_dir():
                 raise CLIError(
                     f"--style {path} is a folder; --style takes one image. For a random style per "
@@ -158,23 +211,24 @@ class RunStyles:
                 raise CLIError(f"style image {path} does not exist")
             self.bank = StyleBank.from_images([read_image(path)], stylizer, encode=True)
             self.labels = [str(path)]
-        elif args.bank is not None:
-            if args.bank.is_dir():
+        elif plan.bank is not None:
+            if plan.bank.is_dir():
                 raise CLIError(
-                    f"--bank {args.bank} is a folder; --bank takes a bank file (`stylizing-vit-aug bank "
-                    f"build {args.bank} -o bank.safetensors` makes one), or pass --styles-dir {args.bank}"
+                    f"--bank {plan.bank} is a folder; --bank takes a bank file (`stylizing-vit-aug bank "
+                    f"build {plan.bank} -o bank.safetensors` makes one), or pass --styles-dir {plan.bank}"
                 )
-            if not args.bank.is_file():
-                raise CLIError(f"bank file {args.bank} does not exist; build one with `stylizing-vit-aug bank build`")
-            self.bank = StyleBank.load(args.bank, stylizer, on_mismatch="reencode")
-            self.labels = [f"{args.bank}#{i}" for i in range(len(self.bank))]
+            if not plan.bank.is_file():
+                raise CLIError(f"bank file {plan.bank} does not exist; build one with `stylizing-vit-aug bank build`")
+            self.bank = StyleBank.load(plan.bank, stylizer, on_mismatch="reencode")
+            self.labels = [f"{plan.bank}#{i}" for i in range(len(self.bank))]
         else:
-            paths = list_images(args.styles_dir, "style folder")
-            self.bank = StyleBank.from_images(paths, stylizer, encode=False, on_error=args.on_error)
+            assert plan.styles_dir is not None  # argparse requires one of the three
+            paths = list_images(plan.styles_dir, "style folder")
+            self.bank = StyleBank.from_images(paths, stylizer, encode=False, on_error=plan.on_error)
             self.skipped = self.bank.skipped
             unread = {path for path, _ in self.skipped}
             self.labels = [str(p) for p in paths if p not in unread]
-        self.seed = args.seed
+        self.seed = plan.seed
 
     def choose(self, relative: str, count: int = 1) -> list[StyleChoice]:
         """``count`` different styles drawn from the seed and ``relative`` alone; the first is the
@@ -189,103 +243,6 @@ class RunStyles:
                 indices.append(index)
         domains = self.bank.domains
         return [StyleChoice(self.labels[i], i, domains[i] if domains else "") for i in indices]
-
-
-def _read_log(path: Path) -> dict[str, dict[str, str]]:
-    """Complete rows by output (last wins; rows of unreadable style files by style); a torn
-    last line from a kill is ignored."""
-    rows: dict[str, dict[str, str]] = {}
-    if not path.is_file():
-        return rows
-    with open(path, newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            if all(row.get(field) is not None for field in FIELDS) and None not in row:
-                rows[row["output"] or f"style:{row['style']}"] = row
-    return rows
-
-
-def _write_log(path: Path, rows: list[dict[str, str]]) -> None:
-    def write(temporary: Path) -> None:
-        with open(temporary, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=FIELDS)
-            writer.writeheader()
-            writer.writerows(rows)
-
-    write_atomically(path, write)
-
-
-def _part_path(log_path: Path, rank: int) -> Path:
-    """Where one rank of a multi-process run appends its rows (``stylize_log.rank3.csv``)."""
-    return log_path.with_name(f"{log_path.stem}.rank{rank}{log_path.suffix}")
-
-
-def _collect_log(log_path: Path) -> tuple[dict[str, dict[str, str]], list[Path]]:
-    """The record merged with every rank's part file, of any earlier world size (later rows
-    win), and the parts read."""
-    pattern = re.compile(rf"{re.escape(log_path.stem)}\.rank(\d+){re.escape(log_path.suffix)}")
-    found = [(match, path) for path in log_path.parent.iterdir() if (match := pattern.fullmatch(path.name))]
-    parts = [path for _, path in sorted(found, key=lambda item: int(item[0].group(1)))]
-    rows = _read_log(log_path)
-    for part in parts:
-        rows.update(_read_log(part))
-    return rows, parts
-
-
-def _replace_log(log_path: Path, rows: list[dict[str, str]], parts: list[Path]) -> None:
-    """Write the merged record, then drop the parts it holds (a crash in between leaves rows
-    twice, which the next merge collapses)."""
-    _write_log(log_path, rows)
-    for part in parts:
-        part.unlink(missing_ok=True)
-
-
-def _csv_line(values: dict[str, str] | None = None) -> bytes:
-    """One CSV line of the record (the header for None)."""
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=FIELDS)
-    if values is None:
-        writer.writeheader()
-    else:
-        writer.writerow(values)
-    return text.getvalue().encode("utf-8")
-
-
-class LogWriter:
-    """Appends one row per finished output, on disk (``fsync``) before the next image starts (a
-    new file, a rank's part, gets the header first).
-
-    A row that cannot be added (a full disk) is cut off again, so no torn line joins the next
-    row, and counted in :attr:`failed`; the rerun restores the rows of finished outputs.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-        self.failed = 0
-
-    def write(self, row: dict[str, str]) -> None:
-        start = os.fstat(self.fd).st_size
-        view = memoryview((b"" if start else _csv_line()) + _csv_line(row))
-        try:
-            while view:
-                view = view[os.write(self.fd, view):]
-            os.fsync(self.fd)
-        except OSError as error:
-            with suppress(OSError):
-                os.ftruncate(self.fd, start)
-            self.failed += 1
-            logger.warning("could not add the row of %s to %s (%s); a rerun restores it",
-                           row["output"] or row["style"], self.path, error.strerror or error)
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
-def _output_path(args: argparse.Namespace, relative: Path, copy: int) -> Path:
-    suffix = relative.suffix if args.ext == "keep" else f".{args.ext}"
-    if args.styles_per_image > 1:
-        return args.output / relative.with_name(f"{relative.stem}.s{copy}{suffix}")
-    return args.output / relative.with_suffix(suffix)
 
 
 Planned = tuple[Path, Path, StyleChoice]  # input, output, style
@@ -383,141 +340,181 @@ def _sole_writer(output: Path, log_path: Path) -> Iterator[None]:
 
 def run(args: argparse.Namespace) -> int:
     """Stylise the folder (see the module docstring for how it shards, resumes, skips and locks)."""
-    inputs = list_images(args.input)
-    root = args.input if args.input.is_dir() else args.input.parent
-    output = args.output.resolve()
-    if output == root.resolve() or root.resolve() in output.parents:
-        raise CLIError(f"the output folder {args.output} must not be the input folder or inside it")
-    if not 0 <= args.quality <= 100:
-        raise CLIError(f"--quality must lie in 0..100, got {args.quality}")
-    log_path = args.log or args.output / LOG_NAME
-    ranks = Ranks.from_environment()
-    args.device = ranks.device(args.device)
-    args.output.mkdir(parents=True, exist_ok=True)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-
+    plan = StylizePlan.from_args(args)
+    plan.output.mkdir(parents=True, exist_ok=True)
+    plan.log.parent.mkdir(parents=True, exist_ok=True)
+    ranks = plan.ranks
     with ranks.joined(), ExitStack() as held:
         refusal = ""
         if ranks.rank == 0:  # the other ranks of this run write under rank 0's locks
             try:
-                held.enter_context(_sole_writer(args.output, log_path))
+                held.enter_context(_sole_writer(plan.output, plan.log))
             except CLIError as error:
                 refusal = str(error)
         if ranks.sum([int(bool(refusal))])[0]:
-            raise CLIError(refusal or f"rank 0 found another run writing into {args.output} (see its message)")
-        return _stylize(args, inputs, root, log_path, ranks)
+            raise CLIError(refusal or f"rank 0 found another run writing into {plan.output} (see its message)")
+        return _stylize(plan)
 
 
-def _stylize(args: argparse.Namespace, inputs: list[Path], root: Path, log_path: Path, ranks: Ranks) -> int:
+def _stylize(plan: StylizePlan) -> int:
     """The run itself, once this run alone writes into the folder."""
     _map_large_blocks()
-    stylizer = load_stylizer_from_args(args)
-    styles = RunStyles(args, stylizer)
-
-    def row_for(path: Path, out: Path, choice: StyleChoice) -> dict[str, str]:
-        return {
-            "input": str(path.relative_to(root)), "output": str(out.relative_to(args.output)),
-            "style": choice.label, "style_index": str(choice.index), "domain": choice.domain,
-            "strength": f"{args.strength:g}", "seed": str(args.seed),
-            "checkpoint": str(stylizer.source), "revision": str(stylizer.revision or ""), "error": "",
-        }
-
-    def error_row(reason: str, **fields: str) -> dict[str, str]:
-        return {**dict.fromkeys(FIELDS, ""), **fields, "error": reason}
-
-    plan: list[Planned] = []
-    owners: list[int] = []  # the rank that writes each output: its input's number modulo the world size
-    for number, path in enumerate(inputs):
-        relative = path.relative_to(root)
-        for copy, choice in enumerate(styles.choose(relative.as_posix(), args.styles_per_image)):
-            plan.append((path, _output_path(args, relative, copy), choice))
-            owners.append(number % ranks.world)
-    outputs = [out for _, out, _ in plan]
-    if len(set(outputs)) != len(outputs):
-        raise CLIError("two inputs map to the same output name (e.g. a.png and a.jpg with --ext); use --ext keep")
-
+    stylizer = plan.checkpoint.load()
+    styles = RunStyles(plan, stylizer)
+    rows = _Rows(plan, str(stylizer.source), str(stylizer.revision or ""))
+    jobs, owners = _jobs(plan, styles)
+    ranks = plan.ranks
     if ranks.rank == 0:
-        # No other rank writes yet: clear temporaries, and reconcile the record (and the parts
-        # of a killed multi-process run) with what is on disk: one row per existing output.
-        removed = remove_stale_temporaries(args.output, recursive=True)
-        if removed:
-            logger.info("removed %d partial file(s) left by an interrupted run", removed)
-        logged, parts = _collect_log(log_path)
-        rows = [
-            logged.get(str(out.relative_to(args.output))) or row_for(path, out, choice)
-            for path, out, choice in plan if out.is_file() and not args.overwrite
-        ]
-        if rows:
-            print(f"{len(rows)} of {len(plan)} outputs already exist; stylising the other {len(plan) - len(rows)}")
-        keep = {str(o.relative_to(args.output)) for o in outputs}
-        rows += [row for key, row in logged.items() if key not in keep and (args.output / key).is_file()]
-        _replace_log(log_path, rows, parts)
+        _reconcile_record(plan, jobs, rows)
     ranks.barrier()
-    mine = [item for item, owner in zip(plan, owners) if owner == ranks.rank]
-    todo = [item for item in mine if args.overwrite or not item[1].is_file()]
+    mine = [job for job, owner in zip(jobs, owners) if owner == ranks.rank]
+    todo = [job for job in mine if plan.overwrite or not job[1].is_file()]
     if ranks.distributed:
         logger.info("rank %d of %d: %d of the %d outputs are this rank's, %d to write",
-                    ranks.rank, ranks.world, len(mine), len(plan), len(todo))
-
-    writer = LogWriter(_part_path(log_path, ranks.rank) if ranks.distributed else log_path)
-    failures = [error_row(str(reason), style=str(path)) for path, reason in styles.skipped] if ranks.rank == 0 else []
-    for row in failures:
-        writer.write(row)
-    written = 0
-    try:
-        with tqdm(total=len(todo), desc="stylize", unit="img", disable=ranks.rank != 0) as progress:
-
-            def fail(item: Planned, reason: str) -> None:
-                """The per-file failure path: a warning, a row with the reason, the run goes on."""
-                path, out, _ = item
-                logger.warning("skipped %s", reason)
-                failures.append(error_row(reason, input=str(path.relative_to(root)), output=str(out.relative_to(args.output))))
-                writer.write(failures[-1])
-                progress.update(1)
-
-            def write(item: Planned, result: np.ndarray) -> int:
-                """Encode and write one output; 1 if it was written."""
-                path, out, choice = item
-                try:
-                    write_image_atomic(result, out, quality=args.quality, lossless=is_lossless(path))
-                except OSError as error:  # a full disk, a quota, a read-only folder: never a success
-                    reason = f"cannot write {out}: {error.strerror or error}"
-                    if args.on_error == "stop":
-                        raise CLIError(f"{reason} (stopped by --on-error stop; the default skips it)") from None
-                    fail(item, reason)
-                    return 0
-                writer.write(row_for(path, out, choice))
-                progress.update(1)
-                return 1
-
-            for batch in _read_batches(todo, args.batch_size, args.on_error == "stop", lambda item, error: fail(item, str(error))):
-                items = [item for item, _ in batch]
-                stream = styles.bank.stream(torch.tensor([choice.index for _, _, choice in items]))
-                results = list(stylizer([pixels for _, pixels in batch], stream, strength=args.strength))
-                batch.clear()  # the inputs go before the outputs are encoded (the reader keeps no other reference)
-                for item in items:
-                    written += write(item, results.pop(0))  # each output goes once it is written
-    finally:
-        writer.close()
-    written, failed = ranks.sum([written, len(failures) + writer.failed])  # waits for every rank to finish
+                    ranks.rank, ranks.world, len(mine), len(jobs), len(todo))
+    written, failed = _write_outputs(plan, stylizer, styles, todo, rows)
+    written, failed = ranks.sum([written, failed])  # waits for every rank to finish
     if ranks.rank == 0:
-        merged, parts = _collect_log(log_path)
-        position = {str(out.relative_to(args.output)): i for i, out in enumerate(outputs)}
-        rows = sorted(merged.values(), key=lambda row: position.get(row["output"], len(position)))
-        try:
-            _replace_log(log_path, rows, parts)
-        except OSError as error:  # the appended rows (or parts) stay; the next run merges them
-            logger.warning("could not rewrite %s in input order (%s); its rows stay as appended and the "
-                           "next run merges them", log_path, error.strerror or error)
-            failed += 1
-        processes = f" by {ranks.world} processes" if ranks.distributed else ""
-        print(f"wrote {written} image(s) to {args.output}{processes}; record: {log_path}")
-        if failed:
-            print(
-                f"{failed} file(s) could not be read or written and were skipped (their reasons are in the "
-                f"'error' column of {log_path} and the warnings above); a rerun retries them; exit code {EXIT_SKIPPED}",
-                file=sys.stderr,
-            )
+        failed += _finish_record(plan, jobs, written, failed)
     # A rank exiting with EXIT_SKIPPED makes the launcher stop the others: not before the merge.
     ranks.barrier()
     return EXIT_SKIPPED if failed else 0
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The record's rows of this run: a finished output's, or a failure's with its reason."""
+
+    plan: StylizePlan
+    checkpoint: str
+    revision: str
+
+    def done(self, path: Path, out: Path, choice: StyleChoice) -> dict[str, str]:
+        plan = self.plan
+        return {
+            "input": str(path.relative_to(plan.root)), "output": str(out.relative_to(plan.output)),
+            "style": choice.label, "style_index": str(choice.index), "domain": choice.domain,
+            "strength": f"{plan.strength:g}", "seed": str(plan.seed),
+            "checkpoint": self.checkpoint, "revision": self.revision, "error": "",
+        }
+
+    @staticmethod
+    def failed(reason: str, **fields: str) -> dict[str, str]:
+        return {**dict.fromkeys(FIELDS, ""), **fields, "error": reason}
+
+
+def _jobs(plan: StylizePlan, styles: RunStyles) -> tuple[list[Planned], list[int]]:
+    """Every output of the run with its input and style, and the rank that writes each (its
+    input's number modulo the world size)."""
+    jobs: list[Planned] = []
+    owners: list[int] = []
+    for number, path in enumerate(plan.inputs):
+        relative = path.relative_to(plan.root)
+        for copy, choice in enumerate(styles.choose(relative.as_posix(), plan.styles_per_image)):
+            jobs.append((path, plan.output_path(relative, copy), choice))
+            owners.append(number % plan.ranks.world)
+    outputs = [out for _, out, _ in jobs]
+    if len(set(outputs)) != len(outputs):
+        raise CLIError("two inputs map to the same output name (e.g. a.png and a.jpg with --ext); use --ext keep")
+    return jobs, owners
+
+
+def _reconcile_record(plan: StylizePlan, jobs: list[Planned], rows: _Rows) -> None:
+    """Rank 0, before any other rank writes: clear temporaries, and reconcile the record (and
+    the parts of a killed multi-process run) with what is on disk: one row per existing output."""
+    removed = remove_stale_temporaries(plan.output, recursive=True)
+    if removed:
+        logger.info("removed %d partial file(s) left by an interrupted run", removed)
+    logged, parts = collect_log(plan.log)
+    kept = [
+        logged.get(str(out.relative_to(plan.output))) or rows.done(path, out, choice)
+        for path, out, choice in jobs if out.is_file() and not plan.overwrite
+    ]
+    if kept:
+        print(f"{len(kept)} of {len(jobs)} outputs already exist; stylising the other {len(jobs) - len(kept)}")
+    planned = {str(out.relative_to(plan.output)) for _, out, _ in jobs}
+    kept += [row for key, row in logged.items() if key not in planned and (plan.output / key).is_file()]
+    replace_log(plan.log, kept, parts)
+
+
+class _Outputs:
+    """Writes this rank's outputs and their rows. A file that cannot be read or written is a
+    warning and a row with the reason, and the run goes on (``--on-error stop`` ends it)."""
+
+    def __init__(self, plan: StylizePlan, rows: _Rows, writer: LogWriter, progress: Any) -> None:
+        self.plan, self.rows, self.writer, self.progress = plan, rows, writer, progress
+        self.written = 0
+        self.failures = 0
+
+    def fail(self, job: Planned, reason: str | Exception) -> None:
+        path, out, _ = job
+        logger.warning("skipped %s", reason)
+        self.writer.write(self.rows.failed(
+            str(reason), input=str(path.relative_to(self.plan.root)), output=str(out.relative_to(self.plan.output))
+        ))
+        self.failures += 1
+        self.progress.update(1)
+
+    def write(self, job: Planned, result: np.ndarray) -> None:
+        """Encode and write one output, then its row."""
+        path, out, choice = job
+        try:
+            write_image_atomic(result, out, quality=self.plan.quality, lossless=is_lossless(path))
+        except OSError as error:  # a full disk, a quota, a read-only folder: never a success
+            reason = f"cannot write {out}: {error.strerror or error}"
+            if self.plan.on_error == "stop":
+                raise CLIError(f"{reason} (stopped by --on-error stop; the default skips it)") from None
+            self.fail(job, reason)
+            return
+        self.writer.write(self.rows.done(path, out, choice))
+        self.written += 1
+        self.progress.update(1)
+
+
+def _write_outputs(
+    plan: StylizePlan, stylizer: Any, styles: RunStyles, todo: list[Planned], rows: _Rows
+) -> tuple[int, int]:
+    """Stylise and write ``todo`` (this rank's share) in batches; the images written and the
+    files that failed (rank 0 counts the unreadable style files too)."""
+    ranks = plan.ranks
+    writer = LogWriter(part_path(plan.log, ranks.rank) if ranks.distributed else plan.log)
+    style_failures = [rows.failed(str(reason), style=str(path)) for path, reason in styles.skipped] if ranks.rank == 0 else []
+    for row in style_failures:
+        writer.write(row)
+    try:
+        with tqdm(total=len(todo), desc="stylize", unit="img", disable=ranks.rank != 0) as progress:
+            outputs = _Outputs(plan, rows, writer, progress)
+            for batch in _read_batches(todo, plan.batch_size, plan.on_error == "stop", outputs.fail):
+                jobs = [job for job, _ in batch]
+                stream = styles.bank.stream(torch.tensor([choice.index for _, _, choice in jobs]))
+                results = list(stylizer([pixels for _, pixels in batch], stream, strength=plan.strength))
+                batch.clear()  # the inputs go before the outputs are encoded (the reader keeps no other reference)
+                for job in jobs:
+                    outputs.write(job, results.pop(0))  # each output goes once it is written
+    finally:
+        writer.close()
+    return outputs.written, len(style_failures) + outputs.failures + writer.failed
+
+
+def _finish_record(plan: StylizePlan, jobs: list[Planned], written: int, failed: int) -> int:
+    """Rank 0, once every rank is done: the record merged in input order and the summary; 1 if
+    the record could not be rewritten (its rows stay as appended), else 0."""
+    merged, parts = collect_log(plan.log)
+    position = {str(out.relative_to(plan.output)): i for i, (_, out, _) in enumerate(jobs)}
+    rows = sorted(merged.values(), key=lambda row: position.get(row["output"], len(position)))
+    unwritten = 0
+    try:
+        replace_log(plan.log, rows, parts)
+    except OSError as error:  # the appended rows (or parts) stay; the next run merges them
+        logger.warning("could not rewrite %s in input order (%s); its rows stay as appended and the "
+                       "next run merges them", plan.log, error.strerror or error)
+        unwritten = 1
+    processes = f" by {plan.ranks.world} processes" if plan.ranks.distributed else ""
+    print(f"wrote {written} image(s) to {plan.output}{processes}; record: {plan.log}")
+    if failed + unwritten:
+        print(
+            f"{failed + unwritten} file(s) could not be read or written and were skipped (their reasons are in the "
+            f"'error' column of {plan.log} and the warnings above); a rerun retries them; exit code {EXIT_SKIPPED}",
+            file=sys.stderr,
+        )
+    return unwritten
