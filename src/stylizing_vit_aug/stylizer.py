@@ -197,9 +197,8 @@ class Stylizer:
         if self.dtype not in (torch.float32, torch.bfloat16, torch.float16):
             raise ValueError(f"dtype must be float32, bfloat16 or float16, got {self.dtype}")
         self.model = model.to(self.device).eval().requires_grad_(False)
-        channels = model.config.in_chans
-        stats = Normalization.checked(mean, std, channels, "Stylizer mean/std")
-        self.mean, self.std = stats.mean.to(self.device), stats.std.to(self.device)
+        stats = Normalization.checked(mean, std, model.config.in_chans, "Stylizer mean/std")
+        self.normalization = stats.to(self.device)
         self.mode = mode
         self.background = background
         self.chunk_size = chunk_size
@@ -221,6 +220,16 @@ class Stylizer:
     @property
     def in_chans(self) -> int:
         return self.model.config.in_chans
+
+    @property
+    def mean(self) -> torch.Tensor:
+        """Per-channel mean of the checkpoint's training data (0–1 units, on the device)."""
+        return self.normalization.mean
+
+    @property
+    def std(self) -> torch.Tensor:
+        """Per-channel std of the checkpoint's training data (0–1 units, on the device)."""
+        return self.normalization.std
 
     @property
     def fingerprint(self) -> str:
@@ -245,16 +254,17 @@ class Stylizer:
         """Move the model and statistics (in place; returns self)."""
         self.device = torch.device(device)
         self.model.to(self.device)
-        self.mean, self.std = self.mean.to(self.device), self.std.to(self.device)
+        self.normalization = self.normalization.to(self.device)
         return self
 
     # -- conversions ---------------------------------------------------------------------------
     def normalize(self, images01: torch.Tensor) -> torch.Tensor:
-        """0–1 images with the model's channel count -> the model's normalised space."""
-        return (images01 - self.mean.view(1, -1, 1, 1)) / self.std.view(1, -1, 1, 1)
+        """0–1 images with the model's channel count -> the model's normalised space (float32)."""
+        return self.normalization.redo(images01, torch.float32, "Stylizer.normalize")
 
     def denormalize(self, images: torch.Tensor) -> torch.Tensor:
-        return images * self.std.view(1, -1, 1, 1) + self.mean.view(1, -1, 1, 1)
+        """The model's normalised space -> float32 0–1 units (not clamped)."""
+        return self.normalization.undo(images, "Stylizer.denormalize")
 
     def adapt_channels(self, images01: torch.Tensor) -> torch.Tensor:
         """Bring a 0–1 batch to the model's channel count (gray <-> RGB)."""
@@ -445,7 +455,7 @@ class Stylizer:
         with self._autocast():
             if mode == "relative":
                 stylized, own = self._relative_fn(self.normalize(model_in01), stream)
-                change = (stylized.float() - own.float()) * self.std.view(1, -1, 1, 1)
+                change = self.normalization.undo_change(stylized.float() - own.float(), "Stylizer")
             else:
                 change = self.denormalize(self._stylize_fn(self.normalize(model_in01), stream).float()) - model_in01
         change = self.restore_channels(change, small01.shape[1])

@@ -1,8 +1,10 @@
-"""``Normalization``: the one check of per-channel statistics, and undoing/redoing them."""
+"""``Normalization``: the one check of per-channel statistics, and the one place that undoes and
+redoes them (the engine, the stain objective, the front-ends, StyleTTA and the perceptual
+network's input conversion all call it, so the arithmetic exists once)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -35,11 +37,16 @@ class Normalization:
     Every place that takes statistics (Stylizer, load_stylizer and config.json, the transforms,
     StyleTTA, the perceptual network) builds one with :meth:`checked`, so values in 0–255 units,
     a wrong length or a zero std are refused with the same message instead of silently turning
-    every pixel white. :meth:`undo`/:meth:`redo` check the channel count of the images.
+    every pixel white. :meth:`undo`/:meth:`redo` check the channel count of the images and use
+    the statistics on the images' device (copied there once per device, see :meth:`to`).
     """
 
-    mean: torch.Tensor  # float32 [n] on the CPU, n = 1 (every channel) or the channel count
+    mean: torch.Tensor  # float32 [n], n = 1 (every channel) or the channel count
     std: torch.Tensor
+    # the same statistics on other devices, made once each by ``to``; never pickled or compared
+    _copies: dict[torch.device, "Normalization"] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def checked(
@@ -71,6 +78,23 @@ class Normalization:
             f"in {STATS_UNITS} and std (0.229, 0.224, 0.225)."
         )
 
+    def __getstate__(self) -> dict[str, torch.Tensor]:
+        return {"mean": self.mean, "std": self.std}  # device copies stay behind (workers, banks)
+
+    def __setstate__(self, state: dict[str, torch.Tensor]) -> None:
+        for name, value in (*state.items(), ("_copies", {})):
+            object.__setattr__(self, name, value)
+
+    def to(self, device: str | torch.device) -> "Normalization":
+        """The same statistics on ``device``: made once per device and kept, so a model on a GPU
+        does not copy them from the host on every call."""
+        device = torch.device(device)
+        if self.mean.device == device:
+            return self
+        if device not in self._copies:
+            self._copies[device] = Normalization(self.mean.to(device), self.std.to(device))
+        return self._copies[device]
+
     def _views(self, images: torch.Tensor, what: str) -> tuple[torch.Tensor, torch.Tensor]:
         channels = images.shape[-3] if images.dim() >= 3 else 0
         if self.mean.numel() not in (1, channels):
@@ -78,7 +102,8 @@ class Normalization:
                 f"{what}: mean/std have {self.mean.numel()} values but the images have {channels} "
                 "channel(s); give the statistics of these images' Normalize"
             )
-        return self.mean.to(images.device).view(-1, 1, 1), self.std.to(images.device).view(-1, 1, 1)
+        stats = self.to(images.device)
+        return stats.mean.view(-1, 1, 1), stats.std.view(-1, 1, 1)
 
     def undo(self, images: torch.Tensor, what: str) -> torch.Tensor:
         """Normalised ``[..., C, H, W]`` images -> float32 values in 0–1 units (not clamped)."""
@@ -89,5 +114,16 @@ class Normalization:
         """0–1 values -> normalised images of ``dtype``."""
         mean, std = self._views(values01, what)
         return ((values01 - mean) / std).to(dtype)
+
+    def undo_change(self, change: torch.Tensor, what: str) -> torch.Tensor:
+        """A difference of two normalised images -> the same difference in 0–1 units (float32;
+        the means cancel): how the relative mode turns ``F(x, s) − F(x, x)`` into pixels."""
+        _, std = self._views(change, what)
+        return change.float() * std
+
+    def affine_into(self, target: "Normalization") -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-channel ``(scale, shift)`` with ``scale * x + shift`` = ``target``'s normalisation
+        of the pixels that ``x`` is in this one (one multiply-add instead of undo then redo)."""
+        return self.std / target.std, (self.mean - target.mean) / target.std
 
 

