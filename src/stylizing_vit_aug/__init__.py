@@ -7,6 +7,8 @@ at import or construction.
 from __future__ import annotations
 
 from ._lazy import lazy_attributes
+from .transforms import FRONT_ENDS as _FRONT_ENDS
+from .transforms import NOT_AT_ROOT as _NOT_AT_ROOT
 
 __version__ = "0.1.0"
 
@@ -21,20 +23,13 @@ _LAZY = {
     "save_pretrained": "hub",
     "push_to_hub": "hub",
     "StyleBank": "bank",
-    "StylizeTransform": "transforms.torchvision",
-    "AlbumentationsStylize": "transforms.albumentations",
-    "RandStylize": "transforms.monai",
-    "RandStylized": "transforms.monai",
-    "BatchStylize": "transforms.batch",
-    "StylizedLoader": "transforms.batch",
-    "StylizeCollate": "transforms.batch",
-    "StylizeInfo": "transforms.batch",
-    "kornia": "transforms.kornia",
+    # the front-ends, from their one table in transforms/__init__.py
+    **{name: f"transforms.{module}" for name, module in _FRONT_ENDS.items() if name not in _NOT_AT_ROOT},
     "StyleTTA": "tta",
     "metrics": "metrics",
 }
 
-__all__ = sorted(_LAZY) + ["__version__"]
+__all__ = sorted(_LAZY) + ["__version__"]  # noqa: PLE0605 - the lazy names, all str
 
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from .._lazy import lazy_attributes
 
-_LAZY = {
+# The one table of front-end names: attribute -> its module in this package. This package's
+# `__all__` and the package root's lazy names are generated from it, so a new front-end is its
+# module plus one line here. A name equal to its module's is the module itself (`kornia`).
+FRONT_ENDS: dict[str, str] = {
     "StylizeTransform": "torchvision",
     "AlbumentationsStylize": "albumentations",
     "RandStylize": "monai",
@@ -19,11 +22,11 @@ _LAZY = {
     "RandomStylize": "kornia",
     "kornia": "kornia",
 }
+# Names the package root leaves to their module: `sva.kornia.RandomStylize`, where a bare
+# `sva.RandomStylize` would read like MONAI's `sva.RandStylize`.
+NOT_AT_ROOT = frozenset({"RandomStylize"})
 
-__all__ = [
-    "AlbumentationsStylize", "BatchStylize", "RandStylize", "RandStylized", "RandomStylize", "StylizeCollate",
-    "StylizeInfo", "StylizeTransform", "StylizedLoader", "kornia",
-]
+__all__ = sorted(FRONT_ENDS)  # noqa: PLE0605 - the table's names, all str
 
 
-__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
+__getattr__, __dir__ = lazy_attributes(__name__, FRONT_ENDS)
