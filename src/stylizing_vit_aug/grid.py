@@ -17,6 +17,7 @@ Layout (all in pixels; ``P`` = ``padding``, ``S`` = ``cell_size``)::
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Sequence
 
@@ -134,6 +135,40 @@ def make_grid(
         captions: text under each cell, laid out like ``rows_of_images`` (``None`` or ``""``: none;
             ``"\n"`` separates lines, each shortened to the cell width).
     """
+    rows, caption_rows = _checked_cells(rows_of_images, row_labels, col_labels, captions, cell_size, padding)
+    n_rows, n_cols = len(rows), max(len(row) for row in rows)
+    caption_lines = max((str(text).count("\n") + 1 for row in caption_rows for text in row if text), default=0)
+    width, height = grid_size(
+        n_rows, n_cols, cell_size=cell_size, padding=padding, row_labels=row_labels is not None,
+        col_labels=col_labels is not None, label_width=label_width, caption_lines=caption_lines,
+    )
+    row_pitch = cell_size + caption_height(cell_size, caption_lines)
+    layout = _Layout(
+        cell_size, padding, row_pitch, left=width - n_cols * cell_size - (n_cols + 1) * padding,
+        top=height - n_rows * row_pitch - (n_rows + 1) * padding, line=label_height(cell_size, padding) - padding,
+    )
+    canvas = Image.new("RGB", (width, height), BACKGROUND)
+    _paste_images(canvas, rows, layout)
+    draw = ImageDraw.Draw(canvas)
+    font = _font(font_size(cell_size))
+    _draw_captions(draw, font, caption_rows, layout)
+    if col_labels is not None:
+        _draw_column_labels(draw, font, col_labels, layout)
+    if row_labels is not None:
+        _draw_row_labels(draw, font, row_labels, layout)
+    return canvas
+
+
+def _checked_cells(
+    rows_of_images: Sequence[Sequence[ImageLike | None]],
+    row_labels: Sequence[str] | None,
+    col_labels: Sequence[str] | None,
+    captions: Sequence[Sequence[str | None]] | None,
+    cell_size: int,
+    padding: int,
+) -> tuple[list[list[ImageLike | None]], list[list[str | None]]]:
+    """The rows of images and of captions as lists, once :func:`make_grid`'s arguments are
+    known to fit together (ValueError naming the first that does not)."""
     if not isinstance(cell_size, int) or cell_size < 8:
         raise ValueError(f"cell_size must be an integer >= 8, got {cell_size!r}")
     if not isinstance(padding, int) or padding < 0:
@@ -151,51 +186,69 @@ def make_grid(
         len(caption_rows) != n_rows or any(len(c) > len(r) for c, r in zip(caption_rows, rows))
     ):
         raise ValueError("captions must be laid out like the images: one row per row, at most one per cell")
-    caption_lines = max((str(text).count("\n") + 1 for row in caption_rows for text in row if text), default=0)
-    width, height = grid_size(
-        n_rows, n_cols, cell_size=cell_size, padding=padding, row_labels=row_labels is not None,
-        col_labels=col_labels is not None, label_width=label_width, caption_lines=caption_lines,
-    )
-    row_pitch = cell_size + caption_height(cell_size, caption_lines)
-    left = width - n_cols * cell_size - (n_cols + 1) * padding
-    top = height - n_rows * row_pitch - (n_rows + 1) * padding
-    canvas = Image.new("RGB", (width, height), BACKGROUND)
-    draw = ImageDraw.Draw(canvas)
-    font = _font(font_size(cell_size))
-    line = label_height(cell_size, padding) - padding
+    return rows, caption_rows
 
-    def cell_origin(r: int, c: int) -> tuple[int, int]:
-        return left + padding + c * (cell_size + padding), top + padding + r * (row_pitch + padding)
 
+@dataclass(frozen=True)
+class _Layout:
+    """Where things go on a grid's canvas (see the module docstring)."""
+
+    cell_size: int
+    padding: int
+    row_pitch: int  # a cell and its captions
+    left: int  # the row-label column
+    top: int  # the column-label band
+    line: int  # one line of text
+
+    def origin(self, r: int, c: int) -> tuple[int, int]:
+        """The top-left corner of cell (r, c)."""
+        step = self.cell_size + self.padding
+        return self.left + self.padding + c * step, self.top + self.padding + r * (self.row_pitch + self.padding)
+
+
+def _paste_images(canvas: Image.Image, rows: list[list[ImageLike | None]], layout: _Layout) -> None:
+    """Every image, scaled to its cell and centred in it."""
+    size = layout.cell_size
     for r, row in enumerate(rows):
         for c, image in enumerate(row):
             if image is None:
                 continue
-            tile = _cell_image(image, cell_size, f"grid cell ({r}, {c})")
-            x, y = cell_origin(r, c)
-            canvas.paste(tile, (x + (cell_size - tile.width) // 2, y + (cell_size - tile.height) // 2))
+            tile = _cell_image(image, size, f"grid cell ({r}, {c})")
+            x, y = layout.origin(r, c)
+            canvas.paste(tile, (x + (size - tile.width) // 2, y + (size - tile.height) // 2))
+
+
+def _draw_captions(draw: ImageDraw.ImageDraw, font: Any, caption_rows: list[list[str | None]], layout: _Layout) -> None:
+    """Each cell's caption lines under it, centred and shortened to the cell width."""
+    size = layout.cell_size
     for r, row in enumerate(caption_rows):
         for c, text in enumerate(row):
-            x, y = cell_origin(r, c)
+            x, y = layout.origin(r, c)
             for i, part in enumerate(str(text).split("\n") if text else []):
-                part = _fit_text(draw, part, font, cell_size)
-                offset = (cell_size - draw.textlength(part, font=font)) / 2
-                draw.text((x + offset, y + cell_size + i * line), part, fill=TEXT, font=font)
-    if col_labels is not None:
-        for c, text in enumerate(col_labels):
-            x, _ = cell_origin(0, c)
-            label = _fit_text(draw, str(text), font, cell_size)
-            offset = (cell_size - draw.textlength(label, font=font)) / 2
-            draw.text((x + offset, padding), label, fill=TEXT, font=font)
-    if row_labels is not None:
-        max_lines = max(1, cell_size // line)
-        for r, text in enumerate(row_labels):
-            _, y = cell_origin(r, 0)
-            lines = _wrap(draw, str(text), font, left - 2 * padding, max_lines)
-            start = y + (cell_size - len(lines) * line) // 2
-            for i, part in enumerate(lines):
-                draw.text((padding, start + i * line), part, fill=TEXT, font=font)
-    return canvas
+                part = _fit_text(draw, part, font, size)
+                offset = (size - draw.textlength(part, font=font)) / 2
+                draw.text((x + offset, y + size + i * layout.line), part, fill=TEXT, font=font)
+
+
+def _draw_column_labels(draw: ImageDraw.ImageDraw, font: Any, labels: Sequence[str], layout: _Layout) -> None:
+    """One label above each column, centred and shortened to the cell width."""
+    for c, text in enumerate(labels):
+        x, _ = layout.origin(0, c)
+        label = _fit_text(draw, str(text), font, layout.cell_size)
+        offset = (layout.cell_size - draw.textlength(label, font=font)) / 2
+        draw.text((x + offset, layout.padding), label, fill=TEXT, font=font)
+
+
+def _draw_row_labels(draw: ImageDraw.ImageDraw, font: Any, labels: Sequence[str], layout: _Layout) -> None:
+    """One label left of each row, wrapped to the label column and centred on the cell."""
+    line, padding = layout.line, layout.padding
+    max_lines = max(1, layout.cell_size // line)
+    for r, text in enumerate(labels):
+        _, y = layout.origin(r, 0)
+        lines = _wrap(draw, str(text), font, layout.left - 2 * padding, max_lines)
+        start = y + (layout.cell_size - len(lines) * line) // 2
+        for i, part in enumerate(lines):
+            draw.text((padding, start + i * line), part, fill=TEXT, font=font)
 
 
 def content_style_grid(
