@@ -286,38 +286,15 @@ class Previewer:
 
         ``on_row(done, total, name)`` is called before each content row is stylised (the page's
         progress: a grid takes tens of seconds on a CPU)."""
-        if settings.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {settings.mode!r}")
-        if not 0 <= settings.strength <= 1:
-            raise ValueError(f"strength must lie in [0, 1], got {settings.strength}")
-        known = bundled_contents()
-        unknown = [name for name in settings.contents if name not in known]
-        if unknown:
-            raise ValueError(f"no bundled content image named {unknown[0]!r}; choose from {sorted(known)}")
-        paths = [known[name] for name in settings.contents] + [Path(p) for p in settings.content_files]
-        if not paths:
-            raise ValueError("pick a bundled content image or upload one of yours")
+        paths = _content_paths(settings)
         contents = [self.content(path) for path in paths]
         bank, reencoded, folder_note = self.bank(settings)
         chosen = _pick(len(bank), max(1, min(int(settings.n_styles), MAX_STYLES)), int(settings.seed))
         indices = torch.tensor(chosen)
-        stream = bank.stream(indices)
         styles = bank.images[indices].float().div(255)
         domains = bank.domains
         style_labels = [f"{domains[i]} #{i}" if domains else f"#{i}" for i in chosen]
-
-        rows, ssim, before, after = [], [], [], []
-        for done, (content, path) in enumerate(zip(contents, paths)):
-            if on_row is not None:
-                on_row(done, len(contents), path.stem)
-            batch = content.expand(len(chosen), -1, -1, -1)
-            out = self.stylizer.stylize_batch(batch, stream, settings.strength, mode=settings.mode).cpu()
-            rows.append(list(out))
-            ssim.append(metrics.ssim(batch, out))
-            model_batch = self.stylizer.adapt_channels(batch)
-            before.append(metrics.mean_std_distance(styles, model_batch))
-            after.append(metrics.mean_std_distance(styles, self.stylizer.adapt_channels(out)))
-        figures = torch.stack(ssim), torch.stack(before), torch.stack(after)
+        rows, figures = self._stylise(contents, paths, bank.stream(indices), styles, settings, on_row)
         captions = [
             [f"SSIM {s:.3f}\nstyle {b:.2f}->{a:.2f}" for s, b, a in zip(*(f[i].tolist() for f in figures))]
             for i in range(len(contents))
@@ -332,16 +309,58 @@ class Previewer:
         if reencoded:
             notes.append(f"The bank {settings.style_path} was encoded with another stylizer; its styles were "
                          "re-encoded with this one.")
-        summary = (
-            f"**{len(contents)} contents × {len(chosen)} styles** (of {len(bank)}), strength "
+        summary = self._summary(settings, len(contents), len(chosen), len(bank), figures)
+        snippet = pipeline_snippet(self.stylizer, settings, reencoded=reencoded)
+        return Preview(grid, *figures, "\n\n".join([summary, *notes]), snippet, notes)
+
+    def _stylise(
+        self, contents: list[torch.Tensor], paths: list[Path], stream: Any, styles: torch.Tensor, settings: Settings,
+        on_row: Callable[[int, int, str], None] | None,
+    ) -> tuple[list[list[torch.Tensor]], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Each content in every chosen style, and the figures per cell: anatomy SSIM, and the
+        style distance before and after."""
+        rows, ssim, before, after = [], [], [], []
+        for done, (content, path) in enumerate(zip(contents, paths)):
+            if on_row is not None:
+                on_row(done, len(contents), path.stem)
+            batch = content.expand(len(styles), -1, -1, -1)
+            out = self.stylizer.stylize_batch(batch, stream, settings.strength, mode=settings.mode).cpu()
+            rows.append(list(out))
+            ssim.append(metrics.ssim(batch, out))
+            model_batch = self.stylizer.adapt_channels(batch)
+            before.append(metrics.mean_std_distance(styles, model_batch))
+            after.append(metrics.mean_std_distance(styles, self.stylizer.adapt_channels(out)))
+        return rows, (torch.stack(ssim), torch.stack(before), torch.stack(after))
+
+    def _summary(
+        self, settings: Settings, contents: int, styles: int, bank_size: int, figures: tuple[torch.Tensor, ...]
+    ) -> str:
+        """The figures in words, above the notes."""
+        return (
+            f"**{contents} contents × {styles} styles** (of {bank_size}), strength "
             f"{settings.strength:g}, mode `{settings.mode}`, checkpoint `{self.stylizer.source}`.  \n"
             f"Anatomy SSIM (content vs stylised, 1 = same structure): mean **{figures[0].mean():.3f}**, "
             f"lowest {figures[0].min():.3f}.  \n"
             f"Style distance (colour mean+std, style vs image, 0 = same colours): "
             f"**{figures[1].mean():.3f} → {figures[2].mean():.3f}** before → after."
         )
-        snippet = pipeline_snippet(self.stylizer, settings, reencoded=reencoded)
-        return Preview(grid, *figures, "\n\n".join([summary, *notes]), snippet, notes)
+
+
+def _content_paths(settings: Settings) -> list[Path]:
+    """The content files ``settings`` name, once its mode and strength are known to be valid
+    (ValueError: what to change)."""
+    if settings.mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {settings.mode!r}")
+    if not 0 <= settings.strength <= 1:
+        raise ValueError(f"strength must lie in [0, 1], got {settings.strength}")
+    known = bundled_contents()
+    unknown = [name for name in settings.contents if name not in known]
+    if unknown:
+        raise ValueError(f"no bundled content image named {unknown[0]!r}; choose from {sorted(known)}")
+    paths = [known[name] for name in settings.contents] + [Path(p) for p in settings.content_files]
+    if not paths:
+        raise ValueError("pick a bundled content image or upload one of yours")
+    return paths
 
 
 def import_gradio() -> "gradio":
@@ -374,8 +393,13 @@ def build_app(
     allowed = [Path.cwd(), *(Path(p) for p in (bank, styles_dir) if p), *map(Path, allow_paths)]
     previewer = Previewer(stylizer, cell_size=cell_size, allowed_paths=allowed)
     logger.info("the page may read bank files and style folders under %s", ", ".join(map(str, allowed)))
-    names = list(bundled_contents())
     source = BANK_FILE if bank else FOLDER if styles_dir else BUNDLED
+    return _page(gr, stylizer, _page_update(gr, previewer), source, bank or styles_dir or "")
+
+
+def _page_update(gr: Any, previewer: Previewer) -> Callable[..., tuple[Any, str, Any, Any]]:
+    """The page's one callback: the controls' values in; the grid, summary, snippet and the
+    two downloads out (or, while an input is missing, the next step and the last grid kept)."""
     downloads = Path(tempfile.mkdtemp(prefix="stylizing-vit-aug-app-"))
     renders = {"count": 0}
 
@@ -411,6 +435,13 @@ def build_app(
         code_path.write_text(preview.snippet)
         return preview.grid, preview.summary, preview.snippet, [str(grid_path), str(code_path)]
 
+    return update
+
+
+def _page(gr: Any, stylizer: Stylizer, update: Callable[..., Any], source: str, style_path_value: str) -> gradio.Blocks:
+    """The layout: the controls left, the grid, summary, snippet and downloads right; every
+    control re-renders (the path on Enter), and so does the page's load."""
+    names = list(bundled_contents())
     with gr.Blocks(title="stylizing-vit-aug: look before you train", analytics_enabled=False) as page:
         gr.Markdown(
             "## Look before you train\nYour content images in your styles, with the anatomy SSIM and "
@@ -423,7 +454,7 @@ def build_app(
                 content_files = gr.File(label="your content images", file_count="multiple",
                                         file_types=["image"], type="filepath", elem_id="content-files")
                 style_source = gr.Radio(list(STYLE_SOURCES), value=source, label="styles from")
-                style_path = gr.Textbox(value=bank or styles_dir or "", label="bank file or folder on this machine",
+                style_path = gr.Textbox(value=style_path_value, label="bank file or folder on this machine",
                                         placeholder="bank.safetensors or styles/ (press Enter)",
                                         info="only under the folder the app started in and those given with "
                                         f"--allow-path; at most {MAX_FOLDER_IMAGES} images of a folder are read")
