@@ -209,6 +209,28 @@ def test_default_checkpoint_missing_then_bundled(monkeypatch, tmp_path, small_st
     assert_same_weights(loaded.model, state_of(small_stylizer.model))
 
 
+def folder_bytes(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+@pytest.mark.parametrize("where", ["a folder", "the bundled folder"])
+def test_every_save_path_writes_byte_identical_folders(monkeypatch, tmp_path, small_stylizer, where):
+    """One save path: the method, the function on a Stylizer and on its bare model (with its
+    statistics) write the same bytes, the card's load line included ('default' in the bundled folder)."""
+    target = tmp_path / "ckpt"
+    if where == "the bundled folder":
+        monkeypatch.setattr(bundled, "BUNDLED_WEIGHTS_DIR", target)
+    small_stylizer.save_pretrained(target, metrics={"ssim": 0.9})
+    by_method = folder_bytes(target)
+    hub.save_pretrained(small_stylizer, target, metrics={"ssim": 0.9})
+    assert folder_bytes(target) == by_method
+    mean, std = small_stylizer.mean.tolist(), small_stylizer.std.tolist()
+    hub.save_pretrained(small_stylizer.model, target, mean=mean, std=std, metrics={"ssim": 0.9})
+    assert folder_bytes(target) == by_method
+    hint = "'default'" if where == "the bundled folder" else repr(str(target))
+    assert f"load_stylizer({hint})" in by_method["README.md"].decode()
+
+
 # -- our own files -------------------------------------------------------------------------------
 def test_save_load_round_trip_gives_identical_outputs(tmp_path, histology_crops):
     stylizer = sva.Stylizer(make_small_model(5), CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32)

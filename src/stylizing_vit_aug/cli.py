@@ -13,7 +13,8 @@ import argparse
 import importlib
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from . import __version__
 
@@ -36,26 +37,49 @@ Exit codes: 0 done, 1 runtime failure, 2 usage or input error, {exit_skipped} do
 files were skipped (stylize, bank build), 130 interrupted.
 """
 
-# The one registration table: name -> (module, help, description); `--help` lists the commands
-# from it, once. Every module has EPILOG, add_arguments(parser) and run(args); only the module of
-# the command being run is imported.
-COMMANDS: dict[str, tuple[str, str, str]] = {
-    "demo": ("demo", "stylise the bundled sample images into a labelled grid and print quality figures",
-             "Stylise the bundled histology samples into a labelled content x style grid PNG and "
-             "print anatomy-preservation and style-match figures."),
-    "stylize": ("stylize", "a folder of images in, a stylised folder out (resumable, records the styles)",
-                "Stylise every image of a folder (recursively) into an output folder."),
-    "preview": ("preview", "a labelled content x style grid from folders or a bank file",
-                "Render a labelled grid of content images in several styles."),
-    "bank": ("bank", "build a style bank file from a folder, or inspect one",
-             "Build a style bank file from a folder of style images, or inspect one."),
-    "train": ("train", "fine-tune a stylizer on your own domains (also under `accelerate launch`)",
-              "Fine-tune a stylizer on your own domains."),
-    "bench": ("bench", "throughput against the published reference implementation",
-              "Benchmark stylisation throughput against the published reference implementation."),
-    "app": ("app", "a local web page: your images in your styles, with the figures (needs the app extra)",
-            "Serve a web page (Gradio) that shows content images in chosen styles with the quality "
-            "figures, and the StylizeTransform(...) line with those settings."),
+class Command(NamedTuple):
+    """One subcommand: its module in :mod:`stylizing_vit_aug.commands` (which has ``EPILOG``,
+    ``add_arguments(parser)`` and ``run(args)``), its line in ``--help`` and its description."""
+
+    module: str
+    help: str
+    description: str
+
+
+# The one registration table: a command is its module plus one entry here. `--help` lists the
+# commands from it, once, and the docs' CLI reference walks it; only the module of the command
+# being run is imported.
+COMMANDS: dict[str, Command] = {
+    "demo": Command(
+        "demo", "stylise the bundled sample images into a labelled grid and print quality figures",
+        "Stylise the bundled histology samples into a labelled content x style grid PNG and "
+        "print anatomy-preservation and style-match figures.",
+    ),
+    "stylize": Command(
+        "stylize", "a folder of images in, a stylised folder out (resumable, records the styles)",
+        "Stylise every image of a folder (recursively) into an output folder.",
+    ),
+    "preview": Command(
+        "preview", "a labelled content x style grid from folders or a bank file",
+        "Render a labelled grid of content images in several styles.",
+    ),
+    "bank": Command(
+        "bank", "build a style bank file from a folder, or inspect one",
+        "Build a style bank file from a folder of style images, or inspect one.",
+    ),
+    "train": Command(
+        "train", "fine-tune a stylizer on your own domains (also under `accelerate launch`)",
+        "Fine-tune a stylizer on your own domains.",
+    ),
+    "bench": Command(
+        "bench", "throughput against the published reference implementation",
+        "Benchmark stylisation throughput against the published reference implementation.",
+    ),
+    "app": Command(
+        "app", "a local web page: your images in your styles, with the figures (needs the app extra)",
+        "Serve a web page (Gradio) that shows content images in chosen styles with the quality "
+        "figures, and the StylizeTransform(...) line with those settings.",
+    ),
 }
 
 
@@ -75,7 +99,7 @@ def _command_of(argv: Sequence[str]) -> str | None:
 def _attach(sub: argparse.ArgumentParser, name: str) -> None:
     """Arguments and handler of ``name`` from its module; if it cannot be imported, say why on use."""
     try:
-        module = importlib.import_module(f"stylizing_vit_aug.commands.{COMMANDS[name][0]}")
+        module = importlib.import_module(f"stylizing_vit_aug.commands.{COMMANDS[name].module}")
     except ImportError as error:
         reason = f"`{name}` is not available in this installation ({error})"
         sub.description = f"{sub.description} Not available here: {error}."
@@ -101,8 +125,10 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     _add_verbose(parser, 0)
     commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND", required=True)
     wanted = _command_of(argv)
-    for name, (_, help, description) in COMMANDS.items():
-        sub = commands.add_parser(name, help=help, description=description, formatter_class=FORMATTER)
+    for name, command in COMMANDS.items():
+        sub = commands.add_parser(
+            name, help=command.help, description=command.description, formatter_class=FORMATTER
+        )
         _add_verbose(sub, argparse.SUPPRESS)
         if name == wanted:
             _attach(sub, name)
