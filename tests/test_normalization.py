@@ -1,0 +1,83 @@
+"""The one ``Normalization`` (images/normalization.py): the engine, the stain objective and the
+perceptual network use it, so a statistic means the same thing and is refused the same way
+everywhere."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+from conftest import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+
+import stylizing_vit_aug as sva
+from stylizing_vit_aug.images import Normalization
+from stylizing_vit_aug.train.losses import StainSupervisedObjective
+from stylizing_vit_aug.train.perceptual import IMAGENET_MEAN, IMAGENET_STD, PerceptualNet, VGG19Features
+
+STATS = Normalization.checked(CAMELYON_MEAN, CAMELYON_STD, 3)
+
+
+def test_the_stylizer_converts_with_its_normalization_bit_for_bit(small_stylizer):
+    """The engine's conversions are the Normalization's (one arithmetic, so the front-ends'
+    undo/redo around the engine round-trip exactly), and mean/std read through it."""
+    values01 = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    normalised = small_stylizer.normalize(values01)
+    assert torch.equal(normalised, STATS.redo(values01, torch.float32, "test"))
+    assert torch.equal(small_stylizer.denormalize(normalised), STATS.undo(normalised, "test"))
+    assert torch.equal(small_stylizer.denormalize(normalised.bfloat16()), STATS.undo(normalised.bfloat16(), "test"))
+    assert torch.equal(small_stylizer.mean, STATS.mean) and torch.equal(small_stylizer.std, STATS.std)
+    torch.testing.assert_close(small_stylizer.denormalize(normalised), values01)
+
+
+def test_a_change_in_normalised_space_is_the_change_of_the_pixels():
+    """The relative mode's ``F(x, s) − F(x, x)`` in pixels: the means cancel."""
+    generator = torch.Generator().manual_seed(1)
+    a, b = torch.randn(2, 3, 8, 8, generator=generator), torch.randn(2, 3, 8, 8, generator=generator)
+    torch.testing.assert_close(STATS.undo_change(a - b, "test"), STATS.undo(a, "test") - STATS.undo(b, "test"))
+
+
+def test_the_perceptual_input_affine_is_undo_then_imagenet_redo():
+    imagenet = Normalization.checked(IMAGENET_MEAN, IMAGENET_STD, 3)
+    normalised = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    scale, shift = STATS.affine_into(imagenet)
+    expected = imagenet.redo(STATS.undo(normalised, "test"), torch.float32, "test")
+    torch.testing.assert_close(normalised * scale.view(3, 1, 1) + shift.view(3, 1, 1), expected)
+    net = PerceptualNet(VGG19Features(width=0.125), CAMELYON_MEAN, CAMELYON_STD)
+    assert torch.equal(net.input_scale.flatten(), scale) and torch.equal(net.input_shift.flatten(), shift)
+
+
+def test_statistics_move_to_a_device_once_and_pickle_without_their_copies():
+    """A model on an accelerator must not copy the statistics from the host on every call, and
+    a transform sent to DataLoader workers must not carry device tensors along."""
+    stats = Normalization.checked(CAMELYON_MEAN, CAMELYON_STD, 3)
+    assert stats.to("cpu") is stats
+    on_meta = stats.to("meta")
+    assert on_meta is stats.to("meta") and on_meta.mean.device.type == "meta"
+    assert stats.undo(torch.zeros(1, 3, 2, 2, device="meta"), "test").device.type == "meta"
+    back = pickle.loads(pickle.dumps(stats))
+    assert torch.equal(back.mean, stats.mean) and torch.equal(back.std, stats.std)
+    assert back.mean.device.type == "cpu" and back.to("meta") is not on_meta
+
+
+def test_the_stylizer_moves_its_statistics_with_the_model():
+    stylizer = sva.Stylizer(make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32)
+    stylizer.to("meta")
+    assert stylizer.mean.device.type == stylizer.std.device.type == "meta"
+    assert stylizer.normalize(torch.zeros(1, 3, 32, 32, device="meta")).device.type == "meta"
+
+
+@pytest.mark.parametrize("mean, std, problem", [
+    ((180, 140, 180), (45, 55, 45), "mean must lie in 0–1 (0–255 units? divide by 255)"),
+    ((0.7, 0.55, 0.7), (0.2, 0.0, 0.2), "std must be positive"),
+    ((0.7, 0.55), (0.2, 0.2), "mean has 2 values"),
+])
+def test_the_stain_objective_refuses_bad_statistics_as_everywhere(mean, std, problem):
+    """Before, the stain objective took 0–255 statistics silently and trained on white images."""
+    model = make_small_model()
+    with pytest.raises(ValueError) as stain:
+        StainSupervisedObjective(model, mean, std)
+    with pytest.raises(ValueError) as engine:
+        sva.Stylizer(model, mean, std, device="cpu")
+    assert problem in str(stain.value)
+    assert str(stain.value).split(": ", 1)[1] == str(engine.value).split(": ", 1)[1]
