@@ -176,7 +176,7 @@ def test_classifier_gets_the_kind_it_was_given(small_stylizer, bank, images, kin
     mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
     m, s = torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
     x = {"uint8": images, "float": images.float() / 255, "normalised": (images.float() / 255 - m) / s}[kind]
-    stats = dict(input_mean=mean, input_std=std) if kind == "normalised" else {}
+    stats = dict(mean=mean, std=std) if kind == "normalised" else {}
     net = ColourNet().eval()
     # strength 0: every stylised view is the input itself, so all views must agree exactly.
     tta = StyleTTA(net, small_stylizer, bank, n_styles=3, strength=0.0, return_views=True, **stats)
@@ -193,7 +193,7 @@ def test_classifier_gets_the_kind_it_was_given(small_stylizer, bank, images, kin
 
 def test_normalised_input_without_stats_is_a_clear_error(small_stylizer, bank, images):
     x = (images.float() / 255 - 0.5) / 0.25
-    with pytest.raises(ValueError, match="input_mean"):
+    with pytest.raises(ValueError, match=r"mean=\.\.\., std=\.\.\."):
         StyleTTA(ColourNet(), small_stylizer, bank, n_styles=1)(x)
 
 
@@ -214,6 +214,6 @@ def test_bad_arguments_are_clear(small_stylizer, bank):
     with pytest.raises(ValueError, match="no view"):
         StyleTTA(net, small_stylizer, bank, n_styles=0, include_original=False)
     with pytest.raises(ValueError, match="both"):
-        StyleTTA(net, small_stylizer, bank, input_mean=(0.5, 0.5, 0.5))
+        StyleTTA(net, small_stylizer, bank, mean=(0.5, 0.5, 0.5))
     with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
         StyleTTA(net, small_stylizer, bank)(torch.rand(3, 32, 32))

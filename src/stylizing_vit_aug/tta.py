@@ -9,9 +9,9 @@ with ``n_styles`` styles from a bank of *training-domain* styles; the classifier
 
 Input convention: the classifier receives *the same kind of tensor the wrapper was given* —
 uint8 0–255 stays uint8, float 0–1 stays float 0–1, same device, size and channels. If your
-classifier takes normalised tensors, give ``StyleTTA`` the normalisation (``input_mean``,
-``input_std``, in 0–1 units, e.g. the ImageNet statistics): it undoes it for the stylizer and
-redoes it for the classifier, so each view is normalised exactly like the original.
+classifier takes normalised tensors, give ``StyleTTA`` the normalisation (``mean``, ``std``, in
+0–1 units, e.g. the ImageNet statistics, as torchvision's ``Normalize``): it undoes it for the
+stylizer and redoes it for the classifier, so each view is normalised exactly like the original.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .image_ops import color_statistics
-from .images import Normalization, from_batch, to_batch
+from .images import from_batch, to_batch
 from .model import StyleStream
 from .stylizer import Stylizer, check_mode, strength_values
+from .transforms._common import check_stats, redo_normalize, renamed_keyword, undo_normalize
 
 __all__ = ["StyleTTA", "TTAOutput", "MERGES", "ACTIVATIONS", "STYLE_CHOICES"]
 
@@ -44,7 +45,9 @@ class BankLike(Protocol):
 
     def __len__(self) -> int: ...
 
-    def sample(self, n: int, *, generator: torch.Generator | None = None, strategy: str = "uniform") -> torch.Tensor: ...
+    def sample(
+        self, n: int, *, generator: torch.Generator | None = None, strategy: str = "uniform"
+    ) -> torch.Tensor: ...
 
     def stream(self, indices: torch.Tensor) -> StyleStream: ...
 
@@ -73,6 +76,66 @@ class TTAOutput:
     style_indices: torch.Tensor
 
 
+def _check_views(
+    n_styles: Any, include_original: bool, merge: Any, activation: Any, chunk_size: Any
+) -> None:
+    """StyleTTA's view options, each checked once at construction."""
+    if merge not in MERGES:
+        raise ValueError(f"merge must be one of {MERGES}, got {merge!r}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    if merge == "gmean" and activation == "none":
+        raise ValueError(
+            "merge='gmean' needs probabilities (logits can be negative): use activation="
+            "'softmax' or 'sigmoid', or merge='mean'"
+        )
+    if not isinstance(n_styles, int) or isinstance(n_styles, bool) or n_styles < 0:
+        raise ValueError(f"n_styles must be a non-negative integer, got {n_styles!r}")
+    if n_styles == 0 and not include_original:
+        raise ValueError("n_styles=0 with include_original=False leaves no view to predict on")
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
+
+
+def _bank_stylizer(stylizer: Stylizer | None, bank: BankLike | None, n_styles: int) -> Stylizer | None:
+    """The stylizer of the views (default: the bank's), refused if the bank was encoded by another."""
+    if bank is None and n_styles > 0:
+        raise ValueError("StyleTTA needs a StyleBank of training-domain styles (or n_styles=0)")
+    bank_stylizer = getattr(bank, "stylizer", None)
+    stylizer = stylizer if stylizer is not None else bank_stylizer
+    if stylizer is None and n_styles > 0:
+        raise ValueError("pass the Stylizer the bank was encoded with")
+    if (
+        stylizer is not None and bank_stylizer is not None and bank_stylizer is not stylizer
+        and bank_stylizer.fingerprint != stylizer.fingerprint
+    ):
+        raise ValueError(
+            "the bank was encoded with another checkpoint than this stylizer; rebuild it or "
+            "load it with StyleBank.load(path, stylizer, on_mismatch='reencode')"
+        )
+    if n_styles > 0 and len(bank) == 0:
+        raise ValueError("the style bank is empty; add training-domain styles to it")
+    return stylizer
+
+
+def _style_choice(styles: str | Sequence[int], n_styles: int, bank: BankLike | None) -> tuple[str, torch.Tensor | None]:
+    """``(choice, fixed indices or None)`` of the ``styles`` argument, checked against the bank."""
+    if isinstance(styles, str):
+        if styles not in STYLE_CHOICES:
+            raise ValueError(f"styles must be one of {STYLE_CHOICES} or a list of bank indices, got {styles!r}")
+        if styles == "nearest" and n_styles > len(bank):
+            raise ValueError(
+                f"styles='nearest' with n_styles={n_styles} needs at least that many styles; the bank has {len(bank)}"
+            )
+        return styles, None
+    fixed = torch.as_tensor(list(styles), dtype=torch.long).flatten()
+    if fixed.numel() != n_styles:
+        raise ValueError(f"got {fixed.numel()} style indices for n_styles={n_styles}")
+    if fixed.numel() and (fixed.min() < 0 or fixed.max() >= len(bank)):
+        raise ValueError(f"style indices must lie in [0, {len(bank)}), got {fixed.tolist()}")
+    return "fixed", fixed
+
+
 class StyleTTA(nn.Module):
     """Wrap a classifier so each input is predicted on several training-domain styles.
 
@@ -97,8 +160,9 @@ class StyleTTA(nn.Module):
         generator: a ``torch.Generator`` for ``"random"``/``"fixed"``; same seed, same styles.
         strength: stylisation strength in [0, 1].
         mode: ``"relative"``, ``"detail"`` or ``"resize"`` (None: the stylizer's own mode).
-        input_mean, input_std: the normalisation the classifier's inputs carry (0–1 units);
-            needed when you pass normalised tensors, see the module docstring.
+        mean, std: the normalisation the classifier's inputs carry (0–1 units, as torchvision's
+            ``Normalize``); needed when you pass normalised tensors, see the module docstring.
+        input_mean, input_std: deprecated names of ``mean`` and ``std`` (they warn).
     """
 
     def __init__(
@@ -116,50 +180,20 @@ class StyleTTA(nn.Module):
         styles: str | Sequence[int] = "random",
         generator: torch.Generator | None = None,
         strength: float = 1.0,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+        mode: str | None = None,
         input_mean: Sequence[float] | None = None,
         input_std: Sequence[float] | None = None,
-        mode: str | None = None,
     ) -> None:
         super().__init__()
         if not callable(classifier):
             raise TypeError(f"classifier must be a callable module, got {type(classifier).__name__}")
-        if merge not in MERGES:
-            raise ValueError(f"merge must be one of {MERGES}, got {merge!r}")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
-        if merge == "gmean" and activation == "none":
-            raise ValueError(
-                "merge='gmean' needs probabilities (logits can be negative): use activation="
-                "'softmax' or 'sigmoid', or merge='mean'"
-            )
-        if not isinstance(n_styles, int) or isinstance(n_styles, bool) or n_styles < 0:
-            raise ValueError(f"n_styles must be a non-negative integer, got {n_styles!r}")
-        if n_styles == 0 and not include_original:
-            raise ValueError("n_styles=0 with include_original=False leaves no view to predict on")
-        if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
-            raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
-        strength = float(strength_values(strength, (1,)))
-        if (input_mean is None) != (input_std is None):
-            raise ValueError("pass both input_mean and input_std (the classifier's normalisation), or neither")
-        if bank is None and n_styles > 0:
-            raise ValueError("StyleTTA needs a StyleBank of training-domain styles (or n_styles=0)")
-        stylizer = stylizer if stylizer is not None else getattr(bank, "stylizer", None)
-        if stylizer is None and n_styles > 0:
-            raise ValueError("pass the Stylizer the bank was encoded with")
-        bank_stylizer = getattr(bank, "stylizer", None)
-        if (
-            stylizer is not None and bank_stylizer is not None and bank_stylizer is not stylizer
-            and bank_stylizer.fingerprint != stylizer.fingerprint
-        ):
-            raise ValueError(
-                "the bank was encoded with another checkpoint than this stylizer; rebuild it or "
-                "load it with StyleBank.load(path, stylizer, on_mismatch='reencode')"
-            )
-        if n_styles > 0 and len(bank) == 0:
-            raise ValueError("the style bank is empty; add training-domain styles to it")
-
+        _check_views(n_styles, include_original, merge, activation, chunk_size)
+        mean = renamed_keyword(mean, input_mean, "mean", "input_mean", "StyleTTA")
+        std = renamed_keyword(std, input_std, "std", "input_std", "StyleTTA")
         self.classifier = classifier
-        self.stylizer = stylizer
+        self.stylizer = _bank_stylizer(stylizer, bank, n_styles)
         self.bank = bank
         self.n_styles = n_styles
         self.include_original = include_original
@@ -168,27 +202,10 @@ class StyleTTA(nn.Module):
         self.chunk_size = chunk_size
         self.return_views = return_views
         self.generator = generator
-        self.strength = strength
+        self.strength = float(strength_values(strength, (1,)))
         self.mode = check_mode(mode)
-        self._fixed: torch.Tensor | None = None
-        if isinstance(styles, str):
-            if styles not in STYLE_CHOICES:
-                raise ValueError(f"styles must be one of {STYLE_CHOICES} or a list of bank indices, got {styles!r}")
-            self.style_choice = styles
-        else:
-            fixed = torch.as_tensor(list(styles), dtype=torch.long).flatten()
-            if fixed.numel() != n_styles:
-                raise ValueError(f"got {fixed.numel()} style indices for n_styles={n_styles}")
-            if fixed.numel() and (fixed.min() < 0 or fixed.max() >= len(bank)):
-                raise ValueError(f"style indices must lie in [0, {len(bank)}), got {fixed.tolist()}")
-            self.style_choice = "fixed"
-            self._fixed = fixed
-        if self.style_choice == "nearest" and n_styles > len(bank):
-            raise ValueError(f"styles='nearest' with n_styles={n_styles} needs at least that many styles; the bank has {len(bank)}")
-        self.input_stats = (
-            None if input_mean is None
-            else Normalization.checked(input_mean, input_std, what="StyleTTA input_mean/input_std")
-        )
+        self.style_choice, self._fixed = _style_choice(styles, n_styles, bank)
+        self.input_stats = check_stats(mean, std, "StyleTTA")
 
     @property
     def num_views(self) -> int:
@@ -204,22 +221,19 @@ class StyleTTA(nn.Module):
     def _to01(self, images: torch.Tensor) -> tuple[torch.Tensor, Any]:
         """The wrapper's input -> float 0–1 ``[B, C, H, W]`` plus what is needed to go back."""
         if self.input_stats is not None:
-            values = self.input_stats.undo(images, "StyleTTA input_mean/input_std")
-            if not torch.isfinite(values).all():
-                raise ValueError("images contain NaN or Inf values")
-            return values.clamp(0, 1), None
+            return undo_normalize(images, self.input_stats, "StyleTTA"), None
         try:
             return to_batch(images, "images")
         except ValueError as error:
             raise ValueError(
                 f"{error} If the classifier takes normalised tensors, pass StyleTTA(..., "
-                "input_mean=..., input_std=...) so the views are normalised the same way."
+                "mean=..., std=...) so the views are normalised the same way."
             ) from None
 
     def _from01(self, values01: torch.Tensor, info: Any, like: torch.Tensor) -> torch.Tensor:
         if self.input_stats is None:
             return from_batch(values01, info)
-        return self.input_stats.redo(values01.to(like.device), like.dtype, "StyleTTA input_mean/input_std")
+        return redo_normalize(values01, self.input_stats, like, "StyleTTA")
 
     # -- styles --------------------------------------------------------------------------------
     def choose_styles(self, values01: torch.Tensor) -> torch.Tensor:
@@ -269,7 +283,9 @@ class StyleTTA(nn.Module):
             return logits.sigmoid()
         return logits
 
-    def _stylized_predictions(self, images: torch.Tensor, values01: torch.Tensor, info: Any, indices: torch.Tensor) -> torch.Tensor:
+    def _stylized_predictions(
+        self, images: torch.Tensor, values01: torch.Tensor, info: Any, indices: torch.Tensor
+    ) -> torch.Tensor:
         """Predictions of all stylised views, view-major ``[n_styles * B, ...]``."""
         batch, n = indices.shape
         rows = indices.t().reshape(-1)  # row r: style view r // B of input r % B
@@ -324,7 +340,8 @@ class StyleTTA(nn.Module):
         try:
             with torch.no_grad():
                 values01, info = self._to01(images) if self.n_styles else (None, None)
-                indices = self.choose_styles(values01) if self.n_styles else torch.zeros(images.shape[0], 0, dtype=torch.long)
+                no_styles = torch.zeros(images.shape[0], 0, dtype=torch.long)
+                indices = self.choose_styles(values01) if self.n_styles else no_styles
                 parts = []
                 if self.include_original:
                     parts.append(self._classify(images))

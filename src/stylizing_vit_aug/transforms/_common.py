@@ -1,4 +1,5 @@
-"""What the front-ends share: argument checks, the lazily loaded stylizer and bank, style picks.
+"""What the front-ends share: argument checks, the lazily loaded stylizer and bank, style picks,
+and the one "undo Normalize, check 0–1, stylise, redo" of every front-end and StyleTTA.
 
 Per-sample transforms run in DataLoader workers, so they hold a :class:`StyleSource`: the
 stylizer and bank as given (objects) or as where to get them (a checkpoint source string, a bank
@@ -10,16 +11,20 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..bank import StyleBank, bundled_bank
+from ..bank import StyleBank, bundled_bank, strategy_name
 from ..images import Normalization, check_float_range
 from ..model import StyleStream
 from ..stylizer import Stylizer, strength_values
+
+# what a per-sample transform may draw by: it sees one image and no domain labels
+PER_SAMPLE_STRATEGIES: tuple[str, ...] = ("uniform", "balanced")
 
 _STYLIZERS: dict[tuple[Any, ...], Stylizer] = {}
 _BANKS: dict[tuple[str, str], StyleBank] = {}
@@ -43,7 +48,21 @@ def check_strength(strength: Any) -> tuple[float, float]:
     return low, high
 
 
+def check_strategy(strategy: Any, allowed: Sequence[str | None] = PER_SAMPLE_STRATEGIES) -> str | None:
+    """The one strategy check of the front-ends: one of ``allowed`` (``"other-domain"`` is
+    ``"other_domain"``), or a ValueError that says where styles of another domain are drawn."""
+    name = strategy_name(strategy) if isinstance(strategy, str) else strategy
+    if name in allowed:
+        return name
+    hint = "" if "other_domain" in allowed else (
+        "; styles of another domain need each sample's domain, which this transform does not see: "
+        "use BatchStylize(stylizer, bank, strategy='other_domain') with domains="
+    )
+    raise ValueError(f"strategy must be one of {tuple(allowed)}, got {strategy!r}{hint}")
+
+
 def check_crop(crop: Any) -> float | None:
+    """``style_crop`` as a side fraction in (0, 1], or None (the cached whole style)."""
     if crop is None:
         return None
     if isinstance(crop, bool) or not isinstance(crop, (int, float)) or not 0 < crop <= 1:
@@ -67,6 +86,46 @@ def check_unit_range(values: torch.Tensor, front_end: str) -> None:
         values, f"{front_end}'s input", "it looks like it runs after Normalize. Put it before "
         "Normalize, or pass mean= and std= with that Normalize's statistics so it can undo and redo the normalisation",
     )
+
+
+def undo_normalize(images: torch.Tensor, stats: Normalization | None, front_end: str) -> torch.Tensor:
+    """The images as the 0–1 values the engine takes: as given (range-checked), or with the
+    ``Normalize`` of ``stats`` undone (float32, range-checked, clamped). The first half of the
+    one "undo, check 0–1, stylise, redo" of every front-end and StyleTTA."""
+    if stats is None:
+        check_unit_range(images, front_end)
+        return images
+    if not images.is_floating_point():
+        raise ValueError(
+            f"{front_end}: mean/std were given but the images are not float: they cannot come after Normalize"
+        )
+    values01 = stats.undo(images, f"{front_end} mean/std")
+    check_unit_range(values01, f"{front_end} (after undoing mean/std)")
+    return values01.clamp(0, 1)
+
+
+def redo_normalize(
+    values01: torch.Tensor, stats: Normalization | None, like: torch.Tensor, front_end: str
+) -> torch.Tensor:
+    """Stylised 0–1 values normalised again with ``stats`` in the dtype and on the device of
+    ``like`` (the input); without ``stats``, the values as they are."""
+    if stats is None:
+        return values01
+    return stats.redo(values01.to(like.device), like.dtype, f"{front_end} mean/std")
+
+
+def renamed_keyword(new: Any, old: Any, new_name: str, old_name: str, owner: str) -> Any:
+    """The value of a keyword argument renamed to ``new_name``: the old spelling works for one
+    more release and warns (DeprecationWarning); both at once is an error."""
+    if old is None:
+        return new
+    if new is not None:
+        raise TypeError(f"{owner}: pass {new_name}= only ({old_name}= is its deprecated old name)")
+    warnings.warn(
+        f"{owner}({old_name}=...) is deprecated and will be removed in the next release: use {new_name}=",
+        DeprecationWarning, stacklevel=3,
+    )
+    return old
 
 
 def draw_strength(low: float, high: float, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -126,7 +185,9 @@ class StyleSource:
         device: str | None = None,
     ) -> None:
         if not (stylizer is None or isinstance(stylizer, (Stylizer, str, os.PathLike))):
-            raise TypeError(f"stylizer must be a Stylizer, a checkpoint source string or None, got {type(stylizer).__name__}")
+            raise TypeError(
+                f"stylizer must be a Stylizer, a checkpoint source string or None, got {type(stylizer).__name__}"
+            )
         if not (bank is None or isinstance(bank, (StyleBank, str, os.PathLike))):
             raise TypeError(f"bank must be a StyleBank, a bank file path or None, got {type(bank).__name__}")
         self._stylizer = stylizer if isinstance(stylizer, Stylizer) else None
@@ -175,17 +236,3 @@ class StyleSource:
         if not self._bank_given:
             state["_bank"] = None
         return state
-
-
-class UsesStyleSource:
-    """``stylizer`` and ``bank`` of a per-sample transform that keeps a :class:`StyleSource`."""
-
-    _source: StyleSource
-
-    @property
-    def stylizer(self) -> Stylizer:
-        return self._source.stylizer
-
-    @property
-    def bank(self) -> StyleBank:
-        return self._source.bank

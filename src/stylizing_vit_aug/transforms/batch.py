@@ -14,6 +14,7 @@ back bit-identical. Labels are untouched, so the module sits between the loader 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,19 +23,13 @@ import torch
 from torch import nn
 from torch.utils.data import default_collate
 
-from ..bank import STRATEGIES, StyleBank, strategy_name
+from ..bank import STRATEGIES, StyleBank
 from ..image_ops import random_crop_resize
 from ..images import from_batch, to_batch
-from ..stylizer import Stylizer, check_mode
-from ._common import (
-    check_crop,
-    check_probability,
-    check_stats,
-    check_strength,
-    check_unit_range,
-    draw_strength,
-    pick_styles,
-)
+from ..model import roll_pairs
+from ..stylizer import Stylizer
+from ._base import StyleAugmentation
+from ._common import redo_normalize, undo_normalize
 
 __all__ = ["BatchStylize", "StylizeCollate", "StylizeInfo", "StylizedLoader"]
 
@@ -65,26 +60,16 @@ def _labels(domains: Any, batch: int) -> list[str]:
 
 
 def rolled_style_rows(batch: int, domains: Sequence[str] | None = None) -> torch.Tensor:
-    """Style row of each row: the next row, cyclically (the paper's roll by one); with
-    ``domains``, the next row of another domain. -1 where the batch has none (always for a
-    batch of one: a row is never its own style)."""
-    rows = torch.arange(batch)
-    if batch == 1:
-        return torch.full((1,), -1)
-    if domains is None:
-        return (rows + 1) % batch
-    names = {name: code for code, name in enumerate(dict.fromkeys(domains))}
-    codes = torch.tensor([names[d] for d in domains])
-    shifts = torch.arange(1, batch)
-    candidates = (rows[:, None] + shifts[None, :]) % batch  # [B, B-1], nearest first
-    other = codes[candidates] != codes[:, None]
-    found = other.any(dim=1)
-    first = other.int().argmax(dim=1)
-    chosen = candidates.gather(1, first[:, None]).flatten()
-    return torch.where(found, chosen, torch.full_like(rows, -1))
+    """Deprecated: :func:`stylizing_vit_aug.model.roll_pairs`, with -1 where a row has no style."""
+    warnings.warn(
+        "transforms.batch.rolled_style_rows is deprecated and will be removed in the next release: "
+        "use stylizing_vit_aug.model.roll_pairs", DeprecationWarning, stacklevel=2,
+    )
+    index, found = roll_pairs(batch, domains)
+    return torch.where(found, index, -1)
 
 
-class BatchStylize(nn.Module):
+class BatchStylize(StyleAugmentation, nn.Module):
     """Stylise a random subset of a collated ``(B, C, H, W)`` batch on its device.
 
     Args:
@@ -104,6 +89,9 @@ class BatchStylize(nn.Module):
     Returns the input dtype (uint8 0–255 or float 0–1, or normalised with ``mean``/``std``).
     """
 
+    STRATEGIES = (None, *STRATEGIES)  # None: by the batch's domains, per call
+    IN_BATCH = True
+
     def __init__(
         self,
         stylizer: Stylizer,
@@ -119,28 +107,21 @@ class BatchStylize(nn.Module):
         std: Sequence[float] | None = None,
         mode: str | None = None,
     ) -> None:
-        super().__init__()
-        if not isinstance(stylizer, Stylizer):
+        if not isinstance(stylizer, Stylizer):  # objects only: the model runs where the batches are
             raise TypeError(f"stylizer must be a Stylizer (see load_stylizer), got {type(stylizer).__name__}")
         if bank is not None and not isinstance(bank, StyleBank):
             raise TypeError(f"bank must be a StyleBank or None, got {type(bank).__name__}")
-        strategy = strategy_name(strategy) if strategy is not None else None
-        if strategy is not None and strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {STRATEGIES} or None, got {strategy!r}")
-        self.stylizer = stylizer
-        self.bank = bank
-        self.p = check_probability(p)
-        self.strength = check_strength(strength)
+        settings = self._check(
+            p=p, strength=strength, mode=mode, strategy=strategy, style_crop=style_crop, mean=mean, std=std
+        )
+        super().__init__()
+        self.p = settings.p
         self.same_on_batch = bool(same_on_batch)
-        self.strategy = strategy
-        self.style_crop = check_crop(style_crop)
         self.generator = generator
-        self._stats = check_stats(mean, std, "BatchStylize")
-        self.mode = check_mode(mode)
+        self._set_up(settings, stylizer, bank)
 
     def extra_repr(self) -> str:
-        styles = f"bank of {len(self.bank)}" if self.bank is not None else "in-batch (rolled)"
-        return f"p={self.p}, strength={self.strength}, styles={styles}, same_on_batch={self.same_on_batch}"
+        return f"{super().extra_repr()}, same_on_batch={self.same_on_batch}"
 
     def _rand(self, n: int) -> torch.Tensor:
         device = self.generator.device if self.generator is not None else torch.device("cpu")
@@ -149,14 +130,7 @@ class BatchStylize(nn.Module):
     def _to_unit(self, images: torch.Tensor) -> torch.Tensor:
         if images.dim() != 4:
             raise ValueError(f"BatchStylize takes collated (B, C, H, W) batches, got shape {tuple(images.shape)}")
-        if self._stats is None:
-            check_unit_range(images, "BatchStylize")
-            return images
-        if not images.is_floating_point():
-            raise ValueError("mean/std were given but the batch is not float: it cannot come after Normalize")
-        values01 = self._stats.undo(images, "BatchStylize")
-        check_unit_range(values01, "BatchStylize (after undoing mean/std)")
-        return values01.clamp(0, 1)
+        return undo_normalize(images, self.settings.stats, "BatchStylize")
 
     def _bank_styles(self, rows: torch.Tensor, labels: list[str] | None) -> tuple[Any, torch.Tensor]:
         strategy = self.strategy or ("other_domain" if labels is not None and self.bank.domains else "uniform")
@@ -166,9 +140,8 @@ class BatchStylize(nn.Module):
             if labels is None:
                 raise ValueError('strategy="other_domain" needs the batch\'s domains: call module(images, domains=...)')
             content = [labels[int(r)] for r in rows[:count]]
-        index = self.bank.sample(count, generator=self.generator, strategy=strategy, content_domains=content)
-        styles = pick_styles(self.bank, index, self.style_crop, self.generator)
-        return styles, index.expand(rows.numel())
+        index = self._style_indices(count, self.generator, strategy=strategy, content_domains=content)
+        return self._styles_of(index, self.generator), index.expand(rows.numel())
 
     def forward(
         self, images: torch.Tensor, domains: Sequence[Any] | torch.Tensor | None = None, *, return_info: bool = False
@@ -185,16 +158,16 @@ class BatchStylize(nn.Module):
         applied = draws < self.p
         style_index = torch.full((batch,), -1, dtype=torch.long)
         no_style = torch.zeros(batch, dtype=torch.bool)
-        if self.bank is None and bool(applied.any()):
-            partners = rolled_style_rows(batch, labels)
-            no_style = applied & (partners < 0)
-            applied &= partners >= 0
+        if self.in_batch and bool(applied.any()):
+            partners, found = roll_pairs(batch, labels)
+            no_style = applied & ~found
+            applied &= found
         rows = applied.nonzero().flatten()
         strength = torch.zeros(batch)
         if rows.numel() == 0:
             result = images
         else:
-            if self.bank is not None:
+            if not self.in_batch:
                 styles, style_index[rows] = self._bank_styles(rows, labels)
             else:
                 style_index[rows] = partners[rows]
@@ -202,15 +175,16 @@ class BatchStylize(nn.Module):
                 if self.style_crop is not None:
                     styles = random_crop_resize(styles, self.style_crop, self.stylizer.img_size, self.generator)
             count = 1 if self.same_on_batch else rows.numel()
-            strength[rows] = draw_strength(*self.strength, count, self.generator).expand(rows.numel())
+            strength[rows] = self._draw_strength(count, self.generator).expand(rows.numel())
             out = self.stylizer.stylize_batch(values[rows.to(values.device)], styles, strength[rows], mode=self.mode)
             result = images.clone()
-            if self._stats is None:
+            stats = self.settings.stats
+            if stats is None:
                 result[rows.to(images.device)] = from_batch(out, info.rows(rows))
             else:
-                result[rows.to(images.device)] = self._stats.redo(out, images.dtype, "BatchStylize")
+                result[rows.to(images.device)] = redo_normalize(out, stats, images, "BatchStylize")
         if return_info:
-            return result, StylizeInfo(applied, style_index, strength, self.bank is not None, no_style)
+            return result, StylizeInfo(applied, style_index, strength, not self.in_batch, no_style)
         return result
 
 

@@ -23,21 +23,15 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 
 from ..bank import StyleBank
 from ..images import from_batch, to_batch
-from ..stylizer import Stylizer, check_mode
-from ._common import (
-    StyleSource,
-    UsesStyleSource,
-    check_probability,
-    check_strength,
-    check_unit_range,
-    draw_strength,
-)
-from .batch import rolled_style_rows
+from ..model import roll_pairs
+from ..stylizer import Stylizer
+from ._base import StyleAugmentation
+from ._common import check_unit_range
 
 __all__ = ["RandomStylize"]
 
 
-class RandomStylize(UsesStyleSource, IntensityAugmentationBase2D):
+class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
     """Stylise each image of a float ``(B, 3, H, W)`` batch in 0–1 with probability ``p``.
 
     Args:
@@ -61,6 +55,8 @@ class RandomStylize(UsesStyleSource, IntensityAugmentationBase2D):
     (long, -1 where a row has no style) and ``strength`` (float), one per row, on the CPU.
     """
 
+    IN_BATCH = True
+
     def __init__(
         self,
         stylizer: Stylizer | str | os.PathLike | None = None,
@@ -75,31 +71,23 @@ class RandomStylize(UsesStyleSource, IntensityAugmentationBase2D):
         device: str | torch.device | None = None,
         keepdim: bool = False,
     ) -> None:
-        super().__init__(p=check_probability(p), same_on_batch=bool(same_on_batch), keepdim=keepdim)
-        if strategy not in ("uniform", "balanced"):
-            raise ValueError(
-                f'strategy must be "uniform" or "balanced", got {strategy!r}; for styles of another domain '
-                "use BatchStylize(stylizer, bank, strategy='other_domain') with domains="
-            )
-        self.strength = check_strength(strength)
-        self.strategy = strategy
-        self.mode = check_mode(mode)
-        self.in_batch = bank is None
+        settings = self._check(p=p, strength=strength, mode=mode, strategy=strategy)
+        super().__init__(p=settings.p, same_on_batch=bool(same_on_batch), keepdim=keepdim)
         self._device_given = device is not None
-        self._source = StyleSource(stylizer, bank, revision=revision, device=str(device) if device else None)
+        self._set_up(settings, stylizer, bank, revision=revision, device=str(device) if device else None)
 
     def __repr__(self) -> str:
-        styles = "in-batch (rolled)" if self.in_batch else f"bank ({self.strategy})"
-        return f"{super().__repr__()[:-1]}, strength={self.strength}, styles={styles})"
+        return f"{super().__repr__()[:-1]}, {self._style_repr()})"
 
     def generate_parameters(self, batch_shape: tuple[int, ...]) -> dict[str, torch.Tensor]:
         batch = batch_shape[0]
         count = 1 if self.same_on_batch else batch
-        strength = draw_strength(*self.strength, count).expand(batch).contiguous()
+        strength = self._draw_strength(count).expand(batch).contiguous()
         if self.in_batch:
-            style_index = rolled_style_rows(batch) if batch else torch.zeros(0, dtype=torch.long)
+            index, found = roll_pairs(batch)
+            style_index = torch.where(found, index, -1)
         else:
-            style_index = self.bank.sample(count, strategy=self.strategy).expand(batch).contiguous()
+            style_index = self._style_indices(count).expand(batch).contiguous()
         return {"style_index": style_index, "strength": strength}
 
     def _rows(self, params: dict[str, torch.Tensor], batch: int) -> torch.Tensor:
@@ -134,7 +122,7 @@ class RandomStylize(UsesStyleSource, IntensityAugmentationBase2D):
         if self.in_batch:
             styles: Any = input[style_index.to(input.device)]  # the original rows, not stylised ones
         else:
-            styles = self.bank.stream(style_index)
+            styles = self._styles_of(style_index)
         strength = params["strength"].cpu()[rows].float()
         out = self.stylizer.stylize_batch(values, styles, strength, mode=self.mode)
         result = input.clone()

@@ -15,6 +15,7 @@ non-invertible transform would sit on top of it and make inverting an earlier fl
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
@@ -30,16 +31,9 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     raise ImportError("RandStylize/RandStylized need MONAI >= 1.4: pip install 'stylizing-vit-aug[monai]'") from error
 
 from ..bank import StyleBank
-from ..stylizer import Stylizer, check_mode
-from ._common import (
-    StyleSource,
-    UsesStyleSource,
-    check_crop,
-    check_probability,
-    check_strength,
-    check_unit_range,
-    pick_styles,
-)
+from ..stylizer import Stylizer
+from ._base import StyleAugmentation
+from ._common import check_probability, check_unit_range
 
 __all__ = ["RandStylize", "RandStylized"]
 
@@ -52,13 +46,15 @@ def _check_value_range(value_range: Any) -> tuple[float, float] | None:
     try:
         low, high = (float(v) for v in value_range)
     except (TypeError, ValueError):
-        raise ValueError(f"value_range must be None or a (low, high) pair such as (0, 255), got {value_range!r}") from None
+        raise ValueError(
+            f"value_range must be None or a (low, high) pair such as (0, 255), got {value_range!r}"
+        ) from None
     if not (np.isfinite(low) and np.isfinite(high) and low < high):
         raise ValueError(f"value_range must be finite with low < high, got {value_range!r}")
     return low, high
 
 
-class RandStylize(UsesStyleSource, RandomizableTransform):
+class RandStylize(StyleAugmentation, RandomizableTransform):
     """Stylise a channel-first 2D image with probability ``prob`` using a random style of a bank.
 
     Args:
@@ -99,16 +95,13 @@ class RandStylize(UsesStyleSource, RandomizableTransform):
         revision: str | None = None,
         value_range: Sequence[float] | None = None,
     ) -> None:
-        RandomizableTransform.__init__(self, check_probability(prob, "prob"))
-        if strategy not in ("uniform", "balanced"):
-            raise ValueError(f'strategy must be "uniform" or "balanced" for per-sample transforms, got {strategy!r}')
-        self.mode = check_mode(mode)
-        self.strength = check_strength(strength)
-        self.strategy = strategy
-        self.style_crop = check_crop(style_crop)
+        settings = self._check(
+            p=prob, p_name="prob", strength=strength, mode=mode, strategy=strategy, style_crop=style_crop
+        )
+        RandomizableTransform.__init__(self, settings.p)
         self.value_range = _check_value_range(value_range)
-        self._source = StyleSource(stylizer, bank, revision=revision)
-        self._strength = self.strength[0]
+        self._set_up(settings, stylizer, bank, revision=revision)
+        self._strength = settings.strength[0]
         self._style_seed = 0
 
     def randomize(self, data: Any = None) -> None:
@@ -119,18 +112,13 @@ class RandStylize(UsesStyleSource, RandomizableTransform):
         self._strength = float(self.R.uniform(*self.strength))
         self._style_seed = int(self.R.randint(0, _SEED_LIMIT))
 
-    def _styles(self) -> Any:
-        """The drawn style: the same for every call until the next :meth:`randomize`."""
-        generator = torch.Generator().manual_seed(self._style_seed)
-        bank = self.bank  # first use: load the stylizer and bank now
-        index = bank.sample(1, generator=generator, strategy=self.strategy)
-        return pick_styles(bank, index, self.style_crop, generator)
-
     def __call__(self, img: Any, randomize: bool = True) -> Any:
         if randomize:
             self.randomize(img)
         if not isinstance(img, (np.ndarray, torch.Tensor)):
-            raise TypeError(f"RandStylize takes a numpy array, a torch tensor or a MetaTensor, got {type(img).__name__}")
+            raise TypeError(
+                f"RandStylize takes a numpy array, a torch tensor or a MetaTensor, got {type(img).__name__}"
+            )
         if img.ndim != 3:
             raise ValueError(
                 f"RandStylize stylises 2D channel-first images (C, H, W); got shape {tuple(img.shape)}. "
@@ -152,7 +140,7 @@ class RandStylize(UsesStyleSource, RandomizableTransform):
             values = (image - low) / (high - low)
         if is_float:
             self._check_range(torch.from_numpy(np.array(values)) if is_numpy else values)  # a copy: any strides
-        styles = self._styles()
+        styles = self._seeded_style(self._style_seed)  # the same style until the next randomize
         if is_numpy:  # the stylizer's numpy images are channels-last: hand it a view
             out = self.stylizer(np.moveaxis(values, 0, -1), styles, self._strength, mode=self.mode)
             out = np.ascontiguousarray(np.moveaxis(out, -1, 0))
@@ -176,7 +164,8 @@ class RandStylize(UsesStyleSource, RandomizableTransform):
             if self.value_range is None:
                 found = (
                     f"[{low:.3g}, {high:.3g}], outside 0–1. Float images are 0–255 after LoadImage: pass "
-                    "value_range=(0, 255), or scale first with ScaleIntensityRange(a_min=0, a_max=255, b_min=0, b_max=1)"
+                    "value_range=(0, 255), or scale first with "
+                    "ScaleIntensityRange(a_min=0, a_max=255, b_min=0, b_max=1)"
                 )
             else:
                 start, span = self.value_range[0], self.value_range[1] - self.value_range[0]
@@ -212,24 +201,35 @@ class RandStylized(RandomizableTransform, MapTransform):
         value_range: Sequence[float] | None = None,
         allow_missing_keys: bool = False,
     ) -> None:
+        prob = check_probability(prob, "prob")  # the rest is checked once, by the array transform
         MapTransform.__init__(self, keys, allow_missing_keys)
-        RandomizableTransform.__init__(self, check_probability(prob, "prob"))
-        self.stylize = RandStylize(
+        RandomizableTransform.__init__(self, prob)
+        self.array_transform = RandStylize(
             stylizer, bank, prob=1.0, strength=strength, strategy=strategy, style_crop=style_crop,
             mode=mode, revision=revision, value_range=value_range,
         )
 
     @property
+    def stylize(self) -> RandStylize:
+        """Deprecated name of :attr:`array_transform` (a transform object, not a verb)."""
+        warnings.warn(
+            "RandStylized.stylize is deprecated and will be removed in the next release: "
+            "use RandStylized.array_transform",
+            DeprecationWarning, stacklevel=2,
+        )
+        return self.array_transform
+
+    @property
     def stylizer(self) -> Stylizer:
-        return self.stylize.stylizer
+        return self.array_transform.stylizer
 
     @property
     def bank(self) -> StyleBank:
-        return self.stylize.bank
+        return self.array_transform.bank
 
     def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None) -> RandStylized:
         super().set_random_state(seed, state)
-        self.stylize.set_random_state(seed, state)
+        self.array_transform.set_random_state(seed, state)
         return self
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
@@ -237,7 +237,7 @@ class RandStylized(RandomizableTransform, MapTransform):
         self.randomize(None)
         if not self._do_transform:
             return d
-        self.stylize.randomize(None)
+        self.array_transform.randomize(None)
         for key in self.key_iterator(d):
-            d[key] = self.stylize(d[key], randomize=False)
+            d[key] = self.array_transform(d[key], randomize=False)
         return d

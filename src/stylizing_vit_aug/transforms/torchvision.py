@@ -19,23 +19,13 @@ from torchvision.transforms.v2 import Transform
 from torchvision.transforms.v2._utils import is_pure_tensor
 
 from ..bank import StyleBank
-from ..stylizer import Stylizer, check_mode
-from ._common import (
-    StyleSource,
-    UsesStyleSource,
-    check_crop,
-    check_probability,
-    check_stats,
-    check_strength,
-    check_unit_range,
-    draw_strength,
-    pick_styles,
-)
+from ..stylizer import Stylizer
+from ._base import StyleAugmentation
 
 __all__ = ["StylizeTransform"]
 
 
-class StylizeTransform(UsesStyleSource, Transform):
+class StylizeTransform(StyleAugmentation, Transform):
     """Stylise an image with probability ``p`` using a random style of a bank.
 
     Args:
@@ -73,42 +63,22 @@ class StylizeTransform(UsesStyleSource, Transform):
         revision: str | None = None,
         mode: str | None = None,
     ) -> None:
+        settings = self._check(
+            p=p, strength=strength, mode=mode, strategy=strategy, style_crop=style_crop, mean=mean, std=std
+        )
         super().__init__()
-        self.mode = check_mode(mode)
-        if strategy not in ("uniform", "balanced"):
-            raise ValueError(f'strategy must be "uniform" or "balanced" for per-sample transforms, got {strategy!r}')
-        self.p = check_probability(p)
-        self.strength = check_strength(strength)
-        self.strategy = strategy
-        self.style_crop = check_crop(style_crop)
-        self._stats = check_stats(mean, std, "StylizeTransform")
-        self._source = StyleSource(stylizer, bank, revision=revision)
+        self.p = settings.p
+        self._set_up(settings, stylizer, bank, revision=revision)
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
         if self.p == 0 or float(torch.rand(1)) >= self.p:
             return {"apply": False}
-        bank = self.bank  # first use: load the stylizer and bank now
-        index = bank.sample(1, strategy=self.strategy)
-        return {
-            "apply": True,
-            "styles": pick_styles(bank, index, self.style_crop),
-            "strength": float(draw_strength(*self.strength, 1)),
-        }
+        styles = self._styles_of(self._style_indices(1))  # first use: load the stylizer and bank now
+        return {"apply": True, "styles": styles, "strength": float(self._draw_strength(1))}
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         if not params["apply"]:
             return inpt
-        styles, strength = params["styles"], params["strength"]
-        if isinstance(inpt, PIL.Image.Image):
-            return self.stylizer(inpt, styles, strength, mode=self.mode)
-        tensor = inpt.as_subclass(torch.Tensor)
-        if self._stats is not None:
-            if not tensor.is_floating_point():
-                raise ValueError("mean/std were given but the image is not float: it cannot come after Normalize")
-            values01 = self._stats.undo(tensor, "StylizeTransform")
-            check_unit_range(values01, "StylizeTransform (after undoing mean/std)")
-            out = self._stats.redo(self.stylizer(values01, styles, strength, mode=self.mode), tensor.dtype, "StylizeTransform")
-        else:
-            check_unit_range(tensor, "StylizeTransform")
-            out = self.stylizer(tensor, styles, strength, mode=self.mode)
+        images = inpt if isinstance(inpt, PIL.Image.Image) else inpt.as_subclass(torch.Tensor)
+        out = self._stylize_images(images, params["styles"], params["strength"])
         return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out

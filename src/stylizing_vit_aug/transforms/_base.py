@@ -1,0 +1,190 @@
+"""The one base of the augmentation front-ends (in the spirit of kornia's ``AugmentationBase2D``
+and albumentations' ``get_params``/``apply``).
+
+A front-end's parameters (probability, strength range, mode, strategy, style crop, the statistics
+of a ``Normalize`` before it, and where its stylizer and styles come from) are checked once, at
+construction, by :meth:`StyleParams.checked`, so every host refuses a bad value with the same
+message. Each call draws its parameters once, from the host's own random source (torch's global
+generator, ``py_random``, ``self.R``, a ``torch.Generator``), and applies them through
+:meth:`StyleAugmentation._stylize_images`. A host adapter (torchvision, albumentations, MONAI,
+kornia, batch) only translates its host's calling convention into these.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+
+from ..bank import StyleBank
+from ..images import Normalization
+from ..model import StyleStream
+from ..stylizer import Stylizer, check_mode
+from ._common import (
+    PER_SAMPLE_STRATEGIES,
+    StyleSource,
+    check_crop,
+    check_probability,
+    check_stats,
+    check_strategy,
+    check_strength,
+    draw_strength,
+    pick_styles,
+    redo_normalize,
+    undo_normalize,
+)
+
+__all__ = ["StyleAugmentation", "StyleParams"]
+
+
+@dataclass(frozen=True)
+class StyleParams:
+    """A front-end's parameters as checked once at construction (see :meth:`checked`)."""
+
+    p: float
+    strength: tuple[float, float]
+    mode: str | None  # None: the stylizer's own mode (the engine's one default)
+    strategy: str | None  # None: the host decides per call (BatchStylize: by the batch's domains)
+    style_crop: float | None
+    stats: Normalization | None
+
+    @classmethod
+    def checked(
+        cls,
+        front_end: str,
+        *,
+        p: Any,
+        strength: Any,
+        mode: Any,
+        strategy: Any,
+        style_crop: Any = None,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+        strategies: Sequence[str | None] = PER_SAMPLE_STRATEGIES,
+        p_name: str = "p",
+    ) -> StyleParams:
+        """Every parameter through its one check (``p_name``: what the host calls ``p``, e.g. MONAI's ``prob``)."""
+        return cls(
+            p=check_probability(p, p_name),
+            strength=check_strength(strength),
+            mode=check_mode(mode),
+            strategy=check_strategy(strategy, strategies),
+            style_crop=check_crop(style_crop),
+            stats=check_stats(mean, std, front_end),
+        )
+
+
+class StyleAugmentation:
+    """What every front-end is: checked :class:`StyleParams`, a :class:`StyleSource`, one draw of
+    styles and strengths per call and one way to apply them.
+
+    A host adapter checks its arguments with :meth:`_check` before its host's ``__init__`` (so
+    a bad ``p`` gets our message, not the host's), then calls :meth:`_set_up`. ``bank=None``
+    means the bundled sample styles, or for hosts with ``IN_BATCH`` the batch's own images
+    (rolled by one, :func:`~stylizing_vit_aug.model.roll_pairs`).
+    """
+
+    STRATEGIES: ClassVar[tuple[str | None, ...]] = PER_SAMPLE_STRATEGIES
+    IN_BATCH: ClassVar[bool] = False  # whether bank=None takes the styles from the batch
+
+    settings: StyleParams
+    in_batch: bool
+    _source: StyleSource
+
+    @classmethod
+    def _check(cls, **params: Any) -> StyleParams:
+        """The host's arguments through :meth:`StyleParams.checked`, named after the host class."""
+        return StyleParams.checked(cls.__name__, strategies=cls.STRATEGIES, **params)
+
+    def _set_up(
+        self,
+        settings: StyleParams,
+        stylizer: Stylizer | str | os.PathLike | None,
+        bank: StyleBank | str | os.PathLike | None,
+        *,
+        revision: str | None = None,
+        device: str | None = None,
+    ) -> None:
+        """Keep the checked parameters and the (lazily resolved) stylizer and styles."""
+        self.settings = settings
+        self.in_batch = bank is None and self.IN_BATCH
+        self._source = StyleSource(stylizer, bank, revision=revision, device=device)
+
+    # -- the checked parameters, by their constructor names --------------------------------------
+    @property
+    def strength(self) -> tuple[float, float]:
+        return self.settings.strength
+
+    @property
+    def mode(self) -> str | None:
+        return self.settings.mode
+
+    @property
+    def strategy(self) -> str | None:
+        return self.settings.strategy
+
+    @property
+    def style_crop(self) -> float | None:
+        return self.settings.style_crop
+
+    @property
+    def stylizer(self) -> Stylizer:
+        return self._source.stylizer
+
+    @property
+    def bank(self) -> StyleBank | None:
+        """The bank styles are drawn from (loaded on first use); None for in-batch styles."""
+        return None if self.in_batch else self._source.bank
+
+    def _style_repr(self) -> str:
+        """The checked parameters but ``p`` (which a host may print itself), for reprs."""
+        s = self.settings
+        styles = "in-batch (rolled)" if self.in_batch else f"bank ({s.strategy or 'by domains'})"
+        return f"strength={s.strength}, mode={s.mode}, styles={styles}, style_crop={s.style_crop}"
+
+    def extra_repr(self) -> str:
+        """The checked parameters, for the repr of the hosts that are torch modules."""
+        return f"p={self.settings.p}, {self._style_repr()}"
+
+    # -- one draw per call ------------------------------------------------------------------------
+    def _draw_strength(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``count`` strengths uniform in the strength range (CPU)."""
+        return draw_strength(*self.settings.strength, count, generator)
+
+    def _style_indices(
+        self,
+        count: int,
+        generator: torch.Generator | None = None,
+        *,
+        strategy: str | None = None,
+        content_domains: Sequence[str] | None = None,
+    ) -> torch.Tensor:
+        """``count`` bank indices by ``strategy`` (default: the checked one)."""
+        return self.bank.sample(
+            count, generator=generator, strategy=strategy or self.settings.strategy or "uniform",
+            content_domains=content_domains,
+        )
+
+    def _styles_of(self, index: torch.Tensor, generator: torch.Generator | None = None) -> StyleStream | torch.Tensor:
+        """The styles of bank ``index``: cached streams, or fresh crops with ``style_crop``."""
+        return pick_styles(self.bank, index, self.settings.style_crop, generator)
+
+    def _seeded_style(self, seed: int) -> StyleStream | torch.Tensor:
+        """One style drawn from a seed that the host's own generator drew (albumentations, MONAI)."""
+        generator = torch.Generator().manual_seed(seed)
+        return self._styles_of(self._style_indices(1, generator), generator)
+
+    # -- applying a draw --------------------------------------------------------------------------
+    def _stylize_images(self, images: Any, styles: StyleStream | torch.Tensor, strength: Any) -> Any:
+        """Stylise ``images`` of any kind the engine takes: tensors through the one "undo
+        Normalize, check 0–1, stylise, redo"; PIL images and numpy arrays as the engine
+        converts and checks them."""
+        if not isinstance(images, torch.Tensor):
+            return self.stylizer(images, styles, strength, mode=self.settings.mode)
+        name, stats = type(self).__name__, self.settings.stats
+        values01 = undo_normalize(images, stats, name)
+        out = self.stylizer(values01, styles, strength, mode=self.settings.mode)
+        return redo_normalize(out, stats, images, name)
