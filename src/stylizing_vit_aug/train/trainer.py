@@ -1,7 +1,9 @@
 """Fine-tuning loop behind ``stylizing-vit-aug train``.
 
-Why one long module: like nanoGPT's ``train.py``, the whole loop (model, data, objective,
-optimisation, checkpoints, validation, export) reads in one sitting, in the order it runs.
+Why one module for the loop: like nanoGPT's ``train.py``, the whole loop (model, data, objective,
+optimisation, checkpoints, validation, export) reads in one sitting, in the order it runs. The
+rules of the learning-rate schedule (build, extend, what a resume may change) are
+:mod:`.schedule`'s, the checkpoint file is :mod:`.training_state`'s.
 
     stylizing-vit-aug train DATA_DIR --init tiny-camelyon17wilds -o runs/my-stain --epochs 10
     accelerate launch -m stylizing_vit_aug.cli train DATA_DIR ...        # many GPUs / nodes
@@ -20,15 +22,15 @@ What it does, in the order a reader meets it in :class:`Trainer` (the command li
   perceptual network, fast on a CPU). The trainer never asks which one it holds: it hands each
   a :class:`~.data.TrainBatch` and logs the terms it names;
 * AdamW + cosine to zero (the paper: lr 1e-3, betas 0.9/0.999, weight decay 0.01) with optional
-  linear warmup (torch's ``LinearLR`` then ``CosineAnnealingLR``, :func:`warmup_cosine`), gradient
+  linear warmup (torch's ``LinearLR`` then ``CosineAnnealingLR``, :func:`~.schedule.warmup_cosine`), gradient
   clipping (1.0), gradient accumulation, bf16 autocast on CUDA (``--precision``), all through
   ``accelerate.Accelerator`` (:func:`make_accelerator`);
 * every ``--save-every`` steps and at each epoch end an atomic checkpoint (``checkpoints/last``,
   :mod:`.training_state`) with optimizer, scheduler and random states; ``--resume`` continues
   with the same loss trajectory as an uninterrupted run (all data randomness is derived from the
   seed and the position in the run, never from global state). A resume keeps the checkpoint's
-  schedule: another length or rate is refused (:class:`ScheduleChanged`), and ``--extend``
-  lengthens it by continuing the cosine from the current rate (:func:`extended_cosine`);
+  schedule: another length or rate is refused (:class:`~.schedule.ScheduleChanged`), and ``--extend``
+  lengthens it by continuing the cosine from the current rate (:func:`~.schedule.extended_cosine`);
 * every step the loss terms and the gradient are checked before the update: the first NaN/Inf
   stops the run (:class:`TrainingDiverged`) before anything non-finite is saved;
 * every ``--validate-every`` steps and at the end: validation loss terms, anatomy/style metrics
@@ -56,7 +58,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import torch
-from torch.optim import lr_scheduler
 from torch.utils.data import DataLoader
 
 from .._atomic import write_atomically
@@ -75,6 +76,13 @@ from .data import (
 )
 from .losses import LossOutput
 from .objectives import Objective, build_objective
+from .schedule import (
+    ScheduleChanged,
+    check_schedule,
+    extended_cosine,
+    restore_schedule,
+    warmup_cosine,
+)
 from .training_state import (
     TrainingCheckpointError,
     read_training_checkpoint,
@@ -99,11 +107,6 @@ TRAJECTORY_ARGS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.met
 class TrainingDiverged(RuntimeError):
     """A loss term, the total loss, the gradient or the weights went NaN/Inf: the run stopped
     before the update (nothing non-finite is checkpointed or exported)."""
-
-
-class ScheduleChanged(ValueError):
-    """A ``--resume`` whose command line asks for another learning-rate schedule than the
-    checkpoint's (it would restart the rate); ``--extend`` lengthens a run explicitly."""
 
 
 # -- the runtime: accelerate, for one process or many ------------------------------------------
@@ -152,25 +155,6 @@ def estimate_stats(dataset: ImageFolderDataset, samples: int = 64, seed: int = 0
     channels = batch.transpose(0, 1).flatten(1)
     std = channels.std(dim=1).clamp(min=1e-3)
     return channels.mean(dim=1).tolist(), std.tolist()
-
-
-def warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int) -> lr_scheduler.LRScheduler:
-    """Linear warmup (lr/W, 2 lr/W, ..., lr over the first W steps), then cosine from lr to zero at
-    ``total_steps``: torch's ``LinearLR`` then ``CosineAnnealingLR``. Its state is a small dict of
-    numbers (kept as JSON in the training checkpoint)."""
-    cosine = lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total_steps - warmup_steps))
-    if not warmup_steps:
-        return cosine
-    warmup = lr_scheduler.LinearLR(optimizer, start_factor=1 / warmup_steps, total_iters=max(1, warmup_steps - 1))
-    return lr_scheduler.SequentialLR(optimizer, [warmup, cosine], milestones=[warmup_steps])
-
-
-def extended_cosine(optimizer: torch.optim.Optimizer, start_lr: float, steps: int) -> lr_scheduler.CosineAnnealingLR:
-    """The schedule of an ``--extend``-ed run: cosine from ``start_lr`` (the rate the run had
-    reached) to zero over ``steps`` more steps. It never rises: no warm restart to the peak."""
-    for group in optimizer.param_groups:
-        group["lr"] = group["initial_lr"] = start_lr
-    return lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, steps))
 
 
 def _collate(items: list[dict]) -> dict[str, torch.Tensor]:
@@ -239,7 +223,12 @@ class Trainer:
         # {"step", "lr", "from_total"} once --extend lengthened the run (kept in its checkpoints)
         self.extension: dict[str, Any] | None = None
         if self.resume_state is not None:
-            self.extension = self._check_schedule(self.resume_state)
+            self.extension = check_schedule(self.resume_state, config, self.total_steps, self.output)
+            if self._extended_now(self.resume_state):
+                logger.info(
+                    "extending the run from %d to %d steps: cosine from lr %g at step %d to zero",
+                    self.extension["from_total"], self.total_steps, self.extension["lr"], self.extension["step"],
+                )
         objective = self._objective()
         optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=config.lr, betas=tuple(config.betas), weight_decay=config.weight_decay
@@ -282,47 +271,6 @@ class Trainer:
         state["path"] = path
         return state
 
-    def _check_schedule(self, state: dict) -> dict[str, Any] | None:
-        """Refuse a resume that would change the learning-rate schedule (torch's schedulers would
-        restart it: a longer run's rate climbs back to the peak); with ``--extend``, the
-        extension that lengthens it. Returns the run's extension, if any."""
-        config, trainer = self.config, state["trainer"]
-        saved = trainer.get("config", {})
-        path, step, total = state["path"], int(trainer["step"]), int(trainer["total_steps"])
-        extension = trainer.get("extended_from")
-        for name, flag in (("lr", "--lr"), ("warmup_steps", "--warmup-steps")):
-            if name in saved and saved[name] != getattr(config, name):
-                raise ScheduleChanged(
-                    f"--resume: {flag} {getattr(config, name)} differs from the checkpoint's {saved[name]} ({path}); a "
-                    f"resume continues the checkpoint's schedule. Pass {flag} {saved[name]}, or start a new run "
-                    "(--init with the exported model, or another -o folder) for another rate"
-                )
-        if self.total_steps == total:
-            return extension
-        if not config.extend:
-            raise ScheduleChanged(
-                f"--resume: this command line makes the run {self.total_steps} steps long, the checkpoint's "
-                f"({path}, step {step}) is {total} steps long (--max-steps, --epochs, --samples-per-epoch, "
-                "--batch-size and --accumulate set the length). Resuming would restart the learning-rate "
-                f"schedule. Resume with the checkpoint's length, or add --extend to train on to step "
-                f"{self.total_steps} with the cosine continued from the current rate to zero (never back up)"
-            )
-        rate = float(state["optimizer"]["param_groups"][0]["lr"])
-        if self.total_steps < total:
-            raise ScheduleChanged(
-                f"--extend lengthens a run: {self.total_steps} steps is not beyond the checkpoint's {total} ({path})"
-            )
-        if rate <= 0:
-            raise ScheduleChanged(
-                f"--extend: the run in {path} finished its schedule at step {step} (learning rate 0), so "
-                f"there is no rate left to continue. Fine-tune its export instead, with a new schedule: "
-                f"--init {self.output / 'final'} -o <new folder>"
-            )
-        logger.info(
-            "extending the run from %d to %d steps: cosine from lr %g at step %d to zero", total, self.total_steps, rate, step,
-        )
-        return {"step": step, "lr": rate, "from_total": total}
-
     def _build_model(self) -> tuple[StylizingViT, list | None, list | None, str | None]:
         config = self.config
         if self.resume_state is not None:
@@ -354,10 +302,13 @@ class Trainer:
             augment=augment, cache_images=self.config.cache_images, seed=mix_seed(self.config.seed, 0x7A1), **crops,
         )
 
+    def _extended_now(self, state: dict) -> bool:
+        """Whether this invocation lengthens the run of the checkpoint ``state`` (``--extend``)."""
+        return self.extension is not None and self.extension != state["trainer"].get("extended_from")
+
     def _restore(self, state: dict) -> None:
-        # extended now: the new cosine starts afresh from the checkpoint's rate; else its schedule resumes
-        if self.extension is None or self.extension == state["trainer"].get("extended_from"):
-            self._restore_schedule(state["scheduler"])
+        if not self._extended_now(state):  # extended now: the new cosine starts afresh from the checkpoint's rate
+            restore_schedule(self.scheduler, state["scheduler"])
         self.optimizer.load_state_dict(state["optimizer"])  # after the schedule: the saved learning rates stand
         self.step = self.saved_step = int(state["trainer"]["step"])
         self.last_metrics = state["trainer"].get("metrics")
@@ -365,18 +316,6 @@ class Trainer:
         if self.accelerator.is_main_process:
             _truncate_log(self.log_path, self.step)
             _truncate_log(self.val_log_path, self.step)
-
-    def _restore_schedule(self, schedule: dict) -> None:
-        # Checkpoints written before the schedule became torch's LinearLR + CosineAnnealingLR held a
-        # hand-written LambdaLR, whose step count is all it kept: replay that many steps. Those
-        # checkpoints still resume exactly (test_trainer's former-schedule test).
-        if "lr_lambdas" in schedule:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # "lr_scheduler.step() before optimizer.step()"
-                for _ in range(int(schedule["last_epoch"])):
-                    self.scheduler.step()
-        else:
-            self.scheduler.load_state_dict(schedule)
 
     # -- checkpoints -----------------------------------------------------------------------------
     def trainer_state(self) -> dict:
