@@ -164,6 +164,11 @@ class Stylizer:
         chunk_size: most images per model call, which bounds memory.
         compile: wrap the model's fast path in ``torch.compile``.
         source, revision: where the weights came from (recorded in banks and saved configs).
+
+    Attributes:
+        normalization: ``mean``/``std`` checked once (:class:`~stylizing_vit_aug.images.Normalization`),
+            on the stylizer's device; every conversion to and from the model's space goes through
+            it, and the ``mean``/``std`` properties read it.
     """
 
     def __init__(
