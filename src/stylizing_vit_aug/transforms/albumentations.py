@@ -68,8 +68,8 @@ class AlbumentationsStylize(StyleAugmentation, ImageOnlyTransform):
         self._set_up(settings, stylizer, bank, revision=revision)
 
     def get_params(self) -> dict[str, Any]:
-        strength = self.py_random.uniform(*self.settings.strength)
-        return {"strength": strength, "style_seed": self.py_random.getrandbits(_SEED_BITS)}
+        seed = self.py_random.getrandbits(_SEED_BITS)  # first, then the strength: seeded pipelines repeat
+        return {"strength": self.py_random.uniform(*self.settings.strength), "style_seed": seed}
 
     def apply(self, img: np.ndarray, strength: float, style_seed: int, **params: Any) -> np.ndarray:
         return self._stylize_images(img, self._seeded_style(style_seed), strength)
