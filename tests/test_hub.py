@@ -19,11 +19,11 @@ from safetensors.torch import save_file
 
 import stylizing_vit_aug as sva
 from stylizing_vit_aug import hub
-from stylizing_vit_aug.checkpoints import bundled
 from stylizing_vit_aug.checkpoints import (
     CorruptCheckpoint,
     StateDictMismatch,
     UnsafeCheckpointFormat,
+    bundled,
     infer_config,
     read_state_dict,
 )
