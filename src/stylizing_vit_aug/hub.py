@@ -249,13 +249,16 @@ class CheckpointRequest:
 
     @property
     def text(self) -> str:
+        """The source as text ("" for none), as names and Hub ids are matched."""
         return "" if self.source is None else os.fspath(self.source)
 
     @property
     def path(self) -> Path:
+        """The source as a local path (``~`` expanded), as files are matched."""
         return Path(self.text).expanduser()
 
     def download(self, repo_id: str, filename: str, local: Path | None = None) -> Path:
+        """One file of a Hub repo, with this request's revision, cache and offline settings."""
         return _download(repo_id, filename, self.revision, self.cache_dir, self.local_files_only, local)
 
 
