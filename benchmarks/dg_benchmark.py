@@ -5,11 +5,13 @@ Protocol (docs/benchmarks.md has the full text and the results):
 * data: the five bundled sources (four H&E labs, one IHC stain), tissue crops only, 64 px;
 * leave one source out: train on four, test on the fifth, each source held out in turn;
 * two tasks whose label does not depend on stain: ``focus`` (sharp vs Gaussian-blurred, sigma
-  0.5-1.5 px) and ``scale`` (native magnification vs 2x lower, same output size);
-* one fixed GroupNorm CNN recipe for every method, the same crops, steps and seeds;
+  1-2 px) and ``scale`` (native magnification vs 4x lower, same output size);
+* one fixed GroupNorm CNN recipe for every method (``dg.train.Recipe``: its defaults are the
+  command line's), the same crops, steps and seeds; ``dg/probe.py`` checks that plain training
+  reaches >= 0.9 in-domain accuracy with it;
 * training-time methods (``dg/methods.py``): none, ColorJitter, HED jitter light/strong,
   Reinhard/Macenko transfer, RandStainNA, albumentations HEStain, ours (StylizeTransform with a
-  StyleBank of the training sources; BatchStylize with in-batch styles). Each builds a pool of
+  bank of another training source; BatchStylize with in-batch styles). Each builds a pool of
   ``--copies`` augmented copies per training image; a sample is replaced by one with p = 0.5;
 * test-time methods at one budget (``--tta-views`` references/styles, one per training source):
   plain, Reinhard and Macenko normalisation (softmax averaged over the references), StyleTTA,
@@ -17,10 +19,12 @@ Protocol (docs/benchmarks.md has the full text and the results):
 * styles and references come only from the training sources of the fold.
 
 Every (fold, task, method, seed) result is written as soon as it is known to ``OUT/records``; a
-killed run resumes where it stopped (the stylizer's pools are cached in ``OUT/cache``).
+killed run resumes where it stopped (the slow pools and the classifiers the test-time methods
+need are cached in ``OUT/cache`` as safetensors files). ``--workers`` processes share the work
+(the stylizer's pools first, then whole (fold, task) units); results do not depend on it.
 
-    python benchmarks/dg_benchmark.py --quick --out /tmp/dg          # CI: runs, finite (< 60 s)
-    python benchmarks/dg_benchmark.py --out benchmarks/results/dg    # full (about 30 min, 2 cores)
+    python benchmarks/dg_benchmark.py --quick --out /tmp/dg          # CI: runs, finite (seconds)
+    python benchmarks/dg_benchmark.py --out benchmarks/results/dg    # full (2 workers on 2 cores)
 """
 
 from __future__ import annotations
@@ -30,15 +34,17 @@ import datetime
 import json
 import logging
 import math
+import multiprocessing
 import os
 import platform
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -48,9 +54,11 @@ from dg.report import markdown_tables, plot, summarise, write_csv
 from dg.train import Ensemble, Recipe, SmallCNN, probabilities, train_classifier
 
 import stylizing_vit_aug as sva
+from stylizing_vit_aug.registry import DATASET_STATS
 
 logger = logging.getLogger("dg")
 TTA_BASES = ("none", "ours_transform")
+RECIPE = Recipe()  # the one place of the recipe's defaults
 
 
 def machine() -> dict:
@@ -75,23 +83,48 @@ def pool_seed(fold: str, task: str, method: str) -> int:
     return int(np.random.SeedSequence(key).generate_state(1)[0])
 
 
+def pair_seed(task: str, method: str, content: str, style: str) -> int:
+    """One fixed seed per restyled (task, method, content source, style source) set."""
+    key = [TASKS.index(task), M.TRAIN_METHODS.index(method), SOURCES.index(content), SOURCES.index(style)]
+    return int(np.random.SeedSequence(key).generate_state(1)[0])
+
+
+def small_random_stylizer() -> sva.Stylizer:
+    """A random 32-px stylizer for ``--quick``: every code path of ours, not the bundled default's cost."""
+    torch.manual_seed(0)
+    model = sva.StylizingViT(img_size=32, patch_size=8, in_chans=3, embed_dim=48, depth=2, num_heads=3)
+    stats = DATASET_STATS["camelyon17wilds"]
+    return sva.Stylizer(model, stats.mean, stats.std, device="cpu", dtype=torch.float32, source="random-small")
+
+
+def save_tensor(tensor: torch.Tensor, path: Path) -> None:
+    """Write one tensor as a safetensors file, atomically (a killed run leaves no half file)."""
+    tmp = path.with_suffix(".tmp")
+    save_file({"tensor": tensor.contiguous()}, str(tmp))
+    tmp.replace(path)
+
+
 class Run:
     """One benchmark run in ``out``: records, cached pools and models, resumable."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, sources: dict) -> None:
         self.args = args
+        self.sources = sources
         self.out = Path(args.out)
         self.records_dir = self.out / "records"
         self.cache = self.out / "cache"
         for d in (self.records_dir, self.cache / "pools", self.cache / "models"):
             d.mkdir(parents=True, exist_ok=True)
-        self.recipe = Recipe(steps=args.steps, batch_size=args.batch_size, lr=args.lr, p=args.p)
+        self.recipe = replace(RECIPE, steps=args.steps, batch_size=args.batch_size, lr=args.lr, p=args.p)
         self._stylizer: sva.Stylizer | None = None
 
     @property
     def stylizer(self) -> sva.Stylizer:
         if self._stylizer is None:
-            self._stylizer = sva.load_stylizer(self.args.checkpoint, device="cpu", dtype=torch.float32)
+            if self.args.quick and self.args.checkpoint is None:
+                self._stylizer = small_random_stylizer()
+            else:
+                self._stylizer = sva.load_stylizer(self.args.checkpoint, device="cpu", dtype=torch.float32)
             logger.info("stylizer: %s", self._stylizer.source)
         return self._stylizer
 
@@ -104,39 +137,103 @@ class Run:
         tmp.write_text(json.dumps(record))
         tmp.replace(path)
 
-    def pool(self, method: str, fold: str, task: str, train, references: dict) -> torch.Tensor | None:
+    def pair_path(self, task: str, method: str, content: str, style: str) -> Path:
+        return self.cache / "pools" / f"{task}__{method}__{content}__by__{style}.safetensors"
+
+    def task_images(self, source: str, task: str) -> torch.Tensor:
+        return self.sources[source].tasks[task][0][: self.args.crops]
+
+    def restyled(self, task: str, method: str, content: str, style: str) -> torch.Tensor:
+        """``content``'s training images of ``task`` restyled by ``style``'s source (cached)."""
+        path = self.pair_path(task, method, content, style)
+        if not path.exists():
+            self.make_pair((task, method, content, style))
+        return load_file(str(path))["tensor"]
+
+    def make_pair(self, unit: tuple[str, str, str, str]) -> None:
+        """Compute and cache one restyled set (``ours_batch``: both directions of the pair at once)."""
+        task, method, content, style = unit
+        if self.pair_path(task, method, content, style).exists():
+            return
+        start = time.perf_counter()
+        styles = self.sources[style].references if method == "ours_transform" else self.task_images(style, task)
+        seed = pair_seed(task, method, content, style)
+        out, reverse = M.stylized_pair(method, self.task_images(content, task), styles, self.stylizer, seed)
+        save_tensor(out, self.pair_path(task, method, content, style))
+        if reverse is not None:
+            save_tensor(reverse, self.pair_path(task, method, style, content))
+        logger.info("  restyled %-14s %-6s %s by %s: %d images in %.1f s", method, task, content, style,
+                    len(out) + (0 if reverse is None else len(reverse)), time.perf_counter() - start)
+
+    def pair_units(self) -> list[tuple[str, str, str, str]]:
+        """Every restyled set the requested folds need (one per unordered pair for ``ours_batch``)."""
+        units = []
+        for task in self.args.tasks:
+            for method in [m for m in M.STYLIZER_METHODS if m in self.args.methods]:
+                for a in SOURCES:
+                    for b in SOURCES:
+                        needed = a != b and any(f not in (a, b) for f in self.args.folds)
+                        if needed and (method == "ours_transform" or SOURCES.index(a) < SOURCES.index(b)):
+                            units.append((task, method, a, b))
+        return units
+
+    def stylizer_pool(self, method: str, fold: str, task: str) -> torch.Tensor:
+        """``copies`` restyled versions of every training image, each by another training source."""
+        rng = np.random.default_rng(pool_seed(fold, task, method))
+        parts = []
+        for content in [s for s in SOURCES if s != fold]:
+            allowed = [s for s in SOURCES if s not in (content, fold)]
+            stack = torch.stack([self.restyled(task, method, content, style) for style in allowed])
+            n = stack.shape[1]
+            choice = rng.permuted(np.tile(np.arange(len(allowed)), (n, 1)), axis=1)
+            choice = np.resize(choice.T, (self.args.copies, n))  # [copies, n], cycling past len(allowed)
+            parts.append(stack[torch.from_numpy(choice), torch.arange(n)])
+        return torch.cat(parts, dim=1)
+
+    def pool(self, method: str, fold: str, task: str, train) -> torch.Tensor | None:
         if method == "none":
             return None
-        path = self.cache / "pools" / f"{fold}__{task}__{method}.pt"
+        if method in M.STYLIZER_METHODS:
+            return self.stylizer_pool(method, fold, task)
+        path = self.cache / "pools" / f"{fold}__{task}__{method}.safetensors"
         if path.exists():
-            return torch.load(path)
+            return load_file(str(path))["tensor"]
         start = time.perf_counter()
-        stylizer = self.stylizer if method in M.STYLIZER_METHODS else None
-        pool = M.build_pool(method, train, references, self.args.copies, pool_seed(fold, task, method), stylizer)
+        references = {s: self.sources[s].references for s in SOURCES if s != fold}
+        pool = M.build_pool(method, train, references, self.args.copies, pool_seed(fold, task, method))
         logger.info("  pool %-15s %d x %d images in %.1f s", method, *pool.shape[:2], time.perf_counter() - start)
-        if method in M.STYLIZER_METHODS or method == "macenko":  # the slow ones: keep for a resumed run
-            torch.save(pool, path)
+        if method in ("macenko", "hestain"):  # the slow peers: keep for a resumed run
+            save_tensor(pool, path)
         return pool
 
-    def train_fold(self, fold: str, task: str, sources: dict, seeds: list[int]) -> None:
-        train, test = fold_data(sources, fold, task, self.args.crops, self.args.test_crops)
-        references = {s: sources[s].references for s in SOURCES if s != fold}
+    def train_fold(self, fold: str, task: str) -> None:
+        train, test = fold_data(self.sources, fold, task, self.args.crops, self.args.test_crops)
         for method in self.args.methods:
-            todo = [s for s in seeds if not self.record_path(fold, task, method, "plain", s).exists()]
+            todo = [s for s in self.args.seeds if not self.record_path(fold, task, method, "plain", s).exists()]
             if not todo:
                 continue
-            pool = self.pool(method, fold, task, train, references)
+            pool = self.pool(method, fold, task, train)
             for seed in todo:
                 start = time.perf_counter()
                 model = train_classifier(train.images, train.labels, pool, self.recipe, seed)
                 accuracy = float((probabilities(model, test.images).argmax(1) == test.labels).float().mean())
                 if method in TTA_BASES:
-                    torch.save(model.state_dict(), self.cache / "models" / f"{fold}__{task}__{method}__{seed}.pt")
+                    save_file(model.state_dict(), str(self.model_path(fold, task, method, seed)))
                 self.save_record({"fold": fold, "task": task, "train": method, "test": "plain", "seed": seed,
                                   "accuracy": accuracy, "seconds": time.perf_counter() - start})
-            logger.info("  %-15s seeds %s done", method, todo)
+            logger.info("  %-15s held out %s, %s: seeds %s done", method, fold, task, todo)
 
-    def tta_fold(self, fold: str, task: str, sources: dict) -> None:
+    def model_path(self, fold: str, task: str, method: str, seed: int) -> Path:
+        return self.cache / "models" / f"{fold}__{task}__{method}__{seed}.safetensors"
+
+    def load_model(self, fold: str, task: str, method: str, seed: int) -> SmallCNN:
+        model = SmallCNN(self.recipe.widths, stem=self.recipe.stem)
+        model.load_state_dict(load_file(str(self.model_path(fold, task, method, seed))))
+        return model.eval()
+
+    def tta_fold(self, fold: str, task: str) -> None:
+        """Every test-time method on the classifiers of ``TTA_BASES`` (one StyleTTA call for all seeds)."""
+        sources = self.sources
         bases = [b for b in TTA_BASES if b in self.args.methods]
         todo = [(b, t, s) for b in bases for t in M.TTA_METHODS[1:] for s in self.args.seeds
                 if not self.record_path(fold, task, b, t, s).exists()]
@@ -147,12 +244,7 @@ class Run:
         refs = torch.stack([sources[s].references[i // len(train_sources)]
                             for i, s in zip(range(self.args.tta_views), train_sources * self.args.tta_views)])
         domains = [s for _, s in zip(range(self.args.tta_views), train_sources * self.args.tta_views)]
-        models = {}
-        for base in bases:
-            for seed in self.args.seeds:
-                model = SmallCNN(self.recipe.widths)
-                model.load_state_dict(torch.load(self.cache / "models" / f"{fold}__{task}__{base}__{seed}.pt"))
-                models[(base, seed)] = model.eval()
+        models = {(base, seed): self.load_model(fold, task, base, seed) for base in bases for seed in self.args.seeds}
         keys = list(models)
         start = time.perf_counter()
         probs: dict[str, torch.Tensor] = {}
@@ -181,54 +273,93 @@ class Run:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="results folder (records, cache, JSON/CSV/MD/PNG)")
-    parser.add_argument("--quick", action="store_true", help="tiny settings for CI: checks that it runs")
+    parser.add_argument("--quick", action="store_true",
+                        help="CI smoke test: one fold, one task, tiny settings, a small random stylizer")
     parser.add_argument("--checkpoint", default=None, help="stylizer source (default: the bundled default)")
     parser.add_argument("--folds", nargs="+", default=list(SOURCES), choices=SOURCES,
                         help="held-out sources, run in this order (default: all five)")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     parser.add_argument("--methods", nargs="+", default=list(M.TRAIN_METHODS), choices=M.TRAIN_METHODS)
     parser.add_argument("--seeds", type=int, default=5, help="training seeds 0..N-1 (default 5)")
-    parser.add_argument("--crops", type=int, default=24, help="labelled training crops per source and task (default 24)")
+    parser.add_argument("--crops", type=int, default=48, help="labelled training crops per source and task (default 48)")
     parser.add_argument("--test-crops", type=int, default=32, help="labelled test crops of the held-out source (default 32)")
     parser.add_argument("--references", type=int, default=4, help="clean reference crops per source (default 4)")
-    parser.add_argument("--size", type=int, default=64, help="working size in px (default 64; cut at 2x and 4x)")
+    parser.add_argument("--size", type=int, default=64, help="working size in px (default 64; cut at 4x)")
     parser.add_argument("--copies", type=int, default=2, help="augmented copies per training crop (default 2)")
     parser.add_argument("--tta-views", type=int, default=4, help="references/styles per test crop (default 4)")
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--p", type=float, default=0.5, help="probability of an augmented copy (default 0.5)")
+    parser.add_argument("--steps", type=int, default=RECIPE.steps, help=f"default {RECIPE.steps}")
+    parser.add_argument("--batch-size", type=int, default=RECIPE.batch_size, help=f"default {RECIPE.batch_size}")
+    parser.add_argument("--lr", type=float, default=RECIPE.lr, help=f"default {RECIPE.lr}")
+    parser.add_argument("--p", type=float, default=RECIPE.p, help=f"probability of an augmented copy (default {RECIPE.p})")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                        help="processes, one thread each (default: 2, or 1 on one core)")
     parser.add_argument("--plot", type=Path, default=None, help="also write the plot here (e.g. docs/benchmarks-dg.png)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.folds, args.seeds, args.crops, args.test_crops, args.references = ["ihc_colon"], 2, 4, 4, 1
-        args.copies, args.steps, args.tta_views = 1, 4, 2
+        args.folds, args.tasks, args.seeds, args.crops, args.test_crops, args.references = ["ihc_colon"], ["focus"], 2, 4, 4, 1
+        args.copies, args.steps, args.batch_size, args.tta_views, args.workers = 1, 2, 8, 2, 1
     args.seeds = list(range(args.seeds))
     return args
+
+
+_RUN: Run | None = None  # the run a forked worker inherits
+
+
+def _pair_unit(unit: tuple[str, str, str, str]) -> None:
+    assert _RUN is not None
+    _RUN.make_pair(unit)
+
+
+def _fold_unit(unit: tuple[str, str]) -> None:
+    assert _RUN is not None
+    fold, task = unit
+    logger.info("held out %s, task %s", fold, task)
+    _RUN.train_fold(fold, task)
+    _RUN.tta_fold(fold, task)
+
+
+def execute(run: Run) -> None:
+    """The stylizer's restyled sets first, then whole (fold, task) units (folds in ``--folds`` order,
+    test-time methods included, so an interrupted run has whole folds), on ``--workers`` processes."""
+    global _RUN
+    _RUN = run
+    stages = [(_pair_unit, [u for u in run.pair_units() if not run.pair_path(*u).exists()]),
+              (_fold_unit, [(f, t) for f in run.args.folds for t in run.args.tasks])]
+    for function, units in stages:
+        if run.args.workers <= 1 or len(units) <= 1:
+            for unit in units:
+                function(unit)
+            continue
+        with multiprocessing.get_context("fork").Pool(run.args.workers, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+            for _ in pool.imap_unordered(function, units):
+                pass
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    if args.workers > 1:
+        torch.set_num_threads(1)  # before any torch work, so that forked workers inherit no thread pool
     start = time.perf_counter()
     info = machine()
-    run = Run(args)
     sources = build_sources(max(args.crops, args.test_crops), args.references, args.size)
-    # folds outermost (in --folds order), so that an interrupted run has whole folds, test-time
-    # methods included (one StyleTTA call serves every seed's classifier)
-    for fold in args.folds:
-        for task in args.tasks:
-            logger.info("held out %s, task %s", fold, task)
-            run.train_fold(fold, task, sources, args.seeds)
-            run.tta_fold(fold, task, sources)
+    run = Run(args, sources)
+    execute(run)
     records = run.records()
     if not records or not all(math.isfinite(r["accuracy"]) for r in records):
         raise SystemExit("no finite results")
+    write_outputs(run, records, info, time.perf_counter() - start)
+    return 0
+
+
+def write_outputs(run: Run, records: list[dict], info: dict, wall: float) -> None:
+    """results.json (summary and how it was measured), results.csv (every record), table.md, the plot."""
+    args = run.args
     summary = summarise(records)
-    wall = time.perf_counter() - start
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     meta = {"machine": info, "wall_seconds_this_invocation": wall, "config": config, "recipe": asdict(run.recipe),
-            "stylizer": args.checkpoint or "bundled default", "trainings": sum(r["test"] == "plain" for r in records),
+            "stylizer": args.checkpoint or ("random-small" if args.quick else "bundled default"),
+            "trainings": sum(r["test"] == "plain" for r in records),
             "compute_seconds_recorded": sum(r["seconds"] for r in records)}
     (args.out / "results.json").write_text(json.dumps({"meta": meta, "summary": summary}, indent=1))
     write_csv(records, args.out / "results.csv")
@@ -237,7 +368,6 @@ def main(argv: list[str] | None = None) -> int:
     for path in [args.out / "dg.png"] + ([args.plot] if args.plot else []):
         plot(summary, path, title)
     logger.info("done in %.0f s: %s", wall, args.out)
-    return 0
 
 
 if __name__ == "__main__":

@@ -20,12 +20,16 @@ Peers and their settings:
   mean and std of all training images give a Gaussian per statistic and channel; each image is
   moved (Reinhard-style, in LAB) to a mean/std drawn from them.
 * ``hestain``: albumentations 2.0.8 ``A.HEStain`` (random preset, its default ranges).
-* ``ours_transform``: ``sva.StylizeTransform`` with a ``sva.StyleBank`` of the training sources'
-  reference crops (``strategy="balanced"``, every training source equally often), one call per
-  image, as in a DataLoader.
+* ``ours_transform``: ``sva.StylizeTransform`` with a ``sva.StyleBank`` of another training
+  source's reference crops, one call per image, as in a DataLoader.
 * ``ours_batch``: ``sva.BatchStylize`` without a bank (styles from the batch, the paper's recipe)
-  on shuffled batches of the training images, with their ``domains`` so a sample never takes its
-  own source's style.
+  on batches alternating the images of two training sources, with their ``domains``.
+
+The stylizer's copies are made once per (task, content source, style source), not per fold:
+every training image is restyled once by each other source, and a fold's pool takes ``copies``
+of them per image from sources that are neither the image's own nor held out (other-domain
+styles, as the paper trains). The stylizer is ~100x the cost of a peer per image; this makes
+its pools 2x cheaper than drawing them per fold, and a fold still never sees the held-out source.
 """
 
 from __future__ import annotations
@@ -123,19 +127,16 @@ def build_pool(
     references: dict[str, torch.Tensor],
     copies: int,
     seed: int,
-    stylizer: sva.Stylizer | None = None,
-    batch_size: int = 32,
 ) -> torch.Tensor:
-    """``copies`` augmented versions of every training image, uint8 ``[K, N, 3, S, S]``.
+    """``copies`` augmented versions of every training image by a peer method, uint8 ``[K, N, 3, S, S]``.
 
     ``references`` maps each *training* source to its clean reference crops; no method sees the
-    held-out source.
+    held-out source. The stylizer's copies come from :func:`stylized_pair` instead.
     """
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     images = train.images
     all_refs = torch.cat(list(references.values()))
-    ref_domains = [name for name, refs in references.items() for _ in range(len(refs))]
     if method == "colorjitter":
         jitter = v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.05)
         make = lambda: _per_image(images, jitter)
@@ -152,26 +153,42 @@ def build_pool(
 
         pipeline = A.Compose([A.HEStain(p=1.0)], seed=seed)
         make = lambda: _per_image(images, lambda im: _chw(pipeline(image=_hwc(im).copy())["image"].astype(np.float64)))
-    elif method == "ours_transform":
-        assert stylizer is not None
-        bank = sva.StyleBank.from_images(all_refs, stylizer, domains=ref_domains)
-        transform = sva.StylizeTransform(stylizer=stylizer, bank=bank, p=1.0, strategy="balanced")
-        make = lambda: _per_image(images, transform)
-    elif method == "ours_batch":
-        assert stylizer is not None
-        gen = torch.Generator().manual_seed(seed)
-        batch_aug = sva.BatchStylize(stylizer, bank=None, p=1.0, generator=gen)
-        domains = torch.tensor([sorted(references).index(s) for s in train.sources])
-
-        def make() -> torch.Tensor:
-            out = images.clone()
-            order = torch.randperm(len(images), generator=gen)
-            for idx in order.split(batch_size):
-                out[idx] = batch_aug(images[idx], domains=domains[idx])
-            return out
     else:
         raise ValueError(f"no pool for method {method!r}")
     return torch.stack([make() for _ in range(copies)])
+
+
+def stylized_pair(
+    method: str, content: torch.Tensor, style: torch.Tensor, stylizer: sva.Stylizer, seed: int, batch_size: int = 32
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One source's images restyled by another source: ``(content in the style's source, style
+    images in the content's source or None)``.
+
+    ``ours_transform``: ``style`` are the style source's reference crops, a ``StyleBank`` of them
+    behind ``StylizeTransform``, called once per image as in a DataLoader; the second item is None.
+    ``ours_batch``: ``style`` are the style source's training images of the task; ``BatchStylize``
+    without a bank on shuffled batches alternating the two sources with their ``domains``, so each
+    image takes the style of the next image of the other source in its batch (the paper's in-batch
+    recipe); both sources' restyled images come out of the one pass.
+    """
+    torch.manual_seed(seed)
+    if method == "ours_transform":
+        bank = sva.StyleBank.from_images(style, stylizer)
+        transform = sva.StylizeTransform(stylizer=stylizer, bank=bank, p=1.0)
+        return _per_image(content, transform), None
+    if method != "ours_batch":
+        raise ValueError(f"no stylizer pool for method {method!r}")
+    gen = torch.Generator().manual_seed(seed)
+    batch_aug = sva.BatchStylize(stylizer, bank=None, p=1.0, generator=gen)
+    n = min(len(content), len(style))
+    order_a, order_b = torch.randperm(len(content), generator=gen)[:n], torch.randperm(len(style), generator=gen)[:n]
+    mixed = torch.stack([content[order_a], style[order_b]], dim=1).flatten(0, 1)  # a0, b0, a1, b1, ...
+    domains = torch.arange(2 * n) % 2
+    out = torch.cat([batch_aug(mixed[i : i + batch_size], domains=domains[i : i + batch_size])
+                     for i in range(0, 2 * n, batch_size)]).unflatten(0, (n, 2))
+    restyled_a, restyled_b = content.clone(), style.clone()
+    restyled_a[order_a], restyled_b[order_b] = out[:, 0], out[:, 1]
+    return restyled_a, restyled_b
 
 
 def normalized_views(kind: str, images: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
