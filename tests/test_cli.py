@@ -244,9 +244,11 @@ def test_bad_input_is_a_clear_error_with_exit_code_2(tmp_path, checkpoint, capsy
 
 
 def test_module_entry_point_runs(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "stylizing_vit_aug.cli", "--version"],
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "stylizing_vit_aug.cli", "--version"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "stylizing-vit-aug" in result.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert "stylizing_vit_aug" in imported and "torch" not in imported  # --version answers at once
 
 
 def test_make_grid_layout_kinds_and_errors():

@@ -1,5 +1,10 @@
 """What every subcommand shares: checkpoint arguments, image listing, the unreadable-file
-policy and its exit code, atomic writes, the processes of a torchrun / accelerate launch."""
+policy and its exit code, atomic writes, the processes of a torchrun / accelerate launch.
+
+torch, and the modules that import it, are imported inside the functions that need them: the
+entry point imports this module for its exit codes and :class:`CLIError`, so ``--help``,
+``--version`` and a usage error answer without loading torch (0.3 s instead of 3 s).
+"""
 
 from __future__ import annotations
 
@@ -13,13 +18,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from .._atomic import write_bytes_atomically
-from ..images import IMAGE_EXTENSIONS, find_images, save_image
-from ..stylizer import DEFAULT_MODE, MODES
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ..stylizer import Stylizer
 
 PIL_FORMATS = {
@@ -42,6 +45,8 @@ def add_on_error_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..stylizer import DEFAULT_MODE, MODES
+
     group = parser.add_argument_group("checkpoint")
     group.add_argument(
         "--checkpoint", metavar="SOURCE", default=None,
@@ -99,12 +104,12 @@ class CheckpointChoice:
     """The stylizer a command was asked for (the :func:`add_checkpoint_arguments` options),
     read once from the command line so a command can pass it on as typed data."""
 
-    checkpoint: str | None = None
-    revision: str | None = None
-    device: str | None = None
-    mode: str = DEFAULT_MODE
-    mean: Sequence[float] | None = None
-    std: Sequence[float] | None = None
+    checkpoint: str | None
+    revision: str | None
+    device: str | None
+    mode: str
+    mean: Sequence[float] | None
+    std: Sequence[float] | None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> CheckpointChoice:
@@ -140,6 +145,8 @@ def unit_float(text: str) -> float:
 
 def list_images(root: Path, what: str = "input folder") -> list[Path]:
     """Every image file under ``root`` (see :func:`~stylizing_vit_aug.images.find_images`)."""
+    from ..images import IMAGE_EXTENSIONS, find_images
+
     if not root.exists():
         raise CLIError(f"{what} {root} does not exist")
     if root.is_file():
@@ -166,6 +173,8 @@ def write_image_atomic(pixels: np.ndarray, path: Path, *, quality: int = 95, los
     first, then written whole through a temporary file + ``os.replace``, so a crash or a full disk
     leaves the old file or none, never a half-written image at ``path`` (a full disk raises
     ``OSError``). The caller removes stale temporaries of the folder once, not per image."""
+    from ..images import save_image
+
     fmt = PIL_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise CLIError(f"cannot write {path}: use one of {', '.join(PIL_FORMATS)}")
