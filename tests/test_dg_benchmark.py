@@ -1,27 +1,58 @@
-"""The DG benchmark's quick mode runs end to end and writes finite results (a CI smoke test)."""
+"""The DG benchmark: quick mode runs every method end to end with finite results (a CI smoke
+test, in-process), and a fold's stylizer pool never takes a style from the held-out source."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
-import os
-import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).parent.parent / "benchmarks" / "dg_benchmark.py"
+import pytest
+import torch
+
+BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
 
 
-def test_quick_mode_writes_finite_results(tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)], env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
+@pytest.fixture(scope="module")
+def bench():
+    """benchmarks/dg_benchmark.py as a module (it puts benchmarks/ on the path for its ``dg`` helpers)."""
+    spec = importlib.util.spec_from_file_location("dg_benchmark", BENCHMARKS / "dg_benchmark.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    yield module
+    if str(BENCHMARKS) in sys.path:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def test_quick_mode_runs_every_method_and_writes_finite_results(bench, tmp_path):
+    assert bench.main(["--quick", "--out", str(tmp_path)]) == 0
     for name in ("results.json", "results.csv", "table.md", "dg.png"):
         assert (tmp_path / name).stat().st_size > 0, name
     summary = json.loads((tmp_path / "results.json").read_text())["summary"]
-    cells = summary["cells"]
-    assert {"none", "ours_transform", "ours_batch", "hed_strong", "none + tta_style"} <= set(summary["rows"])
-    assert all(math.isfinite(c["mean"]) and 0 <= c["mean"] <= 1 for c in cells.values())
+    methods = bench.M.TRAIN_METHODS
+    tta_rows = {f"{base} + {tta}" for base in bench.TTA_BASES for tta in bench.M.TTA_METHODS[1:]}
+    assert set(summary["rows"]) == set(methods) | tta_rows
+    assert all(math.isfinite(c["mean"]) and 0 <= c["mean"] <= 1 for c in summary["cells"].values())
     lines = (tmp_path / "results.csv").read_text().strip().splitlines()
-    assert len(lines) > 1 and all(math.isfinite(float(line.split(",")[5])) for line in lines[1:])
+    assert len(lines) == 1 + 2 * (len(methods) + len(tta_rows))  # 2 seeds
+    assert all(math.isfinite(float(line.split(",")[5])) for line in lines[1:])
+    cached = [p.name for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    assert cached and all(name.endswith(".safetensors") for name in cached)  # nothing to unpickle on resume
+
+
+def test_stylizer_pool_styles_come_from_other_training_sources(bench, tmp_path):
+    sources = bench.SOURCES
+    args = bench.parse_args(["--out", str(tmp_path), "--crops", "6", "--copies", "3"])
+    run = bench.Run(args, sources={})
+    # each restyled set is filled with its style source's index, so the pool shows where its styles came from
+    run.restyled = lambda task, method, content, style: torch.full((6, 3, 2, 2), sources.index(style), dtype=torch.uint8)
+    for fold in sources:
+        pool = run.stylizer_pool("ours_batch", fold, "focus")
+        kept = [s for s in sources if s != fold]
+        assert pool.shape == (3, 6 * len(kept), 3, 2, 2)
+        for i, content in enumerate(kept):
+            styles = pool[:, 6 * i : 6 * (i + 1), 0, 0, 0]  # [copies, images]
+            assert {sources[int(v)] for v in styles.flatten()} <= set(kept) - {content}
+            assert all(len(set(col.tolist())) == 3 for col in styles.T)  # 3 copies: 3 different sources
