@@ -178,11 +178,13 @@ class _Images(Dataset):
         return self.transform(self.images[index]), index
 
 
-def test_dataloader_with_two_spawn_workers(saved, histology_crops):
+def test_dataloader_with_a_spawn_worker(saved, histology_crops):
+    """The suite's one spawned worker (~5 s of imports): the transform travels as its sources and
+    settings and loads its stylizer there (forked workers: tests/test_transforms_monai.py)."""
     checkpoint, bank_path = saved
     images = torch.from_numpy(np.stack(histology_crops[:4])).permute(0, 3, 1, 2).contiguous()
-    dataset = _Images(images, StylizeTransform(checkpoint, bank_path, p=1.0, mode="detail"))  # mode travels to the workers
-    loader = DataLoader(dataset, batch_size=2, num_workers=2, multiprocessing_context="spawn")
+    dataset = _Images(images, StylizeTransform(checkpoint, bank_path, p=1.0, mode="detail"))  # mode travels too
+    loader = DataLoader(dataset, batch_size=2, num_workers=1, multiprocessing_context="spawn")
     batches = list(loader)
     stylised = torch.cat([b[0] for b in batches])
     assert torch.equal(torch.cat([b[1] for b in batches]), torch.arange(4))

@@ -1,0 +1,206 @@
+"""What every front-end shares through transforms/_base.py: one check of each parameter at
+construction (same message in every host), one draw per call, one in-batch pairing, one
+normalisation sequence, the old spellings that still work and warn, and a package import that
+loads no host library."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import stylizing_vit_aug as sva
+import stylizing_vit_aug.transforms as front_ends
+from conftest import make_small_model
+from stylizing_vit_aug.model import roll_pairs
+from stylizing_vit_aug.train.data import pair_styles
+from stylizing_vit_aug.transforms import _base, _common
+from stylizing_vit_aug.transforms.albumentations import AlbumentationsStylize
+from stylizing_vit_aug.transforms.batch import BatchStylize, rolled_style_rows
+from stylizing_vit_aug.transforms.kornia import RandomStylize
+from stylizing_vit_aug.transforms.monai import RandStylize, RandStylized
+from stylizing_vit_aug.transforms.torchvision import StylizeTransform
+from stylizing_vit_aug.tta import StyleTTA
+
+MEAN, STD = (0.5, 0.4, 0.6), (0.2, 0.25, 0.3)
+
+# every host adapter, built from the same keyword arguments (MONAI calls p "prob")
+HOSTS = {
+    "StylizeTransform": lambda s, **kw: StylizeTransform(s, **kw),
+    "AlbumentationsStylize": lambda s, **kw: AlbumentationsStylize(s, **kw),
+    "RandStylize": lambda s, p=0.5, **kw: RandStylize(s, prob=p, **kw),
+    "RandStylized": lambda s, p=0.5, **kw: RandStylized("image", s, prob=p, **kw),
+    "RandomStylize": lambda s, **kw: RandomStylize(s, **kw),
+    "BatchStylize": lambda s, **kw: BatchStylize(s, **kw),
+}
+WITH_STYLE_CROP = set(HOSTS) - {"RandomStylize"}  # kornia replays its params: no fresh crops
+
+BAD = [
+    ("p", 1.5), ("p", -0.1), ("p", True), ("p", float("nan")),
+    ("strength", (0.9, 0.1)), ("strength", 2.0), ("strength", "strong"),
+    ("mode", "fast"), ("strategy", "sideways"), ("style_crop", 0), ("style_crop", 1.5),
+]
+
+
+def _refusal(make, stylizer, **kwargs) -> str:
+    with pytest.raises(ValueError) as error:
+        make(stylizer, **kwargs)
+    return str(error.value).replace("prob is", "p is", 1)  # the only word a host renames
+
+
+@pytest.mark.parametrize("name, value", BAD, ids=[f"{n}={v!r}" for n, v in BAD])
+def test_every_host_refuses_a_bad_parameter_at_construction_with_one_message(small_stylizer, name, value):
+    takes = {"style_crop": WITH_STYLE_CROP, "strategy": set(HOSTS) - {"BatchStylize"}}.get(name, set(HOSTS))
+    hosts = {host: make for host, make in HOSTS.items() if host in takes}  # BatchStylize allows other_domain
+    messages = {host: _refusal(make, small_stylizer, **{name: value}) for host, make in hosts.items()}
+    assert len(set(messages.values())) == 1, messages
+    assert repr(value) in next(iter(messages.values())) or name == "strength"
+
+
+def test_per_sample_hosts_refuse_other_domain_and_name_the_batch_front_end(small_stylizer, bank):
+    per_sample = {host: make for host, make in HOSTS.items() if host != "BatchStylize"}
+    messages = {_refusal(make, small_stylizer, strategy="other-domain") for make in per_sample.values()}
+    assert len(messages) == 1
+    assert "strategy='other_domain') with domains=" in messages.pop()  # says where such styles are drawn
+    assert BatchStylize(small_stylizer, bank, strategy="other-domain").strategy == "other_domain"
+
+
+def test_hosts_with_mean_std_refuse_integer_input_alike(small_stylizer, bank):
+    images = torch.zeros(2, 3, 16, 16, dtype=torch.uint8)
+    users = {
+        "StylizeTransform": lambda: StylizeTransform(small_stylizer, bank, p=1.0, mean=MEAN, std=STD)(images[0]),
+        "BatchStylize": lambda: BatchStylize(small_stylizer, bank, p=1.0, mean=MEAN, std=STD)(images),
+        "StyleTTA": lambda: StyleTTA(torch.nn.Identity(), small_stylizer, bank, n_styles=1, mean=MEAN, std=STD)(images),
+    }
+    for name, use in users.items():
+        with pytest.raises(ValueError, match=f"^{name}: mean/std were given but the images are not float"):
+            use()
+
+
+def test_strength_and_mode_are_checked_once_at_construction_not_per_call(small_stylizer, bank, monkeypatch):
+    calls = {"strength": 0, "mode": 0}
+    strength_values, check_mode = _common.strength_values, _base.check_mode
+
+    def counted(name, check):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return check(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(_common, "strength_values", counted("strength", strength_values))
+    monkeypatch.setattr(_base, "check_mode", counted("mode", check_mode))
+    image = np.zeros((16, 16, 3), np.uint8)
+    transform = AlbumentationsStylize(small_stylizer, bank, strength=(0.2, 0.8), mode="detail", p=1.0)
+    assert calls == {"strength": 1, "mode": 1}
+    for _ in range(3):
+        transform(image=image)
+    assert calls == {"strength": 1, "mode": 1}  # get_params draws from the checked range
+
+
+def test_checked_parameters_are_read_only(small_stylizer):
+    transform = StylizeTransform(small_stylizer, strength=(0.2, 0.8), mode="detail")
+    assert transform.strength == (0.2, 0.8) and transform.mode == "detail" and transform.settings.p == 0.5
+    with pytest.raises(AttributeError):
+        transform.strength = (0.0, 5.0)  # would bypass the one check
+
+
+# -- one pairing ---------------------------------------------------------------------------------
+def test_roll_pairs_edge_cases():
+    assert [t.tolist() for t in roll_pairs(0)] == [[], []]
+    assert [t.tolist() for t in roll_pairs(1)] == [[0], [False]]  # a batch of one: itself, not found
+    assert [t.tolist() for t in roll_pairs(4)] == [[1, 2, 3, 0], [True] * 4]
+    assert [t.tolist() for t in roll_pairs(3, ["x"] * 3)] == [[1, 2, 0], [False] * 3]  # one domain: the roll
+    index, found = roll_pairs(6, ["a", "a", "b", "a", "c", "c"])
+    assert index.tolist() == [2, 2, 3, 4, 0, 0] and bool(found.all())  # nearest next row of another domain
+    assert torch.equal(roll_pairs(6, torch.tensor([0, 0, 1, 0, 2, 2]))[0], index)  # labels or codes alike
+
+
+@pytest.mark.parametrize("batch, domains", [(1, None), (4, None), (4, ["x"] * 4), (5, list("aabab"))])
+def test_every_in_batch_pairing_is_roll_pairs(small_stylizer, batch, domains):
+    index, found = roll_pairs(batch, domains)
+    torch.manual_seed(0)
+    images = torch.rand(batch, 3, 32, 32)
+    model = make_small_model()
+    with torch.no_grad():
+        assert torch.equal(model(images), model(images, images[roll_pairs(batch)[0]]))  # the reference
+        assert torch.equal(model.forward_train(images).style_index.cpu(), roll_pairs(batch)[0])
+    labels = torch.tensor([ord(d) for d in domains]) if domains else torch.arange(batch)
+    assert torch.equal(pair_styles(labels, "roll"), roll_pairs(batch)[0])
+    # the front-ends take the same rows and leave a row with none unchanged (never its own style)
+    out, info = BatchStylize(small_stylizer, p=1.0)(images, domains=domains, return_info=True)
+    assert torch.equal(info.applied, found) and torch.equal(info.no_style, ~found)
+    assert torch.equal(info.style_index, torch.where(found, index, -1))
+    assert torch.equal(out[~found], images[~found])
+    if domains is None:  # kornia draws its parameters before it could see labels
+        aug = RandomStylize(small_stylizer, p=1.0)
+        out = aug(images)
+        assert torch.equal(aug._params["style_index"], torch.where(found, index, -1))
+        assert torch.equal(out[~found], images[~found])
+
+
+# -- old spellings ------------------------------------------------------------------------------
+def test_style_tta_input_mean_std_still_work_and_warn(small_stylizer, bank):
+    images = (torch.rand(2, 3, 32, 32) - torch.tensor(MEAN).view(3, 1, 1)) / torch.tensor(STD).view(3, 1, 1)
+    net = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 2))
+
+    def predict(**stats) -> torch.Tensor:
+        return StyleTTA(net, small_stylizer, bank, n_styles=2, styles=[0, 1], **stats)(images)
+
+    with pytest.warns(DeprecationWarning) as warned:
+        old = predict(input_mean=MEAN, input_std=STD)
+    names = sorted(str(w.message).split(" is ")[0] for w in warned)
+    assert names == ["StyleTTA(input_mean=...)", "StyleTTA(input_std=...)"]
+    assert all(w.filename == __file__ for w in warned)  # they point at the caller's line
+    assert torch.equal(old, predict(mean=MEAN, std=STD))
+    with pytest.raises(TypeError, match="pass mean= only"):
+        predict(mean=MEAN, input_mean=MEAN, std=STD)
+
+
+def test_rand_stylized_stylize_and_rolled_style_rows_still_work_and_warn(small_stylizer):
+    dictionary = RandStylized("image", small_stylizer)
+    with pytest.warns(DeprecationWarning, match="array_transform"):
+        assert dictionary.stylize is dictionary.array_transform
+    with pytest.warns(DeprecationWarning, match="roll_pairs"):
+        rows = rolled_style_rows(3, ["a", "a", "b"])
+    index, found = roll_pairs(3, ["a", "a", "b"])
+    assert torch.equal(rows, torch.where(found, index, -1))
+    with pytest.warns(DeprecationWarning):
+        assert rolled_style_rows(1).tolist() == [-1]
+
+
+# -- names and imports --------------------------------------------------------------------------
+HOST_LIBRARIES = {"monai", "kornia", "albumentations"}
+PACKAGE = Path(sva.__file__).parent
+
+
+def test_only_a_host_adapter_imports_its_host_library():
+    """Read with ``ast``, every import anywhere in the package: the base, the other front-ends and
+    the rest never import a host library, so ``pip install stylizing-vit-aug`` works without them."""
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+            )
+            found += [(path.relative_to(PACKAGE).as_posix(), n.split(".")[0]) for n in names]
+    hosts = {(module, library) for module, library in found if library in HOST_LIBRARIES}
+    assert hosts == {("transforms/monai.py", "monai"), ("transforms/kornia.py", "kornia"),
+                     ("transforms/albumentations.py", "albumentations")}
+
+
+def test_front_end_names_and_importing_the_package_loads_no_host_library():
+    for name in ("RandStylize", "RandStylized", "AlbumentationsStylize", "StylizeTransform", "BatchStylize"):
+        assert name in set(sva.__all__) & set(dir(sva)) & set(front_ends.__all__)
+        assert getattr(sva, name) is getattr(front_ends, name)
+    assert "kornia" in set(sva.__all__) and sva.kornia.RandomStylize is front_ends.RandomStylize is RandomStylize
+    code = (  # a fresh process (this one has imported them all); the package imports lazily, no torch
+        "import sys, stylizing_vit_aug, stylizing_vit_aug.transforms\n"
+        f"loaded = {sorted(HOST_LIBRARIES)!r} & sys.modules.keys()\n"
+        "assert not loaded, f'importing stylizing_vit_aug imported {loaded}'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
