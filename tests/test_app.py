@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -169,17 +170,15 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_for_page(url: str, server: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+def _wait_for_page(url: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"the app exited with code {server.returncode}:\n{log.read_text()}")
         try:
             with LOCAL.open(url, timeout=5) as response:
                 if response.status == 200:
                     return
         except OSError:
-            time.sleep(0.3)
+            time.sleep(0.05)
     pytest.fail(f"the app did not answer at {url} within {timeout} s")
 
 
@@ -188,9 +187,14 @@ def _pixels(src: str) -> np.ndarray:
         return np.asarray(Image.open(io.BytesIO(response.read())).convert("RGB"))
 
 
-def test_the_page_in_a_real_browser(saved, histology_crops, tmp_path):
-    """Load the page, upload a content image, move the strength slider: the grid follows, no error."""
+def test_the_page_in_a_real_browser(saved, histology_crops, tmp_path, monkeypatch, capfd):
+    """Load the page, upload a content image, move the strength slider: the grid follows, no error.
+
+    The page is served by the ``app`` command itself (``cli.main``) in this process, as the
+    other page tests build it here: Gradio and torch are imported once, not again in a server
+    process, and Chromium starts while the command loads."""
     _require_browser()
+    import gradio as gr
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.action_chains import ActionChains
@@ -200,26 +204,30 @@ def test_the_page_in_a_real_browser(saved, histology_crops, tmp_path):
     upload = tmp_path / "my_slide.png"
     Image.fromarray(histology_crops[1]).save(upload)
     port = _free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "SE_OFFLINE": "true",
-           "GRADIO_TEMP_DIR": str(tmp_path / "gradio"), "NO_PROXY": "127.0.0.1,localhost"}
-    log = tmp_path / "app.log"
-    with open(log, "w") as output:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "stylizing_vit_aug.cli", "app", "--checkpoint", saved[0], "--mode", "detail",
-             "--device", "cpu", "--port", str(port)],
-            stdout=output, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
-        )
+    env = {**os.environ, "SE_OFFLINE": "true", "NO_PROXY": "127.0.0.1,localhost"}
+    for name, value in {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
+                        "GRADIO_TEMP_DIR": str(tmp_path / "gradio")}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    served: list = []  # the command's page; it blocks until Ctrl-C, here it returns and the test closes it
+    monkeypatch.setattr(gr.Blocks, "block_thread", lambda page: served.append(page))
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                      "--no-proxy-server", "--window-size=1400,1800"):
         options.add_argument(argument)
-    driver = None
     ARTIFACTS.mkdir(exist_ok=True)
+    driver = None
     try:
+        with ThreadPoolExecutor(1) as pool:
+            starting = pool.submit(webdriver.Chrome, options=options, service=Service(CHROMEDRIVER, env=env))
+            try:
+                argv = ["app", "--checkpoint", saved[0], "--mode", "detail", "--device", "cpu", "--port", str(port)]
+                assert cli.main(argv) == 0 and len(served) == 1
+            finally:
+                driver = starting.result()
         url = f"http://127.0.0.1:{port}/"
-        _wait_for_page(url, server, log)
-        driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER, env=env))
+        _wait_for_page(url)
         wait = WebDriverWait(driver, 60)
         driver.get(url)
 
@@ -270,17 +278,15 @@ def test_the_page_in_a_real_browser(saved, histology_crops, tmp_path):
         # "uploads" before any upload: the page says what to do next; the terminal shows no traceback
         driver.find_element(By.XPATH, "//label[.//input[@type='radio' and @value='uploads']]").click()
         wait.until(lambda d: "Upload one or more style images" in d.find_element(By.ID, "summary").text)
-        assert "Traceback" not in log.read_text() and "share=True" not in log.read_text()
-        assert "--share" in log.read_text()  # the start-up line names the flag, not launch()
+        log = "".join(capfd.readouterr())  # what the command printed to the terminal
+        assert "Traceback" not in log and "share=True" not in log
+        assert "--share" in log  # the start-up line names the flag, not launch()
     finally:
         if driver is not None:
             driver.save_screenshot(str(ARTIFACTS / "app.png"))
             driver.quit()
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        for page in served:
+            page.close()
 
 
 def test_missing_input_says_the_next_step_and_nothing_when_ready(style_files):
