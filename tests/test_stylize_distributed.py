@@ -1,5 +1,6 @@
-"""``stylize`` under ``torch.distributed.run`` (2 CPU processes, as the trainer's DDP test runs),
-a killed multi-process run resumed by one process, and ``--styles-per-image``."""
+"""``stylize`` under ``torch.distributed.run`` (2 CPU processes), a killed multi-process run (its
+ranks started as torchrun starts them, :mod:`ranks`) resumed by one process, and
+``--styles-per-image``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from ranks import output, ranks
 from test_cli import _images, _log, checkpoint  # noqa: F401 - checkpoint is a fixture
 
 from stylizing_vit_aug import cli
@@ -34,19 +36,6 @@ def _single_process(argv: list[str]) -> None:
         assert cli.main(["stylize", *argv]) == 0
     finally:
         torch.set_num_threads(threads)
-
-
-def _rank_pids(launcher: int) -> dict[int, int]:
-    """The launcher's worker processes by RANK (torchrun starts each in its own session)."""
-    ranks = {}
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == launcher:
-                environ = dict(item.split("=", 1) for item in (proc / "environ").read_text().split("\0") if "=" in item)
-                ranks[int(environ["RANK"])] = int(proc.name)
-        except (OSError, KeyError, IndexError):
-            continue  # gone meanwhile, or not a worker
-    return ranks
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -88,7 +77,6 @@ def test_two_processes_share_the_files_and_merge_one_record(tmp_path, checkpoint
     assert single == {row["input"]: row["style"] for row in rows if ".s0." in row["output"]}
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the ranks' processes in /proc")
 def test_a_crashed_rank_then_one_process_resumes_with_nothing_lost_or_written_twice(
     tmp_path, checkpoint, monkeypatch, capsys
 ):
@@ -98,13 +86,14 @@ def test_a_crashed_rank_then_one_process_resumes_with_nothing_lost_or_written_tw
     inputs = tmp_path / "in"
     out = tmp_path / "out"
     args = ["--styles-dir", str(tmp_path / "styles"), "--checkpoint", checkpoint, "--batch-size", "1"]
-    process = subprocess.Popen(_torchrun(2, [str(inputs), "-o", str(out), *args]), env=ENV,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(out.glob("img*.png"))) < 4 and process.poll() is None:
-        time.sleep(0.01)
-    os.kill(_rank_pids(process.pid)[0], signal.SIGKILL)  # rank 0 dies mid-write; the launcher stops rank 1
-    assert process.wait(timeout=60) != 0
+    command = [sys.executable, "-m", "stylizing_vit_aug.cli", "stylize", str(inputs), "-o", str(out), *args]
+    with ranks(2, command, ENV, tmp_path / "logs") as processes:
+        deadline = time.time() + 120
+        while time.time() < deadline and len(list(out.glob("img*.png"))) < 4 and processes[0].poll() is None:
+            time.sleep(0.01)
+        processes[0].kill()  # rank 0 dies mid-write; the other is stopped, as the launcher stops it
+        processes[1].terminate()
+        assert processes[0].wait(timeout=60) == -signal.SIGKILL, output(tmp_path / "logs", 0)[-3000:]
     before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.glob("img*.png")}
     assert 4 <= len(before) < count, "the run should have been killed midway"
     assert list(out.glob("stylize_log.rank*.csv")), "a killed run leaves its ranks' parts unmerged"
