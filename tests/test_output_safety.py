@@ -21,6 +21,7 @@ from faults import FullDisk
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
+from ranks import output, ranks
 from test_cli import _images, _log, checkpoint  # noqa: F401 - checkpoint is a fixture
 
 from stylizing_vit_aug import cli
@@ -262,16 +263,17 @@ def test_a_second_torchrun_run_is_refused_by_every_rank_without_hanging(tmp_path
     out = tmp_path / "out"
     out.mkdir()
     holder = _hold(out / ".sva-stylize.lock")
+    command = [sys.executable, "-m", "stylizing_vit_aug.cli", *_stylize_argv(tmp_path / "in", out, style, checkpoint)]
     try:
-        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                   "-m", "stylizing_vit_aug.cli", *_stylize_argv(tmp_path / "in", out, style, checkpoint)]
-        done = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=240, check=False)
+        with ranks(2, command, ENV, tmp_path / "logs") as processes:  # the two processes of a torchrun
+            codes = [process.wait(timeout=240) for process in processes]
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
-    assert done.returncode != 0
-    assert "another stylize run (pid 4242 on the other host" in done.stderr
-    assert "rank 0 found another run writing into" in done.stderr  # rank 1 says why it stops too
+    said = [output(tmp_path / "logs", rank) for rank in range(2)]
+    assert codes == [2, 2], said
+    assert "another stylize run (pid 4242 on the other host" in said[0]
+    assert "rank 0 found another run writing into" in said[1]  # rank 1 says why it stops too
     assert sorted(p.name for p in out.iterdir()) == [".sva-stylize.lock"]
 
 
