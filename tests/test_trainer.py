@@ -7,12 +7,12 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from ranks import output, ranks
 from test_train_data import write_image
 
 import stylizing_vit_aug as sva
@@ -246,14 +246,14 @@ def test_two_processes_through_accelerate_ddp_on_cpu(data, tmp_path):
     run = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [
-        # torchrun starts the processes (accelerate launch --cpu runs one on a single machine);
-        # the trainer sees WORLD_SIZE=2 and goes through accelerate's DDP on gloo
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-        "-m", "stylizing_vit_aug.cli", "train", str(data),
+        # the two processes of `torchrun --nproc_per_node 2` (accelerate launch --cpu runs one on a
+        # single machine): the trainer sees WORLD_SIZE=2 and goes through accelerate's DDP on gloo
+        sys.executable, "-m", "stylizing_vit_aug.cli", "train", str(data),
         "-o", str(run), "--init", "tiny", *ARCH, *options(epochs="1", batch_size="1"), "--device", "cpu",
     ]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stderr[-3000:]
+    with ranks(2, command, env, tmp_path / "logs") as processes:
+        codes = [process.wait(timeout=240) for process in processes]
+    assert codes == [0, 0], [output(tmp_path / "logs", rank)[-3000:] for rank in range(2)]
     log = losses(run)
     assert [r["step"] for r in log] == [1, 2, 3, 4]  # 8 samples / (1 per process x 2 processes)
     state = training_state.read_training_checkpoint(run / "checkpoints" / "last.safetensors")
