@@ -199,22 +199,30 @@ def test_a_record_shared_by_two_output_folders_is_held_too(tmp_path, run_in, cap
         holder.wait()
 
 
-def test_two_stylize_processes_on_one_folder_lose_no_row_and_no_image(tmp_path, checkpoint):
+def test_two_stylize_processes_on_one_folder_lose_no_row_and_no_image(tmp_path, checkpoint, capsys):
     count = 120
     _images(tmp_path / "in", count, size=(64, 64))
     style = _images(tmp_path / "style", 1, size=(32, 32), seed=4)[0]
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "stylizing_vit_aug.cli", *_stylize_argv(tmp_path / "in", out, style, checkpoint)]
-    runs = [subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for _ in range(2)]  # started together, as `stylize ... & stylize ...` does
-    (out_a, err_a), (out_b, err_b) = [run.communicate(timeout=300) for run in runs]
-    code_a, code_b = (run.returncode for run in runs)
-    if sorted([code_a, code_b]) == [0, 2]:  # the later one refused at once, touching nothing
-        refused, winner = (err_a, runs[1]) if code_a == 2 else (err_b, runs[0])
-        assert f"another stylize run (pid {winner.pid} on " in refused
+    argv = _stylize_argv(tmp_path / "in", out, style, checkpoint)
+    # started together, as `stylize ... & stylize ...` does: one in a new process, one in this one
+    # (which has torch imported already, so it usually starts first)
+    other = subprocess.Popen([sys.executable, "-m", "stylizing_vit_aug.cli", *argv], env=ENV,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        code_here = cli.main(argv)
+        out_there, err_there = other.communicate(timeout=300)
+    finally:
+        other.kill()
+        other.wait()
+    here = capsys.readouterr()
+    codes = (code_here, other.returncode)
+    if sorted(codes) == [0, 2]:  # the later one refused at once, touching nothing
+        refused, winner = (here.err, other.pid) if code_here == 2 else (err_there, os.getpid())
+        assert f"another stylize run (pid {winner} on " in refused
     else:  # the later one started after the first had finished: nothing left to do
-        assert (code_a, code_b) == (0, 0), (err_a[-2000:], err_b[-2000:])
-        assert f"{count} of {count} outputs already exist" in out_a + out_b
+        assert codes == (0, 0), (here.err[-2000:], err_there[-2000:])
+        assert f"{count} of {count} outputs already exist" in here.out + out_there
     rows = _log(out / "stylize_log.csv")
     assert sorted(row["output"] for row in rows) == sorted(f"img{i:02d}.png" for i in range(count))  # each once
     for row in rows:
