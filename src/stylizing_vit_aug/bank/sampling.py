@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["STRATEGIES", "DomainIndex", "draw_styles", "strategy_name"]
+__all__ = ["STRATEGIES", "DomainIndex", "check_strategy", "draw_styles", "strategy_name"]
 
 STRATEGIES = ("uniform", "balanced", "other_domain")
 
@@ -17,6 +17,20 @@ def strategy_name(name: str) -> str:
     """One spelling for sampling and pairing names: ``"other-domain"`` (as command lines write
     it) is ``"other_domain"``."""
     return name.replace("-", "_")
+
+
+def check_strategy(strategy: Any, allowed: Sequence[str | None] = STRATEGIES) -> str | None:
+    """The one strategy check (the bank's sampling, every front-end): one of ``allowed``
+    (``"other-domain"`` is ``"other_domain"``), or a ValueError that says where styles of another
+    domain are drawn when they are not allowed here."""
+    name = strategy_name(strategy) if isinstance(strategy, str) else strategy
+    if name in allowed:
+        return name
+    hint = "" if "other_domain" in allowed or name != "other_domain" else (
+        "; styles of another domain need each sample's domain, which this transform does not see: "
+        "use BatchStylize(stylizer, bank, strategy='other_domain') with domains="
+    )
+    raise ValueError(f"strategy must be one of {tuple(allowed)}, got {strategy!r}{hint}")
 
 
 def label_of(value: Any) -> str:
@@ -46,9 +60,7 @@ def draw_styles(
     content_domains: Sequence[Any] | None = None,
 ) -> torch.Tensor:
     """``n`` indices into ``count`` styles (CPU LongTensor); see :meth:`StyleBank.sample`."""
-    strategy = strategy_name(strategy)
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+    strategy = check_strategy(strategy)
     if not isinstance(n, int) or n < 0:
         raise ValueError(f"n must be a non-negative integer, got {n!r}")
     device = generator.device if generator is not None else torch.device("cpu")

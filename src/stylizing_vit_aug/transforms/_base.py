@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import torch
 
 from ..bank import StyleBank
+from ..bank.sampling import check_strategy
 from ..images import Normalization
 from ..model import StyleStream
 from ..stylizer import Stylizer, check_mode
@@ -29,7 +30,6 @@ from ._common import (
     check_crop,
     check_probability,
     check_stats,
-    check_strategy,
     check_strength,
     draw_strength,
     pick_styles,

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from ..bank import StyleBank, bundled_bank, strategy_name
+from ..bank import StyleBank, bundled_bank
 from ..images import Normalization, check_float_range
 from ..model import StyleStream
 from ..stylizer import Stylizer, strength_values
@@ -46,19 +46,6 @@ def check_strength(strength: Any) -> tuple[float, float]:
     if low > high:
         raise ValueError(f"strength must lie in [0, 1] with low <= high, got {strength!r}")
     return low, high
-
-
-def check_strategy(strategy: Any, allowed: Sequence[str | None] = PER_SAMPLE_STRATEGIES) -> str | None:
-    """The one strategy check of the front-ends: one of ``allowed`` (``"other-domain"`` is
-    ``"other_domain"``), or a ValueError that says where styles of another domain are drawn."""
-    name = strategy_name(strategy) if isinstance(strategy, str) else strategy
-    if name in allowed:
-        return name
-    hint = "" if "other_domain" in allowed else (
-        "; styles of another domain need each sample's domain, which this transform does not see: "
-        "use BatchStylize(stylizer, bank, strategy='other_domain') with domains="
-    )
-    raise ValueError(f"strategy must be one of {tuple(allowed)}, got {strategy!r}{hint}")
 
 
 def check_crop(crop: Any) -> float | None:
