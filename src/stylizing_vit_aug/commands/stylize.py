@@ -245,12 +245,12 @@ class RunStyles:
         return [StyleChoice(self.labels[i], i, domains[i] if domains else "") for i in indices]
 
 
-Planned = tuple[Path, Path, StyleChoice]  # input, output, style
+Job = tuple[Path, Path, StyleChoice]  # input, output, style
 
 
 def _read_batches(
-    todo: list[Planned], size: int, stop: bool, skip: Callable[[Planned, ImageReadError], None]
-) -> Iterator[list[tuple[Planned, np.ndarray]]]:
+    todo: list[Job], size: int, stop: bool, skip: Callable[[Job, ImageReadError], None]
+) -> Iterator[list[tuple[Job, np.ndarray]]]:
     """Consecutive outputs in batches of at most ``size`` of one shape and dtype; an input is
     read once for its consecutive outputs (its styled copies).
 
@@ -262,7 +262,7 @@ def _read_batches(
     takes alone, strip by strip) is given out before the next file is read, so a folder of
     large images holds one of them at a time.
     """
-    batch: list[tuple[Planned, np.ndarray]] = []
+    batch: list[tuple[Job, np.ndarray]] = []
     last: tuple[Path, np.ndarray | ImageReadError] | None = None
     for number, item in enumerate(todo):
         if last is None or last[0] != item[0]:
@@ -403,10 +403,10 @@ class _Rows:
         return {**dict.fromkeys(FIELDS, ""), **fields, "error": reason}
 
 
-def _jobs(plan: StylizePlan, styles: RunStyles) -> tuple[list[Planned], list[int]]:
+def _jobs(plan: StylizePlan, styles: RunStyles) -> tuple[list[Job], list[int]]:
     """Every output of the run with its input and style, and the rank that writes each (its
     input's number modulo the world size)."""
-    jobs: list[Planned] = []
+    jobs: list[Job] = []
     owners: list[int] = []
     for number, path in enumerate(plan.inputs):
         relative = path.relative_to(plan.root)
@@ -419,7 +419,7 @@ def _jobs(plan: StylizePlan, styles: RunStyles) -> tuple[list[Planned], list[int
     return jobs, owners
 
 
-def _reconcile_record(plan: StylizePlan, jobs: list[Planned], rows: _Rows) -> None:
+def _reconcile_record(plan: StylizePlan, jobs: list[Job], rows: _Rows) -> None:
     """Rank 0, before any other rank writes: clear temporaries, and reconcile the record (and
     the parts of a killed multi-process run) with what is on disk: one row per existing output."""
     removed = remove_stale_temporaries(plan.output, recursive=True)
@@ -446,7 +446,7 @@ class _Outputs:
         self.written = 0
         self.failures = 0
 
-    def fail(self, job: Planned, reason: str | Exception) -> None:
+    def fail(self, job: Job, reason: str | Exception) -> None:
         path, out, _ = job
         logger.warning("skipped %s", reason)
         self.writer.write(self.rows.failed(
@@ -455,7 +455,7 @@ class _Outputs:
         self.failures += 1
         self.progress.update(1)
 
-    def write(self, job: Planned, result: np.ndarray) -> None:
+    def write(self, job: Job, result: np.ndarray) -> None:
         """Encode and write one output, then its row."""
         path, out, choice = job
         try:
@@ -472,7 +472,7 @@ class _Outputs:
 
 
 def _write_outputs(
-    plan: StylizePlan, stylizer: Any, styles: RunStyles, todo: list[Planned], rows: _Rows
+    plan: StylizePlan, stylizer: Any, styles: RunStyles, todo: list[Job], rows: _Rows
 ) -> tuple[int, int]:
     """Stylise and write ``todo`` (this rank's share) in batches; the images written and the
     files that failed (rank 0 counts the unreadable style files too)."""
@@ -496,7 +496,7 @@ def _write_outputs(
     return outputs.written, len(style_failures) + outputs.failures + writer.failed
 
 
-def _finish_record(plan: StylizePlan, jobs: list[Planned], written: int, failed: int) -> int:
+def _finish_record(plan: StylizePlan, jobs: list[Job], written: int, failed: int) -> int:
     """Rank 0, once every rank is done: the record merged in input order and the summary; 1 if
     the record could not be rewritten (its rows stay as appended), else 0."""
     merged, parts = collect_log(plan.log)
