@@ -35,6 +35,8 @@ def test_quick_mode_runs_every_method_and_writes_finite_results(bench, tmp_path)
     tta_rows = {f"{base} + {tta}" for base in bench.TTA_BASES for tta in bench.M.TTA_METHODS[1:]}
     assert set(summary["rows"]) == set(methods) | tta_rows
     assert all(math.isfinite(c["mean"]) and 0 <= c["mean"] <= 1 for c in summary["cells"].values())
+    assert {c["ours"] for c in summary["comparisons"]} == {"ours_transform", "ours_batch"} | {
+        f"{base} + tta_style" for base in bench.TTA_BASES}
     lines = (tmp_path / "results.csv").read_text().strip().splitlines()
     assert len(lines) == 1 + 2 * (len(methods) + len(tta_rows))  # 2 seeds
     assert all(math.isfinite(float(line.split(",")[5])) for line in lines[1:])
@@ -56,3 +58,16 @@ def test_stylizer_pool_styles_come_from_other_training_sources(bench, tmp_path):
             styles = pool[:, 6 * i : 6 * (i + 1), 0, 0, 0]  # [copies, images]
             assert {sources[int(v)] for v in styles.flatten()} <= set(kept) - {content}
             assert all(len(set(col.tolist())) == 3 for col in styles.T)  # 3 copies: 3 different sources
+
+
+def test_comparisons_pair_ours_with_the_best_peer_seed_by_seed(bench):
+    from dg.report import summarise
+
+    records = []
+    for seed, base in enumerate([0.6, 0.7, 0.8]):  # seeds differ a lot; the paired difference does not
+        for train, acc in (("none", base), ("hed_light", base + 0.05), ("reinhard", base - 0.1), ("ours_batch", base + 0.1)):
+            for fold in ("he_tcia", "ihc_colon"):
+                records.append({"fold": fold, "task": "focus", "train": train, "test": "plain", "seed": seed, "accuracy": acc})
+    (row,) = [c for c in summarise(records)["comparisons"] if c["task"] == "all"]
+    assert row["ours"] == "ours_batch" and row["peer"] == "hed_light"
+    assert row["difference"] == pytest.approx(0.05) and row["ci95"] == pytest.approx(0.0, abs=1e-9)

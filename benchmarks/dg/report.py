@@ -21,8 +21,8 @@ LABELS = {
     "macenko": "Macenko transfer (random train ref)",
     "randstainna": "RandStainNA",
     "hestain": "albumentations HEStain",
-    "ours_transform": "**ours**: StylizeTransform (train-source bank)",
-    "ours_batch": "**ours**: BatchStylize (in-batch styles)",
+    "ours_transform": "**ours**: StylizeTransform (other-source bank)",
+    "ours_batch": "**ours**: BatchStylize (in-batch, other source)",
     "tta_reinhard": "Reinhard normalisation",
     "tta_macenko": "Macenko normalisation",
     "tta_style": "**ours**: StyleTTA",
@@ -50,9 +50,20 @@ def interval(values: list[float]) -> tuple[float, float]:
     return float(arr.mean()), float(half)
 
 
+def _per_seed(by: dict, row: str, tasks: list[str], folds: list[str], seeds: list[int]) -> dict[int, float]:
+    """Per seed, the mean of ``row`` over ``tasks`` x ``folds`` (only seeds that have all of them)."""
+    out = {}
+    for seed in seeds:
+        vals = [by[(row, t, f, seed)][0] for t in tasks for f in folds if (row, t, f, seed) in by]
+        if len(vals) == len(tasks) * len(folds):
+            out[seed] = float(np.mean(vals))
+    return out
+
+
 def summarise(records: list[dict]) -> dict:
     """Per row (method), task and held-out source: mean and 95 % interval over seeds; plus the mean
-    over held-out sources (per seed, then the interval over seeds) and over both tasks."""
+    over held-out sources (per seed, then the interval over seeds) and over both tasks; plus the
+    paired comparisons of ours against the best other method (:func:`comparisons`)."""
     by = defaultdict(list)
     for r in records:
         by[(row_name(r["train"], r["test"]), r["task"], r["fold"], r["seed"])].append(r["accuracy"])
@@ -65,16 +76,62 @@ def summarise(records: list[dict]) -> dict:
         for task in tasks + ["all"]:
             task_list = tasks if task == "all" else [task]
             for fold in folds + ["mean"]:
-                fold_list = folds if fold == "mean" else [fold]
-                per_seed = []
-                for seed in seeds:
-                    vals = [by[(row, t, f, seed)][0] for t in task_list for f in fold_list if (row, t, f, seed) in by]
-                    if len(vals) == len(task_list) * len(fold_list):
-                        per_seed.append(float(np.mean(vals)))
+                per_seed = _per_seed(by, row, task_list, folds if fold == "mean" else [fold], seeds)
                 if per_seed:
-                    mean, half = interval(per_seed)
+                    mean, half = interval(list(per_seed.values()))
                     out["cells"][f"{row}|{task}|{fold}"] = {"mean": mean, "ci95": half, "n_seeds": len(per_seed)}
+    out["comparisons"] = comparisons(by, out)
     return out
+
+
+def comparisons(by: dict, summary: dict) -> list[dict]:
+    """Ours minus the best other method of its kind, paired over seeds (same seeds, folds, crops).
+
+    Training time: each of ours against the training-time peer (``none`` included) with the
+    highest mean; test time: ``tta_style`` against the better of Reinhard/Macenko normalisation
+    on the same classifier. Per task and over both: the per-seed difference of the means over
+    held-out sources, its mean and 95 % interval. The best peer is picked after the fact, which
+    favours the peer.
+    """
+    from .methods import STYLIZER_METHODS, TTA_METHODS
+
+    rows, folds, seeds = summary["rows"], summary["folds"], summary["seeds"]
+    train_peers = [r for r in rows if " + " not in r and r not in STYLIZER_METHODS]
+    pairs = [(ours, train_peers) for ours in STYLIZER_METHODS if ours in rows]
+    for base in sorted({r.split(" + ")[0] for r in rows if " + " in r}, key=_order):
+        peers = [f"{base} + {t}" for t in TTA_METHODS[1:-1] if f"{base} + {t}" in rows]
+        if f"{base} + tta_style" in rows and peers:
+            pairs.append((f"{base} + tta_style", peers))
+    out = []
+    for ours, peers in pairs:
+        for task in summary["tasks"] + ["all"]:
+            task_list = summary["tasks"] if task == "all" else [task]
+            best = max(peers, key=lambda r: summary["cells"].get(f"{r}|{task}|mean", {"mean": -1.0})["mean"])
+            a, b = _per_seed(by, ours, task_list, folds, seeds), _per_seed(by, best, task_list, folds, seeds)
+            diffs = [a[s] - b[s] for s in a if s in b]
+            if diffs:
+                mean, half = interval(diffs)
+                out.append({"ours": ours, "peer": best, "task": task, "difference": mean, "ci95": half})
+    return out
+
+
+def comparisons_table(summary: dict) -> str:
+    """The paired comparisons as one markdown table (rows: ours; columns: tasks, both)."""
+    tasks = summary["tasks"] + ["all"]
+    cells = {(c["ours"], c["task"]): c for c in summary.get("comparisons", [])}
+    title = ("**Ours minus the best other method of its kind** (paired over seeds; mean ± 95 % CI; "
+             "the peer is the best by mean in that column)")
+    lines = [title, "",
+             "| ours | " + " | ".join("both" if t == "all" else t for t in tasks) + " |", "|---|" + "---|" * len(tasks)]
+    for ours in dict.fromkeys(c["ours"] for c in summary.get("comparisons", [])):
+        texts = []
+        for task in tasks:
+            c = cells.get((ours, task))
+            half = "" if c is None or math.isnan(c["ci95"]) else f" ± {c['ci95']:.3f}"
+            peer = None if c is None else LABELS.get(c["peer"].split(" + ")[-1], c["peer"])
+            texts.append("–" if c is None else f"{c['difference']:+.3f}{half} (vs {peer})")
+        lines.append("| " + " | ".join([display(ours)] + texts) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _order(row: str) -> tuple[int, int, int]:
@@ -113,7 +170,7 @@ def markdown_tables(summary: dict) -> str:
     lines += ["| method | " + " | ".join(summary["tasks"]) + " | both |", "|---|" + "---|" * (len(summary["tasks"]) + 1)]
     for row in summary["rows"]:
         lines.append("| " + " | ".join([display(row)] + [_cell(summary, f"{row}|{t}|mean") for t in summary["tasks"] + ["all"]]) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n" + comparisons_table(summary)
 
 
 def write_csv(records: list[dict], path: Path) -> None:
