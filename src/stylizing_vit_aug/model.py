@@ -360,8 +360,9 @@ class TrainingImages(NamedTuple):
 class StylizingViT(nn.Module):
     """Anatomy-preserving instance style transfer (Doerrich et al., ISBI 2026).
 
-    Inputs and outputs live in the normalised space of the checkpoint's training data
-    (``(x/255 - mean) / std``); :class:`~stylizing_vit_aug.Stylizer` does that conversion.
+    Inputs and outputs live in the normalised space of the checkpoint's training data (0–1
+    pixels through its per-channel :class:`~stylizing_vit_aug.images.Normalization`);
+    :class:`~stylizing_vit_aug.Stylizer` does that conversion.
     """
 
     def __init__(
