@@ -3,8 +3,9 @@
 Every front-end hands images to the Stylizer in whatever kind its users have; this module is the
 only place that knows those kinds. ``to_batch`` validates and converts to a float32 ``[B,C,H,W]``
 tensor in 0–1, remembering what came in; ``from_batch`` gives back exactly that kind, dtype,
-value range and layout (an alpha channel is carried, never stylised: :data:`ALPHA_POLICY`). 8-bit (uint8, PIL ``L``/``RGB``) and 16-bit (numpy uint16, PIL ``I;16``)
-integers are both exact: strength 0 and a round trip give back the same values.
+value range and layout (an alpha channel is carried, never stylised: :data:`ALPHA_POLICY`).
+8-bit (uint8, PIL ``L``/``RGB``) and 16-bit (numpy uint16, PIL ``I;16``) integers are both exact:
+strength 0 and a round trip give back the same values.
 
 It is also the package's one image reader (:func:`read_image`, :func:`image_size`,
 :func:`find_images`, :data:`IMAGE_EXTENSIONS`) and encoder (:func:`save_image`), so the library,

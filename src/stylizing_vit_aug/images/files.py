@@ -80,7 +80,7 @@ def _unreadable(path: Path, error: BaseException) -> ImageReadError:
     return ImageReadError(f"cannot read image {path}: {reason}")
 
 
-def _decode(image: "PILImage.Image", path: Path, orientation: int, deep: str | None, alpha: bool) -> np.ndarray:
+def _decode(image: PILImage.Image, path: Path, orientation: int, deep: str | None, alpha: bool) -> np.ndarray:
     """The pixels of an open PIL image, upright (``orientation`` applied; ``deep``:
     :func:`_deep_colour`), alpha kept only with ``alpha``: uint8 or uint16, contiguous and
     writeable, ``(H, W)`` or ``(H, W, C)`` with C = 2 (gray + alpha), 3 (RGB) or 4 (RGB + alpha)."""
@@ -136,7 +136,7 @@ def _drop_alpha(pixels: np.ndarray, alpha: bool) -> np.ndarray:
     return pixels[..., 0] if colour == 1 else pixels[..., :colour]
 
 
-def _deep_colour(image: "PILImage.Image") -> str | None:
+def _deep_colour(image: PILImage.Image) -> str | None:
     """The layout ("RGB", "RGBA" or "LA") of 16-bit pixels PIL would cut to 8 bits, else None:
     its tile list says so until anything loads the pixels (a 16-bit "LA" PNG opens as "RGBA")."""
     if image.mode not in ("RGB", "RGBA", "LA"):
@@ -148,7 +148,7 @@ def _deep_colour(image: "PILImage.Image") -> str | None:
     return None
 
 
-def _orientation(image: "PILImage.Image") -> int:
+def _orientation(image: PILImage.Image) -> int:
     """The EXIF orientation (1-8), or 1 when there is none or the EXIF block is unreadable: a
     broken tag should not make good pixels unreadable."""
     try:
@@ -158,7 +158,7 @@ def _orientation(image: "PILImage.Image") -> int:
     return orientation if isinstance(orientation, int) and orientation in _UPRIGHT else 1
 
 
-def _stored_size(image: "PILImage.Image") -> tuple[int, int]:
+def _stored_size(image: PILImage.Image) -> tuple[int, int]:
     """``(width, height)`` as the pixels are stored (Pillow reports a TIFF's upright size)."""
     tags = getattr(image, "tag_v2", None)
     if image.format == "TIFF" and tags is not None and 256 in tags and 257 in tags:
@@ -166,7 +166,7 @@ def _stored_size(image: "PILImage.Image") -> tuple[int, int]:
     return image.size
 
 
-def _keep_stored_order(image: "PILImage.Image") -> None:
+def _keep_stored_order(image: PILImage.Image) -> None:
     """Stop Pillow turning a TIFF upright while it loads (11+ does, and scrambles grayscale
     ones doing it), so orientation is applied once, by :func:`read_image`, for every format."""
     if image.format != "TIFF":
@@ -177,14 +177,14 @@ def _keep_stored_order(image: "PILImage.Image") -> None:
     image._size = _stored_size(image)  # the loader allocates from this size
 
 
-def _note_frames(image: "PILImage.Image") -> None:
+def _note_frames(image: PILImage.Image) -> None:
     frames = getattr(image, "n_frames", 1)
     if isinstance(frames, int) and frames > 1:
         kind = _MANY_FRAMES.get(image.format or "", f"{image.format} with several frames")
         log_once(f"frames:{kind}", "%s files: only the first frame of each is used (this one has %d)", kind, frames)
 
 
-def _decode_16bit(path: Path, image: "PILImage.Image", orientation: int, layout: str) -> np.ndarray:
+def _decode_16bit(path: Path, image: PILImage.Image, orientation: int, layout: str) -> np.ndarray:
     """16-bit RGB, RGBA or gray+alpha pixels, which PIL would cut to 8 bits: through OpenCV when
     it is installed (albumentations brings it), else PNG through torchvision's decoder."""
     try:
@@ -216,7 +216,7 @@ def _decode_16bit(path: Path, image: "PILImage.Image", orientation: int, layout:
     )
 
 
-def _as_stored(pixels: np.ndarray, image: "PILImage.Image", orientation: int, path: Path) -> np.ndarray:
+def _as_stored(pixels: np.ndarray, image: PILImage.Image, orientation: int, path: Path) -> np.ndarray:
     """OpenCV's 16-bit pixels in stored order: some versions turn a TIFF upright whatever the
     flags say, so they are matched against Pillow's 8-bit decode of the same file."""
     stored8 = np.asarray(image)  # the top 8 bits, stored order (see _keep_stored_order)
@@ -323,7 +323,8 @@ def save_image(
         )
     if pixels.ndim == 3 and channels == 1:
         pixels = pixels[..., 0]
-    if channels in ALPHA_CHANNELS and (fmt in NO_ALPHA_FORMATS or (channels == 2 and pixels.dtype == np.uint16 and fmt == "TIFF")):
+    gray_alpha_16bit_tiff = channels == 2 and pixels.dtype == np.uint16 and fmt == "TIFF"
+    if channels in ALPHA_CHANNELS and (fmt in NO_ALPHA_FORMATS or gray_alpha_16bit_tiff):
         log_once(f"save:alpha:{fmt}", "%s files are written without the alpha channel (%s)", fmt, ALPHA_POLICY)
         pixels = pixels[..., 0] if channels == 2 else pixels[..., :3]
     if pixels.dtype == np.uint16 and fmt not in SIXTEEN_BIT_FORMATS:

@@ -9,8 +9,9 @@ stylised.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence, Union
+from typing import Any, Union
 
 import numpy as np
 import torch
@@ -64,16 +65,19 @@ class BatchInfo:
     width: int
     device: torch.device | None = None
     squeeze_channel: bool = False  # numpy (H, W) grayscale without a channel axis
-    items: tuple["BatchInfo", ...] = ()  # for "list": one info per element
+    items: tuple[BatchInfo, ...] = ()  # for "list": one info per element
     # the alpha channel as it came in (torch [B, 1, H, W]; numpy and PIL [B, H, W, 1]), carried
     # back unchanged by from_batch; None without alpha
     alpha: Any = field(default=None, compare=False, repr=False)
 
-    def rows(self, index: torch.Tensor) -> "BatchInfo":
+    def rows(self, index: torch.Tensor) -> BatchInfo:
         """The info of the rows ``index`` of a batch (for a result computed on those rows only)."""
         if self.alpha is None:
             return self
-        alpha = self.alpha[index.to(self.alpha.device)] if isinstance(self.alpha, torch.Tensor) else self.alpha[index.cpu().numpy()]
+        if isinstance(self.alpha, torch.Tensor):
+            alpha = self.alpha[index.to(self.alpha.device)]
+        else:
+            alpha = self.alpha[index.cpu().numpy()]
         return replace(self, alpha=alpha)
 
 
@@ -215,7 +219,7 @@ def _numpy_to_batch(images: np.ndarray, what: str, kind: str = "numpy") -> tuple
     return _unit_float(torch.from_numpy(batch).permute(0, 3, 1, 2), what), info
 
 
-def _pil_target(image: "PILImage.Image") -> str | None:
+def _pil_target(image: PILImage.Image) -> str | None:
     """The mode a PIL image is stylised in and given back as (None: refused)."""
     if image.mode in ("RGB", "L", "RGBA", "LA", *_PIL_16BIT):
         return image.mode
@@ -224,7 +228,7 @@ def _pil_target(image: "PILImage.Image") -> str | None:
     return _PIL_CONVERTED.get(image.mode)
 
 
-def _pil_to_batch(image: "PILImage.Image", what: str) -> tuple[torch.Tensor, BatchInfo]:
+def _pil_to_batch(image: PILImage.Image, what: str) -> tuple[torch.Tensor, BatchInfo]:
     if image.mode in ("I", "F"):
         _fail(
             f"{what} is a PIL image in mode {image.mode!r} (32-bit values); pass its pixels as a "

@@ -44,21 +44,23 @@ class Normalization:
     mean: torch.Tensor  # float32 [n], n = 1 (every channel) or the channel count
     std: torch.Tensor
     # the same statistics on other devices, made once each by ``to``; never pickled or compared
-    _copies: dict[torch.device, "Normalization"] = field(
+    _copies: dict[torch.device, Normalization] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
     @classmethod
     def checked(
         cls, mean: Any, std: Any, channels: int | None = None, what: str = "mean/std"
-    ) -> "Normalization":
+    ) -> Normalization:
         """Validated statistics: one value, or one per channel (``channels``, else 1 or 3);
         with ``channels`` a single value is expanded to every channel."""
         if mean is None or std is None:
             raise ValueError(f"{what}: give both mean and std, or neither")
         mean_t, std_t = _stats_tensor(mean, "mean", what), _stats_tensor(std, "std", what)
         allowed = (1, channels) if channels else (1, *SUPPORTED_CHANNELS)
-        lengths = [f"{n} has {t.numel()} values" for n, t in (("mean", mean_t), ("std", std_t)) if t.numel() not in allowed]
+        lengths = [
+            f"{n} has {t.numel()} values" for n, t in (("mean", mean_t), ("std", std_t)) if t.numel() not in allowed
+        ]
         if lengths:
             wanted = f"{channels} channel{'s' * (channels != 1)}" if channels else "1 or 3 channels"
             problem = f"{' and '.join(lengths)}, for {wanted}"
@@ -85,7 +87,7 @@ class Normalization:
         for name, value in (*state.items(), ("_copies", {})):
             object.__setattr__(self, name, value)
 
-    def to(self, device: str | torch.device) -> "Normalization":
+    def to(self, device: str | torch.device) -> Normalization:
         """The same statistics on ``device``: made once per device and kept, so a model on a GPU
         does not copy them from the host on every call."""
         device = torch.device(device)
@@ -121,7 +123,7 @@ class Normalization:
         _, std = self._views(change, what)
         return change.float() * std
 
-    def affine_into(self, target: "Normalization") -> tuple[torch.Tensor, torch.Tensor]:
+    def affine_into(self, target: Normalization) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-channel ``(scale, shift)`` with ``scale * x + shift`` = ``target``'s normalisation
         of the pixels that ``x`` is in this one (one multiply-add instead of undo then redo)."""
         return self.std / target.std, (self.mean - target.mean) / target.std
