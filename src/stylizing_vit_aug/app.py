@@ -363,7 +363,7 @@ def _content_paths(settings: Settings) -> list[Path]:
     return paths
 
 
-def import_gradio() -> "gradio":
+def import_gradio() -> gradio:
     """Gradio, or an ImportError that says how to install it."""
     try:
         import gradio
@@ -379,7 +379,7 @@ def build_app(
     styles_dir: str | None = None,
     cell_size: int = 160,
     allow_paths: Sequence[str | os.PathLike] = (),
-) -> "gradio.Blocks":
+) -> gradio.Blocks:
     """The page as a ``gradio.Blocks`` (call ``.launch()`` on it).
 
     ``stylizer``: what to look at (default: the bundled default checkpoint). ``bank`` or

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
 from .model import create_model
 from .registry import DATASET_STATS
 from .stylizer import Stylizer
-
 
 CAMELYON = DATASET_STATS["camelyon17wilds"]  # the statistics of the official checkpoints benchmarked
 
@@ -80,7 +79,9 @@ def bench_preset(
     torch.manual_seed(0)
     model = create_model(preset)
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    stylizer = Stylizer(model, CAMELYON.mean, CAMELYON.std, device=device, dtype=dtype, compile=compile, chunk_size=max(batch, 1))
+    stylizer = Stylizer(
+        model, CAMELYON.mean, CAMELYON.std, device=device, dtype=dtype, compile=compile, chunk_size=max(batch, 1)
+    )
     size = stylizer.img_size
     images = torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8, device=device)
     style = torch.randint(0, 256, (3, size, size), dtype=torch.uint8, device=device)

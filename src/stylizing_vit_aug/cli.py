@@ -164,7 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def __getattr__(name: str) -> object:
-    """``cli.EXIT_SKIPPED``, imported on first use (its module imports torch)."""
+    """``cli.EXIT_SKIPPED``, imported on first use: the entry point loads no command code until
+    a command runs or the full parser is built (see :func:`main`)."""
     if name == "EXIT_SKIPPED":
         from .commands.common import EXIT_SKIPPED
 

@@ -17,15 +17,16 @@ Layout (all in pixels; ``P`` = ``padding``, ``S`` = ``cell_size``)::
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from .images import BatchInfo, ImageLike, from_batch, to_batch
 from .image_ops import resize
+from .images import BatchInfo, ImageLike, from_batch, to_batch
 
 __all__ = ["make_grid", "content_style_grid", "caption_height", "grid_size", "label_height"]
 

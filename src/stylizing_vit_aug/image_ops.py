@@ -61,7 +61,7 @@ def random_crop_resize(
     tops = torch.randint(0, height - side + 1, (count,), generator=generator, device=device).tolist()
     lefts = torch.randint(0, width - side + 1, (count,), generator=generator, device=device).tolist()
     crops = [
-        values01[i // per_image : i // per_image + 1, :, t : t + side, l : l + side]
-        for i, (t, l) in enumerate(zip(tops, lefts))
+        values01[i // per_image : i // per_image + 1, :, top : top + side, left : left + side]
+        for i, (top, left) in enumerate(zip(tops, lefts))
     ]
     return resize(torch.cat(crops), size, size)

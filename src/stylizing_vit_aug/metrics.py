@@ -52,8 +52,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .images import ImageLike, to_batch
 from .image_ops import color_statistics, to_luminance
+from .images import ImageLike, to_batch
 
 __all__ = [
     "HISTOGRAM_BINS",

@@ -25,8 +25,9 @@ Two ways to run it:
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -286,14 +287,14 @@ class StyleStream:
     def __len__(self) -> int:
         return self.layers.shape[1]
 
-    def __getitem__(self, index: int | slice | Sequence[int] | torch.Tensor) -> "StyleStream":
+    def __getitem__(self, index: int | slice | Sequence[int] | torch.Tensor) -> StyleStream:
         if isinstance(index, int):
             index = slice(index, index + 1 if index != -1 else None)
         elif not isinstance(index, slice):
             index = torch.as_tensor(index, dtype=torch.long, device=self.layers.device)
         return StyleStream(self.layers[:, index])
 
-    def __iter__(self) -> Iterator["StyleStream"]:
+    def __iter__(self) -> Iterator[StyleStream]:
         return (self[i] for i in range(len(self)))
 
     def __repr__(self) -> str:
@@ -320,11 +321,11 @@ class StyleStream:
         depth, _, tokens, dim = self.layers.shape
         return depth * tokens * dim * self.layers.element_size()
 
-    def to(self, *args, **kwargs) -> "StyleStream":
+    def to(self, *args, **kwargs) -> StyleStream:
         return StyleStream(self.layers.to(*args, **kwargs))
 
     @staticmethod
-    def cat(streams: Sequence["StyleStream"]) -> "StyleStream":
+    def cat(streams: Sequence[StyleStream]) -> StyleStream:
         if not streams:
             raise ValueError("StyleStream.cat needs at least one stream")
         return StyleStream(torch.cat([s.layers for s in streams], dim=1))

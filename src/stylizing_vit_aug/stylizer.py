@@ -39,8 +39,9 @@ import functools
 import hashlib
 import logging
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -255,7 +256,7 @@ class Stylizer:
             f"dtype={self.dtype}, mode={self.mode!r}, background={self.background!r})"
         )
 
-    def to(self, device: str | torch.device) -> "Stylizer":
+    def to(self, device: str | torch.device) -> Stylizer:
         """Move the model and statistics (in place; returns self)."""
         self.device = torch.device(device)
         self.model.to(self.device)

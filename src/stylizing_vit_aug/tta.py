@@ -17,8 +17,9 @@ stylizer and redoes it for the classifier, so each view is normalised exactly li
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F

@@ -118,7 +118,9 @@ def _checked_header(path: Path) -> tuple[dict[str, str], dict[str, TensorInfo]]:
             else f"cannot read bank file {path}: {message}"
         raise BankFileError(message) from error
     if header.metadata.get("format") != FILE_FORMAT:
-        raise BankFileError(f"{path} is not a style bank file (made by StyleBank.save / `stylizing-vit-aug bank build`)")
+        raise BankFileError(
+            f"{path} is not a style bank file (made by StyleBank.save / `stylizing-vit-aug bank build`)"
+        )
     images, streams = header.tensors.get("images"), header.tensors.get("streams")
     problem = None
     if images is None:
@@ -126,7 +128,9 @@ def _checked_header(path: Path) -> tuple[dict[str, str], dict[str, TensorInfo]]:
     elif images.dtype != "U8" or len(images.shape) != 4 or images.shape[0] == 0:
         problem = f"its images are {images.dtype} {list(images.shape)}, not uint8 [count > 0, channels, size, size]"
     elif streams is not None and (streams.dtype not in FLOAT_DTYPES or len(streams.shape) != 4):
-        problem = f"its style streams are {streams.dtype} {list(streams.shape)}, not floats [layers, count, tokens, dim]"
+        problem = (
+            f"its style streams are {streams.dtype} {list(streams.shape)}, not floats [layers, count, tokens, dim]"
+        )
     if problem:
         raise BankFileError(f"bank file {path} is corrupt: {problem}; build it again (`stylizing-vit-aug bank build`)")
     return header.metadata, header.tensors
@@ -152,7 +156,9 @@ def read_bank_info(path: Path) -> dict[str, Any]:
     if domains is not None and (
         not isinstance(domains, list) or len(domains) != count or not all(isinstance(d, str) for d in domains)
     ):
-        raise BankFileError(f"bank file {path} is corrupt: its 'domains' metadata is not {count} labels (one per style)")
+        raise BankFileError(
+            f"bank file {path} is corrupt: its 'domains' metadata is not {count} labels (one per style)"
+        )
     info["images"] = list(tensors["images"].shape)
     info["streams"] = list(tensors["streams"].shape) if "streams" in tensors else None
     return info
@@ -175,7 +181,8 @@ def _read(path: Path, stylizer: Stylizer) -> tuple[dict[str, Any], torch.Tensor,
             images = handle.get_tensor("images")
             same = meta["fingerprint"] == stylizer.fingerprint
             layers = handle.get_tensor("streams") if same and "streams" in handle.keys() else None  # noqa: SIM118 (safe_open has no __contains__)
-    except (SafetensorError, OSError, KeyError, ValueError, TypeError, RecursionError) as error:  # JSON errors are ValueErrors
+    # JSON errors are ValueErrors
+    except (SafetensorError, OSError, KeyError, ValueError, TypeError, RecursionError) as error:
         raise BankFileError(
             f"cannot read bank file {path}: {type(error).__name__}: {error}. It is truncated or corrupt; "
             "build it again (`stylizing-vit-aug bank build`)"
