@@ -14,7 +14,7 @@ from PIL import Image
 import stylizing_vit_aug as sva
 from stylizing_vit_aug import metrics
 
-SCRIPT = Path(__file__).parent.parent / "benchmarks" / "quality_default.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "quality_default.py"
 
 
 def _load_script():

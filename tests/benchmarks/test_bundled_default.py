@@ -19,7 +19,7 @@ import stylizing_vit_aug as sva
 from stylizing_vit_aug import cli, hub
 from stylizing_vit_aug.transforms import _common
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WEIGHTS = ROOT / "weights"
 
 
