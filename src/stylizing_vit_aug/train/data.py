@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -82,9 +83,13 @@ class ImageRecord:
 
 def _scan(root: Path, domains: str) -> list[tuple[Path, str]]:
     if not root.exists():
-        raise FileNotFoundError(f"training data folder {root} does not exist; pass a folder of images (domains as subfolders)")
+        raise FileNotFoundError(
+            f"training data folder {root} does not exist; pass a folder of images (domains as subfolders)"
+        )
     if not root.is_dir():
-        raise NotADirectoryError(f"training data {root} is not a folder; pass a folder of images (domains as subfolders)")
+        raise NotADirectoryError(
+            f"training data {root} is not a folder; pass a folder of images (domains as subfolders)"
+        )
     found = []
     for path in find_images(root):
         relative = path.relative_to(root)
@@ -182,10 +187,13 @@ class ImageFolderDataset(Dataset):
                 continue
             h, w = self._scaled(height, width)
             if min(h, w) < self.size:
-                too_small.append(f"{path} ({width}x{height}" + (f", {w}x{h} after scale {self.scale:g})" if self.scale != 1 else ")"))
+                scaled = f", {w}x{h} after scale {self.scale:g})" if self.scale != 1 else ")"
+                too_small.append(f"{path} ({width}x{height}{scaled}")
             records.append(ImageRecord(path, domain, height, width))
         if not records:
-            raise ValueError(f"none of the {len(entries)} image files under {self.root} can be read: {self.skipped[0][1]}")
+            raise ValueError(
+                f"none of the {len(entries)} image files under {self.root} can be read: {self.skipped[0][1]}"
+            )
         if too_small:
             raise ValueError(
                 f"{len(too_small)} image(s) are smaller than the {self.size}x{self.size} crop the model "
@@ -331,7 +339,8 @@ class EpochBatches:
             return torch.arange(self.samples_per_epoch) % self.num_items
         generator = torch.Generator().manual_seed(mix_seed(self.seed, epoch, 0xDA7A))
         rounds = -(-self.samples_per_epoch // self.num_items)
-        return torch.cat([torch.randperm(self.num_items, generator=generator) for _ in range(rounds)])[: self.samples_per_epoch]
+        order = torch.cat([torch.randperm(self.num_items, generator=generator) for _ in range(rounds)])
+        return order[: self.samples_per_epoch]
 
     def epoch(self, epoch: int, start_batch: int = 0) -> Iterator[list[tuple[int, int]]]:
         """This process's batches of ``epoch`` from ``start_batch`` on, as ``(index, seed)`` keys."""

@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -401,7 +402,9 @@ class StainSupervisedObjective(nn.Module):
         content, style_index, generator = model_batch.content, model_batch.style_index, model_batch.generator
         real_index = model_batch.real_index
         if style_index is None or generator is None:
-            raise ValueError("the stain objective needs a batch with style_index (a same-slide partner per sample) and a generator")
+            raise ValueError(
+                "the stain objective needs a batch with style_index (a same-slide partner per sample) and a generator"
+            )
         batch = content.shape[0]
         stats, what = self.normalization, "StainSupervisedObjective"
         x01 = stats.undo(content, what).clamp(0, 1)
@@ -427,7 +430,9 @@ class StainSupervisedObjective(nn.Module):
         changes = [stylized - own]
         if self.weights.needs_real_styles:
             if real_index is None:
-                raise ValueError("the colour and distribution terms need real_index: a sample of another domain for each sample")
+                raise ValueError(
+                    "the colour and distribution terms need real_index: a sample of another domain for each sample"
+                )
             real = content[real_index.to(content.device)]
             real_change = self.model.stylize(source, self.model.encode_style(real)).float() - own
             changes.append(real_change)

@@ -121,5 +121,7 @@ def build_objective(
         raise ValueError(f"--objective must be one of {tuple(OBJECTIVES)}, got {name!r}")
     objective = OBJECTIVES[name].build(model, mean, std, config)
     if not isinstance(objective, torch.nn.Module):
-        raise TypeError(f"objective {name!r} must be a torch.nn.Module holding the model, got {type(objective).__name__}")
+        raise TypeError(
+            f"objective {name!r} must be a torch.nn.Module holding the model, got {type(objective).__name__}"
+        )
     return objective

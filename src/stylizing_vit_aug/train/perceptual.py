@@ -52,8 +52,8 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch import nn
@@ -155,7 +155,7 @@ class PerceptualNet(nn.Module):
         # Caffe: 0–255 pixels minus the channel means, not divided by a std
         return stats.std * 255.0, stats.mean * 255.0 - torch.tensor(CAFFE_MEAN_RGB)
 
-    def train(self, mode: bool = True) -> "PerceptualNet":
+    def train(self, mode: bool = True) -> PerceptualNet:
         """Stay in eval mode: the network is frozen whatever the trainer does."""
         return super().train(False)
 

@@ -41,10 +41,10 @@ class StainChange:
     def __len__(self) -> int:
         return self.scale.shape[0]
 
-    def to(self, device: torch.device | str) -> "StainChange":
+    def to(self, device: torch.device | str) -> StainChange:
         return StainChange(self.scale.to(device), self.shift.to(device), self.vectors.to(device))
 
-    def __getitem__(self, index: torch.Tensor) -> "StainChange":
+    def __getitem__(self, index: torch.Tensor) -> StainChange:
         return StainChange(self.scale[index], self.shift[index], self.vectors[index])
 
     def __call__(self, images01: torch.Tensor) -> torch.Tensor:

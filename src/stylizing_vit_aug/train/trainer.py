@@ -8,7 +8,8 @@ rules of the learning-rate schedule (build, extend, what a resume may change) ar
     stylizing-vit-aug train DATA_DIR --init tiny-camelyon17wilds -o runs/my-stain --epochs 10
     accelerate launch -m stylizing_vit_aug.cli train DATA_DIR ...        # many GPUs / nodes
 
-What it does, in the order a reader meets it in :class:`Trainer` (the command line is :mod:`stylizing_vit_aug.commands.train`):
+What it does, in the order a reader meets it in :class:`Trainer` (the command line is
+:mod:`stylizing_vit_aug.commands.train`):
 
 * model: from scratch (``--init tiny|small|base|large`` plus architecture overrides), an official
   checkpoint, a Hub repo or one of our saved directories (``--init``, via ``load_stylizer``);
@@ -54,8 +55,9 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils.data import DataLoader
@@ -93,7 +95,10 @@ from .training_state import (
 if TYPE_CHECKING:
     from accelerate import Accelerator
 
-__all__ = ["ScheduleChanged", "TrainConfig", "Trainer", "TrainingDiverged", "estimate_stats", "extended_cosine", "warmup_cosine"]
+__all__ = [
+    "ScheduleChanged", "TrainConfig", "Trainer", "TrainingDiverged", "estimate_stats", "extended_cosine",
+    "warmup_cosine",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +130,9 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
     device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
     mixed_precision = "bf16" if bf16 else "no"
-    options = dict(cpu=device.type == "cpu", mixed_precision=mixed_precision, gradient_accumulation_steps=config.accumulate)
+    options = dict(
+        cpu=device.type == "cpu", mixed_precision=mixed_precision, gradient_accumulation_steps=config.accumulate
+    )
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # the launcher placed the processes
         return Accelerator(**options)
     # One process: accelerate keeps one state per process and refuses another precision (or keeps
@@ -205,8 +212,10 @@ class Trainer:
         if self.mean is None:
             self.mean, self.std = estimate_stats(self.dataset, seed=config.seed)
             logger.info("normalisation measured on the training data: mean %s std %s", self.mean, self.std)
-        self.val_dataset = self._dataset(config.val_dir, augment=False) if config.val_dir else self._dataset(config.data, augment=False)
-        self.stylizer = Stylizer(self.model, self.mean, self.std, device=self.accelerator.device, dtype=torch.float32, source=self.base_model)
+        self.val_dataset = self._dataset(config.val_dir or config.data, augment=False)
+        self.stylizer = Stylizer(
+            self.model, self.mean, self.std, device=self.accelerator.device, dtype=torch.float32, source=self.base_model
+        )
         self.model.train().requires_grad_(True)  # the Stylizer freezes its model for inference
         self.batches = EpochBatches(
             len(self.dataset), config.batch_size, seed=config.seed, samples_per_epoch=config.samples_per_epoch,
@@ -251,7 +260,9 @@ class Trainer:
         if self.config.resume == "auto":
             path = self.checkpoint_dir / LAST_CHECKPOINT
             if not path.is_file():
-                raise FileNotFoundError(f"--resume: no checkpoint at {path}; start without --resume, or pass a checkpoint path")
+                raise FileNotFoundError(
+                    f"--resume: no checkpoint at {path}; start without --resume, or pass a checkpoint path"
+                )
         elif path.is_dir():
             path = path / "checkpoints" / LAST_CHECKPOINT if (path / "checkpoints").is_dir() else path / LAST_CHECKPOINT
         state = read_training_checkpoint(path)
@@ -285,7 +296,9 @@ class Trainer:
             return model, config.mean, config.std, None
         from ..hub import load_stylizer
 
-        stylizer = load_stylizer(config.init, revision=config.revision, device="cpu", dtype=torch.float32, mean=config.mean, std=config.std)
+        stylizer = load_stylizer(
+            config.init, revision=config.revision, device="cpu", dtype=torch.float32, mean=config.mean, std=config.std
+        )
         logger.info("fine-tuning %s", stylizer)
         return stylizer.model, stylizer.mean.cpu().tolist(), stylizer.std.cpu().tolist(), stylizer.source
 
@@ -356,12 +369,14 @@ class Trainer:
         if bad:
             listing = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
             raise TrainingDiverged(
-                f"not writing the {what}: the weights after step {self.step} hold NaN or Inf in {listing}. {self._advice()}"
+                f"not writing the {what}: the weights after step {self.step} hold NaN or Inf in {listing}. "
+                f"{self._advice()}"
             )
 
     def _advice(self) -> str:
         kept = (
-            f"the last checkpoint, {self.checkpoint_dir / LAST_CHECKPOINT} (step {self.saved_step}, finite weights), is kept"
+            f"the last checkpoint, {self.checkpoint_dir / LAST_CHECKPOINT} (step {self.saved_step}, finite weights), "
+            "is kept"
             if self.saved_step is not None else "no checkpoint was written"
         )
         remedies = [f"a lower --lr (this run: {self.config.lr:g})"]
@@ -408,7 +423,8 @@ class Trainer:
         sums = torch.zeros(len(terms) + 1, device=accelerator.device)
         record: dict[str, float] = {}
         for micro, batch in enumerate(micro_batches):
-            generator = torch.Generator().manual_seed(mix_seed(config.seed, self.step, micro, accelerator.process_index, 0x57E))
+            seed = mix_seed(config.seed, self.step, micro, accelerator.process_index, 0x57E)
+            generator = torch.Generator().manual_seed(seed)
             model_batch = self._batch(batch, generator)
             with accelerator.accumulate(self.objective):  # no_sync but on the last micro-batch
                 with accelerator.autocast():
@@ -434,7 +450,9 @@ class Trainer:
         terms = _not_finite({k: v for k, v in losses.items() if k != "loss"})
         if terms or not math.isfinite(losses["loss"]):
             went = f"the loss term(s) {', '.join(terms)}" if terms else f"the weighted total loss ({losses['loss']})"
-            raise TrainingDiverged(f"training diverged at step {step}: {went} went non-finite; the step was not applied. {self._advice()}")
+            raise TrainingDiverged(
+                f"training diverged at step {step}: {went} went non-finite; the step was not applied. {self._advice()}"
+            )
         parameters = [p for p in self.model.parameters() if p.grad is not None]
         if self.config.grad_clip > 0:
             norm = float(self.accelerator.clip_grad_norm_(parameters, self.config.grad_clip))
@@ -443,7 +461,8 @@ class Trainer:
         if not math.isfinite(norm):
             raise TrainingDiverged(
                 f"training diverged at step {step}: the gradient went non-finite (norm {norm}) while the losses "
-                f"were finite ({', '.join(f'{k}={v:.4g}' for k, v in losses.items())}); the step was not applied. {self._advice()}"
+                f"were finite ({', '.join(f'{k}={v:.4g}' for k, v in losses.items())}); the step was not applied. "
+                f"{self._advice()}"
             )
         return norm
 
@@ -481,7 +500,8 @@ class Trainer:
         except ImportError as error:  # metrics.py is optional for training itself
             logger.warning("validation metrics unavailable (%s)", error)
         else:
-            for name, values in {**metrics.anatomy_metrics(content01, stylized01), **metrics.style_metrics(style01, stylized01)}.items():
+            figures = {**metrics.anatomy_metrics(content01, stylized01), **metrics.style_metrics(style01, stylized01)}
+            for name, values in figures.items():
                 finite = values[torch.isfinite(values)]
                 result[name] = float(finite.mean()) if finite.numel() else float("nan")
         self._preview(content01, style01, stylized01, recon01)
@@ -491,7 +511,9 @@ class Trainer:
         from ..grid import make_grid
 
         rows = [[content[i], style[i], stylized[i], recon[i]] for i in range(min(6, content.shape[0]))]
-        grid = make_grid(rows, [f"sample {i}" for i in range(len(rows))], ["content", "style", "stylised", "reconstruction"], cell_size=max(64, min(160, self.model.config.img_size)))
+        columns = ["content", "style", "stylised", "reconstruction"]
+        cell = max(64, min(160, self.model.config.img_size))
+        grid = make_grid(rows, [f"sample {i}" for i in range(len(rows))], columns, cell_size=cell)
         folder = self.output / "previews"
         folder.mkdir(parents=True, exist_ok=True)
         grid.save(folder / f"step_{self.step:06d}.png")
@@ -502,8 +524,11 @@ class Trainer:
         is_main = accelerator.is_main_process
         if is_main:
             self.output.mkdir(parents=True, exist_ok=True)
-            (self.output / "train_config.json").write_text(json.dumps(self.config.to_json(), indent=2) + "\n", encoding="utf-8")
-        stop_at = self.total_steps if config.stop_after is None else min(self.total_steps, self.step + config.stop_after)
+            config_text = json.dumps(self.config.to_json(), indent=2) + "\n"
+            (self.output / "train_config.json").write_text(config_text, encoding="utf-8")
+        stop_at = self.total_steps
+        if config.stop_after is not None:
+            stop_at = min(self.total_steps, self.step + config.stop_after)
         progress = None
         if is_main and config.progress:
             from tqdm.auto import tqdm
@@ -518,17 +543,20 @@ class Trainer:
                     started = time.perf_counter()
                     micro = [next(batches) for _ in range(config.accumulate)]
                     record = self.train_step(micro)
-                    record.update(step=self.step, epoch=epoch, samples_per_s=samples_per_step / max(time.perf_counter() - started, 1e-9))
+                    seconds = max(time.perf_counter() - started, 1e-9)
+                    record.update(step=self.step, epoch=epoch, samples_per_s=samples_per_step / seconds)
                     if is_main:
                         self._log_step(record)
                         if progress is not None:
                             progress.update(1)
-                            progress.set_postfix({k: f"{record[k]:.3g}" for k in ("loss", *self.objective_module.terms)}, refresh=False)
+                            shown = {k: f"{record[k]:.3g}" for k in ("loss", *self.objective_module.terms)}
+                            progress.set_postfix(shown, refresh=False)
                     epoch_done = self.step % self.steps_per_epoch == 0
                     every = config.validate_every
                     if every and (self.step % every == 0 or self.step == self.total_steps) and is_main:
                         self.last_metrics = self.validate()
-                        _append_json(self.val_log_path, {"step": self.step, "epoch": self.step / self.steps_per_epoch, **self.last_metrics})
+                        epoch_at = self.step / self.steps_per_epoch
+                        _append_json(self.val_log_path, {"step": self.step, "epoch": epoch_at, **self.last_metrics})
                         logger.info("step %d validation: %s", self.step, self.last_metrics)
                     if epoch_done or (config.save_every and self.step % config.save_every == 0) or self.step == stop_at:
                         self.save_checkpoint()

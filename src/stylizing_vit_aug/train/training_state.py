@@ -75,9 +75,8 @@ def restore_rng_state(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, An
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])
     numpy = meta["numpy"]
-    np.random.set_state(
-        (numpy["kind"], tensors["rng.numpy"].numpy().astype(np.uint32), numpy["pos"], numpy["has_gauss"], numpy["cached_gaussian"])
-    )
+    keys = tensors["rng.numpy"].numpy().astype(np.uint32)
+    np.random.set_state((numpy["kind"], keys, numpy["pos"], numpy["has_gauss"], numpy["cached_gaussian"]))
     python = meta["python"]
     random.setstate((python["version"], tuple(python["state"]), python["gauss_next"]))
 
@@ -140,7 +139,8 @@ def write_training_checkpoint(
     header = json.dumps(document)  # fails on a non-JSON value before anything is written
     for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a killed process
         stale.unlink(missing_ok=True)
-    write_atomically(path, lambda temporary: save_file(tensors, str(temporary), metadata={META_KEY: header, "format": "pt"}))
+    metadata = {META_KEY: header, "format": "pt"}
+    write_atomically(path, lambda temporary: save_file(tensors, str(temporary), metadata=metadata))
     logger.info("saved training checkpoint %s (step %s)", path, trainer_state.get("step"))
     return path
 
@@ -172,7 +172,9 @@ def _document(path: Path, header: SafetensorsHeader) -> dict[str, Any]:
     elif not isinstance(document.get("scheduler"), dict) or not isinstance(document.get("rng"), dict):
         problem = "it has no scheduler or random-state record"
     if problem:
-        raise TrainingCheckpointError(f"training checkpoint {path} is damaged: {problem}; resume from an earlier checkpoint")
+        raise TrainingCheckpointError(
+            f"training checkpoint {path} is damaged: {problem}; resume from an earlier checkpoint"
+        )
     return document
 
 
@@ -185,7 +187,9 @@ def _check_model_entries(path: Path, header: SafetensorsHeader, architecture: An
                  f"training checkpoint {path}", f"its recorded architecture {config}")
     not_float = sorted(k for k, info in model.items() if info.dtype not in FLOAT_DTYPES)
     if not_float:
-        raise TrainingCheckpointError(f"training checkpoint {path} is damaged: model tensors {not_float[:12]} are not floating point")
+        raise TrainingCheckpointError(
+            f"training checkpoint {path} is damaged: model tensors {not_float[:12]} are not floating point"
+        )
 
 
 def read_training_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -214,7 +218,9 @@ def read_training_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118 (safe_open has no __iter__)
         optimizer = _optimizer_from_flat(tensors, document["optimizer"])
     except (SafetensorError, OSError, ValueError, KeyError, TypeError) as error:
-        raise TrainingCheckpointError(f"training checkpoint {path} is not readable: {type(error).__name__}: {error}") from error
+        raise TrainingCheckpointError(
+            f"training checkpoint {path} is not readable: {type(error).__name__}: {error}"
+        ) from error
     return {
         "model": {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")},
         "optimizer": optimizer,

@@ -12,8 +12,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import torch
 from torch import nn
@@ -108,7 +108,8 @@ def conv_state(state: Mapping[str, torch.Tensor], origin: str) -> dict[str, torc
         match = _KEY.search(key)
         if match and int(match.group(1)) in CONV_INDICES:
             found[f"features.{match.group(1)}.{match.group(2)}"] = value
-    missing = [f"features.{i}.{p}" for i in CONV_INDICES for p in ("weight", "bias") if f"features.{i}.{p}" not in found]
+    wanted = [f"features.{i}.{p}" for i in CONV_INDICES for p in ("weight", "bias")]
+    missing = [key for key in wanted if key not in found]
     if missing:
         sample = ", ".join(list(state)[:5])
         raise ValueError(
