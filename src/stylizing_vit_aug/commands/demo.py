@@ -32,7 +32,9 @@ after stylisation; lower is closer). Ranges: see `stylizing_vit_aug.metrics`.
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, help=f"grid PNG (default {DEFAULT_OUTPUT})")
+    parser.add_argument(
+        "-o", "--output", type=Path, default=DEFAULT_OUTPUT, help=f"grid PNG (default {DEFAULT_OUTPUT})"
+    )
     parser.add_argument("--size", type=positive_int, default=None,
                         help="side of the sample crops in pixels (default: 224, or the model's input size if larger)")
     parser.add_argument("--cell-size", type=positive_int, default=160, help="grid cell side in pixels (default 160)")
@@ -96,12 +98,13 @@ def run(args: argparse.Namespace) -> int:
         keep = torch.zeros_like(mask)
         keep[where] = True
         mask &= keep
-        pick = lambda t: float(t[mask].mean())  # noqa: E731
+        kept, was, now = (
+            {k: float(v[mask].mean()) for k, v in figures.items()} for figures in (anatomy, before, after)
+        )
         print(
-            f"{name:<16} {pick(anatomy['ssim']):>6.3f} {pick(anatomy['psnr']):>8.2f} "
-            f"{pick(anatomy['edge_correlation']):>6.3f} "
-            f"{pick(before['mean_std_distance']):>6.3f} -> {pick(after['mean_std_distance']):<5.3f} "
-            f"{pick(before['histogram_distance']):>5.3f} -> {pick(after['histogram_distance']):<5.3f}"
+            f"{name:<16} {kept['ssim']:>6.3f} {kept['psnr']:>8.2f} {kept['edge_correlation']:>6.3f} "
+            f"{was['mean_std_distance']:>6.3f} -> {now['mean_std_distance']:<5.3f} "
+            f"{was['histogram_distance']:>5.3f} -> {now['histogram_distance']:<5.3f}"
         )
     grid = content_style_grid(
         list(crops.cpu()), list(crops.cpu()),

@@ -124,7 +124,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--styles-per-image", type=positive_int, default=1, metavar="K",
                         help="K > 1 writes K copies of each input, NAME.s0.EXT ... NAME.s{K-1}.EXT, each in a "
                         "different style (needs at least K styles; default 1: NAME.EXT)")
-    parser.add_argument("--batch-size", type=positive_int, default=8, help="images of one size per model call (default 8)")
+    parser.add_argument("--batch-size", type=positive_int, default=8,
+                        help="images of one size per model call (default 8)")
     parser.add_argument("--ext", choices=("keep", *sorted({k.lstrip('.') for k in PIL_FORMATS})), default="keep",
                         help="output format (default: keep the input's)")
     parser.add_argument("--quality", type=int, default=95, help="JPEG quality (default 95)")
@@ -478,7 +479,9 @@ def _write_outputs(
     files that failed (rank 0 counts the unreadable style files too)."""
     ranks = plan.ranks
     writer = LogWriter(part_path(plan.log, ranks.rank) if ranks.distributed else plan.log)
-    style_failures = [rows.failed(str(reason), style=str(path)) for path, reason in styles.skipped] if ranks.rank == 0 else []
+    style_failures = (
+        [rows.failed(str(reason), style=str(path)) for path, reason in styles.skipped] if ranks.rank == 0 else []
+    )
     for row in style_failures:
         writer.write(row)
     try:

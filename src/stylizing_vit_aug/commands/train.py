@@ -113,7 +113,9 @@ def _default_text(name: str) -> str | None:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _option(group: argparse._ArgumentGroup, *flags: str, dest: str | None = None, help: str | None = None, **kwargs: Any) -> None:
+def _option(
+    group: argparse._ArgumentGroup, *flags: str, dest: str | None = None, help: str | None = None, **kwargs: Any
+) -> None:
     """An option for the ``TrainConfig`` field ``dest`` (default: the long flag's name): its
     default and help come from the field, so a default lives in one place."""
     name = dest or flags[-1].lstrip("-").replace("-", "_")
@@ -123,11 +125,14 @@ def _option(group: argparse._ArgumentGroup, *flags: str, dest: str | None = None
         text = f"{text} (default: {shown})" if text else f"default: {shown}"
     if flags[0].startswith("-") and name != flags[-1].lstrip("-").replace("-", "_"):
         kwargs["dest"] = name
-    group.add_argument(*flags, default=_default(name), help=text.replace("%", "%%") if text != argparse.SUPPRESS else text, **kwargs)
+    escaped = text.replace("%", "%%") if text != argparse.SUPPRESS else text
+    group.add_argument(*flags, default=_default(name), help=escaped, **kwargs)
 
 
 def _objective_help() -> str:
-    return "; ".join(f"{name}: {spec.help}, terms {', '.join(spec.weights.terms())}" for name, spec in OBJECTIVES.items())
+    return "; ".join(
+        f"{name}: {spec.help}, terms {', '.join(spec.weights.terms())}" for name, spec in OBJECTIVES.items()
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -155,7 +160,8 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
     _option(model, "--init")
     for name in ARCHITECTURE_ARGS:  # overrides of the preset's ModelConfig fields
         kind: dict[str, Any] = {"type": int, "choices": (1, 3)} if name == "in_chans" else {"type": positive_int}
-        model.add_argument("--" + name.replace("_", "-"), help="architecture override for training from scratch", **kind)
+        flag = "--" + name.replace("_", "-")
+        model.add_argument(flag, help="architecture override for training from scratch", **kind)
     _option(model, "--mean", type=float, nargs="+")
     _option(model, "--std", type=float, nargs="+")
     _option(model, "--revision")
@@ -225,7 +231,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         try:
             config.perceptual_scales = [float(s) for s in scales]
         except ValueError:
-            raise ValueError(f"--perceptual-scales takes 'auto', 'none' or {len(LEVELS)} numbers, got {scales}") from None
+            raise ValueError(
+                f"--perceptual-scales takes 'auto', 'none' or {len(LEVELS)} numbers, got {scales}"
+            ) from None
     config.validate()
     return config
 
