@@ -37,13 +37,16 @@ def split_crops(size: int, per_source: int, generator: torch.Generator) -> tuple
     for label, name in enumerate(SOURCES):
         image = histology_image(name)
         half = image.shape[2] // 2
-        for part, images, labels in ((image[:, :, :half], train, train_labels), (image[:, :, half:], test, test_labels)):
+        halves = ((image[:, :, :half], train, train_labels), (image[:, :, half:], test, test_labels))
+        for part, images, labels in halves:
             _, height, width = part.shape
             side = min(size, height, width)
             tops = torch.randint(0, height - side + 1, (per_source,), generator=generator)
             lefts = torch.randint(0, width - side + 1, (per_source,), generator=generator)
-            crops = torch.stack([part[:, t : t + side, l : l + side] for t, l in zip(tops.tolist(), lefts.tolist())])
-            images.append(F.interpolate(crops.float(), size=(size, size), mode="bilinear", antialias=True).round().byte())
+            corners = zip(tops.tolist(), lefts.tolist())
+            crops = torch.stack([part[:, top : top + side, left : left + side] for top, left in corners])
+            resized = F.interpolate(crops.float(), size=(size, size), mode="bilinear", antialias=True)
+            images.append(resized.round().byte())
             labels += [label] * per_source
     return torch.cat(train), torch.tensor(train_labels), torch.cat(test), torch.tensor(test_labels)
 
@@ -58,7 +61,8 @@ def normalise(images: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, device: torch.device) -> float:
     model.eval()
-    predictions = torch.cat([model(normalise(images[i : i + 64].to(device))).argmax(1).cpu() for i in range(0, len(images), 64)])
+    batches = (images[i : i + 64].to(device) for i in range(0, len(images), 64))
+    predictions = torch.cat([model(normalise(batch)).argmax(1).cpu() for batch in batches])
     model.train()
     return float((predictions == labels).float().mean())
 

@@ -54,7 +54,8 @@ def main() -> None:
     stylize_params = augment._params[1].data
     chosen = (stylize_params["batch_prob"] > 0.5).nonzero().flatten().tolist()
     logger.info("stylised rows %s with bank styles %s", chosen, stylize_params["style_index"][chosen].tolist())
-    logger.info("masks stay binary (flipped with their images, never stylised): %s", bool(((styled_masks == 0) | (styled_masks == 1)).all()))
+    binary = bool(((styled_masks == 0) | (styled_masks == 1)).all())
+    logger.info("masks stay binary (flipped with their images, never stylised): %s", binary)
 
     save_image(torch.cat([images, styled]).cpu(), args.out / "preview.png", nrow=len(images))
     logger.info("wrote %s (top: originals, bottom: flipped and/or stylised)", args.out / "preview.png")

@@ -122,13 +122,17 @@ def main() -> None:
     show = [dict(train_data[i]) for i in range(0, len(train_data), 12)]
     stylize = RandStylized("image", stylizer, bank, prob=1.0, strategy="balanced", value_range=(0, 255))
     preview = Compose([*normalise, stylize]).set_random_state(0)
+    raw = [resize({"image": torch.from_numpy(s["image"]).permute(2, 0, 1)})["image"].as_tensor() for s in show]
     rows = [
-        torch.stack([resize({"image": torch.from_numpy(s["image"]).permute(2, 0, 1)})["image"].as_tensor() for s in show]),
+        torch.stack(raw),
         torch.stack([Compose(normalise)(dict(s))["image"].as_tensor() for s in show]),
         torch.stack([preview(dict(s))["image"].as_tensor() for s in show]),
     ]
     save_image(torch.cat(rows).float() / 255, args.out / "preview.png", nrow=len(show))
-    print(f"wrote {args.out / 'preview.png'} (rows: raw, Macenko-normalised, stylised) and {args.out / 'bank.safetensors'}")
+    print(
+        f"wrote {args.out / 'preview.png'} (rows: raw, Macenko-normalised, stylised) and "
+        f"{args.out / 'bank.safetensors'}"
+    )
 
 
 if __name__ == "__main__":

@@ -80,7 +80,7 @@ def main() -> None:
         SegmentationCrops(crops, train_transform), batch_size=16, shuffle=True, num_workers=args.workers
     )
     start = time.perf_counter()
-    for epoch in range(2):
+    for _epoch in range(2):
         for images, masks in loader:
             assert images.shape[1:] == (3, 128, 128) and masks.shape[1:] == (128, 128)
     elapsed = time.perf_counter() - start

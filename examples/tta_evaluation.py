@@ -108,7 +108,10 @@ def main() -> None:
     print(f"stylizer: {stylizer.source}  ({stylizer.config.img_size} px, {len(bank)} bank styles)")
     print(f"task: sharp vs out-of-focus crops; train {len(train_x)} crops of {', '.join(TRAIN_SOURCES)}")
     print(f"in-domain accuracy (held-out H&E crops):         {accuracy(classifier, val_x, val_y):.3f}")
-    print(f"held-out stain ({TEST_SOURCE}, {len(test_x)} crops), classifier: {accuracy(classifier, test_x, test_y):.3f}")
+    print(
+        f"held-out stain ({TEST_SOURCE}, {len(test_x)} crops), classifier: "
+        f"{accuracy(classifier, test_x, test_y):.3f}"
+    )
     print(f"held-out stain, StyleTTA ({args.n_styles} training styles + original): {accuracy(tta, test_x, test_y):.3f}")
     print(f"({time.perf_counter() - start:.0f} s)")
 
