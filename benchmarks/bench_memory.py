@@ -82,7 +82,8 @@ def main() -> None:
             logger.info("%d² done in %.1f s", side, row["seconds"])
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(f"stylize --mode {args.mode}, {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores, "
-          f"load {load}, {date.today()}; fixed cost (a {BASELINE_SIDE}² image): {baseline['peak_bytes'] / 2**20:.0f} MiB")
+          f"load {load}, {date.today()}; "
+          f"fixed cost (a {BASELINE_SIDE}² image): {baseline['peak_bytes'] / 2**20:.0f} MiB")
     print(f"{'image':>12s} {'peak MiB':>9s} {'B/pixel':>8s} {'above fixed B/pixel':>20s} {'seconds':>8s}")
     for row in rows:
         print(f"{row['side']:>5d}x{row['side']:<6d} {row['peak_bytes'] / 2**20:9.0f} {row['bytes_per_pixel']:8.1f} "

@@ -151,7 +151,7 @@ def per_sample_throughput(args: argparse.Namespace, stylizer: sva.Stylizer) -> d
             "HED jitter (torch)": lambda i: hed_jitter(crops[i % 16], generator=generator),
         }
         rates: dict[str, list[float]] = {name: [] for name in candidates}
-        for name, fn in candidates.items():
+        for fn in candidates.values():
             fn(0)  # warm up
         for _ in range(args.rounds):  # interleaved rounds, so shared-CPU load hits all alike
             for name, fn in candidates.items():
@@ -175,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--p", type=float, default=0.33)
     parser.add_argument("--steps", type=int, default=None, help="timed steps of each kind (default: 30 CUDA, 4 CPU)")
     parser.add_argument("--warmup", type=int, default=None)
-    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None, help="bf16 autocast (CUDA default)")
+    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                        help="bf16 autocast (CUDA default)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the per-sample comparison")
     parser.add_argument("--round-seconds", type=float, default=1.5)
     parser.add_argument("--skip-per-sample", action="store_true")
@@ -195,7 +196,10 @@ def main(argv: list[str] | None = None) -> int:
         torch.manual_seed(0)
         stylizer = sva.Stylizer(sva.create_model("tiny"), MEAN, STD, device=device)
     record = {
-        "device": torch.cuda.get_device_name(device) if cuda else f"{platform.processor() or 'cpu'} ({torch.get_num_threads()} threads)",
+        "device": (
+            torch.cuda.get_device_name(device) if cuda
+            else f"{platform.processor() or 'cpu'} ({torch.get_num_threads()} threads)"
+        ),
         "torch": torch.__version__,
         "stylizer_dtype": str(stylizer.dtype),
         "training": training_overhead(args, stylizer, device),
@@ -208,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'BatchStylize alone':32s} {t['batchstylize_alone_s'] * 1e3:9.1f} ms")
     print(f"  {'overhead':32s} {t['overhead_pct']:9.1f} %")
     if not args.skip_per_sample:
-        cpu_stylizer = stylizer if not cuda else sva.Stylizer(copy.deepcopy(stylizer.model).cpu(), MEAN, STD, device="cpu")
+        cpu_stylizer = stylizer
+        if cuda:
+            cpu_stylizer = sva.Stylizer(copy.deepcopy(stylizer.model).cpu(), MEAN, STD, device="cpu")
         record["per_sample_cpu_images_per_s"] = per_sample_throughput(args, cpu_stylizer)
         print("\nPer-sample augmentation on one CPU worker (1 thread), 224-px uint8 crops:")
         for name, rate in record["per_sample_cpu_images_per_s"].items():

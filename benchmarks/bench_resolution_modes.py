@@ -32,8 +32,8 @@ from PIL import Image
 
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.hub import DefaultCheckpointMissing
-from stylizing_vit_aug.metrics import mean_std_distance, ssim
 from stylizing_vit_aug.image_ops import resize
+from stylizing_vit_aug.metrics import mean_std_distance, ssim
 from stylizing_vit_aug.stylizer import MODES
 
 ASSETS = Path(sva.__file__).parent / "assets" / "histology"
@@ -87,7 +87,8 @@ def measure(stylizer: sva.Stylizer | None, sizes: list[int]) -> list[dict]:
                 if stylizer is not None:
                     out = stylizer(image, style, mode=mode)
                     row["checkpoint"] = float(ssim(image, out))
-                    row["style_ratio"] = float(mean_std_distance(style, out) / mean_std_distance(style, image).clamp_min(1e-6))
+                    before = mean_std_distance(style, image).clamp_min(1e-6)
+                    row["style_ratio"] = float(mean_std_distance(style, out) / before)
                 rows.append(row)
     return rows
 
@@ -119,7 +120,8 @@ def throughput(stylizer: sva.Stylizer, batch: int = 8, repeats: int = 5) -> dict
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", default=None, help="a trained checkpoint (default: the bundled one, if present)")
+    parser.add_argument("--checkpoint", default=None,
+                        help="a trained checkpoint (default: the bundled one, if present)")
     parser.add_argument("--sizes", default="224,512,1024", help="crop sizes in pixels")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -132,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     print(summary_table(rows))
     speed = throughput(stylizer) if stylizer is not None else None
     if speed:
-        print(f"\nthroughput at 224 px, batch 8, cached style, {stylizer.dtype}, {torch.get_num_threads()} threads (img/s):")
+        print(f"\nthroughput at 224 px, batch 8, cached style, {stylizer.dtype}, "
+              f"{torch.get_num_threads()} threads (img/s):")
         print("  " + ", ".join(f"{mode} {value:.1f}" for mode, value in speed.items()))
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "throughput": speed}, indent=2))

@@ -98,7 +98,10 @@ def bench_case(stylizer: Stylizer, reference, preset: str, size: int, batch: int
     for (mode, kind), times in samples.items():
         row = {
             "preset": preset, "px": size, "batch": batch, "mode": mode, "styles": kind,
-            "dtype": "float32" if mode == "reference" and device.type == "cpu" else str(stylizer.dtype).removeprefix("torch."),
+            "dtype": (
+                "float32" if mode == "reference" and device.type == "cpu"
+                else str(stylizer.dtype).removeprefix("torch.")
+            ),
             "img_s": batch / statistics.median(times),
             "x_reference": round_ratio(ref, times) if ref is not None else None,
         }
@@ -134,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
                         help="tiny, 224 px, batch 8, every mode, one style (as image and cached) and distinct styles")
-    parser.add_argument("--presets", default="tiny", help="comma-separated: tiny, small, base, default (the bundled one)")
+    parser.add_argument("--presets", default="tiny",
+                        help="comma-separated: tiny, small, base, default (the bundled one)")
     parser.add_argument("--sizes", default="224", help="comma-separated image sizes in px (e.g. 64,224,512)")
     parser.add_argument("--batches", default="8", help="comma-separated batch sizes (e.g. 1,8,64)")
     parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated of {MODES}")

@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, help="default: 64 on CUDA, 4 on CPU")
     parser.add_argument("--img-size", type=int, help="default: 224 on CUDA, 64 on CPU")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto", help="auto: bf16 autocast on CUDA")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                        help="auto: bf16 autocast on CUDA")
     parser.add_argument("--perceptual", choices=SOURCES, default="random")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--iters", type=int, default=5)
@@ -115,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"candidate": name, "seconds_per_step": value, "samples_per_s": batch / value})
     speedup = seconds["reference"] / seconds["ours"] if "reference" in seconds else None
     device_name = torch.cuda.get_device_name(device) if cuda else f"CPU ({torch.get_num_threads()} threads)"
-    print(f"training step, {args.preset} @ {img_size}px, batch {batch}, {'bf16 autocast' if bf16 else 'fp32'}, {device_name}")
+    precision = "bf16 autocast" if bf16 else "fp32"
+    print(f"training step, {args.preset} @ {img_size}px, batch {batch}, {precision}, {device_name}")
     print(f"{'candidate':<12}{'s/step':>10}{'samples/s':>12}")
     for row in rows:
         print(f"{row['candidate']:<12}{row['seconds_per_step']:>10.4f}{row['samples_per_s']:>12.1f}")

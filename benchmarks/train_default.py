@@ -58,9 +58,9 @@ import platform
 import sys
 from pathlib import Path
 
-import quality_default
 import torch
 
+import quality_default
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.commands.train import main as train_main
 from stylizing_vit_aug.hub import BUNDLED_WEIGHTS_DIR, save_pretrained
@@ -91,7 +91,9 @@ def repository_path(path: Path) -> str:
     try:
         return (Path.cwd() / path).resolve().relative_to(ROOT).as_posix()
     except ValueError:
-        raise SystemExit(f"{path} is outside the repository ({ROOT.name}/): provenance can only name runs inside it") from None
+        raise SystemExit(
+            f"{path} is outside the repository ({ROOT.name}/): provenance can only name runs inside it"
+        ) from None
 
 
 def machine_paths(record: object) -> list[str]:
@@ -162,7 +164,9 @@ def lineage(checkpoint: Path) -> list[dict]:
 
 
 def machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
+    with open("/proc/cpuinfo") as cpuinfo:
+        names = (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+        model = next(names, platform.processor())
     return f"{model}, {os.cpu_count()} cores, {platform.system()}, torch {torch.__version__}"
 
 
@@ -177,7 +181,10 @@ def ship(checkpoint: Path) -> int:
         print("below the shipping bar: not shipped", file=sys.stderr)
         return 1
     stages = lineage(checkpoint)
-    samples = sum(int(s["steps"]) * int(s["batch_size"]) * int(s.get("accumulate", 1)) * int(s.get("world_size", 1)) for s in stages)
+    samples = sum(
+        int(s["steps"]) * int(s["batch_size"]) * int(s.get("accumulate", 1)) * int(s.get("world_size", 1))
+        for s in stages
+    )
     today = datetime.date.today().isoformat()
     training = {
         "recipe": "benchmarks/train_default.py (synthetic-stain supervision, stages below)",
@@ -189,7 +196,10 @@ def ship(checkpoint: Path) -> int:
     }
     metrics = {
         **{k: round(v, 4) for k, v in figures.items()},
-        "measured": f"benchmarks/quality_default.py, {quality_default.CROP_SIZE}-px held-out crops, mode {stylizer.mode}, {today}, {machine()}",
+        "measured": (
+            f"benchmarks/quality_default.py, {quality_default.CROP_SIZE}-px held-out crops, mode {stylizer.mode}, "
+            f"{today}, {machine()}"
+        ),
         "goals": quality_default.GOALS,
     }
     refuse_machine_paths(source=stylizer.source, training=training, metrics=metrics)
@@ -208,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--steps", type=int, default=6000)
     run.add_argument("--lr", type=float, default=4e-4)
     run.add_argument("--init", default=None, help="the previous stage's final/ folder (default: from scratch)")
-    run.add_argument("--stain-weights", default="colour=0", help="name=value pairs (see stylizing-vit-aug train --help)")
+    run.add_argument("--stain-weights", default="colour=0",
+                     help="name=value pairs (see stylizing-vit-aug train --help)")
     run.add_argument("--stop-after", type=int, default=None, help="end this invocation after N steps (resume later)")
     early = commands.add_parser("export", help="export a stopped stage's last checkpoint as its final/ folder")
     early.add_argument("run", type=Path)
