@@ -1,5 +1,6 @@
-"""Shared fixtures: small random models (fast on 2 CPU cores), the parity fixture, real images;
-the hypothesis profiles of the property tests.
+"""Shared fixtures: small random models (fast on 2 CPU cores), the parity fixture, real images,
+a saved small checkpoint, a tiny training folder, an offline Hugging Face Hub; the hypothesis
+profiles of the property tests. Shared helpers that are not fixtures are in helpers.py.
 
 Property tests (tests/test_properties.py) run the ``ci`` profile by default: a fixed number of
 generated cases per test, over 2,000 in all, in well under a minute. For a longer local hunt run
@@ -12,6 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import huggingface_hub
+import huggingface_hub.constants  # a lazy attribute of the package until imported
 import numpy as np
 import pytest
 import torch
@@ -19,6 +22,15 @@ from hypothesis import HealthCheck, settings
 from PIL import Image
 
 import stylizing_vit_aug as sva
+from helpers import (
+    CAMELYON_MEAN,
+    CAMELYON_STD,
+    DATA,
+    HISTOLOGY,
+    HYPOTHESIS_PROFILE,
+    make_small_model,
+    write_image,
+)
 
 # Under pytest-xdist each worker gets one thread (and so do the processes tests start), so the
 # workers share the cores instead of spinning against each other.
@@ -26,26 +38,13 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
 
-DATA = Path(__file__).parent / "data"
-HISTOLOGY = Path(sva.__file__).parent / "assets" / "histology"
-SMALL_CONFIG = dict(img_size=32, patch_size=8, in_chans=3, embed_dim=48, depth=2, num_heads=3)
-CAMELYON_MEAN = (0.7440, 0.5895, 0.7214)
-CAMELYON_STD = (0.1787, 0.2131, 0.1721)
-
 # Timing varies on a loaded 2-core machine, so no deadline; fixtures are module-scoped objects.
 settings.register_profile(
     "ci", deadline=None, print_blob=True, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.register_profile("long", settings.get_profile("ci"), database=settings.default.database)
-HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 settings.load_profile(HYPOTHESIS_PROFILE)
-EXAMPLES_SCALE = {"ci": 1, "long": 20}.get(HYPOTHESIS_PROFILE, 1)
-
-
-def examples(count: int) -> int:
-    """Generated cases for one property test: ``count`` in CI, 20x under the long profile."""
-    return count * EXAMPLES_SCALE
 
 
 @pytest.fixture(scope="session")
@@ -54,11 +53,6 @@ def reference_fixture() -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
     return load_file(str(DATA / "reference_small_cfg.safetensors"))
-
-
-def make_small_model(seed: int = 0, **overrides) -> sva.StylizingViT:
-    torch.manual_seed(seed)
-    return sva.StylizingViT(**{**SMALL_CONFIG, **overrides})
 
 
 @pytest.fixture
@@ -102,3 +96,43 @@ def saved(tmp_path, small_stylizer, bank) -> tuple[str, str]:
     """The stylizer saved as a checkpoint directory and the bank as a file: sources, not objects."""
     small_stylizer.save_pretrained(tmp_path / "ckpt")
     return str(tmp_path / "ckpt"), str(bank.save(tmp_path / "bank.safetensors"))
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> str:
+    """A small random model saved as a checkpoint folder (its path, as the command line takes it)."""
+    directory = tmp_path_factory.mktemp("ckpt") / "small"
+    sva.save_pretrained(make_small_model(), directory, mean=CAMELYON_MEAN, std=CAMELYON_STD)
+    return str(directory)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    """A training folder of two domains ("he", "ihc"), three small images each."""
+    root = tmp_path_factory.mktemp("data")
+    for i in range(3):
+        write_image(root / "he" / f"{i}.png", size=(56, 48), seed=i)
+        write_image(root / "ihc" / f"{i}.png", size=(48, 64), seed=20 + i)
+    return root
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path) -> dict:
+    """HF_HUB_OFFLINE=1 in the environment and in huggingface_hub (it reads it at import), an
+    empty Hub cache, and a spy on hf_hub_download. Any HTTP attempt would raise
+    OfflineModeIsEnabled."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    empty = tmp_path / "empty-cache"
+    empty.mkdir()
+    monkeypatch.setenv("HF_HUB_CACHE", str(empty))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(empty))
+    calls: list[dict] = []
+    real = huggingface_hub.hf_hub_download
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", spy)
+    return {"calls": calls, "empty": empty}

@@ -103,7 +103,7 @@ def test_bad_inputs_say_what_is_wrong(small_stylizer, tmp_path):
 
 
 def test_a_bank_of_another_stylizer_is_reencoded_and_the_snippet_says_so(saved, tmp_path):
-    from conftest import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+    from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
     from stylizing_vit_aug import Stylizer
 
     other = Stylizer(make_small_model(seed=1), CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32)

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from faults import FullDisk
 from hypothesis import given
 from hypothesis import strategies as st
 from safetensors.torch import save_file
 
+from helpers import FullDisk
 from stylizing_vit_aug._atomic import (
     LockHeld,
     exclusive_lock,

@@ -1,49 +1,34 @@
-"""Checkpoint loading, saving and pushing: Hub cache offline, files on disk, every error path.
+"""Loading through the Hugging Face Hub and saving: official checkpoints and pushed repos from
+the Hub cache offline, revisions, the bundled default, a missing local path that never asks the
+Hub, every save path writing the same folder, push_to_hub, the official list.
 
 No test touches the network: Hub checkpoints come from a cache folder the tests build, with
-huggingface_hub in offline mode, and push_to_hub talks to a recording fake HfApi.
+huggingface_hub in offline mode, and push_to_hub talks to a recording fake HfApi. Checkpoint
+files on disk (their formats and every error): tests/checkpoints/test_checkpoint_files.py.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import huggingface_hub
 import huggingface_hub.constants
 import pytest
 import torch
-import yaml
 from safetensors.torch import save_file
 
 import stylizing_vit_aug as sva
 from stylizing_vit_aug import hub
-from stylizing_vit_aug.checkpoints import (
-    CorruptCheckpoint,
-    StateDictMismatch,
-    UnsafeCheckpointFormat,
-    bundled,
-    infer_config,
-    read_state_dict,
-)
+from stylizing_vit_aug.checkpoints import bundled, infer_config
 
-from conftest import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+from helpers import CAMELYON_MEAN, CAMELYON_STD, assert_same_weights, make_small_model, state_of
 
 MAIN_SHA = "a" * 40
 PINNED_SHA = "0123456789abcdef0123456789abcdef01234567"
 DDI_MEAN, DDI_STD = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
-
-
-def state_of(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
-
-
-def assert_same_weights(model: torch.nn.Module, expected: dict[str, torch.Tensor]) -> None:
-    got = model.state_dict()
-    assert set(got) == set(expected)
-    for key, tensor in expected.items():
-        assert torch.equal(got[key].cpu(), tensor), key
 
 
 def add_snapshot(cache: Path, repo_id: str, sha: str, files: dict[str, Path | dict], main: bool) -> Path:
@@ -83,27 +68,6 @@ def tiny_cache(tmp_path_factory) -> dict:
         {"model.safetensors": snapshot / "model.safetensors"}, main=True,
     )
     return {"cache": cache, "main": main_state, "pinned": pinned_state}
-
-
-@pytest.fixture
-def offline(monkeypatch, tmp_path) -> dict:
-    """HF_HUB_OFFLINE=1 in the environment and in huggingface_hub (it reads it at import), and a
-    spy on hf_hub_download. Any HTTP attempt would raise OfflineModeIsEnabled."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    empty = tmp_path / "empty-cache"
-    empty.mkdir()
-    monkeypatch.setenv("HF_HUB_CACHE", str(empty))
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(empty))
-    calls: list[dict] = []
-    real = huggingface_hub.hf_hub_download
-
-    def spy(*args, **kwargs):
-        calls.append(kwargs)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", spy)
-    return {"calls": calls, "empty": empty}
 
 
 def use_cache(monkeypatch, cache: Path) -> None:
@@ -231,212 +195,7 @@ def test_every_save_path_writes_byte_identical_folders(monkeypatch, tmp_path, sm
     assert f"load_stylizer({hint})" in by_method["README.md"].decode()
 
 
-# -- our own files -------------------------------------------------------------------------------
-def test_save_load_round_trip_gives_identical_outputs(tmp_path, histology_crops):
-    stylizer = sva.Stylizer(make_small_model(5), CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32)
-    directory = stylizer.save_pretrained(tmp_path / "ckpt")
-    assert directory == tmp_path / "ckpt"
-    assert sorted(p.name for p in Path(directory).iterdir()) == ["README.md", "config.json", "model.safetensors"]
-    config = json.loads((tmp_path / "ckpt" / "config.json").read_text())
-    assert config["architecture"] == stylizer.config.to_dict()
-    assert config["mean"] == list(CAMELYON_MEAN) and config["std"] == list(CAMELYON_STD)
-    assert config["library"] == "stylizing-vit-aug" and config["format_version"] == 1
-
-    loaded = sva.load_stylizer(tmp_path / "ckpt", device="cpu", dtype=torch.float32)
-    images, styles = histology_crops[:2], histology_crops[2]
-    assert all((a == b).all() for a, b in zip(stylizer(images, styles), loaded(images, styles)))
-    assert loaded.source == str((tmp_path / "ckpt").resolve())
-
-
-def test_half_precision_save_is_smaller_and_close(tmp_path):
-    model = make_small_model(6)
-    hub.save_pretrained(model, tmp_path / "full", mean=CAMELYON_MEAN, std=CAMELYON_STD)
-    hub.save_pretrained(model, tmp_path / "half", mean=CAMELYON_MEAN, std=CAMELYON_STD, half=True)
-    full_size = (tmp_path / "full" / "model.safetensors").stat().st_size
-    half_size = (tmp_path / "half" / "model.safetensors").stat().st_size
-    assert half_size < 0.6 * full_size
-    assert read_state_dict(tmp_path / "half" / "model.safetensors")["encoder.pos_embed"].dtype == torch.float16
-    loaded = sva.load_stylizer(tmp_path / "half", device="cpu")
-    assert loaded.model.encoder.pos_embed.dtype == torch.float32
-    for key, tensor in model.state_dict().items():
-        assert torch.allclose(loaded.model.state_dict()[key], tensor, atol=1e-2, rtol=1e-3), key
-
-
-def test_bare_model_needs_statistics_to_save(tmp_path):
-    with pytest.raises(hub.MissingStatistics):
-        hub.save_pretrained(make_small_model(), tmp_path / "x")
-    assert not (tmp_path / "x").exists()
-
-
-@pytest.mark.parametrize(
-    "overrides",
-    [
-        dict(embed_dim=192, num_heads=3, depth=1, mlp_ratio=2.0),  # a preset width: its heads
-        dict(embed_dim=128, num_heads=2, in_chans=1, img_size=48),  # 64-wide heads rule
-    ],
-)
-def test_bare_safetensors_infers_the_architecture(tmp_path, overrides):
-    model = make_small_model(7, **overrides)
-    save_file(state_of(model), str(tmp_path / "w.safetensors"))
-    mean, std = (0.5,) * model.config.in_chans, (0.25,) * model.config.in_chans
-    loaded = sva.load_stylizer(tmp_path / "w.safetensors", mean=mean, std=std, device="cpu")
-    assert loaded.config == model.config
-    assert_same_weights(loaded.model, state_of(model))
-
-
-def test_bare_safetensors_errors(tmp_path):
-    model = make_small_model(8)  # embed_dim 48, 3 heads: the head count is not in the shapes
-    save_file(state_of(model), str(tmp_path / "w.safetensors"))
-    with pytest.raises(hub.MissingStatistics, match="bare weights file"):
-        sva.load_stylizer(tmp_path / "w.safetensors")
-    with pytest.raises(StateDictMismatch, match="num_heads"):
-        sva.load_stylizer(tmp_path / "w.safetensors", mean=CAMELYON_MEAN, std=CAMELYON_STD)
-    assert infer_config(state_of(model), num_heads=3) == model.config
-    with pytest.raises(FileNotFoundError, match="missing.safetensors"):
-        sva.load_stylizer(tmp_path / "missing.safetensors", mean=CAMELYON_MEAN, std=CAMELYON_STD)
-
-
-@pytest.mark.parametrize("prefix", ["module.", "model.", "state_dict.", "state_dict.model.", "module._orig_mod."])
-def test_wrapper_prefixes_and_vgg_keys_are_accepted(tmp_path, prefix):
-    model = make_small_model(9)
-    state = {prefix + k: v for k, v in state_of(model).items()}
-    state[prefix + "vgg_encoder.features.0.weight"] = torch.randn(64, 3, 3, 3)
-    if prefix.startswith("state_dict."):
-        state["optimizer.exp_avg.0"] = torch.zeros(3)  # a training file's neighbour of the state dict
-    save_file(state, str(tmp_path / "model.safetensors"))
-    hub.save_pretrained(model, tmp_path / "dir", mean=CAMELYON_MEAN, std=CAMELYON_STD)
-    os.replace(tmp_path / "model.safetensors", tmp_path / "dir" / "model.safetensors")
-    loaded = sva.load_stylizer(tmp_path / "dir", device="cpu")
-    assert_same_weights(loaded.model, state_of(model))
-
-
-def save_dir_with_state(tmp_path: Path, state: dict, config_edit=None) -> Path:
-    directory = hub.save_pretrained(make_small_model(10), tmp_path / "dir", mean=CAMELYON_MEAN, std=CAMELYON_STD)
-    save_file(state, str(directory / "model.safetensors"))
-    if config_edit:
-        config = json.loads((directory / "config.json").read_text())
-        config_edit(config)
-        (directory / "config.json").write_text(json.dumps(config))
-    return directory
-
-
-def test_missing_and_unexpected_keys_are_named(tmp_path):
-    state = state_of(make_small_model(10))
-    del state["bottleneck.fc1.bias"]
-    state["encoder.extra_token"] = torch.zeros(1, 1, 48)
-    directory = save_dir_with_state(tmp_path, state)
-    with pytest.raises(StateDictMismatch) as info:
-        sva.load_stylizer(directory)
-    message = str(info.value)
-    assert "missing keys (1): bottleneck.fc1.bias" in message
-    assert "unexpected keys (1): encoder.extra_token" in message
-
-
-def test_wrong_shapes_are_named_with_expected_and_got(tmp_path):
-    directory = save_dir_with_state(
-        tmp_path, state_of(make_small_model(10)),
-        config_edit=lambda c: c["architecture"].update(img_size=64),
-    )
-    with pytest.raises(StateDictMismatch) as info:
-        sva.load_stylizer(directory)
-    assert "encoder.pos_embed (expected (1, 65, 48), got (1, 17, 48))" in str(info.value)
-
-
-def test_pickled_checkpoints_are_refused_without_unpickling(tmp_path, monkeypatch):
-    torch.save(state_of(make_small_model()), tmp_path / "model.pth")
-    os.link(tmp_path / "model.pth", tmp_path / "disguised.safetensors")
-
-    def forbidden(*args, **kwargs):
-        raise AssertionError("torch.load must never run on a checkpoint")
-
-    monkeypatch.setattr(torch, "load", forbidden)
-    for name in ("model.pth", "missing.bin", "also.pt", "disguised.safetensors"):
-        with pytest.raises(UnsafeCheckpointFormat, match="arbitrary code") as info:
-            sva.load_stylizer(tmp_path / name, mean=CAMELYON_MEAN, std=CAMELYON_STD)
-        assert "safetensors" in str(info.value) and name in str(info.value)
-
-
-def test_truncated_safetensors_is_a_clear_error(tmp_path):
-    path = tmp_path / "model.safetensors"
-    save_file(state_of(make_small_model()), str(path))
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(CorruptCheckpoint, match="truncated") as info:
-        sva.load_stylizer(path, mean=CAMELYON_MEAN, std=CAMELYON_STD)
-    assert str(path) in str(info.value)
-
-
-def test_foreign_config_json_falls_back_to_inference(tmp_path):
-    model = make_small_model(11, embed_dim=128, num_heads=2)
-    (tmp_path / "official").mkdir()
-    save_file(state_of(model), str(tmp_path / "official" / "model.safetensors"))
-    (tmp_path / "official" / "config.json").write_text(json.dumps({"encoder_embed_dim": 128}))
-    with pytest.raises(hub.MissingStatistics):
-        sva.load_stylizer(tmp_path / "official")
-    loaded = sva.load_stylizer(tmp_path / "official", mean=CAMELYON_MEAN, std=CAMELYON_STD, device="cpu")
-    assert loaded.config == model.config
-
-
-# -- atomic saving and the model card ------------------------------------------------------------
-def test_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
-    first = make_small_model(12)
-    target = hub.save_pretrained(first, tmp_path / "ckpt", mean=CAMELYON_MEAN, std=CAMELYON_STD)
-    (target / "train_log.txt").write_text("epoch 1")
-    before = {p.name: p.read_bytes() for p in target.iterdir()}
-
-    import safetensors.torch
-
-    def crash(tensors, filename, metadata=None):
-        Path(filename).write_bytes(b"half-written")
-        raise OSError("disk full")
-
-    monkeypatch.setattr(safetensors.torch, "save_file", crash)
-    with pytest.raises(OSError, match="disk full"):
-        hub.save_pretrained(make_small_model(13), target, mean=CAMELYON_MEAN, std=CAMELYON_STD)
-    assert {p.name: p.read_bytes() for p in target.iterdir()} == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]  # no temporary leftovers
-    assert_same_weights(sva.load_stylizer(target, device="cpu").model, state_of(first))
-
-    monkeypatch.undo()
-    second = make_small_model(13)
-    hub.save_pretrained(second, target, mean=CAMELYON_MEAN, std=CAMELYON_STD)
-    assert_same_weights(sva.load_stylizer(target, device="cpu").model, state_of(second))
-    assert (target / "train_log.txt").read_text() == "epoch 1"  # other files are kept
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]
-
-
-def front_matter(card: str) -> dict:
-    assert card.startswith("---\n")
-    return yaml.safe_load(card.split("---\n")[1])
-
-
-def test_model_card_front_matter_and_provenance(tmp_path, small_stylizer):
-    small_stylizer.source, small_stylizer.revision = "sdoerrich97/stylizing_vit_tiny_epistr", MAIN_SHA
-    directory = hub.save_pretrained(
-        small_stylizer, tmp_path / "ft", base_model="sdoerrich97/stylizing_vit_tiny_epistr",
-        training={"epochs": 3, "lr": torch.tensor(1e-3)}, metrics={"ssim": 0.91},
-    )
-    card = (directory / "README.md").read_text()
-    meta = front_matter(card)
-    assert meta["license"] == "apache-2.0"
-    assert meta["library_name"] == "stylizing-vit-aug"
-    assert meta["pipeline_tag"] == "image-to-image"
-    assert {"style-transfer", "data-augmentation", "medical-imaging"} <= set(meta["tags"])
-    assert meta["base_model"] == "sdoerrich97/stylizing_vit_tiny_epistr"
-    assert huggingface_hub.ModelCard.load(directory / "README.md").data.license == "apache-2.0"
-    for section in ("## Architecture", "## Normalisation", "## How to load", "## Training", "## Metrics"):
-        assert section in card
-    assert "ssim" in card and "0.744" in card
-    provenance = json.loads((directory / "config.json").read_text())["provenance"]
-    assert provenance == {
-        "source": "sdoerrich97/stylizing_vit_tiny_epistr", "revision": MAIN_SHA,
-        "base_model": "sdoerrich97/stylizing_vit_tiny_epistr",
-        "training": {"epochs": 3, "lr": pytest.approx(1e-3)}, "metrics": {"ssim": 0.91},
-    }
-    plain = hub.save_pretrained(make_small_model(), tmp_path / "plain", mean=CAMELYON_MEAN, std=CAMELYON_STD)
-    assert "base_model" not in front_matter((plain / "README.md").read_text())
-
-
+# -- pushing and the official list --------------------------------------------------------------
 def test_push_to_hub_uploads_one_saved_folder(tmp_path, monkeypatch, small_stylizer):
     calls: list[tuple] = []
 
@@ -488,3 +247,17 @@ def test_list_checkpoints_names_what_load_stylizer_knows():
     repos = sva.list_checkpoints("*epistr", repo_ids=True)
     assert repos == [f"sdoerrich97/stylizing_vit_{p}_epistr" for p in ("tiny", "small", "base")]
     assert all(hub.resolve_official(name) is not None for name in names[1:])
+
+
+@pytest.mark.parametrize(
+    "source", ["./runs/absent", "/nonexistent/ckpt", "~/surely-not-here-sva", "runs/a/b", "absent.safetensors"]
+)
+def test_a_missing_path_fails_fast_without_asking_the_hub(source, monkeypatch):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the Hub was asked for a local path")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", forbidden)
+    start = time.perf_counter()
+    with pytest.raises(FileNotFoundError, match="no such file or directory"):
+        sva.load_stylizer(source)
+    assert time.perf_counter() - start < 2

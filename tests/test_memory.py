@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
 from PIL import Image
 
 import stylizing_vit_aug.stylizer as engine
@@ -111,7 +111,7 @@ MEASURE = textwrap.dedent("""
     import sys
     sys.path.insert(0, {tests!r})
     import numpy as np, torch
-    from conftest import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+    from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
     from stylizing_vit_aug.stylizer import Stylizer
 
     def status(field):

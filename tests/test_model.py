@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import stylizing_vit_aug as sva
-from conftest import DATA, SMALL_CONFIG, make_small_model
+from helpers import DATA, SMALL_CONFIG, make_small_model
 
 PARITY_TOL = 1e-5
 

@@ -11,12 +11,6 @@ import stylizing_vit_aug as sva
 from stylizing_vit_aug import hub
 
 
-@pytest.fixture
-def offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-
-
 def test_not_cached_suggests_the_bundled_default_and_how_to_prefetch(offline, tmp_path):
     with pytest.raises(hub.CheckpointNotCached) as info:
         sva.load_stylizer("tiny-camelyon17wilds", cache_dir=tmp_path)
@@ -34,3 +28,11 @@ def test_without_cache_dir_the_download_command_has_no_cache_flag(offline, monke
     with pytest.raises(hub.CheckpointNotCached) as info:
         sva.load_stylizer("small-epistr")
     assert "`hf download sdoerrich97/stylizing_vit_small_epistr model.safetensors`" in str(info.value)
+
+
+def test_an_owner_name_neither_local_nor_cached_says_both(offline, tmp_path):
+    with pytest.raises(hub.CheckpointNotCached) as info:
+        sva.load_stylizer("someone/absent-model", cache_dir=tmp_path)
+    message = str(info.value)
+    assert message.startswith("'someone/absent-model': no local file or directory")
+    assert "Hugging Face" in message

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import stylizing_vit_aug as sva
-from conftest import CAMELYON_MEAN, CAMELYON_STD, examples, make_small_model
+from helpers import CAMELYON_MEAN, CAMELYON_STD, examples, make_small_model
 from stylizing_vit_aug.bank import BankFileError, BankMismatch, StyleBank
 from stylizing_vit_aug.checkpoints import CheckpointError
 from stylizing_vit_aug.images import (
@@ -215,7 +215,7 @@ def refused_calls(draw):
     elif case == "not_an_image":
         images = draw(st.sampled_from([None, "image.png", 3, 2.5, {"image": 1}, b"\x89PNG", [], [None], (GOOD, "x")]))
     elif case == "pil_mode":
-        images = Image.new(draw(st.sampled_from(["I", "F"])), (w, h))  # RGBA, P, LA ...: see test_image_kinds.py
+        images = Image.new(draw(st.sampled_from(["I", "F"])), (w, h))  # RGBA, P, LA ...: see images/test_image_kinds.py
     elif case == "list_sizes":
         images = [torch.rand(3, h, w), torch.rand(3, h + 1, w)]
     elif case == "list_of_batches":

@@ -18,7 +18,7 @@ import torch
 
 from stylizing_vit_aug import cli, hub
 
-from conftest import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "stylizing_vit_aug"

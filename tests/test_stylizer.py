@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 import stylizing_vit_aug as sva
-from conftest import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+from stylizing_vit_aug.tta import StyleTTA
 
 
 def _kinds(crop: np.ndarray) -> dict:
@@ -143,7 +144,7 @@ def test_rgb_image_with_gray_model(histology_crops):
 @pytest.mark.parametrize(
     "bad, match",
     [
-        (torch.rand(5, 32, 32), "5 channels"),  # 4 is RGBA: alpha carried (test_image_kinds.py)
+        (torch.rand(5, 32, 32), "5 channels"),  # 4 is RGBA: alpha carried (images/test_image_kinds.py)
         (torch.rand(3, 5, 40), "at least 8x8"),
         (torch.full((3, 32, 32), float("nan")), "NaN or Inf"),
         (torch.rand(3, 32, 32) * 255, "divide by 255"),
@@ -197,3 +198,11 @@ def test_bf16_stays_within_35_db_of_fp32_on_real_images(histology_paths):
     assert (10 * np.log10(1 / mse) >= 35).all()
     assert np.abs(a - images / 255).mean() > 0.01  # the comparison is between real stylisations
 
+
+@pytest.mark.parametrize("strength", ["0.5", None, True, [0.5, "x"]])
+def test_a_strength_of_the_wrong_type_is_a_clear_error(small_stylizer, bank, strength):
+    image = torch.rand(3, 32, 32)
+    with pytest.raises(ValueError, match="strength"):
+        small_stylizer(image, image, strength=strength)
+    with pytest.raises(ValueError, match="strength"):
+        StyleTTA(torch.nn.Identity(), small_stylizer, bank, strength=strength)

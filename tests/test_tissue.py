@@ -13,7 +13,7 @@ import stylizing_vit_aug as sva
 from stylizing_vit_aug.bank.bundled import bundled_bank
 from stylizing_vit_aug.tissue import GLASS_OD, TISSUE_OD, is_tissue, optical_density, tissue_weight
 
-from conftest import examples
+from helpers import examples
 
 GLASS = (244, 243, 245)  # clean slide glass in the bundled skin source
 

@@ -7,19 +7,21 @@ import re
 import numpy as np
 import pytest
 import torch
-from conftest import CAMELYON_MEAN, CAMELYON_STD, examples, make_small_model
+from helpers import CAMELYON_MEAN, CAMELYON_STD, examples, make_small_model, truncated_jpeg, write_images
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 import stylizing_vit_aug as sva
 from stylizing_vit_aug import bank as bank_module
+from stylizing_vit_aug import cli
 from stylizing_vit_aug.bank import (
     BankMismatch,
     StyleBank,
     bundled_bank,
     stream_bytes_per_style,
 )
+from stylizing_vit_aug.images import ImageReadError
 from stylizing_vit_aug.model import PRESETS, ModelConfig
 
 
@@ -228,3 +230,26 @@ def test_crops_per_image_must_be_a_positive_integer():
 
     with pytest.raises(ValueError, match="per_image must be a positive integer"):
         random_crop_resize(torch.rand(1, 3, 8, 8), 0.5, 4, per_image=0)
+
+
+def test_bank_build_and_from_folder_skip_unreadable_files(tmp_path, checkpoint, small_stylizer, capsys):
+    styles = tmp_path / "styles"
+    write_images(styles / "lab_a", 2)
+    write_images(styles / "lab_b", 1)
+    bad = truncated_jpeg(styles / "lab_b" / "broken.jpg")
+    bank = StyleBank.from_folder(styles, small_stylizer)
+    assert len(bank) == 3 and bank.domains == ["lab_a", "lab_a", "lab_b"]
+    assert [path for path, _ in bank.skipped] == [bad] and "truncated" in bank.skipped[0][1]
+    with pytest.raises(ImageReadError, match="truncated") as info:
+        StyleBank.from_folder(styles, small_stylizer, on_error="stop")
+    assert str(bad) in str(info.value)
+    with pytest.raises(ValueError, match="on_error"):
+        StyleBank.from_folder(styles, small_stylizer, on_error="ignore")
+
+    out = tmp_path / "bank.safetensors"
+    argv = ["bank", "build", str(styles), "-o", str(out), "--checkpoint", checkpoint]
+    assert cli.main(argv) == cli.EXIT_SKIPPED
+    assert len(StyleBank.load(out, small_stylizer, on_mismatch="reencode")) == 3
+    assert str(bad) in capsys.readouterr().err
+    assert cli.main([*argv, "--on-error", "stop", "-o", str(tmp_path / "stopped.safetensors")]) == 2
+    assert str(bad) in capsys.readouterr().err and not (tmp_path / "stopped.safetensors").exists()

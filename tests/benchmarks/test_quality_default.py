@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from conftest import make_small_model
+from helpers import make_small_model
 from PIL import Image
 
 import stylizing_vit_aug as sva

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import CAMELYON_MEAN, CAMELYON_STD, examples
+from helpers import CAMELYON_MEAN, CAMELYON_STD, examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

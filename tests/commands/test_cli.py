@@ -14,36 +14,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import CAMELYON_MEAN, CAMELYON_STD, HISTOLOGY, make_small_model
+from helpers import HISTOLOGY, read_stylize_log, write_images
 from stylizing_vit_aug import cli
 from stylizing_vit_aug.grid import grid_size
-from stylizing_vit_aug.hub import save_pretrained
 from stylizing_vit_aug.stylizer import Stylizer
 
 SUBCOMMANDS = [["demo"], ["stylize"], ["preview"], ["bank"], ["bank", "build"], ["bank", "info"], ["train"], ["bench"]]
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> str:
-    directory = tmp_path_factory.mktemp("ckpt") / "small"
-    save_pretrained(make_small_model(), directory, mean=CAMELYON_MEAN, std=CAMELYON_STD)
-    return str(directory)
-
-
-def _images(folder: Path, count: int, size=(40, 48), suffix=".png", seed=0) -> list[Path]:
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i in range(count):
-        path = folder / f"img{i:02d}{suffix}"
-        Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(path)
-        paths.append(path)
-    return paths
-
-
-def _log(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 @pytest.mark.parametrize("words", SUBCOMMANDS, ids=" ".join)
@@ -89,8 +65,8 @@ def test_demo_with_a_checkpoint_writes_the_grid_and_prints_figures(tmp_path, che
 
 
 def test_preview_writes_a_png_of_the_expected_size(tmp_path, checkpoint):
-    contents = _images(tmp_path / "contents", 3)
-    styles = _images(tmp_path / "styles", 5, size=(32, 32), seed=1)
+    contents = write_images(tmp_path / "contents", 3)
+    styles = write_images(tmp_path / "styles", 5, size=(32, 32), seed=1)
     out = tmp_path / "preview.png"
     code = cli.main(["preview", str(contents[0].parent), "--styles-dir", str(styles[0].parent), "-o", str(out),
                      "--n-styles", "2", "--cell-size", "40", "--checkpoint", checkpoint])
@@ -103,14 +79,14 @@ def test_preview_writes_a_png_of_the_expected_size(tmp_path, checkpoint):
 
 def test_bank_build_info_and_preview_from_the_bank(tmp_path, checkpoint, capsys):
     for domain in ("lab_a", "lab_b"):
-        _images(tmp_path / "styles" / domain, 2, size=(36, 36), seed=len(domain))
+        write_images(tmp_path / "styles" / domain, 2, size=(36, 36), seed=len(domain))
     bank = tmp_path / "bank.safetensors"
     assert cli.main(["bank", "build", str(tmp_path / "styles"), "-o", str(bank), "--checkpoint", checkpoint]) == 0
     assert cli.main(["bank", "info", str(bank)]) == 0
     info = capsys.readouterr().out
     assert "4 images of 3x32x32" in info and "lab_a (2)" in info and "lab_b (2)" in info
     out = tmp_path / "p.png"
-    contents = _images(tmp_path / "c", 2)
+    contents = write_images(tmp_path / "c", 2)
     assert cli.main(["preview", *map(str, contents), "--bank", str(bank), "-o", str(out), "--cell-size", "40",
                      "--checkpoint", checkpoint]) == 0
     assert Image.open(out).size == grid_size(3, 5, cell_size=40, padding=4, row_labels=True, col_labels=True)
@@ -131,15 +107,15 @@ def _count_stylized(monkeypatch) -> list[int]:
 
 
 def test_stylize_interrupted_mid_write_resumes_without_duplicates(tmp_path, checkpoint, monkeypatch, capsys):
-    _images(tmp_path / "in" / "a", 5)
-    _images(tmp_path / "in" / "b", 3, size=(36, 36), seed=2)
+    write_images(tmp_path / "in" / "a", 5)
+    write_images(tmp_path / "in" / "b", 3, size=(36, 36), seed=2)
     styles = tmp_path / "styles"
-    _images(styles, 4, size=(32, 32), seed=3)
+    write_images(styles, 4, size=(32, 32), seed=3)
     args = ["--styles-dir", str(styles), "--checkpoint", checkpoint, "--batch-size", "2"]
 
     # The uninterrupted run, for comparison.
     assert cli.main(["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "ref"), *args]) == 0
-    reference = {row["output"]: row for row in _log(tmp_path / "ref" / "stylize_log.csv")}
+    reference = {row["output"]: row for row in read_stylize_log(tmp_path / "ref" / "stylize_log.csv")}
     assert len(reference) == 8
 
     # Crash while the third output is half written (as a kill would).
@@ -160,7 +136,7 @@ def test_stylize_interrupted_mid_write_resumes_without_duplicates(tmp_path, chec
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.suffix == ".png")
     assert written == ["a/img00.png", "a/img01.png"]  # the third never appears half-written
     assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temporary left
-    assert [row["output"] for row in _log(out / "stylize_log.csv")] == written
+    assert [row["output"] for row in read_stylize_log(out / "stylize_log.csv")] == written
     # A killed process leaves its temporary behind and may tear the last CSV line: both are healed.
     (out / "a" / ".sva-partial-img02.png.999.tmp").write_bytes(b"junk")
     with open(out / "stylize_log.csv", "a") as handle:
@@ -171,7 +147,7 @@ def test_stylize_interrupted_mid_write_resumes_without_duplicates(tmp_path, chec
     assert cli.main(["stylize", str(tmp_path / "in"), "-o", str(out), *args]) == 0
     assert "2 of 8 outputs already exist" in capsys.readouterr().out
     assert sum(counted) == 6  # only the unfinished images were stylised
-    rows = _log(out / "stylize_log.csv")
+    rows = read_stylize_log(out / "stylize_log.csv")
     assert sorted(row["output"] for row in rows) == sorted(reference)  # one row per output
     for row in rows:
         assert row["style"] == reference[row["output"]]["style"]  # same style as uninterrupted
@@ -190,13 +166,13 @@ def test_stylize_interrupted_mid_write_resumes_without_duplicates(tmp_path, chec
     counted.clear()
     assert cli.main(["stylize", str(tmp_path / "in"), "-o", str(out), *args]) == 0
     assert sum(counted) == 0
-    restored = {row["output"]: row for row in _log(out / "stylize_log.csv")}
+    restored = {row["output"]: row for row in read_stylize_log(out / "stylize_log.csv")}
     assert len(restored) == 8 and restored["b/img01.png"]["style"] == reference["b/img01.png"]["style"]
 
 
 def test_stylize_killed_by_a_signal_then_rerun(tmp_path, checkpoint):
-    _images(tmp_path / "in", 60, size=(64, 64))
-    style = _images(tmp_path / "style", 1, size=(32, 32), seed=4)[0]
+    write_images(tmp_path / "in", 60, size=(64, 64))
+    style = write_images(tmp_path / "style", 1, size=(32, 32), seed=4)[0]
     out = tmp_path / "out"
     command = [sys.executable, "-m", "stylizing_vit_aug.cli", "stylize", str(tmp_path / "in"), "-o", str(out),
                "--style", str(style), "--checkpoint", checkpoint, "--batch-size", "1"]
@@ -212,7 +188,7 @@ def test_stylize_killed_by_a_signal_then_rerun(tmp_path, checkpoint):
         Image.open(path).load()  # every file present is complete
     assert cli.main(["stylize", str(tmp_path / "in"), "-o", str(out), "--style", str(style),
                      "--checkpoint", checkpoint]) == 0
-    rows = _log(out / "stylize_log.csv")
+    rows = read_stylize_log(out / "stylize_log.csv")
     assert sorted(r["output"] for r in rows) == [f"img{i:02d}.png" for i in range(60)]
     assert all(r["style"] == str(style) for r in rows)
     assert len(list(out.iterdir())) == 61  # 60 images + the record, no leftovers
@@ -232,8 +208,8 @@ def test_stylize_killed_by_a_signal_then_rerun(tmp_path, checkpoint):
     ],
 )
 def test_bad_input_is_a_clear_error_with_exit_code_2(tmp_path, checkpoint, capsys, argv, message):
-    _images(tmp_path / "in", 1)
-    _images(tmp_path, 1)[0].rename(tmp_path / "s.png")
+    write_images(tmp_path / "in", 1)
+    write_images(tmp_path, 1)[0].rename(tmp_path / "s.png")
     argv = [a.format(tmp=tmp_path) for a in argv]
     message = message.format(tmp=tmp_path)
     if "--checkpoint" not in argv and argv[0] != "bank":
@@ -272,7 +248,7 @@ def test_make_grid_layout_kinds_and_errors():
 
 
 def test_stylize_mode_option_reaches_the_stylizer(tmp_path, checkpoint):
-    (path,) = _images(tmp_path / "in", 1, size=(48, 64))
+    (path,) = write_images(tmp_path / "in", 1, size=(48, 64))
     outputs = {}
     for mode in ("relative", "detail"):
         assert cli.main(["stylize", str(tmp_path / "in"), "-o", str(tmp_path / mode), "--style", str(path),
@@ -301,8 +277,8 @@ def test_ctrl_c_while_importing_exits_130_with_one_line(tmp_path, entry):
     program = [str(script)] if entry == "console script" else [sys.executable, "-m", "stylizing_vit_aug.cli"]
     # real inputs, so that a signal landing just after the import still finds the command at work
     # (loading the default, stylising) rather than already refusing a missing folder
-    style = _images(tmp_path / "style", 1)[0]
-    _images(tmp_path / "in", 4)
+    style = write_images(tmp_path / "style", 1)[0]
+    write_images(tmp_path / "in", 4)
     command = [*program, "stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--style", str(style)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60

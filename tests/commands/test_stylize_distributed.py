@@ -1,5 +1,5 @@
 """``stylize`` under ``torch.distributed.run`` (2 CPU processes), a killed multi-process run (its
-ranks started as torchrun starts them, :mod:`ranks`) resumed by one process, and
+ranks started as torchrun starts them, helpers.ranks) resumed by one process, and
 ``--styles-per-image``."""
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from ranks import output, ranks
-from test_cli import _images, _log, checkpoint  # noqa: F401 - checkpoint is a fixture
 
+from helpers import rank_output, ranks, read_stylize_log, write_images
 from stylizing_vit_aug import cli
 from stylizing_vit_aug.commands import stylize
 
@@ -43,9 +42,9 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 
 def test_two_processes_share_the_files_and_merge_one_record(tmp_path, checkpoint):
-    _images(tmp_path / "in" / "a", 3)
-    _images(tmp_path / "in" / "b", 2, size=(36, 36), seed=2)
-    _images(tmp_path / "styles", 4, size=(32, 32), seed=3)
+    write_images(tmp_path / "in" / "a", 3)
+    write_images(tmp_path / "in" / "b", 2, size=(36, 36), seed=2)
+    write_images(tmp_path / "styles", 4, size=(32, 32), seed=3)
     args = ["--styles-dir", str(tmp_path / "styles"), "--checkpoint", checkpoint, "--styles-per-image", "3"]
     out = tmp_path / "out"
     done = subprocess.run(_torchrun(2, [str(tmp_path / "in"), "-o", str(out), *args, "--batch-size", "2", "-v"]),
@@ -56,7 +55,7 @@ def test_two_processes_share_the_files_and_merge_one_record(tmp_path, checkpoint
     assert "rank 1 of 2: 6 of the 15 outputs are this rank's, 6 to write" in done.stderr
     assert "wrote 15 image(s)" in done.stdout
 
-    rows = _log(out / "stylize_log.csv")
+    rows = read_stylize_log(out / "stylize_log.csv")
     names = [f"a/img0{i}.s{k}.png" for i in range(3) for k in range(3)]
     names += [f"b/img0{i}.s{k}.png" for i in range(2) for k in range(3)]
     assert [row["output"] for row in rows] == names  # one row per output, in input order
@@ -68,12 +67,12 @@ def test_two_processes_share_the_files_and_merge_one_record(tmp_path, checkpoint
     assert len(styles) == 5 and all(len(chosen) == 3 for chosen in styles.values())  # 3 different styles each
 
     _single_process([str(tmp_path / "in"), "-o", str(tmp_path / "ref"), *args])
-    assert _log(tmp_path / "ref" / "stylize_log.csv") == rows
+    assert read_stylize_log(tmp_path / "ref" / "stylize_log.csv") == rows
     assert _files(out) == _files(tmp_path / "ref")  # byte for byte
 
     # Copy s0 has the style a single copy gets, so adding copies keeps the first.
     _single_process([str(tmp_path / "in"), "-o", str(tmp_path / "one"), *args[:-2]])
-    single = {row["input"]: row["style"] for row in _log(tmp_path / "one" / "stylize_log.csv")}
+    single = {row["input"]: row["style"] for row in read_stylize_log(tmp_path / "one" / "stylize_log.csv")}
     assert single == {row["input"]: row["style"] for row in rows if ".s0." in row["output"]}
 
 
@@ -81,8 +80,8 @@ def test_a_crashed_rank_then_one_process_resumes_with_nothing_lost_or_written_tw
     tmp_path, checkpoint, monkeypatch, capsys
 ):
     count = 80
-    _images(tmp_path / "in", count, size=(64, 64))
-    _images(tmp_path / "styles", 3, size=(32, 32), seed=3)
+    write_images(tmp_path / "in", count, size=(64, 64))
+    write_images(tmp_path / "styles", 3, size=(32, 32), seed=3)
     inputs = tmp_path / "in"
     out = tmp_path / "out"
     args = ["--styles-dir", str(tmp_path / "styles"), "--checkpoint", checkpoint, "--batch-size", "1"]
@@ -93,7 +92,7 @@ def test_a_crashed_rank_then_one_process_resumes_with_nothing_lost_or_written_tw
             time.sleep(0.01)
         processes[0].kill()  # rank 0 dies mid-write; the other is stopped, as the launcher stops it
         processes[1].terminate()
-        assert processes[0].wait(timeout=60) == -signal.SIGKILL, output(tmp_path / "logs", 0)[-3000:]
+        assert processes[0].wait(timeout=60) == -signal.SIGKILL, rank_output(tmp_path / "logs", 0)[-3000:]
     before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.glob("img*.png")}
     assert 4 <= len(before) < count, "the run should have been killed midway"
     assert list(out.glob("stylize_log.rank*.csv")), "a killed run leaves its ranks' parts unmerged"
@@ -114,15 +113,15 @@ def test_a_crashed_rank_then_one_process_resumes_with_nothing_lost_or_written_tw
 
     monkeypatch.setattr(stylize, "write_image_atomic", original)
     _single_process([str(inputs), "-o", str(tmp_path / "ref"), *args])
-    rows = _log(out / "stylize_log.csv")
-    assert rows == _log(tmp_path / "ref" / "stylize_log.csv")  # one row per output, the same styles
+    rows = read_stylize_log(out / "stylize_log.csv")
+    assert rows == read_stylize_log(tmp_path / "ref" / "stylize_log.csv")  # one row per output, the same styles
     assert _files(out) == _files(tmp_path / "ref")
     assert sorted(p.name for p in out.iterdir()) == sorted([*(f"img{i:02d}.png" for i in range(count)), "stylize_log.csv"])
 
 
 def test_styles_per_image_needs_as_many_styles(tmp_path, checkpoint, capsys):
-    _images(tmp_path / "in", 1)
-    _images(tmp_path / "styles", 2, size=(32, 32), seed=3)
+    write_images(tmp_path / "in", 1)
+    write_images(tmp_path / "styles", 2, size=(32, 32), seed=3)
     argv = ["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--styles-dir", str(tmp_path / "styles"),
             "--checkpoint", checkpoint, "--styles-per-image", "3"]
     assert cli.main(argv) == 2
@@ -134,7 +133,7 @@ def test_styles_per_image_needs_as_many_styles(tmp_path, checkpoint, capsys):
 @pytest.mark.parametrize("environment, message", [({"WORLD_SIZE": "two"}, "must be integers"),
                                                   ({"WORLD_SIZE": "2", "RANK": "2"}, "must lie in 0..WORLD_SIZE-1")])
 def test_a_broken_launcher_environment_is_a_clear_error(tmp_path, checkpoint, monkeypatch, capsys, environment, message):
-    _images(tmp_path / "in", 1)
+    write_images(tmp_path / "in", 1)
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     argv = ["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--style", str(tmp_path / "in" / "img00.png"),

@@ -17,13 +17,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from faults import FullDisk
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
-from ranks import output, ranks
-from test_cli import _images, _log, checkpoint  # noqa: F401 - checkpoint is a fixture
 
+from helpers import FullDisk, rank_output, ranks, read_stylize_log, write_images
 from stylizing_vit_aug import cli
 from stylizing_vit_aug.commands.common import device_argument
 
@@ -46,7 +44,7 @@ def _assert_complete_and_recorded_once(out: Path, reference: dict[str, bytes]) -
     present = _outputs(out)
     for name, data in present.items():
         assert data == reference[name], f"{name} is not the complete image"
-    rows = _log(out / "stylize_log.csv")
+    rows = read_stylize_log(out / "stylize_log.csv")
     assert all(None not in row and None not in row.values() for row in rows), "a torn row in the record"
     done = Counter(row["output"] for row in rows if not row["error"])
     assert done == Counter(present.keys()), "each finished output has exactly one row"
@@ -61,8 +59,8 @@ def _assert_complete_and_recorded_once(out: Path, reference: dict[str, bytes]) -
 @pytest.fixture
 def run_in(tmp_path, checkpoint):
     """Inputs, one style and the uninterrupted reference run; returns ``run(out, *options)``."""
-    _images(tmp_path / "in", 6, size=(64, 64))
-    style = _images(tmp_path / "style", 1, size=(32, 32), seed=4)[0]
+    write_images(tmp_path / "in", 6, size=(64, 64))
+    style = write_images(tmp_path / "style", 1, size=(32, 32), seed=4)[0]
 
     def run(out: Path, *options: str) -> int:
         return cli.main(_stylize_argv(tmp_path / "in", out, style, checkpoint, *options))
@@ -128,8 +126,8 @@ def test_a_real_full_tmpfs_leaves_only_complete_images_and_a_rerun_finishes(
     tmp_path, checkpoint, tiny_tmpfs, capsys, ext
 ):
     mountpoint, grow = tiny_tmpfs
-    _images(tmp_path / "in", 20, size=(128, 128))  # ~980 KB as TIFF, ~400 KB as JPEG
-    style = _images(tmp_path / "style", 1, size=(32, 32), seed=4)[0]
+    write_images(tmp_path / "in", 20, size=(128, 128))  # ~980 KB as TIFF, ~400 KB as JPEG
+    style = write_images(tmp_path / "style", 1, size=(32, 32), seed=4)[0]
     assert cli.main(_stylize_argv(tmp_path / "in", tmp_path / "ref", style, checkpoint, "--ext", ext)) == 0
     reference = _outputs(tmp_path / "ref")
     assert sum(map(len, reference.values())) > 300 * 1024
@@ -201,8 +199,8 @@ def test_a_record_shared_by_two_output_folders_is_held_too(tmp_path, run_in, cap
 
 def test_two_stylize_processes_on_one_folder_lose_no_row_and_no_image(tmp_path, checkpoint, capsys):
     count = 120
-    _images(tmp_path / "in", count, size=(64, 64))
-    style = _images(tmp_path / "style", 1, size=(32, 32), seed=4)[0]
+    write_images(tmp_path / "in", count, size=(64, 64))
+    style = write_images(tmp_path / "style", 1, size=(32, 32), seed=4)[0]
     out = tmp_path / "out"
     argv = _stylize_argv(tmp_path / "in", out, style, checkpoint)
     # started together, as `stylize ... & stylize ...` does: one in a new process, one in this one
@@ -223,7 +221,7 @@ def test_two_stylize_processes_on_one_folder_lose_no_row_and_no_image(tmp_path, 
     else:  # the later one started after the first had finished: nothing left to do
         assert codes == (0, 0), (here.err[-2000:], err_there[-2000:])
         assert f"{count} of {count} outputs already exist" in here.out + out_there
-    rows = _log(out / "stylize_log.csv")
+    rows = read_stylize_log(out / "stylize_log.csv")
     assert sorted(row["output"] for row in rows) == sorted(f"img{i:02d}.png" for i in range(count))  # each once
     for row in rows:
         assert not row["error"]
@@ -266,8 +264,8 @@ def test_a_run_removes_only_the_partial_files_no_live_process_owns(tmp_path, run
 
 
 def test_a_second_torchrun_run_is_refused_by_every_rank_without_hanging(tmp_path, checkpoint):
-    _images(tmp_path / "in", 2)
-    style = _images(tmp_path / "style", 1, size=(32, 32), seed=4)[0]
+    write_images(tmp_path / "in", 2)
+    style = write_images(tmp_path / "style", 1, size=(32, 32), seed=4)[0]
     out = tmp_path / "out"
     out.mkdir()
     holder = _hold(out / ".sva-stylize.lock")
@@ -278,7 +276,7 @@ def test_a_second_torchrun_run_is_refused_by_every_rank_without_hanging(tmp_path
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
-    said = [output(tmp_path / "logs", rank) for rank in range(2)]
+    said = [rank_output(tmp_path / "logs", rank) for rank in range(2)]
     assert codes == [2, 2], said
     assert "another stylize run (pid 4242 on the other host" in said[0]
     assert "rank 0 found another run writing into" in said[1]  # rank 1 says why it stops too
@@ -303,7 +301,7 @@ _KILLED_BANK_SAVE = textwrap.dedent("""
 
 
 def test_bank_build_killed_while_saving_leaves_nothing_after_the_rerun(tmp_path, checkpoint):
-    _images(tmp_path / "styles", 2, size=(36, 36))
+    write_images(tmp_path / "styles", 2, size=(36, 36))
     bank = tmp_path / "banks" / "bank.safetensors"
     argv = ["bank", "build", str(tmp_path / "styles"), "-o", str(bank), "--checkpoint", checkpoint]
     killed = subprocess.Popen([sys.executable, "-c", _KILLED_BANK_SAVE, *argv], env=ENV, stdout=subprocess.PIPE,

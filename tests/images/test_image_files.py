@@ -18,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import examples
+from helpers import examples, random_rgb, truncated_jpeg
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageOps
 
+from stylizing_vit_aug import images
 from stylizing_vit_aug.images import (
     ImageReadError,
     image_size,
@@ -295,7 +296,7 @@ def test_only_the_first_frame_is_read_and_that_is_said_once(tmp_path, caplog, mo
 def test_stylize_keeps_lossless_webp_exact_and_carries_alpha(tmp_path):
     """`stylize --strength 0` gives back a lossless WebP's pixels exactly (it was re-encoded
     lossy: max diff 11), and an RGBA input comes back RGBA with its alpha unchanged."""
-    from conftest import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+    from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
 
     from stylizing_vit_aug import cli, hub
 
@@ -318,3 +319,42 @@ def test_stylize_keeps_lossless_webp_exact_and_carries_alpha(tmp_path):
             assert written.shape == source.shape, name
             assert np.array_equal(written[..., 3:], source[..., 3:]), name  # alpha (if any) unchanged
             assert np.array_equal(written, source) == (strength == "0"), name
+
+
+# -- the one reader: 8/16-bit, grayscale/RGB, EXIF orientation ----------------------------------
+def test_one_image_reader_and_one_extension_list_for_the_whole_package():
+    from stylizing_vit_aug.bank import IMAGE_EXTENSIONS as bank_extensions
+    from stylizing_vit_aug.train import data
+
+    assert data.IMAGE_EXTENSIONS is images.IMAGE_EXTENSIONS is bank_extensions
+    assert not hasattr(data, "_scan") or "os.walk" not in Path(data.__file__).read_text()
+
+
+def test_the_reader_keeps_16_bits_and_names_unreadable_files(tmp_path):
+    cv2 = pytest.importorskip("cv2")
+    rng = np.random.default_rng(0)
+    gray16 = rng.integers(0, 65536, (20, 30), dtype=np.uint16)
+    rgb16 = rng.integers(0, 65536, (20, 30, 3), dtype=np.uint16)
+    Image.fromarray(gray16).save(tmp_path / "g.png")
+    Image.fromarray(gray16).save(tmp_path / "g.tif")
+    cv2.imwrite(str(tmp_path / "c.png"), rgb16[..., ::-1])
+    cv2.imwrite(str(tmp_path / "c.tif"), rgb16[..., ::-1])
+    for name, expected in (("g.png", gray16), ("g.tif", gray16), ("c.png", rgb16), ("c.tif", rgb16)):
+        pixels = read_image(tmp_path / name)
+        assert pixels.dtype == np.uint16 and np.array_equal(pixels, expected), name
+    bad = truncated_jpeg(tmp_path / "bad.jpg")
+    with pytest.raises(ImageReadError, match="truncated") as info:
+        read_image(bad)
+    assert str(bad) in str(info.value)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_the_reader_applies_exif_orientation(tmp_path, orientation):
+    pixels = random_rgb(orientation, (12, 20))
+    image = Image.fromarray(pixels)
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    image.save(tmp_path / "o.png", exif=exif)
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / "o.png")))
+    assert np.array_equal(read_image(tmp_path / "o.png"), expected)
+    assert images.image_size(tmp_path / "o.png") == expected.shape[:2]

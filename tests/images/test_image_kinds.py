@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import examples
+from helpers import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -63,7 +63,7 @@ def test_alpha_comes_back_unchanged_and_colour_is_stylised(small_stylizer_module
 
 @pytest.fixture(scope="module")
 def small_stylizer_module():
-    from conftest import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+    from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
 
     import stylizing_vit_aug as sva
 
@@ -226,3 +226,22 @@ def bank_module(small_stylizer_module):
     from stylizing_vit_aug.bank import StyleBank
 
     return StyleBank.from_images([_rgba(i, 32)[..., :3] for i in range(3)], small_stylizer_module)
+
+
+def test_pil_16_bit_input_is_kept_and_32_bit_advice_is_not_destructive(small_stylizer):
+    gray16 = np.random.default_rng(1).integers(0, 65536, (24, 28), dtype=np.uint16)
+    image = Image.fromarray(gray16)
+    assert image.mode == "I;16"
+    out = small_stylizer(image, image, strength=1.0)
+    assert out.mode == "I;16" and out.size == image.size
+    assert np.array_equal(np.asarray(small_stylizer(image, image, strength=0.0)), gray16)
+    with pytest.raises(ValueError) as info:
+        small_stylizer(Image.fromarray(gray16.astype(np.int32)), image)  # mode "I"
+    assert "convert('RGB')" not in str(info.value) and "uint16" in str(info.value)
+
+
+def test_the_hint_for_values_just_above_1_does_not_mention_negatives(small_stylizer):
+    image = torch.full((3, 16, 16), 1.01)
+    with pytest.raises(ValueError) as info:
+        small_stylizer(image, image)
+    assert "negative" not in str(info.value) and "1.01" in str(info.value)

@@ -8,12 +8,14 @@ import pickle
 
 import pytest
 import torch
-from conftest import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+from helpers import UNITS_HINT, CAMELYON_MEAN, CAMELYON_STD, make_small_model
 
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.images import Normalization
 from stylizing_vit_aug.train.losses import StainSupervisedObjective
 from stylizing_vit_aug.train.perceptual import IMAGENET_MEAN, IMAGENET_STD, PerceptualNet, VGG19Features
+from stylizing_vit_aug.transforms.batch import BatchStylize
+from stylizing_vit_aug.tta import StyleTTA
 
 STATS = Normalization.checked(CAMELYON_MEAN, CAMELYON_STD, 3)
 
@@ -81,3 +83,42 @@ def test_the_stain_objective_refuses_bad_statistics_as_everywhere(mean, std, pro
         sva.Stylizer(model, mean, std, device="cpu")
     assert problem in str(stain.value)
     assert str(stain.value).split(": ", 1)[1] == str(engine.value).split(": ", 1)[1]
+
+
+# -- statistics in the wrong units are refused by everything that takes them ------------------
+BAD_STATS = [
+    ((127.0,) * 3, (60.0,) * 3),  # 0-255 units
+    ((0.5, 0.5), (0.2, 0.2)),  # two values for three channels
+    ((0.5,) * 3, (0.0,) * 3),
+    ((float("nan"),) * 3, (0.2,) * 3),
+    ((0.5,) * 3, (1.5,) * 3),
+    ((-0.1,) * 3, (0.2,) * 3),
+    (("a", "b", "c"), (0.2,) * 3),
+]
+
+
+def _front_ends(stylizer, bank, checkpoint):
+    return {
+        "Stylizer": lambda m, s: sva.Stylizer(make_small_model(), m, s, device="cpu"),
+        "load_stylizer": lambda m, s: sva.load_stylizer(checkpoint, mean=m, std=s, device="cpu"),
+        "StylizeTransform": lambda m, s: sva.StylizeTransform(stylizer, bank, mean=m, std=s),
+        "BatchStylize": lambda m, s: BatchStylize(stylizer, bank, mean=m, std=s),
+        "StyleTTA": lambda m, s: StyleTTA(torch.nn.Identity(), stylizer, bank, mean=m, std=s),
+    }
+
+
+@pytest.mark.parametrize("mean, std", BAD_STATS)
+def test_statistics_in_wrong_units_are_refused_everywhere(small_stylizer, bank, checkpoint, mean, std):
+    for name, make in _front_ends(small_stylizer, bank, checkpoint).items():
+        with pytest.raises(ValueError) as info:
+            make(mean, std)
+        assert UNITS_HINT in str(info.value), name
+
+
+def test_statistics_for_3_channels_on_1_channel_images_are_an_error(small_stylizer, bank):
+    gray = torch.rand(2, 1, 32, 32)
+    stats = dict(mean=(0.5, 0.4, 0.6), std=(0.2, 0.2, 0.2))
+    with pytest.raises(ValueError, match="3 values.*1 channel"):
+        BatchStylize(small_stylizer, bank, p=1.0, **stats)(gray)
+    with pytest.raises(ValueError, match="3 values.*1 channel"):
+        sva.StylizeTransform(small_stylizer, bank, p=1.0, **stats)(gray[0])

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import stylizing_vit
-from conftest import SMALL_CONFIG, make_small_model
+from helpers import SMALL_CONFIG, make_small_model
 from stylizing_vit_aug.train.data import TrainBatch
 from stylizing_vit_aug.train.losses import (
     LOSS_TERMS,

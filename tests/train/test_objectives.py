@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import make_small_model
-from test_trainer import ARCH, data, losses, options, parse  # noqa: F401  (data is a fixture)
 
 import stylizing_vit_aug as sva
+from helpers import ARCH, make_small_model, options, parse, read_train_log
 from stylizing_vit_aug.commands.train import add_arguments
 from stylizing_vit_aug.commands.train import run as run_train
 from stylizing_vit_aug.train import objectives, trainer, training_state
@@ -80,11 +79,11 @@ def pixel(monkeypatch) -> list[PixelObjective]:
     return built
 
 
-def test_a_third_objective_trains_through_the_command_line_with_no_trainer_edit(data, tmp_path, pixel):  # noqa: F811
+def test_a_third_objective_trains_through_the_command_line_with_no_trainer_edit(data, tmp_path, pixel):
     run = tmp_path / "pixel"
     args = ["--init", "tiny", *ARCH, *options(epochs="1"), "--objective", "pixel", "--pairing", "other-domain"]
     assert run_train(parse(str(data), "-o", str(run), *args)) == 0
-    log = losses(run)
+    log = read_train_log(run)
     assert [r["step"] for r in log] == [1, 2, 3, 4]
     assert all(set(r) >= {"loss", "pixel", "real", "grad_norm", "lr"} for r in log)
     for record in log:

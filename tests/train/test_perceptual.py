@@ -13,7 +13,7 @@ import os
 
 import pytest
 import torch
-from conftest import HISTOLOGY
+from helpers import HISTOLOGY
 from PIL import Image
 from safetensors.torch import save_file
 

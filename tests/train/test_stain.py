@@ -8,12 +8,11 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import make_small_model
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_trainer import ARCH, data, options, parse  # noqa: F401  (data is a fixture)
 
 import stylizing_vit_aug as sva
+from helpers import ARCH, make_small_model, options, parse
 from stylizing_vit_aug.commands.train import run as run_train
 from stylizing_vit_aug.train import training_state
 from stylizing_vit_aug.train.data import TrainBatch, pair_styles
@@ -114,7 +113,7 @@ def test_colour_term_pulls_towards_real_styles_of_other_domains():
             StainWeights.parse(bad)
 
 
-def test_training_with_the_stain_objective_resumes_exactly_and_exports(data, tmp_path):  # noqa: F811
+def test_training_with_the_stain_objective_resumes_exactly_and_exports(data, tmp_path):
     args = ["--init", "tiny", *ARCH, *options(), "--objective", "stain", "--pairing", "same-domain",
             "--stain-weights", "colour=0.5"]
     full, chunked = tmp_path / "full", tmp_path / "chunked"

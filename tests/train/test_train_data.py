@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from PIL import Image
 
+from helpers import truncated_jpeg, write_image, write_images
 from stylizing_vit_aug.train.data import EpochBatches, ImageFolderDataset, mix_seed, pair_styles
-
-
-def write_image(path, size=(48, 40), seed=0, white_fraction=0.0):
-    rng = np.random.default_rng(seed)
-    pixels = rng.integers(40, 200, (size[1], size[0], 3), dtype=np.uint8)
-    if white_fraction:
-        cut = int(size[0] * white_fraction)
-        pixels[:, :cut] = 250  # glass background on the left
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels).save(path)
-    return path
 
 
 @pytest.fixture
@@ -130,3 +118,18 @@ def test_mixed_seeds_repeat_fit_a_generator_and_tell_inputs_apart(first, second)
     for near in ([*first, 0], [v + 1 for v in first], [2**32 * v for v in first]):  # the known traps
         if words(near) != words(first):
             assert mix_seed(*near) != seed
+
+
+def test_training_dataset_skips_and_counts_unreadable_files(tmp_path):
+    from stylizing_vit_aug.train.data import ImageFolderDataset
+
+    write_images(tmp_path / "he", 3)
+    truncated = truncated_jpeg(tmp_path / "he" / "late.jpg")  # the header reads: fails in an epoch
+    fake = tmp_path / "he" / "fake.png"
+    fake.write_text("not an image")  # fails at the scan
+    dataset = ImageFolderDataset(tmp_path, 32)
+    assert len(dataset) == 4 and [p for p, _ in dataset.skipped] == [fake]
+    items = [dataset[(i, 7)] for i in range(len(dataset))]  # never raises
+    assert all(item["image"].shape == (3, 32, 32) for item in items)
+    assert truncated in [p for p, _ in dataset.skipped] and len(dataset.skipped) == 2
+    assert torch.equal(dataset[(3, 7)]["image"], items[3]["image"])  # the stand-in is seeded

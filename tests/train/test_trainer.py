@@ -12,48 +12,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from ranks import output, ranks
-from test_train_data import write_image
 
 import stylizing_vit_aug as sva
+from helpers import ARCH, options, parse, rank_output, ranks, read_train_log, write_image
 from stylizing_vit_aug.commands.train import add_arguments as add_train_arguments
 from stylizing_vit_aug.commands.train import config_from_args
 from stylizing_vit_aug.commands.train import run as run_train
 from stylizing_vit_aug.train import perceptual, training_state
 from stylizing_vit_aug.train.trainer import Trainer, warmup_cosine
 
-ARCH = ["--img-size", "32", "--patch-size", "8", "--embed-dim", "48", "--depth", "2", "--num-heads", "3"]
-OPTIONS = {"--perceptual": "random", "--perceptual-width": "0.125", "--batch-size": "2", "--samples-per-epoch": "8",
-           "--epochs": "2", "--workers": "0", "--val-samples": "4", "--validate-every": "4", "--seed": "5"}
-FLAGS = ["--no-progress", "--cache-images"]
-
-
-def options(**overrides: str) -> list[str]:
-    """The tiny CPU run's arguments; overrides by name, e.g. epochs="1"."""
-    values = {**OPTIONS, **{"--" + k.replace("_", "-"): v for k, v in overrides.items()}}
-    return [item for pair in values.items() for item in pair] + FLAGS
-
-
 TINY = ["--init", "tiny", *ARCH, *options()]
-
-
-def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    add_train_arguments(parser)
-    return parser.parse_args(list(argv))
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    for i in range(3):
-        write_image(root / "he" / f"{i}.png", size=(56, 48), seed=i)
-        write_image(root / "ihc" / f"{i}.png", size=(48, 64), seed=20 + i)
-    return root
-
-
-def losses(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +32,7 @@ def uninterrupted(data, tmp_path_factory) -> Path:
 
 
 def test_run_writes_log_previews_checkpoint_and_a_loadable_export(uninterrupted):
-    log = losses(uninterrupted)
+    log = read_train_log(uninterrupted)
     assert [r["step"] for r in log] == list(range(1, 9))
     assert all(set(r) >= {"loss", "identity", "consistency", "anatomical", "style", "lr", "grad_norm"} for r in log)
     assert log[-1]["lr"] == pytest.approx(0.0, abs=1e-12)  # cosine to zero
@@ -98,7 +66,7 @@ def test_killed_run_resumes_with_the_same_loss_trajectory(data, uninterrupted, t
     monkeypatch.setattr(Trainer, "_log_step", original)
     torch.manual_seed(12345)  # global random state differs from the first run's: it must not matter
     assert run_train(parse(str(data), *args, "--resume")) == 0
-    resumed, full = losses(run), losses(uninterrupted)
+    resumed, full = read_train_log(run), read_train_log(uninterrupted)
     assert [r["step"] for r in resumed] == list(range(1, 9))  # step 3 redone, logged once
     for mine, theirs in zip(resumed, full):
         assert mine["lr"] == theirs["lr"], mine["step"]  # the schedule's state resumes exactly
@@ -112,7 +80,7 @@ def test_stop_after_then_resume_continues_the_schedule(data, uninterrupted, tmp_
     assert run_train(parse(str(data), *args, "--stop-after", "5")) == 0
     assert not (run / "final").exists()
     assert run_train(parse(str(data), *args, "--resume", str(run))) == 0
-    assert [r["loss"] for r in losses(run)] == pytest.approx([r["loss"] for r in losses(uninterrupted)], rel=1e-6)
+    assert [r["loss"] for r in read_train_log(run)] == pytest.approx([r["loss"] for r in read_train_log(uninterrupted)], rel=1e-6)
 
 
 @pytest.mark.parametrize("total, warmup", [(8, 0), (8, 1), (8, 3), (5, 8), (6000, 200)])
@@ -164,7 +132,7 @@ def test_a_checkpoint_written_with_the_former_lambdalr_schedule_resumes(data, tm
         trainer_state=state["trainer"],
     )
     assert run_train(parse(str(data), *args, "--resume")) == 0
-    resumed, full = losses(run), losses(full)
+    resumed, full = read_train_log(run), read_train_log(full)
     assert [r["lr"] for r in resumed] == pytest.approx([r["lr"] for r in full], rel=0, abs=1e-15)
     assert [r["loss"] for r in resumed] == pytest.approx([r["loss"] for r in full], rel=1e-6)
 
@@ -176,7 +144,7 @@ def test_accumulation_under_bf16_with_warmup_resumes_mid_epoch(data, tmp_path):
     assert run_train(parse(str(data), "-o", str(full), *args)) == 0
     assert run_train(parse(str(data), "-o", str(chunked), *args, "--stop-after", "1")) == 0
     assert run_train(parse(str(data), "-o", str(chunked), *args, "--resume")) == 0
-    log, resumed = losses(full), losses(chunked)
+    log, resumed = read_train_log(full), read_train_log(chunked)
     assert [r["step"] for r in resumed] == [1, 2, 3, 4]  # 4 micro-batches of 2 per epoch, 2 per step
     assert [r["lr"] for r in resumed] == [r["lr"] for r in log]
     for key in ("loss", "identity", "consistency", "anatomical", "style", "grad_norm"):
@@ -253,8 +221,8 @@ def test_two_processes_through_accelerate_ddp_on_cpu(data, tmp_path):
     ]
     with ranks(2, command, env, tmp_path / "logs") as processes:
         codes = [process.wait(timeout=240) for process in processes]
-    assert codes == [0, 0], [output(tmp_path / "logs", rank)[-3000:] for rank in range(2)]
-    log = losses(run)
+    assert codes == [0, 0], [rank_output(tmp_path / "logs", rank)[-3000:] for rank in range(2)]
+    log = read_train_log(run)
     assert [r["step"] for r in log] == [1, 2, 3, 4]  # 8 samples / (1 per process x 2 processes)
     state = training_state.read_training_checkpoint(run / "checkpoints" / "last.safetensors")
     assert state["trainer"]["world_size"] == 2

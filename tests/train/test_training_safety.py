@@ -12,12 +12,19 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import CAMELYON_MEAN, CAMELYON_STD, make_small_model
 from hypothesis import given
 from hypothesis import strategies as st
-from test_train_data import write_image
-from test_trainer import ARCH, data, losses, options, parse  # noqa: F401  (data is a fixture)
 
+from helpers import (
+    ARCH,
+    CAMELYON_MEAN,
+    CAMELYON_STD,
+    make_small_model,
+    options,
+    parse,
+    read_train_log,
+    write_image,
+)
 from stylizing_vit_aug.commands.train import EXIT_DIVERGED, config_from_args
 from stylizing_vit_aug.commands.train import run as run_train
 from stylizing_vit_aug.hub import save_pretrained
@@ -35,7 +42,7 @@ from stylizing_vit_aug.train.trainer import (
 STAIN = ["--init", "tiny", *ARCH, *options(), "--objective", "stain", "--pairing", "same-domain"]
 
 
-def checkpoint(run: Path) -> Path:
+def last_checkpoint(run: Path) -> Path:
     return run / "checkpoints" / "last.safetensors"
 
 
@@ -44,21 +51,21 @@ def all_finite(state: dict[str, torch.Tensor]) -> bool:
 
 
 # -- a diverging run ---------------------------------------------------------------------------
-def test_a_diverging_run_stops_with_exit_4_and_saves_nothing_non_finite(data, tmp_path, capsys):  # noqa: F811
+def test_a_diverging_run_stops_with_exit_4_and_saves_nothing_non_finite(data, tmp_path, capsys):
     run = tmp_path / "diverging"
     code = run_train(parse(str(data), "-o", str(run), *STAIN, "--lr", "1e9", "--grad-clip", "0", "--max-steps", "4"))
     err = capsys.readouterr().err
     assert code == EXIT_DIVERGED, err
     assert "training diverged at step" in err and "went non-finite" in err and "--lr" in err
     assert not (run / "final").exists()  # nothing exported
-    assert all(math.isfinite(r["loss"]) for r in losses(run))  # no step trained on a NaN loss
-    if checkpoint(run).exists():  # a step before the divergence was checkpointed: finite weights
-        assert all_finite(training_state.read_training_checkpoint(checkpoint(run))["model"])
+    assert all(math.isfinite(r["loss"]) for r in read_train_log(run))  # no step trained on a NaN loss
+    if last_checkpoint(run).exists():  # a step before the divergence was checkpointed: finite weights
+        assert all_finite(training_state.read_training_checkpoint(last_checkpoint(run))["model"])
 
 
 @pytest.mark.parametrize("term, step", [("relative", 3), ("self", 1)])
 def test_the_step_and_the_loss_term_that_went_non_finite_are_named_and_the_last_checkpoint_stays(
-    data, tmp_path, monkeypatch, capsys, term, step  # noqa: F811
+    data, tmp_path, monkeypatch, capsys, term, step
 ):
     original = Trainer._forward
 
@@ -75,19 +82,19 @@ def test_the_step_and_the_loss_term_that_went_non_finite_are_named_and_the_last_
     err = capsys.readouterr().err
     assert code == EXIT_DIVERGED
     assert f"training diverged at step {step}: the loss term(s) {term}=nan went non-finite" in err
-    logged = losses(run) if (run / "log.jsonl").exists() else []
+    logged = read_train_log(run) if (run / "log.jsonl").exists() else []
     assert [r["step"] for r in logged] == list(range(1, step))
     if step > 2:
-        assert f"the last checkpoint, {checkpoint(run)} (step 2, finite weights), is kept" in err
-        state = training_state.read_training_checkpoint(checkpoint(run))
+        assert f"the last checkpoint, {last_checkpoint(run)} (step 2, finite weights), is kept" in err
+        state = training_state.read_training_checkpoint(last_checkpoint(run))
         assert state["trainer"]["step"] == 2 and all_finite(state["model"])
     else:
-        assert "no checkpoint was written" in err and not checkpoint(run).exists()
+        assert "no checkpoint was written" in err and not last_checkpoint(run).exists()
     assert not (run / "final").exists()
 
 
 @pytest.mark.parametrize("clip", ["0", "1.0"])
-def test_a_non_finite_gradient_with_finite_losses_stops_the_run_before_the_update(data, tmp_path, clip):  # noqa: F811
+def test_a_non_finite_gradient_with_finite_losses_stops_the_run_before_the_update(data, tmp_path, clip):
     trainer = Trainer(config_from_args(parse(str(data), "-o", str(tmp_path), *STAIN, "--grad-clip", clip)))
     weight = trainer.model.encoder.patch_embed.proj.weight
     before = weight.detach().clone()
@@ -95,39 +102,39 @@ def test_a_non_finite_gradient_with_finite_losses_stops_the_run_before_the_updat
     with pytest.raises(TrainingDiverged, match=r"at step 1: the gradient went non-finite \(norm (inf|nan)\)"):
         trainer.fit()
     assert torch.equal(weight.detach(), before) and all_finite(trainer.model.state_dict())
-    assert not checkpoint(tmp_path).exists() and not (tmp_path / "final").exists()
+    assert not last_checkpoint(tmp_path).exists() and not (tmp_path / "final").exists()
 
 
-def test_non_finite_weights_are_never_checkpointed_or_exported(data, tmp_path):  # noqa: F811
+def test_non_finite_weights_are_never_checkpointed_or_exported(data, tmp_path):
     trainer = Trainer(config_from_args(parse(str(data), "-o", str(tmp_path), *STAIN)))
     trainer.save_checkpoint()
-    before = checkpoint(tmp_path).read_bytes()
+    before = last_checkpoint(tmp_path).read_bytes()
     with torch.no_grad():
         trainer.model.encoder.patch_embed.proj.weight[0, 0, 0, 0] = float("nan")
     with pytest.raises(TrainingDiverged, match="not writing the checkpoint: the weights after step 0 hold NaN or Inf in encoder.patch_embed.proj.weight"):
         trainer.save_checkpoint()
     with pytest.raises(TrainingDiverged, match="not writing the export"):
         trainer.export()
-    assert checkpoint(tmp_path).read_bytes() == before and not (tmp_path / "final").exists()
+    assert last_checkpoint(tmp_path).read_bytes() == before and not (tmp_path / "final").exists()
 
 
 # -- non-finite starting weights ---------------------------------------------------------------
-def test_resume_refuses_a_checkpoint_with_non_finite_weights_naming_the_file(data, tmp_path, capsys):  # noqa: F811
+def test_resume_refuses_a_checkpoint_with_non_finite_weights_naming_the_file(data, tmp_path, capsys):
     args = [str(data), "-o", str(tmp_path), *STAIN]
     assert run_train(parse(*args, "--stop-after", "1")) == 0
-    state = training_state.read_training_checkpoint(checkpoint(tmp_path))
+    state = training_state.read_training_checkpoint(last_checkpoint(tmp_path))
     next(v for v in state["model"].values() if v.is_floating_point())[...] = float("nan")
     training_state.write_training_checkpoint(
-        checkpoint(tmp_path), model_state=state["model"], optimizer_state=state["optimizer"],
+        last_checkpoint(tmp_path), model_state=state["model"], optimizer_state=state["optimizer"],
         scheduler_state=state["scheduler"], trainer_state=state["trainer"],
     )
     assert run_train(parse(*args, "--resume")) == 2
     err = capsys.readouterr().err
-    assert str(checkpoint(tmp_path)) in err and "NaN or Inf" in err
-    assert [r["step"] for r in losses(tmp_path)] == [1]  # nothing trained
+    assert str(last_checkpoint(tmp_path)) in err and "NaN or Inf" in err
+    assert [r["step"] for r in read_train_log(tmp_path)] == [1]  # nothing trained
 
 
-def test_init_refuses_an_export_with_non_finite_weights_naming_it(data, tmp_path, capsys):  # noqa: F811
+def test_init_refuses_an_export_with_non_finite_weights_naming_it(data, tmp_path, capsys):
     model = make_small_model()
     with torch.no_grad():
         model.encoder.patch_embed.proj.weight.fill_(float("nan"))
@@ -139,11 +146,11 @@ def test_init_refuses_an_export_with_non_finite_weights_naming_it(data, tmp_path
 
 
 # -- resuming with another schedule --------------------------------------------------------------
-def test_resume_refuses_a_changed_schedule_and_points_at_extend(data, tmp_path, capsys):  # noqa: F811
+def test_resume_refuses_a_changed_schedule_and_points_at_extend(data, tmp_path, capsys):
     args = [str(data), "-o", str(tmp_path), *STAIN]
     assert run_train(parse(*args, "--max-steps", "4", "--stop-after", "2")) == 0
     capsys.readouterr()
-    saved = checkpoint(tmp_path).read_bytes()
+    saved = last_checkpoint(tmp_path).read_bytes()
     assert run_train(parse(*args, "--max-steps", "8", "--resume")) == 2
     err = capsys.readouterr().err
     assert "8 steps long" in err and "is 4 steps long" in err and "--extend" in err
@@ -151,17 +158,17 @@ def test_resume_refuses_a_changed_schedule_and_points_at_extend(data, tmp_path, 
     assert "--lr 0.0005 differs from the checkpoint's 0.001" in capsys.readouterr().err
     assert run_train(parse(*args, "--max-steps", "4", "--warmup-steps", "1", "--resume")) == 2
     assert "--warmup-steps 1 differs" in capsys.readouterr().err
-    assert checkpoint(tmp_path).read_bytes() == saved and [r["step"] for r in losses(tmp_path)] == [1, 2]
+    assert last_checkpoint(tmp_path).read_bytes() == saved and [r["step"] for r in read_train_log(tmp_path)] == [1, 2]
     with pytest.raises(ValueError, match="pass it with --resume"):
         config_from_args(parse(*args, "--max-steps", "8", "--extend"))
 
 
-def test_extend_continues_the_cosine_from_the_current_rate_and_resumes_exactly(data, tmp_path):  # noqa: F811
+def test_extend_continues_the_cosine_from_the_current_rate_and_resumes_exactly(data, tmp_path):
     extended, killed = tmp_path / "extended", tmp_path / "killed"
     for run in (extended, killed):
         assert run_train(parse(str(data), "-o", str(run), *STAIN, "--max-steps", "4", "--stop-after", "2")) == 0
     assert run_train(parse(str(data), "-o", str(extended), *STAIN, "--max-steps", "8", "--resume", "--extend")) == 0
-    log = losses(extended)
+    log = read_train_log(extended)
     rates = [r["lr"] for r in log]
     assert [r["step"] for r in log] == list(range(1, 9))
     rate = rates[1]  # where the 4-step schedule stood after step 2
@@ -174,12 +181,12 @@ def test_extend_continues_the_cosine_from_the_current_rate_and_resumes_exactly(d
     args = ["-o", str(killed), *STAIN, "--max-steps", "8", "--resume"]
     assert run_train(parse(str(data), *args, "--extend", "--stop-after", "2")) == 0
     assert run_train(parse(str(data), *args)) == 0
-    resumed = losses(killed)
+    resumed = read_train_log(killed)
     assert [r["lr"] for r in resumed] == rates
     assert [r["loss"] for r in resumed] == pytest.approx([r["loss"] for r in log], rel=1e-6)
 
 
-def test_extend_refuses_a_run_that_finished_its_schedule(data, tmp_path, capsys):  # noqa: F811
+def test_extend_refuses_a_run_that_finished_its_schedule(data, tmp_path, capsys):
     args = [str(data), "-o", str(tmp_path), *STAIN]
     assert run_train(parse(*args, "--max-steps", "2")) == 0
     capsys.readouterr()
@@ -213,7 +220,7 @@ def test_an_extended_schedule_never_raises_the_rate_and_ends_at_zero(total, warm
 
 
 # -- validation cadence and crops ----------------------------------------------------------------
-def test_validation_runs_every_n_steps_and_at_the_end_not_every_epoch(data, tmp_path):  # noqa: F811
+def test_validation_runs_every_n_steps_and_at_the_end_not_every_epoch(data, tmp_path):
     # a small folder: one step per epoch
     args = [str(data), "-o", str(tmp_path), *STAIN, "--samples-per-epoch", "2", "--max-steps", "6", "--validate-every", "4"]
     assert run_train(parse(*args)) == 0

@@ -151,3 +151,14 @@ def test_loader_wrapper_and_collate_leave_labels_alone(small_stylizer, bank, bat
     images, labels = next(iter(DataLoader(pairs, batch_size=8, collate_fn=collate)))
     assert torch.equal(labels, torch.arange(8)) and images.dtype == torch.uint8
     assert bool(_changed(images, batch).all())
+
+
+def test_batch_of_one_with_in_batch_styles_is_left_alone_and_says_why(small_stylizer):
+    image = torch.rand(1, 3, 32, 32)
+    out, info = BatchStylize(small_stylizer, p=1.0)(image, return_info=True)
+    assert torch.equal(out, image)
+    assert info.applied.tolist() == [False] and info.style_index.tolist() == [-1]
+    assert info.no_style.tolist() == [True]
+    two = torch.rand(2, 3, 32, 32)
+    _, info = BatchStylize(small_stylizer, p=1.0)(two, return_info=True)
+    assert info.applied.tolist() == [True, True] and info.no_style.tolist() == [False, False]

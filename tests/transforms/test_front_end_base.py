@@ -16,7 +16,7 @@ import torch
 
 import stylizing_vit_aug as sva
 import stylizing_vit_aug.transforms as front_ends
-from conftest import make_small_model
+from helpers import make_small_model
 from stylizing_vit_aug.model import roll_pairs
 from stylizing_vit_aug.train.data import pair_styles
 from stylizing_vit_aug.transforms import _base, _common

@@ -1,6 +1,6 @@
 """RandomStylize as a kornia augmentation: the p gate, replay from _params, same_on_batch,
 AugmentationSequential targets, dtypes, lazy loading and pickling (the public names and the
-import without kornia: tests/test_front_end_base.py)."""
+import without kornia: tests/transforms/test_front_end_base.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from conftest import CAMELYON_MEAN, CAMELYON_STD, examples, make_small_model
+from helpers import CAMELYON_MEAN, CAMELYON_STD, examples, make_small_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kornia.augmentation import AugmentationSequential

@@ -1,6 +1,6 @@
 """RandStylize / RandStylized with real MONAI objects: seeds, kinds, MetaTensor, keys, loaders.
 
-The public names and the import without MONAI: tests/test_front_end_base.py."""
+The public names and the import without MONAI: tests/transforms/test_front_end_base.py."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from monai.data import CacheDataset, DataLoader, Dataset, MetaTensor, ThreadData
 from monai.transforms import Compose, EnsureChannelFirstd, Flipd, RandFlipd, RandRotate90d  # noqa: E402
 
 import stylizing_vit_aug as sva  # noqa: E402
-from conftest import examples  # noqa: E402
+from helpers import examples  # noqa: E402
 from stylizing_vit_aug.images import ImageError  # noqa: E402
 from stylizing_vit_aug.transforms import _common  # noqa: E402
 from stylizing_vit_aug.transforms.monai import RandStylize, RandStylized  # noqa: E402

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from conftest import HISTOLOGY, make_small_model
+from helpers import HISTOLOGY, make_small_model
 from stylizing_vit_aug.hub import DefaultCheckpointMissing
 from stylizing_vit_aug.transforms import _common
 from stylizing_vit_aug.transforms.torchvision import StylizeTransform
@@ -180,7 +180,7 @@ class _Images(Dataset):
 
 def test_dataloader_with_a_spawn_worker(saved, histology_crops):
     """The suite's one spawned worker (~5 s of imports): the transform travels as its sources and
-    settings and loads its stylizer there (forked workers: tests/test_transforms_monai.py)."""
+    settings and loads its stylizer there (forked workers: tests/transforms/test_transforms_monai.py)."""
     checkpoint, bank_path = saved
     images = torch.from_numpy(np.stack(histology_crops[:4])).permute(0, 3, 1, 2).contiguous()
     dataset = _Images(images, StylizeTransform(checkpoint, bank_path, p=1.0, mode="detail"))  # mode travels too

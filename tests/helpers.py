@@ -1,0 +1,202 @@
+"""What several test files share that is not a fixture, so no test file imports another (the
+fixtures are in conftest.py): the small random model and its statistics, files to read and
+write (images, a truncated JPEG, the run logs), the tiny training run's arguments, a disk that
+fills up, and the ranks of a multi-process run started without the launcher.
+
+It imports no test framework: test_memory.py imports it in a fresh interpreter too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import errno
+import io
+import json
+import os
+import socket
+import stat
+import subprocess
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+import stylizing_vit_aug as sva
+
+DATA = Path(__file__).parent / "data"
+HISTOLOGY = Path(sva.__file__).parent / "assets" / "histology"
+SMALL_CONFIG = dict(img_size=32, patch_size=8, in_chans=3, embed_dim=48, depth=2, num_heads=3)
+CAMELYON_MEAN = (0.7440, 0.5895, 0.7214)
+CAMELYON_STD = (0.1787, 0.2131, 0.1721)
+# What every refusal of statistics in the wrong units says.
+UNITS_HINT = "0–1 units, e.g. ImageNet's (0.485, 0.456, 0.406)"
+
+# The hypothesis profile conftest.py loads: "ci" (fixed case counts) or "long" (20x the cases).
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+EXAMPLES_SCALE = {"ci": 1, "long": 20}.get(HYPOTHESIS_PROFILE, 1)
+
+
+def examples(count: int) -> int:
+    """Generated cases for one property test: ``count`` in CI, 20x under the long profile."""
+    return count * EXAMPLES_SCALE
+
+
+# -- models and weights --------------------------------------------------------------------------
+def make_small_model(seed: int = 0, **overrides) -> sva.StylizingViT:
+    """A random 32-px network: every code path of a real one, fast on 2 CPU cores."""
+    torch.manual_seed(seed)
+    return sva.StylizingViT(**{**SMALL_CONFIG, **overrides})
+
+
+def state_of(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A detached copy of the weights, as safetensors saves them."""
+    return {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+
+
+def assert_same_weights(model: torch.nn.Module, expected: dict[str, torch.Tensor]) -> None:
+    got = model.state_dict()
+    assert set(got) == set(expected)
+    for key, tensor in expected.items():
+        assert torch.equal(got[key].cpu(), tensor), key
+
+
+# -- image files and run logs --------------------------------------------------------------------
+def random_rgb(seed: int, size: tuple[int, int] = (40, 48)) -> np.ndarray:
+    """Uniform random uint8 RGB pixels, ``size`` as (height, width)."""
+    return np.random.default_rng(seed).integers(0, 256, (*size, 3), dtype=np.uint8)
+
+
+def write_images(folder: Path, count: int, size=(40, 48), suffix=".png", seed=0) -> list[Path]:
+    """``count`` random RGB images ``img00<suffix>``, ``img01<suffix>``... of ``size`` (height, width)."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        path = folder / f"img{i:02d}{suffix}"
+        Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(path)
+        paths.append(path)
+    return paths
+
+
+def write_image(path: Path, size=(48, 40), seed=0, white_fraction=0.0) -> Path:
+    """One tissue-like training image of ``size`` (width, height); ``white_fraction`` of it, on
+    the left, blank glass."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(40, 200, (size[1], size[0], 3), dtype=np.uint8)
+    if white_fraction:
+        cut = int(size[0] * white_fraction)
+        pixels[:, :cut] = 250  # glass background on the left
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def truncated_jpeg(path: Path, size=(40, 48)) -> Path:
+    """A JPEG cut in half: its header reads, its pixels do not (PIL: 'image file is truncated')."""
+    buffer = io.BytesIO()
+    Image.fromarray(random_rgb(99, size)).save(buffer, format="JPEG")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    return path
+
+
+def read_stylize_log(path: Path) -> list[dict[str, str]]:
+    """The rows of stylize's CSV record."""
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def read_train_log(run: Path) -> list[dict]:
+    """A training run's per-step log (log.jsonl)."""
+    return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+
+
+# -- the tiny training run -----------------------------------------------------------------------
+ARCH = ["--img-size", "32", "--patch-size", "8", "--embed-dim", "48", "--depth", "2", "--num-heads", "3"]
+OPTIONS = {"--perceptual": "random", "--perceptual-width": "0.125", "--batch-size": "2",
+           "--samples-per-epoch": "8", "--epochs": "2", "--workers": "0", "--val-samples": "4",
+           "--validate-every": "4", "--seed": "5"}
+FLAGS = ["--no-progress", "--cache-images"]
+
+
+def options(**overrides: str) -> list[str]:
+    """The tiny CPU run's arguments; overrides by name, e.g. epochs="1"."""
+    values = {**OPTIONS, **{"--" + k.replace("_", "-"): v for k, v in overrides.items()}}
+    return [item for pair in values.items() for item in pair] + FLAGS
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    """``argv`` read by the train command's own parser."""
+    from stylizing_vit_aug.commands.train import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+# -- faults --------------------------------------------------------------------------------------
+class FullDisk:
+    """``os.write`` to regular files on a disk with ``free`` bytes left, as the kernel does it: a
+    write larger than what is left writes part and returns a short count, the next one raises
+    ENOSPC. ``lie`` instead reports every write as complete (a file system that drops data).
+    (Python's own file objects and PIL's C encoders do not pass through here.)"""
+
+    def __init__(self, free: int, *, lie: bool = False) -> None:
+        self.free, self.lie, self.real = free, lie, os.write
+
+    def __call__(self, fd: int, data) -> int:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return self.real(fd, data)
+        if self.free <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        done = self.real(fd, bytes(data[: self.free]))
+        self.free -= done
+        return len(data) if self.lie else done
+
+
+# -- the ranks of a multi-process run ------------------------------------------------------------
+# Started as ``torchrun --standalone --nproc_per_node N`` starts its workers, but without the
+# launcher: each process gets the environment torchrun gives a worker and that the code reads
+# (RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT; rank 0 hosts the
+# env:// store). The launcher is one more process that imports torch (about 2.5 s of CPU a run
+# on the 2-core test machine) and does nothing the code sees. One test still goes through
+# torchrun itself (test_stylize_distributed.test_two_processes_share_the_files_and_merge_one_record).
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def ranks(
+    processes: int, command: Sequence[str], env: Mapping[str, str], logs: Path
+) -> Iterator[list[subprocess.Popen]]:
+    """``command`` once per rank, each one's stdout and stderr in ``logs/rankR.log`` (files, not
+    pipes: a rank blocked on a full pipe would hold the others at a barrier); every rank still
+    running when the block ends is killed."""
+    logs.mkdir(parents=True, exist_ok=True)
+    world = {"WORLD_SIZE": str(processes), "LOCAL_WORLD_SIZE": str(processes),
+             "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port())}
+    started: list[subprocess.Popen] = []
+    try:
+        for rank in range(processes):
+            with open(logs / f"rank{rank}.log", "w") as log:
+                started.append(subprocess.Popen(
+                    list(command), env={**env, **world, "RANK": str(rank), "LOCAL_RANK": str(rank)},
+                    stdout=log, stderr=subprocess.STDOUT,
+                ))
+        yield started
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+
+
+def rank_output(logs: Path, rank: int) -> str:
+    """What rank ``rank`` printed (stdout and stderr)."""
+    return (logs / f"rank{rank}.log").read_text()
