@@ -295,7 +295,8 @@ def test_missing_input_says_the_next_step_and_nothing_when_ready(style_files):
     assert "Pick a bundled content image" in missing_input(Settings())
     assert "Upload one or more style images" in missing_input(Settings(contents=("he_tcia",), style_source=UPLOADS))
     for source in (BANK_FILE, FOLDER):
-        assert f"path of a {source}" in missing_input(Settings(contents=("he_tcia",), style_source=source, style_path=" "))
+        blank_path = Settings(contents=("he_tcia",), style_source=source, style_path=" ")
+        assert f"path of a {source}" in missing_input(blank_path)
     ready = [Settings(contents=("he_tcia",)), Settings(content_files=(style_files[0],), style_source=FOLDER,
                                                        style_path="styles/"),
              Settings(contents=("he_tcia",), style_source=UPLOADS, style_files=tuple(style_files))]

@@ -48,8 +48,12 @@ def test_success_replaces_and_failure_keeps_the_previous_file(tmp_path):
 
 def test_written_files_get_the_usual_permissions_not_owner_only(tmp_path):
     expected = 0o666 & ~_umask()
-    target = write_atomically(tmp_path / "bank.safetensors", lambda t: save_file({"a": torch.zeros(2)}, str(t)))
-    folder = write_directory_atomically(tmp_path / "ckpt", {"model.safetensors": lambda t: save_file({"a": torch.zeros(2)}, str(t))})
+
+    def write(temporary: Path) -> None:
+        save_file({"a": torch.zeros(2)}, str(temporary))
+
+    target = write_atomically(tmp_path / "bank.safetensors", write)
+    folder = write_directory_atomically(tmp_path / "ckpt", {"model.safetensors": write})
     for path in (target, folder / "model.safetensors"):  # safetensors alone creates them 0600
         assert os.stat(path).st_mode & 0o777 == expected
 

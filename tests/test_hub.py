@@ -21,10 +21,9 @@ import torch
 from safetensors.torch import save_file
 
 import stylizing_vit_aug as sva
+from helpers import CAMELYON_MEAN, CAMELYON_STD, assert_same_weights, make_small_model, state_of
 from stylizing_vit_aug import hub
 from stylizing_vit_aug.checkpoints import bundled, infer_config
-
-from helpers import CAMELYON_MEAN, CAMELYON_STD, assert_same_weights, make_small_model, state_of
 
 MAIN_SHA = "a" * 40
 PINNED_SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -243,7 +242,8 @@ def test_push_to_hub_uploads_one_saved_folder(tmp_path, monkeypatch, small_styli
 def test_list_checkpoints_names_what_load_stylizer_knows():
     names = sva.list_checkpoints()
     assert names[0] == "default" and len(names) == 22 and "tiny-camelyon17wilds" in names
-    assert sva.list_checkpoints("tiny-*") == [n for n in names if n.startswith("tiny-")] and len(sva.list_checkpoints("tiny-*")) == 7
+    tiny = sva.list_checkpoints("tiny-*")
+    assert tiny == [n for n in names if n.startswith("tiny-")] and len(tiny) == 7
     repos = sva.list_checkpoints("*epistr", repo_ids=True)
     assert repos == [f"sdoerrich97/stylizing_vit_{p}_epistr" for p in ("tiny", "small", "base")]
     assert all(hub.resolve_official(name) is not None for name in names[1:])

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
 from PIL import Image
 
 import stylizing_vit_aug.stylizer as engine
+from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
 from stylizing_vit_aug.images import ImageError, from_batch, to_batch
 
 TESTS = Path(__file__).resolve().parent
@@ -252,7 +252,8 @@ def test_stylize_outputs_are_the_library_pipeline_bytes(tmp_path, monkeypatch):
     bank = StyleBank.from_images([read_image(style)], stylizer, encode=True)
     stream = bank.stream(torch.tensor([0]))
     same_size = ["a.png", "b.png"]  # the command stylises these two in one batch
-    together = stylizer([read_image(inputs / name, alpha=True) for name in same_size], bank.stream(torch.tensor([0, 0])))
+    pair = [read_image(inputs / name, alpha=True) for name in same_size]
+    together = stylizer(pair, bank.stream(torch.tensor([0, 0])))
     for name in ("a.png", "b.png", "c.jpg", "d.tif", "e.png", "f.png"):
         path = inputs / name
         pixels = read_image(path, alpha=True)

@@ -58,7 +58,10 @@ def test_anatomy_metrics_agree_with_scikit_image_on_real_images(histology_crops,
     else:  # a stain-like change: per-channel gamma and gain
         b = 0.9 * a ** np.array([0.8, 1.1, 1.3]).reshape(1, 3, 1, 1)
     b = np.clip(b, 0, 1)
-    luma = lambda images: np.tensordot(LUMA, images, axes=(0, 0))  # noqa: E731
+
+    def luma(images: np.ndarray) -> np.ndarray:
+        return np.tensordot(LUMA, images, axes=(0, 0))
+
     expected = {"ssim": [], "psnr": [], "edge_correlation": []}
     for x, y in zip(a, b):
         lx, ly = luma(x), luma(y)

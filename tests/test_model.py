@@ -86,7 +86,8 @@ def test_presets_have_the_reference_state_dict(preset):
 
 def test_preset_parameter_counts_match_the_paper():
     with torch.device("meta"):
-        counts = {name: sum(p.numel() for p in sva.create_model(name).parameters()) for name in ("tiny", "small", "base")}
+        models = {name: sva.create_model(name) for name in ("tiny", "small", "base")}
+        counts = {name: sum(p.numel() for p in model.parameters()) for name, model in models.items()}
     assert counts == {"tiny": 5_820_513, "small": 22_847_457, "base": 90_521_313}
 
 

@@ -22,6 +22,7 @@ import shutil
 import tempfile
 import time
 import traceback
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -121,7 +122,9 @@ def images_of_any_kind(draw, max_batch: int = 3):
         layout = draw(st.sampled_from(["HW", "HWC", "BHWC"]))
         dtype = draw(st.sampled_from(NUMPY_DTYPES))
         batch = draw(st.integers(1, max_batch)) if layout == "BHWC" else 1
-        shape = {"HW": (height, width), "HWC": (height, width, channels), "BHWC": (batch, height, width, channels)}[layout]
+        shape = {
+            "HW": (height, width), "HWC": (height, width, channels), "BHWC": (batch, height, width, channels),
+        }[layout]
         return _pixels(rng, shape, dtype), batch
     if kind == "pil":
         mode = draw(st.sampled_from(["L", "RGB", "I;16"]))
@@ -200,7 +203,9 @@ def refused_calls(draw):
         dtype = draw(st.sampled_from([torch.int8, torch.int16, torch.int32, torch.int64, torch.bool, torch.complex64]))
         images = torch.zeros(3, h, w, dtype=dtype)
     elif case == "numpy_dtype":
-        dtype = draw(st.sampled_from([np.int8, np.int16, np.int32, np.int64, np.uint32, np.bool_, np.complex64, object]))
+        dtype = draw(st.sampled_from(
+            [np.int8, np.int16, np.int32, np.int64, np.uint32, np.bool_, np.complex64, object]
+        ))
         images = np.zeros((h, w, 3), dtype=dtype)
     elif case == "range":
         low = draw(st.one_of(st.floats(-300, -0.01), st.floats(1.01, 300)))
@@ -269,12 +274,12 @@ def test_every_door_takes_exactly_the_strengths_the_engine_takes(stylizer, style
         "RandStylize": lambda s: RandStylize(stylizer, style_bank, strength=s),
     }
     for name, door in doors.items():
-        assert taken(lambda: door(low)) == engine, name
+        assert taken(partial(door, low)) == engine, name
     assert taken(lambda: sva.StyleTTA(torch.nn.Identity(), stylizer, style_bank, strength=low)) == engine
     ends_taken = engine and taken(lambda: stylizer(image, image, strength=high))
     in_order = ends_taken and float(low) <= float(high)
     for name, door in doors.items():
-        assert taken(lambda: door((low, high))) == in_order, name
+        assert taken(partial(door, (low, high))) == in_order, name
 
 
 # -- transforms: targets untouched, p=0 identity, seeded repeats ---------------------------------

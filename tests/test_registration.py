@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from stylizing_vit_aug import cli, hub
-
 from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+from stylizing_vit_aug import cli, hub
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "stylizing_vit_aug"

@@ -9,9 +9,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
-
 import stylizing_vit_aug as sva
+from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
 from stylizing_vit_aug import metrics
 
 
@@ -40,7 +39,8 @@ def test_stylizer_adds_the_relative_change_at_full_resolution(model):
     out = stylizer(images, styles)
     small = torch.nn.functional.interpolate(images, size=(32, 32), mode="bilinear", antialias=True)
     with torch.no_grad():
-        stylized, own = model.stylize_with_self(stylizer.normalize(small), model.encode_style(stylizer.normalize(styles)))
+        style = model.encode_style(stylizer.normalize(styles))
+        stylized, own = model.stylize_with_self(stylizer.normalize(small), style)
     change = (stylized - own) * stylizer.std.view(1, 3, 1, 1)
     full = torch.nn.functional.interpolate(change, size=(64, 48), mode="bilinear", antialias=True)
     torch.testing.assert_close(out, (images + full).clamp(0, 1), atol=1e-5, rtol=0)

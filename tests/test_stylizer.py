@@ -65,7 +65,10 @@ def test_detail_mode_keeps_full_resolution_structure(small_stylizer):
     stripes = 0.25 + 0.5 * stripes
     detail = small_stylizer(stripes, stripes, mode="detail")
     resized = small_stylizer(stripes, stripes, mode="resize")
-    contrast = lambda x: (x[..., ::2] - x[..., 1::2]).abs().mean()  # noqa: E731
+
+    def contrast(x: torch.Tensor) -> torch.Tensor:
+        return (x[..., ::2] - x[..., 1::2]).abs().mean()
+
     assert contrast(detail) > 0.4
     assert contrast(resized) < 0.1
 

@@ -10,10 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import stylizing_vit_aug as sva
+from helpers import examples
 from stylizing_vit_aug.bank.bundled import bundled_bank
 from stylizing_vit_aug.tissue import GLASS_OD, TISSUE_OD, is_tissue, optical_density, tissue_weight
-
-from helpers import examples
 
 GLASS = (244, 243, 245)  # clean slide glass in the bundled skin source
 

@@ -198,7 +198,9 @@ def test_normalised_input_without_stats_is_a_clear_error(small_stylizer, bank, i
 
 
 def test_chunking_bounds_calls_and_changes_nothing(small_stylizer, bank, images):
-    gen = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    def gen() -> torch.Generator:
+        return torch.Generator().manual_seed(3)
+
     whole = StyleTTA(ColourNet().eval(), small_stylizer, bank, n_styles=3, generator=gen())(images)
     net = ColourNet().eval()
     chunked = StyleTTA(net, small_stylizer, bank, n_styles=3, chunk_size=5, generator=gen())(images)

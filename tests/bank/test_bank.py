@@ -7,12 +7,12 @@ import re
 import numpy as np
 import pytest
 import torch
-from helpers import CAMELYON_MEAN, CAMELYON_STD, examples, make_small_model, truncated_jpeg, write_images
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 import stylizing_vit_aug as sva
+from helpers import CAMELYON_MEAN, CAMELYON_STD, examples, make_small_model, truncated_jpeg, write_images
 from stylizing_vit_aug import bank as bank_module
 from stylizing_vit_aug import cli
 from stylizing_vit_aug.bank import (
@@ -125,8 +125,13 @@ def test_save_without_streams_and_load_round_trip(tmp_path, small_stylizer, crop
 def test_sampling_statistics_and_determinism(small_stylizer):
     images = torch.randint(0, 256, (100, 3, 32, 32), dtype=torch.uint8)
     bank = StyleBank.from_images(images, small_stylizer, domains=["big"] * 90 + ["rare"] * 10, encode=False)
-    draw = lambda strategy, seed, **kw: bank.sample(4000, generator=torch.Generator().manual_seed(seed), strategy=strategy, **kw)
-    rare_share = lambda index: float((index >= 90).float().mean())
+
+    def draw(strategy: str, seed: int, **kw) -> torch.Tensor:
+        return bank.sample(4000, generator=torch.Generator().manual_seed(seed), strategy=strategy, **kw)
+
+    def rare_share(index: torch.Tensor) -> float:
+        return float((index >= 90).float().mean())
+
     assert rare_share(draw("uniform", 0)) == pytest.approx(0.10, abs=0.025)
     assert rare_share(draw("balanced", 0)) == pytest.approx(0.50, abs=0.03)
     balanced = draw("balanced", 0)
@@ -144,7 +149,10 @@ def test_style_images_crops_and_color_stats(crops_bank):
     whole = crops_bank.style_images([0, 1])
     assert whole.shape == (2, 3, 32, 32) and whole.dtype == torch.float32
     torch.testing.assert_close(whole, crops_bank.images[[0, 1]].float() / 255)
-    crop = lambda seed: crops_bank.style_images([0, 1], crop=0.5, generator=torch.Generator().manual_seed(seed))
+
+    def crop(seed: int) -> torch.Tensor:
+        return crops_bank.style_images([0, 1], crop=0.5, generator=torch.Generator().manual_seed(seed))
+
     assert crop(0).shape == whole.shape and torch.equal(crop(0), crop(0))
     assert not torch.equal(crop(0), crop(1)) and not torch.equal(crop(0), whole)
     stats = crops_bank.color_stats()

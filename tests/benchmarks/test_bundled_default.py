@@ -79,7 +79,8 @@ def test_stylize_transform_with_no_arguments(monkeypatch, histology_crops):
 
 def test_a_built_wheel_ships_the_weights(tmp_path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)],
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+         "-q", "-w", str(tmp_path)],
         check=True, timeout=300,
     )
     (wheel,) = tmp_path.glob("stylizing_vit_aug-*.whl")
@@ -145,7 +146,10 @@ def test_the_shipped_card_names_no_machine_path():
             yield value
 
     config = json.loads((WEIGHTS / "config.json").read_text())
-    absolute = [s for s in strings(config) if PurePosixPath(s).is_absolute() or PureWindowsPath(s).drive or s.startswith("~")]
+    absolute = [
+        s for s in strings(config)
+        if PurePosixPath(s).is_absolute() or PureWindowsPath(s).drive or s.startswith("~")
+    ]
     assert not absolute, absolute
     source = config["provenance"]["source"]
     assert source is None or not Path(source).is_absolute()

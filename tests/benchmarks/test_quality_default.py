@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from helpers import make_small_model
 from PIL import Image
 
 import stylizing_vit_aug as sva
+from helpers import make_small_model
 from stylizing_vit_aug import metrics
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "quality_default.py"

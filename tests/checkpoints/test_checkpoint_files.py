@@ -20,7 +20,7 @@ import yaml
 from safetensors.torch import save_file
 
 import stylizing_vit_aug as sva
-from helpers import UNITS_HINT, CAMELYON_MEAN, CAMELYON_STD, assert_same_weights, make_small_model, state_of
+from helpers import CAMELYON_MEAN, CAMELYON_STD, UNITS_HINT, assert_same_weights, make_small_model, state_of
 from stylizing_vit_aug import hub
 from stylizing_vit_aug.checkpoints import (
     CorruptCheckpoint,

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import CAMELYON_MEAN, CAMELYON_STD, examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import stylizing_vit_aug as sva
+from helpers import CAMELYON_MEAN, CAMELYON_STD, examples
 from stylizing_vit_aug import cli
 from stylizing_vit_aug import model as model_module
 from stylizing_vit_aug.bank.storage import FILE_FORMAT, BankFileError, read_bank_info
@@ -442,7 +442,9 @@ def _header_json(entries: dict, with_metadata: bool) -> tuple[bytes, int | None]
         size = _nbytes(entry)
         if size is None:
             valid = False
-            header[name] = entry if not isinstance(entry, tuple) else {"dtype": entry[0], "shape": entry[1], "data_offsets": [0, 0]}
+            if isinstance(entry, tuple):
+                entry = {"dtype": entry[0], "shape": entry[1], "data_offsets": [0, 0]}
+            header[name] = entry
             continue
         header[name] = {"dtype": entry[0], "shape": entry[1], "data_offsets": [position, position + size]}
         position += size
@@ -494,7 +496,8 @@ def damaged_training_records(draw) -> dict:
     arch = dict(TINY)
     for _ in range(draw(st.integers(0, 2))):
         arch[draw(st.sampled_from(FIELDS))] = draw(ODD_VALUES)
-    trainer = {"step": draw(st.sampled_from([3, -1, "3", None, 2**70])), "architecture": arch, "mean": [0.5] * 3, "std": [0.25] * 3}
+    step = draw(st.sampled_from([3, -1, "3", None, 2**70]))
+    trainer = {"step": step, "architecture": arch, "mean": [0.5] * 3, "std": [0.25] * 3}
     if draw(st.integers(0, 5)) == 0:
         trainer.pop(draw(st.sampled_from(sorted(trainer))))
     return {"trainer": trainer, "scheduler": draw(st.sampled_from([{}, None, [1]])),

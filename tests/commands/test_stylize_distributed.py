@@ -116,7 +116,8 @@ def test_a_crashed_rank_then_one_process_resumes_with_nothing_lost_or_written_tw
     rows = read_stylize_log(out / "stylize_log.csv")
     assert rows == read_stylize_log(tmp_path / "ref" / "stylize_log.csv")  # one row per output, the same styles
     assert _files(out) == _files(tmp_path / "ref")
-    assert sorted(p.name for p in out.iterdir()) == sorted([*(f"img{i:02d}.png" for i in range(count)), "stylize_log.csv"])
+    expected = [*(f"img{i:02d}.png" for i in range(count)), "stylize_log.csv"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(expected)
 
 
 def test_styles_per_image_needs_as_many_styles(tmp_path, checkpoint, capsys):
@@ -132,7 +133,9 @@ def test_styles_per_image_needs_as_many_styles(tmp_path, checkpoint, capsys):
 
 @pytest.mark.parametrize("environment, message", [({"WORLD_SIZE": "two"}, "must be integers"),
                                                   ({"WORLD_SIZE": "2", "RANK": "2"}, "must lie in 0..WORLD_SIZE-1")])
-def test_a_broken_launcher_environment_is_a_clear_error(tmp_path, checkpoint, monkeypatch, capsys, environment, message):
+def test_a_broken_launcher_environment_is_a_clear_error(
+    tmp_path, checkpoint, monkeypatch, capsys, environment, message
+):
     write_images(tmp_path / "in", 1)
     for name, value in environment.items():
         monkeypatch.setenv(name, value)

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import examples, random_rgb, truncated_jpeg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageOps
 
+from helpers import examples, random_rgb, truncated_jpeg
 from stylizing_vit_aug import images
 from stylizing_vit_aug.images import (
     ImageReadError,
@@ -297,7 +297,6 @@ def test_stylize_keeps_lossless_webp_exact_and_carries_alpha(tmp_path):
     """`stylize --strength 0` gives back a lossless WebP's pixels exactly (it was re-encoded
     lossy: max diff 11), and an RGBA input comes back RGBA with its alpha unchanged."""
     from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
-
     from stylizing_vit_aug import cli, hub
 
     hub.save_pretrained(make_small_model(), tmp_path / "ckpt", mean=CAMELYON_MEAN, std=CAMELYON_STD)

@@ -15,11 +15,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from helpers import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from helpers import examples
 from stylizing_vit_aug.images import ImageError, from_batch, kinds, to_batch
 
 
@@ -33,14 +33,18 @@ def _rgba(seed: int = 0, size: int = 24) -> np.ndarray:
     kind=st.sampled_from(["torch", "numpy", "pil"]), gray=st.booleans(), batched=st.booleans(),
     dtype=st.sampled_from(["uint8", "uint16", "float32"]), strength=st.floats(0.1, 1), seed=st.integers(0, 99),
 )
-def test_alpha_comes_back_unchanged_and_colour_is_stylised(small_stylizer_module, kind, gray, batched, dtype, strength, seed):
+def test_alpha_comes_back_unchanged_and_colour_is_stylised(
+    small_stylizer_module, kind, gray, batched, dtype, strength, seed
+):
     pixels = _rgba(seed)
     if gray:
         pixels = pixels[..., [0, 3]]
     if kind == "pil":
         image, batched = Image.fromarray(pixels), False
     elif kind == "numpy":
-        image = {"uint8": pixels, "uint16": pixels.astype(np.uint16) * 257, "float32": pixels.astype(np.float32) / 255}[dtype]
+        image = {
+            "uint8": pixels, "uint16": pixels.astype(np.uint16) * 257, "float32": pixels.astype(np.float32) / 255,
+        }[dtype]
         image = np.stack([image, image]) if batched else image
     else:
         tensor = torch.from_numpy(pixels).permute(2, 0, 1)
@@ -63,11 +67,12 @@ def test_alpha_comes_back_unchanged_and_colour_is_stylised(small_stylizer_module
 
 @pytest.fixture(scope="module")
 def small_stylizer_module():
+    import stylizing_vit_aug as sva
     from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
 
-    import stylizing_vit_aug as sva
-
-    return sva.Stylizer(make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32, mode="detail")
+    return sva.Stylizer(
+        make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32, mode="detail"
+    )
 
 
 @pytest.mark.parametrize(
@@ -77,7 +82,10 @@ def small_stylizer_module():
 )
 def test_pil_modes_are_converted_once_and_said_once(small_stylizer_module, caplog, monkeypatch, mode, given_back):
     monkeypatch.setattr(kinds, "_told", set())
-    base = Image.fromarray(_rgba()[..., :3]).quantize(16) if mode in ("P", "PT") else Image.fromarray(_rgba()).convert(mode)
+    if mode in ("P", "PT"):
+        base = Image.fromarray(_rgba()[..., :3]).quantize(16)
+    else:
+        base = Image.fromarray(_rgba()).convert(mode)
     if mode == "PT":
         base.info["transparency"] = 0
     with caplog.at_level(logging.WARNING):
@@ -100,7 +108,8 @@ def test_batch_stylize_carries_alpha_of_the_chosen_rows(small_stylizer_module):
     from stylizing_vit_aug.transforms.batch import BatchStylize
 
     batch = torch.from_numpy(np.stack([_rgba(i, 32) for i in range(4)])).permute(0, 3, 1, 2).contiguous()
-    out, info = BatchStylize(small_stylizer_module, p=0.5, generator=torch.Generator().manual_seed(0))(batch, return_info=True)
+    augment = BatchStylize(small_stylizer_module, p=0.5, generator=torch.Generator().manual_seed(0))
+    out, info = augment(batch, return_info=True)
     assert out.shape == batch.shape and torch.equal(out[:, 3], batch[:, 3])
     assert torch.equal(out[~info.applied], batch[~info.applied])
 
@@ -182,7 +191,9 @@ def test_an_input_that_requires_grad_converts_without_a_warning(small_stylizer_m
 
 # -- issue 19: a DataLoader epoch over a folder of every kind ---------------------------------------
 @pytest.mark.parametrize("p", [0.5, 1.0])
-def test_a_dataloader_epoch_over_mixed_modes_runs_with_the_documented_kinds(tmp_path, small_stylizer_module, bank_module, p):
+def test_a_dataloader_epoch_over_mixed_modes_runs_with_the_documented_kinds(
+    tmp_path, small_stylizer_module, bank_module, p
+):
     from stylizing_vit_aug.transforms.torchvision import StylizeTransform
 
     rng = np.random.default_rng(0)

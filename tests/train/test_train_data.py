@@ -112,7 +112,10 @@ def test_mixed_seeds_repeat_fit_a_generator_and_tell_inputs_apart(first, second)
     seed = mix_seed(*first)
     assert seed == mix_seed(*first) and 0 <= seed < 2**63
     torch.Generator().manual_seed(seed)  # a valid torch seed
-    words = lambda values: [v % 2**64 for v in values]  # noqa: E731  (what the hash sees)
+
+    def words(values: list[int]) -> list[int]:
+        return [v % 2**64 for v in values]  # what the hash sees
+
     if words(first) != words(second):
         assert mix_seed(*second) != seed
     for near in ([*first, 0], [v + 1 for v in first], [2**32 * v for v in first]):  # the known traps

@@ -36,7 +36,7 @@ def test_run_writes_log_previews_checkpoint_and_a_loadable_export(uninterrupted)
     assert [r["step"] for r in log] == list(range(1, 9))
     assert all(set(r) >= {"loss", "identity", "consistency", "anatomical", "style", "lr", "grad_norm"} for r in log)
     assert log[-1]["lr"] == pytest.approx(0.0, abs=1e-12)  # cosine to zero
-    validation = [json.loads(l) for l in (uninterrupted / "validation.jsonl").read_text().splitlines()]
+    validation = [json.loads(line) for line in (uninterrupted / "validation.jsonl").read_text().splitlines()]
     assert [(v["step"], v["epoch"]) for v in validation] == [(4, 1), (8, 2)]  # --validate-every 4 steps
     assert "ssim" in validation[0] and "val_loss" in validation[0]
     assert sorted(p.name for p in (uninterrupted / "previews").iterdir()) == ["step_000004.png", "step_000008.png"]
@@ -80,7 +80,8 @@ def test_stop_after_then_resume_continues_the_schedule(data, uninterrupted, tmp_
     assert run_train(parse(str(data), *args, "--stop-after", "5")) == 0
     assert not (run / "final").exists()
     assert run_train(parse(str(data), *args, "--resume", str(run))) == 0
-    assert [r["loss"] for r in read_train_log(run)] == pytest.approx([r["loss"] for r in read_train_log(uninterrupted)], rel=1e-6)
+    expected = [r["loss"] for r in read_train_log(uninterrupted)]
+    assert [r["loss"] for r in read_train_log(run)] == pytest.approx(expected, rel=1e-6)
 
 
 @pytest.mark.parametrize("total, warmup", [(8, 0), (8, 1), (8, 3), (5, 8), (6000, 200)])
@@ -104,7 +105,8 @@ def test_schedule_warms_up_linearly_then_decays_by_cosine_to_zero(total, warmup)
     seen, _ = schedule(total)
     # lr used by step s + 1: (s + 1) / W of the peak while warming up, then cosine to zero at the end
     expected = [
-        lr * (s + 1) / warmup if s < warmup else lr * 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(1, total - warmup)))
+        lr * (s + 1) / warmup if s < warmup
+        else lr * 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(1, total - warmup)))
         for s in range(total + 1)
     ]
     assert seen == pytest.approx(expected, rel=0, abs=1e-12 * lr)
@@ -183,7 +185,8 @@ def test_checkpoint_interrupted_mid_write_keeps_the_previous_one(data, tmp_path,
 
 def test_fine_tune_from_an_exported_directory(data, uninterrupted, tmp_path):
     run = tmp_path / "finetune"
-    assert run_train(parse(str(data), "-o", str(run), "--init", str(uninterrupted / "final"), *options(epochs="1"))) == 0
+    init = str(uninterrupted / "final")
+    assert run_train(parse(str(data), "-o", str(run), "--init", init, *options(epochs="1"))) == 0
     config = json.loads((run / "final" / "config.json").read_text())
     assert config["provenance"]["base_model"] == str((uninterrupted / "final").resolve())
     start = sva.load_stylizer(str(uninterrupted / "final"), device="cpu").model.state_dict()

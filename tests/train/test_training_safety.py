@@ -111,7 +111,8 @@ def test_non_finite_weights_are_never_checkpointed_or_exported(data, tmp_path):
     before = last_checkpoint(tmp_path).read_bytes()
     with torch.no_grad():
         trainer.model.encoder.patch_embed.proj.weight[0, 0, 0, 0] = float("nan")
-    with pytest.raises(TrainingDiverged, match="not writing the checkpoint: the weights after step 0 hold NaN or Inf in encoder.patch_embed.proj.weight"):
+    refusal = "not writing the checkpoint: the weights after step 0 hold NaN or Inf in encoder.patch_embed.proj.weight"
+    with pytest.raises(TrainingDiverged, match=refusal):
         trainer.save_checkpoint()
     with pytest.raises(TrainingDiverged, match="not writing the export"):
         trainer.export()
@@ -139,7 +140,8 @@ def test_init_refuses_an_export_with_non_finite_weights_naming_it(data, tmp_path
     with torch.no_grad():
         model.encoder.patch_embed.proj.weight.fill_(float("nan"))
     save_pretrained(model, tmp_path / "nan-model", mean=CAMELYON_MEAN, std=CAMELYON_STD)
-    assert run_train(parse(str(data), "-o", str(tmp_path / "run"), "--init", str(tmp_path / "nan-model"), *options())) == 2
+    init = str(tmp_path / "nan-model")
+    assert run_train(parse(str(data), "-o", str(tmp_path / "run"), "--init", init, *options())) == 2
     err = capsys.readouterr().err
     assert "nan-model" in err and "NaN or Inf" in err
     assert not (tmp_path / "run" / "log.jsonl").exists()
@@ -175,7 +177,8 @@ def test_extend_continues_the_cosine_from_the_current_rate_and_resumes_exactly(d
     assert rate == pytest.approx(1e-3 * 0.5 * (1 + math.cos(math.pi * 2 / 4)))
     expected = [rate * 0.5 * (1 + math.cos(math.pi * k / 6)) for k in range(1, 7)]  # cosine over steps 2..8
     assert rates[2:] == pytest.approx(expected, rel=1e-9, abs=1e-15)
-    assert all(later <= earlier for earlier, later in itertools.pairwise(rates[1:])) and rates[-1] == pytest.approx(0, abs=1e-15)
+    assert all(later <= earlier for earlier, later in itertools.pairwise(rates[1:]))
+    assert rates[-1] == pytest.approx(0, abs=1e-15)
     assert (extended / "final").is_dir()
     # an extended run killed part-way resumes exactly, with or without --extend repeated
     args = ["-o", str(killed), *STAIN, "--max-steps", "8", "--resume"]
@@ -222,7 +225,8 @@ def test_an_extended_schedule_never_raises_the_rate_and_ends_at_zero(total, warm
 # -- validation cadence and crops ----------------------------------------------------------------
 def test_validation_runs_every_n_steps_and_at_the_end_not_every_epoch(data, tmp_path):
     # a small folder: one step per epoch
-    args = [str(data), "-o", str(tmp_path), *STAIN, "--samples-per-epoch", "2", "--max-steps", "6", "--validate-every", "4"]
+    args = [str(data), "-o", str(tmp_path), *STAIN,
+            "--samples-per-epoch", "2", "--max-steps", "6", "--validate-every", "4"]
     assert run_train(parse(*args)) == 0
     validation = [json.loads(line) for line in (tmp_path / "validation.jsonl").read_text().splitlines()]
     assert [v["step"] for v in validation] == [4, 6]

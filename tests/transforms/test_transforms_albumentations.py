@@ -24,7 +24,9 @@ def _run(pipeline: A.Compose, images: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def test_compose_seed_reproduces_exactly_and_other_seeds_differ(small_stylizer, bank, histology_crops):
-    make = lambda seed: A.Compose([AlbumentationsStylize(small_stylizer, bank, strength=(0.2, 1.0), p=0.5)], seed=seed)
+    def make(seed: int) -> A.Compose:
+        return A.Compose([AlbumentationsStylize(small_stylizer, bank, strength=(0.2, 1.0), p=0.5)], seed=seed)
+
     first, again, other = _run(make(3), histology_crops), _run(make(3), histology_crops), _run(make(4), histology_crops)
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     assert not all(np.array_equal(a, b) for a, b in zip(first, other))

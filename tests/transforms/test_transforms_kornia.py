@@ -9,13 +9,13 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from helpers import CAMELYON_MEAN, CAMELYON_STD, examples, make_small_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kornia.augmentation import AugmentationSequential
 from kornia.geometry.boxes import Boxes
 
 import stylizing_vit_aug as sva
+from helpers import CAMELYON_MEAN, CAMELYON_STD, examples, make_small_model
 from stylizing_vit_aug.transforms import _common
 from stylizing_vit_aug.transforms.kornia import RandomStylize
 
