@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +48,12 @@ def test_stylizer_pool_styles_come_from_other_training_sources(bench, tmp_path):
     sources = bench.SOURCES
     args = bench.parse_args(["--out", str(tmp_path), "--crops", "6", "--copies", "3"])
     run = bench.Run(args, sources={})
-    # each restyled set is filled with its style source's index, so the pool shows where its styles came from
-    run.restyled = lambda task, method, content, style: torch.full((6, 3, 2, 2), sources.index(style), dtype=torch.uint8)
+
+    def restyled(task, method, content, style):
+        # each restyled set is filled with its style source's index, so the pool shows where its styles came from
+        return torch.full((6, 3, 2, 2), sources.index(style), dtype=torch.uint8)
+
+    run.restyled = restyled
     for fold in sources:
         pool = run.stylizer_pool("ours_batch", fold, "focus")
         kept = [s for s in sources if s != fold]
@@ -65,9 +69,12 @@ def test_comparisons_pair_ours_with_the_best_peer_seed_by_seed(bench):
 
     records = []
     for seed, base in enumerate([0.6, 0.7, 0.8]):  # seeds differ a lot; the paired difference does not
-        for train, acc in (("none", base), ("hed_light", base + 0.05), ("reinhard", base - 0.1), ("ours_batch", base + 0.1)):
+        accuracies = {"none": base, "hed_light": base + 0.05, "reinhard": base - 0.1, "ours_batch": base + 0.1}
+        for train, acc in accuracies.items():
             for fold in ("he_tcia", "ihc_colon"):
-                records.append({"fold": fold, "task": "focus", "train": train, "test": "plain", "seed": seed, "accuracy": acc})
+                records.append(
+                    {"fold": fold, "task": "focus", "train": train, "test": "plain", "seed": seed, "accuracy": acc}
+                )
     (row,) = [c for c in summarise(records)["comparisons"] if c["task"] == "all"]
     assert row["ours"] == "ours_batch" and row["peer"] == "hed_light"
     assert row["difference"] == pytest.approx(0.05) and row["ci95"] == pytest.approx(0.0, abs=1e-9)
