@@ -48,12 +48,11 @@ from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import stylizing_vit_aug as sva
 from dg import methods as M
 from dg.data import SOURCES, TASKS, build_sources, fold_data
 from dg.report import markdown_tables, plot, summarise, write_csv
 from dg.train import Ensemble, Recipe, SmallCNN, probabilities, train_classifier
-
-import stylizing_vit_aug as sva
 from stylizing_vit_aug.registry import DATASET_STATS
 
 logger = logging.getLogger("dg")
@@ -281,8 +280,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     parser.add_argument("--methods", nargs="+", default=list(M.TRAIN_METHODS), choices=M.TRAIN_METHODS)
     parser.add_argument("--seeds", type=int, default=5, help="training seeds 0..N-1 (default 5)")
-    parser.add_argument("--crops", type=int, default=48, help="labelled training crops per source and task (default 48)")
-    parser.add_argument("--test-crops", type=int, default=32, help="labelled test crops of the held-out source (default 32)")
+    parser.add_argument("--crops", type=int, default=48, help="labelled training crops per source and task")
+    parser.add_argument("--test-crops", type=int, default=32, help="labelled test crops of the held-out source")
     parser.add_argument("--references", type=int, default=4, help="clean reference crops per source (default 4)")
     parser.add_argument("--size", type=int, default=64, help="working size in px (default 64; cut at 4x)")
     parser.add_argument("--copies", type=int, default=2, help="augmented copies per training crop (default 2)")
@@ -290,14 +289,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=RECIPE.steps, help=f"default {RECIPE.steps}")
     parser.add_argument("--batch-size", type=int, default=RECIPE.batch_size, help=f"default {RECIPE.batch_size}")
     parser.add_argument("--lr", type=float, default=RECIPE.lr, help=f"default {RECIPE.lr}")
-    parser.add_argument("--p", type=float, default=RECIPE.p, help=f"probability of an augmented copy (default {RECIPE.p})")
+    parser.add_argument("--p", type=float, default=RECIPE.p, help=f"probability of a pool copy (default {RECIPE.p})")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                         help="processes, one thread each (default: 2, or 1 on one core)")
-    parser.add_argument("--plot", type=Path, default=None, help="also write the plot here (e.g. docs/benchmarks-dg.png)")
+    parser.add_argument("--plot", type=Path, default=None, help="also write the plot here (docs/benchmarks-dg.png)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.folds, args.tasks, args.seeds, args.crops, args.test_crops, args.references = ["ihc_colon"], ["focus"], 2, 4, 4, 1
-        args.copies, args.steps, args.batch_size, args.tta_views, args.workers = 1, 2, 8, 2, 1
+        args.folds, args.tasks, args.seeds, args.workers = ["ihc_colon"], ["focus"], 2, 1
+        args.crops, args.test_crops, args.references, args.copies = 4, 4, 1, 1
+        args.steps, args.batch_size, args.tta_views = 2, 8, 2
     args.seeds = list(range(args.seeds))
     return args
 
@@ -330,7 +330,8 @@ def execute(run: Run) -> None:
             for unit in units:
                 function(unit)
             continue
-        with multiprocessing.get_context("fork").Pool(run.args.workers, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(run.args.workers, initializer=torch.set_num_threads, initargs=(1,)) as pool:
             for _ in pool.imap_unordered(function, units):
                 pass
 
@@ -363,7 +364,8 @@ def write_outputs(run: Run, records: list[dict], info: dict, wall: float) -> Non
             "compute_seconds_recorded": sum(r["seconds"] for r in records)}
     (args.out / "results.json").write_text(json.dumps({"meta": meta, "summary": summary}, indent=1))
     write_csv(records, args.out / "results.csv")
-    title = f"DG benchmark, leave one source out ({len(args.seeds)} seeds, 95 % CI) — {info['date']}, torch {info['torch']}"
+    title = f"DG benchmark, leave one source out ({len(args.seeds)} seeds, 95 % CI)"
+    title += f" — {info['date']}, torch {info['torch']}"
     (args.out / "table.md").write_text(f"<!-- {title}; {info['cpu']} -->\n\n" + markdown_tables(summary))
     for path in [args.out / "dg.png"] + ([args.plot] if args.plot else []):
         plot(summary, path, title)

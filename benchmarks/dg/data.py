@@ -91,7 +91,10 @@ def downsample(images: torch.Tensor, size: int) -> torch.Tensor:
 
 def blur(images: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
     """Gaussian blur each image with its own sigma (px), uint8 in and out."""
-    out = [gaussian_blur(img.float(), kernel_size=2 * int(np.ceil(3 * float(s))) + 1, sigma=float(s)) for img, s in zip(images, sigmas)]
+    out = [
+        gaussian_blur(img.float(), kernel_size=2 * int(np.ceil(3 * float(s))) + 1, sigma=float(s))
+        for img, s in zip(images, sigmas, strict=True)
+    ]
     return torch.stack(out).round().clamp(0, 255).to(torch.uint8)
 
 

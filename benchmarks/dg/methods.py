@@ -97,9 +97,11 @@ def fitted_normalizers(kind: str, references: torch.Tensor) -> list:
     """One torchstain normaliser (``reinhard`` or ``macenko``, torch backend) fitted per reference."""
     import torchstain
 
+    normalizers = torchstain.normalizers
+    kinds = {"reinhard": normalizers.ReinhardNormalizer, "macenko": normalizers.MacenkoNormalizer}
     out = []
     for ref in references:
-        norm = (torchstain.normalizers.ReinhardNormalizer if kind == "reinhard" else torchstain.normalizers.MacenkoNormalizer)(backend="torch")
+        norm = kinds[kind](backend="torch")
         norm.fit(ref)
         out.append(norm)
     return out
@@ -137,25 +139,32 @@ def build_pool(
     torch.manual_seed(seed)
     images = train.images
     all_refs = torch.cat(list(references.values()))
+    augment: Callable[[torch.Tensor], torch.Tensor]
     if method == "colorjitter":
-        jitter = v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.05)
-        make = lambda: _per_image(images, jitter)
+        augment = v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.05)
     elif method in HED_SIGMA:
-        make = lambda: _per_image(images, lambda im: hed_jitter(im, HED_SIGMA[method], rng))
+        def augment(im: torch.Tensor) -> torch.Tensor:
+            return hed_jitter(im, HED_SIGMA[method], rng)
     elif method in ("reinhard", "macenko"):
         norms = fitted_normalizers(method, all_refs)
-        make = lambda: _per_image(images, lambda im: apply_normalizer(norms[rng.integers(len(norms))], im))
+
+        def augment(im: torch.Tensor) -> torch.Tensor:
+            return apply_normalizer(norms[rng.integers(len(norms))], im)
     elif method == "randstainna":
         rand = RandStainNA(images)
-        make = lambda: _per_image(images, lambda im: rand(im, rng))
+
+        def augment(im: torch.Tensor) -> torch.Tensor:
+            return rand(im, rng)
     elif method == "hestain":
         import albumentations as A
 
         pipeline = A.Compose([A.HEStain(p=1.0)], seed=seed)
-        make = lambda: _per_image(images, lambda im: _chw(pipeline(image=_hwc(im).copy())["image"].astype(np.float64)))
+
+        def augment(im: torch.Tensor) -> torch.Tensor:
+            return _chw(pipeline(image=_hwc(im).copy())["image"].astype(np.float64))
     else:
         raise ValueError(f"no pool for method {method!r}")
-    return torch.stack([make() for _ in range(copies)])
+    return torch.stack([_per_image(images, augment) for _ in range(copies)])
 
 
 def stylized_pair(

@@ -154,10 +154,14 @@ def markdown_tables(summary: dict) -> str:
     """One table per task (rows: methods; columns: held-out source, mean) and an overall table."""
     lines: list[str] = []
     for task in summary["tasks"]:
-        lines += [f"**Task `{task}`** — accuracy on the held-out source (mean ± 95 % CI over {len(summary['seeds'])} seeds)", ""]
+        n_seeds = len(summary["seeds"])
+        lines += [f"**Task `{task}`** — accuracy on the held-out source (mean ± 95 % CI over {n_seeds} seeds)", ""]
         header = ["method"] + summary["folds"] + ["mean over held-out sources"]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        best = {f: max(summary["cells"].get(f"{r}|{task}|{f}", {"mean": -1})["mean"] for r in summary["rows"]) for f in summary["folds"] + ["mean"]}
+        best = {
+            f: max(summary["cells"].get(f"{r}|{task}|{f}", {"mean": -1})["mean"] for r in summary["rows"])
+            for f in summary["folds"] + ["mean"]
+        }
         for row in summary["rows"]:
             cells = []
             for fold in summary["folds"] + ["mean"]:
@@ -167,9 +171,10 @@ def markdown_tables(summary: dict) -> str:
             lines.append("| " + " | ".join([display(row)] + cells) + " |")
         lines.append("")
     lines += ["**Both tasks, all held-out sources** (mean ± 95 % CI over seeds)", ""]
-    lines += ["| method | " + " | ".join(summary["tasks"]) + " | both |", "|---|" + "---|" * (len(summary["tasks"]) + 1)]
+    columns = summary["tasks"] + ["all"]
+    lines += ["| method | " + " | ".join(summary["tasks"]) + " | both |", "|---|" + "---|" * len(columns)]
     for row in summary["rows"]:
-        lines.append("| " + " | ".join([display(row)] + [_cell(summary, f"{row}|{t}|mean") for t in summary["tasks"] + ["all"]]) + " |")
+        lines.append("| " + " | ".join([display(row)] + [_cell(summary, f"{row}|{t}|mean") for t in columns]) + " |")
     return "\n".join(lines) + "\n\n" + comparisons_table(summary)
 
 

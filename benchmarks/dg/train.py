@@ -46,7 +46,7 @@ class SmallCNN(nn.Module):
         c_in = 3
         for i, c_out in enumerate(widths):
             patchify = i == 0 and stem > 2
-            conv = nn.Conv2d(c_in, c_out, stem, stride=stem) if patchify else nn.Conv2d(c_in, c_out, 3, stride=2, padding=1)
+            conv = nn.Conv2d(c_in, c_out, stem, stride=stem) if patchify else nn.Conv2d(c_in, c_out, 3, 2, padding=1)
             layers += [conv, nn.GroupNorm(4, c_out), nn.ReLU()]
             c_in = c_out
         self.features = nn.Sequential(*layers)
