@@ -53,6 +53,10 @@ class PixelObjective(torch.nn.Module):
         return f"pixel test objective, weights {self.weights.as_dict()}"
 
     def forward(self, model_batch: TrainBatch) -> LossOutput:
+        terms, images = self.compute_terms(model_batch)
+        return LossOutput(self.weights.weighted_sum(terms), terms, images)
+
+    def compute_terms(self, model_batch: TrainBatch) -> tuple[dict[str, torch.Tensor], tuple[torch.Tensor, ...]]:
         content, real = model_batch.content, model_batch.real_index
         assert real is not None and model_batch.domains is not None  # the trainer asked the data for them
         domains = model_batch.domains
@@ -66,7 +70,7 @@ class PixelObjective(torch.nn.Module):
             "pixel": F.l1_loss(recon.float(), content.float()),
             "real": F.l1_loss(stylized.float(), content.float()),
         }
-        return LossOutput(self.weights.weighted_sum(terms), terms, (recon, stylized))
+        return terms, (recon, stylized)
 
     def preview(self, batch: TrainBatch, out: LossOutput) -> Preview:
         return Preview(batch.real_index, out.images[0], out.images[1])
@@ -147,3 +151,60 @@ def test_the_trainer_never_names_an_objective():
     ]
     assert not [node for node in type_checks if "Objective" in ast.unparse(node)]
     assert objectives.OBJECTIVES is OBJECTIVES
+
+
+@dataclass(frozen=True)
+class EdgeWeights(PixelWeights):
+    edges: float = 0.25  # a new loss term, step 1 of 2: its weight field
+
+
+class EdgeObjective(PixelObjective):
+    """PixelObjective plus one term (step 2 of 2: compute it); nothing else is edited."""
+
+    terms = EdgeWeights.terms()
+
+    def __init__(self, model: sva.StylizingViT) -> None:
+        super().__init__(model)
+        self.weights = EdgeWeights()
+
+    def compute_terms(self, model_batch: TrainBatch) -> tuple[dict[str, torch.Tensor], tuple[torch.Tensor, ...]]:
+        terms, images = super().compute_terms(model_batch)
+        recon, content = images[0].float(), model_batch.content.float()
+        return {**terms, "edges": F.l1_loss(recon.diff(dim=-1), content.diff(dim=-1))}, images
+
+
+def test_a_loss_term_is_a_weight_field_and_its_computation(data, tmp_path, monkeypatch):
+    """CONTRIBUTING's 'a loss term': the field gives the term's name, default, parsing and text;
+    the trainer's log, validation and checkpoint take it from the objective with no other edit."""
+    assert EdgeWeights.terms() == ("pixel", "real", "edges")
+    assert EdgeWeights.parse("edges=2").edges == 2 and EdgeWeights.parse("1,0.5,3").edges == 3
+    assert EdgeWeights().as_text() == "pixel=1,real=0.5,edges=0.25"
+    with pytest.raises(ValueError, match="unknown loss term 'edge'"):
+        EdgeWeights.parse("edge=1")
+    spec = ObjectiveSpec(lambda model, *_: EdgeObjective(model), EdgeWeights, "edges")
+    monkeypatch.setitem(OBJECTIVES, "edges", spec)
+    run = tmp_path / "edges"
+    args = ["--init", "tiny", *ARCH, *options(epochs="1"), "--objective", "edges", "--pairing", "other-domain"]
+    assert run_train(parse(str(data), "-o", str(run), *args)) == 0
+    for record in read_train_log(run):
+        weighted = record["pixel"] + 0.5 * record["real"] + 0.25 * record["edges"]
+        assert record["loss"] == pytest.approx(weighted, rel=1e-6)
+    validation = json.loads((run / "validation.jsonl").read_text().splitlines()[-1])
+    assert "val_edges" in validation
+
+
+def test_every_built_in_term_is_on_the_command_line_with_its_default():
+    """The built-in weights' fields are the command line's terms: each parses by name and the
+    help shows every default, so a new field needs no edit of the command."""
+    import argparse
+
+    from stylizing_vit_aug.train.losses import LossWeights, StainWeights
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    text = " ".join(parser.format_help().split())
+    for kind, flag in ((StainWeights, "--stain-weights"), (LossWeights, "--loss-weights")):
+        assert f"(default: {kind().as_text(', ')})" in text, flag
+        for term in kind.terms():
+            parsed = parser.parse_args(["data", flag, f"{term}=0.125"])
+            assert getattr(parsed, flag[2:].replace("-", "_")).as_dict()[term] == 0.125
