@@ -47,7 +47,7 @@ def reference_model(preset: str, img_size: int, state: dict, perceptual: torch.n
     return reference.to(device).train()
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
     parser.add_argument("--batch", type=int, help="default: 64 on CUDA, 4 on CPU")
@@ -59,8 +59,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--iters", type=int, default=5)
     parser.add_argument("--json", type=Path, help="write the results here")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def report(args: argparse.Namespace, seconds: dict[str, float], batch: int, img_size: int, bf16: bool,
+           device: torch.device, perceptual_source: str) -> None:
+    """Print the timings (and write them to ``--json``)."""
+    rows = []
+    for name, value in seconds.items():
+        rows.append({"candidate": name, "seconds_per_step": value, "samples_per_s": batch / value})
+    speedup = seconds["reference"] / seconds["ours"] if "reference" in seconds else None
+    cuda = device.type == "cuda"
+    device_name = torch.cuda.get_device_name(device) if cuda else f"CPU ({torch.get_num_threads()} threads)"
+    precision = "bf16 autocast" if bf16 else "fp32"
+    print(f"training step, {args.preset} @ {img_size}px, batch {batch}, {precision}, {device_name}")
+    print(f"{'candidate':<12}{'s/step':>10}{'samples/s':>12}")
+    for row in rows:
+        print(f"{row['candidate']:<12}{row['seconds_per_step']:>10.4f}{row['samples_per_s']:>12.1f}")
+    if speedup is not None:
+        print(f"speed-up: {speedup:.2f}x")
+    if args.json:
+        result = {
+            "preset": args.preset, "img_size": img_size, "batch": batch, "device": device_name,
+            "precision": "bf16" if bf16 else "fp32", "perceptual": perceptual_source, "rows": rows, "speedup": speedup,
+        }
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     device = torch.device(args.device)
     cuda = device.type == "cuda"
     batch = args.batch or (64 if cuda else 4)
@@ -111,24 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         candidates["reference"] = theirs
 
     seconds = time_calls(candidates, device, args.warmup, args.iters)
-    rows = []
-    for name, value in seconds.items():
-        rows.append({"candidate": name, "seconds_per_step": value, "samples_per_s": batch / value})
-    speedup = seconds["reference"] / seconds["ours"] if "reference" in seconds else None
-    device_name = torch.cuda.get_device_name(device) if cuda else f"CPU ({torch.get_num_threads()} threads)"
-    precision = "bf16 autocast" if bf16 else "fp32"
-    print(f"training step, {args.preset} @ {img_size}px, batch {batch}, {precision}, {device_name}")
-    print(f"{'candidate':<12}{'s/step':>10}{'samples/s':>12}")
-    for row in rows:
-        print(f"{row['candidate']:<12}{row['seconds_per_step']:>10.4f}{row['samples_per_s']:>12.1f}")
-    if speedup is not None:
-        print(f"speed-up: {speedup:.2f}x")
-    if args.json:
-        result = {
-            "preset": args.preset, "img_size": img_size, "batch": batch, "device": device_name,
-            "precision": "bf16" if bf16 else "fp32", "perceptual": perceptual.source, "rows": rows, "speedup": speedup,
-        }
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    report(args, seconds, batch, img_size, bf16, device, perceptual.source)
     return 0
 
 

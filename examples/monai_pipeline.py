@@ -103,9 +103,18 @@ def main() -> None:
         torch.nn.Conv2d(32, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
         torch.nn.Linear(32, len(CLASSES)),
     )
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     start = time.perf_counter()
-    for epoch in range(args.epochs):
+    train(model, train_loader, val_loader, args.epochs)
+    print(f"{args.epochs} epochs with {args.workers} workers in {time.perf_counter() - start:.1f} s")
+    show = [dict(train_data[i]) for i in range(0, len(train_data), 12)]
+    write_preview(args.out, show, stylizer, bank, normalise, resize)
+
+
+def train(model: torch.nn.Module, train_loader: DataLoader, val_loader: DataLoader, epochs: int) -> None:
+    """Train ``model``, printing the last loss and the validation accuracy after each epoch."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    val_count = len(val_loader.dataset)
+    for epoch in range(epochs):
         model.train()
         for batch in train_loader:
             loss = torch.nn.functional.cross_entropy(model(batch["image"].as_tensor()), batch["label"])
@@ -115,11 +124,14 @@ def main() -> None:
         model.eval()
         with torch.no_grad():
             right = sum(int((model(b["image"].as_tensor()).argmax(1) == b["label"]).sum()) for b in val_loader)
-        print(f"epoch {epoch + 1}: last training loss {loss.item():.3f}, validation accuracy {right}/{len(val_data)}")
-    print(f"{args.epochs} epochs with {args.workers} workers in {time.perf_counter() - start:.1f} s")
+        print(f"epoch {epoch + 1}: last training loss {loss.item():.3f}, validation accuracy {right}/{val_count}")
 
-    # preview: raw patch | after Macenko normalisation | after normalisation and RandStylized
-    show = [dict(train_data[i]) for i in range(0, len(train_data), 12)]
+
+def write_preview(
+    out: Path, show: list[dict], stylizer: sva.Stylizer, bank: StyleBank, normalise: list, resize: Resized
+) -> None:
+    """One column per patch: raw (resized) | after Macenko normalisation | after normalisation and
+    RandStylized."""
     stylize = RandStylized("image", stylizer, bank, prob=1.0, strategy="balanced", value_range=(0, 255))
     preview = Compose([*normalise, stylize]).set_random_state(0)
     raw = [resize({"image": torch.from_numpy(s["image"]).permute(2, 0, 1)})["image"].as_tensor() for s in show]
@@ -128,11 +140,8 @@ def main() -> None:
         torch.stack([Compose(normalise)(dict(s))["image"].as_tensor() for s in show]),
         torch.stack([preview(dict(s))["image"].as_tensor() for s in show]),
     ]
-    save_image(torch.cat(rows).float() / 255, args.out / "preview.png", nrow=len(show))
-    print(
-        f"wrote {args.out / 'preview.png'} (rows: raw, Macenko-normalised, stylised) and "
-        f"{args.out / 'bank.safetensors'}"
-    )
+    save_image(torch.cat(rows).float() / 255, out / "preview.png", nrow=len(show))
+    print(f"wrote {out / 'preview.png'} (rows: raw, Macenko-normalised, stylised) and {out / 'bank.safetensors'}")
 
 
 if __name__ == "__main__":
