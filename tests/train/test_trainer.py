@@ -90,7 +90,7 @@ def test_schedule_warms_up_linearly_then_decays_by_cosine_to_zero(total, warmup)
     parameter = torch.nn.Parameter(torch.zeros(1))
 
     def schedule(steps: int, state: dict | None = None) -> tuple[list[float], dict]:
-        optimizer = torch.optim.AdamW([parameter], lr=lr)
+        optimizer = torch.optim.SGD([parameter], lr=lr)  # the schedule is the optimizer's lr, whatever the rule
         scheduler = warmup_cosine(optimizer, total, warmup)
         if state is not None:
             scheduler.load_state_dict(json.loads(state))  # as the checkpoint keeps it: JSON
