@@ -1,5 +1,5 @@
 """What several test files share that is not a fixture, so no test file imports another (the
-fixtures are in conftest.py): the small random model and its statistics, files to read and
+fixtures are in shared_fixtures.py): the small random model and its statistics, files to read and
 write (images, a truncated JPEG, the run logs), the tiny training run's arguments, a disk that
 fills up, and the ranks of a multi-process run started without the launcher.
 
@@ -35,7 +35,7 @@ CAMELYON_STD = (0.1787, 0.2131, 0.1721)
 # What every refusal of statistics in the wrong units says.
 UNITS_HINT = "0–1 units, e.g. ImageNet's (0.485, 0.456, 0.406)"
 
-# The hypothesis profile conftest.py loads: "ci" (fixed case counts) or "long" (20x the cases).
+# The hypothesis profile shared_fixtures.py loads: "ci" (fixed case counts) or "long" (20x the cases).
 HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 EXAMPLES_SCALE = {"ci": 1, "long": 20}.get(HYPOTHESIS_PROFILE, 1)
 

@@ -11,7 +11,7 @@
 * Statistics and 16-bit files: every mean/std is either valid or refused with the units hint;
   save_image/read_image round-trip 8/16-bit gray/RGB PNG/TIFF exactly.
 
-The ``ci`` profile (tests/conftest.py) runs 2,700 cases in all; ``HYPOTHESIS_PROFILE=long``
+The ``ci`` profile (tests/shared_fixtures.py) runs 2,700 cases in all; ``HYPOTHESIS_PROFILE=long``
 runs 20x as many.
 """
 

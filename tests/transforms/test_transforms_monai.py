@@ -24,7 +24,7 @@ from stylizing_vit_aug.images import ImageError  # noqa: E402
 from stylizing_vit_aug.transforms import _common  # noqa: E402
 from stylizing_vit_aug.transforms.monai import RandStylize, RandStylized  # noqa: E402
 
-# the conftest profile (no deadline; 20x the cases under HYPOTHESIS_PROFILE=long); the small
+# the shared fixtures' profile (no deadline; 20x the cases under HYPOTHESIS_PROFILE=long); the small
 # function-scoped fixtures are safe to reuse across generated cases
 FIXTURES_ACROSS_EXAMPLES = settings(
     suppress_health_check=[*settings.default.suppress_health_check, HealthCheck.function_scoped_fixture]
