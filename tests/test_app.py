@@ -200,6 +200,7 @@ def _pixels(src: str) -> np.ndarray:
         return np.asarray(Image.open(io.BytesIO(response.read())).convert("RGB"))
 
 
+@pytest.mark.slow
 def test_the_page_in_a_real_browser(saved, histology_crops, tmp_path, monkeypatch, capfd):
     """Load the page, upload a content image, move the strength slider: the grid follows, no error.
 

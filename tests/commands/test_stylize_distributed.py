@@ -41,6 +41,7 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*.png")}
 
 
+@pytest.mark.slow
 def test_two_processes_share_the_files_and_merge_one_record(tmp_path, checkpoint):
     write_images(tmp_path / "in" / "a", 3)
     write_images(tmp_path / "in" / "b", 2, size=(36, 36), seed=2)
@@ -76,6 +77,7 @@ def test_two_processes_share_the_files_and_merge_one_record(tmp_path, checkpoint
     assert single == {row["input"]: row["style"] for row in rows if ".s0." in row["output"]}
 
 
+@pytest.mark.slow
 def test_a_crashed_rank_then_one_process_resumes_with_nothing_lost_or_written_twice(
     tmp_path, checkpoint, monkeypatch, capsys
 ):

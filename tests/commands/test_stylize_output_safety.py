@@ -197,6 +197,7 @@ def test_a_record_shared_by_two_output_folders_is_held_too(tmp_path, run_in, cap
         holder.wait()
 
 
+@pytest.mark.slow
 def test_two_stylize_processes_on_one_folder_lose_no_row_and_no_image(tmp_path, checkpoint, capsys):
     count = 120
     write_images(tmp_path / "in", count, size=(64, 64))
@@ -263,6 +264,7 @@ def test_a_run_removes_only_the_partial_files_no_live_process_owns(tmp_path, run
     assert not live.exists()  # its writer is gone now
 
 
+@pytest.mark.slow
 def test_a_second_torchrun_run_is_refused_by_every_rank_without_hanging(tmp_path, checkpoint):
     write_images(tmp_path / "in", 2)
     style = write_images(tmp_path / "style", 1, size=(32, 32), seed=4)[0]

