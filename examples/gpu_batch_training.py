@@ -28,6 +28,7 @@ from _common import (
 
 import stylizing_vit_aug as sva
 from stylizing_vit_aug import BatchStylize
+from stylizing_vit_aug.images import Normalization
 from stylizing_vit_aug.transforms import StylizedLoader
 
 
@@ -51,11 +52,12 @@ def split_crops(size: int, per_source: int, generator: torch.Generator) -> tuple
     return torch.cat(train), torch.tensor(train_labels), torch.cat(test), torch.tensor(test_labels)
 
 
+IMAGENET = Normalization.checked((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+
 def normalise(images: torch.Tensor) -> torch.Tensor:
     """uint8 -> the classifier's input (ImageNet statistics, as timm models expect)."""
-    mean = images.new_tensor([0.485, 0.456, 0.406], dtype=torch.float32).view(1, 3, 1, 1)
-    std = images.new_tensor([0.229, 0.224, 0.225], dtype=torch.float32).view(1, 3, 1, 1)
-    return (images.float() / 255 - mean) / std
+    return IMAGENET.redo(images.float() / 255, torch.float32, "classifier input")
 
 
 @torch.no_grad()

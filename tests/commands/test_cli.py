@@ -280,7 +280,10 @@ def test_ctrl_c_while_importing_exits_130_with_one_line(tmp_path, entry):
     style = write_images(tmp_path / "style", 1)[0]
     write_images(tmp_path / "in", 4)
     command = [*program, "stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--style", str(style)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C's default disposition in the child, as in a terminal: a job started in the background
+    # of a non-interactive shell (`.ci/run &`) inherits SIGINT ignored, and Python keeps it so
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     while time.time() < deadline and process.poll() is None and not _loading_torch(process.pid):
         time.sleep(0.005)

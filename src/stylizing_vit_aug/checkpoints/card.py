@@ -80,7 +80,8 @@ Saved with {LIBRARY_NAME} {config['library_version']}.
 
 ## Normalisation
 
-Inputs are `(x / 255 - mean) / std` per channel; outputs are mapped back the same way.
+Inputs are 0–1 pixels normalised per channel with the mean and std below (as torchvision's
+`Normalize` does); outputs are mapped back the same way.
 
 | channel | mean | std |
 |---|---|---|
