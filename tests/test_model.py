@@ -147,3 +147,18 @@ def test_patch_embed_and_mlps_compute_what_timm_layers_do(reference_model):
         timm_mlp = Mlp(config.embed_dim, mlp.fc1.out_features)
         timm_mlp.load_state_dict(mlp.state_dict(), strict=True)
         assert torch.equal(mlp(tokens), timm_mlp(tokens))
+
+
+def test_the_model_is_built_from_its_config_and_takes_its_defaults_from_it():
+    """One home for the architecture's fields and defaults: ModelConfig."""
+    import dataclasses
+    import inspect
+
+    from stylizing_vit_aug.model import ModelConfig
+
+    keywords = inspect.signature(sva.StylizingViT).parameters
+    fields = dataclasses.fields(ModelConfig)
+    assert list(keywords) == [f.name for f in fields]
+    assert all(keywords[f.name].default == f.default for f in fields)
+    config = ModelConfig(img_size=32, patch_size=8, embed_dim=48, depth=2, num_heads=3)
+    assert sva.StylizingViT.from_config(config).config == config

@@ -66,13 +66,9 @@ class ModelConfig:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.img_size % self.patch_size:
-            raise ValueError(
-                f"img_size ({self.img_size}) must be a multiple of patch_size ({self.patch_size})"
-            )
+            raise ValueError(f"img_size ({self.img_size}) must be a multiple of patch_size ({self.patch_size})")
         if self.embed_dim % self.num_heads:
-            raise ValueError(
-                f"embed_dim ({self.embed_dim}) must be divisible by num_heads ({self.num_heads})"
-            )
+            raise ValueError(f"embed_dim ({self.embed_dim}) must be divisible by num_heads ({self.num_heads})")
         if self.mlp_ratio <= 0:
             raise ValueError(f"mlp_ratio must be positive, got {self.mlp_ratio!r}")
 
@@ -97,10 +93,9 @@ class ModelConfig:
         """
         if self.embed_dim % 2 or (self.embed_dim // 2) % (self.in_chans * self.patch_size):
             return (
-                f"embed_dim/2 ({self.embed_dim / 2:g}) is not divisible by in_chans*patch_size "
-                f"({self.in_chans}*{self.patch_size}): the decoder builds each patch and channel as "
-                "a rank-r product with r = embed_dim / (2*in_chans*patch_size). Choose embed_dim, "
-                "patch_size or in_chans so that it divides"
+                f"embed_dim/2 ({self.embed_dim / 2:g}) is not divisible by in_chans*patch_size ({self.in_chans}*"
+                f"{self.patch_size}): the decoder builds each patch and channel as a rank-r product with r = "
+                "embed_dim / (2*in_chans*patch_size). Choose embed_dim, patch_size or in_chans so that it divides"
             )
         return None
 
@@ -366,15 +361,15 @@ class StylizingViT(nn.Module):
     :class:`~stylizing_vit_aug.Stylizer` does that conversion.
     """
 
-    def __init__(
+    def __init__(  # the keywords and their defaults are ModelConfig's fields (one home)
         self,
-        img_size: int = 224,
-        patch_size: int = 16,
-        in_chans: int = 3,
-        embed_dim: int = 192,
-        depth: int = 12,
-        num_heads: int = 3,
-        mlp_ratio: float = 4.0,
+        img_size: int = ModelConfig.img_size,
+        patch_size: int = ModelConfig.patch_size,
+        in_chans: int = ModelConfig.in_chans,
+        embed_dim: int = ModelConfig.embed_dim,
+        depth: int = ModelConfig.depth,
+        num_heads: int = ModelConfig.num_heads,
+        mlp_ratio: float = ModelConfig.mlp_ratio,
     ) -> None:
         super().__init__()
         self.config = ModelConfig(img_size, patch_size, in_chans, embed_dim, depth, num_heads, mlp_ratio)
@@ -384,6 +379,11 @@ class StylizingViT(nn.Module):
         self._init_weights()
         if self.config.decode_problem:
             logger.warning("StylizingViT%s cannot decode: %s", self.config, self.config.decode_problem)
+
+    @classmethod
+    def from_config(cls, config: ModelConfig) -> StylizingViT:
+        """The model of an architecture (``config.json``, presets, training records)."""
+        return cls(**config.to_dict())
 
     # -- construction -------------------------------------------------------------------------
     def _init_weights(self) -> None:
@@ -593,7 +593,7 @@ def create_model(name: str = "tiny", **overrides) -> StylizingViT:
             f"unknown argument(s) {sorted(unknown)}; StylizingViT takes "
             f"{sorted(ModelConfig.__dataclass_fields__)}"
         )
-    return StylizingViT(**{**PRESETS[name], **overrides})
+    return StylizingViT.from_config(ModelConfig(**{**PRESETS[name], **overrides}))
 
 
 def count_parameters(model: nn.Module) -> int:

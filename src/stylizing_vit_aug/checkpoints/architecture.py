@@ -78,7 +78,7 @@ def parameter_count(config: ModelConfig) -> int:
 
 
 def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
-    """Every state-dict key of ``StylizingViT(**config.to_dict())`` and its shape, without building it."""
+    """Every state-dict key of ``StylizingViT.from_config(config)`` and its shape, without building it."""
     shapes = _other_shapes(config)
     block = _block_shapes(config)
     for index in range(config.depth):

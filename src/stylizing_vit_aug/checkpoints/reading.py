@@ -261,7 +261,7 @@ def model_from_state_dict(
     the shapes are checked against it before the model is built."""
     state_dict = clean_state_dict(state_dict)
     config = check_weights_fit(state_dict, config, origin)
-    model = StylizingViT(**config.to_dict())
+    model = StylizingViT.from_config(config)
     return load_weights(model, state_dict, origin)
 
 
@@ -277,4 +277,4 @@ def load_model_file(path: str | os.PathLike, config: ModelConfig | None, origin:
     config = check_weights_fit(entries, config, origin)
     _check_dtypes({name: entry.dtype for name, entry in entries.items()}, origin)
     state = _read_tensors(path, keys)
-    return load_weights(StylizingViT(**config.to_dict()), state, origin)
+    return load_weights(StylizingViT.from_config(config), state, origin)

@@ -286,12 +286,12 @@ class Trainer:
         config = self.config
         if self.resume_state is not None:
             trainer = self.resume_state["trainer"]
-            model = StylizingViT(**ModelConfig(**trainer["architecture"]).to_dict())
+            model = StylizingViT.from_config(ModelConfig(**trainer["architecture"]))
             model.load_state_dict(self.resume_state["model"], strict=True)
             return model, trainer["mean"], trainer["std"], trainer.get("base_model")
         if config.init in PRESETS:
             torch.manual_seed(config.seed)
-            model = StylizingViT(**ModelConfig(**{**PRESETS[config.init], **config.architecture}).to_dict())
+            model = StylizingViT.from_config(ModelConfig(**{**PRESETS[config.init], **config.architecture}))
             logger.info("training %s from scratch (%d parameters)", model.config, count_parameters(model))
             return model, config.mean, config.std, None
         from ..hub import load_stylizer
