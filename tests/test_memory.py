@@ -132,6 +132,7 @@ MEASURE = textwrap.dedent("""
 
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's resettable peak RSS")
+@pytest.mark.slow  # a process of its own measures its peak memory
 def test_a_large_image_is_never_one_float_tensor(tmp_path):
     """4000 x 4000 RGB: one float32 copy of it is 12 bytes a pixel; the whole-tensor path took
     ~60 above the input. The strip path's peak above the input is the uint8 output (3) plus a
@@ -162,6 +163,7 @@ READ_MEASURE = textwrap.dedent("""
 
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's resettable peak RSS")
+@pytest.mark.slow  # a process of its own measures its peak memory
 def test_reading_a_large_jpeg_holds_the_image_about_twice(tmp_path):
     """3000 x 3000 RGB JPEG: read_image used to hold PIL's decoded image (4 bytes a pixel), its
     ``tobytes`` (3) and a copy (3) at once, 3.3x the uint8 result; copied a band at a time it
