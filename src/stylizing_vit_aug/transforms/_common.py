@@ -101,6 +101,15 @@ def redo_normalize(
     return stats.redo(values01.to(like.device), like.dtype, f"{front_end} mean/std")
 
 
+def warn_deprecated(old: str, new: str, stacklevel: int = 2) -> None:
+    """The one deprecation message: ``old`` still works for one more release; use ``new``.
+    ``stacklevel`` counts from the caller of this function (2: whoever called the caller)."""
+    warnings.warn(
+        f"{old} is deprecated and will be removed in the next release: use {new}",
+        DeprecationWarning, stacklevel=stacklevel + 1,
+    )
+
+
 def renamed_keyword(new: Any, old: Any, new_name: str, old_name: str, owner: str) -> Any:
     """The value of a keyword argument renamed to ``new_name``: the old spelling works for one
     more release and warns (DeprecationWarning); both at once is an error."""
@@ -108,10 +117,7 @@ def renamed_keyword(new: Any, old: Any, new_name: str, old_name: str, owner: str
         return new
     if new is not None:
         raise TypeError(f"{owner}: pass {new_name}= only ({old_name}= is its deprecated old name)")
-    warnings.warn(
-        f"{owner}({old_name}=...) is deprecated and will be removed in the next release: use {new_name}=",
-        DeprecationWarning, stacklevel=3,
-    )
+    warn_deprecated(f"{owner}({old_name}=...)", f"{new_name}=", stacklevel=3)
     return old
 
 

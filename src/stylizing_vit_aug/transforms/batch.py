@@ -14,7 +14,6 @@ back bit-identical. Labels are untouched, so the module sits between the loader 
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +28,7 @@ from ..images import from_batch, to_batch
 from ..model import roll_pairs
 from ..stylizer import Stylizer
 from ._base import StyleAugmentation
-from ._common import redo_normalize, undo_normalize
+from ._common import redo_normalize, undo_normalize, warn_deprecated
 
 __all__ = ["BatchStylize", "StylizeCollate", "StylizeInfo", "StylizedLoader"]
 
@@ -61,10 +60,7 @@ def _labels(domains: Any, batch: int) -> list[str]:
 
 def rolled_style_rows(batch: int, domains: Sequence[str] | None = None) -> torch.Tensor:
     """Deprecated: :func:`stylizing_vit_aug.model.roll_pairs`, with -1 where a row has no style."""
-    warnings.warn(
-        "transforms.batch.rolled_style_rows is deprecated and will be removed in the next release: "
-        "use stylizing_vit_aug.model.roll_pairs", DeprecationWarning, stacklevel=2,
-    )
+    warn_deprecated("transforms.batch.rolled_style_rows", "stylizing_vit_aug.model.roll_pairs")
     index, found = roll_pairs(batch, domains)
     return torch.where(found, index, -1)
 

@@ -15,7 +15,6 @@ non-invertible transform would sit on top of it and make inverting an earlier fl
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
@@ -33,7 +32,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 from ..bank import StyleBank
 from ..stylizer import Stylizer
 from ._base import StyleAugmentation
-from ._common import check_probability, check_unit_range
+from ._common import check_probability, check_unit_range, warn_deprecated
 
 __all__ = ["RandStylize", "RandStylized"]
 
@@ -212,11 +211,7 @@ class RandStylized(RandomizableTransform, MapTransform):
     @property
     def stylize(self) -> RandStylize:
         """Deprecated name of :attr:`array_transform` (a transform object, not a verb)."""
-        warnings.warn(
-            "RandStylized.stylize is deprecated and will be removed in the next release: "
-            "use RandStylized.array_transform",
-            DeprecationWarning, stacklevel=2,
-        )
+        warn_deprecated("RandStylized.stylize", "RandStylized.array_transform")
         return self.array_transform
 
     @property
