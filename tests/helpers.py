@@ -52,6 +52,19 @@ def make_small_model(seed: int = 0, **overrides) -> sva.StylizingViT:
     return sva.StylizingViT(**{**SMALL_CONFIG, **overrides})
 
 
+def count_stylized_rows(stylizer: sva.Stylizer, monkeypatch) -> list[int]:
+    """Watch ``stylizer.stylize_batch``: the list fills with the row count of every call."""
+    seen: list[int] = []
+    original = stylizer.stylize_batch
+
+    def spy(values, styles, strength=1.0, **kwargs):
+        seen.append(values.shape[0])
+        return original(values, styles, strength, **kwargs)
+
+    monkeypatch.setattr(stylizer, "stylize_batch", spy)
+    return seen
+
+
 def state_of(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """A detached copy of the weights, as safetensors saves them."""
     return {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}

@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from helpers import count_stylized_rows
 from stylizing_vit_aug.model import roll_pairs
 from stylizing_vit_aug.transforms.batch import BatchStylize, StylizeCollate, StylizedLoader
 
@@ -36,14 +37,7 @@ def test_p0_is_identity_and_p1_changes_every_row_in_every_dtype(small_stylizer, 
 
 
 def test_only_selected_rows_run_and_change(small_stylizer, bank, batch, monkeypatch):
-    seen: list[int] = []
-    original = small_stylizer.stylize_batch
-
-    def spy(values, styles, strength=1.0, **kwargs):
-        seen.append(values.shape[0])
-        return original(values, styles, strength, **kwargs)
-
-    monkeypatch.setattr(small_stylizer, "stylize_batch", spy)
+    seen = count_stylized_rows(small_stylizer, monkeypatch)
     module = BatchStylize(small_stylizer, bank, p=0.5, generator=torch.Generator().manual_seed(3))
     out, info = module(batch, return_info=True)
     applied = info.applied

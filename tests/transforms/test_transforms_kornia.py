@@ -15,7 +15,7 @@ from kornia.augmentation import AugmentationSequential
 from kornia.geometry.boxes import Boxes
 
 import stylizing_vit_aug as sva
-from helpers import CAMELYON_MEAN, CAMELYON_STD, examples, make_small_model
+from helpers import CAMELYON_MEAN, CAMELYON_STD, count_stylized_rows, examples, make_small_model
 from stylizing_vit_aug.transforms import _common
 from stylizing_vit_aug.transforms.kornia import RandomStylize
 
@@ -44,14 +44,7 @@ def test_p0_leaves_every_row_and_p1_changes_every_row_keeping_shape_dtype_range(
 
 
 def test_only_gated_rows_run_and_a_replay_of_params_is_exact(small_stylizer, bank, batch, monkeypatch):
-    seen: list[int] = []
-    original = small_stylizer.stylize_batch
-
-    def spy(values, styles, strength=1.0, **kwargs):
-        seen.append(values.shape[0])
-        return original(values, styles, strength, **kwargs)
-
-    monkeypatch.setattr(small_stylizer, "stylize_batch", spy)
+    seen = count_stylized_rows(small_stylizer, monkeypatch)
     aug = RandomStylize(small_stylizer, bank, p=0.5, strength=(0.3, 1.0))
     torch.manual_seed(4)
     out = aug(batch)
