@@ -13,7 +13,6 @@ each size (a realistic JPEG; noise would make a much larger file).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import platform
@@ -26,6 +25,7 @@ from pathlib import Path
 from PIL import Image
 
 from stylizing_vit_aug.bank import HISTOLOGY_ASSETS
+from stylizing_vit_aug.benchmarking import write_json
 
 logger = logging.getLogger("bench_memory")
 
@@ -89,7 +89,7 @@ def main() -> None:
         print(f"{row['side']:>5d}x{row['side']:<6d} {row['peak_bytes'] / 2**20:9.0f} {row['bytes_per_pixel']:8.1f} "
               f"{row['above_fixed_bytes_per_pixel']:20.1f} {row['seconds']:8.1f}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"mode": args.mode, "baseline": baseline, "rows": rows}, indent=2))
+        write_json(args.json, {"mode": args.mode, "baseline": baseline, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.bank import bundled_bank
+from stylizing_vit_aug.benchmarking import write_json
 
 ASSETS = Path(sva.__file__).parent / "assets" / "histology"
 MEAN = (0.7440, 0.5895, 0.7214)
@@ -221,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name:38s} {rate:9.1f} images/s")
     print("\n" + json.dumps(record, indent=2))
     if args.json:
-        args.json.write_text(json.dumps(record, indent=2))
+        write_json(args.json, record)
     return 0
 
 

@@ -21,7 +21,6 @@ reconstruction error to cancel).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ import torch
 from PIL import Image
 
 import stylizing_vit_aug as sva
+from stylizing_vit_aug.benchmarking import write_json
 from stylizing_vit_aug.hub import DefaultCheckpointMissing
 from stylizing_vit_aug.image_ops import resize
 from stylizing_vit_aug.metrics import mean_std_distance, ssim
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{torch.get_num_threads()} threads (img/s):")
         print("  " + ", ".join(f"{mode} {value:.1f}" for mode, value in speed.items()))
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "throughput": speed}, indent=2))
+        write_json(args.json, {"rows": rows, "throughput": speed})
     return 0
 
 

@@ -22,7 +22,6 @@ resize >= 2.5x; the bundled default, 224 px, batch 8, a distinct style per image
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -34,6 +33,7 @@ from stylizing_vit_aug.benchmarking import (
     machine_description,
     round_ratio,
     time_rounds,
+    write_json,
 )
 from stylizing_vit_aug.model import create_model
 from stylizing_vit_aug.stylizer import MODES, Stylizer, default_device, default_dtype
@@ -176,8 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine}")
     print(table(rows))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
+        write_json(args.json, {"machine": machine, "rows": rows})
     return 0
 
 

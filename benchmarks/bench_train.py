@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 from pathlib import Path
 
 import torch
 
-from stylizing_vit_aug.benchmarking import time_calls
+from stylizing_vit_aug.benchmarking import time_calls, write_json
 from stylizing_vit_aug.model import PRESETS, create_model
 from stylizing_vit_aug.train.data import TrainBatch
 from stylizing_vit_aug.train.losses import LossWeights, StylizingObjective
@@ -83,7 +82,7 @@ def report(args: argparse.Namespace, seconds: dict[str, float], batch: int, img_
             "preset": args.preset, "img_size": img_size, "batch": batch, "device": device_name,
             "precision": "bf16" if bf16 else "fp32", "perceptual": perceptual_source, "rows": rows, "speedup": speedup,
         }
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        write_json(args.json, result)
 
 
 def main(argv: list[str] | None = None) -> int:

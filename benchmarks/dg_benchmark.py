@@ -53,6 +53,7 @@ from dg import methods as M
 from dg.data import SOURCES, TASKS, build_sources, fold_data
 from dg.report import markdown_tables, plot, summarise, write_csv
 from dg.train import Ensemble, Recipe, SmallCNN, probabilities, train_classifier
+from stylizing_vit_aug.benchmarking import write_json
 from stylizing_vit_aug.registry import DATASET_STATS
 
 logger = logging.getLogger("dg")
@@ -362,7 +363,7 @@ def write_outputs(run: Run, records: list[dict], info: dict, wall: float) -> Non
             "stylizer": args.checkpoint or ("random-small" if args.quick else "bundled default"),
             "trainings": sum(r["test"] == "plain" for r in records),
             "compute_seconds_recorded": sum(r["seconds"] for r in records)}
-    (args.out / "results.json").write_text(json.dumps({"meta": meta, "summary": summary}, indent=1))
+    write_json(args.out / "results.json", {"meta": meta, "summary": summary}, indent=1)
     write_csv(records, args.out / "results.csv")
     title = f"DG benchmark, leave one source out ({len(args.seeds)} seeds, 95 % CI)"
     title += f" — {info['date']}, torch {info['torch']}"

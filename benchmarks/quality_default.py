@@ -35,7 +35,6 @@ is held out (never seen in training). This script
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -47,6 +46,7 @@ import torch
 from PIL import Image
 
 import stylizing_vit_aug as sva
+from stylizing_vit_aug.benchmarking import write_json
 from stylizing_vit_aug.grid import content_style_grid
 from stylizing_vit_aug.metrics import mean_std_distance, psnr, ssim
 from stylizing_vit_aug.stylizer import MODES
@@ -358,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         report["machine"] = {"torch": torch.__version__, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
         print(peers_markdown(report["peers"], report["background"]))
     if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
+        write_json(args.json, report)
     return 0 if all(verdict.values()) else 1
 
 

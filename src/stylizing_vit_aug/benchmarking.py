@@ -11,12 +11,17 @@ Run it with ``stylizing-vit-aug bench`` or ``python benchmarks/bench_stylize.py`
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import torch
 
+from ._atomic import write_bytes_atomically
 from .model import create_model
 from .registry import DATASET_STATS
 from .stylizer import Stylizer
@@ -141,3 +146,9 @@ def machine_description(device: torch.device) -> str:
     import platform
 
     return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+
+
+def write_json(path: str | os.PathLike, results: Any, indent: int = 2) -> Path:
+    """A benchmark's results file, written whole or not at all (a killed run leaves the previous
+    file, never half of a new one); parent folders are made."""
+    return write_bytes_atomically(path, (json.dumps(results, indent=indent) + "\n").encode("utf-8"))

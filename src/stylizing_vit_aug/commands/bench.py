@@ -5,13 +5,12 @@ reference package, interleaved in one process (the measurement itself is
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
 import torch
 
-from ..benchmarking import bench_preset, format_table, machine_description
+from ..benchmarking import bench_preset, format_table, machine_description, write_json
 from ..model import PRESETS
 from ..stylizer import default_device, default_dtype
 
@@ -62,8 +61,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"machine: {machine}")
     print(format_table(rows))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
+        write_json(args.json, {"machine": machine, "rows": rows})
     return 0
 
 
