@@ -13,9 +13,10 @@ Protocol (docs/benchmarks.md has the full text and the results):
   Reinhard/Macenko transfer, RandStainNA, albumentations HEStain, ours (StylizeTransform with a
   bank of another training source; BatchStylize with in-batch styles). Each builds a pool of
   ``--copies`` augmented copies per training image; a sample is replaced by one with p = 0.5;
-* test-time methods at one budget (``--tta-views`` references/styles, one per training source):
-  plain, Reinhard and Macenko normalisation (softmax averaged over the references), StyleTTA,
-  each on the classifier trained without augmentation and on the one trained with ours;
+* test-time methods at one budget (``--tta-views`` views, one reference/style per training source):
+  plain, Reinhard and Macenko normalisation (softmax averaged over the views), StyleTTA, each on
+  the classifier trained without augmentation and on the one trained with ours, in two protocols:
+  every view a reference/style, or the original plus one fewer (``_orig``, StyleTTA's default);
 * styles and references come only from the training sources of the fold.
 
 Every (fold, task, method, seed) result is written as soon as it is known to ``OUT/records``; a
@@ -232,7 +233,9 @@ class Run:
         return model.eval()
 
     def tta_fold(self, fold: str, task: str) -> None:
-        """Every test-time method on the classifiers of ``TTA_BASES`` (one StyleTTA call for all seeds)."""
+        """Every test-time method on the classifiers of ``TTA_BASES``, in both protocols (``tta_views``
+        references/styles; or the original plus ``tta_views - 1`` of them), one StyleTTA call for all
+        seeds and protocols."""
         sources = self.sources
         bases = [b for b in TTA_BASES if b in self.args.methods]
         todo = [(b, t, s) for b in bases for t in M.TTA_METHODS[1:] for s in self.args.seeds
@@ -241,22 +244,26 @@ class Run:
             return
         _, test = fold_data(sources, fold, task, self.args.crops, self.args.test_crops)
         train_sources = [s for s in SOURCES if s != fold]
+        views = self.args.tta_views
         refs = torch.stack([sources[s].references[i // len(train_sources)]
-                            for i, s in zip(range(self.args.tta_views), train_sources * self.args.tta_views)])
-        domains = [s for _, s in zip(range(self.args.tta_views), train_sources * self.args.tta_views)]
+                            for i, s in zip(range(views), train_sources * views)])
+        domains = [s for _, s in zip(range(views), train_sources * views)]
         models = {(base, seed): self.load_model(fold, task, base, seed) for base in bases for seed in self.args.seeds}
         keys = list(models)
         start = time.perf_counter()
-        probs: dict[str, torch.Tensor] = {}
+        per_view: dict[str, torch.Tensor] = {}  # method -> [V + 1, N, 2, models]: the original, then each view
+        original = torch.stack([probabilities(models[k], test.images) for k in keys], dim=-1)
         for kind in ("reinhard", "macenko"):
-            views = M.normalized_views(kind, test.images, refs)
-            probs[f"tta_{kind}"] = torch.stack([probabilities(models[k], views) for k in keys], dim=-1)
+            normalized = M.normalized_views(kind, test.images, refs)
+            per_view[f"tta_{kind}"] = torch.stack(
+                [original] + [torch.stack([probabilities(models[k], v) for k in keys], dim=-1) for v in normalized])
         bank = sva.StyleBank.from_images(refs, self.stylizer, domains=domains)
-        tta = sva.StyleTTA(Ensemble([models[k] for k in keys]), self.stylizer, bank, n_styles=len(refs),
-                           include_original=False, styles=list(range(len(refs))))
-        probs["tta_style"] = torch.cat([tta(test.images[i : i + 64]) for i in range(0, len(test.images), 64)])
+        tta = sva.StyleTTA(Ensemble([models[k] for k in keys]), self.stylizer, bank, n_styles=views,
+                           include_original=True, styles=list(range(views)), return_views=True)
+        per_view["tta_style"] = torch.cat([tta(test.images[i : i + 64]).views
+                                           for i in range(0, len(test.images), 64)]).transpose(0, 1)
         seconds = time.perf_counter() - start
-        for test_method, p in probs.items():
+        for test_method, p in M.protocol_probabilities(per_view).items():
             for j, (base, seed) in enumerate(keys):
                 accuracy = float((p[:, :, j].argmax(1) == test.labels).float().mean())
                 self.save_record({"fold": fold, "task": task, "train": base, "test": test_method, "seed": seed,

@@ -52,7 +52,12 @@ TRAIN_METHODS = (
     "none", "colorjitter", "hed_light", "hed_strong", "reinhard", "macenko", "randstainna", "hestain",
     "ours_transform", "ours_batch",
 )
-TTA_METHODS = ("plain", "tta_reinhard", "tta_macenko", "tta_style")
+TTA_PEERS = ("tta_reinhard", "tta_macenko")
+TTA_OURS = "tta_style"
+# The two test-time protocols at one budget of views per test crop: every view a
+# reference/style, or (suffix ``_orig``) the original plus one fewer (StyleTTA's default).
+TTA_PROTOCOLS = ("", "_orig")
+TTA_METHODS = ("plain", *(method + suffix for suffix in TTA_PROTOCOLS for method in (*TTA_PEERS, TTA_OURS)))
 STYLIZER_METHODS = ("ours_transform", "ours_batch")
 HED_SIGMA = {"hed_light": 0.05, "hed_strong": 0.2}
 
@@ -198,6 +203,21 @@ def stylized_pair(
     restyled_a, restyled_b = content.clone(), style.clone()
     restyled_a[order_a], restyled_b[order_b] = out[:, 0], out[:, 1]
     return restyled_a, restyled_b
+
+
+def protocol_probabilities(per_view: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Each test-time method's merged softmax in both protocols at one budget of ``V`` views.
+
+    ``per_view[method]``: ``[1 + V, N, ...]``, the original's prediction then each view's. Gives
+    ``method`` (the mean over the ``V`` views) and ``method + "_orig"`` (the original and the first
+    ``V - 1`` views).
+    """
+    out = {}
+    for method, stacked in per_view.items():
+        views = stacked.shape[0] - 1
+        out[method] = stacked[1:].mean(0)
+        out[method + TTA_PROTOCOLS[1]] = stacked[:views].mean(0)
+    return out
 
 
 def normalized_views(kind: str, images: torch.Tensor, references: torch.Tensor) -> torch.Tensor:

@@ -26,6 +26,9 @@ LABELS = {
     "tta_reinhard": "Reinhard normalisation",
     "tta_macenko": "Macenko normalisation",
     "tta_style": "**ours**: StyleTTA",
+    "tta_reinhard_orig": "original + Reinhard normalisation",
+    "tta_macenko_orig": "original + Macenko normalisation",
+    "tta_style_orig": "**ours**: original + StyleTTA",
 }
 
 
@@ -88,20 +91,21 @@ def comparisons(by: dict, summary: dict) -> list[dict]:
     """Ours minus the best other method of its kind, paired over seeds (same seeds, folds, crops).
 
     Training time: each of ours against the training-time peer (``none`` included) with the
-    highest mean; test time: ``tta_style`` against the better of Reinhard/Macenko normalisation
-    on the same classifier. Per task and over both: the per-seed difference of the means over
-    held-out sources, its mean and 95 % interval. The best peer is picked after the fact, which
-    favours the peer.
+    highest mean; test time: StyleTTA against the better of Reinhard/Macenko normalisation on the
+    same classifier, in the same protocol (with or without the original view). Per task and over
+    both: the per-seed difference of the means over held-out sources, its mean and 95 % interval.
+    The best peer is picked after the fact, which favours the peer.
     """
-    from .methods import STYLIZER_METHODS, TTA_METHODS
+    from .methods import STYLIZER_METHODS, TTA_OURS, TTA_PEERS, TTA_PROTOCOLS
 
     rows, folds, seeds = summary["rows"], summary["folds"], summary["seeds"]
     train_peers = [r for r in rows if " + " not in r and r not in STYLIZER_METHODS]
     pairs = [(ours, train_peers) for ours in STYLIZER_METHODS if ours in rows]
     for base in sorted({r.split(" + ")[0] for r in rows if " + " in r}, key=_order):
-        peers = [f"{base} + {t}" for t in TTA_METHODS[1:-1] if f"{base} + {t}" in rows]
-        if f"{base} + tta_style" in rows and peers:
-            pairs.append((f"{base} + tta_style", peers))
+        for suffix in TTA_PROTOCOLS:
+            peers = [f"{base} + {t}{suffix}" for t in TTA_PEERS if f"{base} + {t}{suffix}" in rows]
+            if f"{base} + {TTA_OURS}{suffix}" in rows and peers:
+                pairs.append((f"{base} + {TTA_OURS}{suffix}", peers))
     out = []
     for ours, peers in pairs:
         for task in summary["tasks"] + ["all"]:

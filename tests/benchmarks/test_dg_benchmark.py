@@ -36,7 +36,7 @@ def test_quick_mode_runs_every_method_and_writes_finite_results(bench, tmp_path)
     assert set(summary["rows"]) == set(methods) | tta_rows
     assert all(math.isfinite(c["mean"]) and 0 <= c["mean"] <= 1 for c in summary["cells"].values())
     assert {c["ours"] for c in summary["comparisons"]} == {"ours_transform", "ours_batch"} | {
-        f"{base} + tta_style" for base in bench.TTA_BASES}
+        f"{base} + tta_style{suffix}" for base in bench.TTA_BASES for suffix in bench.M.TTA_PROTOCOLS}
     lines = (tmp_path / "results.csv").read_text().strip().splitlines()
     assert len(lines) == 1 + 2 * (len(methods) + len(tta_rows))  # 2 seeds
     assert all(math.isfinite(float(line.split(",")[5])) for line in lines[1:])
@@ -78,3 +78,12 @@ def test_comparisons_pair_ours_with_the_best_peer_seed_by_seed(bench):
     (row,) = [c for c in summarise(records)["comparisons"] if c["task"] == "all"]
     assert row["ours"] == "ours_batch" and row["peer"] == "hed_light"
     assert row["difference"] == pytest.approx(0.05) and row["ci95"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_both_test_time_protocols_spend_the_same_views(bench):
+    # the original predicts 0, view k predicts k: each protocol's mean shows which views it took
+    stacked = torch.arange(5.0).view(5, 1, 1).expand(5, 3, 2)
+    merged = bench.M.protocol_probabilities({"tta_style": stacked})
+    assert set(merged) == {"tta_style", "tta_style_orig"}
+    assert torch.equal(merged["tta_style"], torch.full((3, 2), 2.5))  # views 1-4
+    assert torch.equal(merged["tta_style_orig"], torch.full((3, 2), 1.5))  # the original + views 1-3
