@@ -10,7 +10,11 @@ package (stylizing-vit==1.0.0), interleaved in one process.
 Ours is timed end to end as it is used: uint8 images in, uint8 images out, through the Stylizer,
 in each mode (relative, detail, resize) and with each kind of style: ``one`` style image for the
 batch or a ``distinct`` one per image (encoded in every call), or the same as cached style streams
-(``one-cached``, ``distinct-cached``: a bank). The reference is timed as its users run it: its
+(``one-cached``, ``distinct-cached``: a bank). ``views4`` is test-time augmentation's call: each
+image with 4 cached styles of its own through ``Stylizer.stylize_views`` (an image's own passes
+computed once for its 4 views); ``views4-repeated`` the same 4 views per image as one
+``stylize_batch`` of the images repeated 4 times (what StyleTTA did before); their img/s and
+ratios count views. The reference is timed as its users run it: its
 fp32 ``forward(content, style)`` on already normalised model-size tensors (bf16 autocast on
 CUDA), one style per image. Every candidate runs once per round, rounds interleaved; a ratio is
 the median over rounds of the reference's time over ours (steady on a shared machine).
@@ -38,7 +42,8 @@ from stylizing_vit_aug.benchmarking import (
 from stylizing_vit_aug.model import create_model
 from stylizing_vit_aug.stylizer import MODES, Stylizer, default_device, default_dtype
 
-STYLES = ("one", "one-cached", "distinct", "distinct-cached")
+STYLES = ("one", "one-cached", "distinct", "distinct-cached", "views4", "views4-repeated")
+VIEWS = 4  # styles per image of the views kinds
 
 
 def build(preset: str, device: torch.device, dtype: torch.dtype) -> Stylizer:
@@ -77,10 +82,18 @@ def bench_case(stylizer: Stylizer, reference, preset: str, size: int, batch: int
         "distinct": style_images,
         "distinct-cached": stylizer.encode_style(style_images),
     }
+    view_styles = stylizer.encode_style(style_images.repeat(VIEWS, 1, 1, 1).flip(0))  # view-major
+    images01 = images.float() / 255
     candidates = {}
     for mode in modes:
         for kind in styles:
-            candidates[(mode, kind)] = (lambda m=mode, s=style_sets[kind]: stylizer(images, s, mode=m))
+            if kind == "views4":
+                candidates[(mode, kind)] = lambda m=mode: stylizer.stylize_views(images01, view_styles, mode=m)
+            elif kind == "views4-repeated":
+                candidates[(mode, kind)] = lambda m=mode: stylizer.stylize_batch(
+                    images01.repeat(VIEWS, 1, 1, 1), view_styles, mode=m)
+            else:
+                candidates[(mode, kind)] = (lambda m=mode, s=style_sets[kind]: stylizer(images, s, mode=m))
     if reference is not None:
         content = stylizer.prepare_batch(images.float() / 255)
         ref_styles = stylizer.prepare_batch(style_images.float() / 255)
@@ -96,6 +109,8 @@ def bench_case(stylizer: Stylizer, reference, preset: str, size: int, batch: int
     rows = []
     ref = samples.get(("reference", "distinct"))
     for (mode, kind), times in samples.items():
+        if kind.startswith("views"):
+            times = [t / VIEWS for t in times]  # per view, like the reference's per image
         row = {
             "preset": preset, "px": size, "batch": batch, "mode": mode, "styles": kind,
             "dtype": (

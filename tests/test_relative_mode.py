@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 import stylizing_vit_aug as sva
 from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
 from stylizing_vit_aug import metrics
+from stylizing_vit_aug.stylizer import MODES
 
 
 @pytest.fixture(scope="module")
@@ -20,16 +21,37 @@ def model() -> sva.StylizingViT:
 
 
 @settings(max_examples=25, deadline=None)
-@given(batch=st.integers(1, 4), one_style=st.booleans(), seed=st.integers(0, 2**16))
-def test_shared_pass_equals_two_separate_stylisations(model, batch, one_style, seed):
+@given(batch=st.integers(1, 4), one_style=st.booleans(), views=st.integers(1, 3), seed=st.integers(0, 2**16))
+def test_shared_pass_equals_two_separate_stylisations(model, batch, one_style, views, seed):
+    # k styles per content (view-major): the content and self passes are shared by its views
     generator = torch.Generator().manual_seed(seed)
     content = torch.randn(batch, 3, 32, 32, generator=generator)
-    styles = torch.randn(1 if one_style else batch, 3, 32, 32, generator=generator)
+    styles = torch.randn(1 if one_style else views * batch, 3, 32, 32, generator=generator)
+    repeated = content if one_style else content.repeat(views, 1, 1, 1)
     with torch.no_grad():
         stream = model.encode_style(styles)
         stylized, own = model.stylize_with_self(content, stream)
-        torch.testing.assert_close(stylized, model.stylize(content, stream), atol=1e-5, rtol=0)
+        torch.testing.assert_close(stylized, model.stylize(repeated, stream), atol=1e-5, rtol=0)
         torch.testing.assert_close(own, model.stylize(content, model.encode_style(content)), atol=1e-5, rtol=0)
+
+
+@settings(max_examples=20, deadline=None)
+@given(batch=st.integers(1, 3), views=st.integers(1, 3), mode=st.sampled_from(MODES),
+       chunk=st.integers(1, 5), strength=st.floats(0, 1), seed=st.integers(0, 2**16))
+def test_views_are_the_repeated_batch_computed_once_per_image(model, batch, views, mode, chunk, strength, seed):
+    stylizer = sva.Stylizer(model, CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32, chunk_size=chunk)
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.rand(batch, 3, 40, 36, generator=generator)
+    stream = stylizer.encode_style(torch.rand(views * batch, 3, 32, 32, generator=generator))
+    out = stylizer.stylize_views(images, stream, strength, mode=mode)
+    expected = stylizer.stylize_batch(images.repeat(views, 1, 1, 1), stream, strength, mode=mode)
+    torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)
+
+
+def test_views_need_a_whole_number_of_styles_per_image(model):
+    stylizer = sva.Stylizer(model, CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32)
+    with pytest.raises(ValueError, match="5 styles for 2 images: pass k styles per image"):
+        stylizer.stylize_views(torch.rand(2, 3, 32, 32), torch.rand(5, 3, 32, 32))
 
 
 def test_stylizer_adds_the_relative_change_at_full_resolution(model):
@@ -67,13 +89,18 @@ def test_anatomy_is_kept_better_than_in_detail_mode(model, histology_crops):
 
 def test_every_front_end_passes_its_mode(small_stylizer, bank, histology_crops, monkeypatch):
     seen = []
-    original = sva.Stylizer.stylize_batch
 
-    def spy(self, values01, styles, strength=1.0, *, mode=None):
-        seen.append(mode)
-        return original(self, values01, styles, strength, mode=mode)
+    def spying(name):
+        original = getattr(sva.Stylizer, name)
 
-    monkeypatch.setattr(sva.Stylizer, "stylize_batch", spy)
+        def spy(self, values01, styles, strength=1.0, *, mode=None):
+            seen.append(mode)
+            return original(self, values01, styles, strength, mode=mode)
+
+        monkeypatch.setattr(sva.Stylizer, name, spy)
+
+    spying("stylize_batch")
+    spying("stylize_views")  # StyleTTA's call
     image = torch.from_numpy(histology_crops[0]).permute(2, 0, 1).contiguous()
     sva.StylizeTransform(small_stylizer, bank, p=1.0, mode="resize")(image)
     sva.AlbumentationsStylize(small_stylizer, bank, p=1.0, mode="relative")(image=histology_crops[0])

@@ -209,6 +209,22 @@ def test_chunking_bounds_calls_and_changes_nothing(small_stylizer, bank, images)
     assert sum(c["rows"] for c in net.calls) == 4 * 4
 
 
+def test_an_input_is_encoded_once_for_all_its_views(small_stylizer, bank, images):
+    # the relative mode's content pass and self branch are shared by an input's styles
+    calls = []
+    shared = small_stylizer._relative_fn
+
+    def spy(content, stream):
+        calls.append((content.shape[0], len(stream)))
+        return shared(content, stream)
+
+    small_stylizer._relative_fn = spy
+    tta = StyleTTA(ColourNet().eval(), small_stylizer, bank, n_styles=3, mode="relative",
+                   generator=torch.Generator().manual_seed(0))
+    tta(images)
+    assert calls == [(4, 3 * 4)]
+
+
 def test_bad_arguments_are_clear(small_stylizer, bank):
     net = ColourNet()
     with pytest.raises(ValueError, match="merge"):

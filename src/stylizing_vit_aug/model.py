@@ -525,13 +525,15 @@ class StylizingViT(nn.Module):
                 f"style stream {tuple(style.shape)} was not made by this architecture "
                 f"(expects [{depth}, B, {self.config.num_tokens}, {self.config.embed_dim}])"
             )
-        if len(style) not in (1, content.shape[0]):
+        if len(style) != 1 and len(style) % content.shape[0]:
             raise ValueError(
-                f"{len(style)} styles for {content.shape[0]} contents: pass one style or one per content"
+                f"{len(style)} styles for {content.shape[0]} contents: pass one style, one per content, "
+                "or k per content (row r styles content r % B)"
             )
 
     def stylize(self, content: torch.Tensor, style: StyleStream) -> torch.Tensor:
-        """Stylise ``content`` from a style stream: one style for all, or one per content."""
+        """Stylise ``content`` from a style stream: one style for all, one per content, or ``k``
+        per content, view-major (row ``r`` of the style and of the output: content ``r % B``)."""
         self._check_stylize_args(content, style)
         depth = len(self.encoder.blocks)
         a = u = self.encoder.embed(content)
@@ -553,7 +555,8 @@ class StylizingViT(nn.Module):
         branch shares the keys/values of every content layer, its first layer is the content's
         own (``Block(x, x)``), and the two next queries share ``x``'s query projection: five
         block applications per layer (four in the first) instead of the six of two separate
-        calls.
+        calls. With ``k`` styles per content (view-major, as :meth:`stylize`) the content pass
+        and the self branch are computed once per content: ``F(x, s)`` has ``k * B`` rows.
         """
         self._check_stylize_args(content, style)
         batch = content.shape[0]
@@ -573,10 +576,10 @@ class StylizingViT(nn.Module):
             t = block.attend(u, *block.context(context[i]))
             if i < last:
                 # both next queries are a_next attending to a stylised stream: one query projection
-                u, u_self = block.attend(a_next, *block.context(torch.cat([t, t_self]))).split(batch)
+                u, u_self = block.attend(a_next, *block.context(torch.cat([t, t_self]))).split([len(t), batch])
             a = a_next
         out = self.decode(self.encoder.norm(torch.cat([t, t_self])))
-        return out[:batch], out[batch:]
+        return out[:-batch], out[-batch:]
 
 
 def create_model(name: str = "tiny", **overrides) -> StylizingViT:

@@ -446,26 +446,69 @@ class Stylizer:
             strength = strength.view(-1, 1, 1, 1)
         return (values01 + strength * (out - values01)).clamp_(0, 1).to(source_device)
 
+    @torch.inference_mode()
+    def stylize_views(
+        self,
+        values01: torch.Tensor,
+        styles: ImageLike | StyleStream,
+        strength: float = 1.0,
+        *,
+        mode: str | None = None,
+    ) -> torch.Tensor:
+        """Each of ``B`` images with each of its ``k`` styles: ``[k * B, C, H, W]`` in 0–1, view-major.
+
+        ``styles``: ``k * B`` of them, view-major (style row ``r`` is for image ``r % B``, and so
+        is output row ``r``). The same pixels as :meth:`stylize_batch` on the images repeated
+        ``k`` times (to float rounding), for less: an image's own passes (its content stream, and
+        in ``relative`` mode the self branch) are computed once, not once per view. Test-time
+        augmentation's call.
+        """
+        mode = check_mode(mode) or self.mode
+        batch = values01.shape[0]
+        stream = self.encode_style(styles)
+        if batch == 0 or len(stream) % batch:
+            raise ValueError(f"got {len(stream)} styles for {batch} images: pass k styles per image, view-major")
+        views = len(stream) // batch
+        source_device = values01.device
+        values01 = values01.to(self.device, torch.float32)
+        out = torch.empty((views, *values01.shape), dtype=torch.float32, device=self.device)
+        per_chunk = max(1, self.chunk_size // views)
+        for start in range(0, batch, per_chunk):
+            images = torch.arange(start, min(start + per_chunk, batch))
+            rows = (torch.arange(views).view(-1, 1) * batch + images).flatten()
+            chunk = self._stylize_chunk(values01[images], stream[rows].to(self.device), mode)
+            out[:, start : start + len(images)] = chunk.unflatten(0, (views, len(images)))
+        out = out.flatten(0, 1)
+        values01 = values01.repeat(views, 1, 1, 1)
+        return (values01 + float(strength) * (out - values01)).clamp_(0, 1).to(source_device)
+
     def _stylize_chunk(self, values01: torch.Tensor, stream: StyleStream, mode: str) -> torch.Tensor:
+        """``values01`` stylised with ``stream``: one style, one per image, or ``k`` per image
+        (view-major, ``k * B`` rows out)."""
         height, width = values01.shape[-2:]
         small01 = resize(values01, self.img_size, self.img_size)
         change = self._change(small01, stream, mode)
+        views = change.shape[0] // values01.shape[0]
         if mode == "resize":
-            return resize(small01 + change, height, width).clamp_(0, 1)
-        return (values01 + resize(change, height, width)).clamp_(0, 1)
+            return resize(small01.repeat(views, 1, 1, 1) + change, height, width).clamp_(0, 1)
+        return (values01.repeat(views, 1, 1, 1) + resize(change, height, width)).clamp_(0, 1)
 
     def _change(self, small01: torch.Tensor, stream: StyleStream, mode: str) -> torch.Tensor:
         """What the model does to model-size 0–1 images, in their channels (see the modes),
-        on tissue only when the background is kept."""
+        on tissue only when the background is kept; ``k`` rows per image for ``k`` styles each."""
         model_in01 = self.adapt_channels(small01)
         with self._autocast():
             if mode == "relative":
                 stylized, own = self._relative_fn(self.normalize(model_in01), stream)
-                change = self.normalization.undo_change(stylized.float() - own.float(), "Stylizer")
+                views = stylized.shape[0] // own.shape[0]
+                own = own.float().repeat(views, 1, 1, 1)
+                change = self.normalization.undo_change(stylized.float() - own, "Stylizer")
             else:
-                change = self.denormalize(self._stylize_fn(self.normalize(model_in01), stream).float()) - model_in01
+                stylized01 = self.denormalize(self._stylize_fn(self.normalize(model_in01), stream).float())
+                views = stylized01.shape[0] // model_in01.shape[0]
+                change = stylized01 - model_in01.repeat(views, 1, 1, 1)
         change = self.restore_channels(change, small01.shape[1])
-        return change * change_weight(small01) if self.background == "keep" else change
+        return change * change_weight(small01).repeat(views, 1, 1, 1) if self.background == "keep" else change
 
     def save_pretrained(self, directory: str | os.PathLike, **kwargs: Any) -> Path:
         """Write model.safetensors, config.json and a model card (see :func:`hub.save_pretrained`

@@ -287,21 +287,21 @@ class StyleTTA(nn.Module):
     def _stylized_predictions(
         self, images: torch.Tensor, values01: torch.Tensor, info: Any, indices: torch.Tensor
     ) -> torch.Tensor:
-        """Predictions of all stylised views, view-major ``[n_styles * B, ...]``."""
+        """Predictions of all stylised views, view-major ``[n_styles * B, ...]`` (row r: style view
+        r // B of input r % B). Each input's own passes are shared by its views
+        (:meth:`Stylizer.stylize_views`); ``chunk_size`` views per call."""
         batch, n = indices.shape
-        rows = indices.t().reshape(-1)  # row r: style view r // B of input r % B
-        contents = torch.arange(batch).repeat(n)
-        step = self.chunk_size or rows.numel()
+        per_chunk = max(1, (self.chunk_size or batch * n) // n)
         outputs = []
-        for start in range(0, rows.numel(), step):
-            stop = start + step
-            stream = self.bank.stream(rows[start:stop])
-            stylized01 = self.stylizer.stylize_batch(
-                values01[contents[start:stop].to(values01.device)], stream, self.strength, mode=self.mode
+        for start in range(0, batch, per_chunk):
+            inputs = slice(start, start + per_chunk)
+            rows = indices[inputs].t().reshape(-1)  # view-major within the chunk
+            stylized01 = self.stylizer.stylize_views(
+                values01[inputs], self.bank.stream(rows), self.strength, mode=self.mode
             )
-            views = self._from01(stylized01, info, images)
-            outputs.append(self._classify(views))
-        return torch.cat(outputs, dim=0)
+            predictions = self._classify(self._from01(stylized01, info, images))
+            outputs.append(predictions.unflatten(0, (n, -1)))
+        return torch.cat(outputs, dim=1).flatten(0, 1)
 
     def _merge(self, views: torch.Tensor) -> torch.Tensor:
         """Merge ``[V, B, K, ...]`` activated predictions over the view dimension."""
