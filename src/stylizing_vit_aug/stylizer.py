@@ -14,8 +14,11 @@ Resolution modes (``mode=``):
   shares the content pass; see :meth:`StylizingViT.stylize_with_self`).
 * ``"detail"`` — the model sees the image at its size (224 px for the presets); the *change*
   ``F(x, s) − x`` is upsampled and added to the full-resolution input. Fine structure of large
-  images is kept exactly; only the colour/texture change is low-pass.
+  images is kept exactly; only the colour/texture change is computed at low resolution.
 * ``"resize"`` — the stylised model-size image is simply resized back.
+
+``relative`` and ``detail`` bring the change to a larger input by an edge-aware (guided)
+upsampling (:mod:`stylizing_vit_aug.guided`), so it follows the input's own edges.
 
 At the model's own size ``detail`` and ``resize`` are identical. The default mode is chosen by
 measurement (``benchmarks/bench_resolution_modes.py``; table in the README).
@@ -46,6 +49,7 @@ from typing import Any
 import torch
 
 from .checkpoints import write_checkpoint
+from .guided import apply_basis, is_upsampling, upsample_change, upsampling_basis
 from .image_ops import resize, to_luminance
 from .images import (
     MIN_SIZE,
@@ -375,16 +379,26 @@ class Stylizer:
             return same_kind_copy(images)
         stream = self._streams(styles, batch)
         small01 = torch.cat([self._downscaled(image) for image in singles])
-        changes = []
+        changes, weights = [], []
         for start in range(0, batch, self.chunk_size):
             stop = min(start + self.chunk_size, batch)
             chunk_styles = stream if len(stream) == 1 else stream[start:stop]
-            changes.append(self._change(small01[start:stop], chunk_styles, mode))
+            change, weight = self._change(small01[start:stop], chunk_styles, mode)
+            changes.append(change if weight is None else change * weight)
+            weights.append(weight)
         change = torch.cat(changes)
+        weight = None if weights[0] is None else torch.cat(weights)
         strengths = strengths.to(self.device, torch.float32)
         for i, (image, output) in enumerate(zip(singles, outputs)):
-            base = small01[i : i + 1] + change[i : i + 1] if mode == "resize" else change[i : i + 1]
-            self._restore_in_strips(image, output, base, strengths[i], mode)
+            small, one_change = small01[i : i + 1], change[i : i + 1]
+            guided = mode != "resize" and is_upsampling(small01.shape[-2:], *height_width(image))
+            if mode == "resize":
+                base = small + one_change
+            elif guided:
+                base = upsampling_basis(one_change, small, None if weight is None else weight[i : i + 1])
+            else:
+                base = one_change
+            self._restore_in_strips(image, output, base, strengths[i], mode, guided)
         return result
 
     def _downscaled(self, image: Any) -> torch.Tensor:
@@ -399,17 +413,20 @@ class Stylizer:
         return resize(torch.cat(bands, dim=2), size, size)
 
     def _restore_in_strips(
-        self, image: Any, output: Any, base: torch.Tensor, strength: torch.Tensor, mode: str
+        self, image: Any, output: Any, base: torch.Tensor, strength: torch.Tensor, mode: str, guided: bool
     ) -> None:
         """Write the stylised ``image`` into ``output`` one column strip at a time: ``base`` (the
-        model-size change, or for ``resize`` the stylised small image) resized across once,
-        then each strip resized down, added, blended by ``strength`` and converted back."""
+        model-size change, its guided basis when ``guided``, or for ``resize`` the
+        stylised small image) resized across once, then each strip resized down, added, blended
+        by ``strength`` and converted back."""
         height, width = height_width(image)
         across = resize(base, self.img_size, width)
         for left, right in strips(width, STRIP_PIXELS // height):
             values, info = to_batch(window(image, 0, height, left, right), "images")
             values = values.to(self.device, torch.float32)
             upsampled = resize(across[..., left:right], height, right - left)  # may be a view of across
+            if guided:
+                upsampled = apply_basis(upsampled, values)
             stylized = upsampled.clamp(0, 1) if mode == "resize" else (values + upsampled).clamp_(0, 1)
             del upsampled
             # values + strength * (stylized - values), in place: the same floats, fewer strips alive
@@ -487,15 +504,21 @@ class Stylizer:
         (view-major, ``k * B`` rows out)."""
         height, width = values01.shape[-2:]
         small01 = resize(values01, self.img_size, self.img_size)
-        change = self._change(small01, stream, mode)
+        change, weight = self._change(small01, stream, mode)
         views = change.shape[0] // values01.shape[0]
+        if views > 1:
+            values01, small01 = values01.repeat(views, 1, 1, 1), small01.repeat(views, 1, 1, 1)
         if mode == "resize":
-            return resize(small01.repeat(views, 1, 1, 1) + change, height, width).clamp_(0, 1)
-        return (values01.repeat(views, 1, 1, 1) + resize(change, height, width)).clamp_(0, 1)
+            weighted = change if weight is None else change * weight
+            return resize(small01 + weighted, height, width).clamp_(0, 1)
+        return (values01 + upsample_change(change, small01, values01, weight)).clamp_(0, 1)
 
-    def _change(self, small01: torch.Tensor, stream: StyleStream, mode: str) -> torch.Tensor:
-        """What the model does to model-size 0–1 images, in their channels (see the modes),
-        on tissue only when the background is kept; ``k`` rows per image for ``k`` styles each."""
+    def _change(
+        self, small01: torch.Tensor, stream: StyleStream, mode: str
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What the model does to model-size 0–1 images, in their channels (see the modes), and
+        the weight it goes on with: the tissue weight when the background is kept (None: every
+        pixel). ``k`` rows per image for ``k`` styles each."""
         model_in01 = self.adapt_channels(small01)
         with self._autocast():
             if mode == "relative":
@@ -508,7 +531,7 @@ class Stylizer:
                 views = stylized01.shape[0] // model_in01.shape[0]
                 change = stylized01 - model_in01.repeat(views, 1, 1, 1)
         change = self.restore_channels(change, small01.shape[1])
-        return change * change_weight(small01).repeat(views, 1, 1, 1) if self.background == "keep" else change
+        return change, change_weight(small01).repeat(views, 1, 1, 1) if self.background == "keep" else None
 
     def save_pretrained(self, directory: str | os.PathLike, **kwargs: Any) -> Path:
         """Write model.safetensors, config.json and a model card (see :func:`hub.save_pretrained`

@@ -1,0 +1,56 @@
+"""The change's edge-aware upsampling: exact where it must be, following the full-resolution
+image's edges where bilinear resizing blurs them."""
+
+from __future__ import annotations
+
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stylizing_vit_aug import guided
+from stylizing_vit_aug.image_ops import resize, to_luminance
+
+
+def _image(seed: int, size: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.rand(2, 3, size, size, generator=generator)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**16), size=st.sampled_from([40, 64, 97]))
+def test_no_change_stays_exactly_no_change(seed, size):
+    values = _image(seed, size)
+    small = resize(values, 16, 16)
+    assert torch.equal(guided.upsample_change(torch.zeros_like(small), small, values), torch.zeros_like(values))
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**16), slope=st.floats(-0.5, 0.5), offset=st.floats(-0.2, 0.2))
+def test_a_change_linear_in_luminance_is_carried_to_full_resolution(seed, slope, offset):
+    # at model size change = slope * Y + offset; the full-size change is slope * Y_full + offset,
+    # with Y_full's own edges (bilinear resizing would give a blurred Y)
+    values = _image(seed, 64)
+    small = resize(values, 16, 16)
+    change = (slope * to_luminance(small) + offset).expand(-1, 3, -1, -1)
+    basis = torch.cat([guided.guided_coefficients(change, small, eps=0.0), torch.ones(2, 1, 16, 16)], dim=1)
+    out = guided.apply_basis(resize(basis, 64, 64), values)
+    expected = (slope * to_luminance(values) + offset).expand(-1, 3, -1, -1)
+    torch.testing.assert_close(out, expected, atol=1e-4, rtol=0)
+
+
+def test_flat_image_gets_the_plain_smooth_change():
+    values = torch.full((1, 3, 48, 48), 0.6)
+    small = resize(values, 16, 16)
+    change = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    out = guided.upsample_change(change, small, values)
+    box = torch.nn.functional.avg_pool2d
+    smooth = box(box(change, 9, 1, 4, count_include_pad=False), 9, 1, 4, count_include_pad=False)
+    torch.testing.assert_close(out, resize(smooth, 48, 48), atol=1e-6, rtol=0)
+
+
+def test_same_or_smaller_sizes_are_plainly_resized():
+    values = _image(0, 12)
+    small = resize(values, 16, 16)
+    change = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(guided.upsample_change(change, small, values), resize(change, 12, 12))
+    assert not guided.is_upsampling((16, 16), 16, 12) and guided.is_upsampling((16, 16), 8, 17)
