@@ -22,9 +22,10 @@ is held out (never seen in training). This script
   from torchstain, ``skimage.exposure.match_histograms``), each with anatomy SSIM, the style
   ratio above, a full-distribution colour ratio (sliced Wasserstein distance in CIELAB to the
   style, after / before; over the whole image, and over tissue pixels only), a texture ratio
-  (VGG19 Gram distance to the style, after / before) and the time per image; and a background check (:func:`background_check`): a near-white crop
-  (>= 90 % glass) styled with each source's style, its mean brightness and the share of its
-  spectrum at the stylizer's patch period (a patch grid on flat background shows there).
+  (VGG19 Gram distance to the style, after / before) and the time per image; and a background
+  check (:func:`background_check`): a near-white crop (>= 90 % glass) styled with each source's
+  style, its mean brightness and the share of its spectrum at the stylizer's patch period (a
+  patch grid on flat background shows there).
   The peers never change the verdict. ``--colour-maps`` adds the default followed by a
   tissue-aware colour map (:func:`colour_map_transfers`): how far such a step could go.
 
