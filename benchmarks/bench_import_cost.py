@@ -7,7 +7,8 @@ the bundled default needs anyway, so the choice to keep or swap them is a number
 
 It also times a worker's start (issue 20: <= 1.5 s): a fresh interpreter that imports torch and
 the library, loads the bundled default and stylises its first 224-px image (batch 8, a distinct
-style per image, default mode and dtype), with the time of each phase.
+style per image, default mode and dtype), with the time of each phase; and, on Linux, what a
+forked DataLoader worker (the default start method there) pays for its first batch.
 
     python benchmarks/bench_import_cost.py [--repeats 5] [--json out.json]
 """
@@ -15,10 +16,11 @@ style per image, default mode and dtype), with the time of each phase.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
+
+from stylizing_vit_aug.benchmarking import write_json
 
 BASELINE = "import stylizing_vit_aug as sva; sva.load_stylizer()"
 EXTRAS = {
@@ -46,6 +48,45 @@ print(_t1 - _t0, _t2 - _t1, _t3 - _t2, _t3 - _t0)
 """
 PHASES = ("import torch", "import + load_stylizer()", "first 224-px call", "worker start (total)")
 
+# A forked DataLoader worker (Linux's default start method) inherits torch, the library and the
+# loaded stylizer from its parent: what it pays is the fork and its first call. Each epoch
+# (without persistent_workers) forks it again, so the first batch of every epoch pays it.
+FORKED = """\
+import time
+import torch
+import stylizing_vit_aug as sva
+from torch.utils.data import DataLoader, Dataset
+
+class Crops(Dataset):
+    def __init__(self):
+        g = torch.Generator().manual_seed(0)
+        self.images = torch.randint(0, 256, (8, 3, 224, 224), dtype=torch.uint8, generator=g)
+        self.transform = sva.StylizeTransform(p=1.0)  # the bundled default and its sample bank
+    def __len__(self):
+        return len(self.images)
+    def __getitem__(self, i):
+        return self.transform(self.images[i])
+
+data = Crops()
+[data[i] for i in range(len(data))]  # the parent's first pass: one-time set-up (sample bank, kernels)
+_t0 = time.perf_counter()
+[data[i] for i in range(len(data))]  # the same 8 crops in the parent, warm
+_t1 = time.perf_counter()
+loader = DataLoader(data, batch_size=8, num_workers=1, multiprocessing_context="fork")
+next(iter(loader))
+_t2 = time.perf_counter()
+next(iter(loader))  # the next epoch forks a new worker
+_t3 = time.perf_counter()
+print(_t1 - _t0, _t2 - _t1, _t3 - _t2)
+"""
+FORKED_PHASES = ("8 crops in the parent, warm", "forked worker: first batch of 8", "next epoch: first batch of 8")
+
+
+def forked_phases() -> list[float]:
+    """Seconds of each phase of ``FORKED`` (Linux only: fork)."""
+    out = subprocess.run([sys.executable, "-c", FORKED], capture_output=True, text=True, check=True)
+    return [float(v) for v in out.stdout.strip().splitlines()[-1].split()]
+
 
 def worker_phases() -> list[float]:
     """Seconds of each phase of one fresh worker's start (see ``WORKER``)."""
@@ -67,10 +108,13 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, list[float]] = {name: [] for name in EXTRAS}
     phases: list[list[float]] = []
+    forked: list[list[float]] = []
     for _ in range(args.repeats):  # interleaved, so a busy moment hits every row alike
         for name, extra in EXTRAS.items():
             results[name].append(seconds(BASELINE + (f"; {extra}" if extra else "")))
         phases.append(worker_phases())
+        if sys.platform.startswith("linux"):
+            forked.append(forked_phases())
     base = statistics.median(results["engine (load_stylizer)"])
     print(f"{'import':45s} {'median s':>9s} {'added s':>8s}")
     summary = {}
@@ -83,9 +127,14 @@ def main() -> None:
         median = statistics.median(p[i] for p in phases)
         summary[f"worker: {phase}"] = {"median_s": median}
         print(f"{phase:45s} {median:9.2f}")
+    if forked:
+        print(f"\n{'forked DataLoader worker (Linux)':45s} {'median s':>9s}")
+        for i, phase in enumerate(FORKED_PHASES):
+            median = statistics.median(p[i] for p in forked)
+            summary[f"forked: {phase}"] = {"median_s": median}
+            print(f"{phase:45s} {median:9.2f}")
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(summary, handle, indent=2)
+        write_json(args.json, summary)
 
 
 if __name__ == "__main__":
