@@ -119,3 +119,9 @@ def test_load_stylizer_takes_the_mode(tmp_path, small_stylizer):
     small_stylizer.save_pretrained(tmp_path / "ckpt")
     assert sva.load_stylizer(str(tmp_path / "ckpt"), device="cpu").mode == "relative"
     assert sva.load_stylizer(str(tmp_path / "ckpt"), device="cpu", mode="detail").mode == "detail"
+
+
+def test_the_model_refuses_a_style_count_that_is_not_k_per_content(model):
+    message = "5 styles for 2 contents: pass one, one per content, or k per content"
+    with torch.no_grad(), pytest.raises(ValueError, match=message):
+        model.stylize(torch.randn(2, 3, 32, 32), model.encode_style(torch.randn(5, 3, 32, 32)))

@@ -525,11 +525,8 @@ class StylizingViT(nn.Module):
                 f"style stream {tuple(style.shape)} was not made by this architecture "
                 f"(expects [{depth}, B, {self.config.num_tokens}, {self.config.embed_dim}])"
             )
-        if len(style) != 1 and len(style) % content.shape[0]:
-            raise ValueError(
-                f"{len(style)} styles for {content.shape[0]} contents: pass one style, one per content, "
-                "or k per content (row r styles content r % B)"
-            )
+        if (count := len(style)) != 1 and count % (batch := content.shape[0]):
+            raise ValueError(f"{count} styles for {batch} contents: pass one, one per content, or k per content")
 
     def stylize(self, content: torch.Tensor, style: StyleStream) -> torch.Tensor:
         """Stylise ``content`` from a style stream: one style for all, one per content, or ``k``
