@@ -94,10 +94,9 @@ def is_upsampling(small: tuple[int, int], height: int, width: int) -> bool:
 def upsample_change(
     change: torch.Tensor, small01: torch.Tensor, values01: torch.Tensor, weight: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """``change`` (model size) times ``weight`` at ``values01``'s size: guided where that is
-    larger, else resized."""
+    """``change`` (model size, already weighted by ``weight`` where that is given) at
+    ``values01``'s size: guided where that is larger, else resized."""
     height, width = values01.shape[-2:]
-    weighted = change if weight is None else change * weight
     if not is_upsampling(change.shape[-2:], height, width):
-        return resize(weighted, height, width)
-    return apply_basis(resize(upsampling_basis(weighted, small01, weight), height, width), values01)
+        return resize(change, height, width)
+    return apply_basis(resize(upsampling_basis(change, small01, weight), height, width), values01)

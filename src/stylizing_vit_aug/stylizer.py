@@ -384,7 +384,7 @@ class Stylizer:
             stop = min(start + self.chunk_size, batch)
             chunk_styles = stream if len(stream) == 1 else stream[start:stop]
             change, weight = self._change(small01[start:stop], chunk_styles, mode)
-            changes.append(change if weight is None else change * weight)
+            changes.append(change)
             weights.append(weight)
         change = torch.cat(changes)
         weight = None if weights[0] is None else torch.cat(weights)
@@ -495,9 +495,8 @@ class Stylizer:
             rows = (torch.arange(views).view(-1, 1) * batch + images).flatten()
             chunk = self._stylize_chunk(values01[images], stream[rows].to(self.device), mode)
             out[:, start : start + len(images)] = chunk.unflatten(0, (views, len(images)))
-        out = out.flatten(0, 1)
-        values01 = values01.repeat(views, 1, 1, 1)
-        return (values01 + float(strength) * (out - values01)).clamp_(0, 1).to(source_device)
+        # [views, B, ...] against [B, ...]: the images broadcast over their views, no copy of them
+        return (values01 + float(strength) * (out - values01)).clamp_(0, 1).flatten(0, 1).to(source_device)
 
     def _stylize_chunk(self, values01: torch.Tensor, stream: StyleStream, mode: str) -> torch.Tensor:
         """``values01`` stylised with ``stream``: one style, one per image, or ``k`` per image
@@ -509,16 +508,16 @@ class Stylizer:
         if views > 1:
             values01, small01 = values01.repeat(views, 1, 1, 1), small01.repeat(views, 1, 1, 1)
         if mode == "resize":
-            weighted = change if weight is None else change * weight
-            return resize(small01 + weighted, height, width).clamp_(0, 1)
+            return resize(small01 + change, height, width).clamp_(0, 1)
         return (values01 + upsample_change(change, small01, values01, weight)).clamp_(0, 1)
 
     def _change(
         self, small01: torch.Tensor, stream: StyleStream, mode: str
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """What the model does to model-size 0–1 images, in their channels (see the modes), and
-        the weight it goes on with: the tissue weight when the background is kept (None: every
-        pixel). ``k`` rows per image for ``k`` styles each."""
+        """What the model does to model-size 0–1 images, in their channels (see the modes), on
+        tissue only when the background is kept, and that weight (the tissue weight; None: every
+        pixel), which the edge-aware upsampling applies again. ``k`` rows per image for ``k``
+        styles each."""
         model_in01 = self.adapt_channels(small01)
         with self._autocast():
             if mode == "relative":
@@ -531,7 +530,10 @@ class Stylizer:
                 views = stylized01.shape[0] // model_in01.shape[0]
                 change = stylized01 - model_in01.repeat(views, 1, 1, 1)
         change = self.restore_channels(change, small01.shape[1])
-        return change, change_weight(small01).repeat(views, 1, 1, 1) if self.background == "keep" else None
+        if self.background != "keep":
+            return change, None
+        weight = change_weight(small01).repeat(views, 1, 1, 1)
+        return change * weight, weight
 
     def save_pretrained(self, directory: str | os.PathLike, **kwargs: Any) -> Path:
         """Write model.safetensors, config.json and a model card (see :func:`hub.save_pretrained`
