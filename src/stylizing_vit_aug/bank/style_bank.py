@@ -92,6 +92,7 @@ class StyleBank:
         self.skipped: list[tuple[Path, str]] = []  # unreadable style files left out, with why
         self._streams = StreamCache(len(self.images), chunk_size)
         self._color_stats: torch.Tensor | None = None
+        self._colour_profiles: torch.Tensor | None = None
         self._domain_index: DomainIndex | None = None
 
     # -- construction -------------------------------------------------------------------------
@@ -226,7 +227,7 @@ class StyleBank:
     @property
     def streams(self) -> StyleStream:
         """The cached streams of all styles (encoded now where missing), on the bank's device."""
-        return StyleStream(self._streams.fill_all(self._encode))
+        return StyleStream(self._streams.fill_all(self._encode), self._profiles(None, self.device))
 
     def _indices(self, indices: Any) -> torch.Tensor:
         index = torch.as_tensor(indices, dtype=torch.long).flatten().cpu()
@@ -237,8 +238,21 @@ class StyleBank:
     def stream(self, indices: Any) -> StyleStream:
         """The style streams of ``indices``, encoding only their missing chunks; on the stylizer's
         device."""
-        layers = self._streams.rows(self._indices(indices), self._encode)
-        return StyleStream(layers.to(self.stylizer.device))
+        index = self._indices(indices)
+        layers = self._streams.rows(index, self._encode)
+        return StyleStream(layers.to(self.stylizer.device), self._profiles(index, self.stylizer.device))
+
+    def _profiles(self, index: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
+        """The colour profiles of the styles ``index`` (None: all) for the stylizer's colour
+        step, made from the images once (not stored in bank files); None where it has none."""
+        if not self.stylizer.colour_match or self.stylizer.in_chans != 3:
+            return None
+        if self._colour_profiles is None:
+            chunks = [to_batch(chunk, "bank images")[0] for chunk in self.images.split(self.chunk_size)]
+            self._colour_profiles = torch.cat([self.stylizer.colour_profiles(c.to(self.stylizer.device)).cpu()
+                                               for c in chunks])
+        profiles = self._colour_profiles if index is None else self._colour_profiles[index]
+        return profiles.to(device)
 
     # -- images -------------------------------------------------------------------------------
     def style_images(

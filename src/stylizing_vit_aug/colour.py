@@ -1,0 +1,117 @@
+"""The engine's colour step: after the network's change, the stained pixels take the style's
+colour distribution, not only its mean.
+
+Why: the network moves an image's colours only part of the way towards a style (the quality
+gate's colour ratios), and a global stain transfer (Reinhard, Macenko) that moves them all the
+way also paints the slide glass. This step matches, in CIELAB, the distribution of ``a`` and
+``b`` (chroma: which stain hue, how saturated) quantile by quantile, and shifts ``L`` by the
+difference of the means, so that lightness contrast, the anatomy, stays as the network left it.
+It works on the pixels the engine styles only (tissue, unless every pixel is styled), so glass
+stays glass.
+
+A style's colour is summarised once, when its stream is encoded, as a :func:`colour_profile`
+(``[3, QUANTILES]``: the quantiles of L, a and b over its styled pixels); the step then costs two
+colour conversions at the model's size. Where the two profiles are equal (an image styled with
+itself) the step adds exactly zero.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["QUANTILES", "colour_change", "colour_profile", "lab_to_rgb", "rgb_to_lab"]
+
+QUANTILES = 65
+"""Levels of a colour profile (every 1/64 of the distribution, both ends included)."""
+MIN_PIXELS = 64
+"""Fewest styled pixels a profile is made of; an image with fewer gets no colour step."""
+
+# sRGB (D65) <-> CIE XYZ, and the D65 white point: the conversion scikit-image and kornia use
+_RGB_TO_XYZ = ((0.412453, 0.357580, 0.180423), (0.212671, 0.715160, 0.072169), (0.019334, 0.119193, 0.950227))
+_WHITE = (0.95047, 1.0, 1.08883)
+_RGB_TO_WHITE_XYZ = tuple(tuple(m / w for m in row) for row, w in zip(_RGB_TO_XYZ, _WHITE))  # XYZ / white
+_XYZ_TO_RGB = tuple(  # the inverse, with the white point folded in
+    tuple(float(m) * w for m, w in zip(row, _WHITE))
+    for row in torch.linalg.inv(torch.tensor(_RGB_TO_XYZ, dtype=torch.float64)).tolist()
+)
+_EPSILON = 0.008856  # (6/29)^3: where the cube root gives way to its linear toe
+_KAPPA = 7.787
+
+
+def _mix(rows: tuple, channels: torch.Tensor) -> torch.Tensor:
+    """``rows`` (3x3) applied to the channels of ``[B, 3, H, W]``, element by element: the same
+    floats for an image alone or in any batch (a batched matmul may round differently)."""
+    r, g, b = channels.unbind(dim=1)
+    return torch.stack([m0 * r + m1 * g + m2 * b for m0, m1, m2 in rows], dim=1)
+
+
+def rgb_to_lab(values01: torch.Tensor) -> torch.Tensor:
+    """sRGB ``[B, 3, H, W]`` in 0–1 -> CIELAB (L in 0–100, a and b about ±100)."""
+    linear = torch.where(values01 > 0.04045, ((values01 + 0.055) / 1.055).pow(2.4), values01 / 12.92)
+    xyz = _mix(_RGB_TO_WHITE_XYZ, linear)
+    f = torch.where(xyz > _EPSILON, xyz.clamp_min(_EPSILON).pow(1 / 3), _KAPPA * xyz + 16 / 116)
+    fx, fy, fz = f.unbind(dim=1)
+    return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], dim=1)
+
+
+def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """CIELAB ``[B, 3, H, W]`` -> sRGB, not clamped (colours outside sRGB go slightly past 0–1)."""
+    lightness, a, b = lab.unbind(dim=1)
+    fy = (lightness + 16) / 116
+    f = torch.stack([fy + a / 500, fy, (fy - b / 200).clamp_min(0)], dim=1)
+    xyz = torch.where(f > 0.2068966, f.pow(3), (f - 16 / 116) / _KAPPA)
+    linear = _mix(_XYZ_TO_RGB, xyz).clamp_min(0)
+    return torch.where(linear > 0.0031308, 1.055 * linear.pow(1 / 2.4) - 0.055, 12.92 * linear)
+
+
+def colour_profile(values01: torch.Tensor, styled: torch.Tensor) -> torch.Tensor:
+    """``[B, 3, QUANTILES]``: quantiles of L, a and b over each image's ``styled`` pixels
+    (``[B, 1, H, W]`` bool; linear interpolation, as :func:`torch.quantile`); NaN for an image
+    with fewer than :data:`MIN_PIXELS` of them."""
+    return _lab_profile(rgb_to_lab(values01.float()), styled)
+
+
+def _lab_profile(lab: torch.Tensor, styled: torch.Tensor) -> torch.Tensor:
+    """:func:`colour_profile` of CIELAB images: one sort for the batch, the other pixels last."""
+    lab = lab.flatten(2)
+    mask = styled.flatten(1)
+    counts = mask.sum(dim=1)
+    ordered = lab.masked_fill(~mask[:, None], float("inf")).sort(dim=2).values
+    position = torch.linspace(0, 1, QUANTILES, device=lab.device) * (counts[:, None] - 1).clamp_min(0)
+    below = position.floor()
+    fraction = (position - below)[:, None]
+    index = below.long()[:, None].expand(-1, 3, -1)
+    low = ordered.gather(2, index)
+    high = ordered.gather(2, (index + 1).clamp_max(lab.shape[2] - 1))
+    profiles = torch.where(fraction > 0, low + fraction * (high - low), low)
+    return profiles.masked_fill((counts < MIN_PIXELS).view(-1, 1, 1), float("nan"))
+
+
+def _shift(values: torch.Tensor, source: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """Piecewise-linear ``shift`` (``[B, Q]``, defined at the ``source`` quantiles) at each of
+    ``values`` (``[B, N]``), held flat beyond the ends."""
+    upper = torch.searchsorted(source.contiguous(), values.contiguous()).clamp_(1, source.shape[1] - 1)
+    lower = upper - 1
+    x0, x1 = source.gather(1, lower), source.gather(1, upper)
+    y0, y1 = shift.gather(1, lower), shift.gather(1, upper)
+    span = x1 - x0
+    t = torch.where(span > 0, (values - x0) / span.clamp_min(1e-12), torch.zeros_like(values)).clamp_(0, 1)
+    return y0 + t * (y1 - y0)
+
+
+def colour_change(stylized01: torch.Tensor, styled: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The RGB change that moves the colours of ``stylized01``'s ``styled`` pixels
+    (``[B, 1, H, W]`` bool) to the profile ``target`` (the style's): a and b quantile by quantile,
+    L by the difference of the means; the change is given for every pixel (weighting it is the
+    caller's). Zero for an image where either profile is missing, and exactly zero where the
+    image's own profile equals ``target``."""
+    lab = rgb_to_lab(stylized01.float())
+    source = _lab_profile(lab, styled)
+    known = (torch.isfinite(source) & torch.isfinite(target)).flatten(1).all(dim=1).view(-1, 1, 1)
+    source, target = torch.where(known, source, 0.0), torch.where(known, target, 0.0)  # unknown: no shift
+    shifted = lab.clone()
+    shifted[:, 0] += (target[:, 0].mean(dim=1) - source[:, 0].mean(dim=1)).view(-1, 1, 1)
+    for c in (1, 2):
+        flat = lab[:, c].flatten(1)
+        shifted[:, c] += _shift(flat, source[:, c], target[:, c] - source[:, c]).view_as(lab[:, c])
+    return lab_to_rgb(shifted) - lab_to_rgb(lab)
