@@ -25,6 +25,9 @@ QUANTILES = 65
 """Levels of a colour profile (every 1/64 of the distribution, both ends included)."""
 MIN_PIXELS = 64
 """Fewest styled pixels a profile is made of; an image with fewer gets no colour step."""
+STRIDE = 2
+"""A profile reads every STRIDE-th row and column: a quarter of the pixels is plenty for 65
+quantiles, and the sort, the step's largest cost, takes a quarter of the time."""
 
 # sRGB (D65) <-> CIE XYZ, and the D65 white point: the conversion scikit-image and kornia use
 _RGB_TO_XYZ = ((0.412453, 0.357580, 0.180423), (0.212671, 0.715160, 0.072169), (0.019334, 0.119193, 0.950227))
@@ -66,15 +69,16 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
 
 def colour_profile(values01: torch.Tensor, styled: torch.Tensor) -> torch.Tensor:
     """``[B, 3, QUANTILES]``: quantiles of L, a and b over each image's ``styled`` pixels
-    (``[B, 1, H, W]`` bool; linear interpolation, as :func:`torch.quantile`); NaN for an image
-    with fewer than :data:`MIN_PIXELS` of them."""
-    return _lab_profile(rgb_to_lab(values01.float()), styled)
+    (``[B, 1, H, W]`` bool) on every other row and column (:data:`STRIDE`; linear interpolation,
+    as :func:`torch.quantile`); NaN for an image with fewer than :data:`MIN_PIXELS` of them."""
+    return _lab_profile(rgb_to_lab(values01[..., ::STRIDE, ::STRIDE].float()), styled)
 
 
 def _lab_profile(lab: torch.Tensor, styled: torch.Tensor) -> torch.Tensor:
-    """:func:`colour_profile` of CIELAB images: one sort for the batch, the other pixels last."""
+    """:func:`colour_profile` of CIELAB images already on the :data:`STRIDE` grid (``styled``
+    at full size): one sort for the batch, the other pixels sorted last."""
     lab = lab.flatten(2)
-    mask = styled.flatten(1)
+    mask = styled[..., ::STRIDE, ::STRIDE].flatten(1)
     counts = mask.sum(dim=1)
     ordered = lab.masked_fill(~mask[:, None], float("inf")).sort(dim=2).values
     position = torch.linspace(0, 1, QUANTILES, device=lab.device) * (counts[:, None] - 1).clamp_min(0)
@@ -106,7 +110,7 @@ def colour_change(stylized01: torch.Tensor, styled: torch.Tensor, target: torch.
     caller's). Zero for an image where either profile is missing, and exactly zero where the
     image's own profile equals ``target``."""
     lab = rgb_to_lab(stylized01.float())
-    source = _lab_profile(lab, styled)
+    source = _lab_profile(lab[..., ::STRIDE, ::STRIDE], styled)
     known = (torch.isfinite(source) & torch.isfinite(target)).flatten(1).all(dim=1).view(-1, 1, 1)
     source, target = torch.where(known, source, 0.0), torch.where(known, target, 0.0)  # unknown: no shift
     shifted = lab.clone()
