@@ -44,7 +44,8 @@ def test_a_profile_is_the_quantiles_of_the_styled_pixels_only():
     styled[1, :, 0, :10] = True
     profile = colour.colour_profile(values, styled)
     assert profile.shape == (2, 3, colour.QUANTILES)
-    top = colour.rgb_to_lab(values[:1, :, :12:colour.STRIDE, :: colour.STRIDE]).flatten(2)[0]  # the grid it reads
+    step = colour.profile_stride(24, 24)
+    top = colour.rgb_to_lab(values[:1, :, :12:step, ::step]).flatten(2)[0]  # the grid it reads
     torch.testing.assert_close(profile[0, :, 0], top.amin(dim=1))
     torch.testing.assert_close(profile[0, :, -1], top.amax(dim=1))
     assert (profile[0].diff(dim=1) >= 0).all()
@@ -151,3 +152,26 @@ def test_glass_keeps_its_pixels_while_the_tissue_takes_the_style_colour(small_st
     gap_network = (network[..., 40:].mean(dim=(-1, -2)) - target).abs().sum()
     gap_matched = (matched[..., 40:].mean(dim=(-1, -2)) - target).abs().sum()
     assert gap_matched < 0.5 * gap_network
+
+
+def test_load_stylizer_takes_colour_match(tmp_path, small_stylizer):
+    small_stylizer.save_pretrained(tmp_path / "ckpt")
+    assert sva.load_stylizer(str(tmp_path / "ckpt"), device="cpu").colour_match is True
+    assert sva.load_stylizer(str(tmp_path / "ckpt"), device="cpu", colour_match=False).colour_match is False
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**16), spread=st.floats(1.0, 120.0))
+def test_the_tabulated_shift_follows_the_exact_one(seed, spread):
+    # reading the a/b shift from a 256-point table instead of a binary search over the quantiles
+    # moves it by at most one table step times the steepest slope; a zero shift stays exactly zero
+    generator = torch.Generator().manual_seed(seed)
+    source = (torch.rand(2, colour.QUANTILES, generator=generator) * spread - 30).sort(dim=1).values
+    shift = torch.randn(2, colour.QUANTILES, generator=generator) * 5
+    values = torch.rand(2, 500, generator=generator) * (spread + 20) - 40
+    exact = colour._shift(values, source, shift)
+    tabulated = colour._tabulated_shift(values, source, shift)
+    step = (source[:, -1:] - source[:, :1]) / (colour.TABLE - 1)
+    slope = (shift.diff(dim=1).abs() / source.diff(dim=1).clamp_min(1e-6)).amax(dim=1, keepdim=True)
+    assert ((tabulated - exact).abs() <= step * slope + 1e-4).all()
+    assert torch.equal(colour._tabulated_shift(values, source, torch.zeros_like(shift)), torch.zeros_like(values))
