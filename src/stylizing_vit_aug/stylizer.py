@@ -312,8 +312,11 @@ class Stylizer:
 
     def prepare_batch(self, values01: torch.Tensor) -> torch.Tensor:
         """A float 0–1 ``[B, C, H, W]`` batch -> normalised model input on the same device."""
-        size = self.img_size
-        return self.normalize(resize(self.adapt_channels(values01), size, size))
+        return self.normalize(self._model_size01(values01))
+
+    def _model_size01(self, values01: torch.Tensor) -> torch.Tensor:
+        """A float 0–1 batch at the model's size and channel count, still in 0–1."""
+        return resize(self.adapt_channels(values01), self.img_size, self.img_size)
 
     def _autocast(self):
         if self.dtype == torch.float32:
@@ -327,7 +330,7 @@ class Stylizer:
         if isinstance(styles, StyleStream):
             return styles
         values, _ = to_batch(styles, "styles")
-        small01 = resize(self.adapt_channels(values.to(self.device)), self.img_size, self.img_size)
+        small01 = self._model_size01(values.to(self.device))  # the colour profile reads these pixels
         return self._encode(self.normalize(small01), small01, chunk_size)
 
     @torch.inference_mode()
@@ -345,11 +348,16 @@ class Stylizer:
                 parts.append(self.model.encode_style(styles[start : start + step]))
         return StyleStream.cat(parts).with_colours(self.colour_profiles(styles01))
 
+    @property
+    def has_colour_step(self) -> bool:
+        """Whether the colour step runs: ``colour_match`` on an RGB model."""
+        return self.colour_match and self.in_chans == 3
+
     def colour_profiles(self, values01: torch.Tensor) -> torch.Tensor | None:
-        """The colour profiles of model-size 0–1 images over the pixels the engine styles (their
-        tissue, or every pixel with ``background="style"``); None where there is no colour step
-        (``colour_match=False``, or a model that is not RGB)."""
-        if not self.colour_match or self.in_chans != 3 or values01.shape[1] != 3:
+        """The colour profiles of model-size 0–1 images (the model's channels) over the pixels the
+        engine styles (their tissue, or every pixel with ``background="style"``); None where there
+        is no colour step (:attr:`has_colour_step`)."""
+        if not self.has_colour_step:
             return None
         return colour_profile(values01, self._styled_pixels(values01))
 
@@ -563,17 +571,21 @@ class Stylizer:
         weight = None if self.background != "keep" else change_weight(small01).repeat(views, 1, 1, 1)
         if weight is not None:
             change = change * weight
-        if stream.colours is not None and self.colour_match and model_in01.shape[1] == 3:
-            change = change + self._colour_step(model_in01.repeat(views, 1, 1, 1), change, stream.colours, weight)
+        if stream.colours is not None and self.has_colour_step:
+            change = change + self._colour_step(model_in01, views, change, stream.colours, weight)
         return self.restore_channels(change, small01.shape[1]), weight
 
     def _colour_step(
-        self, small01: torch.Tensor, change: torch.Tensor, colours: torch.Tensor, weight: torch.Tensor | None
+        self, model_in01: torch.Tensor, views: int, change: torch.Tensor, colours: torch.Tensor,
+        weight: torch.Tensor | None,
     ) -> torch.Tensor:
-        """The change that gives the network's result (``small01 + change``) the styles' colour
-        profiles, over the pixels the engine styles, weighted as the network's change."""
-        target = colours.to(self.device).expand(len(small01), -1, -1) if len(colours) == 1 else colours.to(self.device)
-        step = colour_change((small01 + change).clamp(0, 1), self._styled_pixels(small01), target)
+        """The change that gives the network's result (each image's ``views`` rows of
+        ``model_in01 + change``) the styles' colour profiles, over the pixels the engine styles
+        (found once per image), weighted as the network's change."""
+        styled = self._styled_pixels(model_in01).repeat(views, 1, 1, 1)
+        contents01 = model_in01.repeat(views, 1, 1, 1)
+        target = colours.to(self.device).expand(len(contents01), -1, -1)  # one style for all, or one per row
+        step = colour_change((contents01 + change).clamp(0, 1), styled, target)
         return step if weight is None else step * weight
 
     def save_pretrained(self, directory: str | os.PathLike, **kwargs: Any) -> Path:

@@ -245,7 +245,7 @@ class StyleBank:
     def _profiles(self, index: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
         """The colour profiles of the styles ``index`` (None: all) for the stylizer's colour
         step, made from the images once (not stored in bank files); None where it has none."""
-        if not self.stylizer.colour_match or self.stylizer.in_chans != 3:
+        if not self.stylizer.has_colour_step:
             return None
         if self._colour_profiles is None:
             chunks = [to_batch(chunk, "bank images")[0] for chunk in self.images.split(self.chunk_size)]
