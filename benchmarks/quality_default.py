@@ -20,8 +20,12 @@ is held out (never seen in training). This script
   With ``--peers`` it also puts the stain tools beside the checkpoint on the same pairs
   (:func:`compare_peers`: the checkpoint in its default mode, Reinhard and Macenko transfer
   from torchstain, ``skimage.exposure.match_histograms``), each with anatomy SSIM, the style
-  ratio above, a full-distribution colour ratio (sliced Wasserstein distance in CIELAB to the
-  style, after / before; over the whole image, and over tissue pixels only), a texture ratio
+  ratio above, full-distribution colour ratios (sliced Wasserstein distance to the style, after /
+  before: in CIELAB over the whole image, the same over the pairs whose crops have alike glass
+  fractions, in optical density over the whole image, and in CIELAB over tissue pixels only;
+  a method that keeps glass cannot close the whole-image distance of a crop that is 40 % glass
+  to a style that is all tissue, so the pairs of alike glass are where that distance is fair to
+  it), a texture ratio
   (VGG19 Gram distance to the style, after / before) and the time per image; and a background
   check (:func:`background_check`): a near-white crop (>= 90 % glass) styled with each source's
   style, its mean brightness and the share of its spectrum at the stylizer's patch period (a
@@ -52,6 +56,7 @@ from stylizing_vit_aug.benchmarking import write_json
 from stylizing_vit_aug.grid import content_style_grid
 from stylizing_vit_aug.metrics import mean_std_distance, psnr, ssim
 from stylizing_vit_aug.stylizer import MODES
+from stylizing_vit_aug.tissue import tissue_weight
 
 logger = logging.getLogger("quality_default")
 
@@ -130,7 +135,13 @@ def evaluate(
 # -- the stain tools beside the checkpoint ----------------------------------------------------------
 
 PEERS = ("default", "default, network only", "reinhard", "macenko", "histogram")
-PEER_FIGURES = ("ssim", "style_ratio", "swd_ratio", "tissue_swd_ratio", "gram_ratio", "ms_per_image")
+PEER_FIGURES = (
+    "ssim", "style_ratio", "swd_ratio", "alike_glass_swd_ratio", "od_swd_ratio", "tissue_swd_ratio", "gram_ratio",
+    "ms_per_image",
+)
+ALIKE_GLASS = 0.1
+"""Pairs whose content and style crops have glass fractions within this of each other: there a
+whole-image colour distance does not reward painting the glass (``alike_glass_swd_ratio``)."""
 GRAM_LEVELS = 4  # relu1_2, relu2_2, relu3_4, relu4_4
 GLASS = 220  # a background pixel: all channels above this (0-255)
 
@@ -184,24 +195,37 @@ def peer_transfers(stylizer: sva.Stylizer) -> dict[str, Transfer]:
             "reinhard": _torchstain("reinhard"), "macenko": _torchstain("macenko"), "histogram": _histogram}
 
 
-def lab_sliced_wasserstein(
+def optical_density(values01: np.ndarray) -> np.ndarray:
+    """Optical density ``-log10(I / I0)`` per channel of 0-1 RGB (``I0`` = 256/255, so a white
+    pixel has about zero and no pixel infinity): the space the stain tools work in."""
+    return -np.log10((values01 * 255 + 1) / 256)
+
+
+COLOUR_SPACES = {"lab": None, "od": optical_density}
+
+
+def sliced_wasserstein(
     a: torch.Tensor, b: torch.Tensor, projections: int = 64, pixels: int = 4096,
-    masks: tuple[torch.Tensor, torch.Tensor] | None = None,
+    masks: tuple[torch.Tensor, torch.Tensor] | None = None, space: str = "lab",
 ) -> torch.Tensor:
-    """Sliced 1-Wasserstein distance between the CIELAB pixel distributions of ``a`` and ``b`` (per
-    image); with ``masks`` (``[B, H, W]`` bool for each), only between their masked pixels."""
+    """Sliced 1-Wasserstein distance between the pixel distributions of ``a`` and ``b`` (per image)
+    in CIELAB (``space="lab"``) or optical density (``"od"``, scaled by 100 to LAB's range); with
+    ``masks`` (``[B, H, W]`` bool for each), only between their masked pixels."""
     from skimage.color import rgb2lab
 
+    convert = COLOUR_SPACES[space] or rgb2lab
+    scale = 100.0 if space == "od" else 1.0
     gen = torch.Generator().manual_seed(0)
     directions = torch.nn.functional.normalize(torch.randn(3, projections, generator=gen), dim=0)
     out = []
     for k, (x, y) in enumerate(zip(a, b)):
-        labs = [torch.from_numpy(rgb2lab(img.permute(1, 2, 0).numpy())).reshape(-1, 3).float() for img in (x, y)]
+        values = [torch.from_numpy(scale * convert(img.permute(1, 2, 0).numpy())).reshape(-1, 3).float()
+                  for img in (x, y)]
         if masks is None:
-            picks = [lab[torch.randperm(len(lab), generator=gen)[:pixels]] for lab in labs]
+            picks = [v[torch.randperm(len(v), generator=gen)[:pixels]] for v in values]
         else:  # masked sets differ in size: draw the same number from each, with replacement
-            labs = [lab[mask[k].flatten()] for lab, mask in zip(labs, masks)]
-            picks = [lab[torch.randint(len(lab), (pixels,), generator=gen)] for lab in labs]
+            values = [v[mask[k].flatten()] for v, mask in zip(values, masks)]
+            picks = [v[torch.randint(len(v), (pixels,), generator=gen)] for v in values]
         px, py = (torch.sort(p @ directions, dim=0).values for p in picks)
         out.append((px - py).abs().mean())
     return torch.stack(out)
@@ -209,8 +233,6 @@ def lab_sliced_wasserstein(
 
 def _tissue_mask(images: torch.Tensor) -> torch.Tensor:
     """``[B, H, W]``: tissue pixels (tissue weight >= 0.5), or the darkest 10 % where fewer."""
-    from stylizing_vit_aug.tissue import tissue_weight
-
     weight = tissue_weight(images)[:, 0]
     floor = torch.quantile(weight.flatten(1), 0.9, dim=1).view(-1, 1, 1)
     return weight >= torch.minimum(floor, torch.full_like(floor, 0.5))
@@ -246,6 +268,7 @@ def _pair_baselines(held_out: list[torch.Tensor], texture_net: torch.nn.Module) 
     content_grams = [gram_matrices(texture_net, c) for c in held_out]
     # tissue pixels (with a floor of the darkest 10 %, so a crop of glass still has some)
     tissue = [_tissue_mask(c) for c in held_out]
+    glass = [(tissue_weight(c) < 0.5).float().mean(dim=(1, 2, 3)) for c in held_out]
     baselines = {}
     for i, contents in enumerate(held_out):
         for j, styles in enumerate(held_out):
@@ -257,9 +280,11 @@ def _pair_baselines(held_out: list[torch.Tensor], texture_net: torch.nn.Module) 
             style_grams = [g.expand(len(contents), -1, -1) for g in gram_matrices(texture_net, style)]
             baselines[(i, j)] = {
                 "styles": styles_b, "tissue": masks, "style_grams": style_grams,
+                "alike_glass": (glass[i] - glass[j][0]).abs() < ALIKE_GLASS,
                 "style": mean_std_distance(style, contents).clamp_min(1e-6),
-                "swd": lab_sliced_wasserstein(contents, styles_b).clamp_min(1e-6),
-                "tissue_swd": lab_sliced_wasserstein(contents, styles_b, masks=masks).clamp_min(1e-6),
+                "swd": sliced_wasserstein(contents, styles_b).clamp_min(1e-6),
+                "od_swd": sliced_wasserstein(contents, styles_b, space="od").clamp_min(1e-6),
+                "tissue_swd": sliced_wasserstein(contents, styles_b, masks=masks).clamp_min(1e-6),
                 "gram": gram_distance(content_grams[i], style_grams).clamp_min(1e-12),
             }
     return baselines
@@ -288,8 +313,12 @@ def compare_peers(
             seconds, images = seconds + time.perf_counter() - start, images + len(contents)
             figures["ssim"].append(ssim(contents, result))
             figures["style_ratio"].append(mean_std_distance(style, result) / base["style"])
-            figures["swd_ratio"].append(lab_sliced_wasserstein(result, base["styles"]) / base["swd"])
-            tissue_after = lab_sliced_wasserstein(result, base["styles"], masks=base["tissue"])
+            swd_ratio = sliced_wasserstein(result, base["styles"]) / base["swd"]
+            figures["swd_ratio"].append(swd_ratio)
+            figures["alike_glass_swd_ratio"].append(swd_ratio[base["alike_glass"]])
+            od_after = sliced_wasserstein(result, base["styles"], space="od")
+            figures["od_swd_ratio"].append(od_after / base["od_swd"])
+            tissue_after = sliced_wasserstein(result, base["styles"], masks=base["tissue"])
             figures["tissue_swd_ratio"].append(tissue_after / base["tissue_swd"])
             after = gram_distance(gram_matrices(texture_net, result), base["style_grams"])
             figures["gram_ratio"].append(after / base["gram"])
@@ -348,11 +377,12 @@ def background_check(stylizer: sva.Stylizer, size: int = CROP_SIZE) -> dict[str,
 
 def peers_markdown(peers: dict[str, dict[str, float]], background: dict[str, dict[str, float]] | None = None) -> str:
     """The peers table (and the background check) in Markdown."""
-    lines = ["| method | anatomy SSIM | mean/std ratio | colour SWD ratio (LAB) | tissue colour SWD ratio | "
-             "texture Gram ratio | ms / image |", "|---|---|---|---|---|---|---|"]
+    lines = ["| method | anatomy SSIM | mean/std ratio | colour SWD ratio (LAB) | the same, pairs of alike glass | "
+             "colour SWD ratio (optical density) | tissue colour SWD ratio (LAB) | texture Gram ratio | ms / image |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for method, f in peers.items():
-        lines.append(f"| {method} | {f['ssim']:.3f} | {f['style_ratio']:.3f} | {f['swd_ratio']:.3f} | "
-                     f"{f['tissue_swd_ratio']:.3f} | {f['gram_ratio']:.3f} | {f['ms_per_image']:.1f} |")
+        cells = [f"{f[k]:.3f}" for k in PEER_FIGURES[:-1]] + [f"{f['ms_per_image']:.1f}"]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
     if background:
         lines += ["", "| style (background crop) | brightness in -> out | grid energy in -> out |", "|---|---|---|"]
         for name, b in background.items():

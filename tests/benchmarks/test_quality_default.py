@@ -63,6 +63,7 @@ def test_peers_side_by_side_and_background_check():
         assert figures["style_ratio"] >= 0 and figures["swd_ratio"] >= 0 and figures["gram_ratio"] >= 0
     # histogram matching moves the whole colour distribution onto the style's: far below "unchanged"
     assert peers["histogram"]["swd_ratio"] < 0.5
+    assert peers["histogram"]["alike_glass_swd_ratio"] < 0.5 and peers["histogram"]["od_swd_ratio"] < 0.5
     markdown = quality.peers_markdown(peers)
     assert markdown.count("\n") == len(peers) + 2
 
@@ -82,3 +83,25 @@ def test_background_crop_and_grid_energy():
     checks = quality.background_check(stylizer, size=64)
     assert len(checks) == len(quality.source_paths())
     assert all(0 <= c["brightness_out"] <= 255 and 0 <= c["grid_energy_out"] <= 1 for c in checks.values())
+
+
+def test_sliced_wasserstein_in_both_colour_spaces():
+    quality = _load_script()
+    gen = torch.Generator().manual_seed(0)
+    a = torch.rand(2, 3, 16, 16, generator=gen)
+    darker = a * 0.5
+    for space in ("lab", "od"):
+        assert torch.equal(quality.sliced_wasserstein(a, a, space=space), torch.zeros(2))
+        assert (quality.sliced_wasserstein(a, darker, space=space) > 1).all()
+    # optical density: white glass is about zero, black finite; darker is denser in every channel
+    od = quality.optical_density(np.array([[[1.0, 1.0, 1.0], [0.0, 0.0, 0.0], [0.5, 0.5, 0.5]]]))
+    assert abs(od[0, 0]).max() < 1e-6 and np.isfinite(od).all() and (od[0, 1] > od[0, 2]).all()
+    # masks compare only the masked pixels: a change outside them changes nothing, one inside does
+    masks = torch.zeros(2, 16, 16, dtype=torch.bool)
+    masks[:, :8] = True
+    outside, inside = a.clone(), a.clone()
+    outside[:, :, 8:] = 0
+    inside[:, :, :8] = 0
+    unchanged = quality.sliced_wasserstein(a, a, masks=(masks, masks))
+    assert torch.equal(quality.sliced_wasserstein(a, outside, masks=(masks, masks)), unchanged)
+    assert (quality.sliced_wasserstein(a, inside, masks=(masks, masks)) > unchanged + 10).all()
