@@ -26,7 +26,9 @@ is held out (never seen in training). This script
   a method that keeps glass cannot close the whole-image distance of a crop that is 40 % glass
   to a style that is all tissue, so the pairs of alike glass are where that distance is fair to
   it), a texture ratio
-  (VGG19 Gram distance to the style, after / before) and the time per image; and a background
+  (VGG19 Gram distance to the style, after / before), how far the glass in and around a real
+  section moves (CIELAB ΔE over the glass pixels of the content crops that are >= 20 % glass)
+  and the time per image; and a background
   check (:func:`background_check`): a near-white crop (>= 90 % glass) styled with each source's
   style, its mean brightness and the share of its spectrum at the stylizer's patch period (a
   patch grid on flat background shows there).
@@ -53,6 +55,7 @@ from PIL import Image
 
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.benchmarking import write_json
+from stylizing_vit_aug.colour import rgb_to_lab
 from stylizing_vit_aug.grid import content_style_grid
 from stylizing_vit_aug.metrics import mean_std_distance, psnr, ssim
 from stylizing_vit_aug.stylizer import MODES
@@ -137,11 +140,15 @@ def evaluate(
 PEERS = ("default", "default, network only", "reinhard", "macenko", "histogram")
 PEER_FIGURES = (
     "ssim", "style_ratio", "swd_ratio", "alike_glass_swd_ratio", "od_swd_ratio", "tissue_swd_ratio", "gram_ratio",
-    "ms_per_image",
+    "glass_delta_e", "ms_per_image",
 )
 ALIKE_GLASS = 0.1
 """Pairs whose content and style crops have glass fractions within this of each other: there a
 whole-image colour distance does not reward painting the glass (``alike_glass_swd_ratio``)."""
+GLASSY = 0.2
+"""Content crops with at least this share of glass are where ``glass_delta_e`` looks: how far a
+method moves the colour of the glass in and around a real section (CIELAB ΔE, mean over the
+crop's glass pixels)."""
 GRAM_LEVELS = 4  # relu1_2, relu2_2, relu3_4, relu4_4
 GLASS = 220  # a background pixel: all channels above this (0-255)
 
@@ -231,6 +238,13 @@ def sliced_wasserstein(
     return torch.stack(out)
 
 
+def glass_delta_e(before: torch.Tensor, after: torch.Tensor, glass: torch.Tensor) -> torch.Tensor:
+    """Per image, the mean CIELAB ΔE (CIE76) from ``before`` to ``after`` over its ``glass``
+    pixels (``[B, H, W]`` bool); NaN for an image without any."""
+    delta = (rgb_to_lab(after.float()) - rgb_to_lab(before.float())).norm(dim=1)
+    return (delta * glass).flatten(1).sum(dim=1) / glass.flatten(1).sum(dim=1)
+
+
 def _tissue_mask(images: torch.Tensor) -> torch.Tensor:
     """``[B, H, W]``: tissue pixels (tissue weight >= 0.5), or the darkest 10 % where fewer."""
     weight = tissue_weight(images)[:, 0]
@@ -268,7 +282,8 @@ def _pair_baselines(held_out: list[torch.Tensor], texture_net: torch.nn.Module) 
     content_grams = [gram_matrices(texture_net, c) for c in held_out]
     # tissue pixels (with a floor of the darkest 10 %, so a crop of glass still has some)
     tissue = [_tissue_mask(c) for c in held_out]
-    glass = [(tissue_weight(c) < 0.5).float().mean(dim=(1, 2, 3)) for c in held_out]
+    glass_pixels = [tissue_weight(c)[:, 0] < 0.5 for c in held_out]
+    glass = [g.float().mean(dim=(1, 2)) for g in glass_pixels]
     baselines = {}
     for i, contents in enumerate(held_out):
         for j, styles in enumerate(held_out):
@@ -281,6 +296,7 @@ def _pair_baselines(held_out: list[torch.Tensor], texture_net: torch.nn.Module) 
             baselines[(i, j)] = {
                 "styles": styles_b, "tissue": masks, "style_grams": style_grams,
                 "alike_glass": (glass[i] - glass[j][0]).abs() < ALIKE_GLASS,
+                "glass_pixels": glass_pixels[i], "glassy": glass[i] >= GLASSY,
                 "style": mean_std_distance(style, contents).clamp_min(1e-6),
                 "swd": sliced_wasserstein(contents, styles_b).clamp_min(1e-6),
                 "od_swd": sliced_wasserstein(contents, styles_b, space="od").clamp_min(1e-6),
@@ -322,6 +338,7 @@ def compare_peers(
             figures["tissue_swd_ratio"].append(tissue_after / base["tissue_swd"])
             after = gram_distance(gram_matrices(texture_net, result), base["style_grams"])
             figures["gram_ratio"].append(after / base["gram"])
+            figures["glass_delta_e"].append(glass_delta_e(contents, result, base["glass_pixels"])[base["glassy"]])
         out[method] = {k: float(torch.cat(v).mean()) for k, v in figures.items()}
         out[method]["ms_per_image"] = 1000 * seconds / images
         logger.info("peer %-9s %s", method, {k: round(v, 3) for k, v in out[method].items()})
@@ -378,8 +395,8 @@ def background_check(stylizer: sva.Stylizer, size: int = CROP_SIZE) -> dict[str,
 def peers_markdown(peers: dict[str, dict[str, float]], background: dict[str, dict[str, float]] | None = None) -> str:
     """The peers table (and the background check) in Markdown."""
     lines = ["| method | anatomy SSIM | mean/std ratio | colour SWD ratio (LAB) | the same, pairs of alike glass | "
-             "colour SWD ratio (optical density) | tissue colour SWD ratio (LAB) | texture Gram ratio | ms / image |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "colour SWD ratio (optical density) | tissue colour SWD ratio (LAB) | texture Gram ratio | "
+             "glass ΔE, crops ≥ 20 % glass | ms / image |", "|---|---|---|---|---|---|---|---|---|---|"]
     for method, f in peers.items():
         cells = [f"{f[k]:.3f}" for k in PEER_FIGURES[:-1]] + [f"{f['ms_per_image']:.1f}"]
         lines.append(f"| {method} | " + " | ".join(cells) + " |")

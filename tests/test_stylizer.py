@@ -82,7 +82,8 @@ def test_modes_agree_at_model_size(small_stylizer):
 
 def test_matches_the_model_at_model_size(small_stylizer):
     small_stylizer.colour_match = False  # the network's output alone (the colour step: tests/test_colour.py)
-    images, styles = torch.rand(3, 3, 32, 32), torch.rand(3, 3, 32, 32)
+    # no channel above 0.85: every pixel is tissue (optical density >= 0.16), none glass the engine keeps
+    images, styles = 0.85 * torch.rand(3, 3, 32, 32), torch.rand(3, 3, 32, 32)
     out = small_stylizer(images, styles)
     with torch.no_grad():
         raw = small_stylizer.model(small_stylizer.normalize(images), small_stylizer.normalize(styles))

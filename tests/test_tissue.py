@@ -113,10 +113,12 @@ def test_kept_background_stays_exactly_and_tissue_still_takes_the_style(small_st
     far_glass = np.s_[:, : width // 4]  # glass beyond the tissue's reach
     assert np.array_equal(kept[far_glass], image[far_glass])
     assert not np.array_equal(painted[far_glass], image[far_glass])
-    # tissue beyond the glass's rim and the edge-aware fit's two windows takes the same style
+    # tissue beyond the glass's rim and the edge-aware fit's two windows takes the same style (its
+    # few pale spots, part glass by their optical density, take a little less of it)
     beyond = (2 * guided.RADIUS + 1) * width // small_stylizer.img_size
     tissue = np.s_[:, width // 2 + beyond :]
-    assert kept[tissue].size and np.array_equal(kept[tissue], painted[tissue])
+    kept_t, painted_t, image_t = (a[tissue].astype(int) for a in (kept, painted, image))
+    assert kept_t.size and np.abs(kept_t - painted_t).mean() < 0.02 * np.abs(painted_t - image_t).mean()
 
 
 def test_background_is_checked_and_shown():
@@ -124,3 +126,16 @@ def test_background_is_checked_and_shown():
     with pytest.raises(ValueError, match="background must be one of"):
         sva.Stylizer(model, (0.5,) * 3, (0.2,) * 3, background="white")
     assert "background='keep'" in repr(sva.Stylizer(model, (0.5,) * 3, (0.2,) * 3))
+
+
+def test_glass_around_tissue_keeps_its_pixels_a_few_pixels_out(small_stylizer, histology_crops):
+    """No haze around a section: the change ends within about two model pixels of the tissue
+    (its 3×3 softening and the upsampling), where it used to reach four model pixels further."""
+    generator = torch.Generator().manual_seed(0)
+    content = (0.96 + 0.004 * torch.rand(1, 3, 64, 64, generator=generator)).clamp(0, 1)  # glass
+    content[..., 28:36] = torch.tensor([0.8, 0.45, 0.65]).view(3, 1, 1)  # a band of tissue, 4 model px wide
+    style = torch.from_numpy(histology_crops[3]).permute(2, 0, 1).unsqueeze(0).float() / 255
+    assert small_stylizer.img_size * 2 == content.shape[-1]
+    out = small_stylizer(content, style)
+    assert torch.equal(out[..., :23], content[..., :23]) and torch.equal(out[..., 41:], content[..., 41:])
+    assert (out[..., 29:35] - content[..., 29:35]).abs().mean() > 0.01  # the tissue takes the style

@@ -14,17 +14,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["GLASS_OD", "TISSUE_OD", "TISSUE_REACH", "change_weight", "is_tissue", "optical_density", "tissue_weight"]
+__all__ = ["GLASS_OD", "TISSUE_OD", "change_weight", "is_tissue", "optical_density", "tissue_weight"]
 
 # Optical density (natural log, 8-bit light source) at or below which a pixel counts as glass, and
 # at or above which it counts as tissue; the weight ramps smoothly between them. Clean glass in
 # the bundled sources sits at 0.03-0.05 (about 244 of 255); pale stroma starts near 0.12.
 GLASS_OD = 0.06
 TISSUE_OD = 0.14
-# How far (in pixels of the model's input) tissue lends its weight to the glass around it: white
-# gaps between stroma fibres and the rim of a section take the style like the tissue they sit in,
-# while open glass stays untouched.
-TISSUE_REACH = 3
 
 
 def optical_density(values01: torch.Tensor) -> torch.Tensor:
@@ -44,13 +40,12 @@ def tissue_weight(values01: torch.Tensor) -> torch.Tensor:
     return ramp * ramp * (3 - 2 * ramp)
 
 
-def change_weight(values01: torch.Tensor, reach: int = TISSUE_REACH) -> torch.Tensor:
+def change_weight(values01: torch.Tensor) -> torch.Tensor:
     """The weight the engine puts on its change at each pixel of a model-size image: the tissue
-    weight grown by ``reach`` pixels, then softened over 3×3 so that no edge of it is sharp."""
-    weight = tissue_weight(values01)
-    if reach > 0:
-        weight = F.max_pool2d(weight, 2 * reach + 1, stride=1, padding=reach)
-    return F.avg_pool2d(weight, 3, stride=1, padding=1, count_include_pad=False)
+    weight softened over 3×3, so that no edge of it is sharp. It is not grown into the glass
+    around the tissue: grown by 3 pixels it put a pink haze on the glass between and around the
+    fragments of a section (docs/bundled-default.md has the measurement)."""
+    return F.avg_pool2d(tissue_weight(values01), 3, stride=1, padding=1, count_include_pad=False)
 
 
 def is_tissue(values01: torch.Tensor, *, min_fraction: float = 0.5, min_std: float = 20 / 255) -> torch.Tensor:

@@ -53,7 +53,8 @@ def test_peers_side_by_side_and_background_check():
     quality = _load_script()
     stylizer = sva.Stylizer(make_small_model(), (0.67, 0.5, 0.65), (0.2, 0.24, 0.2), device="cpu",
                             dtype=torch.float32)
-    peers = quality.compare_peers(stylizer, crops_per_source=1, size=32,
+    quality.GLASSY = 0.1  # at 32 px the glassiest crop (he_cmu1_skin's second) is 18 % glass
+    peers = quality.compare_peers(stylizer, crops_per_source=2, size=32,
                                   texture_net=quality.build_texture_net("random"))
     assert set(peers) == set(quality.PEERS)
     for figures in peers.values():
@@ -64,6 +65,8 @@ def test_peers_side_by_side_and_background_check():
     # histogram matching moves the whole colour distribution onto the style's: far below "unchanged"
     assert peers["histogram"]["swd_ratio"] < 0.5
     assert peers["histogram"]["alike_glass_swd_ratio"] < 0.5 and peers["histogram"]["od_swd_ratio"] < 0.5
+    # a global transfer moves the glass of a section; the stylizer keeps the glass beyond its rim
+    assert peers["reinhard"]["glass_delta_e"] > 2 * peers["default"]["glass_delta_e"]
     markdown = quality.peers_markdown(peers)
     assert markdown.count("\n") == len(peers) + 2
 
@@ -93,6 +96,16 @@ def test_sliced_wasserstein_in_both_colour_spaces():
     for space in ("lab", "od"):
         assert torch.equal(quality.sliced_wasserstein(a, a, space=space), torch.zeros(2))
         assert (quality.sliced_wasserstein(a, darker, space=space) > 1).all()
+    # glass ΔE: zero for an unchanged image, the colour distance over the glass pixels only
+    glass = torch.zeros(2, 16, 16, dtype=torch.bool)
+    glass[0, :4] = True
+    glass[1, :, :2] = True
+    assert torch.equal(quality.glass_delta_e(a, a, glass), torch.zeros(2))
+    tinted = a.clone()
+    tinted[0, 0, :4] += 0.1  # more red on image 0's glass rows
+    tinted[1, :, :, 8:] = 0  # image 1 changed off its glass only
+    delta = quality.glass_delta_e(a, tinted.clamp(0, 1), glass)
+    assert delta[0] > 1 and delta[1] == 0
     # optical density: white glass is about zero, black finite; darker is denser in every channel
     od = quality.optical_density(np.array([[[1.0, 1.0, 1.0], [0.0, 0.0, 0.0], [0.5, 0.5, 0.5]]]))
     assert abs(od[0, 0]).max() < 1e-6 and np.isfinite(od).all() and (od[0, 1] > od[0, 2]).all()
