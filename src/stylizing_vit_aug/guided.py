@@ -73,7 +73,7 @@ def upsampling_basis(change: torch.Tensor, small01: torch.Tensor, weight: torch.
 
     ``change`` is already weighted; the fit spreads it a few pixels, so the weight (the tissue
     weight; ones when every pixel is styled) is applied again at full size, and pixels the engine
-    keeps (glass beyond the tissue's reach) stay exactly as they were.
+    keeps (glass more than a pixel or two from the tissue) stay exactly as they were.
     """
     weight = torch.ones_like(change[:, :1]) if weight is None else weight
     return torch.cat([guided_coefficients(change, small01), weight], dim=1)
