@@ -59,7 +59,7 @@ from stylizing_vit_aug.colour import rgb_to_lab
 from stylizing_vit_aug.grid import content_style_grid
 from stylizing_vit_aug.metrics import mean_std_distance, psnr, ssim
 from stylizing_vit_aug.stylizer import MODES
-from stylizing_vit_aug.tissue import tissue_weight
+from stylizing_vit_aug.tissue import optical_density, tissue_weight
 
 logger = logging.getLogger("quality_default")
 
@@ -202,13 +202,14 @@ def peer_transfers(stylizer: sva.Stylizer) -> dict[str, Transfer]:
             "reinhard": _torchstain("reinhard"), "macenko": _torchstain("macenko"), "histogram": _histogram}
 
 
-def optical_density(values01: np.ndarray) -> np.ndarray:
-    """Optical density ``-log10(I / I0)`` per channel of 0-1 RGB (``I0`` = 256/255, so a white
-    pixel has about zero and no pixel infinity): the space the stain tools work in."""
-    return -np.log10((values01 * 255 + 1) / 256)
+def _optical_density100(values01: torch.Tensor) -> torch.Tensor:
+    """The optical density the tissue weight reads (the stain tools' space), times 100: about
+    CIELAB's range, so that one distance reads alike in both spaces."""
+    return 100 * optical_density(values01)
 
 
-COLOUR_SPACES = {"lab": None, "od": optical_density}
+COLOUR_SPACES = {"lab": rgb_to_lab, "od": _optical_density100}
+"""The pixel spaces a sliced Wasserstein distance can compare in."""
 
 
 def sliced_wasserstein(
@@ -216,18 +217,14 @@ def sliced_wasserstein(
     masks: tuple[torch.Tensor, torch.Tensor] | None = None, space: str = "lab",
 ) -> torch.Tensor:
     """Sliced 1-Wasserstein distance between the pixel distributions of ``a`` and ``b`` (per image)
-    in CIELAB (``space="lab"``) or optical density (``"od"``, scaled by 100 to LAB's range); with
-    ``masks`` (``[B, H, W]`` bool for each), only between their masked pixels."""
-    from skimage.color import rgb2lab
-
-    convert = COLOUR_SPACES[space] or rgb2lab
-    scale = 100.0 if space == "od" else 1.0
+    in one of :data:`COLOUR_SPACES`; with ``masks`` (``[B, H, W]`` bool for each), only between
+    their masked pixels."""
+    convert = COLOUR_SPACES[space]
     gen = torch.Generator().manual_seed(0)
     directions = torch.nn.functional.normalize(torch.randn(3, projections, generator=gen), dim=0)
     out = []
-    for k, (x, y) in enumerate(zip(a, b)):
-        values = [torch.from_numpy(scale * convert(img.permute(1, 2, 0).numpy())).reshape(-1, 3).float()
-                  for img in (x, y)]
+    for k, (x, y) in enumerate(zip(convert(a.float()), convert(b.float()))):
+        values = [img.flatten(1).T for img in (x, y)]
         if masks is None:
             picks = [v[torch.randperm(len(v), generator=gen)[:pixels]] for v in values]
         else:  # masked sets differ in size: draw the same number from each, with replacement
@@ -245,9 +242,9 @@ def glass_delta_e(before: torch.Tensor, after: torch.Tensor, glass: torch.Tensor
     return (delta * glass).flatten(1).sum(dim=1) / glass.flatten(1).sum(dim=1)
 
 
-def _tissue_mask(images: torch.Tensor) -> torch.Tensor:
-    """``[B, H, W]``: tissue pixels (tissue weight >= 0.5), or the darkest 10 % where fewer."""
-    weight = tissue_weight(images)[:, 0]
+def _tissue_mask(weight: torch.Tensor) -> torch.Tensor:
+    """``[B, H, W]`` from a ``[B, H, W]`` tissue weight: tissue pixels (weight >= 0.5), or the
+    darkest 10 % where fewer."""
     floor = torch.quantile(weight.flatten(1), 0.9, dim=1).view(-1, 1, 1)
     return weight >= torch.minimum(floor, torch.full_like(floor, 0.5))
 
@@ -281,8 +278,9 @@ def _pair_baselines(held_out: list[torch.Tensor], texture_net: torch.nn.Module) 
     divides by, and what they need, computed once for all methods."""
     content_grams = [gram_matrices(texture_net, c) for c in held_out]
     # tissue pixels (with a floor of the darkest 10 %, so a crop of glass still has some)
-    tissue = [_tissue_mask(c) for c in held_out]
-    glass_pixels = [tissue_weight(c)[:, 0] < 0.5 for c in held_out]
+    weights = [tissue_weight(c)[:, 0] for c in held_out]
+    tissue = [_tissue_mask(w) for w in weights]
+    glass_pixels = [w < 0.5 for w in weights]
     glass = [g.float().mean(dim=(1, 2)) for g in glass_pixels]
     baselines = {}
     for i, contents in enumerate(held_out):
