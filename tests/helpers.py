@@ -26,6 +26,7 @@ import torch
 from PIL import Image
 
 import stylizing_vit_aug as sva
+from stylizing_vit_aug.train.stain import RGB_FROM_HED
 
 DATA = Path(__file__).parent / "data"
 HISTOLOGY = Path(sva.__file__).parent / "assets" / "histology"
@@ -213,3 +214,21 @@ def ranks(
 def rank_output(logs: Path, rank: int) -> str:
     """What rank ``rank`` printed (stdout and stderr)."""
     return (logs / f"rank{rank}.log").read_text()
+
+
+HAEMATOXYLIN, EOSIN, DAB = RGB_FROM_HED  # unit OD colours (Ruifrok & Johnston)
+
+
+def two_stain_image(first: torch.Tensor, second: torch.Tensor, strengths: tuple[float, float], *, size: int = 64,
+                    glass_columns: int = 0, floor: float = 0.0, seed: int = 0) -> torch.Tensor:
+    """A ``[1, 3, size, size]`` 0–1 brightfield image of two stains with smooth random
+    concentrations (``floor`` to ``floor + strengths``); the last ``glass_columns`` columns are
+    clean glass."""
+    generator = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(1, 2, 8, 8, generator=generator)
+    fields = torch.nn.functional.interpolate(coarse, size=(size, size), mode="bicubic")
+    concentrations = floor + fields.clamp(0, 1) * torch.tensor(strengths).view(1, 2, 1, 1)
+    if glass_columns:
+        concentrations[..., -glass_columns:] = 0.0
+    od = torch.einsum("ck,bkhw->bchw", torch.stack([first, second], dim=1), concentrations) + 0.03  # glass: ~0.03
+    return ((256 * torch.exp(-od) - 1) / 255).clamp(0, 1)

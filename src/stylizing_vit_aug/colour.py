@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["QUANTILES", "colour_change", "colour_profile", "lab_to_rgb", "rgb_to_lab"]
+__all__ = ["QUANTILES", "colour_change", "colour_profile", "lab_to_rgb", "masked_quantiles", "rgb_to_lab"]
 
 QUANTILES = 65
 """Levels of a colour profile (every 1/64 of the distribution, both ends included)."""
@@ -83,21 +83,28 @@ def colour_profile(values01: torch.Tensor, styled: torch.Tensor) -> torch.Tensor
     return _lab_profile(rgb_to_lab(values01[..., ::step, ::step].float()), styled[..., ::step, ::step])
 
 
-def _lab_profile(lab: torch.Tensor, styled: torch.Tensor) -> torch.Tensor:
-    """:func:`colour_profile` of CIELAB images and their styled pixels (already on the grid): one
-    sort for the batch, the other pixels sorted last."""
-    lab = lab.flatten(2)
-    mask = styled.flatten(1)
+def masked_quantiles(values: torch.Tensor, mask: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+    """``[B, C, L]``: the quantiles at ``levels`` (``[L]``, 0–1) of each image's ``values``
+    (``[B, C, N]``) over its ``mask`` (``[B, N]`` bool) pixels, linearly interpolated as
+    :func:`torch.quantile`; one sort for the batch, the other pixels sorted last. Not finite
+    for an image without pixels (callers decide how few are too few)."""
     counts = mask.sum(dim=1)
-    ordered = lab.masked_fill(~mask[:, None], float("inf")).sort(dim=2).values
-    position = torch.linspace(0, 1, QUANTILES, device=lab.device) * (counts[:, None] - 1).clamp_min(0)
+    ordered = values.masked_fill(~mask[:, None], float("inf")).sort(dim=2).values
+    position = levels.to(values.device) * (counts[:, None] - 1).clamp_min(0)
     below = position.floor()
     fraction = (position - below)[:, None]
-    index = below.long()[:, None].expand(-1, 3, -1)
+    index = below.long()[:, None].expand(-1, values.shape[1], -1)
     low = ordered.gather(2, index)
-    high = ordered.gather(2, (index + 1).clamp_max(lab.shape[2] - 1))
-    profiles = torch.where(fraction > 0, low + fraction * (high - low), low)
-    return profiles.masked_fill((counts < MIN_PIXELS).view(-1, 1, 1), float("nan"))
+    high = ordered.gather(2, (index + 1).clamp_max(values.shape[2] - 1))
+    return torch.where(fraction > 0, low + fraction * (high - low), low)
+
+
+def _lab_profile(lab: torch.Tensor, styled: torch.Tensor) -> torch.Tensor:
+    """:func:`colour_profile` of CIELAB images and their styled pixels (already on the grid)."""
+    mask = styled.flatten(1)
+    levels = torch.linspace(0, 1, QUANTILES)
+    profiles = masked_quantiles(lab.flatten(2), mask, levels)
+    return profiles.masked_fill((mask.sum(dim=1) < MIN_PIXELS).view(-1, 1, 1), float("nan"))
 
 
 def _shift(values: torch.Tensor, source: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:

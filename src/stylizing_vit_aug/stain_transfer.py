@@ -1,0 +1,118 @@
+"""Stain transfer: the tissue's two stains take a style's stain colours and strengths, pixel by
+pixel, and nothing else changes.
+
+Why: a classifier reads structure, so a test-time view should change the stain and leave every
+edge, blur and texture where it was. Brightfield stains add up in optical density
+(Beer–Lambert): per pixel ``OD = S · c``, ``S`` the two stains' unit OD colours (``[3, 2]``) and
+``c`` their concentrations. Macenko et al. (2009) find ``S`` as the two extreme directions of
+the tissue's OD in its plane of greatest variance; haematoxylin is the one absorbing more red.
+A :func:`stain_profile` is ``S`` with each column scaled by the stain's 99th-percentile
+concentration (``P = S · diag(c99)``), made from tissue pixels only. The transfer to a target
+profile ``P'`` is, per image, one 3×3 linear map in OD::
+
+    OD' = OD + (P' − P) · P⁺ · OD          (P⁺: the pseudo-inverse of P)
+
+so each stain's concentration relative to its own 99th percentile is kept (the contrast between
+nuclei and stroma), what two stains cannot explain is kept, and the change is weighted by the
+tissue weight, so glass keeps its pixels (a global Macenko or Reinhard transfer paints it).
+Where the profiles are equal the map is exactly zero and the image comes back unchanged.
+
+Measured in the domain-generalisation benchmark (docs/benchmarks.md): as test-time views it
+beats Macenko normalisation with torchstain, and the network's views, most clearly on an
+immunohistochemistry lab unseen in training.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .colour import MIN_PIXELS, masked_quantiles, profile_stride
+from .tissue import change_weight, optical_density, tissue_weight
+
+__all__ = ["STAIN_OD", "stain_change", "stain_profile", "transfer_stains"]
+
+STAIN_OD = 0.15
+"""Optical density of a pixel's darkest channel below which it carries too little stain to show
+its direction (Macenko et al.'s threshold); such pixels do not shape a profile."""
+ANGLE_LEVELS = (0.01, 0.99)
+"""Where in the distribution of OD angles the two stain directions are read (robust extremes)."""
+CONCENTRATION_LEVEL = 0.99
+"""Quantile of a stain's concentration that sets its strength (the profile's column length)."""
+MIN_COMPONENT = -0.2
+"""A stain absorbs light, so its unit OD colour has no clearly negative component; directions
+read from an image that is not two stains on glass (noise, a flat colour) can, and are refused."""
+MAX_COSINE = 0.995
+"""Two directions closer than this (about 6 degrees) are one stain: the map would be singular."""
+
+
+def stain_profile(values01: torch.Tensor, tissue: torch.Tensor | None = None) -> torch.Tensor:
+    """``[B, 3, 2]``: each RGB image's stains (unit OD colours, haematoxylin first) scaled by their
+    99th-percentile concentrations, from its stained pixels (and within ``tissue``, ``[B, 1, H, W]``
+    bool, where given) on the :func:`~stylizing_vit_aug.colour.profile_stride` grid. NaN for an
+    image whose stains cannot be read: fewer than :data:`~stylizing_vit_aug.colour.MIN_PIXELS`
+    stained pixels, or directions that are not two distinct absorbing stains."""
+    if values01.shape[1] != 3:
+        raise ValueError(f"stain profiles need RGB images, got {values01.shape[1]} channels")
+    step = profile_stride(*values01.shape[-2:])
+    od = optical_density(values01[..., ::step, ::step]).flatten(2).double()  # [B, 3, N]
+    mask = od.amax(dim=1) > STAIN_OD
+    if tissue is not None:
+        mask &= tissue[..., ::step, ::step].flatten(1)
+    counts = mask.sum(dim=1)
+    stains = _stain_directions(od, mask, counts).nan_to_num(0.0, 0.0, 0.0)  # none read: zero, refused below
+    concentrations = torch.linalg.pinv(stains) @ od  # [B, 2, N]
+    strength = masked_quantiles(concentrations, mask, torch.tensor([CONCENTRATION_LEVEL]))[..., 0]  # [B, 2]
+    profile = (stains * strength[:, None, :]).float()
+    readable = (
+        (counts >= MIN_PIXELS) & (strength > 0).all(dim=1) & torch.isfinite(profile).flatten(1).all(dim=1)
+        & (stains.amin(dim=(1, 2)) >= MIN_COMPONENT) & ((stains[:, :, 0] * stains[:, :, 1]).sum(dim=1) <= MAX_COSINE)
+    )
+    return profile.masked_fill(~readable.view(-1, 1, 1), float("nan"))
+
+
+def _stain_directions(od: torch.Tensor, mask: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """``[B, 3, 2]`` unit OD colours of the two stains: the robust extreme angles of the masked
+    OD in the plane of its two largest principal axes (Macenko et al. 2009)."""
+    weight = mask.to(od.dtype)[:, None]
+    mean = (od * weight).sum(dim=2, keepdim=True) / counts.clamp_min(1).view(-1, 1, 1)
+    centred = (od - mean) * weight
+    covariance = centred @ centred.transpose(1, 2) / (counts - 1).clamp_min(1).view(-1, 1, 1)
+    plane = torch.linalg.eigh(covariance).eigenvectors[:, :, [2, 1]]  # largest axis first
+    plane = plane * plane.sum(dim=1, keepdim=True).sign().masked_fill_(_zero_sum(plane), 1.0)
+    projected = plane.transpose(1, 2) @ od  # [B, 2, N]
+    angles = torch.atan2(projected[:, 1], projected[:, 0])[:, None]  # [B, 1, N]
+    ends = masked_quantiles(angles, mask, torch.tensor(ANGLE_LEVELS, dtype=od.dtype))[:, 0]  # [B, 2]
+    stains = plane @ torch.stack([ends.cos(), ends.sin()], dim=1)  # [B, 3, 2]
+    stains = stains * stains.sum(dim=1, keepdim=True).sign().masked_fill_(_zero_sum(stains), 1.0)
+    stains = stains / stains.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    swap = stains[:, 0, 0] < stains[:, 0, 1]  # haematoxylin (more red absorbed) first
+    return torch.where(swap.view(-1, 1, 1), stains.flip(2), stains)
+
+
+def _zero_sum(vectors: torch.Tensor) -> torch.Tensor:
+    """Where a column's components sum to exactly zero (its sign is then taken as +1)."""
+    return vectors.sum(dim=1, keepdim=True) == 0
+
+
+def stain_change(values01: torch.Tensor, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The RGB change that moves every pixel of ``values01`` from the stain profile ``source`` to
+    ``target`` (both ``[B, 3, 2]``); zero for an image where either is missing, exactly zero where
+    they are equal. Not weighted: the caller keeps the glass (:func:`transfer_stains`)."""
+    known = (torch.isfinite(source) & torch.isfinite(target)).flatten(1).all(dim=1).view(-1, 1, 1)
+    source, target = torch.where(known, source, 0.0), torch.where(known, target, 0.0)
+    mapping = (target - source) @ torch.linalg.pinv(source)  # [B, 3, 3]; zero where unknown or equal
+    od = optical_density(values01)
+    delta = torch.einsum("bij,bjhw->bihw", mapping, od)
+    return (values01.float() + 1 / 255) * torch.expm1(-delta)  # exactly 0 where delta is
+
+
+def transfer_stains(values01: torch.Tensor, target: torch.Tensor, strength: torch.Tensor | float = 1.0) -> torch.Tensor:
+    """``values01`` (RGB ``[B, 3, H, W]`` in 0–1) with its tissue's stains moved to the profiles
+    ``target`` (``[B, 3, 2]``, :func:`stain_profile` of the styles), by ``strength`` (a number or
+    ``[B]``); glass keeps its pixels, and an image whose stains cannot be read comes back as it was."""
+    values01 = values01.float()
+    weight = change_weight(values01)
+    source = stain_profile(values01, tissue_weight(values01) >= 0.5)
+    strength = torch.as_tensor(strength, dtype=values01.dtype, device=values01.device).reshape(-1, 1, 1, 1)
+    change = stain_change(values01, source, target.to(values01.device)) * weight * strength
+    return (values01 + change).clamp_(0, 1)

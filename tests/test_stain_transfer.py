@@ -1,0 +1,85 @@
+"""Stain transfer: stains read back from synthetic two-stain images, moved to a target, glass and
+structure kept, exact identities."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers import DAB, EOSIN, HAEMATOXYLIN, two_stain_image
+from stylizing_vit_aug.stain_transfer import stain_profile, transfer_stains
+from stylizing_vit_aug.tissue import tissue_weight
+
+
+def tissue(values01: torch.Tensor) -> torch.Tensor:
+    return tissue_weight(values01) >= 0.5
+
+
+def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(F.cosine_similarity(a, b, dim=0))
+
+
+@pytest.mark.parametrize("second", [EOSIN, DAB], ids=["H&E", "H-DAB"])
+def test_the_two_stains_are_read_back_haematoxylin_first(second):
+    image = two_stain_image(HAEMATOXYLIN, second, (1.2, 0.8))
+    profile = stain_profile(image, tissue(image))[0]
+    assert cosine(profile[:, 0], HAEMATOXYLIN) > 0.99
+    assert cosine(profile[:, 1], second) > 0.99
+    # the column lengths are the stains' strengths: haematoxylin's is the larger here
+    assert profile[:, 0].norm() > profile[:, 1].norm() > 0.3
+
+
+def test_a_transfer_gives_the_tissue_the_targets_stains_and_keeps_the_glass():
+    content = two_stain_image(HAEMATOXYLIN, EOSIN, (0.6, 0.5), glass_columns=16, seed=1)
+    style = two_stain_image(HAEMATOXYLIN, DAB, (1.4, 1.0), seed=2)
+    target = stain_profile(style, tissue(style))
+    out = transfer_stains(content, target)
+    moved = stain_profile(out, tissue(out))[0]
+    assert cosine(moved[:, 1], DAB) > 0.98 and cosine(moved[:, 0], HAEMATOXYLIN) > 0.98
+    torch.testing.assert_close(moved.norm(dim=0), target[0].norm(dim=0), rtol=0.15, atol=0)
+    # glass two pixels and more from the tissue keeps its pixels exactly
+    assert torch.equal(out[..., -13:], content[..., -13:])
+    assert (out[..., :40] - content[..., :40]).abs().amax() > 0.1
+
+
+def test_its_own_stains_and_strength_zero_give_the_input_back_exactly():
+    image = two_stain_image(HAEMATOXYLIN, EOSIN, (1.0, 0.7), glass_columns=10, seed=3)
+    own = stain_profile(image, tissue(image))
+    assert torch.equal(transfer_stains(image, own), image)
+    other = stain_profile(*(lambda s: (s, tissue(s)))(two_stain_image(HAEMATOXYLIN, DAB, (1.0, 1.0), seed=4)))
+    assert torch.equal(transfer_stains(image, other, strength=0.0), image)
+    half, full = transfer_stains(image, other, strength=0.5), transfer_stains(image, other)
+    assert 0 < (half - image).abs().mean() < (full - image).abs().mean()
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 2**16), strengths=st.tuples(st.floats(0.4, 1.5), st.floats(0.3, 1.2)))
+def test_each_pixel_depends_only_on_its_own_colour(seed, strengths):
+    """No edge, blur or texture is added or removed: shuffling the pixels of a section (every pixel
+    tissue) shuffles the transferred pixels the same way."""
+    image = two_stain_image(HAEMATOXYLIN, EOSIN, strengths, size=48, floor=0.3, seed=seed)  # all tissue
+    assert bool(tissue_weight(image).eq(1).all())
+    target = stain_profile(*(lambda s: (s, tissue(s)))(two_stain_image(HAEMATOXYLIN, DAB, (1.3, 0.9), seed=7)))
+    order = torch.randperm(48 * 48, generator=torch.Generator().manual_seed(seed))
+    shuffled = image.flatten(2)[..., order].view_as(image)
+    out, out_of_shuffled = transfer_stains(image, target), transfer_stains(shuffled, target)
+    torch.testing.assert_close(out_of_shuffled, out.flatten(2)[..., order].view_as(image), atol=2e-4, rtol=0)
+
+
+def test_images_without_readable_stains_come_back_unchanged():
+    glass = torch.full((1, 3, 32, 32), 0.95)
+    flat = torch.full((1, 3, 32, 32), 0.5)  # one colour: no second stain to read
+    assert stain_profile(glass, tissue(glass)).isnan().all()
+    assert stain_profile(flat, tissue(flat)).isnan().all()
+    target = stain_profile(*(lambda s: (s, tissue(s)))(two_stain_image(HAEMATOXYLIN, EOSIN, (1.0, 1.0))))
+    assert torch.equal(transfer_stains(torch.cat([glass, flat]), target.expand(2, -1, -1)), torch.cat([glass, flat]))
+    image = two_stain_image(HAEMATOXYLIN, EOSIN, (1.0, 1.0), seed=5)
+    assert torch.equal(transfer_stains(image, torch.full((1, 3, 2), float("nan"))), image)
+
+
+def test_stains_need_rgb():
+    with pytest.raises(ValueError, match="RGB"):
+        stain_profile(torch.rand(1, 1, 16, 16))
