@@ -12,9 +12,9 @@ the test crops as they are and through ``StyleTTA``, which restyles each test cr
 from a bank of *training* crops and averages the predictions. In-domain accuracy (held-out crops
 of the training images) is printed for context.
 
-Run:  python examples/tta_evaluation.py [--seed 1] [--checkpoint tiny-camelyon17wilds]
-Without --checkpoint it uses the bundled default. With it, about 14 s per seed on this project's
-2-core AMD EPYC CPU (torch 2.14.1, 2026-11-28); results in docs/tta.md.
+Run:  python examples/tta_evaluation.py [--seed 1] [--transfer network] [--checkpoint tiny-camelyon17wilds]
+Without --checkpoint it uses the bundled default; about 45 s per seed on this project's 2-core
+AMD EPYC CPU (torch 2.14.1, 2026-11-30); results in docs/tta.md.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from torch import nn
 from torchvision.transforms.v2.functional import gaussian_blur
 
 import stylizing_vit_aug as sva
+from stylizing_vit_aug.tta import TRANSFERS
 
 TRAIN_SOURCES = ["he_cmu1_skin", "he_hgsc_nest", "he_hgsc_stroma", "he_tcia"]
 TEST_SOURCE = "ihc_colon"
@@ -71,6 +72,8 @@ def main() -> None:
     parser.add_argument("--test-crops", type=int, default=100, help="held-out crops to evaluate (default 100)")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--transfer", default="stain+network", choices=TRANSFERS,
+                        help="how StyleTTA makes a view (default: stain+network)")
     args = parser.parse_args()
     setup_logging()
     torch.manual_seed(args.seed)
@@ -103,7 +106,8 @@ def main() -> None:
 
     stylizer = sva.load_stylizer(args.checkpoint, device="cpu")
     bank = sva.StyleBank.from_images(torch.cat(style_crops), stylizer, domains=domains)
-    tta = sva.StyleTTA(classifier, stylizer, bank, n_styles=args.n_styles, generator=torch.Generator().manual_seed(1))
+    tta = sva.StyleTTA(classifier, stylizer, bank, n_styles=args.n_styles, transfer=args.transfer,
+                       generator=torch.Generator().manual_seed(1))
 
     print(f"stylizer: {stylizer.source}  ({stylizer.config.img_size} px, {len(bank)} bank styles)")
     print(f"task: sharp vs out-of-focus crops; train {len(train_x)} crops of {', '.join(TRAIN_SOURCES)}")
@@ -112,7 +116,8 @@ def main() -> None:
         f"held-out stain ({TEST_SOURCE}, {len(test_x)} crops), classifier: "
         f"{accuracy(classifier, test_x, test_y):.3f}"
     )
-    print(f"held-out stain, StyleTTA ({args.n_styles} training styles + original): {accuracy(tta, test_x, test_y):.3f}")
+    views = f"{args.n_styles} training styles + original, {args.transfer} views"
+    print(f"held-out stain, StyleTTA ({views}): {accuracy(tta, test_x, test_y):.3f}")
     print(f"({time.perf_counter() - start:.0f} s)")
 
 

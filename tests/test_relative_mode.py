@@ -108,8 +108,10 @@ def test_every_front_end_passes_its_mode(small_stylizer, bank, histology_crops, 
     sva.AlbumentationsStylize(small_stylizer, bank, p=1.0, mode="relative")(image=histology_crops[0])
     sva.BatchStylize(small_stylizer, p=1.0, mode="detail")(image.unsqueeze(0).repeat(2, 1, 1, 1))
     classifier = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(2))
-    sva.StyleTTA(classifier, small_stylizer, bank, n_styles=1, mode="resize")(image.unsqueeze(0).float() / 255)
-    assert seen == ["resize", "relative", "detail", "resize"]
+    for transfer in ("network", "stain+network"):  # views: stylize_views, then stylize_batch on the stain-moved input
+        sva.StyleTTA(classifier, small_stylizer, bank, n_styles=1, mode="resize", transfer=transfer)(
+            image.unsqueeze(0).float() / 255)
+    assert seen == ["resize", "relative", "detail", "resize", "resize"]
     with pytest.raises(ValueError, match="mode must be one of"):
         sva.StylizeTransform(small_stylizer, bank, mode="sharp")
     with pytest.raises(ValueError, match="mode must be one of"):

@@ -8,8 +8,11 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import EOSIN, HAEMATOXYLIN, two_stain_image
 from stylizing_vit_aug.bank import StyleBank
-from stylizing_vit_aug.tta import StyleTTA, TTAOutput
+from stylizing_vit_aug.stain_transfer import stain_profile, transfer_stains
+from stylizing_vit_aug.tissue import tissue_weight
+from stylizing_vit_aug.tta import TRANSFERS, StyleTTA, TTAOutput
 
 COLOURS = torch.tensor(
     [[0.9, 0.2, 0.2], [0.2, 0.9, 0.2], [0.2, 0.2, 0.9], [0.8, 0.8, 0.3], [0.5, 0.5, 0.5], [0.1, 0.1, 0.1]]
@@ -108,22 +111,54 @@ def test_no_nan_with_very_negative_logits(small_stylizer, bank):
         StyleTTA(TableNet(table), small_stylizer, bank, merge="gmean", activation="none")
 
 
-def test_views_are_the_classifier_on_stylized_inputs_and_uncertainty(small_stylizer, bank, images):
+def _expected_views(small_stylizer, bank, values01, indices, transfer):
+    """What each view of ``values01`` with the bank styles ``indices`` ([B]) must be."""
+    if transfer == "network":
+        return small_stylizer(values01, bank.stream(indices))
+    styles = bank.style_images(indices)
+    moved = transfer_stains(values01, stain_profile(styles, tissue_weight(styles) >= 0.5))
+    return moved if transfer == "stain" else small_stylizer(moved, bank.stream(indices))
+
+
+@pytest.mark.parametrize("transfer", TRANSFERS)
+def test_views_are_the_classifier_on_stylized_inputs_and_uncertainty(small_stylizer, bank, images, transfer):
     net = ColourNet().eval()
-    tta = StyleTTA(net, small_stylizer, bank, n_styles=3, return_views=True,
+    values01 = images.float() / 255  # float in, float to the classifier: its logits do not saturate
+    tta = StyleTTA(net, small_stylizer, bank, n_styles=3, return_views=True, transfer=transfer,
                    generator=torch.Generator().manual_seed(0))
-    out = tta(images)
+    out = tta(values01)
     assert isinstance(out, TTAOutput)
     assert out.views.shape == (4, 4, 3) and out.style_indices.shape == (4, 3)
-    torch.testing.assert_close(out.views[:, 0], net(images).softmax(1))
+    torch.testing.assert_close(out.views[:, 0], net(values01).softmax(1))
     for j in range(3):
-        stylized = small_stylizer(images, bank.stream(out.style_indices[:, j]))
+        stylized = _expected_views(small_stylizer, bank, values01, out.style_indices[:, j], transfer)
+        assert (stylized - values01).abs().amax() > 0.05  # the views differ from the input
         torch.testing.assert_close(out.views[:, j + 1], net(stylized).softmax(1), atol=1e-5, rtol=0)
     torch.testing.assert_close(out.prediction, out.views.mean(1))
     torch.testing.assert_close(out.std, out.views.std(1, unbiased=False))
     mean = out.views.mean(1)
     torch.testing.assert_close(out.entropy, -torch.special.xlogy(mean, mean).sum(1))
     assert (out.entropy >= 0).all() and (out.entropy <= math.log(3) + 1e-6).all()
+    assert out.views[:, 1:].std(dim=1).amax() > 1e-3  # the styles give different predictions
+
+
+def test_stain_views_read_each_bank_style_once_and_add_no_texture(small_stylizer, bank):
+    """Stain views move stains pixel by pixel: shuffling a section's pixels shuffles its views the
+    same way (no edge, blur or grain is added), and each bank style's stains are read once."""
+    reads = []
+    style_images = bank.style_images
+    bank.style_images = lambda indices: reads.append(sorted(indices.tolist())) or style_images(indices)
+    tta = StyleTTA(ColourNet().eval(), small_stylizer, bank, n_styles=3, styles=[0, 1, 2], transfer="stain")
+    section = two_stain_image(HAEMATOXYLIN, EOSIN, (1.0, 0.8), size=32, floor=0.3)  # every pixel tissue
+    order = torch.randperm(32 * 32, generator=torch.Generator().manual_seed(0))
+    shuffled = section.flatten(2)[..., order].view_as(section)
+    tta(section)
+    tta(shuffled)
+    assert reads == [[0, 1, 2]]
+    rows = torch.tensor([0, 1, 2])
+    views, views_of_shuffled = tta._views01(section, rows), tta._views01(shuffled, rows)
+    assert (views - section).abs().amax() > 0.1
+    torch.testing.assert_close(views_of_shuffled, views.flatten(2)[..., order].view_as(views), atol=2e-4, rtol=0)
 
 
 def test_mode_and_grad_handled_and_restored(small_stylizer, bank, images):
@@ -219,7 +254,7 @@ def test_an_input_is_encoded_once_for_all_its_views(small_stylizer, bank, images
         return shared(content, stream)
 
     small_stylizer._relative_fn = spy
-    tta = StyleTTA(ColourNet().eval(), small_stylizer, bank, n_styles=3, mode="relative",
+    tta = StyleTTA(ColourNet().eval(), small_stylizer, bank, n_styles=3, mode="relative", transfer="network",
                    generator=torch.Generator().manual_seed(0))
     tta(images)
     assert calls == [(4, 3 * 4)]
@@ -235,3 +270,9 @@ def test_bad_arguments_are_clear(small_stylizer, bank):
         StyleTTA(net, small_stylizer, bank, mean=(0.5, 0.5, 0.5))
     with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
         StyleTTA(net, small_stylizer, bank)(torch.rand(3, 32, 32))
+    with pytest.raises(ValueError, match="transfer must be one of"):
+        StyleTTA(net, small_stylizer, bank, transfer="macenko")
+    with pytest.raises(ValueError, match="transfer='stain' uses no network"):
+        StyleTTA(net, small_stylizer, bank, mode="detail", transfer="stain")
+    with pytest.raises(ValueError, match="RGB stains.*transfer='network'"):
+        StyleTTA(net, small_stylizer, bank, n_styles=1, include_original=False)(torch.rand(2, 1, 32, 32))
