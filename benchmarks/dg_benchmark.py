@@ -14,7 +14,8 @@ Protocol (docs/benchmarks.md has the full text and the results):
   bank of another training source; BatchStylize with in-batch styles). Each builds a pool of
   ``--copies`` augmented copies per training image; a sample is replaced by one with p = 0.5;
 * test-time methods at one budget (``--tta-views`` views, one reference/style per training source):
-  plain, Reinhard and Macenko normalisation (softmax averaged over the views), StyleTTA, each on
+  plain, Reinhard and Macenko normalisation (softmax averaged over the views), StyleTTA (its
+  default views: stains, then the network; and each alone, the network's being the paper's), each on
   the classifier trained without augmentation and on the one trained with ours, in two protocols:
   every view a reference/style, or the original plus one fewer (``_orig``, StyleTTA's default);
 * styles and references come only from the training sources of the fold.
@@ -258,10 +259,11 @@ class Run:
             per_view[f"tta_{kind}"] = torch.stack(
                 [original] + [torch.stack([probabilities(models[k], v) for k in keys], dim=-1) for v in normalized])
         bank = sva.StyleBank.from_images(refs, self.stylizer, domains=domains)
-        tta = sva.StyleTTA(Ensemble([models[k] for k in keys]), self.stylizer, bank, n_styles=views,
-                           include_original=True, styles=list(range(views)), return_views=True)
-        per_view["tta_style"] = torch.cat([tta(test.images[i : i + 64]).views
-                                           for i in range(0, len(test.images), 64)]).transpose(0, 1)
+        for method, transfer in zip(M.TTA_OURS, M.TTA_TRANSFERS):
+            tta = sva.StyleTTA(Ensemble([models[k] for k in keys]), self.stylizer, bank, n_styles=views,
+                               include_original=True, styles=list(range(views)), return_views=True, transfer=transfer)
+            per_view[method] = torch.cat([tta(test.images[i : i + 64]).views
+                                          for i in range(0, len(test.images), 64)]).transpose(0, 1)
         seconds = time.perf_counter() - start
         for test_method, p in M.protocol_probabilities(per_view).items():
             for j, (base, seed) in enumerate(keys):

@@ -53,11 +53,14 @@ TRAIN_METHODS = (
     "ours_transform", "ours_batch",
 )
 TTA_PEERS = ("tta_reinhard", "tta_macenko")
-TTA_OURS = "tta_style"
+# StyleTTA's kinds of view (``transfer=``): its default (the styles' stains on the tissue, then the
+# network), the stains alone, and the network alone (the paper's)
+TTA_OURS = ("tta_style", "tta_style_stain", "tta_style_network")
+TTA_TRANSFERS = ("stain+network", "stain", "network")
 # The two test-time protocols at one budget of views per test crop: every view a
 # reference/style, or (suffix ``_orig``) the original plus one fewer (StyleTTA's default).
 TTA_PROTOCOLS = ("", "_orig")
-TTA_METHODS = ("plain", *(method + suffix for suffix in TTA_PROTOCOLS for method in (*TTA_PEERS, TTA_OURS)))
+TTA_METHODS = ("plain", *(method + suffix for suffix in TTA_PROTOCOLS for method in (*TTA_PEERS, *TTA_OURS)))
 STYLIZER_METHODS = ("ours_transform", "ours_batch")
 HED_SIGMA = {"hed_light": 0.05, "hed_strong": 0.2}
 

@@ -26,9 +26,13 @@ LABELS = {
     "tta_reinhard": "Reinhard normalisation",
     "tta_macenko": "Macenko normalisation",
     "tta_style": "**ours**: StyleTTA",
+    "tta_style_stain": "**ours**: StyleTTA, stain views only",
+    "tta_style_network": "**ours**: StyleTTA, network views only (the paper's)",
     "tta_reinhard_orig": "original + Reinhard normalisation",
     "tta_macenko_orig": "original + Macenko normalisation",
     "tta_style_orig": "**ours**: original + StyleTTA",
+    "tta_style_stain_orig": "**ours**: original + StyleTTA, stain views only",
+    "tta_style_network_orig": "**ours**: original + StyleTTA, network views only (the paper's)",
 }
 
 
@@ -104,8 +108,8 @@ def comparisons(by: dict, summary: dict) -> list[dict]:
     for base in sorted({r.split(" + ")[0] for r in rows if " + " in r}, key=_order):
         for suffix in TTA_PROTOCOLS:
             peers = [f"{base} + {t}{suffix}" for t in TTA_PEERS if f"{base} + {t}{suffix}" in rows]
-            if f"{base} + {TTA_OURS}{suffix}" in rows and peers:
-                pairs.append((f"{base} + {TTA_OURS}{suffix}", peers))
+            pairs += [(f"{base} + {ours}{suffix}", peers) for ours in TTA_OURS
+                      if f"{base} + {ours}{suffix}" in rows and peers]
     out = []
     for ours, peers in pairs:
         for task in summary["tasks"] + ["all"]:
