@@ -36,7 +36,8 @@ def test_quick_mode_runs_every_method_and_writes_finite_results(bench, tmp_path)
     assert set(summary["rows"]) == set(methods) | tta_rows
     assert all(math.isfinite(c["mean"]) and 0 <= c["mean"] <= 1 for c in summary["cells"].values())
     assert {c["ours"] for c in summary["comparisons"]} == {"ours_transform", "ours_batch"} | {
-        f"{base} + tta_style{suffix}" for base in bench.TTA_BASES for suffix in bench.M.TTA_PROTOCOLS}
+        f"{base} + {ours}{suffix}" for base in bench.TTA_BASES for ours in bench.M.TTA_OURS
+        for suffix in bench.M.TTA_PROTOCOLS}
     lines = (tmp_path / "results.csv").read_text().strip().splitlines()
     assert len(lines) == 1 + 2 * (len(methods) + len(tta_rows))  # 2 seeds
     assert all(math.isfinite(float(line.split(",")[5])) for line in lines[1:])
