@@ -72,8 +72,8 @@ def main() -> None:
     parser.add_argument("--test-crops", type=int, default=100, help="held-out crops to evaluate (default 100)")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--transfer", default="stain+network", choices=TRANSFERS,
-                        help="how StyleTTA makes a view (default: stain+network)")
+    parser.add_argument("--transfer", default="auto", choices=TRANSFERS,
+                        help="how StyleTTA makes a view (default: auto, stain+network for these RGB crops)")
     args = parser.parse_args()
     setup_logging()
     torch.manual_seed(args.seed)
@@ -116,7 +116,7 @@ def main() -> None:
         f"held-out stain ({TEST_SOURCE}, {len(test_x)} crops), classifier: "
         f"{accuracy(classifier, test_x, test_y):.3f}"
     )
-    views = f"{args.n_styles} training styles + original, {args.transfer} views"
+    views = f"{args.n_styles} training styles + original, transfer={args.transfer}"
     print(f"held-out stain, StyleTTA ({views}): {accuracy(tta, test_x, test_y):.3f}")
     print(f"({time.perf_counter() - start:.0f} s)")
 

@@ -117,7 +117,7 @@ def _expected_views(small_stylizer, bank, values01, indices, transfer):
         return small_stylizer(values01, bank.stream(indices))
     styles = bank.style_images(indices)
     moved = transfer_stains(values01, stain_profile(styles, tissue_weight(styles) >= 0.5))
-    return moved if transfer == "stain" else small_stylizer(moved, bank.stream(indices))
+    return moved if transfer == "stain" else small_stylizer(moved, bank.stream(indices))  # auto: RGB in
 
 
 @pytest.mark.parametrize("transfer", TRANSFERS)
@@ -275,4 +275,12 @@ def test_bad_arguments_are_clear(small_stylizer, bank):
     with pytest.raises(ValueError, match="transfer='stain' uses no network"):
         StyleTTA(net, small_stylizer, bank, mode="detail", transfer="stain")
     with pytest.raises(ValueError, match="RGB stains.*transfer='network'"):
-        StyleTTA(net, small_stylizer, bank, n_styles=1, include_original=False)(torch.rand(2, 1, 32, 32))
+        StyleTTA(net, small_stylizer, bank, n_styles=1, include_original=False, transfer="stain+network")(
+            torch.rand(2, 1, 32, 32))
+
+
+def test_auto_gives_grey_inputs_the_network_views(small_stylizer, bank):
+    grey = torch.rand(2, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    tta = StyleTTA(ColourNet(), small_stylizer, bank, n_styles=2, styles=[3, 4])
+    rows = torch.tensor([3, 3, 4, 4])
+    torch.testing.assert_close(tta._views01(grey, rows), small_stylizer.stylize_views(grey, bank.stream(rows)))

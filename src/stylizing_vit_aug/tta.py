@@ -9,7 +9,9 @@ with ``n_styles`` styles from a bank of *training-domain* styles; the classifier
 
 How a view is made (``transfer=``), chosen by measurement (docs/benchmarks.md):
 
-* ``"stain+network"`` (default): the input's tissue first takes the style's stains
+* ``"auto"`` (default): ``"stain+network"`` for RGB inputs, ``"network"`` for any other channel
+  count.
+* ``"stain+network"``: the input's tissue first takes the style's stains
   (:mod:`~stylizing_vit_aug.stain_transfer`, a per-pixel map in optical density that keeps every
   edge and blur, and the glass), then the stylizer restyles that with the same style. The
   network then starts near the style and adds its look without the faint grain it paints on
@@ -46,7 +48,7 @@ __all__ = ["StyleTTA", "TTAOutput", "MERGES", "ACTIVATIONS", "STYLE_CHOICES", "T
 logger = logging.getLogger(__name__)
 
 MERGES = ("mean", "gmean", "max", "vote")
-TRANSFERS = ("stain+network", "stain", "network")
+TRANSFERS = ("auto", "stain+network", "stain", "network")
 ACTIVATIONS = ("softmax", "sigmoid", "none")
 STYLE_CHOICES = ("random", "fixed", "nearest")
 _LOG_FLOOR = 1e-12
@@ -182,8 +184,9 @@ class StyleTTA(nn.Module):
         generator: a ``torch.Generator`` for ``"random"``/``"fixed"``; same seed, same styles.
         strength: stylisation strength in [0, 1].
         transfer: how a view is made: ``"stain+network"`` (the style's stains on the input's
-            tissue, then the stylizer; RGB), ``"stain"`` (the stains alone, pixel by pixel; RGB)
-            or ``"network"`` (the stylizer alone, the paper's recipe); see the module docstring.
+            tissue, then the stylizer; RGB), ``"stain"`` (the stains alone, pixel by pixel; RGB),
+            ``"network"`` (the stylizer alone, the paper's recipe), or ``"auto"``: the first for
+            RGB inputs, the last for others; see the module docstring.
         mode: the network's ``"relative"``, ``"detail"`` or ``"resize"`` (None: the stylizer's
             own mode); not with ``transfer="stain"``.
         mean, std: the normalisation the classifier's inputs carry (0–1 units, as torchvision's
@@ -209,7 +212,7 @@ class StyleTTA(nn.Module):
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
         mode: str | None = None,
-        transfer: str = "stain+network",
+        transfer: str = "auto",
         input_mean: Sequence[float] | None = None,
         input_std: Sequence[float] | None = None,
     ) -> None:
@@ -333,15 +336,18 @@ class StyleTTA(nn.Module):
     def _views01(self, values01: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """The 0–1 views of ``values01`` with the bank styles ``rows`` (view-major, ``len(rows)``
         rows out), by :attr:`transfer`."""
-        if self.transfer == "network":
+        transfer = self.transfer
+        if transfer == "auto":
+            transfer = "stain+network" if values01.shape[1] == 3 else "network"
+        if transfer == "network":
             return self.stylizer.stylize_views(values01, self.bank.stream(rows), self.strength, mode=self.mode)
         if values01.shape[1] != 3:
             raise ValueError(
-                f"transfer={self.transfer!r} moves RGB stains, got {values01.shape[1]}-channel images; "
+                f"transfer={transfer!r} moves RGB stains, got {values01.shape[1]}-channel images; "
                 "use StyleTTA(..., transfer='network') for them"
             )
         inputs = values01.repeat(len(rows) // len(values01), 1, 1, 1)
-        if self.transfer == "stain":
+        if transfer == "stain":
             return transfer_stains(inputs, self._stain_targets(rows), self.strength)
         moved = transfer_stains(inputs, self._stain_targets(rows))
         restyled = self.stylizer.stylize_batch(moved, self.bank.stream(rows), mode=self.mode)
