@@ -111,10 +111,8 @@ def default_device() -> torch.device:
 
 
 def default_dtype(device: torch.device) -> torch.dtype:
-    """bf16 autocast on CUDA (fp16 where bf16 is unsupported); on CPU bf16 only where measured faster.
-
-    bf16 output is within 35 dB PSNR of fp32 (see the README for the measurement).
-    """
+    """bf16 autocast on CUDA (fp16 where bf16 is unsupported); on CPU bf16 only where measured
+    faster. bf16 output is within 35 dB PSNR of fp32 (the README has the measurement)."""
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device.type == "cpu" and cpu_bf16_is_faster():
@@ -334,19 +332,22 @@ class Stylizer:
         return self._encode(self.normalize(small01), small01, chunk_size)
 
     @torch.inference_mode()
-    def encode_prepared_styles(self, styles: torch.Tensor, chunk_size: int | None = None) -> StyleStream:
-        """Style streams of already normalised model-size style images."""
+    def encode_prepared_styles(
+        self, styles: torch.Tensor, chunk_size: int | None = None, *, colours: bool = True
+    ) -> StyleStream:
+        """Style streams of already normalised model-size style images; ``colours=False``: without
+        their colour profiles (a bank makes them once from its own images)."""
         styles = styles.to(self.device)
-        return self._encode(styles, self.denormalize(styles).clamp_(0, 1), chunk_size)
+        return self._encode(styles, self.denormalize(styles).clamp_(0, 1) if colours else None, chunk_size)
 
-    def _encode(self, styles: torch.Tensor, styles01: torch.Tensor, chunk_size: int | None) -> StyleStream:
-        """Streams of normalised ``styles`` with the colour profiles of the same images in 0–1."""
+    def _encode(self, styles: torch.Tensor, styles01: torch.Tensor | None, chunk_size: int | None) -> StyleStream:
+        """Streams of normalised ``styles``, with the colour profiles of ``styles01`` (0–1) if given."""
         step = chunk_size or self.chunk_size
         parts = []
         with self._autocast():
             for start in range(0, styles.shape[0], step):
                 parts.append(self.model.encode_style(styles[start : start + step]))
-        return StyleStream.cat(parts).with_colours(self.colour_profiles(styles01))
+        return StyleStream.cat(parts).with_colours(None if styles01 is None else self.colour_profiles(styles01))
 
     @property
     def has_colour_step(self) -> bool:

@@ -96,6 +96,23 @@ def test_ten_thousand_styles_build_save_load_and_sample_without_reencoding(tmp_p
     assert loaded.path == path.resolve()
 
 
+def test_each_style_colour_profile_is_made_once(small_stylizer, histology_crops, monkeypatch):
+    """Encoding streams does not also profile colours: the bank makes every style's profile once,
+    from its own images, and the streams carry it."""
+    from stylizing_vit_aug import stylizer as stylizer_module
+
+    profiled = []
+    original = stylizer_module.colour_profile
+    monkeypatch.setattr(stylizer_module, "colour_profile", lambda v, s: profiled.append(len(v)) or original(v, s))
+    crops_bank = StyleBank.from_images(histology_crops, small_stylizer)
+    first = crops_bank.stream([0, 1])
+    every = crops_bank.streams
+    again = crops_bank.stream([3, 4])
+    assert sum(profiled) == len(crops_bank)
+    assert first.colours is not None and torch.equal(first.colours, every.colours[:2])
+    assert torch.equal(again.colours, every.colours[3:5])
+
+
 def test_load_with_another_stylizer_fails_clearly_or_reencodes(tmp_path, small_stylizer, crops_bank):
     path = crops_bank.save(tmp_path / "bank.safetensors")
     other = sva.Stylizer(make_small_model(seed=1), CAMELYON_MEAN, CAMELYON_STD, device="cpu", source="other-ckpt")

@@ -215,7 +215,7 @@ class StyleBank:
     def _encode(self, start: int, stop: int) -> torch.Tensor:
         """The streams of styles ``[start, stop)`` on the bank's device in its stream dtype."""
         pixels = self.images[start:stop]
-        stream = self.stylizer.encode_prepared_styles(self.stylizer.prepare(pixels, "bank images"))
+        stream = self.stylizer.encode_prepared_styles(self.stylizer.prepare(pixels, "bank images"), colours=False)
         layers = stream.layers.to(self.device)
         return layers.to(self.stream_dtype) if self.stream_dtype else layers
 
