@@ -22,7 +22,7 @@ from dg import methods as M  # noqa: E402
 from dg.data import build_sources, fold_data  # noqa: E402
 from dg_benchmark import parse_args  # noqa: E402
 from stylizing_vit_aug.stain_transfer import stain_profile, transfer_stains  # noqa: E402
-from stylizing_vit_aug.tissue import tissue_weight  # noqa: E402
+from stylizing_vit_aug.tissue import tissue_pixels, tissue_weight  # noqa: E402
 
 HELD_OUT, REFERENCE = "ihc_colon", "he_tcia"
 
@@ -38,7 +38,7 @@ def views() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     crops01, reference01 = crops.float() / 255, reference[None].float() / 255
     stylizer = sva.load_stylizer()
     stream = sva.StyleBank.from_images(reference[None], stylizer).stream(torch.zeros(len(crops), dtype=torch.long))
-    target = stain_profile(reference01, tissue_weight(reference01) >= 0.5).expand(len(crops), -1, -1)
+    target = stain_profile(reference01, tissue_pixels(tissue_weight(reference01))).expand(len(crops), -1, -1)
     stained = transfer_stains(crops01, target)
     return reference01[0], {
         "IHC test crop": crops01,

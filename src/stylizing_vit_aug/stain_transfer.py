@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 
 from .colour import MIN_PIXELS, masked_quantiles, profile_stride
-from .tissue import change_weight, optical_density, tissue_weight
+from .tissue import change_weight, optical_density, tissue_pixels, tissue_weight
 
 __all__ = ["STAIN_OD", "stain_change", "stain_profile", "transfer_stains"]
 
@@ -111,8 +111,9 @@ def transfer_stains(values01: torch.Tensor, target: torch.Tensor, strength: torc
     ``target`` (``[B, 3, 2]``, :func:`stain_profile` of the styles), by ``strength`` (a number or
     ``[B]``); glass keeps its pixels, and an image whose stains cannot be read comes back as it was."""
     values01 = values01.float()
-    weight = change_weight(values01)
-    source = stain_profile(values01, tissue_weight(values01) >= 0.5)
+    tissue = tissue_weight(values01)
+    weight = change_weight(tissue)
+    source = stain_profile(values01, tissue_pixels(tissue))
     strength = torch.as_tensor(strength, dtype=values01.dtype, device=values01.device).reshape(-1, 1, 1, 1)
     change = stain_change(values01, source, target.to(values01.device)) * weight * strength
     return (values01 + change).clamp_(0, 1)

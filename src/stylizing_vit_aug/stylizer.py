@@ -68,7 +68,7 @@ from .images.windows import (
     window,
 )
 from .model import StyleStream, StylizingViT
-from .tissue import change_weight, tissue_weight
+from .tissue import change_weight, tissue_pixels, tissue_weight
 
 logger = logging.getLogger(__name__)
 
@@ -362,11 +362,11 @@ class Stylizer:
             return None
         return colour_profile(values01, self._styled_pixels(values01))
 
-    def _styled_pixels(self, values01: torch.Tensor) -> torch.Tensor:
-        """``[B, 1, H, W]`` bool: the pixels whose colours the colour step reads."""
+    def _styled_pixels(self, values01: torch.Tensor, tissue: torch.Tensor | None = None) -> torch.Tensor:
+        """``[B, 1, H, W]`` bool: the pixels the colour step reads (``tissue``: their weight, if known)."""
         if self.background != "keep":
             return torch.ones_like(values01[:, :1], dtype=torch.bool)
-        return tissue_weight(values01) >= 0.5
+        return tissue_pixels(tissue_weight(values01) if tissue is None else tissue)
 
     # -- stylisation ---------------------------------------------------------------------------
     def __call__(
@@ -569,21 +569,22 @@ class Stylizer:
                 stylized01 = self.denormalize(self._stylize_fn(self.normalize(model_in01), stream).float())
                 views = stylized01.shape[0] // model_in01.shape[0]
                 change = stylized01 - model_in01.repeat(views, 1, 1, 1)
-        weight = None if self.background != "keep" else change_weight(small01).repeat(views, 1, 1, 1)
+        tissue = tissue_weight(small01) if self.background == "keep" else None  # once per image
+        weight = None if tissue is None else change_weight(tissue).repeat(views, 1, 1, 1)
         if weight is not None:
             change = change * weight
         if stream.colours is not None and self.has_colour_step:
-            change = change + self._colour_step(model_in01, views, change, stream.colours, weight)
+            styled = self._styled_pixels(model_in01, tissue).repeat(views, 1, 1, 1)
+            change = change + self._colour_step(model_in01, views, change, stream.colours, weight, styled)
         return self.restore_channels(change, small01.shape[1]), weight
 
     def _colour_step(
         self, model_in01: torch.Tensor, views: int, change: torch.Tensor, colours: torch.Tensor,
-        weight: torch.Tensor | None,
+        weight: torch.Tensor | None, styled: torch.Tensor,
     ) -> torch.Tensor:
         """The change that gives the network's result (each image's ``views`` rows of
-        ``model_in01 + change``) the styles' colour profiles, over the pixels the engine styles
-        (found once per image), weighted as the network's change."""
-        styled = self._styled_pixels(model_in01).repeat(views, 1, 1, 1)
+        ``model_in01 + change``) the styles' colour profiles over its ``styled`` pixels, weighted
+        as the network's change."""
         contents01 = model_in01.repeat(views, 1, 1, 1)
         target = colours.to(self.device).expand(len(contents01), -1, -1)  # one style for all, or one per row
         step = colour_change((contents01 + change).clamp(0, 1), styled, target)

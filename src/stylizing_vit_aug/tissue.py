@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["GLASS_OD", "TISSUE_OD", "change_weight", "is_tissue", "optical_density", "tissue_weight"]
+__all__ = ["GLASS_OD", "TISSUE_OD", "change_weight", "is_tissue", "optical_density", "tissue_pixels", "tissue_weight"]
 
 # Optical density (natural log, 8-bit light source) at or below which a pixel counts as glass, and
 # at or above which it counts as tissue; the weight ramps smoothly between them. Clean glass in
@@ -40,12 +40,18 @@ def tissue_weight(values01: torch.Tensor) -> torch.Tensor:
     return ramp * ramp * (3 - 2 * ramp)
 
 
-def change_weight(values01: torch.Tensor) -> torch.Tensor:
-    """The weight the engine puts on its change at each pixel of a model-size image: the tissue
-    weight softened over 3×3, so that no edge of it is sharp. It is not grown into the glass
-    around the tissue: grown by 3 pixels it put a pink haze on the glass between and around the
-    fragments of a section (docs/bundled-default.md has the measurement)."""
-    return F.avg_pool2d(tissue_weight(values01), 3, stride=1, padding=1, count_include_pad=False)
+def change_weight(tissue: torch.Tensor) -> torch.Tensor:
+    """The weight the engine puts on its change at each pixel of a model-size image, from the
+    image's :func:`tissue_weight`: softened over 3×3, so that no edge of it is sharp. It is not
+    grown into the glass around the tissue: grown by 3 pixels it put a pink haze on the glass
+    between and around the fragments of a section (docs/bundled-default.md has the measurement)."""
+    return F.avg_pool2d(tissue, 3, stride=1, padding=1, count_include_pad=False)
+
+
+def tissue_pixels(tissue: torch.Tensor) -> torch.Tensor:
+    """``[B, 1, H, W]`` bool from a :func:`tissue_weight`: the pixels a colour or stain profile
+    reads (at least half tissue)."""
+    return tissue >= 0.5
 
 
 def is_tissue(values01: torch.Tensor, *, min_fraction: float = 0.5, min_std: float = 20 / 255) -> torch.Tensor:
@@ -57,5 +63,5 @@ def is_tissue(values01: torch.Tensor, *, min_fraction: float = 0.5, min_std: flo
     values = values01.float()
     overall = values.flatten(1).std(dim=1, unbiased=False)
     spread = torch.minimum(overall, values.flatten(2).std(dim=2, unbiased=False).amax(dim=1))
-    enough_tissue = (tissue_weight(values01) >= 0.5).flatten(1).float().mean(dim=1) >= min_fraction
+    enough_tissue = tissue_pixels(tissue_weight(values01)).flatten(1).float().mean(dim=1) >= min_fraction
     return enough_tissue & (spread >= min_std)

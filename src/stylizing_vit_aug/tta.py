@@ -40,7 +40,7 @@ from .images import from_batch, to_batch
 from .model import StyleStream
 from .stain_transfer import stain_profile, transfer_stains
 from .stylizer import Stylizer, check_mode, strength_values
-from .tissue import tissue_weight
+from .tissue import tissue_pixels, tissue_weight
 from .transforms._common import check_stats, redo_normalize, renamed_keyword, undo_normalize
 
 __all__ = ["StyleTTA", "TTAOutput", "MERGES", "ACTIVATIONS", "STYLE_CHOICES", "TRANSFERS"]
@@ -361,7 +361,7 @@ class StyleTTA(nn.Module):
             images = self.bank.style_images(torch.tensor(missing))
             if images.shape[1] != 3:
                 raise ValueError(f"transfer='stain' needs RGB bank styles, got {images.shape[1]} channels")
-            profiles = stain_profile(images, tissue_weight(images) >= 0.5)
+            profiles = stain_profile(images, tissue_pixels(tissue_weight(images)))
             self._stain_profiles.update(zip(missing, profiles))
         return torch.stack([self._stain_profiles[int(r)] for r in rows])
 
