@@ -54,7 +54,7 @@ def stain_profile(values01: torch.Tensor, tissue: torch.Tensor | None = None) ->
     if values01.shape[1] != 3:
         raise ValueError(f"stain profiles need RGB images, got {values01.shape[1]} channels")
     step = profile_stride(*values01.shape[-2:])
-    od = optical_density(values01[..., ::step, ::step]).flatten(2).double()  # [B, 3, N]
+    od = optical_density(values01[..., ::step, ::step]).flatten(2)  # [B, 3, N], float32 (MPS has no float64)
     mask = od.amax(dim=1) > STAIN_OD
     if tissue is not None:
         mask &= tissue[..., ::step, ::step].flatten(1)
