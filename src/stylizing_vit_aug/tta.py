@@ -22,6 +22,12 @@ How a view is made (``transfer=``), chosen by measurement (docs/benchmarks.md):
 * ``"stain"``: the stain transfer alone; no network pass, structure kept pixel for pixel.
 * ``"network"``: the paper's recipe, the stylizer alone (any channel count; an input's own passes
   are shared by its views).
+
+Input convention: the classifier receives *the same kind of tensor the wrapper was given* —
+uint8 0–255 stays uint8, float 0–1 stays float 0–1, same device, size and channels. If your
+classifier takes normalised tensors, give ``StyleTTA`` the normalisation (``mean``, ``std``, in
+0–1 units, e.g. the ImageNet statistics, as torchvision's ``Normalize``): it undoes it for the
+stylizer and redoes it for the classifier, so each view is normalised exactly like the original.
 """
 
 from __future__ import annotations
@@ -246,8 +252,8 @@ class StyleTTA(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"n_styles={self.n_styles}, transfer={self.transfer!r}, include_original={self.include_original}, "
-            f"merge={self.merge!r}, "
-            f"activation={self.activation!r}, styles={self.style_choice!r}, chunk_size={self.chunk_size}"
+            f"merge={self.merge!r}, activation={self.activation!r}, styles={self.style_choice!r}, "
+            f"chunk_size={self.chunk_size}"
         )
 
     # -- conventions ---------------------------------------------------------------------------
