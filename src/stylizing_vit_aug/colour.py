@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["QUANTILES", "colour_change", "colour_profile", "lab_to_rgb", "masked_quantiles", "rgb_to_lab"]
+__all__ = [
+    "QUANTILES", "colour_change", "colour_profile", "known_pairs", "lab_to_rgb", "masked_quantiles", "rgb_to_lab",
+]
 
 QUANTILES = 65
 """Levels of a colour profile (every 1/64 of the distribution, both ends included)."""
@@ -107,6 +109,14 @@ def _lab_profile(lab: torch.Tensor, styled: torch.Tensor) -> torch.Tensor:
     return profiles.masked_fill((mask.sum(dim=1) < MIN_PIXELS).view(-1, 1, 1), float("nan"))
 
 
+def known_pairs(source: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image profiles ``source`` and ``target`` (``[B, ...]``), both zeroed for an image where
+    either is missing (not finite): equal, so a map from one to the other changes nothing."""
+    known = (torch.isfinite(source) & torch.isfinite(target)).flatten(1).all(dim=1)
+    known = known.view(-1, *([1] * (source.dim() - 1)))
+    return torch.where(known, source, 0.0), torch.where(known, target, 0.0)
+
+
 def _shift(values: torch.Tensor, source: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     """Piecewise-linear ``shift`` (``[B, Q]``, defined at the ``source`` quantiles) at each of
     ``values`` (``[B, N]``), held flat beyond the ends."""
@@ -144,8 +154,7 @@ def colour_change(stylized01: torch.Tensor, styled: torch.Tensor, target: torch.
     lab = rgb_to_lab(stylized01)
     step = profile_stride(*lab.shape[-2:])
     source = _lab_profile(lab[..., ::step, ::step], styled[..., ::step, ::step])
-    known = (torch.isfinite(source) & torch.isfinite(target)).flatten(1).all(dim=1).view(-1, 1, 1)
-    source, target = torch.where(known, source, 0.0), torch.where(known, target, 0.0)  # unknown: no shift
+    source, target = known_pairs(source, target)
     shift = torch.empty_like(lab)
     shift[:, 0] = (target[:, 0].mean(dim=1) - source[:, 0].mean(dim=1)).view(-1, 1, 1)
     for c in (1, 2):

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import torch
 
-from .colour import MIN_PIXELS, masked_quantiles, profile_stride
+from .colour import MIN_PIXELS, known_pairs, masked_quantiles, profile_stride
 from .tissue import change_weight, optical_density, tissue_pixels, tissue_weight
 
 __all__ = ["STAIN_OD", "stain_change", "stain_profile", "transfer_stains"]
@@ -99,8 +99,7 @@ def stain_change(values01: torch.Tensor, source: torch.Tensor, target: torch.Ten
     """The RGB change that moves every pixel of ``values01`` from the stain profile ``source`` to
     ``target`` (both ``[B, 3, 2]``); zero for an image where either is missing, exactly zero where
     they are equal. Not weighted: the caller keeps the glass (:func:`transfer_stains`)."""
-    known = (torch.isfinite(source) & torch.isfinite(target)).flatten(1).all(dim=1).view(-1, 1, 1)
-    source, target = torch.where(known, source, 0.0), torch.where(known, target, 0.0)
+    source, target = known_pairs(source, target)
     mapping = (target - source) @ torch.linalg.pinv(source)  # [B, 3, 3]; zero where unknown or equal
     od = optical_density(values01)
     delta = torch.einsum("bij,bjhw->bihw", mapping, od)
