@@ -259,7 +259,7 @@ class Run:
             per_view[f"tta_{kind}"] = torch.stack(
                 [original] + [torch.stack([probabilities(models[k], v) for k in keys], dim=-1) for v in normalized])
         bank = sva.StyleBank.from_images(refs, self.stylizer, domains=domains)
-        for method, transfer in zip(M.TTA_OURS, M.TTA_TRANSFERS):
+        for method, transfer in M.TTA_OURS.items():
             tta = sva.StyleTTA(Ensemble([models[k] for k in keys]), self.stylizer, bank, n_styles=views,
                                include_original=True, styles=list(range(views)), return_views=True, transfer=transfer)
             per_view[method] = torch.cat([tta(test.images[i : i + 64]).views

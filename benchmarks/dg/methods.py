@@ -53,10 +53,9 @@ TRAIN_METHODS = (
     "ours_transform", "ours_batch",
 )
 TTA_PEERS = ("tta_reinhard", "tta_macenko")
-# StyleTTA's kinds of view (``transfer=``): its default (the styles' stains on the tissue, then the
-# network), the stains alone, and the network alone (the paper's)
-TTA_OURS = ("tta_style", "tta_style_stain", "tta_style_network")
-TTA_TRANSFERS = ("stain+network", "stain", "network")
+# StyleTTA's kinds of view, each method's ``transfer=``: its default for RGB (the styles' stains on
+# the tissue, then the network), the stains alone, and the network alone (the paper's)
+TTA_OURS = {"tta_style": "stain+network", "tta_style_stain": "stain", "tta_style_network": "network"}
 # The two test-time protocols at one budget of views per test crop: every view a
 # reference/style, or (suffix ``_orig``) the original plus one fewer (StyleTTA's default).
 TTA_PROTOCOLS = ("", "_orig")
