@@ -43,6 +43,10 @@ _XYZ_TO_RGB = tuple(  # the inverse, with the white point folded in
 )
 _EPSILON = 0.008856  # (6/29)^3: where the cube root gives way to its linear toe
 _KAPPA = 7.787
+_F_EPSILON = _EPSILON ** (1 / 3)
+"""Where :func:`lab_to_rgb` leaves the cube for the toe: the image of :data:`_EPSILON`, so that
+the round trip is exact on both sides (scikit-image's rounded 0.2068966 sends the values in
+between to the wrong branch, off by about 4e-7)."""
 
 
 def _mix(rows: tuple, channels: torch.Tensor) -> torch.Tensor:
@@ -66,7 +70,7 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     lightness, a, b = lab.unbind(dim=1)
     fy = (lightness + 16) / 116
     f = torch.stack([fy + a / 500, fy, (fy - b / 200).clamp_min(0)], dim=1)
-    xyz = torch.where(f > 0.2068966, f * f * f, (f - 16 / 116) / _KAPPA)
+    xyz = torch.where(f > _F_EPSILON, f * f * f, (f - 16 / 116) / _KAPPA)
     linear = _mix(_XYZ_TO_RGB, xyz).clamp_min(0)
     return torch.where(linear > 0.0031308, 1.055 * linear.pow(1 / 2.4) - 0.055, 12.92 * linear)
 
