@@ -83,3 +83,36 @@ def test_images_without_readable_stains_come_back_unchanged():
 def test_stains_need_rgb():
     with pytest.raises(ValueError, match="RGB"):
         stain_profile(torch.rand(1, 1, 16, 16))
+
+
+def test_what_cannot_be_read_as_rgb_light_is_refused_with_the_fix():
+    image = two_stain_image(HAEMATOXYLIN, EOSIN, (1.0, 1.0))
+    target = stain_profile(image, tissue(image))
+    with pytest.raises(ValueError, match="divide uint8 images by 255"):
+        transfer_stains((image * 255).round().to(torch.uint8), target)
+    with pytest.raises(ValueError, match="0–255 values.*divide by 255"):
+        transfer_stains(image * 255, target)  # would come back white
+    nan = image.clone()
+    nan[0, 0, 3, 5] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        stain_profile(nan)
+    with pytest.raises(ValueError, match=r"batch tensor \[B, 3, H, W\].*image\[None\]"):
+        stain_profile(image[0])
+    with pytest.raises(ValueError, match=r"strength must lie in \[0, 1\]"):
+        transfer_stains(image, target, strength=3.0)
+    with pytest.raises(ValueError, match=r"one per image \(2\)"):
+        transfer_stains(image.expand(2, -1, -1, -1), target, strength=[0.5, 0.5, 0.5])
+    with pytest.raises(ValueError, match=r"target must be stain profiles \[2 or 1, 3, 2\]"):
+        transfer_stains(image.expand(2, -1, -1, -1), target.expand(3, -1, -1))
+    # one target for the batch, in any float dtype, is every image's
+    pair = torch.cat([image, two_stain_image(HAEMATOXYLIN, DAB, (1.0, 0.6), seed=3)])
+    other = stain_profile(pair[1:], tissue(pair[1:]))
+    torch.testing.assert_close(transfer_stains(pair, other.double()), transfer_stains(pair, other.expand(2, -1, -1)))
+
+
+def test_tiny_images_and_float_tissue_masks_get_clear_errors():
+    with pytest.raises(ValueError, match="at least 8x8"):
+        stain_profile(torch.rand(1, 3, 0, 0))
+    image = two_stain_image(HAEMATOXYLIN, EOSIN, (1.0, 1.0))
+    with pytest.raises(ValueError, match="bool mask"):
+        stain_profile(image, tissue_weight(image))

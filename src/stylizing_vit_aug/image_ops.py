@@ -7,12 +7,15 @@ the trainer and the commands share them instead of importing each other.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
 from .images import ImageLike, to_batch
 
-__all__ = ["LUMA_WEIGHTS", "color_statistics", "random_crop_resize", "resize", "to_luminance"]
+__all__ = ["LUMA_WEIGHTS", "color_statistics", "random_crop_resize", "resize", "strength_values", "to_luminance"]
 
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601
 
@@ -65,3 +68,26 @@ def random_crop_resize(
         for i, (top, left) in enumerate(zip(tops, lefts))
     ]
     return resize(torch.cat(crops), size, size)
+
+
+def strength_values(strength: Any, counts: Sequence[int], shape: str | None = None) -> torch.Tensor:
+    """The one check of every strength a user passes (the engine, the front-ends' ranges, TTA):
+    ``strength`` as a flat float tensor of one of ``counts`` numbers, each in [0, 1].
+
+    ``shape`` names what may be given besides one number, for the errors (e.g. "one per image").
+    """
+    expected = "a number in [0, 1]" + (f" or {shape}" if shape else "")
+    wrong = ValueError(f"strength must be {expected}, got {strength!r}")
+    if strength is None or isinstance(strength, (str, bytes, bool)):
+        raise wrong
+    if isinstance(strength, (list, tuple)) and any(isinstance(v, (str, bytes, bool)) or v is None for v in strength):
+        raise wrong
+    try:
+        tensor = torch.as_tensor(strength, dtype=torch.float64).flatten()  # a user's 0.1 stays 0.1
+    except (TypeError, ValueError, RuntimeError):
+        raise wrong from None
+    if tensor.numel() not in counts:
+        raise ValueError(f"strength must be {expected}, got {tensor.numel()} numbers: {strength!r}")
+    if not torch.isfinite(tensor).all() or (tensor < 0).any() or (tensor > 1).any():
+        raise ValueError(f"strength must lie in [0, 1], got {tensor.tolist()}")
+    return tensor

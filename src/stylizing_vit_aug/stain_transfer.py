@@ -25,12 +25,18 @@ views, it does better still.
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
 from .colour import MIN_PIXELS, known_pairs, masked_quantiles, profile_stride
+from .image_ops import strength_values
+from .images import check_float_range, check_size_and_channels
 from .tissue import change_weight, optical_density, tissue_pixels, tissue_weight
 
-__all__ = ["STAIN_OD", "stain_change", "stain_profile", "transfer_stains"]
+logger = logging.getLogger(__name__)
+
+__all__ = ["STAIN_OD", "check_rgb01", "stain_change", "stain_profile", "transfer_stains"]
 
 STAIN_OD = 0.15
 """Optical density of a pixel's darkest channel below which it carries too little stain to show
@@ -46,14 +52,30 @@ MAX_COSINE = 0.995
 """Two directions closer than this (about 6 degrees) are one stain: the map would be singular."""
 
 
+def check_rgb01(values01: torch.Tensor, what: str = "values01") -> None:
+    """Refuse what this module cannot read as RGB light: anything but a float ``[B, 3, H, W]``
+    batch in 0–1 (uint8 read as 0–1 would turn white; a NaN would stop the stain estimate)."""
+    if not isinstance(values01, torch.Tensor) or values01.dim() != 4:
+        shape = tuple(values01.shape) if isinstance(values01, torch.Tensor) else type(values01).__name__
+        raise ValueError(f"{what} must be a batch tensor [B, 3, H, W], got {shape}; add a batch axis: image[None]")
+    if values01.shape[1] != 3:
+        raise ValueError(f"stain profiles need RGB images, got {values01.shape[1]} channels")
+    check_size_and_channels(3, *values01.shape[-2:], what)
+    if not values01.is_floating_point():
+        raise ValueError(f"{what} must be float pixels in 0–1, got {values01.dtype}: divide uint8 images by 255")
+    check_float_range(values01, what)
+
+
 def stain_profile(values01: torch.Tensor, tissue: torch.Tensor | None = None) -> torch.Tensor:
     """``[B, 3, 2]``: each RGB image's stains (unit OD colours, haematoxylin first) scaled by their
     99th-percentile concentrations, from its stained pixels (and within ``tissue``, ``[B, 1, H, W]``
     bool, where given) on the :func:`~stylizing_vit_aug.colour.profile_stride` grid. NaN for an
     image whose stains cannot be read: fewer than :data:`~stylizing_vit_aug.colour.MIN_PIXELS`
     stained pixels, or directions that are not two distinct absorbing stains."""
-    if values01.shape[1] != 3:
-        raise ValueError(f"stain profiles need RGB images, got {values01.shape[1]} channels")
+    check_rgb01(values01)
+    if tissue is not None and tissue.dtype != torch.bool:
+        raise ValueError(f"tissue must be a bool mask [B, 1, H, W] (tissue_pixels(tissue_weight(images))), "
+                         f"got {tissue.dtype}")
     step = profile_stride(*values01.shape[-2:])
     od = optical_density(values01[..., ::step, ::step]).flatten(2)  # [B, 3, N], float32 (MPS has no float64)
     mask = od.amax(dim=1) > STAIN_OD
@@ -110,10 +132,21 @@ def transfer_stains(values01: torch.Tensor, target: torch.Tensor, strength: torc
     """``values01`` (RGB ``[B, 3, H, W]`` in 0–1) with its tissue's stains moved to the profiles
     ``target`` (``[B, 3, 2]``, :func:`stain_profile` of the styles), by ``strength`` (a number or
     ``[B]``); glass keeps its pixels, and an image whose stains cannot be read comes back as it was."""
+    check_rgb01(values01)
+    batch = values01.shape[0]
+    if not isinstance(target, torch.Tensor) or target.shape not in ((batch, 3, 2), (1, 3, 2)):
+        shape = tuple(target.shape) if isinstance(target, torch.Tensor) else type(target).__name__
+        raise ValueError(f"target must be stain profiles [{batch} or 1, 3, 2] (stain_profile of the styles), "
+                         f"got {shape}")
+    strength = strength_values(strength, (1, batch), f"one per image ({batch})")
     values01 = values01.float()
     tissue = tissue_weight(values01)
     weight = change_weight(tissue)
     source = stain_profile(values01, tissue_pixels(tissue))
-    strength = torch.as_tensor(strength, dtype=values01.dtype, device=values01.device).reshape(-1, 1, 1, 1)
-    change = stain_change(values01, source, target.to(values01.device)) * weight * strength
+    unreadable = int((~torch.isfinite(source).flatten(1).all(dim=1)).sum())
+    if unreadable:
+        logger.debug("%d of %d images: stains cannot be read, returned unchanged", unreadable, batch)
+    strength = strength.to(values01.device, values01.dtype).reshape(-1, 1, 1, 1)
+    target = target.to(values01.device, values01.dtype).expand(batch, -1, -1)
+    change = stain_change(values01, source, target) * weight * strength
     return (values01 + change).clamp_(0, 1)

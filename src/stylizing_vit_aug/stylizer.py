@@ -51,7 +51,7 @@ import torch
 from .checkpoints import write_checkpoint
 from .colour import colour_change, colour_profile
 from .guided import apply_basis, is_upsampling, upsample_change, upsampling_basis
-from .image_ops import resize, to_luminance
+from .image_ops import resize, strength_values, to_luminance
 from .images import (
     MIN_SIZE,
     ImageLike,
@@ -81,29 +81,6 @@ DEFAULT_CHUNK = 64
 STRIP_PIXELS = 1 << 19
 """Pixels per row band or column strip of the full-resolution path; images larger than this
 take it (a float32 RGB strip is 6 MiB)."""
-
-
-def strength_values(strength: Any, counts: Sequence[int], shape: str | None = None) -> torch.Tensor:
-    """The one check of every strength a user passes (the engine, the front-ends' ranges, TTA):
-    ``strength`` as a flat float tensor of one of ``counts`` numbers, each in [0, 1].
-
-    ``shape`` names what may be given besides one number, for the errors (e.g. "one per image").
-    """
-    expected = "a number in [0, 1]" + (f" or {shape}" if shape else "")
-    wrong = ValueError(f"strength must be {expected}, got {strength!r}")
-    if strength is None or isinstance(strength, (str, bytes, bool)):
-        raise wrong
-    if isinstance(strength, (list, tuple)) and any(isinstance(v, (str, bytes, bool)) or v is None for v in strength):
-        raise wrong
-    try:
-        tensor = torch.as_tensor(strength, dtype=torch.float64).flatten()  # a user's 0.1 stays 0.1
-    except (TypeError, ValueError, RuntimeError):
-        raise wrong from None
-    if tensor.numel() not in counts:
-        raise ValueError(f"strength must be {expected}, got {tensor.numel()} numbers: {strength!r}")
-    if not torch.isfinite(tensor).all() or (tensor < 0).any() or (tensor > 1).any():
-        raise ValueError(f"strength must lie in [0, 1], got {tensor.tolist()}")
-    return tensor
 
 
 def default_device() -> torch.device:

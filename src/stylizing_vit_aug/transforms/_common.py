@@ -19,9 +19,10 @@ from typing import Any
 import torch
 
 from ..bank import StyleBank, bundled_bank
+from ..image_ops import strength_values
 from ..images import Normalization, check_float_range
 from ..model import StyleStream
-from ..stylizer import Stylizer, strength_values
+from ..stylizer import Stylizer
 
 # what a per-sample transform may draw by: it sees one image and no domain labels
 PER_SAMPLE_STRATEGIES: tuple[str, ...] = ("uniform", "balanced")
