@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import EOSIN, HAEMATOXYLIN, two_stain_image
+from helpers import DAB, EOSIN, HAEMATOXYLIN, two_stain_image
 from stylizing_vit_aug.bank import StyleBank
 from stylizing_vit_aug.stain_transfer import stain_profile, transfer_stains
 from stylizing_vit_aug.tissue import tissue_weight
@@ -284,3 +284,106 @@ def test_auto_gives_grey_inputs_the_network_views(small_stylizer, bank):
     tta = StyleTTA(ColourNet(), small_stylizer, bank, n_styles=2, styles=[3, 4])
     rows = torch.tensor([3, 3, 4, 4])
     torch.testing.assert_close(tta._views01(grey, rows), small_stylizer.stylize_views(grey, bank.stream(rows)))
+
+
+class AlphaNet(nn.Module):
+    """Logits from the mean colour of RGB or RGBA inputs; records each call's alpha channel."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.linear = nn.Linear(3, 2)
+        self.alphas: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] == 4:
+            self.alphas.append(x[:, 3].clone())
+        return self.linear(x[:, :3].float().mean(dim=(2, 3)))
+
+
+@pytest.mark.parametrize("transfer", ["auto", "stain", "network"])
+def test_an_alpha_channel_goes_with_every_view_unchanged(small_stylizer, bank, images, transfer):
+    alpha = (torch.arange(4).view(4, 1, 1, 1) * 60 + 15).expand(4, 1, 40, 36).to(torch.uint8)
+    rgba = torch.cat([images, alpha], dim=1)
+    net = AlphaNet().eval()
+    kwargs = dict(n_styles=3, styles=[0, 2, 3], transfer=transfer, return_views=True)
+    out = StyleTTA(net, small_stylizer, bank, chunk_size=6, **kwargs)(rgba)
+    # the original's alpha, then each chunk's views (view-major: every input once per view)
+    assert [a[:, 0, 0].tolist() for a in net.alphas] == [[15, 75, 135, 195], [15, 75] * 3, [135, 195] * 3]
+    assert all(torch.equal(a, a[:, :1, :1].expand_as(a)) for a in net.alphas)  # whole planes, unchanged
+    # the colour channels are stylised as without alpha
+    torch.testing.assert_close(out.views, StyleTTA(net, small_stylizer, bank, **kwargs)(images).views,
+                               atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("transfer", ["stain+network", "network"])
+def test_chunk_size_bounds_the_stylizer_too(small_stylizer, bank, images, transfer):
+    rows_per_call = []
+    for name in ("stylize_views", "stylize_batch"):
+        original = getattr(small_stylizer, name)
+
+        def spy(values01, stream, *args, original=original, **kwargs):
+            rows_per_call.append(len(stream))
+            return original(values01, stream, *args, **kwargs)
+
+        setattr(small_stylizer, name, spy)
+    kwargs = dict(n_styles=3, styles=[0, 2, 3], transfer=transfer, return_views=True)
+    whole = StyleTTA(ColourNet().eval(), small_stylizer, bank, **kwargs)(images)
+    rows_per_call.clear()
+    chunked = StyleTTA(ColourNet().eval(), small_stylizer, bank, chunk_size=2, **kwargs)(images)
+    assert max(rows_per_call) <= 2 and sum(rows_per_call) == 3 * 4
+    torch.testing.assert_close(chunked.views, whole.views, atol=1e-5, rtol=0)
+
+
+def test_a_new_bank_brings_its_own_stains_and_fixed_styles(small_stylizer, bank):
+    section = two_stain_image(HAEMATOXYLIN, EOSIN, (1.0, 0.8), size=32, floor=0.3)
+    styles = torch.cat([two_stain_image(HAEMATOXYLIN, second, (0.9, 0.7), size=32, floor=0.2, seed=s)
+                        for s, second in enumerate((EOSIN, DAB))])
+    first = StyleBank.from_images(styles, small_stylizer)
+    second = StyleBank.from_images(styles.flip(0), small_stylizer)
+    tta = StyleTTA(ColourNet().eval(), small_stylizer, first, n_styles=2, styles="fixed", transfer="stain")
+    rows = torch.tensor([0])
+    before = tta._views01(section, rows)
+    tta.bank = second
+    fresh = StyleTTA(ColourNet().eval(), small_stylizer, second, n_styles=2, styles="fixed", transfer="stain")
+    torch.testing.assert_close(tta._views01(section, rows), fresh._views01(section, rows), atol=0, rtol=0)
+    assert (tta._views01(section, rows) - before).abs().amax() > 0.05
+    with pytest.raises(ValueError, match="must lie in"):
+        tta.styles, tta.bank = [5, 0], second
+
+
+def test_fixed_styles_are_distinct_domain_balanced_and_a_copy(small_stylizer):
+    images = _style_images(small_stylizer.img_size)
+    plain = StyleBank.from_images(images, small_stylizer)
+    for seed in range(8):
+        tta = StyleTTA(ColourNet(), small_stylizer, plain, n_styles=6, styles="fixed", return_views=True,
+                       generator=torch.Generator().manual_seed(seed))
+        assert sorted(tta(images[:1]).style_indices[0].tolist()) == list(range(6))
+    domains = ["a", "a", "a", "a", "b", "b"]
+    banked = StyleBank.from_images(images, small_stylizer, domains=domains)
+    for seed in range(8):
+        tta = StyleTTA(ColourNet(), small_stylizer, banked, n_styles=4, styles="fixed", return_views=True,
+                       generator=torch.Generator().manual_seed(seed))
+        chosen = tta(images[:2]).style_indices
+        assert len(set(chosen[0].tolist())) == 4 and sorted(domains[i] for i in chosen[0]) == ["a", "a", "b", "b"]
+        chosen[0, 0] = 5 - chosen[0, 0]  # the caller's copy: editing it changes no later call
+        assert tta(images[:2]).style_indices[0].tolist() != chosen[0].tolist()
+
+
+def test_styles_whose_stains_cannot_be_read_are_named_once(small_stylizer, images, caplog):
+    section = two_stain_image(HAEMATOXYLIN, EOSIN, (0.9, 0.7), size=32, floor=0.2)
+    glass = torch.full_like(section, 0.95)
+    bank = StyleBank.from_images(torch.cat([section, glass, glass]), small_stylizer)
+    tta = StyleTTA(ColourNet().eval(), small_stylizer, bank, n_styles=3, styles=[0, 1, 2], transfer="stain")
+    with caplog.at_level("WARNING", logger="stylizing_vit_aug.tta"):
+        out = tta(images)
+        tta(images)
+    warned = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
+    assert warned == ["bank styles [1, 2]: their stains cannot be read (too little stained tissue, or not two "
+                      "distinct stains), so their stain views keep the input's stains and are the input unchanged"]
+    assert torch.isfinite(out).all()
+
+
+def test_style_indices_must_be_whole_numbers(small_stylizer, bank):
+    with pytest.raises(ValueError, match="whole numbers"):
+        StyleTTA(ColourNet(), small_stylizer, bank, n_styles=1, styles=[1.7])

@@ -41,11 +41,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .image_ops import color_statistics
+from .image_ops import color_statistics, strength_values
 from .images import from_batch, to_batch
 from .model import StyleStream
 from .stain_transfer import stain_profile, transfer_stains
-from .stylizer import Stylizer, check_mode, strength_values
+from .stylizer import Stylizer, check_mode
 from .tissue import tissue_pixels, tissue_weight
 from .transforms._common import check_stats, redo_normalize, renamed_keyword, undo_normalize
 
@@ -148,6 +148,27 @@ def _check_transfer(transfer: Any, mode: str | None) -> str:
     return transfer
 
 
+def _distinct_styles(bank: BankLike, n: int, generator: torch.Generator) -> torch.Tensor:
+    """``n`` bank indices for ``styles="fixed"``: distinct while the bank has that many, and taken
+    from its domains in turn (shuffled), so every domain gives as many as it can."""
+    if n > len(bank):
+        return bank.sample(n, generator=generator).cpu()
+    order = torch.randperm(len(bank), generator=generator, device=generator.device).cpu()
+    domains = getattr(bank, "domains", None)
+    if not domains:
+        return order[:n]
+    names = sorted(set(domains))
+    turn = torch.randperm(len(names), generator=generator, device=generator.device).cpu().tolist()
+    seen = dict.fromkeys(names, 0)
+    keys = []
+    for index in order.tolist():
+        domain = domains[index]
+        keys.append((seen[domain], turn[names.index(domain)]))  # its rank in its domain, then the domain's turn
+        seen[domain] += 1
+    ranked = sorted(range(len(order)), key=keys.__getitem__)
+    return order[torch.tensor(ranked[:n])]
+
+
 def _style_choice(styles: str | Sequence[int], n_styles: int, bank: BankLike | None) -> tuple[str, torch.Tensor | None]:
     """``(choice, fixed indices or None)`` of the ``styles`` argument, checked against the bank."""
     if isinstance(styles, str):
@@ -158,7 +179,10 @@ def _style_choice(styles: str | Sequence[int], n_styles: int, bank: BankLike | N
                 f"styles='nearest' with n_styles={n_styles} needs at least that many styles; the bank has {len(bank)}"
             )
         return styles, None
-    fixed = torch.as_tensor(list(styles), dtype=torch.long).flatten()
+    values = torch.as_tensor(list(styles)).flatten()
+    if values.is_floating_point() or values.is_complex() or values.dtype == torch.bool:
+        raise ValueError(f"style indices must be whole numbers, got {values.tolist()}")
+    fixed = values.long()
     if fixed.numel() != n_styles:
         raise ValueError(f"got {fixed.numel()} style indices for n_styles={n_styles}")
     if fixed.numel() and (fixed.min() < 0 or fixed.max() >= len(bank)):
@@ -184,15 +208,18 @@ class StyleTTA(nn.Module):
         chunk_size: most views per classifier and stylizer call (``None``: all at once).
         return_views: return a :class:`TTAOutput` instead of the merged tensor.
         styles: ``"random"`` (new styles per input from ``generator``), ``"fixed"`` (the same
-            ``n_styles`` styles for every input, chosen once, domain-balanced when the bank
-            knows domains), ``"nearest"`` (per input, the bank styles whose colour statistics
-            are closest to the input's), or a sequence of bank indices to use for every input.
+            ``n_styles`` styles for every input, chosen once: distinct while the bank has that
+            many, taken from its domains in turn when it knows domains), ``"nearest"`` (per
+            input, the bank styles whose colour statistics are closest to the input's), or a
+            sequence of bank indices to use for every input.
         generator: a ``torch.Generator`` for ``"random"``/``"fixed"``; same seed, same styles.
         strength: stylisation strength in [0, 1].
         transfer: how a view is made: ``"stain+network"`` (the style's stains on the input's
             tissue, then the stylizer; RGB), ``"stain"`` (the stains alone, pixel by pixel; RGB),
             ``"network"`` (the stylizer alone, the paper's recipe), or ``"auto"``: the first for
-            RGB inputs, the last for others; see the module docstring.
+            RGB inputs, the last for others; see the module docstring. Where the stains of a
+            bank style (logged once as a warning) or of an input cannot be read (glass, one
+            colour), its stain step keeps the input's stains.
         mode: the network's ``"relative"``, ``"detail"`` or ``"resize"`` (None: the stylizer's
             own mode); not with ``transfer="stain"``.
         mean, std: the normalisation the classifier's inputs carry (0–1 units, as torchvision's
@@ -230,8 +257,9 @@ class StyleTTA(nn.Module):
         std = renamed_keyword(std, input_std, "std", "input_std", "StyleTTA")
         self.classifier = classifier
         self.stylizer = _bank_stylizer(stylizer, bank, n_styles)
-        self.bank = bank
         self.n_styles = n_styles
+        self.styles = styles
+        self.bank = bank  # also checks ``styles`` against it
         self.include_original = include_original
         self.merge = merge
         self.activation = activation
@@ -241,9 +269,18 @@ class StyleTTA(nn.Module):
         self.strength = float(strength_values(strength, (1,)))
         self.mode = check_mode(mode)
         self.transfer = _check_transfer(transfer, mode)
-        self._stain_profiles: dict[int, torch.Tensor] = {}  # bank index -> stain profile, made once
-        self.style_choice, self._fixed = _style_choice(styles, n_styles, bank)
         self.input_stats = check_stats(mean, std, "StyleTTA")
+
+    @property
+    def bank(self) -> BankLike:
+        """The style bank; a new one replaces the styles drawn for ``"fixed"`` and the cached stains."""
+        return self._bank
+
+    @bank.setter
+    def bank(self, bank: BankLike) -> None:
+        self._bank = bank
+        self.style_choice, self._fixed = _style_choice(self.styles, self.n_styles, bank)
+        self._stain_profiles: dict[int, torch.Tensor] = {}  # bank index -> stain profile, made once
 
     @property
     def num_views(self) -> int:
@@ -284,12 +321,8 @@ class StyleTTA(nn.Module):
             return self.bank.sample(batch * n, generator=self.generator).view(batch, n).cpu()
         if self.style_choice == "fixed":
             if self._fixed is None:
-                strategy = "balanced" if getattr(self.bank, "domains", None) else "uniform"
-                generator = self.generator
-                if generator is None:
-                    generator = torch.Generator().manual_seed(0)
-                self._fixed = self.bank.sample(n, generator=generator, strategy=strategy).cpu()
-            return self._fixed.view(1, n).expand(batch, n)
+                self._fixed = _distinct_styles(self.bank, n, self.generator or torch.Generator().manual_seed(0))
+            return self._fixed.view(1, n).repeat(batch, 1)  # a copy: the caller may keep and edit it
         model_values = self.stylizer.adapt_channels(values01)
         inputs = color_statistics(model_values).cpu()
         bank_stats = self.bank.color_stats().float().cpu()
@@ -329,13 +362,16 @@ class StyleTTA(nn.Module):
         r // B of input r % B). Each input's own passes are shared by its views
         (:meth:`Stylizer.stylize_views`); ``chunk_size`` views per call."""
         batch, n = indices.shape
-        per_chunk = max(1, (self.chunk_size or batch * n) // n)
+        limit = self.chunk_size or batch * n
+        per_chunk = max(1, limit // n)  # inputs per call; fewer views than one input has: split its views
         outputs = []
         for start in range(0, batch, per_chunk):
-            inputs = slice(start, start + per_chunk)
+            inputs = torch.arange(start, min(start + per_chunk, batch))
             rows = indices[inputs].t().reshape(-1)  # view-major within the chunk
-            stylized01 = self._views01(values01[inputs], rows)
-            predictions = self._classify(self._from01(stylized01, info, images))
+            stylized01 = torch.cat([self._views01(values01[inputs], rows[i : i + limit])
+                                    for i in range(0, len(rows), limit)])
+            rows_info = info.rows(inputs.repeat(n)) if info is not None else None  # e.g. each view's alpha
+            predictions = self._classify(self._from01(stylized01, rows_info, images))
             outputs.append(predictions.unflatten(0, (n, -1)))
         return torch.cat(outputs, dim=1).flatten(0, 1)
 
@@ -369,6 +405,13 @@ class StyleTTA(nn.Module):
                 raise ValueError(f"transfer='stain' needs RGB bank styles, got {images.shape[1]} channels")
             profiles = stain_profile(images, tissue_pixels(tissue_weight(images)))
             self._stain_profiles.update(zip(missing, profiles))
+            unreadable = [i for i, p in zip(missing, profiles) if not torch.isfinite(p).all()]
+            if unreadable:
+                logger.warning(
+                    "bank styles %s: their stains cannot be read (too little stained tissue, or not two "
+                    "distinct stains), so their %s views keep the input's stains%s", unreadable, self.transfer,
+                    " and are the input unchanged" if self.transfer == "stain" else "",
+                )
         return torch.stack([self._stain_profiles[int(r)] for r in rows])
 
     def _merge(self, views: torch.Tensor) -> torch.Tensor:
