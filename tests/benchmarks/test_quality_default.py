@@ -67,8 +67,27 @@ def test_peers_side_by_side_and_background_check():
     assert peers["histogram"]["alike_glass_swd_ratio"] < 0.5 and peers["histogram"]["od_swd_ratio"] < 0.5
     # a global transfer moves the glass of a section; the stylizer keeps the glass beyond its rim
     assert peers["reinhard"]["glass_delta_e"] > 2 * peers["default"]["glass_delta_e"]
+    # the reference row reaches the style on the tissue and leaves the glass exactly as it was
+    matched = peers[quality.TISSUE_MATCHED]
+    assert matched["glass_delta_e"] == 0 and matched["tissue_swd_ratio"] < 0.5
     markdown = quality.peers_markdown(peers)
     assert markdown.count("\n") == len(peers) + 2
+
+
+def test_tissue_matched_gives_the_tissue_the_styles_colours_and_keeps_the_glass():
+    quality = _load_script()
+    gen = torch.Generator().manual_seed(0)
+    content = torch.rand(2, 3, 24, 24, generator=gen) * 0.5 + 0.1  # all tissue
+    content[:, :, :8] = 0.97  # glass rows
+    style = torch.rand(1, 3, 24, 24, generator=gen) * 0.4 + 0.3
+    out = quality.tissue_matched(content, style)
+    assert torch.equal(out[:, :, :8], content[:, :, :8])
+    lab_out = quality.rgb_to_lab(out[:, :, 8:]).flatten(2)
+    lab_style = quality.rgb_to_lab(style).flatten(2)
+    for channel in range(3):  # the tissue's sorted values are the style's quantiles: the same spread and median
+        for image in lab_out:
+            assert abs(float(image[channel].median() - lab_style[0, channel].median())) < 1.0
+            assert abs(float(image[channel].std() - lab_style[0, channel].std())) < 1.0
 
 
 def test_background_crop_and_grid_energy():
