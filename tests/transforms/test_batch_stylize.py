@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from helpers import count_stylized_rows
+from stylizing_vit_aug.bank import StyleBank
 from stylizing_vit_aug.model import roll_pairs
 from stylizing_vit_aug.transforms.batch import BatchStylize, StylizeCollate, StylizedLoader
 
@@ -156,3 +157,44 @@ def test_batch_of_one_with_in_batch_styles_is_left_alone_and_says_why(small_styl
     two = torch.rand(2, 3, 32, 32)
     _, info = BatchStylize(small_stylizer, p=1.0)(two, return_info=True)
     assert info.applied.tolist() == [True, True] and info.no_style.tolist() == [False, False]
+
+
+def test_one_style_for_the_batch_never_of_a_rows_own_domain(small_stylizer, bank, batch):
+    """same_on_batch with domains: the one style is of another domain than the first row's, and
+    the rows of its own domain are left as they are (no_style), never given it."""
+    module = BatchStylize(small_stylizer, bank, p=1.0, same_on_batch=True, generator=torch.Generator().manual_seed(0))
+    domains = list("aabbcabc")
+    left_out = 0
+    for _ in range(12):
+        out, info = module(batch, domains=domains, return_info=True)
+        assert len(info.style_index[info.applied].unique()) == 1
+        style_domain = bank.domains[int(info.style_index[info.applied][0])]
+        assert style_domain != domains[0]
+        for row, domain in enumerate(domains):
+            own = domain == style_domain
+            assert bool(info.applied[row]) != own and bool(info.no_style[row]) == own
+            if own:
+                assert torch.equal(out[row], batch[row]) and info.style_index[row] == -1
+        left_out += int(info.no_style.sum())
+    assert left_out > 0
+
+
+def test_float_domain_labels_are_the_banks_integer_labels(small_stylizer, histology_crops, batch):
+    bank = StyleBank.from_images(histology_crops, small_stylizer, domains=[0, 0, 1, 1, 2])
+    labels = torch.tensor([0.0, 1.0, 2.0, 0.0, 1.0, 2.0, 0.0, 1.0])
+    module = BatchStylize(small_stylizer, bank, p=1.0, generator=torch.Generator().manual_seed(0))
+    for _ in range(4):
+        _, info = module(batch, domains=labels, return_info=True)
+        assert all(bank.domains[int(j)] != str(int(labels[i])) for i, j in enumerate(info.style_index))
+
+
+@pytest.mark.parametrize("channels", [2, 4])
+def test_normalised_batches_keep_their_alpha_exactly(small_stylizer, bank, batch, channels):
+    colour = batch.float()[:, : channels - 1] / 255
+    alpha = torch.linspace(0, 1, batch.shape[0]).view(-1, 1, 1, 1).expand(-1, 1, *batch.shape[-2:])
+    mean, std = [0.5], [0.25]  # one value for every channel, alpha included
+    images = (torch.cat([colour, alpha], dim=1) - 0.5) / 0.25
+    out = BatchStylize(small_stylizer, bank, p=1.0, mean=mean, std=std)(images)
+    assert out.shape == images.shape
+    assert torch.equal(out[:, -1], images[:, -1])  # alpha exactly as given
+    assert bool(_changed(out[:, :-1], images[:, :-1]).all())

@@ -34,8 +34,13 @@ def check_strategy(strategy: Any, allowed: Sequence[str | None] = STRATEGIES) ->
 
 
 def label_of(value: Any) -> str:
-    """A domain label as the bank stores it (tensor scalars and numbers become strings)."""
-    return str(value.item() if isinstance(value, torch.Tensor) else value)
+    """A domain label as the bank stores it (tensor scalars and numbers become strings). A whole
+    float is its integer (``1.0`` and ``1`` are one domain, as they are equal in Python): a float
+    tensor of the labels a bank was built with must not make every domain unknown."""
+    value = value.item() if isinstance(value, torch.Tensor) else value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
 
 
 class DomainIndex:

@@ -23,6 +23,7 @@ from torch import nn
 from torch.utils.data import default_collate
 
 from ..bank import STRATEGIES, StyleBank
+from ..bank.sampling import label_of
 from ..image_ops import random_crop_resize
 from ..images import from_batch, to_batch
 from ..model import roll_pairs
@@ -55,7 +56,7 @@ def _labels(domains: Any, batch: int) -> list[str]:
     values = domains.tolist() if isinstance(domains, torch.Tensor) else list(domains)
     if len(values) != batch:
         raise ValueError(f"got {len(values)} domain labels for a batch of {batch}; give one per sample")
-    return [str(v) for v in values]
+    return [label_of(v) for v in values]
 
 
 def rolled_style_rows(batch: int, domains: Sequence[str] | None = None) -> torch.Tensor:
@@ -74,7 +75,9 @@ class BatchStylize(StyleAugmentation, nn.Module):
         bank: styles to draw from; None takes the styles from the batch itself (rolled by one).
         p: probability per sample (0.33 is the paper's recipe).
         strength: a number or a ``(low, high)`` range drawn per sample.
-        same_on_batch: one decision, strength and bank style for the whole batch.
+        same_on_batch: one decision, strength and bank style for the whole batch; with
+            ``domains=`` that style is of another domain than the first row's, and rows of its
+            own domain are left as they are (``StylizeInfo.no_style``).
         strategy: bank sampling (``"uniform"``, ``"balanced"``, ``"other_domain"``); default:
             ``"other_domain"`` when ``domains`` are passed to a bank with domains, else uniform.
         style_crop: style from a random crop of this side fraction (the paper crops styles).
@@ -128,7 +131,10 @@ class BatchStylize(StyleAugmentation, nn.Module):
             raise ValueError(f"BatchStylize takes collated (B, C, H, W) batches, got shape {tuple(images.shape)}")
         return undo_normalize(images, self.settings.stats, "BatchStylize")
 
-    def _bank_styles(self, rows: torch.Tensor, labels: list[str] | None) -> tuple[Any, torch.Tensor]:
+    def _bank_styles(self, rows: torch.Tensor, labels: list[str] | None) -> tuple[torch.Tensor, Any, torch.Tensor]:
+        """``(rows kept, their styles, their bank indices)``. With ``same_on_batch`` and styles of
+        another domain, the one style is of another domain than the first row's; rows of the
+        style's own domain are not stylised (they are left out of the rows kept)."""
         strategy = self.strategy or ("other_domain" if labels is not None and self.bank.domains else "uniform")
         count = 1 if self.same_on_batch else rows.numel()
         content = None
@@ -137,7 +143,26 @@ class BatchStylize(StyleAugmentation, nn.Module):
                 raise ValueError('strategy="other_domain" needs the batch\'s domains: call module(images, domains=...)')
             content = [labels[int(r)] for r in rows[:count]]
         index = self._style_indices(count, self.generator, strategy=strategy, content_domains=content)
-        return self._styles_of(index, self.generator), index.expand(rows.numel())
+        if strategy == "other_domain" and self.same_on_batch:
+            own = self.bank.domains[int(index[0])]
+            rows = rows[torch.tensor([labels[int(r)] != own for r in rows], dtype=torch.bool)]
+        return rows, self._styles_of(index, self.generator), index.expand(rows.numel())
+
+    def _restyled(
+        self, images: torch.Tensor, values: torch.Tensor, info: Any, rows: torch.Tensor, styles: Any,
+        strength: torch.Tensor,
+    ) -> torch.Tensor:
+        """``images`` with ``rows`` stylised, in the kind, normalisation and alpha they came in."""
+        out = self.stylizer.stylize_batch(values[rows.to(values.device)], styles, strength, mode=self.mode)
+        restyled = from_batch(out, info.rows(rows))  # the colour channels, then the rows' alpha
+        if self.settings.stats is not None:
+            restyled = redo_normalize(restyled, self.settings.stats, images, "BatchStylize")
+            if info.alpha is not None:  # alpha exactly as given, not undone and redone
+                restyled[:, -1:] = images[rows.to(images.device), -1:]
+        result = images.clone()
+        result[rows.to(images.device)] = restyled
+        return result
+
 
     def forward(
         self, images: torch.Tensor, domains: Sequence[Any] | torch.Tensor | None = None, *, return_info: bool = False
@@ -159,26 +184,23 @@ class BatchStylize(StyleAugmentation, nn.Module):
             no_style = applied & ~found
             applied &= found
         rows = applied.nonzero().flatten()
+        styles = None
+        if rows.numel() and not self.in_batch:
+            kept, styles, style_index[kept] = self._bank_styles(rows, labels)
+            no_style[rows], no_style[kept] = True, False  # left out: the one style is of their domain
+            applied[rows], applied[kept] = False, True
+            rows = kept
+        elif rows.numel():
+            style_index[rows] = partners[rows]
+            styles = values[partners[rows].to(values.device)]
+            if self.style_crop is not None:
+                styles = random_crop_resize(styles, self.style_crop, self.stylizer.img_size, self.generator)
         strength = torch.zeros(batch)
-        if rows.numel() == 0:
-            result = images
-        else:
-            if not self.in_batch:
-                styles, style_index[rows] = self._bank_styles(rows, labels)
-            else:
-                style_index[rows] = partners[rows]
-                styles = values[partners[rows].to(values.device)]
-                if self.style_crop is not None:
-                    styles = random_crop_resize(styles, self.style_crop, self.stylizer.img_size, self.generator)
+        result = images
+        if rows.numel():
             count = 1 if self.same_on_batch else rows.numel()
             strength[rows] = self._draw_strength(count, self.generator).expand(rows.numel())
-            out = self.stylizer.stylize_batch(values[rows.to(values.device)], styles, strength[rows], mode=self.mode)
-            result = images.clone()
-            stats = self.settings.stats
-            if stats is None:
-                result[rows.to(images.device)] = from_batch(out, info.rows(rows))
-            else:
-                result[rows.to(images.device)] = redo_normalize(out, stats, images, "BatchStylize")
+            result = self._restyled(images, values, info, rows, styles, strength[rows])
         if return_info:
             return result, StylizeInfo(applied, style_index, strength, not self.in_batch, no_style)
         return result
