@@ -200,7 +200,7 @@ class Stylizer:
         self.revision = revision
         self._stylize_fn: Callable = torch.compile(model.stylize) if compile else model.stylize
         self._relative_fn: Callable = torch.compile(model.stylize_with_self) if compile else model.stylize_with_self
-        self._fingerprint: str | None = None
+        self._fingerprint: tuple[tuple[int, ...], str] | None = None  # (weights' state, hash)
 
     # -- facts ---------------------------------------------------------------------------------
     @property
@@ -226,17 +226,27 @@ class Stylizer:
         return self.normalization.std
 
     @property
+    def weights_state(self) -> tuple[int, ...]:
+        """Changes whenever the weights or statistics do (fine-tuning in place, ``load_state_dict``,
+        a new model): each tensor's version counter, which every in-place write bumps, and its
+        storage. Cheap; banks compare it to know when their encoded styles are stale."""
+        tensors = [*self.model.parameters(), *self.model.buffers(), self.mean, self.std]
+        return (id(self.model), *(t._version for t in tensors), *(t.data_ptr() for t in tensors))
+
+    @property
     def fingerprint(self) -> str:
-        """A short hash of the weights and statistics: banks record it to detect a mismatch."""
-        if self._fingerprint is None:
+        """A short hash of the weights and statistics: banks record it to detect a mismatch.
+        Hashed again after the weights change (:attr:`weights_state`)."""
+        state = self.weights_state
+        if self._fingerprint is None or self._fingerprint[0] != state:
             digest = hashlib.sha256()
             for name, tensor in sorted(self.model.state_dict().items()):
                 digest.update(name.encode())
                 digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
             for stats in (self.mean, self.std):
                 digest.update(stats.cpu().numpy().tobytes())
-            self._fingerprint = digest.hexdigest()[:16]
-        return self._fingerprint
+            self._fingerprint = (state, digest.hexdigest()[:16])
+        return self._fingerprint[1]
 
     def __repr__(self) -> str:
         return (

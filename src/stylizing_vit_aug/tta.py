@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .bank import check_same_stylizer
 from .image_ops import color_statistics, strength_values
 from .images import from_batch, to_batch
 from .model import StyleStream
@@ -127,14 +128,8 @@ def _bank_stylizer(stylizer: Stylizer | None, bank: BankLike | None, n_styles: i
     stylizer = stylizer if stylizer is not None else bank_stylizer
     if stylizer is None and n_styles > 0:
         raise ValueError("pass the Stylizer the bank was encoded with")
-    if (
-        stylizer is not None and bank_stylizer is not None and bank_stylizer is not stylizer
-        and bank_stylizer.fingerprint != stylizer.fingerprint
-    ):
-        raise ValueError(
-            "the bank was encoded with another checkpoint than this stylizer; rebuild it or "
-            "load it with StyleBank.load(path, stylizer, on_mismatch='reencode')"
-        )
+    if stylizer is not None and bank_stylizer is not None:
+        check_same_stylizer(bank_stylizer, stylizer, "StyleTTA")
     if n_styles > 0 and len(bank) == 0:
         raise ValueError("the style bank is empty; add training-domain styles to it")
     return stylizer

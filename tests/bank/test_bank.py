@@ -278,3 +278,30 @@ def test_bank_build_and_from_folder_skip_unreadable_files(tmp_path, checkpoint, 
     assert str(bad) in capsys.readouterr().err
     assert cli.main([*argv, "--on-error", "stop", "-o", str(tmp_path / "stopped.safetensors")]) == 2
     assert str(bad) in capsys.readouterr().err and not (tmp_path / "stopped.safetensors").exists()
+
+
+def test_a_bank_object_is_refused_by_another_stylizer_everywhere(small_stylizer, crops_bank):
+    other = sva.Stylizer(make_small_model(seed=1), CAMELYON_MEAN, CAMELYON_STD, device="cpu", source="other-ckpt")
+    fronts = [
+        lambda: sva.StylizeTransform(other, crops_bank),
+        lambda: sva.BatchStylize(other, crops_bank),
+        lambda: sva.StyleTTA(torch.nn.Identity(), other, crops_bank, n_styles=1),
+    ]
+    for make in fronts:
+        with pytest.raises(BankMismatch, match=f"fingerprint {other.fingerprint}.*other-ckpt.*bank.stylizer"):
+            make()
+    same_weights = sva.Stylizer(make_small_model(seed=0), CAMELYON_MEAN, CAMELYON_STD, device="cpu")
+    assert same_weights.fingerprint == small_stylizer.fingerprint
+    sva.BatchStylize(same_weights, crops_bank)  # equal weights: the same stylizer for a bank
+
+
+def test_weights_changed_in_place_change_the_fingerprint_and_reencode_the_bank(small_stylizer, crops_bank):
+    before = crops_bank.stream([0, 3]).layers.clone()
+    fingerprint = small_stylizer.fingerprint
+    with torch.no_grad():
+        next(small_stylizer.model.parameters()).mul_(1.5)  # a fine-tuning step, in place
+    assert small_stylizer.fingerprint != fingerprint
+    after = crops_bank.stream([0, 3]).layers
+    torch.testing.assert_close(after, small_stylizer.encode_style(crops_bank.images[[0, 3]]).layers)
+    assert not torch.allclose(after, before)
+    assert small_stylizer.fingerprint == small_stylizer.fingerprint  # stable while nothing changes

@@ -41,7 +41,7 @@ from ..images import IMAGE_EXTENSIONS
 from .building import ON_ERROR
 from .bundled import HISTOLOGY_ASSETS, bundled_bank
 from .sampling import STRATEGIES, strategy_name
-from .storage import FILE_FORMAT, BankFileError, BankMismatch
+from .storage import FILE_FORMAT, BankFileError, BankMismatch, check_same_stylizer
 from .streams import stream_bytes_per_style
 from .style_bank import StyleBank
 
@@ -53,6 +53,7 @@ __all__ = [
     "STRATEGIES",
     "BankFileError",
     "BankMismatch",
+    "check_same_stylizer",
     "StyleBank",
     "bundled_bank",
     "random_crop_resize",

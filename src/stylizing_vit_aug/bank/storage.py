@@ -24,6 +24,7 @@ __all__ = [
     "BankFileError",
     "BankMismatch",
     "bank_metadata",
+    "check_same_stylizer",
     "check_stream_dtype",
     "dtype_name",
     "read_bank_file",
@@ -39,7 +40,21 @@ STREAM_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16":
 
 
 class BankMismatch(ValueError):
-    """A bank file was encoded with another stylizer than the one it is loaded with."""
+    """A bank (file or object) was encoded with another stylizer than the one it is used with."""
+
+
+def check_same_stylizer(bank_stylizer: Stylizer, stylizer: Stylizer, user: str) -> None:
+    """Refuse to use a bank whose styles ``bank_stylizer`` encoded with another ``stylizer``:
+    its streams would style with the wrong network, silently (a file is checked when loaded)."""
+    if bank_stylizer is stylizer or bank_stylizer.fingerprint == stylizer.fingerprint:
+        return
+    raise BankMismatch(
+        f"{user}: the bank's styles were encoded with another stylizer (fingerprint {bank_stylizer.fingerprint}, "
+        f"source {bank_stylizer.source!r}) than the one given (fingerprint {stylizer.fingerprint}, source "
+        f"{stylizer.source!r}). Build the bank with this stylizer (StyleBank.from_images(images, stylizer)), "
+        "load its file with StyleBank.load(path, stylizer, on_mismatch='reencode'), or use the bank's own "
+        "stylizer (bank.stylizer)."
+    )
 
 
 class BankFileError(ValueError):

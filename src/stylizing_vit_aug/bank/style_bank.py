@@ -91,6 +91,7 @@ class StyleBank:
         self.path: Path | None = None
         self.skipped: list[tuple[Path, str]] = []  # unreadable style files left out, with why
         self._streams = StreamCache(len(self.images), chunk_size)
+        self._streams_state = stylizer.weights_state  # the weights the cached streams are of
         self._color_stats: torch.Tensor | None = None
         self._colour_profiles: torch.Tensor | None = None
         self._domain_index: DomainIndex | None = None
@@ -212,6 +213,17 @@ class StyleBank:
         return stream_bytes_per_style(self.stylizer.config, dtype)
 
     # -- streams ------------------------------------------------------------------------------
+    def _fresh_streams(self) -> StreamCache:
+        """The stream cache, emptied first if the stylizer's weights changed since it was filled
+        (fine-tuned in place): streams of the old weights would style with the wrong network."""
+        state = self.stylizer.weights_state
+        if state != self._streams_state:
+            if self._streams.num_encoded:
+                logger.info("the stylizer's weights changed since this bank's styles were encoded: re-encoding them")
+            self._streams, self._streams_state = StreamCache(len(self.images), self.chunk_size), state
+            self._colour_profiles = None
+        return self._streams
+
     def _encode(self, start: int, stop: int) -> torch.Tensor:
         """The streams of styles ``[start, stop)`` on the bank's device in its stream dtype."""
         pixels = self.images[start:stop]
@@ -221,13 +233,13 @@ class StyleBank:
 
     def encode(self) -> StyleBank:
         """Encode every style now (a progress bar for large banks) and keep one contiguous cache."""
-        self._streams.fill_all(self._encode)
+        self._fresh_streams().fill_all(self._encode)
         return self
 
     @property
     def streams(self) -> StyleStream:
         """The cached streams of all styles (encoded now where missing), on the bank's device."""
-        return StyleStream(self._streams.fill_all(self._encode), self._profiles(None, self.device))
+        return StyleStream(self._fresh_streams().fill_all(self._encode), self._profiles(None, self.device))
 
     def _indices(self, indices: Any) -> torch.Tensor:
         index = torch.as_tensor(indices, dtype=torch.long).flatten().cpu()
@@ -239,7 +251,7 @@ class StyleBank:
         """The style streams of ``indices``, encoding only their missing chunks; on the stylizer's
         device."""
         index = self._indices(indices)
-        layers = self._streams.rows(index, self._encode)
+        layers = self._fresh_streams().rows(index, self._encode)
         return StyleStream(layers.to(self.stylizer.device), self._profiles(index, self.stylizer.device))
 
     def _profiles(self, index: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:

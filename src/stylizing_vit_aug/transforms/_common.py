@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from ..bank import StyleBank, bundled_bank
+from ..bank import StyleBank, bundled_bank, check_same_stylizer
 from ..image_ops import strength_values
 from ..images import Normalization, check_float_range
 from ..model import StyleStream
@@ -65,15 +65,15 @@ def check_stats(mean: Sequence[float] | None, std: Sequence[float] | None, front
     return Normalization.checked(mean, std, what=f"{front_end} mean/std (of the Normalize before it)")
 
 
-def check_unit_range(values: torch.Tensor, front_end: str) -> None:
+def check_unit_range(values: torch.Tensor, front_end: str, *, takes_stats: bool = True) -> None:
     """Float images outside 0–1, through the engine's one check (``images.check_float_range``);
-    clearly negative values in a transform almost always mean it runs after ``Normalize``."""
+    clearly negative values in a transform almost always mean it runs after ``Normalize``
+    (``takes_stats``: whether the front-end can be given that Normalize's mean/std instead)."""
     if not values.is_floating_point() or values.numel() == 0:
         return
-    check_float_range(
-        values, f"{front_end}'s input", "it looks like it runs after Normalize. Put it before "
-        "Normalize, or pass mean= and std= with that Normalize's statistics so it can undo and redo the normalisation",
-    )
+    fix = ("Normalize, or pass mean= and std= with that Normalize's statistics so it can undo and redo the "
+           "normalisation") if takes_stats else "Normalize in the pipeline"
+    check_float_range(values, f"{front_end}'s input", f"it looks like it runs after Normalize. Put it before {fix}")
 
 
 def undo_normalize(images: torch.Tensor, stats: Normalization | None, front_end: str) -> torch.Tensor:
@@ -190,6 +190,8 @@ class StyleSource:
         self._bank_given = self._bank is not None
         if self._stylizer is None and self._bank is not None:
             self._stylizer, self._stylizer_given = self._bank.stylizer, True
+        if self._stylizer is not None and self._bank is not None:
+            check_same_stylizer(self._bank.stylizer, self._stylizer, "this transform")
         self.source = str(stylizer) if isinstance(stylizer, (str, os.PathLike)) else None
         self.bank_path = str(bank) if isinstance(bank, (str, os.PathLike)) else None
         self.revision = revision
@@ -199,6 +201,8 @@ class StyleSource:
     def stylizer(self) -> Stylizer:
         if self._stylizer is None:
             self._stylizer = get_stylizer(self.source, self.revision, self.device)
+            if self._bank is not None:
+                check_same_stylizer(self._bank.stylizer, self._stylizer, "this transform")
         return self._stylizer
 
     @property
