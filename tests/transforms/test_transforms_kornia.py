@@ -166,3 +166,9 @@ def test_cuda_batches_stay_on_cuda_in_their_dtype(small_stylizer, bank, batch):
             assert out.device == images.device and out.dtype == images.dtype
             assert bool(_changed(out, images).any())
             assert torch.equal(aug(images, params=aug._params), out)
+
+
+def test_normalised_input_is_refused_with_a_fix_it_can_take(small_stylizer, bank):
+    with pytest.raises(ValueError, match="after Normalize. Put it before Normalize in the pipeline") as error:
+        RandomStylize(small_stylizer, bank, p=1.0)(torch.rand(2, 3, 32, 32) - 0.5)
+    assert "mean=" not in str(error.value)  # RandomStylize takes no statistics

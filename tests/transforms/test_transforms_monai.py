@@ -282,3 +282,8 @@ def test_thread_workers_share_one_lazily_loaded_stylizer(saved, histology_crops,
     loader = ThreadDataLoader(Dataset(data, transform), batch_size=1, num_workers=2, use_thread_workers=True)
     images = torch.cat([batch["image"] for batch in loader])
     assert images.shape == (5, 3, 96, 128) and len(_common._STYLIZERS) == 1
+
+
+def test_channels_last_arrays_get_the_monai_fix(small_stylizer, bank):
+    with pytest.raises(ValueError, match=r"looks channels-last \(H, W, C\).*EnsureChannelFirst"):
+        RandStylize(small_stylizer, bank, prob=1.0)(np.zeros((40, 48, 3), dtype=np.uint8))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -191,3 +192,15 @@ def test_dataloader_with_a_spawn_worker(saved, histology_crops):
     assert torch.equal(torch.cat([b[1] for b in batches]), torch.arange(4))
     assert stylised.shape == images.shape and stylised.dtype == torch.uint8
     assert all(not torch.equal(a, b) for a, b in zip(stylised, images))
+
+
+def test_numpy_images_pass_untouched_with_a_warning_saying_how_to_convert(small_stylizer, bank):
+    transform = StylizeTransform(small_stylizer, bank, p=1.0)
+    array = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
+    with pytest.warns(UserWarning, match=r"numpy arrays untouched.*v2.ToImage\(\)"):
+        assert transform(array) is array
+    tensor = torch.from_numpy(array).permute(2, 0, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an image beside a numpy mask: no warning, the image is styled
+        out, mask = transform(tensor, np.zeros((32, 32)))
+    assert not torch.equal(out, tensor)

@@ -113,7 +113,7 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
         rows = self._rows(params, input.shape[0])
         if rows.numel() == 0:
             return input
-        check_unit_range(input, "RandomStylize")
+        check_unit_range(input, "RandomStylize", takes_stats=False)
         picked = rows.to(input.device)
         values, info = to_batch(input[picked], "batch")  # validates channels, size and dtype
         if not self._device_given:

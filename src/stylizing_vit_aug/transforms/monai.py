@@ -123,6 +123,11 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
                 f"RandStylize stylises 2D channel-first images (C, H, W); got shape {tuple(img.shape)}. "
                 "Stylise 3D volumes slice by slice, and batches with BatchStylize after collation."
             )
+        if img.shape[0] not in (1, 2, 3, 4) and img.shape[-1] in (1, 2, 3, 4):
+            raise ValueError(
+                f"RandStylize takes channel-first images (C, H, W); shape {tuple(img.shape)} looks channels-last "
+                "(H, W, C): put EnsureChannelFirst (or LoadImage(ensure_channel_first=True)) before it"
+            )
         if not self._do_transform:
             return img
         if isinstance(img, MetaTensor):

@@ -9,11 +9,14 @@ For per-sample decisions on collated batches use :class:`~stylizing_vit_aug.Batc
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import PIL.Image
 import torch
+from torch.utils._pytree import tree_leaves
 from torchvision import tv_tensors
 from torchvision.transforms.v2 import Transform
 from torchvision.transforms.v2._utils import is_pure_tensor
@@ -44,7 +47,8 @@ class StylizeTransform(StyleAugmentation, Transform):
         mode: ``"relative"``, ``"detail"`` or ``"resize"`` (None: the stylizer's own mode).
 
     Accepts PIL images, ``tv_tensors.Image``, plain tensors (C,H,W) or (B,C,H,W), uint8 or float;
-    returns the same kind. ``Mask``, ``BoundingBoxes``, ``KeyPoints`` and labels pass untouched.
+    returns the same kind. numpy arrays pass untouched, as in every torchvision v2 transform (with
+    a warning: convert them first). ``Mask``, ``BoundingBoxes``, ``KeyPoints`` and labels pass untouched.
     """
 
     _transformed_types = (is_pure_tensor, tv_tensors.Image, PIL.Image.Image)
@@ -69,6 +73,18 @@ class StylizeTransform(StyleAugmentation, Transform):
         super().__init__()
         self.p = settings.p
         self._set_up(settings, stylizer, bank, revision=revision)
+
+    def forward(self, *inputs: Any) -> Any:
+        leaves = tree_leaves(inputs)
+        if any(isinstance(x, np.ndarray) for x in leaves) and not any(
+            isinstance(x, (torch.Tensor, PIL.Image.Image)) for x in leaves
+        ):
+            warnings.warn(
+                "StylizeTransform leaves numpy arrays untouched, as every torchvision v2 transform does: "
+                "convert the image first (v2.ToImage(), or torch.from_numpy(array).permute(2, 0, 1))",
+                UserWarning, stacklevel=2,
+            )
+        return super().forward(*inputs)
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
         if self.p == 0 or float(torch.rand(1)) >= self.p:
