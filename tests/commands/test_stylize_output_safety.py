@@ -6,6 +6,7 @@ request is exit code 2 before anything is created."""
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import subprocess
@@ -23,7 +24,7 @@ from PIL import Image
 
 from helpers import FullDisk, rank_output, ranks, read_stylize_log, write_images
 from stylizing_vit_aug import cli
-from stylizing_vit_aug.commands.common import device_argument
+from stylizing_vit_aug.commands.common import CheckpointChoice, device_argument
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
@@ -147,6 +148,73 @@ def test_a_real_full_tmpfs_leaves_only_complete_images_and_a_rerun_finishes(
     assert cli.main(_stylize_argv(tmp_path / "in", out, style, checkpoint, "--ext", ext)) == 0
     rows = _assert_complete_and_recorded_once(out, reference)
     assert _outputs(out) == reference and len(rows) == 20
+
+
+# -- an output folder that cannot be written ------------------------------------------------------
+
+
+@pytest.fixture
+def loads(monkeypatch) -> list[str]:
+    """Fills with the checkpoints a run loads: empty when it stopped before any work."""
+    loaded: list[str] = []
+    original = CheckpointChoice.load
+
+    def load(self):
+        loaded.append(str(self.source))
+        return original(self)
+
+    monkeypatch.setattr(CheckpointChoice, "load", load)
+    return loaded
+
+
+def _refused(capsys, *words: str) -> None:
+    err = capsys.readouterr().err
+    assert all(word in err for word in words), err
+    assert "Traceback" not in err and "OSError" not in err
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_an_output_path_that_cannot_be_a_folder_is_exit_2_naming_it(tmp_path, run_in, loads, capsys, where):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file")
+    out = blocker if where == "a file" else blocker / "out"
+    assert run_in(out) == 2
+    if where == "a file":
+        _refused(capsys, f"the output folder {out} is a file, not a folder")
+    else:
+        _refused(capsys, f"cannot create the output folder {out}: Not a directory")
+    assert not loads and blocker.read_text() == "a file"
+
+
+def _read_only(monkeypatch, folder: Path) -> None:
+    """``folder`` as on a read-only mount, where even root cannot write (chmod does not stop root)."""
+    real_open = os.open
+
+    def read_only(path, flags, *args, **kwargs):
+        if Path(path).parent == folder and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", read_only)
+
+
+def test_a_read_only_output_folder_is_exit_2_before_any_work(tmp_path, run_in, loads, monkeypatch, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    _read_only(monkeypatch, out)
+    assert run_in(out) == 2
+    _refused(capsys, f"cannot write into {out} (for the output folder {out}): Read-only file system")
+    assert not loads and not list(out.iterdir())
+
+
+def test_a_read_only_record_folder_is_exit_2_before_any_work(tmp_path, run_in, loads, monkeypatch, capsys):
+    records = tmp_path / "records"
+    records.mkdir()
+    _read_only(monkeypatch, records)
+    assert run_in(tmp_path / "out", "--log", str(records / "record.csv")) == 2
+    _refused(capsys, f"cannot write into {records} (for the record {records / 'record.csv'})", "Read-only file system")
+    assert not loads and not list(records.iterdir())
+    assert not list((tmp_path / "out").iterdir())  # its lock went with the refusal
 
 
 # -- two runs, one folder --------------------------------------------------------------------------

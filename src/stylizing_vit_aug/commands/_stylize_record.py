@@ -1,7 +1,13 @@
 """The CSV record of a ``stylize`` run (``stylize_log.csv``): one row per output (or per file
 that failed, with the reason), appended and fsynced row by row while the run goes, each rank of a
 multi-process run into its own part file, and rewritten whole (atomically) when the parts are
-merged. A torn last line from a kill is ignored on reading."""
+merged. A torn last line from a kill is ignored on reading.
+
+An output's row is appended *before* the output is renamed into place (and taken back if the
+write fails), so a file on disk always has the row of the settings that made it; a row whose
+output is missing (a kill in between) is dropped by the next start. An output found without a
+row (the record deleted or replaced, ``--log`` pointing elsewhere) gets an *unknown* row: its
+settings columns (:data:`SETTINGS`) are left empty rather than guessed."""
 
 from __future__ import annotations
 
@@ -15,12 +21,28 @@ from pathlib import Path
 
 from .._atomic import write_atomically
 
-__all__ = ["FIELDS", "LOG_NAME", "LogWriter", "collect_log", "part_path", "read_log", "replace_log"]
+__all__ = [
+    "FIELDS", "LOG_NAME", "SETTINGS", "LogWriter", "collect_log", "is_unknown", "part_path", "read_log",
+    "replace_log", "unknown_row",
+]
 
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log, as before the split
 
 LOG_NAME = "stylize_log.csv"
 FIELDS = ("input", "output", "style", "style_index", "domain", "strength", "seed", "checkpoint", "revision", "error")
+# What made an output: empty in an unknown row, never filled in from a later run's settings.
+SETTINGS = ("style", "style_index", "domain", "strength", "seed", "checkpoint", "revision")
+
+
+def unknown_row(source: str, output: str) -> dict[str, str]:
+    """The row of an output found on disk whose making was not recorded: its settings are empty
+    (unknown), since whichever run made it may have had other settings than the one that finds it."""
+    return {**dict.fromkeys(FIELDS, ""), "input": source, "output": output}
+
+
+def is_unknown(row: dict[str, str]) -> bool:
+    """Whether ``row`` is an output's row with no record of its settings (see :func:`unknown_row`)."""
+    return bool(row["output"]) and not row["error"] and not any(row[field] for field in SETTINGS)
 
 
 def read_log(path: Path) -> dict[str, dict[str, str]]:
@@ -83,11 +105,12 @@ def _csv_line(values: dict[str, str] | None = None) -> bytes:
 
 
 class LogWriter:
-    """Appends one row per finished output, on disk (``fsync``) before the next image starts (a
-    new file, a rank's part, gets the header first).
+    """Appends one row per output, on disk (``fsync``) before the output is written (a new file,
+    a rank's part, gets the header first); :meth:`retract` takes back the row of an output whose
+    write failed.
 
     A row that cannot be added (a full disk) is cut off again, so no torn line joins the next
-    row, and counted in :attr:`failed`; the rerun restores the rows of finished outputs.
+    row: :meth:`append` raises, :meth:`write` warns and counts it in :attr:`failed`.
     """
 
     def __init__(self, path: Path) -> None:
@@ -95,19 +118,39 @@ class LogWriter:
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         self.failed = 0
 
-    def write(self, row: dict[str, str]) -> None:
+    def append(self, row: dict[str, str]) -> int:
+        """Add ``row`` durably; the file's size before it (for :meth:`retract`). Raises ``OSError``
+        with nothing added when it cannot be written whole."""
         start = os.fstat(self.fd).st_size
         view = memoryview((b"" if start else _csv_line()) + _csv_line(row))
         try:
             while view:
                 view = view[os.write(self.fd, view):]
             os.fsync(self.fd)
-        except OSError as error:
+        except OSError:
             with suppress(OSError):
                 os.ftruncate(self.fd, start)
+            raise
+        return start
+
+    def write(self, row: dict[str, str]) -> None:
+        """Add ``row``, or warn and count it when it cannot be added (a failure's row: the
+        failure itself is reported anyway, and a rerun retries the file)."""
+        try:
+            self.append(row)
+        except OSError as error:
             self.failed += 1
-            logger.warning("could not add the row of %s to %s (%s); a rerun restores it",
+            logger.warning("could not add the row of %s to %s (%s)",
                            row["output"] or row["style"], self.path, error.strerror or error)
+
+    def retract(self, start: int) -> None:
+        """Cut the file back to ``start``: the row appended there is of an output that was not
+        written. If even that fails, the end of the run drops rows of missing outputs."""
+        try:
+            os.ftruncate(self.fd, start)
+        except OSError as error:
+            logger.warning("could not take back a row of %s (%s); the end of the run drops it",
+                           self.path, error.strerror or error)
 
     def close(self) -> None:
         os.close(self.fd)

@@ -3,9 +3,16 @@
 Each input's style is a function of ``--seed`` and the input's relative path alone (not of the
 order or of what already ran), so a killed run continues where it stopped and gives exactly the
 files an uninterrupted run gives. Outputs are encoded in memory, then written whole through a
-temporary file and ``os.replace``; the CSV record is appended and fsynced row by row, and on
-every start rows of missing outputs and duplicates are dropped, and rows for finished outputs
-are restored.
+temporary file and ``os.replace``; the CSV record is appended and fsynced row by row, each
+output's row *before* its file is renamed into place (taken back if the write fails; with
+``--overwrite`` the old file goes first), so a file on disk always has the row of the settings
+that made it. On every start rows of missing outputs and duplicates are dropped. An existing
+output keeps its recorded row; one without a row gets an unknown row (settings empty) unless the
+record proves this run's settings made the folder, and existing outputs made with other settings
+than this run's are named in a warning (see :mod:`._stylize_resume`).
+
+An output folder (or the record's folder) that cannot be created or written is exit code 2
+before anything else happens, naming the folder and the cause.
 
 A file that cannot be read (input or style) or an output that cannot be written (a full disk, a
 quota) never sinks the run: with ``--on-error skip`` (the default) it gets a CSV row with the
@@ -65,6 +72,7 @@ from ._stylize_record import (
     part_path,
     replace_log,
 )
+from ._stylize_resume import report_resumed, resumed_rows
 from .common import (
     EXIT_SKIPPED,
     PIL_FORMATS,
@@ -103,6 +111,10 @@ examples:
 Interrupted? Run the same command again: finished images are skipped, nothing is half-written,
 and OUTPUT/stylize_log.csv records which style made each output (one row per output). The same
 holds for a relaunch under torchrun / accelerate launch with any number of processes.
+A rerun with other settings (--strength, --seed, styles, checkpoint) keeps the existing outputs
+and warns, naming the settings that differ; pass --overwrite (or a fresh -o folder) to redo them.
+An existing output the record has no row for (the record was deleted, or --log points elsewhere)
+is recorded with style, strength and seed left empty: they are unknown, never guessed.
 
 A file that cannot be read, or an output that cannot be written (full disk), is skipped (a CSV
 row with the reason in "error", a warning on stderr, no partial file), every other image is
@@ -336,14 +348,30 @@ def _sole_writer(output: Path, log_path: Path) -> Iterator[None]:
                     "for it to finish (or stop it) and run the same command again, which skips what it wrote, "
                     "or pass another -o folder"
                 ) from None
+            except OSError as error:  # the lock is the run's first file: a read-only folder shows here
+                raise CLIError(
+                    f"cannot write into {lock.parent} (for {what}): {error.strerror or error}; pass a folder "
+                    "that can be written to"
+                ) from None
         yield
+
+
+def _make_folder(folder: Path, what: str) -> None:
+    """Create ``folder`` (with its parents), or a :class:`CLIError` naming it and the cause (a
+    file in the way, a read-only file system, no permission) before any work starts."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise CLIError(f"{what} {folder} is a file, not a folder; pass a folder") from None
+    except OSError as error:
+        raise CLIError(f"cannot create {what} {folder}: {error.strerror or error}") from None
 
 
 def run(args: argparse.Namespace) -> int:
     """Stylise the folder (see the module docstring for how it shards, resumes, skips and locks)."""
     plan = StylizePlan.from_args(args)
-    plan.output.mkdir(parents=True, exist_ok=True)
-    plan.log.parent.mkdir(parents=True, exist_ok=True)
+    _make_folder(plan.output, "the output folder")
+    _make_folder(plan.log.parent, f"the folder of the record {plan.log}")
     ranks = plan.ranks
     with ranks.joined(), ExitStack() as held:
         refusal = ""
@@ -422,20 +450,20 @@ def _jobs(plan: StylizePlan, styles: RunStyles) -> tuple[list[Job], list[int]]:
 
 def _reconcile_record(plan: StylizePlan, jobs: list[Job], rows: _Rows) -> None:
     """Rank 0, before any other rank writes: clear temporaries, and reconcile the record (and
-    the parts of a killed multi-process run) with what is on disk: one row per existing output."""
+    the parts of a killed multi-process run) with what is on disk: one row per existing output,
+    the recorded one, else an unknown one unless the record proves this run made it (see
+    :mod:`._stylize_resume`), and a warning for outputs of other settings than this run's."""
     removed = remove_stale_temporaries(plan.output, recursive=True)
     if removed:
         logger.info("removed %d partial file(s) left by an interrupted run", removed)
     logged, parts = collect_log(plan.log)
-    kept = [
-        logged.get(str(out.relative_to(plan.output))) or rows.done(path, out, choice)
-        for path, out, choice in jobs if out.is_file() and not plan.overwrite
-    ]
-    if kept:
-        print(f"{len(kept)} of {len(jobs)} outputs already exist; stylising the other {len(jobs) - len(kept)}")
     planned = {str(out.relative_to(plan.output)) for _, out, _ in jobs}
-    kept += [row for key, row in logged.items() if key not in planned and (plan.output / key).is_file()]
-    replace_log(plan.log, kept, parts)
+    others = [row for key, row in logged.items() if key not in planned and (plan.output / key).is_file()]
+    # Existing outputs keep the row of what made them, with --overwrite too until each is redone.
+    resumed = resumed_rows([rows.done(path, out, choice) for path, out, choice in jobs if out.is_file()],
+                           logged, others)
+    report_resumed(resumed, len(jobs), plan.log, plan.overwrite)
+    replace_log(plan.log, resumed.rows + others, parts)
 
 
 class _Outputs:
@@ -456,18 +484,46 @@ class _Outputs:
         self.failures += 1
         self.progress.update(1)
 
-    def write(self, job: Job, result: np.ndarray) -> None:
-        """Encode and write one output, then its row."""
+    def unwritten(self, job: Job, reason: str) -> None:
+        """An output that could not be written (or recorded): never a success."""
+        if self.plan.on_error == "stop":
+            raise CLIError(f"{reason} (stopped by --on-error stop; the default skips it)")
+        self.fail(job, reason)
+
+    def record(self, job: Job) -> tuple[int | None, str]:
+        """Append the row of ``job``'s output before it is written: where the row starts in the
+        record, or None and why it cannot be written. With ``--overwrite`` the old file goes
+        first, so it never stands under the new row (nor the new file under the old row)."""
         path, out, choice = job
         try:
-            write_image_atomic(result, out, quality=self.plan.quality, lossless=is_lossless(path))
-        except OSError as error:  # a full disk, a quota, a read-only folder: never a success
-            reason = f"cannot write {out}: {error.strerror or error}"
-            if self.plan.on_error == "stop":
-                raise CLIError(f"{reason} (stopped by --on-error stop; the default skips it)") from None
-            self.fail(job, reason)
+            if self.plan.overwrite:
+                out.unlink(missing_ok=True)
+        except OSError as error:
+            return None, f"cannot write {out}: cannot remove the old file ({error.strerror or error})"
+        try:
+            return self.writer.append(self.rows.done(path, out, choice)), ""
+        except OSError as error:
+            return None, f"cannot write {out}: its row could not be added to {self.writer.path} first " \
+                f"({error.strerror or error})"
+
+    def write(self, job: Job, result: np.ndarray) -> None:
+        """Record one output's row, then encode and write the output; a failed write takes the
+        row back. So a file on disk always has the row of what made it, and a kill in between
+        leaves a row of a missing output, which the next start drops."""
+        path, out, _ = job
+        start, reason = self.record(job)
+        if start is not None:
+            try:
+                write_image_atomic(result, out, quality=self.plan.quality, lossless=is_lossless(path))
+            except OSError as error:  # a full disk, a quota, a read-only folder: never a success
+                self.writer.retract(start)
+                reason = f"cannot write {out}: {error.strerror or error}"
+            except BaseException:  # interrupted (Ctrl-C) or a bug: no row of a file that is not there
+                self.writer.retract(start)
+                raise
+        if reason:
+            self.unwritten(job, reason)
             return
-        self.writer.write(self.rows.done(path, out, choice))
         self.written += 1
         self.progress.update(1)
 
@@ -504,7 +560,10 @@ def _finish_record(plan: StylizePlan, jobs: list[Job], written: int, failed: int
     the record could not be rewritten (its rows stay as appended), else 0."""
     merged, parts = collect_log(plan.log)
     position = {str(out.relative_to(plan.output)): i for i, (_, out, _) in enumerate(jobs)}
-    rows = sorted(merged.values(), key=lambda row: position.get(row["output"], len(position)))
+    # A failure's row stays; an output's row only while its file exists (a row that could not be taken back).
+    present = [row for row in merged.values()
+               if row["error"] or not row["output"] or (plan.output / row["output"]).is_file()]
+    rows = sorted(present, key=lambda row: position.get(row["output"], len(position)))
     unwritten = 0
     try:
         replace_log(plan.log, rows, parts)

@@ -1,0 +1,122 @@
+"""What a ``stylize`` run records for the outputs it finds already written, and what it tells
+the user about them.
+
+A resumed run skips existing outputs, so their rows must describe the run that *made* them,
+never the one that finds them. Each keeps its recorded row. One without a row (the record was
+deleted, replaced or edited, or ``--log`` points to another record) gets this run's row only
+when the record proves the folder was made with this run's settings: every other recorded
+output agrees with them, and there is at least one. Otherwise it gets an unknown row (settings
+left empty) and a warning. Existing outputs recorded with other settings than this run's
+are kept as they are, and a warning names the differing settings and how to redo them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._stylize_record import SETTINGS, is_unknown, unknown_row
+
+__all__ = ["Resumed", "report_resumed", "resumed_rows"]
+
+logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log
+
+# The settings every output of one run shares (an output outside this run's plan is compared on these).
+RUN_SETTINGS = ("strength", "seed", "checkpoint", "revision")
+# The settings a warning names (style_index and domain follow the style).
+SHOWN = ("style", "strength", "seed", "checkpoint", "revision")
+REDO = "pass --overwrite to redo them with this run's settings, or write into a fresh output folder (-o)"
+
+
+@dataclass
+class Resumed:
+    """The rows of the existing outputs of this run's plan (plan order), and how they were found."""
+
+    rows: list[dict[str, str]] = field(default_factory=list)
+    restored: int = 0  # rows rebuilt from this run's settings, which the record proves made them
+    unknown: list[str] = field(default_factory=list)  # outputs whose making is not recorded
+    differing: list[tuple[dict[str, str], dict[str, str]]] = field(default_factory=list)  # (recorded, this run's)
+
+
+def _recorded(row: dict[str, str] | None) -> bool:
+    """Whether ``row`` says what made its output (not missing, not a failure, not unknown)."""
+    return row is not None and not row["error"] and not is_unknown(row)
+
+
+def _agrees(row: dict[str, str], ours: dict[str, str], fields: tuple[str, ...] = SETTINGS) -> bool:
+    return all(row[name] == ours[name] for name in fields)
+
+
+def resumed_rows(
+    planned: list[dict[str, str]], logged: dict[str, dict[str, str]], others: list[dict[str, str]]
+) -> Resumed:
+    """The rows to keep for the existing outputs of this run: ``planned`` are this run's rows of
+    them, ``logged`` the record by output, ``others`` the rows kept for existing outputs outside
+    this run's plan (their settings count as evidence too)."""
+    known = [(logged[ours["output"]], ours) for ours in planned if _recorded(logged.get(ours["output"]))]
+    proven = (
+        bool(known)
+        and all(_recorded(logged[ours["output"]]) for ours in planned if ours["output"] in logged)
+        and all(_agrees(row, ours) for row, ours in known)
+        and all(_recorded(row) and _agrees(row, planned[0], RUN_SETTINGS) for row in others)
+    )
+    resumed = Resumed(differing=[(row, ours) for row, ours in known if not _agrees(row, ours, SHOWN)])
+    for ours in planned:
+        row = logged.get(ours["output"])
+        if _recorded(row):
+            assert row is not None
+            resumed.rows.append(row)
+        elif proven:
+            resumed.rows.append(ours)
+            resumed.restored += 1
+        else:
+            resumed.rows.append(unknown_row(ours["input"], ours["output"]))
+            resumed.unknown.append(ours["output"])
+    return resumed
+
+
+def _values(values: list[str]) -> str:
+    distinct = sorted(set(values))
+    shown = " / ".join(value or "(none)" for value in distinct[:3])
+    return shown + (f" / ... ({len(distinct)} values)" if len(distinct) > 3 else "")
+
+
+def describe_differences(differing: list[tuple[dict[str, str], dict[str, str]]]) -> str:
+    """``strength 1 in the record, 0.3 now; seed 0 in the record, 5 now; style differs for 2 outputs``."""
+    parts = []
+    for name in SHOWN:
+        changed = [(row[name], ours[name]) for row, ours in differing if row[name] != ours[name]]
+        if not changed:
+            continue
+        if name == "style":
+            parts.append(f"style differs for {len(changed)} output(s)")
+        else:
+            parts.append(f"{name} {_values([old for old, _ in changed])} in the record, "
+                         f"{_values([new for _, new in changed])} now")
+    return "; ".join(parts)
+
+
+def report_resumed(resumed: Resumed, total: int, log: Path, overwrite: bool) -> None:
+    """Say how many outputs exist already, and warn about those this run did not make as it
+    would have (other settings, or unknown ones): a resumed run keeps them as they are."""
+    existing = len(resumed.rows)
+    if resumed.restored:
+        logger.info("restored %d missing row(s) of %s from this run's settings, which made every other "
+                    "recorded output", resumed.restored, log)
+    if overwrite or not existing:
+        return
+    print(f"{existing} of {total} outputs already exist; stylising the other {total - existing}")
+    if resumed.differing:
+        logger.warning(
+            "%d of the %d existing outputs were made with other settings than this run's (%s); they are kept as "
+            "they are, not redone: %s", len(resumed.differing), existing, describe_differences(resumed.differing),
+            REDO,
+        )
+    if resumed.unknown:
+        logger.warning(
+            "%d of the %d existing outputs (e.g. %s) have no row in %s saying what made them (the record was "
+            "deleted or replaced, or --log points to another record); they are kept as they are and recorded "
+            "with style, strength and seed left empty (unknown), since this run cannot know them: %s",
+            len(resumed.unknown), existing, resumed.unknown[0], log, REDO,
+        )

@@ -1,0 +1,195 @@
+"""What ``stylize_log.csv`` says about outputs a resumed run finds already written: always the
+settings that made them, or nothing (unknown) where that was not recorded; never the settings of
+the run that finds them. And a rerun with other settings says which settings differ."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from helpers import read_stylize_log, write_images
+from stylizing_vit_aug import cli
+from stylizing_vit_aug.commands import stylize
+
+SETTINGS = ("style", "style_index", "domain", "strength", "seed", "checkpoint", "revision")
+
+
+@pytest.fixture
+def run_in(tmp_path, checkpoint):
+    """Four inputs and three style images; returns ``run(out, *options)``."""
+    write_images(tmp_path / "in", 4, size=(40, 40))
+    write_images(tmp_path / "styles", 3, size=(32, 32), seed=3)
+
+    def run(out: Path, *options: str) -> int:
+        return cli.main(["stylize", str(tmp_path / "in"), "-o", str(out), "--styles-dir", str(tmp_path / "styles"),
+                         "--checkpoint", checkpoint, "--batch-size", "1", *options])
+
+    return run
+
+
+def _images(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("img*.png"))}
+
+
+def _by_output(log: Path) -> dict[str, dict[str, str]]:
+    return {row["output"]: row for row in read_stylize_log(log)}
+
+
+def _drop_rows(log: Path, outputs: set[str]) -> None:
+    """Remove the rows of ``outputs`` (as a lost row, or an older version killed between the
+    output's rename and its row, leaves the record)."""
+    rows = read_stylize_log(log)
+    with open(log, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(row for row in rows if row["output"] not in outputs)
+
+
+def test_a_rerun_with_other_settings_keeps_the_outputs_and_names_the_settings_that_differ(tmp_path, run_in, capsys):
+    out = tmp_path / "out"
+    assert run_in(out) == 0
+    images, record = _images(out), _by_output(out / "stylize_log.csv")
+    capsys.readouterr()
+
+    assert run_in(out, "--strength", "0.3", "--seed", "5") == 0
+    captured = capsys.readouterr()
+    assert "4 of 4 outputs already exist" in captured.out
+    assert "4 of the 4 existing outputs were made with other settings than this run's" in captured.err
+    assert "strength 1 in the record, 0.3 now" in captured.err and "seed 0 in the record, 5 now" in captured.err
+    assert "--overwrite" in captured.err and "fresh output folder" in captured.err
+    assert _images(out) == images and _by_output(out / "stylize_log.csv") == record  # nothing redone or restated
+
+    assert run_in(out) == 0  # the settings that made them: nothing to warn about
+    assert "other settings" not in capsys.readouterr().err
+
+    assert run_in(out, "--strength", "0.3", "--seed", "5", "--overwrite") == 0
+    assert "other settings" not in capsys.readouterr().err
+    redone = _by_output(out / "stylize_log.csv")
+    assert _images(out) != images and len(redone) == 4
+    assert all(row["strength"] == "0.3" and row["seed"] == "5" for row in redone.values())
+
+
+@pytest.mark.parametrize("lost", ["deleted", "log elsewhere"])
+@pytest.mark.parametrize("options", [(), ("--strength", "0.3", "--seed", "5")], ids=["same settings", "others"])
+def test_outputs_found_without_a_record_are_recorded_as_unknown_never_with_this_runs_settings(
+    tmp_path, run_in, capsys, monkeypatch, lost, options
+):
+    out = tmp_path / "out"
+    assert run_in(out) == 0
+    images = _images(out)
+    log = out / "stylize_log.csv"
+    if lost == "deleted":
+        log.unlink()
+    else:
+        log = tmp_path / "elsewhere.csv"
+        options = (*options, "--log", str(log))
+    written: list[str] = []
+    monkeypatch.setattr(stylize, "write_image_atomic", lambda pixels, path, **kwargs: written.append(path.name))
+    capsys.readouterr()
+
+    for _ in range(2):  # and they stay unknown on the next rerun
+        assert run_in(out, *options) == 0
+        err = capsys.readouterr().err
+        assert "4 of the 4 existing outputs (e.g. img00.png) have no row in" in err and "--overwrite" in err
+        rows = read_stylize_log(log)
+        assert sorted(row["output"] for row in rows) == sorted(images)
+        for row in rows:
+            assert row["input"] == row["output"] and not row["error"]
+            assert not any(row[field] for field in SETTINGS), f"{row['output']} was given settings that may not be its"
+    assert not written and _images(out) == images
+
+
+def test_a_lost_row_is_not_restated_from_this_run_when_the_record_shows_other_settings(tmp_path, run_in, capsys):
+    out = tmp_path / "out"
+    assert run_in(out) == 0
+    record = _by_output(out / "stylize_log.csv")
+    _drop_rows(out / "stylize_log.csv", {"img02.png"})
+    capsys.readouterr()
+
+    assert run_in(out, "--strength", "0.5") == 0
+    err = capsys.readouterr().err
+    assert "1 of the 4 existing outputs (e.g. img02.png) have no row" in err
+    assert "3 of the 4 existing outputs were made with other settings" in err and "strength 1 in the record" in err
+    rows = _by_output(out / "stylize_log.csv")
+    assert {name: rows[name] for name in record if name != "img02.png"} == {
+        name: row for name, row in record.items() if name != "img02.png"
+    }
+    assert not any(rows["img02.png"][field] for field in SETTINGS)
+
+
+_KILLED = textwrap.dedent("""
+    import os, signal, sys
+    from stylizing_vit_aug import cli
+    from stylizing_vit_aug.commands import stylize
+
+    original, calls = stylize.write_image_atomic, []
+
+    def dying(pixels, path, **kwargs):
+        calls.append(path)
+        if len(calls) == 3 and sys.argv[1] == "before":
+            os.kill(os.getpid(), signal.SIGKILL)  # the row is recorded, the file never renamed into place
+        original(pixels, path, **kwargs)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGKILL)  # the file is in place, nothing after it ran
+
+    stylize.write_image_atomic = dying
+    sys.exit(cli.main(sys.argv[2:]))
+""")
+
+
+@pytest.mark.parametrize("moment", ["before", "after"])
+def test_a_kill_around_an_outputs_rename_never_leaves_it_with_another_runs_settings(
+    tmp_path, checkpoint, run_in, capsys, moment
+):
+    out = tmp_path / "out"
+    argv = ["stylize", str(tmp_path / "in"), "-o", str(out), "--styles-dir", str(tmp_path / "styles"),
+            "--checkpoint", checkpoint, "--batch-size", "1"]
+    killed = subprocess.run([sys.executable, "-c", _KILLED, moment, *argv], capture_output=True, text=True)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert [p.name for p in sorted(out.glob("img*.png"))] == ["img00.png", "img01.png", "img02.png"][
+        : 2 if moment == "before" else 3
+    ]
+    assert "img02.png" in _by_output(out / "stylize_log.csv")  # its row went first, either way
+    capsys.readouterr()
+
+    assert run_in(out, "--strength", "0.5") == 0  # resumed with another strength
+    rows = _by_output(out / "stylize_log.csv")
+    made_first = ["img00.png", "img01.png"] if moment == "before" else ["img00.png", "img01.png", "img02.png"]
+    assert sorted(rows) == [f"img{i:02d}.png" for i in range(4)]
+    assert {name for name, row in rows.items() if row["strength"] == "1"} == set(made_first)
+    assert f"{len(made_first)} of the {len(made_first)} existing outputs were made with other settings" in (
+        capsys.readouterr().err
+    )
+
+
+def test_an_interrupted_overwrite_keeps_the_old_rows_of_the_outputs_it_did_not_redo(
+    tmp_path, run_in, monkeypatch, capsys
+):
+    out = tmp_path / "out"
+    assert run_in(out) == 0
+    original, calls = stylize.write_image_atomic, []
+
+    def interrupted(pixels, path, **kwargs):
+        calls.append(path.name)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(pixels, path, **kwargs)
+
+    monkeypatch.setattr(stylize, "write_image_atomic", interrupted)
+    assert run_in(out, "--overwrite", "--strength", "0.5") == 130
+    monkeypatch.undo()
+    rows = _by_output(out / "stylize_log.csv")
+    assert rows["img00.png"]["strength"] == "0.5"  # redone
+    assert [rows[f"img{i:02d}.png"]["strength"] for i in (2, 3)] == ["1", "1"]  # untouched: still their own
+    assert not (out / "img01.png").exists()  # it was being replaced: the old file went before the new row came
+    capsys.readouterr()
+
+    assert run_in(out, "--strength", "0.5") == 0  # resumed without --overwrite
+    assert "2 of the 3 existing outputs were made with other settings" in capsys.readouterr().err
+    rows = _by_output(out / "stylize_log.csv")
+    assert [rows[f"img{i:02d}.png"]["strength"] for i in range(4)] == ["0.5", "0.5", "1", "1"]
