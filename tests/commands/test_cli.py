@@ -321,3 +321,40 @@ def test_examples_have_no_stray_runs_of_spaces(words):
 def test_every_bench_option_says_what_it_does():
     silent = [a.option_strings[0] for a in _subparser(["bench"])._actions if a.option_strings and not a.help]
     assert not silent, f"options without help in `bench --help`: {silent}"
+
+
+@pytest.mark.parametrize("command", ["demo", "preview"])
+def test_a_grid_output_that_cannot_be_written_is_exit_2_before_any_work(tmp_path, checkpoint, command, capsys,
+                                                                          monkeypatch):
+    import importlib
+
+    module = importlib.import_module(f"stylizing_vit_aug.commands.{command}")
+    monkeypatch.setattr(module, "load_stylizer_from_args", lambda args: pytest.fail("work started"))
+    folder = tmp_path / "grids"
+    folder.mkdir()
+    images = str(write_images(tmp_path / "contents", 1)[0].parent)
+    inputs = [] if command == "demo" else [images, "--styles-dir", images]
+    for output, message in ((folder, "is a folder"), (tmp_path / "grid.xyz", "extension is not one of")):
+        assert cli.main([command, *inputs, "--checkpoint", checkpoint, "-o", str(output)]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_a_grid_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    from stylizing_vit_aug import _atomic
+    from stylizing_vit_aug.commands.common import write_grid
+
+    out = tmp_path / "grid.png"
+    write_grid(Image.new("RGB", (8, 8), (10, 20, 30)), out)
+    before = out.read_bytes()
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # as a kill between the write and the rename
+
+    monkeypatch.setattr(_atomic.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        write_grid(Image.new("RGB", (8, 8), (200, 0, 0)), out)
+    assert out.read_bytes() == before
+    monkeypatch.undo()
+    write_grid(Image.new("RGB", (8, 8), (200, 0, 0)), out)  # the next save clears what the killed one left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.png"]
+    assert np.asarray(Image.open(out))[0, 0].tolist() == [200, 0, 0]

@@ -22,6 +22,7 @@ from .._atomic import write_bytes_atomically
 
 if TYPE_CHECKING:
     import numpy as np
+    from PIL import Image as PILImage
 
     from ..stylizer import Stylizer
 
@@ -167,12 +168,33 @@ def gather_images(sources: Iterable[Path], what: str) -> list[Path]:
     return paths
 
 
-def write_image_atomic(pixels: np.ndarray, path: Path, *, quality: int = 95, lossless: bool = False) -> None:
+def check_grid_output(path: Path) -> Path:
+    """A preview grid's ``-o``, checked before any work: an image file name this command can
+    write (not a folder, a known extension), so a long run never ends in a refusal."""
+    if path.is_dir():
+        raise CLIError(f"-o {path} is a folder; give the grid's file name, e.g. {path / 'grid.png'}")
+    if path.suffix.lower() not in PIL_FORMATS:
+        raise CLIError(f"cannot write {path}: its extension is not one of {', '.join(PIL_FORMATS)}")
+    return path
+
+
+def write_grid(grid: PILImage.Image, path: Path) -> None:
+    """Save a preview grid atomically (:func:`write_image_atomic`): a kill while saving leaves
+    the old file or none, never a broken one; a killed earlier save's temporary is removed."""
+    import numpy as np
+
+    write_image_atomic(np.asarray(grid.convert("RGB")), path, remove_stale=True)
+
+
+def write_image_atomic(
+    pixels: np.ndarray, path: Path, *, quality: int = 95, lossless: bool = False, remove_stale: bool = False
+) -> None:
     """Save uint8/uint16 pixels (16-bit stays 16-bit in PNG/TIFF; a WebP is lossless with
     ``lossless``, see :func:`~stylizing_vit_aug.images.save_image`) atomically: encoded in memory
     first, then written whole through a temporary file + ``os.replace``, so a crash or a full disk
     leaves the old file or none, never a half-written image at ``path`` (a full disk raises
-    ``OSError``). The caller removes stale temporaries of the folder once, not per image."""
+    ``OSError``). The caller removes stale temporaries of the folder once, not per image (a single
+    file: ``remove_stale``)."""
     from ..images import save_image
 
     fmt = PIL_FORMATS.get(path.suffix.lower())
@@ -180,7 +202,7 @@ def write_image_atomic(pixels: np.ndarray, path: Path, *, quality: int = 95, los
         raise CLIError(f"cannot write {path}: use one of {', '.join(PIL_FORMATS)}")
     encoded = io.BytesIO()
     save_image(pixels, encoded, fmt, quality=quality, lossless=lossless)
-    write_bytes_atomically(path, encoded.getvalue(), remove_stale=False)
+    write_bytes_atomically(path, encoded.getvalue(), remove_stale=remove_stale)
 
 
 # Ranks wait at a barrier for the slowest one; shards are balanced, but one of big images may take hours.

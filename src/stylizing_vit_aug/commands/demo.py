@@ -11,7 +11,7 @@ import torch
 from ..bank import HISTOLOGY_ASSETS
 from ..image_ops import resize
 from ..images import read_image, to_batch
-from .common import add_checkpoint_arguments, load_stylizer_from_args, positive_int
+from .common import add_checkpoint_arguments, check_grid_output, load_stylizer_from_args, positive_int, write_grid
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from .. import metrics
     from ..grid import content_style_grid
 
+    check_grid_output(args.output)
     stylizer = load_stylizer_from_args(args)
     size = args.size or max(stylizer.img_size, 224)
     crops, names = sample_crops(size)
@@ -111,7 +112,6 @@ def run(args: argparse.Namespace) -> int:
         [[stylized[j, i].cpu() for j in range(count)] for i in range(count)],
         names, names, cell_size=args.cell_size,
     )
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    grid.save(args.output)
+    write_grid(grid, args.output)
     print(f"\nwrote {args.output} ({grid.width}x{grid.height}): styles along the top, contents down the left")
     return 0

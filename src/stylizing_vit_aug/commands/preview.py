@@ -12,10 +12,12 @@ from ..images import read_image
 from .common import (
     CLIError,
     add_checkpoint_arguments,
+    check_grid_output,
     gather_images,
     load_stylizer_from_args,
     positive_int,
     unit_float,
+    write_grid,
 )
 
 logger = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from ..bank import StyleBank
     from ..grid import content_style_grid
 
+    check_grid_output(args.output)
     generator = torch.Generator().manual_seed(args.seed)
     content_paths = gather_images(args.contents, "content")
     content_paths = [content_paths[i] for i in _pick(len(content_paths), args.n_contents, generator)]
@@ -91,7 +94,6 @@ def run(args: argparse.Namespace) -> int:
     grid = content_style_grid(
         contents, style_images, stylized, [p.stem for p in content_paths], style_labels, cell_size=args.cell_size
     )
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    grid.save(args.output)
+    write_grid(grid, args.output)
     print(f"wrote {args.output} ({grid.width}x{grid.height}): {len(contents)} contents x {len(style_images)} styles")
     return 0

@@ -514,9 +514,7 @@ class Trainer:
         columns = ["content", "style", "stylised", "reconstruction"]
         cell = max(64, min(160, self.model.config.img_size))
         grid = make_grid(rows, [f"sample {i}" for i in range(len(rows))], columns, cell_size=cell)
-        folder = self.output / "previews"
-        folder.mkdir(parents=True, exist_ok=True)
-        grid.save(folder / f"step_{self.step:06d}.png")
+        write_atomically(self.output / "previews" / f"step_{self.step:06d}.png", lambda temporary: grid.save(temporary))
 
     # -- the loop --------------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
@@ -525,7 +523,8 @@ class Trainer:
         if is_main:
             self.output.mkdir(parents=True, exist_ok=True)
             config_text = json.dumps(self.config.to_json(), indent=2) + "\n"
-            (self.output / "train_config.json").write_text(config_text, encoding="utf-8")
+            write_atomically(self.output / "train_config.json",
+                             lambda temporary: temporary.write_text(config_text, encoding="utf-8"))
         stop_at = self.total_steps
         if config.stop_after is not None:
             stop_at = min(self.total_steps, self.step + config.stop_after)
