@@ -94,6 +94,22 @@ def test_every_image_kind_takes_the_strip_path_unchanged(kind, slide, style, mon
     assert np.array_equal(np.asarray(ours), np.asarray(theirs))
 
 
+@pytest.mark.parametrize(("mode", "given_back"), [("P", "RGB"), ("1", "L"), ("CMYK", "RGB"), ("PA", "RGBA")])
+def test_converted_pil_modes_come_back_as_the_whole_image_path_gives_them(mode, given_back, slide, style,
+                                                                          monkeypatch):
+    """A palette image is given back as RGB on every path: the strip path once built its output
+    in the input's mode, and pasting RGB strips into a 'P' image without a palette made it black."""
+    stylizer = _stylizer("detail")
+    source = Image.fromarray(slide[:600, :1000])
+    image = source.convert("RGBA").convert("PA") if mode == "PA" else source.convert(mode)
+    monkeypatch.setattr(engine, "STRIP_PIXELS", 1 << 30)
+    whole = stylizer(image, style, 0.8)
+    monkeypatch.setattr(engine, "STRIP_PIXELS", 1 << 17)
+    strips = stylizer(image, style, 0.8)
+    assert strips.mode == whole.mode == given_back
+    assert np.array_equal(np.asarray(strips), np.asarray(whole))
+
+
 def test_strip_path_errors_are_the_usual_ones(slide, style, monkeypatch):
     stylizer = _stylizer("detail")
     monkeypatch.setattr(engine, "STRIP_PIXELS", 1 << 18)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .kinds import ImageError
+from .kinds import ImageError, _pil_target
 
 try:  # PIL is a core dependency, but keep the import error readable
     from PIL import Image as PILImage
@@ -54,7 +54,7 @@ def _empty_like(image: Any) -> Any:
         return torch.empty_like(image, memory_format=torch.contiguous_format)
     if isinstance(image, np.ndarray):
         return np.empty(image.shape, image.dtype)
-    return PILImage.new(image.mode, image.size)
+    return PILImage.new(_pil_target(image) or image.mode, image.size)  # the mode it is given back in (P -> RGB)
 
 
 def single_images(images: Any, what: str = "images") -> tuple[list[Any], list[Any], Any]:
