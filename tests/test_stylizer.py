@@ -211,3 +211,19 @@ def test_a_strength_of_the_wrong_type_is_a_clear_error(small_stylizer, bank, str
         small_stylizer(image, image, strength=strength)
     with pytest.raises(ValueError, match="strength"):
         StyleTTA(torch.nn.Identity(), small_stylizer, bank, strength=strength)
+
+
+def test_the_tensor_entry_points_refuse_what_would_come_back_wrong(small_stylizer, histology_crops):
+    values = torch.from_numpy(histology_crops[0][:32, :32]).permute(2, 0, 1)[None].float() / 255
+    style = values.clone()
+    for call in (small_stylizer.stylize_batch, small_stylizer.stylize_views):
+        with pytest.raises(ValueError, match="divide uint8 by 255"):
+            call((values * 255).to(torch.uint8), style)  # read as 0–1 it would come back white
+        with pytest.raises(ValueError, match="NaN"):
+            call(values.masked_fill(values > 0.9, float("nan")), style)
+        with pytest.raises(ValueError, match=r"strength must lie in \[0, 1\]"):
+            call(values, style, 1.7)
+    with pytest.raises(ValueError, match=r"one per image \(2\)"):
+        small_stylizer.stylize_batch(values.expand(2, -1, -1, -1), style, [0.5, 0.5, 0.5])
+    torch.testing.assert_close(small_stylizer.stylize_batch(values, style, [0.5]),
+                               small_stylizer.stylize_batch(values, style, 0.5), atol=0, rtol=0)

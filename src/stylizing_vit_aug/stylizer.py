@@ -56,6 +56,7 @@ from .images import (
     MIN_SIZE,
     ImageLike,
     Normalization,
+    check_float_range,
     from_batch,
     same_kind_copy,
     to_batch,
@@ -81,6 +82,17 @@ DEFAULT_CHUNK = 64
 STRIP_PIXELS = 1 << 19
 """Pixels per row band or column strip of the full-resolution path; images larger than this
 take it (a float32 RGB strip is 6 MiB)."""
+
+
+def _check_values01(values01: Any, where: str) -> None:
+    """The tensor entry points take what the front-ends hand them: a float ``[B, C, H, W]`` batch
+    in 0–1. Anything else (uint8 would come back white) is refused with the fix."""
+    if not isinstance(values01, torch.Tensor) or values01.dim() != 4 or not values01.is_floating_point():
+        tensor = isinstance(values01, torch.Tensor)
+        got = f"{values01.dtype} {tuple(values01.shape)}" if tensor else type(values01).__name__
+        raise ValueError(f"{where} takes a float [B, C, H, W] batch in 0–1, got {got}: divide uint8 by 255, or call "
+                         "the Stylizer itself, which takes any image kind")
+    check_float_range(values01, f"{where}'s values01")
 
 
 def default_device() -> torch.device:
@@ -475,7 +487,9 @@ class Stylizer:
         Front-ends that already hold validated float batches (BatchStylize) call this directly.
         """
         mode = check_mode(mode) or self.mode
+        _check_values01(values01, "stylize_batch")
         batch = values01.shape[0]
+        strength = strength_values(strength, (1, batch), f"one per image ({batch})")
         stream = self._streams(styles, batch)
         source_device = values01.device
         values01 = values01.to(self.device, torch.float32)
@@ -485,9 +499,7 @@ class Stylizer:
             chunk = values01[start:stop]
             chunk_styles = stream if len(stream) == 1 else stream[start:stop]
             out[start:stop] = self._stylize_chunk(chunk, chunk_styles, mode)
-        strength = torch.as_tensor(strength, dtype=torch.float32, device=self.device)
-        if strength.dim() == 1:
-            strength = strength.view(-1, 1, 1, 1)
+        strength = strength.to(self.device, torch.float32).view(-1, 1, 1, 1)
         return (values01 + strength * (out - values01)).clamp_(0, 1).to(source_device)
 
     @torch.inference_mode()
@@ -508,6 +520,8 @@ class Stylizer:
         augmentation's call.
         """
         mode = check_mode(mode) or self.mode
+        _check_values01(values01, "stylize_views")
+        strength = float(strength_values(strength, (1,)))
         batch = values01.shape[0]
         stream = self.encode_style(styles)
         if batch == 0 or len(stream) % batch:
