@@ -305,3 +305,15 @@ def test_weights_changed_in_place_change_the_fingerprint_and_reencode_the_bank(s
     torch.testing.assert_close(after, small_stylizer.encode_style(crops_bank.images[[0, 3]]).layers)
     assert not torch.allclose(after, before)
     assert small_stylizer.fingerprint == small_stylizer.fingerprint  # stable while nothing changes
+
+
+def test_equal_weights_under_another_head_count_are_another_stylizer(tmp_path, small_stylizer, crops_bank):
+    other = sva.Stylizer(make_small_model(num_heads=6), CAMELYON_MEAN, CAMELYON_STD, device="cpu")
+    other.model.load_state_dict(small_stylizer.model.state_dict())  # the same tensors, other attention heads
+    assert other.fingerprint == small_stylizer.fingerprint
+    with pytest.raises(BankMismatch):
+        sva.BatchStylize(other, crops_bank)
+    path = crops_bank.save(tmp_path / "bank.safetensors")
+    with pytest.raises(BankMismatch):
+        StyleBank.load(path, other)
+    assert StyleBank.load(path, other, on_mismatch="reencode").num_encoded == 0

@@ -46,7 +46,9 @@ class BankMismatch(ValueError):
 def check_same_stylizer(bank_stylizer: Stylizer, stylizer: Stylizer, user: str) -> None:
     """Refuse to use a bank whose styles ``bank_stylizer`` encoded with another ``stylizer``:
     its streams would style with the wrong network, silently (a file is checked when loaded)."""
-    if bank_stylizer is stylizer or bank_stylizer.fingerprint == stylizer.fingerprint:
+    if bank_stylizer is stylizer or (
+        bank_stylizer.fingerprint == stylizer.fingerprint and bank_stylizer.config == stylizer.config
+    ):  # the config too: equal weights under another head count are another network
         return
     raise BankMismatch(
         f"{user}: the bank's styles were encoded with another stylizer (fingerprint {bank_stylizer.fingerprint}, "
@@ -103,7 +105,7 @@ def read_bank_file(
     saved streams. A file of another stylizer raises :class:`BankMismatch` (``"error"``) or
     gives its images resized for this one and no streams (``"reencode"``)."""
     meta, images, layers = _read(path, stylizer)
-    if meta["fingerprint"] == stylizer.fingerprint:
+    if _same_network(meta, stylizer):
         return meta, images, layers
     theirs = f"fingerprint {meta['fingerprint']} (source {meta['source']!r})"
     ours = f"fingerprint {stylizer.fingerprint} (source {stylizer.source!r})"
@@ -179,6 +181,13 @@ def read_bank_info(path: Path) -> dict[str, Any]:
     return info
 
 
+def _same_network(meta: dict[str, Any], stylizer: Stylizer) -> bool:
+    """Whether a bank file's streams are ``stylizer``'s: the same weights (fingerprint) and, where
+    the file records it, the same architecture (equal weights under another head count differ)."""
+    config = meta.get("config") or {}
+    return meta["fingerprint"] == stylizer.fingerprint and (not config or config == stylizer.config.to_dict())
+
+
 def _read(path: Path, stylizer: Stylizer) -> tuple[dict[str, Any], torch.Tensor, torch.Tensor | None]:
     from safetensors import SafetensorError, safe_open
 
@@ -192,9 +201,10 @@ def _read(path: Path, stylizer: Stylizer) -> tuple[dict[str, Any], torch.Tensor,
                 "domains": json.loads(raw["domains"]),
                 "stream_dtype": json.loads(raw["stream_dtype"]),
                 "chunk_size": int(raw.get("chunk_size", 64)),
+                "config": json.loads(raw.get("config", "{}")),
             }
             images = handle.get_tensor("images")
-            same = meta["fingerprint"] == stylizer.fingerprint
+            same = _same_network(meta, stylizer)
             layers = handle.get_tensor("streams") if same and "streams" in handle.keys() else None  # noqa: SIM118 (safe_open has no __contains__)
     # JSON errors are ValueErrors
     except (SafetensorError, OSError, KeyError, ValueError, TypeError, RecursionError) as error:
