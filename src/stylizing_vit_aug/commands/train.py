@@ -15,10 +15,16 @@ import argparse
 import dataclasses
 import logging
 import math
+import os
+import socket
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager, suppress
+from pathlib import Path
 from typing import Any
 
+from .._atomic import LockHeld, exclusive_lock, remove_stale_temporaries
 from ..bank import strategy_name
 from ..train.config import ARCHITECTURE_ARGS, TrainConfig
 from ..train.data import PAIRINGS
@@ -30,8 +36,8 @@ from ..train.perceptual import (
     SOURCES,
     PerceptualWeightsUnavailable,
 )
-from ..train.trainer import Trainer, TrainingDiverged
-from .common import positive_int
+from ..train.trainer import LAST_CHECKPOINT, Trainer, TrainingDiverged
+from .common import CLIError, Ranks, device_argument, positive_int
 
 __all__ = ["EPILOG", "EXIT_DIVERGED", "add_arguments", "config_from_args", "main", "run"]
 
@@ -51,9 +57,20 @@ or a checkpoint, 4 the loss or the gradient went NaN/Inf (nothing non-finite was
 
 # errors that mean "fix the command line or the data" (exit 2 with the message, no traceback)
 USER_ERRORS: tuple[type[BaseException], ...] = (
-    FileNotFoundError, NotADirectoryError, ValueError, PerceptualWeightsUnavailable,
+    CLIError, FileNotFoundError, NotADirectoryError, ValueError, PerceptualWeightsUnavailable,
 )
 EXIT_DIVERGED = 4  # the loss or gradient went NaN/Inf; the last good checkpoint is kept, nothing exported
+
+LOCK_NAME = ".sva-train.lock"  # held in -o by the run writing there (rank 0 of a launch)
+# What a run writes into its -o (see Trainer): a new run is refused where these are, and
+# --overwrite removes exactly these (folders only when nothing else is left in them).
+_RUN_FILES = ("train_config.json", "log.jsonl", "validation.jsonl")
+_RUN_FOLDERS = {
+    "checkpoints": (LAST_CHECKPOINT,),
+    "previews": ("step_*.png",),
+    "final": ("model.safetensors", "config.json", "README.md"),
+}
+_RUN_FILE_NAMES = (*_RUN_FILES, *(f"{folder}/{' '.join(names)}" for folder, names in _RUN_FOLDERS.items()))
 
 
 def _non_negative_float(text: str) -> float:
@@ -202,13 +219,16 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
     run = parser.add_argument_group("run")
     _option(run, "-o", "--output")
     _option(run, "--resume", nargs="?", const="auto")
+    run.add_argument("--overwrite", action="store_true",
+                     help="start a new run in an -o that holds an earlier run: first remove the files a run writes "
+                     f"({', '.join(_RUN_FILE_NAMES)}); other files are kept")
     _option(run, "--extend", action="store_true")
     _option(run, "--save-every", type=int)
     _option(run, "--stop-after", type=positive_int)
     _option(run, "--validate-every", type=int, metavar="N")
     run.add_argument("--val-every", action=_Replaced, replacement="--validate-every N (optimizer steps, not epochs)")
     _option(run, "--val-samples", type=positive_int)
-    _option(run, "--device")
+    _option(run, "--device", type=device_argument)
     _option(run, "--no-export", dest="export", action="store_false")
     _option(run, "--push-to-hub", metavar="REPO_ID")
     _option(run, "--private", action="store_true")
@@ -234,16 +254,117 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             raise ValueError(
                 f"--perceptual-scales takes 'auto', 'none' or {len(LEVELS)} numbers, got {scales}"
             ) from None
+    _check_run_options(values)
     config.validate()
     return config
+
+
+def _check_run_options(values: dict[str, Any]) -> None:
+    """Refuse options that would be silently ignored together, before anything is written."""
+    if values.get("push_to_hub") and not values.get("export", True):
+        raise ValueError(
+            f"--push-to-hub {values['push_to_hub']} uploads the final export, which --no-export skips: "
+            "drop --no-export to export and push, or drop --push-to-hub"
+        )
+    if values.get("overwrite") and values.get("resume"):
+        raise ValueError(
+            "--overwrite removes the run in -o, --resume continues it: pass one of them"
+        )
+
+
+@contextmanager
+def _run_folder(config: TrainConfig, *, overwrite: bool) -> Iterator[None]:
+    """This run alone writes into ``-o`` while inside, and never into another run's files.
+
+    Only rank 0 of a launch takes the lock and looks at the folder (the only rank that writes
+    there); the other ranks wait for it when the processes meet, and the launcher stops them
+    when rank 0 refuses."""
+    if Ranks.from_environment().rank != 0:
+        yield
+        return
+    output = Path(config.output).expanduser()
+    with _sole_writer(output):
+        if not config.resume:
+            _check_new_run(output, overwrite=overwrite)
+        yield
+
+
+@contextmanager
+def _sole_writer(output: Path) -> Iterator[None]:
+    """Hold ``-o`` for this run, or a :class:`CLIError` naming the run holding it: two runs
+    writing one folder interleave their logs and overwrite each other's checkpoint. A killed
+    run's lock ends with it; a finished run's lock file goes."""
+    holder = f"pid {os.getpid()} on {socket.gethostname()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}"
+    with ExitStack() as held:
+        try:
+            output.mkdir(parents=True, exist_ok=True)
+            held.enter_context(exclusive_lock(output / LOCK_NAME, holder))
+        except LockHeld as busy:
+            raise CLIError(
+                f"another train run ({busy.holder or 'holder unknown'}) is writing into {output}; wait for it "
+                "to finish (or stop it) and continue with --resume, or pass another -o folder"
+            ) from None
+        except FileExistsError:
+            raise CLIError(f"-o {output} is a file, not a folder; pass a folder for the run") from None
+        except OSError as error:  # a read-only file system, no permission
+            raise CLIError(f"cannot write into the run folder {output}: {error.strerror or error}") from None
+        yield
+
+
+def _run_files(output: Path) -> list[Path]:
+    """The files an earlier run left in ``output`` (only names a run writes)."""
+    found = [output / name for name in _RUN_FILES if (output / name).is_file()]
+    for folder, patterns in _RUN_FOLDERS.items():
+        for pattern in patterns:
+            found.extend(sorted(path for path in (output / folder).glob(pattern) if path.is_file()))
+    return found
+
+
+def _check_new_run(output: Path, *, overwrite: bool) -> None:
+    """A run without --resume starts in a folder free of another run's files, or is refused:
+    appended to an old log and overwriting its checkpoint, the two runs could not be told apart."""
+    found = _run_files(output)
+    if not found:
+        return
+    if overwrite:
+        _remove_run(output, found)
+        return
+    names = ", ".join(sorted({path.relative_to(output).parts[0] for path in found}))
+    start_over = f"--overwrite to remove those files and start again in {output}"
+    if (output / "checkpoints" / LAST_CHECKPOINT).is_file():
+        raise CLIError(
+            f"-o {output} already holds a training run ({names}); pass --resume to continue it (with --extend "
+            f"and a longer --max-steps/--epochs to train a finished run further), another -o for a new run, "
+            f"or {start_over}"
+        )
+    raise CLIError(
+        f"-o {output} holds the files of an earlier, unfinished attempt ({names}) but no checkpoint to resume "
+        f"(it stopped before its first checkpoint, or the checkpoint was removed); pass {start_over}, "
+        f"pass another -o, or remove {output}"
+    )
+
+
+def _remove_run(output: Path, found: list[Path]) -> None:
+    """--overwrite: remove the earlier run's files, their killed writers' partial files, and its
+    folders once empty; anything else in ``output`` is kept."""
+    for path in found:
+        path.unlink(missing_ok=True)
+    for name in _RUN_FILES:
+        remove_stale_temporaries(output, target=name)
+    for folder in _RUN_FOLDERS:
+        remove_stale_temporaries(output / folder)
+        with suppress(OSError):  # not empty (the user's own files) or absent: kept
+            (output / folder).rmdir()
+    logger.warning("--overwrite: removed %d file(s) of the earlier run in %s", len(found), output)
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``stylizing-vit-aug train``; returns the process exit code."""
     try:
         config = config_from_args(args)
-        trainer = Trainer(config)
-        result = trainer.fit()
+        with _run_folder(config, overwrite=getattr(args, "overwrite", False)):
+            trainer = Trainer(config)
+            result = trainer.fit()
     except KeyboardInterrupt:
         logger.error("training interrupted; continue with --resume (the last checkpoint is intact)")
         return 130

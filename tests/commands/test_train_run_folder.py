@@ -1,0 +1,117 @@
+"""What ``train`` does with its ``-o`` folder and its options before any work: a new run never
+mixes with another run's files (refused, or ``--overwrite`` removes only those), two runs never
+write one folder at once (a lock, as ``stylize`` has), ``--push-to-hub --no-export`` and an
+unusable ``--device`` are refused with exit 2 before anything is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from helpers import ARCH, options, parse, read_train_log, write_image
+from stylizing_vit_aug import cli
+from stylizing_vit_aug._atomic import exclusive_lock
+from stylizing_vit_aug.commands import train
+from stylizing_vit_aug.commands.train import run as run_train
+
+# the synthetic-stain objective: no perceptual network, two steps of the tiny model (seconds on a CPU)
+FAST = ["--init", "tiny", *ARCH, *options(), "--objective", "stain", "--pairing", "same-domain", "--max-steps", "2"]
+
+
+def steps(run: Path) -> list[int]:
+    return [record["step"] for record in read_train_log(run)]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# -- B1: a folder that holds a run ---------------------------------------------------------------
+def test_a_new_run_into_a_folder_holding_a_run_is_refused_and_touches_nothing(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()  # an empty folder is fine
+    assert run_train(parse(str(data), "-o", str(out), *FAST)) == 0
+    before = snapshot(out)
+    capsys.readouterr()
+    assert run_train(parse(str(data), "-o", str(out), *FAST, "--lr", "5e-4")) == 2
+    err = capsys.readouterr().err
+    assert str(out) in err and "already holds a training run" in err
+    assert "--resume" in err and "another -o" in err and "--overwrite" in err
+    assert snapshot(out) == before and steps(out) == [1, 2]
+
+
+def test_an_attempt_killed_before_its_first_checkpoint_is_named_and_overwrite_starts_again(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    (out / "previews").mkdir(parents=True)
+    (out / "train_config.json").write_text("{}\n")
+    (out / "log.jsonl").write_text('{"step": 1}\n{"step": 2}\n{"step": 3}\n')
+    write_image(out / "previews" / "step_000099.png", size=(8, 8))
+    (out / "notes.txt").write_text("mine")  # not a run's file: kept
+    (out / "previews" / "keep.txt").write_text("mine too")
+    assert run_train(parse(str(data), "-o", str(out), *FAST)) == 2
+    err = capsys.readouterr().err
+    assert "no checkpoint to resume" in err and "unfinished attempt" in err and "--overwrite" in err
+    assert steps(out) == [1, 2, 3]
+    assert run_train(parse(str(data), "-o", str(out), *FAST, "--overwrite")) == 0
+    assert steps(out) == [1, 2]  # the new run's log alone
+    assert not (out / "previews" / "step_000099.png").exists()
+    assert (out / "notes.txt").read_text() == "mine" and (out / "previews" / "keep.txt").read_text() == "mine too"
+    assert (out / "checkpoints" / "last.safetensors").is_file() and (out / "final" / "model.safetensors").is_file()
+
+
+def test_overwrite_and_resume_together_are_refused_before_anything_is_written(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_train(parse(str(data), "-o", str(out), *FAST, "--overwrite", "--resume")) == 2
+    assert "--overwrite" in capsys.readouterr().err and not out.exists()
+
+
+# -- B2: one writer per folder -------------------------------------------------------------------
+@pytest.mark.parametrize("resume", [[], ["--resume"]], ids=["new", "resume"])
+def test_a_second_run_into_a_folder_being_written_exits_2_naming_the_running_one(data, tmp_path, capsys, resume):
+    out = tmp_path / "run"
+    out.mkdir()
+    with exclusive_lock(out / train.LOCK_NAME, "pid 4242 on otherhost, started today"):
+        assert run_train(parse(str(data), "-o", str(out), *FAST, *resume)) == 2
+        assert [p.name for p in out.iterdir()] == [train.LOCK_NAME]  # nothing written
+    err = capsys.readouterr().err
+    assert "another train run (pid 4242 on otherhost" in err and str(out) in err
+
+
+def test_a_killed_runs_lock_does_not_block_a_rerun(data, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / train.LOCK_NAME).write_text("pid 1 on a host, started long ago")  # nobody holds it
+    assert run_train(parse(str(data), "-o", str(out), *FAST)) == 0
+    assert steps(out) == [1, 2] and not (out / train.LOCK_NAME).exists()
+
+
+def test_only_rank_0_of_a_launch_takes_the_lock(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    out.mkdir()
+    config = train.config_from_args(parse(str(tmp_path), "-o", str(out), *FAST))
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    with exclusive_lock(out / train.LOCK_NAME, "rank 0"), train._run_folder(config, overwrite=False):
+        pass  # rank 1 neither waits for nor refuses on rank 0's lock
+
+
+# -- B4 and B7: refused at argument-check time -----------------------------------------------------
+def test_push_to_hub_with_no_export_is_refused(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["train", str(data), "-o", str(out), *FAST, "--no-export", "--push-to-hub", "me/x"]) == 2
+    err = capsys.readouterr().err
+    assert "--push-to-hub" in err and "--no-export" in err and not out.exists()
+
+
+DEVICES = ["meta", "foo"] + ([] if torch.cuda.is_available() else ["cuda"])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_an_unusable_device_exits_2_before_anything_is_written(data, tmp_path, capsys, device):
+    out = tmp_path / "run"
+    assert cli.main(["train", str(data), "-o", str(out), *FAST, "--device", device]) == 2
+    err = capsys.readouterr().err
+    assert "--device" in err and ("use cpu" in err or "--device cpu" in err) and "Traceback" not in err
+    assert not out.exists()
