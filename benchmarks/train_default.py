@@ -120,6 +120,8 @@ def stage(run: Path, steps: int, lr: float, init: str | None, stain_weights: str
         quality_default.prepare(DATA_DIR)
     start = ["--init", init] if init else ARCHITECTURE
     resume = ["--resume", "auto"] if (run / "checkpoints" / "last.safetensors").is_file() else []
+    if not resume and run.is_dir() and any(run.iterdir()):
+        resume = ["--overwrite"]  # an attempt killed before its first checkpoint: nothing to resume
     stop = ["--stop-after", str(stop_after)] if stop_after else []
     return train_main([
         str(DATA_DIR), "-o", str(run), *start, *RECIPE, "--max-steps", str(steps), "--lr", str(lr),
