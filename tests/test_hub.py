@@ -261,3 +261,13 @@ def test_a_missing_path_fails_fast_without_asking_the_hub(source, monkeypatch):
     with pytest.raises(FileNotFoundError, match="no such file or directory"):
         sva.load_stylizer(source)
     assert time.perf_counter() - start < 2
+
+
+def test_a_training_run_folder_loads_its_export(tmp_path, small_stylizer):
+    run = tmp_path / "runs" / "mine"
+    (run / "checkpoints").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="training run without its export.*--resume"):
+        sva.load_stylizer(str(run), device="cpu")
+    small_stylizer.save_pretrained(run / hub.RUN_EXPORT)
+    loaded = sva.load_stylizer(str(run), device="cpu", dtype=torch.float32)
+    assert loaded.fingerprint == small_stylizer.fingerprint

@@ -202,14 +202,24 @@ def _stats(
     return mean, std
 
 
+RUN_EXPORT = "final"
+"""Where a training run folder keeps its export (``stylizing-vit-aug train`` writes it at the end)."""
+
+
 def _load_directory(
     directory: Path, mean: Sequence[float] | None, std: Sequence[float] | None
 ) -> tuple[StylizingViT, Sequence[float], Sequence[float]]:
     weights = directory / WEIGHTS_NAME
+    if not (weights.exists() or weights.is_symlink()) and (directory / RUN_EXPORT / WEIGHTS_NAME).is_file():
+        logger.info("%s is a training run: loading its export, %s", directory, directory / RUN_EXPORT)
+        return _load_directory(directory / RUN_EXPORT, mean, std)
     if not (weights.exists() or weights.is_symlink()):  # anything else there: read_header says what it is
         found = sorted(p.name for p in directory.iterdir())
         pickles = [n for n in found if Path(n).suffix.lower() in PICKLE_SUFFIXES]
         hint = f" ({', '.join(pickles)} are pickles, refused: convert to safetensors)" if pickles else ""
+        if (directory / "checkpoints").is_dir():
+            hint += (f"; it looks like a training run without its export ({RUN_EXPORT}/): finish it with "
+                     "`stylizing-vit-aug train ... --resume`, which exports at the end")
         raise FileNotFoundError(f"{directory} holds no {WEIGHTS_NAME}; found {found}{hint}")
     config_path = directory / CONFIG_NAME
     config = read_config(config_path) if config_path.exists() or config_path.is_symlink() else None

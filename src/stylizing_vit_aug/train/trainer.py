@@ -577,7 +577,7 @@ class Trainer:
         self.accelerator.wait_for_everyone()
         if not self.accelerator.is_main_process:
             return None
-        from ..hub import push_to_hub, save_pretrained
+        from ..hub import RUN_EXPORT, push_to_hub, save_pretrained
 
         training = {
             "steps": self.step, "epochs": self.step / self.steps_per_epoch, "batch_size": self.config.batch_size,
@@ -587,7 +587,7 @@ class Trainer:
         }
         self.model.eval()
         kwargs = dict(base_model=self.base_model, training=training, metrics=self.last_metrics)
-        path = save_pretrained(self.stylizer, self.output / "final", **kwargs)
+        path = save_pretrained(self.stylizer, self.output / RUN_EXPORT, **kwargs)
         if self.config.push_to_hub:
             push_to_hub(self.stylizer, self.config.push_to_hub, private=self.config.private, **kwargs)
             logger.info("pushed to the Hub: %s", self.config.push_to_hub)
