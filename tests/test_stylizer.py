@@ -227,3 +227,8 @@ def test_the_tensor_entry_points_refuse_what_would_come_back_wrong(small_stylize
         small_stylizer.stylize_batch(values.expand(2, -1, -1, -1), style, [0.5, 0.5, 0.5])
     torch.testing.assert_close(small_stylizer.stylize_batch(values, style, [0.5]),
                                small_stylizer.stylize_batch(values, style, 0.5), atol=0, rtol=0)
+
+
+def test_strength_zero_still_refuses_an_unknown_mode(small_stylizer):
+    with pytest.raises(ValueError, match="mode"):
+        small_stylizer(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32), 0.0, mode="bogus")

@@ -85,8 +85,7 @@ take it (a float32 RGB strip is 6 MiB)."""
 
 
 def _check_values01(values01: Any, where: str) -> None:
-    """The tensor entry points take what the front-ends hand them: a float ``[B, C, H, W]`` batch
-    in 0–1. Anything else (uint8 would come back white) is refused with the fix."""
+    """The tensor entry points take a float ``[B, C, H, W]`` batch in 0–1; uint8 would come back white."""
     if not isinstance(values01, torch.Tensor) or values01.dim() != 4 or not values01.is_floating_point():
         tensor = isinstance(values01, torch.Tensor)
         got = f"{values01.dtype} {tuple(values01.shape)}" if tensor else type(values01).__name__
@@ -239,9 +238,8 @@ class Stylizer:
 
     @property
     def weights_state(self) -> tuple[int, ...]:
-        """Changes whenever the weights or statistics do (fine-tuning in place, ``load_state_dict``,
-        a new model): each tensor's version counter, which every in-place write bumps, and its
-        storage. Cheap; banks compare it to know when their encoded styles are stale."""
+        """Changes whenever the weights or statistics do (in-place writes bump each tensor's version
+        counter; a new tensor has new storage). Cheap: banks compare it to know their streams are stale."""
         tensors = [*self.model.parameters(), *self.model.buffers(), self.mean, self.std]
         return (id(self.model), *(t._version for t in tensors), *(t.data_ptr() for t in tensors))
 
@@ -390,6 +388,7 @@ class Stylizer:
         values, info = to_batch(images, "images")
         strength_tensor = self._strengths(strength, values.shape[0])
         if bool((strength_tensor == 0).all()):
+            check_mode(mode)  # strength 0 changes no pixel, but a wrong call is wrong at any strength
             return same_kind_copy(images)
         out = self.stylize_batch(values.to(self.device), styles, strength_tensor, mode=mode)
         return from_batch(out, info)
