@@ -256,3 +256,14 @@ def test_the_hint_for_values_just_above_1_does_not_mention_negatives(small_styli
     with pytest.raises(ValueError) as info:
         small_stylizer(image, image)
     assert "negative" not in str(info.value) and "1.01" in str(info.value)
+
+
+def test_big_endian_arrays_are_read_as_their_values():
+    values = np.random.default_rng(0).integers(0, 65536, (12, 10, 3)).astype(np.uint16)
+    native, _ = to_batch(values)
+    swapped, info = to_batch(values.astype(">u2"))
+    assert torch.equal(swapped, native)
+    back = from_batch(swapped, info)
+    assert back.dtype == np.uint16 and np.array_equal(back, values)
+    floats, _ = to_batch((values / 65535).astype(">f4"))
+    torch.testing.assert_close(floats, native, atol=1e-6, rtol=0)

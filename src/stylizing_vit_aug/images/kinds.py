@@ -190,6 +190,8 @@ def _torch_to_batch(images: torch.Tensor, what: str) -> tuple[torch.Tensor, Batc
 
 
 def _numpy_to_batch(images: np.ndarray, what: str, kind: str = "numpy") -> tuple[torch.Tensor, BatchInfo]:
+    if not images.dtype.isnative:  # big-endian uint16 from a TIFF/FITS reader: the same values, native order
+        images = images.astype(images.dtype.newbyteorder("="))
     squeeze = images.ndim == 2
     array = images[..., None] if squeeze else images
     if array.ndim not in (3, 4):
