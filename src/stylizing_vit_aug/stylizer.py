@@ -383,12 +383,12 @@ class Stylizer:
         Images larger than :data:`STRIP_PIXELS` are worked on in strips (see the module
         docstring): the same pixels, a fraction of the memory.
         """
+        mode = check_mode(mode) or self.mode  # checked at every strength, 0 included
         if largest_image_pixels(images) > STRIP_PIXELS:
-            return self._stylize_in_strips(images, styles, strength, check_mode(mode) or self.mode)
+            return self._stylize_in_strips(images, styles, strength, mode)
         values, info = to_batch(images, "images")
         strength_tensor = self._strengths(strength, values.shape[0])
         if bool((strength_tensor == 0).all()):
-            check_mode(mode)  # strength 0 changes no pixel, but a wrong call is wrong at any strength
             return same_kind_copy(images)
         out = self.stylize_batch(values.to(self.device), styles, strength_tensor, mode=mode)
         return from_batch(out, info)
@@ -488,7 +488,7 @@ class Stylizer:
         mode = check_mode(mode) or self.mode
         _check_values01(values01, "stylize_batch")
         batch = values01.shape[0]
-        strength = strength_values(strength, (1, batch), f"one per image ({batch})")
+        strength = self._strengths(strength, batch)
         stream = self._streams(styles, batch)
         source_device = values01.device
         values01 = values01.to(self.device, torch.float32)
