@@ -32,7 +32,7 @@ import torch
 from .colour import MIN_PIXELS, known_pairs, masked_quantiles, profile_stride
 from .image_ops import strength_values
 from .images import check_float_range, check_size_and_channels
-from .tissue import change_weight, optical_density, tissue_pixels, tissue_weight
+from .tissue import change_weight, density_weight, optical_density, tissue_pixels
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,12 @@ def stain_profile(values01: torch.Tensor, tissue: torch.Tensor | None = None) ->
         raise ValueError(f"tissue must be a bool mask [B, 1, H, W] (tissue_pixels(tissue_weight(images))), "
                          f"got {tissue.dtype}")
     step = profile_stride(*values01.shape[-2:])
-    od = optical_density(values01[..., ::step, ::step]).flatten(2)  # [B, 3, N], float32 (MPS has no float64)
+    return _profile(optical_density(values01[..., ::step, ::step]), tissue, step)
+
+
+def _profile(od: torch.Tensor, tissue: torch.Tensor | None, step: int) -> torch.Tensor:
+    """:func:`stain_profile` of checked images from their optical density on the profile grid."""
+    od = od.flatten(2)  # [B, 3, N], float32 (MPS has no float64)
     mask = od.amax(dim=1) > STAIN_OD
     if tissue is not None:
         mask &= tissue[..., ::step, ::step].flatten(1)
@@ -121,9 +126,13 @@ def stain_change(values01: torch.Tensor, source: torch.Tensor, target: torch.Ten
     """The RGB change that moves every pixel of ``values01`` from the stain profile ``source`` to
     ``target`` (both ``[B, 3, 2]``); zero for an image where either is missing, exactly zero where
     they are equal. Not weighted: the caller keeps the glass (:func:`transfer_stains`)."""
+    return _stain_change(values01, optical_density(values01), source, target)
+
+
+def _stain_change(values01: torch.Tensor, od: torch.Tensor, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """:func:`stain_change` with the images' optical density ``od`` already at hand."""
     source, target = known_pairs(source, target)
     mapping = (target - source) @ torch.linalg.pinv(source)  # [B, 3, 3]; zero where unknown or equal
-    od = optical_density(values01)
     delta = torch.einsum("bij,bjhw->bihw", mapping, od)
     return (values01.float() + 1 / 255) * torch.expm1(-delta)  # exactly 0 where delta is
 
@@ -140,13 +149,15 @@ def transfer_stains(values01: torch.Tensor, target: torch.Tensor, strength: torc
                          f"got {shape}")
     strength = strength_values(strength, (1, batch), f"one per image ({batch})")
     values01 = values01.float()
-    tissue = tissue_weight(values01)
+    od = optical_density(values01)  # once, for the tissue weight, the profile and the change
+    tissue = density_weight(od)
     weight = change_weight(tissue)
-    source = stain_profile(values01, tissue_pixels(tissue))
+    step = profile_stride(*values01.shape[-2:])
+    source = _profile(od[..., ::step, ::step], tissue_pixels(tissue), step)
     unreadable = int((~torch.isfinite(source).flatten(1).all(dim=1)).sum())
     if unreadable:
         logger.debug("%d of %d images: stains cannot be read, returned unchanged", unreadable, batch)
     strength = strength.to(values01.device, values01.dtype).reshape(-1, 1, 1, 1)
     target = target.to(values01.device, values01.dtype).expand(batch, -1, -1)
-    change = stain_change(values01, source, target) * weight * strength
+    change = _stain_change(values01, od, source, target) * weight * strength
     return (values01 + change).clamp_(0, 1)

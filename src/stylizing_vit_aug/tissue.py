@@ -14,7 +14,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["GLASS_OD", "TISSUE_OD", "change_weight", "is_tissue", "optical_density", "tissue_pixels", "tissue_weight"]
+__all__ = [
+    "GLASS_OD", "TISSUE_OD", "change_weight", "density_weight", "is_tissue", "optical_density", "tissue_pixels",
+    "tissue_weight",
+]
 
 # Optical density (natural log, 8-bit light source) at or below which a pixel counts as glass, and
 # at or above which it counts as tissue; the weight ramps smoothly between them. Clean glass in
@@ -35,7 +38,12 @@ def tissue_weight(values01: torch.Tensor) -> torch.Tensor:
     eosin in green, haematoxylin and DAB in red), so pale pink stroma counts as tissue while
     grey-white glass does not.
     """
-    darkest = optical_density(values01).amax(dim=1, keepdim=True)
+    return density_weight(optical_density(values01))
+
+
+def density_weight(density: torch.Tensor) -> torch.Tensor:
+    """:func:`tissue_weight` of images whose :func:`optical_density` is already at hand."""
+    darkest = density.amax(dim=1, keepdim=True)
     ramp = ((darkest - GLASS_OD) / (TISSUE_OD - GLASS_OD)).clamp_(0, 1)
     return ramp * ramp * (3 - 2 * ramp)
 
