@@ -156,6 +156,12 @@ def _unit_float(batch: torch.Tensor, what: str) -> torch.Tensor:
     return values
 
 
+def looks_channels_last(shape: tuple[int, ...] | torch.Size) -> bool:
+    """Whether a channels-first ``(..., C, H, W)`` shape is more likely ``(..., H, W, C)``: no
+    channel count we take where the channels should be, and one in the last place."""
+    return shape[-3] not in _ALL_CHANNELS and shape[-1] in _ALL_CHANNELS
+
+
 def _channels_last_hint(shape: tuple[int, ...], batched: bool) -> str:
     order = "(B, H, W, C)" if batched else "(H, W, C)"
     permute = "permute(0, 3, 1, 2)" if batched else "permute(2, 0, 1)"
@@ -174,7 +180,7 @@ def _torch_to_batch(images: torch.Tensor, what: str) -> tuple[torch.Tensor, Batc
     if batch.shape[0] == 0:
         _fail(f"{what} is an empty batch.")
     _, channels, height, width = batch.shape
-    if channels not in _ALL_CHANNELS and batch.shape[-1] in _ALL_CHANNELS:
+    if looks_channels_last(batch.shape):
         _fail(f"{what} is {_channels_last_hint(tuple(images.shape), batched)}.")
     check_size_and_channels(channels, height, width, what)
     if images.dtype != torch.uint8 and images.dtype not in _TORCH_FLOATS:

@@ -30,6 +30,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     raise ImportError("RandStylize/RandStylized need MONAI >= 1.4: pip install 'stylizing-vit-aug[monai]'") from error
 
 from ..bank import StyleBank
+from ..images import looks_channels_last
 from ..stylizer import Stylizer
 from ._base import StyleAugmentation
 from ._common import check_probability, check_unit_range, warn_deprecated
@@ -123,7 +124,7 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
                 f"RandStylize stylises 2D channel-first images (C, H, W); got shape {tuple(img.shape)}. "
                 "Stylise 3D volumes slice by slice, and batches with BatchStylize after collation."
             )
-        if img.shape[0] not in (1, 2, 3, 4) and img.shape[-1] in (1, 2, 3, 4):
+        if looks_channels_last(img.shape):
             raise ValueError(
                 f"RandStylize takes channel-first images (C, H, W); shape {tuple(img.shape)} looks channels-last "
                 "(H, W, C): put EnsureChannelFirst (or LoadImage(ensure_channel_first=True)) before it"
