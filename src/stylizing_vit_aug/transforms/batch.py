@@ -132,9 +132,9 @@ class BatchStylize(StyleAugmentation, nn.Module):
         return undo_normalize(images, self.settings.stats, "BatchStylize")
 
     def _bank_styles(self, rows: torch.Tensor, labels: list[str] | None) -> tuple[torch.Tensor, Any, torch.Tensor]:
-        """``(rows kept, their styles, their bank indices)``. With ``same_on_batch`` and styles of
-        another domain, the one style is of another domain than the first row's; rows of the
-        style's own domain are not stylised (they are left out of the rows kept)."""
+        """``(which of rows keep a style, their styles, their bank indices)``. With
+        ``same_on_batch`` and styles of another domain, the one style is of another domain than
+        the first row's; rows of the style's own domain get none."""
         strategy = self.strategy or ("other_domain" if labels is not None and self.bank.domains else "uniform")
         count = 1 if self.same_on_batch else rows.numel()
         content = None
@@ -143,10 +143,11 @@ class BatchStylize(StyleAugmentation, nn.Module):
                 raise ValueError('strategy="other_domain" needs the batch\'s domains: call module(images, domains=...)')
             content = [labels[int(r)] for r in rows[:count]]
         index = self._style_indices(count, self.generator, strategy=strategy, content_domains=content)
+        keep = torch.ones(rows.numel(), dtype=torch.bool)
         if strategy == "other_domain" and self.same_on_batch:
             own = self.bank.domains[int(index[0])]
-            rows = rows[torch.tensor([labels[int(r)] != own for r in rows], dtype=torch.bool)]
-        return rows, self._styles_of(index, self.generator), index.expand(rows.numel())
+            keep = torch.tensor([labels[int(r)] != own for r in rows], dtype=torch.bool)
+        return keep, self._styles_of(index, self.generator), index.expand(int(keep.sum()))
 
     def _restyled(
         self, images: torch.Tensor, values: torch.Tensor, info: Any, rows: torch.Tensor, styles: Any,
@@ -186,10 +187,9 @@ class BatchStylize(StyleAugmentation, nn.Module):
         rows = applied.nonzero().flatten()
         styles = None
         if rows.numel() and not self.in_batch:
-            kept, styles, style_index[kept] = self._bank_styles(rows, labels)
-            no_style[rows], no_style[kept] = True, False  # left out: the one style is of their domain
-            applied[rows], applied[kept] = False, True
-            rows = kept
+            keep, styles, style_index[rows[keep]] = self._bank_styles(rows, labels)
+            no_style[rows[~keep]], applied[rows[~keep]] = True, False  # the one style is of their domain
+            rows = rows[keep]
         elif rows.numel():
             style_index[rows] = partners[rows]
             styles = values[partners[rows].to(values.device)]
