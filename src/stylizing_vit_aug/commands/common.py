@@ -11,14 +11,16 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import socket
+import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._atomic import write_bytes_atomically
+from .._atomic import LockHeld, exclusive_lock, write_bytes_atomically
 
 if TYPE_CHECKING:
     import numpy as np
@@ -166,6 +168,41 @@ def gather_images(sources: Iterable[Path], what: str) -> list[Path]:
     for source in sources:
         paths.extend(list_images(Path(source), what))
     return paths
+
+
+def make_folder(folder: Path, what: str) -> None:
+    """Create ``folder`` (with its parents), or a :class:`CLIError` naming it and the cause (a
+    file in the way, a read-only file system, no permission) before any work starts."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise CLIError(f"{what} {folder} is a file, not a folder; pass a folder") from None
+    except OSError as error:
+        raise CLIError(f"cannot create {what} {folder}: {error.strerror or error}") from None
+
+
+@contextmanager
+def sole_writer(locks: Sequence[tuple[Path, str]], command: str, then: str) -> Iterator[None]:
+    """Hold each ``(lock file, what it guards)`` for this run alone, or refuse with a
+    :class:`CLIError` naming the run holding it (``then``: what to do after it), or the folder
+    that cannot be written: two runs writing one folder interleave their records and overwrite
+    each other's files. A killed run's locks end with it; a finished run's lock files go."""
+    holder = f"pid {os.getpid()} on {socket.gethostname()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}"
+    with ExitStack() as held:
+        for lock, what in locks:
+            try:
+                held.enter_context(exclusive_lock(lock, holder))
+            except LockHeld as busy:
+                raise CLIError(
+                    f"another {command} run ({busy.holder or 'holder unknown'}) is writing into {what}; wait "
+                    f"for it to finish (or stop it) and {then}"
+                ) from None
+            except OSError as error:  # the lock is the run's first file: a read-only folder shows here
+                raise CLIError(
+                    f"cannot write into {lock.parent} (for {what}): {error.strerror or error}; pass a folder "
+                    "that can be written to"
+                ) from None
+        yield
 
 
 def check_grid_output(path: Path) -> Path:

@@ -42,13 +42,10 @@ import argparse
 import ctypes
 import dataclasses
 import logging
-import os
-import socket
 import sys
-import time
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,11 +54,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .._atomic import (
-    LockHeld,
-    exclusive_lock,
-    remove_stale_temporaries,
-)
+from .._atomic import remove_stale_temporaries
 from ..images import ImageReadError, is_lossless, read_image
 from ..stylizer import STRIP_PIXELS
 from ._stylize_record import (
@@ -82,7 +75,9 @@ from .common import (
     add_checkpoint_arguments,
     add_on_error_argument,
     list_images,
+    make_folder,
     positive_int,
+    sole_writer,
     unit_float,
     write_image_atomic,
 )
@@ -330,48 +325,20 @@ _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 LOCK_NAME = ".sva-stylize.lock"
 
 
-@contextmanager
-def _sole_writer(output: Path, log_path: Path) -> Iterator[None]:
-    """Hold the output folder and the record for this run alone, or refuse with a clear
-    :class:`CLIError`: two runs rewriting one record or cleaning each other's partial files
-    lose rows and images. A killed run's locks end with it; a finished run's files go."""
-    holder = f"pid {os.getpid()} on {socket.gethostname()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}"
+def _sole_writer(output: Path, log_path: Path) -> AbstractContextManager[None]:
+    """Hold the output folder and the record for this run alone (:func:`.common.sole_writer`):
+    two runs rewriting one record or cleaning each other's partial files lose rows and images."""
     locks = ((output / LOCK_NAME, f"the output folder {output}"),
              (log_path.with_name(f".{log_path.name}.sva-lock"), f"the record {log_path}"))
-    with ExitStack() as held:
-        for lock, what in locks:
-            try:
-                held.enter_context(exclusive_lock(lock, holder))
-            except LockHeld as busy:
-                raise CLIError(
-                    f"another stylize run ({busy.holder or 'holder unknown'}) is writing into {what}; wait "
-                    "for it to finish (or stop it) and run the same command again, which skips what it wrote, "
-                    "or pass another -o folder"
-                ) from None
-            except OSError as error:  # the lock is the run's first file: a read-only folder shows here
-                raise CLIError(
-                    f"cannot write into {lock.parent} (for {what}): {error.strerror or error}; pass a folder "
-                    "that can be written to"
-                ) from None
-        yield
-
-
-def _make_folder(folder: Path, what: str) -> None:
-    """Create ``folder`` (with its parents), or a :class:`CLIError` naming it and the cause (a
-    file in the way, a read-only file system, no permission) before any work starts."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise CLIError(f"{what} {folder} is a file, not a folder; pass a folder") from None
-    except OSError as error:
-        raise CLIError(f"cannot create {what} {folder}: {error.strerror or error}") from None
+    return sole_writer(locks, "stylize", "run the same command again, which skips what it wrote, or pass "
+                       "another -o folder")
 
 
 def run(args: argparse.Namespace) -> int:
     """Stylise the folder (see the module docstring for how it shards, resumes, skips and locks)."""
     plan = StylizePlan.from_args(args)
-    _make_folder(plan.output, "the output folder")
-    _make_folder(plan.log.parent, f"the folder of the record {plan.log}")
+    make_folder(plan.output, "the output folder")
+    make_folder(plan.log.parent, f"the folder of the record {plan.log}")
     ranks = plan.ranks
     with ranks.joined(), ExitStack() as held:
         refusal = ""

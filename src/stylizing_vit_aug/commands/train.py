@@ -15,16 +15,13 @@ import argparse
 import dataclasses
 import logging
 import math
-import os
-import socket
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from .._atomic import LockHeld, exclusive_lock, remove_stale_temporaries
+from .._atomic import remove_stale_temporaries
 from ..bank import strategy_name
 from ..train.config import ARCHITECTURE_ARGS, TrainConfig
 from ..train.data import PAIRINGS
@@ -37,7 +34,7 @@ from ..train.perceptual import (
     PerceptualWeightsUnavailable,
 )
 from ..train.trainer import LAST_CHECKPOINT, Trainer, TrainingDiverged
-from .common import CLIError, Ranks, device_argument, positive_int
+from .common import CLIError, Ranks, device_argument, make_folder, positive_int, sole_writer
 
 __all__ = ["EPILOG", "EXIT_DIVERGED", "add_arguments", "config_from_args", "main", "run"]
 
@@ -283,31 +280,11 @@ def _run_folder(config: TrainConfig, *, overwrite: bool) -> Iterator[None]:
         yield
         return
     output = Path(config.output).expanduser()
-    with _sole_writer(output):
+    make_folder(output, "the run folder")
+    # two runs writing one folder interleave their logs and overwrite each other's checkpoint
+    with sole_writer([(output / LOCK_NAME, str(output))], "train", "continue with --resume, or pass another -o folder"):
         if not config.resume:
             _check_new_run(output, overwrite=overwrite)
-        yield
-
-
-@contextmanager
-def _sole_writer(output: Path) -> Iterator[None]:
-    """Hold ``-o`` for this run, or a :class:`CLIError` naming the run holding it: two runs
-    writing one folder interleave their logs and overwrite each other's checkpoint. A killed
-    run's lock ends with it; a finished run's lock file goes."""
-    holder = f"pid {os.getpid()} on {socket.gethostname()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}"
-    with ExitStack() as held:
-        try:
-            output.mkdir(parents=True, exist_ok=True)
-            held.enter_context(exclusive_lock(output / LOCK_NAME, holder))
-        except LockHeld as busy:
-            raise CLIError(
-                f"another train run ({busy.holder or 'holder unknown'}) is writing into {output}; wait for it "
-                "to finish (or stop it) and continue with --resume, or pass another -o folder"
-            ) from None
-        except FileExistsError:
-            raise CLIError(f"-o {output} is a file, not a folder; pass a folder for the run") from None
-        except OSError as error:  # a read-only file system, no permission
-            raise CLIError(f"cannot write into the run folder {output}: {error.strerror or error}") from None
         yield
 
 
