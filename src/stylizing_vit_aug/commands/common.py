@@ -210,9 +210,16 @@ def check_grid_output(path: Path) -> Path:
     write (not a folder, a known extension), so a long run never ends in a refusal."""
     if path.is_dir():
         raise CLIError(f"-o {path} is a folder; give the grid's file name, e.g. {path / 'grid.png'}")
-    if path.suffix.lower() not in PIL_FORMATS:
-        raise CLIError(f"cannot write {path}: its extension is not one of {', '.join(PIL_FORMATS)}")
+    image_format(path)
     return path
+
+
+def image_format(path: Path) -> str:
+    """The PIL format an output file name is written in, or a :class:`CLIError` naming the ones there are."""
+    fmt = PIL_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise CLIError(f"cannot write {path}: its extension is not one of {', '.join(PIL_FORMATS)}")
+    return fmt
 
 
 def write_grid(grid: PILImage.Image, path: Path) -> None:
@@ -234,11 +241,8 @@ def write_image_atomic(
     file: ``remove_stale``)."""
     from ..images import save_image
 
-    fmt = PIL_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise CLIError(f"cannot write {path}: use one of {', '.join(PIL_FORMATS)}")
     encoded = io.BytesIO()
-    save_image(pixels, encoded, fmt, quality=quality, lossless=lossless)
+    save_image(pixels, encoded, image_format(path), quality=quality, lossless=lossless)
     write_bytes_atomically(path, encoded.getvalue(), remove_stale=remove_stale)
 
 
