@@ -46,13 +46,17 @@ STYLES = ("one", "one-cached", "distinct", "distinct-cached", "views4", "views4-
 VIEWS = 4  # styles per image of the views kinds
 
 
-def build(preset: str, device: torch.device, dtype: torch.dtype) -> Stylizer:
+def build(preset: str, device: torch.device, dtype: torch.dtype, compile: bool = False) -> Stylizer:
     if preset == "default":
         import stylizing_vit_aug as sva
 
-        return sva.load_stylizer(device=device, dtype=dtype)
+        loaded = sva.load_stylizer(device=device, dtype=dtype)
+        if not compile:
+            return loaded
+        return Stylizer(loaded.model, loaded.mean.tolist(), loaded.std.tolist(), device=device, dtype=dtype,
+                        compile=True)
     torch.manual_seed(0)
-    return Stylizer(create_model(preset), CAMELYON.mean, CAMELYON.std, device=device, dtype=dtype)
+    return Stylizer(create_model(preset), CAMELYON.mean, CAMELYON.std, device=device, dtype=dtype, compile=compile)
 
 
 def reference_for(stylizer: Stylizer, device: torch.device):
@@ -113,6 +117,7 @@ def bench_case(stylizer: Stylizer, reference, preset: str, size: int, batch: int
             times = [t / VIEWS for t in times]  # per view, like the reference's per image
         row = {
             "preset": preset, "px": size, "batch": batch, "mode": mode, "styles": kind,
+            "compiled": args.compile and mode != "reference",
             "dtype": (
                 "float32" if mode == "reference" and device.type == "cpu"
                 else str(stylizer.dtype).removeprefix("torch.")
@@ -164,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; medians are reported")
     parser.add_argument("--no-reference", action="store_true")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile our model's fast path (Stylizer(compile=True)); warm-up calls compile")
     parser.add_argument("--profile", choices=MODES, default=None, help="torch.profiler table of this mode")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -180,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown mode/style kind {bad}")
     rows = []
     for preset in args.presets.split(","):
-        stylizer = build(preset, device, dtype)
+        stylizer = build(preset, device, dtype, args.compile)
         reference = None if args.no_reference else reference_for(stylizer, device)
         for size in map(int, args.sizes.split(",")):
             for batch in map(int, args.batches.split(",")):
@@ -188,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"# {preset}, {size} px, batch {batch}", file=sys.stderr, flush=True)
                 rows.extend(bench_case(stylizer, reference, preset, size, batch, modes, styles, args))
     machine = f"{machine_description(device)}, {torch.get_num_threads()} threads"
+    if args.compile:
+        machine += ", ours under torch.compile"
     print(f"machine: {machine}")
     print(table(rows))
     if args.json:
