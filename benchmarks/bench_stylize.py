@@ -15,9 +15,11 @@ image with 4 cached styles of its own through ``Stylizer.stylize_views`` (an ima
 computed once for its 4 views); ``views4-repeated`` the same 4 views per image as one
 ``stylize_batch`` of the images repeated 4 times (what StyleTTA did before); their img/s and
 ratios count views. The reference is timed as its users run it: its
-fp32 ``forward(content, style)`` on already normalised model-size tensors (bf16 autocast on
-CUDA), one style per image. Every candidate runs once per round, rounds interleaved; a ratio is
-the median over rounds of the reference's time over ours (steady on a shared machine).
+fp32 ``forward(content, style)`` on already normalised model-size tensors, one style per image
+(``x reference``; the package has no mixed-precision path), and off the CPU also under the
+same bf16 autocast as ours (``x reference (autocast)``, the like-for-like ratio). Every
+candidate runs once per round, rounds interleaved; a ratio is the median over rounds of the
+reference's time over ours (steady on a shared machine).
 
 Goals (issue 20; CPU, tiny, batch 8, one style): relative >= 2.0x the reference fp32 forward,
 resize >= 2.5x; the bundled default, 224 px, batch 8, a distinct style per image: >= 60 img/s.
@@ -44,6 +46,7 @@ from stylizing_vit_aug.stylizer import MODES, Stylizer, default_device, default_
 
 STYLES = ("one", "one-cached", "distinct", "distinct-cached", "views4", "views4-repeated")
 VIEWS = 4  # styles per image of the views kinds
+REFERENCE_RUNS = (("reference", torch.float32), ("reference-autocast", torch.bfloat16))
 
 
 def build(preset: str, device: torch.device, dtype: torch.dtype, compile: bool = False) -> Stylizer:
@@ -101,34 +104,36 @@ def bench_case(stylizer: Stylizer, reference, preset: str, size: int, batch: int
     if reference is not None:
         content = stylizer.prepare_batch(images.float() / 255)
         ref_styles = stylizer.prepare_batch(style_images.float() / 255)
-        ref_dtype = torch.float32 if device.type == "cpu" else stylizer.dtype
-
-        @torch.inference_mode()
-        def run_reference():
-            with torch.autocast(device.type, dtype=ref_dtype, enabled=ref_dtype != torch.float32):
-                return reference(content, ref_styles)
-
-        candidates[("reference", "distinct")] = run_reference
+        # as shipped (fp32: the package has no mixed-precision path) and, off the CPU, under our autocast
+        for name, ref_dtype in REFERENCE_RUNS[: 1 if device.type == "cpu" else 2]:
+            candidates[(name, "distinct")] = _reference_call(reference, content, ref_styles, device, ref_dtype)
     samples = time_rounds(candidates, device, args.warmup, args.rounds)
+    references = {name: samples.get((name, "distinct")) for name, _ in REFERENCE_RUNS}
     rows = []
-    ref = samples.get(("reference", "distinct"))
     for (mode, kind), times in samples.items():
         if kind.startswith("views"):
             times = [t / VIEWS for t in times]  # per view, like the reference's per image
         row = {
             "preset": preset, "px": size, "batch": batch, "mode": mode, "styles": kind,
-            "compiled": args.compile and mode != "reference",
-            "dtype": (
-                "float32" if mode == "reference" and device.type == "cpu"
-                else str(stylizer.dtype).removeprefix("torch.")
-            ),
+            "compiled": args.compile and not mode.startswith("reference"),
+            "dtype": "float32" if mode == "reference" else str(stylizer.dtype).removeprefix("torch."),
             "img_s": batch / statistics.median(times),
-            "x_reference": round_ratio(ref, times) if ref is not None else None,
         }
+        for name, key in (("reference", "x_reference"), ("reference-autocast", "x_reference_autocast")):
+            row[key] = None if references[name] is None else round_ratio(references[name], times)
         rows.append(row)
     if args.profile:
         profile(candidates[(args.profile, styles[0])], f"{preset} {size} px batch {batch} {args.profile} {styles[0]}")
     return rows
+
+
+def _reference_call(reference, content: torch.Tensor, styles: torch.Tensor, device: torch.device, dtype: torch.dtype):
+    @torch.inference_mode()
+    def run():
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
+            return reference(content, styles)
+
+    return run
 
 
 def profile(fn, title: str) -> None:
@@ -143,12 +148,15 @@ def profile(fn, title: str) -> None:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| preset | px | batch | mode | styles | dtype | img/s | x reference |", "|" + "---|" * 8]
+    lines = [
+        "| preset | px | batch | mode | styles | dtype | img/s | x reference (fp32) | x reference (autocast) |",
+        "|" + "---|" * 9,
+    ]
     for r in rows:
-        ratio = "n/a" if r["x_reference"] is None else f"{r['x_reference']:.2f}x"
+        ratios = ["n/a" if r[k] is None else f"{r[k]:.2f}x" for k in ("x_reference", "x_reference_autocast")]
         lines.append(
             f"| {r['preset']} | {r['px']} | {r['batch']} | {r['mode']} | {r['styles']} | {r['dtype']} | "
-            f"{r['img_s']:.1f} | {ratio} |"
+            f"{r['img_s']:.1f} | {' | '.join(ratios)} |"
         )
     return "\n".join(lines)
 

@@ -75,7 +75,7 @@ print("bf16 vs fp32 PSNR per image (dB), bundled default, default mode:", psnr)
 out.write_text(json.dumps({"images": [p.name for p in paths], "psnr_db": psnr}, indent=2))
 PY
 # 5. torch.compile on (step 1 is off): the warm-up calls compile.
-step compile 200 python3 benchmarks/bench_stylize.py --device "$DEVICE" --presets "$COMPILE_PRESETS" --sizes 224 \
+step compile 150 python3 benchmarks/bench_stylize.py --device "$DEVICE" --presets "$COMPILE_PRESETS" --sizes 224 \
     --batches "$COMPILE_BATCH" --modes relative,resize --styles distinct --rounds "$ROUNDS" --compile \
     --json "$OUT/stylize_compile.json"
 echo "results in $OUT; failed steps: ${FAILED[*]:-none}" | tee -a "$OUT/log.txt"

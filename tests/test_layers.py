@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "src" / "stylizing_vit_aug"
 LAYERS: list[set[str]] = [
     {"_lazy", "_atomic", "images"},
     {"image_ops", "colour", "guided", "model", "stain_transfer", "style_stream", "tissue"},
-    {"checkpoints", "registry"},
+    {"checkpoints", "inference", "registry"},
     {"stylizer"},
     {"hub"},
     {"bank", "metrics", "grid", "benchmarking"},

@@ -244,16 +244,16 @@ def test_chunking_bounds_calls_and_changes_nothing(small_stylizer, bank, images)
     assert sum(c["rows"] for c in net.calls) == 4 * 4
 
 
-def test_an_input_is_encoded_once_for_all_its_views(small_stylizer, bank, images):
+def test_an_input_is_encoded_once_for_all_its_views(small_stylizer, bank, images, monkeypatch):
     # the relative mode's content pass and self branch are shared by an input's styles
     calls = []
-    shared = small_stylizer._relative_fn
+    shared = small_stylizer.model.stylize_with_self
 
     def spy(content, stream):
         calls.append((content.shape[0], len(stream)))
         return shared(content, stream)
 
-    small_stylizer._relative_fn = spy
+    monkeypatch.setattr(small_stylizer.model, "stylize_with_self", spy)
     tta = StyleTTA(ColourNet().eval(), small_stylizer, bank, n_styles=3, mode="relative", transfer="network",
                    generator=torch.Generator().manual_seed(0))
     tta(images)

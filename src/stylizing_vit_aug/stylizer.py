@@ -37,12 +37,11 @@ stylised on its luminance, and the luminance change is added to all three channe
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +67,7 @@ from .images.windows import (
     single_images,
     window,
 )
+from .inference import InferenceNetwork, tensors_state
 from .model import StyleStream, StylizingViT
 from .tissue import change_weight, tissue_pixels, tissue_weight
 
@@ -209,8 +209,7 @@ class Stylizer:
         self.chunk_size = chunk_size
         self.source = source
         self.revision = revision
-        self._stylize_fn: Callable = torch.compile(model.stylize) if compile else model.stylize
-        self._relative_fn: Callable = torch.compile(model.stylize_with_self) if compile else model.stylize_with_self
+        self._network = InferenceNetwork(self.dtype, compile)
         self._fingerprint: tuple[tuple[int, ...], str] | None = None  # (weights' state, hash)
 
     # -- facts ---------------------------------------------------------------------------------
@@ -240,8 +239,7 @@ class Stylizer:
     def weights_state(self) -> tuple[int, ...]:
         """Changes whenever the weights or statistics do (in-place writes bump each tensor's version
         counter; a new tensor has new storage). Cheap: banks compare it to know their streams are stale."""
-        tensors = [*self.model.parameters(), *self.model.buffers(), self.mean, self.std]
-        return (id(self.model), *(t._version for t in tensors), *(t.data_ptr() for t in tensors))
+        return tensors_state(self.model, [*self.model.parameters(), *self.model.buffers(), self.mean, self.std])
 
     @property
     def fingerprint(self) -> str:
@@ -313,10 +311,8 @@ class Stylizer:
         """A float 0–1 batch at the model's size and channel count, still in 0–1."""
         return resize(self.adapt_channels(values01), self.img_size, self.img_size)
 
-    def _autocast(self):
-        if self.dtype == torch.float32:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.dtype)
+    def _inference_context(self):
+        return self._network.context(self.device)
 
     # -- styles --------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -341,9 +337,10 @@ class Stylizer:
         """Streams of normalised ``styles``, with the colour profiles of ``styles01`` (0–1) if given."""
         step = chunk_size or self.chunk_size
         parts = []
-        with self._autocast():
+        encode_style = self._network.calls(self.model).encode_style
+        with self._inference_context():
             for start in range(0, styles.shape[0], step):
-                parts.append(self.model.encode_style(styles[start : start + step]))
+                parts.append(encode_style(styles[start : start + step]))
         return StyleStream.cat(parts).with_colours(None if styles01 is None else self.colour_profiles(styles01))
 
     @property
@@ -559,14 +556,15 @@ class Stylizer:
         pixel), which the edge-aware upsampling applies again. ``k`` rows per image for ``k``
         styles each."""
         model_in01 = self.adapt_channels(small01)
-        with self._autocast():
+        network = self._network.calls(self.model)
+        with self._inference_context():
             if mode == "relative":
-                stylized, own = self._relative_fn(self.normalize(model_in01), stream)
+                stylized, own = network.stylize_with_self(self.normalize(model_in01), stream)
                 views = stylized.shape[0] // own.shape[0]
                 own = own.float().repeat(views, 1, 1, 1)
                 change = self.normalization.undo_change(stylized.float() - own, "Stylizer")
             else:
-                stylized01 = self.denormalize(self._stylize_fn(self.normalize(model_in01), stream).float())
+                stylized01 = self.denormalize(network.stylize(self.normalize(model_in01), stream).float())
                 views = stylized01.shape[0] // model_in01.shape[0]
                 change = stylized01 - model_in01.repeat(views, 1, 1, 1)
         tissue = tissue_weight(small01) if self.background == "keep" else None  # once per image
