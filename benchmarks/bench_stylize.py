@@ -123,7 +123,8 @@ def bench_case(stylizer: Stylizer, reference, preset: str, size: int, batch: int
             row[key] = None if references[name] is None else round_ratio(references[name], times)
         rows.append(row)
     if args.profile:
-        profile(candidates[(args.profile, styles[0])], f"{preset} {size} px batch {batch} {args.profile} {styles[0]}")
+        profile(candidates[(args.profile, styles[0])], f"{preset} {size} px batch {batch} {args.profile} {styles[0]}",
+                device)
     return rows
 
 
@@ -136,15 +137,21 @@ def _reference_call(reference, content: torch.Tensor, styles: torch.Tensor, devi
     return run
 
 
-def profile(fn, title: str) -> None:
+def profile(fn, title: str, device: torch.device) -> None:
+    """The ops that take the time; on CUDA by GPU time, with the kernels they launch."""
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
-    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+    cuda = device.type == "cuda"
+    activities = [ProfilerActivity.CPU, *([ProfilerActivity.CUDA] if cuda else [])]
+    with torch_profile(activities=activities) as prof:
         for _ in range(3):
             fn()
+        if cuda:
+            torch.cuda.synchronize(device)
     print(f"\nprofile: {title} (3 calls)")
-    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
+    sort_by = "self_device_time_total" if cuda else "self_cpu_time_total"
+    print(prof.key_averages().table(sort_by=sort_by, row_limit=25 if cuda else 15))
 
 
 def table(rows: list[dict]) -> str:

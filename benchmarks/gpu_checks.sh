@@ -22,7 +22,7 @@ if ! python3 -c "import stylizing_vit_aug" 2>/dev/null; then
     export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
 fi
 if [ "${QUICK:-0}" = 1 ]; then
-    PRESETS=tiny; BATCHES=2; ROUNDS=1; COMPILE_PRESETS=tiny; COMPILE_BATCH=2
+    PRESETS=tiny; BATCHES=2; ROUNDS=1; COMPILE_PRESETS=tiny; COMPILE_BATCH=2; PROFILE_BATCH=2
     OVERHEAD=(--arch resnet18 --batch 2 --steps 2 --warmup 1); TRAIN=(--batch 2 --img-size 64 --iters 2)
 else
     PRESETS=tiny,base,default; BATCHES=64,256; ROUNDS=5; COMPILE_PRESETS=tiny,default; COMPILE_BATCH=256
@@ -74,7 +74,10 @@ psnr = [round(float(10 * np.log10(255**2 / max(m, 1e-10))), 1) for m in mse]
 print("bf16 vs fp32 PSNR per image (dB), bundled default, default mode:", psnr)
 out.write_text(json.dumps({"images": [p.name for p in paths], "psnr_db": psnr}, indent=2))
 PY
-# 5. torch.compile on (step 1 is off): the warm-up calls compile.
+# 5. Where a BatchStylize-sized call of the bundled default spends its GPU time.
+step profile 60 python3 benchmarks/bench_stylize.py --device "$DEVICE" --presets default --sizes 224 \
+    --batches "${PROFILE_BATCH:-42}" --modes relative --styles distinct --rounds 1 --no-reference --profile relative
+# 6. torch.compile on (step 1 is off): the warm-up calls compile.
 step compile 150 python3 benchmarks/bench_stylize.py --device "$DEVICE" --presets "$COMPILE_PRESETS" --sizes 224 \
     --batches "$COMPILE_BATCH" --modes relative,resize --styles distinct --rounds "$ROUNDS" --compile \
     --json "$OUT/stylize_compile.json"

@@ -84,3 +84,9 @@ def test_fp32_calls_are_the_models_own():
     model = make_small_model()
     calls = InferenceNetwork(torch.float32).calls(model)
     assert calls.stylize.__self__ is model and calls.stylize_with_self.__self__ is model
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_a_half_precision_model_is_refused_at_once_with_the_fix(dtype):
+    with pytest.raises(ValueError, match=r"not float32: pass model\.float\(\)"):
+        sva.Stylizer(make_small_model().to(dtype), CAMELYON_MEAN, CAMELYON_STD, device="cpu")

@@ -196,6 +196,9 @@ class Stylizer:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         if not isinstance(colour_match, bool):
             raise TypeError(f"colour_match must be True or False, got {colour_match!r}")
+        if any(p.dtype != torch.float32 for p in model.parameters()):
+            raise ValueError("the model's weights are not float32: pass model.float(); the Stylizer keeps fp32 "
+                             "weights and computes in dtype= (bf16 on CUDA by default)")
         self.device = torch.device(device) if device is not None else default_device()
         self.dtype = dtype if dtype is not None else default_dtype(self.device)
         if self.dtype not in (torch.float32, torch.bfloat16, torch.float16):
@@ -311,9 +314,6 @@ class Stylizer:
         """A float 0–1 batch at the model's size and channel count, still in 0–1."""
         return resize(self.adapt_channels(values01), self.img_size, self.img_size)
 
-    def _inference_context(self):
-        return self._network.context(self.device)
-
     # -- styles --------------------------------------------------------------------------------
     @torch.inference_mode()
     def encode_style(self, styles: ImageLike, chunk_size: int | None = None) -> StyleStream:
@@ -338,7 +338,7 @@ class Stylizer:
         step = chunk_size or self.chunk_size
         parts = []
         encode_style = self._network.calls(self.model).encode_style
-        with self._inference_context():
+        with self._network.context(self.device):
             for start in range(0, styles.shape[0], step):
                 parts.append(encode_style(styles[start : start + step]))
         return StyleStream.cat(parts).with_colours(None if styles01 is None else self.colour_profiles(styles01))
@@ -557,7 +557,7 @@ class Stylizer:
         styles each."""
         model_in01 = self.adapt_channels(small01)
         network = self._network.calls(self.model)
-        with self._inference_context():
+        with self._network.context(self.device):
             if mode == "relative":
                 stylized, own = network.stylize_with_self(self.normalize(model_in01), stream)
                 views = stylized.shape[0] // own.shape[0]
