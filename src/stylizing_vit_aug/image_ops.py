@@ -77,15 +77,18 @@ def strength_values(strength: Any, counts: Sequence[int], shape: str | None = No
     ``shape`` names what may be given besides one number, for the errors (e.g. "one per image").
     """
     expected = "a number in [0, 1]" + (f" or {shape}" if shape else "")
-    wrong = ValueError(f"strength must be {expected}, got {strength!r}")
+
+    def wrong() -> ValueError:  # made only when raised: a tensor's repr costs about 1 ms
+        return ValueError(f"strength must be {expected}, got {strength!r}")
+
     if strength is None or isinstance(strength, (str, bytes, bool)):
-        raise wrong
+        raise wrong()
     if isinstance(strength, (list, tuple)) and any(isinstance(v, (str, bytes, bool)) or v is None for v in strength):
-        raise wrong
+        raise wrong()
     try:
         tensor = torch.as_tensor(strength, dtype=torch.float64).flatten()  # a user's 0.1 stays 0.1
     except (TypeError, ValueError, RuntimeError):
-        raise wrong from None
+        raise wrong() from None
     if tensor.numel() not in counts:
         raise ValueError(f"strength must be {expected}, got {tensor.numel()} numbers: {strength!r}")
     if not torch.isfinite(tensor).all() or (tensor < 0).any() or (tensor > 1).any():

@@ -9,6 +9,7 @@ stylised.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Union
@@ -124,10 +125,10 @@ def check_float_range(values: torch.Tensor, what: str, normalised_hint: str = NO
     """Refuse float pixels outside 0–1 with the likely cause: a slight overshoot (clamp), 0–255
     values, or normalised data (``normalised_hint``, which a front-end words for its users).
     The one range check: the engine and every front-end call it."""
-    values = values.detach()
-    if not torch.isfinite(values).all():
+    # one pass and, on a GPU, one wait for it: aminmax carries NaN and Inf to its result
+    low, high = torch.stack(torch.aminmax(values.detach().reshape(-1))).tolist()
+    if not (math.isfinite(low) and math.isfinite(high)):
         _fail(f"{what}: NaN or Inf values; clean the image before stylising it.")
-    low, high = float(values.min()), float(values.max())
     if low >= -FLOAT_TOLERANCE and high <= 1 + FLOAT_TOLERANCE:
         return
     found = f"{what}: float values from {low:.6g} to {high:.6g}, outside 0–1"
