@@ -90,3 +90,15 @@ def test_fp32_calls_are_the_models_own():
 def test_a_half_precision_model_is_refused_at_once_with_the_fix(dtype):
     with pytest.raises(ValueError, match=r"not float32: pass model\.float\(\)"):
         sva.Stylizer(make_small_model().to(dtype), CAMELYON_MEAN, CAMELYON_STD, device="cpu")
+
+
+def test_the_copy_of_a_model_in_training_holds_no_gradients():
+    model = make_small_model()
+    stylizer = sva.Stylizer(model, CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.bfloat16)
+    model.requires_grad_(True)
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)  # what a training step leaves behind
+    stylizer(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32))
+    copy = stylizer._network.network
+    assert all(p.grad is None and not p.requires_grad for p in copy.parameters())
+    assert all(p.grad is not None for p in model.parameters())  # the user's model keeps its own

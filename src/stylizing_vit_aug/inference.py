@@ -65,7 +65,7 @@ class InferenceNetwork:
                 self.network = model
                 self._calls = NetworkCalls(model.encode_style, wrap(model.stylize), wrap(model.stylize_with_self))
             else:
-                self.network = copy.deepcopy(model).to(self.dtype)
+                self.network = _copy_without_grads(model).to(self.dtype)
                 self._calls = _half_calls(self.network, self.dtype, wrap)
             self._state = state
         return self._calls
@@ -95,6 +95,14 @@ def _half_calls(network: StylizingViT, dtype: torch.dtype, wrap: Callable[[Calla
         return network.stylize_with_self(content.to(dtype), stream.to(dtype))
 
     return NetworkCalls(encode_style, wrap(stylize), wrap(stylize_with_self))
+
+
+def _copy_without_grads(model: StylizingViT) -> StylizingViT:
+    """A copy for inference: a model in training carries gradients, which the copy would hold too."""
+    copied = copy.deepcopy(model).requires_grad_(False)
+    for parameter in copied.parameters():
+        parameter.grad = None
+    return copied
 
 
 def _weights(model: nn.Module) -> list[torch.Tensor]:
