@@ -102,3 +102,56 @@ def test_the_copy_of_a_model_in_training_holds_no_gradients():
     copy = stylizer._network.network
     assert all(p.grad is None and not p.requires_grad for p in copy.parameters())
     assert all(p.grad is not None for p in model.parameters())  # the user's model keeps its own
+
+
+def _fresh(model: sva.StylizingViT, dtype: torch.dtype) -> sva.Stylizer:
+    copy = make_small_model().eval()
+    copy.load_state_dict(model.state_dict())
+    return sva.Stylizer(copy, CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_weights_written_through_data_are_followed_too(dtype):
+    # a hand-written EMA writes p.data, which bumps no version counter
+    model = make_small_model().eval()
+    stylizer = sva.Stylizer(model, CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=dtype)
+    images = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    before = stylizer(images, images.flip(0))
+    other = make_small_model(seed=3)
+    for p, q in zip(model.parameters(), other.parameters()):
+        p.data.mul_(0.5).add_(q.data, alpha=0.5)
+    after = stylizer(images, images.flip(0))
+    assert not torch.equal(before, after)
+    assert torch.equal(after, _fresh(model, dtype)(images, images.flip(0)))
+
+
+def test_a_model_made_under_inference_mode_stylises_in_half_precision():
+    with torch.inference_mode():
+        stylizer = sva.Stylizer(make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.bfloat16)
+    images = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    out = stylizer(images, images.flip(0))
+    assert torch.equal(out, _fresh(stylizer.model, torch.bfloat16)(images, images.flip(0)))
+    assert len(stylizer.fingerprint) == 16
+
+
+class _Unpicklable:
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+        self.calls = 0
+
+    def __call__(self, module, args, output) -> None:
+        self.calls += 1
+
+
+def test_a_model_that_cannot_be_copied_runs_under_autocast_with_a_warning(caplog):
+    model = make_small_model().eval()
+    hook = _Unpicklable()
+    model.encoder.blocks[0].register_forward_hook(hook)
+    stylizer = sva.Stylizer(model, CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.bfloat16)
+    images = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    with caplog.at_level("WARNING", logger="stylizing_vit_aug.inference"):
+        out = stylizer(images, images.flip(0))
+    assert "cannot be copied" in caplog.text and "autocast" in caplog.text
+    assert torch.isfinite(out).all() and hook.calls > 0  # the model itself ran, with its hook

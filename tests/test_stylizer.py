@@ -204,7 +204,10 @@ def test_bf16_stays_within_35_db_of_fp32_on_real_images(histology_paths):
     assert np.abs(a - images / 255).mean() > 0.01  # the comparison is between real stylisations
 
 
-@pytest.mark.parametrize("strength", ["0.5", None, True, [0.5, "x"]])
+@pytest.mark.parametrize("strength", [
+    "0.5", None, True, [0.5, "x"], np.True_, [np.True_], np.array([True]), torch.tensor([True, False]),
+    torch.tensor([0.5 + 0j]), np.array([0.5 + 0j]),
+], ids=repr)
 def test_a_strength_of_the_wrong_type_is_a_clear_error(small_stylizer, bank, strength):
     image = torch.rand(3, 32, 32)
     with pytest.raises(ValueError, match="strength"):
@@ -232,3 +235,18 @@ def test_the_tensor_entry_points_refuse_what_would_come_back_wrong(small_stylize
 def test_strength_zero_still_refuses_an_unknown_mode(small_stylizer):
     with pytest.raises(ValueError, match="mode"):
         small_stylizer(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32), 0.0, mode="bogus")
+
+
+def test_a_strength_range_error_names_a_few_values_not_all(small_stylizer):
+    strengths = torch.full((64,), 2.0)
+    expected = r"strength must lie in \[0, 1\], got \[2.0, 2.0, 2.0, 2.0, 2.0\] and 59 more"
+    with pytest.raises(ValueError, match=expected) as error:
+        small_stylizer(torch.rand(64, 3, 32, 32), torch.rand(1, 3, 32, 32), strength=strengths)
+    assert len(str(error.value)) < 120
+
+
+def test_an_empty_batch_comes_back_empty_from_the_tensor_core(small_stylizer):
+    out = small_stylizer.stylize_batch(torch.rand(0, 3, 32, 32), torch.rand(1, 3, 32, 32))
+    assert out.shape == (0, 3, 32, 32)
+    with pytest.raises(ValueError, match="styles for 0 images"):
+        small_stylizer.stylize_views(torch.rand(0, 3, 32, 32), torch.rand(2, 3, 32, 32))

@@ -70,6 +70,14 @@ def random_crop_resize(
     return resize(torch.cat(crops), size, size)
 
 
+def _truth_or_complex(value: Any) -> bool:
+    """A numpy or torch value of truth values or complex numbers: no strength, though both convert."""
+    kind = getattr(value, "dtype", None)
+    if isinstance(kind, torch.dtype):
+        return kind == torch.bool or kind.is_complex
+    return getattr(kind, "kind", "") in ("b", "c")
+
+
 def strength_values(strength: Any, counts: Sequence[int], shape: str | None = None) -> torch.Tensor:
     """The one check of every strength a user passes (the engine, the front-ends' ranges, TTA):
     ``strength`` as a flat float tensor of one of ``counts`` numbers, each in [0, 1].
@@ -83,7 +91,11 @@ def strength_values(strength: Any, counts: Sequence[int], shape: str | None = No
 
     if strength is None or isinstance(strength, (str, bytes, bool)):
         raise wrong()
-    if isinstance(strength, (list, tuple)) and any(isinstance(v, (str, bytes, bool)) or v is None for v in strength):
+    if isinstance(strength, (list, tuple)) and any(
+        isinstance(v, (str, bytes, bool)) or v is None or _truth_or_complex(v) for v in strength
+    ):
+        raise wrong()
+    if _truth_or_complex(strength):
         raise wrong()
     try:
         tensor = torch.as_tensor(strength, dtype=torch.float64).flatten()  # a user's 0.1 stays 0.1
@@ -92,5 +104,7 @@ def strength_values(strength: Any, counts: Sequence[int], shape: str | None = No
     if tensor.numel() not in counts:
         raise ValueError(f"strength must be {expected}, got {tensor.numel()} numbers: {strength!r}")
     if not torch.isfinite(tensor).all() or (tensor < 0).any() or (tensor > 1).any():
-        raise ValueError(f"strength must lie in [0, 1], got {tensor.tolist()}")
+        outside = tensor[~((tensor >= 0) & (tensor <= 1))]
+        raise ValueError(f"strength must lie in [0, 1], got {outside[:5].tolist()}"
+                         + (f" and {outside.numel() - 5} more outside" if outside.numel() > 5 else ""))
     return tensor

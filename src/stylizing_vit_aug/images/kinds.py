@@ -125,6 +125,8 @@ def check_float_range(values: torch.Tensor, what: str, normalised_hint: str = NO
     """Refuse float pixels outside 0–1 with the likely cause: a slight overshoot (clamp), 0–255
     values, or normalised data (``normalised_hint``, which a front-end words for its users).
     The one range check: the engine and every front-end call it."""
+    if values.numel() == 0:
+        return  # no pixel is out of range; the caller says whether an empty batch will do
     # one pass and, on a GPU, one wait for it: aminmax carries NaN and Inf to its result
     low, high = torch.stack(torch.aminmax(values.detach().reshape(-1))).tolist()
     if not (math.isfinite(low) and math.isfinite(high)):
