@@ -20,6 +20,20 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return 10 * np.log10(255**2 / np.maximum(mse, 1e-10))
 
 
+def _small(dtype: torch.dtype, **settings) -> tuple[sva.StylizingViT, sva.Stylizer, torch.Tensor]:
+    """The small model, a Stylizer of it in ``dtype`` and two 32-px images."""
+    model = make_small_model().eval()
+    stylizer = sva.Stylizer(model, CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=dtype, **settings)
+    return model, stylizer, torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+
+
+def _fresh(model: sva.StylizingViT, dtype: torch.dtype, **settings) -> sva.Stylizer:
+    """A new Stylizer of a copy of ``model``'s current weights: what a stale one should match."""
+    copy = make_small_model().eval()
+    copy.load_state_dict(model.state_dict())
+    return sva.Stylizer(copy, CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=dtype, **settings)
+
+
 @pytest.mark.parametrize("mode", ["relative", "resize"])
 def test_the_bundled_default_in_bf16_stays_within_50_db_of_fp32_on_real_crops(histology_paths, mode):
     images = np.stack([np.asarray(Image.open(p).convert("RGB").resize((224, 224))) for p in histology_paths[:2]])
@@ -32,9 +46,7 @@ def test_the_bundled_default_in_bf16_stays_within_50_db_of_fp32_on_real_crops(hi
 
 @pytest.mark.parametrize("dtype", HALF)
 def test_the_copy_is_in_the_compute_dtype_and_the_model_itself_stays_fp32(dtype):
-    model = make_small_model().eval()
-    stylizer = sva.Stylizer(model, CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=dtype)
-    images = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    model, stylizer, images = _small(dtype)
     out = stylizer(images, images.flip(0))
     assert out.dtype == torch.float32 and torch.isfinite(out).all()
     copy = stylizer._network.network
@@ -44,18 +56,12 @@ def test_the_copy_is_in_the_compute_dtype_and_the_model_itself_stays_fp32(dtype)
 
 
 def test_the_copy_follows_the_weights_when_they_change():
-    model = make_small_model().eval()
-    stylizer = sva.Stylizer(model, CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.bfloat16,
-                            background="style", colour_match=False)
-    assert stylizer._network.calls(model) is stylizer._network.calls(model)  # no copy while nothing changed
-    images = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    settings = dict(background="style", colour_match=False)
+    model, stylizer, images = _small(torch.bfloat16, **settings)
+    assert stylizer._network.calls(model) is stylizer._network.calls(model)  # no new copy while nothing changed
 
     def fresh_stylizer_output():
-        copy = make_small_model().eval()
-        copy.load_state_dict(model.state_dict())
-        fresh = sva.Stylizer(copy, CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.bfloat16,
-                             background="style", colour_match=False)
-        return fresh(images, images.flip(0))
+        return _fresh(model, torch.bfloat16, **settings)(images, images.flip(0))
 
     before = stylizer(images, images.flip(0))
     with torch.no_grad():
@@ -104,18 +110,10 @@ def test_the_copy_of_a_model_in_training_holds_no_gradients():
     assert all(p.grad is not None for p in model.parameters())  # the user's model keeps its own
 
 
-def _fresh(model: sva.StylizingViT, dtype: torch.dtype) -> sva.Stylizer:
-    copy = make_small_model().eval()
-    copy.load_state_dict(model.state_dict())
-    return sva.Stylizer(copy, CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=dtype)
-
-
 @pytest.mark.parametrize("dtype", HALF)
 def test_weights_written_through_data_are_followed_too(dtype):
     # a hand-written EMA writes p.data, which bumps no version counter
-    model = make_small_model().eval()
-    stylizer = sva.Stylizer(model, CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=dtype)
-    images = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    model, stylizer, images = _small(dtype)
     before = stylizer(images, images.flip(0))
     other = make_small_model(seed=3)
     for p, q in zip(model.parameters(), other.parameters()):
