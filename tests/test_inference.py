@@ -153,3 +153,10 @@ def test_a_model_that_cannot_be_copied_runs_under_autocast_with_a_warning(caplog
         out = stylizer(images, images.flip(0))
     assert "cannot be copied" in caplog.text and "autocast" in caplog.text
     assert torch.isfinite(out).all() and hook.calls > 0  # the model itself ran, with its hook
+
+
+def test_a_model_made_half_after_an_fp32_stylizer_is_a_clear_error():
+    model, stylizer, images = _small(torch.float32)
+    model.half()
+    with pytest.raises(ValueError, match=r"float16 now.*stylizer\.model\.float\(\)"):
+        stylizer(images, images.flip(0))

@@ -69,6 +69,8 @@ class InferenceNetwork:
         self.network: StylizingViT | None = None  # what the calls run: the model, or its copy
 
     def calls(self, model: StylizingViT) -> NetworkCalls:
+        if self.dtype == torch.float32:
+            _check_fp32(model)
         if self.dtype == torch.float32 and not self.compile:
             self.network = model
             return NetworkCalls(model.encode_style, model.stylize, model.stylize_with_self)
@@ -145,6 +147,15 @@ def _refresh(copied: list[torch.Tensor], weights: list[torch.Tensor]) -> None:
         else:  # torch before 2.2
             for target, source in zip(copied, weights):
                 target.copy_(source)
+
+
+def _check_fp32(model: StylizingViT) -> None:
+    """An fp32 Stylizer runs the model itself: its weights must still be fp32 (``model.half()``
+    after the Stylizer was made would fail deep in a convolution)."""
+    weight = next(model.parameters())
+    if weight.dtype != torch.float32:
+        raise ValueError(f"stylizer.model's weights are {weight.dtype} now, and this Stylizer computes in float32: "
+                         "call stylizer.model.float(), or make a Stylizer with dtype=torch.bfloat16")
 
 
 def _weights(model: nn.Module) -> list[torch.Tensor]:
