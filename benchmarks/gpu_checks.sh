@@ -44,7 +44,7 @@ import platform, torch, stylizing_vit_aug
 name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else platform.processor() or "cpu"
 print(f"torch {torch.__version__}, Python {platform.python_version()}, {name}, library {stylizing_vit_aug.__version__}")
 PY
-# 1. Stylisation vs the reference, bf16 autocast on CUDA (goals: tiny >= 5x, base >= 3.5x), every
+# 1. Stylisation vs the reference, bf16 on CUDA (goals: tiny >= 5x, base >= 3.5x), every
 #    mode, one style and a distinct style per image, and the bundled default.
 step stylize 240 python3 benchmarks/bench_stylize.py --device "$DEVICE" --presets "$PRESETS" --sizes 224 \
     --batches "$BATCHES" --styles one,distinct --rounds "$ROUNDS" --json "$OUT/stylize.json"
@@ -74,10 +74,13 @@ psnr = [round(float(10 * np.log10(255**2 / max(m, 1e-10))), 1) for m in mse]
 print("bf16 vs fp32 PSNR per image (dB), bundled default, default mode:", psnr)
 out.write_text(json.dumps({"images": [p.name for p in paths], "psnr_db": psnr}, indent=2))
 PY
-# 5. Where a BatchStylize-sized call of the bundled default spends its GPU time.
+# 5. The half-precision network against autocast, and BatchStylize with and without cuDNN attention.
+step precision 90 python3 benchmarks/bench_precision.py --device "$DEVICE" --json "$OUT/precision.json" \
+    $([ "${QUICK:-0}" = 1 ] && echo "--batches 2 --rounds 2 --calls 2")
+# 6. Where a BatchStylize-sized call of the bundled default spends its GPU time.
 step profile 60 python3 benchmarks/bench_stylize.py --device "$DEVICE" --presets default --sizes 224 \
     --batches "${PROFILE_BATCH:-42}" --modes relative --styles distinct --rounds 1 --no-reference --profile relative
-# 6. torch.compile on (step 1 is off): the warm-up calls compile.
+# 7. torch.compile on (step 1 is off): the warm-up calls compile.
 step compile 150 python3 benchmarks/bench_stylize.py --device "$DEVICE" --presets "$COMPILE_PRESETS" --sizes 224 \
     --batches "$COMPILE_BATCH" --modes relative,resize --styles distinct --rounds "$ROUNDS" --compile \
     --json "$OUT/stylize_compile.json"
