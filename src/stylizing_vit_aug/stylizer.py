@@ -99,7 +99,7 @@ def default_device() -> torch.device:
 
 
 def default_dtype(device: torch.device) -> torch.dtype:
-    """bf16 autocast on CUDA (fp16 where bf16 is unsupported); on CPU bf16 only where measured
+    """bf16 on CUDA (fp16 where bf16 is unsupported); on CPU bf16 only where measured
     faster. bf16 output is within 35 dB PSNR of fp32 (the README has the measurement)."""
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -148,7 +148,8 @@ class Stylizer:
         model: the network (weights in the checkpoint's normalised space).
         mean, std: per-channel statistics of the checkpoint's training data, in 0–1 units.
         device: where the model runs (default: CUDA when available).
-        dtype: compute dtype; bf16/fp16 run under autocast (default: bf16 on CUDA, fp32 on CPU).
+        dtype: compute dtype; bf16/fp16 run a copy of the network in that dtype
+            (:mod:`~stylizing_vit_aug.inference`; default: bf16 on CUDA, fp32 on CPU).
         mode: ``"relative"`` (default), ``"detail"`` or ``"resize"`` (see the module docstring).
         background: ``"keep"`` (default): empty slide glass, lumina and other near-white
             background keep their pixels, so only tissue takes the style
