@@ -160,3 +160,13 @@ def test_a_model_made_half_after_an_fp32_stylizer_is_a_clear_error():
     model.half()
     with pytest.raises(ValueError, match=r"float16 now.*stylizer\.model\.float\(\)"):
         stylizer(images, images.flip(0))
+
+
+def test_on_cuda_the_context_leaves_out_cudnn_attention_and_only_it():
+    # the flags are global, so the CUDA branch is checkable without a GPU
+    with InferenceNetwork(torch.bfloat16).context(torch.device("cuda")):
+        assert not torch.backends.cuda.cudnn_sdp_enabled()
+        assert torch.backends.cuda.flash_sdp_enabled() and torch.backends.cuda.mem_efficient_sdp_enabled()
+        assert torch.backends.cuda.math_sdp_enabled()
+        assert not torch.is_autocast_enabled("cuda")
+    assert torch.backends.cuda.cudnn_sdp_enabled()  # restored after the call

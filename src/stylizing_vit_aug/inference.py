@@ -107,8 +107,10 @@ class InferenceNetwork:
         if self.autocast:
             stack.enter_context(torch.autocast(device.type, dtype=self.dtype))
         if device.type == "cuda":
-            from torch.nn.attention import SDPBackend, sdpa_kernel
-
+            try:
+                from torch.nn.attention import SDPBackend, sdpa_kernel
+            except ImportError:  # torch before 2.3, whose attention does not pick cuDNN's kernel
+                return stack
             stack.enter_context(sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
                                              SDPBackend.MATH]))
         return stack
