@@ -103,8 +103,8 @@ def strength_values(strength: Any, counts: Sequence[int], shape: str | None = No
         raise wrong() from None
     if tensor.numel() not in counts:
         raise ValueError(f"strength must be {expected}, got {tensor.numel()} numbers: {strength!r}")
-    if not torch.isfinite(tensor).all() or (tensor < 0).any() or (tensor > 1).any():
-        outside = tensor[~((tensor >= 0) & (tensor <= 1))]
+    outside = tensor[~((tensor >= 0) & (tensor <= 1))]  # NaN fails both comparisons
+    if outside.numel():
         raise ValueError(f"strength must lie in [0, 1], got {outside[:5].tolist()}"
                          + (f" and {outside.numel() - 5} more outside" if outside.numel() > 5 else ""))
     return tensor

@@ -69,8 +69,9 @@ class InferenceNetwork:
         self.network: StylizingViT | None = None  # what the calls run: the model, or its copy
 
     def calls(self, model: StylizingViT) -> NetworkCalls:
-        if self.dtype == torch.float32:
-            _check_fp32(model)
+        if self.dtype == torch.float32:  # it runs the model itself, whose weights must still be fp32
+            check_fp32_weights(model, "call stylizer.model.float(), or make a Stylizer with dtype=torch.bfloat16",
+                               when=" now")
         if self.dtype == torch.float32 and not self.compile:
             self.network = model
             return NetworkCalls(model.encode_style, model.stylize, model.stylize_with_self)
@@ -151,13 +152,12 @@ def _refresh(copied: list[torch.Tensor], weights: list[torch.Tensor]) -> None:
                 target.copy_(source)
 
 
-def _check_fp32(model: StylizingViT) -> None:
-    """An fp32 Stylizer runs the model itself: its weights must still be fp32 (``model.half()``
-    after the Stylizer was made would fail deep in a convolution)."""
-    weight = next(model.parameters())
-    if weight.dtype != torch.float32:
-        raise ValueError(f"stylizer.model's weights are {weight.dtype} now, and this Stylizer computes in float32: "
-                         "call stylizer.model.float(), or make a Stylizer with dtype=torch.bfloat16")
+def check_fp32_weights(model: StylizingViT, fix: str, when: str = "") -> None:
+    """Refuse a model whose weights are not fp32, with ``fix``: the Stylizer keeps fp32 weights
+    (a half model would fail only when called, deep in a convolution)."""
+    other = {str(p.dtype) for p in model.parameters()} - {str(torch.float32)}
+    if other:
+        raise ValueError(f"the model's weights are {', '.join(sorted(other))}{when}, not float32: {fix}")
 
 
 def _weights(model: nn.Module) -> list[torch.Tensor]:

@@ -67,7 +67,7 @@ from .images.windows import (
     single_images,
     window,
 )
-from .inference import InferenceNetwork, tensors_state
+from .inference import InferenceNetwork, check_fp32_weights, tensors_state
 from .model import StyleStream, StylizingViT
 from .tissue import change_weight, tissue_pixels, tissue_weight
 
@@ -197,9 +197,8 @@ class Stylizer:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         if not isinstance(colour_match, bool):
             raise TypeError(f"colour_match must be True or False, got {colour_match!r}")
-        if any(p.dtype != torch.float32 for p in model.parameters()):
-            raise ValueError("the model's weights are not float32: pass model.float(); the Stylizer keeps fp32 "
-                             "weights and computes in dtype= (bf16 on CUDA by default)")
+        check_fp32_weights(model, "pass model.float(); the Stylizer keeps fp32 weights and computes in dtype= "
+                           "(bf16 on CUDA by default)")
         self.device = torch.device(device) if device is not None else default_device()
         self.dtype = dtype if dtype is not None else default_dtype(self.device)
         if self.dtype not in (torch.float32, torch.bfloat16, torch.float16):
