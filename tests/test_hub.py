@@ -271,3 +271,22 @@ def test_a_training_run_folder_loads_its_export(tmp_path, small_stylizer):
     small_stylizer.save_pretrained(run / hub.RUN_EXPORT)
     loaded = sva.load_stylizer(str(run), device="cpu", dtype=torch.float32)
     assert loaded.fingerprint == small_stylizer.fingerprint
+
+
+@pytest.mark.parametrize("kind", ["folder", "bare safetensors file"])
+def test_loading_a_checkpoint_leaves_the_global_generator_where_it_was(tmp_path, kind):
+    """A transform loads its stylizer at its first sample: that must not shift the styles that
+    torch.manual_seed (or DataLoader worker seeding) draws."""
+    model = make_small_model(embed_dim=64, num_heads=1)  # 64-wide heads: a bare file's are inferred
+    if kind == "folder":
+        source = sva.save_pretrained(model, tmp_path / "ckpt", mean=CAMELYON_MEAN, std=CAMELYON_STD)
+        load = lambda: sva.load_stylizer(str(source))  # noqa: E731
+    else:
+        save_file(model.state_dict(), str(tmp_path / "w.safetensors"))
+        load = lambda: sva.load_stylizer(str(tmp_path / "w.safetensors"), mean=CAMELYON_MEAN, std=CAMELYON_STD)  # noqa: E731
+    torch.manual_seed(5)
+    expected = torch.rand(4)
+    torch.manual_seed(5)
+    stylizer = load()
+    assert torch.equal(torch.rand(4), expected)
+    assert_same_weights(stylizer.model, model.state_dict())

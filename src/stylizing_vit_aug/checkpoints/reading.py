@@ -261,8 +261,16 @@ def model_from_state_dict(
     the shapes are checked against it before the model is built."""
     state_dict = clean_state_dict(state_dict)
     config = check_weights_fit(state_dict, config, origin)
-    model = StylizingViT.from_config(config)
-    return load_weights(model, state_dict, origin)
+    return load_weights(_model_to_fill(config), state_dict, origin)
+
+
+def _model_to_fill(config: ModelConfig) -> StylizingViT:
+    """The architecture, for weights about to overwrite it: its random initialisation draws from
+    a forked generator, so loading a checkpoint leaves the user's ``torch.manual_seed`` sequence
+    as it was (a transform that loads its stylizer at its first sample draws the same styles as
+    one whose stylizer was loaded before)."""
+    with torch.random.fork_rng(devices=[]):
+        return StylizingViT.from_config(config)
 
 
 def load_model_file(path: str | os.PathLike, config: ModelConfig | None, origin: str | None = None) -> StylizingViT:
@@ -277,4 +285,4 @@ def load_model_file(path: str | os.PathLike, config: ModelConfig | None, origin:
     config = check_weights_fit(entries, config, origin)
     _check_dtypes({name: entry.dtype for name, entry in entries.items()}, origin)
     state = _read_tensors(path, keys)
-    return load_weights(StylizingViT.from_config(config), state, origin)
+    return load_weights(_model_to_fill(config), state, origin)
