@@ -7,8 +7,9 @@ the bundled default needs anyway, so the choice to keep or swap them is a number
 
 It also times a worker's start (issue 20: <= 1.5 s): a fresh interpreter that imports torch and
 the library, loads the bundled default and stylises its first 224-px image (batch 8, a distinct
-style per image, default mode and dtype), with the time of each phase; and, on Linux, what a
-forked DataLoader worker (the default start method there) pays for its first batch.
+style per image, default mode and dtype), with the time of each phase; and what a DataLoader
+worker pays for its first batch, started by fork, spawn, a plain fork server, and
+``worker_context()`` (a fork server that has loaded the stylizer), each where the platform has it.
 
     python benchmarks/bench_import_cost.py [--repeats 5] [--json out.json]
 """
@@ -16,9 +17,12 @@ forked DataLoader worker (the default start method there) pays for its first bat
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import statistics
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 from stylizing_vit_aug.benchmarking import write_json
 
@@ -48,10 +52,13 @@ print(_t1 - _t0, _t2 - _t1, _t3 - _t2, _t3 - _t0)
 """
 PHASES = ("import torch", "import + load_stylizer()", "first 224-px call", "worker start (total)")
 
-# A forked DataLoader worker (Linux's default start method) inherits torch, the library and the
-# loaded stylizer from its parent: what it pays is the fork and its first call. Each epoch
-# (without persistent_workers) forks it again, so the first batch of every epoch pays it.
-FORKED = """\
+# A DataLoader worker's first batch, by start method. A forked worker (Linux's default before
+# Python 3.14) inherits torch, the library and the loaded stylizer from its parent: it pays the
+# fork and its first call. A spawned one (macOS, Windows) or one from a plain fork server (Linux's
+# default from Python 3.14; the server starts at the first worker) imports and loads everything
+# itself; one from `worker_context()` is forked from a server that has. Each epoch (without
+# persistent_workers) starts its workers again, so the first batch of every epoch pays it.
+LOADER = """\
 import time
 import torch
 import stylizing_vit_aug as sva
@@ -67,24 +74,36 @@ class Crops(Dataset):
     def __getitem__(self, i):
         return self.transform(self.images[i])
 
-data = Crops()
-[data[i] for i in range(len(data))]  # the parent's first pass: one-time set-up (sample bank, kernels)
-_t0 = time.perf_counter()
-[data[i] for i in range(len(data))]  # the same 8 crops in the parent, warm
-_t1 = time.perf_counter()
-loader = DataLoader(data, batch_size=8, num_workers=1, multiprocessing_context="fork")
-next(iter(loader))
-_t2 = time.perf_counter()
-next(iter(loader))  # the next epoch forks a new worker
-_t3 = time.perf_counter()
-print(_t1 - _t0, _t2 - _t1, _t3 - _t2)
+if __name__ == "__main__":
+    context = {context}
+    data = Crops()
+    [data[i] for i in range(len(data))]  # the parent's first pass: one-time set-up (sample bank, kernels)
+    _t0 = time.perf_counter()
+    [data[i] for i in range(len(data))]  # the same 8 crops in the parent, warm
+    _t1 = time.perf_counter()
+    loader = DataLoader(data, batch_size=8, num_workers=1, multiprocessing_context=context)
+    next(iter(loader))
+    _t2 = time.perf_counter()
+    next(iter(loader))  # the next epoch starts a new worker
+    _t3 = time.perf_counter()
+    print(_t1 - _t0, _t2 - _t1, _t3 - _t2)
 """
-FORKED_PHASES = ("8 crops in the parent, warm", "forked worker: first batch of 8", "next epoch: first batch of 8")
+START_METHODS = {  # name -> the context expression in LOADER
+    "fork": '"fork"',
+    "spawn": '"spawn"',
+    "forkserver": '"forkserver"',
+    "worker_context()": "sva.worker_context()",
+}
+LOADER_PHASES = ("8 crops in the parent, warm", "first batch of 8", "next epoch: first batch of 8")
 
 
-def forked_phases() -> list[float]:
-    """Seconds of each phase of ``FORKED`` (Linux only: fork)."""
-    out = subprocess.run([sys.executable, "-c", FORKED], capture_output=True, text=True, check=True)
+def loader_phases(method: str) -> list[float]:
+    """Seconds of each phase of ``LOADER`` with the start method ``method`` (a file: spawned
+    workers import the main module)."""
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "loader.py"
+        script.write_text(LOADER.replace("{context}", START_METHODS[method]))
+        out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True)
     return [float(v) for v in out.stdout.strip().splitlines()[-1].split()]
 
 
@@ -108,13 +127,15 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, list[float]] = {name: [] for name in EXTRAS}
     phases: list[list[float]] = []
-    forked: list[list[float]] = []
+    available = multiprocessing.get_all_start_methods()
+    methods = [m for m in START_METHODS if m in available or m == "worker_context()"]
+    loaders: dict[str, list[list[float]]] = {method: [] for method in methods}
     for _ in range(args.repeats):  # interleaved, so a busy moment hits every row alike
         for name, extra in EXTRAS.items():
             results[name].append(seconds(BASELINE + (f"; {extra}" if extra else "")))
         phases.append(worker_phases())
-        if sys.platform.startswith("linux"):
-            forked.append(forked_phases())
+        for method in methods:
+            loaders[method].append(loader_phases(method))
     base = statistics.median(results["engine (load_stylizer)"])
     print(f"{'import':45s} {'median s':>9s} {'added s':>8s}")
     summary = {}
@@ -127,11 +148,11 @@ def main() -> None:
         median = statistics.median(p[i] for p in phases)
         summary[f"worker: {phase}"] = {"median_s": median}
         print(f"{phase:45s} {median:9.2f}")
-    if forked:
-        print(f"\n{'forked DataLoader worker (Linux)':45s} {'median s':>9s}")
-        for i, phase in enumerate(FORKED_PHASES):
-            median = statistics.median(p[i] for p in forked)
-            summary[f"forked: {phase}"] = {"median_s": median}
+    for method, runs in loaders.items():
+        print(f"\n{'DataLoader worker, ' + method:45s} {'median s':>9s}")
+        for i, phase in enumerate(LOADER_PHASES):
+            median = statistics.median(p[i] for p in runs)
+            summary[f"{method}: {phase}"] = {"median_s": median}
             print(f"{phase:45s} {median:9.2f}")
     if args.json:
         write_json(args.json, summary)

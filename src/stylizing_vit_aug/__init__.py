@@ -25,6 +25,7 @@ _LAZY = {
     "StyleBank": "bank",
     # the front-ends, from their one table in transforms/__init__.py
     **{name: f"transforms.{module}" for name, module in _FRONT_ENDS.items() if name not in _NOT_AT_ROOT},
+    "worker_context": "transforms.workers",
     "StyleTTA": "tta",
     "metrics": "metrics",
 }

@@ -1,0 +1,114 @@
+"""DataLoader workers that start warm: :func:`worker_context`.
+
+A worker that starts as a fresh interpreter — ``spawn`` (the default on macOS and Windows) or
+``forkserver`` (the default on Linux from Python 3.14) — imports torch and torchvision, loads the
+stylizer and builds its style bank before its first sample, and does it again every epoch unless
+``persistent_workers=True``. :func:`worker_context` starts a fork server that has done all of
+that once, so each worker is a fork of a warm process, as with ``fork``, without forking the
+training process itself (its threads, CUDA context and open files).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import multiprocessing
+import os
+from collections.abc import Sequence
+from multiprocessing import forkserver
+from multiprocessing.context import BaseContext
+from typing import Any
+
+__all__ = ["worker_context"]
+
+logger = logging.getLogger(__name__)
+
+# what the warm-up module reads in the server: the (stylizer, revision, bank) to load
+WARM_ENVIRONMENT = "STYLIZING_VIT_AUG_WARM_WORKERS"
+# the modules every worker of a per-sample transform imports; the last one loads the stylizer
+PRELOAD = (
+    "torch",
+    "torchvision.transforms.v2",
+    "stylizing_vit_aug",
+    "stylizing_vit_aug.transforms.torchvision",
+    "stylizing_vit_aug.transforms._warm_workers",
+)
+
+_started_with: tuple[Any, ...] | None = None
+
+
+def _source(value: Any, name: str) -> str | None:
+    """A source as the transforms pickle it: a string (or path) or None."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(
+        f"{name} must be the source string (or path) your transform was given, or None, got "
+        f"{type(value).__name__}: a {type(value).__name__} object reaches each worker pickled with "
+        "the dataset, so there is nothing to warm; call worker_context() without it"
+    )
+
+
+def _server_running() -> bool:
+    """Whether this process's fork server is already up (its preload can no longer change)."""
+    return getattr(forkserver._forkserver, "_forkserver_pid", None) is not None
+
+
+def worker_context(
+    stylizer: str | os.PathLike | None = None,
+    bank: str | os.PathLike | None = None,
+    *,
+    revision: str | None = None,
+    preload: Sequence[str] = (),
+) -> BaseContext:
+    """A ``multiprocessing`` context whose workers start warm: pass it to ``DataLoader(...,
+    multiprocessing_context=worker_context())``.
+
+    Starts (now, in the background) the ``forkserver`` from which workers are forked, and has it
+    import torch, torchvision and this library, load ``stylizer`` (a source string as given to
+    the transform; None: the bundled default) on the CPU, and load ``bank`` (a bank file; None:
+    the bundled sample bank) with every style encoded. Pass the same ``stylizer=``, ``bank=`` and
+    ``revision=`` as your transform; ``preload`` names more modules your dataset imports (for
+    example ``"albumentations"`` or ``"monai"``). A stylizer that fails to load there is only
+    logged: the worker then loads it itself and raises the real error.
+
+    One fork server serves a whole process: the first call that starts it decides what it has
+    loaded, and a later call with other arguments only warns. Where ``forkserver`` does not exist
+    (Windows) this returns the ``spawn`` context with a warning: there, use
+    ``persistent_workers=True`` so workers start once per run instead of once per epoch.
+    """
+    settings = (_source(stylizer, "stylizer"), revision, _source(bank, "bank"))
+    extra = tuple(preload)
+    missing = [name for name in extra if not isinstance(name, str) or importlib.util.find_spec(name) is None]
+    if missing:
+        raise ValueError(f"preload names modules that cannot be imported here: {missing}")
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        logger.warning(
+            "this platform has no 'forkserver' start method: DataLoader workers start as fresh "
+            "interpreters (spawn); pass persistent_workers=True so they start once per run"
+        )
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    global _started_with
+    if _server_running():
+        if _started_with != (settings, extra):
+            logger.warning(
+                "this process's fork server is already running with what it loaded when it "
+                "started; workers load %s themselves",
+                "this stylizer and bank" if _started_with is not None else "the stylizer and bank",
+            )
+        return context
+    context.set_forkserver_preload(["__main__", *PRELOAD, *extra])
+    previous = os.environ.get(WARM_ENVIRONMENT)
+    os.environ[WARM_ENVIRONMENT] = json.dumps(settings)  # the server inherits it when it starts
+    try:
+        forkserver.ensure_running()
+    finally:
+        if previous is None:
+            del os.environ[WARM_ENVIRONMENT]
+        else:
+            os.environ[WARM_ENVIRONMENT] = previous
+    _started_with = (settings, extra)
+    return context
