@@ -28,16 +28,7 @@ else
     PRESETS=tiny,base,default; BATCHES=64,256; ROUNDS=5; COMPILE_PRESETS=tiny,default; COMPILE_BATCH=256
     OVERHEAD=(); TRAIN=(--batch 64 --img-size 224 --iters 20)
 fi
-FAILED=()
-step() {  # step NAME SECONDS COMMAND...: run with a time limit, log, remember failures
-    local name=$1 limit=$2; shift 2
-    echo "== $name: $*" | tee -a "$OUT/log.txt"
-    local start=$SECONDS
-    timeout "$limit" "$@" 2>&1 | tee -a "$OUT/log.txt"
-    local rc=${PIPESTATUS[0]}
-    echo "== $name: exit $rc after $((SECONDS - start)) s" | tee -a "$OUT/log.txt"
-    [ "$rc" = 0 ] || FAILED+=("$name")
-}
+source benchmarks/_steps.sh
 
 python3 - <<'PY' 2>&1 | tee "$OUT/log.txt"
 import platform, torch, stylizing_vit_aug
@@ -84,5 +75,4 @@ step profile 60 python3 benchmarks/bench_stylize.py --device "$DEVICE" --presets
 step compile 150 python3 benchmarks/bench_stylize.py --device "$DEVICE" --presets "$COMPILE_PRESETS" --sizes 224 \
     --batches "$COMPILE_BATCH" --modes relative,resize --styles distinct --rounds "$ROUNDS" --compile \
     --json "$OUT/stylize_compile.json"
-echo "results in $OUT; failed steps: ${FAILED[*]:-none}" | tee -a "$OUT/log.txt"
-[ ${#FAILED[@]} = 0 ]
+finish
