@@ -204,3 +204,29 @@ def test_front_end_names_and_importing_the_package_loads_no_host_library():
         "assert not loaded, f'importing stylizing_vit_aug imported {loaded}'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_a_checkpoint_or_bank_saved_again_is_loaded_again(saved, small_stylizer, histology_crops, monkeypatch):
+    """Per-process caches (a DataLoader worker's, worker_context's fork server's) follow the files:
+    a script that saves this run's checkpoint or bank over last run's never styles with the old."""
+    monkeypatch.setattr(_common, "_STYLIZERS", {})
+    monkeypatch.setattr(_common, "_BANKS", {})
+    checkpoint, bank_path = saved
+    stylizer = _common.get_stylizer(checkpoint)
+    bank = _common.get_bank(bank_path, stylizer)
+    assert _common.get_stylizer(checkpoint) is stylizer and _common.get_bank(bank_path, stylizer) is bank
+
+    with torch.no_grad():
+        small_stylizer.model.post_process_conv.weight.mul_(0.5)
+    small_stylizer.save_pretrained(checkpoint)
+    sva.StyleBank.from_images(histology_crops[:2], _common.get_stylizer(checkpoint)).save(bank_path)
+    reloaded = _common.get_stylizer(checkpoint)
+    assert reloaded is not stylizer
+    assert torch.equal(reloaded.model.post_process_conv.weight, small_stylizer.model.post_process_conv.weight)
+    assert len(_common.get_bank(bank_path, reloaded)) == 2
+    assert len(_common._STYLIZERS) == 1  # replaced, not piled up
+
+
+def test_default_and_none_are_one_cached_stylizer(monkeypatch):
+    monkeypatch.setattr(_common, "_STYLIZERS", {})
+    assert _common.get_stylizer("default") is _common.get_stylizer(None)

@@ -27,8 +27,9 @@ from ..stylizer import Stylizer
 # what a per-sample transform may draw by: it sees one image and no domain labels
 PER_SAMPLE_STRATEGIES: tuple[str, ...] = ("uniform", "balanced")
 
-_STYLIZERS: dict[tuple[Any, ...], Stylizer] = {}
-_BANKS: dict[tuple[str, str], StyleBank] = {}
+# source -> (the files' state when loaded, what was loaded)
+_STYLIZERS: dict[tuple[Any, ...], tuple[tuple, Stylizer]] = {}
+_BANKS: dict[tuple[str, str], tuple[tuple, StyleBank]] = {}
 _LOCK = threading.Lock()
 
 
@@ -139,24 +140,50 @@ def pick_styles(
     return bank.style_images(indices, crop=crop, generator=generator)
 
 
-def get_stylizer(source: str | None, revision: str | None = None, device: str | None = None) -> Stylizer:
-    """A stylizer loaded once per process and source (None: the bundled default)."""
-    key = (source, revision, device)
-    with _LOCK:
-        if key not in _STYLIZERS:
-            from ..hub import load_stylizer
+def file_state(source: str | None) -> tuple[tuple[str, int, int, int], ...]:
+    """What a local checkpoint (folder or file) or bank file is now: each file's name, size,
+    modification time and inode; empty for anything else (None, a Hub id). A file saved again
+    after a process loaded it (the atomic writers swap in a new one) no longer matches, so that
+    process loads it again: a long-lived process, such as the fork server of
+    :func:`~.workers.worker_context`, never serves last run's weights or styles."""
+    if source is None:
+        return ()
+    path = Path(source).expanduser()
+    try:
+        paths = [path, *sorted(path.iterdir())] if path.is_dir() else [path]
+        return tuple((p.name, (st := p.stat()).st_size, st.st_mtime_ns, st.st_ino) for p in paths)
+    except OSError:  # not a local path, or one that is being replaced: the loader says what is wrong
+        return ()
 
-            _STYLIZERS[key] = load_stylizer(source, revision=revision, device=device)
-        return _STYLIZERS[key]
+
+def _cached(cache: dict[Any, tuple[tuple, Any]], key: Any, state: tuple, load: Any) -> Any:
+    """``cache[key]``'s value if it was loaded from files in ``state``, else ``load()`` (kept)."""
+    with _LOCK:
+        entry = cache.get(key)
+        if entry is None or entry[0] != state:
+            cache[key] = (state, load())
+        return cache[key][1]
+
+
+def get_stylizer(source: str | None, revision: str | None = None, device: str | None = None) -> Stylizer:
+    """A stylizer loaded once per process and source (None or "default": the bundled default),
+    and again if its files changed since."""
+    from ..hub import load_stylizer
+
+    source = None if source == "default" else source
+    return _cached(
+        _STYLIZERS, (source, revision, device), file_state(source),
+        lambda: load_stylizer(source, revision=revision, device=device),
+    )
 
 
 def get_bank(path: str, stylizer: Stylizer) -> StyleBank:
-    """A bank file loaded once per process and stylizer (fails if another stylizer made it)."""
-    key = (str(Path(path).resolve()), stylizer.fingerprint)
-    with _LOCK:
-        if key not in _BANKS:
-            _BANKS[key] = StyleBank.load(path, stylizer, on_mismatch="error", device="cpu")
-        return _BANKS[key]
+    """A bank file loaded once per process and stylizer (fails if another stylizer made it), and
+    again if the file changed since."""
+    return _cached(
+        _BANKS, (str(Path(path).resolve()), stylizer.fingerprint), file_state(path),
+        lambda: StyleBank.load(path, stylizer, on_mismatch="error", device="cpu"),
+    )
 
 
 class StyleSource:

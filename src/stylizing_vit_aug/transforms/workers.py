@@ -15,6 +15,7 @@ import json
 import logging
 import multiprocessing
 import os
+import sys
 from collections.abc import Sequence
 from multiprocessing import forkserver
 from multiprocessing.context import BaseContext
@@ -24,10 +25,11 @@ __all__ = ["worker_context"]
 
 logger = logging.getLogger(__name__)
 
-# what the warm-up module reads in the server: the (stylizer, revision, bank) to load
+# what the warm-up module reads in the server: the stylizer, revision, bank and extra modules
 WARM_ENVIRONMENT = "STYLIZING_VIT_AUG_WARM_WORKERS"
 # the modules every worker of a per-sample transform imports; the last one loads the stylizer
 PRELOAD = (
+    "__main__",
     "torch",
     "torchvision.transforms.v2",
     "stylizing_vit_aug",
@@ -35,7 +37,7 @@ PRELOAD = (
     "stylizing_vit_aug.transforms._warm_workers",
 )
 
-_started_with: tuple[Any, ...] | None = None
+_started_with: dict[str, Any] | None = None
 
 
 def _source(value: Any, name: str) -> str | None:
@@ -51,9 +53,42 @@ def _source(value: Any, name: str) -> str | None:
     )
 
 
-def _server_running() -> bool:
-    """Whether this process's fork server is already up (its preload can no longer change)."""
-    return getattr(forkserver._forkserver, "_forkserver_pid", None) is not None
+def _modules(preload: str | Sequence[str]) -> list[str]:
+    """The extra module names, each importable here (found, without importing it)."""
+    names = [preload] if isinstance(preload, str) else list(preload)
+    missing = []
+    for name in names:
+        try:
+            found = isinstance(name, str) and importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):  # a missing parent package, a relative name
+            found = False
+        if not found:
+            missing.append(name)
+    if missing:
+        raise ValueError(f"preload names modules that cannot be imported here: {missing}")
+    return names
+
+
+def _server_pid() -> int | None:
+    """This process's fork server, if one was started (its preload can no longer change)."""
+    return getattr(forkserver._forkserver, "_forkserver_pid", None)
+
+
+def _start_server(settings: dict[str, Any]) -> None:
+    """Start the fork server (if it is not running) with the warm-up settings in its environment
+    and this process's ``sys.path`` (a fork server on Python <= 3.13 starts from the interpreter's
+    default path, so a library found through ``sys.path`` edits would not load there)."""
+    # kept: a server that dies (the OOM killer) is restarted by the next DataLoader, warm again
+    os.environ[WARM_ENVIRONMENT] = json.dumps(settings)
+    previous = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(entry for entry in sys.path if entry)
+    try:
+        forkserver.ensure_running()
+    finally:
+        if previous is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = previous
 
 
 def worker_context(
@@ -61,7 +96,7 @@ def worker_context(
     bank: str | os.PathLike | None = None,
     *,
     revision: str | None = None,
-    preload: Sequence[str] = (),
+    preload: str | Sequence[str] = (),
 ) -> BaseContext:
     """A ``multiprocessing`` context whose workers start warm: pass it to ``DataLoader(...,
     multiprocessing_context=worker_context())``.
@@ -71,19 +106,23 @@ def worker_context(
     the transform; None: the bundled default) on the CPU, and load ``bank`` (a bank file; None:
     the bundled sample bank) with every style encoded. Pass the same ``stylizer=``, ``bank=`` and
     ``revision=`` as your transform; ``preload`` names more modules your dataset imports (for
-    example ``"albumentations"`` or ``"monai"``). A stylizer that fails to load there is only
-    logged: the worker then loads it itself and raises the real error.
+    example ``"albumentations"`` or ``"monai"``). What fails to load there is only logged: the
+    worker then loads it itself and raises the real error. A checkpoint or bank file saved again
+    later is loaded again by the workers.
 
-    One fork server serves a whole process: the first call that starts it decides what it has
-    loaded, and a later call with other arguments only warns. Where ``forkserver`` does not exist
-    (Windows) this returns the ``spawn`` context with a warning: there, use
-    ``persistent_workers=True`` so workers start once per run instead of once per epoch.
+    Workers inherit the server's environment variables, as they were at the first call: set
+    them before it. One fork server serves a whole process: the first call that starts it
+    decides what it has loaded, and a later call with other arguments only warns. Where
+    ``forkserver`` does not exist (Windows) this returns the ``spawn`` context with a warning:
+    there, use ``persistent_workers=True`` so workers start once per run instead of once per
+    epoch.
     """
-    settings = (_source(stylizer, "stylizer"), revision, _source(bank, "bank"))
-    extra = tuple(preload)
-    missing = [name for name in extra if not isinstance(name, str) or importlib.util.find_spec(name) is None]
-    if missing:
-        raise ValueError(f"preload names modules that cannot be imported here: {missing}")
+    settings = {
+        "stylizer": _source(stylizer, "stylizer"),
+        "revision": revision,
+        "bank": _source(bank, "bank"),
+        "modules": _modules(preload),
+    }
     if "forkserver" not in multiprocessing.get_all_start_methods():
         logger.warning(
             "this platform has no 'forkserver' start method: DataLoader workers start as fresh "
@@ -92,23 +131,16 @@ def worker_context(
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     global _started_with
-    if _server_running():
-        if _started_with != (settings, extra):
+    running = _server_pid()
+    context.set_forkserver_preload(list(PRELOAD))  # for this start, or a restart after a crash
+    _start_server(settings)
+    if running is not None and _server_pid() == running:  # it was up: what it loaded stays
+        if _started_with != settings:
             logger.warning(
                 "this process's fork server is already running with what it loaded when it "
                 "started; workers load %s themselves",
                 "this stylizer and bank" if _started_with is not None else "the stylizer and bank",
             )
         return context
-    context.set_forkserver_preload(["__main__", *PRELOAD, *extra])
-    previous = os.environ.get(WARM_ENVIRONMENT)
-    os.environ[WARM_ENVIRONMENT] = json.dumps(settings)  # the server inherits it when it starts
-    try:
-        forkserver.ensure_running()
-    finally:
-        if previous is None:
-            del os.environ[WARM_ENVIRONMENT]
-        else:
-            os.environ[WARM_ENVIRONMENT] = previous
-    _started_with = (settings, extra)
+    _started_with = settings
     return context
