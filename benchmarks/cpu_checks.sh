@@ -5,6 +5,8 @@
 # log say whether this CPU has them. Needs the dev extra (the reference package).
 #   bash benchmarks/cpu_checks.sh                    # the measurements
 #   QUICK=1 OUT=/tmp/cpudry bash benchmarks/cpu_checks.sh   # a dry run of the plumbing (~3 min)
+# On a bigger machine with bf16 units (a GPU host), two of its cores stand in for the goals' two:
+#   STEPS="stylize-tiny stylize-default" OMP_NUM_THREADS=2 taskset -c 0,1 bash benchmarks/cpu_checks.sh  # ~5 min
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-cpu_results}
