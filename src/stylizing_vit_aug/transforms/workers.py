@@ -108,7 +108,8 @@ def worker_context(
     ``revision=`` as your transform; ``preload`` names more modules your dataset imports (for
     example ``"albumentations"`` or ``"monai"``). What fails to load there is only logged: the
     worker then loads it itself and raises the real error. A checkpoint or bank file saved again
-    later is loaded again by the workers.
+    later is loaded again by the workers. The settings stay in this process's environment
+    (``STYLIZING_VIT_AUG_WARM_WORKERS``), so a fork server restarted after a crash warms up again.
 
     Workers inherit the server's environment variables, as they were at the first call: set
     them before it. One fork server serves a whole process: the first call that starts it
