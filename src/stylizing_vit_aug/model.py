@@ -478,7 +478,8 @@ class StylizingViT(nn.Module):
         context = style.layers.to(a.dtype)
         last = depth - 1
         for i, block in enumerate(self.encoder.blocks):
-            a = block(a, a)
+            if i < last:  # the last layer's content stream would feed no query
+                a = block(a, a)
             t = block.attend(u, *block.context(context[i]))
             if i < last:
                 u = block(a, t)
@@ -492,8 +493,8 @@ class StylizingViT(nn.Module):
         Stylizer. The content's own style stream *is* its self-attention stream, so the self
         branch shares the keys/values of every content layer, its first layer is the content's
         own (``Block(x, x)``), and the two next queries share ``x``'s query projection: five
-        block applications per layer (four in the first) instead of the six of two separate
-        calls. With ``k`` styles per content (view-major, as :meth:`stylize`) the content pass
+        block applications per layer (four in the first, two in the last) instead of the six of
+        two separate calls. With ``k`` styles per content (view-major, as :meth:`stylize`) the content pass
         and the self branch are computed once per content: ``F(x, s)`` has ``k * B`` rows.
         """
         self._check_stylize_args(content, style)
@@ -509,13 +510,15 @@ class StylizingViT(nn.Module):
                 # the self query starts as the content itself: Block(a, a) is the content's
                 # own next layer, so the self branch's first stylised stream costs nothing
                 a_next = t_self = block.attend(a, keys, values)
+            elif i == last:  # the content's next layer would feed no query
+                t_self = block.attend(u_self, keys, values)
             else:
                 a_next, t_self = block.attend(torch.cat([a, u_self], dim=1), keys, values).chunk(2, dim=1)
             t = block.attend(u, *block.context(context[i]))
             if i < last:
                 # both next queries are a_next attending to a stylised stream: one query projection
                 u, u_self = block.attend(a_next, *block.context(torch.cat([t, t_self]))).split([len(t), batch])
-            a = a_next
+                a = a_next
         out = self.decode(self.encoder.norm(torch.cat([t, t_self])))
         return out[:-batch], out[-batch:]
 
