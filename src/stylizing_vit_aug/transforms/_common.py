@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +156,7 @@ def file_state(source: str | None) -> tuple[tuple[str, int, int, int], ...]:
         return ()
 
 
-def _cached(cache: dict[Any, tuple[tuple, Any]], key: Any, state: tuple, load: Any) -> Any:
+def _cached(cache: dict[Any, tuple[tuple, Any]], key: Any, state: tuple, load: Callable[[], Any]) -> Any:
     """``cache[key]``'s value if it was loaded from files in ``state``, else ``load()`` (kept)."""
     with _LOCK:
         entry = cache.get(key)
