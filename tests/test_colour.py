@@ -33,8 +33,10 @@ def test_lab_conversions_agree_with_scikit_image(seed):
     lab = colour.rgb_to_lab(rgb)
     np.testing.assert_allclose(lab.permute(0, 2, 3, 1).numpy(), expected, atol=1e-6)
     back = np.stack([lab2rgb(image) for image in expected])
-    np.testing.assert_allclose(colour.lab_to_rgb(lab).permute(0, 2, 3, 1).numpy(), back, atol=1e-6)
-    torch.testing.assert_close(colour.lab_to_rgb(lab), rgb, atol=1e-9, rtol=0)
+    # scikit-image's rounded branch points send a few values near them down the other branch
+    # (colour._F_EPSILON, colour._LINEAR_TOE): up to 2e-6 apart there, where ours is exact
+    np.testing.assert_allclose(colour.lab_to_rgb(lab).permute(0, 2, 3, 1).numpy(), back, atol=1e-5)
+    torch.testing.assert_close(colour.lab_to_rgb(lab), rgb, atol=1e-12, rtol=0)
 
 
 def test_a_profile_is_the_quantiles_of_the_styled_pixels_only():
