@@ -478,10 +478,9 @@ class StylizingViT(nn.Module):
         context = style.layers.to(a.dtype)
         last = depth - 1
         for i, block in enumerate(self.encoder.blocks):
-            if i < last:  # the last layer's content stream would feed no query
-                a = block(a, a)
             t = block.attend(u, *block.context(context[i]))
-            if i < last:
+            if i < last:  # the last layer's next streams would feed no query
+                a = block(a, a)
                 u = block(a, t)
         return self.decode(self.encoder.norm(t))
 
@@ -494,8 +493,9 @@ class StylizingViT(nn.Module):
         branch shares the keys/values of every content layer, its first layer is the content's
         own (``Block(x, x)``), and the two next queries share ``x``'s query projection: five
         block applications per layer (four in the first, two in the last) instead of the six of
-        two separate calls. With ``k`` styles per content (view-major, as :meth:`stylize`) the content pass
-        and the self branch are computed once per content: ``F(x, s)`` has ``k * B`` rows.
+        two separate calls. With ``k`` styles per content (view-major, as :meth:`stylize`) the
+        content pass and the self branch are computed once per content: ``F(x, s)`` has ``k * B``
+        rows.
         """
         self._check_stylize_args(content, style)
         batch = content.shape[0]

@@ -17,8 +17,7 @@ import os
 
 import torch
 
-from ..bank import bundled_bank
-from ._common import get_bank, get_stylizer
+from ._common import StyleSource
 from .workers import WARM_ENVIRONMENT
 
 logger = logging.getLogger(__name__)
@@ -34,10 +33,8 @@ def warm(stylizer: str | None, revision: str | None, bank: str | None, modules: 
             importlib.import_module(name)
         except Exception as error:  # noqa: BLE001 - see the module docstring
             logger.warning("worker warm-up could not import %r: %r", name, error)
-    try:
-        loaded = get_stylizer(stylizer, revision, "cpu")
-        styles = get_bank(bank, loaded) if bank else bundled_bank(loaded)
-        styles.streams  # noqa: B018 - encodes every style and makes the colour profiles, kept in the bank
+    try:  # resolved as a transform given these sources resolves them, into the same caches
+        StyleSource(stylizer, bank, revision=revision).bank.streams  # noqa: B018 - encodes every style
     except Exception as error:  # noqa: BLE001 - see the module docstring
         logger.warning("worker warm-up could not load stylizer %r / bank %r: %r", stylizer, bank, error)
 
