@@ -144,8 +144,8 @@ def test_unknown_ids_suggest_close_matches(offline):
     assert offline["calls"] == []
 
 
-def test_pushed_repo_of_another_owner_loads_from_cache(tmp_path, offline):
-    stylizer = sva.Stylizer(make_small_model(3), CAMELYON_MEAN, CAMELYON_STD, device="cpu")
+def test_pushed_repo_of_another_owner_loads_from_cache_with_its_settings(tmp_path, offline):
+    stylizer = sva.Stylizer(make_small_model(3), CAMELYON_MEAN, CAMELYON_STD, device="cpu", background="style")
     saved = hub.save_pretrained(stylizer, tmp_path / "ours")
     cache = tmp_path / "cache"
     add_snapshot(
@@ -155,6 +155,7 @@ def test_pushed_repo_of_another_owner_loads_from_cache(tmp_path, offline):
     loaded = sva.load_stylizer("someone/my-stylizer", cache_dir=cache, device="cpu")
     assert loaded.source == "someone/my-stylizer" and loaded.revision == MAIN_SHA
     assert_same_weights(loaded.model, state_of(stylizer.model))
+    assert loaded.background == "style"  # a radiograph checkpoint keeps stylising white where it was saved so
     with pytest.raises(hub.CheckpointNotCached, match="no local file or directory"):
         sva.load_stylizer("runs/not-there", cache_dir=cache)
 
@@ -178,8 +179,9 @@ def folder_bytes(directory: Path) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("where", ["a folder", "the bundled folder"])
 def test_every_save_path_writes_byte_identical_folders(monkeypatch, tmp_path, small_stylizer, where):
-    """One save path: the method, the function on a Stylizer and on its bare model (with its
-    statistics) write the same bytes, the card's load line included ('default' in the bundled folder)."""
+    """One save path: the method and the function on a Stylizer write the same bytes, the card's
+    load line included ('default' in the bundled folder); its bare model (with its statistics)
+    writes the same weights and config, less the Stylizer's settings, which a bare model has not."""
     target = tmp_path / "ckpt"
     if where == "the bundled folder":
         monkeypatch.setattr(bundled, "BUNDLED_WEIGHTS_DIR", target)
@@ -189,7 +191,13 @@ def test_every_save_path_writes_byte_identical_folders(monkeypatch, tmp_path, sm
     assert folder_bytes(target) == by_method
     mean, std = small_stylizer.mean.tolist(), small_stylizer.std.tolist()
     hub.save_pretrained(small_stylizer.model, target, mean=mean, std=std, metrics={"ssim": 0.9})
-    assert folder_bytes(target) == by_method
+    bare = folder_bytes(target)
+    assert bare["model.safetensors"] == by_method["model.safetensors"]
+    with_settings = json.loads(by_method["config.json"])
+    assert with_settings.pop("stylizer") == {
+        name: getattr(small_stylizer, name) for name in ("mode", "background", "colour_match")
+    }
+    assert json.loads(bare["config.json"]) == with_settings
     hint = "'default'" if where == "the bundled folder" else repr(str(target))
     assert f"load_stylizer({hint})" in by_method["README.md"].decode()
 

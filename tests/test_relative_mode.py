@@ -119,9 +119,10 @@ def test_every_front_end_passes_its_mode(small_stylizer, bank, histology_crops, 
 
 
 def test_load_stylizer_takes_the_mode(tmp_path, small_stylizer):
-    small_stylizer.save_pretrained(tmp_path / "ckpt")
-    assert sva.load_stylizer(str(tmp_path / "ckpt"), device="cpu").mode == "relative"
-    assert sva.load_stylizer(str(tmp_path / "ckpt"), device="cpu", mode="detail").mode == "detail"
+    small_stylizer.save_pretrained(tmp_path / "ckpt")  # a detail-mode stylizer: its folder records it
+    assert sva.load_stylizer(str(tmp_path / "ckpt"), device="cpu").mode == "detail"
+    assert sva.load_stylizer(str(tmp_path / "ckpt"), device="cpu", mode="relative").mode == "relative"
+    assert sva.load_stylizer(device="cpu").mode == "relative"  # the bundled default records none
 
 
 def test_the_model_refuses_a_style_count_that_is_not_k_per_content(model):

@@ -40,6 +40,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import torch
@@ -48,6 +49,7 @@ from .checkpoints import (
     BUNDLED_WEIGHTS_DIR,
     CONFIG_NAME,
     PICKLE_SUFFIXES,
+    STYLIZER_SETTINGS,
     WEIGHTS_NAME,
     CheckpointError,
     CorruptCheckpoint,
@@ -74,7 +76,7 @@ from .registry import (
     resolve_official,
     unknown_checkpoint,
 )
-from .stylizer import DEFAULT_BACKGROUND, DEFAULT_COLOUR_MATCH, DEFAULT_MODE, Stylizer
+from .stylizer import BACKGROUNDS, DEFAULT_BACKGROUND, DEFAULT_COLOUR_MATCH, DEFAULT_MODE, MODES, Stylizer
 
 __all__ = [
     "BUNDLED_WEIGHTS_DIR",
@@ -104,6 +106,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 REPO_ID = r"[\w.-]+/[\w.-]+"  # owner/name
+LIBRARY_SETTINGS = {"mode": DEFAULT_MODE, "background": DEFAULT_BACKGROUND, "colour_match": DEFAULT_COLOUR_MATCH}
 
 
 class CheckpointNotCached(CheckpointError, FileNotFoundError):
@@ -206,9 +209,8 @@ RUN_EXPORT = "final"
 """Where a training run folder keeps its export (``stylizing-vit-aug train`` writes it at the end)."""
 
 
-def _load_directory(
-    directory: Path, mean: Sequence[float] | None, std: Sequence[float] | None
-) -> tuple[StylizingViT, Sequence[float], Sequence[float]]:
+def _load_directory(directory: Path, mean: Sequence[float] | None, std: Sequence[float] | None) -> LoadedCheckpoint:
+    """The checkpoint folder ``directory`` (its source: the folder; callers name it as asked)."""
     weights = directory / WEIGHTS_NAME
     if not (weights.exists() or weights.is_symlink()) and (directory / RUN_EXPORT / WEIGHTS_NAME).is_file():
         logger.info("%s is a training run: loading its export, %s", directory, directory / RUN_EXPORT)
@@ -225,8 +227,9 @@ def _load_directory(
     config = read_config(config_path) if config_path.exists() or config_path.is_symlink() else None
     if config is None:
         mean, std = _stats(mean, std, None, f"{directory} (no config.json of ours)")
-        return load_model_file(weights, None), mean, std
+        return LoadedCheckpoint(load_model_file(weights, None), mean, std, str(directory))
     architecture = config_from_dict(config["architecture"], config_path)
+    settings = _recorded_settings(config.get(STYLIZER_SETTINGS), config_path)
     known = DatasetStats(config.get("mean"), config.get("std"))
     recorded = mean is None or std is None
     mean, std = _stats(mean, std, known, str(config_path))
@@ -235,7 +238,35 @@ def _load_directory(
             Normalization.checked(mean, std, architecture.in_chans, f"'mean'/'std' in {config_path}")
         except ValueError as error:
             raise CorruptCheckpoint(f"{error} Fix the file, or pass mean= and std=.") from None
-    return load_model_file(weights, architecture), mean, std
+    return LoadedCheckpoint(load_model_file(weights, architecture), mean, std, str(directory), settings=settings)
+
+
+SETTING_CHOICES: dict[str, tuple] = {"mode": MODES, "background": BACKGROUNDS, "colour_match": (True, False)}
+"""The Stylizer settings a checkpoint records (``Stylizer.save_pretrained``) and what each may be."""
+
+
+def _recorded_settings(recorded: Any, config_path: Path) -> dict[str, Any]:
+    """The settings in config.json, checked, so a bad value names the file and not a Stylizer
+    argument the user never passed. A setting this version does not know is ignored, with a
+    warning: a newer library may record more."""
+    if recorded is None:
+        return {}
+    if not isinstance(recorded, dict):
+        raise CorruptCheckpoint(f"'{STYLIZER_SETTINGS}' in {config_path} is {recorded!r}, not a mapping of "
+                                f"settings: fix the file, or delete the key (the library's defaults)")
+    settings = {}
+    for name, value in recorded.items():
+        if name not in SETTING_CHOICES:
+            logger.warning("%s records the setting %r, which this version does not know: ignoring it",
+                           config_path, name)
+        elif type(value) is not type(SETTING_CHOICES[name][0]) or value not in SETTING_CHOICES[name]:
+            raise CorruptCheckpoint(
+                f"'{STYLIZER_SETTINGS}.{name}' in {config_path} is {value!r}, not one of {SETTING_CHOICES[name]}: "
+                f"fix the file, or pass {name}= to load_stylizer"
+            )
+        else:
+            settings[name] = value
+    return settings
 
 
 def _looks_like_path(text: str) -> bool:
@@ -273,13 +304,15 @@ class CheckpointRequest:
 
 
 class LoadedCheckpoint(NamedTuple):
-    """A checkpoint source's answer: the network, its statistics and its provenance."""
+    """A checkpoint source's answer: the network, its statistics, its provenance and the Stylizer
+    settings it records (``{}``: the library's defaults)."""
 
     model: StylizingViT
     mean: Sequence[float]
     std: Sequence[float]
     source: str
     revision: str | None = None
+    settings: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -306,7 +339,7 @@ def _load_bundled(request: CheckpointRequest) -> LoadedCheckpoint:
             "then cached), or your own: load_stylizer('path/to/saved_dir') or "
             "load_stylizer('weights.safetensors', mean=..., std=...)"
         )
-    return LoadedCheckpoint(*_load_directory(BUNDLED_WEIGHTS_DIR, request.mean, request.std), DEFAULT_ALIAS)
+    return _load_directory(BUNDLED_WEIGHTS_DIR, request.mean, request.std)._replace(source=DEFAULT_ALIAS)
 
 
 def _refuse_pickle(request: CheckpointRequest) -> LoadedCheckpoint:
@@ -314,7 +347,7 @@ def _refuse_pickle(request: CheckpointRequest) -> LoadedCheckpoint:
 
 
 def _load_local_directory(request: CheckpointRequest) -> LoadedCheckpoint:
-    return LoadedCheckpoint(*_load_directory(request.path, request.mean, request.std), str(request.path.resolve()))
+    return _load_directory(request.path, request.mean, request.std)._replace(source=str(request.path.resolve()))
 
 
 def _exists(request: CheckpointRequest) -> bool:
@@ -358,7 +391,7 @@ def _load_hub_repo(request: CheckpointRequest) -> LoadedCheckpoint:
     weights = request.download(request.text, WEIGHTS_NAME, local)
     request.download(request.text, CONFIG_NAME, local)
     found = _load_directory(weights.parent, request.mean, request.std)
-    return LoadedCheckpoint(*found, request.text, _snapshot_revision(weights, request.revision))
+    return found._replace(source=request.text, revision=_snapshot_revision(weights, request.revision))
 
 
 # The sources load_stylizer accepts, in order of precedence: the first whose `matches` is true
@@ -385,16 +418,18 @@ def load_stylizer(
     dtype: torch.dtype | None = None,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
-    mode: str = DEFAULT_MODE,
-    background: str = DEFAULT_BACKGROUND,
-    colour_match: bool = DEFAULT_COLOUR_MATCH,
+    mode: str | None = None,
+    background: str | None = None,
+    colour_match: bool | None = None,
 ) -> Stylizer:
     """A ready :class:`Stylizer` from the bundled default, an official id, a Hub repo or a file.
 
-    ``mode``, ``background`` and ``colour_match`` are the engine's (see :class:`Stylizer`): by
-    default near-white glass keeps its pixels (``background="style"`` stylises every pixel as the
-    paper does), and the styled pixels take the style's colour distribution after the network's
-    change (``colour_match=False``: the network's change alone, as in the paper).
+    ``mode``, ``background`` and ``colour_match`` are the engine's (see :class:`Stylizer`). Each
+    left as None is what the checkpoint records (a folder saved by ``Stylizer.save_pretrained``
+    records its Stylizer's), else the library's default: ``"relative"``; near-white glass keeps
+    its pixels (``background="style"`` stylises every pixel as the paper does); and the styled
+    pixels take the style's colour distribution after the network's change (``colour_match=False``:
+    the network's change alone, as in the paper).
 
     ``mean``/``std`` override the recorded statistics and are required where none are known
     (a bare .safetensors file; the ddi and cholec80 checkpoints). ``stylizer.source`` and
@@ -409,9 +444,11 @@ def load_stylizer(
     if entry is None:
         raise unknown_checkpoint(request.text)
     found = entry.load(request)
+    asked = {"mode": mode, "background": background, "colour_match": colour_match}
+    settings = {**LIBRARY_SETTINGS, **found.settings, **{k: v for k, v in asked.items() if v is not None}}
     stylizer = Stylizer(
-        found.model, found.mean, found.std, device=device, dtype=dtype, mode=mode, background=background,
-        colour_match=colour_match, source=found.source, revision=found.revision,
+        found.model, found.mean, found.std, device=device, dtype=dtype, **settings,
+        source=found.source, revision=found.revision,
     )
     logger.info("loaded %s", stylizer)
     return stylizer

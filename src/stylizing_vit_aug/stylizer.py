@@ -590,9 +590,12 @@ class Stylizer:
 
     def save_pretrained(self, directory: str | os.PathLike, **kwargs: Any) -> Path:
         """Write model.safetensors, config.json and a model card (see :func:`hub.save_pretrained`
-        for the keyword arguments); ``load_stylizer(directory)`` loads it back."""
+        for the keyword arguments); ``load_stylizer(directory)`` loads it back, with this
+        Stylizer's mode, background and colour_match."""
         mean, std = kwargs.pop("mean", None), kwargs.pop("std", None)
+        settings = {"mode": self.mode, "background": self.background, "colour_match": self.colour_match}
         return write_checkpoint(
             self.model, directory, mean=self.mean.cpu() if mean is None else mean,
-            std=self.std.cpu() if std is None else std, source=self.source, revision=self.revision, **kwargs,
+            std=self.std.cpu() if std is None else std, source=self.source, revision=self.revision,
+            settings=settings, **kwargs,
         )

@@ -48,6 +48,14 @@ def _training_lines(provenance: dict[str, Any]) -> list[str]:
     return origin + ([""] if origin else []) + training_lines
 
 
+def _settings_line(settings: dict[str, Any] | None) -> str:
+    """What ``load_stylizer`` applies unless told otherwise: the saving Stylizer's settings."""
+    if not settings:
+        return "It stylises with the library's default settings."
+    given = ", ".join(f"`{k}={v!r}`" for k, v in settings.items())
+    return f"It stylises with {given} (saved with it); pass another value to `load_stylizer` to change one."
+
+
 def _metric_lines(metrics: dict[str, Any] | None) -> list[str]:
     if not metrics:
         return ["None recorded."]
@@ -95,6 +103,8 @@ import stylizing_vit_aug as sva
 stylizer = sva.load_stylizer({load_hint!r})
 stylized = stylizer(images, styles)
 ```
+
+{_settings_line(config.get("stylizer"))}
 
 ## Training
 

@@ -26,6 +26,8 @@ WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 CARD_NAME = "README.md"
 FORMAT_VERSION = 1
+STYLIZER_SETTINGS = "stylizer"
+"""config.json's key for the saving Stylizer's settings (absent: the library's defaults)."""
 MAX_CONFIG_BYTES = 2**20  # ours are about 1 kB; a training record with metrics stays far below
 
 
@@ -84,12 +86,15 @@ def write_checkpoint(
     metrics: Mapping[str, Any] | None = None,
     half: bool = False,
     load_hint: str | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write model.safetensors, config.json and a README.md model card into ``directory``, atomically.
 
     ``load_hint`` is the source the card tells readers to load (default: :func:`~.bundled.card_load_hint`,
-    the directory, or ``"default"`` for the bundled folder). Every save path ends here, so
-    ``Stylizer.save_pretrained`` and ``hub.save_pretrained`` write the same bytes.
+    the directory, or ``"default"`` for the bundled folder). ``settings`` are the saving Stylizer's
+    (mode, background, colour_match), which ``load_stylizer`` takes as the checkpoint's defaults:
+    a checkpoint for radiographs saved with ``background="style"`` loads with it. Every save path
+    ends here, so ``Stylizer.save_pretrained`` and ``hub.save_pretrained`` write the same bytes.
     """
     from safetensors.torch import save_file
 
@@ -111,6 +116,7 @@ def write_checkpoint(
         "library_version": __version__,
         "format_version": FORMAT_VERSION,
         "dtype": "float16" if half else "float32",
+        **({STYLIZER_SETTINGS: dict(settings)} if settings else {}),
         "provenance": {
             "source": source,
             "revision": revision,

@@ -59,9 +59,10 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) to pin")
     group.add_argument("--device", type=device_argument, default=None,
                        help="cpu, cuda, cuda:1, mps ... (default: cuda when available)")
-    group.add_argument("--mode", choices=MODES, default=DEFAULT_MODE,
-                       help="relative: the style's change minus the network's own change, anatomy kept exactly "
-                       "(default); detail: the network's change, full-resolution structure kept; resize: plain resize")
+    group.add_argument("--mode", choices=MODES, default=None,
+                       help="relative: the style's change minus the network's own change, anatomy kept exactly; "
+                       "detail: the network's change, full-resolution structure kept; resize: plain resize "
+                       f"(default: the mode the checkpoint records, else {DEFAULT_MODE})")
     group.add_argument("--mean", type=float, nargs=3, default=None, metavar=("R", "G", "B"),
                        help="normalisation mean (0-1) for a bare .safetensors file without statistics")
     group.add_argument("--std", type=float, nargs=3, default=None, metavar=("R", "G", "B"),
@@ -110,7 +111,7 @@ class CheckpointChoice:
     checkpoint: str | None
     revision: str | None
     device: str | None
-    mode: str
+    mode: str | None  # None: the checkpoint's recorded mode, else the library's default
     mean: Sequence[float] | None
     std: Sequence[float] | None
 

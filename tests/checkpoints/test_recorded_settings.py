@@ -1,0 +1,112 @@
+"""A saved Stylizer's mode, background and colour_match come back with its checkpoint: what
+``load_stylizer`` is not told, the folder decides; what it is told wins; a folder without them
+(older, or a bare model's) gets the library's defaults; a bad value names the file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import stylizing_vit_aug as sva
+from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+from stylizing_vit_aug import hub
+from stylizing_vit_aug.commands.common import CheckpointChoice, add_checkpoint_arguments
+
+CHOICES = {"mode": ("relative", "detail", "resize"), "background": ("keep", "style"), "colour_match": (True, False)}
+LIBRARY_DEFAULTS = {"mode": "relative", "background": "keep", "colour_match": True}
+
+
+def _settings_of(stylizer: sva.Stylizer) -> dict:
+    return {name: getattr(stylizer, name) for name in CHOICES}
+
+
+def _saved(directory: Path, **settings) -> Path:
+    stylizer = sva.Stylizer(make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu", **settings)
+    return stylizer.save_pretrained(directory)
+
+
+def _edit_config(directory: Path, edit) -> None:
+    path = directory / "config.json"
+    config = json.loads(path.read_text())
+    edit(config)
+    path.write_text(json.dumps(config))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    saved=st.fixed_dictionaries({name: st.sampled_from(values) for name, values in CHOICES.items()}),
+    asked=st.fixed_dictionaries({name: st.sampled_from((None, *values)) for name, values in CHOICES.items()}),
+)
+def test_what_load_stylizer_is_not_told_the_checkpoint_decides(tmp_path_factory, saved, asked):
+    directory = _saved(tmp_path_factory.mktemp("ckpt"), **saved)
+    loaded = hub.load_stylizer(directory, device="cpu", **asked)
+    assert _settings_of(loaded) == {name: saved[name] if asked[name] is None else asked[name] for name in CHOICES}
+
+
+def test_a_folder_without_settings_loads_with_the_library_defaults(tmp_path):
+    model = make_small_model()
+    hub.save_pretrained(model, tmp_path / "bare", mean=CAMELYON_MEAN, std=CAMELYON_STD)
+    assert "stylizer" not in json.loads((tmp_path / "bare" / "config.json").read_text())
+    assert _settings_of(hub.load_stylizer(tmp_path / "bare", device="cpu")) == LIBRARY_DEFAULTS
+    assert _settings_of(sva.load_stylizer(device="cpu")) == LIBRARY_DEFAULTS  # the bundled default records none
+
+
+def test_the_settings_survive_a_second_save_and_show_on_the_card(tmp_path):
+    first = _saved(tmp_path / "first", mode="resize", colour_match=False)
+    hub.load_stylizer(first, device="cpu").save_pretrained(tmp_path / "second")
+    assert _settings_of(hub.load_stylizer(tmp_path / "second", device="cpu")) == {
+        "mode": "resize", "background": "keep", "colour_match": False,
+    }
+    card = (tmp_path / "second" / "README.md").read_text()
+    assert "`mode='resize'`" in card and "`colour_match=False`" in card
+
+
+@pytest.mark.parametrize(("name", "value"), [("mode", "fast"), ("background", "white"), ("colour_match", "yes"),
+                                             ("colour_match", 1), ("mode", None)])
+def test_a_bad_recorded_setting_names_the_file_and_the_fix(tmp_path, name, value):
+    directory = _saved(tmp_path / "ckpt")
+    _edit_config(directory, lambda config: config["stylizer"].update({name: value}))
+    with pytest.raises(hub.CorruptCheckpoint, match=rf"'stylizer\.{name}' in .*config\.json is .*pass {name}="):
+        hub.load_stylizer(directory, device="cpu")
+
+
+def test_settings_that_are_not_a_mapping_are_refused(tmp_path):
+    directory = _saved(tmp_path / "ckpt")
+    _edit_config(directory, lambda config: config.update({"stylizer": ["detail"]}))
+    with pytest.raises(hub.CorruptCheckpoint, match="not a mapping of settings"):
+        hub.load_stylizer(directory, device="cpu")
+
+
+def test_a_setting_a_newer_version_records_is_ignored_with_a_warning(tmp_path, caplog):
+    directory = _saved(tmp_path / "ckpt", mode="detail")
+    _edit_config(directory, lambda config: config["stylizer"].update({"sharpness": 2}))
+    with caplog.at_level(logging.WARNING, logger="stylizing_vit_aug.hub"):
+        loaded = hub.load_stylizer(directory, device="cpu")
+    assert loaded.mode == "detail" and "'sharpness'" in caplog.text
+
+
+@pytest.mark.parametrize(("argv", "mode"), [([], "detail"), (["--mode", "resize"], "resize")])
+def test_the_cli_uses_the_recorded_mode_unless_given_one(tmp_path, argv, mode):
+    directory = _saved(tmp_path / "ckpt", mode="detail")
+    parser = argparse.ArgumentParser()
+    add_checkpoint_arguments(parser)
+    args = parser.parse_args(["--checkpoint", str(directory), "--device", "cpu", *argv])
+    assert CheckpointChoice.from_args(args).load().mode == mode
+
+
+def test_recorded_settings_change_what_a_loaded_stylizer_does(tmp_path):
+    # not just attributes: a folder saved with background="style" stylises white glass
+    directory = _saved(tmp_path / "ckpt", mode="detail", background="style", colour_match=False)
+    white = torch.ones(1, 3, 32, 32)
+    style = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    as_saved = hub.load_stylizer(directory, device="cpu", dtype=torch.float32)(white, style)
+    told_to_keep = hub.load_stylizer(directory, device="cpu", dtype=torch.float32, background="keep")(white, style)
+    assert torch.equal(told_to_keep, white)
+    assert not torch.equal(as_saved, white)
