@@ -96,6 +96,20 @@ def test_pil_modes_are_converted_once_and_said_once(small_stylizer_module, caplo
     assert small_stylizer_module(base, _rgba(1)[..., :3], strength=0).tobytes() == base.tobytes()  # exact
 
 
+@pytest.mark.parametrize(("peak", "warned"), [(4095, True), (1000, True), (4096, False), (65535, False)])
+def test_uint16_images_that_look_12_bit_are_said_once(small_stylizer_module, caplog, monkeypatch, peak, warned):
+    # read on 0-65535 they are nearly black: say so, and how to pass 12-bit data
+    monkeypatch.setattr(kinds, "_told", set())
+    image = (np.linspace(0, 1, 32 * 32 * 3).reshape(32, 32, 3) * peak).astype(np.uint16)
+    with caplog.at_level(logging.WARNING):
+        small_stylizer_module(image, _rgba(1)[..., :3])
+        small_stylizer_module(image, _rgba(1)[..., :3])
+    said = [r.getMessage() for r in caplog.records if "12-bit" in r.getMessage()]
+    assert len(said) == (1 if warned else 0)
+    if warned:
+        assert "value_range=(0, 4095)" in said[0] and "/ 4095" in said[0]
+
+
 def test_batch_info_rows_carries_the_alpha_of_those_rows():
     batch = torch.from_numpy(np.stack([_rgba(0), _rgba(1), _rgba(2)])).permute(0, 3, 1, 2)
     values, info = to_batch(batch)

@@ -177,7 +177,20 @@ def test_value_range_handles_float_0_255_after_loadimage(small_stylizer, bank, c
         assert type(out) is type(image) and out.dtype == image.dtype
         np.testing.assert_allclose(np.asarray(out), expected * 255, atol=1e-3)
     uint8 = RandStylize(small_stylizer, bank, prob=1.0, value_range=(0, 255)).set_random_state(0)(chw)
-    assert uint8.dtype == np.uint8  # integers always use their type's range
+    assert uint8.dtype == np.uint8  # an integer image comes back in its dtype
+
+
+@pytest.mark.parametrize(("dtype", "high"), [(np.uint16, 4095), (np.uint16, 1023), (np.uint8, 255)])
+def test_value_range_applies_to_integer_images_too(small_stylizer, bank, chw, dtype, high):
+    # 12-bit (or 10-bit) data held in uint16: stylised on its own range, not the type's 0-65535
+    image = np.round(chw.astype(np.float64) / 255 * high).astype(dtype)
+    out = RandStylize(small_stylizer, bank, prob=1.0, value_range=(0, high)).set_random_state(0)(image)
+    as_floats = RandStylize(small_stylizer, bank, prob=1.0).set_random_state(0)(image.astype(np.float32) / high)
+    assert out.dtype == dtype and out.shape == image.shape
+    assert out.max() <= high and not np.array_equal(out, image)
+    np.testing.assert_array_equal(out, np.clip(np.rint(as_floats * high), 0, high))  # float32, as it runs
+    with pytest.raises(ValueError, match="outside value_range"):  # values beyond the range are an error
+        RandStylize(small_stylizer, bank, prob=1.0, value_range=(0, high // 2))(image)
 
 
 def test_mode_is_passed_to_the_stylizer(small_stylizer, bank, chw):

@@ -85,6 +85,10 @@ class BatchInfo:
 _told: set[str] = set()
 
 
+TWELVE_BIT_MAX = 4095
+"""The largest 12-bit value: uint16 images that stay at or below it are most likely 12-bit data."""
+
+
 def log_once(key: str, message: str, *args: Any, level: int = logging.WARNING) -> None:
     """Log ``message`` the first time ``key`` is seen in this process (a DataLoader worker logs
     it once, not once per image)."""
@@ -224,6 +228,13 @@ def _numpy_to_batch(images: np.ndarray, what: str, kind: str = "numpy") -> tuple
         batch, alpha = batch[..., : ALPHA_CHANNELS[channels]], batch[..., ALPHA_CHANNELS[channels] :]
     info = BatchInfo("numpy", batched, images.dtype, batch.shape[-1], height, width, None, squeeze, alpha=alpha)
     if batch.dtype == np.uint16:  # torch has no arithmetic on uint16: scale in numpy
+        if 0 < batch.max() <= TWELVE_BIT_MAX:
+            log_once(
+                "uint16:12-bit", "%s: uint16 values that all lie in 0–%d (12-bit data?) are read on the 16-bit "
+                "scale 0–65535, where they are nearly black, and the result spans that scale. For 12-bit "
+                "data pass floats scaled to 0–1 (image / %d), or RandStylize(value_range=(0, %d))",
+                what, TWELVE_BIT_MAX, TWELVE_BIT_MAX, TWELVE_BIT_MAX,
+            )
         return torch.from_numpy(batch.astype(np.float32) / 65535).permute(0, 3, 1, 2), info
     if not (batch.flags.writeable and batch.flags.c_contiguous):
         batch = np.array(batch)  # torch.from_numpy needs writable, contiguous memory

@@ -69,11 +69,12 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
             cached whole style.
         mode: ``"relative"``, ``"detail"`` or ``"resize"`` (None: the stylizer's own mode).
         revision: revision pin of a source string.
-        value_range: the intensity range of float images, e.g. ``(0, 255)`` after ``LoadImage``
-            of 8-bit files. None (default): float images must lie in 0–1; guessing the range
-            from the values would misread a pale patch, so a float image outside 0–1 is an error
-            that says what to pass. Integer images always use their type's range (uint8 0–255,
-            uint16 0–65535 for numpy).
+        value_range: the intensity range of the images: ``(0, 255)`` for float images after
+            ``LoadImage`` of 8-bit files, ``(0, 4095)`` for 12-bit data held in uint16. None
+            (default): float images must lie in 0–1 (guessing the range from the values would
+            misread a pale patch, so a float image outside it is an error that says what to
+            pass) and integer images use their type's range (uint8 0–255, uint16 0–65535).
+            Integer images come back rounded and clipped to the range, in their dtype.
 
     Input: ``(C, H, W)`` with 1 or 3 channels, as a numpy array, a torch tensor or a
     ``MetaTensor``. Output: the same type, dtype, shape and device; a ``MetaTensor`` keeps its
@@ -140,10 +141,11 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
         is_numpy = isinstance(image, np.ndarray)
         is_float = np.issubdtype(image.dtype, np.floating) if is_numpy else image.is_floating_point()
         values = image
-        if is_float and self.value_range is not None:
+        if self.value_range is not None:
             low, high = self.value_range
-            values = (image - low) / (high - low)
-        if is_float:
+            floats = image if is_float else (image.astype(np.float32) if is_numpy else image.float())
+            values = (floats - low) / (high - low)
+        if is_float or self.value_range is not None:
             self._check_range(torch.from_numpy(np.array(values)) if is_numpy else values)  # a copy: any strides
         styles = self._seeded_style(self._style_seed)  # the same style until the next randomize
         if is_numpy:  # the stylizer's numpy images are channels-last: hand it a view
@@ -151,11 +153,8 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
             out = np.ascontiguousarray(np.moveaxis(out, -1, 0))
         else:
             out = self.stylizer(values, styles, self._strength, mode=self.mode)
-        if is_float and self.value_range is not None:
-            low, high = self.value_range
-            out = out.astype(np.float32) if is_numpy else out.float()
-            out = out * (high - low) + low
-            out = out.astype(image.dtype) if is_numpy else out.to(image.dtype)
+        if self.value_range is not None:
+            out = _in_range(out, self.value_range, image.dtype, is_float)
         return out
 
     def _check_range(self, values01: torch.Tensor) -> None:
@@ -179,6 +178,18 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
                 f"RandStylize got float images with values in {found}. If NormalizeIntensity or "
                 "another rescaling runs before it, put RandStylize first."
             ) from None
+
+
+def _in_range(
+    out01: np.ndarray | torch.Tensor, value_range: tuple[float, float], dtype: Any, is_float: bool
+) -> np.ndarray | torch.Tensor:
+    """Stylised 0–1 values back in ``value_range`` and ``dtype`` (integers rounded and clipped)."""
+    low, high = value_range
+    is_numpy = isinstance(out01, np.ndarray)
+    out = (out01.astype(np.float32) if is_numpy else out01.float()) * (high - low) + low
+    if not is_float:
+        out = np.clip(np.rint(out), low, high) if is_numpy else out.round().clamp(low, high)
+    return out.astype(dtype) if is_numpy else out.to(dtype)
 
 
 class RandStylized(RandomizableTransform, MapTransform):
