@@ -279,6 +279,26 @@ def test_bad_arguments_are_clear(small_stylizer, bank):
             torch.rand(2, 1, 32, 32))
 
 
+def test_what_a_classifier_returns_is_checked_with_the_fix(small_stylizer, bank, images):
+    net = ColourNet()
+    single_logit = StyleTTA(lambda x: net(x)[:, :1], small_stylizer, bank, n_styles=1)
+    with pytest.raises(ValueError, match="two or more classes.*activation='sigmoid'"):
+        single_logit(images)  # a softmax over one class would be 1.0 for every input
+    binary = StyleTTA(lambda x: net(x)[:, :1], small_stylizer, bank, n_styles=1, activation="sigmoid", merge="mean")
+    probs = binary(images.float() / 255)  # float in: the logits do not saturate
+    assert probs.shape == (len(images), 1) and ((probs > 0) & (probs < 1)).all()
+    wrong = ((lambda x: {"logits": net(x)}, r"model\(x\)\.logits"), (lambda x: (net(x),), r"model\(x\)\[0\]"))
+    for wrapped, fix in wrong:
+        with pytest.raises(TypeError, match=f"must return a tensor of logits, got .*{fix}"):
+            StyleTTA(wrapped, small_stylizer, bank, n_styles=1)(images)
+
+
+def test_a_bank_that_is_not_a_stylebank_is_refused_when_made(small_stylizer):
+    styles = [torch.rand(3, 32, 32)]  # style images, where a bank is due
+    with pytest.raises(TypeError, match=r"must be a StyleBank, got list.*StyleBank\.from_images"):
+        StyleTTA(ColourNet(), small_stylizer, styles, n_styles=1)
+
+
 def test_auto_gives_grey_inputs_the_network_views(small_stylizer, bank):
     grey = torch.rand(2, 1, 32, 32, generator=torch.Generator().manual_seed(0))
     tta = StyleTTA(ColourNet(), small_stylizer, bank, n_styles=2, styles=[3, 4])

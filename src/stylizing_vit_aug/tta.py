@@ -33,7 +33,7 @@ stylizer and redoes it for the classifier, so each view is normalised exactly li
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -59,6 +59,10 @@ TRANSFERS = ("auto", "stain+network", "stain", "network")
 ACTIVATIONS = ("softmax", "sigmoid", "none")
 STYLE_CHOICES = ("random", "fixed", "nearest")
 _LOG_FLOOR = 1e-12
+
+
+BANK_METHODS = ("__len__", "sample", "stream", "color_stats", "style_images")
+"""What :class:`BankLike` asks of a bank, checked when a StyleTTA is made."""
 
 
 class BankLike(Protocol):
@@ -99,6 +103,19 @@ class TTAOutput:
     style_indices: torch.Tensor
 
 
+def _logits(output: Any) -> torch.Tensor:
+    """The classifier's output as a tensor, or an error that says how to get one (a model that
+    returns a dict, a tuple or a Hugging Face ``ModelOutput`` needs a wrapper)."""
+    if isinstance(output, torch.Tensor):
+        return output
+    hint = ""
+    if isinstance(output, Mapping) or hasattr(output, "logits"):
+        hint = ": wrap it so it returns the logits, e.g. classifier=lambda x: model(x).logits (or ['logits'])"
+    elif isinstance(output, (tuple, list)):
+        hint = ": wrap it so it returns the logits tensor, e.g. classifier=lambda x: model(x)[0]"
+    raise TypeError(f"the classifier must return a tensor of logits, got {type(output).__name__}{hint}")
+
+
 def _check_views(
     n_styles: Any, include_original: bool, merge: Any, activation: Any, chunk_size: Any
 ) -> None:
@@ -124,6 +141,12 @@ def _bank_stylizer(stylizer: Stylizer | None, bank: BankLike | None, n_styles: i
     """The stylizer of the views (default: the bank's), refused if the bank was encoded by another."""
     if bank is None and n_styles > 0:
         raise ValueError("StyleTTA needs a StyleBank of training-domain styles (or n_styles=0)")
+    lacking = [name for name in BANK_METHODS if not callable(getattr(bank, name, None))]
+    if bank is not None and lacking:
+        raise TypeError(
+            f"StyleTTA's bank must be a StyleBank, got {type(bank).__name__} (it has no {', '.join(lacking)}); "
+            "make one from style images with sva.StyleBank.from_images(images, stylizer)"
+        )
     bank_stylizer = getattr(bank, "stylizer", None)
     stylizer = stylizer if stylizer is not None else bank_stylizer
     if stylizer is None and n_styles > 0:
@@ -332,18 +355,16 @@ class StyleTTA(nn.Module):
     # -- prediction ----------------------------------------------------------------------------
     def _classify(self, views: torch.Tensor) -> torch.Tensor:
         step = self.chunk_size or views.shape[0]
-        outputs = [self.classifier(views[i : i + step]) for i in range(0, views.shape[0], step)]
+        outputs = [_logits(self.classifier(views[i : i + step])) for i in range(0, views.shape[0], step)]
         return self._activate(torch.cat(outputs, dim=0))
 
     def _activate(self, logits: torch.Tensor) -> torch.Tensor:
-        if not isinstance(logits, torch.Tensor):
-            raise TypeError(f"the classifier must return a tensor, got {type(logits).__name__}")
         logits = logits.float()
         if self.activation == "softmax":
-            if logits.dim() < 2:
+            if logits.dim() < 2 or logits.shape[1] == 1:  # a softmax over one class is 1 for every input
                 raise ValueError(
-                    f"activation='softmax' needs a class dimension, the classifier returned shape "
-                    f"{tuple(logits.shape)}; use activation='sigmoid' for one logit per input"
+                    f"activation='softmax' needs two or more classes on dim 1, the classifier returned shape "
+                    f"{tuple(logits.shape)}; use activation='sigmoid' for one logit per input (binary)"
                 )
             return logits.softmax(dim=1)
         if self.activation == "sigmoid":
