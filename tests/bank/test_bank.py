@@ -162,6 +162,23 @@ def test_sampling_statistics_and_determinism(small_stylizer):
     assert not torch.equal(draw("balanced", 7), draw("balanced", 8))
 
 
+def test_content_domains_the_bank_does_not_know_are_said_once(small_stylizer, caplog, monkeypatch):
+    # integer labels for a bank built from folders: "another domain" cannot be told, and that is said
+    from stylizing_vit_aug.images import kinds
+
+    monkeypatch.setattr(kinds, "_told", set())
+    images = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+    bank = StyleBank.from_images(images, small_stylizer, domains=["lab_a", "lab_a", "lab_b", "lab_b"], encode=False)
+    with caplog.at_level("WARNING", logger="stylizing_vit_aug.bank.sampling"):
+        bank.sample(2, strategy="other_domain", content_domains=["lab_a", 7])  # one known: nothing to say
+        assert not caplog.records
+        for _ in range(2):
+            bank.sample(3, strategy="other_domain", content_domains=[0, 1, 0])
+    (record,) = caplog.records
+    assert "['0', '1']" in record.getMessage() and "['lab_a', 'lab_b']" in record.getMessage()
+    assert "domains=" in record.getMessage()
+
+
 def test_style_images_crops_and_color_stats(crops_bank):
     whole = crops_bank.style_images([0, 1])
     assert whole.shape == (2, 3, 32, 32) and whole.dtype == torch.float32

@@ -3,10 +3,15 @@ each content's. Pure index arithmetic on the domain labels; no images or streams
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 import torch
+
+from ..images import log_once
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["STRATEGIES", "DomainIndex", "check_strategy", "draw_styles", "strategy_name"]
 
@@ -41,6 +46,19 @@ def label_of(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value)
+
+
+def _say_unknown_domains(labels: Sequence[str], names: Sequence[str]) -> None:
+    """Once per process: a batch none of whose domains the bank has draws from every domain, its
+    contents' own included if they are the bank's labs under other names (integer labels for a
+    bank built from folders): what was meant by "another domain" cannot be told apart."""
+    shown = sorted(set(labels))
+    log_once(
+        "other_domain:unknown", "none of the content domains %s is one of the bank's domains %s, so every style "
+        "counts as another domain's; if they name the same labs differently (e.g. integer labels for a bank "
+        "built from folders), pass the bank's names as domains=", shown[:5] + ["..."] * (len(shown) > 5),
+        list(names)[:5] + ["..."] * (len(names) > 5), log=logger,
+    )
 
 
 class DomainIndex:
@@ -83,6 +101,8 @@ def draw_styles(
         labels = [label_of(d) for d in content_domains]
         own = torch.tensor([names.index(label) if label in names else -1 for label in labels], dtype=torch.long)
         known = own >= 0
+        if n and not bool(known.any()):
+            _say_unknown_domains(labels, names)
         if bool(known.any()) and len(names) < 2:
             raise ValueError(f"the bank has one domain ({names[0]!r}): there is no other domain to sample")
         choices = torch.where(known, len(names) - 1, len(names))

@@ -89,12 +89,14 @@ TWELVE_BIT_MAX = 4095
 """The largest 12-bit value: uint16 images that stay at or below it are most likely 12-bit data."""
 
 
-def log_once(key: str, message: str, *args: Any, level: int = logging.WARNING) -> None:
-    """Log ``message`` the first time ``key`` is seen in this process (a DataLoader worker logs
-    it once, not once per image)."""
+def log_once(
+    key: str, message: str, *args: Any, level: int = logging.WARNING, log: logging.Logger = logger
+) -> None:
+    """Log ``message`` to ``log`` the first time ``key`` is seen in this process (a DataLoader
+    worker logs it once, not once per image)."""
     if key not in _told:
         _told.add(key)
-        logger.log(level, message, *args)
+        log.log(level, message, *args)
 
 
 def _alpha_note(kind: str) -> None:
