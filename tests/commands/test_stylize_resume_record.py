@@ -193,3 +193,33 @@ def test_an_interrupted_overwrite_keeps_the_old_rows_of_the_outputs_it_did_not_r
     assert "2 of the 3 existing outputs were made with other settings" in capsys.readouterr().err
     rows = _by_output(out / "stylize_log.csv")
     assert [rows[f"img{i:02d}.png"]["strength"] for i in range(4)] == ["0.5", "0.5", "1", "1"]
+
+
+def test_an_output_that_does_not_read_back_whole_is_made_again(tmp_path, run_in, capsys):
+    # ours are written atomically: an empty or truncated file was damaged since, and is not done
+    out = tmp_path / "out"
+    assert run_in(out) == 0
+    images = _images(out)
+    names = sorted(images)
+    (out / names[0]).write_bytes(b"")
+    (out / names[1]).write_bytes(images[names[1]][: len(images[names[1]]) // 2])
+    capsys.readouterr()
+    assert run_in(out) == 0
+    assert _images(out) == images  # remade, byte for byte as before
+    assert capsys.readouterr().err.count("made again") == 2
+    assert {row["output"] for row in read_stylize_log(out / "stylize_log.csv")} >= set(names)
+
+
+@pytest.mark.parametrize("content", ["my notes\n", "a,b\n1,2\n"])
+def test_a_log_path_holding_something_else_is_refused_before_any_work(tmp_path, run_in, capsys, content):
+    notes = tmp_path / "notes.csv"
+    notes.write_text(content)
+    assert run_in(tmp_path / "out", "--log", str(notes)) == 2
+    assert notes.read_text() == content  # never replaced
+    assert "is not a stylize record" in capsys.readouterr().err
+    assert not _images(tmp_path / "out")
+    (tmp_path / "a-folder").mkdir()
+    assert run_in(tmp_path / "out", "--log", str(tmp_path / "a-folder")) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert run_in(tmp_path / "out", "--log", str(tmp_path / "run.csv")) == 0  # a new file, then the same one
+    assert run_in(tmp_path / "out", "--log", str(tmp_path / "run.csv")) == 0

@@ -22,7 +22,7 @@ from pathlib import Path
 from .._atomic import write_atomically
 
 __all__ = [
-    "FIELDS", "LOG_NAME", "SETTINGS", "LogWriter", "collect_log", "is_unknown", "part_path", "read_log",
+    "FIELDS", "LOG_NAME", "SETTINGS", "LogWriter", "collect_log", "is_unknown", "log_refusal", "part_path", "read_log",
     "replace_log", "unknown_row",
 ]
 
@@ -43,6 +43,25 @@ def unknown_row(source: str, output: str) -> dict[str, str]:
 def is_unknown(row: dict[str, str]) -> bool:
     """Whether ``row`` is an output's row with no record of its settings (see :func:`unknown_row`)."""
     return bool(row["output"]) and not row["error"] and not any(row[field] for field in SETTINGS)
+
+
+def log_refusal(path: Path) -> str | None:
+    """Why ``path`` cannot be this run's record (None: it can): a folder, or a file of something
+    else, which writing the record would replace. An empty file holds nothing to lose."""
+    if path.is_dir():
+        return f"--log {path} is a folder; pass a file path (default: {LOG_NAME} in the output folder)"
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    header = _csv_line().decode("utf-8").strip()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            first = handle.readline(len(header) + 2).strip()
+    except (OSError, UnicodeDecodeError) as error:
+        return f"--log {path} cannot be read as a stylize record ({error}); pass another path"
+    if first != header:
+        return (f"--log {path} exists and is not a stylize record (its first line is {first[:60]!r}), so the run "
+                "would replace it: pass another path, or move the file away")
+    return None
 
 
 def read_log(path: Path) -> dict[str, dict[str, str]]:

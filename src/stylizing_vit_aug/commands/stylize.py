@@ -62,6 +62,7 @@ from ._stylize_record import (
     LOG_NAME,
     LogWriter,
     collect_log,
+    log_refusal,
     part_path,
     replace_log,
 )
@@ -176,10 +177,13 @@ class StylizePlan:
             raise CLIError(f"the output folder {args.output} must not be the input folder or inside it")
         if not 0 <= args.quality <= 100:
             raise CLIError(f"--quality must lie in 0..100, got {args.quality}")
+        log = args.log or args.output / LOG_NAME
+        if refusal := log_refusal(log):
+            raise CLIError(refusal)
         ranks = Ranks.from_environment()
         checkpoint = dataclasses.replace(CheckpointChoice.from_args(args), device=ranks.device(args.device))
         return cls(
-            tuple(inputs), root, args.output, args.log or args.output / LOG_NAME, args.style, args.bank,
+            tuple(inputs), root, args.output, log, args.style, args.bank,
             args.styles_dir, args.strength, args.seed, args.styles_per_image, args.batch_size, args.ext,
             args.quality, args.overwrite, args.on_error, checkpoint, ranks,
         )
@@ -423,6 +427,7 @@ def _reconcile_record(plan: StylizePlan, jobs: list[Job], rows: _Rows) -> None:
     removed = remove_stale_temporaries(plan.output, recursive=True)
     if removed:
         logger.info("removed %d partial file(s) left by an interrupted run", removed)
+    _remove_unreadable_outputs(out for _, out, _ in jobs)
     logged, parts = collect_log(plan.log)
     planned = {str(out.relative_to(plan.output)) for _, out, _ in jobs}
     others = [row for key, row in logged.items() if key not in planned and (plan.output / key).is_file()]
@@ -431,6 +436,20 @@ def _reconcile_record(plan: StylizePlan, jobs: list[Job], rows: _Rows) -> None:
                            logged, others)
     report_resumed(resumed, len(jobs), plan.log, plan.overwrite)
     replace_log(plan.log, resumed.rows + others, parts)
+
+
+def _remove_unreadable_outputs(outputs: Iterator[Path]) -> None:
+    """Outputs that do not read back whole (empty, truncated, not an image) are not done: ours are
+    written atomically, so such a file was damaged or put there since. It goes, with a warning,
+    and this run makes it again, instead of counting it as written."""
+    for out in outputs:
+        if not out.is_file():
+            continue
+        try:
+            read_image(out, alpha=True)
+        except ImageReadError as error:
+            logger.warning("%s: made again (%s)", out, error)
+            out.unlink()
 
 
 class _Outputs:
