@@ -232,6 +232,9 @@ def _load_directory(directory: Path, mean: Sequence[float] | None, std: Sequence
     settings = _recorded_settings(config.get(STYLIZER_SETTINGS), config_path)
     known = DatasetStats(config.get("mean"), config.get("std"))
     recorded = mean is None or std is None
+    if not recorded and known.mean is not None and _floats(mean, std) != (known.mean, known.std):
+        logger.warning("mean=%s, std=%s replace the statistics %s records (mean=%s, std=%s)",
+                       *_floats(mean, std), config_path, known.mean, known.std)
     mean, std = _stats(mean, std, known, str(config_path))
     if recorded:  # passed statistics are checked by the Stylizer, which names them
         try:
@@ -267,6 +270,10 @@ def _recorded_settings(recorded: Any, config_path: Path) -> dict[str, Any]:
         else:
             settings[name] = value
     return settings
+
+
+def _floats(*stats: Sequence[float]) -> tuple[list[float], ...]:
+    return tuple([float(v) for v in values] for values in stats)
 
 
 def _looks_like_path(text: str) -> bool:

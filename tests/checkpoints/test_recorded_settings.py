@@ -110,3 +110,25 @@ def test_recorded_settings_change_what_a_loaded_stylizer_does(tmp_path):
     told_to_keep = hub.load_stylizer(directory, device="cpu", dtype=torch.float32, background="keep")(white, style)
     assert torch.equal(told_to_keep, white)
     assert not torch.equal(as_saved, white)
+
+
+def test_statistics_that_replace_recorded_ones_are_said(tmp_path, caplog):
+    directory = _saved(tmp_path / "ckpt")
+    with caplog.at_level(logging.WARNING, logger="stylizing_vit_aug.hub"):
+        hub.load_stylizer(directory, device="cpu", mean=CAMELYON_MEAN, std=CAMELYON_STD)  # the same: nothing to say
+        assert not caplog.records
+        loaded = hub.load_stylizer(directory, device="cpu", mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
+    assert loaded.mean.tolist() == [0.5, 0.5, 0.5]
+    (record,) = caplog.records
+    assert "replace the statistics" in record.getMessage() and "config.json" in record.getMessage()
+
+
+@pytest.mark.parametrize("given", [["--mean", "0.5", "0.5", "0.5"], ["--std", "0.2", "0.2", "0.2"]])
+def test_the_cli_refuses_half_of_the_statistics(tmp_path, given):
+    from stylizing_vit_aug.commands.common import CLIError
+
+    parser = argparse.ArgumentParser()
+    add_checkpoint_arguments(parser)
+    args = parser.parse_args(["--device", "cpu", *given])
+    with pytest.raises(CLIError, match="--(mean|std) needs --(std|mean) too"):
+        CheckpointChoice.from_args(args)

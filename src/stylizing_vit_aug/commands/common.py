@@ -117,6 +117,9 @@ class CheckpointChoice:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> CheckpointChoice:
+        if (args.mean is None) != (args.std is None):
+            given, missing = ("--mean", "--std") if args.std is None else ("--std", "--mean")
+            raise CLIError(f"{given} needs {missing} too: a checkpoint's normalisation is both (they go together)")
         return cls(args.checkpoint, args.revision, args.device, args.mode, args.mean, args.std)
 
     def load(self) -> Stylizer:
