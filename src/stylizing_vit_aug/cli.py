@@ -199,6 +199,10 @@ def _run(argv: list[str]) -> int:
         message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
         return _fail(command, message, 2)
     except Exception as error:  # noqa: BLE001 - a clean message instead of a traceback
+        from .checkpoints.errors import CheckpointError  # loaded by now: the command read a checkpoint
+
+        if isinstance(error, CheckpointError):  # a checkpoint that does not fit is the input's problem
+            return _fail(command, str(error), 2)
         return _fail(command, f"{type(error).__name__}: {error}", 1)
 
 

@@ -53,9 +53,11 @@ from .checkpoints import (
     WEIGHTS_NAME,
     CheckpointError,
     CorruptCheckpoint,
+    FileRecord,
     StateDictMismatch,
     UnsafeCheckpointFormat,
     config_from_dict,
+    file_record,
     infer_config,
     load_model_file,
     read_config,
@@ -200,7 +202,8 @@ def _stats(
         lacking = " and ".join(n for n, v in (("mean", mean), ("std", std)) if v is None)
         raise MissingStatistics(
             f"{what} does not record its normalisation statistics: pass {lacking}= (per-channel, "
-            "0-1 units, of the images the checkpoint was trained on, e.g. mean=(0.74, 0.59, 0.72))"
+            "0-1 units, of the images the checkpoint was trained on, e.g. mean=(0.74, 0.59, 0.72); "
+            "on the command line --mean and --std)"
         )
     return mean, std
 
@@ -232,9 +235,10 @@ def _load_directory(directory: Path, mean: Sequence[float] | None, std: Sequence
     settings = _recorded_settings(config.get(STYLIZER_SETTINGS), config_path)
     known = DatasetStats(config.get("mean"), config.get("std"))
     recorded = mean is None or std is None
-    if not recorded and known.mean is not None and _floats(mean, std) != (known.mean, known.std):
+    given = None if recorded else _floats(mean, std)
+    if given is not None and known.mean is not None and given != (known.mean, known.std):
         logger.warning("mean=%s, std=%s replace the statistics %s records (mean=%s, std=%s)",
-                       *_floats(mean, std), config_path, known.mean, known.std)
+                       *given, config_path, known.mean, known.std)
     mean, std = _stats(mean, std, known, str(config_path))
     if recorded:  # passed statistics are checked by the Stylizer, which names them
         try:
@@ -272,8 +276,13 @@ def _recorded_settings(recorded: Any, config_path: Path) -> dict[str, Any]:
     return settings
 
 
-def _floats(*stats: Sequence[float]) -> tuple[list[float], ...]:
-    return tuple([float(v) for v in values] for values in stats)
+def _floats(*stats: Any) -> tuple[list[float], ...] | None:
+    """The statistics as lists of floats, or None where they are not numbers (the Stylizer's
+    check then says what is wrong with them)."""
+    try:
+        return tuple([float(v) for v in values] for values in stats)
+    except (TypeError, ValueError):
+        return None
 
 
 def _looks_like_path(text: str) -> bool:
@@ -363,8 +372,23 @@ def _exists(request: CheckpointRequest) -> bool:
 
 
 def _load_bare_file(request: CheckpointRequest) -> LoadedCheckpoint:
-    mean, std = _stats(request.mean, request.std, None, f"the bare weights file {request.path}")
+    """A weights file alone: its architecture from its own record (ours) or its tensor shapes,
+    its statistics from its record or the request."""
+    record = file_record(request.path)
+    if request.mean is None or request.std is None:
+        _check_recorded_stats(record, request.path)
+    known = DatasetStats(record.mean, record.std) if record.mean is not None else None
+    mean, std = _stats(request.mean, request.std, known, f"the bare weights file {request.path}")
     return LoadedCheckpoint(load_model_file(request.path, None), mean, std, str(request.path.resolve()))
+
+
+def _check_recorded_stats(record: FileRecord, path: Path) -> None:
+    if record.mean is None or record.architecture is None:
+        return
+    try:
+        Normalization.checked(record.mean, record.std, record.architecture.in_chans, f"'mean'/'std' recorded in {path}")
+    except (ValueError, TypeError) as error:
+        raise CorruptCheckpoint(f"{error} Save the checkpoint again, or pass mean= and std=.") from None
 
 
 def _missing_path(request: CheckpointRequest) -> LoadedCheckpoint:

@@ -265,3 +265,38 @@ def test_non_finite_weights_are_refused_at_load_naming_the_tensors(tmp_path, sma
     with pytest.raises(hub.CorruptCheckpoint) as info:
         sva.load_stylizer(directory)
     assert "encoder.cls_token" in str(info.value) and "encoder.pos_embed" in str(info.value)
+
+
+def test_a_weights_file_of_ours_loads_alone_as_what_it_is(tmp_path, small_stylizer):
+    # 3 heads of width 16: not visible in the shapes, and no preset has width 48; read from the file
+    saved = small_stylizer.save_pretrained(tmp_path / "ckpt")
+    alone = hub.load_stylizer(saved / "model.safetensors", device="cpu")  # no config.json, no mean=/std=
+    assert alone.model.config == small_stylizer.model.config
+    assert alone.mean.tolist() == pytest.approx(list(CAMELYON_MEAN)) and alone.std.tolist() == pytest.approx(
+        list(CAMELYON_STD))
+    assert_same_weights(alone.model, state_of(small_stylizer.model))
+
+
+def test_a_config_json_that_does_not_describe_its_weights_is_refused(tmp_path, small_stylizer):
+    from helpers import write_images
+    from stylizing_vit_aug import cli
+
+    saved = small_stylizer.save_pretrained(tmp_path / "ckpt")
+    config = json.loads((saved / "config.json").read_text())
+    config["architecture"]["num_heads"] = 6  # fits every tensor shape: only the file's record tells
+    (saved / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CorruptCheckpoint, match=r"records the architecture .*num_heads=3.*num_heads=6.*config\.json"):
+        hub.load_stylizer(saved, device="cpu")
+    write_images(tmp_path / "in", 1, size=(32, 32))
+    code = cli.main(["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--style",
+                     str(tmp_path / "in" / "img00.png"), "--checkpoint", str(saved), "--device", "cpu"])
+    assert code == 2 and not (tmp_path / "out" / "img00.png").exists()
+
+
+def test_a_record_that_is_not_json_is_a_corrupt_checkpoint(tmp_path):
+    from stylizing_vit_aug.checkpoints import RECORD_KEY
+
+    path = tmp_path / "weights.safetensors"
+    save_file(state_of(make_small_model()), str(path), metadata={RECORD_KEY: "{not json"})
+    with pytest.raises(CorruptCheckpoint, match=f"'{RECORD_KEY}' metadata of .*weights.safetensors is not JSON"):
+        hub.load_stylizer(path, mean=CAMELYON_MEAN, std=CAMELYON_STD)

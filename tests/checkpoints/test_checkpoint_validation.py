@@ -107,8 +107,9 @@ def assert_same(loaded: sva.Stylizer, saved: sva.Stylizer) -> None:
 
 # -- 1. our own checkpoints load, pickles do not ------------------------------------------------
 def test_the_reported_depth_5_checkpoint_loads(tmp_path):
+    # its header length, 0x80 = pickle's first byte, was refused; the file now records more in its
+    # header (test_a_header_length_that_starts_like_a_pickle_is_still_safetensors keeps that case)
     saved = save_checkpoint(tmp_path / "d5", img_size=112, patch_size=8, embed_dim=192, depth=5, num_heads=3)
-    assert (tmp_path / "d5" / "model.safetensors").read_bytes()[0] == 0x80  # the header length that was refused
     assert_same(sva.load_stylizer(tmp_path / "d5"), saved)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import stylizing_vit_aug as sva
 from helpers import ARCH, options, parse, read_train_log, write_image
 from stylizing_vit_aug import cli
 from stylizing_vit_aug._atomic import exclusive_lock
@@ -59,6 +60,11 @@ def test_an_attempt_killed_before_its_first_checkpoint_is_named_and_overwrite_st
     assert not (out / "previews" / "step_000099.png").exists()
     assert (out / "notes.txt").read_text() == "mine" and (out / "previews" / "keep.txt").read_text() == "mine too"
     assert (out / "checkpoints" / "last.safetensors").is_file() and (out / "final" / "model.safetensors").is_file()
+    # either file alone loads as the run's network (3 heads of width 16: not in the shapes) and statistics
+    final = sva.load_stylizer(out / "final", device="cpu")
+    for alone in (out / "checkpoints" / "last.safetensors", out / "final" / "model.safetensors"):
+        loaded = sva.load_stylizer(alone, device="cpu")
+        assert loaded.model.config == final.model.config and torch.equal(loaded.mean, final.mean)
 
 
 def test_overwrite_and_resume_together_are_refused_before_anything_is_written(data, tmp_path, capsys):

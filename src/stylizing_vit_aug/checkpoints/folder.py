@@ -19,6 +19,7 @@ from ..model import StylizingViT, count_parameters
 from .bundled import card_load_hint
 from .card import LIBRARY_NAME, model_card
 from .errors import CheckpointError, CorruptCheckpoint
+from .reading import record_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,8 @@ def write_checkpoint(
     config_text = json.dumps(config, indent=2, default=jsonable) + "\n"  # fails before any write
     card = model_card(json.loads(config_text), load_hint or card_load_hint(directory), count_parameters(model))
     writers = {
-        WEIGHTS_NAME: lambda p: save_file(state, str(p), metadata={"format": "pt"}),
+        # one metadata key: safetensors writes several in a random order, and a save must give the same bytes
+        WEIGHTS_NAME: lambda p: save_file(state, str(p), metadata=record_metadata(model.config, mean_list, std_list)),
         CONFIG_NAME: lambda p: p.write_text(config_text, encoding="utf-8"),
         CARD_NAME: lambda p: p.write_text(card, encoding="utf-8"),
     }

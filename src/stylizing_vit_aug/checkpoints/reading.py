@@ -8,18 +8,19 @@ costs a header read, not the gigabytes it claims."""
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import torch
 
 from ..model import PRESETS, ModelConfig, StylizingViT
-from .architecture import check_architecture, check_shapes, expected_shapes, listing
+from .architecture import check_architecture, check_shapes, config_from_dict, expected_shapes, listing
 from .errors import CorruptCheckpoint, StateDictMismatch, UnsafeCheckpointFormat
 from .header import FLOAT_DTYPES, SafetensorsHeader, read_header, refuse_pickle
 
@@ -34,6 +35,42 @@ ANCHOR_KEY = "encoder.cls_token"
 HEAD_WIDTH = 64  # every preset (tiny 192/3, small 384/6, base 768/12, large 1024/16)
 LIST_LIMIT = 12
 Entry = TypeVar("Entry")  # a tensor, or a header entry that only says its shape
+
+
+RECORD_KEY = "stylizing_vit_aug"
+"""The safetensors metadata key where this library's weights files record their architecture and
+statistics (JSON): a file of ours read alone (a run's export or checkpoint, without the
+config.json beside it) loads as what it is, head count included, which tensor shapes do not show."""
+
+
+class FileRecord(NamedTuple):
+    """What a weights file of ours records about itself (all None for another file)."""
+
+    architecture: ModelConfig | None = None
+    mean: Any = None
+    std: Any = None
+
+
+def record_metadata(config: ModelConfig, mean: Any, std: Any) -> dict[str, str]:
+    """The metadata entry that makes a weights file describe itself (see :data:`RECORD_KEY`)."""
+    return {RECORD_KEY: json.dumps({"architecture": config.to_dict(), "mean": mean, "std": std})}
+
+
+def file_record(path: Path, header: SafetensorsHeader | None = None) -> FileRecord:
+    """The file's own record, checked as a config.json is (:class:`CorruptCheckpoint` naming the file)."""
+    header = header or _checked_header(path)
+    text = header.metadata.get(RECORD_KEY)
+    if text is None:
+        return FileRecord()
+    where = f"the {RECORD_KEY!r} metadata of {path}"
+    try:
+        record = json.loads(text)
+    except ValueError as error:
+        raise CorruptCheckpoint(f"{where} is not JSON ({error}); save the checkpoint again") from None
+    if not isinstance(record, dict):
+        raise CorruptCheckpoint(f"{where} is not a JSON object; save the checkpoint again")
+    architecture = config_from_dict(record["architecture"], where) if "architecture" in record else None
+    return FileRecord(architecture, record.get("mean"), record.get("std"))
 
 
 def refuse_pickle_suffix(path: Path) -> UnsafeCheckpointFormat:
@@ -279,7 +316,16 @@ def load_model_file(path: str | os.PathLike, config: ModelConfig | None, origin:
     the one the file holds."""
     path = Path(path).expanduser()
     origin = origin or str(path)
-    header = _checked_header(path).tensors
+    checked = _checked_header(path)
+    recorded = file_record(path, checked).architecture
+    if config is None:
+        config = recorded
+    elif recorded is not None and recorded != config:
+        raise CorruptCheckpoint(
+            f"{origin} records the architecture {recorded}, but {config} was given for it (by the config.json "
+            "beside it, which was edited or belongs to other weights): save the checkpoint again"
+        )
+    header = checked.tensors
     keys = clean_state_dict({key: key for key in header})  # model key -> file key
     entries = {name: header[key] for name, key in keys.items()}
     config = check_weights_fit(entries, config, origin)

@@ -63,7 +63,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .._atomic import write_atomically
-from ..checkpoints import check_values
+from ..checkpoints import check_values, float32_list, record_metadata
 from ..images import to_batch
 from ..model import PRESETS, ModelConfig, StylizingViT, count_parameters
 from ..stylizer import Stylizer
@@ -396,6 +396,9 @@ class Trainer:
                 optimizer_state=self.optimizer.state_dict(),
                 scheduler_state=self.scheduler.state_dict(),
                 trainer_state=self.trainer_state(),
+                record=record_metadata(
+                    self.model.config, float32_list(self.stylizer.mean.cpu()), float32_list(self.stylizer.std.cpu())
+                ),
             )
         self.saved_step = self.step
         self.accelerator.wait_for_everyone()

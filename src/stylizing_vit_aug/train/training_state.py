@@ -118,8 +118,11 @@ def write_training_checkpoint(
     optimizer_state: Mapping[str, Any],
     scheduler_state: Mapping[str, Any],
     trainer_state: Mapping[str, Any],
+    record: Mapping[str, str] | None = None,
 ) -> Path:
-    """Write everything to ``path`` atomically (temporary file + ``os.replace``)."""
+    """Write everything to ``path`` atomically (temporary file + ``os.replace``); ``record`` is
+    the model's own metadata (:func:`~stylizing_vit_aug.checkpoints.record_metadata`), so the
+    file loads as a weights file of its architecture and statistics too."""
     from safetensors.torch import save_file
 
     path = Path(path)
@@ -139,7 +142,7 @@ def write_training_checkpoint(
     header = json.dumps(document)  # fails on a non-JSON value before anything is written
     for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a killed process
         stale.unlink(missing_ok=True)
-    metadata = {META_KEY: header, "format": "pt"}
+    metadata = {META_KEY: header, "format": "pt", **(record or {})}
     write_atomically(path, lambda temporary: save_file(tensors, str(temporary), metadata=metadata))
     logger.info("saved training checkpoint %s (step %s)", path, trainer_state.get("step"))
     return path
