@@ -594,8 +594,6 @@ class Stylizer:
         Stylizer's mode, background and colour_match."""
         mean, std = kwargs.pop("mean", None), kwargs.pop("std", None)
         settings = {"mode": self.mode, "background": self.background, "colour_match": self.colour_match}
-        return write_checkpoint(
-            self.model, directory, mean=self.mean.cpu() if mean is None else mean,
-            std=self.std.cpu() if std is None else std, source=self.source, revision=self.revision,
-            settings=settings, **kwargs,
-        )
+        return write_checkpoint(self.model, directory, mean=self.mean.cpu() if mean is None else mean,
+                                std=self.std.cpu() if std is None else std, source=self.source,
+                                revision=self.revision, settings=settings, **kwargs)

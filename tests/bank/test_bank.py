@@ -129,6 +129,15 @@ def test_load_with_another_stylizer_fails_clearly_or_reencodes(tmp_path, small_s
     assert tuple(resized.images.shape) == (5, 3, 48, 48) and len(resized.stream([1])) == 1
 
 
+def test_a_bank_is_not_saved_under_a_pickle_name_or_onto_a_folder(tmp_path, crops_bank):
+    with pytest.raises(ValueError, match=r"name it .*bank\.safetensors, not .*bank\.pth"):
+        crops_bank.save(tmp_path / "bank.pth")
+    (tmp_path / "folder.safetensors").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"folder\.safetensors: it is a folder"):
+        crops_bank.save(tmp_path / "folder.safetensors")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.safetensors"]  # nothing written, no temporary
+
+
 def test_save_without_streams_and_load_round_trip(tmp_path, small_stylizer, crops_bank):
     path = crops_bank.save(tmp_path / "light.safetensors", streams=False)
     loaded = StyleBank.load(path, small_stylizer)

@@ -77,6 +77,22 @@ def test_preview_writes_a_png_of_the_expected_size(tmp_path, checkpoint):
         assert image.size == (40 + 3 * 40 + 4 * 4, 18 + 4 * 40 + 5 * 4)
 
 
+def test_preview_leaves_out_an_unreadable_file_and_says_so(tmp_path, checkpoint, capsys):
+    # one bad file in a folder costs only itself: the grid is made of the others, exit 3
+    contents = write_images(tmp_path / "contents", 3)
+    (contents[0].parent / "broken.png").write_bytes(b"not an image")
+    styles = write_images(tmp_path / "styles", 2, size=(32, 32), seed=1)
+    (styles[0].parent / "empty.png").write_bytes(b"")
+    out = tmp_path / "preview.png"
+    code = cli.main(["preview", str(contents[0].parent), "--styles-dir", str(styles[0].parent), "-o", str(out),
+                     "--n-contents", "4", "--n-styles", "3", "--cell-size", "40", "--checkpoint", checkpoint])
+    assert code == 3
+    err = capsys.readouterr().err
+    assert "broken.png" in err and "empty.png" in err and "2 file(s) could not be read" in err
+    with Image.open(out) as image:  # the 3 readable contents and 2 readable styles: as in the test above
+        assert image.size == (40 + 3 * 40 + 4 * 4, 18 + 4 * 40 + 5 * 4)
+
+
 def test_bank_build_info_and_preview_from_the_bank(tmp_path, checkpoint, capsys):
     for domain in ("lab_a", "lab_b"):
         write_images(tmp_path / "styles" / domain, 2, size=(36, 36), seed=len(domain))
@@ -205,14 +221,23 @@ def test_stylize_killed_by_a_signal_then_rerun(tmp_path, checkpoint):
         (["bank", "info", "{tmp}/none.safetensors"], "does not exist"),
         (["stylize", "{tmp}/in", "-o", "{tmp}/o", "--style", "{tmp}/in"], "--styles-dir {tmp}/in"),
         (["stylize", "{tmp}/in", "-o", "{tmp}/o", "--bank", "{tmp}/in"], "bank build"),
+        (["stylize", "{tmp}/in", "-o", "{tmp}/o", "--style", "{tmp}/s.png", "--mean", "0.5", "0.5", "0.5"],
+         "--mean needs --std"),
+        (["bank", "build", "{tmp}/in", "-o", "{tmp}/s.png/bank.safetensors"], "is a file, not a folder"),
+        (["bank", "build", "{tmp}/in", "-o", "{tmp}/in.safetensors/"], "is a folder"),
+        (["bench", "--device", "gpu"], "is not a device"),
+        (["bench", "--json", "{tmp}/in", "--no-reference"], "--json {tmp}/in is a folder"),
+        (["bench", "--batch", "0", "--no-reference"], "--batch and --iters must be positive"),
+        (["demo", "--size", "100000"], "at most 2048"),
     ],
 )
 def test_bad_input_is_a_clear_error_with_exit_code_2(tmp_path, checkpoint, capsys, argv, message):
     write_images(tmp_path / "in", 1)
     write_images(tmp_path, 1)[0].rename(tmp_path / "s.png")
+    (tmp_path / "in.safetensors").mkdir()
     argv = [a.format(tmp=tmp_path) for a in argv]
     message = message.format(tmp=tmp_path)
-    if "--checkpoint" not in argv and argv[0] != "bank":
+    if "--checkpoint" not in argv and argv[0] not in ("bank", "bench"):
         argv += ["--checkpoint", checkpoint]
     assert cli.main(argv) == 2
     err = capsys.readouterr().err

@@ -66,6 +66,15 @@ def test_clear_errors_for_bad_folders(tmp_path):
     assert len(ImageFolderDataset(tmp_path / "small", 32, scale=2.0)) == 1  # upscaled first
 
 
+def test_an_image_smaller_than_the_crop_costs_only_itself(tmp_path, caplog):
+    small = write_image(tmp_path / "mixed" / "tiny.png", size=(24, 60))
+    write_image(tmp_path / "mixed" / "big.png", size=(40, 48))
+    with caplog.at_level("WARNING", logger="stylizing_vit_aug.train.data"):
+        dataset = ImageFolderDataset(tmp_path / "mixed", 32)
+    assert len(dataset) == 1 and [path for path, _ in dataset.skipped] == [small]
+    assert "smaller than the 32x32 crop" in caplog.text and str(small) in caplog.text
+
+
 def test_epoch_batches_are_seeded_sharded_and_resumable():
     batches = EpochBatches(5, 2, seed=3, samples_per_epoch=12)
     assert batches.batches_per_epoch == 6

@@ -148,6 +148,19 @@ def test_loader_wrapper_and_collate_leave_labels_alone(small_stylizer, bank, bat
     assert bool(_changed(images, batch).all())
 
 
+def test_a_key_the_batch_does_not_have_names_what_it_has(small_stylizer, bank, batch):
+    samples = [{"image": image, "label": i} for i, image in enumerate(batch)]
+    module = BatchStylize(small_stylizer, bank, p=1.0)
+    with pytest.raises(KeyError, match=r"image_key=0 is not in the collated batch, which is a dict with the keys "
+                                       r"'image', 'label': .*image_key='image'"):
+        next(iter(StylizedLoader(DataLoader(samples, batch_size=4), module)))  # the default image_key=0
+    with pytest.raises(KeyError, match=r"domain_key='site' is not in the collated batch"):
+        StylizeCollate(None, module, image_key="image", domain_key="site")(samples)
+    pairs = [(image, i) for i, image in enumerate(batch)]
+    with pytest.raises(KeyError, match=r"image_key=2 .* a list of 2 items \(indices 0..1\)"):
+        StylizeCollate(None, module, image_key=2)(pairs)
+
+
 def test_batch_of_one_with_in_batch_styles_is_left_alone_and_says_why(small_stylizer):
     image = torch.rand(1, 3, 32, 32)
     out, info = BatchStylize(small_stylizer, p=1.0)(image, return_info=True)

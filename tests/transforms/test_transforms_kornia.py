@@ -116,8 +116,8 @@ def test_arguments_and_inputs_give_clear_errors(small_stylizer, bank, batch):
     aug = RandomStylize(small_stylizer, bank, p=1.0)
     with pytest.raises(ValueError, match="outside 0–1"):
         aug(batch * 255)
-    with pytest.raises(TypeError):
-        aug((batch * 255).to(torch.uint8))  # kornia takes float images only
+    with pytest.raises(TypeError, match=r"float images in 0–1.*images\.float\(\) / 255.*BatchStylize"):
+        aug((batch * 255).to(torch.uint8))  # kornia takes float images only: said in our words, with the fix
     aug(batch)
     with pytest.raises(ValueError, match="length 2"):
         aug(batch[:2], params=aug._params)  # params of a batch of 6

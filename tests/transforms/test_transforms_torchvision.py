@@ -194,6 +194,16 @@ def test_dataloader_with_a_spawn_worker(saved, histology_crops):
     assert all(not torch.equal(a, b) for a, b in zip(stylised, images))
 
 
+def test_a_video_passes_untouched_with_a_warning_saying_how_to_stylise_it(small_stylizer, bank):
+    transform = StylizeTransform(small_stylizer, bank, p=1.0)
+    frames = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    video = tv_tensors.Video(frames)
+    with pytest.warns(UserWarning, match=r"tv_tensors\.Video untouched.*as_subclass\(torch\.Tensor\)"):
+        assert torch.equal(transform(video), video)
+    styled = transform(video.as_subclass(torch.Tensor))  # what the warning says: every frame styled
+    assert all(not torch.equal(a, b) for a, b in zip(styled, frames))
+
+
 def test_numpy_images_pass_untouched_with_a_warning_saying_how_to_convert(small_stylizer, bank):
     transform = StylizeTransform(small_stylizer, bank, p=1.0)
     array = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)

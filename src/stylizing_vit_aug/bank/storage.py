@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from .._atomic import write_atomically
-from ..checkpoints import FLOAT_DTYPES, CheckpointError, TensorInfo, read_header
+from ..checkpoints import FLOAT_DTYPES, PICKLE_SUFFIXES, CheckpointError, TensorInfo, read_header
 from ..image_ops import resize
 from ..images import to_batch, to_uint8
 from ..stylizer import Stylizer
@@ -93,8 +93,15 @@ def bank_metadata(
 
 
 def write_bank_file(path: Path, tensors: Mapping[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    """Write a bank atomically; a name that is a folder, or has a pickle suffix (which nothing of
+    ours would read back), is refused before any work, naming the path the user gave."""
     from safetensors.torch import save_file
 
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        raise ValueError(f"a bank is a safetensors file: name it {path.with_suffix('.safetensors')}, not {path}")
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write the bank to {path}: it is a folder; give a file name, "
+                                f"e.g. {path / 'bank.safetensors'}")
     write_atomically(path, lambda temporary: save_file(dict(tensors), str(temporary), metadata=metadata))
 
 

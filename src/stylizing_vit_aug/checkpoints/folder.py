@@ -91,11 +91,9 @@ def write_checkpoint(
 ) -> Path:
     """Write model.safetensors, config.json and a README.md model card into ``directory``, atomically.
 
-    ``load_hint`` is the source the card tells readers to load (default: :func:`~.bundled.card_load_hint`,
-    the directory, or ``"default"`` for the bundled folder). ``settings`` are the saving Stylizer's
-    (mode, background, colour_match), which ``load_stylizer`` takes as the checkpoint's defaults:
-    a checkpoint for radiographs saved with ``background="style"`` loads with it. Every save path
-    ends here, so ``Stylizer.save_pretrained`` and ``hub.save_pretrained`` write the same bytes.
+    ``load_hint``: the source the card says to load (default :func:`~.bundled.card_load_hint`).
+    ``settings``: the saving Stylizer's (mode, background, colour_match), which ``load_stylizer``
+    applies unless told otherwise. Every save path ends here, so all write the same bytes.
     """
     from safetensors.torch import save_file
 
@@ -119,11 +117,8 @@ def write_checkpoint(
         "dtype": "float16" if half else "float32",
         **({STYLIZER_SETTINGS: dict(settings)} if settings else {}),
         "provenance": {
-            "source": source,
-            "revision": revision,
-            "base_model": base_model,
-            "training": dict(training) if training else None,
-            "metrics": dict(metrics) if metrics else None,
+            "source": source, "revision": revision, "base_model": base_model,
+            "training": dict(training) if training else None, "metrics": dict(metrics) if metrics else None,
         },
     }
     config_text = json.dumps(config, indent=2, default=jsonable) + "\n"  # fails before any write

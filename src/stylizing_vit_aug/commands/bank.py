@@ -12,6 +12,7 @@ from .common import (
     CLIError,
     add_checkpoint_arguments,
     add_on_error_argument,
+    check_output_file,
     load_stylizer_from_args,
     positive_int,
 )
@@ -82,6 +83,7 @@ def run_build(args: argparse.Namespace) -> int:
         raise CLIError(f"style folder {args.folder} does not exist or is not a folder")
     if args.output.suffix != ".safetensors":
         raise CLIError(f"the bank file name should end in .safetensors, got {args.output}")
+    check_output_file(args.output, "-o", "bank.safetensors")
     stylizer = load_stylizer_from_args(args)
     bank = StyleBank.from_folder(
         args.folder, stylizer, domains=None if args.domains == "none" else "subfolders",

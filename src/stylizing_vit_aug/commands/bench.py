@@ -13,6 +13,7 @@ import torch
 from ..benchmarking import bench_preset, format_table, machine_description, write_json
 from ..model import PRESETS
 from ..stylizer import default_device, default_dtype
+from .common import check_output_file, device_argument
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,8 @@ examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--presets", default="tiny", help="comma-separated presets (tiny,small,base)")
     parser.add_argument("--batch", type=int, default=None, help="images per call (default: 8 on CPU, 256 on CUDA)")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--device", type=device_argument, default=None,
+                        help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto",
                         help="our compute dtype (auto: the Stylizer's default). The reference runs "
                         "fp32 on CPU and under autocast in this dtype on CUDA")
@@ -41,7 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     device = torch.device(args.device) if args.device else default_device()
-    batch = args.batch or (256 if device.type == "cuda" else 8)
+    batch = (256 if device.type == "cuda" else 8) if args.batch is None else args.batch
+    if args.json:
+        check_output_file(args.json, "--json", "bench.json")
     if args.dtype == "auto":
         dtype = default_dtype(device)
     else:

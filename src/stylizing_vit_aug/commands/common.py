@@ -209,11 +209,22 @@ def sole_writer(locks: Sequence[tuple[Path, str]], command: str, then: str) -> I
         yield
 
 
-def check_grid_output(path: Path) -> Path:
-    """A preview grid's ``-o``, checked before any work: an image file name this command can
-    write (not a folder, a known extension), so a long run never ends in a refusal."""
+def check_output_file(path: Path, what: str, example: str) -> Path:
+    """A file a command writes at its end, checked before any work: not a folder, and its folder
+    there (made now) and writable, so a long run never ends in a refusal. ``example``: a file
+    name to suggest where ``path`` is a folder."""
     if path.is_dir():
-        raise CLIError(f"-o {path} is a folder; give the grid's file name, e.g. {path / 'grid.png'}")
+        raise CLIError(f"{what} {path} is a folder; give a file name, e.g. {path / example}")
+    make_folder(path.parent, f"the folder of {what}")
+    if not os.access(path.parent, os.W_OK):
+        raise CLIError(f"cannot write {what} {path}: its folder {path.parent} cannot be written to")
+    return path
+
+
+def check_grid_output(path: Path) -> Path:
+    """A preview grid's ``-o``: a file that can be written (:func:`check_output_file`) with an
+    image extension."""
+    check_output_file(path, "-o", "grid.png")
     image_format(path)
     return path
 

@@ -11,11 +11,20 @@ import torch
 from ..bank import HISTOLOGY_ASSETS
 from ..image_ops import resize
 from ..images import read_image, to_batch
-from .common import add_checkpoint_arguments, check_grid_output, load_stylizer_from_args, positive_int, write_grid
+from .common import (
+    CLIError,
+    add_checkpoint_arguments,
+    check_grid_output,
+    load_stylizer_from_args,
+    positive_int,
+    write_grid,
+)
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_OUTPUT = Path("stylizing-vit-aug-demo.png")
+MAX_SIZE = 2048
+"""Largest --size: the sample crops are cut at up to 512 px, and the grid holds 5 x 5 of them."""
 
 EPILOG = """\
 examples:
@@ -73,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
     from ..grid import content_style_grid
 
     check_grid_output(args.output)
+    if args.size is not None and args.size > MAX_SIZE:
+        raise CLIError(f"--size {args.size} is larger than the demo's sample crops allow (at most {MAX_SIZE} px: "
+                       "they are cut at up to 512 px); for your own images use `stylizing-vit-aug stylize`")
     stylizer = load_stylizer_from_args(args)
     size = args.size or max(stylizer.img_size, 224)
     crops, names = sample_crops(size)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 import torch
 
-from ..images import read_image
+from ..images import ImageReadError, read_image
 from .common import (
+    EXIT_SKIPPED,
     CLIError,
     add_checkpoint_arguments,
     check_grid_output,
@@ -55,9 +57,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _pick(count: int, wanted: int, generator: torch.Generator) -> list[int]:
     """``wanted`` distinct indices (all when fewer exist), in increasing order."""
-    if count <= wanted:
-        return list(range(count))
-    return sorted(torch.randperm(count, generator=generator)[:wanted].tolist())
+    return sorted(_draw_order(count, wanted, generator)[:wanted])
+
+
+def _draw_order(count: int, wanted: int, generator: torch.Generator) -> list[int]:
+    """The order candidates are tried in: all of them when there are no more than ``wanted``."""
+    return list(range(count)) if count <= wanted else torch.randperm(count, generator=generator).tolist()
+
+
+def _read_some(paths: list[Path], wanted: int, generator: torch.Generator, what: str) -> tuple[list[Path], list, int]:
+    """``wanted`` readable images drawn from ``paths`` (in path order), the files that could not
+    be read skipped with a warning and replaced by the next draw: one bad file costs only itself.
+    Returns the paths, their pixels and how many were skipped."""
+    chosen, skipped = {}, 0
+    for index in _draw_order(len(paths), wanted, generator):
+        if len(chosen) == wanted:
+            break
+        try:
+            chosen[index] = read_image(paths[index])
+        except ImageReadError as error:
+            logger.warning("skipped %s", error)
+            skipped += 1
+    if not chosen:
+        raise CLIError(f"none of the {len(paths)} {what} images could be read (see the warnings above)")
+    order = sorted(chosen)
+    return [paths[i] for i in order], [chosen[i] for i in order], skipped
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,9 +90,8 @@ def run(args: argparse.Namespace) -> int:
 
     check_grid_output(args.output)
     generator = torch.Generator().manual_seed(args.seed)
-    content_paths = gather_images(args.contents, "content")
-    content_paths = [content_paths[i] for i in _pick(len(content_paths), args.n_contents, generator)]
-    contents = [read_image(p) for p in content_paths]
+    content_paths, contents, skipped = _read_some(gather_images(args.contents, "content"), args.n_contents,
+                                                  generator, "content")
     stylizer = load_stylizer_from_args(args)
 
     if args.bank is not None:
@@ -80,10 +103,14 @@ def run(args: argparse.Namespace) -> int:
         domains = bank.domains
         style_labels = [f"#{i} {domains[i]}" if domains else f"#{i}" for i in chosen]
         streams = bank.stream(torch.tensor(chosen))
-    else:
-        paths = args.style if args.style else gather_images([args.styles_dir], "style folder")
-        paths = [paths[i] for i in _pick(len(paths), args.n_styles, generator)]
+    elif args.style:  # files the user named: each must be read
+        paths = [args.style[i] for i in _pick(len(args.style), args.n_styles, generator)]
         style_images = [read_image(p) for p in paths]
+    else:
+        paths, style_images, bad_styles = _read_some(gather_images([args.styles_dir], "style folder"), args.n_styles,
+                                                     generator, "style")
+        skipped += bad_styles
+    if args.bank is None:
         style_labels = [p.stem for p in paths]
         streams = StyleBank.from_images(style_images, stylizer).streams
 
@@ -96,4 +123,8 @@ def run(args: argparse.Namespace) -> int:
     )
     write_grid(grid, args.output)
     print(f"wrote {args.output} ({grid.width}x{grid.height}): {len(contents)} contents x {len(style_images)} styles")
+    if skipped:
+        print(f"{skipped} file(s) could not be read and were left out (see the warnings above); exit code "
+              f"{EXIT_SKIPPED}", file=sys.stderr)
+        return EXIT_SKIPPED
     return 0

@@ -562,7 +562,8 @@ def _finish_record(plan: StylizePlan, jobs: list[Job], written: int, failed: int
     if failed + unwritten:
         print(
             f"{failed + unwritten} file(s) could not be read or written and were skipped (their reasons are in the "
-            f"'error' column of {plan.log} and the warnings above); a rerun retries them; exit code {EXIT_SKIPPED}",
+            f"'error' column of {plan.log} and the warnings above); a rerun retries them (fix or remove an "
+            f"unreadable style file: it is left out of the styles while it cannot be read); exit code {EXIT_SKIPPED}",
             file=sys.stderr,
         )
     return unwritten

@@ -189,16 +189,21 @@ class ImageFolderDataset(Dataset):
             if min(h, w) < self.size:
                 scaled = f", {w}x{h} after scale {self.scale:g})" if self.scale != 1 else ")"
                 too_small.append(f"{path} ({width}x{height}{scaled}")
+                self.skipped.append((path, f"smaller than the {self.size}x{self.size} crop"))
+                continue
             records.append(ImageRecord(path, domain, height, width))
-        if not records:
-            raise ValueError(
-                f"none of the {len(entries)} image files under {self.root} can be read: {self.skipped[0][1]}"
-            )
-        if too_small:
-            raise ValueError(
+        if too_small:  # each costs only itself, unless that is every image
+            message = (
                 f"{len(too_small)} image(s) are smaller than the {self.size}x{self.size} crop the model "
                 f"needs: {'; '.join(too_small[:5])}{' ...' if len(too_small) > 5 else ''}. Remove or "
                 "upscale them, pass a larger --scale, or train a model with a smaller img_size"
+            )
+            if not records:
+                raise ValueError(message)
+            logger.warning("left out of training: %s", message)
+        if not records:
+            raise ValueError(
+                f"none of the {len(entries)} image files under {self.root} can be read: {self.skipped[0][1]}"
             )
         return records
 

@@ -14,7 +14,7 @@ back bit-identical. Labels are untouched, so the module sits between the loader 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -210,8 +210,8 @@ def _replace_images(batch: Any, image_key: Any, domain_key: Any, fn: Callable[..
     """Apply ``fn(images, domains)`` to the images of a collated batch (tensor, tuple/list or dict)."""
     if isinstance(batch, torch.Tensor):
         return fn(batch, None)
-    domains = batch[domain_key] if domain_key is not None else None
-    images = fn(batch[image_key], domains)
+    domains = _part(batch, domain_key, "domain_key") if domain_key is not None else None
+    images = fn(_part(batch, image_key, "image_key"), domains)
     if isinstance(batch, dict):
         return {**batch, image_key: images}
     items = list(batch)
@@ -219,6 +219,21 @@ def _replace_images(batch: Any, image_key: Any, domain_key: Any, fn: Callable[..
     if isinstance(batch, tuple):
         return type(batch)(*items) if hasattr(batch, "_fields") else tuple(items)
     return items
+
+
+def _part(batch: Any, key: Any, option: str) -> Any:
+    """``batch[key]``, or an error that names what the batch holds (its keys, or its length)."""
+    try:
+        return batch[key]
+    except (KeyError, IndexError, TypeError):
+        if isinstance(batch, Mapping):
+            held = f"a dict with the keys {', '.join(map(repr, batch))}"
+        elif isinstance(batch, (list, tuple)):
+            held = f"a {type(batch).__name__} of {len(batch)} items (indices 0..{len(batch) - 1})"
+        else:
+            held = f"a {type(batch).__name__}"
+        raise KeyError(f"{option}={key!r} is not in the collated batch, which is {held}: pass {option}= "
+                       "naming where the images are (e.g. image_key='image' for MONAI-style dict batches)") from None
 
 
 class StylizeCollate:

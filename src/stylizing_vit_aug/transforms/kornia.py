@@ -79,6 +79,15 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
     def __repr__(self) -> str:
         return f"{super().__repr__()[:-1]}, {self._style_repr()})"
 
+    def forward(self, input: torch.Tensor, params: dict[str, torch.Tensor] | None = None, **kwargs: Any) -> Any:
+        """kornia's call, after our one check kornia words in its own terms (a dtype list)."""
+        if isinstance(input, torch.Tensor) and not input.is_floating_point():
+            raise TypeError(
+                f"RandomStylize takes float images in 0–1, as kornia augmentations do, got {input.dtype}: pass "
+                "images.float() / 255, or use BatchStylize, which takes uint8 batches as they are"
+            )
+        return super().forward(input, params=params, **kwargs)
+
     def generate_parameters(self, batch_shape: tuple[int, ...]) -> dict[str, torch.Tensor]:
         batch = batch_shape[0]
         count = 1 if self.same_on_batch else batch

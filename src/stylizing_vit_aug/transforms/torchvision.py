@@ -48,7 +48,8 @@ class StylizeTransform(StyleAugmentation, Transform):
 
     Accepts PIL images, ``tv_tensors.Image``, plain tensors (C,H,W) or (B,C,H,W), uint8 or float;
     returns the same kind. numpy arrays pass untouched, as in every torchvision v2 transform (with
-    a warning: convert them first). ``Mask``, ``BoundingBoxes``, ``KeyPoints`` and labels pass untouched.
+    a warning: convert them first), and so does a ``tv_tensors.Video`` (with a warning saying how
+    to stylise its frames). ``Mask``, ``BoundingBoxes``, ``KeyPoints`` and labels pass untouched.
     """
 
     _transformed_types = (is_pure_tensor, tv_tensors.Image, PIL.Image.Image)
@@ -82,6 +83,12 @@ class StylizeTransform(StyleAugmentation, Transform):
             warnings.warn(
                 "StylizeTransform leaves numpy arrays untouched, as every torchvision v2 transform does: "
                 "convert the image first (v2.ToImage(), or torch.from_numpy(array).permute(2, 0, 1))",
+                UserWarning, stacklevel=2,
+            )
+        if any(isinstance(x, tv_tensors.Video) for x in leaves):
+            warnings.warn(
+                "StylizeTransform leaves tv_tensors.Video untouched: to stylise a video's frames with one style, "
+                "pass them as a plain (T, C, H, W) tensor, video.as_subclass(torch.Tensor)",
                 UserWarning, stacklevel=2,
             )
         return super().forward(*inputs)
