@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import errno
+import importlib.util
 import io
 import json
 import os
@@ -20,6 +21,7 @@ import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import torch
@@ -232,3 +234,12 @@ def two_stain_image(first: torch.Tensor, second: torch.Tensor, strengths: tuple[
         concentrations[..., -glass_columns:] = 0.0
     od = torch.einsum("ck,bkhw->bchw", torch.stack([first, second], dim=1), concentrations) + 0.03  # glass: ~0.03
     return ((256 * torch.exp(-od) - 1) / 255).clamp(0, 1)
+
+
+def load_script(path: Path) -> ModuleType:
+    """A script of the repo (a benchmark, a docs hook) as a module: they are files, not package
+    modules, so tests load them by path."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+from helpers import CAMELYON_MEAN, CAMELYON_STD, load_script, make_small_model
 from stylizing_vit_aug import cli, hub
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,9 +48,7 @@ def test_a_command_is_one_module_and_one_table_entry(hello_command, capsys):
 
 
 def test_the_docs_cli_reference_lists_a_new_command(hello_command):
-    spec = importlib.util.spec_from_file_location("cli_reference", ROOT / "docs" / "hooks" / "cli_reference.py")
-    hook = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(hook)
+    hook = load_script(ROOT / "docs" / "hooks" / "cli_reference.py")
     reference = hook.cli_reference()
     assert "## `stylizing-vit-aug hello`" in reference and "Greet someone by name." in reference
 

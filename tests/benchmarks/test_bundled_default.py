@@ -3,7 +3,6 @@ meets the shipping bar on the held-out regions, and drives the first README comm
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import torch
 from PIL import Image
 
 import stylizing_vit_aug as sva
+from helpers import load_script
 from stylizing_vit_aug import cli, hub
 from stylizing_vit_aug.transforms import _common
 
@@ -24,10 +24,7 @@ WEIGHTS = ROOT / "weights"
 
 
 def _quality_script():
-    spec = importlib.util.spec_from_file_location("quality_default", ROOT / "benchmarks" / "quality_default.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "benchmarks" / "quality_default.py")
 
 
 def test_the_package_finds_the_top_level_weights_folder():

@@ -3,20 +3,18 @@ network's operators to the network and the rest to the library function that iss
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import torch
 
+from helpers import load_script
+
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "count_operators.py"
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("count_operators", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 def test_views_are_not_counted_and_operators_go_to_their_function():

@@ -3,7 +3,6 @@ test, in-process), and a fold's stylizer pool never takes a style from the held-
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import sys
@@ -12,16 +11,15 @@ from pathlib import Path
 import pytest
 import torch
 
+from helpers import load_script
+
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 @pytest.fixture(scope="module")
 def bench():
     """benchmarks/dg_benchmark.py as a module (it puts benchmarks/ on the path for its ``dg`` helpers)."""
-    spec = importlib.util.spec_from_file_location("dg_benchmark", BENCHMARKS / "dg_benchmark.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
+    yield load_script(BENCHMARKS / "dg_benchmark.py")
     if str(BENCHMARKS) in sys.path:
         sys.path.remove(str(BENCHMARKS))
 

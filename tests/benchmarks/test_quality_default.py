@@ -3,7 +3,6 @@ the gate computes its figures and verdicts from a real checkpoint."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -11,17 +10,14 @@ import torch
 from PIL import Image
 
 import stylizing_vit_aug as sva
-from helpers import make_small_model
+from helpers import load_script, make_small_model
 from stylizing_vit_aug import metrics
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "quality_default.py"
 
 
 def _load_script():
-    spec = importlib.util.spec_from_file_location("quality_default", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 def test_training_and_held_out_regions_partition_every_source(tmp_path):
