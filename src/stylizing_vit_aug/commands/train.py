@@ -280,12 +280,19 @@ def _run_folder(config: TrainConfig, *, overwrite: bool) -> Iterator[None]:
         yield
         return
     output = Path(config.output).expanduser()
+    created = not output.exists()
     make_folder(output, "the run folder")
-    # two runs writing one folder interleave their logs and overwrite each other's checkpoint
-    with sole_writer([(output / LOCK_NAME, str(output))], "train", "continue with --resume, or pass another -o folder"):
-        if not config.resume:
-            _check_new_run(output, overwrite=overwrite)
-        yield
+    try:
+        # two runs writing one folder interleave their logs and overwrite each other's checkpoint
+        with sole_writer([(output / LOCK_NAME, str(output))], "train",
+                         "continue with --resume, or pass another -o folder"):
+            if not config.resume:
+                _check_new_run(output, overwrite=overwrite)
+            yield
+    finally:
+        if created:  # a run refused (or stopped) before writing anything leaves no empty folder behind
+            with suppress(OSError):
+                output.rmdir()
 
 
 def _run_files(output: Path) -> list[Path]:
