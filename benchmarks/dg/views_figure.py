@@ -6,6 +6,7 @@ one H&E reference: Macenko normalisation and StyleTTA's three kinds of view (``t
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -74,4 +75,7 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/tta-views.png"))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("output", type=Path, nargs="?", default=Path("docs/tta-views.png"),
+                        help="where the figure goes (default: docs/tta-views.png)")
+    main(parser.parse_args().output)

@@ -5,7 +5,7 @@ content × style grid with anatomy SSIM and style distance under each cell and t
 ``StylizeTransform(...)`` snippet out), so it is tested like the rest of the library.
 :func:`build_app` puts it on a Gradio page; ``stylizing-vit-aug app`` serves that page locally
 and the repository's top-level ``app.py`` serves it as a Hugging Face Space. Gradio is an
-optional extra (``pip install "stylizing-vit-aug[app]"``), imported only inside
+optional extra (``pip install ".[app]"`` in a clone), imported only inside
 :func:`build_app`, so importing the package never imports it.
 """
 
@@ -46,7 +46,7 @@ PREVIEW_SIDE = 256  # contents are previewed at most this large (above the cell 
 MAX_STYLES = 8
 MAX_FOLDER_IMAGES = 200  # a folder style source: the page reads at most this many images ...
 MAX_FOLDER_WALK = 2000  # ... found in at most this many folders, so a huge tree cannot stall it
-INSTALL_HINT = 'the app needs Gradio: pip install "stylizing-vit-aug[app]"'
+INSTALL_HINT = "the app needs Gradio: pip install 'gradio>=5' (the app extra)"
 
 
 class PathNotAllowed(ValueError):

@@ -4,7 +4,8 @@ Subcommands live in :mod:`stylizing_vit_aug.commands`, one module each, register
 :data:`COMMANDS`; only the module of the command being run is imported. Exit codes:
 0 success, 1 a runtime failure, 2 a usage or input error (message on stderr, no traceback;
 ``-v`` adds the traceback to the log), 3 (:data:`EXIT_SKIPPED`) finished but some files could
-not be read and were skipped (``stylize``, ``bank build``), 130 interrupted.
+not be read and were skipped (``stylize``, ``bank build``, ``preview``), 4 ``train`` stopped at a
+NaN/Inf loss or gradient, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ examples:
 
 `stylizing-vit-aug COMMAND --help` shows each command's options and examples.
 Exit codes: 0 done, 1 runtime failure, 2 usage or input error, {exit_skipped} done but some unreadable
-files were skipped (stylize, bank build), 130 interrupted.
+files were skipped (stylize, bank build, preview), 4 train stopped at a NaN/Inf loss or gradient,
+130 interrupted.
 """
 
 class Command(NamedTuple):

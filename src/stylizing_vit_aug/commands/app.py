@@ -24,7 +24,7 @@ examples:
   stylizing-vit-aug app --host 0.0.0.0                     # reachable from other machines too
   stylizing-vit-aug app --allow-path /data/styles --allow-path /data/banks
 
-Needs the `app` extra: pip install "stylizing-vit-aug[app]". The page shows the chosen content
+Needs the `app` extra: pip install ".[app]" in a clone (or pip install 'gradio>=5'). The page shows the chosen content
 images (the bundled histology by default) in the chosen styles with anatomy SSIM and style
 distance under each cell, and the StylizeTransform(...) line with the settings on the page.
 Stop it with Ctrl-C.

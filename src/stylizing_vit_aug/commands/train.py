@@ -45,7 +45,7 @@ examples:
   stylizing-vit-aug train data/ --init tiny-camelyon17wilds -o runs/my-stain --epochs 10
   stylizing-vit-aug train data/ --init default -o runs/cpu --objective stain --pairing same-domain
   accelerate launch --num_processes 4 -m stylizing_vit_aug.cli train data/ -o runs/big ...
-  stylizing-vit-aug train data/ -o runs/my-stain --resume --max-steps 20000 --extend
+  stylizing-vit-aug train data/ --init tiny-camelyon17wilds -o runs/my-stain --epochs 10 --resume
 
 exit codes: 0 finished (or stopped by --stop-after), 2 a problem with the command line, the data
 or a checkpoint, 4 the loss or the gradient went NaN/Inf (nothing non-finite was saved),

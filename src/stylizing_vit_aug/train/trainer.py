@@ -123,7 +123,7 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
         from accelerate import Accelerator
         from accelerate.state import AcceleratorState, PartialState
     except ImportError as error:
-        raise RuntimeError("training needs accelerate: pip install 'stylizing-vit-aug[train]'") from error
+        raise RuntimeError("training needs accelerate: pip install 'accelerate>=0.26' (the train extra)") from error
     # DDP notes that cls_token's gradient (a slice of the expanded batch) has other strides
     # than its bucket: harmless for a [1, 1, D] tensor, so keep the log readable.
     warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")

