@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageOps
 
+import stylizing_vit_aug as sva
 from helpers import examples, random_rgb, truncated_jpeg
 from stylizing_vit_aug import images
 from stylizing_vit_aug.images import (
@@ -357,3 +358,23 @@ def test_the_reader_applies_exif_orientation(tmp_path, orientation):
     expected = np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / "o.png")))
     assert np.array_equal(read_image(tmp_path / "o.png"), expected)
     assert images.image_size(tmp_path / "o.png") == expected.shape[:2]
+
+
+@pytest.mark.skipif(sys.platform.startswith("win"), reason="symlinks need privileges on Windows")
+def test_a_folder_is_listed_at_its_own_path_not_through_a_link_to_it(tmp_path):
+    # the first subfolder names a domain: b/shared -> ../a must not move a's images into b
+    from helpers import write_images
+
+    root = tmp_path / "data"
+    write_images(root / "a", 1)
+    write_images(root / "b", 1, seed=1)
+    (root / "b" / "shared").symlink_to("../a", target_is_directory=True)
+    (root / "a" / "zlink").symlink_to("../b", target_is_directory=True)
+    (root / "a" / "loop").symlink_to(root, target_is_directory=True)
+    outside = tmp_path / "elsewhere"
+    write_images(outside, 1, seed=2)
+    (root / "c").symlink_to(outside, target_is_directory=True)  # a folder outside: listed through its link
+    found = [p.relative_to(root).as_posix() for p in images.find_images(root)]
+    assert found == ["a/img00.png", "b/img00.png", "c/img00.png"]
+    bank_domains = sva.StyleBank.from_folder(root, sva.load_stylizer(device="cpu"), encode=False).domains
+    assert bank_domains == ["a", "b", "c"]
