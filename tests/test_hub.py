@@ -247,6 +247,21 @@ def test_push_to_hub_uploads_one_saved_folder(tmp_path, monkeypatch, small_styli
     assert calls == []
 
 
+def test_a_push_that_cannot_reach_the_hub_names_the_repo_and_what_to_do(monkeypatch, small_stylizer):
+    class Unreachable:
+        def __init__(self, token=None):
+            pass
+
+        def create_repo(self, repo_id, **kwargs):
+            raise ConnectionError("[Errno -2] Name or service not known")  # as huggingface_hub's client raises
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", Unreachable)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    with pytest.raises(hub.PushFailed, match=r"cannot push to the Hub repo me/stylizer: ConnectionError.*push again"):
+        sva.push_to_hub(small_stylizer, "me/stylizer")
+
+
 def test_list_checkpoints_names_what_load_stylizer_knows():
     names = sva.list_checkpoints()
     assert names[0] == "default" and len(names) == 22 and "tiny-camelyon17wilds" in names

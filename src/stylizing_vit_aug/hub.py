@@ -94,6 +94,7 @@ __all__ = [
     "LoadedCheckpoint",
     "MissingStatistics",
     "OfficialCheckpoint",
+    "PushFailed",
     "StateDictMismatch",
     "UnknownCheckpoint",
     "UnsafeCheckpointFormat",
@@ -117,6 +118,10 @@ class CheckpointNotCached(CheckpointError, FileNotFoundError):
 
 class MissingStatistics(CheckpointError, ValueError):
     """Normalisation statistics are unknown for this checkpoint and were not passed."""
+
+
+class PushFailed(RuntimeError):
+    """:func:`push_to_hub` could not reach, create or write the Hub repo."""
 
 
 class DefaultCheckpointMissing(CheckpointError, RuntimeError):
@@ -555,12 +560,19 @@ def push_to_hub(
             obj, Path(tmp) / "checkpoint", load_hint=repo_id, half=bool(save_kwargs.get("half", False)),
             **options,
         )
-        api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-        if revision is not None:
-            api.create_branch(repo_id, branch=revision, exist_ok=True, repo_type="model")
-        info = api.upload_folder(
-            repo_id=repo_id, folder_path=folder, commit_message=commit_message,
-            revision=revision, repo_type="model",
-        )
+        try:
+            api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+            if revision is not None:
+                api.create_branch(repo_id, branch=revision, exist_ok=True, repo_type="model")
+            info = api.upload_folder(
+                repo_id=repo_id, folder_path=folder, commit_message=commit_message,
+                revision=revision, repo_type="model",
+            )
+        except Exception as error:  # noqa: BLE001 - network, HTTP and auth errors of huggingface_hub/httpx
+            raise PushFailed(
+                f"cannot push to the Hub repo {repo_id}: {type(error).__name__}: {error}. The upload is one "
+                "commit, so nothing was changed there; check the network and the token (`hf auth login`), "
+                "then push again"
+            ) from error
     logger.info("pushed checkpoint to %s", repo_id)
     return info

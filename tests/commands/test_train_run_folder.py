@@ -111,6 +111,18 @@ def test_push_to_hub_with_no_export_is_refused(data, tmp_path, capsys):
     assert "--push-to-hub" in err and "--no-export" in err and not out.exists()
 
 
+def test_a_push_that_fails_after_training_says_where_the_export_is(data, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # as a cluster node without network would be
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    out = tmp_path / "run"
+    assert cli.main(["train", str(data), "-o", str(out), *FAST, "--push-to-hub", "me/x"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot push to me/x" in err and f"exported to {out / 'final'}" in err and "push it later" in err
+    assert sva.load_stylizer(out / "final", device="cpu").model.config.num_heads == 3  # the export is whole
+
+
 DEVICES = ["meta", "foo"] + ([] if torch.cuda.is_available() else ["cuda"])
 
 

@@ -63,7 +63,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .._atomic import write_atomically
-from ..checkpoints import check_values, float32_list, record_metadata
+from ..checkpoints import CheckpointError, check_values, float32_list, record_metadata
 from ..images import to_batch
 from ..model import PRESETS, ModelConfig, StylizingViT, count_parameters
 from ..stylizer import Stylizer
@@ -580,7 +580,7 @@ class Trainer:
         self.accelerator.wait_for_everyone()
         if not self.accelerator.is_main_process:
             return None
-        from ..hub import RUN_EXPORT, push_to_hub, save_pretrained
+        from ..hub import RUN_EXPORT, PushFailed, push_to_hub, save_pretrained
 
         training = {
             "steps": self.step, "epochs": self.step / self.steps_per_epoch, "batch_size": self.config.batch_size,
@@ -592,6 +592,11 @@ class Trainer:
         kwargs = dict(base_model=self.base_model, training=training, metrics=self.last_metrics)
         path = save_pretrained(self.stylizer, self.output / RUN_EXPORT, **kwargs)
         if self.config.push_to_hub:
-            push_to_hub(self.stylizer, self.config.push_to_hub, private=self.config.private, **kwargs)
+            try:
+                push_to_hub(self.stylizer, self.config.push_to_hub, private=self.config.private, **kwargs)
+            except (PushFailed, CheckpointError) as error:  # the export is written: say so, and how to push it
+                raise PushFailed(f"{error}. The trained model is exported to {path}: push it later with "
+                                 f"sva.push_to_hub(sva.load_stylizer({str(path)!r}), {self.config.push_to_hub!r})"
+                                 ) from error
             logger.info("pushed to the Hub: %s", self.config.push_to_hub)
         return str(path)
