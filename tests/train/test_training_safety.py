@@ -256,9 +256,24 @@ def test_validation_crops_are_tissue_not_glass(tmp_path):
         write_image(tmp_path / "slides" / f"{i}.png", size=(400, 40), seed=i, white_fraction=0.8)
     args = [str(tmp_path / "slides"), "-o", str(tmp_path / "run"), *STAIN, "--val-samples", "16"]
     trainer = Trainer(config_from_args(parse(*args)))
-    crops = trainer._val_batch()["image"]
+    crops = trainer.val_crops["image"]
     assert crops.shape[0] == 16 and all(tissue_fraction_ok(crop) for crop in crops)
-    assert torch.equal(crops, trainer._val_batch()["image"])  # the same crops at every validation
+    assert torch.equal(crops, trainer._val_crops()["image"])  # the same crops at every validation
+
+
+def test_a_validation_folder_that_cannot_be_read_fails_before_any_step(tmp_path, capsys):
+    write_image(tmp_path / "train" / "a.png", size=(48, 48))
+    (tmp_path / "val").mkdir()
+    good = write_image(tmp_path / "val" / "good.png", size=(48, 48))
+    (tmp_path / "val" / "cut.png").write_bytes(good.read_bytes()[:200])  # its header reads, its pixels do not
+    good.write_bytes(good.read_bytes()[:300])
+    out = tmp_path / "run"
+    args = [str(tmp_path / "train"), "-o", str(out), *STAIN, "--val-dir", str(tmp_path / "val")]
+    assert run_train(parse(*args)) == 2
+    err = capsys.readouterr().err
+    assert "validation images" in err and not (out / "checkpoints").exists() and not (out / "log.jsonl").exists()
+    assert run_train(parse(str(tmp_path / "train"), "-o", str(out), *STAIN, "--val-dir", str(tmp_path / "no"))) == 2
+    assert "validation data folder" in capsys.readouterr().err
 
 
 @given(seed=st.integers(0, 2**63 - 1))

@@ -81,14 +81,14 @@ class ImageRecord:
     width: int
 
 
-def _scan(root: Path, domains: str) -> list[tuple[Path, str]]:
+def _scan(root: Path, domains: str, role: str) -> list[tuple[Path, str]]:
     if not root.exists():
         raise FileNotFoundError(
-            f"training data folder {root} does not exist; pass a folder of images (domains as subfolders)"
+            f"{role} data folder {root} does not exist; pass a folder of images (domains as subfolders)"
         )
     if not root.is_dir():
         raise NotADirectoryError(
-            f"training data {root} is not a folder; pass a folder of images (domains as subfolders)"
+            f"{role} data {root} is not a folder; pass a folder of images (domains as subfolders)"
         )
     found = []
     for path in find_images(root):
@@ -121,6 +121,7 @@ class ImageFolderDataset(Dataset):
             ``background_level`` (0–1 units).
         cache_images: keep decoded images in memory (per worker process).
         seed: base seed for items indexed by a plain int.
+        role: what messages call the images (``"training"``, ``"validation"``).
 
     ``skipped`` lists ``(path, reason)`` of every unreadable file met so far (per process: each
     DataLoader worker counts the ones it met; all are logged as warnings).
@@ -143,6 +144,7 @@ class ImageFolderDataset(Dataset):
         cache_images: bool = False,
         files: Sequence[str | os.PathLike] | None = None,
         seed: int = 0,
+        role: str = "training",
     ) -> None:
         if domains not in ("subfolders", "none"):
             raise ValueError(f"domains must be 'subfolders' or 'none', got {domains!r}")
@@ -161,7 +163,8 @@ class ImageFolderDataset(Dataset):
         self.max_tries, self.cache_images, self.seed = max_tries, cache_images, seed
         self.skipped: list[tuple[Path, str]] = []
         self._unreadable: set[int] = set()
-        entries = _scan(self.root, domains)
+        self.role = role  # what the messages call the images ("training", "validation")
+        entries = _scan(self.root, domains, role)
         if files is not None:
             wanted = {Path(f).expanduser().resolve() for f in files}
             entries = [(p, d) for p, d in entries if p.resolve() in wanted]
@@ -174,7 +177,7 @@ class ImageFolderDataset(Dataset):
         self._cache: dict[int, torch.Tensor] = {}
 
     def _skip(self, path: Path, error: ImageReadError) -> None:
-        logger.warning("skipped an unreadable training image: %s", error)
+        logger.warning("skipped an unreadable %s image: %s", self.role, error)
         self.skipped.append((path, str(error)))
 
     def _read_sizes(self, entries: list[tuple[Path, str]]) -> list[ImageRecord]:
@@ -203,7 +206,8 @@ class ImageFolderDataset(Dataset):
             logger.warning("left out of training: %s", message)
         if not records:
             raise ValueError(
-                f"none of the {len(entries)} image files under {self.root} can be read: {self.skipped[0][1]}"
+                f"none of the {len(entries)} {self.role} image files under {self.root} can be read: "
+                f"{self.skipped[0][1]}"
             )
         return records
 
@@ -285,7 +289,7 @@ class ImageFolderDataset(Dataset):
                 self._skip(self.records[candidate].path, error)
                 continue
             return {"image": image, "domain": int(self.domain_ids[candidate]), "index": candidate}
-        raise ImageReadError(f"none of the {len(self.records)} images under {self.root} can be read")
+        raise ImageReadError(f"none of the {len(self.records)} {self.role} images under {self.root} can be read")
 
 
 def _uint8_chw(pixels: np.ndarray, channels: int, what: str) -> torch.Tensor:

@@ -212,7 +212,10 @@ class Trainer:
         if self.mean is None:
             self.mean, self.std = estimate_stats(self.dataset, seed=config.seed)
             logger.info("normalisation measured on the training data: mean %s std %s", self.mean, self.std)
-        self.val_dataset = self._dataset(config.val_dir or config.data, augment=False)
+        self.val_dataset = self._dataset(config.val_dir or config.data, augment=False,
+                                         role="validation" if config.val_dir else "training")
+        self.val_crops = self._val_crops()  # read now: a validation folder that cannot be read fails here,
+        # before any step is trained, not at the first validation (the crops are the same every time)
         self.stylizer = Stylizer(
             self.model, self.mean, self.std, device=self.accelerator.device, dtype=torch.float32, source=self.base_model
         )
@@ -305,14 +308,15 @@ class Trainer:
     def _objective(self) -> Objective:
         return build_objective(self.config.objective, self.model, self.mean, self.std, self.config)
 
-    def _dataset(self, root: str, augment: bool) -> ImageFolderDataset:
+    def _dataset(self, root: str, augment: bool, role: str = "training") -> ImageFolderDataset:
         """Training crops (augmented, ``--no-skip-blank`` honoured) or validation crops (tissue
         only, :data:`~.data.TISSUE_CROPS`)."""
         cfg = self.model.config
         crops: dict[str, Any] = {"skip_blank": self.config.skip_blank} if augment else TISSUE_CROPS
         return ImageFolderDataset(
             root, cfg.img_size, domains=self.config.domains, channels=cfg.in_chans, scale=self.config.scale,
-            augment=augment, cache_images=self.config.cache_images, seed=mix_seed(self.config.seed, 0x7A1), **crops,
+            augment=augment, cache_images=self.config.cache_images, seed=mix_seed(self.config.seed, 0x7A1),
+            role=role, **crops,
         )
 
     def _extended_now(self, state: dict) -> bool:
@@ -474,7 +478,8 @@ class Trainer:
         return objective(batch)
 
     # -- validation ------------------------------------------------------------------------------
-    def _val_batch(self) -> dict[str, torch.Tensor]:
+    def _val_crops(self) -> dict[str, torch.Tensor]:
+        """The fixed validation crops (the same at every validation)."""
         count = self.config.val_samples
         keys = [(i % len(self.val_dataset), mix_seed(self.config.seed, i, 0x7A1)) for i in range(count)]
         return _collate([self.val_dataset[k] for k in keys])
@@ -483,7 +488,7 @@ class Trainer:
     def validate(self) -> dict[str, float]:
         """Loss terms, anatomy/style metrics and a preview grid (``previews/step_<step>.png``) on
         fixed validation crops of tissue."""
-        batch = self._batch(self._val_batch(), torch.Generator().manual_seed(self.config.seed))
+        batch = self._batch(self.val_crops, torch.Generator().manual_seed(self.config.seed))
         module = self.objective_module
         self.model.eval()
         try:
