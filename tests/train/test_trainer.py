@@ -177,7 +177,8 @@ def test_checkpoint_interrupted_mid_write_keeps_the_previous_one(data, tmp_path,
 
     monkeypatch.setattr(safetensors.torch, "save_file", crash_mid_write)
     run.step = 99
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(RuntimeError, match=r"cannot write .*last\.safetensors at step 99: disk full; the last "
+                                           r"checkpoint \(step 0\) is whole.*--resume"):
         run.save_checkpoint()
     assert first.read_bytes() == before
     assert [p.name for p in first.parent.iterdir()] == ["last.safetensors"]  # no temporary left

@@ -284,3 +284,27 @@ def test_tissue_crops_pass_the_tissue_test_for_any_seed(tmp_path_factory, seed):
     dataset = ImageFolderDataset(root, 32, augment=False, **TISSUE_CROPS)
     crop = dataset[(0, seed)]["image"]
     assert tissue_fraction_ok(crop) and torch.equal(crop, dataset[(0, seed)]["image"])
+
+
+def test_a_checkpoint_that_cannot_be_written_says_what_is_kept_and_how_to_go_on(data, tmp_path, monkeypatch, capsys):
+    from safetensors import SafetensorError
+
+    from stylizing_vit_aug.train import trainer as trainer_module
+
+    real, calls = trainer_module.write_training_checkpoint, []
+
+    def disk_full_after_the_first(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:  # as safetensors reports a full disk
+            raise SafetensorError("Error while serializing: IoError(No space left on device (os error 28))")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "write_training_checkpoint", disk_full_after_the_first)
+    run = tmp_path / "full"
+    from stylizing_vit_aug import cli
+
+    assert cli.main(["train", str(data), "-o", str(run), *STAIN, "--save-every", "2", "--max-steps", "4"]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot write {run / 'checkpoints' / 'last.safetensors'} at step 4" in err
+    assert "No space left on device" in err and "last checkpoint (step 2) is whole" in err and "--resume" in err
+    assert training_state.read_training_checkpoint(last_checkpoint(run))["trainer"]["step"] == 2

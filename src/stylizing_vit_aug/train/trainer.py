@@ -87,8 +87,11 @@ from .schedule import (
 )
 from .training_state import (
     TrainingCheckpointError,
+    append_json,
+    explained_write_failure,
     read_training_checkpoint,
     restore_rng_state,
+    truncate_log,
     write_training_checkpoint,
 )
 
@@ -173,26 +176,6 @@ def _collate(items: list[dict]) -> dict[str, torch.Tensor]:
 
 def _not_finite(values: dict[str, float]) -> list[str]:
     return [f"{name}={value}" for name, value in values.items() if not math.isfinite(value)]
-
-
-def _append_json(path: Path, record: dict) -> None:
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record) + "\n")
-
-
-def _truncate_log(path: Path, step: int) -> None:
-    """Drop log lines written after ``step`` (work lost by a kill, redone after the resume)."""
-    if not path.is_file():
-        return
-    kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            if json.loads(line).get("step", 0) <= step:
-                kept.append(line)
-        except json.JSONDecodeError:  # a line cut by the kill
-            continue
-    text = "".join(line + "\n" for line in kept)
-    write_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
 # -- the trainer --------------------------------------------------------------------------------
@@ -331,8 +314,8 @@ class Trainer:
         self.last_metrics = state["trainer"].get("metrics")
         restore_rng_state(state["rng_tensors"], state["rng"])
         if self.accelerator.is_main_process:
-            _truncate_log(self.log_path, self.step)
-            _truncate_log(self.val_log_path, self.step)
+            truncate_log(self.log_path, self.step)
+            truncate_log(self.val_log_path, self.step)
 
     # -- checkpoints -----------------------------------------------------------------------------
     def trainer_state(self) -> dict:
@@ -394,16 +377,16 @@ class Trainer:
         self.accelerator.wait_for_everyone()
         path = None
         if self.accelerator.is_main_process:
-            path = write_training_checkpoint(
-                self.checkpoint_dir / LAST_CHECKPOINT,
-                model_state=self.model.state_dict(),
-                optimizer_state=self.optimizer.state_dict(),
-                scheduler_state=self.scheduler.state_dict(),
-                trainer_state=self.trainer_state(),
-                record=record_metadata(
-                    self.model.config, float32_list(self.stylizer.mean.cpu()), float32_list(self.stylizer.std.cpu())
-                ),
-            )
+            with explained_write_failure(self.checkpoint_dir / LAST_CHECKPOINT, self.step, self.saved_step):
+                path = write_training_checkpoint(
+                    self.checkpoint_dir / LAST_CHECKPOINT,
+                    model_state=self.model.state_dict(),
+                    optimizer_state=self.optimizer.state_dict(),
+                    scheduler_state=self.scheduler.state_dict(),
+                    trainer_state=self.trainer_state(),
+                    record=record_metadata(self.model.config, float32_list(self.stylizer.mean.cpu()),
+                                           float32_list(self.stylizer.std.cpu())),
+                )
         self.saved_step = self.step
         self.accelerator.wait_for_everyone()
         return path
@@ -563,7 +546,7 @@ class Trainer:
                     if every and (self.step % every == 0 or self.step == self.total_steps) and is_main:
                         self.last_metrics = self.validate()
                         epoch_at = self.step / self.steps_per_epoch
-                        _append_json(self.val_log_path, {"step": self.step, "epoch": epoch_at, **self.last_metrics})
+                        append_json(self.val_log_path, {"step": self.step, "epoch": epoch_at, **self.last_metrics})
                         logger.info("step %d validation: %s", self.step, self.last_metrics)
                     if epoch_done or (config.save_every and self.step % config.save_every == 0) or self.step == stop_at:
                         self.save_checkpoint()
@@ -577,7 +560,7 @@ class Trainer:
         return {"step": self.step, "finished": finished, "exported": exported, "metrics": self.last_metrics}
 
     def _log_step(self, record: dict) -> None:
-        _append_json(self.log_path, record)
+        append_json(self.log_path, record)
 
     def export(self) -> str | None:
         """``save_pretrained`` into ``<output>/final`` (+ ``push_to_hub``), on the main process."""
@@ -595,7 +578,8 @@ class Trainer:
         }
         self.model.eval()
         kwargs = dict(base_model=self.base_model, training=training, metrics=self.last_metrics)
-        path = save_pretrained(self.stylizer, self.output / RUN_EXPORT, **kwargs)
+        with explained_write_failure(self.output / RUN_EXPORT, self.step, self.saved_step):
+            path = save_pretrained(self.stylizer, self.output / RUN_EXPORT, **kwargs)
         if self.config.push_to_hub:
             try:
                 push_to_hub(self.stylizer, self.config.push_to_hub, private=self.config.private, **kwargs)

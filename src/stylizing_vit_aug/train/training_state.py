@@ -16,12 +16,14 @@ import json
 import logging
 import os
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 
 from .._atomic import write_atomically
 from ..checkpoints import (
@@ -109,6 +111,21 @@ def _optimizer_from_flat(tensors: Mapping[str, torch.Tensor], meta: Mapping[str,
             group["betas"] = tuple(group["betas"])
         groups.append(group)
     return {"state": state, "param_groups": groups}
+
+
+@contextmanager
+def explained_write_failure(path: Path, step: int, saved_step: int | None) -> Iterator[None]:
+    """A failed write (a full disk, a quota) named with what is kept and how to go on: writes are
+    atomic, so the previous file is whole."""
+    try:
+        yield
+    except (OSError, SafetensorError) as error:
+        kept = f"the last checkpoint (step {saved_step}) is whole" if saved_step is not None else (
+            "no checkpoint was written yet")
+        raise RuntimeError(
+            f"cannot write {path} at step {step}: {error}; {kept}. Free space (or fix the folder) and "
+            "continue with --resume"
+        ) from error
 
 
 def write_training_checkpoint(
@@ -232,3 +249,24 @@ def read_training_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         "rng_tensors": {k: v for k, v in tensors.items() if k.startswith("rng.")},
         "rng": document["rng"],
     }
+
+
+# -- the run's JSON-lines logs (log.jsonl, validation.jsonl), which a resume cuts back to its checkpoint
+def append_json(path: Path, record: dict) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def truncate_log(path: Path, step: int) -> None:
+    """Drop log lines written after ``step`` (work lost by a kill, redone after the resume)."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            if json.loads(line).get("step", 0) <= step:
+                kept.append(line)
+        except json.JSONDecodeError:  # a line cut by the kill
+            continue
+    text = "".join(line + "\n" for line in kept)
+    write_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
