@@ -286,6 +286,15 @@ def test_a_missing_path_fails_fast_without_asking_the_hub(source, monkeypatch):
     assert time.perf_counter() - start < 2
 
 
+@pytest.mark.parametrize("source", ["", "  "])
+def test_an_empty_source_is_refused_not_read_as_the_current_folder(source, tmp_path, monkeypatch, small_stylizer):
+    small_stylizer.save_pretrained(tmp_path)  # a checkpoint in the current folder, which "" would load silently
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"source is '\s*': pass None \(or 'default'\)"):
+        sva.load_stylizer(source)
+    assert sva.load_stylizer(".", device="cpu").model.config == small_stylizer.model.config  # said plainly: loads
+
+
 def test_a_training_run_folder_loads_its_export(tmp_path, small_stylizer):
     run = tmp_path / "runs" / "mine"
     (run / "checkpoints").mkdir(parents=True)

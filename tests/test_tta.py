@@ -390,6 +390,16 @@ def test_fixed_styles_are_distinct_domain_balanced_and_a_copy(small_stylizer):
         assert tta(images[:2]).style_indices[0].tolist() != chosen[0].tolist()
 
 
+def test_more_fixed_views_than_styles_use_every_style(small_stylizer):
+    images = _style_images(small_stylizer.img_size)[:3]
+    bank = StyleBank.from_images(images, small_stylizer)
+    for seed in range(8):
+        tta = StyleTTA(ColourNet(), small_stylizer, bank, n_styles=4, styles="fixed", return_views=True,
+                       generator=torch.Generator().manual_seed(seed))
+        chosen = tta(images[:1]).style_indices[0].tolist()
+        assert set(chosen) == {0, 1, 2} and len(chosen) == 4  # every style, one of them twice
+
+
 def test_styles_whose_stains_cannot_be_read_are_named_once(small_stylizer, images, caplog):
     section = two_stain_image(HAEMATOXYLIN, EOSIN, (0.9, 0.7), size=32, floor=0.2)
     glass = torch.full_like(section, 0.95)

@@ -475,6 +475,9 @@ def load_stylizer(
     """
     if source is not None and not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"source must be a string or path, got {type(source).__name__}")
+    if isinstance(source, str) and not source.strip():  # as a path it would be the current folder
+        raise ValueError(f"source is {source!r}: pass None (or 'default') for the bundled default, or an official "
+                         "id, a Hub repo or a path ('.' for the current folder)")
     request = CheckpointRequest(source, revision, cache_dir, local_files_only, mean, std)
     entry = next((entry for entry in CHECKPOINT_SOURCES if entry.matches(request)), None)
     if entry is None:

@@ -168,9 +168,11 @@ def _check_transfer(transfer: Any, mode: str | None) -> str:
 
 def _distinct_styles(bank: BankLike, n: int, generator: torch.Generator) -> torch.Tensor:
     """``n`` bank indices for ``styles="fixed"``: distinct while the bank has that many, and taken
-    from its domains in turn (shuffled), so every domain gives as many as it can."""
+    from its domains in turn (shuffled), so every domain gives as many as it can. More views than
+    styles repeat the whole ordering, so every style is used (a draw with replacement left some out)."""
     if n > len(bank):
-        return bank.sample(n, generator=generator).cpu()
+        rounds = -(-n // len(bank))
+        return torch.cat([_distinct_styles(bank, len(bank), generator) for _ in range(rounds)])[:n]
     order = torch.randperm(len(bank), generator=generator, device=generator.device).cpu()
     domains = getattr(bank, "domains", None)
     if not domains:

@@ -260,3 +260,16 @@ def test_the_model_is_built_from_its_config(data, tmp_path):
 
     expected = ModelConfig(img_size=32, patch_size=8, embed_dim=48, depth=2, num_heads=3)
     assert trainer.model.config == expected
+
+
+@pytest.mark.parametrize(("pairing", "warned"), [("other_domain", True), ("same-domain", False), ("roll", False)])
+def test_other_domain_pairing_on_one_domain_is_said(tmp_path, caplog, pairing, warned):
+    for i in range(2):  # one domain: the images sit in the folder itself
+        write_image(tmp_path / "one" / f"{i}.png", size=(48, 48), seed=i)
+    with caplog.at_level("WARNING", logger="stylizing_vit_aug.train.trainer"):
+        Trainer(config_from_args(parse(str(tmp_path / "one"), "-o", str(tmp_path / "run"), *TINY,
+                                       "--pairing", pairing)))
+    said = [r.getMessage() for r in caplog.records if "needs two or more domains" in r.getMessage()]
+    assert len(said) == int(warned)
+    if warned:
+        assert "--pairing roll" in said[0]

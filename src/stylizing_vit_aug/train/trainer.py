@@ -63,6 +63,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .._atomic import write_atomically
+from ..bank import strategy_name
 from ..checkpoints import CheckpointError, check_values, float32_list, record_metadata
 from ..images import to_batch
 from ..model import PRESETS, ModelConfig, StylizingViT, count_parameters
@@ -192,6 +193,9 @@ class Trainer:
         self.resume_state = self._read_resume() if config.resume else None
         self.model, self.mean, self.std, self.base_model = self._build_model()
         self.dataset = self._dataset(config.data, augment=True)
+        if strategy_name(config.pairing) == "other_domain" and len(self.dataset.domain_names) < 2:
+            logger.warning("--pairing other_domain needs two or more domains (subfolders of %s); it found %s, so "
+                           "every sample is paired as with --pairing roll", config.data, self.dataset.domain_names)
         if self.mean is None:
             self.mean, self.std = estimate_stats(self.dataset, seed=config.seed)
             logger.info("normalisation measured on the training data: mean %s std %s", self.mean, self.std)
