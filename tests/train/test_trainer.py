@@ -273,3 +273,20 @@ def test_other_domain_pairing_on_one_domain_is_said(tmp_path, caplog, pairing, w
     assert len(said) == int(warned)
     if warned:
         assert "--pairing roll" in said[0]
+
+
+def test_a_resume_on_changed_training_data_says_so(tmp_path, caplog):
+    data = tmp_path / "data"
+    for i in range(3):
+        write_image(data / "he" / f"{i}.png", size=(48, 48), seed=i)
+    args = ["-o", str(tmp_path / "run"), *TINY, "--max-steps", "4"]
+    assert run_train(parse(str(data), *args, "--stop-after", "1")) == 0
+    moved = tmp_path / "moved"
+    data.rename(moved)  # the same images elsewhere: the same data, nothing to say
+    with caplog.at_level("WARNING", logger="stylizing_vit_aug.train.trainer"):
+        Trainer(config_from_args(parse(str(moved), *args, "--resume")))
+    assert "training data changed" not in caplog.text
+    write_image(moved / "he" / "3.png", size=(48, 48), seed=3)
+    with caplog.at_level("WARNING", logger="stylizing_vit_aug.train.trainer"):
+        Trainer(config_from_args(parse(str(moved), *args, "--resume")))
+    assert "the training data changed since the checkpoint (3 images then, 4 now" in caplog.text

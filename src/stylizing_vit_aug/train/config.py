@@ -55,7 +55,7 @@ class TrainConfig:
         trajectory=True,
     ))
     scale: float = field(default=1.0, metadata=_about(
-        "rescale images by this factor before cropping (e.g. 0.5 for 40x -> 20x)"
+        "rescale images by this factor before cropping (e.g. 0.5 for 40x -> 20x)", trajectory=True
     ))
     samples_per_epoch: int | None = field(default=None, metadata=_about(
         "crops per epoch (default: one per image); raise it for few large images",

@@ -14,12 +14,13 @@ readable image (a seeded, deterministic stand-in); either way it is logged and c
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -175,6 +176,13 @@ class ImageFolderDataset(Dataset):
         lookup = {name: i for i, name in enumerate(self.domain_names)}
         self.domain_ids = torch.tensor([lookup[r.domain] for r in self.records], dtype=torch.long)
         self._cache: dict[int, torch.Tensor] = {}
+
+    @property
+    def contents(self) -> dict[str, Any]:
+        """What the run trains on, for a resume to compare: the image count and a digest of the
+        images' paths (relative to the root, so a moved folder is the same data) and domains."""
+        listing = "\n".join(f"{r.domain}\t{r.path.relative_to(self.root).as_posix()}" for r in self.records)
+        return {"images": len(self.records), "digest": hashlib.sha256(listing.encode()).hexdigest()[:16]}
 
     def _skip(self, path: Path, error: ImageReadError) -> None:
         logger.warning("skipped an unreadable %s image: %s", self.role, error)

@@ -193,6 +193,11 @@ class Trainer:
         self.resume_state = self._read_resume() if config.resume else None
         self.model, self.mean, self.std, self.base_model = self._build_model()
         self.dataset = self._dataset(config.data, augment=True)
+        saved_data = (self.resume_state or {}).get("trainer", {}).get("data")
+        if saved_data and saved_data != self.dataset.contents:
+            logger.warning("the training data changed since the checkpoint (%d images then, %d now, or other files): "
+                           "the run will not continue exactly, and with --epochs its length changes with it",
+                           saved_data["images"], self.dataset.contents["images"])
         if strategy_name(config.pairing) == "other_domain" and len(self.dataset.domain_names) < 2:
             logger.warning("--pairing other_domain needs two or more domains (subfolders of %s); it found %s, so "
                            "every sample is paired as with --pairing roll", config.data, self.dataset.domain_names)
@@ -201,8 +206,7 @@ class Trainer:
             logger.info("normalisation measured on the training data: mean %s std %s", self.mean, self.std)
         self.val_dataset = self._dataset(config.val_dir or config.data, augment=False,
                                          role="validation" if config.val_dir else "training")
-        self.val_crops = self._val_crops()  # read now: a validation folder that cannot be read fails here,
-        # before any step is trained, not at the first validation (the crops are the same every time)
+        self.val_crops = self._val_crops()  # now: an unreadable validation folder fails before any step
         self.stylizer = Stylizer(
             self.model, self.mean, self.std, device=self.accelerator.device, dtype=torch.float32, source=self.base_model
         )
@@ -337,6 +341,7 @@ class Trainer:
             "world_size": self.accelerator.num_processes,
             "metrics": self.last_metrics,
             "config": self.config.to_json(),
+            "data": self.dataset.contents,
         }
 
     @property
