@@ -48,6 +48,7 @@ __all__ = [
     "ImageFolderDataset",
     "ImageRecord",
     "TrainBatch",
+    "estimate_stats",
     "pair_styles",
     "training_batch",
 ]
@@ -298,6 +299,16 @@ class ImageFolderDataset(Dataset):
                 continue
             return {"image": image, "domain": int(self.domain_ids[candidate]), "index": candidate}
         raise ImageReadError(f"none of the {len(self.records)} {self.role} images under {self.root} can be read")
+
+
+def estimate_stats(dataset: ImageFolderDataset, samples: int = 64, seed: int = 0) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std (0–1) of ``samples`` seeded crops: the normalised space of a
+    model trained from scratch."""
+    values = torch.stack([dataset[(i % len(dataset), mix_seed(seed, i, 0x57A7))]["image"] for i in range(samples)])
+    batch, _ = to_batch(values, "training crops")
+    channels = batch.transpose(0, 1).flatten(1)
+    std = channels.std(dim=1).clamp(min=1e-3)
+    return channels.mean(dim=1).tolist(), std.tolist()
 
 
 def _uint8_chw(pixels: np.ndarray, channels: int, what: str) -> torch.Tensor:

@@ -74,6 +74,7 @@ from .data import (
     EpochBatches,
     ImageFolderDataset,
     TrainBatch,
+    estimate_stats,
     mix_seed,
     training_batch,
 )
@@ -158,16 +159,6 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def estimate_stats(dataset: ImageFolderDataset, samples: int = 64, seed: int = 0) -> tuple[list[float], list[float]]:
-    """Per-channel mean and std (0–1) of ``samples`` seeded crops: the normalised space of a
-    model trained from scratch."""
-    values = torch.stack([dataset[(i % len(dataset), mix_seed(seed, i, 0x57A7))]["image"] for i in range(samples)])
-    batch, _ = to_batch(values, "training crops")
-    channels = batch.transpose(0, 1).flatten(1)
-    std = channels.std(dim=1).clamp(min=1e-3)
-    return channels.mean(dim=1).tolist(), std.tolist()
-
-
 def _collate(items: list[dict]) -> dict[str, torch.Tensor]:
     return {
         "image": torch.stack([item["image"] for item in items]),
@@ -193,14 +184,7 @@ class Trainer:
         self.resume_state = self._read_resume() if config.resume else None
         self.model, self.mean, self.std, self.base_model = self._build_model()
         self.dataset = self._dataset(config.data, augment=True)
-        saved_data = (self.resume_state or {}).get("trainer", {}).get("data")
-        if saved_data and saved_data != self.dataset.contents:
-            logger.warning("the training data changed since the checkpoint (%d images then, %d now, or other files): "
-                           "the run will not continue exactly, and with --epochs its length changes with it",
-                           saved_data["images"], self.dataset.contents["images"])
-        if strategy_name(config.pairing) == "other_domain" and len(self.dataset.domain_names) < 2:
-            logger.warning("--pairing other_domain needs two or more domains (subfolders of %s); it found %s, so "
-                           "every sample is paired as with --pairing roll", config.data, self.dataset.domain_names)
+        self._say_data_doubts()
         if self.mean is None:
             self.mean, self.std = estimate_stats(self.dataset, seed=config.seed)
             logger.info("normalisation measured on the training data: mean %s std %s", self.mean, self.std)
@@ -249,6 +233,18 @@ class Trainer:
             self._restore(self.resume_state)
 
     # -- construction ----------------------------------------------------------------------------
+    def _say_data_doubts(self) -> None:
+        """Warn where the data will not train as asked: changed since the resumed checkpoint, or
+        one domain for ``--pairing other_domain``."""
+        saved = (self.resume_state or {}).get("trainer", {}).get("data")
+        if saved and saved != self.dataset.contents:
+            logger.warning("the training data changed since the checkpoint (%d images then, %d now, or other files): "
+                           "the run will not continue exactly, and with --epochs its length changes with it",
+                           saved["images"], self.dataset.contents["images"])
+        if strategy_name(self.config.pairing) == "other_domain" and len(self.dataset.domain_names) < 2:
+            logger.warning("--pairing other_domain needs two or more domains (subfolders of %s); it found %s, so "
+                           "every sample is paired as with --pairing roll", self.config.data, self.dataset.domain_names)
+
     def _read_resume(self) -> dict:
         path = Path(self.config.resume).expanduser()
         if self.config.resume == "auto":
