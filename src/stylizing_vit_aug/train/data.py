@@ -14,6 +14,7 @@ readable image (a seeded, deterministic stand-in); either way it is logged and c
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -178,10 +179,11 @@ class ImageFolderDataset(Dataset):
         self.domain_ids = torch.tensor([lookup[r.domain] for r in self.records], dtype=torch.long)
         self._cache: dict[int, torch.Tensor] = {}
 
-    @property
+    @functools.cached_property
     def contents(self) -> dict[str, Any]:
         """What the run trains on, for a resume to compare: the image count and a digest of the
-        images' paths (relative to the root, so a moved folder is the same data) and domains."""
+        images' paths (relative to the root, so a moved folder is the same data) and domains.
+        The records are fixed once read, so it is hashed once, not at every checkpoint."""
         listing = "\n".join(f"{r.domain}\t{r.path.relative_to(self.root).as_posix()}" for r in self.records)
         return {"images": len(self.records), "digest": hashlib.sha256(listing.encode()).hexdigest()[:16]}
 
