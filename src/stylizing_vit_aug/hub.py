@@ -53,7 +53,6 @@ from .checkpoints import (
     WEIGHTS_NAME,
     CheckpointError,
     CorruptCheckpoint,
-    FileRecord,
     StateDictMismatch,
     UnsafeCheckpointFormat,
     config_from_dict,
@@ -234,23 +233,45 @@ def _load_directory(directory: Path, mean: Sequence[float] | None, std: Sequence
     config_path = directory / CONFIG_NAME
     config = read_config(config_path) if config_path.exists() or config_path.is_symlink() else None
     if config is None:
-        mean, std = _stats(mean, std, None, f"{directory} (no config.json of ours)")
-        return LoadedCheckpoint(load_model_file(weights, None), mean, std, str(directory))
+        return _load_weights_file(weights, mean, std, f"{directory} (no config.json of ours)")._replace(
+            source=str(directory))
     architecture = config_from_dict(config["architecture"], config_path)
     settings = _recorded_settings(config.get(STYLIZER_SETTINGS), config_path)
     known = DatasetStats(config.get("mean"), config.get("std"))
+    mean, std = _resolved_stats(mean, std, known, architecture.in_chans, str(config_path))
+    return LoadedCheckpoint(load_model_file(weights, architecture), mean, std, str(directory), settings=settings)
+
+
+def _load_weights_file(path: Path, mean: Sequence[float] | None, std: Sequence[float] | None,
+                       what: str) -> LoadedCheckpoint:
+    """A weights file without a config.json of ours: its architecture from its own record (ours)
+    or its tensor shapes, its statistics from its record or the request."""
+    record = file_record(path)
+    known = DatasetStats(record.mean, record.std) if record.mean is not None else None
+    in_chans = record.architecture.in_chans if record.architecture is not None else None
+    mean, std = _resolved_stats(mean, std, known, in_chans, what)
+    return LoadedCheckpoint(load_model_file(path, record.architecture), mean, std, str(path))
+
+
+def _resolved_stats(
+    mean: Sequence[float] | None, std: Sequence[float] | None, known: DatasetStats | None, in_chans: int | None,
+    what: str,
+) -> tuple[Sequence[float], Sequence[float]]:
+    """The one rule for a checkpoint's statistics: passed ones win (said when they replace other
+    recorded ones; the Stylizer checks them, naming them); missing ones are what ``what``
+    records, checked here so a bad value names ``what``; none at all is :class:`MissingStatistics`."""
     recorded = mean is None or std is None
     given = None if recorded else _floats(mean, std)
-    if given is not None and known.mean is not None and given != (known.mean, known.std):
+    if given is not None and known is not None and known.mean is not None and given != (known.mean, known.std):
         logger.warning("mean=%s, std=%s replace the statistics %s records (mean=%s, std=%s)",
-                       *given, config_path, known.mean, known.std)
-    mean, std = _stats(mean, std, known, str(config_path))
-    if recorded:  # passed statistics are checked by the Stylizer, which names them
+                       *given, what, known.mean, known.std)
+    mean, std = _stats(mean, std, known, what)
+    if recorded and in_chans is not None:
         try:
-            Normalization.checked(mean, std, architecture.in_chans, f"'mean'/'std' in {config_path}")
-        except ValueError as error:
+            Normalization.checked(mean, std, in_chans, f"'mean'/'std' in {what}")
+        except (ValueError, TypeError) as error:
             raise CorruptCheckpoint(f"{error} Fix the file, or pass mean= and std=.") from None
-    return LoadedCheckpoint(load_model_file(weights, architecture), mean, std, str(directory), settings=settings)
+    return mean, std
 
 
 SETTING_CHOICES: dict[str, tuple] = {"mode": MODES, "background": BACKGROUNDS, "colour_match": (True, False)}
@@ -377,23 +398,8 @@ def _exists(request: CheckpointRequest) -> bool:
 
 
 def _load_bare_file(request: CheckpointRequest) -> LoadedCheckpoint:
-    """A weights file alone: its architecture from its own record (ours) or its tensor shapes,
-    its statistics from its record or the request."""
-    record = file_record(request.path)
-    if request.mean is None or request.std is None:
-        _check_recorded_stats(record, request.path)
-    known = DatasetStats(record.mean, record.std) if record.mean is not None else None
-    mean, std = _stats(request.mean, request.std, known, f"the bare weights file {request.path}")
-    return LoadedCheckpoint(load_model_file(request.path, None), mean, std, str(request.path.resolve()))
-
-
-def _check_recorded_stats(record: FileRecord, path: Path) -> None:
-    if record.mean is None or record.architecture is None:
-        return
-    try:
-        Normalization.checked(record.mean, record.std, record.architecture.in_chans, f"'mean'/'std' recorded in {path}")
-    except (ValueError, TypeError) as error:
-        raise CorruptCheckpoint(f"{error} Save the checkpoint again, or pass mean= and std=.") from None
+    found = _load_weights_file(request.path, request.mean, request.std, f"the bare weights file {request.path}")
+    return found._replace(source=str(request.path.resolve()))
 
 
 def _missing_path(request: CheckpointRequest) -> LoadedCheckpoint:

@@ -277,6 +277,14 @@ def test_a_weights_file_of_ours_loads_alone_as_what_it_is(tmp_path, small_styliz
     assert_same_weights(alone.model, state_of(small_stylizer.model))
 
 
+def test_a_folder_without_its_config_json_loads_from_what_its_weights_file_records(tmp_path, small_stylizer):
+    saved = small_stylizer.save_pretrained(tmp_path / "ckpt")
+    (saved / "config.json").unlink()  # a folder copied without it: the weights file still says what it is
+    loaded = hub.load_stylizer(saved, device="cpu")
+    assert loaded.model.config == small_stylizer.model.config
+    assert loaded.mean.tolist() == pytest.approx(list(CAMELYON_MEAN))
+
+
 def test_a_config_json_that_does_not_describe_its_weights_is_refused(tmp_path, small_stylizer):
     from helpers import write_images
     from stylizing_vit_aug import cli
