@@ -8,7 +8,6 @@ import logging
 import os
 import struct
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -64,28 +63,23 @@ def find_images(root: Path) -> list[Path]:
     A folder that is under ``root`` itself is listed at its own path, never through a link to it
     from elsewhere under ``root``: the first subfolder names a domain, and ``b/shared -> ../a``
     must not move ``a``'s images into ``b`` (which one would win depended on listing order)."""
-    direct = {folder for folder, _, _ in _walk(root, followlinks=False)}
-    direct_reals = {os.path.realpath(folder) for folder in direct}
     found: list[Path] = []
     seen: set[str] = set()
-    for folder, subfolders, files in _walk(root, followlinks=True):
-        real = os.path.realpath(folder)
-        if real in seen or (folder not in direct and real in direct_reals):  # a loop, or a link to a folder
-            subfolders[:] = []  # listed elsewhere
-            continue
-        seen.add(real)
-        found.extend(
-            Path(folder) / name for name in files
-            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS
-        )
+    trees = [str(root)]  # still to list: root's own tree first, then each linked folder met in it
+    while trees:
+        for folder, subfolders, files in os.walk(trees.pop(0)):  # links are listed after, not followed
+            real = os.path.realpath(folder)
+            if real in seen:  # a loop, or a folder already listed at its own path
+                subfolders[:] = []
+                continue
+            seen.add(real)
+            subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+            trees.extend(path for name in subfolders if os.path.islink(path := os.path.join(folder, name)))
+            found.extend(
+                Path(folder) / name for name in files
+                if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS
+            )
     return sorted(found)
-
-
-def _walk(root: Path, followlinks: bool) -> Iterator[tuple[str, list[str], list[str]]]:
-    """``os.walk`` without hidden folders."""
-    for folder, subfolders, files in os.walk(root, followlinks=followlinks):
-        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
-        yield folder, subfolders, files
 
 
 def _unreadable(path: Path, error: BaseException) -> ImageReadError:
