@@ -41,8 +41,9 @@ from stylizing_vit_aug.benchmarking import (
     time_rounds,
     write_json,
 )
+from stylizing_vit_aug.devices import usable_device
 from stylizing_vit_aug.model import create_model
-from stylizing_vit_aug.stylizer import MODES, Stylizer, default_device, default_dtype
+from stylizing_vit_aug.stylizer import MODES, Stylizer, default_dtype
 
 STYLES = ("one", "one-cached", "distinct", "distinct-cached", "views4", "views4-repeated")
 VIEWS = 4  # styles per image of the views kinds
@@ -193,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         args.presets, args.sizes, args.batches, args.styles = "tiny", "224", "8", "one,one-cached,distinct"
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device(args.device) if args.device else default_device()
+    device = usable_device(args.device, "--device")
     dtype = default_dtype(device) if args.dtype == "auto" else getattr(torch, args.dtype)
     modes = [m for m in args.modes.split(",") if m]
     styles = [s for s in args.styles.split(",") if s]

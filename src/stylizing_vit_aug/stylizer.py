@@ -49,6 +49,7 @@ import torch
 
 from .checkpoints import write_checkpoint
 from .colour import colour_change, colour_profile
+from .devices import usable_device
 from .guided import apply_basis, is_upsampling, upsample_change, upsampling_basis
 from .image_ops import resize, strength_values, to_luminance
 from .images import (
@@ -92,10 +93,6 @@ def _check_values01(values01: Any, where: str) -> None:
         raise ValueError(f"{where} takes a float [B, C, H, W] batch in 0–1, got {got}: divide uint8 by 255, or call "
                          "the Stylizer itself, which takes any image kind")
     check_float_range(values01, f"{where}'s values01")
-
-
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def default_dtype(device: torch.device) -> torch.dtype:
@@ -199,7 +196,7 @@ class Stylizer:
             raise TypeError(f"colour_match must be True or False, got {colour_match!r}")
         check_fp32_weights(model, "pass model.float(); the Stylizer keeps fp32 weights and computes in dtype= "
                            "(bf16 on CUDA by default)")
-        self.device = torch.device(device) if device is not None else default_device()
+        self.device = usable_device(device, "Stylizer device")
         self.dtype = dtype if dtype is not None else default_dtype(self.device)
         if self.dtype not in (torch.float32, torch.bfloat16, torch.float16):
             raise ValueError(f"dtype must be float32, bfloat16 or float16, got {self.dtype}")
@@ -268,7 +265,7 @@ class Stylizer:
 
     def to(self, device: str | torch.device) -> Stylizer:
         """Move the model and statistics (in place; returns self)."""
-        self.device = torch.device(device)
+        self.device = usable_device(device, "Stylizer.to")
         self.model.to(self.device)
         self.normalization = self.normalization.to(self.device)
         return self

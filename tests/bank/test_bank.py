@@ -343,3 +343,12 @@ def test_equal_weights_under_another_head_count_are_another_stylizer(tmp_path, s
     with pytest.raises(BankMismatch):
         StyleBank.load(path, other)
     assert StyleBank.load(path, other, on_mismatch="reencode").num_encoded == 0
+
+
+def test_equal_weights_under_another_head_count_get_their_own_sample_bank(small_stylizer):
+    other = sva.Stylizer(make_small_model(num_heads=6), CAMELYON_MEAN, CAMELYON_STD, device="cpu")
+    other.model.load_state_dict(small_stylizer.model.state_dict())
+    ours = bundled_bank(small_stylizer, crops_per_image=1)
+    theirs = bundled_bank(other, crops_per_image=1)
+    assert theirs.stylizer is other and ours.stylizer is small_stylizer
+    sva.BatchStylize(other, theirs)  # the bank is the other stylizer's: no mismatch

@@ -18,8 +18,9 @@ _BUNDLED: dict[str, StyleBank] = {}
 def bundled_bank(stylizer: Stylizer, *, crops_per_image: int = 8, seed: int = 0) -> StyleBank:
     """The small sample bank that ships with the package: random tissue crops of the bundled
     histology images (domain = source image; no blank glass), built on first use for ``stylizer``
-    and kept per process."""
-    key = f"{stylizer.fingerprint}:{crops_per_image}:{seed}"
+    and kept per process for stylizers a bank counts as one (the same weights and architecture:
+    equal weights under another head count are another stylizer)."""
+    key = f"{stylizer.fingerprint}:{stylizer.config}:{crops_per_image}:{seed}"
     if key not in _BUNDLED:
         paths = sorted(HISTOLOGY_ASSETS.glob("*.jpg"))
         if not paths:

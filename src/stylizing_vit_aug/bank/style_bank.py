@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from ..devices import usable_device
 from ..image_ops import color_statistics, random_crop_resize
 from ..images import IMAGE_EXTENSIONS, ImageLike, find_images, to_batch
 from ..model import StyleStream
@@ -85,7 +86,7 @@ class StyleBank:
         self.images = images.cpu().contiguous()
         self.stylizer = stylizer
         self.domains: list[str] | None = check_domains(domains, len(self.images))
-        self.device = torch.device(device) if device is not None else stylizer.device
+        self.device = usable_device(device, "StyleBank device") if device is not None else stylizer.device
         self.stream_dtype = check_stream_dtype(stream_dtype)
         self.chunk_size = chunk_size
         self.path: Path | None = None

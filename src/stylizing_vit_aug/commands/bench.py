@@ -11,8 +11,9 @@ from pathlib import Path
 import torch
 
 from ..benchmarking import bench_preset, format_table, machine_description, write_json
+from ..devices import usable_device
 from ..model import PRESETS
-from ..stylizer import default_device, default_dtype
+from ..stylizer import default_dtype
 from .common import check_output_file, device_argument
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    device = torch.device(args.device) if args.device else default_device()
+    device = usable_device(args.device)  # --device is checked already; None: the default
     batch = (256 if device.type == "cuda" else 8) if args.batch is None else args.batch
     if args.json:
         check_output_file(args.json, "--json", "bench.json")

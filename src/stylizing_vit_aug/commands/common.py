@@ -72,34 +72,12 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
 def device_argument(text: str) -> str:
     """``--device``, checked when the arguments are read (exit 2, before any output exists):
     a device torch knows, that holds data and is present on this machine."""
-    import torch
+    from ..devices import usable_device
 
     try:
-        device = torch.device(text)
-    except (RuntimeError, ValueError):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a device; use cpu, cuda, cuda:N or mps") from None
-    if device.type == "cpu":
-        return text
-    if device.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    elif device.type == "mps":
-        count = 1 if torch.backends.mps.is_available() else 0
-    elif device.type == "xpu" and hasattr(torch, "xpu"):
-        count = torch.xpu.device_count() if torch.xpu.is_available() else 0
-    elif device.type == "meta":
-        raise argparse.ArgumentTypeError("'meta' tensors hold no pixels to stylise; use cpu, cuda, cuda:N or mps")
-    else:
-        raise argparse.ArgumentTypeError(f"{text!r}: the stylizer runs on cpu, cuda, cuda:N, mps or xpu only")
-    if count == 0:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} was asked for but this machine has no {device.type} device that torch "
-            f"{torch.__version__} can use; leave --device out (cuda when available, else cpu) or pass --device cpu"
-        )
-    if device.index is not None and device.index >= count:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} was asked for but there are {count} {device.type} device(s): "
-            f"{', '.join(f'{device.type}:{i}' for i in range(count))}"
-        )
+        usable_device(text, where=None)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     return text
 
 

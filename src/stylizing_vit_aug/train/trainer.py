@@ -65,6 +65,7 @@ from torch.utils.data import DataLoader
 from .._atomic import write_atomically
 from ..bank import strategy_name
 from ..checkpoints import CheckpointError, check_values, float32_list, record_metadata
+from ..devices import usable_device
 from ..images import to_batch
 from ..model import PRESETS, ModelConfig, StylizingViT, count_parameters
 from ..stylizer import Stylizer
@@ -132,7 +133,7 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
     # DDP notes that cls_token's gradient (a slice of the expanded batch) has other strides
     # than its bucket: harmless for a [1, 1, D] tensor, so keep the log readable.
     warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
-    device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = usable_device(config.device, "TrainConfig.device")
     bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
     mixed_precision = "bf16" if bf16 else "no"
     options = dict(

@@ -24,6 +24,7 @@ from torch.utils.data import default_collate
 
 from ..bank import STRATEGIES, StyleBank
 from ..bank.sampling import label_of
+from ..devices import usable_device
 from ..image_ops import random_crop_resize
 from ..images import from_batch, to_batch
 from ..model import roll_pairs
@@ -274,7 +275,8 @@ class StylizedLoader:
     ) -> None:
         self.loader = loader
         self.batch_stylize = batch_stylize
-        self.device = torch.device(device) if device is not None else batch_stylize.stylizer.device
+        self.device = (usable_device(device, "StylizedLoader device") if device is not None
+                       else batch_stylize.stylizer.device)
         self.image_key = image_key
         self.domain_key = domain_key
 

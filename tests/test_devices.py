@@ -1,0 +1,86 @@
+"""Every ``device=`` a user passes is checked once, where it is given: a typo, ``meta`` or a device
+this machine lacks is a ValueError that names the argument and what to pass, never a raw torch
+error in the first call or a stylizer whose outputs hold no pixels."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import stylizing_vit_aug as sva
+from helpers import make_small_model
+from stylizing_vit_aug.devices import usable_device
+from stylizing_vit_aug.train import TrainConfig, Trainer
+
+
+@pytest.fixture
+def no_accelerator(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    if hasattr(torch, "xpu"):
+        monkeypatch.setattr(torch.xpu, "is_available", lambda: False)
+
+
+@pytest.mark.parametrize(("device", "message"), [
+    ("bogus", "'bogus' is not a device; use cpu, cuda, cuda:N or mps"),
+    ("meta", "'meta' tensors hold no pixels"),
+    ("cuda", "this machine has no cuda device"),
+    ("cuda:1", "this machine has no cuda device"),
+    ("hpu", "the stylizer runs on cpu, cuda, cuda:N, mps or xpu only"),
+])
+def test_a_stylizer_refuses_an_unusable_device_when_it_is_made(no_accelerator, device, message):
+    model = make_small_model()
+    with pytest.raises(ValueError, match="Stylizer device") as error:
+        sva.Stylizer(model, [0.5] * 3, [0.25] * 3, device=device)
+    assert message in str(error.value)
+
+
+def test_load_stylizer_on_the_meta_device_is_refused_not_made_unusable(checkpoint):
+    with pytest.raises(ValueError, match="'meta' tensors hold no pixels"):
+        sva.load_stylizer(checkpoint, device="meta")
+
+
+def test_moving_a_stylizer_checks_the_device_and_keeps_it_where_it_was(small_stylizer, no_accelerator):
+    with pytest.raises(ValueError, match=r"Stylizer\.to: 'cuda' was asked for"):
+        small_stylizer.to("cuda")
+    assert small_stylizer.device == torch.device("cpu")
+    assert next(small_stylizer.model.parameters()).device == torch.device("cpu")
+
+
+def test_a_bank_loaded_onto_a_bad_device_names_it(tmp_path, small_stylizer, bank):
+    path = bank.save(tmp_path / "bank.safetensors")
+    with pytest.raises(ValueError, match="StyleBank device: 'bogus' is not a device"):
+        sva.StyleBank.load(path, small_stylizer, device="bogus")
+
+
+def test_a_training_run_on_a_missing_gpu_stops_before_it_writes_anything(tmp_path, data, no_accelerator):
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match="TrainConfig.device: 'cuda' was asked for"):
+        Trainer(TrainConfig(data=str(data), output=str(out), device="cuda"))
+    assert not out.exists()
+
+
+NAMED = ["cpu", "cuda", "cuda:0", "mps", "xpu", "meta", "gpu", "cpu:0"]
+
+
+@given(st.one_of(st.text(max_size=12), st.sampled_from(NAMED)))
+def test_every_device_is_accepted_as_torch_reads_it_or_refused_naming_it(text):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch.cuda, "is_available", lambda: False)
+        patch.setattr(torch.backends.mps, "is_available", lambda: False)
+        if hasattr(torch, "xpu"):
+            patch.setattr(torch.xpu, "is_available", lambda: False)
+        try:
+            device = usable_device(text, "device=")
+        except ValueError as error:
+            assert str(error).startswith("device=: ") and repr(text) in str(error)
+        else:
+            assert device == torch.device(text) and device.type == "cpu"
+
+
+def test_no_device_means_the_default_one(no_accelerator):
+    assert usable_device(None) == torch.device("cpu")
+    with pytest.raises(ValueError, match="a device is a name"):
+        usable_device(3.5)
