@@ -114,6 +114,23 @@ def test_style_forms_agree(small_stylizer):
     torch.testing.assert_close(one, cached)
 
 
+def test_a_list_of_styles_may_mix_sizes_and_channels(small_stylizer, histology_crops):
+    """A style is brought to the model's size anyway, so its size and channels are never a reason to refuse it."""
+    big, small, gray = histology_crops[0], histology_crops[1][:40, :56], histology_crops[2][:48, :48, 1]
+    styles = [big, small, gray, small]
+    mixed = small_stylizer.encode_style(styles)
+    one_by_one = sva.StyleStream.cat([small_stylizer.encode_style(s) for s in styles])
+    torch.testing.assert_close(mixed.layers, one_by_one.layers, rtol=0, atol=0)
+    torch.testing.assert_close(mixed.colours, one_by_one.colours, rtol=0, atol=0)
+    images = np.stack([big[:64, :64]] * 4)
+    out = small_stylizer(images, styles)
+    assert out.shape == images.shape and out.dtype == np.uint8
+    alone = small_stylizer(images[1], small)  # the same style alone (a batch may round a level apart)
+    assert np.abs(out[1].astype(int) - alone).max() <= 1
+    with pytest.raises(ValueError, match="contains batches"):
+        small_stylizer.encode_style([np.stack([big, big]), small])
+
+
 def test_chunking_does_not_change_results(histology_crops):
     model = make_small_model()
     big = sva.Stylizer(model, CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32, chunk_size=64)

@@ -60,6 +60,7 @@ from .images import (
     from_batch,
     same_kind_copy,
     to_batch,
+    to_batches,
 )
 from .images.windows import (
     height_width,
@@ -314,11 +315,12 @@ class Stylizer:
     # -- styles --------------------------------------------------------------------------------
     @torch.inference_mode()
     def encode_style(self, styles: ImageLike, chunk_size: int | None = None) -> StyleStream:
-        """Style streams of one or more style images; reuse them for any number of contents."""
+        """Style streams of one or more style images (a list may mix sizes and channel counts: a style
+        is brought to the model's size anyway); reuse them for any number of contents."""
         if isinstance(styles, StyleStream):
             return styles
-        values, _ = to_batch(styles, "styles")
-        small01 = self._model_size01(values.to(self.device))  # the colour profile reads these pixels
+        # a list may mix sizes and channels: each is brought to the model's; the colour profile reads these
+        small01 = torch.cat([self._model_size01(v.to(self.device)) for v in to_batches(styles, "styles")])
         return self._encode(self.normalize(small01), small01, chunk_size)
 
     @torch.inference_mode()

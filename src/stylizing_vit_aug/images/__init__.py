@@ -40,6 +40,7 @@ from .kinds import (
     looks_channels_last,
     same_kind_copy,
     to_batch,
+    to_batches,
     to_uint8,
 )
 from .normalization import STATS_UNITS, Normalization
@@ -70,5 +71,6 @@ __all__ = [
     "same_kind_copy",
     "save_image",
     "to_batch",
+    "to_batches",
     "to_uint8",
 ]

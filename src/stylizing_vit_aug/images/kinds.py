@@ -294,17 +294,13 @@ def to_batch(images: ImageLike, what: str = "images") -> tuple[torch.Tensor, Bat
     if PILImage is not None and isinstance(images, PILImage.Image):
         return _pil_to_batch(images, what)
     if isinstance(images, (list, tuple)):
-        if not images:
-            _fail(f"{what} is an empty list.")
-        parts = [to_batch(item, f"{what}[{i}]") for i, item in enumerate(images)]
+        parts = _list_parts(images, what)
         sizes = {tuple(p[0].shape[1:]) for p in parts}
         if len(sizes) > 1:
             _fail(
                 f"{what} is a list of images of different sizes/channels {sorted(sizes)}; "
                 "stylise them one at a time or resize them to one size."
             )
-        if any(p[1].batched for p in parts):
-            _fail(f"{what} is a list that contains batches; pass single images or one batch.")
         first = parts[0][1]
         info = BatchInfo(
             "list", True, first.dtype, first.channels, first.height, first.width,
@@ -315,6 +311,31 @@ def to_batch(images: ImageLike, what: str = "images") -> tuple[torch.Tensor, Bat
         f"{what} must be a torch tensor, a numpy array, a PIL image or a list of them; "
         f"got {type(images).__name__}."
     )
+
+
+def _list_parts(images: list | tuple, what: str) -> list[tuple[torch.Tensor, BatchInfo]]:
+    """Each image of a list, converted: single images only (a batch in a list is refused)."""
+    if not images:
+        _fail(f"{what} is an empty list.")
+    parts = [to_batch(item, f"{what}[{i}]") for i, item in enumerate(images)]
+    if any(p[1].batched for p in parts):
+        _fail(f"{what} is a list that contains batches; pass single images or one batch.")
+    return parts
+
+
+def to_batches(images: ImageLike, what: str = "images") -> list[torch.Tensor]:
+    """:func:`to_batch` for inputs whose size does not matter (styles, which the engine resizes to
+    its own): a list may mix sizes and channel counts. Float 0–1 ``[B, C, H, W]`` batches, one per
+    run of consecutive images of one shape, in the list's order (one batch for a list of one shape)."""
+    if not isinstance(images, (list, tuple)):
+        return [to_batch(images, what)[0]]
+    runs: list[list[torch.Tensor]] = []
+    for values, _ in _list_parts(images, what):
+        if runs and runs[-1][-1].shape[1:] == values.shape[1:]:
+            runs[-1].append(values)
+        else:
+            runs.append([values])
+    return [torch.cat(run) for run in runs]
 
 
 def to_uint8(values: torch.Tensor) -> torch.Tensor:
