@@ -378,3 +378,49 @@ def test_a_folder_is_listed_at_its_own_path_not_through_a_link_to_it(tmp_path):
     assert found == ["a/img00.png", "b/img00.png", "c/img00.png"]
     bank_domains = sva.StyleBank.from_folder(root, sva.load_stylizer(device="cpu"), encode=False).domains
     assert bank_domains == ["a", "b", "c"]
+
+
+WRITTEN = ["PNG", "JPEG", "TIFF", "BMP", "WEBP"]
+
+
+def _written(fmt: str, dtype: str, channels: int) -> bytes:
+    """What save_image writes for a 24 x 20 image of these pixels (an output of ``stylize``)."""
+    rng = np.random.default_rng(channels)
+    top = 65535 if dtype == "uint16" else 255
+    pixels = rng.integers(0, top + 1, (24, 20, channels)).astype(dtype)
+    buffer = io.BytesIO()
+    save_image(pixels[..., 0] if channels == 1 else pixels, buffer, fmt)
+    return buffer.getvalue()
+
+
+@settings(max_examples=examples(60))
+@given(fmt=st.sampled_from(WRITTEN), dtype=st.sampled_from(["uint8", "uint16"]), channels=st.integers(1, 4),
+       cut=st.floats(0, 1, exclude_max=True))
+def test_every_file_the_writer_writes_is_whole_and_every_cut_one_is_not(folder, fmt, dtype, channels, cut):
+    """A rerun of ``stylize`` checks each existing output this way instead of decoding it: what
+    it counts as whole must read, and an output cut short (a copy that stopped) must not count."""
+    data = _written(fmt, dtype, channels)
+    path = folder / f"out.{fmt.lower()}"
+    path.write_bytes(data)
+    images.check_whole(path)
+    read_image(path, alpha=True)
+    path.write_bytes(data[: int(len(data) * cut)])
+    try:
+        images.check_whole(path)
+    except ImageReadError as error:
+        assert str(path) in str(error)
+    else:  # only a format without the cheap check may decode a file cut in its padding
+        assert fmt not in ("PNG", "JPEG")
+        read_image(path, alpha=True)
+
+
+@settings(max_examples=examples(60))
+@given(channels=st.integers(1, 4), flips=st.lists(st.integers(0, 10**6), min_size=1, max_size=3))
+def test_a_png_with_a_damaged_byte_is_not_whole(folder, channels, flips):
+    data = bytearray(_written("PNG", "uint8", channels))
+    for position in {8 + flip % (len(data) - 8) for flip in flips}:  # past the signature, which Pillow reads first
+        data[position] ^= 0xFF
+    path = folder / "out.png"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageReadError, match="out.png"):
+        images.check_whole(path)

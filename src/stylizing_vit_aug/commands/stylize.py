@@ -55,7 +55,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._atomic import remove_stale_temporaries
-from ..images import ImageReadError, is_lossless, read_image
+from ..images import ImageReadError, check_whole, is_lossless, read_image
 from ..stylizer import STRIP_PIXELS
 from ._stylize_record import (
     FIELDS,
@@ -439,14 +439,14 @@ def _reconcile_record(plan: StylizePlan, jobs: list[Job], rows: _Rows) -> None:
 
 
 def _remove_unreadable_outputs(outputs: Iterator[Path]) -> None:
-    """Outputs that do not read back whole (empty, truncated, not an image) are not done: ours are
-    written atomically, so such a file was damaged or put there since. It goes, with a warning,
-    and this run makes it again, instead of counting it as written."""
+    """Outputs that are not whole images (empty, truncated, not an image: :func:`check_whole`) are
+    not done: ours are written atomically, so such a file was damaged or put there since. It
+    goes, with a warning, and this run makes it again, instead of counting it as written."""
     for out in outputs:
         if not out.is_file():
             continue
         try:
-            read_image(out, alpha=True)
+            check_whole(out)
         except ImageReadError as error:
             logger.warning("%s: made again (%s)", out, error)
             out.unlink()

@@ -280,6 +280,29 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
     return (width, height) if orientation in (5, 6, 7, 8) else (height, width)
 
 
+def check_whole(path: str | os.PathLike) -> None:
+    """An :class:`ImageReadError` unless ``path`` holds a whole image. PNG: every chunk read to
+    IEND and its checksum verified (no inflating); JPEG: its header read and its end-of-image
+    marker present; other formats: decoded. About 15x (PNG) and 30x (JPEG) cheaper than a decode
+    at 512 px, for a rerun that checks every existing output before it resumes."""
+    path = Path(path)
+    try:
+        with PILImage.open(path) as image:
+            kind = image.format
+            if kind == "PNG":
+                image.verify()
+                return
+        if kind == "JPEG":
+            with open(path, "rb") as handle:
+                handle.seek(max(0, handle.seek(0, os.SEEK_END) - 64))
+                if not handle.read().rstrip(b"\x00\r\n ").endswith(b"\xff\xd9"):
+                    raise OSError("the JPEG stops before its end-of-image marker (truncated)")
+            return
+    except Exception as error:  # noqa: BLE001 - as in read_image
+        raise _unreadable(path, error) from error
+    read_image(path, alpha=True)
+
+
 def is_lossless(path: str | os.PathLike) -> bool:
     """Whether an image file stores its pixels exactly (PNG, TIFF, BMP, lossless WebP ...) rather
     than lossy (JPEG, lossy WebP): a WebP written from it should then be lossless too, so
