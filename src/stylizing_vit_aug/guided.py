@@ -83,7 +83,7 @@ def apply_basis(basis: torch.Tensor, values01: torch.Tensor) -> torch.Tensor:
     """The change at ``values01``'s size from an :func:`upsampling_basis` already resized to it."""
     channels = (basis.shape[1] - 1) // 2
     a, b, weight = basis.split([channels, channels, 1], dim=1)
-    return (a * _luminance(values01) + b) * weight
+    return (a * _luminance(values01)).add_(b).mul_(weight)  # one full-size tensor, not three
 
 
 def is_upsampling(small: tuple[int, int], height: int, width: int) -> bool:

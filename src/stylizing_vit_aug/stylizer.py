@@ -488,14 +488,14 @@ class Stylizer:
         stream = self._streams(styles, batch)
         source_device = values01.device
         values01 = values01.to(self.device, torch.float32)
-        out = torch.empty_like(values01)
-        for start in range(0, batch, self.chunk_size):
-            stop = min(start + self.chunk_size, batch)
-            chunk = values01[start:stop]
-            chunk_styles = stream if len(stream) == 1 else stream[start:stop]
-            out[start:stop] = self._stylize_chunk(chunk, chunk_styles, mode)
+        parts = [
+            self._stylize_chunk(values01[start:stop], stream if len(stream) == 1 else stream[start:stop], mode)
+            for start, stop in ((i, min(i + self.chunk_size, batch)) for i in range(0, batch, self.chunk_size))
+        ]
+        out = parts[0] if len(parts) == 1 else torch.cat([values01[:0], *parts])  # no parts: an empty batch
         strength = strength.to(self.device, torch.float32).view(-1, 1, 1, 1)
-        return (values01 + strength * (out - values01)).clamp_(0, 1).to(source_device)
+        # values + strength * (out - values), in place in out (ours): the same floats, no full-size temporaries
+        return out.sub_(values01).mul_(strength).add_(values01).clamp_(0, 1).to(source_device)
 
     @torch.inference_mode()
     def stylize_views(
