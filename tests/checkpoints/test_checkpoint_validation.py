@@ -212,6 +212,17 @@ def test_absurd_config_values_are_refused_before_anything_is_built(tmp_path, no_
     assert time.perf_counter() - start < 2
 
 
+def test_a_config_of_ours_without_its_architecture_is_corrupt_not_foreign(tmp_path, no_model_is_built, caplog):
+    write_tiny_checkpoint(tmp_path / "ckpt")
+    path = tmp_path / "ckpt" / "config.json"
+    config = json.loads(path.read_text())
+    del config["architecture"]
+    path.write_text(json.dumps(config))
+    with pytest.raises(CorruptCheckpoint, match="has no architecture") as info:
+        sva.load_stylizer(tmp_path / "ckpt")
+    assert str(path) in str(info.value) and "was not written by" not in caplog.text
+
+
 def write_tiny_checkpoint(directory: Path) -> None:
     """A saved checkpoint of the TINY architecture, written without building a model (so the
     tests that forbid building can make one)."""

@@ -45,9 +45,14 @@ def read_config(path: Path) -> dict[str, Any] | None:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:  # JSON errors are ValueErrors
         raise CorruptCheckpoint(f"cannot read {path}: {error}; save the checkpoint again") from error
-    if not isinstance(config, dict) or config.get("library") != LIBRARY_NAME or "architecture" not in config:
+    if not isinstance(config, dict) or config.get("library") != LIBRARY_NAME:
         logger.warning("%s was not written by %s: ignoring it, inferring the architecture", path, LIBRARY_NAME)
         return None
+    if "architecture" not in config:  # ours, edited: its statistics and settings cannot be trusted to fit
+        raise CorruptCheckpoint(
+            f"{path} says it was written by {LIBRARY_NAME} but has no architecture; save the checkpoint again, "
+            f"or move {path.name} away to load the weights file on its own"
+        )
     version = config.get("format_version", FORMAT_VERSION)
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise CheckpointError(
