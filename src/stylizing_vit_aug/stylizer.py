@@ -374,7 +374,8 @@ class Stylizer:
 
         ``styles``: one image (for all), one per image, or a :class:`StyleStream` of 1 or B.
         ``strength``: 0 returns the input exactly, 1 the full stylisation; a number or one per
-        image.
+        image (the front-ends' ``strength=(lo, hi)`` is a range to draw from; here two numbers
+        are the strengths of two images).
 
         Images larger than :data:`STRIP_PIXELS` are worked on in strips (see the module
         docstring): the same pixels, a fraction of the memory.
