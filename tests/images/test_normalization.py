@@ -11,6 +11,7 @@ import torch
 
 import stylizing_vit_aug as sva
 from helpers import CAMELYON_MEAN, CAMELYON_STD, UNITS_HINT, make_small_model
+from stylizing_vit_aug import stylizer as stylizer_module
 from stylizing_vit_aug.images import Normalization
 from stylizing_vit_aug.train.losses import StainSupervisedObjective
 from stylizing_vit_aug.train.perceptual import IMAGENET_MEAN, IMAGENET_STD, PerceptualNet, VGG19Features
@@ -62,8 +63,10 @@ def test_statistics_move_to_a_device_once_and_pickle_without_their_copies():
     assert back.mean.device.type == "cpu" and back.to("meta") is not on_meta
 
 
-def test_the_stylizer_moves_its_statistics_with_the_model():
+def test_the_stylizer_moves_its_statistics_with_the_model(monkeypatch):
     stylizer = sva.Stylizer(make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32)
+    # the meta device stands in for a GPU this machine lacks (users may not pass it: it holds no pixels)
+    monkeypatch.setattr(stylizer_module, "usable_device", lambda device, where: torch.device(device))
     stylizer.to("meta")
     assert stylizer.mean.device.type == stylizer.std.device.type == "meta"
     assert stylizer.normalize(torch.zeros(1, 3, 32, 32, device="meta")).device.type == "meta"
