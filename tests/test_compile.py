@@ -1,0 +1,24 @@
+"""``Stylizer(compile=True)``: the network's calls run through ``torch.compile`` (inductor) and give
+the eager result. Slow: the first call compiles (about a minute on 2 CPU cores)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import stylizing_vit_aug as sva
+from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+
+
+@pytest.mark.slow
+def test_a_compiled_stylizer_gives_the_eager_result_and_compiles_once():
+    compiled = sva.Stylizer(make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu", compile=True)
+    eager = sva.Stylizer(make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu")
+    images, styles = torch.rand(4, 3, 48, 48), torch.rand(4, 3, 32, 32)
+    counters = torch._dynamo.utils.counters
+    counters.clear()
+    first = compiled.stylize_batch(images, styles)
+    assert counters["stats"]["unique_graphs"] >= 1  # the network did run compiled
+    torch.testing.assert_close(first, eager.stylize_batch(images, styles), rtol=0, atol=1e-5)
+    with torch._dynamo.config.patch(error_on_recompile=True):  # the same shapes: no second compile
+        torch.testing.assert_close(compiled.stylize_batch(images, styles), first, rtol=0, atol=0)
