@@ -32,6 +32,7 @@ import torch.nn.functional as F
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.bank import bundled_bank
 from stylizing_vit_aug.benchmarking import write_json
+from stylizing_vit_aug.stylizer import COMPILE_MODES
 
 ASSETS = Path(sva.__file__).parent / "assets" / "histology"
 MEAN = (0.7440, 0.5895, 0.7214)
@@ -181,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the per-sample comparison")
     parser.add_argument("--round-seconds", type=float, default=1.5)
     parser.add_argument("--skip-per-sample", action="store_true")
+    parser.add_argument("--compile", default=None, choices=COMPILE_MODES,
+                        help="run the stylizer compiled in this torch.compile mode (reduce-overhead: CUDA graphs)")
     parser.add_argument("--json", type=Path, default=None, help="also write the JSON record here")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
@@ -192,10 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     args.amp = args.amp if args.amp is not None else cuda
 
     if args.checkpoint:
-        stylizer = sva.load_stylizer(args.checkpoint, device=device)
+        stylizer = sva.load_stylizer(args.checkpoint, device=device, compile=args.compile or False)
     else:
         torch.manual_seed(0)
-        stylizer = sva.Stylizer(sva.create_model("tiny"), MEAN, STD, device=device)
+        stylizer = sva.Stylizer(sva.create_model("tiny"), MEAN, STD, device=device, compile=args.compile or False)
     record = {
         "device": (
             torch.cuda.get_device_name(device) if cuda
@@ -203,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "torch": torch.__version__,
         "stylizer_dtype": str(stylizer.dtype),
+        "compile": args.compile,
         "training": training_overhead(args, stylizer, device),
     }
     t = record["training"]

@@ -41,9 +41,9 @@ from stylizing_vit_aug.benchmarking import (
     time_rounds,
     write_json,
 )
-from stylizing_vit_aug.devices import usable_device
+from stylizing_vit_aug.devices import default_dtype, usable_device
 from stylizing_vit_aug.model import create_model
-from stylizing_vit_aug.stylizer import MODES, Stylizer, default_dtype
+from stylizing_vit_aug.stylizer import MODES, Stylizer
 
 STYLES = ("one", "one-cached", "distinct", "distinct-cached", "views4", "views4-repeated")
 VIEWS = 4  # styles per image of the views kinds
@@ -186,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; medians are reported")
     parser.add_argument("--no-reference", action="store_true")
     parser.add_argument("--compile", action="store_true",
-                        help="torch.compile our model's fast path (Stylizer(compile=True)); warm-up calls compile")
+                        help="ours compiled (Stylizer(compile=True): each chunk, the network and the steps around "
+                        "it); warm-up calls compile")
     parser.add_argument("--profile", choices=MODES, default=None, help="torch.profiler table of this mode")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)

@@ -24,6 +24,7 @@ fi
 if [ "${QUICK:-0}" = 1 ]; then
     PRESETS=tiny; BATCHES=2; ROUNDS=1; COMPILE_PRESETS=tiny; COMPILE_BATCH=2; PROFILE_BATCH=2
     OVERHEAD=(--arch resnet18 --batch 2 --steps 2 --warmup 1); TRAIN=(--batch 2 --img-size 64 --iters 2)
+    COMPILED_WARMUP=1
 else
     PRESETS=tiny,base,default; BATCHES=64,256; ROUNDS=5; COMPILE_PRESETS=tiny,default; COMPILE_BATCH=256
     OVERHEAD=(); TRAIN=(--batch 64 --img-size 224 --iters 20)
@@ -75,4 +76,10 @@ step profile 60 python3 benchmarks/bench_stylize.py --device "$DEVICE" --presets
 step compile 150 python3 benchmarks/bench_stylize.py --device "$DEVICE" --presets "$COMPILE_PRESETS" --sizes 224 \
     --batches "$COMPILE_BATCH" --modes relative,resize --styles distinct --rounds "$ROUNDS" --compile \
     --json "$OUT/stylize_compile.json"
+# 8. BatchStylize compiled as CUDA graphs (Stylizer(compile="reduce-overhead")): each chunk, the network
+#    and the steps around it, traces as one graph (torch._dynamo.explain: no graph break), so a call
+#    launches one graph instead of about 600 operators. Warm-up covers the compile and the first row counts.
+step overhead-compiled 240 python3 benchmarks/bench_overhead.py --device "$DEVICE" --skip-per-sample \
+    --checkpoint default --compile reduce-overhead --warmup "${COMPILED_WARMUP:-15}" \
+    --json "$OUT/overhead_default_compiled.json" "${OVERHEAD[@]}"
 finish

@@ -1,5 +1,6 @@
-"""``Stylizer(compile=True)``: the network's calls run through ``torch.compile`` (inductor) and give
-the eager result. Slow: the first call compiles (about a minute on 2 CPU cores)."""
+"""``Stylizer(compile=...)``: each chunk (the network and the steps around it) runs through
+``torch.compile`` (inductor) and gives the eager result. Slow: the first call compiles (about a
+minute on 2 CPU cores)."""
 
 from __future__ import annotations
 
@@ -22,3 +23,9 @@ def test_a_compiled_stylizer_gives_the_eager_result_and_compiles_once():
     torch.testing.assert_close(first, eager.stylize_batch(images, styles), rtol=0, atol=1e-5)
     with torch._dynamo.config.patch(error_on_recompile=True):  # the same shapes: no second compile
         torch.testing.assert_close(compiled.stylize_batch(images, styles), first, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("compile", ["fast", 1, "reduce_overhead"])
+def test_an_unknown_compile_setting_is_refused_with_the_modes(compile):
+    with pytest.raises(ValueError, match="reduce-overhead"):
+        sva.Stylizer(make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu", compile=compile)

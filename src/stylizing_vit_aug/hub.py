@@ -463,6 +463,7 @@ def load_stylizer(
     mode: str | None = None,
     background: str | None = None,
     colour_match: bool | None = None,
+    compile: bool | str = False,
 ) -> Stylizer:
     """A ready :class:`Stylizer` from the bundled default, an official id, a Hub repo or a file.
 
@@ -471,7 +472,7 @@ def load_stylizer(
     records its Stylizer's), else the library's default: ``"relative"``; near-white glass keeps
     its pixels (``background="style"`` stylises every pixel as the paper does); and the styled
     pixels take the style's colour distribution after the network's change (``colour_match=False``:
-    the network's change alone, as in the paper).
+    the network's change alone, as in the paper). ``compile``: as :class:`Stylizer`'s.
 
     ``mean``/``std`` override the recorded statistics and are required where none are known
     (a bare .safetensors file; the ddi and cholec80 checkpoints). ``stylizer.source`` and
@@ -492,7 +493,7 @@ def load_stylizer(
     asked = {"mode": mode, "background": background, "colour_match": colour_match}
     settings = {**LIBRARY_SETTINGS, **found.settings, **{k: v for k, v in asked.items() if v is not None}}
     stylizer = Stylizer(
-        found.model, found.mean, found.std, device=device, dtype=dtype, **settings,
+        found.model, found.mean, found.std, device=device, dtype=dtype, **settings, compile=compile,
         source=found.source, revision=found.revision,
     )
     logger.info("loaded %s", stylizer)

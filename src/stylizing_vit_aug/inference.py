@@ -56,12 +56,11 @@ class NetworkCalls(NamedTuple):
 
 class InferenceNetwork:
     """The network calls of a Stylizer: the model's own in fp32; in bf16/fp16 those of a copy of
-    the whole model in that dtype, its weights refreshed from the model's at every call.
-    ``compile`` wraps the two stylising calls in ``torch.compile``."""
+    the whole model in that dtype, its weights refreshed from the model's at every call (so a
+    compiled caller gets them without mutating weights inside its graph)."""
 
-    def __init__(self, dtype: torch.dtype, compile: bool = False) -> None:
+    def __init__(self, dtype: torch.dtype) -> None:
         self.dtype = dtype
-        self.compile = compile
         self._structure: tuple | None = None
         self._calls: NetworkCalls | None = None
         self._copied: list[torch.Tensor] = []  # the copy's tensors, in the order of _weights(model)
@@ -72,7 +71,6 @@ class InferenceNetwork:
         if self.dtype == torch.float32:  # it runs the model itself, whose weights must still be fp32
             check_fp32_weights(model, "call stylizer.model.float(), or make a Stylizer with dtype=torch.bfloat16",
                                when=" now")
-        if self.dtype == torch.float32 and not self.compile:
             self.network = model
             return NetworkCalls(model.encode_style, model.stylize, model.stylize_with_self)
         weights = _weights(model)
@@ -85,7 +83,6 @@ class InferenceNetwork:
         return self._calls
 
     def _make_calls(self, model: StylizingViT) -> NetworkCalls:
-        wrap = torch.compile if self.compile else _unwrapped
         self.autocast = False
         if self.dtype != torch.float32:
             try:
@@ -96,9 +93,9 @@ class InferenceNetwork:
                 self.autocast = True
             else:
                 self._copied = _weights(self.network)
-                return _half_calls(self.network, self.dtype, wrap)
+                return _half_calls(self.network, self.dtype)
         self.network = model
-        return NetworkCalls(model.encode_style, wrap(model.stylize), wrap(model.stylize_with_self))
+        return NetworkCalls(model.encode_style, model.stylize, model.stylize_with_self)
 
     def context(self, device: torch.device) -> contextlib.AbstractContextManager:
         """Autocast where the model runs in fp32 weights with a half dtype, and, on CUDA, attention
@@ -117,7 +114,7 @@ class InferenceNetwork:
         return stack
 
 
-def _half_calls(network: StylizingViT, dtype: torch.dtype, wrap: Callable[[Callable], Callable]) -> NetworkCalls:
+def _half_calls(network: StylizingViT, dtype: torch.dtype) -> NetworkCalls:
     """The calls of a ``dtype`` copy: inputs and streams cast in, streams out in fp32."""
 
     def encode_style(styles: torch.Tensor) -> StyleStream:
@@ -129,7 +126,7 @@ def _half_calls(network: StylizingViT, dtype: torch.dtype, wrap: Callable[[Calla
     def stylize_with_self(content: torch.Tensor, stream: StyleStream) -> tuple[torch.Tensor, torch.Tensor]:
         return network.stylize_with_self(content.to(dtype), stream.to(dtype))
 
-    return NetworkCalls(encode_style, wrap(stylize), wrap(stylize_with_self))
+    return NetworkCalls(encode_style, stylize, stylize_with_self)
 
 
 def _copy_for_inference(model: StylizingViT, dtype: torch.dtype) -> StylizingViT:
@@ -163,6 +160,3 @@ def check_fp32_weights(model: StylizingViT, fix: str, when: str = "") -> None:
 def _weights(model: nn.Module) -> list[torch.Tensor]:
     return [*model.parameters(), *model.buffers()]
 
-
-def _unwrapped(fn: Callable) -> Callable:
-    return fn

@@ -37,7 +37,6 @@ stylised on its luminance, and the luminance change is added to all three channe
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import os
@@ -49,7 +48,7 @@ import torch
 
 from .checkpoints import write_checkpoint
 from .colour import colour_change, colour_profile
-from .devices import usable_device
+from .devices import default_dtype, usable_device
 from .guided import apply_basis, is_upsampling, upsample_change, upsampling_basis
 from .image_ops import resize, strength_values, to_luminance
 from .images import (
@@ -69,7 +68,7 @@ from .images.windows import (
     single_images,
     window,
 )
-from .inference import InferenceNetwork, check_fp32_weights, tensors_state
+from .inference import InferenceNetwork, NetworkCalls, check_fp32_weights, tensors_state
 from .model import StyleStream, StylizingViT
 from .tissue import change_weight, tissue_pixels, tissue_weight
 
@@ -79,6 +78,7 @@ MODES = ("relative", "detail", "resize")
 DEFAULT_MODE = "relative"
 BACKGROUNDS = ("keep", "style")
 DEFAULT_BACKGROUND = "keep"
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 DEFAULT_COLOUR_MATCH = True
 DEFAULT_CHUNK = 64
 STRIP_PIXELS = 1 << 19
@@ -94,32 +94,6 @@ def _check_values01(values01: Any, where: str) -> None:
         raise ValueError(f"{where} takes a float [B, C, H, W] batch in 0–1, got {got}: divide uint8 by 255, or call "
                          "the Stylizer itself, which takes any image kind")
     check_float_range(values01, f"{where}'s values01")
-
-
-def default_dtype(device: torch.device) -> torch.dtype:
-    """bf16 on CUDA (fp16 where bf16 is unsupported); on CPU bf16 only where measured
-    faster. bf16 output is within 35 dB PSNR of fp32 (the README has the measurement)."""
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "cpu" and cpu_bf16_is_faster():
-        return torch.bfloat16
-    return torch.float32
-
-
-@functools.lru_cache(maxsize=1)
-def cpu_bf16_is_faster() -> bool:
-    """Whether this CPU has native bf16 matmul instructions (AVX512-BF16 or AMX).
-
-    There bf16 is faster than fp32 (the README's Speed section has the measurement); without them
-    it is emulated and slower. A flag check rather than a timing keeps every process (DataLoader
-    workers too) on one dtype.
-    """
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as cpuinfo:
-            flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def strips(length: int, step: int) -> list[tuple[int, int]]:
@@ -157,7 +131,9 @@ class Stylizer:
             to the style's (:mod:`~stylizing_vit_aug.colour`; RGB models). ``False``: the
             network's change alone, as in the paper.
         chunk_size: most images per model call, which bounds memory.
-        compile: wrap the model's fast path in ``torch.compile``.
+        compile: ``True`` or a ``torch.compile`` mode (``"reduce-overhead"``: CUDA graphs) runs each
+            chunk (the network and every step around it) compiled; the first call of a shape
+            compiles (about a minute).
         source, revision: where the weights came from (recorded in banks and saved configs).
 
     Attributes:
@@ -178,7 +154,7 @@ class Stylizer:
         background: str = DEFAULT_BACKGROUND,
         colour_match: bool = DEFAULT_COLOUR_MATCH,
         chunk_size: int = DEFAULT_CHUNK,
-        compile: bool = False,
+        compile: bool | str = False,
         source: str | None = None,
         revision: str | None = None,
     ) -> None:
@@ -210,7 +186,12 @@ class Stylizer:
         self.chunk_size = chunk_size
         self.source = source
         self.revision = revision
-        self._network = InferenceNetwork(self.dtype, compile)
+        if not isinstance(compile, bool) and compile not in COMPILE_MODES:
+            raise ValueError(f"compile must be True, False or a torch.compile mode {COMPILE_MODES}, got {compile!r}")
+        self._network = InferenceNetwork(self.dtype)
+        self._chunk = self._chunk_with  # what compile= compiles: each chunk, the network and every step around it
+        if compile:
+            self._chunk = torch.compile(self._chunk_with, mode=None if compile is True else compile)
         self._fingerprint: tuple[tuple[int, ...], str] | None = None  # (weights' state, hash)
 
     # -- facts ---------------------------------------------------------------------------------
@@ -418,7 +399,7 @@ class Stylizer:
         for start in range(0, batch, self.chunk_size):
             stop = min(start + self.chunk_size, batch)
             chunk_styles = stream if len(stream) == 1 else stream[start:stop]
-            change, weight = self._change(small01[start:stop], chunk_styles, mode)
+            change, weight = self._change(small01[start:stop], chunk_styles, mode, self._network.calls(self.model))
             changes.append(change)
             weights.append(weight)
         change = torch.cat(changes)
@@ -537,10 +518,17 @@ class Stylizer:
 
     def _stylize_chunk(self, values01: torch.Tensor, stream: StyleStream, mode: str) -> torch.Tensor:
         """``values01`` stylised with ``stream``: one style, one per image, or ``k`` per image
-        (view-major, ``k * B`` rows out)."""
+        (view-major, ``k * B`` rows out). The network's weights are refreshed here, outside
+        what ``compile=`` compiles."""
+        return self._chunk(values01, stream, mode, self._network.calls(self.model))
+
+    def _chunk_with(
+        self, values01: torch.Tensor, stream: StyleStream, mode: str, network: NetworkCalls
+    ) -> torch.Tensor:
+        """:meth:`_stylize_chunk` with the network's calls at hand: what ``compile=`` compiles."""
         height, width = values01.shape[-2:]
         small01 = resize(values01, self.img_size, self.img_size)
-        change, weight = self._change(small01, stream, mode)
+        change, weight = self._change(small01, stream, mode, network)
         views = change.shape[0] // values01.shape[0]
         if views > 1:
             values01, small01 = values01.repeat(views, 1, 1, 1), small01.repeat(views, 1, 1, 1)
@@ -549,14 +537,13 @@ class Stylizer:
         return (values01 + upsample_change(change, small01, values01, weight)).clamp_(0, 1)
 
     def _change(
-        self, small01: torch.Tensor, stream: StyleStream, mode: str
+        self, small01: torch.Tensor, stream: StyleStream, mode: str, network: NetworkCalls
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """What the model does to model-size 0–1 images, in their channels (see the modes), on
         tissue only when the background is kept, and that weight (the tissue weight; None: every
         pixel), which the edge-aware upsampling applies again. ``k`` rows per image for ``k``
         styles each."""
         model_in01 = self.adapt_channels(small01)
-        network = self._network.calls(self.model)
         with self._network.context(self.device):
             if mode == "relative":
                 stylized, own = network.stylize_with_self(self.normalize(model_in01), stream)

@@ -11,9 +11,8 @@ from pathlib import Path
 import torch
 
 from ..benchmarking import bench_preset, format_table, machine_description, write_json
-from ..devices import usable_device
+from ..devices import default_dtype, usable_device
 from ..model import PRESETS
-from ..stylizer import default_dtype
 from .common import check_output_file, device_argument
 
 logger = logging.getLogger(__name__)
