@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -57,6 +59,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--perceptual", choices=SOURCES, default="random")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--iters", type=int, default=5)
+    parser.add_argument("--variants", action="store_true",
+                        help="also time ours with the VGG in channels-last and ours with fused AdamW (GPU levers)")
     parser.add_argument("--json", type=Path, help="write the results here")
     return parser.parse_args(argv)
 
@@ -73,9 +77,9 @@ def report(args: argparse.Namespace, seconds: dict[str, float], batch: int, img_
     device_name = torch.cuda.get_device_name(device) if cuda else f"CPU ({torch.get_num_threads()} threads)"
     precision = "bf16 autocast" if bf16 else "fp32"
     print(f"training step, {args.preset} @ {img_size}px, batch {batch}, {precision}, {device_name}")
-    print(f"{'candidate':<12}{'s/step':>10}{'samples/s':>12}")
+    print(f"{'candidate':<26}{'s/step':>10}{'samples/s':>12}")
     for row in rows:
-        print(f"{row['candidate']:<12}{row['seconds_per_step']:>10.4f}{row['samples_per_s']:>12.1f}")
+        print(f"{row['candidate']:<26}{row['seconds_per_step']:>10.4f}{row['samples_per_s']:>12.1f}")
     if speedup is not None:
         print(f"speed-up: {speedup:.2f}x (the reference under the same precision)")
     if speedup_fp32 is not None:
@@ -107,19 +111,29 @@ def main(argv: list[str] | None = None) -> int:
     state = {k: v.clone() for k, v in model.state_dict().items()}
     perceptual = build_perceptual(args.perceptual, mean=MEAN, std=STD, input_mode="paper").to(device)
     weights = LossWeights()
-    objective = StylizingObjective(model, perceptual, weights).to(device).train()
-    ours_opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
     content = torch.randn(batch, model.config.in_chans, img_size, img_size, device=device)
 
-    def ours() -> None:
-        with autocast():
-            out = objective(TrainBatch(content))
-        out.total.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        ours_opt.step()
-        ours_opt.zero_grad(set_to_none=True)
+    def our_step(perceptual_net: torch.nn.Module, fused: bool = False) -> Callable[[], None]:
+        """Our training step on a model of its own (the same initial weights as every candidate)."""
+        own = create_model(args.preset, img_size=img_size)
+        own.load_state_dict(state)
+        objective = StylizingObjective(own, perceptual_net, weights).to(device).train()
+        optimizer = torch.optim.AdamW(own.parameters(), lr=1e-3, weight_decay=0.01, fused=fused or None)
 
-    candidates = {"ours": ours}
+        def step() -> None:
+            with autocast():
+                out = objective(TrainBatch(content))
+            out.total.backward()
+            torch.nn.utils.clip_grad_norm_(own.parameters(), 1.0)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+
+        return step
+
+    candidates = {"ours": our_step(perceptual)}
+    if args.variants:
+        candidates["ours-vgg-channels-last"] = our_step(copy.deepcopy(perceptual).to(memory_format=torch.channels_last))
+        candidates["ours-fused-adamw"] = our_step(perceptual, fused=True)
     try:
         reference = reference_model(args.preset, img_size, state, perceptual, device)
     except ImportError:

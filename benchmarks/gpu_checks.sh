@@ -82,4 +82,8 @@ step compile 150 python3 benchmarks/bench_stylize.py --device "$DEVICE" --preset
 step overhead-compiled 240 python3 benchmarks/bench_overhead.py --device "$DEVICE" --skip-per-sample \
     --checkpoint default --compile reduce-overhead --warmup "${COMPILED_WARMUP:-15}" \
     --json "$OUT/overhead_default_compiled.json" "${OVERHEAD[@]}"
+# 9. Training levers (goal >= 2x the reference; 1.59x on 2026-11-30): the frozen VGG in channels-last
+#    (NHWC is cuDNN's fast path; no gain on the CPU) and fused AdamW, each against ours as it ships.
+step train-variants 180 python3 benchmarks/bench_train.py --device "$DEVICE" --preset tiny --variants \
+    --json "$OUT/train_variants.json" "${TRAIN[@]}"
 finish
