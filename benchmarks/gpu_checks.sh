@@ -10,6 +10,9 @@
 #   there:       python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
 #                PYTHONPATH=/tmp/site bash benchmarks/gpu_checks.sh
 # A dry run of the plumbing on a CPU: DEVICE=cpu QUICK=1 bash benchmarks/gpu_checks.sh
+# All steps together may pass a device call's 10-minute limit: run the levers first
+# (STEPS="overhead-compiled train-variants overhead-default", about 5 minutes with two compiles),
+# then the rest (STEPS="stylize overhead-tiny train bf16-psnr precision profile compile").
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DEVICE=${DEVICE:-cuda}
