@@ -47,6 +47,19 @@ settings.register_profile("long", settings.get_profile("ci"), database=settings.
 settings.load_profile(HYPOTHESIS_PROFILE)
 
 
+@pytest.fixture(autouse=True)
+def no_host_lookups(monkeypatch):
+    """No test touches the network: the library's lookup of the Hub's host finds nothing, as on a
+    machine without one, and what one test learnt of the host is forgotten for the next."""
+    from stylizing_vit_aug import hub
+
+    def no_lookup(host, *args, **kwargs):
+        raise OSError(f"tests look up no host names ({host})")  # what socket.gaierror is
+
+    monkeypatch.setattr(hub, "getaddrinfo", no_lookup)
+    monkeypatch.setattr(hub, "_unresolved_hosts", {})
+
+
 @pytest.fixture(scope="session")
 def reference_fixture() -> dict[str, torch.Tensor]:
     """Tensors made with the published reference package 1.0.0 (see tests/data)."""

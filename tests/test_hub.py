@@ -136,6 +136,61 @@ def test_local_files_only_never_downloads(monkeypatch, tmp_path):
         sva.load_stylizer("base-cholec80", cache_dir=tmp_path, local_files_only=True, mean=DDI_MEAN, std=DDI_STD)
 
 
+@pytest.fixture
+def online(monkeypatch) -> list[dict]:
+    """Offline mode off, as on a user's machine; every hf_hub_download call's arguments recorded."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    calls: list[dict] = []
+    real = huggingface_hub.hf_hub_download
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        assert kwargs["local_files_only"], "a test must never download"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", spy)
+    return calls
+
+
+def test_a_hub_that_does_not_resolve_is_not_retried_the_cache_is_read_at_once(tiny_cache, online, monkeypatch,
+                                                                            caplog):
+    """Without a network huggingface_hub retries each file for about 20 s before it falls back to
+    its cache; a host that does not resolve sends every download to the cache at once."""
+    lookups = []
+
+    def no_network(host, *args):
+        lookups.append(host)
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(hub, "getaddrinfo", no_network)
+    use_cache(monkeypatch, tiny_cache["cache"])
+    start = time.perf_counter()
+    stylizer = sva.load_stylizer("tiny-camelyon17wilds", device="cpu")
+    sva.load_stylizer("tiny-camelyon17wilds", device="cpu")
+    assert time.perf_counter() - start < 20
+    assert_same_weights(stylizer.model, tiny_cache["main"])
+    assert online and all(call["local_files_only"] for call in online)
+    assert lookups == ["huggingface.co"]  # a failed lookup is trusted for a while, not repeated per file
+    assert caplog.text.count("cannot be resolved from here") == 1
+    monkeypatch.setattr(hub, "HOST_RECHECK_SECONDS", 0.0)
+    sva.load_stylizer("tiny-camelyon17wilds", device="cpu")
+    assert len(lookups) == 2  # and looked up again once that while is over
+
+
+def test_not_cached_and_unresolvable_says_so(online, tmp_path):
+    with pytest.raises(hub.CheckpointNotCached, match=r"the Hub \(huggingface.co\) cannot be resolved"):
+        sva.load_stylizer("small-epistr", cache_dir=tmp_path)
+
+
+def test_behind_a_proxy_the_host_is_not_looked_up(monkeypatch, tmp_path):
+    """A proxy resolves names itself: a failed local lookup would say nothing, so none is made."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setattr(hub, "getaddrinfo", lambda *a: pytest.fail("looked up the host behind a proxy"))
+    assert hub.unresolvable_hub_host() is None
+    assert hub.why_cache_only(None) is None and "HF_HUB_OFFLINE" in hub.why_cache_only(True)
+
+
 def test_unknown_ids_suggest_close_matches(offline):
     with pytest.raises(hub.UnknownCheckpoint, match="tiny-camelyon17wilds"):
         sva.load_stylizer("tiny-camelyon")

@@ -37,9 +37,11 @@ import logging
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from socket import getaddrinfo
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -136,6 +138,47 @@ def hub_offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE) or value.strip().upper() in {"1", "ON", "YES", "TRUE"}
 
 
+HOST_RECHECK_SECONDS = 60.0
+"""How long a failed lookup of the Hub's host is trusted before it is looked up again."""
+_unresolved_hosts: dict[str, float] = {}  # host -> time.monotonic() of its failed lookup
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+
+
+def unresolvable_hub_host() -> str | None:
+    """The Hub's host name where it does not resolve here (no network, no DNS), else None; None
+    too where a proxy is set, since the proxy resolves names and only a request can tell."""
+    if any(os.environ.get(name) for name in _PROXY_VARIABLES):
+        return None
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    host = urlparse(constants.ENDPOINT).hostname
+    failed = _unresolved_hosts.get(host or "")
+    if not host or (failed is not None and time.monotonic() - failed < HOST_RECHECK_SECONDS):
+        return host
+    try:
+        getaddrinfo(host, 443)
+    except OSError:
+        _unresolved_hosts[host] = time.monotonic()
+        logger.warning("the Hugging Face Hub (%s) cannot be resolved from here: reading the Hugging Face cache "
+                       "only (set HF_HUB_OFFLINE=1 to skip this check)", host)
+        return host
+    _unresolved_hosts.pop(host, None)
+    return None
+
+
+def why_cache_only(local_files_only: bool | None) -> str | None:
+    """Why a download reads the Hugging Face cache only, or None where it may download:
+    ``local_files_only``, offline mode (``HF_HUB_OFFLINE``), or a Hub host that does not resolve
+    here, where huggingface_hub would retry each file for about 20 s before it gave up (and only
+    then fell back to the cache)."""
+    if local_files_only or hub_offline():
+        return "downloads are off (HF_HUB_OFFLINE=1 or local_files_only=True)"
+    host = unresolvable_hub_host()
+    return None if host is None else f"the Hub ({host}) cannot be resolved from here (no network?)"
+
+
 def _download(
     repo_id: str, filename: str, revision: str | None, cache_dir: str | os.PathLike | None,
     local_files_only: bool | None, local: Path | None = None,
@@ -150,7 +193,7 @@ def _download(
         RevisionNotFoundError,
     )
 
-    offline = bool(local_files_only) or hub_offline()
+    cache_only = why_cache_only(local_files_only)
     where = f"{repo_id}" + (f" at revision {revision!r}" if revision else "")
     lead = f"{repo_id!r}: no local file or directory {local}, and " if local else ""
     try:
@@ -158,14 +201,11 @@ def _download(
             hf_hub_download(
                 repo_id, filename, revision=revision,
                 cache_dir=None if cache_dir is None else os.fspath(cache_dir),
-                local_files_only=offline,
+                local_files_only=cache_only is not None,
             )
         )
     except LocalEntryNotFoundError as error:
-        why = (
-            "downloads are off (HF_HUB_OFFLINE=1 or local_files_only=True)"
-            if offline else "the Hub could not be reached"
-        )
+        why = cache_only or "the Hub could not be reached"
         raise CheckpointNotCached(
             f"{lead}{filename} of {where} is not in the Hugging Face cache "
             f"({cache_dir or 'the default HF_HUB_CACHE'}) and {why}. To fix: "

@@ -159,14 +159,16 @@ def caffe_to_rgb(features: VGG19Features) -> VGG19Features:
 
 
 def timm_weights_path(cache_dir: str | os.PathLike | None, local_files_only: bool | None) -> Path:
-    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub import hf_hub_download
+
+    from ..hub import why_cache_only
 
     repo = timm_repo_id()
-    offline = bool(local_files_only) or bool(constants.HF_HUB_OFFLINE)
+    cache_only = why_cache_only(local_files_only)
     try:
-        return Path(hf_hub_download(repo, TIMM_FILENAME, cache_dir=cache_dir, local_files_only=offline))
+        return Path(hf_hub_download(repo, TIMM_FILENAME, cache_dir=cache_dir, local_files_only=cache_only is not None))
     except Exception as error:  # offline, not cached, no network, HTTP errors: one clear message
-        why = "it is not in the Hugging Face cache and downloads are off (offline)" if offline else (
+        why = f"it is not in the Hugging Face cache and {cache_only}" if cache_only else (
             f"it could not be downloaded ({type(error).__name__}: {error})"
         )
         raise PerceptualWeightsUnavailable(
