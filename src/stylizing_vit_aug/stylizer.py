@@ -96,6 +96,12 @@ def _check_values01(values01: Any, where: str) -> None:
     check_float_range(values01, f"{where}'s values01")
 
 
+def blend_into(stylized: torch.Tensor, values01: torch.Tensor, strength: torch.Tensor | float) -> torch.Tensor:
+    """``values01 + strength * (stylized - values01)``, clamped to 0–1, written into ``stylized``
+    (the caller's own): the same floats as that formula, without its full-size temporaries."""
+    return stylized.sub_(values01).mul_(strength).add_(values01).clamp_(0, 1)
+
+
 def strips(length: int, step: int) -> list[tuple[int, int]]:
     """``[0, length)`` cut into consecutive ``(start, stop)`` spans of about ``step``, none
     shorter than an image may be (``MIN_SIZE``)."""
@@ -445,8 +451,7 @@ class Stylizer:
                 upsampled = apply_basis(upsampled, values)
             stylized = upsampled.clamp(0, 1) if mode == "resize" else (values + upsampled).clamp_(0, 1)
             del upsampled
-            # values + strength * (stylized - values), in place: the same floats, fewer strips alive
-            blended = stylized.sub_(values).mul_(strength).add_(values).clamp_(0, 1)
+            blended = blend_into(stylized, values, strength)
             del values
             put_columns(output, left, from_batch(blended, info))
 
@@ -476,8 +481,7 @@ class Stylizer:
         ]
         out = parts[0] if len(parts) == 1 else torch.cat([values01[:0], *parts])  # no parts: an empty batch
         strength = strength.to(self.device, torch.float32).view(-1, 1, 1, 1)
-        # values + strength * (out - values), in place in out (ours): the same floats, no full-size temporaries
-        return out.sub_(values01).mul_(strength).add_(values01).clamp_(0, 1).to(source_device)
+        return blend_into(out, values01, strength).to(source_device)
 
     @torch.inference_mode()
     def stylize_views(
@@ -514,7 +518,7 @@ class Stylizer:
             chunk = self._stylize_chunk(values01[images], stream[rows].to(self.device), mode)
             out[:, start : start + len(images)] = chunk.unflatten(0, (views, len(images)))
         # [views, B, ...] against [B, ...]: the images broadcast over their views, no copy of them
-        return (values01 + float(strength) * (out - values01)).clamp_(0, 1).flatten(0, 1).to(source_device)
+        return blend_into(out, values01, float(strength)).flatten(0, 1).to(source_device)
 
     def _stylize_chunk(self, values01: torch.Tensor, stream: StyleStream, mode: str) -> torch.Tensor:
         """``values01`` stylised with ``stream``: one style, one per image, or ``k`` per image
