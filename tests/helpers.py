@@ -243,3 +243,11 @@ def load_script(path: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def without_accelerators(patch) -> None:
+    """Make ``patch`` (a ``pytest.MonkeyPatch``) show a machine without CUDA, MPS or XPU, whatever this one has."""
+    patch.setattr(torch.cuda, "is_available", lambda: False)
+    patch.setattr(torch.backends.mps, "is_available", lambda: False)
+    if hasattr(torch, "xpu"):
+        patch.setattr(torch.xpu, "is_available", lambda: False)

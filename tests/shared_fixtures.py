@@ -29,6 +29,7 @@ from helpers import (
     HISTOLOGY,
     HYPOTHESIS_PROFILE,
     make_small_model,
+    without_accelerators,
     write_image,
 )
 
@@ -45,6 +46,12 @@ settings.register_profile(
 )
 settings.register_profile("long", settings.get_profile("ci"), database=settings.default.database)
 settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+@pytest.fixture
+def no_accelerator(monkeypatch):
+    """A machine without CUDA, MPS or XPU, whatever this one has."""
+    without_accelerators(monkeypatch)
 
 
 @pytest.fixture(autouse=True)

@@ -10,17 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import stylizing_vit_aug as sva
-from helpers import make_small_model
+from helpers import make_small_model, without_accelerators
 from stylizing_vit_aug.devices import usable_device
 from stylizing_vit_aug.train import TrainConfig, Trainer
-
-
-@pytest.fixture
-def no_accelerator(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    if hasattr(torch, "xpu"):
-        monkeypatch.setattr(torch.xpu, "is_available", lambda: False)
 
 
 @pytest.mark.parametrize(("device", "message"), [
@@ -68,10 +60,7 @@ NAMED = ["cpu", "cuda", "cuda:0", "mps", "xpu", "meta", "gpu", "cpu:0"]
 @given(st.one_of(st.text(max_size=12), st.sampled_from(NAMED)))
 def test_every_device_is_accepted_as_torch_reads_it_or_refused_naming_it(text):
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(torch.cuda, "is_available", lambda: False)
-        patch.setattr(torch.backends.mps, "is_available", lambda: False)
-        if hasattr(torch, "xpu"):
-            patch.setattr(torch.xpu, "is_available", lambda: False)
+        without_accelerators(patch)
         try:
             device = usable_device(text, "device=")
         except ValueError as error:

@@ -25,6 +25,7 @@ from PIL import Image
 from helpers import FullDisk, rank_output, ranks, read_stylize_log, write_images
 from stylizing_vit_aug import cli
 from stylizing_vit_aug.commands.common import CheckpointChoice, device_argument
+from stylizing_vit_aug.devices import usable_device
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
@@ -390,13 +391,6 @@ def test_bank_build_killed_while_saving_leaves_nothing_after_the_rerun(tmp_path,
 # -- --device --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def no_accelerator(monkeypatch):
-    """A machine without CUDA or MPS, whatever this one has."""
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-
-
 @pytest.mark.parametrize("device, message", [
     ("cuda", "'cuda' was asked for but this machine has no cuda device"),
     ("cuda:1", "'cuda:1' was asked for but this machine has no cuda device"),
@@ -425,16 +419,14 @@ def test_cpu_is_a_device(tmp_path, run_in):
     assert run_in(tmp_path / "out", "--device", "cpu") == 0
 
 
-@given(st.one_of(st.text(max_size=12), st.sampled_from(["cpu", "cuda", "cuda:0", "mps", "xpu", "meta", "gpu"])))
-def test_every_device_text_is_accepted_as_torch_reads_it_or_refused_with_a_message(text):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(torch.cuda, "is_available", lambda: False)
-        patch.setattr(torch.backends.mps, "is_available", lambda: False)
-        if hasattr(torch, "xpu"):
-            patch.setattr(torch.xpu, "is_available", lambda: False)
-        try:
-            accepted = device_argument(text)
-        except argparse.ArgumentTypeError as error:
-            assert repr(text) in str(error)
-        else:
-            assert accepted == text and torch.device(text).type == "cpu"
+@given(st.one_of(st.text(max_size=12), st.sampled_from(["cpu", "cuda", "cuda:0", "mps", "meta", "gpu"])))
+def test_device_argument_takes_what_the_library_takes_and_says_what_it_says(text):
+    """--device is the library's one device check (tests/test_devices.py), read at parse time."""
+    try:
+        library = usable_device(text, where=None)
+    except ValueError as error:
+        with pytest.raises(argparse.ArgumentTypeError) as refused:
+            device_argument(text)
+        assert str(refused.value) == str(error)
+    else:
+        assert device_argument(text) == text and library == torch.device(text)
