@@ -4,11 +4,14 @@ minute on 2 CPU cores)."""
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import pytest
 import torch
 
 import stylizing_vit_aug as sva
-from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+from helpers import CAMELYON_MEAN, CAMELYON_STD, assert_same_weights, make_small_model, state_of
 
 
 @pytest.mark.slow
@@ -29,3 +32,13 @@ def test_a_compiled_stylizer_gives_the_eager_result_and_compiles_once():
 def test_an_unknown_compile_setting_is_refused_with_the_modes(compile):
     with pytest.raises(ValueError, match="reduce-overhead"):
         sva.Stylizer(make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu", compile=compile)
+
+
+def test_a_compiled_stylizer_pickles_and_compiles_again_where_it_is_loaded(small_stylizer):
+    """A transform hands its stylizer to DataLoader workers pickled; a compiled function does not pickle."""
+    compiled = sva.Stylizer(make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu", compile="reduce-overhead")
+    loaded = pickle.loads(pickle.dumps(compiled))
+    assert loaded.compile == "reduce-overhead" and loaded._chunk is not compiled._chunk
+    assert_same_weights(loaded.model, state_of(compiled.model))
+    eager = copy.deepcopy(small_stylizer)
+    assert eager._chunk.__self__ is eager  # an eager copy runs its own chunks, not the original's

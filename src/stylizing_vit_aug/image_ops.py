@@ -15,7 +15,9 @@ import torch.nn.functional as F
 
 from .images import ImageLike, to_batch
 
-__all__ = ["LUMA_WEIGHTS", "color_statistics", "random_crop_resize", "resize", "strength_values", "to_luminance"]
+__all__ = [
+    "LUMA_WEIGHTS", "blend_into", "color_statistics", "random_crop_resize", "resize", "strength_values", "to_luminance",
+]
 
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601
 
@@ -25,6 +27,12 @@ def resize(images: torch.Tensor, height: int, width: int) -> torch.Tensor:
     if images.shape[-2:] == (height, width):
         return images
     return F.interpolate(images, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
+
+
+def blend_into(stylized: torch.Tensor, values01: torch.Tensor, strength: torch.Tensor | float) -> torch.Tensor:
+    """``values01 + strength * (stylized - values01)``, clamped to 0–1, written into ``stylized``
+    (the caller's own): the same floats as that formula, without its full-size temporaries."""
+    return stylized.sub_(values01).mul_(strength).add_(values01).clamp_(0, 1)
 
 
 def to_luminance(images: torch.Tensor) -> torch.Tensor:

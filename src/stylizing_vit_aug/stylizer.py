@@ -40,7 +40,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ from .checkpoints import write_checkpoint
 from .colour import colour_change, colour_profile
 from .devices import default_dtype, usable_device
 from .guided import apply_basis, is_upsampling, upsample_change, upsampling_basis
-from .image_ops import resize, strength_values, to_luminance
+from .image_ops import blend_into, resize, strength_values, to_luminance
 from .images import (
     MIN_SIZE,
     ImageLike,
@@ -94,12 +94,6 @@ def _check_values01(values01: Any, where: str) -> None:
         raise ValueError(f"{where} takes a float [B, C, H, W] batch in 0–1, got {got}: divide uint8 by 255, or call "
                          "the Stylizer itself, which takes any image kind")
     check_float_range(values01, f"{where}'s values01")
-
-
-def blend_into(stylized: torch.Tensor, values01: torch.Tensor, strength: torch.Tensor | float) -> torch.Tensor:
-    """``values01 + strength * (stylized - values01)``, clamped to 0–1, written into ``stylized``
-    (the caller's own): the same floats as that formula, without its full-size temporaries."""
-    return stylized.sub_(values01).mul_(strength).add_(values01).clamp_(0, 1)
 
 
 def strips(length: int, step: int) -> list[tuple[int, int]]:
@@ -194,11 +188,24 @@ class Stylizer:
         self.revision = revision
         if not isinstance(compile, bool) and compile not in COMPILE_MODES:
             raise ValueError(f"compile must be True, False or a torch.compile mode {COMPILE_MODES}, got {compile!r}")
+        self.compile = compile
         self._network = InferenceNetwork(self.dtype)
-        self._chunk = self._chunk_with  # what compile= compiles: each chunk, the network and every step around it
-        if compile:
-            self._chunk = torch.compile(self._chunk_with, mode=None if compile is True else compile)
+        self._chunk = self._compiled_chunk()
         self._fingerprint: tuple[tuple[int, ...], str] | None = None  # (weights' state, hash)
+
+    def _compiled_chunk(self) -> Callable:
+        """:meth:`_chunk_with` (each chunk: the network and every step around it), compiled as
+        ``compile=`` asks; made again after unpickling, since a compiled function does not pickle."""
+        if not self.compile:
+            return self._chunk_with
+        return torch.compile(self._chunk_with, mode=None if self.compile is True else self.compile)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {name: value for name, value in self.__dict__.items() if name != "_chunk"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._chunk = self._compiled_chunk()
 
     # -- facts ---------------------------------------------------------------------------------
     @property
