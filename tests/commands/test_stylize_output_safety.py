@@ -430,3 +430,24 @@ def test_device_argument_takes_what_the_library_takes_and_says_what_it_says(text
         assert str(refused.value) == str(error)
     else:
         assert device_argument(text) == text and library == torch.device(text)
+
+
+@pytest.mark.parametrize(("given", "asked"), [([], False), (["--compile", "default"], "default"),
+                                              (["--compile", "reduce-overhead"], "reduce-overhead")])
+def test_compile_reaches_the_stylizer(tmp_path, run_in, monkeypatch, given, asked):
+    from stylizing_vit_aug import hub
+
+    real, seen = hub.load_stylizer, []
+
+    def spy(*args, compile=False, **kwargs):
+        seen.append(compile)
+        return real(*args, **kwargs)  # eager: what is checked here is what was asked, not a minute of compiling
+
+    monkeypatch.setattr(hub, "load_stylizer", spy)
+    assert run_in(tmp_path / "out", *given) == 0
+    assert seen == [asked] and len(list((tmp_path / "out").glob("*.png"))) == 6
+
+
+def test_an_unknown_compile_mode_is_exit_2_naming_the_modes(tmp_path, run_in, capsys):
+    assert run_in(tmp_path / "out", "--compile", "fast") == 2
+    assert "reduce-overhead" in capsys.readouterr().err and not (tmp_path / "out").exists()

@@ -92,6 +92,7 @@ class CheckpointChoice:
     mode: str | None  # None: the checkpoint's recorded mode, else the library's default
     mean: Sequence[float] | None
     std: Sequence[float] | None
+    compile: bool | str = False  # Stylizer(compile=): stylize's --compile
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> CheckpointChoice:
@@ -105,7 +106,8 @@ class CheckpointChoice:
         from ..hub import load_stylizer
 
         return load_stylizer(
-            self.checkpoint, revision=self.revision, device=self.device, mode=self.mode, mean=self.mean, std=self.std
+            self.checkpoint, revision=self.revision, device=self.device, mode=self.mode, mean=self.mean, std=self.std,
+            compile=self.compile,
         )
 
 

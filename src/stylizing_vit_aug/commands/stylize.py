@@ -56,7 +56,7 @@ from tqdm.auto import tqdm
 
 from .._atomic import remove_stale_temporaries
 from ..images import ImageReadError, check_whole, is_lossless, read_image
-from ..stylizer import STRIP_PIXELS
+from ..stylizer import COMPILE_MODES, STRIP_PIXELS
 from ._stylize_record import (
     FIELDS,
     LOG_NAME,
@@ -139,6 +139,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quality", type=int, default=95, help="JPEG quality (default 95)")
     parser.add_argument("--log", type=Path, default=None, help=f"CSV record (default: OUTPUT/{LOG_NAME})")
     parser.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
+    parser.add_argument("--compile", default=False, choices=COMPILE_MODES, metavar="MODE",
+                        help="run the stylizer compiled in this torch.compile mode (default, or reduce-overhead: CUDA "
+                        f"graphs; one of {', '.join(COMPILE_MODES)}). The first batch of each image size compiles "
+                        "for about a minute: it pays on long runs of one size")
     add_on_error_argument(parser)
     add_checkpoint_arguments(parser)
 
@@ -181,7 +185,9 @@ class StylizePlan:
         if refusal := log_refusal(log):
             raise CLIError(refusal)
         ranks = Ranks.from_environment()
-        checkpoint = dataclasses.replace(CheckpointChoice.from_args(args), device=ranks.device(args.device))
+        checkpoint = dataclasses.replace(
+            CheckpointChoice.from_args(args), device=ranks.device(args.device), compile=args.compile
+        )
         return cls(
             tuple(inputs), root, args.output, log, args.style, args.bank,
             args.styles_dir, args.strength, args.seed, args.styles_per_image, args.batch_size, args.ext,
