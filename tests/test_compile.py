@@ -39,6 +39,7 @@ def test_a_compiled_stylizer_pickles_and_compiles_again_where_it_is_loaded(small
     compiled = sva.Stylizer(make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu", compile="reduce-overhead")
     loaded = pickle.loads(pickle.dumps(compiled))
     assert loaded.compile == "reduce-overhead" and loaded._chunk is not compiled._chunk
+    assert "compile='reduce-overhead'" in repr(loaded) and "compile" not in repr(small_stylizer)
     assert_same_weights(loaded.model, state_of(compiled.model))
     eager = copy.deepcopy(small_stylizer)
     assert eager._chunk.__self__ is eager  # an eager copy runs its own chunks, not the original's

@@ -255,7 +255,7 @@ class Stylizer:
         return (
             f"Stylizer(source={self.source!r}, {self.model.config}, device={self.device}, "
             f"dtype={self.dtype}, mode={self.mode!r}, background={self.background!r}, "
-            f"colour_match={self.colour_match})"
+            f"colour_match={self.colour_match}" + (f", compile={self.compile!r})" if self.compile else ")")
         )
 
     def to(self, device: str | torch.device) -> Stylizer:
