@@ -11,7 +11,7 @@
 #                PYTHONPATH=/tmp/site bash benchmarks/gpu_checks.sh
 # A dry run of the plumbing on a CPU: DEVICE=cpu QUICK=1 bash benchmarks/gpu_checks.sh
 # All steps together may pass a device call's 10-minute limit: run the levers first
-# (STEPS="overhead-compiled train-variants overhead-default", about 5 minutes with two compiles),
+# (STEPS="graphs-correct overhead-compiled train-variants overhead-default", about 6 minutes),
 # then the rest (STEPS="stylize overhead-tiny train bf16-psnr precision profile compile").
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -79,6 +79,31 @@ step profile 60 python3 benchmarks/bench_stylize.py --device "$DEVICE" --presets
 step compile 150 python3 benchmarks/bench_stylize.py --device "$DEVICE" --presets "$COMPILE_PRESETS" --sizes 224 \
     --batches "$COMPILE_BATCH" --modes relative,resize --styles distinct --rounds "$ROUNDS" --compile \
     --json "$OUT/stylize_compile.json"
+# 8a. Compiled as CUDA graphs, the outputs are right and stay right: a held output is not overwritten
+#     by the next call, and each matches the eager stylizer.
+step graphs-correct 200 python3 - "$DEVICE" "$OUT/graphs_correct.json" <<'PY'
+import json, sys, time
+from pathlib import Path
+import torch
+import stylizing_vit_aug as sva
+device, out = sys.argv[1], Path(sys.argv[2])
+eager = sva.load_stylizer(device=device)
+graphs = sva.load_stylizer(device=device, compile="reduce-overhead")
+styles = eager.encode_style(torch.rand(8, 3, 112, 112, device=device))
+record = {}
+for rows in (8, 8, 5, 8):  # a repeat, a new row count, a repeat
+    first, second = torch.rand(rows, 3, 224, 224, device=device), torch.rand(rows, 3, 224, 224, device=device)
+    start = time.perf_counter()
+    held = graphs.stylize_batch(first, styles[:rows])
+    again = graphs.stylize_batch(second, styles[:rows])
+    record.setdefault("seconds", []).append(round(time.perf_counter() - start, 3))
+    for name, got, x in (("held", held, first), ("next", again, second)):
+        error = (got - eager.stylize_batch(x, styles[:rows])).abs().max().item()
+        record.setdefault(f"max_error_{name}", []).append(error)
+print(record)
+out.write_text(json.dumps(record, indent=2))
+assert max(record["max_error_held"] + record["max_error_next"]) < 0.05, "compiled outputs differ from eager"
+PY
 # 8. BatchStylize compiled as CUDA graphs (Stylizer(compile="reduce-overhead")): each chunk, the network
 #    and the steps around it, traces as one graph (torch._dynamo.explain: no graph break), so a call
 #    launches one graph instead of about 600 operators. Warm-up covers the compile and the first row counts.

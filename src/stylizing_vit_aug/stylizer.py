@@ -52,7 +52,6 @@ from .devices import default_dtype, usable_device
 from .guided import apply_basis, is_upsampling, upsample_change, upsampling_basis
 from .image_ops import blend_into, resize, strength_values, to_luminance
 from .images import (
-    MIN_SIZE,
     ImageLike,
     Normalization,
     check_float_range,
@@ -66,6 +65,7 @@ from .images.windows import (
     largest_image_pixels,
     put_columns,
     single_images,
+    strips,
     window,
 )
 from .inference import InferenceNetwork, NetworkCalls, check_fp32_weights, tensors_state
@@ -79,6 +79,7 @@ DEFAULT_MODE = "relative"
 BACKGROUNDS = ("keep", "style")
 DEFAULT_BACKGROUND = "keep"
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+GRAPH_MODES = ("reduce-overhead", "max-autotune")  # the modes that replay CUDA graphs
 DEFAULT_COLOUR_MATCH = True
 DEFAULT_CHUNK = 64
 STRIP_PIXELS = 1 << 19
@@ -94,16 +95,6 @@ def _check_values01(values01: Any, where: str) -> None:
         raise ValueError(f"{where} takes a float [B, C, H, W] batch in 0–1, got {got}: divide uint8 by 255, or call "
                          "the Stylizer itself, which takes any image kind")
     check_float_range(values01, f"{where}'s values01")
-
-
-def strips(length: int, step: int) -> list[tuple[int, int]]:
-    """``[0, length)`` cut into consecutive ``(start, stop)`` spans of about ``step``, none
-    shorter than an image may be (``MIN_SIZE``)."""
-    step = max(step, MIN_SIZE)
-    starts = list(range(0, length, step))
-    if len(starts) > 1 and length - starts[-1] < MIN_SIZE:
-        starts.pop()  # a short tail joins the span before it
-    return list(zip(starts, starts[1:] + [length]))
 
 
 def check_mode(mode: str | None) -> str | None:
@@ -531,7 +522,12 @@ class Stylizer:
         """``values01`` stylised with ``stream``: one style, one per image, or ``k`` per image
         (view-major, ``k * B`` rows out). The network's weights are refreshed here, outside
         what ``compile=`` compiles."""
-        return self._chunk(values01, stream, mode, self._network.calls(self.model))
+        network = self._network.calls(self.model)
+        if self.compile not in GRAPH_MODES or self.device.type != "cuda":
+            return self._chunk(values01, stream, mode, network)
+        # a CUDA graph's next replay overwrites its output: each call is a step of its own, and keeps a copy
+        torch.compiler.cudagraph_mark_step_begin()
+        return self._chunk(values01, stream, mode, network).clone()
 
     def _chunk_with(
         self, values01: torch.Tensor, stream: StyleStream, mode: str, network: NetworkCalls

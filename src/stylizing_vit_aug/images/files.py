@@ -43,7 +43,7 @@ _UPRIGHT = {
     8: lambda a: np.rot90(a, 1),
 }
 _INVERSE = {**{o: o for o in _UPRIGHT}, 6: 8, 8: 6}  # orientation whose operation undoes o's
-_END_MARKERS = {"PNG": b"IEND\xaeB`\x82", "JPEG": b"\xff\xd9"}  # how a whole file of the format ends
+_END_MARKERS = {"PNG": b"\x00\x00\x00\x00IEND\xaeB`\x82", "JPEG": b"\xff\xd9"}  # how a whole file ends
 _MANY_FRAMES = {"TIFF": "multi-page TIFF", "WEBP": "animated WebP", "GIF": "animated GIF", "PNG": "animated PNG (APNG)"}
 # 8-bit PIL modes -> the mode read_image decodes them in (anything else: RGB)
 _BAND_PIXELS = 1 << 18  # pixels per row band read_image copies out of PIL at a time (1 MiB as RGBX)

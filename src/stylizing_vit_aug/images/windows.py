@@ -14,14 +14,24 @@ from typing import Any
 import numpy as np
 import torch
 
-from .kinds import ImageError, _pil_target
+from .kinds import MIN_SIZE, ImageError, _pil_target
 
 try:  # PIL is a core dependency, but keep the import error readable
     from PIL import Image as PILImage
 except ImportError:  # pragma: no cover
     PILImage = None
 
-__all__ = ["height_width", "largest_image_pixels", "put_columns", "single_images", "window"]
+__all__ = ["height_width", "largest_image_pixels", "put_columns", "single_images", "strips", "window"]
+
+
+def strips(length: int, step: int) -> list[tuple[int, int]]:
+    """``[0, length)`` cut into consecutive ``(start, stop)`` spans of about ``step``, none
+    shorter than an image may be (``MIN_SIZE``)."""
+    step = max(step, MIN_SIZE)
+    starts = list(range(0, length, step))
+    if len(starts) > 1 and length - starts[-1] < MIN_SIZE:
+        starts.pop()  # a short tail joins the span before it
+    return list(zip(starts, starts[1:] + [length]))
 
 
 def _is_batch(images: Any) -> bool:
