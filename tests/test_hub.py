@@ -183,6 +183,17 @@ def test_not_cached_and_unresolvable_says_so(online, tmp_path):
         sva.load_stylizer("small-epistr", cache_dir=tmp_path)
 
 
+def test_a_host_that_resolves_again_is_downloaded_from_again(monkeypatch):
+    """A process that was offline finds the Hub again once the failed lookup has aged."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(hub, "getaddrinfo", lambda *a: [("resolved",)])
+    hub._unresolved_hosts["huggingface.co"] = time.monotonic()  # just failed: still trusted
+    assert hub.why_cache_only(None) is not None
+    hub._unresolved_hosts["huggingface.co"] = time.monotonic() - hub.HOST_RECHECK_SECONDS - 1
+    assert hub.why_cache_only(None) is None and "huggingface.co" not in hub._unresolved_hosts
+
+
 def test_behind_a_proxy_the_host_is_not_looked_up(monkeypatch, tmp_path):
     """A proxy resolves names itself: a failed local lookup would say nothing, so none is made."""
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
