@@ -473,10 +473,9 @@ class Stylizer:
         stream = self._streams(styles, batch)
         source_device = values01.device
         values01 = values01.to(self.device, torch.float32)
-        parts = [
-            self._stylize_chunk(values01[start:stop], stream if len(stream) == 1 else stream[start:stop], mode)
-            for start, stop in ((i, min(i + self.chunk_size, batch)) for i in range(0, batch, self.chunk_size))
-        ]
+        chunks = (slice(start, start + self.chunk_size) for start in range(0, batch, self.chunk_size))
+        one_style = len(stream) == 1
+        parts = [self._stylize_chunk(values01[rows], stream if one_style else stream[rows], mode) for rows in chunks]
         out = parts[0] if len(parts) == 1 else torch.cat([values01[:0], *parts])  # no parts: an empty batch
         strength = strength.to(self.device, torch.float32).view(-1, 1, 1, 1)
         return blend_into(out, values01, strength).to(source_device)

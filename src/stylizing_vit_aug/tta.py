@@ -141,8 +141,7 @@ def _bank_stylizer(stylizer: Stylizer | None, bank: BankLike | None, n_styles: i
     """The stylizer of the views (default: the bank's), refused if the bank was encoded by another."""
     if bank is None and n_styles > 0:
         raise ValueError("StyleTTA needs a StyleBank of training-domain styles (or n_styles=0)")
-    lacking = [name for name in BANK_METHODS if not callable(getattr(bank, name, None))]
-    if bank is not None and lacking:
+    if bank is not None and (lacking := [name for name in BANK_METHODS if not callable(getattr(bank, name, None))]):
         raise TypeError(
             f"StyleTTA's bank must be a StyleBank, got {type(bank).__name__} (it has no {', '.join(lacking)}); "
             "make one from style images with sva.StyleBank.from_images(images, stylizer)"
