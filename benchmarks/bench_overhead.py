@@ -4,7 +4,10 @@
    on the device, with and without ``BatchStylize(p=0.33)`` (the paper's recipe) drawing styles
    from a cached bank (tiny preset, 40 bundled histology crops). Steps of both kinds alternate so
    that load from other processes hits both alike; the medians give the overhead in %. The goal
-   on an H100/H200 is <= 10% for a ResNet-50 at batch 128, 224 px (the default on CUDA).
+   on an H100/H200 is <= 10% for a ResNet-50 at batch 128, 224 px (the default on CUDA). Each
+   step is timed alone (the device idle at its start) and, as a training loop runs, in rows of
+   ``--pipeline`` steps with no wait between them; on CUDA the record also counts how often one
+   BatchStylize call makes the host wait for the device.
 2. **Per-sample CPU throughput** (what one DataLoader worker does, 1 thread): images/s of
    ``StylizeTransform(p=1)`` next to albumentations ``HEStain`` and a HED colour jitter
    (Tellez et al. 2018; skimage's rgb2hed/hed2rgb matrices in torch) on 224-px uint8 crops.
@@ -110,15 +113,25 @@ def training_overhead(args: argparse.Namespace, stylizer: sva.Stylizer, device: 
         _sync(device)
         return time.perf_counter() - start
 
+    def steps_in_a_row(stylize: bool) -> float:
+        """Seconds per step over ``args.pipeline`` steps with no wait between them, as a training
+        loop that reads no loss value each step runs: the host queues a step's work while the
+        device still runs the last one, unless the step makes it wait."""
+        return timed(lambda: [step(stylize) for _ in range(args.pipeline)]) / args.pipeline
+
     for _ in range(args.warmup):
         step(False)
         step(True)
-    base, styled, alone = [], [], []
+    base, styled, alone, base_row, styled_row = [], [], [], [], []
     for _ in range(args.steps):
         base.append(timed(lambda: step(False)))
         styled.append(timed(lambda: step(True)))
         alone.append(timed(lambda: augment(images)))
+    for _ in range(args.pipeline_rounds):
+        base_row.append(steps_in_a_row(False))
+        styled_row.append(steps_in_a_row(True))
     base_s, styled_s = statistics.median(base), statistics.median(styled)
+    base_row_s, styled_row_s = statistics.median(base_row), statistics.median(styled_row)
     return {
         "arch": args.arch,
         "batch": args.batch,
@@ -129,7 +142,27 @@ def training_overhead(args: argparse.Namespace, stylizer: sva.Stylizer, device: 
         "step_with_batchstylize_s": styled_s,
         "batchstylize_alone_s": statistics.median(alone),
         "overhead_pct": 100 * (styled_s - base_s) / base_s,
+        "steps_in_a_row": args.pipeline,
+        "step_in_a_row_s": base_row_s,
+        "step_with_batchstylize_in_a_row_s": styled_row_s,
+        "overhead_in_a_row_pct": 100 * (styled_row_s - base_row_s) / base_row_s,
+        "host_waits_per_call": host_waits(augment, images) if device.type == "cuda" else None,
     }
+
+
+def host_waits(augment: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor) -> int:
+    """How often one call makes the host wait for the GPU (torch's sync debug mode counts each)."""
+    import warnings
+
+    torch.cuda.synchronize()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            augment(images)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    return sum("synchroniz" in str(w.message) for w in caught)
 
 
 def per_sample_throughput(args: argparse.Namespace, stylizer: sva.Stylizer) -> dict:
@@ -177,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--p", type=float, default=0.33)
     parser.add_argument("--steps", type=int, default=None, help="timed steps of each kind (default: 30 CUDA, 4 CPU)")
     parser.add_argument("--warmup", type=int, default=None)
+    parser.add_argument("--pipeline", type=int, default=None,
+                        help="steps timed in a row, with no wait between them (default: 10 CUDA, 2 CPU)")
+    parser.add_argument("--pipeline-rounds", type=int, default=5, help="rounds of steps in a row, of each kind")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                         help="bf16 autocast (CUDA default)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the per-sample comparison")
@@ -192,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     args.batch = args.batch or (128 if cuda else 16)
     args.steps = args.steps or (30 if cuda else 4)
     args.warmup = args.warmup if args.warmup is not None else (5 if cuda else 1)
+    args.pipeline = args.pipeline or (10 if cuda else 2)
     args.amp = args.amp if args.amp is not None else cuda
 
     if args.checkpoint:
@@ -216,6 +253,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'with BatchStylize p=' + str(t['p']):32s} {t['step_with_batchstylize_s'] * 1e3:9.1f} ms")
     print(f"  {'BatchStylize alone':32s} {t['batchstylize_alone_s'] * 1e3:9.1f} ms")
     print(f"  {'overhead':32s} {t['overhead_pct']:9.1f} %")
+    print(f"  {'overhead, steps in a row':32s} {t['overhead_in_a_row_pct']:9.1f} %  "
+          f"({t['step_in_a_row_s'] * 1e3:.1f} -> {t['step_with_batchstylize_in_a_row_s'] * 1e3:.1f} ms per step)")
+    if t["host_waits_per_call"] is not None:
+        print(f"  {'host waits per BatchStylize call':32s} {t['host_waits_per_call']:9d}")
     if not args.skip_per_sample:
         cpu_stylizer = stylizer
         if cuda:

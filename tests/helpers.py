@@ -1,7 +1,8 @@
 """What several test files share that is not a fixture, so no test file imports another (the
 fixtures are in shared_fixtures.py): the small random model and its statistics, files to read and
 write (images, a truncated JPEG, the run logs), the tiny training run's arguments, a disk that
-fills up, and the ranks of a multi-process run started without the launcher.
+fills up, what a block reads back from the device, and the ranks of a multi-process run started
+without the launcher.
 
 It imports no test framework: test_memory.py imports it in a fresh interpreter too.
 """
@@ -26,6 +27,8 @@ from types import ModuleType
 import numpy as np
 import torch
 from PIL import Image
+from torch.utils import _pytree as pytree
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.train.stain import RGB_FROM_HED
@@ -251,3 +254,55 @@ def without_accelerators(patch) -> None:
     patch.setattr(torch.backends.mps, "is_available", lambda: False)
     if hasattr(torch, "xpu"):
         patch.setattr(torch.xpu, "is_available", lambda: False)
+
+
+class HostReads(TorchDispatchMode):
+    """The values computed from ``sources`` (and from what was computed from them) that a block
+    reads back to the host, and the tensors it makes from Python values to compute with them:
+    on a GPU each is a wait for the device (a read, or a copy from pageable memory). On the CPU
+    both are free, but where they happen is the same, so a CPU test finds them."""
+
+    READS = ("_local_scalar_dense", "is_nonzero", "nonzero", "equal", "masked_select", "unique", "_unique2")
+
+    def __init__(self, *sources: torch.Tensor) -> None:
+        super().__init__()
+        self._derived = {id(t): t for t in sources}  # strong references: ids stay unique
+        self._made: dict[int, torch.Tensor] = {}  # tensors made from Python values in the block
+        self.found: list[str] = []
+        self._patched: dict[str, object] = {}
+
+    def _from_sources(self, tensors: Sequence[object]) -> bool:
+        return any(isinstance(t, torch.Tensor) and id(t) in self._derived for t in tensors)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        inputs = pytree.tree_leaves((args, kwargs or {}))
+        out = func(*args, **(kwargs or {}))
+        outputs = [t for t in pytree.tree_leaves(out) if isinstance(t, torch.Tensor)]
+        name = func.__name__.split(".")[0]
+        made = any(isinstance(t, torch.Tensor) and id(t) in self._made for t in inputs)
+        if self._from_sources(inputs):
+            if name in self.READS:
+                self.found.append(func.__name__)
+            elif made:
+                self.found.append(f"{func.__name__} of a tensor made from Python values")  # a blocking copy
+            self._derived.update((id(t), t) for t in outputs)
+        elif made or name.startswith("lift_fresh"):
+            self._made.update((id(t), t) for t in outputs)
+        return out
+
+    def __enter__(self) -> HostReads:
+        for name in ("tolist", "numpy", "cpu"):  # reads that skip the dispatcher for CPU tensors
+            original = self._patched[name] = getattr(torch.Tensor, name)
+
+            def read(tensor, *args, _name=name, _original=original, **kwargs):
+                if id(tensor) in self._derived:
+                    self.found.append(_name)
+                return _original(tensor, *args, **kwargs)
+
+            setattr(torch.Tensor, name, read)
+        return super().__enter__()
+
+    def __exit__(self, *exc) -> None:
+        for name, original in self._patched.items():
+            setattr(torch.Tensor, name, original)
+        super().__exit__(*exc)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import stylizing_vit_aug as sva
 from helpers import make_small_model, without_accelerators
-from stylizing_vit_aug.devices import usable_device
+from stylizing_vit_aug.devices import to_device_nowait, usable_device
 from stylizing_vit_aug.train import TrainConfig, Trainer
 
 
@@ -73,3 +73,24 @@ def test_no_device_means_the_default_one(no_accelerator):
     assert usable_device(None) == torch.device("cpu")
     with pytest.raises(ValueError, match="a device is a name"):
         usable_device(3.5)
+
+
+def test_bookkeeping_reaches_the_cpu_as_it_is():
+    rows = torch.tensor([3, 0, 5])
+    assert to_device_nowait(rows, "cpu") is rows  # no copy where there is nothing to move
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_bookkeeping_reaches_a_gpu_without_waiting_and_keeps_its_values():
+    torch.cuda.synchronize()
+    busy = torch.randn(4096, 4096, device="cuda")
+    for _ in range(20):  # queued work that a waiting copy would have to wait for
+        busy = busy @ busy / 64
+    rows = torch.arange(1000)
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        moved = to_device_nowait(rows, "cuda")
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    rows.zero_()  # the host's tensor changes after the call: the copy must not
+    assert moved.device.type == "cuda" and torch.equal(moved.cpu(), torch.arange(1000))

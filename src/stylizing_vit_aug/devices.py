@@ -1,7 +1,8 @@
 """Which device a stylizer, a bank or a run may use: the one check of every ``device=`` a user
 passes (the library's constructors and the CLI's ``--device``), so that a typo, a device this
 machine lacks or ``meta`` fails at once with what to pass instead, not deep in the first call;
-and the dtype a device computes in by default.
+the dtype a device computes in by default; and how a call's small bookkeeping tensors (which
+rows, which styles, what strength: drawn on the CPU) reach the device without waiting for it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import functools
 
 import torch
 
-__all__ = ["cpu_bf16_is_faster", "default_device", "default_dtype", "usable_device"]
+__all__ = ["cpu_bf16_is_faster", "default_device", "default_dtype", "to_device_nowait", "usable_device"]
 
 _DEVICES = "cpu, cuda, cuda:N or mps"
 
@@ -63,6 +64,19 @@ def usable_device(device: str | torch.device | None, where: str | None = "device
             f"{', '.join(f'{parsed.type}:{i}' for i in range(count))}"
         )
     return parsed
+
+
+def to_device_nowait(tensor: torch.Tensor, device: torch.device | str) -> torch.Tensor:
+    """``tensor`` on ``device`` without making the host wait for the device's queued work.
+
+    For the small CPU tensors of a call (row indices, strengths). A plain ``.to("cuda")`` of
+    pageable memory synchronises the stream, so the host waits for every kernel queued before it
+    (a training step's backward pass, say) before it can launch the next; a copy from pinned
+    memory is queued like a kernel instead. Elsewhere the same as ``tensor.to(device)``."""
+    device = torch.device(device)
+    if device.type != "cuda" or tensor.device.type != "cpu":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
 
 
 def default_dtype(device: torch.device) -> torch.dtype:

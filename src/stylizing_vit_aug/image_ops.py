@@ -36,9 +36,12 @@ def blend_into(stylized: torch.Tensor, values01: torch.Tensor, strength: torch.T
 
 
 def to_luminance(images: torch.Tensor) -> torch.Tensor:
-    """RGB ``[..., 3, H, W]`` -> luminance ``[..., 1, H, W]`` (BT.601 weights)."""
-    weights = images.new_tensor(LUMA_WEIGHTS).view(3, 1, 1)
-    return (images * weights).sum(dim=-3, keepdim=True)
+    """RGB ``[..., 3, H, W]`` -> luminance ``[..., 1, H, W]`` (BT.601 weights).
+
+    The weights stay Python numbers: a tensor made of them on a GPU is a copy from host memory
+    that waits for all queued work (the same floats as a weighted channel sum on the CPU)."""
+    red, green, blue = images.split(1, dim=-3)
+    return red * LUMA_WEIGHTS[0] + green * LUMA_WEIGHTS[1] + blue * LUMA_WEIGHTS[2]
 
 
 def color_statistics(images: ImageLike) -> torch.Tensor:

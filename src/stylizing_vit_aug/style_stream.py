@@ -6,6 +6,8 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
+from .devices import to_device_nowait
+
 __all__ = ["StyleStream"]
 
 
@@ -42,10 +44,10 @@ class StyleStream:
         if isinstance(index, int):
             index = slice(index, index + 1 if index != -1 else None)
         elif not isinstance(index, slice):
-            index = torch.as_tensor(index, dtype=torch.long, device=self.layers.device)
+            index = to_device_nowait(torch.as_tensor(index, dtype=torch.long), self.layers.device)
         if self.colours is None:
             return StyleStream(self.layers[:, index])
-        colour_index = index.to(self.colours.device) if isinstance(index, torch.Tensor) else index
+        colour_index = to_device_nowait(index, self.colours.device) if isinstance(index, torch.Tensor) else index
         return StyleStream(self.layers[:, index], self.colours[colour_index])
 
     def __iter__(self) -> Iterator[StyleStream]:

@@ -48,7 +48,7 @@ import torch
 
 from .checkpoints import write_checkpoint
 from .colour import colour_change, colour_profile
-from .devices import default_dtype, usable_device
+from .devices import default_dtype, to_device_nowait, usable_device
 from .guided import apply_basis, is_upsampling, upsample_change, upsampling_basis
 from .image_ops import blend_into, resize, strength_values, to_luminance
 from .images import (
@@ -87,14 +87,15 @@ STRIP_PIXELS = 1 << 19
 take it (a float32 RGB strip is 6 MiB)."""
 
 
-def _check_values01(values01: Any, where: str) -> None:
+def _check_values01(values01: Any, where: str, range_checked: bool = False) -> None:
     """The tensor entry points take a float ``[B, C, H, W]`` batch in 0–1; uint8 would come back white."""
     if not isinstance(values01, torch.Tensor) or values01.dim() != 4 or not values01.is_floating_point():
         tensor = isinstance(values01, torch.Tensor)
         got = f"{values01.dtype} {tuple(values01.shape)}" if tensor else type(values01).__name__
         raise ValueError(f"{where} takes a float [B, C, H, W] batch in 0–1, got {got}: divide uint8 by 255, or call "
                          "the Stylizer itself, which takes any image kind")
-    check_float_range(values01, f"{where}'s values01")
+    if not range_checked:
+        check_float_range(values01, f"{where}'s values01")
 
 
 def check_mode(mode: str | None) -> str | None:
@@ -299,13 +300,17 @@ class Stylizer:
 
     # -- styles --------------------------------------------------------------------------------
     @torch.inference_mode()
-    def encode_style(self, styles: ImageLike, chunk_size: int | None = None) -> StyleStream:
+    def encode_style(
+        self, styles: ImageLike, chunk_size: int | None = None, *, range_checked: bool = False
+    ) -> StyleStream:
         """Style streams of one or more style images (a list may mix sizes and channel counts: a style
-        is brought to the model's size anyway); reuse them for any number of contents."""
+        is brought to the model's size anyway); reuse them for any number of contents.
+        ``range_checked``: float styles already passed the range check (see :meth:`stylize_batch`)."""
         if isinstance(styles, StyleStream):
             return styles
         # a list may mix sizes and channels: each is brought to the model's; the colour profile reads these
-        small01 = torch.cat([self._model_size01(v.to(self.device)) for v in to_batches(styles, "styles")])
+        batches = to_batches(styles, "styles", range_checked=range_checked)
+        small01 = torch.cat([self._model_size01(v.to(self.device)) for v in batches])
         return self._encode(self.normalize(small01), small01, chunk_size)
 
     @torch.inference_mode()
@@ -461,13 +466,18 @@ class Stylizer:
         strength: float | torch.Tensor = 1.0,
         *,
         mode: str | None = None,
+        range_checked: bool = False,
     ) -> torch.Tensor:
         """The tensor core: float ``[B, C, H, W]`` in 0–1 on any device -> same, stylised.
 
-        Front-ends that already hold validated float batches (BatchStylize) call this directly.
+        Front-ends that already hold validated float batches (BatchStylize) call this directly,
+        with ``range_checked=True`` where they have checked the values with
+        :func:`~.images.check_float_range`: that check reads the batch's extremes back to the
+        host, which on a GPU waits for all queued work. A ``strength`` tensor on the CPU reaches
+        the device without such a wait.
         """
         mode = check_mode(mode) or self.mode
-        _check_values01(values01, "stylize_batch")
+        _check_values01(values01, "stylize_batch", range_checked)
         batch = values01.shape[0]
         strength = self._strengths(strength, batch)
         stream = self._streams(styles, batch)
@@ -477,7 +487,7 @@ class Stylizer:
         one_style = len(stream) == 1
         parts = [self._stylize_chunk(values01[rows], stream if one_style else stream[rows], mode) for rows in chunks]
         out = parts[0] if len(parts) == 1 else torch.cat([values01[:0], *parts])  # no parts: an empty batch
-        strength = strength.to(self.device, torch.float32).view(-1, 1, 1, 1)
+        strength = to_device_nowait(strength.to(torch.float32), self.device).view(-1, 1, 1, 1)
         return blend_into(out, values01, strength).to(source_device)
 
     @torch.inference_mode()

@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from helpers import count_stylized_rows
+import stylizing_vit_aug as sva
+from helpers import CAMELYON_MEAN, CAMELYON_STD, HostReads, count_stylized_rows, make_small_model
 from stylizing_vit_aug.bank import StyleBank
 from stylizing_vit_aug.model import roll_pairs
 from stylizing_vit_aug.transforms.batch import BatchStylize, StylizeCollate, StylizedLoader
@@ -211,3 +212,45 @@ def test_normalised_batches_keep_their_alpha_exactly(small_stylizer, bank, batch
     assert out.shape == images.shape
     assert torch.equal(out[:, -1], images[:, -1])  # alpha exactly as given
     assert bool(_changed(out[:, :-1], images[:, :-1]).all())
+
+
+@pytest.mark.parametrize(("styles", "mode"), [("bank", "relative"), ("bank", "detail"), ("bank", "resize"),
+                                           ("in batch", "relative")])
+def test_a_uint8_call_reads_nothing_of_the_batch_back(small_stylizer, bank, batch, styles, mode):
+    """On a GPU every read of a value back to the host, and every copy of a tensor made from
+    Python values, waits for all queued work (a training step's backward pass, say): a call
+    with neither queues its work and returns."""
+    module = BatchStylize(small_stylizer, bank if styles == "bank" else None, p=0.6, mode=mode,
+                          generator=torch.Generator().manual_seed(0))
+    module(batch)  # set-up (the bank's colour profiles) is not per call
+    with HostReads(batch, bank.streams.layers, *small_stylizer.model.parameters()) as reads:
+        out, info = module(batch, return_info=True)
+    assert 0 < int(info.applied.sum()) < len(batch) and not torch.equal(out, batch)
+    assert reads.found == []
+
+
+def test_a_normalised_batch_is_read_back_once_for_its_range_check(small_stylizer, bank, batch):
+    module = BatchStylize(small_stylizer, bank, p=1.0, mean=MEAN.flatten().tolist(), std=STD.flatten().tolist())
+    normalised = (batch.float() / 255 - MEAN) / STD
+    with HostReads(normalised) as reads:
+        module(normalised)
+    assert reads.found == ["tolist"]  # the extremes, once: not again by to_batch and stylize_batch
+    with pytest.raises(ValueError, match="outside 0–1"):  # and that one check still refuses
+        module(normalised * 3)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_cuda_call_never_waits_for_the_device(histology_crops, batch):
+    on_cuda = sva.Stylizer(make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cuda")
+    images = batch.cuda()
+    for bank in (sva.StyleBank.from_images(histology_crops, on_cuda), None):
+        module = BatchStylize(on_cuda, bank, p=0.6, generator=torch.Generator().manual_seed(0))
+        module(images)  # set-up (the bank's streams and colour profiles) is not per call
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("error")  # any wait for the device raises
+        try:
+            out, info = module(images, return_info=True)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+        assert bool(info.applied.any()) and out.device == images.device
+        assert not torch.equal(out, images)

@@ -15,7 +15,7 @@ from kornia.augmentation import AugmentationSequential
 from kornia.geometry.boxes import Boxes
 
 import stylizing_vit_aug as sva
-from helpers import CAMELYON_MEAN, CAMELYON_STD, count_stylized_rows, examples, make_small_model
+from helpers import CAMELYON_MEAN, CAMELYON_STD, HostReads, count_stylized_rows, examples, make_small_model
 from stylizing_vit_aug.transforms import _common
 from stylizing_vit_aug.transforms.kornia import RandomStylize
 
@@ -172,3 +172,14 @@ def test_normalised_input_is_refused_with_a_fix_it_can_take(small_stylizer, bank
     with pytest.raises(ValueError, match="after Normalize. Put it before Normalize in the pipeline") as error:
         RandomStylize(small_stylizer, bank, p=1.0)(torch.rand(2, 3, 32, 32) - 0.5)
     assert "mean=" not in str(error.value)  # RandomStylize takes no statistics
+
+
+@pytest.mark.parametrize("styles", ["bank", "in batch"])
+def test_a_call_reads_the_batch_back_once_for_its_range_check(small_stylizer, bank, batch, styles):
+    """On a GPU each read back to the host waits for all queued work; the range check is the one."""
+    aug = RandomStylize(small_stylizer, bank if styles == "bank" else None, p=1.0)
+    aug(batch)
+    with HostReads(batch, bank.streams.layers, *small_stylizer.model.parameters()) as reads:
+        out = aug(batch)
+    assert bool(_changed(out, batch).all())
+    assert reads.found == ["tolist"]  # the extremes, once: not again by to_batch and stylize_batch

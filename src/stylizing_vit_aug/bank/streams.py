@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 import torch
 from tqdm.auto import tqdm
 
+from ..devices import to_device_nowait
 from ..model import ModelConfig
 
 __all__ = ["StreamCache", "stream_bytes_per_style"]
@@ -71,7 +72,7 @@ class StreamCache:
         """The streams of the styles ``index`` (CPU, in range), encoding only their missing
         chunks; where the cache keeps them."""
         if self.full is not None:
-            return self.full[:, index.to(self.full.device)]
+            return self.full[:, to_device_nowait(index, self.full.device)]
         chunk_of = index // self.chunk_size
         chunk_ids = chunk_of.unique().tolist()
         self.fill(chunk_ids, encode)
@@ -81,5 +82,6 @@ class StreamCache:
         for chunk_id in chunk_ids:
             rows = (chunk_of == chunk_id).nonzero().flatten()
             offsets = index[rows] - chunk_id * self.chunk_size
-            layers[:, rows.to(layers.device)] = self.chunks[chunk_id][:, offsets.to(layers.device)]
+            chunk = self.chunks[chunk_id]
+            layers[:, to_device_nowait(rows, layers.device)] = chunk[:, to_device_nowait(offsets, layers.device)]
         return layers

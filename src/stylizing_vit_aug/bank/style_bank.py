@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from ..devices import usable_device
+from ..devices import to_device_nowait, usable_device
 from ..image_ops import color_statistics, random_crop_resize
 from ..images import IMAGE_EXTENSIONS, ImageLike, find_images, to_batch
 from ..model import StyleStream
@@ -265,7 +265,7 @@ class StyleBank:
             self._colour_profiles = torch.cat([self.stylizer.colour_profiles(c.to(self.stylizer.device)).cpu()
                                                for c in chunks])
         profiles = self._colour_profiles if index is None else self._colour_profiles[index]
-        return profiles.to(device)
+        return to_device_nowait(profiles, device)
 
     # -- images -------------------------------------------------------------------------------
     def style_images(

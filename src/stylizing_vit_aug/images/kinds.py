@@ -17,6 +17,8 @@ from typing import Any, Union
 import numpy as np
 import torch
 
+from ..devices import to_device_nowait
+
 try:  # PIL is a core dependency, but keep the import error readable
     from PIL import Image as PILImage
 except ImportError:  # pragma: no cover
@@ -76,7 +78,7 @@ class BatchInfo:
         if self.alpha is None:
             return self
         if isinstance(self.alpha, torch.Tensor):
-            alpha = self.alpha[index.to(self.alpha.device)]
+            alpha = self.alpha[to_device_nowait(index, self.alpha.device)]
         else:
             alpha = self.alpha[index.cpu().numpy()]
         return replace(self, alpha=alpha)
@@ -156,12 +158,13 @@ def check_float_range(values: torch.Tensor, what: str, normalised_hint: str = NO
     _fail(f"{found}: {hint}.")
 
 
-def _unit_float(batch: torch.Tensor, what: str) -> torch.Tensor:
+def _unit_float(batch: torch.Tensor, what: str, range_checked: bool = False) -> torch.Tensor:
     """uint8 (0–255) or validated float (0–1) -> float32 in 0–1."""
     if batch.dtype == torch.uint8:
         return batch.float().div_(255)
     values = batch.float()
-    check_float_range(values, what)
+    if not range_checked:
+        check_float_range(values, what)
     return values
 
 
@@ -178,7 +181,7 @@ def _channels_last_hint(shape: tuple[int, ...], batched: bool) -> str:
             f"channels-first: pass image.{permute}")
 
 
-def _torch_to_batch(images: torch.Tensor, what: str) -> tuple[torch.Tensor, BatchInfo]:
+def _torch_to_batch(images: torch.Tensor, what: str, range_checked: bool) -> tuple[torch.Tensor, BatchInfo]:
     images = images.detach()  # the engine never differentiates through its input
     if images.dim() not in (3, 4):
         _fail(
@@ -201,7 +204,7 @@ def _torch_to_batch(images: torch.Tensor, what: str) -> tuple[torch.Tensor, Batc
     info = BatchInfo(
         "torch", batched, images.dtype, colour.shape[1], height, width, images.device, alpha=alpha
     )
-    return _unit_float(colour, what), info
+    return _unit_float(colour, what, range_checked), info
 
 
 def _numpy_to_batch(images: np.ndarray, what: str, kind: str = "numpy") -> tuple[torch.Tensor, BatchInfo]:
@@ -280,15 +283,17 @@ def _native(mode: str) -> type:
     return np.uint16 if mode in _PIL_16BIT else np.uint8
 
 
-def to_batch(images: ImageLike, what: str = "images") -> tuple[torch.Tensor, BatchInfo]:
+def to_batch(images: ImageLike, what: str = "images", *, range_checked: bool = False) -> tuple[torch.Tensor, BatchInfo]:
     """Validate ``images`` and return a float32 ``[B, C, H, W]`` tensor in 0–1 plus its info.
 
     ``C`` is the colour channels (1 or 3); an alpha channel waits in the info (see
     :data:`ALPHA_POLICY`). A list of images of one size becomes one batch; the list comes back
-    as a list.
+    as a list. ``range_checked``: a float tensor's values already passed
+    :func:`check_float_range` (a front-end checks its input once, in its own words), so they are
+    not read again: on a GPU each check is a wait for the device.
     """
     if isinstance(images, torch.Tensor):
-        return _torch_to_batch(images, what)
+        return _torch_to_batch(images, what, range_checked)
     if isinstance(images, np.ndarray):
         return _numpy_to_batch(images, what)
     if PILImage is not None and isinstance(images, PILImage.Image):
@@ -323,12 +328,13 @@ def _list_parts(images: list | tuple, what: str) -> list[tuple[torch.Tensor, Bat
     return parts
 
 
-def to_batches(images: ImageLike, what: str = "images") -> list[torch.Tensor]:
+def to_batches(images: ImageLike, what: str = "images", *, range_checked: bool = False) -> list[torch.Tensor]:
     """:func:`to_batch` for inputs whose size does not matter (styles, which the engine resizes to
     its own): a list may mix sizes and channel counts. Float 0–1 ``[B, C, H, W]`` batches, one per
-    run of consecutive images of one shape, in the list's order (one batch for a list of one shape)."""
+    run of consecutive images of one shape, in the list's order (one batch for a list of one shape).
+    ``range_checked`` as for :func:`to_batch` (a tensor's; a list's images are checked)."""
     if not isinstance(images, (list, tuple)):
-        return [to_batch(images, what)[0]]
+        return [to_batch(images, what, range_checked=range_checked)[0]]
     runs: list[list[torch.Tensor]] = []
     for values, _ in _list_parts(images, what):
         if runs and runs[-1][-1].shape[1:] == values.shape[1:]:

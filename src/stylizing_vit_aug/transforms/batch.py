@@ -24,7 +24,7 @@ from torch.utils.data import default_collate
 
 from ..bank import STRATEGIES, StyleBank
 from ..bank.sampling import label_of
-from ..devices import usable_device
+from ..devices import to_device_nowait, usable_device
 from ..image_ops import random_crop_resize
 from ..images import from_batch, to_batch
 from ..model import roll_pairs
@@ -155,14 +155,15 @@ class BatchStylize(StyleAugmentation, nn.Module):
         strength: torch.Tensor,
     ) -> torch.Tensor:
         """``images`` with ``rows`` stylised, in the kind, normalisation and alpha they came in."""
-        out = self.stylizer.stylize_batch(values[rows.to(values.device)], styles, strength, mode=self.mode)
+        picked = to_device_nowait(rows, images.device)  # values are on the images' device
+        out = self.stylizer.stylize_batch(values[picked], styles, strength, mode=self.mode, range_checked=True)
         restyled = from_batch(out, info.rows(rows))  # the colour channels, then the rows' alpha
         if self.settings.stats is not None:
             restyled = redo_normalize(restyled, self.settings.stats, images, "BatchStylize")
             if info.alpha is not None:  # alpha exactly as given, not undone and redone
-                restyled[:, -1:] = images[rows.to(images.device), -1:]
+                restyled[:, -1:] = images[picked, -1:]
         result = images.clone()
-        result[rows.to(images.device)] = restyled
+        result[picked] = restyled
         return result
 
 
@@ -174,7 +175,7 @@ class BatchStylize(StyleAugmentation, nn.Module):
         if not isinstance(images, torch.Tensor):
             raise TypeError(f"BatchStylize takes a tensor batch, got {type(images).__name__}")
         unit = self._to_unit(images)
-        values, info = to_batch(unit, "batch")  # validates channels, size, NaN/Inf and dtype
+        values, info = to_batch(unit, "batch", range_checked=True)  # channels, size, dtype; _to_unit checked the range
         batch = values.shape[0]
         labels = _labels(domains, batch) if domains is not None else None
         draws = self._rand(1).expand(batch) if self.same_on_batch else self._rand(batch)
@@ -193,9 +194,10 @@ class BatchStylize(StyleAugmentation, nn.Module):
             rows = rows[keep]
         elif rows.numel():
             style_index[rows] = partners[rows]
-            styles = values[partners[rows].to(values.device)]
+            styles = values[to_device_nowait(partners[rows], values.device)]
             if self.style_crop is not None:
                 styles = random_crop_resize(styles, self.style_crop, self.stylizer.img_size, self.generator)
+            styles = self.stylizer.encode_style(styles, range_checked=True)  # rows of the checked batch
         strength = torch.zeros(batch)
         result = images
         if rows.numel():

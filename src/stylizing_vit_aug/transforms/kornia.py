@@ -22,6 +22,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     raise ImportError("RandomStylize needs kornia >= 0.7: pip install 'kornia>=0.7' (the kornia extra)") from error
 
 from ..bank import StyleBank
+from ..devices import to_device_nowait
 from ..images import from_batch, to_batch
 from ..model import roll_pairs
 from ..stylizer import Stylizer
@@ -123,17 +124,18 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
         if rows.numel() == 0:
             return input
         check_unit_range(input, "RandomStylize", takes_stats=False)
-        picked = rows.to(input.device)
-        values, info = to_batch(input[picked], "batch")  # validates channels, size and dtype
+        picked = to_device_nowait(rows, input.device)
+        values, info = to_batch(input[picked], "batch", range_checked=True)  # channels, size and dtype
         if not self._device_given:
             self._source.device = str(input.device)  # a lazily loaded stylizer runs where the batches are
         style_index = params["style_index"].cpu()[rows]
         if self.in_batch:
-            styles: Any = input[style_index.to(input.device)]  # the original rows, not stylised ones
+            originals = input[to_device_nowait(style_index, input.device)]  # the original rows, not stylised ones
+            styles: Any = self.stylizer.encode_style(originals, range_checked=True)
         else:
             styles = self._styles_of(style_index)
         strength = params["strength"].cpu()[rows].float()
-        out = self.stylizer.stylize_batch(values, styles, strength, mode=self.mode)
+        out = self.stylizer.stylize_batch(values, styles, strength, mode=self.mode, range_checked=True)
         result = input.clone()
         result[picked] = from_batch(out, info)
         return result
