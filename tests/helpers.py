@@ -19,6 +19,7 @@ import os
 import socket
 import stat
 import subprocess
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +32,7 @@ from torch.utils import _pytree as pytree
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import stylizing_vit_aug as sva
+from stylizing_vit_aug import devices
 from stylizing_vit_aug.train.stain import RGB_FROM_HED
 
 DATA = Path(__file__).parent / "data"
@@ -300,9 +302,26 @@ class HostReads(TorchDispatchMode):
                 return _original(tensor, *args, **kwargs)
 
             setattr(torch.Tensor, name, read)
+        # what goes through devices.to_device_nowait reaches a GPU without a wait (on the CPU it
+        # comes back as it is, so mark it here), wherever the library imported it
+        self._nowait = [(module, module.to_device_nowait) for module in list(sys.modules.values())
+                        if getattr(module, "__name__", "").startswith("stylizing_vit_aug")
+                        and getattr(module, "to_device_nowait", None) is devices.to_device_nowait]
+
+        nowait = devices.to_device_nowait
+
+        def moved(tensor: torch.Tensor, device: torch.device | str) -> torch.Tensor:
+            out = nowait(tensor, device)
+            self._made.pop(id(out), None)
+            return out
+
+        for module, _ in self._nowait:
+            module.to_device_nowait = moved
         return super().__enter__()
 
     def __exit__(self, *exc) -> None:
         for name, original in self._patched.items():
             setattr(torch.Tensor, name, original)
+        for module, original in self._nowait:
+            module.to_device_nowait = original
         super().__exit__(*exc)

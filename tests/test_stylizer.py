@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 import stylizing_vit_aug as sva
-from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+from helpers import CAMELYON_MEAN, CAMELYON_STD, HostReads, make_small_model
 from stylizing_vit_aug.tta import StyleTTA
 
 
@@ -267,3 +267,11 @@ def test_an_empty_batch_comes_back_empty_from_the_tensor_core(small_stylizer):
     assert out.shape == (0, 3, 32, 32)
     with pytest.raises(ValueError, match="styles for 0 images"):
         small_stylizer.stylize_views(torch.rand(0, 3, 32, 32), torch.rand(2, 3, 32, 32))
+
+
+def test_a_float_batch_is_read_back_once_for_its_range_check(small_stylizer):
+    """On a GPU each read back to the host waits for the device: the call checks its input once."""
+    images, style = torch.rand(2, 3, 40, 48), torch.rand(3, 32, 32)
+    with HostReads(images) as reads:
+        small_stylizer(images, style)
+    assert reads.found == ["tolist"]

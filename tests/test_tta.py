@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import DAB, EOSIN, HAEMATOXYLIN, two_stain_image
+from helpers import DAB, EOSIN, HAEMATOXYLIN, HostReads, two_stain_image
 from stylizing_vit_aug.bank import StyleBank
 from stylizing_vit_aug.stain_transfer import stain_profile, transfer_stains
 from stylizing_vit_aug.tissue import tissue_weight
@@ -417,3 +417,12 @@ def test_styles_whose_stains_cannot_be_read_are_named_once(small_stylizer, image
 def test_style_indices_must_be_whole_numbers(small_stylizer, bank):
     with pytest.raises(ValueError, match="whole numbers"):
         StyleTTA(ColourNet(), small_stylizer, bank, n_styles=1, styles=[1.7])
+
+
+def test_a_float_batch_is_read_back_once_for_its_range_check(small_stylizer, bank):
+    """On a GPU each read back to the host waits for the device; the input's range check is the one."""
+    tta = StyleTTA(lambda x: x.mean(dim=(2, 3)), small_stylizer, bank, n_styles=2, transfer="network")
+    images = torch.rand(3, 3, 40, 48)
+    with HostReads(images) as reads:
+        tta(images)
+    assert reads.found.count("tolist") == 1

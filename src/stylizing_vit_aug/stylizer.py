@@ -377,7 +377,7 @@ class Stylizer:
         strength_tensor = self._strengths(strength, values.shape[0])
         if bool((strength_tensor == 0).all()):
             return same_kind_copy(images)
-        out = self.stylize_batch(values.to(self.device), styles, strength_tensor, mode=mode)
+        out = self.stylize_batch(values.to(self.device), styles, strength_tensor, mode=mode, range_checked=True)
         return from_batch(out, info)
 
     @staticmethod
@@ -498,6 +498,7 @@ class Stylizer:
         strength: float = 1.0,
         *,
         mode: str | None = None,
+        range_checked: bool = False,
     ) -> torch.Tensor:
         """Each of ``B`` images with each of its ``k`` styles: ``[k * B, C, H, W]`` in 0–1, view-major.
 
@@ -505,10 +506,10 @@ class Stylizer:
         is output row ``r``). The same pixels as :meth:`stylize_batch` on the images repeated
         ``k`` times (to float rounding), for less: an image's own passes (its content stream, and
         in ``relative`` mode the self branch) are computed once, not once per view. Test-time
-        augmentation's call.
+        augmentation's call. ``range_checked`` as for :meth:`stylize_batch`.
         """
         mode = check_mode(mode) or self.mode
-        _check_values01(values01, "stylize_views")
+        _check_values01(values01, "stylize_views", range_checked)
         strength = float(strength_values(strength, (1,)))
         batch = values01.shape[0]
         stream = self.encode_style(styles)
@@ -520,10 +521,11 @@ class Stylizer:
         out = torch.empty((views, *values01.shape), dtype=torch.float32, device=self.device)
         per_chunk = max(1, self.chunk_size // views)
         for start in range(0, batch, per_chunk):
-            images = torch.arange(start, min(start + per_chunk, batch))
-            rows = (torch.arange(views).view(-1, 1) * batch + images).flatten()
+            images = slice(start, min(start + per_chunk, batch))  # a slice: no index to copy to the device
+            count = images.stop - start
+            rows = (torch.arange(views).view(-1, 1) * batch + torch.arange(start, images.stop)).flatten()
             chunk = self._stylize_chunk(values01[images], stream[rows].to(self.device), mode)
-            out[:, start : start + len(images)] = chunk.unflatten(0, (views, len(images)))
+            out[:, images] = chunk.unflatten(0, (views, count))
         # [views, B, ...] against [B, ...]: the images broadcast over their views, no copy of them
         return blend_into(out, values01, float(strength)).flatten(0, 1).to(source_device)
 

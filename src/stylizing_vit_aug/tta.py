@@ -399,7 +399,8 @@ class StyleTTA(nn.Module):
         if transfer == "auto":
             transfer = "stain+network" if values01.shape[1] == 3 else "network"
         if transfer == "network":
-            return self.stylizer.stylize_views(values01, self.bank.stream(rows), self.strength, mode=self.mode)
+            return self.stylizer.stylize_views(values01, self.bank.stream(rows), self.strength, mode=self.mode,
+                                               range_checked=True)  # _to01 checked it
         if values01.shape[1] != 3:
             raise ValueError(
                 f"transfer={transfer!r} moves RGB stains, got {values01.shape[1]}-channel images; "
