@@ -94,3 +94,5 @@ def test_bookkeeping_reaches_a_gpu_without_waiting_and_keeps_its_values():
         torch.cuda.set_sync_debug_mode("default")
     rows.zero_()  # the host's tensor changes after the call: the copy must not
     assert moved.device.type == "cuda" and torch.equal(moved.cpu(), torch.arange(1000))
+    strengths = to_device_nowait(torch.tensor([0.5]).expand(8), "cuda")  # an expanded view, as a call's strengths
+    assert torch.equal(strengths.cpu(), torch.full((8,), 0.5))

@@ -76,7 +76,7 @@ def to_device_nowait(tensor: torch.Tensor, device: torch.device | str) -> torch.
     device = torch.device(device)
     if device.type != "cuda" or tensor.device.type != "cpu":
         return tensor.to(device)
-    return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.contiguous().pin_memory().to(device, non_blocking=True)  # an expanded view cannot be pinned
 
 
 def default_dtype(device: torch.device) -> torch.dtype:
