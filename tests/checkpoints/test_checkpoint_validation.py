@@ -223,6 +223,22 @@ def test_a_config_of_ours_without_its_architecture_is_corrupt_not_foreign(tmp_pa
     assert str(path) in str(info.value) and "was not written by" not in caplog.text
 
 
+@pytest.mark.parametrize("dtype", ["float128", "int8", None])
+def test_a_config_naming_a_dtype_we_never_save_is_corrupt(tmp_path, no_model_is_built, dtype):
+    write_tiny_checkpoint(tmp_path / "ckpt")
+    path = tmp_path / "ckpt" / "config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "dtype": dtype}))
+    with pytest.raises(CorruptCheckpoint, match=f"says its weights are {dtype!r}") as info:
+        sva.load_stylizer(tmp_path / "ckpt")
+    assert str(path) in str(info.value)
+
+
+def test_a_half_checkpoint_records_its_dtype_and_loads(tmp_path, small_stylizer):
+    small_stylizer.save_pretrained(tmp_path / "half", half=True)
+    assert json.loads((tmp_path / "half" / "config.json").read_text())["dtype"] == "float16"
+    assert sva.load_stylizer(tmp_path / "half").model.config == small_stylizer.model.config
+
+
 def write_tiny_checkpoint(directory: Path) -> None:
     """A saved checkpoint of the TINY architecture, written without building a model (so the
     tests that forbid building can make one)."""

@@ -29,6 +29,8 @@ CARD_NAME = "README.md"
 FORMAT_VERSION = 1
 STYLIZER_SETTINGS = "stylizer"
 """config.json's key for the saving Stylizer's settings (absent: the library's defaults)."""
+SAVED_DTYPES = ("float32", "float16")
+"""config.json's ``dtype``: what :func:`write_checkpoint` stores the weights in."""
 MAX_CONFIG_BYTES = 2**20  # ours are about 1 kB; a training record with metrics stays far below
 
 
@@ -52,6 +54,11 @@ def read_config(path: Path) -> dict[str, Any] | None:
         raise CorruptCheckpoint(
             f"{path} says it was written by {LIBRARY_NAME} but has no architecture; save the checkpoint again, "
             f"or move {path.name} away to load the weights file on its own"
+        )
+    if config.get("dtype", "float32") not in SAVED_DTYPES:  # informational, but an edit says the file was changed
+        raise CorruptCheckpoint(
+            f"{path} says its weights are {config['dtype']!r}; this library saves {' or '.join(SAVED_DTYPES)}. "
+            "Save the checkpoint again"
         )
     version = config.get("format_version", FORMAT_VERSION)
     if not isinstance(version, int) or version > FORMAT_VERSION:
@@ -119,7 +126,7 @@ def write_checkpoint(
         "library": LIBRARY_NAME,
         "library_version": __version__,
         "format_version": FORMAT_VERSION,
-        "dtype": "float16" if half else "float32",
+        "dtype": SAVED_DTYPES[1] if half else SAVED_DTYPES[0],
         **({STYLIZER_SETTINGS: dict(settings)} if settings else {}),
         "provenance": {
             "source": source, "revision": revision, "base_model": base_model,
