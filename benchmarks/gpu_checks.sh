@@ -45,7 +45,8 @@ PY
 step stylize 240 python3 benchmarks/bench_stylize.py --device "$DEVICE" --presets "$PRESETS" --sizes 224 \
     --batches "$BATCHES" --styles one,distinct --rounds "$ROUNDS" --json "$OUT/stylize.json"
 # 2. Training-step overhead of BatchStylize (goal: <= 10 % for ResNet-50, batch 128, 224 px), with
-#    the bundled default and with the tiny preset.
+#    the bundled default and with the tiny preset: each step timed alone, and in rows of 10 steps
+#    with no wait between them (overhead_in_a_row_pct); host_waits_per_call should be 0 (uint8).
 step overhead-default 120 python3 benchmarks/bench_overhead.py --device "$DEVICE" --skip-per-sample \
     --checkpoint default --json "$OUT/overhead_default.json" "${OVERHEAD[@]}"
 step overhead-tiny 120 python3 benchmarks/bench_overhead.py --device "$DEVICE" --skip-per-sample \
