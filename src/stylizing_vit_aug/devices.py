@@ -69,10 +69,11 @@ def usable_device(device: str | torch.device | None, where: str | None = "device
 def to_device_nowait(tensor: torch.Tensor, device: torch.device | str) -> torch.Tensor:
     """``tensor`` on ``device`` without making the host wait for the device's queued work.
 
-    For the small CPU tensors of a call (row indices, strengths). A plain ``.to("cuda")`` of
-    pageable memory synchronises the stream, so the host waits for every kernel queued before it
-    (a training step's backward pass, say) before it can launch the next; a copy from pinned
-    memory is queued like a kernel instead. Elsewhere the same as ``tensor.to(device)``."""
+    For a call's small CPU tensors (row indices, strengths) and a loader's batches. A plain
+    ``.to("cuda")`` of pageable memory synchronises the stream, so the host waits for every
+    kernel queued before it (a training step's backward pass, say) before it can launch the
+    next; a copy from pinned memory is queued like a kernel instead (a pinned tensor is not
+    copied again to pin it). Elsewhere the same as ``tensor.to(device)``."""
     device = torch.device(device)
     if device.type != "cuda" or tensor.device.type != "cpu":
         return tensor.to(device)

@@ -254,3 +254,11 @@ def test_a_cuda_call_never_waits_for_the_device(histology_crops, batch):
             torch.cuda.set_sync_debug_mode("default")
         assert bool(info.applied.any()) and out.device == images.device
         assert not torch.equal(out, images)
+    loader = StylizedLoader([(batch, torch.arange(len(batch)))] * 2, module, device="cuda")  # unpinned CPU batches
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")  # their copy to the GPU is queued, not waited for
+    try:
+        outputs = [(images, labels) for images, labels in loader]
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert all(images.device.type == "cuda" and labels.device.type == "cpu" for images, labels in outputs)
