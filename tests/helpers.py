@@ -28,7 +28,9 @@ from types import ModuleType
 import numpy as np
 import torch
 from PIL import Image
+from torch.overrides import TorchFunctionMode
 from torch.utils import _pytree as pytree
+from torch.utils._device import _device_constructors
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import stylizing_vit_aug as sva
@@ -258,11 +260,30 @@ def without_accelerators(patch) -> None:
         patch.setattr(torch.xpu, "is_available", lambda: False)
 
 
+class _HostFactories(TorchFunctionMode):
+    """Tensors a block makes with a factory (``torch.zeros``, ``torch.linspace``, ...) that names
+    no device: on a GPU run they are made on the host, and computing with the device's data
+    copies them over first."""
+
+    def __init__(self, made: dict[int, torch.Tensor]) -> None:
+        super().__init__()
+        self.made = made
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        if func in _device_constructors() and kwargs.get("device") is None:
+            self.made.update((id(t), t) for t in pytree.tree_leaves(out) if isinstance(t, torch.Tensor))
+        return out
+
+
 class HostReads(TorchDispatchMode):
     """The values computed from ``sources`` (and from what was computed from them) that a block
-    reads back to the host, and the tensors it makes from Python values to compute with them:
-    on a GPU each is a wait for the device (a read, or a copy from pageable memory). On the CPU
-    both are free, but where they happen is the same, so a CPU test finds them."""
+    reads back to the host, and the tensors it makes on the host (from Python values, or with a
+    factory that names no device) to compute with them: on a GPU each is a wait for the device
+    (a read, or a copy from pageable memory). On the CPU both are free, but where they happen is
+    the same, so a CPU test finds them. What goes through ``devices.to_device_nowait`` is moved
+    without a wait."""
 
     READS = ("_local_scalar_dense", "is_nonzero", "nonzero", "equal", "masked_select", "unique", "_unique2")
 
@@ -272,6 +293,7 @@ class HostReads(TorchDispatchMode):
         self._made: dict[int, torch.Tensor] = {}  # tensors made from Python values in the block
         self.found: list[str] = []
         self._patched: dict[str, object] = {}
+        self._reading = 0
 
     def _from_sources(self, tensors: Sequence[object]) -> bool:
         return any(isinstance(t, torch.Tensor) and id(t) in self._derived for t in tensors)
@@ -286,7 +308,7 @@ class HostReads(TorchDispatchMode):
             if name in self.READS:
                 self.found.append(func.__name__)
             elif made:
-                self.found.append(f"{func.__name__} of a tensor made from Python values")  # a blocking copy
+                self.found.append(f"{func.__name__} of a tensor made on the host")  # a blocking copy
             self._derived.update((id(t), t) for t in outputs)
         elif made or name.startswith("lift_fresh"):
             self._made.update((id(t), t) for t in outputs)
@@ -297,9 +319,13 @@ class HostReads(TorchDispatchMode):
             original = self._patched[name] = getattr(torch.Tensor, name)
 
             def read(tensor, *args, _name=name, _original=original, **kwargs):
-                if id(tensor) in self._derived:
+                if id(tensor) in self._derived and not self._reading:  # once: the function mode calls back
                     self.found.append(_name)
-                return _original(tensor, *args, **kwargs)
+                self._reading += 1
+                try:
+                    return _original(tensor, *args, **kwargs)
+                finally:
+                    self._reading -= 1
 
             setattr(torch.Tensor, name, read)
         # what goes through devices.to_device_nowait reaches a GPU without a wait (on the CPU it
@@ -317,11 +343,14 @@ class HostReads(TorchDispatchMode):
 
         for module, _ in self._nowait:
             module.to_device_nowait = moved
+        self._factories = _HostFactories(self._made)
+        self._factories.__enter__()
         return super().__enter__()
 
     def __exit__(self, *exc) -> None:
+        super().__exit__(*exc)
+        self._factories.__exit__(*exc)
         for name, original in self._patched.items():
             setattr(torch.Tensor, name, original)
         for module, original in self._nowait:
             module.to_device_nowait = original
-        super().__exit__(*exc)

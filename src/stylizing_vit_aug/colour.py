@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import torch
 
+from .devices import to_device_nowait
+
 __all__ = [
     "QUANTILES", "colour_change", "colour_profile", "known_pairs", "lab_to_rgb", "masked_quantiles", "rgb_to_lab",
 ]
@@ -100,7 +102,7 @@ def masked_quantiles(values: torch.Tensor, mask: torch.Tensor, levels: torch.Ten
     for an image without pixels (callers decide how few are too few)."""
     counts = mask.sum(dim=1)
     ordered = values.masked_fill(~mask[:, None], float("inf")).sort(dim=2).values
-    position = levels.to(values.device) * (counts[:, None] - 1).clamp_min(0)
+    position = to_device_nowait(levels, values.device) * (counts[:, None] - 1).clamp_min(0)
     below = position.floor()
     fraction = (position - below)[:, None]
     index = below.long()[:, None].expand(-1, values.shape[1], -1)
@@ -112,7 +114,7 @@ def masked_quantiles(values: torch.Tensor, mask: torch.Tensor, levels: torch.Ten
 def _lab_profile(lab: torch.Tensor, styled: torch.Tensor) -> torch.Tensor:
     """:func:`colour_profile` of CIELAB images and their styled pixels (already on the grid)."""
     mask = styled.flatten(1)
-    levels = torch.linspace(0, 1, QUANTILES)
+    levels = torch.linspace(0, 1, QUANTILES, device=lab.device)  # made there: a copy over would wait
     profiles = masked_quantiles(lab.flatten(2), mask, levels)
     return profiles.masked_fill((mask.sum(dim=1) < MIN_PIXELS).view(-1, 1, 1), float("nan"))
 

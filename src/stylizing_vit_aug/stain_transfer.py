@@ -30,6 +30,7 @@ import logging
 import torch
 
 from .colour import MIN_PIXELS, known_pairs, masked_quantiles, profile_stride
+from .devices import to_device_nowait
 from .image_ops import strength_values
 from .images import check_float_range, check_size_and_channels
 from .tissue import change_weight, density_weight, optical_density, tissue_pixels
@@ -52,9 +53,11 @@ MAX_COSINE = 0.995
 """Two directions closer than this (about 6 degrees) are one stain: the map would be singular."""
 
 
-def check_rgb01(values01: torch.Tensor, what: str = "values01") -> None:
+def check_rgb01(values01: torch.Tensor, what: str = "values01", *, range_checked: bool = False) -> None:
     """Refuse what this module cannot read as RGB light: anything but a float ``[B, 3, H, W]``
-    batch in 0–1 (uint8 read as 0–1 would turn white; a NaN would stop the stain estimate)."""
+    batch in 0–1 (uint8 read as 0–1 would turn white; a NaN would stop the stain estimate).
+    ``range_checked``: the values already passed the range check (it reads them back to the host:
+    on a GPU, a wait for the device)."""
     if not isinstance(values01, torch.Tensor) or values01.dim() != 4:
         shape = tuple(values01.shape) if isinstance(values01, torch.Tensor) else type(values01).__name__
         raise ValueError(f"{what} must be a batch tensor [B, 3, H, W], got {shape}; add a batch axis: image[None]")
@@ -63,7 +66,8 @@ def check_rgb01(values01: torch.Tensor, what: str = "values01") -> None:
     check_size_and_channels(3, *values01.shape[-2:], what)
     if not values01.is_floating_point():
         raise ValueError(f"{what} must be float pixels in 0–1, got {values01.dtype}: divide uint8 images by 255")
-    check_float_range(values01, what)
+    if not range_checked:
+        check_float_range(values01, what)
 
 
 def stain_profile(values01: torch.Tensor, tissue: torch.Tensor | None = None) -> torch.Tensor:
@@ -105,7 +109,7 @@ def _stain_directions(od: torch.Tensor, mask: torch.Tensor, counts: torch.Tensor
     mean = (od * weight).sum(dim=2, keepdim=True) / counts.clamp_min(1).view(-1, 1, 1)
     centred = (od - mean) * weight
     covariance = centred @ centred.transpose(1, 2) / (counts - 1).clamp_min(1).view(-1, 1, 1)
-    plane = torch.linalg.eigh(covariance).eigenvectors[:, :, [2, 1]]  # largest axis first
+    plane = torch.linalg.eigh(covariance).eigenvectors[:, :, 1:].flip(2)  # largest axis first (a list index: a copy)
     plane = plane * plane.sum(dim=1, keepdim=True).sign().masked_fill_(_zero_sum(plane), 1.0)
     projected = plane.transpose(1, 2) @ od  # [B, 2, N]
     angles = torch.atan2(projected[:, 1], projected[:, 0])[:, None]  # [B, 1, N]
@@ -137,11 +141,14 @@ def _stain_change(values01: torch.Tensor, od: torch.Tensor, source: torch.Tensor
     return (values01.float() + 1 / 255) * torch.expm1(-delta)  # exactly 0 where delta is
 
 
-def transfer_stains(values01: torch.Tensor, target: torch.Tensor, strength: torch.Tensor | float = 1.0) -> torch.Tensor:
+def transfer_stains(
+    values01: torch.Tensor, target: torch.Tensor, strength: torch.Tensor | float = 1.0, *, range_checked: bool = False
+) -> torch.Tensor:
     """``values01`` (RGB ``[B, 3, H, W]`` in 0–1) with its tissue's stains moved to the profiles
     ``target`` (``[B, 3, 2]``, :func:`stain_profile` of the styles), by ``strength`` (a number or
-    ``[B]``); glass keeps its pixels, and an image whose stains cannot be read comes back as it was."""
-    check_rgb01(values01)
+    ``[B]``); glass keeps its pixels, and an image whose stains cannot be read comes back as it was.
+    ``range_checked`` as for :func:`check_rgb01`."""
+    check_rgb01(values01, range_checked=range_checked)
     batch = values01.shape[0]
     if not isinstance(target, torch.Tensor) or target.shape not in ((batch, 3, 2), (1, 3, 2)):
         shape = tuple(target.shape) if isinstance(target, torch.Tensor) else type(target).__name__
@@ -154,10 +161,10 @@ def transfer_stains(values01: torch.Tensor, target: torch.Tensor, strength: torc
     weight = change_weight(tissue)
     step = profile_stride(*values01.shape[-2:])
     source = _profile(od[..., ::step, ::step], tissue_pixels(tissue), step)
-    unreadable = int((~torch.isfinite(source).flatten(1).all(dim=1)).sum())
-    if unreadable:
+    if logger.isEnabledFor(logging.DEBUG):  # counting them reads back from the device
+        unreadable = int((~torch.isfinite(source).flatten(1).all(dim=1)).sum())
         logger.debug("%d of %d images: stains cannot be read, returned unchanged", unreadable, batch)
-    strength = strength.to(values01.device, values01.dtype).reshape(-1, 1, 1, 1)
-    target = target.to(values01.device, values01.dtype).expand(batch, -1, -1)
+    strength = to_device_nowait(strength.to(values01.dtype), values01.device).reshape(-1, 1, 1, 1)
+    target = to_device_nowait(target.to(values01.dtype), values01.device).expand(batch, -1, -1)
     change = _stain_change(values01, od, source, target) * weight * strength
     return (values01 + change).clamp_(0, 1)

@@ -385,8 +385,8 @@ class StyleTTA(nn.Module):
         for start in range(0, batch, per_chunk):
             inputs = torch.arange(start, min(start + per_chunk, batch))
             rows = indices[inputs].t().reshape(-1)  # view-major within the chunk
-            stylized01 = torch.cat([self._views01(values01[inputs], rows[i : i + limit])
-                                    for i in range(0, len(rows), limit)])
+            chunk01 = values01[start : start + len(inputs)]  # a slice: no index to copy to the device
+            stylized01 = torch.cat([self._views01(chunk01, rows[i : i + limit]) for i in range(0, len(rows), limit)])
             rows_info = info.rows(inputs.repeat(n)) if info is not None else None  # e.g. each view's alpha
             predictions = self._classify(self._from01(stylized01, rows_info, images))
             outputs.append(predictions.unflatten(0, (n, -1)))
@@ -408,9 +408,9 @@ class StyleTTA(nn.Module):
             )
         inputs = values01.repeat(len(rows) // len(values01), 1, 1, 1)
         if transfer == "stain":
-            return transfer_stains(inputs, self._stain_targets(rows), self.strength)
-        moved = transfer_stains(inputs, self._stain_targets(rows))
-        restyled = self.stylizer.stylize_batch(moved, self.bank.stream(rows), mode=self.mode)
+            return transfer_stains(inputs, self._stain_targets(rows), self.strength, range_checked=True)
+        moved = transfer_stains(inputs, self._stain_targets(rows), range_checked=True)  # _to01 checked them
+        restyled = self.stylizer.stylize_batch(moved, self.bank.stream(rows), mode=self.mode, range_checked=True)
         return (inputs + self.strength * (restyled - inputs)).clamp_(0, 1)
 
     def _stain_targets(self, rows: torch.Tensor) -> torch.Tensor:
