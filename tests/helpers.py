@@ -290,7 +290,7 @@ class HostReads(TorchDispatchMode):
     def __init__(self, *sources: torch.Tensor) -> None:
         super().__init__()
         self._derived = {id(t): t for t in sources}  # strong references: ids stay unique
-        self._made: dict[int, torch.Tensor] = {}  # tensors made from Python values in the block
+        self._made: dict[int, torch.Tensor] = {}  # tensors the block made on the host
         self.found: list[str] = []
         self._patched: dict[str, object] = {}
         self._reading = 0
