@@ -43,3 +43,18 @@ def test_a_compiled_stylizer_pickles_and_compiles_again_where_it_is_loaded(small
     assert_same_weights(loaded.model, state_of(compiled.model))
     eager = copy.deepcopy(small_stylizer)
     assert eager._chunk.__self__ is eager  # an eager copy runs its own chunks, not the original's
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("mode", "background"), [("relative", "keep"), ("detail", "style"), ("resize", "keep")])
+def test_a_chunk_traces_as_one_graph_so_a_gpu_replays_it_as_one_cuda_graph(mode, background):
+    """A graph break splits what compile="reduce-overhead" records into several CUDA graphs with
+    eager launches between them: the network, tissue weight, colour step and upsampling must
+    trace whole (for a style per image, as BatchStylize gives them)."""
+    stylizer = sva.Stylizer(make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu", background=background)
+    images = torch.rand(4, 3, 48, 56)
+    stream = stylizer.encode_style(torch.rand(4, 3, 32, 32))
+    network = stylizer._network.calls(stylizer.model)
+    with torch.inference_mode():
+        report = torch._dynamo.explain(stylizer._chunk_with)(images, stream, mode, network)
+    assert (report.graph_count, report.graph_break_count) == (1, 0), [b.reason for b in report.break_reasons]
