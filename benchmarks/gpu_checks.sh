@@ -5,15 +5,19 @@
 # leaves the others' results standing.
 #
 # The library needs no install: it runs from a copy of src/ with the bundled weights beside it.
-# The reference package is carried as a wheel (the device machine has no network):
-#   here, once:  python3 -m pip download --no-deps --only-binary=:all: -d .whl stylizing-vit==1.0.0
+# The reference package is carried as a wheel (the device machine has no network), and so are
+# the test runner's for the cuda-tests step:
+#   here, once:  python3 -m pip download --no-deps --only-binary=:all: -d .whl stylizing-vit==1.0.0 \
+#                    pytest pluggy iniconfig hypothesis sortedcontainers attrs \
+#                    --python-version 3.12 --platform manylinux_2_17_x86_64 --platform any
+#                (the H200 machines had Python 3.12; hypothesis ships compiled wheels per version)
 #   there:       python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
 #                PYTHONPATH=/tmp/site bash benchmarks/gpu_checks.sh
 # A dry run of the plumbing on a CPU: DEVICE=cpu QUICK=1 bash benchmarks/gpu_checks.sh
 # All steps together pass a device call's 10-minute limit. Run the CUDA-graph lever first
 # (STEPS="graphs-correct overhead-compiled overhead-default": two compiles, the first cached for
 # the second step), then STEPS="train-variants stylize train bf16-psnr precision profile", then
-# the rest (overhead-tiny compile) if device time is left.
+# the rest (overhead-tiny compile cuda-tests) if device time is left.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DEVICE=${DEVICE:-cuda}
@@ -116,4 +120,12 @@ step overhead-compiled 240 python3 benchmarks/bench_overhead.py --device "$DEVIC
 #    (NHWC is cuDNN's fast path; no gain on the CPU) and fused AdamW, each against ours as it ships.
 step train-variants 180 python3 benchmarks/bench_train.py --device "$DEVICE" --preset tiny --variants \
     --json "$OUT/train_variants.json" "${TRAIN[@]}"
+# 10. The CUDA-only tests: a BatchStylize call and a StylizedLoader batch under
+#     torch.cuda.set_sync_debug_mode("error") (no wait for the device), pinned copies that keep
+#     their values, CUDA batches that stay CUDA. Needs pytest and hypothesis on the machine.
+step cuda-tests 120 bash -c '
+    python3 -c "import pytest, hypothesis, huggingface_hub" 2>/dev/null || { echo "the tests need pytest, hypothesis, huggingface_hub"; exit 3; }
+    files="tests/test_devices.py tests/transforms/test_batch_stylize.py"
+    python3 -c "import kornia" 2>/dev/null && files="$files tests/transforms/test_transforms_kornia.py"
+    python3 -m pytest -q -o addopts="-ra" -p no:cacheprovider $files -k "cuda or gpu"'
 finish
