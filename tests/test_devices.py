@@ -96,3 +96,5 @@ def test_bookkeeping_reaches_a_gpu_without_waiting_and_keeps_its_values():
     assert moved.device.type == "cuda" and torch.equal(moved.cpu(), torch.arange(1000))
     strengths = to_device_nowait(torch.tensor([0.5]).expand(8), "cuda")  # an expanded view, as a call's strengths
     assert torch.equal(strengths.cpu(), torch.full((8,), 0.5))
+    batch = torch.rand(2, 3, 8, 8).contiguous(memory_format=torch.channels_last)  # a loader's, as .to would keep it
+    assert to_device_nowait(batch, "cuda").is_contiguous(memory_format=torch.channels_last)

@@ -77,7 +77,9 @@ def to_device_nowait(tensor: torch.Tensor, device: torch.device | str) -> torch.
     device = torch.device(device)
     if device.type != "cuda" or tensor.device.type != "cpu":
         return tensor.to(device)
-    return tensor.contiguous().pin_memory().to(device, non_blocking=True)  # an expanded view cannot be pinned
+    if 0 in tensor.stride():  # an expanded view (a call's strengths) cannot be pinned as it is
+        tensor = tensor.contiguous()
+    return tensor.pin_memory().to(device, non_blocking=True)  # keeps the layout (channels-last too)
 
 
 def default_dtype(device: torch.device) -> torch.dtype:
