@@ -223,6 +223,11 @@ class Stylizer:
         return self.normalization.std
 
     @property
+    def settings(self) -> dict[str, Any]:
+        """How it stylises by default: what a checkpoint records and a fine-tune keeps."""
+        return {"mode": self.mode, "background": self.background, "colour_match": self.colour_match}
+
+    @property
     def weights_state(self) -> tuple[int, ...]:
         """Changes whenever the weights or statistics do (in-place writes bump each tensor's version
         counter; a new tensor has new storage). Cheap: banks compare it to know their streams are stale."""
@@ -598,7 +603,6 @@ class Stylizer:
         for the keyword arguments); ``load_stylizer(directory)`` loads it back, with this
         Stylizer's mode, background and colour_match."""
         mean, std = kwargs.pop("mean", None), kwargs.pop("std", None)
-        settings = {"mode": self.mode, "background": self.background, "colour_match": self.colour_match}
         return write_checkpoint(self.model, directory, mean=self.mean.cpu() if mean is None else mean,
                                 std=self.std.cpu() if std is None else std, source=self.source,
-                                revision=self.revision, settings=settings, **kwargs)
+                                revision=self.revision, settings=self.settings, **kwargs)

@@ -33,7 +33,8 @@ from ..train.perceptual import (
     SOURCES,
     PerceptualWeightsUnavailable,
 )
-from ..train.trainer import LAST_CHECKPOINT, Trainer, TrainingDiverged
+from ..train.start import LAST_CHECKPOINT
+from ..train.trainer import Trainer, TrainingDiverged
 from .common import CLIError, Ranks, device_argument, make_folder, positive_int, sole_writer
 
 __all__ = ["EPILOG", "EXIT_DIVERGED", "add_arguments", "config_from_args", "main", "run"]

@@ -48,7 +48,6 @@ random states.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
@@ -64,10 +63,9 @@ from torch.utils.data import DataLoader
 
 from .._atomic import write_atomically
 from ..bank import strategy_name
-from ..checkpoints import CheckpointError, check_values, float32_list, record_metadata
+from ..checkpoints import CheckpointError, float32_list, record_metadata
 from ..devices import usable_device
 from ..images import to_batch
-from ..model import PRESETS, ModelConfig, StylizingViT, count_parameters
 from ..stylizer import Stylizer
 from .config import TrainConfig
 from .data import (
@@ -88,11 +86,10 @@ from .schedule import (
     restore_schedule,
     warmup_cosine,
 )
+from .start import LAST_CHECKPOINT, read_resume, resumed_config, start_point
 from .training_state import (
-    TrainingCheckpointError,
     append_json,
     explained_write_failure,
-    read_training_checkpoint,
     restore_rng_state,
     truncate_log,
     write_training_checkpoint,
@@ -107,13 +104,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-LAST_CHECKPOINT = "last.safetensors"
-# settings that decide the loss trajectory: a resume with other values would not continue the run
-# exactly (warned). The schedule (--lr, --warmup-steps and the length they give) is checked apart:
-# a resume with another one is refused (ScheduleChanged).
-TRAJECTORY_ARGS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("trajectory"))
-
 
 class TrainingDiverged(RuntimeError):
     """A loss term, the total loss, the gradient or the weights went NaN/Inf: the run stopped
@@ -182,8 +172,12 @@ class Trainer:
         self.checkpoint_dir = self.output / "checkpoints"
         self.log_path = self.output / "log.jsonl"
         self.val_log_path = self.output / "validation.jsonl"
-        self.resume_state = self._read_resume() if config.resume else None
-        self.model, self.mean, self.std, self.base_model = self._build_model()
+        self.resume_state = read_resume(config, self.checkpoint_dir) if config.resume else None
+        if self.resume_state is not None:
+            self.config = config = resumed_config(config, self.resume_state["trainer"])
+        start = start_point(config, self.resume_state)
+        self.model, self.mean, self.std, self.base_model = start.model, start.mean, start.std, start.source
+        self.stylizer_settings = start.settings
         self.dataset = self._dataset(config.data, augment=True)
         self._say_data_doubts()
         if self.mean is None:
@@ -193,7 +187,8 @@ class Trainer:
                                          role="validation" if config.val_dir else "training")
         self.val_crops = self._val_crops()  # now: an unreadable validation folder fails before any step
         self.stylizer = Stylizer(
-            self.model, self.mean, self.std, device=self.accelerator.device, dtype=torch.float32, source=self.base_model
+            self.model, self.mean, self.std, device=self.accelerator.device, dtype=torch.float32,
+            source=self.base_model, **self.stylizer_settings,
         )
         self.model.train().requires_grad_(True)  # the Stylizer freezes its model for inference
         self.batches = EpochBatches(
@@ -246,53 +241,6 @@ class Trainer:
             logger.warning("--pairing other_domain needs two or more domains (subfolders of %s); it found %s, so "
                            "every sample is paired as with --pairing roll", self.config.data, self.dataset.domain_names)
 
-    def _read_resume(self) -> dict:
-        path = Path(self.config.resume).expanduser()
-        if self.config.resume == "auto":
-            path = self.checkpoint_dir / LAST_CHECKPOINT
-            if not path.is_file():
-                raise FileNotFoundError(
-                    f"--resume: no checkpoint at {path}; start without --resume, or pass a checkpoint path"
-                )
-        elif path.is_dir():
-            path = path / "checkpoints" / LAST_CHECKPOINT if (path / "checkpoints").is_dir() else path / LAST_CHECKPOINT
-        state = read_training_checkpoint(path)
-        try:
-            check_values(state["model"], str(path))  # NaN weights would train on NaN from the first step
-        except ValueError as error:
-            raise TrainingCheckpointError(f"--resume: {error}") from None
-        saved = state["trainer"].get("config", {})
-        current = self.config.to_json()
-        changed = [k for k in TRAJECTORY_ARGS if k in saved and saved[k] != current.get(k)]
-        if changed:
-            logger.warning(
-                "resuming with different %s than the checkpoint (%s): the run will not continue exactly",
-                ", ".join(changed), ", ".join(f"{k}={saved[k]!r}" for k in changed),
-            )
-        logger.info("resuming from %s at step %d", path, state["trainer"]["step"])
-        state["path"] = path
-        return state
-
-    def _build_model(self) -> tuple[StylizingViT, list | None, list | None, str | None]:
-        config = self.config
-        if self.resume_state is not None:
-            trainer = self.resume_state["trainer"]
-            model = StylizingViT.from_config(ModelConfig(**trainer["architecture"]))
-            model.load_state_dict(self.resume_state["model"], strict=True)
-            return model, trainer["mean"], trainer["std"], trainer.get("base_model")
-        if config.init in PRESETS:
-            torch.manual_seed(config.seed)
-            model = StylizingViT.from_config(ModelConfig(**{**PRESETS[config.init], **config.architecture}))
-            logger.info("training %s from scratch (%d parameters)", model.config, count_parameters(model))
-            return model, config.mean, config.std, None
-        from ..hub import load_stylizer
-
-        stylizer = load_stylizer(
-            config.init, revision=config.revision, device="cpu", dtype=torch.float32, mean=config.mean, std=config.std
-        )
-        logger.info("fine-tuning %s", stylizer)
-        return stylizer.model, stylizer.mean.cpu().tolist(), stylizer.std.cpu().tolist(), stylizer.source
-
     def _objective(self) -> Objective:
         return build_objective(self.config.objective, self.model, self.mean, self.std, self.config)
 
@@ -334,6 +282,7 @@ class Trainer:
             "mean": [float(v) for v in self.mean],
             "std": [float(v) for v in self.std],
             "base_model": self.base_model,
+            "stylizer_settings": self.stylizer_settings,
             "objective": self.objective_module.describe(),
             "world_size": self.accelerator.num_processes,
             "metrics": self.last_metrics,

@@ -1,0 +1,148 @@
+"""Where a training run starts: the model, its statistics and the Stylizer settings it exports
+with, from a preset, a checkpoint to fine-tune, or the checkpoint of the run it resumes.
+
+A resumed run continues the checkpoint's model. A command line that asks for another one (an
+architecture option, ``--mean``/``--std``, another ``--init`` or ``--revision``) is refused with
+:class:`ModelChanged`: it could not take effect, and the run folder would describe a model that
+was never trained. Fine-tuning keeps the start checkpoint's settings (``mode``, ``background``,
+``colour_match``), so its export stylises as the checkpoint did.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..checkpoints import check_values
+from ..model import PRESETS, ModelConfig, StylizingViT, count_parameters
+from .config import TrainConfig
+from .training_state import TrainingCheckpointError, read_training_checkpoint
+
+__all__ = ["LAST_CHECKPOINT", "ModelChanged", "StartPoint", "read_resume", "resumed_config", "start_point"]
+
+logger = logging.getLogger(__name__)
+
+LAST_CHECKPOINT = "last.safetensors"
+# settings that decide the loss trajectory: a resume with other values would not continue the run
+# exactly (warned). The schedule (--lr, --warmup-steps and the length they give) is checked apart:
+# a resume with another one is refused (ScheduleChanged).
+TRAJECTORY_ARGS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("trajectory"))
+# what the model of a run is made of: a resume keeps the checkpoint's
+MODEL_ARGS = ("init", "revision", "architecture", "mean", "std")
+
+
+class ModelChanged(ValueError):
+    """A ``--resume`` whose command line asks for another model than the checkpoint holds."""
+
+
+@dataclasses.dataclass
+class StartPoint:
+    """The model a run trains, its statistics (None: measure them on the data), where it came
+    from, and the Stylizer settings its export records."""
+
+    model: StylizingViT
+    mean: list[float] | None
+    std: list[float] | None
+    source: str | None
+    settings: dict[str, Any]
+
+
+def read_resume(config: TrainConfig, checkpoint_dir: Path) -> dict:
+    """The checkpoint ``--resume`` names, read and checked: finite weights, the same model as the
+    command line asks for (else :class:`ModelChanged`); other trajectory settings are warned."""
+    path = Path(config.resume).expanduser()
+    if config.resume == "auto":
+        path = checkpoint_dir / LAST_CHECKPOINT
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"--resume: no checkpoint at {path}; start without --resume, or pass a checkpoint path"
+            )
+    elif path.is_dir():
+        path = path / "checkpoints" / LAST_CHECKPOINT if (path / "checkpoints").is_dir() else path / LAST_CHECKPOINT
+    state = read_training_checkpoint(path)
+    try:
+        check_values(state["model"], str(path))  # NaN weights would train on NaN from the first step
+    except ValueError as error:
+        raise TrainingCheckpointError(f"--resume: {error}") from None
+    _check_same_model(config, state["trainer"], path)
+    saved = state["trainer"].get("config", {})
+    current = config.to_json()
+    changed = [k for k in TRAJECTORY_ARGS if k in saved and saved[k] != current.get(k)]
+    if changed:
+        logger.warning(
+            "resuming with different %s than the checkpoint (%s): the run will not continue exactly",
+            ", ".join(changed), ", ".join(f"{k}={saved[k]!r}" for k in changed),
+        )
+    logger.info("resuming from %s at step %d", path, state["trainer"]["step"])
+    state["path"] = path
+    return state
+
+
+def _differs(asked: Any, held: Any) -> bool:
+    """Statistics compared as the float32 values the model uses; anything else exactly."""
+    if isinstance(asked, (list, tuple)) and isinstance(held, (list, tuple)) and len(asked) == len(held):
+        return any(not math.isclose(float(a), float(h), rel_tol=1e-6, abs_tol=1e-7) for a, h in zip(asked, held))
+    return asked != held
+
+
+def _check_same_model(config: TrainConfig, trainer: dict, path: Path) -> None:
+    """Refuse a command line that asks for another model than the checkpoint's. An option left
+    out (no architecture option, no ``--mean``, the default ``--init``) asks for nothing."""
+    saved = trainer.get("config", {})
+    conflicts = [
+        f"--{name.replace('_', '-')} {asked} (the checkpoint's: {trainer['architecture'][name]})"
+        for name, asked in config.architecture.items()
+        if name in trainer["architecture"] and _differs(asked, trainer["architecture"][name])
+    ]
+    for name in ("mean", "std"):
+        asked = getattr(config, name)
+        if asked is not None and _differs(asked, trainer[name]):
+            conflicts.append(f"--{name} {asked} (the checkpoint's: {trainer[name]})")
+    default_init = TrainConfig.__dataclass_fields__["init"].default
+    if "init" in saved and config.init not in (default_init, saved["init"]):
+        conflicts.append(f"--init {config.init} (the run started from {saved['init']})")
+    if config.revision is not None and config.revision != saved.get("revision"):
+        conflicts.append(f"--revision {config.revision} (the run's: {saved.get('revision')})")
+    if conflicts:
+        raise ModelChanged(
+            f"--resume continues the model of {path}, so {'; '.join(conflicts)} cannot take effect. Drop "
+            f"{'it' if len(conflicts) == 1 else 'them'} to resume, or start a new run from this checkpoint's "
+            f"weights with --init {path} (without --resume, in another -o folder)"
+        )
+
+
+def resumed_config(config: TrainConfig, trainer: dict) -> TrainConfig:
+    """``config`` with the resumed run's model settings, so that what the run folder records
+    (``train_config.json``, checkpoints, the model card) describes the model it trains."""
+    saved = trainer.get("config", {})
+    kept = {name: saved[name] for name in MODEL_ARGS if name in saved}
+    return dataclasses.replace(config, **kept)
+
+
+def start_point(config: TrainConfig, resume_state: dict | None) -> StartPoint:
+    """The model a run starts from: the resumed checkpoint's, a preset from scratch (seeded), or
+    a checkpoint to fine-tune (``load_stylizer``: its statistics unless ``--mean``/``--std``)."""
+    if resume_state is not None:
+        trainer = resume_state["trainer"]
+        model = StylizingViT.from_config(ModelConfig(**trainer["architecture"]))
+        model.load_state_dict(resume_state["model"], strict=True)
+        return StartPoint(model, trainer["mean"], trainer["std"], trainer.get("base_model"),
+                          dict(trainer.get("stylizer_settings") or {}))
+    if config.init in PRESETS:
+        torch.manual_seed(config.seed)
+        model = StylizingViT.from_config(ModelConfig(**{**PRESETS[config.init], **config.architecture}))
+        logger.info("training %s from scratch (%d parameters)", model.config, count_parameters(model))
+        return StartPoint(model, config.mean, config.std, None, {})
+    from ..hub import load_stylizer
+
+    stylizer = load_stylizer(
+        config.init, revision=config.revision, device="cpu", dtype=torch.float32, mean=config.mean, std=config.std
+    )
+    logger.info("fine-tuning %s", stylizer)
+    return StartPoint(stylizer.model, stylizer.mean.cpu().tolist(), stylizer.std.cpu().tolist(), stylizer.source,
+                      stylizer.settings)
