@@ -308,3 +308,45 @@ def test_a_checkpoint_that_cannot_be_written_says_what_is_kept_and_how_to_go_on(
     assert f"cannot write {run / 'checkpoints' / 'last.safetensors'} at step 4" in err
     assert "No space left on device" in err and "last checkpoint (step 2) is whole" in err and "--resume" in err
     assert training_state.read_training_checkpoint(last_checkpoint(run))["trainer"]["step"] == 2
+
+
+@pytest.mark.parametrize("failing", ["train_config.json", "step_000004.png"])
+def test_a_run_file_that_cannot_be_written_is_named_with_how_to_go_on(data, tmp_path, monkeypatch, capsys, failing):
+    """The run's record and its preview grids, not only its checkpoints, say which file a full disk
+    stopped and what to do; before the first checkpoint that is a rerun with --overwrite, not --resume."""
+    import errno
+
+    from stylizing_vit_aug import cli
+    from stylizing_vit_aug.train import trainer as trainer_module
+
+    real = trainer_module.write_atomically
+
+    def disk_full_for(path, write):
+        if Path(path).name == failing:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, write)
+
+    monkeypatch.setattr(trainer_module, "write_atomically", disk_full_for)
+    run = tmp_path / "full"
+    assert cli.main(["train", str(data), "-o", str(run), *STAIN, "--max-steps", "4", "--validate-every", "4"]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot write {run}" in err and failing in err and "No space left on device" in err
+    assert "nothing to resume" in err and "--overwrite" in err and "--resume" not in err
+
+
+def test_a_resume_that_would_shorten_the_run_says_so_and_does_not_point_at_extend(data, tmp_path, capsys):
+    args = [str(data), "-o", str(tmp_path), *STAIN]
+    assert run_train(parse(*args, "--max-steps", "4", "--stop-after", "1")) == 0
+    capsys.readouterr()
+    for extend in ([], ["--extend"]):
+        assert run_train(parse(*args, "--max-steps", "2", "--resume", *extend)) == 2
+        err = capsys.readouterr().err
+        assert "2 steps long, shorter than the checkpoint's 4" in err and "--stop-after" in err
+        assert "--extend" not in err
+
+
+@pytest.mark.parametrize(("option", "value"), [("--scale", "inf"), ("--lr", "1e300"), ("--grad-clip", "1e39")])
+def test_numbers_a_run_cannot_use_are_refused_with_exit_2_naming_the_option(data, tmp_path, capsys, option, value):
+    assert run_train(parse(str(data), "-o", str(tmp_path / "run"), *STAIN, option, value)) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("error:") and option.lstrip("-") in last

@@ -22,6 +22,7 @@ from .perceptual import LEVELS
 
 __all__ = ["ARCHITECTURE_ARGS", "OBJECTIVES", "TrainConfig", "default_workers"]
 
+FLOAT32_MAX = 3.4028234663852886e38
 ARCHITECTURE_ARGS = ("img_size", "patch_size", "in_chans", "embed_dim", "depth", "num_heads")
 
 
@@ -157,8 +158,11 @@ class TrainConfig:
             raise ValueError(f"--workers must be >= 0, got {self.workers}")
         if self.warmup_steps < 0 or self.save_every < 0 or self.validate_every < 0:
             raise ValueError("--warmup-steps, --save-every and --validate-every must be >= 0")
-        if not (math.isfinite(self.lr) and self.lr >= 0):
-            raise ValueError(f"--lr must be a finite number >= 0, got {self.lr}")
+        for name in ("lr", "weight_decay", "grad_clip"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and 0 <= value <= FLOAT32_MAX):  # the optimizer computes in float32
+                raise ValueError(f"--{name.replace('_', '-')} must be a number from 0 to {FLOAT32_MAX:.3g} (the "
+                                 f"float32 range the optimizer computes in), got {value}")
         if self.extend and not self.resume:
             raise ValueError(
                 "--extend lengthens a run that has a checkpoint: pass it with --resume (and the new --max-steps or "

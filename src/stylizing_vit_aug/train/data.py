@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -155,8 +156,8 @@ class ImageFolderDataset(Dataset):
             raise ValueError(f"crop size must be an integer >= 8, got {size!r}")
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {channels!r}")
-        if not scale > 0:
-            raise ValueError(f"scale must be positive, got {scale!r}")
+        if not (math.isfinite(scale) and scale > 0):
+            raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
         if max_tries < 1:
             raise ValueError(f"max_tries must be at least 1, got {max_tries!r}")
         self.root = Path(root).expanduser()

@@ -64,6 +64,13 @@ def check_schedule(state: dict, config: TrainConfig, total_steps: int, output: P
             )
     if total_steps == total:
         return extension
+    if total_steps < total:
+        raise ScheduleChanged(
+            f"--resume: this command line makes the run {total_steps} steps long, shorter than the checkpoint's "
+            f"{total} ({path}, step {step}); a run keeps its schedule and cannot be shortened. Resume with the "
+            f"checkpoint's length (--max-steps, --epochs, --samples-per-epoch, --batch-size and --accumulate set it); "
+            "to stop early, add --stop-after N"
+        )
     if not config.extend:
         raise ScheduleChanged(
             f"--resume: this command line makes the run {total_steps} steps long, the checkpoint's "
@@ -73,10 +80,6 @@ def check_schedule(state: dict, config: TrainConfig, total_steps: int, output: P
             f"{total_steps} with the cosine continued from the current rate to zero (never back up)"
         )
     rate = float(state["optimizer"]["param_groups"][0]["lr"])
-    if total_steps < total:
-        raise ScheduleChanged(
-            f"--extend lengthens a run: {total_steps} steps is not beyond the checkpoint's {total} ({path})"
-        )
     if rate <= 0:
         raise ScheduleChanged(
             f"--extend: the run in {path} finished its schedule at step {step} (learning rate 0), so "

@@ -172,6 +172,8 @@ class Trainer:
         self.checkpoint_dir = self.output / "checkpoints"
         self.log_path = self.output / "log.jsonl"
         self.val_log_path = self.output / "validation.jsonl"
+        if config.lr == 0:
+            logger.warning("--lr 0: the optimizer will not change the weights, so the export will equal the start")
         self.resume_state = read_resume(config, self.checkpoint_dir) if config.resume else None
         if self.resume_state is not None:
             self.config = config = resumed_config(config, self.resume_state["trainer"])
@@ -460,7 +462,9 @@ class Trainer:
         columns = ["content", "style", "stylised", "reconstruction"]
         cell = max(64, min(160, self.model.config.img_size))
         grid = make_grid(rows, [f"sample {i}" for i in range(len(rows))], columns, cell_size=cell)
-        write_atomically(self.output / "previews" / f"step_{self.step:06d}.png", lambda temporary: grid.save(temporary))
+        path = self.output / "previews" / f"step_{self.step:06d}.png"
+        with explained_write_failure(path, self.step, self.saved_step):
+            write_atomically(path, lambda temporary: grid.save(temporary))
 
     # -- the loop --------------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
@@ -469,8 +473,9 @@ class Trainer:
         if is_main:
             self.output.mkdir(parents=True, exist_ok=True)
             config_text = json.dumps(self.config.to_json(), indent=2) + "\n"
-            write_atomically(self.output / "train_config.json",
-                             lambda temporary: temporary.write_text(config_text, encoding="utf-8"))
+            with explained_write_failure(self.output / "train_config.json", self.step, self.saved_step):
+                write_atomically(self.output / "train_config.json",
+                                 lambda temporary: temporary.write_text(config_text, encoding="utf-8"))
         stop_at = self.total_steps
         if config.stop_after is not None:
             stop_at = min(self.total_steps, self.step + config.stop_after)

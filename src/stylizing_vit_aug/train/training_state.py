@@ -120,12 +120,14 @@ def explained_write_failure(path: Path, step: int, saved_step: int | None) -> It
     try:
         yield
     except (OSError, SafetensorError) as error:
-        kept = f"the last checkpoint (step {saved_step}) is whole" if saved_step is not None else (
-            "no checkpoint was written yet")
-        raise RuntimeError(
-            f"cannot write {path} at step {step}: {error}; {kept}. Free space (or fix the folder) and "
-            "continue with --resume"
-        ) from error
+        if saved_step is None:  # nothing to resume: a rerun must clear the attempt's files first
+            then = ("no checkpoint was written yet, so there is nothing to resume. Free space (or fix the folder) "
+                    "and run the command again with --overwrite")
+        else:
+            then = (f"the last checkpoint (step {saved_step}) is whole. Free space (or fix the folder) and "
+                    "continue with --resume")
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise RuntimeError(f"cannot write {path} at step {step}: {reason}; {then}") from error
 
 
 def write_training_checkpoint(
