@@ -337,7 +337,7 @@ def test_a_weights_file_linked_to_a_device_is_named_as_not_a_regular_file(tmp_pa
     write_tiny_checkpoint(directory)
     (directory / "model.safetensors").unlink()
     (directory / "model.safetensors").symlink_to("/dev/urandom")
-    with pytest.raises(CorruptCheckpoint, match="character device, not a regular file") as info:
+    with pytest.raises(CorruptCheckpoint, match="character device .*, not a regular file") as info:
         sva.load_stylizer(directory)
     assert str(directory / "model.safetensors") in str(info.value) and "/dev/urandom" in str(info.value)
     (tmp_path / "bare.safetensors").symlink_to("/dev/urandom")

@@ -383,3 +383,10 @@ def test_a_grid_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
     write_grid(Image.new("RGB", (8, 8), (200, 0, 0)), out)  # the next save clears what the killed one left
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.png"]
     assert np.asarray(Image.open(out))[0, 0].tolist() == [200, 0, 0]
+
+
+@pytest.mark.parametrize("command", ["preview", "demo", "app"])
+def test_a_cell_size_that_would_fill_memory_is_a_usage_error(command, capsys):
+    """--cell-size 20000 ran for a minute and was killed by the kernel, out of memory."""
+    assert cli.main([command, "--cell-size", "20000"]) == 2
+    assert "--cell-size: must be at most 2048 pixels" in capsys.readouterr().err

@@ -85,3 +85,62 @@ def test_a_truncated_style_image_is_named_and_is_a_user_error(tmp_path, checkpoi
     rows = read_stylize_log(tmp_path / "skip" / "stylize_log.csv")
     assert all(row["style"] != str(bad) for row in rows if not row["error"])
     assert [row["style"] for row in rows if row["error"]] == [str(bad)]
+
+
+def test_a_named_pipe_among_the_inputs_costs_only_itself_and_never_blocks(tmp_path, checkpoint, capsys):
+    """A pipe named like an image would block its reader forever (the run hung with no output)."""
+    import os
+    import threading
+
+    folder = tmp_path / "in"
+    good = write_images(folder, 2)
+    os.mkfifo(folder / "pipe.png")
+    style = write_images(tmp_path / "style", 1)[0]
+    codes: list[int] = []
+    argv = ["stylize", str(folder), "-o", str(tmp_path / "out"), "--style", str(style), "--checkpoint", checkpoint]
+    worker = threading.Thread(target=lambda: codes.append(cli.main(argv)), daemon=True)
+    worker.start()
+    worker.join(timeout=120)
+    if worker.is_alive():  # unblock the reader so the test process can end, then fail
+        with open(folder / "pipe.png", "wb"):
+            pass
+        pytest.fail("stylize blocked on a named pipe")
+    assert codes == [cli.EXIT_SKIPPED]
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == [p.name for p in good]
+    assert "pipe.png" in capsys.readouterr().err
+    errors = [row for row in read_stylize_log(tmp_path / "out" / "stylize_log.csv") if row["error"]]
+    assert [row["input"] for row in errors] == ["pipe.png"] and "named pipe" in errors[0]["error"]
+
+
+def test_an_output_folder_holding_the_input_folder_never_writes_into_it(tmp_path, checkpoint, capsys):
+    """``stylize P/sub -o P`` maps ``P/sub/sub/a.png`` onto the input ``P/sub/a.png``: refused
+    before any work, with or without --overwrite, and every input is left as it was."""
+    parent = tmp_path / "P"
+    inputs = [*write_images(parent / "sub", 1, seed=1), *write_images(parent / "sub" / "sub", 1, seed=2)]
+    before = {path: path.read_bytes() for path in inputs}
+    style = write_images(tmp_path / "style", 1)[0]
+    for extra in ([], ["--overwrite"]):
+        argv = ["stylize", str(parent / "sub"), "-o", str(parent), "--style", str(style), "--checkpoint", checkpoint]
+        assert cli.main([*argv, *extra]) == 2
+        assert "would be written inside the input folder" in capsys.readouterr().err
+        assert {path: path.read_bytes() for path in inputs} == before
+    # an output folder that holds the input folder but maps nothing into it is fine
+    assert cli.main(["stylize", str(parent / "sub" / "sub"), "-o", str(parent / "sub" / "out"), "--style",
+                     str(style), "--checkpoint", checkpoint]) == 0
+    assert {path: path.read_bytes() for path in inputs} == before
+
+
+def test_sixteen_bit_pixels_written_to_an_eight_bit_format_are_said_to_lose_their_bits(tmp_path, checkpoint,
+                                                                                        capsys):
+    from stylizing_vit_aug.images import kinds
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 65536, (40, 48), dtype=np.uint16)).save(folder / "g.png")
+    style = write_images(tmp_path / "style", 1)[0]
+    kinds._told.discard("save:8bit:JPEG")
+    argv = ["stylize", str(folder), "-o", str(tmp_path / "out"), "--style", str(style), "--checkpoint", checkpoint,
+            "--ext", "jpg"]
+    assert cli.main(argv) == 0
+    err = capsys.readouterr().err
+    assert "16-bit pixels are written rounded to 8 bits" in err and "--ext png" in err

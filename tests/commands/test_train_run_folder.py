@@ -133,3 +133,15 @@ def test_an_unusable_device_exits_2_before_anything_is_written(data, tmp_path, c
     err = capsys.readouterr().err
     assert "--device" in err and ("use cpu" in err or "--device cpu" in err) and "Traceback" not in err
     assert not out.exists()
+
+
+def test_a_model_that_cannot_decode_is_refused_before_the_run_folder_holds_a_file(data, tmp_path, capsys):
+    """Refused after writing train_config.json, the corrected command was then refused as an
+    unfinished attempt."""
+    out = tmp_path / "run"
+    undecodable = ["--init", "tiny", *ARCH, "--embed-dim", "64", "--num-heads", "2"]
+    rest = [*options(), "--objective", "stain", "--pairing", "same-domain", "--max-steps", "2"]
+    assert run_train(parse(str(data), "-o", str(out), *undecodable, *rest)) == 2
+    assert "cannot decode images" in capsys.readouterr().err
+    assert not out.exists()
+    assert run_train(parse(str(data), "-o", str(out), *FAST)) == 0

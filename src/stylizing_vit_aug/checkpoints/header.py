@@ -17,6 +17,7 @@ import stat
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from .._files import special_file
 from .errors import CorruptCheckpoint, UnsafeCheckpointFormat
 
 __all__ = [
@@ -73,14 +74,6 @@ def refuse_pickle(path: Path, why: str) -> UnsafeCheckpointFormat:
     )
 
 
-def _file_kind(mode: int) -> str:
-    for test, kind in ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return kind
-    return "a special file"
-
-
 def _check_file(path: Path) -> int:
     """The file's size; refuses what is missing, a folder or not a regular file (a device such
     as /dev/urandom would never end, a pipe would block)."""
@@ -98,9 +91,8 @@ def _check_file(path: Path) -> int:
             "file inside it to read_state_dict()"
         )
     if not stat.S_ISREG(info.st_mode):
-        via = f" (a symbolic link to {os.readlink(path)})" if path.is_symlink() else ""
         raise CorruptCheckpoint(
-            f"{path}{via} is {_file_kind(info.st_mode)}, not a regular file, so it is not a valid "
+            f"{path} is {special_file(path)}, not a regular file, so it is not a valid "
             "safetensors file; point it at the .safetensors file written by save_pretrained"
         )
     return info.st_size

@@ -9,9 +9,9 @@ from pathlib import Path
 from ..app import MAX_FOLDER_IMAGES
 from .common import (
     CLIError,
+    add_cell_size,
     add_checkpoint_arguments,
     load_stylizer_from_args,
-    positive_int,
 )
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-path", type=Path, action="append", default=[], metavar="PATH",
                         help="a folder (or file) whose banks and style images the page may read, besides the "
                         "working folder (repeatable)")
-    parser.add_argument("--cell-size", type=positive_int, default=160, help="grid cell side in pixels (default 160)")
+    add_cell_size(parser)
     add_checkpoint_arguments(parser)
 
 

@@ -123,6 +123,22 @@ def positive_int(text: str) -> int:
     return value
 
 
+MAX_CELL_SIZE = 2048  # a grid of such cells is already tens of megapixels; more only fills memory
+
+
+def add_cell_size(parser: argparse.ArgumentParser) -> None:
+    """``--cell-size``: the side of a grid cell, bounded so a typo cannot ask for a grid that
+    exhausts memory."""
+    def cell_size(text: str) -> int:
+        value = positive_int(text)
+        if value > MAX_CELL_SIZE:
+            raise argparse.ArgumentTypeError(f"must be at most {MAX_CELL_SIZE} pixels, got {text}")
+        return value
+
+    parser.add_argument("--cell-size", type=cell_size, default=160,
+                        help=f"grid cell side in pixels (default 160, at most {MAX_CELL_SIZE})")
+
+
 def unit_float(text: str) -> float:
     value = float(text)
     if not 0 <= value <= 1:

@@ -13,6 +13,7 @@ from ..image_ops import resize
 from ..images import read_image, to_batch
 from .common import (
     CLIError,
+    add_cell_size,
     add_checkpoint_arguments,
     check_grid_output,
     load_stylizer_from_args,
@@ -46,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--size", type=positive_int, default=None,
                         help="side of the sample crops in pixels (default: 224, or the model's input size if larger)")
-    parser.add_argument("--cell-size", type=positive_int, default=160, help="grid cell side in pixels (default 160)")
+    add_cell_size(parser)
     add_checkpoint_arguments(parser)
 
 

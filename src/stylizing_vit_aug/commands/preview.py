@@ -13,6 +13,7 @@ from ..images import ImageReadError, read_image
 from .common import (
     EXIT_SKIPPED,
     CLIError,
+    add_cell_size,
     add_checkpoint_arguments,
     check_grid_output,
     gather_images,
@@ -49,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, default=Path("preview.png"), help="grid PNG (default preview.png)")
     parser.add_argument("--n-contents", type=positive_int, default=4, help="contents to show (default 4)")
     parser.add_argument("--n-styles", type=positive_int, default=4, help="styles to show (default 4)")
-    parser.add_argument("--cell-size", type=positive_int, default=160, help="grid cell side in pixels (default 160)")
+    add_cell_size(parser)
     parser.add_argument("--strength", type=unit_float, default=1.0, help="stylisation strength (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="which contents/styles are picked (default 0)")
     add_checkpoint_arguments(parser)

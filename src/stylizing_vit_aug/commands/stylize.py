@@ -422,7 +422,24 @@ def _jobs(plan: StylizePlan, styles: RunStyles) -> tuple[list[Job], list[int]]:
     outputs = [out for _, out, _ in jobs]
     if len(set(outputs)) != len(outputs):
         raise CLIError("two inputs map to the same output name (e.g. a.png and a.jpg with --ext); use --ext keep")
+    _refuse_outputs_in_the_input(plan, outputs)
     return jobs, owners
+
+
+def _refuse_outputs_in_the_input(plan: StylizePlan, outputs: list[Path]) -> None:
+    """An output folder that holds the input folder maps some inputs into it: an output would
+    overwrite an input (--overwrite) or an input would pass for a finished output."""
+    root, output = plan.root.resolve(), plan.output.resolve()
+    if output not in root.parents:
+        return
+    inside = root.relative_to(output).parts
+    for out in outputs:
+        if out.relative_to(plan.output).parts[:len(inside)] == inside:
+            raise CLIError(
+                f"the output folder {plan.output} holds the input folder {plan.root}, and {out} would be "
+                "written inside the input folder (over an input, or an input taken for a finished output); "
+                f"pass an -o outside {plan.root}"
+            )
 
 
 def _reconcile_record(plan: StylizePlan, jobs: list[Job], rows: _Rows) -> None:

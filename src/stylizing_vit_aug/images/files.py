@@ -19,6 +19,7 @@ try:  # PIL is a core dependency, but keep the import error readable
 except ImportError:  # pragma: no cover
     PILImage = None
 
+from .._files import special_file
 from .kinds import (
     ALPHA_CHANNELS,
     ALPHA_POLICY,
@@ -251,6 +252,8 @@ def read_image(path: str | os.PathLike, *, alpha: bool = False) -> np.ndarray:
     that names the file.
     """
     path = Path(path)
+    if special := special_file(path):  # a pipe would block the reader forever, a device never ends
+        raise ImageReadError(f"cannot read image {path}: it is {special}, not an image file (not opened)")
     try:
         with PILImage.open(path) as image:
             deep = _deep_colour(image)
@@ -343,7 +346,7 @@ def save_image(
     """Encode uint8/uint16 ``(H, W)`` or ``(H, W, C)`` pixels (C: 3 for RGB, 2 or 4 with a
     trailing alpha channel) as ``fmt`` (a PIL format name).
 
-    16-bit pixels stay 16-bit in PNG and TIFF; other formats get them rounded to 8 bits. Alpha
+    16-bit pixels stay 16-bit in PNG and TIFF; other formats get them rounded to 8 bits (logged once). Alpha
     is written where the format has it (JPEG and BMP: dropped, logged once). ``lossless`` makes
     a WebP lossless (pass :func:`is_lossless` of the source, so exact pixels stay exact).
     """
@@ -360,6 +363,8 @@ def save_image(
         log_once(f"save:alpha:{fmt}", "%s files are written without the alpha channel (%s)", fmt, ALPHA_POLICY)
         pixels = pixels[..., 0] if channels == 2 else pixels[..., :3]
     if pixels.dtype == np.uint16 and fmt not in SIXTEEN_BIT_FORMATS:
+        log_once(f"save:8bit:{fmt}", "%s files hold 8 bits per channel: 16-bit pixels are written rounded to 8 bits "
+                 "(write PNG or TIFF to keep 16 bits, e.g. --ext png)", fmt)
         pixels = np.round(pixels / 257.0).astype(np.uint8)
     options: dict[str, Any] = {"quality": quality} if fmt == "JPEG" else {}
     if fmt == "WEBP":

@@ -126,7 +126,15 @@ def resumed_config(config: TrainConfig, trainer: dict) -> TrainConfig:
 
 def start_point(config: TrainConfig, resume_state: dict | None) -> StartPoint:
     """The model a run starts from: the resumed checkpoint's, a preset from scratch (seeded), or
-    a checkpoint to fine-tune (``load_stylizer``: its statistics unless ``--mean``/``--std``)."""
+    a checkpoint to fine-tune (``load_stylizer``: its statistics unless ``--mean``/``--std``).
+    A model that cannot decode images cannot train: refused here, before the run writes a file."""
+    start = _start_point(config, resume_state)
+    if problem := start.model.config.decode_problem:
+        raise ValueError(f"this model cannot be trained, since it cannot decode images: {problem}")
+    return start
+
+
+def _start_point(config: TrainConfig, resume_state: dict | None) -> StartPoint:
     if resume_state is not None:
         trainer = resume_state["trainer"]
         model = StylizingViT.from_config(ModelConfig(**trainer["architecture"]))

@@ -1,0 +1,29 @@
+"""What a path is when it is not a plain file: the one test every reader makes before it opens
+a file, because a named pipe blocks its reader forever and a device never ends."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+__all__ = ["special_file"]
+
+_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"))
+
+
+def special_file(path: Path) -> str | None:
+    """``"a named pipe"``, ``"a character device"``, ... (with the link it is reached through,
+    and ``"a broken symbolic link (to ...)"``) for a path no reader should open; None for a
+    regular file, a folder or a path that does not exist (opening it says so)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return f"a broken symbolic link (to {os.readlink(path)})" if path.is_symlink() else None
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    kind = next((name for test, name in _KINDS if test(mode)), "a special file")
+    return f"{kind} (through a symbolic link to {os.readlink(path)})" if path.is_symlink() else kind
