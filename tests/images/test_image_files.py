@@ -424,3 +424,32 @@ def test_a_png_with_a_damaged_byte_is_not_whole(folder, channels, flips):
     path.write_bytes(bytes(data))
     with pytest.raises(ImageReadError, match="out.png"):
         images.check_whole(path)
+
+
+@pytest.mark.parametrize("reader", ["read_image", "image_size", "check_whole"])
+def test_no_reader_opens_a_named_pipe(tmp_path, reader):
+    """Each would block forever on a pipe named like an image (training data, reruns, stylize)."""
+    import os
+    import threading
+
+    from stylizing_vit_aug.images import files
+
+    pipe = tmp_path / "pipe.png"
+    os.mkfifo(pipe)
+    raised: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            getattr(files, reader)(pipe)
+        except BaseException as error:  # noqa: BLE001 - handed to the test's thread
+            raised.append(error)
+
+    worker = threading.Thread(target=read, daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    if worker.is_alive():  # a writer unblocks the reader, so the test process can end
+        with open(pipe, "wb"):
+            pass
+        pytest.fail(f"{reader} blocked on a named pipe")
+    assert len(raised) == 1 and isinstance(raised[0], ImageReadError)
+    assert "is a named pipe, not an image file" in str(raised[0])

@@ -84,6 +84,12 @@ def find_images(root: Path) -> list[Path]:
     return sorted(found)
 
 
+def _refuse_special(path: Path) -> None:
+    """Never open what is no file: a named pipe blocks its reader forever, a device never ends."""
+    if special := special_file(path):
+        raise ImageReadError(f"cannot read image {path}: it is {special}, not an image file (not opened)")
+
+
 def _unreadable(path: Path, error: BaseException) -> ImageReadError:
     reason = str(error) or type(error).__name__
     return ImageReadError(f"cannot read image {path}: {reason}")
@@ -252,8 +258,7 @@ def read_image(path: str | os.PathLike, *, alpha: bool = False) -> np.ndarray:
     that names the file.
     """
     path = Path(path)
-    if special := special_file(path):  # a pipe would block the reader forever, a device never ends
-        raise ImageReadError(f"cannot read image {path}: it is {special}, not an image file (not opened)")
+    _refuse_special(path)
     try:
         with PILImage.open(path) as image:
             deep = _deep_colour(image)
@@ -275,6 +280,7 @@ def read_image(path: str | os.PathLike, *, alpha: bool = False) -> np.ndarray:
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
     """``(height, width)`` of an image file, upright, from its header alone (no decoding)."""
     path = Path(path)
+    _refuse_special(path)
     try:
         with PILImage.open(path) as image:
             width, height = _stored_size(image)
@@ -291,6 +297,7 @@ def check_whole(path: str | os.PathLike) -> None:
     and 30x (JPEG) cheaper than a decode at 512 px, for a rerun that checks every existing output
     before it resumes."""
     path = Path(path)
+    _refuse_special(path)
     try:
         with PILImage.open(path) as image:
             kind = image.format
