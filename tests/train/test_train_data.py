@@ -145,3 +145,13 @@ def test_training_dataset_skips_and_counts_unreadable_files(tmp_path):
     assert all(item["image"].shape == (3, 32, 32) for item in items)
     assert truncated in [p for p, _ in dataset.skipped] and len(dataset.skipped) == 2
     assert torch.equal(dataset[(3, 7)]["image"], items[3]["image"])  # the stand-in is seeded
+
+
+def test_an_unreadable_image_is_warned_once_though_the_validation_crops_read_the_same_folder(tmp_path, caplog):
+    write_images(tmp_path / "he", 3)
+    (tmp_path / "he" / "text.png").write_text("not an image")
+    with caplog.at_level("WARNING"):
+        for augment in (True, False):  # the run's training data, then its validation crops
+            dataset = ImageFolderDataset(tmp_path, 32, augment=augment)
+            assert [path.name for path, _ in dataset.skipped] == ["text.png"]
+    assert sum("text.png" in record.getMessage() for record in caplog.records) == 1

@@ -349,4 +349,4 @@ def test_a_resume_that_would_shorten_the_run_says_so_and_does_not_point_at_exten
 def test_numbers_a_run_cannot_use_are_refused_with_exit_2_naming_the_option(data, tmp_path, capsys, option, value):
     assert run_train(parse(str(data), "-o", str(tmp_path / "run"), *STAIN, option, value)) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
-    assert last.startswith("error:") and option.lstrip("-") in last
+    assert last.startswith("stylizing-vit-aug train: error:") and option.lstrip("-") in last

@@ -354,12 +354,10 @@ def run(args: argparse.Namespace) -> int:
         logger.error("training interrupted; continue with --resume (the last checkpoint is intact)")
         return 130
     except TrainingDiverged as error:
-        logger.error("%s", error)
-        print(f"error: {error}", file=sys.stderr)
+        print(f"stylizing-vit-aug train: error: {error}", file=sys.stderr)
         return EXIT_DIVERGED
     except USER_ERRORS as error:
-        logger.error("%s", error)
-        print(f"error: {error}", file=sys.stderr)
+        print(f"stylizing-vit-aug train: error: {error}", file=sys.stderr)
         return 2
     if trainer.accelerator.is_main_process:
         state = "finished" if result["finished"] else "stopped (continue with --resume)"

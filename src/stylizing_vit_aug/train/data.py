@@ -36,6 +36,7 @@ from ..images import (
     ImageReadError,
     find_images,
     image_size,
+    log_once,
     read_image,
     to_batch,
     to_uint8,
@@ -189,7 +190,8 @@ class ImageFolderDataset(Dataset):
         return {"images": len(self.records), "digest": hashlib.sha256(listing.encode()).hexdigest()[:16]}
 
     def _skip(self, path: Path, error: ImageReadError) -> None:
-        logger.warning("skipped an unreadable %s image: %s", self.role, error)
+        # once per file: the validation crops of a run without --val-dir read the same folder
+        log_once(f"train:skip:{path}", "skipped an unreadable image: %s", error, log=logger)
         self.skipped.append((path, str(error)))
 
     def _read_sizes(self, entries: list[tuple[Path, str]]) -> list[ImageRecord]:
