@@ -453,3 +453,13 @@ def test_no_reader_opens_a_named_pipe(tmp_path, reader):
         pytest.fail(f"{reader} blocked on a named pipe")
     assert len(raised) == 1 and isinstance(raised[0], ImageReadError)
     assert "is a named pipe, not an image file" in str(raised[0])
+
+
+def test_an_image_beyond_pillows_bomb_guard_is_named_with_the_way_round_it(tmp_path, monkeypatch):
+    from PIL import Image
+
+    Image.fromarray(random_rgb(0)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # the image is over twice that: the guard's error
+    with pytest.raises(ImageReadError, match="decompression bomb") as error:
+        images.read_image(tmp_path / "big.png")
+    assert "tiles" in str(error.value) and "PIL.Image.MAX_IMAGE_PIXELS" in str(error.value)

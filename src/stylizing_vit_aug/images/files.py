@@ -92,6 +92,9 @@ def _refuse_special(path: Path) -> None:
 
 def _unreadable(path: Path, error: BaseException) -> ImageReadError:
     reason = str(error) or type(error).__name__
+    if isinstance(error, PILImage.DecompressionBombError):  # Pillow's guard, not a damaged file
+        reason += (" (Pillow's guard against decompression bombs: cut a trusted large image into tiles first, or "
+                   "in Python raise PIL.Image.MAX_IMAGE_PIXELS before reading it)")
     return ImageReadError(f"cannot read image {path}: {reason}")
 
 
