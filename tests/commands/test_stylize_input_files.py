@@ -144,3 +144,20 @@ def test_sixteen_bit_pixels_written_to_an_eight_bit_format_are_said_to_lose_thei
     assert cli.main(argv) == 0
     err = capsys.readouterr().err
     assert "16-bit pixels are written rounded to 8 bits" in err and "--ext png" in err
+
+
+def test_stylize_keeps_each_inputs_resolution_and_colour_profile(tmp_path, checkpoint):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(random_rgb(1)).save(folder / "slide.tif", dpi=(25400, 25400), icc_profile=icc)
+    Image.fromarray(random_rgb(2)).save(folder / "plain.png")
+    style = write_images(tmp_path / "style", 1)[0]
+    assert cli.main(["stylize", str(folder), "-o", str(tmp_path / "out"), "--style", str(style),
+                     "--checkpoint", checkpoint]) == 0
+    with Image.open(tmp_path / "out" / "slide.tif") as image:
+        assert [round(v) for v in image.info["dpi"]] == [25400, 25400] and image.info["icc_profile"] == icc
+    with Image.open(tmp_path / "out" / "plain.png") as image:
+        assert "dpi" not in image.info and "icc_profile" not in image.info

@@ -463,3 +463,28 @@ def test_an_image_beyond_pillows_bomb_guard_is_named_with_the_way_round_it(tmp_p
     with pytest.raises(ImageReadError, match="decompression bomb") as error:
         images.read_image(tmp_path / "big.png")
     assert "tiles" in str(error.value) and "PIL.Image.MAX_IMAGE_PIXELS" in str(error.value)
+
+
+@pytest.mark.parametrize(("fmt", "suffix", "dtype", "channels"), [
+    ("PNG", ".png", np.uint8, 3), ("PNG", ".png", np.uint16, 3), ("PNG", ".png", np.uint16, 1),
+    ("TIFF", ".tif", np.uint8, 3), ("TIFF", ".tif", np.uint16, 1), ("JPEG", ".jpg", np.uint8, 3),
+])
+def test_a_written_image_keeps_the_sources_resolution_and_colour_profile(tmp_path, fmt, suffix, dtype, channels):
+    """Slides record microns per pixel as the file's resolution; a stylised copy that dropped it
+    (and the colour profile) would measure wrong in every viewer."""
+    from PIL import Image, ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    source = tmp_path / f"source{suffix}"
+    Image.fromarray(random_rgb(1)).save(source, dpi=(25400, 12700), icc_profile=icc)  # 1 x 2 micron pixels
+    kept = images.carried_metadata(source)
+    assert kept["icc_profile"] == icc and [round(v) for v in kept["dpi"]] == [25400, 12700]
+    pixels = random_rgb(2).astype(dtype) * (257 if dtype == np.uint16 else 1)
+    pixels = pixels[..., 0] if channels == 1 else pixels
+    written = tmp_path / f"written{suffix}"
+    images.save_image(pixels, written, fmt, metadata=kept)
+    with Image.open(written) as image:
+        assert [round(v) for v in image.info["dpi"]] == [25400, 12700]
+        if not (fmt == "TIFF" and dtype == np.uint16 and channels == 3):
+            assert image.info["icc_profile"] == icc
+    assert np.array_equal(images.read_image(written), pixels) or fmt == "JPEG"

@@ -18,7 +18,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._atomic import LockHeld, exclusive_lock, write_bytes_atomically
 
@@ -242,7 +242,8 @@ def write_grid(grid: PILImage.Image, path: Path) -> None:
 
 
 def write_image_atomic(
-    pixels: np.ndarray, path: Path, *, quality: int = 95, lossless: bool = False, remove_stale: bool = False
+    pixels: np.ndarray, path: Path, *, quality: int = 95, lossless: bool = False, remove_stale: bool = False,
+    metadata: dict[str, Any] | None = None,
 ) -> None:
     """Save uint8/uint16 pixels (16-bit stays 16-bit in PNG/TIFF; a WebP is lossless with
     ``lossless``, see :func:`~stylizing_vit_aug.images.save_image`) atomically: encoded in memory
@@ -253,7 +254,7 @@ def write_image_atomic(
     from ..images import save_image
 
     encoded = io.BytesIO()
-    save_image(pixels, encoded, image_format(path), quality=quality, lossless=lossless)
+    save_image(pixels, encoded, image_format(path), quality=quality, lossless=lossless, metadata=metadata)
     write_bytes_atomically(path, encoded.getvalue(), remove_stale=remove_stale)
 
 

@@ -55,7 +55,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._atomic import remove_stale_temporaries
-from ..images import ImageReadError, check_whole, is_lossless, read_image
+from ..images import ImageReadError, carried_metadata, check_whole, is_lossless, read_image
 from ..stylizer import COMPILE_MODES, STRIP_PIXELS
 from ._stylize_record import (
     FIELDS,
@@ -523,7 +523,8 @@ class _Outputs:
         start, reason = self.record(job)
         if start is not None:
             try:
-                write_image_atomic(result, out, quality=self.plan.quality, lossless=is_lossless(path))
+                write_image_atomic(result, out, quality=self.plan.quality, lossless=is_lossless(path),
+                                   metadata=carried_metadata(path))
             except OSError as error:  # a full disk, a quota, a read-only folder: never a success
                 self.writer.retract(start)
                 reason = f"cannot write {out}: {error.strerror or error}"

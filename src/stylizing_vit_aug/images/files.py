@@ -333,6 +333,20 @@ def is_lossless(path: str | os.PathLike) -> bool:
     return fmt not in ("JPEG", "MPO") and "jpeg" not in compression
 
 
+def carried_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """What a file written from the image at ``path`` keeps besides its pixels, for
+    :func:`save_image`: its resolution (``dpi``, upright: how a slide records microns per pixel)
+    and its colour profile (``icc_profile``). Empty when it has none or cannot be read."""
+    try:
+        with PILImage.open(path) as image:
+            kept = {key: image.info[key] for key in ("dpi", "icc_profile") if image.info.get(key)}
+            if "dpi" in kept and _orientation(image) in (5, 6, 7, 8):  # a quarter turn swaps the axes
+                kept["dpi"] = tuple(reversed(kept["dpi"]))
+    except Exception:  # noqa: BLE001 - an unreadable file is reported by read_image
+        return {}
+    return kept
+
+
 def _webp_is_lossless(path: Path) -> bool:
     """A WebP's first image is VP8L (lossless), not VP8 (lossy): walk the RIFF chunks to it."""
     with open(path, "rb") as handle:
@@ -351,10 +365,12 @@ def _webp_is_lossless(path: Path) -> bool:
 
 
 def save_image(
-    pixels: np.ndarray, target: str | os.PathLike | IO[bytes], fmt: str, *, quality: int = 95, lossless: bool = False
+    pixels: np.ndarray, target: str | os.PathLike | IO[bytes], fmt: str, *, quality: int = 95, lossless: bool = False,
+    metadata: dict[str, Any] | None = None,
 ) -> None:
     """Encode uint8/uint16 ``(H, W)`` or ``(H, W, C)`` pixels (C: 3 for RGB, 2 or 4 with a
-    trailing alpha channel) as ``fmt`` (a PIL format name).
+    trailing alpha channel) as ``fmt`` (a PIL format name), with ``metadata``
+    (:func:`carried_metadata`: ``dpi``, ``icc_profile``) where the format holds it.
 
     16-bit pixels stay 16-bit in PNG and TIFF; other formats get them rounded to 8 bits (logged once). Alpha
     is written where the format has it (JPEG and BMP: dropped, logged once). ``lossless`` makes
@@ -376,18 +392,19 @@ def save_image(
         log_once(f"save:8bit:{fmt}", "%s files hold 8 bits per channel: 16-bit pixels are written rounded to 8 bits "
                  "(write PNG or TIFF to keep 16 bits, e.g. --ext png)", fmt)
         pixels = np.round(pixels / 257.0).astype(np.uint8)
+    metadata = metadata or {}
     options: dict[str, Any] = {"quality": quality} if fmt == "JPEG" else {}
     if fmt == "WEBP":
         options = {"lossless": True, "exact": True} if lossless else {"quality": quality}
     if pixels.dtype == np.uint8:
-        PILImage.fromarray(np.ascontiguousarray(pixels)).save(target, format=fmt, **options)
+        PILImage.fromarray(np.ascontiguousarray(pixels)).save(target, format=fmt, **options, **metadata)
         return
     if pixels.ndim == 2:
         height, width = pixels.shape
         image = PILImage.frombytes("I;16", (width, height), pixels.astype("<u2").tobytes())
-        image.save(target, format=fmt)
+        image.save(target, format=fmt, **metadata)
         return
-    data = _png16(pixels) if fmt == "PNG" else _tiff16(pixels)
+    data = _png16(pixels, metadata) if fmt == "PNG" else _tiff16(pixels, metadata)
     if isinstance(target, (str, os.PathLike)):
         Path(target).write_bytes(data)
     else:
@@ -397,8 +414,9 @@ def save_image(
 _PNG_COLOUR_TYPES = {2: 4, 3: 2, 4: 6}  # channels -> PNG colour type (gray+alpha, RGB, RGBA)
 
 
-def _png16(pixels: np.ndarray) -> bytes:
-    """A 16-bit colour or gray+alpha PNG (PIL has no such mode): filter 0 rows, one zlib IDAT."""
+def _png16(pixels: np.ndarray, metadata: dict[str, Any]) -> bytes:
+    """A 16-bit colour or gray+alpha PNG (PIL has no such mode): filter 0 rows, one zlib IDAT,
+    the resolution as a pHYs chunk and the colour profile as an iCCP chunk."""
     height, width, channels = pixels.shape
     rows = pixels.astype(">u2").reshape(height, -1).view(np.uint8)
     raw = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1).tobytes()
@@ -407,11 +425,19 @@ def _png16(pixels: np.ndarray) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     header = struct.pack(">IIBBBBB", width, height, 16, _PNG_COLOUR_TYPES[channels], 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+    extra = b""
+    if "icc_profile" in metadata:  # before the pixels, as the PNG format asks
+        extra += chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(metadata["icc_profile"]))
+    if "dpi" in metadata:  # pixels per metre, unit 1
+        per_metre = [round(float(dpi) / 0.0254) for dpi in metadata["dpi"]]
+        extra += chunk(b"pHYs", struct.pack(">IIB", *per_metre, 1))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + extra + chunk(b"IDAT", zlib.compress(raw, 6))
+            + chunk(b"IEND", b""))
 
 
-def _tiff16(pixels: np.ndarray) -> bytes:
-    """A 16-bit RGB(A) TIFF, through OpenCV (PIL has no 16-bit colour mode)."""
+def _tiff16(pixels: np.ndarray, metadata: dict[str, Any]) -> bytes:
+    """A 16-bit RGB(A) TIFF, through OpenCV (PIL has no 16-bit colour mode), with the resolution
+    (OpenCV writes no colour profile: logged once)."""
     try:
         import cv2
     except ImportError:
@@ -420,7 +446,14 @@ def _tiff16(pixels: np.ndarray) -> bytes:
             "write PNG instead (--ext png)"
         ) from None
     order = [2, 1, 0, 3][: pixels.shape[-1]]  # RGB(A) -> BGR(A)
-    ok, data = cv2.imencode(".tiff", np.ascontiguousarray(pixels[..., order]))
+    options = []
+    if "dpi" in metadata:
+        x_dpi, y_dpi = (max(1, round(float(dpi))) for dpi in metadata["dpi"])
+        options = [cv2.IMWRITE_TIFF_RESUNIT, 2, cv2.IMWRITE_TIFF_XDPI, x_dpi, cv2.IMWRITE_TIFF_YDPI, y_dpi]
+    if "icc_profile" in metadata:
+        log_once("save:icc:tiff16", "16-bit colour TIFF files are written without the colour profile (OpenCV writes "
+                 "none); write PNG (--ext png) to keep it")
+    ok, data = cv2.imencode(".tiff", np.ascontiguousarray(pixels[..., order]), options)
     if not ok:
         raise ImageError("OpenCV could not encode a 16-bit colour TIFF")
     return data.tobytes()
