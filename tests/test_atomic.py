@@ -22,6 +22,7 @@ from helpers import FullDisk
 from stylizing_vit_aug._atomic import (
     LockHeld,
     exclusive_lock,
+    previous_versions,
     remove_stale_temporaries,
     write_atomically,
     write_bytes_atomically,
@@ -159,3 +160,111 @@ def test_the_lock_file_refuses_a_second_holder_until_the_first_ends(tmp_path):
     assert lock.exists()  # a killed holder leaves its file, but not its lock
     with exclusive_lock(lock, "parent"):
         assert lock.read_text() == "parent"
+
+
+# -- folders: a killed save never leaves the folder missing or leftovers for good ------------------
+_STOPPED_BETWEEN_RENAMES = textwrap.dedent("""
+    import os, signal, sys, time
+    from pathlib import Path
+    from stylizing_vit_aug._atomic import write_directory_atomically
+
+    real = os.rename
+
+    def rename(source, destination):
+        real(source, destination)
+        if ".old-" in Path(destination).name:  # the old folder is aside, the new one not yet in
+            if sys.argv[2] == "kill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            print("aside", flush=True)
+            time.sleep(120)
+
+    os.rename = rename
+    write_directory_atomically(Path(sys.argv[1]), {"model.safetensors": lambda p: p.write_bytes(b"new")})
+""")
+
+
+def _hidden(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_a_save_killed_between_its_renames_is_named_by_a_load_and_restored_by_the_next_save(tmp_path, caplog):
+    import stylizing_vit_aug as sva
+    from helpers import CAMELYON_MEAN, CAMELYON_STD, assert_same_weights, make_small_model, state_of
+
+    first, second = make_small_model(1), make_small_model(2)
+    target = sva.save_pretrained(first, tmp_path / "ckpt", mean=CAMELYON_MEAN, std=CAMELYON_STD)
+    (target / "train_log.txt").write_text("epoch 1")
+    killed = subprocess.run([sys.executable, "-c", _STOPPED_BETWEEN_RENAMES, str(target), "kill"], check=False)
+    assert killed.returncode == -signal.SIGKILL and not target.exists()
+    (previous,) = [p for p in tmp_path.iterdir() if p.name.startswith(".ckpt.old-")]
+
+    with pytest.raises(FileNotFoundError) as info:
+        sva.load_stylizer(target)
+    message = str(info.value)
+    assert str(target) in message and str(previous) in message and f"mv {previous} {target}" in message
+    with pytest.raises(FileNotFoundError, match=r"\.ckpt\.old-"):  # the folder's file, too
+        sva.load_stylizer(target / "model.safetensors")
+    assert previous.is_dir() and not target.exists()  # a load changes nothing
+
+    sva.save_pretrained(second, target, mean=CAMELYON_MEAN, std=CAMELYON_STD)
+    assert "restored" in caplog.text
+    assert_same_weights(sva.load_stylizer(target).model, state_of(second))
+    assert (target / "train_log.txt").read_text() == "epoch 1"  # the previous version's other files kept
+    assert _hidden(tmp_path) == []  # the killed save's staging and old folder are gone
+
+
+_LIVE_SAVE = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from stylizing_vit_aug._atomic import write_directory_atomically
+
+    def write(path):
+        path.write_bytes(b"live")
+        print("writing", flush=True)
+        time.sleep(120)
+
+    write_directory_atomically(Path(sys.argv[1]), {"model.safetensors": write})
+""")
+
+
+def _write_folder(target: Path, content: bytes) -> Path:
+    return write_directory_atomically(target, {"model.safetensors": lambda p: p.write_bytes(content)})
+
+
+def test_a_killed_saves_staging_is_removed_by_the_next_save_and_a_live_ones_never(tmp_path):
+    target = _write_folder(tmp_path / "ckpt", b"first")
+    (target / "bank.safetensors").write_bytes(b"bank")
+    live = subprocess.Popen([sys.executable, "-c", _LIVE_SAVE, str(target)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert live.stdout.readline() == "writing\n"
+        (staging,) = _hidden(tmp_path)
+        _write_folder(target, b"second")  # a save beside a live one: its staging is kept
+        assert _hidden(tmp_path) == [staging] and (target / "model.safetensors").read_bytes() == b"second"
+    finally:
+        live.send_signal(signal.SIGKILL)
+        live.wait()
+    older = [".ckpt.tmp-0123456789ab", ".ckpt.old-0123456789ab"]  # as versions before the lock left them
+    for name in older:
+        (tmp_path / name).mkdir()
+    (tmp_path / older[1] / "model.safetensors").write_bytes(b"older")
+    (tmp_path / older[1] / "notes.txt").write_text("kept")
+    (tmp_path / ".other.tmp-0123456789ab").mkdir()  # another folder's: not this save's business
+    _write_folder(target, b"third")
+    assert _hidden(tmp_path) == [".other.tmp-0123456789ab"]
+    assert (target / "model.safetensors").read_bytes() == b"third"
+    assert (target / "bank.safetensors").read_bytes() == b"bank" and (target / "notes.txt").read_text() == "kept"
+
+
+def test_a_live_saves_old_folder_is_not_taken_for_a_killed_ones(tmp_path):
+    target = _write_folder(tmp_path / "ckpt", b"first")
+    live = subprocess.Popen([sys.executable, "-c", _STOPPED_BETWEEN_RENAMES, str(target), "pause"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert live.stdout.readline() == "aside\n"
+        (aside,) = [p for p in tmp_path.iterdir() if p.name.startswith(".ckpt.old-")]
+        assert previous_versions(target) == []  # its save is still running: nothing to restore
+        assert remove_stale_temporaries(tmp_path) == 0 and aside.is_dir()
+    finally:
+        live.send_signal(signal.SIGKILL)
+        live.wait()
+    assert previous_versions(target) == [aside]

@@ -226,6 +226,31 @@ def test_pushed_repo_of_another_owner_loads_from_cache_with_its_settings(tmp_pat
         sva.load_stylizer("runs/not-there", cache_dir=cache)
 
 
+def test_not_cached_names_the_cache_it_read_not_a_default(offline, monkeypatch, tmp_path):
+    use_cache(monkeypatch, tmp_path / "elsewhere")  # HF_HUB_CACHE (or HF_HOME) pointing away from the default
+    with pytest.raises(hub.CheckpointNotCached) as info:
+        sva.load_stylizer("small-epistr")
+    assert f"cache at {tmp_path / 'elsewhere'} " in str(info.value) and "HF_HUB_CACHE)" not in str(info.value)
+    with pytest.raises(hub.CheckpointNotCached) as info:
+        sva.load_stylizer("small-epistr", cache_dir=tmp_path / "given")
+    assert f"cache at {tmp_path / 'given'} " in str(info.value)
+
+
+def test_a_file_the_cache_records_as_absent_is_named_absent_not_uncached(tmp_path, offline, small_stylizer):
+    saved = hub.save_pretrained(small_stylizer, tmp_path / "ours")
+    cache = tmp_path / "cache"
+    add_snapshot(cache, "someone/weights-only", MAIN_SHA, {"model.safetensors": saved / "model.safetensors"}, main=True)
+    absent = cache / "models--someone--weights-only" / ".no_exist" / MAIN_SHA
+    absent.mkdir(parents=True)
+    (absent / "config.json").touch()  # the Hub answered 404 for it at that commit
+    with pytest.raises(hub.CheckpointError) as info:
+        sva.load_stylizer("someone/weights-only", cache_dir=cache)
+    message = str(info.value)
+    assert not isinstance(info.value, hub.CheckpointNotCached)
+    assert "someone/weights-only at revision 'main' has no config.json" in message and str(cache) in message
+    assert "hf download" not in message  # it would fail: there is nothing to download
+
+
 def test_default_checkpoint_missing_then_bundled(monkeypatch, tmp_path, small_stylizer):
     monkeypatch.setattr(hub, "BUNDLED_WEIGHTS_DIR", tmp_path / "weights")  # where it is loaded from
     monkeypatch.setattr(bundled, "BUNDLED_WEIGHTS_DIR", tmp_path / "weights")  # what the card says of it

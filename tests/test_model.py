@@ -6,9 +6,11 @@ import json
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import stylizing_vit_aug as sva
-from helpers import DATA, SMALL_CONFIG, make_small_model
+from helpers import DATA, SMALL_CONFIG, examples, make_small_model
 
 PARITY_TOL = 1e-5
 
@@ -162,3 +164,32 @@ def test_the_model_is_built_from_its_config_and_takes_its_defaults_from_it():
     assert all(keywords[f.name].default == f.default for f in fields)
     config = ModelConfig(img_size=32, patch_size=8, embed_dim=48, depth=2, num_heads=3)
     assert sva.StylizingViT.from_config(config).config == config
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(embed_dim=st.sampled_from([12, 48, 192, 1024]), mlp_ratio=st.floats(1e-4, 8.0))
+def test_an_mlp_ratio_that_leaves_no_hidden_unit_is_refused_when_built_and_every_other_one_loads(
+    embed_dim, mlp_ratio
+):
+    """The loader refuses an MLP narrower than one unit, so such a model is never built (and so
+    never saved); every model that is built has an architecture the loader accepts."""
+    from stylizing_vit_aug.checkpoints import config_from_dict
+    from stylizing_vit_aug.model import ModelConfig
+
+    fields = dict(img_size=16, patch_size=8, embed_dim=embed_dim, depth=1, num_heads=1, mlp_ratio=mlp_ratio)
+    hidden = int(embed_dim * mlp_ratio)
+    if hidden < 1:
+        with pytest.raises(ValueError) as info:
+            ModelConfig(**fields)
+        assert "mlp_ratio" in str(info.value) and f"= {hidden};" in str(info.value)
+        with pytest.raises(ValueError, match="mlp_ratio"):
+            sva.StylizingViT(**fields)
+    else:
+        config = ModelConfig(**fields)
+        assert config.mlp_hidden == hidden
+        assert config_from_dict(config.to_dict(), "config.json") == config
+
+
+def test_the_reported_mlp_ratio_is_refused_naming_it_and_its_width():
+    with pytest.raises(ValueError, match=r"mlp_ratio=0\.01 gives an MLP hidden width of .* = 0;"):
+        make_small_model(mlp_ratio=0.01)

@@ -10,7 +10,8 @@ is untouched. Every file
 the package writes (checkpoints, banks, training state, stylised images, logs) goes through
 :func:`write_atomically` or :func:`write_bytes_atomically`; a folder of files that belong
 together (a checkpoint) goes through :func:`write_directory_atomically`, which stages the whole
-folder and swaps it in.
+folder in such a temporary and swaps it in; the next save of a folder restores or finishes what a
+killed swap left (:func:`previous_versions` tells a load where such a version is).
 
 A temporary is held under an exclusive ``flock`` by its writer from creation to rename, and a
 kill (even ``SIGKILL``) releases it. So :func:`remove_stale_temporaries` can tell a killed
@@ -43,6 +44,7 @@ __all__ = [
     "exclusive_lock",
     "finish_file",
     "fsync_directory",
+    "previous_versions",
     "remove_stale_temporaries",
     "write_atomically",
     "write_bytes_atomically",
@@ -54,6 +56,7 @@ logger = logging.getLogger(__name__)
 TEMPORARY_PREFIX = ".sva-partial-"
 # Temporaries of versions before the prefix existed: ``.{name}.{12 hex}.tmp``.
 _LEGACY_TOKEN = re.compile(r"\.[0-9a-f]{12}\.tmp")
+_TOKEN = re.compile(r"[0-9a-f]{12}")
 
 
 def _read_umask() -> int:
@@ -160,7 +163,13 @@ def _is_temporary_of(name: str, target: str | None) -> bool:
         return name.startswith(TEMPORARY_PREFIX) and name.endswith(".tmp")
     if name.startswith(f"{TEMPORARY_PREFIX}{target}.") and name.endswith(".tmp"):
         return True
-    return name.startswith(f".{target}.") and _LEGACY_TOKEN.fullmatch(name, len(target) + 1) is not None
+    if name.startswith(f".{target}.") and _LEGACY_TOKEN.fullmatch(name, len(target) + 1) is not None:
+        return True
+    return _is_named(name, f".{target}.tmp-")  # a folder's staging before it had the prefix
+
+
+def _is_named(name: str, lead: str) -> bool:
+    return name.startswith(lead) and _TOKEN.fullmatch(name, len(lead)) is not None
 
 
 def _remove(temporary: Path) -> None:
@@ -170,20 +179,28 @@ def _remove(temporary: Path) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def _remove_if_unowned(path: Path) -> bool:
-    """Remove the temporary ``path`` (a file, or a writer's private folder) unless a live writer
-    holds it. Where nothing can be locked, nothing tells a live writer from a killed one: kept."""
+@contextmanager
+def _unowned(path: Path) -> Iterator[bool]:
+    """Whether no live writer holds ``path`` (a temporary, or a folder a save moved aside); while
+    True, this process holds its lock, so no other process acts on it meanwhile. Where nothing can
+    be locked, nothing tells a live writer from a killed one: False."""
     try:
         fd = os.open(path, os.O_RDONLY if path.is_dir() else os.O_RDWR)
-    except OSError:
-        return False  # gone meanwhile (renamed into place or removed), or a folder that cannot be opened
+    except OSError:  # gone meanwhile (renamed into place or removed), or a folder that cannot be opened
+        yield False
+        return
     try:
-        if _lock(fd) is not True or not _still_at(path, fd):
-            return False
-        _remove(path)
-        return True
+        yield _lock(fd) is True and _still_at(path, fd)
     finally:
         os.close(fd)
+
+
+def _remove_if_unowned(path: Path) -> bool:
+    """Remove the temporary ``path`` (a file, or a writer's private folder) unless a live writer holds it."""
+    with _unowned(path) as stale:
+        if stale:
+            _remove(path)
+        return stale
 
 
 def remove_stale_temporaries(folder: str | os.PathLike, *, target: str | None = None, recursive: bool = False) -> int:
@@ -273,43 +290,139 @@ def write_bytes_atomically(path: str | os.PathLike, data: bytes, *, remove_stale
     return path
 
 
+def _retired_versions(directory: Path) -> list[Path]:
+    """The folders saves of ``directory`` moved aside (``.{name}.old-{token}``), newest first."""
+
+    def moved_at(path: Path) -> float:
+        try:
+            return path.stat().st_ctime  # a rename sets it
+        except OSError:
+            return 0.0
+
+    try:
+        entries = list(directory.parent.iterdir())
+    except OSError:
+        return []
+    found = [p for p in entries if _is_named(p.name, f".{directory.name}.old-") and p.is_dir()]
+    return sorted(found, key=moved_at, reverse=True)
+
+
+def previous_versions(directory: str | os.PathLike) -> list[Path]:
+    """Where killed saves of ``directory`` left its previous version (a live save's are not
+    listed), newest first: for the error of a load that finds ``directory`` missing."""
+    found = []
+    for retired in _retired_versions(Path(directory)):
+        with _unowned(retired) as stale:
+            if stale:
+                found.append(retired)
+    return found
+
+
+def _carry_over(retired: Path, directory: Path) -> list[str]:
+    """Move the entries of ``retired`` that ``directory`` lacks (logs, banks) into it."""
+    moved = []
+    for entry in retired.iterdir():
+        if not (directory / entry.name).exists():
+            os.rename(entry, directory / entry.name)
+            moved.append(entry.name)
+    return moved
+
+
+def _settle_killed_swaps(directory: Path) -> None:
+    """Finish what killed saves of ``directory`` left beside it, before the next save.
+
+    A save is killed between moving the old folder aside and renaming the new one in: the folder
+    is missing and ``.{name}.old-{token}`` is the whole previous version, so it is renamed back
+    (a killed save is one that did not happen; the new version's staging folder, whole or not, is
+    a stale temporary, removed). Killed later, while carrying other files over: the folder is the
+    new version, and what it lacks is carried over before the rest is removed. A load never does
+    this: it only reads, may lack the right to write there and would race the save it reads
+    (:func:`previous_versions` gives its error the way back); the next save has both.
+    """
+    settled = False
+    for retired in _retired_versions(directory):
+        with _unowned(retired) as stale:
+            if not stale:
+                continue  # a live save's
+            settled = True
+            if not directory.exists():
+                os.rename(retired, directory)
+                logger.warning("restored %s from %s, where a killed save had left it", directory, retired)
+                continue
+            moved = _carry_over(retired, directory)
+            shutil.rmtree(retired, ignore_errors=True)
+            logger.warning("removed %s, the previous version a killed save of %s left, carrying over %s",
+                           retired, directory, moved or "nothing")
+    if settled:
+        fsync_directory(directory.parent)
+
+
+def _replace_folder(staging: Path, directory: Path) -> bool:
+    """Move ``directory`` aside, rename ``staging`` in and carry the old folder's other entries
+    over; False when another save replaced ``directory`` first (then try again). The old folder
+    stays locked until it is removed, so that no other save takes it for a killed one's."""
+    try:
+        fd: int | None = os.open(directory, os.O_RDONLY)
+    except FileNotFoundError:
+        return False  # moved away meanwhile
+    except OSError:  # pragma: no cover - Windows opens no folders: nothing is locked there
+        fd = None
+    try:
+        if fd is not None and _lock(fd, wait=True) and not _still_at(directory, fd):
+            return False
+        retired = directory.parent / f".{directory.name}.old-{uuid.uuid4().hex[:12]}"
+        os.rename(directory, retired)
+        try:
+            os.rename(staging, directory)
+        except BaseException:
+            os.rename(retired, directory)
+            raise
+        _carry_over(retired, directory)
+        fsync_directory(directory.parent)
+        shutil.rmtree(retired, ignore_errors=True)
+        return True
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _swap_in(staging: Path, directory: Path) -> None:
+    """Rename the finished ``staging`` to ``directory``, replacing the folder there, if any; a
+    concurrent save that gets there first is replaced in turn, never failed on."""
+    while True:
+        if directory.exists():
+            if _replace_folder(staging, directory):
+                return
+            continue
+        try:
+            os.rename(staging, directory)
+            return
+        except OSError as error:  # another save renamed its folder in meanwhile
+            if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+
+
 def write_directory_atomically(directory: Path, writers: Mapping[str, Callable[[Path], None]]) -> Path:
     """Write files into ``directory`` so that a crash never leaves a half-written checkpoint.
 
-    Every file is written into a fresh temporary sibling directory first, which is then renamed
-    into place (same filesystem, so the rename is atomic). An existing directory is moved aside
-    and replaced; entries in it that we do not write (logs, banks) are moved into the new one.
-    If writing fails, the temporary directory is removed and the previous checkpoint is untouched.
+    Every file is written into a locked temporary sibling folder first (a temporary as
+    :func:`write_atomically`'s, so a killed save's is removed by the next one and a live one's
+    never), which is then renamed into place (same filesystem, so the rename is atomic). An
+    existing folder is moved aside and replaced; entries in it that we do not write (logs, banks)
+    are moved into the new one. If writing fails, the temporary is removed and the previous
+    checkpoint is untouched; what a killed save left is settled first (:func:`_settle_killed_swaps`).
     """
     directory = Path(directory).expanduser()
     if directory.exists() and not directory.is_dir():
         raise NotADirectoryError(f"cannot save a checkpoint to {directory}: it exists and is a file")
-    parent = directory.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    token = uuid.uuid4().hex[:12]
-    staging = parent / f".{directory.name}.tmp-{token}"
-    staging.mkdir()
-    try:
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    _settle_killed_swaps(directory)
+    remove_stale_temporaries(directory.parent, target=directory.name)
+    with _temporary_for(directory, folder=True) as (staging, _):
         for name, write in writers.items():
             write(staging / name)
             finish_file(staging / name)
         fsync_directory(staging)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if not directory.exists():
-        os.rename(staging, directory)
-        return directory
-    retired = parent / f".{directory.name}.old-{token}"
-    os.rename(directory, retired)
-    try:
-        os.rename(staging, directory)
-    except BaseException:
-        os.rename(retired, directory)
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    for entry in retired.iterdir():
-        if entry.name not in writers:
-            os.rename(entry, directory / entry.name)
-    shutil.rmtree(retired, ignore_errors=True)
+        _swap_in(staging, directory)
+    fsync_directory(directory.parent)
     return directory

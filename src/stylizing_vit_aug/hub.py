@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shlex
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -47,6 +48,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from ._atomic import previous_versions
 from .checkpoints import (
     BUNDLED_WEIGHTS_DIR,
     CONFIG_NAME,
@@ -55,6 +57,7 @@ from .checkpoints import (
     WEIGHTS_NAME,
     CheckpointError,
     CorruptCheckpoint,
+    MissingStatistics,
     StateDictMismatch,
     UnsafeCheckpointFormat,
     config_from_dict,
@@ -66,7 +69,7 @@ from .checkpoints import (
     refuse_pickle_suffix,
     write_checkpoint,
 )
-from .images import Normalization
+from .checkpoints.recorded import recorded_settings, resolved_stats, stats_or_missing
 from .model import StylizingViT
 from .registry import (
     DATASET_STATS,
@@ -115,10 +118,6 @@ LIBRARY_SETTINGS = {"mode": DEFAULT_MODE, "background": DEFAULT_BACKGROUND, "col
 
 class CheckpointNotCached(CheckpointError, FileNotFoundError):
     """A Hub checkpoint that is not in the local cache while downloads are off or failing."""
-
-
-class MissingStatistics(CheckpointError, ValueError):
-    """Normalisation statistics are unknown for this checkpoint and were not passed."""
 
 
 class PushFailed(RuntimeError):
@@ -185,7 +184,8 @@ def _download(
 ) -> Path:
     """``hf_hub_download`` with errors that say which repo failed and how to fix it; ``local``:
     the path ``repo_id`` would also name, so the error says it is missing too."""
-    from huggingface_hub import hf_hub_download
+    # _CACHED_NO_EXIST: try_to_load_from_cache's documented answer for a file the Hub said it lacks
+    from huggingface_hub import _CACHED_NO_EXIST, hf_hub_download, try_to_load_from_cache
     from huggingface_hub.errors import (
         EntryNotFoundError,
         LocalEntryNotFoundError,
@@ -194,8 +194,9 @@ def _download(
     )
 
     cache_only = why_cache_only(local_files_only)
-    where = f"{repo_id}" + (f" at revision {revision!r}" if revision else "")
+    where = f"{repo_id} at revision {revision or 'main'!r}"
     lead = f"{repo_id!r}: no local file or directory {local}, and " if local else ""
+    cache = _cache_in_use(cache_dir)
     try:
         return Path(
             hf_hub_download(
@@ -205,10 +206,11 @@ def _download(
             )
         )
     except LocalEntryNotFoundError as error:
+        if try_to_load_from_cache(repo_id, filename, cache_dir=cache, revision=revision) is _CACHED_NO_EXIST:
+            raise _no_such_file(where, filename, f"as the Hugging Face cache at {cache} recorded") from error
         why = cache_only or "the Hub could not be reached"
         raise CheckpointNotCached(
-            f"{lead}{filename} of {where} is not in the Hugging Face cache "
-            f"({cache_dir or 'the default HF_HUB_CACHE'}) and {why}. To fix: "
+            f"{lead}{filename} of {where} is not in the Hugging Face cache at {cache} and {why}. To fix: "
             + ("check the local path; or, for a Hub repo, " if local else "")
             + f"download it once while online (load_stylizer({repo_id!r}) without HF_HUB_OFFLINE, "
             f"or `hf download {repo_id} {filename}"
@@ -226,7 +228,22 @@ def _download(
             f"gated: log in with `hf auth login`): {error}"
         ) from error
     except EntryNotFoundError as error:
-        raise CheckpointError(f"{where} has no {filename}; is it a Stylizing ViT checkpoint?") from error
+        raise _no_such_file(where, filename, "as the Hub answered") from error
+
+
+def _cache_in_use(cache_dir: str | os.PathLike | None) -> Path:
+    """The Hugging Face cache a download reads: ``cache_dir``, else HF_HUB_CACHE (HF_HOME/hub)."""
+    from huggingface_hub import constants
+
+    return Path(cache_dir if cache_dir is not None else constants.HF_HUB_CACHE).expanduser()
+
+
+def _no_such_file(where: str, filename: str, known: str) -> CheckpointError:
+    """A file the repo does not have at that revision: no download or cache can supply it."""
+    return CheckpointError(
+        f"{where} has no {filename} ({known}); is it a Stylizing ViT checkpoint written by push_to_hub? "
+        "Check the repo id, or pass the revision= that has it"
+    )
 
 
 def _snapshot_revision(path: Path, requested: str | None) -> str | None:
@@ -236,24 +253,11 @@ def _snapshot_revision(path: Path, requested: str | None) -> str | None:
 
 
 # -- loading ------------------------------------------------------------------------------------
-def _stats(
-    mean: Sequence[float] | None, std: Sequence[float] | None, known: DatasetStats | None, what: str
-) -> tuple[Sequence[float], Sequence[float]]:
-    """Explicit statistics win; otherwise the known ones; otherwise a clear error."""
-    mean = mean if mean is not None else (known.mean if known else None)
-    std = std if std is not None else (known.std if known else None)
-    if mean is None or std is None:
-        lacking = " and ".join(n for n, v in (("mean", mean), ("std", std)) if v is None)
-        raise MissingStatistics(
-            f"{what} does not record its normalisation statistics: pass {lacking}= (per-channel, "
-            "0-1 units, of the images the checkpoint was trained on, e.g. mean=(0.74, 0.59, 0.72); "
-            "on the command line --mean and --std)"
-        )
-    return mean, std
-
-
 RUN_EXPORT = "final"
 """Where a training run folder keeps its export (``stylizing-vit-aug train`` writes it at the end)."""
+
+SETTING_CHOICES: dict[str, tuple] = {"mode": MODES, "background": BACKGROUNDS, "colour_match": (True, False)}
+"""The Stylizer settings a checkpoint records (``Stylizer.save_pretrained``) and what each may be."""
 
 
 def _load_directory(directory: Path, mean: Sequence[float] | None, std: Sequence[float] | None) -> LoadedCheckpoint:
@@ -276,10 +280,12 @@ def _load_directory(directory: Path, mean: Sequence[float] | None, std: Sequence
         return _load_weights_file(weights, mean, std, f"{directory} (no config.json of ours)")._replace(
             source=str(directory))
     architecture = config_from_dict(config["architecture"], config_path)
-    settings = _recorded_settings(config.get(STYLIZER_SETTINGS), config_path)
+    settings = recorded_settings(config.get(STYLIZER_SETTINGS), config_path, SETTING_CHOICES)
     known = DatasetStats(config.get("mean"), config.get("std"))
-    mean, std = _resolved_stats(mean, std, known, architecture.in_chans, str(config_path))
-    return LoadedCheckpoint(load_model_file(weights, architecture), mean, std, str(directory), settings=settings)
+    recorded = (known.mean, known.std) if mean is None or std is None else None  # passed ones need no agreement
+    mean, std = resolved_stats(mean, std, known, architecture.in_chans, str(config_path))
+    model = load_model_file(weights, architecture, stats=recorded)
+    return LoadedCheckpoint(model, mean, std, str(directory), settings=settings)
 
 
 def _load_weights_file(path: Path, mean: Sequence[float] | None, std: Sequence[float] | None,
@@ -289,66 +295,8 @@ def _load_weights_file(path: Path, mean: Sequence[float] | None, std: Sequence[f
     record = file_record(path)
     known = DatasetStats(record.mean, record.std) if record.mean is not None else None
     in_chans = record.architecture.in_chans if record.architecture is not None else None
-    mean, std = _resolved_stats(mean, std, known, in_chans, what)
+    mean, std = resolved_stats(mean, std, known, in_chans, what)
     return LoadedCheckpoint(load_model_file(path, record.architecture), mean, std, str(path))
-
-
-def _resolved_stats(
-    mean: Sequence[float] | None, std: Sequence[float] | None, known: DatasetStats | None, in_chans: int | None,
-    what: str,
-) -> tuple[Sequence[float], Sequence[float]]:
-    """The one rule for a checkpoint's statistics: passed ones win (said when they replace other
-    recorded ones; the Stylizer checks them, naming them); missing ones are what ``what``
-    records, checked here so a bad value names ``what``; none at all is :class:`MissingStatistics`."""
-    recorded = mean is None or std is None
-    given = None if recorded else _floats(mean, std)
-    if given is not None and known is not None and known.mean is not None and given != (known.mean, known.std):
-        logger.warning("mean=%s, std=%s replace the statistics %s records (mean=%s, std=%s)",
-                       *given, what, known.mean, known.std)
-    mean, std = _stats(mean, std, known, what)
-    if recorded and in_chans is not None:
-        try:
-            Normalization.checked(mean, std, in_chans, f"'mean'/'std' in {what}")
-        except (ValueError, TypeError) as error:
-            raise CorruptCheckpoint(f"{error} Fix the file, or pass mean= and std=.") from None
-    return mean, std
-
-
-SETTING_CHOICES: dict[str, tuple] = {"mode": MODES, "background": BACKGROUNDS, "colour_match": (True, False)}
-"""The Stylizer settings a checkpoint records (``Stylizer.save_pretrained``) and what each may be."""
-
-
-def _recorded_settings(recorded: Any, config_path: Path) -> dict[str, Any]:
-    """The settings in config.json, checked, so a bad value names the file and not a Stylizer
-    argument the user never passed. A setting this version does not know is ignored, with a
-    warning: a newer library may record more."""
-    if recorded is None:
-        return {}
-    if not isinstance(recorded, dict):
-        raise CorruptCheckpoint(f"'{STYLIZER_SETTINGS}' in {config_path} is {recorded!r}, not a mapping of "
-                                f"settings: fix the file, or delete the key (the library's defaults)")
-    settings = {}
-    for name, value in recorded.items():
-        if name not in SETTING_CHOICES:
-            logger.warning("%s records the setting %r, which this version does not know: ignoring it",
-                           config_path, name)
-        elif type(value) is not type(SETTING_CHOICES[name][0]) or value not in SETTING_CHOICES[name]:
-            raise CorruptCheckpoint(
-                f"'{STYLIZER_SETTINGS}.{name}' in {config_path} is {value!r}, not one of {SETTING_CHOICES[name]}: "
-                f"fix the file, or pass {name}= to load_stylizer"
-            )
-        else:
-            settings[name] = value
-    return settings
-
-
-def _floats(*stats: Any) -> tuple[list[float], ...] | None:
-    """The statistics as lists of floats, or None where they are not numbers (the Stylizer's
-    check then says what is wrong with them)."""
-    try:
-        return tuple([float(v) for v in values] for values in stats)
-    except (TypeError, ValueError):
-        return None
 
 
 def _looks_like_path(text: str) -> bool:
@@ -446,15 +394,27 @@ def _missing_path(request: CheckpointRequest) -> LoadedCheckpoint:
     """Fail now: asking the Hub would only add retries and confusion."""
     raise FileNotFoundError(
         f"no such file or directory: {request.path} (a local checkpoint is a directory written by "
-        "save_pretrained or a .safetensors file)"
+        f"save_pretrained or a .safetensors file){_killed_save_hint(request.path)}"
     )
+
+
+def _killed_save_hint(path: Path) -> str:
+    """Where a killed save left the previous version of ``path`` (or of the folder holding it)."""
+    for folder in (path, path.parent):
+        found = previous_versions(folder)
+        if found:
+            return (f". A save of {folder} was killed while it swapped the folder in; its previous version is "
+                    f"{found[0]}: restore it with `mv {shlex.quote(str(found[0]))} {shlex.quote(str(folder))}` "
+                    "(the next save to that folder restores it too, before replacing it)")
+    return ""
 
 
 def _load_official(request: CheckpointRequest) -> LoadedCheckpoint:
     official = resolve_official(request.text)
     if official is None:
         raise unknown_checkpoint(request.text)
-    mean, std = _stats(request.mean, request.std, official.stats, f"the official checkpoint {official.repo_id}")
+    what = f"the official checkpoint {official.repo_id}"
+    mean, std = stats_or_missing(request.mean, request.std, official.stats, what)
     weights = request.download(official.repo_id, WEIGHTS_NAME)
     model = load_model_file(weights, official.config, f"{official.repo_id} ({weights})")
     return LoadedCheckpoint(model, mean, std, official.repo_id, _snapshot_revision(weights, request.revision))
@@ -550,7 +510,7 @@ def _save(
     if isinstance(obj, Stylizer):
         return obj.save_pretrained(directory, mean=mean, std=std, **options)
     if isinstance(obj, StylizingViT):
-        mean, std = _stats(mean, std, None, "a bare StylizingViT")
+        mean, std = stats_or_missing(mean, std, None, "a bare StylizingViT")
         return write_checkpoint(obj, directory, mean=mean, std=std, **options)
     raise TypeError(f"save_pretrained needs a Stylizer or StylizingViT, got {type(obj).__name__}")
 

@@ -25,6 +25,7 @@ Two ways to run it:
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
@@ -71,8 +72,21 @@ class ModelConfig:
             raise ValueError(f"img_size ({self.img_size}) must be a multiple of patch_size ({self.patch_size})")
         if self.embed_dim % self.num_heads:
             raise ValueError(f"embed_dim ({self.embed_dim}) must be divisible by num_heads ({self.num_heads})")
-        if self.mlp_ratio <= 0:
-            raise ValueError(f"mlp_ratio must be positive, got {self.mlp_ratio!r}")
+        ratio = self.mlp_ratio
+        number = isinstance(ratio, (int, float)) and not isinstance(ratio, bool)
+        if not number or ratio <= 0 or not math.isfinite(self.embed_dim * ratio):
+            raise ValueError(f"mlp_ratio must be a positive number with a finite embed_dim * mlp_ratio, got {ratio!r}")
+        if self.mlp_hidden < 1:  # refused here, so no checkpoint that cannot be loaded is ever written
+            raise ValueError(
+                f"mlp_ratio={ratio!r} gives an MLP hidden width of int(embed_dim * mlp_ratio) = "
+                f"int({self.embed_dim} * {ratio!r}) = {self.mlp_hidden}; it must be at least 1, so use "
+                f"mlp_ratio >= {1 / self.embed_dim:g} for embed_dim {self.embed_dim}"
+            )
+
+    @property
+    def mlp_hidden(self) -> int:
+        """The width of each block's MLP (``int(embed_dim * mlp_ratio)``, as timm's ViT rounds it)."""
+        return int(self.embed_dim * self.mlp_ratio)
 
     @property
     def grid_size(self) -> int:
@@ -207,12 +221,12 @@ class Block(nn.Module):
     self-attention), and the MLP reuses ``norm_input`` (there is no second norm).
     """
 
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float) -> None:
+    def __init__(self, dim: int, num_heads: int, hidden: int) -> None:
         super().__init__()
         self.norm_input = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
         self.norm_context = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
         self.attn = Attention(dim, num_heads)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.mlp = Mlp(dim, hidden)
 
     def context(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Keys and values of a context stream; compute once, attend many times."""
@@ -243,7 +257,7 @@ class Encoder(nn.Module):
             sincos_pos_embed(config.embed_dim, config.grid_size).unsqueeze(0)
         )
         self.blocks = nn.ModuleList(
-            Block(config.embed_dim, config.num_heads, config.mlp_ratio) for _ in range(config.depth)
+            Block(config.embed_dim, config.num_heads, config.mlp_hidden) for _ in range(config.depth)
         )
         self.norm = nn.LayerNorm(config.embed_dim, eps=LAYER_NORM_EPS)
 

@@ -195,6 +195,8 @@ def edit_config(directory: Path, **architecture) -> Path:
         ("mlp_ratio", 1e7, "parameters"),
         ("mlp_ratio", float("nan"), "mlp_ratio"),
         ("mlp_ratio", float("inf"), "mlp_ratio"),
+        ("mlp_ratio", 1e308, "mlp_ratio"),  # finite, but embed_dim times it is not
+        ("mlp_ratio", 0.001, "mlp_ratio"),  # no hidden unit
         ("depth", 0, "depth"),
         ("depth", 4.0, "depth"),
         ("num_heads", True, "num_heads"),

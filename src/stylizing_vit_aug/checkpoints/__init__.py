@@ -1,8 +1,9 @@
 """Checkpoint files: safe reading, key clean-up, architecture inference and strict loading
 (:mod:`.reading`), after the safetensors header (:mod:`.header`) and the architecture
 (:mod:`.architecture`: limits, the header's shapes) are checked; one checkpoint folder with its
-config.json and model card (:mod:`.folder`, :mod:`.card`); the bundled default's folder and
-name (:mod:`.bundled`); the errors (:mod:`.errors`).
+config.json and model card (:mod:`.folder`, :mod:`.card`); the statistics and Stylizer settings
+a checkpoint records, resolved against the caller's (:mod:`.recorded`); the bundled default's
+folder and name (:mod:`.bundled`); the errors (:mod:`.errors`).
 
 :mod:`stylizing_vit_aug.hub` decides *where* weights come from; this package turns a weights file
 into a :class:`~stylizing_vit_aug.model.StylizingViT` and a model into a folder. Only safetensors
@@ -24,6 +25,7 @@ from .card import LIBRARY_NAME, model_card
 from .errors import (
     CheckpointError,
     CorruptCheckpoint,
+    MissingStatistics,
     StateDictMismatch,
     UnsafeCheckpointFormat,
 )
@@ -71,6 +73,7 @@ __all__ = [
     "CheckpointError",
     "CorruptCheckpoint",
     "FileRecord",
+    "MissingStatistics",
     "SafetensorsHeader",
     "StateDictMismatch",
     "TensorInfo",

@@ -39,12 +39,8 @@ DECODER_WIDTH = 4  # the bottleneck Mlp is embed_dim -> 4 * embed_dim -> embed_d
 POST_KERNEL = 5
 
 
-def _hidden(embed_dim: int, mlp_ratio: float) -> int:
-    return int(embed_dim * mlp_ratio)
-
-
 def _block_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
-    d, h = config.embed_dim, _hidden(config.embed_dim, config.mlp_ratio)
+    d, h = config.embed_dim, config.mlp_hidden
     shapes: dict[str, tuple[int, ...]] = {}
     for norm in ("norm_input", "norm_context"):
         shapes.update({f"{norm}.weight": (d,), f"{norm}.bias": (d,)})
@@ -96,13 +92,10 @@ def check_architecture(config: ModelConfig, origin: str) -> ModelConfig:
                 f"{origin}: {name}={value:,} is above the limit of {FIELD_LIMITS[name]:,}; the "
                 "architecture is corrupt or not a Stylizing ViT (no preset comes near it)"
             )
-    ratio = config.mlp_ratio
-    if not isinstance(ratio, (int, float)) or isinstance(ratio, bool) or not math.isfinite(ratio) or ratio <= 0:
-        raise CorruptCheckpoint(f"{origin}: mlp_ratio must be a finite positive number, got {ratio!r}")
-    width = config.embed_dim * ratio
-    if width < 1 or width > MAX_PARAMETERS:
+    # ModelConfig itself refuses a ratio that is not finite and positive or gives no hidden unit
+    if config.mlp_hidden > MAX_PARAMETERS:
         raise CorruptCheckpoint(
-            f"{origin}: mlp_ratio={ratio!r} gives an MLP width of {width:g} for embed_dim "
+            f"{origin}: mlp_ratio={config.mlp_ratio!r} gives an MLP width of {config.mlp_hidden:,} for embed_dim "
             f"{config.embed_dim}; it must be between 1 and {MAX_PARAMETERS:,}"
         )
     count = parameter_count(config)
@@ -123,6 +116,14 @@ def config_from_dict(architecture: Any, origin: Any) -> ModelConfig:
     if not isinstance(architecture, dict) or set(architecture) - fields:
         raise CorruptCheckpoint(
             f"'architecture' in {origin} must be a mapping of {sorted(fields)}, got {architecture!r}"
+        )
+    # Every version wrote every field (ModelConfig.to_dict()); none was added later, so none may
+    # default: a default num_heads fits every tensor shape and would load a different network.
+    missing = sorted(fields - set(architecture))
+    if missing:
+        raise CorruptCheckpoint(
+            f"'architecture' in {origin} lacks {', '.join(missing)}; every checkpoint of this library records "
+            "all of its fields, so the file was edited or damaged: fix the file or save the checkpoint again"
         )
     for name, value in architecture.items():
         if name in FIELD_LIMITS:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CheckpointError", "CorruptCheckpoint", "StateDictMismatch", "UnsafeCheckpointFormat"]
+__all__ = ["CheckpointError", "CorruptCheckpoint", "MissingStatistics", "StateDictMismatch", "UnsafeCheckpointFormat"]
 
 
 class CheckpointError(Exception):
@@ -19,3 +19,7 @@ class CorruptCheckpoint(CheckpointError, ValueError):
 
 class StateDictMismatch(CheckpointError, RuntimeError):
     """The weights do not fit the architecture: missing/unexpected keys or wrong shapes."""
+
+
+class MissingStatistics(CheckpointError, ValueError):
+    """Normalisation statistics are unknown for this checkpoint and were not passed."""

@@ -16,6 +16,7 @@ import torch
 from .._atomic import write_directory_atomically
 from ..images import Normalization
 from ..model import StylizingViT, count_parameters
+from .architecture import listing
 from .bundled import card_load_hint
 from .card import LIBRARY_NAME, model_card
 from .errors import CheckpointError, CorruptCheckpoint
@@ -34,18 +35,42 @@ SAVED_DTYPES = ("float32", "float16")
 MAX_CONFIG_BYTES = 2**20  # ours are about 1 kB; a training record with metrics stays far below
 
 
-def read_config(path: Path) -> dict[str, Any] | None:
-    """Our config.json, or None when the file was not written by this library."""
+def _config_text(path: Path) -> str:
+    """The text of a config.json, refused (naming it and why) when it is not a small regular file."""
     try:
         info = path.stat()
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_CONFIG_BYTES:
-            what = "not a regular file" if not stat.S_ISREG(info.st_mode) else f"{info.st_size:,} bytes"
-            raise CorruptCheckpoint(
-                f"{path} is {what}; a config.json of ours is a small JSON file (at most "
-                f"{MAX_CONFIG_BYTES:,} bytes). Save the checkpoint again"
-            )
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:  # JSON errors are ValueErrors
+        if stat.S_ISREG(info.st_mode) and info.st_size <= MAX_CONFIG_BYTES:
+            return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise CorruptCheckpoint(f"cannot read {path}: {error}; save the checkpoint again") from error
+    what = "not a regular file" if not stat.S_ISREG(info.st_mode) else f"{info.st_size:,} bytes"
+    raise CorruptCheckpoint(
+        f"{path} is {what}; a config.json of ours is a small JSON file (at most {MAX_CONFIG_BYTES:,} bytes). "
+        "Save the checkpoint again"
+    )
+
+
+def _check_format_version(config: dict[str, Any], path: Path) -> None:
+    """Versions count up from 1: anything else was not written by any version of this library."""
+    version = config.get("format_version", FORMAT_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise CorruptCheckpoint(
+            f"{path} has format_version {version!r}; format versions are whole numbers from 1 (this library "
+            f"writes {FORMAT_VERSION}), so the file was edited or damaged: save the checkpoint again"
+        )
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has format_version {version!r}, newer than this library reads "
+            f"({FORMAT_VERSION}); upgrade stylizing-vit-aug"
+        )
+
+
+def read_config(path: Path) -> dict[str, Any] | None:
+    """Our config.json, or None when the file was not written by this library."""
+    text = _config_text(path)
+    try:
+        config = json.loads(text)
+    except (ValueError, RecursionError) as error:  # JSON errors are ValueErrors
         raise CorruptCheckpoint(f"cannot read {path}: {error}; save the checkpoint again") from error
     if not isinstance(config, dict) or config.get("library") != LIBRARY_NAME:
         logger.warning("%s was not written by %s: ignoring it, inferring the architecture", path, LIBRARY_NAME)
@@ -55,16 +80,11 @@ def read_config(path: Path) -> dict[str, Any] | None:
             f"{path} says it was written by {LIBRARY_NAME} but has no architecture; save the checkpoint again, "
             f"or move {path.name} away to load the weights file on its own"
         )
+    _check_format_version(config, path)  # first: a newer format may save other dtypes
     if config.get("dtype", "float32") not in SAVED_DTYPES:  # informational, but an edit says the file was changed
         raise CorruptCheckpoint(
             f"{path} says its weights are {config['dtype']!r}; this library saves {' or '.join(SAVED_DTYPES)}. "
             "Save the checkpoint again"
-        )
-    version = config.get("format_version", FORMAT_VERSION)
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path} has format_version {version!r}, newer than this library reads "
-            f"({FORMAT_VERSION}); upgrade stylizing-vit-aug"
         )
     return config
 
@@ -84,6 +104,25 @@ def float32_list(values: Sequence[float] | torch.Tensor) -> list[float]:
 
     flat = torch.as_tensor(values, dtype=torch.float32).flatten().tolist()
     return [float(str(np.float32(v))) for v in flat]
+
+
+def _saved_state(model: StylizingViT, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """The model's weights on the CPU in ``dtype``, whatever the model's own dtype (bfloat16,
+    float64 ...), so that config.json's ``dtype`` is what the file holds; a value the cast makes
+    infinite is refused rather than saved."""
+    weights = model.state_dict()
+    state = {k: v.detach().to("cpu", dtype=dtype if v.is_floating_point() else None, copy=True).contiguous()
+             for k, v in weights.items()}
+    name = str(dtype).removeprefix("torch.")
+    overflow = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()
+                and torch.isfinite(weights[k]).all()]
+    if overflow:
+        hint = "save in float32 (half=False)" if dtype == torch.float16 else "bring the weights into its range"
+        raise ValueError(f"saving in {name} overflows {listing(overflow)} (values beyond {name}'s range); {hint}")
+    cast = sorted({str(v.dtype).removeprefix("torch.") for v in weights.values() if v.is_floating_point()} - {name})
+    if cast:
+        logger.info("saving the model's %s weights as %s, the dtype config.json records", "/".join(cast), name)
+    return state
 
 
 def write_checkpoint(
@@ -113,12 +152,8 @@ def write_checkpoint(
 
     stats = Normalization.checked(mean, std, model.config.in_chans, "save_pretrained mean/std")
     mean_list, std_list = float32_list(stats.mean), float32_list(stats.std)
-    state = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
-    if half:
-        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-        overflow = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
-        if overflow:
-            raise ValueError(f"half=True overflows float16 in {overflow}; save in float32 (half=False)")
+    dtype = SAVED_DTYPES[1] if half else SAVED_DTYPES[0]
+    state = _saved_state(model, getattr(torch, dtype))
     config = {
         "architecture": model.config.to_dict(),
         "mean": mean_list,
@@ -126,7 +161,7 @@ def write_checkpoint(
         "library": LIBRARY_NAME,
         "library_version": __version__,
         "format_version": FORMAT_VERSION,
-        "dtype": SAVED_DTYPES[1] if half else SAVED_DTYPES[0],
+        "dtype": dtype,
         **({STYLIZER_SETTINGS: dict(settings)} if settings else {}),
         "provenance": {
             "source": source, "revision": revision, "base_model": base_model,
@@ -142,5 +177,5 @@ def write_checkpoint(
         CARD_NAME: lambda p: p.write_text(card, encoding="utf-8"),
     }
     written = write_directory_atomically(Path(directory), writers)
-    logger.info("saved %s checkpoint to %s", "float16" if half else "float32", written)
+    logger.info("saved %s checkpoint to %s", dtype, written)
     return written

@@ -107,35 +107,50 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return _read_tensors(path)
 
 
-def _wrapper_prefix(keys: list[str]) -> str | None:
-    """The shortest prefix made only of wrapper names that sits in front of the anchor key."""
-    best: str | None = None
+def _wrapper_prefixes(keys: list[str]) -> list[str]:
+    """Every prefix made only of wrapper names that sits in front of the anchor key: one per copy
+    of the model in the file."""
+    found = []
     for key in keys:
         if not key.endswith(ANCHOR_KEY):
             continue
-        prefix = key[: -len(ANCHOR_KEY)]
-        rest = prefix
+        prefix = rest = key[: -len(ANCHOR_KEY)]
         while rest:
-            for wrapper in WRAPPER_PREFIXES:
-                if rest.startswith(wrapper):
-                    rest = rest[len(wrapper) :]
-                    break
-            else:
+            wrapper = next((w for w in WRAPPER_PREFIXES if rest.startswith(w)), None)
+            if wrapper is None:
                 break
-        if not rest and (best is None or len(prefix) < len(best)):
-            best = prefix
-    return best
+            rest = rest[len(wrapper) :]
+        if not rest:
+            found.append(prefix)
+    return sorted(found, key=len)
 
 
-def clean_state_dict(state_dict: Mapping[str, Entry]) -> dict[str, Entry]:
+def _wrapper_prefix(keys: list[str], origin: str) -> str | None:
+    """The one wrapper prefix of the model's keys ("" for none), or None where no key is the
+    model's; two copies of the model under different prefixes are refused, as either could be
+    the one meant."""
+    prefixes = _wrapper_prefixes(keys)
+    if len(prefixes) > 1:
+        owners = [max((p for p in prefixes if key.startswith(p)), key=len, default=None) for key in keys]
+        named = ", ".join(f"{repr(p) if p else 'no prefix'} ({owners.count(p)} keys)" for p in prefixes)
+        raise StateDictMismatch(
+            f"{origin} holds {len(prefixes)} copies of the model, under the key prefixes {named}; which one "
+            "to load cannot be told. Keep one copy (safetensors.torch: save_file({k[len(p):]: v for k, v in "
+            "load_file(path).items() if k.startswith(p)}, 'model.safetensors'), p the prefix you want)"
+        )
+    return prefixes[0] if prefixes else None
+
+
+def clean_state_dict(state_dict: Mapping[str, Entry], origin: str = "the checkpoint") -> dict[str, Entry]:
     """Strip wrapper prefixes (``module.``, ``model.``, ``state_dict.``) and drop ``vgg_encoder.*``.
 
     Files seen in the wild wrap the model's keys; these wrappers carry no information, so they
     are removed silently. Keys outside the wrapped model (e.g. an optimizer next to a nested
-    ``state_dict``) are left out with a log line.
+    ``state_dict``) are left out with a log line. Two copies of the model under different
+    prefixes are a :class:`StateDictMismatch` naming ``origin`` and the prefixes.
     """
     keys = list(state_dict)
-    prefix = _wrapper_prefix(keys)
+    prefix = _wrapper_prefix(keys, origin)
     cleaned: dict[str, Entry] = {}
     outside: list[str] = []
     dropped = 0
@@ -254,12 +269,12 @@ def check_values(state_dict: Mapping[str, torch.Tensor], origin: str) -> None:
     float), so they are refused at load instead.
     """
     not_float = sorted(k for k, v in state_dict.items() if not v.is_floating_point())
-    not_finite = sorted(
-        k for k, v in state_dict.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())
+    not_finite = sorted(  # in float32, as the model holds them: a float64 beyond its range becomes Inf
+        k for k, v in state_dict.items() if v.is_floating_point() and not bool(torch.isfinite(v.float()).all())
     )
     parts = []
     if not_finite:
-        parts.append(f"NaN or Inf values in {len(not_finite)} tensor(s): {listing(not_finite)}")
+        parts.append(f"NaN or Inf values (in float32) in {len(not_finite)} tensor(s): {listing(not_finite)}")
     if not_float:
         parts.append(f"{len(not_float)} tensor(s) that are not floating point: {listing(not_float)}")
     if parts:
@@ -272,9 +287,12 @@ def check_values(state_dict: Mapping[str, torch.Tensor], origin: str) -> None:
 def load_weights(model: StylizingViT, state_dict: Mapping[str, torch.Tensor], origin: str) -> StylizingViT:
     """Clean the keys, check them against the model and their values, then
     ``load_state_dict(strict=True)``."""
-    state_dict = clean_state_dict(state_dict)
+    state_dict = clean_state_dict(state_dict, origin)
     check_state_dict(model, state_dict, origin)
     check_values(state_dict, origin)
+    doubles = sorted(k for k, v in state_dict.items() if v.dtype == torch.float64)
+    if doubles:
+        logger.info("%s holds float64 weights (%s): rounded to float32, the model's dtype", origin, listing(doubles))
     model.load_state_dict(state_dict, strict=True)
     return model
 
@@ -296,7 +314,7 @@ def model_from_state_dict(
 ) -> StylizingViT:
     """Build the architecture (given, or inferred from the shapes) and load the weights strictly;
     the shapes are checked against it before the model is built."""
-    state_dict = clean_state_dict(state_dict)
+    state_dict = clean_state_dict(state_dict, origin)
     config = check_weights_fit(state_dict, config, origin)
     return load_weights(_model_to_fill(config), state_dict, origin)
 
@@ -310,23 +328,51 @@ def _model_to_fill(config: ModelConfig) -> StylizingViT:
         return StylizingViT.from_config(config)
 
 
-def load_model_file(path: str | os.PathLike, config: ModelConfig | None, origin: str | None = None) -> StylizingViT:
+def _same_float32(first: Any, second: Any) -> bool:
+    """Whether two recorded statistics are the same float32 values (as the Stylizer uses them)."""
+    try:
+        return torch.equal(torch.as_tensor(first, dtype=torch.float32), torch.as_tensor(second, dtype=torch.float32))
+    except (TypeError, ValueError, RuntimeError):  # not numbers, or ragged
+        return False
+
+
+def _agreed_architecture(
+    record: FileRecord, config: ModelConfig | None, stats: tuple[Any, Any] | None, origin: str
+) -> ModelConfig | None:
+    """The architecture to load: ``config`` (what the config.json beside the file says), else the
+    file's own record. Where both say something, they must agree, architecture and statistics
+    alike: which of two contradicting records is right cannot be told, so loading either would be
+    a silent guess."""
+    beside = "the config.json beside it, which was edited or belongs to other weights"
+    if config is not None and record.architecture is not None and record.architecture != config:
+        raise CorruptCheckpoint(
+            f"{origin} records the architecture {record.architecture}, but {config} was given for it (by {beside}): "
+            "save the checkpoint again"
+        )
+    if stats is not None and record.mean is not None and not (
+        _same_float32(stats[0], record.mean) and _same_float32(stats[1], record.std)
+    ):
+        raise CorruptCheckpoint(
+            f"{origin} records the statistics mean={record.mean}, std={record.std}, but {beside} says "
+            f"mean={stats[0]}, std={stats[1]}: save the checkpoint again, or pass mean= and std= to choose"
+        )
+    return config if config is not None else record.architecture
+
+
+def load_model_file(
+    path: str | os.PathLike, config: ModelConfig | None, origin: str | None = None,
+    stats: tuple[Any, Any] | None = None,
+) -> StylizingViT:
     """A model from a safetensors file: header, architecture (given or inferred) and dtypes are
     checked before a tensor is read, so at most the file's size is read and the model built is
-    the one the file holds."""
+    the one the file holds. ``config`` and ``stats`` (mean, std), when a config.json gives them,
+    must agree with what the file records about itself."""
     path = Path(path).expanduser()
     origin = origin or str(path)
     checked = _checked_header(path)
-    recorded = file_record(path, checked).architecture
-    if config is None:
-        config = recorded
-    elif recorded is not None and recorded != config:
-        raise CorruptCheckpoint(
-            f"{origin} records the architecture {recorded}, but {config} was given for it (by the config.json "
-            "beside it, which was edited or belongs to other weights): save the checkpoint again"
-        )
+    config = _agreed_architecture(file_record(path, checked), config, stats, origin)
     header = checked.tensors
-    keys = clean_state_dict({key: key for key in header})  # model key -> file key
+    keys = clean_state_dict({key: key for key in header}, origin)  # model key -> file key
     entries = {name: header[key] for name, key in keys.items()}
     config = check_weights_fit(entries, config, origin)
     _check_dtypes({name: entry.dtype for name, entry in entries.items()}, origin)

@@ -1,0 +1,91 @@
+"""What a checkpoint records beside its weights — normalisation statistics and the saving
+Stylizer's settings — resolved against what the caller passes, and checked so that a bad value
+names the file that holds it, not an argument the user never passed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..images import Normalization
+from .errors import CorruptCheckpoint, MissingStatistics
+from .folder import STYLIZER_SETTINGS
+
+if TYPE_CHECKING:
+    from ..registry import DatasetStats
+
+__all__ = ["recorded_settings", "resolved_stats", "stats_or_missing"]
+
+logger = logging.getLogger(__name__)
+
+
+def stats_or_missing(
+    mean: Sequence[float] | None, std: Sequence[float] | None, known: DatasetStats | None, what: str
+) -> tuple[Sequence[float], Sequence[float]]:
+    """Explicit statistics win; otherwise the known ones; otherwise a clear error."""
+    mean = mean if mean is not None else (known.mean if known else None)
+    std = std if std is not None else (known.std if known else None)
+    if mean is None or std is None:
+        lacking = " and ".join(n for n, v in (("mean", mean), ("std", std)) if v is None)
+        raise MissingStatistics(
+            f"{what} does not record its normalisation statistics: pass {lacking}= (per-channel, "
+            "0-1 units, of the images the checkpoint was trained on, e.g. mean=(0.74, 0.59, 0.72); "
+            "on the command line --mean and --std)"
+        )
+    return mean, std
+
+
+def resolved_stats(
+    mean: Sequence[float] | None, std: Sequence[float] | None, known: DatasetStats | None, in_chans: int | None,
+    what: str,
+) -> tuple[Sequence[float], Sequence[float]]:
+    """The one rule for a checkpoint's statistics: passed ones win (said when they replace other
+    recorded ones; the Stylizer checks them, naming them); missing ones are what ``what``
+    records, checked here so a bad value names ``what``; none at all is :class:`MissingStatistics`."""
+    recorded = mean is None or std is None
+    given = None if recorded else _floats(mean, std)
+    if given is not None and known is not None and known.mean is not None and given != (known.mean, known.std):
+        logger.warning("mean=%s, std=%s replace the statistics %s records (mean=%s, std=%s)",
+                       *given, what, known.mean, known.std)
+    mean, std = stats_or_missing(mean, std, known, what)
+    if recorded and in_chans is not None:
+        try:
+            Normalization.checked(mean, std, in_chans, f"'mean'/'std' in {what}")
+        except (ValueError, TypeError) as error:
+            raise CorruptCheckpoint(f"{error} Fix the file, or pass mean= and std=.") from None
+    return mean, std
+
+
+def recorded_settings(recorded: Any, config_path: Path, choices: Mapping[str, tuple]) -> dict[str, Any]:
+    """The settings in config.json, checked, so a bad value names the file and not a Stylizer
+    argument the user never passed. A setting this version does not know is ignored, with a
+    warning: a newer library may record more."""
+    if recorded is None:
+        return {}
+    if not isinstance(recorded, dict):
+        raise CorruptCheckpoint(f"'{STYLIZER_SETTINGS}' in {config_path} is {recorded!r}, not a mapping of "
+                                f"settings: fix the file, or delete the key (the library's defaults)")
+    settings = {}
+    for name, value in recorded.items():
+        if name not in choices:
+            logger.warning("%s records the setting %r, which this version does not know: ignoring it",
+                           config_path, name)
+        elif type(value) is not type(choices[name][0]) or value not in choices[name]:
+            raise CorruptCheckpoint(
+                f"'{STYLIZER_SETTINGS}.{name}' in {config_path} is {value!r}, not one of {choices[name]}: "
+                f"fix the file, or pass {name}= to load_stylizer"
+            )
+        else:
+            settings[name] = value
+    return settings
+
+
+def _floats(*stats: Any) -> tuple[list[float], ...] | None:
+    """The statistics as lists of floats, or None where they are not numbers (the Stylizer's
+    check then says what is wrong with them)."""
+    try:
+        return tuple([float(v) for v in values] for values in stats)
+    except (TypeError, ValueError):
+        return None
