@@ -235,12 +235,27 @@ def _temporary_for(path: Path, *, folder: bool = False) -> Iterator[tuple[Path, 
         os.close(fd)  # that cleaner took it for a leftover and removed it: start again
     try:
         yield temporary, fd
-    except BaseException:
+    except BaseException as error:
         _remove(temporary)
-        raise
+        named = _naming(error, temporary, path)
+        if named is None:
+            raise
+        raise named from error
     finally:
         if fd is not None:
             os.close(fd)
+
+
+def _naming(error: BaseException, temporary: Path, path: Path) -> OSError | None:
+    """The failed write as an ``OSError`` naming ``path`` where it named no file or only the
+    temporary (a full disk reported by ``os.write``, by an encoder inside the temporary, or by
+    safetensors as text), so that every caller's message says which file could not be written."""
+    if isinstance(error, OSError) and error.errno is not None:
+        if error.filename and not str(error.filename).startswith(str(temporary)):
+            return None
+        return OSError(error.errno, error.strerror, str(path))
+    code = re.search(r"\(os error (\d+)\)", str(error)) if type(error).__name__ == "SafetensorError" else None
+    return OSError(int(code.group(1)), os.strerror(int(code.group(1))), str(path)) if code else None
 
 
 def write_atomically(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:

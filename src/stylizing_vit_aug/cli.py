@@ -11,6 +11,7 @@ NaN/Inf loss or gradient, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import sys
@@ -142,6 +143,10 @@ def _configure_logging(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
 
 
+# a folder that cannot take the run's files: the machine's problem to fix, said as such (exit 2)
+_UNWRITABLE = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+
+
 def _fail(command: str | None, message: str, code: int) -> int:
     where = f"{PROG} {command}" if command else PROG
     print(f"{where}: error: {message}", file=sys.stderr)
@@ -200,6 +205,11 @@ def _run(argv: list[str]) -> int:
     except (CLIError, FileNotFoundError, NotADirectoryError, ValueError, TypeError, KeyError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
         return _fail(command, message, 2)
+    except OSError as error:
+        if error.errno not in _UNWRITABLE or not error.filename:
+            return _fail(command, f"{type(error).__name__}: {error}", 1)
+        return _fail(command, f"cannot write {error.filename}: {error.strerror}; free space (or make the folder "
+                     "writable) and run the command again", 2)
     except Exception as error:  # noqa: BLE001 - a clean message instead of a traceback
         from .checkpoints.errors import CheckpointError  # loaded by now: the command read a checkpoint
 

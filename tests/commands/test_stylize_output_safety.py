@@ -451,3 +451,31 @@ def test_compile_reaches_the_stylizer(tmp_path, run_in, monkeypatch, given, aske
 def test_an_unknown_compile_mode_is_exit_2_naming_the_modes(tmp_path, run_in, capsys):
     assert run_in(tmp_path / "out", "--compile", "fast") == 2
     assert "reduce-overhead" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_a_disk_full_before_any_work_is_exit_2_naming_the_file(tmp_path, run_in, tiny_tmpfs, capsys):
+    """The first files a run writes (its lock, its record) said only "OSError: [Errno 28]" (exit 1)."""
+    mountpoint, _ = tiny_tmpfs
+    stats = os.statvfs(mountpoint)
+    (mountpoint / "filler").write_bytes(b"x" * (stats.f_bavail * stats.f_frsize - 4096))
+    out = mountpoint / "out"
+    assert run_in(out) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write {out}" in err and "No space left on device" in err and "free space" in err, err
+    assert "OSError" not in err and not list(out.glob("img*"))
+
+
+def test_bank_build_on_a_full_disk_is_exit_2_naming_the_bank(tmp_path, checkpoint, monkeypatch, capsys):
+    """safetensors reports a full disk as text, with no file name."""
+    import safetensors.torch
+    from safetensors import SafetensorError
+
+    def full(*args, **kwargs):
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    styles = write_images(tmp_path / "styles", 2, size=(32, 32))[0].parent
+    bank = tmp_path / "bank.safetensors"
+    assert cli.main(["bank", "build", str(styles), "-o", str(bank), "--checkpoint", checkpoint]) == 2
+    _refused(capsys, f"cannot write {bank}: No space left on device")
+    assert not bank.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".sva-partial-")]
