@@ -488,3 +488,15 @@ def test_a_written_image_keeps_the_sources_resolution_and_colour_profile(tmp_pat
         if not (fmt == "TIFF" and dtype == np.uint16 and channels == 3):
             assert image.info["icc_profile"] == icc
     assert np.array_equal(images.read_image(written), pixels) or fmt == "JPEG"
+
+
+def test_a_signed_16_bit_tiff_is_named_for_what_it_is(tmp_path):
+    from PIL import Image
+
+    signed = np.full((16, 16), -300, dtype=np.int16)
+    signed[0, 0] = 40
+    Image.fromarray(signed).save(tmp_path / "signed.tif")
+    with pytest.raises(ImageReadError, match=r"integer pixels outside 0\.\.65535 \(signed or 32-bit integers, "
+                                             r"e\.g\. -300\)") as error:
+        images.read_image(tmp_path / "signed.tif")
+    assert "16-bit PNG or TIFF" in str(error.value)

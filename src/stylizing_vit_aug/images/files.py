@@ -132,7 +132,11 @@ def _copy_in_bands(image: PILImage.Image, mode: str, orientation: int, alpha: bo
         values = _drop_alpha(np.asarray(band if band.mode == mode else band.convert(mode)), alpha)
         del band
         if mode == "I" and values.size and (values.min() < 0 or values.max() > 65535):
-            raise ImageReadError(f"cannot read image {path}: 32-bit integer pixels are not supported")
+            example = values.min() if values.min() < 0 else values.max()
+            raise ImageReadError(
+                f"cannot read image {path}: it holds integer pixels outside 0..65535 (signed or 32-bit integers, "
+                f"e.g. {example}); images are read as 8- or 16-bit unsigned: convert it to a 16-bit PNG or TIFF first"
+            )
         if out is None:
             rows, columns = (width, height) if orientation in (5, 6, 7, 8) else (height, width)
             dtype = np.uint16 if mode.startswith("I") else np.uint8
