@@ -14,6 +14,7 @@ Names load on first use, so ``import stylizing_vit_aug.train`` stays cheap:
 * :mod:`.config` — ``TrainConfig``;
 * :mod:`.trainer` — ``Trainer`` (one ``accelerate.Accelerator`` runtime), ``TrainingDiverged``
   and ``ScheduleChanged``;
+* :mod:`.start` — where a run starts (``ModelChanged``: a resume that asks for another model);
 * :mod:`.training_state` — the training checkpoint (weights, optimizer, scheduler and random
   states in one safetensors file with a JSON header; never unpickled).
 """
@@ -42,6 +43,7 @@ _LAZY = {
     "Trainer": "trainer",
     "TrainingDiverged": "trainer",
     "ScheduleChanged": "trainer",
+    "ModelChanged": "start",
     "TrainConfig": "config",
 }
 
