@@ -245,7 +245,7 @@ def test_stylize_outputs_are_the_library_pipeline_bytes(tmp_path, monkeypatch):
     from stylizing_vit_aug.bank import StyleBank
     from stylizing_vit_aug.commands.common import PIL_FORMATS
     from stylizing_vit_aug.hub import load_stylizer, save_pretrained
-    from stylizing_vit_aug.images import is_lossless, read_image, save_image
+    from stylizing_vit_aug.images import carried_metadata, is_lossless, read_image, save_image
 
     monkeypatch.setattr(engine, "STRIP_PIXELS", 1 << 13)
     monkeypatch.setattr(command, "STRIP_PIXELS", 1 << 13)
@@ -277,5 +277,6 @@ def test_stylize_outputs_are_the_library_pipeline_bytes(tmp_path, monkeypatch):
         pixels = read_image(path, alpha=True)
         result = together[same_size.index(name)] if name in same_size else stylizer([pixels], stream)[0]
         encoded = io.BytesIO()
-        save_image(result, encoded, PIL_FORMATS[path.suffix], lossless=is_lossless(path))
+        save_image(result, encoded, PIL_FORMATS[path.suffix], lossless=is_lossless(path),
+                   metadata=carried_metadata(path))
         assert (tmp_path / "out" / name).read_bytes() == encoded.getvalue(), name

@@ -103,6 +103,53 @@ def test_strength_zero_is_exact_identity_and_blends_linearly(small_stylizer):
     torch.testing.assert_close(per_image[1], full[1])
 
 
+def _strength_zero_cases() -> dict:
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    palette = Image.fromarray(rgb).quantize(16)
+    transparent = palette.copy()
+    transparent.info["transparency"] = 0
+    return {
+        "pil_P": palette, "pil_P_transparent": transparent, "pil_CMYK": Image.fromarray(rgb).convert("CMYK"),
+        "pil_1": Image.fromarray(rgb).convert("1"), "pil_YCbCr": Image.fromarray(rgb).convert("YCbCr"),
+        "numpy_uint16_big_endian": (rgb.astype(np.uint16) * 257).astype(">u2"),
+        "numpy_float32_big_endian": (rgb / 255).astype(">f4"),
+        "numpy_float64": rng.random((20, 24, 3)),  # exact: no float32 round trip
+        "numpy_float32_readonly": np.lib.stride_tricks.as_strided((rgb / 255).astype(np.float32), writeable=False),
+        "torch_float64": torch.rand(3, 20, 24, dtype=torch.float64),
+        "list_of_P": [palette, palette.copy()],
+    }
+
+
+def _kind_of(image) -> tuple:
+    if isinstance(image, list):
+        return ("list", *[_kind_of(item) for item in image])
+    if isinstance(image, Image.Image):
+        return ("pil", image.mode, image.size)
+    return (type(image).__name__, image.dtype, tuple(image.shape))
+
+
+def _pixels(image) -> np.ndarray:
+    return np.asarray(image).astype(np.float64) if not isinstance(image, torch.Tensor) else image.double().numpy()
+
+
+@pytest.mark.parametrize("name", list(_strength_zero_cases()))
+def test_strength_zero_gives_the_kind_any_strength_gives_with_the_input_pixels(small_stylizer, name):
+    """The output kind does not depend on the strength: a palette image comes back RGB at 0 as at
+    0.5, a big-endian array native, and the pixel values at 0 are exactly the input's."""
+    image = _strength_zero_cases()[name]
+    style = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    zero, half = small_stylizer(image, style, strength=0.0), small_stylizer(image, style, strength=0.5)
+    assert _kind_of(zero) == _kind_of(half)
+    pairs = zip(zero, image) if isinstance(image, list) else [(zero, image)]
+    for out, given in pairs:
+        if isinstance(given, Image.Image):
+            assert out.tobytes() == given.convert(out.mode).tobytes()
+        else:
+            assert np.array_equal(_pixels(out), _pixels(given))
+            assert not np.shares_memory(np.asarray(out), np.asarray(given))  # a copy, as at any strength
+
+
 def test_style_forms_agree(small_stylizer):
     images = torch.rand(2, 3, 32, 32)
     style = torch.rand(3, 32, 32)

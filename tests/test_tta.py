@@ -328,8 +328,9 @@ def test_an_alpha_channel_goes_with_every_view_unchanged(small_stylizer, bank, i
     net = AlphaNet().eval()
     kwargs = dict(n_styles=3, styles=[0, 2, 3], transfer=transfer, return_views=True)
     out = StyleTTA(net, small_stylizer, bank, chunk_size=6, **kwargs)(rgba)
-    # the original's alpha, then each chunk's views (view-major: every input once per view)
-    assert [a[:, 0, 0].tolist() for a in net.alphas] == [[15, 75, 135, 195], [15, 75] * 3, [135, 195] * 3]
+    # each chunk's views (view-major: every input once per view), then the original's alpha (the
+    # views are made first, so a classifier that edits its input in place cannot reach them)
+    assert [a[:, 0, 0].tolist() for a in net.alphas] == [[15, 75] * 3, [135, 195] * 3, [15, 75, 135, 195]]
     assert all(torch.equal(a, a[:, :1, :1].expand_as(a)) for a in net.alphas)  # whole planes, unchanged
     # the colour channels are stylised as without alpha
     torch.testing.assert_close(out.views, StyleTTA(net, small_stylizer, bank, **kwargs)(images).views,
@@ -429,3 +430,49 @@ def test_a_float_batch_is_read_back_once_for_its_range_check(small_stylizer, ban
     with HostReads(images) as reads:
         tta(images)
     assert reads.found == ["tolist"]
+
+
+class _InPlace(nn.Module):
+    """A classifier whose first step edits its input in place, as Normalize(inplace=True) does."""
+
+    def __init__(self, inner: nn.Module, in_place: bool) -> None:
+        super().__init__()
+        self.inner, self.in_place = inner, in_place
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.sub_(0.5).mul_(4) if self.in_place else (x - 0.5) * 4
+        return self.inner(x)
+
+
+@pytest.mark.parametrize("transfer", ["network", "stain+network"])
+def test_a_classifier_that_edits_its_input_in_place_does_not_change_the_views(small_stylizer, bank, transfer):
+    """A float32 input is the 0–1 copy the views are made from (no copy is needed): the views are
+    made before the original is classified, so what the classifier does to it cannot reach them."""
+    torch.manual_seed(2)
+    images = torch.rand(3, 3, 40, 36)
+
+    def views(in_place: bool) -> torch.Tensor:
+        tta = StyleTTA(_InPlace(ColourNet(), in_place), small_stylizer, bank, n_styles=3, styles=[0, 2, 4],
+                       transfer=transfer, return_views=True)
+        return tta(images.clone()).views
+
+    torch.testing.assert_close(views(in_place=True), views(in_place=False), atol=0, rtol=0)
+
+
+def test_no_styles_need_no_bank_whatever_the_style_choice(small_stylizer, images):
+    net = ColourNet().eval()
+    for styles in ("nearest", "fixed", "random", []):
+        tta = StyleTTA(net, small_stylizer, None, n_styles=0, styles=styles)
+        torch.testing.assert_close(tta(images), net(images).float().softmax(dim=1))
+
+
+@pytest.mark.parametrize(("classifier", "match"), [
+    (lambda x: x.float().mean(), r"returned shape \(\) for a batch of \d+ images.*one prediction per image"),
+    (lambda x: x.float().mean(dim=(2, 3)).mean(0, keepdim=True).expand(2, 3),
+     r"returned shape \(2, 3\) for a batch of \d+ images"),
+    (lambda x: torch.zeros(x.shape[0], 3 if x.shape[0] == 4 else 5),
+     r"outputs differ in shape between calls: \[\(4, 3\), \(8, 5\)\].*same K"),
+], ids=["scalar", "batch-reduced", "class-count-changes"])
+def test_odd_classifier_outputs_are_clear_errors_naming_the_shapes(small_stylizer, bank, images, classifier, match):
+    with pytest.raises(ValueError, match=match):
+        StyleTTA(classifier, small_stylizer, bank, n_styles=2, activation="none")(images)

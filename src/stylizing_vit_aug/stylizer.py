@@ -368,7 +368,7 @@ class Stylizer:
         """Stylise ``images`` with ``styles`` and return the same kind as ``images``.
 
         ``styles``: one image (for all), one per image, or a :class:`StyleStream` of 1 or B.
-        ``strength``: 0 returns the input exactly, 1 the full stylisation; a number or one per
+        ``strength``: 0 gives the input's pixels exactly, 1 the full stylisation; a number or one per
         image (the front-ends' ``strength=(lo, hi)`` is a range to draw from; here two numbers
         are the strengths of two images).
 

@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .bank import check_same_stylizer
+from .bank.sampling import whole_indices
 from .image_ops import color_statistics, strength_values
 from .images import from_batch, to_batch
 from .model import StyleStream
@@ -103,10 +104,17 @@ class TTAOutput:
     style_indices: torch.Tensor
 
 
-def _logits(output: Any) -> torch.Tensor:
-    """The classifier's output as a tensor, or an error that says how to get one (a model that
-    returns a dict, a tuple or a Hugging Face ``ModelOutput`` needs a wrapper)."""
+def _logits(output: Any, batch: int) -> torch.Tensor:
+    """The classifier's output for ``batch`` inputs as a tensor ``[batch, ...]``, or an error that
+    says how to get one (a model that returns a dict, a tuple or a Hugging Face ``ModelOutput``
+    needs a wrapper; one that reduces over the batch cannot be merged per input)."""
     if isinstance(output, torch.Tensor):
+        if output.dim() == 0 or output.shape[0] != batch:
+            raise ValueError(
+                f"the classifier returned shape {tuple(output.shape)} for a batch of {batch} images; StyleTTA needs "
+                f"one prediction per image, [{batch}, K, ...] (a classifier that averages or sums over the batch "
+                "cannot be merged per input)"
+            )
         return output
     hint = ""
     if isinstance(output, Mapping) or hasattr(output, "logits"):
@@ -114,6 +122,18 @@ def _logits(output: Any) -> torch.Tensor:
     elif isinstance(output, (tuple, list)):
         hint = ": wrap it so it returns the logits tensor, e.g. classifier=lambda x: model(x)[0]"
     raise TypeError(f"the classifier must return a tensor of logits, got {type(output).__name__}{hint}")
+
+
+def _joined(predictions: Sequence[torch.Tensor], dim: int) -> torch.Tensor:
+    """``predictions`` concatenated along ``dim``; an error naming their shapes where they differ
+    elsewhere (a classifier whose class count changes between calls cannot be merged)."""
+    shapes = {p.shape[:dim] + p.shape[dim + 1 :] for p in predictions}
+    if len(shapes) > 1:
+        raise ValueError(
+            f"the classifier's outputs differ in shape between calls: {sorted(tuple(p.shape) for p in predictions)}; "
+            "StyleTTA merges the predictions of every view, so each call must return [B, K, ...] with the same K"
+        )
+    return torch.cat([p.to(predictions[0].device) for p in predictions], dim=dim)
 
 
 def _check_views(
@@ -193,15 +213,12 @@ def _style_choice(styles: str | Sequence[int], n_styles: int, bank: BankLike | N
     if isinstance(styles, str):
         if styles not in STYLE_CHOICES:
             raise ValueError(f"styles must be one of {STYLE_CHOICES} or a list of bank indices, got {styles!r}")
-        if styles == "nearest" and n_styles > len(bank):
+        if styles == "nearest" and n_styles > 0 and n_styles > len(bank):  # n_styles=0: no bank is needed
             raise ValueError(
                 f"styles='nearest' with n_styles={n_styles} needs at least that many styles; the bank has {len(bank)}"
             )
         return styles, None
-    values = torch.as_tensor(list(styles)).flatten()
-    if values.is_floating_point() or values.is_complex() or values.dtype == torch.bool:
-        raise ValueError(f"style indices must be whole numbers, got {values.tolist()}")
-    fixed = values.long()
+    fixed = whole_indices(list(styles))
     if fixed.numel() != n_styles:
         raise ValueError(f"got {fixed.numel()} style indices for n_styles={n_styles}")
     if fixed.numel() and (fixed.min() < 0 or fixed.max() >= len(bank)):
@@ -356,8 +373,8 @@ class StyleTTA(nn.Module):
     # -- prediction ----------------------------------------------------------------------------
     def _classify(self, views: torch.Tensor) -> torch.Tensor:
         step = self.chunk_size or views.shape[0]
-        outputs = [_logits(self.classifier(views[i : i + step])) for i in range(0, views.shape[0], step)]
-        return self._activate(torch.cat(outputs, dim=0))
+        chunks = [views[i : i + step] for i in range(0, views.shape[0], step)]
+        return self._activate(_joined([_logits(self.classifier(chunk), len(chunk)) for chunk in chunks], 0))
 
     def _activate(self, logits: torch.Tensor) -> torch.Tensor:
         logits = logits.float()
@@ -390,7 +407,7 @@ class StyleTTA(nn.Module):
             rows_info = info.rows(inputs.repeat(n)) if info is not None else None  # e.g. each view's alpha
             predictions = self._classify(self._from01(stylized01, rows_info, images))
             outputs.append(predictions.unflatten(0, (n, -1)))
-        return torch.cat(outputs, dim=1).flatten(0, 1)
+        return _joined(outputs, 1).flatten(0, 1)
 
     def _views01(self, values01: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """The 0–1 views of ``values01`` with the bank styles ``rows`` (view-major, ``len(rows)``
@@ -472,12 +489,12 @@ class StyleTTA(nn.Module):
                 values01, info = self._to01(images) if self.n_styles else (None, None)
                 no_styles = torch.zeros(images.shape[0], 0, dtype=torch.long)
                 indices = self.choose_styles(values01) if self.n_styles else no_styles
-                parts = []
+                # the views first: a classifier that edits its input in place (Normalize(inplace=True))
+                # must not reach them through values01, which may be the caller's own tensor
+                parts = [self._stylized_predictions(images, values01, info, indices)] if self.n_styles else []
                 if self.include_original:
-                    parts.append(self._classify(images))
-                if self.n_styles:
-                    parts.append(self._stylized_predictions(images, values01, info, indices))
-                flat = torch.cat([p.to(parts[0].device) for p in parts], dim=0)
+                    parts.insert(0, self._classify(images))
+                flat = _joined(parts, 0)
                 views = flat.view(self.num_views, images.shape[0], *flat.shape[1:])
                 merged = self._merge(views)
         finally:

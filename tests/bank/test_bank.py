@@ -138,6 +138,18 @@ def test_a_bank_is_not_saved_under_a_pickle_name_or_onto_a_folder(tmp_path, crop
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.safetensors"]  # nothing written, no temporary
 
 
+def test_loading_a_folder_says_it_is_a_folder_and_which_file_to_pass(tmp_path, small_stylizer, crops_bank):
+    folder = r"is a folder; StyleBank\.load reads one bank file .*from_folder"
+    with pytest.raises(IsADirectoryError, match=folder) as error:
+        StyleBank.load(tmp_path, small_stylizer)
+    assert "does not exist" not in str(error.value)
+    crops_bank.save(tmp_path / "mine.safetensors")
+    with pytest.raises(IsADirectoryError, match=r"e\.g\. .*mine\.safetensors \(this folder holds mine\.safetensors\)"):
+        StyleBank.load(tmp_path, small_stylizer)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        StyleBank.load(tmp_path / "other.safetensors", small_stylizer)
+
+
 def test_save_without_streams_and_load_round_trip(tmp_path, small_stylizer, crops_bank):
     path = crops_bank.save(tmp_path / "light.safetensors", streams=False)
     loaded = StyleBank.load(path, small_stylizer)
@@ -186,6 +198,55 @@ def test_content_domains_the_bank_does_not_know_are_said_once(small_stylizer, ca
     (record,) = caplog.records
     assert "['0', '1']" in record.getMessage() and "['lab_a', 'lab_b']" in record.getMessage()
     assert "domains=" in record.getMessage()
+
+
+def test_a_second_bank_with_unknown_content_domains_says_so_too(small_stylizer, caplog):
+    """Once per bank, not once per process: a second mismatched bank is not silent."""
+    images = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+    banks = [StyleBank.from_images(images, small_stylizer, domains=labels, encode=False)
+             for labels in (["lab_a", "lab_a", "lab_b", "lab_b"], ["x", "y", "x", "y"])]
+    with caplog.at_level("WARNING", logger="stylizing_vit_aug.bank.sampling"):
+        for bank in (*banks, *banks):
+            bank.sample(3, strategy="other_domain", content_domains=[0, 1, 0])
+    said = [record.getMessage() for record in caplog.records]
+    assert len(said) == 2 and "['lab_a', 'lab_b']" in said[0] and "['x', 'y']" in said[1]
+
+
+@settings(max_examples=examples(40))
+@given(value=st.integers(-(2**31), 2**31))
+def test_a_whole_number_label_is_one_domain_in_every_number_type(value):
+    """1, 1.0, np.float32(1), np.int64(1), np.array(1.0) and torch.tensor(1.) name one domain."""
+    from stylizing_vit_aug.bank.sampling import label_of
+
+    forms = [value, float(value), np.int64(value), np.float64(value), np.array(value), np.array(float(value)),
+             torch.tensor(value), torch.tensor(float(value), dtype=torch.float64)]
+    if abs(value) <= 2**24:  # exact in float32
+        forms += [np.float32(value), torch.tensor(float(value))]
+    if abs(value) <= 2048:  # exact in float16
+        forms += [np.float16(value)]
+    assert {label_of(form) for form in forms} == {str(value)}
+    assert label_of(np.float32(0.5)) == label_of(0.5) == "0.5" and label_of(np.str_("lab")) == "lab"
+    with pytest.raises(ValueError, match=r"one value per image, got an array of shape \(2,\)"):
+        label_of(np.array([value, value]))
+
+
+def test_style_indices_must_be_whole_numbers(crops_bank):
+    """A fraction is refused, as StyleTTA refuses it: 1.7 is not style 1."""
+    for bad in ([1.7], np.array([0.5]), torch.tensor([1.0]), [True]):
+        with pytest.raises(ValueError, match="whole numbers"):
+            crops_bank.stream(bad)
+        with pytest.raises(ValueError, match="whole numbers"):
+            crops_bank.style_images(bad)
+    expected = crops_bank.stream([1]).layers
+    for index in (1, [1], np.array([1]), np.int64(1), torch.tensor([1]), -4):
+        assert torch.equal(crops_bank.stream(index).layers, expected)
+    assert crops_bank.stream([]).layers.shape[1] == 0
+
+
+def test_repr_says_none_for_a_bank_without_domains(small_stylizer, crops_bank):
+    plain = StyleBank.from_images(torch.zeros(2, 3, 32, 32, dtype=torch.uint8), small_stylizer, encode=False)
+    assert "domains=None" in repr(plain) and "domains=[]" not in repr(plain)
+    assert "domains=['a', 'b', 'c']" in repr(crops_bank)
 
 
 def test_style_images_crops_and_color_stats(crops_bank):

@@ -93,7 +93,8 @@ def test_pil_modes_are_converted_once_and_said_once(small_stylizer_module, caplo
         small_stylizer_module(base, _rgba(1)[..., :3])
     assert out.mode == given_back and out.size == base.size
     assert sum("given back in mode" in r.getMessage() for r in caplog.records) == 1
-    assert small_stylizer_module(base, _rgba(1)[..., :3], strength=0).tobytes() == base.tobytes()  # exact
+    zero = small_stylizer_module(base, _rgba(1)[..., :3], strength=0)  # the kind any strength gives back
+    assert zero.mode == given_back and zero.tobytes() == base.convert(given_back).tobytes()  # exact
 
 
 @pytest.mark.parametrize(("peak", "warned"), [(4095, True), (1000, True), (4096, False), (65535, False)])
@@ -281,3 +282,66 @@ def test_big_endian_arrays_are_read_as_their_values():
     assert back.dtype == np.uint16 and np.array_equal(back, values)
     floats, _ = to_batch((values / 65535).astype(">f4"))
     torch.testing.assert_close(floats, native, atol=1e-6, rtol=0)
+
+
+# -- the check without conversion, and 'meta' tensors ----------------------------------------------
+def _refusal(check, images) -> str | None:
+    try:
+        check(images)
+    except (ValueError, TypeError) as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+@settings(max_examples=examples(80))
+@given(
+    kind=st.sampled_from(["torch", "numpy"]),
+    dtype=st.sampled_from(["uint8", "uint16", "int16", "float16", "float32", "float64", "bool"]),
+    shape=st.sampled_from([(3, 16, 20), (2, 3, 16, 20), (1, 9, 9), (5, 16, 16), (3, 4, 16), (16, 20, 3),
+                           (0, 3, 16, 16), (16, 20), (4, 16, 16), (2, 16, 16)]),
+    values=st.sampled_from(["unit", "normalised", "0-255", "nan", "overshoot"]),
+)
+def test_check_image_refuses_what_to_batch_refuses_with_its_message(kind, dtype, shape, values):
+    """The front-ends check every call's input with check_image, fired or not: the same verdict
+    and message as the conversion a fired call makes, without converting the pixels."""
+    numbers = {"unit": 0.5, "normalised": -1.5, "0-255": 200.0, "nan": float("nan"), "overshoot": 1.02}[values]
+    array = np.full(shape, numbers) if dtype.startswith("float") else np.full(shape, 7)
+    if array.size:
+        array.flat[0] = 0  # one pixel in range, as most images hold
+    if kind == "torch":
+        if dtype == "uint16":
+            return  # torch has no uint16 arithmetic; to_batch refuses it by dtype alike
+        images = torch.from_numpy(array).to(getattr(torch, dtype))
+    else:
+        images = array.astype(dtype)
+    assert _refusal(kinds.check_image, images) == _refusal(to_batch, images)
+
+
+@pytest.mark.parametrize("images", [
+    torch.empty(3, 32, 32, device="meta"), torch.empty(2, 3, 32, 32, dtype=torch.uint8, device="meta"),
+], ids=["float", "uint8"])
+def test_meta_tensors_are_refused_with_the_message_stylizer_to_gives(small_stylizer_module, bank_module, images):
+    """A 'meta' tensor has a shape but no pixels: every tensor entry point says so, as
+    Stylizer.to('meta') does, instead of torch's "Cannot copy out of meta tensor"."""
+    from stylizing_vit_aug.transforms.batch import BatchStylize
+    from stylizing_vit_aug.transforms.kornia import RandomStylize
+    from stylizing_vit_aug.transforms.torchvision import StylizeTransform
+
+    stylizer, batch = small_stylizer_module, images if images.dim() == 4 else images[None]
+    style = torch.rand(3, 32, 32)
+    uses = {
+        "Stylizer": lambda: stylizer(images, style),
+        "Stylizer style": lambda: stylizer(style, images),
+        "stylize_batch": lambda: stylizer.stylize_batch(batch.float(), style),
+        "encode_style": lambda: stylizer.encode_style(images),
+        "BatchStylize": lambda: BatchStylize(stylizer, bank_module, p=1.0)(batch),
+        "StylizeTransform p=0": lambda: StylizeTransform(stylizer, bank_module, p=0.0)(images),
+        "StylizeTransform p=1": lambda: StylizeTransform(stylizer, bank_module, p=1.0)(images),
+        "RandomStylize": lambda: RandomStylize(stylizer, bank_module, p=1.0)(batch.float()),
+    }
+    with pytest.raises(ValueError, match="'meta'") as error:
+        stylizer.to("meta")
+    assert "'meta' tensors hold no pixels to stylise" in str(error.value)
+    for use in uses.values():
+        with pytest.raises(ImageError, match="on the 'meta' device: 'meta' tensors hold no pixels to stylise"):
+            use()

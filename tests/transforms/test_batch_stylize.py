@@ -101,6 +101,57 @@ def test_generator_seed_reproduces_and_other_seed_differs(small_stylizer, bank, 
     assert 0 < int(applied.sum()) < len(batch)
 
 
+def test_a_generator_in_the_main_process_is_used_as_given(small_stylizer, bank, batch):
+    module = BatchStylize(small_stylizer, bank, p=0.5, generator=torch.Generator().manual_seed(3))
+    _, info = module(batch, return_info=True)
+    assert torch.equal(info.applied, torch.rand(len(batch), generator=torch.Generator().manual_seed(3)) < 0.5)
+
+
+class _Repeating(torch.utils.data.Dataset):
+    """Every batch of four holds the same four images: any difference between batches is the draw's."""
+
+    def __init__(self, images: torch.Tensor) -> None:
+        self.images = images
+
+    def __len__(self) -> int:
+        return 16
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.images[index % 4], index
+
+
+def test_a_generator_draws_anew_in_each_dataloader_worker_and_epoch(small_stylizer, bank, batch):
+    """A worker gets a copy of the generator: re-seeded from its seed and the worker's, the two
+    workers and the two epochs draw differently, and the same seeds repeat the run exactly."""
+    module = BatchStylize(small_stylizer, bank, p=1.0, strength=(0.2, 1.0), generator=torch.Generator().manual_seed(5))
+    loader = DataLoader(_Repeating(batch[:4]), batch_size=4, num_workers=2, multiprocessing_context="fork",
+                        collate_fn=StylizeCollate(None, module))
+
+    def run(seed: int) -> list[torch.Tensor]:
+        torch.manual_seed(seed)  # the DataLoader draws its workers' seeds from it
+        return [images for _ in range(2) for images, _ in loader]
+
+    first = run(0)
+    assert len(first) == 8 and all(bool(_changed(images, batch[:4]).all()) for images in first)
+    assert len({images.numpy().tobytes() for images in first}) == 8  # 2 workers x 2 batches x 2 epochs
+    assert all(torch.equal(a, b) for a, b in zip(first, run(0)))
+    assert not any(torch.equal(a, b) for a, b in zip(first, run(1)))
+    assert module.generator.initial_seed() == 5 and module._seeded_for is None  # the main process's untouched
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
+@pytest.mark.parametrize("styles", ["bank", "in batch"])
+def test_an_empty_batch_comes_back_empty(small_stylizer, bank, dtype, styles):
+    """As from kornia's RandomStylize and stylize_batch: the last batch of a filtered epoch may be empty."""
+    images = torch.zeros(0, 3, 32, 32, dtype=dtype)
+    module = BatchStylize(small_stylizer, bank if styles == "bank" else None, p=1.0)
+    out, info = module(images, domains=[], return_info=True)
+    assert out.shape == images.shape and out.dtype == dtype
+    assert all(len(t) == 0 for t in (info.applied, info.style_index, info.strength, info.no_style))
+    assert info.from_bank == (styles == "bank")
+    assert module(images) is images
+
+
 def test_normalised_batches_need_and_use_the_statistics(small_stylizer, bank, batch):
     values = batch.float() / 255
     normalised = (values - MEAN) / STD
@@ -200,6 +251,25 @@ def test_float_domain_labels_are_the_banks_integer_labels(small_stylizer, histol
     for _ in range(4):
         _, info = module(batch, domains=labels, return_info=True)
         assert all(bank.domains[int(j)] != str(int(labels[i])) for i, j in enumerate(info.style_index))
+
+
+@pytest.mark.parametrize("labels", [
+    np.array([0.0, 1.0, 2.0, 0.0, 1.0, 2.0, 0.0, 1.0], dtype=np.float32),
+    np.array([0.0, 1.0, 2.0, 0.0, 1.0, 2.0, 0.0, 1.0], dtype=np.float16),
+    np.array([0, 1, 2, 0, 1, 2, 0, 1]),
+    [np.float32(v) for v in (0, 1, 2, 0, 1, 2, 0, 1)],
+    [np.array(v, dtype=np.float64) for v in (0, 1, 2, 0, 1, 2, 0, 1)],  # 0-d arrays
+], ids=["float32", "float16", "int64", "scalars", "0-d"])
+@pytest.mark.parametrize("bank_labels", [[0, 0, 1, 1, 2], np.array([0, 0, 1, 1, 2], dtype=np.float32)],
+                         ids=["int-bank", "float32-bank"])
+def test_numpy_domain_labels_are_the_banks_labels(small_stylizer, histology_crops, batch, labels, bank_labels):
+    """1, 1.0, np.float32(1) and np.int64(1) are one domain: a row is never styled by its own."""
+    bank = StyleBank.from_images(histology_crops, small_stylizer, domains=bank_labels)
+    module = BatchStylize(small_stylizer, bank, p=1.0, generator=torch.Generator().manual_seed(0))
+    expected = [str(int(v)) for v in labels]
+    for _ in range(5):
+        _, info = module(batch, domains=labels, return_info=True)
+        assert all(bank.domains[int(j)] != expected[i] for i, j in enumerate(info.style_index))
 
 
 @pytest.mark.parametrize("channels", [2, 4])

@@ -230,3 +230,62 @@ def test_a_checkpoint_or_bank_saved_again_is_loaded_again(saved, small_stylizer,
 def test_default_and_none_are_one_cached_stylizer(monkeypatch):
     monkeypatch.setattr(_common, "_STYLIZERS", {})
     assert _common.get_stylizer("default") is _common.get_stylizer(None)
+
+
+# -- every call checks its input, fired or not --------------------------------------------------------
+def _per_sample_calls(stylizer, bank, p: float) -> dict:
+    """Each per-sample front-end's call on a float CHW image (its own kind of it)."""
+    return {
+        "StylizeTransform": lambda image: StylizeTransform(stylizer, bank, p=p)(torch.from_numpy(image)),
+        "AlbumentationsStylize": lambda image: AlbumentationsStylize(stylizer, bank, p=p)(
+            image=np.ascontiguousarray(np.moveaxis(image, 0, -1)))["image"],
+        "AlbumentationsStylize images": lambda image: AlbumentationsStylize(stylizer, bank, p=p)(
+            images=np.moveaxis(image, 0, -1)[None])["images"],
+        "RandStylize": lambda image: RandStylize(stylizer, bank, prob=p)(image),
+        "RandomStylize": lambda image: RandomStylize(stylizer, bank, p=p)(torch.from_numpy(image)[None]),
+    }
+
+
+BROKEN = {
+    "normalised": (lambda image: (image - 0.5) / 0.2, "after Normalize|put RandStylize first"),
+    "NaN": (lambda image: np.where(np.arange(image.size).reshape(image.shape) == 5, np.nan, image), "NaN or Inf"),
+    "0-255": (lambda image: image * 255, "0–255|value_range"),
+    "5 channels": (lambda image: np.concatenate([image, image[:2]]), "5 channels"),
+}
+
+
+@pytest.mark.parametrize("broken", list(BROKEN))
+def test_every_per_sample_front_end_checks_its_input_when_it_does_not_fire(small_stylizer, bank, broken):
+    """A transform after Normalize, or NaN pixels, must fail at the first sample, not hours into
+    a run when a rare draw fires: p=0 refuses what p=1 refuses, with the same message."""
+    make, match = BROKEN[broken]
+    image = make(np.random.default_rng(0).random((3, 32, 40)).astype(np.float32)).astype(np.float32)
+    never, always = _per_sample_calls(small_stylizer, bank, 0.0), _per_sample_calls(small_stylizer, bank, 1.0)
+    for name in never:
+        with pytest.raises(ValueError, match=match) as error:
+            never[name](image)
+        with pytest.raises(ValueError) as fired:
+            always[name](image)
+        assert str(error.value) == str(fired.value), name
+    fine = np.random.default_rng(1).random((3, 32, 40)).astype(np.float32)
+    for name, call in never.items():
+        out = call(fine)  # not fired: the input as it came
+        assert np.array_equal(np.asarray(out).reshape(-1), np.moveaxis(fine, 0, -1 if "Album" in name else 0)
+                              .reshape(-1)), name
+
+
+def test_kornia_reads_a_batch_back_once_whether_or_not_a_row_fires(small_stylizer, bank):
+    from helpers import HostReads
+
+    batch = torch.rand(4, 3, 32, 32)
+    for p in (0.0, 1.0):
+        aug = RandomStylize(small_stylizer, bank, p=p)
+        with HostReads(batch) as reads:
+            aug(batch)
+        assert reads.found == ["tolist"], p
+
+
+def test_reprs_name_only_the_parameters_a_front_end_takes(small_stylizer, bank):
+    kornia = repr(RandomStylize(small_stylizer, bank, p=0.3))
+    assert "style_crop" not in kornia and "p=0.3" in kornia and "styles=bank (uniform)" in kornia
+    assert "style_crop=0.5" in repr(StylizeTransform(small_stylizer, bank, style_crop=0.5))

@@ -300,3 +300,80 @@ def test_thread_workers_share_one_lazily_loaded_stylizer(saved, histology_crops,
 def test_channels_last_arrays_get_the_monai_fix(small_stylizer, bank):
     with pytest.raises(ValueError, match=r"looks channels-last \(H, W, C\).*EnsureChannelFirst"):
         RandStylize(small_stylizer, bank, prob=1.0)(np.zeros((40, 48, 3), dtype=np.uint8))
+
+
+# -- every call is checked; 0–1 floats under a 0–255 value_range; channels; reprs -------------------
+@pytest.mark.parametrize("prob", [0.0, 1.0])
+def test_float_images_already_in_0_1_under_value_range_0_255_are_refused(small_stylizer, bank, chw, prob):
+    """ScaleIntensity before RandStylize(value_range=(0, 255)): stylised as given they would be
+    nearly black and come back as garbage. Refused, fired or not, saying why and what to do."""
+    transform = RandStylize(small_stylizer, bank, prob=prob, value_range=(0, 255))
+    for unit in (chw.astype(np.float32) / 255, torch.from_numpy(chw).float() / 255,
+                 MetaTensor(torch.from_numpy(chw).float() / 255), chw.astype(np.float32) / 510):
+        with pytest.raises(ValueError, match=r"look already scaled to 0–1, e\.g\. by ScaleIntensity.*leave "
+                                             r"value_range out.*before the scaling"):
+            transform(unit)
+    for passes in (np.zeros_like(chw, dtype=np.float32), (chw > 128).astype(np.float32), chw.astype(np.float32)):
+        out = transform(passes)  # black tiles, 0/1 masks and real 0–255 floats read the same either way
+        assert out.shape == passes.shape and out.dtype == passes.dtype
+
+
+@settings(FIXTURES_ACROSS_EXAMPLES, max_examples=examples(20))
+@given(scale=st.floats(0.05, 1.0), high=st.sampled_from([255.0, 4095.0, 65535.0]))
+def test_unit_floats_are_refused_and_the_same_pixels_in_range_pass(small_stylizer, bank, chw, scale, high):
+    transform = RandStylize(small_stylizer, bank, prob=0.0, value_range=(0, high))
+    unit = chw.astype(np.float32) / 255 * scale
+    with pytest.raises(ValueError, match="already scaled to 0–1"):
+        transform(unit)
+    assert transform(unit * high) is not None  # the same image on the range's scale
+
+
+def test_misplaced_or_broken_input_fails_at_prob_0_too(small_stylizer, bank, chw):
+    """A rare draw must not be the first to find a normalised or NaN image hours into a run: the
+    check (and message) of a fired call runs on every call."""
+    nan = chw.astype(np.float32) / 255
+    nan[0, 0, 0] = np.nan
+    cases = [(chw.astype(np.float32) / 255 - 0.5, "put RandStylize first"), (nan, "NaN"),
+             (chw.astype(np.float32), r"value_range=\(0, 255\)"), (chw.astype(np.int16), "value_range=")]
+    for image, match in cases:
+        messages = []
+        for prob in (0.0, 1.0):
+            with pytest.raises(ValueError, match=match) as error:
+                RandStylize(small_stylizer, bank, prob=prob)(image)
+            messages.append(str(error.value))
+            with pytest.raises(ValueError, match=match) as error:
+                RandStylized(["image", "view"], small_stylizer, bank, prob=prob)({"image": chw, "view": image})
+            messages.append(str(error.value))
+        assert len(set(messages)) == 1
+
+
+def test_integer_images_get_messages_in_their_own_terms(small_stylizer, bank, chw):
+    with pytest.raises(ValueError, match=r"got int16 images: without value_range= .*Pass value_range=\(low, high\)"):
+        RandStylize(small_stylizer, bank, prob=1.0)(chw.astype(np.int16))
+    with pytest.raises(ValueError, match=r"got torch\.int32 images"):
+        RandStylize(small_stylizer, bank, prob=1.0)(torch.from_numpy(chw).int())
+    outside = r"got uint8 images with values in \[\d+, 2\d\d\], outside value_range"
+    with pytest.raises(ValueError, match=outside) as error:
+        RandStylize(small_stylizer, bank, prob=1.0, value_range=(0, 100))(chw)
+    assert "float" not in str(error.value)
+    out = RandStylize(small_stylizer, bank, prob=1.0, value_range=(0, 255))(chw.astype(np.int16))
+    assert out.dtype == np.int16 and out.shape == chw.shape
+
+
+def test_two_channels_are_refused_and_four_carry_alpha(small_stylizer, bank, chw):
+    with pytest.raises(ImageError, match=r"2-channel image .*two modalities, not gray\+alpha"):
+        RandStylize(small_stylizer, bank, prob=0.0)(chw[:2])
+    alpha = np.arange(96 * 128, dtype=np.uint8).reshape(1, 96, 128)
+    rgba = np.concatenate([chw, alpha])
+    out = RandStylize(small_stylizer, bank, prob=1.0).set_random_state(0)(rgba)
+    assert np.array_equal(out[3], rgba[3]) and not np.array_equal(out[:3], chw)  # alpha carried, colour stylised
+    assert "4 (RGBA: the 4th channel is alpha" in RandStylize.__doc__
+
+
+def test_reprs_say_what_the_transforms_do(small_stylizer, bank):
+    array = RandStylize(small_stylizer, bank, prob=0.3, strength=(0.2, 0.6), value_range=(0, 255))
+    dictionary = RandStylized(["image", "view"], small_stylizer, bank, prob=0.4, style_crop=0.5)
+    assert repr(array) == ("RandStylize(prob=0.3, strength=(0.2, 0.6), mode=None, styles=bank (uniform), "
+                           "value_range=(0.0, 255.0))")
+    assert repr(dictionary) == ("RandStylized(keys=['image', 'view'], prob=0.4, strength=(1.0, 1.0), mode=None, "
+                                "styles=bank (uniform), style_crop=0.5, value_range=None)")

@@ -28,8 +28,13 @@ large   24     1024  19,365,888 B  9,682,944 B   96.8 GB
 Files are safetensors (``images``, optionally ``streams``) with metadata: the fingerprint,
 source and revision of the stylizer that encoded the streams, its config, the domains and the
 stream dtype. :meth:`StyleBank.load` with a different stylizer re-encodes
-(``on_mismatch="reencode"``) or fails naming both checkpoints (``"error"``); a truncated or
-corrupt file is a :class:`BankFileError` that names it.
+(``on_mismatch="reencode"``) or fails naming both checkpoints (``"error"``). A truncated file,
+or one whose header, metadata or tensor shapes are damaged, or whose saved streams hold NaN or
+Inf, is a :class:`BankFileError` that names it. The format records no checksum of the tensor
+data (safetensors has none), so bytes flipped inside the images or streams load as they are:
+verify copies with your storage's or transfer tool's checksums (``sha256sum``), and rebuild a
+bank whose file you doubt. Why no checksum here: it would be read on every load, in every
+DataLoader worker, over gigabytes of streams for large banks.
 
 Unreadable style files: :meth:`StyleBank.from_folder` skips them by default (a warning with the
 path and reason; ``bank.skipped`` lists them), so one bad file never sinks a bank;

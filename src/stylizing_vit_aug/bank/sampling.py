@@ -4,16 +4,16 @@ each content's. Pure index arithmetic on the domain labels; no images or streams
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
-
-from ..images import log_once
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["STRATEGIES", "DomainIndex", "check_strategy", "draw_styles", "strategy_name"]
+__all__ = ["STRATEGIES", "DomainIndex", "check_strategy", "draw_styles", "label_of", "strategy_name", "whole_indices"]
 
 STRATEGIES = ("uniform", "balanced", "other_domain")
 
@@ -39,25 +39,44 @@ def check_strategy(strategy: Any, allowed: Sequence[str | None] = STRATEGIES) ->
 
 
 def label_of(value: Any) -> str:
-    """A domain label as the bank stores it (tensor scalars and numbers become strings). A whole
-    float is its integer (``1.0`` and ``1`` are one domain, as they are equal in Python): a float
-    tensor of the labels a bank was built with must not make every domain unknown."""
-    value = value.item() if isinstance(value, torch.Tensor) else value
+    """A domain label as the bank stores it (scalars and numbers become strings). Tensor and
+    numpy scalars (0-d arrays too) are their Python number, and a whole float is its integer
+    (``1.0``, ``np.float32(1)`` and ``torch.tensor(1.)`` are the domain ``1``, as they are equal
+    in Python): labels of another number type than the bank was built with must not make every
+    domain unknown."""
+    if isinstance(value, (torch.Tensor, np.ndarray, np.generic)):
+        if math.prod(value.shape) != 1:
+            raise ValueError(f"a domain label is one value per image, got an array of shape {tuple(value.shape)}")
+        value = value.item()
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value)
 
 
-def _say_unknown_domains(labels: Sequence[str], names: Sequence[str]) -> None:
-    """Once per process: a batch none of whose domains the bank has draws from every domain, its
-    contents' own included if they are the bank's labs under other names (integer labels for a
-    bank built from folders): what was meant by "another domain" cannot be told apart."""
-    shown = sorted(set(labels))
-    log_once(
-        "other_domain:unknown", "none of the content domains %s is one of the bank's domains %s, so every style "
-        "counts as another domain's; if they name the same labs differently (e.g. integer labels for a bank "
-        "built from folders), pass the bank's names as domains=", shown[:5] + ["..."] * (len(shown) > 5),
-        list(names)[:5] + ["..."] * (len(names) > 5), log=logger,
+def whole_indices(indices: Any, what: str = "style indices") -> torch.Tensor:
+    """``indices`` (a number, a sequence, an array or a tensor) as a flat CPU LongTensor; fractions,
+    booleans and complex numbers are refused: ``1.7`` cast to an index would silently be style 1."""
+    values = torch.as_tensor(indices).detach().flatten()
+    if values.numel() and (values.is_floating_point() or values.is_complex() or values.dtype == torch.bool):
+        shown = list(indices)[:8] if isinstance(indices, (list, tuple)) else values[:8].tolist()
+        raise ValueError(f"{what} must be whole numbers (integers), got {shown}")
+    return values.long().cpu()
+
+
+def _say_unknown_domains(domains: DomainIndex, labels: Sequence[str]) -> None:
+    """Once per bank (its :class:`DomainIndex`): a batch none of whose domains the bank has draws
+    from every domain, its contents' own included if they are the bank's labs under other names
+    (integer labels for a bank built from folders): what was meant by "another domain" cannot be
+    told apart. Once per bank, not per process: a second bank with the same mismatch says so too."""
+    if domains.told_unknown:
+        return
+    domains.told_unknown = True
+    shown, names = sorted(set(labels)), domains.names
+    logger.warning(
+        "none of the content domains %s is one of the bank's domains %s, so every style counts as another "
+        "domain's; if they name the same labs differently (e.g. integer labels for a bank built from folders), "
+        "pass the bank's names as domains=", shown[:5] + ["..."] * (len(shown) > 5),
+        list(names)[:5] + ["..."] * (len(names) > 5),
     )
 
 
@@ -71,6 +90,7 @@ class DomainIndex:
         self.order = torch.argsort(codes, stable=True)
         self.counts = torch.bincount(codes, minlength=len(self.names))
         self.starts = torch.cumsum(self.counts, 0) - self.counts
+        self.told_unknown = False  # whether the "no content domain is the bank's" warning was given
 
 
 def draw_styles(
@@ -102,7 +122,7 @@ def draw_styles(
         own = torch.tensor([names.index(label) if label in names else -1 for label in labels], dtype=torch.long)
         known = own >= 0
         if n and not bool(known.any()):
-            _say_unknown_domains(labels, names)
+            _say_unknown_domains(domains, labels)
         if bool(known.any()) and len(names) < 2:
             raise ValueError(f"the bank has one domain ({names[0]!r}): there is no other domain to sample")
         choices = torch.where(known, len(names) - 1, len(names))

@@ -1,6 +1,7 @@
 """The bank file: safetensors with the images, optionally the streams, and metadata saying which
-stylizer encoded them. Written atomically; anything truncated, corrupt or inconsistent is a
-:class:`BankFileError` that names the file."""
+stylizer encoded them. Written atomically; anything truncated or inconsistent (header, metadata,
+shapes, non-finite streams) is a :class:`BankFileError` that names the file. The tensor data has
+no checksum (see the package docstring), so bytes flipped inside it are not detected."""
 
 from __future__ import annotations
 

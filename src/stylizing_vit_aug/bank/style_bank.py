@@ -26,7 +26,7 @@ from .building import (
     model_images,
     source_items,
 )
-from .sampling import DomainIndex, draw_styles
+from .sampling import DomainIndex, draw_styles, whole_indices
 from .storage import (
     BankFileError,
     bank_metadata,
@@ -196,7 +196,8 @@ class StyleBank:
 
     def __repr__(self) -> str:
         return (
-            f"StyleBank(styles={len(self)}, domains={self.domain_names}, encoded={self.num_encoded}, "
+            f"StyleBank(styles={len(self)}, domains={self.domain_names if self.domains is not None else None}, "
+            f"encoded={self.num_encoded}, "
             f"device={self.device}, stream_dtype={self.stream_dtype}, source={self.stylizer.source!r})"
         )
 
@@ -243,7 +244,7 @@ class StyleBank:
         return StyleStream(self._fresh_streams().fill_all(self._encode), self._profiles(None, self.device))
 
     def _indices(self, indices: Any) -> torch.Tensor:
-        index = torch.as_tensor(indices, dtype=torch.long).flatten().cpu()
+        index = whole_indices(indices)
         if index.numel() and (index.min() < -len(self) or index.max() >= len(self)):
             raise IndexError(f"style index out of range for a bank of {len(self)} styles")
         return index % len(self)
@@ -342,6 +343,14 @@ class StyleBank:
         if on_mismatch not in ("error", "reencode"):
             raise ValueError(f'on_mismatch must be "error" or "reencode", got {on_mismatch!r}')
         path = Path(path)
+        if path.is_dir():
+            found = sorted(p.name for p in path.glob("*.safetensors"))[:3]
+            raise IsADirectoryError(
+                f"{path} is a folder; StyleBank.load reads one bank file (.safetensors, as StyleBank.save or "
+                f"`stylizing-vit-aug bank build` writes it): pass its path"
+                + (f", e.g. {path / found[0]} (this folder holds {', '.join(found)})" if found else "")
+                + ". To build a bank from a folder of style images, use StyleBank.from_folder"
+            )
         if not path.is_file():
             raise FileNotFoundError(f"bank file {path} does not exist")
         meta, images, layers = read_bank_file(path, stylizer, on_mismatch)

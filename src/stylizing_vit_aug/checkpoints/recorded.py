@@ -7,14 +7,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..images import Normalization
 from .errors import CorruptCheckpoint, MissingStatistics
 from .folder import STYLIZER_SETTINGS
 
-if TYPE_CHECKING:
-    from ..registry import DatasetStats
+
+class KnownStats(Protocol):
+    """Statistics known for a checkpoint: the registry's ``DatasetStats`` (the registry imports
+    this package, so a protocol here keeps the import one way)."""
+
+    @property
+    def mean(self) -> Sequence[float] | None: ...
+
+    @property
+    def std(self) -> Sequence[float] | None: ...
 
 __all__ = ["recorded_settings", "resolved_stats", "stats_or_missing"]
 
@@ -22,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 
 def stats_or_missing(
-    mean: Sequence[float] | None, std: Sequence[float] | None, known: DatasetStats | None, what: str
+    mean: Sequence[float] | None, std: Sequence[float] | None, known: KnownStats | None, what: str
 ) -> tuple[Sequence[float], Sequence[float]]:
     """Explicit statistics win; otherwise the known ones; otherwise a clear error."""
     mean = mean if mean is not None else (known.mean if known else None)
@@ -38,7 +46,7 @@ def stats_or_missing(
 
 
 def resolved_stats(
-    mean: Sequence[float] | None, std: Sequence[float] | None, known: DatasetStats | None, in_chans: int | None,
+    mean: Sequence[float] | None, std: Sequence[float] | None, known: KnownStats | None, in_chans: int | None,
     what: str,
 ) -> tuple[Sequence[float], Sequence[float]]:
     """The one rule for a checkpoint's statistics: passed ones win (said when they replace other

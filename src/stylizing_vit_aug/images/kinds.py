@@ -129,10 +129,21 @@ NORMALISED_HINT = (
 )
 
 
+def check_has_pixels(images: torch.Tensor, what: str) -> None:
+    """Refuse a tensor on the ``meta`` device with the message ``Stylizer.to("meta")`` gives: it
+    has a shape but no values, and reading them fails deep in torch ("Cannot copy out of meta
+    tensor"). The one check: every tensor reaches the engine through :func:`to_batch` or
+    :func:`check_float_range`, and both call it."""
+    if images.device.type == "meta":
+        _fail(f"{what} is a tensor on the 'meta' device: 'meta' tensors hold no pixels to stylise; "
+              "make or load the images on cpu, cuda or mps")
+
+
 def check_float_range(values: torch.Tensor, what: str, normalised_hint: str = NORMALISED_HINT) -> None:
     """Refuse float pixels outside 0–1 with the likely cause: a slight overshoot (clamp), 0–255
     values, or normalised data (``normalised_hint``, which a front-end words for its users).
     The one range check: the engine and every front-end call it."""
+    check_has_pixels(values, what)
     if values.numel() == 0:
         return  # no pixel is out of range; the caller says whether an empty batch will do
     # one pass and, on a GPU, one wait for it: aminmax carries NaN and Inf to its result
@@ -181,41 +192,45 @@ def _channels_last_hint(shape: tuple[int, ...], batched: bool) -> str:
             f"channels-first: pass image.{permute}")
 
 
-def _torch_to_batch(images: torch.Tensor, what: str, range_checked: bool) -> tuple[torch.Tensor, BatchInfo]:
-    images = images.detach()  # the engine never differentiates through its input
+def _torch_kind(images: torch.Tensor, what: str) -> tuple[torch.Tensor, int]:
+    """A tensor's ``[B, C, H, W]`` view and colour channel count, after every check of its kind
+    (device, shape, channels, size, dtype) made from its metadata alone."""
+    check_has_pixels(images, what)
     if images.dim() not in (3, 4):
         _fail(
             f"{what} is a tensor of shape {tuple(images.shape)}; expected (C, H, W) or (B, C, H, W)."
         )
-    batched = images.dim() == 4
-    batch = images if batched else images.unsqueeze(0)
+    batch = images if images.dim() == 4 else images.unsqueeze(0)
     if batch.shape[0] == 0:
         _fail(f"{what} is an empty batch.")
     _, channels, height, width = batch.shape
     if looks_channels_last(batch.shape):
-        _fail(f"{what} is {_channels_last_hint(tuple(images.shape), batched)}.")
+        _fail(f"{what} is {_channels_last_hint(tuple(images.shape), images.dim() == 4)}.")
     check_size_and_channels(channels, height, width, what)
     if images.dtype != torch.uint8 and images.dtype not in _TORCH_FLOATS:
         _fail(f"{what} has dtype {images.dtype}; use uint8 (0–255) or a float dtype (0–1).")
+    return batch, ALPHA_CHANNELS.get(channels, channels)
+
+
+def _torch_to_batch(images: torch.Tensor, what: str, range_checked: bool) -> tuple[torch.Tensor, BatchInfo]:
+    images = images.detach()  # the engine never differentiates through its input
+    batch, colours = _torch_kind(images, what)
     colour, alpha = batch, None
-    if channels in ALPHA_CHANNELS:
+    if colours != batch.shape[1]:
         _alpha_note("torch")
-        colour, alpha = batch[:, : ALPHA_CHANNELS[channels]], batch[:, ALPHA_CHANNELS[channels] :]
-    info = BatchInfo(
-        "torch", batched, images.dtype, colour.shape[1], height, width, images.device, alpha=alpha
-    )
+        colour, alpha = batch[:, :colours], batch[:, colours:]
+    height, width = batch.shape[-2:]
+    info = BatchInfo("torch", images.dim() == 4, images.dtype, colours, height, width, images.device, alpha=alpha)
     return _unit_float(colour, what, range_checked), info
 
 
-def _numpy_to_batch(images: np.ndarray, what: str, kind: str = "numpy") -> tuple[torch.Tensor, BatchInfo]:
-    if not images.dtype.isnative:  # big-endian uint16 from a TIFF/FITS reader: the same values, native order
-        images = images.astype(images.dtype.newbyteorder("="))
-    squeeze = images.ndim == 2
-    array = images[..., None] if squeeze else images
+def _numpy_kind(images: np.ndarray, what: str) -> tuple[np.ndarray, int]:
+    """An array's ``[B, H, W, C]`` view and colour channel count, after every check of its kind
+    (shape, layout, channels, size, dtype) made from its metadata alone."""
+    array = images[..., None] if images.ndim == 2 else images
     if array.ndim not in (3, 4):
         _fail(f"{what} is an array of shape {images.shape}; expected (H, W, C) or (B, H, W, C).")
-    batched = array.ndim == 4
-    batch = array if batched else array[None]
+    batch = array if array.ndim == 4 else array[None]
     if batch.shape[-1] not in _ALL_CHANNELS and batch.shape[1] in _ALL_CHANNELS:
         _fail(
             f"{what} is an array of shape {images.shape}, which looks channels-first; numpy "
@@ -225,13 +240,22 @@ def _numpy_to_batch(images: np.ndarray, what: str, kind: str = "numpy") -> tuple
         _fail(f"{what} is an empty batch.")
     _, height, width, channels = batch.shape
     check_size_and_channels(channels, height, width, what)
-    if images.dtype not in (np.uint8, np.uint16) and images.dtype not in _NUMPY_FLOATS:
+    if images.dtype.newbyteorder("=") not in (np.uint8, np.uint16, *_NUMPY_FLOATS):
         _fail(f"{what} has dtype {images.dtype}; use uint8 (0–255), uint16 (0–65535) or float32 (0–1).")
+    return batch, ALPHA_CHANNELS.get(channels, channels)
+
+
+def _numpy_to_batch(images: np.ndarray, what: str, kind: str = "numpy") -> tuple[torch.Tensor, BatchInfo]:
+    batch, colours = _numpy_kind(images, what)
+    if not batch.dtype.isnative:  # big-endian uint16 from a TIFF/FITS reader: the same values, native order
+        batch = batch.astype(batch.dtype.newbyteorder("="))
     alpha = None
-    if channels in ALPHA_CHANNELS:
+    if colours != batch.shape[-1]:
         _alpha_note(kind)
-        batch, alpha = batch[..., : ALPHA_CHANNELS[channels]], batch[..., ALPHA_CHANNELS[channels] :]
-    info = BatchInfo("numpy", batched, images.dtype, batch.shape[-1], height, width, None, squeeze, alpha=alpha)
+        batch, alpha = batch[..., :colours], batch[..., colours:]
+    _, height, width, _ = batch.shape
+    info = BatchInfo("numpy", images.ndim == 4, batch.dtype, colours, height, width, None, images.ndim == 2,
+                     alpha=alpha)
     if batch.dtype == np.uint16:  # torch has no arithmetic on uint16: scale in numpy
         if 0 < batch.max() <= TWELVE_BIT_MAX:
             log_once(
@@ -255,7 +279,8 @@ def _pil_target(image: PILImage.Image) -> str | None:
     return _PIL_CONVERTED.get(image.mode)
 
 
-def _pil_to_batch(image: PILImage.Image, what: str) -> tuple[torch.Tensor, BatchInfo]:
+def _pil_kind(image: PILImage.Image, what: str) -> str:
+    """The mode a PIL image is stylised in, after the check of its mode."""
     if image.mode in ("I", "F"):
         _fail(
             f"{what} is a PIL image in mode {image.mode!r} (32-bit values); pass its pixels as a "
@@ -268,6 +293,11 @@ def _pil_to_batch(image: PILImage.Image, what: str) -> tuple[torch.Tensor, Batch
             f"{what} is a PIL image in mode {image.mode!r}; convert it with .convert('RGB') "
             "(or .convert('L') for grayscale)."
         )
+    return target
+
+
+def _pil_to_batch(image: PILImage.Image, what: str) -> tuple[torch.Tensor, BatchInfo]:
+    target = _pil_kind(image, what)
     if target != image.mode:
         log_once(f"pil:{image.mode}", "PIL images in mode %r are stylised and given back in mode %r",
                  image.mode, target)
@@ -276,6 +306,28 @@ def _pil_to_batch(image: PILImage.Image, what: str) -> tuple[torch.Tensor, Batch
     values, inner = _numpy_to_batch(pixels, what, "PIL")
     info = BatchInfo("pil", False, target, inner.channels, image.height, image.width, alpha=inner.alpha)
     return values, info
+
+
+def check_image(
+    images: ImageLike, what: str = "images", *, values: bool = True, normalised_hint: str = NORMALISED_HINT
+) -> None:
+    """Refuse what :func:`to_batch` refuses, with its messages, without converting the pixels: a
+    front-end checks every call's input whether or not it stylises it. ``values``: also read the
+    float pixels' range (one pass; on a GPU a wait for the device, which a caller may skip), with
+    ``normalised_hint`` as in :func:`check_float_range`."""
+    if isinstance(images, torch.Tensor):
+        batch, colours = _torch_kind(images, what)
+        if values and batch.is_floating_point():
+            check_float_range(batch[:, :colours], what, normalised_hint)
+    elif isinstance(images, np.ndarray):
+        batch, colours = _numpy_kind(images, what)
+        if values and batch.dtype.kind == "f":  # numpy's min and max carry NaN, as aminmax does
+            colour = batch[..., :colours]
+            check_float_range(torch.tensor([float(colour.min()), float(colour.max())]), what, normalised_hint)
+    elif PILImage is not None and isinstance(images, PILImage.Image):
+        _pil_kind(images, what)  # 8- and 16-bit pixels are in range by their type
+    else:
+        to_batch(images, what)  # a list (or what to_batch refuses with its own message)
 
 
 def _native(mode: str) -> type:
@@ -392,14 +444,18 @@ def from_batch(values: torch.Tensor, info: BatchInfo) -> Any:
 
 
 def same_kind_copy(images: ImageLike) -> Any:
-    """An independent copy of ``images`` in the same kind (identity with no shared memory; a
-    tensor detached, like every result of the engine)."""
+    """An independent copy of ``images`` with their exact pixel values, in the kind a
+    stylisation gives back (:func:`from_batch` of :func:`to_batch`), so that strength 0 returns
+    the same kind as any other strength: a PIL image in the mode it is stylised in (``P`` and
+    ``CMYK`` come back ``RGB``), a numpy array in native byte order, a tensor detached, a list or
+    tuple as a list. No float round trip: float64 values stay exactly as they are."""
     if isinstance(images, torch.Tensor):
         return images.detach().clone()
     if isinstance(images, np.ndarray):
-        return images.copy()
+        return np.array(images, dtype=images.dtype.newbyteorder("="), order="C")  # a copy, native order
     if isinstance(images, (list, tuple)):
         return [same_kind_copy(item) for item in images]
-    return images.copy()
+    target = _pil_target(images)
+    return images.convert(target) if target not in (None, images.mode) else images.copy()
 
 

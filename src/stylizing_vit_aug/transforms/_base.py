@@ -21,7 +21,7 @@ import torch
 
 from ..bank import StyleBank
 from ..bank.sampling import check_strategy
-from ..images import Normalization
+from ..images import Normalization, check_image
 from ..model import StyleStream
 from ..stylizer import Stylizer, check_mode
 from ._common import (
@@ -32,6 +32,7 @@ from ._common import (
     check_stats,
     check_strength,
     draw_strength,
+    normalised_hint,
     pick_styles,
     redo_normalize,
     undo_normalize,
@@ -89,6 +90,7 @@ class StyleAugmentation:
 
     STRATEGIES: ClassVar[tuple[str | None, ...]] = PER_SAMPLE_STRATEGIES
     IN_BATCH: ClassVar[bool] = False  # whether bank=None takes the styles from the batch
+    TAKES_STATS: ClassVar[bool] = True  # whether it takes the mean/std of a Normalize before it
 
     settings: StyleParams
     in_batch: bool
@@ -143,7 +145,8 @@ class StyleAugmentation:
         """The checked parameters but ``p`` (which a host may print itself), for reprs."""
         s = self.settings
         styles = "in-batch (rolled)" if self.in_batch else f"bank ({s.strategy or 'by domains'})"
-        return f"strength={s.strength}, mode={s.mode}, styles={styles}, style_crop={s.style_crop}"
+        crop = f", style_crop={s.style_crop}" if s.style_crop is not None else ""  # kornia's takes none
+        return f"strength={s.strength}, mode={s.mode}, styles={styles}{crop}"
 
     def extra_repr(self) -> str:
         """The checked parameters, for the repr of the hosts that are torch modules."""
@@ -178,6 +181,20 @@ class StyleAugmentation:
         return self._styles_of(self._style_indices(1, generator), generator)
 
     # -- applying a draw --------------------------------------------------------------------------
+    def _check_input(self, images: Any) -> None:
+        """The checks of :meth:`_stylize_images`, made on every call, fired or not, so a transform
+        placed after ``Normalize`` or fed NaN pixels fails at its first sample, not hours later on
+        a rare draw: the kind (type, dtype, shape, channels) always, from metadata; the values
+        where reading them is cheap: PIL images, numpy arrays and CPU tensors (on a GPU a read
+        waits for the device, so there the values are checked when the call fires)."""
+        name = type(self).__name__
+        if not isinstance(images, torch.Tensor):
+            check_image(images, f"{name}'s input", normalised_hint=normalised_hint(self.TAKES_STATS))
+            return
+        if images.device.type == "cpu":
+            images = undo_normalize(images, self.settings.stats, name)  # the range, in the front-end's words
+        check_image(images, f"{name}'s input", values=False)  # the kind; a 'meta' tensor is refused here
+
     def _stylize_images(self, images: Any, styles: StyleStream | torch.Tensor, strength: Any) -> Any:
         """Stylise ``images`` of any kind the engine takes: tensors through the one "undo
         Normalize, check 0–1, stylise, redo"; PIL images and numpy arrays as the engine

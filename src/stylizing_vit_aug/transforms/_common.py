@@ -72,9 +72,15 @@ def check_unit_range(values: torch.Tensor, front_end: str, *, takes_stats: bool 
     (``takes_stats``: whether the front-end can be given that Normalize's mean/std instead)."""
     if not values.is_floating_point() or values.numel() == 0:
         return
+    check_float_range(values, f"{front_end}'s input", normalised_hint(takes_stats))
+
+
+def normalised_hint(takes_stats: bool = True) -> str:
+    """What a front-end says of clearly negative values: it runs after ``Normalize``, and the fix
+    it can take (``takes_stats``: that Normalize's mean/std instead of moving it)."""
     fix = ("Normalize, or pass mean= and std= with that Normalize's statistics so it can undo and redo the "
            "normalisation") if takes_stats else "Normalize in the pipeline"
-    check_float_range(values, f"{front_end}'s input", f"it looks like it runs after Normalize. Put it before {fix}")
+    return f"it looks like it runs after Normalize. Put it before {fix}"
 
 
 def undo_normalize(images: torch.Tensor, stats: Normalization | None, front_end: str) -> torch.Tensor:

@@ -53,6 +53,8 @@ class AlbumentationsStylize(StyleAugmentation, ImageOnlyTransform):
     front-ends (no pydantic ``InitSchema``, which would check them a second time).
     """
 
+    TAKES_STATS = False
+
     def __init__(
         self,
         stylizer: Stylizer | str | os.PathLike | None = None,
@@ -68,6 +70,15 @@ class AlbumentationsStylize(StyleAugmentation, ImageOnlyTransform):
         super().__init__(p=settings.p)
         self._set_up(settings, stylizer, bank, revision=revision)
 
+    def __call__(self, *args: Any, force_apply: bool = False, **data: Any) -> Any:
+        """albumentations' call, after the check of ``image``/``images`` that every call makes,
+        applied or not (a misplaced transform or NaN pixels fail at the first sample)."""
+        if data.get("image") is not None:
+            self._check_input(data["image"])
+        if data.get("images") is not None:
+            self._check_input(_with_channels(data["images"])[0])
+        return super().__call__(*args, force_apply=force_apply, **data)
+
     def get_params(self) -> dict[str, Any]:
         seed = self.py_random.getrandbits(_SEED_BITS)  # first, then the strength: seeded pipelines repeat
         return {"strength": self.py_random.uniform(*self.settings.strength), "style_seed": seed}
@@ -76,9 +87,8 @@ class AlbumentationsStylize(StyleAugmentation, ImageOnlyTransform):
         return self._stylize_images(img, self._seeded_style(style_seed), strength)
 
     def apply_to_images(self, images: np.ndarray, strength: float, style_seed: int, **params: Any) -> np.ndarray:
-        batch = np.asarray(images)
-        gray = batch.ndim == 3  # (N, H, W) grayscale without a channel axis
-        out = self._stylize_images(batch[..., None] if gray else batch, self._seeded_style(style_seed), strength)
+        batch, gray = _with_channels(images)
+        out = self._stylize_images(batch, self._seeded_style(style_seed), strength)
         return out[..., 0] if gray else out
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
@@ -98,3 +108,10 @@ class AlbumentationsStylize(StyleAugmentation, ImageOnlyTransform):
             "mode": self.mode,
         }
 
+
+def _with_channels(images: Any) -> tuple[np.ndarray, bool]:
+    """An ``images`` target as the ``(N, H, W, C)`` batch the stylizer takes, and whether it came
+    as ``(N, H, W)`` grayscale without a channel axis (given back that way)."""
+    batch = np.asarray(images)
+    gray = batch.ndim == 3
+    return (batch[..., None] if gray else batch), gray

@@ -14,11 +14,13 @@ back bit-identical. Labels are untouched, so the module sits between the loader 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.utils.data
 from torch import nn
 from torch.utils.data import default_collate
 
@@ -83,6 +85,11 @@ class BatchStylize(StyleAugmentation, nn.Module):
             ``"other_domain"`` when ``domains`` are passed to a bank with domains, else uniform.
         style_crop: style from a random crop of this side fraction (the paper crops styles).
         generator: a ``torch.Generator`` for every random draw (default: torch's global one).
+            Inside a DataLoader worker (``StylizeCollate``, or a dataset that batches), the
+            worker's copy is re-seeded at its first call, from the generator's seed and the
+            worker's seed (``get_worker_info().seed``, which the DataLoader draws anew for each
+            worker and epoch): otherwise every worker, every epoch, would repeat the same draws.
+            Runs stay reproducible from the two seeds; in the main process it is used as given.
         mean, std: statistics of a ``Normalize`` already applied to the batch.
         mode: ``"relative"``, ``"detail"`` or ``"resize"`` (None: the stylizer's own mode).
 
@@ -118,10 +125,22 @@ class BatchStylize(StyleAugmentation, nn.Module):
         self.p = settings.p
         self.same_on_batch = bool(same_on_batch)
         self.generator = generator
+        self._seeded_for: int | None = None  # the DataLoader worker seed the generator was re-seeded for
         self._set_up(settings, stylizer, bank)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, same_on_batch={self.same_on_batch}"
+
+    def _seed_in_worker(self) -> None:
+        """In a DataLoader worker, re-seed this worker's copy of :attr:`generator` once (per
+        worker seed, so once per worker and epoch; a persistent worker goes on from where its
+        last epoch ended), from a mix of the generator's seed and the worker's."""
+        info = torch.utils.data.get_worker_info()
+        if self.generator is None or info is None or self._seeded_for == info.seed:
+            return
+        mixed = hashlib.blake2b(f"{self.generator.initial_seed()}:{info.seed}".encode(), digest_size=8).digest()
+        self.generator.manual_seed(int.from_bytes(mixed, "little") >> 1)  # 63 bits: any device's generator
+        self._seeded_for = info.seed
 
     def _rand(self, n: int) -> torch.Tensor:
         device = self.generator.device if self.generator is not None else torch.device("cpu")
@@ -171,10 +190,16 @@ class BatchStylize(StyleAugmentation, nn.Module):
         self, images: torch.Tensor, domains: Sequence[Any] | torch.Tensor | None = None, *, return_info: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, StylizeInfo]:
         """Stylise a random subset of ``images``; ``domains`` (one label per row) keeps styles
-        from other domains. ``return_info=True`` also returns a :class:`StylizeInfo`."""
+        from other domains. ``return_info=True`` also returns a :class:`StylizeInfo`. An empty
+        batch comes back as it is, as from kornia's front-end and ``stylize_batch``."""
         if not isinstance(images, torch.Tensor):
             raise TypeError(f"BatchStylize takes a tensor batch, got {type(images).__name__}")
+        self._seed_in_worker()
         unit = self._to_unit(images)
+        if images.shape[0] == 0:
+            nothing = torch.zeros(0, dtype=torch.bool)
+            info = StylizeInfo(nothing, torch.zeros(0, dtype=torch.long), torch.zeros(0), not self.in_batch, nothing)
+            return (images, info) if return_info else images
         values, info = to_batch(unit, "batch", range_checked=True)  # channels, size, dtype; _to_unit checked the range
         batch = values.shape[0]
         labels = _labels(domains, batch) if domains is not None else None

@@ -23,7 +23,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 
 from ..bank import StyleBank
 from ..devices import to_device_nowait
-from ..images import from_batch, to_batch
+from ..images import check_image, from_batch, to_batch
 from ..model import roll_pairs
 from ..stylizer import Stylizer
 from ._base import StyleAugmentation
@@ -57,6 +57,7 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
     """
 
     IN_BATCH = True
+    TAKES_STATS = False
 
     def __init__(
         self,
@@ -120,10 +121,12 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
         flags: dict[str, Any],
         transform: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        check_unit_range(input, "RandomStylize", takes_stats=self.TAKES_STATS)  # one read per call, fired or not
+        if input.shape[0]:
+            check_image(input, "RandomStylize's input", values=False)  # and its kind, from metadata
         rows = self._rows(params, input.shape[0])
         if rows.numel() == 0:
             return input
-        check_unit_range(input, "RandomStylize", takes_stats=False)
         picked = to_device_nowait(rows, input.device)
         values, info = to_batch(input[picked], "batch", range_checked=True)  # channels, size and dtype
         if not self._device_given:

@@ -32,7 +32,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     ) from error
 
 from ..bank import StyleBank
-from ..images import looks_channels_last
+from ..images import ImageError, check_has_pixels, check_size_and_channels, looks_channels_last
 from ..stylizer import Stylizer
 from ._base import StyleAugmentation
 from ._common import check_probability, check_unit_range, warn_deprecated
@@ -40,6 +40,8 @@ from ._common import check_probability, check_unit_range, warn_deprecated
 __all__ = ["RandStylize", "RandStylized"]
 
 _SEED_LIMIT = 2**31  # torch.Generator seeds drawn from self.R
+_UNIT_SHARE = 0.1  # a 0–1 float image whose 1.0 is this near the bottom of value_range looks scaled already
+_TYPE_RANGED = (np.dtype(np.uint8), np.dtype(np.uint16), torch.uint8)  # integers read on their type's range
 
 
 def _check_value_range(value_range: Any) -> tuple[float, float] | None:
@@ -78,9 +80,16 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
             pass) and integer images use their type's range (uint8 0–255, uint16 0–65535).
             Integer images come back rounded and clipped to the range, in their dtype.
 
-    Input: ``(C, H, W)`` with 1 or 3 channels, as a numpy array, a torch tensor or a
-    ``MetaTensor``. Output: the same type, dtype, shape and device; a ``MetaTensor`` keeps its
-    metadata, affine and applied operations (see the module docstring for why nothing is added).
+    Input: ``(C, H, W)`` with 1 (gray) or 3 (RGB) channels, or 4 (RGBA: the 4th channel is alpha,
+    carried unchanged and never stylised), as a numpy array, a torch tensor or a ``MetaTensor``.
+    Two channels are refused: in MONAI they are two modalities far more often than gray+alpha.
+    Output: the same type, dtype, shape and device; a ``MetaTensor`` keeps its metadata, affine
+    and applied operations (see the module docstring for why nothing is added).
+
+    Every call checks its image, whether or not it is stylised: the kind always, the values on
+    the CPU (a misplaced transform or NaN pixels fail at the first sample, not on a rare draw).
+    A float image already in 0–1 under a ``value_range`` such as ``(0, 255)`` is refused: it
+    would be stylised as a nearly black image (all-black and 0/1-valued images pass).
     """
 
     backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
@@ -115,13 +124,35 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
         self._strength = float(self.R.uniform(*self.strength))
         self._style_seed = int(self.R.randint(0, _SEED_LIMIT))
 
+    def __repr__(self) -> str:
+        return f"RandStylize(prob={self.prob}, {self._style_repr()}, value_range={self.value_range})"
+
     def __call__(self, img: Any, randomize: bool = True) -> Any:
         if randomize:
             self.randomize(img)
+        self._check_call(img, fired=self._do_transform)
+        if not self._do_transform:
+            return img
+        if isinstance(img, MetaTensor):
+            return convert_to_dst_type(self._stylize(img.as_tensor()), dst=img)[0]
+        return self._stylize(img)
+
+    def _check_call(self, img: Any, *, fired: bool) -> None:
+        """A call's checks, fired or not: the kind always, the values where reading them is cheap
+        (numpy, CPU tensors) and on a GPU when the call stylises."""
+        self._check_kind(img)
+        plain = img.as_tensor() if isinstance(img, MetaTensor) else img
+        if fired or isinstance(plain, np.ndarray) or plain.device.type == "cpu":
+            self._check_values(plain)
+
+    def _check_kind(self, img: Any) -> None:
+        """Type, shape, channels and dtype of a call's image, from its metadata alone."""
         if not isinstance(img, (np.ndarray, torch.Tensor)):
             raise TypeError(
                 f"RandStylize takes a numpy array, a torch tensor or a MetaTensor, got {type(img).__name__}"
             )
+        if isinstance(img, torch.Tensor):
+            check_has_pixels(img, "RandStylize's input")
         if img.ndim != 3:
             raise ValueError(
                 f"RandStylize stylises 2D channel-first images (C, H, W); got shape {tuple(img.shape)}. "
@@ -132,23 +163,30 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
                 f"RandStylize takes channel-first images (C, H, W); shape {tuple(img.shape)} looks channels-last "
                 "(H, W, C): put EnsureChannelFirst (or LoadImage(ensure_channel_first=True)) before it"
             )
-        if not self._do_transform:
-            return img
-        if isinstance(img, MetaTensor):
-            return convert_to_dst_type(self._stylize(img.as_tensor()), dst=img)[0]
-        return self._stylize(img)
+        if img.shape[0] == 2:
+            raise ImageError(
+                f"RandStylize got a 2-channel image {tuple(img.shape)}: it stylises 1 (gray) or 3 (RGB) channels, "
+                "with a 4th carried as alpha (RGBA). Two channels are usually two modalities, not gray+alpha: "
+                "select the channel to stylise (e.g. SplitDimd, or img[:1]), or stylise each one separately"
+            )
+        check_size_and_channels(img.shape[0], img.shape[1], img.shape[2], "RandStylize's input")
+        dtype = img.dtype.newbyteorder("=") if isinstance(img, np.ndarray) else img.dtype
+        if not (_is_float(img) or self.value_range is not None or dtype in _TYPE_RANGED):
+            raise ValueError(
+                f"RandStylize got {dtype} images: without value_range= an integer image must be uint8 (0–255), "
+                "or uint16 (0–65535) as a numpy array, whose type gives its range. Pass value_range=(low, high) "
+                "with the images' intensity range (e.g. value_range=(0, 4095) for 12-bit data), or scale them "
+                "to float 0–1 first"
+            )
 
     def _stylize(self, image: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
-        """One image (numpy or plain tensor) in, the same kind and dtype out."""
-        is_numpy = isinstance(image, np.ndarray)
-        is_float = np.issubdtype(image.dtype, np.floating) if is_numpy else image.is_floating_point()
+        """One checked image (numpy or plain tensor) in, the same kind and dtype out."""
+        is_numpy, is_float = isinstance(image, np.ndarray), _is_float(image)
         values = image
         if self.value_range is not None:
             low, high = self.value_range
             floats = image if is_float else (image.astype(np.float32) if is_numpy else image.float())
             values = (floats - low) / (high - low)
-        if is_float or self.value_range is not None:
-            self._check_range(torch.from_numpy(np.array(values)) if is_numpy else values)  # a copy: any strides
         styles = self._seeded_style(self._style_seed)  # the same style until the next randomize
         if is_numpy:  # the stylizer's numpy images are channels-last: hand it a view
             out = self.stylizer(np.moveaxis(values, 0, -1), styles, self._strength, mode=self.mode)
@@ -159,14 +197,19 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
             out = _in_range(out, self.value_range, image.dtype, is_float)
         return out
 
-    def _check_range(self, values01: torch.Tensor) -> None:
-        """check_unit_range, with the fixes a MONAI pipeline has (it has no mean/std argument)."""
+    def _check_values(self, image: np.ndarray | torch.Tensor) -> None:
+        """The image's values in 0–1 (or in ``value_range``), from its extremes (one pass), with
+        the fixes a MONAI pipeline has (it has no mean/std argument)."""
+        if not _is_float(image) and self.value_range is None:
+            return  # uint8 and uint16 are in range by their type
+        low, high = _extremes(image)
+        start, span = self.value_range if self.value_range is not None else (0.0, 1.0)
+        span -= start
         try:
-            check_unit_range(values01, "RandStylize")
+            check_unit_range(torch.tensor([(low - start) / span, (high - start) / span]), "RandStylize")
         except ValueError:
-            if not torch.isfinite(values01).all():
+            if not (np.isfinite(low) and np.isfinite(high)):
                 raise
-            low, high = float(values01.min()), float(values01.max())
             if self.value_range is None:
                 found = (
                     f"[{low:.3g}, {high:.3g}], outside 0–1. Float images are 0–255 after LoadImage: pass "
@@ -174,12 +217,45 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
                     "ScaleIntensityRange(a_min=0, a_max=255, b_min=0, b_max=1)"
                 )
             else:
-                start, span = self.value_range[0], self.value_range[1] - self.value_range[0]
-                found = f"[{start + low * span:.3g}, {start + high * span:.3g}], outside value_range={self.value_range}"
+                found = f"[{low:.3g}, {high:.3g}], outside value_range={self.value_range}"
             raise ValueError(
-                f"RandStylize got float images with values in {found}. If NormalizeIntensity or "
+                f"RandStylize got {image.dtype} images with values in {found}. If NormalizeIntensity or "
                 "another rescaling runs before it, put RandStylize first."
             ) from None
+        if _is_float(image) and self.value_range is not None and _scaled_to_unit(image, low, high, start, span):
+            raise ValueError(
+                f"RandStylize got float images with values in [{low:.3g}, {high:.3g}] under value_range="
+                f"{self.value_range}, where they are nearly black (at most {(high - start) / span:.1%} of the "
+                "range): they look already scaled to 0–1, e.g. by ScaleIntensity or ScaleIntensityRange before "
+                "RandStylize. For images in 0–1 leave value_range out; to keep it, put RandStylize before the "
+                "scaling."
+            )
+
+
+def _is_float(image: np.ndarray | torch.Tensor) -> bool:
+    return np.issubdtype(image.dtype, np.floating) if isinstance(image, np.ndarray) else image.is_floating_point()
+
+
+def _extremes(image: np.ndarray | torch.Tensor) -> tuple[float, float]:
+    """The image's smallest and largest value (NaN if it holds one), any dtype, one pass."""
+    if isinstance(image, np.ndarray):
+        return float(image.min()), float(image.max())
+    values = image.detach().reshape(-1)
+    low, high = torch.aminmax(values if values.is_floating_point() else values.double())
+    return float(low), float(high)
+
+
+def _scaled_to_unit(image: np.ndarray | torch.Tensor, low: float, high: float, start: float, span: float) -> bool:
+    """Whether a float image in ``value_range`` looks like 0–1 values instead: all of it within 0–1,
+    where 1 is near the range's bottom (e.g. 0–1 under (0, 255)), and not only whole numbers. An
+    all-black image, or 0/1 values (a blank tile of 8-bit data, a mask), reads the same both ways
+    and passes: refusing it would stop a run at its first empty tile."""
+    if low < 0 or high > 1 or high == 0 or (1 - start) / span > _UNIT_SHARE:
+        return False
+    if high < 1:
+        return True  # a fraction: no 8-bit file gives one
+    whole = image == (np.round(image) if isinstance(image, np.ndarray) else image.round())
+    return not bool(whole.all())
 
 
 def _in_range(
@@ -241,6 +317,11 @@ class RandStylized(RandomizableTransform, MapTransform):
     def bank(self) -> StyleBank:
         return self.array_transform.bank
 
+    def __repr__(self) -> str:
+        inner = self.array_transform
+        return (f"RandStylized(keys={list(self.keys)}, prob={self.prob}, {inner._style_repr()}, "
+                f"value_range={inner.value_range})")
+
     def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None) -> RandStylized:
         super().set_random_state(seed, state)
         self.array_transform.set_random_state(seed, state)
@@ -250,6 +331,8 @@ class RandStylized(RandomizableTransform, MapTransform):
         d = dict(data)
         self.randomize(None)
         if not self._do_transform:
+            for key in self.key_iterator(d):  # checked as a fired call would be: a bad image fails at once
+                self.array_transform._check_call(d[key], fired=False)
             return d
         self.array_transform.randomize(None)
         for key in self.key_iterator(d):

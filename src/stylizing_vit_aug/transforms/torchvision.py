@@ -100,8 +100,9 @@ class StylizeTransform(StyleAugmentation, Transform):
         return {"apply": True, "styles": styles, "strength": float(self._draw_strength(1))}
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        images = inpt if isinstance(inpt, PIL.Image.Image) else inpt.as_subclass(torch.Tensor)
+        self._check_input(images)  # every call: a misplaced transform fails now, not on a rare draw
         if not params["apply"]:
             return inpt
-        images = inpt if isinstance(inpt, PIL.Image.Image) else inpt.as_subclass(torch.Tensor)
         out = self._stylize_images(images, params["styles"], params["strength"])
         return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
