@@ -413,3 +413,20 @@ def test_equal_weights_under_another_head_count_get_their_own_sample_bank(small_
     theirs = bundled_bank(other, crops_per_image=1)
     assert theirs.stylizer is other and ours.stylizer is small_stylizer
     sva.BatchStylize(other, theirs)  # the bank is the other stylizer's: no mismatch
+
+
+def test_crops_that_repeat_or_are_enlarged_to_a_smear_are_said(small_stylizer, caplog):
+    """--crops-per-image 3 --crop-size 300 on 64-px images gave three identical styles per image,
+    and --crop-size 4 blew 4-px crops up to the model size, both without a word."""
+    rng = np.random.default_rng(0)
+    square, wide = rng.integers(0, 256, (64, 64, 3), np.uint8), rng.integers(0, 256, (64, 200, 3), np.uint8)
+    with caplog.at_level("WARNING"):
+        bank = StyleBank.from_images([square, wide], small_stylizer, crops_per_image=3, crop_size=300)
+    warned = [r.getMessage() for r in caplog.records if "no larger than the 300 px crop" in r.getMessage()]
+    assert len(warned) == 1 and "style image 0 (64x64)" in warned[0] and "style image 1" not in warned[0]
+    assert torch.equal(bank.images[0], bank.images[2])  # what the warning says: the same style 3 times
+    assert not torch.equal(bank.images[3], bank.images[5])  # a wide image's crops still differ
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        StyleBank.from_images([square], small_stylizer, crops_per_image=1, crop_size=4)
+    assert any("enlarged 8x" in r.getMessage() for r in caplog.records)

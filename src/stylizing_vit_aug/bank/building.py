@@ -90,9 +90,13 @@ def model_images(
     so crops are drawn until ``crops_per_image`` pass :func:`~stylizing_vit_aug.tissue.is_tissue`.
     """
     size = stylizer.img_size
+    if crops_per_image and crop_size and crop_size * 4 < size:
+        logger.warning("crops of %d px are enlarged %.0fx to the model's %d px: little but their colour is left; "
+                       "a crop side near %d keeps their texture", crop_size, size / crop_size, size, size)
     parts: list[torch.Tensor] = []
     counts: list[int] = []
     skipped: list[tuple[Path, str]] = []
+    smaller: list[str] = []  # images no larger than the crop: their crops repeat
     bar = tqdm(items, total=total, desc="style images", unit="item", leave=False, disable=(total or 0) < 16)
     for index, item in enumerate(bar):
         if isinstance(item, (str, os.PathLike)):
@@ -109,25 +113,40 @@ def model_images(
         values = stylizer.adapt_channels(values)
         if crops_per_image:
             _, _, height, width = values.shape
-            side = min(crop_size or size, height, width)
-            crop = side / min(height, width)
-            draws = crops_per_image * (TISSUE_CANDIDATES if tissue_only else 1)
-            per_image = random_crop_resize(values, crop, size, generator, per_image=draws)
-            kept = [
-                tissue_only_crops(group, crops_per_image, index) if tissue_only else group
-                for group in per_image.split(draws)
-            ]
+            if crops_per_image > 1 and min(crop_size or size, height, width) >= max(height, width):
+                smaller.append(f"style image {index} ({width}x{height})")
+            kept = _crops(values, crops_per_image, crop_size or size, size, generator, tissue_only, index)
             values = torch.cat(kept)
             counts.extend(len(group) for group in kept)
         else:
             values = resize(values, size, size)
             counts.extend([1] * values.shape[0])
         parts.append(to_uint8(values).cpu())
+    if smaller:
+        logger.warning("%d square style image(s) are no larger than the %d px crop, so each of their %d crops is "
+                       "the whole image (the same style %d times): %s. Pass a smaller --crop-size (crop_size=), or "
+                       "fewer crops",
+                       len(smaller), crop_size or size, crops_per_image, crops_per_image,
+                       "; ".join(smaller[:5]) + (" ..." if len(smaller) > 5 else ""))
     if not sum(counts):
         unread = f" ({len(skipped)} unreadable, e.g. {skipped[0][1]})" if skipped else ""
         blank = " (tissue_only: no crop showed tissue)" if tissue_only and parts else ""
         raise ValueError(f"a style bank needs at least one style image; got none{unread}{blank}")
     return torch.cat(parts), counts, skipped
+
+
+def _crops(
+    values: torch.Tensor, wanted: int, crop_size: int, size: int, generator: torch.Generator, tissue_only: bool,
+    index: int,
+) -> list[torch.Tensor]:
+    """``wanted`` random square crops of side ``crop_size`` (at most the image's shorter side) of
+    each image in ``values``, at model size ``size``; with ``tissue_only``, drawn from more
+    candidates and kept where they show tissue."""
+    height, width = values.shape[-2:]
+    crop = min(crop_size, height, width) / min(height, width)
+    draws = wanted * (TISSUE_CANDIDATES if tissue_only else 1)
+    per_image = random_crop_resize(values, crop, size, generator, per_image=draws)
+    return [tissue_only_crops(group, wanted, index) if tissue_only else group for group in per_image.split(draws)]
 
 
 def tissue_only_crops(candidates: torch.Tensor, wanted: int, index: int) -> torch.Tensor:
