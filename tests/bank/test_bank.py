@@ -16,6 +16,7 @@ from helpers import CAMELYON_MEAN, CAMELYON_STD, examples, make_small_model, tru
 from stylizing_vit_aug import bank as bank_module
 from stylizing_vit_aug import cli
 from stylizing_vit_aug.bank import (
+    BankFileError,
     BankMismatch,
     StyleBank,
     bundled_bank,
@@ -430,3 +431,18 @@ def test_crops_that_repeat_or_are_enlarged_to_a_smear_are_said(small_stylizer, c
     with caplog.at_level("WARNING"):
         StyleBank.from_images([square], small_stylizer, crops_per_image=1, crop_size=4)
     assert any("enlarged 8x" in r.getMessage() for r in caplog.records)
+
+
+def test_a_bank_file_with_nan_streams_is_named_for_its_nan_values(tmp_path, small_stylizer, crops_bank):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    path = crops_bank.save(tmp_path / "bank.safetensors")
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata()
+    tensors = load_file(str(path))
+    assert "streams" in tensors
+    tensors["streams"][0, 0, 0, :3] = float("nan")
+    save_file(tensors, str(path), metadata=metadata)
+    with pytest.raises(BankFileError, match=r"style streams hold 3 NaN/Inf values of [\d,]+ .*build it again"):
+        StyleBank.load(path, small_stylizer)

@@ -224,8 +224,11 @@ def _read(path: Path, stylizer: Stylizer) -> tuple[dict[str, Any], torch.Tensor,
         config = stylizer.config
         expected = (config.depth, images.shape[0], config.num_tokens, config.embed_dim)
         if tuple(layers.shape) != expected or not layers.is_floating_point() or not bool(torch.isfinite(layers).all()):
+            found = f"{layers.dtype} {tuple(layers.shape)}"
+            if tuple(layers.shape) == expected and layers.is_floating_point():
+                found = f"{int((~torch.isfinite(layers)).sum()):,} NaN/Inf values of {layers.numel():,}"
             raise BankFileError(
-                f"bank file {path} is corrupt: its style streams are {layers.dtype} {tuple(layers.shape)} "
+                f"bank file {path} is corrupt: its style streams hold {found} "
                 f"(expected finite floats of shape {expected}); build it again"
             )
     return meta, images, layers

@@ -114,7 +114,7 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"model:       {', '.join(f'{k}={v}' for k, v in info['config'].items())}")
     if info["streams"] is not None:
         print(f"streams:     stored, shape {info['streams']} ({info['stream_dtype'] or 'float32'}): "
-              "loading with the same checkpoint skips encoding")
+              "loading with the same checkpoint skips encoding (their values are checked then, not here)")
     else:
         print("streams:     not stored (encoded when loaded)")
     if info["domains"]:
