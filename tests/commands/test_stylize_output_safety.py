@@ -215,7 +215,7 @@ def test_a_read_only_record_folder_is_exit_2_before_any_work(tmp_path, run_in, l
     assert run_in(tmp_path / "out", "--log", str(records / "record.csv")) == 2
     _refused(capsys, f"cannot write into {records} (for the record {records / 'record.csv'})", "Read-only file system")
     assert not loads and not list(records.iterdir())
-    assert not list((tmp_path / "out").iterdir())  # its lock went with the refusal
+    assert not (tmp_path / "out").exists()  # its lock went with the refusal, and the folder it made
 
 
 # -- two runs, one folder --------------------------------------------------------------------------
@@ -479,3 +479,10 @@ def test_bank_build_on_a_full_disk_is_exit_2_naming_the_bank(tmp_path, checkpoin
     assert cli.main(["bank", "build", str(styles), "-o", str(bank), "--checkpoint", checkpoint]) == 2
     _refused(capsys, f"cannot write {bank}: No space left on device")
     assert not bank.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".sva-partial-")]
+
+
+def test_a_run_refused_before_writing_leaves_no_empty_output_folder(tmp_path, run_in, capsys):
+    out = tmp_path / "new" / "out"
+    assert run_in(out, "--style", str(tmp_path / "missing.png")) == 2  # refused once the model is loaded
+    assert "missing.png" in capsys.readouterr().err and not out.exists()
+    assert run_in(out) == 0 and (out / "stylize_log.csv").is_file()  # a run that writes keeps its folder

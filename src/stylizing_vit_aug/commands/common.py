@@ -14,7 +14,7 @@ import os
 import socket
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -179,6 +179,20 @@ def make_folder(folder: Path, what: str) -> None:
         raise CLIError(f"{what} {folder} is a file, not a folder; pass a folder") from None
     except OSError as error:
         raise CLIError(f"cannot create {what} {folder}: {error.strerror or error}") from None
+
+
+@contextmanager
+def new_folder(folder: Path, what: str) -> Iterator[None]:
+    """:func:`make_folder` for the time inside; a folder this call created that is still empty on
+    the way out (the run was refused, or stopped before writing) is removed again."""
+    created = not folder.exists()
+    make_folder(folder, what)
+    try:
+        yield
+    finally:
+        if created:
+            with suppress(OSError):  # not empty: the run wrote into it
+                folder.rmdir()
 
 
 @contextmanager

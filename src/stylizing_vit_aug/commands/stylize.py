@@ -76,7 +76,7 @@ from .common import (
     add_checkpoint_arguments,
     add_on_error_argument,
     list_images,
-    make_folder,
+    new_folder,
     positive_int,
     sole_writer,
     unit_float,
@@ -347,10 +347,13 @@ def _sole_writer(output: Path, log_path: Path) -> AbstractContextManager[None]:
 def run(args: argparse.Namespace) -> int:
     """Stylise the folder (see the module docstring for how it shards, resumes, skips and locks)."""
     plan = StylizePlan.from_args(args)
-    make_folder(plan.output, "the output folder")
-    make_folder(plan.log.parent, f"the folder of the record {plan.log}")
     ranks = plan.ranks
-    with ranks.joined(), ExitStack() as held:
+    with (
+        new_folder(plan.output, "the output folder"),
+        new_folder(plan.log.parent, f"the folder of the record {plan.log}"),
+        ranks.joined(),
+        ExitStack() as held,
+    ):
         refusal = ""
         if ranks.rank == 0:  # the other ranks of this run write under rank 0's locks
             try:

@@ -35,7 +35,7 @@ from ..train.perceptual import (
 )
 from ..train.start import LAST_CHECKPOINT
 from ..train.trainer import Trainer, TrainingDiverged
-from .common import CLIError, Ranks, device_argument, make_folder, positive_int, sole_writer
+from .common import CLIError, Ranks, device_argument, new_folder, positive_int, sole_writer
 
 __all__ = ["EPILOG", "EXIT_DIVERGED", "add_arguments", "config_from_args", "main", "run"]
 
@@ -281,19 +281,13 @@ def _run_folder(config: TrainConfig, *, overwrite: bool) -> Iterator[None]:
         yield
         return
     output = Path(config.output).expanduser()
-    created = not output.exists()
-    make_folder(output, "the run folder")
-    try:
-        # two runs writing one folder interleave their logs and overwrite each other's checkpoint
-        with sole_writer([(output / LOCK_NAME, str(output))], "train",
-                         "continue with --resume, or pass another -o folder"):
-            if not config.resume:
-                _check_new_run(output, overwrite=overwrite)
-            yield
-    finally:
-        if created:  # a run refused (or stopped) before writing anything leaves no empty folder behind
-            with suppress(OSError):
-                output.rmdir()
+    # two runs writing one folder interleave their logs and overwrite each other's checkpoint
+    with new_folder(output, "the run folder"), sole_writer(
+        [(output / LOCK_NAME, str(output))], "train", "continue with --resume, or pass another -o folder"
+    ):
+        if not config.resume:
+            _check_new_run(output, overwrite=overwrite)
+        yield
 
 
 def _run_files(output: Path) -> list[Path]:
