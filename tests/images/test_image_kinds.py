@@ -345,3 +345,10 @@ def test_meta_tensors_are_refused_with_the_message_stylizer_to_gives(small_styli
     for use in uses.values():
         with pytest.raises(ImageError, match="on the 'meta' device: 'meta' tensors hold no pixels to stylise"):
             use()
+
+
+def test_a_too_small_image_gives_its_size_as_width_x_height_as_every_other_message():
+    from stylizing_vit_aug.images import ImageError, to_batch
+
+    with pytest.raises(ImageError, match=r"is 1024x4 pixels \(width x height\)"):
+        to_batch(np.zeros((4, 1024, 3), np.uint8), "image")

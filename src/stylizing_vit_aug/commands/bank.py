@@ -96,7 +96,8 @@ def run_build(args: argparse.Namespace) -> int:
           + f", {args.output.stat().st_size / 1e6:.1f} MB")
     if bank.skipped:
         print(f"{len(bank.skipped)} file(s) could not be read and were left out: "
-              + "; ".join(reason for _, reason in bank.skipped) + f"; exit code {EXIT_SKIPPED}", file=sys.stderr)
+              + "; ".join(reason.rstrip(".") for _, reason in bank.skipped) + f"; exit code {EXIT_SKIPPED}",
+              file=sys.stderr)
         return EXIT_SKIPPED
     return 0
 

@@ -120,7 +120,7 @@ def check_size_and_channels(channels: int, height: int, width: int, what: str) -
             "followed by an alpha channel (2 or 4). Select the channels to stylise, e.g. image[:3]."
         )
     if height < MIN_SIZE or width < MIN_SIZE:
-        _fail(f"{what} is {height}x{width} pixels; images must be at least {MIN_SIZE}x{MIN_SIZE}.")
+        _fail(f"{what} is {width}x{height} pixels (width x height); images must be at least {MIN_SIZE}x{MIN_SIZE}")
 
 
 NORMALISED_HINT = (
