@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pickle
 
+import numpy as np
 import pytest
 import torch
 
@@ -125,3 +126,11 @@ def test_statistics_for_3_channels_on_1_channel_images_are_an_error(small_styliz
         BatchStylize(small_stylizer, bank, p=1.0, **stats)(gray)
     with pytest.raises(ValueError, match="3 values.*1 channel"):
         sva.StylizeTransform(small_stylizer, bank, p=1.0, **stats)(gray[0])
+
+
+@pytest.mark.parametrize("mean", [[True, False, True], (0.5, True, 0.2), np.array([True, False, True]),
+                                  torch.tensor([True, False, True])])
+def test_true_and_false_are_not_statistics(mean):
+    """A config.json with ``"mean": [true, false, true]`` loaded as mean (1, 0, 1)."""
+    with pytest.raises(ValueError, match="True/False"):
+        Normalization.checked(mean, (0.2, 0.2, 0.2), 3)
