@@ -413,3 +413,14 @@ def test_loading_a_checkpoint_leaves_the_global_generator_where_it_was(tmp_path,
     stylizer = load()
     assert torch.equal(torch.rand(4), expected)
     assert_same_weights(stylizer.model, model.state_dict())
+
+
+def test_a_revision_for_a_local_checkpoint_is_said_to_be_ignored(tmp_path, small_stylizer, caplog):
+    folder = small_stylizer.save_pretrained(tmp_path / "ckpt")
+    with caplog.at_level("WARNING", logger="stylizing_vit_aug.hub"):
+        sva.load_stylizer(folder, revision="v1")
+    assert "revision='v1' is ignored" in caplog.text and "local (the local directory)" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="stylizing_vit_aug.hub"):
+        sva.load_stylizer(folder)
+    assert "is ignored" not in caplog.text

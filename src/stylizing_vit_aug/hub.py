@@ -448,6 +448,7 @@ CHECKPOINT_SOURCES: list[CheckpointSource] = [
     CheckpointSource("official checkpoint", lambda r: resolve_official(r.text) is not None, _load_official),
     CheckpointSource("Hub repo", _is_hub_repo, _load_hub_repo),
 ]
+_LOCAL_SOURCES = ("bundled default", "local directory", "local file")  # sources a revision= cannot pick in
 
 
 def load_stylizer(
@@ -490,6 +491,9 @@ def load_stylizer(
     if entry is None:
         raise unknown_checkpoint(request.text)
     found = entry.load(request)
+    if revision is not None and entry.name in _LOCAL_SOURCES and revision != found.revision:
+        logger.warning("revision=%r is ignored: %s is local (the %s), and a revision picks a commit of a Hub repo",
+                       revision, found.source, entry.name)
     asked = {"mode": mode, "background": background, "colour_match": colour_match}
     settings = {**LIBRARY_SETTINGS, **found.settings, **{k: v for k, v in asked.items() if v is not None}}
     stylizer = Stylizer(
