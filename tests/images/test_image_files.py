@@ -500,3 +500,13 @@ def test_a_signed_16_bit_tiff_is_named_for_what_it_is(tmp_path):
                                              r"e\.g\. -300\)") as error:
         images.read_image(tmp_path / "signed.tif")
     assert "16-bit PNG or TIFF" in str(error.value)
+
+
+def test_a_grayscale_image_written_as_webp_is_said_to_become_rgb(tmp_path, caplog):
+    from stylizing_vit_aug.images import kinds
+
+    kinds._told.discard("save:gray:WEBP")
+    with caplog.at_level("WARNING"):
+        images.save_image(random_rgb(0)[..., 0], tmp_path / "g.webp", "WEBP", lossless=True)
+    assert "grayscale images are written as RGB" in caplog.text
+    assert images.read_image(tmp_path / "g.webp").ndim == 3  # what the warning says

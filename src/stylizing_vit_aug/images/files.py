@@ -392,6 +392,9 @@ def save_image(
     if channels in ALPHA_CHANNELS and (fmt in NO_ALPHA_FORMATS or gray_alpha_16bit_tiff):
         log_once(f"save:alpha:{fmt}", "%s files are written without the alpha channel (%s)", fmt, ALPHA_POLICY)
         pixels = pixels[..., 0] if channels == 2 else pixels[..., :3]
+    if fmt == "WEBP" and (pixels.ndim == 2 or pixels.shape[-1] == 2):
+        log_once("save:gray:WEBP", "WebP files hold colour only: grayscale images are written as RGB (three equal "
+                 "channels); write PNG or TIFF to keep one channel")
     if pixels.dtype == np.uint16 and fmt not in SIXTEEN_BIT_FORMATS:
         log_once(f"save:8bit:{fmt}", "%s files hold 8 bits per channel: 16-bit pixels are written rounded to 8 bits "
                  "(write PNG or TIFF to keep 16 bits, e.g. --ext png)", fmt)
