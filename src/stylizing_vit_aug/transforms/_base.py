@@ -191,7 +191,7 @@ class StyleAugmentation:
         if not isinstance(images, torch.Tensor):
             check_image(images, f"{name}'s input", normalised_hint=normalised_hint(self.TAKES_STATS))
             return
-        if images.device.type == "cpu":
+        if images.device.type == "cpu" and images.is_floating_point():  # integer pixels are in range by type
             images = undo_normalize(images, self.settings.stats, name)  # the range, in the front-end's words
         check_image(images, f"{name}'s input", values=False)  # the kind; a 'meta' tensor is refused here
 
