@@ -104,3 +104,19 @@ def test_a_checkpoint_source_is_one_table_entry(monkeypatch):
     assert torch.allclose(stylizer.mean, torch.tensor(CAMELYON_MEAN))
     with pytest.raises(hub.UnknownCheckpoint):  # the entries after it still answer
         hub.load_stylizer("tiny-camelyon")
+
+
+def test_every_exception_the_docs_list_is_caught_at_the_package_root():
+    """docs/errors.md names them; `except sva.CheckpointNotCached` must catch what the loaders raise."""
+    import re
+
+    import stylizing_vit_aug as sva
+    from stylizing_vit_aug.bank import BankFileError
+    from stylizing_vit_aug.hub import CheckpointNotCached
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "errors.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| `(\w+)` \|", text, flags=re.MULTILINE))
+    assert {"CheckpointError", "CheckpointNotCached", "BankFileError", "ImageReadError"} <= listed
+    assert all(issubclass(getattr(sva, name), Exception) for name in listed)
+    assert sva.CheckpointNotCached is CheckpointNotCached and sva.BankFileError is BankFileError
+    assert listed <= set(sva.__all__)

@@ -28,6 +28,18 @@ _LAZY = {
     "worker_context": "transforms.workers",
     "StyleTTA": "tta",
     "metrics": "metrics",
+    # the exceptions of docs/errors.md, so that `except sva.CheckpointNotCached` works
+    **dict.fromkeys(("CheckpointError", "CorruptCheckpoint", "MissingStatistics", "StateDictMismatch",
+                     "UnsafeCheckpointFormat"), "checkpoints"),
+    "UnknownCheckpoint": "registry",
+    "CheckpointNotCached": "hub",
+    "BankFileError": "bank",
+    "BankMismatch": "bank",
+    "ImageError": "images",
+    "ImageReadError": "images",
+    "TrainingDiverged": "train",
+    "ScheduleChanged": "train",
+    "ModelChanged": "train",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]  # noqa: PLE0605 - the lazy names, all str

@@ -390,3 +390,11 @@ def test_a_cell_size_that_would_fill_memory_is_a_usage_error(command, capsys):
     """--cell-size 20000 ran for a minute and was killed by the kernel, out of memory."""
     assert cli.main([command, "--cell-size", "20000"]) == 2
     assert "--cell-size: must be at most 2048 pixels" in capsys.readouterr().err
+
+
+def test_bank_info_on_a_folder_says_it_reads_one_bank_file(tmp_path, capsys):
+    (tmp_path / "styles.safetensors").write_bytes(b"")
+    assert cli.main(["bank", "info", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "is a folder; bank info reads one bank file" in err and "styles.safetensors" in err
+    assert "load_stylizer" not in err

@@ -40,6 +40,7 @@ def test_a_new_run_into_a_folder_holding_a_run_is_refused_and_touches_nothing(da
     err = capsys.readouterr().err
     assert str(out) in err and "already holds a training run" in err
     assert "--resume" in err and "another -o" in err and "--overwrite" in err
+    assert f"a finished run is trained further from its export, --init {out / 'final'}" in err  # not --extend
     assert snapshot(out) == before and steps(out) == [1, 2]
 
 

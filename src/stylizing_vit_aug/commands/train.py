@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 EPILOG = """\
 examples:
   stylizing-vit-aug train data/ --init tiny-camelyon17wilds -o runs/my-stain --epochs 10
-  stylizing-vit-aug train data/ --init default -o runs/cpu --objective stain --pairing same-domain
+  stylizing-vit-aug train data/ --init default -o runs/cpu --objective stain --pairing same_domain
   accelerate launch --num_processes 4 -m stylizing_vit_aug.cli train data/ -o runs/big ...
   stylizing-vit-aug train data/ --init tiny-camelyon17wilds -o runs/my-stain --epochs 10 --resume
 
@@ -312,9 +312,9 @@ def _check_new_run(output: Path, *, overwrite: bool) -> None:
     start_over = f"--overwrite to remove those files and start again in {output}"
     if (output / "checkpoints" / LAST_CHECKPOINT).is_file():
         raise CLIError(
-            f"-o {output} already holds a training run ({names}); pass --resume to continue it (with --extend "
-            f"and a longer --max-steps/--epochs to train a finished run further), another -o for a new run, "
-            f"or {start_over}"
+            f"-o {output} already holds a training run ({names}); pass --resume to continue it (a run stopped "
+            f"early also takes --extend with a longer --max-steps/--epochs; a finished run is trained further "
+            f"from its export, --init {output / 'final'} -o <new folder>), another -o for a new run, or {start_over}"
         )
     raise CLIError(
         f"-o {output} holds the files of an earlier, unfinished attempt ({names}) but no checkpoint to resume "

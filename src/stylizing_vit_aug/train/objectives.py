@@ -101,7 +101,7 @@ OBJECTIVES: dict[str, ObjectiveSpec] = {
     "stain": ObjectiveSpec(
         _stain, StainWeights,
         "synthetic-stain supervision, pixel losses on pairs re-stained in optical-density space, no VGG "
-        "(fast on a CPU; use with --pairing same-domain), weighted by --stain-weights",
+        "(fast on a CPU; use with --pairing same_domain), weighted by --stain-weights",
     ),
 }
 
