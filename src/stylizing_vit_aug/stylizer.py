@@ -24,11 +24,8 @@ At the model's own size ``detail`` and ``resize`` are identical. The default mod
 measurement (``benchmarks/bench_resolution_modes.py``; table in the README).
 
 Large images (more than :data:`STRIP_PIXELS` pixels) never exist as one float tensor:
-``__call__`` downscales them in row bands and upsamples, adds, blends and converts back one
-column strip at a time into an output of the caller's kind, so the peak memory beyond the input
-and output is a few strips. Bilinear antialiased resizing is separable (rows, then columns), so
-on the CPU this gives exactly the pixels of the whole-tensor path (:meth:`Stylizer.stylize_batch`);
-on CUDA, whose kernel resizes both axes at once, they agree to float rounding.
+``__call__`` works on them in row bands and column strips (:mod:`stylizing_vit_aug.strip_path`),
+so the peak memory beyond the input and output is a few strips.
 
 Channels: a 1-channel image through a 3-channel model is replicated to RGB and the result is
 turned back to luminance (ITU-R BT.601 weights). A 3-channel image through a 1-channel model is
@@ -49,7 +46,7 @@ import torch
 from .checkpoints import write_checkpoint
 from .colour import colour_change, colour_profile
 from .devices import default_dtype, to_device_nowait, usable_device
-from .guided import apply_basis, is_upsampling, upsample_change, upsampling_basis
+from .guided import is_upsampling, upsample_change, upsampling_basis
 from .image_ops import blend_into, resize, strength_values, to_luminance
 from .images import (
     ImageLike,
@@ -60,16 +57,10 @@ from .images import (
     to_batch,
     to_batches,
 )
-from .images.windows import (
-    height_width,
-    largest_image_pixels,
-    put_columns,
-    single_images,
-    strips,
-    window,
-)
+from .images.windows import height_width, largest_image_pixels, single_images
 from .inference import InferenceNetwork, NetworkCalls, check_fp32_weights, tensors_state
 from .model import StyleStream, StylizingViT
+from .strip_path import downscaled, restore_in_strips
 from .tissue import change_weight, tissue_pixels, tissue_weight
 
 logger = logging.getLogger(__name__)
@@ -408,7 +399,7 @@ class Stylizer:
         if bool((strengths == 0).all()):
             return same_kind_copy(images)
         stream = self._streams(styles, batch)
-        small01 = torch.cat([self._downscaled(image) for image in singles])
+        small01 = torch.cat([downscaled(image, self.img_size, self.device, STRIP_PIXELS) for image in singles])
         changes, weights = [], []
         for start in range(0, batch, self.chunk_size):
             stop = min(start + self.chunk_size, batch)
@@ -428,40 +419,8 @@ class Stylizer:
                 base = upsampling_basis(one_change, small, None if weight is None else weight[i : i + 1])
             else:
                 base = one_change
-            self._restore_in_strips(image, output, base, strengths[i], mode, guided)
+            restore_in_strips(image, output, base, strengths[i], mode, guided, STRIP_PIXELS)
         return result
-
-    def _downscaled(self, image: Any) -> torch.Tensor:
-        """One large image at the model's size, ``[1, C, S, S]`` in 0–1: each row band is resized
-        across, then the narrow result down (the two passes of one antialiased resize)."""
-        height, width = height_width(image)
-        size = self.img_size
-        bands = []
-        for top, bottom in strips(height, STRIP_PIXELS // width):
-            values, _ = to_batch(window(image, top, bottom, 0, width), "images")
-            bands.append(resize(values.to(self.device, torch.float32), bottom - top, size))
-        return resize(torch.cat(bands, dim=2), size, size)
-
-    def _restore_in_strips(
-        self, image: Any, output: Any, base: torch.Tensor, strength: torch.Tensor, mode: str, guided: bool
-    ) -> None:
-        """Write the stylised ``image`` into ``output`` one column strip at a time: ``base`` (the
-        model-size change, its guided basis when ``guided``, or for ``resize`` the
-        stylised small image) resized across once, then each strip resized down, added, blended
-        by ``strength`` and converted back."""
-        height, width = height_width(image)
-        across = resize(base, self.img_size, width)
-        for left, right in strips(width, STRIP_PIXELS // height):
-            values, info = to_batch(window(image, 0, height, left, right), "images")
-            values = values.to(self.device, torch.float32)
-            upsampled = resize(across[..., left:right], height, right - left)  # may be a view of across
-            if guided:
-                upsampled = apply_basis(upsampled, values)
-            stylized = upsampled.clamp(0, 1) if mode == "resize" else (values + upsampled).clamp_(0, 1)
-            del upsampled
-            blended = blend_into(stylized, values, strength)
-            del values
-            put_columns(output, left, from_batch(blended, info))
 
     @torch.inference_mode()
     def stylize_batch(
