@@ -113,6 +113,8 @@ def test_bad_inputs_say_what_is_wrong(small_stylizer, tmp_path):
         previewer.render(Settings(contents=("he_tcia",), style_source=UPLOADS))
     with pytest.raises(ValueError, match="mode must be one of"):
         previewer.render(Settings(contents=("he_tcia",), mode="sharp"))
+    with pytest.raises(ValueError, match="cannot look up that bank file path: File name too long"):
+        previewer.render(Settings(contents=("he_tcia",), style_source=BANK_FILE, style_path="a" * 5000))
 
 
 def test_a_bank_of_another_stylizer_is_reencoded_and_the_snippet_says_so(saved, tmp_path):

@@ -250,10 +250,15 @@ class Previewer:
         elif source in (BANK_FILE, FOLDER):
             if not where:
                 raise ValueError(f"give the path of a {source} on this machine")
-            path = self.check_allowed(Path(where).expanduser(), source)
-            if not path.exists():
-                raise FileNotFoundError(f"{source} {path} does not exist")
-            key = (source, str(path.resolve()), path.stat().st_mtime_ns)
+            try:
+                path = self.check_allowed(Path(where).expanduser(), source)
+                if not path.exists():
+                    raise FileNotFoundError(f"{source} {path} does not exist")
+                key = (source, str(path.resolve()), path.stat().st_mtime_ns)
+            except FileNotFoundError:
+                raise
+            except OSError as error:  # a path the system cannot look up (too long, a loop): the user's to fix
+                raise ValueError(f"cannot look up that {source} path: {error.strerror or error}") from None
         else:
             raise ValueError(f"style source must be one of {STYLE_SOURCES}, got {source!r}")
         if key in self._banks:

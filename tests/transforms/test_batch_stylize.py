@@ -139,6 +139,52 @@ def test_a_generator_draws_anew_in_each_dataloader_worker_and_epoch(small_styliz
     assert module.generator.initial_seed() == 5 and module._seeded_for is None  # the main process's untouched
 
 
+def test_a_generator_pickles_as_its_state_and_draws_on_where_it_left_off(small_stylizer, bank, batch):
+    """How it reaches a spawned or fork-server worker (torch's own Generator pickling fails there)."""
+    import pickle
+    from multiprocessing.reduction import ForkingPickler
+
+    module = BatchStylize(small_stylizer, bank, p=0.5, strength=(0.2, 1.0), generator=torch.Generator().manual_seed(5))
+    module(batch)  # move the generator on from its seed
+    state = module.generator.get_state()
+    _, expected = module(batch, return_info=True)  # the draws the original makes next
+    module.generator.set_state(state)
+    for copy in (pickle.loads(pickle.dumps(module)), pickle.loads(ForkingPickler.dumps(module))):
+        assert copy.generator.initial_seed() == 5 and torch.equal(copy.generator.get_state(), state)
+        _, info = copy(batch, return_info=True)
+        assert torch.equal(info.applied, expected.applied) and torch.equal(info.strength, expected.strength)
+
+
+_SPAWNED_COLLATE = """
+import torch
+from torch.utils.data import DataLoader
+import stylizing_vit_aug as sva
+from stylizing_vit_aug.transforms.batch import StylizeCollate
+
+if __name__ == "__main__":
+    model = sva.StylizingViT(img_size=32, patch_size=8, embed_dim=48, depth=1, num_heads=3)
+    stylizer = sva.Stylizer(model, (0.74, 0.59, 0.72), (0.18, 0.21, 0.17), device="cpu")
+    images = [torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8) for _ in range(4)]
+    bank = sva.StyleBank.from_images(images[:2], stylizer)
+    module = sva.BatchStylize(stylizer, bank, p=1.0, generator=torch.Generator().manual_seed(5))
+    loader = DataLoader(images, batch_size=2, num_workers=1, multiprocessing_context="spawn",
+                        collate_fn=StylizeCollate(None, module))
+    print("batches", len([b for b in loader]))
+"""
+
+
+@pytest.mark.slow
+def test_a_generator_reaches_a_spawned_collate_worker(tmp_path):
+    """It crashed the worker: "unable to resize file <filename not specified>"."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "spawned.py"
+    script.write_text(_SPAWNED_COLLATE)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0 and "batches 2" in done.stdout, done.stderr[-2000:]
+
+
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
 @pytest.mark.parametrize("styles", ["bank", "in batch"])
 def test_an_empty_batch_comes_back_empty(small_stylizer, bank, dtype, styles):

@@ -131,6 +131,24 @@ class BatchStylize(StyleAugmentation, nn.Module):
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, same_on_batch={self.same_on_batch}"
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The generator travels as its device and state bytes: torch's own pickling of a
+        ``Generator`` fails in a spawned or fork-server worker (``StylizeCollate`` there, or under
+        :func:`~stylizing_vit_aug.worker_context`) with "unable to resize file"."""
+        state = dict(super().__getstate__())
+        if isinstance(self.generator, torch.Generator):
+            state["generator"] = (str(self.generator.device), bytes(self.generator.get_state().numpy()),
+                                  self.generator.initial_seed())
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        saved = state.get("generator")
+        if isinstance(saved, tuple):
+            device, data, seed = saved
+            state = {**state, "generator": torch.Generator(device).manual_seed(seed)}
+            state["generator"].set_state(torch.frombuffer(bytearray(data), dtype=torch.uint8))
+        super().__setstate__(state)
+
     def _seed_in_worker(self) -> None:
         """In a DataLoader worker, re-seed this worker's copy of :attr:`generator` once (per
         worker seed, so once per worker and epoch; a persistent worker goes on from where its
