@@ -35,13 +35,14 @@ def test_run_writes_log_previews_checkpoint_and_a_loadable_export(uninterrupted)
     log = read_train_log(uninterrupted)
     assert [r["step"] for r in log] == list(range(1, 9))
     assert all(set(r) >= {"loss", "identity", "consistency", "anatomical", "style", "lr", "grad_norm"} for r in log)
-    assert log[-1]["lr"] == pytest.approx(0.0, abs=1e-12)  # cosine to zero
+    assert log[0]["lr"] == pytest.approx(1e-3) and 0 < log[-1]["lr"] < log[0]["lr"]  # the rate each step used
     validation = [json.loads(line) for line in (uninterrupted / "validation.jsonl").read_text().splitlines()]
     assert [(v["step"], v["epoch"]) for v in validation] == [(4, 1), (8, 2)]  # --validate-every 4 steps
     assert "ssim" in validation[0] and "val_loss" in validation[0]
     assert sorted(p.name for p in (uninterrupted / "previews").iterdir()) == ["step_000004.png", "step_000008.png"]
     state = training_state.read_training_checkpoint(uninterrupted / "checkpoints" / "last.safetensors")
     assert state["trainer"]["step"] == 8
+    assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-12)  # cosine to zero
     stylizer = sva.load_stylizer(str(uninterrupted / "final"), device="cpu", dtype=torch.float32)
     for key, value in stylizer.model.state_dict().items():
         torch.testing.assert_close(value, state["model"][key])

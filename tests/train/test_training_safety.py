@@ -173,12 +173,15 @@ def test_extend_continues_the_cosine_from_the_current_rate_and_resumes_exactly(d
     log = read_train_log(extended)
     rates = [r["lr"] for r in log]
     assert [r["step"] for r in log] == list(range(1, 9))
-    rate = rates[1]  # where the 4-step schedule stood after step 2
+    # each step logs the rate it used: steps 1-2 on the 4-step cosine, then the extension
+    assert rates[:2] == pytest.approx([1e-3 * 0.5 * (1 + math.cos(math.pi * k / 4)) for k in range(2)])
+    rate = rates[2]  # where the 4-step schedule stood after step 2
     assert rate == pytest.approx(1e-3 * 0.5 * (1 + math.cos(math.pi * 2 / 4)))
-    expected = [rate * 0.5 * (1 + math.cos(math.pi * k / 6)) for k in range(1, 7)]  # cosine over steps 2..8
+    expected = [rate * 0.5 * (1 + math.cos(math.pi * k / 6)) for k in range(6)]  # cosine over steps 3..8
     assert rates[2:] == pytest.approx(expected, rel=1e-9, abs=1e-15)
-    assert all(later <= earlier for earlier, later in itertools.pairwise(rates[1:]))
-    assert rates[-1] == pytest.approx(0, abs=1e-15)
+    assert all(later <= earlier for earlier, later in itertools.pairwise(rates))
+    final = training_state.read_training_checkpoint(last_checkpoint(extended))["optimizer"]["param_groups"][0]["lr"]
+    assert final == pytest.approx(0, abs=1e-15)  # down to zero at the new end
     assert (extended / "final").is_dir()
     # an extended run killed part-way resumes exactly, with or without --extend repeated
     args = ["-o", str(killed), *STAIN, "--max-steps", "8", "--resume"]
@@ -350,3 +353,37 @@ def test_numbers_a_run_cannot_use_are_refused_with_exit_2_naming_the_option(data
     assert run_train(parse(str(data), "-o", str(tmp_path / "run"), *STAIN, option, value)) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith("stylizing-vit-aug train: error:") and option.lstrip("-") in last
+
+
+def test_a_resume_with_another_precision_says_it_will_not_continue_exactly(data, tmp_path, caplog):
+    args = [str(data), "-o", str(tmp_path), *STAIN, "--max-steps", "4"]
+    assert run_train(parse(*args, "--stop-after", "2")) == 0
+    with caplog.at_level("WARNING"):
+        assert run_train(parse(*args, "--resume", "--precision", "bf16")) == 0
+    assert "resuming with different precision" in caplog.text
+
+
+@pytest.mark.parametrize(("options", "says"), [
+    (["--stain-weights", "0,0,0,0,0,0"], "the loss would be 0"),
+    (["--stain-weights", "colour=1e39"], "must be a finite number"),
+])
+def test_loss_weights_that_train_nothing_or_overflow_are_usage_errors(data, tmp_path, capsys, options, says):
+    """All zero trained on a zero gradient; 1e39 (inf in float32) ended as a 'diverged' run."""
+    with pytest.raises(SystemExit) as exit_:
+        parse(str(data), "-o", str(tmp_path / "run"), *STAIN, *options)
+    assert exit_.value.code == 2 and says in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("options", "says"), [
+    (["--loss-weights", "1,2,3,4"], "--loss-weights weighs the other objective's terms"),
+    (["--seed", str(2**64)], "--seed must fit in 64 bits"),
+])
+def test_options_a_run_cannot_use_are_refused_before_it_starts(data, tmp_path, capsys, options, says):
+    assert run_train(parse(str(data), "-o", str(tmp_path / "run"), *STAIN, *options)) == 2
+    assert says in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
+def test_the_logged_rate_is_the_one_each_step_used(data, tmp_path):
+    assert run_train(parse(str(data), "-o", str(tmp_path), *STAIN, "--max-steps", "4")) == 0
+    rates = [record["lr"] for record in read_train_log(tmp_path)]
+    assert rates[0] == pytest.approx(1e-3) and rates[-1] > 0  # the peak first; no step ran at rate 0

