@@ -155,3 +155,11 @@ def test_an_unreadable_image_is_warned_once_though_the_validation_crops_read_the
             dataset = ImageFolderDataset(tmp_path, 32, augment=augment)
             assert [path.name for path, _ in dataset.skipped] == ["text.png"]
     assert sum("text.png" in record.getMessage() for record in caplog.records) == 1
+
+
+def test_images_beside_the_domain_folders_form_a_domain_named_after_the_data_folder(tmp_path):
+    """As docs/fine-tuning.md says: the first-level subfolders are domains, and loose images one more."""
+    write_images(tmp_path / "data" / "lab_a", 2)
+    write_image(tmp_path / "data" / "loose.png", seed=9)
+    dataset = ImageFolderDataset(tmp_path / "data", 32)
+    assert sorted(dataset.domain_names) == ["data", "lab_a"]

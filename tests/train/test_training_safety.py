@@ -387,3 +387,16 @@ def test_the_logged_rate_is_the_one_each_step_used(data, tmp_path):
     assert run_train(parse(str(data), "-o", str(tmp_path), *STAIN, "--max-steps", "4")) == 0
     rates = [record["lr"] for record in read_train_log(tmp_path)]
     assert rates[0] == pytest.approx(1e-3) and rates[-1] > 0  # the peak first; no step ran at rate 0
+
+
+def test_a_run_says_when_the_data_cannot_give_what_its_options_ask(tmp_path, caplog):
+    """Other-domain stain terms on one domain took same-domain styles, and a --val-dir with
+    --validate-every 0 was read for nothing, both silently."""
+    for i in range(3):
+        write_image(tmp_path / "data" / "only" / f"{i}.png", seed=i, size=(48, 48))
+    args = [str(tmp_path / "data"), "-o", str(tmp_path / "run"), *STAIN, "--max-steps", "1",
+            "--stain-weights", "colour=1", "--val-dir", str(tmp_path / "data"), "--validate-every", "0"]
+    with caplog.at_level("WARNING"):
+        assert run_train(parse(*args)) == 0
+    assert "holds one domain (['only']): they will take styles of the same domain" in caplog.text
+    assert "is not used: --validate-every is 0" in caplog.text
