@@ -218,6 +218,9 @@ class Trainer:
                     self.extension["from_total"], self.total_steps, self.extension["lr"], self.extension["step"],
                 )
         objective = self._objective()
+        if objective.needs_real_styles and len(self.dataset.domain_names) < 2:
+            logger.warning("the objective's terms match real styles of other domains, but %s holds one domain (%s): "
+                           "they will take styles of the same domain", config.data, self.dataset.domain_names)
         optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=config.lr, betas=tuple(config.betas), weight_decay=config.weight_decay
         )
@@ -236,22 +239,15 @@ class Trainer:
     # -- construction ----------------------------------------------------------------------------
     def _say_data_doubts(self) -> None:
         """Warn where the data will not train as asked: changed since the resumed checkpoint, one
-        domain for ``--pairing other_domain`` or the other-domain stain terms, or a validation
-        folder that nothing reads."""
+        domain for ``--pairing other_domain``, or a validation folder that nothing reads."""
         saved = (self.resume_state or {}).get("trainer", {}).get("data")
         if saved and saved != self.dataset.contents:
             logger.warning("the training data changed since the checkpoint (%d images then, %d now, or other files): "
                            "the run will not continue exactly, and with --epochs its length changes with it",
                            saved["images"], self.dataset.contents["images"])
-        one_domain = len(self.dataset.domain_names) < 2
-        if strategy_name(self.config.pairing) == "other_domain" and one_domain:
+        if strategy_name(self.config.pairing) == "other_domain" and len(self.dataset.domain_names) < 2:
             logger.warning("--pairing other_domain needs two or more domains (subfolders of %s); it found %s, so "
                            "every sample is paired as with --pairing roll", self.config.data, self.dataset.domain_names)
-        weights = self.config.stain_weights
-        if self.config.objective == "stain" and one_domain and (weights.colour or weights.distribution):
-            logger.warning("--stain-weights colour/distribution match real styles of other domains, but %s holds one "
-                           "domain (%s): they will take styles of the same domain", self.config.data,
-                           self.dataset.domain_names)
         if self.config.val_dir and not self.config.validate_every:
             logger.warning("--val-dir %s is not used: --validate-every is 0", self.config.val_dir)
 
