@@ -55,6 +55,7 @@ from .reading import (
     read_state_dict,
     record_metadata,
     refuse_pickle_suffix,
+    same_float32,
 )
 
 __all__ = [
@@ -99,6 +100,7 @@ __all__ = [
     "read_state_dict",
     "record_metadata",
     "refuse_pickle_suffix",
+    "same_float32",
     "write_checkpoint",
     "write_directory_atomically",
 ]

@@ -328,8 +328,9 @@ def _model_to_fill(config: ModelConfig) -> StylizingViT:
         return StylizingViT.from_config(config)
 
 
-def _same_float32(first: Any, second: Any) -> bool:
-    """Whether two recorded statistics are the same float32 values (as the Stylizer uses them)."""
+def same_float32(first: Any, second: Any) -> bool:
+    """Whether two statistics are the same float32 values (as the Stylizer uses them): how a
+    record, a config.json or a command line is compared with another."""
     try:
         return torch.equal(torch.as_tensor(first, dtype=torch.float32), torch.as_tensor(second, dtype=torch.float32))
     except (TypeError, ValueError, RuntimeError):  # not numbers, or ragged
@@ -350,7 +351,7 @@ def _agreed_architecture(
             "save the checkpoint again"
         )
     if stats is not None and record.mean is not None and not (
-        _same_float32(stats[0], record.mean) and _same_float32(stats[1], record.std)
+        same_float32(stats[0], record.mean) and same_float32(stats[1], record.std)
     ):
         raise CorruptCheckpoint(
             f"{origin} records the statistics mean={record.mean}, std={record.std}, but {beside} says "

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..checkpoints import check_values
+from ..checkpoints import check_values, same_float32
 from ..model import PRESETS, ModelConfig, StylizingViT, count_parameters
 from .config import TrainConfig
 from .training_state import TrainingCheckpointError, read_training_checkpoint
@@ -83,13 +82,6 @@ def read_resume(config: TrainConfig, checkpoint_dir: Path) -> dict:
     return state
 
 
-def _differs(asked: Any, held: Any) -> bool:
-    """Statistics compared as the float32 values the model uses; anything else exactly."""
-    if isinstance(asked, (list, tuple)) and isinstance(held, (list, tuple)) and len(asked) == len(held):
-        return any(not math.isclose(float(a), float(h), rel_tol=1e-6, abs_tol=1e-7) for a, h in zip(asked, held))
-    return asked != held
-
-
 def _check_same_model(config: TrainConfig, trainer: dict, path: Path) -> None:
     """Refuse a command line that asks for another model than the checkpoint's. An option left
     out (no architecture option, no ``--mean``, the default ``--init``) asks for nothing."""
@@ -97,11 +89,11 @@ def _check_same_model(config: TrainConfig, trainer: dict, path: Path) -> None:
     conflicts = [
         f"--{name.replace('_', '-')} {asked} (the checkpoint's: {trainer['architecture'][name]})"
         for name, asked in config.architecture.items()
-        if name in trainer["architecture"] and _differs(asked, trainer["architecture"][name])
+        if name in trainer["architecture"] and asked != trainer["architecture"][name]
     ]
     for name in ("mean", "std"):
         asked = getattr(config, name)
-        if asked is not None and _differs(asked, trainer[name]):
+        if asked is not None and not same_float32(asked, trainer[name]):
             conflicts.append(f"--{name} {asked} (the checkpoint's: {trainer[name]})")
     default_init = TrainConfig.__dataclass_fields__["init"].default
     if "init" in saved and config.init not in (default_init, saved["init"]):
