@@ -57,15 +57,11 @@ class PixelObjective(torch.nn.Module):
         return LossOutput(self.weights.weighted_sum(terms), terms, images)
 
     def compute_terms(self, model_batch: TrainBatch) -> tuple[dict[str, torch.Tensor], tuple[torch.Tensor, ...]]:
-        content, real = model_batch.content, model_batch.real_index
-        assert real is not None and model_batch.domains is not None  # the trainer asked the data for them
-        domains = model_batch.domains
-        # another domain wherever the batch holds one (a batch of one domain falls back to the roll)
-        self.seen_real.append(all(
-            domains[j] != domains[i] for i, j in enumerate(real.tolist()) if (domains != domains[i]).any()
-        ))
+        content, real, rows = model_batch.content, model_batch.real, model_batch.real_rows
+        assert real is not None and rows is not None  # the trainer asked the data for them
+        self.seen_real.append(rows.tolist() == list(range(content.shape[0])))  # two domains: one for every row
         recon = self.model.reconstruct(content)
-        stylized = self.model.stylize(content, self.model.encode_style(content[real]))
+        stylized = self.model.stylize(content, self.model.encode_style(real))
         terms = {
             "pixel": F.l1_loss(recon.float(), content.float()),
             "real": F.l1_loss(stylized.float(), content.float()),
@@ -73,7 +69,7 @@ class PixelObjective(torch.nn.Module):
         return terms, (recon, stylized)
 
     def preview(self, batch: TrainBatch, out: LossOutput) -> Preview:
-        return Preview(batch.real_index, out.images[0], out.images[1])
+        return Preview(batch.style_index, out.images[0], out.images[1])
 
 
 @pytest.fixture
@@ -97,7 +93,7 @@ def test_a_third_objective_trains_through_the_command_line_with_no_trainer_edit(
     assert all(set(r) >= {"loss", "pixel", "real", "grad_norm", "lr"} for r in log)
     for record in log:
         assert record["loss"] == pytest.approx(record["pixel"] + 0.5 * record["real"], rel=1e-6)
-    assert len(pixel[0].seen_real) >= 4 and all(pixel[0].seen_real)  # real styles of other domains
+    assert len(pixel[0].seen_real) >= 4 and all(pixel[0].seen_real)  # a real style of another domain for each row
     validation = json.loads((run / "validation.jsonl").read_text().splitlines()[-1])
     assert {"val_pixel", "val_real", "val_loss", "ssim"} <= set(validation)
     state = training_state.read_training_checkpoint(run / "checkpoints" / "last.safetensors")

@@ -89,11 +89,11 @@ def _real_style_step(weights: StainWeights):
     objective = StainSupervisedObjective(model, (0.7, 0.55, 0.7), (0.2, 0.2, 0.2), weights)
     content = torch.randn(4, 3, 32, 32) * 0.5
     pairs = torch.tensor([1, 0, 3, 2])
-    with pytest.raises(ValueError, match="real_index"):
+    with pytest.raises(ValueError, match="need real styles"):
         objective(TrainBatch(content, pairs, generator=torch.Generator().manual_seed(0)))
-    out = objective(
-        TrainBatch(content, pairs, real_index=torch.tensor([2, 3, 0, 1]), generator=torch.Generator().manual_seed(0))
-    )
+    real = torch.randn(4, 3, 32, 32) * 0.5
+    out = objective(TrainBatch(content, pairs, real=real, real_rows=torch.arange(4),
+                               generator=torch.Generator().manual_seed(0)))
     assert out.total.item() == pytest.approx(sum(weights.as_dict()[k] * out.terms[k] for k in STAIN_TERMS).item())
     model.zero_grad()
     return model, out
@@ -154,8 +154,8 @@ def test_seam_weight_adds_the_term_for_every_change():
     model = make_small_model()
     weights = StainWeights.parse("seam=3,colour=1")
     objective = StainSupervisedObjective(model, (0.7, 0.55, 0.7), (0.2, 0.2, 0.2), weights)
-    batch = TrainBatch(torch.randn(4, 3, 32, 32) * 0.5, torch.tensor([1, 0, 3, 2]),
-                       real_index=torch.tensor([2, 3, 0, 1]), generator=torch.Generator().manual_seed(0))
+    batch = TrainBatch(torch.randn(4, 3, 32, 32) * 0.5, torch.tensor([1, 0, 3, 2]), real=torch.randn(4, 3, 32, 32),
+                       real_rows=torch.arange(4), generator=torch.Generator().manual_seed(0))
     out = objective(batch)
     assert out.terms["seam"].item() > 0
     weighted = sum(objective.weights.as_dict()[k] * out.terms[k].item() for k in STAIN_TERMS)

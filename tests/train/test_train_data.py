@@ -1,14 +1,29 @@
-"""Training data: folders and domains, seeded crops, blank-crop skipping, epoch order, pairing."""
+"""Training data: folders and domains, seeded crops, blank-crop skipping, epoch order, pairing,
+real styles of other domains."""
 
 from __future__ import annotations
 
+import shutil
+
+import numpy as np
 import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
+from PIL import Image
 
-from helpers import truncated_jpeg, write_image, write_images
-from stylizing_vit_aug.train.data import EpochBatches, ImageFolderDataset, mix_seed, pair_styles
+from helpers import ARCH, options, parse, read_train_log, truncated_jpeg, write_image, write_images
+from stylizing_vit_aug.commands.train import run as run_train
+from stylizing_vit_aug.train.data import (
+    EpochBatches,
+    ImageFolderDataset,
+    RealStyleItems,
+    TrainBatch,
+    collate_items,
+    mix_seed,
+    pair_styles,
+)
+from stylizing_vit_aug.train.trainer import Trainer
 
 
 @pytest.fixture
@@ -163,3 +178,70 @@ def test_images_beside_the_domain_folders_form_a_domain_named_after_the_data_fol
     write_image(tmp_path / "data" / "loose.png", seed=9)
     dataset = ImageFolderDataset(tmp_path / "data", 32)
     assert sorted(dataset.domain_names) == ["data", "lab_a"]
+
+
+COLOURS = {"blue": (60, 60, 200), "red": (200, 60, 60)}
+
+
+def _coloured_domains(root, count: int = 3) -> None:
+    """Two domains whose every crop tells its domain: red and blue tissue-like noise."""
+    rng = np.random.default_rng(0)
+    for name, colour in COLOURS.items():
+        for i in range(count):
+            pixels = np.clip(np.array(colour) + rng.integers(-30, 30, (48, 56, 3)), 0, 255).astype(np.uint8)
+            (root / name).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+
+
+def _colour(crop: torch.Tensor) -> str:
+    return "red" if crop[0].float().mean() > crop[2].float().mean() else "blue"
+
+
+def test_real_styles_are_of_another_domain_whatever_the_batch_holds(tmp_path):
+    """They came from the micro-batch: one that held one domain gave styles of that domain."""
+    _coloured_domains(tmp_path)
+    truncated_jpeg(tmp_path / "blue" / "late.jpg")  # unreadable once read: never replaced by a red image
+    dataset = ImageFolderDataset(tmp_path, 32)
+    items = RealStyleItems(dataset)
+    reds = [i for i in range(len(dataset)) if dataset.domains[i] == "red"]
+    batch = collate_items([items[(i, seed)] for i in reds for seed in range(8)])  # a batch of one domain
+    assert batch["real_rows"].tolist() == list(range(len(reds) * 8))
+    assert {_colour(crop) for crop in batch["real"]} == {"blue"}
+    for i in range(len(dataset)):  # the unreadable image's stand-in is red: its real style, blue
+        item = items[(i, 3)]
+        assert _colour(item["real"]) != dataset.domain_names[item["domain"]] == _colour(item["image"])
+        assert torch.equal(items[(i, 3)]["real"], item["real"])  # seeded: a resume draws the same
+    assert len({items[(reds[0], seed)]["real"].float().sum().item() for seed in range(8)}) > 1
+
+
+def test_a_row_without_a_readable_image_of_another_domain_is_left_out_not_given_its_own(tmp_path):
+    _coloured_domains(tmp_path)
+    shutil.rmtree(tmp_path / "blue")
+    truncated_jpeg(tmp_path / "green" / "late.jpg")  # another domain, unreadable once read
+    for root in (tmp_path / "red", tmp_path):  # one domain; two, the other unreadable
+        dataset = ImageFolderDataset(root, 32)
+        batch = collate_items([RealStyleItems(dataset)[(i, 0)] for i in range(len(dataset))])
+        assert batch["real_rows"].tolist() == [] and "real" not in batch
+
+
+def test_a_run_whose_micro_batches_hold_one_domain_trains_on_real_styles_of_the_other(tmp_path, monkeypatch):
+    """Batches of one sample hold one domain: the other-domain terms took the sample itself."""
+    _coloured_domains(tmp_path / "data")
+    seen: list[TrainBatch] = []
+    original = Trainer._batch
+
+    def spy(self, batch, generator):
+        seen.append(original(self, batch, generator))
+        return seen[-1]
+
+    monkeypatch.setattr(Trainer, "_batch", spy)
+    run = tmp_path / "run"
+    args = [str(tmp_path / "data"), "-o", str(run), "--init", "tiny", *ARCH,
+            *options(batch_size="1", samples_per_epoch="6", epochs="1", validate_every="0"), "--no-export",
+            "--objective", "stain", "--pairing", "same-domain", "--stain-weights", "colour=1",
+            "--mean", "0.5", "0.5", "0.5", "--std", "0.25", "0.25", "0.25"]  # the same per channel: colours keep
+    assert run_train(parse(*args)) == 0
+    assert len(seen) == 6 and {_colour(batch.content[0]) for batch in seen} == set(COLOURS)
+    for batch in seen:
+        assert batch.real_rows.tolist() == [0] and _colour(batch.real[0]) != _colour(batch.content[0])
+    assert [record["no_real_style"] for record in read_train_log(run)] == [0] * 6

@@ -19,6 +19,7 @@ from stylizing_vit_aug.commands.train import add_arguments as add_train_argument
 from stylizing_vit_aug.commands.train import config_from_args
 from stylizing_vit_aug.commands.train import run as run_train
 from stylizing_vit_aug.train import perceptual, training_state
+from stylizing_vit_aug.train.data import EpochBatches
 from stylizing_vit_aug.train.trainer import Trainer, warmup_cosine
 
 TINY = ["--init", "tiny", *ARCH, *options()]
@@ -291,3 +292,41 @@ def test_a_resume_on_changed_training_data_says_so(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="stylizing_vit_aug.train.trainer"):
         Trainer(config_from_args(parse(str(moved), *args, "--resume")))
     assert "the training data changed since the checkpoint (3 images then, 4 now" in caplog.text
+
+
+@pytest.mark.parametrize(("samples", "leftover"), [("14", True), ("12", False)])
+def test_an_epoch_records_the_samples_it_trains_on_and_warns_once_of_micro_batches_left_out(
+        data, tmp_path, monkeypatch, caplog, samples, leftover):
+    """--accumulate 3 with 7 micro-batches an epoch dropped the last one silently, while the run
+    folder counted whole epochs of --samples-per-epoch samples."""
+    consumed: list[int] = []
+    original = Trainer.train_step
+
+    def counting(self, micro_batches):
+        consumed.append(sum(batch["image"].shape[0] for batch in micro_batches))
+        return original(self, micro_batches)
+
+    monkeypatch.setattr(Trainer, "train_step", counting)
+    run, epochs, batch = tmp_path / "run", 2, 2
+    args = ["--init", "tiny", *ARCH, *options(samples_per_epoch=samples, validate_every="0", epochs=str(epochs),
+                                              batch_size=str(batch)),
+            "--objective", "stain", "--pairing", "same-domain", "--accumulate", "3"]
+    with caplog.at_level("WARNING", logger="stylizing_vit_aug.train.trainer"):
+        assert run_train(parse(str(data), "-o", str(run), *args)) == 0
+    said = [r.getMessage() for r in caplog.records if "--accumulate 3 steps on whole groups" in r.getMessage()]
+    assert len(said) == int(leftover)
+    per_epoch = json.loads((run / "train_config.json").read_text())["per_epoch"]
+    assert per_epoch["samples_trained"] * epochs == sum(consumed)
+    assert per_epoch["samples_unused"] == int(samples) - sum(consumed) // epochs
+    assert (per_epoch["samples_unused"] > 0) == leftover
+    assert read_train_log(run)[-1]["samples"] == sum(consumed)
+    card = json.loads((run / "final" / "config.json").read_text())["provenance"]["training"]
+    assert card["samples_trained"] == sum(consumed) and card["per_epoch"] == per_epoch
+    state = training_state.read_training_checkpoint(run / "checkpoints" / "last.safetensors")
+    assert state["trainer"]["samples_trained"] == sum(consumed)
+    if leftover:  # each option value the warning offers trains on every micro-batch
+        offered = said[0].split("--samples-per-epoch ")[1].split(" (")[0].split(" or ")
+        assert all(EpochBatches(6, batch, samples_per_epoch=int(v)).use(3).leftover_note() is None for v in offered)
+        accumulate = said[0].split("--accumulate ")[-1].split(" (")[0].split(" or ")
+        assert all(EpochBatches(6, batch, samples_per_epoch=int(samples)).use(int(k)).leftover_note() is None
+                   for k in accumulate)

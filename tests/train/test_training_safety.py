@@ -390,13 +390,16 @@ def test_the_logged_rate_is_the_one_each_step_used(data, tmp_path):
 
 
 def test_a_run_says_when_the_data_cannot_give_what_its_options_ask(tmp_path, caplog):
-    """Other-domain stain terms on one domain took same-domain styles, and a --val-dir with
-    --validate-every 0 was read for nothing, both silently."""
+    """Other-domain stain terms on one domain took same-domain styles (now: left out, and counted),
+    and a --val-dir with --validate-every 0 was read for nothing, both silently."""
     for i in range(3):
         write_image(tmp_path / "data" / "only" / f"{i}.png", seed=i, size=(48, 48))
     args = [str(tmp_path / "data"), "-o", str(tmp_path / "run"), *STAIN, "--max-steps", "1",
-            "--stain-weights", "colour=1", "--val-dir", str(tmp_path / "data"), "--validate-every", "0"]
+            "--stain-weights", "colour=1", "--val-dir", str(tmp_path / "data"), "--validate-every", "0",
+            "--batch-size", str(batch := 2)]
     with caplog.at_level("WARNING"):
         assert run_train(parse(*args)) == 0
-    assert "other domains, but" in caplog.text and "holds one domain (['only']): they will take styles" in caplog.text
+    assert "other domains, but" in caplog.text and "holds one domain (['only']): every sample is left" in caplog.text
     assert "is not used: --validate-every is 0" in caplog.text
+    # no sample takes a style of its own domain instead: all are left out of the terms, and counted
+    assert [(r["no_real_style"], r["colour"]) for r in read_train_log(tmp_path / "run")] == [(batch, 0.0)]

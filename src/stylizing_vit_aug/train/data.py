@@ -19,7 +19,7 @@ import hashlib
 import logging
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -46,11 +46,15 @@ from ..model import roll_pairs
 __all__ = [
     "IMAGE_EXTENSIONS",
     "PAIRINGS",
+    "REAL_STYLES",
     "TISSUE_CROPS",
     "EpochBatches",
+    "EpochUse",
     "ImageFolderDataset",
     "ImageRecord",
+    "RealStyleItems",
     "TrainBatch",
+    "collate_items",
     "estimate_stats",
     "pair_styles",
     "training_batch",
@@ -288,22 +292,83 @@ class ImageFolderDataset(Dataset):
                 best = torch.rot90(best, turns, dims=(-2, -1))
         return best.contiguous()
 
-    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor | int]:
-        """A crop of image ``index``; if its file turns out unreadable, of the next readable
-        image (same seed), so one bad file never crashes an epoch."""
-        index, sample_seed = key if isinstance(key, tuple) else (int(key), mix_seed(self.seed, int(key)))
-        for offset in range(len(self.records)):
-            candidate = (index + offset) % len(self.records)
+    def index_and_seed(self, key: int | tuple[int, int]) -> tuple[int, int]:
+        """``(index, seed)`` of a key: as given by :class:`EpochBatches`, or a plain int's own seed."""
+        return key if isinstance(key, tuple) else (int(key), mix_seed(self.seed, int(key)))
+
+    def _first_readable_crop(self, candidates: Iterable[int], sample_seed: int) -> tuple[int, torch.Tensor] | None:
+        """The crop of the first readable image of ``candidates`` (each tried with the same seed),
+        or None; an unreadable one is logged, counted and never tried again."""
+        for candidate in candidates:
             if candidate in self._unreadable:
                 continue
             try:
-                image = self.crop(candidate, torch.Generator().manual_seed(sample_seed))
+                return candidate, self.crop(candidate, torch.Generator().manual_seed(sample_seed))
             except ImageReadError as error:
                 self._unreadable.add(candidate)
                 self._skip(self.records[candidate].path, error)
-                continue
-            return {"image": image, "domain": int(self.domain_ids[candidate]), "index": candidate}
-        raise ImageReadError(f"none of the {len(self.records)} {self.role} images under {self.root} can be read")
+        return None
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor | int]:
+        """A crop of image ``index``; if its file turns out unreadable, of the next readable
+        image (same seed), so one bad file never crashes an epoch."""
+        index, sample_seed = self.index_and_seed(key)
+        count = len(self.records)
+        found = self._first_readable_crop(((index + offset) % count for offset in range(count)), sample_seed)
+        if found is None:
+            raise ImageReadError(f"none of the {count} {self.role} images under {self.root} can be read")
+        candidate, image = found
+        return {"image": image, "domain": int(self.domain_ids[candidate]), "index": candidate}
+
+    def other_domain_crop(self, index: int, sample_seed: int) -> torch.Tensor | None:
+        """A crop of a random image (uniform over the images) of another domain than image
+        ``index``'s, drawn from ``sample_seed``: a real style that is of another domain whatever
+        the batch holds. None when no image of another domain can be read: never a same-domain one."""
+        others = (self.domain_ids != self.domain_ids[index]).nonzero().flatten().tolist()
+        if not others:
+            return None
+        seed = mix_seed(sample_seed, 0x07E4)
+        start = int(torch.randint(0, len(others), (1,), generator=torch.Generator().manual_seed(seed)))
+        found = self._first_readable_crop(others[start:] + others[:start], mix_seed(seed, 1))
+        return None if found is None else found[1]
+
+
+# Where the real styles of other domains come from, as checkpoints record it (runs before 2026-12
+# took them from each micro-batch: of the same domain where a micro-batch held one).
+REAL_STYLES = "other-domain images of the data"
+
+
+class RealStyleItems(Dataset):
+    """The items of ``dataset``, each with ``"real"``: a crop of an image of another domain
+    (:meth:`ImageFolderDataset.other_domain_crop`, None where there is none), for objectives whose
+    ``needs_real_styles`` is true. Drawn from the item's own seed, so the draws are the same
+    whatever the workers, processes or resumes, and loaded in the DataLoader's workers."""
+
+    def __init__(self, dataset: ImageFolderDataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        item = self.dataset[key]
+        _, sample_seed = self.dataset.index_and_seed(key)
+        return {**item, "real": self.dataset.other_domain_crop(int(item["index"]), sample_seed)}
+
+
+def collate_items(items: list[dict]) -> dict[str, torch.Tensor]:
+    """A micro-batch of dataset items: images, domains and, from :class:`RealStyleItems`, the rows
+    that have a real style of another domain (``real_rows``) and those styles (``real``)."""
+    batch = {
+        "image": torch.stack([item["image"] for item in items]),
+        "domain": torch.tensor([item["domain"] for item in items], dtype=torch.long),
+    }
+    if "real" in items[0]:
+        rows = [i for i, item in enumerate(items) if item["real"] is not None]
+        batch["real_rows"] = torch.tensor(rows, dtype=torch.long)
+        if rows:
+            batch["real"] = torch.stack([items[i]["real"] for i in rows])
+    return batch
 
 
 def estimate_stats(dataset: ImageFolderDataset, samples: int = 64, seed: int = 0) -> tuple[list[float], list[float]]:
@@ -326,6 +391,56 @@ def _uint8_chw(pixels: np.ndarray, channels: int, what: str) -> torch.Tensor:
     if values.shape[1] != channels:
         values = to_luminance(values) if channels == 1 else values.expand(-1, 3, -1, -1)
     return to_uint8(values)[0]
+
+
+class EpochUse(NamedTuple):
+    """How much of an epoch a run trains on. An optimizer step takes ``accumulate`` whole
+    micro-batches of ``batch_samples`` samples (all processes), so the last incomplete batch and the
+    micro-batches that fill no whole step are left out: the last positions of the epoch's order,
+    which is drawn afresh each epoch (other samples are left out each time, like ``drop_last``)."""
+
+    samples: int  # positions of an epoch (--samples-per-epoch, default one per image)
+    micro_batches: int  # whole micro-batches of an epoch, per process
+    accumulate: int
+    batch_samples: int  # samples of one micro-batch over all processes
+
+    @property
+    def steps(self) -> int:
+        return self.micro_batches // self.accumulate
+
+    @property
+    def unused_micro_batches(self) -> int:
+        return self.micro_batches - self.steps * self.accumulate
+
+    @property
+    def trained(self) -> int:
+        """Samples an epoch trains on."""
+        return self.steps * self.accumulate * self.batch_samples
+
+    def leftover_note(self) -> str | None:
+        """What a run is told when whole micro-batches of each epoch fill no step, and which
+        options avoid it; None when every whole micro-batch trains."""
+        if not self.unused_micro_batches:
+            return None
+        step = self.accumulate * self.batch_samples
+        whole = self.steps * step
+        divisors = [d for d in range(1, self.micro_batches + 1) if self.micro_batches % d == 0]
+        fitting = [max(d for d in divisors if d < self.accumulate)] + [d for d in divisors if d > self.accumulate][:1]
+        return (
+            f"--accumulate {self.accumulate} steps on whole groups of {self.accumulate} micro-batches, so each epoch "
+            f"leaves out {self.unused_micro_batches} of its {self.micro_batches} micro-batches (per process; "
+            f"{self.unused_micro_batches * self.batch_samples} samples) and trains on {self.trained} of its "
+            f"{self.samples} samples (those left out are the last of an order drawn afresh each epoch). To train on "
+            f"them all, start the run with --samples-per-epoch {whole + step} or {whole} (a multiple of {step}: batch "
+            f"size x accumulate x processes), or --accumulate {' or '.join(map(str, fitting))} (dividing "
+            f"{self.micro_batches})"
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        """What the run folder records of an epoch."""
+        return {"samples": self.samples, "samples_trained": self.trained, "samples_unused": self.samples - self.trained,
+                "micro_batches": self.micro_batches, "micro_batches_unused": self.unused_micro_batches,
+                "steps": self.steps}
 
 
 class EpochBatches:
@@ -365,6 +480,10 @@ class EpochBatches:
     @property
     def batches_per_epoch(self) -> int:
         return self.samples_per_epoch // (self.batch_size * self.world_size)
+
+    def use(self, accumulate: int) -> EpochUse:
+        """How much of each epoch a run that steps every ``accumulate`` micro-batches trains on."""
+        return EpochUse(self.samples_per_epoch, self.batches_per_epoch, accumulate, self.batch_size * self.world_size)
 
     def order(self, epoch: int) -> torch.Tensor:
         """Item index of every position of ``epoch``."""
@@ -423,24 +542,35 @@ class TrainBatch(NamedTuple):
 
     ``style_index``: the style of each sample, a row of ``content`` (None: the batch rolled by
     one, the paper); ``style``: external style images, one per sample, instead of an index;
-    ``real_index``: a sample of another domain per sample, for objectives whose
-    ``needs_real_styles`` is true; ``generator``: the step's seeded generator, for objectives
-    that draw random numbers (never global random state, so a resumed run repeats the draws).
+    ``real``: for objectives whose ``needs_real_styles`` is true, real styles of another domain
+    (normalised like ``content``), one for each row of ``content`` listed in ``real_rows``; a row
+    with no image of another domain in the data is not listed, and is left out of the terms that
+    compare against real styles (never given a style of its own domain); ``generator``: the step's
+    seeded generator, for objectives that draw random numbers (never global random state, so a
+    resumed run repeats the draws).
     """
 
     content: torch.Tensor
     style_index: torch.Tensor | None = None
     style: torch.Tensor | None = None
-    real_index: torch.Tensor | None = None
+    real: torch.Tensor | None = None
+    real_rows: torch.Tensor | None = None
     domains: torch.Tensor | None = None
     generator: torch.Generator | None = None
 
 
 def training_batch(
-    content: torch.Tensor, domains: torch.Tensor, pairing: str, generator: torch.Generator, real_styles: bool = False
+    content: torch.Tensor,
+    domains: torch.Tensor,
+    pairing: str,
+    generator: torch.Generator,
+    real: torch.Tensor | None = None,
+    real_rows: torch.Tensor | None = None,
 ) -> TrainBatch:
-    """The batch of one step: styles paired by ``pairing``, then (``real_styles``) a real style
-    of another domain per sample, both drawn from ``generator`` in that order."""
+    """The batch of one step: styles paired by ``pairing`` (drawn from ``generator``), and the
+    real styles of other domains the data gave (:class:`RealStyleItems`), if asked for."""
     index = pair_styles(domains, pairing, generator).to(content.device)
-    real = pair_styles(domains, "other_domain", generator).to(content.device) if real_styles else None
-    return TrainBatch(content, style_index=index, real_index=real, domains=domains, generator=generator)
+    if real_rows is not None:
+        real_rows = real_rows.to(content.device)
+        real = content.new_empty((0, *content.shape[1:])) if real is None else real
+    return TrainBatch(content, style_index=index, real=real, real_rows=real_rows, domains=domains, generator=generator)

@@ -357,9 +357,9 @@ class StainSupervisedObjective(nn.Module):
     theirs. No perceptual network, so a step is cheap on a CPU.
 
     The batch needs ``style_index`` (the same-slide partner of each sample), ``generator`` (the
-    stain changes are drawn from it) and, when :attr:`needs_real_styles`, ``real_index`` (a
-    sample of another domain whose image is the real style of the ``colour`` and
-    ``distribution`` terms).
+    stain changes are drawn from it) and, when :attr:`needs_real_styles`, ``real`` and
+    ``real_rows`` (crops of another domain, the real styles of the ``colour`` and
+    ``distribution`` terms; rows without one are left out of those terms).
     """
 
     Weights = StainWeights
@@ -389,7 +389,7 @@ class StainSupervisedObjective(nn.Module):
 
     @property
     def needs_real_styles(self) -> bool:
-        """Whether a batch must carry ``real_index`` (:attr:`StainWeights.needs_real_styles`)."""
+        """Whether a batch must carry ``real`` styles (:attr:`StainWeights.needs_real_styles`)."""
         return self.weights.needs_real_styles
 
     def preview(self, batch: TrainBatch, out: LossOutput) -> Preview:
@@ -403,9 +403,34 @@ class StainSupervisedObjective(nn.Module):
         stylized, own = self.model.stylize_with_self(content, self.model.encode_style(content[index]))
         return Preview(index, own, content + stylized.float() - own.float())
 
+    def _real_style_terms(
+        self, batch: TrainBatch, source: torch.Tensor, own: torch.Tensor, terms: dict, changes: list
+    ) -> None:
+        """The ``colour`` and ``distribution`` terms, on the rows that have a real style of another
+        domain (``batch.real_rows``); 0 when none has. Adds their change to ``changes``."""
+        if batch.real is None or batch.real_rows is None:
+            raise ValueError(
+                "the colour and distribution terms need real styles: real (images of another domain) and real_rows "
+                "(the rows they belong to)"
+            )
+        rows = batch.real_rows.to(source.device)
+        if not rows.numel():
+            return
+        real = batch.real.to(source.device)
+        source, own = source[rows], own[rows]
+        real_change = self.model.stylize(source, self.model.encode_style(real)).float() - own
+        changes.append(real_change)
+        on_real = source.float() + real_change
+        out_mean, out_std = channel_mean_std(on_real)
+        real_mean, real_std = channel_mean_std(real.float())
+        terms["colour"] = (out_mean - real_mean).abs().mean() + (out_std - real_std).abs().mean()
+        if self.weights.distribution > 0:
+            directions = torch.randn(SLICES, on_real.shape[1], generator=batch.generator).to(on_real.device)
+            directions = directions / directions.norm(dim=1, keepdim=True)
+            terms["distribution"] = sliced_wasserstein(on_real, real.float(), directions)
+
     def forward(self, model_batch: TrainBatch) -> LossOutput:
         content, style_index, generator = model_batch.content, model_batch.style_index, model_batch.generator
-        real_index = model_batch.real_index
         if style_index is None or generator is None:
             raise ValueError(
                 "the stain objective needs a batch with style_index (a same-slide partner per sample) and a generator"
@@ -434,21 +459,7 @@ class StainSupervisedObjective(nn.Module):
         period = self.model.config.patch_size
         changes = [stylized - own]
         if self.weights.needs_real_styles:
-            if real_index is None:
-                raise ValueError(
-                    "the colour and distribution terms need real_index: a sample of another domain for each sample"
-                )
-            real = content[real_index.to(content.device)]
-            real_change = self.model.stylize(source, self.model.encode_style(real)).float() - own
-            changes.append(real_change)
-            on_real = source.float() + real_change
-            out_mean, out_std = channel_mean_std(on_real)
-            real_mean, real_std = channel_mean_std(real.float())
-            terms["colour"] = (out_mean - real_mean).abs().mean() + (out_std - real_std).abs().mean()
-            if self.weights.distribution > 0:
-                directions = torch.randn(SLICES, on_real.shape[1], generator=generator).to(on_real.device)
-                directions = directions / directions.norm(dim=1, keepdim=True)
-                terms["distribution"] = sliced_wasserstein(on_real, real.float(), directions)
+            self._real_style_terms(model_batch, source, own, terms, changes)
         if self.weights.seam > 0:
             terms["seam"] = sum(seam_excess(change, period) for change in changes)
         return LossOutput(self.weights.weighted_sum(terms), terms, StainImages(source, own, stylized, relative))

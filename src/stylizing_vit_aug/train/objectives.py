@@ -50,7 +50,8 @@ class Objective(Protocol):
 
     @property
     def needs_real_styles(self) -> bool:
-        """Whether each batch must carry ``real_index`` (a sample of another domain per sample)."""
+        """Whether each batch must carry ``real``/``real_rows``: a crop of another domain per sample
+        (rows for which the data has none are left out of ``real_rows``)."""
         ...
 
     def forward(self, model_batch: TrainBatch) -> LossOutput: ...

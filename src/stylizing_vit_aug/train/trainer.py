@@ -69,10 +69,13 @@ from ..images import to_batch
 from ..stylizer import Stylizer
 from .config import TrainConfig
 from .data import (
+    REAL_STYLES,
     TISSUE_CROPS,
     EpochBatches,
     ImageFolderDataset,
+    RealStyleItems,
     TrainBatch,
+    collate_items,
     estimate_stats,
     mix_seed,
     training_batch,
@@ -150,13 +153,6 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def _collate(items: list[dict]) -> dict[str, torch.Tensor]:
-    return {
-        "image": torch.stack([item["image"] for item in items]),
-        "domain": torch.tensor([item["domain"] for item in items], dtype=torch.long),
-    }
-
-
 def _not_finite(values: dict[str, float]) -> list[str]:
     return [f"{name}={value}" for name, value in values.items() if not math.isfinite(value)]
 
@@ -187,27 +183,12 @@ class Trainer:
             logger.info("normalisation measured on the training data: mean %s std %s", self.mean, self.std)
         self.val_dataset = self._dataset(config.val_dir or config.data, augment=False,
                                          role="validation" if config.val_dir else "training")
-        self.val_crops = self._val_crops()  # now: an unreadable validation folder fails before any step
         self.stylizer = Stylizer(
             self.model, self.mean, self.std, device=self.accelerator.device, dtype=torch.float32,
             source=self.base_model, **self.stylizer_settings,
         )
         self.model.train().requires_grad_(True)  # the Stylizer freezes its model for inference
-        self.batches = EpochBatches(
-            len(self.dataset), config.batch_size, seed=config.seed, samples_per_epoch=config.samples_per_epoch,
-            rank=self.accelerator.process_index, world_size=self.accelerator.num_processes,
-        )
-        self.steps_per_epoch = self.batches.batches_per_epoch // config.accumulate
-        if self.steps_per_epoch < 1:
-            raise ValueError(
-                f"one epoch has {self.batches.batches_per_epoch} micro-batches, fewer than --accumulate "
-                f"{config.accumulate}: raise --samples-per-epoch or lower --accumulate/--batch-size"
-            )
-        self.total_steps = config.max_steps or self.steps_per_epoch * config.epochs
-        if config.warmup_steps >= self.total_steps:
-            logger.warning("--warmup-steps %d is not shorter than the run (%d steps): the rate never reaches --lr "
-                           "or never decays", config.warmup_steps, self.total_steps)
-        self.epochs = -(-self.total_steps // self.steps_per_epoch)
+        self._plan_epochs()
         # {"step", "lr", "from_total"} once --extend lengthened the run (kept in its checkpoints)
         self.extension: dict[str, Any] | None = None
         if self.resume_state is not None:
@@ -218,9 +199,11 @@ class Trainer:
                     self.extension["from_total"], self.total_steps, self.extension["lr"], self.extension["step"],
                 )
         objective = self._objective()
-        if objective.needs_real_styles and len(self.dataset.domain_names) < 2:
-            logger.warning("the objective's terms match real styles of other domains, but %s holds one domain (%s): "
-                           "they will take styles of the same domain", config.data, self.dataset.domain_names)
+        self._say_real_style_doubts(objective)
+        # the data items: with a real style of another domain each when the objective asks for them
+        self.items = RealStyleItems(self.dataset) if objective.needs_real_styles else self.dataset
+        self.val_items = RealStyleItems(self.val_dataset) if objective.needs_real_styles else self.val_dataset
+        self.val_crops = self._val_crops()  # now: an unreadable validation folder fails before any step
         optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=config.lr, betas=tuple(config.betas), weight_decay=config.weight_decay
         )
@@ -237,6 +220,46 @@ class Trainer:
             self._restore(self.resume_state)
 
     # -- construction ----------------------------------------------------------------------------
+    def _plan_epochs(self) -> None:
+        """Which samples form each epoch's micro-batches, how many of them train (said when whole
+        micro-batches are left out), and the run's length in steps and epochs."""
+        config = self.config
+        self.batches = EpochBatches(
+            len(self.dataset), config.batch_size, seed=config.seed, samples_per_epoch=config.samples_per_epoch,
+            rank=self.accelerator.process_index, world_size=self.accelerator.num_processes,
+        )
+        self.epoch_use = use = self.batches.use(config.accumulate)
+        self.steps_per_epoch = use.steps
+        if self.steps_per_epoch < 1:
+            raise ValueError(
+                f"one epoch has {self.batches.batches_per_epoch} micro-batches, fewer than --accumulate "
+                f"{config.accumulate}: raise --samples-per-epoch or lower --accumulate/--batch-size"
+            )
+        if note := use.leftover_note():
+            logger.warning("%s", note)
+        logger.info("an epoch trains on %d of its %d samples: %d steps of %d micro-batches of %d samples",
+                    use.trained, use.samples, use.steps, use.accumulate, use.batch_samples)
+        self.total_steps = config.max_steps or self.steps_per_epoch * config.epochs
+        if config.warmup_steps >= self.total_steps:
+            logger.warning("--warmup-steps %d is not shorter than the run (%d steps): the rate never reaches --lr "
+                           "or never decays", config.warmup_steps, self.total_steps)
+        self.epochs = -(-self.total_steps // self.steps_per_epoch)
+
+    def _say_real_style_doubts(self, objective: Objective) -> None:
+        """Warn where the objective's real styles of other domains cannot be as asked: the data has
+        one domain (its rows are left out of those terms), or the resumed run drew them otherwise."""
+        if not objective.needs_real_styles:
+            return
+        if len(self.dataset.domain_names) < 2:
+            logger.warning("the objective's terms match real styles of other domains, but %s holds one domain (%s): "
+                           "every sample is left out of them (no_real_style in log.jsonl counts them)",
+                           self.config.data, self.dataset.domain_names)
+        trainer = (self.resume_state or {}).get("trainer")
+        if trainer is not None and trainer.get("real_styles") != REAL_STYLES:
+            logger.warning("the checkpoint comes from a version that took real styles of other domains from each "
+                           "micro-batch (of the same domain where a micro-batch held one); they now come from all the "
+                           "data's images of other domains, so the run will not continue exactly")
+
     def _say_data_doubts(self) -> None:
         """Warn where the data will not train as asked: changed since the resumed checkpoint, one
         domain for ``--pairing other_domain``, or a validation folder that nothing reads."""
@@ -298,7 +321,15 @@ class Trainer:
             "metrics": self.last_metrics,
             "config": self.config.to_json(),
             "data": self.dataset.contents,
+            "per_epoch": self.epoch_use.as_dict(),
+            "samples_trained": self.step * self.samples_per_step,
+            "real_styles": REAL_STYLES,
         }
+
+    @property
+    def samples_per_step(self) -> int:
+        """Samples one optimizer step trains on, over all processes."""
+        return self.epoch_use.accumulate * self.epoch_use.batch_samples
 
     @property
     def objective_module(self) -> Objective:
@@ -307,10 +338,11 @@ class Trainer:
 
     def _batch(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> TrainBatch:
         """The objective's batch: normalised content, styles paired by ``--pairing`` and, when the
-        objective asks for them, real styles of other domains."""
+        objective asks for them, the real styles of other domains the data gave."""
+        real = batch.get("real")
         return training_batch(
             self._prepare(batch["image"]), batch["domain"], self.config.pairing, generator,
-            real_styles=self.objective_module.needs_real_styles,
+            real=None if real is None else self._prepare(real), real_rows=batch.get("real_rows"),
         )
 
     def _check_weights(self, what: str) -> None:
@@ -361,7 +393,7 @@ class Trainer:
         keys = list(self.batches.epoch(epoch, start_step * self.config.accumulate))
         keys = keys[: (self.steps_per_epoch - start_step) * self.config.accumulate]
         loader = DataLoader(
-            self.dataset, batch_sampler=keys, num_workers=self.config.workers, collate_fn=_collate,
+            self.items, batch_sampler=keys, num_workers=self.config.workers, collate_fn=collate_items,
             pin_memory=self.accelerator.device.type == "cuda", persistent_workers=False,
         )
         return iter(loader)
@@ -375,20 +407,25 @@ class Trainer:
         config, accelerator = self.config, self.accelerator
         accelerator.gradient_accumulation_steps = len(micro_batches)  # its gradient state is one per process
         terms = self.objective_module.terms
-        sums = torch.zeros(len(terms) + 1, device=accelerator.device)
+        sums = torch.zeros(len(terms) + 2, device=accelerator.device)  # the total, the terms, rows without real style
         record: dict[str, float] = {}
         for micro, batch in enumerate(micro_batches):
             seed = mix_seed(config.seed, self.step, micro, accelerator.process_index, 0x57E)
             generator = torch.Generator().manual_seed(seed)
             model_batch = self._batch(batch, generator)
+            rows = model_batch.real_rows
+            left_out = 0 if rows is None else model_batch.content.shape[0] - rows.numel()
             with accelerator.accumulate(self.objective):  # no_sync but on the last micro-batch
                 with accelerator.autocast():
                     out = self._forward(self.objective, model_batch)
                 accelerator.backward(out.total)  # divided by the micro-batches
-                sums += torch.stack([out.total.detach()] + [out.terms[k].detach() for k in terms]).float()
+                counted = [out.total.detach(), *(out.terms[k].detach() for k in terms), out.total.new_tensor(left_out)]
+                sums += torch.stack(counted).float()
                 if accelerator.sync_gradients:  # the gradients are complete: check before the update
                     values = accelerator.reduce(sums / len(micro_batches), reduction="mean").tolist()
-                    record = {"loss": values[0], **dict(zip(terms, values[1:]))}
+                    record = {"loss": values[0], **dict(zip(terms, values[1:-1]))}
+                    if rows is not None:  # samples left out of the real-style terms, all processes
+                        record["no_real_style"] = round(values[-1] * len(micro_batches) * accelerator.num_processes)
                     record["grad_norm"] = self._checked_gradient(record)
                 self.optimizer.step()  # only once the gradients are complete
                 self.optimizer.zero_grad(set_to_none=True)
@@ -429,8 +466,8 @@ class Trainer:
     def _val_crops(self) -> dict[str, torch.Tensor]:
         """The fixed validation crops (the same at every validation)."""
         count = self.config.val_samples
-        keys = [(i % len(self.val_dataset), mix_seed(self.config.seed, i, 0x7A1)) for i in range(count)]
-        return _collate([self.val_dataset[k] for k in keys])
+        keys = [(i % len(self.val_items), mix_seed(self.config.seed, i, 0x7A1)) for i in range(count)]
+        return collate_items([self.val_items[k] for k in keys])
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
@@ -480,7 +517,7 @@ class Trainer:
         is_main = accelerator.is_main_process
         if is_main:
             self.output.mkdir(parents=True, exist_ok=True)
-            config_text = json.dumps(self.config.to_json(), indent=2) + "\n"
+            config_text = json.dumps({**self.config.to_json(), "per_epoch": self.epoch_use.as_dict()}, indent=2) + "\n"
             with explained_write_failure(self.output / "train_config.json", self.step, self.saved_step):
                 write_atomically(self.output / "train_config.json",
                                  lambda temporary: temporary.write_text(config_text, encoding="utf-8"))
@@ -492,7 +529,7 @@ class Trainer:
             from tqdm.auto import tqdm
 
             progress = tqdm(total=self.total_steps, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
-        samples_per_step = config.batch_size * config.accumulate * accelerator.num_processes
+        samples_per_step = self.samples_per_step
         try:
             while self.step < stop_at:
                 epoch, in_epoch = divmod(self.step, self.steps_per_epoch)
@@ -502,7 +539,8 @@ class Trainer:
                     micro = [next(batches) for _ in range(config.accumulate)]
                     record = self.train_step(micro)
                     seconds = max(time.perf_counter() - started, 1e-9)
-                    record.update(step=self.step, epoch=epoch, samples_per_s=samples_per_step / seconds)
+                    record.update(step=self.step, epoch=epoch, samples=self.step * samples_per_step,
+                                  samples_per_s=samples_per_step / seconds)
                     if is_main:
                         self._log_step(record)
                         if progress is not None:
@@ -514,7 +552,8 @@ class Trainer:
                     if every and (self.step % every == 0 or self.step == self.total_steps) and is_main:
                         self.last_metrics = self.validate()
                         epoch_at = self.step / self.steps_per_epoch
-                        append_json(self.val_log_path, {"step": self.step, "epoch": epoch_at, **self.last_metrics})
+                        append_json(self.val_log_path, {"step": self.step, "epoch": epoch_at,
+                                                        "samples": self.step * samples_per_step, **self.last_metrics})
                         logger.info("step %d validation: %s", self.step, self.last_metrics)
                     if epoch_done or (config.save_every and self.step % config.save_every == 0) or self.step == stop_at:
                         self.save_checkpoint()
@@ -540,6 +579,7 @@ class Trainer:
 
         training = {
             "steps": self.step, "epochs": self.step / self.steps_per_epoch, "batch_size": self.config.batch_size,
+            "samples_trained": self.step * self.samples_per_step, "per_epoch": self.epoch_use.as_dict(),
             "accumulate": self.config.accumulate, "world_size": self.accelerator.num_processes, "lr": self.config.lr,
             "objective": self.objective_module.describe(),
             "pairing": self.config.pairing, "data": str(self.config.data),
