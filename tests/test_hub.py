@@ -236,19 +236,68 @@ def test_not_cached_names_the_cache_it_read_not_a_default(offline, monkeypatch, 
     assert f"cache at {tmp_path / 'given'} " in str(info.value)
 
 
+def record_absent(cache: Path, repo_id: str, filename: str) -> None:
+    """What huggingface_hub leaves in its cache when the Hub answered 404 for a file at MAIN_SHA."""
+    absent = cache / f"models--{repo_id.replace('/', '--')}" / ".no_exist" / MAIN_SHA
+    absent.mkdir(parents=True, exist_ok=True)
+    (absent / filename).touch()
+
+
 def test_a_file_the_cache_records_as_absent_is_named_absent_not_uncached(tmp_path, offline, small_stylizer):
     saved = hub.save_pretrained(small_stylizer, tmp_path / "ours")
     cache = tmp_path / "cache"
-    add_snapshot(cache, "someone/weights-only", MAIN_SHA, {"model.safetensors": saved / "model.safetensors"}, main=True)
-    absent = cache / "models--someone--weights-only" / ".no_exist" / MAIN_SHA
-    absent.mkdir(parents=True)
-    (absent / "config.json").touch()  # the Hub answered 404 for it at that commit
+    add_snapshot(cache, "someone/config-only", MAIN_SHA, {"config.json": saved / "config.json"}, main=True)
+    record_absent(cache, "someone/config-only", "model.safetensors")
     with pytest.raises(hub.CheckpointError) as info:
-        sva.load_stylizer("someone/weights-only", cache_dir=cache)
+        sva.load_stylizer("someone/config-only", cache_dir=cache)
     message = str(info.value)
     assert not isinstance(info.value, hub.CheckpointNotCached)
-    assert "someone/weights-only at revision 'main' has no config.json" in message and str(cache) in message
+    assert "someone/config-only at revision 'main' has no model.safetensors" in message and str(cache) in message
     assert "hf download" not in message  # it would fail: there is nothing to download
+
+
+# -- a Hub repo that holds only model.safetensors (uploaded by hand) -----------------------------
+def test_a_repo_of_bare_weights_needs_the_statistics_and_loads_like_a_bare_file(tmp_path, offline):
+    """Weights saved by other code and uploaded alone: no config.json, no record of ours. The
+    architecture comes from the tensor shapes; the statistics must be passed, and the error says so."""
+    model = make_small_model(embed_dim=64, num_heads=1)  # 64-wide heads: what the shapes let us infer
+    cache = tmp_path / "cache"
+    add_snapshot(cache, "someone/hand-uploaded", MAIN_SHA, {"model.safetensors": state_of(model)}, main=True)
+    record_absent(cache, "someone/hand-uploaded", "config.json")
+    with pytest.raises(hub.MissingStatistics) as info:
+        sva.load_stylizer("someone/hand-uploaded", cache_dir=cache)
+    message = str(info.value)
+    assert "the Hub repo someone/hand-uploaded (a model.safetensors without a config.json)" in message
+    assert "pass mean and std=" in message
+    loaded = sva.load_stylizer("someone/hand-uploaded", cache_dir=cache, mean=DDI_MEAN, std=DDI_STD, device="cpu")
+    assert loaded.config == model.config
+    assert_same_weights(loaded.model, state_of(model))
+    assert torch.allclose(loaded.mean, torch.tensor(DDI_MEAN)) and torch.allclose(loaded.std, torch.tensor(DDI_STD))
+    assert (loaded.source, loaded.revision) == ("someone/hand-uploaded", MAIN_SHA)
+    assert loaded.settings == hub.LIBRARY_SETTINGS
+    assert offline["calls"] and all(call["local_files_only"] for call in offline["calls"])
+
+
+def test_a_repo_of_our_weights_file_alone_loads_with_what_the_file_records(tmp_path, offline, small_stylizer):
+    """Our model.safetensors uploaded without its config.json records its architecture (the head
+    count included, which no shape shows) and statistics: nothing need be passed."""
+    saved = hub.save_pretrained(small_stylizer, tmp_path / "ours")
+    cache = tmp_path / "cache"
+    add_snapshot(cache, "someone/weights-only", MAIN_SHA, {"model.safetensors": saved / "model.safetensors"}, main=True)
+    record_absent(cache, "someone/weights-only", "config.json")
+    loaded = sva.load_stylizer("someone/weights-only", cache_dir=cache, device="cpu", dtype=torch.float32)
+    assert loaded.fingerprint == small_stylizer.fingerprint and loaded.config == small_stylizer.config
+    assert loaded.revision == MAIN_SHA
+
+
+def test_a_config_json_merely_not_cached_is_not_taken_for_absent(tmp_path, offline, small_stylizer):
+    """Offline, a config.json the cache knows nothing of may exist on the Hub (with the statistics
+    and settings to load by): the weights are not loaded without it, and the error says how to fetch it."""
+    saved = hub.save_pretrained(small_stylizer, tmp_path / "ours")
+    cache = tmp_path / "cache"
+    add_snapshot(cache, "someone/half-cached", MAIN_SHA, {"model.safetensors": saved / "model.safetensors"}, main=True)
+    with pytest.raises(hub.CheckpointNotCached, match="config.json of someone/half-cached"):
+        sva.load_stylizer("someone/half-cached", cache_dir=cache)
 
 
 def test_default_checkpoint_missing_then_bundled(monkeypatch, tmp_path, small_stylizer):

@@ -1,6 +1,7 @@
 """Where a stylizer comes from and where it goes: ``load_stylizer`` (the bundled default,
 official ids, Hub repos, local files), ``save_pretrained`` and ``push_to_hub``. The official
-checkpoints are data in :mod:`.registry`; files are read and written by :mod:`.checkpoints`.
+checkpoints are data in :mod:`.registry`; files are read and written by :mod:`.checkpoints`,
+and a folder or weights file, once here, is read into a stylizer's parts by :mod:`.local_checkpoint`.
 
 ``load_stylizer`` tries the entries of :data:`CHECKPOINT_SOURCES` in order; the first that
 matches loads:
@@ -15,7 +16,9 @@ matches loads:
   or by repo id (``"sdoerrich97/stylizing_vit_small_epistr"``). Their architecture and
   normalisation come from :data:`OFFICIAL_CHECKPOINTS`, never from their config.json, whose
   schema is unpublished;
-* any other ``owner/name`` Hub repo written by :func:`push_to_hub`.
+* any other ``owner/name`` Hub repo: written by :func:`push_to_hub`, or holding only a
+  ``model.safetensors`` (loaded as a bare file is: ``mean=``/``std=`` required where the file
+  records none).
 
 Anything else is an :class:`UnknownCheckpoint` with the closest official names.
 
@@ -43,8 +46,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from socket import getaddrinfo
-from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 
@@ -53,36 +55,33 @@ from .checkpoints import (
     BUNDLED_WEIGHTS_DIR,
     CONFIG_NAME,
     PICKLE_SUFFIXES,
-    STYLIZER_SETTINGS,
     WEIGHTS_NAME,
     CheckpointError,
     CorruptCheckpoint,
     MissingStatistics,
     StateDictMismatch,
     UnsafeCheckpointFormat,
-    config_from_dict,
-    file_record,
     infer_config,
     load_model_file,
-    read_config,
     read_state_dict,
     refuse_pickle_suffix,
     write_checkpoint,
 )
-from .checkpoints.recorded import recorded_settings, resolved_stats, stats_or_missing
+from .checkpoints.recorded import stats_or_missing
+from .local_checkpoint import RUN_EXPORT as RUN_EXPORT  # where the trainer writes its export
+from .local_checkpoint import LoadedCheckpoint, load_directory, load_weights_file
 from .model import StylizingViT
 from .registry import (
     DATASET_STATS,
     DEFAULT_ALIAS,
     HUB_OWNER,
     OFFICIAL_CHECKPOINTS,
-    DatasetStats,
     OfficialCheckpoint,
     UnknownCheckpoint,
     resolve_official,
     unknown_checkpoint,
 )
-from .stylizer import BACKGROUNDS, DEFAULT_BACKGROUND, DEFAULT_COLOUR_MATCH, DEFAULT_MODE, MODES, Stylizer
+from .stylizer import DEFAULT_BACKGROUND, DEFAULT_COLOUR_MATCH, DEFAULT_MODE, Stylizer
 
 __all__ = [
     "BUNDLED_WEIGHTS_DIR",
@@ -238,9 +237,14 @@ def _cache_in_use(cache_dir: str | os.PathLike | None) -> Path:
     return Path(cache_dir if cache_dir is not None else constants.HF_HUB_CACHE).expanduser()
 
 
+class _NotInRepo(CheckpointError):
+    """A file the repo does not have at that revision (as the Hub answered, or as the cache
+    recorded its answer), unlike one merely not cached, which may exist."""
+
+
 def _no_such_file(where: str, filename: str, known: str) -> CheckpointError:
     """A file the repo does not have at that revision: no download or cache can supply it."""
-    return CheckpointError(
+    return _NotInRepo(
         f"{where} has no {filename} ({known}); is it a Stylizing ViT checkpoint written by push_to_hub? "
         "Check the repo id, or pass the revision= that has it"
     )
@@ -253,52 +257,6 @@ def _snapshot_revision(path: Path, requested: str | None) -> str | None:
 
 
 # -- loading ------------------------------------------------------------------------------------
-RUN_EXPORT = "final"
-"""Where a training run folder keeps its export (``stylizing-vit-aug train`` writes it at the end)."""
-
-SETTING_CHOICES: dict[str, tuple] = {"mode": MODES, "background": BACKGROUNDS, "colour_match": (True, False)}
-"""The Stylizer settings a checkpoint records (``Stylizer.save_pretrained``) and what each may be."""
-
-
-def _load_directory(directory: Path, mean: Sequence[float] | None, std: Sequence[float] | None) -> LoadedCheckpoint:
-    """The checkpoint folder ``directory`` (its source: the folder; callers name it as asked)."""
-    weights = directory / WEIGHTS_NAME
-    if not (weights.exists() or weights.is_symlink()) and (directory / RUN_EXPORT / WEIGHTS_NAME).is_file():
-        logger.info("%s is a training run: loading its export, %s", directory, directory / RUN_EXPORT)
-        return _load_directory(directory / RUN_EXPORT, mean, std)
-    if not (weights.exists() or weights.is_symlink()):  # anything else there: read_header says what it is
-        found = sorted(p.name for p in directory.iterdir())
-        pickles = [n for n in found if Path(n).suffix.lower() in PICKLE_SUFFIXES]
-        hint = f" ({', '.join(pickles)} are pickles, refused: convert to safetensors)" if pickles else ""
-        if (directory / "checkpoints").is_dir():
-            hint += (f"; it looks like a training run without its export ({RUN_EXPORT}/): finish it with "
-                     "`stylizing-vit-aug train ... --resume`, which exports at the end")
-        raise FileNotFoundError(f"{directory} holds no {WEIGHTS_NAME}; found {found}{hint}")
-    config_path = directory / CONFIG_NAME
-    config = read_config(config_path) if config_path.exists() or config_path.is_symlink() else None
-    if config is None:
-        return _load_weights_file(weights, mean, std, f"{directory} (no config.json of ours)")._replace(
-            source=str(directory))
-    architecture = config_from_dict(config["architecture"], config_path)
-    settings = recorded_settings(config.get(STYLIZER_SETTINGS), config_path, SETTING_CHOICES)
-    known = DatasetStats(config.get("mean"), config.get("std"))
-    recorded = (known.mean, known.std) if mean is None or std is None else None  # passed ones need no agreement
-    mean, std = resolved_stats(mean, std, known, architecture.in_chans, str(config_path))
-    model = load_model_file(weights, architecture, stats=recorded)
-    return LoadedCheckpoint(model, mean, std, str(directory), settings=settings)
-
-
-def _load_weights_file(path: Path, mean: Sequence[float] | None, std: Sequence[float] | None,
-                       what: str) -> LoadedCheckpoint:
-    """A weights file without a config.json of ours: its architecture from its own record (ours)
-    or its tensor shapes, its statistics from its record or the request."""
-    record = file_record(path)
-    known = DatasetStats(record.mean, record.std) if record.mean is not None else None
-    in_chans = record.architecture.in_chans if record.architecture is not None else None
-    mean, std = resolved_stats(mean, std, known, in_chans, what)
-    return LoadedCheckpoint(load_model_file(path, record.architecture), mean, std, str(path))
-
-
 def _looks_like_path(text: str) -> bool:
     """Only a path can mean this source: it starts with ``.``, ``/``, ``~`` or ``\\``, ends in
     ``.safetensors``, or has separators that do not make one ``owner/name``."""
@@ -332,17 +290,13 @@ class CheckpointRequest:
         """One file of a Hub repo, with this request's revision, cache and offline settings."""
         return _download(repo_id, filename, self.revision, self.cache_dir, self.local_files_only, local)
 
-
-class LoadedCheckpoint(NamedTuple):
-    """A checkpoint source's answer: the network, its statistics, its provenance and the Stylizer
-    settings it records (``{}``: the library's defaults)."""
-
-    model: StylizingViT
-    mean: Sequence[float]
-    std: Sequence[float]
-    source: str
-    revision: str | None = None
-    settings: Mapping[str, Any] = MappingProxyType({})
+    def download_if_present(self, repo_id: str, filename: str, local: Path | None = None) -> Path | None:
+        """:meth:`download`, or None where the repo has no such file; one merely not cached is
+        still :class:`CheckpointNotCached`, since it may exist."""
+        try:
+            return self.download(repo_id, filename, local)
+        except _NotInRepo:
+            return None
 
 
 @dataclass(frozen=True)
@@ -369,7 +323,7 @@ def _load_bundled(request: CheckpointRequest) -> LoadedCheckpoint:
             "then cached), or your own: load_stylizer('path/to/saved_dir') or "
             "load_stylizer('weights.safetensors', mean=..., std=...)"
         )
-    return _load_directory(BUNDLED_WEIGHTS_DIR, request.mean, request.std)._replace(source=DEFAULT_ALIAS)
+    return load_directory(BUNDLED_WEIGHTS_DIR, request.mean, request.std)._replace(source=DEFAULT_ALIAS)
 
 
 def _refuse_pickle(request: CheckpointRequest) -> LoadedCheckpoint:
@@ -377,7 +331,7 @@ def _refuse_pickle(request: CheckpointRequest) -> LoadedCheckpoint:
 
 
 def _load_local_directory(request: CheckpointRequest) -> LoadedCheckpoint:
-    return _load_directory(request.path, request.mean, request.std)._replace(source=str(request.path.resolve()))
+    return load_directory(request.path, request.mean, request.std)._replace(source=str(request.path.resolve()))
 
 
 def _exists(request: CheckpointRequest) -> bool:
@@ -386,7 +340,7 @@ def _exists(request: CheckpointRequest) -> bool:
 
 
 def _load_bare_file(request: CheckpointRequest) -> LoadedCheckpoint:
-    found = _load_weights_file(request.path, request.mean, request.std, f"the bare weights file {request.path}")
+    found = load_weights_file(request.path, request.mean, request.std, f"the bare weights file {request.path}")
     return found._replace(source=str(request.path.resolve()))
 
 
@@ -428,11 +382,16 @@ def _is_hub_repo(request: CheckpointRequest) -> bool:
 
 
 def _load_hub_repo(request: CheckpointRequest) -> LoadedCheckpoint:
-    """A repo written by push_to_hub (config.json + model.safetensors)."""
+    """A repo written by push_to_hub (config.json + model.safetensors), or one that holds only
+    model.safetensors (uploaded by hand): loaded as a bare weights file is, architecture from its
+    record or its tensor shapes, statistics from its record or ``mean=``/``std=``."""
     local = request.path.resolve()
     weights = request.download(request.text, WEIGHTS_NAME, local)
-    request.download(request.text, CONFIG_NAME, local)
-    found = _load_directory(weights.parent, request.mean, request.std)
+    if request.download_if_present(request.text, CONFIG_NAME, local) is None:
+        what = f"the Hub repo {request.text} (a {WEIGHTS_NAME} without a {CONFIG_NAME})"
+        found = load_weights_file(weights, request.mean, request.std, what)
+    else:
+        found = load_directory(weights.parent, request.mean, request.std)
     return found._replace(source=request.text, revision=_snapshot_revision(weights, request.revision))
 
 

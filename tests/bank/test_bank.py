@@ -395,6 +395,39 @@ def test_weights_changed_in_place_change_the_fingerprint_and_reencode_the_bank(s
     assert small_stylizer.fingerprint == small_stylizer.fingerprint  # stable while nothing changes
 
 
+def test_writes_no_version_counter_sees_are_announced_with_increment_version(small_stylizer, crops_bank):
+    """A fused optimiser step and writes through ``.data`` bump no version counter, so the bank
+    cannot notice them; torch.autograd.graph.increment_version, as docs/style-banks.md says, makes
+    it re-encode (and the fingerprint hash again)."""
+    crops_bank.stream([0, 3])
+    fingerprint = small_stylizer.fingerprint
+    params = list(small_stylizer.model.parameters())
+    optimiser = torch.optim.AdamW(params, lr=0.1, fused=True)
+    for p in params:
+        p.grad = torch.ones_like(p)
+    optimiser.step()
+    params[0].data.mul_(1.5)
+    torch.autograd.graph.increment_version(params)
+    assert small_stylizer.fingerprint != fingerprint
+    expected = small_stylizer.encode_style(crops_bank.images[[0, 3]]).layers
+    torch.testing.assert_close(crops_bank.stream([0, 3]).layers, expected)
+
+
+def test_a_changed_background_remakes_the_colour_profiles_the_bank_hands_out(small_stylizer, histology_paths):
+    """The profiles read the pixels the stylizer styles: tissue with background="keep", every
+    pixel with "style". Set after the bank made them, the old ones were handed out."""
+    images = [np.asarray(Image.open(path).convert("RGB").resize((64, 48))) for path in histology_paths]
+    bank = StyleBank.from_images(images, small_stylizer)  # whole slides, glass included
+    kept = bank.stream([0, 1]).colours
+    small_stylizer.background = "style"
+    every_pixel = bank.stream([0, 1]).colours
+    assert torch.equal(every_pixel, small_stylizer.colour_profiles(bank.style_images([0, 1])))
+    assert not torch.equal(every_pixel, kept)
+    assert torch.equal(bank.streams.colours[[0, 1]], every_pixel)
+    small_stylizer.background = "keep"
+    assert torch.equal(bank.stream([0, 1]).colours, kept)
+
+
 def test_equal_weights_under_another_head_count_are_another_stylizer(tmp_path, small_stylizer, crops_bank):
     other = sva.Stylizer(make_small_model(num_heads=6), CAMELYON_MEAN, CAMELYON_STD, device="cpu")
     other.model.load_state_dict(small_stylizer.model.state_dict())  # the same tensors, other attention heads

@@ -277,6 +277,27 @@ def test_a_weights_file_of_ours_loads_alone_as_what_it_is(tmp_path, small_styliz
     assert_same_weights(alone.model, state_of(small_stylizer.model))
 
 
+@pytest.mark.parametrize("kind", ["ours", "another tool's"])
+def test_a_bare_weights_file_has_its_header_read_once(tmp_path, small_stylizer, monkeypatch, kind):
+    """The record (statistics, architecture) and the check of the tensors' shapes and dtypes come
+    from one read of the header (it was read twice); safetensors' own reader still parses it
+    once more when it reads the tensors."""
+    from stylizing_vit_aug.checkpoints import header as header_module
+
+    if kind == "ours":
+        path = small_stylizer.save_pretrained(tmp_path / "ckpt") / "model.safetensors"
+        stats = {}
+    else:
+        path = tmp_path / "w.safetensors"
+        save_file(state_of(make_small_model(embed_dim=64, num_heads=1)), str(path))
+        stats = {"mean": CAMELYON_MEAN, "std": CAMELYON_STD}
+    reads = []
+    real = header_module._parse
+    monkeypatch.setattr(header_module, "_parse", lambda *args: reads.append(args) or real(*args))
+    hub.load_stylizer(path, device="cpu", **stats)
+    assert len(reads) == 1
+
+
 def test_a_folder_without_its_config_json_loads_from_what_its_weights_file_records(tmp_path, small_stylizer):
     saved = small_stylizer.save_pretrained(tmp_path / "ckpt")
     (saved / "config.json").unlink()  # a folder copied without it: the weights file still says what it is

@@ -94,7 +94,7 @@ class StyleBank:
         self._streams = StreamCache(len(self.images), chunk_size)
         self._streams_state = stylizer.weights_state  # the weights the cached streams are of
         self._color_stats: torch.Tensor | None = None
-        self._colour_profiles: torch.Tensor | None = None
+        self._colour_profiles: tuple[str, torch.Tensor] | None = None  # (the stylizer's background, profiles)
         self._domain_index: DomainIndex | None = None
 
     # -- construction -------------------------------------------------------------------------
@@ -223,7 +223,6 @@ class StyleBank:
             if self._streams.num_encoded:
                 logger.info("the stylizer's weights changed since this bank's styles were encoded: re-encoding them")
             self._streams, self._streams_state = StreamCache(len(self.images), self.chunk_size), state
-            self._colour_profiles = None
         return self._streams
 
     def _encode(self, start: int, stop: int) -> torch.Tensor:
@@ -258,15 +257,18 @@ class StyleBank:
 
     def _profiles(self, index: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
         """The colour profiles of the styles ``index`` (None: all) for the stylizer's colour
-        step, made from the images once (not stored in bank files); None where it has none."""
+        step, made from the images once (not stored in bank files); None where it has none. They
+        read the pixels the stylizer's ``background`` styles (tissue, or every pixel), so they are
+        made again when it changes; they do not depend on the weights."""
         if not self.stylizer.has_colour_step:
             return None
-        if self._colour_profiles is None:
+        background = self.stylizer.background
+        if self._colour_profiles is None or self._colour_profiles[0] != background:
             chunks = [to_batch(chunk, "bank images")[0] for chunk in self.images.split(self.chunk_size)]
-            self._colour_profiles = torch.cat([self.stylizer.colour_profiles(c.to(self.stylizer.device)).cpu()
-                                               for c in chunks])
-        profiles = self._colour_profiles if index is None else self._colour_profiles[index]
-        return to_device_nowait(profiles, device)
+            made = torch.cat([self.stylizer.colour_profiles(c.to(self.stylizer.device)).cpu() for c in chunks])
+            self._colour_profiles = (background, made)
+        profiles = self._colour_profiles[1]
+        return to_device_nowait(profiles if index is None else profiles[index], device)
 
     # -- images -------------------------------------------------------------------------------
     def style_images(

@@ -1,0 +1,99 @@
+"""A checkpoint that is on this machine, read into a :class:`LoadedCheckpoint`: a folder written
+by ``save_pretrained`` (or a training run's export), or a weights file without a config.json of
+ours (a bare ``.safetensors`` file, or a Hub repo that holds only ``model.safetensors``).
+
+:mod:`.hub` decides where the files come from (the bundled folder, a local path, the Hugging
+Face cache); this module reads them, so that every source loads a folder and a bare file alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+from .checkpoints import (
+    CONFIG_NAME,
+    PICKLE_SUFFIXES,
+    STYLIZER_SETTINGS,
+    WEIGHTS_NAME,
+    config_from_dict,
+    file_record,
+    load_model_file,
+    read_config,
+    read_header,
+)
+from .checkpoints.recorded import recorded_settings, resolved_stats
+from .model import StylizingViT
+from .registry import DatasetStats
+from .stylizer import BACKGROUNDS, MODES
+
+__all__ = ["RUN_EXPORT", "SETTING_CHOICES", "LoadedCheckpoint", "load_directory", "load_weights_file"]
+
+logger = logging.getLogger(__name__)
+
+RUN_EXPORT = "final"
+"""Where a training run folder keeps its export (``stylizing-vit-aug train`` writes it at the end)."""
+
+SETTING_CHOICES: dict[str, tuple] = {"mode": MODES, "background": BACKGROUNDS, "colour_match": (True, False)}
+"""The Stylizer settings a checkpoint records (``Stylizer.save_pretrained``) and what each may be."""
+
+
+class LoadedCheckpoint(NamedTuple):
+    """A checkpoint source's answer: the network, its statistics, its provenance and the Stylizer
+    settings it records (``{}``: the library's defaults)."""
+
+    model: StylizingViT
+    mean: Sequence[float]
+    std: Sequence[float]
+    source: str
+    revision: str | None = None
+    settings: Mapping[str, Any] = MappingProxyType({})
+
+
+def load_directory(directory: Path, mean: Sequence[float] | None, std: Sequence[float] | None) -> LoadedCheckpoint:
+    """The checkpoint folder ``directory`` (its source: the folder; callers name it as asked)."""
+    weights = directory / WEIGHTS_NAME
+    if not (weights.exists() or weights.is_symlink()) and (directory / RUN_EXPORT / WEIGHTS_NAME).is_file():
+        logger.info("%s is a training run: loading its export, %s", directory, directory / RUN_EXPORT)
+        return load_directory(directory / RUN_EXPORT, mean, std)
+    if not (weights.exists() or weights.is_symlink()):  # anything else there: read_header says what it is
+        found = sorted(p.name for p in directory.iterdir())
+        pickles = [n for n in found if Path(n).suffix.lower() in PICKLE_SUFFIXES]
+        hint = f" ({', '.join(pickles)} are pickles, refused: convert to safetensors)" if pickles else ""
+        if (directory / "checkpoints").is_dir():
+            hint += (
+                f"; it looks like a training run without its export ({RUN_EXPORT}/): finish it with "
+                "`stylizing-vit-aug train ... --resume`, which exports at the end"
+            )
+        raise FileNotFoundError(f"{directory} holds no {WEIGHTS_NAME}; found {found}{hint}")
+    config_path = directory / CONFIG_NAME
+    config = read_config(config_path) if config_path.exists() or config_path.is_symlink() else None
+    if config is None:
+        return load_weights_file(weights, mean, std, f"{directory} (no config.json of ours)")._replace(
+            source=str(directory)
+        )
+    architecture = config_from_dict(config["architecture"], config_path)
+    settings = recorded_settings(config.get(STYLIZER_SETTINGS), config_path, SETTING_CHOICES)
+    known = DatasetStats(config.get("mean"), config.get("std"))
+    recorded = (known.mean, known.std) if mean is None or std is None else None  # passed ones need no agreement
+    mean, std = resolved_stats(mean, std, known, architecture.in_chans, str(config_path))
+    model = load_model_file(weights, architecture, stats=recorded)
+    return LoadedCheckpoint(model, mean, std, str(directory), settings=settings)
+
+
+def load_weights_file(
+    path: Path, mean: Sequence[float] | None, std: Sequence[float] | None, what: str
+) -> LoadedCheckpoint:
+    """A weights file without a config.json of ours: its architecture from its own record (ours)
+    or its tensor shapes, its statistics from its record or the request (else
+    :class:`~.checkpoints.MissingStatistics` naming ``what``, before any tensor is read). One
+    read of the header gives the record and the check of the tensors' shapes and dtypes."""
+    header = read_header(path)
+    record = file_record(path, header)
+    known = DatasetStats(record.mean, record.std) if record.mean is not None else None
+    in_chans = record.architecture.in_chans if record.architecture is not None else None
+    mean, std = resolved_stats(mean, std, known, in_chans, what)
+    return LoadedCheckpoint(load_model_file(path, record.architecture, header=header), mean, std, str(path))
