@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -476,3 +477,36 @@ def test_no_styles_need_no_bank_whatever_the_style_choice(small_stylizer, images
 def test_odd_classifier_outputs_are_clear_errors_naming_the_shapes(small_stylizer, bank, images, classifier, match):
     with pytest.raises(ValueError, match=match):
         StyleTTA(classifier, small_stylizer, bank, n_styles=2, activation="none")(images)
+
+
+@pytest.mark.parametrize("return_views", [False, True])
+def test_an_empty_batch_gives_the_classifiers_empty_prediction(small_stylizer, bank, images, return_views):
+    """As BatchStylize gives an empty batch back: it raised "images is an empty batch" with an
+    unrelated hint about mean/std."""
+    net = nn.Sequential(nn.Flatten(), nn.LazyLinear(3))
+    full = StyleTTA(net, small_stylizer, bank, n_styles=2, return_views=return_views)(images.float() / 255)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        empty = StyleTTA(net, small_stylizer, bank, n_styles=2, return_views=return_views)(images[:0].float() / 255)
+    if not return_views:
+        assert empty.shape == (0, *full.shape[1:]) and empty.dtype == full.dtype
+        return
+    for field in ("prediction", "views", "std", "entropy", "style_indices"):
+        got, expected = getattr(empty, field), getattr(full, field)
+        assert got.shape == (0, *expected.shape[1:]) and got.dtype == expected.dtype, field
+
+
+def test_the_mean_std_hint_comes_only_with_values_that_look_normalised(small_stylizer, bank, images):
+    tta = StyleTTA(ColourNet(), small_stylizer, bank, n_styles=1)
+    nan = images.float() / 255
+    nan[0, 0, 0, 0] = float("nan")
+    for broken, match in (
+        (nan, "NaN or Inf"),
+        (images.float(), "0–255"),
+        (images[:, [0, 1, 2, 0, 1]].float() / 255, "5 channels"),
+    ):
+        with pytest.raises(ValueError, match=match) as error:
+            tta(broken)
+        assert "mean=" not in str(error.value)
+    with pytest.raises(ValueError, match=r"look mean/std-normalised: .*StyleTTA\(\.\.\., mean=\.\.\., std=\.\.\.\)"):
+        tta((images.float() / 255 - 0.5) / 0.25)

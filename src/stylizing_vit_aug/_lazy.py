@@ -1,4 +1,5 @@
-"""Lazy package attributes: names import their module on first use (PEP 562).
+"""Lazy package attributes: names import their module on first use (PEP 562), and code that
+runs when another library is imported.
 
 Keeps ``import stylizing_vit_aug`` cheap and optional extras (albumentations, accelerate)
 unneeded until a name that uses them is touched.
@@ -7,8 +8,16 @@ unneeded until a name that uses them is touched.
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+
+# importlib.abc, importlib.util and logging are imported where used: `import stylizing_vit_aug`
+# would otherwise take 3x as long (python -X importtime)
 
 
 def lazy_attributes(package: str, names: dict[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
@@ -32,3 +41,75 @@ def lazy_attributes(package: str, names: dict[str, str]) -> tuple[Callable[[str]
         return sorted(set(names) | {k for k in namespace if not k.startswith("_")})
 
     return __getattr__, __dir__
+
+
+def when_imported(name: str, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the top-level module ``name`` is imported: now if it is, else right
+    after its import, whenever that comes, without importing it here.
+
+    For a library with a registry of classes filled as they are defined (albumentations'
+    serialisation): our class joins it in any import order, and a program that never imports
+    the library never pays for it. A failing callback is logged, never raised: it must not
+    break the program's own import of the library.
+    """
+    if sys.modules.get(name) is not None:
+        _run(callback, name)
+    else:
+        sys.meta_path.insert(0, _AfterImport(name, callback))
+
+
+def _run(callback: Callable[[], None], name: str) -> None:
+    try:
+        callback()
+    except Exception as error:  # noqa: BLE001 - see when_imported
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "after importing %s, %s failed: %r", name, getattr(callback, "__name__", callback), error
+        )
+
+
+class _AfterImport:
+    """A one-shot finder (``importlib.abc.MetaPathFinder``'s protocol) at the front of
+    ``sys.meta_path``: it finds module ``name`` as the usual finders do and wraps its loader, so
+    that ``callback`` runs after the module's code."""
+
+    def __init__(self, name: str, callback: Callable[[], None]) -> None:
+        self.name, self.callback, self._finding = name, callback, False
+
+    def find_spec(self, fullname: str, path: Any = None, target: ModuleType | None = None) -> ModuleSpec | None:
+        if fullname != self.name or self._finding:
+            return None
+        import importlib.util
+
+        self._finding = True
+        try:
+            spec = importlib.util.find_spec(fullname)  # the usual finders (this one stands aside)
+        finally:
+            self._finding = False
+        if spec is None or spec.loader is None:
+            return None  # not installed: the import fails as it would have
+        spec.loader = _ThenLoader(spec.loader, self)
+        return spec
+
+    def done(self) -> None:
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        _run(self.callback, self.name)
+
+
+class _ThenLoader:
+    """The module's own loader (``importlib.abc.Loader``'s protocol), then the finder's callback."""
+
+    def __init__(self, loader: Any, finder: _AfterImport) -> None:
+        self.loader, self.finder = loader, finder
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        module.__loader__ = self.loader  # the module sees its own loader (resources, reload)
+        if module.__spec__ is not None:
+            module.__spec__.loader = self.loader
+        self.loader.exec_module(module)
+        self.finder.done()

@@ -44,7 +44,7 @@ from torch import nn
 from .bank import check_same_stylizer
 from .bank.sampling import whole_indices
 from .image_ops import color_statistics, strength_values
-from .images import from_batch, to_batch
+from .images import check_image, from_batch, to_batch
 from .model import StyleStream
 from .stain_transfer import stain_profile, transfer_stains
 from .stylizer import Stylizer, check_mode
@@ -60,6 +60,10 @@ TRANSFERS = ("auto", "stain+network", "stain", "network")
 ACTIVATIONS = ("softmax", "sigmoid", "none")
 STYLE_CHOICES = ("random", "fixed", "nearest")
 _LOG_FLOOR = 1e-12
+_NORMALISED_HINT = (
+    "the negative values look mean/std-normalised: if the classifier takes normalised tensors, pass "
+    "StyleTTA(..., mean=..., std=...) with that normalisation, so the views are normalised the same way"
+)
 
 
 BANK_METHODS = ("__len__", "sample", "stream", "color_stats", "style_images")
@@ -334,13 +338,8 @@ class StyleTTA(nn.Module):
         """The wrapper's input -> float 0–1 ``[B, C, H, W]`` plus what is needed to go back."""
         if self.input_stats is not None:
             return undo_normalize(images, self.input_stats, "StyleTTA"), None
-        try:
-            return to_batch(images, "images")
-        except ValueError as error:
-            raise ValueError(
-                f"{error} If the classifier takes normalised tensors, pass StyleTTA(..., "
-                "mean=..., std=...) so the views are normalised the same way."
-            ) from None
+        check_image(images, "StyleTTA's input", normalised_hint=_NORMALISED_HINT)  # the hint only where it helps
+        return to_batch(images, "StyleTTA's input", range_checked=True)
 
     def _from01(self, values01: torch.Tensor, info: Any, like: torch.Tensor) -> torch.Tensor:
         if self.input_stats is None:
@@ -372,8 +371,8 @@ class StyleTTA(nn.Module):
 
     # -- prediction ----------------------------------------------------------------------------
     def _classify(self, views: torch.Tensor) -> torch.Tensor:
-        step = self.chunk_size or views.shape[0]
-        chunks = [views[i : i + step] for i in range(0, views.shape[0], step)]
+        step = self.chunk_size or max(views.shape[0], 1)
+        chunks = [views[i : i + step] for i in range(0, views.shape[0], step)] or [views]  # empty: one call
         return self._activate(_joined([_logits(self.classifier(chunk), len(chunk)) for chunk in chunks], 0))
 
     def _activate(self, logits: torch.Tensor) -> torch.Tensor:
@@ -476,8 +475,28 @@ class StyleTTA(nn.Module):
             return -(p * p.log() + (1 - p) * (1 - p).log())
         return None
 
+    def _views(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The activated predictions of every view ``[V, B, K, ...]`` and the styles used
+        ``[B, n_styles]``. An empty batch has nothing to restyle: the classifier's prediction
+        for it, as every view, as ``BatchStylize`` gives an empty batch back."""
+        batch = images.shape[0]
+        if batch == 0:
+            empty = self._classify(images)
+            return empty.expand(self.num_views, *empty.shape), torch.zeros(0, self.n_styles, dtype=torch.long)
+        values01, info = self._to01(images) if self.n_styles else (None, None)
+        no_styles = torch.zeros(batch, 0, dtype=torch.long)
+        indices = self.choose_styles(values01) if self.n_styles else no_styles
+        # the views first: a classifier that edits its input in place (Normalize(inplace=True))
+        # must not reach them through values01, which may be the caller's own tensor
+        parts = [self._stylized_predictions(images, values01, info, indices)] if self.n_styles else []
+        if self.include_original:
+            parts.insert(0, self._classify(images))
+        flat = _joined(parts, 0)
+        return flat.view(self.num_views, batch, *flat.shape[1:]), indices
+
     def forward(self, images: torch.Tensor) -> torch.Tensor | TTAOutput:
-        """Merged prediction for a batch ``[B, C, H, W]`` (or a :class:`TTAOutput`)."""
+        """Merged prediction for a batch ``[B, C, H, W]`` (or a :class:`TTAOutput`); an empty
+        batch gives the classifier's (empty) prediction for it, unstylised."""
         if not isinstance(images, torch.Tensor) or images.dim() != 4:
             shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
             raise ValueError(f"StyleTTA takes a batch tensor (B, C, H, W), got {shape}")
@@ -486,16 +505,7 @@ class StyleTTA(nn.Module):
             self.classifier.eval()
         try:
             with torch.no_grad():
-                values01, info = self._to01(images) if self.n_styles else (None, None)
-                no_styles = torch.zeros(images.shape[0], 0, dtype=torch.long)
-                indices = self.choose_styles(values01) if self.n_styles else no_styles
-                # the views first: a classifier that edits its input in place (Normalize(inplace=True))
-                # must not reach them through values01, which may be the caller's own tensor
-                parts = [self._stylized_predictions(images, values01, info, indices)] if self.n_styles else []
-                if self.include_original:
-                    parts.insert(0, self._classify(images))
-                flat = _joined(parts, 0)
-                views = flat.view(self.num_views, images.shape[0], *flat.shape[1:])
+                views, indices = self._views(images)
                 merged = self._merge(views)
         finally:
             if was_training is not None:
@@ -505,8 +515,7 @@ class StyleTTA(nn.Module):
         return TTAOutput(
             prediction=merged,
             views=views.transpose(0, 1),
-            std=views.std(dim=0, unbiased=False),
+            std=views.std(dim=0, unbiased=False) if views.numel() else views.new_zeros(views.shape[1:]),
             entropy=self._entropy(views),
             style_indices=indices,
         )
-

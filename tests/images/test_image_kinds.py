@@ -166,7 +166,8 @@ def test_a_channels_last_tensor_is_called_channels_last(shape, permute):
 @pytest.mark.parametrize("front_end", ["torchvision", "batch"])
 def test_the_front_ends_word_the_same_range_check(small_stylizer_module, bank_module, front_end):
     """One range check: a transform says "clamp" for overshoot, "after Normalize" only for
-    normalised data, and a requires_grad input leaks no warning."""
+    normalised data, and a requires_grad input gets only the front-end's own word that the
+    stylised images carry no gradient (no warning leaks from the conversions inside)."""
     from stylizing_vit_aug.transforms.batch import BatchStylize
     from stylizing_vit_aug.transforms.torchvision import StylizeTransform
 
@@ -179,10 +180,12 @@ def test_the_front_ends_word_the_same_range_check(small_stylizer_module, bank_mo
     assert "1.002" in str(info.value) and "clamp" in str(info.value) and "Normalize" not in str(info.value)
     with pytest.raises(ValueError, match="after Normalize"):
         transform((torch.rand(2, 3, 32, 32) - 0.45) / 0.22)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         out = transform(torch.rand(2, 3, 32, 32, requires_grad=True))
     assert out.shape == (2, 3, 32, 32)
+    said = [str(w.message) for w in caught]
+    assert said and all(m.startswith(f"{make.__name__}: the stylizer runs without autograd") for m in said), said
 
 
 def test_five_channels_say_which_counts_are_taken():
@@ -352,3 +355,28 @@ def test_a_too_small_image_gives_its_size_as_width_x_height_as_every_other_messa
 
     with pytest.raises(ImageError, match=r"is 1024x4 pixels \(width x height\)"):
         to_batch(np.zeros((4, 1024, 3), np.uint8), "image")
+
+
+@settings(max_examples=examples(40))
+@given(
+    kind=st.sampled_from(["torch", "numpy"]),
+    dtype=st.sampled_from(["uint8", "int16", "float16", "float32", "float64"]),
+    seed=st.integers(0, 2**16), bad=st.sampled_from([None, float("nan"), float("inf"), float("-inf")]),
+)
+def test_finite_extremes_read_an_image_s_min_and_max_and_refuse_nan_alike_everywhere(kind, dtype, seed, bad):
+    """The one reading of an image's extremes, which the engine's range check, check_image and
+    MONAI's RandStylize judge: numpy or torch, any dtype, and NaN/Inf refused with one message."""
+    rng = np.random.default_rng(seed)
+    array = (rng.random((3, 16, 20)) * 300 - 20).astype(dtype)
+    if bad is not None and dtype.startswith("float"):
+        array.flat[rng.integers(array.size)] = bad
+    images = torch.from_numpy(array) if kind == "torch" else array
+    values = array.astype(np.float64)
+    if np.isfinite(values).all():
+        assert kinds.finite_extremes(images, "x") == (values.min(), values.max())
+        return
+    with pytest.raises(ImageError, match="NaN or Inf") as error:
+        kinds.finite_extremes(images, "the image")
+    assert str(error.value) == "the image: NaN or Inf values; clean the image before stylising it."
+    as_checked = np.moveaxis(array, 0, -1) if kind == "numpy" else images  # numpy images are channels-last
+    assert _refusal(kinds.check_image, as_checked) == f"ImageError: {error.value}".replace("the image:", "images:")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -289,3 +290,88 @@ def test_reprs_name_only_the_parameters_a_front_end_takes(small_stylizer, bank):
     kornia = repr(RandomStylize(small_stylizer, bank, p=0.3))
     assert "style_crop" not in kornia and "p=0.3" in kornia and "styles=bank (uniform)" in kornia
     assert "style_crop=0.5" in repr(StylizeTransform(small_stylizer, bank, style_crop=0.5))
+
+
+# -- sources checked at construction ------------------------------------------------------------
+PER_SAMPLE = {host: make for host, make in HOSTS.items() if host != "BatchStylize"}  # it takes objects only
+
+
+@pytest.mark.parametrize("host", list(PER_SAMPLE))
+def test_a_missing_checkpoint_or_bank_fails_at_construction_not_at_the_first_draw(host, saved, tmp_path, monkeypatch):
+    """With p=0.01 a typo surfaced only when a draw first fired, perhaps hours into a run."""
+    checkpoint, bank_path = saved
+    make = PER_SAMPLE[host]
+    with pytest.raises(FileNotFoundError, match=f"no such file or directory: {tmp_path / 'no_ckpt'}"):
+        make(str(tmp_path / "no_ckpt"), p=0.01)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=f"bank file {tmp_path / 'typo.safetensors'} does not exist"):
+        make(checkpoint, bank="typo.safetensors", p=0.01)  # named as resolved against the working directory
+    with pytest.raises(sva.UnknownCheckpoint, match="Did you mean 'tiny-camelyon17wilds'"):
+        make("tiny-camelyon17wlds", p=0.01)
+    made = make("ckpt", bank=Path(bank_path).name, p=0.01)  # relative paths that exist: kept absolute
+    source = made._source if host != "RandStylized" else made.array_transform._source
+    assert (source.source, source.bank_path) == (checkpoint, bank_path)
+
+
+def _cache_entry(cache: Path, repo_id: str) -> None:
+    """A Hub cache entry as huggingface_hub lays it out (refs/main -> snapshots/<sha>/file)."""
+    snapshot = cache / f"models--{repo_id.replace('/', '--')}" / "snapshots" / ("a" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot / "model.safetensors").write_bytes(b"weights")  # never read: construction loads nothing
+    (snapshot.parent.parent / "refs").mkdir()
+    (snapshot.parent.parent / "refs" / "main").write_text("a" * 40)
+
+
+def test_offline_an_uncached_hub_checkpoint_fails_at_construction(offline):
+    _cache_entry(offline["empty"], "someone/cached")
+    for make in PER_SAMPLE.values():
+        for source in ("tiny-camelyon17wilds", "someone/not-cached"):
+            with pytest.raises(sva.CheckpointNotCached, match="not in the Hugging Face cache.*HF_HUB_OFFLINE"):
+                make(source, p=0.01)
+        make("someone/cached", p=0.01)  # in the cache: fine, and nothing loaded yet
+    assert offline["calls"] and all(call["local_files_only"] for call in offline["calls"])
+
+
+def test_online_a_hub_checkpoint_is_not_looked_up_at_construction(monkeypatch):
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda *a, **k: pytest.fail("downloaded"))
+    assert StylizeTransform("someone/repo")._source.source == "someone/repo"
+
+
+# -- keyword-only parameters --------------------------------------------------------------------
+@pytest.mark.parametrize("host", [StylizeTransform, AlbumentationsStylize, RandomStylize, BatchStylize])
+def test_parameters_after_stylizer_and_bank_are_keyword_only(host, small_stylizer, bank):
+    """StylizeTransform(st, b, 0.5) set p and AlbumentationsStylize(st, b, 0.5) set strength."""
+    import inspect
+
+    kinds = [p.kind for p in inspect.signature(host).parameters.values()]
+    assert kinds[:2] == [inspect.Parameter.POSITIONAL_OR_KEYWORD] * 2
+    assert set(kinds[2:]) == {inspect.Parameter.KEYWORD_ONLY}
+    with pytest.raises(TypeError, match="positional argument"):
+        host(small_stylizer, bank, 0.5)
+
+
+# -- gradients ------------------------------------------------------------------------------------
+def test_stylised_tensors_carry_no_gradient_and_say_so(small_stylizer, bank):
+    """A float input that requires grad got a tensor without one (StylizeTransform) or a zero
+    gradient for the stylised rows (BatchStylize, kornia) silently."""
+    images = torch.rand(3, 3, 32, 32, requires_grad=True)
+    calls = {
+        "StylizeTransform": lambda x: StylizeTransform(small_stylizer, bank, p=1.0)(x),
+        "BatchStylize": lambda x: BatchStylize(small_stylizer, bank, p=1.0)(x),
+        "RandomStylize": lambda x: RandomStylize(small_stylizer, bank, p=1.0)(x),
+    }
+    for name, call in calls.items():
+        with pytest.warns(UserWarning, match=f"^{name}: the stylizer runs without autograd"):
+            out = call(images)
+        assert not out.requires_grad or not torch.autograd.grad(out.sum(), images)[0].any(), name
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with torch.no_grad():
+                call(images)  # no gradient asked for: nothing to say
+            call(images.detach())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = BatchStylize(small_stylizer, bank, p=0.0)(images)  # nothing stylised: the gradient passes
+    assert torch.equal(torch.autograd.grad(out.sum(), images)[0], torch.ones_like(images))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from pathlib import Path
 
 import albumentations as A
 import numpy as np
@@ -127,3 +128,83 @@ def test_init_schema_rejects_bad_arguments(bank):
         AlbumentationsStylize(bank=bank, p=1.0)(image=np.zeros((32, 32, 5), np.uint8))
     with pytest.raises(ValueError, match="at least 8x8"):
         AlbumentationsStylize(bank=bank, p=1.0)(image=np.zeros((6, 6, 3), np.uint8))
+
+
+_LOAD_SAVED = """
+import sys
+{imports}
+pipeline = A.load(sys.argv[1])
+stylize = pipeline.transforms[-1]
+print(type(stylize).__name__, stylize(image=__import__("numpy").zeros((16, 16, 3), "uint8"))["image"].shape)
+"""
+
+
+@pytest.mark.slow  # two fresh interpreters, each importing albumentations and torch (~8 s on 2 cores)
+def test_a_saved_pipeline_loads_in_a_fresh_program_in_either_import_order(tmp_path, saved, monkeypatch):
+    """It failed with a bare KeyError: albumentations' registry had never seen the class, which
+    the package imports lazily. The pipeline is saved with a relative bank path and loaded from
+    another folder: the path is recorded absolute."""
+    import subprocess
+    import sys
+
+    checkpoint, bank_path = saved
+    monkeypatch.chdir(tmp_path)
+    relative = str(Path(bank_path).relative_to(tmp_path))
+    A.save(A.Compose([A.HorizontalFlip(), AlbumentationsStylize(checkpoint, relative, p=1.0)]), "pipeline.json")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    orders = (
+        "import stylizing_vit_aug\nimport albumentations as A",
+        "import albumentations as A\nimport stylizing_vit_aug",
+    )
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _LOAD_SAVED.format(imports=order), str(tmp_path / "pipeline.json")],
+            cwd=elsewhere,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for order in orders
+    ]
+    for run in runs:
+        out, err = run.communicate(timeout=300)
+        assert run.returncode == 0, err[-2000:]
+        assert out.split() == ["AlbumentationsStylize", "(16,", "16,", "3)"]
+
+
+def test_repr_of_in_memory_objects_never_raises_and_to_dict_still_refuses(small_stylizer, bank, tmp_path):
+    """albumentations builds a transform's repr, and a Compose's, from its serialisation record:
+    print(pipeline) raised "this transform's bank is not saved"."""
+    for stylizer, styles in ((small_stylizer, bank), (small_stylizer, None), (None, bank)):
+        pipeline = A.Compose([A.HorizontalFlip(), AlbumentationsStylize(stylizer, styles, p=1.0)])
+        for text in (repr(pipeline), str(pipeline), repr(pipeline.transforms[1])):
+            assert "AlbumentationsStylize(p=1.0" in text and "Stylizer(" in text
+        with pytest.raises(ValueError, match="save_pretrained|bank.save"):
+            A.to_dict(pipeline)
+        with pytest.raises(ValueError, match="save_pretrained|bank.save"):
+            A.save(pipeline, str(tmp_path / "pipeline.json"))
+        assert not (tmp_path / "pipeline.json").exists()
+
+
+def test_replay_compose_replays_in_memory_objects_exactly(small_stylizer, bank, histology_crops):
+    """ReplayCompose records each call from the transform's serialisation arguments and rebuilds
+    the transform from them: it failed on its first call with an in-memory stylizer or bank."""
+    pipeline = A.ReplayCompose([AlbumentationsStylize(small_stylizer, bank, strength=(0.3, 1.0), p=0.5)])
+    pipeline.set_random_seed(1)
+    fired = []
+    for image in histology_crops:
+        out = pipeline(image=image)
+        fired.append(out["replay"]["transforms"][0]["applied"])
+        again = A.ReplayCompose.replay(out["replay"], image=image)["image"]
+        assert np.array_equal(again, out["image"])
+        assert np.array_equal(out["image"], image) != fired[-1]
+    assert any(fired) and not all(fired)
+
+
+def test_a_relative_bank_path_is_recorded_absolute(saved, tmp_path, monkeypatch):
+    """A.save stored the path as written, so a pipeline saved in one folder did not load in another."""
+    checkpoint, bank_path = saved
+    monkeypatch.chdir(Path(bank_path).parent)
+    entry = A.to_dict(AlbumentationsStylize(checkpoint, Path(bank_path).name))["transform"]
+    assert entry["bank"] == str(Path(bank_path).absolute()) and entry["stylizer"] == checkpoint

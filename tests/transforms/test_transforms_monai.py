@@ -86,8 +86,15 @@ def test_prob0_identity_prob1_changes_keeping_type_dtype_shape(small_stylizer, b
         assert out.meta["id"] == 1
 
 
-def test_prob_is_the_fraction_stylised_and_randomize_loads_nothing():
-    transform = RandStylize("no/such/checkpoint", "no_such_bank.safetensors", prob=0.3).set_random_state(1)
+def test_prob_is_the_fraction_stylised_and_randomize_loads_nothing(saved, monkeypatch):
+    from stylizing_vit_aug.transforms import _common
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("randomize loaded the stylizer")
+
+    monkeypatch.setattr(_common, "get_stylizer", no_loading)
+    checkpoint, bank_path = saved
+    transform = RandStylize(checkpoint, bank_path, prob=0.3).set_random_state(1)
     applied = []
     for _ in range(2000):
         transform.randomize()  # draws numbers only: the style is picked from the drawn seed at call time
@@ -303,6 +310,13 @@ def test_channels_last_arrays_get_the_monai_fix(small_stylizer, bank):
 
 
 # -- every call is checked; 0–1 floats under a 0–255 value_range; channels; reprs -------------------
+def _nearly_black_tile(ones: np.ndarray, size: tuple[int, int], interpolation: str) -> torch.Tensor:
+    """An 8-bit tile of black (0) and a few pixels at 1, as floats in 0–255 units after MONAI's
+    LoadImage, resized as ``Resize`` does it: fractions between 0 and 1, nothing above 1."""
+    tile = torch.from_numpy(ones.astype(np.float32))[None]
+    return torch.nn.functional.interpolate(tile, size=size, mode=interpolation)[0]
+
+
 @pytest.mark.parametrize("prob", [0.0, 1.0])
 def test_float_images_already_in_0_1_under_value_range_0_255_are_refused(small_stylizer, bank, chw, prob):
     """ScaleIntensity before RandStylize(value_range=(0, 255)): stylised as given they would be
@@ -313,19 +327,52 @@ def test_float_images_already_in_0_1_under_value_range_0_255_are_refused(small_s
         with pytest.raises(ValueError, match=r"look already scaled to 0–1, e\.g\. by ScaleIntensity.*leave "
                                              r"value_range out.*before the scaling"):
             transform(unit)
-    for passes in (np.zeros_like(chw, dtype=np.float32), (chw > 128).astype(np.float32), chw.astype(np.float32)):
+    ones = np.zeros((3, 64, 64), np.uint8)
+    ones[:, 10, 21] = 1  # a black tile with one pixel at level 1, resized by 0.75: fractions, the largest 0.25
+    nearly_black = _nearly_black_tile(ones, (48, 48), "bilinear")
+    assert 0 < nearly_black.max() < 1
+    for passes in (np.zeros_like(chw, dtype=np.float32), (chw > 128).astype(np.float32), chw.astype(np.float32),
+                   nearly_black, nearly_black.numpy()):
         out = transform(passes)  # black tiles, 0/1 masks and real 0–255 floats read the same either way
         assert out.shape == passes.shape and out.dtype == passes.dtype
 
 
+def _tissue_window(crop: np.ndarray, corner: tuple[float, float], side: int) -> np.ndarray:
+    """A ``side`` x ``side`` window of a bundled crop, channel-first uint8, at relative ``corner``."""
+    top, left = (int(f * (n - side)) for f, n in zip(corner, crop.shape[:2]))
+    return np.ascontiguousarray(np.moveaxis(crop[top : top + side, left : left + side], -1, 0))
+
+
 @settings(FIXTURES_ACROSS_EXAMPLES, max_examples=examples(20))
-@given(scale=st.floats(0.05, 1.0), high=st.sampled_from([255.0, 4095.0, 65535.0]))
-def test_unit_floats_are_refused_and_the_same_pixels_in_range_pass(small_stylizer, bank, chw, scale, high):
+@given(which=st.integers(0, 4), corner=st.tuples(st.floats(0, 1), st.floats(0, 1)), side=st.integers(32, 96),
+       scale=st.floats(0.5, 1.0), high=st.sampled_from([255.0, 4095.0, 65535.0]), as_torch=st.booleans())
+def test_tiles_of_tissue_in_0_1_are_refused_and_the_same_pixels_in_range_pass(
+    small_stylizer, bank, histology_crops, which, corner, side, scale, high, as_torch
+):
+    """Any window of real tissue scaled to 0–1 (dimmed by up to half, as a brightness jitter does)
+    is refused under a value_range; the same pixels on the range's scale pass."""
     transform = RandStylize(small_stylizer, bank, prob=0.0, value_range=(0, high))
-    unit = chw.astype(np.float32) / 255 * scale
+    unit = _tissue_window(histology_crops[which], corner, side).astype(np.float32) / 255 * scale
+    unit = torch.from_numpy(unit) if as_torch else unit
     with pytest.raises(ValueError, match="already scaled to 0–1"):
         transform(unit)
-    assert transform(unit * high) is not None  # the same image on the range's scale
+    assert transform(unit * high) is not None
+
+
+@settings(FIXTURES_ACROSS_EXAMPLES, max_examples=examples(20))
+@given(seed=st.integers(0, 2**16), share=st.floats(0.001, 0.08), side=st.integers(16, 200),
+       interpolation=st.sampled_from(["bilinear", "area", "nearest"]), as_numpy=st.booleans())
+def test_nearly_black_tiles_in_0_255_units_pass_after_any_resize(
+    small_stylizer, bank, seed, share, side, interpolation, as_numpy
+):
+    """A black 8-bit tile with a few pixels at 1 (up to 8 %), resized to any size by an
+    interpolation that stays within its values: fractions up to 1, but a legitimate 0–255 image,
+    never refused. (Bicubic undershoots below 0, which the range check judges on its own.)"""
+    rng = np.random.default_rng(seed)
+    ones = (rng.random((3, 64, 64)) < share).astype(np.uint8)
+    tile = _nearly_black_tile(ones, (side, side), interpolation)
+    out = RandStylize(small_stylizer, bank, prob=0.0, value_range=(0, 255))(tile.numpy() if as_numpy else tile)
+    assert out.shape == (3, side, side)
 
 
 def test_misplaced_or_broken_input_fails_at_prob_0_too(small_stylizer, bank, chw):
@@ -377,3 +424,18 @@ def test_reprs_say_what_the_transforms_do(small_stylizer, bank):
                            "value_range=(0.0, 255.0))")
     assert repr(dictionary) == ("RandStylized(keys=['image', 'view'], prob=0.4, strength=(1.0, 1.0), mode=None, "
                                 "styles=bank (uniform), style_crop=0.5, value_range=None)")
+
+
+def test_prob_and_strength_are_keyword_only_as_in_every_front_end(small_stylizer, bank):
+    """RandStylize(st, b, 0.5) would set prob where AlbumentationsStylize's third argument was strength."""
+    with pytest.raises(TypeError, match="positional argument"):
+        RandStylize(small_stylizer, bank, 0.5)
+    with pytest.raises(TypeError, match="positional argument"):
+        RandStylized("image", small_stylizer, bank, 0.5)
+
+
+def test_a_tensor_that_requires_grad_is_told_the_stylised_image_carries_none(small_stylizer, bank, chw):
+    image = torch.from_numpy(chw).float().div(255).requires_grad_(True)
+    with pytest.warns(UserWarning, match="^RandStylize: the stylizer runs without autograd"):
+        out = RandStylize(small_stylizer, bank, prob=1.0)(image)
+    assert not out.requires_grad

@@ -139,6 +139,22 @@ def check_has_pixels(images: torch.Tensor, what: str) -> None:
               "make or load the images on cpu, cuda or mps")
 
 
+def finite_extremes(values: np.ndarray | torch.Tensor, what: str) -> tuple[float, float]:
+    """The smallest and largest value of a non-empty image (numpy or torch, any dtype), read in
+    one pass and, on a GPU, one wait for the device; NaN or Inf is an :class:`ImageError` naming
+    ``what``. The one reading of an image's extremes: :func:`check_float_range`,
+    :func:`check_image` and MONAI's ``RandStylize`` judge what it returns."""
+    if isinstance(values, np.ndarray):  # numpy's min and max carry NaN, as aminmax does
+        low, high = float(values.min()), float(values.max())
+    else:
+        flat = values.detach().reshape(-1)
+        extremes = torch.aminmax(flat if flat.is_floating_point() else flat.double())
+        low, high = torch.stack(extremes).tolist()  # one wait for a GPU, not two
+    if not (math.isfinite(low) and math.isfinite(high)):
+        _fail(f"{what}: NaN or Inf values; clean the image before stylising it.")
+    return low, high
+
+
 def check_float_range(values: torch.Tensor, what: str, normalised_hint: str = NORMALISED_HINT) -> None:
     """Refuse float pixels outside 0–1 with the likely cause: a slight overshoot (clamp), 0–255
     values, or normalised data (``normalised_hint``, which a front-end words for its users).
@@ -146,10 +162,12 @@ def check_float_range(values: torch.Tensor, what: str, normalised_hint: str = NO
     check_has_pixels(values, what)
     if values.numel() == 0:
         return  # no pixel is out of range; the caller says whether an empty batch will do
-    # one pass and, on a GPU, one wait for it: aminmax carries NaN and Inf to its result
-    low, high = torch.stack(torch.aminmax(values.detach().reshape(-1))).tolist()
-    if not (math.isfinite(low) and math.isfinite(high)):
-        _fail(f"{what}: NaN or Inf values; clean the image before stylising it.")
+    check_extremes(*finite_extremes(values, what), what, normalised_hint)
+
+
+def check_extremes(low: float, high: float, what: str, normalised_hint: str = NORMALISED_HINT) -> None:
+    """:func:`check_float_range`'s judgement of an image's finite extremes (for a caller that has
+    read them with :func:`finite_extremes`)."""
     if low >= -FLOAT_TOLERANCE and high <= 1 + FLOAT_TOLERANCE:
         return
     found = f"{what}: float values from {low:.6g} to {high:.6g}, outside 0–1"
@@ -321,9 +339,8 @@ def check_image(
             check_float_range(batch[:, :colours], what, normalised_hint)
     elif isinstance(images, np.ndarray):
         batch, colours = _numpy_kind(images, what)
-        if values and batch.dtype.kind == "f":  # numpy's min and max carry NaN, as aminmax does
-            colour = batch[..., :colours]
-            check_float_range(torch.tensor([float(colour.min()), float(colour.max())]), what, normalised_hint)
+        if values and batch.dtype.kind == "f":
+            check_extremes(*finite_extremes(batch[..., :colours], what), what, normalised_hint)
     elif PILImage is not None and isinstance(images, PILImage.Image):
         _pil_kind(images, what)  # 8- and 16-bit pixels are in range by their type
     else:

@@ -1,11 +1,15 @@
 """Thin augmentation front-ends over the Stylizer: torchvision v2, albumentations, MONAI, kornia, GPU batches.
 
 Names load on first use, so importing this package needs neither albumentations, MONAI, kornia nor a model.
+Where albumentations is imported too (before or after this package), ``AlbumentationsStylize`` is
+imported with it, so that ``A.load``/``A.from_dict`` find it in albumentations' registry.
 """
 
 from __future__ import annotations
 
-from .._lazy import lazy_attributes
+import importlib
+
+from .._lazy import lazy_attributes, when_imported
 
 # The one table of front-end names: attribute -> its module in this package. This package's
 # `__all__` and the package root's lazy names are generated from it, so a new front-end is its
@@ -30,3 +34,12 @@ __all__ = sorted(FRONT_ENDS)  # noqa: PLE0605 - the table's names, all str
 
 
 __getattr__, __dir__ = lazy_attributes(__name__, FRONT_ENDS)
+
+
+def _register_with_albumentations() -> None:
+    """albumentations' ``from_dict`` finds classes in a registry filled as they are defined: define
+    ours, so a pipeline saved with ``AlbumentationsStylize`` loads in a fresh program."""
+    importlib.import_module(f"{__name__}.albumentations")
+
+
+when_imported("albumentations", _register_with_albumentations)

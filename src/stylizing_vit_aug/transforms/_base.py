@@ -13,6 +13,7 @@ kornia, batch) only translates its host's calling convention into these.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -195,12 +196,27 @@ class StyleAugmentation:
             images = undo_normalize(images, self.settings.stats, name)  # the range, in the front-end's words
         check_image(images, f"{name}'s input", values=False)  # the kind; a 'meta' tensor is refused here
 
+    def _warn_no_gradient(self, images: Any) -> None:
+        """Say once (Python's default warning filter: once per place) that stylised images carry
+        no gradient: the stylizer runs without autograd, so a float input that requires grad
+        gets none back through the stylised images (those left as they were keep theirs). Silent
+        under ``torch.no_grad()`` and for inputs that need no gradient, as data does."""
+        if isinstance(images, torch.Tensor) and images.requires_grad and torch.is_grad_enabled():
+            warnings.warn(
+                f"{type(self).__name__}: the stylizer runs without autograd, so the stylised images carry no "
+                "gradient back to the input (images it leaves as they were pass theirs through). It augments "
+                "data; pass images.detach() if no gradient is meant to flow",
+                UserWarning,
+                stacklevel=3,
+            )
+
     def _stylize_images(self, images: Any, styles: StyleStream | torch.Tensor, strength: Any) -> Any:
         """Stylise ``images`` of any kind the engine takes: tensors through the one "undo
         Normalize, check 0–1, stylise, redo"; PIL images and numpy arrays as the engine
         converts and checks them."""
         if not isinstance(images, torch.Tensor):
             return self.stylizer(images, styles, strength, mode=self.settings.mode)
+        self._warn_no_gradient(images)
         name, stats = type(self).__name__, self.settings.stats
         values01 = undo_normalize(images, stats, name)
         out = self.stylizer(values01, styles, strength, mode=self.settings.mode)

@@ -171,6 +171,51 @@ def _cached(cache: dict[Any, tuple[tuple, Any]], key: Any, state: tuple, load: C
         return cache[key][1]
 
 
+_PATH_SOURCES = ("local directory", "local file")  # hub.CHECKPOINT_SOURCES' names of what is on disk
+_REFUSED_SOURCES = ("pickle", "missing path")  # sources whose load raises at once, reading no weights
+_HUB_SOURCES = ("official checkpoint", "Hub repo")
+
+
+def checked_source(source: str | os.PathLike, revision: str | None = None) -> str:
+    """A checkpoint source string as a per-sample transform keeps it, after the checks that load
+    no model, so a typo fails at construction rather than when a rare draw first fires: a path
+    must exist (kept absolute, so a saved pipeline loads from any folder), a name must be one
+    ``load_stylizer`` knows, and with the Hub offline (``HF_HUB_OFFLINE=1``) an official id or
+    Hub repo must be in the Hugging Face cache. Each failure is ``load_stylizer``'s own error.
+    Nothing here touches the network: online, a Hub id is fetched at first use."""
+    from ..checkpoints import WEIGHTS_NAME
+    from ..hub import CHECKPOINT_SOURCES, CheckpointRequest, hub_offline, resolve_official, unknown_checkpoint
+
+    text = os.fspath(source)
+    request = CheckpointRequest(text, revision)
+    entry = next((entry for entry in CHECKPOINT_SOURCES if entry.matches(request)), None)
+    if entry is None:
+        raise unknown_checkpoint(text)
+    if entry.name in _REFUSED_SOURCES:
+        entry.load(request)  # raises the loader's error (no such path, a pickle refused)
+    if entry.name in _PATH_SOURCES:
+        return os.path.abspath(request.path)
+    if entry.name in _HUB_SOURCES and hub_offline():
+        official = resolve_official(text)
+        request.download(official.repo_id if official else text, WEIGHTS_NAME)  # offline: the cache, or not cached
+    return text
+
+
+def checked_bank_path(path: str | os.PathLike) -> str:
+    """A bank file path as a per-sample transform keeps it: absolute (a saved pipeline loads from
+    any folder) and, checked at construction, an existing file."""
+    resolved = os.path.abspath(Path(path).expanduser())
+    if not os.path.exists(resolved):
+        given = ""
+        if os.fspath(path) != resolved:
+            given = f" (bank={os.fspath(path)!r}, from the working directory {os.getcwd()})"
+        raise FileNotFoundError(
+            f"bank file {resolved} does not exist{given}: pass the path of a file StyleBank.save or "
+            "`stylizing-vit-aug bank build` wrote, or bank=None for the bundled sample styles"
+        )
+    return resolved
+
+
 def get_stylizer(source: str | None, revision: str | None = None, device: str | None = None) -> Stylizer:
     """A stylizer loaded once per process and source (None or "default": the bundled default),
     and again if its files changed since."""
@@ -193,7 +238,9 @@ def get_bank(path: str, stylizer: Stylizer) -> StyleBank:
 
 
 class StyleSource:
-    """The stylizer and bank of a per-sample transform, resolved lazily and pickled as sources.
+    """The stylizer and bank of a per-sample transform, resolved lazily and pickled as sources;
+    a source string or bank path is checked (and made absolute) at once, loading nothing
+    (:func:`checked_source`, :func:`checked_bank_path`).
 
     Args:
         stylizer: a :class:`Stylizer`, a checkpoint source string (``load_stylizer`` syntax), or
@@ -225,8 +272,8 @@ class StyleSource:
             self._stylizer, self._stylizer_given = self._bank.stylizer, True
         if self._stylizer is not None and self._bank is not None:
             check_same_stylizer(self._bank.stylizer, self._stylizer, "this transform")
-        self.source = str(stylizer) if isinstance(stylizer, (str, os.PathLike)) else None
-        self.bank_path = str(bank) if isinstance(bank, (str, os.PathLike)) else None
+        self.source = checked_source(stylizer, revision) if isinstance(stylizer, (str, os.PathLike)) else None
+        self.bank_path = checked_bank_path(bank) if isinstance(bank, (str, os.PathLike)) else None
         self.revision = revision
         self.device = device if device is not None else "cpu"
 
@@ -246,7 +293,8 @@ class StyleSource:
         return self._bank
 
     def describe(self) -> dict[str, Any]:
-        """Checkpoint source, revision and bank path (for serialisation: never arrays)."""
+        """Checkpoint source, revision and bank path (for serialisation: never arrays), or the
+        error that says how to save an in-memory stylizer or bank."""
         stylizer, bank = self._stylizer, self._bank
         source = self.source if self.source is not None else (stylizer.source if stylizer else None)
         revision = self.revision if self.revision is not None else (stylizer.revision if stylizer else None)
@@ -259,6 +307,15 @@ class StyleSource:
         if self._bank_given and bank_path is None:
             raise ValueError("this transform's bank is not saved: call bank.save(path) first, or pass bank=path")
         return {"stylizer": source, "revision": revision, "bank": bank_path}
+
+    def arguments(self) -> dict[str, Any]:
+        """What rebuilds an equal transform in this process: the objects given, else the sources
+        (for reprs and albumentations' replay; never raises, unlike :meth:`describe`)."""
+        return {
+            "stylizer": self._stylizer if self._stylizer_given else self.source,
+            "revision": self.revision,
+            "bank": self._bank if self._bank_given else self.bank_path,
+        }
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

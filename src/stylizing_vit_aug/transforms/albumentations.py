@@ -3,18 +3,23 @@
 All randomness (apply or not, style, strength, style crop) comes from ``self.py_random``, so
 ``A.Compose(..., seed=...)`` reproduces a pipeline exactly. ``A.to_dict`` / ``A.save`` record
 the checkpoint source, revision and bank path, never arrays; ``A.from_dict`` / ``A.load`` load
-them again lazily.
+them again lazily (``import stylizing_vit_aug`` suffices, before or after albumentations: the
+class joins albumentations' registry when both are imported). ``repr`` and ``A.ReplayCompose``
+take in-memory stylizers and banks as they are.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
+from types import FrameType
 from typing import Any
 
 import numpy as np
 
 try:
+    from albumentations.core.serialization import Serializable
     from albumentations.core.transforms_interface import ImageOnlyTransform
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError(
@@ -44,7 +49,11 @@ class AlbumentationsStylize(StyleAugmentation, ImageOnlyTransform):
             cached whole style.
         revision: revision pin of a source string.
         mode: ``"relative"``, ``"detail"`` or ``"resize"`` (None: the stylizer's own mode).
-        p: probability of applying the transform (last, as in every albumentations transform).
+        p: probability of applying the transform.
+
+    Every argument after ``stylizer`` and ``bank`` is keyword-only. A checkpoint path, a bank
+    file and (with ``HF_HUB_OFFLINE=1``) a Hub checkpoint's cache entry are checked here, not at
+    the first draw that fires; paths are kept absolute.
 
     Targets: image, images (one style for the whole ``images`` batch, in one model call).
     Image types: uint8, float32 (0–1); 1 or 3 channels. Size and dtype are kept.
@@ -59,6 +68,7 @@ class AlbumentationsStylize(StyleAugmentation, ImageOnlyTransform):
         self,
         stylizer: Stylizer | str | os.PathLike | None = None,
         bank: StyleBank | str | os.PathLike | None = None,
+        *,
         strength: float | Sequence[float] = 1.0,
         strategy: str = "uniform",
         style_crop: float | None = None,
@@ -95,18 +105,43 @@ class AlbumentationsStylize(StyleAugmentation, ImageOnlyTransform):
         return ("stylizer", "bank", "strength", "strategy", "style_crop", "revision", "mode")
 
     def get_transform_init_args(self) -> dict[str, Any]:
-        """Sources and paths only: a checkpoint id/directory, its revision and the bank file."""
-        described = self._source.describe()
+        """What rebuilds this transform here: the stylizer and bank objects given, else their
+        sources. albumentations builds ``repr`` from it, so it never raises."""
+        return self._init_args(self._source.arguments())
+
+    def to_dict_private(self) -> dict[str, Any]:
+        """Under ``A.to_dict`` / ``A.save``: the checkpoint source, revision and bank path, never
+        arrays, or the error that says how to save an in-memory stylizer or bank. Otherwise (a
+        ``Compose``'s repr reads every transform's record; ``ReplayCompose`` rebuilds transforms
+        from theirs, in this process) :meth:`get_transform_init_args`'s, which never raises."""
+        record = super().to_dict_private()
+        return {**record, **self._init_args(self._source.describe())} if _serialising() else record
+
+    def _init_args(self, sources: dict[str, Any]) -> dict[str, Any]:
         low, high = self.settings.strength
         return {
-            "stylizer": described["stylizer"],
-            "bank": described["bank"],
-            "revision": described["revision"],
+            "stylizer": sources["stylizer"],
+            "bank": sources["bank"],
+            "revision": sources["revision"],
             "strength": low if low == high else [low, high],
             "strategy": self.strategy,
             "style_crop": self.style_crop,
             "mode": self.mode,
         }
+
+
+def _serialising() -> bool:
+    """Whether albumentations' ``Serializable.to_dict`` (which ``A.to_dict`` and ``A.save`` call)
+    is on the stack. It and a ``Compose``'s repr both read ``to_dict_private`` of each transform,
+    and nothing but the caller tells them apart: the one must refuse an in-memory stylizer, the
+    other must never raise."""
+    code = Serializable.to_dict.__code__
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is code:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _with_channels(images: Any) -> tuple[np.ndarray, bool]:

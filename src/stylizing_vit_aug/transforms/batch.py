@@ -93,7 +93,12 @@ class BatchStylize(StyleAugmentation, nn.Module):
         mean, std: statistics of a ``Normalize`` already applied to the batch.
         mode: ``"relative"``, ``"detail"`` or ``"resize"`` (None: the stylizer's own mode).
 
+    Every argument after ``stylizer`` and ``bank`` is keyword-only.
+
     Returns the input dtype (uint8 0–255 or float 0–1, or normalised with ``mean``/``std``).
+    Gradients: the stylizer runs without autograd, so stylised rows pass no gradient back to the
+    input (their gradient is zero; an input that requires grad is warned about once), and the
+    rows left as they were pass theirs through: it augments data, not a model's activations.
     """
 
     STRATEGIES = (None, *STRATEGIES)  # None: by the batch's domains, per call
@@ -103,9 +108,9 @@ class BatchStylize(StyleAugmentation, nn.Module):
         self,
         stylizer: Stylizer,
         bank: StyleBank | None = None,
+        *,
         p: float = 0.33,
         strength: float | Sequence[float] = 1.0,
-        *,
         same_on_batch: bool = False,
         strategy: str | None = None,
         style_crop: float | None = None,
@@ -193,6 +198,7 @@ class BatchStylize(StyleAugmentation, nn.Module):
     ) -> torch.Tensor:
         """``images`` with ``rows`` stylised, in the kind, normalisation and alpha they came in."""
         picked = to_device_nowait(rows, images.device)  # values are on the images' device
+        self._warn_no_gradient(images)
         out = self.stylizer.stylize_batch(values[picked], styles, strength, mode=self.mode, range_checked=True)
         restyled = from_batch(out, info.rows(rows))  # the colour channels, then the rows' alpha
         if self.settings.stats is not None:

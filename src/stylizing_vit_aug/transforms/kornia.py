@@ -52,7 +52,11 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
         device: where a stylizer loaded from a string runs (default: the first batch's device).
         keepdim: kornia's flag: return a ``(C, H, W)`` input as ``(C, H, W)``.
 
-    Returns the input's shape, dtype and device. Parameters (``aug._params``): ``style_index``
+    Every argument after ``stylizer`` and ``bank`` is keyword-only.
+
+    Returns the input's shape, dtype and device; stylised rows carry no gradient back to the
+    input (the stylizer runs without autograd; an input that requires grad is warned about
+    once), the others pass theirs through. Parameters (``aug._params``): ``style_index``
     (long, -1 where a row has no style) and ``strength`` (float), one per row, on the CPU.
     """
 
@@ -63,9 +67,9 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
         self,
         stylizer: Stylizer | str | os.PathLike | None = None,
         bank: StyleBank | str | os.PathLike | None = None,
+        *,
         p: float = 0.5,
         strength: float | Sequence[float] = 1.0,
-        *,
         same_on_batch: bool = False,
         strategy: str = "uniform",
         mode: str | None = None,
@@ -138,6 +142,7 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
         else:
             styles = self._styles_of(style_index)
         strength = params["strength"].cpu()[rows].float()
+        self._warn_no_gradient(input)
         out = self.stylizer.stylize_batch(values, styles, strength, mode=self.mode, range_checked=True)
         result = input.clone()
         result[picked] = from_batch(out, info)

@@ -46,10 +46,18 @@ class StylizeTransform(StyleAugmentation, Transform):
         revision: revision pin of a source string.
         mode: ``"relative"``, ``"detail"`` or ``"resize"`` (None: the stylizer's own mode).
 
+    Every argument after ``stylizer`` and ``bank`` is keyword-only. A checkpoint path, a bank
+    file and (with ``HF_HUB_OFFLINE=1``) a Hub checkpoint's cache entry are checked here, not at
+    the first draw that fires.
+
     Accepts PIL images, ``tv_tensors.Image``, plain tensors (C,H,W) or (B,C,H,W), uint8 or float;
     returns the same kind. numpy arrays pass untouched, as in every torchvision v2 transform (with
     a warning: convert them first), and so does a ``tv_tensors.Video`` (with a warning saying how
     to stylise its frames). ``Mask``, ``BoundingBoxes``, ``KeyPoints`` and labels pass untouched.
+
+    Gradients: the stylizer runs without autograd, so a stylised tensor carries no gradient back
+    to its input (a call that does not fire returns the input itself); a float input that
+    requires grad is warned about once. It augments data, not a model's activations.
     """
 
     _transformed_types = (is_pure_tensor, tv_tensors.Image, PIL.Image.Image)
@@ -58,9 +66,9 @@ class StylizeTransform(StyleAugmentation, Transform):
         self,
         stylizer: Stylizer | str | os.PathLike | None = None,
         bank: StyleBank | str | os.PathLike | None = None,
+        *,
         p: float = 0.5,
         strength: float | Sequence[float] = 1.0,
-        *,
         strategy: str = "uniform",
         style_crop: float | None = None,
         mean: Sequence[float] | None = None,
