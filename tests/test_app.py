@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import runpy
 import shutil
 import socket
@@ -366,6 +367,29 @@ def test_a_large_folder_is_read_only_up_to_the_cap_and_the_page_says_so(small_st
     assert "(of 3)" in preview.summary and "took the first 3 images" in preview.summary
     assert page.folder_images(folder) == (sorted(folder.glob("*.png"))[:3], True)
     assert page.folder_images(folder, limit=5) == (sorted(folder.glob("*.png")), False)
+
+
+def test_a_folder_whose_images_lie_past_the_folder_cap_says_so_and_what_to_do(small_stylizer, histology_crops,
+                                                                             tmp_path, monkeypatch):
+    """The walk stops at MAX_FOLDER_WALK folders; when that leaves no image, the page says the
+    walk stopped (how many folders it looked at) and to point it at a narrower folder, not that
+    the folder holds no images."""
+    import stylizing_vit_aug.app as page
+
+    monkeypatch.setattr(page, "MAX_FOLDER_WALK", 4)
+    tree = tmp_path / "tree"
+    for name in ("a0", "a1", "a2", "a3", "a4"):
+        (tree / name).mkdir(parents=True)
+    styles = _folder_of(tree, "z_styles", 2, histology_crops)  # walked last, past the cap
+    previewer = Previewer(small_stylizer, cell_size=40)
+    with pytest.raises(ValueError) as error:
+        previewer.render(Settings(contents=("he_tcia",), style_source=FOLDER, style_path=str(tree)))
+    assert f"in the first 4 folders under {tree}" in str(error.value)
+    assert "stops looking after 4 folders" in str(error.value) and "narrower folder" in str(error.value)
+    preview = previewer.render(Settings(contents=("he_tcia",), style_source=FOLDER, style_path=str(styles)))
+    assert preview.ssim.shape == (1, 2)  # the narrower folder, as the message says
+    with pytest.raises(ValueError, match=rf"no .* images found under {re.escape(str(tree / 'a0'))}$"):
+        previewer.render(Settings(contents=("he_tcia",), style_source=FOLDER, style_path=str(tree / "a0")))
 
 
 def test_the_served_page_allows_the_working_folder_and_the_command_line_paths(small_stylizer, tmp_path,

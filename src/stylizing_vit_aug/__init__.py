@@ -29,8 +29,8 @@ _LAZY = {
     "StyleTTA": "tta",
     "metrics": "metrics",
     # the exceptions of docs/errors.md, so that `except sva.CheckpointNotCached` works
-    **dict.fromkeys(("CheckpointError", "CorruptCheckpoint", "MissingStatistics", "StateDictMismatch",
-                     "UnsafeCheckpointFormat"), "checkpoints"),
+    **dict.fromkeys(("CheckpointError", "CorruptCheckpoint", "MissingStatistics", "NotACheckpoint",
+                     "StateDictMismatch", "UnsafeCheckpointFormat"), "checkpoints"),
     "UnknownCheckpoint": "registry",
     "CheckpointNotCached": "hub",
     "BankFileError": "bank",

@@ -93,6 +93,17 @@ def folder_images(
     return sorted(found), False
 
 
+def _no_images(path: Path, stopped: bool) -> str:
+    """Why a style folder gave no image: it holds none, or (``stopped`` with nothing found: the
+    folder cap, since the image cap needs images) they lie past the folders the page walks."""
+    kinds = "/".join(IMAGE_EXTENSIONS)
+    if not stopped:
+        return f"no {kinds} images found under {path}"
+    return (f"no {kinds} images found in the first {MAX_FOLDER_WALK} folders under {path}: the page stops "
+            f"looking after {MAX_FOLDER_WALK} folders, so images further in were not reached. Point it at a "
+            "narrower folder, one that holds the style images")
+
+
 def bundled_contents() -> dict[str, Path]:
     """The bundled histology images by name (file stem)."""
     return {path.stem: path for path in sorted(HISTOLOGY_ASSETS.glob("*.jpg"))}
@@ -272,7 +283,7 @@ class Previewer:
                 raise FileNotFoundError(f"style folder {path} is not a folder")
             paths, stopped = folder_images(path, self.allowed_paths)
             if not paths:
-                raise ValueError(f"no {'/'.join(IMAGE_EXTENSIONS)} images found under {path}")
+                raise ValueError(_no_images(path, stopped))
             domains = folder_domains(path, paths, "subfolders")
             bank = StyleBank.from_images(paths, self.stylizer, domains=domains, encode=False, on_error="skip")
             if stopped:

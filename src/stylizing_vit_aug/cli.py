@@ -3,7 +3,7 @@
 Subcommands live in :mod:`stylizing_vit_aug.commands`, one module each, registered in
 :data:`COMMANDS`; only the module of the command being run is imported. Exit codes:
 0 success, 1 a runtime failure, 2 a usage or input error (message on stderr, no traceback;
-``-v`` adds the traceback to the log), 3 (:data:`EXIT_SKIPPED`) finished but some files could
+``-vv`` adds the traceback to the log), 3 (:data:`EXIT_SKIPPED`) finished but some files could
 not be read and were skipped (``stylize``, ``bank build``, ``preview``), 4 ``train`` stopped at a
 NaN/Inf loss or gradient, 130 interrupted.
 """
@@ -15,6 +15,7 @@ import errno
 import importlib
 import logging
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -23,7 +24,30 @@ from . import __version__
 logger = logging.getLogger("stylizing_vit_aug.cli")
 
 PROG = "stylizing-vit-aug"
-FORMATTER = argparse.RawDescriptionHelpFormatter
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and epilogs as written, but their prose filled to the terminal's width (as
+    argparse fills an option's help): a line that starts at the margin joins its paragraph,
+    while indented lines (examples, a command continued with a backslash) stay as written, so
+    they can be copied into a shell whatever the width."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        lines: list[str] = []
+        paragraph: list[str] = []
+        for line in [*text.splitlines(), ""]:
+            if line.strip() and not line[0].isspace():
+                paragraph.append(line.strip())
+                continue
+            if paragraph:
+                lines += textwrap.wrap(" ".join(paragraph), width, initial_indent=indent, subsequent_indent=indent,
+                                       break_long_words=False, break_on_hyphens=False)
+                paragraph = []
+            lines.append(indent + line)
+        return "\n".join(lines[:-1])
+
+
+FORMATTER = HelpFormatter
 
 DESCRIPTION = "Anatomy-preserving style augmentation with a pretrained Stylizing ViT."
 
@@ -35,6 +59,7 @@ examples:
   accelerate launch -m stylizing_vit_aug.cli train --help
 
 `stylizing-vit-aug COMMAND --help` shows each command's options and examples.
+
 Exit codes: 0 done, 1 runtime failure, 2 usage or input error, {exit_skipped} done but some unreadable
 files were skipped (stylize, bank build, preview), 4 train stopped at a NaN/Inf loss or gradient,
 130 interrupted.
@@ -194,7 +219,10 @@ def _run(argv: list[str]) -> int:
         DefaultCheckpointMissing = RuntimeError  # type: ignore[misc,assignment]
     command = args.command
     try:
-        return int(args.cli_handler(args) or 0)
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        with logging_redirect_tqdm():  # a warning mid-loop gets its own line, not the progress bar's
+            return int(args.cli_handler(args) or 0)
     except DefaultCheckpointMissing as error:
         hint = (
             "This command cannot run offline yet: pass --checkpoint SOURCE, e.g. --checkpoint "

@@ -229,6 +229,10 @@ def test_stylize_killed_by_a_signal_then_rerun(tmp_path, checkpoint):
         (["bench", "--json", "{tmp}/in", "--no-reference"], "--json {tmp}/in is a folder"),
         (["bench", "--batch", "0", "--no-reference"], "--batch and --iters must be positive"),
         (["demo", "--size", "100000"], "at most 2048"),
+        (["stylize", "{tmp}/in", "-o", "{tmp}/y9", "--style", "{tmp}/s.png", "--log", "{tmp}/y9"],
+         "--log {tmp}/y9 is the output folder; --log takes the path of a CSV file"),
+        (["stylize", "{tmp}/in/img00.png", "-o", "{tmp}/result.png", "--style", "{tmp}/s.png"],
+         "-o {tmp}/result.png looks like an image file name, but -o is the output folder"),
     ],
 )
 def test_bad_input_is_a_clear_error_with_exit_code_2(tmp_path, checkpoint, capsys, argv, message):
@@ -343,6 +347,38 @@ def test_examples_have_no_stray_runs_of_spaces(words):
         assert "   " not in command, f"a run of spaces inside an example of `{' '.join(words)}`: {line!r}"
 
 
+HELP_PAGES = [[], *SUBCOMMANDS, ["app"]]  # the top-level help and every command's
+
+
+@pytest.mark.parametrize("words", HELP_PAGES, ids=lambda words: " ".join(words) or "top-level")
+def test_every_help_page_fits_100_columns(words, capsys, monkeypatch):
+    """`--help` in a 100-column terminal (and on the docs' CLI page, built at 100): no line
+    wider, descriptions included (they were one line each, up to 150 characters)."""
+    monkeypatch.setenv("COLUMNS", "100")
+    assert cli.main([*words, "--help"]) == 0
+    wide = [line for line in capsys.readouterr().out.splitlines() if len(line) > 100]
+    assert not wide, f"`{' '.join(words)} --help` lines over 100 columns: {wide}"
+
+
+@pytest.mark.parametrize("words", HELP_PAGES, ids=lambda words: " ".join(words) or "top-level")
+def test_help_prose_fills_the_terminal_and_examples_stay_as_written(words, capsys, monkeypatch):
+    """In an 80-column terminal the descriptions and the epilogs' prose are filled to 80, with
+    every word kept; indented lines (examples) are printed as written, for copying into a shell."""
+    monkeypatch.setenv("COLUMNS", "80")
+    assert cli.main([*words, "--help"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    prose = [line for line in lines if line[:1].strip() and not line.startswith("usage:")]
+    assert all(len(line) <= 80 for line in prose), [line for line in prose if len(line) > 80]
+    parser = _subparser(words)
+    printed = " ".join(lines)
+    for text in (parser.description, parser.epilog):
+        for line in (text or "").replace("%%", "%").splitlines():
+            if line[:1].isspace():
+                assert line in lines, f"an example of `{' '.join(words)} --help` was changed: {line!r}"
+            else:
+                assert all(word in printed for word in line.split())
+
+
 def test_every_bench_option_says_what_it_does():
     silent = [a.option_strings[0] for a in _subparser(["bench"])._actions if a.option_strings and not a.help]
     assert not silent, f"options without help in `bench --help`: {silent}"
@@ -398,3 +434,43 @@ def test_bank_info_on_a_folder_says_it_reads_one_bank_file(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "is a folder; bank info reads one bank file" in err and "styles.safetensors" in err
     assert "load_stylizer" not in err
+
+
+HUGE_SEED = str(2**70)
+
+
+@pytest.mark.parametrize("command", [
+    ["stylize", "{tmp}/in", "-o", "{tmp}/o", "--style", "{tmp}/in/img00.png"],
+    ["preview", "{tmp}/in", "--style", "{tmp}/in/img00.png", "-o", "{tmp}/p.png"],
+    ["bank", "build", "{tmp}/in", "-o", "{tmp}/b.safetensors"],
+    ["train", "{tmp}/in", "-o", "{tmp}/run"],
+], ids=lambda words: " ".join(words[:2]) if words[0] == "bank" else words[0])
+def test_every_seed_takes_64_bits_and_says_so_for_more(tmp_path, checkpoint, capsys, command):
+    write_images(tmp_path / "in", 1)
+    argv = [word.format(tmp=tmp_path) for word in command] + ["--checkpoint", checkpoint]
+    assert cli.main([*argv, "--seed", HUGE_SEED]) == 2
+    err = capsys.readouterr().err
+    assert f"argument --seed: must fit in 64 bits (from -2**63 to 2**63 - 1), got {HUGE_SEED}" in err
+    assert "Overflow" not in err and not any(tmp_path.glob("[opbr]*"))
+
+
+def test_the_seed_type_takes_the_whole_64_bit_range():
+    import argparse
+
+    from stylizing_vit_aug.commands.common import seed_argument
+
+    for value in (-(2**63), -1, 0, 2**63 - 1):
+        assert seed_argument(str(value)) == value
+    for text in (str(2**63), str(-(2**63) - 1), "1.5", "one"):
+        with pytest.raises(argparse.ArgumentTypeError, match="from -2\\*\\*63 to 2\\*\\*63 - 1"):
+            seed_argument(text)
+
+
+def test_an_existing_folder_with_an_image_name_is_a_fine_output_folder(tmp_path, checkpoint, capsys):
+    (image,) = write_images(tmp_path / "in", 1)
+    argv = ["stylize", str(image), "-o", str(tmp_path / "result.png"), "--style", str(image),
+            "--checkpoint", checkpoint]
+    assert cli.main(argv) == 2 and not (tmp_path / "result.png").exists()  # refused before it is made
+    assert "create it first" in capsys.readouterr().err
+    (tmp_path / "result.png").mkdir()
+    assert cli.main(argv) == 0 and (tmp_path / "result.png" / image.name).is_file()

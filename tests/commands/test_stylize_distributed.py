@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -120,6 +121,48 @@ def test_a_crashed_rank_then_one_process_resumes_with_nothing_lost_or_written_tw
     assert _files(out) == _files(tmp_path / "ref")
     expected = [*(f"img{i:02d}.png" for i in range(count)), "stylize_log.csv"]
     assert sorted(p.name for p in out.iterdir()) == sorted(expected)
+
+
+_ARRIVING = textwrap.dedent("""
+    import os, sys, time
+    from pathlib import Path
+    from stylizing_vit_aug import cli
+
+    out, late, arrived = map(Path, sys.argv[1:4])
+    if os.environ["RANK"] == "1":  # rank 0 has listed the inputs once it made the output folder
+        deadline = time.time() + 120
+        while not out.exists() and time.time() < deadline:
+            time.sleep(0.02)
+        os.replace(late, arrived)  # a file arrives before rank 1 lists the folder
+    sys.exit(cli.main(sys.argv[4:]))
+""")
+
+
+@pytest.mark.slow
+def test_ranks_that_list_a_changing_folder_all_plan_from_rank_zeros_list(tmp_path, checkpoint):
+    write_images(tmp_path / "in", 4, size=(40, 40))
+    write_images(tmp_path / "styles", 3, size=(32, 32), seed=3)
+    late = tmp_path / "late.png"
+    (tmp_path / "in" / "img01.png").rename(late)  # rank 0 lists img00, img02, img03; rank 1 img01 too
+    out = tmp_path / "out"
+    args = ["--styles-dir", str(tmp_path / "styles"), "--checkpoint", checkpoint, "--batch-size", "1"]
+    command = [sys.executable, "-c", _ARRIVING, str(out), str(late), str(tmp_path / "in" / "img01.png"),
+               "stylize", str(tmp_path / "in"), "-o", str(out), *args]
+    with ranks(2, command, ENV, tmp_path / "logs") as processes:
+        codes = [process.wait(timeout=240) for process in processes]
+    assert codes == [0, 0], rank_output(tmp_path / "logs", 0)[-3000:] + rank_output(tmp_path / "logs", 1)[-3000:]
+    warned = rank_output(tmp_path / "logs", 1)
+    assert "rank 1 lists other input files than rank 0" in warned and "img01.png" in warned
+
+    reference = tmp_path / "ref_in"  # the folder as rank 0 listed it, stylised by one process
+    reference.mkdir()
+    for name in ("img00.png", "img02.png", "img03.png"):
+        (reference / name).write_bytes((tmp_path / "in" / name).read_bytes())
+    _single_process([str(reference), "-o", str(tmp_path / "ref"), *args])
+    assert _files(out) == _files(tmp_path / "ref")  # each written, once, by one rank: none left out
+    rows = read_stylize_log(out / "stylize_log.csv")
+    assert [row["output"] for row in rows] == ["img00.png", "img02.png", "img03.png"]
+    assert rows == read_stylize_log(tmp_path / "ref" / "stylize_log.csv")  # the same styles, one row each
 
 
 def test_styles_per_image_needs_as_many_styles(tmp_path, checkpoint, capsys):

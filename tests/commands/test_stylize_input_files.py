@@ -5,6 +5,8 @@ named, skipped and recorded (a rerun retries only it), or stops the run with exi
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -161,3 +163,41 @@ def test_stylize_keeps_each_inputs_resolution_and_colour_profile(tmp_path, check
         assert [round(v) for v in image.info["dpi"]] == [25400, 25400] and image.info["icc_profile"] == icc
     with Image.open(tmp_path / "out" / "plain.png") as image:
         assert "dpi" not in image.info and "icc_profile" not in image.info
+
+
+def test_stylize_opens_each_input_once_and_its_outputs_keep_what_they_kept(tmp_path, checkpoint, monkeypatch):
+    """One opening of an input file gives its pixels, whether it is lossless and the metadata its
+    outputs keep (it was three: read_image, is_lossless and carried_metadata each opened it, twice
+    more per copy); every copy still keeps them: resolution and profile, lossless WebP."""
+    from collections import Counter
+
+    from PIL import ImageCms
+
+    from stylizing_vit_aug.images import is_lossless
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(random_rgb(1)).save(folder / "slide.tif", dpi=(25400, 12700), icc_profile=icc)
+    Image.fromarray(random_rgb(2)).save(folder / "exact.webp", lossless=True)
+    Image.fromarray(random_rgb(3)).save(folder / "lossy.webp", quality=80)
+    Image.fromarray(random_rgb(4)).save(folder / "photo.jpg")
+    styles = write_images(tmp_path / "styles", 2)[0].parent
+    opened: Counter[str] = Counter()
+    real_open = Image.open
+
+    def counting_open(fp, *args, **kwargs):
+        opened[getattr(fp, "name", fp) if not isinstance(fp, (str, os.PathLike)) else os.fspath(fp)] += 1
+        return real_open(fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image, "open", counting_open)
+    out = tmp_path / "out"
+    assert cli.main(["stylize", str(folder), "-o", str(out), "--styles-dir", str(styles), "--styles-per-image", "2",
+                     "--checkpoint", checkpoint]) == 0
+    monkeypatch.undo()
+    inputs = sorted(str(path) for path in folder.iterdir())
+    assert {path: opened[path] for path in inputs} == dict.fromkeys(inputs, 1)
+    for copy in (0, 1):
+        with Image.open(out / f"slide.s{copy}.tif") as image:
+            assert [round(v) for v in image.info["dpi"]] == [25400, 12700] and image.info["icc_profile"] == icc
+        assert is_lossless(out / f"exact.s{copy}.webp") and not is_lossless(out / f"lossy.s{copy}.webp")

@@ -486,3 +486,30 @@ def test_a_run_refused_before_writing_leaves_no_empty_output_folder(tmp_path, ru
     assert run_in(out, "--style", str(tmp_path / "missing.png")) == 2  # refused once the model is loaded
     assert "missing.png" in capsys.readouterr().err and not out.exists()
     assert run_in(out) == 0 and (out / "stylize_log.csv").is_file()  # a run that writes keeps its folder
+
+
+def test_an_output_that_goes_missing_during_the_run_is_never_reported_as_written(tmp_path, run_in, monkeypatch,
+                                                                                  capsys):
+    # Whatever removes a planned output before the end (another process, ranks that planned other
+    # inputs), the run does not end in a success: the final check names it and records why.
+    from stylizing_vit_aug.commands import stylize
+
+    out = tmp_path / "out"
+    original, written = stylize.write_image_atomic, []
+
+    def and_remove_the_first(pixels, path, **kwargs):
+        original(pixels, path, **kwargs)
+        written.append(path)
+        if len(written) == 6:
+            written[0].unlink()
+
+    monkeypatch.setattr(stylize, "write_image_atomic", and_remove_the_first)
+    assert run_in(out) == 3
+    captured = capsys.readouterr()
+    assert f"1 planned output(s) are missing, though no process reported them failed: {written[0].name}" in (
+        captured.err
+    )
+    rows = {row["output"]: row for row in read_stylize_log(out / "stylize_log.csv")}
+    assert rows[written[0].name]["error"].startswith("not written") and len(rows) == 6
+    monkeypatch.undo()
+    assert run_in(out) == 0 and written[0].is_file()  # the rerun writes it

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+import stylizing_vit_aug as sva
 from helpers import read_stylize_log, write_images
 from stylizing_vit_aug import cli
 from stylizing_vit_aug.commands import stylize
-
-SETTINGS = ("style", "style_index", "domain", "strength", "seed", "checkpoint", "revision")
+from stylizing_vit_aug.commands._stylize_record import LEGACY_FIELDS, SETTINGS
 
 
 @pytest.fixture
@@ -223,3 +223,109 @@ def test_a_log_path_holding_something_else_is_refused_before_any_work(tmp_path, 
     assert "is a folder" in capsys.readouterr().err
     assert run_in(tmp_path / "out", "--log", str(tmp_path / "run.csv")) == 0  # a new file, then the same one
     assert run_in(tmp_path / "out", "--log", str(tmp_path / "run.csv")) == 0
+
+
+def _warning_of_other_settings(err: str) -> str:
+    assert "existing outputs were made with other settings than this run's" in err, err
+    return err.split("other settings than this run's", 1)[1]
+
+
+@pytest.mark.parametrize(
+    "first, then, expected",
+    [
+        ((), ("--mode", "resize"), "mode relative in the record, resize now"),
+        ((), ("--mean", "0.5", "0.5", "0.5", "--std", "0.2", "0.2", "0.2"), "0.5 0.5 0.5 now"),
+        (("--ext", "jpg"), ("--ext", "jpg", "--quality", "50"), "quality 95 in the record, 50 now"),
+    ],
+    ids=["mode", "mean and std", "quality"],
+)
+def test_a_rerun_with_other_pixel_settings_warns_and_the_record_has_them(tmp_path, run_in, capsys, first, then,
+                                                                          expected):
+    out = tmp_path / "out"
+    assert run_in(out, *first) == 0
+    rows = read_stylize_log(out / "stylize_log.csv")
+    stylizer = sva.load_stylizer(rows[0]["checkpoint"])
+    for row in rows:
+        assert row["mode"] == stylizer.mode and row["background"] == stylizer.background
+        assert [float(v) for v in row["mean"].split()] == pytest.approx(stylizer.mean.tolist(), abs=1e-6)
+        assert [float(v) for v in row["std"].split()] == pytest.approx(stylizer.std.tolist(), abs=1e-6)
+        assert row["fingerprint"] == stylizer.fingerprint and row["colour_match"] == str(stylizer.colour_match)
+        assert row["quality"] == ("95" if row["output"].endswith(".jpg") else "")  # only where it changes pixels
+    capsys.readouterr()
+
+    assert run_in(out, *then) == 0
+    assert expected in _warning_of_other_settings(capsys.readouterr().err)
+    assert read_stylize_log(out / "stylize_log.csv") == rows  # kept, not redone or restated
+    assert run_in(out, *first) == 0
+    assert "other settings" not in capsys.readouterr().err
+
+
+def test_a_checkpoint_saved_again_at_the_same_path_with_another_background_is_noticed(tmp_path, run_in, checkpoint,
+                                                                                      capsys):
+    mine = tmp_path / "mine"
+    sva.load_stylizer(checkpoint, background="keep").save_pretrained(mine)
+    out = tmp_path / "out"
+    assert run_in(out, "--checkpoint", str(mine)) == 0
+    sva.load_stylizer(checkpoint, background="style").save_pretrained(mine)
+    capsys.readouterr()
+    assert run_in(out, "--checkpoint", str(mine)) == 0
+    assert "background keep in the record, style now" in _warning_of_other_settings(capsys.readouterr().err)
+
+
+def test_a_bank_rebuilt_at_the_same_path_with_other_images_is_noticed(tmp_path, checkpoint, capsys):
+    write_images(tmp_path / "in", 3, size=(40, 40))
+    bank = tmp_path / "bank.safetensors"
+    stylizer = sva.load_stylizer(checkpoint)
+
+    def build(*images: Path) -> None:
+        sva.StyleBank.from_images(list(images), stylizer).save(bank)
+
+    *kept, replaced = write_images(tmp_path / "styles", 3, size=(32, 32), seed=3)
+    build(*kept)
+    argv = ["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--bank", str(bank),
+            "--checkpoint", checkpoint]
+    assert cli.main(argv) == 0
+    rows = _by_output(tmp_path / "out" / "stylize_log.csv")
+    assert {row["style"] for row in rows.values()} <= {f"{bank}#0", f"{bank}#1"}
+    assert all(row["style_digest"] for row in rows.values())
+    capsys.readouterr()
+
+    build(*kept)  # built again from the same images: nothing to say
+    assert cli.main(argv) == 0
+    assert "other settings" not in capsys.readouterr().err
+    build(kept[0], replaced)  # style #1 is another image now, #0 the same
+    assert cli.main(argv) == 0
+    changed = sum(row["style_index"] == "1" for row in rows.values())
+    assert 0 < changed < len(rows), "the seed should give both styles"
+    warning = _warning_of_other_settings(capsys.readouterr().err)
+    assert f"style_digest differs for {changed} output(s)" in warning
+    assert _by_output(tmp_path / "out" / "stylize_log.csv") == rows  # kept as they were
+
+
+def test_a_record_written_before_the_settings_columns_reads_and_is_compared_on_what_it_has(tmp_path, run_in, capsys):
+    out = tmp_path / "out"
+    assert run_in(out) == 0
+    log = out / "stylize_log.csv"
+    rows = read_stylize_log(log)
+    with open(log, "w", newline="") as handle:  # as 0.1.0 wrote it
+        writer = csv.DictWriter(handle, fieldnames=LEGACY_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    capsys.readouterr()
+
+    assert run_in(out) == 0
+    err = capsys.readouterr().err
+    assert "other settings" not in err and "no row" not in err  # the columns it lacks are not recorded: no difference
+    assert [row["strength"] for row in read_stylize_log(log)] == [row["strength"] for row in rows]
+    assert run_in(out, "--strength", "0.5") == 0
+    assert "strength 1 in the record, 0.5 now" in _warning_of_other_settings(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("log", ["out", "out/sub", "out/img00.png"])
+def test_a_log_path_the_run_makes_a_folder_or_an_image_is_a_usage_error(tmp_path, run_in, capsys, log):
+    write_images(tmp_path / "in" / "sub", 1, size=(40, 40))
+    assert run_in(tmp_path / "out", "--log", str(tmp_path / log)) == 2
+    err = capsys.readouterr().err
+    assert f"--log {tmp_path / log} is" in err and f"CSV file, e.g. {tmp_path / 'out' / 'stylize_log.csv'}" in err
+    assert "Traceback" not in err and "IsADirectoryError" not in err
+    assert not (tmp_path / "out").exists()  # refused before anything was made

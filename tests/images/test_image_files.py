@@ -271,6 +271,49 @@ def test_lossless_webp_is_detected_and_kept_exact(tmp_path):
     assert np.array_equal(read_image(tmp_path / "again.webp"), pixels)
 
 
+def _closing_webp_first(lossless):
+    """``files._lossless`` as under a Pillow whose WebP reader has closed its file."""
+
+    def closed_first(image, path):
+        if image.format == "WEBP":
+            image.fp.close()
+        return lossless(image, path)
+
+    return closed_first
+
+
+def test_read_with_traits_is_one_opening_that_says_what_the_three_readers_say(tmp_path, monkeypatch):
+    """``read_with_traits`` (what ``stylize`` reads each input with) gives read_image's pixels,
+    is_lossless's flag and carried_metadata's resolution and profile, from one opening of the
+    file: a quarter-turned TIFF's resolution swapped, WebP's lossless flag from its chunks (from
+    the file Pillow holds open, or the file once more where a Pillow has closed it)."""
+    from PIL import ImageCms
+
+    from stylizing_vit_aug.images import carried_metadata, files, read_with_traits
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    pixels = random_rgb(5, (20, 30))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(pixels).save(tmp_path / "turned.tif", dpi=(300, 150), icc_profile=icc, exif=exif.tobytes())
+    Image.fromarray(pixels).save(tmp_path / "plain.png", dpi=(72, 72))
+    Image.fromarray(pixels).save(tmp_path / "photo.jpg", icc_profile=icc)
+    Image.fromarray(pixels).save(tmp_path / "exact.webp", lossless=True, icc_profile=icc)
+    Image.fromarray(pixels).save(tmp_path / "lossy.webp", quality=80)
+    frames = [Image.fromarray(pixels), Image.fromarray(pixels[::-1])]
+    frames[0].save(tmp_path / "anim.webp", save_all=True, append_images=frames[1:], lossless=True)
+    paths = sorted(tmp_path.iterdir())
+    for closing in (False, True):
+        if closing:  # a Pillow whose WebP reader closes the file once it has read it
+            monkeypatch.setattr(files, "_lossless", _closing_webp_first(files._lossless))
+        for path in paths:
+            read, traits = read_with_traits(path, alpha=True)
+            assert np.array_equal(read, read_image(path, alpha=True)), path.name
+            assert (traits.lossless, traits.metadata) == (is_lossless(path), carried_metadata(path)), path.name
+    assert carried_metadata(tmp_path / "turned.tif")["dpi"] == (150, 300)
+    assert [is_lossless(tmp_path / name) for name in ("exact.webp", "anim.webp", "lossy.webp")] == [True, True, False]
+
+
 # -- issue 17 item 15: only the first frame, said once per kind ------------------------------------
 def _many_frames(path: Path, fmt: str) -> np.ndarray:
     rng = np.random.default_rng(4)

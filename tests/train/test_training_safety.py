@@ -366,9 +366,11 @@ def test_a_resume_with_another_precision_says_it_will_not_continue_exactly(data,
 @pytest.mark.parametrize(("options", "says"), [
     (["--stain-weights", "0,0,0,0,0,0"], "the loss would be 0"),
     (["--stain-weights", "colour=1e39"], "must be a finite number"),
+    (["--seed", str(2**64)], "argument --seed: must fit in 64 bits"),
 ])
 def test_loss_weights_that_train_nothing_or_overflow_are_usage_errors(data, tmp_path, capsys, options, says):
-    """All zero trained on a zero gradient; 1e39 (inf in float32) ended as a 'diverged' run."""
+    """All zero trained on a zero gradient; 1e39 (inf in float32) ended as a 'diverged' run; a
+    seed beyond 64 bits did not name --seed."""
     with pytest.raises(SystemExit) as exit_:
         parse(str(data), "-o", str(tmp_path / "run"), *STAIN, *options)
     assert exit_.value.code == 2 and says in capsys.readouterr().err
@@ -376,7 +378,6 @@ def test_loss_weights_that_train_nothing_or_overflow_are_usage_errors(data, tmp_
 
 @pytest.mark.parametrize(("options", "says"), [
     (["--loss-weights", "1,2,3,4"], "--loss-weights weighs the other objective's terms"),
-    (["--seed", str(2**64)], "--seed must fit in 64 bits"),
 ])
 def test_options_a_run_cannot_use_are_refused_before_it_starts(data, tmp_path, capsys, options, says):
     assert run_train(parse(str(data), "-o", str(tmp_path / "run"), *STAIN, *options)) == 2

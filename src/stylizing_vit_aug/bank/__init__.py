@@ -26,15 +26,23 @@ large   24     1024  19,365,888 B  9,682,944 B   96.8 GB
 ``stream_dtype=torch.float16`` to halve it; styles that are never sampled are never encoded.
 
 Files are safetensors (``images``, optionally ``streams``) with metadata: the fingerprint,
-source and revision of the stylizer that encoded the streams, its config, the domains and the
-stream dtype. :meth:`StyleBank.load` with a different stylizer re-encodes
-(``on_mismatch="reencode"``) or fails naming both checkpoints (``"error"``). A truncated file,
+source and revision of the stylizer that encoded the streams, its config, the domains, the
+stream dtype, each style's source file and the images' digest. :meth:`StyleBank.load` with a
+different stylizer fails naming both checkpoints (``on_mismatch="error"``, the default) or
+re-encodes with one warning (``"reencode"``, what the command line does). A truncated file,
 or one whose header, metadata or tensor shapes are damaged, or whose saved streams hold NaN or
 Inf, is a :class:`BankFileError` that names it. The format records no checksum of the tensor
 data (safetensors has none), so bytes flipped inside the images or streams load as they are:
 verify copies with your storage's or transfer tool's checksums (``sha256sum``), and rebuild a
 bank whose file you doubt. Why no checksum here: it would be read on every load, in every
 DataLoader worker, over gigabytes of streams for large banks.
+
+Provenance of the styles: a bank built from files records each style's source
+(``bank.sources[i]``: a :class:`StyleFile`, its path relative to the folder and the first 16 hex
+digits of the file's SHA-256; None for an image given in memory; ``bank.sources`` is None for a
+bank saved before sources were recorded), and ``bank.images_digest`` names its content (a SHA-256
+of the images, also recorded in the file), so that a record naming a style by its index can be
+traced to a file and a bank. Byte-identical style files both enter the bank, with a warning.
 
 Unreadable style files: :meth:`StyleBank.from_folder` skips them by default (a warning with the
 path and reason; ``bank.skipped`` lists them), so one bad file never sinks a bank;
@@ -46,6 +54,7 @@ from ..images import IMAGE_EXTENSIONS
 from .building import ON_ERROR
 from .bundled import HISTOLOGY_ASSETS, bundled_bank
 from .sampling import STRATEGIES, strategy_name
+from .sources import StyleFile
 from .storage import FILE_FORMAT, BankFileError, BankMismatch, check_same_stylizer
 from .streams import stream_bytes_per_style
 from .style_bank import StyleBank
@@ -60,6 +69,7 @@ __all__ = [
     "BankMismatch",
     "check_same_stylizer",
     "StyleBank",
+    "StyleFile",
     "bundled_bank",
     "random_crop_resize",
     "strategy_name",

@@ -7,8 +7,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -19,15 +20,18 @@ from ..images import ImageLike, ImageReadError, read_image, to_batch, to_uint8
 from ..stylizer import Stylizer
 from ..tissue import is_tissue
 from .sampling import label_of
+from .sources import StyleFile, source_of
 
 __all__ = [
     "ON_ERROR",
+    "BuiltStyles",
     "check_crops",
     "check_domains",
     "check_on_error",
     "dataset_images",
     "folder_domains",
     "model_images",
+    "note_empty_domains",
     "source_items",
     "tissue_only_crops",
 ]
@@ -56,9 +60,17 @@ def check_domains(domains: Sequence[Any] | None, count: int) -> list[str] | None
     return labels
 
 
-def check_crops(crops_per_image: int | None) -> None:
+def check_crops(crops_per_image: int | None, crop_size: int | None = None) -> None:
+    """Refuse crop options that are not counts, and a ``crop_size`` without ``crops_per_image``
+    (it would be ignored: whole images are resized)."""
     if crops_per_image is not None and (not isinstance(crops_per_image, int) or crops_per_image < 1):
         raise ValueError(f"crops_per_image must be a positive integer or None, got {crops_per_image!r}")
+    if crop_size is not None and (not isinstance(crop_size, int) or crop_size < 1):
+        raise ValueError(f"crop_size must be a positive integer or None, got {crop_size!r}")
+    if crop_size is not None and crops_per_image is None:
+        raise ValueError(f"crop_size={crop_size} is the side of the random crops that crops_per_image=N takes; "
+                         "without crops_per_image whole images are resized and it would be ignored: pass "
+                         "crops_per_image too, or leave crop_size out")
 
 
 def source_items(images: Any, chunk_size: int) -> Sequence[Any]:
@@ -71,6 +83,37 @@ def source_items(images: Any, chunk_size: int) -> Sequence[Any]:
     return [images]
 
 
+class BuiltStyles(NamedTuple):
+    """What :func:`model_images` made: the styles at model size, and per source image how many
+    styles it gave (0 for a skipped file or one without tissue) and its file (None: an image
+    given in memory); the skipped files with why."""
+
+    pixels: torch.Tensor
+    counts: list[int]
+    sources: list[StyleFile | None]
+    skipped: list[tuple[Path, str]]
+
+
+@dataclass
+class _Seen:
+    """What building noticed about the source images, said once at the end."""
+
+    whole: list[str] = field(default_factory=list)  # no larger than the crop: its crops repeat
+    enlarged: list[tuple[int, int, str]] = field(default_factory=list)  # (height, width, label) < model size
+
+    def say(self, size: int, crops_per_image: int | None, crop_size: int | None) -> None:
+        if self.whole:
+            logger.warning("%d square style image(s) are no larger than the %d px crop, so each of their %d crops is "
+                           "the whole image (the same style %d times): %s. Pass a smaller --crop-size (crop_size=), "
+                           "or fewer crops", len(self.whole), crop_size or size, crops_per_image, crops_per_image,
+                           "; ".join(self.whole[:5]) + (" ..." if len(self.whole) > 5 else ""))
+        if self.enlarged:
+            height, width, label = min(self.enlarged, key=lambda seen: seen[0] * seen[1])
+            logger.warning("%d style image(s) are smaller than the model's %d px input and are enlarged to it (the "
+                           "smallest: %dx%d, %s): an enlarged style keeps its colours but little of its texture; "
+                           "give style images of at least %d px", len(self.enlarged), size, width, height, label, size)
+
+
 def model_images(
     items: Iterable[ImageLike],
     stylizer: Stylizer,
@@ -81,10 +124,9 @@ def model_images(
     total: int | None = None,
     on_error: str = "stop",
     tissue_only: bool = False,
-) -> tuple[torch.Tensor, list[int], list[tuple[Path, str]]]:
-    """Images of any kinds and sizes -> uint8 at model size, how many styles each source
-    image gave (items may be single images or batches; 0 for a skipped file or an image
-    without tissue), and the skipped files with the reason.
+) -> BuiltStyles:
+    """Images of any kinds and sizes (items may be file paths, single images or batches) ->
+    uint8 at model size, with where each came from (:class:`BuiltStyles`).
 
     ``tissue_only`` (with crops): crops of blank glass are not styles (they wash an image out),
     so crops are drawn until ``crops_per_image`` pass :func:`~stylizing_vit_aug.tissue.is_tissue`.
@@ -93,51 +135,60 @@ def model_images(
     if crops_per_image and crop_size and crop_size * 4 < size:
         logger.warning("crops of %d px are enlarged %.0fx to the model's %d px: little but their colour is left; "
                        "a crop side near %d keeps their texture", crop_size, size / crop_size, size, size)
+    built = BuiltStyles(torch.empty(0), [], [], [])
     parts: list[torch.Tensor] = []
-    counts: list[int] = []
-    skipped: list[tuple[Path, str]] = []
-    smaller: list[str] = []  # images no larger than the crop: their crops repeat
+    seen = _Seen()
     bar = tqdm(items, total=total, desc="style images", unit="item", leave=False, disable=(total or 0) < 16)
     for index, item in enumerate(bar):
-        if isinstance(item, (str, os.PathLike)):
-            try:
-                item = read_image(item)
-            except ImageReadError as error:
-                if on_error == "stop":
-                    raise
-                logger.warning("skipped a style file: %s", error)
-                skipped.append((Path(item), str(error)))
-                counts.append(0)
-                continue
-        values, _ = to_batch(item, f"style image {index}")
+        item, label, source = _read(item, index, on_error, built)
+        if item is None:
+            continue
+        values, _ = to_batch(item, label)
         values = stylizer.adapt_channels(values)
+        count, _, height, width = values.shape
+        if min(height, width) < size:
+            seen.enlarged.extend([(height, width, label)] * count)
         if crops_per_image:
-            _, _, height, width = values.shape
             if crops_per_image > 1 and min(crop_size or size, height, width) >= max(height, width):
-                smaller.append(f"style image {index} ({width}x{height})")
-            kept = _crops(values, crops_per_image, crop_size or size, size, generator, tissue_only, index)
+                seen.whole.append(f"{label} ({width}x{height})")
+            kept = _crops(values, crops_per_image, crop_size or size, size, generator, tissue_only, label)
             values = torch.cat(kept)
-            counts.extend(len(group) for group in kept)
+            built.counts.extend(len(group) for group in kept)
         else:
             values = resize(values, size, size)
-            counts.extend([1] * values.shape[0])
+            built.counts.extend([1] * count)
+        built.sources.extend([source] * count)
         parts.append(to_uint8(values).cpu())
-    if smaller:
-        logger.warning("%d square style image(s) are no larger than the %d px crop, so each of their %d crops is "
-                       "the whole image (the same style %d times): %s. Pass a smaller --crop-size (crop_size=), or "
-                       "fewer crops",
-                       len(smaller), crop_size or size, crops_per_image, crops_per_image,
-                       "; ".join(smaller[:5]) + (" ..." if len(smaller) > 5 else ""))
-    if not sum(counts):
+    seen.say(size, crops_per_image, crop_size)
+    if not sum(built.counts):
+        skipped = built.skipped
         unread = f" ({len(skipped)} unreadable, e.g. {skipped[0][1]})" if skipped else ""
         blank = " (tissue_only: no crop showed tissue)" if tissue_only and parts else ""
         raise ValueError(f"a style bank needs at least one style image; got none{unread}{blank}")
-    return torch.cat(parts), counts, skipped
+    return built._replace(pixels=torch.cat(parts))
+
+
+def _read(item: Any, index: int, on_error: str, built: BuiltStyles) -> tuple[Any, str, StyleFile | None]:
+    """An item's image, its label for messages (its path, else its index) and its source file;
+    None for a file that cannot be read, counted in ``built`` as skipped (``on_error="skip"``)."""
+    if not isinstance(item, (str, os.PathLike)):
+        return item, f"style image {index}", None
+    try:
+        image = read_image(item)
+    except ImageReadError as error:
+        if on_error == "stop":
+            raise
+        logger.warning("skipped a style file: %s", error)
+        built.skipped.append((Path(item), str(error)))
+        built.counts.append(0)
+        built.sources.append(None)
+        return None, str(item), None
+    return image, str(item), source_of(Path(item))
 
 
 def _crops(
     values: torch.Tensor, wanted: int, crop_size: int, size: int, generator: torch.Generator, tissue_only: bool,
-    index: int,
+    label: str,
 ) -> list[torch.Tensor]:
     """``wanted`` random square crops of side ``crop_size`` (at most the image's shorter side) of
     each image in ``values``, at model size ``size``; with ``tissue_only``, drawn from more
@@ -146,17 +197,17 @@ def _crops(
     crop = min(crop_size, height, width) / min(height, width)
     draws = wanted * (TISSUE_CANDIDATES if tissue_only else 1)
     per_image = random_crop_resize(values, crop, size, generator, per_image=draws)
-    return [tissue_only_crops(group, wanted, index) if tissue_only else group for group in per_image.split(draws)]
+    return [tissue_only_crops(group, wanted, label) if tissue_only else group for group in per_image.split(draws)]
 
 
-def tissue_only_crops(candidates: torch.Tensor, wanted: int, index: int) -> torch.Tensor:
+def tissue_only_crops(candidates: torch.Tensor, wanted: int, label: str) -> torch.Tensor:
     """The first ``wanted`` candidate crops (in draw order, so a seed repeats) that show tissue;
-    fewer, with a warning, when the image has too little."""
+    fewer, with a warning naming the image (``label``: its path), when it has too little."""
     kept = candidates[is_tissue(candidates)][:wanted]
     if len(kept) < wanted:
         logger.warning(
-            "style image %d: only %d of %d random crops show tissue (the rest are blank background); "
-            "kept those %d", index, len(kept), len(candidates), len(kept),
+            "%s: only %d of %d random crops show tissue (the rest are blank background); kept those %d",
+            label, len(kept), len(candidates), len(kept),
         )
     return kept
 
@@ -178,6 +229,21 @@ def folder_domains(root: Path, paths: Sequence[Path], domains: str | Mapping[str
             raise KeyError(f"no domain for {keys[0]} in the domains mapping (keys tried: {keys})")
         labels.append(found)
     return labels
+
+
+def note_empty_domains(root: Path, paths: Sequence[Path]) -> None:
+    """Warn, naming them, about top-level subfolders of ``root`` that hold no image file read
+    (empty, or only other kinds of file): they give no domain, which the user may count on."""
+    used = {p.relative_to(root).parts[0] for p in paths if len(p.relative_to(root).parts) > 1}
+    try:
+        folders = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
+    except OSError:  # listed a moment ago: nothing to add
+        return
+    empty = [name for name in folders if name not in used]
+    if empty:
+        logger.warning("%d subfolder(s) of %s hold no image file, so they give no domain to the bank: %s; put "
+                       "images in them, or remove them", len(empty), root,
+                       ", ".join(empty[:10]) + (" ..." if len(empty) > 10 else ""))
 
 
 def dataset_images(dataset: Any, domains: str | Sequence[Any] | None) -> tuple[list[Any], Sequence[Any] | None]:

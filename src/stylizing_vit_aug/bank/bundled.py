@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..stylizer import Stylizer
+from .sources import relative_sources
 from .style_bank import StyleBank
 
 __all__ = ["HISTOLOGY_ASSETS", "bundled_bank"]
@@ -25,7 +26,7 @@ def bundled_bank(stylizer: Stylizer, *, crops_per_image: int = 8, seed: int = 0)
         paths = sorted(HISTOLOGY_ASSETS.glob("*.jpg"))
         if not paths:
             raise FileNotFoundError(f"the bundled style images are missing from {HISTOLOGY_ASSETS}")
-        _BUNDLED[key] = StyleBank.from_images(
+        bank = StyleBank.from_images(
             paths,
             stylizer,
             domains=[p.stem for p in paths],
@@ -34,4 +35,6 @@ def bundled_bank(stylizer: Stylizer, *, crops_per_image: int = 8, seed: int = 0)
             encode=False,
             tissue_only=True,
         )
+        bank.sources = relative_sources(bank.sources, HISTOLOGY_ASSETS)  # the same wherever it is installed
+        _BUNDLED[key] = bank
     return _BUNDLED[key]

@@ -14,10 +14,20 @@ from typing import Any
 import torch
 
 from .._atomic import write_atomically
-from ..checkpoints import FLOAT_DTYPES, PICKLE_SUFFIXES, CheckpointError, TensorInfo, read_header
+from ..checkpoints import (
+    BANK_FORMAT,
+    FLOAT_DTYPES,
+    PICKLE_SUFFIXES,
+    RECORD_KEY,
+    CheckpointError,
+    SafetensorsHeader,
+    TensorInfo,
+    read_header,
+)
 from ..image_ops import resize
 from ..images import to_batch, to_uint8
 from ..stylizer import Stylizer
+from .sources import StyleFile, parse_sources, sources_metadata
 
 __all__ = [
     "FILE_FORMAT",
@@ -35,7 +45,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FILE_FORMAT = "stylizing-vit-aug.stylebank"
+FILE_FORMAT = BANK_FORMAT  # defined with the checkpoint readers, which name a bank given as a checkpoint
 FILE_VERSION = "1"
 STREAM_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -77,9 +87,11 @@ def check_stream_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
 
 
 def bank_metadata(
-    stylizer: Stylizer, domains: list[str] | None, stream_dtype: torch.dtype | None, chunk_size: int
+    stylizer: Stylizer, domains: list[str] | None, stream_dtype: torch.dtype | None, chunk_size: int,
+    sources: list[StyleFile | None] | None = None, images_sha256: str | None = None,
 ) -> dict[str, str]:
-    """What a bank file records about how it was made (safetensors metadata: strings only)."""
+    """What a bank file records about how it was made (safetensors metadata: strings only): the
+    stylizer, the domains, each style's source file and the digest of the images."""
     return {
         "format": FILE_FORMAT,
         "version": FILE_VERSION,
@@ -90,6 +102,8 @@ def bank_metadata(
         "domains": json.dumps(domains),
         "stream_dtype": json.dumps(dtype_name(stream_dtype) if stream_dtype else None),
         "chunk_size": str(chunk_size),
+        "sources": sources_metadata(sources),
+        **({"images_sha256": images_sha256} if images_sha256 else {}),
     }
 
 
@@ -123,13 +137,36 @@ def read_bank_file(
             f"{ours}. Load it with on_mismatch='reencode' to re-encode its styles with this "
             "stylizer, or load the stylizer it was made with."
         )
-    logger.warning("bank %s was encoded with %s; re-encoding its styles for %s", path, theirs, ours)
+    _say_reencoding(path, meta, tuple(images.shape), stylizer)
     try:
         values, _ = to_batch(images, f"the images of bank file {path}")
     except ValueError as error:
         raise BankFileError(f"bank file {path} is corrupt: {error}") from None
     size = stylizer.img_size
     return meta, to_uint8(resize(stylizer.adapt_channels(values), size, size)).cpu(), None
+
+
+def _say_reencoding(path: Path, meta: dict[str, Any], shape: tuple[int, ...], stylizer: Stylizer) -> None:
+    """The one warning of a bank used with another stylizer than its own: what is done (its
+    styles re-encoded with this one, its images resized to it) and what that costs."""
+    count, _, size, _ = shape
+    resized = f"; its {size} px images are resized to this model's {stylizer.img_size} px" \
+        if size != stylizer.img_size else ""
+    unused = "its saved style streams are not used, and " if meta.get("stored_streams") else ""
+    logger.warning(
+        "bank %s was encoded with checkpoint %r (fingerprint %s), not with %r (fingerprint %s) that it is used with: "
+        "%sits %d styles are re-encoded with %r, each when it is first drawn%s. That costs up to %d passes of the "
+        "style encoder, what building the bank again costs; to skip it, build the bank with this checkpoint "
+        "(`stylizing-vit-aug bank build STYLES/ -o bank.safetensors --checkpoint ...`, StyleBank.from_folder)",
+        path, meta["source"], meta["fingerprint"], stylizer.source, stylizer.fingerprint, unused, count,
+        stylizer.source, resized, count,
+    )
+
+
+def _looks_like_weights(header: SafetensorsHeader) -> bool:
+    """Whether a safetensors file that is no bank holds a Stylizing ViT's weights (its record, or
+    the patch embedding under any wrapper prefix)."""
+    return RECORD_KEY in header.metadata or any(k.endswith("patch_embed.proj.weight") for k in header.tensors)
 
 
 def _checked_header(path: Path) -> tuple[dict[str, str], dict[str, TensorInfo]]:
@@ -142,6 +179,12 @@ def _checked_header(path: Path) -> tuple[dict[str, str], dict[str, TensorInfo]]:
         message = message.replace(ours, f"cannot read bank file {path}", 1) if message.startswith(ours) \
             else f"cannot read bank file {path}: {message}"
         raise BankFileError(message) from error
+    if header.metadata.get("format") != FILE_FORMAT and _looks_like_weights(header):
+        raise BankFileError(
+            f"{path} is a checkpoint's weights file (a Stylizing ViT), not a style bank: pass it as --checkpoint "
+            "(in Python: load_stylizer(path)). A bank is built from style images with that checkpoint: "
+            "`stylizing-vit-aug bank build STYLES/ -o bank.safetensors --checkpoint ...` (StyleBank.from_folder)"
+        )
     if header.metadata.get("format") != FILE_FORMAT:
         raise BankFileError(
             f"{path} is not a style bank file (made by StyleBank.save / `stylizing-vit-aug bank build`)"
@@ -164,8 +207,9 @@ def _checked_header(path: Path) -> tuple[dict[str, str], dict[str, TensorInfo]]:
 def read_bank_info(path: Path) -> dict[str, Any]:
     """What a bank file holds, from its header alone (no tensor is read, no stylizer needed):
     ``images`` and ``streams`` shapes, and the recorded source, revision, fingerprint, config,
-    domains, stream dtype and version. Anything missing or malformed is a :class:`BankFileError`
-    naming the file and the field."""
+    domains, stream dtype, version, ``sources`` (None where not recorded) and ``images_sha256``
+    (the bank's ``images_digest`` when saved; None before it was recorded). Anything missing or
+    malformed is a :class:`BankFileError` naming the file and the field."""
     metadata, tensors = _checked_header(path)
     info: dict[str, Any] = {"version": metadata.get("version"), "fingerprint": metadata.get("fingerprint")}
     for field, default in (("source", "null"), ("revision", "null"), ("config", "{}"), ("domains", "null"),
@@ -184,9 +228,19 @@ def read_bank_info(path: Path) -> dict[str, Any]:
         raise BankFileError(
             f"bank file {path} is corrupt: its 'domains' metadata is not {count} labels (one per style)"
         )
+    info["sources"] = _sources(metadata, count, path)
+    info["images_sha256"] = metadata.get("images_sha256")
     info["images"] = list(tensors["images"].shape)
     info["streams"] = list(tensors["streams"].shape) if "streams" in tensors else None
     return info
+
+
+def _sources(metadata: Mapping[str, str], count: int, path: Path) -> list[StyleFile | None] | None:
+    """The file's ``sources`` (None for a bank written before they were recorded)."""
+    try:
+        return parse_sources(metadata.get("sources"), count)
+    except ValueError as error:
+        raise BankFileError(f"bank file {path} is corrupt: {error}; build it again") from None
 
 
 def _same_network(meta: dict[str, Any], stylizer: Stylizer) -> bool:
@@ -210,6 +264,7 @@ def _read(path: Path, stylizer: Stylizer) -> tuple[dict[str, Any], torch.Tensor,
                 "stream_dtype": json.loads(raw["stream_dtype"]),
                 "chunk_size": int(raw.get("chunk_size", 64)),
                 "config": json.loads(raw.get("config", "{}")),
+                "stored_streams": "streams" in handle.keys(),  # noqa: SIM118 (safe_open has no __contains__)
             }
             images = handle.get_tensor("images")
             same = _same_network(meta, stylizer)
@@ -220,6 +275,7 @@ def _read(path: Path, stylizer: Stylizer) -> tuple[dict[str, Any], torch.Tensor,
             f"cannot read bank file {path}: {type(error).__name__}: {error}. It is truncated or corrupt; "
             "build it again (`stylizing-vit-aug bank build`)"
         ) from error
+    meta["sources"] = _sources(raw, images.shape[0], path)
     if layers is not None:
         config = stylizer.config
         expected = (config.depth, images.shape[0], config.num_tokens, config.embed_dim)

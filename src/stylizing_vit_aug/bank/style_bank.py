@@ -24,9 +24,11 @@ from .building import (
     dataset_images,
     folder_domains,
     model_images,
+    note_empty_domains,
     source_items,
 )
 from .sampling import DomainIndex, draw_styles, whole_indices
+from .sources import StyleFile, check_sources, images_digest, note_duplicates, relative_sources
 from .storage import (
     BankFileError,
     bank_metadata,
@@ -57,6 +59,9 @@ class StyleBank:
         stream_dtype: dtype of the cached streams (default: what the encoder gives); float16
             halves the memory.
         chunk_size: styles encoded per model call (and per lazy cache unit).
+        sources: the file each style came from (:class:`~stylizing_vit_aug.bank.sources.StyleFile`,
+            or None for an image given in memory), or None: not recorded. The builders and
+            :meth:`load` fill it; banks saved before sources were recorded load with None.
     """
 
     def __init__(
@@ -68,6 +73,7 @@ class StyleBank:
         device: str | torch.device | None = None,
         stream_dtype: torch.dtype | str | None = None,
         chunk_size: int = 64,
+        sources: Sequence[StyleFile | None] | None = None,
     ) -> None:
         if not isinstance(stylizer, Stylizer):
             raise TypeError(f"stylizer must be a Stylizer, got {type(stylizer).__name__}")
@@ -86,6 +92,7 @@ class StyleBank:
         self.images = images.cpu().contiguous()
         self.stylizer = stylizer
         self.domains: list[str] | None = check_domains(domains, len(self.images))
+        self.sources: list[StyleFile | None] | None = check_sources(sources, len(self.images))
         self.device = usable_device(device, "StyleBank device") if device is not None else stylizer.device
         self.stream_dtype = check_stream_dtype(stream_dtype)
         self.chunk_size = chunk_size
@@ -96,6 +103,7 @@ class StyleBank:
         self._color_stats: torch.Tensor | None = None
         self._colour_profiles: tuple[str, torch.Tensor] | None = None  # (the stylizer's background, profiles)
         self._domain_index: DomainIndex | None = None
+        self._images_digest: tuple[torch.Tensor, int, str] | None = None  # (images, their version, digest)
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -119,8 +127,10 @@ class StyleBank:
         file paths of any sizes).
 
         ``crops_per_image``: take that many random ``crop_size`` squares (default: the model's
-        size) from each image instead of resizing the whole image; ``domains`` then labels the
-        source images and is repeated for their crops. ``encode=False`` defers encoding to first
+        size) from each image instead of resizing the whole image (``crop_size`` without it is
+        refused); ``domains`` then labels the source images and is repeated for their crops. A
+        file path is recorded in ``bank.sources`` with its content's SHA-256 (byte-identical
+        files both enter, with a warning naming them). ``encode=False`` defers encoding to first
         use. ``on_error``: a file path that cannot be read raises an
         :class:`~stylizing_vit_aug.images.ImageReadError` naming it (``"stop"``), or is left out
         with a warning and listed in ``bank.skipped`` (``"skip"``). ``tissue_only`` (with
@@ -128,18 +138,22 @@ class StyleBank:
         carries no style and washes images out; see :mod:`stylizing_vit_aug.tissue`).
         """
         check_on_error(on_error)
-        check_crops(crops_per_image)
+        check_crops(crops_per_image, crop_size)
         items = source_items(images, chunk_size)
         generator = torch.Generator().manual_seed(seed)
-        pixels, counts, skipped = model_images(
+        built = model_images(
             items, stylizer, crops_per_image=crops_per_image, crop_size=crop_size, generator=generator,
             total=len(items), on_error=on_error, tissue_only=tissue_only,
         )
+        counts = built.counts
         if domains is not None:
             labels = check_domains(domains, len(counts))
             domains = [label for label, count in zip(labels, counts) for _ in range(count)]
-        bank = cls(pixels, stylizer, domains=domains, device=device, stream_dtype=stream_dtype, chunk_size=chunk_size)
-        bank.skipped = skipped
+        note_duplicates(built.sources)
+        sources = [source for source, count in zip(built.sources, counts) for _ in range(count)]
+        bank = cls(built.pixels, stylizer, domains=domains, device=device, stream_dtype=stream_dtype,
+                   chunk_size=chunk_size, sources=sources)
+        bank.skipped = built.skipped
         if encode:
             bank.encode()
         return bank
@@ -165,14 +179,19 @@ class StyleBank:
         :meth:`from_images`.
         """
         check_on_error(on_error)
+        check_crops(kwargs.get("crops_per_image"), kwargs.get("crop_size"))  # before the folder is listed
         root = Path(root)
         if not root.is_dir():
             raise FileNotFoundError(f"style folder {root} does not exist or is not a folder")
         paths = find_images(root)
         if not paths:
             raise ValueError(f"no {'/'.join(IMAGE_EXTENSIONS)} images found under {root}")
+        if domains == "subfolders":
+            note_empty_domains(root, paths)
         labels = folder_domains(root, paths, domains)
-        return cls.from_images(paths, stylizer, domains=labels, on_error=on_error, **kwargs)
+        bank = cls.from_images(paths, stylizer, domains=labels, on_error=on_error, **kwargs)
+        bank.sources = relative_sources(bank.sources, root)
+        return bank
 
     @classmethod
     def from_dataset(
@@ -204,6 +223,17 @@ class StyleBank:
     @property
     def domain_names(self) -> list[str]:
         return sorted(set(self.domains)) if self.domains is not None else []
+
+    @property
+    def images_digest(self) -> str:
+        """16 hex digits of the SHA-256 of the style images (and their shape), in bank order: what
+        a record names a bank's content by. Equal for equal styles whatever the checkpoint, the
+        streams or the file; computed once (about 1 s per GB of images) and again if ``images``
+        is replaced or written in place. Bank files record it too (``bank info`` shows it)."""
+        cached, version = self._images_digest, self.images._version
+        if cached is None or cached[0] is not self.images or cached[1] != version:
+            self._images_digest = cached = (self.images, version, images_digest(self.images))
+        return cached[2]
 
     @property
     def num_encoded(self) -> int:
@@ -312,7 +342,8 @@ class StyleBank:
     # -- files --------------------------------------------------------------------------------
     def metadata(self) -> dict[str, str]:
         """What a bank file records about how it was made (safetensors metadata: strings only)."""
-        return bank_metadata(self.stylizer, self.domains, self.stream_dtype, self.chunk_size)
+        return bank_metadata(self.stylizer, self.domains, self.stream_dtype, self.chunk_size, self.sources,
+                             self.images_digest)
 
     def save(self, path: str | os.PathLike, *, streams: bool = True) -> Path:
         """Write the bank (images + metadata, and the streams unless ``streams=False``) as
@@ -364,6 +395,7 @@ class StyleBank:
                 device=device,
                 stream_dtype=stream_dtype if stream_dtype is not None else meta["stream_dtype"],
                 chunk_size=meta["chunk_size"],
+                sources=meta["sources"],
             )
         except (TypeError, ValueError) as error:
             raise BankFileError(f"bank file {path} is corrupt: {error}") from None

@@ -26,6 +26,7 @@ from .errors import (
     CheckpointError,
     CorruptCheckpoint,
     MissingStatistics,
+    NotACheckpoint,
     StateDictMismatch,
     UnsafeCheckpointFormat,
 )
@@ -42,6 +43,7 @@ from .folder import (
 )
 from .header import FLOAT_DTYPES, SafetensorsHeader, TensorInfo, read_header
 from .reading import (
+    BANK_FORMAT,
     PICKLE_SUFFIXES,
     RECORD_KEY,
     FileRecord,
@@ -59,6 +61,7 @@ from .reading import (
 )
 
 __all__ = [
+    "BANK_FORMAT",
     "BUNDLED_WEIGHTS_DIR",
     "CARD_NAME",
     "CONFIG_NAME",
@@ -75,6 +78,7 @@ __all__ = [
     "CorruptCheckpoint",
     "FileRecord",
     "MissingStatistics",
+    "NotACheckpoint",
     "SafetensorsHeader",
     "StateDictMismatch",
     "TensorInfo",

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["CheckpointError", "CorruptCheckpoint", "MissingStatistics", "StateDictMismatch", "UnsafeCheckpointFormat"]
+__all__ = [
+    "CheckpointError",
+    "CorruptCheckpoint",
+    "MissingStatistics",
+    "NotACheckpoint",
+    "StateDictMismatch",
+    "UnsafeCheckpointFormat",
+]
 
 
 class CheckpointError(Exception):
@@ -23,3 +30,8 @@ class StateDictMismatch(CheckpointError, RuntimeError):
 
 class MissingStatistics(CheckpointError, ValueError):
     """Normalisation statistics are unknown for this checkpoint and were not passed."""
+
+
+class NotACheckpoint(CheckpointError, ValueError):
+    """Another file of this library (a style bank) given where a checkpoint was asked for: the
+    message says where it goes instead."""

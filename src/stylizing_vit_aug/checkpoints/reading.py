@@ -21,7 +21,7 @@ import torch
 
 from ..model import PRESETS, ModelConfig, StylizingViT
 from .architecture import check_architecture, check_shapes, config_from_dict, expected_shapes, listing
-from .errors import CorruptCheckpoint, StateDictMismatch, UnsafeCheckpointFormat
+from .errors import CorruptCheckpoint, NotACheckpoint, StateDictMismatch, UnsafeCheckpointFormat
 from .header import FLOAT_DTYPES, SafetensorsHeader, read_header, refuse_pickle
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,12 @@ statistics (JSON): a file of ours read alone (a run's export or checkpoint, with
 config.json beside it) loads as what it is, head count included, which tensor shapes do not show."""
 
 
+BANK_FORMAT = "stylizing-vit-aug.stylebank"
+"""The ``format`` metadata of a style bank file (:mod:`stylizing_vit_aug.bank`): a safetensors
+file too, told apart from weights by this record, so that one given as a checkpoint is named as
+what it is (here, below the bank's layer, so that the checkpoint readers can tell)."""
+
+
 class FileRecord(NamedTuple):
     """What a weights file of ours records about itself (all None for another file)."""
 
@@ -57,8 +63,12 @@ def record_metadata(config: ModelConfig, mean: Any, std: Any) -> dict[str, str]:
 
 
 def file_record(path: Path, header: SafetensorsHeader | None = None) -> FileRecord:
-    """The file's own record, checked as a config.json is (:class:`CorruptCheckpoint` naming the file)."""
+    """The file's own record, checked as a config.json is (:class:`CorruptCheckpoint` naming the
+    file); a style bank's record says it is one: :class:`NotACheckpoint`, before statistics are
+    asked for or an architecture is looked for in its tensors."""
     header = header or _checked_header(path)
+    if header.metadata.get("format") == BANK_FORMAT:
+        raise _bank_given(path, header.metadata.get("source"))
     text = header.metadata.get(RECORD_KEY)
     if text is None:
         return FileRecord()
@@ -71,6 +81,21 @@ def file_record(path: Path, header: SafetensorsHeader | None = None) -> FileReco
         raise CorruptCheckpoint(f"{where} is not a JSON object; save the checkpoint again")
     architecture = config_from_dict(record["architecture"], where) if "architecture" in record else None
     return FileRecord(architecture, record.get("mean"), record.get("std"))
+
+
+def _bank_given(path: Path, source: str | None) -> NotACheckpoint:
+    """The error for a style bank file given as a checkpoint: where it goes instead, and the
+    checkpoint its styles were encoded with (as the bank records it), which goes here."""
+    try:
+        made_with = json.loads(source) if source is not None else None
+    except ValueError:  # a damaged record: StyleBank.load names it
+        made_with = None
+    encoder = f" The checkpoint its styles were encoded with is {made_with!r}: pass that as --checkpoint." \
+        if isinstance(made_with, str) else ""
+    return NotACheckpoint(
+        f"{path} is a style bank (written by StyleBank.save or `stylizing-vit-aug bank build`), not a checkpoint: "
+        f"pass it as --bank (in Python: StyleBank.load(path, stylizer)).{encoder}"
+    )
 
 
 def refuse_pickle_suffix(path: Path) -> UnsafeCheckpointFormat:

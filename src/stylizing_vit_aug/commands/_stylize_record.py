@@ -7,7 +7,12 @@ An output's row is appended *before* the output is renamed into place (and taken
 write fails), so a file on disk always has the row of the settings that made it; a row whose
 output is missing (a kill in between) is dropped by the next start. An output found without a
 row (the record deleted or replaced, ``--log`` pointing elsewhere) gets an *unknown* row: its
-settings columns (:data:`SETTINGS`) are left empty rather than guessed."""
+settings columns (:data:`SETTINGS`) are left empty rather than guessed.
+
+An output's row holds every setting that changes its pixels: the style (its label, bank index,
+``style_digest`` of its pixels and domain), strength, seed, the stylizer's mode, background,
+colour match, mean and std, the quality of a JPEG or WebP output, and the checkpoint, its
+revision and its weights' fingerprint. A record of 0.1.0 (:data:`LEGACY_FIELDS`) is still read."""
 
 from __future__ import annotations
 
@@ -22,16 +27,24 @@ from pathlib import Path
 from .._atomic import write_atomically
 
 __all__ = [
-    "FIELDS", "LOG_NAME", "SETTINGS", "LogWriter", "collect_log", "is_unknown", "log_refusal", "part_path", "read_log",
-    "replace_log", "unknown_row",
+    "ADDED", "FIELDS", "LEGACY_FIELDS", "LOG_NAME", "SETTINGS", "LogWriter", "collect_log", "is_unknown", "log_refusal",
+    "part_path", "read_log", "replace_log", "unknown_row",
 ]
 
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log, as before the split
 
 LOG_NAME = "stylize_log.csv"
-FIELDS = ("input", "output", "style", "style_index", "domain", "strength", "seed", "checkpoint", "revision", "error")
+FIELDS = (
+    "input", "output", "style", "style_index", "style_digest", "domain", "strength", "seed", "mode", "background",
+    "colour_match", "mean", "std", "quality", "checkpoint", "revision", "fingerprint", "error",
+)
+# The columns of records written before every setting that changes the pixels was recorded (0.1.0):
+# still read, their rows with the columns they lack empty (not recorded, so never compared).
+LEGACY_FIELDS = ("input", "output", "style", "style_index", "domain", "strength", "seed", "checkpoint", "revision",
+                 "error")
+ADDED = tuple(name for name in FIELDS if name not in LEGACY_FIELDS)
 # What made an output: empty in an unknown row, never filled in from a later run's settings.
-SETTINGS = ("style", "style_index", "domain", "strength", "seed", "checkpoint", "revision")
+SETTINGS = tuple(name for name in FIELDS if name not in ("input", "output", "error"))
 
 
 def unknown_row(source: str, output: str) -> dict[str, str]:
@@ -52,13 +65,13 @@ def log_refusal(path: Path) -> str | None:
         return f"--log {path} is a folder; pass a file path (default: {LOG_NAME} in the output folder)"
     if not path.is_file() or path.stat().st_size == 0:
         return None
-    header = _csv_line().decode("utf-8").strip()
+    headers = {_csv_line().decode("utf-8").strip(), ",".join(LEGACY_FIELDS)}
     try:
         with open(path, encoding="utf-8") as handle:
-            first = handle.readline(len(header) + 2).strip()
+            first = handle.readline(max(map(len, headers)) + 2).strip()
     except (OSError, UnicodeDecodeError) as error:
         return f"--log {path} cannot be read as a stylize record ({error}); pass another path"
-    if first != header:
+    if first not in headers:
         return (f"--log {path} exists and is not a stylize record (its first line is {first[:60]!r}), so the run "
                 "would replace it: pass another path, or move the file away")
     return None
@@ -66,13 +79,17 @@ def log_refusal(path: Path) -> str | None:
 
 def read_log(path: Path) -> dict[str, dict[str, str]]:
     """Complete rows by output (last wins; rows of unreadable style files by style); a torn
-    last line from a kill is ignored."""
+    last line from a kill is ignored. A record of the older columns (:data:`LEGACY_FIELDS`)
+    reads with the :data:`ADDED` columns empty: not recorded."""
     rows: dict[str, dict[str, str]] = {}
     if not path.is_file():
         return rows
     with open(path, newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            if all(row.get(field) is not None for field in FIELDS) and None not in row:
+        reader = csv.DictReader(handle)
+        needed = LEGACY_FIELDS if reader.fieldnames == list(LEGACY_FIELDS) else FIELDS
+        for row in reader:
+            if all(row.get(field) is not None for field in needed) and None not in row:
+                row = {**dict.fromkeys(FIELDS, ""), **row}
                 rows[row["output"] or f"style:{row['style']}"] = row
     return rows
 

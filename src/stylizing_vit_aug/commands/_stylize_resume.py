@@ -16,16 +16,17 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._stylize_record import SETTINGS, is_unknown, unknown_row
+from ._stylize_record import ADDED, SETTINGS, is_unknown, unknown_row
 
 __all__ = ["Resumed", "report_resumed", "resumed_rows"]
 
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log
 
 # The settings every output of one run shares (an output outside this run's plan is compared on these).
-RUN_SETTINGS = ("strength", "seed", "checkpoint", "revision")
+RUN_SETTINGS = ("strength", "seed", "mode", "background", "colour_match", "mean", "std", "checkpoint", "revision",
+                "fingerprint")
 # The settings a warning names (style_index and domain follow the style).
-SHOWN = ("style", "strength", "seed", "checkpoint", "revision")
+SHOWN = ("style", "style_digest", *RUN_SETTINGS, "quality")
 REDO = "pass --overwrite to redo them with this run's settings, or write into a fresh output folder (-o)"
 
 
@@ -44,8 +45,14 @@ def _recorded(row: dict[str, str] | None) -> bool:
     return row is not None and not row["error"] and not is_unknown(row)
 
 
+def _differs(row: dict[str, str], ours: dict[str, str], name: str) -> bool:
+    """Whether ``row`` records another ``name`` than ``ours`` (a column a record written before
+    it existed leaves empty is not recorded, so it differs from nothing)."""
+    return row[name] != ours[name] and (bool(row[name]) or name not in ADDED)
+
+
 def _agrees(row: dict[str, str], ours: dict[str, str], fields: tuple[str, ...] = SETTINGS) -> bool:
-    return all(row[name] == ours[name] for name in fields)
+    return not any(_differs(row, ours, name) for name in fields)
 
 
 def resumed_rows(
@@ -86,11 +93,16 @@ def describe_differences(differing: list[tuple[dict[str, str], dict[str, str]]])
     """``strength 1 in the record, 0.3 now; seed 0 in the record, 5 now; style differs for 2 outputs``."""
     parts = []
     for name in SHOWN:
-        changed = [(row[name], ours[name]) for row, ours in differing if row[name] != ours[name]]
+        changed = [(row[name], ours[name]) for row, ours in differing if _differs(row, ours, name)]
         if not changed:
             continue
         if name == "style":
             parts.append(f"style differs for {len(changed)} output(s)")
+        elif name == "style_digest":  # where the style differs by name, its pixels do too: said once
+            same = sum(row["style"] == ours["style"] for row, ours in differing if _differs(row, ours, name))
+            if same:
+                parts.append(f"style_digest differs for {same} output(s): their style of the same name holds other "
+                             "pixels now, e.g. a bank rebuilt at the same path or a style file replaced")
         else:
             parts.append(f"{name} {_values([old for old, _ in changed])} in the record, "
                          f"{_values([new for _, new in changed])} now")

@@ -18,10 +18,10 @@ logger = logging.getLogger(__name__)
 
 EPILOG = f"""\
 examples:
-  stylizing-vit-aug app                                    # the bundled default, http://127.0.0.1:7860
+  stylizing-vit-aug app                       # the bundled default, http://127.0.0.1:7860
   stylizing-vit-aug app --checkpoint tiny-camelyon17wilds --bank bank.safetensors
   stylizing-vit-aug app --checkpoint runs/my-finetune --styles-dir styles/ --port 8080
-  stylizing-vit-aug app --host 0.0.0.0                     # reachable from other machines too
+  stylizing-vit-aug app --host 0.0.0.0        # reachable from other machines too
   stylizing-vit-aug app --allow-path /data/styles --allow-path /data/banks
 
 Needs the `app` extra: pip install ".[app]" in a clone (or pip install 'gradio>=5'). The page shows the chosen content

@@ -15,6 +15,7 @@ from .common import (
     check_output_file,
     load_stylizer_from_args,
     positive_int,
+    seed_argument,
 )
 
 EPILOG = """\
@@ -30,13 +31,21 @@ examples:
 
 BUILD_EPILOG = EPILOG + f"""
 A style file that cannot be read is left out with a warning naming it, and the exit code is
-{EXIT_SKIPPED} instead of 0 (--on-error stop: exit code 2, no bank written).
+{EXIT_SKIPPED} instead of 0 (--on-error stop: exit code 2, no bank written). Warnings also name
+byte-identical style files (each enters the bank), subfolders without images (no domain), style
+images smaller than the model's input (enlarged) and files of other kinds left out (.gif ...).
+The bank records each style's file (path under FOLDER, SHA-256 prefix): `bank info --sources`.
 """
 INFO_EPILOG = """\
-example:
+examples:
   stylizing-vit-aug bank info bank.safetensors
 
-Reads only the file's header and metadata: no checkpoint is loaded.
+  # the source file of every style (index, path, SHA-256 prefix)
+  stylizing-vit-aug bank info bank.safetensors --sources
+
+Reads only the file's header and metadata: no checkpoint is loaded. A style named by its index
+(bank.safetensors#7 in a stylize record) is the file listed at index 7; the images digest is
+StyleBank.images_digest of the bank as saved.
 """
 
 
@@ -55,8 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="domain labels from top-level subfolder names (default) or none")
     build.add_argument("--crops-per-image", type=positive_int, default=None,
                        help="take this many random crops per image instead of resizing it whole")
-    build.add_argument("--crop-size", type=positive_int, default=None, help="crop side (default: model size)")
-    build.add_argument("--seed", type=int, default=0, help="seed of the crops (default 0)")
+    build.add_argument("--crop-size", type=positive_int, default=None,
+                       help="crop side, with --crops-per-image (default: model size)")
+    build.add_argument("--seed", type=seed_argument, default=0, help="seed of the crops (default 0)")
     build.add_argument("--stream-dtype", choices=("float32", "float16", "bfloat16"), default=None,
                        help="dtype of the stored style streams (float16 halves the file)")
     build.add_argument("--no-streams", action="store_true",
@@ -69,6 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         epilog=INFO_EPILOG, formatter_class=formatter,
     )
     info.add_argument("file", type=Path, help="a bank file written by `bank build` or StyleBank.save")
+    info.add_argument("--sources", action="store_true", help="list the source file of every style")
     info.set_defaults(bank_run=run_info)
 
 
@@ -83,6 +94,10 @@ def run_build(args: argparse.Namespace) -> int:
         raise CLIError(f"style folder {args.folder} does not exist or is not a folder")
     if args.output.suffix != ".safetensors":
         raise CLIError(f"the bank file name should end in .safetensors, got {args.output}")
+    if args.crop_size is not None and args.crops_per_image is None:
+        raise CLIError(f"--crop-size {args.crop_size} is the side of the crops --crops-per-image N takes; without it "
+                       "whole images are resized and --crop-size would be ignored: add --crops-per-image N, or "
+                       "leave --crop-size out")
     check_output_file(args.output, "-o", "bank.safetensors")
     stylizer = load_stylizer_from_args(args)
     bank = StyleBank.from_folder(
@@ -128,4 +143,23 @@ def run_info(args: argparse.Namespace) -> int:
         print(f"domains:     {len(counts)}: " + ", ".join(f"{name} ({n})" for name, n in sorted(counts.items())))
     else:
         print("domains:     none")
+    _print_sources(info, args.sources)
     return 0
+
+
+def _print_sources(info: dict, every: bool) -> None:
+    """The images digest and where the styles came from: a summary, or every style with ``every``."""
+    from ..bank.sources import describe
+
+    print(f"images:      digest {info['images_sha256']} (StyleBank.images_digest)" if info["images_sha256"]
+          else "images:      no digest recorded (saved before it was; StyleBank.images_digest computes it)")
+    sources = info["sources"]
+    if sources is None:
+        print("sources:     not recorded (a bank saved before they were, or built from images in memory)")
+        return
+    files = {source for source in sources if source is not None}
+    print(f"sources:     {len(files)} file(s) for {sum(s is not None for s in sources)} of {len(sources)} styles"
+          + ("" if every else f", e.g. #0 {describe(sources[0])}; --sources lists every style"))
+    if every:
+        for index, source in enumerate(sources):
+            print(f"  #{index}  {describe(source)}")

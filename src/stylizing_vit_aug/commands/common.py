@@ -18,7 +18,7 @@ from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._atomic import LockHeld, exclusive_lock, write_bytes_atomically
 
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from PIL import Image as PILImage
 
     from ..stylizer import Stylizer
+
+T = TypeVar("T")
 
 PIL_FORMATS = {
     ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP", ".webp": "WEBP",
@@ -114,6 +116,23 @@ class CheckpointChoice:
 def load_stylizer_from_args(args: argparse.Namespace) -> Stylizer:
     """The stylizer the user asked for (hub errors propagate; main() turns them into messages)."""
     return CheckpointChoice.from_args(args).load()
+
+
+SEED_RANGE = (-(2**63), 2**63 - 1)  # what every command's seed reaches: torch's generators and TrainConfig take 64 bits
+SEED_HELP = "from -2**63 to 2**63 - 1"
+
+
+def seed_argument(text: str) -> int:
+    """``--seed`` of every command, checked when the arguments are read (exit 2 naming the
+    range): a whole number that fits in 64 bits, as torch's generators take it. A larger one
+    stopped ``preview`` and ``bank build`` with torch's bare "Overflow when unpacking long long"."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number {SEED_HELP}, got {text!r}") from None
+    if not SEED_RANGE[0] <= value <= SEED_RANGE[1]:
+        raise argparse.ArgumentTypeError(f"must fit in 64 bits ({SEED_HELP}), got {text}")
+    return value
 
 
 def positive_int(text: str) -> int:
@@ -330,6 +349,17 @@ class Ranks:
             import torch.distributed as dist
 
             dist.barrier()
+
+    def from_rank_zero(self, value: T) -> T:
+        """Rank 0's ``value`` on every rank (pickled; meant for small things, such as the list
+        of inputs every rank must plan from), ``value`` itself for one process."""
+        if not self.distributed:
+            return value
+        import torch.distributed as dist
+
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
 
     def sum(self, values: list[int]) -> list[int]:
         """Element-wise sums of ``values`` over all ranks (every rank gets them)."""

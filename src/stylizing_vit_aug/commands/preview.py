@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -19,6 +20,7 @@ from .common import (
     gather_images,
     load_stylizer_from_args,
     positive_int,
+    seed_argument,
     unit_float,
     write_grid,
 )
@@ -28,7 +30,8 @@ logger = logging.getLogger(__name__)
 EPILOG = """\
 examples:
   # 4 contents from slides/ in 4 styles of a folder
-  stylizing-vit-aug preview slides/ --styles-dir styles/ -o preview.png --checkpoint tiny-camelyon17wilds
+  stylizing-vit-aug preview slides/ --styles-dir styles/ -o preview.png \\
+      --checkpoint tiny-camelyon17wilds
 
   # 6 styles drawn from a bank file, 3 given content images
   stylizing-vit-aug preview a.png b.png c.png --bank bank.safetensors --n-styles 6
@@ -36,8 +39,10 @@ examples:
   # explicit style images
   stylizing-vit-aug preview slides/ --style ref1.png --style ref2.png
 
-The top row shows the styles, the first column the contents; the other cells are each content
-in each style. Output size: see stylizing_vit_aug.grid (cells of --cell-size pixels).
+The top row shows the styles (a bank's: index, domain and source file), the first column the
+contents; the other cells are each content in each style. Output size: see stylizing_vit_aug.grid
+(cells of --cell-size pixels). A bank built with another checkpoint is re-encoded with this one,
+with a warning (StyleBank.load refuses it unless on_mismatch="reencode").
 """
 
 
@@ -52,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-styles", type=positive_int, default=4, help="styles to show (default 4)")
     add_cell_size(parser)
     parser.add_argument("--strength", type=unit_float, default=1.0, help="stylisation strength (default 1)")
-    parser.add_argument("--seed", type=int, default=0, help="which contents/styles are picked (default 0)")
+    parser.add_argument("--seed", type=seed_argument, default=0, help="which contents/styles are picked (default 0)")
     add_checkpoint_arguments(parser)
 
 
@@ -85,6 +90,13 @@ def _read_some(paths: list[Path], wanted: int, generator: torch.Generator, what:
     return [paths[i] for i in order], [chosen[i] for i in order], skipped
 
 
+def _bank_label(bank: Any, index: int) -> str:
+    """A bank style's column label: its index, domain and, where the bank records it, its file's name."""
+    source = bank.sources[index] if bank.sources is not None else None
+    parts = [f"#{index}", bank.domains[index] if bank.domains else "", Path(source.path).stem if source else ""]
+    return " ".join(part for part in parts if part)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..bank import StyleBank
     from ..grid import content_style_grid
@@ -101,8 +113,7 @@ def run(args: argparse.Namespace) -> int:
         bank = StyleBank.load(args.bank, stylizer, on_mismatch="reencode")
         chosen = _pick(len(bank), args.n_styles, generator)
         style_images = [bank.images[i] for i in chosen]
-        domains = bank.domains
-        style_labels = [f"#{i} {domains[i]}" if domains else f"#{i}" for i in chosen]
+        style_labels = [_bank_label(bank, i) for i in chosen]
         streams = bank.stream(torch.tensor(chosen))
     elif args.style:  # files the user named: each must be read
         paths = [args.style[i] for i in _pick(len(args.style), args.n_styles, generator)]

@@ -6,19 +6,20 @@ files an uninterrupted run gives. Outputs are encoded in memory, then written wh
 temporary file and ``os.replace``; the CSV record is appended and fsynced row by row, each
 output's row *before* its file is renamed into place (taken back if the write fails; with
 ``--overwrite`` the old file goes first), so a file on disk always has the row of the settings
-that made it. On every start rows of missing outputs and duplicates are dropped. An existing
-output keeps its recorded row; one without a row gets an unknown row (settings empty) unless the
-record proves this run's settings made the folder, and existing outputs made with other settings
-than this run's are named in a warning (see :mod:`._stylize_resume`).
+that made it (every setting that changes its pixels: :data:`._stylize_record.FIELDS`). On every
+start rows of missing outputs and duplicates are dropped. An existing output keeps its recorded
+row; one without a row gets an unknown row (settings empty) unless the record proves this run's
+settings made the folder, and existing outputs made with other settings than this run's are
+named in a warning (see :mod:`._stylize_resume`).
 
 An output folder (or the record's folder) that cannot be created or written is exit code 2
 before anything else happens, naming the folder and the cause.
 
 A file that cannot be read (input or style) or an output that cannot be written (a full disk, a
 quota) never sinks the run: with ``--on-error skip`` (the default) it gets a CSV row with the
-reason in ``error`` and a warning on stderr, every other image is still written, no partial
-file stays, and the exit code is :data:`~.common.EXIT_SKIPPED`; a rerun retries it.
-``--on-error stop`` writes what was done before it and exits with code 2.
+reason in ``error`` and a warning on stderr, every other image is still written, no partial file
+stays, and the exit code is :data:`~.common.EXIT_SKIPPED`; a rerun retries it. ``--on-error
+stop`` writes what was done before it and exits with code 2.
 
 One run at a time writes into an output folder (and into a record): a run holds
 ``OUTPUT/.sva-stylize.lock`` and a lock next to the record (``flock``; both files go when it
@@ -26,24 +27,24 @@ ends, and a killed run's locks end with it), and a second run refuses at once wi
 naming the holder's pid and host. Partial files are removed only when no live writer holds them.
 
 Under ``torchrun`` or ``accelerate launch`` (any number of processes and nodes, one output tree)
-input number ``i`` of the sorted list belongs to rank ``i % WORLD_SIZE``; rank 0 holds the locks
-for all of them. Rank 0 alone removes stale temporaries and reconciles the record at the start
-(merging every rank's part file ``stylize_log.rankR.csv`` left by a killed run into
-``stylize_log.csv``) before a barrier; each rank then skips finished outputs, whoever wrote them,
-and appends to its own part; after a final barrier rank 0 merges the parts. A relaunch with any
-world size therefore loses nothing and writes nothing twice. ``--styles-per-image K`` writes
-``NAME.s0.EXT`` ... ``NAME.s{K-1}.EXT``, each in its own style (``s0`` is the style a single copy
-gets).
+input number ``i`` of rank 0's sorted list (which every rank plans from, see
+:mod:`._stylize_plan`) belongs to rank ``i % WORLD_SIZE``; rank 0 holds the locks for all of
+them. Rank 0 alone removes stale temporaries and reconciles the record at the start (merging
+every rank's part file ``stylize_log.rankR.csv`` left by a killed run into ``stylize_log.csv``)
+before a barrier; each rank then skips finished outputs, whoever wrote them, and appends to its
+own part; after a final barrier rank 0 merges the parts and checks that every planned output is
+on disk or has a failure's row (else it gets one, and the exit code is
+:data:`~.common.EXIT_SKIPPED`). A relaunch with any world size therefore loses nothing and
+writes nothing twice. ``--styles-per-image K`` writes ``NAME.s0.EXT`` ... ``NAME.s{K-1}.EXT``,
+each in its own style (``s0`` is the style a single copy gets).
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
-import dataclasses
 import logging
 import sys
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
@@ -55,29 +56,20 @@ import torch
 from tqdm.auto import tqdm
 
 from .._atomic import remove_stale_temporaries
-from ..images import ImageReadError, carried_metadata, check_whole, is_lossless, read_image
+from ..images import ImageReadError, ImageTraits, check_whole, read_with_traits
 from ..stylizer import COMPILE_MODES, STRIP_PIXELS
-from ._stylize_record import (
-    FIELDS,
-    LOG_NAME,
-    LogWriter,
-    collect_log,
-    log_refusal,
-    part_path,
-    replace_log,
-)
+from ._stylize_plan import Job, RunStyles, StyleChoice, StylizePlan, plan_jobs
+from ._stylize_record import FIELDS, LOG_NAME, LogWriter, collect_log, part_path, replace_log
 from ._stylize_resume import report_resumed, resumed_rows
 from .common import (
     EXIT_SKIPPED,
     PIL_FORMATS,
-    CheckpointChoice,
     CLIError,
-    Ranks,
     add_checkpoint_arguments,
     add_on_error_argument,
-    list_images,
     new_folder,
     positive_int,
+    seed_argument,
     sole_writer,
     unit_float,
     write_image_atomic,
@@ -89,7 +81,7 @@ logger = logging.getLogger(__name__)
 EPILOG = f"""\
 examples:
   # every image of slides/ in the style of one reference tile
-  stylizing-vit-aug stylize slides/ -o styled/ --style reference.png --checkpoint tiny-camelyon17wilds
+  stylizing-vit-aug stylize slides/ -o styled/ --style ref.png --checkpoint tiny-camelyon17wilds
 
   # a random style per image from a saved bank (see `stylizing-vit-aug bank build`)
   stylizing-vit-aug stylize slides/ -o styled/ --bank bank.safetensors --seed 1
@@ -107,8 +99,10 @@ examples:
 Interrupted? Run the same command again: finished images are skipped, nothing is half-written,
 and OUTPUT/stylize_log.csv records which style made each output (one row per output). The same
 holds for a relaunch under torchrun / accelerate launch with any number of processes.
-A rerun with other settings (--strength, --seed, styles, checkpoint) keeps the existing outputs
-and warns, naming the settings that differ; pass --overwrite (or a fresh -o folder) to redo them.
+A rerun with other settings (--strength, --seed, the styles or their pixels, the checkpoint or
+its weights, --mode, --mean/--std, --quality) keeps the existing outputs and warns, naming the
+settings that differ; pass --overwrite (or a fresh -o folder) to redo them. The record has a
+column for each of them.
 An existing output the record has no row for (the record was deleted, or --log points elsewhere)
 is recorded with style, strength and seed left empty: they are unknown, never guessed.
 
@@ -122,13 +116,14 @@ same folder while one is running refuses with exit code 2.
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="folder of images (searched recursively) or one image")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="output folder (mirrors the input tree)")
+    parser.add_argument("-o", "--output", type=Path, required=True,
+                        help="output folder (mirrors the input tree), also for one input image")
     styles = parser.add_mutually_exclusive_group(required=True)
     styles.add_argument("--style", type=Path, help="one style image for every input")
     styles.add_argument("--bank", type=Path, help="a bank file: a random style of it per input")
     styles.add_argument("--styles-dir", type=Path, help="a folder of style images: a random one per input")
     parser.add_argument("--strength", type=unit_float, default=1.0, help="0 = unchanged, 1 = full style (default 1)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the per-image style choice (default 0)")
+    parser.add_argument("--seed", type=seed_argument, default=0, help="seed of the per-image style choice (default 0)")
     parser.add_argument("--styles-per-image", type=positive_int, default=1, metavar="K",
                         help="K > 1 writes K copies of each input, NAME.s0.EXT ... NAME.s{K-1}.EXT, each in a "
                         "different style (needs at least K styles; default 1: NAME.EXT)")
@@ -136,8 +131,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="images of one size per model call (default 8)")
     parser.add_argument("--ext", choices=("keep", *sorted({k.lstrip('.') for k in PIL_FORMATS})), default="keep",
                         help="output format (default: keep the input's)")
-    parser.add_argument("--quality", type=int, default=95, help="JPEG quality (default 95)")
-    parser.add_argument("--log", type=Path, default=None, help=f"CSV record (default: OUTPUT/{LOG_NAME})")
+    parser.add_argument("--quality", type=int, default=95, help="JPEG and lossy WebP quality (default 95)")
+    parser.add_argument("--log", type=Path, default=None, help=f"CSV record file (default: OUTPUT/{LOG_NAME})")
     parser.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
     parser.add_argument("--compile", default=False, choices=COMPILE_MODES, metavar="MODE",
                         help="run the stylizer compiled in this torch.compile mode (default, or reduce-overhead: CUDA "
@@ -147,130 +142,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_checkpoint_arguments(parser)
 
 
-@dataclass(frozen=True)
-class StylizePlan:
-    """One ``stylize`` run as typed data, read from the command line once and checked there
-    (inputs found, the output folder outside the input, the JPEG quality, the launcher's ranks
-    and this rank's device); the run passes it on and never changes it."""
-
-    inputs: tuple[Path, ...]
-    root: Path  # the folder the inputs' relative paths start from (the outputs mirror them)
-    output: Path
-    log: Path
-    style: Path | None
-    bank: Path | None
-    styles_dir: Path | None
-    strength: float
-    seed: int
-    styles_per_image: int
-    batch_size: int
-    ext: str
-    quality: int
-    overwrite: bool
-    on_error: str
-    checkpoint: CheckpointChoice
-    ranks: Ranks
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> StylizePlan:
-        """The plan of ``args`` (:class:`CLIError` for inputs and settings that cannot run)."""
-        inputs = list_images(args.input)
-        root = args.input if args.input.is_dir() else args.input.parent
-        output = args.output.resolve()
-        if output == root.resolve() or root.resolve() in output.parents:
-            raise CLIError(f"the output folder {args.output} must not be the input folder or inside it")
-        if not 0 <= args.quality <= 100:
-            raise CLIError(f"--quality must lie in 0..100, got {args.quality}")
-        log = args.log or args.output / LOG_NAME
-        if refusal := log_refusal(log):
-            raise CLIError(refusal)
-        ranks = Ranks.from_environment()
-        checkpoint = dataclasses.replace(
-            CheckpointChoice.from_args(args), device=ranks.device(args.device), compile=args.compile
-        )
-        return cls(
-            tuple(inputs), root, args.output, log, args.style, args.bank,
-            args.styles_dir, args.strength, args.seed, args.styles_per_image, args.batch_size, args.ext,
-            args.quality, args.overwrite, args.on_error, checkpoint, ranks,
-        )
-
-    def output_path(self, relative: Path, copy: int) -> Path:
-        """Where copy number ``copy`` of the input at ``relative`` goes."""
-        suffix = relative.suffix if self.ext == "keep" else f".{self.ext}"
-        if self.styles_per_image > 1:
-            return self.output / relative.with_name(f"{relative.stem}.s{copy}{suffix}")
-        return self.output / relative.with_suffix(suffix)
-
-
-@dataclass
-class StyleChoice:
-    label: str
-    index: int
-    domain: str
-
-
-class RunStyles:
-    """The styles of a run and the deterministic per-input choice among them."""
-
-    def __init__(self, plan: StylizePlan, stylizer: Any) -> None:
-        from ..bank import StyleBank
-
-        self.stylizer = stylizer
-        self.labels: list[str]
-        self.skipped: list[tuple[Path, str]] = []  # unreadable style files
-        if plan.style is not None:
-            path = plan.style
-            if path.is_dir():
-                raise CLIError(
-                    f"--style {path} is a folder; --style takes one image. For a random style per "
-                    f"input from that folder, pass --styles-dir {path}"
-                )
-            if not path.is_file():
-                raise CLIError(f"style image {path} does not exist")
-            self.bank = StyleBank.from_images([read_image(path)], stylizer, encode=True)
-            self.labels = [str(path)]
-        elif plan.bank is not None:
-            if plan.bank.is_dir():
-                raise CLIError(
-                    f"--bank {plan.bank} is a folder; --bank takes a bank file (`stylizing-vit-aug bank "
-                    f"build {plan.bank} -o bank.safetensors` makes one), or pass --styles-dir {plan.bank}"
-                )
-            if not plan.bank.is_file():
-                raise CLIError(f"bank file {plan.bank} does not exist; build one with `stylizing-vit-aug bank build`")
-            self.bank = StyleBank.load(plan.bank, stylizer, on_mismatch="reencode")
-            self.labels = [f"{plan.bank}#{i}" for i in range(len(self.bank))]
-        else:
-            assert plan.styles_dir is not None  # argparse requires one of the three
-            paths = list_images(plan.styles_dir, "style folder")
-            self.bank = StyleBank.from_images(paths, stylizer, encode=False, on_error=plan.on_error)
-            self.skipped = self.bank.skipped
-            unread = {path for path, _ in self.skipped}
-            self.labels = [str(p) for p in paths if p not in unread]
-        self.seed = plan.seed
-
-    def choose(self, relative: str, count: int = 1) -> list[StyleChoice]:
-        """``count`` different styles drawn from the seed and ``relative`` alone; the first is the
-        same for every ``count``, so adding copies never changes the first one."""
-        if count > len(self.bank):
-            raise CLIError(f"--styles-per-image {count} needs at least {count} styles; there are {len(self.bank)}")
-        generator = torch.Generator().manual_seed(zlib.crc32(f"{self.seed}:{relative}".encode()))
-        indices: list[int] = []
-        while len(indices) < count:
-            index = 0 if len(self.bank) == 1 else int(self.bank.sample(1, generator=generator)[0])
-            if index not in indices:
-                indices.append(index)
-        domains = self.bank.domains
-        return [StyleChoice(self.labels[i], i, domains[i] if domains else "") for i in indices]
-
-
-Job = tuple[Path, Path, StyleChoice]  # input, output, style
-
-
 def _read_batches(
     todo: list[Job], size: int, stop: bool, skip: Callable[[Job, ImageReadError], None]
-) -> Iterator[list[tuple[Job, np.ndarray]]]:
+) -> Iterator[list[tuple[Job, np.ndarray, ImageTraits]]]:
     """Consecutive outputs in batches of at most ``size`` of one shape and dtype; an input is
-    read once for its consecutive outputs (its styled copies).
+    read once, with its traits (one opening), for its consecutive outputs (its styled copies).
 
     A file that cannot be read goes to ``skip``; with ``stop``, the batch read before it is
     still given out (and written), then its error is raised.
@@ -280,31 +156,33 @@ def _read_batches(
     takes alone, strip by strip) is given out before the next file is read, so a folder of
     large images holds one of them at a time.
     """
-    batch: list[tuple[Job, np.ndarray]] = []
-    last: tuple[Path, np.ndarray | ImageReadError] | None = None
+    batch: list[tuple[Job, np.ndarray, ImageTraits]] = []
+    last: tuple[Path, tuple[np.ndarray, ImageTraits] | ImageReadError] | None = None
     for number, item in enumerate(todo):
         if last is None or last[0] != item[0]:
             last = None  # the previous input goes before the next is read
             try:
-                last = (item[0], read_image(item[0], alpha=True))  # alpha carried to the output
+                last = (item[0], read_with_traits(item[0], alpha=True))  # alpha carried to the output
             except ImageReadError as error:
                 last = (item[0], error)
-        pixels = last[1]
+        read = last[1]
         if number + 1 == len(todo) or todo[number + 1][0] != item[0]:
             last = None  # no later output of this input: the batch alone holds it
-        if isinstance(pixels, ImageReadError):
+        if isinstance(read, ImageReadError):
             if stop:
                 if batch:
                     yield batch
-                raise CLIError(f"{pixels} (stopped by --on-error stop; the default skips it)") from None
-            skip(item, pixels)
+                raise CLIError(f"{read} (stopped by --on-error stop; the default skips it)") from None
+            skip(item, read)
             continue
+        pixels, traits = read
+        del read
         if batch and (
             len(batch) == size or pixels.shape != batch[0][1].shape or pixels.dtype != batch[0][1].dtype
         ):
             yield batch
             batch = []
-        batch.append((item, pixels))
+        batch.append((item, pixels, traits))
         large = pixels.shape[0] * pixels.shape[1] > STRIP_PIXELS
         del pixels
         if large:
@@ -354,6 +232,7 @@ def run(args: argparse.Namespace) -> int:
         ranks.joined(),
         ExitStack() as held,
     ):
+        plan = plan.with_inputs_of_rank_zero()  # one list of inputs for every rank
         refusal = ""
         if ranks.rank == 0:  # the other ranks of this run write under rank 0's locks
             try:
@@ -370,8 +249,8 @@ def _stylize(plan: StylizePlan) -> int:
     _map_large_blocks()
     stylizer = plan.checkpoint.load()
     styles = RunStyles(plan, stylizer)
-    rows = _Rows(plan, str(stylizer.source), str(stylizer.revision or ""))
-    jobs, owners = _jobs(plan, styles)
+    rows = _Rows.of(plan, stylizer)
+    jobs, owners = plan_jobs(plan, styles)
     ranks = plan.ranks
     if ranks.rank == 0:
         _reconcile_record(plan, jobs, rows)
@@ -390,59 +269,45 @@ def _stylize(plan: StylizePlan) -> int:
     return EXIT_SKIPPED if failed else 0
 
 
+# The output formats --quality changes (a WebP of a lossless input is written lossless, without it).
+_QUALITY_FORMATS = ("JPEG", "WEBP")
+
+
 @dataclass(frozen=True)
 class _Rows:
-    """The record's rows of this run: a finished output's, or a failure's with its reason."""
+    """The record's rows of this run: a finished output's, with every setting that changes its
+    pixels, or a failure's with its reason."""
 
     plan: StylizePlan
-    checkpoint: str
-    revision: str
+    stylizer: dict[str, str]  # the loaded stylizer's settings, the same for every output
+
+    @classmethod
+    def of(cls, plan: StylizePlan, stylizer: Any) -> _Rows:
+        """The settings as the loaded stylizer has them: what --mode, --mean/--std and the checkpoint
+        (its recorded background and colour match, its weights' fingerprint) made of them."""
+
+        def numbers(values: torch.Tensor) -> str:
+            return " ".join(f"{value:.6g}" for value in values.cpu().tolist())
+
+        return cls(plan, {
+            "mode": stylizer.mode, "background": stylizer.background, "colour_match": str(stylizer.colour_match),
+            "mean": numbers(stylizer.mean), "std": numbers(stylizer.std), "checkpoint": str(stylizer.source),
+            "revision": str(stylizer.revision or ""), "fingerprint": stylizer.fingerprint,
+        })
 
     def done(self, path: Path, out: Path, choice: StyleChoice) -> dict[str, str]:
         plan = self.plan
+        lossy = PIL_FORMATS.get(out.suffix.lower()) in _QUALITY_FORMATS
         return {
             "input": str(path.relative_to(plan.root)), "output": str(out.relative_to(plan.output)),
-            "style": choice.label, "style_index": str(choice.index), "domain": choice.domain,
-            "strength": f"{plan.strength:g}", "seed": str(plan.seed),
-            "checkpoint": self.checkpoint, "revision": self.revision, "error": "",
+            "style": choice.label, "style_index": str(choice.index), "style_digest": choice.digest,
+            "domain": choice.domain, "strength": f"{plan.strength:g}", "seed": str(plan.seed), **self.stylizer,
+            "quality": str(plan.quality) if lossy else "", "error": "",
         }
 
     @staticmethod
     def failed(reason: str, **fields: str) -> dict[str, str]:
         return {**dict.fromkeys(FIELDS, ""), **fields, "error": reason}
-
-
-def _jobs(plan: StylizePlan, styles: RunStyles) -> tuple[list[Job], list[int]]:
-    """Every output of the run with its input and style, and the rank that writes each (its
-    input's number modulo the world size)."""
-    jobs: list[Job] = []
-    owners: list[int] = []
-    for number, path in enumerate(plan.inputs):
-        relative = path.relative_to(plan.root)
-        for copy, choice in enumerate(styles.choose(relative.as_posix(), plan.styles_per_image)):
-            jobs.append((path, plan.output_path(relative, copy), choice))
-            owners.append(number % plan.ranks.world)
-    outputs = [out for _, out, _ in jobs]
-    if len(set(outputs)) != len(outputs):
-        raise CLIError("two inputs map to the same output name (e.g. a.png and a.jpg with --ext); use --ext keep")
-    _refuse_outputs_in_the_input(plan, outputs)
-    return jobs, owners
-
-
-def _refuse_outputs_in_the_input(plan: StylizePlan, outputs: list[Path]) -> None:
-    """An output folder that holds the input folder maps some inputs into it: an output would
-    overwrite an input (--overwrite) or an input would pass for a finished output."""
-    root, output = plan.root.resolve(), plan.output.resolve()
-    if output not in root.parents:
-        return
-    inside = root.relative_to(output).parts
-    for out in outputs:
-        if out.relative_to(plan.output).parts[:len(inside)] == inside:
-            raise CLIError(
-                f"the output folder {plan.output} holds the input folder {plan.root}, and {out} would be "
-                "written inside the input folder (over an input, or an input taken for a finished output); "
-                f"pass an -o outside {plan.root}"
-            )
 
 
 def _reconcile_record(plan: StylizePlan, jobs: list[Job], rows: _Rows) -> None:
@@ -518,16 +383,17 @@ class _Outputs:
             return None, f"cannot write {out}: its row could not be added to {self.writer.path} first " \
                 f"({error.strerror or error})"
 
-    def write(self, job: Job, result: np.ndarray) -> None:
-        """Record one output's row, then encode and write the output; a failed write takes the
-        row back. So a file on disk always has the row of what made it, and a kill in between
-        leaves a row of a missing output, which the next start drops."""
-        path, out, _ = job
+    def write(self, job: Job, result: np.ndarray, traits: ImageTraits) -> None:
+        """Record one output's row, then encode and write the output (keeping its input's
+        ``traits``); a failed write takes the row back. So a file on disk always has the row of
+        what made it, and a kill in between leaves a row of a missing output, which the next
+        start drops."""
+        _, out, _ = job
         start, reason = self.record(job)
         if start is not None:
             try:
-                write_image_atomic(result, out, quality=self.plan.quality, lossless=is_lossless(path),
-                                   metadata=carried_metadata(path))
+                write_image_atomic(result, out, quality=self.plan.quality, lossless=traits.lossless,
+                                   metadata=traits.metadata)
             except OSError as error:  # a full disk, a quota, a read-only folder: never a success
                 self.writer.retract(start)
                 reason = f"cannot write {out}: {error.strerror or error}"
@@ -557,33 +423,35 @@ def _write_outputs(
         with tqdm(total=len(todo), desc="stylize", unit="img", disable=ranks.rank != 0) as progress:
             outputs = _Outputs(plan, rows, writer, progress)
             for batch in _read_batches(todo, plan.batch_size, plan.on_error == "stop", outputs.fail):
-                jobs = [job for job, _ in batch]
-                stream = styles.bank.stream(torch.tensor([choice.index for _, _, choice in jobs]))
-                results = list(stylizer([pixels for _, pixels in batch], stream, strength=plan.strength))
+                jobs = [(job, traits) for job, _, traits in batch]
+                stream = styles.bank.stream(torch.tensor([job[2].index for job, _ in jobs]))
+                results = list(stylizer([pixels for _, pixels, _ in batch], stream, strength=plan.strength))
                 batch.clear()  # the inputs go before the outputs are encoded (the reader keeps no other reference)
-                for job in jobs:
-                    outputs.write(job, results.pop(0))  # each output goes once it is written
+                for job, traits in jobs:
+                    outputs.write(job, results.pop(0), traits)  # each output goes once it is written
     finally:
         writer.close()
     return outputs.written, len(style_failures) + outputs.failures + writer.failed
 
 
 def _finish_record(plan: StylizePlan, jobs: list[Job], written: int, failed: int) -> int:
-    """Rank 0, once every rank is done: the record merged in input order and the summary; 1 if
-    the record could not be rewritten (its rows stay as appended), else 0."""
+    """Rank 0, once every rank is done: the record merged in input order and the summary; the
+    failures found here: planned outputs missing with no failure reported (:func:`_missing_outputs`),
+    plus 1 if the record could not be rewritten (its rows stay as appended)."""
     merged, parts = collect_log(plan.log)
     position = {str(out.relative_to(plan.output)): i for i, (_, out, _) in enumerate(jobs)}
     # A failure's row stays; an output's row only while its file exists (a row that could not be taken back).
     present = [row for row in merged.values()
                if row["error"] or not row["output"] or (plan.output / row["output"]).is_file()]
-    rows = sorted(present, key=lambda row: position.get(row["output"], len(position)))
-    unwritten = 0
+    missing = _missing_outputs(plan, jobs, merged)
+    rows = sorted(present + missing, key=lambda row: position.get(row["output"], len(position)))
+    unwritten = len(missing)
     try:
         replace_log(plan.log, rows, parts)
     except OSError as error:  # the appended rows (or parts) stay; the next run merges them
         logger.warning("could not rewrite %s in input order (%s); its rows stay as appended and the "
                        "next run merges them", plan.log, error.strerror or error)
-        unwritten = 1
+        unwritten += 1
     processes = f" by {plan.ranks.world} processes" if plan.ranks.distributed else ""
     print(f"wrote {written} image(s) to {plan.output}{processes}; record: {plan.log}")
     if failed + unwritten:
@@ -594,3 +462,22 @@ def _finish_record(plan: StylizePlan, jobs: list[Job], written: int, failed: int
             file=sys.stderr,
         )
     return unwritten
+
+
+def _missing_outputs(plan: StylizePlan, jobs: list[Job], merged: dict[str, dict[str, str]]) -> list[dict[str, str]]:
+    """A failure's row for every planned output that is not on disk though no process reported it
+    failed (removed while the run went, or ranks that planned other outputs): never a success."""
+    missing = []
+    for path, out, _ in jobs:
+        key = str(out.relative_to(plan.output))
+        if not out.is_file() and not merged.get(key, {}).get("error"):
+            missing.append(_Rows.failed(
+                "not written: no process of the run wrote it or reported it failed (removed while the run went, "
+                "or the processes planned different inputs); a rerun writes it",
+                input=str(path.relative_to(plan.root)), output=key,
+            ))
+    if missing:
+        names = ", ".join(row["output"] for row in missing[:5]) + (" ..." if len(missing) > 5 else "")
+        logger.warning("%d planned output(s) are missing, though no process reported them failed: %s (recorded with "
+                       "the reason in %s; a rerun writes them)", len(missing), names, plan.log)
+    return missing

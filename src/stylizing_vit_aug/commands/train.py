@@ -35,7 +35,7 @@ from ..train.perceptual import (
 )
 from ..train.start import LAST_CHECKPOINT
 from ..train.trainer import Trainer, TrainingDiverged
-from .common import CLIError, Ranks, device_argument, new_folder, positive_int, sole_writer
+from .common import CLIError, Ranks, device_argument, new_folder, positive_int, seed_argument, sole_writer
 
 __all__ = ["EPILOG", "EXIT_DIVERGED", "add_arguments", "config_from_args", "main", "run"]
 
@@ -192,7 +192,7 @@ def _objective_arguments(parser: argparse.ArgumentParser) -> None:
     _option(perceptual, "--perceptual", choices=SOURCES)
     _option(perceptual, "--perceptual-weights")
     _option(perceptual, "--perceptual-input", choices=INPUT_MODES)
-    _option(perceptual, "--perceptual-scales", nargs="+")
+    _option(perceptual, "--perceptual-scales", nargs="+", metavar="SCALE")
     _option(perceptual, "--perceptual-width", type=float, help=argparse.SUPPRESS)
 
 
@@ -209,7 +209,7 @@ def _optimisation_arguments(parser: argparse.ArgumentParser) -> None:
     _option(optim, "--grad-clip", type=_non_negative_float)
     _option(optim, "--loss-weights", type=_weights(LossWeights))
     _option(optim, "--precision", choices=("auto", "fp32", "bf16"))
-    _option(optim, "--seed", type=int)
+    _option(optim, "--seed", type=seed_argument)
 
 
 def _run_arguments(parser: argparse.ArgumentParser) -> None:

@@ -4,10 +4,13 @@ EXIF orientation applied once and the same way for every format, every unreadabl
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import struct
 import zlib
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,6 +32,12 @@ from .kinds import (
 )
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+# image files of formats not read: a folder listing warns that it left them out
+OTHER_IMAGE_SUFFIXES = frozenset({
+    ".gif", ".apng", ".avif", ".heic", ".heif", ".jxl", ".jp2", ".j2k", ".jpx", ".ico", ".ppm", ".pgm", ".pbm",
+    ".pnm", ".psd", ".svg", ".exr", ".hdr", ".dng", ".raw", ".dcm", ".dicom", ".nii", ".svs", ".ndpi", ".mrxs",
+    ".scn", ".czi", ".vsi", ".vms", ".qptiff", ".jfif", ".pcx", ".tga",
+})
 SIXTEEN_BIT_FORMATS = ("PNG", "TIFF")  # the formats save_image writes 16-bit pixels to
 NO_ALPHA_FORMATS = ("JPEG", "BMP")  # formats save_image writes without the alpha channel
 _EXIF_ORIENTATION = 0x0112
@@ -66,6 +75,7 @@ def find_images(root: Path) -> list[Path]:
     from elsewhere under ``root``: the first subfolder names a domain, and ``b/shared -> ../a``
     must not move ``a``'s images into ``b`` (which one would win depended on listing order)."""
     found: list[Path] = []
+    left_out: Counter[str] = Counter()  # files of other kinds, by suffix
     seen: set[str] = set()
     trees = [str(root)]  # still to list: root's own tree first, then each linked folder met in it
     while trees:
@@ -77,11 +87,40 @@ def find_images(root: Path) -> list[Path]:
             seen.add(real)
             subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
             trees.extend(path for name in subfolders if os.path.islink(path := os.path.join(folder, name)))
-            found.extend(
-                Path(folder) / name for name in files
-                if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS
-            )
+            for name in files:
+                if not name.startswith("."):
+                    suffix = Path(name).suffix.lower()
+                    if suffix in IMAGE_EXTENSIONS:
+                        found.append(Path(folder) / name)
+                    else:
+                        left_out[suffix or "(no extension)"] += 1
+    _note_left_out(root, left_out)
     return sorted(found)
+
+
+def _note_left_out(root: Path, left_out: Counter[str]) -> None:
+    """Say once per listing how many files under ``root`` were left out, of which kinds: a
+    warning where some are images of a format not read (``.gif``: the user meant them as images),
+    information where none is (notes, CSV files)."""
+    if not left_out:
+        return
+    ordered = sorted(left_out.items(), key=lambda item: (-item[1], item[0]))
+    kinds = ", ".join(f"{count} {suffix}" for suffix, count in ordered[:8]) + (", ..." if len(ordered) > 8 else "")
+    images = [suffix for suffix, _ in ordered if suffix in OTHER_IMAGE_SUFFIXES]
+    level = logging.WARNING if images else logging.INFO
+    logger.log(level, "left out %d file(s) under %s that are not %s images (%s)%s", sum(left_out.values()), root,
+               "/".join(IMAGE_EXTENSIONS), kinds, f"; the {', '.join(images)} files are images in a format this "
+               "package does not read: convert them to PNG (or TIFF) to use them" if images else "")
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes (hex, as ``sha256sum`` prints it), read in 1 MiB blocks: what
+    finds a style's file again by its content, whatever it is named."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _refuse_special(path: Path) -> None:
@@ -199,11 +238,13 @@ def _keep_stored_order(image: PILImage.Image) -> None:
     image._size = _stored_size(image)  # the loader allocates from this size
 
 
-def _note_frames(image: PILImage.Image) -> None:
+def _note_frames(image: PILImage.Image, path: Path) -> None:
+    """Say once per kind of file that only the first frame is read, naming the first such file."""
     frames = getattr(image, "n_frames", 1)
     if isinstance(frames, int) and frames > 1:
         kind = _MANY_FRAMES.get(image.format or "", f"{image.format} with several frames")
-        log_once(f"frames:{kind}", "%s files: only the first frame of each is used (this one has %d)", kind, frames)
+        log_once(f"frames:{kind}", "%s files: only the first frame of each is used (%s has %d; said once for all "
+                 "such files): to use the others, save each frame as its own file", kind, path, frames, log=logger)
 
 
 def _decode_16bit(path: Path, image: PILImage.Image, orientation: int, layout: str) -> np.ndarray:
@@ -251,6 +292,16 @@ def _as_stored(pixels: np.ndarray, image: PILImage.Image, orientation: int, path
     raise ImageReadError(f"cannot read image {path}: OpenCV and Pillow decode its 16-bit pixels differently")
 
 
+@dataclass(frozen=True)
+class ImageTraits:
+    """What a file written from an image file keeps of it besides the pixels, for
+    :func:`save_image`: ``lossless`` as :func:`is_lossless` says, ``metadata`` as
+    :func:`carried_metadata` gives it."""
+
+    lossless: bool
+    metadata: dict[str, Any]
+
+
 def read_image(path: str | os.PathLike, *, alpha: bool = False) -> np.ndarray:
     """The pixels of an image file, upright: uint8 or uint16, ``(H, W)`` for grayscale or
     ``(H, W, 3)`` for colour, ready for the Stylizer (which gives the same kind back).
@@ -264,14 +315,31 @@ def read_image(path: str | os.PathLike, *, alpha: bool = False) -> np.ndarray:
     failure (missing, truncated, not an image, smaller than 8x8) is an :class:`ImageReadError`
     that names the file.
     """
-    path = Path(path)
+    return _read(Path(path), alpha, traits=False)[0]
+
+
+def read_with_traits(path: str | os.PathLike, *, alpha: bool = False) -> tuple[np.ndarray, ImageTraits]:
+    """:func:`read_image`'s pixels and the file's :class:`ImageTraits`, from one opening of the
+    file: for a caller that writes the image back (``stylize``), instead of :func:`read_image`,
+    :func:`is_lossless` and :func:`carried_metadata` each opening it."""
+    pixels, traits = _read(Path(path), alpha, traits=True)
+    assert traits is not None  # asked for
+    return pixels, traits
+
+
+def _read(path: Path, alpha: bool, *, traits: bool) -> tuple[np.ndarray, ImageTraits | None]:
+    """:func:`read_image` and, with ``traits``, the file's :class:`ImageTraits` (read before the
+    pixels: a TIFF loses its orientation tag and a WebP its file as they load)."""
     _refuse_special(path)
+    kept = None
     try:
         with PILImage.open(path) as image:
             deep = _deep_colour(image)
             orientation = _orientation(image)  # before loading: Pillow's TIFF loader drops it
+            if traits:
+                kept = ImageTraits(_lossless(image, path), _carried(image, orientation))
             _keep_stored_order(image)
-            _note_frames(image)
+            _note_frames(image, path)
             pixels = _decode(image, path, orientation, deep, alpha)
     except ImageReadError:
         raise
@@ -281,7 +349,7 @@ def read_image(path: str | os.PathLike, *, alpha: bool = False) -> np.ndarray:
         check_size_and_channels(1 if pixels.ndim == 2 else pixels.shape[-1], *pixels.shape[:2], f"image {path}")
     except ImageError as error:
         raise ImageReadError(str(error)) from None
-    return pixels
+    return pixels, kept
 
 
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
@@ -326,15 +394,11 @@ def is_lossless(path: str | os.PathLike) -> bool:
     """Whether an image file stores its pixels exactly (PNG, TIFF, BMP, lossless WebP ...) rather
     than lossy (JPEG, lossy WebP): a WebP written from it should then be lossless too, so
     strength 0 gives back its pixels exactly."""
-    path = Path(path)
     try:
         with PILImage.open(path) as image:
-            fmt, compression = image.format, str(image.info.get("compression", ""))
+            return _lossless(image, Path(path))
     except Exception:  # noqa: BLE001 - an unreadable file is reported by read_image
         return False
-    if fmt == "WEBP":
-        return _webp_is_lossless(path)
-    return fmt not in ("JPEG", "MPO") and "jpeg" not in compression
 
 
 def carried_metadata(path: str | os.PathLike) -> dict[str, Any]:
@@ -343,28 +407,48 @@ def carried_metadata(path: str | os.PathLike) -> dict[str, Any]:
     and its colour profile (``icc_profile``). Empty when it has none or cannot be read."""
     try:
         with PILImage.open(path) as image:
-            kept = {key: image.info[key] for key in ("dpi", "icc_profile") if image.info.get(key)}
-            if "dpi" in kept and _orientation(image) in (5, 6, 7, 8):  # a quarter turn swaps the axes
-                kept["dpi"] = tuple(reversed(kept["dpi"]))
+            return _carried(image, _orientation(image))
     except Exception:  # noqa: BLE001 - an unreadable file is reported by read_image
         return {}
+
+
+def _carried(image: PILImage.Image, orientation: int) -> dict[str, Any]:
+    """:func:`carried_metadata` of an open image whose EXIF orientation is ``orientation``."""
+    kept = {key: image.info[key] for key in ("dpi", "icc_profile") if image.info.get(key)}
+    if "dpi" in kept and orientation in (5, 6, 7, 8):  # a quarter turn swaps the axes
+        kept["dpi"] = tuple(reversed(kept["dpi"]))
     return kept
 
 
-def _webp_is_lossless(path: Path) -> bool:
-    """A WebP's first image is VP8L (lossless), not VP8 (lossy): walk the RIFF chunks to it."""
-    with open(path, "rb") as handle:
-        header = handle.read(12)
-        if header[:4] != b"RIFF" or header[8:12] != b"WEBP":
+def _lossless(image: PILImage.Image, path: Path) -> bool:
+    """:func:`is_lossless` of an image open and not yet loaded; False if that cannot be told."""
+    fmt, compression = image.format, str(image.info.get("compression", ""))
+    if fmt != "WEBP":
+        return fmt not in ("JPEG", "MPO") and "jpeg" not in compression
+    try:  # Pillow's WebP holds the file open until it loads: its chunks are read from there
+        return _webp_is_lossless(image.fp)
+    except (AttributeError, OSError, ValueError):  # a Pillow that closed it: the file once more
+        try:
+            with open(path, "rb") as handle:
+                return _webp_is_lossless(handle)
+        except OSError:
             return False
-        while len(chunk := handle.read(8)) == 8:
-            kind, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-            if kind in (b"VP8L", b"VP8 "):
-                return kind == b"VP8L"
-            if kind == b"ANMF":  # an animation: the first frame's chunks follow its 16-byte header
-                handle.seek(16, os.SEEK_CUR)
-                continue
-            handle.seek(size + (size & 1), os.SEEK_CUR)
+
+
+def _webp_is_lossless(handle: IO[bytes]) -> bool:
+    """A WebP's first image is VP8L (lossless), not VP8 (lossy): walk the RIFF chunks to it."""
+    handle.seek(0)
+    header = handle.read(12)
+    if header[:4] != b"RIFF" or header[8:12] != b"WEBP":
+        return False
+    while len(chunk := handle.read(8)) == 8:
+        kind, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+        if kind in (b"VP8L", b"VP8 "):
+            return kind == b"VP8L"
+        if kind == b"ANMF":  # an animation: the first frame's chunks follow its 16-byte header
+            handle.seek(16, os.SEEK_CUR)
+            continue
+        handle.seek(size + (size & 1), os.SEEK_CUR)
     return False
 
 

@@ -1,0 +1,272 @@
+"""What a ``stylize`` run will do, planned once before any output is written: the run's
+settings read from the command line (:class:`StylizePlan`), its styles and the per-input style
+choice (:class:`RunStyles`), and every output with its input, its style and the rank that writes
+it (:func:`plan_jobs`).
+
+Every rank of a multi-process run plans from one list of inputs, rank 0's
+(:meth:`StylizePlan.with_inputs_of_rank_zero`): each rank lists the input folder on its own
+before the ranks connect, and a folder that changes in between (still being copied, nodes
+started minutes apart) would otherwise make input ``i`` a different file on each rank, so that
+some outputs are written twice and others by no rank.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..bank.sources import images_digest
+from ..images import IMAGE_EXTENSIONS, read_image
+from ._stylize_record import LOG_NAME, log_refusal
+from .common import CheckpointChoice, CLIError, Ranks, list_images
+
+__all__ = ["Job", "RunStyles", "StyleChoice", "StylizePlan", "plan_jobs"]
+
+logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log
+
+
+@dataclass(frozen=True)
+class StylizePlan:
+    """One ``stylize`` run as typed data, read from the command line once and checked there
+    (inputs found, the output folder outside the input, the JPEG quality, the launcher's ranks
+    and this rank's device); the run passes it on and never changes it."""
+
+    inputs: tuple[Path, ...]
+    root: Path  # the folder the inputs' relative paths start from (the outputs mirror them)
+    output: Path
+    log: Path
+    style: Path | None
+    bank: Path | None
+    styles_dir: Path | None
+    strength: float
+    seed: int
+    styles_per_image: int
+    batch_size: int
+    ext: str
+    quality: int
+    overwrite: bool
+    on_error: str
+    checkpoint: CheckpointChoice
+    ranks: Ranks
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> StylizePlan:
+        """The plan of ``args`` (:class:`CLIError` for inputs and settings that cannot run)."""
+        inputs = list_images(args.input)
+        root = args.input if args.input.is_dir() else args.input.parent
+        output = args.output.resolve()
+        if output == root.resolve() or root.resolve() in output.parents:
+            raise CLIError(f"the output folder {args.output} must not be the input folder or inside it")
+        if not 0 <= args.quality <= 100:
+            raise CLIError(f"--quality must lie in 0..100, got {args.quality}")
+        _refuse_an_image_name_as_the_output_folder(args.output, inputs[0])
+        log = args.log or args.output / LOG_NAME
+        if refusal := log_refusal(log):
+            raise CLIError(refusal)
+        ranks = Ranks.from_environment()
+        checkpoint = dataclasses.replace(
+            CheckpointChoice.from_args(args), device=ranks.device(args.device), compile=args.compile
+        )
+        plan = cls(
+            tuple(inputs),
+            root,
+            args.output,
+            log,
+            args.style,
+            args.bank,
+            args.styles_dir,
+            args.strength,
+            args.seed,
+            args.styles_per_image,
+            args.batch_size,
+            args.ext,
+            args.quality,
+            args.overwrite,
+            args.on_error,
+            checkpoint,
+            ranks,
+        )
+        plan._refuse_a_log_among_the_outputs()
+        return plan
+
+    def output_path(self, relative: Path, copy: int) -> Path:
+        """Where copy number ``copy`` of the input at ``relative`` goes."""
+        suffix = relative.suffix if self.ext == "keep" else f".{self.ext}"
+        if self.styles_per_image > 1:
+            return self.output / relative.with_name(f"{relative.stem}.s{copy}{suffix}")
+        return self.output / relative.with_suffix(suffix)
+
+    def _refuse_a_log_among_the_outputs(self) -> None:
+        """``--log`` naming the output folder, a folder the outputs go into (both made by the
+        run, after which the record could not be opened) or an output image."""
+        log, output = self.log.resolve(), self.output.resolve()
+        if log != output and output not in log.parents:
+            return
+        inside = log.relative_to(output)
+        outputs = {
+            self.output_path(path.relative_to(self.root), copy).relative_to(self.output)
+            for path in self.inputs
+            for copy in range(self.styles_per_image)
+        }
+        folders = {folder for out in outputs for folder in out.parents}
+        default = f"e.g. {self.output / LOG_NAME} (the default)"
+        if inside in folders:
+            what = "the output folder" if inside == Path() else "a folder the outputs go into"
+            raise CLIError(f"--log {self.log} is {what}; --log takes the path of a CSV file, {default}")
+        if inside in outputs:
+            raise CLIError(
+                f"--log {self.log} is the path of an output image; --log takes the path of a CSV file, {default}"
+            )
+
+    def with_inputs_of_rank_zero(self) -> StylizePlan:
+        """This plan with rank 0's list of inputs (once the ranks have connected): every rank
+        plans the same outputs and owners from it. A rank whose own list differs warns."""
+        if not self.ranks.distributed:
+            return self
+        own = [path.relative_to(self.root).as_posix() for path in self.inputs]
+        shared = self.ranks.from_rank_zero(own)
+        if shared != own:
+            extra, lacking = sorted(set(own) - set(shared)), sorted(set(shared) - set(own))
+            logger.warning(
+                "rank %d lists other input files than rank 0 (the input folder changed while the ranks started, or "
+                "this node sees another copy of it): %d that rank 0 does not list%s, and %d of rank 0's are missing "
+                "here%s. Every rank works from rank 0's list, so no output is written twice or by no rank; a file "
+                "of it that cannot be read here is skipped and recorded (exit code 3), and files rank 0 did not "
+                "list are left for the next run: run the same command again once the folder is complete, it "
+                "writes only what is missing",
+                self.ranks.rank,
+                len(extra),
+                f" (e.g. {extra[0]})" if extra else "",
+                len(lacking),
+                f" (e.g. {lacking[0]})" if lacking else "",
+            )
+        return dataclasses.replace(self, inputs=tuple(self.root / name for name in shared))
+
+
+def _refuse_an_image_name_as_the_output_folder(output: Path, first: Path) -> None:
+    """``-o result.png`` for one input image would make a folder named result.png holding the
+    result under the input's name: -o is a folder. One that exists already is taken as it is."""
+    if output.exists() or output.suffix.lower() not in IMAGE_EXTENSIONS:
+        return
+    raise CLIError(
+        f"-o {output} looks like an image file name, but -o is the output folder: each result is written "
+        f"into it under its input's name ({output / first.name} here). Pass a folder, e.g. -o "
+        f"{output.with_suffix('')}; to use a folder of this very name, create it first (mkdir)"
+    )
+
+
+@dataclass
+class StyleChoice:
+    """One style of the run: its label in the record (a file, or ``bank#index``), its bank
+    index, domain, and ``digest``, which names its pixels (a bank rebuilt at the same path, or
+    a style file replaced, gives the same label other pixels)."""
+
+    label: str
+    index: int
+    domain: str
+    digest: str
+
+
+class RunStyles:
+    """The styles of a run and the deterministic per-input choice among them."""
+
+    def __init__(self, plan: StylizePlan, stylizer: Any) -> None:
+        from ..bank import StyleBank
+
+        self.stylizer = stylizer
+        self.labels: list[str]
+        self.skipped: list[tuple[Path, str]] = []  # unreadable style files
+        if plan.style is not None:
+            path = plan.style
+            if path.is_dir():
+                raise CLIError(
+                    f"--style {path} is a folder; --style takes one image. For a random style per "
+                    f"input from that folder, pass --styles-dir {path}"
+                )
+            if not path.is_file():
+                raise CLIError(f"style image {path} does not exist")
+            self.bank = StyleBank.from_images([read_image(path)], stylizer, encode=True)
+            self.labels = [str(path)]
+        elif plan.bank is not None:
+            if plan.bank.is_dir():
+                raise CLIError(
+                    f"--bank {plan.bank} is a folder; --bank takes a bank file (`stylizing-vit-aug bank "
+                    f"build {plan.bank} -o bank.safetensors` makes one), or pass --styles-dir {plan.bank}"
+                )
+            if not plan.bank.is_file():
+                raise CLIError(f"bank file {plan.bank} does not exist; build one with `stylizing-vit-aug bank build`")
+            self.bank = StyleBank.load(plan.bank, stylizer, on_mismatch="reencode")
+            self.labels = [f"{plan.bank}#{i}" for i in range(len(self.bank))]
+        else:
+            assert plan.styles_dir is not None  # argparse requires one of the three
+            paths = list_images(plan.styles_dir, "style folder")
+            self.bank = StyleBank.from_images(paths, stylizer, encode=False, on_error=plan.on_error)
+            self.skipped = self.bank.skipped
+            unread = {path for path, _ in self.skipped}
+            self.labels = [str(p) for p in paths if p not in unread]
+        self.seed = plan.seed
+        self._digests: dict[int, str] = {}
+
+    def choose(self, relative: str, count: int = 1) -> list[StyleChoice]:
+        """``count`` different styles drawn from the seed and ``relative`` alone; the first is the
+        same for every ``count``, so adding copies never changes the first one."""
+        if count > len(self.bank):
+            raise CLIError(f"--styles-per-image {count} needs at least {count} styles; there are {len(self.bank)}")
+        generator = torch.Generator().manual_seed(zlib.crc32(f"{self.seed}:{relative}".encode()))
+        indices: list[int] = []
+        while len(indices) < count:
+            index = 0 if len(self.bank) == 1 else int(self.bank.sample(1, generator=generator)[0])
+            if index not in indices:
+                indices.append(index)
+        domains = self.bank.domains
+        return [StyleChoice(self.labels[i], i, domains[i] if domains else "", self.digest(i)) for i in indices]
+
+    def digest(self, index: int) -> str:
+        """What style ``index``'s pixels are, as the record names them: the images digest of a bank
+        of that style alone (:func:`~stylizing_vit_aug.bank.sources.images_digest`), hashed once."""
+        if index not in self._digests:
+            self._digests[index] = images_digest(self.bank.images[index : index + 1])
+        return self._digests[index]
+
+
+Job = tuple[Path, Path, StyleChoice]  # input, output, style
+
+
+def plan_jobs(plan: StylizePlan, styles: RunStyles) -> tuple[list[Job], list[int]]:
+    """Every output of the run with its input and style, and the rank that writes each (its
+    input's number modulo the world size)."""
+    jobs: list[Job] = []
+    owners: list[int] = []
+    for number, path in enumerate(plan.inputs):
+        relative = path.relative_to(plan.root)
+        for copy, choice in enumerate(styles.choose(relative.as_posix(), plan.styles_per_image)):
+            jobs.append((path, plan.output_path(relative, copy), choice))
+            owners.append(number % plan.ranks.world)
+    outputs = [out for _, out, _ in jobs]
+    if len(set(outputs)) != len(outputs):
+        raise CLIError("two inputs map to the same output name (e.g. a.png and a.jpg with --ext); use --ext keep")
+    _refuse_outputs_in_the_input(plan, outputs)
+    return jobs, owners
+
+
+def _refuse_outputs_in_the_input(plan: StylizePlan, outputs: list[Path]) -> None:
+    """An output folder that holds the input folder maps some inputs into it: an output would
+    overwrite an input (--overwrite) or an input would pass for a finished output."""
+    root, output = plan.root.resolve(), plan.output.resolve()
+    if output not in root.parents:
+        return
+    inside = root.relative_to(output).parts
+    for out in outputs:
+        if out.relative_to(plan.output).parts[: len(inside)] == inside:
+            raise CLIError(
+                f"the output folder {plan.output} holds the input folder {plan.root}, and {out} would be "
+                "written inside the input folder (over an input, or an input taken for a finished output); "
+                f"pass an -o outside {plan.root}"
+            )

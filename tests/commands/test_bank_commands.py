@@ -1,0 +1,105 @@
+"""`bank build`, `bank info` and a bank on the command line: options that would be ignored are
+refused, where each style came from is shown, a bank and a checkpoint swapped are named, and a
+bank of another checkpoint is re-encoded with a warning that says so and what it costs."""
+
+from __future__ import annotations
+
+import pytest
+
+import stylizing_vit_aug as sva
+from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model, write_images
+from stylizing_vit_aug import cli
+from stylizing_vit_aug.commands.preview import _bank_label
+
+
+@pytest.fixture
+def built(tmp_path, checkpoint):
+    """A bank of styles/lab_a/img00..01.png built with ``checkpoint``."""
+    write_images(tmp_path / "styles" / "lab_a", 2, size=(36, 36), seed=3)
+    bank = tmp_path / "bank.safetensors"
+    assert cli.main(["bank", "build", str(tmp_path / "styles"), "-o", str(bank), "--checkpoint", checkpoint]) == 0
+    return bank
+
+
+def test_bank_build_refuses_a_crop_size_without_crops_per_image(tmp_path, checkpoint, capsys):
+    write_images(tmp_path / "styles", 2)
+    code = cli.main(
+        [
+            "bank",
+            "build",
+            str(tmp_path / "styles"),
+            "-o",
+            str(tmp_path / "b.safetensors"),
+            "--crop-size",
+            "20",
+            "--checkpoint",
+            checkpoint,
+        ]
+    )
+    assert code == 2 and not (tmp_path / "b.safetensors").exists()
+    err = capsys.readouterr().err
+    assert "--crop-size 20" in err and "add --crops-per-image N" in err
+
+
+def test_bank_info_shows_each_styles_file_and_the_images_digest(built, checkpoint, capsys):
+    capsys.readouterr()
+    assert cli.main(["bank", "info", str(built)]) == 0
+    summary = capsys.readouterr().out
+    assert "e.g. #0 lab_a/img00.png (sha256 " in summary and "--sources lists every style" in summary
+    digest = sva.StyleBank.load(built, sva.load_stylizer(checkpoint)).images_digest
+    assert f"digest {digest} (StyleBank.images_digest)" in summary
+    assert cli.main(["bank", "info", str(built), "--sources"]) == 0
+    listing = capsys.readouterr().out
+    assert "#0  lab_a/img00.png (sha256 " in listing and "#1  lab_a/img01.png (sha256 " in listing
+
+
+@pytest.mark.parametrize("stats", [[], ["--mean", "0.7", "0.6", "0.7", "--std", "0.2", "0.2", "0.2"]])
+def test_stylize_with_a_bank_as_checkpoint_says_to_pass_it_as_bank(tmp_path, built, checkpoint, capsys, stats):
+    write_images(tmp_path / "in", 1)
+    code = cli.main(
+        [
+            "stylize",
+            str(tmp_path / "in"),
+            "-o",
+            str(tmp_path / "out"),
+            "--style",
+            str(tmp_path / "styles" / "lab_a" / "img00.png"),
+            "--checkpoint",
+            str(built),
+            *stats,
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and f"{built} is a style bank" in err and "pass it as --bank" in err
+    assert "pass that as --checkpoint" in err and "--mean" not in err and "infer the architecture" not in err
+
+
+def test_stylize_with_a_checkpoint_as_bank_says_to_pass_it_as_checkpoint(tmp_path, checkpoint, capsys):
+    write_images(tmp_path / "in", 1)
+    weights = f"{checkpoint}/model.safetensors"
+    code = cli.main(
+        ["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--bank", weights, "--checkpoint", checkpoint]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and f"{weights} is a checkpoint's weights file" in err and "pass it as --checkpoint" in err
+
+
+def test_a_bank_of_another_checkpoint_is_reencoded_with_one_warning_saying_so(tmp_path, built, capsys):
+    other = tmp_path / "other"
+    sva.save_pretrained(make_small_model(seed=7), other, mean=CAMELYON_MEAN, std=CAMELYON_STD)
+    write_images(tmp_path / "in", 1)
+    capsys.readouterr()
+    code = cli.main(
+        ["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--bank", str(built), "--checkpoint", str(other)]
+    )
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("WARNING")]
+    assert code == 0 and len(warnings) == 1
+    assert f"its 2 styles are re-encoded with {str(other.resolve())!r}" in warnings[0]
+    assert "up to 2 passes of the style encoder" in warnings[0] and "saved style streams are not used" in warnings[0]
+
+
+def test_preview_labels_a_bank_style_with_its_file(built, checkpoint):
+    bank = sva.StyleBank.load(built, sva.load_stylizer(checkpoint))
+    assert _bank_label(bank, 1) == "#1 lab_a img01"
+    bank.sources = None  # a bank saved before sources were recorded
+    assert _bank_label(bank, 1) == "#1 lab_a"
