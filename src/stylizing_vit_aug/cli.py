@@ -61,8 +61,8 @@ examples:
 `stylizing-vit-aug COMMAND --help` shows each command's options and examples.
 
 Exit codes: 0 done, 1 runtime failure, 2 usage or input error, {exit_skipped} done but some unreadable
-files were skipped (stylize, bank build, preview), 4 train stopped at a NaN/Inf loss or gradient,
-130 interrupted.
+files were skipped or planned outputs are missing (stylize, bank build, preview), 4 train stopped at
+a NaN/Inf loss or gradient, 130 interrupted.
 """
 
 class Command(NamedTuple):
@@ -217,7 +217,7 @@ def _run(argv: list[str]) -> int:
         from .hub import DefaultCheckpointMissing
     except ImportError:  # pragma: no cover - hub is part of the package
         DefaultCheckpointMissing = RuntimeError  # type: ignore[misc,assignment]
-    command = args.command
+    command = " ".join(filter(None, (args.command, getattr(args, "bank_command", None))))  # e.g. "bank build"
     try:
         from tqdm.contrib.logging import logging_redirect_tqdm
 

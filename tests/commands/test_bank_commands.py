@@ -39,6 +39,7 @@ def test_bank_build_refuses_a_crop_size_without_crops_per_image(tmp_path, checkp
     assert code == 2 and not (tmp_path / "b.safetensors").exists()
     err = capsys.readouterr().err
     assert "--crop-size 20" in err and "add --crops-per-image N" in err
+    assert err.startswith("stylizing-vit-aug bank build: error:")  # the command as typed, not "bank"
 
 
 def test_bank_info_shows_each_styles_file_and_the_images_digest(built, checkpoint, capsys):

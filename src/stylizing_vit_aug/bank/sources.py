@@ -103,7 +103,7 @@ def parse_sources(text: str | None, count: int) -> list[StyleFile | None] | None
 
 def images_digest(images: torch.Tensor) -> str:
     """16 hex digits of the SHA-256 of a bank's uint8 images and their shape: the same for the
-    same styles in the same order, whatever the checkpoint, streams or file; about 1 s per GB."""
+    same styles in the same order, whatever the checkpoint, streams or file; a pass over the images' bytes."""
     digest = hashlib.sha256(repr(tuple(images.shape)).encode())
     digest.update(images.detach().cpu().contiguous().numpy().data)
     return digest.hexdigest()[:DIGEST_CHARS]

@@ -228,7 +228,7 @@ class StyleBank:
     def images_digest(self) -> str:
         """16 hex digits of the SHA-256 of the style images (and their shape), in bank order: what
         a record names a bank's content by. Equal for equal styles whatever the checkpoint, the
-        streams or the file; computed once (about 1 s per GB of images) and again if ``images``
+        streams or the file; computed once (one pass over the images' bytes) and again if ``images``
         is replaced or written in place. Bank files record it too (``bank info`` shows it)."""
         cached, version = self._images_digest, self.images._version
         if cached is None or cached[0] is not self.images or cached[1] != version:
