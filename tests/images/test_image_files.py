@@ -553,3 +553,16 @@ def test_a_grayscale_image_written_as_webp_is_said_to_become_rgb(tmp_path, caplo
         images.save_image(random_rgb(0)[..., 0], tmp_path / "g.webp", "WEBP", lossless=True)
     assert "grayscale images are written as RGB" in caplog.text
     assert images.read_image(tmp_path / "g.webp").ndim == 3  # what the warning says
+
+
+@pytest.mark.parametrize("microns", [0.25, 0.5, 0.1])
+def test_a_jpeg_keeps_a_resolution_beyond_its_16_bit_field(tmp_path, microns):
+    """A 40x scan's 0.25 micron pixels are 101,600 dpi: JFIF's 16-bit field wrapped it to 36,064
+    (0.70 micron), so a stylised JPEG measured every structure 2.8x too large."""
+    from PIL import Image
+
+    dpi = 25400 / microns
+    source = tmp_path / "slide.tif"
+    Image.fromarray(random_rgb(1)).save(source, dpi=(dpi, dpi))
+    images.save_image(random_rgb(2), tmp_path / "out.jpg", "JPEG", metadata=images.carried_metadata(source))
+    assert [round(v) for v in images.carried_metadata(tmp_path / "out.jpg")["dpi"]] == [round(dpi)] * 2

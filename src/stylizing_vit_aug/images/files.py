@@ -483,7 +483,7 @@ def save_image(
         log_once(f"save:8bit:{fmt}", "%s files hold 8 bits per channel: 16-bit pixels are written rounded to 8 bits "
                  "(write PNG or TIFF to keep 16 bits, e.g. --ext png)", fmt)
         pixels = np.round(pixels / 257.0).astype(np.uint8)
-    metadata = metadata or {}
+    metadata = _jpeg_metadata(metadata or {}) if fmt == "JPEG" else metadata or {}
     options: dict[str, Any] = {"quality": quality} if fmt == "JPEG" else {}
     if fmt == "WEBP":
         options = {"lossless": True, "exact": True} if lossless else {"quality": quality}
@@ -500,6 +500,24 @@ def save_image(
         Path(target).write_bytes(data)
     else:
         target.write(data)
+
+
+JFIF_MAX_DPI = 65535  # JPEG's JFIF header holds the resolution in 16 bits
+
+
+def _jpeg_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """``metadata`` as a JPEG holds it. A resolution beyond JFIF's 16 bits (a 40x scan's 0.25 µm
+    pixels are 101,600 dpi) would wrap around there (to 36,064: 0.70 µm), so it goes in the
+    file's EXIF instead (rationals, unit inches), where Pillow and exiftool read it."""
+    dpi = metadata.get("dpi")
+    if dpi is None or max(float(d) for d in dpi) <= JFIF_MAX_DPI:
+        return metadata
+    from PIL.TiffImagePlugin import IFDRational
+
+    exif = PILImage.Exif()
+    exif[0x0128] = 2  # ResolutionUnit: inches
+    exif[0x011A], exif[0x011B] = (IFDRational(round(float(d) * 100), 100) for d in dpi)  # to 1/100 dpi
+    return {**{k: v for k, v in metadata.items() if k != "dpi"}, "exif": exif.tobytes()}
 
 
 _PNG_COLOUR_TYPES = {2: 4, 3: 2, 4: 6}  # channels -> PNG colour type (gray+alpha, RGB, RGBA)
