@@ -566,3 +566,13 @@ def test_a_jpeg_keeps_a_resolution_beyond_its_16_bit_field(tmp_path, microns):
     Image.fromarray(random_rgb(1)).save(source, dpi=(dpi, dpi))
     images.save_image(random_rgb(2), tmp_path / "out.jpg", "JPEG", metadata=images.carried_metadata(source))
     assert [round(v) for v in images.carried_metadata(tmp_path / "out.jpg")["dpi"]] == [round(dpi)] * 2
+
+
+def test_a_resolution_webp_cannot_hold_is_said_to_be_dropped(tmp_path, caplog):
+    from stylizing_vit_aug.images import kinds
+
+    kinds._told.discard("save:dpi:WEBP")
+    with caplog.at_level("WARNING"):
+        images.save_image(random_rgb(0), tmp_path / "o.webp", "WEBP", metadata={"dpi": (101600, 101600)})
+    assert "WebP files hold no resolution" in caplog.text
+    assert "dpi" not in images.carried_metadata(tmp_path / "o.webp")  # what the warning says

@@ -484,6 +484,9 @@ def save_image(
                  "(write PNG or TIFF to keep 16 bits, e.g. --ext png)", fmt)
         pixels = np.round(pixels / 257.0).astype(np.uint8)
     metadata = _jpeg_metadata(metadata or {}) if fmt == "JPEG" else metadata or {}
+    if fmt == "WEBP" and "dpi" in metadata:  # Pillow writes none there and reads none back
+        log_once("save:dpi:WEBP", "WebP files hold no resolution: the source's (%s dpi, how a slide records "
+                 "microns per pixel) is not kept; write PNG, TIFF or JPEG to keep it", metadata["dpi"][0])
     options: dict[str, Any] = {"quality": quality} if fmt == "JPEG" else {}
     if fmt == "WEBP":
         options = {"lossless": True, "exact": True} if lossless else {"quality": quality}
