@@ -293,6 +293,10 @@ def test_a_bank_rebuilt_at_the_same_path_with_other_images_is_noticed(tmp_path, 
     build(*kept)  # built again from the same images: nothing to say
     assert cli.main(argv) == 0
     assert "other settings" not in capsys.readouterr().err
+    copy = tmp_path / "copy of bank.safetensors"
+    copy.write_bytes(bank.read_bytes())  # the same styles under another name: the same pixels
+    assert cli.main([*argv[:4], "--bank", str(copy), *argv[6:]]) == 0
+    assert "other settings" not in capsys.readouterr().err
     build(kept[0], replaced)  # style #1 is another image now, #0 the same
     assert cli.main(argv) == 0
     changed = sum(row["style_index"] == "1" for row in rows.values())

@@ -308,6 +308,8 @@ def test_a_missing_checkpoint_or_bank_fails_at_construction_not_at_the_first_dra
         make(checkpoint, bank="typo.safetensors", p=0.01)  # named as resolved against the working directory
     with pytest.raises(sva.UnknownCheckpoint, match="Did you mean 'tiny-camelyon17wilds'"):
         make("tiny-camelyon17wlds", p=0.01)
+    with pytest.raises(sva.NotACheckpoint, match="is a style bank"):
+        make(bank_path, p=0.01)  # a bank file where the checkpoint goes: a likely slip, named at once
     made = make("ckpt", bank=Path(bank_path).name, p=0.01)  # relative paths that exist: kept absolute
     source = made._source if host != "RandStylized" else made.array_transform._source
     assert (source.source, source.bank_path) == (checkpoint, bank_path)

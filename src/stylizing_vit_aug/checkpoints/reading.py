@@ -94,7 +94,7 @@ def _bank_given(path: Path, source: str | None) -> NotACheckpoint:
         if isinstance(made_with, str) else ""
     return NotACheckpoint(
         f"{path} is a style bank (written by StyleBank.save or `stylizing-vit-aug bank build`), not a checkpoint: "
-        f"pass it as --bank (in Python: StyleBank.load(path, stylizer)).{encoder}"
+        f"pass it as --bank (in Python: bank=path, or StyleBank.load(path, stylizer)).{encoder}"
     )
 
 

@@ -47,7 +47,11 @@ def _recorded(row: dict[str, str] | None) -> bool:
 
 def _differs(row: dict[str, str], ours: dict[str, str], name: str) -> bool:
     """Whether ``row`` records another ``name`` than ``ours`` (a column a record written before
-    it existed leaves empty is not recorded, so it differs from nothing)."""
+    it existed leaves empty is not recorded, so it differs from nothing). A style named otherwise
+    (another spelling of its path, a copy of the bank) whose pixels have the same digest is the
+    same style."""
+    if name == "style" and row.get("style_digest") and row["style_digest"] == ours.get("style_digest"):
+        return False
     return row[name] != ours[name] and (bool(row[name]) or name not in ADDED)
 
 

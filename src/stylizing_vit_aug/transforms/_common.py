@@ -179,11 +179,12 @@ _HUB_SOURCES = ("official checkpoint", "Hub repo")
 def checked_source(source: str | os.PathLike, revision: str | None = None) -> str:
     """A checkpoint source string as a per-sample transform keeps it, after the checks that load
     no model, so a typo fails at construction rather than when a rare draw first fires: a path
-    must exist (kept absolute, so a saved pipeline loads from any folder), a name must be one
+    must exist (kept absolute, so a saved pipeline loads from any folder; a file's header is read,
+    so a style bank or a damaged file is named now), a name must be one
     ``load_stylizer`` knows, and with the Hub offline (``HF_HUB_OFFLINE=1``) an official id or
     Hub repo must be in the Hugging Face cache. Each failure is ``load_stylizer``'s own error.
     Nothing here touches the network: online, a Hub id is fetched at first use."""
-    from ..checkpoints import WEIGHTS_NAME
+    from ..checkpoints import WEIGHTS_NAME, file_record
     from ..hub import CHECKPOINT_SOURCES, CheckpointRequest, hub_offline, resolve_official, unknown_checkpoint
 
     text = os.fspath(source)
@@ -193,6 +194,8 @@ def checked_source(source: str | os.PathLike, revision: str | None = None) -> st
         raise unknown_checkpoint(text)
     if entry.name in _REFUSED_SOURCES:
         entry.load(request)  # raises the loader's error (no such path, a pickle refused)
+    if entry.name == "local file":  # its header only: a style bank given here is named as one
+        file_record(request.path)
     if entry.name in _PATH_SOURCES:
         return os.path.abspath(request.path)
     if entry.name in _HUB_SOURCES and hub_offline():
