@@ -53,10 +53,12 @@ __all__ = [
     "ImageFolderDataset",
     "ImageRecord",
     "RealStyleItems",
+    "StylePairs",
     "TrainBatch",
     "collate_items",
     "estimate_stats",
     "pair_styles",
+    "style_pairs",
     "training_batch",
 ]
 
@@ -505,22 +507,27 @@ class EpochBatches:
             ]
 
 
-def pair_styles(
-    domains: torch.Tensor, strategy: str = "roll", generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """For each sample, the batch index of its style image.
+class StylePairs(NamedTuple):
+    """:func:`style_pairs`: ``index``, each sample's style row; ``same_domain``, how many samples
+    ``"other_domain"`` gave a style of their own domain (None for the other pairings)."""
+
+    index: torch.Tensor
+    same_domain: int | None
+
+
+def style_pairs(domains: torch.Tensor, strategy: str = "roll", generator: torch.Generator | None = None) -> StylePairs:
+    """For each sample, the batch index of its style image, and how many fell back.
 
     ``"roll"``: the paper's pairing, ``model.roll_pairs`` (sample i takes i+1 mod B; a batch of
     one, itself). ``"other_domain"``: a random sample of another domain (uniform over them);
-    samples whose domain fills the whole batch fall back to the roll. ``"same_domain"``: a random
-    other sample of the same domain (synthetic-stain supervision pairs two crops of one slide); a
-    sample alone in its domain takes itself.
-    """
+    samples whose domain fills the whole batch fall back to the roll (counted). ``"same_domain"``:
+    a random other sample of the same domain (synthetic-stain supervision pairs two crops of one
+    slide); a sample alone in its domain takes itself."""
     strategy = strategy_name(strategy)
     batch = domains.shape[0]
     roll = roll_pairs(batch)[0]
     if strategy == "roll":
-        return roll
+        return StylePairs(roll, None)
     if strategy not in PAIRINGS:
         raise ValueError(f"style pairing must be one of {PAIRINGS}, got {strategy!r}")
     domains = domains.cpu()
@@ -528,12 +535,22 @@ def pair_styles(
     index = torch.arange(batch) if same else roll.clone()
     draws = torch.rand(batch, generator=generator)
     positions = torch.arange(batch)
+    fell_back = 0
     for i in range(batch):
         candidates = ((domains == domains[i]) & (positions != i)) if same else (domains != domains[i])
         candidates = candidates.nonzero().flatten()
         if candidates.numel():
             index[i] = candidates[min(int(draws[i] * candidates.numel()), candidates.numel() - 1)]
-    return index
+        else:
+            fell_back += 1
+    return StylePairs(index, None if same else fell_back)
+
+
+def pair_styles(
+    domains: torch.Tensor, strategy: str = "roll", generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """For each sample, the batch index of its style image (:func:`style_pairs` without the count)."""
+    return style_pairs(domains, strategy, generator).index
 
 
 class TrainBatch(NamedTuple):
@@ -547,7 +564,8 @@ class TrainBatch(NamedTuple):
     with no image of another domain in the data is not listed, and is left out of the terms that
     compare against real styles (never given a style of its own domain); ``generator``: the step's
     seeded generator, for objectives that draw random numbers (never global random state, so a
-    resumed run repeats the draws).
+    resumed run repeats the draws); ``same_domain_pairs``: rows ``--pairing other_domain`` gave a
+    style of their own domain (:class:`StylePairs`; None for the other pairings).
     """
 
     content: torch.Tensor
@@ -557,6 +575,7 @@ class TrainBatch(NamedTuple):
     real_rows: torch.Tensor | None = None
     domains: torch.Tensor | None = None
     generator: torch.Generator | None = None
+    same_domain_pairs: int | None = None
 
 
 def training_batch(
@@ -569,8 +588,10 @@ def training_batch(
 ) -> TrainBatch:
     """The batch of one step: styles paired by ``pairing`` (drawn from ``generator``), and the
     real styles of other domains the data gave (:class:`RealStyleItems`), if asked for."""
-    index = pair_styles(domains, pairing, generator).to(content.device)
+    pairs = style_pairs(domains, pairing, generator)
+    index = pairs.index.to(content.device)
     if real_rows is not None:
         real_rows = real_rows.to(content.device)
         real = content.new_empty((0, *content.shape[1:])) if real is None else real
-    return TrainBatch(content, style_index=index, real=real, real_rows=real_rows, domains=domains, generator=generator)
+    return TrainBatch(content, style_index=index, real=real, real_rows=real_rows, domains=domains, generator=generator,
+                      same_domain_pairs=pairs.same_domain)

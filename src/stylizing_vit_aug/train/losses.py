@@ -40,7 +40,7 @@ from torch import nn
 
 from ..images import Normalization
 from ..model import StylizingViT, TrainingImages
-from .data import TrainBatch, pair_styles
+from .data import TrainBatch, style_pairs
 from .stain import StainChangeSampler
 
 __all__ = [
@@ -195,11 +195,13 @@ class LossOutput(NamedTuple):
 class Preview(NamedTuple):
     """What validation measures and shows (normalised space): for each content row, the row of
     the content that served as its style, the output that should equal the content
-    (reconstruction, or the content stylised by itself) and the stylised output."""
+    (reconstruction, or the content stylised by itself) and the stylised output; how many rows
+    took a style of their own domain where one of another domain was asked (None: none was asked)."""
 
     style_index: torch.Tensor
     reconstruction: torch.Tensor
     stylized: torch.Tensor
+    same_domain_pairs: int | None = None
 
 
 class StainImages(NamedTuple):
@@ -243,7 +245,7 @@ class StylizingObjective(nn.Module):
         images: TrainingImages = out.images  # type: ignore[assignment]
         if images.style_index is None:
             raise ValueError("a preview needs styles from the batch (a style_index), not external style images")
-        return Preview(images.style_index, images.recon_content, images.stylized)
+        return Preview(images.style_index, images.recon_content, images.stylized, batch.same_domain_pairs)
 
     def forward(self, model_batch: TrainBatch) -> LossOutput:
         content, style = model_batch.content, model_batch.style
@@ -399,9 +401,10 @@ class StainSupervisedObjective(nn.Module):
         content = batch.content
         if batch.domains is None or batch.generator is None:
             raise ValueError("the stain objective's preview needs the batch's domains and generator")
-        index = pair_styles(batch.domains, "other_domain", batch.generator).to(content.device)
+        pairs = style_pairs(batch.domains, "other_domain", batch.generator)
+        index = pairs.index.to(content.device)
         stylized, own = self.model.stylize_with_self(content, self.model.encode_style(content[index]))
-        return Preview(index, own, content + stylized.float() - own.float())
+        return Preview(index, own, content + stylized.float() - own.float(), pairs.same_domain)
 
     def _real_style_terms(
         self, batch: TrainBatch, source: torch.Tensor, own: torch.Tensor, terms: dict, changes: list

@@ -62,7 +62,6 @@ import torch
 from torch.utils.data import DataLoader
 
 from .._atomic import write_atomically
-from ..bank import strategy_name
 from ..checkpoints import CheckpointError, float32_list, record_metadata
 from ..devices import usable_device
 from ..images import to_batch
@@ -80,6 +79,7 @@ from .data import (
     mix_seed,
     training_batch,
 )
+from .doubts import SameDomainNotice, say_data_doubts, say_real_style_doubts
 from .losses import LossOutput
 from .objectives import Objective, build_objective
 from .schedule import (
@@ -177,7 +177,7 @@ class Trainer:
         self.model, self.mean, self.std, self.base_model = start.model, start.mean, start.std, start.source
         self.stylizer_settings = start.settings
         self.dataset = self._dataset(config.data, augment=True)
-        self._say_data_doubts()
+        say_data_doubts(config, self.dataset, self.resume_state)
         if self.mean is None:
             self.mean, self.std = estimate_stats(self.dataset, seed=config.seed)
             logger.info("normalisation measured on the training data: mean %s std %s", self.mean, self.std)
@@ -199,7 +199,7 @@ class Trainer:
                     self.extension["from_total"], self.total_steps, self.extension["lr"], self.extension["step"],
                 )
         objective = self._objective()
-        self._say_real_style_doubts(objective)
+        say_real_style_doubts(objective, config, self.dataset, self.resume_state)
         # the data items: with a real style of another domain each when the objective asks for them
         self.items = RealStyleItems(self.dataset) if objective.needs_real_styles else self.dataset
         self.val_items = RealStyleItems(self.val_dataset) if objective.needs_real_styles else self.val_dataset
@@ -216,6 +216,7 @@ class Trainer:
         self.step = 0
         self.saved_step: int | None = None  # the step of the last checkpoint this run wrote
         self.last_metrics: dict[str, float] | None = None
+        self.same_domain_notice = SameDomainNotice()  # says once when other-domain pairs fall back
         if self.resume_state is not None:
             self._restore(self.resume_state)
 
@@ -244,35 +245,6 @@ class Trainer:
             logger.warning("--warmup-steps %d is not shorter than the run (%d steps): the rate never reaches --lr "
                            "or never decays", config.warmup_steps, self.total_steps)
         self.epochs = -(-self.total_steps // self.steps_per_epoch)
-
-    def _say_real_style_doubts(self, objective: Objective) -> None:
-        """Warn where the objective's real styles of other domains cannot be as asked: the data has
-        one domain (its rows are left out of those terms), or the resumed run drew them otherwise."""
-        if not objective.needs_real_styles:
-            return
-        if len(self.dataset.domain_names) < 2:
-            logger.warning("the objective's terms match real styles of other domains, but %s holds one domain (%s): "
-                           "every sample is left out of them (no_real_style in log.jsonl counts them)",
-                           self.config.data, self.dataset.domain_names)
-        trainer = (self.resume_state or {}).get("trainer")
-        if trainer is not None and trainer.get("real_styles") != REAL_STYLES:
-            logger.warning("the checkpoint comes from a version that took real styles of other domains from each "
-                           "micro-batch (of the same domain where a micro-batch held one); they now come from all the "
-                           "data's images of other domains, so the run will not continue exactly")
-
-    def _say_data_doubts(self) -> None:
-        """Warn where the data will not train as asked: changed since the resumed checkpoint, one
-        domain for ``--pairing other_domain``, or a validation folder that nothing reads."""
-        saved = (self.resume_state or {}).get("trainer", {}).get("data")
-        if saved and saved != self.dataset.contents:
-            logger.warning("the training data changed since the checkpoint (%d images then, %d now, or other files): "
-                           "the run will not continue exactly, and with --epochs its length changes with it",
-                           saved["images"], self.dataset.contents["images"])
-        if strategy_name(self.config.pairing) == "other_domain" and len(self.dataset.domain_names) < 2:
-            logger.warning("--pairing other_domain needs two or more domains (subfolders of %s); it found %s, so "
-                           "every sample is paired as with --pairing roll", self.config.data, self.dataset.domain_names)
-        if self.config.val_dir and not self.config.validate_every:
-            logger.warning("--val-dir %s is not used: --validate-every is 0", self.config.val_dir)
 
     def _objective(self) -> Objective:
         return build_objective(self.config.objective, self.model, self.mean, self.std, self.config)
@@ -407,7 +379,8 @@ class Trainer:
         config, accelerator = self.config, self.accelerator
         accelerator.gradient_accumulation_steps = len(micro_batches)  # its gradient state is one per process
         terms = self.objective_module.terms
-        sums = torch.zeros(len(terms) + 2, device=accelerator.device)  # the total, the terms, rows without real style
+        # the total, the terms, rows without real style, rows --pairing other_domain gave their own domain
+        sums = torch.zeros(len(terms) + 3, device=accelerator.device)
         record: dict[str, float] = {}
         for micro, batch in enumerate(micro_batches):
             seed = mix_seed(config.seed, self.step, micro, accelerator.process_index, 0x57E)
@@ -419,16 +392,27 @@ class Trainer:
                 with accelerator.autocast():
                     out = self._forward(self.objective, model_batch)
                 accelerator.backward(out.total)  # divided by the micro-batches
-                counted = [out.total.detach(), *(out.terms[k].detach() for k in terms), out.total.new_tensor(left_out)]
+                fell_back = model_batch.same_domain_pairs or 0
+                counted = [
+                    out.total.detach(),
+                    *(out.terms[k].detach() for k in terms),
+                    out.total.new_tensor(left_out),
+                    out.total.new_tensor(fell_back),
+                ]
                 sums += torch.stack(counted).float()
                 if accelerator.sync_gradients:  # the gradients are complete: check before the update
                     values = accelerator.reduce(sums / len(micro_batches), reduction="mean").tolist()
-                    record = {"loss": values[0], **dict(zip(terms, values[1:-1]))}
+                    record = {"loss": values[0], **dict(zip(terms, values[1:-2]))}
+                    summed = [round(v * len(micro_batches) * accelerator.num_processes) for v in values[-2:]]
                     if rows is not None:  # samples left out of the real-style terms, all processes
-                        record["no_real_style"] = round(values[-1] * len(micro_batches) * accelerator.num_processes)
+                        record["no_real_style"] = summed[0]
+                    if model_batch.same_domain_pairs is not None:  # other-domain pairs that fell back, all processes
+                        record["same_domain_pairs"] = summed[1]
                     record["grad_norm"] = self._checked_gradient(record)
                 self.optimizer.step()  # only once the gradients are complete
                 self.optimizer.zero_grad(set_to_none=True)
+        if accelerator.is_main_process and record.get("same_domain_pairs"):
+            self.same_domain_notice.training(record["same_domain_pairs"], self.samples_per_step, self.step + 1)
         record["lr"] = self.scheduler.get_last_lr()[0]  # the rate this step used
         self.scheduler.step()
         self.step += 1
@@ -484,6 +468,9 @@ class Trainer:
             self.model.train()
         result = {f"val_{k}": float(v) for k, v in out.terms.items()}
         result["val_loss"] = float(out.total)
+        if preview.same_domain_pairs is not None:  # crops asked for another domain's style that took their own
+            result["val_same_domain_pairs"] = preview.same_domain_pairs
+            self.same_domain_notice.validation(preview.same_domain_pairs, batch.content.shape[0], self.step)
         content01 = self.stylizer.denormalize(batch.content).clamp(0, 1).cpu()
         recon01 = self.stylizer.denormalize(preview.reconstruction.float()).clamp(0, 1).cpu()
         stylized01 = self.stylizer.denormalize(preview.stylized.float()).clamp(0, 1).cpu()

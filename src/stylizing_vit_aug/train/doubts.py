@@ -1,0 +1,103 @@
+"""What the trainer says when the data will not train as asked: at the start (changed data since
+the checkpoint, one domain for ``--pairing other_domain`` or for real styles, an unread validation
+folder) and, once per run, when samples asked to take a style of another domain took one of their own.
+
+Apart from the trainer so that the loop reads in one sitting; the trainer calls these and never
+asks which objective it holds (the objective only says ``needs_real_styles``)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..bank import strategy_name
+from .config import TrainConfig
+from .data import REAL_STYLES, ImageFolderDataset
+from .objectives import Objective
+
+__all__ = ["SameDomainNotice", "say_data_doubts", "say_real_style_doubts"]
+
+logger = logging.getLogger(__name__)
+
+
+def say_data_doubts(config: TrainConfig, dataset: ImageFolderDataset, resume_state: dict[str, Any] | None) -> None:
+    """Warn where the data will not train as asked: changed since the resumed checkpoint, one
+    domain for ``--pairing other_domain``, or a validation folder that nothing reads."""
+    saved = (resume_state or {}).get("trainer", {}).get("data")
+    if saved and saved != dataset.contents:
+        logger.warning(
+            "the training data changed since the checkpoint (%d images then, %d now, or other files): "
+            "the run will not continue exactly, and with --epochs its length changes with it",
+            saved["images"],
+            dataset.contents["images"],
+        )
+    if strategy_name(config.pairing) == "other_domain" and len(dataset.domain_names) < 2:
+        logger.warning(
+            "--pairing other_domain needs two or more domains (subfolders of %s); it found %s, so "
+            "every sample is paired as with --pairing roll",
+            config.data,
+            dataset.domain_names,
+        )
+    if config.val_dir and not config.validate_every:
+        logger.warning("--val-dir %s is not used: --validate-every is 0", config.val_dir)
+
+
+def say_real_style_doubts(
+    objective: Objective, config: TrainConfig, dataset: ImageFolderDataset, resume_state: dict[str, Any] | None
+) -> None:
+    """Warn where the objective's real styles of other domains cannot be as asked: the data has
+    one domain (its rows are left out of those terms), or the resumed run drew them otherwise."""
+    if not objective.needs_real_styles:
+        return
+    if len(dataset.domain_names) < 2:
+        logger.warning(
+            "the objective's terms match real styles of other domains, but %s holds one domain (%s): "
+            "every sample is left out of them (no_real_style in log.jsonl counts them)",
+            config.data,
+            dataset.domain_names,
+        )
+    trainer = (resume_state or {}).get("trainer")
+    if trainer is not None and trainer.get("real_styles") != REAL_STYLES:
+        logger.warning(
+            "the checkpoint comes from a version that took real styles of other domains from each "
+            "micro-batch (of the same domain where a micro-batch held one); they now come from all the "
+            "data's images of other domains, so the run will not continue exactly"
+        )
+
+
+class SameDomainNotice:
+    """Says once per run that rows asked to take a style of another domain took one of their own
+    (their micro-batch, or the validation crops, held one domain): the count is logged at every
+    step (``same_domain_pairs``), but a user who asked for other-domain pairs should be told."""
+
+    def __init__(self) -> None:
+        self.said: set[str] = set()
+
+    def training(self, count: int, rows: int, step: int) -> None:
+        """``count`` of the ``rows`` of optimizer step ``step`` (all processes) took their own domain."""
+        if count and "training" not in self.said:
+            self.said.add("training")
+            logger.warning(
+                "--pairing other_domain: %d of the %d samples of step %d took a style of their own "
+                "domain, because their micro-batches held one domain only (those rows fall back to the "
+                "roll). A larger --batch-size or more balanced domains help; same_domain_pairs in "
+                "log.jsonl counts them at every step (said once per run)",
+                count,
+                rows,
+                step,
+            )
+
+    def validation(self, count: int, rows: int, step: int) -> None:
+        """``count`` of the ``rows`` validation crops took their own domain in the preview of ``step``."""
+        if count and "validation" not in self.said:
+            self.said.add("validation")
+            logger.warning(
+                "the validation preview pairs each crop with a style of another domain, but %d of its %d "
+                "crops at step %d took one of their own domain: the validation crops hold one domain only "
+                "(those rows fall back to the roll). Validation data with more domains (--val-dir) or more "
+                "--val-samples help; val_same_domain_pairs in validation.jsonl counts them (said once per "
+                "run)",
+                count,
+                rows,
+                step,
+            )
