@@ -75,29 +75,25 @@ class SameDomainNotice:
 
     def training(self, count: int, rows: int, step: int) -> None:
         """``count`` of the ``rows`` of optimizer step ``step`` (all processes) took their own domain."""
-        if count and "training" not in self.said:
-            self.said.add("training")
-            logger.warning(
-                "--pairing other_domain: %d of the %d samples of step %d took a style of their own "
-                "domain, because their micro-batches held one domain only (those rows fall back to the "
-                "roll). A larger --batch-size or more balanced domains help; same_domain_pairs in "
-                "log.jsonl counts them at every step (said once per run)",
-                count,
-                rows,
-                step,
-            )
+        self._once(
+            "training", count,
+            "--pairing other_domain: %d of the %d samples of step %d took a style of their own domain, because "
+            "their micro-batches held one domain only (those rows fall back to the roll). A larger --batch-size "
+            "or more balanced domains help; same_domain_pairs in log.jsonl counts them at every step (said once "
+            "per run)", rows, step,
+        )
 
     def validation(self, count: int, rows: int, step: int) -> None:
         """``count`` of the ``rows`` validation crops took their own domain in the preview of ``step``."""
-        if count and "validation" not in self.said:
-            self.said.add("validation")
-            logger.warning(
-                "the validation preview pairs each crop with a style of another domain, but %d of its %d "
-                "crops at step %d took one of their own domain: the validation crops hold one domain only "
-                "(those rows fall back to the roll). Validation data with more domains (--val-dir) or more "
-                "--val-samples help; val_same_domain_pairs in validation.jsonl counts them (said once per "
-                "run)",
-                count,
-                rows,
-                step,
-            )
+        self._once(
+            "validation", count,
+            "the validation preview pairs each crop with a style of another domain, but %d of its %d crops at "
+            "step %d took one of their own domain: the validation crops hold one domain only (those rows fall "
+            "back to the roll). Validation data with more domains (--val-dir) or more --val-samples help; "
+            "val_same_domain_pairs in validation.jsonl counts them (said once per run)", rows, step,
+        )
+
+    def _once(self, where: str, count: int, message: str, rows: int, step: int) -> None:
+        if count and where not in self.said:
+            self.said.add(where)
+            logger.warning(message, count, rows, step)
