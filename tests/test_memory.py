@@ -150,15 +150,16 @@ MEASURE = textwrap.dedent("""
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's resettable peak RSS")
 @pytest.mark.slow  # a process of its own measures its peak memory
 def test_a_large_image_is_never_one_float_tensor(tmp_path):
-    """4000 x 4000 RGB: one float32 copy of it is 12 bytes a pixel; the whole-tensor path took
-    ~60 above the input. The strip path's peak above the input is the uint8 output (3) plus a
-    few strips and the allocator's slack."""
+    """4000 x 4000 RGB: one float32 copy of it is 12 bytes a pixel, so a path holding one beside
+    the uint8 output (3) peaks at 15 or more above the input; the whole-tensor path took ~60.
+    The strip path's peak is the output plus a few strips and the allocator's slack: 7-9 run
+    alone, once 12.05 in a CI run beside other slow tests (the slack varies)."""
     code = MEASURE.format(tests=str(TESTS), side=4000)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=False,
                             env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
     bytes_per_pixel = float(result.stdout.split()[-1])
-    assert bytes_per_pixel < 12, f"peak {bytes_per_pixel:.1f} bytes/pixel above the input"
+    assert bytes_per_pixel < 15, f"peak {bytes_per_pixel:.1f} bytes/pixel above the input"
 
 
 READ_MEASURE = textwrap.dedent("""
