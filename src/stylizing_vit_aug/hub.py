@@ -302,11 +302,14 @@ class CheckpointRequest:
 @dataclass(frozen=True)
 class CheckpointSource:
     """One kind of source ``load_stylizer`` accepts: ``matches`` says whether a request is one,
-    ``load`` loads it (or raises the error that says why it cannot)."""
+    ``load`` loads it (or raises the error that says why it cannot). ``kind`` says what may be
+    known of it before loading: ``"on disk"`` (a path), ``"bundled"``, ``"refused"`` (its load
+    raises at once, reading no weights), ``"hub"`` (a download), or ``"other"``."""
 
     name: str
     matches: Callable[[CheckpointRequest], bool]
     load: Callable[[CheckpointRequest], LoadedCheckpoint]
+    kind: str = "other"
 
 
 def _is_default(request: CheckpointRequest) -> bool:
@@ -399,15 +402,24 @@ def _load_hub_repo(request: CheckpointRequest) -> LoadedCheckpoint:
 # loads. A new kind of source is one entry here, placed before the first entry that would
 # claim its requests (a path-like one before "missing path").
 CHECKPOINT_SOURCES: list[CheckpointSource] = [
-    CheckpointSource("bundled default", _is_default, _load_bundled),
-    CheckpointSource("pickle", lambda r: r.path.suffix.lower() in PICKLE_SUFFIXES, _refuse_pickle),
-    CheckpointSource("local directory", lambda r: r.path.is_dir(), _load_local_directory),
-    CheckpointSource("local file", _exists, _load_bare_file),
-    CheckpointSource("missing path", lambda r: _looks_like_path(r.text), _missing_path),
-    CheckpointSource("official checkpoint", lambda r: resolve_official(r.text) is not None, _load_official),
-    CheckpointSource("Hub repo", _is_hub_repo, _load_hub_repo),
+    CheckpointSource("bundled default", _is_default, _load_bundled, "bundled"),
+    CheckpointSource("pickle", lambda r: r.path.suffix.lower() in PICKLE_SUFFIXES, _refuse_pickle, "refused"),
+    CheckpointSource("local directory", lambda r: r.path.is_dir(), _load_local_directory, "on disk"),
+    CheckpointSource("local file", _exists, _load_bare_file, "on disk"),
+    CheckpointSource("missing path", lambda r: _looks_like_path(r.text), _missing_path, "refused"),
+    CheckpointSource("official checkpoint", lambda r: resolve_official(r.text) is not None, _load_official, "hub"),
+    CheckpointSource("Hub repo", _is_hub_repo, _load_hub_repo, "hub"),
 ]
-_LOCAL_SOURCES = ("bundled default", "local directory", "local file")  # sources a revision= cannot pick in
+_LOCAL_KINDS = ("bundled", "on disk")  # sources a revision= cannot pick in
+
+
+def matching_source(request: CheckpointRequest) -> CheckpointSource:
+    """The first entry of :data:`CHECKPOINT_SOURCES` that claims ``request``, else an
+    :class:`UnknownCheckpoint` with the closest official names."""
+    entry = next((entry for entry in CHECKPOINT_SOURCES if entry.matches(request)), None)
+    if entry is None:
+        raise unknown_checkpoint(request.text)
+    return entry
 
 
 def load_stylizer(
@@ -446,11 +458,9 @@ def load_stylizer(
         raise ValueError(f"source is {source!r}: pass None (or 'default') for the bundled default, or an official "
                          "id, a Hub repo or a path ('.' for the current folder)")
     request = CheckpointRequest(source, revision, cache_dir, local_files_only, mean, std)
-    entry = next((entry for entry in CHECKPOINT_SOURCES if entry.matches(request)), None)
-    if entry is None:
-        raise unknown_checkpoint(request.text)
+    entry = matching_source(request)
     found = entry.load(request)
-    if revision is not None and entry.name in _LOCAL_SOURCES and revision != found.revision:
+    if revision is not None and entry.kind in _LOCAL_KINDS and revision != found.revision:
         logger.warning("revision=%r is ignored: %s is local (the %s), and a revision picks a commit of a Hub repo",
                        revision, found.source, entry.name)
     asked = {"mode": mode, "background": background, "colour_match": colour_match}

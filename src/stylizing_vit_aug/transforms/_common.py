@@ -171,11 +171,6 @@ def _cached(cache: dict[Any, tuple[tuple, Any]], key: Any, state: tuple, load: C
         return cache[key][1]
 
 
-_PATH_SOURCES = ("local directory", "local file")  # hub.CHECKPOINT_SOURCES' names of what is on disk
-_REFUSED_SOURCES = ("pickle", "missing path")  # sources whose load raises at once, reading no weights
-_HUB_SOURCES = ("official checkpoint", "Hub repo")
-
-
 def checked_source(source: str | os.PathLike, revision: str | None = None) -> str:
     """A checkpoint source string as a per-sample transform keeps it, after the checks that load
     no model, so a typo fails at construction rather than when a rare draw first fires: a path
@@ -185,20 +180,18 @@ def checked_source(source: str | os.PathLike, revision: str | None = None) -> st
     Hub repo must be in the Hugging Face cache. Each failure is ``load_stylizer``'s own error.
     Nothing here touches the network: online, a Hub id is fetched at first use."""
     from ..checkpoints import WEIGHTS_NAME, file_record
-    from ..hub import CHECKPOINT_SOURCES, CheckpointRequest, hub_offline, resolve_official, unknown_checkpoint
+    from ..hub import CheckpointRequest, hub_offline, matching_source, resolve_official
 
     text = os.fspath(source)
     request = CheckpointRequest(text, revision)
-    entry = next((entry for entry in CHECKPOINT_SOURCES if entry.matches(request)), None)
-    if entry is None:
-        raise unknown_checkpoint(text)
-    if entry.name in _REFUSED_SOURCES:
+    entry = matching_source(request)
+    if entry.kind == "refused":
         entry.load(request)  # raises the loader's error (no such path, a pickle refused)
-    if entry.name == "local file":  # its header only: a style bank given here is named as one
-        file_record(request.path)
-    if entry.name in _PATH_SOURCES:
+    if entry.kind == "on disk":
+        if not request.path.is_dir():  # a file: its header only, so a style bank given here is named as one
+            file_record(request.path)
         return os.path.abspath(request.path)
-    if entry.name in _HUB_SOURCES and hub_offline():
+    if entry.kind == "hub" and hub_offline():
         official = resolve_official(text)
         request.download(official.repo_id if official else text, WEIGHTS_NAME)  # offline: the cache, or not cached
     return text
