@@ -326,13 +326,20 @@ class ImageFolderDataset(Dataset):
         """A crop of a random image (uniform over the images) of another domain than image
         ``index``'s, drawn from ``sample_seed``: a real style that is of another domain whatever
         the batch holds. None when no image of another domain can be read: never a same-domain one."""
-        others = (self.domain_ids != self.domain_ids[index]).nonzero().flatten().tolist()
+        others = self._other_domains[int(self.domain_ids[index])]
         if not others:
             return None
         seed = mix_seed(sample_seed, 0x07E4)
-        start = int(torch.randint(0, len(others), (1,), generator=torch.Generator().manual_seed(seed)))
-        found = self._first_readable_crop(others[start:] + others[:start], mix_seed(seed, 1))
+        count = len(others)
+        start = int(torch.randint(0, count, (1,), generator=torch.Generator().manual_seed(seed)))
+        found = self._first_readable_crop((others[(start + k) % count] for k in range(count)), mix_seed(seed, 1))
         return None if found is None else found[1]
+
+    @functools.cached_property
+    def _other_domains(self) -> dict[int, list[int]]:
+        """For each domain, the images of the other domains (ascending): listed once, not per item."""
+        return {domain: (self.domain_ids != domain).nonzero().flatten().tolist()
+                for domain in self.domain_ids.unique().tolist()}
 
 
 # Where the real styles of other domains come from, as checkpoints record it (runs before 2026-12
