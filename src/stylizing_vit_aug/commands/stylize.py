@@ -290,7 +290,7 @@ class _Rows:
             return " ".join(f"{value:.6g}" for value in values.cpu().tolist())
 
         return cls(plan, {
-            "mode": stylizer.mode, "background": stylizer.background, "colour_match": str(stylizer.colour_match),
+            **{name: str(value) for name, value in stylizer.settings.items()},  # mode, background, colour match
             "mean": numbers(stylizer.mean), "std": numbers(stylizer.std), "checkpoint": str(stylizer.source),
             "revision": str(stylizer.revision or ""), "fingerprint": stylizer.fingerprint,
         })
