@@ -17,6 +17,7 @@ Layout (all in pixels; ``P`` = ``padding``, ``S`` = ``cell_size``)::
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,6 +35,20 @@ logger = logging.getLogger(__name__)
 
 BACKGROUND = (255, 255, 255)
 TEXT = (20, 20, 20)
+# Pillow's own font (Aileron, >= 10.1) draws ASCII only: a label with other characters is drawn
+# with the first of these the system has that draws them all (looked up by name where the
+# system keeps its fonts, once, when such a label comes).
+FALLBACK_FONTS = (
+    "DejaVuSans.ttf",
+    "NotoSans-Regular.ttf",
+    "LiberationSans-Regular.ttf",
+    "Arial Unicode.ttf",
+    "arialuni.ttf",
+    "arial.ttf",
+    "NotoSansCJK-Regular.ttc",
+    "msgothic.ttc",
+)
+NO_CHARACTER = "\uffff"  # mapped by no font: draws the font's missing-glyph box
 
 
 def font_size(cell_size: int) -> int:
@@ -62,11 +77,57 @@ def grid_size(
 
 
 @lru_cache(maxsize=8)
-def _font(size: int) -> ImageFont.ImageFont:
+def _font(size: int) -> Any:
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1: a fixed bitmap font
         return ImageFont.load_default()
+
+
+@lru_cache(maxsize=8)
+def _fonts(size: int) -> tuple[Any, ...]:
+    """The default font, then every fallback font this system has, at ``size``."""
+    found = [_font(size)]
+    for name in FALLBACK_FONTS:
+        try:
+            found.append(ImageFont.truetype(name, size))
+        except OSError:  # not on this system
+            continue
+    return tuple(found)
+
+
+def _mask(font: Any, text: str) -> tuple[tuple[int, int], bytes] | None:
+    """What ``font`` draws for ``text``; None where it cannot (a bitmap font beyond Latin-1)."""
+    try:
+        mask = font.getmask(text)
+    except (UnicodeError, ValueError, OSError):
+        return None
+    return mask.size, bytes(mask)
+
+
+@lru_cache(maxsize=4096)
+def _has_glyph(font: Any, char: str) -> bool:
+    """Whether ``font`` draws ``char`` as itself, not as its missing-glyph box (or nothing)."""
+    if char.isspace():
+        return True
+    drawn = _mask(font, char)
+    return drawn is not None and drawn != _mask(font, NO_CHARACTER)
+
+
+def _readable(text: str, size: int) -> tuple[Any, str]:
+    """A label and the font to draw it with, so that a file named ``färbung_Ø.png`` or ``染色.png``
+    shows as itself, not as boxes: the default font where it draws every character, else the
+    system font that draws most of them (the first such in :data:`FALLBACK_FONTS`); a character
+    no font here draws becomes its escape (``\\u67d3``), readable and telling names apart."""
+    text = unicodedata.normalize("NFC", text)  # an accent typed as a combining mark joins its letter
+    default = _font(size)
+    if all(_has_glyph(default, char) for char in text):
+        return default, text
+    font = max(_fonts(size), key=lambda candidate: sum(_has_glyph(candidate, char) for char in text))
+    escaped = "".join(c if _has_glyph(font, c) else c.encode("ascii", "backslashreplace").decode() for c in text)
+    if escaped != text:
+        logger.debug("no font on this system draws every character of the label %r: drawn as %r", text, escaped)
+    return font, escaped
 
 
 def _fit_text(draw: ImageDraw.ImageDraw, text: str, font: Any, width: int) -> str:
@@ -151,12 +212,12 @@ def make_grid(
     canvas = Image.new("RGB", (width, height), BACKGROUND)
     _paste_images(canvas, rows, layout)
     draw = ImageDraw.Draw(canvas)
-    font = _font(font_size(cell_size))
-    _draw_captions(draw, font, caption_rows, layout)
+    size = font_size(cell_size)
+    _draw_captions(draw, size, caption_rows, layout)
     if col_labels is not None:
-        _draw_column_labels(draw, font, col_labels, layout)
+        _draw_column_labels(draw, size, col_labels, layout)
     if row_labels is not None:
-        _draw_row_labels(draw, font, row_labels, layout)
+        _draw_row_labels(draw, size, row_labels, layout)
     return canvas
 
 
@@ -219,34 +280,39 @@ def _paste_images(canvas: Image.Image, rows: list[list[ImageLike | None]], layou
             canvas.paste(tile, (x + (size - tile.width) // 2, y + (size - tile.height) // 2))
 
 
-def _draw_captions(draw: ImageDraw.ImageDraw, font: Any, caption_rows: list[list[str | None]], layout: _Layout) -> None:
+def _draw_captions(
+    draw: ImageDraw.ImageDraw, font_px: int, caption_rows: list[list[str | None]], layout: _Layout
+) -> None:
     """Each cell's caption lines under it, centred and shortened to the cell width."""
     size = layout.cell_size
     for r, row in enumerate(caption_rows):
         for c, text in enumerate(row):
             x, y = layout.origin(r, c)
             for i, part in enumerate(str(text).split("\n") if text else []):
+                font, part = _readable(part, font_px)
                 part = _fit_text(draw, part, font, size)
                 offset = (size - draw.textlength(part, font=font)) / 2
                 draw.text((x + offset, y + size + i * layout.line), part, fill=TEXT, font=font)
 
 
-def _draw_column_labels(draw: ImageDraw.ImageDraw, font: Any, labels: Sequence[str], layout: _Layout) -> None:
+def _draw_column_labels(draw: ImageDraw.ImageDraw, font_px: int, labels: Sequence[str], layout: _Layout) -> None:
     """One label above each column, centred and shortened to the cell width."""
     for c, text in enumerate(labels):
         x, _ = layout.origin(0, c)
-        label = _fit_text(draw, str(text), font, layout.cell_size)
+        font, label = _readable(str(text), font_px)
+        label = _fit_text(draw, label, font, layout.cell_size)
         offset = (layout.cell_size - draw.textlength(label, font=font)) / 2
         draw.text((x + offset, layout.padding), label, fill=TEXT, font=font)
 
 
-def _draw_row_labels(draw: ImageDraw.ImageDraw, font: Any, labels: Sequence[str], layout: _Layout) -> None:
+def _draw_row_labels(draw: ImageDraw.ImageDraw, font_px: int, labels: Sequence[str], layout: _Layout) -> None:
     """One label left of each row, wrapped to the label column and centred on the cell."""
     line, padding = layout.line, layout.padding
     max_lines = max(1, layout.cell_size // line)
     for r, text in enumerate(labels):
         _, y = layout.origin(r, 0)
-        lines = _wrap(draw, str(text), font, layout.left - 2 * padding, max_lines)
+        font, label = _readable(str(text), font_px)
+        lines = _wrap(draw, label, font, layout.left - 2 * padding, max_lines)
         start = y + (layout.cell_size - len(lines) * line) // 2
         for i, part in enumerate(lines):
             draw.text((padding, start + i * line), part, fill=TEXT, font=font)

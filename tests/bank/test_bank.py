@@ -151,6 +151,27 @@ def test_loading_a_folder_says_it_is_a_folder_and_which_file_to_pass(tmp_path, s
         StyleBank.load(tmp_path / "other.safetensors", small_stylizer)
 
 
+def test_a_folder_or_a_missing_bank_is_refused_alike_by_load_and_bank_info(
+    tmp_path, small_stylizer, crops_bank, capsys
+):
+    crops_bank.save(tmp_path / "mine.safetensors")
+    (tmp_path / "gone.safetensors").symlink_to(tmp_path / "nowhere.safetensors")
+    cases = [
+        (tmp_path, IsADirectoryError, "is a folder"),
+        (tmp_path / "other.safetensors", FileNotFoundError, "does not exist"),
+        (tmp_path / "gone.safetensors", FileNotFoundError, "is a broken symbolic link"),
+    ]
+    for path, kind, says in cases:
+        with pytest.raises(kind, match=says) as raised:
+            StyleBank.load(path, small_stylizer)
+        assert cli.main(["bank", "info", str(path)]) == 2  # a usage error, with the same words
+        assert str(raised.value).replace("StyleBank.load", "bank info") in capsys.readouterr().err
+        assert "checkpoint" not in str(raised.value) and "load_stylizer" not in str(raised.value)
+    folder = cases[0][0]
+    with pytest.raises(IsADirectoryError, match=r"\(this folder holds mine\.safetensors\)"):  # not the broken link
+        StyleBank.load(folder, small_stylizer)
+
+
 def test_save_without_streams_and_load_round_trip(tmp_path, small_stylizer, crops_bank):
     path = crops_bank.save(tmp_path / "light.safetensors", streams=False)
     loaded = StyleBank.load(path, small_stylizer)

@@ -9,6 +9,7 @@ import json
 import logging
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -121,6 +122,29 @@ def test_statistics_that_replace_recorded_ones_are_said(tmp_path, caplog):
     assert loaded.mean.tolist() == [0.5, 0.5, 0.5]
     (record,) = caplog.records
     assert "replace the statistics" in record.getMessage() and "config.json" in record.getMessage()
+
+
+def _float32_neighbour(value: float) -> float:
+    """The next float32 above ``value``'s float32: a difference the Stylizer does hold."""
+    return float(np.nextafter(np.float32(value), np.float32(1)))
+
+
+@pytest.mark.parametrize(
+    ("nudge", "said"),
+    [
+        (lambda v: v + 1e-12, False),  # below float32 precision: the statistics the model holds are the same
+        (_float32_neighbour, True),  # one float32 step: other statistics
+    ],
+)
+def test_statistics_are_compared_as_the_stylizer_holds_them(tmp_path, caplog, nudge, said):
+    directory = _saved(tmp_path / "ckpt")
+    mean = [nudge(v) for v in CAMELYON_MEAN]
+    assert mean != list(CAMELYON_MEAN)  # in float64 they all differ
+    with caplog.at_level(logging.WARNING, logger="stylizing_vit_aug"):
+        loaded = hub.load_stylizer(directory, device="cpu", mean=mean, std=CAMELYON_STD)
+    replaced = [r for r in caplog.records if "replace the statistics" in r.getMessage()]
+    assert bool(replaced) is said
+    assert torch.equal(loaded.mean.flatten().float(), torch.tensor(mean, dtype=torch.float32))  # passed ones win
 
 
 @pytest.mark.parametrize("given", [["--mean", "0.5", "0.5", "0.5"], ["--std", "0.2", "0.2", "0.2"]])

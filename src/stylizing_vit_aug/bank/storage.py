@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ __all__ = [
     "BankFileError",
     "BankMismatch",
     "bank_metadata",
+    "check_bank_path",
     "check_same_stylizer",
     "check_stream_dtype",
     "dtype_name",
@@ -169,9 +171,29 @@ def _looks_like_weights(header: SafetensorsHeader) -> bool:
     return RECORD_KEY in header.metadata or any(k.endswith("patch_embed.proj.weight") for k in header.tensors)
 
 
-def _checked_header(path: Path) -> tuple[dict[str, str], dict[str, TensorInfo]]:
+def check_bank_path(path: Path, reader: str) -> None:
+    """The one check of a bank path before it is opened (``StyleBank.load``, ``bank info``): a
+    folder is named as one, with the bank file to pass from it and how a folder of style images
+    becomes a bank; a missing file or a broken link says so (not what the header reader says of
+    a checkpoint). ``reader``: who reads it, for the message."""
+    if path.is_dir():
+        found = sorted(p.name for p in path.glob("*.safetensors") if p.is_file())[:3]
+        raise IsADirectoryError(
+            f"{path} is a folder; {reader} reads one bank file (.safetensors, as `stylizing-vit-aug bank build` or "
+            "StyleBank.save writes it): pass its path"
+            + (f", e.g. {path / found[0]} (this folder holds {', '.join(found)})" if found else "")
+            + ". To build a bank from a folder of style images: `stylizing-vit-aug bank build FOLDER -o "
+            "bank.safetensors` (in Python: StyleBank.from_folder)"
+        )
+    if not path.exists():
+        link = f" is a broken symbolic link (to {os.readlink(path)})" if path.is_symlink() else " does not exist"
+        raise FileNotFoundError(f"bank file {path}{link}: check the path (`stylizing-vit-aug bank build` writes one)")
+
+
+def _checked_header(path: Path, reader: str) -> tuple[dict[str, str], dict[str, TensorInfo]]:
     """The metadata and tensor entries of a bank file, with its format and the shapes of its
     images and streams checked from the header, before a tensor is read."""
+    check_bank_path(path, reader)
     try:
         header = read_header(path)
     except (CheckpointError, OSError) as error:
@@ -204,13 +226,14 @@ def _checked_header(path: Path) -> tuple[dict[str, str], dict[str, TensorInfo]]:
     return header.metadata, header.tensors
 
 
-def read_bank_info(path: Path) -> dict[str, Any]:
+def read_bank_info(path: Path, reader: str = "read_bank_info") -> dict[str, Any]:
     """What a bank file holds, from its header alone (no tensor is read, no stylizer needed):
     ``images`` and ``streams`` shapes, and the recorded source, revision, fingerprint, config,
     domains, stream dtype, version, ``sources`` (None where not recorded) and ``images_sha256``
     (the bank's ``images_digest`` when saved; None before it was recorded). Anything missing or
-    malformed is a :class:`BankFileError` naming the file and the field."""
-    metadata, tensors = _checked_header(path)
+    malformed is a :class:`BankFileError` naming the file and the field; a folder or a missing
+    file is refused by :func:`check_bank_path` (``reader`` names who reads it)."""
+    metadata, tensors = _checked_header(path, reader)
     info: dict[str, Any] = {"version": metadata.get("version"), "fingerprint": metadata.get("fingerprint")}
     for field, default in (("source", "null"), ("revision", "null"), ("config", "{}"), ("domains", "null"),
                            ("stream_dtype", "null")):
@@ -253,7 +276,7 @@ def _same_network(meta: dict[str, Any], stylizer: Stylizer) -> bool:
 def _read(path: Path, stylizer: Stylizer) -> tuple[dict[str, Any], torch.Tensor, torch.Tensor | None]:
     from safetensors import SafetensorError, safe_open
 
-    _checked_header(path)
+    _checked_header(path, "StyleBank.load")
     try:
         with safe_open(str(path), framework="pt") as handle:
             raw = handle.metadata() or {}

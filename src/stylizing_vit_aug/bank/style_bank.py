@@ -375,17 +375,7 @@ class StyleBank:
         """
         if on_mismatch not in ("error", "reencode"):
             raise ValueError(f'on_mismatch must be "error" or "reencode", got {on_mismatch!r}')
-        path = Path(path)
-        if path.is_dir():
-            found = sorted(p.name for p in path.glob("*.safetensors"))[:3]
-            raise IsADirectoryError(
-                f"{path} is a folder; StyleBank.load reads one bank file (.safetensors, as StyleBank.save or "
-                f"`stylizing-vit-aug bank build` writes it): pass its path"
-                + (f", e.g. {path / found[0]} (this folder holds {', '.join(found)})" if found else "")
-                + ". To build a bank from a folder of style images, use StyleBank.from_folder"
-            )
-        if not path.is_file():
-            raise FileNotFoundError(f"bank file {path} does not exist")
+        path = Path(path)  # a folder or a missing file: read_bank_file says which (check_bank_path)
         meta, images, layers = read_bank_file(path, stylizer, on_mismatch)
         try:
             bank = cls(

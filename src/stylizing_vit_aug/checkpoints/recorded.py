@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from ..images import Normalization
 from .errors import CorruptCheckpoint, MissingStatistics
 from .folder import STYLIZER_SETTINGS
+from .reading import same_float32
 
 
 class KnownStats(Protocol):
@@ -54,9 +55,12 @@ def resolved_stats(
     records, checked here so a bad value names ``what``; none at all is :class:`MissingStatistics`."""
     recorded = mean is None or std is None
     given = None if recorded else _floats(mean, std)
-    if given is not None and known is not None and known.mean is not None and given != (known.mean, known.std):
-        logger.warning("mean=%s, std=%s replace the statistics %s records (mean=%s, std=%s)",
-                       *given, what, known.mean, known.std)
+    # compared in float32, as the Stylizer holds them: a difference below its precision is none
+    nothing_to_compare = given is None or known is None or known.mean is None
+    if not (nothing_to_compare or same_float32(given[0], known.mean) and same_float32(given[1], known.std)):
+        logger.warning(
+            "mean=%s, std=%s replace the statistics %s records (mean=%s, std=%s)", *given, what, known.mean, known.std
+        )
     mean, std = stats_or_missing(mean, std, known, what)
     if recorded and in_chans is not None:
         try:
@@ -91,8 +95,8 @@ def recorded_settings(recorded: Any, config_path: Path, choices: Mapping[str, tu
 
 
 def _floats(*stats: Any) -> tuple[list[float], ...] | None:
-    """The statistics as lists of floats, or None where they are not numbers (the Stylizer's
-    check then says what is wrong with them)."""
+    """The statistics as lists of floats (for the message), or None where they are not numbers
+    (the Stylizer's check then says what is wrong with them, with no warning before it)."""
     try:
         return tuple([float(v) for v in values] for values in stats)
     except (TypeError, ValueError):

@@ -120,14 +120,10 @@ def run_build(args: argparse.Namespace) -> int:
 def run_info(args: argparse.Namespace) -> int:
     from ..bank.storage import read_bank_info
 
-    if not (args.file.exists() or args.file.is_symlink()):
-        raise CLIError(f"bank file {args.file} does not exist")
-    if args.file.is_dir():
-        found = sorted(p.name for p in args.file.glob("*.safetensors"))[:5]
-        raise CLIError(f"{args.file} is a folder; bank info reads one bank file (written by `bank build` or "
-                       f"StyleBank.save){': here ' + ', '.join(found) if found else ''}. To build a bank from a "
-                       "folder of style images: stylizing-vit-aug bank build FOLDER -o bank.safetensors")
-    info = read_bank_info(args.file)  # a BankFileError names the file and what is wrong
+    try:
+        info = read_bank_info(args.file, "bank info")  # a BankFileError names the file and what is wrong
+    except IsADirectoryError as error:  # a usage error (exit 2), as a missing file is
+        raise CLIError(str(error)) from None
     count, channels, size, _ = info["images"]
     print(f"file:        {args.file} ({args.file.stat().st_size / 1e6:.1f} MB, format version {info['version']})")
     print(f"styles:      {count} images of {channels}x{size}x{size}")
