@@ -510,3 +510,23 @@ def test_the_mean_std_hint_comes_only_with_values_that_look_normalised(small_sty
         assert "mean=" not in str(error.value)
     with pytest.raises(ValueError, match=r"look mean/std-normalised: .*StyleTTA\(\.\.\., mean=\.\.\., std=\.\.\.\)"):
         tta((images.float() / 255 - 0.5) / 0.25)
+
+
+def test_arguments_after_classifier_stylizer_and_bank_are_keyword_only(small_stylizer, bank):
+    """StyleTTA(net, st, b, 8) took 8 as n_styles, unlike every front-end, whose arguments after
+    stylizer and bank are keyword-only."""
+    import inspect
+
+    kinds = [p.kind for p in inspect.signature(StyleTTA).parameters.values()]
+    assert kinds[:3] == [inspect.Parameter.POSITIONAL_OR_KEYWORD] * 3
+    assert set(kinds[3:]) == {inspect.Parameter.KEYWORD_ONLY}
+    with pytest.raises(TypeError, match="positional argument"):
+        StyleTTA(ColourNet(), small_stylizer, bank, 2)
+
+
+def test_style_indices_with_a_boolean_are_refused(small_stylizer, bank):
+    """styles=[True, 1] converted to the integers [1, 1]: style 1 twice, silently (the boolean
+    test of the statistics had a twin in whole_indices that missed a list mixing the two)."""
+    with pytest.raises(ValueError, match=r"style indices must be whole numbers \(integers\), got \[True, 1\]"):
+        StyleTTA(ColourNet(), small_stylizer, bank, n_styles=2, styles=[True, 1])
+    assert StyleTTA(ColourNet(), small_stylizer, bank, n_styles=2, styles=[0, 1]).style_choice == "fixed"

@@ -355,6 +355,7 @@ class Stylizer:
         strength: float | Sequence[float] | torch.Tensor = 1.0,
         *,
         mode: str | None = None,
+        range_checked: bool = False,
     ) -> Any:
         """Stylise ``images`` with ``styles`` and return the same kind as ``images``.
 
@@ -364,12 +365,14 @@ class Stylizer:
         are the strengths of two images).
 
         Images larger than :data:`STRIP_PIXELS` are worked on in strips (see the module
-        docstring): the same pixels, a fraction of the memory.
+        docstring): the same pixels, a fraction of the memory. ``range_checked=True``: the
+        caller has read and checked the values (a front-end's every-call check), so they are not
+        read again.
         """
         mode = check_mode(mode) or self.mode  # checked at every strength, 0 included
         if largest_image_pixels(images) > STRIP_PIXELS:
             return self._stylize_in_strips(images, styles, strength, mode)
-        values, info = to_batch(images, "images")
+        values, info = to_batch(images, "images", range_checked=range_checked)
         strength_tensor = self._strengths(strength, values.shape[0])
         if bool((strength_tensor == 0).all()):
             return same_kind_copy(images)

@@ -265,6 +265,9 @@ class StyleTTA(nn.Module):
         mean, std: the normalisation the classifier's inputs carry (0–1 units, as torchvision's
             ``Normalize``); needed when you pass normalised tensors, see the module docstring.
         input_mean, input_std: deprecated names of ``mean`` and ``std`` (they warn).
+
+    Every argument after ``classifier``, ``stylizer`` and ``bank`` is keyword-only, as in the
+    front-ends: ``StyleTTA(net, stylizer, bank, 8)`` would not say which count 8 is.
     """
 
     def __init__(
@@ -272,13 +275,13 @@ class StyleTTA(nn.Module):
         classifier: nn.Module,
         stylizer: Stylizer | None,
         bank: BankLike,
+        *,
         n_styles: int = 8,
         include_original: bool = True,
         merge: str = "mean",
         activation: str = "softmax",
         chunk_size: int | None = None,
         return_views: bool = False,
-        *,
         styles: str | Sequence[int] = "random",
         generator: torch.Generator | None = None,
         strength: float = 1.0,

@@ -320,6 +320,33 @@ def test_check_image_refuses_what_to_batch_refuses_with_its_message(kind, dtype,
     assert _refusal(kinds.check_image, images) == _refusal(to_batch, images)
 
 
+def _lists() -> dict[str, list]:
+    rgb, gray = np.full((16, 20, 3), 0.5, np.float32), np.full((16, 20), 7, np.uint8)
+    return {
+        "good": [rgb, torch.rand(3, 16, 20), Image.new("RGBA", (20, 16)), rgb.astype(np.float64)],
+        "empty": [],
+        "sizes": [rgb, np.zeros((18, 20, 3), np.uint8)],
+        "channels": [rgb, gray],
+        "batch": [rgb, rgb[None]],
+        "nested": [rgb, [rgb]],
+        "range": [rgb, rgb * 255],
+        "kind": [rgb, "image.png"],
+        "pil mode": [Image.new("RGB", (20, 16)), Image.new("I", (20, 16))],
+    }
+
+
+@pytest.mark.parametrize("case", list(_lists()))
+def test_check_image_of_a_list_refuses_what_to_batch_refuses_without_converting(case, monkeypatch):
+    """check_image of a list converted every image to float (to_batch) to check it, and threw the
+    copies away: a front-end checks every call's input, fired or not."""
+    images = _lists()[case]
+    expected = _refusal(to_batch, images)
+    for converter in ("_torch_to_batch", "_numpy_to_batch", "_pil_to_batch"):
+        monkeypatch.setattr(kinds, converter, lambda *a, **k: pytest.fail("converted the pixels to check them"))
+    assert _refusal(kinds.check_image, images) == expected
+    assert (expected is None) == (case == "good")
+
+
 @pytest.mark.parametrize("images", [
     torch.empty(3, 32, 32, device="meta"), torch.empty(2, 3, 32, 32, dtype=torch.uint8, device="meta"),
 ], ids=["float", "uint8"])

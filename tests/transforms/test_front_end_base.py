@@ -377,3 +377,68 @@ def test_stylised_tensors_carry_no_gradient_and_say_so(small_stylizer, bank):
         warnings.simplefilter("error")
         out = BatchStylize(small_stylizer, bank, p=0.0)(images)  # nothing stylised: the gradient passes
     assert torch.equal(torch.autograd.grad(out.sum(), images)[0], torch.ones_like(images))
+
+
+# -- one read of a float input's range per call ----------------------------------------------------
+def _one_read_calls(stylizer, bank) -> dict:
+    """Each front-end fired once on float images in 0–1 (normalised where it takes mean/std)."""
+    x = torch.rand(3, 24, 28, generator=torch.Generator().manual_seed(0))
+    normalised = (x - torch.tensor(MEAN).view(3, 1, 1)) / torch.tensor(STD).view(3, 1, 1)
+    stats = {"mean": MEAN, "std": STD}
+    return {
+        "StylizeTransform": lambda: StylizeTransform(stylizer, bank, p=1.0)(x),
+        "StylizeTransform mean/std": lambda: StylizeTransform(stylizer, bank, p=1.0, **stats)(normalised),
+        "AlbumentationsStylize": lambda: AlbumentationsStylize(stylizer, bank, p=1.0)(image=x.permute(1, 2, 0).numpy()),
+        "AlbumentationsStylize images": lambda: AlbumentationsStylize(stylizer, bank, p=1.0)(
+            images=x.permute(1, 2, 0).numpy()[None].repeat(2, 0)),
+        "RandStylize": lambda: RandStylize(stylizer, bank, prob=1.0)(x),
+        "RandStylize numpy": lambda: RandStylize(stylizer, bank, prob=1.0)(x.numpy()),
+        "RandStylize value_range": lambda: RandStylize(stylizer, bank, prob=1.0, value_range=(0, 255))(x * 255),
+        "RandomStylize": lambda: RandomStylize(stylizer, bank, p=1.0)(x[None].repeat(2, 1, 1, 1)),
+        "BatchStylize": lambda: BatchStylize(stylizer, bank, p=1.0)(x[None].repeat(2, 1, 1, 1)),
+        "BatchStylize mean/std": lambda: BatchStylize(stylizer, bank, p=1.0, **stats)(
+            normalised[None].repeat(2, 1, 1, 1)),
+    }
+
+
+def test_a_float_input_is_read_and_unnormalised_once_per_call(small_stylizer, bank, monkeypatch):
+    """StylizeTransform read a float input's extremes three times per call (its check, the shared
+    undo, the Stylizer) and undid mean/std twice; albumentations and MONAI read it twice."""
+    from stylizing_vit_aug.images import Normalization, kinds
+    from stylizing_vit_aug.transforms import monai
+
+    reads, undos = [], []
+    extremes, undo = kinds.finite_extremes, Normalization.undo
+    spy = lambda values, what: reads.append(what) or extremes(values, what)  # noqa: E731
+    monkeypatch.setattr(kinds, "finite_extremes", spy)
+    monkeypatch.setattr(monai, "finite_extremes", spy)
+    monkeypatch.setattr(
+        Normalization, "undo", lambda self, images, what: undos.append(what) or undo(self, images, what)
+    )
+    for name, call in _one_read_calls(small_stylizer, bank).items():
+        reads.clear(), undos.clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            call()
+        assert len(reads) == 1, (name, reads)
+        front_end_undos = [what for what in undos if what.endswith(" mean/std")]  # not the engine's own
+        assert len(front_end_undos) == ("mean/std" in name), (name, undos)
+
+
+@pytest.mark.parametrize("strength", [0.0, 0.6])
+@pytest.mark.parametrize("kind", ["float32", "float64", "float16", "numpy", "uint8", "list"])
+def test_the_checked_call_gives_the_engines_pixels(small_stylizer, bank, kind, strength):
+    """The front-ends' call without the engine's second read (``range_checked=True``) gives exactly
+    what the Stylizer's own call gives, strength 0 (the input's own values) included."""
+    x = torch.rand(3, 24, 28, generator=torch.Generator().manual_seed(1))
+    images = {
+        "float32": x, "float64": x.double(), "float16": x.half(), "numpy": x.permute(1, 2, 0).numpy(),
+        "uint8": (x * 255).to(torch.uint8), "list": [x, x.flip(-1)],
+    }[kind]
+    styles = bank.stream(torch.tensor([1]))
+    ours = small_stylizer(images, styles, strength, range_checked=True)
+    engine = small_stylizer(images, styles, strength)
+    for a, b in zip(ours if kind == "list" else [ours], engine if kind == "list" else [engine]):
+        assert type(a) is type(b) and a.dtype == b.dtype
+        a, b = (a.float(), b.float()) if kind == "float16" else (a, b)
+        assert np.array_equal(np.asarray(a), np.asarray(b))

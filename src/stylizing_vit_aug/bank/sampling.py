@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..images.normalization import has_booleans
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["STRATEGIES", "DomainIndex", "check_strategy", "draw_styles", "label_of", "strategy_name", "whole_indices"]
@@ -57,7 +59,7 @@ def whole_indices(indices: Any, what: str = "style indices") -> torch.Tensor:
     """``indices`` (a number, a sequence, an array or a tensor) as a flat CPU LongTensor; fractions,
     booleans and complex numbers are refused: ``1.7`` cast to an index would silently be style 1."""
     values = torch.as_tensor(indices).detach().flatten()
-    if values.numel() and (values.is_floating_point() or values.is_complex() or values.dtype == torch.bool):
+    if values.numel() and (values.is_floating_point() or values.is_complex() or has_booleans(indices)):
         shown = list(indices)[:8] if isinstance(indices, (list, tuple)) else values[:8].tolist()
         raise ValueError(f"{what} must be whole numbers (integers), got {shown}")
     return values.long().cpu()

@@ -263,7 +263,9 @@ def _numpy_kind(images: np.ndarray, what: str) -> tuple[np.ndarray, int]:
     return batch, ALPHA_CHANNELS.get(channels, channels)
 
 
-def _numpy_to_batch(images: np.ndarray, what: str, kind: str = "numpy") -> tuple[torch.Tensor, BatchInfo]:
+def _numpy_to_batch(
+    images: np.ndarray, what: str, kind: str = "numpy", range_checked: bool = False
+) -> tuple[torch.Tensor, BatchInfo]:
     batch, colours = _numpy_kind(images, what)
     if not batch.dtype.isnative:  # big-endian uint16 from a TIFF/FITS reader: the same values, native order
         batch = batch.astype(batch.dtype.newbyteorder("="))
@@ -285,7 +287,7 @@ def _numpy_to_batch(images: np.ndarray, what: str, kind: str = "numpy") -> tuple
         return torch.from_numpy(batch.astype(np.float32) / 65535).permute(0, 3, 1, 2), info
     if not (batch.flags.writeable and batch.flags.c_contiguous):
         batch = np.array(batch)  # torch.from_numpy needs writable, contiguous memory
-    return _unit_float(torch.from_numpy(batch).permute(0, 3, 1, 2), what), info
+    return _unit_float(torch.from_numpy(batch).permute(0, 3, 1, 2), what, range_checked), info
 
 
 def _pil_target(image: PILImage.Image) -> str | None:
@@ -333,18 +335,51 @@ def check_image(
     front-end checks every call's input whether or not it stylises it. ``values``: also read the
     float pixels' range (one pass; on a GPU a wait for the device, which a caller may skip), with
     ``normalised_hint`` as in :func:`check_float_range`."""
+    if not isinstance(images, (list, tuple)):
+        _checked_kind(images, what, values, normalised_hint)
+        return
+    if not images:
+        _fail(f"{what} is an empty list.")
+    kinds = [_checked_kind(item, f"{what}[{i}]", values, normalised_hint) for i, item in enumerate(images)]
+    _check_list(kinds, what)
+
+
+def _checked_kind(
+    images: Any, what: str, values: bool = True, normalised_hint: str = NORMALISED_HINT
+) -> tuple[bool, tuple[int, ...]]:
+    """:func:`check_image` of one image (or a batch): whether it is a batch, and the colour shape
+    ``(C, H, W)`` a list of them must share, read from metadata, not from converted pixels."""
     if isinstance(images, torch.Tensor):
         batch, colours = _torch_kind(images, what)
         if values and batch.is_floating_point():
             check_float_range(batch[:, :colours], what, normalised_hint)
-    elif isinstance(images, np.ndarray):
+        return images.dim() == 4, (colours, *batch.shape[-2:])
+    if isinstance(images, np.ndarray):
         batch, colours = _numpy_kind(images, what)
         if values and batch.dtype.kind == "f":
             check_extremes(*finite_extremes(batch[..., :colours], what), what, normalised_hint)
-    elif PILImage is not None and isinstance(images, PILImage.Image):
-        _pil_kind(images, what)  # 8- and 16-bit pixels are in range by their type
-    else:
-        to_batch(images, what)  # a list (or what to_batch refuses with its own message)
+        return images.ndim == 4, (colours, *batch.shape[1:3])
+    if PILImage is not None and isinstance(images, PILImage.Image):
+        bands = PILImage.getmodebands(_pil_kind(images, what))  # 8- and 16-bit pixels are in range by type
+        return False, (ALPHA_CHANNELS.get(bands, bands), images.height, images.width)
+    if isinstance(images, (list, tuple)):  # a list in a list: checked, then refused as a batch
+        check_image(images, what, values=values, normalised_hint=normalised_hint)
+        return True, ()
+    to_batch(images, what)  # raises: what to_batch refuses, with its own message
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _check_list(kinds: Sequence[tuple[bool, tuple[int, ...]]], what: str) -> None:
+    """A list's images (``(batched, colour shape)`` each) as :func:`to_batch` takes them: single
+    images of one size and channel count."""
+    if any(batched for batched, _ in kinds):
+        _fail(f"{what} is a list that contains batches; pass single images or one batch.")
+    sizes = {shape for _, shape in kinds}
+    if len(sizes) > 1:
+        _fail(
+            f"{what} is a list of images of different sizes/channels {sorted(sizes)}; "
+            "stylise them one at a time or resize them to one size."
+        )
 
 
 def _native(mode: str) -> type:
@@ -357,24 +392,19 @@ def to_batch(images: ImageLike, what: str = "images", *, range_checked: bool = F
 
     ``C`` is the colour channels (1 or 3); an alpha channel waits in the info (see
     :data:`ALPHA_POLICY`). A list of images of one size becomes one batch; the list comes back
-    as a list. ``range_checked``: a float tensor's values already passed
-    :func:`check_float_range` (a front-end checks its input once, in its own words), so they are
-    not read again: on a GPU each check is a wait for the device.
+    as a list. ``range_checked``: a float tensor's or array's values already passed
+    :func:`check_float_range` or :func:`check_image` (a front-end checks its input once, in its
+    own words), so they are not read again: on a GPU each check is a wait for the device.
     """
     if isinstance(images, torch.Tensor):
         return _torch_to_batch(images, what, range_checked)
     if isinstance(images, np.ndarray):
-        return _numpy_to_batch(images, what)
+        return _numpy_to_batch(images, what, range_checked=range_checked)
     if PILImage is not None and isinstance(images, PILImage.Image):
         return _pil_to_batch(images, what)
     if isinstance(images, (list, tuple)):
         parts = _list_parts(images, what)
-        sizes = {tuple(p[0].shape[1:]) for p in parts}
-        if len(sizes) > 1:
-            _fail(
-                f"{what} is a list of images of different sizes/channels {sorted(sizes)}; "
-                "stylise them one at a time or resize them to one size."
-            )
+        _check_list([(False, tuple(p[0].shape[1:])) for p in parts], what)
         first = parts[0][1]
         info = BatchInfo(
             "list", True, first.dtype, first.channels, first.height, first.width,

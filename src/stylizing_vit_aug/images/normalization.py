@@ -15,19 +15,21 @@ from .kinds import SUPPORTED_CHANNELS
 STATS_UNITS = "0–1 units, e.g. ImageNet's (0.485, 0.456, 0.406)"
 
 
-def _is_bool(values: Any) -> bool:
-    """True/False anywhere in ``values`` (which a float conversion would take as 1 and 0)."""
+def has_booleans(values: Any) -> bool:
+    """True/False anywhere in ``values`` (a number, an array, a tensor or nested lists): a float or
+    integer conversion takes them as 1 and 0, silently, and ``[True, 2]`` converts to integers. The
+    one test of it, for statistics here and for style indices (``bank.sampling.whole_indices``)."""
     if isinstance(values, (bool, np.bool_)):
         return True
     if isinstance(values, (torch.Tensor, np.ndarray)):
         return values.dtype in (torch.bool, np.bool_)
-    return isinstance(values, (list, tuple)) and any(_is_bool(v) for v in values)
+    return isinstance(values, (list, tuple)) and any(has_booleans(v) for v in values)
 
 
 def _stats_tensor(values: Any, name: str, what: str) -> torch.Tensor:
     if isinstance(values, (str, bytes)):
         raise ValueError(f"{what}: {name} must be numbers in {STATS_UNITS}, got the string {values!r}")
-    if _is_bool(values):
+    if has_booleans(values):
         raise ValueError(f"{what}: {name} must be numbers in {STATS_UNITS}, got True/False values {values!r}")
     try:
         tensor = torch.as_tensor(values, dtype=torch.float32).detach().flatten().cpu()

@@ -182,19 +182,25 @@ class StyleAugmentation:
         return self._styles_of(self._style_indices(1, generator), generator)
 
     # -- applying a draw --------------------------------------------------------------------------
-    def _check_input(self, images: Any) -> None:
+    def _check_input(self, images: Any) -> Any:
         """The checks of :meth:`_stylize_images`, made on every call, fired or not, so a transform
         placed after ``Normalize`` or fed NaN pixels fails at its first sample, not hours later on
         a rare draw: the kind (type, dtype, shape, channels) always, from metadata; the values
         where reading them is cheap: PIL images, numpy arrays and CPU tensors (on a GPU a read
-        waits for the device, so there the values are checked when the call fires)."""
+        waits for the device, so there the values are checked when the call fires).
+
+        Returns what :meth:`_stylize_images` takes as ``values01`` so it neither reads the values
+        again nor undoes ``mean``/``std`` twice: the images in 0–1 once read (a float CPU tensor
+        with the normalisation undone; PIL images and arrays as they are), else None."""
         name = type(self).__name__
         if not isinstance(images, torch.Tensor):
             check_image(images, f"{name}'s input", normalised_hint=normalised_hint(self.TAKES_STATS))
-            return
+            return images
+        values01 = None
         if images.device.type == "cpu" and images.is_floating_point():  # integer pixels are in range by type
-            images = undo_normalize(images, self.settings.stats, name)  # the range, in the front-end's words
+            values01 = undo_normalize(images, self.settings.stats, name)  # the range, in the front-end's words
         check_image(images, f"{name}'s input", values=False)  # the kind; a 'meta' tensor is refused here
+        return values01
 
     def _warn_no_gradient(self, images: Any) -> None:
         """Say once (Python's default warning filter: once per place) that stylised images carry
@@ -210,14 +216,18 @@ class StyleAugmentation:
                 stacklevel=3,
             )
 
-    def _stylize_images(self, images: Any, styles: StyleStream | torch.Tensor, strength: Any) -> Any:
+    def _stylize_images(
+        self, images: Any, styles: StyleStream | torch.Tensor, strength: Any, values01: Any = None
+    ) -> Any:
         """Stylise ``images`` of any kind the engine takes: tensors through the one "undo
         Normalize, check 0–1, stylise, redo"; PIL images and numpy arrays as the engine
-        converts and checks them."""
-        if not isinstance(images, torch.Tensor):
-            return self.stylizer(images, styles, strength, mode=self.settings.mode)
-        self._warn_no_gradient(images)
+        converts them. ``values01``: what :meth:`_check_input` returned for ``images`` (checked,
+        not read again); None reads and checks them here."""
         name, stats = type(self).__name__, self.settings.stats
-        values01 = undo_normalize(images, stats, name)
-        out = self.stylizer(values01, styles, strength, mode=self.settings.mode)
-        return redo_normalize(out, stats, images, name)
+        if values01 is None:
+            is_tensor = isinstance(images, torch.Tensor)
+            values01 = undo_normalize(images, stats, name) if is_tensor else self._check_input(images)
+        if isinstance(images, torch.Tensor):
+            self._warn_no_gradient(images)
+        out = self.stylizer(values01, styles, strength, mode=self.settings.mode, range_checked=True)
+        return redo_normalize(out, stats, images, name) if isinstance(images, torch.Tensor) else out

@@ -200,11 +200,12 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
             values = (floats - low) / (high - low)
         self._warn_no_gradient(image)
         styles = self._seeded_style(self._style_seed)  # the same style until the next randomize
+        # _check_call has read and checked the values: the engine does not read them again
         if is_numpy:  # the stylizer's numpy images are channels-last: hand it a view
-            out = self.stylizer(np.moveaxis(values, 0, -1), styles, self._strength, mode=self.mode)
+            out = self.stylizer(np.moveaxis(values, 0, -1), styles, self._strength, mode=self.mode, range_checked=True)
             out = np.ascontiguousarray(np.moveaxis(out, -1, 0))
         else:
-            out = self.stylizer(values, styles, self._strength, mode=self.mode)
+            out = self.stylizer(values, styles, self._strength, mode=self.mode, range_checked=True)
         if self.value_range is not None:
             out = _in_range(out, self.value_range, image.dtype, is_float)
         return out

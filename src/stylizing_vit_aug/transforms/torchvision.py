@@ -109,8 +109,8 @@ class StylizeTransform(StyleAugmentation, Transform):
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         images = inpt if isinstance(inpt, PIL.Image.Image) else inpt.as_subclass(torch.Tensor)
-        self._check_input(images)  # every call: a misplaced transform fails now, not on a rare draw
+        values01 = self._check_input(images)  # every call: a misplaced transform fails now, not on a rare draw
         if not params["apply"]:
             return inpt
-        out = self._stylize_images(images, params["styles"], params["strength"])
+        out = self._stylize_images(images, params["styles"], params["strength"], values01)
         return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
