@@ -268,3 +268,27 @@ def test_a_live_saves_old_folder_is_not_taken_for_a_killed_ones(tmp_path):
         live.send_signal(signal.SIGKILL)
         live.wait()
     assert previous_versions(target) == [aside]
+
+
+@pytest.mark.parametrize("write", ["bytes", "file", "new folder", "replaced folder"])
+def test_a_write_flushes_the_parent_folder_once_after_its_rename(tmp_path, monkeypatch, write):
+    """Durability needs the parent flushed after the rename, once; each extra flush is a disk
+    round trip per file (thousands per stylize run)."""
+    from stylizing_vit_aug import _atomic
+
+    target = tmp_path / "target"
+    if write == "replaced folder":
+        write_directory_atomically(target, {"w.bin": lambda path: path.write_bytes(b"old")})
+    flushed: list[tuple[Path, bool]] = []
+    real = _atomic.fsync_directory
+    monkeypatch.setattr(_atomic, "fsync_directory",
+                        lambda folder: (flushed.append((Path(folder), target.exists())), real(folder)))
+    if write == "bytes":
+        write_bytes_atomically(target, b"new")
+    elif write == "file":
+        write_atomically(target, lambda path: path.write_bytes(b"new"))
+    else:
+        write_directory_atomically(target, {"w.bin": lambda path: path.write_bytes(b"new")})
+    parent = [renamed for folder, renamed in flushed if folder == tmp_path]
+    assert parent == [True]  # once, with the new version in place
+    assert (target / "w.bin" if "folder" in write else target).read_bytes() == b"new"

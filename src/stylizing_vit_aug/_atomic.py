@@ -4,8 +4,8 @@ half-written, and no leftover that outlives its writer.
 The content goes to a temporary sibling (same folder, so the rename is atomic) named
 ``.sva-partial-{name}.{token}.tmp``, is flushed to disk with ``fsync``, then ``os.replace``-d
 over the target (a writer that makes temporaries of its own, as safetensors does, gets a private
-temporary folder of that name instead); the folder is fsynced too so the rename survives a power
-cut. On any error (``ENOSPC`` included) the temporary is removed and the previous file, if any,
+temporary folder of that name instead); the folder is fsynced once, after the rename, so the rename
+survives a power cut. On any error (``ENOSPC`` included) the temporary is removed and the previous file, if any,
 is untouched. Every file
 the package writes (checkpoints, banks, training state, stylised images, logs) goes through
 :func:`write_atomically` or :func:`write_bytes_atomically`; a folder of files that belong
@@ -403,7 +403,8 @@ def _replace_folder(staging: Path, directory: Path) -> bool:
 
 def _swap_in(staging: Path, directory: Path) -> None:
     """Rename the finished ``staging`` to ``directory``, replacing the folder there, if any; a
-    concurrent save that gets there first is replaced in turn, never failed on."""
+    concurrent save that gets there first is replaced in turn, never failed on. The parent folder
+    is fsynced once, after the rename (:func:`_replace_folder` does it before removing the old one)."""
     while True:
         if directory.exists():
             if _replace_folder(staging, directory):
@@ -411,6 +412,7 @@ def _swap_in(staging: Path, directory: Path) -> None:
             continue
         try:
             os.rename(staging, directory)
+            fsync_directory(directory.parent)
             return
         except OSError as error:  # another save renamed its folder in meanwhile
             if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
@@ -439,5 +441,4 @@ def write_directory_atomically(directory: Path, writers: Mapping[str, Callable[[
             finish_file(staging / name)
         fsync_directory(staging)
         _swap_in(staging, directory)
-    fsync_directory(directory.parent)
     return directory

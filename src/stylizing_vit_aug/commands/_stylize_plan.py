@@ -8,6 +8,12 @@ Every rank of a multi-process run plans from one list of inputs, rank 0's
 before the ranks connect, and a folder that changes in between (still being copied, nodes
 started minutes apart) would otherwise make input ``i`` a different file on each rank, so that
 some outputs are written twice and others by no rank.
+
+Every check that needs no model runs here, before the model loads (seconds, or a Hub download):
+the inputs and the style source found, no two outputs of one name, no output inside the input
+folder, ``--styles-per-image`` within the styles there are (files, or the bank's header). Under a
+launcher a rank that cannot start stops every rank at once (:func:`start_on_every_rank`), instead
+of leaving them waiting for it at the first collective.
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ import argparse
 import dataclasses
 import logging
 import zlib
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -27,7 +35,9 @@ from ..images import IMAGE_EXTENSIONS, read_image
 from ._stylize_record import LOG_NAME, log_refusal
 from .common import CheckpointChoice, CLIError, Ranks, list_images
 
-__all__ = ["Job", "RunStyles", "StyleChoice", "StylizePlan", "plan_jobs"]
+__all__ = ["Job", "RunStyles", "StyleChoice", "StylizePlan", "plan_jobs", "start_on_every_rank"]
+
+T = TypeVar("T")
 
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log
 
@@ -35,8 +45,8 @@ logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command'
 @dataclass(frozen=True)
 class StylizePlan:
     """One ``stylize`` run as typed data, read from the command line once and checked there
-    (inputs found, the output folder outside the input, the JPEG quality, the launcher's ranks
-    and this rank's device); the run passes it on and never changes it."""
+    (inputs and styles found, the outputs: :meth:`check_outputs`, the JPEG quality, this rank's
+    device), before the model loads; the run passes it on and never changes it."""
 
     inputs: tuple[Path, ...]
     root: Path  # the folder the inputs' relative paths start from (the outputs mirror them)
@@ -45,6 +55,7 @@ class StylizePlan:
     style: Path | None
     bank: Path | None
     styles_dir: Path | None
+    style_files: tuple[Path, ...]  # --styles-dir's images, listed once
     strength: float
     seed: int
     styles_per_image: int
@@ -57,7 +68,7 @@ class StylizePlan:
     ranks: Ranks
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> StylizePlan:
+    def from_args(cls, args: argparse.Namespace, ranks: Ranks) -> StylizePlan:
         """The plan of ``args`` (:class:`CLIError` for inputs and settings that cannot run)."""
         inputs = list_images(args.input)
         root = args.input if args.input.is_dir() else args.input.parent
@@ -70,7 +81,7 @@ class StylizePlan:
         log = args.log or args.output / LOG_NAME
         if refusal := log_refusal(log):
             raise CLIError(refusal)
-        ranks = Ranks.from_environment()
+        style_files = _style_files(args)
         checkpoint = dataclasses.replace(
             CheckpointChoice.from_args(args), device=ranks.device(args.device), compile=args.compile
         )
@@ -82,6 +93,7 @@ class StylizePlan:
             args.style,
             args.bank,
             args.styles_dir,
+            style_files,
             args.strength,
             args.seed,
             args.styles_per_image,
@@ -93,8 +105,25 @@ class StylizePlan:
             checkpoint,
             ranks,
         )
-        plan._refuse_a_log_among_the_outputs()
+        plan.check_outputs()
         return plan
+
+    def outputs(self) -> list[Path]:
+        """Every output of the run, in the order :func:`plan_jobs` gives them (input by input, copy by copy)."""
+        return [
+            self.output_path(path.relative_to(self.root), copy)
+            for path in self.inputs
+            for copy in range(self.styles_per_image)
+        ]
+
+    def check_outputs(self) -> None:
+        """Refuse a run whose outputs collide: two of one name, one inside the input folder, or
+        ``--log`` among them (:class:`CLIError`, before the model loads)."""
+        outputs = self.outputs()
+        if len(set(outputs)) != len(outputs):
+            raise CLIError("two inputs map to the same output name (e.g. a.png and a.jpg with --ext); use --ext keep")
+        _refuse_outputs_in_the_input(self, outputs)
+        self._refuse_a_log_among_the_outputs(outputs)
 
     def output_path(self, relative: Path, copy: int) -> Path:
         """Where copy number ``copy`` of the input at ``relative`` goes."""
@@ -103,18 +132,14 @@ class StylizePlan:
             return self.output / relative.with_name(f"{relative.stem}.s{copy}{suffix}")
         return self.output / relative.with_suffix(suffix)
 
-    def _refuse_a_log_among_the_outputs(self) -> None:
+    def _refuse_a_log_among_the_outputs(self, paths: list[Path]) -> None:
         """``--log`` naming the output folder, a folder the outputs go into (both made by the
-        run, after which the record could not be opened) or an output image."""
+        run, after which the record could not be opened) or an output image (one of ``paths``)."""
         log, output = self.log.resolve(), self.output.resolve()
         if log != output and output not in log.parents:
             return
         inside = log.relative_to(output)
-        outputs = {
-            self.output_path(path.relative_to(self.root), copy).relative_to(self.output)
-            for path in self.inputs
-            for copy in range(self.styles_per_image)
-        }
+        outputs = {path.relative_to(self.output) for path in paths}
         folders = {folder for out in outputs for folder in out.parents}
         default = f"e.g. {self.output / LOG_NAME} (the default)"
         if inside in folders:
@@ -127,7 +152,8 @@ class StylizePlan:
 
     def with_inputs_of_rank_zero(self) -> StylizePlan:
         """This plan with rank 0's list of inputs (once the ranks have connected): every rank
-        plans the same outputs and owners from it. A rank whose own list differs warns."""
+        plans the same outputs and owners from it, and checks them again (every rank the same
+        list, so all refuse alike). A rank whose own list differs warns."""
         if not self.ranks.distributed:
             return self
         own = [path.relative_to(self.root).as_posix() for path in self.inputs]
@@ -147,7 +173,82 @@ class StylizePlan:
                 len(lacking),
                 f" (e.g. {lacking[0]})" if lacking else "",
             )
-        return dataclasses.replace(self, inputs=tuple(self.root / name for name in shared))
+        plan = dataclasses.replace(self, inputs=tuple(self.root / name for name in shared))
+        if shared != own:
+            plan.check_outputs()
+        return plan
+
+
+def start_on_every_rank(ranks: Ranks, start: Callable[[], T], held: ExitStack) -> T:
+    """``start()`` on every rank, then the ranks connected (``ranks.joined()``, held in ``held``)
+    and one collective: a rank that cannot start (its node
+    lacks the input folder or finds it empty, cannot create the output folder ...) stops every
+    rank at once, exit code 2, instead of leaving the others waiting for it at their first
+    collective (for :data:`~.common.BARRIER_TIMEOUT`). That rank raises its own error; the
+    others name it."""
+    try:
+        started, failure = start(), None
+    except Exception as error:  # noqa: BLE001 - whatever stops this rank stops them all
+        started, failure = None, error
+    held.enter_context(ranks.joined())
+    if not ranks.distributed:
+        if failure is not None:
+            raise failure
+        return started  # type: ignore[return-value]
+    failed = ranks.sum([int(failure is not None and rank == ranks.rank) for rank in range(ranks.world)])
+    if failure is not None:
+        if isinstance(failure, CLIError):
+            raise CLIError(f"rank {ranks.rank} of {ranks.world}: {failure}; no rank starts without it") from None
+        raise failure
+    if any(failed):
+        first = failed.index(1)
+        raise CLIError(
+            f"rank {first} of {ranks.world} cannot start (its message says why; {sum(failed)} rank(s) in all), "
+            "so no rank starts: every node needs the input folder, the styles and the output folder at the "
+            "same paths (a shared file system)"
+        )
+    return started  # type: ignore[return-value]
+
+
+def _style_files(args: argparse.Namespace) -> tuple[Path, ...]:
+    """Check the style source given (it exists and is of the kind its option takes) and that it
+    holds ``--styles-per-image`` styles, from the files or the bank's header alone; the images
+    of ``--styles-dir`` (empty for the others)."""
+    from ..bank.storage import BankFileError, read_bank_info
+
+    files: tuple[Path, ...] = ()
+    if args.style is not None:
+        if args.style.is_dir():
+            raise CLIError(
+                f"--style {args.style} is a folder; --style takes one image. For a random style per "
+                f"input from that folder, pass --styles-dir {args.style}"
+            )
+        if not args.style.is_file():
+            raise CLIError(f"style image {args.style} does not exist")
+        count = 1
+    elif args.bank is not None:
+        if args.bank.is_dir():
+            raise CLIError(
+                f"--bank {args.bank} is a folder; --bank takes a bank file (`stylizing-vit-aug bank "
+                f"build {args.bank} -o bank.safetensors` makes one), or pass --styles-dir {args.bank}"
+            )
+        if not args.bank.is_file():
+            raise CLIError(f"bank file {args.bank} does not exist; build one with `stylizing-vit-aug bank build`")
+        try:
+            count = read_bank_info(args.bank)["images"][0]
+        except BankFileError as error:
+            raise CLIError(str(error)) from None
+    else:
+        files = tuple(list_images(args.styles_dir, "style folder"))
+        count = len(files)
+    refuse_too_few_styles(args.styles_per_image, count)
+    return files
+
+
+def refuse_too_few_styles(wanted: int, count: int) -> None:
+    """``--styles-per-image`` draws ``wanted`` different styles of ``count``."""
+    if wanted > count:
+        raise CLIError(f"--styles-per-image {wanted} needs at least {wanted} styles; there are {count}")
 
 
 def _refuse_an_image_name_as_the_output_folder(output: Path, first: Path) -> None:
@@ -183,31 +284,15 @@ class RunStyles:
         self.stylizer = stylizer
         self.labels: list[str]
         self.skipped: list[tuple[Path, str]] = []  # unreadable style files
-        if plan.style is not None:
-            path = plan.style
-            if path.is_dir():
-                raise CLIError(
-                    f"--style {path} is a folder; --style takes one image. For a random style per "
-                    f"input from that folder, pass --styles-dir {path}"
-                )
-            if not path.is_file():
-                raise CLIError(f"style image {path} does not exist")
-            self.bank = StyleBank.from_images([read_image(path)], stylizer, encode=True)
-            self.labels = [str(path)]
+        if plan.style is not None:  # the source was checked when planned (StylizePlan.from_args)
+            self.bank = StyleBank.from_images([read_image(plan.style)], stylizer, encode=True)
+            self.labels = [str(plan.style)]
         elif plan.bank is not None:
-            if plan.bank.is_dir():
-                raise CLIError(
-                    f"--bank {plan.bank} is a folder; --bank takes a bank file (`stylizing-vit-aug bank "
-                    f"build {plan.bank} -o bank.safetensors` makes one), or pass --styles-dir {plan.bank}"
-                )
-            if not plan.bank.is_file():
-                raise CLIError(f"bank file {plan.bank} does not exist; build one with `stylizing-vit-aug bank build`")
             self.bank = StyleBank.load(plan.bank, stylizer, on_mismatch="reencode")
             self.labels = [f"{plan.bank}#{i}" for i in range(len(self.bank))]
         else:
-            assert plan.styles_dir is not None  # argparse requires one of the three
-            paths = list_images(plan.styles_dir, "style folder")
-            self.bank = StyleBank.from_images(paths, stylizer, encode=False, on_error=plan.on_error)
+            paths = plan.style_files
+            self.bank = StyleBank.from_images(list(paths), stylizer, encode=False, on_error=plan.on_error)
             self.skipped = self.bank.skipped
             unread = {path for path, _ in self.skipped}
             self.labels = [str(p) for p in paths if p not in unread]
@@ -217,8 +302,7 @@ class RunStyles:
     def choose(self, relative: str, count: int = 1) -> list[StyleChoice]:
         """``count`` different styles drawn from the seed and ``relative`` alone; the first is the
         same for every ``count``, so adding copies never changes the first one."""
-        if count > len(self.bank):
-            raise CLIError(f"--styles-per-image {count} needs at least {count} styles; there are {len(self.bank)}")
+        refuse_too_few_styles(count, len(self.bank))  # fewer than planned: unreadable style files
         generator = torch.Generator().manual_seed(zlib.crc32(f"{self.seed}:{relative}".encode()))
         indices: list[int] = []
         while len(indices) < count:
@@ -240,19 +324,15 @@ Job = tuple[Path, Path, StyleChoice]  # input, output, style
 
 
 def plan_jobs(plan: StylizePlan, styles: RunStyles) -> tuple[list[Job], list[int]]:
-    """Every output of the run with its input and style, and the rank that writes each (its
-    input's number modulo the world size)."""
+    """Every output of the run (:meth:`StylizePlan.outputs`, checked when planned) with its input
+    and style, and the rank that writes each (its input's number modulo the world size)."""
     jobs: list[Job] = []
     owners: list[int] = []
+    outputs = iter(plan.outputs())
     for number, path in enumerate(plan.inputs):
-        relative = path.relative_to(plan.root)
-        for copy, choice in enumerate(styles.choose(relative.as_posix(), plan.styles_per_image)):
-            jobs.append((path, plan.output_path(relative, copy), choice))
+        for choice in styles.choose(path.relative_to(plan.root).as_posix(), plan.styles_per_image):
+            jobs.append((path, next(outputs), choice))
             owners.append(number % plan.ranks.world)
-    outputs = [out for _, out, _ in jobs]
-    if len(set(outputs)) != len(outputs):
-        raise CLIError("two inputs map to the same output name (e.g. a.png and a.jpg with --ext); use --ext keep")
-    _refuse_outputs_in_the_input(plan, outputs)
     return jobs, owners
 
 

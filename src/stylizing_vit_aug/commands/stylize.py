@@ -56,15 +56,16 @@ import torch
 from tqdm.auto import tqdm
 
 from .._atomic import remove_stale_temporaries
-from ..images import ImageReadError, ImageTraits, check_whole, read_with_traits
+from ..images import ImageReadError, ImageTraits, check_whole, is_lossless, read_with_traits
 from ..stylizer import COMPILE_MODES, STRIP_PIXELS
-from ._stylize_plan import Job, RunStyles, StyleChoice, StylizePlan, plan_jobs
+from ._stylize_plan import Job, RunStyles, StyleChoice, StylizePlan, plan_jobs, start_on_every_rank
 from ._stylize_record import FIELDS, LOG_NAME, LogWriter, collect_log, part_path, replace_log
 from ._stylize_resume import report_resumed, resumed_rows
 from .common import (
     EXIT_SKIPPED,
     PIL_FORMATS,
     CLIError,
+    Ranks,
     add_checkpoint_arguments,
     add_on_error_argument,
     new_folder,
@@ -224,14 +225,9 @@ def _sole_writer(output: Path, log_path: Path) -> AbstractContextManager[None]:
 
 def run(args: argparse.Namespace) -> int:
     """Stylise the folder (see the module docstring for how it shards, resumes, skips and locks)."""
-    plan = StylizePlan.from_args(args)
-    ranks = plan.ranks
-    with (
-        new_folder(plan.output, "the output folder"),
-        new_folder(plan.log.parent, f"the folder of the record {plan.log}"),
-        ranks.joined(),
-        ExitStack() as held,
-    ):
+    ranks = Ranks.from_environment()
+    with ExitStack() as held:  # the folders made, then the ranks joined (rank 0 lists the inputs first)
+        plan = start_on_every_rank(ranks, lambda: _start(args, ranks, held), held)
         plan = plan.with_inputs_of_rank_zero()  # one list of inputs for every rank
         refusal = ""
         if ranks.rank == 0:  # the other ranks of this run write under rank 0's locks
@@ -242,6 +238,15 @@ def run(args: argparse.Namespace) -> int:
         if ranks.sum([int(bool(refusal))])[0]:
             raise CLIError(refusal or f"rank 0 found another run writing into {plan.output} (see its message)")
         return _stylize(plan)
+
+
+def _start(args: argparse.Namespace, ranks: Ranks, held: ExitStack) -> StylizePlan:
+    """This rank's plan, every check that needs no model done, and the output folder and the
+    record's folder made (each removed on the way out if the run leaves it empty)."""
+    plan = StylizePlan.from_args(args, ranks)
+    held.enter_context(new_folder(plan.output, "the output folder"))
+    held.enter_context(new_folder(plan.log.parent, f"the folder of the record {plan.log}"))
+    return plan
 
 
 def _stylize(plan: StylizePlan) -> int:
@@ -269,8 +274,11 @@ def _stylize(plan: StylizePlan) -> int:
     return EXIT_SKIPPED if failed else 0
 
 
-# The output formats --quality changes (a WebP of a lossless input is written lossless, without it).
-_QUALITY_FORMATS = ("JPEG", "WEBP")
+def _uses_quality(out: Path, lossless: bool) -> bool:
+    """Whether --quality made ``out``: a JPEG, or a WebP of a lossy input (one of a lossless input,
+    ``lossless``, is written lossless: :func:`~stylizing_vit_aug.images.save_image`)."""
+    kind = PIL_FORMATS.get(out.suffix.lower())
+    return kind == "JPEG" or (kind == "WEBP" and not lossless)
 
 
 @dataclass(frozen=True)
@@ -295,14 +303,14 @@ class _Rows:
             "revision": str(stylizer.revision or ""), "fingerprint": stylizer.fingerprint,
         })
 
-    def done(self, path: Path, out: Path, choice: StyleChoice) -> dict[str, str]:
+    def done(self, path: Path, out: Path, choice: StyleChoice, lossless: bool) -> dict[str, str]:
+        """``out``'s row; ``lossless``: its input's pixels are exact (a WebP of it is lossless)."""
         plan = self.plan
-        lossy = PIL_FORMATS.get(out.suffix.lower()) in _QUALITY_FORMATS
         return {
             "input": str(path.relative_to(plan.root)), "output": str(out.relative_to(plan.output)),
             "style": choice.label, "style_index": str(choice.index), "style_digest": choice.digest,
             "domain": choice.domain, "strength": f"{plan.strength:g}", "seed": str(plan.seed), **self.stylizer,
-            "quality": str(plan.quality) if lossy else "", "error": "",
+            "quality": str(plan.quality) if _uses_quality(out, lossless) else "", "error": "",
         }
 
     @staticmethod
@@ -318,21 +326,24 @@ def _reconcile_record(plan: StylizePlan, jobs: list[Job], rows: _Rows) -> None:
     removed = remove_stale_temporaries(plan.output, recursive=True)
     if removed:
         logger.info("removed %d partial file(s) left by an interrupted run", removed)
-    _remove_unreadable_outputs(out for _, out, _ in jobs)
+    existing = _whole_outputs(out for _, out, _ in jobs)
     logged, parts = collect_log(plan.log)
     planned = {str(out.relative_to(plan.output)) for _, out, _ in jobs}
     others = [row for key, row in logged.items() if key not in planned and (plan.output / key).is_file()]
-    # Existing outputs keep the row of what made them, with --overwrite too until each is redone.
-    resumed = resumed_rows([rows.done(path, out, choice) for path, out, choice in jobs if out.is_file()],
+    # Existing outputs keep the row of what made them, with --overwrite too until each is redone; a WebP's
+    # quality is this run's where the file is lossy (a lossless one was written from a lossless input).
+    resumed = resumed_rows([rows.done(path, out, choice, PIL_FORMATS.get(out.suffix.lower()) == "WEBP"
+                                      and is_lossless(out)) for path, out, choice in jobs if out in existing],
                            logged, others)
     report_resumed(resumed, len(jobs), plan.log, plan.overwrite)
     replace_log(plan.log, resumed.rows + others, parts)
 
 
-def _remove_unreadable_outputs(outputs: Iterator[Path]) -> None:
-    """Outputs that are not whole images (empty, truncated, not an image: :func:`check_whole`) are
-    not done: ours are written atomically, so such a file was damaged or put there since. It
-    goes, with a warning, and this run makes it again, instead of counting it as written."""
+def _whole_outputs(outputs: Iterator[Path]) -> set[Path]:
+    """The outputs on disk that are whole images. One that is not (empty, truncated, not an image:
+    :func:`check_whole`) is not done: ours are written atomically, so such a file was damaged or put
+    there since. It goes, with a warning, and this run makes it again, instead of counting it as written."""
+    whole = set()
     for out in outputs:
         if not out.is_file():
             continue
@@ -341,6 +352,9 @@ def _remove_unreadable_outputs(outputs: Iterator[Path]) -> None:
         except ImageReadError as error:
             logger.warning("%s: made again (%s)", out, error)
             out.unlink()
+            continue
+        whole.add(out)
+    return whole
 
 
 class _Outputs:
@@ -367,7 +381,7 @@ class _Outputs:
             raise CLIError(f"{reason} (stopped by --on-error stop; the default skips it)")
         self.fail(job, reason)
 
-    def record(self, job: Job) -> tuple[int | None, str]:
+    def record(self, job: Job, lossless: bool) -> tuple[int | None, str]:
         """Append the row of ``job``'s output before it is written: where the row starts in the
         record, or None and why it cannot be written. With ``--overwrite`` the old file goes
         first, so it never stands under the new row (nor the new file under the old row)."""
@@ -378,7 +392,7 @@ class _Outputs:
         except OSError as error:
             return None, f"cannot write {out}: cannot remove the old file ({error.strerror or error})"
         try:
-            return self.writer.append(self.rows.done(path, out, choice)), ""
+            return self.writer.append(self.rows.done(path, out, choice, lossless)), ""
         except OSError as error:
             return None, f"cannot write {out}: its row could not be added to {self.writer.path} first " \
                 f"({error.strerror or error})"
@@ -389,7 +403,7 @@ class _Outputs:
         what made it, and a kill in between leaves a row of a missing output, which the next
         start drops."""
         _, out, _ = job
-        start, reason = self.record(job)
+        start, reason = self.record(job, traits.lossless)
         if start is not None:
             try:
                 write_image_atomic(result, out, quality=self.plan.quality, lossless=traits.lossless,
@@ -440,10 +454,12 @@ def _finish_record(plan: StylizePlan, jobs: list[Job], written: int, failed: int
     plus 1 if the record could not be rewritten (its rows stay as appended)."""
     merged, parts = collect_log(plan.log)
     position = {str(out.relative_to(plan.output)): i for i, (_, out, _) in enumerate(jobs)}
+    # Each output looked up once: the planned ones, and those of rows kept from earlier runs.
+    on_disk = {key: (plan.output / key).is_file() for key in {*position, *(row["output"] for row in merged.values())}
+               if key}
     # A failure's row stays; an output's row only while its file exists (a row that could not be taken back).
-    present = [row for row in merged.values()
-               if row["error"] or not row["output"] or (plan.output / row["output"]).is_file()]
-    missing = _missing_outputs(plan, jobs, merged)
+    present = [row for row in merged.values() if row["error"] or not row["output"] or on_disk[row["output"]]]
+    missing = _missing_outputs(plan, jobs, merged, on_disk)
     rows = sorted(present + missing, key=lambda row: position.get(row["output"], len(position)))
     unwritten = len(missing)
     try:
@@ -464,13 +480,16 @@ def _finish_record(plan: StylizePlan, jobs: list[Job], written: int, failed: int
     return unwritten
 
 
-def _missing_outputs(plan: StylizePlan, jobs: list[Job], merged: dict[str, dict[str, str]]) -> list[dict[str, str]]:
-    """A failure's row for every planned output that is not on disk though no process reported it
-    failed (removed while the run went, or ranks that planned other outputs): never a success."""
+def _missing_outputs(
+    plan: StylizePlan, jobs: list[Job], merged: dict[str, dict[str, str]], on_disk: dict[str, bool]
+) -> list[dict[str, str]]:
+    """A failure's row for every planned output that is not on disk (``on_disk``, by relative path)
+    though no process reported it failed (removed while the run went, or ranks that planned other
+    outputs): never a success."""
     missing = []
     for path, out, _ in jobs:
         key = str(out.relative_to(plan.output))
-        if not out.is_file() and not merged.get(key, {}).get("error"):
+        if not on_disk[key] and not merged.get(key, {}).get("error"):
             missing.append(_Rows.failed(
                 "not written: no process of the run wrote it or reported it failed (removed while the run went, "
                 "or the processes planned different inputs); a rerun writes it",

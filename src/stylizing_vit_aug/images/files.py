@@ -415,9 +415,33 @@ def carried_metadata(path: str | os.PathLike) -> dict[str, Any]:
 def _carried(image: PILImage.Image, orientation: int) -> dict[str, Any]:
     """:func:`carried_metadata` of an open image whose EXIF orientation is ``orientation``."""
     kept = {key: image.info[key] for key in ("dpi", "icc_profile") if image.info.get(key)}
+    if "dpi" in kept and (both := _exif_resolution(image)):
+        kept["dpi"] = both
     if "dpi" in kept and orientation in (5, 6, 7, 8):  # a quarter turn swaps the axes
         kept["dpi"] = tuple(reversed(kept["dpi"]))
     return kept
+
+
+_EXIF_X_RESOLUTION, _EXIF_Y_RESOLUTION, _EXIF_RESOLUTION_UNIT = 0x011A, 0x011B, 0x0128
+
+
+def _exif_resolution(image: PILImage.Image) -> tuple[float, float] | None:
+    """A JPEG's resolution read from its EXIF with both axes, where Pillow read it there (no JFIF
+    resolution): Pillow gives the x value for both, so pixels taller than wide (a non-square
+    resolution, as :func:`_jpeg_metadata` writes beyond JFIF's 16 bits) would come out square.
+    None where the resolution is not from EXIF or cannot be read (Pillow's stands)."""
+    if image.format not in ("JPEG", "MPO") or image.info.get("jfif_unit") in (1, 2):
+        return None
+    try:
+        exif = image.getexif()
+        unit = exif[_EXIF_RESOLUTION_UNIT]  # Pillow takes no resolution without one
+        values = [float(exif[tag]) for tag in (_EXIF_X_RESOLUTION, _EXIF_Y_RESOLUTION)]
+    except Exception:  # noqa: BLE001 - a missing or broken tag: keep what Pillow read
+        return None
+    if not all(np.isfinite(value) and value > 0 for value in values):
+        return None
+    scale = 2.54 if unit == 3 else 1.0  # unit 3: per centimetre
+    return values[0] * scale, values[1] * scale
 
 
 def _lossless(image: PILImage.Image, path: Path) -> bool:

@@ -1,0 +1,207 @@
+"""``stylize`` refuses a usage mistake before the model loads (seconds, or a Hub download), under a
+launcher on every rank at once; it records --quality only where it made the output, and looks
+each output up once at the end."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from helpers import random_rgb, rank_output, ranks, read_stylize_log, write_images
+from stylizing_vit_aug import cli
+from stylizing_vit_aug.commands import stylize
+from stylizing_vit_aug.commands.common import CheckpointChoice
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def _never_loaded(monkeypatch) -> None:
+    def load(self):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(CheckpointChoice, "load", load)
+
+
+def _mistakes(tmp: Path) -> dict[str, tuple[list[str], str]]:
+    """argv (after ``stylize``) and the refusal's words, by mistake."""
+    write_images(tmp / "in", 2, seed=1)
+    Image.open(tmp / "in" / "img00.png").save(tmp / "in" / "img00.jpg")  # img00.png and img00.jpg -> img00.png
+    write_images(tmp / "P" / "sub", 1, seed=2)
+    write_images(tmp / "P" / "sub" / "sub", 1, seed=3)
+    styles = write_images(tmp / "styles", 2, seed=4)
+    style = ["--style", str(styles[0])]
+    return {
+        "two outputs of one name": (
+            [str(tmp / "in"), "-o", str(tmp / "o1"), *style, "--ext", "png"],
+            "two inputs map to the same output name",
+        ),
+        "an output inside the input": (
+            [str(tmp / "P" / "sub"), "-o", str(tmp / "P"), *style],
+            "would be written inside the input folder",
+        ),
+        "--style a folder": (
+            [str(tmp / "in"), "-o", str(tmp / "o2"), "--style", str(tmp / "styles")],
+            f"--style {tmp / 'styles'} is a folder",
+        ),
+        "--style missing": (
+            [str(tmp / "in"), "-o", str(tmp / "o3"), "--style", str(tmp / "none.png")],
+            f"style image {tmp / 'none.png'} does not exist",
+        ),
+        "--bank missing": (
+            [str(tmp / "in"), "-o", str(tmp / "o4"), "--bank", str(tmp / "b.safetensors")],
+            f"bank file {tmp / 'b.safetensors'} does not exist",
+        ),
+        "--bank not a bank": (
+            [str(tmp / "in"), "-o", str(tmp / "o5"), "--bank", str(styles[0])],
+            f"cannot read bank file {styles[0]}",
+        ),
+        "more copies than one style": (
+            [str(tmp / "in"), "-o", str(tmp / "o6"), *style, "--styles-per-image", "2"],
+            "--styles-per-image 2 needs at least 2 styles; there are 1",
+        ),
+        "more copies than style files": (
+            [str(tmp / "in"), "-o", str(tmp / "o7"), "--styles-dir", str(tmp / "styles"), "--styles-per-image", "3"],
+            "--styles-per-image 3 needs at least 3 styles; there are 2",
+        ),
+    }
+
+
+MISTAKES = [
+    "two outputs of one name",
+    "an output inside the input",
+    "--style a folder",
+    "--style missing",
+    "--bank missing",
+    "--bank not a bank",
+    "more copies than one style",
+    "more copies than style files",
+]
+
+
+@pytest.mark.parametrize("mistake", MISTAKES)
+def test_a_usage_mistake_is_refused_before_the_model_loads(tmp_path, monkeypatch, capsys, mistake):
+    argv, words = _mistakes(tmp_path)[mistake]
+    before = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
+    _never_loaded(monkeypatch)
+    assert cli.main(["stylize", *argv, "--checkpoint", str(tmp_path / "model")]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err and "was loaded" not in err, err
+    assert {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()} == before  # nothing written
+    assert not any(tmp_path.glob("o[0-9]"))  # no output folder left behind
+
+
+def test_each_output_is_looked_up_once_when_the_run_ends(tmp_path, checkpoint, monkeypatch):
+    """The end checks which planned outputs are on disk (a missing one gets a failure's row): one
+    stat per output, not two (a run of a million files on a network file system feels each)."""
+    write_images(tmp_path / "in", 3)
+    style = write_images(tmp_path / "style", 1, seed=4)[0]
+    out = tmp_path / "out"
+    looked_up: list[Path] = []
+    ending = False
+    real_is_file, real_finish = Path.is_file, stylize._finish_record
+
+    def is_file(path):
+        if ending:
+            looked_up.append(path)
+        return real_is_file(path)
+
+    def finish(*args, **kwargs):
+        nonlocal ending
+        ending = True
+        try:
+            return real_finish(*args, **kwargs)
+        finally:
+            ending = False
+
+    monkeypatch.setattr(Path, "is_file", is_file)
+    monkeypatch.setattr(stylize, "_finish_record", finish)
+    assert (
+        cli.main(["stylize", str(tmp_path / "in"), "-o", str(out), "--style", str(style), "--checkpoint", checkpoint])
+        == 0
+    )
+    outputs = sorted(out.glob("*.png"))
+    assert len(outputs) == 3
+    assert sorted(path for path in looked_up if path.suffix == ".png") == outputs  # each once
+
+
+def test_quality_is_recorded_only_where_it_made_the_output(tmp_path, checkpoint, capsys):
+    """A WebP of a lossless input is written lossless: --quality played no part, so its row has
+    none (as a PNG's), also when a rerun restores rows the record lost."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(random_rgb(1)).save(folder / "exact.webp", lossless=True)
+    Image.fromarray(random_rgb(2)).save(folder / "lossy.webp", quality=80)
+    Image.fromarray(random_rgb(3)).save(folder / "plain.png")
+    style = write_images(tmp_path / "style", 1, seed=4)[0]
+    argv = [
+        "stylize",
+        str(folder),
+        "-o",
+        str(tmp_path / "out"),
+        "--style",
+        str(style),
+        "--checkpoint",
+        checkpoint,
+        "--quality",
+        "70",
+    ]
+    assert cli.main(argv) == 0
+    record = tmp_path / "out" / "stylize_log.csv"
+    expected = {"exact.webp": "", "lossy.webp": "70", "plain.png": ""}
+    assert {row["output"]: row["quality"] for row in read_stylize_log(record)} == expected
+    rows = read_stylize_log(record)
+    record.write_text(
+        record.read_text().splitlines(keepends=True)[0]
+        + "".join(line for line in record.read_text().splitlines(keepends=True)[1:] if not line.startswith("plain.png"))
+    )
+    capsys.readouterr()
+    assert cli.main(argv) == 0  # the record proves the folder: plain.png's row is restored from this run's
+    assert read_stylize_log(record) == rows
+    assert "other settings" not in capsys.readouterr().err
+
+
+_EMPTY_ON_ONE_NODE = textwrap.dedent("""
+    import os, sys
+    from stylizing_vit_aug import cli
+
+    os.chdir(sys.argv[1 + int(os.environ["RANK"])])  # each rank's node sees its own copy of ./in
+    sys.exit(cli.main(sys.argv[3:]))
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("empty", [0, 1])
+def test_an_input_folder_empty_on_one_node_stops_every_rank_at_once(tmp_path, checkpoint, empty):
+    """A rank that finds no inputs used to exit alone, leaving the others waiting for it in the
+    first collective (BARRIER_TIMEOUT: a day); now every rank exits 2 at once, saying why."""
+    nodes = [tmp_path / "node0", tmp_path / "node1"]
+    write_images(nodes[1 - empty] / "in", 2)
+    (nodes[empty] / "in").mkdir(parents=True)
+    style = write_images(tmp_path / "style", 1, seed=4)[0]
+    out = tmp_path / "out"
+    command = [
+        sys.executable,
+        "-c",
+        _EMPTY_ON_ONE_NODE,
+        *map(str, nodes),
+        "stylize",
+        "in",
+        "-o",
+        str(out),
+        "--style",
+        str(style),
+        "--checkpoint",
+        checkpoint,
+    ]
+    with ranks(2, command, ENV, tmp_path / "logs") as processes:
+        codes = [process.wait(timeout=120) for process in processes]
+    said = [rank_output(tmp_path / "logs", rank) for rank in range(2)]
+    assert codes == [2, 2], said
+    assert f"rank {empty} of 2: no " in said[empty] and "images found under input folder in" in said[empty]
+    assert f"rank {empty} of 2 cannot start" in said[1 - empty] and "Traceback" not in "".join(said)
+    assert not out.exists()  # no rank wrote anything
