@@ -3,15 +3,19 @@ forward, the in-batch style shortcut, weights, and that a few steps reduce the l
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import stylizing_vit
 import torch
 
 from helpers import SMALL_CONFIG, make_small_model
+from stylizing_vit_aug.train.config import TrainConfig
 from stylizing_vit_aug.train.data import TrainBatch
 from stylizing_vit_aug.train.losses import (
     LOSS_TERMS,
     LossWeights,
+    StainWeights,
     StylizingObjective,
     anatomical_loss,
     combine,
@@ -138,3 +142,18 @@ def test_a_few_steps_reduce_the_loss_on_a_fixed_batch(perceptual):
         losses.append(out.total.item())
     assert losses[-1] < 0.97 * losses[0], losses
     assert sum(b < a for a, b in zip(losses, losses[1:])) >= 6, losses
+
+
+@pytest.mark.parametrize("weights", [LossWeights, StainWeights])
+def test_loss_weights_and_the_optimizer_numbers_reach_the_same_float32_bound(weights):
+    """One bound for both: the largest float32 is taken, the next number up refused. The weights
+    stopped at a rounded 3.4e38, short of what --lr and --grad-clip take."""
+    largest = torch.finfo(torch.float32).max
+    above = math.nextafter(largest, math.inf)
+    term = weights.terms()[0]
+    assert weights(**{term: largest}).as_dict()[term] == largest
+    assert TrainConfig(data="data", lr=largest, grad_clip=largest).validate() is None
+    with pytest.raises(ValueError, match=f"loss weight {term} must be a finite number from 0 to 3.4e\\+38"):
+        weights(**{term: above})
+    with pytest.raises(ValueError, match="--lr must be a number from 0 to 3.4e\\+38"):
+        TrainConfig(data="data", lr=above).validate()

@@ -30,7 +30,7 @@ def _one_domain_rows(trainer: Trainer) -> list[int]:
     """Per optimizer step, the rows of micro-batches that hold one domain (read from the epoch order)."""
     steps = []
     for epoch in range(trainer.epochs):
-        batches = list(trainer.batches.epoch(epoch))[: trainer.steps_per_epoch * trainer.config.accumulate]
+        batches = list(trainer.batches.epoch(epoch))  # every whole micro-batch trains
         lonely = [
             len(keys) if len({int(trainer.dataset.domain_ids[i]) for i, _ in keys}) == 1 else 0 for keys in batches
         ]
@@ -70,6 +70,9 @@ def test_micro_batches_of_one_domain_are_counted_per_step_and_said_once(tmp_path
     first = next(step for step, rows in enumerate(expected, 1) if rows)
     assert f"{expected[first - 1]} of the 2 samples of step {first}" in warned[0]
     assert "--batch-size" in warned[0] and "balanced domains" in warned[0]
+    caplog.clear()  # once per run, not per process: a second run in this process (a notebook) is told too
+    _, said = _run(data, tmp_path / "again", caplog, *options(validate_every="0"), "--pairing", "other_domain")
+    assert len([message for message in said if TRAINING_SAID in message]) == 1
 
 
 def test_micro_batches_holding_both_domains_record_zero_and_say_nothing(tmp_path, caplog):

@@ -4,6 +4,8 @@ accelerate path with two CPU processes."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import json
 import math
 import os
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from accelerate import Accelerator
 
 import stylizing_vit_aug as sva
 from helpers import ARCH, options, parse, rank_output, ranks, read_train_log, write_image
@@ -19,7 +22,6 @@ from stylizing_vit_aug.commands.train import add_arguments as add_train_argument
 from stylizing_vit_aug.commands.train import config_from_args
 from stylizing_vit_aug.commands.train import run as run_train
 from stylizing_vit_aug.train import perceptual, training_state
-from stylizing_vit_aug.train.data import EpochBatches
 from stylizing_vit_aug.train.trainer import Trainer, warmup_cosine
 
 TINY = ["--init", "tiny", *ARCH, *options()]
@@ -141,15 +143,19 @@ def test_a_checkpoint_written_with_the_former_lambdalr_schedule_resumes(data, tm
     assert [r["loss"] for r in resumed] == pytest.approx([r["loss"] for r in full], rel=1e-6)
 
 
-def test_accumulation_under_bf16_with_warmup_resumes_mid_epoch(data, tmp_path):
-    # accelerate counts micro-batches for accumulate(); a resume between optimizer steps keeps it in step
-    args = ["--pairing", "other-domain", "--accumulate", "2", "--precision", "bf16", "--warmup-steps", "2", *TINY]
+@pytest.mark.parametrize("accumulate", ["2", "3"])
+def test_accumulation_under_bf16_with_warmup_resumes_mid_epoch(data, tmp_path, accumulate):
+    # a resume between optimizer steps keeps the accumulation in step; with --accumulate 3 the 4
+    # micro-batches of an epoch make a step of 3 and one of 1, and the resume starts at the short one
+    args = ["--pairing", "other-domain", "--accumulate", accumulate, "--precision", "bf16", "--warmup-steps", "2",
+            *TINY]
     full, chunked = tmp_path / "full", tmp_path / "chunked"
     assert run_train(parse(str(data), "-o", str(full), *args)) == 0
     assert run_train(parse(str(data), "-o", str(chunked), *args, "--stop-after", "1")) == 0
     assert run_train(parse(str(data), "-o", str(chunked), *args, "--resume")) == 0
     log, resumed = read_train_log(full), read_train_log(chunked)
-    assert [r["step"] for r in resumed] == [1, 2, 3, 4]  # 4 micro-batches of 2 per epoch, 2 per step
+    assert [r["step"] for r in resumed] == [1, 2, 3, 4]  # 4 micro-batches of 2 per epoch: 2 steps each
+    assert [r["samples"] for r in resumed] == [r["samples"] for r in log] and resumed[-1]["samples"] == 16
     assert [r["lr"] for r in resumed] == [r["lr"] for r in log]
     for key in ("loss", "identity", "consistency", "anatomical", "style", "grad_norm"):
         assert [r[key] for r in resumed] == pytest.approx([r[key] for r in log], rel=1e-6), key
@@ -218,7 +224,8 @@ def test_clear_errors(data, tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.slow
-def test_two_processes_through_accelerate_ddp_on_cpu(data, tmp_path):
+@pytest.mark.parametrize("accumulate", ["1", "3"])  # 4 micro-batches an epoch: 4 steps, or 3 and 1 (synced)
+def test_two_processes_through_accelerate_ddp_on_cpu(data, tmp_path, accumulate):
     run = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [
@@ -226,12 +233,14 @@ def test_two_processes_through_accelerate_ddp_on_cpu(data, tmp_path):
         # single machine): the trainer sees WORLD_SIZE=2 and goes through accelerate's DDP on gloo
         sys.executable, "-m", "stylizing_vit_aug.cli", "train", str(data),
         "-o", str(run), "--init", "tiny", *ARCH, *options(epochs="1", batch_size="1"), "--device", "cpu",
+        "--accumulate", accumulate,
     ]
     with ranks(2, command, env, tmp_path / "logs") as processes:
         codes = [process.wait(timeout=240) for process in processes]
     assert codes == [0, 0], [rank_output(tmp_path / "logs", rank)[-3000:] for rank in range(2)]
     log = read_train_log(run)
-    assert [r["step"] for r in log] == [1, 2, 3, 4]  # 8 samples / (1 per process x 2 processes)
+    steps = -(-4 // int(accumulate))  # 8 samples / (1 per process x 2 processes) = 4 micro-batches
+    assert [r["step"] for r in log] == list(range(1, steps + 1)) and log[-1]["samples"] == 8
     state = training_state.read_training_checkpoint(run / "checkpoints" / "last.safetensors")
     assert state["trainer"]["world_size"] == 2
     sva.load_stylizer(str(run / "final"), device="cpu")
@@ -294,39 +303,62 @@ def test_a_resume_on_changed_training_data_says_so(tmp_path, caplog):
     assert "the training data changed since the checkpoint (3 images then, 4 now" in caplog.text
 
 
-@pytest.mark.parametrize(("samples", "leftover"), [("14", True), ("12", False)])
-def test_an_epoch_records_the_samples_it_trains_on_and_warns_once_of_micro_batches_left_out(
-        data, tmp_path, monkeypatch, caplog, samples, leftover):
-    """--accumulate 3 with 7 micro-batches an epoch dropped the last one silently, while the run
-    folder counted whole epochs of --samples-per-epoch samples."""
+@pytest.mark.parametrize("samples", ["15", "12"])  # 7 micro-batches and a sample left, or 6
+def test_every_whole_micro_batch_trains_and_the_run_folder_counts_the_samples(
+        data, tmp_path, monkeypatch, caplog, samples):
+    """--accumulate 3 with 7 micro-batches an epoch dropped the last one every epoch (warned):
+    now the epoch's last step takes it, synced there like every step's last micro-batch."""
+    steps: list[list[str]] = []  # per optimizer step, in order: "no_sync" entered, "forward" run
     consumed: list[int] = []
-    original = Trainer.train_step
+    train_step, forward, no_sync = Trainer.train_step, Trainer._forward, Accelerator.no_sync
 
     def counting(self, micro_batches):
+        steps.append([])
         consumed.append(sum(batch["image"].shape[0] for batch in micro_batches))
-        return original(self, micro_batches)
+        return train_step(self, micro_batches)
+
+    @contextlib.contextmanager
+    def not_syncing(self, model):
+        steps[-1].append("no_sync")
+        with no_sync(self, model):
+            yield
 
     monkeypatch.setattr(Trainer, "train_step", counting)
-    run, epochs, batch = tmp_path / "run", 2, 2
+    monkeypatch.setattr(Trainer, "_forward", lambda self, *a: steps[-1].append("forward") or forward(self, *a))
+    monkeypatch.setattr(Accelerator, "no_sync", not_syncing)
+    run, epochs, batch, accumulate = tmp_path / "run", 2, 2, 3
     args = ["--init", "tiny", *ARCH, *options(samples_per_epoch=samples, validate_every="0", epochs=str(epochs),
                                               batch_size=str(batch)),
-            "--objective", "stain", "--pairing", "same-domain", "--accumulate", "3"]
-    with caplog.at_level("WARNING", logger="stylizing_vit_aug.train.trainer"):
+            "--objective", "stain", "--pairing", "same-domain", "--accumulate", str(accumulate)]
+    with caplog.at_level("WARNING", logger="stylizing_vit_aug.train"):
         assert run_train(parse(str(data), "-o", str(run), *args)) == 0
-    said = [r.getMessage() for r in caplog.records if "--accumulate 3 steps on whole groups" in r.getMessage()]
-    assert len(said) == int(leftover)
+    assert not [r for r in caplog.records if "--accumulate" in r.getMessage()]
+    whole = int(samples) // batch  # micro-batches of an epoch
+    groups = [min(accumulate, whole - first) for first in range(0, whole, accumulate)] * epochs
+    assert consumed == [count * batch for count in groups]  # the last step of each epoch takes those left
+    assert steps == [["no_sync", "forward"] * (count - 1) + ["forward"] for count in groups]  # synced on the last
     per_epoch = json.loads((run / "train_config.json").read_text())["per_epoch"]
-    assert per_epoch["samples_trained"] * epochs == sum(consumed)
-    assert per_epoch["samples_unused"] == int(samples) - sum(consumed) // epochs
-    assert (per_epoch["samples_unused"] > 0) == leftover
-    assert read_train_log(run)[-1]["samples"] == sum(consumed)
+    assert per_epoch["samples_trained"] == whole * batch and per_epoch["samples_trained"] * epochs == sum(consumed)
+    assert per_epoch["samples_unused"] == int(samples) - whole * batch  # only an incomplete last micro-batch
+    assert per_epoch["steps"] == len(groups) // epochs
+    assert [r["samples"] for r in read_train_log(run)] == list(itertools.accumulate(consumed))
     card = json.loads((run / "final" / "config.json").read_text())["provenance"]["training"]
     assert card["samples_trained"] == sum(consumed) and card["per_epoch"] == per_epoch
     state = training_state.read_training_checkpoint(run / "checkpoints" / "last.safetensors")
     assert state["trainer"]["samples_trained"] == sum(consumed)
-    if leftover:  # each option value the warning offers trains on every micro-batch
-        offered = said[0].split("--samples-per-epoch ")[1].split(" (")[0].split(" or ")
-        assert all(EpochBatches(6, batch, samples_per_epoch=int(v)).use(3).leftover_note() is None for v in offered)
-        accumulate = said[0].split("--accumulate ")[-1].split(" (")[0].split(" or ")
-        assert all(EpochBatches(6, batch, samples_per_epoch=int(samples)).use(int(k)).leftover_note() is None
-                   for k in accumulate)
+
+
+def test_a_short_last_step_has_the_loss_and_gradient_of_its_micro_batches_alone(data, tmp_path):
+    """The mean over the micro-batches the step has, not over --accumulate: with --lr 0 (the
+    weights stay) the epoch's short step matches --accumulate 1's step on the same micro-batch."""
+    args = ["--init", "tiny", *ARCH, *options(validate_every="0", epochs="1"), "--lr", "0", "--pairing", "roll"]
+    logs = {}
+    for accumulate in ("1", "3"):  # 4 micro-batches an epoch: 4 steps, or a step of 3 and one of 1
+        run = tmp_path / accumulate
+        assert run_train(parse(str(data), "-o", str(run), *args, "--accumulate", accumulate)) == 0
+        logs[accumulate] = read_train_log(run)
+    single, grouped = logs["1"], logs["3"]
+    assert [r["samples"] for r in grouped] == [single[2]["samples"], single[3]["samples"]]
+    assert grouped[0]["loss"] == pytest.approx(sum(r["loss"] for r in single[:3]) / 3, rel=1e-5)
+    for key in ("loss", "identity", "consistency", "anatomical", "style", "grad_norm"):
+        assert grouped[1][key] == pytest.approx(single[3][key], rel=1e-5), key

@@ -31,6 +31,7 @@ from stylizing_vit_aug.hub import save_pretrained
 from stylizing_vit_aug.image_ops import to_luminance
 from stylizing_vit_aug.train import training_state
 from stylizing_vit_aug.train.data import TISSUE_CROPS, ImageFolderDataset
+from stylizing_vit_aug.train.epochs import EpochUse
 from stylizing_vit_aug.train.trainer import (
     Trainer,
     TrainingDiverged,
@@ -346,6 +347,24 @@ def test_a_resume_that_would_shorten_the_run_says_so_and_does_not_point_at_exten
         err = capsys.readouterr().err
         assert "2 steps long, shorter than the checkpoint's 4" in err and "--stop-after" in err
         assert "--extend" not in err
+
+
+def test_a_checkpoint_of_the_version_that_left_micro_batches_out_says_why_its_run_is_shorter(
+        data, tmp_path, capsys, monkeypatch):
+    """That version stepped floor(M / K) times an epoch, this one ceil(M / K): the same command
+    line makes a longer run, refused as a changed schedule; the message says why and how to end it."""
+    args = [str(data), "-o", str(tmp_path), *STAIN, "--samples-per-epoch", "14", "--accumulate", "3"]
+    with monkeypatch.context() as former:  # 7 micro-batches an epoch: 2 steps of 3, the last one left out
+        former.setattr(EpochUse, "steps", property(lambda use: use.micro_batches // use.accumulate))
+        assert run_train(parse(*args, "--stop-after", "1")) == 0
+    capsys.readouterr()
+    assert run_train(parse(*args, "--resume")) == 2
+    err = capsys.readouterr().err
+    assert "6 steps long" in err and "is 4 steps long" in err
+    assert "left out the 1 micro-batch(es) of each epoch that filled no whole --accumulate 3 step" in err
+    assert "(2 steps an epoch)" in err and "(3 steps an epoch)" in err
+    assert run_train(parse(*args, "--resume", "--max-steps", "4")) == 0  # the way out the message gives
+    assert [r["step"] for r in read_train_log(tmp_path)] == [1, 2, 3, 4]
 
 
 @pytest.mark.parametrize(("option", "value"), [("--scale", "inf"), ("--lr", "1e300"), ("--grad-clip", "1e39")])

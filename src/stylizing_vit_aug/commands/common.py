@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._atomic import LockHeld, exclusive_lock, write_bytes_atomically
+from ..train.seeds import SEED_TEXT, seed_problem
 
 if TYPE_CHECKING:
     import numpy as np
@@ -118,10 +119,6 @@ def load_stylizer_from_args(args: argparse.Namespace) -> Stylizer:
     return CheckpointChoice.from_args(args).load()
 
 
-SEED_RANGE = (-(2**63), 2**63 - 1)  # what every command's seed reaches: torch's generators and TrainConfig take 64 bits
-SEED_HELP = "from -2**63 to 2**63 - 1"
-
-
 def seed_argument(text: str) -> int:
     """``--seed`` of every command, checked when the arguments are read (exit 2 naming the
     range): a whole number that fits in 64 bits, as torch's generators take it. A larger one
@@ -129,9 +126,9 @@ def seed_argument(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number {SEED_HELP}, got {text!r}") from None
-    if not SEED_RANGE[0] <= value <= SEED_RANGE[1]:
-        raise argparse.ArgumentTypeError(f"must fit in 64 bits ({SEED_HELP}), got {text}")
+        raise argparse.ArgumentTypeError(f"must be a whole number {SEED_TEXT}, got {text!r}") from None
+    if problem := seed_problem(value):
+        raise argparse.ArgumentTypeError(problem)
     return value
 
 

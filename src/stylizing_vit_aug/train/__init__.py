@@ -12,7 +12,8 @@ Names load on first use, so ``import stylizing_vit_aug.train`` stays cheap:
 * :mod:`.data` — ``ImageFolderDataset``, ``EpochBatches``, ``pair_styles``, ``TrainBatch`` (what an
   objective's ``forward`` receives);
 * :mod:`.config` — ``TrainConfig``;
-* :mod:`.epochs` — ``EpochUse`` (how much of each epoch a run trains on);
+* :mod:`.seeds` — the seed range every command's ``--seed`` and ``TrainConfig`` take (no torch);
+* :mod:`.epochs` — ``EpochUse`` (how each epoch splits into optimizer steps);
 * :mod:`.trainer` — ``Trainer`` (one ``accelerate.Accelerator`` runtime), ``TrainingDiverged``
   and ``ScheduleChanged``;
 * :mod:`.doubts` — the trainer's warnings where the data will not train as asked;

@@ -16,13 +16,13 @@ from dataclasses import field
 from typing import Any
 
 from ..model import PRESETS
-from .losses import LossWeights, StainWeights
+from .losses import FLOAT32_MAX, LossWeights, StainWeights
 from .objectives import OBJECTIVES
 from .perceptual import LEVELS
+from .seeds import seed_problem
 
 __all__ = ["ARCHITECTURE_ARGS", "OBJECTIVES", "TrainConfig", "default_workers"]
 
-FLOAT32_MAX = 3.4028234663852886e38
 ARCHITECTURE_ARGS = ("img_size", "patch_size", "in_chans", "embed_dim", "depth", "num_heads")
 
 
@@ -182,8 +182,8 @@ class TrainConfig:
             )
         if (self.mean is None) != (self.std is None):
             raise ValueError("give --mean and --std together")
-        if not -(2**63) <= self.seed < 2**63:
-            raise ValueError(f"--seed must fit in 64 bits (from -2**63 to 2**63 - 1), got {self.seed}")
+        if problem := seed_problem(self.seed):
+            raise ValueError(f"--seed {problem}")
         others = {"paper": ("stain_weights", StainWeights()), "stain": ("loss_weights", LossWeights())}
         unused = others.get(self.objective)
         if unused and getattr(self, unused[0]) != unused[1]:

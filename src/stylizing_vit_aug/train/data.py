@@ -442,7 +442,7 @@ class EpochBatches:
         return self.samples_per_epoch // (self.batch_size * self.world_size)
 
     def use(self, accumulate: int) -> EpochUse:
-        """How much of each epoch a run that steps every ``accumulate`` micro-batches trains on."""
+        """How each epoch splits into the optimizer steps of a run that steps every ``accumulate`` micro-batches."""
         return EpochUse(self.samples_per_epoch, self.batches_per_epoch, accumulate, self.batch_size * self.world_size)
 
     def order(self, epoch: int) -> torch.Tensor:

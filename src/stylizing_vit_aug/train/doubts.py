@@ -68,7 +68,9 @@ def say_real_style_doubts(
 class SameDomainNotice:
     """Says once per run that rows asked to take a style of another domain took one of their own
     (their micro-batch, or the validation crops, held one domain): the count is logged at every
-    step (``same_domain_pairs``), but a user who asked for other-domain pairs should be told."""
+    step (``same_domain_pairs``), but a user who asked for other-domain pairs should be told.
+    Not ``images.log_once``, which says a thing once per process: a second run in one process
+    (a notebook, a sweep) is told again."""
 
     def __init__(self) -> None:
         self.said: set[str] = set()

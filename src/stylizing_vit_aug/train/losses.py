@@ -64,6 +64,7 @@ __all__ = [
 ]
 
 STD_EPS = 1e-5
+FLOAT32_MAX = torch.finfo(torch.float32).max  # the largest finite float32: loss weights and rates go up to it
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,9 @@ class TermWeights:
         values = asdict(self)
         for name, value in values.items():
             # finite and within float32, the precision the loss is computed in (1e39 is inf there)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 3.4e38:
-                raise ValueError(f"loss weight {name} must be a finite number >= 0, got {value!r}")
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= FLOAT32_MAX:
+                raise ValueError(f"loss weight {name} must be a finite number from 0 to {FLOAT32_MAX:.3g} (the float32 "
+                                 f"range the loss is computed in), got {value!r}")
         if not any(values.values()):
             raise ValueError(f"every loss weight ({', '.join(values)}) is 0: the loss would be 0 and nothing would "
                              "train; give at least one term a positive weight")

@@ -18,6 +18,7 @@ import torch
 from torch.optim import lr_scheduler
 
 from .config import TrainConfig
+from .epochs import EpochUse
 
 __all__ = ["ScheduleChanged", "check_schedule", "extended_cosine", "restore_schedule", "warmup_cosine"]
 
@@ -46,9 +47,12 @@ def extended_cosine(optimizer: torch.optim.Optimizer, start_lr: float, steps: in
     return lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, steps))
 
 
-def check_schedule(state: dict, config: TrainConfig, total_steps: int, output: Path) -> dict[str, Any] | None:
+def check_schedule(
+    state: dict, config: TrainConfig, total_steps: int, output: Path, use: EpochUse
+) -> dict[str, Any] | None:
     """Refuse a resume that would change the learning-rate schedule (torch's schedulers would
-    restart it: a longer run's rate climbs back to the peak). Returns the run's extension
+    restart it: a longer run's rate climbs back to the peak); ``use`` is how this run's epochs
+    split into steps, to say when the checkpoint's split them otherwise. Returns the run's extension
     (``{"step", "lr", "from_total"}``): the checkpoint's, or with ``--extend`` the new one
     that lengthens it; None for a run never extended."""
     trainer = state["trainer"]
@@ -78,6 +82,7 @@ def check_schedule(state: dict, config: TrainConfig, total_steps: int, output: P
             "--batch-size and --accumulate set the length). Resuming would restart the learning-rate "
             f"schedule. Resume with the checkpoint's length, or add --extend to train on to step "
             f"{total_steps} with the cosine continued from the current rate to zero (never back up)"
+            f"{_leftovers_now_train(trainer, use)}"
         )
     rate = float(state["optimizer"]["param_groups"][0]["lr"])
     if rate <= 0:
@@ -87,6 +92,21 @@ def check_schedule(state: dict, config: TrainConfig, total_steps: int, output: P
             f"--init {output / 'final'} -o <new folder>"
         )
     return {"step": step, "lr": rate, "from_total": total}
+
+
+def _leftovers_now_train(trainer: dict, use: EpochUse) -> str:
+    """Why the same command line makes a longer run than the checkpoint's when that came from a
+    version that left out the micro-batches of each epoch that filled no whole step ("" otherwise)."""
+    saved = trainer.get("steps_per_epoch")
+    if saved is None or saved == use.steps or saved != use.micro_batches // use.accumulate:
+        return ""
+    return (
+        f". The checkpoint's version left out the {use.micro_batches % use.accumulate} micro-batch(es) of each epoch "
+        f"that filled no whole --accumulate {use.accumulate} step ({saved} steps an epoch); this version trains them "
+        f"in a shorter last step ({use.steps} steps an epoch), so the same command line makes a longer run. To end "
+        f"the run on its schedule, resume with --max-steps {trainer['total_steps']} (its remaining steps then go "
+        "through the epochs as this version splits them, so it does not continue exactly)"
+    )
 
 
 def restore_schedule(scheduler: lr_scheduler.LRScheduler, schedule: dict) -> None:

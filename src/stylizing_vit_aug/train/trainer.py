@@ -24,7 +24,8 @@ What it does, in the order a reader meets it in :class:`Trainer` (the command li
   a :class:`~.data.TrainBatch` and logs the terms it names;
 * AdamW + cosine to zero (the paper: lr 1e-3, betas 0.9/0.999, weight decay 0.01) with optional
   linear warmup (torch's ``LinearLR`` then ``CosineAnnealingLR``, :func:`~.schedule.warmup_cosine`), gradient
-  clipping (1.0), gradient accumulation, bf16 autocast on CUDA (``--precision``), all through
+  clipping (1.0), gradient accumulation (every whole micro-batch trains: an epoch's last step takes
+  those left, :class:`~.epochs.EpochUse`), bf16 autocast on CUDA (``--precision``), all through
   ``accelerate.Accelerator`` (:func:`make_accelerator`);
 * every ``--save-every`` steps and at each epoch end an atomic checkpoint (``checkpoints/last``,
   :mod:`.training_state`) with optimizer, scheduler and random states; ``--resume`` continues
@@ -48,6 +49,8 @@ random states.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import logging
 import math
@@ -116,8 +119,10 @@ class TrainingDiverged(RuntimeError):
 # -- the runtime: accelerate, for one process or many ------------------------------------------
 def make_accelerator(config: TrainConfig) -> Accelerator:
     """An ``accelerate.Accelerator`` for this run: device placement, DDP over the processes of
-    ``accelerate launch`` / ``torchrun`` (``WORLD_SIZE`` > 1), bf16 autocast, gradient accumulation
-    with ``no_sync``. One process is the same path with one rank."""
+    ``accelerate launch`` / ``torchrun`` (``WORLD_SIZE`` > 1), bf16 autocast. One process is the
+    same path with one rank. Gradient accumulation is :meth:`Trainer.train_step`'s, not
+    accelerate's: an epoch's last step may hold fewer micro-batches, which accelerate's counter
+    would neither sync nor scale for."""
     try:
         from accelerate import Accelerator
         from accelerate.state import AcceleratorState, PartialState
@@ -129,9 +134,7 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
     device = usable_device(config.device, "TrainConfig.device")
     bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
     mixed_precision = "bf16" if bf16 else "no"
-    options = dict(
-        cpu=device.type == "cpu", mixed_precision=mixed_precision, gradient_accumulation_steps=config.accumulate
-    )
+    options = dict(cpu=device.type == "cpu", mixed_precision=mixed_precision)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # the launcher placed the processes
         return Accelerator(**options)
     # One process: accelerate keeps one state per process and refuses another precision (or keeps
@@ -144,12 +147,13 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
     if device.type != "cpu":  # the device asked for (cuda:1), not accelerate's default
         os.environ["ACCELERATE_TORCH_DEVICE"] = str(device)
     try:
-        return Accelerator(**options)
+        accelerator = Accelerator(**options)
     finally:
         if saved is None:
             os.environ.pop("ACCELERATE_TORCH_DEVICE", None)
         else:
             os.environ["ACCELERATE_TORCH_DEVICE"] = saved
+    return accelerator
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -192,7 +196,7 @@ class Trainer:
         # {"step", "lr", "from_total"} once --extend lengthened the run (kept in its checkpoints)
         self.extension: dict[str, Any] | None = None
         if self.resume_state is not None:
-            self.extension = check_schedule(self.resume_state, config, self.total_steps, self.output)
+            self.extension = check_schedule(self.resume_state, config, self.total_steps, self.output, self.epoch_use)
             if self._extended_now(self.resume_state):
                 logger.info(
                     "extending the run from %d to %d steps: cosine from lr %g at step %d to zero",
@@ -222,8 +226,8 @@ class Trainer:
 
     # -- construction ----------------------------------------------------------------------------
     def _plan_epochs(self) -> None:
-        """Which samples form each epoch's micro-batches, how many of them train (said when whole
-        micro-batches are left out), and the run's length in steps and epochs."""
+        """Which samples form each epoch's micro-batches, the optimizer steps they make, and the
+        run's length in steps and epochs."""
         config = self.config
         self.batches = EpochBatches(
             len(self.dataset), config.batch_size, seed=config.seed, samples_per_epoch=config.samples_per_epoch,
@@ -231,15 +235,8 @@ class Trainer:
         )
         self.epoch_use = use = self.batches.use(config.accumulate)
         self.steps_per_epoch = use.steps
-        if self.steps_per_epoch < 1:
-            raise ValueError(
-                f"one epoch has {self.batches.batches_per_epoch} micro-batches, fewer than --accumulate "
-                f"{config.accumulate}: raise --samples-per-epoch or lower --accumulate/--batch-size"
-            )
-        if note := use.leftover_note():
-            logger.warning("%s", note)
-        logger.info("an epoch trains on %d of its %d samples: %d steps of %d micro-batches of %d samples",
-                    use.trained, use.samples, use.steps, use.accumulate, use.batch_samples)
+        logger.info("an epoch trains on %d of its %d samples: %d micro-batches of %d samples in %d steps of up to %d",
+                    use.trained, use.samples, use.micro_batches, use.batch_samples, use.steps, use.accumulate)
         self.total_steps = config.max_steps or self.steps_per_epoch * config.epochs
         if config.warmup_steps >= self.total_steps:
             logger.warning("--warmup-steps %d is not shorter than the run (%d steps): the rate never reaches --lr "
@@ -294,14 +291,9 @@ class Trainer:
             "config": self.config.to_json(),
             "data": self.dataset.contents,
             "per_epoch": self.epoch_use.as_dict(),
-            "samples_trained": self.step * self.samples_per_step,
+            "samples_trained": self.epoch_use.samples_after(self.step),
             "real_styles": REAL_STYLES,
         }
-
-    @property
-    def samples_per_step(self) -> int:
-        """Samples one optimizer step trains on, over all processes."""
-        return self.epoch_use.accumulate * self.epoch_use.batch_samples
 
     @property
     def objective_module(self) -> Objective:
@@ -363,7 +355,6 @@ class Trainer:
     # -- one step --------------------------------------------------------------------------------
     def _micro_batches(self, epoch: int, start_step: int) -> Iterator[dict[str, torch.Tensor]]:
         keys = list(self.batches.epoch(epoch, start_step * self.config.accumulate))
-        keys = keys[: (self.steps_per_epoch - start_step) * self.config.accumulate]
         loader = DataLoader(
             self.items, batch_sampler=keys, num_workers=self.config.workers, collate_fn=collate_items,
             pin_memory=self.accelerator.device.type == "cuda", persistent_workers=False,
@@ -375,44 +366,49 @@ class Trainer:
         return self.stylizer.normalize(values)
 
     def train_step(self, micro_batches: Sequence[dict[str, torch.Tensor]]) -> dict[str, float]:
-        """One optimizer step over ``accumulate`` micro-batches; returns the averaged terms."""
+        """One optimizer step over ``micro_batches`` (``accumulate`` of them, fewer in an epoch's last
+        step); returns the averaged terms. Each loss is divided by their count, so a short step's
+        gradient has a full step's scale, and the processes sync gradients on the last only (accelerate's
+        own ``accumulate`` counts micro-batches over the run, so it would miss a short step's end)."""
         config, accelerator = self.config, self.accelerator
-        accelerator.gradient_accumulation_steps = len(micro_batches)  # its gradient state is one per process
+        count = len(micro_batches)
+        accelerator.gradient_accumulation_steps = count  # accelerator.backward divides each loss by it
         terms = self.objective_module.terms
         # the total, the terms, rows without real style, rows --pairing other_domain gave their own domain
         sums = torch.zeros(len(terms) + 3, device=accelerator.device)
-        record: dict[str, float] = {}
+        real_rows = same_domain = False  # whether the batches count them
         for micro, batch in enumerate(micro_batches):
             seed = mix_seed(config.seed, self.step, micro, accelerator.process_index, 0x57E)
-            generator = torch.Generator().manual_seed(seed)
-            model_batch = self._batch(batch, generator)
+            model_batch = self._batch(batch, torch.Generator().manual_seed(seed))
             rows = model_batch.real_rows
-            left_out = 0 if rows is None else model_batch.content.shape[0] - rows.numel()
-            with accelerator.accumulate(self.objective):  # no_sync but on the last micro-batch
+            real_rows, same_domain = rows is not None, model_batch.same_domain_pairs is not None
+            last = micro == count - 1
+            with contextlib.nullcontext() if last else accelerator.no_sync(self.objective):
                 with accelerator.autocast():
                     out = self._forward(self.objective, model_batch)
-                accelerator.backward(out.total)  # divided by the micro-batches
-                fell_back = model_batch.same_domain_pairs or 0
-                counted = [
-                    out.total.detach(),
-                    *(out.terms[k].detach() for k in terms),
-                    out.total.new_tensor(left_out),
-                    out.total.new_tensor(fell_back),
-                ]
-                sums += torch.stack(counted).float()
-                if accelerator.sync_gradients:  # the gradients are complete: check before the update
-                    values = accelerator.reduce(sums / len(micro_batches), reduction="mean").tolist()
-                    record = {"loss": values[0], **dict(zip(terms, values[1:-2]))}
-                    summed = [round(v * len(micro_batches) * accelerator.num_processes) for v in values[-2:]]
-                    if rows is not None:  # samples left out of the real-style terms, all processes
-                        record["no_real_style"] = summed[0]
-                    if model_batch.same_domain_pairs is not None:  # other-domain pairs that fell back, all processes
-                        record["same_domain_pairs"] = summed[1]
-                    record["grad_norm"] = self._checked_gradient(record)
-                self.optimizer.step()  # only once the gradients are complete
-                self.optimizer.zero_grad(set_to_none=True)
+                accelerator.backward(out.total)
+            counted = [
+                out.total.detach(),
+                *(out.terms[k].detach() for k in terms),
+                out.total.new_tensor(0 if rows is None else model_batch.content.shape[0] - rows.numel()),
+                out.total.new_tensor(model_batch.same_domain_pairs or 0),
+            ]
+            sums += torch.stack(counted).float()
+        # the gradients are complete: check before the update
+        values = accelerator.reduce(sums / count, reduction="mean").tolist()
+        record = {"loss": values[0], **dict(zip(terms, values[1:-2]))}
+        summed = [round(v * count * accelerator.num_processes) for v in values[-2:]]
+        if real_rows:  # samples left out of the real-style terms, all processes
+            record["no_real_style"] = summed[0]
+        if same_domain:  # other-domain pairs that fell back, all processes
+            record["same_domain_pairs"] = summed[1]
+        record["grad_norm"] = self._checked_gradient(record)
+        accelerator.sync_gradients = True  # accelerate's optimizer steps only then (accumulate() would clear it)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
         if accelerator.is_main_process and record.get("same_domain_pairs"):
-            self.same_domain_notice.training(record["same_domain_pairs"], self.samples_per_step, self.step + 1)
+            samples = count * self.epoch_use.batch_samples
+            self.same_domain_notice.training(record["same_domain_pairs"], samples, self.step + 1)
         record["lr"] = self.scheduler.get_last_lr()[0]  # the rate this step used
         self.scheduler.step()
         self.step += 1
@@ -516,18 +512,17 @@ class Trainer:
             from tqdm.auto import tqdm
 
             progress = tqdm(total=self.total_steps, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
-        samples_per_step = self.samples_per_step
         try:
             while self.step < stop_at:
                 epoch, in_epoch = divmod(self.step, self.steps_per_epoch)
                 batches = self._micro_batches(epoch, in_epoch)
                 while self.step < stop_at and self.step // self.steps_per_epoch == epoch:
                     started = time.perf_counter()
-                    micro = [next(batches) for _ in range(config.accumulate)]
+                    micro = list(itertools.islice(batches, config.accumulate))  # fewer in an epoch's last step
                     record = self.train_step(micro)
                     seconds = max(time.perf_counter() - started, 1e-9)
-                    record.update(step=self.step, epoch=epoch, samples=self.step * samples_per_step,
-                                  samples_per_s=samples_per_step / seconds)
+                    record.update(step=self.step, epoch=epoch, samples=self.epoch_use.samples_after(self.step),
+                                  samples_per_s=len(micro) * self.epoch_use.batch_samples / seconds)
                     if is_main:
                         self._log_step(record)
                         if progress is not None:
@@ -540,7 +535,8 @@ class Trainer:
                         self.last_metrics = self.validate()
                         epoch_at = self.step / self.steps_per_epoch
                         append_json(self.val_log_path, {"step": self.step, "epoch": epoch_at,
-                                                        "samples": self.step * samples_per_step, **self.last_metrics})
+                                                        "samples": self.epoch_use.samples_after(self.step),
+                                                        **self.last_metrics})
                         logger.info("step %d validation: %s", self.step, self.last_metrics)
                     if epoch_done or (config.save_every and self.step % config.save_every == 0) or self.step == stop_at:
                         self.save_checkpoint()
@@ -566,7 +562,7 @@ class Trainer:
 
         training = {
             "steps": self.step, "epochs": self.step / self.steps_per_epoch, "batch_size": self.config.batch_size,
-            "samples_trained": self.step * self.samples_per_step, "per_epoch": self.epoch_use.as_dict(),
+            "samples_trained": self.epoch_use.samples_after(self.step), "per_epoch": self.epoch_use.as_dict(),
             "accumulate": self.config.accumulate, "world_size": self.accelerator.num_processes, "lr": self.config.lr,
             "objective": self.objective_module.describe(),
             "pairing": self.config.pairing, "data": str(self.config.data),
