@@ -54,7 +54,6 @@ class StylizePlan:
     log: Path
     style: Path | None
     bank: Path | None
-    styles_dir: Path | None
     style_files: tuple[Path, ...]  # --styles-dir's images, listed once
     strength: float
     seed: int
@@ -92,7 +91,6 @@ class StylizePlan:
             log,
             args.style,
             args.bank,
-            args.styles_dir,
             style_files,
             args.strength,
             args.seed,
@@ -232,11 +230,9 @@ def _style_files(args: argparse.Namespace) -> tuple[Path, ...]:
                 f"--bank {args.bank} is a folder; --bank takes a bank file (`stylizing-vit-aug bank "
                 f"build {args.bank} -o bank.safetensors` makes one), or pass --styles-dir {args.bank}"
             )
-        if not args.bank.is_file():
-            raise CLIError(f"bank file {args.bank} does not exist; build one with `stylizing-vit-aug bank build`")
-        try:
-            count = read_bank_info(args.bank)["images"][0]
-        except BankFileError as error:
+        try:  # a missing file or a broken link: check_bank_path says which
+            count = read_bank_info(args.bank, "--bank")["images"][0]
+        except (BankFileError, FileNotFoundError) as error:
             raise CLIError(str(error)) from None
     else:
         files = tuple(list_images(args.styles_dir, "style folder"))

@@ -190,12 +190,12 @@ class StyleAugmentation:
         waits for the device, so there the values are checked when the call fires).
 
         Returns what :meth:`_stylize_images` takes as ``values01`` so it neither reads the values
-        again nor undoes ``mean``/``std`` twice: the images in 0–1 once read (a float CPU tensor
-        with the normalisation undone; PIL images and arrays as they are), else None."""
+        again nor undoes ``mean``/``std`` twice: a float CPU tensor in 0–1 with the normalisation
+        undone, else None."""
         name = type(self).__name__
         if not isinstance(images, torch.Tensor):
             check_image(images, f"{name}'s input", normalised_hint=normalised_hint(self.TAKES_STATS))
-            return images
+            return None
         values01 = None
         if images.device.type == "cpu" and images.is_floating_point():  # integer pixels are in range by type
             values01 = undo_normalize(images, self.settings.stats, name)  # the range, in the front-end's words
@@ -217,17 +217,18 @@ class StyleAugmentation:
             )
 
     def _stylize_images(
-        self, images: Any, styles: StyleStream | torch.Tensor, strength: Any, values01: Any = None
+        self, images: Any, styles: StyleStream | torch.Tensor, strength: Any, values01: torch.Tensor | None = None
     ) -> Any:
-        """Stylise ``images`` of any kind the engine takes: tensors through the one "undo
-        Normalize, check 0–1, stylise, redo"; PIL images and numpy arrays as the engine
-        converts them. ``values01``: what :meth:`_check_input` returned for ``images`` (checked,
-        not read again); None reads and checks them here."""
+        """Stylise ``images`` that :meth:`_check_input` has checked on this call: tensors through the
+        one "undo Normalize, check 0–1, stylise, redo" (``values01``: what the check returned, read
+        once; None where it could not read them, on a GPU or for integers); PIL images and numpy
+        arrays as the engine converts them, without a second read of their values."""
+        mode = self.settings.mode
+        if not isinstance(images, torch.Tensor):
+            return self.stylizer(images, styles, strength, mode=mode, range_checked=True)
+        self._warn_no_gradient(images)
         name, stats = type(self).__name__, self.settings.stats
         if values01 is None:
-            is_tensor = isinstance(images, torch.Tensor)
-            values01 = undo_normalize(images, stats, name) if is_tensor else self._check_input(images)
-        if isinstance(images, torch.Tensor):
-            self._warn_no_gradient(images)
-        out = self.stylizer(values01, styles, strength, mode=self.settings.mode, range_checked=True)
-        return redo_normalize(out, stats, images, name) if isinstance(images, torch.Tensor) else out
+            values01 = undo_normalize(images, stats, name)
+        out = self.stylizer(values01, styles, strength, mode=mode, range_checked=True)
+        return redo_normalize(out, stats, images, name)

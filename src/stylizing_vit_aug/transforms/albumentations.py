@@ -94,12 +94,11 @@ class AlbumentationsStylize(StyleAugmentation, ImageOnlyTransform):
         return {"strength": self.py_random.uniform(*self.settings.strength), "style_seed": seed}
 
     def apply(self, img: np.ndarray, strength: float, style_seed: int, **params: Any) -> np.ndarray:
-        # albumentations reaches apply only through __call__, which has checked img
-        return self._stylize_images(img, self._seeded_style(style_seed), strength, values01=img)
+        return self._stylize_images(img, self._seeded_style(style_seed), strength)  # __call__ checked img
 
     def apply_to_images(self, images: np.ndarray, strength: float, style_seed: int, **params: Any) -> np.ndarray:
         batch, gray = _with_channels(images)
-        out = self._stylize_images(batch, self._seeded_style(style_seed), strength, values01=batch)  # checked
+        out = self._stylize_images(batch, self._seeded_style(style_seed), strength)  # __call__ checked them
         return out[..., 0] if gray else out
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
