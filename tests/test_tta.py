@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -392,14 +394,32 @@ def test_fixed_styles_are_distinct_domain_balanced_and_a_copy(small_stylizer):
         assert tta(images[:2]).style_indices[0].tolist() != chosen[0].tolist()
 
 
-def test_more_fixed_views_than_styles_use_every_style(small_stylizer):
-    images = _style_images(small_stylizer.img_size)[:3]
-    bank = StyleBank.from_images(images, small_stylizer)
-    for seed in range(8):
-        tta = StyleTTA(ColourNet(), small_stylizer, bank, n_styles=4, styles="fixed", return_views=True,
-                       generator=torch.Generator().manual_seed(seed))
-        chosen = tta(images[:1]).style_indices[0].tolist()
-        assert set(chosen) == {0, 1, 2} and len(chosen) == 4  # every style, one of them twice
+@pytest.mark.parametrize("styles", ["fixed", "nearest"])
+def test_more_distinct_views_than_styles_are_refused_saying_what_to_do(small_stylizer, styles):
+    """The "fixed" and "nearest" choices give each input n_styles distinct styles: a repeat is the same view
+    again (the stylizer is deterministic), counted twice in the merge - refused, at construction
+    and when a smaller bank is assigned, with the two ways out."""
+    images = _style_images(small_stylizer.img_size)
+    small = StyleBank.from_images(images[:3], small_stylizer)
+    fix = r"the bank has 3.*Pass n_styles=3 or fewer, or styles='random'"
+    with pytest.raises(ValueError, match=rf"styles='{styles}' with n_styles=4 needs at least that many styles; {fix}"):
+        StyleTTA(ColourNet(), small_stylizer, small, n_styles=4, styles=styles)
+    whole = StyleBank.from_images(images, small_stylizer)
+    tta = StyleTTA(ColourNet(), small_stylizer, whole, n_styles=4, styles=styles)
+    with pytest.raises(ValueError, match=fix):
+        tta.bank = small
+    every = StyleTTA(ColourNet(), small_stylizer, small, n_styles=3, styles=styles, return_views=True)
+    assert sorted(every(images[:1]).style_indices[0].tolist()) == [0, 1, 2]  # as many as the bank: each once
+
+
+def test_random_styles_draw_with_replacement_even_beyond_the_bank(small_stylizer):
+    """The "random" choice draws each view's style from the whole bank: n_styles may exceed it."""
+    images = _style_images(small_stylizer.img_size)
+    small = StyleBank.from_images(images[:3], small_stylizer)
+    seeded = torch.Generator().manual_seed(0)
+    tta = StyleTTA(ColourNet(), small_stylizer, small, n_styles=9, styles="random", return_views=True, generator=seeded)
+    chosen = tta(images[:4]).style_indices
+    assert chosen.shape == (4, 9) and set(chosen.flatten().tolist()) == {0, 1, 2}
 
 
 def test_styles_whose_stains_cannot_be_read_are_named_once(small_stylizer, images, caplog):
@@ -530,3 +550,19 @@ def test_style_indices_with_a_boolean_are_refused(small_stylizer, bank):
     with pytest.raises(ValueError, match=r"style indices must be whole numbers \(integers\), got \[True, 1\]"):
         StyleTTA(ColourNet(), small_stylizer, bank, n_styles=2, styles=[True, 1])
     assert StyleTTA(ColourNet(), small_stylizer, bank, n_styles=2, styles=[0, 1]).style_choice == "fixed"
+
+
+def test_the_pages_first_example_runs_as_pasted(small_stylizer, monkeypatch):
+    """docs/tta.md opens with an example a reader pastes: it must run with the bundled images as
+    its bank (the bundled default's weights stand in for a small model here: its cost, not its
+    logic, is all they add)."""
+    import stylizing_vit_aug as sva
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "tta.md").read_text(encoding="utf-8")
+    example = re.search(r"```python\n(.*?)```", page, re.S).group(1)
+    monkeypatch.setattr(sva, "load_stylizer", lambda *args, **kwargs: small_stylizer)
+    namespace = {"__name__": "__main__"}
+    exec(compile(example, "docs/tta.md", "exec"), namespace)
+    probs, out = namespace["probs"], namespace["out"]
+    assert probs.shape == (2, 2) and torch.allclose(probs.sum(dim=1), torch.ones(2))
+    assert out.views.shape == (2, 5, 2) and len(namespace["bank"]) == 5

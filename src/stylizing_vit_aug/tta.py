@@ -59,6 +59,8 @@ MERGES = ("mean", "gmean", "max", "vote")
 TRANSFERS = ("auto", "stain+network", "stain", "network")
 ACTIVATIONS = ("softmax", "sigmoid", "none")
 STYLE_CHOICES = ("random", "fixed", "nearest")
+# choices that give each input n_styles distinct styles: a repeat would be the same view again
+_DISTINCT = ("fixed", "nearest")
 _LOG_FLOOR = 1e-12
 _NORMALISED_HINT = (
     "the negative values look mean/std-normalised: if the classifier takes normalised tensors, pass "
@@ -190,12 +192,9 @@ def _check_transfer(transfer: Any, mode: str | None) -> str:
 
 
 def _distinct_styles(bank: BankLike, n: int, generator: torch.Generator) -> torch.Tensor:
-    """``n`` bank indices for ``styles="fixed"``: distinct while the bank has that many, and taken
-    from its domains in turn (shuffled), so every domain gives as many as it can. More views than
-    styles repeat the whole ordering, so every style is used (a draw with replacement left some out)."""
-    if n > len(bank):
-        rounds = -(-n // len(bank))
-        return torch.cat([_distinct_styles(bank, len(bank), generator) for _ in range(rounds)])[:n]
+    """``n`` distinct bank indices for ``styles="fixed"`` (``n`` is at most the bank's size, see
+    :func:`_style_choice`), taken from its domains in turn (shuffled), so every domain gives as
+    many as it can."""
     order = torch.randperm(len(bank), generator=generator, device=generator.device).cpu()
     domains = getattr(bank, "domains", None)
     if not domains:
@@ -217,9 +216,11 @@ def _style_choice(styles: str | Sequence[int], n_styles: int, bank: BankLike | N
     if isinstance(styles, str):
         if styles not in STYLE_CHOICES:
             raise ValueError(f"styles must be one of {STYLE_CHOICES} or a list of bank indices, got {styles!r}")
-        if styles == "nearest" and n_styles > 0 and n_styles > len(bank):  # n_styles=0: no bank is needed
+        if styles in _DISTINCT and n_styles > 0 and n_styles > len(bank):  # n_styles=0: no bank is needed
             raise ValueError(
-                f"styles='nearest' with n_styles={n_styles} needs at least that many styles; the bank has {len(bank)}"
+                f"styles={styles!r} with n_styles={n_styles} needs at least that many styles; the bank has "
+                f"{len(bank)}, and a style used twice is the same view again, counted twice in the merge. Pass "
+                f"n_styles={len(bank)} or fewer, or styles='random', which draws each view's style with replacement"
             )
         return styles, None
     fixed = whole_indices(list(styles))
@@ -247,11 +248,14 @@ class StyleTTA(nn.Module):
             1, ``"sigmoid"``, or ``"none"`` (raw outputs; not with ``gmean``).
         chunk_size: most views per classifier and stylizer call (``None``: all at once).
         return_views: return a :class:`TTAOutput` instead of the merged tensor.
-        styles: ``"random"`` (new styles per input from ``generator``), ``"fixed"`` (the same
-            ``n_styles`` styles for every input, chosen once: distinct while the bank has that
-            many, taken from its domains in turn when it knows domains), ``"nearest"`` (per
-            input, the bank styles whose colour statistics are closest to the input's), or a
-            sequence of bank indices to use for every input.
+        styles: ``"random"`` (each view's style drawn from the whole bank by ``generator``,
+            with replacement: an input can get one style twice, and ``n_styles`` may exceed
+            the bank), ``"fixed"`` (the same ``n_styles`` distinct styles for every input,
+            chosen once, from the bank's domains in turn when it knows domains), ``"nearest"``
+            (per input, the ``n_styles`` bank styles whose colour statistics are closest to the
+            input's), or a sequence of bank indices to use for every input (repeats allowed).
+            ``"fixed"`` and ``"nearest"`` with more views than the bank has styles are a
+            ``ValueError``: a style used twice is the same view again.
         generator: a ``torch.Generator`` for ``"random"``/``"fixed"``; same seed, same styles.
         strength: stylisation strength in [0, 1].
         transfer: how a view is made: ``"stain+network"`` (the style's stains on the input's

@@ -500,3 +500,44 @@ def test_a_bank_file_with_nan_streams_is_named_for_its_nan_values(tmp_path, smal
     save_file(tensors, str(path), metadata=metadata)
     with pytest.raises(BankFileError, match=r"style streams hold 3 NaN/Inf values of [\d,]+ .*build it again"):
         StyleBank.load(path, small_stylizer)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("config", "[1]", "'config' metadata is [1], not a mapping"),
+        ("domains", '["a"]', "'domains' metadata is not 5 labels"),
+        ("chunk_size", "many", "'chunk_size' metadata is 'many', not a whole number"),
+        ("source", "{not json", "'source' metadata is not JSON"),
+    ],
+)
+def test_load_and_bank_info_read_the_metadata_alike(tmp_path, small_stylizer, crops_bank, field, value, says):
+    """One parse of a bank file's metadata: a malformed field is the same BankFileError from
+    StyleBank.load as from `bank info` (load took a config that is no mapping for another
+    stylizer's, and named the others in its own words)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from stylizing_vit_aug.bank.storage import read_bank_info
+
+    path = crops_bank.save(tmp_path / "bank.safetensors")
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata()
+    save_file(load_file(str(path)), str(path), metadata={**metadata, field: value})
+    with pytest.raises(BankFileError, match=re.escape(says)) as info:
+        read_bank_info(path)
+    with pytest.raises(BankFileError) as load:
+        StyleBank.load(path, small_stylizer)
+    assert str(load.value) == str(info.value)
+
+
+def test_a_bank_file_without_a_fingerprint_is_refused_by_load(tmp_path, small_stylizer, crops_bank):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    path = crops_bank.save(tmp_path / "bank.safetensors")
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = {k: v for k, v in handle.metadata().items() if k != "fingerprint"}
+    save_file(load_file(str(path)), str(path), metadata=metadata)
+    with pytest.raises(BankFileError, match="records no stylizer fingerprint.*build it again"):
+        StyleBank.load(path, small_stylizer)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 pytest.importorskip("monai")
 
 from monai.data import CacheDataset, DataLoader, Dataset, MetaTensor, ThreadDataLoader  # noqa: E402
-from monai.transforms import Compose, EnsureChannelFirstd, Flipd, RandFlipd, RandRotate90d  # noqa: E402
+from monai.transforms import Compose, EnsureChannelFirstd, Flipd, RandFlipd, RandRotate90d, Resize  # noqa: E402
 
 import stylizing_vit_aug as sva  # noqa: E402
 from helpers import examples  # noqa: E402
@@ -439,3 +439,59 @@ def test_a_tensor_that_requires_grad_is_told_the_stylised_image_carries_none(sma
     with pytest.warns(UserWarning, match="^RandStylize: the stylizer runs without autograd"):
         out = RandStylize(small_stylizer, bank, prob=1.0)(image)
     assert not out.requires_grad
+
+
+# -- a resize's overshoot past the range is clamped; wrong data reaching as far is still refused --------
+_IMAGENET_MEAN, _IMAGENET_STD = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+
+
+def _bicubic(image: np.ndarray, scale: float) -> np.ndarray:
+    """A channel-first float image resized as MONAI's ``Resize(mode="bicubic")`` does: it
+    overshoots past the values it was given at sharp edges."""
+    side = tuple(round(n * scale) for n in image.shape[1:])
+    return np.asarray(Resize(side, mode="bicubic")(image.astype(np.float32)))
+
+
+@pytest.mark.parametrize("scale", [0.6, 1.7])
+@pytest.mark.parametrize("tone", ["as is", "dark", "inverted dark"])
+def test_a_resize_overshoot_past_value_range_is_clamped_not_refused(small_stylizer, bank, histology_crops, tone, scale):
+    """Bicubic resizing of real 0–255 tiles undershoots 0 (dark tiles) and overshoots 255 (white
+    glass next to nuclei): a legitimate image, stylised as its values clamped to the range."""
+    crop = np.moveaxis(histology_crops[0], -1, 0).astype(np.float32)  # white glass and dark nuclei
+    toned = {"as is": crop, "dark": crop * 0.05, "inverted dark": (255 - crop) * 0.1}[tone]
+    resized = _bicubic(toned, scale)
+    assert resized.min() < -0.255 or resized.max() > 255.255  # beyond the check's rounding tolerance
+    for image in (resized, torch.from_numpy(resized)):
+        transform = RandStylize(small_stylizer, bank, prob=1.0, value_range=(0, 255)).set_random_state(0)
+        out = transform(image)
+        clamped = RandStylize(small_stylizer, bank, prob=1.0, value_range=(0, 255)).set_random_state(0)(
+            image.clip(0, 255)
+        )
+        assert float(out.min()) >= 0 and float(out.max()) <= 255 and _equal(out, clamped)
+    unit = RandStylize(small_stylizer, bank, prob=0.0)(resized / 255)  # the same for 0–1 images
+    assert unit.shape == resized.shape
+
+
+@pytest.mark.parametrize("which", range(5))
+def test_normalised_data_under_value_range_is_refused(small_stylizer, bank, histology_crops, which):
+    """ImageNet-normalised, -1..1 and z-scored tissue reach below 0 by far more of their own
+    contrast than a resize's overshoot: still refused."""
+    transform = RandStylize(small_stylizer, bank, prob=0.0, value_range=(0, 255))
+    unit = np.moveaxis(histology_crops[which], -1, 0).astype(np.float32) / 255
+    normalised = (unit - _IMAGENET_MEAN[:, None, None]) / _IMAGENET_STD[:, None, None]
+    for wrong in (normalised.astype(np.float32), unit * 2 - 1, (unit - unit.mean()) / unit.std()):
+        with pytest.raises(ValueError, match=r"outside value_range=\(0.0, 255.0\) by more than a resize's overshoot"):
+            transform(wrong)
+
+
+@pytest.mark.parametrize("scale", [0.6, 1.7])
+def test_0_1_tissue_resized_bicubically_is_still_refused_under_value_range(
+    small_stylizer, bank, histology_crops, scale
+):
+    """0–1 tissue resized bicubically (a little below 0 and above 1) is still 0–1 data under
+    (0, 255): refused as already scaled, as it is without the resize."""
+    resized = _bicubic(np.moveaxis(histology_crops[0], -1, 0).astype(np.float32) / 255, scale)
+    assert resized.min() < 0 and resized.max() > 1
+    for prob in (0.0, 1.0):
+        with pytest.raises(ValueError, match="already scaled to 0–1"):
+            RandStylize(small_stylizer, bank, prob=prob, value_range=(0, 255))(resized)

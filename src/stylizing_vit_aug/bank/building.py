@@ -16,7 +16,8 @@ import torch
 from tqdm.auto import tqdm
 
 from ..image_ops import random_crop_resize, resize
-from ..images import ImageLike, ImageReadError, read_image, to_batch, to_uint8
+from ..images import ImageLike, ImageReadError, to_batch, to_uint8
+from ..images.files import read_image_and_sha256
 from ..stylizer import Stylizer
 from ..tissue import is_tissue
 from .sampling import label_of
@@ -174,7 +175,7 @@ def _read(item: Any, index: int, on_error: str, built: BuiltStyles) -> tuple[Any
     if not isinstance(item, (str, os.PathLike)):
         return item, f"style image {index}", None
     try:
-        image = read_image(item)
+        image, sha256 = read_image_and_sha256(item)  # one read: the digest names the bytes decoded
     except ImageReadError as error:
         if on_error == "stop":
             raise
@@ -183,7 +184,7 @@ def _read(item: Any, index: int, on_error: str, built: BuiltStyles) -> tuple[Any
         built.counts.append(0)
         built.sources.append(None)
         return None, str(item), None
-    return image, str(item), source_of(Path(item))
+    return image, str(item), source_of(Path(item), sha256)
 
 
 def _crops(

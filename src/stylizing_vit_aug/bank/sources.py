@@ -15,8 +15,6 @@ from typing import Any, NamedTuple
 
 import torch
 
-from ..images.files import file_sha256
-
 __all__ = [
     "DIGEST_CHARS",
     "StyleFile",
@@ -44,13 +42,10 @@ class StyleFile(NamedTuple):
     sha256: str
 
 
-def source_of(path: Path) -> StyleFile | None:
-    """The :class:`StyleFile` of a style file read just now; None if it went away since."""
-    try:
-        return StyleFile(str(path), file_sha256(path)[:DIGEST_CHARS])
-    except OSError as error:
-        logger.debug("no digest of %s: %s", path, error)
-        return None
+def source_of(path: Path, sha256: str) -> StyleFile:
+    """The :class:`StyleFile` of a style file whose bytes have the SHA-256 ``sha256`` (hex, as
+    :func:`~stylizing_vit_aug.images.files.read_image_and_sha256` gives it with the pixels)."""
+    return StyleFile(str(path), sha256[:DIGEST_CHARS])
 
 
 def check_sources(sources: Sequence[StyleFile | None] | None, count: int) -> list[StyleFile | None] | None:

@@ -229,7 +229,7 @@ def _checked_header(path: Path, reader: str) -> tuple[dict[str, str], dict[str, 
 def read_bank_info(path: Path, reader: str = "read_bank_info") -> dict[str, Any]:
     """What a bank file holds, from its header alone (no tensor is read, no stylizer needed):
     ``images`` and ``streams`` shapes, and the recorded source, revision, fingerprint, config,
-    domains, stream dtype, version, ``sources`` (None where not recorded) and ``images_sha256``
+    domains, stream dtype, chunk size, version, ``sources`` (None where not recorded) and ``images_sha256``
     (the bank's ``images_digest`` when saved; None before it was recorded). Anything missing or
     malformed is a :class:`BankFileError` naming the file and the field; a folder or a missing
     file is refused by :func:`check_bank_path` (``reader`` names who reads it)."""
@@ -251,11 +251,22 @@ def read_bank_info(path: Path, reader: str = "read_bank_info") -> dict[str, Any]
         raise BankFileError(
             f"bank file {path} is corrupt: its 'domains' metadata is not {count} labels (one per style)"
         )
+    info["chunk_size"] = _chunk_size(metadata, path)
     info["sources"] = _sources(metadata, count, path)
     info["images_sha256"] = metadata.get("images_sha256")
     info["images"] = list(tensors["images"].shape)
     info["streams"] = list(tensors["streams"].shape) if "streams" in tensors else None
     return info
+
+
+def _chunk_size(metadata: Mapping[str, str], path: Path) -> int:
+    """The styles encoded per model call recorded in the file (64 where it records none)."""
+    try:
+        return int(metadata.get("chunk_size", "64"))
+    except ValueError:
+        raise BankFileError(
+            f"bank file {path} is corrupt: its 'chunk_size' metadata is {metadata['chunk_size']!r}, not a whole number"
+        ) from None
 
 
 def _sources(metadata: Mapping[str, str], count: int, path: Path) -> list[StyleFile | None] | None:
@@ -274,31 +285,26 @@ def _same_network(meta: dict[str, Any], stylizer: Stylizer) -> bool:
 
 
 def _read(path: Path, stylizer: Stylizer) -> tuple[dict[str, Any], torch.Tensor, torch.Tensor | None]:
+    """A bank file's metadata as :func:`read_bank_info` parses it (the one parse; plus
+    ``stored_streams``), its images and, when ``stylizer`` made them, its streams."""
     from safetensors import SafetensorError, safe_open
 
-    _checked_header(path, "StyleBank.load")
+    meta = read_bank_info(path, "StyleBank.load")
+    if not isinstance(meta["fingerprint"], str):
+        raise BankFileError(
+            f"bank file {path} is corrupt: it records no stylizer fingerprint, so its streams cannot be matched to "
+            "a stylizer; build it again (`stylizing-vit-aug bank build`)"
+        )
+    meta["stored_streams"] = meta["streams"] is not None
     try:
         with safe_open(str(path), framework="pt") as handle:
-            raw = handle.metadata() or {}
-            meta = {
-                "fingerprint": raw["fingerprint"],
-                "source": json.loads(raw["source"]),
-                "domains": json.loads(raw["domains"]),
-                "stream_dtype": json.loads(raw["stream_dtype"]),
-                "chunk_size": int(raw.get("chunk_size", 64)),
-                "config": json.loads(raw.get("config", "{}")),
-                "stored_streams": "streams" in handle.keys(),  # noqa: SIM118 (safe_open has no __contains__)
-            }
             images = handle.get_tensor("images")
-            same = _same_network(meta, stylizer)
-            layers = handle.get_tensor("streams") if same and "streams" in handle.keys() else None  # noqa: SIM118 (safe_open has no __contains__)
-    # JSON errors are ValueErrors
-    except (SafetensorError, OSError, KeyError, ValueError, TypeError, RecursionError) as error:
+            layers = handle.get_tensor("streams") if meta["stored_streams"] and _same_network(meta, stylizer) else None
+    except (SafetensorError, OSError, KeyError, ValueError, TypeError) as error:
         raise BankFileError(
             f"cannot read bank file {path}: {type(error).__name__}: {error}. It is truncated or corrupt; "
             "build it again (`stylizing-vit-aug bank build`)"
         ) from error
-    meta["sources"] = _sources(raw, images.shape[0], path)
     if layers is not None:
         config = stylizer.config
         expected = (config.depth, images.shape[0], config.num_tokens, config.embed_dim)

@@ -5,10 +5,10 @@ EXIF orientation applied once and the same way for every format, every unreadabl
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import struct
-import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,7 @@ except ImportError:  # pragma: no cover
     PILImage = None
 
 from .._files import special_file
+from .encoders import jpeg_metadata, png16, tiff16
 from .kinds import (
     ALPHA_CHANNELS,
     ALPHA_POLICY,
@@ -137,14 +138,16 @@ def _unreadable(path: Path, error: BaseException) -> ImageReadError:
     return ImageReadError(f"cannot read image {path}: {reason}")
 
 
-def _decode(image: PILImage.Image, path: Path, orientation: int, deep: str | None, alpha: bool) -> np.ndarray:
+def _decode(
+    image: PILImage.Image, path: Path, orientation: int, deep: str | None, alpha: bool, data: bytes | None
+) -> np.ndarray:
     """The pixels of an open PIL image, upright (``orientation`` applied; ``deep``:
     :func:`_deep_colour`), alpha kept only with ``alpha``: uint8 or uint16, contiguous and
     writeable, ``(H, W)`` or ``(H, W, C)`` with C = 2 (gray + alpha), 3 (RGB) or 4 (RGB + alpha)."""
     if image.mode == "F":
         raise ImageReadError(f"cannot read image {path}: 32-bit float pixels are not supported")
     if deep:
-        pixels = _UPRIGHT[orientation](_drop_alpha(_decode_16bit(path, image, orientation, deep), alpha))
+        pixels = _UPRIGHT[orientation](_drop_alpha(_decode_16bit(path, image, orientation, deep, data), alpha))
         pixels = np.ascontiguousarray(pixels)
         return pixels if pixels.flags.writeable else pixels.copy()
     if image.mode.startswith("I;16") or image.mode == "I":
@@ -247,16 +250,19 @@ def _note_frames(image: PILImage.Image, path: Path) -> None:
                  "such files): to use the others, save each frame as its own file", kind, path, frames, log=logger)
 
 
-def _decode_16bit(path: Path, image: PILImage.Image, orientation: int, layout: str) -> np.ndarray:
+def _decode_16bit(
+    path: Path, image: PILImage.Image, orientation: int, layout: str, data: bytes | None
+) -> np.ndarray:
     """16-bit RGB, RGBA or gray+alpha pixels, which PIL would cut to 8 bits: through OpenCV when
-    it is installed (albumentations brings it), else PNG through torchvision's decoder."""
+    it is installed (albumentations brings it), else PNG through torchvision's decoder; from
+    ``data`` where the caller has read the file's bytes."""
+    data = path.read_bytes() if data is None else data
     try:
         import cv2
     except ImportError:
         cv2 = None
     if cv2 is not None:
-        data = np.frombuffer(path.read_bytes(), np.uint8)
-        pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
         if pixels is None or pixels.ndim != 3 or pixels.dtype != np.uint16:
             raise ImageReadError(f"cannot read image {path}: OpenCV could not decode its 16-bit pixels")
         if pixels.shape[-1] in (3, 4):
@@ -271,8 +277,8 @@ def _decode_16bit(path: Path, image: PILImage.Image, orientation: int, layout: s
 
         with warnings.catch_warnings():  # deprecated in favour of torchcodec, still exact
             warnings.simplefilter("ignore", DeprecationWarning)
-            data = torch.frombuffer(bytearray(path.read_bytes()), dtype=torch.uint8)
-            return decode_png(data, mode=ImageReadMode.UNCHANGED).permute(1, 2, 0).numpy()
+            pixels = decode_png(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.UNCHANGED)
+            return pixels.permute(1, 2, 0).numpy()
     raise ImageReadError(
         f"cannot read image {path}: 16-bit colour {image.format} needs OpenCV (pip install "
         "opencv-python-headless), or save it as a 16-bit PNG"
@@ -327,20 +333,36 @@ def read_with_traits(path: str | os.PathLike, *, alpha: bool = False) -> tuple[n
     return pixels, traits
 
 
-def _read(path: Path, alpha: bool, *, traits: bool) -> tuple[np.ndarray, ImageTraits | None]:
+def read_image_and_sha256(path: str | os.PathLike, *, alpha: bool = False) -> tuple[np.ndarray, str]:
+    """:func:`read_image`'s pixels and the SHA-256 (hex) of the bytes they were decoded from, from
+    one read of the file: a style's source digest names the very bytes it was built from, even
+    if the file changes while a bank is built (holds the file's bytes in memory while decoding)."""
+    path = Path(path)
+    _refuse_special(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise _unreadable(path, error) from error
+    return _read(path, alpha, traits=False, data=data)[0], hashlib.sha256(data).hexdigest()
+
+
+def _read(
+    path: Path, alpha: bool, *, traits: bool, data: bytes | None = None
+) -> tuple[np.ndarray, ImageTraits | None]:
     """:func:`read_image` and, with ``traits``, the file's :class:`ImageTraits` (read before the
-    pixels: a TIFF loses its orientation tag and a WebP its file as they load)."""
+    pixels: a TIFF loses its orientation tag and a WebP its file as they load); decoded from
+    ``data``, the file's bytes, where the caller has read them."""
     _refuse_special(path)
     kept = None
     try:
-        with PILImage.open(path) as image:
+        with PILImage.open(path if data is None else io.BytesIO(data)) as image:
             deep = _deep_colour(image)
             orientation = _orientation(image)  # before loading: Pillow's TIFF loader drops it
             if traits:
                 kept = ImageTraits(_lossless(image, path), _carried(image, orientation))
             _keep_stored_order(image)
             _note_frames(image, path)
-            pixels = _decode(image, path, orientation, deep, alpha)
+            pixels = _decode(image, path, orientation, deep, alpha, data)
     except ImageReadError:
         raise
     except Exception as error:  # noqa: BLE001 - a decoder fails on bad bytes in many ways
@@ -428,7 +450,7 @@ _EXIF_X_RESOLUTION, _EXIF_Y_RESOLUTION, _EXIF_RESOLUTION_UNIT = 0x011A, 0x011B, 
 def _exif_resolution(image: PILImage.Image) -> tuple[float, float] | None:
     """A JPEG's resolution read from its EXIF with both axes, where Pillow read it there (no JFIF
     resolution): Pillow gives the x value for both, so pixels taller than wide (a non-square
-    resolution, as :func:`_jpeg_metadata` writes beyond JFIF's 16 bits) would come out square.
+    resolution, as :func:`~.encoders.jpeg_metadata` writes beyond JFIF's 16 bits) would come out square.
     None where the resolution is not from EXIF or cannot be read (Pillow's stands)."""
     if image.format not in ("JPEG", "MPO") or image.info.get("jfif_unit") in (1, 2):
         return None
@@ -507,7 +529,7 @@ def save_image(
         log_once(f"save:8bit:{fmt}", "%s files hold 8 bits per channel: 16-bit pixels are written rounded to 8 bits "
                  "(write PNG or TIFF to keep 16 bits, e.g. --ext png)", fmt)
         pixels = np.round(pixels / 257.0).astype(np.uint8)
-    metadata = _jpeg_metadata(metadata or {}) if fmt == "JPEG" else metadata or {}
+    metadata = jpeg_metadata(metadata or {}) if fmt == "JPEG" else metadata or {}
     if fmt == "WEBP" and "dpi" in metadata:  # Pillow writes none there and reads none back
         log_once("save:dpi:WEBP", "WebP files hold no resolution: the source's (%s dpi, how a slide records "
                  "microns per pixel) is not kept; write PNG, TIFF or JPEG to keep it", metadata["dpi"][0])
@@ -522,74 +544,8 @@ def save_image(
         image = PILImage.frombytes("I;16", (width, height), pixels.astype("<u2").tobytes())
         image.save(target, format=fmt, **metadata)
         return
-    data = _png16(pixels, metadata) if fmt == "PNG" else _tiff16(pixels, metadata)
+    data = png16(pixels, metadata) if fmt == "PNG" else tiff16(pixels, metadata)
     if isinstance(target, (str, os.PathLike)):
         Path(target).write_bytes(data)
     else:
         target.write(data)
-
-
-JFIF_MAX_DPI = 65535  # JPEG's JFIF header holds the resolution in 16 bits
-
-
-def _jpeg_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
-    """``metadata`` as a JPEG holds it. A resolution beyond JFIF's 16 bits (a 40x scan's 0.25 µm
-    pixels are 101,600 dpi) would wrap around there (to 36,064: 0.70 µm), so it goes in the
-    file's EXIF instead (rationals, unit inches), where Pillow and exiftool read it."""
-    dpi = metadata.get("dpi")
-    if dpi is None or max(float(d) for d in dpi) <= JFIF_MAX_DPI:
-        return metadata
-    from PIL.TiffImagePlugin import IFDRational
-
-    exif = PILImage.Exif()
-    exif[0x0128] = 2  # ResolutionUnit: inches
-    exif[0x011A], exif[0x011B] = (IFDRational(round(float(d) * 100), 100) for d in dpi)  # to 1/100 dpi
-    return {**{k: v for k, v in metadata.items() if k != "dpi"}, "exif": exif.tobytes()}
-
-
-_PNG_COLOUR_TYPES = {2: 4, 3: 2, 4: 6}  # channels -> PNG colour type (gray+alpha, RGB, RGBA)
-
-
-def _png16(pixels: np.ndarray, metadata: dict[str, Any]) -> bytes:
-    """A 16-bit colour or gray+alpha PNG (PIL has no such mode): filter 0 rows, one zlib IDAT,
-    the resolution as a pHYs chunk and the colour profile as an iCCP chunk."""
-    height, width, channels = pixels.shape
-    rows = pixels.astype(">u2").reshape(height, -1).view(np.uint8)
-    raw = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1).tobytes()
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    header = struct.pack(">IIBBBBB", width, height, 16, _PNG_COLOUR_TYPES[channels], 0, 0, 0)
-    extra = b""
-    if "icc_profile" in metadata:  # before the pixels, as the PNG format asks
-        extra += chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(metadata["icc_profile"]))
-    if "dpi" in metadata:  # pixels per metre, unit 1
-        per_metre = [round(float(dpi) / 0.0254) for dpi in metadata["dpi"]]
-        extra += chunk(b"pHYs", struct.pack(">IIB", *per_metre, 1))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + extra + chunk(b"IDAT", zlib.compress(raw, 6))
-            + chunk(b"IEND", b""))
-
-
-def _tiff16(pixels: np.ndarray, metadata: dict[str, Any]) -> bytes:
-    """A 16-bit RGB(A) TIFF, through OpenCV (PIL has no 16-bit colour mode), with the resolution
-    (OpenCV writes no colour profile: logged once)."""
-    try:
-        import cv2
-    except ImportError:
-        raise ImageError(
-            "writing 16-bit colour TIFF needs OpenCV (pip install opencv-python-headless); "
-            "write PNG instead (--ext png)"
-        ) from None
-    order = [2, 1, 0, 3][: pixels.shape[-1]]  # RGB(A) -> BGR(A)
-    options = []
-    if "dpi" in metadata:
-        x_dpi, y_dpi = (max(1, round(float(dpi))) for dpi in metadata["dpi"])
-        options = [cv2.IMWRITE_TIFF_RESUNIT, 2, cv2.IMWRITE_TIFF_XDPI, x_dpi, cv2.IMWRITE_TIFF_YDPI, y_dpi]
-    if "icc_profile" in metadata:
-        log_once("save:icc:tiff16", "16-bit colour TIFF files are written without the colour profile (OpenCV writes "
-                 "none); write PNG (--ext png) to keep it")
-    ok, data = cv2.imencode(".tiff", np.ascontiguousarray(pixels[..., order]), options)
-    if not ok:
-        raise ImageError("OpenCV could not encode a 16-bit colour TIFF")
-    return data.tobytes()
