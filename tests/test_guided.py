@@ -3,6 +3,7 @@ image's edges where bilinear resizing blurs them."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -54,3 +55,23 @@ def test_same_or_smaller_sizes_are_plainly_resized():
     change = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(1))
     assert torch.equal(guided.upsample_change(change, small, values), resize(change, 12, 12))
     assert not guided.is_upsampling((16, 16), 16, 12) and guided.is_upsampling((16, 16), 8, 17)
+
+
+def test_rows_that_do_not_pair_up_and_bad_windows_are_refused_with_what_to_pass():
+    """A change and images of different batch sizes used to fail inside torch.cat (or broadcast
+    one image over two changes); a negative radius was taken silently."""
+    values = _image(0, 32)
+    small = resize(values, 16, 16)
+    change = torch.zeros_like(small)
+    with pytest.raises(ValueError, match=r"change \(2, 3, 16, 16\) and small01 \(1, 3, 16, 16\).*same batch size"):
+        guided.upsample_change(change, small[:1], values)
+    with pytest.raises(ValueError, match=r"values01 \(1, 3, 32, 32\).*one image per row of change"):
+        guided.upsample_change(change, small, values[:1])
+    with pytest.raises(ValueError, match=r"weight \(1, 1, 16, 16\).*one row each"):
+        guided.upsample_change(change, small, values, torch.ones(1, 1, 16, 16))
+    for radius in (-1, 1.5, True):
+        with pytest.raises(ValueError, match=f"radius must be a whole number.*got {radius!r}.*default is 4"):
+            guided.guided_coefficients(change, small, radius=radius)
+    with pytest.raises(ValueError, match="eps must be a finite number from 0.*got -0.001"):
+        guided.guided_coefficients(change, small, eps=-1e-3)
+    assert guided.guided_coefficients(change, small, radius=0).shape == (2, 6, 16, 16)

@@ -23,7 +23,7 @@ from safetensors.torch import save_file
 import stylizing_vit_aug as sva
 from helpers import CAMELYON_MEAN, CAMELYON_STD, assert_same_weights, make_small_model, state_of
 from stylizing_vit_aug import hub
-from stylizing_vit_aug.checkpoints import bundled, infer_config
+from stylizing_vit_aug.checkpoints import RECORD_KEY, bundled, infer_config, read_header
 
 MAIN_SHA = "a" * 40
 PINNED_SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -280,14 +280,17 @@ def test_a_repo_of_bare_weights_needs_the_statistics_and_loads_like_a_bare_file(
 
 def test_a_repo_of_our_weights_file_alone_loads_with_what_the_file_records(tmp_path, offline, small_stylizer):
     """Our model.safetensors uploaded without its config.json records its architecture (the head
-    count included, which no shape shows) and statistics: nothing need be passed."""
-    saved = hub.save_pretrained(small_stylizer, tmp_path / "ours")
+    count included, which no shape shows), statistics and Stylizer settings: nothing need be passed."""
+    stylizer = sva.Stylizer(small_stylizer.model, small_stylizer.mean.tolist(), small_stylizer.std.tolist(),
+                            device="cpu", mode="detail", background="style", colour_match=False)
+    saved = hub.save_pretrained(stylizer, tmp_path / "ours")
     cache = tmp_path / "cache"
     add_snapshot(cache, "someone/weights-only", MAIN_SHA, {"model.safetensors": saved / "model.safetensors"}, main=True)
     record_absent(cache, "someone/weights-only", "config.json")
     loaded = sva.load_stylizer("someone/weights-only", cache_dir=cache, device="cpu", dtype=torch.float32)
     assert loaded.fingerprint == small_stylizer.fingerprint and loaded.config == small_stylizer.config
     assert loaded.revision == MAIN_SHA
+    assert loaded.settings == stylizer.settings == {"mode": "detail", "background": "style", "colour_match": False}
 
 
 def test_a_config_json_merely_not_cached_is_not_taken_for_absent(tmp_path, offline, small_stylizer):
@@ -321,23 +324,28 @@ def folder_bytes(directory: Path) -> dict[str, bytes]:
 def test_every_save_path_writes_byte_identical_folders(monkeypatch, tmp_path, small_stylizer, where):
     """One save path: the method and the function on a Stylizer write the same bytes, the card's
     load line included ('default' in the bundled folder); its bare model (with its statistics)
-    writes the same weights and config, less the Stylizer's settings, which a bare model has not."""
+    writes the same weights and config, less the Stylizer's settings (in config.json and in the
+    weights file's own record), which a bare model has not."""
     target = tmp_path / "ckpt"
     if where == "the bundled folder":
         monkeypatch.setattr(bundled, "BUNDLED_WEIGHTS_DIR", target)
     small_stylizer.save_pretrained(target, metrics={"ssim": 0.9})
     by_method = folder_bytes(target)
+    stylizer_record = read_header(target / "model.safetensors").metadata
     hub.save_pretrained(small_stylizer, target, metrics={"ssim": 0.9})
     assert folder_bytes(target) == by_method
     mean, std = small_stylizer.mean.tolist(), small_stylizer.std.tolist()
     hub.save_pretrained(small_stylizer.model, target, mean=mean, std=std, metrics={"ssim": 0.9})
     bare = folder_bytes(target)
-    assert bare["model.safetensors"] == by_method["model.safetensors"]
+    bare_record = read_header(target / "model.safetensors").metadata
+    assert_same_weights(small_stylizer.model, hub.read_state_dict(target / "model.safetensors"))
+    settings = {name: getattr(small_stylizer, name) for name in ("mode", "background", "colour_match")}
     with_settings = json.loads(by_method["config.json"])
-    assert with_settings.pop("stylizer") == {
-        name: getattr(small_stylizer, name) for name in ("mode", "background", "colour_match")
-    }
+    assert with_settings.pop("stylizer") == settings
     assert json.loads(bare["config.json"]) == with_settings
+    recorded = json.loads(stylizer_record.pop(RECORD_KEY))
+    assert recorded.pop("stylizer") == settings
+    assert {**bare_record, RECORD_KEY: json.loads(bare_record[RECORD_KEY])} == {**stylizer_record, RECORD_KEY: recorded}
     hint = "'default'" if where == "the bundled folder" else repr(str(target))
     assert f"load_stylizer({hint})" in by_method["README.md"].decode()
 

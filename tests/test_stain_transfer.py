@@ -116,3 +116,17 @@ def test_tiny_images_and_float_tissue_masks_get_clear_errors():
     image = two_stain_image(HAEMATOXYLIN, EOSIN, (1.0, 1.0))
     with pytest.raises(ValueError, match="bool mask"):
         stain_profile(image, tissue_weight(image))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_the_result_keeps_the_images_dtype_and_glass_keeps_its_exact_pixels(dtype):
+    """As the Stylizer does: float64 images used to come back float32."""
+    image = two_stain_image(HAEMATOXYLIN, EOSIN, (1.0, 1.0), seed=2)
+    image[..., :16] = 0.96  # a band of glass
+    target = stain_profile(*(lambda s: (s, tissue(s)))(two_stain_image(HAEMATOXYLIN, DAB, (1.0, 0.6), seed=3)))
+    given = image.to(dtype)
+    moved = transfer_stains(given, target)
+    assert moved.dtype == dtype
+    assert torch.equal(moved[..., :12], given[..., :12])  # glass beyond the softened weight's reach
+    reference = transfer_stains(given.float(), target)
+    torch.testing.assert_close(moved.float(), reference, atol=float(torch.finfo(dtype).eps) * 2, rtol=0)

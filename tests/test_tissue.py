@@ -139,3 +139,22 @@ def test_glass_around_tissue_keeps_its_pixels_a_few_pixels_out(small_stylizer, h
     out = small_stylizer(content, style)
     assert torch.equal(out[..., :23], content[..., :23]) and torch.equal(out[..., 41:], content[..., 41:])
     assert (out[..., 29:35] - content[..., 29:35]).abs().mean() > 0.01  # the tissue takes the style
+
+
+def test_what_cannot_be_read_as_light_is_refused_with_the_fix(histology_crops):
+    """A whole H&E crop given as uint8, 0–255 floats or one unbatched image used to weigh as glass
+    (0) or come back with its channels taken for images; each is refused, saying what to do, as
+    stain_profile refuses them."""
+    he = torch.from_numpy(histology_crops[1]).permute(2, 0, 1)[None].float() / 255
+    assert float(tissue_weight(he).mean()) > 0.5 and bool(is_tissue(he).all())  # what the fixes are for
+    for check in (tissue_weight, is_tissue):
+        with pytest.raises(ValueError, match="divide uint8 images by 255"):
+            check((he * 255).round().to(torch.uint8))
+        with pytest.raises(ValueError, match="0–255 values.*divide by 255"):
+            check(he * 255)
+        with pytest.raises(ValueError, match=r"batch tensor \[B, C, H, W\].*image\[None\]"):
+            check(he[0])
+        with pytest.raises(ValueError, match=r"4 channels.*images\[:, :3\]"):
+            check(torch.cat([he, torch.ones_like(he[:, :1])], dim=1))
+    gray = he.mean(dim=1, keepdim=True)  # grayscale brightfield is light too
+    assert tissue_weight(gray).shape == (1, 1, *he.shape[-2:])

@@ -13,6 +13,8 @@ stay exact.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .image_ops import resize, to_luminance
@@ -53,11 +55,36 @@ def _luminance(values01: torch.Tensor) -> torch.Tensor:
     return to_luminance(values01) if channels == 3 else values01.mean(dim=1, keepdim=True)
 
 
+def _check_window(radius: int, eps: float) -> None:
+    """A window is ``2r + 1`` pixels (``r`` a whole number from 0) and the regulariser is a variance
+    (a finite number from 0; 0 fits exactly, and only a flat window then has no fit): anything
+    else gives no window, or a fit that is not the change's."""
+    if not isinstance(radius, int) or isinstance(radius, bool) or radius < 0:
+        raise ValueError(f"radius must be a whole number of pixels from 0 (the window is 2 * radius + 1 wide), "
+                         f"got {radius!r}; the default is {RADIUS}")
+    if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not math.isfinite(eps) or eps < 0:
+        raise ValueError(f"eps must be a finite number from 0 (the fit's regulariser, in luminance variance), "
+                         f"got {eps!r}; the default is {EPS}")
+
+
+def _check_pair(change: torch.Tensor, small01: torch.Tensor) -> None:
+    """The change and the model-size image it was computed from: one row each, at one size."""
+    if change.dim() != 4 or small01.dim() != 4:
+        raise ValueError(f"change and small01 must be [B, C, h, w] batches, got {tuple(change.shape)} and "
+                         f"{tuple(small01.shape)}; add a batch axis: image[None]")
+    if change.shape[0] != small01.shape[0] or change.shape[-2:] != small01.shape[-2:]:
+        raise ValueError(f"change {tuple(change.shape)} and small01 {tuple(small01.shape)} must have the same "
+                         "batch size and height x width: pass the model-size image each change was computed "
+                         "from (repeat it for several styles per image)")
+
+
 def guided_coefficients(
     change: torch.Tensor, small01: torch.Tensor, radius: int = RADIUS, eps: float = EPS
 ) -> torch.Tensor:
     """``[B, 2C, h, w]``: the smoothed ``a`` then ``b`` of ``change ≈ a·Y + b`` at model size,
     ``Y`` the luminance of ``small01`` (the model-size image the change was computed from)."""
+    _check_window(radius, eps)
+    _check_pair(change, small01)
     guide = _luminance(small01)
     channels = change.shape[1]
     # every window mean in one pass: Y, the change, Y * change, Y * Y
@@ -95,7 +122,16 @@ def upsample_change(
     change: torch.Tensor, small01: torch.Tensor, values01: torch.Tensor, weight: torch.Tensor | None = None
 ) -> torch.Tensor:
     """``change`` (model size, already weighted by ``weight`` where that is given) at
-    ``values01``'s size: guided where that is larger, else resized."""
+    ``values01``'s size: guided where that is larger, else resized. One row of ``values01``
+    (and of ``weight``) per row of ``change``: a ``ValueError`` says which differ."""
+    _check_pair(change, small01)
+    if values01.dim() != 4 or values01.shape[0] != change.shape[0]:
+        raise ValueError(f"values01 {tuple(values01.shape)} must be a [B, C, H, W] batch with one image per row of "
+                         f"change {tuple(change.shape)}: repeat the images for several styles per image")
+    if weight is not None and (weight.dim() != 4 or weight.shape[0] != change.shape[0]
+                               or weight.shape[-2:] != change.shape[-2:]):
+        raise ValueError(f"weight {tuple(weight.shape)} must be [B, 1, h, w] like change {tuple(change.shape)}, "
+                         "one row each: the tissue weight of the model-size images")
     height, width = values01.shape[-2:]
     if not is_upsampling(change.shape[-2:], height, width):
         return resize(change, height, width)

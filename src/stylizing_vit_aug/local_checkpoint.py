@@ -17,8 +17,10 @@ from typing import Any, NamedTuple
 from .checkpoints import (
     CONFIG_NAME,
     PICKLE_SUFFIXES,
+    RECORD_KEY,
     STYLIZER_SETTINGS,
     WEIGHTS_NAME,
+    check_saved_dtype,
     config_from_dict,
     file_record,
     load_model_file,
@@ -80,7 +82,9 @@ def load_directory(directory: Path, mean: Sequence[float] | None, std: Sequence[
     known = DatasetStats(config.get("mean"), config.get("std"))
     recorded = (known.mean, known.std) if mean is None or std is None else None  # passed ones need no agreement
     mean, std = resolved_stats(mean, std, known, architecture.in_chans, str(config_path))
-    model = load_model_file(weights, architecture, stats=recorded)
+    header = read_header(weights)
+    check_saved_dtype(config, config_path, header, weights)
+    model = load_model_file(weights, architecture, stats=recorded, header=header)
     return LoadedCheckpoint(model, mean, std, str(directory), settings=settings)
 
 
@@ -89,11 +93,15 @@ def load_weights_file(
 ) -> LoadedCheckpoint:
     """A weights file without a config.json of ours: its architecture from its own record (ours)
     or its tensor shapes, its statistics from its record or the request (else
-    :class:`~.checkpoints.MissingStatistics` naming ``what``, before any tensor is read). One
-    read of the header gives the record and the check of the tensors' shapes and dtypes."""
+    :class:`~.checkpoints.MissingStatistics` naming ``what``, before any tensor is read), and the
+    Stylizer settings its record holds (a folder's weights file records its saving Stylizer's,
+    so it loads alone as the folder does). One read of the header gives the record and the
+    check of the tensors' shapes and dtypes."""
     header = read_header(path)
     record = file_record(path, header)
+    settings = recorded_settings(record.settings, f"the {RECORD_KEY!r} metadata of {path}", SETTING_CHOICES)
     known = DatasetStats(record.mean, record.std) if record.mean is not None else None
     in_chans = record.architecture.in_chans if record.architecture is not None else None
     mean, std = resolved_stats(mean, std, known, in_chans, what)
-    return LoadedCheckpoint(load_model_file(path, record.architecture, header=header), mean, std, str(path))
+    model = load_model_file(path, record.architecture, header=header)
+    return LoadedCheckpoint(model, mean, std, str(path), settings=settings)

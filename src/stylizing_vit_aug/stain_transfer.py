@@ -32,8 +32,8 @@ import torch
 from .colour import MIN_PIXELS, known_pairs, masked_quantiles, profile_stride
 from .devices import to_device_nowait
 from .image_ops import strength_values
-from .images import check_float_range, check_size_and_channels
-from .tissue import change_weight, density_weight, optical_density, tissue_pixels
+from .images import check_size_and_channels
+from .tissue import change_weight, check_light01, density_weight, optical_density, tissue_pixels
 
 logger = logging.getLogger(__name__)
 
@@ -55,19 +55,11 @@ MAX_COSINE = 0.995
 
 def check_rgb01(values01: torch.Tensor, what: str = "values01", *, range_checked: bool = False) -> None:
     """Refuse what this module cannot read as RGB light: anything but a float ``[B, 3, H, W]``
-    batch in 0–1 (uint8 read as 0–1 would turn white; a NaN would stop the stain estimate).
-    ``range_checked``: the values already passed the range check (it reads them back to the host:
-    on a GPU, a wait for the device)."""
-    if not isinstance(values01, torch.Tensor) or values01.dim() != 4:
-        shape = tuple(values01.shape) if isinstance(values01, torch.Tensor) else type(values01).__name__
-        raise ValueError(f"{what} must be a batch tensor [B, 3, H, W], got {shape}; add a batch axis: image[None]")
-    if values01.shape[1] != 3:
-        raise ValueError(f"stain profiles need RGB images, got {values01.shape[1]} channels")
+    batch in 0–1 (:func:`~stylizing_vit_aug.tissue.check_light01`: uint8 read as 0–1 would turn
+    white; a NaN would stop the stain estimate) of at least the library's smallest image size.
+    ``range_checked`` as there."""
+    check_light01(values01, what, channels=(3,), range_checked=range_checked)
     check_size_and_channels(3, *values01.shape[-2:], what)
-    if not values01.is_floating_point():
-        raise ValueError(f"{what} must be float pixels in 0–1, got {values01.dtype}: divide uint8 images by 255")
-    if not range_checked:
-        check_float_range(values01, what)
 
 
 def stain_profile(values01: torch.Tensor, tissue: torch.Tensor | None = None) -> torch.Tensor:
@@ -147,7 +139,9 @@ def transfer_stains(
     """``values01`` (RGB ``[B, 3, H, W]`` in 0–1) with its tissue's stains moved to the profiles
     ``target`` (``[B, 3, 2]``, :func:`stain_profile` of the styles), by ``strength`` (a number or
     ``[B]``); glass keeps its pixels, and an image whose stains cannot be read comes back as it was.
-    ``range_checked`` as for :func:`check_rgb01`."""
+    ``range_checked`` as for :func:`check_rgb01`. The result has ``values01``'s dtype, as the
+    Stylizer's has: the change is computed in float32 and added in that dtype, so glass keeps its
+    exact pixels in float64 too."""
     check_rgb01(values01, range_checked=range_checked)
     batch = values01.shape[0]
     if not isinstance(target, torch.Tensor) or target.shape not in ((batch, 3, 2), (1, 3, 2)):
@@ -155,7 +149,7 @@ def transfer_stains(
         raise ValueError(f"target must be stain profiles [{batch} or 1, 3, 2] (stain_profile of the styles), "
                          f"got {shape}")
     strength = strength_values(strength, (1, batch), f"one per image ({batch})")
-    values01 = values01.float()
+    given, values01 = values01, values01.float()
     od = optical_density(values01)  # once, for the tissue weight, the profile and the change
     tissue = density_weight(od)
     weight = change_weight(tissue)
@@ -167,4 +161,4 @@ def transfer_stains(
     strength = to_device_nowait(strength.to(values01.dtype), values01.device).reshape(-1, 1, 1, 1)
     target = to_device_nowait(target.to(values01.dtype), values01.device).expand(batch, -1, -1)
     change = _stain_change(values01, od, source, target) * weight * strength
-    return (values01 + change).clamp_(0, 1)
+    return (given + change.to(given.dtype)).clamp_(0, 1)

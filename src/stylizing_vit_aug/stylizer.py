@@ -345,7 +345,7 @@ class Stylizer:
         """``[B, 1, H, W]`` bool: the pixels the colour step reads (``tissue``: their weight, if known)."""
         if self.background != "keep":
             return torch.ones_like(values01[:, :1], dtype=torch.bool)
-        return tissue_pixels(tissue_weight(values01) if tissue is None else tissue)
+        return tissue_pixels(tissue_weight(values01, range_checked=True) if tissue is None else tissue)
 
     # -- stylisation ---------------------------------------------------------------------------
     def __call__(
@@ -539,7 +539,7 @@ class Stylizer:
                 stylized01 = self.denormalize(network.stylize(self.normalize(model_in01), stream).float())
                 views = stylized01.shape[0] // model_in01.shape[0]
                 change = stylized01 - model_in01.repeat(views, 1, 1, 1)
-        tissue = tissue_weight(small01) if self.background == "keep" else None  # once per image
+        tissue = tissue_weight(small01, range_checked=True) if self.background == "keep" else None  # once per image
         weight = None if tissue is None else change_weight(tissue).repeat(views, 1, 1, 1)
         if weight is not None:
             change = change * weight

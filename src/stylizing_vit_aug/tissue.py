@@ -14,9 +14,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .images import SUPPORTED_CHANNELS, check_float_range
+
 __all__ = [
-    "GLASS_OD", "TISSUE_OD", "change_weight", "density_weight", "is_tissue", "optical_density", "tissue_pixels",
-    "tissue_weight",
+    "GLASS_OD", "TISSUE_OD", "change_weight", "check_light01", "density_weight", "is_tissue", "optical_density",
+    "tissue_pixels", "tissue_weight",
 ]
 
 # Optical density (natural log, 8-bit light source) at or below which a pixel counts as glass, and
@@ -26,18 +28,44 @@ GLASS_OD = 0.06
 TISSUE_OD = 0.14
 
 
+def check_light01(
+    values01: torch.Tensor, what: str = "values01", *, channels: tuple[int, ...] = SUPPORTED_CHANNELS,
+    range_checked: bool = False,
+) -> None:
+    """Refuse what cannot be read as transmitted light: anything but a float ``[B, C, H, W]``
+    batch in 0–1 with ``C`` in ``channels``. Read otherwise, uint8 or 0–255 floats are all glass
+    (weight 0) and a single ``[C, H, W]`` image is ``C`` one-channel images, with no error.
+    ``range_checked``: the values already passed the range check (it reads them back to the host:
+    on a GPU, a wait for the device; under ``torch.compile``, a graph break)."""
+    wanted = "3" if channels == (3,) else "C"
+    if not isinstance(values01, torch.Tensor) or values01.dim() != 4:
+        shape = tuple(values01.shape) if isinstance(values01, torch.Tensor) else type(values01).__name__
+        raise ValueError(f"{what} must be a batch tensor [B, {wanted}, H, W], got {shape}; "
+                         "add a batch axis: image[None]")
+    if values01.shape[1] not in channels:
+        kinds = "RGB" if channels == (3,) else "grayscale or RGB"
+        raise ValueError(f"{what} has {values01.shape[1]} channels: optical density is read from {kinds} "
+                         f"light ({' or '.join(map(str, channels))} channels): pass those "
+                         "(images[:, :3] drops an alpha channel)")
+    if not values01.is_floating_point():
+        raise ValueError(f"{what} must be float pixels in 0–1, got {values01.dtype}: divide uint8 images by 255")
+    if not range_checked:
+        check_float_range(values01, what)
+
+
 def optical_density(values01: torch.Tensor) -> torch.Tensor:
     """Per-channel optical density of 0–1 pixels (``+1/256`` keeps pure black finite)."""
     return -torch.log((values01.float() * 255 + 1) / 256)
 
 
-def tissue_weight(values01: torch.Tensor) -> torch.Tensor:
-    """``[B, C, H, W]`` in 0–1 -> ``[B, 1, H, W]`` in 0–1: 0 on glass, 1 on tissue, smooth between.
+def tissue_weight(values01: torch.Tensor, *, range_checked: bool = False) -> torch.Tensor:
+    """``[B, C, H, W]`` float in 0–1 -> ``[B, 1, H, W]`` in 0–1: 0 on glass, 1 on tissue, smooth between.
 
     A pixel is as much tissue as its most absorbing channel says (stain absorbs in one band:
     eosin in green, haematoxylin and DAB in red), so pale pink stroma counts as tissue while
-    grey-white glass does not.
+    grey-white glass does not. Checked by :func:`check_light01` (``range_checked`` as there).
     """
+    check_light01(values01, range_checked=range_checked)
     return density_weight(optical_density(values01))
 
 
@@ -62,14 +90,19 @@ def tissue_pixels(tissue: torch.Tensor) -> torch.Tensor:
     return tissue >= 0.5
 
 
-def is_tissue(values01: torch.Tensor, *, min_fraction: float = 0.5, min_std: float = 20 / 255) -> torch.Tensor:
-    """``[B, C, H, W]`` -> ``[B]`` bool: crops worth using as a style or a validation image.
+def is_tissue(
+    values01: torch.Tensor, *, min_fraction: float = 0.5, min_std: float = 20 / 255, range_checked: bool = False
+) -> torch.Tensor:
+    """``[B, C, H, W]`` float in 0–1 -> ``[B]`` bool: crops worth using as a style or a validation image.
 
     At least ``min_fraction`` of the pixels are tissue, and the pixels (and some channel on its
     own) vary across the crop by at least ``min_std`` (a blank or flat crop carries no style and washes an image out).
+    Checked by :func:`check_light01` (``range_checked`` as there).
     """
+    check_light01(values01, range_checked=range_checked)
     values = values01.float()
     overall = values.flatten(1).std(dim=1, unbiased=False)
     spread = torch.minimum(overall, values.flatten(2).std(dim=2, unbiased=False).amax(dim=1))
-    enough_tissue = tissue_pixels(tissue_weight(values01)).flatten(1).float().mean(dim=1) >= min_fraction
+    tissue = tissue_pixels(tissue_weight(values01, range_checked=True))
+    enough_tissue = tissue.flatten(1).float().mean(dim=1) >= min_fraction
     return enough_tissue & (spread >= min_std)

@@ -444,7 +444,7 @@ class StyleTTA(nn.Module):
             images = self.bank.style_images(torch.tensor(missing))
             if images.shape[1] != 3:
                 raise ValueError(f"transfer='stain' needs RGB bank styles, got {images.shape[1]} channels")
-            profiles = stain_profile(images, tissue_pixels(tissue_weight(images)))
+            profiles = stain_profile(images, tissue_pixels(tissue_weight(images, range_checked=True)))  # a bank's own
             self._stain_profiles.update(zip(missing, profiles))
             unreadable = [i for i, p in zip(missing, profiles) if not torch.isfinite(p).all()]
             if unreadable:

@@ -235,6 +235,26 @@ def test_a_config_naming_a_dtype_we_never_save_is_corrupt(tmp_path, no_model_is_
     assert str(path) in str(info.value)
 
 
+def test_a_config_whose_dtype_is_not_what_its_weights_hold_is_corrupt(tmp_path, no_model_is_built):
+    """config.json's dtype says what the file holds: float16 beside float32 weights was loaded
+    without a word (an edited config.json, or one beside other weights)."""
+    write_tiny_checkpoint(tmp_path / "ckpt")  # float32 weights
+    path = tmp_path / "ckpt" / "config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "dtype": "float16"}))
+    with pytest.raises(CorruptCheckpoint, match=r"says its weights are 'float16' \(F16\).*holds F32 tensors") as info:
+        sva.load_stylizer(tmp_path / "ckpt")
+    assert str(path) in str(info.value) and str(tmp_path / "ckpt" / "model.safetensors") in str(info.value)
+    assert "move config.json away" in str(info.value)
+
+
+def test_a_half_checkpoint_whose_config_says_float32_is_corrupt(tmp_path, small_stylizer):
+    small_stylizer.save_pretrained(tmp_path / "half", half=True)
+    path = tmp_path / "half" / "config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "dtype": "float32"}))
+    with pytest.raises(CorruptCheckpoint, match=r"says its weights are 'float32' \(F32\).*holds F16 tensors"):
+        sva.load_stylizer(tmp_path / "half")
+
+
 def test_a_half_checkpoint_records_its_dtype_and_loads(tmp_path, small_stylizer):
     small_stylizer.save_pretrained(tmp_path / "half", half=True)
     assert json.loads((tmp_path / "half" / "config.json").read_text())["dtype"] == "float16"

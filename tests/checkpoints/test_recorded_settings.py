@@ -156,3 +156,34 @@ def test_the_cli_refuses_half_of_the_statistics(tmp_path, given):
     args = parser.parse_args(["--device", "cpu", *given])
     with pytest.raises(CLIError, match="--(mean|std) needs --(std|mean) too"):
         CheckpointChoice.from_args(args)
+
+
+@pytest.mark.parametrize("where", ["the file", "a folder without its config.json"])
+def test_a_folders_weights_file_alone_loads_with_the_saved_settings(tmp_path, where):
+    """The weights file records the settings as config.json does (docs: it "loads alone ... as
+    what it is"); it used to load with the library's defaults, silently."""
+    saved = {"mode": "detail", "background": "style", "colour_match": False}
+    weights = _saved(tmp_path / "ckpt", **saved) / "model.safetensors"
+    if where != "the file":
+        (tmp_path / "ckpt" / "config.json").unlink()
+    source = weights if where == "the file" else weights.parent
+    assert _settings_of(hub.load_stylizer(source, device="cpu")) == saved
+    assert _settings_of(hub.load_stylizer(source, device="cpu", mode="resize")) == {**saved, "mode": "resize"}
+
+
+def test_a_bare_models_weights_file_alone_loads_with_the_library_defaults(tmp_path):
+    hub.save_pretrained(make_small_model(), tmp_path / "bare", mean=CAMELYON_MEAN, std=CAMELYON_STD)
+    assert _settings_of(hub.load_stylizer(tmp_path / "bare" / "model.safetensors", device="cpu")) == LIBRARY_DEFAULTS
+
+
+def test_a_bad_setting_in_a_weights_files_record_names_the_file(tmp_path):
+    from safetensors.torch import save_file
+
+    from stylizing_vit_aug.checkpoints import record_metadata
+
+    model = make_small_model()
+    path = tmp_path / "odd.safetensors"
+    metadata = record_metadata(model.config, list(CAMELYON_MEAN), list(CAMELYON_STD), {"mode": "fast"})
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path), metadata=metadata)
+    with pytest.raises(hub.CorruptCheckpoint, match=r"'stylizer\.mode' in the 'stylizing_vit_aug' metadata of .*odd"):
+        hub.load_stylizer(path, device="cpu")

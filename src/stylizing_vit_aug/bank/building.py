@@ -204,7 +204,7 @@ def _crops(
 def tissue_only_crops(candidates: torch.Tensor, wanted: int, label: str) -> torch.Tensor:
     """The first ``wanted`` candidate crops (in draw order, so a seed repeats) that show tissue;
     fewer, with a warning naming the image (``label``: its path), when it has too little."""
-    kept = candidates[is_tissue(candidates)][:wanted]
+    kept = candidates[is_tissue(candidates, range_checked=True)][:wanted]  # crops of a decoded image
     if len(kept) < wanted:
         logger.warning(
             "%s: only %d of %d random crops show tissue (the rest are blank background); kept those %d",

@@ -20,7 +20,8 @@ from .architecture import listing
 from .bundled import card_load_hint
 from .card import LIBRARY_NAME, model_card
 from .errors import CheckpointError, CorruptCheckpoint
-from .reading import record_metadata
+from .header import SafetensorsHeader
+from .reading import STYLIZER_SETTINGS, record_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -28,10 +29,10 @@ WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 CARD_NAME = "README.md"
 FORMAT_VERSION = 1
-STYLIZER_SETTINGS = "stylizer"
-"""config.json's key for the saving Stylizer's settings (absent: the library's defaults)."""
 SAVED_DTYPES = ("float32", "float16")
 """config.json's ``dtype``: what :func:`write_checkpoint` stores the weights in."""
+HEADER_DTYPES = {"float32": "F32", "float16": "F16"}
+"""Each of :data:`SAVED_DTYPES` as a safetensors header writes it."""
 MAX_CONFIG_BYTES = 2**20  # ours are about 1 kB; a training record with metrics stays far below
 
 
@@ -87,6 +88,24 @@ def read_config(path: Path) -> dict[str, Any] | None:
             "Save the checkpoint again"
         )
     return config
+
+
+def check_saved_dtype(config: Mapping[str, Any], config_path: Path, header: SafetensorsHeader, weights: Path) -> None:
+    """A config.json's ``dtype`` is what its weights file holds (:func:`write_checkpoint` casts
+    to it): one that says otherwise was edited or sits beside other weights, so its other records
+    cannot be trusted to fit either. No ``dtype``: nothing is claimed."""
+    if "dtype" not in config:
+        return
+    expected = HEADER_DTYPES[config["dtype"]]  # read_config refused any other
+    other = sorted(key for key, info in header.tensors.items() if info.dtype != expected)
+    if other:
+        found = "/".join(sorted({header.tensors[key].dtype for key in other}))
+        which = f" (all {len(other)})" if len(other) == len(header.tensors) else f": {listing(other)}"
+        raise CorruptCheckpoint(
+            f"{config_path} says its weights are {config['dtype']!r} ({expected}), but {weights} holds "
+            f"{found} tensors{which}. The config.json was edited or belongs to other weights: "
+            f"save the checkpoint again, or move {config_path.name} away to load {weights.name} on its own"
+        )
 
 
 def jsonable(value: Any) -> Any:
@@ -172,7 +191,9 @@ def write_checkpoint(
     card = model_card(json.loads(config_text), load_hint or card_load_hint(directory), count_parameters(model))
     writers = {
         # one metadata key: safetensors writes several in a random order, and a save must give the same bytes
-        WEIGHTS_NAME: lambda p: save_file(state, str(p), metadata=record_metadata(model.config, mean_list, std_list)),
+        WEIGHTS_NAME: lambda p: save_file(
+            state, str(p), metadata=record_metadata(model.config, mean_list, std_list, settings)
+        ),
         CONFIG_NAME: lambda p: p.write_text(config_text, encoding="utf-8"),
         CARD_NAME: lambda p: p.write_text(card, encoding="utf-8"),
     }

@@ -38,9 +38,13 @@ Entry = TypeVar("Entry")  # a tensor, or a header entry that only says its shape
 
 
 RECORD_KEY = "stylizing_vit_aug"
-"""The safetensors metadata key where this library's weights files record their architecture and
-statistics (JSON): a file of ours read alone (a run's export or checkpoint, without the
-config.json beside it) loads as what it is, head count included, which tensor shapes do not show."""
+"""The safetensors metadata key where this library's weights files record their architecture,
+statistics and saving Stylizer's settings (JSON): a file of ours read alone (a run's export or
+checkpoint, or a folder's weights without the config.json beside it) loads as what it is, head
+count and settings included, which tensor shapes do not show."""
+STYLIZER_SETTINGS = "stylizer"
+"""The key of the saving Stylizer's settings, in config.json and in the record (absent: the
+library's defaults)."""
 
 
 BANK_FORMAT = "stylizing-vit-aug.stylebank"
@@ -55,11 +59,16 @@ class FileRecord(NamedTuple):
     architecture: ModelConfig | None = None
     mean: Any = None
     std: Any = None
+    settings: Any = None  # as recorded, unchecked: the loader checks them against its choices
 
 
-def record_metadata(config: ModelConfig, mean: Any, std: Any) -> dict[str, str]:
-    """The metadata entry that makes a weights file describe itself (see :data:`RECORD_KEY`)."""
-    return {RECORD_KEY: json.dumps({"architecture": config.to_dict(), "mean": mean, "std": std})}
+def record_metadata(
+    config: ModelConfig, mean: Any, std: Any, settings: Mapping[str, Any] | None = None
+) -> dict[str, str]:
+    """The metadata entry that makes a weights file describe itself (see :data:`RECORD_KEY`);
+    ``settings``: the saving Stylizer's (mode, background, colour_match), where there is one."""
+    record = {"architecture": config.to_dict(), "mean": mean, "std": std}
+    return {RECORD_KEY: json.dumps({**record, **({STYLIZER_SETTINGS: dict(settings)} if settings else {})})}
 
 
 def file_record(path: Path, header: SafetensorsHeader | None = None) -> FileRecord:
@@ -80,7 +89,7 @@ def file_record(path: Path, header: SafetensorsHeader | None = None) -> FileReco
     if not isinstance(record, dict):
         raise CorruptCheckpoint(f"{where} is not a JSON object; save the checkpoint again")
     architecture = config_from_dict(record["architecture"], where) if "architecture" in record else None
-    return FileRecord(architecture, record.get("mean"), record.get("std"))
+    return FileRecord(architecture, record.get("mean"), record.get("std"), record.get(STYLIZER_SETTINGS))
 
 
 def _bank_given(path: Path, source: str | None) -> NotACheckpoint:

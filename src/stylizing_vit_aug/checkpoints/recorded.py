@@ -70,23 +70,23 @@ def resolved_stats(
     return mean, std
 
 
-def recorded_settings(recorded: Any, config_path: Path, choices: Mapping[str, tuple]) -> dict[str, Any]:
-    """The settings in config.json, checked, so a bad value names the file and not a Stylizer
-    argument the user never passed. A setting this version does not know is ignored, with a
-    warning: a newer library may record more."""
+def recorded_settings(recorded: Any, where: Path | str, choices: Mapping[str, tuple]) -> dict[str, Any]:
+    """The settings recorded in ``where`` (a config.json, or a weights file's own record), checked,
+    so a bad value names the file and not a Stylizer argument the user never passed. A setting
+    this version does not know is ignored, with a warning: a newer library may record more."""
     if recorded is None:
         return {}
     if not isinstance(recorded, dict):
-        raise CorruptCheckpoint(f"'{STYLIZER_SETTINGS}' in {config_path} is {recorded!r}, not a mapping of "
+        raise CorruptCheckpoint(f"'{STYLIZER_SETTINGS}' in {where} is {recorded!r}, not a mapping of "
                                 f"settings: fix the file, or delete the key (the library's defaults)")
     settings = {}
     for name, value in recorded.items():
         if name not in choices:
             logger.warning("%s records the setting %r, which this version does not know: ignoring it",
-                           config_path, name)
+                           where, name)
         elif type(value) is not type(choices[name][0]) or value not in choices[name]:
             raise CorruptCheckpoint(
-                f"'{STYLIZER_SETTINGS}.{name}' in {config_path} is {value!r}, not one of {choices[name]}: "
+                f"'{STYLIZER_SETTINGS}.{name}' in {where} is {value!r}, not one of {choices[name]}: "
                 f"fix the file, or pass {name}= to load_stylizer"
             )
         else:
