@@ -45,6 +45,24 @@ def test_p0_identity_p1_changes_and_dtype_size_channels_kept(small_stylizer, ban
             assert out.min() >= 0 and out.max() <= 1
 
 
+@pytest.mark.parametrize("p", [0.0, 1.0])
+def test_additional_image_targets_are_checked_as_image_is(small_stylizer, bank, image, p):
+    """Keys that Compose(additional_targets=) maps to "image"/"images" are stylised by ``apply``
+    without a second read of their values, so the every-call check must cover them: 0–3 floats
+    or NaN there are refused, fired or not, as they are under ``image``."""
+    floats = image.astype(np.float32) / 255
+    bad_nan = floats.copy()
+    bad_nan[0, 0, 0] = np.nan
+    pipeline = A.Compose([AlbumentationsStylize(small_stylizer, bank, p=p)],
+                         additional_targets={"image2": "image", "stack2": "images"})
+    for data, match in (({"image2": floats * 3}, "0.*1"), ({"image2": bad_nan}, "NaN"),
+                        ({"stack2": (floats * 3)[None]}, "0.*1")):
+        with pytest.raises(ValueError, match=match):
+            pipeline(image=floats, **data)
+    out = pipeline(image=floats, image2=floats[::-1].copy())
+    assert out["image2"].shape == floats.shape and out["image2"].dtype == np.float32
+
+
 @pytest.mark.filterwarnings("ignore:Got processor for:UserWarning")  # no geometric transform in the pipeline
 def test_masks_bboxes_keypoints_untouched(small_stylizer, bank, image):
     pipeline = A.Compose(

@@ -81,12 +81,14 @@ class AlbumentationsStylize(StyleAugmentation, ImageOnlyTransform):
         self._set_up(settings, stylizer, bank, revision=revision)
 
     def __call__(self, *args: Any, force_apply: bool = False, **data: Any) -> Any:
-        """albumentations' call, after the check of ``image``/``images`` that every call makes,
-        applied or not (a misplaced transform or NaN pixels fail at the first sample)."""
-        if data.get("image") is not None:
-            self._check_input(data["image"])
-        if data.get("images") is not None:
-            self._check_input(_with_channels(data["images"])[0])
+        """albumentations' call, after the check of every image target that every call makes,
+        applied or not (a misplaced transform or NaN pixels fail at the first sample): ``image``,
+        ``images`` and the keys ``Compose(additional_targets=)`` maps to them (``apply`` then
+        stylises them without reading their values again)."""
+        kinds = {"image": "image", "images": "images", **getattr(self, "_additional_targets", {})}
+        for key, value in data.items():
+            if value is not None and kinds.get(key) in ("image", "images"):
+                self._check_input(value if kinds[key] == "image" else _with_channels(value)[0])
         return super().__call__(*args, force_apply=force_apply, **data)
 
     def get_params(self) -> dict[str, Any]:
