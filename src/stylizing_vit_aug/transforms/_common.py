@@ -66,13 +66,15 @@ def check_stats(mean: Sequence[float] | None, std: Sequence[float] | None, front
     return Normalization.checked(mean, std, what=f"{front_end} mean/std (of the Normalize before it)")
 
 
-def check_unit_range(values: torch.Tensor, front_end: str, *, takes_stats: bool = True) -> None:
+def check_unit_range(values: torch.Tensor, front_end: str, *, takes_stats: bool = True, undone: bool = False) -> None:
     """Float images outside 0–1, through the engine's one check (``images.check_float_range``);
     clearly negative values in a transform almost always mean it runs after ``Normalize``
-    (``takes_stats``: whether the front-end can be given that Normalize's mean/std instead)."""
+    (``takes_stats``: whether the front-end can be given that Normalize's mean/std instead;
+    ``undone``: the values are the input with its mean/std undone, as the message says)."""
     if not values.is_floating_point() or values.numel() == 0:
         return
-    check_float_range(values, f"{front_end}'s input", normalised_hint(takes_stats))
+    what = f"{front_end}'s input" + (" with its mean/std undone" if undone else "")
+    check_float_range(values, what, normalised_hint(takes_stats))
 
 
 def normalised_hint(takes_stats: bool = True) -> str:
@@ -95,7 +97,7 @@ def undo_normalize(images: torch.Tensor, stats: Normalization | None, front_end:
             f"{front_end}: mean/std were given but the images are not float: they cannot come after Normalize"
         )
     values01 = stats.undo(images, f"{front_end} mean/std")
-    check_unit_range(values01, f"{front_end} (after undoing mean/std)")
+    check_unit_range(values01, front_end, undone=True)
     return values01.clamp(0, 1)
 
 
