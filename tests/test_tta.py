@@ -566,3 +566,65 @@ def test_the_pages_first_example_runs_as_pasted(small_stylizer, monkeypatch):
     probs, out = namespace["probs"], namespace["out"]
     assert probs.shape == (2, 2) and torch.allclose(probs.sum(dim=1), torch.ones(2))
     assert out.views.shape == (2, 5, 2) and len(namespace["bank"]) == 5
+
+
+def test_each_submodule_keeps_its_own_mode_after_a_call(small_stylizer, bank, images):
+    """A frozen batch norm inside a model that trains (fine-tuning) stays frozen, and a dropout head
+    left in train() inside an eval() model (MC dropout) stays in train(): the call puts back each
+    submodule's own mode, not the top module's for all."""
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.5),
+                        nn.Linear(4, 2))
+    seen = []
+    net[5].register_forward_hook(lambda module, args, out: seen.append([m.training for m in net]))
+    tta = StyleTTA(net, small_stylizer, bank, n_styles=1, styles="fixed", transfer="network")
+    for top, odd in ((True, 1), (False, 4)):
+        net.train(top)
+        net[odd].train(not top)
+        before = [m.training for m in net.modules()]
+        tta(images.float() / 255)
+        assert [m.training for m in net.modules()] == before
+        assert not any(any(modes) for modes in seen)  # every module predicted in eval()
+        seen.clear()
+
+
+def test_a_classifier_that_is_no_module_is_warned_and_its_hint_says_eval(small_stylizer, bank, images):
+    """StyleTTA can switch only an nn.Module to eval(): a lambda around a model that trains would
+    predict with dropout and batch statistics, and change its running statistics, silently."""
+    net = ColourNet().train()
+    with pytest.warns(UserWarning, match=r"not an nn\.Module.*model\.eval\(\)"):
+        StyleTTA(lambda x: net(x), small_stylizer, bank, n_styles=1)
+    with pytest.raises(TypeError, match=r"model\(x\)\[0\], after model\.eval\(\)"):
+        StyleTTA(nn.Sequential(ColourNet(), _Tupled()), small_stylizer, bank, n_styles=1)(images)
+
+
+class _Tupled(nn.Module):
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor]:
+        return (x,)
+
+
+def test_class_indices_are_refused_with_what_to_return(small_stylizer, bank, images):
+    net = nn.Sequential(ColourNet(), _Argmax()).eval()
+    with pytest.raises(TypeError, match=r"torch\.int64 values.*class indices.*Return the logits"):
+        StyleTTA(net, small_stylizer, bank, n_styles=1)(images)
+
+
+class _Argmax(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.argmax(dim=1)
+
+
+def test_n_styles_and_styles_set_after_construction_apply_or_are_refused(small_stylizer, bank, images):
+    """Setting ``styles`` or ``n_styles`` on a made StyleTTA used to be ignored (the fixed styles drawn
+    at construction stayed) or to fail at the next call with a reshape error."""
+    tta = StyleTTA(ColourNet().eval(), small_stylizer, bank, n_styles=2, styles="fixed", return_views=True)
+    tta.styles = [0, 0]
+    assert tta(images).style_indices.tolist() == [[0, 0]] * len(images)
+    with pytest.raises(ValueError, match="got 2 style indices for n_styles=3"):
+        tta.n_styles = 3
+    tta.styles = "fixed"
+    tta.n_styles = 3
+    indices = tta(images).style_indices
+    assert indices.shape == (len(images), 3) and len(set(indices[0].tolist())) == 3
+    with pytest.raises(ValueError, match="n_styles must be a non-negative integer"):
+        tta.n_styles = -1
+    assert tta.n_styles == 3

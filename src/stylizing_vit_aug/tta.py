@@ -33,6 +33,7 @@ stylizer and redoes it for the classifier, so each view is normalised exactly li
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -121,12 +122,18 @@ def _logits(output: Any, batch: int) -> torch.Tensor:
                 f"one prediction per image, [{batch}, K, ...] (a classifier that averages or sums over the batch "
                 "cannot be merged per input)"
             )
+        if not (output.is_floating_point() or output.is_complex()):
+            raise TypeError(
+                f"the classifier returned {output.dtype} values of shape {tuple(output.shape)}: class indices or "
+                "labels (an argmax?) cannot be merged over views. Return the logits, before any argmax or threshold"
+            )
         return output
     hint = ""
     if isinstance(output, Mapping) or hasattr(output, "logits"):
-        hint = ": wrap it so it returns the logits, e.g. classifier=lambda x: model(x).logits (or ['logits'])"
+        hint = (": wrap it so it returns the logits, e.g. classifier=lambda x: model(x).logits (or ['logits']), "
+                "after model.eval()")
     elif isinstance(output, (tuple, list)):
-        hint = ": wrap it so it returns the logits tensor, e.g. classifier=lambda x: model(x)[0]"
+        hint = ": wrap it so it returns the logits tensor, e.g. classifier=lambda x: model(x)[0], after model.eval()"
     raise TypeError(f"the classifier must return a tensor of logits, got {type(output).__name__}{hint}")
 
 
@@ -302,10 +309,17 @@ class StyleTTA(nn.Module):
         _check_views(n_styles, include_original, merge, activation, chunk_size)
         mean = renamed_keyword(mean, input_mean, "mean", "input_mean", "StyleTTA")
         std = renamed_keyword(std, input_std, "std", "input_std", "StyleTTA")
+        if not isinstance(classifier, nn.Module):
+            warnings.warn(
+                f"StyleTTA's classifier is a {type(classifier).__name__}, not an nn.Module, so StyleTTA cannot "
+                "switch it to eval() for its predictions: call model.eval() yourself first (else dropout and "
+                "batch-norm batch statistics make every view differ, and batch-norm running statistics change)",
+                UserWarning,
+                stacklevel=2,
+            )
         self.classifier = classifier
         self.stylizer = _bank_stylizer(stylizer, bank, n_styles)
-        self.n_styles = n_styles
-        self.styles = styles
+        self._n_styles, self._styles = n_styles, styles
         self.bank = bank  # also checks ``styles`` against it
         self.include_original = include_original
         self.merge = merge
@@ -325,9 +339,31 @@ class StyleTTA(nn.Module):
 
     @bank.setter
     def bank(self, bank: BankLike) -> None:
-        self._bank = bank
         self.style_choice, self._fixed = _style_choice(self.styles, self.n_styles, bank)
+        self._bank = bank
         self._stain_profiles: dict[int, torch.Tensor] = {}  # bank index -> stain profile, made once
+
+    @property
+    def n_styles(self) -> int:
+        """Stylised views per input; setting it checks it and draws the styles again, as at construction."""
+        return self._n_styles
+
+    @n_styles.setter
+    def n_styles(self, n_styles: int) -> None:
+        _check_views(n_styles, self.include_original, self.merge, self.activation, self.chunk_size)
+        self.style_choice, self._fixed = _style_choice(self.styles, n_styles, self.bank)
+        self._n_styles = n_styles
+
+    @property
+    def styles(self) -> str | Sequence[int]:
+        """How each view's style is chosen (``"random"``, ``"fixed"``, ``"nearest"`` or bank indices);
+        setting it checks it against the bank and applies it from the next call."""
+        return self._styles
+
+    @styles.setter
+    def styles(self, styles: str | Sequence[int]) -> None:
+        self.style_choice, self._fixed = _style_choice(styles, self.n_styles, self.bank)
+        self._styles = styles
 
     @property
     def num_views(self) -> int:
@@ -507,16 +543,18 @@ class StyleTTA(nn.Module):
         if not isinstance(images, torch.Tensor) or images.dim() != 4:
             shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
             raise ValueError(f"StyleTTA takes a batch tensor (B, C, H, W), got {shape}")
-        was_training = self.classifier.training if isinstance(self.classifier, nn.Module) else None
-        if was_training is not None:
+        # each submodule's own mode, put back as it was: a frozen batch norm in a model that trains,
+        # or a dropout head left in train() for MC dropout, keeps its mode
+        modes = [(m, m.training) for m in self.classifier.modules()] if isinstance(self.classifier, nn.Module) else []
+        if modes:
             self.classifier.eval()
         try:
             with torch.no_grad():
                 views, indices = self._views(images)
                 merged = self._merge(views)
         finally:
-            if was_training is not None:
-                self.classifier.train(was_training)
+            for module, training in modes:
+                module.training = training
         if not self.return_views:
             return merged
         return TTAOutput(
