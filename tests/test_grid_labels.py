@@ -4,10 +4,13 @@ no font on the system draws becomes a readable escape."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
-from stylizing_vit_aug import grid
+from helpers import write_images
+from stylizing_vit_aug import cli, grid
 from stylizing_vit_aug.grid import content_style_grid, make_grid
 
 CELL = 64
@@ -66,3 +69,58 @@ def test_without_another_font_a_name_becomes_an_escape_not_boxes(monkeypatch):
         grid._fonts.cache_clear()
     assert font is grid._font(grid.font_size(CELL))
     assert shown == "färbung_Ø".encode("ascii", "backslashreplace").decode()
+
+
+# control characters, odd whitespace and an undecodable file-name byte (os.fsdecode's surrogate)
+UNSEEN = ["\x07", "\x1b", "\t", "\r", "\n", "\x1c", "\x1d", "\x1e", "\x85", "\xa0", "\u2028", "\u2029", "\udcff"]
+
+
+@pytest.mark.parametrize("char", UNSEEN)
+def test_a_control_or_odd_whitespace_character_becomes_its_escape(char):
+    _, shown = grid._readable(f"style{char}1", grid.font_size(CELL))
+    assert char not in shown
+    assert shown == f"style{char.encode('unicode_escape').decode('ascii')}1"
+
+
+def test_names_differing_only_in_unseen_characters_draw_differently():
+    bands = [_label_band(f"x{char}y") for char in UNSEEN]
+    assert all(not np.array_equal(a, b) for i, a in enumerate(bands) for b in bands[i + 1 :])
+    assert not np.array_equal(_label_band("x\udcffy"), _label_band("x\udcfey"))  # two undecodable bytes
+
+
+def test_a_plain_space_stays_a_space():
+    font, shown = grid._readable("style one", grid.font_size(CELL))
+    assert (font, shown) == (grid._font(grid.font_size(CELL)), "style one")
+
+
+@pytest.mark.parametrize("kind", ["col_labels", "row_labels", "captions"])
+def test_a_name_with_a_line_break_draws_in_every_label_kind(kind):
+    label = "style\nname\r\u2028.png"
+    labels = {"col_labels": [label], "row_labels": [label], "captions": [[label]]}
+    out = make_grid([[np.zeros((8, 8, 3), np.uint8)]], cell_size=CELL, **{kind: labels[kind]})
+    assert out.mode == "RGB"
+
+
+def test_preview_draws_style_files_named_with_a_line_break_or_an_undecodable_byte(tmp_path, checkpoint):
+    """Such names came through ``preview`` (the model loaded, the styles stylised) to a crash
+    ("can't measure length of multiline text", exit 2); now their column labels show escapes."""
+    content = write_images(tmp_path / "in", 1)[0]
+    styles = tmp_path / "styles"
+    made = write_images(styles, 2, seed=3)
+    made[0].rename(styles / "stain\nA.png")
+    os.rename(made[1], os.path.join(os.fsencode(styles), b"stain\xffB.png"))
+    out = tmp_path / "grid.png"
+    argv = [
+        "preview",
+        str(content),
+        "--styles-dir",
+        str(styles),
+        "-o",
+        str(out),
+        "--checkpoint",
+        checkpoint,
+        "--cell-size",
+        "32",
+    ]
+    assert cli.main(argv) == 0
+    assert out.is_file()

@@ -105,11 +105,23 @@ def _mask(font: Any, text: str) -> tuple[tuple[int, int], bytes] | None:
     return mask.size, bytes(mask)
 
 
+# control characters, undecodable file-name bytes (surrogates) and whitespace other than a plain
+# space: a font draws them as boxes, blanks or line breaks, so two names differing in them look alike
+ALWAYS_ESCAPED = frozenset({"Cc", "Cs", "Zl", "Zp", "Zs"})
+
+
+def _escaped(char: str) -> bool:
+    """Whether ``char`` is shown as its escape whatever the font (see :data:`ALWAYS_ESCAPED`)."""
+    return char != " " and unicodedata.category(char) in ALWAYS_ESCAPED
+
+
 @lru_cache(maxsize=4096)
 def _has_glyph(font: Any, char: str) -> bool:
     """Whether ``font`` draws ``char`` as itself, not as its missing-glyph box (or nothing)."""
-    if char.isspace():
+    if char == " ":
         return True
+    if _escaped(char):
+        return False
     drawn = _mask(font, char)
     return drawn is not None and drawn != _mask(font, NO_CHARACTER)
 
@@ -118,15 +130,18 @@ def _readable(text: str, size: int) -> tuple[Any, str]:
     """A label and the font to draw it with, so that a file named ``färbung_Ø.png`` or ``染色.png``
     shows as itself, not as boxes: the default font where it draws every character, else the
     system font that draws most of them (the first such in :data:`FALLBACK_FONTS`); a character
-    no font here draws becomes its escape (``\\u67d3``), readable and telling names apart."""
+    no font here draws becomes its escape (``\\u67d3``), readable and telling names apart, as does
+    a character of :data:`ALWAYS_ESCAPED` (``\\n``, ``\\udcff``), so a label is one line of visible text."""
     text = unicodedata.normalize("NFC", text)  # an accent typed as a combining mark joins its letter
     default = _font(size)
-    if all(_has_glyph(default, char) for char in text):
-        return default, text
-    font = max(_fonts(size), key=lambda candidate: sum(_has_glyph(candidate, char) for char in text))
-    escaped = "".join(c if _has_glyph(font, c) else c.encode("ascii", "backslashreplace").decode() for c in text)
+    drawable = [char for char in text if not _escaped(char)]
+    if all(_has_glyph(default, char) for char in drawable):
+        font = default
+    else:
+        font = max(_fonts(size), key=lambda candidate: sum(_has_glyph(candidate, char) for char in drawable))
+    escaped = "".join(c if _has_glyph(font, c) else c.encode("unicode_escape").decode("ascii") for c in text)
     if escaped != text:
-        logger.debug("no font on this system draws every character of the label %r: drawn as %r", text, escaped)
+        logger.debug("label %r drawn as %r: characters no font here draws or of ALWAYS_ESCAPED", text, escaped)
     return font, escaped
 
 

@@ -4,6 +4,8 @@ each output up once at the end."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import sys
 import textwrap
@@ -14,8 +16,8 @@ from PIL import Image
 
 from helpers import random_rgb, rank_output, ranks, read_stylize_log, write_images
 from stylizing_vit_aug import cli
-from stylizing_vit_aug.commands import stylize
-from stylizing_vit_aug.commands.common import CheckpointChoice
+from stylizing_vit_aug.commands import _stylize_plan, stylize
+from stylizing_vit_aug.commands.common import CheckpointChoice, Ranks
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
@@ -205,3 +207,123 @@ def test_an_input_folder_empty_on_one_node_stops_every_rank_at_once(tmp_path, ch
     assert f"rank {empty} of 2: no " in said[empty] and "images found under input folder in" in said[empty]
     assert f"rank {empty} of 2 cannot start" in said[1 - empty] and "Traceback" not in "".join(said)
     assert not out.exists()  # no rank wrote anything
+
+
+def _paths(root: Path) -> set[Path]:
+    return set(root.rglob("*"))
+
+
+def test_a_refused_run_leaves_no_folder_it_made(tmp_path, capsys):
+    """Refused after its folders were made (a checkpoint that cannot be read): every folder it
+    made goes, the parents of -o and of --log included, not only the innermost one."""
+    write_images(tmp_path / "in", 1)
+    style = write_images(tmp_path / "style", 1, seed=4)[0]
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not a checkpoint")
+    before = _paths(tmp_path)
+    argv = [
+        "stylize",
+        str(tmp_path / "in"),
+        "-o",
+        str(tmp_path / "out" / "x" / "y"),
+        "--style",
+        str(style),
+        "--log",
+        str(tmp_path / "logs" / "deep" / "x.csv"),
+        "--checkpoint",
+        str(broken),
+        "--mean",
+        "0.5",
+        "0.5",
+        "0.5",
+        "--std",
+        "0.2",
+        "0.2",
+        "0.2",
+    ]
+    assert cli.main(argv) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    assert _paths(tmp_path) == before
+
+
+@pytest.mark.parametrize("name", ["missing", "missing.safetensors", "model.pth"])
+def test_a_checkpoint_path_the_loader_refuses_unread_is_refused_before_any_folder(tmp_path, monkeypatch, capsys, name):
+    write_images(tmp_path / "in", 1)
+    style = write_images(tmp_path / "style", 1, seed=4)[0]
+    made: list[Path] = []
+    monkeypatch.setattr(stylize, "new_folder", lambda folder, what: made.append(folder) or contextlib.nullcontext())
+    _never_loaded(monkeypatch)
+    before = _paths(tmp_path)
+    checkpoint = str(tmp_path / name)
+    argv = [
+        "stylize",
+        str(tmp_path / "in"),
+        "-o",
+        str(tmp_path / "out"),
+        "--style",
+        str(style),
+        "--checkpoint",
+        checkpoint,
+    ]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert checkpoint in err and "was loaded" not in err and "Traceback" not in err, err
+    assert made == [] and _paths(tmp_path) == before
+
+
+@pytest.mark.parametrize("log", ["in/rec.png", "in/rec.csv", "in/sub/rec.csv", "rec.PNG", "rec.tif"])
+def test_a_log_inside_the_input_or_named_as_an_image_is_refused_before_the_model_loads(
+    tmp_path, monkeypatch, capsys, log
+):
+    """The next run would list such a record as an input (and fail on it: exit 3), or the run would
+    write into the folder it only reads."""
+    write_images(tmp_path / "in" / "sub", 1)
+    style = write_images(tmp_path / "style", 1, seed=4)[0]
+    _never_loaded(monkeypatch)
+    before = _paths(tmp_path)
+    argv = [
+        "stylize",
+        str(tmp_path / "in"),
+        "-o",
+        str(tmp_path / "out"),
+        "--style",
+        str(style),
+        "--log",
+        str(tmp_path / log),
+        "--checkpoint",
+        str(tmp_path / "model"),
+    ]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"--log {tmp_path / log} is" in err and f"e.g. {tmp_path / 'out' / 'stylize_log.csv'}" in err, err
+    assert _paths(tmp_path) == before
+
+
+def test_a_rank_that_cannot_start_for_any_reason_exits_2_as_the_others(tmp_path, monkeypatch, capsys):
+    """Rank 1 of 2 (the collectives stood in for: the other rank started) meets an I/O error
+    listing its inputs, not a usage error: it exits 2, as every other rank, naming itself."""
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setattr(Ranks, "joined", lambda self: contextlib.nullcontext())
+    monkeypatch.setattr(Ranks, "sum", lambda self, values: values)
+
+    def unreadable(root, what="input folder"):
+        raise OSError(errno.EIO, "Input/output error", str(root))
+
+    monkeypatch.setattr(_stylize_plan, "list_images", unreadable)
+    _never_loaded(monkeypatch)
+    style = write_images(tmp_path / "style", 1, seed=4)[0]
+    argv = [
+        "stylize",
+        str(tmp_path / "in"),
+        "-o",
+        str(tmp_path / "out"),
+        "--style",
+        str(style),
+        "--checkpoint",
+        str(tmp_path / "model"),
+    ]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "rank 1 of 2: OSError: " in err and "Input/output error" in err and "no rank starts" in err, err
+    assert not (tmp_path / "out").exists()

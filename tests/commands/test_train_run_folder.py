@@ -146,3 +146,20 @@ def test_a_model_that_cannot_decode_is_refused_before_the_run_folder_holds_a_fil
     assert "cannot decode images" in capsys.readouterr().err
     assert not out.exists()
     assert run_train(parse(str(data), "-o", str(out), *FAST)) == 0
+
+
+@pytest.mark.parametrize("writes", [False, True])
+def test_a_run_folder_and_the_parents_it_made_go_when_left_empty(tmp_path, writes):
+    """``new_folder`` (train's run folder, stylize's output and record folders): a refused run takes
+    back every folder it made, the parents of ``-o a/b/c`` included; one that wrote keeps them all,
+    and a folder that existed before is never removed."""
+    from stylizing_vit_aug.commands.common import new_folder
+
+    (tmp_path / "a").mkdir()
+    with pytest.raises(RuntimeError), new_folder(tmp_path / "a" / "b" / "c" / "d", "the run folder"):
+        if writes:
+            (tmp_path / "a" / "b" / "c" / "d" / "log.jsonl").write_text("{}\n")
+        raise RuntimeError("refused after the folder was made")
+    assert (tmp_path / "a").is_dir()
+    assert (tmp_path / "a" / "b" / "c" / "d" / "log.jsonl").is_file() == writes
+    assert (tmp_path / "a" / "b").exists() == writes

@@ -78,7 +78,7 @@ class StylizePlan:
             raise CLIError(f"--quality must lie in 0..100, got {args.quality}")
         _refuse_an_image_name_as_the_output_folder(args.output, inputs[0])
         log = args.log or args.output / LOG_NAME
-        if refusal := log_refusal(log):
+        if refusal := log_refusal(log, root, args.output / LOG_NAME):
             raise CLIError(refusal)
         style_files = _style_files(args)
         checkpoint = dataclasses.replace(
@@ -104,6 +104,7 @@ class StylizePlan:
             ranks,
         )
         plan.check_outputs()
+        _refuse_a_checkpoint_refused_unread(checkpoint)  # after the run's own mistakes, as a load would come
         return plan
 
     def outputs(self) -> list[Path]:
@@ -131,21 +132,19 @@ class StylizePlan:
         return self.output / relative.with_suffix(suffix)
 
     def _refuse_a_log_among_the_outputs(self, paths: list[Path]) -> None:
-        """``--log`` naming the output folder, a folder the outputs go into (both made by the
-        run, after which the record could not be opened) or an output image (one of ``paths``)."""
+        """``--log`` naming the output folder or a folder the outputs go into (both made by the
+        run, after which the record could not be opened). One naming an output image (of
+        ``paths``) has an image's extension: :func:`._stylize_record.log_refusal` refused it."""
         log, output = self.log.resolve(), self.output.resolve()
         if log != output and output not in log.parents:
             return
         inside = log.relative_to(output)
-        outputs = {path.relative_to(self.output) for path in paths}
-        folders = {folder for out in outputs for folder in out.parents}
-        default = f"e.g. {self.output / LOG_NAME} (the default)"
+        folders = {folder for path in paths for folder in path.relative_to(self.output).parents}
         if inside in folders:
             what = "the output folder" if inside == Path() else "a folder the outputs go into"
-            raise CLIError(f"--log {self.log} is {what}; --log takes the path of a CSV file, {default}")
-        if inside in outputs:
             raise CLIError(
-                f"--log {self.log} is the path of an output image; --log takes the path of a CSV file, {default}"
+                f"--log {self.log} is {what}; --log takes the path of a CSV file, e.g. {self.output / LOG_NAME} "
+                "(the default)"
             )
 
     def with_inputs_of_rank_zero(self) -> StylizePlan:
@@ -182,8 +181,9 @@ def start_on_every_rank(ranks: Ranks, start: Callable[[], T], held: ExitStack) -
     and one collective: a rank that cannot start (its node
     lacks the input folder or finds it empty, cannot create the output folder ...) stops every
     rank at once, exit code 2, instead of leaving the others waiting for it at their first
-    collective (for :data:`~.common.BARRIER_TIMEOUT`). That rank raises its own error; the
-    others name it."""
+    collective (for :data:`~.common.BARRIER_TIMEOUT`). That rank raises its own error as a
+    :class:`CLIError` (exit code 2, as the others', also for an error that alone would be exit 1);
+    the others name it. One process raises its error as it is."""
     try:
         started, failure = start(), None
     except Exception as error:  # noqa: BLE001 - whatever stops this rank stops them all
@@ -194,10 +194,9 @@ def start_on_every_rank(ranks: Ranks, start: Callable[[], T], held: ExitStack) -
             raise failure
         return started  # type: ignore[return-value]
     failed = ranks.sum([int(failure is not None and rank == ranks.rank) for rank in range(ranks.world)])
-    if failure is not None:
-        if isinstance(failure, CLIError):
-            raise CLIError(f"rank {ranks.rank} of {ranks.world}: {failure}; no rank starts without it") from None
-        raise failure
+    if failure is not None:  # exit code 2 as every other rank's, whatever the error (its traceback: -vv)
+        said = failure if isinstance(failure, CLIError) else f"{type(failure).__name__}: {failure}"
+        raise CLIError(f"rank {ranks.rank} of {ranks.world}: {said}; no rank starts without it") from failure
     if any(failed):
         first = failed.index(1)
         raise CLIError(
@@ -206,6 +205,20 @@ def start_on_every_rank(ranks: Ranks, start: Callable[[], T], held: ExitStack) -
             "same paths (a shared file system)"
         )
     return started  # type: ignore[return-value]
+
+
+def _refuse_a_checkpoint_refused_unread(choice: CheckpointChoice) -> None:
+    """The loader's own refusals that read nothing (a local path that does not exist, a pickled
+    checkpoint, a name it does not know), now rather than after the output folders are made:
+    the source is matched as :func:`~stylizing_vit_aug.hub.load_stylizer` matches it."""
+    from ..hub import CheckpointRequest, matching_source
+
+    if choice.checkpoint is None or not choice.checkpoint.strip():  # the default, or load_stylizer's own refusal
+        return
+    request = CheckpointRequest(choice.checkpoint, choice.revision)
+    entry = matching_source(request)  # an unknown name raises here
+    if entry.kind == "refused":
+        entry.load(request)  # raises the loader's error (no such path, a pickle refused)
 
 
 def _style_files(args: argparse.Namespace) -> tuple[Path, ...]:

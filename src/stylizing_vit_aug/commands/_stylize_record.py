@@ -25,6 +25,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from .._atomic import write_atomically
+from ..images import IMAGE_EXTENSIONS
 
 __all__ = [
     "ADDED", "FIELDS", "LEGACY_FIELDS", "LOG_NAME", "SETTINGS", "LogWriter", "collect_log", "is_unknown", "log_refusal",
@@ -58,11 +59,22 @@ def is_unknown(row: dict[str, str]) -> bool:
     return bool(row["output"]) and not row["error"] and not any(row[field] for field in SETTINGS)
 
 
-def log_refusal(path: Path) -> str | None:
+def log_refusal(path: Path, input_folder: Path, default: Path) -> str | None:
     """Why ``path`` cannot be this run's record (None: it can): a folder, or a file of something
-    else, which writing the record would replace. An empty file holds nothing to lose."""
+    else, which writing the record would replace (an empty file holds nothing to lose); a path
+    inside ``input_folder`` (the folder the inputs are listed from, which a run only reads); a name
+    with an image's extension, which a later run's listing would take for an input (exit 3).
+    ``default``: the run's default record, named in the refusals as the way on."""
     if path.is_dir():
         return f"--log {path} is a folder; pass a file path (default: {LOG_NAME} in the output folder)"
+    way_on = f"--log takes the path of a CSV file, e.g. {default} (the default)"
+    if input_folder.resolve() in path.resolve().parents:
+        return f"--log {path} is inside the input folder {input_folder}, which a run only reads; {way_on}"
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        return (
+            f"--log {path} is named as an image ({path.suffix}), and a later run would take the record for an "
+            f"input image; {way_on}"
+        )
     if not path.is_file() or path.stat().st_size == 0:
         return None
     headers = {_csv_line().decode("utf-8").strip(), ",".join(LEGACY_FIELDS)}

@@ -14,7 +14,7 @@ import os
 import socket
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -199,16 +199,19 @@ def make_folder(folder: Path, what: str) -> None:
 
 @contextmanager
 def new_folder(folder: Path, what: str) -> Iterator[None]:
-    """:func:`make_folder` for the time inside; a folder this call created that is still empty on
-    the way out (the run was refused, or stopped before writing) is removed again."""
-    created = not folder.exists()
+    """:func:`make_folder` for the time inside; the folders this call created (``folder`` and any
+    parents it lacked) that are still empty on the way out (the run was refused, or stopped before
+    writing) are removed again, innermost first: ``-o out/x/y`` leaves no ``out/x`` behind."""
+    created = [parent for parent in (folder.absolute(), *folder.absolute().parents) if not parent.exists()]
     make_folder(folder, what)
     try:
         yield
     finally:
-        if created:
-            with suppress(OSError):  # not empty: the run wrote into it
-                folder.rmdir()
+        for made in created:  # innermost first
+            try:
+                made.rmdir()
+            except OSError:  # not empty: the run wrote into it (and so into every parent)
+                break
 
 
 @contextmanager
