@@ -105,3 +105,19 @@ def test_the_stain_preview_counts_crops_without_another_domain_and_says_once(tmp
     assert len(validations) >= 2 and all(row["val_same_domain_pairs"] == 4 for row in validations)  # --val-samples 4
     warned = [message for message in said if VALIDATION_SAID in message]
     assert len(warned) == 1 and "4 of its 4 crops" in warned[0]
+
+
+def test_domains_none_asks_for_no_other_domain_so_the_preview_says_nothing(tmp_path, caplog):
+    """With --domains none (one domain asked for) and --pairing roll, the stain preview's fallback
+    was warned as if other-domain pairs had been asked for, with advice (--val-dir) that cannot help."""
+    data = _data(tmp_path / "data", {"a": 2, "b": 2})
+    run = tmp_path / "run"
+    stain_roll = [*options(validate_every="2", epochs="1"), "--objective", "stain", "--pairing", "roll"]
+    _, said = _run(data, run, caplog, *stain_roll, "--domains", "none")
+    validations = [json.loads(line) for line in (run / "validation.jsonl").read_text().splitlines()]
+    assert validations and all(row["val_same_domain_pairs"] == 4 for row in validations)  # still counted
+    assert not [message for message in said if VALIDATION_SAID in message]
+    # with domains, the stain preview's warning says who pairs across them: not --pairing
+    _, said = _run(_data(tmp_path / "one", {"a": 3}), tmp_path / "again", caplog, *stain_roll)
+    warned = [message for message in said if VALIDATION_SAID in message]
+    assert len(warned) == 1 and "the objective's preview does, whatever --pairing" in warned[0]

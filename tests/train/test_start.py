@@ -33,6 +33,8 @@ def test_a_fine_tune_exports_with_its_start_checkpoints_settings_also_after_a_re
     assert run_train(parse(*args, "--resume")) == 0
     assert json.loads((run / "final" / "config.json").read_text())["stylizer"] == expected
     assert sva.load_stylizer(str(run / "final"), device="cpu").settings == expected
+    # the run's checkpoint loads with them too (--init of a run without an export)
+    assert sva.load_stylizer(str(run / "checkpoints" / "last.safetensors"), device="cpu").settings == expected
 
 
 @pytest.fixture

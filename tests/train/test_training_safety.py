@@ -193,13 +193,20 @@ def test_extend_continues_the_cosine_from_the_current_rate_and_resumes_exactly(d
     assert [r["loss"] for r in resumed] == pytest.approx([r["loss"] for r in log], rel=1e-6)
 
 
-def test_extend_refuses_a_run_that_finished_its_schedule(data, tmp_path, capsys):
-    args = [str(data), "-o", str(tmp_path), *STAIN]
+@pytest.mark.parametrize("export", [[], ["--no-export"]])
+def test_extend_refuses_a_run_that_finished_its_schedule_and_names_weights_that_exist(data, tmp_path, capsys, export):
+    """--no-export never writes <run>/final: the refusal named it all the same."""
+    run = tmp_path / "run"
+    args = [str(data), "-o", str(run), *STAIN, *export]
     assert run_train(parse(*args, "--max-steps", "2")) == 0
     capsys.readouterr()
     assert run_train(parse(*args, "--max-steps", "4", "--resume", "--extend")) == 2
     err = capsys.readouterr().err
-    assert "finished its schedule" in err and f"--init {tmp_path / 'final'}" in err
+    start = run / "final" if not export else last_checkpoint(run)
+    assert "finished its schedule" in err and f"--init {start} -o <new folder>" in err and start.exists()
+    # the way the message gives works
+    tune = ["--init", str(start), *options(), "--objective", "stain", "--pairing", "same-domain", "--max-steps", "1"]
+    assert run_train(parse(str(data), "-o", str(tmp_path / "new"), *tune)) == 0
 
 
 @given(
@@ -350,7 +357,7 @@ def test_a_resume_that_would_shorten_the_run_says_so_and_does_not_point_at_exten
 
 
 def test_a_checkpoint_of_the_version_that_left_micro_batches_out_says_why_its_run_is_shorter(
-        data, tmp_path, capsys, monkeypatch):
+        data, tmp_path, capsys, caplog, monkeypatch):
     """That version stepped floor(M / K) times an epoch, this one ceil(M / K): the same command
     line makes a longer run, refused as a changed schedule; the message says why and how to end it."""
     args = [str(data), "-o", str(tmp_path), *STAIN, "--samples-per-epoch", "14", "--accumulate", "3"]
@@ -363,8 +370,61 @@ def test_a_checkpoint_of_the_version_that_left_micro_batches_out_says_why_its_ru
     assert "6 steps long" in err and "is 4 steps long" in err
     assert "left out the 1 micro-batch(es) of each epoch that filled no whole --accumulate 3 step" in err
     assert "(2 steps an epoch)" in err and "(3 steps an epoch)" in err
-    assert run_train(parse(*args, "--resume", "--max-steps", "4")) == 0  # the way out the message gives
+    with caplog.at_level("WARNING"):
+        assert run_train(parse(*args, "--resume", "--max-steps", "4")) == 0  # the way out the message gives
     assert [r["step"] for r in read_train_log(tmp_path)] == [1, 2, 3, 4]
+    # it goes on with the epochs split otherwise: said, though here step 1 ends where it did
+    said = [r.getMessage() for r in caplog.records if "splits an epoch into 3 steps" in r.getMessage()]
+    assert len(said) == 1 and "the checkpoint's run into 2 steps" in said[0] and "left out" in said[0]
+    assert "nothing trains twice or is skipped" in said[0] and "does not continue exactly" in said[0]
+
+
+@pytest.mark.parametrize("then", [
+    [],  # a checkpoint of the version that left out what filled no whole step, resumed by this one
+    ["--accumulate", "2"],  # the same length under --max-steps, another --accumulate
+])
+def test_a_resume_whose_epochs_split_otherwise_says_what_trains_again_and_counts_what_trained(
+        data, tmp_path, caplog, monkeypatch, then):
+    """Step s was placed in the epochs with the new split: micro-batches of the current epoch
+    trained again, silently, and log.jsonl's samples counted by the new split, not what trained."""
+    args = [str(data), "-o", str(tmp_path), *STAIN, "--samples-per-epoch", "14", "--accumulate", "3",
+            "--max-steps", "6"]
+    trained, starts = [], []
+    train_step, micro_batches = Trainer.train_step, Trainer._micro_batches
+
+    def counting(trainer, micro):
+        trained.append(sum(batch["image"].shape[0] for batch in micro))
+        return train_step(trainer, micro)
+
+    def placed(trainer, epoch, start_step):
+        starts.append((epoch, start_step * trainer.config.accumulate * trainer.config.batch_size))
+        return micro_batches(trainer, epoch, start_step)
+
+    monkeypatch.setattr(Trainer, "train_step", counting)
+    monkeypatch.setattr(Trainer, "_micro_batches", placed)
+    with monkeypatch.context() as former:
+        if not then:  # the former version: floor(M / K) steps an epoch
+            former.setattr(EpochUse, "steps", property(lambda use: use.micro_batches // use.accumulate))
+        assert run_train(parse(*args, "--stop-after", "4" if not then else "2")) == 0
+    saved = training_state.read_training_checkpoint(last_checkpoint(tmp_path))["trainer"]
+    starts.clear()
+    with caplog.at_level("WARNING"):
+        assert run_train(parse(*args, *then, "--resume")) == 0
+    # the checkpoint's run had trained its epoch up to here (3 micro-batches of 2 samples a step)
+    step, split = saved["step"], saved["steps_per_epoch"]
+    epoch, end = (step - 1) // split, (step % split or split) * 3 * 2
+    said = [r.getMessage() for r in caplog.records if "splits an epoch into" in r.getMessage()]
+    assert len(said) == 1 and starts[0][0] == epoch and "does not continue exactly" in said[0]
+    assert f"samples {starts[0][1] + 1}-{end} of epoch {epoch} train again" in said[0]
+    # the samples logged and recorded are those that trained
+    counted = list(itertools.accumulate(trained))
+    assert [r["samples"] for r in read_train_log(tmp_path)] == counted
+    validations = [json.loads(line) for line in (tmp_path / "validation.jsonl").read_text().splitlines()]
+    assert validations and all(v["samples"] == counted[v["step"] - 1] for v in validations)
+    state = training_state.read_training_checkpoint(last_checkpoint(tmp_path))["trainer"]
+    assert state["samples_trained"] == counted[-1]
+    card = json.loads((tmp_path / "final" / "config.json").read_text())["provenance"]["training"]
+    assert card["samples_trained"] == counted[-1]
 
 
 @pytest.mark.parametrize(("option", "value"), [("--scale", "inf"), ("--lr", "1e300"), ("--grad-clip", "1e39")])

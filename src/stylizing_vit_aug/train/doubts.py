@@ -70,10 +70,21 @@ class SameDomainNotice:
     (their micro-batch, or the validation crops, held one domain): the count is logged at every
     step (``same_domain_pairs``), but a user who asked for other-domain pairs should be told.
     Not ``images.log_once``, which says a thing once per process: a second run in one process
-    (a notebook, a sweep) is told again."""
+    (a notebook, a sweep) is told again. Silent where nothing else could be: training data of one
+    domain (:func:`say_data_doubts` said so at the start) and ``--domains none`` (one domain asked
+    for, so the preview has no other domain to pair with); the logs count the rows all the same."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: TrainConfig, one_domain: bool) -> None:
+        """``one_domain``: whether the training data holds one domain only."""
         self.said: set[str] = set()
+        self.muted = {"training"} if one_domain else set()
+        if config.domains == "none":
+            self.muted.add("validation")
+        # who pairs the preview across domains: the paper objective's follows --pairing, the stain one's always does
+        self.preview_pairs = (
+            "as --pairing other_domain asks" if strategy_name(config.pairing) == "other_domain"
+            else "as the objective's preview does, whatever --pairing"
+        )
 
     def training(self, count: int, rows: int, step: int) -> None:
         """``count`` of the ``rows`` of optimizer step ``step`` (all processes) took their own domain."""
@@ -89,13 +100,13 @@ class SameDomainNotice:
         """``count`` of the ``rows`` validation crops took their own domain in the preview of ``step``."""
         self._once(
             "validation", count,
-            "the validation preview pairs each crop with a style of another domain, but %d of its %d crops at "
-            "step %d took one of their own domain: the validation crops hold one domain only (those rows fall "
-            "back to the roll). Validation data with more domains (--val-dir) or more --val-samples help; "
-            "val_same_domain_pairs in validation.jsonl counts them (said once per run)", rows, step,
+            f"the validation preview pairs each crop with a style of another domain ({self.preview_pairs}), but "
+            "%d of its %d crops at step %d took one of their own domain: the validation crops hold one domain only "
+            "(those rows fall back to the roll). Validation data with more domains (--val-dir) or more --val-samples "
+            "help; val_same_domain_pairs in validation.jsonl counts them (said once per run)", rows, step,
         )
 
     def _once(self, where: str, count: int, message: str, rows: int, step: int) -> None:
-        if count and where not in self.said:
+        if count and where not in self.said | self.muted:
             self.said.add(where)
             logger.warning(message, count, rows, step)

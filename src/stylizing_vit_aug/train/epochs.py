@@ -29,12 +29,23 @@ class EpochUse(NamedTuple):
         """Samples an epoch trains on."""
         return self.micro_batches * self.batch_samples
 
+    def place(self, step: int) -> tuple[int, int]:
+        """Where a run stands after optimizer step ``step``: its epoch, and how many positions of
+        that epoch's order it has gone through."""
+        epoch, into = divmod(step, self.steps)
+        return epoch, into * self.accumulate * self.batch_samples
+
     def samples_after(self, step: int) -> int:
         """Samples the run has trained on by the end of its optimizer step ``step`` (0: none yet)."""
-        epochs, into = divmod(step, self.steps)
-        return epochs * self.trained + into * self.accumulate * self.batch_samples
+        epoch, done = self.place(step)
+        return epoch * self.trained + done
 
     def as_dict(self) -> dict[str, int]:
         """What the run folder records of an epoch."""
-        return {"samples": self.samples, "samples_trained": self.trained, "samples_unused": self.samples - self.trained,
-                "micro_batches": self.micro_batches, "steps": self.steps}
+        return {
+            "samples": self.samples,
+            "samples_trained": self.trained,
+            "samples_unused": self.samples - self.trained,
+            "micro_batches": self.micro_batches,
+            "steps": self.steps,
+        }

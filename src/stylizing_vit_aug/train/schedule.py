@@ -6,10 +6,13 @@ another length or rate is refused (:func:`check_schedule` raises :class:`Schedul
 because torch's schedulers would restart it; ``--extend`` lengthens a run by continuing the
 cosine from the rate it reached (:func:`extended_cosine`). :func:`restore_schedule` puts a
 checkpoint's scheduler state back, including that of the former hand-written ``LambdaLR``.
+A resume whose epochs split into steps otherwise than the checkpoint's goes on, warned
+(:func:`say_split_change`): its steps map to other places of the epochs' order.
 """
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 from typing import Any
@@ -17,10 +20,20 @@ from typing import Any
 import torch
 from torch.optim import lr_scheduler
 
+from ..local_checkpoint import RUN_EXPORT
 from .config import TrainConfig
 from .epochs import EpochUse
 
-__all__ = ["ScheduleChanged", "check_schedule", "extended_cosine", "restore_schedule", "warmup_cosine"]
+__all__ = [
+    "ScheduleChanged",
+    "check_schedule",
+    "extended_cosine",
+    "restore_schedule",
+    "say_split_change",
+    "warmup_cosine",
+]
+
+logger = logging.getLogger(__name__)
 
 
 class ScheduleChanged(ValueError):
@@ -54,7 +67,17 @@ def check_schedule(
     restart it: a longer run's rate climbs back to the peak); ``use`` is how this run's epochs
     split into steps, to say when the checkpoint's split them otherwise. Returns the run's extension
     (``{"step", "lr", "from_total"}``): the checkpoint's, or with ``--extend`` the new one
-    that lengthens it; None for a run never extended."""
+    that lengthens it; None for a run never extended. A resume that goes on with another split
+    of the epochs is warned (:func:`say_split_change`)."""
+    extension = _checked_extension(state, config, total_steps, output, use)
+    say_split_change(state["trainer"], use)
+    return extension
+
+
+def _checked_extension(
+    state: dict, config: TrainConfig, total_steps: int, output: Path, use: EpochUse
+) -> dict[str, Any] | None:
+    """:func:`check_schedule`'s refusals, and the extension it returns."""
     trainer = state["trainer"]
     saved = trainer.get("config", {})
     path, step, total = state["path"], int(trainer["step"]), int(trainer["total_steps"])
@@ -86,10 +109,16 @@ def check_schedule(
         )
     rate = float(state["optimizer"]["param_groups"][0]["lr"])
     if rate <= 0:
+        export = output / RUN_EXPORT
+        start = (
+            f"its export instead, with a new schedule: --init {export} -o <new folder>"
+            if export.is_dir()
+            else f"its last checkpoint's weights instead, with a new schedule: --init {path} -o <new folder> (the "
+            f"run has no export, {export}; resuming it without --no-export writes one)"
+        )
         raise ScheduleChanged(
             f"--extend: the run in {path} finished its schedule at step {step} (learning rate 0), so "
-            f"there is no rate left to continue. Fine-tune its export instead, with a new schedule: "
-            f"--init {output / 'final'} -o <new folder>"
+            f"there is no rate left to continue. Fine-tune {start}"
         )
     return {"step": step, "lr": rate, "from_total": total}
 
@@ -107,6 +136,77 @@ def _leftovers_now_train(trainer: dict, use: EpochUse) -> str:
         f"the run on its schedule, resume with --max-steps {trainer['total_steps']} (its remaining steps then go "
         "through the epochs as this version splits them, so it does not continue exactly)"
     )
+
+
+def say_split_change(trainer: dict, use: EpochUse) -> None:
+    """Warn where this run splits its epochs into steps otherwise than the checkpoint's run (an
+    older version's, another ``--batch-size``, ``--accumulate`` or ``--samples-per-epoch``): the
+    checkpoint's step then lands elsewhere in the epochs' order, so part of it trains again or is
+    skipped. The run goes on, as with the other trajectory changes :mod:`.start` warns."""
+    saved, config = trainer.get("steps_per_epoch"), trainer.get("config", {})
+    if saved is None or not {"batch_size", "accumulate"} <= set(config):
+        return
+    step, accumulate = int(trainer["step"]), int(config["accumulate"])
+    batch = int(config["batch_size"]) * int(trainer.get("world_size", 1))
+    per_epoch = trainer.get("per_epoch") or {}
+    then = EpochUse(
+        int(per_epoch.get("samples", use.samples)),
+        int(per_epoch.get("micro_batches", saved * accumulate)),
+        accumulate,
+        batch,
+    )
+    epoch, into = divmod(step, saved)
+    place = (epoch, into * accumulate * batch)  # not then.place(step): its version may have split otherwise
+    if place == use.place(step) and saved == use.steps:
+        return
+    if then._replace(micro_batches=use.micro_batches) == use:
+        why = "its version left out the micro-batches of each epoch that filled no whole step"
+        remedy = "no option brings its split back"
+    else:
+        why = "--batch-size, --accumulate, --samples-per-epoch, the number of processes or the data changed"
+        remedy = "resume with the checkpoint's --batch-size, --accumulate and --samples-per-epoch to continue exactly"
+    logger.warning(
+        "--resume: this run splits an epoch into %d steps of up to %d micro-batches of %d samples, the checkpoint's "
+        "run into %d steps of up to %d of %d (%s). %s. The run goes on but does not continue exactly (%s); the "
+        "samples of log.jsonl count what trains",
+        use.steps, use.accumulate, use.batch_samples, saved, accumulate, batch, why,
+        _what_trains(step, place, then, saved, use), remedy,
+    )  # fmt: skip
+
+
+def _what_trains(step: int, place: tuple[int, int], then: EpochUse, saved: int, use: EpochUse) -> str:
+    """Which samples a resume at ``step`` trains again or skips: ``place`` is where the checkpoint's
+    run (epochs as ``then``, ``saved`` steps each) stood; this run (``use``) places the step elsewhere."""
+    if then.samples != use.samples:
+        return (
+            f"Each epoch's order now holds {use.samples} samples, not {then.samples}, so the steps from {step} on "
+            "take other samples than the checkpoint's run would have"
+        )
+    now = use.place(step)
+    # what the checkpoint's run trained of an epoch: its version may have left the last micro-batches out
+    trained = min(saved * then.accumulate, then.micro_batches) * then.batch_samples
+    span = _span(now, place, trained) if now < place else _span(place, now, use.trained)
+    told = f"After step {step} the checkpoint's run stood {_at(place)}; this run places it {_at(now)}, so "
+    if not span:
+        return told + "nothing trains twice or is skipped, but the steps from there on take other micro-batches"
+    return told + f"{span} {'train again' if now < place else 'are skipped'}"
+
+
+def _at(place: tuple[int, int]) -> str:
+    """A place of the epochs' order, ``(epoch, positions gone through)``, in words."""
+    epoch, done = place
+    return f"after {done} samples of epoch {epoch}" if done else f"at the start of epoch {epoch}"
+
+
+def _span(start: tuple[int, int], end: tuple[int, int], trained: int) -> str:
+    """The samples from place ``start`` to place ``end`` in words ("": none); ``trained``: the
+    positions of an epoch the run that went through them trained."""
+    (first_epoch, first), (last_epoch, last) = start, end
+    if last == 0 and last_epoch > first_epoch:  # up to the end of the epoch before
+        last_epoch, last = last_epoch - 1, trained
+    if first_epoch == last_epoch:
+        return f"samples {first + 1}-{last} of epoch {first_epoch}" if last > first else ""
+    return f"the samples from sample {first + 1} of epoch {first_epoch} to sample {last} of epoch {last_epoch}"
 
 
 def restore_schedule(scheduler: lr_scheduler.LRScheduler, schedule: dict) -> None:

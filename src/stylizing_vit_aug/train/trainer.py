@@ -218,9 +218,11 @@ class Trainer:
         # the scheduler stays outside prepare: accelerate would step it once per process
         self.objective, self.optimizer = self.accelerator.prepare(objective, optimizer)
         self.step = 0
+        self.samples_trained = 0  # counted as they train: a resume with another split of the epochs counts true
         self.saved_step: int | None = None  # the step of the last checkpoint this run wrote
         self.last_metrics: dict[str, float] | None = None
-        self.same_domain_notice = SameDomainNotice()  # says once when other-domain pairs fall back
+        # says once when other-domain pairs fall back
+        self.same_domain_notice = SameDomainNotice(config, len(self.dataset.domain_names) < 2)
         if self.resume_state is not None:
             self._restore(self.resume_state)
 
@@ -266,6 +268,7 @@ class Trainer:
             restore_schedule(self.scheduler, state["scheduler"])
         self.optimizer.load_state_dict(state["optimizer"])  # after the schedule: the saved learning rates stand
         self.step = self.saved_step = int(state["trainer"]["step"])
+        self.samples_trained = int(state["trainer"].get("samples_trained", self.epoch_use.samples_after(self.step)))
         self.last_metrics = state["trainer"].get("metrics")
         restore_rng_state(state["rng_tensors"], state["rng"])
         if self.accelerator.is_main_process:
@@ -291,7 +294,7 @@ class Trainer:
             "config": self.config.to_json(),
             "data": self.dataset.contents,
             "per_epoch": self.epoch_use.as_dict(),
-            "samples_trained": self.epoch_use.samples_after(self.step),
+            "samples_trained": self.samples_trained,
             "real_styles": REAL_STYLES,
         }
 
@@ -346,7 +349,7 @@ class Trainer:
                     scheduler_state=self.scheduler.state_dict(),
                     trainer_state=self.trainer_state(),
                     record=record_metadata(self.model.config, float32_list(self.stylizer.mean.cpu()),
-                                           float32_list(self.stylizer.std.cpu())),
+                                           float32_list(self.stylizer.std.cpu()), self.stylizer_settings),
                 )
         self.saved_step = self.step
         self.accelerator.wait_for_everyone()
@@ -412,6 +415,7 @@ class Trainer:
         record["lr"] = self.scheduler.get_last_lr()[0]  # the rate this step used
         self.scheduler.step()
         self.step += 1
+        self.samples_trained += count * self.epoch_use.batch_samples
         return record
 
     def _checked_gradient(self, losses: dict[str, float]) -> float:
@@ -521,7 +525,7 @@ class Trainer:
                     micro = list(itertools.islice(batches, config.accumulate))  # fewer in an epoch's last step
                     record = self.train_step(micro)
                     seconds = max(time.perf_counter() - started, 1e-9)
-                    record.update(step=self.step, epoch=epoch, samples=self.epoch_use.samples_after(self.step),
+                    record.update(step=self.step, epoch=epoch, samples=self.samples_trained,
                                   samples_per_s=len(micro) * self.epoch_use.batch_samples / seconds)
                     if is_main:
                         self._log_step(record)
@@ -535,7 +539,7 @@ class Trainer:
                         self.last_metrics = self.validate()
                         epoch_at = self.step / self.steps_per_epoch
                         append_json(self.val_log_path, {"step": self.step, "epoch": epoch_at,
-                                                        "samples": self.epoch_use.samples_after(self.step),
+                                                        "samples": self.samples_trained,
                                                         **self.last_metrics})
                         logger.info("step %d validation: %s", self.step, self.last_metrics)
                     if epoch_done or (config.save_every and self.step % config.save_every == 0) or self.step == stop_at:
@@ -562,7 +566,7 @@ class Trainer:
 
         training = {
             "steps": self.step, "epochs": self.step / self.steps_per_epoch, "batch_size": self.config.batch_size,
-            "samples_trained": self.epoch_use.samples_after(self.step), "per_epoch": self.epoch_use.as_dict(),
+            "samples_trained": self.samples_trained, "per_epoch": self.epoch_use.as_dict(),
             "accumulate": self.config.accumulate, "world_size": self.accelerator.num_processes, "lr": self.config.lr,
             "objective": self.objective_module.describe(),
             "pairing": self.config.pairing, "data": str(self.config.data),
