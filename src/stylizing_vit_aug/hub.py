@@ -422,6 +422,16 @@ def matching_source(request: CheckpointRequest) -> CheckpointSource:
     return entry
 
 
+def accepted_source(request: CheckpointRequest) -> CheckpointSource:
+    """:func:`matching_source`, with the loader's refusals that read nothing (a local path that
+    does not exist, a pickled checkpoint) raised now: the early check of a checkpoint given to a
+    front-end or a command, before anything is loaded or made."""
+    entry = matching_source(request)
+    if entry.kind == "refused":
+        entry.load(request)  # raises the loader's own error
+    return entry
+
+
 def load_stylizer(
     source: str | os.PathLike | None = None,
     *,

@@ -339,9 +339,14 @@ class StyleTTA(nn.Module):
 
     @bank.setter
     def bank(self, bank: BankLike) -> None:
-        self.style_choice, self._fixed = _style_choice(self.styles, self.n_styles, bank)
-        self._bank = bank
+        self._choose(self.styles, self.n_styles, bank)
         self._stain_profiles: dict[int, torch.Tensor] = {}  # bank index -> stain profile, made once
+
+    def _choose(self, styles: str | Sequence[int], n_styles: int, bank: BankLike) -> None:
+        """Check ``styles`` for ``n_styles`` views against ``bank``, then keep all three (a refused
+        value leaves the StyleTTA as it was)."""
+        self.style_choice, self._fixed = _style_choice(styles, n_styles, bank)
+        self._styles, self._n_styles, self._bank = styles, n_styles, bank
 
     @property
     def n_styles(self) -> int:
@@ -351,8 +356,7 @@ class StyleTTA(nn.Module):
     @n_styles.setter
     def n_styles(self, n_styles: int) -> None:
         _check_views(n_styles, self.include_original, self.merge, self.activation, self.chunk_size)
-        self.style_choice, self._fixed = _style_choice(self.styles, n_styles, self.bank)
-        self._n_styles = n_styles
+        self._choose(self.styles, n_styles, self.bank)
 
     @property
     def styles(self) -> str | Sequence[int]:
@@ -362,8 +366,7 @@ class StyleTTA(nn.Module):
 
     @styles.setter
     def styles(self, styles: str | Sequence[int]) -> None:
-        self.style_choice, self._fixed = _style_choice(styles, self.n_styles, self.bank)
-        self._styles = styles
+        self._choose(styles, self.n_styles, self.bank)
 
     @property
     def num_views(self) -> int:

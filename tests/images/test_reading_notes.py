@@ -3,7 +3,6 @@ left out by kind, and a multi-frame file is named in the one note that only its 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
 import numpy as np
@@ -11,7 +10,6 @@ from PIL import Image
 
 from helpers import write_images
 from stylizing_vit_aug.images import find_images, kinds, read_image
-from stylizing_vit_aug.images.files import file_sha256
 
 
 def _notes(caplog, text: str) -> list[logging.LogRecord]:
@@ -57,9 +55,3 @@ def test_the_first_frame_note_names_the_file(tmp_path, caplog, monkeypatch):
         read_image(tmp_path / "pages.tif")
     (said,) = _notes(caplog, "first frame")
     assert str(tmp_path / "pages.tif") in said.getMessage() and "has 2" in said.getMessage()
-
-
-def test_file_sha256_is_what_sha256sum_prints(tmp_path):
-    data = np.random.default_rng(0).integers(0, 256, 3 << 20, dtype=np.uint8).tobytes()  # several blocks
-    (tmp_path / "f").write_bytes(data)
-    assert file_sha256(tmp_path / "f") == hashlib.sha256(data).hexdigest()

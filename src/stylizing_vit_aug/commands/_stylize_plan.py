@@ -211,14 +211,11 @@ def _refuse_a_checkpoint_refused_unread(choice: CheckpointChoice) -> None:
     """The loader's own refusals that read nothing (a local path that does not exist, a pickled
     checkpoint, a name it does not know), now rather than after the output folders are made:
     the source is matched as :func:`~stylizing_vit_aug.hub.load_stylizer` matches it."""
-    from ..hub import CheckpointRequest, matching_source
+    from ..hub import CheckpointRequest, accepted_source
 
     if choice.checkpoint is None or not choice.checkpoint.strip():  # the default, or load_stylizer's own refusal
         return
-    request = CheckpointRequest(choice.checkpoint, choice.revision)
-    entry = matching_source(request)  # an unknown name raises here
-    if entry.kind == "refused":
-        entry.load(request)  # raises the loader's error (no such path, a pickle refused)
+    accepted_source(CheckpointRequest(choice.checkpoint, choice.revision))
 
 
 def _style_files(args: argparse.Namespace) -> tuple[Path, ...]:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 try:  # PIL is a core dependency, but keep the import error readable
+    from PIL import ExifTags
     from PIL import Image as PILImage
 except ImportError:  # pragma: no cover
     PILImage = None
@@ -31,8 +32,10 @@ def jpeg_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     from PIL.TiffImagePlugin import IFDRational
 
     exif = PILImage.Exif()
-    exif[0x0128] = 2  # ResolutionUnit: inches
-    exif[0x011A], exif[0x011B] = (IFDRational(round(float(d) * 100), 100) for d in dpi)  # to 1/100 dpi
+    exif[ExifTags.Base.ResolutionUnit] = 2  # inches
+    exif[ExifTags.Base.XResolution], exif[ExifTags.Base.YResolution] = (
+        IFDRational(round(float(d) * 100), 100) for d in dpi  # to 1/100 dpi
+    )
     return {**{k: v for k, v in metadata.items() if k != "dpi"}, "exif": exif.tobytes()}
 
 

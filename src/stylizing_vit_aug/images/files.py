@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 try:  # PIL is a core dependency, but keep the import error readable
+    from PIL import ExifTags
     from PIL import Image as PILImage
 except ImportError:  # pragma: no cover
     PILImage = None
@@ -41,7 +42,6 @@ OTHER_IMAGE_SUFFIXES = frozenset({
 })
 SIXTEEN_BIT_FORMATS = ("PNG", "TIFF")  # the formats save_image writes 16-bit pixels to
 NO_ALPHA_FORMATS = ("JPEG", "BMP")  # formats save_image writes without the alpha channel
-_EXIF_ORIENTATION = 0x0112
 # EXIF orientation -> the numpy operation that makes the pixels upright (PIL's exif_transpose)
 _UPRIGHT = {
     1: lambda a: a,
@@ -112,16 +112,6 @@ def _note_left_out(root: Path, left_out: Counter[str]) -> None:
     logger.log(level, "left out %d file(s) under %s that are not %s images (%s)%s", sum(left_out.values()), root,
                "/".join(IMAGE_EXTENSIONS), kinds, f"; the {', '.join(images)} files are images in a format this "
                "package does not read: convert them to PNG (or TIFF) to use them" if images else "")
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """The SHA-256 of a file's bytes (hex, as ``sha256sum`` prints it), read in 1 MiB blocks: what
-    finds a style's file again by its content, whatever it is named."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _refuse_special(path: Path) -> None:
@@ -216,7 +206,7 @@ def _orientation(image: PILImage.Image) -> int:
     """The EXIF orientation (1-8), or 1 when there is none or the EXIF block is unreadable: a
     broken tag should not make good pixels unreadable."""
     try:
-        orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
     except Exception:  # noqa: BLE001 - any EXIF parsing failure means "no orientation"
         return 1
     return orientation if isinstance(orientation, int) and orientation in _UPRIGHT else 1
@@ -236,8 +226,8 @@ def _keep_stored_order(image: PILImage.Image) -> None:
     if image.format != "TIFF":
         return
     exif = image.getexif()
-    if _EXIF_ORIENTATION in exif:
-        del exif[_EXIF_ORIENTATION]
+    if ExifTags.Base.Orientation in exif:
+        del exif[ExifTags.Base.Orientation]
     image._size = _stored_size(image)  # the loader allocates from this size
 
 
@@ -351,8 +341,9 @@ def _read(
 ) -> tuple[np.ndarray, ImageTraits | None]:
     """:func:`read_image` and, with ``traits``, the file's :class:`ImageTraits` (read before the
     pixels: a TIFF loses its orientation tag and a WebP its file as they load); decoded from
-    ``data``, the file's bytes, where the caller has read them."""
-    _refuse_special(path)
+    ``data``, the file's bytes, where the caller has read them (and refused a special file)."""
+    if data is None:
+        _refuse_special(path)
     kept = None
     try:
         with PILImage.open(path if data is None else io.BytesIO(data)) as image:
@@ -444,8 +435,6 @@ def _carried(image: PILImage.Image, orientation: int) -> dict[str, Any]:
     return kept
 
 
-_EXIF_X_RESOLUTION, _EXIF_Y_RESOLUTION, _EXIF_RESOLUTION_UNIT = 0x011A, 0x011B, 0x0128
-
 
 def _exif_resolution(image: PILImage.Image) -> tuple[float, float] | None:
     """A JPEG's resolution read from its EXIF with both axes, where Pillow read it there (no JFIF
@@ -456,8 +445,8 @@ def _exif_resolution(image: PILImage.Image) -> tuple[float, float] | None:
         return None
     try:
         exif = image.getexif()
-        unit = exif[_EXIF_RESOLUTION_UNIT]  # Pillow takes no resolution without one
-        values = [float(exif[tag]) for tag in (_EXIF_X_RESOLUTION, _EXIF_Y_RESOLUTION)]
+        unit = exif[ExifTags.Base.ResolutionUnit]  # Pillow takes no resolution without one
+        values = [float(exif[tag]) for tag in (ExifTags.Base.XResolution, ExifTags.Base.YResolution)]
     except Exception:  # noqa: BLE001 - a missing or broken tag: keep what Pillow read
         return None
     if not all(np.isfinite(value) and value > 0 for value in values):

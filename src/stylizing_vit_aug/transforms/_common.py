@@ -182,13 +182,11 @@ def checked_source(source: str | os.PathLike, revision: str | None = None) -> st
     Hub repo must be in the Hugging Face cache. Each failure is ``load_stylizer``'s own error.
     Nothing here touches the network: online, a Hub id is fetched at first use."""
     from ..checkpoints import WEIGHTS_NAME, file_record
-    from ..hub import CheckpointRequest, hub_offline, matching_source, resolve_official
+    from ..hub import CheckpointRequest, accepted_source, hub_offline, resolve_official
 
     text = os.fspath(source)
     request = CheckpointRequest(text, revision)
-    entry = matching_source(request)
-    if entry.kind == "refused":
-        entry.load(request)  # raises the loader's error (no such path, a pickle refused)
+    entry = accepted_source(request)  # no such path, a pickle, an unknown name: the loader's errors
     if entry.kind == "on disk":
         if not request.path.is_dir():  # a file: its header only, so a style bank given here is named as one
             file_record(request.path)
