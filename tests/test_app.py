@@ -414,3 +414,23 @@ def test_app_command_checks_allow_paths(tmp_path, capsys):
     pytest.importorskip("gradio")
     assert cli.main(["app", "--allow-path", str(tmp_path / "missing")]) == 2
     assert f"--allow-path {tmp_path / 'missing'} does not exist" in capsys.readouterr().err
+
+
+def test_a_folder_as_the_bank_file_or_a_seed_past_64_bits_reaches_the_page_as_a_message(small_stylizer, tmp_path,
+                                                                                       monkeypatch):
+    """A styles folder typed into the bank-file box raised IsADirectoryError past the page's handler
+    (the page said only that the app raised); a seed past 64 bits raised torch's "Overflow when
+    unpacking long long". Both are the page's error message now, saying what to do."""
+    from stylizing_vit_aug.app import _page_update, import_gradio
+
+    gr = import_gradio()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "styles").mkdir()
+    update = _page_update(gr, Previewer(small_stylizer, cell_size=40, allowed_paths=[tmp_path]))
+    progress = lambda *args, **kwargs: None  # noqa: E731 - outside a page event
+    folder = ([], None, BANK_FILE, str(tmp_path / "styles"), None, 2, 0, 1.0, "relative")
+    with pytest.raises(gr.Error, match="is a folder; .* reads one bank file"):
+        update(["he_tcia"], *folder[1:], progress=progress)
+    huge_seed = (["he_tcia"], None, BUNDLED, "", None, 2, 2**70, 1.0, "relative")
+    with pytest.raises(gr.Error, match=r"the seed must fit in 64 bits \(from -2\*\*63"):
+        update(*huge_seed, progress=progress)

@@ -32,6 +32,7 @@ from .hub import DEFAULT_ALIAS, load_stylizer
 from .image_ops import resize
 from .images import IMAGE_EXTENSIONS, ImageError, read_image, to_batch
 from .stylizer import DEFAULT_MODE, MODES, Stylizer
+from .train.seeds import seed_problem
 
 if TYPE_CHECKING:
     import gradio
@@ -298,10 +299,12 @@ class Previewer:
         return self._remember(self._banks, key, (bank, reencoded, note))
 
     def render(self, settings: Settings, on_row: Callable[[int, int, str], None] | None = None) -> Preview:
-        """The grid, figures and snippet for ``settings`` (ValueError/FileNotFoundError: bad input).
+        """The grid, figures and snippet for ``settings`` (ValueError/OSError: bad input).
 
         ``on_row(done, total, name)`` is called before each content row is stylised (the page's
         progress: a grid takes tens of seconds on a CPU)."""
+        if problem := seed_problem(int(settings.seed)):
+            raise ValueError(f"the seed {problem}")
         paths = _content_paths(settings)
         contents = [self.content(path) for path in paths]
         bank, reencoded, folder_note = self.bank(settings)
@@ -439,7 +442,7 @@ def _page_update(gr: Any, previewer: Previewer) -> Callable[..., tuple[Any, str,
         progress(0, desc="rendering: loading images and styles")
         try:
             preview = previewer.render(settings, on_row)
-        except (ValueError, FileNotFoundError, ImageError) as error:
+        except (ValueError, OSError, ImageError) as error:  # a folder typed as the bank file, too
             logger.info("cannot render %s: %s", settings, error)
             raise gr.Error(str(error), print_exception=False) from None
         renders["count"] += 1

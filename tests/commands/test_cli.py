@@ -93,6 +93,24 @@ def test_preview_leaves_out_an_unreadable_file_and_says_so(tmp_path, checkpoint,
         assert image.size == (40 + 3 * 40 + 4 * 4, 18 + 4 * 40 + 5 * 4)
 
 
+def test_preview_refuses_an_output_that_is_or_sits_among_its_images(tmp_path, checkpoint, capsys):
+    """``-o`` naming a content or style image replaced it with the grid (exit 0); one inside a
+    content folder became a content image of the next preview. Refused, before the model loads,
+    and every image is left as it was."""
+    contents = write_images(tmp_path / "contents", 2)
+    styles = write_images(tmp_path / "styles", 2, size=(32, 32), seed=1)
+    before = {path: path.read_bytes() for path in (*contents, *styles)}
+    for out, given in ((contents[0], ["--styles-dir", str(styles[0].parent)]),
+                       (styles[1], ["--style", str(styles[1])]),
+                       (contents[0].parent / "grid.png", ["--styles-dir", str(styles[0].parent)]),
+                       (styles[0].parent / "sub" / "grid.png", ["--styles-dir", str(styles[0].parent)])):
+        code = cli.main(["preview", str(contents[0].parent), *given, "-o", str(out), "--checkpoint", checkpoint])
+        assert code == 2
+        assert f"-o {out} is" in capsys.readouterr().err
+    assert {path: path.read_bytes() for path in before} == before
+    assert not (contents[0].parent / "grid.png").exists()
+
+
 def test_bank_build_info_and_preview_from_the_bank(tmp_path, checkpoint, capsys):
     for domain in ("lab_a", "lab_b"):
         write_images(tmp_path / "styles" / domain, 2, size=(36, 36), seed=len(domain))

@@ -97,11 +97,23 @@ def _bank_label(bank: Any, index: int) -> str:
     return " ".join(part for part in parts if part)
 
 
+def _refuse_an_output_among_the_inputs(output: Path, inputs: list[Path | None]) -> None:
+    """``-o`` naming a content or style image would overwrite it with the grid, and one inside a
+    content or style folder would be read as an image of that folder by the next preview."""
+    target = output.resolve()
+    for given in filter(None, inputs):
+        place = given.resolve()
+        if target == place or (given.is_dir() and place in target.parents):
+            what = "one of the images" if target == place else f"inside the folder {given} of the images"
+            raise CLIError(f"-o {output} is {what} the preview reads: pass a path outside them (default preview.png)")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..bank import StyleBank
     from ..grid import content_style_grid
 
     check_grid_output(args.output)
+    _refuse_an_output_among_the_inputs(args.output, [*args.contents, *(args.style or []), args.styles_dir])
     generator = torch.Generator().manual_seed(args.seed)
     content_paths, contents, skipped = _read_some(gather_images(args.contents, "content"), args.n_contents,
                                                   generator, "content")
