@@ -628,3 +628,12 @@ def test_n_styles_and_styles_set_after_construction_apply_or_are_refused(small_s
     with pytest.raises(ValueError, match="n_styles must be a non-negative integer"):
         tta.n_styles = -1
     assert tta.n_styles == 3
+
+
+def test_views_asked_of_a_stylizer_without_a_bank_are_refused_when_set_as_at_construction(small_stylizer):
+    """``n_styles=0`` needs no bank; raising it later must be refused as construction refuses it,
+    not fail at the next call on the missing bank."""
+    tta = StyleTTA(ColourNet().eval(), small_stylizer, None, n_styles=0)
+    with pytest.raises(ValueError, match="StyleTTA needs a StyleBank"):
+        tta.n_styles = 2
+    assert tta.n_styles == 0

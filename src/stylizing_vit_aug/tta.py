@@ -356,6 +356,7 @@ class StyleTTA(nn.Module):
     @n_styles.setter
     def n_styles(self, n_styles: int) -> None:
         _check_views(n_styles, self.include_original, self.merge, self.activation, self.chunk_size)
+        _bank_stylizer(self.stylizer, self.bank, n_styles)  # views need a bank and its stylizer
         self._choose(self.styles, n_styles, self.bank)
 
     @property

@@ -306,6 +306,11 @@ def test_a_missing_checkpoint_or_bank_fails_at_construction_not_at_the_first_dra
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match=f"bank file {tmp_path / 'typo.safetensors'} does not exist"):
         make(checkpoint, bank="typo.safetensors", p=0.01)  # named as resolved against the working directory
+    with pytest.raises(IsADirectoryError, match="is a folder; a transform's bank= reads one bank file"):
+        make(checkpoint, bank=str(tmp_path), p=0.01)  # a folder of styles: refused as StyleBank.load refuses it
+    (tmp_path / "gone.safetensors").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="is a broken symbolic link"):
+        make(checkpoint, bank="gone.safetensors", p=0.01)
     with pytest.raises(sva.UnknownCheckpoint, match="Did you mean 'tiny-camelyon17wilds'"):
         make("tiny-camelyon17wlds", p=0.01)
     with pytest.raises(sva.NotACheckpoint, match="is a style bank"):

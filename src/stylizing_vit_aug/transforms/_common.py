@@ -199,16 +199,19 @@ def checked_source(source: str | os.PathLike, revision: str | None = None) -> st
 
 def checked_bank_path(path: str | os.PathLike) -> str:
     """A bank file path as a per-sample transform keeps it: absolute (a saved pipeline loads from
-    any folder) and, checked at construction, an existing file."""
+    any folder) and, checked at construction as ``StyleBank.load`` checks it
+    (:func:`~stylizing_vit_aug.bank.storage.check_bank_path`), a file: not a folder, a missing
+    path or a broken link."""
+    from ..bank.storage import check_bank_path
+
     resolved = os.path.abspath(Path(path).expanduser())
-    if not os.path.exists(resolved):
+    try:
+        check_bank_path(Path(resolved), "a transform's bank=")
+    except FileNotFoundError as error:
         given = ""
         if os.fspath(path) != resolved:
             given = f" (bank={os.fspath(path)!r}, from the working directory {os.getcwd()})"
-        raise FileNotFoundError(
-            f"bank file {resolved} does not exist{given}: pass the path of a file StyleBank.save or "
-            "`stylizing-vit-aug bank build` wrote, or bank=None for the bundled sample styles"
-        )
+        raise FileNotFoundError(f"{error}{given}; bank=None takes the bundled sample styles") from None
     return resolved
 
 
