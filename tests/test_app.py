@@ -434,3 +434,33 @@ def test_a_folder_as_the_bank_file_or_a_seed_past_64_bits_reaches_the_page_as_a_
     huge_seed = (["he_tcia"], None, BUNDLED, "", None, 2, 2**70, 1.0, "relative")
     with pytest.raises(gr.Error, match=r"the seed must fit in 64 bits \(from -2\*\*63"):
         update(*huge_seed, progress=progress)
+
+
+@pytest.mark.parametrize("role", ["content", "style"])
+def test_a_gif_upload_reaches_the_page_as_the_command_lines_refusal(role, small_stylizer, style_files, tmp_path,
+                                                                     monkeypatch):
+    """The command line refuses a .gif (`preview small.gif`: not a .png/.jpg/... image) and folder
+    listings leave it out, but the page decoded an uploaded GIF and rendered it: a file that works
+    on the page failed in the pipeline built from its snippet. The page refuses it by name now."""
+    from stylizing_vit_aug.app import _page_update, import_gradio
+    from stylizing_vit_aug.images import IMAGE_EXTENSIONS
+
+    gr = import_gradio()
+    gif = tmp_path / "small.gif"
+    Image.open(style_files[0]).save(gif)
+    update = _page_update(gr, Previewer(small_stylizer, cell_size=40))
+    progress = lambda *args, **kwargs: None  # noqa: E731 - outside a page event
+    contents, styles = ([str(gif)], style_files[:1]) if role == "content" else (style_files[:1], [str(gif)])
+    with pytest.raises(gr.Error) as refused:
+        update([], contents, UPLOADS, "", styles, 1, 0, 1.0, "detail", progress=progress)
+    message = str(refused.value)
+    assert f"{role} image small.gif is not a {'/'.join(IMAGE_EXTENSIONS)} image" in message, message
+    assert "convert it to PNG" in message and str(tmp_path) not in message  # the name, not the server's temp path
+
+
+def test_strength_minus_zero_shows_as_zero_in_the_summary_and_the_snippet(small_stylizer):
+    """A slider at its end can give -0.0: the summary said "strength -0" and the snippet strength=-0.0."""
+    preview = Previewer(small_stylizer, cell_size=40).render(Settings(contents=("he_tcia",), n_styles=1,
+                                                                      strength=-0.0, mode="detail"))
+    assert "strength 0," in preview.summary and "strength=0.0," in preview.snippet
+    assert "-0" not in preview.summary and "-0" not in preview.snippet

@@ -30,7 +30,7 @@ from .bank.building import folder_domains
 from .grid import content_style_grid
 from .hub import DEFAULT_ALIAS, load_stylizer
 from .image_ops import resize
-from .images import IMAGE_EXTENSIONS, ImageError, read_image, to_batch
+from .images import IMAGE_EXTENSIONS, ImageError, read_image, to_batch, unread_kind
 from .stylizer import DEFAULT_MODE, MODES, Stylizer
 from .train.seeds import seed_problem
 
@@ -149,8 +149,7 @@ def pipeline_snippet(stylizer: Stylizer, settings: Settings, *, reencoded: bool 
         source: str | None = "path/to/saved_stylizer"
     else:
         source = None if stylizer.source == DEFAULT_ALIAS else stylizer.source
-    rounded = round(float(settings.strength), 4)
-    tail = ["p=0.5", f"strength={rounded!r}", f"mode={settings.mode!r}"]
+    tail = ["p=0.5", f"strength={_shown_strength(settings.strength)!r}", f"mode={settings.mode!r}"]
     lines = ["import stylizing_vit_aug as sva", ""]
     if settings.style_source in (BUNDLED, BANK_FILE) and not reencoded:
         args = [f"stylizer={source!r}"] if source else []
@@ -174,6 +173,22 @@ def pipeline_snippet(stylizer: Stylizer, settings: Settings, *, reencoded: bool 
     lines.append("# p: the chance that a training image is stylised")
     lines.append(f"augment = sva.StylizeTransform(stylizer, bank, {', '.join(tail)})")
     return "\n".join(lines) + "\n"
+
+
+def _shown_strength(strength: float) -> float:
+    """``strength`` as the summary and snippet show it: 4 decimals, and -0.0 (a slider dragged to
+    its end can give it) as 0.0, so neither prints a minus sign on nothing."""
+    return round(float(strength), 4) + 0.0
+
+
+def _upload(path: str, what: str) -> Path:
+    """An uploaded file, refused (ValueError: what to upload instead) unless its extension is one
+    :data:`~stylizing_vit_aug.images.IMAGE_EXTENSIONS` names: the rule the command line and folder
+    listings apply, so a GIF the page would otherwise decode is refused here as it is there."""
+    upload = Path(path)
+    if problem := unread_kind(upload, f"{what} {upload.name}"):
+        raise ValueError(f"{problem} and upload that")
+    return upload
 
 
 def missing_input(settings: Settings) -> str | None:
@@ -258,6 +273,8 @@ class Previewer:
         if source == UPLOADS:
             if not settings.style_files:
                 raise ValueError("upload one or more style images, or pick another style source")
+            for upload in settings.style_files:
+                _upload(upload, "style image")
             key: tuple[Any, ...] = (source, *settings.style_files)
         elif source in (BANK_FILE, FOLDER):
             if not where:
@@ -357,7 +374,7 @@ class Previewer:
         """The figures in words, above the notes."""
         return (
             f"**{contents} contents × {styles} styles** (of {bank_size}), strength "
-            f"{settings.strength:g}, mode `{settings.mode}`, checkpoint `{self.stylizer.source}`.  \n"
+            f"{_shown_strength(settings.strength):g}, mode `{settings.mode}`, checkpoint `{self.stylizer.source}`.  \n"
             f"Anatomy SSIM (content vs stylised, 1 = same structure): mean **{figures[0].mean():.3f}**, "
             f"lowest {figures[0].min():.3f}.  \n"
             f"Style distance (colour mean+std, style vs image, 0 = same colours): "
@@ -376,7 +393,7 @@ def _content_paths(settings: Settings) -> list[Path]:
     unknown = [name for name in settings.contents if name not in known]
     if unknown:
         raise ValueError(f"no bundled content image named {unknown[0]!r}; choose from {sorted(known)}")
-    paths = [known[name] for name in settings.contents] + [Path(p) for p in settings.content_files]
+    paths = [known[name] for name in settings.contents] + [_upload(p, "content image") for p in settings.content_files]
     if not paths:
         raise ValueError("pick a bundled content image or upload one of yours")
     return paths

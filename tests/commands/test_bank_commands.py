@@ -104,3 +104,20 @@ def test_preview_labels_a_bank_style_with_its_file(built, checkpoint):
     assert _bank_label(bank, 1) == "#1 lab_a img01"
     bank.sources = None  # a bank saved before sources were recorded
     assert _bank_label(bank, 1) == "#1 lab_a"
+
+
+def test_bank_build_domains_images_beside_the_subfolders_form_a_domain_named_after_the_folder(
+    tmp_path, checkpoint, capsys
+):
+    """--help spoke only of subfolder names, while images directly in the folder get the folder's
+    own name as their domain (as training data does): the help says so, and the bank holds it."""
+    assert cli.main(["bank", "build", "--help"]) == 0
+    assert "images directly in FOLDER form one more domain, named after FOLDER" in " ".join(
+        capsys.readouterr().out.split()
+    )
+    write_images(tmp_path / "mixed" / "lab_a", 2, size=(36, 36), seed=3)
+    write_images(tmp_path / "mixed", 1, size=(36, 36), seed=5)
+    out = tmp_path / "bank.safetensors"
+    assert cli.main(["bank", "build", str(tmp_path / "mixed"), "-o", str(out), "--checkpoint", checkpoint]) == 0
+    bank = sva.StyleBank.load(out, sva.load_stylizer(checkpoint))
+    assert sorted(bank.domains) == ["lab_a", "lab_a", "mixed"]

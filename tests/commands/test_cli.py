@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import stylizing_vit_aug as sva
 from helpers import HISTOLOGY, read_stylize_log, write_images
 from stylizing_vit_aug import cli
 from stylizing_vit_aug.grid import grid_size
@@ -62,6 +63,21 @@ def test_demo_with_a_checkpoint_writes_the_grid_and_prints_figures(tmp_path, che
     samples = len(list(HISTOLOGY.glob("*.jpg")))
     expected = grid_size(samples + 1, samples + 1, cell_size=48, padding=4, row_labels=True, col_labels=True)
     assert Image.open(out).size == expected
+
+
+def test_demo_below_the_models_input_size_warns_as_bank_build_does(tmp_path, checkpoint, capsys):
+    """`demo --size 64` on a 112 px model ran without a word, though its styles are enlarged, as a
+    bank build of such styles warns; it warns now with bank build's own warning."""
+    side = sva.load_stylizer(checkpoint).img_size
+    samples = len(list(HISTOLOGY.glob("*.jpg")))  # each is a style
+    enlarged = f"WARNING stylizing_vit_aug.bank.building: {samples} style image(s) are smaller than the model's {side}"
+    for size, warned in ((side // 2, True), (side, False)):
+        argv = ["demo", "--checkpoint", checkpoint, "--size", str(size), "-o", str(tmp_path / "d.png"), "--cell-size",
+                "32"]
+        assert cli.main(argv) == 0
+        err = capsys.readouterr().err
+        assert (enlarged in err) == warned, err
+        assert not warned or f"(the smallest: {size}x{size}," in err
 
 
 def test_preview_writes_a_png_of_the_expected_size(tmp_path, checkpoint):
@@ -405,10 +421,9 @@ def test_every_bench_option_says_what_it_does():
 @pytest.mark.parametrize("command", ["demo", "preview"])
 def test_a_grid_output_that_cannot_be_written_is_exit_2_before_any_work(tmp_path, checkpoint, command, capsys,
                                                                           monkeypatch):
-    import importlib
+    from stylizing_vit_aug.commands.common import CheckpointChoice
 
-    module = importlib.import_module(f"stylizing_vit_aug.commands.{command}")
-    monkeypatch.setattr(module, "load_stylizer_from_args", lambda args: pytest.fail("work started"))
+    monkeypatch.setattr(CheckpointChoice, "load", lambda self: pytest.fail("work started"))
     folder = tmp_path / "grids"
     folder.mkdir()
     images = str(write_images(tmp_path / "contents", 1)[0].parent)

@@ -104,7 +104,7 @@ class StylizePlan:
             ranks,
         )
         plan.check_outputs()
-        _refuse_a_checkpoint_refused_unread(checkpoint)  # after the run's own mistakes, as a load would come
+        checkpoint.refuse_unread()  # after the run's own mistakes, as a load would come
         return plan
 
     def outputs(self) -> list[Path]:
@@ -205,17 +205,6 @@ def start_on_every_rank(ranks: Ranks, start: Callable[[], T], held: ExitStack) -
             "same paths (a shared file system)"
         )
     return started  # type: ignore[return-value]
-
-
-def _refuse_a_checkpoint_refused_unread(choice: CheckpointChoice) -> None:
-    """The loader's own refusals that read nothing (a local path that does not exist, a pickled
-    checkpoint, a name it does not know), now rather than after the output folders are made:
-    the source is matched as :func:`~stylizing_vit_aug.hub.load_stylizer` matches it."""
-    from ..hub import CheckpointRequest, accepted_source
-
-    if choice.checkpoint is None or not choice.checkpoint.strip():  # the default, or load_stylizer's own refusal
-        return
-    accepted_source(CheckpointRequest(choice.checkpoint, choice.revision))
 
 
 def _style_files(args: argparse.Namespace) -> tuple[Path, ...]:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from .common import (
     EXIT_SKIPPED,
+    CheckpointChoice,
     CLIError,
     add_checkpoint_arguments,
     add_on_error_argument,
     check_output_file,
-    load_stylizer_from_args,
     positive_int,
     seed_argument,
 )
@@ -61,7 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     build.add_argument("folder", type=Path, help="folder of style images (recursive)")
     build.add_argument("-o", "--output", type=Path, required=True, help="bank file to write (.safetensors)")
     build.add_argument("--domains", choices=("subfolders", "none"), default="subfolders",
-                       help="domain labels from top-level subfolder names (default) or none")
+                       help="domain labels from top-level subfolder names (default; images directly in FOLDER "
+                       "form one more domain, named after FOLDER, as train's data does) or none")
     build.add_argument("--crops-per-image", type=positive_int, default=None,
                        help="take this many random crops per image instead of resizing it whole")
     build.add_argument("--crop-size", type=positive_int, default=None,
@@ -90,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
 def run_build(args: argparse.Namespace) -> int:
     from ..bank import StyleBank
 
+    choice = CheckpointChoice.from_args(args)
+    choice.refuse_unread()  # before -o's folder is made or any style image is listed
     if not args.folder.is_dir():
         raise CLIError(f"style folder {args.folder} does not exist or is not a folder")
     if args.output.suffix != ".safetensors":
@@ -99,7 +102,7 @@ def run_build(args: argparse.Namespace) -> int:
                        "whole images are resized and --crop-size would be ignored: add --crops-per-image N, or "
                        "leave --crop-size out")
     check_output_file(args.output, "-o", "bank.safetensors")
-    stylizer = load_stylizer_from_args(args)
+    stylizer = choice.load()
     bank = StyleBank.from_folder(
         args.folder, stylizer, domains=None if args.domains == "none" else "subfolders",
         crops_per_image=args.crops_per_image, crop_size=args.crop_size, seed=args.seed,

@@ -104,6 +104,17 @@ class CheckpointChoice:
             raise CLIError(f"{given} needs {missing} too: a checkpoint's normalisation is both (they go together)")
         return cls(args.checkpoint, args.revision, args.device, args.mode, args.mean, args.std)
 
+    def refuse_unread(self) -> None:
+        """Raise now the loader's own refusals that read nothing (a local path that does not exist,
+        a pickled checkpoint, a name it does not know), so a command refuses such a checkpoint before
+        it lists or reads images or makes folders; matched as :func:`~stylizing_vit_aug.hub.load_stylizer`
+        matches it (hub errors propagate, as from :meth:`load`)."""
+        from ..hub import CheckpointRequest, accepted_source
+
+        if self.checkpoint is None or not self.checkpoint.strip():  # the default, or load_stylizer's own refusal
+            return
+        accepted_source(CheckpointRequest(self.checkpoint, self.revision))
+
     def load(self) -> Stylizer:
         """The stylizer (hub errors propagate; main() turns them into messages)."""
         from ..hub import load_stylizer
@@ -164,13 +175,13 @@ def unit_float(text: str) -> float:
 
 def list_images(root: Path, what: str = "input folder") -> list[Path]:
     """Every image file under ``root`` (see :func:`~stylizing_vit_aug.images.find_images`)."""
-    from ..images import IMAGE_EXTENSIONS, find_images
+    from ..images import IMAGE_EXTENSIONS, find_images, unread_kind
 
     if not root.exists():
         raise CLIError(f"{what} {root} does not exist")
     if root.is_file():
-        if root.suffix.lower() not in IMAGE_EXTENSIONS:
-            raise CLIError(f"{root} is not a {'/'.join(IMAGE_EXTENSIONS)} image")
+        if problem := unread_kind(root):
+            raise CLIError(problem)
         return [root]
     paths = find_images(root)
     if not paths:

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import torch
 
-from ..bank import HISTOLOGY_ASSETS
+from ..bank import HISTOLOGY_ASSETS, StyleBank
 from ..image_ops import resize
 from ..images import read_image, to_batch
 from .common import (
+    CheckpointChoice,
     CLIError,
     add_cell_size,
     add_checkpoint_arguments,
     check_grid_output,
-    load_stylizer_from_args,
     positive_int,
     write_grid,
 )
@@ -46,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-o", "--output", type=Path, default=DEFAULT_OUTPUT, help=f"grid PNG (default {DEFAULT_OUTPUT})"
     )
     parser.add_argument("--size", type=positive_int, default=None,
-                        help="side of the sample crops in pixels (default: 224, or the model's input size if larger)")
+                        help="side of the sample crops in pixels (default: 224, or the model's input size if "
+                        "larger; a smaller side than the model's input is enlarged as a style, with a warning)")
     add_cell_size(parser)
     add_checkpoint_arguments(parser)
 
@@ -82,17 +83,20 @@ def run(args: argparse.Namespace) -> int:
     from .. import metrics
     from ..grid import content_style_grid
 
+    choice = CheckpointChoice.from_args(args)
+    choice.refuse_unread()  # before -o's folder is made
     check_grid_output(args.output)
     if args.size is not None and args.size > MAX_SIZE:
         raise CLIError(f"--size {args.size} is larger than the demo's sample crops allow (at most {MAX_SIZE} px: "
                        "they are cut at up to 512 px); for your own images use `stylizing-vit-aug stylize`")
-    stylizer = load_stylizer_from_args(args)
+    stylizer = choice.load()
     size = args.size or max(stylizer.img_size, 224)
     crops, names = sample_crops(size)
-    crops = crops.to(stylizer.device)
     count = len(names)
     print(f"stylizer: {stylizer.source} (revision {stylizer.revision or '-'}), {stylizer.config}")
-    streams = stylizer.encode_style(crops)
+    # the styles as any bank holds them, so a --size below the model's input is warned about as bank build warns
+    streams = StyleBank.from_images(crops, stylizer).streams
+    crops = crops.to(stylizer.device)
     # result[j]: every content in style j.
     stylized = torch.stack([stylizer.stylize_batch(crops, streams[j]) for j in range(count)])
     contents = crops.unsqueeze(0).expand_as(stylized).reshape(-1, *crops.shape[1:])

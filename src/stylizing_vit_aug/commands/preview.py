@@ -13,12 +13,12 @@ import torch
 from ..images import ImageReadError, read_image
 from .common import (
     EXIT_SKIPPED,
+    CheckpointChoice,
     CLIError,
     add_cell_size,
     add_checkpoint_arguments,
     check_grid_output,
     gather_images,
-    load_stylizer_from_args,
     positive_int,
     seed_argument,
     unit_float,
@@ -112,12 +112,14 @@ def run(args: argparse.Namespace) -> int:
     from ..bank import StyleBank
     from ..grid import content_style_grid
 
+    choice = CheckpointChoice.from_args(args)
+    choice.refuse_unread()  # before -o's folder is made or any image is listed
     check_grid_output(args.output)
     _refuse_an_output_among_the_inputs(args.output, [*args.contents, *(args.style or []), args.styles_dir])
     generator = torch.Generator().manual_seed(args.seed)
     content_paths, contents, skipped = _read_some(gather_images(args.contents, "content"), args.n_contents,
                                                   generator, "content")
-    stylizer = load_stylizer_from_args(args)
+    stylizer = choice.load()
 
     if args.bank is not None:
         if not args.bank.is_file():

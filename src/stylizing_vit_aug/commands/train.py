@@ -23,6 +23,7 @@ from typing import Any
 
 from .._atomic import remove_stale_temporaries
 from ..bank import strategy_name
+from ..model import PRESETS
 from ..train.config import ARCHITECTURE_ARGS, TrainConfig
 from ..train.data import PAIRINGS
 from ..train.losses import LossWeights, StainWeights, TermWeights
@@ -35,7 +36,16 @@ from ..train.perceptual import (
 )
 from ..train.start import LAST_CHECKPOINT
 from ..train.trainer import Trainer, TrainingDiverged
-from .common import CLIError, Ranks, device_argument, new_folder, positive_int, seed_argument, sole_writer
+from .common import (
+    CheckpointChoice,
+    CLIError,
+    Ranks,
+    device_argument,
+    new_folder,
+    positive_int,
+    seed_argument,
+    sole_writer,
+)
 
 __all__ = ["EPILOG", "EXIT_DIVERGED", "add_arguments", "config_from_args", "main", "run"]
 
@@ -337,10 +347,19 @@ def _remove_run(output: Path, found: list[Path]) -> None:
     logger.warning("--overwrite: removed %d file(s) of the earlier run in %s", len(found), output)
 
 
+def _refuse_an_init_refused_unread(config: TrainConfig) -> None:
+    """A checkpoint ``--init`` that the loader refuses without reading (no such path, a pickle, an
+    unknown name), refused before the run folder is made or any image read. A preset trains from
+    scratch, and a resumed run starts from its own checkpoint (its --init may be gone since)."""
+    if not config.resume and config.init not in PRESETS:
+        CheckpointChoice(config.init, config.revision, None, None, config.mean, config.std).refuse_unread()
+
+
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``stylizing-vit-aug train``; returns the process exit code."""
     try:
         config = config_from_args(args)
+        _refuse_an_init_refused_unread(config)
         with _run_folder(config, overwrite=getattr(args, "overwrite", False)):
             trainer = Trainer(config)
             result = trainer.fit()

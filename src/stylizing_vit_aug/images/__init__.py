@@ -28,6 +28,7 @@ from .files import (
     read_image,
     read_with_traits,
     save_image,
+    unread_kind,
 )
 from .kinds import (
     ALPHA_POLICY,
@@ -89,4 +90,5 @@ __all__ = [
     "to_batch",
     "to_batches",
     "to_uint8",
+    "unread_kind",
 ]
