@@ -82,7 +82,7 @@ class BankLike(Protocol):
         self, n: int, *, generator: torch.Generator | None = None, strategy: str = "uniform"
     ) -> torch.Tensor: ...
 
-    def stream(self, indices: torch.Tensor) -> StyleStream: ...
+    def stream(self, indices: torch.Tensor, *, stylizer: Stylizer | None = None) -> StyleStream: ...
 
     def color_stats(self) -> torch.Tensor: ...
 
@@ -455,6 +455,11 @@ class StyleTTA(nn.Module):
             outputs.append(predictions.unflatten(0, (n, -1)))
         return _joined(outputs, 1).flatten(0, 1)
 
+    def _streams(self, rows: torch.Tensor) -> StyleStream:
+        """The bank's streams of ``rows`` for this StyleTTA's stylizer (its colour settings, where
+        the bank was built by another of the same network)."""
+        return self.bank.stream(rows, stylizer=self.stylizer)
+
     def _views01(self, values01: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """The 0–1 views of ``values01`` with the bank styles ``rows`` (view-major, ``len(rows)``
         rows out), by :attr:`transfer`."""
@@ -462,7 +467,7 @@ class StyleTTA(nn.Module):
         if transfer == "auto":
             transfer = "stain+network" if values01.shape[1] == 3 else "network"
         if transfer == "network":
-            return self.stylizer.stylize_views(values01, self.bank.stream(rows), self.strength, mode=self.mode,
+            return self.stylizer.stylize_views(values01, self._streams(rows), self.strength, mode=self.mode,
                                                range_checked=True)  # _to01 checked it
         if values01.shape[1] != 3:
             raise ValueError(
@@ -473,7 +478,7 @@ class StyleTTA(nn.Module):
         if transfer == "stain":
             return transfer_stains(inputs, self._stain_targets(rows), self.strength, range_checked=True)
         moved = transfer_stains(inputs, self._stain_targets(rows), range_checked=True)  # _to01 checked them
-        restyled = self.stylizer.stylize_batch(moved, self.bank.stream(rows), mode=self.mode, range_checked=True)
+        restyled = self.stylizer.stylize_batch(moved, self._streams(rows), mode=self.mode, range_checked=True)
         return (inputs + self.strength * (restyled - inputs)).clamp_(0, 1)
 
     def _stain_targets(self, rows: torch.Tensor) -> torch.Tensor:

@@ -541,3 +541,23 @@ def test_a_bank_file_without_a_fingerprint_is_refused_by_load(tmp_path, small_st
     save_file(load_file(str(path)), str(path), metadata=metadata)
     with pytest.raises(BankFileError, match="records no stylizer fingerprint.*build it again"):
         StyleBank.load(path, small_stylizer)
+
+
+def test_a_bank_of_a_stylizer_without_the_colour_step_serves_one_with_it(small_stylizer, histology_crops):
+    """Same weights, other colour settings: the stylizer doing the work decides the colour step.
+    A bank built by a ``colour_match=False`` stylizer gave its streams no colour profiles, so a
+    front-end or StyleTTA with ``colour_match=True`` skipped its colour step, silently."""
+    import copy
+
+    from stylizing_vit_aug import BatchStylize
+
+    plain = copy.copy(small_stylizer)
+    plain.colour_match = False
+    styles = torch.stack([torch.from_numpy(c).permute(2, 0, 1) for c in histology_crops[:3]])
+    theirs, own = StyleBank.from_images(styles, plain), StyleBank.from_images(styles, small_stylizer)
+    assert theirs.stream([0]).colours is None
+    torch.testing.assert_close(theirs.stream([0, 2], stylizer=small_stylizer).colours, own.stream([0, 2]).colours)
+    x = styles[1:2].float().div(255).repeat(2, 1, 1, 1)
+    outs = [BatchStylize(small_stylizer, bank, p=1.0, generator=torch.Generator().manual_seed(0))(x)
+            for bank in (theirs, own)]
+    torch.testing.assert_close(outs[0], outs[1])

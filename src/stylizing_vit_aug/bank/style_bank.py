@@ -270,7 +270,8 @@ class StyleBank:
     @property
     def streams(self) -> StyleStream:
         """The cached streams of all styles (encoded now where missing), on the bank's device."""
-        return StyleStream(self._fresh_streams().fill_all(self._encode), self._profiles(None, self.device))
+        layers = self._fresh_streams().fill_all(self._encode)
+        return StyleStream(layers, self._profiles(None, self.stylizer, self.device))
 
     def _indices(self, indices: Any) -> torch.Tensor:
         index = whole_indices(indices)
@@ -278,24 +279,28 @@ class StyleBank:
             raise IndexError(f"style index out of range for a bank of {len(self)} styles")
         return index % len(self)
 
-    def stream(self, indices: Any) -> StyleStream:
-        """The style streams of ``indices``, encoding only their missing chunks; on the stylizer's
-        device."""
+    def stream(self, indices: Any, *, stylizer: Stylizer | None = None) -> StyleStream:
+        """The style streams of ``indices``, encoding only their missing chunks, on the device of
+        ``stylizer``: the one that will use them (default: the bank's own; one of the same network,
+        as :func:`~.storage.check_same_stylizer` checks). Its ``colour_match`` and ``background``
+        decide the colour profiles, so a bank built by a stylizer without the colour step serves
+        one with it."""
+        user = self.stylizer if stylizer is None else stylizer
         index = self._indices(indices)
         layers = self._fresh_streams().rows(index, self._encode)
-        return StyleStream(layers.to(self.stylizer.device), self._profiles(index, self.stylizer.device))
+        return StyleStream(layers.to(user.device), self._profiles(index, user, user.device))
 
-    def _profiles(self, index: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
-        """The colour profiles of the styles ``index`` (None: all) for the stylizer's colour
-        step, made from the images once (not stored in bank files); None where it has none. They
-        read the pixels the stylizer's ``background`` styles (tissue, or every pixel), so they are
-        made again when it changes; they do not depend on the weights."""
-        if not self.stylizer.has_colour_step:
+    def _profiles(self, index: torch.Tensor | None, user: Stylizer, device: torch.device) -> torch.Tensor | None:
+        """The colour profiles of the styles ``index`` (None: all) for ``user``'s colour step (on ``device``),
+        made from the images once (not stored in bank files); None where it has none. They read
+        the pixels its ``background`` styles (tissue, or every pixel), so they are made again
+        when that changes; they do not depend on the weights."""
+        if not user.has_colour_step:
             return None
-        background = self.stylizer.background
+        background = user.background
         if self._colour_profiles is None or self._colour_profiles[0] != background:
             chunks = [to_batch(chunk, "bank images")[0] for chunk in self.images.split(self.chunk_size)]
-            made = torch.cat([self.stylizer.colour_profiles(c.to(self.stylizer.device)).cpu() for c in chunks])
+            made = torch.cat([user.colour_profiles(c.to(user.device)).cpu() for c in chunks])
             self._colour_profiles = (background, made)
         profiles = self._colour_profiles[1]
         return to_device_nowait(profiles if index is None else profiles[index], device)

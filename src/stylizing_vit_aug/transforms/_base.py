@@ -174,7 +174,7 @@ class StyleAugmentation:
 
     def _styles_of(self, index: torch.Tensor, generator: torch.Generator | None = None) -> StyleStream | torch.Tensor:
         """The styles of bank ``index``: cached streams, or fresh crops with ``style_crop``."""
-        return pick_styles(self.bank, index, self.settings.style_crop, generator)
+        return pick_styles(self.bank, index, self.settings.style_crop, generator, self.stylizer)
 
     def _seeded_style(self, seed: int) -> StyleStream | torch.Tensor:
         """One style drawn from a seed that the host's own generator drew (albumentations, MONAI)."""

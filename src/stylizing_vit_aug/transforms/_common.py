@@ -140,11 +140,13 @@ def draw_strength(low: float, high: float, n: int, generator: torch.Generator | 
 
 
 def pick_styles(
-    bank: StyleBank, indices: torch.Tensor, crop: float | None, generator: torch.Generator | None = None
+    bank: StyleBank, indices: torch.Tensor, crop: float | None, generator: torch.Generator | None = None,
+    stylizer: Stylizer | None = None,
 ) -> StyleStream | torch.Tensor:
-    """Cached streams of ``indices``, or freshly cropped style images when ``crop`` is set."""
+    """Cached streams of ``indices`` for ``stylizer`` (its colour settings: see
+    :meth:`StyleBank.stream`), or freshly cropped style images when ``crop`` is set."""
     if crop is None:
-        return bank.stream(indices)
+        return bank.stream(indices, stylizer=stylizer)
     return bank.style_images(indices, crop=crop, generator=generator)
 
 
