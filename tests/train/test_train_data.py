@@ -22,6 +22,7 @@ from stylizing_vit_aug.train.data import (
     collate_items,
     mix_seed,
     pair_styles,
+    spread_indices,
 )
 from stylizing_vit_aug.train.trainer import Trainer
 
@@ -245,3 +246,31 @@ def test_a_run_whose_micro_batches_hold_one_domain_trains_on_real_styles_of_the_
     for batch in seen:
         assert batch.real_rows.tolist() == [0] and _colour(batch.real[0]) != _colour(batch.content[0])
     assert [record["no_real_style"] for record in read_train_log(run)] == [0] * 6
+
+
+@given(st.integers(1, 300), st.integers(1, 300))
+def test_spread_indices_reach_every_part_of_the_list(count, size):
+    """The validation crops and the measured statistics took images 0..count-1 of a sorted list:
+    with more images than that, only the first domains. Spread, they reach its end too."""
+    picked = spread_indices(count, size)
+    assert len(picked) == count and all(0 <= k < size for k in picked)
+    if count >= size:
+        assert set(picked) == set(range(size))
+    else:
+        assert len(set(picked)) == count and picked[0] == 0 and picked[-1] >= size - size // count - 1
+
+
+def test_validation_crops_and_measured_statistics_come_from_every_domain(tmp_path):
+    """Two domains of 12 images each, 4 validation crops: all four came from the first domain (and
+    the statistics of a from-scratch run from its images alone)."""
+    for domain, seed in (("a_lab", 0), ("b_lab", 100)):
+        for i in range(12):
+            write_image(tmp_path / "data" / domain / f"{i:02d}.png", seed=seed + i)
+    from stylizing_vit_aug.commands.train import config_from_args
+
+    argv = [str(tmp_path / "data"), "-o", str(tmp_path / "run"), "--init", "tiny", *ARCH,
+            *options(val_samples="4")]
+    trainer = Trainer(config_from_args(parse(*argv)))
+    assert set(trainer.val_crops["domain"].tolist()) == {0, 1}
+    picked = trainer.dataset.domain_ids[spread_indices(64, len(trainer.dataset))]  # estimate_stats' images
+    assert set(picked.tolist()) == {0, 1}

@@ -58,6 +58,7 @@ __all__ = [
     "TrainBatch",
     "collate_items",
     "estimate_stats",
+    "spread_indices",
     "pair_styles",
     "style_pairs",
     "training_batch",
@@ -381,10 +382,20 @@ def collate_items(items: list[dict]) -> dict[str, torch.Tensor]:
     return batch
 
 
+def spread_indices(count: int, size: int) -> list[int]:
+    """``count`` indices into a list of ``size`` images spread over all of it (every image, in
+    turn, where ``count`` reaches ``size``): the images are listed sorted, domain folder by domain
+    folder, so the first ``count`` would all come from the first domains."""
+    if count >= size:
+        return [i % size for i in range(count)]
+    return [i * size // count for i in range(count)]
+
+
 def estimate_stats(dataset: ImageFolderDataset, samples: int = 64, seed: int = 0) -> tuple[list[float], list[float]]:
-    """Per-channel mean and std (0–1) of ``samples`` seeded crops: the normalised space of a
-    model trained from scratch."""
-    values = torch.stack([dataset[(i % len(dataset), mix_seed(seed, i, 0x57A7))]["image"] for i in range(samples)])
+    """Per-channel mean and std (0–1) of ``samples`` seeded crops of images spread over the whole
+    dataset (:func:`spread_indices`): the normalised space of a model trained from scratch."""
+    images = spread_indices(samples, len(dataset))
+    values = torch.stack([dataset[(k, mix_seed(seed, i, 0x57A7))]["image"] for i, k in enumerate(images)])
     batch, _ = to_batch(values, "training crops")
     channels = batch.transpose(0, 1).flatten(1)
     std = channels.std(dim=1).clamp(min=1e-3)

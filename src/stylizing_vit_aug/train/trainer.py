@@ -80,6 +80,7 @@ from .data import (
     collate_items,
     estimate_stats,
     mix_seed,
+    spread_indices,
     training_batch,
 )
 from .doubts import SameDomainNotice, say_data_doubts, say_real_style_doubts
@@ -448,9 +449,10 @@ class Trainer:
 
     # -- validation ------------------------------------------------------------------------------
     def _val_crops(self) -> dict[str, torch.Tensor]:
-        """The fixed validation crops (the same at every validation)."""
-        count = self.config.val_samples
-        keys = [(i % len(self.val_items), mix_seed(self.config.seed, i, 0x7A1)) for i in range(count)]
+        """The fixed validation crops (the same at every validation), of images spread over the
+        whole validation data, every domain (:func:`~.data.spread_indices`)."""
+        images = spread_indices(self.config.val_samples, len(self.val_items))
+        keys = [(k, mix_seed(self.config.seed, i, 0x7A1)) for i, k in enumerate(images)]
         return collate_items([self.val_items[k] for k in keys])
 
     @torch.no_grad()
