@@ -561,3 +561,15 @@ def test_a_bank_of_a_stylizer_without_the_colour_step_serves_one_with_it(small_s
     outs = [BatchStylize(small_stylizer, bank, p=1.0, generator=torch.Generator().manual_seed(0))(x)
             for bank in (theirs, own)]
     torch.testing.assert_close(outs[0], outs[1])
+
+
+def test_images_beside_the_subfolders_take_the_folders_own_name_however_it_is_given(tmp_path, small_stylizer,
+                                                                                  histology_crops, monkeypatch):
+    """``from_folder(".")`` named the domain of the images directly in it "" (``Path(".").name``)."""
+    lab = tmp_path / "lab_a"
+    (lab / "sub").mkdir(parents=True)
+    Image.fromarray(histology_crops[0]).save(lab / "loose.png")
+    Image.fromarray(histology_crops[1]).save(lab / "sub" / "nested.png")
+    monkeypatch.chdir(lab)
+    for given in (".", "sub/..", str(lab)):
+        assert sorted(StyleBank.from_folder(given, small_stylizer, encode=False).domains) == ["lab_a", "sub"]

@@ -219,7 +219,8 @@ def folder_domains(root: Path, paths: Sequence[Path], domains: str | Mapping[str
     if domains is None:
         return None
     if domains == "subfolders":
-        return [p.relative_to(root).parts[0] if len(p.relative_to(root).parts) > 1 else root.name for p in paths]
+        own = root.resolve().name  # "." or "sub/.." named as the folder they are
+        return [p.relative_to(root).parts[0] if len(p.relative_to(root).parts) > 1 else own for p in paths]
     if not isinstance(domains, Mapping):
         raise ValueError(f'domains must be "subfolders", a mapping or None, got {domains!r}')
     labels = []
