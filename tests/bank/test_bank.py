@@ -252,6 +252,15 @@ def test_a_whole_number_label_is_one_domain_in_every_number_type(value):
         label_of(np.array([value, value]))
 
 
+@pytest.mark.parametrize("label", [None, True, False, np.bool_(True), torch.tensor(True)])
+def test_none_and_booleans_are_no_domain_labels(label, small_stylizer, histology_crops):
+    """``None`` made a domain called "None" (a missing label became a lab of its own), and ``True``
+    a domain apart from ``1`` though they are equal in Python: both are refused, saying what to pass."""
+    styles = torch.stack([torch.from_numpy(c).permute(2, 0, 1) for c in histology_crops[:2]])
+    with pytest.raises(ValueError, match="a domain label must be a name or a number.*domains=None"):
+        StyleBank.from_images(styles, small_stylizer, domains=[label, "a"], encode=False)
+
+
 def test_style_indices_must_be_whole_numbers(crops_bank):
     """A fraction is refused, as StyleTTA refuses it: 1.7 is not style 1."""
     for bad in ([1.7], np.array([0.5]), torch.tensor([1.0]), [True]):

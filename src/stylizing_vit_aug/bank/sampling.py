@@ -50,6 +50,11 @@ def label_of(value: Any) -> str:
         if math.prod(value.shape) != 1:
             raise ValueError(f"a domain label is one value per image, got an array of shape {tuple(value.shape)}")
         value = value.item()
+    if value is None or isinstance(value, bool):  # "None" would be a lab of its own; True == 1 in Python
+        raise ValueError(
+            f"a domain label must be a name or a number, got {value!r}: give every style its lab's label, or "
+            "domains=None for a bank without domains"
+        )
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value)
