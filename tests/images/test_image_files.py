@@ -423,6 +423,26 @@ def test_a_folder_is_listed_at_its_own_path_not_through_a_link_to_it(tmp_path):
     assert bank_domains == ["a", "b", "c"]
 
 
+@pytest.mark.skipif(sys.platform.startswith("win"), reason="symlinks need privileges on Windows")
+def test_a_symlinked_file_is_listed_once_at_its_own_path_as_folders_are(tmp_path):
+    # c/link_to_a.png -> ../a/img00.png was listed under a and c: trained on twice, in two domains
+    from helpers import write_images
+
+    root = tmp_path / "data"
+    write_images(root / "a", 1)
+    write_images(root / "b", 1, seed=1)
+    (root / "c").mkdir()
+    (root / "c" / "link_to_a.png").symlink_to("../a/img00.png")
+    outside = tmp_path / "elsewhere"
+    write_images(outside, 1, seed=2)
+    (root / "b" / "out1.png").symlink_to(outside / "img00.png")  # two links to one file outside: the first
+    (root / "c" / "out2.png").symlink_to(outside / "img00.png")
+    found = [p.relative_to(root).as_posix() for p in images.find_images(root)]
+    assert found == ["a/img00.png", "b/img00.png", "b/out1.png"]
+    bank_domains = sva.StyleBank.from_folder(root, sva.load_stylizer(device="cpu"), encode=False).domains
+    assert bank_domains == ["a", "b", "b"]
+
+
 WRITTEN = ["PNG", "JPEG", "TIFF", "BMP", "WEBP"]
 
 

@@ -4,6 +4,7 @@ real styles of other domains."""
 from __future__ import annotations
 
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from helpers import ARCH, options, parse, read_train_log, truncated_jpeg, write_image, write_images
+from stylizing_vit_aug.commands.train import config_from_args
 from stylizing_vit_aug.commands.train import run as run_train
 from stylizing_vit_aug.train.data import (
     EpochBatches,
@@ -24,6 +26,7 @@ from stylizing_vit_aug.train.data import (
     pair_styles,
     spread_indices,
 )
+from stylizing_vit_aug.train.doubts import say_data_doubts
 from stylizing_vit_aug.train.trainer import Trainer
 
 
@@ -181,6 +184,49 @@ def test_images_beside_the_domain_folders_form_a_domain_named_after_the_data_fol
     assert sorted(dataset.domain_names) == ["data", "lab_a"]
 
 
+def test_loose_images_of_a_data_folder_given_as_dot_are_named_after_the_folder(tmp_path, monkeypatch):
+    write_images(tmp_path / "slides" / "lab_a", 2)
+    write_image(tmp_path / "slides" / "loose.png", seed=9)
+    monkeypatch.chdir(tmp_path / "slides")
+    for root in (".", "lab_a/.."):  # named "" and ".." before
+        assert sorted(ImageFolderDataset(root, 32).domain_names) == ["lab_a", "slides"]
+
+
+@pytest.mark.skipif(sys.platform.startswith("win"), reason="symlinks need privileges on Windows")
+def test_a_symlinked_image_is_trained_on_once_in_the_domain_of_the_file_it_links_to(tmp_path):
+    write_images(tmp_path / "A", 2)
+    write_images(tmp_path / "B", 1, seed=5)
+    (tmp_path / "C").mkdir()
+    (tmp_path / "C" / "link_to_A.png").symlink_to(tmp_path / "A" / "img00.png")
+    dataset = ImageFolderDataset(tmp_path, 32)
+    assert dataset.domains == ["A", "A", "B"] and dataset.domain_names == ["A", "B"]
+
+
+def test_images_smaller_than_the_crop_are_warned_once_though_the_validation_crops_read_the_same_folder(
+    tmp_path, caplog
+):
+    write_images(tmp_path / "he", 2)
+    small = write_image(tmp_path / "he" / "tiny.png", size=(24, 60))
+    with caplog.at_level("WARNING"):
+        for augment in (True, False):  # the run's training data, then its validation crops
+            dataset = ImageFolderDataset(tmp_path, 32, augment=augment)
+            assert [path for path, _ in dataset.skipped] == [small]
+    assert sum(str(small) in record.getMessage() for record in caplog.records) == 1
+
+
+def test_a_domain_subfolder_without_an_image_is_warned_about_by_name(tmp_path, caplog):
+    write_images(tmp_path / "data" / "he", 2)
+    write_image(tmp_path / "data" / "ihc" / "tiny.png", size=(24, 24))  # left out, but said so by name already
+    (tmp_path / "data" / "empty_lab").mkdir()
+    (tmp_path / "data" / "notes_only").mkdir()
+    (tmp_path / "data" / "notes_only" / "readme.txt").write_text("no image")
+    config = config_from_args(parse(str(tmp_path / "data"), "-o", str(tmp_path / "run"), *options()))
+    with caplog.at_level("WARNING"):
+        say_data_doubts(config, ImageFolderDataset(tmp_path / "data", 32), None)
+    warnings = [record.getMessage() for record in caplog.records if "empty_lab" in record.getMessage()]
+    assert len(warnings) == 1 and "notes_only" in warnings[0] and "ihc" not in warnings[0]
+
+
 COLOURS = {"blue": (60, 60, 200), "red": (200, 60, 60)}
 
 
@@ -266,8 +312,6 @@ def test_validation_crops_and_measured_statistics_come_from_every_domain(tmp_pat
     for domain, seed in (("a_lab", 0), ("b_lab", 100)):
         for i in range(12):
             write_image(tmp_path / "data" / domain / f"{i:02d}.png", seed=seed + i)
-    from stylizing_vit_aug.commands.train import config_from_args
-
     argv = [str(tmp_path / "data"), "-o", str(tmp_path / "run"), "--init", "tiny", *ARCH,
             *options(val_samples="4")]
     trainer = Trainer(config_from_args(parse(*argv)))

@@ -219,7 +219,7 @@ def folder_domains(root: Path, paths: Sequence[Path], domains: str | Mapping[str
     if domains is None:
         return None
     if domains == "subfolders":
-        own = root.resolve().name  # "." or "sub/.." named as the folder they are
+        own = folder_name(root)
         return [p.relative_to(root).parts[0] if len(p.relative_to(root).parts) > 1 else own for p in paths]
     if not isinstance(domains, Mapping):
         raise ValueError(f'domains must be "subfolders", a mapping or None, got {domains!r}')
@@ -233,9 +233,15 @@ def folder_domains(root: Path, paths: Sequence[Path], domains: str | Mapping[str
     return labels
 
 
-def note_empty_domains(root: Path, paths: Sequence[Path]) -> None:
+def folder_name(root: Path) -> str:
+    """The name of a folder however it is given: ``"."`` or ``"sub/.."`` are named as the folder
+    they are, and a folder reached through a link keeps the link's name (its data's record stays)."""
+    return Path(os.path.abspath(root)).name
+
+
+def note_empty_domains(root: Path, paths: Sequence[Path], user: str = "the bank") -> None:
     """Warn, naming them, about top-level subfolders of ``root`` that hold no image file read
-    (empty, or only other kinds of file): they give no domain, which the user may count on."""
+    (empty, or only other kinds of file): they give no domain to ``user``, which the user may count on."""
     used = {p.relative_to(root).parts[0] for p in paths if len(p.relative_to(root).parts) > 1}
     try:
         folders = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
@@ -243,8 +249,8 @@ def note_empty_domains(root: Path, paths: Sequence[Path]) -> None:
         return
     empty = [name for name in folders if name not in used]
     if empty:
-        logger.warning("%d subfolder(s) of %s hold no image file, so they give no domain to the bank: %s; put "
-                       "images in them, or remove them", len(empty), root,
+        logger.warning("%d subfolder(s) of %s hold no image file, so they give no domain to %s: %s; put "
+                       "images in them, or remove them", len(empty), root, user,
                        ", ".join(empty[:10]) + (" ..." if len(empty) > 10 else ""))
 
 

@@ -84,8 +84,11 @@ def find_images(root: Path) -> list[Path]:
 
     A folder that is under ``root`` itself is listed at its own path, never through a link to it
     from elsewhere under ``root``: the first subfolder names a domain, and ``b/shared -> ../a``
-    must not move ``a``'s images into ``b`` (which one would win depended on listing order)."""
+    must not move ``a``'s images into ``b`` (which one would win depended on listing order).
+    Files follow the same rule: a symlinked file is listed only where its target is not
+    (:func:`_once_per_file`), so ``c/x.png -> ../a/x.png`` is not trained on twice, as ``a`` and ``c``."""
     found: list[Path] = []
+    linked: list[Path] = []  # symlinked image files, kept by _once_per_file
     left_out: Counter[str] = Counter()  # files of other kinds, by suffix
     seen: set[str] = set()
     trees = [str(root)]  # still to list: root's own tree first, then each linked folder met in it
@@ -102,11 +105,31 @@ def find_images(root: Path) -> list[Path]:
                 if not name.startswith("."):
                     suffix = Path(name).suffix.lower()
                     if suffix in IMAGE_EXTENSIONS:
-                        found.append(Path(folder) / name)
+                        path = Path(folder) / name
+                        (linked if path.is_symlink() else found).append(path)
                     else:
                         left_out[suffix or "(no extension)"] += 1
     _note_left_out(root, left_out)
-    return sorted(found)
+    return sorted(found + _once_per_file(root, found, linked))
+
+
+def _once_per_file(root: Path, found: list[Path], linked: list[Path]) -> list[Path]:
+    """The symlinked image files of ``linked`` to list: each real file once, and never one
+    already in ``found`` at its own path (the folder rule of :func:`find_images` for files); the
+    first in name order wins among links to one file. Says how many were left out (information)."""
+    if not linked:  # the usual case: no file resolved
+        return []
+    listed = {os.path.realpath(path) for path in found}
+    kept, dropped = [], []
+    for path in sorted(linked):
+        target = os.path.realpath(path)
+        (dropped if target in listed else kept).append(path)
+        listed.add(target)
+    if dropped:
+        logger.info("left out %d symlinked image file(s) under %s that link to an image listed already (at its "
+                    "own path or through another link), so it is read once: %s%s", len(dropped), root,
+                    ", ".join(str(p) for p in dropped[:5]), " ..." if len(dropped) > 5 else "")
+    return kept
 
 
 def _note_left_out(root: Path, left_out: Counter[str]) -> None:

@@ -30,6 +30,7 @@ from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 
 from ..bank import strategy_name
+from ..bank.building import folder_name
 from ..image_ops import to_luminance
 from ..images import (
     IMAGE_EXTENSIONS,
@@ -104,9 +105,10 @@ def _scan(root: Path, domains: str, role: str) -> list[tuple[Path, str]]:
             f"{role} data {root} is not a folder; pass a folder of images (domains as subfolders)"
         )
     found = []
+    own = folder_name(root)  # the domain of loose images: "." named as the folder it is
     for path in find_images(root):
         relative = path.relative_to(root)
-        domain = relative.parts[0] if (domains == "subfolders" and len(relative.parts) > 1) else root.name
+        domain = relative.parts[0] if (domains == "subfolders" and len(relative.parts) > 1) else own
         found.append((path, domain))
     if not found:
         raise ValueError(
@@ -225,7 +227,8 @@ class ImageFolderDataset(Dataset):
             )
             if not records:
                 raise ValueError(message)
-            logger.warning("left out of training: %s", message)
+            # once: the validation crops of a run without --val-dir read the same folder (as _skip)
+            log_once(f"train:small:{message}", "left out of training: %s", message, log=logger)
         if not records:
             raise ValueError(
                 f"none of the {len(entries)} {self.role} image files under {self.root} can be read: "

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from ..bank import strategy_name
+from ..bank.building import note_empty_domains
 from .config import TrainConfig
 from .data import REAL_STYLES, ImageFolderDataset
 from .objectives import Objective
@@ -21,8 +22,10 @@ logger = logging.getLogger(__name__)
 
 
 def say_data_doubts(config: TrainConfig, dataset: ImageFolderDataset, resume_state: dict[str, Any] | None) -> None:
-    """Warn where the data will not train as asked: changed since the resumed checkpoint, one
-    domain for ``--pairing other_domain``, or a validation folder that nothing reads."""
+    """Warn where the data will not train as asked: changed since the resumed checkpoint, domain
+    subfolders without an image, one domain for ``--pairing other_domain``, or a validation
+    folder that nothing reads. Here, not in the dataset: a run without ``--val-dir`` lists the
+    training folder twice, and this is said once."""
     saved = (resume_state or {}).get("trainer", {}).get("data")
     if saved and saved != dataset.contents:
         logger.warning(
@@ -31,6 +34,9 @@ def say_data_doubts(config: TrainConfig, dataset: ImageFolderDataset, resume_sta
             saved["images"],
             dataset.contents["images"],
         )
+    if config.domains == "subfolders":  # every file listed: the read ones and those left out
+        listed = [r.path for r in dataset.records] + [p for p, _ in dataset.skipped]
+        note_empty_domains(dataset.root, listed, "training")
     if strategy_name(config.pairing) == "other_domain" and len(dataset.domain_names) < 2:
         logger.warning(
             "--pairing other_domain needs two or more domains (subfolders of %s); it found %s, so "
