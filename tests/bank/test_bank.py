@@ -580,5 +580,5 @@ def test_images_beside_the_subfolders_take_the_folders_own_name_however_it_is_gi
     Image.fromarray(histology_crops[0]).save(lab / "loose.png")
     Image.fromarray(histology_crops[1]).save(lab / "sub" / "nested.png")
     monkeypatch.chdir(lab)
-    for given in (".", "sub/..", str(lab)):
-        assert sorted(StyleBank.from_folder(given, small_stylizer, encode=False).domains) == ["lab_a", "sub"]
+    for folder in (".", "sub/..", str(lab)):
+        assert sorted(StyleBank.from_folder(folder, small_stylizer, encode=False).domains) == ["lab_a", "sub"]
