@@ -494,6 +494,7 @@ def test_no_styles_need_no_bank_whatever_the_style_choice(small_stylizer, images
     (lambda x: torch.zeros(x.shape[0], 3 if x.shape[0] == 4 else 5),
      r"outputs differ in shape between calls: \[\(4, 3\), \(8, 5\)\].*same K"),
 ], ids=["scalar", "batch-reduced", "class-count-changes"])
+@pytest.mark.filterwarnings("ignore:StyleTTA's classifier is a function")  # stateless functions: no eval() to miss
 def test_odd_classifier_outputs_are_clear_errors_naming_the_shapes(small_stylizer, bank, images, classifier, match):
     with pytest.raises(ValueError, match=match):
         StyleTTA(classifier, small_stylizer, bank, n_styles=2, activation="none")(images)
