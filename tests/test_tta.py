@@ -29,6 +29,10 @@ def _style_images(size: int) -> torch.Tensor:
     return ((base + 0.03 * torch.randn(6, 3, size, size)).clamp(0, 1) * 255).round().to(torch.uint8)
 
 
+# Tests pass stateless functions as classifiers (no eval() to miss); the warning has its own test.
+pytestmark = pytest.mark.filterwarnings("ignore:StyleTTA's classifier is a function")
+
+
 @pytest.fixture
 def bank(small_stylizer):
     """A StyleBank of six flat colours (with a little texture)."""
@@ -494,7 +498,6 @@ def test_no_styles_need_no_bank_whatever_the_style_choice(small_stylizer, images
     (lambda x: torch.zeros(x.shape[0], 3 if x.shape[0] == 4 else 5),
      r"outputs differ in shape between calls: \[\(4, 3\), \(8, 5\)\].*same K"),
 ], ids=["scalar", "batch-reduced", "class-count-changes"])
-@pytest.mark.filterwarnings("ignore:StyleTTA's classifier is a function")  # stateless functions: no eval() to miss
 def test_odd_classifier_outputs_are_clear_errors_naming_the_shapes(small_stylizer, bank, images, classifier, match):
     with pytest.raises(ValueError, match=match):
         StyleTTA(classifier, small_stylizer, bank, n_styles=2, activation="none")(images)
