@@ -41,8 +41,9 @@ def untouched(tmp_path, monkeypatch):
     assert set(tmp_path.rglob("*")) == before
 
 
-def _refused(argv: list[str], checkpoint: str, capsys) -> None:
-    assert cli.main(argv) == 2
+def _refused(command: list[str], output: Path, checkpoint: str, capsys) -> None:
+    """``command`` writing ``output`` with ``checkpoint``: exit 2, naming the checkpoint."""
+    assert cli.main([*command, "-o", str(output), "--checkpoint", checkpoint]) == 2
     err = capsys.readouterr().err
     assert checkpoint in err and "Traceback" not in err, err
 
@@ -52,17 +53,8 @@ def test_preview_refuses_the_checkpoint_before_reading_images_or_making_folders(
     monkeypatch.setattr(preview, "gather_images", _never("images were listed"))
     monkeypatch.setattr(preview, "read_image", _never("an image was read"))
     checkpoint = _refused_unread(untouched)[kind]
-    argv = [
-        "preview",
-        str(untouched / "in"),
-        "--styles-dir",
-        str(untouched / "styles"),
-        "-o",
-        str(untouched / "out" / "x" / "grid.png"),
-        "--checkpoint",
-        checkpoint,
-    ]
-    _refused(argv, checkpoint, capsys)
+    command = ["preview", str(untouched / "in"), "--styles-dir", str(untouched / "styles")]
+    _refused(command, untouched / "out" / "x" / "grid.png", checkpoint, capsys)
 
 
 @pytest.mark.parametrize("kind", range(3))
@@ -71,23 +63,15 @@ def test_bank_build_refuses_the_checkpoint_before_listing_styles_or_making_folde
 ):
     monkeypatch.setattr(style_bank, "find_images", _never("style images were listed"))
     checkpoint = _refused_unread(untouched)[kind]
-    argv = [
-        "bank",
-        "build",
-        str(untouched / "styles"),
-        "-o",
-        str(untouched / "out" / "x" / "bank.safetensors"),
-        "--checkpoint",
-        checkpoint,
-    ]
-    _refused(argv, checkpoint, capsys)
+    _refused(["bank", "build", str(untouched / "styles")], untouched / "out" / "x" / "bank.safetensors", checkpoint,
+             capsys)
 
 
 @pytest.mark.parametrize("kind", range(3))
 def test_demo_refuses_the_checkpoint_before_making_the_grids_folder(untouched, monkeypatch, capsys, kind):
     monkeypatch.setattr(demo, "read_image", _never("a sample was read"))
     checkpoint = _refused_unread(untouched)[kind]
-    _refused(["demo", "-o", str(untouched / "out" / "x" / "demo.png"), "--checkpoint", checkpoint], checkpoint, capsys)
+    _refused(["demo"], untouched / "out" / "x" / "demo.png", checkpoint, capsys)
 
 
 @pytest.mark.parametrize("kind", range(3))

@@ -29,6 +29,11 @@ def _never_loaded(monkeypatch) -> None:
     monkeypatch.setattr(CheckpointChoice, "load", load)
 
 
+def _stylize(inputs: Path | str, output: Path, style: Path, checkpoint: str | Path, *more: str) -> list[str]:
+    """A ``stylize`` command line of one style image."""
+    return ["stylize", str(inputs), "-o", str(output), "--style", str(style), "--checkpoint", str(checkpoint), *more]
+
+
 def _mistakes(tmp: Path) -> dict[str, tuple[list[str], str]]:
     """argv (after ``stylize``) and the refusal's words, by mistake."""
     write_images(tmp / "in", 2, seed=1)
@@ -140,18 +145,7 @@ def test_quality_is_recorded_only_where_it_made_the_output(tmp_path, checkpoint,
     Image.fromarray(random_rgb(2)).save(folder / "lossy.webp", quality=80)
     Image.fromarray(random_rgb(3)).save(folder / "plain.png")
     style = write_images(tmp_path / "style", 1, seed=4)[0]
-    argv = [
-        "stylize",
-        str(folder),
-        "-o",
-        str(tmp_path / "out"),
-        "--style",
-        str(style),
-        "--checkpoint",
-        checkpoint,
-        "--quality",
-        "70",
-    ]
+    argv = _stylize(folder, tmp_path / "out", style, checkpoint, "--quality", "70")
     assert cli.main(argv) == 0
     record = tmp_path / "out" / "stylize_log.csv"
     expected = {"exact.webp": "", "lossy.webp": "70", "plain.png": ""}
@@ -191,14 +185,7 @@ def test_an_input_folder_empty_on_one_node_stops_every_rank_at_once(tmp_path, ch
         "-c",
         _EMPTY_ON_ONE_NODE,
         *map(str, nodes),
-        "stylize",
-        "in",
-        "-o",
-        str(out),
-        "--style",
-        str(style),
-        "--checkpoint",
-        checkpoint,
+        *_stylize("in", out, style, checkpoint),
     ]
     with ranks(2, command, ENV, tmp_path / "logs") as processes:
         codes = [process.wait(timeout=120) for process in processes]
@@ -221,26 +208,9 @@ def test_a_refused_run_leaves_no_folder_it_made(tmp_path, capsys):
     broken = tmp_path / "broken.safetensors"
     broken.write_bytes(b"not a checkpoint")
     before = _paths(tmp_path)
-    argv = [
-        "stylize",
-        str(tmp_path / "in"),
-        "-o",
-        str(tmp_path / "out" / "x" / "y"),
-        "--style",
-        str(style),
-        "--log",
-        str(tmp_path / "logs" / "deep" / "x.csv"),
-        "--checkpoint",
-        str(broken),
-        "--mean",
-        "0.5",
-        "0.5",
-        "0.5",
-        "--std",
-        "0.2",
-        "0.2",
-        "0.2",
-    ]
+    log = ["--log", str(tmp_path / "logs" / "deep" / "x.csv")]
+    stats = ["--mean", "0.5", "0.5", "0.5", "--std", "0.2", "0.2", "0.2"]
+    argv = _stylize(tmp_path / "in", tmp_path / "out" / "x" / "y", style, broken, *log, *stats)
     assert cli.main(argv) == 2
     assert "Traceback" not in capsys.readouterr().err
     assert _paths(tmp_path) == before
@@ -255,16 +225,7 @@ def test_a_checkpoint_path_the_loader_refuses_unread_is_refused_before_any_folde
     _never_loaded(monkeypatch)
     before = _paths(tmp_path)
     checkpoint = str(tmp_path / name)
-    argv = [
-        "stylize",
-        str(tmp_path / "in"),
-        "-o",
-        str(tmp_path / "out"),
-        "--style",
-        str(style),
-        "--checkpoint",
-        checkpoint,
-    ]
+    argv = _stylize(tmp_path / "in", tmp_path / "out", style, checkpoint)
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert checkpoint in err and "was loaded" not in err and "Traceback" not in err, err
@@ -281,18 +242,7 @@ def test_a_log_inside_the_input_or_named_as_an_image_is_refused_before_the_model
     style = write_images(tmp_path / "style", 1, seed=4)[0]
     _never_loaded(monkeypatch)
     before = _paths(tmp_path)
-    argv = [
-        "stylize",
-        str(tmp_path / "in"),
-        "-o",
-        str(tmp_path / "out"),
-        "--style",
-        str(style),
-        "--log",
-        str(tmp_path / log),
-        "--checkpoint",
-        str(tmp_path / "model"),
-    ]
+    argv = _stylize(tmp_path / "in", tmp_path / "out", style, tmp_path / "model", "--log", str(tmp_path / log))
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert f"--log {tmp_path / log} is" in err and f"e.g. {tmp_path / 'out' / 'stylize_log.csv'}" in err, err
@@ -313,16 +263,7 @@ def test_a_rank_that_cannot_start_for_any_reason_exits_2_as_the_others(tmp_path,
     monkeypatch.setattr(_stylize_plan, "list_images", unreadable)
     _never_loaded(monkeypatch)
     style = write_images(tmp_path / "style", 1, seed=4)[0]
-    argv = [
-        "stylize",
-        str(tmp_path / "in"),
-        "-o",
-        str(tmp_path / "out"),
-        "--style",
-        str(style),
-        "--checkpoint",
-        str(tmp_path / "model"),
-    ]
+    argv = _stylize(tmp_path / "in", tmp_path / "out", style, tmp_path / "model")
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert "rank 1 of 2: OSError: " in err and "Input/output error" in err and "no rank starts" in err, err
