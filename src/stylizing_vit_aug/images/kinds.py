@@ -338,8 +338,6 @@ def check_image(
     if not isinstance(images, (list, tuple)):
         _checked_kind(images, what, values, normalised_hint)
         return
-    if not images:
-        _fail(f"{what} is an empty list.")
     kinds = [_checked_kind(item, f"{what}[{i}]", values, normalised_hint) for i, item in enumerate(images)]
     _check_list(kinds, what)
 
@@ -369,13 +367,15 @@ def _checked_kind(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _check_list(kinds: Sequence[tuple[bool, tuple[int, ...]]], what: str) -> None:
+def _check_list(kinds: Sequence[tuple[bool, tuple[int, ...]]], what: str, same_size: bool = True) -> None:
     """A list's images (``(batched, colour shape)`` each) as :func:`to_batch` takes them: single
-    images of one size and channel count."""
+    images (not none), of one size and channel count unless ``same_size`` is False (styles)."""
+    if not kinds:
+        _fail(f"{what} is an empty list.")
     if any(batched for batched, _ in kinds):
         _fail(f"{what} is a list that contains batches; pass single images or one batch.")
     sizes = {shape for _, shape in kinds}
-    if len(sizes) > 1:
+    if same_size and len(sizes) > 1:
         _fail(
             f"{what} is a list of images of different sizes/channels {sorted(sizes)}; "
             "stylise them one at a time or resize them to one size."
@@ -403,8 +403,7 @@ def to_batch(images: ImageLike, what: str = "images", *, range_checked: bool = F
     if PILImage is not None and isinstance(images, PILImage.Image):
         return _pil_to_batch(images, what)
     if isinstance(images, (list, tuple)):
-        parts = _list_parts(images, what)
-        _check_list([(False, tuple(p[0].shape[1:])) for p in parts], what)
+        parts = _list_parts(images, what, range_checked=range_checked)
         first = parts[0][1]
         info = BatchInfo(
             "list", True, first.dtype, first.channels, first.height, first.width,
@@ -417,13 +416,13 @@ def to_batch(images: ImageLike, what: str = "images", *, range_checked: bool = F
     )
 
 
-def _list_parts(images: list | tuple, what: str) -> list[tuple[torch.Tensor, BatchInfo]]:
-    """Each image of a list, converted: single images only (a batch in a list is refused)."""
-    if not images:
-        _fail(f"{what} is an empty list.")
-    parts = [to_batch(item, f"{what}[{i}]") for i, item in enumerate(images)]
-    if any(p[1].batched for p in parts):
-        _fail(f"{what} is a list that contains batches; pass single images or one batch.")
+def _list_parts(
+    images: list | tuple, what: str, *, range_checked: bool = False, same_size: bool = True
+) -> list[tuple[torch.Tensor, BatchInfo]]:
+    """Each image of a list, converted (``range_checked`` as for :func:`to_batch`) and checked as
+    :func:`_check_list` checks a list."""
+    parts = [to_batch(item, f"{what}[{i}]", range_checked=range_checked) for i, item in enumerate(images)]
+    _check_list([(info.batched, tuple(values.shape[1:])) for values, info in parts], what, same_size)
     return parts
 
 
@@ -431,11 +430,11 @@ def to_batches(images: ImageLike, what: str = "images", *, range_checked: bool =
     """:func:`to_batch` for inputs whose size does not matter (styles, which the engine resizes to
     its own): a list may mix sizes and channel counts. Float 0–1 ``[B, C, H, W]`` batches, one per
     run of consecutive images of one shape, in the list's order (one batch for a list of one shape).
-    ``range_checked`` as for :func:`to_batch` (a tensor's; a list's images are checked)."""
+    ``range_checked`` as for :func:`to_batch`."""
     if not isinstance(images, (list, tuple)):
         return [to_batch(images, what, range_checked=range_checked)[0]]
     runs: list[list[torch.Tensor]] = []
-    for values, _ in _list_parts(images, what):
+    for values, _ in _list_parts(images, what, range_checked=range_checked, same_size=False):
         if runs and runs[-1][-1].shape[1:] == values.shape[1:]:
             runs[-1].append(values)
         else:
