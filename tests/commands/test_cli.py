@@ -124,7 +124,7 @@ def test_preview_refuses_an_output_that_is_or_sits_among_its_images(tmp_path, ch
         assert code == 2
         assert f"-o {out} is" in capsys.readouterr().err
     assert {path: path.read_bytes() for path in before} == before
-    assert not (contents[0].parent / "grid.png").exists()
+    assert not (contents[0].parent / "grid.png").exists() and not (styles[0].parent / "sub").exists()
 
 
 def test_bank_build_info_and_preview_from_the_bank(tmp_path, checkpoint, capsys):

@@ -114,8 +114,8 @@ def run(args: argparse.Namespace) -> int:
 
     choice = CheckpointChoice.from_args(args)
     choice.refuse_unread()  # before -o's folder is made or any image is listed
-    check_grid_output(args.output)
     _refuse_an_output_among_the_inputs(args.output, [*args.contents, *(args.style or []), args.styles_dir])
+    check_grid_output(args.output)  # makes -o's folder: after every refusal that needs none
     generator = torch.Generator().manual_seed(args.seed)
     content_paths, contents, skipped = _read_some(gather_images(args.contents, "content"), args.n_contents,
                                                   generator, "content")
