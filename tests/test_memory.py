@@ -123,6 +123,24 @@ def test_strip_path_errors_are_the_usual_ones(slide, style, monkeypatch):
     assert np.array_equal(zero, slide) and zero is not slide
 
 
+
+@pytest.mark.parametrize("checked", [False, True])
+def test_the_strip_path_reads_each_value_once_or_not_at_all_when_the_caller_has(slide, style, monkeypatch, checked):
+    """The strip path range-checked each row band and then each column strip again; a caller that
+    had checked (``range_checked=True``: a front-end's every-call check) got both reads anyway."""
+    from stylizing_vit_aug.images import kinds
+
+    stylizer = _stylizer("detail")
+    monkeypatch.setattr(engine, "STRIP_PIXELS", 1 << 18)
+    image = slide.astype(np.float32) / 255
+    read, extremes = [], kinds.finite_extremes
+    count = lambda values, what: read.append(int(np.prod(values.shape))) or extremes(values, what)  # noqa: E731
+    monkeypatch.setattr(kinds, "finite_extremes", count)
+    out = stylizer(image, style, 0.8, range_checked=checked)
+    assert sum(read) == (0 if checked else image.size)
+    monkeypatch.setattr(engine, "STRIP_PIXELS", 1 << 30)
+    assert np.array_equal(out, stylizer(image, style, 0.8))
+
 MEASURE = textwrap.dedent("""
     import sys
     sys.path.insert(0, {tests!r})

@@ -19,14 +19,17 @@ from .images.windows import height_width, put_columns, strips, window
 __all__ = ["downscaled", "restore_in_strips"]
 
 
-def downscaled(image: Any, size: int, device: torch.device, strip_pixels: int) -> torch.Tensor:
+def downscaled(
+    image: Any, size: int, device: torch.device, strip_pixels: int, *, range_checked: bool = False
+) -> torch.Tensor:
     """One large image at the model's ``size``, ``[1, C, size, size]`` in 0–1: each row band of
     at most ``strip_pixels`` is resized across, then the narrow result down (the two passes of
-    one antialiased resize)."""
+    one antialiased resize). Each band's values are range-checked unless ``range_checked`` (the
+    caller read them); :func:`restore_in_strips` then reads none again."""
     height, width = height_width(image)
     bands = []
     for top, bottom in strips(height, strip_pixels // width):
-        values, _ = to_batch(window(image, top, bottom, 0, width), "images")
+        values, _ = to_batch(window(image, top, bottom, 0, width), "images", range_checked=range_checked)
         bands.append(resize(values.to(device, torch.float32), bottom - top, size))
     return resize(torch.cat(bands, dim=2), size, size)
 
@@ -41,7 +44,7 @@ def restore_in_strips(
     height, width = height_width(image)
     across = resize(base, base.shape[-2], width)
     for left, right in strips(width, strip_pixels // height):
-        values, info = to_batch(window(image, 0, height, left, right), "images")
+        values, info = to_batch(window(image, 0, height, left, right), "images", range_checked=True)  # downscaled
         values = values.to(base.device, torch.float32)
         upsampled = resize(across[..., left:right], height, right - left)  # may be a view of across
         if guided:

@@ -371,7 +371,7 @@ class Stylizer:
         """
         mode = check_mode(mode) or self.mode  # checked at every strength, 0 included
         if largest_image_pixels(images) > STRIP_PIXELS:
-            return self._stylize_in_strips(images, styles, strength, mode)
+            return self._stylize_in_strips(images, styles, strength, mode, range_checked)
         values, info = to_batch(images, "images", range_checked=range_checked)
         strength_tensor = self._strengths(strength, values.shape[0])
         if bool((strength_tensor == 0).all()):
@@ -393,7 +393,9 @@ class Stylizer:
         return stream.to(self.device)
 
     @torch.inference_mode()
-    def _stylize_in_strips(self, images: ImageLike, styles: ImageLike | StyleStream, strength: Any, mode: str) -> Any:
+    def _stylize_in_strips(
+        self, images: ImageLike, styles: ImageLike | StyleStream, strength: Any, mode: str, range_checked: bool
+    ) -> Any:
         """``__call__`` for large images, one image and one strip at a time (same pixels as
         :meth:`stylize_batch` on the CPU); peak memory a few strips beyond input and output."""
         singles, outputs, result = single_images(images)
@@ -402,7 +404,9 @@ class Stylizer:
         if bool((strengths == 0).all()):
             return same_kind_copy(images)
         stream = self._streams(styles, batch)
-        small01 = torch.cat([downscaled(image, self.img_size, self.device, STRIP_PIXELS) for image in singles])
+        small = [downscaled(image, self.img_size, self.device, STRIP_PIXELS, range_checked=range_checked)
+                 for image in singles]
+        small01 = torch.cat(small)
         changes, weights = [], []
         for start in range(0, batch, self.chunk_size):
             stop = min(start + self.chunk_size, batch)
