@@ -103,5 +103,5 @@ def load_weights_file(
     known = DatasetStats(record.mean, record.std) if record.mean is not None else None
     in_chans = record.architecture.in_chans if record.architecture is not None else None
     mean, std = resolved_stats(mean, std, known, in_chans, what)
-    model = load_model_file(path, record.architecture, header=header)
+    model = load_model_file(path, record.architecture, header=header, record=record)
     return LoadedCheckpoint(model, mean, std, str(path), settings=settings)

@@ -29,10 +29,11 @@ WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 CARD_NAME = "README.md"
 FORMAT_VERSION = 1
-SAVED_DTYPES = ("float32", "float16")
-"""config.json's ``dtype``: what :func:`write_checkpoint` stores the weights in."""
 HEADER_DTYPES = {"float32": "F32", "float16": "F16"}
-"""Each of :data:`SAVED_DTYPES` as a safetensors header writes it."""
+"""What :func:`write_checkpoint` stores the weights in (config.json's ``dtype``), each as a
+safetensors header writes it."""
+SAVED_DTYPES = tuple(HEADER_DTYPES)
+"""config.json's ``dtype`` values: full precision first, then half."""
 MAX_CONFIG_BYTES = 2**20  # ours are about 1 kB; a training record with metrics stays far below
 
 

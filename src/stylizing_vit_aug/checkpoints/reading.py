@@ -396,17 +396,18 @@ def _agreed_architecture(
 
 def load_model_file(
     path: str | os.PathLike, config: ModelConfig | None, origin: str | None = None,
-    stats: tuple[Any, Any] | None = None, header: SafetensorsHeader | None = None,
+    stats: tuple[Any, Any] | None = None, header: SafetensorsHeader | None = None, record: FileRecord | None = None,
 ) -> StylizingViT:
     """A model from a safetensors file: header, architecture (given or inferred) and dtypes are
     checked before a tensor is read, so at most the file's size is read and the model built is
     the one the file holds. ``config`` and ``stats`` (mean, std), when a config.json gives them,
-    must agree with what the file records about itself. ``header``: the file's, where the caller
-    has read it already (:func:`read_header`), so that one read serves both."""
+    must agree with what the file records about itself. ``header`` and ``record``: the file's,
+    where the caller has read them already (:func:`read_header`, :func:`file_record`), so that
+    one read and one parse serve both."""
     path = Path(path).expanduser()
     origin = origin or str(path)
     checked = header if header is not None else _checked_header(path)
-    config = _agreed_architecture(file_record(path, checked), config, stats, origin)
+    config = _agreed_architecture(record or file_record(path, checked), config, stats, origin)
     header = checked.tensors
     keys = clean_state_dict({key: key for key in header}, origin)  # model key -> file key
     entries = {name: header[key] for name, key in keys.items()}
