@@ -17,6 +17,7 @@ from helpers import ARCH, options, parse, read_train_log, truncated_jpeg, write_
 from stylizing_vit_aug.commands.train import config_from_args
 from stylizing_vit_aug.commands.train import run as run_train
 from stylizing_vit_aug.train.data import (
+    TISSUE_CROPS,
     EpochBatches,
     ImageFolderDataset,
     RealStyleItems,
@@ -202,16 +203,28 @@ def test_a_symlinked_image_is_trained_on_once_in_the_domain_of_the_file_it_links
     assert dataset.domains == ["A", "A", "B"] and dataset.domain_names == ["A", "B"]
 
 
-def test_images_smaller_than_the_crop_are_warned_once_though_the_validation_crops_read_the_same_folder(
-    tmp_path, caplog
-):
+def test_validation_crops_of_the_training_folder_read_it_once_and_warn_once_per_run(tmp_path, caplog, monkeypatch):
+    """A run without --val-dir listed its folder and read every header twice (the training data,
+    then the validation crops), saying each left-out image twice; the crops now come from the
+    training records (the same crops as a dataset built for them), and a second run in the same
+    process (a notebook, a sweep) is told again."""
+    from stylizing_vit_aug.train import data
+
     write_images(tmp_path / "he", 2)
+    write_images(tmp_path / "ihc", 2, seed=5)
     small = write_image(tmp_path / "he" / "tiny.png", size=(24, 60))
+    headers, image_size = [], data.image_size
+    monkeypatch.setattr(data, "image_size", lambda path: headers.append(path) or image_size(path))
     with caplog.at_level("WARNING"):
-        for augment in (True, False):  # the run's training data, then its validation crops
-            dataset = ImageFolderDataset(tmp_path, 32, augment=augment)
-            assert [path for path, _ in dataset.skipped] == [small]
-    assert sum(str(small) in record.getMessage() for record in caplog.records) == 1
+        for _ in range(2):  # two runs
+            crops = ImageFolderDataset(tmp_path, 32, augment=True, seed=3).tissue_crops()
+            assert [path for path, _ in crops.skipped] == [small]
+    assert len(headers) == 2 * 5  # each file's header once per run
+    assert sum(str(small) in record.getMessage() for record in caplog.records) == 2
+    built = ImageFolderDataset(tmp_path, 32, augment=False, seed=3, **TISSUE_CROPS)
+    for key in [(i, mix_seed(9, i)) for i in range(len(built))]:
+        ours, theirs = crops[key], built[key]
+        assert torch.equal(ours["image"], theirs["image"]) and ours["domain"] == theirs["domain"]
 
 
 def test_a_domain_subfolder_without_an_image_is_warned_about_by_name(tmp_path, caplog):

@@ -14,6 +14,7 @@ readable image (a seeded, deterministic stand-in); either way it is logged and c
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import logging
@@ -191,6 +192,16 @@ class ImageFolderDataset(Dataset):
         self.domain_ids = torch.tensor([lookup[r.domain] for r in self.records], dtype=torch.long)
         self._cache: dict[int, torch.Tensor] = {}
 
+    def tissue_crops(self) -> ImageFolderDataset:
+        """This dataset's images as validation crops (tissue only, :data:`TISSUE_CROPS`, no
+        augmentation), without listing the folder and reading every header again: what a run
+        without ``--val-dir`` validates on. Its own crop cache; the records are shared."""
+        crops = copy.copy(self)
+        crops.augment, crops._cache, crops.skipped, crops._unreadable = False, {}, list(self.skipped), set()
+        for name, value in TISSUE_CROPS.items():
+            setattr(crops, name, value)
+        return crops
+
     @functools.cached_property
     def contents(self) -> dict[str, Any]:
         """What the run trains on, for a resume to compare: the image count and a digest of the
@@ -200,7 +211,7 @@ class ImageFolderDataset(Dataset):
         return {"images": len(self.records), "digest": hashlib.sha256(listing.encode()).hexdigest()[:16]}
 
     def _skip(self, path: Path, error: ImageReadError) -> None:
-        # once per file: the validation crops of a run without --val-dir read the same folder
+        # once per file: every epoch's crops (and each DataLoader worker) may meet it again
         log_once(f"train:skip:{path}", "skipped an unreadable image: %s", error, log=logger)
         self.skipped.append((path, str(error)))
 
@@ -227,8 +238,7 @@ class ImageFolderDataset(Dataset):
             )
             if not records:
                 raise ValueError(message)
-            # once: the validation crops of a run without --val-dir read the same folder (as _skip)
-            log_once(f"train:small:{message}", "left out of training: %s", message, log=logger)
+            logger.warning("left out of training: %s", message)
         if not records:
             raise ValueError(
                 f"none of the {len(entries)} {self.role} image files under {self.root} can be read: "

@@ -186,8 +186,9 @@ class Trainer:
         if self.mean is None:
             self.mean, self.std = estimate_stats(self.dataset, seed=config.seed)
             logger.info("normalisation measured on the training data: mean %s std %s", self.mean, self.std)
-        self.val_dataset = self._dataset(config.val_dir or config.data, augment=False,
-                                         role="validation" if config.val_dir else "training")
+        # without --val-dir, the training images' tissue crops: the folder is not listed and read again
+        self.val_dataset = (self._dataset(config.val_dir, augment=False, role="validation") if config.val_dir
+                            else self.dataset.tissue_crops())
         self.stylizer = Stylizer(
             self.model, self.mean, self.std, device=self.accelerator.device, dtype=torch.float32,
             source=self.base_model, **self.stylizer_settings,
