@@ -136,13 +136,18 @@ def model_images(
     if crops_per_image and crop_size and crop_size * 4 < size:
         logger.warning("crops of %d px are enlarged %.0fx to the model's %d px: little but their colour is left; "
                        "a crop side near %d keeps their texture", crop_size, size / crop_size, size, size)
-    built = BuiltStyles(torch.empty(0), [], [], [])
+    counts: list[int] = []
+    sources: list[StyleFile | None] = []
+    skipped: list[tuple[Path, str]] = []
     parts: list[torch.Tensor] = []
     seen = _Seen()
     bar = tqdm(items, total=total, desc="style images", unit="item", leave=False, disable=(total or 0) < 16)
     for index, item in enumerate(bar):
-        item, label, source = _read(item, index, on_error, built)
-        if item is None:
+        item, label, source, why = _read(item, index, on_error)
+        if why is not None:  # a file left out (on_error="skip"): it gives no style
+            skipped.append((Path(label), why))
+            counts.append(0)
+            sources.append(None)
             continue
         values, _ = to_batch(item, label)
         values = stylizer.adapt_channels(values)
@@ -154,37 +159,33 @@ def model_images(
                 seen.whole.append(f"{label} ({width}x{height})")
             kept = _crops(values, crops_per_image, crop_size or size, size, generator, tissue_only, label)
             values = torch.cat(kept)
-            built.counts.extend(len(group) for group in kept)
+            counts.extend(len(group) for group in kept)
         else:
             values = resize(values, size, size)
-            built.counts.extend([1] * count)
-        built.sources.extend([source] * count)
+            counts.extend([1] * count)
+        sources.extend([source] * count)
         parts.append(to_uint8(values).cpu())
     seen.say(size, crops_per_image, crop_size)
-    if not sum(built.counts):
-        skipped = built.skipped
+    if not sum(counts):
         unread = f" ({len(skipped)} unreadable, e.g. {skipped[0][1]})" if skipped else ""
         blank = " (tissue_only: no crop showed tissue)" if tissue_only and parts else ""
         raise ValueError(f"a style bank needs at least one style image; got none{unread}{blank}")
-    return built._replace(pixels=torch.cat(parts))
+    return BuiltStyles(torch.cat(parts), counts, sources, skipped)
 
 
-def _read(item: Any, index: int, on_error: str, built: BuiltStyles) -> tuple[Any, str, StyleFile | None]:
-    """An item's image, its label for messages (its path, else its index) and its source file;
-    None for a file that cannot be read, counted in ``built`` as skipped (``on_error="skip"``)."""
+def _read(item: Any, index: int, on_error: str) -> tuple[Any, str, StyleFile | None, str | None]:
+    """An item's image, its label for messages (its path, else its index), its source file, and
+    why a file that cannot be read was left out (``on_error="skip"``; its image is then None)."""
     if not isinstance(item, (str, os.PathLike)):
-        return item, f"style image {index}", None
+        return item, f"style image {index}", None, None
     try:
         image, sha256 = read_image_and_sha256(item)  # one read: the digest names the bytes decoded
     except ImageReadError as error:
         if on_error == "stop":
             raise
         logger.warning("skipped a style file: %s", error)
-        built.skipped.append((Path(item), str(error)))
-        built.counts.append(0)
-        built.sources.append(None)
-        return None, str(item), None
-    return image, str(item), source_of(Path(item), sha256)
+        return None, str(item), None, str(error)
+    return image, str(item), source_of(Path(item), sha256), None
 
 
 def _crops(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -105,22 +106,39 @@ def images_digest(images: torch.Tensor) -> str:
 
 
 def note_duplicates(sources: Sequence[StyleFile | None]) -> None:
-    """Warn once about style files with the same bytes: each enters the bank, so that style is
-    drawn as often as its copies together (one source per file read, not per crop)."""
-    same: dict[str, list[str]] = defaultdict(list)
+    """Warn, naming them, about style files that enter the bank more than once: a file given
+    twice (one path repeated, or two paths to one file) and byte-identical copies. Each entry is
+    a style of its own, so that style is drawn as often as its entries together, which no one
+    should learn from the training curves (one source per file read, not per crop)."""
+    given: dict[str, list[StyleFile]] = defaultdict(list)  # each real file: every time it was given
     for source in sources:
-        if source is not None and source.path not in same[source.sha256]:
-            same[source.sha256].append(source.path)
+        if source is not None:
+            given[os.path.realpath(source.path)].append(source)
+    repeated = [entries for entries in given.values() if len(entries) > 1]
+    if repeated:
+        named = [f"{' = '.join(dict.fromkeys(s.path for s in entries))} ({len(entries)} times)" for entries in repeated]
+        logger.warning(
+            "%d style file(s) are given more than once: %s. Each time it is given it enters the bank again, so its "
+            "style is drawn that many times as often as the others; give each file once (repeat one only to weigh "
+            "it so on purpose)",
+            len(repeated),
+            _listed(named),
+        )
+    same: dict[str, list[str]] = defaultdict(list)
+    for entries in given.values():  # one path per file: a file given twice is no copy of itself
+        same[entries[0].sha256].append(entries[0].path)
     groups = [paths for paths in same.values() if len(paths) > 1]
-    if not groups:
-        return
-    listed = "; ".join(" = ".join(paths) for paths in groups[:5]) + (" ..." if len(groups) > 5 else "")
-    logger.warning(
-        "%d style file(s) are byte-identical copies of another: %s. Each copy enters the bank, so its style is "
-        "drawn that many times as often as the others; delete the copies to weigh every style alike",
-        sum(len(paths) - 1 for paths in groups),
-        listed,
-    )
+    if groups:
+        logger.warning(
+            "%d style file(s) are byte-identical copies of another: %s. Each copy enters the bank, so its style is "
+            "drawn that many times as often as the others; delete the copies to weigh every style alike",
+            sum(len(paths) - 1 for paths in groups),
+            _listed([" = ".join(paths) for paths in groups]),
+        )
+
+
+def _listed(items: list[str]) -> str:
+    return "; ".join(items[:5]) + (" ..." if len(items) > 5 else "")
 
 
 def describe(entry: Any) -> str:

@@ -23,7 +23,9 @@ from ..checkpoints import (
     CheckpointError,
     SafetensorsHeader,
     TensorInfo,
+    float32_list,
     read_header,
+    same_float32,
 )
 from ..image_ops import resize
 from ..images import to_batch, to_uint8
@@ -42,6 +44,7 @@ __all__ = [
     "dtype_name",
     "read_bank_file",
     "read_bank_info",
+    "stylizer_record",
     "write_bank_file",
 ]
 
@@ -50,6 +53,7 @@ logger = logging.getLogger(__name__)
 FILE_FORMAT = BANK_FORMAT  # defined with the checkpoint readers, which name a bank given as a checkpoint
 FILE_VERSION = "1"
 STREAM_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+STATS = ("mean", "std")  # the statistics a bank file records beside the fingerprint (None: saved before they were)
 
 
 class BankMismatch(ValueError):
@@ -66,10 +70,52 @@ def check_same_stylizer(bank_stylizer: Stylizer, stylizer: Stylizer, user: str) 
     raise BankMismatch(
         f"{user}: the bank's styles were encoded with another stylizer (fingerprint {bank_stylizer.fingerprint}, "
         f"source {bank_stylizer.source!r}) than the one given (fingerprint {stylizer.fingerprint}, source "
-        f"{stylizer.source!r}). Build the bank with this stylizer (StyleBank.from_images(images, stylizer)), "
-        "load its file with StyleBank.load(path, stylizer, on_mismatch='reencode'), or use the bank's own "
-        "stylizer (bank.stylizer)."
+        f"{stylizer.source!r}): {stylizer_difference(stylizer_record(bank_stylizer), stylizer)}. Build the bank "
+        "with this stylizer (StyleBank.from_images(images, stylizer)), load its file with StyleBank.load(path, "
+        "stylizer, on_mismatch='reencode'), or use the bank's own stylizer (bank.stylizer)."
     )
+
+
+def stylizer_record(stylizer: Stylizer) -> dict[str, Any]:
+    """What a bank file records of the stylizer that encoded it, parsed (as :func:`read_bank_info`
+    gives it): the fingerprint, source, architecture and statistics, to name what differs."""
+    return {
+        "fingerprint": stylizer.fingerprint,
+        "source": stylizer.source,
+        "config": stylizer.config.to_dict(),
+        "mean": float32_list(stylizer.mean),
+        "std": float32_list(stylizer.std),
+    }
+
+
+def stylizer_difference(theirs: Mapping[str, Any], stylizer: Stylizer) -> str:
+    """What differs between the stylizer a bank was encoded with (``theirs``, a
+    :func:`stylizer_record`) and ``stylizer``, in words: the fingerprints alone do not say, and
+    two stylizers of one checkpoint differ only in their ``mean``/``std``; with what to do."""
+    ours = stylizer_record(stylizer)
+    config = theirs.get("config") or {}
+    named = [
+        f"{key} {value!r} (this stylizer: {ours['config'].get(key)!r})"
+        for key, value in config.items()
+        if value != ours["config"].get(key)
+    ]
+    if named:
+        return "their architectures differ: the bank's has " + ", ".join(named)
+    stats = [
+        f"{name} {theirs[name]} (this stylizer: {ours[name]})"
+        for name in STATS
+        if theirs.get(name) is not None and not same_float32(theirs[name], ours[name])
+    ]
+    if stats:
+        given = ", ".join(f"{name}={theirs[name]}" for name in STATS)
+        return (
+            f"the same architecture with other statistics: the bank's {' and '.join(stats)}; if its weights are "
+            f"this checkpoint's, load the stylizer with the bank's statistics (load_stylizer(..., {given}); "
+            "--mean/--std on the command line) to use the bank as it is"
+        )
+    if theirs.get("mean") is None:
+        return "their weights or statistics differ (the bank records no statistics to tell which)"
+    return "their weights differ (the architecture and statistics are the same)"
 
 
 class BankFileError(ValueError):
@@ -101,6 +147,7 @@ def bank_metadata(
         "source": json.dumps(stylizer.source),
         "revision": json.dumps(stylizer.revision),
         "config": json.dumps(stylizer.config.to_dict()),
+        **{name: json.dumps(float32_list(getattr(stylizer, name))) for name in STATS},
         "domains": json.dumps(domains),
         "stream_dtype": json.dumps(dtype_name(stream_dtype) if stream_dtype else None),
         "chunk_size": str(chunk_size),
@@ -136,8 +183,8 @@ def read_bank_file(
     if on_mismatch == "error":
         raise BankMismatch(
             f"bank {path} was encoded with another stylizer: {theirs}; it is being loaded with "
-            f"{ours}. Load it with on_mismatch='reencode' to re-encode its styles with this "
-            "stylizer, or load the stylizer it was made with."
+            f"{ours}: {stylizer_difference(meta, stylizer)}. Load it with on_mismatch='reencode' to re-encode its "
+            "styles with this stylizer, or load the stylizer it was made with."
         )
     _say_reencoding(path, meta, tuple(images.shape), stylizer)
     try:
@@ -157,11 +204,12 @@ def _say_reencoding(path: Path, meta: dict[str, Any], shape: tuple[int, ...], st
     unused = "its saved style streams are not used, and " if meta.get("stored_streams") else ""
     logger.warning(
         "bank %s was encoded with checkpoint %r (fingerprint %s), not with %r (fingerprint %s) that it is used with: "
-        "%sits %d styles are re-encoded with %r, each when it is first drawn%s. That costs up to %d passes of the "
-        "style encoder, what building the bank again costs; to skip it, build the bank with this checkpoint "
-        "(`stylizing-vit-aug bank build STYLES/ -o bank.safetensors --checkpoint ...`, StyleBank.from_folder)",
+        "%sits %d styles are re-encoded with %r, each when it is first drawn%s. That costs up to %d passes of "
+        "the style encoder, what building the bank again costs; to skip it, build the bank with this checkpoint "
+        "(`stylizing-vit-aug bank build STYLES/ -o bank.safetensors --checkpoint ...`, StyleBank.from_folder). "
+        "What differs: %s",
         path, meta["source"], meta["fingerprint"], stylizer.source, stylizer.fingerprint, unused, count,
-        stylizer.source, resized, count,
+        stylizer.source, resized, count, stylizer_difference(meta, stylizer),
     )
 
 
@@ -229,14 +277,15 @@ def _checked_header(path: Path, reader: str) -> tuple[dict[str, str], dict[str, 
 def read_bank_info(path: Path, reader: str = "read_bank_info") -> dict[str, Any]:
     """What a bank file holds, from its header alone (no tensor is read, no stylizer needed):
     ``images`` and ``streams`` shapes, and the recorded source, revision, fingerprint, config,
-    domains, stream dtype, chunk size, version, ``sources`` (None where not recorded) and ``images_sha256``
+    ``mean`` and ``std`` (None where not recorded), domains, stream dtype, chunk size, version,
+    ``sources`` (None where not recorded) and ``images_sha256``
     (the bank's ``images_digest`` when saved; None before it was recorded). Anything missing or
     malformed is a :class:`BankFileError` naming the file and the field; a folder or a missing
     file is refused by :func:`check_bank_path` (``reader`` names who reads it)."""
     metadata, tensors = _checked_header(path, reader)
     info: dict[str, Any] = {"version": metadata.get("version"), "fingerprint": metadata.get("fingerprint")}
     for field, default in (("source", "null"), ("revision", "null"), ("config", "{}"), ("domains", "null"),
-                           ("stream_dtype", "null")):
+                           ("stream_dtype", "null"), ("mean", "null"), ("std", "null")):
         try:
             info[field] = json.loads(metadata.get(field, default))
         except (ValueError, RecursionError) as error:  # JSON errors are ValueErrors
@@ -245,6 +294,12 @@ def read_bank_info(path: Path, reader: str = "read_bank_info") -> dict[str, Any]
     domains = info["domains"]
     if not isinstance(info["config"], dict):
         raise BankFileError(f"bank file {path} is corrupt: its 'config' metadata is {info['config']!r}, not a mapping")
+    for name in STATS:
+        if info[name] is not None and not _numbers(info[name]):
+            raise BankFileError(
+                f"bank file {path} is corrupt: its {name!r} metadata is {info[name]!r}, not a list of numbers; "
+                "build it again (`stylizing-vit-aug bank build`)"
+            )
     if domains is not None and (
         not isinstance(domains, list) or len(domains) != count or not all(isinstance(d, str) for d in domains)
     ):
@@ -257,6 +312,10 @@ def read_bank_info(path: Path, reader: str = "read_bank_info") -> dict[str, Any]
     info["images"] = list(tensors["images"].shape)
     info["streams"] = list(tensors["streams"].shape) if "streams" in tensors else None
     return info
+
+
+def _numbers(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
 
 
 def _chunk_size(metadata: Mapping[str, str], path: Path) -> int:

@@ -129,8 +129,8 @@ class StyleBank:
         ``crops_per_image``: take that many random ``crop_size`` squares (default: the model's
         size) from each image instead of resizing the whole image (``crop_size`` without it is
         refused); ``domains`` then labels the source images and is repeated for their crops. A
-        file path is recorded in ``bank.sources`` with its content's SHA-256 (byte-identical
-        files both enter, with a warning naming them). ``encode=False`` defers encoding to first
+        file path is recorded in ``bank.sources`` with its content's SHA-256 (a file given twice,
+        or byte-identical files, enter each time, with a warning naming them). ``encode=False`` defers encoding to first
         use. ``on_error``: a file path that cannot be read raises an
         :class:`~stylizing_vit_aug.images.ImageReadError` naming it (``"stop"``), or is left out
         with a warning and listed in ``bank.skipped`` (``"skip"``). ``tissue_only`` (with
@@ -145,14 +145,11 @@ class StyleBank:
             items, stylizer, crops_per_image=crops_per_image, crop_size=crop_size, generator=generator,
             total=len(items), on_error=on_error, tissue_only=tissue_only,
         )
-        counts = built.counts
         if domains is not None:
-            labels = check_domains(domains, len(counts))
-            domains = [label for label, count in zip(labels, counts) for _ in range(count)]
+            domains = _per_style(check_domains(domains, len(built.counts)), built.counts)
         note_duplicates(built.sources)
-        sources = [source for source, count in zip(built.sources, counts) for _ in range(count)]
         bank = cls(built.pixels, stylizer, domains=domains, device=device, stream_dtype=stream_dtype,
-                   chunk_size=chunk_size, sources=sources)
+                   chunk_size=chunk_size, sources=_per_style(built.sources, built.counts))
         bank.skipped = built.skipped
         if encode:
             bank.encode()
@@ -399,3 +396,8 @@ class StyleBank:
         bank.path = path.resolve()
         return bank
 
+
+def _per_style(values: Sequence[Any], counts: Sequence[int]) -> list[Any]:
+    """One entry per style from one per source image, each of which gave ``counts`` styles (its
+    crops; 0 for a file left out): how a source's label and file reach each of its styles."""
+    return [value for value, count in zip(values, counts) for _ in range(count)]
