@@ -31,7 +31,9 @@ from .kinds import (
     ImageError,
     check_size_and_channels,
     log_once,
+    note_twelve_bit,
 )
+from .metadata import carried, written_metadata
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 # image files of formats not read: a folder listing warns that it left them out
@@ -153,12 +155,54 @@ def _refuse_special(path: Path) -> None:
         raise ImageReadError(f"cannot read image {path}: it is {special}, not an image file (not opened)")
 
 
-def _unreadable(path: Path, error: BaseException) -> ImageReadError:
+def _unreadable(path: Path, error: BaseException, data: bytes | None = None) -> ImageReadError:
+    """The :class:`ImageReadError` of a file a reader failed on with ``error`` (``data``: the
+    file's bytes, where the reader had them), in words that name the file, never a stream."""
     reason = str(error) or type(error).__name__
+    if isinstance(error, PILImage.UnidentifiedImageError):  # Pillow names the stream: <_io.BytesIO ...>
+        if kind := _tiff_sample_kind(path, data):
+            return _unsupported_pixels(path, kind)
+        reason = ("not an image Pillow can identify: a damaged file, or a format or pixel kind it does not read "
+                  f"(this package reads {'/'.join(IMAGE_EXTENSIONS)} images of 8- or 16-bit unsigned pixels)")
     if isinstance(error, PILImage.DecompressionBombError):  # Pillow's guard, not a damaged file
         reason += (" (Pillow's guard against decompression bombs: cut a trusted large image into tiles first, or "
                    "in Python raise PIL.Image.MAX_IMAGE_PIXELS before reading it)")
     return ImageReadError(f"cannot read image {path}: {reason}")
+
+
+def _unsupported_pixels(path: Path, kind: str) -> ImageReadError:
+    """The one refusal of pixels that are not unsigned integers (float, complex), naming ``kind``."""
+    return ImageReadError(
+        f"cannot read image {path}: it holds {kind} pixels, which are not supported (images are read as 8- or "
+        "16-bit unsigned integers): convert it to a 16-bit PNG or TIFF, its values scaled to 0..65535, first"
+    )
+
+
+_SAMPLE_FORMATS = {2: "signed integer", 3: "floating-point", 5: "complex integer", 6: "complex floating-point"}
+
+
+def _tiff_sample_kind(path: Path, data: bytes | None) -> str | None:
+    """What a TIFF holds that Pillow cannot open (e.g. "32-bit floating-point", as float RGB), from
+    its first directory's SampleFormat and BitsPerSample tags; None for anything else."""
+    from PIL import TiffImagePlugin
+
+    try:
+        with io.BytesIO(data) if data is not None else open(path, "rb") as handle:
+            header = handle.read(8)
+            if header[:4] not in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+                return None
+            if header[2] == 43 or header[3] == 43:  # BigTIFF: a 16-byte header
+                header += handle.read(8)
+            tags = TiffImagePlugin.ImageFileDirectory_v2(header)
+            handle.seek(tags.next)
+            tags.load(handle)
+        sample, bits = (tags.get(tag) for tag in (339, 258))
+        sample, bits = (value[0] if isinstance(value, tuple) else value for value in (sample, bits))
+    except Exception:  # noqa: BLE001 - not a TIFF whose directory can be read: no kind to name
+        return None
+    if sample not in _SAMPLE_FORMATS:
+        return None
+    return f"{bits}-bit {_SAMPLE_FORMATS[sample]}" if bits else _SAMPLE_FORMATS[sample]
 
 
 def _decode(
@@ -168,7 +212,8 @@ def _decode(
     :func:`_deep_colour`), alpha kept only with ``alpha``: uint8 or uint16, contiguous and
     writeable, ``(H, W)`` or ``(H, W, C)`` with C = 2 (gray + alpha), 3 (RGB) or 4 (RGB + alpha)."""
     if image.mode == "F":
-        raise ImageReadError(f"cannot read image {path}: 32-bit float pixels are not supported")
+        bits = getattr(image, "tag_v2", {}).get(258, (32,))
+        raise _unsupported_pixels(path, f"{bits[0] if isinstance(bits, tuple) else bits}-bit floating-point")
     if deep:
         pixels = _UPRIGHT[orientation](_drop_alpha(_decode_16bit(path, image, orientation, deep, data), alpha))
         pixels = np.ascontiguousarray(pixels)
@@ -351,7 +396,7 @@ def read_with_traits(path: str | os.PathLike, *, alpha: bool = False) -> tuple[n
     """:func:`read_image`'s pixels and the file's :class:`ImageTraits`, from one opening of the
     file: for a caller that writes the image back (``stylize``), instead of :func:`read_image`,
     :func:`is_lossless` and :func:`carried_metadata` each opening it."""
-    pixels, traits = _read(Path(path), alpha, traits=True)
+    pixels, traits = _read(Path(path), alpha, traits=True, twelve_bit=True)
     assert traits is not None  # asked for
     return pixels, traits
 
@@ -366,15 +411,18 @@ def read_image_and_sha256(path: str | os.PathLike, *, alpha: bool = False) -> tu
         data = path.read_bytes()
     except OSError as error:
         raise _unreadable(path, error) from error
-    return _read(path, alpha, traits=False, data=data)[0], hashlib.sha256(data).hexdigest()
+    return _read(path, alpha, traits=False, data=data, twelve_bit=True)[0], hashlib.sha256(data).hexdigest()
 
 
 def _read(
-    path: Path, alpha: bool, *, traits: bool, data: bytes | None = None
+    path: Path, alpha: bool, *, traits: bool, data: bytes | None = None, twelve_bit: bool = False
 ) -> tuple[np.ndarray, ImageTraits | None]:
     """:func:`read_image` and, with ``traits``, the file's :class:`ImageTraits` (read before the
     pixels: a TIFF loses its orientation tag and a WebP its file as they load); decoded from
-    ``data``, the file's bytes, where the caller has read them (and refused a special file)."""
+    ``data``, the file's bytes, where the caller has read them (and refused a special file).
+    ``twelve_bit``: a reader whose pixels go to be stylised says, naming the file, that 16-bit
+    pixels look like 12-bit data (the Stylizer, given the array, then stays silent); ``train``
+    reads with :func:`read_image` and words its own advice."""
     if data is None:
         _refuse_special(path)
     kept = None
@@ -383,14 +431,17 @@ def _read(
             deep = _deep_colour(image)
             orientation = _orientation(image)  # before loading: Pillow's TIFF loader drops it
             if traits:
-                kept = ImageTraits(_lossless(image, path), _carried(image, orientation))
+                kept = ImageTraits(_lossless(image, path), carried(image, orientation, deep, str(path)))
             _keep_stored_order(image)
             _note_frames(image, path)
             pixels = _decode(image, path, orientation, deep, alpha, data)
     except ImageReadError:
         raise
     except Exception as error:  # noqa: BLE001 - a decoder fails on bad bytes in many ways
-        raise _unreadable(path, error) from error
+        raise _unreadable(path, error, data) from error
+    if twelve_bit and pixels.dtype == np.uint16:
+        colours = ALPHA_CHANNELS.get(pixels.shape[-1], pixels.shape[-1]) if pixels.ndim == 3 else 1
+        note_twelve_bit(pixels[..., :colours] if pixels.ndim == 3 else pixels, f"image {path}")
     try:
         check_size_and_channels(1 if pixels.ndim == 2 else pixels.shape[-1], *pixels.shape[:2], f"image {path}")
     except ImageError as error:
@@ -450,42 +501,13 @@ def is_lossless(path: str | os.PathLike) -> bool:
 def carried_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """What a file written from the image at ``path`` keeps besides its pixels, for
     :func:`save_image`: its resolution (``dpi``, upright: how a slide records microns per pixel)
-    and its colour profile (``icc_profile``). Empty when it has none or cannot be read."""
+    and its colour profile (``icc_profile``), each only where the file holds it and the profile
+    describes the pixels as read (:mod:`.metadata`). Empty when it has none or cannot be read."""
     try:
         with PILImage.open(path) as image:
-            return _carried(image, _orientation(image))
+            return carried(image, _orientation(image), _deep_colour(image), str(path))
     except Exception:  # noqa: BLE001 - an unreadable file is reported by read_image
         return {}
-
-
-def _carried(image: PILImage.Image, orientation: int) -> dict[str, Any]:
-    """:func:`carried_metadata` of an open image whose EXIF orientation is ``orientation``."""
-    kept = {key: image.info[key] for key in ("dpi", "icc_profile") if image.info.get(key)}
-    if "dpi" in kept and (both := _exif_resolution(image)):
-        kept["dpi"] = both
-    if "dpi" in kept and orientation in (5, 6, 7, 8):  # a quarter turn swaps the axes
-        kept["dpi"] = tuple(reversed(kept["dpi"]))
-    return kept
-
-
-
-def _exif_resolution(image: PILImage.Image) -> tuple[float, float] | None:
-    """A JPEG's resolution read from its EXIF with both axes, where Pillow read it there (no JFIF
-    resolution): Pillow gives the x value for both, so pixels taller than wide (a non-square
-    resolution, as :func:`~.encoders.jpeg_metadata` writes beyond JFIF's 16 bits) would come out square.
-    None where the resolution is not from EXIF or cannot be read (Pillow's stands)."""
-    if image.format not in ("JPEG", "MPO") or image.info.get("jfif_unit") in (1, 2):
-        return None
-    try:
-        exif = image.getexif()
-        unit = exif[ExifTags.Base.ResolutionUnit]  # Pillow takes no resolution without one
-        values = [float(exif[tag]) for tag in (ExifTags.Base.XResolution, ExifTags.Base.YResolution)]
-    except Exception:  # noqa: BLE001 - a missing or broken tag: keep what Pillow read
-        return None
-    if not all(np.isfinite(value) and value > 0 for value in values):
-        return None
-    scale = 2.54 if unit == 3 else 1.0  # unit 3: per centimetre
-    return values[0] * scale, values[1] * scale
 
 
 def _lossless(image: PILImage.Image, path: Path) -> bool:
@@ -526,7 +548,9 @@ def save_image(
 ) -> None:
     """Encode uint8/uint16 ``(H, W)`` or ``(H, W, C)`` pixels (C: 3 for RGB, 2 or 4 with a
     trailing alpha channel) as ``fmt`` (a PIL format name), with ``metadata``
-    (:func:`carried_metadata`: ``dpi``, ``icc_profile``) where the format holds it.
+    (:func:`carried_metadata`: ``dpi``, ``icc_profile``) where the format holds it: a profile
+    for another colour space than the pixels written is left out (said), and no resolution in is
+    none out (BMP: written "unspecified", not Pillow's 96 dpi).
 
     16-bit pixels stay 16-bit in PNG and TIFF; other formats get them rounded to 8 bits (logged once). Alpha
     is written where the format has it (JPEG and BMP: dropped, logged once). ``lossless`` makes
@@ -551,7 +575,10 @@ def save_image(
         log_once(f"save:8bit:{fmt}", "%s files hold 8 bits per channel: 16-bit pixels are written rounded to 8 bits "
                  "(write PNG or TIFF to keep 16 bits, e.g. --ext png)", fmt)
         pixels = np.round(pixels / 257.0).astype(np.uint8)
-    metadata = jpeg_metadata(metadata or {}) if fmt == "JPEG" else metadata or {}
+    colour = "GRAY" if fmt != "WEBP" and (pixels.ndim == 2 or pixels.shape[-1] == 2) else "RGB"
+    name = str(target) if isinstance(target, (str, os.PathLike)) else f"an image written as {fmt}"
+    metadata = written_metadata(metadata or {}, fmt, colour, name)
+    metadata = jpeg_metadata(metadata) if fmt == "JPEG" else metadata
     if fmt == "WEBP" and "dpi" in metadata:  # Pillow writes none there and reads none back
         log_once("save:dpi:WEBP", "WebP files hold no resolution: the source's (%s dpi, how a slide records "
                  "microns per pixel) is not kept; write PNG, TIFF or JPEG to keep it", metadata["dpi"][0])

@@ -101,6 +101,40 @@ def log_once(
         log.log(level, message, *args)
 
 
+def warn_first(key: str, what: str, message: str, *args: Any, note: str, log: logging.Logger = logger) -> None:
+    """Warn with ``message`` the first time ``key`` is met in this process, then name each further
+    ``what`` met under it once, with ``note``, at INFO level: a folder of such files warns once, not
+    once per file, yet every file it concerns is named (the commands' ``-v`` shows INFO)."""
+    if key not in _told:
+        _told.update((key, f"{key}:{what}"))
+        log.warning(message + " (warned once; each further such image is named at INFO level, which -v shows)",
+                    *args)
+    else:
+        log_once(f"{key}:{what}", note, what, level=logging.INFO, log=log)
+
+
+TWELVE_BIT_KEY = "uint16:12-bit"
+
+
+def note_twelve_bit(values: np.ndarray, what: str, *, each: bool = True) -> None:
+    """Say that uint16 colour ``values`` (alpha left out) all in 0–4095 look like 12-bit data read
+    on the 16-bit scale, naming ``what`` (a file where the caller has one): the one wording for the
+    Python API and the commands. ``each=False`` (arrays, whose names are only positions): only the
+    first warning, and no read of the values once it has been said."""
+    if values.dtype != np.uint16 or (not each and TWELVE_BIT_KEY in _told) or values.size == 0:
+        return
+    if 0 < values.max() <= TWELVE_BIT_MAX:
+        warn_first(
+            TWELVE_BIT_KEY, what,
+            "%s: its uint16 values all lie in 0–%d (12-bit data?); they are read on the 16-bit scale 0–65535, "
+            "where they are nearly black, and a stylised copy spans that whole scale. For 12-bit data, rescale "
+            "the values to 0–65535 first (x 16), in a file as in an array; in Python, floats scaled to 0–1 "
+            "(image / %d) or RandStylize(value_range=(0, %d)) also do",
+            what, TWELVE_BIT_MAX, TWELVE_BIT_MAX, TWELVE_BIT_MAX,
+            note=f"%s: its uint16 values also all lie in 0–{TWELVE_BIT_MAX} (12-bit data?), read on the 16-bit scale",
+        )
+
+
 def _alpha_note(kind: str) -> None:
     log_once(f"alpha:{kind}", "%s images with an alpha channel: %s", kind, ALPHA_POLICY, level=logging.INFO)
 
@@ -277,13 +311,7 @@ def _numpy_to_batch(
     info = BatchInfo("numpy", images.ndim == 4, batch.dtype, colours, height, width, None, images.ndim == 2,
                      alpha=alpha)
     if batch.dtype == np.uint16:  # torch has no arithmetic on uint16: scale in numpy
-        if 0 < batch.max() <= TWELVE_BIT_MAX:
-            log_once(
-                "uint16:12-bit", "%s: uint16 values that all lie in 0–%d (12-bit data?) are read on the 16-bit "
-                "scale 0–65535, where they are nearly black, and the result spans that scale. For 12-bit "
-                "data pass floats scaled to 0–1 (image / %d), or RandStylize(value_range=(0, %d))",
-                what, TWELVE_BIT_MAX, TWELVE_BIT_MAX, TWELVE_BIT_MAX,
-            )
+        note_twelve_bit(batch, what, each=False)  # a file's reader has said it, naming the file
         return torch.from_numpy(batch.astype(np.float32) / 65535).permute(0, 3, 1, 2), info
     if not (batch.flags.writeable and batch.flags.c_contiguous):
         batch = np.array(batch)  # torch.from_numpy needs writable, contiguous memory

@@ -1,0 +1,142 @@
+"""What a file written from an image file keeps of it besides its pixels: its resolution (how a
+slide records microns per pixel) and its colour profile, each only where the source really holds
+it and the pixels written can carry it.
+
+Pillow fills in values a file does not hold (a TIFF without resolution tags reads as 1 dpi, a JPEG
+with EXIF but no resolution as 72 dpi, a BMP's "unspecified" as 0 dpi) and a profile travels with
+whatever pixels it is given; both would label an output with what its source never said."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+try:  # PIL is a core dependency, but keep the import error readable
+    from PIL import ExifTags
+    from PIL import Image as PILImage
+except ImportError:  # pragma: no cover
+    PILImage = None
+
+from .kinds import warn_first
+
+logger = logging.getLogger(__name__)
+
+_GRAY_MODES = ("1", "L", "LA", "La", "I", "F")  # modes read as grayscale (and I;16*)
+_TIFF_RESOLUTION_TAGS = (282, 283)  # XResolution, YResolution
+_EXIF_UNITS = {2: 1.0, 3: 2.54}  # EXIF ResolutionUnit -> dpi per unit (1: no absolute unit)
+
+
+def read_colour(mode: str, deep: str | None = None) -> str:
+    """The ICC colour space (``"GRAY"`` or ``"RGB"``) of the pixels read from an image opened in
+    ``mode`` (``deep``: the layout of 16-bit pixels PIL would cut, "LA" opening as RGBA)."""
+    gray = deep == "LA" or (deep is None and (mode in _GRAY_MODES or mode.startswith("I;16")))
+    return "GRAY" if gray else "RGB"
+
+
+def profile_space(icc: bytes) -> str:
+    """The colour space an ICC profile describes, from its header (bytes 16-20: "RGB", "GRAY",
+    "CMYK", "Lab" ...), or "unreadable" for a profile too short to hold one."""
+    return icc[16:20].decode("latin-1").strip() if len(icc) >= 20 else "unreadable"
+
+
+def carried(image: PILImage.Image, orientation: int, deep: str | None, name: str) -> dict[str, Any]:
+    """The resolution and colour profile a file written from the open ``image`` (EXIF orientation
+    ``orientation``, 16-bit layout ``deep``, named ``name`` in messages) keeps."""
+    kept: dict[str, Any] = {}
+    if dpi := resolution(image):
+        kept["dpi"] = tuple(reversed(dpi)) if orientation in (5, 6, 7, 8) else dpi  # a quarter turn swaps axes
+    icc = image.info.get("icc_profile")
+    if icc and _fits_read_pixels(icc, image.mode, read_colour(image.mode, deep), name):
+        kept["icc_profile"] = icc
+    return kept
+
+
+def resolution(image: PILImage.Image) -> tuple[float, float] | None:
+    """The resolution (x, y dpi, stored order) the file itself records, else None: never one of
+    Pillow's stand-ins (see the module docstring)."""
+    if image.format == "TIFF":
+        tags = getattr(image, "tag_v2", None)
+        dpi = image.info.get("dpi") if tags is not None and all(t in tags for t in _TIFF_RESOLUTION_TAGS) else None
+    elif image.format in ("JPEG", "MPO") and image.info.get("jfif_unit") not in (1, 2):
+        dpi = _exif_resolution(image)  # no JFIF resolution: Pillow's EXIF reading says 72 for none
+    else:
+        dpi = image.info.get("dpi")
+    try:
+        values = tuple(float(value) for value in dpi) if dpi else ()
+    except (TypeError, ValueError):
+        return None
+    return values if len(values) == 2 and all(math.isfinite(v) and v > 0 for v in values) else None
+
+
+def _exif_resolution(image: PILImage.Image) -> tuple[float, float] | None:
+    """A JPEG's resolution from its EXIF, both axes (Pillow gives the x value for both, so pixels
+    taller than wide, as :func:`~.encoders.jpeg_metadata` writes beyond JFIF's 16 bits, would come
+    out square); None without a unit of length (inches or centimetres) or a readable value."""
+    try:
+        exif = image.getexif()
+        scale = _EXIF_UNITS[exif[ExifTags.Base.ResolutionUnit]]
+        values = [float(exif[tag]) for tag in (ExifTags.Base.XResolution, ExifTags.Base.YResolution)]
+    except Exception:  # noqa: BLE001 - a missing or broken tag: no resolution
+        return None
+    return values[0] * scale, values[1] * scale
+
+
+def _fits_read_pixels(icc: bytes, mode: str, colour: str, name: str) -> bool:
+    """Whether a source's profile describes its pixels as read (``colour``); if not, say why it is
+    left out, and for CMYK that no colour management happened."""
+    space = profile_space(icc)
+    if space == colour:
+        return True
+    if mode == "CMYK":
+        message = (
+            "%s: its CMYK pixels are read as RGB by Pillow's plain formula, without colour management, so "
+            "their colours can differ from what a colour-managed viewer shows; its CMYK colour profile does "
+            "not describe RGB pixels and is left out of the output. For faithful colours, convert the file "
+            "to sRGB with a colour-managed tool first"
+        )
+        warn_first(
+            "read:icc:CMYK", name, message, name, note="%s: a CMYK file read as RGB, its profile left out", log=logger
+        )
+    else:
+        warn_first(
+            f"read:icc:{space}:{colour}",
+            name,
+            "%s: its colour profile is for %s colour but its pixels are "
+            "read as %s, which it does not describe: the profile is left out of the output",
+            name,
+            space,
+            colour,
+            note=f"%s: its {space} colour profile does not fit its {colour} pixels: left out",
+            log=logger,
+        )
+    return False
+
+
+def written_metadata(metadata: dict[str, Any], fmt: str, colour: str, name: str) -> dict[str, Any]:
+    """``metadata`` as a ``fmt`` file of ``colour`` pixels (``"GRAY"`` or ``"RGB"``) holds it: a
+    profile for another colour space left out (said), no resolution written as "unspecified"
+    where Pillow would write a default (BMP: 96 dpi)."""
+    icc = metadata.get("icc_profile")
+    if icc is not None and (space := profile_space(icc)) != colour:
+        hint = (
+            " (WebP holds colour only: write PNG or TIFF to keep a grayscale image's profile)"
+            if fmt == "WEBP" and space == "GRAY"
+            else ""
+        )
+        warn_first(
+            f"save:icc:{space}:{colour}",
+            name,
+            "%s: its %s colour profile does not describe the %s pixels written as %s, so it is left out%s",
+            name,
+            space,
+            colour,
+            fmt,
+            hint,
+            note=f"%s: its {space} colour profile left out of {colour} pixels",
+            log=logger,
+        )
+        metadata = {key: value for key, value in metadata.items() if key != "icc_profile"}
+    if fmt == "BMP" and "dpi" not in metadata:
+        metadata = {**metadata, "dpi": (0, 0)}  # 0 pixels per metre: unspecified
+    return metadata
