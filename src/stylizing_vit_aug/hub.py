@@ -61,6 +61,7 @@ from .checkpoints import (
     MissingStatistics,
     StateDictMismatch,
     UnsafeCheckpointFormat,
+    checked_num_heads,
     infer_config,
     load_model_file,
     read_state_dict,
@@ -275,6 +276,7 @@ class CheckpointRequest:
     local_files_only: bool | None = None
     mean: Sequence[float] | None = None
     std: Sequence[float] | None = None
+    num_heads: int | None = None
 
     @property
     def text(self) -> str:
@@ -326,7 +328,9 @@ def _load_bundled(request: CheckpointRequest) -> LoadedCheckpoint:
             "then cached), or your own: load_stylizer('path/to/saved_dir') or "
             "load_stylizer('weights.safetensors', mean=..., std=...)"
         )
-    return load_directory(BUNDLED_WEIGHTS_DIR, request.mean, request.std)._replace(source=DEFAULT_ALIAS)
+    return load_directory(BUNDLED_WEIGHTS_DIR, request.mean, request.std, request.num_heads)._replace(
+        source=DEFAULT_ALIAS
+    )
 
 
 def _refuse_pickle(request: CheckpointRequest) -> LoadedCheckpoint:
@@ -334,7 +338,8 @@ def _refuse_pickle(request: CheckpointRequest) -> LoadedCheckpoint:
 
 
 def _load_local_directory(request: CheckpointRequest) -> LoadedCheckpoint:
-    return load_directory(request.path, request.mean, request.std)._replace(source=str(request.path.resolve()))
+    found = load_directory(request.path, request.mean, request.std, request.num_heads)
+    return found._replace(source=str(request.path.resolve()))
 
 
 def _exists(request: CheckpointRequest) -> bool:
@@ -343,7 +348,8 @@ def _exists(request: CheckpointRequest) -> bool:
 
 
 def _load_bare_file(request: CheckpointRequest) -> LoadedCheckpoint:
-    found = load_weights_file(request.path, request.mean, request.std, f"the bare weights file {request.path}")
+    what = f"the bare weights file {request.path}"
+    found = load_weights_file(request.path, request.mean, request.std, what, request.num_heads)
     return found._replace(source=str(request.path.resolve()))
 
 
@@ -351,8 +357,16 @@ def _missing_path(request: CheckpointRequest) -> LoadedCheckpoint:
     """Fail now: asking the Hub would only add retries and confusion."""
     raise FileNotFoundError(
         f"no such file or directory: {request.path} (a local checkpoint is a directory written by "
-        f"save_pretrained or a .safetensors file){_killed_save_hint(request.path)}"
+        f"save_pretrained or a .safetensors file){_killed_save_hint(request.path)}{_repo_id_hint(request.text)}"
     )
+
+
+def _repo_id_hint(text: str) -> str:
+    """For ``owner/name/``: a trailing separator makes it a folder path (huggingface_hub refuses it as a repo id)."""
+    repo_id = text.rstrip("/\\")
+    if repo_id == text or not re.fullmatch(REPO_ID, repo_id):
+        return ""
+    return f". If you meant the Hub repo {repo_id!r}, drop the trailing separator of {text!r}: a repo id has none"
 
 
 def _killed_save_hint(path: Path) -> str:
@@ -373,7 +387,7 @@ def _load_official(request: CheckpointRequest) -> LoadedCheckpoint:
     what = f"the official checkpoint {official.repo_id}"
     mean, std = stats_or_missing(request.mean, request.std, official.stats, what)
     weights = request.download(official.repo_id, WEIGHTS_NAME)
-    model = load_model_file(weights, official.config, f"{official.repo_id} ({weights})")
+    model = load_model_file(weights, official.config, f"{official.repo_id} ({weights})", num_heads=request.num_heads)
     return LoadedCheckpoint(model, mean, std, official.repo_id, _snapshot_revision(weights, request.revision))
 
 
@@ -392,9 +406,9 @@ def _load_hub_repo(request: CheckpointRequest) -> LoadedCheckpoint:
     weights = request.download(request.text, WEIGHTS_NAME, local)
     if request.download_if_present(request.text, CONFIG_NAME, local) is None:
         what = f"the Hub repo {request.text} (a {WEIGHTS_NAME} without a {CONFIG_NAME})"
-        found = load_weights_file(weights, request.mean, request.std, what)
+        found = load_weights_file(weights, request.mean, request.std, what, request.num_heads)
     else:
-        found = load_directory(weights.parent, request.mean, request.std)
+        found = load_directory(weights.parent, request.mean, request.std, request.num_heads)
     return found._replace(source=request.text, revision=_snapshot_revision(weights, request.revision))
 
 
@@ -446,6 +460,7 @@ def load_stylizer(
     background: str | None = None,
     colour_match: bool | None = None,
     compile: bool | str = False,
+    num_heads: int | None = None,
 ) -> Stylizer:
     """A ready :class:`Stylizer` from the bundled default, an official id, a Hub repo or a file.
 
@@ -461,13 +476,18 @@ def load_stylizer(
     ``stylizer.revision`` (the resolved commit for Hub checkpoints) record the origin, and
     ``load_stylizer(stylizer.source, revision=stylizer.revision)`` loads the same weights again.
     The sources are tried in the order of :data:`CHECKPOINT_SOURCES`.
+
+    ``num_heads``: the head count of weights that record no architecture (a bare third-party
+    ``.safetensors``), which tensor shapes do not show (else :func:`infer_config`'s rule). A
+    recorded architecture loads as recorded; a ``num_heads`` that contradicts it is a ``ValueError``.
     """
     if source is not None and not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"source must be a string or path, got {type(source).__name__}")
     if isinstance(source, str) and not source.strip():  # as a path it would be the current folder
         raise ValueError(f"source is {source!r}: pass None (or 'default') for the bundled default, or an official "
                          "id, a Hub repo or a path ('.' for the current folder)")
-    request = CheckpointRequest(source, revision, cache_dir, local_files_only, mean, std)
+    heads = checked_num_heads(num_heads)  # before any file is read
+    request = CheckpointRequest(source, revision, cache_dir, local_files_only, mean, std, heads)
     entry = matching_source(request)
     found = entry.load(request)
     if revision is not None and entry.kind in _LOCAL_KINDS and revision != found.revision:

@@ -55,26 +55,21 @@ class LoadedCheckpoint(NamedTuple):
     settings: Mapping[str, Any] = MappingProxyType({})
 
 
-def load_directory(directory: Path, mean: Sequence[float] | None, std: Sequence[float] | None) -> LoadedCheckpoint:
-    """The checkpoint folder ``directory`` (its source: the folder; callers name it as asked)."""
+def load_directory(
+    directory: Path, mean: Sequence[float] | None, std: Sequence[float] | None, num_heads: int | None = None
+) -> LoadedCheckpoint:
+    """The checkpoint folder ``directory`` (its source: the folder; callers name it as asked);
+    ``num_heads``: as :func:`~.checkpoints.load_model_file` takes it."""
     weights = directory / WEIGHTS_NAME
     if not (weights.exists() or weights.is_symlink()) and (directory / RUN_EXPORT / WEIGHTS_NAME).is_file():
         logger.info("%s is a training run: loading its export, %s", directory, directory / RUN_EXPORT)
-        return load_directory(directory / RUN_EXPORT, mean, std)
+        return load_directory(directory / RUN_EXPORT, mean, std, num_heads)
     if not (weights.exists() or weights.is_symlink()):  # anything else there: read_header says what it is
-        found = sorted(p.name for p in directory.iterdir())
-        pickles = [n for n in found if Path(n).suffix.lower() in PICKLE_SUFFIXES]
-        hint = f" ({', '.join(pickles)} are pickles, refused: convert to safetensors)" if pickles else ""
-        if (directory / "checkpoints").is_dir():
-            hint += (
-                f"; it looks like a training run without its export ({RUN_EXPORT}/): finish it with "
-                "`stylizing-vit-aug train ... --resume`, which exports at the end"
-            )
-        raise FileNotFoundError(f"{directory} holds no {WEIGHTS_NAME}; found {found}{hint}")
+        raise _no_weights(directory)
     config_path = directory / CONFIG_NAME
     config = read_config(config_path) if config_path.exists() or config_path.is_symlink() else None
     if config is None:
-        return load_weights_file(weights, mean, std, f"{directory} (no config.json of ours)")._replace(
+        return load_weights_file(weights, mean, std, f"{directory} (no config.json of ours)", num_heads)._replace(
             source=str(directory)
         )
     architecture = config_from_dict(config["architecture"], config_path)
@@ -84,24 +79,45 @@ def load_directory(directory: Path, mean: Sequence[float] | None, std: Sequence[
     mean, std = resolved_stats(mean, std, known, architecture.in_chans, str(config_path))
     header = read_header(weights)
     check_saved_dtype(config, config_path, header, weights)
-    model = load_model_file(weights, architecture, stats=recorded, header=header)
+    model = load_model_file(weights, architecture, stats=recorded, header=header, num_heads=num_heads)
     return LoadedCheckpoint(model, mean, std, str(directory), settings=settings)
 
 
+def _no_weights(directory: Path) -> FileNotFoundError:
+    """Why a folder is no checkpoint, and what would be: a folder named like a weights file is
+    said to be a folder first (a weights file was expected there), then what it holds."""
+    found = sorted(p.name for p in directory.iterdir())
+    pickles = [n for n in found if Path(n).suffix.lower() in PICKLE_SUFFIXES]
+    hint = f" ({', '.join(pickles)} are pickles, refused: convert to safetensors)" if pickles else ""
+    if (directory / "checkpoints").is_dir():
+        hint += (
+            f"; it looks like a training run without its export ({RUN_EXPORT}/): finish it with "
+            "`stylizing-vit-aug train ... --resume`, which exports at the end"
+        )
+    if directory.suffix.lower() == ".safetensors":
+        return FileNotFoundError(
+            f"{directory} is a folder, not a .safetensors weights file, and holds no {WEIGHTS_NAME} that would "
+            f"make it a checkpoint folder (it holds {found}{hint}); pass the weights file itself, or the "
+            "folder that save_pretrained wrote"
+        )
+    return FileNotFoundError(f"{directory} holds no {WEIGHTS_NAME}; found {found}{hint}")
+
+
 def load_weights_file(
-    path: Path, mean: Sequence[float] | None, std: Sequence[float] | None, what: str
+    path: Path, mean: Sequence[float] | None, std: Sequence[float] | None, what: str, num_heads: int | None = None
 ) -> LoadedCheckpoint:
     """A weights file without a config.json of ours: its architecture from its own record (ours)
     or its tensor shapes, its statistics from its record or the request (else
     :class:`~.checkpoints.MissingStatistics` naming ``what``, before any tensor is read), and the
     Stylizer settings its record holds (a folder's weights file records its saving Stylizer's,
     so it loads alone as the folder does). One read of the header gives the record and the
-    check of the tensors' shapes and dtypes."""
+    check of the tensors' shapes and dtypes. ``num_heads``: the head count where the file records
+    no architecture (its shapes do not show it)."""
     header = read_header(path)
     record = file_record(path, header)
     settings = recorded_settings(record.settings, f"the {RECORD_KEY!r} metadata of {path}", SETTING_CHOICES)
     known = DatasetStats(record.mean, record.std) if record.mean is not None else None
     in_chans = record.architecture.in_chans if record.architecture is not None else None
     mean, std = resolved_stats(mean, std, known, in_chans, what)
-    model = load_model_file(path, record.architecture, header=header, record=record)
+    model = load_model_file(path, record.architecture, header=header, record=record, num_heads=num_heads)
     return LoadedCheckpoint(model, mean, std, str(path), settings=settings)

@@ -42,7 +42,7 @@ def _config_text(path: Path) -> str:
     try:
         info = path.stat()
         if stat.S_ISREG(info.st_mode) and info.st_size <= MAX_CONFIG_BYTES:
-            return path.read_text(encoding="utf-8")
+            return path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is no reason to refuse it
     except (OSError, UnicodeDecodeError) as error:
         raise CorruptCheckpoint(f"cannot read {path}: {error}; save the checkpoint again") from error
     what = "not a regular file" if not stat.S_ISREG(info.st_mode) else f"{info.st_size:,} bytes"

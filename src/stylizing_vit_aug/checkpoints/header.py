@@ -10,6 +10,7 @@ protocol opcode), never because of one byte that a valid header length can also 
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -85,6 +86,14 @@ def _check_file(path: Path) -> int:
                 f"checkpoint file {path} is a broken symbolic link (to {os.readlink(path)})"
             ) from None
         raise FileNotFoundError(f"checkpoint file {path} does not exist") from None
+    except OSError as error:
+        if error.errno != errno.ELOOP:
+            raise
+        raise CorruptCheckpoint(
+            f"{path} is a symbolic link whose chain of links loops back on itself{_link_target(path)}, so it "
+            "leads to no file or folder; point the link at the real checkpoint (a folder written by "
+            "save_pretrained, or its model.safetensors), or pass the checkpoint's real path"
+        ) from None
     if stat.S_ISDIR(info.st_mode):
         raise IsADirectoryError(
             f"{path} is a directory; pass it to load_stylizer(), or pass the model.safetensors "
@@ -96,6 +105,14 @@ def _check_file(path: Path) -> int:
             "safetensors file; point it at the .safetensors file written by save_pretrained"
         )
     return info.st_size
+
+
+def _link_target(path: Path) -> str:
+    """`` (it links to ...)`` for a message, where ``path`` itself is the link (else a folder above it loops)."""
+    try:
+        return f" (it links to {os.readlink(path)})"
+    except OSError:
+        return ""
 
 
 def _natural(value: Any, what: str) -> int:
@@ -170,7 +187,8 @@ def read_header(path: str | os.PathLike) -> SafetensorsHeader:
 
     Raises :class:`CorruptCheckpoint` (naming the file and what is wrong),
     :class:`UnsafeCheckpointFormat` for a pickle or ``torch.save`` archive, ``FileNotFoundError``
-    or ``IsADirectoryError``.
+    or ``IsADirectoryError``. A symbolic link that loops is a :class:`CorruptCheckpoint` too: every
+    checkpoint source reads its weights file here, so each says the same.
     """
     path = Path(path)
     size = _check_file(path)

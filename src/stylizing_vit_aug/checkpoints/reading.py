@@ -223,6 +223,31 @@ def _shape(state_dict: Mapping[str, Any], key: str, dims: int) -> tuple[int, ...
     return shape
 
 
+def _head_count(embed_dim: int, num_heads: int | None) -> int:
+    """The head count: as passed (it must divide the width), else by :func:`infer_config`'s rule."""
+    if num_heads is None:
+        by_width = {preset["embed_dim"]: preset["num_heads"] for preset in PRESETS.values()}
+        if embed_dim in by_width:
+            num_heads = by_width[embed_dim]
+        elif embed_dim % HEAD_WIDTH == 0:
+            num_heads = embed_dim // HEAD_WIDTH
+        else:
+            raise StateDictMismatch(
+                f"cannot infer num_heads for embed_dim={embed_dim}: it matches no preset and is not "
+                f"a multiple of the {HEAD_WIDTH}-wide heads the presets use, and the head count is "
+                "not visible in tensor shapes. Pass the head count the weights were trained with: "
+                "load_stylizer(path, num_heads=N, mean=..., std=...); for the command line, save that "
+                "stylizer once with .save_pretrained('folder') (its config.json records the "
+                "architecture) and pass the folder"
+            )
+    elif embed_dim % num_heads:
+        raise StateDictMismatch(
+            f"num_heads={num_heads} was passed, but it does not divide the width of the weights "
+            f"(embed_dim={embed_dim}); pass the head count they were trained with"
+        )
+    return num_heads
+
+
 def infer_config(state_dict: Mapping[str, Any], num_heads: int | None = None) -> ModelConfig:
     """The architecture of a bare weights file, read from its tensor shapes (of tensors, or of
     the header entries of a file not read yet).
@@ -230,8 +255,8 @@ def infer_config(state_dict: Mapping[str, Any], num_heads: int | None = None) ->
     Shapes give everything but the head count. ``num_heads`` (when not passed) follows one
     documented rule: the preset with the same width (tiny 3, small 6, base 12, large 16), else
     64-wide heads as in all presets (``embed_dim // 64``); any other width needs ``num_heads=``
-    or a directory saved with :func:`stylizing_vit_aug.hub.save_pretrained` (its config.json
-    records the architecture).
+    (``load_stylizer(..., num_heads=)`` passes it here) or a directory saved with
+    :func:`stylizing_vit_aug.hub.save_pretrained` (its config.json records the architecture).
     """
     state_dict = clean_state_dict(state_dict)
     embed_dim, in_chans, patch_h, patch_w = _shape(state_dict, "encoder.patch_embed.proj.weight", 4)
@@ -253,19 +278,7 @@ def infer_config(state_dict: Mapping[str, Any], num_heads: int | None = None) ->
     mlp_ratio = hidden / embed_dim
     if int(embed_dim * mlp_ratio) != hidden:  # float round-off: keep the exact hidden width
         mlp_ratio = (hidden + 0.5) / embed_dim
-    if num_heads is None:
-        by_width = {preset["embed_dim"]: preset["num_heads"] for preset in PRESETS.values()}
-        if embed_dim in by_width:
-            num_heads = by_width[embed_dim]
-        elif embed_dim % HEAD_WIDTH == 0:
-            num_heads = embed_dim // HEAD_WIDTH
-        else:
-            raise StateDictMismatch(
-                f"cannot infer num_heads for embed_dim={embed_dim}: it matches no preset and is not "
-                f"a multiple of the {HEAD_WIDTH}-wide heads the presets use, and the head count is "
-                "not visible in tensor shapes. Save the model with save_pretrained() (config.json "
-                "records the architecture) or pass num_heads="
-            )
+    num_heads = _head_count(embed_dim, num_heads)
     try:
         return ModelConfig(
             img_size=grid * patch_h,
@@ -331,12 +344,27 @@ def load_weights(model: StylizingViT, state_dict: Mapping[str, torch.Tensor], or
     return model
 
 
-def check_weights_fit(shapes: Mapping[str, Any], config: ModelConfig | None, origin: str) -> ModelConfig:
+def checked_num_heads(num_heads: Any) -> int | None:
+    """A head count passed for weights that record none: None, or a whole number from 1."""
+    if num_heads is None:
+        return None
+    if not isinstance(num_heads, int) or isinstance(num_heads, bool):
+        raise TypeError(f"num_heads must be a whole number (the head count of the weights), got {num_heads!r}")
+    if num_heads < 1:
+        raise ValueError(f"num_heads must be at least 1 (the head count of the weights), got {num_heads}")
+    return num_heads
+
+
+def check_weights_fit(
+    shapes: Mapping[str, Any], config: ModelConfig | None, origin: str, num_heads: int | None = None
+) -> ModelConfig:
     """The architecture the weights (tensors or header entries, keys cleaned) are loaded into,
-    checked against sane limits and against every shape, before anything is built."""
+    checked against sane limits and against every shape, before anything is built; ``num_heads``:
+    the head count of an architecture inferred from the shapes (which do not show it)."""
     if config is None:
-        config = infer_config(shapes)
-        logger.info("inferred %s from the tensor shapes of %s", config, origin)
+        config = infer_config(shapes, num_heads)
+        given = " (num_heads as passed)" if num_heads is not None else ""
+        logger.info("inferred %s from the tensor shapes of %s%s", config, origin, given)
     check_architecture(config, origin)
     found = {key: tuple(entry.shape) for key, entry in shapes.items()}
     check_shapes(expected_shapes(config), found, origin, f"StylizingViT({config})")
@@ -362,6 +390,11 @@ def _model_to_fill(config: ModelConfig) -> StylizingViT:
         return StylizingViT.from_config(config)
 
 
+def same_stats(first: tuple[Any, Any], second: tuple[Any, Any]) -> bool:
+    """Whether two (mean, std) pairs are the same float32 statistics (see :func:`same_float32`)."""
+    return same_float32(first[0], second[0]) and same_float32(first[1], second[1])
+
+
 def same_float32(first: Any, second: Any) -> bool:
     """Whether two statistics are the same float32 values (as the Stylizer uses them): how a
     record, a config.json or a command line is compared with another."""
@@ -384,9 +417,7 @@ def _agreed_architecture(
             f"{origin} records the architecture {record.architecture}, but {config} was given for it (by {beside}): "
             "save the checkpoint again"
         )
-    if stats is not None and record.mean is not None and not (
-        same_float32(stats[0], record.mean) and same_float32(stats[1], record.std)
-    ):
+    if stats is not None and record.mean is not None and not same_stats(stats, (record.mean, record.std)):
         raise CorruptCheckpoint(
             f"{origin} records the statistics mean={record.mean}, std={record.std}, but {beside} says "
             f"mean={stats[0]}, std={stats[1]}: save the checkpoint again, or pass mean= and std= to choose"
@@ -397,21 +428,30 @@ def _agreed_architecture(
 def load_model_file(
     path: str | os.PathLike, config: ModelConfig | None, origin: str | None = None,
     stats: tuple[Any, Any] | None = None, header: SafetensorsHeader | None = None, record: FileRecord | None = None,
+    num_heads: int | None = None,
 ) -> StylizingViT:
     """A model from a safetensors file: header, architecture (given or inferred) and dtypes are
     checked before a tensor is read, so at most the file's size is read and the model built is
     the one the file holds. ``config`` and ``stats`` (mean, std), when a config.json gives them,
     must agree with what the file records about itself. ``header`` and ``record``: the file's,
     where the caller has read them already (:func:`read_header`, :func:`file_record`), so that
-    one read and one parse serve both."""
+    one read and one parse serve both. ``num_heads``: the head count of a file whose architecture
+    is not recorded (inferred from the shapes, which do not show it); one that contradicts a
+    recorded architecture is refused, as loading either would be a silent guess."""
     path = Path(path).expanduser()
     origin = origin or str(path)
     checked = header if header is not None else _checked_header(path)
     config = _agreed_architecture(record or file_record(path, checked), config, stats, origin)
+    if num_heads is not None and config is not None and num_heads != config.num_heads:
+        raise ValueError(
+            f"num_heads={num_heads} was passed, but the checkpoint {origin} records its architecture, with "
+            f"num_heads={config.num_heads} ({config}); drop num_heads=, which is for a weights file that "
+            "records no architecture (its tensor shapes do not show the head count)"
+        )
     header = checked.tensors
     keys = clean_state_dict({key: key for key in header}, origin)  # model key -> file key
     entries = {name: header[key] for name, key in keys.items()}
-    config = check_weights_fit(entries, config, origin)
+    config = check_weights_fit(entries, config, origin, num_heads)
     _check_dtypes({name: entry.dtype for name, entry in entries.items()}, origin)
     state = _read_tensors(path, keys)
     return load_weights(_model_to_fill(config), state, origin)

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from ..images import Normalization
 from .errors import CorruptCheckpoint, MissingStatistics
 from .folder import STYLIZER_SETTINGS
-from .reading import same_float32
+from .reading import same_stats
 
 
 class KnownStats(Protocol):
@@ -57,7 +57,7 @@ def resolved_stats(
     given = None if recorded else _floats(mean, std)
     # compared in float32, as the Stylizer holds them: a difference below its precision is none
     nothing_to_compare = given is None or known is None or known.mean is None
-    if not (nothing_to_compare or same_float32(given[0], known.mean) and same_float32(given[1], known.std)):
+    if not (nothing_to_compare or same_stats(given, (known.mean, known.std))):
         logger.warning(
             "mean=%s, std=%s replace the statistics %s records (mean=%s, std=%s)", *given, what, known.mean, known.std
         )
