@@ -284,7 +284,7 @@ def test_the_tensor_entry_points_refuse_what_would_come_back_wrong(small_stylize
     values = torch.from_numpy(histology_crops[0][:32, :32]).permute(2, 0, 1)[None].float() / 255
     style = values.clone()
     for call in (small_stylizer.stylize_batch, small_stylizer.stylize_views):
-        with pytest.raises(ValueError, match="divide uint8 by 255"):
+        with pytest.raises(ValueError, match="divide uint8 images by 255"):
             call((values * 255).to(torch.uint8), style)  # read as 0–1 it would come back white
         with pytest.raises(ValueError, match="NaN"):
             call(values.masked_fill(values > 0.9, float("nan")), style)
@@ -294,6 +294,31 @@ def test_the_tensor_entry_points_refuse_what_would_come_back_wrong(small_stylize
         small_stylizer.stylize_batch(values.expand(2, -1, -1, -1), style, [0.5, 0.5, 0.5])
     torch.testing.assert_close(small_stylizer.stylize_batch(values, style, [0.5]),
                                small_stylizer.stylize_batch(values, style, 0.5), atol=0, rtol=0)
+
+
+def test_the_tensor_entry_points_and_the_tissue_functions_refuse_alike_each_naming_its_values(
+    small_stylizer, histology_crops
+):
+    """stylize_batch, stylize_views and tissue_weight share one check of a float [B, C, H, W]
+    batch: each wrong kind gets the same fix whoever is called (an unbatched image got "divide
+    uint8 by 255" from stylize_batch), and each message names the caller's own values."""
+    from stylizing_vit_aug.tissue import tissue_weight
+
+    values = torch.from_numpy(histology_crops[0][:32, :32]).permute(2, 0, 1)[None].float() / 255
+    callers = {
+        "stylize_batch's values01": lambda images: small_stylizer.stylize_batch(images, values),
+        "stylize_views's values01": lambda images: small_stylizer.stylize_views(images, values),
+        "values01": tissue_weight,
+    }
+    wrong = {
+        r"must be a batch tensor \[B, C, H, W\], got \(3, 32, 32\); add a batch axis: image\[None\]": values[0],
+        "must be float pixels in 0–1, got torch.uint8: divide uint8 images by 255": (values * 255).to(torch.uint8),
+        "float values from .* outside 0–1: it looks like 0–255 values": values * 255,
+    }
+    for where, call in callers.items():
+        for fix, images in wrong.items():
+            with pytest.raises(ValueError, match=rf"^{where}:? {fix}"):
+                call(images)
 
 
 def test_strength_zero_still_refuses_an_unknown_mode(small_stylizer):

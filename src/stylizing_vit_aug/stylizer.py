@@ -51,7 +51,6 @@ from .image_ops import blend_into, resize, strength_values, to_luminance
 from .images import (
     ImageLike,
     Normalization,
-    check_float_range,
     from_batch,
     same_kind_copy,
     to_batch,
@@ -61,7 +60,7 @@ from .images.windows import height_width, largest_image_pixels, single_images
 from .inference import InferenceNetwork, NetworkCalls, check_fp32_weights, tensors_state
 from .model import StyleStream, StylizingViT
 from .strip_path import downscaled, restore_in_strips
-from .tissue import change_weight, tissue_pixels, tissue_weight
+from .tissue import change_weight, check_batch01, tissue_pixels, tissue_weight
 
 logger = logging.getLogger(__name__)
 
@@ -79,14 +78,14 @@ take it (a float32 RGB strip is 6 MiB)."""
 
 
 def _check_values01(values01: Any, where: str, range_checked: bool = False) -> None:
-    """The tensor entry points take a float ``[B, C, H, W]`` batch in 0–1; uint8 would come back white."""
-    if not isinstance(values01, torch.Tensor) or values01.dim() != 4 or not values01.is_floating_point():
-        tensor = isinstance(values01, torch.Tensor)
-        got = f"{values01.dtype} {tuple(values01.shape)}" if tensor else type(values01).__name__
-        raise ValueError(f"{where} takes a float [B, C, H, W] batch in 0–1, got {got}: divide uint8 by 255, or call "
-                         "the Stylizer itself, which takes any image kind")
-    if not range_checked:
-        check_float_range(values01, f"{where}'s values01")
+    """The tensor entry points take a float ``[B, C, H, W]`` batch in 0–1 (the one check:
+    :func:`~stylizing_vit_aug.tissue.check_batch01`); uint8 would come back white."""
+    check_batch01(
+        values01,
+        f"{where}'s values01",
+        range_checked=range_checked,
+        other_kinds=", or call the Stylizer itself, which takes any image kind",
+    )
 
 
 def check_mode(mode: str | None) -> str | None:

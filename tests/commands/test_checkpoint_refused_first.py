@@ -9,10 +9,14 @@ import contextlib
 from pathlib import Path
 
 import pytest
+import safetensors.torch
+import torch
 
+import stylizing_vit_aug as sva
 from helpers import options, parse, write_images
 from stylizing_vit_aug import cli
 from stylizing_vit_aug.bank import style_bank
+from stylizing_vit_aug.checkpoints.reading import BANK_FORMAT
 from stylizing_vit_aug.commands import demo, preview, train
 from stylizing_vit_aug.commands.common import CheckpointChoice
 
@@ -46,6 +50,45 @@ def _refused(command: list[str], output: Path, checkpoint: str, capsys) -> None:
     assert cli.main([*command, "-o", str(output), "--checkpoint", checkpoint]) == 2
     err = capsys.readouterr().err
     assert checkpoint in err and "Traceback" not in err, err
+
+
+def _front_end_refusals(tmp: Path) -> list[str]:
+    """Checkpoints a front-end refuses when it is made, loading no model, beyond the loader's
+    unread refusals: a style bank's file, a file that is no safetensors, a Hub checkpoint that is
+    not cached while offline (with the ``offline`` fixture)."""
+    bank = tmp / "styles.safetensors"
+    safetensors.torch.save_file({"x": torch.zeros(1)}, str(bank), metadata={"format": BANK_FORMAT})
+    (tmp / "broken.safetensors").write_bytes(b"not a checkpoint")
+    return [str(bank), str(tmp / "broken.safetensors"), "tiny-camelyon17wilds"]
+
+
+@pytest.mark.parametrize("kind", range(3))
+@pytest.mark.parametrize("command", ["preview", "bank build", "demo", "stylize"])
+def test_a_command_refuses_what_a_front_end_refuses_first_and_in_its_words(
+    tmp_path, offline, monkeypatch, capsys, command, kind
+):
+    """The commands checked less than the front-ends (StylizeTransform(stylizer=...)): a style bank
+    or a damaged file given as --checkpoint, or a Hub checkpoint not cached offline, was found only
+    when the model loaded, after the images were listed and read and -o's folder made. (stylize
+    lists its inputs first, to refuse its own mistakes before the checkpoint's, as before.)"""
+    checkpoint = _front_end_refusals(tmp_path)[kind]
+    with pytest.raises(Exception) as front_end:  # noqa: PT011 - the loader's own error, whichever it is
+        sva.StylizeTransform(stylizer=checkpoint)
+    write_images(tmp_path / "in", 2)
+    write_images(tmp_path / "styles" / "lab_a", 2, seed=3)
+    monkeypatch.setattr(CheckpointChoice, "load", _never("the model was loaded"))
+    monkeypatch.setattr(preview, "gather_images", _never("images were listed"))
+    monkeypatch.setattr(style_bank, "find_images", _never("style images were listed"))
+    monkeypatch.setattr(demo, "read_image", _never("a sample was read"))
+    before = set(tmp_path.rglob("*"))
+    given = {"preview": ["preview", str(tmp_path / "in"), "--styles-dir", str(tmp_path / "styles")],
+             "bank build": ["bank", "build", str(tmp_path / "styles")], "demo": ["demo"],
+             "stylize": ["stylize", str(tmp_path / "in"), "--styles-dir", str(tmp_path / "styles")]}[command]
+    output = tmp_path / "out" / "x" / ("o" if command == "stylize" else "o.png")
+    assert cli.main([*given, "-o", str(output), "--checkpoint", checkpoint]) == 2
+    err = capsys.readouterr().err
+    assert str(front_end.value) in err and "Traceback" not in err, err
+    assert set(tmp_path.rglob("*")) == before
 
 
 @pytest.mark.parametrize("kind", range(3))

@@ -12,12 +12,14 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import safetensors.torch
+import torch
 from PIL import Image
 
 from helpers import random_rgb, rank_output, ranks, read_stylize_log, write_images
 from stylizing_vit_aug import cli
 from stylizing_vit_aug.commands import _stylize_plan, stylize
-from stylizing_vit_aug.commands.common import CheckpointChoice, Ranks
+from stylizing_vit_aug.commands.common import CheckpointChoice, CLIError, Ranks
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
@@ -192,7 +194,8 @@ def test_an_input_folder_empty_on_one_node_stops_every_rank_at_once(tmp_path, ch
     said = [rank_output(tmp_path / "logs", rank) for rank in range(2)]
     assert codes == [2, 2], said
     assert f"rank {empty} of 2: no " in said[empty] and "images found under input folder in" in said[empty]
-    assert f"rank {empty} of 2 cannot start" in said[1 - empty] and "Traceback" not in "".join(said)
+    assert f"rank {empty} of 2 cannot start: no " in said[1 - empty] and "Traceback" not in "".join(said)
+    assert "images found under input folder in" in said[1 - empty]  # the others say why, not only who
     assert not out.exists()  # no rank wrote anything
 
 
@@ -201,18 +204,20 @@ def _paths(root: Path) -> set[Path]:
 
 
 def test_a_refused_run_leaves_no_folder_it_made(tmp_path, capsys):
-    """Refused after its folders were made (a checkpoint that cannot be read): every folder it
-    made goes, the parents of -o and of --log included, not only the innermost one."""
+    """Refused after its folders were made (a checkpoint whose header reads, but whose tensors are
+    not a Stylizing ViT's: found when it loads): every folder it made goes, the parents of -o and
+    of --log included, not only the innermost one."""
     write_images(tmp_path / "in", 1)
     style = write_images(tmp_path / "style", 1, seed=4)[0]
     broken = tmp_path / "broken.safetensors"
-    broken.write_bytes(b"not a checkpoint")
+    safetensors.torch.save_file({"x": torch.zeros(1)}, str(broken))
     before = _paths(tmp_path)
     log = ["--log", str(tmp_path / "logs" / "deep" / "x.csv")]
     stats = ["--mean", "0.5", "0.5", "0.5", "--std", "0.2", "0.2", "0.2"]
     argv = _stylize(tmp_path / "in", tmp_path / "out" / "x" / "y", style, broken, *log, *stats)
     assert cli.main(argv) == 2
-    assert "Traceback" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "cannot infer the architecture" in err and "Traceback" not in err, err
     assert _paths(tmp_path) == before
 
 
@@ -255,7 +260,7 @@ def test_a_rank_that_cannot_start_for_any_reason_exits_2_as_the_others(tmp_path,
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setattr(Ranks, "joined", lambda self: contextlib.nullcontext())
-    monkeypatch.setattr(Ranks, "sum", lambda self, values: values)
+    monkeypatch.setattr(Ranks, "gather", lambda self, value: [value if rank == self.rank else "" for rank in range(2)])
 
     def unreadable(root, what="input folder"):
         raise OSError(errno.EIO, "Input/output error", str(root))
@@ -268,3 +273,19 @@ def test_a_rank_that_cannot_start_for_any_reason_exits_2_as_the_others(tmp_path,
     err = capsys.readouterr().err
     assert "rank 1 of 2: OSError: " in err and "Input/output error" in err and "no rank starts" in err, err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("reasons", [["", "OSError: [Errno 5] Input/output error: 'in'"],
+                                     ["", "no png images found under input folder in", "CLIError"]])
+def test_the_ranks_that_started_say_which_rank_cannot_start_and_why(tmp_path, monkeypatch, reasons):
+    """Rank 0 started; another did not. Rank 0 used to learn only that some rank failed (a count):
+    it says which rank failed and that rank's own reason (the collective stood in for)."""
+    monkeypatch.setattr(Ranks, "joined", lambda self: contextlib.nullcontext())
+    monkeypatch.setattr(Ranks, "gather", lambda self, value: [value, *reasons[1:]])
+    monkeypatch.setattr(Ranks, "sum", lambda self, values: [int(bool(reason)) for reason in reasons])  # a count
+    world = len(reasons)
+    with contextlib.ExitStack() as held, pytest.raises(CLIError) as refused:
+        _stylize_plan.start_on_every_rank(Ranks(0, world, 0), lambda: "started", held)
+    first = next(rank for rank, reason in enumerate(reasons) if reason)
+    assert str(refused.value).startswith(f"rank {first} of {world} cannot start: {reasons[first]}")
+    assert "so no rank starts" in str(refused.value)

@@ -350,7 +350,7 @@ def test_a_second_torchrun_run_is_refused_by_every_rank_without_hanging(tmp_path
     said = [rank_output(tmp_path / "logs", rank) for rank in range(2)]
     assert codes == [2, 2], said
     assert "another stylize run (pid 4242 on the other host" in said[0]
-    assert "rank 0 found another run writing into" in said[1]  # rank 1 says why it stops too
+    assert "rank 0 of 2 cannot start the run: another stylize run (pid 4242 on the other host" in said[1]  # and why
     assert sorted(p.name for p in out.iterdir()) == [".sva-stylize.lock"]
 
 

@@ -11,9 +11,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 import stylizing_vit_aug as sva
-from helpers import read_stylize_log, write_images
+from helpers import random_rgb, read_stylize_log, write_images
 from stylizing_vit_aug import cli
 from stylizing_vit_aug.commands import stylize
 from stylizing_vit_aug.commands._stylize_record import LEGACY_FIELDS, SETTINGS
@@ -333,3 +334,56 @@ def test_a_log_path_the_run_makes_a_folder_or_an_image_is_a_usage_error(tmp_path
     assert f"--log {tmp_path / log} is" in err and f"CSV file, e.g. {tmp_path / 'out' / 'stylize_log.csv'}" in err
     assert "Traceback" not in err and "IsADirectoryError" not in err
     assert not (tmp_path / "out").exists()  # refused before anything was made
+
+
+def test_a_rerun_knows_from_the_record_whether_a_webp_output_is_lossless(tmp_path, checkpoint, monkeypatch, capsys):
+    """A rerun opened every existing WebP output once more to see whether it is lossless (its
+    row's quality depends on it); the record says so (a lossy one's row has its quality), so only
+    an output without a row is opened, and the rows and warnings are as before."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(random_rgb(1)).save(folder / "exact.webp", lossless=True)
+    Image.fromarray(random_rgb(2)).save(folder / "lossy.webp", quality=80)
+    style = write_images(tmp_path / "style", 1, seed=4)[0]
+    out, record = tmp_path / "out", tmp_path / "out" / "stylize_log.csv"
+    argv = ["stylize", str(folder), "-o", str(out), "--style", str(style), "--checkpoint", checkpoint]
+    assert cli.main([*argv, "--quality", "70"]) == 0
+    rows = _by_output(record)
+    opened: list[str] = []
+    real = stylize.is_lossless
+    monkeypatch.setattr(stylize, "is_lossless", lambda path: opened.append(path.name) or real(path))
+    capsys.readouterr()
+    assert cli.main([*argv, "--quality", "50"]) == 0
+    assert opened == []  # the record said it of both
+    err = capsys.readouterr().err
+    assert "1 of the 2 existing outputs were made with other settings" in err and "quality 70 in the record, 50" in err
+    assert _by_output(record) == rows
+
+    lines = record.read_text().splitlines(keepends=True)
+    record.write_text("".join(line for line in lines if not line.startswith("lossy.webp")))
+    assert cli.main([*argv, "--quality", "70"]) == 0  # the record proves the folder: lossy.webp's row restored
+    assert opened == ["lossy.webp"]  # the output without a row: its file says it
+    assert _by_output(record) == rows
+
+
+def test_each_existing_output_is_compared_with_this_runs_settings_once(monkeypatch):
+    """resumed_rows compared each recorded output with this run's row to prove the folder, again to
+    find those that differ, and describe_differences a third (style_digest: a fourth) time."""
+    from stylizing_vit_aug.commands import _stylize_resume
+    from stylizing_vit_aug.commands._stylize_record import FIELDS
+
+    def row(output: str, strength: str, digest: str) -> dict[str, str]:
+        return {**dict.fromkeys(FIELDS, "x"), "input": output, "output": output, "error": "", "strength": strength,
+                "style_digest": digest}
+
+    recorded = {name: row(name, "1", "old") for name in ("a.png", "b.png", "c.png")}
+    planned = [row("a.png", "1", "old"), row("b.png", "0.3", "old"), row("c.png", "0.3", "new")]
+    compared: list[tuple[str, str]] = []
+    real = _stylize_resume._differs
+    monkeypatch.setattr(_stylize_resume, "_differs", lambda old, ours, name: compared.append((ours["output"], name))
+                        or real(old, ours, name))
+    resumed = _stylize_resume.resumed_rows(planned, recorded, [])
+    said = _stylize_resume.describe_differences(resumed.differing)
+    assert [difference[1]["output"] for difference in resumed.differing] == ["b.png", "c.png"]
+    assert "strength 1 in the record, 0.3 now" in said and "style_digest differs for 1 output(s)" in said
+    assert len(compared) == len(set(compared))  # no output compared twice on one setting

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ._stylize_record import ADDED, SETTINGS, is_unknown, unknown_row
 
-__all__ = ["Resumed", "report_resumed", "resumed_rows"]
+__all__ = ["Resumed", "recorded_lossless", "report_resumed", "resumed_rows"]
 
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log
 
@@ -30,6 +30,10 @@ SHOWN = ("style", "style_digest", *RUN_SETTINGS, "quality")
 REDO = "pass --overwrite to redo them with this run's settings, or write into a fresh output folder (-o)"
 
 
+# An existing output's recorded row, this run's row of it, and the settings (of SHOWN) that differ.
+Difference = tuple[dict[str, str], dict[str, str], tuple[str, ...]]
+
+
 @dataclass
 class Resumed:
     """The rows of the existing outputs of this run's plan (plan order), and how they were found."""
@@ -37,12 +41,20 @@ class Resumed:
     rows: list[dict[str, str]] = field(default_factory=list)
     restored: int = 0  # rows rebuilt from this run's settings, which the record proves made them
     unknown: list[str] = field(default_factory=list)  # outputs whose making is not recorded
-    differing: list[tuple[dict[str, str], dict[str, str]]] = field(default_factory=list)  # (recorded, this run's)
+    differing: list[Difference] = field(default_factory=list)  # outputs of other shown settings than this run's
 
 
 def _recorded(row: dict[str, str] | None) -> bool:
     """Whether ``row`` says what made its output (not missing, not a failure, not unknown)."""
     return row is not None and not row["error"] and not is_unknown(row)
+
+
+def recorded_lossless(row: dict[str, str] | None) -> bool | None:
+    """Whether the record says a WebP output was written lossless (its row has no quality; a lossy
+    one's has its --quality), so a rerun need not open the file to know; None where it says nothing
+    (no row, a failure's, an unknown one). A record older than the quality column says lossless:
+    only the quality of this run's row depends on it, and an unrecorded quality is never compared."""
+    return not row["quality"] if _recorded(row) else None
 
 
 def _differs(row: dict[str, str], ours: dict[str, str], name: str) -> bool:
@@ -55,7 +67,7 @@ def _differs(row: dict[str, str], ours: dict[str, str], name: str) -> bool:
     return row[name] != ours[name] and (bool(row[name]) or name not in ADDED)
 
 
-def _agrees(row: dict[str, str], ours: dict[str, str], fields: tuple[str, ...] = SETTINGS) -> bool:
+def _agrees(row: dict[str, str], ours: dict[str, str], fields: tuple[str, ...]) -> bool:
     return not any(_differs(row, ours, name) for name in fields)
 
 
@@ -66,13 +78,18 @@ def resumed_rows(
     them, ``logged`` the record by output, ``others`` the rows kept for existing outputs outside
     this run's plan (their settings count as evidence too)."""
     known = [(logged[ours["output"]], ours) for ours in planned if _recorded(logged.get(ours["output"]))]
+    # Each recorded output compared with this run's row once, setting by setting: what differs.
+    compared = [(row, ours, tuple(name for name in SETTINGS if _differs(row, ours, name))) for row, ours in known]
     proven = (
         bool(known)
         and all(_recorded(logged[ours["output"]]) for ours in planned if ours["output"] in logged)
-        and all(_agrees(row, ours) for row, ours in known)
+        and not any(names for _, _, names in compared)
         and all(_recorded(row) and _agrees(row, planned[0], RUN_SETTINGS) for row in others)
     )
-    resumed = Resumed(differing=[(row, ours) for row, ours in known if not _agrees(row, ours, SHOWN)])
+    resumed = Resumed()
+    for row, ours, names in compared:
+        if shown := tuple(name for name in names if name in SHOWN):
+            resumed.differing.append((row, ours, shown))
     for ours in planned:
         row = logged.get(ours["output"])
         if _recorded(row):
@@ -93,23 +110,23 @@ def _values(values: list[str]) -> str:
     return shown + (f" / ... ({len(distinct)} values)" if len(distinct) > 3 else "")
 
 
-def describe_differences(differing: list[tuple[dict[str, str], dict[str, str]]]) -> str:
+def describe_differences(differing: list[Difference]) -> str:
     """``strength 1 in the record, 0.3 now; seed 0 in the record, 5 now; style differs for 2 outputs``."""
     parts = []
     for name in SHOWN:
-        changed = [(row[name], ours[name]) for row, ours in differing if _differs(row, ours, name)]
+        changed = [(row, ours) for row, ours, names in differing if name in names]
         if not changed:
             continue
         if name == "style":
             parts.append(f"style differs for {len(changed)} output(s)")
         elif name == "style_digest":  # where the style differs by name, its pixels do too: said once
-            same = sum(row["style"] == ours["style"] for row, ours in differing if _differs(row, ours, name))
+            same = sum(row["style"] == ours["style"] for row, ours in changed)
             if same:
                 parts.append(f"style_digest differs for {same} output(s): their style of the same name holds other "
                              "pixels now, e.g. a bank rebuilt at the same path or a style file replaced")
         else:
-            parts.append(f"{name} {_values([old for old, _ in changed])} in the record, "
-                         f"{_values([new for _, new in changed])} now")
+            parts.append(f"{name} {_values([row[name] for row, _ in changed])} in the record, "
+                         f"{_values([ours[name] for _, ours in changed])} now")
     return "; ".join(parts)
 
 

@@ -105,15 +105,17 @@ class CheckpointChoice:
         return cls(args.checkpoint, args.revision, args.device, args.mode, args.mean, args.std)
 
     def refuse_unread(self) -> None:
-        """Raise now the loader's own refusals that read nothing (a local path that does not exist,
-        a pickled checkpoint, a name it does not know), so a command refuses such a checkpoint before
-        it lists or reads images or makes folders; matched as :func:`~stylizing_vit_aug.hub.load_stylizer`
-        matches it (hub errors propagate, as from :meth:`load`)."""
-        from ..hub import CheckpointRequest, accepted_source
+        """Raise now the loader's refusals that load no model (a local path that does not exist, a
+        pickled checkpoint, a name it does not know, a file whose header is not a checkpoint's, a
+        Hub checkpoint not cached while offline), so a command refuses such a checkpoint before it
+        lists or reads images or makes folders: the front-ends' own check
+        (:func:`~stylizing_vit_aug.transforms._common.checked_source`), so both refuse the same
+        things in the same words (hub errors propagate, as from :meth:`load`)."""
+        from ..transforms._common import checked_source
 
         if self.checkpoint is None or not self.checkpoint.strip():  # the default, or load_stylizer's own refusal
             return
-        accepted_source(CheckpointRequest(self.checkpoint, self.revision))
+        checked_source(self.checkpoint, self.revision)
 
     def load(self) -> Stylizer:
         """The stylizer (hub errors propagate; main() turns them into messages)."""
@@ -371,6 +373,17 @@ class Ranks:
         box = [value]
         dist.broadcast_object_list(box, src=0)
         return box[0]
+
+    def gather(self, value: T) -> list[T]:
+        """Every rank's ``value`` (pickled; meant for small things, such as why a rank stops), by
+        rank, on every rank; ``[value]`` for one process."""
+        if not self.distributed:
+            return [value]
+        import torch.distributed as dist
+
+        gathered: list[Any] = [None] * self.world
+        dist.all_gather_object(gathered, value)
+        return gathered
 
     def sum(self, values: list[int]) -> list[int]:
         """Element-wise sums of ``values`` over all ranks (every rank gets them)."""

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from ..images import ImageReadError, read_image
+from ..images import ImageReadError, check_whole, read_image
 from .common import (
     EXIT_SKIPPED,
     CheckpointChoice,
@@ -43,6 +43,10 @@ The top row shows the styles (a bank's: index, domain and source file), the firs
 contents; the other cells are each content in each style. Output size: see stylizing_vit_aug.grid
 (cells of --cell-size pixels). A bank built with another checkpoint is re-encoded with this one,
 with a warning (StyleBank.load refuses it unless on_mismatch="reencode").
+
+Every listed content and style file is checked before any is drawn: one that does not hold a
+whole image is left out with a warning, and the exit code is 3, whether --seed would draw it or
+not; a --style file that cannot be read is exit code 2. The model loads after these checks.
 """
 
 
@@ -71,23 +75,42 @@ def _draw_order(count: int, wanted: int, generator: torch.Generator) -> list[int
     return list(range(count)) if count <= wanted else torch.randperm(count, generator=generator).tolist()
 
 
+def _unreadable(paths: list[Path]) -> set[int]:
+    """The indices of ``paths`` whose files do not hold whole images, each named in a warning:
+    every listed file is checked (:func:`~stylizing_vit_aug.images.check_whole`: a PNG's chunks, a
+    JPEG's header and end marker, other formats decoded) before any is drawn, so which files are
+    skipped, and so the exit code, is the same whatever ``--seed`` draws."""
+    unreadable = set()
+    for index, path in enumerate(paths):
+        try:
+            check_whole(path)
+        except ImageReadError as error:
+            logger.warning("skipped %s", error)
+            unreadable.add(index)
+    return unreadable
+
+
 def _read_some(paths: list[Path], wanted: int, generator: torch.Generator, what: str) -> tuple[list[Path], list, int]:
-    """``wanted`` readable images drawn from ``paths`` (in path order), the files that could not
-    be read skipped with a warning and replaced by the next draw: one bad file costs only itself.
-    Returns the paths, their pixels and how many were skipped."""
-    chosen, skipped = {}, 0
+    """``wanted`` readable images drawn from ``paths`` (in path order); the files that are not whole
+    (:func:`_unreadable`) are skipped, drawn or not, and a drawn one is replaced by the next draw,
+    as is one that still cannot be read: one bad file costs only itself. Returns the paths, their
+    pixels and how many files were skipped."""
+    unreadable = _unreadable(paths)
+    chosen = {}
     for index in _draw_order(len(paths), wanted, generator):
         if len(chosen) == wanted:
             break
+        if index in unreadable:
+            continue
         try:
             chosen[index] = read_image(paths[index])
-        except ImageReadError as error:
+        except ImageReadError as error:  # damaged past what the check reads
             logger.warning("skipped %s", error)
-            skipped += 1
+            unreadable.add(index)
     if not chosen:
         raise CLIError(f"none of the {len(paths)} {what} images could be read (see the warnings above)")
     order = sorted(chosen)
-    return [paths[i] for i in order], [chosen[i] for i in order], skipped
+    return [paths[i] for i in order], [chosen[i] for i in order], len(unreadable)
 
 
 def _bank_label(bank: Any, index: int) -> str:
@@ -108,35 +131,55 @@ def _refuse_an_output_among_the_inputs(output: Path, inputs: list[Path | None]) 
             raise CLIError(f"-o {output} is {what} the preview reads: pass a path outside them (default preview.png)")
 
 
+def _refuse_before_any_folder(args: argparse.Namespace) -> CheckpointChoice:
+    """Every refusal that reads no image and needs no folder, then ``-o``'s folder made; the
+    checkpoint chosen."""
+    choice = CheckpointChoice.from_args(args)
+    choice.refuse_unread()  # before -o's folder is made or any image is listed
+    _refuse_an_output_among_the_inputs(args.output, [*args.contents, *(args.style or []), args.styles_dir])
+    if args.bank is not None:
+        from ..bank.storage import check_bank_path
+
+        try:
+            check_bank_path(args.bank, "preview --bank")
+        except OSError as error:  # a folder, a missing file or a broken link, each named
+            raise CLIError(str(error)) from None
+    check_grid_output(args.output)  # makes -o's folder: after every refusal that needs none
+    return choice
+
+
+def _named_styles(paths: list[Path], wanted: int, generator: torch.Generator) -> tuple[list[Path], list]:
+    """The ``--style`` files drawn: the user named each, so each must be readable, drawn or not
+    (:class:`~stylizing_vit_aug.images.ImageReadError`, exit code 2, whatever ``--seed`` draws)."""
+    for path in paths:
+        check_whole(path)
+    chosen = [paths[i] for i in _pick(len(paths), wanted, generator)]
+    return chosen, [read_image(path) for path in chosen]
+
+
 def run(args: argparse.Namespace) -> int:
     from ..bank import StyleBank
     from ..grid import content_style_grid
 
-    choice = CheckpointChoice.from_args(args)
-    choice.refuse_unread()  # before -o's folder is made or any image is listed
-    _refuse_an_output_among_the_inputs(args.output, [*args.contents, *(args.style or []), args.styles_dir])
-    check_grid_output(args.output)  # makes -o's folder: after every refusal that needs none
+    choice = _refuse_before_any_folder(args)
+    content_files = gather_images(args.contents, "content")
+    style_files = gather_images([args.styles_dir], "style folder") if args.styles_dir is not None else []
     generator = torch.Generator().manual_seed(args.seed)
-    content_paths, contents, skipped = _read_some(gather_images(args.contents, "content"), args.n_contents,
-                                                  generator, "content")
-    stylizer = choice.load()
+    content_paths, contents, skipped = _read_some(content_files, args.n_contents, generator, "content")
+    if args.style:  # files the user named: each must be read
+        paths, style_images = _named_styles(args.style, args.n_styles, generator)
+    elif args.styles_dir is not None:
+        paths, style_images, bad_styles = _read_some(style_files, args.n_styles, generator, "style")
+        skipped += bad_styles
+    stylizer = choice.load()  # after every refusal and every file read
 
     if args.bank is not None:
-        if not args.bank.is_file():
-            raise CLIError(f"bank file {args.bank} does not exist; build one with `stylizing-vit-aug bank build`")
         bank = StyleBank.load(args.bank, stylizer, on_mismatch="reencode")
         chosen = _pick(len(bank), args.n_styles, generator)
         style_images = [bank.images[i] for i in chosen]
         style_labels = [_bank_label(bank, i) for i in chosen]
         streams = bank.stream(torch.tensor(chosen))
-    elif args.style:  # files the user named: each must be read
-        paths = [args.style[i] for i in _pick(len(args.style), args.n_styles, generator)]
-        style_images = [read_image(p) for p in paths]
     else:
-        paths, style_images, bad_styles = _read_some(gather_images([args.styles_dir], "style folder"), args.n_styles,
-                                                     generator, "style")
-        skipped += bad_styles
-    if args.bank is None:
         style_labels = [p.stem for p in paths]
         streams = StyleBank.from_images(style_images, stylizer).streams
 

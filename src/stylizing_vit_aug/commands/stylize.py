@@ -60,7 +60,7 @@ from ..images import ImageReadError, ImageTraits, check_whole, is_lossless, read
 from ..stylizer import COMPILE_MODES, STRIP_PIXELS
 from ._stylize_plan import Job, RunStyles, StyleChoice, StylizePlan, plan_jobs, start_on_every_rank
 from ._stylize_record import FIELDS, LOG_NAME, LogWriter, collect_log, part_path, replace_log
-from ._stylize_resume import report_resumed, resumed_rows
+from ._stylize_resume import recorded_lossless, report_resumed, resumed_rows
 from .common import (
     EXIT_SKIPPED,
     PIL_FORMATS,
@@ -235,8 +235,8 @@ def run(args: argparse.Namespace) -> int:
                 held.enter_context(_sole_writer(plan.output, plan.log))
             except CLIError as error:
                 refusal = str(error)
-        if ranks.sum([int(bool(refusal))])[0]:
-            raise CLIError(refusal or f"rank 0 found another run writing into {plan.output} (see its message)")
+        if said := ranks.from_rank_zero(refusal):  # every rank stops, saying why
+            raise CLIError(said if ranks.rank == 0 else f"rank 0 of {ranks.world} cannot start the run: {said}")
         return _stylize(plan)
 
 
@@ -330,13 +330,22 @@ def _reconcile_record(plan: StylizePlan, jobs: list[Job], rows: _Rows) -> None:
     logged, parts = collect_log(plan.log)
     planned = {str(out.relative_to(plan.output)) for _, out, _ in jobs}
     others = [row for key, row in logged.items() if key not in planned and (plan.output / key).is_file()]
-    # Existing outputs keep the row of what made them, with --overwrite too until each is redone; a WebP's
-    # quality is this run's where the file is lossy (a lossless one was written from a lossless input).
-    resumed = resumed_rows([rows.done(path, out, choice, PIL_FORMATS.get(out.suffix.lower()) == "WEBP"
-                                      and is_lossless(out)) for path, out, choice in jobs if out in existing],
-                           logged, others)
+    # Existing outputs keep the row of what made them, with --overwrite too until each is redone.
+    resumed = resumed_rows([rows.done(path, out, choice, _written_lossless(plan, out, logged))
+                            for path, out, choice in jobs if out in existing], logged, others)
     report_resumed(resumed, len(jobs), plan.log, plan.overwrite)
     replace_log(plan.log, resumed.rows + others, parts)
+
+
+def _written_lossless(plan: StylizePlan, out: Path, logged: dict[str, dict[str, str]]) -> bool:
+    """Whether the existing ``out`` was written lossless, which only a WebP's row depends on (its
+    quality is this run's where the file is lossy; a lossless one was written from a lossless
+    input): as its recorded row says (:func:`._stylize_resume.recorded_lossless`), else from the
+    file, opened once more only then."""
+    if PIL_FORMATS.get(out.suffix.lower()) != "WEBP":
+        return False
+    said = recorded_lossless(logged.get(str(out.relative_to(plan.output))))
+    return is_lossless(out) if said is None else said
 
 
 def _whole_outputs(outputs: Iterator[Path]) -> set[Path]:

@@ -182,7 +182,8 @@ def checked_source(source: str | os.PathLike, revision: str | None = None) -> st
     so a style bank or a damaged file is named now), a name must be one
     ``load_stylizer`` knows, and with the Hub offline (``HF_HUB_OFFLINE=1``) an official id or
     Hub repo must be in the Hugging Face cache. Each failure is ``load_stylizer``'s own error.
-    Nothing here touches the network: online, a Hub id is fetched at first use."""
+    Nothing here touches the network: online, a Hub id is fetched at first use. The one early
+    refusal of a checkpoint: the commands' ``CheckpointChoice.refuse_unread`` is this check."""
     from ..checkpoints import WEIGHTS_NAME, file_record
     from ..hub import CheckpointRequest, accepted_source, hub_offline, resolve_official
 
