@@ -379,6 +379,45 @@ def test_a_checkpoint_of_the_version_that_left_micro_batches_out_says_why_its_ru
     assert "nothing trains twice or is skipped" in said[0] and "does not continue exactly" in said[0]
 
 
+def test_a_resume_with_another_accumulate_is_not_told_its_checkpoint_came_from_the_older_version(
+        data, tmp_path, capsys):
+    """--accumulate 3 -> 2 with 7 micro-batches an epoch: 3 steps an epoch either way by one rule
+    and floor(7 / 2) = 3 by the other, so the refusal said the checkpoint's version had left
+    micro-batches out, and that --max-steps would end it on its schedule."""
+    args = [str(data), "-o", str(tmp_path), *STAIN, "--samples-per-epoch", "14"]
+    assert run_train(parse(*args, "--accumulate", "3", "--stop-after", "1")) == 0
+    capsys.readouterr()
+    assert run_train(parse(*args, "--accumulate", "2", "--resume")) == 2
+    err = capsys.readouterr().err
+    assert "8 steps long" in err and "is 6 steps long" in err and "version left out" not in err
+
+
+def test_a_checkpoint_of_a_version_that_kept_no_sample_count_resumes_counting_what_its_run_trained(
+        data, tmp_path, monkeypatch):
+    """Its count was taken as this version's split of the epochs would have trained by its step
+    (14 samples after step 3, not the 18 its run trained), and then saved with every later checkpoint."""
+    args = [str(data), "-o", str(tmp_path), *STAIN, "--samples-per-epoch", "14", "--accumulate", "3",
+            "--max-steps", "4", "--validate-every", "0"]
+    with monkeypatch.context() as former:  # floor(7 / 3) = 2 steps an epoch, each of 3 micro-batches
+        former.setattr(EpochUse, "steps", property(lambda use: use.micro_batches // use.accumulate))
+        assert run_train(parse(*args, "--stop-after", "3")) == 0
+    state = training_state.read_training_checkpoint(last_checkpoint(tmp_path))
+    for kept_none in ("samples_trained", "per_epoch"):  # as versions before the count recorded
+        del state["trainer"][kept_none]
+    training_state.write_training_checkpoint(
+        last_checkpoint(tmp_path), model_state=state["model"], optimizer_state=state["optimizer"],
+        scheduler_state=state["scheduler"], trainer_state=state["trainer"],
+    )
+    trained, train_step = [], Trainer.train_step
+    monkeypatch.setattr(Trainer, "train_step", lambda trainer, micro: trained.append(
+        sum(batch["image"].shape[0] for batch in micro)) or train_step(trainer, micro))
+    assert run_train(parse(*args, "--resume")) == 0
+    log = read_train_log(tmp_path)
+    assert [r["samples"] for r in log[3:]] == list(itertools.accumulate(trained, initial=log[2]["samples"]))[1:]
+    state = training_state.read_training_checkpoint(last_checkpoint(tmp_path))["trainer"]
+    assert state["samples_trained"] == log[-1]["samples"]
+
+
 @pytest.mark.parametrize("then", [
     [],  # a checkpoint of the version that left out what filled no whole step, resumed by this one
     ["--accumulate", "2"],  # the same length under --max-steps, another --accumulate

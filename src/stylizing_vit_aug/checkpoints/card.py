@@ -43,9 +43,22 @@ def _training_lines(provenance: dict[str, Any]) -> list[str]:
         origin.append(f"- Revision: `{provenance['revision']}`")
     if provenance.get("base_model"):
         origin.append(f"- Fine-tuned from: `{provenance['base_model']}`")
-    training = provenance.get("training") or {}
+    training = dict(provenance.get("training") or {})
+    data = _data_line(training)  # takes the keys it tells
     training_lines = [f"- {k}: `{json.dumps(v)}`" for k, v in training.items()] or ["Not recorded."]
-    return origin + ([""] if origin else []) + training_lines
+    return origin + ([""] if origin else []) + data + training_lines
+
+
+def _data_line(training: dict[str, Any]) -> list[str]:
+    """What the model was trained on, in words: the image count and the images of each domain
+    (a trainer's record; the keys told are taken out of ``training``). Empty where not recorded."""
+    if not isinstance(training.get("domains"), dict) or "images" not in training:
+        return []
+    domains, images = training.pop("domains"), training.pop("images")
+    skipped = training.pop("skipped_files", 0)
+    listing = ", ".join(f"`{name}` ({count})" for name, count in domains.items())
+    left_out = f"; {skipped} file(s) left out (unreadable or smaller than the crop)" if skipped else ""
+    return [f"- Trained on {images} image(s) of {len(domains)} domain(s): {listing}{left_out}"]
 
 
 def _settings_line(settings: dict[str, Any] | None) -> str:

@@ -47,7 +47,8 @@ ALPHA_POLICY = (
     "alpha is carried, never stylised: the colour channels are stylised as stored and the alpha "
     "channel comes back unchanged (RGBA in, RGBA out; gray+alpha in, gray+alpha out; a PIL "
     "palette image comes back RGB, or RGBA with transparency); where a result has no room for "
-    "alpha (a style image, a training crop, a preview, a JPEG or BMP file) it is dropped"
+    "alpha (a style image, a preview, a JPEG or BMP file) it is dropped; a training crop takes "
+    "transparent pixels on white, as slide glass"
 )
 
 
@@ -116,21 +117,25 @@ def warn_first(key: str, what: str, message: str, *args: Any, note: str, log: lo
 TWELVE_BIT_KEY = "uint16:12-bit"
 
 
-def note_twelve_bit(values: np.ndarray, what: str, *, each: bool = True) -> None:
+def note_twelve_bit(values: np.ndarray, what: str, *, each: bool = True, advice: str | None = None) -> None:
     """Say that uint16 colour ``values`` (alpha left out) all in 0–4095 look like 12-bit data read
     on the 16-bit scale, naming ``what`` (a file where the caller has one): the one wording for the
-    Python API and the commands. ``each=False`` (arrays, whose names are only positions): only the
-    first warning, and no read of the values once it has been said."""
+    Python API and the commands; ``advice`` replaces what to do where the caller offers less (``train``
+    has no range option). ``each=False`` (arrays, whose names are only positions): only the first
+    warning, and no read of the values once it has been said."""
     if values.dtype != np.uint16 or (not each and TWELVE_BIT_KEY in _told) or values.size == 0:
         return
     if 0 < values.max() <= TWELVE_BIT_MAX:
+        advice = advice or (
+            f"a stylised copy spans that whole scale. For 12-bit data, rescale the values to 0–65535 first (x 16), "
+            f"in a file as in an array; in Python, floats scaled to 0–1 (image / {TWELVE_BIT_MAX}) or "
+            f"RandStylize(value_range=(0, {TWELVE_BIT_MAX})) also do"
+        )
         warn_first(
             TWELVE_BIT_KEY, what,
             "%s: its uint16 values all lie in 0–%d (12-bit data?); they are read on the 16-bit scale 0–65535, "
-            "where they are nearly black, and a stylised copy spans that whole scale. For 12-bit data, rescale "
-            "the values to 0–65535 first (x 16), in a file as in an array; in Python, floats scaled to 0–1 "
-            "(image / %d) or RandStylize(value_range=(0, %d)) also do",
-            what, TWELVE_BIT_MAX, TWELVE_BIT_MAX, TWELVE_BIT_MAX,
+            "where they are nearly black, and %s",
+            what, TWELVE_BIT_MAX, advice,
             note=f"%s: its uint16 values also all lie in 0–{TWELVE_BIT_MAX} (12-bit data?), read on the 16-bit scale",
         )
 

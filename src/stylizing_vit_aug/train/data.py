@@ -6,7 +6,8 @@ data seen at a given step is fixed by the seed alone: a resumed run sees exactly
 uninterrupted one would, whatever the number of DataLoader workers or processes.
 
 Files are listed and read with the package's one reader (:mod:`stylizing_vit_aug.images`: the
-same extensions, 8/16-bit, EXIF orientation). A file that cannot be read never crashes an
+same extensions, 8/16-bit, EXIF orientation), as :mod:`.folder` says (domains, transparency on
+white glass). A file that cannot be read never crashes an
 epoch: it is skipped at the scan (header) or, found truncated later, replaced by the next
 readable image (a seeded, deterministic stand-in); either way it is logged and counted in
 ``dataset.skipped``.
@@ -31,20 +32,11 @@ from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 
 from ..bank import strategy_name
-from ..bank.building import folder_name
 from ..image_ops import to_luminance
-from ..images import (
-    IMAGE_EXTENSIONS,
-    ImageReadError,
-    find_images,
-    image_size,
-    log_once,
-    read_image,
-    to_batch,
-    to_uint8,
-)
+from ..images import IMAGE_EXTENSIONS, ImageReadError, image_size, log_once, to_batch
 from ..model import roll_pairs
 from .epochs import EpochUse
+from .folder import scan_folder, training_pixels
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -96,36 +88,15 @@ class ImageRecord:
     width: int
 
 
-def _scan(root: Path, domains: str, role: str) -> list[tuple[Path, str]]:
-    if not root.exists():
-        raise FileNotFoundError(
-            f"{role} data folder {root} does not exist; pass a folder of images (domains as subfolders)"
-        )
-    if not root.is_dir():
-        raise NotADirectoryError(
-            f"{role} data {root} is not a folder; pass a folder of images (domains as subfolders)"
-        )
-    found = []
-    own = folder_name(root)  # the domain of loose images: "." named as the folder it is
-    for path in find_images(root):
-        relative = path.relative_to(root)
-        domain = relative.parts[0] if (domains == "subfolders" and len(relative.parts) > 1) else own
-        found.append((path, domain))
-    if not found:
-        raise ValueError(
-            f"no images found in {root} (looked for {', '.join(IMAGE_EXTENSIONS)} in it and its subfolders)"
-        )
-    return found
-
-
 class ImageFolderDataset(Dataset):
     """Images under ``root`` (recursively); the first-level subfolder names the domain.
 
     Each item is a random ``size``×``size`` crop (after an optional rescale by ``scale``) as a
     uint8 tensor ``[C, size, size]``, with random flips and 90° rotations when ``augment``.
     ``skip_blank`` retries crops that are mostly empty background (bright, flat pixels, e.g.
-    the glass around a tissue section) up to ``max_tries`` times and keeps the one with the most
-    tissue. Index with an int, or with ``(index, sample_seed)`` as :class:`EpochBatches` does.
+    the glass around a tissue section, and transparent pixels, read as white glass) up to
+    ``max_tries`` times and keeps the one with the most tissue. Index with an int, or with
+    ``(index, sample_seed)`` as :class:`EpochBatches` does.
 
     Args:
         root: the folder (or pass ``files`` to use an explicit list under it).
@@ -180,7 +151,7 @@ class ImageFolderDataset(Dataset):
         self.skipped: list[tuple[Path, str]] = []
         self._unreadable: set[int] = set()
         self.role = role  # what the messages call the images ("training", "validation")
-        entries = _scan(self.root, domains, role)
+        entries = scan_folder(self.root, domains, role)
         if files is not None:
             wanted = {Path(f).expanduser().resolve() for f in files}
             entries = [(p, d) for p, d in entries if p.resolve() in wanted]
@@ -209,6 +180,17 @@ class ImageFolderDataset(Dataset):
         The records are fixed once read, so it is hashed once, not at every checkpoint."""
         listing = "\n".join(f"{r.domain}\t{r.path.relative_to(self.root).as_posix()}" for r in self.records)
         return {"images": len(self.records), "digest": hashlib.sha256(listing.encode()).hexdigest()[:16]}
+
+    def summary(self) -> dict[str, Any]:
+        """What the run trains on, for its records: the images read, per domain, and the files
+        left out (unreadable or smaller than the crop) with the reason, as far as met so far."""
+        counts = torch.bincount(self.domain_ids, minlength=len(self.domain_names)).tolist()
+        return {
+            "folder": str(self.root),
+            "images": len(self.records),
+            "domains": dict(zip(self.domain_names, counts)),
+            "skipped": [{"path": str(path), "reason": reason} for path, reason in self.skipped],
+        }
 
     def _skip(self, path: Path, error: ImageReadError) -> None:
         # once per file: every epoch's crops (and each DataLoader worker) may meet it again
@@ -265,7 +247,7 @@ class ImageFolderDataset(Dataset):
         if cached is not None:
             return cached
         record = self.records[index]
-        tensor = _uint8_chw(read_image(record.path), self.channels, str(record.path))
+        tensor = training_pixels(record.path, self.channels)
         if self.scale != 1:
             tensor = TF.resize(tensor, list(self._scaled(record.height, record.width)), antialias=True)
         if self.cache_images:
@@ -341,7 +323,7 @@ class ImageFolderDataset(Dataset):
         """A crop of a random image (uniform over the images) of another domain than image
         ``index``'s, drawn from ``sample_seed``: a real style that is of another domain whatever
         the batch holds. None when no image of another domain can be read: never a same-domain one."""
-        others = self._other_domains[int(self.domain_ids[index])]
+        others = self.other_domains[int(self.domain_ids[index])]
         if not others:
             return None
         seed = mix_seed(sample_seed, 0x07E4)
@@ -351,10 +333,13 @@ class ImageFolderDataset(Dataset):
         return None if found is None else found[1]
 
     @functools.cached_property
-    def _other_domains(self) -> dict[int, list[int]]:
-        """For each domain, the images of the other domains (ascending): listed once, not per item."""
-        return {domain: (self.domain_ids != domain).nonzero().flatten().tolist()
-                for domain in self.domain_ids.unique().tolist()}
+    def other_domains(self) -> dict[int, list[int]]:
+        """For each domain, the images of the other domains (ascending): listed once, not per item
+        (:class:`RealStyleItems` lists them before the DataLoader hands the dataset to its workers)."""
+        return {
+            domain: (self.domain_ids != domain).nonzero().flatten().tolist()
+            for domain in self.domain_ids.unique().tolist()
+        }
 
 
 # Where the real styles of other domains come from, as checkpoints record it (runs before 2026-12
@@ -370,6 +355,8 @@ class RealStyleItems(Dataset):
 
     def __init__(self, dataset: ImageFolderDataset) -> None:
         self.dataset = dataset
+        # listed here, in the main process, once: each epoch's DataLoader workers receive it with the dataset
+        dataset.other_domains  # noqa: B018 - a cached property, computed by reading it
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -413,18 +400,6 @@ def estimate_stats(dataset: ImageFolderDataset, samples: int = 64, seed: int = 0
     channels = batch.transpose(0, 1).flatten(1)
     std = channels.std(dim=1).clamp(min=1e-3)
     return channels.mean(dim=1).tolist(), std.tolist()
-
-
-def _uint8_chw(pixels: np.ndarray, channels: int, what: str) -> torch.Tensor:
-    """Pixels from :func:`read_image` -> uint8 ``[channels, H, W]`` (16-bit rounded to 8 bits,
-    RGB to luminance or grayscale replicated when the channel count differs)."""
-    if pixels.dtype == np.uint8 and (pixels.ndim == 3) == (channels == 3):
-        tensor = torch.from_numpy(pixels)
-        return (tensor.permute(2, 0, 1) if pixels.ndim == 3 else tensor[None]).contiguous()
-    values, _ = to_batch(pixels, what)
-    if values.shape[1] != channels:
-        values = to_luminance(values) if channels == 1 else values.expand(-1, 3, -1, -1)
-    return to_uint8(values)[0]
 
 
 class EpochBatches:

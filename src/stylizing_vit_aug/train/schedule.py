@@ -29,6 +29,7 @@ __all__ = [
     "check_schedule",
     "extended_cosine",
     "restore_schedule",
+    "samples_at_checkpoint",
     "say_split_change",
     "warmup_cosine",
 ]
@@ -123,12 +124,46 @@ def _checked_extension(
     return {"step": step, "lr": rate, "from_total": total}
 
 
+def _checkpoint_split(trainer: dict, use: EpochUse) -> EpochUse | None:
+    """How the checkpoint's run split its epochs into steps (None: its record does not say);
+    what an older version did not record is taken to be as in this run (``use``)."""
+    saved, config = trainer.get("steps_per_epoch"), trainer.get("config", {})
+    if saved is None or not {"batch_size", "accumulate"} <= set(config):
+        return None
+    accumulate, per_epoch = int(config["accumulate"]), trainer.get("per_epoch") or {}
+    batch = int(config["batch_size"]) * int(trainer.get("world_size", 1))
+    micro_batches = int(per_epoch.get("micro_batches", saved * accumulate))
+    return EpochUse(int(per_epoch.get("samples", use.samples)), micro_batches, accumulate, batch)
+
+
+def samples_at_checkpoint(trainer: dict, use: EpochUse) -> int:
+    """The samples the checkpoint's run had trained on: its running count, or, where its version
+    kept none, what its own split of the epochs trained by its step (not this run's split, ``use``:
+    once resumed, the count is carried on and saved)."""
+    step, then = int(trainer["step"]), _checkpoint_split(trainer, use)
+    if "samples_trained" in trainer or then is None:
+        return int(trainer.get("samples_trained", use.samples_after(step)))
+    epoch, into = divmod(step, int(trainer["steps_per_epoch"]))
+    per_epoch = min(int(trainer["steps_per_epoch"]) * then.accumulate, then.micro_batches)  # its version's
+    return (epoch * per_epoch + min(into * then.accumulate, then.micro_batches)) * then.batch_samples
+
+
+def _dropped_leftovers(trainer: dict, use: EpochUse) -> bool:
+    """Whether the checkpoint's run split its epochs otherwise than this one only because its
+    version left out the micro-batches of each epoch that filled no whole step: the same samples,
+    batch and ``--accumulate``, and floor(M / K) steps an epoch where this version takes ceil(M / K)."""
+    then, saved = _checkpoint_split(trainer, use), trainer.get("steps_per_epoch")
+    if then is None or then._replace(micro_batches=use.micro_batches) != use:
+        return False
+    return saved == use.micro_batches // use.accumulate != use.steps
+
+
 def _leftovers_now_train(trainer: dict, use: EpochUse) -> str:
     """Why the same command line makes a longer run than the checkpoint's when that came from a
     version that left out the micro-batches of each epoch that filled no whole step ("" otherwise)."""
-    saved = trainer.get("steps_per_epoch")
-    if saved is None or saved == use.steps or saved != use.micro_batches // use.accumulate:
+    if not _dropped_leftovers(trainer, use):
         return ""
+    saved = trainer["steps_per_epoch"]
     return (
         f". The checkpoint's version left out the {use.micro_batches % use.accumulate} micro-batch(es) of each epoch "
         f"that filled no whole --accumulate {use.accumulate} step ({saved} steps an epoch); this version trains them "
@@ -143,23 +178,16 @@ def say_split_change(trainer: dict, use: EpochUse) -> None:
     older version's, another ``--batch-size``, ``--accumulate`` or ``--samples-per-epoch``): the
     checkpoint's step then lands elsewhere in the epochs' order, so part of it trains again or is
     skipped. The run goes on, as with the other trajectory changes :mod:`.start` warns."""
-    saved, config = trainer.get("steps_per_epoch"), trainer.get("config", {})
-    if saved is None or not {"batch_size", "accumulate"} <= set(config):
+    then = _checkpoint_split(trainer, use)
+    if then is None:
         return
-    step, accumulate = int(trainer["step"]), int(config["accumulate"])
-    batch = int(config["batch_size"]) * int(trainer.get("world_size", 1))
-    per_epoch = trainer.get("per_epoch") or {}
-    then = EpochUse(
-        int(per_epoch.get("samples", use.samples)),
-        int(per_epoch.get("micro_batches", saved * accumulate)),
-        accumulate,
-        batch,
-    )
+    saved, step = int(trainer["steps_per_epoch"]), int(trainer["step"])
+    accumulate, batch = then.accumulate, then.batch_samples
     epoch, into = divmod(step, saved)
     place = (epoch, into * accumulate * batch)  # not then.place(step): its version may have split otherwise
     if place == use.place(step) and saved == use.steps:
         return
-    if then._replace(micro_batches=use.micro_batches) == use:
+    if _dropped_leftovers(trainer, use):
         why = "its version left out the micro-batches of each epoch that filled no whole step"
         remedy = "no option brings its split back"
     else:

@@ -26,7 +26,7 @@ What it does, in the order a reader meets it in :class:`Trainer` (the command li
   linear warmup (torch's ``LinearLR`` then ``CosineAnnealingLR``, :func:`~.schedule.warmup_cosine`), gradient
   clipping (1.0), gradient accumulation (every whole micro-batch trains: an epoch's last step takes
   those left, :class:`~.epochs.EpochUse`), bf16 autocast on CUDA (``--precision``), all through
-  ``accelerate.Accelerator`` (:func:`make_accelerator`);
+  ``accelerate.Accelerator`` (:func:`~.runtime.make_accelerator`);
 * every ``--save-every`` steps and at each epoch end an atomic checkpoint (``checkpoints/last``,
   :mod:`.training_state`) with optimizer, scheduler and random states; ``--resume`` continues
   with the same loss trajectory as an uninterrupted run (all data randomness is derived from the
@@ -54,19 +54,16 @@ import itertools
 import json
 import logging
 import math
-import os
 import time
-import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
 from .._atomic import write_atomically
 from ..checkpoints import CheckpointError, float32_list, record_metadata
-from ..devices import usable_device
 from ..images import to_batch
 from ..stylizer import Stylizer
 from .config import TrainConfig
@@ -86,11 +83,13 @@ from .data import (
 from .doubts import SameDomainNotice, say_data_doubts, say_real_style_doubts
 from .losses import LossOutput
 from .objectives import Objective, build_objective
+from .runtime import make_accelerator
 from .schedule import (
     ScheduleChanged,
     check_schedule,
     extended_cosine,
     restore_schedule,
+    samples_at_checkpoint,
     warmup_cosine,
 )
 from .start import LAST_CHECKPOINT, read_resume, resumed_config, start_point
@@ -102,9 +101,6 @@ from .training_state import (
     write_training_checkpoint,
 )
 
-if TYPE_CHECKING:
-    from accelerate import Accelerator
-
 __all__ = [
     "ScheduleChanged", "TrainConfig", "Trainer", "TrainingDiverged", "estimate_stats", "extended_cosine",
     "warmup_cosine",
@@ -115,46 +111,6 @@ logger = logging.getLogger(__name__)
 class TrainingDiverged(RuntimeError):
     """A loss term, the total loss, the gradient or the weights went NaN/Inf: the run stopped
     before the update (nothing non-finite is checkpointed or exported)."""
-
-
-# -- the runtime: accelerate, for one process or many ------------------------------------------
-def make_accelerator(config: TrainConfig) -> Accelerator:
-    """An ``accelerate.Accelerator`` for this run: device placement, DDP over the processes of
-    ``accelerate launch`` / ``torchrun`` (``WORLD_SIZE`` > 1), bf16 autocast. One process is the
-    same path with one rank. Gradient accumulation is :meth:`Trainer.train_step`'s, not
-    accelerate's: an epoch's last step may hold fewer micro-batches, which accelerate's counter
-    would neither sync nor scale for."""
-    try:
-        from accelerate import Accelerator
-        from accelerate.state import AcceleratorState, PartialState
-    except ImportError as error:
-        raise RuntimeError("training needs accelerate: pip install 'accelerate>=0.26' (the train extra)") from error
-    # DDP notes that cls_token's gradient (a slice of the expanded batch) has other strides
-    # than its bucket: harmless for a [1, 1, D] tensor, so keep the log readable.
-    warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
-    device = usable_device(config.device, "TrainConfig.device")
-    bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
-    mixed_precision = "bf16" if bf16 else "no"
-    options = dict(cpu=device.type == "cpu", mixed_precision=mixed_precision)
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # the launcher placed the processes
-        return Accelerator(**options)
-    # One process: accelerate keeps one state per process and refuses another precision (or keeps
-    # the old device) once it is set, so a later run in this process (a notebook, the tests) that
-    # asks for another starts it afresh.
-    stale = bool(PartialState._shared_state) and PartialState().device != device
-    if stale or (AcceleratorState._shared_state and AcceleratorState().mixed_precision != mixed_precision):
-        AcceleratorState._reset_state(reset_partial_state=True)
-    saved = os.environ.get("ACCELERATE_TORCH_DEVICE")
-    if device.type != "cpu":  # the device asked for (cuda:1), not accelerate's default
-        os.environ["ACCELERATE_TORCH_DEVICE"] = str(device)
-    try:
-        accelerator = Accelerator(**options)
-    finally:
-        if saved is None:
-            os.environ.pop("ACCELERATE_TORCH_DEVICE", None)
-        else:
-            os.environ["ACCELERATE_TORCH_DEVICE"] = saved
-    return accelerator
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -270,7 +226,7 @@ class Trainer:
             restore_schedule(self.scheduler, state["scheduler"])
         self.optimizer.load_state_dict(state["optimizer"])  # after the schedule: the saved learning rates stand
         self.step = self.saved_step = int(state["trainer"]["step"])
-        self.samples_trained = int(state["trainer"].get("samples_trained", self.epoch_use.samples_after(self.step)))
+        self.samples_trained = samples_at_checkpoint(state["trainer"], self.epoch_use)
         self.last_metrics = state["trainer"].get("metrics")
         restore_rng_state(state["rng_tensors"], state["rng"])
         if self.accelerator.is_main_process:
@@ -299,6 +255,17 @@ class Trainer:
             "samples_trained": self.samples_trained,
             "real_styles": REAL_STYLES,
         }
+
+    def run_record(self) -> dict[str, Any]:
+        """``train_config.json``: the settings as given, then what the run uses where they left it
+        open (the whole architecture, the statistics measured or read from the checkpoint), how its
+        epochs split, and the data it reads: images per domain and the files left out."""
+        state = self.trainer_state()
+        record = {**self.config.to_json(), **{k: state[k] for k in ("architecture", "mean", "std", "per_epoch")}}
+        record["training_data"] = self.dataset.summary()
+        if self.config.val_dir:
+            record["validation_data"] = self.val_dataset.summary()
+        return record
 
     @property
     def objective_module(self) -> Objective:
@@ -377,6 +344,7 @@ class Trainer:
         own ``accumulate`` counts micro-batches over the run, so it would miss a short step's end)."""
         config, accelerator = self.config, self.accelerator
         count = len(micro_batches)
+        samples = count * self.epoch_use.batch_samples  # this step's, all processes
         accelerator.gradient_accumulation_steps = count  # accelerator.backward divides each loss by it
         terms = self.objective_module.terms
         # the total, the terms, rows without real style, rows --pairing other_domain gave their own domain
@@ -412,12 +380,11 @@ class Trainer:
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         if accelerator.is_main_process and record.get("same_domain_pairs"):
-            samples = count * self.epoch_use.batch_samples
             self.same_domain_notice.training(record["same_domain_pairs"], samples, self.step + 1)
         record["lr"] = self.scheduler.get_last_lr()[0]  # the rate this step used
         self.scheduler.step()
         self.step += 1
-        self.samples_trained += count * self.epoch_use.batch_samples
+        self.samples_trained += samples
         return record
 
     def _checked_gradient(self, losses: dict[str, float]) -> float:
@@ -507,7 +474,7 @@ class Trainer:
         is_main = accelerator.is_main_process
         if is_main:
             self.output.mkdir(parents=True, exist_ok=True)
-            config_text = json.dumps({**self.config.to_json(), "per_epoch": self.epoch_use.as_dict()}, indent=2) + "\n"
+            config_text = json.dumps(self.run_record(), indent=2) + "\n"
             with explained_write_failure(self.output / "train_config.json", self.step, self.saved_step):
                 write_atomically(self.output / "train_config.json",
                                  lambda temporary: temporary.write_text(config_text, encoding="utf-8"))
@@ -524,12 +491,12 @@ class Trainer:
                 epoch, in_epoch = divmod(self.step, self.steps_per_epoch)
                 batches = self._micro_batches(epoch, in_epoch)
                 while self.step < stop_at and self.step // self.steps_per_epoch == epoch:
-                    started = time.perf_counter()
+                    started, before = time.perf_counter(), self.samples_trained
                     micro = list(itertools.islice(batches, config.accumulate))  # fewer in an epoch's last step
                     record = self.train_step(micro)
                     seconds = max(time.perf_counter() - started, 1e-9)
                     record.update(step=self.step, epoch=epoch, samples=self.samples_trained,
-                                  samples_per_s=len(micro) * self.epoch_use.batch_samples / seconds)
+                                  samples_per_s=(self.samples_trained - before) / seconds)
                     if is_main:
                         self._log_step(record)
                         if progress is not None:
@@ -567,12 +534,14 @@ class Trainer:
             return None
         from ..hub import RUN_EXPORT, PushFailed, push_to_hub, save_pretrained
 
+        data = self.dataset.summary()
         training = {
             "steps": self.step, "epochs": self.step / self.steps_per_epoch, "batch_size": self.config.batch_size,
             "samples_trained": self.samples_trained, "per_epoch": self.epoch_use.as_dict(),
             "accumulate": self.config.accumulate, "world_size": self.accelerator.num_processes, "lr": self.config.lr,
             "objective": self.objective_module.describe(),
             "pairing": self.config.pairing, "data": str(self.config.data),
+            **{k: data[k] for k in ("images", "domains")}, "skipped_files": len(data["skipped"]),
         }
         self.model.eval()
         kwargs = dict(base_model=self.base_model, training=training, metrics=self.last_metrics)
