@@ -9,7 +9,6 @@ import io
 import logging
 import os
 import struct
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -33,15 +32,11 @@ from .kinds import (
     log_once,
     note_twelve_bit,
 )
+from .listing import IMAGE_EXTENSIONS as IMAGE_EXTENSIONS  # re-exported: imported from here too
+from .listing import find_images as find_images
+from .listing import list_images as list_images
 from .metadata import carried, written_metadata
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
-# image files of formats not read: a folder listing warns that it left them out
-OTHER_IMAGE_SUFFIXES = frozenset({
-    ".gif", ".apng", ".avif", ".heic", ".heif", ".jxl", ".jp2", ".j2k", ".jpx", ".ico", ".ppm", ".pgm", ".pbm",
-    ".pnm", ".psd", ".svg", ".exr", ".hdr", ".dng", ".raw", ".dcm", ".dicom", ".nii", ".svs", ".ndpi", ".mrxs",
-    ".scn", ".czi", ".vsi", ".vms", ".qptiff", ".jfif", ".pcx", ".tga",
-})
 SIXTEEN_BIT_FORMATS = ("PNG", "TIFF")  # the formats save_image writes 16-bit pixels to
 NO_ALPHA_FORMATS = ("JPEG", "BMP")  # formats save_image writes without the alpha channel
 # EXIF orientation -> the numpy operation that makes the pixels upright (PIL's exif_transpose)
@@ -56,6 +51,9 @@ _UPRIGHT = {
     8: lambda a: np.rot90(a, 1),
 }
 _INVERSE = {**{o: o for o in _UPRIGHT}, 6: 8, 8: 6}  # orientation whose operation undoes o's
+# what a PNG holds EXIF orientation in, as Pillow reads it: info keys, and chunks after the pixels
+_PNG_EXIF_KEYS = ("exif", "Raw profile type exif", "XML:com.adobe.xmp", "xmp")
+_PNG_METADATA_CHUNKS = (b"eXIf", b"tEXt", b"zTXt", b"iTXt")
 _END_MARKERS = {"PNG": b"\x00\x00\x00\x00IEND\xaeB`\x82", "JPEG": b"\xff\xd9"}  # how a whole file ends
 _MANY_FRAMES = {"TIFF": "multi-page TIFF", "WEBP": "animated WebP", "GIF": "animated GIF", "PNG": "animated PNG (APNG)"}
 # 8-bit PIL modes -> the mode read_image decodes them in (anything else: RGB)
@@ -77,76 +75,6 @@ def unread_kind(path: Path, name: str | None = None) -> str | None:
         return None
     return (f"{name or path} is not a {'/'.join(IMAGE_EXTENSIONS)} image, the formats this package reads: "
             "convert it to PNG (or TIFF)")
-
-
-def find_images(root: Path) -> list[Path]:
-    """Every image file (:data:`IMAGE_EXTENSIONS`) under the folder ``root``: recursive through
-    symlinked folders too (each real folder once), sorted, hidden files and folders
-    (``.DS_Store``, ``._x.png``, ``.ipynb_checkpoints``) skipped.
-
-    A folder that is under ``root`` itself is listed at its own path, never through a link to it
-    from elsewhere under ``root``: the first subfolder names a domain, and ``b/shared -> ../a``
-    must not move ``a``'s images into ``b`` (which one would win depended on listing order).
-    Files follow the same rule: a symlinked file is listed only where its target is not
-    (:func:`_once_per_file`), so ``c/x.png -> ../a/x.png`` is not trained on twice, as ``a`` and ``c``."""
-    found: list[Path] = []
-    linked: list[Path] = []  # symlinked image files, kept by _once_per_file
-    left_out: Counter[str] = Counter()  # files of other kinds, by suffix
-    seen: set[str] = set()
-    trees = [str(root)]  # still to list: root's own tree first, then each linked folder met in it
-    while trees:
-        for folder, subfolders, files in os.walk(trees.pop(0)):  # links are listed after, not followed
-            real = os.path.realpath(folder)
-            if real in seen:  # a loop, or a folder already listed at its own path
-                subfolders[:] = []
-                continue
-            seen.add(real)
-            subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
-            trees.extend(path for name in subfolders if os.path.islink(path := os.path.join(folder, name)))
-            for name in files:
-                if not name.startswith("."):
-                    suffix = Path(name).suffix.lower()
-                    if suffix in IMAGE_EXTENSIONS:
-                        path = Path(folder) / name
-                        (linked if path.is_symlink() else found).append(path)
-                    else:
-                        left_out[suffix or "(no extension)"] += 1
-    _note_left_out(root, left_out)
-    return sorted(found + _once_per_file(root, found, linked))
-
-
-def _once_per_file(root: Path, found: list[Path], linked: list[Path]) -> list[Path]:
-    """The symlinked image files of ``linked`` to list: each real file once, and never one
-    already in ``found`` at its own path (the folder rule of :func:`find_images` for files); the
-    first in name order wins among links to one file. Says how many were left out (information)."""
-    if not linked:  # the usual case: no file resolved
-        return []
-    listed = {os.path.realpath(path) for path in found}
-    kept, dropped = [], []
-    for path in sorted(linked):
-        target = os.path.realpath(path)
-        (dropped if target in listed else kept).append(path)
-        listed.add(target)
-    if dropped:
-        logger.info("left out %d symlinked image file(s) under %s that link to an image listed already (at its "
-                    "own path or through another link), so it is read once: %s%s", len(dropped), root,
-                    ", ".join(str(p) for p in dropped[:5]), " ..." if len(dropped) > 5 else "")
-    return kept
-
-
-def _note_left_out(root: Path, left_out: Counter[str]) -> None:
-    """Say once per listing how many files under ``root`` were left out, of which kinds: a
-    warning where some are images of a format not read (``.gif``: the user meant them as images),
-    information where none is (notes, CSV files)."""
-    if not left_out:
-        return
-    ordered = sorted(left_out.items(), key=lambda item: (-item[1], item[0]))
-    kinds = ", ".join(f"{count} {suffix}" for suffix, count in ordered[:8]) + (", ..." if len(ordered) > 8 else "")
-    images = [suffix for suffix, _ in ordered if suffix in OTHER_IMAGE_SUFFIXES]
-    level = logging.WARNING if images else logging.INFO
-    logger.log(level, "left out %d file(s) under %s that are not %s images (%s)%s", sum(left_out.values()), root,
-               "/".join(IMAGE_EXTENSIONS), kinds, f"; the {', '.join(images)} files are images in a format this "
-               "package does not read: convert them to PNG (or TIFF) to use them" if images else "")
 
 
 def _refuse_special(path: Path) -> None:
@@ -288,6 +216,39 @@ def _orientation(image: PILImage.Image) -> int:
     except Exception:  # noqa: BLE001 - any EXIF parsing failure means "no orientation"
         return 1
     return orientation if isinstance(orientation, int) and orientation in _UPRIGHT else 1
+
+
+def _header_orientation(image: PILImage.Image) -> int:
+    """:func:`_orientation` without decoding the pixels, for :func:`image_size`: Pillow's PNG
+    ``getexif`` decodes the whole image (~25 ms at 512 px) in case an EXIF or XMP chunk follows
+    the pixels. Where none is before them (Pillow has read those) and none after, the answer is
+    1 whatever that decode would do; otherwise Pillow decides, so the result is the same."""
+    if image.format == "PNG" and not any(key in image.info for key in _PNG_EXIF_KEYS):
+        if not _png_metadata_after_pixels(image.fp):
+            return 1
+    return _orientation(image)
+
+
+def _png_metadata_after_pixels(handle: IO[bytes] | None) -> bool:
+    """Whether an open PNG has a chunk after its first IDAT where Pillow's load would find EXIF
+    or XMP (eXIf, or text), or cannot be walked to IEND; chunk headers only, data skipped."""
+    if handle is None:
+        return True
+    here = handle.tell()
+    try:
+        handle.seek(8)  # past the signature
+        pixels = False
+        while len(header := handle.read(8)) == 8:
+            size, kind = struct.unpack(">I4s", header)
+            if kind == b"IEND":
+                return False
+            pixels = pixels or kind == b"IDAT"
+            if pixels and kind in _PNG_METADATA_CHUNKS:
+                return True
+            handle.seek(size + 4, os.SEEK_CUR)  # the data and its CRC
+        return True  # cut short: Pillow's load decides
+    finally:
+        handle.seek(here)
 
 
 def _stored_size(image: PILImage.Image) -> tuple[int, int]:
@@ -450,13 +411,14 @@ def _read(
 
 
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
-    """``(height, width)`` of an image file, upright, from its header alone (no decoding)."""
+    """``(height, width)`` of an image file, upright, from its header alone (no decoding: a PNG's
+    chunk headers are walked for EXIF after the pixels, :func:`_header_orientation`)."""
     path = Path(path)
     _refuse_special(path)
     try:
         with PILImage.open(path) as image:
             width, height = _stored_size(image)
-            orientation = _orientation(image)
+            orientation = _header_orientation(image)
     except Exception as error:  # noqa: BLE001 - as in read_image
         raise _unreadable(path, error) from error
     return (width, height) if orientation in (5, 6, 7, 8) else (height, width)
