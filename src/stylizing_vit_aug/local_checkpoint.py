@@ -32,7 +32,7 @@ from .model import StylizingViT
 from .registry import DatasetStats
 from .stylizer import BACKGROUNDS, MODES
 
-__all__ = ["RUN_EXPORT", "SETTING_CHOICES", "LoadedCheckpoint", "load_directory", "load_weights_file"]
+__all__ = ["RUN_EXPORT", "SETTING_CHOICES", "LoadedCheckpoint", "folder_files", "load_directory", "load_weights_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,13 +60,12 @@ def load_directory(
 ) -> LoadedCheckpoint:
     """The checkpoint folder ``directory`` (its source: the folder; callers name it as asked);
     ``num_heads``: as :func:`~.checkpoints.load_model_file` takes it."""
-    weights = directory / WEIGHTS_NAME
-    if not (weights.exists() or weights.is_symlink()) and (directory / RUN_EXPORT / WEIGHTS_NAME).is_file():
-        logger.info("%s is a training run: loading its export, %s", directory, directory / RUN_EXPORT)
-        return load_directory(directory / RUN_EXPORT, mean, std, num_heads)
-    if not (weights.exists() or weights.is_symlink()):  # anything else there: read_header says what it is
+    if (loaded := folder_files(directory)) is None:  # anything else there: read_header says what it is
         raise _no_weights(directory)
-    config_path = directory / CONFIG_NAME
+    weights, config_path = loaded
+    if weights.parent != directory:
+        logger.info("%s is a training run: loading its export, %s", directory, weights.parent)
+        directory = weights.parent
     config = read_config(config_path) if config_path.exists() or config_path.is_symlink() else None
     if config is None:
         return load_weights_file(weights, mean, std, f"{directory} (no config.json of ours)", num_heads)._replace(
@@ -81,6 +80,16 @@ def load_directory(
     check_saved_dtype(config, config_path, header, weights)
     model = load_model_file(weights, architecture, stats=recorded, header=header, num_heads=num_heads)
     return LoadedCheckpoint(model, mean, std, str(directory), settings=settings)
+
+
+def folder_files(directory: Path) -> tuple[Path, Path] | None:
+    """The weights file and config.json (present or not) a checkpoint folder loads from: a
+    training run's export where the run folder holds no weights; None for a folder without weights."""
+    for folder in (directory, directory / RUN_EXPORT):
+        weights = folder / WEIGHTS_NAME
+        if weights.exists() or weights.is_symlink():  # a broken link too: read_header says what is wrong
+            return weights, folder / CONFIG_NAME
+    return None
 
 
 def _no_weights(directory: Path) -> FileNotFoundError:

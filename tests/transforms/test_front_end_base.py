@@ -321,10 +321,11 @@ def test_a_missing_checkpoint_or_bank_fails_at_construction_not_at_the_first_dra
 
 
 def _cache_entry(cache: Path, repo_id: str) -> None:
-    """A Hub cache entry as huggingface_hub lays it out (refs/main -> snapshots/<sha>/file)."""
+    """A Hub cache entry as huggingface_hub lays it out (refs/main -> snapshots/<sha>/file): a
+    checkpoint as push_to_hub uploads it (construction reads its config.json and header, for the
+    statistics, but loads no weights)."""
     snapshot = cache / f"models--{repo_id.replace('/', '--')}" / "snapshots" / ("a" * 40)
-    snapshot.mkdir(parents=True)
-    (snapshot / "model.safetensors").write_bytes(b"weights")  # never read: construction loads nothing
+    sva.save_pretrained(make_small_model(), snapshot, mean=(0.5, 0.5, 0.5), std=(0.2, 0.2, 0.2))
     (snapshot.parent.parent / "refs").mkdir()
     (snapshot.parent.parent / "refs" / "main").write_text("a" * 40)
 

@@ -66,10 +66,11 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
                        help="relative: the style's change minus the network's own change, anatomy kept exactly; "
                        "detail: the network's change, full-resolution structure kept; resize: plain resize "
                        f"(default: the mode the checkpoint records, else {DEFAULT_MODE})")
-    group.add_argument("--mean", type=float, nargs=3, default=None, metavar=("R", "G", "B"),
-                       help="normalisation mean (0-1) for a bare .safetensors file without statistics")
-    group.add_argument("--std", type=float, nargs=3, default=None, metavar=("R", "G", "B"),
-                       help="normalisation std (0-1), with --mean")
+    group.add_argument("--mean", type=float, nargs="+", default=None, metavar="V",
+                       help="normalisation mean (0-1) of a checkpoint that records none (a bare .safetensors file): "
+                       "one value per channel of the checkpoint (3 for RGB, 1 for grayscale), or one for all")
+    group.add_argument("--std", type=float, nargs="+", default=None, metavar="V",
+                       help="normalisation std (0-1), with --mean, as many values")
 
 
 def device_argument(text: str) -> str:
@@ -102,20 +103,25 @@ class CheckpointChoice:
         if (args.mean is None) != (args.std is None):
             given, missing = ("--mean", "--std") if args.std is None else ("--std", "--mean")
             raise CLIError(f"{given} needs {missing} too: a checkpoint's normalisation is both (they go together)")
+        if args.mean is not None and len(args.mean) != len(args.std):
+            raise CLIError(f"--mean has {len(args.mean)} value(s) and --std {len(args.std)}: give both one value per "
+                           "channel of the checkpoint (3 for RGB, 1 for grayscale), or one value each for all")
         return cls(args.checkpoint, args.revision, args.device, args.mode, args.mean, args.std)
 
     def refuse_unread(self) -> None:
         """Raise now the loader's refusals that load no model (a local path that does not exist, a
         pickled checkpoint, a name it does not know, a file whose header is not a checkpoint's, a
-        Hub checkpoint not cached while offline), so a command refuses such a checkpoint before it
-        lists or reads images or makes folders: the front-ends' own check
+        Hub checkpoint not cached while offline, one that records no statistics when --mean/--std
+        are not given), so a command refuses such a checkpoint before it lists or reads images or
+        makes folders: the front-ends' own check
         (:func:`~stylizing_vit_aug.transforms._common.checked_source`), so both refuse the same
-        things in the same words (hub errors propagate, as from :meth:`load`)."""
+        things in the same words, with advice for the command line (hub errors propagate, as from
+        :meth:`load`)."""
         from ..transforms._common import checked_source
 
         if self.checkpoint is None or not self.checkpoint.strip():  # the default, or load_stylizer's own refusal
             return
-        checked_source(self.checkpoint, self.revision)
+        checked_source(self.checkpoint, self.revision, None if self.mean is not None else _command_stats_advice)
 
     def load(self) -> Stylizer:
         """The stylizer (hub errors propagate; main() turns them into messages)."""
@@ -125,6 +131,12 @@ class CheckpointChoice:
             self.checkpoint, revision=self.revision, device=self.device, mode=self.mode, mean=self.mean, std=self.std,
             compile=self.compile,
         )
+
+
+def _command_stats_advice(source: str) -> str:
+    """How a command gives statistics to a checkpoint that records none."""
+    return ("pass --mean and --std with the statistics of the images it was trained on (0-1 units, one value per "
+            "channel of the checkpoint: 3 for RGB, 1 for grayscale)")
 
 
 def load_stylizer_from_args(args: argparse.Namespace) -> Stylizer:

@@ -18,7 +18,9 @@ before anything else happens, naming the folder and the cause.
 A file that cannot be read (input or style) or an output that cannot be written (a full disk, a
 quota) never sinks the run: with ``--on-error skip`` (the default) it gets a CSV row with the
 reason in ``error`` and a warning on stderr, every other image is still written, no partial file
-stays, and the exit code is :data:`~.common.EXIT_SKIPPED`; a rerun retries it. ``--on-error
+stays, and the exit code is :data:`~.common.EXIT_SKIPPED`; a rerun retries it. A full disk or quota
+(ENOSPC, EDQUOT) stops the run there, with the same exit code: every later write would fail too, after
+its input went through the model. ``--on-error
 stop`` writes what was done before it and exits with code 2.
 
 One run at a time writes into an output folder (and into a record): a run holds
@@ -43,7 +45,9 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import errno
 import logging
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack
@@ -109,7 +113,10 @@ is recorded with style, strength and seed left empty: they are unknown, never gu
 
 A file that cannot be read, or an output that cannot be written (full disk), is skipped (a CSV
 row with the reason in "error", a warning on stderr, no partial file), every other image is
-written, and the exit code is {EXIT_SKIPPED} instead of 0; rerunning retries it. A second run into the
+written, and the exit code is {EXIT_SKIPPED} instead of 0; rerunning retries it. A full disk (or quota)
+stops the run at the first output it cannot write (the rest would fail too): each output not made
+gets its row, the message names the folder and its free space, the exit code is {EXIT_SKIPPED}, and
+rerunning once space is freed writes the rest. A second run into the
 same folder while one is running refuses with exit code 2.
 16-bit PNG/TIFF inputs are written back as 16-bit; --strength 0 gives back the pixels exactly.
 """
@@ -265,10 +272,10 @@ def _stylize(plan: StylizePlan) -> int:
     if ranks.distributed:
         logger.info("rank %d of %d: %d of the %d outputs are this rank's, %d to write",
                     ranks.rank, ranks.world, len(mine), len(jobs), len(todo))
-    written, failed = _write_outputs(plan, stylizer, styles, todo, rows)
-    written, failed = ranks.sum([written, failed])  # waits for every rank to finish
+    written, failed, full = _write_outputs(plan, stylizer, styles, todo, rows)
+    written, failed, full = ranks.sum([written, failed, full])  # waits for every rank to finish
     if ranks.rank == 0:
-        failed += _finish_record(plan, jobs, written, failed)
+        failed += _finish_record(plan, jobs, written, failed, full > 0)
     # A rank exiting with EXIT_SKIPPED makes the launcher stop the others: not before the merge.
     ranks.barrier()
     return EXIT_SKIPPED if failed else 0
@@ -374,6 +381,11 @@ class _Outputs:
         self.plan, self.rows, self.writer, self.progress = plan, rows, writer, progress
         self.written = 0
         self.failures = 0
+        self.full = False  # a write failed for want of space: the rest would fail too (see _stop_when_full)
+
+    def out_of_space(self, error: OSError) -> None:
+        """Note a full disk or quota (ENOSPC, EDQUOT) behind a failed write, so the run stops."""
+        self.full = self.full or error.errno in FULL_DISK
 
     def fail(self, job: Job, reason: str | Exception) -> None:
         path, out, _ = job
@@ -403,6 +415,7 @@ class _Outputs:
         try:
             return self.writer.append(self.rows.done(path, out, choice, lossless)), ""
         except OSError as error:
+            self.out_of_space(error)
             return None, f"cannot write {out}: its row could not be added to {self.writer.path} first " \
                 f"({error.strerror or error})"
 
@@ -419,6 +432,7 @@ class _Outputs:
                                    metadata=traits.metadata)
             except OSError as error:  # a full disk, a quota, a read-only folder: never a success
                 self.writer.retract(start)
+                self.out_of_space(error)
                 reason = f"cannot write {out}: {error.strerror or error}"
             except BaseException:  # interrupted (Ctrl-C) or a bug: no row of a file that is not there
                 self.writer.retract(start)
@@ -432,9 +446,10 @@ class _Outputs:
 
 def _write_outputs(
     plan: StylizePlan, stylizer: Any, styles: RunStyles, todo: list[Job], rows: _Rows
-) -> tuple[int, int]:
-    """Stylise and write ``todo`` (this rank's share) in batches; the images written and the
-    files that failed (rank 0 counts the unreadable style files too)."""
+) -> tuple[int, int, int]:
+    """Stylise and write ``todo`` (this rank's share) in batches; the images written, the files
+    that failed (rank 0 counts the unreadable style files too), and 1 where a full disk stopped it
+    (no more inputs go through the model: each of their writes would fail too)."""
     ranks = plan.ranks
     writer = LogWriter(part_path(plan.log, ranks.rank) if ranks.distributed else plan.log)
     style_failures = (
@@ -452,15 +467,44 @@ def _write_outputs(
                 batch.clear()  # the inputs go before the outputs are encoded (the reader keeps no other reference)
                 for job, traits in jobs:
                     outputs.write(job, results.pop(0), traits)  # each output goes once it is written
+                    if outputs.full:
+                        break
+                if outputs.full:
+                    _stop_when_full(plan, todo, outputs.written + outputs.failures)
+                    break
     finally:
         writer.close()
-    return outputs.written, len(style_failures) + outputs.failures + writer.failed
+    return outputs.written, len(style_failures) + outputs.failures + writer.failed, int(outputs.full)
 
 
-def _finish_record(plan: StylizePlan, jobs: list[Job], written: int, failed: int) -> int:
+FULL_DISK = (errno.ENOSPC, errno.EDQUOT)  # a write that fails so stops the run: every later one would fail too
+
+
+def _free_space(folder: Path) -> str:
+    """The space left on ``folder``'s file system, for a message."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError as error:
+        return f"unknown ({error.strerror or error})"
+    return f"{free / 2**20:.1f} MiB"
+
+
+def _stop_when_full(plan: StylizePlan, todo: list[Job], done: int) -> None:
+    """Say why the run stops before its last ``len(todo) - done`` outputs: the disk (or quota) of
+    the output folder is full, so each would go through the model only to fail to be written."""
+    logger.error(
+        "stopped: the output folder %s is out of space (free now: %s; No space left on device, or the quota is "
+        "reached), so the %d output(s) left were not made. Free space (or pass another -o) and run the same "
+        "command again: it keeps the finished outputs and writes the rest", plan.output, _free_space(plan.output),
+        len(todo) - done,
+    )
+
+
+def _finish_record(plan: StylizePlan, jobs: list[Job], written: int, failed: int, full: bool = False) -> int:
     """Rank 0, once every rank is done: the record merged in input order and the summary; the
-    failures found here: planned outputs missing with no failure reported (:func:`_missing_outputs`),
-    plus 1 if the record could not be rewritten (its rows stay as appended)."""
+    failures found here: planned outputs missing with no failure reported (:func:`_missing_outputs`;
+    ``full``: a rank stopped on a full disk before making them), plus 1 if the record could not be
+    rewritten (its rows stay as appended)."""
     merged, parts = collect_log(plan.log)
     position = {str(out.relative_to(plan.output)): i for i, (_, out, _) in enumerate(jobs)}
     # Each output looked up once: the planned ones, and those of rows kept from earlier runs.
@@ -468,7 +512,7 @@ def _finish_record(plan: StylizePlan, jobs: list[Job], written: int, failed: int
                if key}
     # A failure's row stays; an output's row only while its file exists (a row that could not be taken back).
     present = [row for row in merged.values() if row["error"] or not row["output"] or on_disk[row["output"]]]
-    missing = _missing_outputs(plan, jobs, merged, on_disk)
+    missing = _missing_outputs(plan, jobs, merged, on_disk, full)
     rows = sorted(present + missing, key=lambda row: position.get(row["output"], len(position)))
     unwritten = len(missing)
     try:
@@ -479,7 +523,11 @@ def _finish_record(plan: StylizePlan, jobs: list[Job], written: int, failed: int
         unwritten += 1
     processes = f" by {plan.ranks.world} processes" if plan.ranks.distributed else ""
     print(f"wrote {written} image(s) to {plan.output}{processes}; record: {plan.log}")
-    if failed + unwritten:
+    if full:
+        print(f"the run stopped when {plan.output} ran out of space (free now: {_free_space(plan.output)}): "
+              f"{failed + unwritten} output(s) or file(s) were not written (see the 'error' column of {plan.log}); "
+              f"free space and run the same command again to write them; exit code {EXIT_SKIPPED}", file=sys.stderr)
+    elif failed + unwritten:
         print(
             f"{failed + unwritten} file(s) could not be read or written and were skipped (their reasons are in the "
             f"'error' column of {plan.log} and the warnings above); a rerun retries them (fix or remove an "
@@ -490,21 +538,23 @@ def _finish_record(plan: StylizePlan, jobs: list[Job], written: int, failed: int
 
 
 def _missing_outputs(
-    plan: StylizePlan, jobs: list[Job], merged: dict[str, dict[str, str]], on_disk: dict[str, bool]
+    plan: StylizePlan, jobs: list[Job], merged: dict[str, dict[str, str]], on_disk: dict[str, bool],
+    full: bool = False,
 ) -> list[dict[str, str]]:
     """A failure's row for every planned output that is not on disk (``on_disk``, by relative path)
-    though no process reported it failed (removed while the run went, or ranks that planned other
-    outputs): never a success."""
+    though no process reported it failed (``full``: the run stopped on a full disk before making
+    it; else removed while the run went, or ranks that planned other outputs): never a success."""
     missing = []
+    reason = (
+        "not written: the run stopped when the output folder ran out of space; a rerun writes it" if full else
+        "not written: no process of the run wrote it or reported it failed (removed while the run went, "
+        "or the processes planned different inputs); a rerun writes it"
+    )
     for path, out, _ in jobs:
         key = str(out.relative_to(plan.output))
         if not on_disk[key] and not merged.get(key, {}).get("error"):
-            missing.append(_Rows.failed(
-                "not written: no process of the run wrote it or reported it failed (removed while the run went, "
-                "or the processes planned different inputs); a rerun writes it",
-                input=str(path.relative_to(plan.root)), output=key,
-            ))
-    if missing:
+            missing.append(_Rows.failed(reason, input=str(path.relative_to(plan.root)), output=key))
+    if missing and not full:
         names = ", ".join(row["output"] for row in missing[:5]) + (" ..." if len(missing) > 5 else "")
         logger.warning("%d planned output(s) are missing, though no process reported them failed: %s (recorded with "
                        "the reason in %s; a rerun writes them)", len(missing), names, plan.log)

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from ..bank import StyleBank, bundled_bank, check_same_stylizer
+from ..checkpoints import MissingStatistics
 from ..image_ops import strength_values
 from ..images import Normalization, check_float_range
 from ..model import StyleStream
@@ -175,29 +176,84 @@ def _cached(cache: dict[Any, tuple[tuple, Any]], key: Any, state: tuple, load: C
         return cache[key][1]
 
 
-def checked_source(source: str | os.PathLike, revision: str | None = None) -> str:
+def front_end_stats_advice(source: str) -> str:
+    """How a front-end user gives statistics to a checkpoint that records none: a transform's own
+    mean=/std= are the input's ``Normalize``, not the checkpoint's, so only a loaded Stylizer (or
+    a folder saved with them) can carry them."""
+    return (
+        "a transform cannot be given them (its mean=/std= are those of the Normalize before it, not the "
+        f"checkpoint's): pass stylizer=sva.load_stylizer({source!r}, mean=..., std=...) with the per-channel "
+        "statistics (0-1 units) of the images it was trained on, or save that Stylizer once with "
+        ".save_pretrained(folder) and pass stylizer=folder (a folder records them, and pickles as a path)"
+    )
+
+
+def missing_stats(what: str, advice: str) -> MissingStatistics:
+    """The one refusal of a checkpoint that records no normalisation statistics, with ``advice``
+    that the caller's user can follow (a front-end's, a command's)."""
+    return MissingStatistics(
+        f"{what} does not record its normalisation statistics (the per-channel mean/std of the images it was "
+        f"trained on), so it cannot stylise without them: {advice}"
+    )
+
+
+def checked_source(
+    source: str | os.PathLike, revision: str | None = None,
+    stats_advice: Callable[[str], str] | None = front_end_stats_advice,
+) -> str:
     """A checkpoint source string as a per-sample transform keeps it, after the checks that load
     no model, so a typo fails at construction rather than when a rare draw first fires: a path
     must exist (kept absolute, so a saved pipeline loads from any folder; a file's header is read,
     so a style bank or a damaged file is named now), a name must be one
     ``load_stylizer`` knows, and with the Hub offline (``HF_HUB_OFFLINE=1``) an official id or
     Hub repo must be in the Hugging Face cache. Each failure is ``load_stylizer``'s own error.
-    Nothing here touches the network: online, a Hub id is fetched at first use. The one early
-    refusal of a checkpoint: the commands' ``CheckpointChoice.refuse_unread`` is this check."""
-    from ..checkpoints import WEIGHTS_NAME, file_record
+    A checkpoint whose config.json or header records no statistics is :class:`MissingStatistics`
+    with ``stats_advice(source)`` (None: the caller has statistics, e.g. ``--mean``/``--std``).
+    Nothing here touches the network: online, a Hub id is fetched (and its statistics known) at
+    first use. The one early refusal of a checkpoint: the commands' ``CheckpointChoice.refuse_unread``."""
+    from ..checkpoints import CONFIG_NAME, WEIGHTS_NAME
     from ..hub import CheckpointRequest, accepted_source, hub_offline, resolve_official
 
     text = os.fspath(source)
     request = CheckpointRequest(text, revision)
     entry = accepted_source(request)  # no such path, a pickle, an unknown name: the loader's errors
     if entry.kind == "on disk":
-        if not request.path.is_dir():  # a file: its header only, so a style bank given here is named as one
-            file_record(request.path)
-        return os.path.abspath(request.path)
-    if entry.kind == "hub" and hub_offline():
+        kind = "the checkpoint folder" if request.path.is_dir() else "the weights file"
+        kept, what, files = os.path.abspath(request.path), f"{kind} {request.path}", _local_files(request.path)
+    elif entry.kind == "hub" and hub_offline():
         official = resolve_official(text)
-        request.download(official.repo_id if official else text, WEIGHTS_NAME)  # offline: the cache, or not cached
-    return text
+        if official is not None:  # its statistics are the registry's
+            request.download(official.repo_id, WEIGHTS_NAME)  # offline: the cache, or not cached
+            return text
+        files = request.download(text, WEIGHTS_NAME), request.download_if_present(text, CONFIG_NAME)
+        kept, what = text, f"the Hub repo {text}"
+    else:
+        return text
+    if files is not None and not _records_stats(*files) and stats_advice is not None:
+        raise missing_stats(what, stats_advice(text))
+    return kept
+
+
+def _local_files(path: Path) -> tuple[Path, Path | None] | None:
+    """The weights file and config.json a local checkpoint loads from, as the loader picks them
+    (:func:`~stylizing_vit_aug.local_checkpoint.folder_files`); None for a folder without weights."""
+    from ..local_checkpoint import folder_files
+
+    return folder_files(path) if path.is_dir() else (path, None)
+
+
+def _records_stats(weights: Path, config: Path | None) -> bool:
+    """Whether a checkpoint records its statistics: in our config.json when there is one, else in
+    the weights file's own record. The weights file's header is read either way, so a damaged file
+    (or a style bank) is the loader's error now."""
+    from ..checkpoints import file_record, read_config, read_header
+
+    recorded = read_config(config) if config is not None and (config.exists() or config.is_symlink()) else None
+    if recorded is not None:
+        read_header(weights)
+        return recorded.get("mean") is not None and recorded.get("std") is not None
+    record = file_record(weights)
+    return record.mean is not None and record.std is not None
 
 
 def checked_bank_path(path: str | os.PathLike) -> str:
@@ -282,7 +338,10 @@ class StyleSource:
     @property
     def stylizer(self) -> Stylizer:
         if self._stylizer is None:
-            self._stylizer = get_stylizer(self.source, self.revision, self.device)
+            try:
+                self._stylizer = get_stylizer(self.source, self.revision, self.device)
+            except MissingStatistics:  # known only now (a Hub repo online): the loader's advice is not a transform's
+                raise missing_stats(str(self.source), front_end_stats_advice(str(self.source))) from None
             if self._bank is not None:
                 check_same_stylizer(self._bank.stylizer, self._stylizer, "this transform")
         return self._stylizer
