@@ -33,7 +33,8 @@ from stylizing_vit_aug.tta import TRANSFERS
 
 TRAIN_SOURCES = ["he_cmu1_skin", "he_hgsc_nest", "he_hgsc_stroma", "he_tcia"]
 TEST_SOURCE = "ihc_colon"
-CROP = 64
+CROP = 64  # the classifier's crops; the style crops are the stylizer's input size
+STYLES_PER_SOURCE = 20
 
 
 def labelled(crops: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -72,21 +73,27 @@ def main() -> None:
     parser.add_argument("--test-crops", type=int, default=100, help="held-out crops to evaluate (default 100)")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--transfer", default="auto", choices=TRANSFERS,
-                        help="how StyleTTA makes a view (default: auto, stain+network for these RGB crops)")
+    parser.add_argument(
+        "--transfer",
+        default="auto",
+        choices=TRANSFERS,
+        help="how StyleTTA makes a view (default: auto, stain+network for these RGB crops)",
+    )
     args = parser.parse_args()
     setup_logging()
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
+    style_gen = torch.Generator().manual_seed(args.seed + 1000)
     start = time.perf_counter()
 
-    train_x, train_y, val_x, val_y, style_crops, domains = [], [], [], [], [], []
+    stylizer = sva.load_stylizer(args.checkpoint, device="cpu")
+    train_x, train_y, val_x, val_y, style_crops = [], [], [], [], []
     for name in TRAIN_SOURCES:
-        crops = tissue_crops(name, 160, CROP, gen)
+        crops = tissue_crops(name, 160, CROP, gen)  # 160 drawn, as in the runs of docs/tta.md: the same data
         x, y = labelled(crops[:140], gen)
         train_x.append(x[:110]), train_y.append(y[:110]), val_x.append(x[110:]), val_y.append(y[110:])
-        style_crops.append(crops[140:])  # unblurred crops: the training-domain styles
-        domains += [name] * 20
+        # unblurred crops at the stylizer's input size (a smaller style is enlarged and loses its texture)
+        style_crops.append(tissue_crops(name, STYLES_PER_SOURCE, stylizer.img_size, style_gen))
     train_x, train_y = torch.cat(train_x), torch.cat(train_y)
     val_x, val_y = torch.cat(val_x), torch.cat(val_y)
     test_x, test_y = labelled(tissue_crops(TEST_SOURCE, args.test_crops, CROP, gen), gen)
@@ -104,17 +111,22 @@ def main() -> None:
             optimizer.step()
     classifier.eval()
 
-    stylizer = sva.load_stylizer(args.checkpoint, device="cpu")
+    domains = [name for name in TRAIN_SOURCES for _ in range(STYLES_PER_SOURCE)]
     bank = sva.StyleBank.from_images(torch.cat(style_crops), stylizer, domains=domains)
-    tta = sva.StyleTTA(classifier, stylizer, bank, n_styles=args.n_styles, transfer=args.transfer,
-                       generator=torch.Generator().manual_seed(1))
+    tta = sva.StyleTTA(
+        classifier,
+        stylizer,
+        bank,
+        n_styles=args.n_styles,
+        transfer=args.transfer,
+        generator=torch.Generator().manual_seed(1),
+    )
 
     print(f"stylizer: {stylizer.source}  ({stylizer.config.img_size} px, {len(bank)} bank styles)")
     print(f"task: sharp vs out-of-focus crops; train {len(train_x)} crops of {', '.join(TRAIN_SOURCES)}")
     print(f"in-domain accuracy (held-out H&E crops):         {accuracy(classifier, val_x, val_y):.3f}")
     print(
-        f"held-out stain ({TEST_SOURCE}, {len(test_x)} crops), classifier: "
-        f"{accuracy(classifier, test_x, test_y):.3f}"
+        f"held-out stain ({TEST_SOURCE}, {len(test_x)} crops), classifier: {accuracy(classifier, test_x, test_y):.3f}"
     )
     views = f"{args.n_styles} training styles + original, transfer={args.transfer}"
     print(f"held-out stain, StyleTTA ({views}): {accuracy(tta, test_x, test_y):.3f}")

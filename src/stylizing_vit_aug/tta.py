@@ -34,59 +34,43 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .bank import check_same_stylizer
-from .bank.sampling import whole_indices
-from .image_ops import color_statistics, strength_values
-from .images import check_image, from_batch, to_batch
+from .image_ops import color_statistics
+from .images import Normalization, check_image, from_batch, to_batch
 from .model import StyleStream
 from .stain_transfer import stain_profile, transfer_stains
-from .stylizer import Stylizer, check_mode
+from .stylizer import Stylizer
 from .tissue import tissue_pixels, tissue_weight
-from .transforms._common import check_stats, redo_normalize, renamed_keyword, undo_normalize
+from .transforms._common import redo_normalize, renamed_keyword, undo_normalize
+from .tta_options import (
+    ACTIVATIONS,
+    MERGES,
+    OPTION_NAMES,
+    STYLE_CHOICES,
+    TRANSFERS,
+    BankLike,
+    CheckedOptions,
+    TTAOptions,
+    checked_options,
+    option,
+)
 
 __all__ = ["StyleTTA", "TTAOutput", "MERGES", "ACTIVATIONS", "STYLE_CHOICES", "TRANSFERS"]
 
 logger = logging.getLogger(__name__)
 
-MERGES = ("mean", "gmean", "max", "vote")
-TRANSFERS = ("auto", "stain+network", "stain", "network")
-ACTIVATIONS = ("softmax", "sigmoid", "none")
-STYLE_CHOICES = ("random", "fixed", "nearest")
-# choices that give each input n_styles distinct styles: a repeat would be the same view again
-_DISTINCT = ("fixed", "nearest")
 _LOG_FLOOR = 1e-12
 _NORMALISED_HINT = (
     "the negative values look mean/std-normalised: if the classifier takes normalised tensors, pass "
     "StyleTTA(..., mean=..., std=...) with that normalisation, so the views are normalised the same way"
 )
-
-
-BANK_METHODS = ("__len__", "sample", "stream", "color_stats", "style_images")
-"""What :class:`BankLike` asks of a bank, checked when a StyleTTA is made."""
-
-
-class BankLike(Protocol):
-    """What StyleTTA needs of a :class:`~stylizing_vit_aug.bank.StyleBank`."""
-
-    def __len__(self) -> int: ...
-
-    def sample(
-        self, n: int, *, generator: torch.Generator | None = None, strategy: str = "uniform"
-    ) -> torch.Tensor: ...
-
-    def stream(self, indices: torch.Tensor, *, stylizer: Stylizer | None = None) -> StyleStream: ...
-
-    def color_stats(self) -> torch.Tensor: ...
-
-    def style_images(self, indices: Any) -> torch.Tensor: ...
 
 
 @dataclass
@@ -130,8 +114,10 @@ def _logits(output: Any, batch: int) -> torch.Tensor:
         return output
     hint = ""
     if isinstance(output, Mapping) or hasattr(output, "logits"):
-        hint = (": wrap it so it returns the logits, e.g. classifier=lambda x: model(x).logits (or ['logits']), "
-                "after model.eval()")
+        hint = (
+            ": wrap it so it returns the logits, e.g. classifier=lambda x: model(x).logits (or ['logits']), "
+            "after model.eval()"
+        )
     elif isinstance(output, (tuple, list)):
         hint = ": wrap it so it returns the logits tensor, e.g. classifier=lambda x: model(x)[0], after model.eval()"
     raise TypeError(f"the classifier must return a tensor of logits, got {type(output).__name__}{hint}")
@@ -147,55 +133,6 @@ def _joined(predictions: Sequence[torch.Tensor], dim: int) -> torch.Tensor:
             "StyleTTA merges the predictions of every view, so each call must return [B, K, ...] with the same K"
         )
     return torch.cat([p.to(predictions[0].device) for p in predictions], dim=dim)
-
-
-def _check_views(
-    n_styles: Any, include_original: bool, merge: Any, activation: Any, chunk_size: Any
-) -> None:
-    """StyleTTA's view options, each checked once at construction."""
-    if merge not in MERGES:
-        raise ValueError(f"merge must be one of {MERGES}, got {merge!r}")
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
-    if merge == "gmean" and activation == "none":
-        raise ValueError(
-            "merge='gmean' needs probabilities (logits can be negative): use activation="
-            "'softmax' or 'sigmoid', or merge='mean'"
-        )
-    if not isinstance(n_styles, int) or isinstance(n_styles, bool) or n_styles < 0:
-        raise ValueError(f"n_styles must be a non-negative integer, got {n_styles!r}")
-    if n_styles == 0 and not include_original:
-        raise ValueError("n_styles=0 with include_original=False leaves no view to predict on")
-    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
-        raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
-
-
-def _bank_stylizer(stylizer: Stylizer | None, bank: BankLike | None, n_styles: int) -> Stylizer | None:
-    """The stylizer of the views (default: the bank's), refused if the bank was encoded by another."""
-    if bank is None and n_styles > 0:
-        raise ValueError("StyleTTA needs a StyleBank of training-domain styles (or n_styles=0)")
-    if bank is not None and (lacking := [name for name in BANK_METHODS if not callable(getattr(bank, name, None))]):
-        raise TypeError(
-            f"StyleTTA's bank must be a StyleBank, got {type(bank).__name__} (it has no {', '.join(lacking)}); "
-            "make one from style images with sva.StyleBank.from_images(images, stylizer)"
-        )
-    bank_stylizer = getattr(bank, "stylizer", None)
-    stylizer = stylizer if stylizer is not None else bank_stylizer
-    if stylizer is None and n_styles > 0:
-        raise ValueError("pass the Stylizer the bank was encoded with")
-    if stylizer is not None and bank_stylizer is not None:
-        check_same_stylizer(bank_stylizer, stylizer, "StyleTTA")
-    if n_styles > 0 and len(bank) == 0:
-        raise ValueError("the style bank is empty; add training-domain styles to it")
-    return stylizer
-
-
-def _check_transfer(transfer: Any, mode: str | None) -> str:
-    if transfer not in TRANSFERS:
-        raise ValueError(f"transfer must be one of {TRANSFERS}, got {transfer!r}")
-    if transfer == "stain" and mode is not None:
-        raise ValueError(f"mode={mode!r} sets how the network restyles; transfer='stain' uses no network")
-    return transfer
 
 
 def _distinct_styles(bank: BankLike, n: int, generator: torch.Generator) -> torch.Tensor:
@@ -216,26 +153,6 @@ def _distinct_styles(bank: BankLike, n: int, generator: torch.Generator) -> torc
         seen[domain] += 1
     ranked = sorted(range(len(order)), key=keys.__getitem__)
     return order[torch.tensor(ranked[:n])]
-
-
-def _style_choice(styles: str | Sequence[int], n_styles: int, bank: BankLike | None) -> tuple[str, torch.Tensor | None]:
-    """``(choice, fixed indices or None)`` of the ``styles`` argument, checked against the bank."""
-    if isinstance(styles, str):
-        if styles not in STYLE_CHOICES:
-            raise ValueError(f"styles must be one of {STYLE_CHOICES} or a list of bank indices, got {styles!r}")
-        if styles in _DISTINCT and n_styles > 0 and n_styles > len(bank):  # n_styles=0: no bank is needed
-            raise ValueError(
-                f"styles={styles!r} with n_styles={n_styles} needs at least that many styles; the bank has "
-                f"{len(bank)}, and a style used twice is the same view again, counted twice in the merge. Pass "
-                f"n_styles={len(bank)} or fewer, or styles='random', which draws each view's style with replacement"
-            )
-        return styles, None
-    fixed = whole_indices(list(styles))
-    if fixed.numel() != n_styles:
-        raise ValueError(f"got {fixed.numel()} style indices for n_styles={n_styles}")
-    if fixed.numel() and (fixed.min() < 0 or fixed.max() >= len(bank)):
-        raise ValueError(f"style indices must lie in [0, {len(bank)}), got {fixed.tolist()}")
-    return "fixed", fixed
 
 
 class StyleTTA(nn.Module):
@@ -306,9 +223,27 @@ class StyleTTA(nn.Module):
         super().__init__()
         if not callable(classifier):
             raise TypeError(f"classifier must be a callable module, got {type(classifier).__name__}")
-        _check_views(n_styles, include_original, merge, activation, chunk_size)
         mean = renamed_keyword(mean, input_mean, "mean", "input_mean", "StyleTTA")
         std = renamed_keyword(std, input_std, "std", "input_std", "StyleTTA")
+        checked = checked_options(
+            TTAOptions(
+                stylizer=stylizer,
+                bank=bank,
+                n_styles=n_styles,
+                include_original=include_original,
+                merge=merge,
+                activation=activation,
+                chunk_size=chunk_size,
+                return_views=return_views,
+                styles=styles,
+                generator=generator,
+                strength=strength,
+                mean=mean,
+                std=std,
+                mode=mode,
+                transfer=transfer,
+            )
+        )
         if not isinstance(classifier, nn.Module):
             warnings.warn(
                 f"StyleTTA's classifier is a {type(classifier).__name__}, not an nn.Module, so StyleTTA cannot "
@@ -318,56 +253,65 @@ class StyleTTA(nn.Module):
                 stacklevel=2,
             )
         self.classifier = classifier
-        self.stylizer = _bank_stylizer(stylizer, bank, n_styles)
-        self._n_styles, self._styles = n_styles, styles
-        self.bank = bank  # also checks ``styles`` against it
-        self.include_original = include_original
-        self.merge = merge
-        self.activation = activation
-        self.chunk_size = chunk_size
-        self.return_views = return_views
-        self.generator = generator
-        self.strength = float(strength_values(strength, (1,)))
-        self.mode = check_mode(mode)
-        self.transfer = _check_transfer(transfer, mode)
-        self.input_stats = check_stats(mean, std, "StyleTTA")
+        self._keep(checked, OPTION_NAMES)
+
+    # -- options: each one checked with all the others, by checked_options, as at construction ----
+    def configure(self, **options: Any) -> StyleTTA:
+        """Set options (the constructor's keywords) at once, checked together as at construction:
+        options that depend on each other (``styles=[0, 1, 2], n_styles=3``) may not pass one by
+        one. A refused value leaves the StyleTTA as it was. ``tta.merge = "max"`` is this, for one."""
+        unknown = sorted(options.keys() - OPTION_NAMES)
+        if unknown:
+            raise TypeError(f"StyleTTA has no option {', '.join(unknown)}; its options are {sorted(OPTION_NAMES)}")
+        self._keep(checked_options(replace(self._checked.options, **options)), options.keys())
+        return self
+
+    def _keep(self, checked: CheckedOptions, changed: Collection[str]) -> None:
+        """Run with ``checked`` from now on; a new bank, style choice or generator draws the
+        ``"fixed"`` styles again, and a new bank reads its stains again."""
+        self._checked = checked
+        if {"bank", "styles", "n_styles", "generator"} & set(changed):
+            self._drawn: torch.Tensor | None = None  # the styles drawn for styles="fixed", once
+        if "bank" in changed:
+            self._stain_profiles: dict[int, torch.Tensor] = {}  # bank index -> stain profile, made once
 
     @property
-    def bank(self) -> BankLike:
-        """The style bank; a new one replaces the styles drawn for ``"fixed"`` and the cached stains."""
-        return self._bank
+    def stylizer(self) -> Stylizer | None:
+        """The Stylizer that makes the views: the one given, else the bank's (set None for the bank's)."""
+        return self._checked.stylizer
 
-    @bank.setter
-    def bank(self, bank: BankLike) -> None:
-        self._choose(self.styles, self.n_styles, bank)
-        self._stain_profiles: dict[int, torch.Tensor] = {}  # bank index -> stain profile, made once
+    @stylizer.setter
+    def stylizer(self, stylizer: Stylizer | None) -> None:
+        self.configure(stylizer=stylizer)
 
-    def _choose(self, styles: str | Sequence[int], n_styles: int, bank: BankLike) -> None:
-        """Check ``styles`` for ``n_styles`` views against ``bank``, then keep all three (a refused
-        value leaves the StyleTTA as it was)."""
-        self.style_choice, self._fixed = _style_choice(styles, n_styles, bank)
-        self._styles, self._n_styles, self._bank = styles, n_styles, bank
+    bank = option(
+        "bank",
+        "The style bank; a new one must fit the stylizer, as at construction, and its styles are "
+        "drawn and its stains read again.",
+    )
+    n_styles = option("n_styles", "Stylised views per input; a new count draws the styles again.")
+    styles = option("styles", "How each view's style is chosen: random, fixed, nearest, or bank indices.")
+    include_original = option("include_original", "Whether the unmodified input is view 0.")
+    merge = option("merge", f"How the views' predictions are merged, one of {MERGES}.")
+    activation = option("activation", f"What the classifier's output goes through first, one of {ACTIVATIONS}.")
+    chunk_size = option("chunk_size", "Most views per classifier and stylizer call (None: all at once).")
+    return_views = option("return_views", "Whether a call returns a TTAOutput instead of the merged tensor.")
+    generator = option("generator", "The torch.Generator of random and fixed styles; a new one draws them again.")
+    strength = option("strength", "Stylisation strength in [0, 1], a float.")
+    mean = option("mean", "The mean of the Normalize before the classifier (0–1 units), or None.")
+    std = option("std", "The std of the Normalize before the classifier (0–1 units), or None.")
+    mode = option("mode", "The network's mode (None: the stylizer's own).")
+    transfer = option("transfer", f"How a view is made, one of {TRANSFERS}.")
 
     @property
-    def n_styles(self) -> int:
-        """Stylised views per input; setting it checks it and draws the styles again, as at construction."""
-        return self._n_styles
-
-    @n_styles.setter
-    def n_styles(self, n_styles: int) -> None:
-        _check_views(n_styles, self.include_original, self.merge, self.activation, self.chunk_size)
-        _bank_stylizer(self.stylizer, self.bank, n_styles)  # views need a bank and its stylizer
-        self._choose(self.styles, n_styles, self.bank)
+    def style_choice(self) -> str:
+        """``"random"``, ``"fixed"`` (bank indices too) or ``"nearest"``."""
+        return self._checked.style_choice
 
     @property
-    def styles(self) -> str | Sequence[int]:
-        """How each view's style is chosen (``"random"``, ``"fixed"``, ``"nearest"`` or bank indices);
-        setting it checks it against the bank and applies it from the next call."""
-        return self._styles
-
-    @styles.setter
-    def styles(self, styles: str | Sequence[int]) -> None:
-        self._choose(styles, self.n_styles, self.bank)
+    def input_stats(self) -> Normalization | None:
+        """``mean`` and ``std`` as checked, or None."""
+        return self._checked.input_stats
 
     @property
     def num_views(self) -> int:
@@ -402,9 +346,10 @@ class StyleTTA(nn.Module):
         if self.style_choice == "random":
             return self.bank.sample(batch * n, generator=self.generator).view(batch, n).cpu()
         if self.style_choice == "fixed":
-            if self._fixed is None:
-                self._fixed = _distinct_styles(self.bank, n, self.generator or torch.Generator().manual_seed(0))
-            return self._fixed.view(1, n).repeat(batch, 1)  # a copy: the caller may keep and edit it
+            if self._checked.fixed is None and self._drawn is None:
+                self._drawn = _distinct_styles(self.bank, n, self.generator or torch.Generator().manual_seed(0))
+            fixed = self._checked.fixed if self._checked.fixed is not None else self._drawn
+            return fixed.view(1, n).repeat(batch, 1)  # a copy: the caller may keep and edit it
         model_values = self.stylizer.adapt_channels(values01)
         inputs = color_statistics(model_values).cpu()
         bank_stats = self.bank.color_stats().float().cpu()
@@ -467,8 +412,9 @@ class StyleTTA(nn.Module):
         if transfer == "auto":
             transfer = "stain+network" if values01.shape[1] == 3 else "network"
         if transfer == "network":
-            return self.stylizer.stylize_views(values01, self._streams(rows), self.strength, mode=self.mode,
-                                               range_checked=True)  # _to01 checked it
+            return self.stylizer.stylize_views(
+                values01, self._streams(rows), self.strength, mode=self.mode, range_checked=True
+            )  # _to01 checked it
         if values01.shape[1] != 3:
             raise ValueError(
                 f"transfer={transfer!r} moves RGB stains, got {values01.shape[1]}-channel images; "
@@ -495,7 +441,9 @@ class StyleTTA(nn.Module):
             if unreadable:
                 logger.warning(
                     "bank styles %s: their stains cannot be read (too little stained tissue, or not two "
-                    "distinct stains), so their %s views keep the input's stains%s", unreadable, self.transfer,
+                    "distinct stains), so their %s views keep the input's stains%s",
+                    unreadable,
+                    self.transfer,
                     " and are the input unchanged" if self.transfer == "stain" else "",
                 )
         return torch.stack([self._stain_profiles[int(r)] for r in rows])

@@ -1,0 +1,197 @@
+"""StyleTTA's options, checked in one place: at construction and whenever one is set afterwards.
+
+Many options depend on each other (``merge="gmean"`` needs an activation, explicit ``styles``
+need ``n_styles`` of them and a bank that has them, ``mode`` needs a network ``transfer``, the
+bank must fit the stylizer), so every change is checked with all of them, by
+:func:`checked_options`, the same function construction runs: a value refused at construction is
+refused when set, and a bank set later gives what the same bank gives at construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+from typing import Any, Protocol
+
+import torch
+
+from .bank import check_same_stylizer
+from .bank.sampling import whole_indices
+from .image_ops import strength_values
+from .images import Normalization
+from .model import StyleStream
+from .stylizer import Stylizer, check_mode
+from .transforms._common import check_stats
+
+__all__ = [
+    "MERGES",
+    "ACTIVATIONS",
+    "STYLE_CHOICES",
+    "TRANSFERS",
+    "BANK_METHODS",
+    "BankLike",
+    "TTAOptions",
+    "CheckedOptions",
+    "OPTION_NAMES",
+    "checked_options",
+    "option",
+]
+
+MERGES = ("mean", "gmean", "max", "vote")
+TRANSFERS = ("auto", "stain+network", "stain", "network")
+ACTIVATIONS = ("softmax", "sigmoid", "none")
+STYLE_CHOICES = ("random", "fixed", "nearest")
+# choices that give each input n_styles distinct styles: a repeat would be the same view again
+_DISTINCT = ("fixed", "nearest")
+
+BANK_METHODS = ("__len__", "sample", "stream", "color_stats", "style_images")
+"""What :class:`BankLike` asks of a bank, checked whenever a StyleTTA gets one."""
+
+
+class BankLike(Protocol):
+    """What StyleTTA needs of a :class:`~stylizing_vit_aug.bank.StyleBank`."""
+
+    def __len__(self) -> int: ...
+
+    def sample(
+        self, n: int, *, generator: torch.Generator | None = None, strategy: str = "uniform"
+    ) -> torch.Tensor: ...
+
+    def stream(self, indices: torch.Tensor, *, stylizer: Stylizer | None = None) -> StyleStream: ...
+
+    def color_stats(self) -> torch.Tensor: ...
+
+    def style_images(self, indices: Any) -> torch.Tensor: ...
+
+
+@dataclass(frozen=True)
+class TTAOptions:
+    """Every option of a StyleTTA as given (``stylizer`` None: the bank's); names as its keywords."""
+
+    stylizer: Stylizer | None
+    bank: BankLike | None
+    n_styles: int
+    include_original: bool
+    merge: str
+    activation: str
+    chunk_size: int | None
+    return_views: bool
+    styles: str | Sequence[int]
+    generator: torch.Generator | None
+    strength: float
+    mean: Sequence[float] | None
+    std: Sequence[float] | None
+    mode: str | None
+    transfer: str
+
+
+OPTION_NAMES = frozenset(field.name for field in fields(TTAOptions))
+
+
+@dataclass(frozen=True)
+class CheckedOptions:
+    """What :func:`checked_options` found: the options, and what StyleTTA runs with."""
+
+    options: TTAOptions
+    stylizer: Stylizer | None  # the one doing the work: the given one, else the bank's
+    style_choice: str  # "random", "fixed" or "nearest"
+    fixed: torch.Tensor | None  # explicit style indices, or None
+    input_stats: Normalization | None
+
+
+def checked_options(options: TTAOptions) -> CheckedOptions:
+    """Every option checked with the others (construction and each setter run this): an error
+    that says what to change, or what StyleTTA runs with (``strength`` as a float)."""
+    _check_views(options)
+    if options.generator is not None and not isinstance(options.generator, torch.Generator):
+        raise TypeError(
+            f"generator must be a torch.Generator or None, got {type(options.generator).__name__}; "
+            "for a seed pass generator=torch.Generator().manual_seed(seed)"
+        )
+    stylizer = _bank_stylizer(options.stylizer, options.bank, options.n_styles)
+    style_choice, fixed = _style_choice(options.styles, options.n_styles, options.bank)
+    strength = float(strength_values(options.strength, (1,)))
+    _check_transfer(options.transfer, check_mode(options.mode))
+    input_stats = check_stats(options.mean, options.std, "StyleTTA")
+    return CheckedOptions(replace(options, strength=strength), stylizer, style_choice, fixed, input_stats)
+
+
+def option(name: str, doc: str) -> property:
+    """StyleTTA's option ``name`` as a property: read from its checked options, set through
+    ``StyleTTA.configure`` (all options checked again, together, as at construction)."""
+    return property(
+        lambda self: getattr(self._checked.options, name), lambda self, value: self.configure(**{name: value}), doc=doc
+    )
+
+
+def _check_views(options: TTAOptions) -> None:
+    """The options that decide the views and their merge."""
+    merge, activation, n_styles, chunk_size = options.merge, options.activation, options.n_styles, options.chunk_size
+    if merge not in MERGES:
+        raise ValueError(f"merge must be one of {MERGES}, got {merge!r}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    if merge == "gmean" and activation == "none":
+        raise ValueError(
+            "merge='gmean' needs probabilities (logits can be negative): use activation="
+            "'softmax' or 'sigmoid', or merge='mean'"
+        )
+    if not isinstance(n_styles, int) or isinstance(n_styles, bool) or n_styles < 0:
+        raise ValueError(f"n_styles must be a non-negative integer, got {n_styles!r}")
+    for name in ("include_original", "return_views"):
+        if not isinstance(getattr(options, name), bool):
+            raise TypeError(f"{name} must be True or False, got {getattr(options, name)!r}")
+    if n_styles == 0 and not options.include_original:
+        raise ValueError("n_styles=0 with include_original=False leaves no view to predict on")
+    if chunk_size is not None and (not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1):
+        raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
+
+
+def _bank_stylizer(stylizer: Stylizer | None, bank: BankLike | None, n_styles: int) -> Stylizer | None:
+    """The stylizer of the views (default: the bank's), refused if the bank was encoded by another."""
+    if bank is None and n_styles > 0:
+        raise ValueError("StyleTTA needs a StyleBank of training-domain styles (or n_styles=0)")
+    if bank is not None and (lacking := [name for name in BANK_METHODS if not callable(getattr(bank, name, None))]):
+        raise TypeError(
+            f"StyleTTA's bank must be a StyleBank, got {type(bank).__name__} (it has no {', '.join(lacking)}); "
+            "make one from style images with sva.StyleBank.from_images(images, stylizer)"
+        )
+    bank_stylizer = getattr(bank, "stylizer", None)
+    stylizer = stylizer if stylizer is not None else bank_stylizer
+    if stylizer is None and n_styles > 0:
+        raise ValueError("pass the Stylizer the bank was encoded with")
+    if stylizer is not None and bank_stylizer is not None:
+        check_same_stylizer(bank_stylizer, stylizer, "StyleTTA")
+    if n_styles > 0 and len(bank) == 0:
+        raise ValueError("the style bank is empty; add training-domain styles to it")
+    return stylizer
+
+
+def _check_transfer(transfer: Any, mode: str | None) -> None:
+    if transfer not in TRANSFERS:
+        raise ValueError(f"transfer must be one of {TRANSFERS}, got {transfer!r}")
+    if transfer == "stain" and mode is not None:
+        raise ValueError(f"mode={mode!r} sets how the network restyles; transfer='stain' uses no network")
+
+
+def _style_choice(styles: str | Sequence[int], n_styles: int, bank: BankLike | None) -> tuple[str, torch.Tensor | None]:
+    """``(choice, fixed indices or None)`` of the ``styles`` argument, checked against the bank."""
+    if isinstance(styles, str):
+        if styles not in STYLE_CHOICES:
+            raise ValueError(f"styles must be one of {STYLE_CHOICES} or a list of bank indices, got {styles!r}")
+        if styles in _DISTINCT and n_styles > 0 and n_styles > len(bank):  # n_styles=0: no bank is needed
+            raise ValueError(
+                f"styles={styles!r} with n_styles={n_styles} needs at least that many styles; the bank has "
+                f"{len(bank)}, and a style used twice is the same view again, counted twice in the merge. Pass "
+                f"n_styles={len(bank)} or fewer, or styles='random', which draws each view's style with replacement"
+            )
+        return styles, None
+    fixed = whole_indices(list(styles))
+    if fixed.numel() != n_styles:
+        raise ValueError(
+            f"got {fixed.numel()} style indices for n_styles={n_styles}; to change both, set them together: "
+            f"tta.configure(styles=..., n_styles=...)"
+        )
+    if fixed.numel() and (fixed.min() < 0 or fixed.max() >= len(bank)):
+        raise ValueError(f"style indices must lie in [0, {len(bank)}), got {fixed.tolist()}")
+    return "fixed", fixed
