@@ -75,3 +75,20 @@ def test_rows_that_do_not_pair_up_and_bad_windows_are_refused_with_what_to_pass(
     with pytest.raises(ValueError, match="eps must be a finite number from 0.*got -0.001"):
         guided.guided_coefficients(change, small, eps=-1e-3)
     assert guided.guided_coefficients(change, small, radius=0).shape == (2, 6, 16, 16)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("size", [64, 16, 12])  # guided upsampling, the same size, a plain downsize
+def test_half_precision_computes_in_float32_and_returns_its_own_dtype(dtype, size):
+    values = _image(5, size)
+    small = resize(_image(5, 16), 16, 16)
+    change = 0.05 * (to_luminance(small) - 0.5).expand(-1, 3, -1, -1)
+    weight = (small[:, :1] > 0.3).float()
+    full = guided.upsample_change(change, small, values, weight)
+    half = guided.upsample_change(change.to(dtype), small.to(dtype), values.to(dtype), weight.to(dtype))
+    assert half.dtype == dtype and half.shape == full.shape
+    reference = guided.upsample_change(*(t.to(dtype).float() for t in (change, small, values, weight)))
+    assert torch.equal(half, reference.to(dtype))  # the float32 result of the half inputs, rounded once
+    assert float((half.float() - full).abs().max()) < 2e-3  # the change, to half precision
+    none = guided.upsample_change(torch.zeros_like(small, dtype=dtype), small.to(dtype), values.to(dtype))
+    assert torch.equal(none, torch.zeros_like(values, dtype=dtype))  # no change stays exactly none

@@ -123,7 +123,8 @@ def upsample_change(
 ) -> torch.Tensor:
     """``change`` (model size, already weighted by ``weight`` where that is given) at
     ``values01``'s size: guided where that is larger, else resized. One row of ``values01``
-    (and of ``weight``) per row of ``change``: a ``ValueError`` says which differ."""
+    (and of ``weight``) per row of ``change``: a ``ValueError`` says which differ. Computed in
+    float32 for half-precision inputs (float64 in float64); returned in ``change``'s dtype."""
     _check_pair(change, small01)
     if values01.dim() != 4 or values01.shape[0] != change.shape[0]:
         raise ValueError(f"values01 {tuple(values01.shape)} must be a [B, C, H, W] batch with one image per row of "
@@ -132,7 +133,12 @@ def upsample_change(
                                or weight.shape[-2:] != change.shape[-2:]):
         raise ValueError(f"weight {tuple(weight.shape)} must be [B, 1, h, w] like change {tuple(change.shape)}, "
                          "one row each: the tissue weight of the model-size images")
+    dtype = change.dtype
+    # half precision: the CPU has no half resize, and a half running sum loses the change
+    work = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+    change, small01, values01 = change.to(work), small01.to(work), values01.to(work)
+    weight = None if weight is None else weight.to(work)
     height, width = values01.shape[-2:]
     if not is_upsampling(change.shape[-2:], height, width):
-        return resize(change, height, width)
-    return apply_basis(resize(upsampling_basis(change, small01, weight), height, width), values01)
+        return resize(change, height, width).to(dtype)
+    return apply_basis(resize(upsampling_basis(change, small01, weight), height, width), values01).to(dtype)

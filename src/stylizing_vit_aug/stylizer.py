@@ -376,7 +376,7 @@ class Stylizer:
         if bool((strength_tensor == 0).all()):
             return same_kind_copy(images)
         out = self.stylize_batch(values.to(self.device), styles, strength_tensor, mode=mode, range_checked=True)
-        return from_batch(out, info)
+        return from_batch(out, info, images)  # float64 images: the pixels the engine keeps stay exact
 
     @staticmethod
     def _strengths(strength: Any, batch: int) -> torch.Tensor:

@@ -488,12 +488,42 @@ def _integers(values: torch.Tensor, dtype: Any) -> np.ndarray:
     return scaled.permute(0, 2, 3, 1).cpu().numpy().astype(np.uint16)
 
 
-def from_batch(values: torch.Tensor, info: BatchInfo) -> Any:
+def _float64_colours(source: Any, info: BatchInfo) -> torch.Tensor | None:
+    """``source``'s colour channels as a float64 ``[B, C, H, W]`` tensor where ``info`` records a
+    float64 tensor or array (the one input dtype finer than the engine's float32), else None."""
+    if info.kind == "torch" and info.dtype == torch.float64 and isinstance(source, torch.Tensor):
+        batch = source.detach() if source.dim() == 4 else source.detach()[None]
+        return batch[:, : info.channels]
+    if info.kind == "numpy" and info.dtype == np.float64 and isinstance(source, np.ndarray):
+        array = source[..., None] if source.ndim == 2 else source
+        batch = array if array.ndim == 4 else array[None]
+        colours = np.ascontiguousarray(batch[..., : info.channels], dtype=np.float64)  # native order
+        return torch.from_numpy(colours).permute(0, 3, 1, 2)
+    return None
+
+
+def _onto_source(values: torch.Tensor, exact: torch.Tensor) -> torch.Tensor:
+    """The engine's float32 change added to the float64 input it was made from: where the engine
+    kept a pixel (``values`` equal to the pixel's float32 rounding) the input comes back exactly."""
+    change = values.to(exact.device, torch.float64).sub_(exact.float())  # exact: both are float32 values
+    return change.add_(exact).clamp_(0, 1)
+
+
+def from_batch(values: torch.Tensor, info: BatchInfo, source: Any = None) -> Any:
     """Float ``[B, C, H, W]`` in 0–1 back to the kind, dtype and layout that ``info`` records,
-    with its alpha channel (if any) unchanged."""
-    values = values.clamp(0, 1)
+    with its alpha channel (if any) unchanged.
+
+    ``source``: the images ``values`` were made from (by :func:`to_batch`). A float64 source
+    takes the change onto its own values, so the pixels the engine keeps stay exact instead of
+    coming back rounded through float32; other dtypes need no source.
+    """
     if info.kind == "list":
-        return [from_batch(values[i : i + 1], item) for i, item in enumerate(info.items)]
+        sources = [None] * len(info.items) if source is None else source
+        return [from_batch(values[i : i + 1], item, sources[i]) for i, item in enumerate(info.items)]
+    values = values.clamp(0, 1)
+    exact = None if source is None else _float64_colours(source, info)
+    if exact is not None:
+        values = _onto_source(values, exact)
     if info.kind == "torch":
         out = to_uint8(values) if info.dtype == torch.uint8 else values.to(info.dtype)
         out = out.to(info.device)

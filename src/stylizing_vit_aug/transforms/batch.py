@@ -193,14 +193,21 @@ class BatchStylize(StyleAugmentation, nn.Module):
         return keep, self._styles_of(index, self.generator), index.expand(int(keep.sum()))
 
     def _restyled(
-        self, images: torch.Tensor, values: torch.Tensor, info: Any, rows: torch.Tensor, styles: Any,
+        self,
+        images: torch.Tensor,
+        batch: tuple[torch.Tensor, torch.Tensor, Any],
+        rows: torch.Tensor,
+        styles: Any,
         strength: torch.Tensor,
     ) -> torch.Tensor:
-        """``images`` with ``rows`` stylised, in the kind, normalisation and alpha they came in."""
+        """``images`` with ``rows`` stylised, in the kind, normalisation and alpha they came in;
+        ``batch`` is ``(images in 0–1, their float32 colours, their BatchInfo)``."""
+        unit, values, info = batch
         picked = to_device_nowait(rows, images.device)  # values are on the images' device
         self._warn_no_gradient(images)
         out = self.stylizer.stylize_batch(values[picked], styles, strength, mode=self.mode, range_checked=True)
-        restyled = from_batch(out, info.rows(rows))  # the colour channels, then the rows' alpha
+        # the colour channels (float64: onto the rows' own values, kept pixels exact), then the rows' alpha
+        restyled = from_batch(out, info.rows(rows), unit[picked])
         if self.settings.stats is not None:
             restyled = redo_normalize(restyled, self.settings.stats, images, "BatchStylize")
             if info.alpha is not None:  # alpha exactly as given, not undone and redone
@@ -224,7 +231,8 @@ class BatchStylize(StyleAugmentation, nn.Module):
             nothing = torch.zeros(0, dtype=torch.bool)
             info = StylizeInfo(nothing, torch.zeros(0, dtype=torch.long), torch.zeros(0), not self.in_batch, nothing)
             return (images, info) if return_info else images
-        values, info = to_batch(unit, "batch", range_checked=True)  # channels, size, dtype; _to_unit checked the range
+        # channels, size and dtype, in the words of kornia's front-end; _to_unit checked the range
+        values, info = to_batch(unit, "BatchStylize's input", range_checked=True)
         batch = values.shape[0]
         labels = _labels(domains, batch) if domains is not None else None
         draws = self._rand(1).expand(batch) if self.same_on_batch else self._rand(batch)
@@ -252,7 +260,7 @@ class BatchStylize(StyleAugmentation, nn.Module):
         if rows.numel():
             count = 1 if self.same_on_batch else rows.numel()
             strength[rows] = self._draw_strength(count, self.generator).expand(rows.numel())
-            result = self._restyled(images, values, info, rows, styles, strength[rows])
+            result = self._restyled(images, (unit, values, info), rows, styles, strength[rows])
         if return_info:
             return result, StylizeInfo(applied, style_index, strength, not self.in_batch, no_style)
         return result

@@ -57,7 +57,8 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
     Returns the input's shape, dtype and device; stylised rows carry no gradient back to the
     input (the stylizer runs without autograd; an input that requires grad is warned about
     once), the others pass theirs through. Parameters (``aug._params``): ``style_index``
-    (long, -1 where a row has no style) and ``strength`` (float), one per row, on the CPU.
+    (long, -1 where a row has no style) and ``strength`` (float), one per row (kornia 0.7/0.8: one
+    per row the gate picked, as those draw for and pass on the picked rows only), on the CPU.
     """
 
     IN_BATCH = True
@@ -106,7 +107,12 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
         return {"style_index": style_index, "strength": strength}
 
     def _rows(self, params: dict[str, torch.Tensor], batch: int) -> torch.Tensor:
-        """The rows to stylise: kornia's gate (every row when ``p`` is 1) and a style to take."""
+        """The rows to stylise: kornia's gate (every row when ``p`` is 1) and a style to take.
+
+        kornia >= 0.9 hands ``apply_transform`` every row with one parameter per row; 0.7 and 0.8
+        hand it only the gated rows, with parameters drawn for those rows alone (told apart by the
+        gate being longer than the rows given), so there every row given is gated.
+        """
         style_index, strength = params.get("style_index"), params.get("strength")
         if style_index is None or strength is None or len(style_index) != batch or len(strength) != batch:
             raise ValueError(
@@ -114,9 +120,26 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
                 "image): replay the params of a call on a batch of this size"
             )
         gate = torch.atleast_1d(params["batch_prob"] > 0.5).cpu()
-        if self.p == 1.0 and self.p_batch == 1.0:  # kornia's rule: p=1 transforms every row
-            gate = torch.ones_like(gate)
+        if len(gate) != batch or (self.p == 1.0 and self.p_batch == 1.0):  # gated rows only, or kornia's p=1 rule
+            gate = torch.ones(batch, dtype=torch.bool)
         return (gate & (style_index.cpu() >= 0)).nonzero().flatten()
+
+    def transform_inputs(
+        self,
+        input: torch.Tensor,
+        params: dict[str, torch.Tensor],
+        flags: dict[str, Any],
+        transform: torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        """Check the whole batch here, once per call whether or not a row fires: kornia 0.7/0.8 call
+        ``apply_transform`` with the gated rows only, and not at all when none is."""
+        images = self.transform_tensor(input)
+        self.validate_tensor(images)  # kornia's dtype and rank check first, in its words
+        check_unit_range(images, "RandomStylize", takes_stats=self.TAKES_STATS)  # one read per call
+        if images.shape[0]:
+            check_image(images, "RandomStylize's input", values=False)  # and its kind, from metadata
+        return super().transform_inputs(input, params, flags, transform, **kwargs)
 
     def apply_transform(
         self,
@@ -125,14 +148,12 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
         flags: dict[str, Any],
         transform: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        check_unit_range(input, "RandomStylize", takes_stats=self.TAKES_STATS)  # one read per call, fired or not
-        if input.shape[0]:
-            check_image(input, "RandomStylize's input", values=False)  # and its kind, from metadata
         rows = self._rows(params, input.shape[0])
         if rows.numel() == 0:
             return input
         picked = to_device_nowait(rows, input.device)
-        values, info = to_batch(input[picked], "batch", range_checked=True)  # channels, size and dtype
+        chosen = input[picked]
+        values, info = to_batch(chosen, "RandomStylize's input", range_checked=True)  # channels, size and dtype
         if not self._device_given:
             self._source.device = str(input.device)  # a lazily loaded stylizer runs where the batches are
         style_index = params["style_index"].cpu()[rows]
@@ -145,5 +166,5 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
         self._warn_no_gradient(input)
         out = self.stylizer.stylize_batch(values, styles, strength, mode=self.mode, range_checked=True)
         result = input.clone()
-        result[picked] = from_batch(out, info)
+        result[picked] = from_batch(out, info, chosen)  # float64: kept pixels exact
         return result

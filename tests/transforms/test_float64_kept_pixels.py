@@ -1,0 +1,56 @@
+"""float64 images through RandomStylize, BatchStylize and Stylizer: the engine computes in float32,
+yet the pixels it keeps (glass away from the tissue) come back exactly as given, not rounded through
+float32, while the tissue takes the same change as a float32 input gets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import stylizing_vit_aug as sva
+from stylizing_vit_aug.transforms.kornia import RandomStylize
+
+GLASS = (..., slice(0, 16))  # the left quarter: glass beyond the tissue's reach
+
+
+def _slides(rows: int = 2) -> torch.Tensor:
+    """float64 ``[rows, 3, 64, 64]``: glass (0.96, with detail finer than float32 holds) on the
+    left half, pink tissue on the right."""
+    generator = torch.Generator().manual_seed(0)
+    images = torch.full((rows, 3, 64, 64), 0.96, dtype=torch.float64)
+    images += 1e-9 * torch.rand(images.shape, generator=generator, dtype=torch.float64)
+    pink = torch.tensor([0.85, 0.45, 0.7], dtype=torch.float64).view(3, 1, 1)
+    images[..., 32:] = pink + 0.05 * torch.rand(rows, 3, 64, 32, generator=generator, dtype=torch.float64)
+    return images
+
+
+def _check(out: torch.Tensor, images: torch.Tensor, out32: torch.Tensor) -> None:
+    assert out.dtype == torch.float64
+    assert torch.equal(out[GLASS], images[GLASS])  # kept pixels: exactly the input's
+    assert bool((out[..., 40:] != images[..., 40:]).any())  # the tissue is stylised
+    assert float((out - out32.double()).abs().max()) < 1e-6  # the same change as a float32 input
+
+
+@pytest.mark.parametrize("front_end", ["kornia", "batch"])
+def test_float64_batches_keep_the_glass_exactly(small_stylizer, bank, front_end):
+    images = _slides()
+    make = RandomStylize if front_end == "kornia" else sva.BatchStylize
+    aug = make(small_stylizer, bank, p=1.0)
+    torch.manual_seed(0)
+    out = aug(images)
+    torch.manual_seed(0)  # the same draw for the float32 copy
+    out32 = aug(images.float())
+    _check(out, images, out32)
+
+
+def test_stylizer_keeps_float64_glass_exactly_for_tensors_and_arrays(small_stylizer):
+    images = _slides()
+    style = images.flip(-1).float() * torch.tensor([0.6, 0.7, 0.5]).view(1, 3, 1, 1)
+    _check(small_stylizer(images, style), images, small_stylizer(images.float(), style))
+    single = small_stylizer(images[0], style[:1])
+    assert single.shape == images[0].shape and torch.equal(single[GLASS], images[0][GLASS])
+    array = images[0].permute(1, 2, 0).numpy()
+    out = small_stylizer(array, style[:1])
+    assert out.dtype == np.float64 and np.array_equal(out[:, :16], array[:, :16])
+    assert not np.array_equal(out[:, 40:], array[:, 40:])
