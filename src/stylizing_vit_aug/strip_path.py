@@ -44,7 +44,8 @@ def restore_in_strips(
     height, width = height_width(image)
     across = resize(base, base.shape[-2], width)
     for left, right in strips(width, strip_pixels // height):
-        values, info = to_batch(window(image, 0, height, left, right), "images", range_checked=True)  # downscaled
+        strip = window(image, 0, height, left, right)
+        values, info = to_batch(strip, "images", range_checked=True)  # downscaled
         values = values.to(base.device, torch.float32)
         upsampled = resize(across[..., left:right], height, right - left)  # may be a view of across
         if guided:
@@ -53,4 +54,4 @@ def restore_in_strips(
         del upsampled
         blended = blend_into(stylized, values, strength)
         del values
-        put_columns(output, left, from_batch(blended, info))
+        put_columns(output, left, from_batch(blended, info, strip))  # float64: kept pixels exact

@@ -54,3 +54,16 @@ def test_stylizer_keeps_float64_glass_exactly_for_tensors_and_arrays(small_styli
     out = small_stylizer(array, style[:1])
     assert out.dtype == np.float64 and np.array_equal(out[:, :16], array[:, :16])
     assert not np.array_equal(out[:, 40:], array[:, 40:])
+
+
+def test_a_large_float64_image_keeps_its_glass_exactly_in_the_strip_path(small_stylizer, monkeypatch):
+    """Images above ``STRIP_PIXELS`` are restored strip by strip; each strip takes the change onto
+    its own float64 values, as the whole-image path does."""
+    import stylizing_vit_aug.stylizer as stylizer_module
+
+    monkeypatch.setattr(stylizer_module, "STRIP_PIXELS", 64 * 20)  # 64-px images: strips of 20 columns
+    images = _slides(1)
+    style = images.flip(-1).float() * torch.tensor([0.6, 0.7, 0.5]).view(1, 3, 1, 1)
+    out = small_stylizer(images[0], style)
+    assert out.dtype == torch.float64 and torch.equal(out[GLASS], images[0][GLASS])
+    assert bool((out[..., 40:] != images[0][..., 40:]).any())
