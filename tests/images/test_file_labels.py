@@ -15,7 +15,7 @@ from PIL import Image, ImageCms
 
 from helpers import random_rgb
 from stylizing_vit_aug import images
-from stylizing_vit_aug.images import ImageReadError, files, kinds
+from stylizing_vit_aug.images import ImageReadError, carried_metadata, files, kinds, save_image
 
 
 @pytest.fixture(autouse=True)
@@ -172,3 +172,19 @@ def test_a_file_no_reader_can_identify_is_named_without_a_stream(tmp_path):
         with pytest.raises(ImageReadError, match="not an image Pillow can identify") as error:
             reader(tmp_path / "notes.png")
         assert "<_io" not in str(error.value) and str(tmp_path / "notes.png") in str(error.value)
+
+
+def test_a_16_bit_gray_alpha_png_keeps_its_gray_profile_as_the_reader_does(tmp_path, caplog):
+    """``carried_metadata`` and ``read_with_traits`` agree: a PNG's EXIF lookup loads its pixels,
+    after which its 16-bit layout could no longer be read, so its GRAY profile was taken for one
+    of RGB pixels and left out, with a false warning."""
+    from stylizing_vit_aug.images.files import read_with_traits
+
+    gray_profile = bytes(16) + b"GRAY" + bytes(108)
+    pixels = np.random.default_rng(0).integers(0, 65535, (8, 8, 2)).astype(np.uint16)
+    path = tmp_path / "la16.png"
+    save_image(pixels, path, "PNG", metadata={"icc_profile": gray_profile})
+    with caplog.at_level(logging.WARNING):
+        kept = carried_metadata(path)
+    assert kept == read_with_traits(path)[1].metadata and kept["icc_profile"] == gray_profile
+    assert not [r for r in caplog.records if "profile" in r.getMessage()]

@@ -34,7 +34,6 @@ from .kinds import (
 )
 from .listing import IMAGE_EXTENSIONS as IMAGE_EXTENSIONS  # re-exported: imported from here too
 from .listing import find_images as find_images
-from .listing import list_images as list_images
 from .metadata import carried, written_metadata
 
 SIXTEEN_BIT_FORMATS = ("PNG", "TIFF")  # the formats save_image writes 16-bit pixels to
@@ -467,7 +466,8 @@ def carried_metadata(path: str | os.PathLike) -> dict[str, Any]:
     describes the pixels as read (:mod:`.metadata`). Empty when it has none or cannot be read."""
     try:
         with PILImage.open(path) as image:
-            return carried(image, _orientation(image), _deep_colour(image), str(path))
+            deep = _deep_colour(image)  # before the orientation: a PNG's EXIF lookup may load the pixels
+            return carried(image, _header_orientation(image), deep, str(path))
     except Exception:  # noqa: BLE001 - an unreadable file is reported by read_image
         return {}
 
