@@ -16,7 +16,7 @@ LAYERS: list[set[str]] = [
     {"stylizer"},
     {"hub", "local_checkpoint"},
     {"bank", "metrics", "grid", "benchmarking"},
-    {"transforms", "tta", "tta_options"},
+    {"transforms", "tta", "tta_options", "kornia"},
     {"train"},
     {"app", "commands", "cli"},
 ]

@@ -1,0 +1,9 @@
+"""``stylizing_vit_aug.kornia``, the name the docs use (``sva.kornia.RandomStylize``), is the kornia
+front-end's module itself (:mod:`stylizing_vit_aug.transforms.kornia`), not a copy: importing it
+imports that module (and kornia) and puts it in this name's place."""
+
+import sys
+
+from .transforms import kornia as _front_end
+
+sys.modules[__name__] = _front_end
