@@ -154,11 +154,12 @@ def options(**overrides: str) -> list[str]:
 
 def parse(*argv: str) -> argparse.Namespace:
     """``argv`` read by the train command's own parser."""
+    from stylizing_vit_aug.commands.common import joined_number_lists
     from stylizing_vit_aug.commands.train import add_arguments
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    return parser.parse_args(list(argv))
+    return parser.parse_args(joined_number_lists(list(argv)))
 
 
 # -- faults --------------------------------------------------------------------------------------

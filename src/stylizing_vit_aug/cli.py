@@ -207,7 +207,10 @@ def __getattr__(name: str) -> object:
 
 def _run(argv: list[str]) -> int:
     try:
-        args = build_parser(argv).parse_args(argv)
+        parser = build_parser(argv)
+        from .commands.common import joined_number_lists
+
+        args = parser.parse_args(joined_number_lists(argv))
     except SystemExit as exit:  # --help, --version, or a usage error already printed by argparse
         return int(exit.code or 0) if not isinstance(exit.code, str) else 2
     _configure_logging(args.verbose)

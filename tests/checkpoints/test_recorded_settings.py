@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import stylizing_vit_aug as sva
 from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
 from stylizing_vit_aug import hub
-from stylizing_vit_aug.commands.common import CheckpointChoice, add_checkpoint_arguments
+from stylizing_vit_aug.commands.common import CheckpointChoice, add_checkpoint_arguments, joined_number_lists
 
 CHOICES = {"mode": ("relative", "detail", "resize"), "background": ("keep", "style"), "colour_match": (True, False)}
 LIBRARY_DEFAULTS = {"mode": "relative", "background": "keep", "colour_match": True}
@@ -98,7 +98,7 @@ def test_the_cli_uses_the_recorded_mode_unless_given_one(tmp_path, argv, mode):
     directory = _saved(tmp_path / "ckpt", mode="detail")
     parser = argparse.ArgumentParser()
     add_checkpoint_arguments(parser)
-    args = parser.parse_args(["--checkpoint", str(directory), "--device", "cpu", *argv])
+    args = parser.parse_args(joined_number_lists(["--checkpoint", str(directory), "--device", "cpu", *argv]))
     assert CheckpointChoice.from_args(args).load().mode == mode
 
 
@@ -153,7 +153,7 @@ def test_the_cli_refuses_half_of_the_statistics(tmp_path, given):
 
     parser = argparse.ArgumentParser()
     add_checkpoint_arguments(parser)
-    args = parser.parse_args(["--device", "cpu", *given])
+    args = parser.parse_args(joined_number_lists(["--device", "cpu", *given]))
     with pytest.raises(CLIError, match="--(mean|std) needs --(std|mean) too"):
         CheckpointChoice.from_args(args)
 

@@ -13,7 +13,7 @@ import safetensors.torch
 import stylizing_vit_aug as sva
 from helpers import make_small_model, write_images
 from stylizing_vit_aug import cli
-from stylizing_vit_aug.commands.common import CheckpointChoice, add_checkpoint_arguments
+from stylizing_vit_aug.commands.common import CheckpointChoice, add_checkpoint_arguments, joined_number_lists
 
 
 def _grey_weights(tmp: Path) -> Path:
@@ -27,7 +27,7 @@ def _grey_weights(tmp: Path) -> Path:
 def _choice(checkpoint: str, *extra: str) -> CheckpointChoice:
     parser = argparse.ArgumentParser()
     add_checkpoint_arguments(parser)
-    return CheckpointChoice.from_args(parser.parse_args(["--checkpoint", checkpoint, *extra]))
+    return CheckpointChoice.from_args(parser.parse_args(joined_number_lists(["--checkpoint", checkpoint, *extra])))
 
 
 def _stylize(tmp: Path, *extra: str) -> int:
@@ -71,3 +71,18 @@ def test_a_count_that_does_not_fit_says_so(tmp_path, capsys, mean, std):
 def test_three_values_still_work_for_rgb(tmp_path, checkpoint):
     stylizer = _choice(checkpoint, "--mean", "0.1", "0.2", "0.3", "--std", "0.3", "0.2", "0.1").load()
     assert isinstance(stylizer, sva.Stylizer) and stylizer.mean.tolist() == pytest.approx([0.1, 0.2, 0.3])
+
+
+def test_an_input_after_the_statistics_is_still_the_input(tmp_path, capsys):
+    """``--mean``/``--std`` take the numbers right after them and no more: ``stylize --std 0.2 in/``
+    worked when they took exactly 3 values, and must not read ``in/`` as a fourth (nor must
+    ``train``, whose data folder may follow them)."""
+    write_images(tmp_path / "in", 1, size=(32, 32))
+    style = write_images(tmp_path / "style", 1, size=(32, 32), seed=4)[0]
+    weights = str(_grey_weights(tmp_path))
+    argv = ["stylize", "--checkpoint", weights, "--mean", "0.5", "--std", "0.2", str(tmp_path / "in"), "-o",
+            str(tmp_path / "out"), "--style", str(style)]
+    assert cli.main(argv) == 0, capsys.readouterr().err
+    train = cli.build_parser(["train"]).parse_args(joined_number_lists(
+        ["train", "--mean", "0.7", "0.6", "0.7", "--std", "0.2", "0.2", "0.2", str(tmp_path / "in")]))
+    assert train.mean == [0.7, 0.6, 0.7] and train.std == [0.2, 0.2, 0.2] and str(train.data) == str(tmp_path / "in")

@@ -66,11 +66,52 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
                        help="relative: the style's change minus the network's own change, anatomy kept exactly; "
                        "detail: the network's change, full-resolution structure kept; resize: plain resize "
                        f"(default: the mode the checkpoint records, else {DEFAULT_MODE})")
-    group.add_argument("--mean", type=float, nargs="+", default=None, metavar="V",
+    group.add_argument("--mean", type=number_list, default=None, metavar="V [V ...]",
                        help="normalisation mean (0-1) of a checkpoint that records none (a bare .safetensors file): "
                        "one value per channel of the checkpoint (3 for RGB, 1 for grayscale), or one for all")
-    group.add_argument("--std", type=float, nargs="+", default=None, metavar="V",
+    group.add_argument("--std", type=number_list, default=None, metavar="V [V ...]",
                        help="normalisation std (0-1), with --mean, as many values")
+
+
+NUMBER_LIST_OPTIONS = ("--mean", "--std")  # one number per channel: as many as the checkpoint has
+
+
+def joined_number_lists(argv: list[str]) -> list[str]:
+    """``--mean 0.7 0.6 0.7`` as ``--mean=0.7,0.6,0.7``: such an option takes exactly the numbers
+    right after it, so a positional after it (``stylize --std 0.2 0.2 0.2 in/``) stays one, where
+    argparse's ``nargs="+"`` would read it as one more value. Words after ``--`` are left alone."""
+    joined: list[str] = []
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        index += 1
+        if word == "--":
+            return joined + argv[index - 1 :]
+        numbers = []
+        while word in NUMBER_LIST_OPTIONS and index < len(argv) and _is_number(argv[index]):
+            numbers.append(argv[index])
+            index += 1
+        joined.append(f"{word}={','.join(numbers)}" if numbers else word)
+    return joined
+
+
+def _is_number(word: str) -> bool:
+    try:
+        float(word)
+    except ValueError:
+        return False
+    return True
+
+
+def number_list(text: str) -> list[float]:
+    """A ``--mean``/``--std`` value: numbers separated by commas, as the command line joins the
+    words after the option (:func:`joined_number_lists`)."""
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers, one per channel of the checkpoint (e.g. 0.74 0.59 0.72), got {text!r}"
+        ) from None
 
 
 def device_argument(text: str) -> str:

@@ -41,7 +41,9 @@ from .common import (
     CLIError,
     Ranks,
     device_argument,
+    joined_number_lists,
     new_folder,
+    number_list,
     positive_int,
     seed_argument,
     sole_writer,
@@ -187,8 +189,8 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
         kind: dict[str, Any] = {"type": int, "choices": (1, 3)} if name == "in_chans" else {"type": positive_int}
         flag = "--" + name.replace("_", "-")
         model.add_argument(flag, help="architecture override for training from scratch", **kind)
-    _option(model, "--mean", type=float, nargs="+")
-    _option(model, "--std", type=float, nargs="+")
+    _option(model, "--mean", type=number_list, metavar="V [V ...]")
+    _option(model, "--std", type=number_list, metavar="V [V ...]")
     _option(model, "--revision")
 
 
@@ -385,7 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stylizing-vit-aug train", description="Fine-tune a Stylizing ViT.")
     add_arguments(parser)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    return run(parser.parse_args(argv))
+    return run(parser.parse_args(joined_number_lists(list(sys.argv[1:] if argv is None else argv))))
 
 
 if __name__ == "__main__":
