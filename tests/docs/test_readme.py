@@ -28,7 +28,14 @@ DOCUMENTS = (
     "docs/style-banks.md",
     "docs/kornia.md",
     "docs/front-ends.md",
+    "docs/tta.md",
+    "docs/checkpoints.md",
+    "docs/bundled-default.md",
+    "docs/fine-tuning.md",
 )
+# Listed, but every block is marked `not run` (each is still compiled): fine-tuning's one block loads
+# a training run's folder, and even a 1-step run costs 10 s of CPU (measured 2026-12-01)
+COMPILED_ONLY = ("docs/fine-tuning.md",)
 FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>[\w+-]*)\s*$")
 NOT_RUN = re.compile(r"<!--\s*not run:\s*(?P<reason>.*?)\s*-->")
 TIMEOUT_S = 600  # every document; the blocks use the bundled default and small images
@@ -100,7 +107,7 @@ def blocks_to_run(document: str) -> list[Block]:
         if block.not_run is not None:
             assert block.not_run, f"{document}:{block.line}: `not run:` needs a reason"
     to_run = [block for block in blocks if block.not_run is None]
-    assert to_run, f"{document} has no python block to run"
+    assert blocks and (to_run or document in COMPILED_ONLY), f"{document} has no python block to run"
     return to_run
 
 
