@@ -164,3 +164,19 @@ def test_a_stylizer_set_later_is_checked_against_the_bank(small_stylizer, bank):
     assert tta.stylizer is other
     tta.stylizer = None  # the bank's own
     assert tta.stylizer is bank.stylizer
+
+
+def test_the_fixed_styles_are_kept_in_one_place_given_or_drawn(small_stylizer, bank):
+    """Given indices and drawn ones are the one record of the "fixed" styles (they were two fields,
+    each read with a fallback to the other): given, they are used as given, whatever is set later;
+    a new choice draws, once; a caller's copy is its own."""
+    tta = _made(small_stylizer, bank, styles=[3, 1])
+    assert tta._drawn.tolist() == [3, 1]
+    tta.generator = torch.Generator().manual_seed(5)  # given styles are not drawn again
+    chosen = tta.choose_styles(torch.rand(2, 3, 32, 32))
+    assert chosen.tolist() == [[3, 1]] * 2
+    chosen[0, 0] = 0
+    assert tta.choose_styles(torch.rand(1, 3, 32, 32)).tolist() == [[3, 1]]
+    tta.styles = "fixed"
+    drawn = tta.choose_styles(torch.rand(1, 3, 32, 32))
+    assert drawn.tolist() == tta._drawn.view(1, -1).tolist() == tta.choose_styles(torch.rand(1, 3, 32, 32)).tolist()

@@ -66,7 +66,7 @@ def load_directory(
     if weights.parent != directory:
         logger.info("%s is a training run: loading its export, %s", directory, weights.parent)
         directory = weights.parent
-    config = read_config(config_path) if config_path.exists() or config_path.is_symlink() else None
+    config = read_config(config_path) if config_path is not None else None
     if config is None:
         return load_weights_file(weights, mean, std, f"{directory} (no config.json of ours)", num_heads)._replace(
             source=str(directory)
@@ -82,14 +82,21 @@ def load_directory(
     return LoadedCheckpoint(model, mean, std, str(directory), settings=settings)
 
 
-def folder_files(directory: Path) -> tuple[Path, Path] | None:
-    """The weights file and config.json (present or not) a checkpoint folder loads from: a
-    training run's export where the run folder holds no weights; None for a folder without weights."""
+def folder_files(directory: Path) -> tuple[Path, Path | None] | None:
+    """The weights file and config.json (None where absent) a checkpoint folder loads from: a
+    training run's export where the run folder holds no weights; None for a folder without weights.
+    A broken link is present (either file): its reader says what is wrong with it."""
     for folder in (directory, directory / RUN_EXPORT):
         weights = folder / WEIGHTS_NAME
-        if weights.exists() or weights.is_symlink():  # a broken link too: read_header says what is wrong
-            return weights, folder / CONFIG_NAME
+        if _present(weights):
+            config = folder / CONFIG_NAME
+            return weights, config if _present(config) else None
     return None
+
+
+def _present(path: Path) -> bool:
+    """Whether ``path`` is there to read: a file, or a link (broken or looping: read, it says so)."""
+    return path.exists() or path.is_symlink()
 
 
 def _no_weights(directory: Path) -> FileNotFoundError:

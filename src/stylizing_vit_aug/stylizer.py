@@ -51,6 +51,7 @@ from .image_ops import blend_into, resize, strength_values, to_luminance
 from .images import (
     ImageLike,
     Normalization,
+    check_batch01,
     from_batch,
     same_kind_copy,
     to_batch,
@@ -60,7 +61,7 @@ from .images.windows import height_width, largest_image_pixels, single_images
 from .inference import InferenceNetwork, NetworkCalls, check_fp32_weights, tensors_state
 from .model import StyleStream, StylizingViT
 from .strip_path import downscaled, restore_in_strips
-from .tissue import change_weight, check_batch01, tissue_pixels, tissue_weight
+from .tissue import change_weight, tissue_pixels, tissue_weight
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ take it (a float32 RGB strip is 6 MiB)."""
 
 def _check_values01(values01: Any, where: str, range_checked: bool = False) -> None:
     """The tensor entry points take a float ``[B, C, H, W]`` batch in 0–1 (the one check:
-    :func:`~stylizing_vit_aug.tissue.check_batch01`); uint8 would come back white."""
+    :func:`~stylizing_vit_aug.images.check_batch01`); uint8 would come back white."""
     check_batch01(
         values01,
         f"{where}'s values01",

@@ -14,10 +14,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .images import SUPPORTED_CHANNELS, check_float_range
+from .images import SUPPORTED_CHANNELS, check_batch01, check_float_range
 
 __all__ = [
-    "GLASS_OD", "TISSUE_OD", "change_weight", "check_batch01", "check_light01", "density_weight", "is_tissue",
+    "GLASS_OD", "TISSUE_OD", "change_weight", "check_light01", "density_weight", "is_tissue",
     "optical_density", "tissue_pixels", "tissue_weight",
 ]
 
@@ -28,35 +28,12 @@ GLASS_OD = 0.06
 TISSUE_OD = 0.14
 
 
-def check_batch01(
-    values01: object, what: str, *, wanted: str = "C", other_kinds: str = "", range_checked: bool = False
-) -> None:
-    """The one check of a float ``[B, C, H, W]`` batch in 0–1, which the engine's tensor entry
-    points and the tissue functions take: read as such, uint8 comes back white (or weighs as
-    glass) and a single ``[C, H, W]`` image is ``C`` one-channel images, with no error. ``what``
-    names the values in the caller's words, ``wanted`` the channels it takes (``"3"``), and
-    ``other_kinds`` adds the caller's way to pass other kinds. ``range_checked``: the values
-    already passed the range check (it reads them back to the host: on a GPU, a wait for the
-    device; under ``torch.compile``, a graph break)."""
-    if not isinstance(values01, torch.Tensor) or values01.dim() != 4:
-        got = tuple(values01.shape) if isinstance(values01, torch.Tensor) else type(values01).__name__
-        raise ValueError(
-            f"{what} must be a batch tensor [B, {wanted}, H, W], got {got}; add a batch axis: image[None]{other_kinds}"
-        )
-    if not values01.is_floating_point():
-        raise ValueError(
-            f"{what} must be float pixels in 0–1, got {values01.dtype}: divide uint8 images by 255{other_kinds}"
-        )
-    if not range_checked:
-        check_float_range(values01, what)
-
-
 def check_light01(
     values01: torch.Tensor, what: str = "values01", *, channels: tuple[int, ...] = SUPPORTED_CHANNELS,
     range_checked: bool = False,
 ) -> None:
     """Refuse what cannot be read as transmitted light: anything but a float ``[B, C, H, W]``
-    batch in 0–1 (:func:`check_batch01`) with ``C`` in ``channels``."""
+    batch in 0–1 (:func:`~stylizing_vit_aug.images.check_batch01`) with ``C`` in ``channels``."""
     check_batch01(values01, what, wanted="3" if channels == (3,) else "C", range_checked=True)
     if values01.shape[1] not in channels:
         kinds = "RGB" if channels == (3,) else "grayscale or RGB"

@@ -268,10 +268,10 @@ class StyleTTA(nn.Module):
 
     def _keep(self, checked: CheckedOptions, changed: Collection[str]) -> None:
         """Run with ``checked`` from now on; a new bank, style choice or generator draws the
-        ``"fixed"`` styles again, and a new bank reads its stains again."""
+        ``"fixed"`` styles again (or takes the indices given), and a new bank reads its stains again."""
         self._checked = checked
         if {"bank", "styles", "n_styles", "generator"} & set(changed):
-            self._drawn: torch.Tensor | None = None  # the styles drawn for styles="fixed", once
+            self._drawn: torch.Tensor | None = checked.fixed  # the "fixed" styles: as given, else drawn once
         if "bank" in changed:
             self._stain_profiles: dict[int, torch.Tensor] = {}  # bank index -> stain profile, made once
 
@@ -346,10 +346,9 @@ class StyleTTA(nn.Module):
         if self.style_choice == "random":
             return self.bank.sample(batch * n, generator=self.generator).view(batch, n).cpu()
         if self.style_choice == "fixed":
-            if self._checked.fixed is None and self._drawn is None:
+            if self._drawn is None:
                 self._drawn = _distinct_styles(self.bank, n, self.generator or torch.Generator().manual_seed(0))
-            fixed = self._checked.fixed if self._checked.fixed is not None else self._drawn
-            return fixed.view(1, n).repeat(batch, 1)  # a copy: the caller may keep and edit it
+            return self._drawn.view(1, n).repeat(batch, 1)  # a copy: the caller may keep and edit it
         model_values = self.stylizer.adapt_channels(values01)
         inputs = color_statistics(model_values).cpu()
         bank_stats = self.bank.color_stats().float().cpu()

@@ -51,3 +51,17 @@ def test_train_config_and_the_card_record_the_model_statistics_and_data_used(fol
     listing = ", ".join(f"`{name}` ({count})" for name, count in domains.items())
     assert f"Trained on {len(images)} image(s) of 2 domain(s): {listing}; 1 file(s) left out" in card
     assert sva.load_stylizer(str(run / "final"), device="cpu").config.to_dict() == recorded["architecture"]
+
+
+def test_the_run_record_reads_what_it_keeps_without_building_the_trainer_state(folder, tmp_path, monkeypatch):
+    """train_config.json keeps four of the trainer state's values: it reads them itself (the whole
+    state lists the data and describes the objective), with the same values and types."""
+    from stylizing_vit_aug.commands.train import config_from_args
+    from stylizing_vit_aug.train.trainer import Trainer
+
+    trainer = Trainer(config_from_args(parse(str(folder), "-o", str(tmp_path), "--init", "tiny", *ARCH, *STAIN)))
+    state = trainer.trainer_state()
+    monkeypatch.setattr(Trainer, "trainer_state", lambda self: pytest.fail("run_record built the trainer state"))
+    record = trainer.run_record()
+    kept = ("architecture", "mean", "std", "per_epoch")
+    assert json.dumps({k: record[k] for k in kept}) == json.dumps({k: state[k] for k in kept})

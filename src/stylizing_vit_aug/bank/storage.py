@@ -78,10 +78,12 @@ def check_same_stylizer(bank_stylizer: Stylizer, stylizer: Stylizer, user: str) 
 
 def stylizer_record(stylizer: Stylizer) -> dict[str, Any]:
     """What a bank file records of the stylizer that encoded it, parsed (as :func:`read_bank_info`
-    gives it): the fingerprint, source, architecture and statistics, to name what differs."""
+    gives it): the fingerprint, source, revision, architecture and statistics, to name what
+    differs; :func:`bank_metadata` writes it."""
     return {
         "fingerprint": stylizer.fingerprint,
         "source": stylizer.source,
+        "revision": stylizer.revision,
         "config": stylizer.config.to_dict(),
         "mean": float32_list(stylizer.mean),
         "std": float32_list(stylizer.std),
@@ -139,15 +141,14 @@ def bank_metadata(
     sources: list[StyleFile | None] | None = None, images_sha256: str | None = None,
 ) -> dict[str, str]:
     """What a bank file records about how it was made (safetensors metadata: strings only): the
-    stylizer, the domains, each style's source file and the digest of the images."""
+    stylizer (its :func:`stylizer_record`; the fingerprint as it is, the rest as JSON), the
+    domains, each style's source file and the digest of the images."""
+    record = stylizer_record(stylizer)
     return {
         "format": FILE_FORMAT,
         "version": FILE_VERSION,
-        "fingerprint": stylizer.fingerprint,
-        "source": json.dumps(stylizer.source),
-        "revision": json.dumps(stylizer.revision),
-        "config": json.dumps(stylizer.config.to_dict()),
-        **{name: json.dumps(float32_list(getattr(stylizer, name))) for name in STATS},
+        "fingerprint": record.pop("fingerprint"),
+        **{name: json.dumps(value) for name, value in record.items()},
         "domains": json.dumps(domains),
         "stream_dtype": json.dumps(dtype_name(stream_dtype) if stream_dtype else None),
         "chunk_size": str(chunk_size),

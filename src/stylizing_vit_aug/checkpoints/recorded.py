@@ -25,7 +25,7 @@ class KnownStats(Protocol):
     @property
     def std(self) -> Sequence[float] | None: ...
 
-__all__ = ["recorded_settings", "resolved_stats", "stats_or_missing"]
+__all__ = ["missing_stats", "recorded_settings", "resolved_stats", "stats_or_missing"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +38,22 @@ def stats_or_missing(
     std = std if std is not None else (known.std if known else None)
     if mean is None or std is None:
         lacking = " and ".join(n for n, v in (("mean", mean), ("std", std)) if v is None)
-        raise MissingStatistics(
-            f"{what} does not record its normalisation statistics: pass {lacking}= (per-channel, "
-            "0-1 units, of the images the checkpoint was trained on, e.g. mean=(0.74, 0.59, 0.72); "
+        advice = (
+            f"pass {lacking}= (per-channel, 0-1 units, e.g. mean=(0.74, 0.59, 0.72); "
             "on the command line --mean and --std)"
         )
+        raise missing_stats(what, advice)
     return mean, std
+
+
+def missing_stats(what: str, advice: str) -> MissingStatistics:
+    """The one refusal of a checkpoint that records no normalisation statistics, in one wording
+    wherever it is found out, with ``advice`` that the caller's user can follow (the loader's
+    keywords, a front-end's or a command's)."""
+    return MissingStatistics(
+        f"{what} does not record its normalisation statistics (the per-channel mean/std of the images it was "
+        f"trained on), so it cannot stylise without them: {advice}"
+    )
 
 
 def resolved_stats(

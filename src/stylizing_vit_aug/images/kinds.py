@@ -226,6 +226,29 @@ def check_extremes(low: float, high: float, what: str, normalised_hint: str = NO
     _fail(f"{found}: {hint}.")
 
 
+def check_batch01(
+    values01: object, what: str, *, wanted: str = "C", other_kinds: str = "", range_checked: bool = False
+) -> None:
+    """The one check of a float ``[B, C, H, W]`` batch in 0–1, which the engine's tensor entry
+    points and the tissue functions take: read as such, uint8 comes back white (or weighs as
+    glass) and a single ``[C, H, W]`` image is ``C`` one-channel images, with no error. ``what``
+    names the values in the caller's words, ``wanted`` the channels it takes (``"3"``), and
+    ``other_kinds`` adds the caller's way to pass other kinds. ``range_checked``: the values
+    already passed the range check (it reads them back to the host: on a GPU, a wait for the
+    device; under ``torch.compile``, a graph break)."""
+    if not isinstance(values01, torch.Tensor) or values01.dim() != 4:
+        got = tuple(values01.shape) if isinstance(values01, torch.Tensor) else type(values01).__name__
+        raise ValueError(
+            f"{what} must be a batch tensor [B, {wanted}, H, W], got {got}; add a batch axis: image[None]{other_kinds}"
+        )
+    if not values01.is_floating_point():
+        raise ValueError(
+            f"{what} must be float pixels in 0–1, got {values01.dtype}: divide uint8 images by 255{other_kinds}"
+        )
+    if not range_checked:
+        check_float_range(values01, what)
+
+
 def _unit_float(batch: torch.Tensor, what: str, range_checked: bool = False) -> torch.Tensor:
     """uint8 (0–255) or validated float (0–1) -> float32 in 0–1."""
     if batch.dtype == torch.uint8:

@@ -260,8 +260,13 @@ class Trainer:
         """``train_config.json``: the settings as given, then what the run uses where they left it
         open (the whole architecture, the statistics measured or read from the checkpoint), how its
         epochs split, and the data it reads: images per domain and the files left out."""
-        state = self.trainer_state()
-        record = {**self.config.to_json(), **{k: state[k] for k in ("architecture", "mean", "std", "per_epoch")}}
+        record = {
+            **self.config.to_json(),
+            "architecture": self.model.config.to_dict(),
+            "mean": [float(v) for v in self.mean],  # as trainer_state records them
+            "std": [float(v) for v in self.std],
+            "per_epoch": self.epoch_use.as_dict(),
+        }
         record["training_data"] = self.dataset.summary()
         if self.config.val_dir:
             record["validation_data"] = self.val_dataset.summary()

@@ -20,6 +20,7 @@ import torch
 
 from ..bank import StyleBank, bundled_bank, check_same_stylizer
 from ..checkpoints import MissingStatistics
+from ..checkpoints.recorded import missing_stats
 from ..image_ops import strength_values
 from ..images import Normalization, check_float_range
 from ..model import StyleStream
@@ -188,15 +189,6 @@ def front_end_stats_advice(source: str) -> str:
     )
 
 
-def missing_stats(what: str, advice: str) -> MissingStatistics:
-    """The one refusal of a checkpoint that records no normalisation statistics, with ``advice``
-    that the caller's user can follow (a front-end's, a command's)."""
-    return MissingStatistics(
-        f"{what} does not record its normalisation statistics (the per-channel mean/std of the images it was "
-        f"trained on), so it cannot stylise without them: {advice}"
-    )
-
-
 def checked_source(
     source: str | os.PathLike, revision: str | None = None,
     stats_advice: Callable[[str], str] | None = front_end_stats_advice,
@@ -243,12 +235,13 @@ def _local_files(path: Path) -> tuple[Path, Path | None] | None:
 
 
 def _records_stats(weights: Path, config: Path | None) -> bool:
-    """Whether a checkpoint records its statistics: in our config.json when there is one, else in
+    """Whether a checkpoint records its statistics: in our config.json when there is one (``config``
+    None: none, as :func:`~stylizing_vit_aug.local_checkpoint.folder_files` says), else in
     the weights file's own record. The weights file's header is read either way, so a damaged file
     (or a style bank) is the loader's error now."""
     from ..checkpoints import file_record, read_config, read_header
 
-    recorded = read_config(config) if config is not None and (config.exists() or config.is_symlink()) else None
+    recorded = read_config(config) if config is not None else None
     if recorded is not None:
         read_header(weights)
         return recorded.get("mean") is not None and recorded.get("std") is not None
