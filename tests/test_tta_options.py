@@ -180,3 +180,17 @@ def test_the_fixed_styles_are_kept_in_one_place_given_or_drawn(small_stylizer, b
     tta.styles = "fixed"
     drawn = tta.choose_styles(torch.rand(1, 3, 32, 32))
     assert drawn.tolist() == tta._drawn.view(1, -1).tolist() == tta.choose_styles(torch.rand(1, 3, 32, 32)).tolist()
+
+
+def test_input_stats_can_still_be_set_and_sets_mean_and_std(small_stylizer, bank):
+    """``tta.input_stats = ...`` worked before mean/std became checked options; it now sets both
+    through the same check, and a wrong kind says what to pass."""
+    from stylizing_vit_aug.images import Normalization
+
+    tta = StyleTTA(torch.nn.Identity(), small_stylizer, bank, mean=(0.5, 0.5, 0.5), std=(0.2, 0.2, 0.2))
+    tta.input_stats = None
+    assert tta.mean is None and tta.std is None and tta.input_stats is None
+    tta.input_stats = Normalization.checked((0.7, 0.6, 0.7), (0.2, 0.2, 0.2))
+    assert tta.mean == pytest.approx((0.7, 0.6, 0.7)) and tta.input_stats is not None
+    with pytest.raises(TypeError, match="configure"):
+        tta.input_stats = (0.5, 0.2)

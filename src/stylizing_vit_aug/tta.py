@@ -310,8 +310,17 @@ class StyleTTA(nn.Module):
 
     @property
     def input_stats(self) -> Normalization | None:
-        """``mean`` and ``std`` as checked, or None."""
+        """``mean`` and ``std`` as checked, or None; set it (a :class:`Normalization` or None) to
+        set both at once, as it could be set before they were options."""
         return self._checked.input_stats
+
+    @input_stats.setter
+    def input_stats(self, stats: Normalization | None) -> None:
+        if stats is not None and not isinstance(stats, Normalization):
+            raise TypeError(f"input_stats takes a Normalization or None, got {type(stats).__name__}: set "
+                            "tta.configure(mean=..., std=...) to give the statistics as numbers")
+        values = (None, None) if stats is None else (tuple(stats.mean.tolist()), tuple(stats.std.tolist()))
+        self.configure(mean=values[0], std=values[1])
 
     @property
     def num_views(self) -> int:
