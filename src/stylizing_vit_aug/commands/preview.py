@@ -44,9 +44,14 @@ contents; the other cells are each content in each style. Output size: see styli
 (cells of --cell-size pixels). A bank built with another checkpoint is re-encoded with this one,
 with a warning (StyleBank.load refuses it unless on_mismatch="reencode").
 
-Every listed content and style file is checked before any is drawn: one that does not hold a
-whole image is left out with a warning, and the exit code is 3, whether --seed would draw it or
-not; a --style file that cannot be read is exit code 2. The model loads after these checks.
+Every listed content and style file is checked once before any is drawn (a file listed twice,
+or a folder given as contents and --styles-dir, once): a file that is not an image, whose header
+is broken, or (PNG, JPEG) that is cut short (a PNG: any damaged chunk) is left out with a
+warning, and the exit code is 3, whether --seed would draw it or not. Of a TIFF, BMP or WebP the
+check reads the header only (their whole check is a decode): one damaged past its header is
+found, left out and replaced only if drawn, so its exit code 3 depends on --seed. A --style file
+that cannot be read, header or pixels, is exit code 2, drawn or not. The model loads after these
+checks.
 """
 
 
@@ -75,42 +80,82 @@ def _draw_order(count: int, wanted: int, generator: torch.Generator) -> list[int
     return list(range(count)) if count <= wanted else torch.randperm(count, generator=generator).tolist()
 
 
-def _unreadable(paths: list[Path]) -> set[int]:
-    """The indices of ``paths`` whose files do not hold whole images, each named in a warning:
-    every listed file is checked (:func:`~stylizing_vit_aug.images.check_whole`: a PNG's chunks, a
-    JPEG's header and end marker, other formats decoded) before any is drawn, so which files are
-    skipped, and so the exit code, is the same whatever ``--seed`` draws."""
-    unreadable = set()
-    for index, path in enumerate(paths):
-        try:
-            check_whole(path)
-        except ImageReadError as error:
+class _RunFiles:
+    """Each file of one run checked at most once at each depth and decoded at most once, however
+    often it is listed (a file named twice, a folder given as contents and as ``--styles-dir``), and
+    each skipped file warned of and counted once."""
+
+    def __init__(self) -> None:
+        self._checked: dict[Path, bool] = {}  # file -> whether its check decoded it
+        self._errors: dict[Path, ImageReadError] = {}
+        self._pixels: dict[Path, Any] = {}
+        self._skipped: set[Path] = set()
+
+    def check(self, path: Path, *, decode: bool = False) -> ImageReadError | None:
+        """Why ``path`` does not hold an image (None: it does), by
+        :func:`~stylizing_vit_aug.images.check_whole`: a PNG's chunks, a JPEG's header and end
+        marker, and of other formats the header alone unless ``decode`` (a decode is the only whole
+        check there: ~0.2 s for a 2048 px TIFF, so only the files drawn are decoded)."""
+        key = path.resolve()
+        if key in self._errors or key in self._pixels or self._checked.get(key, False):
+            return self._errors.get(key)
+        if key not in self._checked or decode:
+            try:
+                check_whole(path, decode=decode)
+            except ImageReadError as error:
+                self._errors[key] = error
+                return error
+            self._checked[key] = decode
+        return None
+
+    def read(self, path: Path) -> Any:
+        """``path``'s pixels, decoded the first time only; its :class:`ImageReadError` every time."""
+        key = path.resolve()
+        if key in self._errors:
+            raise self._errors[key]
+        if key not in self._pixels:
+            try:
+                self._pixels[key] = read_image(path)
+            except ImageReadError as error:
+                self._errors[key] = error
+                raise
+        return self._pixels[key]
+
+    def skip(self, path: Path, error: ImageReadError) -> None:
+        """Warn that ``path`` is left out, once per file."""
+        if (key := path.resolve()) not in self._skipped:
             logger.warning("skipped %s", error)
-            unreadable.add(index)
-    return unreadable
+            self._skipped.add(key)
+
+    @property
+    def skipped(self) -> int:
+        """How many distinct files were left out."""
+        return len(self._skipped)
 
 
-def _read_some(paths: list[Path], wanted: int, generator: torch.Generator, what: str) -> tuple[list[Path], list, int]:
-    """``wanted`` readable images drawn from ``paths`` (in path order); the files that are not whole
-    (:func:`_unreadable`) are skipped, drawn or not, and a drawn one is replaced by the next draw,
-    as is one that still cannot be read: one bad file costs only itself. Returns the paths, their
-    pixels and how many files were skipped."""
-    unreadable = _unreadable(paths)
+def _read_some(
+    paths: list[Path], wanted: int, generator: torch.Generator, what: str, files: _RunFiles
+) -> tuple[list[Path], list]:
+    """``wanted`` readable images drawn from ``paths`` (in path order). Every file is checked
+    before the draw (:meth:`_RunFiles.check`), so a file that is not an image, or whose header is
+    broken, or (PNG, JPEG) that is cut short, is skipped whatever ``--seed`` draws; a drawn file
+    that then cannot be decoded (a TIFF, BMP or WebP damaged past its header) is skipped when drawn
+    and replaced by the next draw: one bad file costs only itself. Returns the paths and pixels."""
+    for path in paths:
+        if error := files.check(path):
+            files.skip(path, error)
     chosen = {}
     for index in _draw_order(len(paths), wanted, generator):
         if len(chosen) == wanted:
             break
-        if index in unreadable:
-            continue
         try:
-            chosen[index] = read_image(paths[index])
-        except ImageReadError as error:  # damaged past what the check reads
-            logger.warning("skipped %s", error)
-            unreadable.add(index)
+            chosen[index] = files.read(paths[index])
+        except ImageReadError as error:
+            files.skip(paths[index], error)
     if not chosen:
         raise CLIError(f"none of the {len(paths)} {what} images could be read (see the warnings above)")
     order = sorted(chosen)
-    return [paths[i] for i in order], [chosen[i] for i in order], len(unreadable)
+    return [paths[i] for i in order], [chosen[i] for i in order]
 
 
 def _bank_label(bank: Any, index: int) -> str:
@@ -148,13 +193,17 @@ def _refuse_before_any_folder(args: argparse.Namespace) -> CheckpointChoice:
     return choice
 
 
-def _named_styles(paths: list[Path], wanted: int, generator: torch.Generator) -> tuple[list[Path], list]:
+def _named_styles(
+    paths: list[Path], wanted: int, generator: torch.Generator, files: _RunFiles
+) -> tuple[list[Path], list]:
     """The ``--style`` files drawn: the user named each, so each must be readable, drawn or not
-    (:class:`~stylizing_vit_aug.images.ImageReadError`, exit code 2, whatever ``--seed`` draws)."""
-    for path in paths:
-        check_whole(path)
+    (:class:`~stylizing_vit_aug.images.ImageReadError`, exit code 2, whatever ``--seed`` draws):
+    the drawn ones are decoded once for their pixels, the others checked whole."""
     chosen = [paths[i] for i in _pick(len(paths), wanted, generator)]
-    return chosen, [read_image(path) for path in chosen]
+    for path in paths:
+        if path not in chosen and (error := files.check(path, decode=True)):
+            raise error
+    return chosen, [files.read(path) for path in chosen]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -165,12 +214,13 @@ def run(args: argparse.Namespace) -> int:
     content_files = gather_images(args.contents, "content")
     style_files = gather_images([args.styles_dir], "style folder") if args.styles_dir is not None else []
     generator = torch.Generator().manual_seed(args.seed)
-    content_paths, contents, skipped = _read_some(content_files, args.n_contents, generator, "content")
+    files = _RunFiles()
+    content_paths, contents = _read_some(content_files, args.n_contents, generator, "content", files)
     if args.style:  # files the user named: each must be read
-        paths, style_images = _named_styles(args.style, args.n_styles, generator)
+        paths, style_images = _named_styles(args.style, args.n_styles, generator, files)
     elif args.styles_dir is not None:
-        paths, style_images, bad_styles = _read_some(style_files, args.n_styles, generator, "style")
-        skipped += bad_styles
+        paths, style_images = _read_some(style_files, args.n_styles, generator, "style", files)
+    skipped = files.skipped
     stylizer = choice.load()  # after every refusal and every file read
 
     if args.bank is not None:
@@ -193,7 +243,9 @@ def run(args: argparse.Namespace) -> int:
     write_grid(grid, args.output)
     print(f"wrote {args.output} ({grid.width}x{grid.height}): {len(contents)} contents x {len(style_images)} styles")
     if skipped:
-        print(f"{skipped} file(s) could not be read and were left out (see the warnings above); exit code "
-              f"{EXIT_SKIPPED}", file=sys.stderr)
+        print(
+            f"{skipped} file(s) could not be read and were left out (see the warnings above); exit code {EXIT_SKIPPED}",
+            file=sys.stderr,
+        )
         return EXIT_SKIPPED
     return 0
