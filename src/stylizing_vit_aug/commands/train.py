@@ -35,7 +35,7 @@ from ..train.perceptual import (
     PerceptualWeightsUnavailable,
 )
 from ..train.start import LAST_CHECKPOINT
-from ..train.trainer import Trainer, TrainingDiverged
+from ..train.trainer import Trainer, TrainingDiverged, push_later
 from .common import (
     CheckpointChoice,
     CLIError,
@@ -357,11 +357,37 @@ def _refuse_an_init_refused_unread(config: TrainConfig) -> None:
         CheckpointChoice(config.init, config.revision, None, None, config.mean, config.std).refuse_unread()
 
 
+def _refuse_a_push_bound_to_fail(config: TrainConfig) -> None:
+    """A ``--push-to-hub`` that this machine cannot make, refused before the run rather than after
+    hours of training: offline mode on, or no Hugging Face token. Read from the environment and the
+    token file only, with no network call (a network failure is only met at the upload)."""
+    if not config.push_to_hub:
+        return
+    from huggingface_hub import get_token
+
+    from ..hub import RUN_EXPORT, hub_offline
+
+    if hub_offline():
+        why = "Hugging Face Hub offline mode is on (HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE)"
+        remedy = "Unset it to push at the end of the run"
+    elif get_token() is None:
+        why = "no Hugging Face token is available (none in HF_TOKEN, none saved by `hf auth login`)"
+        remedy = "Log in with `hf auth login` (or set HF_TOKEN) to push at the end of the run"
+    else:
+        return
+    final = Path(config.output).expanduser() / RUN_EXPORT
+    raise CLIError(
+        f"--push-to-hub {config.push_to_hub} cannot upload: {why}. {remedy}, or drop --push-to-hub and, once "
+        f"trained, {push_later(config, final)} (where a token and the network are)"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``stylizing-vit-aug train``; returns the process exit code."""
     try:
         config = config_from_args(args)
         _refuse_an_init_refused_unread(config)
+        _refuse_a_push_bound_to_fail(config)
         with _run_folder(config, overwrite=getattr(args, "overwrite", False)):
             trainer = Trainer(config)
             result = trainer.fit()

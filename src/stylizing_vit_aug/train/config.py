@@ -49,7 +49,7 @@ class TrainConfig:
     val_dir: str | None = field(default=None, metadata=_about(
         "folder of validation images (default: fixed crops of the training images)"
     ))
-    domains: str = field(default="subfolders", metadata=_about("where domains come from"))
+    domains: str = field(default="subfolders", metadata=_about("where domains come from", trajectory=True))
     pairing: str = field(default="roll", metadata=_about(
         "style of each sample: the next sample of the batch (roll, the paper), a random sample of another domain, or "
         "of the same domain (for --objective stain)",
@@ -62,7 +62,9 @@ class TrainConfig:
         "crops per epoch (default: one per image); raise it for few large images",
         trajectory=True,
     ))
-    skip_blank: bool = field(default=True, metadata=_about("keep crops of empty background (default: retry them)"))
+    skip_blank: bool = field(default=True, metadata=_about(
+        "keep crops of empty background (default: retry them)", trajectory=True
+    ))
     cache_images: bool = field(default=False, metadata=_about(
         "keep decoded images in memory (fast for small datasets of large images)"
     ))

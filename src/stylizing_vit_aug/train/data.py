@@ -32,11 +32,10 @@ from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 
 from ..bank import strategy_name
-from ..image_ops import to_luminance
 from ..images import IMAGE_EXTENSIONS, ImageReadError, image_size, log_once, to_batch
 from ..model import roll_pairs
 from .epochs import EpochUse
-from .folder import scan_folder, training_pixels
+from .folder import BLANK, WHOLLY_GLASS, blankness, scan_folder, training_pixels
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -66,8 +65,6 @@ PAIRINGS = ("roll", "other_domain", "same_domain")  # "other-domain", "same-doma
 # stylizer, so they are held to a stricter test than training crops (luminance std at least
 # 20/255, at most half near-white) with more tries; the best try is kept if none passes.
 TISSUE_CROPS = {"skip_blank": True, "min_std": 20 / 255, "max_background": 0.5, "max_tries": 50}
-
-
 def mix_seed(*values: int) -> int:
     """A 63-bit seed from several integers, through numpy's ``SeedSequence`` (the hash built and
     tested for this: nearby inputs give unrelated seeds; stable across processes and platforms).
@@ -124,9 +121,9 @@ class ImageFolderDataset(Dataset):
         scale: float = 1.0,
         augment: bool = True,
         skip_blank: bool = True,
-        min_std: float = 0.04,
-        max_background: float = 0.7,
-        background_level: float = 0.85,
+        min_std: float = BLANK["min_std"],
+        max_background: float = BLANK["max_background"],
+        background_level: float = BLANK["background_level"],
         max_tries: int = 10,
         cache_images: bool = False,
         files: Sequence[str | os.PathLike] | None = None,
@@ -150,6 +147,8 @@ class ImageFolderDataset(Dataset):
         self.max_tries, self.cache_images, self.seed = max_tries, cache_images, seed
         self.skipped: list[tuple[Path, str]] = []
         self._unreadable: set[int] = set()
+        self._met: list[tuple[int, str]] = []  # unreadable images met since the last item (a worker's news)
+        self._looked_for_tissue: set[int] = set()  # images whose whole area was checked (once: a large one is slow)
         self.role = role  # what the messages call the images ("training", "validation")
         entries = scan_folder(self.root, domains, role)
         if files is not None:
@@ -166,9 +165,10 @@ class ImageFolderDataset(Dataset):
     def tissue_crops(self) -> ImageFolderDataset:
         """This dataset's images as validation crops (tissue only, :data:`TISSUE_CROPS`, no
         augmentation), without listing the folder and reading every header again: what a run
-        without ``--val-dir`` validates on. Its own crop cache; the records are shared."""
+        without ``--val-dir`` validates on. Its own crop cache; the records are shared, and so are
+        the files found unreadable (one file, one count, whichever of the two met it)."""
         crops = copy.copy(self)
-        crops.augment, crops._cache, crops.skipped, crops._unreadable = False, {}, list(self.skipped), set()
+        crops.augment, crops._cache, crops._met = False, {}, []
         for name, value in TISSUE_CROPS.items():
             setattr(crops, name, value)
         return crops
@@ -183,11 +183,13 @@ class ImageFolderDataset(Dataset):
 
     def summary(self) -> dict[str, Any]:
         """What the run trains on, for its records: the images read, per domain, and the files
-        left out (unreadable or smaller than the crop) with the reason, as far as met so far."""
-        counts = torch.bincount(self.domain_ids, minlength=len(self.domain_names)).tolist()
+        left out (unreadable or smaller than the crop) with the reason, as far as met so far; an
+        image found unreadable after the scan counts as left out, not as trained on."""
+        kept = [i for i in range(len(self.records)) if i not in self._unreadable]
+        counts = torch.bincount(self.domain_ids[kept], minlength=len(self.domain_names)).tolist()
         return {
             "folder": str(self.root),
-            "images": len(self.records),
+            "images": len(kept),
             "domains": dict(zip(self.domain_names, counts)),
             "skipped": [{"path": str(path), "reason": reason} for path, reason in self.skipped],
         }
@@ -196,6 +198,19 @@ class ImageFolderDataset(Dataset):
         # once per file: every epoch's crops (and each DataLoader worker) may meet it again
         log_once(f"train:skip:{path}", "skipped an unreadable image: %s", error, log=logger)
         self.skipped.append((path, str(error)))
+
+    def note_unreadable(self, found: Iterable[tuple[int, str]]) -> None:
+        """Count images a DataLoader worker found unreadable (``(index, reason)``, from the items'
+        ``"unreadable"``): a worker's dataset is a copy, so the run's records would miss them."""
+        for index, reason in found:
+            if index not in self._unreadable:
+                self._unreadable.add(index)
+                self.skipped.append((self.records[index].path, reason))
+
+    def news(self) -> list[tuple[int, str]]:
+        """The ``(index, reason)`` of the images found unreadable since the last call (then forgotten)."""
+        met, self._met = self._met, []
+        return met
 
     def _read_sizes(self, entries: list[tuple[Path, str]]) -> list[ImageRecord]:
         records, too_small = [], []
@@ -256,11 +271,19 @@ class ImageFolderDataset(Dataset):
 
     def _blankness(self, crop: torch.Tensor) -> float:
         """0 for a crop full of tissue, above 1 for a blank one (the retry criterion)."""
-        values = crop.float() / 255.0
-        luma = values[0] if values.shape[0] == 1 else to_luminance(values)[0]
-        background = float((luma > self.background_level).float().mean())
-        flat = self.min_std / max(float(luma.std()), 1e-6)
-        return max(background / self.max_background, flat)
+        return blankness(crop, self.min_std, self.max_background, self.background_level)
+
+    def _say_if_wholly_glass(self, index: int, image: torch.Tensor) -> None:
+        """Warn (once per file) where no crop of image ``index`` found tissue because it has none:
+        blank glass or transparent throughout, it trains or validates on white."""
+        if index in self._looked_for_tissue:
+            return
+        self._looked_for_tissue.add(index)
+        path = self.records[index].path
+        if blankness(image, BLANK["min_std"], WHOLLY_GLASS, BLANK["background_level"]) > 1:
+            log_once(f"train:glass:{path}", "the %s image %s holds no tissue: it is blank glass or transparent "
+                     "throughout, so its crops are plain white; remove it from %s, or fill it with tissue",
+                     self.role, path, self.root, log=logger)
 
     def crop(self, index: int, generator: torch.Generator) -> torch.Tensor:
         image = self.load(index)
@@ -280,6 +303,8 @@ class ImageFolderDataset(Dataset):
             if score <= 1.0:
                 break
         assert best is not None
+        if self.skip_blank and best_score > 1.0:
+            self._say_if_wholly_glass(index, image)
         if self.augment:
             flips = torch.randint(0, 2, (2,), generator=generator)
             turns = int(torch.randint(0, 4, (1,), generator=generator))
@@ -305,6 +330,7 @@ class ImageFolderDataset(Dataset):
                 return candidate, self.crop(candidate, torch.Generator().manual_seed(sample_seed))
             except ImageReadError as error:
                 self._unreadable.add(candidate)
+                self._met.append((candidate, str(error)))
                 self._skip(self.records[candidate].path, error)
         return None
 
@@ -317,7 +343,8 @@ class ImageFolderDataset(Dataset):
         if found is None:
             raise ImageReadError(f"none of the {count} {self.role} images under {self.root} can be read")
         candidate, image = found
-        return {"image": image, "domain": int(self.domain_ids[candidate]), "index": candidate}
+        return {"image": image, "domain": int(self.domain_ids[candidate]), "index": candidate,
+                "unreadable": self.news()}
 
     def other_domain_crop(self, index: int, sample_seed: int) -> torch.Tensor | None:
         """A crop of a random image (uniform over the images) of another domain than image
@@ -364,15 +391,19 @@ class RealStyleItems(Dataset):
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
         item = self.dataset[key]
         _, sample_seed = self.dataset.index_and_seed(key)
-        return {**item, "real": self.dataset.other_domain_crop(int(item["index"]), sample_seed)}
+        real = self.dataset.other_domain_crop(int(item["index"]), sample_seed)
+        return {**item, "real": real, "unreadable": item["unreadable"] + self.dataset.news()}
 
 
-def collate_items(items: list[dict]) -> dict[str, torch.Tensor]:
-    """A micro-batch of dataset items: images, domains and, from :class:`RealStyleItems`, the rows
-    that have a real style of another domain (``real_rows``) and those styles (``real``)."""
-    batch = {
+def collate_items(items: list[dict]) -> dict[str, Any]:
+    """A micro-batch of dataset items: images, domains, the images found unreadable making them
+    (``unreadable``, for :meth:`ImageFolderDataset.note_unreadable`) and, from
+    :class:`RealStyleItems`, the rows that have a real style of another domain (``real_rows``) and
+    those styles (``real``)."""
+    batch: dict[str, Any] = {
         "image": torch.stack([item["image"] for item in items]),
         "domain": torch.tensor([item["domain"] for item in items], dtype=torch.long),
+        "unreadable": [found for item in items for found in item.get("unreadable", ())],
     }
     if "real" in items[0]:
         rows = [i for i, item in enumerate(items) if item["real"] is not None]

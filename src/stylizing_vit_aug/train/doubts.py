@@ -10,15 +10,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import torch
+
 from ..bank import strategy_name
 from ..bank.building import note_empty_domains
 from .config import TrainConfig
 from .data import REAL_STYLES, ImageFolderDataset
+from .folder import glass_share
 from .objectives import Objective
 
-__all__ = ["SameDomainNotice", "say_data_doubts", "say_real_style_doubts"]
+__all__ = ["SameDomainNotice", "say_data_doubts", "say_real_style_doubts", "say_validation_glass"]
 
 logger = logging.getLogger(__name__)
+
+NEARLY_ALL = 0.9  # the share of blank validation crops from which validation says (almost) nothing
 
 
 def say_data_doubts(config: TrainConfig, dataset: ImageFolderDataset, resume_state: dict[str, Any] | None) -> None:
@@ -46,6 +51,20 @@ def say_data_doubts(config: TrainConfig, dataset: ImageFolderDataset, resume_sta
         )
     if config.val_dir and not config.validate_every:
         logger.warning("--val-dir %s is not used: --validate-every is 0", config.val_dir)
+
+
+def say_validation_glass(config: TrainConfig, crops: torch.Tensor) -> None:
+    """Warn where (nearly) all the validation crops (uint8 ``[N, C, H, W]``) are blank glass or
+    transparent: the best of many tries is kept when none shows tissue, so the run would validate
+    and preview on white without a word."""
+    share = glass_share(crops)
+    if config.validate_every and share >= NEARLY_ALL:
+        folder = config.val_dir or config.data
+        logger.warning(
+            "%d of the %d validation crops of %s (%.0f%%) are blank glass or transparent: the validation "
+            "figures and previews will say little about the stylizer. Pass a --val-dir of images with tissue",
+            round(share * crops.shape[0]), crops.shape[0], folder, 100 * share,
+        )
 
 
 def say_real_style_doubts(

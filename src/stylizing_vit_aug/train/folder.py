@@ -21,7 +21,7 @@ from ..image_ops import to_luminance
 from ..images import IMAGE_EXTENSIONS, find_images, read_image, to_batch, to_uint8
 from ..images.kinds import ALPHA_CHANNELS, note_twelve_bit
 
-__all__ = ["on_glass", "scan_folder", "training_pixels"]
+__all__ = ["BLANK", "WHOLLY_GLASS", "blankness", "glass_share", "on_glass", "scan_folder", "training_pixels"]
 
 logger = logging.getLogger(__name__)
 TRAIN_TWELVE_BIT = (  # what train can do: it reads every 16-bit file on 0-65535 and has no range option
@@ -101,3 +101,25 @@ def training_pixels(path: Path, channels: int) -> torch.Tensor:
     if values.shape[1] != channels:
         values = to_luminance(values) if channels == 1 else values.expand(-1, 3, -1, -1)
     return to_uint8(values)[0]
+
+
+# What a blank crop is by default (the training crops' retry test): luminance std below 0.04, or more
+# than 70% of the pixels brighter than 0.85 (glass, and transparency, read as white glass).
+BLANK = {"min_std": 0.04, "max_background": 0.7, "background_level": 0.85}
+# An image blank by BLANK's test over its whole area and at least this share glass holds no tissue
+WHOLLY_GLASS = 0.99
+
+
+def blankness(crop: torch.Tensor, min_std: float, max_background: float, background_level: float) -> float:
+    """0 for uint8 pixels ``[C, H, W]`` full of tissue, above 1 for blank ones: a luminance std
+    below ``min_std``, or more than ``max_background`` of the pixels brighter than ``background_level``."""
+    values = crop.float() / 255.0
+    luma = values[0] if values.shape[0] == 1 else to_luminance(values)[0]
+    background = float((luma > background_level).float().mean())
+    flat = min_std / max(float(luma.std()), 1e-6)
+    return max(background / max_background, flat)
+
+
+def glass_share(crops: torch.Tensor) -> float:
+    """The share of the uint8 crops ``[N, C, H, W]`` that are blank by the default test (:data:`BLANK`)."""
+    return sum(blankness(crop, **BLANK) > 1 for crop in crops) / max(1, crops.shape[0])

@@ -22,7 +22,9 @@ from ..model import PRESETS, ModelConfig, StylizingViT, count_parameters
 from .config import TrainConfig
 from .training_state import TrainingCheckpointError, read_training_checkpoint
 
-__all__ = ["LAST_CHECKPOINT", "ModelChanged", "StartPoint", "read_resume", "resumed_config", "start_point"]
+__all__ = [
+    "LAST_CHECKPOINT", "ModelChanged", "StartPoint", "changed_options", "read_resume", "resumed_config", "start_point",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,8 @@ LAST_CHECKPOINT = "last.safetensors"
 TRAJECTORY_ARGS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("trajectory"))
 # what the model of a run is made of: a resume keeps the checkpoint's
 MODEL_ARGS = ("init", "revision", "architecture", "mean", "std")
+# options of one invocation, not of the run: a resume that changes them changes nothing the run records
+INVOCATION_ARGS = ("output", "resume", "extend", "stop_after", "workers", "device", "progress")
 
 
 class ModelChanged(ValueError):
@@ -69,17 +73,30 @@ def read_resume(config: TrainConfig, checkpoint_dir: Path) -> dict:
     except ValueError as error:
         raise TrainingCheckpointError(f"--resume: {error}") from None
     _check_same_model(config, state["trainer"], path)
-    saved = state["trainer"].get("config", {})
-    current = config.to_json()
-    changed = [k for k in TRAJECTORY_ARGS if k in saved and saved[k] != current.get(k)]
-    if changed:
+    changed = changed_options(state["trainer"].get("config", {}), config.to_json())
+    trajectory = [k for k in TRAJECTORY_ARGS if k in changed]
+    if trajectory:
         logger.warning(
             "resuming with different %s than the checkpoint (%s): the run will not continue exactly",
-            ", ".join(changed), ", ".join(f"{k}={saved[k]!r}" for k in changed),
+            ", ".join(trajectory), ", ".join(f"{k}={changed[k][0]!r}" for k in trajectory),
         )
     logger.info("resuming from %s at step %d", path, state["trainer"]["step"])
+    # the options each resume changed, so that the run's records do not claim the last command line for all of it
+    state["resumes"] = list(state["trainer"].get("resumes") or [])
+    if changed:
+        state["resumes"].append({"step": int(state["trainer"]["step"]), "changed": changed})
     state["path"] = path
     return state
+
+
+def changed_options(saved: dict[str, Any], current: dict[str, Any]) -> dict[str, list[Any]]:
+    """``{option: [checkpoint's, now]}`` for the run's options (``TrainConfig.to_json``) that a
+    resume changes; the model's (kept, or refused) and one invocation's own are left out."""
+    return {
+        name: [value, current.get(name)]
+        for name, value in saved.items()
+        if name not in (*MODEL_ARGS, *INVOCATION_ARGS) and name in current and value != current[name]
+    }
 
 
 def _check_same_model(config: TrainConfig, trainer: dict, path: Path) -> None:

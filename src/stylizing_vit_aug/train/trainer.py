@@ -80,7 +80,7 @@ from .data import (
     spread_indices,
     training_batch,
 )
-from .doubts import SameDomainNotice, say_data_doubts, say_real_style_doubts
+from .doubts import SameDomainNotice, say_data_doubts, say_real_style_doubts, say_validation_glass
 from .losses import LossOutput
 from .objectives import Objective, build_objective
 from .runtime import make_accelerator
@@ -103,7 +103,7 @@ from .training_state import (
 
 __all__ = [
     "ScheduleChanged", "TrainConfig", "Trainer", "TrainingDiverged", "estimate_stats", "extended_cosine",
-    "warmup_cosine",
+    "push_later", "warmup_cosine",
 ]
 
 logger = logging.getLogger(__name__)
@@ -116,6 +116,14 @@ class TrainingDiverged(RuntimeError):
 # -- helpers ------------------------------------------------------------------------------------
 def _not_finite(values: dict[str, float]) -> list[str]:
     return [f"{name}={value}" for name, value in values.items() if not math.isfinite(value)]
+
+
+def push_later(config: TrainConfig, folder: Path) -> str:
+    """How to upload a run's export ``folder`` to its ``--push-to-hub`` repo later, as it is: a copy
+    re-saved from ``load_stylizer`` would lose the export's training record and metrics."""
+    private = " --private" if config.private else ""
+    return (f"upload it as it is (its training record and card kept) with `hf upload {config.push_to_hub} {folder}"
+            f"{private}` (huggingface_hub's command line; it creates the repo where missing)")
 
 
 # -- the trainer --------------------------------------------------------------------------------
@@ -151,8 +159,7 @@ class Trainer:
         )
         self.model.train().requires_grad_(True)  # the Stylizer freezes its model for inference
         self._plan_epochs()
-        # {"step", "lr", "from_total"} once --extend lengthened the run (kept in its checkpoints)
-        self.extension: dict[str, Any] | None = None
+        self.extension: dict[str, Any] | None = None  # {"step", "lr", "from_total"} once --extend lengthened the run
         if self.resume_state is not None:
             self.extension = check_schedule(self.resume_state, config, self.total_steps, self.output, self.epoch_use)
             if self._extended_now(self.resume_state):
@@ -179,7 +186,7 @@ class Trainer:
         self.samples_trained = 0  # counted as they train: a resume with another split of the epochs counts true
         self.saved_step: int | None = None  # the step of the last checkpoint this run wrote
         self.last_metrics: dict[str, float] | None = None
-        # says once when other-domain pairs fall back
+        self.resumes: list[dict[str, Any]] = []  # {"step", "changed": {option: [before, after]}} of each resume
         self.same_domain_notice = SameDomainNotice(config, len(self.dataset.domain_names) < 2)
         if self.resume_state is not None:
             self._restore(self.resume_state)
@@ -228,6 +235,7 @@ class Trainer:
         self.step = self.saved_step = int(state["trainer"]["step"])
         self.samples_trained = samples_at_checkpoint(state["trainer"], self.epoch_use)
         self.last_metrics = state["trainer"].get("metrics")
+        self.resumes = state.get("resumes", [])
         restore_rng_state(state["rng_tensors"], state["rng"])
         if self.accelerator.is_main_process:
             truncate_log(self.log_path, self.step)
@@ -254,6 +262,7 @@ class Trainer:
             "per_epoch": self.epoch_use.as_dict(),
             "samples_trained": self.samples_trained,
             "real_styles": REAL_STYLES,
+            "resumes": self.resumes,
         }
 
     def run_record(self) -> dict[str, Any]:
@@ -267,6 +276,8 @@ class Trainer:
             "std": [float(v) for v in self.std],
             "per_epoch": self.epoch_use.as_dict(),
         }
+        if self.resumes:  # the settings above are the last command line's; these changed on the way
+            record["resumes"] = self.resumes
         record["training_data"] = self.dataset.summary()
         if self.config.val_dir:
             record["validation_data"] = self.val_dataset.summary()
@@ -277,7 +288,7 @@ class Trainer:
         """The objective itself (``self.objective`` may be its DDP wrapper)."""
         return self.accelerator.unwrap_model(self.objective)  # type: ignore[return-value]
 
-    def _batch(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> TrainBatch:
+    def _batch(self, batch: dict[str, Any], generator: torch.Generator) -> TrainBatch:
         """The objective's batch: normalised content, styles paired by ``--pairing`` and, when the
         objective asks for them, the real styles of other domains the data gave."""
         real = batch.get("real")
@@ -330,7 +341,7 @@ class Trainer:
         return path
 
     # -- one step --------------------------------------------------------------------------------
-    def _micro_batches(self, epoch: int, start_step: int) -> Iterator[dict[str, torch.Tensor]]:
+    def _micro_batches(self, epoch: int, start_step: int) -> Iterator[dict[str, Any]]:
         keys = list(self.batches.epoch(epoch, start_step * self.config.accumulate))
         loader = DataLoader(
             self.items, batch_sampler=keys, num_workers=self.config.workers, collate_fn=collate_items,
@@ -342,7 +353,7 @@ class Trainer:
         values, _ = to_batch(images.to(self.accelerator.device, non_blocking=True), "training batch")
         return self.stylizer.normalize(values)
 
-    def train_step(self, micro_batches: Sequence[dict[str, torch.Tensor]]) -> dict[str, float]:
+    def train_step(self, micro_batches: Sequence[dict[str, Any]]) -> dict[str, float]:
         """One optimizer step over ``micro_batches`` (``accumulate`` of them, fewer in an epoch's last
         step); returns the averaged terms. Each loss is divided by their count, so a short step's
         gradient has a full step's scale, and the processes sync gradients on the last only (accelerate's
@@ -356,6 +367,7 @@ class Trainer:
         sums = torch.zeros(len(terms) + 3, device=accelerator.device)
         real_rows = same_domain = False  # whether the batches count them
         for micro, batch in enumerate(micro_batches):
+            self.dataset.note_unreadable(batch.get("unreadable", ()))  # met by a DataLoader worker: for the records
             seed = mix_seed(config.seed, self.step, micro, accelerator.process_index, 0x57E)
             model_batch = self._batch(batch, torch.Generator().manual_seed(seed))
             rows = model_batch.real_rows
@@ -421,12 +433,14 @@ class Trainer:
         return objective(batch)
 
     # -- validation ------------------------------------------------------------------------------
-    def _val_crops(self) -> dict[str, torch.Tensor]:
+    def _val_crops(self) -> dict[str, Any]:
         """The fixed validation crops (the same at every validation), of images spread over the
         whole validation data, every domain (:func:`~.data.spread_indices`)."""
         images = spread_indices(self.config.val_samples, len(self.val_items))
         keys = [(k, mix_seed(self.config.seed, i, 0x7A1)) for i, k in enumerate(images)]
-        return collate_items([self.val_items[k] for k in keys])
+        crops = collate_items([self.val_items[k] for k in keys])
+        say_validation_glass(self.config, crops["image"])
+        return crops
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
@@ -547,6 +561,7 @@ class Trainer:
             "objective": self.objective_module.describe(),
             "pairing": self.config.pairing, "data": str(self.config.data),
             **{k: data[k] for k in ("images", "domains")}, "skipped_files": len(data["skipped"]),
+            **({"resumes": self.resumes} if self.resumes else {}),
         }
         self.model.eval()
         kwargs = dict(base_model=self.base_model, training=training, metrics=self.last_metrics)
@@ -556,8 +571,7 @@ class Trainer:
             try:
                 push_to_hub(self.stylizer, self.config.push_to_hub, private=self.config.private, **kwargs)
             except (PushFailed, CheckpointError) as error:  # the export is written: say so, and how to push it
-                raise PushFailed(f"{error}. The trained model is exported to {path}: push it later with "
-                                 f"sva.push_to_hub(sva.load_stylizer({str(path)!r}), {self.config.push_to_hub!r})"
+                raise PushFailed(f"{error}. The trained model is exported to {path}: {push_later(self.config, path)}"
                                  ) from error
             logger.info("pushed to the Hub: %s", self.config.push_to_hub)
         return str(path)

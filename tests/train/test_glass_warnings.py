@@ -1,0 +1,70 @@
+"""Validation crops with nothing to see (a fully transparent image, or one of blank glass) are
+warned about, naming the folder and the share of glass crops, instead of validating on white in
+silence; a training or validation image that holds no tissue at all is named."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import ARCH, options, parse, write_image
+from stylizing_vit_aug.commands.train import config_from_args
+from stylizing_vit_aug.train.trainer import Trainer
+
+
+def transparent(path, size=48):
+    """An RGBA image of tissue-like colours under alpha 0 everywhere: white glass once read."""
+    pixels = np.random.default_rng(0).integers(40, 200, (size, size, 3), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.dstack([pixels, np.zeros((size, size), np.uint8)]), "RGBA").save(path)
+    return path
+
+
+def glass(path, size=48):
+    """Blank slide glass: near-white with a little noise."""
+    pixels = np.random.default_rng(1).integers(236, 244, (size, size, 3), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tissue(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tissue")
+    for i in range(2):
+        write_image(root / "a" / f"{i}.png", size=(48, 48), seed=i)
+    return root
+
+
+def trainer(tmp_path, data, *more):
+    return Trainer(config_from_args(parse(str(data), "-o", str(tmp_path / "run"), *ARCH, *options(), *more)))
+
+
+@pytest.mark.parametrize("blank", [transparent, glass])
+def test_a_validation_folder_of_glass_is_warned_naming_it_and_its_share(tissue, tmp_path, caplog, blank):
+    empty = blank(tmp_path / "val" / "v" / "x.png").parent.parent
+    with caplog.at_level(logging.WARNING, logger="stylizing_vit_aug.train"):
+        trainer(tmp_path, tissue, "--val-dir", str(empty))
+    said = [r.getMessage() for r in caplog.records if "validation crops" in r.getMessage()]
+    assert len(said) == 1 and str(empty) in said[0] and "(100%)" in said[0] and "--val-dir" in said[0]
+    assert any("holds no tissue" in r.getMessage() and "x.png" in r.getMessage() for r in caplog.records)
+
+
+def test_validation_crops_of_tissue_say_nothing(tissue, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="stylizing_vit_aug.train"):
+        trainer(tmp_path, tissue, "--val-dir", str(tissue))
+    assert not [r for r in caplog.records if "validation crops" in r.getMessage() or "no tissue" in r.getMessage()]
+
+
+def test_a_training_image_without_tissue_is_named(tissue, tmp_path, caplog):
+    data = tmp_path / "data"
+    for i in range(2):
+        write_image(data / "a" / f"{i}.png", size=(48, 48), seed=i)
+    empty = transparent(data / "a" / "empty.png")
+    with caplog.at_level(logging.WARNING, logger="stylizing_vit_aug.train"):
+        trainer(tmp_path, data).fit()
+    named = [r.getMessage() for r in caplog.records if "holds no tissue" in r.getMessage()]
+    assert named and all(str(empty) in message for message in named)
