@@ -206,11 +206,24 @@ def test_grayscale_tiff_turned_by_exif_is_not_scrambled_and_its_size_is_upright(
         assert image_size(tmp_path / "g.tif") == (20, 12)
 
 
-def test_alpha_is_dropped_unless_asked_for(tmp_path):
-    rgba = np.random.default_rng(0).integers(0, 256, (16, 16, 4), dtype=np.uint8)
-    Image.fromarray(rgba).save(tmp_path / "a.png")
-    assert np.array_equal(read_image(tmp_path / "a.png"), rgba[..., :3])
-    assert np.array_equal(read_image(tmp_path / "a.png", alpha=True), rgba)
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("channels", [4, 2])
+def test_alpha_is_composited_onto_white_unless_asked_for(tmp_path, dtype, channels):
+    """Read without alpha (style images, previews, training), transparency is white slide glass,
+    exactly (rounded to nearest), as histology viewers show it: dropping alpha gave the colour
+    stored under alpha 0, often black. ``alpha=True`` (stylize) gives the stored pixels."""
+    white = np.iinfo(dtype).max
+    pixels = np.random.default_rng(0).integers(0, white, (16, 16, channels), dtype=np.int64, endpoint=True)
+    pixels[:4, ..., -1] = 0  # transparent rows over random colour
+    pixels[4:8, ..., -1] = white  # opaque rows
+    pixels = pixels.astype(dtype)
+    save_image(pixels, tmp_path / "a.png", "PNG")
+    colour, alpha = pixels[..., :-1].astype(np.float64), pixels[..., -1:].astype(np.float64) / white
+    on_white = np.round(colour * alpha + white * (1 - alpha)).astype(dtype)
+    read = read_image(tmp_path / "a.png")
+    assert read.dtype == dtype and np.array_equal(read, on_white[..., 0] if channels == 2 else on_white)
+    assert (read[:4] == white).all() and np.array_equal(read[4:8], pixels[4:8, ..., 0 if channels == 2 else slice(3)])
+    assert np.array_equal(read_image(tmp_path / "a.png", alpha=True), pixels)
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "TIFF", "WEBP"])

@@ -67,7 +67,7 @@ def test_a_subfolder_named_like_the_data_folder_is_refused_rather_than_merged_wi
     write_image(root / "loose.png", seed=1)
     write_images(root / "styles", 2)
     write_images(root / "other", 1, seed=3)
-    with pytest.raises(ValueError, match="would train as one domain") as refused:
+    with pytest.raises(ValueError, match="would be one domain") as refused:
         ImageFolderDataset(root, 32)
     message = str(refused.value)
     assert str(root / "styles") in message and "loose.png" in message and "Move the loose images" in message

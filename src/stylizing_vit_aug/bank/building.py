@@ -216,10 +216,12 @@ def tissue_only_crops(candidates: torch.Tensor, wanted: int, label: str) -> torc
 
 def folder_domains(root: Path, paths: Sequence[Path], domains: str | Mapping[str, Any] | None) -> list[Any] | None:
     """The domain of each file under ``root``: its top-level subfolder (``"subfolders"``; files
-    directly in ``root`` get ``root``'s name), a mapping by relative path, name or stem, or None."""
+    directly in ``root`` get ``root``'s name, so a subfolder of that name is refused), a mapping by
+    relative path, name or stem, or None."""
     if domains is None:
         return None
     if domains == "subfolders":
+        _refuse_a_subfolder_named_like_the_folder(root, paths)
         own = folder_name(root)
         return [p.relative_to(root).parts[0] if len(p.relative_to(root).parts) > 1 else own for p in paths]
     if not isinstance(domains, Mapping):
@@ -232,6 +234,23 @@ def folder_domains(root: Path, paths: Sequence[Path], domains: str | Mapping[str
             raise KeyError(f"no domain for {keys[0]} in the domains mapping (keys tried: {keys})")
         labels.append(found)
     return labels
+
+
+def _refuse_a_subfolder_named_like_the_folder(root: Path, paths: Sequence[Path]) -> None:
+    """Loose images take the folder's own name as their domain: a subfolder of that name
+    (``styles/styles/``) would silently make them one domain with its images (``bank build``,
+    :meth:`StyleBank.from_folder`, ``train``: domains from subfolders)."""
+    own = folder_name(root)
+    parts = [path.relative_to(root).parts for path in paths]
+    loose = [p[0] for p in parts if len(p) == 1]
+    if not loose or not any(len(p) > 1 and p[0] == own for p in parts):
+        return
+    raise ValueError(
+        f"domains from subfolders: the {len(loose)} image(s) directly in {root} (e.g. {loose[0]}) take the folder's "
+        f"own name, {own!r}, as their domain, and so do the images of its subfolder {root / own}: they would be one "
+        f"domain. Move the loose images into a subfolder of their own, or rename the subfolder {own}/; or take the "
+        "whole folder as one domain: --domains none (in Python, StyleBank.from_folder(..., domains=None))"
+    )
 
 
 def folder_name(root: Path) -> str:

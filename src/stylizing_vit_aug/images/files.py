@@ -1,4 +1,4 @@
-"""The package's one image reader and encoder: 8/16-bit, grayscale or RGB (alpha on request),
+"""The package's one image reader and encoder: 8/16-bit, grayscale or RGB (alpha on request, else on white),
 EXIF orientation applied once and the same way for every format, every unreadable file an
 :class:`ImageReadError` that names it."""
 
@@ -143,12 +143,12 @@ def _decode(
     image: PILImage.Image, path: Path, orientation: int, deep: str | None, alpha: bool, data: bytes | None
 ) -> np.ndarray:
     """The pixels of an open PIL image, upright (``orientation`` applied; ``deep``:
-    :func:`_deep_colour`), alpha kept only with ``alpha``: uint8 or uint16, contiguous and
+    :func:`_deep_colour`), alpha kept only with ``alpha`` (else on white): uint8 or uint16, contiguous and
     writeable, ``(H, W)`` or ``(H, W, C)`` with C = 2 (gray + alpha), 3 (RGB) or 4 (RGB + alpha)."""
     _refuse_float_mode(image, path)
     if deep:
-        pixels = _UPRIGHT[orientation](_drop_alpha(_decode_16bit(path, image, orientation, deep, data), alpha))
-        pixels = np.ascontiguousarray(pixels)
+        pixels = _decode_16bit(path, image, orientation, deep, data)
+        pixels = np.ascontiguousarray(_UPRIGHT[orientation](pixels if alpha else on_glass(pixels)))
         return pixels if pixels.flags.writeable else pixels.copy()
     if image.mode.startswith("I;16") or image.mode == "I":
         mode = image.mode  # 16-bit grayscale (``I``: as some plugins open it)
@@ -171,7 +171,8 @@ def _copy_in_bands(image: PILImage.Image, mode: str, orientation: int, alpha: bo
     out = stored = None
     for top in range(0, height, step):
         band = image.crop((0, top, width, min(top + step, height)))
-        values = _drop_alpha(np.asarray(band if band.mode == mode else band.convert(mode)), alpha)
+        values = np.asarray(band if band.mode == mode else band.convert(mode))
+        values = values if alpha else on_glass(values)
         del band
         if mode == "I" and values.size and (values.min() < 0 or values.max() > 65535):
             example = values.min() if values.min() < 0 else values.max()
@@ -186,18 +187,29 @@ def _copy_in_bands(image: PILImage.Image, mode: str, orientation: int, alpha: bo
             stored = _UPRIGHT[_INVERSE[orientation]](out)  # a view of out in the file's stored order
         stored[top : top + values.shape[0]] = values
     if out is None:  # no rows: what np.asarray gave
-        out = np.ascontiguousarray(_UPRIGHT[orientation](_drop_alpha(np.asarray(image.convert(mode)), alpha)))
+        values = np.asarray(image.convert(mode))
+        out = np.ascontiguousarray(_UPRIGHT[orientation](values if alpha else on_glass(values)))
     return out
 
 
-def _drop_alpha(pixels: np.ndarray, alpha: bool) -> np.ndarray:
-    """``pixels`` without their alpha channel (a view), unless ``alpha``; logged once."""
-    if alpha or pixels.ndim != 3 or pixels.shape[-1] not in ALPHA_CHANNELS:
+def on_glass(pixels: np.ndarray) -> np.ndarray:
+    """``pixels`` with an alpha channel (``(H, W, 2)`` or ``(H, W, 4)``, uint8 or uint16)
+    composited onto white, as slide glass (what histology viewers show under transparency),
+    rounded to nearest; other pixels as they are. The colour stored under alpha 0 is arbitrary
+    (often black): dropping alpha would make it a style, a preview or a training crop."""
+    if pixels.ndim != 3 or pixels.shape[-1] not in ALPHA_CHANNELS:
         return pixels
-    log_once("read:alpha", "image files with an alpha channel are read without it here: %s", ALPHA_POLICY,
-             level=logging.INFO)
-    colour = ALPHA_CHANNELS[pixels.shape[-1]]
-    return pixels[..., 0] if colour == 1 else pixels[..., :colour]
+    log_once("read:alpha", "image files with an alpha channel are read with transparency on white: %s",
+             ALPHA_POLICY, level=logging.INFO)
+    colours = ALPHA_CHANNELS[pixels.shape[-1]]
+    colour, alpha = pixels[..., :colours], pixels[..., colours:]
+    white = np.iinfo(pixels.dtype).max
+    if alpha.min() == white:  # opaque: nothing to composite
+        flat = colour
+    else:  # exact in integers: uint8 sums stay below 2**16, uint16 ones below 2**32
+        a = alpha.astype(np.uint16 if pixels.dtype == np.uint8 else np.uint32)
+        flat = ((colour * a + white * (white - a) + white // 2) // white).astype(pixels.dtype)
+    return flat[..., 0] if colours == 1 else np.ascontiguousarray(flat)
 
 
 def _deep_colour(image: PILImage.Image) -> str | None:
@@ -350,7 +362,8 @@ def read_image(path: str | os.PathLike, *, alpha: bool = False) -> np.ndarray:
     the same for every format and depth), palettes are expanded, and of an animation or a
     multi-page file the first frame is used (logged once per kind of file). ``alpha=True``
     keeps an alpha channel as a last channel (``(H, W, 2)`` or ``(H, W, 4)``) for a caller
-    that writes the image back; otherwise it is dropped (:data:`~.kinds.ALPHA_POLICY`). Any
+    that writes the image back; otherwise it is composited onto white, as slide glass
+    (:func:`on_glass`, :data:`~.kinds.ALPHA_POLICY`). Any
     failure (missing, truncated, not an image, smaller than 8x8) is an :class:`ImageReadError`
     that names the file.
     """

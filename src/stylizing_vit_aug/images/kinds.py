@@ -46,9 +46,10 @@ _PIL_CONVERTED = {
 ALPHA_POLICY = (
     "alpha is carried, never stylised: the colour channels are stylised as stored and the alpha "
     "channel comes back unchanged (RGBA in, RGBA out; gray+alpha in, gray+alpha out; a PIL "
-    "palette image comes back RGB, or RGBA with transparency); where a result has no room for "
-    "alpha (a style image, a preview, a JPEG or BMP file) it is dropped; a training crop takes "
-    "transparent pixels on white, as slide glass"
+    "palette image comes back RGB, or RGBA with transparency); an image file read where there is "
+    "no room for alpha (a style image, a preview, a training crop) has its transparent pixels on "
+    "white, as slide glass (the colour stored under alpha 0 is arbitrary, often black); a JPEG or "
+    "BMP file is written without alpha"
 )
 
 

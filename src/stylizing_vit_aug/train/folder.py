@@ -3,9 +3,9 @@
 Apart from :mod:`.data` (crops, epochs, pairing) because these are the rules a user's files meet
 first: domains come from the first-level subfolders (the bank's rule,
 :func:`~stylizing_vit_aug.bank.building.folder_domains`), and a file becomes the uint8 pixels a
-crop is cut from: transparent pixels on white slide glass (a crop has no room for alpha, and the
-colour stored under alpha 0 is whatever the writer left, often black), 16 bits rounded to 8,
-RGB to luminance for a one-channel model.
+crop is cut from: transparent pixels on white slide glass (as the package's reader gives an image
+without alpha, :data:`~stylizing_vit_aug.images.ALPHA_POLICY`), 16 bits rounded to 8, RGB to
+luminance for a one-channel model.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import torch
 from ..bank.building import folder_domains, folder_name
 from ..image_ops import to_luminance
 from ..images import IMAGE_EXTENSIONS, find_images, read_image, to_batch, to_uint8
-from ..images.kinds import ALPHA_CHANNELS, note_twelve_bit
+from ..images.kinds import note_twelve_bit
 
-__all__ = ["BLANK", "WHOLLY_GLASS", "blankness", "glass_share", "on_glass", "scan_folder", "training_pixels"]
+__all__ = ["BLANK", "WHOLLY_GLASS", "blankness", "glass_share", "scan_folder", "training_pixels"]
 
 logger = logging.getLogger(__name__)
 TRAIN_TWELVE_BIT = (  # what train can do: it reads every 16-bit file on 0-65535 and has no range option
@@ -33,7 +33,7 @@ TRAIN_TWELVE_BIT = (  # what train can do: it reads every 16-bit file on 0-65535
 def scan_folder(root: Path, domains: str, role: str) -> list[tuple[Path, str]]:
     """Every image under ``root`` and its domain (``"subfolders"``: the first-level subfolder, the
     folder's own name for loose images; ``"none"``: the folder's name). A subfolder named like
-    the folder itself would merge with the loose images, so that is refused."""
+    the folder itself would merge with the loose images, so that is refused (the bank's rule too)."""
     if not root.exists():
         raise FileNotFoundError(
             f"{role} data folder {root} does not exist; pass a folder of images (domains as subfolders)"
@@ -47,50 +47,14 @@ def scan_folder(root: Path, domains: str, role: str) -> list[tuple[Path, str]]:
         )
     if domains != "subfolders":
         return [(path, folder_name(root)) for path in paths]
-    _refuse_a_subfolder_named_like_the_folder(root, paths)
-    return list(zip(paths, folder_domains(root, paths, "subfolders")))
-
-
-def _refuse_a_subfolder_named_like_the_folder(root: Path, paths: list[Path]) -> None:
-    """Loose images take the folder's own name as their domain: a subfolder of that name
-    (``styles/styles/``) would silently make them one domain with its images."""
-    own = folder_name(root)
-    parts = [path.relative_to(root).parts for path in paths]
-    loose = [p[0] for p in parts if len(p) == 1]
-    if not loose or not any(len(p) > 1 and p[0] == own for p in parts):
-        return
-    raise ValueError(
-        f"--domains subfolders: the {len(loose)} image(s) directly in {root} (e.g. {loose[0]}) take the folder's "
-        f"own name, {own!r}, as their domain, and so do the images of its subfolder {root / own}: they would "
-        f"train as one domain. Move the loose images into a subfolder of their own, or rename the subfolder "
-        f"{own}/ (or pass --domains none to train on one domain)"
-    )
-
-
-def on_glass(pixels: np.ndarray) -> np.ndarray:
-    """``pixels`` with an alpha channel (``(H, W, 2)`` or ``(H, W, 4)``, uint8 or uint16) composited
-    onto white, as slide glass (what histology viewers show under transparency); other pixels as
-    they are. The colour stored under alpha 0 is arbitrary (often black), so dropping alpha would
-    train on it."""
-    if pixels.ndim != 3 or pixels.shape[-1] not in ALPHA_CHANNELS:
-        return pixels
-    colours = ALPHA_CHANNELS[pixels.shape[-1]]
-    colour, alpha = pixels[..., :colours], pixels[..., colours:]
-    white = np.iinfo(pixels.dtype).max
-    if alpha.min() == white:  # opaque: nothing to composite
-        flat = colour
-    else:  # exact in integers: uint8 sums stay below 2**16, uint16 ones below 2**32
-        wide = np.uint16 if pixels.dtype == np.uint8 else np.uint32
-        a = alpha.astype(wide)
-        flat = ((colour * a + white * (white - a) + white // 2) // white).astype(pixels.dtype)
-    return flat[..., 0] if colours == 1 else np.ascontiguousarray(flat)
+    return list(zip(paths, folder_domains(root, paths, "subfolders")))  # refuses a subfolder named like root
 
 
 def training_pixels(path: Path, channels: int) -> torch.Tensor:
-    """The image file ``path`` as uint8 ``[channels, H, W]``: transparency on white
-    (:func:`on_glass`), 16-bit rounded to 8 bits, RGB to luminance or grayscale replicated when
-    the channel count differs."""
-    pixels = on_glass(read_image(path, alpha=True))
+    """The image file ``path`` as uint8 ``[channels, H, W]``: transparency on white (as
+    :func:`~stylizing_vit_aug.images.read_image` reads it), 16-bit rounded to 8 bits, RGB to
+    luminance or grayscale replicated when the channel count differs."""
+    pixels = read_image(path)
     if pixels.dtype == np.uint8 and (pixels.ndim == 3) == (channels == 3):
         tensor = torch.from_numpy(pixels)
         return (tensor.permute(2, 0, 1) if pixels.ndim == 3 else tensor[None]).contiguous()
