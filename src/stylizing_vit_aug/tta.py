@@ -341,9 +341,13 @@ class StyleTTA(nn.Module):
         check_image(images, "StyleTTA's input", normalised_hint=_NORMALISED_HINT)  # the hint only where it helps
         return to_batch(images, "StyleTTA's input", range_checked=True)
 
-    def _from01(self, values01: torch.Tensor, info: Any, like: torch.Tensor) -> torch.Tensor:
+    def _from01(
+        self, values01: torch.Tensor, info: Any, like: torch.Tensor, source: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Views in 0–1 -> the wrapper's convention. ``source``: the input row of each view, so a
+        float64 input's kept pixels come back exact, not rounded through float32."""
         if self.input_stats is None:
-            return from_batch(values01, info)
+            return from_batch(values01, info, source)
         return redo_normalize(values01, self.input_stats, like, "StyleTTA")
 
     # -- styles --------------------------------------------------------------------------------
@@ -404,7 +408,9 @@ class StyleTTA(nn.Module):
             chunk01 = values01[start : start + len(inputs)]  # a slice: no index to copy to the device
             stylized01 = torch.cat([self._views01(chunk01, rows[i : i + limit]) for i in range(0, len(rows), limit)])
             rows_info = info.rows(inputs.repeat(n)) if info is not None else None  # e.g. each view's alpha
-            predictions = self._classify(self._from01(stylized01, rows_info, images))
+            # each view's own input (view-major, as the views), only where from_batch uses it: float64
+            source = images[inputs.repeat(n)] if images.dtype == torch.float64 else None
+            predictions = self._classify(self._from01(stylized01, rows_info, images, source))
             outputs.append(predictions.unflatten(0, (n, -1)))
         return _joined(outputs, 1).flatten(0, 1)
 

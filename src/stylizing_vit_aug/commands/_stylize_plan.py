@@ -32,6 +32,7 @@ import torch
 
 from ..bank.sources import images_digest
 from ..images import IMAGE_EXTENSIONS, read_image
+from ..images.kinds import note_twelve_bit
 from ._stylize_record import LOG_NAME, log_refusal
 from .common import CheckpointChoice, CLIError, Ranks, list_images
 
@@ -282,7 +283,9 @@ class RunStyles:
         self.labels: list[str]
         self.skipped: list[tuple[Path, str]] = []  # unreadable style files
         if plan.style is not None:  # the source was checked when planned (StylizePlan.from_args)
-            self.bank = StyleBank.from_images([read_image(plan.style)], stylizer, encode=True)
+            pixels = read_image(plan.style)  # colour channels only: transparency on white
+            note_twelve_bit(pixels, f"image {plan.style}")  # named here: the bank sees an array
+            self.bank = StyleBank.from_images([pixels], stylizer, encode=True)
             self.labels = [str(plan.style)]
         elif plan.bank is not None:
             self.bank = StyleBank.load(plan.bank, stylizer, on_mismatch="reencode")

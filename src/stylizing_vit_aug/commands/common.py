@@ -353,7 +353,9 @@ def write_image_atomic(
     from ..images import save_image
 
     encoded = io.BytesIO()
-    save_image(pixels, encoded, image_format(path), quality=quality, lossless=lossless, metadata=metadata)
+    save_image(
+        pixels, encoded, image_format(path), quality=quality, lossless=lossless, metadata=metadata, name=str(path)
+    )  # the messages name the file, not the buffer
     write_bytes_atomically(path, encoded.getvalue(), remove_stale=remove_stale)
 
 

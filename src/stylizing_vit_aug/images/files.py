@@ -541,7 +541,7 @@ def _webp_is_lossless(handle: IO[bytes]) -> bool:
 
 def save_image(
     pixels: np.ndarray, target: str | os.PathLike | IO[bytes], fmt: str, *, quality: int = 95, lossless: bool = False,
-    metadata: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None, name: str | None = None,
 ) -> None:
     """Encode uint8/uint16 ``(H, W)`` or ``(H, W, C)`` pixels (C: 3 for RGB, 2 or 4 with a
     trailing alpha channel) as ``fmt`` (a PIL format name), with ``metadata``
@@ -552,6 +552,8 @@ def save_image(
     16-bit pixels stay 16-bit in PNG and TIFF; other formats get them rounded to 8 bits (logged once). Alpha
     is written where the format has it (JPEG and BMP: dropped, logged once). ``lossless`` makes
     a WebP lossless (pass :func:`is_lossless` of the source, so exact pixels stay exact).
+    ``name``: what the messages call the image (default: ``target``'s path); a caller encoding
+    into a buffer passes the file the bytes are meant for, so a warning names that file.
     """
     channels = 1 if pixels.ndim == 2 else pixels.shape[-1] if pixels.ndim == 3 else 0
     if pixels.dtype not in (np.uint8, np.uint16) or channels not in (1, 2, 3, 4):
@@ -573,7 +575,8 @@ def save_image(
                  "(write PNG or TIFF to keep 16 bits, e.g. --ext png)", fmt)
         pixels = np.round(pixels / 257.0).astype(np.uint8)
     colour = "GRAY" if fmt != "WEBP" and (pixels.ndim == 2 or pixels.shape[-1] == 2) else "RGB"
-    name = str(target) if isinstance(target, (str, os.PathLike)) else f"an image written as {fmt}"
+    if name is None:
+        name = str(target) if isinstance(target, (str, os.PathLike)) else f"an image written as {fmt}"
     metadata = written_metadata(metadata or {}, fmt, colour, name)
     metadata = jpeg_metadata(metadata) if fmt == "JPEG" else metadata
     if fmt == "WEBP" and "dpi" in metadata:  # Pillow writes none there and reads none back
