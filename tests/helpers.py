@@ -355,3 +355,14 @@ class HostReads(TorchDispatchMode):
             setattr(torch.Tensor, name, original)
         for module, original in self._nowait:
             module.to_device_nowait = original
+
+
+def float64_slides(rows: int = 2) -> torch.Tensor:
+    """float64 ``[rows, 3, 64, 64]``: glass (0.96, with per-row detail finer than float32 holds) on
+    the left half, pink tissue on the right: the pixels the engine keeps must come back exactly."""
+    generator = torch.Generator().manual_seed(0)
+    images = torch.full((rows, 3, 64, 64), 0.96, dtype=torch.float64)
+    images += 1e-9 * torch.rand(images.shape, generator=generator, dtype=torch.float64)
+    pink = torch.tensor([0.85, 0.45, 0.7], dtype=torch.float64).view(3, 1, 1)
+    images[..., 32:] = pink + 0.05 * torch.rand(rows, 3, 64, 32, generator=generator, dtype=torch.float64)
+    return images

@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import float64_slides
 from stylizing_vit_aug.tta import StyleTTA
 
 GLASS = (..., slice(0, 16))  # the left quarter: glass beyond the tissue's reach
@@ -24,20 +25,9 @@ class Recorder(nn.Module):
         return x.float().mean(dim=(2, 3))[:, :2]
 
 
-def _slides(rows: int) -> torch.Tensor:
-    """float64 ``[rows, 3, 64, 64]``: glass (0.96, with per-row detail finer than float32 holds) on
-    the left half, pink tissue on the right."""
-    generator = torch.Generator().manual_seed(0)
-    images = torch.full((rows, 3, 64, 64), 0.96, dtype=torch.float64)
-    images += 1e-9 * torch.rand(images.shape, generator=generator, dtype=torch.float64)
-    pink = torch.tensor([0.85, 0.45, 0.7], dtype=torch.float64).view(3, 1, 1)
-    images[..., 32:] = pink + 0.05 * torch.rand(rows, 3, 64, 32, generator=generator, dtype=torch.float64)
-    return images
-
-
 @pytest.mark.parametrize("chunk_size", [None, 2])  # one call for all views; views split across calls
 def test_every_float64_view_keeps_its_own_inputs_glass_exactly(small_stylizer, bank, chunk_size):
-    images = _slides(3)
+    images = float64_slides(3)
     net = Recorder()
     tta = StyleTTA(
         net, small_stylizer, bank, n_styles=2, transfer="network", include_original=False, chunk_size=chunk_size

@@ -9,20 +9,10 @@ import pytest
 import torch
 
 import stylizing_vit_aug as sva
+from helpers import float64_slides
 from stylizing_vit_aug.transforms.kornia import RandomStylize
 
 GLASS = (..., slice(0, 16))  # the left quarter: glass beyond the tissue's reach
-
-
-def _slides(rows: int = 2) -> torch.Tensor:
-    """float64 ``[rows, 3, 64, 64]``: glass (0.96, with detail finer than float32 holds) on the
-    left half, pink tissue on the right."""
-    generator = torch.Generator().manual_seed(0)
-    images = torch.full((rows, 3, 64, 64), 0.96, dtype=torch.float64)
-    images += 1e-9 * torch.rand(images.shape, generator=generator, dtype=torch.float64)
-    pink = torch.tensor([0.85, 0.45, 0.7], dtype=torch.float64).view(3, 1, 1)
-    images[..., 32:] = pink + 0.05 * torch.rand(rows, 3, 64, 32, generator=generator, dtype=torch.float64)
-    return images
 
 
 def _check(out: torch.Tensor, images: torch.Tensor, out32: torch.Tensor) -> None:
@@ -34,7 +24,7 @@ def _check(out: torch.Tensor, images: torch.Tensor, out32: torch.Tensor) -> None
 
 @pytest.mark.parametrize("front_end", ["kornia", "batch"])
 def test_float64_batches_keep_the_glass_exactly(small_stylizer, bank, front_end):
-    images = _slides()
+    images = float64_slides()
     make = RandomStylize if front_end == "kornia" else sva.BatchStylize
     aug = make(small_stylizer, bank, p=1.0)
     torch.manual_seed(0)
@@ -45,7 +35,7 @@ def test_float64_batches_keep_the_glass_exactly(small_stylizer, bank, front_end)
 
 
 def test_stylizer_keeps_float64_glass_exactly_for_tensors_and_arrays(small_stylizer):
-    images = _slides()
+    images = float64_slides()
     style = images.flip(-1).float() * torch.tensor([0.6, 0.7, 0.5]).view(1, 3, 1, 1)
     _check(small_stylizer(images, style), images, small_stylizer(images.float(), style))
     single = small_stylizer(images[0], style[:1])
@@ -62,7 +52,7 @@ def test_a_large_float64_image_keeps_its_glass_exactly_in_the_strip_path(small_s
     import stylizing_vit_aug.stylizer as stylizer_module
 
     monkeypatch.setattr(stylizer_module, "STRIP_PIXELS", 64 * 20)  # 64-px images: strips of 20 columns
-    images = _slides(1)
+    images = float64_slides(1)
     style = images.flip(-1).float() * torch.tensor([0.6, 0.7, 0.5]).view(1, 3, 1, 1)
     out = small_stylizer(images[0], style)
     assert out.dtype == torch.float64 and torch.equal(out[GLASS], images[0][GLASS])
