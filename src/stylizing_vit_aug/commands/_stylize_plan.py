@@ -32,7 +32,6 @@ import torch
 
 from ..bank.sources import images_digest
 from ..images import IMAGE_EXTENSIONS, read_image
-from ..images.kinds import note_twelve_bit
 from ._stylize_record import LOG_NAME, log_refusal
 from .common import CheckpointChoice, CLIError, Ranks, list_images
 
@@ -283,8 +282,7 @@ class RunStyles:
         self.labels: list[str]
         self.skipped: list[tuple[Path, str]] = []  # unreadable style files
         if plan.style is not None:  # the source was checked when planned (StylizePlan.from_args)
-            pixels = read_image(plan.style)  # colour channels only: transparency on white
-            note_twelve_bit(pixels, f"image {plan.style}")  # named here: the bank sees an array
+            pixels = read_image(plan.style, twelve_bit=True)  # 12-bit data named here: the bank sees an array
             self.bank = StyleBank.from_images([pixels], stylizer, encode=True)
             self.labels = [str(plan.style)]
         elif plan.bank is not None:

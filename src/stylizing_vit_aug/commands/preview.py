@@ -11,7 +11,6 @@ from typing import Any
 import torch
 
 from ..images import ImageReadError, check_whole, read_image
-from ..images.kinds import note_twelve_bit
 from .common import (
     EXIT_SKIPPED,
     CheckpointChoice,
@@ -116,8 +115,7 @@ class _RunFiles:
             raise self._errors[key]
         if key not in self._pixels:
             try:
-                self._pixels[key] = read_image(path)  # colour channels only: alpha is dropped
-                note_twelve_bit(self._pixels[key], f"image {path}")  # named here: the Stylizer sees an array
+                self._pixels[key] = read_image(path, twelve_bit=True)  # 12-bit data named here, not as an array
             except ImageReadError as error:
                 self._errors[key] = error
                 raise

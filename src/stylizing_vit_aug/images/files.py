@@ -353,7 +353,7 @@ class ImageTraits:
     metadata: dict[str, Any]
 
 
-def read_image(path: str | os.PathLike, *, alpha: bool = False) -> np.ndarray:
+def read_image(path: str | os.PathLike, *, alpha: bool = False, twelve_bit: bool = False) -> np.ndarray:
     """The pixels of an image file, upright: uint8 or uint16, ``(H, W)`` for grayscale or
     ``(H, W, 3)`` for colour, ready for the Stylizer (which gives the same kind back).
 
@@ -363,11 +363,11 @@ def read_image(path: str | os.PathLike, *, alpha: bool = False) -> np.ndarray:
     multi-page file the first frame is used (logged once per kind of file). ``alpha=True``
     keeps an alpha channel as a last channel (``(H, W, 2)`` or ``(H, W, 4)``) for a caller
     that writes the image back; otherwise it is composited onto white, as slide glass
-    (:func:`on_glass`, :data:`~.kinds.ALPHA_POLICY`). Any
-    failure (missing, truncated, not an image, smaller than 8x8) is an :class:`ImageReadError`
-    that names the file.
+    (:func:`on_glass`, :data:`~.kinds.ALPHA_POLICY`). ``twelve_bit``: say, naming the file, that
+    16-bit pixels look like 12-bit data (:func:`~.kinds.note_twelve_bit`). Any failure (missing,
+    truncated, not an image, smaller than 8x8) is an :class:`ImageReadError` that names the file.
     """
-    return _read(Path(path), alpha, traits=False)[0]
+    return _read(Path(path), alpha, traits=False, twelve_bit=twelve_bit)[0]
 
 
 def read_with_traits(path: str | os.PathLike, *, alpha: bool = False) -> tuple[np.ndarray, ImageTraits]:

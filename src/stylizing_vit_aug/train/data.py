@@ -65,6 +65,8 @@ PAIRINGS = ("roll", "other_domain", "same_domain")  # "other-domain", "same-doma
 # stylizer, so they are held to a stricter test than training crops (luminance std at least
 # 20/255, at most half near-white) with more tries; the best try is kept if none passes.
 TISSUE_CROPS = {"skip_blank": True, "min_std": 20 / 255, "max_background": 0.5, "max_tries": 50}
+
+
 def mix_seed(*values: int) -> int:
     """A 63-bit seed from several integers, through numpy's ``SeedSequence`` (the hash built and
     tested for this: nearby inputs give unrelated seeds; stable across processes and platforms).
