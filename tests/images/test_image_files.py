@@ -226,34 +226,6 @@ def test_alpha_is_composited_onto_white_unless_asked_for(tmp_path, dtype, channe
     assert np.array_equal(read_image(tmp_path / "a.png", alpha=True), pixels)
 
 
-@pytest.mark.parametrize("fmt", ["PNG", "TIFF", "WEBP"])
-@pytest.mark.parametrize("channels", [2, 4])
-def test_save_image_keeps_alpha_where_the_format_has_it(tmp_path, fmt, channels):
-    pixels = np.random.default_rng(1).integers(0, 256, (16, 16, channels), dtype=np.uint8)
-    save_image(pixels, tmp_path / "x", fmt, lossless=True)
-    back = read_image(tmp_path / "x", alpha=True)
-    expected = pixels if fmt != "WEBP" or channels == 4 else np.dstack([pixels[..., :1]] * 3 + [pixels[..., 1:]])
-    assert np.array_equal(back, expected)
-
-
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
-def test_save_image_writes_jpeg_without_alpha_and_says_so(tmp_path, caplog, monkeypatch, dtype):
-    monkeypatch.setattr(kinds, "_told", set())
-    pixels = np.zeros((16, 16, 4), dtype)
-    with caplog.at_level(logging.WARNING):
-        save_image(pixels, tmp_path / "x.jpg", "JPEG")
-        save_image(pixels, tmp_path / "y.jpg", "JPEG")
-    assert read_image(tmp_path / "x.jpg", alpha=True).shape == (16, 16, 3)
-    assert sum("without the alpha channel" in r.getMessage() for r in caplog.records) == 1
-
-
-@pytest.mark.parametrize("channels", [2, 4])
-def test_16_bit_alpha_round_trips_through_png(tmp_path, channels):
-    pixels = np.random.default_rng(2).integers(0, 65536, (16, 16, channels), dtype=np.uint16)
-    save_image(pixels, tmp_path / "x.png", "PNG")
-    assert np.array_equal(read_image(tmp_path / "x.png", alpha=True), pixels)
-
-
 @pytest.mark.parametrize("channels", [2, 3, 4])
 def test_16_bit_png_without_opencv_reads_the_same(tmp_path, monkeypatch, channels):
     """Without OpenCV, 16-bit colour PNG goes through torchvision's decoder: same pixels, same
@@ -285,7 +257,7 @@ def test_lossless_webp_is_detected_and_kept_exact(tmp_path):
 
 
 def _closing_webp_first(lossless):
-    """``files._lossless`` as under a Pillow whose WebP reader has closed its file."""
+    """``headers._lossless`` as under a Pillow whose WebP reader has closed its file."""
 
     def closed_first(image, path):
         if image.format == "WEBP":
@@ -302,7 +274,7 @@ def test_read_with_traits_is_one_opening_that_says_what_the_three_readers_say(tm
     the file Pillow holds open, or the file once more where a Pillow has closed it)."""
     from PIL import ImageCms
 
-    from stylizing_vit_aug.images import carried_metadata, files, read_with_traits
+    from stylizing_vit_aug.images import carried_metadata, headers, read_with_traits
 
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     pixels = random_rgb(5, (20, 30))
@@ -318,7 +290,7 @@ def test_read_with_traits_is_one_opening_that_says_what_the_three_readers_say(tm
     paths = sorted(tmp_path.iterdir())
     for closing in (False, True):
         if closing:  # a Pillow whose WebP reader closes the file once it has read it
-            monkeypatch.setattr(files, "_lossless", _closing_webp_first(files._lossless))
+            monkeypatch.setattr(headers, "_lossless", _closing_webp_first(headers._lossless))
         for path in paths:
             read, traits = read_with_traits(path, alpha=True)
             assert np.array_equal(read, read_image(path, alpha=True)), path.name
@@ -508,15 +480,13 @@ def test_no_reader_opens_a_named_pipe(tmp_path, reader):
     import os
     import threading
 
-    from stylizing_vit_aug.images import files
-
     pipe = tmp_path / "pipe.png"
     os.mkfifo(pipe)
     raised: list[BaseException] = []
 
     def read() -> None:
         try:
-            getattr(files, reader)(pipe)
+            getattr(images, reader)(pipe)
         except BaseException as error:  # noqa: BLE001 - handed to the test's thread
             raised.append(error)
 

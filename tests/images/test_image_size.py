@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
 from helpers import examples, random_rgb
-from stylizing_vit_aug.images import image_size, read_image
+from stylizing_vit_aug.images import ImageReadError, check_whole, image_size, read_image
 
 FORMATS = ("PNG", "JPEG", "TIFF", "BMP", "WEBP")
 # where a PNG keeps its orientation: Pillow's own writing, moved after the pixels, or as text
@@ -143,3 +143,20 @@ def test_image_size_decodes_no_pixels_of_a_png(tmp_path, monkeypatch):
         assert not loads, (orientation, place)
         assert size == read_image(path).shape[:2]
         loads.clear()
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "TIFF", "WEBP"])
+@pytest.mark.parametrize("orientation", [6, 8, 5, 1])
+def test_a_too_small_image_is_refused_by_its_header_at_the_size_it_is_read(tmp_path, fmt, orientation):
+    """``check_whole`` (stylize's rerun check, preview's) names the size the user sees, upright, in
+    read_image's words: a 20x4 JPEG turned by EXIF orientation 6 is 4 wide and 20 high (it was
+    reported as stored, 20x4)."""
+    path = tmp_path / f"turned.{fmt.lower()}"
+    Image.fromarray(random_rgb(orientation, (4, 20))).save(path, format=fmt, exif=_exif(orientation))
+    said = []
+    for check in (lambda: read_image(path), lambda: check_whole(path), lambda: check_whole(path, decode=False)):
+        with pytest.raises(ImageReadError) as error:
+            check()
+        said.append(str(error.value))
+    height, width = image_size(path)
+    assert set(said) == {said[0]} and f"is {width}x{height} pixels (width x height)" in said[0], said

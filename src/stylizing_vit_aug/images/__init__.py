@@ -14,22 +14,8 @@ applied, and every unreadable file is an :class:`ImageReadError` that names it. 
 :class:`Normalization`, the one check of per-channel statistics.
 """
 
-from .files import (
-    IMAGE_EXTENSIONS,
-    NO_ALPHA_FORMATS,
-    SIXTEEN_BIT_FORMATS,
-    ImageReadError,
-    ImageTraits,
-    carried_metadata,
-    check_whole,
-    find_images,
-    image_size,
-    is_lossless,
-    read_image,
-    read_with_traits,
-    save_image,
-    unread_kind,
-)
+from .files import check_whole, read_image, read_with_traits
+from .headers import ImageReadError, ImageTraits, carried_metadata, image_size, is_lossless
 from .kinds import (
     ALPHA_POLICY,
     FLOAT_TOLERANCE,
@@ -53,7 +39,9 @@ from .kinds import (
     to_batches,
     to_uint8,
 )
+from .listing import IMAGE_EXTENSIONS, find_images, unread_kind
 from .normalization import STATS_UNITS, Normalization
+from .writing import NO_ALPHA_FORMATS, SIXTEEN_BIT_FORMATS, save_image
 
 __all__ = [
     "ALPHA_POLICY",

@@ -54,6 +54,18 @@ OTHER_IMAGE_SUFFIXES = frozenset(
 logger = logging.getLogger(__name__)
 
 
+def unread_kind(path: Path, name: str | None = None) -> str | None:
+    """Why a file named ``path`` is not read as an image (None: its extension is one of
+    :data:`IMAGE_EXTENSIONS`), naming it as ``name`` (default: the path): the one wording of the
+    command line's inputs and the app's uploads (a GIF decodes, but folder listings leave it out)."""
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        return None
+    return (
+        f"{name or path} is not a {'/'.join(IMAGE_EXTENSIONS)} image, the formats this package reads: "
+        "convert it to PNG (or TIFF)"
+    )
+
+
 def find_images(root: Path) -> list[Path]:
     """Every image file (:data:`IMAGE_EXTENSIONS`) under the folder ``root``: recursive through
     symlinked folders too (each real folder once), sorted, hidden files and folders

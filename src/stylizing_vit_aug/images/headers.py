@@ -1,0 +1,237 @@
+"""What an image file's header tells without decoding its pixels: its upright size, EXIF
+orientation, pixel kind, whether it is stored exactly and what a file written from it keeps; and
+:class:`ImageReadError`, worded here for every reader, naming the file (never a stream)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+try:  # PIL is a core dependency, but keep the import error readable
+    from PIL import ExifTags
+    from PIL import Image as PILImage
+except ImportError:  # pragma: no cover
+    PILImage = None
+
+from .._files import special_file
+from .chunks import END_MARKERS, check_end_marker, png_metadata_after_pixels, tiff_sample_kind, webp_is_lossless
+from .kinds import MIN_SIZE, ImageError, check_size_and_channels
+from .listing import IMAGE_EXTENSIONS
+from .metadata import carried
+
+__all__ = [
+    "QUARTER_TURNS",
+    "ImageReadError",
+    "ImageTraits",
+    "carried_metadata",
+    "check_container",
+    "deep_colour",
+    "exif_orientation",
+    "image_size",
+    "is_lossless",
+    "refuse_float_mode",
+    "refuse_special",
+    "stored_size",
+    "traits_of",
+    "unreadable",
+]
+
+QUARTER_TURNS = (5, 6, 7, 8)  # EXIF orientations that swap width and height
+# what a PNG holds EXIF orientation in, as Pillow reads it: info keys (chunks after the pixels: .chunks)
+_PNG_EXIF_KEYS = ("exif", "Raw profile type exif", "XML:com.adobe.xmp", "xmp")
+
+
+class ImageReadError(ImageError):
+    """A file that cannot be read as an image; the message names the file and the reason."""
+
+
+def refuse_special(path: Path) -> None:
+    """Never open what is no file: a named pipe blocks its reader forever, a device never ends."""
+    if special := special_file(path):
+        raise ImageReadError(f"cannot read image {path}: it is {special}, not an image file (not opened)")
+
+
+def unreadable(path: Path, error: BaseException, data: bytes | None = None) -> ImageReadError:
+    """The :class:`ImageReadError` of a file a reader failed on with ``error`` (``data``: the
+    file's bytes, where the reader had them), in words that name the file, never a stream."""
+    reason = str(error) or type(error).__name__
+    if isinstance(error, PILImage.UnidentifiedImageError):  # Pillow names the stream: <_io.BytesIO ...>
+        if kind := tiff_sample_kind(path, data):
+            return _unsupported_pixels(path, kind)
+        reason = (
+            "not an image Pillow can identify: a damaged file, or a format or pixel kind it does not read "
+            f"(this package reads {'/'.join(IMAGE_EXTENSIONS)} images of 8- or 16-bit unsigned pixels)"
+        )
+    if isinstance(error, PILImage.DecompressionBombError):  # Pillow's guard, not a damaged file
+        reason += (
+            " (Pillow's guard against decompression bombs: cut a trusted large image into tiles first, or "
+            "in Python raise PIL.Image.MAX_IMAGE_PIXELS before reading it)"
+        )
+    return ImageReadError(f"cannot read image {path}: {reason}")
+
+
+def _unsupported_pixels(path: Path, kind: str) -> ImageReadError:
+    """The one refusal of pixels that are not unsigned integers (float, complex), naming ``kind``."""
+    return ImageReadError(
+        f"cannot read image {path}: it holds {kind} pixels, which are not supported (images are read as 8- or "
+        "16-bit unsigned integers): convert it to a 16-bit PNG or TIFF, its values scaled to 0..65535, first"
+    )
+
+
+def refuse_float_mode(image: PILImage.Image, path: Path) -> None:
+    """Refuse float pixels that Pillow opens (mode F), naming their bits: its decode would give floats."""
+    if image.mode == "F":
+        bits = getattr(image, "tag_v2", {}).get(258, (32,))
+        raise _unsupported_pixels(path, f"{bits[0] if isinstance(bits, tuple) else bits}-bit floating-point")
+
+
+def deep_colour(image: PILImage.Image) -> str | None:
+    """The layout ("RGB", "RGBA" or "LA") of 16-bit pixels PIL would cut to 8 bits, else None:
+    its tile list says so until anything loads the pixels (a 16-bit "LA" PNG opens as "RGBA")."""
+    if image.mode not in ("RGB", "RGBA", "LA"):
+        return None
+    for tile in image.tile:
+        rawmode = str(tile[3][0] if isinstance(tile[3], tuple) else tile[3])
+        if ";16" in rawmode:
+            return rawmode.split(";")[0]
+    return None
+
+
+def exif_orientation(image: PILImage.Image) -> int:
+    """The EXIF orientation (1-8), or 1 when there is none or the EXIF block is unreadable: a
+    broken tag should not make good pixels unreadable."""
+    try:
+        value = image.getexif().get(ExifTags.Base.Orientation, 1)
+    except Exception:  # noqa: BLE001 - any EXIF parsing failure means "no orientation"
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _header_orientation(image: PILImage.Image) -> int:
+    """:func:`exif_orientation` without decoding the pixels: Pillow's PNG ``getexif`` decodes the
+    whole image (~25 ms at 512 px) in case an EXIF or XMP chunk follows the pixels. Where none
+    is before them (Pillow has read those) and none after, the answer is 1 whatever that decode
+    would do; otherwise Pillow decides, so the result is the same."""
+    if image.format == "PNG" and not any(key in image.info for key in _PNG_EXIF_KEYS):
+        if not png_metadata_after_pixels(image.fp):
+            return 1
+    return exif_orientation(image)
+
+
+def stored_size(image: PILImage.Image) -> tuple[int, int]:
+    """``(width, height)`` as the pixels are stored (Pillow reports a TIFF's upright size)."""
+    tags = getattr(image, "tag_v2", None)
+    if image.format == "TIFF" and tags is not None and 256 in tags and 257 in tags:
+        return int(tags[256]), int(tags[257])
+    return image.size
+
+
+def _upright_size(image: PILImage.Image) -> tuple[int, int]:
+    """``(height, width)`` of the image as read (EXIF orientation applied), from the header alone."""
+    width, height = stored_size(image)
+    return (width, height) if _header_orientation(image) in QUARTER_TURNS else (height, width)
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """``(height, width)`` of an image file, upright, from its header alone (no decoding: a PNG's
+    chunk headers are walked for EXIF after the pixels, :func:`_header_orientation`)."""
+    path = Path(path)
+    refuse_special(path)
+    try:
+        with PILImage.open(path) as image:
+            return _upright_size(image)
+    except Exception as error:  # noqa: BLE001 - as in read_image
+        raise unreadable(path, error) from error
+
+
+def check_container(path: Path) -> bool:
+    """An :class:`ImageReadError` where the header refuses the file as :func:`~.files.read_image` would (float
+    pixels; smaller than the minimum size, upright, as read) or a PNG's chunks or a JPEG's end do;
+    True where that checked the whole file (PNG: every chunk's checksum, no inflating, and IEND;
+    JPEG: its header and end-of-image marker), False where only a decode can tell (other formats)."""
+    refuse_special(path)
+    try:
+        with PILImage.open(path) as image:
+            kind = image.format
+            refuse_float_mode(image, path)
+            _refuse_small(image, path)
+            if kind == "PNG":
+                image.verify()
+        if kind in END_MARKERS:
+            check_end_marker(path, kind)
+    except ImageReadError:
+        raise
+    except Exception as error:  # noqa: BLE001 - as in read_image
+        raise unreadable(path, error) from error
+    return kind in END_MARKERS
+
+
+def _refuse_small(image: PILImage.Image, path: Path) -> None:
+    """:func:`~.files.read_image`'s refusal of an image smaller than the minimum size, from the header, the
+    size named as read (upright, as every message gives it); the orientation is looked up only
+    for an image refused (a PNG's lookup may decode it, and a verified PNG can no longer be read)."""
+    width, height = stored_size(image)
+    if min(width, height) >= MIN_SIZE:
+        return
+    height, width = _upright_size(image)
+    try:
+        check_size_and_channels(1, height, width, f"image {path}")
+    except ImageError as error:
+        raise ImageReadError(str(error)) from None
+
+
+@dataclass(frozen=True)
+class ImageTraits:
+    """What a file written from an image file keeps of it besides the pixels, for
+    :func:`~.writing.save_image`: ``lossless`` as :func:`is_lossless` says, ``metadata`` as
+    :func:`carried_metadata` gives it."""
+
+    lossless: bool
+    metadata: dict[str, Any]
+
+
+def traits_of(image: PILImage.Image, path: Path, turn: int, deep: str | None) -> ImageTraits:
+    """The :class:`ImageTraits` of an open image not yet loaded (EXIF orientation ``turn``, 16-bit
+    layout ``deep``): one opening gives the reader its pixels and these."""
+    return ImageTraits(_lossless(image, path), carried(image, turn, deep, str(path)))
+
+
+def is_lossless(path: str | os.PathLike) -> bool:
+    """Whether an image file stores its pixels exactly (PNG, TIFF, BMP, lossless WebP ...) rather
+    than lossy (JPEG, lossy WebP): a WebP written from it should then be lossless too, so
+    strength 0 gives back its pixels exactly."""
+    try:
+        with PILImage.open(path) as image:
+            return _lossless(image, Path(path))
+    except Exception:  # noqa: BLE001 - an unreadable file is reported by read_image
+        return False
+
+
+def carried_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """What a file written from the image at ``path`` keeps besides its pixels, for
+    :func:`~.writing.save_image`: its resolution (``dpi``, upright: how a slide records microns per
+    pixel) and its colour profile (``icc_profile``), each only where the file holds it and the
+    profile describes the pixels as read (:mod:`.metadata`). Empty when it has none or cannot be read."""
+    try:
+        with PILImage.open(path) as image:
+            deep = deep_colour(image)  # before the orientation: a PNG's EXIF lookup may load the pixels
+            return carried(image, _header_orientation(image), deep, str(path))
+    except Exception:  # noqa: BLE001 - an unreadable file is reported by read_image
+        return {}
+
+
+def _lossless(image: PILImage.Image, path: Path) -> bool:
+    """:func:`is_lossless` of an image open and not yet loaded; False if that cannot be told."""
+    fmt, compression = image.format, str(image.info.get("compression", ""))
+    if fmt != "WEBP":
+        return fmt not in ("JPEG", "MPO") and "jpeg" not in compression
+    try:  # Pillow's WebP holds the file open until it loads: its chunks are read from there
+        return webp_is_lossless(image.fp)
+    except (AttributeError, OSError, ValueError):  # a Pillow that closed it: the file once more
+        try:
+            with open(path, "rb") as handle:
+                return webp_is_lossless(handle)
+        except OSError:
+            return False

@@ -1,0 +1,137 @@
+"""The package's one image writer, :func:`save_image`: what each format can hold of the pixels
+(bit depth, alpha, one channel) and of their metadata, and what is said where it cannot. The
+byte-level encoders Pillow lacks are :mod:`.encoders`."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+try:  # PIL is a core dependency, but keep the import error readable
+    from PIL import Image as PILImage
+except ImportError:  # pragma: no cover
+    PILImage = None
+
+from .encoders import jpeg_metadata, png16, tiff16
+from .files import on_glass
+from .kinds import ALPHA_CHANNELS, ImageError, log_once, warn_first
+from .metadata import written_metadata
+
+__all__ = ["NO_ALPHA_FORMATS", "SIXTEEN_BIT_FORMATS", "save_image"]
+
+SIXTEEN_BIT_FORMATS = ("PNG", "TIFF")  # the formats save_image writes 16-bit pixels to
+NO_ALPHA_FORMATS = ("JPEG", "BMP")  # formats save_image writes with transparency on white (no alpha channel)
+
+logger = logging.getLogger(__name__)
+
+
+def save_image(
+    pixels: np.ndarray,
+    target: str | os.PathLike | IO[bytes],
+    fmt: str,
+    *,
+    quality: int = 95,
+    lossless: bool = False,
+    metadata: dict[str, Any] | None = None,
+    name: str | None = None,
+) -> None:
+    """Encode uint8/uint16 ``(H, W)`` or ``(H, W, C)`` pixels (C: 3 for RGB, 2 or 4 with a
+    trailing alpha channel) as ``fmt`` (a PIL format name), with ``metadata``
+    (:func:`~.headers.carried_metadata`: ``dpi``, ``icc_profile``) where the format holds it: a
+    profile for another colour space than the pixels written is left out (said), and no
+    resolution in is none out (BMP: written "unspecified", not Pillow's 96 dpi).
+
+    16-bit pixels stay 16-bit in PNG and TIFF; other formats get them rounded to 8 bits (logged
+    once). Alpha is written where the format has it; JPEG and BMP (and 16-bit gray+alpha TIFF)
+    get the pixels composited onto white, as slide glass, by the rule reading uses
+    (:func:`~.files.on_glass`), and a warning names the file where that hid transparency.
+    ``lossless`` makes a WebP lossless (pass :func:`~.headers.is_lossless` of the source, so exact
+    pixels stay exact). ``name``: what the messages call the image (default: ``target``'s path);
+    a caller encoding into a buffer passes the file the bytes are meant for, so a warning names
+    that file.
+    """
+    channels = 1 if pixels.ndim == 2 else pixels.shape[-1] if pixels.ndim == 3 else 0
+    if pixels.dtype not in (np.uint8, np.uint16) or channels not in (1, 2, 3, 4):
+        raise ImageError(
+            "save_image takes uint8 or uint16 (H, W) or (H, W, C) pixels with C = 1 to 4, got "
+            f"{pixels.dtype} {pixels.shape}"
+        )
+    if name is None:
+        name = str(target) if isinstance(target, (str, os.PathLike)) else f"an image written as {fmt}"
+    pixels = _as_format_holds(pixels[..., 0] if pixels.ndim == 3 and channels == 1 else pixels, fmt, name)
+    colour = "GRAY" if fmt != "WEBP" and (pixels.ndim == 2 or pixels.shape[-1] == 2) else "RGB"
+    metadata = written_metadata(metadata or {}, fmt, colour, name)
+    metadata = jpeg_metadata(metadata) if fmt == "JPEG" else metadata
+    if fmt == "WEBP" and "dpi" in metadata:  # Pillow writes none there and reads none back
+        log_once(
+            "save:dpi:WEBP",
+            "WebP files hold no resolution: the source's (%s dpi, how a slide records "
+            "microns per pixel) is not kept; write PNG, TIFF or JPEG to keep it",
+            metadata["dpi"][0],
+        )
+    options: dict[str, Any] = {"quality": quality} if fmt == "JPEG" else {}
+    if fmt == "WEBP":
+        options = {"lossless": True, "exact": True} if lossless else {"quality": quality}
+    if pixels.dtype == np.uint8:
+        PILImage.fromarray(np.ascontiguousarray(pixels)).save(target, format=fmt, **options, **metadata)
+        return
+    if pixels.ndim == 2:
+        height, width = pixels.shape
+        image = PILImage.frombytes("I;16", (width, height), pixels.astype("<u2").tobytes())
+        image.save(target, format=fmt, **metadata)
+        return
+    data = png16(pixels, metadata) if fmt == "PNG" else tiff16(pixels, metadata)
+    if isinstance(target, (str, os.PathLike)):
+        Path(target).write_bytes(data)
+    else:
+        target.write(data)
+
+
+def _as_format_holds(pixels: np.ndarray, fmt: str, name: str) -> np.ndarray:
+    """``pixels`` as a ``fmt`` file holds them (named ``name`` in messages): alpha on white where
+    the format has no alpha (:func:`_on_glass_for`), 16 bits rounded to 8 where it has 8 (said once)."""
+    pixels = _on_glass_for(pixels, fmt, name)
+    if fmt == "WEBP" and (pixels.ndim == 2 or pixels.shape[-1] == 2):
+        log_once(
+            "save:gray:WEBP",
+            "WebP files hold colour only: grayscale images are written as RGB (three equal "
+            "channels); write PNG or TIFF to keep one channel",
+        )
+    if pixels.dtype == np.uint16 and fmt not in SIXTEEN_BIT_FORMATS:
+        log_once(
+            f"save:8bit:{fmt}",
+            "%s files hold 8 bits per channel: 16-bit pixels are written rounded to 8 bits "
+            "(write PNG or TIFF to keep 16 bits, e.g. --ext png)",
+            fmt,
+        )
+        pixels = np.round(pixels / 257.0).astype(np.uint8)
+    return pixels
+
+
+def _on_glass_for(pixels: np.ndarray, fmt: str, name: str) -> np.ndarray:
+    """``pixels`` with an alpha channel composited onto white (:func:`~.files.on_glass`, the rule
+    ``read_image`` reads by) where ``fmt`` cannot hold alpha: dropping it showed the colour stored
+    under transparency (often black). Warned, naming the file, where some pixel was not opaque."""
+    channels = pixels.shape[-1] if pixels.ndim == 3 else 1
+    gray_alpha_16bit_tiff = channels == 2 and pixels.dtype == np.uint16 and fmt == "TIFF"
+    if channels not in ALPHA_CHANNELS or not (fmt in NO_ALPHA_FORMATS or gray_alpha_16bit_tiff):
+        return pixels
+    if pixels[..., -1].min() < np.iinfo(pixels.dtype).max:  # transparency the file cannot keep
+        kind, keep = ("16-bit gray+alpha TIFF", "PNG") if gray_alpha_16bit_tiff else (fmt, "PNG, TIFF or WebP")
+        warn_first(
+            f"save:alpha:{kind}",
+            name,
+            "%s: %s files hold no transparency, so its transparent pixels are written on white, as slide "
+            "glass (as images are read where there is no room for alpha); write %s to keep the alpha "
+            "channel (e.g. --ext png)",
+            name,
+            kind,
+            keep,
+            note=f"%s: transparent pixels written on white ({kind})",
+            log=logger,
+        )
+    return on_glass(pixels)
