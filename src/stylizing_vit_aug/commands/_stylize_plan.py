@@ -32,6 +32,7 @@ import torch
 
 from ..bank.sources import images_digest
 from ..images import IMAGE_EXTENSIONS, read_image
+from ..images.value_range import outside_range
 from ._stylize_record import LOG_NAME, log_refusal
 from .common import CheckpointChoice, CLIError, Ranks, list_images
 
@@ -61,6 +62,7 @@ class StylizePlan:
     batch_size: int
     ext: str
     quality: int
+    value_range: tuple[float, float] | None  # --value-range: the 16-bit files' range (None: each type's own)
     overwrite: bool
     on_error: str
     checkpoint: CheckpointChoice
@@ -98,6 +100,7 @@ class StylizePlan:
             args.batch_size,
             args.ext,
             args.quality,
+            args.value_range,
             args.overwrite,
             args.on_error,
             checkpoint,
@@ -283,6 +286,8 @@ class RunStyles:
         self.skipped: list[tuple[Path, str]] = []  # unreadable style files
         if plan.style is not None:  # the source was checked when planned (StylizePlan.from_args)
             pixels = read_image(plan.style, twelve_bit=True)  # 12-bit data named here: the bank sees an array
+            if plan.value_range and (problem := outside_range(pixels, plan.value_range, f"style image {plan.style}")):
+                raise CLIError(problem)  # named here: the bank would name an array
             self.bank = StyleBank.from_images([pixels], stylizer, encode=True)
             self.labels = [str(plan.style)]
         elif plan.bank is not None:

@@ -11,8 +11,9 @@ settings columns (:data:`SETTINGS`) are left empty rather than guessed.
 
 An output's row holds every setting that changes its pixels: the style (its label, bank index,
 ``style_digest`` of its pixels and domain), strength, seed, the stylizer's mode, background,
-colour match, mean and std, the quality of a JPEG or WebP output, and the checkpoint, its
-revision and its weights' fingerprint. A record of 0.1.0 (:data:`LEGACY_FIELDS`) is still read."""
+colour match, mean and std, the ``--value-range`` (:func:`range_label`), the quality of a JPEG or
+WebP output, and the checkpoint, its revision and its weights' fingerprint. Records of earlier
+columns (:data:`KNOWN_HEADERS`) are still read."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ from .._atomic import write_atomically
 from ..images import IMAGE_EXTENSIONS
 
 __all__ = [
-    "ADDED", "FIELDS", "LEGACY_FIELDS", "LOG_NAME", "SETTINGS", "LogWriter", "collect_log", "is_unknown", "log_refusal",
-    "part_path", "read_log", "replace_log", "unknown_row",
+    "ADDED", "FIELDS", "KNOWN_HEADERS", "LEGACY_FIELDS", "LOG_NAME", "SETTINGS", "TYPE_RANGE", "LogWriter",
+    "collect_log", "is_unknown", "log_refusal", "part_path", "range_label", "read_log", "replace_log", "unknown_row",
 ]
 
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log, as before the split
@@ -37,15 +38,24 @@ logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command'
 LOG_NAME = "stylize_log.csv"
 FIELDS = (
     "input", "output", "style", "style_index", "style_digest", "domain", "strength", "seed", "mode", "background",
-    "colour_match", "mean", "std", "quality", "checkpoint", "revision", "fingerprint", "error",
+    "colour_match", "mean", "std", "value_range", "quality", "checkpoint", "revision", "fingerprint", "error",
 )
 # The columns of records written before every setting that changes the pixels was recorded (0.1.0):
 # still read, their rows with the columns they lack empty (not recorded, so never compared).
 LEGACY_FIELDS = ("input", "output", "style", "style_index", "domain", "strength", "seed", "checkpoint", "revision",
                  "error")
+# Every header a record may have: this one, the one before --value-range, and 0.1.0's.
+KNOWN_HEADERS = (FIELDS, tuple(name for name in FIELDS if name != "value_range"), LEGACY_FIELDS)
 ADDED = tuple(name for name in FIELDS if name not in LEGACY_FIELDS)
+TYPE_RANGE = "dtype"  # the value_range of a run without --value-range: each file on its type's full range
 # What made an output: empty in an unknown row, never filled in from a later run's settings.
 SETTINGS = tuple(name for name in FIELDS if name not in ("input", "output", "error"))
+
+
+def range_label(value_range: tuple[float, float] | None) -> str:
+    """The record's ``value_range`` of a run: ``0 4095`` (``--value-range 0,4095``), else :data:`TYPE_RANGE`
+    (never empty: an empty column is one a record does not have, which is never compared)."""
+    return TYPE_RANGE if value_range is None else " ".join(f"{value:g}" for value in value_range)
 
 
 def unknown_row(source: str, output: str) -> dict[str, str]:
@@ -77,7 +87,7 @@ def log_refusal(path: Path, input_folder: Path, default: Path) -> str | None:
         )
     if not path.is_file() or path.stat().st_size == 0:
         return None
-    headers = {_csv_line().decode("utf-8").strip(), ",".join(LEGACY_FIELDS)}
+    headers = {",".join(fields) for fields in KNOWN_HEADERS}
     try:
         with open(path, encoding="utf-8") as handle:
             first = handle.readline(max(map(len, headers)) + 2).strip()
@@ -91,17 +101,20 @@ def log_refusal(path: Path, input_folder: Path, default: Path) -> str | None:
 
 def read_log(path: Path) -> dict[str, dict[str, str]]:
     """Complete rows by output (last wins; rows of unreadable style files by style); a torn
-    last line from a kill is ignored. A record of the older columns (:data:`LEGACY_FIELDS`)
-    reads with the :data:`ADDED` columns empty: not recorded."""
+    last line from a kill is ignored. A record of older columns (:data:`KNOWN_HEADERS`) reads
+    with the columns it lacks empty: not recorded; but ``value_range``, which no run could set
+    before the column was added, is :data:`TYPE_RANGE` in each row that records its settings."""
     rows: dict[str, dict[str, str]] = {}
     if not path.is_file():
         return rows
     with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
-        needed = LEGACY_FIELDS if reader.fieldnames == list(LEGACY_FIELDS) else FIELDS
+        needed = next((fields for fields in KNOWN_HEADERS if list(fields) == reader.fieldnames), FIELDS)
         for row in reader:
             if all(row.get(field) is not None for field in needed) and None not in row:
                 row = {**dict.fromkeys(FIELDS, ""), **row}
+                if "value_range" not in needed and not row["error"] and not is_unknown(row):
+                    row["value_range"] = TYPE_RANGE
                 rows[row["output"] or f"style:{row['style']}"] = row
     return rows
 

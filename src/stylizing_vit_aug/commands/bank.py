@@ -13,6 +13,7 @@ from .common import (
     CLIError,
     add_checkpoint_arguments,
     add_on_error_argument,
+    add_value_range_argument,
     check_output_file,
     positive_int,
     seed_argument,
@@ -35,6 +36,9 @@ A style file that cannot be read is left out with a warning naming it, and the e
 byte-identical style files (each enters the bank), subfolders without images (no domain), style
 images smaller than the model's input (enlarged) and files of other kinds left out (.gif ...).
 The bank records each style's file (path under FOLDER, SHA-256 prefix): `bank info --sources`.
+--value-range LOW,HIGH reads 16-bit style files on LOW-HIGH (e.g. 0,4095 for 12-bit data), as
+stylize and preview read their inputs; one with values outside it stops the build (exit code 2),
+naming the file. 8-bit style files keep 0-255.
 """
 INFO_EPILOG = """\
 examples:
@@ -72,6 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="dtype of the stored style streams (float16 halves the file)")
     build.add_argument("--no-streams", action="store_true",
                        help="store only the images (smaller file; re-encoded when loaded)")
+    add_value_range_argument(build)
     add_on_error_argument(build)
     add_checkpoint_arguments(build)
     build.set_defaults(bank_run=run_build)
@@ -90,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
 def run_build(args: argparse.Namespace) -> int:
     from ..bank import StyleBank
+    from ..images.value_range import declare_value_range
 
     choice = CheckpointChoice.from_args(args)
     choice.refuse_unread()  # before -o's folder is made or any style image is listed
@@ -103,11 +109,12 @@ def run_build(args: argparse.Namespace) -> int:
                        "leave --crop-size out")
     check_output_file(args.output, "-o", "bank.safetensors")
     stylizer = choice.load()
-    bank = StyleBank.from_folder(
-        args.folder, stylizer, domains=None if args.domains == "none" else "subfolders",
-        crops_per_image=args.crops_per_image, crop_size=args.crop_size, seed=args.seed,
-        stream_dtype=args.stream_dtype, on_error=args.on_error,
-    )
+    with declare_value_range(args.value_range):  # the style files' 16-bit pixels, mapped from it to 0-1
+        bank = StyleBank.from_folder(
+            args.folder, stylizer, domains=None if args.domains == "none" else "subfolders",
+            crops_per_image=args.crops_per_image, crop_size=args.crop_size, seed=args.seed,
+            stream_dtype=args.stream_dtype, on_error=args.on_error,
+        )
     bank.save(args.output, streams=not args.no_streams)
     print(f"wrote {args.output}: {len(bank)} styles"
           + (f" in {len(bank.domain_names)} domains" if bank.domains else "")

@@ -73,7 +73,7 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
                        help="normalisation std (0-1), with --mean, as many values")
 
 
-NUMBER_LIST_OPTIONS = ("--mean", "--std")  # one number per channel: as many as the checkpoint has
+NUMBER_LIST_OPTIONS = ("--mean", "--std", "--value-range")  # options that take several numbers
 
 
 def joined_number_lists(argv: list[str]) -> list[str]:
@@ -103,15 +103,40 @@ def _is_number(word: str) -> bool:
     return True
 
 
-def number_list(text: str) -> list[float]:
+_PER_CHANNEL = "numbers, one per channel of the checkpoint (e.g. 0.74 0.59 0.72)"
+
+
+def number_list(text: str, expected: str = _PER_CHANNEL) -> list[float]:
     """A ``--mean``/``--std`` value: numbers separated by commas, as the command line joins the
-    words after the option (:func:`joined_number_lists`)."""
+    words after the option (:func:`joined_number_lists`); ``expected`` says what the option takes."""
     try:
         return [float(part) for part in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected numbers, one per channel of the checkpoint (e.g. 0.74 0.59 0.72), got {text!r}"
-        ) from None
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+
+def value_range_argument(text: str) -> tuple[float, float]:
+    """``--value-range LOW,HIGH`` (or ``LOW HIGH``), checked when the arguments are read (exit 2):
+    the rule of ``RandStylize(value_range=)``, and whole numbers in 0-65535, as 16-bit pixels are."""
+    from ..images.value_range import check_sixteen_bit_range
+
+    numbers = number_list(text, "LOW,HIGH: two numbers, e.g. 0,4095 for 12-bit data")
+    try:
+        return check_sixteen_bit_range(numbers)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"--value-range {text}: {error}") from None
+
+
+def add_value_range_argument(parser: argparse.ArgumentParser) -> None:
+    """``--value-range`` of ``stylize``, ``preview`` and ``bank build``: one meaning, one help."""
+    parser.add_argument(
+        "--value-range", type=value_range_argument, default=None, metavar="LOW,HIGH",
+        help="the range of the values in 16-bit files that hold narrower data, e.g. 0,4095 for 12-bit data "
+        "(default: each file on its type's full range, 0-255 or 0-65535): they are read on it, not as nearly "
+        "black 16-bit data, and stylize writes its outputs back in it. A 16-bit file with a value outside it is "
+        "refused, never clipped (by stylize and preview as one unreadable file), as is an 8-bit input or content "
+        "(run those without it); 8-bit style images keep 0-255",
+    )
 
 
 def device_argument(text: str) -> str:

@@ -11,12 +11,14 @@ from typing import Any
 import torch
 
 from ..images import ImageReadError, check_whole, read_image
+from ..images.value_range import declare_value_range, input_refusal, outside_range
 from .common import (
     EXIT_SKIPPED,
     CheckpointChoice,
     CLIError,
     add_cell_size,
     add_checkpoint_arguments,
+    add_value_range_argument,
     check_grid_output,
     gather_images,
     positive_int,
@@ -51,7 +53,8 @@ warning, and the exit code is 3, whether --seed would draw it or not. Of a TIFF,
 check reads the header only (their whole check is a decode): one damaged past its header is
 found, left out and replaced only if drawn, so its exit code 3 depends on --seed. A --style file
 that cannot be read, header or pixels, is exit code 2, drawn or not. The model loads after these
-checks.
+checks. Under --value-range a drawn content or style file with values outside the range, or an
+8-bit content file, is left out in the same way (a --style file: exit code 2).
 """
 
 
@@ -67,6 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_cell_size(parser)
     parser.add_argument("--strength", type=unit_float, default=1.0, help="stylisation strength (default 1)")
     parser.add_argument("--seed", type=seed_argument, default=0, help="which contents/styles are picked (default 0)")
+    add_value_range_argument(parser)
     add_checkpoint_arguments(parser)
 
 
@@ -85,7 +89,8 @@ class _RunFiles:
     often it is listed (a file named twice, a folder given as contents and as ``--styles-dir``), and
     each skipped file warned of and counted once."""
 
-    def __init__(self) -> None:
+    def __init__(self, value_range: tuple[float, float] | None = None) -> None:
+        self.value_range = value_range  # --value-range: the 16-bit files' range
         self._checked: dict[Path, bool] = {}  # file -> whether its check decoded it
         self._errors: dict[Path, ImageReadError] = {}
         self._pixels: dict[Path, Any] = {}
@@ -108,8 +113,10 @@ class _RunFiles:
             self._checked[key] = decode
         return None
 
-    def read(self, path: Path) -> Any:
-        """``path``'s pixels, decoded the first time only; its :class:`ImageReadError` every time."""
+    def read(self, path: Path, *, content: bool = False) -> Any:
+        """``path``'s pixels, decoded the first time only; its :class:`ImageReadError` every time, also
+        where ``--value-range`` does not describe it (:func:`~stylizing_vit_aug.images.value_range.input_refusal`
+        for a ``content``: 8-bit ones too; a style's 16-bit values alone)."""
         key = path.resolve()
         if key in self._errors:
             raise self._errors[key]
@@ -119,7 +126,11 @@ class _RunFiles:
             except ImageReadError as error:
                 self._errors[key] = error
                 raise
-        return self._pixels[key]
+        pixels = self._pixels[key]
+        refusal = input_refusal if content else outside_range
+        if self.value_range and (problem := refusal(pixels, self.value_range, f"image {path}")):
+            raise ImageReadError(problem)
+        return pixels
 
     def skip(self, path: Path, error: ImageReadError) -> None:
         """Warn that ``path`` is left out, once per file."""
@@ -149,7 +160,7 @@ def _read_some(
         if len(chosen) == wanted:
             break
         try:
-            chosen[index] = files.read(paths[index])
+            chosen[index] = files.read(paths[index], content=what == "content")
         except ImageReadError as error:
             files.skip(paths[index], error)
     if not chosen:
@@ -207,6 +218,11 @@ def _named_styles(
 
 
 def run(args: argparse.Namespace) -> int:
+    with declare_value_range(args.value_range):  # the run's 16-bit files: read, stylised and shown in it
+        return _preview(args)
+
+
+def _preview(args: argparse.Namespace) -> int:
     from ..bank import StyleBank
     from ..grid import content_style_grid
 
@@ -214,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
     content_files = gather_images(args.contents, "content")
     style_files = gather_images([args.styles_dir], "style folder") if args.styles_dir is not None else []
     generator = torch.Generator().manual_seed(args.seed)
-    files = _RunFiles()
+    files = _RunFiles(args.value_range)
     content_paths, contents = _read_some(content_files, args.n_contents, generator, "content", files)
     if args.style:  # files the user named: each must be read
         paths, style_images = _named_styles(args.style, args.n_styles, generator, files)

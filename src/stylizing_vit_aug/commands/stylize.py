@@ -61,9 +61,11 @@ from tqdm.auto import tqdm
 
 from .._atomic import remove_stale_temporaries
 from ..images import ImageReadError, ImageTraits, check_whole, is_lossless, read_with_traits
+from ..images.kinds import ALPHA_CHANNELS
+from ..images.value_range import declare_value_range, input_refusal
 from ..stylizer import COMPILE_MODES, STRIP_PIXELS
 from ._stylize_plan import Job, RunStyles, StyleChoice, StylizePlan, plan_jobs, start_on_every_rank
-from ._stylize_record import FIELDS, LOG_NAME, LogWriter, collect_log, part_path, replace_log
+from ._stylize_record import FIELDS, LOG_NAME, LogWriter, collect_log, part_path, range_label, replace_log
 from ._stylize_resume import recorded_lossless, report_resumed, resumed_rows
 from .common import (
     EXIT_SKIPPED,
@@ -72,6 +74,7 @@ from .common import (
     Ranks,
     add_checkpoint_arguments,
     add_on_error_argument,
+    add_value_range_argument,
     new_folder,
     positive_int,
     seed_argument,
@@ -105,7 +108,7 @@ Interrupted? Run the same command again: finished images are skipped, nothing is
 and OUTPUT/stylize_log.csv records which style made each output (one row per output). The same
 holds for a relaunch under torchrun / accelerate launch with any number of processes.
 A rerun with other settings (--strength, --seed, the styles or their pixels, the checkpoint or
-its weights, --mode, --mean/--std, --quality) keeps the existing outputs and warns, naming the
+its weights, --mode, --mean/--std, --value-range, --quality) keeps the existing outputs and warns, naming the
 settings that differ; pass --overwrite (or a fresh -o folder) to redo them. The record has a
 column for each of them.
 An existing output the record has no row for (the record was deleted, or --log points elsewhere)
@@ -119,6 +122,9 @@ gets its row, the message names the folder and its free space, the exit code is 
 rerunning once space is freed writes the rest. A second run into the
 same folder while one is running refuses with exit code 2.
 16-bit PNG/TIFF inputs are written back as 16-bit; --strength 0 gives back the pixels exactly.
+12-bit data in 16-bit files: --value-range 0,4095 reads them on 0-4095 (not nearly black) and
+writes the outputs back in 0-4095; an input with values outside the range, or an 8-bit input, is
+skipped and recorded like an unreadable one.
 """
 
 
@@ -146,18 +152,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run the stylizer compiled in this torch.compile mode (default, or reduce-overhead: CUDA "
                         f"graphs; one of {', '.join(COMPILE_MODES)}). The first batch of each image size compiles "
                         "for about a minute: it pays on long runs of one size")
+    add_value_range_argument(parser)
     add_on_error_argument(parser)
     add_checkpoint_arguments(parser)
 
 
+def _read_input(path: Path, value_range: tuple[float, float] | None) -> tuple[np.ndarray, ImageTraits]:
+    """An input's pixels (alpha carried to the output) and traits; under ``--value-range`` one the
+    range does not describe (:func:`~stylizing_vit_aug.images.value_range.input_refusal`) is an
+    :class:`ImageReadError` naming it, so it costs only itself, as an unreadable file does."""
+    pixels, traits = read_with_traits(path, alpha=True)
+    colours = pixels[..., : ALPHA_CHANNELS.get(pixels.shape[-1], pixels.shape[-1])] if pixels.ndim == 3 else pixels
+    if value_range and (problem := input_refusal(colours, value_range, f"image {path}")):
+        raise ImageReadError(problem)
+    return pixels, traits
+
+
 def _read_batches(
-    todo: list[Job], size: int, stop: bool, skip: Callable[[Job, ImageReadError], None]
+    todo: list[Job], size: int, stop: bool, skip: Callable[[Job, ImageReadError], None],
+    value_range: tuple[float, float] | None = None,
 ) -> Iterator[list[tuple[Job, np.ndarray, ImageTraits]]]:
     """Consecutive outputs in batches of at most ``size`` of one shape and dtype; an input is
     read once, with its traits (one opening), for its consecutive outputs (its styled copies).
 
-    A file that cannot be read goes to ``skip``; with ``stop``, the batch read before it is
-    still given out (and written), then its error is raised.
+    A file that cannot be read (or that ``value_range`` does not describe: :func:`_read_input`)
+    goes to ``skip``; with ``stop``, the batch read before it is still given out (and written),
+    then its error is raised.
 
     Only the batch given out holds its inputs (the caller may empty it to free them), and an
     input larger than :data:`~stylizing_vit_aug.stylizer.STRIP_PIXELS` (which the stylizer
@@ -170,7 +190,7 @@ def _read_batches(
         if last is None or last[0] != item[0]:
             last = None  # the previous input goes before the next is read
             try:
-                last = (item[0], read_with_traits(item[0], alpha=True))  # alpha carried to the output
+                last = (item[0], _read_input(item[0], value_range))
             except ImageReadError as error:
                 last = (item[0], error)
         read = last[1]
@@ -244,7 +264,8 @@ def run(args: argparse.Namespace) -> int:
                 refusal = str(error)
         if said := ranks.from_rank_zero(refusal):  # every rank stops, saying why
             raise CLIError(said if ranks.rank == 0 else f"rank 0 of {ranks.world} cannot start the run: {said}")
-        return _stylize(plan)
+        with declare_value_range(plan.value_range):  # the run's 16-bit files, read and written in it
+            return _stylize(plan)
 
 
 def _start(args: argparse.Namespace, ranks: Ranks, held: ExitStack) -> StylizePlan:
@@ -317,6 +338,7 @@ class _Rows:
             "input": str(path.relative_to(plan.root)), "output": str(out.relative_to(plan.output)),
             "style": choice.label, "style_index": str(choice.index), "style_digest": choice.digest,
             "domain": choice.domain, "strength": f"{plan.strength:g}", "seed": str(plan.seed), **self.stylizer,
+            "value_range": range_label(plan.value_range),
             "quality": str(plan.quality) if _uses_quality(out, lossless) else "", "error": "",
         }
 
@@ -460,10 +482,13 @@ def _write_outputs(
     try:
         with tqdm(total=len(todo), desc="stylize", unit="img", disable=ranks.rank != 0) as progress:
             outputs = _Outputs(plan, rows, writer, progress)
-            for batch in _read_batches(todo, plan.batch_size, plan.on_error == "stop", outputs.fail):
+            reads = _read_batches(todo, plan.batch_size, plan.on_error == "stop", outputs.fail, plan.value_range)
+            for batch in reads:
                 jobs = [(job, traits) for job, _, traits in batch]
                 stream = styles.bank.stream(torch.tensor([job[2].index for job, _ in jobs]))
-                results = list(stylizer([pixels for _, pixels, _ in batch], stream, strength=plan.strength))
+                # integer pixels, within --value-range: checked when read
+                results = list(stylizer([pixels for _, pixels, _ in batch], stream, strength=plan.strength,
+                                        range_checked=True))
                 batch.clear()  # the inputs go before the outputs are encoded (the reader keeps no other reference)
                 for job, traits in jobs:
                     outputs.write(job, results.pop(0), traits)  # each output goes once it is written

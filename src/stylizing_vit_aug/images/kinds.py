@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..devices import to_device_nowait
+from .value_range import SIXTEEN_BIT, TWELVE_BIT_MAX, declared_value_range, from_unit, outside_range, to_unit
 
 try:  # PIL is a core dependency, but keep the import error readable
     from PIL import Image as PILImage
@@ -74,6 +75,7 @@ class BatchInfo:
     # the alpha channel as it came in (torch [B, 1, H, W]; numpy and PIL [B, H, W, 1]), carried
     # back unchanged by from_batch; None without alpha
     alpha: Any = field(default=None, compare=False, repr=False)
+    value_range: tuple[float, float] | None = None  # uint16 pixels' declared range (value_range.py); None: 0–65535
 
     def rows(self, index: torch.Tensor) -> BatchInfo:
         """The info of the rows ``index`` of a batch (for a result computed on those rows only)."""
@@ -87,10 +89,6 @@ class BatchInfo:
 
 
 _told: set[str] = set()
-
-
-TWELVE_BIT_MAX = 4095
-"""The largest 12-bit value: uint16 images that stay at or below it are most likely 12-bit data."""
 
 
 def log_once(
@@ -123,13 +121,15 @@ def note_twelve_bit(values: np.ndarray, what: str, *, each: bool = True, advice:
     on the 16-bit scale, naming ``what`` (a file where the caller has one): the one wording for the
     Python API and the commands; ``advice`` replaces what to do where the caller offers less (``train``
     has no range option). ``each=False`` (arrays, whose names are only positions): only the first
-    warning, and no read of the values once it has been said."""
+    warning, and no read of the values once it has been said. Not said where a range is declared
+    (:func:`~.value_range.declare_value_range`, the commands' ``--value-range``)."""
     if values.dtype != np.uint16 or (not each and TWELVE_BIT_KEY in _told) or values.size == 0:
         return
-    if 0 < values.max() <= TWELVE_BIT_MAX:
+    if declared_value_range() is None and 0 < values.max() <= TWELVE_BIT_MAX:
         advice = advice or (
-            f"a stylised copy spans that whole scale. For 12-bit data, rescale the values to 0–65535 first (x 16), "
-            f"in a file as in an array; in Python, floats scaled to 0–1 (image / {TWELVE_BIT_MAX}) or "
+            f"a stylised copy spans that whole scale. For 12-bit data, pass --value-range 0,{TWELVE_BIT_MAX} to the "
+            f"command (stylize, preview, bank build), or rescale the values to 0–65535 first (x 16), in a file as in "
+            f"an array; in Python, floats scaled to 0–1 (image / {TWELVE_BIT_MAX}) or "
             f"RandStylize(value_range=(0, {TWELVE_BIT_MAX})) also do"
         )
         warn_first(
@@ -337,11 +337,14 @@ def _numpy_to_batch(
         _alpha_note(kind)
         batch, alpha = batch[..., :colours], batch[..., colours:]
     _, height, width, _ = batch.shape
+    declared = declared_value_range() if batch.dtype == np.uint16 else None
     info = BatchInfo("numpy", images.ndim == 4, batch.dtype, colours, height, width, None, images.ndim == 2,
-                     alpha=alpha)
+                     alpha=alpha, value_range=declared)
     if batch.dtype == np.uint16:  # torch has no arithmetic on uint16: scale in numpy
         note_twelve_bit(batch, what, each=False)  # a file's reader has said it, naming the file
-        return torch.from_numpy(batch.astype(np.float32) / 65535).permute(0, 3, 1, 2), info
+        if declared is not None and not range_checked and (problem := outside_range(batch, declared, what)):
+            _fail(problem)
+        return torch.from_numpy(to_unit(batch, declared or SIXTEEN_BIT)).permute(0, 3, 1, 2), info
     if not (batch.flags.writeable and batch.flags.c_contiguous):
         batch = np.array(batch)  # torch.from_numpy needs writable, contiguous memory
     return _unit_float(torch.from_numpy(batch).permute(0, 3, 1, 2), what, range_checked), info
@@ -381,7 +384,8 @@ def _pil_to_batch(image: PILImage.Image, what: str) -> tuple[torch.Tensor, Batch
         image = image.convert(target)
     pixels = np.asarray(image).astype(_native(target), copy=False)
     values, inner = _numpy_to_batch(pixels, what, "PIL")
-    info = BatchInfo("pil", False, target, inner.channels, image.height, image.width, alpha=inner.alpha)
+    info = BatchInfo("pil", False, target, inner.channels, image.height, image.width, alpha=inner.alpha,
+                     value_range=inner.value_range)
     return values, info
 
 
@@ -504,11 +508,12 @@ def to_uint8(values: torch.Tensor) -> torch.Tensor:
     return values.mul(255).round_().clamp_(0, 255).to(torch.uint8)
 
 
-def _integers(values: torch.Tensor, dtype: Any) -> np.ndarray:
-    """Float 0–1 ``[B, C, H, W]`` -> rounded ``dtype`` (uint8 or uint16) ``[B, H, W, C]`` numpy."""
+def _integers(values: torch.Tensor, dtype: Any, value_range: tuple[float, float] | None = None) -> np.ndarray:
+    """Float 0–1 ``[B, C, H, W]`` -> rounded ``dtype`` (uint8 or uint16) ``[B, H, W, C]`` numpy;
+    uint16 in ``value_range`` (the input's declared range; None: 0–65535)."""
     if dtype == np.uint8:
         return to_uint8(values).permute(0, 2, 3, 1).cpu().numpy()
-    scaled = values.mul(65535).round_().clamp_(0, 65535).to(torch.int32)
+    scaled = from_unit(values, value_range or SIXTEEN_BIT, torch.int32, is_float=False)
     return scaled.permute(0, 2, 3, 1).cpu().numpy().astype(np.uint16)
 
 
@@ -555,7 +560,7 @@ def from_batch(values: torch.Tensor, info: BatchInfo, source: Any = None) -> Any
             out = torch.cat([out, info.alpha.to(out.device)], dim=1)
         return out if info.batched else out[0]
     if info.kind == "pil":
-        pixels = _integers(values, _native(info.dtype))[0]
+        pixels = _integers(values, _native(info.dtype), info.value_range)[0]
         if info.alpha is not None:
             pixels = np.concatenate([pixels, info.alpha[0]], axis=-1)
         elif info.channels == 1:
@@ -566,7 +571,7 @@ def from_batch(values: torch.Tensor, info: BatchInfo, source: Any = None) -> Any
             return PILImage.frombytes(info.dtype, (info.width, info.height), data)
         return PILImage.fromarray(pixels)
     if info.dtype in (np.uint8, np.uint16):
-        array = _integers(values, info.dtype)
+        array = _integers(values, info.dtype, info.value_range)
     else:
         array = values.permute(0, 2, 3, 1).cpu().numpy().astype(info.dtype, copy=False)
     if info.alpha is not None:

@@ -40,6 +40,7 @@ from ..images import (
     finite_extremes,
     looks_channels_last,
 )
+from ..images.value_range import check_value_range, from_unit, to_unit
 from ..stylizer import Stylizer
 from ._base import StyleAugmentation
 from ._common import check_probability, warn_deprecated
@@ -53,20 +54,6 @@ _TYPE_RANGED = (np.dtype(np.uint8), np.dtype(np.uint16), torch.uint8)  # integer
 # a resize's overshoot past either end of the range, as a share of the image's own max - min, that is
 # clamped rather than refused (see _resampled_within)
 _RESAMPLED = 0.2
-
-
-def _check_value_range(value_range: Any) -> tuple[float, float] | None:
-    if value_range is None:
-        return None
-    try:
-        low, high = (float(v) for v in value_range)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"value_range must be None or a (low, high) pair such as (0, 255), got {value_range!r}"
-        ) from None
-    if not (np.isfinite(low) and np.isfinite(high) and low < high):
-        raise ValueError(f"value_range must be finite with low < high, got {value_range!r}")
-    return low, high
 
 
 class RandStylize(StyleAugmentation, RandomizableTransform):
@@ -127,7 +114,7 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
             p=prob, p_name="prob", strength=strength, mode=mode, strategy=strategy, style_crop=style_crop
         )
         RandomizableTransform.__init__(self, settings.p)
-        self.value_range = _check_value_range(value_range)
+        self.value_range = check_value_range(value_range)
         self._set_up(settings, stylizer, bank, revision=revision)
         self._strength = settings.strength[0]
         self._style_seed = 0
@@ -200,9 +187,7 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
         is_numpy, is_float = isinstance(image, np.ndarray), _is_float(image)
         values = image
         if self.value_range is not None:
-            low, high = self.value_range
-            floats = image if is_float else (image.astype(np.float32) if is_numpy else image.float())
-            values = (floats - low) / (high - low)
+            values = to_unit(image, self.value_range)
         if is_float or self.value_range is not None:  # a resize's overshoot, let through by _check_values
             values = np.clip(values, 0, 1) if is_numpy else values.clamp(0, 1)
         self._warn_no_gradient(image)
@@ -214,7 +199,7 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
         else:
             out = self.stylizer(values, styles, self._strength, mode=self.mode, range_checked=True)
         if self.value_range is not None:
-            out = _in_range(out, self.value_range, image.dtype, is_float)
+            out = from_unit(out, self.value_range, image.dtype, is_float)
         return out
 
     def _check_values(self, image: np.ndarray | torch.Tensor) -> None:
@@ -302,18 +287,6 @@ def _scaled_to_unit(image: np.ndarray | torch.Tensor, low: float, high: float, s
         return False
     whole = image == (np.round(image) if is_numpy else image.round())
     return not bool(whole.all())
-
-
-def _in_range(
-    out01: np.ndarray | torch.Tensor, value_range: tuple[float, float], dtype: Any, is_float: bool
-) -> np.ndarray | torch.Tensor:
-    """Stylised 0–1 values back in ``value_range`` and ``dtype`` (integers rounded and clipped)."""
-    low, high = value_range
-    is_numpy = isinstance(out01, np.ndarray)
-    out = (out01.astype(np.float32) if is_numpy else out01.float()) * (high - low) + low
-    if not is_float:
-        out = np.clip(np.rint(out), low, high) if is_numpy else out.round().clamp(low, high)
-    return out.astype(dtype) if is_numpy else out.to(dtype)
 
 
 class RandStylized(RandomizableTransform, MapTransform):

@@ -1,0 +1,133 @@
+"""Integer pixels that hold a narrower range than their type (12-bit data in uint16): the one
+check of a ``(low, high)`` range, the mapping to 0–1 and back, and the range a command declares
+for the 16-bit pixels of its run.
+
+MONAI's ``RandStylize(value_range=)`` maps its images itself. The commands' ``--value-range``
+instead declares the range for everything that converts 16-bit pixels while it runs
+(:func:`declare_value_range`): :func:`~.kinds.to_batch` and :func:`~.kinds.from_batch` are the
+one place uint16 becomes 0–1 and back, and the commands reach them through the Stylizer, the bank
+builder, the strip path and the preview grid alike, so every path reads the run's files the same
+way. Outside such a block uint16 is 0–65535, as always.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "SIXTEEN_BIT",
+    "TWELVE_BIT_MAX",
+    "check_sixteen_bit_range",
+    "check_value_range",
+    "declare_value_range",
+    "declared_value_range",
+    "from_unit",
+    "input_refusal",
+    "outside_range",
+    "to_unit",
+]
+
+TWELVE_BIT_MAX = 4095
+"""The largest 12-bit value: uint16 images that stay at or below it are most likely 12-bit data."""
+SIXTEEN_BIT = (0.0, 65535.0)  # uint16's own range
+
+_DECLARED: ContextVar[tuple[float, float] | None] = ContextVar("sva_value_range", default=None)
+
+
+def check_value_range(value_range: Any) -> tuple[float, float] | None:
+    """``value_range`` as a ``(low, high)`` pair of floats (None stays None): two finite numbers,
+    ``low < high``. The one rule, for ``RandStylize(value_range=)`` and ``--value-range``."""
+    if value_range is None:
+        return None
+    try:
+        low, high = (float(v) for v in value_range)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"value_range must be None or a (low, high) pair such as (0, 255), got {value_range!r}"
+        ) from None
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise ValueError(f"value_range must be finite with low < high, got {value_range!r}")
+    return low, high
+
+
+def check_sixteen_bit_range(value_range: Any) -> tuple[float, float] | None:
+    """:func:`check_value_range`, and whole numbers within 0–65535: the range of uint16 pixels."""
+    checked = check_value_range(value_range)
+    if checked is not None and not all(v.is_integer() and 0 <= v <= SIXTEEN_BIT[1] for v in checked):
+        raise ValueError(f"the value range of 16-bit pixels must be whole numbers in 0–65535, got {value_range!r}")
+    return checked
+
+
+@contextmanager
+def declare_value_range(value_range: Any) -> Iterator[None]:
+    """Inside, uint16 pixels hold values in ``value_range`` (whole numbers in 0–65535; None: their
+    type's 0–65535): :func:`~.kinds.to_batch` maps them to 0–1 from it and refuses values outside
+    it, :func:`~.kinds.from_batch` maps results back into it (rounded, clipped), and the 12-bit note
+    is not said. For this thread's code (a ``ContextVar``); uint8 and float pixels are unaffected."""
+    token = _DECLARED.set(check_sixteen_bit_range(value_range))
+    try:
+        yield
+    finally:
+        _DECLARED.reset(token)
+
+
+def declared_value_range() -> tuple[float, float] | None:
+    """The range :func:`declare_value_range` declared here, or None."""
+    return _DECLARED.get()
+
+
+def to_unit(values: np.ndarray | torch.Tensor, value_range: tuple[float, float]) -> np.ndarray | torch.Tensor:
+    """``(values - low) / (high - low)`` as float32 (float values keep their dtype): numpy or torch."""
+    low, high = value_range
+    if isinstance(values, np.ndarray):
+        floats = values if np.issubdtype(values.dtype, np.floating) else values.astype(np.float32)
+    else:
+        floats = values if values.is_floating_point() else values.float()
+    return (floats - low) / (high - low)
+
+
+def from_unit(
+    out01: np.ndarray | torch.Tensor, value_range: tuple[float, float], dtype: Any, is_float: bool
+) -> np.ndarray | torch.Tensor:
+    """Stylised 0–1 values back in ``value_range`` and ``dtype`` (integers rounded and clipped to it)."""
+    low, high = value_range
+    is_numpy = isinstance(out01, np.ndarray)
+    out = (out01.astype(np.float32) if is_numpy else out01.float()) * (high - low) + low
+    if not is_float:
+        out = np.clip(np.rint(out), low, high) if is_numpy else out.round().clamp(low, high)
+    return out.astype(dtype) if is_numpy else out.to(dtype)
+
+
+def outside_range(colours: np.ndarray, value_range: tuple[float, float], what: str) -> str | None:
+    """Why uint16 ``colours`` (alpha left out) do not fit ``value_range`` (None: they do, or they
+    are not uint16), naming ``what``: values past the range would be clipped, silently."""
+    if colours.dtype.newbyteorder("=") != np.uint16 or colours.size == 0:
+        return None
+    low, high = value_range
+    least, most = int(colours.min()), int(colours.max())
+    if low <= least and most <= high:
+        return None
+    return (
+        f"{what}: 16-bit values from {least} to {most}, outside the value range {low:g}–{high:g} declared for "
+        f"them (--value-range {low:g},{high:g}); pass a range that holds every file's values (e.g. 0,65535 "
+        "for full 16-bit data), or leave this file out"
+    )
+
+
+def input_refusal(colours: np.ndarray, value_range: tuple[float, float], what: str) -> str | None:
+    """Why an image to stylise under ``--value-range`` cannot be (None: it can): values outside the
+    range (:func:`outside_range`), or 8-bit pixels, which the range does not describe (a style
+    image only lends its look and keeps 0–255; an input would come back in 0–255, not in the range)."""
+    if colours.dtype == np.uint8:
+        low, high = value_range
+        return (
+            f"{what} is an 8-bit file (0–255), and --value-range {low:g},{high:g} describes 16-bit files holding "
+            "narrower data (e.g. 12-bit): stylise 8-bit files in a run without --value-range"
+        )
+    return outside_range(colours, value_range, what)

@@ -1,0 +1,74 @@
+"""A value range declared for 16-bit pixels (the commands' ``--value-range``): ``to_batch`` reads
+uint16 on it and refuses values past it, ``from_batch`` writes back into it, and every value of
+the range survives the round trip exactly; outside the block uint16 is 0–65535 as before."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from stylizing_vit_aug.images import ImageError, from_batch, kinds, to_batch
+from stylizing_vit_aug.images.value_range import TWELVE_BIT_MAX, declare_value_range, declared_value_range
+
+TWELVE_BIT = (0, TWELVE_BIT_MAX)
+
+
+def _every_twelve_bit_value() -> np.ndarray:
+    """Each 12-bit value once, as a (64, 64) gray uint16 image."""
+    return np.arange(TWELVE_BIT_MAX + 1, dtype=np.uint16).reshape(64, 64)
+
+
+@pytest.mark.parametrize("kind", ["numpy", "pil"])
+def test_every_value_of_a_declared_range_reads_as_its_share_of_it_and_comes_back_exactly(kind):
+    pixels = _every_twelve_bit_value()
+    image = pixels if kind == "numpy" else Image.fromarray(pixels)
+    with declare_value_range(TWELVE_BIT):
+        values, info = to_batch(image)
+        back = from_batch(values, info)
+    np.testing.assert_allclose(values[0, 0].numpy(), pixels / TWELVE_BIT_MAX, rtol=0, atol=1e-7)
+    assert np.array_equal(np.asarray(back), pixels) and np.asarray(back).dtype == np.uint16
+
+
+def test_results_are_written_back_clipped_to_the_declared_range():
+    with declare_value_range((100, 200)):
+        values, info = to_batch(np.full((16, 16), 150, np.uint16))
+        back = from_batch(values * 0 + 1.0, info)  # white: the top of the range, not of uint16
+    assert back.max() == 200 and back.dtype == np.uint16
+
+
+def test_uint16_outside_a_declared_range_is_refused_naming_it_and_the_range():
+    pixels = _every_twelve_bit_value()
+    pixels[0, 0] = TWELVE_BIT_MAX + 1
+    with declare_value_range(TWELVE_BIT), pytest.raises(ImageError, match=r"the image: 16-bit values .* 0–4095"):
+        to_batch(pixels, "the image")
+
+
+def test_without_a_declared_range_uint16_is_read_on_its_type_and_eight_bit_never_changes():
+    pixels = _every_twelve_bit_value()
+    values, _ = to_batch(pixels)
+    np.testing.assert_allclose(values[0, 0].numpy(), pixels / 65535, rtol=0, atol=1e-7)
+    eight = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    with declare_value_range(TWELVE_BIT):
+        inside, info = to_batch(eight)
+        assert np.array_equal(from_batch(inside, info), eight)
+    assert declared_value_range() is None  # the block ends with its range
+    assert np.array_equal(to_batch(eight)[0], inside)
+
+
+def test_no_twelve_bit_note_where_a_range_is_declared(monkeypatch, caplog):
+    monkeypatch.setattr(kinds, "_told", set())
+    with caplog.at_level(logging.INFO), declare_value_range(TWELVE_BIT):
+        kinds.note_twelve_bit(_every_twelve_bit_value(), "image a.png")
+    assert not caplog.records
+    kinds.note_twelve_bit(_every_twelve_bit_value(), "image a.png")
+    (said,) = [record.getMessage() for record in caplog.records]
+    assert "--value-range 0,4095" in said  # the advice names the commands' option
+
+
+@pytest.mark.parametrize("value_range", [(4095, 0), (0, 4095.5), (-1, 4095), (0, 65536), (0, float("nan")), (1,)])
+def test_a_range_that_16_bit_pixels_cannot_have_is_refused(value_range):
+    with pytest.raises(ValueError, match="value_range|16-bit"), declare_value_range(value_range):
+        pass
