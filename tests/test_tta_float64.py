@@ -1,5 +1,6 @@
 """StyleTTA with float64 inputs: every stylised view gives the classifier the input's kept pixels
-(glass away from the tissue) exactly, not rounded through float32, each view its own input's."""
+(glass away from the tissue) exactly, not rounded through float32, each view its own input's;
+normalised inputs (``mean=``/``std=``, float64 or float32) too, not rounded through undo and redo."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import float64_slides
+from helpers import CAMELYON_MEAN, CAMELYON_STD, float64_slides
 from stylizing_vit_aug.tta import StyleTTA
 
 GLASS = (..., slice(0, 16))  # the left quarter: glass beyond the tissue's reach
@@ -39,3 +40,20 @@ def test_every_float64_view_keeps_its_own_inputs_glass_exactly(small_stylizer, b
     owners = [[i for i, image in enumerate(images) if torch.equal(view[GLASS], image[GLASS])] for view in views]
     assert sorted(owners) == sorted([[i] for i in range(len(images))] * 2)
     assert all(bool((view[..., 40:] != images[o[0]][..., 40:]).any()) for view, o in zip(views, owners))  # stylised
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_normalised_views_keep_their_inputs_kept_pixels_exactly(small_stylizer, bank, dtype):
+    mean, std = (torch.tensor(v, dtype=torch.float64).view(3, 1, 1) for v in (CAMELYON_MEAN, CAMELYON_STD))
+    images = ((float64_slides(3) - mean) / std).to(dtype)  # after a Normalize with these statistics
+    net = Recorder()
+    options = {"n_styles": 2, "transfer": "network", "include_original": False}
+    tta = StyleTTA(net, small_stylizer, bank, **options, mean=CAMELYON_MEAN, std=CAMELYON_STD)
+    tta(images)
+    views = torch.cat(net.seen)
+    assert views.dtype == dtype and bool((views[..., 40:] != images.repeat(2, 1, 1, 1)[..., 40:]).any())
+    assert torch.equal(views[GLASS], images.repeat(2, 1, 1, 1)[GLASS])  # view-major: style view r // B of input r % B
+    net.seen.clear()
+    tta.configure(strength=0.0)
+    tta(images)
+    assert torch.equal(torch.cat(net.seen), images.repeat(2, 1, 1, 1))  # nothing changed: every view its input

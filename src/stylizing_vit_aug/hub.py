@@ -66,6 +66,7 @@ from .checkpoints import (
     load_model_file,
     read_state_dict,
     refuse_pickle_suffix,
+    symlink_loop,
     write_checkpoint,
 )
 from .checkpoints.recorded import stats_or_missing
@@ -343,8 +344,9 @@ def _load_local_directory(request: CheckpointRequest) -> LoadedCheckpoint:
 
 
 def _exists(request: CheckpointRequest) -> bool:
-    """A file, or something that is not a regular file or a broken link: read_header says which."""
-    return request.path.exists() or request.path.is_symlink()
+    """A file, or something that is not a regular file, a broken link or a path whose lookup meets a
+    symbolic link loop (its own or a folder's on its way): read_header says which."""
+    return request.path.exists() or request.path.is_symlink() or symlink_loop(request.path)
 
 
 def _load_bare_file(request: CheckpointRequest) -> LoadedCheckpoint:

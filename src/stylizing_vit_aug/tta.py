@@ -342,13 +342,20 @@ class StyleTTA(nn.Module):
         return to_batch(images, "StyleTTA's input", range_checked=True)
 
     def _from01(
-        self, values01: torch.Tensor, info: Any, like: torch.Tensor, source: torch.Tensor | None
+        self,
+        values01: torch.Tensor,
+        info: Any,
+        like: torch.Tensor,
+        source: torch.Tensor | None,
+        source01: torch.Tensor | None,
     ) -> torch.Tensor:
         """Views in 0–1 -> the wrapper's convention. ``source``: the input row of each view, so a
-        float64 input's kept pixels come back exact, not rounded through float32."""
+        float64 input's kept pixels come back exact, not rounded through float32; ``source01``:
+        those rows in 0–1, so a normalised input's (float32 too) come back exact, not rounded
+        through undo and redo."""
         if self.input_stats is None:
             return from_batch(values01, info, source)
-        return redo_normalize(values01, self.input_stats, like, "StyleTTA")
+        return redo_normalize(values01, self.input_stats, like, "StyleTTA", source, source01)
 
     # -- styles --------------------------------------------------------------------------------
     def choose_styles(self, values01: torch.Tensor) -> torch.Tensor:
@@ -407,10 +414,13 @@ class StyleTTA(nn.Module):
             rows = indices[inputs].t().reshape(-1)  # view-major within the chunk
             chunk01 = values01[start : start + len(inputs)]  # a slice: no index to copy to the device
             stylized01 = torch.cat([self._views01(chunk01, rows[i : i + limit]) for i in range(0, len(rows), limit)])
-            rows_info = info.rows(inputs.repeat(n)) if info is not None else None  # e.g. each view's alpha
-            # each view's own input (view-major, as the views), only where from_batch uses it: float64
-            source = images[inputs.repeat(n)] if images.dtype == torch.float64 else None
-            predictions = self._classify(self._from01(stylized01, rows_info, images, source))
+            owners = inputs.repeat(n)  # each view's own input, view-major as the views
+            rows_info = info.rows(owners) if info is not None else None  # e.g. each view's alpha
+            # the views' inputs, only where used: float64 (from_batch), or normalised (redo_normalize)
+            normalised = self.input_stats is not None
+            source = images[owners] if normalised or images.dtype == torch.float64 else None
+            source01 = chunk01.repeat(n, 1, 1, 1) if normalised else None  # in 0–1, as the engine had them
+            predictions = self._classify(self._from01(stylized01, rows_info, images, source, source01))
             outputs.append(predictions.unflatten(0, (n, -1)))
         return _joined(outputs, 1).flatten(0, 1)
 

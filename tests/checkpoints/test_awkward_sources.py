@@ -1,7 +1,8 @@
 """Checkpoint sources a user can make by accident, each refused with a checkpoint error that says
-what is wrong and what to do (or loaded, where the intent is plain): a symbolic link that loops, a
-folder named like a weights file, a config.json saved with a BOM, a repo id with a trailing
-slash, and a bare third-party file whose head count only the user knows (``num_heads=``)."""
+what is wrong and what to do (or loaded, where the intent is plain): a symbolic link that loops (the
+source's own, or a folder's on its way), a folder named like a weights file, a config.json saved
+with a BOM, a repo id with a trailing slash, and a bare third-party file whose head count only the
+user knows (``num_heads=``)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,48 @@ def test_a_symbolic_link_that_loops_is_a_checkpoint_error_naming_the_link(tmp_pa
     out = tmp_path / "bank.safetensors"
     assert cli.main(["bank", "build", str(tmp_path), "-o", str(out), "--checkpoint", str(source)]) == 2
     assert not out.exists()
+
+
+def _folder_linked_to_itself(tmp_path):
+    (tmp_path / "self").symlink_to("self", target_is_directory=True)
+    return tmp_path / "self", "(it links to self)"
+
+
+def _folder_links_past_the_limit(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "b").symlink_to(".", target_is_directory=True)  # a/b/b/... is a, past 64 links: ELOOP
+    return tmp_path.joinpath("a", *["b"] * 64), "(it links to .)"
+
+
+PARENT_LOOPS = {
+    "a folder linked to itself": _folder_linked_to_itself,
+    "links past the limit": _folder_links_past_the_limit,
+}
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "ckpt"])
+@pytest.mark.parametrize("layout", list(PARENT_LOOPS))
+def test_a_folder_on_the_way_that_loops_is_said_to_loop_not_to_be_missing(tmp_path, capsys, layout, name):
+    folder, target = PARENT_LOOPS[layout](tmp_path)
+    source = folder / name
+    with pytest.raises(CheckpointError, match=r"too many levels of symbolic links \(ELOOP\) in ") as info:
+        sva.load_stylizer(source, **STATS)
+    message = str(info.value)
+    assert str(source) in message and target in message and "point that link at a real folder" in message
+    out, styles = tmp_path / "bank.safetensors", tmp_path / "styles"
+    styles.mkdir()
+    argv = ["bank", "build", str(styles), "-o", str(out), "--checkpoint", str(source)]
+    assert cli.main(argv) == 2 and not out.exists()
+    error = capsys.readouterr().err
+    assert "too many levels of symbolic links (ELOOP)" in error and "no such file" not in error
+
+
+def test_a_looping_folder_in_a_path_that_reads_as_a_hub_id_is_said_to_loop(tmp_path, monkeypatch, offline):
+    _folder_linked_to_itself(tmp_path)
+    monkeypatch.chdir(tmp_path)  # "self/ckpt" is also an owner/name: the local path, looked up first, loops
+    with pytest.raises(CheckpointError, match=r"too many levels of symbolic links \(ELOOP\) in self/ckpt"):
+        sva.load_stylizer("self/ckpt", **STATS)
+    assert offline["calls"] == []
 
 
 def test_a_config_json_saved_with_a_bom_loads(tmp_path, small_stylizer):

@@ -1,6 +1,7 @@
 """float64 images through RandomStylize, BatchStylize and Stylizer: the engine computes in float32,
 yet the pixels it keeps (glass away from the tissue) come back exactly as given, not rounded through
-float32, while the tissue takes the same change as a float32 input gets."""
+float32, while the tissue takes the same change as a float32 input gets. Normalised batches
+(``mean=``/``std=``) keep them exactly too, float64 and float32, not rounded through undo and redo."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 import torch
 
 import stylizing_vit_aug as sva
-from helpers import float64_slides
+from helpers import CAMELYON_MEAN, CAMELYON_STD, float64_slides
 from stylizing_vit_aug.transforms.kornia import RandomStylize
 
 GLASS = (..., slice(0, 16))  # the left quarter: glass beyond the tissue's reach
@@ -57,3 +58,34 @@ def test_a_large_float64_image_keeps_its_glass_exactly_in_the_strip_path(small_s
     out = small_stylizer(images[0], style)
     assert out.dtype == torch.float64 and torch.equal(out[GLASS], images[0][GLASS])
     assert bool((out[..., 40:] != images[0][..., 40:]).any())
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_normalised_batches_keep_the_pixels_the_engine_keeps_exactly(small_stylizer, bank, dtype):
+    mean, std = (torch.tensor(v, dtype=torch.float64).view(3, 1, 1) for v in (CAMELYON_MEAN, CAMELYON_STD))
+    images = ((float64_slides(3) - mean) / std).to(dtype)  # after a Normalize with these statistics
+
+    def stylize(styles, batch, **options):
+        module = sva.BatchStylize(small_stylizer, styles, p=1.0, mean=CAMELYON_MEAN, std=CAMELYON_STD, **options)
+        return module(batch)
+
+    out = stylize(bank, images, generator=torch.Generator().manual_seed(0))
+    assert out.dtype == dtype and torch.equal(out[GLASS], images[GLASS])  # the glass: the caller's own values
+    assert bool((out[..., 40:] != images[..., 40:]).any())  # the tissue is stylised
+    other = images.double() if dtype == torch.float32 else images.float()
+    twin = stylize(bank, other, generator=torch.Generator().manual_seed(0))
+    assert float((out.double() - twin.double()).abs().max()) < 1e-5  # the change does not depend on the dtype
+    assert torch.equal(stylize(bank, images, strength=0.0), images)  # nothing changed: every pixel kept
+    same = images[:1].expand(3, -1, -1, -1).clone()  # in-batch styles, each row's the same as its content
+    assert torch.equal(stylize(None, same, mode="relative"), same)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_normalised_images_keep_their_kept_pixels_in_the_per_image_front_end(small_stylizer, bank, dtype):
+    mean, std = (torch.tensor(v, dtype=torch.float64).view(3, 1, 1) for v in (CAMELYON_MEAN, CAMELYON_STD))
+    image = ((float64_slides(1)[0] - mean) / std).to(dtype)  # one sample after a Normalize, as a Dataset gives it
+    transform = sva.StylizeTransform(stylizer=small_stylizer, bank=bank, p=1.0, mean=CAMELYON_MEAN, std=CAMELYON_STD)
+    torch.manual_seed(0)
+    out = transform(image)
+    assert out.dtype == dtype and torch.equal(out[GLASS], image[GLASS])  # the glass: the caller's own values
+    assert bool((out[..., 40:] != image[..., 40:]).any())  # the tissue is stylised

@@ -29,6 +29,7 @@ __all__ = [
     "TensorInfo",
     "read_header",
     "refuse_pickle",
+    "symlink_loop",
 ]
 
 # The dtypes safetensors writes, with their sizes in bytes.
@@ -89,11 +90,7 @@ def _check_file(path: Path) -> int:
     except OSError as error:
         if error.errno != errno.ELOOP:
             raise
-        raise CorruptCheckpoint(
-            f"{path} is a symbolic link whose chain of links loops back on itself{_link_target(path)}, so it "
-            "leads to no file or folder; point the link at the real checkpoint (a folder written by "
-            "save_pretrained, or its model.safetensors), or pass the checkpoint's real path"
-        ) from None
+        raise _looping(path) from None
     if stat.S_ISDIR(info.st_mode):
         raise IsADirectoryError(
             f"{path} is a directory; pass it to load_stylizer(), or pass the model.safetensors "
@@ -107,8 +104,37 @@ def _check_file(path: Path) -> int:
     return info.st_size
 
 
+def symlink_loop(path: Path) -> bool:
+    """Whether looking ``path`` up meets too many symbolic links (ELOOP), in the path itself or in
+    a folder on its way; ``Path.exists()`` says False then, as if nothing were there."""
+    try:
+        os.stat(path)
+    except OSError as error:
+        return error.errno == errno.ELOOP
+    return False
+
+
+def _looping(path: Path) -> CorruptCheckpoint:
+    """What is wrong with a path whose lookup meets too many symbolic links: the link it is loops,
+    or one of the folders on its way does (named: the first whose own lookup fails)."""
+    advice = "pass the checkpoint's real path"
+    if path.is_symlink():  # False where a folder above it loops: the path itself cannot be looked at
+        return CorruptCheckpoint(
+            f"{path} is a symbolic link whose chain of links loops back on itself{_link_target(path)}, so it "
+            "leads to no file or folder; point the link at the real checkpoint (a folder written by "
+            f"save_pretrained, or its model.safetensors), or {advice}"
+        )
+    folder = next((folder for folder in reversed(path.parents) if symlink_loop(folder)), None)
+    where = "" if folder is None else f", at {folder}{_link_target(folder)}"
+    return CorruptCheckpoint(
+        f"too many levels of symbolic links (ELOOP) in {path}{where}: a symbolic link among the folders on its "
+        "way loops back on itself, or the path passes through more links than the system follows, so it leads "
+        f"to no file or folder; point that link at a real folder, or {advice}"
+    )
+
+
 def _link_target(path: Path) -> str:
-    """`` (it links to ...)`` for a message, where ``path`` itself is the link (else a folder above it loops)."""
+    """`` (it links to ...)`` for a message, where ``path`` is a link (else nothing)."""
     try:
         return f" (it links to {os.readlink(path)})"
     except OSError:
@@ -187,8 +213,8 @@ def read_header(path: str | os.PathLike) -> SafetensorsHeader:
 
     Raises :class:`CorruptCheckpoint` (naming the file and what is wrong),
     :class:`UnsafeCheckpointFormat` for a pickle or ``torch.save`` archive, ``FileNotFoundError``
-    or ``IsADirectoryError``. A symbolic link that loops is a :class:`CorruptCheckpoint` too: every
-    checkpoint source reads its weights file here, so each says the same.
+    or ``IsADirectoryError``. A symbolic link that loops (the file's, or a folder's on its way) is a
+    :class:`CorruptCheckpoint` too: every checkpoint source reads its weights file here, so each says the same.
     """
     path = Path(path)
     size = _check_file(path)

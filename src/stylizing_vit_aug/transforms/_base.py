@@ -231,4 +231,4 @@ class StyleAugmentation:
         if values01 is None:
             values01 = undo_normalize(images, stats, name)
         out = self.stylizer(values01, styles, strength, mode=mode, range_checked=True)
-        return redo_normalize(out, stats, images, name)
+        return redo_normalize(out, stats, images, name, images, values01)

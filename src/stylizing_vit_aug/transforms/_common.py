@@ -104,13 +104,29 @@ def undo_normalize(images: torch.Tensor, stats: Normalization | None, front_end:
 
 
 def redo_normalize(
-    values01: torch.Tensor, stats: Normalization | None, like: torch.Tensor, front_end: str
+    values01: torch.Tensor,
+    stats: Normalization | None,
+    like: torch.Tensor,
+    front_end: str,
+    source: torch.Tensor | None = None,
+    source01: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Stylised 0–1 values normalised again with ``stats`` in the dtype and on the device of
-    ``like`` (the input); without ``stats``, the values as they are."""
+    ``like`` (the input); without ``stats``, the values as they are. The second half of the one
+    "undo, check 0–1, stylise, redo".
+
+    ``source`` (with ``source01``): the normalised input row of each row of ``values01``, and that
+    row as :func:`undo_normalize` gave it to the engine. A pixel the engine kept (its value is
+    still ``source01``'s) comes back as the caller's own, bit for bit, float64 or float32, not as
+    undo then redo through float32 rounds it; ``images.from_batch(..., source)`` keeps float64
+    pixels so without ``stats``. The others are normalised again as without ``source``."""
     if stats is None:
         return values01
-    return stats.redo(values01.to(like.device), like.dtype, f"{front_end} mean/std")
+    values01 = values01.to(like.device)
+    redone = stats.redo(values01, like.dtype, f"{front_end} mean/std")
+    if source is None:
+        return redone
+    return torch.where(values01 == source01, source, redone)  # one comparison: no second undo and redo
 
 
 def warn_deprecated(old: str, new: str, stacklevel: int = 2) -> None:

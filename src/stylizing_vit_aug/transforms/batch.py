@@ -207,11 +207,10 @@ class BatchStylize(StyleAugmentation, nn.Module):
         self._warn_no_gradient(images)
         out = self.stylizer.stylize_batch(values[picked], styles, strength, mode=self.mode, range_checked=True)
         # the colour channels (float64: onto the rows' own values, kept pixels exact), then the rows' alpha
-        restyled = from_batch(out, info.rows(rows), unit[picked])
-        if self.settings.stats is not None:
-            restyled = redo_normalize(restyled, self.settings.stats, images, "BatchStylize")
-            if info.alpha is not None:  # alpha exactly as given, not undone and redone
-                restyled[:, -1:] = images[picked, -1:]
+        given = unit[picked]
+        restyled = from_batch(out, info.rows(rows), given)
+        if self.settings.stats is not None:  # the pixels kept (alpha among them) exactly the rows' own, not redone
+            restyled = redo_normalize(restyled, self.settings.stats, images, "BatchStylize", images[picked], given)
         result = images.clone()
         result[picked] = restyled
         return result
