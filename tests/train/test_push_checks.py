@@ -63,3 +63,6 @@ def test_a_push_that_fails_at_the_end_advises_uploading_the_export_as_it_is(data
     assert f"hf upload me/x {final}" in err and "load_stylizer" not in err
     # what the advice uploads is the export itself, whose record says how it was trained
     assert json.loads((final / "config.json").read_text())["provenance"]["training"]["steps"] > 0
+    # and whose card, read on the Hub once uploaded, loads it from there (as well as from the folder)
+    card = (final / "README.md").read_text()
+    assert "load_stylizer('me/x')" in card and f"load_stylizer({str(final)!r})" in card

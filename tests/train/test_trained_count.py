@@ -33,3 +33,5 @@ def test_the_export_counts_a_file_found_unreadable_as_left_out_only(with_a_trunc
     assert (training["images"], training["domains"], training["skipped_files"]) == (len(good), {"a": len(good)}, 1)
     card = (run / "final" / "README.md").read_text()
     assert f"Trained on {len(good)} image(s)" in card and "1 file(s) left out" in card
+    # no --push-to-hub: the card's Hub form has a placeholder for the repo it may be uploaded to
+    assert "load_stylizer('<user>/<repo>')" in card and f"load_stylizer({str(run / 'final')!r})" in card

@@ -7,8 +7,11 @@ import json
 from typing import Any
 
 from ..model import PRESETS, ModelConfig
+from .bundled import DEFAULT_ALIAS
 
 LIBRARY_NAME = "stylizing-vit-aug"
+HUB_REPO = "hub_repo"  # in a trainer's record: its --push-to-hub repo, or None
+REPO_PLACEHOLDER = "<user>/<repo>"  # the Hub form's repo id where the run named none
 PAPER = (
     "Doerrich et al., \"Stylizing ViT: Anatomy-Preserving Instance Style Transfer for Domain "
     "Generalization\", ISBI 2026"
@@ -44,6 +47,7 @@ def _training_lines(provenance: dict[str, Any]) -> list[str]:
     if provenance.get("base_model"):
         origin.append(f"- Fine-tuned from: `{provenance['base_model']}`")
     training = dict(provenance.get("training") or {})
+    training.pop(HUB_REPO, None)  # told under How to load
     data = _data_line(training)  # takes the keys it tells
     training_lines = [f"- {k}: `{json.dumps(v)}`" for k, v in training.items()] or ["Not recorded."]
     return origin + ([""] if origin else []) + data + training_lines
@@ -67,6 +71,24 @@ def _settings_line(settings: dict[str, Any] | None) -> str:
         return "It stylises with the library's default settings."
     given = ", ".join(f"`{k}={v!r}`" for k, v in settings.items())
     return f"It stylises with {given} (saved with it); pass another value to `load_stylizer` to change one."
+
+
+def _load_code(load_hint: str, training: dict[str, Any] | None) -> str:
+    """The card's loading line(s). A trainer's export folder (its record names :data:`HUB_REPO`, and
+    this is not the copy pushed there) is uploaded as it is (``hf upload``), so its card is read on
+    the Hub as well as beside the files: the Hub form (the run's repo, else a placeholder to
+    replace) and the folder's. Any other card: the one source it was saved for."""
+    record = training or {}
+    if HUB_REPO not in record or load_hint in (record[HUB_REPO], DEFAULT_ALIAS):
+        return f"stylizer = sva.load_stylizer({load_hint!r})"
+    repo = record[HUB_REPO] or REPO_PLACEHOLDER
+    replace = "" if record[HUB_REPO] else "  # your repo's id"
+    return "\n".join([
+        f"# from the Hugging Face Hub, once this folder is uploaded there (`hf upload {repo} {load_hint}`)",
+        f"stylizer = sva.load_stylizer({repo!r}){replace}",
+        f"# or from a folder of these files ({load_hint} is where they were saved)",
+        f"stylizer = sva.load_stylizer({load_hint!r})",
+    ])
 
 
 def _metric_lines(metrics: dict[str, Any] | None) -> list[str]:
@@ -113,7 +135,7 @@ Inputs are 0–1 pixels normalised per channel with the mean and std below (as t
 ```python
 import stylizing_vit_aug as sva
 
-stylizer = sva.load_stylizer({load_hint!r})
+{_load_code(load_hint, provenance.get("training"))}
 stylized = stylizer(images, styles)
 ```
 

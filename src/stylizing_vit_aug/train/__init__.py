@@ -19,6 +19,7 @@ Names load on first use, so ``import stylizing_vit_aug.train`` stays cheap:
 * :mod:`.trainer` — ``Trainer`` (one ``accelerate.Accelerator`` runtime, built by :mod:`.runtime`),
   ``TrainingDiverged`` and ``ScheduleChanged``;
 * :mod:`.doubts` — the trainer's warnings where the data will not train as asked;
+* :mod:`.relay` — what the DataLoader's workers say, said once per run by the main process;
 * :mod:`.start` — where a run starts (``ModelChanged``: a resume that asks for another model);
 * :mod:`.training_state` — the training checkpoint (weights, optimizer, scheduler and random
   states in one safetensors file with a JSON header; never unpickled).

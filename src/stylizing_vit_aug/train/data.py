@@ -110,7 +110,7 @@ class ImageFolderDataset(Dataset):
         role: what messages call the images (``"training"``, ``"validation"``).
 
     ``skipped`` lists ``(path, reason)`` of every unreadable file met so far (per process: each
-    DataLoader worker counts the ones it met; all are logged as warnings).
+    DataLoader worker counts the ones it met; each is logged as a warning, once per process).
     """
 
     def __init__(
@@ -197,8 +197,9 @@ class ImageFolderDataset(Dataset):
         }
 
     def _skip(self, path: Path, error: ImageReadError) -> None:
-        # once per file: every epoch's crops (and each DataLoader worker) may meet it again
-        log_once(f"train:skip:{path}", "skipped an unreadable image: %s", error, log=logger)
+        # once per file and process: every epoch's crops, and the validation crops of the same folder, may meet it
+        # again; a DataLoader worker's copy says it in the worker, and the trainer says that once per run (.relay)
+        log_once(f"train:skip:{path}", "skipped an unreadable %s image: %s", self.role, error, log=logger)
         self.skipped.append((path, str(error)))
 
     def note_unreadable(self, found: Iterable[tuple[int, str]]) -> None:
@@ -276,8 +277,8 @@ class ImageFolderDataset(Dataset):
         return blankness(crop, self.min_std, self.max_background, self.background_level)
 
     def _say_if_wholly_glass(self, index: int, image: torch.Tensor) -> None:
-        """Warn (once per file) where no crop of image ``index`` found tissue because it has none:
-        blank glass or transparent throughout, it trains or validates on white."""
+        """Warn (once per file, as :meth:`_skip`) where no crop of image ``index`` found
+        tissue because it has none: blank glass or transparent throughout, it trains or validates on white."""
         if index in self._looked_for_tissue:
             return
         self._looked_for_tissue.add(index)

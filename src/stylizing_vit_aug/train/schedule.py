@@ -30,6 +30,7 @@ __all__ = [
     "extended_cosine",
     "restore_schedule",
     "samples_at_checkpoint",
+    "samples_derived_until",
     "say_split_change",
     "warmup_cosine",
 ]
@@ -146,6 +147,22 @@ def samples_at_checkpoint(trainer: dict, use: EpochUse) -> int:
     epoch, into = divmod(step, int(trainer["steps_per_epoch"]))
     per_epoch = min(int(trainer["steps_per_epoch"]) * then.accumulate, then.micro_batches)  # its version's
     return (epoch * per_epoch + min(into * then.accumulate, then.micro_batches)) * then.batch_samples
+
+
+def samples_derived_until(trainer: dict) -> int | None:
+    """The step up to which the checkpoint's sample count is derived, not counted (None: counted
+    throughout): its own record of it, or its step where its version kept no count, so that the
+    count carried on (:func:`samples_at_checkpoint`) is not passed off as counted. Right unless that
+    run had changed its split of the epochs, which it did not record. A count an unreleased version
+    derived from the step and saved as ``samples_trained`` has the keys and the value a counted one
+    has (resumes are recorded only since the count was kept), so nothing here can tell it."""
+    if "samples_trained" in trainer:
+        return trainer.get("samples_derived_until")
+    step = int(trainer["step"])
+    if step:
+        logger.info("the checkpoint keeps no sample count (its version counted none): the samples of its %d steps "
+                    "are taken as its split of the epochs trains them, and recorded as samples_derived_until", step)
+    return step or None
 
 
 def _dropped_leftovers(trainer: dict, use: EpochUse) -> bool:

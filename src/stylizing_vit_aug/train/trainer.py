@@ -64,6 +64,7 @@ from torch.utils.data import DataLoader
 
 from .._atomic import write_atomically
 from ..checkpoints import CheckpointError, float32_list, record_metadata
+from ..checkpoints.card import HUB_REPO
 from ..images import to_batch
 from ..stylizer import Stylizer
 from .config import TrainConfig
@@ -83,6 +84,7 @@ from .data import (
 from .doubts import SameDomainNotice, say_data_doubts, say_real_style_doubts, say_validation_glass
 from .losses import LossOutput
 from .objectives import Objective, build_objective
+from .relay import WorkerLogs, collate_with_logs, worker_init
 from .runtime import make_accelerator
 from .schedule import (
     ScheduleChanged,
@@ -90,6 +92,7 @@ from .schedule import (
     extended_cosine,
     restore_schedule,
     samples_at_checkpoint,
+    samples_derived_until,
     warmup_cosine,
 )
 from .start import LAST_CHECKPOINT, read_resume, resumed_config, start_point
@@ -184,10 +187,12 @@ class Trainer:
         self.objective, self.optimizer = self.accelerator.prepare(objective, optimizer)
         self.step = 0
         self.samples_trained = 0  # counted as they train: a resume with another split of the epochs counts true
+        self.samples_derived_until: int | None = None  # the step to which a checkpoint without a count derived it
         self.saved_step: int | None = None  # the step of the last checkpoint this run wrote
         self.last_metrics: dict[str, float] | None = None
         self.resumes: list[dict[str, Any]] = []  # {"step", "changed": {option: [before, after]}} of each resume
         self.same_domain_notice = SameDomainNotice(config, len(self.dataset.domain_names) < 2)
+        self.worker_logs = WorkerLogs()  # what the DataLoader's workers said, logged once per run
         if self.resume_state is not None:
             self._restore(self.resume_state)
 
@@ -234,6 +239,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])  # after the schedule: the saved learning rates stand
         self.step = self.saved_step = int(state["trainer"]["step"])
         self.samples_trained = samples_at_checkpoint(state["trainer"], self.epoch_use)
+        self.samples_derived_until = samples_derived_until(state["trainer"])
         self.last_metrics = state["trainer"].get("metrics")
         self.resumes = state.get("resumes", [])
         restore_rng_state(state["rng_tensors"], state["rng"])
@@ -261,6 +267,7 @@ class Trainer:
             "data": self.dataset.contents,
             "per_epoch": self.epoch_use.as_dict(),
             "samples_trained": self.samples_trained,
+            "samples_derived_until": self.samples_derived_until,
             "real_styles": REAL_STYLES,
             "resumes": self.resumes,
         }
@@ -344,8 +351,8 @@ class Trainer:
     def _micro_batches(self, epoch: int, start_step: int) -> Iterator[dict[str, Any]]:
         keys = list(self.batches.epoch(epoch, start_step * self.config.accumulate))
         loader = DataLoader(
-            self.items, batch_sampler=keys, num_workers=self.config.workers, collate_fn=collate_items,
-            pin_memory=self.accelerator.device.type == "cuda", persistent_workers=False,
+            self.items, batch_sampler=keys, num_workers=self.config.workers, collate_fn=collate_with_logs,
+            worker_init_fn=worker_init(), pin_memory=self.accelerator.device.type == "cuda", persistent_workers=False,
         )
         return iter(loader)
 
@@ -368,6 +375,7 @@ class Trainer:
         real_rows = same_domain = False  # whether the batches count them
         for micro, batch in enumerate(micro_batches):
             self.dataset.note_unreadable(batch.get("unreadable", ()))  # met by a DataLoader worker: for the records
+            self.worker_logs.say(batch.get("said", ()))  # and what the worker said of it, once per run
             seed = mix_seed(config.seed, self.step, micro, accelerator.process_index, 0x57E)
             model_batch = self._batch(batch, torch.Generator().manual_seed(seed))
             rows = model_batch.real_rows
@@ -562,6 +570,8 @@ class Trainer:
             "pairing": self.config.pairing, "data": str(self.config.data),
             **{k: data[k] for k in ("images", "domains")}, "skipped_files": len(data["skipped"]),
             **({"resumes": self.resumes} if self.resumes else {}),
+            **({"samples_derived_until": self.samples_derived_until} if self.samples_derived_until else {}),
+            HUB_REPO: self.config.push_to_hub,  # the card's Hub form: this repo, or a placeholder (hf upload)
         }
         self.model.eval()
         kwargs = dict(base_model=self.base_model, training=training, metrics=self.last_metrics)

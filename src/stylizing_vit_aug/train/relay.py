@@ -1,0 +1,81 @@
+"""What the DataLoader's workers say, said once per run by the main process.
+
+A worker is a process of its own, started afresh each epoch with a copy of the dataset, so what
+the package says of a file once per process or per dataset (a file found unreadable, an image
+without tissue, 12-bit data in a 16-bit file: :func:`~stylizing_vit_aug.images.log_once`) was said
+again by every worker of every epoch that met the file; and a worker started by ``spawn`` (macOS,
+Windows) logs without the command's settings (another format, ``-v`` ignored). So a worker keeps what the
+package's loggers say (:func:`keep_worker_logs`), hands it back with each micro-batch
+(:func:`collate_with_logs`), and the main process logs each message the first time the run
+meets it (:class:`WorkerLogs`), through the command's own handlers.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .data import collate_items
+
+__all__ = ["PACKAGE", "WorkerLogs", "collate_with_logs", "keep_worker_logs", "worker_init"]
+
+PACKAGE = "stylizing_vit_aug"  # the loggers whose records a worker keeps: the package's, all of them
+
+Said = tuple[str, int, str]  # (logger name, level, message): picklable, unlike a record's arguments
+_kept: list[Said] = []  # in a worker: said since its last micro-batch
+
+
+class _Keep(logging.Handler):
+    """Hands each record, as :data:`Said`, to ``into``."""
+
+    def __init__(self, into: Callable[[Said], Any]) -> None:
+        super().__init__()
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.into((record.name, record.levelno, record.getMessage()))
+        except Exception:  # noqa: BLE001 - logging's own rule: a bad message never stops the work
+            self.handleError(record)
+
+
+def keep_worker_logs(level: int, worker_id: int) -> None:
+    """A DataLoader ``worker_init_fn`` (with ``functools.partial`` for ``level``, the main process's
+    level for the package): in the worker, the package's records are kept, not written."""
+    package = logging.getLogger(PACKAGE)
+    for handler in list(package.handlers):  # inherited from the main process by fork
+        package.removeHandler(handler)
+    package.addHandler(_Keep(_kept.append))
+    package.propagate = False
+    package.setLevel(level)
+
+
+def worker_init() -> Callable[[int], None]:
+    """The ``worker_init_fn`` that keeps a worker's records at the main process's level for the
+    package now, so ``-v`` reaches the workers under ``spawn`` too."""
+    return functools.partial(keep_worker_logs, logging.getLogger(PACKAGE).getEffectiveLevel())
+
+
+def collate_with_logs(items: list[dict]) -> dict[str, Any]:
+    """:func:`~.data.collate_items`, plus ``"said"``: what the worker's package loggers said
+    since its last micro-batch (nothing in the main process, which logs for itself)."""
+    batch = collate_items(items)
+    batch["said"] = _kept[:]
+    _kept.clear()
+    return batch
+
+
+class WorkerLogs:
+    """One run's record of what its workers said: :meth:`say` logs each message the first time."""
+
+    def __init__(self) -> None:
+        self.said: set[Said] = set()
+
+    def say(self, said: Iterable[Said]) -> None:
+        """Log each of ``said`` (a micro-batch's ``"said"``) not yet said in this run, to its own logger."""
+        for name, level, message in said:
+            if (name, level, message) not in self.said:
+                self.said.add((name, level, message))
+                logging.getLogger(name).log(level, "%s", message)
