@@ -193,6 +193,7 @@ def test_bank_build_maps_16_bit_styles_from_the_range_as_their_floats_would_be(t
     floats = [pixels.astype(np.float32) / 4095 for _, pixels in sorted(slides.items())]
     assert np.array_equal(built.images, sva.StyleBank.from_images(floats, stylizer, encode=False).images)
 
-    _slide(styles / "c.png", 5, top=4096)
-    assert cli.main([*argv, *TWELVE_BIT]) == 2
+    _slide(styles / "c.png", 5, top=4096)  # one file the range does not describe: it alone is left out
+    assert cli.main([*argv, *TWELVE_BIT]) == 3
     assert "c.png: 16-bit values from" in capsys.readouterr().err
+    assert len(sva.StyleBank.load(bank, stylizer)) == len(built)

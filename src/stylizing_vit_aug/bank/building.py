@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from ..image_ops import random_crop_resize, resize
 from ..images import ImageLike, ImageReadError, to_batch, to_uint8
 from ..images.files import read_image_and_sha256
+from ..images.value_range import declared_value_range, outside_range
 from ..stylizer import Stylizer
 from ..tissue import is_tissue
 from .sampling import label_of
@@ -33,6 +34,7 @@ __all__ = [
     "folder_domains",
     "model_images",
     "note_empty_domains",
+    "note_lost_domains",
     "source_items",
     "tissue_only_crops",
 ]
@@ -86,13 +88,15 @@ def source_items(images: Any, chunk_size: int) -> Sequence[Any]:
 
 class BuiltStyles(NamedTuple):
     """What :func:`model_images` made: the styles at model size, and per source image how many
-    styles it gave (0 for a skipped file or one without tissue) and its file (None: an image
-    given in memory); the skipped files with why."""
+    styles it gave (0 for a skipped file or one without tissue), its file (None: an image given
+    in memory) and its name for messages (its path, else ``style image I``); the skipped files
+    with why."""
 
     pixels: torch.Tensor
     counts: list[int]
     sources: list[StyleFile | None]
     skipped: list[tuple[Path, str]]
+    names: list[str]
 
 
 @dataclass
@@ -101,6 +105,15 @@ class _Seen:
 
     whole: list[str] = field(default_factory=list)  # no larger than the crop: its crops repeat
     enlarged: list[tuple[int, int, str]] = field(default_factory=list)  # (height, width, label) < model size
+    narrow: list[tuple[int, int, str]] = field(default_factory=list)  # (height, width, label): > 2:1, squashed
+
+    def shape(self, height: int, width: int, label: str, count: int, size: int, whole: bool) -> None:
+        """Note ``count`` source images of this shape: smaller than the model, or (resized whole)
+        more than twice as long as wide."""
+        if min(height, width) < size:
+            self.enlarged.extend([(height, width, label)] * count)
+        if whole and max(height, width) > 2 * min(height, width):
+            self.narrow.extend([(height, width, label)] * count)
 
     def say(self, size: int, crops_per_image: int | None, crop_size: int | None) -> None:
         if self.whole:
@@ -113,6 +126,13 @@ class _Seen:
             logger.warning("%d style image(s) are smaller than the model's %d px input and are enlarged to it (the "
                            "smallest: %dx%d, %s): an enlarged style keeps its colours but little of its texture; "
                            "give style images of at least %d px", len(self.enlarged), size, width, height, label, size)
+        if self.narrow:
+            height, width, label = max(self.narrow, key=lambda seen: max(seen[:2]) / min(seen[:2]))
+            logger.warning("%d style image(s) are more than twice as long as wide, and each is resized whole to the "
+                           "model's square, its texture squashed along its length (the narrowest: %dx%d, %s, %.1f "
+                           "times); for styles of undistorted texture from all of each image pass crops_per_image=N "
+                           "(--crops-per-image)", len(self.narrow), width, height, label,
+                           max(height, width) / min(height, width))
 
 
 def model_images(
@@ -140,6 +160,7 @@ def model_images(
     sources: list[StyleFile | None] = []
     skipped: list[tuple[Path, str]] = []
     parts: list[torch.Tensor] = []
+    names: list[str] = []
     seen = _Seen()
     bar = tqdm(items, total=total, desc="style images", unit="item", leave=False, disable=(total or 0) < 16)
     for index, item in enumerate(bar):
@@ -148,12 +169,12 @@ def model_images(
             skipped.append((Path(label), why))
             counts.append(0)
             sources.append(None)
+            names.append(label)
             continue
         values, _ = to_batch(item, label)
         values = stylizer.adapt_channels(values)
         count, _, height, width = values.shape
-        if min(height, width) < size:
-            seen.enlarged.extend([(height, width, label)] * count)
+        seen.shape(height, width, label, count, size, whole=not crops_per_image)
         if crops_per_image:
             if crops_per_image > 1 and min(crop_size or size, height, width) >= max(height, width):
                 seen.whole.append(f"{label} ({width}x{height})")
@@ -164,13 +185,31 @@ def model_images(
             values = resize(values, size, size)
             counts.extend([1] * count)
         sources.extend([source] * count)
+        names.extend([label] * count)
         parts.append(to_uint8(values).cpu())
     seen.say(size, crops_per_image, crop_size)
     if not sum(counts):
         unread = f" ({len(skipped)} unreadable, e.g. {skipped[0][1]})" if skipped else ""
         blank = " (tissue_only: no crop showed tissue)" if tissue_only and parts else ""
         raise ValueError(f"a style bank needs at least one style image; got none{unread}{blank}")
-    return BuiltStyles(torch.cat(parts), counts, sources, skipped)
+    return BuiltStyles(torch.cat(parts), counts, sources, skipped, names)
+
+
+def note_lost_domains(labels: Sequence[str], built: BuiltStyles) -> None:
+    """Warn, naming them and a file of each, about domains none of whose images gave a style
+    (each unreadable, or with ``tissue_only`` without a crop that shows tissue): the bank would
+    silently lack them, and domain-balanced sampling never draw them (``labels``: per source)."""
+    kept = {label for label, count in zip(labels, built.counts) if count}
+    lost: dict[str, list[str]] = {}
+    for label, name in zip(labels, built.names):
+        if label not in kept:
+            lost.setdefault(label, []).append(name)
+    if not lost:
+        return
+    named = [f"{label!r} ({len(names)} image(s), e.g. {names[0]})" for label, names in lost.items()]
+    logger.warning("%d domain(s) gave no style, so the bank has none of them: %s. Each of their images was "
+                   "unreadable (see bank.skipped), or showed no tissue (tissue_only); replace or fix those files",
+                   len(lost), "; ".join(named[:10]) + (" ..." if len(named) > 10 else ""))
 
 
 def _read(item: Any, index: int, on_error: str) -> tuple[Any, str, StyleFile | None, str | None]:
@@ -180,6 +219,9 @@ def _read(item: Any, index: int, on_error: str) -> tuple[Any, str, StyleFile | N
         return item, f"style image {index}", None, None
     try:
         image, sha256 = read_image_and_sha256(item)  # one read: the digest names the bytes decoded
+        declared = declared_value_range()  # the command's --value-range: a file outside it fails alone
+        if declared is not None and (problem := outside_range(image, declared, f"image {item}")):
+            raise ImageReadError(problem)
     except ImageReadError as error:
         if on_error == "stop":
             raise

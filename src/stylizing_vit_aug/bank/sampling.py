@@ -87,6 +87,21 @@ def _say_unknown_domains(domains: DomainIndex, labels: Sequence[str]) -> None:
     )
 
 
+def _say_some_unknown_domains(domains: DomainIndex, unknown: Sequence[str]) -> None:
+    """Once per unknown label and bank: contents of a domain the bank lacks (among others it has)
+    draw styles of every domain, their own lab's included if the bank names it otherwise."""
+    new = sorted(set(unknown) - domains.told_labels)
+    if not new:
+        return
+    domains.told_labels.update(new)
+    logger.warning(
+        "the content domain(s) %s are not among the bank's domains %s, so their styles are drawn from every domain "
+        "(\"another domain\" cannot be told for them); if they name one of the bank's labs differently, pass the "
+        "bank's name in domains=", new[:5] + ["..."] * (len(new) > 5),
+        list(domains.names)[:5] + ["..."] * (len(domains.names) > 5),
+    )
+
+
 class DomainIndex:
     """Style indices grouped by domain: ``order`` (indices sorted by domain), where each domain
     starts in it and how many styles each has; ``names`` sorted."""
@@ -98,6 +113,7 @@ class DomainIndex:
         self.counts = torch.bincount(codes, minlength=len(self.names))
         self.starts = torch.cumsum(self.counts, 0) - self.counts
         self.told_unknown = False  # whether the "no content domain is the bank's" warning was given
+        self.told_labels: set[str] = set()  # unknown content labels named in a warning already
 
 
 def draw_styles(
@@ -130,6 +146,8 @@ def draw_styles(
         known = own >= 0
         if n and not bool(known.any()):
             _say_unknown_domains(domains, labels)
+        elif not bool(known.all()):
+            _say_some_unknown_domains(domains, [label for label, k in zip(labels, known.tolist()) if not k])
         if bool(known.any()) and len(names) < 2:
             raise ValueError(f"the bank has one domain ({names[0]!r}): there is no other domain to sample")
         choices = torch.where(known, len(names) - 1, len(names))

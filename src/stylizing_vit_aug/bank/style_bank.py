@@ -15,6 +15,7 @@ import torch
 from ..devices import to_device_nowait, usable_device
 from ..image_ops import color_statistics, random_crop_resize
 from ..images import IMAGE_EXTENSIONS, ImageLike, find_images, to_batch
+from ..inference import tensors_state
 from ..model import StyleStream
 from ..stylizer import Stylizer
 from .building import (
@@ -25,6 +26,7 @@ from .building import (
     folder_domains,
     model_images,
     note_empty_domains,
+    note_lost_domains,
     source_items,
 )
 from .sampling import DomainIndex, draw_styles, whole_indices
@@ -32,6 +34,7 @@ from .sources import StyleFile, check_sources, images_digest, note_duplicates, r
 from .storage import (
     BankFileError,
     bank_metadata,
+    check_same_stylizer,
     check_stream_dtype,
     read_bank_file,
     write_bank_file,
@@ -77,33 +80,24 @@ class StyleBank:
     ) -> None:
         if not isinstance(stylizer, Stylizer):
             raise TypeError(f"stylizer must be a Stylizer, got {type(stylizer).__name__}")
-        if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.dim() != 4:
-            raise TypeError("images must be a uint8 tensor [N, C, S, S]; use StyleBank.from_images for other kinds")
-        if images.shape[0] == 0:
-            raise ValueError("a style bank needs at least one style image; got none")
-        expected = (stylizer.in_chans, stylizer.img_size, stylizer.img_size)
-        if tuple(images.shape[1:]) != expected:
-            raise ValueError(
-                f"bank images must be {expected} (the stylizer's channels and size), got "
-                f"{tuple(images.shape[1:])}; use StyleBank.from_images to resize them"
-            )
         if not isinstance(chunk_size, int) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-        self.images = images.cpu().contiguous()
         self.stylizer = stylizer
-        self.domains: list[str] | None = check_domains(domains, len(self.images))
-        self.sources: list[StyleFile | None] | None = check_sources(sources, len(self.images))
+        self._images = _checked_images(images, stylizer)
+        self._images_generation = 0  # bumped when ``images`` is replaced: every cache below is of one generation
+        self.domains = domains
+        self.sources = sources
         self.device = usable_device(device, "StyleBank device") if device is not None else stylizer.device
         self.stream_dtype = check_stream_dtype(stream_dtype)
         self.chunk_size = chunk_size
         self.path: Path | None = None
         self.skipped: list[tuple[Path, str]] = []  # unreadable style files left out, with why
-        self._streams = StreamCache(len(self.images), chunk_size)
-        self._streams_state = stylizer.weights_state  # the weights the cached streams are of
-        self._color_stats: torch.Tensor | None = None
-        self._colour_profiles: tuple[str, torch.Tensor] | None = None  # (the stylizer's background, profiles)
-        self._domain_index: DomainIndex | None = None
-        self._images_digest: tuple[torch.Tensor, int, str] | None = None  # (images, their version, digest)
+        self._streams = StreamCache(len(self), chunk_size)
+        self._streams_state = self._cache_state()  # the weights and images the cached streams are of
+        self._approved: Stylizer | None = None  # another stylizer found of the same network by stream()
+        self._color_stats: tuple[tuple[int, ...], torch.Tensor] | None = None  # (images state, stats)
+        self._colour_profiles: tuple[str, tuple[int, ...], torch.Tensor] | None = None  # (background, images, made)
+        self._images_digest: tuple[tuple[int, ...], str] | None = None  # (images state, digest)
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -146,7 +140,9 @@ class StyleBank:
             total=len(items), on_error=on_error, tissue_only=tissue_only,
         )
         if domains is not None:
-            domains = _per_style(check_domains(domains, len(built.counts)), built.counts)
+            labels = check_domains(domains, len(built.counts))
+            note_lost_domains(labels, built)
+            domains = _per_style(labels, built.counts)
         note_duplicates(built.sources)
         bank = cls(built.pixels, stylizer, domains=domains, device=device, stream_dtype=stream_dtype,
                    chunk_size=chunk_size, sources=_per_style(built.sources, built.counts))
@@ -208,7 +204,7 @@ class StyleBank:
 
     # -- facts --------------------------------------------------------------------------------
     def __len__(self) -> int:
-        return self.images.shape[0]
+        return self._images.shape[0]
 
     def __repr__(self) -> str:
         return (
@@ -216,6 +212,53 @@ class StyleBank:
             f"encoded={self.num_encoded}, "
             f"device={self.device}, stream_dtype={self.stream_dtype}, source={self.stylizer.source!r})"
         )
+
+    @property
+    def images(self) -> torch.Tensor:
+        """The style images, uint8 ``[N, C, S, S]`` on the CPU. Replacing them (same shape) or
+        writing into them makes the cached streams, colour profiles, colour statistics and digest
+        again at their next use (see :meth:`_images_state`)."""
+        return self._images
+
+    @images.setter
+    def images(self, images: torch.Tensor) -> None:
+        checked = _checked_images(images, self.stylizer)
+        if checked.shape[0] != len(self):
+            raise ValueError(
+                f"bank.images can be replaced by {len(self)} images (one per style), got {checked.shape[0]}: "
+                "for another number of styles make a new bank: StyleBank(images, bank.stylizer, domains=...)"
+            )
+        self._images, self._images_generation = checked, self._images_generation + 1
+
+    def _images_state(self) -> tuple[int, ...]:
+        """What the caches made from the images are keyed on: which images (replaced: a new
+        generation), their version counter (bumped by every in-place write through torch) and
+        storage. Reading it costs no pass over the pixels, so sampling never hashes the images."""
+        return (self._images_generation, *tensors_state(self, [self._images]))
+
+    def _cache_state(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The stylizer's weights and the images: the cached streams are of both."""
+        return self.stylizer.weights_state, self._images_state()
+
+    @property
+    def domains(self) -> list[str] | None:
+        """One domain label (a string) per style, or None. Set it to relabel the styles: checked
+        (one label per style), and sampling then groups the styles by the new labels."""
+        return self._domains
+
+    @domains.setter
+    def domains(self, domains: Sequence[Any] | None) -> None:
+        self._domains = _checked("domains", check_domains, domains, len(self))
+        self._domain_index: tuple[list[str], DomainIndex] | None = None  # (the labels it groups, the index)
+
+    @property
+    def sources(self) -> list[StyleFile | None] | None:
+        """The file each style came from (None for an image given in memory), or None: not recorded."""
+        return self._sources
+
+    @sources.setter
+    def sources(self, sources: Sequence[StyleFile | None] | None) -> None:
+        self._sources = _checked("sources", check_sources, sources, len(self))
 
     @property
     def domain_names(self) -> list[str]:
@@ -227,10 +270,10 @@ class StyleBank:
         a record names a bank's content by. Equal for equal styles whatever the checkpoint, the
         streams or the file; computed once (one pass over the images' bytes) and again if ``images``
         is replaced or written in place. Bank files record it too (``bank info`` shows it)."""
-        cached, version = self._images_digest, self.images._version
-        if cached is None or cached[0] is not self.images or cached[1] != version:
-            self._images_digest = cached = (self.images, version, images_digest(self.images))
-        return cached[2]
+        state = self._images_state()
+        if self._images_digest is None or self._images_digest[0] != state:
+            self._images_digest = (state, images_digest(self._images))
+        return self._images_digest[1]
 
     @property
     def num_encoded(self) -> int:
@@ -243,18 +286,21 @@ class StyleBank:
 
     # -- streams ------------------------------------------------------------------------------
     def _fresh_streams(self) -> StreamCache:
-        """The stream cache, emptied first if the stylizer's weights changed since it was filled
-        (fine-tuned in place): streams of the old weights would style with the wrong network."""
-        state = self.stylizer.weights_state
+        """The stream cache, emptied first if the stylizer's weights (fine-tuned in place) or the
+        images changed since it was filled: those streams would style with the wrong network or
+        style, and a saved bank would pair new pixels with old streams."""
+        state = self._cache_state()
         if state != self._streams_state:
             if self._streams.num_encoded:
-                logger.info("the stylizer's weights changed since this bank's styles were encoded: re-encoding them")
-            self._streams, self._streams_state = StreamCache(len(self.images), self.chunk_size), state
+                changed = "stylizer's weights" if state[0] != self._streams_state[0] else "bank's images"
+                logger.info("the %s changed since this bank's styles were encoded: re-encoding them", changed)
+            self._streams, self._streams_state = StreamCache(len(self), self.chunk_size), state
+            self._approved = None
         return self._streams
 
     def _encode(self, start: int, stop: int) -> torch.Tensor:
         """The streams of styles ``[start, stop)`` on the bank's device in its stream dtype."""
-        pixels = self.images[start:stop]
+        pixels = self._images[start:stop]
         stream = self.stylizer.encode_prepared_styles(self.stylizer.prepare(pixels, "bank images"), colours=False)
         layers = stream.layers.to(self.device)
         return layers.to(self.stream_dtype) if self.stream_dtype else layers
@@ -279,27 +325,32 @@ class StyleBank:
     def stream(self, indices: Any, *, stylizer: Stylizer | None = None) -> StyleStream:
         """The style streams of ``indices``, encoding only their missing chunks, on the device of
         ``stylizer``: the one that will use them (default: the bank's own; one of the same network,
-        as :func:`~.storage.check_same_stylizer` checks). Its ``colour_match`` and ``background``
-        decide the colour profiles, so a bank built by a stylizer without the colour step serves
-        one with it."""
+        as :func:`~.storage.check_same_stylizer` checks; another network is a :class:`BankMismatch`).
+        Its ``colour_match`` and ``background`` decide the colour profiles, so a bank built by a
+        stylizer without the colour step serves one with it."""
         user = self.stylizer if stylizer is None else stylizer
         index = self._indices(indices)
-        layers = self._fresh_streams().rows(index, self._encode)
+        cache = self._fresh_streams()  # forgets the stylizer approved below if the bank's weights changed
+        if user is not self.stylizer and user is not self._approved:
+            # once per stylizer (as a front-end checks once): fingerprints cost two passes over the weights' counters
+            check_same_stylizer(self.stylizer, user, "StyleBank.stream(stylizer=...)")
+            self._approved = user
+        layers = cache.rows(index, self._encode)
         return StyleStream(layers.to(user.device), self._profiles(index, user, user.device))
 
     def _profiles(self, index: torch.Tensor | None, user: Stylizer, device: torch.device) -> torch.Tensor | None:
         """The colour profiles of the styles ``index`` (None: all) for ``user``'s colour step (on ``device``),
         made from the images once (not stored in bank files); None where it has none. They read
         the pixels its ``background`` styles (tissue, or every pixel), so they are made again
-        when that changes; they do not depend on the weights."""
+        when that changes, and when the images do; they do not depend on the weights."""
         if not user.has_colour_step:
             return None
-        background = user.background
-        if self._colour_profiles is None or self._colour_profiles[0] != background:
-            chunks = [to_batch(chunk, "bank images")[0] for chunk in self.images.split(self.chunk_size)]
+        background, images = user.background, self._images_state()
+        if self._colour_profiles is None or self._colour_profiles[:2] != (background, images):
+            chunks = [to_batch(chunk, "bank images")[0] for chunk in self._images.split(self.chunk_size)]
             made = torch.cat([user.colour_profiles(c.to(user.device)).cpu() for c in chunks])
-            self._colour_profiles = (background, made)
-        profiles = self._colour_profiles[1]
+            self._colour_profiles = (background, images, made)
+        profiles = self._colour_profiles[2]
         return to_device_nowait(profiles if index is None else profiles[index], device)
 
     # -- images -------------------------------------------------------------------------------
@@ -308,17 +359,18 @@ class StyleBank:
     ) -> torch.Tensor:
         """Float 0–1 style images ``[n, C, S, S]`` (CPU); ``crop``: a random square of that
         fraction of the side, resized back to model size (encode these, not the cache)."""
-        values, _ = to_batch(self.images[self._indices(indices)], "bank images")
+        values, _ = to_batch(self._images[self._indices(indices)], "bank images")
         if crop is None:
             return values
         return random_crop_resize(values, crop, self.stylizer.img_size, generator)
 
     def color_stats(self) -> torch.Tensor:
         """Per-channel mean and std (0–1) of every style image: float ``[N, 2*C]``."""
-        if self._color_stats is None:
-            chunks = self.images.split(1024)
-            self._color_stats = torch.cat([color_statistics(chunk) for chunk in chunks])
-        return self._color_stats
+        state = self._images_state()
+        if self._color_stats is None or self._color_stats[0] != state:
+            chunks = self._images.split(1024)
+            self._color_stats = (state, torch.cat([color_statistics(chunk) for chunk in chunks]))
+        return self._color_stats[1]
 
     # -- sampling -----------------------------------------------------------------------------
     def sample(
@@ -335,26 +387,39 @@ class StyleBank:
         then a style of it. ``"other_domain"``: for each of ``content_domains`` (``n`` labels), a
         style of a different domain (domains equally likely; any domain for an unknown label).
         """
-        if self._domain_index is None and self.domains is not None:
-            self._domain_index = DomainIndex(self.domains)
         return draw_styles(
-            n, len(self), self._domain_index, generator=generator, strategy=strategy, content_domains=content_domains
+            n, len(self), self._domains_index(), generator=generator, strategy=strategy,
+            content_domains=content_domains,
         )
+
+    def _domains_index(self) -> DomainIndex | None:
+        """The styles grouped by ``domains``, made again when the labels change (set anew, or
+        written into the list: comparing the labels costs far less than a draw's stylisation)."""
+        if self._domains is None:
+            return None
+        if self._domain_index is None or self._domain_index[0] != self._domains:
+            labels = _checked("domains", check_domains, self._domains, len(self))
+            self._domain_index = (labels, DomainIndex(labels))
+        return self._domain_index[1]
 
     # -- files --------------------------------------------------------------------------------
     def metadata(self) -> dict[str, str]:
-        """What a bank file records about how it was made (safetensors metadata: strings only)."""
-        return bank_metadata(self.stylizer, self.domains, self.stream_dtype, self.chunk_size, self.sources,
-                             self.images_digest)
+        """What a bank file records about how it was made (safetensors metadata: strings only).
+        The domains and sources are checked again (their lists may have been written into since
+        they were set): a file whose labels do not fit its styles would not load."""
+        domains = _checked("domains", check_domains, self._domains, len(self))
+        sources = _checked("sources", check_sources, self._sources, len(self))
+        return bank_metadata(self.stylizer, domains, self.stream_dtype, self.chunk_size, sources, self.images_digest)
 
     def save(self, path: str | os.PathLike, *, streams: bool = True) -> Path:
         """Write the bank (images + metadata, and the streams unless ``streams=False``) as
         safetensors, atomically. Saved streams make :meth:`load` skip encoding."""
         path = Path(path)
-        tensors = {"images": self.images}
+        metadata = self.metadata()  # first: labels that do not fit are refused before any encoding
+        tensors = {"images": self._images}
         if streams:
             tensors["streams"] = self.streams.layers.detach().cpu().contiguous()
-        write_bank_file(path, tensors, self.metadata())
+        write_bank_file(path, tensors, metadata)
         self.path = path.resolve()
         logger.info("saved a bank of %d styles to %s", len(self), path)
         return path
@@ -395,6 +460,34 @@ class StyleBank:
             bank._streams.keep_all(layers.to(bank.device, bank.stream_dtype or layers.dtype))
         bank.path = path.resolve()
         return bank
+
+
+def _checked_images(images: Any, stylizer: Stylizer) -> torch.Tensor:
+    """Bank images as kept: uint8 ``[N, C, S, S]`` at ``stylizer``'s channels and size, contiguous
+    on the CPU. An inference tensor is copied to a normal one: it keeps no version counter, so
+    writes into it could not be noticed."""
+    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.dim() != 4:
+        raise TypeError("images must be a uint8 tensor [N, C, S, S]; use StyleBank.from_images for other kinds")
+    if images.shape[0] == 0:
+        raise ValueError("a style bank needs at least one style image; got none")
+    expected = (stylizer.in_chans, stylizer.img_size, stylizer.img_size)
+    if tuple(images.shape[1:]) != expected:
+        raise ValueError(
+            f"bank images must be {expected} (the stylizer's channels and size), got "
+            f"{tuple(images.shape[1:])}; use StyleBank.from_images to resize them"
+        )
+    if images.is_inference():
+        with torch.inference_mode(False):
+            images = images.clone()
+    return images.cpu().contiguous()
+
+
+def _checked(name: str, check: Any, values: Any, count: int) -> Any:
+    """``check(values, count)`` (one entry per style), its error naming the bank attribute."""
+    try:
+        return check(values, count)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"bank.{name}: {error}") from None
 
 
 def _per_style(values: Sequence[Any], counts: Sequence[int]) -> list[Any]:
