@@ -67,6 +67,12 @@ __all__ = ["StyleTTA", "TTAOutput", "MERGES", "ACTIVATIONS", "STYLE_CHOICES", "T
 logger = logging.getLogger(__name__)
 
 _LOG_FLOOR = 1e-12
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+_ONE_OUTPUT_VOTE = (
+    "merge='vote' with activation='none' counts each view's argmax over dim 1, which needs two or more "
+    "classes there; the classifier returned shape {shape}. For one logit per input (binary) use "
+    "activation='sigmoid', whose vote counts the views with sigmoid > 0.5 (logit > 0)"
+)
 _NORMALISED_HINT = (
     "the negative values look mean/std-normalised: if the classifier takes normalised tensors, pass "
     "StyleTTA(..., mean=..., std=...) with that normalisation, so the views are normalised the same way"
@@ -167,9 +173,11 @@ class StyleTTA(nn.Module):
         merge: ``"mean"`` of the activated predictions; ``"gmean"``, their geometric mean
             (logs clamped at 1e-12, so no NaN; renormalised over classes for softmax);
             ``"max"``; ``"vote"``, the fraction of views whose argmax is each class (softmax,
-            none) or that predict the label above 0.5 (sigmoid).
+            none: two or more classes) or that predict the label above 0.5 (sigmoid; one logit
+            per input votes with this). The merge keeps the classifier's float dtype (float64
+            stays float64; float16/bfloat16 logits are merged in float32).
         activation: applied to the classifier's output before merging: ``"softmax"`` over dim
-            1, ``"sigmoid"``, or ``"none"`` (raw outputs; not with ``gmean``).
+            1 (two or more classes), ``"sigmoid"``, or ``"none"`` (raw outputs; not with ``gmean``).
         chunk_size: most views per classifier and stylizer call (``None``: all at once).
         return_views: return a :class:`TTAOutput` instead of the merged tensor.
         styles: ``"random"`` (each view's style drawn from the whole bank by ``generator``,
@@ -317,8 +325,10 @@ class StyleTTA(nn.Module):
     @input_stats.setter
     def input_stats(self, stats: Normalization | None) -> None:
         if stats is not None and not isinstance(stats, Normalization):
-            raise TypeError(f"input_stats takes a Normalization or None, got {type(stats).__name__}: set "
-                            "tta.configure(mean=..., std=...) to give the statistics as numbers")
+            raise TypeError(
+                f"input_stats takes a Normalization or None, got {type(stats).__name__}: set "
+                "tta.configure(mean=..., std=...) to give the statistics as numbers"
+            )
         values = (None, None) if stats is None else (tuple(stats.mean.tolist()), tuple(stats.std.tolist()))
         self.configure(mean=values[0], std=values[1])
 
@@ -387,7 +397,10 @@ class StyleTTA(nn.Module):
         return self._activate(_joined([_logits(self.classifier(chunk), len(chunk)) for chunk in chunks], 0))
 
     def _activate(self, logits: torch.Tensor) -> torch.Tensor:
-        logits = logits.float()
+        """The activated logits, in the classifier's own float dtype (float64 stays float64, not
+        rounded to float32); float16/bfloat16 ones in float32, where sums and logs keep precision."""
+        if logits.dtype in _LOW_PRECISION or not logits.is_floating_point():
+            logits = logits.float()
         if self.activation == "softmax":
             if logits.dim() < 2 or logits.shape[1] == 1:  # a softmax over one class is 1 for every input
                 raise ValueError(
@@ -484,11 +497,11 @@ class StyleTTA(nn.Module):
                 merged = merged / merged.sum(dim=1, keepdim=True)
             return merged
         if self.activation == "sigmoid":
-            return (views > 0.5).float().mean(dim=0)
-        if views.dim() < 3:
-            raise ValueError("merge='vote' needs a class dimension in the classifier's output")
+            return (views > 0.5).to(views.dtype).mean(dim=0)
+        if views.dim() < 3 or views.shape[2] == 1:  # an argmax over one class is that class for every view
+            raise ValueError(_ONE_OUTPUT_VOTE.format(shape=tuple(views.shape[1:])))
         winners = views.argmax(dim=2)
-        return F.one_hot(winners, views.shape[2]).movedim(-1, 2).float().mean(dim=0)
+        return F.one_hot(winners, views.shape[2]).movedim(-1, 2).to(views.dtype).mean(dim=0)
 
     def _entropy(self, views: torch.Tensor) -> torch.Tensor | None:
         mean = views.mean(dim=0)
