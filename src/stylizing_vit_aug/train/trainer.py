@@ -176,13 +176,7 @@ class Trainer:
         self.items = RealStyleItems(self.dataset) if objective.needs_real_styles else self.dataset
         self.val_items = RealStyleItems(self.val_dataset) if objective.needs_real_styles else self.val_dataset
         self.val_crops = self._val_crops()  # now: an unreadable validation folder fails before any step
-        optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=config.lr, betas=tuple(config.betas), weight_decay=config.weight_decay
-        )
-        if self.extension is None:
-            self.scheduler = warmup_cosine(optimizer, self.total_steps, config.warmup_steps)
-        else:
-            self.scheduler = extended_cosine(optimizer, self.extension["lr"], self.total_steps - self.extension["step"])
+        optimizer = self._optimizer()
         # the scheduler stays outside prepare: accelerate would step it once per process
         self.objective, self.optimizer = self.accelerator.prepare(objective, optimizer)
         self.step = 0
@@ -197,6 +191,19 @@ class Trainer:
             self._restore(self.resume_state)
 
     # -- construction ----------------------------------------------------------------------------
+    def _optimizer(self) -> torch.optim.Optimizer:
+        """AdamW over the model, with ``self.scheduler`` set on it: warmup then cosine, or the
+        cosine of an extension (``--extend``) from where the run was."""
+        config = self.config
+        optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=config.lr, betas=tuple(config.betas), weight_decay=config.weight_decay
+        )
+        if self.extension is None:
+            self.scheduler = warmup_cosine(optimizer, self.total_steps, config.warmup_steps)
+        else:
+            self.scheduler = extended_cosine(optimizer, self.extension["lr"], self.total_steps - self.extension["step"])
+        return optimizer
+
     def _plan_epochs(self) -> None:
         """Which samples form each epoch's micro-batches, the optimizer steps they make, and the
         run's length in steps and epochs."""
