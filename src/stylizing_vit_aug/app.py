@@ -12,15 +12,18 @@ optional extra (``pip install ".[app]"`` in a clone), imported only inside
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 import shutil
 import tempfile
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -32,6 +35,7 @@ from .hub import DEFAULT_ALIAS, load_stylizer
 from .image_ops import resize
 from .images import IMAGE_EXTENSIONS, ImageError, read_image, to_batch, unread_kind
 from .images.listing import list_images
+from .images.value_range import TWELVE_BIT_MAX
 from .stylizer import DEFAULT_MODE, MODES, Stylizer
 from .train.seeds import seed_problem
 
@@ -46,9 +50,11 @@ BUNDLED, BANK_FILE, FOLDER, UPLOADS = "bundled sources", "bank file", "folder", 
 STYLE_SOURCES = (BUNDLED, BANK_FILE, FOLDER, UPLOADS)
 PREVIEW_SIDE = 256  # contents are previewed at most this large (above the cell size; figures cost ~side²)
 MAX_STYLES = 8
+MAX_CONTENTS = 8  # content rows: 60 uploads made one 57 s render that stalled every visitor
 MAX_FOLDER_IMAGES = 200  # a folder style source: the page reads at most this many images ...
 MAX_FOLDER_WALK = 2000  # ... found in at most this many folders, so a huge tree cannot stall it
 INSTALL_HINT = "the app needs Gradio: pip install 'gradio>=5' (the app extra)"
+CACHE_AGE_S, CACHE_SWEEP_S = 3600, 600  # visitors' images are not kept: Gradio deletes them this old, this often
 
 
 class PathNotAllowed(ValueError):
@@ -87,6 +93,31 @@ def _no_images(path: Path, stopped: bool) -> str:
             "narrower folder, one that holds the style images")
 
 
+def _stamps(paths: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
+    """What a listing sees of each file, its path, size and modification time (-1, -1: it cannot be
+    looked at, and reading it will say why): decoded files are kept under these, so a file added,
+    removed or overwritten in place is read again."""
+    return tuple((str(path), *_size_and_time(path)) for path in paths)
+
+
+def _size_and_time(path: Path) -> tuple[int, int]:
+    try:
+        info = path.stat()
+    except OSError:
+        return -1, -1
+    return info.st_size, info.st_mtime_ns
+
+
+def _twelve_bit_note(pixels: np.ndarray, name: str) -> str | None:
+    """The page's note on a content image whose 16-bit values all lie in 0–4095 (None: not so), shown
+    nearly black: the log says it (``note_twelve_bit``), but a visitor sees only the page."""
+    if pixels.dtype.kind != "u" or pixels.dtype.itemsize != 2 or not 0 < pixels.max() <= TWELVE_BIT_MAX:
+        return None
+    return (f"Content image {name}: its 16-bit values all lie in 0–{TWELVE_BIT_MAX} (12-bit data?), so it shows "
+            "nearly black: the page reads 16-bit files on 0–65535. Upload it rescaled to that range (× 16), or "
+            f"preview it with `stylizing-vit-aug preview {name} --value-range 0,{TWELVE_BIT_MAX} --styles-dir ...`.")
+
+
 def bundled_contents() -> dict[str, Path]:
     """The bundled histology images by name (file stem)."""
     return {path.stem: path for path in sorted(HISTOLOGY_ASSETS.glob("*.jpg"))}
@@ -101,7 +132,7 @@ class Settings:
     style_source: str = BUNDLED
     style_path: str = ""  # the bank file or folder, for those sources
     style_files: Sequence[str] = ()  # style image files (uploads)
-    n_styles: int = 4
+    n_styles: int = 4  # n_styles and seed: whole numbers (the page's controls send floats, checked when rendered)
     seed: int = 0
     strength: float = 1.0
     mode: str = DEFAULT_MODE
@@ -133,10 +164,11 @@ def pipeline_snippet(stylizer: Stylizer, settings: Settings, *, reencoded: bool 
         source = None if stylizer.source == DEFAULT_ALIAS else stylizer.source
     tail = ["p=0.5", f"strength={_shown_strength(settings.strength)!r}", f"mode={settings.mode!r}"]
     lines = ["import stylizing_vit_aug as sva", ""]
+    where = str(typed_path(settings.style_path))  # as the page read it: "~" is not expanded where it is pasted
     if settings.style_source in (BUNDLED, BANK_FILE) and not reencoded:
         args = [f"stylizer={source!r}"] if source else []
         args += [f"revision={stylizer.revision!r}"] if stylizer.revision else []
-        args += [f"bank={settings.style_path!r}"] if settings.style_source == BANK_FILE else []
+        args += [f"bank={where!r}"] if settings.style_source == BANK_FILE else []
         lines.append("# p: the chance that a training image is stylised")
         lines += ["augment = sva.StylizeTransform(", *(f"    {a}," for a in args + tail), ")"]
         return "\n".join(lines) + "\n"
@@ -145,12 +177,12 @@ def pipeline_snippet(stylizer: Stylizer, settings: Settings, *, reencoded: bool 
     load.append("device='cpu'")  # per-sample transforms run in CPU DataLoader workers
     lines.append(f"stylizer = sva.load_stylizer({', '.join(load)})")
     if settings.style_source == FOLDER:
-        lines.append(f"bank = sva.StyleBank.from_folder({settings.style_path!r}, stylizer)")
+        lines.append(f"bank = sva.StyleBank.from_folder({where!r}, stylizer)")
     elif settings.style_source == UPLOADS:
         names = [Path(p).name for p in settings.style_files]
         lines.append(f"bank = sva.StyleBank.from_images({names!r}, stylizer)  # the style images you uploaded")
     else:
-        lines.append(f"bank = sva.StyleBank.load({settings.style_path!r}, stylizer, on_mismatch='reencode')"
+        lines.append(f"bank = sva.StyleBank.load({where!r}, stylizer, on_mismatch='reencode')"
                      "  # made with another stylizer")
     lines.append("# p: the chance that a training image is stylised")
     lines.append(f"augment = sva.StylizeTransform(stylizer, bank, {', '.join(tail)})")
@@ -163,14 +195,44 @@ def _shown_strength(strength: float) -> float:
     return round(float(strength), 4) + 0.0
 
 
+def typed_path(text: str) -> Path:
+    """A bank file or style folder as typed on the page: blanks around it dropped, ``~`` expanded.
+    The one reading, for the page and for the snippet it prints."""
+    return Path(text.strip()).expanduser()
+
+
 def _upload(path: str, what: str) -> Path:
     """An uploaded file, refused (ValueError: what to upload instead) unless its extension is one
     :data:`~stylizing_vit_aug.images.IMAGE_EXTENSIONS` names: the rule the command line and folder
-    listings apply, so a GIF the page would otherwise decode is refused here as it is there."""
+    listings apply, so a GIF the page would otherwise decode is refused here as it is there; one the
+    page has deleted since (``build_app(delete_cache=)``) is to be uploaded again."""
     upload = Path(path)
     if problem := unread_kind(upload, f"{what} {upload.name}"):
         raise ValueError(f"{problem} and upload that")
+    if not upload.exists():
+        raise ValueError(f"{what} {upload.name} is no longer on the server (the page deletes uploads after a "
+                         "while): upload it again")
     return upload
+
+
+def _whole(value: Any, what: str, hint: str) -> int:
+    """``value`` as a whole number (ValueError naming ``what``, then ``hint``: not a blank, NaN, infinity, fraction)."""
+    if isinstance(value, numbers.Integral) or isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise ValueError(f"{what} must be a whole number, got {value!r}: {hint}")
+
+
+def checked_controls(settings: Settings) -> tuple[int, int]:
+    """The seed and the number of styles to show (at most :data:`MAX_STYLES`), once every control
+    of ``settings`` is valid (ValueError: what to change): the page's API passes on NaN and blanks."""
+    if settings.mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {settings.mode!r}")
+    if not isinstance(settings.strength, numbers.Real) or not 0 <= settings.strength <= 1:
+        raise ValueError(f"strength must lie in [0, 1], got {settings.strength!r}: set the slider")
+    seed = _whole(settings.seed, "the seed", "type one such as 0 (each seed shows its own styles)")
+    if problem := seed_problem(seed):
+        raise ValueError(f"the seed {problem}")
+    return seed, max(1, min(_whole(settings.n_styles, "styles shown", f"set 1 to {MAX_STYLES}"), MAX_STYLES))
 
 
 def missing_input(settings: Settings) -> str | None:
@@ -212,7 +274,7 @@ class Previewer:
         self.stylizer = stylizer
         self.cell_size = cell_size
         self.allowed_paths = None if allowed_paths is None else [Path(p).expanduser().resolve() for p in allowed_paths]
-        self._contents: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._contents: OrderedDict[tuple[Any, ...], tuple[torch.Tensor, str | None]] = OrderedDict()
         self._banks: OrderedDict[tuple[Any, ...], tuple[StyleBank, bool, str | None]] = OrderedDict()
 
     @staticmethod
@@ -224,14 +286,21 @@ class Previewer:
 
     def content(self, path: str | Path) -> torch.Tensor:
         """A content image as float 0–1 ``[1, C, H, W]``, at most :data:`PREVIEW_SIDE` large."""
-        key = str(path)
+        return self._content(path)[0]
+
+    def _content(self, path: str | Path) -> tuple[torch.Tensor, str | None]:
+        """:meth:`content`, and the page's note where it looks like 12-bit data; read again when
+        the file changes."""
+        key = _stamps([Path(path)])
         if key in self._contents:
             return self._contents[key]
-        values, _ = to_batch(read_image(path), f"content image {Path(path).name}")
+        name = Path(path).name
+        pixels = read_image(path)
+        values, _ = to_batch(pixels, f"content image {name}")
         height, width = values.shape[-2:]
         scale = min(1.0, PREVIEW_SIDE / max(height, width))
         values = resize(values, max(8, round(height * scale)), max(8, round(width * scale)))
-        return self._remember(self._contents, key, values)
+        return self._remember(self._contents, key, (values, _twelve_bit_note(pixels, name)))
 
     def check_allowed(self, path: Path, what: str) -> Path:
         """``path`` if the page may read it (symlinks resolved), else :class:`PathNotAllowed`.
@@ -246,50 +315,58 @@ class Previewer:
             f"the app with --allow-path {path}"
         )
 
+    def _look_up(self, text: str, source: str) -> tuple[Path, str]:
+        """The bank file or style folder typed as ``text``, if the page may read it and it exists,
+        and its resolved path (FileNotFoundError, PathNotAllowed; ValueError: cannot be looked up)."""
+        if not text.strip():
+            raise ValueError(f"give the path of a {source} on this machine")
+        try:
+            path = self.check_allowed(typed_path(text), source)
+            exists, resolved = path.exists(), str(path.resolve())
+        except OSError as error:  # a path the system cannot look up (too long, a loop): the user's to fix
+            raise ValueError(f"cannot look up that {source} path: {error.strerror or error}") from None
+        if not exists:
+            raise FileNotFoundError(f"{source} {path} does not exist")
+        return path, resolved
+
     def bank(self, settings: Settings) -> tuple[StyleBank, bool, str | None]:
         """The bank of the chosen style source, whether it had to be re-encoded, and a note for
-        the page (a folder with more images than the page reads)."""
-        source, where = settings.style_source, settings.style_path.strip()
+        the page (a folder with more images than the page reads). Kept for reuse under what the
+        page sees of its files (:func:`_stamps`), so a style added to a subfolder or overwritten
+        in place is read on the next render."""
+        source = settings.style_source
         if source == BUNDLED:
             return bundled_bank(self.stylizer), False, None
         if source == UPLOADS:
             if not settings.style_files:
                 raise ValueError("upload one or more style images, or pick another style source")
-            for upload in settings.style_files:
-                _upload(upload, "style image")
-            key: tuple[Any, ...] = (source, *settings.style_files)
-        elif source in (BANK_FILE, FOLDER):
-            if not where:
-                raise ValueError(f"give the path of a {source} on this machine")
-            try:
-                path = self.check_allowed(Path(where).expanduser(), source)
-                if not path.exists():
-                    raise FileNotFoundError(f"{source} {path} does not exist")
-                key = (source, str(path.resolve()), path.stat().st_mtime_ns)
-            except FileNotFoundError:
-                raise
-            except OSError as error:  # a path the system cannot look up (too long, a loop): the user's to fix
-                raise ValueError(f"cannot look up that {source} path: {error.strerror or error}") from None
+            files = [_upload(upload, "style image") for upload in settings.style_files]
+            key: tuple[Any, ...] = (source, *_stamps(files))
+        elif source == FOLDER:
+            path, resolved = self._look_up(settings.style_path, source)
+            if not path.is_dir():
+                raise FileNotFoundError(f"style folder {path} is not a folder")
+            files, stopped = folder_images(path, self.allowed_paths)
+            if not files:
+                raise ValueError(_no_images(path, stopped))
+            key = (source, resolved, stopped, *_stamps(files))
+        elif source == BANK_FILE:
+            path, resolved = self._look_up(settings.style_path, source)
+            key = (source, resolved, *_stamps([path]))
         else:
             raise ValueError(f"style source must be one of {STYLE_SOURCES}, got {source!r}")
         if key in self._banks:
             return self._banks[key]
         reencoded, note = False, None
         if source == UPLOADS:
-            stems = [Path(p).stem for p in settings.style_files]
-            bank = StyleBank.from_images(list(settings.style_files), self.stylizer, domains=stems, encode=False)
+            bank = StyleBank.from_images(files, self.stylizer, domains=[f.stem for f in files], encode=False)
         elif source == FOLDER:
-            if not path.is_dir():
-                raise FileNotFoundError(f"style folder {path} is not a folder")
-            paths, stopped = folder_images(path, self.allowed_paths)
-            if not paths:
-                raise ValueError(_no_images(path, stopped))
-            domains = folder_domains(path, paths, "subfolders")
-            bank = StyleBank.from_images(paths, self.stylizer, domains=domains, encode=False, on_error="skip")
+            domains = folder_domains(path, files, "subfolders")
+            bank = StyleBank.from_images(files, self.stylizer, domains=domains, encode=False, on_error="skip")
             if stopped:
-                note = (f"The folder {path} holds more than the page reads: it took the first {len(paths)} "
-                        f"images it found (at most {MAX_FOLDER_IMAGES}, from at most {MAX_FOLDER_WALK} "
-                        "folders). Point it at a smaller folder to choose the styles.")
+                note = (f"The folder {path} holds more than the page reads: it took the first {len(files)} images "
+                        f"it found (at most {MAX_FOLDER_IMAGES}, from at most {MAX_FOLDER_WALK} folders). Point it "
+                        "at a smaller folder to choose the styles.")
         else:
             try:
                 bank = StyleBank.load(path, self.stylizer)
@@ -302,12 +379,12 @@ class Previewer:
 
         ``on_row(done, total, name)`` is called before each content row is stylised (the page's
         progress: a grid takes tens of seconds on a CPU)."""
-        if problem := seed_problem(int(settings.seed)):
-            raise ValueError(f"the seed {problem}")
-        paths = _content_paths(settings)
-        contents = [self.content(path) for path in paths]
+        seed, n_styles = checked_controls(settings)
+        paths, contents_note = _content_paths(settings)
+        read = [self._content(path) for path in paths]
+        contents = [values for values, _ in read]
         bank, reencoded, folder_note = self.bank(settings)
-        chosen = _pick(len(bank), max(1, min(int(settings.n_styles), MAX_STYLES)), int(settings.seed))
+        chosen = _pick(len(bank), n_styles, seed)
         indices = torch.tensor(chosen)
         styles = bank.images[indices].float().div(255)
         domains = bank.domains
@@ -321,7 +398,7 @@ class Previewer:
             [c[0] for c in contents], list(styles), rows, [p.stem for p in paths], style_labels,
             captions=captions, cell_size=self.cell_size,
         )
-        notes = [folder_note] if folder_note else []
+        notes = [note for note in (contents_note, *(note for _, note in read), folder_note) if note]
         if bank.skipped:
             notes.append(f"{len(bank.skipped)} unreadable style files were left out, e.g. {bank.skipped[0][1]}")
         if reencoded:
@@ -364,21 +441,24 @@ class Previewer:
         )
 
 
-def _content_paths(settings: Settings) -> list[Path]:
-    """The content files ``settings`` name, once its mode and strength are known to be valid
-    (ValueError: what to change)."""
-    if settings.mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {settings.mode!r}")
-    if not 0 <= settings.strength <= 1:
-        raise ValueError(f"strength must lie in [0, 1], got {settings.strength}")
+def _content_paths(settings: Settings) -> tuple[list[Path], str | None]:
+    """The first :data:`MAX_CONTENTS` content files ``settings`` name (ValueError: what to change), and
+    a note naming those left out: each row costs time, and one visitor's render stalls the page for all."""
     known = bundled_contents()
     unknown = [name for name in settings.contents if name not in known]
     if unknown:
         raise ValueError(f"no bundled content image named {unknown[0]!r}; choose from {sorted(known)}")
-    paths = [known[name] for name in settings.contents] + [_upload(p, "content image") for p in settings.content_files]
-    if not paths:
+    named = [*settings.contents, *settings.content_files]
+    if not named:
         raise ValueError("pick a bundled content image or upload one of yours")
-    return paths
+    bundled = len(settings.contents)
+    paths = [known[name] if i < bundled else _upload(name, "content image")
+             for i, name in enumerate(named[:MAX_CONTENTS])]
+    left = [Path(name).name for name in named[MAX_CONTENTS:]]
+    if not left:
+        return paths, None
+    return paths, (f"The page shows at most {MAX_CONTENTS} content images: {len(left)} were left out "
+                   f"({', '.join(left[:5])}{', ...' if len(left) > 5 else ''}). Remove some to see the others.")
 
 
 def import_gradio() -> gradio:
@@ -397,6 +477,7 @@ def build_app(
     styles_dir: str | None = None,
     cell_size: int = 160,
     allow_paths: Sequence[str | os.PathLike] = (),
+    delete_cache: tuple[int, int] = (CACHE_SWEEP_S, CACHE_AGE_S),
 ) -> gradio.Blocks:
     """The page as a ``gradio.Blocks`` (call ``.launch()`` on it).
 
@@ -404,6 +485,8 @@ def build_app(
     ``styles_dir`` preselect that style source; otherwise the bundled sources are shown.
     A bank file or style folder typed on the page must lie in the working folder, ``bank``,
     ``styles_dir`` or one of ``allow_paths``: anyone who reaches the page can look at them.
+    ``delete_cache``: Gradio's ``(every, age)`` in seconds: uploads, grids and downloads older than
+    ``age`` are deleted every ``every`` seconds, and all of them when the page stops.
     """
     gr = import_gradio()
     if stylizer is None:
@@ -412,12 +495,25 @@ def build_app(
     previewer = Previewer(stylizer, cell_size=cell_size, allowed_paths=allowed)
     logger.info("the page may read bank files and style folders under %s", ", ".join(map(str, allowed)))
     source = BANK_FILE if bank else FOLDER if styles_dir else BUNDLED
-    return _page(gr, stylizer, _page_update(gr, previewer), source, bank or styles_dir or "")
+    return _page(gr, stylizer, _page_update(gr, previewer), source, bank or styles_dir or "", delete_cache)
+
+
+def shown_on_page(text: str, settings: Settings) -> str:
+    """``text`` as the page shows it: each upload of ``settings`` named by its file name alone,
+    never by the server's upload folder (``/tmp/gradio/<hash>/...``), which is no visitor's business.
+    The one rule for every message and note on the page."""
+    names = {spelling: Path(upload).name for upload in (*settings.content_files, *settings.style_files)
+             for spelling in (str(upload), os.path.abspath(upload), os.path.realpath(upload))}
+    for spelling in sorted(names, key=len, reverse=True):  # a longer spelling before one it contains
+        text = text.replace(spelling, names[spelling])
+    return text
 
 
 def _page_update(gr: Any, previewer: Previewer) -> Callable[..., tuple[Any, str, Any, Any]]:
     """The page's one callback: the controls' values in; the grid, summary, snippet and the
-    two downloads out (or, while an input is missing, the next step and the last grid kept)."""
+    two downloads out (or, while an input is missing, the next step and the last grid kept). The
+    downloads go to a folder per render, which the next render removes (Gradio has copied it), and
+    the whole temporary folder when the process exits or the page is dropped."""
     downloads = Path(tempfile.mkdtemp(prefix="stylizing-vit-aug-app-"))
     renders = {"count": 0}
 
@@ -426,9 +522,9 @@ def _page_update(gr: Any, previewer: Previewer) -> Callable[..., tuple[Any, str,
         style_files: list[str] | None, n_styles: float, seed: float | None, strength: float, mode: str,
         progress: gradio.Progress = gr.Progress(),  # noqa: B008 - how Gradio asks for a progress bar
     ) -> tuple[Any, str, Any, Any]:
-        settings = Settings(
+        settings = Settings(  # the controls' values as sent, checked by render (a blank seed: 0)
             tuple(contents or ()), tuple(content_files or ()), style_source, style_path or "",
-            tuple(style_files or ()), int(n_styles), int(seed or 0), float(strength), mode,
+            tuple(style_files or ()), n_styles, 0 if seed is None else seed, strength, mode,  # type: ignore[arg-type]
         )
         message = missing_input(settings)
         if message is not None:  # a step to take, not an error: say it, keep the last grid
@@ -443,34 +539,39 @@ def _page_update(gr: Any, previewer: Previewer) -> Callable[..., tuple[Any, str,
             preview = previewer.render(settings, on_row)
         except (ValueError, OSError, ImageError) as error:  # a folder typed as the bank file, too
             logger.info("cannot render %s: %s", settings, error)
-            raise gr.Error(str(error), print_exception=False) from None
+            raise gr.Error(shown_on_page(str(error), settings), print_exception=False) from None
         renders["count"] += 1
         folder = downloads / str(renders["count"])
-        shutil.rmtree(downloads / str(renders["count"] - 1), ignore_errors=True)  # gradio has copied it
+        shutil.rmtree(downloads / str(renders["count"] - 1), ignore_errors=True)
         folder.mkdir()
         grid_path, code_path = folder / "stylizing-vit-aug-grid.png", folder / "stylize_transform.py"
         preview.grid.save(grid_path)
         code_path.write_text(preview.snippet)
-        return preview.grid, preview.summary, preview.snippet, [str(grid_path), str(code_path)]
+        return preview.grid, shown_on_page(preview.summary, settings), preview.snippet, [str(grid_path), str(code_path)]
 
+    weakref.finalize(update, shutil.rmtree, downloads, ignore_errors=True)
     return update
 
 
-def _page(gr: Any, stylizer: Stylizer, update: Callable[..., Any], source: str, style_path_value: str) -> gradio.Blocks:
+def _page(gr: Any, stylizer: Stylizer, update: Callable[..., Any], source: str, style_path_value: str,
+          delete_cache: tuple[int, int]) -> gradio.Blocks:
     """The layout: the controls left, the grid, summary, snippet and downloads right; every
     control re-renders (the path on Enter), and so does the page's load."""
     names = list(bundled_contents())
-    with gr.Blocks(title="stylizing-vit-aug: look before you train", analytics_enabled=False) as page:
+    title = "stylizing-vit-aug: look before you train"
+    with gr.Blocks(title=title, analytics_enabled=False, delete_cache=delete_cache) as page:
         gr.Markdown(
             "## Look before you train\nYour content images in your styles, with the anatomy SSIM and "
             "the style distance (before → after) under each cell. Copy the snippet below the grid "
-            f"into your pipeline. Checkpoint: `{stylizer.source}`."
+            f"into your pipeline. Checkpoint: `{stylizer.source}`. Uploads and grids are deleted from the "
+            f"server {delete_cache[1] // 60} minutes after they are made, and when the page stops."
         )
         with gr.Row():
             with gr.Column(scale=1):
                 contents = gr.CheckboxGroup(names, value=names[:3], label="bundled content images")
-                content_files = gr.File(label="your content images", file_count="multiple",
-                                        file_types=["image"], type="filepath", elem_id="content-files")
+                content_files = gr.File(label=f"your content images (at most {MAX_CONTENTS} rows in all)",
+                                        file_count="multiple", file_types=["image"], type="filepath",
+                                        elem_id="content-files")
                 style_source = gr.Radio(list(STYLE_SOURCES), value=source, label="styles from")
                 style_path = gr.Textbox(value=style_path_value, label="bank file or folder on this machine",
                                         placeholder="bank.safetensors or styles/ (press Enter)",

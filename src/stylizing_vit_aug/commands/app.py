@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from ..app import MAX_FOLDER_IMAGES
+from ..app import CACHE_AGE_S, MAX_FOLDER_IMAGES
 from .common import (
     CLIError,
     add_cell_size,
@@ -32,6 +37,8 @@ Stop it with Ctrl-C.
 A bank file or style folder typed on the page must lie in the folder the app was started in,
 in --bank / --styles-dir, or in an --allow-path: anyone who reaches the page (see --host) can
 look at those images, and nothing else. At most {MAX_FOLDER_IMAGES} images of a folder are read.
+Uploads, grids and downloads are deleted from the server {CACHE_AGE_S // 60} minutes after they are
+made, and all of them when the page stops (Ctrl-C, or SIGTERM from a service manager).
 """
 
 
@@ -87,5 +94,26 @@ def run(args: argparse.Namespace) -> int:
     print(f"* Running on local URL:  {page.local_url}", flush=True)
     if not args.share:
         print("* For a temporary public link, run again with --share.", flush=True)
-    page.block_thread()
+    with _sigterm_as_ctrl_c():
+        page.block_thread()
     return 0
+
+
+@contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (a service manager, ``docker stop``) stops the page as Ctrl-C does: Gradio closes the
+    server, deleting the visitors' uploads and grids, and the process exits, removing the page's
+    own temporary folder. The handler before is put back after (in the main thread only, where
+    Python handles signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
