@@ -21,7 +21,8 @@ import torch
 from PIL import Image
 
 from stylizing_vit_aug import cli
-from stylizing_vit_aug.app import BANK_FILE, BUNDLED, FOLDER, UPLOADS, Previewer, Settings, pipeline_snippet
+from stylizing_vit_aug.app_previewer import Previewer
+from stylizing_vit_aug.app_settings import BANK_FILE, BUNDLED, FOLDER, UPLOADS, Settings, pipeline_snippet
 from stylizing_vit_aug.grid import caption_height, content_style_grid, grid_size
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -307,7 +308,7 @@ def test_the_page_in_a_real_browser(saved, histology_crops, tmp_path, monkeypatc
 
 
 def test_missing_input_says_the_next_step_and_nothing_when_ready(style_files):
-    from stylizing_vit_aug.app import missing_input
+    from stylizing_vit_aug.app_settings import missing_input
 
     assert "Pick a bundled content image" in missing_input(Settings())
     assert "Upload one or more style images" in missing_input(Settings(contents=("he_tcia",), style_source=UPLOADS))
@@ -339,7 +340,7 @@ def _folder_of(tmp_path: Path, name: str, count: int, crops) -> Path:
 
 def test_the_page_reads_only_allowed_folders_and_says_how_to_allow_more(small_stylizer, saved, histology_crops,
                                                                         tmp_path):
-    from stylizing_vit_aug.app import PathNotAllowed
+    from stylizing_vit_aug.app_files import PathNotAllowed
 
     allowed = _folder_of(tmp_path, "allowed", 2, histology_crops)
     outside = _folder_of(tmp_path, "outside", 2, histology_crops)
@@ -357,7 +358,7 @@ def test_the_page_reads_only_allowed_folders_and_says_how_to_allow_more(small_st
 
 def test_a_large_folder_is_read_only_up_to_the_cap_and_the_page_says_so(small_stylizer, histology_crops,
                                                                         tmp_path, monkeypatch):
-    import stylizing_vit_aug.app as page
+    import stylizing_vit_aug.app_files as page
 
     folder = _folder_of(tmp_path, "many", 5, histology_crops)
     monkeypatch.setattr(page, "MAX_FOLDER_IMAGES", 3)
@@ -374,7 +375,7 @@ def test_a_folder_whose_images_lie_past_the_folder_cap_says_so_and_what_to_do(sm
     """The walk stops at MAX_FOLDER_WALK folders; when that leaves no image, the page says the
     walk stopped (how many folders it looked at) and to point it at a narrower folder, not that
     the folder holds no images."""
-    import stylizing_vit_aug.app as page
+    import stylizing_vit_aug.app_files as page
 
     monkeypatch.setattr(page, "MAX_FOLDER_WALK", 4)
     tree = tmp_path / "tree"

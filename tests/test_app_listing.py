@@ -4,7 +4,7 @@ allowed roots)."""
 
 from __future__ import annotations
 
-import stylizing_vit_aug.app as page
+import stylizing_vit_aug.app_files as page
 from helpers import write_images
 from stylizing_vit_aug.images import find_images
 

@@ -21,7 +21,8 @@ from PIL import Image
 import stylizing_vit_aug.app as page
 from helpers import write_images
 from stylizing_vit_aug import cli
-from stylizing_vit_aug.app import BANK_FILE, BUNDLED, FOLDER, UPLOADS, Previewer, Settings
+from stylizing_vit_aug.app_previewer import Previewer
+from stylizing_vit_aug.app_settings import BANK_FILE, BUNDLED, FOLDER, UPLOADS, Settings
 from stylizing_vit_aug.images import read_image
 
 progress = lambda *args, **kwargs: None  # noqa: E731 - the page's progress bar, outside a page event

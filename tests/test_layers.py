@@ -18,7 +18,7 @@ LAYERS: list[set[str]] = [
     {"bank", "metrics", "grid", "benchmarking"},
     {"transforms", "tta", "tta_options", "kornia"},
     {"train"},
-    {"app", "commands", "cli"},
+    {"app", "app_files", "app_previewer", "app_settings", "commands", "cli"},
 ]
 LAYER_OF = {name: level for level, names in enumerate(LAYERS) for name in names}
 

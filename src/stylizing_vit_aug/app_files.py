@@ -1,0 +1,142 @@
+"""The files the app reads: the bundled content images, visitors' uploads, and style folders
+listed within bounds and inside the allowed folders, with the stamps that tell when one changed.
+
+Visitors type and upload what the page reads, so the rules of which files it may read, how many,
+and what it says when it stops short live here, in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from .app_settings import Settings
+from .bank import HISTOLOGY_ASSETS
+from .images import IMAGE_EXTENSIONS, unread_kind
+from .images.listing import list_images
+
+__all__ = [
+    "MAX_CONTENTS",
+    "MAX_FOLDER_IMAGES",
+    "MAX_FOLDER_WALK",
+    "PathNotAllowed",
+    "bundled_contents",
+    "checked_upload",
+    "content_paths",
+    "folder_cap_note",
+    "folder_images",
+    "inside",
+    "no_images_found",
+    "stamps",
+]
+
+MAX_CONTENTS = 8  # content rows: 60 uploads made one 57 s render that stalled every visitor
+MAX_FOLDER_IMAGES = 200  # a folder style source: the page reads at most this many images ...
+MAX_FOLDER_WALK = 2000  # ... found in at most this many folders, so a huge tree cannot stall it
+
+
+class PathNotAllowed(ValueError):
+    """A bank file or style folder outside the folders the page may read."""
+
+
+def inside(path: Path, roots: Sequence[Path] | None) -> bool:
+    """Whether the resolved ``path`` is one of ``roots`` or under one (None: anywhere)."""
+    return roots is None or any(path == root or root in path.parents for root in roots)
+
+
+def folder_images(
+    root: Path, allowed: Sequence[Path] | None = None, limit: int | None = None
+) -> tuple[list[Path], bool]:
+    """The image files under ``root`` as :func:`~stylizing_vit_aug.images.find_images` lists them
+    (a linked folder or file once, at its own path), but bounded: at most ``limit`` (default
+    :data:`MAX_FOLDER_IMAGES`) from at most :data:`MAX_FOLDER_WALK` folders, and no symlink
+    followed out of the ``allowed`` roots. Also whether the listing stopped early.
+
+    The page lists what a visitor types, so it must neither read outside what it may read nor
+    walk a whole file system (``/proc/self`` once found 6,412 images in 70 s).
+    """
+    within = None if allowed is None else lambda path: inside(path, allowed)
+    limit = MAX_FOLDER_IMAGES if limit is None else limit
+    return list_images(root, within=within, max_images=limit, max_folders=MAX_FOLDER_WALK)
+
+
+def no_images_found(path: Path, stopped: bool) -> str:
+    """Why a style folder gave no image: it holds none, or (``stopped`` with nothing found: the
+    folder cap, since the image cap needs images) they lie past the folders the page walks."""
+    kinds = "/".join(IMAGE_EXTENSIONS)
+    if not stopped:
+        return f"no {kinds} images found under {path}"
+    return (
+        f"no {kinds} images found in the first {MAX_FOLDER_WALK} folders under {path}: the page stops "
+        f"looking after {MAX_FOLDER_WALK} folders, so images further in were not reached. Point it at a "
+        "narrower folder, one that holds the style images"
+    )
+
+
+def folder_cap_note(path: Path, count: int) -> str:
+    """The page's note on a style folder that holds more than it reads: it took the first ``count``
+    images, and a smaller folder lets the visitor choose them."""
+    return (
+        f"The folder {path} holds more than the page reads: it took the first {count} images "
+        f"it found (at most {MAX_FOLDER_IMAGES}, from at most {MAX_FOLDER_WALK} folders). Point it "
+        "at a smaller folder to choose the styles."
+    )
+
+
+def stamps(paths: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
+    """What a listing sees of each file, its path, size and modification time (-1, -1: it cannot be
+    looked at, and reading it will say why): decoded files are kept under these, so a file added,
+    removed or overwritten in place is read again."""
+    return tuple((str(path), *_size_and_time(path)) for path in paths)
+
+
+def _size_and_time(path: Path) -> tuple[int, int]:
+    try:
+        info = path.stat()
+    except OSError:
+        return -1, -1
+    return info.st_size, info.st_mtime_ns
+
+
+def bundled_contents() -> dict[str, Path]:
+    """The bundled histology images by name (file stem)."""
+    return {path.stem: path for path in sorted(HISTOLOGY_ASSETS.glob("*.jpg"))}
+
+
+def checked_upload(path: str, what: str) -> Path:
+    """An uploaded file, refused (ValueError: what to upload instead) unless its extension is one
+    :data:`~stylizing_vit_aug.images.IMAGE_EXTENSIONS` names: the rule the command line and folder
+    listings apply, so a GIF the page would otherwise decode is refused here as it is there; one the
+    page has deleted since (``build_app(delete_cache=)``) is to be uploaded again."""
+    upload = Path(path)
+    if problem := unread_kind(upload, f"{what} {upload.name}"):
+        raise ValueError(f"{problem} and upload that")
+    if not upload.exists():
+        raise ValueError(
+            f"{what} {upload.name} is no longer on the server (the page deletes uploads after a while): upload it again"
+        )
+    return upload
+
+
+def content_paths(settings: Settings) -> tuple[list[Path], str | None]:
+    """The first :data:`MAX_CONTENTS` content files ``settings`` name (ValueError: what to change), and
+    a note naming those left out: each row costs time, and one visitor's render stalls the page for all."""
+    known = bundled_contents()
+    unknown = [name for name in settings.contents if name not in known]
+    if unknown:
+        raise ValueError(f"no bundled content image named {unknown[0]!r}; choose from {sorted(known)}")
+    named = [*settings.contents, *settings.content_files]
+    if not named:
+        raise ValueError("pick a bundled content image or upload one of yours")
+    bundled = len(settings.contents)
+    paths = [
+        known[name] if i < bundled else checked_upload(name, "content image")
+        for i, name in enumerate(named[:MAX_CONTENTS])
+    ]
+    left = [Path(name).name for name in named[MAX_CONTENTS:]]
+    if not left:
+        return paths, None
+    return paths, (
+        f"The page shows at most {MAX_CONTENTS} content images: {len(left)} were left out "
+        f"({', '.join(left[:5])}{', ...' if len(left) > 5 else ''}). Remove some to see the others."
+    )
