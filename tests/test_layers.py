@@ -13,7 +13,7 @@ LAYERS: list[set[str]] = [
     {"_lazy", "_atomic", "_files", "devices", "images"},
     {"image_ops", "colour", "guided", "model", "stain_transfer", "strip_path", "style_stream", "tissue"},
     {"checkpoints", "inference", "registry"},
-    {"stylizer"},
+    {"stylizer", "stylizer_options"},
     {"hub", "local_checkpoint"},
     {"bank", "metrics", "grid", "benchmarking"},
     {"transforms", "tta", "tta_options", "kornia"},

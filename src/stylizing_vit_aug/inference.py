@@ -2,7 +2,7 @@
 that suit inference.
 
 Under autocast every inference call casts each Linear's and Conv's fp32 weight to bf16/fp16 at
-each use (autocast caches casts only of weights that require grad, and a Stylizer's do not), runs
+each use (autocast caches casts only of weights that require grad, and then for one call), runs
 layer norms in fp32 and casts activations back and forth: on a GPU, hundreds of small kernels per
 call. :class:`InferenceNetwork` instead runs a copy of the model held in the compute dtype. Its
 weights are refreshed from the model's at every call in one multi-tensor copy, so the copy follows
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
@@ -44,6 +45,18 @@ def tensors_state(owner: object, tensors: Iterable[torch.Tensor]) -> tuple[int, 
     tensors keep no version counter: only their storage counts."""
     tensors = list(tensors)
     return (id(owner), *(_version(t) for t in tensors), *(t.data_ptr() for t in tensors))
+
+
+def weights_digest(model: nn.Module, tensors: Iterable[torch.Tensor]) -> str:
+    """16 hex digits of the SHA-256 of ``model``'s state (names and values, as float32) and of
+    ``tensors`` (a Stylizer's statistics): what :attr:`Stylizer.fingerprint` compares."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+    for tensor in tensors:
+        digest.update(tensor.cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _version(tensor: torch.Tensor) -> int:
@@ -73,8 +86,9 @@ class InferenceNetwork:
 
     def calls(self, model: StylizingViT) -> NetworkCalls:
         if self.dtype == torch.float32:  # it runs the model itself, whose weights must still be fp32
-            check_fp32_weights(model, "call stylizer.model.float(), or make a Stylizer with dtype=torch.bfloat16",
-                               when=" now")
+            check_fp32_weights(
+                model, "call stylizer.model.float(), or make a Stylizer with dtype=torch.bfloat16", when=" now"
+            )
             self.network = model
             return NetworkCalls(model.encode_style, model.stylize, model.stylize_with_self)
         weights = _weights(model)
@@ -92,8 +106,9 @@ class InferenceNetwork:
             try:
                 self.network = _copy_for_inference(model, self.dtype)
             except Exception as error:  # noqa: BLE001 - any failure to copy: run the model itself
-                logger.warning("the model cannot be copied (%s): its %s calls run under autocast instead",
-                               error, self.dtype)
+                logger.warning(
+                    "the model cannot be copied (%s): its %s calls run under autocast instead", error, self.dtype
+                )
                 self.autocast = True
             else:
                 self._copied = _weights(self.network)
@@ -113,8 +128,9 @@ class InferenceNetwork:
                 from torch.nn.attention import SDPBackend, sdpa_kernel
             except ImportError:  # torch before 2.3, whose attention does not pick cuDNN's kernel
                 return stack
-            stack.enter_context(sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
-                                             SDPBackend.MATH]))
+            stack.enter_context(
+                sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
+            )
         return stack
 
 
@@ -163,4 +179,3 @@ def check_fp32_weights(model: StylizingViT, fix: str, when: str = "") -> None:
 
 def _weights(model: nn.Module) -> list[torch.Tensor]:
     return [*model.parameters(), *model.buffers()]
-

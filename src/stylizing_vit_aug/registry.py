@@ -78,8 +78,7 @@ class OfficialCheckpoint:
 
 
 OFFICIAL_CHECKPOINTS: dict[str, OfficialCheckpoint] = {
-    ckpt.alias: ckpt
-    for ckpt in (OfficialCheckpoint(p, d) for p in OFFICIAL_PRESETS for d in DATASET_STATS)
+    ckpt.alias: ckpt for ckpt in (OfficialCheckpoint(p, d) for p in OFFICIAL_PRESETS for d in DATASET_STATS)
 }
 
 
@@ -104,10 +103,16 @@ def resolve_official(name: str) -> OfficialCheckpoint | None:
     return _NAMES.get(name.strip().lower())
 
 
-
 def list_checkpoints(pattern: str = "*", *, repo_ids: bool = False) -> list[str]:
     """Names ``load_stylizer`` accepts without a path: ``"default"`` and the official aliases
     (or their Hub repo ids), filtered by a shell-style ``pattern`` such as ``"tiny-*"``."""
+    if not isinstance(pattern, str):
+        raise TypeError(
+            f"pattern must be a string, a shell-style pattern such as 'tiny-*' ('*', the default, lists every "
+            f"checkpoint), got {type(pattern).__name__}"
+        )
+    if not isinstance(repo_ids, bool):
+        raise TypeError(f"repo_ids must be True (Hub repo ids) or False (aliases), got {repo_ids!r}")
     names = [DEFAULT_ALIAS] + [c.repo_id if repo_ids else c.alias for c in OFFICIAL_CHECKPOINTS.values()]
     return [name for name in names if fnmatch.fnmatch(name.lower(), pattern.lower())]
 

@@ -34,7 +34,6 @@ stylised on its luminance, and the luminance change is added to all three channe
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -57,22 +56,32 @@ from .images import (
     to_batch,
     to_batches,
 )
-from .images.windows import height_width, largest_image_pixels, single_images
-from .inference import InferenceNetwork, NetworkCalls, check_fp32_weights, tensors_state
+from .images.windows import empty_batch_row, height_width, largest_image_pixels, single_images
+from .inference import InferenceNetwork, NetworkCalls, check_fp32_weights, tensors_state, weights_digest
 from .model import StyleStream, StylizingViT
 from .strip_path import downscaled, restore_in_strips
+from .stylizer_options import (
+    BACKGROUNDS,
+    COMPILE_MODES,
+    DEFAULT_BACKGROUND,
+    DEFAULT_CHUNK,
+    DEFAULT_COLOUR_MATCH,
+    DEFAULT_MODE,
+    GRAPH_MODES,
+    MODES,
+    StylizerOptions,
+    check_compile,
+    check_dtype,
+    check_mode,
+    warn_no_gradient,
+)
 from .tissue import change_weight, tissue_pixels, tissue_weight
+
+# the names other modules import from here (the choices live with their checks in stylizer_options)
+__all__ = ["BACKGROUNDS", "COMPILE_MODES", "MODES", "STRIP_PIXELS", "Stylizer", "check_mode"]
 
 logger = logging.getLogger(__name__)
 
-MODES = ("relative", "detail", "resize")
-DEFAULT_MODE = "relative"
-BACKGROUNDS = ("keep", "style")
-DEFAULT_BACKGROUND = "keep"
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-GRAPH_MODES = ("reduce-overhead", "max-autotune")  # the modes that replay CUDA graphs
-DEFAULT_COLOUR_MATCH = True
-DEFAULT_CHUNK = 64
 STRIP_PIXELS = 1 << 19
 """Pixels per row band or column strip of the full-resolution path; images larger than this
 take it (a float32 RGB strip is 6 MiB)."""
@@ -80,31 +89,38 @@ take it (a float32 RGB strip is 6 MiB)."""
 
 def _check_values01(values01: Any, where: str, range_checked: bool = False) -> None:
     """The tensor entry points take a float ``[B, C, H, W]`` batch in 0–1 (the one check:
-    :func:`~stylizing_vit_aug.images.check_batch01`); uint8 would come back white."""
+    :func:`~stylizing_vit_aug.images.check_batch01`); uint8 would come back white. Called
+    directly (not ``range_checked`` by a front-end, which says it in its own name), an input
+    that requires grad is warned about (:func:`warn_no_gradient`); call it before autograd is off."""
     check_batch01(
         values01,
         f"{where}'s values01",
         range_checked=range_checked,
         other_kinds=", or call the Stylizer itself, which takes any image kind",
     )
+    if not range_checked:
+        warn_no_gradient(values01, f"Stylizer.{where}", stacklevel=4)
 
 
-def check_mode(mode: str | None) -> str | None:
-    """``mode`` if it is one of :data:`MODES` (None: the stylizer's own mode)."""
-    if mode is not None and mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES} (or None for the stylizer's own), got {mode!r}")
-    return mode
+def _ordinary(values: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """An inference-mode result as an ordinary tensor on ``device`` (a training step may use it):
+    moved there, or else copied, in one copy either way."""
+    return values.to(device) if values.device != device else values.clone()
 
 
-class Stylizer:
+class Stylizer(StylizerOptions):
     """A Stylizing ViT ready to stylise images of any kind.
 
     Args:
-        model: the network (weights in the checkpoint's normalised space).
+        model: the network (weights in the checkpoint's normalised space). It is moved to
+            ``device`` and otherwise left as it was: its training mode and ``requires_grad`` stay
+            yours (every network call runs without autograd, and the network has no dropout or
+            batch norm, so neither changes a pixel). A refused argument leaves it untouched.
         mean, std: per-channel statistics of the checkpoint's training data, in 0–1 units.
-        device: where the model runs (default: CUDA when available).
-        dtype: compute dtype; bf16/fp16 run a copy of the network in that dtype
-            (:mod:`~stylizing_vit_aug.inference`; default: bf16 on CUDA, fp32 on CPU).
+        device: where the model runs (default: CUDA when available); :meth:`to` moves it later.
+        dtype: compute dtype, a ``torch.dtype`` or its name (``"bfloat16"``, ``"bf16"``); bf16/fp16
+            run a copy of the network in that dtype (:mod:`~stylizing_vit_aug.inference`;
+            default: bf16 on CUDA, fp32 on CPU). Fixed once made.
         mode: ``"relative"`` (default), ``"detail"`` or ``"resize"`` (see the module docstring).
         background: ``"keep"`` (default): empty slide glass, lumina and other near-white
             background keep their pixels, so only tissue takes the style
@@ -119,6 +135,10 @@ class Stylizer:
             compiles (about a minute).
         source, revision: where the weights came from (recorded in banks and saved configs).
 
+    ``mode``, ``background``, ``colour_match``, ``chunk_size`` and ``compile`` may be set later,
+    checked as here (:mod:`~stylizing_vit_aug.stylizer_options`); ``dtype`` and ``device`` are
+    read-only (setting them says what to do instead).
+
     Attributes:
         normalization: ``mean``/``std`` checked once (:class:`~stylizing_vit_aug.images.Normalization`),
             on the stylizer's device; every conversion to and from the model's space goes through
@@ -132,7 +152,7 @@ class Stylizer:
         std: Sequence[float],
         *,
         device: str | torch.device | None = None,
-        dtype: torch.dtype | None = None,
+        dtype: torch.dtype | str | None = None,
         mode: str = DEFAULT_MODE,
         background: str = DEFAULT_BACKGROUND,
         colour_match: bool = DEFAULT_COLOUR_MATCH,
@@ -143,36 +163,23 @@ class Stylizer:
     ) -> None:
         if not isinstance(model, StylizingViT):
             raise TypeError(f"model must be a StylizingViT, got {type(model).__name__}")
-        if mode is None or check_mode(mode) is None:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if background not in BACKGROUNDS:
-            raise ValueError(
-                f"background must be one of {BACKGROUNDS} ('keep': glass stays as it is; 'style': "
-                f"every pixel is stylised), got {background!r}"
-            )
-        if not isinstance(chunk_size, int) or chunk_size < 1:
-            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-        if not isinstance(colour_match, bool):
-            raise TypeError(f"colour_match must be True or False, got {colour_match!r}")
-        check_fp32_weights(model, "pass model.float(); the Stylizer keeps fp32 weights and computes in dtype= "
-                           "(bf16 on CUDA by default)")
-        self.device = usable_device(device, "Stylizer device")
-        self.dtype = dtype if dtype is not None else default_dtype(self.device)
-        if self.dtype not in (torch.float32, torch.bfloat16, torch.float16):
-            raise ValueError(f"dtype must be float32, bfloat16 or float16, got {self.dtype}")
-        self.model = model.to(self.device).eval().requires_grad_(False)
-        stats = Normalization.checked(mean, std, model.config.in_chans, "Stylizer mean/std")
-        self.normalization = stats.to(self.device)
-        self.mode = mode
-        self.background = background
-        self.colour_match = colour_match
+        # every argument is checked before the model is touched: a refused Stylizer leaves it as it was
+        self.mode, self.background, self.colour_match = mode, background, colour_match  # each checked as it is set
         self.chunk_size = chunk_size
+        self._compile = check_compile(compile)
+        dtype = check_dtype(dtype)
+        check_fp32_weights(
+            model,
+            "pass model.float(); the Stylizer keeps fp32 weights and computes in dtype= (bf16 on CUDA by default)",
+        )
+        self._device = usable_device(device, "Stylizer device")
+        self._dtype = dtype if dtype is not None else default_dtype(self._device)
+        stats = Normalization.checked(mean, std, model.config.in_chans, "Stylizer mean/std")
+        self.model = model.to(self._device)  # moved, as to() moves it; its mode and requires_grad stay the caller's
+        self.normalization = stats.to(self._device)
         self.source = source
         self.revision = revision
-        if not isinstance(compile, bool) and compile not in COMPILE_MODES:
-            raise ValueError(f"compile must be True, False or a torch.compile mode {COMPILE_MODES}, got {compile!r}")
-        self.compile = compile
-        self._network = InferenceNetwork(self.dtype)
+        self._network = InferenceNetwork(self._dtype)
         self._chunk = self._compiled_chunk()
         self._fingerprint: tuple[tuple[int, ...], str] | None = None  # (weights' state, hash)
 
@@ -214,11 +221,6 @@ class Stylizer:
         return self.normalization.std
 
     @property
-    def settings(self) -> dict[str, Any]:
-        """How it stylises by default: what a checkpoint records and a fine-tune keeps."""
-        return {"mode": self.mode, "background": self.background, "colour_match": self.colour_match}
-
-    @property
     def weights_state(self) -> tuple[int, ...]:
         """Changes whenever the weights or statistics do (in-place writes bump each tensor's version
         counter; a new tensor has new storage). Cheap: banks compare it to know their streams are stale."""
@@ -230,13 +232,7 @@ class Stylizer:
         Hashed again after the weights change (:attr:`weights_state`)."""
         state = self.weights_state
         if self._fingerprint is None or self._fingerprint[0] != state:
-            digest = hashlib.sha256()
-            for name, tensor in sorted(self.model.state_dict().items()):
-                digest.update(name.encode())
-                digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
-            for stats in (self.mean, self.std):
-                digest.update(stats.cpu().numpy().tobytes())
-            self._fingerprint = (state, digest.hexdigest()[:16])
+            self._fingerprint = (state, weights_digest(self.model, (self.mean, self.std)))
         return self._fingerprint[1]
 
     def __repr__(self) -> str:
@@ -248,9 +244,9 @@ class Stylizer:
 
     def to(self, device: str | torch.device) -> Stylizer:
         """Move the model and statistics (in place; returns self)."""
-        self.device = usable_device(device, "Stylizer.to")
-        self.model.to(self.device)
-        self.normalization = self.normalization.to(self.device)
+        self._device = usable_device(device, "Stylizer.to")
+        self.model.to(self._device)
+        self.normalization = self.normalization.to(self._device)
         return self
 
     # -- conversions ---------------------------------------------------------------------------
@@ -365,18 +361,26 @@ class Stylizer:
         are the strengths of two images).
 
         Images larger than :data:`STRIP_PIXELS` are worked on in strips (see the module
-        docstring): the same pixels, a fraction of the memory. ``range_checked=True``: the
-        caller has read and checked the values (a front-end's every-call check), so they are not
-        read again.
+        docstring): the same pixels, a fraction of the memory. ``range_checked=True``: the caller
+        (a front-end's every-call check) has read and checked the values, so they are not read
+        again, and has warned in its own name of the gradient an input that requires grad loses.
+        An empty batch (a 4-D tensor or array of no images) comes back as an empty copy, as from
+        :meth:`stylize_batch`; its kind is checked all the same.
         """
         mode = check_mode(mode) or self.mode  # checked at every strength, 0 included
+        if not range_checked:
+            warn_no_gradient(images, "Stylizer")
+        if (row := empty_batch_row(images)) is not None:
+            to_batch(row, "images")  # an empty batch's kind (channels, size, dtype), checked on a row of zeros
+            self._strengths(strength, 0)
+            return same_kind_copy(images)
         if largest_image_pixels(images) > STRIP_PIXELS:
             return self._stylize_in_strips(images, styles, strength, mode, range_checked)
         values, info = to_batch(images, "images", range_checked=range_checked)
         strength_tensor = self._strengths(strength, values.shape[0])
         if bool((strength_tensor == 0).all()):
             return same_kind_copy(images)
-        out = self.stylize_batch(values.to(self.device), styles, strength_tensor, mode=mode, range_checked=True)
+        out = self._stylize_batch(values, styles, strength_tensor, mode)  # to_batch checked it
         return from_batch(out, info, images)  # float64 images: the pixels the engine keeps stay exact
 
     @staticmethod
@@ -387,12 +391,10 @@ class Stylizer:
         """The style streams for ``batch`` images (one for all, or one each), on the device."""
         stream = self.encode_style(styles)
         if len(stream) not in (1, batch):
-            raise ValueError(
-                f"got {len(stream)} styles for {batch} images: pass one style or one per image"
-            )
+            raise ValueError(f"got {len(stream)} styles for {batch} images: pass one style or one per image")
         return stream.to(self.device)
 
-    @torch.inference_mode()
+    @torch.no_grad()  # not inference_mode: a tensor given back is an ordinary one, as from the small path
     def _stylize_in_strips(
         self, images: ImageLike, styles: ImageLike | StyleStream, strength: Any, mode: str, range_checked: bool
     ) -> Any:
@@ -404,8 +406,10 @@ class Stylizer:
         if bool((strengths == 0).all()):
             return same_kind_copy(images)
         stream = self._streams(styles, batch)
-        small = [downscaled(image, self.img_size, self.device, STRIP_PIXELS, range_checked=range_checked)
-                 for image in singles]
+        small = [
+            downscaled(image, self.img_size, self.device, STRIP_PIXELS, range_checked=range_checked)
+            for image in singles
+        ]
         small01 = torch.cat(small)
         changes, weights = [], []
         for start in range(0, batch, self.chunk_size):
@@ -429,7 +433,6 @@ class Stylizer:
             restore_in_strips(image, output, base, strengths[i], mode, guided, STRIP_PIXELS)
         return result
 
-    @torch.inference_mode()
     def stylize_batch(
         self,
         values01: torch.Tensor,
@@ -445,23 +448,27 @@ class Stylizer:
         with ``range_checked=True`` where they have checked the values with
         :func:`~.images.check_float_range`: that check reads the batch's extremes back to the
         host, which on a GPU waits for all queued work. A ``strength`` tensor on the CPU reaches
-        the device without such a wait.
+        the device without such a wait. The result is an ordinary tensor without gradient (usable
+        in a training step, unlike an inference-mode tensor).
         """
         mode = check_mode(mode) or self.mode
         _check_values01(values01, "stylize_batch", range_checked)
+        return _ordinary(self._stylize_batch(values01, styles, strength, mode), values01.device)
+
+    @torch.inference_mode()  # cheaper per operation than no_grad; the public calls give back ordinary tensors
+    def _stylize_batch(self, values01: torch.Tensor, styles: Any, strength: Any, mode: str) -> torch.Tensor:
+        """:meth:`stylize_batch` of a checked batch, on the stylizer's device, as an inference tensor."""
         batch = values01.shape[0]
         strength = self._strengths(strength, batch)
         stream = self._streams(styles, batch)
-        source_device = values01.device
         values01 = values01.to(self.device, torch.float32)
         chunks = (slice(start, start + self.chunk_size) for start in range(0, batch, self.chunk_size))
         one_style = len(stream) == 1
         parts = [self._stylize_chunk(values01[rows], stream if one_style else stream[rows], mode) for rows in chunks]
         out = parts[0] if len(parts) == 1 else torch.cat([values01[:0], *parts])  # no parts: an empty batch
         strength = to_device_nowait(strength.to(torch.float32), self.device).view(-1, 1, 1, 1)
-        return blend_into(out, values01, strength).to(source_device)
+        return blend_into(out, values01, strength)
 
-    @torch.inference_mode()
     def stylize_views(
         self,
         values01: torch.Tensor,
@@ -477,17 +484,21 @@ class Stylizer:
         is output row ``r``). The same pixels as :meth:`stylize_batch` on the images repeated
         ``k`` times (to float rounding), for less: an image's own passes (its content stream, and
         in ``relative`` mode the self branch) are computed once, not once per view. Test-time
-        augmentation's call. ``range_checked`` as for :meth:`stylize_batch`.
+        augmentation's call. ``range_checked`` and the result as for :meth:`stylize_batch`.
         """
         mode = check_mode(mode) or self.mode
         _check_values01(values01, "stylize_views", range_checked)
+        return _ordinary(self._stylize_views(values01, styles, strength, mode), values01.device)
+
+    @torch.inference_mode()
+    def _stylize_views(self, values01: torch.Tensor, styles: Any, strength: Any, mode: str) -> torch.Tensor:
+        """:meth:`stylize_views` of a checked batch, on the stylizer's device, as an inference tensor."""
         strength = float(strength_values(strength, (1,)))
         batch = values01.shape[0]
         stream = self.encode_style(styles)
         if batch == 0 or len(stream) % batch:
             raise ValueError(f"got {len(stream)} styles for {batch} images: pass k styles per image, view-major")
         views = len(stream) // batch
-        source_device = values01.device
         values01 = values01.to(self.device, torch.float32)
         out = torch.empty((views, *values01.shape), dtype=torch.float32, device=self.device)
         per_chunk = max(1, self.chunk_size // views)
@@ -498,7 +509,7 @@ class Stylizer:
             chunk = self._stylize_chunk(values01[images], stream[rows].to(self.device), mode)
             out[:, images] = chunk.unflatten(0, (views, count))
         # [views, B, ...] against [B, ...]: the images broadcast over their views, no copy of them
-        return blend_into(out, values01, float(strength)).flatten(0, 1).to(source_device)
+        return blend_into(out, values01, float(strength)).flatten(0, 1)
 
     def _stylize_chunk(self, values01: torch.Tensor, stream: StyleStream, mode: str) -> torch.Tensor:
         """``values01`` stylised with ``stream``: one style, one per image, or ``k`` per image
@@ -553,8 +564,13 @@ class Stylizer:
         return self.restore_channels(change, small01.shape[1]), weight
 
     def _colour_step(
-        self, model_in01: torch.Tensor, views: int, change: torch.Tensor, colours: torch.Tensor,
-        weight: torch.Tensor | None, styled: torch.Tensor,
+        self,
+        model_in01: torch.Tensor,
+        views: int,
+        change: torch.Tensor,
+        colours: torch.Tensor,
+        weight: torch.Tensor | None,
+        styled: torch.Tensor,
     ) -> torch.Tensor:
         """The change that gives the network's result (each image's ``views`` rows of
         ``model_in01 + change``) the styles' colour profiles over its ``styled`` pixels, weighted
@@ -569,6 +585,13 @@ class Stylizer:
         for the keyword arguments); ``load_stylizer(directory)`` loads it back, with this
         Stylizer's mode, background and colour_match."""
         mean, std = kwargs.pop("mean", None), kwargs.pop("std", None)
-        return write_checkpoint(self.model, directory, mean=self.mean.cpu() if mean is None else mean,
-                                std=self.std.cpu() if std is None else std, source=self.source,
-                                revision=self.revision, settings=self.settings, **kwargs)
+        return write_checkpoint(
+            self.model,
+            directory,
+            mean=self.mean.cpu() if mean is None else mean,
+            std=self.std.cpu() if std is None else std,
+            source=self.source,
+            revision=self.revision,
+            settings=self.settings,
+            **kwargs,
+        )

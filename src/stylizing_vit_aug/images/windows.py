@@ -14,14 +14,22 @@ from typing import Any
 import numpy as np
 import torch
 
-from .kinds import MIN_SIZE, ImageError, _pil_target
+from .kinds import MIN_SIZE, _pil_target, check_image
 
 try:  # PIL is a core dependency, but keep the import error readable
     from PIL import Image as PILImage
 except ImportError:  # pragma: no cover
     PILImage = None
 
-__all__ = ["height_width", "largest_image_pixels", "put_columns", "single_images", "strips", "window"]
+__all__ = [
+    "empty_batch_row",
+    "height_width",
+    "largest_image_pixels",
+    "put_columns",
+    "single_images",
+    "strips",
+    "window",
+]
 
 
 def strips(length: int, step: int) -> list[tuple[int, int]]:
@@ -71,24 +79,27 @@ def single_images(images: Any, what: str = "images") -> tuple[list[Any], list[An
     """The single images of ``images`` (views, no copies), an empty output of the same kind and
     size for each, and the result to give back, which holds those outputs.
 
-    Lists follow ``to_batch``'s rule: single images of one size (a list of batches, or of
-    different sizes, is an :class:`ImageError`).
+    A list is checked as ``to_batch`` checks one, with its words (:func:`~.kinds.check_image`,
+    from shapes alone): single images of one size and channel count, or an :class:`ImageError`.
     """
     if isinstance(images, (list, tuple)):
-        if any(_is_batch(item) for item in images):
-            raise ImageError(f"{what} is a list that contains batches; pass single images or one batch.")
-        sizes = {height_width(item) for item in images}
-        if len(sizes) > 1:
-            raise ImageError(
-                f"{what} is a list of images of different sizes {sorted(s for s in sizes if s)}; "
-                "stylise them one at a time or resize them to one size."
-            )
+        check_image(images, what, values=False)
         outputs = [_empty_like(item) for item in images]
         return list(images), outputs, outputs
     output = _empty_like(images)
     if _is_batch(images):
         return list(images), list(output), output
     return [images], [output], output
+
+
+def empty_batch_row(images: Any) -> Any | None:
+    """One row of zeros in the kind, dtype and shape of an empty batch (a 4-D tensor or array
+    holding no image), on which its kind can be checked; None for anything else."""
+    if not _is_batch(images) or len(images) > 0:
+        return None
+    if isinstance(images, torch.Tensor):
+        return images.new_zeros((1, *images.shape[1:]))
+    return np.zeros((1, *images.shape[1:]), images.dtype)
 
 
 def window(image: Any, top: int, bottom: int, left: int, right: int) -> Any:

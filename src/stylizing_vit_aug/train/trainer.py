@@ -160,7 +160,7 @@ class Trainer:
             self.model, self.mean, self.std, device=self.accelerator.device, dtype=torch.float32,
             source=self.base_model, **self.stylizer_settings,
         )
-        self.model.train().requires_grad_(True)  # the Stylizer freezes its model for inference
+        self.model.train().requires_grad_(True)  # trainable, whatever state the start checkpoint was loaded in
         self._plan_epochs()
         self.extension: dict[str, Any] | None = None  # {"step", "lr", "from_total"} once --extend lengthened the run
         if self.resume_state is not None:

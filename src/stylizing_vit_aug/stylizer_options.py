@@ -1,0 +1,196 @@
+"""The Stylizer's options, each checked by one function that construction and assignment share.
+
+``Stylizer(background="Keep")`` and ``stylizer.background = "Keep"`` must fail alike (the second
+painted the glass): each option of :class:`StylizerOptions`, the Stylizer's base, is a property
+(:func:`checked_option`) whose setter runs the checker the constructor runs, as StyleTTA's
+options are (:mod:`stylizing_vit_aug.tta_options`). Options fixed at construction (``dtype``,
+``device``) are read-only (:func:`fixed_option`), with the way to change them in the error.
+:func:`warn_no_gradient` is the one warning that stylised tensors carry no gradient.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+__all__ = [
+    "BACKGROUNDS",
+    "COMPILE_MODES",
+    "DTYPES",
+    "GRAPH_MODES",
+    "MODES",
+    "StylizerOptions",
+    "check_background",
+    "check_chunk_size",
+    "check_colour_match",
+    "check_compile",
+    "check_dtype",
+    "check_mode",
+    "check_own_mode",
+    "checked_option",
+    "fixed_option",
+    "warn_no_gradient",
+]
+
+MODES = ("relative", "detail", "resize")
+DEFAULT_MODE = "relative"
+BACKGROUNDS = ("keep", "style")
+DEFAULT_BACKGROUND = "keep"
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+GRAPH_MODES = ("reduce-overhead", "max-autotune")  # the modes that replay CUDA graphs
+DEFAULT_COLOUR_MATCH = True
+DEFAULT_CHUNK = 64
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+"""The compute dtypes, by the names ``dtype=`` also takes (and fp32, bf16, fp16, as ``--precision`` spells them)."""
+_SHORT_DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
+def check_mode(mode: str | None) -> str | None:
+    """``mode`` if it is one of :data:`MODES` (None: the stylizer's own mode)."""
+    if mode is not None and mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES} (or None for the stylizer's own), got {mode!r}")
+    return mode
+
+
+def check_own_mode(mode: str) -> str:
+    """A Stylizer's own mode: one of :data:`MODES` (None is for a call, meaning this one)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    return mode
+
+
+def check_background(background: str) -> str:
+    """One of :data:`BACKGROUNDS` exactly: any other value took the ``"style"`` branch, painting the glass."""
+    if background not in BACKGROUNDS:
+        raise ValueError(
+            f"background must be one of {BACKGROUNDS} ('keep': glass stays as it is; 'style': "
+            f"every pixel is stylised), got {background!r}"
+        )
+    return background
+
+
+def check_colour_match(colour_match: bool) -> bool:
+    """True or False only: the string ``"False"`` is truthy and would match colours."""
+    if not isinstance(colour_match, bool):
+        raise TypeError(f"colour_match must be True or False, got {colour_match!r}")
+    return colour_match
+
+
+def check_chunk_size(chunk_size: int) -> int:
+    """A whole number from 1 (``True`` is not a size); numpy integers are taken as ints."""
+    if not isinstance(chunk_size, numbers.Integral) or isinstance(chunk_size, bool) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    return int(chunk_size)
+
+
+def check_compile(compile: bool | str) -> bool | str:
+    """A bool or a ``torch.compile`` mode (1 and 0 are not: a typo would compile or not silently)."""
+    if not isinstance(compile, bool) and compile not in COMPILE_MODES:
+        raise ValueError(f"compile must be True, False or a torch.compile mode {COMPILE_MODES}, got {compile!r}")
+    return compile
+
+
+def check_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
+    """A compute dtype, or its name (``"bfloat16"``, ``"bf16"``, ``"torch.bfloat16"``); None: the device's default."""
+    if dtype is None or (isinstance(dtype, torch.dtype) and dtype in DTYPES.values()):
+        return dtype
+    if isinstance(dtype, str):
+        name = dtype.strip().lower().removeprefix("torch.")
+        if name in DTYPES or name in _SHORT_DTYPES:
+            return DTYPES[_SHORT_DTYPES.get(name, name)]
+    names = ", ".join(repr(name) for name in [*DTYPES, *_SHORT_DTYPES])
+    raise ValueError(
+        f"dtype must be torch.float32, torch.bfloat16 or torch.float16 (or one of the names {names}), got {dtype!r}"
+    )
+
+
+def checked_option(name: str, check: Callable[[Any], Any], doc: str) -> property:
+    """Option ``name`` as a property stored as ``_name``: every value set passes ``check``, the
+    rule construction applies, and a refused one leaves the option as it was."""
+    stored = f"_{name}"
+
+    def set_option(self: Any, value: Any) -> None:
+        setattr(self, stored, check(value))
+
+    return property(_getter(stored), set_option, doc=doc)
+
+
+def fixed_option(name: str, fix: str, doc: str) -> property:
+    """Option ``name``, stored as ``_name``, that only the object itself sets (construction,
+    ``Stylizer.to``): setting it is an ``AttributeError`` that says what to do instead (``fix``,
+    formatted with ``value``), where a plain attribute would change and be ignored."""
+
+    def refuse(self: Any, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__}.{name} cannot be set: {fix.format(value=value)}")
+
+    return property(_getter(f"_{name}"), refuse, doc=doc)
+
+
+def _getter(stored: str) -> Callable[[Any], Any]:
+    """A Python getter, which ``torch.compile`` traces (an ``operator.attrgetter`` breaks its graph)."""
+
+    def get_option(self: Any) -> Any:
+        return getattr(self, stored)
+
+    return get_option
+
+
+def warn_no_gradient(images: Any, who: str, *, stacklevel: int = 3, kept_pass: bool = False) -> None:
+    """Say (Python's default warning filter: once per place) that stylised images carry no
+    gradient: the stylizer runs without autograd, so a float input that requires grad gets none
+    back through them. Silent under ``torch.no_grad()`` and for inputs that need no gradient, as
+    data does. ``kept_pass``: images the caller leaves as they were keep theirs (a front-end's ``p``)."""
+    if isinstance(images, torch.Tensor) and images.requires_grad and torch.is_grad_enabled():
+        kept = " (images it leaves as they were pass theirs through)" if kept_pass else ""
+        warnings.warn(
+            f"{who}: the stylizer runs without autograd, so the stylised images carry no gradient back to the "
+            f"input{kept}. It augments data; pass images.detach() if no gradient is meant to flow",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+
+
+class StylizerOptions:
+    """The options of a :class:`~stylizing_vit_aug.stylizer.Stylizer` (its base): each set
+    through the check its constructor applies, so a refused value raises and changes nothing."""
+
+    _chunk: Callable
+
+    mode = checked_option("mode", check_own_mode, "The default resolution mode: one of :data:`MODES`.")
+    background = checked_option("background", check_background, "``'keep'`` (glass keeps its pixels) or ``'style'``.")
+    colour_match = checked_option("colour_match", check_colour_match, "Whether the colour step runs (True/False).")
+    chunk_size = checked_option("chunk_size", check_chunk_size, "Most images per model call (bounds memory).")
+    dtype = fixed_option(
+        "dtype",
+        "it is fixed when a Stylizer is made (a bf16/fp16 one copies its network into it). Make another: "
+        "Stylizer(stylizer.model, stylizer.mean, stylizer.std, dtype={value!r}, **stylizer.settings), "
+        "or load_stylizer(..., dtype={value!r})",
+        "The compute dtype (fixed at construction).",
+    )
+    device = fixed_option(
+        "device",
+        "move the model and statistics with stylizer.to({value!r})",
+        "Where the model and statistics are (``Stylizer.to`` moves them).",
+    )
+
+    @property
+    def compile(self) -> bool | str:
+        """``compile=`` as given; setting it (checked as at construction) compiles the chunks anew."""
+        return self._compile
+
+    @compile.setter
+    def compile(self, compile: bool | str) -> None:
+        self._compile = check_compile(compile)
+        self._chunk = self._compiled_chunk()
+
+    def _compiled_chunk(self) -> Callable:
+        raise NotImplementedError  # the Stylizer's: its chunk function, compiled as compile= asks
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """How it stylises by default: what a checkpoint records and a fine-tune keeps."""
+        return {"mode": self.mode, "background": self.background, "colour_match": self.colour_match}
