@@ -2,10 +2,11 @@
 
 Subcommands live in :mod:`stylizing_vit_aug.commands`, one module each, registered in
 :data:`COMMANDS`; only the module of the command being run is imported. Exit codes:
-0 success, 1 a runtime failure, 2 a usage or input error (message on stderr, no traceback;
-``-vv`` adds the traceback to the log), 3 (:data:`EXIT_SKIPPED`) finished but some files could
-not be read and were skipped (``stylize``, ``bank build``, ``preview``), 4 ``train`` stopped at a
-NaN/Inf loss or gradient, 130 interrupted.
+0 success, 1 a runtime failure (a broken installation too: :func:`broken_install`), 2 a usage or
+input error, a run with no readable input included (message on stderr, no traceback; ``-vv`` adds
+the traceback to the log), 3 (:data:`EXIT_SKIPPED`) finished but some files could not be read and
+were skipped (``stylize``, ``bank build``, ``preview``), 4 ``train`` stopped at a NaN/Inf loss or
+gradient, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import importlib
 import logging
 import sys
 import textwrap
+import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NamedTuple
 
 from . import __version__
@@ -60,9 +63,9 @@ examples:
 
 `stylizing-vit-aug COMMAND --help` shows each command's options and examples.
 
-Exit codes: 0 done, 1 runtime failure, 2 usage or input error, {exit_skipped} done but some unreadable
-files were skipped or planned outputs are missing (stylize, bank build, preview), 4 train stopped at
-a NaN/Inf loss or gradient, 130 interrupted.
+Exit codes: 0 done, 1 runtime failure, 2 usage or input error (also: no input could be read),
+{exit_skipped} done but some unreadable files were skipped or planned outputs are missing (stylize,
+bank build, preview), 4 train stopped at a NaN/Inf loss or gradient, 130 interrupted.
 """
 
 class Command(NamedTuple):
@@ -125,22 +128,60 @@ def _command_of(argv: Sequence[str]) -> str | None:
 
 
 def _attach(sub: argparse.ArgumentParser, name: str) -> None:
-    """Arguments and handler of ``name`` from its module; if it cannot be imported, say why on use."""
+    """Arguments and handler of ``name`` from its module; if it cannot be imported, say why on use:
+    an optional dependency missing, or (:func:`broken_install`) the package's own files broken."""
     try:
         module = importlib.import_module(f"stylizing_vit_aug.commands.{COMMANDS[name].module}")
-    except ImportError as error:
-        reason = f"`{name}` is not available in this installation ({error})"
-        sub.description = f"{sub.description} Not available here: {error}."
-        sub.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    except Exception as error:  # noqa: BLE001 - whatever an import raises, said once when the command runs
+        cause = error
+        reason = broken_install(error) or f"`{name}` is not available in this installation ({error})"
+        sub.description = f"{sub.description} Not available here: {reason}."
 
         def unavailable(args: argparse.Namespace) -> int:
-            raise RuntimeError(reason)
+            raise _Unavailable(reason) from cause  # the import's traceback with -vv
 
-        sub.set_defaults(cli_handler=unavailable)
+        # its options are unknown here: whatever follows the command is left to this message (see _run)
+        sub.set_defaults(cli_handler=unavailable, cli_unavailable=True)
         return
     sub.epilog = module.EPILOG
     module.add_arguments(sub)
     sub.set_defaults(cli_handler=module.run)
+
+
+class _Unavailable(Exception):
+    """A command this installation cannot run (exit 1, the message alone)."""
+
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def broken_install(error: BaseException) -> str | None:
+    """What to say when ``error`` shows that this installation's own files are broken, or None: a
+    file of the package that does not compile, a module or name of the package that is not there,
+    or another error raised while one of its modules was being imported. (A missing optional
+    dependency is not: that is an ``ImportError`` naming another package.) One message with the
+    underlying error and where it happened, and the way out: reinstall."""
+    said = str(error)
+    if isinstance(error, ImportError):  # its message names the module, and the file where it has one
+        where = "" if (error.name or "").startswith("stylizing_vit_aug") else None
+    elif isinstance(error, SyntaxError):
+        where = f"{error.filename}, line {error.lineno}" if _in_package(error.filename or "") else None
+        said = error.msg
+    else:  # raised by a module of the package while it was imported (its top level ran)
+        frames = [frame for frame in traceback.extract_tb(error.__traceback__) if _in_package(frame.filename)]
+        importing = any(frame.name == "<module>" for frame in frames)
+        where = f"{frames[-1].filename}, line {frames[-1].lineno}" if importing else None
+    if where is None:
+        return None
+    return (
+        f"this installation of {PROG} {__version__} is broken: {type(error).__name__}: {said}"
+        f"{f' ({where})' if where else ''}; reinstall it (pip install --force-reinstall {PROG}, or "
+        "pip install -e . again in a source checkout)"
+    )
+
+
+def _in_package(filename: str) -> bool:
+    return _PACKAGE in Path(filename).resolve().parents
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
@@ -210,29 +251,26 @@ def _run(argv: list[str]) -> int:
         parser = build_parser(argv)
         from .commands.common import joined_number_lists
 
-        args = parser.parse_args(joined_number_lists(argv))
+        args, extra = parser.parse_known_args(joined_number_lists(argv))
+        if extra and not getattr(args, "cli_unavailable", False):  # as parse_args, but for a command not loaded
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exit:  # --help, --version, or a usage error already printed by argparse
         return int(exit.code or 0) if not isinstance(exit.code, str) else 2
+    except Exception as error:  # the modules every command needs do not import: say why, once
+        if broken := broken_install(error):
+            return _fail(_command_of(argv), broken, 1)
+        raise
     _configure_logging(args.verbose)
     from .commands.common import CLIError
 
-    try:
-        from .hub import DefaultCheckpointMissing
-    except ImportError:  # pragma: no cover - hub is part of the package
-        DefaultCheckpointMissing = RuntimeError  # type: ignore[misc,assignment]
     command = " ".join(filter(None, (args.command, getattr(args, "bank_command", None))))  # e.g. "bank build"
     try:
         from tqdm.contrib.logging import logging_redirect_tqdm
 
         with logging_redirect_tqdm():  # a warning mid-loop gets its own line, not the progress bar's
             return int(args.cli_handler(args) or 0)
-    except DefaultCheckpointMissing as error:
-        hint = (
-            "This command cannot run offline yet: pass --checkpoint SOURCE, e.g. --checkpoint "
-            "tiny-camelyon17wilds (downloaded once from the Hugging Face Hub, then cached) or a "
-            "directory written by save_pretrained / `stylizing-vit-aug train`."
-        )
-        return _fail(command, f"{error}\n{hint}", 2)
+    except _Unavailable as error:
+        return _fail(command, str(error), 1)
     except (CLIError, FileNotFoundError, NotADirectoryError, ValueError, TypeError, KeyError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
         return _fail(command, message, 2)
@@ -242,11 +280,33 @@ def _run(argv: list[str]) -> int:
         return _fail(command, f"cannot write {error.filename}: {error.strerror}; free space (or make the folder "
                      "writable) and run the command again", 2)
     except Exception as error:  # noqa: BLE001 - a clean message instead of a traceback
-        from .checkpoints.errors import CheckpointError  # loaded by now: the command read a checkpoint
+        return _fail(command, *_said(error))
 
-        if isinstance(error, CheckpointError):  # a checkpoint that does not fit is the input's problem
-            return _fail(command, str(error), 2)
-        return _fail(command, f"{type(error).__name__}: {error}", 1)
+
+OFFLINE_HINT = (
+    "This command cannot run offline yet: pass --checkpoint SOURCE, e.g. --checkpoint tiny-camelyon17wilds "
+    "(downloaded once from the Hugging Face Hub, then cached) or a directory written by save_pretrained / "
+    "`stylizing-vit-aug train`."
+)
+
+
+def _loaded(module: str, name: str) -> type[BaseException] | tuple[()]:
+    """The exception class ``name`` of ``module`` if that module was imported, else ``()`` (which
+    ``isinstance`` matches with nothing): an error can only be one of its classes once it is loaded,
+    and importing it here could fail itself in a broken installation."""
+    loaded = sys.modules.get(f"stylizing_vit_aug.{module}")
+    return getattr(loaded, name, ()) if loaded is not None else ()
+
+
+def _said(error: Exception) -> tuple[str, int]:
+    """The message and exit code of an error no other branch of :func:`_run` took."""
+    if isinstance(error, _loaded("hub", "DefaultCheckpointMissing")):  # no checkpoint given, and the version ships none
+        return f"{error}\n{OFFLINE_HINT}", 2
+    if broken := broken_install(error):
+        return broken, 1
+    if isinstance(error, _loaded("checkpoints.errors", "CheckpointError")):  # a checkpoint that does not fit
+        return str(error), 2
+    return f"{type(error).__name__}: {error}", 1
 
 
 if __name__ == "__main__":

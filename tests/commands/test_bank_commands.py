@@ -121,3 +121,11 @@ def test_bank_build_domains_images_beside_the_subfolders_form_a_domain_named_aft
     assert cli.main(["bank", "build", str(tmp_path / "mixed"), "-o", str(out), "--checkpoint", checkpoint]) == 0
     bank = sva.StyleBank.load(out, sva.load_stylizer(checkpoint))
     assert sorted(bank.domains) == ["lab_a", "lab_a", "mixed"]
+
+
+def test_bank_build_help_names_every_format_a_build_reads(capsys):
+    """It said "every PNG/JPEG/TIFF", though BMP and WebP files are read too."""
+    from stylizing_vit_aug.images import IMAGE_EXTENSIONS
+
+    assert cli.main(["bank", "build", "--help"]) == 0
+    assert f"every {'/'.join(IMAGE_EXTENSIONS)} image under FOLDER" in " ".join(capsys.readouterr().out.split())

@@ -16,7 +16,7 @@ import safetensors.torch
 import torch
 from PIL import Image
 
-from helpers import random_rgb, rank_output, ranks, read_stylize_log, write_images
+from helpers import random_rgb, rank_output, ranks, read_stylize_log, truncated_jpeg, write_images
 from stylizing_vit_aug import cli
 from stylizing_vit_aug.commands import _stylize_plan, stylize
 from stylizing_vit_aug.commands.common import CheckpointChoice, CLIError, Ranks
@@ -77,6 +77,34 @@ def _mistakes(tmp: Path) -> dict[str, tuple[list[str], str]]:
             [str(tmp / "in"), "-o", str(tmp / "o7"), "--styles-dir", str(tmp / "styles"), "--styles-per-image", "3"],
             "--styles-per-image 3 needs at least 3 styles; there are 2",
         ),
+        **_unreadable_styles(tmp),
+    }
+
+
+def _unreadable_styles(tmp: Path) -> dict[str, tuple[list[str], str]]:
+    """Style files that cannot be read, by mistake, as :func:`_mistakes` gives them."""
+    (tmp / "unreadable").mkdir()
+    (tmp / "unreadable" / "x.png").write_text("not an image")
+    truncated_jpeg(tmp / "unreadable" / "y.jpg")
+    write_images(tmp / "mixed", 1, seed=5)
+    truncated_jpeg(tmp / "mixed" / "cut.jpg")
+    return {
+        "--style unreadable": (
+            [str(tmp / "in"), "-o", str(tmp / "o8"), "--style", str(tmp / "unreadable" / "x.png")],
+            f"cannot read image {tmp / 'unreadable' / 'x.png'}: not an image Pillow can identify",
+        ),
+        "--styles-dir unreadable": (
+            [str(tmp / "in"), "-o", str(tmp / "o9"), "--styles-dir", str(tmp / "unreadable")],
+            f"none of the 2 style images of --styles-dir {tmp / 'unreadable'} could be read: cannot read image",
+        ),
+        "--styles-dir unreadable file, --on-error stop": (
+            [str(tmp / "in"), "-o", str(tmp / "o10"), "--styles-dir", str(tmp / "mixed"), "--on-error", "stop"],
+            f"cannot read image {tmp / 'mixed' / 'cut.jpg'}",
+        ),
+        "more copies than readable style files": (
+            [str(tmp / "in"), "-o", str(tmp / "o11"), "--styles-dir", str(tmp / "mixed"), "--styles-per-image", "2"],
+            "--styles-per-image 2 needs at least 2 styles; there are 1",
+        ),
     }
 
 
@@ -89,6 +117,10 @@ MISTAKES = [
     "--bank not a bank",
     "more copies than one style",
     "more copies than style files",
+    "--style unreadable",
+    "--styles-dir unreadable",
+    "--styles-dir unreadable file, --on-error stop",
+    "more copies than readable style files",
 ]
 
 
@@ -101,7 +133,7 @@ def test_a_usage_mistake_is_refused_before_the_model_loads(tmp_path, monkeypatch
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err and "was loaded" not in err, err
     assert {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()} == before  # nothing written
-    assert not any(tmp_path.glob("o[0-9]"))  # no output folder left behind
+    assert not any(tmp_path.glob("o[0-9]*"))  # no output folder left behind
 
 
 def test_each_output_is_looked_up_once_when_the_run_ends(tmp_path, checkpoint, monkeypatch):
@@ -112,7 +144,7 @@ def test_each_output_is_looked_up_once_when_the_run_ends(tmp_path, checkpoint, m
     out = tmp_path / "out"
     looked_up: list[Path] = []
     ending = False
-    real_is_file, real_finish = Path.is_file, stylize._finish_record
+    real_is_file, real_finish = Path.is_file, stylize.finish_record
 
     def is_file(path):
         if ending:
@@ -128,7 +160,7 @@ def test_each_output_is_looked_up_once_when_the_run_ends(tmp_path, checkpoint, m
             ending = False
 
     monkeypatch.setattr(Path, "is_file", is_file)
-    monkeypatch.setattr(stylize, "_finish_record", finish)
+    monkeypatch.setattr(stylize, "finish_record", finish)
     assert (
         cli.main(["stylize", str(tmp_path / "in"), "-o", str(out), "--style", str(style), "--checkpoint", checkpoint])
         == 0
@@ -159,7 +191,12 @@ def test_quality_is_recorded_only_where_it_made_the_output(tmp_path, checkpoint,
     )
     capsys.readouterr()
     assert cli.main(argv) == 0  # the record proves the folder: plain.png's row is restored from this run's
-    assert read_stylize_log(record) == rows
+    restored = read_stylize_log(record)
+    assert [(row["input_sha256"], row["input_stat"]) for row in restored if row["output"] == "plain.png"] == [("", "")]
+    columns = ("input_sha256", "input_stat")  # its input's bytes then: the record does not prove them
+    assert [{k: v for k, v in row.items() if k not in columns} for row in restored] == [
+        {k: v for k, v in row.items() if k not in columns} for row in rows
+    ]
     assert "other settings" not in capsys.readouterr().err
 
 

@@ -201,3 +201,33 @@ def test_stylize_opens_each_input_once_and_its_outputs_keep_what_they_kept(tmp_p
         with Image.open(out / f"slide.s{copy}.tif") as image:
             assert [round(v) for v in image.info["dpi"]] == [25400, 12700] and image.info["icc_profile"] == icc
         assert is_lossless(out / f"exact.s{copy}.webp") and not is_lossless(out / f"lossy.s{copy}.webp")
+
+
+def test_a_run_that_can_read_no_input_fails_with_exit_2_and_leaves_no_folder(tmp_path, checkpoint, capsys):
+    """Every input unreadable: no output from a non-empty plan is a failure (exit 2, as preview and
+    bank build refuse such a run), not "done, some skipped" (3) with a record of failures alone."""
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "x.png").write_text("not an image")
+    truncated_jpeg(folder / "y.jpg")
+    style = write_images(tmp_path / "style", 1)[0]
+    out = tmp_path / "made" / "out"
+    options = ["--style", str(style), "--checkpoint", checkpoint, "-o"]
+    argv = ["stylize", str(folder), *options]
+    capsys.readouterr()
+    assert cli.main([*argv, str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "no output was written: all 2 planned output(s) failed" in err and "x.png" in err and "y.jpg" in err
+    assert "exit code 3" not in err and "Traceback" not in err
+    assert not (tmp_path / "made").exists()  # nothing behind: no record of failures alone, no folder
+
+    earlier = tmp_path / "earlier"  # a folder with an earlier run's outputs and record keeps them
+    assert cli.main(["stylize", str(write_images(tmp_path / "good", 1)[0]), *options, str(earlier)]) == 0
+    capsys.readouterr()
+    assert cli.main([*argv, str(earlier)]) == 2
+    assert f"and in the 'error' column of {earlier / 'stylize_log.csv'}" in capsys.readouterr().err
+    rows = read_stylize_log(earlier / "stylize_log.csv")
+    assert (earlier / "img00.png").is_file() and sorted(row["input"] for row in rows if row["error"]) == [
+        "x.png",
+        "y.jpg",
+    ]

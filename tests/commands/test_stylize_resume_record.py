@@ -17,7 +17,7 @@ import stylizing_vit_aug as sva
 from helpers import random_rgb, read_stylize_log, write_images
 from stylizing_vit_aug import cli
 from stylizing_vit_aug.commands import stylize
-from stylizing_vit_aug.commands._stylize_record import LEGACY_FIELDS, SETTINGS
+from stylizing_vit_aug.commands._stylize_record import INPUT_COLUMNS, LEGACY_FIELDS, SETTINGS
 
 
 @pytest.fixture
@@ -363,7 +363,15 @@ def test_a_rerun_knows_from_the_record_whether_a_webp_output_is_lossless(tmp_pat
     record.write_text("".join(line for line in lines if not line.startswith("lossy.webp")))
     assert cli.main([*argv, "--quality", "70"]) == 0  # the record proves the folder: lossy.webp's row restored
     assert opened == ["lossy.webp"]  # the output without a row: its file says it
-    assert _by_output(record) == rows
+    restored = _by_output(record)
+    assert not any(restored["lossy.webp"][name] for name in INPUT_COLUMNS)  # its input's bytes then: not known
+    assert _without(restored, INPUT_COLUMNS) == _without(rows, INPUT_COLUMNS) and restored["exact.webp"] == rows[
+        "exact.webp"
+    ]
+
+
+def _without(rows: dict[str, dict[str, str]], columns: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    return {key: {name: value for name, value in row.items() if name not in columns} for key, row in rows.items()}
 
 
 def test_each_existing_output_is_compared_with_this_runs_settings_once(monkeypatch):

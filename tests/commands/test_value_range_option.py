@@ -14,7 +14,7 @@ import pytest
 import stylizing_vit_aug as sva
 from helpers import read_stylize_log, write_images
 from stylizing_vit_aug import cli, grid
-from stylizing_vit_aug.commands._stylize_record import KNOWN_HEADERS, TYPE_RANGE
+from stylizing_vit_aug.commands._stylize_record import BEFORE_VALUE_RANGE, TYPE_RANGE
 from stylizing_vit_aug.images import kinds, read_image, save_image
 
 TWELVE_BIT = ["--value-range", "0,4095"]
@@ -130,7 +130,7 @@ def test_a_rerun_with_another_value_range_names_it_also_over_a_record_without_th
     log = tmp_path / "out" / "stylize_log.csv"
     rows = read_stylize_log(log)
     with open(log, "w", newline="") as handle:  # as the version before --value-range wrote it
-        writer = csv.DictWriter(handle, fieldnames=KNOWN_HEADERS[1], extrasaction="ignore")
+        writer = csv.DictWriter(handle, fieldnames=BEFORE_VALUE_RANGE, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     capsys.readouterr()

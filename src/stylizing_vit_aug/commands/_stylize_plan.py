@@ -11,9 +11,10 @@ some outputs are written twice and others by no rank.
 
 Every check that needs no model runs here, before the model loads (seconds, or a Hub download):
 the inputs and the style source found, no two outputs of one name, no output inside the input
-folder, ``--styles-per-image`` within the styles there are (files, or the bank's header). Under a
-launcher a rank that cannot start stops every rank at once (:func:`start_on_every_rank`), instead
-of leaving them waiting for it at the first collective.
+folder, style files whose header (a PNG's chunks, a JPEG's end) shows they cannot be read
+(:func:`_readable_styles`), ``--styles-per-image`` within the styles there are (files, or the
+bank's header). Under a launcher a rank that cannot start stops every rank at once
+(:func:`start_on_every_rank`), instead of leaving them waiting for it at the first collective.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any, TypeVar
 import torch
 
 from ..bank.sources import images_digest
-from ..images import IMAGE_EXTENSIONS, read_image
+from ..images import IMAGE_EXTENSIONS, ImageReadError, check_whole, read_image
 from ..images.value_range import outside_range
 from ._stylize_record import LOG_NAME, log_refusal
 from .common import CheckpointChoice, CLIError, Ranks, list_images
@@ -227,6 +228,10 @@ def _style_files(args: argparse.Namespace) -> tuple[Path, ...]:
             )
         if not args.style.is_file():
             raise CLIError(f"style image {args.style} does not exist")
+        try:  # the user named it: it must read (preview's rule for --style)
+            check_whole(args.style, decode=False)
+        except ImageReadError as error:
+            raise CLIError(str(error)) from None
         count = 1
     elif args.bank is not None:
         if args.bank.is_dir():
@@ -240,9 +245,30 @@ def _style_files(args: argparse.Namespace) -> tuple[Path, ...]:
             raise CLIError(str(error)) from None
     else:
         files = tuple(list_images(args.styles_dir, "style folder"))
-        count = len(files)
+        count = len(_readable_styles(files, args.on_error, f"--styles-dir {args.styles_dir}"))
     refuse_too_few_styles(args.styles_per_image, count)
     return files
+
+
+def _readable_styles(paths: tuple[Path, ...], on_error: str, where: str) -> list[Path]:
+    """The style files (of the folder ``where``) whose header reads, checked before the model loads
+    (seconds, or a Hub download) by preview's rule: :func:`~stylizing_vit_aug.images.check_whole`
+    without a decode (a PNG's chunks, a JPEG's header and end, another format's header). A file that
+    fails stops the run here with ``on_error="stop"``, and a folder with none that reads is refused;
+    otherwise the build of the styles leaves it out, with a warning and a row."""
+    readable, errors = [], []
+    for path in paths:
+        try:
+            check_whole(path, decode=False)
+            readable.append(path)
+        except ImageReadError as error:
+            errors.append(error)
+    if errors and on_error == "stop":
+        raise CLIError(f"{errors[0]} (stopped by --on-error stop; the default skips it)")
+    if not readable:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise CLIError(f"none of the {len(paths)} style images of {where} could be read: {errors[0]}{more}")
+    return readable
 
 
 def refuse_too_few_styles(wanted: int, count: int) -> None:

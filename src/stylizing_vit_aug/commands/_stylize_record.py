@@ -12,12 +12,16 @@ settings columns (:data:`SETTINGS`) are left empty rather than guessed.
 An output's row holds every setting that changes its pixels: the style (its label, bank index,
 ``style_digest`` of its pixels and domain), strength, seed, the stylizer's mode, background,
 colour match, mean and std, the ``--value-range`` (:func:`range_label`), the quality of a JPEG or
-WebP output, and the checkpoint, its revision and its weights' fingerprint. Records of earlier
+WebP output, and the checkpoint, its revision and its weights' fingerprint. It also names the
+input it was made from as it was then (:data:`INPUT_COLUMNS`, :func:`input_columns`): the
+SHA-256 of its bytes, and its size and modification time, so a rerun finds an input changed since
+by a stat and reads only the files whose stat changed (:func:`input_changed`). Records of earlier
 columns (:data:`KNOWN_HEADERS`) are still read."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import logging
 import os
@@ -29,27 +33,78 @@ from .._atomic import write_atomically
 from ..images import IMAGE_EXTENSIONS
 
 __all__ = [
-    "ADDED", "FIELDS", "KNOWN_HEADERS", "LEGACY_FIELDS", "LOG_NAME", "SETTINGS", "TYPE_RANGE", "LogWriter",
-    "collect_log", "is_unknown", "log_refusal", "part_path", "range_label", "read_log", "replace_log", "unknown_row",
+    "ADDED", "BEFORE_INPUTS", "BEFORE_VALUE_RANGE", "FIELDS", "INPUT_COLUMNS", "KNOWN_HEADERS", "LEGACY_FIELDS",
+    "LOG_NAME", "SETTINGS", "TYPE_RANGE", "LogWriter", "collect_log", "failure_row", "input_changed", "input_columns",
+    "is_unknown", "log_refusal", "part_path", "range_label", "read_log", "replace_log", "unknown_row",
 ]
 
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log, as before the split
 
 LOG_NAME = "stylize_log.csv"
+# What names an output's input as it was when the output was made: the SHA-256 of its bytes, and its
+# "SIZE MTIME_NS" (the stat make and rsync compare), which spares a rerun reading unchanged inputs.
+INPUT_COLUMNS = ("input_sha256", "input_stat")
 FIELDS = (
-    "input", "output", "style", "style_index", "style_digest", "domain", "strength", "seed", "mode", "background",
-    "colour_match", "mean", "std", "value_range", "quality", "checkpoint", "revision", "fingerprint", "error",
+    "input", *INPUT_COLUMNS, "output", "style", "style_index", "style_digest", "domain", "strength", "seed", "mode",
+    "background", "colour_match", "mean", "std", "value_range", "quality", "checkpoint", "revision", "fingerprint",
+    "error",
 )
 # The columns of records written before every setting that changes the pixels was recorded (0.1.0):
 # still read, their rows with the columns they lack empty (not recorded, so never compared).
 LEGACY_FIELDS = ("input", "output", "style", "style_index", "domain", "strength", "seed", "checkpoint", "revision",
                  "error")
-# Every header a record may have: this one, the one before --value-range, and 0.1.0's.
-KNOWN_HEADERS = (FIELDS, tuple(name for name in FIELDS if name != "value_range"), LEGACY_FIELDS)
+BEFORE_INPUTS = tuple(name for name in FIELDS if name not in INPUT_COLUMNS)  # the header before INPUT_COLUMNS
+BEFORE_VALUE_RANGE = tuple(name for name in BEFORE_INPUTS if name != "value_range")
+# Every header a record may have: this one, the one before the input columns, before --value-range, and 0.1.0's.
+KNOWN_HEADERS = (FIELDS, BEFORE_INPUTS, BEFORE_VALUE_RANGE, LEGACY_FIELDS)
 ADDED = tuple(name for name in FIELDS if name not in LEGACY_FIELDS)
 TYPE_RANGE = "dtype"  # the value_range of a run without --value-range: each file on its type's full range
-# What made an output: empty in an unknown row, never filled in from a later run's settings.
-SETTINGS = tuple(name for name in FIELDS if name not in ("input", "output", "error"))
+# What made an output: empty in an unknown row, never filled in from a later run's settings. (Its input's
+# columns are not settings: the input is the same path, and a changed one is redone, not warned about.)
+SETTINGS = tuple(name for name in FIELDS if name not in ("input", "output", "error", *INPUT_COLUMNS))
+
+
+def _stat(path: Path) -> str:
+    status = path.stat()
+    return f"{status.st_size} {status.st_mtime_ns}"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def input_columns(path: Path) -> dict[str, str]:
+    """The :data:`INPUT_COLUMNS` of the input ``path``, taken before it is read for its output: a
+    change while it is read then shows as a change on the next run (the stat first, then the bytes)."""
+    stat = _stat(path)
+    return {"input_sha256": _sha256(path), "input_stat": stat}
+
+
+def input_changed(row: dict[str, str], path: Path, digests: dict[Path, str]) -> bool | None:
+    """Whether the input ``path`` holds other bytes than the one ``row``'s output was made from; None
+    where that is unknown (a row without the input's columns, an input that cannot be read now). An
+    unchanged stat is taken as unchanged, as make and rsync take it, without reading the file; a
+    changed one (a copy, a touch, an edit) is decided by the bytes (hashed once per file of a run:
+    ``digests``), and ``row`` takes the new stat where they are the same, so the next run need not
+    read the file again."""
+    if not row.get("input_sha256") or not row.get("input_stat"):
+        return None
+    try:
+        stat = _stat(path)
+        if stat == row["input_stat"]:
+            return False
+        if path not in digests:
+            digests[path] = _sha256(path)
+    except OSError:
+        return None
+    if digests[path] != row["input_sha256"]:
+        return True
+    row["input_stat"] = stat
+    return False
 
 
 def range_label(value_range: tuple[float, float] | None) -> str:
@@ -62,6 +117,11 @@ def unknown_row(source: str, output: str) -> dict[str, str]:
     """The row of an output found on disk whose making was not recorded: its settings are empty
     (unknown), since whichever run made it may have had other settings than the one that finds it."""
     return {**dict.fromkeys(FIELDS, ""), "input": source, "output": output}
+
+
+def failure_row(reason: str, **fields: str) -> dict[str, str]:
+    """The row of a file that failed (an input, a style, an output not written): ``reason`` in ``error``."""
+    return {**dict.fromkeys(FIELDS, ""), **fields, "error": reason}
 
 
 def is_unknown(row: dict[str, str]) -> bool:

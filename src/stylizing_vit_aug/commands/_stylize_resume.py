@@ -7,7 +7,9 @@ deleted, replaced or edited, or ``--log`` points to another record) gets this ru
 when the record proves the folder was made with this run's settings: every other recorded
 output agrees with them, and there is at least one. Otherwise it gets an unknown row (settings
 left empty) and a warning. Existing outputs recorded with other settings than this run's
-are kept as they are, and a warning names the differing settings and how to redo them.
+are kept as they are, and a warning names the differing settings and how to redo them. An
+existing output whose input holds other bytes than the record says it was made from is removed and
+made again (:func:`redo_changed_inputs`): it is not this run's output of that input.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._stylize_record import ADDED, SETTINGS, is_unknown, unknown_row
+from ._stylize_record import ADDED, SETTINGS, input_changed, is_unknown, unknown_row
 
-__all__ = ["Resumed", "recorded_lossless", "report_resumed", "resumed_rows"]
+__all__ = ["Resumed", "recorded_lossless", "redo_changed_inputs", "report_resumed", "resumed_rows"]
 
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log
 
@@ -55,6 +57,41 @@ def recorded_lossless(row: dict[str, str] | None) -> bool | None:
     (no row, a failure's, an unknown one). A record older than the quality column says lossless:
     only the quality of this run's row depends on it, and an unrecorded quality is never compared."""
     return not row["quality"] if _recorded(row) else None
+
+
+def redo_changed_inputs(found: list[tuple[Path, Path, str]], logged: dict[str, dict[str, str]]) -> set[Path]:
+    """Of the existing outputs ``found`` (input, output, the output's key in ``logged``) whose row says
+    what made them, remove those whose input changed since (:func:`._stylize_record.input_changed`),
+    with a warning, so the run makes them again: the outputs removed. Those whose row does not name
+    its input's bytes (a record from before the column, a restored row), or whose input cannot be
+    read now, are kept; one warning says how many could not be checked."""
+    changed: list[Path] = []
+    unknown = 0
+    digests: dict[Path, str] = {}  # an input of several outputs (--styles-per-image) is read once
+    for path, out, key in found:
+        row = logged.get(key)
+        if not _recorded(row):  # no row, or an unknown one: warned about as such (report_resumed)
+            continue
+        assert row is not None
+        state = input_changed(row, path, digests)
+        unknown += state is None
+        if state:
+            changed.append(out)
+    for out in changed:
+        out.unlink(missing_ok=True)
+    if changed:
+        logger.warning(
+            "%d existing output(s) were made from an input that has changed since (e.g. %s): they are made again "
+            "from the input as it is now", len(changed), changed[0],
+        )
+    if unknown:
+        logger.warning(
+            "%d existing output(s) have no record of the bytes of the input they were made from (their rows were "
+            "written before the record had the input_sha256 column, or restored), or their input cannot be read "
+            "now: whether the input changed since is unknown, so they are kept as they are; pass --overwrite to "
+            "redo them", unknown,
+        )
+    return set(changed)
 
 
 def _differs(row: dict[str, str], ours: dict[str, str], name: str) -> bool:

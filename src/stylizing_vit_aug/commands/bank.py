@@ -14,7 +14,7 @@ from .common import (
     add_checkpoint_arguments,
     add_on_error_argument,
     add_value_range_argument,
-    check_output_file,
+    new_output_file,
     positive_int,
     seed_argument,
 )
@@ -54,11 +54,13 @@ StyleBank.images_digest of the bank as saved.
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..images import IMAGE_EXTENSIONS  # the one list of what a build reads
+
     formatter = parser.formatter_class
     actions = parser.add_subparsers(dest="bank_command", metavar="{build,info}", required=True)
     build = actions.add_parser(
         "build", help="encode a folder of style images into a bank file",
-        description="Build a style bank from every PNG/JPEG/TIFF under FOLDER and save it "
+        description=f"Build a style bank from every {'/'.join(IMAGE_EXTENSIONS)} image under FOLDER and save it "
         "(images at model size + their encoded style streams, safetensors).",
         epilog=BUILD_EPILOG, formatter_class=formatter,
     )
@@ -94,9 +96,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from ..bank import StyleBank
-    from ..images.value_range import declare_value_range
-
+    """Every refusal that needs no folder first, then -o's folder made for the build."""
     choice = CheckpointChoice.from_args(args)
     choice.refuse_unread()  # before -o's folder is made or any style image is listed
     if not args.folder.is_dir():
@@ -107,7 +107,14 @@ def run_build(args: argparse.Namespace) -> int:
         raise CLIError(f"--crop-size {args.crop_size} is the side of the crops --crops-per-image N takes; without it "
                        "whole images are resized and --crop-size would be ignored: add --crops-per-image N, or "
                        "leave --crop-size out")
-    check_output_file(args.output, "-o", "bank.safetensors")
+    with new_output_file(args.output, "-o", "bank.safetensors"):  # its folder goes again if the build stops
+        return _build(args, choice)
+
+
+def _build(args: argparse.Namespace, choice: CheckpointChoice) -> int:
+    from ..bank import StyleBank
+    from ..images.value_range import declare_value_range
+
     stylizer = choice.load()
     with declare_value_range(args.value_range):  # the style files' 16-bit pixels, mapped from it to 0-1
         bank = StyleBank.from_folder(

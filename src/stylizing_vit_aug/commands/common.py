@@ -14,7 +14,7 @@ import os
 import socket
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -329,24 +329,30 @@ def sole_writer(locks: Sequence[tuple[Path, str]], command: str, then: str) -> I
         yield
 
 
-def check_output_file(path: Path, what: str, example: str) -> Path:
+@contextmanager
+def new_output_file(path: Path, what: str, example: str) -> Iterator[Path]:
     """A file a command writes at its end, checked before any work: not a folder, and its folder
-    there (made now) and writable, so a long run never ends in a refusal. ``example``: a file
-    name to suggest where ``path`` is a folder."""
+    made (:func:`new_folder`: removed again on the way out while still empty, so a run refused or
+    failed later leaves no folder behind) and writable, so a long run never ends in a refusal.
+    ``example``: a file name to suggest where ``path`` is a folder."""
+    _refuse_a_folder(path, what, example)
+    with new_folder(path.parent, f"the folder of {what}"):
+        if not os.access(path.parent, os.W_OK):
+            raise CLIError(f"cannot write {what} {path}: its folder {path.parent} cannot be written to")
+        yield path
+
+
+def _refuse_a_folder(path: Path, what: str, example: str) -> None:
     if path.is_dir():
         raise CLIError(f"{what} {path} is a folder; give a file name, e.g. {path / example}")
-    make_folder(path.parent, f"the folder of {what}")
-    if not os.access(path.parent, os.W_OK):
-        raise CLIError(f"cannot write {what} {path}: its folder {path.parent} cannot be written to")
-    return path
 
 
-def check_grid_output(path: Path) -> Path:
-    """A preview grid's ``-o``: a file that can be written (:func:`check_output_file`) with an
-    image extension."""
-    check_output_file(path, "-o", "grid.png")
+def new_grid_output(path: Path) -> AbstractContextManager[Path]:
+    """A preview grid's ``-o``: not a folder, an image extension (both checked before any folder is
+    made), then a file that can be written (:func:`new_output_file`)."""
+    _refuse_a_folder(path, "-o", "grid.png")
     image_format(path)
-    return path
+    return new_output_file(path, "-o", "grid.png")
 
 
 def image_format(path: Path) -> str:

@@ -16,7 +16,7 @@ from .common import (
     CLIError,
     add_cell_size,
     add_checkpoint_arguments,
-    check_grid_output,
+    new_grid_output,
     positive_int,
     write_grid,
 )
@@ -80,15 +80,21 @@ def sample_crops(size: int) -> tuple[torch.Tensor, list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import metrics
-    from ..grid import content_style_grid
-
+    """Every refusal that needs no folder first, then the grid's folder made for the run (removed
+    again if the run stops before the grid is written)."""
     choice = CheckpointChoice.from_args(args)
     choice.refuse_unread()  # before -o's folder is made
-    check_grid_output(args.output)
     if args.size is not None and args.size > MAX_SIZE:
         raise CLIError(f"--size {args.size} is larger than the demo's sample crops allow (at most {MAX_SIZE} px: "
                        "they are cut at up to 512 px); for your own images use `stylizing-vit-aug stylize`")
+    with new_grid_output(args.output):
+        return _demo(args, choice)
+
+
+def _demo(args: argparse.Namespace, choice: CheckpointChoice) -> int:
+    from .. import metrics
+    from ..grid import content_style_grid
+
     stylizer = choice.load()
     size = args.size or max(stylizer.img_size, 224)
     crops, names = sample_crops(size)

@@ -19,8 +19,8 @@ from .common import (
     add_cell_size,
     add_checkpoint_arguments,
     add_value_range_argument,
-    check_grid_output,
     gather_images,
+    new_grid_output,
     positive_int,
     seed_argument,
     unit_float,
@@ -188,8 +188,7 @@ def _refuse_an_output_among_the_inputs(output: Path, inputs: list[Path | None]) 
 
 
 def _refuse_before_any_folder(args: argparse.Namespace) -> CheckpointChoice:
-    """Every refusal that reads no image and needs no folder, then ``-o``'s folder made; the
-    checkpoint chosen."""
+    """Every refusal that reads no image and needs no folder; the checkpoint chosen."""
     choice = CheckpointChoice.from_args(args)
     choice.refuse_unread()  # before -o's folder is made or any image is listed
     _refuse_an_output_among_the_inputs(args.output, [*args.contents, *(args.style or []), args.styles_dir])
@@ -200,7 +199,6 @@ def _refuse_before_any_folder(args: argparse.Namespace) -> CheckpointChoice:
             check_bank_path(args.bank, "preview --bank")
         except OSError as error:  # a folder, a missing file or a broken link, each named
             raise CLIError(str(error)) from None
-    check_grid_output(args.output)  # makes -o's folder: after every refusal that needs none
     return choice
 
 
@@ -218,15 +216,18 @@ def _named_styles(
 
 
 def run(args: argparse.Namespace) -> int:
-    with declare_value_range(args.value_range):  # the run's 16-bit files: read, stylised and shown in it
-        return _preview(args)
+    """Every refusal that needs no folder first, then ``-o``'s folder made for the run: removed again
+    if the run stops before the grid is written (no readable image, a checkpoint that fails to load)."""
+    choice = _refuse_before_any_folder(args)
+    # the run's 16-bit files: read, stylised and shown in it
+    with declare_value_range(args.value_range), new_grid_output(args.output):
+        return _preview(args, choice)
 
 
-def _preview(args: argparse.Namespace) -> int:
+def _preview(args: argparse.Namespace, choice: CheckpointChoice) -> int:
     from ..bank import StyleBank
     from ..grid import content_style_grid
 
-    choice = _refuse_before_any_folder(args)
     content_files = gather_images(args.contents, "content")
     style_files = gather_images([args.styles_dir], "style folder") if args.styles_dir is not None else []
     generator = torch.Generator().manual_seed(args.seed)

@@ -10,7 +10,8 @@ that made it (every setting that changes its pixels: :data:`._stylize_record.FIE
 start rows of missing outputs and duplicates are dropped. An existing output keeps its recorded
 row; one without a row gets an unknown row (settings empty) unless the record proves this run's
 settings made the folder, and existing outputs made with other settings than this run's are
-named in a warning (see :mod:`._stylize_resume`).
+named in a warning (see :mod:`._stylize_resume`). Each row also names its input's bytes, and an
+existing output whose input changed since is removed, with a warning, and made again.
 
 An output folder (or the record's folder) that cannot be created or written is exit code 2
 before anything else happens, naming the folder and the cause.
@@ -21,7 +22,9 @@ reason in ``error`` and a warning on stderr, every other image is still written,
 stays, and the exit code is :data:`~.common.EXIT_SKIPPED`; a rerun retries it. A full disk or quota
 (ENOSPC, EDQUOT) stops the run there, with the same exit code: every later write would fail too, after
 its input went through the model. ``--on-error
-stop`` writes what was done before it and exits with code 2.
+stop`` writes what was done before it and exits with code 2. A run that makes none of its outputs
+(every input unreadable) fails with exit code 2, as ``preview`` and ``bank build`` do, and a record
+it created goes (:func:`._stylize_end.nothing_made`).
 
 One run at a time writes into an output folder (and into a record): a run holds
 ``OUTPUT/.sva-stylize.lock`` and a lock next to the record (``flock``; both files go when it
@@ -45,10 +48,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import errno
 import logging
-import shutil
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
@@ -61,12 +61,24 @@ from tqdm.auto import tqdm
 
 from .._atomic import remove_stale_temporaries
 from ..images import ImageReadError, ImageTraits, check_whole, is_lossless, read_with_traits
+from ..images.headers import refuse_special, unreadable
 from ..images.kinds import ALPHA_CHANNELS
 from ..images.value_range import declare_value_range, input_refusal
 from ..stylizer import COMPILE_MODES, STRIP_PIXELS
+from ._stylize_end import FULL_DISK, finish_record, nothing_made, stop_when_full
 from ._stylize_plan import Job, RunStyles, StyleChoice, StylizePlan, plan_jobs, start_on_every_rank
-from ._stylize_record import FIELDS, LOG_NAME, LogWriter, collect_log, part_path, range_label, replace_log
-from ._stylize_resume import recorded_lossless, report_resumed, resumed_rows
+from ._stylize_record import (
+    INPUT_COLUMNS,
+    LOG_NAME,
+    LogWriter,
+    collect_log,
+    failure_row,
+    input_columns,
+    part_path,
+    range_label,
+    replace_log,
+)
+from ._stylize_resume import recorded_lossless, redo_changed_inputs, report_resumed, resumed_rows
 from .common import (
     EXIT_SKIPPED,
     PIL_FORMATS,
@@ -113,10 +125,15 @@ settings that differ; pass --overwrite (or a fresh -o folder) to redo them. The 
 column for each of them.
 An existing output the record has no row for (the record was deleted, or --log points elsewhere)
 is recorded with style, strength and seed left empty: they are unknown, never guessed.
+An input changed since its output was made (other bytes: the record's input_sha256) gets its
+output made again, with a warning; a rerun reads only the inputs whose size or modification time
+changed (input_stat) to tell. Outputs of a record from before those columns are kept, said once.
 
 A file that cannot be read, or an output that cannot be written (full disk), is skipped (a CSV
 row with the reason in "error", a warning on stderr, no partial file), every other image is
-written, and the exit code is {EXIT_SKIPPED} instead of 0; rerunning retries it. A full disk (or quota)
+written, and the exit code is {EXIT_SKIPPED} instead of 0; rerunning retries it. If no output at all
+can be made (every input unreadable), the exit code is 2, and no folder or record this run made is
+left behind. A full disk (or quota)
 stops the run at the first output it cannot write (the rest would fail too): each output not made
 gets its row, the message names the folder and its free space, the exit code is {EXIT_SKIPPED}, and
 rerunning once space is freed writes the rest. A second run into the
@@ -157,21 +174,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_checkpoint_arguments(parser)
 
 
-def _read_input(path: Path, value_range: tuple[float, float] | None) -> tuple[np.ndarray, ImageTraits]:
-    """An input's pixels (alpha carried to the output) and traits; under ``--value-range`` one the
+_Input = tuple[np.ndarray, ImageTraits, dict[str, str]]  # an input's pixels, traits and record columns
+
+
+def _read_input(path: Path, value_range: tuple[float, float] | None) -> _Input:
+    """An input's pixels (alpha carried to the output), traits and :data:`._stylize_record.INPUT_COLUMNS`
+    (taken first, so a change while it is read shows on the next run); under ``--value-range`` one the
     range does not describe (:func:`~stylizing_vit_aug.images.value_range.input_refusal`) is an
     :class:`ImageReadError` naming it, so it costs only itself, as an unreadable file does."""
+    refuse_special(path)  # never hashed or opened: a named pipe blocks its reader
+    try:
+        source = input_columns(path)
+    except OSError as error:
+        raise unreadable(path, error) from error
     pixels, traits = read_with_traits(path, alpha=True)
     colours = pixels[..., : ALPHA_CHANNELS.get(pixels.shape[-1], pixels.shape[-1])] if pixels.ndim == 3 else pixels
     if value_range and (problem := input_refusal(colours, value_range, f"image {path}")):
         raise ImageReadError(problem)
-    return pixels, traits
+    return pixels, traits, source
 
 
 def _read_batches(
     todo: list[Job], size: int, stop: bool, skip: Callable[[Job, ImageReadError], None],
     value_range: tuple[float, float] | None = None,
-) -> Iterator[list[tuple[Job, np.ndarray, ImageTraits]]]:
+) -> Iterator[list[tuple[Job, np.ndarray, ImageTraits, dict[str, str]]]]:
     """Consecutive outputs in batches of at most ``size`` of one shape and dtype; an input is
     read once, with its traits (one opening), for its consecutive outputs (its styled copies).
 
@@ -184,8 +210,8 @@ def _read_batches(
     takes alone, strip by strip) is given out before the next file is read, so a folder of
     large images holds one of them at a time.
     """
-    batch: list[tuple[Job, np.ndarray, ImageTraits]] = []
-    last: tuple[Path, tuple[np.ndarray, ImageTraits] | ImageReadError] | None = None
+    batch: list[tuple[Job, np.ndarray, ImageTraits, dict[str, str]]] = []
+    last: tuple[Path, _Input | ImageReadError] | None = None
     for number, item in enumerate(todo):
         if last is None or last[0] != item[0]:
             last = None  # the previous input goes before the next is read
@@ -203,14 +229,14 @@ def _read_batches(
                 raise CLIError(f"{read} (stopped by --on-error stop; the default skips it)") from None
             skip(item, read)
             continue
-        pixels, traits = read
+        pixels, traits, source = read
         del read
         if batch and (
             len(batch) == size or pixels.shape != batch[0][1].shape or pixels.dtype != batch[0][1].dtype
         ):
             yield batch
             batch = []
-        batch.append((item, pixels, traits))
+        batch.append((item, pixels, traits, source))
         large = pixels.shape[0] * pixels.shape[1] > STRIP_PIXELS
         del pixels
         if large:
@@ -285,6 +311,7 @@ def _stylize(plan: StylizePlan) -> int:
     rows = _Rows.of(plan, stylizer)
     jobs, owners = plan_jobs(plan, styles)
     ranks = plan.ranks
+    fresh = ranks.rank == 0 and not plan.log.exists()  # a record this run creates (goes if it makes nothing)
     if ranks.rank == 0:
         _reconcile_record(plan, jobs, rows)
     ranks.barrier()
@@ -294,11 +321,14 @@ def _stylize(plan: StylizePlan) -> int:
         logger.info("rank %d of %d: %d of the %d outputs are this rank's, %d to write",
                     ranks.rank, ranks.world, len(mine), len(jobs), len(todo))
     written, failed, full = _write_outputs(plan, stylizer, styles, todo, rows)
-    written, failed, full = ranks.sum([written, failed, full])  # waits for every rank to finish
+    # waits for every rank to finish; kept: outputs there already, which this run skipped
+    written, failed, full, kept = ranks.sum([written, failed, full, len(mine) - len(todo)])
     if ranks.rank == 0:
-        failed += _finish_record(plan, jobs, written, failed, full > 0)
+        failed += finish_record(plan, jobs, written, failed, full > 0, nothing=written + kept == 0)
     # A rank exiting with EXIT_SKIPPED makes the launcher stop the others: not before the merge.
     ranks.barrier()
+    if written + kept == 0:  # not one output of the plan: a failure (exit code 2), not "done, some skipped"
+        raise nothing_made(plan, len(jobs), fresh)
     return EXIT_SKIPPED if failed else 0
 
 
@@ -331,20 +361,20 @@ class _Rows:
             "revision": str(stylizer.revision or ""), "fingerprint": stylizer.fingerprint,
         })
 
-    def done(self, path: Path, out: Path, choice: StyleChoice, lossless: bool) -> dict[str, str]:
-        """``out``'s row; ``lossless``: its input's pixels are exact (a WebP of it is lossless)."""
+    def done(
+        self, path: Path, out: Path, choice: StyleChoice, lossless: bool, source: dict[str, str] | None = None
+    ) -> dict[str, str]:
+        """``out``'s row; ``lossless``: its input's pixels are exact (a WebP of it is lossless); ``source``:
+        the input's columns, taken when it was read (None: not known, left empty)."""
         plan = self.plan
         return {
-            "input": str(path.relative_to(plan.root)), "output": str(out.relative_to(plan.output)),
+            "input": str(path.relative_to(plan.root)), **(source or dict.fromkeys(INPUT_COLUMNS, "")),
+            "output": str(out.relative_to(plan.output)),
             "style": choice.label, "style_index": str(choice.index), "style_digest": choice.digest,
             "domain": choice.domain, "strength": f"{plan.strength:g}", "seed": str(plan.seed), **self.stylizer,
             "value_range": range_label(plan.value_range),
             "quality": str(plan.quality) if _uses_quality(out, lossless) else "", "error": "",
         }
-
-    @staticmethod
-    def failed(reason: str, **fields: str) -> dict[str, str]:
-        return {**dict.fromkeys(FIELDS, ""), **fields, "error": reason}
 
 
 def _reconcile_record(plan: StylizePlan, jobs: list[Job], rows: _Rows) -> None:
@@ -357,6 +387,10 @@ def _reconcile_record(plan: StylizePlan, jobs: list[Job], rows: _Rows) -> None:
         logger.info("removed %d partial file(s) left by an interrupted run", removed)
     existing = _whole_outputs(out for _, out, _ in jobs)
     logged, parts = collect_log(plan.log)
+    if not plan.overwrite:  # outputs of inputs changed since go, and are made again (--overwrite redoes all)
+        existing -= redo_changed_inputs(
+            [(path, out, str(out.relative_to(plan.output))) for path, out, _ in jobs if out in existing], logged
+        )
     planned = {str(out.relative_to(plan.output)) for _, out, _ in jobs}
     others = [row for key, row in logged.items() if key not in planned and (plan.output / key).is_file()]
     # Existing outputs keep the row of what made them, with --overwrite too until each is redone.
@@ -403,7 +437,7 @@ class _Outputs:
         self.plan, self.rows, self.writer, self.progress = plan, rows, writer, progress
         self.written = 0
         self.failures = 0
-        self.full = False  # a write failed for want of space: the rest would fail too (see _stop_when_full)
+        self.full = False  # a write failed for want of space: the rest would fail too (see stop_when_full)
 
     def out_of_space(self, error: OSError) -> None:
         """Note a full disk or quota (ENOSPC, EDQUOT) behind a failed write, so the run stops."""
@@ -412,7 +446,7 @@ class _Outputs:
     def fail(self, job: Job, reason: str | Exception) -> None:
         path, out, _ = job
         logger.warning("skipped %s", reason)
-        self.writer.write(self.rows.failed(
+        self.writer.write(failure_row(
             str(reason), input=str(path.relative_to(self.plan.root)), output=str(out.relative_to(self.plan.output))
         ))
         self.failures += 1
@@ -424,7 +458,7 @@ class _Outputs:
             raise CLIError(f"{reason} (stopped by --on-error stop; the default skips it)")
         self.fail(job, reason)
 
-    def record(self, job: Job, lossless: bool) -> tuple[int | None, str]:
+    def record(self, job: Job, lossless: bool, source: dict[str, str]) -> tuple[int | None, str]:
         """Append the row of ``job``'s output before it is written: where the row starts in the
         record, or None and why it cannot be written. With ``--overwrite`` the old file goes
         first, so it never stands under the new row (nor the new file under the old row)."""
@@ -435,19 +469,19 @@ class _Outputs:
         except OSError as error:
             return None, f"cannot write {out}: cannot remove the old file ({error.strerror or error})"
         try:
-            return self.writer.append(self.rows.done(path, out, choice, lossless)), ""
+            return self.writer.append(self.rows.done(path, out, choice, lossless, source)), ""
         except OSError as error:
             self.out_of_space(error)
             return None, f"cannot write {out}: its row could not be added to {self.writer.path} first " \
                 f"({error.strerror or error})"
 
-    def write(self, job: Job, result: np.ndarray, traits: ImageTraits) -> None:
+    def write(self, job: Job, result: np.ndarray, traits: ImageTraits, source: dict[str, str]) -> None:
         """Record one output's row, then encode and write the output (keeping its input's
         ``traits``); a failed write takes the row back. So a file on disk always has the row of
         what made it, and a kill in between leaves a row of a missing output, which the next
         start drops."""
         _, out, _ = job
-        start, reason = self.record(job, traits.lossless)
+        start, reason = self.record(job, traits.lossless, source)
         if start is not None:
             try:
                 write_image_atomic(result, out, quality=self.plan.quality, lossless=traits.lossless,
@@ -475,7 +509,7 @@ def _write_outputs(
     ranks = plan.ranks
     writer = LogWriter(part_path(plan.log, ranks.rank) if ranks.distributed else plan.log)
     style_failures = (
-        [rows.failed(str(reason), style=str(path)) for path, reason in styles.skipped] if ranks.rank == 0 else []
+        [failure_row(str(reason), style=str(path)) for path, reason in styles.skipped] if ranks.rank == 0 else []
     )
     for row in style_failures:
         writer.write(row)
@@ -484,103 +518,19 @@ def _write_outputs(
             outputs = _Outputs(plan, rows, writer, progress)
             reads = _read_batches(todo, plan.batch_size, plan.on_error == "stop", outputs.fail, plan.value_range)
             for batch in reads:
-                jobs = [(job, traits) for job, _, traits in batch]
-                stream = styles.bank.stream(torch.tensor([job[2].index for job, _ in jobs]))
+                jobs = [(job, traits, source) for job, _, traits, source in batch]
+                stream = styles.bank.stream(torch.tensor([job[2].index for job, _, _ in jobs]))
                 # integer pixels, within --value-range: checked when read
-                results = list(stylizer([pixels for _, pixels, _ in batch], stream, strength=plan.strength,
+                results = list(stylizer([pixels for _, pixels, _, _ in batch], stream, strength=plan.strength,
                                         range_checked=True))
                 batch.clear()  # the inputs go before the outputs are encoded (the reader keeps no other reference)
-                for job, traits in jobs:
-                    outputs.write(job, results.pop(0), traits)  # each output goes once it is written
+                for job, traits, source in jobs:
+                    outputs.write(job, results.pop(0), traits, source)  # each output goes once it is written
                     if outputs.full:
                         break
                 if outputs.full:
-                    _stop_when_full(plan, todo, outputs.written + outputs.failures)
+                    stop_when_full(plan, todo, outputs.written + outputs.failures)
                     break
     finally:
         writer.close()
     return outputs.written, len(style_failures) + outputs.failures + writer.failed, int(outputs.full)
-
-
-FULL_DISK = (errno.ENOSPC, errno.EDQUOT)  # a write that fails so stops the run: every later one would fail too
-
-
-def _free_space(folder: Path) -> str:
-    """The space left on ``folder``'s file system, for a message."""
-    try:
-        free = shutil.disk_usage(folder).free
-    except OSError as error:
-        return f"unknown ({error.strerror or error})"
-    return f"{free / 2**20:.1f} MiB"
-
-
-def _stop_when_full(plan: StylizePlan, todo: list[Job], done: int) -> None:
-    """Say why the run stops before its last ``len(todo) - done`` outputs: the disk (or quota) of
-    the output folder is full, so each would go through the model only to fail to be written."""
-    logger.error(
-        "stopped: the output folder %s is out of space (free now: %s; No space left on device, or the quota is "
-        "reached), so the %d output(s) left were not made. Free space (or pass another -o) and run the same "
-        "command again: it keeps the finished outputs and writes the rest", plan.output, _free_space(plan.output),
-        len(todo) - done,
-    )
-
-
-def _finish_record(plan: StylizePlan, jobs: list[Job], written: int, failed: int, full: bool = False) -> int:
-    """Rank 0, once every rank is done: the record merged in input order and the summary; the
-    failures found here: planned outputs missing with no failure reported (:func:`_missing_outputs`;
-    ``full``: a rank stopped on a full disk before making them), plus 1 if the record could not be
-    rewritten (its rows stay as appended)."""
-    merged, parts = collect_log(plan.log)
-    position = {str(out.relative_to(plan.output)): i for i, (_, out, _) in enumerate(jobs)}
-    # Each output looked up once: the planned ones, and those of rows kept from earlier runs.
-    on_disk = {key: (plan.output / key).is_file() for key in {*position, *(row["output"] for row in merged.values())}
-               if key}
-    # A failure's row stays; an output's row only while its file exists (a row that could not be taken back).
-    present = [row for row in merged.values() if row["error"] or not row["output"] or on_disk[row["output"]]]
-    missing = _missing_outputs(plan, jobs, merged, on_disk, full)
-    rows = sorted(present + missing, key=lambda row: position.get(row["output"], len(position)))
-    unwritten = len(missing)
-    try:
-        replace_log(plan.log, rows, parts)
-    except OSError as error:  # the appended rows (or parts) stay; the next run merges them
-        logger.warning("could not rewrite %s in input order (%s); its rows stay as appended and the "
-                       "next run merges them", plan.log, error.strerror or error)
-        unwritten += 1
-    processes = f" by {plan.ranks.world} processes" if plan.ranks.distributed else ""
-    print(f"wrote {written} image(s) to {plan.output}{processes}; record: {plan.log}")
-    if full:
-        print(f"the run stopped when {plan.output} ran out of space (free now: {_free_space(plan.output)}): "
-              f"{failed + unwritten} output(s) or file(s) were not written (see the 'error' column of {plan.log}); "
-              f"free space and run the same command again to write them; exit code {EXIT_SKIPPED}", file=sys.stderr)
-    elif failed + unwritten:
-        print(
-            f"{failed + unwritten} file(s) could not be read or written and were skipped (their reasons are in the "
-            f"'error' column of {plan.log} and the warnings above); a rerun retries them (fix or remove an "
-            f"unreadable style file: it is left out of the styles while it cannot be read); exit code {EXIT_SKIPPED}",
-            file=sys.stderr,
-        )
-    return unwritten
-
-
-def _missing_outputs(
-    plan: StylizePlan, jobs: list[Job], merged: dict[str, dict[str, str]], on_disk: dict[str, bool],
-    full: bool = False,
-) -> list[dict[str, str]]:
-    """A failure's row for every planned output that is not on disk (``on_disk``, by relative path)
-    though no process reported it failed (``full``: the run stopped on a full disk before making
-    it; else removed while the run went, or ranks that planned other outputs): never a success."""
-    missing = []
-    reason = (
-        "not written: the run stopped when the output folder ran out of space; a rerun writes it" if full else
-        "not written: no process of the run wrote it or reported it failed (removed while the run went, "
-        "or the processes planned different inputs); a rerun writes it"
-    )
-    for path, out, _ in jobs:
-        key = str(out.relative_to(plan.output))
-        if not on_disk[key] and not merged.get(key, {}).get("error"):
-            missing.append(_Rows.failed(reason, input=str(path.relative_to(plan.root)), output=key))
-    if missing and not full:
-        names = ", ".join(row["output"] for row in missing[:5]) + (" ..." if len(missing) > 5 else "")
-        logger.warning("%d planned output(s) are missing, though no process reported them failed: %s (recorded with "
-                       "the reason in %s; a rerun writes them)", len(missing), names, plan.log)
-    return missing
