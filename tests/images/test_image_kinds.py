@@ -165,19 +165,26 @@ def test_a_channels_last_tensor_is_called_channels_last(shape, permute):
 
 @pytest.mark.parametrize("front_end", ["torchvision", "batch"])
 def test_the_front_ends_word_the_same_range_check(small_stylizer_module, bank_module, front_end):
-    """One range check: a transform says "clamp" for overshoot, "after Normalize" only for
-    normalised data, and a requires_grad input gets only the front-end's own word that the
-    stylised images carry no gradient (no warning leaks from the conversions inside)."""
+    """One range check: a transform clamps a resize's overshoot, says "clamp" (never "divide")
+    for a bigger one, "after Normalize" only for normalised data, and a requires_grad input gets
+    only the front-end's own word that the stylised images carry no gradient (no warning leaks
+    from the conversions inside)."""
     from stylizing_vit_aug.transforms.batch import BatchStylize
     from stylizing_vit_aug.transforms.torchvision import StylizeTransform
 
     make = StylizeTransform if front_end == "torchvision" else BatchStylize
     transform = make(small_stylizer_module, bank_module, p=1.0)
     over = torch.full((2, 3, 32, 32), 0.0784)
-    over[0, 0, 0, 0] = 1.002
+    over[0, 0, 0, 0] = 1.002  # what a resize leaves: stylised clamped, mid-epoch
+    torch.manual_seed(0)
+    out = transform(over)
+    torch.manual_seed(0)
+    assert torch.equal(out, transform(over.clamp(0, 1)))
+    over[0, 0, 0, 0] = 1.5  # beyond it
     with pytest.raises(ValueError) as info:
         transform(over)
-    assert "1.002" in str(info.value) and "clamp" in str(info.value) and "Normalize" not in str(info.value)
+    message = str(info.value)
+    assert "1.5" in message and "clamp" in message and "Normalize" not in message and "divide" not in message
     with pytest.raises(ValueError, match="after Normalize"):
         transform((torch.rand(2, 3, 32, 32) - 0.45) / 0.22)
     with warnings.catch_warnings(record=True) as caught:

@@ -12,12 +12,14 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Union
+from typing import Any, NoReturn, Union
 
 import numpy as np
 import torch
 
 from ..devices import to_device_nowait
+from .float_range import FLOAT_TOLERANCE as FLOAT_TOLERANCE
+from .float_range import NORMALISED_HINT, range_advice, range_kind
 from .value_range import SIXTEEN_BIT, TWELVE_BIT_MAX, declared_value_range, from_unit, outside_range, to_unit
 
 try:  # PIL is a core dependency, but keep the import error readable
@@ -30,10 +32,8 @@ logger = logging.getLogger(__name__)
 ImageLike = Union[torch.Tensor, np.ndarray, "PILImage.Image", Sequence[Any]]
 
 MIN_SIZE = 8
-FLOAT_TOLERANCE = 1e-3
 SUPPORTED_CHANNELS = (1, 3)  # the colour channels the model sees
 ALPHA_CHANNELS = {2: 1, 4: 3}  # channels with a trailing alpha channel -> colour channels
-_SLIGHTLY = 0.05  # float values this far outside 0–1 are overshoot, not another scale
 _TORCH_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 _NUMPY_FLOATS = (np.float16, np.float32, np.float64)
 _PIL_16BIT = {"I;16": "<u2", "I;16L": "<u2", "I;16B": ">u2"}  # mode -> numpy byte order
@@ -145,7 +145,7 @@ def _alpha_note(kind: str) -> None:
     log_once(f"alpha:{kind}", "%s images with an alpha channel: %s", kind, ALPHA_POLICY, level=logging.INFO)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     raise ImageError(message)
 
 
@@ -161,12 +161,6 @@ def check_size_and_channels(channels: int, height: int, width: int, what: str) -
         )
     if height < MIN_SIZE or width < MIN_SIZE:
         _fail(f"{what} is {width}x{height} pixels (width x height); images must be at least {MIN_SIZE}x{MIN_SIZE}")
-
-
-NORMALISED_HINT = (
-    "the negative values look mean/std-normalised: undo the normalisation, or give the front-end "
-    "the mean/std of your Normalize"
-)
 
 
 def check_has_pixels(images: torch.Tensor, what: str) -> None:
@@ -195,36 +189,34 @@ def finite_extremes(values: np.ndarray | torch.Tensor, what: str) -> tuple[float
     return low, high
 
 
-def check_float_range(values: torch.Tensor, what: str, normalised_hint: str = NORMALISED_HINT) -> None:
-    """Refuse float pixels outside 0–1 with the likely cause: a slight overshoot (clamp), 0–255
-    values, or normalised data (``normalised_hint``, which a front-end words for its users).
-    The one range check: the engine and every front-end call it."""
+def check_float_range(
+    values: torch.Tensor, what: str, normalised_hint: str = NORMALISED_HINT, *, clamp_overshoot: bool = False
+) -> torch.Tensor:
+    """The one range check, of the engine and every front-end (:func:`check_extremes`, in one read):
+    ``values``, clamped to 0–1 (a copy) where ``clamp_overshoot`` lets a resize's overshoot through."""
     check_has_pixels(values, what)
     if values.numel() == 0:
-        return  # no pixel is out of range; the caller says whether an empty batch will do
-    check_extremes(*finite_extremes(values, what), what, normalised_hint)
+        return values  # no pixel is out of range; the caller says whether an empty batch will do
+    if check_extremes(*finite_extremes(values, what), what, normalised_hint, clamp_overshoot=clamp_overshoot):
+        return values.clamp(0, 1)
+    return values
 
 
-def check_extremes(low: float, high: float, what: str, normalised_hint: str = NORMALISED_HINT) -> None:
+def check_extremes(
+    low: float, high: float, what: str, normalised_hint: str = NORMALISED_HINT, *, clamp_overshoot: bool = False
+) -> bool:
     """:func:`check_float_range`'s judgement of an image's finite extremes (for a caller that has
-    read them with :func:`finite_extremes`)."""
-    if low >= -FLOAT_TOLERANCE and high <= 1 + FLOAT_TOLERANCE:
-        return
-    found = f"{what}: float values from {low:.6g} to {high:.6g}, outside 0–1"
-    if low >= -_SLIGHTLY and high <= 1 + _SLIGHTLY:
-        where = " and ".join(
-            side for side, outside in ((f"the max {high:.6g} is above 1", high > 1 + FLOAT_TOLERANCE),
-                                       (f"the min {low:.6g} is below 0", low < -FLOAT_TOLERANCE)) if outside
-        )
-        hint = (f"{where}, slightly, as rounding, a resize or a colour jitter leaves it: clamp it to "
-                "0–1 first (images.clamp(0, 1))")
-    elif low < -_SLIGHTLY:
-        hint = normalised_hint
-    elif 2 < high <= 255 * (1 + FLOAT_TOLERANCE):
-        hint = "it looks like 0–255 values in a float array: divide by 255"
-    else:
-        hint = f"the max {high:.6g} is above 1: scale the image to 0–1 (e.g. divide by its bit depth's maximum)"
-    _fail(f"{found}: {hint}.")
+    read them with :func:`finite_extremes`), by the one rule (:mod:`.float_range`): whether to
+    clamp them (a resize's overshoot, with ``clamp_overshoot``), else nothing or an ImageError."""
+    kind = range_kind(low, high)
+    if kind == "in range":
+        return False
+    if kind == "resampled" and clamp_overshoot:
+        message = "%s: values from %.4g to %.4g, a resize's overshoot: clamped to 0–1 (said once)"
+        log_once(f"clamped:{what}", message, what, low, high, level=logging.INFO)
+        return True
+    advice = range_advice(low, high, normalised_hint)
+    _fail(f"{what}: float values from {low:.6g} to {high:.6g}, outside 0–1: {advice}.")
 
 
 def check_batch01(
@@ -390,39 +382,47 @@ def _pil_to_batch(image: PILImage.Image, what: str) -> tuple[torch.Tensor, Batch
 
 
 def check_image(
-    images: ImageLike, what: str = "images", *, values: bool = True, normalised_hint: str = NORMALISED_HINT
+    images: ImageLike,
+    what: str = "images",
+    *,
+    values: bool = True,
+    normalised_hint: str = NORMALISED_HINT,
+    clamp_overshoot: bool = False,
 ) -> None:
     """Refuse what :func:`to_batch` refuses, with its messages, without converting the pixels: a
     front-end checks every call's input whether or not it stylises it. ``values``: also read the
     float pixels' range (one pass; on a GPU a wait for the device, which a caller may skip), with
-    ``normalised_hint`` as in :func:`check_float_range`."""
+    ``normalised_hint`` and ``clamp_overshoot`` as in :func:`check_float_range`."""
     if not isinstance(images, (list, tuple)):
-        _checked_kind(images, what, values, normalised_hint)
+        _checked_kind(images, what, values, normalised_hint, clamp_overshoot)
         return
-    kinds = [_checked_kind(item, f"{what}[{i}]", values, normalised_hint) for i, item in enumerate(images)]
+    kinds = [
+        _checked_kind(item, f"{what}[{i}]", values, normalised_hint, clamp_overshoot) for i, item in enumerate(images)
+    ]
     _check_list(kinds, what)
 
 
 def _checked_kind(
-    images: Any, what: str, values: bool = True, normalised_hint: str = NORMALISED_HINT
+    images: Any, what: str, values: bool = True, normalised_hint: str = NORMALISED_HINT, clamp_overshoot: bool = False
 ) -> tuple[bool, tuple[int, ...]]:
     """:func:`check_image` of one image (or a batch): whether it is a batch, and the colour shape
     ``(C, H, W)`` a list of them must share, read from metadata, not from converted pixels."""
     if isinstance(images, torch.Tensor):
         batch, colours = _torch_kind(images, what)
         if values and batch.is_floating_point():
-            check_float_range(batch[:, :colours], what, normalised_hint)
+            check_float_range(batch[:, :colours], what, normalised_hint, clamp_overshoot=clamp_overshoot)
         return images.dim() == 4, (colours, *batch.shape[-2:])
     if isinstance(images, np.ndarray):
         batch, colours = _numpy_kind(images, what)
         if values and batch.dtype.kind == "f":
-            check_extremes(*finite_extremes(batch[..., :colours], what), what, normalised_hint)
+            low_high = finite_extremes(batch[..., :colours], what)
+            check_extremes(*low_high, what, normalised_hint, clamp_overshoot=clamp_overshoot)
         return images.ndim == 4, (colours, *batch.shape[1:3])
     if PILImage is not None and isinstance(images, PILImage.Image):
         bands = PILImage.getmodebands(_pil_kind(images, what))  # 8- and 16-bit pixels are in range by type
         return False, (ALPHA_CHANNELS.get(bands, bands), images.height, images.width)
     if isinstance(images, (list, tuple)):  # a list in a list: checked, then refused as a batch
-        check_image(images, what, values=values, normalised_hint=normalised_hint)
+        check_image(images, what, values=values, normalised_hint=normalised_hint, clamp_overshoot=clamp_overshoot)
         return True, ()
     to_batch(images, what)  # raises: what to_batch refuses, with its own message
     raise AssertionError("unreachable")  # pragma: no cover

@@ -32,6 +32,7 @@ from ._common import (
     check_probability,
     check_stats,
     check_strength,
+    clipped01,
     draw_strength,
     normalised_hint,
     pick_styles,
@@ -189,16 +190,21 @@ class StyleAugmentation:
         where reading them is cheap: PIL images, numpy arrays and CPU tensors (on a GPU a read
         waits for the device, so there the values are checked when the call fires).
 
+        Values past 0–1 by what a resize leaves (``images.float_range``) are stylised clamped, not
+        refused: an augmentation runs mid-epoch, where nobody can clamp them for it.
+
         Returns what :meth:`_stylize_images` takes as ``values01`` so it neither reads the values
         again nor undoes ``mean``/``std`` twice: a float CPU tensor in 0–1 with the normalisation
         undone, else None."""
         name = type(self).__name__
         if not isinstance(images, torch.Tensor):
-            check_image(images, f"{name}'s input", normalised_hint=normalised_hint(self.TAKES_STATS))
+            hint = normalised_hint(self.TAKES_STATS)
+            check_image(images, f"{name}'s input", normalised_hint=hint, clamp_overshoot=True)
             return None
         values01 = None
         if images.device.type == "cpu" and images.is_floating_point():  # integer pixels are in range by type
-            values01 = undo_normalize(images, self.settings.stats, name)  # the range, in the front-end's words
+            # the range, in the front-end's words
+            values01 = undo_normalize(images, self.settings.stats, name, clamp_overshoot=True)
         check_image(images, f"{name}'s input", values=False)  # the kind; a 'meta' tensor is refused here
         return values01
 
@@ -222,13 +228,13 @@ class StyleAugmentation:
         """Stylise ``images`` that :meth:`_check_input` has checked on this call: tensors through the
         one "undo Normalize, check 0–1, stylise, redo" (``values01``: what the check returned, read
         once; None where it could not read them, on a GPU or for integers); PIL images and numpy
-        arrays as the engine converts them, without a second read of their values."""
+        arrays as the engine converts them (float ones clipped to 0–1), without a second read of their values."""
         mode = self.settings.mode
         if not isinstance(images, torch.Tensor):
-            return self.stylizer(images, styles, strength, mode=mode, range_checked=True)
+            return self.stylizer(clipped01(images), styles, strength, mode=mode, range_checked=True)
         self._warn_no_gradient(images)
         name, stats = type(self).__name__, self.settings.stats
         if values01 is None:
-            values01 = undo_normalize(images, stats, name)
+            values01 = undo_normalize(images, stats, name, clamp_overshoot=True)
         out = self.stylizer(values01, styles, strength, mode=mode, range_checked=True)
         return redo_normalize(out, stats, images, name, images, values01)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..bank import StyleBank, bundled_bank, check_same_stylizer
@@ -23,6 +24,7 @@ from ..checkpoints import MissingStatistics
 from ..checkpoints.recorded import missing_stats
 from ..image_ops import strength_values
 from ..images import Normalization, check_float_range
+from ..images.kinds import ALPHA_CHANNELS
 from ..model import StyleStream
 from ..stylizer import Stylizer
 
@@ -68,15 +70,39 @@ def check_stats(mean: Sequence[float] | None, std: Sequence[float] | None, front
     return Normalization.checked(mean, std, what=f"{front_end} mean/std (of the Normalize before it)")
 
 
-def check_unit_range(values: torch.Tensor, front_end: str, *, takes_stats: bool = True, undone: bool = False) -> None:
+def check_unit_range(
+    values: torch.Tensor,
+    front_end: str,
+    *,
+    takes_stats: bool = True,
+    undone: bool = False,
+    clamp_overshoot: bool = False,
+) -> torch.Tensor:
     """Float images outside 0–1, through the engine's one check (``images.check_float_range``);
     clearly negative values in a transform almost always mean it runs after ``Normalize``
     (``takes_stats``: whether the front-end can be given that Normalize's mean/std instead;
-    ``undone``: the values are the input with its mean/std undone, as the message says)."""
+    ``undone``: the values are the input with its mean/std undone, as the message says). Returns
+    ``values``, clamped to 0–1 where they overshoot it by what a resize leaves and
+    ``clamp_overshoot`` is set: an augmentation front-end, which cannot ask for a clamp mid-epoch."""
     if not values.is_floating_point() or values.numel() == 0:
-        return
+        return values
     what = f"{front_end}'s input" + (" with its mean/std undone" if undone else "")
-    check_float_range(values, what, normalised_hint(takes_stats))
+    return check_float_range(values, what, normalised_hint(takes_stats), clamp_overshoot=clamp_overshoot)
+
+
+def clipped01(images: Any) -> Any:
+    """A float array's colour values clipped to 0–1 (a copy; alpha and other kinds as they are),
+    item by item in a list: what a front-end stylises once ``check_image(..., clamp_overshoot=True)``
+    let a resize's overshoot through, without reading the values again."""
+    if isinstance(images, (list, tuple)):
+        return [clipped01(item) for item in images]
+    if not (isinstance(images, np.ndarray) and images.dtype.kind == "f"):
+        return images
+    out = np.array(images)
+    alpha = out.ndim > 2 and out.shape[-1] in ALPHA_CHANNELS  # (H, W, C) or (B, H, W, C) with alpha last
+    colours = out[..., : ALPHA_CHANNELS[out.shape[-1]]] if alpha else out
+    np.clip(colours, 0, 1, out=colours)
+    return out
 
 
 def normalised_hint(takes_stats: bool = True) -> str:
@@ -87,19 +113,21 @@ def normalised_hint(takes_stats: bool = True) -> str:
     return f"it looks like it runs after Normalize. Put it before {fix}"
 
 
-def undo_normalize(images: torch.Tensor, stats: Normalization | None, front_end: str) -> torch.Tensor:
+def undo_normalize(
+    images: torch.Tensor, stats: Normalization | None, front_end: str, *, clamp_overshoot: bool = False
+) -> torch.Tensor:
     """The images as the 0–1 values the engine takes: as given (range-checked), or with the
-    ``Normalize`` of ``stats`` undone (float32, range-checked, clamped). The first half of the
-    one "undo, check 0–1, stylise, redo" of every front-end and StyleTTA."""
+    ``Normalize`` of ``stats`` undone (float32, range-checked, clamped); ``clamp_overshoot`` as
+    for :func:`check_unit_range`. The first half of the one "undo, check 0–1, stylise, redo" of
+    every front-end and StyleTTA."""
     if stats is None:
-        check_unit_range(images, front_end)
-        return images
+        return check_unit_range(images, front_end, clamp_overshoot=clamp_overshoot)
     if not images.is_floating_point():
         raise ValueError(
             f"{front_end}: mean/std were given but the images are not float: they cannot come after Normalize"
         )
     values01 = stats.undo(images, f"{front_end} mean/std")
-    check_unit_range(values01, front_end, undone=True)
+    check_unit_range(values01, front_end, undone=True, clamp_overshoot=clamp_overshoot)
     return values01.clamp(0, 1)
 
 

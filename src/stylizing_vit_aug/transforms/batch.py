@@ -172,7 +172,7 @@ class BatchStylize(StyleAugmentation, nn.Module):
     def _to_unit(self, images: torch.Tensor) -> torch.Tensor:
         if images.dim() != 4:
             raise ValueError(f"BatchStylize takes collated (B, C, H, W) batches, got shape {tuple(images.shape)}")
-        return undo_normalize(images, self.settings.stats, "BatchStylize")
+        return undo_normalize(images, self.settings.stats, "BatchStylize", clamp_overshoot=True)  # mid-epoch: clamped
 
     def _bank_styles(self, rows: torch.Tensor, labels: list[str] | None) -> tuple[torch.Tensor, Any, torch.Tensor]:
         """``(which of rows keep a style, their styles, their bank indices)``. With

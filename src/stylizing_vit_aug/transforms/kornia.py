@@ -136,7 +136,8 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
         ``apply_transform`` with the gated rows only, and not at all when none is."""
         images = self.transform_tensor(input)
         self.validate_tensor(images)  # kornia's dtype and rank check first, in its words
-        check_unit_range(images, "RandomStylize", takes_stats=self.TAKES_STATS)  # one read per call
+        # one read per call; a resize's overshoot passes, and apply_transform clamps the rows it stylises
+        check_unit_range(images, "RandomStylize", takes_stats=self.TAKES_STATS, clamp_overshoot=True)
         if images.shape[0]:
             check_image(images, "RandomStylize's input", values=False)  # and its kind, from metadata
         return super().transform_inputs(input, params, flags, transform, **kwargs)
@@ -152,13 +153,13 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
         if rows.numel() == 0:
             return input
         picked = to_device_nowait(rows, input.device)
-        chosen = input[picked]
+        chosen = input[picked].clamp_(0, 1)  # a copy, clamped: transform_inputs let a resize's overshoot through
         values, info = to_batch(chosen, "RandomStylize's input", range_checked=True)  # channels, size and dtype
         if not self._device_given:
             self._source.device = str(input.device)  # a lazily loaded stylizer runs where the batches are
         style_index = params["style_index"].cpu()[rows]
         if self.in_batch:
-            originals = input[to_device_nowait(style_index, input.device)]  # the original rows, not stylised ones
+            originals = input[to_device_nowait(style_index, input.device)].clamp_(0, 1)  # the rows, not stylised ones
             styles: Any = self.stylizer.encode_style(originals, range_checked=True)
         else:
             styles = self._styles_of(style_index)

@@ -34,12 +34,12 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 from ..bank import StyleBank
 from ..images import (
     ImageError,
-    check_extremes,
     check_has_pixels,
     check_size_and_channels,
     finite_extremes,
     looks_channels_last,
 )
+from ..images.float_range import RESAMPLED_SHARE, range_advice, range_kind, resampled_within
 from ..images.value_range import check_value_range, from_unit, to_unit
 from ..stylizer import Stylizer
 from ._base import StyleAugmentation
@@ -51,9 +51,7 @@ _SEED_LIMIT = 2**31  # torch.Generator seeds drawn from self.R
 _UNIT_SHARE = 0.1  # a 0–1 float image whose 1.0 is this near the bottom of value_range looks scaled already
 _PICTURE_MEAN = 0.1  # ... if its mean is at least this: a picture in 0–1, not a nearly black tile (see _scaled_to_unit)
 _TYPE_RANGED = (np.dtype(np.uint8), np.dtype(np.uint16), torch.uint8)  # integers read on their type's range
-# a resize's overshoot past either end of the range, as a share of the image's own max - min, that is
-# clamped rather than refused (see _resampled_within)
-_RESAMPLED = 0.2
+_FIRST = "NormalizeIntensity or another rescaling runs before it, put RandStylize first"  # after "if"
 
 
 class RandStylize(StyleAugmentation, RandomizableTransform):
@@ -86,8 +84,9 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
 
     Every call checks its image, whether or not it is stylised: the kind always, the values on
     the CPU (a misplaced transform or NaN pixels fail at the first sample, not on a rare draw).
-    Values past the range by at most a resize's overshoot (0.2 of the image's own max - min, see
-    :func:`_resampled_within`) are clamped to it; normalised data reaches further and is refused.
+    Values past the range by at most a resize's overshoot (0.2 of the image's own max - min, the
+    rule of every front-end: ``images.float_range.resampled_within``) are clamped to it; normalised
+    data reaches further and is refused.
     A float image already in 0–1 under a ``value_range`` such as ``(0, 255)`` is refused: it
     would be stylised as a nearly black image. Refused are images with every value in 0–1, a
     mean of at least 0.1 and not only whole numbers (a tile with tissue in 0–1 has a mean of
@@ -203,31 +202,18 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
         return out
 
     def _check_values(self, image: np.ndarray | torch.Tensor) -> None:
-        """The image's values in 0–1 (or in ``value_range``), from its extremes (one pass), with
-        the fixes a MONAI pipeline has (it has no mean/std argument)."""
+        """The image's values in 0–1 (or in ``value_range``), from its extremes (one pass), judged
+        by the one rule of every front-end (``images.float_range``): a resize's overshoot passes
+        (:meth:`_stylize` clamps it); beyond it, the fixes a MONAI pipeline has (no mean/std)."""
         if not _is_float(image) and self.value_range is None:
             return  # uint8 and uint16 are in range by their type
         low, high = finite_extremes(image, "RandStylize's input")
         start, end = self.value_range if self.value_range is not None else (0.0, 1.0)
         span = end - start
-        # a resize's overshoot is clamped by _stylize: judge the extremes it leaves
-        inside = (max(low, start), min(high, end)) if _resampled_within(low, high, start, end) else (low, high)
-        try:
-            check_extremes((inside[0] - start) / span, (inside[1] - start) / span, "RandStylize's input")
-        except ValueError:
-            beyond = f"by more than a resize's overshoot ({_RESAMPLED:.0%} of the image's own max - min, clamped)"
-            if self.value_range is None:
-                found = (
-                    f"[{low:.3g}, {high:.3g}], outside 0–1 {beyond}. Float images are 0–255 after LoadImage: pass "
-                    "value_range=(0, 255), or scale first with "
-                    "ScaleIntensityRange(a_min=0, a_max=255, b_min=0, b_max=1)"
-                )
-            else:
-                found = f"[{low:.3g}, {high:.3g}], outside value_range={self.value_range} {beyond}"
-            raise ValueError(
-                f"RandStylize got {image.dtype} images with values in {found}. If NormalizeIntensity or "
-                "another rescaling runs before it, put RandStylize first."
-            ) from None
+        kind = range_kind((low - start) / span, (high - start) / span)
+        if kind not in ("in range", "resampled"):
+            found = f"values in [{low:.3g}, {high:.3g}], outside {self._refusal(low, high, kind)}"
+            raise ValueError(f"RandStylize got {image.dtype} images with {found}.")
         if _is_float(image) and self.value_range is not None and _scaled_to_unit(image, low, high, start, span):
             raise ValueError(
                 f"RandStylize got float images with values in [{low:.3g}, {high:.3g}] under value_range="
@@ -237,28 +223,26 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
                 "scaling."
             )
 
+    def _refusal(self, low: float, high: float, kind: str) -> str:
+        """Where the values lie and what to do, by their :func:`~..images.float_range.range_kind`
+        (``low``/``high`` in 0–1 units without ``value_range``); never "divide" below a max of 2."""
+        beyond = f"by more than a resize's overshoot ({RESAMPLED_SHARE:.0%} of the image's own max - min, clamped)"
+        if self.value_range is not None:
+            return f"value_range={self.value_range} {beyond}. If {_FIRST}"
+        if kind == "overshoot":
+            other_range = "values in another range: pass value_range=(low, high)"
+            return "0–1: " + range_advice(low, high, f"if {_FIRST}", other_range)
+        advice = {
+            "0-255": "Float images are 0–255 after LoadImage: pass value_range=(0, 255), or scale first with "
+            "ScaleIntensityRange(a_min=0, a_max=255, b_min=0, b_max=1)",
+            "deeper": "Pass value_range=(low, high) with the images' intensity range, e.g. (0, 4095) for 12-bit or "
+            "(0, 65535) for 16-bit data",
+        }.get(kind, f"If {_FIRST}")
+        return f"0–1 {beyond}. {advice}"
+
 
 def _is_float(image: np.ndarray | torch.Tensor) -> bool:
     return np.issubdtype(image.dtype, np.floating) if isinstance(image, np.ndarray) else image.is_floating_point()
-
-
-def _resampled_within(low: float, high: float, start: float, end: float) -> bool:
-    """Whether extremes ``low``..``high`` lie in ``start``..``end`` but for the overshoot an
-    interpolating resize (bicubic, Lanczos) leaves at edges: at most :data:`_RESAMPLED` of the
-    image's own max - min past either end.
-
-    Judged against the image's own contrast, not the range, since that is what bounds a resize's
-    overshoot. Measured (1,500 random crops of the bundled images, 32-256 px, MONAI
-    ``Resize(mode="bicubic")`` 0.5-2x, declared (0, 255)): tiles as they are, darkened (x0.05,
-    x0.02) or inverted and darkened (x0.1, x0.03) overshoot by at most 0.13 of their contrast,
-    and up to 11 % of the range above 255 (white glass next to nuclei) - so no bound on the
-    range's share. Wrong data reaches past 0 by far more of its contrast: ImageNet-normalised
-    crops 0.21 or more in 99 % (a few pale crops 0.1: stylised as nearly black, one wrong sample;
-    the first crop with tissue is refused), -1..1 data 0.3 or more, z-scored 0.34 or more. The
-    share of pixels outside parts them worse: up to 4 % for a resized tile, under 5 % for 4 % of
-    the normalised crops."""
-    reach = _RESAMPLED * (high - low)
-    return start - low <= reach and high - end <= reach
 
 
 def _scaled_to_unit(image: np.ndarray | torch.Tensor, low: float, high: float, start: float, span: float) -> bool:
@@ -276,10 +260,10 @@ def _scaled_to_unit(image: np.ndarray | torch.Tensor, low: float, high: float, s
     ambiguous passes: a 0–1 image darker than that on average (stylised as nearly black, one
     wrong sample; the first tile with tissue is refused), and whole numbers only (an all-black
     tile, a 0/1 mask), which read the same both ways: refusing them would stop a run at its
-    first empty tile. "Within 0–1" allows a resize's overshoot (:func:`_resampled_within`): a
+    first empty tile. "Within 0–1" allows a resize's overshoot (``images.float_range``): a
     bicubic resize of a 0–1 tile reaches -0.08 and 1.13, which read as outside 0–1 let 5 in 6 of
     them through."""
-    if not _resampled_within(low, high, 0.0, 1.0) or high <= 0 or (1 - start) / span > _UNIT_SHARE:
+    if not resampled_within(low, high) or high <= 0 or (1 - start) / span > _UNIT_SHARE:
         return False
     is_numpy = isinstance(image, np.ndarray)
     mean = float(image.mean(dtype=np.float64) if is_numpy else image.mean(dtype=torch.float64))
