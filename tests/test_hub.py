@@ -129,6 +129,29 @@ def test_offline_and_not_cached_names_the_repo_and_the_fix(offline):
     assert isinstance(info.value, FileNotFoundError)
 
 
+BAD_OPTIONS = {
+    "mode": ({"mode": "bad"}, ValueError, "mode must be one of"),
+    "background": ({"background": "Keep"}, ValueError, "background must be one of"),
+    "colour_match": ({"colour_match": "False"}, TypeError, "colour_match must be True or False"),
+    "compile": ({"compile": 1}, ValueError, "compile must be True, False or a torch.compile mode"),
+    "dtype": ({"dtype": "float8"}, ValueError, "dtype must be torch.float32"),
+}
+
+
+@pytest.mark.parametrize("option", list(BAD_OPTIONS))
+def test_a_bad_option_is_refused_before_the_checkpoint_is_looked_for(offline, option):
+    kwargs, error, message = BAD_OPTIONS[option]
+    with pytest.raises(error, match=message) as info:
+        sva.load_stylizer("small-epistr", **kwargs)  # not cached: looking for it would be CheckpointNotCached
+    assert not isinstance(info.value, hub.CheckpointNotCached)
+    assert offline["calls"] == []  # the Hub (its cache included) was never asked
+
+
+def test_a_dtype_name_loads_as_that_dtype(tmp_path, small_stylizer):
+    folder = small_stylizer.save_pretrained(tmp_path / "ckpt", mean=CAMELYON_MEAN, std=CAMELYON_STD)
+    assert sva.load_stylizer(folder, dtype="bf16").dtype == torch.bfloat16
+
+
 def test_local_files_only_never_downloads(monkeypatch, tmp_path):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)

@@ -1,5 +1,6 @@
-"""What a path is when it is not a plain file: the one test every reader makes before it opens
-a file, because a named pipe blocks its reader forever and a device never ends."""
+"""What a path is before a reader opens it: whether anything is there at all (:func:`present`),
+and what it is when it is not a plain file (:func:`special_file`), because a named pipe blocks its
+reader forever and a device never ends."""
 
 from __future__ import annotations
 
@@ -7,10 +8,23 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["special_file"]
+__all__ = ["present", "special_file"]
 
 _KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
           (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"))
+
+
+def present(path: Path) -> bool:
+    """Whether something is at ``path`` for its reader to read or explain: a file, a folder, a
+    broken or looping link, or a path whose lookup meets a looping folder (ELOOP; ``Path.exists()``
+    says False there, as if nothing were at the path, and the user is told "not found")."""
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:  # ELOOP, a folder that may not be searched, ...: the reader says what is wrong
+        return True
+    return True
 
 
 def special_file(path: Path) -> str | None:

@@ -117,13 +117,9 @@ class Previewer:
             cache.popitem(last=False)
         return value
 
-    def content(self, path: str | Path) -> torch.Tensor:
-        """A content image as float 0–1 ``[1, C, H, W]``, at most :data:`PREVIEW_SIDE` large."""
-        return self._content(path)[0]
-
-    def _content(self, path: str | Path) -> tuple[torch.Tensor, str | None]:
-        """:meth:`content`, and the page's note where it looks like 12-bit data; read again when
-        the file changes."""
+    def content(self, path: str | Path) -> tuple[torch.Tensor, str | None]:
+        """A content image as float 0–1 ``[1, C, H, W]``, at most :data:`PREVIEW_SIDE` large, and the
+        page's note where it looks like 12-bit data; read again when the file changes."""
         key = stamps([Path(path)])
         if key in self._contents:
             return self._contents[key]
@@ -212,7 +208,7 @@ class Previewer:
         progress: a grid takes tens of seconds on a CPU)."""
         seed, n_styles = checked_controls(settings)
         paths, contents_note = content_paths(settings)
-        read = [self._content(path) for path in paths]
+        read = [self.content(path) for path in paths]
         contents = [values for values, _ in read]
         bank, reencoded, folder_note = self.bank(settings)
         chosen = _pick(len(bank), n_styles, seed)

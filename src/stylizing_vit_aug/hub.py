@@ -51,6 +51,7 @@ from typing import Any
 import torch
 
 from ._atomic import previous_versions
+from ._files import present
 from .checkpoints import (
     BUNDLED_WEIGHTS_DIR,
     CONFIG_NAME,
@@ -66,7 +67,6 @@ from .checkpoints import (
     load_model_file,
     read_state_dict,
     refuse_pickle_suffix,
-    symlink_loop,
     write_checkpoint,
 )
 from .checkpoints.recorded import stats_or_missing
@@ -84,6 +84,7 @@ from .registry import (
     unknown_checkpoint,
 )
 from .stylizer import DEFAULT_BACKGROUND, DEFAULT_COLOUR_MATCH, DEFAULT_MODE, Stylizer
+from .stylizer_options import check_background, check_colour_match, check_compile, check_dtype, check_own_mode
 
 __all__ = [
     "BUNDLED_WEIGHTS_DIR",
@@ -115,6 +116,7 @@ logger = logging.getLogger(__name__)
 
 REPO_ID = r"[\w.-]+/[\w.-]+"  # owner/name
 LIBRARY_SETTINGS = {"mode": DEFAULT_MODE, "background": DEFAULT_BACKGROUND, "colour_match": DEFAULT_COLOUR_MATCH}
+_SETTING_CHECKS = {"mode": check_own_mode, "background": check_background, "colour_match": check_colour_match}
 
 
 class CheckpointNotCached(CheckpointError, FileNotFoundError):
@@ -346,7 +348,7 @@ def _load_local_directory(request: CheckpointRequest) -> LoadedCheckpoint:
 def _exists(request: CheckpointRequest) -> bool:
     """A file, or something that is not a regular file, a broken link or a path whose lookup meets a
     symbolic link loop (its own or a folder's on its way): read_header says which."""
-    return request.path.exists() or request.path.is_symlink() or symlink_loop(request.path)
+    return present(request.path)
 
 
 def _load_bare_file(request: CheckpointRequest) -> LoadedCheckpoint:
@@ -455,7 +457,7 @@ def load_stylizer(
     cache_dir: str | os.PathLike | None = None,
     local_files_only: bool | None = None,
     device: str | torch.device | None = None,
-    dtype: torch.dtype | None = None,
+    dtype: torch.dtype | str | None = None,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
     mode: str | None = None,
@@ -471,7 +473,8 @@ def load_stylizer(
     records its Stylizer's), else the library's default: ``"relative"``; near-white glass keeps
     its pixels (``background="style"`` stylises every pixel as the paper does); and the styled
     pixels take the style's colour distribution after the network's change (``colour_match=False``:
-    the network's change alone, as in the paper). ``compile``: as :class:`Stylizer`'s.
+    the network's change alone, as in the paper). ``compile`` and ``dtype`` (a torch dtype or its
+    name, ``"bfloat16"``): as :class:`Stylizer`'s. All are checked before any file is read or download made.
 
     ``mean``/``std`` override the recorded statistics and are required where none are known
     (a bare .safetensors file; the ddi and cholec80 checkpoints). ``stylizer.source`` and
@@ -488,15 +491,18 @@ def load_stylizer(
     if isinstance(source, str) and not source.strip():  # as a path it would be the current folder
         raise ValueError(f"source is {source!r}: pass None (or 'default') for the bundled default, or an official "
                          "id, a Hub repo or a path ('.' for the current folder)")
-    heads = checked_num_heads(num_heads)  # before any file is read
+    heads = checked_num_heads(num_heads)  # before any file is read, as the Stylizer's own checks are (a typo
+    check_compile(compile)  # is refused at once, not after a download)
+    check_dtype(dtype)
+    asked = {"mode": mode, "background": background, "colour_match": colour_match}
+    asked = {name: _SETTING_CHECKS[name](value) for name, value in asked.items() if value is not None}
     request = CheckpointRequest(source, revision, cache_dir, local_files_only, mean, std, heads)
     entry = matching_source(request)
     found = entry.load(request)
     if revision is not None and entry.kind in _LOCAL_KINDS and revision != found.revision:
         logger.warning("revision=%r is ignored: %s is local (the %s), and a revision picks a commit of a Hub repo",
                        revision, found.source, entry.name)
-    asked = {"mode": mode, "background": background, "colour_match": colour_match}
-    settings = {**LIBRARY_SETTINGS, **found.settings, **{k: v for k, v in asked.items() if v is not None}}
+    settings = {**LIBRARY_SETTINGS, **found.settings, **asked}
     stylizer = Stylizer(
         found.model, found.mean, found.std, device=device, dtype=dtype, **settings, compile=compile,
         source=found.source, revision=found.revision,

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from ._files import present
 from .checkpoints import (
     CONFIG_NAME,
     PICKLE_SUFFIXES,
@@ -85,18 +86,14 @@ def load_directory(
 def folder_files(directory: Path) -> tuple[Path, Path | None] | None:
     """The weights file and config.json (None where absent) a checkpoint folder loads from: a
     training run's export where the run folder holds no weights; None for a folder without weights.
-    A broken link is present (either file): its reader says what is wrong with it."""
+    A broken or looping link is present (either file), as is a looping folder on the way: its reader
+    says what is wrong with it."""
     for folder in (directory, directory / RUN_EXPORT):
         weights = folder / WEIGHTS_NAME
-        if _present(weights):
-            config = folder / CONFIG_NAME
-            return weights, config if _present(config) else None
+        if present(weights):
+            config = folder / CONFIG_NAME  # none in a looping folder: its weights' reader says it loops
+            return weights, config if folder.is_dir() and present(config) else None
     return None
-
-
-def _present(path: Path) -> bool:
-    """Whether ``path`` is there to read: a file, or a link (broken or looping: read, it says so)."""
-    return path.exists() or path.is_symlink()
 
 
 def _no_weights(directory: Path) -> FileNotFoundError:

@@ -235,6 +235,19 @@ def test_a_second_bank_with_unknown_content_domains_says_so_too(small_stylizer, 
     assert len(said) == 2 and "['lab_a', 'lab_b']" in said[0] and "['x', 'y']" in said[1]
 
 
+def test_each_unknown_content_domain_is_named_once_whichever_batch_it_comes_in(small_stylizer, caplog):
+    """One record of what was said per bank: a label named as the whole batch's is not named again
+    beside a known one, and a new unknown label is named even when no label of its batch is known."""
+    images = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+    bank = StyleBank.from_images(images, small_stylizer, domains=["lab_a", "lab_a", "lab_b", "lab_b"], encode=False)
+    with caplog.at_level("WARNING", logger="stylizing_vit_aug.bank.sampling"):
+        for content_domains in ([0, 1], ["lab_a", 0], [2, 2], ["lab_b", 1, 2]):
+            bank.sample(len(content_domains), strategy="other_domain", content_domains=content_domains)
+    said = [record.getMessage() for record in caplog.records]
+    assert len(said) == 2 and "none of the content domains ['0', '1']" in said[0]
+    assert "none of the content domains ['2']" in said[1]
+
+
 @settings(max_examples=examples(40))
 @given(value=st.integers(-(2**31), 2**31))
 def test_a_whole_number_label_is_one_domain_in_every_number_type(value):

@@ -42,6 +42,16 @@ def test_streams_asked_for_by_another_network_are_refused_naming_it(small_styliz
         bank.stream([1], stylizer=same_weights)
 
 
+def test_an_approved_stylizer_fine_tuned_in_place_is_checked_again(small_stylizer):
+    bank = StyleBank(_random_images(2), small_stylizer).encode()
+    twin = sva.Stylizer(make_small_model(seed=0), CAMELYON_MEAN, CAMELYON_STD, device="cpu")
+    bank.stream([0], stylizer=twin)  # the same network: accepted
+    with torch.no_grad():
+        next(twin.model.parameters()).mul_(1.5)  # the user's copy fine-tuned: another network now
+    with pytest.raises(BankMismatch, match="StyleBank.stream"):
+        bank.stream([0], stylizer=twin)
+
+
 # -- 2. the caches follow the images ------------------------------------------------------------------
 @pytest.mark.parametrize("change", ["in place", "replaced"])
 def test_streams_profiles_and_stats_follow_images_written_or_replaced(tmp_path, small_stylizer, change):

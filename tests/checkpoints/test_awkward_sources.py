@@ -1,8 +1,8 @@
 """Checkpoint sources a user can make by accident, each refused with a checkpoint error that says
 what is wrong and what to do (or loaded, where the intent is plain): a symbolic link that loops (the
-source's own, or a folder's on its way), a folder named like a weights file, a config.json saved
-with a BOM, a repo id with a trailing slash, and a bare third-party file whose head count only the
-user knows (``num_heads=``)."""
+source's own, or a folder's on its way, a training run's export or a training checkpoint's folder),
+a folder named like a weights file, a config.json saved with a BOM, a repo id with a trailing slash,
+and a bare third-party file whose head count only the user knows (``num_heads=``)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ import stylizing_vit_aug as sva
 from helpers import CAMELYON_MEAN, CAMELYON_STD, assert_same_weights, make_small_model, state_of
 from stylizing_vit_aug import cli, hub
 from stylizing_vit_aug.checkpoints import CheckpointError, StateDictMismatch
+from stylizing_vit_aug.local_checkpoint import RUN_EXPORT
+from stylizing_vit_aug.train.training_state import TrainingCheckpointError, read_training_checkpoint
 
 STATS = {"mean": CAMELYON_MEAN, "std": CAMELYON_STD}
 
@@ -85,6 +87,27 @@ def test_a_folder_on_the_way_that_loops_is_said_to_loop_not_to_be_missing(tmp_pa
     assert cli.main(argv) == 2 and not out.exists()
     error = capsys.readouterr().err
     assert "too many levels of symbolic links (ELOOP)" in error and "no such file" not in error
+
+
+def test_a_training_run_whose_export_folder_loops_is_said_to_loop_not_to_hold_no_weights(tmp_path):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / RUN_EXPORT).symlink_to(RUN_EXPORT, target_is_directory=True)
+    with pytest.raises(CheckpointError, match=r"too many levels of symbolic links \(ELOOP\) in ") as info:
+        sva.load_stylizer(run, **STATS)
+    message = str(info.value)
+    assert str(run / RUN_EXPORT) in message and f"(it links to {RUN_EXPORT})" in message
+    assert "holds no model.safetensors" not in message
+
+
+@pytest.mark.parametrize("layout", list(PARENT_LOOPS))
+def test_a_training_checkpoint_behind_a_looping_folder_is_said_to_loop_not_to_be_missing(tmp_path, layout):
+    folder, target = PARENT_LOOPS[layout](tmp_path)
+    path = folder / "last.safetensors"
+    with pytest.raises(TrainingCheckpointError, match=r"too many levels of symbolic links \(ELOOP\) in ") as info:
+        read_training_checkpoint(path)
+    message = str(info.value)
+    assert str(path) in message and target in message and "does not exist" not in message
 
 
 def test_a_looping_folder_in_a_path_that_reads_as_a_hub_id_is_said_to_loop(tmp_path, monkeypatch, offline):

@@ -11,7 +11,13 @@ import pytest
 from PIL import Image
 
 from stylizing_vit_aug.images import ImageError, from_batch, kinds, to_batch
-from stylizing_vit_aug.images.value_range import TWELVE_BIT_MAX, declare_value_range, declared_value_range
+from stylizing_vit_aug.images.value_range import (
+    TWELVE_BIT_MAX,
+    declare_value_range,
+    declared_value_range,
+    from_unit,
+    to_unit,
+)
 
 TWELVE_BIT = (0, TWELVE_BIT_MAX)
 
@@ -72,3 +78,20 @@ def test_no_twelve_bit_note_where_a_range_is_declared(monkeypatch, caplog):
 def test_a_range_that_16_bit_pixels_cannot_have_is_refused(value_range):
     with pytest.raises(ValueError, match="value_range|16-bit"), declare_value_range(value_range):
         pass
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "float32", "float64"])
+@pytest.mark.parametrize("library", ["numpy", "torch"])
+def test_the_mapping_to_0_1_and_back_leaves_the_callers_values_as_they_were(library, dtype):
+    """Both mappings work in place on their own copy: a float32 input must not be that copy."""
+    import torch
+
+    pixels = _every_twelve_bit_value().astype(dtype)
+    values = pixels if library == "numpy" else torch.from_numpy(pixels)
+    before = values.copy() if library == "numpy" else values.clone()
+    unit = to_unit(values, TWELVE_BIT)
+    np.testing.assert_allclose(np.asarray(unit), pixels / TWELVE_BIT_MAX, rtol=1e-6, atol=1e-7)
+    unit_before = unit.copy() if library == "numpy" else unit.clone()
+    back = from_unit(unit, TWELVE_BIT, values.dtype, is_float=dtype != "uint16")
+    assert np.array_equal(np.asarray(values), np.asarray(before)) and np.array_equal(unit, unit_before)
+    np.testing.assert_allclose(np.asarray(back), pixels, rtol=0, atol=1e-3)

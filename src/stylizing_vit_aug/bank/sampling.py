@@ -70,36 +70,34 @@ def whole_indices(indices: Any, what: str = "style indices") -> torch.Tensor:
     return values.long().cpu()
 
 
-def _say_unknown_domains(domains: DomainIndex, labels: Sequence[str]) -> None:
-    """Once per bank (its :class:`DomainIndex`): a batch none of whose domains the bank has draws
-    from every domain, its contents' own included if they are the bank's labs under other names
-    (integer labels for a bank built from folders): what was meant by "another domain" cannot be
-    told apart. Once per bank, not per process: a second bank with the same mismatch says so too."""
-    if domains.told_unknown:
-        return
-    domains.told_unknown = True
-    shown, names = sorted(set(labels)), domains.names
-    logger.warning(
-        "none of the content domains %s is one of the bank's domains %s, so every style counts as another "
-        "domain's; if they name the same labs differently (e.g. integer labels for a bank built from folders), "
-        "pass the bank's names as domains=", shown[:5] + ["..."] * (len(shown) > 5),
-        list(names)[:5] + ["..."] * (len(names) > 5),
-    )
+def _shown(names: Sequence[str]) -> list[str]:
+    """At most five of ``names`` for a message, then ``"..."``: a bank may have hundreds of labs."""
+    return [*names[:5], *["..."] * (len(names) > 5)]
 
 
-def _say_some_unknown_domains(domains: DomainIndex, unknown: Sequence[str]) -> None:
-    """Once per unknown label and bank: contents of a domain the bank lacks (among others it has)
-    draw styles of every domain, their own lab's included if the bank names it otherwise."""
+def _say_unknown_domains(domains: DomainIndex, unknown: Sequence[str], all_unknown: bool) -> None:
+    """Once per unknown content label and bank (its :class:`DomainIndex`; a second bank with the
+    same mismatch says so too): contents of a domain the bank lacks draw styles of every domain,
+    their own lab's included if the bank names it otherwise (integer labels for a bank built from
+    folders), since "another domain" cannot be told for them. ``all_unknown``: the batch has none
+    of the bank's domains, so the advice is the batch's, not a few labels'."""
     new = sorted(set(unknown) - domains.told_labels)
     if not new:
         return
     domains.told_labels.update(new)
-    logger.warning(
-        "the content domain(s) %s are not among the bank's domains %s, so their styles are drawn from every domain "
-        "(\"another domain\" cannot be told for them); if they name one of the bank's labs differently, pass the "
-        "bank's name in domains=", new[:5] + ["..."] * (len(new) > 5),
-        list(domains.names)[:5] + ["..."] * (len(domains.names) > 5),
-    )
+    if all_unknown:
+        message = (
+            "none of the content domains %s is one of the bank's domains %s, so every style counts as another "
+            "domain's; if they name the same labs differently (e.g. integer labels for a bank built from folders), "
+            "pass the bank's names as domains="
+        )
+    else:
+        message = (
+            "the content domain(s) %s are not among the bank's domains %s, so their styles are drawn from every "
+            'domain ("another domain" cannot be told for them); if they name one of the bank\'s labs '
+            "differently, pass the bank's name in domains="
+        )
+    logger.warning(message, _shown(new), _shown(domains.names))
 
 
 class DomainIndex:
@@ -112,7 +110,6 @@ class DomainIndex:
         self.order = torch.argsort(codes, stable=True)
         self.counts = torch.bincount(codes, minlength=len(self.names))
         self.starts = torch.cumsum(self.counts, 0) - self.counts
-        self.told_unknown = False  # whether the "no content domain is the bank's" warning was given
         self.told_labels: set[str] = set()  # unknown content labels named in a warning already
 
 
@@ -144,10 +141,9 @@ def draw_styles(
         labels = [label_of(d) for d in content_domains]
         own = torch.tensor([names.index(label) if label in names else -1 for label in labels], dtype=torch.long)
         known = own >= 0
-        if n and not bool(known.any()):
-            _say_unknown_domains(domains, labels)
-        elif not bool(known.all()):
-            _say_some_unknown_domains(domains, [label for label, k in zip(labels, known.tolist()) if not k])
+        if not bool(known.all()):
+            unknown = [label for label, k in zip(labels, known.tolist()) if not k]
+            _say_unknown_domains(domains, unknown, all_unknown=not bool(known.any()))
         if bool(known.any()) and len(names) < 2:
             raise ValueError(f"the bank has one domain ({names[0]!r}): there is no other domain to sample")
         choices = torch.where(known, len(names) - 1, len(names))

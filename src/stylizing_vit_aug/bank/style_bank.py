@@ -85,7 +85,8 @@ class StyleBank:
         self.stylizer = stylizer
         self._images = _checked_images(images, stylizer)
         self._images_generation = 0  # bumped when ``images`` is replaced: every cache below is of one generation
-        self.domains = domains
+        self._domain_index: tuple[list[str], DomainIndex] | None = None  # (the labels it groups, the index)
+        self.domains = domains  # the index follows the labels (made again when they differ)
         self.sources = sources
         self.device = usable_device(device, "StyleBank device") if device is not None else stylizer.device
         self.stream_dtype = check_stream_dtype(stream_dtype)
@@ -94,7 +95,7 @@ class StyleBank:
         self.skipped: list[tuple[Path, str]] = []  # unreadable style files left out, with why
         self._streams = StreamCache(len(self), chunk_size)
         self._streams_state = self._cache_state()  # the weights and images the cached streams are of
-        self._approved: Stylizer | None = None  # another stylizer found of the same network by stream()
+        self._approved: tuple[Stylizer, Any] | None = None  # (another stylizer, its weights) found the same network
         self._color_stats: tuple[tuple[int, ...], torch.Tensor] | None = None  # (images state, stats)
         self._colour_profiles: tuple[str, tuple[int, ...], torch.Tensor] | None = None  # (background, images, made)
         self._images_digest: tuple[tuple[int, ...], str] | None = None  # (images state, digest)
@@ -249,7 +250,6 @@ class StyleBank:
     @domains.setter
     def domains(self, domains: Sequence[Any] | None) -> None:
         self._domains = _checked("domains", check_domains, domains, len(self))
-        self._domain_index: tuple[list[str], DomainIndex] | None = None  # (the labels it groups, the index)
 
     @property
     def sources(self) -> list[StyleFile | None] | None:
@@ -331,10 +331,10 @@ class StyleBank:
         user = self.stylizer if stylizer is None else stylizer
         index = self._indices(indices)
         cache = self._fresh_streams()  # forgets the stylizer approved below if the bank's weights changed
-        if user is not self.stylizer and user is not self._approved:
+        if user is not self.stylizer and self._approved != (user, user.weights_state):
             # once per stylizer (as a front-end checks once): fingerprints cost two passes over the weights' counters
             check_same_stylizer(self.stylizer, user, "StyleBank.stream(stylizer=...)")
-            self._approved = user
+            self._approved = (user, user.weights_state)  # again if its weights change (fine-tuned in place)
         layers = cache.rows(index, self._encode)
         return StyleStream(layers.to(user.device), self._profiles(index, user, user.device))
 

@@ -42,7 +42,7 @@ from .folder import (
     read_config,
     write_checkpoint,
 )
-from .header import FLOAT_DTYPES, SafetensorsHeader, TensorInfo, read_header, symlink_loop
+from .header import FLOAT_DTYPES, SafetensorsHeader, TensorInfo, read_header
 from .reading import (
     BANK_FORMAT,
     PICKLE_SUFFIXES,
@@ -109,7 +109,6 @@ __all__ = [
     "record_metadata",
     "refuse_pickle_suffix",
     "same_float32",
-    "symlink_loop",
     "write_checkpoint",
     "write_directory_atomically",
 ]

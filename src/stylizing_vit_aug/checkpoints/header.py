@@ -29,7 +29,6 @@ __all__ = [
     "TensorInfo",
     "read_header",
     "refuse_pickle",
-    "symlink_loop",
 ]
 
 # The dtypes safetensors writes, with their sizes in bytes.
@@ -104,7 +103,7 @@ def _check_file(path: Path) -> int:
     return info.st_size
 
 
-def symlink_loop(path: Path) -> bool:
+def _symlink_loop(path: Path) -> bool:
     """Whether looking ``path`` up meets too many symbolic links (ELOOP), in the path itself or in
     a folder on its way; ``Path.exists()`` says False then, as if nothing were there."""
     try:
@@ -124,7 +123,7 @@ def _looping(path: Path) -> CorruptCheckpoint:
             "leads to no file or folder; point the link at the real checkpoint (a folder written by "
             f"save_pretrained, or its model.safetensors), or {advice}"
         )
-    folder = next((folder for folder in reversed(path.parents) if symlink_loop(folder)), None)
+    folder = next((folder for folder in reversed(path.parents) if _symlink_loop(folder)), None)
     where = "" if folder is None else f", at {folder}{_link_target(folder)}"
     return CorruptCheckpoint(
         f"too many levels of symbolic links (ELOOP) in {path}{where}: a symbolic link among the folders on its "

@@ -83,25 +83,36 @@ def declared_value_range() -> tuple[float, float] | None:
 
 
 def to_unit(values: np.ndarray | torch.Tensor, value_range: tuple[float, float]) -> np.ndarray | torch.Tensor:
-    """``(values - low) / (high - low)`` as float32 (float values keep their dtype): numpy or torch."""
+    """``(values - low) / (high - low)`` as float32 (float values keep their dtype): numpy or torch.
+    One new array, worked in place (a batch of 16-bit images is large); ``values`` is left as it was."""
     low, high = value_range
     if isinstance(values, np.ndarray):
-        floats = values if np.issubdtype(values.dtype, np.floating) else values.astype(np.float32)
-    else:
-        floats = values if values.is_floating_point() else values.float()
-    return (floats - low) / (high - low)
+        floating = np.issubdtype(values.dtype, np.floating)
+        floats = values.astype(values.dtype.newbyteorder("=") if floating else np.float32)  # a copy
+        floats -= low
+        floats /= high - low
+        return floats
+    floats = values.clone() if values.is_floating_point() else values.float()  # float() of a float is itself
+    return floats.sub_(low).div_(high - low)
 
 
 def from_unit(
     out01: np.ndarray | torch.Tensor, value_range: tuple[float, float], dtype: Any, is_float: bool
 ) -> np.ndarray | torch.Tensor:
-    """Stylised 0–1 values back in ``value_range`` and ``dtype`` (integers rounded and clipped to it)."""
+    """Stylised 0–1 values back in ``value_range`` and ``dtype`` (integers rounded and clipped to
+    it). One new float32 array, worked in place; ``out01`` is left as it was."""
     low, high = value_range
-    is_numpy = isinstance(out01, np.ndarray)
-    out = (out01.astype(np.float32) if is_numpy else out01.float()) * (high - low) + low
+    if isinstance(out01, np.ndarray):
+        out = out01.astype(np.float32)  # a copy, even of float32
+        out *= high - low
+        out += low
+        if not is_float:
+            np.clip(np.rint(out, out=out), low, high, out=out)
+        return out.astype(dtype)
+    out = out01.to(torch.float32, copy=True).mul_(high - low).add_(low)
     if not is_float:
-        out = np.clip(np.rint(out), low, high) if is_numpy else out.round().clamp(low, high)
-    return out.astype(dtype) if is_numpy else out.to(dtype)
+        out.round_().clamp_(low, high)
+    return out.to(dtype)
 
 
 def outside_range(colours: np.ndarray, value_range: tuple[float, float], what: str) -> str | None:

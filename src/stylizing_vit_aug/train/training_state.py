@@ -26,6 +26,7 @@ import torch
 from safetensors import SafetensorError
 
 from .._atomic import write_atomically
+from .._files import present
 from ..checkpoints import (
     FLOAT_DTYPES,
     CheckpointError,
@@ -225,7 +226,7 @@ def read_training_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
-    if not (path.exists() or path.is_symlink()):
+    if not present(path):  # a broken or looping link, or a looping folder: read_header says which
         raise TrainingCheckpointError(f"training checkpoint {path} does not exist")
     try:
         header = read_header(path)
