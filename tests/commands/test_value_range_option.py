@@ -197,3 +197,17 @@ def test_bank_build_maps_16_bit_styles_from_the_range_as_their_floats_would_be(t
     assert cli.main([*argv, *TWELVE_BIT]) == 3
     assert "c.png: 16-bit values from" in capsys.readouterr().err
     assert len(sva.StyleBank.load(bank, stylizer)) == len(built)
+
+
+def test_an_8_bit_output_format_gets_the_range_on_0_255_not_nearly_black(tmp_path, checkpoint, slides):
+    gray = _slide(tmp_path / "gray.png", 6)[..., 0]
+    save_image(gray, tmp_path / "in" / "gray.png", "PNG")
+    expected = {**slides, "gray.png": gray}
+    for ext in ("bmp", "jpg"):
+        assert _stylize(tmp_path, checkpoint, ext, *TWELVE_BIT, "--strength", "0", "--ext", ext) == 0
+    for name, pixels in expected.items():
+        mapped = np.rint(pixels / 4095 * 255).astype(np.uint8)  # the range on 0-255
+        bmp = read_image(tmp_path / "bmp" / Path(name).with_suffix(".bmp"))
+        assert np.array_equal(bmp, mapped), name  # exact where the format is lossless
+        jpg = read_image(tmp_path / "jpg" / Path(name).with_suffix(".jpg")).astype(np.float64)
+        assert abs(jpg.mean() - bmp.mean()) <= 1, name  # JPEG: the same picture, give or take its loss

@@ -41,6 +41,7 @@ from .kinds import (
     log_once,
     note_twelve_bit,
 )
+from .value_range import declared_value_range
 
 __all__ = ["check_whole", "on_glass", "read_image", "read_image_and_sha256", "read_with_traits"]
 
@@ -122,17 +123,21 @@ def on_glass(pixels: np.ndarray) -> np.ndarray:
     composited onto white, as slide glass (what histology viewers show under transparency),
     rounded to nearest; other pixels as they are. The colour stored under alpha 0 is arbitrary
     (often black): dropping alpha would make it a style, a preview, a training crop or the
-    pixels of a file written without alpha (:func:`~.writing.save_image`)."""
+    pixels of a file written without alpha (:func:`~.writing.save_image`). White is the type's
+    maximum, or for uint16 under :func:`~.value_range.declare_value_range` its HIGH: 65535 would
+    be outside a 12-bit range, and the file refused; alpha stays on its type's full scale."""
     if pixels.ndim != 3 or pixels.shape[-1] not in ALPHA_CHANNELS:
         return pixels
     colours = ALPHA_CHANNELS[pixels.shape[-1]]
     colour, alpha = pixels[..., :colours], pixels[..., colours:]
-    white = np.iinfo(pixels.dtype).max
-    if alpha.min() == white:  # opaque: nothing to composite
+    opaque = np.iinfo(pixels.dtype).max
+    declared = declared_value_range() if pixels.dtype == np.uint16 else None
+    white = opaque if declared is None else int(declared[1])
+    if alpha.min() == opaque:  # opaque: nothing to composite
         flat = colour
     else:  # exact in integers: uint8 sums stay below 2**16, uint16 ones below 2**32
         a = alpha.astype(np.uint16 if pixels.dtype == np.uint8 else np.uint32)
-        flat = ((colour * a + white * (white - a) + white // 2) // white).astype(pixels.dtype)
+        flat = ((colour * a + white * (opaque - a) + opaque // 2) // opaque).astype(pixels.dtype)
     return flat[..., 0] if colours == 1 else np.ascontiguousarray(flat)
 
 

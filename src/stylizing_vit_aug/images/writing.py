@@ -20,6 +20,7 @@ from .encoders import jpeg_metadata, png16, tiff16
 from .files import on_glass
 from .kinds import ALPHA_CHANNELS, ImageError, log_once, warn_first
 from .metadata import written_metadata
+from .value_range import declared_value_range, to_unit
 
 __all__ = ["NO_ALPHA_FORMATS", "SIXTEEN_BIT_FORMATS", "save_image"]
 
@@ -46,7 +47,8 @@ def save_image(
     resolution in is none out (BMP: written "unspecified", not Pillow's 96 dpi).
 
     16-bit pixels stay 16-bit in PNG and TIFF; other formats get them rounded to 8 bits (logged
-    once). Alpha is written where the format has it; JPEG and BMP (and 16-bit gray+alpha TIFF)
+    once; under a declared value range, that range mapped to 0–255: :func:`_to_eight_bits`).
+    Alpha is written where the format has it; JPEG and BMP (and 16-bit gray+alpha TIFF)
     get the pixels composited onto white, as slide glass, by the rule reading uses
     (:func:`~.files.on_glass`), and a warning names the file where that hid transparency.
     ``lossless`` makes a WebP lossless (pass :func:`~.headers.is_lossless` of the source, so exact
@@ -102,20 +104,45 @@ def _as_format_holds(pixels: np.ndarray, fmt: str, name: str) -> np.ndarray:
             "channels); write PNG or TIFF to keep one channel",
         )
     if pixels.dtype == np.uint16 and fmt not in SIXTEEN_BIT_FORMATS:
+        pixels = _to_eight_bits(pixels, fmt)
+    return pixels
+
+
+def _to_eight_bits(pixels: np.ndarray, fmt: str) -> np.ndarray:
+    """uint16 ``pixels`` rounded to the 8 bits a ``fmt`` file holds (said once): from 0–65535, or
+    the colours from the range :func:`~.value_range.declare_value_range` declared (``--value-range``),
+    mapped to 0–255 (rounded, clipped), so 12-bit data is not written as /257, nearly black. An
+    alpha channel stays on 0–65535, the scale it was read on."""
+    declared = declared_value_range()
+    if declared is None:
         log_once(
             f"save:8bit:{fmt}",
             "%s files hold 8 bits per channel: 16-bit pixels are written rounded to 8 bits "
             "(write PNG or TIFF to keep 16 bits, e.g. --ext png)",
             fmt,
         )
-        pixels = np.round(pixels / 257.0).astype(np.uint8)
-    return pixels
+        return np.round(pixels / 257.0).astype(np.uint8)
+    low, high = declared
+    log_once(
+        f"save:8bit-range:{fmt}",
+        "%s files hold 8 bits per channel: 16-bit pixels in the value range %g–%g (--value-range) are "
+        "written mapped to 0–255 (write PNG or TIFF to keep them in their range, e.g. --ext png)",
+        fmt,
+        low,
+        high,
+    )
+    eight = np.round(pixels / 257.0).astype(np.uint8)  # alpha, on its full scale
+    colours = ALPHA_CHANNELS.get(pixels.shape[-1], pixels.shape[-1]) if pixels.ndim == 3 else None
+    mapped = np.clip(np.rint(to_unit(pixels[..., :colours], declared) * 255.0), 0, 255).astype(np.uint8)
+    eight[..., :colours] = mapped
+    return eight
 
 
 def _on_glass_for(pixels: np.ndarray, fmt: str, name: str) -> np.ndarray:
     """``pixels`` with an alpha channel composited onto white (:func:`~.files.on_glass`, the rule
-    ``read_image`` reads by) where ``fmt`` cannot hold alpha: dropping it showed the colour stored
-    under transparency (often black). Warned, naming the file, where some pixel was not opaque."""
+    ``read_image`` reads by; uint16 under a declared value range: its HIGH) where ``fmt`` cannot
+    hold alpha: dropping it showed the colour stored under transparency (often black). Warned,
+    naming the file, where some pixel was not opaque."""
     channels = pixels.shape[-1] if pixels.ndim == 3 else 1
     gray_alpha_16bit_tiff = channels == 2 and pixels.dtype == np.uint16 and fmt == "TIFF"
     if channels not in ALPHA_CHANNELS or not (fmt in NO_ALPHA_FORMATS or gray_alpha_16bit_tiff):
