@@ -118,6 +118,15 @@ def write_image(path: Path, size=(48, 40), seed=0, white_fraction=0.0) -> Path:
     return path
 
 
+def save_crops(folder: Path, crops: Sequence[np.ndarray], stem: str = "style") -> list[str]:
+    """``crops`` written as ``folder/<stem><i>.png`` (the folder made), their paths as strings, in order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{stem}{i}.png" for i in range(len(crops))]
+    for path, crop in zip(paths, crops):
+        Image.fromarray(crop).save(path)
+    return [str(path) for path in paths]
+
+
 def truncated_jpeg(path: Path, size=(40, 48)) -> Path:
     """A JPEG cut in half: its header reads, its pixels do not (PIL: 'image file is truncated')."""
     buffer = io.BytesIO()

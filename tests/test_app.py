@@ -20,6 +20,7 @@ import pytest
 import torch
 from PIL import Image
 
+from helpers import save_crops
 from stylizing_vit_aug import cli
 from stylizing_vit_aug.app_previewer import Previewer
 from stylizing_vit_aug.app_settings import BANK_FILE, BUNDLED, FOLDER, UPLOADS, Settings, pipeline_snippet
@@ -34,13 +35,7 @@ LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # localhos
 
 @pytest.fixture
 def style_files(tmp_path, histology_crops) -> list[str]:
-    folder = tmp_path / "styles"
-    folder.mkdir()
-    paths = []
-    for i, crop in enumerate(histology_crops[:3]):
-        Image.fromarray(crop).save(folder / f"style{i}.png")
-        paths.append(str(folder / f"style{i}.png"))
-    return paths
+    return save_crops(tmp_path / "styles", histology_crops[:3])
 
 
 def test_importing_the_package_never_imports_gradio():

@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 import stylizing_vit_aug.app as page
-from helpers import write_images
+from helpers import save_crops, write_images
 from stylizing_vit_aug import cli
 from stylizing_vit_aug.app_previewer import Previewer
 from stylizing_vit_aug.app_settings import BANK_FILE, BUNDLED, FOLDER, UPLOADS, Settings
@@ -196,13 +196,7 @@ def test_a_path_typed_with_a_tilde_gives_a_snippet_that_runs_as_pasted(
 
 @pytest.fixture
 def style_files(tmp_path, histology_crops) -> list[str]:
-    folder = tmp_path / "styles"
-    folder.mkdir()
-    paths = []
-    for i, crop in enumerate(histology_crops[:2]):
-        Image.fromarray(crop).save(folder / f"style{i}.png")
-        paths.append(str(folder / f"style{i}.png"))
-    return paths
+    return save_crops(tmp_path / "styles", histology_crops[:2])
 
 
 def test_the_page_has_gradio_delete_visitors_files_and_keeps_one_download_folder_while_it_runs(
