@@ -103,6 +103,15 @@ def test_a_file_the_value_range_does_not_describe_fails_alone(tmp_path, checkpoi
     assert "c.png" in capsys.readouterr().err
 
 
+def test_a_style_file_the_value_range_does_not_describe_stops_the_run_naming_it(tmp_path, checkpoint, slides, capsys):
+    """``--style``: the one style the user named must read, as an unreadable one must (usage, exit 2)."""
+    _slide(tmp_path / "style.png", 3, top=4096)
+    assert _stylize(tmp_path, checkpoint, "out", *TWELVE_BIT) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'style.png'}: 16-bit values from" in err and "--value-range 0,4095" in err
+    assert not list((tmp_path / "out").glob("*.png"))
+
+
 @pytest.mark.parametrize(
     "given",
     [

@@ -5,12 +5,14 @@ the range survives the round trip exactly; outside the block uint16 is 0–65535
 from __future__ import annotations
 
 import logging
+import re
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from stylizing_vit_aug.images import ImageError, from_batch, kinds, to_batch
+from stylizing_vit_aug.images import ImageError, ImageReadError, from_batch, kinds, read_image, save_image, to_batch
+from stylizing_vit_aug.images.files import read_image_and_sha256, read_with_traits
 from stylizing_vit_aug.images.value_range import (
     TWELVE_BIT_MAX,
     declare_value_range,
@@ -72,6 +74,33 @@ def test_no_twelve_bit_note_where_a_range_is_declared(monkeypatch, caplog):
     kinds.note_twelve_bit(_every_twelve_bit_value(), "image a.png")
     (said,) = [record.getMessage() for record in caplog.records]
     assert "--value-range 0,4095" in said  # the advice names the commands' option
+
+
+_READERS = {
+    "read_image": lambda path: read_image(path, twelve_bit=True),
+    "read_with_traits": lambda path: read_with_traits(path, alpha=True)[0],
+    "read_image_and_sha256": lambda path: read_image_and_sha256(path)[0],
+}
+
+
+@pytest.mark.parametrize("reader", sorted(_READERS))
+def test_the_readers_of_files_to_stylise_refuse_one_the_declared_range_does_not_describe(tmp_path, reader):
+    """The one check of ``--value-range`` for every command's files: a file past it fails alone
+    (an ImageReadError naming it), its alpha is not taken for a colour; plain reads are not refused."""
+    gray = _every_twelve_bit_value()
+    rgba = np.dstack([gray, gray[::-1], gray.T, np.full_like(gray, np.iinfo(np.uint16).max)])
+    save_image(rgba, tmp_path / "inside.png", "PNG")
+    past = rgba[..., :3].copy()
+    past[5, 7, 1] = TWELVE_BIT_MAX + 1
+    save_image(past, tmp_path / "past.png", "PNG")
+    said = rf"image {re.escape(str(tmp_path / 'past.png'))}: 16-bit values from 0 to {TWELVE_BIT_MAX + 1}, outside"
+    read = _READERS[reader]
+    with declare_value_range(TWELVE_BIT):
+        assert np.array_equal(read(tmp_path / "inside.png")[..., :3], rgba[..., :3])  # alpha (65535) is no colour
+        with pytest.raises(ImageReadError, match=said):
+            read(tmp_path / "past.png")
+        assert np.array_equal(read_image(tmp_path / "past.png"), past)  # not to be stylised: not refused
+    assert np.array_equal(read(tmp_path / "past.png"), past)  # no range declared: read as before
 
 
 @pytest.mark.parametrize("value_range", [(4095, 0), (0, 4095.5), (-1, 4095), (0, 65536), (0, float("nan")), (1,)])

@@ -18,7 +18,6 @@ from tqdm.auto import tqdm
 from ..image_ops import random_crop_resize, resize
 from ..images import ImageLike, ImageReadError, to_batch, to_uint8
 from ..images.files import read_image_and_sha256
-from ..images.value_range import declared_value_range, outside_range
 from ..stylizer import Stylizer
 from ..tissue import is_tissue
 from .sampling import label_of
@@ -218,10 +217,8 @@ def _read(item: Any, index: int, on_error: str) -> tuple[Any, str, StyleFile | N
     if not isinstance(item, (str, os.PathLike)):
         return item, f"style image {index}", None, None
     try:
-        image, sha256 = read_image_and_sha256(item)  # one read: the digest names the bytes decoded
-        declared = declared_value_range()  # the command's --value-range: a file outside it fails alone
-        if declared is not None and (problem := outside_range(image, declared, f"image {item}")):
-            raise ImageReadError(problem)
+        # one read: the digest names the bytes decoded; a file outside --value-range fails here, alone
+        image, sha256 = read_image_and_sha256(item)
     except ImageReadError as error:
         if on_error == "stop":
             raise

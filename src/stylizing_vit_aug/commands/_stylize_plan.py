@@ -33,7 +33,6 @@ import torch
 
 from ..bank.sources import images_digest
 from ..images import IMAGE_EXTENSIONS, ImageReadError, check_whole, read_image
-from ..images.value_range import outside_range
 from ._stylize_record import LOG_NAME, log_refusal
 from .common import CheckpointChoice, CLIError, Ranks, list_images
 
@@ -311,9 +310,8 @@ class RunStyles:
         self.labels: list[str]
         self.skipped: list[tuple[Path, str]] = []  # unreadable style files
         if plan.style is not None:  # the source was checked when planned (StylizePlan.from_args)
-            pixels = read_image(plan.style, twelve_bit=True)  # 12-bit data named here: the bank sees an array
-            if plan.value_range and (problem := outside_range(pixels, plan.value_range, f"style image {plan.style}")):
-                raise CLIError(problem)  # named here: the bank would name an array
+            # 12-bit data and values outside --value-range named here: the bank would name an array
+            pixels = read_image(plan.style, twelve_bit=True)
             self.bank = StyleBank.from_images([pixels], stylizer, encode=True)
             self.labels = [str(plan.style)]
         elif plan.bank is not None:

@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..images import ImageReadError, check_whole, read_image
-from ..images.value_range import declare_value_range, input_refusal, outside_range
+from ..images.value_range import declare_value_range, declared_value_range, input_refusal
 from .common import (
     EXIT_SKIPPED,
     CheckpointChoice,
@@ -89,8 +90,7 @@ class _RunFiles:
     often it is listed (a file named twice, a folder given as contents and as ``--styles-dir``), and
     each skipped file warned of and counted once."""
 
-    def __init__(self, value_range: tuple[float, float] | None = None) -> None:
-        self.value_range = value_range  # --value-range: the 16-bit files' range
+    def __init__(self) -> None:
         self._checked: dict[Path, bool] = {}  # file -> whether its check decoded it
         self._errors: dict[Path, ImageReadError] = {}
         self._pixels: dict[Path, Any] = {}
@@ -115,8 +115,8 @@ class _RunFiles:
 
     def read(self, path: Path, *, content: bool = False) -> Any:
         """``path``'s pixels, decoded the first time only; its :class:`ImageReadError` every time, also
-        where ``--value-range`` does not describe it (:func:`~stylizing_vit_aug.images.value_range.input_refusal`
-        for a ``content``: 8-bit ones too; a style's 16-bit values alone)."""
+        where ``--value-range`` does not describe it (16-bit values outside it, which the reader refuses;
+        and an 8-bit ``content``: :func:`~stylizing_vit_aug.images.value_range.input_refusal`)."""
         key = path.resolve()
         if key in self._errors:
             raise self._errors[key]
@@ -127,9 +127,8 @@ class _RunFiles:
                 self._errors[key] = error
                 raise
         pixels = self._pixels[key]
-        refusal = input_refusal if content else outside_range
-        if self.value_range and (problem := refusal(pixels, self.value_range, f"image {path}")):
-            raise ImageReadError(problem)
+        if content and pixels.dtype == np.uint8 and (declared := declared_value_range()):
+            raise ImageReadError(input_refusal(pixels, declared, f"image {path}"))
         return pixels
 
     def skip(self, path: Path, error: ImageReadError) -> None:
@@ -231,7 +230,7 @@ def _preview(args: argparse.Namespace, choice: CheckpointChoice) -> int:
     content_files = gather_images(args.contents, "content")
     style_files = gather_images([args.styles_dir], "style folder") if args.styles_dir is not None else []
     generator = torch.Generator().manual_seed(args.seed)
-    files = _RunFiles(args.value_range)
+    files = _RunFiles()
     content_paths, contents = _read_some(content_files, args.n_contents, generator, "content", files)
     if args.style:  # files the user named: each must be read
         paths, style_images = _named_styles(args.style, args.n_styles, generator, files)

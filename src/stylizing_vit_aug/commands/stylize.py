@@ -62,8 +62,7 @@ from tqdm.auto import tqdm
 from .._atomic import remove_stale_temporaries
 from ..images import ImageReadError, ImageTraits, check_whole, is_lossless, read_with_traits
 from ..images.headers import refuse_special, unreadable
-from ..images.kinds import ALPHA_CHANNELS
-from ..images.value_range import declare_value_range, input_refusal
+from ..images.value_range import declare_value_range, declared_value_range, input_refusal
 from ..stylizer import COMPILE_MODES, STRIP_PIXELS
 from ._stylize_end import FULL_DISK, finish_record, nothing_made, stop_when_full
 from ._stylize_plan import Job, RunStyles, StyleChoice, StylizePlan, plan_jobs, start_on_every_rank
@@ -177,31 +176,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 _Input = tuple[np.ndarray, ImageTraits, dict[str, str]]  # an input's pixels, traits and record columns
 
 
-def _read_input(path: Path, value_range: tuple[float, float] | None) -> _Input:
+def _read_input(path: Path) -> _Input:
     """An input's pixels (alpha carried to the output), traits and :data:`._stylize_record.INPUT_COLUMNS`
-    (taken first, so a change while it is read shows on the next run); under ``--value-range`` one the
-    range does not describe (:func:`~stylizing_vit_aug.images.value_range.input_refusal`) is an
-    :class:`ImageReadError` naming it, so it costs only itself, as an unreadable file does."""
+    (taken first, so a change while it is read shows on the next run); under ``--value-range`` an 8-bit
+    one (:func:`~stylizing_vit_aug.images.value_range.input_refusal`; 16-bit values outside the range
+    the reader refuses) is an :class:`ImageReadError` naming it, so it costs only itself, as an
+    unreadable file does."""
     refuse_special(path)  # never hashed or opened: a named pipe blocks its reader
     try:
         source = input_columns(path)
     except OSError as error:
         raise unreadable(path, error) from error
     pixels, traits = read_with_traits(path, alpha=True)
-    colours = pixels[..., : ALPHA_CHANNELS.get(pixels.shape[-1], pixels.shape[-1])] if pixels.ndim == 3 else pixels
-    if value_range and (problem := input_refusal(colours, value_range, f"image {path}")):
-        raise ImageReadError(problem)
+    if pixels.dtype == np.uint8 and (declared := declared_value_range()):
+        raise ImageReadError(input_refusal(pixels, declared, f"image {path}"))
     return pixels, traits, source
 
 
 def _read_batches(
-    todo: list[Job], size: int, stop: bool, skip: Callable[[Job, ImageReadError], None],
-    value_range: tuple[float, float] | None = None,
+    todo: list[Job], size: int, stop: bool, skip: Callable[[Job, ImageReadError], None]
 ) -> Iterator[list[tuple[Job, np.ndarray, ImageTraits, dict[str, str]]]]:
     """Consecutive outputs in batches of at most ``size`` of one shape and dtype; an input is
     read once, with its traits (one opening), for its consecutive outputs (its styled copies).
 
-    A file that cannot be read (or that ``value_range`` does not describe: :func:`_read_input`)
+    A file that cannot be read (or that ``--value-range`` does not describe: :func:`_read_input`)
     goes to ``skip``; with ``stop``, the batch read before it is still given out (and written),
     then its error is raised.
 
@@ -216,7 +214,7 @@ def _read_batches(
         if last is None or last[0] != item[0]:
             last = None  # the previous input goes before the next is read
             try:
-                last = (item[0], _read_input(item[0], value_range))
+                last = (item[0], _read_input(item[0]))
             except ImageReadError as error:
                 last = (item[0], error)
         read = last[1]
@@ -516,7 +514,7 @@ def _write_outputs(
     try:
         with tqdm(total=len(todo), desc="stylize", unit="img", disable=ranks.rank != 0) as progress:
             outputs = _Outputs(plan, rows, writer, progress)
-            reads = _read_batches(todo, plan.batch_size, plan.on_error == "stop", outputs.fail, plan.value_range)
+            reads = _read_batches(todo, plan.batch_size, plan.on_error == "stop", outputs.fail)
             for batch in reads:
                 jobs = [(job, traits, source) for job, _, traits, source in batch]
                 stream = styles.bank.stream(torch.tensor([job[2].index for job, _, _ in jobs]))

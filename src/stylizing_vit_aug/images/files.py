@@ -41,7 +41,7 @@ from .kinds import (
     log_once,
     note_twelve_bit,
 )
-from .value_range import declared_value_range
+from .value_range import declared_value_range, outside_range
 
 __all__ = ["check_whole", "on_glass", "read_image", "read_image_and_sha256", "read_with_traits"]
 
@@ -238,9 +238,11 @@ def read_image(path: str | os.PathLike, *, alpha: bool = False, twelve_bit: bool
     multi-page file the first frame is used (logged once per kind of file). ``alpha=True``
     keeps an alpha channel as a last channel (``(H, W, 2)`` or ``(H, W, 4)``) for a caller
     that writes the image back; otherwise it is composited onto white, as slide glass
-    (:func:`on_glass`, :data:`~.kinds.ALPHA_POLICY`). ``twelve_bit``: say, naming the file, that
-    16-bit pixels look like 12-bit data (:func:`~.kinds.note_twelve_bit`). Any failure (missing,
-    truncated, not an image, smaller than 8x8) is an :class:`~.headers.ImageReadError` naming the file.
+    (:func:`on_glass`, :data:`~.kinds.ALPHA_POLICY`). ``twelve_bit`` (pixels to be stylised): say,
+    naming the file, that 16-bit pixels look like 12-bit data (:func:`~.kinds.note_twelve_bit`), and
+    under a declared range refuse 16-bit colours outside it (:func:`~.value_range.outside_range`). Any
+    failure (missing, truncated, not an image, smaller than 8x8, outside the declared range) is an
+    :class:`~.headers.ImageReadError` naming the file.
     """
     return _read(Path(path), alpha, traits=False, twelve_bit=twelve_bit)[0]
 
@@ -274,8 +276,10 @@ def _read(
     pixels: a TIFF loses its orientation tag and a WebP its file as they load); decoded from
     ``data``, the file's bytes, where the caller has read them (and refused a special file).
     ``twelve_bit``: a reader whose pixels go to be stylised says, naming the file, that 16-bit
-    pixels look like 12-bit data (the Stylizer, given the array, then stays silent); ``train``
-    reads with :func:`read_image` and words its own advice."""
+    pixels look like 12-bit data (the Stylizer, given the array, then stays silent), and under a
+    declared range (:func:`~.value_range.declare_value_range`) refuses 16-bit colours outside it:
+    the one check of ``--value-range`` for every command's files; ``train`` reads with
+    :func:`read_image` and words its own advice."""
     if data is None:
         refuse_special(path)
     kept = None
@@ -292,13 +296,17 @@ def _read(
         raise
     except Exception as error:  # noqa: BLE001 - a decoder fails on bad bytes in many ways
         raise unreadable(path, error, data) from error
-    if twelve_bit and pixels.dtype == np.uint16:
-        colours = ALPHA_CHANNELS.get(pixels.shape[-1], pixels.shape[-1]) if pixels.ndim == 3 else 1
-        note_twelve_bit(pixels[..., :colours] if pixels.ndim == 3 else pixels, f"image {path}")
+    colours = None
+    if twelve_bit and pixels.dtype == np.uint16:  # alpha left out: it keeps its type's full scale
+        colours = pixels[..., : ALPHA_CHANNELS.get(pixels.shape[-1], pixels.shape[-1])] if pixels.ndim == 3 else pixels
+        note_twelve_bit(colours, f"image {path}")
     try:
         check_size_and_channels(1 if pixels.ndim == 2 else pixels.shape[-1], *pixels.shape[:2], f"image {path}")
     except ImageError as error:
         raise ImageReadError(str(error)) from None
+    declared = declared_value_range()  # --value-range: a file outside it fails alone, as an unreadable one
+    if colours is not None and declared is not None and (problem := outside_range(colours, declared, f"image {path}")):
+        raise ImageReadError(problem)
     return pixels, kept
 
 
