@@ -45,6 +45,7 @@ from .bank.building import folder_domains
 from .grid import content_style_grid
 from .image_ops import resize
 from .images import read_image, to_batch
+from .images.kinds import looks_twelve_bit
 from .images.value_range import TWELVE_BIT_MAX
 from .stylizer import Stylizer
 
@@ -69,7 +70,7 @@ class Preview:
 def _twelve_bit_note(pixels: np.ndarray, name: str) -> str | None:
     """The page's note on a content image whose 16-bit values all lie in 0–4095 (None: not so), shown
     nearly black: the log says it (``note_twelve_bit``), but a visitor sees only the page."""
-    if pixels.dtype.kind != "u" or pixels.dtype.itemsize != 2 or not 0 < pixels.max() <= TWELVE_BIT_MAX:
+    if not looks_twelve_bit(pixels):
         return None
     return (
         f"Content image {name}: its 16-bit values all lie in 0–{TWELVE_BIT_MAX} (12-bit data?), so it shows "

@@ -53,10 +53,26 @@ def refuse_special(path: Path) -> None:
         raise ImageReadError(f"cannot read image {path}: it is {special}, not an image file (not opened)")
 
 
+# a file that ends early, in one phrase: Pillow says it two ways (decode, PNG chunk walk), check_end_marker a third
+CUT_SHORT = "the file is cut short (truncated): it ends before its image data does; copy or save it again whole"
+
+
+def _cut_short(reason: str) -> bool:
+    """Whether ``reason`` is one of the ways a reader says a file ends early (never a path: it is left out)."""
+    return (
+        reason.startswith("image file is truncated")
+        or reason == "Truncated File Read"
+        or reason.endswith("stops before its end marker (cut short)")
+    )
+
+
 def unreadable(path: Path, error: BaseException, data: bytes | None = None) -> ImageReadError:
     """The :class:`ImageReadError` of a file a reader failed on with ``error`` (``data``: the
-    file's bytes, where the reader had them), in words that name the file, never a stream."""
+    file's bytes, where the reader had them), in words that name the file, never a stream, and
+    one phrase for a file cut short, whichever reader found it."""
     reason = str(error) or type(error).__name__
+    if _cut_short(reason):
+        reason = CUT_SHORT
     if isinstance(error, PILImage.UnidentifiedImageError):  # Pillow names the stream: <_io.BytesIO ...>
         if kind := tiff_sample_kind(path, data):
             return _unsupported_pixels(path, kind)

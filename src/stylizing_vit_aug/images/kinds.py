@@ -89,16 +89,16 @@ class BatchInfo:
 
 
 _told: set[str] = set()
+ONCE = "sva_once"  # a once-said record's key, on the record: (key,) or warn_first's (key, what, note)
+WARNED_ONCE = " (warned once; each further such image is named at INFO level, which -v shows)"
 
 
-def log_once(
-    key: str, message: str, *args: Any, level: int = logging.WARNING, log: logging.Logger = logger
-) -> None:
+def log_once(key: str, message: str, *args: Any, level: int = logging.WARNING, log: logging.Logger = logger) -> None:
     """Log ``message`` to ``log`` the first time ``key`` is seen in this process (a DataLoader
-    worker logs it once, not once per image)."""
+    worker logs it once, not once per image; its record carries the key: see ``train.relay``)."""
     if key not in _told:
         _told.add(key)
-        log.log(level, message, *args)
+        log.log(level, message, *args, extra={ONCE: (key,)})
 
 
 def warn_first(key: str, what: str, message: str, *args: Any, note: str, log: logging.Logger = logger) -> None:
@@ -107,13 +107,18 @@ def warn_first(key: str, what: str, message: str, *args: Any, note: str, log: lo
     once per file, yet every file it concerns is named (the commands' ``-v`` shows INFO)."""
     if key not in _told:
         _told.update((key, f"{key}:{what}"))
-        log.warning(message + " (warned once; each further such image is named at INFO level, which -v shows)",
-                    *args)
+        log.warning(message + WARNED_ONCE, *args, extra={ONCE: (key, what, note)})
     else:
         log_once(f"{key}:{what}", note, what, level=logging.INFO, log=log)
 
 
 TWELVE_BIT_KEY = "uint16:12-bit"
+
+
+def looks_twelve_bit(values: np.ndarray) -> bool:
+    """Whether 16-bit ``values`` all lie in 0–4095, not all 0 (12-bit data, nearly black on the 16-bit scale;
+    empty: no): the one test, of the log's warning (:func:`note_twelve_bit`) and the app's page."""
+    return values.dtype.str[1:] == "u2" and values.size > 0 and bool(0 < values.max() <= TWELVE_BIT_MAX)
 
 
 def note_twelve_bit(values: np.ndarray, what: str, *, each: bool = True, advice: str | None = None) -> None:
@@ -123,9 +128,7 @@ def note_twelve_bit(values: np.ndarray, what: str, *, each: bool = True, advice:
     has no range option). ``each=False`` (arrays, whose names are only positions): only the first
     warning, and no read of the values once it has been said. Not said where a range is declared
     (:func:`~.value_range.declare_value_range`, the commands' ``--value-range``)."""
-    if values.dtype != np.uint16 or (not each and TWELVE_BIT_KEY in _told) or values.size == 0:
-        return
-    if declared_value_range() is None and 0 < values.max() <= TWELVE_BIT_MAX:
+    if (each or TWELVE_BIT_KEY not in _told) and declared_value_range() is None and looks_twelve_bit(values):
         advice = advice or (
             f"a stylised copy spans that whole scale. For 12-bit data, pass --value-range 0,{TWELVE_BIT_MAX} to the "
             f"command (stylize, preview, bank build), or rescale the values to 0–65535 first (x 16), in a file as in "
@@ -270,9 +273,7 @@ def _torch_kind(images: torch.Tensor, what: str) -> tuple[torch.Tensor, int]:
     (device, shape, channels, size, dtype) made from its metadata alone."""
     check_has_pixels(images, what)
     if images.dim() not in (3, 4):
-        _fail(
-            f"{what} is a tensor of shape {tuple(images.shape)}; expected (C, H, W) or (B, C, H, W)."
-        )
+        _fail(f"{what} is a tensor of shape {tuple(images.shape)}; expected (C, H, W) or (B, C, H, W).")
     batch = images if images.dim() == 4 else images.unsqueeze(0)
     if batch.shape[0] == 0:
         _fail(f"{what} is an empty batch.")

@@ -17,13 +17,16 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..images.kinds import ONCE, WARNED_ONCE, log_once, warn_first
 from .data import collate_items
 
 __all__ = ["PACKAGE", "WorkerLogs", "collate_with_logs", "keep_worker_logs", "worker_init"]
 
 PACKAGE = "stylizing_vit_aug"  # the loggers whose records a worker keeps: the package's, all of them
 
-Said = tuple[str, int, str]  # (logger name, level, message): picklable, unlike a record's arguments
+# (logger name, level, message, once-key): picklable, unlike a record's arguments; the key (:data:`~.kinds.ONCE`)
+# of a record said through the package's once-register (``log_once``, ``warn_first``), None for others
+Said = tuple[str, int, str, tuple[str, ...] | None]
 _kept: list[Said] = []  # in a worker: said since its last micro-batch
 
 
@@ -36,7 +39,7 @@ class _Keep(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.into((record.name, record.levelno, record.getMessage()))
+            self.into((record.name, record.levelno, record.getMessage(), getattr(record, ONCE, None)))
         except Exception:  # noqa: BLE001 - logging's own rule: a bad message never stops the work
             self.handleError(record)
 
@@ -71,11 +74,23 @@ class WorkerLogs:
     """One run's record of what its workers said: :meth:`say` logs each message the first time."""
 
     def __init__(self) -> None:
-        self.said: set[Said] = set()
+        self.said: set[tuple[str, int, str]] = set()
 
     def say(self, said: Iterable[Said]) -> None:
-        """Log each of ``said`` (a micro-batch's ``"said"``) not yet said in this run, to its own logger."""
-        for name, level, message in said:
-            if (name, level, message) not in self.said:
+        """Log each of ``said`` (a micro-batch's ``"said"``) not yet said in this run, to its own logger: a keyed
+        message as the main process's once-register decides (:func:`say_again`), others once by their text."""
+        for name, level, message, once in said:
+            if once is not None:
+                say_again(once, level, message, logging.getLogger(name))
+            elif (name, level, message) not in self.said:
                 self.said.add((name, level, message))
                 logging.getLogger(name).log(level, "%s", message)
+
+
+def say_again(once: tuple[str, ...], level: int, text: str, log: logging.Logger) -> None:
+    """Log ``text``, said in a worker under ``once`` (its record's key), as this process's once-register decides:
+    a key already said is not said again, and a ``warn_first`` warning already given becomes its INFO note."""
+    if len(once) == 3:  # warn_first's (key, what, note)
+        warn_first(once[0], once[1], "%s", text.removesuffix(WARNED_ONCE), note=once[2], log=log)
+    else:
+        log_once(once[0], "%s", text, level=level, log=log)

@@ -13,7 +13,6 @@ kornia, batch) only translates its host's calling convention into these.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -25,6 +24,7 @@ from ..bank.sampling import check_strategy
 from ..images import Normalization, check_image
 from ..model import StyleStream
 from ..stylizer import Stylizer, check_mode
+from ..stylizer_options import warn_no_gradient
 from ._common import (
     PER_SAMPLE_STRATEGIES,
     StyleSource,
@@ -209,18 +209,10 @@ class StyleAugmentation:
         return values01
 
     def _warn_no_gradient(self, images: Any) -> None:
-        """Say once (Python's default warning filter: once per place) that stylised images carry
-        no gradient: the stylizer runs without autograd, so a float input that requires grad
-        gets none back through the stylised images (those left as they were keep theirs). Silent
-        under ``torch.no_grad()`` and for inputs that need no gradient, as data does."""
-        if isinstance(images, torch.Tensor) and images.requires_grad and torch.is_grad_enabled():
-            warnings.warn(
-                f"{type(self).__name__}: the stylizer runs without autograd, so the stylised images carry no "
-                "gradient back to the input (images it leaves as they were pass theirs through). It augments "
-                "data; pass images.detach() if no gradient is meant to flow",
-                UserWarning,
-                stacklevel=3,
-            )
+        """The Stylizer's one warning that stylised images carry no gradient (:func:`warn_no_gradient`), in
+        this front-end's name, pointing at the code that called the method calling this one; those it
+        leaves as they were keep theirs."""
+        warn_no_gradient(images, type(self).__name__, stacklevel=4, kept_pass=True)
 
     def _stylize_images(
         self, images: Any, styles: StyleStream | torch.Tensor, strength: Any, values01: torch.Tensor | None = None

@@ -1,0 +1,49 @@
+"""A front-end's warning that stylised tensors carry no gradient is the Stylizer's own
+(``warn_no_gradient``): one wording, in the front-end's name, so a change to it reaches them all."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+from stylizing_vit_aug.stylizer_options import warn_no_gradient
+from stylizing_vit_aug.transforms import _base
+from stylizing_vit_aug.transforms.batch import BatchStylize
+from stylizing_vit_aug.transforms.kornia import RandomStylize
+from stylizing_vit_aug.transforms.monai import RandStylize
+from stylizing_vit_aug.transforms.torchvision import StylizeTransform
+
+FRONT_ENDS = {"StylizeTransform": StylizeTransform, "BatchStylize": BatchStylize, "RandomStylize": RandomStylize}
+
+
+def _shared_wording(images: torch.Tensor, who: str) -> str:
+    """What the Stylizer's helper says of ``images`` for ``who``, its front-ends' ``p`` included."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn_no_gradient(images, who, kept_pass=True)
+    return str(caught[0].message)
+
+
+@pytest.mark.parametrize("name", FRONT_ENDS)
+def test_the_front_ends_say_the_stylizers_one_warning_in_their_own_name(name, small_stylizer, bank, monkeypatch):
+    images = torch.rand(2, 3, 32, 32, requires_grad=True)
+    transform = FRONT_ENDS[name](small_stylizer, bank, p=1.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        transform(images)
+    said = [w for w in caught if "without autograd" in str(w.message)]
+    assert [str(w.message) for w in said] == [_shared_wording(images, name)]
+    assert said[0].category is UserWarning
+    calls = []
+    monkeypatch.setattr(_base, "warn_no_gradient", lambda *args, **kwargs: calls.append(args[1]))
+    transform(images)
+    assert calls == [name]  # the one helper says it, in the front-end's name
+
+
+def test_monai_says_it_too_in_its_own_name(small_stylizer, bank):
+    image = torch.rand(3, 32, 32, requires_grad=True)
+    with pytest.warns(UserWarning) as caught:
+        RandStylize(small_stylizer, bank, prob=1.0)(image)
+    assert [str(w.message) for w in caught if "autograd" in str(w.message)] == [_shared_wording(image, "RandStylize")]
