@@ -127,6 +127,21 @@ def save_crops(folder: Path, crops: Sequence[np.ndarray], stem: str = "style") -
     return [str(path) for path in paths]
 
 
+class TableNet(torch.nn.Module):
+    """A classifier that returns rows of a fixed logit table in call order, whatever the input
+    (hand-computable): under StyleTTA, the original's rows first, then the styled views'
+    (view-major), so ``table.view(V, B, K)`` is each view's logits."""
+
+    def __init__(self, table: torch.Tensor) -> None:
+        super().__init__()
+        self.table, self.served = table, 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.table[self.served : self.served + x.shape[0]]
+        self.served += x.shape[0]
+        return out
+
+
 def truncated_jpeg(path: Path, size=(40, 48)) -> Path:
     """A JPEG cut in half: its header reads, its pixels do not (PIL: 'image file is truncated')."""
     buffer = io.BytesIO()

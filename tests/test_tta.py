@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import DAB, EOSIN, HAEMATOXYLIN, HostReads, two_stain_image
+from helpers import DAB, EOSIN, HAEMATOXYLIN, HostReads, TableNet, two_stain_image
 from stylizing_vit_aug.bank import StyleBank
 from stylizing_vit_aug.stain_transfer import stain_profile, transfer_stains
 from stylizing_vit_aug.tissue import tissue_weight
@@ -53,19 +53,6 @@ class ColourNet(nn.Module):
         self.calls.append(dict(rows=x.shape[0], dtype=x.dtype, training=self.training,
                                grad=torch.is_grad_enabled(), min=float(x.min()), max=float(x.max())))
         return self.dropout(self.linear(x.float().mean(dim=(2, 3))) * 4)
-
-
-class TableNet(nn.Module):
-    """Returns rows of a fixed logit table in call order, whatever the input (hand-computable)."""
-
-    def __init__(self, table: torch.Tensor) -> None:
-        super().__init__()
-        self.table, self.served = table, 0
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.table[self.served : self.served + x.shape[0]]
-        self.served += x.shape[0]
-        return out
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import float64_slides
+from helpers import TableNet, float64_slides
 from stylizing_vit_aug.tta import ACTIVATIONS, MERGES, StyleTTA
 
 ACTIVATE = {"softmax": lambda logits: logits.softmax(1), "sigmoid": torch.sigmoid, "none": lambda logits: logits}
@@ -17,20 +17,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:StyleTTA's classifier is a funct
 MERGINGS = [
     (merge, activation) for merge in MERGES for activation in ACTIVATIONS if (merge, activation) != ("gmean", "none")
 ]
-
-
-class Rows(nn.Module):
-    """Returns rows of a fixed logit table in call order, whatever the input: the original's rows
-    first, then the styled views' (view-major), so ``table.view(V, B, K)`` is each view's logits."""
-
-    def __init__(self, table: torch.Tensor) -> None:
-        super().__init__()
-        self.table, self.served = table, 0
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.table[self.served : self.served + x.shape[0]]
-        self.served += x.shape[0]
-        return out
 
 
 class Float64Logits(nn.Module):
@@ -52,7 +38,7 @@ def test_a_one_logit_vote_without_an_activation_is_refused_saying_sigmoid(small_
     images = torch.rand(2, 3, 32, 32)
     table = _one_logit_table(n_styles + 1, len(images)) - 20  # every view says "no": the old vote said 1.0
     tta = StyleTTA(
-        Rows(table), small_stylizer, bank, n_styles=n_styles, merge="vote", activation="none", transfer="stain"
+        TableNet(table), small_stylizer, bank, n_styles=n_styles, merge="vote", activation="none", transfer="stain"
     )
     with pytest.raises(ValueError, match=r"activation='sigmoid'.*\(logit > 0\)") as refused:
         tta(images)
@@ -67,14 +53,14 @@ def test_a_one_logit_sigmoid_vote_is_the_fraction_of_views_with_a_positive_logit
     images, n_styles = torch.rand(3, 3, 32, 32), 4
     table = _one_logit_table(n_styles + 1, len(images))
     tta = StyleTTA(
-        Rows(table), small_stylizer, bank, n_styles=n_styles, merge="vote", activation="sigmoid", transfer="stain"
+        TableNet(table), small_stylizer, bank, n_styles=n_styles, merge="vote", activation="sigmoid", transfer="stain"
     )
     views = table.view(n_styles + 1, len(images), 1)  # view-major, the original first
     expected = (views > 0).float().mean(dim=0)
     assert ((expected > 0) & (expected < 1)).any()  # the views disagree somewhere
     torch.testing.assert_close(tta(images), expected)
     tta = StyleTTA(
-        Rows(table), small_stylizer, bank, n_styles=n_styles, merge="mean", activation="none", transfer="stain"
+        TableNet(table), small_stylizer, bank, n_styles=n_styles, merge="mean", activation="none", transfer="stain"
     )
     torch.testing.assert_close(tta(images), views.mean(dim=0))  # a one-logit mean needs no activation
 
