@@ -110,3 +110,31 @@ def test_a_record_from_before_the_input_columns_resumes_and_says_once_that_chang
     assert CHANGED not in err and "other settings" not in err
     assert _outputs(out) == before  # kept: whether their inputs changed is not known, and never guessed
     assert not any(row["input_sha256"] or row["input_stat"] for row in read_stylize_log(log))
+
+
+def test_stylize_reads_each_input_once_and_records_the_digest_of_the_bytes_it_decoded(tmp_path, run_in, monkeypatch):
+    """The record's input_sha256 is taken from the very bytes the output was decoded from: one read of
+    the input (it was hashed by one opening, then opened again to decode, so a change in between went unseen)."""
+    import builtins
+    import io
+
+    opened: list[str] = []
+    real = builtins.open
+
+    def spy(file, *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and Path(file).parent == tmp_path / "in":
+            opened.append(Path(file).name)
+        return real(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", spy)
+    monkeypatch.setattr(io, "open", spy)  # Path.read_bytes opens through io.open
+    out = tmp_path / "out"
+    assert run_in(out) == 0
+    monkeypatch.undo()
+
+    assert sorted(opened) == ["img00.png", "img01.png", "img02.png"]  # each input opened once
+    rows = {row["output"]: row for row in read_stylize_log(out / "stylize_log.csv")}
+    for name in opened:
+        stat = (tmp_path / "in" / name).stat()
+        assert rows[name]["input_sha256"] == _sha256(tmp_path / "in" / name)
+        assert rows[name]["input_stat"] == f"{stat.st_size} {stat.st_mtime_ns}"

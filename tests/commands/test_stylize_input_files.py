@@ -169,6 +169,8 @@ def test_stylize_opens_each_input_once_and_its_outputs_keep_what_they_kept(tmp_p
     """One opening of an input file gives its pixels, whether it is lossless and the metadata its
     outputs keep (it was three: read_image, is_lossless and carried_metadata each opened it, twice
     more per copy); every copy still keeps them: resolution and profile, lossless WebP."""
+    import builtins
+    import io
     from collections import Counter
 
     from PIL import ImageCms
@@ -184,13 +186,15 @@ def test_stylize_opens_each_input_once_and_its_outputs_keep_what_they_kept(tmp_p
     Image.fromarray(random_rgb(4)).save(folder / "photo.jpg")
     styles = write_images(tmp_path / "styles", 2)[0].parent
     opened: Counter[str] = Counter()
-    real_open = Image.open
+    real_open = builtins.open
 
-    def counting_open(fp, *args, **kwargs):
-        opened[getattr(fp, "name", fp) if not isinstance(fp, (str, os.PathLike)) else os.fspath(fp)] += 1
-        return real_open(fp, *args, **kwargs)
+    def counting_open(file, *args, **kwargs):  # every opening of a file, whoever opens it (Pillow, read_bytes)
+        if isinstance(file, (str, os.PathLike)):
+            opened[os.fspath(file)] += 1
+        return real_open(file, *args, **kwargs)
 
-    monkeypatch.setattr(Image, "open", counting_open)
+    monkeypatch.setattr(builtins, "open", counting_open)
+    monkeypatch.setattr(io, "open", counting_open)  # Path.read_bytes opens through io.open
     out = tmp_path / "out"
     assert cli.main(["stylize", str(folder), "-o", str(out), "--styles-dir", str(styles), "--styles-per-image", "2",
                      "--checkpoint", checkpoint]) == 0

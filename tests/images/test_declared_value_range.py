@@ -17,6 +17,7 @@ from stylizing_vit_aug.images.value_range import (
     TWELVE_BIT_MAX,
     declare_value_range,
     declared_value_range,
+    eight_bit_refusal,
     from_unit,
     to_unit,
 )
@@ -124,3 +125,14 @@ def test_the_mapping_to_0_1_and_back_leaves_the_callers_values_as_they_were(libr
     back = from_unit(unit, TWELVE_BIT, values.dtype, is_float=dtype != "uint16")
     assert np.array_equal(np.asarray(values), np.asarray(before)) and np.array_equal(unit, unit_before)
     np.testing.assert_allclose(np.asarray(back), pixels, rtol=0, atol=1e-3)
+
+
+def test_the_eight_bit_refusal_is_of_eight_bit_pixels_under_a_range_alone():
+    """What stylize and preview ask of each input after the reader (which refuses 16-bit values past the range):
+    8-bit pixels under --value-range are refused with the way on; anything else is left to the reader."""
+    eight = np.zeros((8, 8, 3), np.uint8)
+    past = np.full((8, 8), TWELVE_BIT_MAX + 1, np.uint16)
+    said = eight_bit_refusal(eight, TWELVE_BIT, "image a.png")
+    assert said is not None and said.startswith("image a.png is an 8-bit file") and "without --value-range" in said
+    assert eight_bit_refusal(eight, None, "image a.png") is None  # no range declared
+    assert eight_bit_refusal(past, TWELVE_BIT, "image a.png") is None  # the reader's to refuse, not said twice

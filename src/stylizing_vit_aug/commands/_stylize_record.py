@@ -35,7 +35,7 @@ from ..images import IMAGE_EXTENSIONS
 __all__ = [
     "ADDED", "BEFORE_INPUTS", "BEFORE_VALUE_RANGE", "FIELDS", "INPUT_COLUMNS", "KNOWN_HEADERS", "LEGACY_FIELDS",
     "LOG_NAME", "SETTINGS", "TYPE_RANGE", "LogWriter", "collect_log", "failure_row", "input_changed", "input_columns",
-    "is_unknown", "log_refusal", "part_path", "range_label", "read_log", "replace_log", "unknown_row",
+    "input_stat", "is_unknown", "log_refusal", "part_path", "range_label", "read_log", "replace_log", "unknown_row",
 ]
 
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log, as before the split
@@ -64,7 +64,9 @@ TYPE_RANGE = "dtype"  # the value_range of a run without --value-range: each fil
 SETTINGS = tuple(name for name in FIELDS if name not in ("input", "output", "error", *INPUT_COLUMNS))
 
 
-def _stat(path: Path) -> str:
+def input_stat(path: Path) -> str:
+    """The ``input_stat`` of ``path``, "SIZE MTIME_NS"; for an input, taken before its bytes are read for its
+    output (:func:`input_columns`): a change while it is read then shows as a change on the next run."""
     status = path.stat()
     return f"{status.st_size} {status.st_mtime_ns}"
 
@@ -77,11 +79,10 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def input_columns(path: Path) -> dict[str, str]:
-    """The :data:`INPUT_COLUMNS` of the input ``path``, taken before it is read for its output: a
-    change while it is read then shows as a change on the next run (the stat first, then the bytes)."""
-    stat = _stat(path)
-    return {"input_sha256": _sha256(path), "input_stat": stat}
+def input_columns(stat: str, sha256: str) -> dict[str, str]:
+    """The :data:`INPUT_COLUMNS` of an input: its :func:`input_stat` (taken first) and the SHA-256 of the
+    very bytes its output was decoded from (the reader hashes them: one read of the file)."""
+    return {"input_sha256": sha256, "input_stat": stat}
 
 
 def input_changed(row: dict[str, str], path: Path, digests: dict[Path, str]) -> bool | None:
@@ -94,7 +95,7 @@ def input_changed(row: dict[str, str], path: Path, digests: dict[Path, str]) -> 
     if not row.get("input_sha256") or not row.get("input_stat"):
         return None
     try:
-        stat = _stat(path)
+        stat = input_stat(path)
         if stat == row["input_stat"]:
             return False
         if path not in digests:

@@ -8,11 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from ..images import ImageReadError, check_whole, read_image
-from ..images.value_range import declare_value_range, declared_value_range, input_refusal
+from ..images.value_range import declare_value_range, declared_value_range, eight_bit_refusal
 from .common import (
     EXIT_SKIPPED,
     CheckpointChoice,
@@ -116,7 +115,7 @@ class _RunFiles:
     def read(self, path: Path, *, content: bool = False) -> Any:
         """``path``'s pixels, decoded the first time only; its :class:`ImageReadError` every time, also
         where ``--value-range`` does not describe it (16-bit values outside it, which the reader refuses;
-        and an 8-bit ``content``: :func:`~stylizing_vit_aug.images.value_range.input_refusal`)."""
+        and an 8-bit ``content``: :func:`~stylizing_vit_aug.images.value_range.eight_bit_refusal`)."""
         key = path.resolve()
         if key in self._errors:
             raise self._errors[key]
@@ -127,8 +126,8 @@ class _RunFiles:
                 self._errors[key] = error
                 raise
         pixels = self._pixels[key]
-        if content and pixels.dtype == np.uint8 and (declared := declared_value_range()):
-            raise ImageReadError(input_refusal(pixels, declared, f"image {path}"))
+        if content and (problem := eight_bit_refusal(pixels, declared_value_range(), f"image {path}")):
+            raise ImageReadError(problem)
         return pixels
 
     def skip(self, path: Path, error: ImageReadError) -> None:

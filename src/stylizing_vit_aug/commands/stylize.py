@@ -61,8 +61,8 @@ from tqdm.auto import tqdm
 
 from .._atomic import remove_stale_temporaries
 from ..images import ImageReadError, ImageTraits, check_whole, is_lossless, read_with_traits
-from ..images.headers import refuse_special, unreadable
-from ..images.value_range import declare_value_range, declared_value_range, input_refusal
+from ..images.headers import unreadable
+from ..images.value_range import declare_value_range, declared_value_range, eight_bit_refusal
 from ..stylizer import COMPILE_MODES, STRIP_PIXELS
 from ._stylize_end import FULL_DISK, finish_record, nothing_made, stop_when_full
 from ._stylize_plan import Job, RunStyles, StyleChoice, StylizePlan, plan_jobs, start_on_every_rank
@@ -73,6 +73,7 @@ from ._stylize_record import (
     collect_log,
     failure_row,
     input_columns,
+    input_stat,
     part_path,
     range_label,
     replace_log,
@@ -178,19 +179,18 @@ _Input = tuple[np.ndarray, ImageTraits, dict[str, str]]  # an input's pixels, tr
 
 def _read_input(path: Path) -> _Input:
     """An input's pixels (alpha carried to the output), traits and :data:`._stylize_record.INPUT_COLUMNS`
-    (taken first, so a change while it is read shows on the next run); under ``--value-range`` an 8-bit
-    one (:func:`~stylizing_vit_aug.images.value_range.input_refusal`; 16-bit values outside the range
-    the reader refuses) is an :class:`ImageReadError` naming it, so it costs only itself, as an
-    unreadable file does."""
-    refuse_special(path)  # never hashed or opened: a named pipe blocks its reader
+    from one read of its bytes, the stat taken first (a change while it is read shows on the next run) and
+    the digest of exactly the bytes decoded; under ``--value-range`` an 8-bit one
+    (:func:`~stylizing_vit_aug.images.value_range.eight_bit_refusal`; 16-bit values outside the range the
+    reader refuses) is an :class:`ImageReadError` naming it, so it costs only itself, as an unreadable file does."""
     try:
-        source = input_columns(path)
+        stat = input_stat(path)  # a stat opens nothing: the reader refuses a named pipe unopened
     except OSError as error:
         raise unreadable(path, error) from error
-    pixels, traits = read_with_traits(path, alpha=True)
-    if pixels.dtype == np.uint8 and (declared := declared_value_range()):
-        raise ImageReadError(input_refusal(pixels, declared, f"image {path}"))
-    return pixels, traits, source
+    pixels, traits, sha256 = read_with_traits(path, alpha=True, sha256=True)
+    if problem := eight_bit_refusal(pixels, declared_value_range(), f"image {path}"):
+        raise ImageReadError(problem)
+    return pixels, traits, input_columns(stat, sha256)
 
 
 def _read_batches(

@@ -10,6 +10,7 @@ import io
 import logging
 import os
 from pathlib import Path
+from typing import Literal, overload
 
 import numpy as np
 import torch
@@ -247,13 +248,27 @@ def read_image(path: str | os.PathLike, *, alpha: bool = False, twelve_bit: bool
     return _read(Path(path), alpha, traits=False, twelve_bit=twelve_bit)[0]
 
 
-def read_with_traits(path: str | os.PathLike, *, alpha: bool = False) -> tuple[np.ndarray, ImageTraits]:
+@overload
+def read_with_traits(
+    path: str | os.PathLike, *, alpha: bool = False, sha256: Literal[False] = False
+) -> tuple[np.ndarray, ImageTraits]: ...
+@overload
+def read_with_traits(
+    path: str | os.PathLike, *, alpha: bool = False, sha256: Literal[True]
+) -> tuple[np.ndarray, ImageTraits, str]: ...
+def read_with_traits(
+    path: str | os.PathLike, *, alpha: bool = False, sha256: bool = False
+) -> tuple[np.ndarray, ImageTraits] | tuple[np.ndarray, ImageTraits, str]:
     """:func:`read_image`'s pixels and the file's :class:`~.headers.ImageTraits`, from one opening of the
     file: for a caller that writes the image back (``stylize``), instead of :func:`read_image`,
-    :func:`~.headers.is_lossless` and :func:`~.headers.carried_metadata` each opening it."""
-    pixels, traits = _read(Path(path), alpha, traits=True, twelve_bit=True)
+    :func:`~.headers.is_lossless` and :func:`~.headers.carried_metadata` each opening it. ``sha256``: also
+    the SHA-256 (hex) of the bytes decoded, from the same one read (:func:`read_image_and_sha256`), so a
+    record's digest names exactly the bytes its output was made from."""
+    path = Path(path)
+    data = _whole_file(path) if sha256 else None
+    pixels, traits = _read(path, alpha, traits=True, data=data, twelve_bit=True)
     assert traits is not None  # asked for
-    return pixels, traits
+    return (pixels, traits) if data is None else (pixels, traits, hashlib.sha256(data).hexdigest())
 
 
 def read_image_and_sha256(path: str | os.PathLike, *, alpha: bool = False) -> tuple[np.ndarray, str]:
@@ -261,12 +276,18 @@ def read_image_and_sha256(path: str | os.PathLike, *, alpha: bool = False) -> tu
     one read of the file: a style's source digest names the very bytes it was built from, even
     if the file changes while a bank is built (holds the file's bytes in memory while decoding)."""
     path = Path(path)
+    data = _whole_file(path)
+    return _read(path, alpha, traits=False, data=data, twelve_bit=True)[0], hashlib.sha256(data).hexdigest()
+
+
+def _whole_file(path: Path) -> bytes:
+    """The bytes of ``path`` in one read, for a reader that hashes what it decodes; a special file is
+    refused unopened (a named pipe blocks its reader), a failed read is :func:`~.headers.unreadable`."""
     refuse_special(path)
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as error:
         raise unreadable(path, error) from error
-    return _read(path, alpha, traits=False, data=data, twelve_bit=True)[0], hashlib.sha256(data).hexdigest()
 
 
 def _read(

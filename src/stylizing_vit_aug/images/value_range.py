@@ -27,8 +27,8 @@ __all__ = [
     "check_value_range",
     "declare_value_range",
     "declared_value_range",
+    "eight_bit_refusal",
     "from_unit",
-    "input_refusal",
     "outside_range",
     "to_unit",
 ]
@@ -131,14 +131,15 @@ def outside_range(colours: np.ndarray, value_range: tuple[float, float], what: s
     )
 
 
-def input_refusal(colours: np.ndarray, value_range: tuple[float, float], what: str) -> str | None:
-    """Why an image to stylise under ``--value-range`` cannot be (None: it can): values outside the
-    range (:func:`outside_range`), or 8-bit pixels, which the range does not describe (a style
-    image only lends its look and keeps 0–255; an input would come back in 0–255, not in the range)."""
-    if colours.dtype == np.uint8:
-        low, high = value_range
-        return (
-            f"{what} is an 8-bit file (0–255), and --value-range {low:g},{high:g} describes 16-bit files holding "
-            "narrower data (e.g. 12-bit): stylise 8-bit files in a run without --value-range"
-        )
-    return outside_range(colours, value_range, what)
+def eight_bit_refusal(pixels: np.ndarray, value_range: tuple[float, float] | None, what: str) -> str | None:
+    """Why ``pixels`` to stylise under ``value_range`` (``--value-range``; None: no range declared) cannot be:
+    they are 8-bit, which the range does not describe (an input would come back in 0–255, not in the range;
+    a style image only lends its look and keeps 0–255). None otherwise: 16-bit values outside the range
+    the reader itself refuses (:func:`outside_range`)."""
+    if value_range is None or pixels.dtype != np.uint8:
+        return None
+    low, high = value_range
+    return (
+        f"{what} is an 8-bit file (0–255), and --value-range {low:g},{high:g} describes 16-bit files holding "
+        "narrower data (e.g. 12-bit): stylise 8-bit files in a run without --value-range"
+    )
