@@ -199,3 +199,61 @@ def test_following_the_advice_for_other_scales_gives_the_picture_not_a_black_ima
         assert divisor == scale, (name, message)
     run = _front_ends(stylizer, styles)[stylising]
     assert np.allclose(run(scaled / scale), run(picture), atol=1e-4)  # the picture, not a black one
+
+
+def test_the_range_check_answers_whether_to_clamp_without_copying(stylizer):
+    """check_float_range and check_image returned a clamped copy (or nothing) that most callers
+    threw away: a full-size copy on every call whose values overshoot. They now answer whether the
+    values overshoot by a resize's margin, so only a caller that stylises them clamps them."""
+    from stylizing_vit_aug.images import check_float_range, check_image
+
+    inside, over = _stretched(0.0, 0.0), _stretched(0.0, 0.05)
+    array = np.ascontiguousarray(over.permute(1, 2, 0).numpy())
+    assert check_float_range(over, "x", clamp_overshoot=True) is True
+    assert check_float_range(inside, "x", clamp_overshoot=True) is False
+    assert check_image(array, "x", clamp_overshoot=True) is True
+    assert check_image([inside, over], "x", clamp_overshoot=True) is True
+    assert check_image(Image.fromarray(_crop()), "x", clamp_overshoot=True) is False
+    with pytest.raises(ValueError, match="clamp it to 0–1"):
+        check_float_range(over, "x")  # without clamp_overshoot, refused as before
+
+
+@pytest.mark.parametrize("above", [0.0, 0.05])
+def test_a_float_array_in_range_reaches_the_engine_uncopied(stylizer, styles, monkeypatch, above):
+    """Every float array a front-end stylised was copied first (clipped to 0–1), though its check
+    knew whether anything overshoots: one in 0–1 now reaches the engine as it is; one with a
+    resize's overshoot still reaches it clipped, and the caller's array is left as it was."""
+    seen = []
+    original = sva.Stylizer.__call__
+
+    def spy(self, images, *args, **kwargs):
+        seen.append(images)
+        return original(self, images, *args, **kwargs)
+
+    monkeypatch.setattr(sva.Stylizer, "__call__", spy)
+    array = np.ascontiguousarray(_stretched(0.0, above).permute(1, 2, 0).numpy())
+    given = array.copy()
+    aug = AlbumentationsStylize(stylizer, styles, p=1.0)
+    out = aug._stylize_images(array, aug._seeded_style(0), 1.0, aug._check_input(array))  # the adapters' protocol
+    assert (seen[0] is array) == (above == 0.0)
+    assert np.array_equal(seen[0], np.clip(given, 0, 1)) and np.array_equal(array, given)
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def test_kornia_gives_the_engine_a_batch_within_rounding_as_batch_stylize_does(stylizer, styles, monkeypatch):
+    """RandomStylize clamped every row it stylised (a second pass over them) although its check
+    knew nothing overshoots: values within rounding of 0–1 reached the engine clamped there and
+    as given from BatchStylize. Now both hand the engine the rows as given; an overshoot is
+    still clamped (test_every_front_end_stylises_a_resized_crop_clamped)."""
+    seen = []
+    original = stylizer.stylize_batch
+
+    def spy(values, *args, **kwargs):
+        seen.append(values.clone())
+        return original(values, *args, **kwargs)
+
+    monkeypatch.setattr(stylizer, "stylize_batch", spy)
+    images = _stretched(FLOAT_TOLERANCE / 2, FLOAT_TOLERANCE / 2)[None]
+    RandomStylize(stylizer, styles, p=1.0)(images)
+    BatchStylize(stylizer, styles, p=1.0)(images)
+    assert torch.equal(seen[0], images) and torch.equal(seen[1], images)

@@ -194,15 +194,13 @@ def finite_extremes(values: np.ndarray | torch.Tensor, what: str) -> tuple[float
 
 def check_float_range(
     values: torch.Tensor, what: str, normalised_hint: str = NORMALISED_HINT, *, clamp_overshoot: bool = False
-) -> torch.Tensor:
+) -> bool:
     """The one range check, of the engine and every front-end (:func:`check_extremes`, in one read):
-    ``values``, clamped to 0–1 (a copy) where ``clamp_overshoot`` lets a resize's overshoot through."""
+    whether ``values`` overshoot 0–1 by what ``clamp_overshoot`` lets through (their user clamps them)."""
     check_has_pixels(values, what)
     if values.numel() == 0:
-        return values  # no pixel is out of range; the caller says whether an empty batch will do
-    if check_extremes(*finite_extremes(values, what), what, normalised_hint, clamp_overshoot=clamp_overshoot):
-        return values.clamp(0, 1)
-    return values
+        return False  # no pixel is out of range; the caller says whether an empty batch will do
+    return check_extremes(*finite_extremes(values, what), what, normalised_hint, clamp_overshoot=clamp_overshoot)
 
 
 def check_extremes(
@@ -389,42 +387,44 @@ def check_image(
     values: bool = True,
     normalised_hint: str = NORMALISED_HINT,
     clamp_overshoot: bool = False,
-) -> None:
+) -> bool:
     """Refuse what :func:`to_batch` refuses, with its messages, without converting the pixels: a
     front-end checks every call's input whether or not it stylises it. ``values``: also read the
     float pixels' range (one pass; on a GPU a wait for the device, which a caller may skip), with
-    ``normalised_hint`` and ``clamp_overshoot`` as in :func:`check_float_range`."""
+    ``normalised_hint`` and ``clamp_overshoot`` as in :func:`check_float_range`, whose answer
+    (any image to clamp) it returns."""
     if not isinstance(images, (list, tuple)):
-        _checked_kind(images, what, values, normalised_hint, clamp_overshoot)
-        return
+        return _checked_kind(images, what, values, normalised_hint, clamp_overshoot)[2]
     kinds = [
         _checked_kind(item, f"{what}[{i}]", values, normalised_hint, clamp_overshoot) for i, item in enumerate(images)
     ]
-    _check_list(kinds, what)
+    _check_list([kind[:2] for kind in kinds], what)
+    return any(kind[2] for kind in kinds)
 
 
 def _checked_kind(
     images: Any, what: str, values: bool = True, normalised_hint: str = NORMALISED_HINT, clamp_overshoot: bool = False
-) -> tuple[bool, tuple[int, ...]]:
-    """:func:`check_image` of one image (or a batch): whether it is a batch, and the colour shape
-    ``(C, H, W)`` a list of them must share, read from metadata, not from converted pixels."""
+) -> tuple[bool, tuple[int, ...], bool]:
+    """:func:`check_image` of one image (or a batch): whether it is a batch, the colour shape
+    ``(C, H, W)`` a list of them must share (read from metadata, not converted pixels) and whether
+    its values overshoot, to be clamped (:func:`check_float_range`)."""
     if isinstance(images, torch.Tensor):
         batch, colours = _torch_kind(images, what)
-        if values and batch.is_floating_point():
-            check_float_range(batch[:, :colours], what, normalised_hint, clamp_overshoot=clamp_overshoot)
-        return images.dim() == 4, (colours, *batch.shape[-2:])
+        clamp = values and batch.is_floating_point()
+        clamp = clamp and check_float_range(batch[:, :colours], what, normalised_hint, clamp_overshoot=clamp_overshoot)
+        return images.dim() == 4, (colours, *batch.shape[-2:]), clamp
     if isinstance(images, np.ndarray):
         batch, colours = _numpy_kind(images, what)
-        if values and batch.dtype.kind == "f":
-            low_high = finite_extremes(batch[..., :colours], what)
-            check_extremes(*low_high, what, normalised_hint, clamp_overshoot=clamp_overshoot)
-        return images.ndim == 4, (colours, *batch.shape[1:3])
+        clamp = values and batch.dtype.kind == "f"
+        low_high = finite_extremes(batch[..., :colours], what) if clamp else (0.0, 0.0)
+        clamp = clamp and check_extremes(*low_high, what, normalised_hint, clamp_overshoot=clamp_overshoot)
+        return images.ndim == 4, (colours, *batch.shape[1:3]), clamp
     if PILImage is not None and isinstance(images, PILImage.Image):
         bands = PILImage.getmodebands(_pil_kind(images, what))  # 8- and 16-bit pixels are in range by type
-        return False, (ALPHA_CHANNELS.get(bands, bands), images.height, images.width)
+        return False, (ALPHA_CHANNELS.get(bands, bands), images.height, images.width), False
     if isinstance(images, (list, tuple)):  # a list in a list: checked, then refused as a batch
         check_image(images, what, values=values, normalised_hint=normalised_hint, clamp_overshoot=clamp_overshoot)
-        return True, ()
+        return True, (), False
     to_batch(images, what)  # raises: what to_batch refuses, with its own message
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -193,14 +193,15 @@ class StyleAugmentation:
         Values past 0–1 by what a resize leaves (``images.float_range``) are stylised clamped, not
         refused: an augmentation runs mid-epoch, where nobody can clamp them for it.
 
-        Returns what :meth:`_stylize_images` takes as ``values01`` so it neither reads the values
+        Returns what :meth:`_stylize_images` takes as ``ready`` so it neither reads the values
         again nor undoes ``mean``/``std`` twice: a float CPU tensor in 0–1 with the normalisation
-        undone, else None."""
+        undone; PIL images and arrays as they are where nothing in them is to be clipped (no copy);
+        else None."""
         name = type(self).__name__
         if not isinstance(images, torch.Tensor):
             hint = normalised_hint(self.TAKES_STATS)
-            check_image(images, f"{name}'s input", normalised_hint=hint, clamp_overshoot=True)
-            return None
+            overshoots = check_image(images, f"{name}'s input", normalised_hint=hint, clamp_overshoot=True)
+            return None if overshoots else images  # clipped (a copy) only when the call fires
         values01 = None
         if images.device.type == "cpu" and images.is_floating_point():  # integer pixels are in range by type
             # the range, in the front-end's words
@@ -214,18 +215,19 @@ class StyleAugmentation:
         leaves as they were keep theirs."""
         warn_no_gradient(images, type(self).__name__, stacklevel=4, kept_pass=True)
 
-    def _stylize_images(
-        self, images: Any, styles: StyleStream | torch.Tensor, strength: Any, values01: torch.Tensor | None = None
-    ) -> Any:
+    def _stylize_images(self, images: Any, styles: StyleStream | torch.Tensor, strength: Any, ready: Any = None) -> Any:
         """Stylise ``images`` that :meth:`_check_input` has checked on this call: tensors through the
-        one "undo Normalize, check 0–1, stylise, redo" (``values01``: what the check returned, read
-        once; None where it could not read them, on a GPU or for integers); PIL images and numpy
-        arrays as the engine converts them (float ones clipped to 0–1), without a second read of their values."""
+        one "undo Normalize, check 0–1, stylise, redo"; PIL images and numpy arrays as the engine
+        converts them, without a second read of their values. ``ready``: what the check returned,
+        read once; None where it could not read the values (on a GPU, integers) or found float ones
+        to clip to 0–1 (then clipped here, a copy), or where the caller kept no answer."""
         mode = self.settings.mode
         if not isinstance(images, torch.Tensor):
-            return self.stylizer(clipped01(images), styles, strength, mode=mode, range_checked=True)
+            images = ready if ready is not None else clipped01(images)
+            return self.stylizer(images, styles, strength, mode=mode, range_checked=True)
         self._warn_no_gradient(images)
         name, stats = type(self).__name__, self.settings.stats
+        values01 = ready
         if values01 is None:
             values01 = undo_normalize(images, stats, name, clamp_overshoot=True)
         out = self.stylizer(values01, styles, strength, mode=mode, range_checked=True)

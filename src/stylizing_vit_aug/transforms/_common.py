@@ -77,23 +77,24 @@ def check_unit_range(
     takes_stats: bool = True,
     undone: bool = False,
     clamp_overshoot: bool = False,
-) -> torch.Tensor:
+) -> bool:
     """Float images outside 0–1, through the engine's one check (``images.check_float_range``);
     clearly negative values in a transform almost always mean it runs after ``Normalize``
     (``takes_stats``: whether the front-end can be given that Normalize's mean/std instead;
     ``undone``: the values are the input with its mean/std undone, as the message says). Returns
-    ``values``, clamped to 0–1 where they overshoot it by what a resize leaves and
-    ``clamp_overshoot`` is set: an augmentation front-end, which cannot ask for a clamp mid-epoch."""
+    whether they overshoot 0–1 by what a resize leaves, with ``clamp_overshoot`` set (an
+    augmentation front-end, which cannot ask for a clamp mid-epoch): whoever stylises them clamps
+    them then, and only then (a copy only where one is used)."""
     if not values.is_floating_point() or values.numel() == 0:
-        return values
+        return False
     what = f"{front_end}'s input" + (" with its mean/std undone" if undone else "")
     return check_float_range(values, what, normalised_hint(takes_stats), clamp_overshoot=clamp_overshoot)
 
 
 def clipped01(images: Any) -> Any:
     """A float array's colour values clipped to 0–1 (a copy; alpha and other kinds as they are),
-    item by item in a list: what a front-end stylises once ``check_image(..., clamp_overshoot=True)``
-    let a resize's overshoot through, without reading the values again."""
+    item by item in a list: what a front-end stylises where ``check_image(..., clamp_overshoot=True)``
+    found a resize's overshoot (it returns True), without reading the values again."""
     if isinstance(images, (list, tuple)):
         return [clipped01(item) for item in images]
     if not (isinstance(images, np.ndarray) and images.dtype.kind == "f"):
@@ -116,19 +117,19 @@ def normalised_hint(takes_stats: bool = True) -> str:
 def undo_normalize(
     images: torch.Tensor, stats: Normalization | None, front_end: str, *, clamp_overshoot: bool = False
 ) -> torch.Tensor:
-    """The images as the 0–1 values the engine takes: as given (range-checked), or with the
-    ``Normalize`` of ``stats`` undone (float32, range-checked, clamped); ``clamp_overshoot`` as
-    for :func:`check_unit_range`. The first half of the one "undo, check 0–1, stylise, redo" of
-    every front-end and StyleTTA."""
+    """The images as the 0–1 values the engine takes: as given (range-checked; a clamped copy where
+    they overshoot and ``clamp_overshoot``, as for :func:`check_unit_range`), or with the
+    ``Normalize`` of ``stats`` undone (float32, range-checked, clamped). The first half of the one
+    "undo, check 0–1, stylise, redo" of every front-end and StyleTTA."""
     if stats is None:
-        return check_unit_range(images, front_end, clamp_overshoot=clamp_overshoot)
+        return images.clamp(0, 1) if check_unit_range(images, front_end, clamp_overshoot=clamp_overshoot) else images
     if not images.is_floating_point():
         raise ValueError(
             f"{front_end}: mean/std were given but the images are not float: they cannot come after Normalize"
         )
     values01 = stats.undo(images, f"{front_end} mean/std")
     check_unit_range(values01, front_end, undone=True, clamp_overshoot=clamp_overshoot)
-    return values01.clamp(0, 1)
+    return values01.clamp_(0, 1)  # undo's own copy: rounding past 0–1 clamped too, without a second copy
 
 
 def redo_normalize(

@@ -81,6 +81,7 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
         settings = self._check(p=p, strength=strength, mode=mode, strategy=strategy)
         super().__init__(p=settings.p, same_on_batch=bool(same_on_batch), keepdim=keepdim)
         self._device_given = device is not None
+        self._overshoots = True  # transform_inputs' answer for apply_transform: clamp the rows it stylises
         self._set_up(settings, stylizer, bank, revision=revision, device=str(device) if device else None)
 
     def __repr__(self) -> str:
@@ -137,7 +138,7 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
         images = self.transform_tensor(input)
         self.validate_tensor(images)  # kornia's dtype and rank check first, in its words
         # one read per call; a resize's overshoot passes, and apply_transform clamps the rows it stylises
-        check_unit_range(images, "RandomStylize", takes_stats=self.TAKES_STATS, clamp_overshoot=True)
+        self._overshoots = check_unit_range(images, "RandomStylize", takes_stats=self.TAKES_STATS, clamp_overshoot=True)
         if images.shape[0]:
             check_image(images, "RandomStylize's input", values=False)  # and its kind, from metadata
         return super().transform_inputs(input, params, flags, transform, **kwargs)
@@ -152,14 +153,16 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
         rows = self._rows(params, input.shape[0])
         if rows.numel() == 0:
             return input
+        # clamped where transform_inputs let a resize's overshoot through; unknown (a call of its own): clamped
+        clamp, self._overshoots = self._overshoots, True
         picked = to_device_nowait(rows, input.device)
-        chosen = input[picked].clamp_(0, 1)  # a copy, clamped: transform_inputs let a resize's overshoot through
+        chosen = _clamped(input[picked], clamp)  # a copy (indexed rows)
         values, info = to_batch(chosen, "RandomStylize's input", range_checked=True)  # channels, size and dtype
         if not self._device_given:
             self._source.device = str(input.device)  # a lazily loaded stylizer runs where the batches are
         style_index = params["style_index"].cpu()[rows]
         if self.in_batch:
-            originals = input[to_device_nowait(style_index, input.device)].clamp_(0, 1)  # the rows, not stylised ones
+            originals = _clamped(input[to_device_nowait(style_index, input.device)], clamp)  # the rows, not stylised
             styles: Any = self.stylizer.encode_style(originals, range_checked=True)
         else:
             styles = self._styles_of(style_index)
@@ -169,3 +172,8 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
         result = input.clone()
         result[picked] = from_batch(out, info, chosen)  # float64: kept pixels exact
         return result
+
+
+def _clamped(rows: torch.Tensor, clamp: bool) -> torch.Tensor:
+    """Indexed rows (a copy already) clamped to 0–1 in place where the check found an overshoot."""
+    return rows.clamp_(0, 1) if clamp else rows
