@@ -234,7 +234,7 @@ def test_a_float_array_in_range_reaches_the_engine_uncopied(stylizer, styles, mo
     array = np.ascontiguousarray(_stretched(0.0, above).permute(1, 2, 0).numpy())
     given = array.copy()
     aug = AlbumentationsStylize(stylizer, styles, p=1.0)
-    out = aug._stylize_images(array, aug._seeded_style(0), 1.0, aug._check_input(array))  # the adapters' protocol
+    out = aug(image=array)["image"]  # as a pipeline calls it: checked in __call__, stylised in apply
     assert (seen[0] is array) == (above == 0.0)
     assert np.array_equal(seen[0], np.clip(given, 0, 1)) and np.array_equal(array, given)
     assert out.min() >= 0 and out.max() <= 1

@@ -86,21 +86,33 @@ class AlbumentationsStylize(StyleAugmentation, ImageOnlyTransform):
         ``images`` and the keys ``Compose(additional_targets=)`` maps to them (``apply`` then
         stylises them without reading their values again)."""
         kinds = {"image": "image", "images": "images", **getattr(self, "_additional_targets", {})}
+        in_range = []  # the targets with nothing to clip: apply stylises them as they are, without a copy
         for key, value in data.items():
             if value is not None and kinds.get(key) in ("image", "images"):
-                self._check_input(value if kinds[key] == "image" else _with_channels(value)[0])
-        return super().__call__(*args, force_apply=force_apply, **data)
+                checked = value if kinds[key] == "image" else _with_channels(value)[0]
+                if self._check_input(checked) is not None:
+                    in_range.append(value)
+        self._in_range = in_range
+        try:
+            return super().__call__(*args, force_apply=force_apply, **data)
+        finally:
+            self._in_range = []
+
+    def _ready(self, target: np.ndarray, as_given: np.ndarray) -> np.ndarray | None:
+        """``as_given`` where :meth:`__call__` found ``target`` (the very object) in range, else None
+        (``_stylize_images`` then clips a copy)."""
+        return as_given if any(target is value for value in getattr(self, "_in_range", ())) else None
 
     def get_params(self) -> dict[str, Any]:
         seed = self.py_random.getrandbits(_SEED_BITS)  # first, then the strength: seeded pipelines repeat
         return {"strength": self.py_random.uniform(*self.settings.strength), "style_seed": seed}
 
     def apply(self, img: np.ndarray, strength: float, style_seed: int, **params: Any) -> np.ndarray:
-        return self._stylize_images(img, self._seeded_style(style_seed), strength)  # __call__ checked img
+        return self._stylize_images(img, self._seeded_style(style_seed), strength, self._ready(img, img))
 
     def apply_to_images(self, images: np.ndarray, strength: float, style_seed: int, **params: Any) -> np.ndarray:
         batch, gray = _with_channels(images)
-        out = self._stylize_images(batch, self._seeded_style(style_seed), strength)  # __call__ checked them
+        out = self._stylize_images(batch, self._seeded_style(style_seed), strength, self._ready(images, batch))
         return out[..., 0] if gray else out
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
