@@ -75,9 +75,7 @@ def save_image(
             "microns per pixel) is not kept; write PNG, TIFF or JPEG to keep it",
             metadata["dpi"][0],
         )
-    options: dict[str, Any] = {"quality": quality} if fmt == "JPEG" else {}
-    if fmt == "WEBP":
-        options = {"lossless": True, "exact": True} if lossless else {"quality": quality}
+    options = _encoder_options(fmt, quality, lossless)
     if pixels.dtype == np.uint8:
         PILImage.fromarray(np.ascontiguousarray(pixels)).save(target, format=fmt, **options, **metadata)
         return
@@ -91,6 +89,14 @@ def save_image(
         Path(target).write_bytes(data)
     else:
         target.write(data)
+
+
+def _encoder_options(fmt: str, quality: int, lossless: bool) -> dict[str, Any]:
+    """Pillow's save options for ``fmt``: JPEG's quality; WebP lossless (``exact``: the colour under
+    transparency kept too) or at ``quality``; none for the lossless formats."""
+    if fmt == "WEBP":
+        return {"lossless": True, "exact": True} if lossless else {"quality": quality}
+    return {"quality": quality} if fmt == "JPEG" else {}
 
 
 def _as_format_holds(pixels: np.ndarray, fmt: str, name: str) -> np.ndarray:
