@@ -81,8 +81,8 @@ def _decode(
         mode = image.mode  # 16-bit grayscale (``I``: as some plugins open it)
     else:
         mode = _DECODED_MODE.get(image.mode, "RGB")  # palette, CMYK, YCbCr ...: RGB
-        if image.mode == "P" and "transparency" in image.info:
-            mode = "RGBA"
+        if image.mode in ("P", "RGB", "L") and image.info.get("transparency") is not None:
+            mode = "LA" if image.mode == "L" else "RGBA"  # a palette entry or colour key marked transparent
     return _copy_in_bands(image, mode, orientation, alpha, path)
 
 
