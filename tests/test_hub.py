@@ -326,6 +326,29 @@ def test_a_config_json_merely_not_cached_is_not_taken_for_absent(tmp_path, offli
         sva.load_stylizer("someone/half-cached", cache_dir=cache)
 
 
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [({"std": [0, 0, 0]}, "std must be positive"), ({"mean": [190, 150, 184]}, "0–255 units"),
+     ({"mean": [0.5, 0.5]}, "mean has 2 values")],
+)
+def test_a_hub_repos_bad_statistics_are_refused_at_load_as_a_local_folders_are(
+    tmp_path, offline, small_stylizer, edit, problem
+):
+    """A repo's recorded statistics are checked when it is loaded, by the local folder's check, so
+    the error names the file that holds them and not a Stylizer argument at first use."""
+    saved = hub.save_pretrained(small_stylizer, tmp_path / "ours")
+    config = json.loads((saved / "config.json").read_text())
+    (saved / "config.json").write_text(json.dumps({**config, **edit}))
+    cache = tmp_path / "cache"
+    snapshot = add_snapshot(
+        cache, "someone/edited", MAIN_SHA, {n: saved / n for n in ("model.safetensors", "config.json")}, main=True
+    )
+    for source, named in ((saved, saved / "config.json"), ("someone/edited", snapshot / "config.json")):
+        with pytest.raises(hub.CorruptCheckpoint, match=problem) as info:
+            sva.load_stylizer(source, cache_dir=cache)
+        assert str(named) in str(info.value) and "Fix the file, or pass mean= and std=" in str(info.value)
+
+
 def test_default_checkpoint_missing_then_bundled(monkeypatch, tmp_path, small_stylizer):
     monkeypatch.setattr(hub, "BUNDLED_WEIGHTS_DIR", tmp_path / "weights")  # where it is loaded from
     monkeypatch.setattr(bundled, "BUNDLED_WEIGHTS_DIR", tmp_path / "weights")  # what the card says of it
@@ -371,6 +394,31 @@ def test_every_save_path_writes_byte_identical_folders(monkeypatch, tmp_path, sm
     assert {**bare_record, RECORD_KEY: json.loads(bare_record[RECORD_KEY])} == {**stylizer_record, RECORD_KEY: recorded}
     hint = "'default'" if where == "the bundled folder" else repr(str(target))
     assert f"load_stylizer({hint})" in by_method["README.md"].decode()
+
+
+def card_of(directory: Path) -> tuple[huggingface_hub.ModelCard, str]:
+    """A folder's card as the Hub reads it, and its How to load code (which must parse as Python)."""
+    card = huggingface_hub.ModelCard.load(directory / "README.md")
+    code = card.text.split("```python\n", 1)[1].split("```", 1)[0]
+    compile(code, "card", "exec")
+    return card, code
+
+
+def test_a_saved_folders_card_says_how_to_load_it_from_the_hub_once_uploaded(tmp_path, small_stylizer):
+    """A folder saved with save_pretrained is uploaded as it is (``hf upload``): its card shows the
+    Hub form (a placeholder to replace) beside the folder's path, which means nothing on the Hub."""
+    folder = hub.save_pretrained(small_stylizer, tmp_path / "mine")
+    card, code = card_of(folder)
+    assert "sva.load_stylizer('<user>/<repo>')  # your repo's id" in code
+    assert f"hf upload <user>/<repo> {folder}" in code and f"sva.load_stylizer({str(folder)!r})" in code
+    assert card.data.library_name == "stylizing-vit-aug" and card.data.license == "apache-2.0"
+    assert "| 0 | 0.744 | 0.1787 |" in card.text and "| num_heads | 3 |" in card.text  # stats, architecture
+
+
+def test_a_preset_checkpoints_card_is_tagged_with_its_preset(tmp_path):
+    folder = hub.save_pretrained(sva.create_model("tiny"), tmp_path / "tiny", mean=CAMELYON_MEAN, std=CAMELYON_STD)
+    card, _ = card_of(folder)
+    assert "stylizing-vit-tiny" in card.data.tags and card.text.lstrip().startswith("# Stylizing ViT (tiny)")
 
 
 # -- pushing and the official list --------------------------------------------------------------

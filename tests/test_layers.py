@@ -14,7 +14,7 @@ LAYERS: list[set[str]] = [
     {"image_ops", "colour", "guided", "model", "stain_transfer", "strip_path", "style_stream", "tissue"},
     {"checkpoints", "inference", "registry"},
     {"stylizer", "stylizer_options"},
-    {"hub", "local_checkpoint"},
+    {"hub", "hub_download", "local_checkpoint"},
     {"bank", "metrics", "grid", "benchmarking"},
     {"transforms", "tta", "tta_options", "kornia"},
     {"train"},

@@ -22,8 +22,8 @@ matches loads:
 
 Anything else is an :class:`UnknownCheckpoint` with the closest official names.
 
-Downloads go through ``huggingface_hub.hf_hub_download`` (``revision=`` pinning, ``cache_dir``,
-``local_files_only``); with ``HF_HUB_OFFLINE=1`` only the Hub cache is read.
+Downloads go through :mod:`.hub_download` (``huggingface_hub.hf_hub_download``: ``revision=``
+pinning, ``cache_dir``, ``local_files_only``); with ``HF_HUB_OFFLINE=1`` only the Hub cache is read.
 
 Why not ``huggingface_hub.PyTorchModelHubMixin``: what we save is a Stylizer, not a bare
 ``nn.Module`` — the normalisation statistics and provenance travel with the weights in our
@@ -70,6 +70,8 @@ from .checkpoints import (
     write_checkpoint,
 )
 from .checkpoints.recorded import stats_or_missing
+from .hub_download import CheckpointNotCached as CheckpointNotCached  # callers import it from here
+from .hub_download import NotInRepo, download, snapshot_revision
 from .local_checkpoint import RUN_EXPORT as RUN_EXPORT  # where the trainer writes its export
 from .local_checkpoint import LoadedCheckpoint, load_directory, load_weights_file
 from .model import StylizingViT
@@ -119,10 +121,6 @@ LIBRARY_SETTINGS = {"mode": DEFAULT_MODE, "background": DEFAULT_BACKGROUND, "col
 _SETTING_CHECKS = {"mode": check_own_mode, "background": check_background, "colour_match": check_colour_match}
 
 
-class CheckpointNotCached(CheckpointError, FileNotFoundError):
-    """A Hub checkpoint that is not in the local cache while downloads are off or failing."""
-
-
 class PushFailed(RuntimeError):
     """:func:`push_to_hub` could not reach, create or write the Hub repo."""
 
@@ -131,7 +129,7 @@ class DefaultCheckpointMissing(CheckpointError, RuntimeError):
     """``load_stylizer()`` without a source, in a version that ships no bundled checkpoint."""
 
 
-# -- downloading -------------------------------------------------------------------------------
+# -- whether the Hub may be asked -------------------------------------------------------------
 def hub_offline() -> bool:
     """``HF_HUB_OFFLINE`` as huggingface_hub read it at import, or as the environment says now."""
     from huggingface_hub import constants
@@ -163,8 +161,11 @@ def unresolvable_hub_host() -> str | None:
         getaddrinfo(host, 443)
     except OSError:
         _unresolved_hosts[host] = time.monotonic()
-        logger.warning("the Hugging Face Hub (%s) cannot be resolved from here: reading the Hugging Face cache "
-                       "only (set HF_HUB_OFFLINE=1 to skip this check)", host)
+        logger.warning(
+            "the Hugging Face Hub (%s) cannot be resolved from here: reading the Hugging Face cache "
+            "only (set HF_HUB_OFFLINE=1 to skip this check)",
+            host,
+        )
         return host
     _unresolved_hosts.pop(host, None)
     return None
@@ -179,85 +180,6 @@ def why_cache_only(local_files_only: bool | None) -> str | None:
         return "downloads are off (HF_HUB_OFFLINE=1 or local_files_only=True)"
     host = unresolvable_hub_host()
     return None if host is None else f"the Hub ({host}) cannot be resolved from here (no network?)"
-
-
-def _download(
-    repo_id: str, filename: str, revision: str | None, cache_dir: str | os.PathLike | None,
-    local_files_only: bool | None, local: Path | None = None,
-) -> Path:
-    """``hf_hub_download`` with errors that say which repo failed and how to fix it; ``local``:
-    the path ``repo_id`` would also name, so the error says it is missing too."""
-    # _CACHED_NO_EXIST: try_to_load_from_cache's documented answer for a file the Hub said it lacks
-    from huggingface_hub import _CACHED_NO_EXIST, hf_hub_download, try_to_load_from_cache
-    from huggingface_hub.errors import (
-        EntryNotFoundError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
-    cache_only = why_cache_only(local_files_only)
-    where = f"{repo_id} at revision {revision or 'main'!r}"
-    lead = f"{repo_id!r}: no local file or directory {local}, and " if local else ""
-    cache = _cache_in_use(cache_dir)
-    try:
-        return Path(
-            hf_hub_download(
-                repo_id, filename, revision=revision,
-                cache_dir=None if cache_dir is None else os.fspath(cache_dir),
-                local_files_only=cache_only is not None,
-            )
-        )
-    except LocalEntryNotFoundError as error:
-        if try_to_load_from_cache(repo_id, filename, cache_dir=cache, revision=revision) is _CACHED_NO_EXIST:
-            raise _no_such_file(where, filename, f"as the Hugging Face cache at {cache} recorded") from error
-        why = cache_only or "the Hub could not be reached"
-        raise CheckpointNotCached(
-            f"{lead}{filename} of {where} is not in the Hugging Face cache at {cache} and {why}. To fix: "
-            + ("check the local path; or, for a Hub repo, " if local else "")
-            + f"download it once while online (load_stylizer({repo_id!r}) without HF_HUB_OFFLINE, "
-            f"or `hf download {repo_id} {filename}"
-            + (f" --cache-dir {cache_dir}" if cache_dir else "")
-            + "`; `huggingface-cli download` in older huggingface_hub), after which HF_HUB_OFFLINE=1 "
-            "reads it from the cache; point cache_dir= at a cache that holds it; pass a local "
-            ".safetensors file or saved directory instead; or use the bundled default, which needs "
-            "no download: sva.load_stylizer()"
-        ) from error
-    except RevisionNotFoundError as error:
-        raise UnknownCheckpoint(f"revision {revision!r} does not exist in {repo_id}: {error}") from error
-    except RepositoryNotFoundError as error:
-        raise UnknownCheckpoint(
-            f"{lead or f'{repo_id!r}: '}the Hub has no such repository (or it is private or "
-            f"gated: log in with `hf auth login`): {error}"
-        ) from error
-    except EntryNotFoundError as error:
-        raise _no_such_file(where, filename, "as the Hub answered") from error
-
-
-def _cache_in_use(cache_dir: str | os.PathLike | None) -> Path:
-    """The Hugging Face cache a download reads: ``cache_dir``, else HF_HUB_CACHE (HF_HOME/hub)."""
-    from huggingface_hub import constants
-
-    return Path(cache_dir if cache_dir is not None else constants.HF_HUB_CACHE).expanduser()
-
-
-class _NotInRepo(CheckpointError):
-    """A file the repo does not have at that revision (as the Hub answered, or as the cache
-    recorded its answer), unlike one merely not cached, which may exist."""
-
-
-def _no_such_file(where: str, filename: str, known: str) -> CheckpointError:
-    """A file the repo does not have at that revision: no download or cache can supply it."""
-    return _NotInRepo(
-        f"{where} has no {filename} ({known}); is it a Stylizing ViT checkpoint written by push_to_hub? "
-        "Check the repo id, or pass the revision= that has it"
-    )
-
-
-def _snapshot_revision(path: Path, requested: str | None) -> str | None:
-    """The commit a cached file belongs to (``.../snapshots/<sha>/file``), for provenance."""
-    parent = path.parent.name
-    return parent if re.fullmatch(r"[0-9a-f]{40}", parent) else requested
 
 
 # -- loading ------------------------------------------------------------------------------------
@@ -293,14 +215,15 @@ class CheckpointRequest:
 
     def download(self, repo_id: str, filename: str, local: Path | None = None) -> Path:
         """One file of a Hub repo, with this request's revision, cache and offline settings."""
-        return _download(repo_id, filename, self.revision, self.cache_dir, self.local_files_only, local)
+        cache_only = why_cache_only(self.local_files_only)
+        return download(repo_id, filename, self.revision, self.cache_dir, cache_only, local)
 
     def download_if_present(self, repo_id: str, filename: str, local: Path | None = None) -> Path | None:
         """:meth:`download`, or None where the repo has no such file; one merely not cached is
         still :class:`CheckpointNotCached`, since it may exist."""
         try:
             return self.download(repo_id, filename, local)
-        except _NotInRepo:
+        except NotInRepo:
             return None
 
 
@@ -378,9 +301,11 @@ def _killed_save_hint(path: Path) -> str:
     for folder in (path, path.parent):
         found = previous_versions(folder)
         if found:
-            return (f". A save of {folder} was killed while it swapped the folder in; its previous version is "
-                    f"{found[0]}: restore it with `mv {shlex.quote(str(found[0]))} {shlex.quote(str(folder))}` "
-                    "(the next save to that folder restores it too, before replacing it)")
+            return (
+                f". A save of {folder} was killed while it swapped the folder in; its previous version is "
+                f"{found[0]}: restore it with `mv {shlex.quote(str(found[0]))} {shlex.quote(str(folder))}` "
+                "(the next save to that folder restores it too, before replacing it)"
+            )
     return ""
 
 
@@ -392,7 +317,7 @@ def _load_official(request: CheckpointRequest) -> LoadedCheckpoint:
     mean, std = stats_or_missing(request.mean, request.std, official.stats, what)
     weights = request.download(official.repo_id, WEIGHTS_NAME)
     model = load_model_file(weights, official.config, f"{official.repo_id} ({weights})", num_heads=request.num_heads)
-    return LoadedCheckpoint(model, mean, std, official.repo_id, _snapshot_revision(weights, request.revision))
+    return LoadedCheckpoint(model, mean, std, official.repo_id, snapshot_revision(weights, request.revision))
 
 
 def _is_hub_repo(request: CheckpointRequest) -> bool:
@@ -413,7 +338,7 @@ def _load_hub_repo(request: CheckpointRequest) -> LoadedCheckpoint:
         found = load_weights_file(weights, request.mean, request.std, what, request.num_heads)
     else:
         found = load_directory(weights.parent, request.mean, request.std, request.num_heads)
-    return found._replace(source=request.text, revision=_snapshot_revision(weights, request.revision))
+    return found._replace(source=request.text, revision=snapshot_revision(weights, request.revision))
 
 
 # The sources load_stylizer accepts, in order of precedence: the first whose `matches` is true
@@ -429,6 +354,7 @@ CHECKPOINT_SOURCES: list[CheckpointSource] = [
     CheckpointSource("Hub repo", _is_hub_repo, _load_hub_repo, "hub"),
 ]
 _LOCAL_KINDS = ("bundled", "on disk")  # sources a revision= cannot pick in
+_IGNORED_REVISION = "revision=%r is ignored: %s is local (the %s), and a revision picks a commit of a Hub repo"
 
 
 def matching_source(request: CheckpointRequest) -> CheckpointSource:
@@ -448,6 +374,25 @@ def accepted_source(request: CheckpointRequest) -> CheckpointSource:
     if entry.kind == "refused":
         entry.load(request)  # raises the loader's own error
     return entry
+
+
+def _checked_arguments(
+    source: Any, num_heads: int | None, compile: bool | str, dtype: Any, settings: Mapping[str, Any]
+) -> tuple[int | None, dict[str, Any]]:
+    """:func:`load_stylizer`'s arguments checked before any file is read or download made, as the
+    Stylizer's own checks are, so a typo is refused at once: the head count and the settings asked
+    (those not None)."""
+    if source is not None and not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"source must be a string or path, got {type(source).__name__}")
+    if isinstance(source, str) and not source.strip():  # as a path it would be the current folder
+        raise ValueError(
+            f"source is {source!r}: pass None (or 'default') for the bundled default, or an official "
+            "id, a Hub repo or a path ('.' for the current folder)"
+        )
+    heads = checked_num_heads(num_heads)
+    check_compile(compile)
+    check_dtype(dtype)
+    return heads, {name: _SETTING_CHECKS[name](value) for name, value in settings.items() if value is not None}
 
 
 def load_stylizer(
@@ -486,26 +431,24 @@ def load_stylizer(
     ``.safetensors``), which tensor shapes do not show (else :func:`infer_config`'s rule). A
     recorded architecture loads as recorded; a ``num_heads`` that contradicts it is a ``ValueError``.
     """
-    if source is not None and not isinstance(source, (str, os.PathLike)):
-        raise TypeError(f"source must be a string or path, got {type(source).__name__}")
-    if isinstance(source, str) and not source.strip():  # as a path it would be the current folder
-        raise ValueError(f"source is {source!r}: pass None (or 'default') for the bundled default, or an official "
-                         "id, a Hub repo or a path ('.' for the current folder)")
-    heads = checked_num_heads(num_heads)  # before any file is read, as the Stylizer's own checks are (a typo
-    check_compile(compile)  # is refused at once, not after a download)
-    check_dtype(dtype)
-    asked = {"mode": mode, "background": background, "colour_match": colour_match}
-    asked = {name: _SETTING_CHECKS[name](value) for name, value in asked.items() if value is not None}
+    given = {"mode": mode, "background": background, "colour_match": colour_match}
+    heads, asked = _checked_arguments(source, num_heads, compile, dtype, given)
     request = CheckpointRequest(source, revision, cache_dir, local_files_only, mean, std, heads)
     entry = matching_source(request)
     found = entry.load(request)
     if revision is not None and entry.kind in _LOCAL_KINDS and revision != found.revision:
-        logger.warning("revision=%r is ignored: %s is local (the %s), and a revision picks a commit of a Hub repo",
-                       revision, found.source, entry.name)
+        logger.warning(_IGNORED_REVISION, revision, found.source, entry.name)
     settings = {**LIBRARY_SETTINGS, **found.settings, **asked}
     stylizer = Stylizer(
-        found.model, found.mean, found.std, device=device, dtype=dtype, **settings, compile=compile,
-        source=found.source, revision=found.revision,
+        found.model,
+        found.mean,
+        found.std,
+        device=device,
+        dtype=dtype,
+        **settings,
+        compile=compile,
+        source=found.source,
+        revision=found.revision,
     )
     logger.info("loaded %s", stylizer)
     return stylizer
@@ -513,8 +456,12 @@ def load_stylizer(
 
 # -- saving -------------------------------------------------------------------------------------
 def _save(
-    obj: Stylizer | StylizingViT, directory: str | os.PathLike, *, mean: Sequence[float] | None,
-    std: Sequence[float] | None, **options: Any,
+    obj: Stylizer | StylizingViT,
+    directory: str | os.PathLike,
+    *,
+    mean: Sequence[float] | None,
+    std: Sequence[float] | None,
+    **options: Any,
 ) -> Path:
     """The one save path: a Stylizer saves itself (its statistics and provenance); a bare model
     needs ``mean``/``std``. Both end in :func:`~.checkpoints.write_checkpoint`."""
@@ -545,7 +492,14 @@ def save_pretrained(
     back into a float32 model). The folder is byte-identical to ``stylizer.save_pretrained``'s.
     """
     return _save(
-        obj, directory, mean=mean, std=std, base_model=base_model, training=training, metrics=metrics, half=half,
+        obj,
+        directory,
+        mean=mean,
+        std=std,
+        base_model=base_model,
+        training=training,
+        metrics=metrics,
+        half=half,
     )
 
 
@@ -578,7 +532,10 @@ def push_to_hub(
     api = HfApi(token=token)
     with tempfile.TemporaryDirectory(prefix="stylizing-vit-push-") as tmp:
         folder = _save(
-            obj, Path(tmp) / "checkpoint", load_hint=repo_id, half=bool(save_kwargs.get("half", False)),
+            obj,
+            Path(tmp) / "checkpoint",
+            hub_repo=repo_id,
+            half=bool(save_kwargs.get("half", False)),
             **options,
         )
         try:
@@ -586,8 +543,11 @@ def push_to_hub(
             if revision is not None:
                 api.create_branch(repo_id, branch=revision, exist_ok=True, repo_type="model")
             info = api.upload_folder(
-                repo_id=repo_id, folder_path=folder, commit_message=commit_message,
-                revision=revision, repo_type="model",
+                repo_id=repo_id,
+                folder_path=folder,
+                commit_message=commit_message,
+                revision=revision,
+                repo_type="model",
             )
         except Exception as error:  # noqa: BLE001 - network, HTTP and auth errors of huggingface_hub/httpx
             raise PushFailed(

@@ -56,7 +56,7 @@ def test_the_copy_pushed_to_the_hub_names_the_repo_only(small_stylizer, monkeypa
     assert re.findall(r"load_stylizer\((.*?)\)", code) == ["'me/stain-model'"]
 
 
-def test_a_folder_saved_outside_train_keeps_its_one_load_line(small_stylizer, tmp_path):
+def test_a_folder_saved_outside_train_says_how_to_load_it_from_the_hub_and_from_the_folder(small_stylizer, tmp_path):
     hub.save_pretrained(small_stylizer, tmp_path / "mine", training={"steps": 4})
     code = loading_code((tmp_path / "mine" / "README.md").read_text(encoding="utf-8"))
-    assert re.findall(r"load_stylizer\((.*?)\)", code) == [repr(str(tmp_path / "mine"))]
+    assert re.findall(r"load_stylizer\((.*?)\)", code) == ["'<user>/<repo>'", repr(str(tmp_path / "mine"))]

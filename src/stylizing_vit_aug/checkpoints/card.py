@@ -25,15 +25,17 @@ def preset_name(config: ModelConfig) -> str | None:
     return None
 
 
-def _front_matter(base_model: str | None) -> str:
-    """The Hub's own ``ModelCardData`` YAML, so the Hub indexes the card like any other."""
+def _front_matter(base_model: str | None, preset: str | None) -> str:
+    """The Hub's own ``ModelCardData`` YAML, so the Hub indexes the card like any other (a preset
+    is a tag too, so its checkpoints can be found by it)."""
     from huggingface_hub import ModelCardData
 
     card_data = ModelCardData(
         license="apache-2.0",
         library_name=LIBRARY_NAME,
         pipeline_tag="image-to-image",
-        tags=["style-transfer", "data-augmentation", "medical-imaging", "stylizing-vit"],
+        tags=["style-transfer", "data-augmentation", "medical-imaging", "stylizing-vit"]
+        + ([f"stylizing-vit-{preset}"] if preset else []),
         base_model=base_model,
     )
     return card_data.to_yaml()
@@ -73,16 +75,17 @@ def _settings_line(settings: dict[str, Any] | None) -> str:
     return f"It stylises with {given} (saved with it); pass another value to `load_stylizer` to change one."
 
 
-def _load_code(load_hint: str, training: dict[str, Any] | None) -> str:
-    """The card's loading line(s). A trainer's export folder (its record names :data:`HUB_REPO`, and
-    this is not the copy pushed there) is uploaded as it is (``hf upload``), so its card is read on
-    the Hub as well as beside the files: the Hub form (the run's repo, else a placeholder to
-    replace) and the folder's. Any other card: the one source it was saved for."""
-    record = training or {}
-    if HUB_REPO not in record or load_hint in (record[HUB_REPO], DEFAULT_ALIAS):
+def _load_code(load_hint: str, training: dict[str, Any] | None, pushed: bool) -> str:
+    """The card's loading line(s). The copy :func:`~stylizing_vit_aug.hub.push_to_hub` uploads
+    (``pushed``) and the bundled default: the one source they load by. Any other folder may be
+    uploaded as it is (``hf upload``), so its card is read on the Hub as well as beside the files:
+    the Hub form (a trainer's ``--push-to-hub`` repo, :data:`HUB_REPO` in its record, else a
+    placeholder to replace) and the folder's."""
+    if pushed or load_hint == DEFAULT_ALIAS:
         return f"stylizer = sva.load_stylizer({load_hint!r})"
-    repo = record[HUB_REPO] or REPO_PLACEHOLDER
-    replace = "" if record[HUB_REPO] else "  # your repo's id"
+    named = (training or {}).get(HUB_REPO)
+    repo = named or REPO_PLACEHOLDER
+    replace = "" if named else "  # your repo's id"
     return "\n".join([
         f"# from the Hugging Face Hub, once this folder is uploaded there (`hf upload {repo} {load_hint}`)",
         f"stylizer = sva.load_stylizer({repo!r}){replace}",
@@ -97,8 +100,9 @@ def _metric_lines(metrics: dict[str, Any] | None) -> list[str]:
     return ["| metric | value |", "|---|---|"] + [f"| {k} | {json.dumps(v)} |" for k, v in metrics.items()]
 
 
-def model_card(config: dict[str, Any], load_hint: str, parameters: int) -> str:
-    """The README.md of a checkpoint folder, from its config.json (as read back from JSON)."""
+def model_card(config: dict[str, Any], load_hint: str, parameters: int, pushed: bool = False) -> str:
+    """The README.md of a checkpoint folder, from its config.json (as read back from JSON);
+    ``pushed``: the copy uploaded to ``load_hint``, a Hub repo (see :func:`_load_code`)."""
     arch = config["architecture"]
     provenance = config["provenance"]
     preset = preset_name(ModelConfig(**arch))
@@ -135,7 +139,7 @@ Inputs are 0–1 pixels normalised per channel with the mean and std below (as t
 ```python
 import stylizing_vit_aug as sva
 
-{_load_code(load_hint, provenance.get("training"))}
+{_load_code(load_hint, provenance.get("training"), pushed)}
 stylized = stylizer(images, styles)
 ```
 
@@ -153,4 +157,4 @@ stylized = stylizer(images, styles)
 
 Apache-2.0. Please cite {PAPER}.
 """
-    return f"---\n{_front_matter(provenance.get('base_model'))}\n---\n{body}"
+    return f"---\n{_front_matter(provenance.get('base_model'), preset)}\n---\n{body}"
