@@ -1,6 +1,7 @@
 """What a path is before a reader opens it: whether anything is there at all (:func:`present`),
 and what it is when it is not a plain file (:func:`special_file`), because a named pipe blocks its
-reader forever and a device never ends."""
+reader forever and a device never ends; and the one stamp that tells a file changed since it was
+last looked at (:func:`file_stamp`)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,23 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["present", "special_file"]
+__all__ = ["FileStamp", "file_stamp", "present", "special_file"]
 
 _KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
           (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"))
+
+# (size, modification time in ns, inode): what make and rsync compare, plus the inode, which an atomic
+# replace (a new file renamed over the old) changes even where size and time stay (``cp -p``).
+FileStamp = tuple[int, int, int]
+
+
+def file_stamp(path: Path) -> FileStamp:
+    """The :data:`FileStamp` of the file ``path`` names (through a link), from one ``stat``, which opens
+    nothing: every "has this file changed" check (the app's caches, ``stylize``'s record, the front-ends'
+    loaded checkpoints and banks) compares these, so they agree on what a change is. ``OSError`` where
+    it cannot be looked at: each caller says what that means for it."""
+    status = os.stat(path)
+    return status.st_size, status.st_mtime_ns, status.st_ino
 
 
 def present(path: Path) -> bool:

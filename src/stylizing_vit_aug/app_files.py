@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from ._files import file_stamp
 from .app_settings import Settings
 from .bank import HISTOLOGY_ASSETS
 from .images import IMAGE_EXTENSIONS, unread_kind
@@ -92,10 +93,10 @@ def stamps(paths: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
 
 def _size_and_time(path: Path) -> tuple[int, int]:
     try:
-        info = path.stat()
+        size, modified, _ = file_stamp(path)
     except OSError:
         return -1, -1
-    return info.st_size, info.st_mtime_ns
+    return size, modified
 
 
 def bundled_contents() -> dict[str, Path]:

@@ -76,8 +76,8 @@ def test_an_input_touched_but_not_changed_is_read_once_and_its_output_kept(tmp_p
     before = _outputs(out)
     os.utime(touched, ns=(1_000_000_000, 1_000_000_000))  # a copy without -p, a checkout: same bytes, new time
     hashed: list[str] = []
-    real = _stylize_record._sha256
-    monkeypatch.setattr(_stylize_record, "_sha256", lambda path: hashed.append(path.name) or real(path))
+    real = _stylize_record.file_sha256
+    monkeypatch.setattr(_stylize_record, "file_sha256", lambda path: hashed.append(path.name) or real(path))
     monkeypatch.setattr(stylize, "write_image_atomic", lambda *args, **kwargs: pytest.fail("an output was redone"))
     capsys.readouterr()
 
@@ -112,9 +112,10 @@ def test_a_record_from_before_the_input_columns_resumes_and_says_once_that_chang
     assert not any(row["input_sha256"] or row["input_stat"] for row in read_stylize_log(log))
 
 
-def test_stylize_reads_each_input_once_and_records_the_digest_of_the_bytes_it_decoded(tmp_path, run_in, monkeypatch):
-    """The record's input_sha256 is taken from the very bytes the output was decoded from: one read of
-    the input (it was hashed by one opening, then opened again to decode, so a change in between went unseen)."""
+def test_stylize_reads_each_input_twice_and_records_the_digest_of_the_bytes_it_decoded(tmp_path, run_in, monkeypatch):
+    """The record's input_sha256 names the bytes the output was decoded from: the input is hashed in chunks,
+    then decoded from its path (never held whole beside its pixels), and a change in between is caught by its
+    stamp (test_stylize_input_reads.py)."""
     import builtins
     import io
 
@@ -132,7 +133,7 @@ def test_stylize_reads_each_input_once_and_records_the_digest_of_the_bytes_it_de
     assert run_in(out) == 0
     monkeypatch.undo()
 
-    assert sorted(opened) == ["img00.png", "img01.png", "img02.png"]  # each input opened once
+    assert sorted(opened) == sorted(2 * ["img00.png", "img01.png", "img02.png"])  # hashed, then decoded
     rows = {row["output"]: row for row in read_stylize_log(out / "stylize_log.csv")}
     for name in opened:
         stat = (tmp_path / "in" / name).stat()

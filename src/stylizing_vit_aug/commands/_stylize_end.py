@@ -128,8 +128,9 @@ def _missing_outputs(
 
 
 def nothing_made(plan: StylizePlan, planned: int, fresh: bool) -> CLIError:
-    """The error of a run that made none of its ``planned`` outputs (every input unreadable, or the
-    disk full from the first write): a failure, exit code 2, as ``preview`` and ``bank build`` refuse
+    """The error of a run that ends with none of its ``planned`` outputs on disk (every input unreadable,
+    or the disk full from the first write; an earlier run's outputs still there make it exit code 3):
+    a failure, exit code 2, as ``preview`` and ``bank build`` refuse
     a run with no readable file, not exit code 3 (done, some files skipped). The record this run
     created (``fresh``, rank 0) holds failures alone and goes, so the run leaves no folder behind; an
     earlier run's record is kept, with the failures' rows."""

@@ -30,12 +30,14 @@ from contextlib import suppress
 from pathlib import Path
 
 from .._atomic import write_atomically
+from .._files import FileStamp, file_stamp
 from ..images import IMAGE_EXTENSIONS
 
 __all__ = [
     "ADDED", "BEFORE_INPUTS", "BEFORE_VALUE_RANGE", "FIELDS", "INPUT_COLUMNS", "KNOWN_HEADERS", "LEGACY_FIELDS",
-    "LOG_NAME", "SETTINGS", "TYPE_RANGE", "LogWriter", "collect_log", "failure_row", "input_changed", "input_columns",
-    "input_stat", "is_unknown", "log_refusal", "part_path", "range_label", "read_log", "replace_log", "unknown_row",
+    "LOG_NAME", "SETTINGS", "TYPE_RANGE", "LogWriter", "collect_log", "failure_row", "file_sha256", "input_changed",
+    "input_columns", "input_stat", "is_unknown", "log_refusal", "part_path", "range_label", "read_log", "replace_log",
+    "stat_column", "unknown_row",
 ]
 
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log, as before the split
@@ -65,13 +67,20 @@ SETTINGS = tuple(name for name in FIELDS if name not in ("input", "output", "err
 
 
 def input_stat(path: Path) -> str:
-    """The ``input_stat`` of ``path``, "SIZE MTIME_NS"; for an input, taken before its bytes are read for its
+    """The ``input_stat`` of ``path`` now (:func:`stat_column`)."""
+    return stat_column(file_stamp(path))
+
+
+def stat_column(stamp: FileStamp) -> str:
+    """The ``input_stat`` of a file's :func:`~stylizing_vit_aug._files.file_stamp`, "SIZE MTIME_NS" (the column
+    predates the inode, and records keep its form); for an input, taken before its bytes are read for its
     output (:func:`input_columns`): a change while it is read then shows as a change on the next run."""
-    status = path.stat()
-    return f"{status.st_size} {status.st_mtime_ns}"
+    size, modified, _ = stamp
+    return f"{size} {modified}"
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 (hex) of the file's bytes, read 1 MiB at a time: never the whole file in memory."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
@@ -80,8 +89,9 @@ def _sha256(path: Path) -> str:
 
 
 def input_columns(stat: str, sha256: str) -> dict[str, str]:
-    """The :data:`INPUT_COLUMNS` of an input: its :func:`input_stat` (taken first) and the SHA-256 of the
-    very bytes its output was decoded from (the reader hashes them: one read of the file)."""
+    """The :data:`INPUT_COLUMNS` of an input: its :func:`stat_column` (taken first) and the SHA-256 of its
+    bytes (:func:`file_sha256`), which its output was decoded from: ``stylize`` hashes the file, decodes it
+    from its path, and skips it where its stamp changed in between (the digest would not name them)."""
     return {"input_sha256": sha256, "input_stat": stat}
 
 
@@ -99,7 +109,7 @@ def input_changed(row: dict[str, str], path: Path, digests: dict[Path, str]) -> 
         if stat == row["input_stat"]:
             return False
         if path not in digests:
-            digests[path] = _sha256(path)
+            digests[path] = file_sha256(path)
     except OSError:
         return None
     if digests[path] != row["input_sha256"]:

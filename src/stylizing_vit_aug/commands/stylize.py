@@ -22,9 +22,11 @@ reason in ``error`` and a warning on stderr, every other image is still written,
 stays, and the exit code is :data:`~.common.EXIT_SKIPPED`; a rerun retries it. A full disk or quota
 (ENOSPC, EDQUOT) stops the run there, with the same exit code: every later write would fail too, after
 its input went through the model. ``--on-error
-stop`` writes what was done before it and exits with code 2. A run that makes none of its outputs
-(every input unreadable) fails with exit code 2, as ``preview`` and ``bank build`` do, and a record
-it created goes (:func:`._stylize_end.nothing_made`).
+stop`` writes what was done before it and exits with code 2. A run that ends with none of its outputs
+on disk (every input unreadable) fails with exit code 2, as ``preview`` and ``bank build`` do, and a record
+it created goes (:func:`._stylize_end.nothing_made`); where outputs of an earlier run stay (skipped, or
+under ``--overwrite`` not replaced because their inputs failed) it is :data:`~.common.EXIT_SKIPPED`, as
+the same failures are without ``--overwrite``.
 
 One run at a time writes into an output folder (and into a record): a run holds
 ``OUTPUT/.sva-stylize.lock`` and a lock next to the record (``flock``; both files go when it
@@ -60,8 +62,9 @@ import torch
 from tqdm.auto import tqdm
 
 from .._atomic import remove_stale_temporaries
+from .._files import FileStamp, file_stamp
 from ..images import ImageReadError, ImageTraits, check_whole, is_lossless, read_with_traits
-from ..images.headers import unreadable
+from ..images.headers import refuse_special, unreadable
 from ..images.value_range import declare_value_range, declared_value_range, eight_bit_refusal
 from ..stylizer import COMPILE_MODES, STRIP_PIXELS
 from ._stylize_end import FULL_DISK, finish_record, nothing_made, stop_when_full
@@ -72,11 +75,12 @@ from ._stylize_record import (
     LogWriter,
     collect_log,
     failure_row,
+    file_sha256,
     input_columns,
-    input_stat,
     part_path,
     range_label,
     replace_log,
+    stat_column,
 )
 from ._stylize_resume import recorded_lossless, redo_changed_inputs, report_resumed, resumed_rows
 from .common import (
@@ -131,9 +135,10 @@ changed (input_stat) to tell. Outputs of a record from before those columns are 
 
 A file that cannot be read, or an output that cannot be written (full disk), is skipped (a CSV
 row with the reason in "error", a warning on stderr, no partial file), every other image is
-written, and the exit code is {EXIT_SKIPPED} instead of 0; rerunning retries it. If no output at all
-can be made (every input unreadable), the exit code is 2, and no folder or record this run made is
-left behind. A full disk (or quota)
+written, and the exit code is {EXIT_SKIPPED} instead of 0; rerunning retries it. If the run ends with no
+output at all (every input unreadable, none made before), the exit code is 2, and no folder or record
+this run made is left behind; outputs of an earlier run still there (with --overwrite too) make it
+{EXIT_SKIPPED}. A full disk (or quota)
 stops the run at the first output it cannot write (the rest would fail too): each output not made
 gets its row, the message names the folder and its free space, the exit code is {EXIT_SKIPPED}, and
 rerunning once space is freed writes the rest. A second run into the
@@ -178,19 +183,38 @@ _Input = tuple[np.ndarray, ImageTraits, dict[str, str]]  # an input's pixels, tr
 
 
 def _read_input(path: Path) -> _Input:
-    """An input's pixels (alpha carried to the output), traits and :data:`._stylize_record.INPUT_COLUMNS`
-    from one read of its bytes, the stat taken first (a change while it is read shows on the next run) and
-    the digest of exactly the bytes decoded; under ``--value-range`` an 8-bit one
+    """An input's pixels (alpha carried to the output), traits and :data:`._stylize_record.INPUT_COLUMNS`:
+    its stamp taken first, its SHA-256 read in chunks, then its pixels decoded from the path, so its bytes
+    are never held whole beside its pixels (they were: 2x the file's size at the peak). A stamp changed by
+    the end (written to, or replaced, while read) is an :class:`ImageReadError`: the digest might not name
+    the bytes decoded. Under ``--value-range`` an 8-bit input
     (:func:`~stylizing_vit_aug.images.value_range.eight_bit_refusal`; 16-bit values outside the range the
-    reader refuses) is an :class:`ImageReadError` naming it, so it costs only itself, as an unreadable file does."""
+    reader refuses) is one too, so it costs only itself, as an unreadable file does."""
     try:
-        stat = input_stat(path)  # a stat opens nothing: the reader refuses a named pipe unopened
+        stamp = file_stamp(path)  # a stat opens nothing: a named pipe is refused unopened
+        refuse_special(path)
+        sha256 = file_sha256(path)
     except OSError as error:
         raise unreadable(path, error) from error
-    pixels, traits, sha256 = read_with_traits(path, alpha=True, sha256=True)
+    pixels, traits = read_with_traits(path, alpha=True)
+    _check_unchanged(path, stamp)
     if problem := eight_bit_refusal(pixels, declared_value_range(), f"image {path}"):
         raise ImageReadError(problem)
-    return pixels, traits, input_columns(stat, sha256)
+    return pixels, traits, input_columns(stat_column(stamp), sha256)
+
+
+def _check_unchanged(path: Path, stamp: FileStamp) -> None:
+    """An :class:`ImageReadError` unless ``path`` still has the ``stamp`` it had before it was hashed and decoded."""
+    try:
+        changed = file_stamp(path) != stamp
+    except OSError as error:
+        raise unreadable(path, error) from error
+    if changed:
+        raise ImageReadError(
+            f"cannot read image {path}: it changed while it was read (its size, modification time or inode differ "
+            "before and after), so its output would not come from one known version of it; a rerun reads it "
+            "again: run it once whatever writes the file is done"
+        )
 
 
 def _read_batches(
@@ -319,13 +343,15 @@ def _stylize(plan: StylizePlan) -> int:
         logger.info("rank %d of %d: %d of the %d outputs are this rank's, %d to write",
                     ranks.rank, ranks.world, len(mine), len(jobs), len(todo))
     written, failed, full = _write_outputs(plan, stylizer, styles, todo, rows)
-    # waits for every rank to finish; kept: outputs there already, which this run skipped
-    written, failed, full, kept = ranks.sum([written, failed, full, len(mine) - len(todo)])
+    # waits for every rank to finish; there: this rank's planned outputs on disk now, made by this run or
+    # before it (skipped, or under --overwrite kept because their inputs failed), which settles the exit code
+    there = sum(out.is_file() for _, out, _ in mine)
+    written, failed, full, there = ranks.sum([written, failed, full, there])
     if ranks.rank == 0:
-        failed += finish_record(plan, jobs, written, failed, full > 0, nothing=written + kept == 0)
+        failed += finish_record(plan, jobs, written, failed, full > 0, nothing=there == 0)
     # A rank exiting with EXIT_SKIPPED makes the launcher stop the others: not before the merge.
     ranks.barrier()
-    if written + kept == 0:  # not one output of the plan: a failure (exit code 2), not "done, some skipped"
+    if there == 0:  # not one output of the plan on disk: a failure (exit code 2), not "done, some skipped"
         raise nothing_made(plan, len(jobs), fresh)
     return EXIT_SKIPPED if failed else 0
 

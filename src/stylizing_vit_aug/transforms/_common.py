@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._files import file_stamp
 from ..bank import StyleBank, bundled_bank, check_same_stylizer
 from ..checkpoints import MissingStatistics
 from ..checkpoints.recorded import missing_stats
@@ -208,7 +209,7 @@ def file_state(source: str | None) -> tuple[tuple[str, int, int, int], ...]:
     path = Path(source).expanduser()
     try:
         paths = [path, *sorted(path.iterdir())] if path.is_dir() else [path]
-        return tuple((p.name, (st := p.stat()).st_size, st.st_mtime_ns, st.st_ino) for p in paths)
+        return tuple((p.name, *file_stamp(p)) for p in paths)
     except OSError:  # not a local path, or one that is being replaced: the loader says what is wrong
         return ()
 
