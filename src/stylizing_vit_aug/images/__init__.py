@@ -31,16 +31,14 @@ from .kinds import (
     check_image,
     check_size_and_channels,
     finite_extremes,
-    from_batch,
     log_once,
     looks_channels_last,
-    same_kind_copy,
     to_batch,
     to_batches,
-    to_uint8,
 )
 from .listing import IMAGE_EXTENSIONS, find_images, unread_kind
 from .normalization import STATS_UNITS, Normalization
+from .returning import from_batch, same_kind_copy, to_uint8
 from .writing import NO_ALPHA_FORMATS, SIXTEEN_BIT_FORMATS, save_image
 
 __all__ = [

@@ -41,8 +41,9 @@ from .kinds import (
     check_size_and_channels,
     log_once,
     note_twelve_bit,
+    warn_first,
 )
-from .value_range import declared_value_range, outside_range
+from .value_range import alpha_past_range, declared_value_range, opaque_alpha, outside_range
 
 __all__ = ["check_whole", "on_glass", "read_image", "read_image_and_sha256", "read_with_traits"]
 
@@ -65,6 +66,8 @@ _DECODED_MODE = {"L": "L", "RGB": "RGB", "RGBA": "RGBA", "LA": "LA", "1": "L", "
 
 logger = logging.getLogger(__name__)
 
+ColourKey = int | tuple[int, ...]  # a PNG tRNS colour key: a gray value or an (R, G, B) triple
+
 
 def _decode(
     image: PILImage.Image, path: Path, orientation: int, deep: str | None, alpha: bool, data: bytes | None
@@ -73,20 +76,51 @@ def _decode(
     :func:`~.headers.deep_colour`), alpha kept only with ``alpha`` (else on white): uint8 or uint16, contiguous and
     writeable, ``(H, W)`` or ``(H, W, C)`` with C = 2 (gray + alpha), 3 (RGB) or 4 (RGB + alpha)."""
     refuse_float_mode(image, path)
+    key = _colour_key(image)
     if deep:
         pixels = _decode_16bit(path, image, orientation, deep, data)
-        pixels = np.ascontiguousarray(_UPRIGHT[orientation](_flat(pixels, alpha)))
+        if pixels.shape[-1] in ALPHA_CHANNELS and (problem := alpha_past_range(pixels[..., -1], f"image {path}")):
+            warn_first(
+                "read:alpha-past-range",
+                f"image {path}",
+                "%s",
+                problem,
+                log=logger,
+                note="%s: its alpha channel also reaches past the declared HIGH, read on the 16-bit scale",
+            )
+        pixels = np.ascontiguousarray(_UPRIGHT[orientation](_flat(pixels, alpha, key)))
         return pixels if pixels.flags.writeable else pixels.copy()
     if image.mode.startswith("I;16") or image.mode == "I":
         mode = image.mode  # 16-bit grayscale (``I``: as some plugins open it)
     else:
         mode = _DECODED_MODE.get(image.mode, "RGB")  # palette, CMYK, YCbCr ...: RGB
-        if image.mode in ("P", "RGB", "L") and image.info.get("transparency") is not None:
-            mode = "LA" if image.mode == "L" else "RGBA"  # a palette entry or colour key marked transparent
-    return _copy_in_bands(image, mode, orientation, alpha, path)
+        if image.mode == "P" and image.info.get("transparency") is not None:
+            mode = "RGBA"  # palette entries marked transparent
+    return _copy_in_bands(image, mode, orientation, alpha, path, key)
 
 
-def _copy_in_bands(image: PILImage.Image, mode: str, orientation: int, alpha: bool, path: Path) -> np.ndarray:
+def _colour_key(image: PILImage.Image) -> ColourKey | None:
+    """The colour a PNG's tRNS chunk marks transparent on a gray or RGB image without alpha (on the
+    file's own scale, 8 or 16 bits), else None: Pillow only converts an 8-bit one to alpha, so every
+    depth is keyed alike by :func:`_keyed`."""
+    key = image.info.get("transparency")
+    keyed_modes = ("L", "RGB", "I", "I;16", "I;16L", "I;16B")
+    return key if image.mode in keyed_modes and isinstance(key, (int, tuple)) else None
+
+
+def _keyed(values: np.ndarray, key: ColourKey) -> np.ndarray:
+    """Gray ``(H, W)`` or RGB ``(H, W, 3)`` ``values`` with an alpha channel from a colour key: 0 where a
+    pixel is the key, opaque (:func:`~.value_range.opaque_alpha`) elsewhere, as libpng reads it."""
+    keys = (key,) if isinstance(key, int) else key
+    planes = (values,) if values.ndim == 2 else tuple(values[..., i] for i in range(values.shape[-1]))
+    match = np.logical_and.reduce([plane == k for plane, k in zip(planes, keys)])
+    alpha = np.where(match, 0, opaque_alpha(values.dtype)).astype(values.dtype)
+    return np.dstack([values, alpha])
+
+
+def _copy_in_bands(
+    image: PILImage.Image, mode: str, orientation: int, alpha: bool, path: Path, key: ColourKey | None = None
+) -> np.ndarray:
     """The decoded image copied a row band at a time straight to its upright place in one new
     array: ``np.asarray`` of the whole image would hold PIL's pixels (4 bytes a pixel for RGB),
     their ``tobytes`` and the array at once (10 bytes a pixel with the copy read_image used to
@@ -99,7 +133,7 @@ def _copy_in_bands(image: PILImage.Image, mode: str, orientation: int, alpha: bo
     for top in range(0, height, step):
         band = image.crop((0, top, width, min(top + step, height)))
         values = np.asarray(band if band.mode == mode else band.convert(mode))
-        values = _flat(values, alpha)
+        values = _flat(values, alpha, key)
         del band
         if mode == "I" and values.size and (values.min() < 0 or values.max() > 65535):
             example = values.min() if values.min() < 0 else values.max()
@@ -115,7 +149,7 @@ def _copy_in_bands(image: PILImage.Image, mode: str, orientation: int, alpha: bo
         stored[top : top + values.shape[0]] = values
     if out is None:  # no rows: what np.asarray gave
         values = np.asarray(image.convert(mode))
-        out = np.ascontiguousarray(_UPRIGHT[orientation](_flat(values, alpha)))
+        out = np.ascontiguousarray(_UPRIGHT[orientation](_flat(values, alpha, key)))
     return out
 
 
@@ -126,14 +160,15 @@ def on_glass(pixels: np.ndarray) -> np.ndarray:
     (often black): dropping alpha would make it a style, a preview, a training crop or the
     pixels of a file written without alpha (:func:`~.writing.save_image`). White is the type's
     maximum, or for uint16 under :func:`~.value_range.declare_value_range` its HIGH: 65535 would
-    be outside a 12-bit range, and the file refused; alpha stays on its type's full scale."""
+    be outside a 12-bit range, and the file refused; alpha is read on the same scale, opaque at HIGH,
+    unless it reaches past HIGH (then on 0–65535: :func:`~.value_range.opaque_alpha`)."""
     if pixels.ndim != 3 or pixels.shape[-1] not in ALPHA_CHANNELS:
         return pixels
     colours = ALPHA_CHANNELS[pixels.shape[-1]]
     colour, alpha = pixels[..., :colours], pixels[..., colours:]
-    opaque = np.iinfo(pixels.dtype).max
+    opaque = opaque_alpha(pixels.dtype, int(alpha.max()))
     declared = declared_value_range() if pixels.dtype == np.uint16 else None
-    white = opaque if declared is None else int(declared[1])
+    white = int(np.iinfo(pixels.dtype).max) if declared is None else int(declared[1])
     if alpha.min() == opaque:  # opaque: nothing to composite
         flat = colour
     else:  # exact in integers: uint8 sums stay below 2**16, uint16 ones below 2**32
@@ -142,9 +177,12 @@ def on_glass(pixels: np.ndarray) -> np.ndarray:
     return flat[..., 0] if colours == 1 else np.ascontiguousarray(flat)
 
 
-def _flat(pixels: np.ndarray, alpha: bool) -> np.ndarray:
-    """Decoded ``pixels`` as the reader gives them: with their alpha channel where the caller asked
-    for it (``alpha``), else :func:`on_glass` (said once, at INFO level)."""
+def _flat(pixels: np.ndarray, alpha: bool, key: ColourKey | None = None) -> np.ndarray:
+    """Decoded ``pixels`` as the reader gives them: with their alpha channel (or one from a colour
+    ``key``: :func:`_keyed`) where the caller asked for it (``alpha``), else :func:`on_glass` (said
+    once, at INFO level): one rule for every depth."""
+    if key is not None:
+        pixels = _keyed(pixels, key)
     if alpha or pixels.ndim != 3 or pixels.shape[-1] not in ALPHA_CHANNELS:
         return pixels
     log_once(
@@ -200,6 +238,8 @@ def _decode_16bit(path: Path, image: PILImage.Image, orientation: int, layout: s
             pixels = pixels[..., [2, 1, 0, 3][: pixels.shape[-1]]]  # BGR(A) -> RGB(A)
         if layout == "LA" and pixels.shape[-1] == 4:
             pixels = pixels[..., [0, 3]]
+        elif layout == "RGB" and pixels.shape[-1] == 4:  # libpng's own reading of a colour key: keyed as
+            pixels = pixels[..., :3]  # every depth is, by _flat, and compared with Pillow's 8-bit RGB
         return _as_stored(pixels, image, orientation, path)
     if image.format == "PNG":
         import warnings

@@ -1,5 +1,6 @@
-"""Image kinds in and out: PIL, numpy (HWC) and torch (CHW) to one float32 ``[B, C, H, W]``
-batch in 0–1 and back to exactly the kind, dtype, value range and layout that came in.
+"""Image kinds in: PIL, numpy (HWC) and torch (CHW) checked and converted to one float32
+``[B, C, H, W]`` batch in 0–1, with a :class:`BatchInfo` of what came in; the way back to exactly
+that kind, dtype, value range and layout is :mod:`.returning`.
 
 The one alpha policy of the package (:data:`ALPHA_POLICY`) lives here, so the engine, every
 front-end, the command line and the app treat transparency alike: alpha is carried, never
@@ -20,7 +21,7 @@ import torch
 from ..devices import to_device_nowait
 from .float_range import FLOAT_TOLERANCE as FLOAT_TOLERANCE
 from .float_range import NORMALISED_HINT, range_advice, range_kind
-from .value_range import SIXTEEN_BIT, TWELVE_BIT_MAX, declared_value_range, from_unit, outside_range, to_unit
+from .value_range import SIXTEEN_BIT, TWELVE_BIT_MAX, declared_value_range, outside_range, to_unit
 
 try:  # PIL is a core dependency, but keep the import error readable
     from PIL import Image as PILImage
@@ -40,8 +41,16 @@ _PIL_16BIT = {"I;16": "<u2", "I;16L": "<u2", "I;16B": ">u2"}  # mode -> numpy by
 # PIL modes taken by converting first -> the mode they are stylised in and given back as
 # ("P" with transparency becomes "RGBA", see _pil_target)
 _PIL_CONVERTED = {
-    "1": "L", "P": "RGB", "PA": "RGBA", "La": "LA", "RGBa": "RGBA",
-    "RGBX": "RGB", "CMYK": "RGB", "YCbCr": "RGB", "LAB": "RGB", "HSV": "RGB",
+    "1": "L",
+    "P": "RGB",
+    "PA": "RGBA",
+    "La": "LA",
+    "RGBa": "RGBA",
+    "RGBX": "RGB",
+    "CMYK": "RGB",
+    "YCbCr": "RGB",
+    "LAB": "RGB",
+    "HSV": "RGB",
 }
 
 ALPHA_POLICY = (
@@ -136,10 +145,13 @@ def note_twelve_bit(values: np.ndarray, what: str, *, each: bool = True, advice:
             f"RandStylize(value_range=(0, {TWELVE_BIT_MAX})) also do"
         )
         warn_first(
-            TWELVE_BIT_KEY, what,
+            TWELVE_BIT_KEY,
+            what,
             "%s: its uint16 values all lie in 0–%d (12-bit data?); they are read on the 16-bit scale 0–65535, "
             "where they are nearly black, and %s",
-            what, TWELVE_BIT_MAX, advice,
+            what,
+            TWELVE_BIT_MAX,
+            advice,
             note=f"%s: its uint16 values also all lie in 0–{TWELVE_BIT_MAX} (12-bit data?), read on the 16-bit scale",
         )
 
@@ -172,8 +184,10 @@ def check_has_pixels(images: torch.Tensor, what: str) -> None:
     tensor"). The one check: every tensor reaches the engine through :func:`to_batch` or
     :func:`check_float_range`, and both call it."""
     if images.device.type == "meta":
-        _fail(f"{what} is a tensor on the 'meta' device: 'meta' tensors hold no pixels to stylise; "
-              "make or load the images on cpu, cuda or mps")
+        _fail(
+            f"{what} is a tensor on the 'meta' device: 'meta' tensors hold no pixels to stylise; "
+            "make or load the images on cpu, cuda or mps"
+        )
 
 
 def finite_extremes(values: np.ndarray | torch.Tensor, what: str) -> tuple[float, float]:
@@ -262,8 +276,10 @@ def looks_channels_last(shape: tuple[int, ...] | torch.Size) -> bool:
 def _channels_last_hint(shape: tuple[int, ...], batched: bool) -> str:
     order = "(B, H, W, C)" if batched else "(H, W, C)"
     permute = "permute(0, 3, 1, 2)" if batched else "permute(2, 0, 1)"
-    return (f"a tensor of shape {shape}, which looks channels-last {order}; torch images are "
-            f"channels-first: pass image.{permute}")
+    return (
+        f"a tensor of shape {shape}, which looks channels-last {order}; torch images are "
+        f"channels-first: pass image.{permute}"
+    )
 
 
 def _torch_kind(images: torch.Tensor, what: str) -> tuple[torch.Tensor, int]:
@@ -329,8 +345,18 @@ def _numpy_to_batch(
         batch, alpha = batch[..., :colours], batch[..., colours:]
     _, height, width, _ = batch.shape
     declared = declared_value_range() if batch.dtype == np.uint16 else None
-    info = BatchInfo("numpy", images.ndim == 4, batch.dtype, colours, height, width, None, images.ndim == 2,
-                     alpha=alpha, value_range=declared)
+    info = BatchInfo(
+        "numpy",
+        images.ndim == 4,
+        batch.dtype,
+        colours,
+        height,
+        width,
+        None,
+        images.ndim == 2,
+        alpha=alpha,
+        value_range=declared,
+    )
     if batch.dtype == np.uint16:  # torch has no arithmetic on uint16: scale in numpy
         note_twelve_bit(batch, what, each=False)  # a file's reader has said it, naming the file
         if declared is not None and not range_checked and (problem := outside_range(batch, declared, what)):
@@ -370,13 +396,22 @@ def _pil_kind(image: PILImage.Image, what: str) -> str:
 def _pil_to_batch(image: PILImage.Image, what: str) -> tuple[torch.Tensor, BatchInfo]:
     target = _pil_kind(image, what)
     if target != image.mode:
-        log_once(f"pil:{image.mode}", "PIL images in mode %r are stylised and given back in mode %r",
-                 image.mode, target)
+        log_once(
+            f"pil:{image.mode}", "PIL images in mode %r are stylised and given back in mode %r", image.mode, target
+        )
         image = image.convert(target)
     pixels = np.asarray(image).astype(_native(target), copy=False)
     values, inner = _numpy_to_batch(pixels, what, "PIL")
-    info = BatchInfo("pil", False, target, inner.channels, image.height, image.width, alpha=inner.alpha,
-                     value_range=inner.value_range)
+    info = BatchInfo(
+        "pil",
+        False,
+        target,
+        inner.channels,
+        image.height,
+        image.width,
+        alpha=inner.alpha,
+        value_range=inner.value_range,
+    )
     return values, info
 
 
@@ -468,13 +503,18 @@ def to_batch(images: ImageLike, what: str = "images", *, range_checked: bool = F
         parts = _list_parts(images, what, range_checked=range_checked)
         first = parts[0][1]
         info = BatchInfo(
-            "list", True, first.dtype, first.channels, first.height, first.width,
-            first.device, items=tuple(p[1] for p in parts),
+            "list",
+            True,
+            first.dtype,
+            first.channels,
+            first.height,
+            first.width,
+            first.device,
+            items=tuple(p[1] for p in parts),
         )
         return torch.cat([p[0] for p in parts]), info
     raise TypeError(
-        f"{what} must be a torch tensor, a numpy array, a PIL image or a list of them; "
-        f"got {type(images).__name__}."
+        f"{what} must be a torch tensor, a numpy array, a PIL image or a list of them; got {type(images).__name__}."
     )
 
 
@@ -502,99 +542,3 @@ def to_batches(images: ImageLike, what: str = "images", *, range_checked: bool =
         else:
             runs.append([values])
     return [torch.cat(run) for run in runs]
-
-
-def to_uint8(values: torch.Tensor) -> torch.Tensor:
-    """Float 0–1 -> uint8 0–255 (rounded, clamped), on the same device."""
-    return values.mul(255).round_().clamp_(0, 255).to(torch.uint8)
-
-
-def _integers(values: torch.Tensor, dtype: Any, value_range: tuple[float, float] | None = None) -> np.ndarray:
-    """Float 0–1 ``[B, C, H, W]`` -> rounded ``dtype`` (uint8 or uint16) ``[B, H, W, C]`` numpy;
-    uint16 in ``value_range`` (the input's declared range; None: 0–65535)."""
-    if dtype == np.uint8:
-        return to_uint8(values).permute(0, 2, 3, 1).cpu().numpy()
-    scaled = from_unit(values, value_range or SIXTEEN_BIT, torch.int32, is_float=False)
-    return scaled.permute(0, 2, 3, 1).cpu().numpy().astype(np.uint16)
-
-
-def _float64_colours(source: Any, info: BatchInfo) -> torch.Tensor | None:
-    """``source``'s colour channels as a float64 ``[B, C, H, W]`` tensor where ``info`` records a
-    float64 tensor or array (the one input dtype finer than the engine's float32), else None."""
-    if info.kind == "torch" and info.dtype == torch.float64 and isinstance(source, torch.Tensor):
-        batch = source.detach() if source.dim() == 4 else source.detach()[None]
-        return batch[:, : info.channels]
-    if info.kind == "numpy" and info.dtype == np.float64 and isinstance(source, np.ndarray):
-        array = source[..., None] if source.ndim == 2 else source
-        batch = array if array.ndim == 4 else array[None]
-        colours = np.ascontiguousarray(batch[..., : info.channels], dtype=np.float64)  # native order
-        return torch.from_numpy(colours).permute(0, 3, 1, 2)
-    return None
-
-
-def _onto_source(values: torch.Tensor, exact: torch.Tensor) -> torch.Tensor:
-    """The engine's float32 change added to the float64 input it was made from: where the engine
-    kept a pixel (``values`` equal to the pixel's float32 rounding) the input comes back exactly."""
-    change = values.to(exact.device, torch.float64).sub_(exact.float())  # exact: both are float32 values
-    return change.add_(exact).clamp_(0, 1)
-
-
-def from_batch(values: torch.Tensor, info: BatchInfo, source: Any = None) -> Any:
-    """Float ``[B, C, H, W]`` in 0–1 back to the kind, dtype and layout that ``info`` records,
-    with its alpha channel (if any) unchanged.
-
-    ``source``: the images ``values`` were made from (by :func:`to_batch`). A float64 source
-    takes the change onto its own values, so the pixels the engine keeps stay exact instead of
-    coming back rounded through float32; other dtypes need no source.
-    """
-    if info.kind == "list":
-        sources = [None] * len(info.items) if source is None else source
-        return [from_batch(values[i : i + 1], item, sources[i]) for i, item in enumerate(info.items)]
-    values = values.clamp(0, 1)
-    exact = None if source is None else _float64_colours(source, info)
-    if exact is not None:
-        values = _onto_source(values, exact)
-    if info.kind == "torch":
-        out = to_uint8(values) if info.dtype == torch.uint8 else values.to(info.dtype)
-        out = out.to(info.device)
-        if info.alpha is not None:
-            out = torch.cat([out, info.alpha.to(out.device)], dim=1)
-        return out if info.batched else out[0]
-    if info.kind == "pil":
-        pixels = _integers(values, _native(info.dtype), info.value_range)[0]
-        if info.alpha is not None:
-            pixels = np.concatenate([pixels, info.alpha[0]], axis=-1)
-        elif info.channels == 1:
-            pixels = pixels[..., 0]
-        pixels = np.ascontiguousarray(pixels)
-        if info.dtype in _PIL_16BIT:
-            data = pixels.astype(_PIL_16BIT[info.dtype]).tobytes()
-            return PILImage.frombytes(info.dtype, (info.width, info.height), data)
-        return PILImage.fromarray(pixels)
-    if info.dtype in (np.uint8, np.uint16):
-        array = _integers(values, info.dtype, info.value_range)
-    else:
-        array = values.permute(0, 2, 3, 1).cpu().numpy().astype(info.dtype, copy=False)
-    if info.alpha is not None:
-        array = np.concatenate([array, info.alpha], axis=-1)
-    if info.squeeze_channel:
-        array = array[..., 0]
-    return array if info.batched else array[0]
-
-
-def same_kind_copy(images: ImageLike) -> Any:
-    """An independent copy of ``images`` with their exact pixel values, in the kind a
-    stylisation gives back (:func:`from_batch` of :func:`to_batch`), so that strength 0 returns
-    the same kind as any other strength: a PIL image in the mode it is stylised in (``P`` and
-    ``CMYK`` come back ``RGB``), a numpy array in native byte order, a tensor detached, a list or
-    tuple as a list. No float round trip: float64 values stay exactly as they are."""
-    if isinstance(images, torch.Tensor):
-        return images.detach().clone()
-    if isinstance(images, np.ndarray):
-        return np.array(images, dtype=images.dtype.newbyteorder("="), order="C")  # a copy, native order
-    if isinstance(images, (list, tuple)):
-        return [same_kind_copy(item) for item in images]
-    target = _pil_target(images)
-    return images.convert(target) if target not in (None, images.mode) else images.copy()
-
-

@@ -4,7 +4,7 @@ for the 16-bit pixels of its run.
 
 MONAI's ``RandStylize(value_range=)`` maps its images itself. The commands' ``--value-range``
 instead declares the range for everything that converts 16-bit pixels while it runs
-(:func:`declare_value_range`): :func:`~.kinds.to_batch` and :func:`~.kinds.from_batch` are the
+(:func:`declare_value_range`): :func:`~.kinds.to_batch` and :func:`~.returning.from_batch` are the
 one place uint16 becomes 0–1 and back, and the commands reach them through the Stylizer, the bank
 builder, the strip path and the preview grid alike, so every path reads the run's files the same
 way. Outside such a block uint16 is 0–65535, as always.
@@ -23,12 +23,14 @@ import torch
 __all__ = [
     "SIXTEEN_BIT",
     "TWELVE_BIT_MAX",
+    "alpha_past_range",
     "check_sixteen_bit_range",
     "check_value_range",
     "declare_value_range",
     "declared_value_range",
     "eight_bit_refusal",
     "from_unit",
+    "opaque_alpha",
     "outside_range",
     "to_unit",
 ]
@@ -68,7 +70,7 @@ def check_sixteen_bit_range(value_range: Any) -> tuple[float, float] | None:
 def declare_value_range(value_range: Any) -> Iterator[None]:
     """Inside, uint16 pixels hold values in ``value_range`` (whole numbers in 0–65535; None: their
     type's 0–65535): :func:`~.kinds.to_batch` maps them to 0–1 from it and refuses values outside
-    it, :func:`~.kinds.from_batch` maps results back into it (rounded, clipped), and the 12-bit note
+    it, :func:`~.returning.from_batch` maps results back into it (rounded, clipped), and the 12-bit note
     is not said. For this thread's code (a ``ContextVar``); uint8 and float pixels are unaffected."""
     token = _DECLARED.set(check_sixteen_bit_range(value_range))
     try:
@@ -128,6 +130,35 @@ def outside_range(colours: np.ndarray, value_range: tuple[float, float], what: s
         f"{what}: 16-bit values from {least} to {most}, outside the value range {low:g}–{high:g} declared for "
         f"them (--value-range {low:g},{high:g}); pass a range that holds every file's values (e.g. 0,65535 "
         "for full 16-bit data), or leave this file out"
+    )
+
+
+def opaque_alpha(dtype: Any, most: int = 0) -> int:
+    """The alpha value that means opaque in integer pixels of ``dtype``: its type's maximum, or for uint16
+    under a declared range that range's HIGH, where every alpha value (``most``: their maximum) lies at or
+    below it. A 12-bit file stores alpha on its data's scale (opaque 4095, as its white), and read on
+    0–65535 it was nearly transparent; an alpha past HIGH can only be on the 16-bit scale, and is read on
+    it (the reader says so: :func:`alpha_past_range`). Alpha 0 is transparent whatever LOW is."""
+    top = int(np.iinfo(dtype).max)
+    declared = declared_value_range() if np.dtype(dtype) == np.uint16 else None
+    return top if declared is None or most > declared[1] else int(declared[1])
+
+
+def alpha_past_range(alpha: np.ndarray, what: str) -> str | None:
+    """What to tell the user where a uint16 ``alpha`` channel reaches past the HIGH of the declared range
+    (read on 0–65535 then, not on the declared scale: :func:`opaque_alpha`), naming ``what``; else None."""
+    declared = declared_value_range()
+    if declared is None or alpha.dtype.newbyteorder("=") != np.uint16 or alpha.size == 0:
+        return None
+    low, high = declared
+    most = int(alpha.max())
+    if most <= high:
+        return None
+    return (
+        f"{what}: its alpha channel reaches {most}, above the HIGH of the value range declared for its 16-bit "
+        f"values (--value-range {low:g},{high:g}), so its alpha is read on the 16-bit scale (0 transparent, "
+        f"65535 opaque), not with {high:g} as opaque; if {high:g} means opaque in this file, rewrite its alpha "
+        f"channel to 0–{high:g}"
     )
 
 

@@ -20,7 +20,7 @@ from .encoders import jpeg_metadata, png16, tiff16
 from .files import on_glass
 from .kinds import ALPHA_CHANNELS, ImageError, log_once, warn_first
 from .metadata import written_metadata
-from .value_range import declared_value_range, to_unit
+from .value_range import declared_value_range, opaque_alpha, to_unit
 
 __all__ = ["NO_ALPHA_FORMATS", "SIXTEEN_BIT_FORMATS", "save_image"]
 
@@ -118,7 +118,8 @@ def _to_eight_bits(pixels: np.ndarray, fmt: str) -> np.ndarray:
     """uint16 ``pixels`` rounded to the 8 bits a ``fmt`` file holds (said once): from 0–65535, or
     the colours from the range :func:`~.value_range.declare_value_range` declared (``--value-range``),
     mapped to 0–255 (rounded, clipped), so 12-bit data is not written as /257, nearly black. An
-    alpha channel stays on 0–65535, the scale it was read on."""
+    alpha channel is mapped from the scale it is read on (:func:`~.value_range.opaque_alpha`: HIGH
+    opaque, or 65535 where it reaches past HIGH), so opaque stays opaque."""
     declared = declared_value_range()
     if declared is None:
         log_once(
@@ -137,10 +138,11 @@ def _to_eight_bits(pixels: np.ndarray, fmt: str) -> np.ndarray:
         low,
         high,
     )
-    eight = np.round(pixels / 257.0).astype(np.uint8)  # alpha, on its full scale
     colours = ALPHA_CHANNELS.get(pixels.shape[-1], pixels.shape[-1]) if pixels.ndim == 3 else None
-    mapped = np.clip(np.rint(to_unit(pixels[..., :colours], declared) * 255.0), 0, 255).astype(np.uint8)
-    eight[..., :colours] = mapped
+    eight = np.clip(np.rint(to_unit(pixels, declared) * 255.0), 0, 255).astype(np.uint8)
+    if colours is not None and colours < pixels.shape[-1]:  # alpha: 0 transparent, opaque on its own scale
+        alpha = pixels[..., colours:]
+        eight[..., colours:] = np.rint(alpha * (255.0 / opaque_alpha(alpha.dtype, int(alpha.max()))))
     return eight
 
 
@@ -153,7 +155,8 @@ def _on_glass_for(pixels: np.ndarray, fmt: str, name: str) -> np.ndarray:
     gray_alpha_16bit_tiff = channels == 2 and pixels.dtype == np.uint16 and fmt == "TIFF"
     if channels not in ALPHA_CHANNELS or not (fmt in NO_ALPHA_FORMATS or gray_alpha_16bit_tiff):
         return pixels
-    if pixels[..., -1].min() < np.iinfo(pixels.dtype).max:  # transparency the file cannot keep
+    alpha = pixels[..., -1]
+    if alpha.min() < opaque_alpha(alpha.dtype, int(alpha.max())):  # transparency the file cannot keep
         kind, keep = ("16-bit gray+alpha TIFF", "PNG") if gray_alpha_16bit_tiff else (fmt, "PNG, TIFF or WebP")
         warn_first(
             f"save:alpha:{kind}",

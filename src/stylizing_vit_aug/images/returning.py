@@ -1,0 +1,115 @@
+"""Float batches back to images: the stylised ``[B, C, H, W]`` 0–1 values given back in exactly the
+kind, dtype, value range, layout and alpha that :func:`~.kinds.to_batch` recorded on the way in, and
+the same-kind copy a strength of 0 gives back. The way in, and every check of what comes in, is
+:mod:`.kinds`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from .kinds import _PIL_16BIT, BatchInfo, ImageLike, _native, _pil_target
+from .value_range import SIXTEEN_BIT, from_unit
+
+try:  # PIL is a core dependency, but keep the import error readable
+    from PIL import Image as PILImage
+except ImportError:  # pragma: no cover
+    PILImage = None
+
+__all__ = ["from_batch", "same_kind_copy", "to_uint8"]
+
+
+def to_uint8(values: torch.Tensor) -> torch.Tensor:
+    """Float 0–1 -> uint8 0–255 (rounded, clamped), on the same device."""
+    return values.mul(255).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def _integers(values: torch.Tensor, dtype: Any, value_range: tuple[float, float] | None = None) -> np.ndarray:
+    """Float 0–1 ``[B, C, H, W]`` -> rounded ``dtype`` (uint8 or uint16) ``[B, H, W, C]`` numpy;
+    uint16 in ``value_range`` (the input's declared range; None: 0–65535)."""
+    if dtype == np.uint8:
+        return to_uint8(values).permute(0, 2, 3, 1).cpu().numpy()
+    scaled = from_unit(values, value_range or SIXTEEN_BIT, torch.int32, is_float=False)
+    return scaled.permute(0, 2, 3, 1).cpu().numpy().astype(np.uint16)
+
+
+def _float64_colours(source: Any, info: BatchInfo) -> torch.Tensor | None:
+    """``source``'s colour channels as a float64 ``[B, C, H, W]`` tensor where ``info`` records a
+    float64 tensor or array (the one input dtype finer than the engine's float32), else None."""
+    if info.kind == "torch" and info.dtype == torch.float64 and isinstance(source, torch.Tensor):
+        batch = source.detach() if source.dim() == 4 else source.detach()[None]
+        return batch[:, : info.channels]
+    if info.kind == "numpy" and info.dtype == np.float64 and isinstance(source, np.ndarray):
+        array = source[..., None] if source.ndim == 2 else source
+        batch = array if array.ndim == 4 else array[None]
+        colours = np.ascontiguousarray(batch[..., : info.channels], dtype=np.float64)  # native order
+        return torch.from_numpy(colours).permute(0, 3, 1, 2)
+    return None
+
+
+def _onto_source(values: torch.Tensor, exact: torch.Tensor) -> torch.Tensor:
+    """The engine's float32 change added to the float64 input it was made from: where the engine
+    kept a pixel (``values`` equal to the pixel's float32 rounding) the input comes back exactly."""
+    change = values.to(exact.device, torch.float64).sub_(exact.float())  # exact: both are float32 values
+    return change.add_(exact).clamp_(0, 1)
+
+
+def from_batch(values: torch.Tensor, info: BatchInfo, source: Any = None) -> Any:
+    """Float ``[B, C, H, W]`` in 0–1 back to the kind, dtype and layout that ``info`` records,
+    with its alpha channel (if any) unchanged.
+
+    ``source``: the images ``values`` were made from (by :func:`to_batch`). A float64 source
+    takes the change onto its own values, so the pixels the engine keeps stay exact instead of
+    coming back rounded through float32; other dtypes need no source.
+    """
+    if info.kind == "list":
+        sources = [None] * len(info.items) if source is None else source
+        return [from_batch(values[i : i + 1], item, sources[i]) for i, item in enumerate(info.items)]
+    values = values.clamp(0, 1)
+    exact = None if source is None else _float64_colours(source, info)
+    if exact is not None:
+        values = _onto_source(values, exact)
+    if info.kind == "torch":
+        out = to_uint8(values) if info.dtype == torch.uint8 else values.to(info.dtype)
+        out = out.to(info.device)
+        if info.alpha is not None:
+            out = torch.cat([out, info.alpha.to(out.device)], dim=1)
+        return out if info.batched else out[0]
+    if info.kind == "pil":
+        pixels = _integers(values, _native(info.dtype), info.value_range)[0]
+        if info.alpha is not None:
+            pixels = np.concatenate([pixels, info.alpha[0]], axis=-1)
+        elif info.channels == 1:
+            pixels = pixels[..., 0]
+        pixels = np.ascontiguousarray(pixels)
+        if info.dtype in _PIL_16BIT:
+            data = pixels.astype(_PIL_16BIT[info.dtype]).tobytes()
+            return PILImage.frombytes(info.dtype, (info.width, info.height), data)
+        return PILImage.fromarray(pixels)
+    if info.dtype in (np.uint8, np.uint16):
+        array = _integers(values, info.dtype, info.value_range)
+    else:
+        array = values.permute(0, 2, 3, 1).cpu().numpy().astype(info.dtype, copy=False)
+    if info.alpha is not None:
+        array = np.concatenate([array, info.alpha], axis=-1)
+    if info.squeeze_channel:
+        array = array[..., 0]
+    return array if info.batched else array[0]
+
+
+def same_kind_copy(images: ImageLike) -> Any:
+    """An independent copy of ``images`` with their exact pixel values, in the kind a
+    stylisation gives back (:func:`from_batch` of :func:`to_batch`), so that strength 0 returns
+    the same kind as any other strength: a PIL image in the mode it is stylised in (``P`` and
+    ``CMYK`` come back ``RGB``), a numpy array in native byte order, a tensor detached, a list or
+    tuple as a list. No float round trip: float64 values stay exactly as they are."""
+    if isinstance(images, torch.Tensor):
+        return images.detach().clone()
+    if isinstance(images, np.ndarray):
+        return np.array(images, dtype=images.dtype.newbyteorder("="), order="C")  # a copy, native order
+    if isinstance(images, (list, tuple)):
+        return [same_kind_copy(item) for item in images]
+    target = _pil_target(images)
+    return images.convert(target) if target not in (None, images.mode) else images.copy()
