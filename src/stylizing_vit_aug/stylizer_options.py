@@ -80,10 +80,16 @@ def check_colour_match(colour_match: bool) -> bool:
     return colour_match
 
 
-def check_chunk_size(chunk_size: int) -> int:
-    """A whole number from 1 (``True`` is not a size); numpy integers are taken as ints."""
+def check_chunk_size(chunk_size: int | None, *, allow_none: bool = False) -> int | None:
+    """A whole number from 1, as a Python int: the one check of every ``chunk_size`` (Stylizer,
+    StyleTTA, StyleBank), so a numpy integer (a size read from an array or config) is taken
+    everywhere and ``True`` (which equals 1) is refused everywhere. ``allow_none``: None passes
+    (StyleTTA's "all at once")."""
+    if chunk_size is None and allow_none:
+        return None
     if not isinstance(chunk_size, numbers.Integral) or isinstance(chunk_size, bool) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        none = " or None (all at once)" if allow_none else ""
+        raise ValueError(f"chunk_size must be a positive integer (1, 2, ...){none}, got {chunk_size!r}")
     return int(chunk_size)
 
 

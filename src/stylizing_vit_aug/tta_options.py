@@ -21,6 +21,7 @@ from .image_ops import strength_values
 from .images import Normalization
 from .model import StyleStream
 from .stylizer import Stylizer, check_mode
+from .stylizer_options import check_chunk_size
 from .transforms._common import check_stats
 
 __all__ = [
@@ -101,8 +102,9 @@ class CheckedOptions:
 
 def checked_options(options: TTAOptions) -> CheckedOptions:
     """Every option checked with the others (construction and each setter run this): an error
-    that says what to change, or what StyleTTA runs with (``strength`` as a float)."""
+    that says what to change, or what StyleTTA runs with (``strength`` as a float, ``chunk_size`` an int)."""
     _check_views(options)
+    chunk_size = check_chunk_size(options.chunk_size, allow_none=True)  # a numpy integer kept as an int
     if options.generator is not None and not isinstance(options.generator, torch.Generator):
         raise TypeError(
             f"generator must be a torch.Generator or None, got {type(options.generator).__name__}; "
@@ -113,7 +115,8 @@ def checked_options(options: TTAOptions) -> CheckedOptions:
     strength = float(strength_values(options.strength, (1,)))
     _check_transfer(options.transfer, check_mode(options.mode))
     input_stats = check_stats(options.mean, options.std, "StyleTTA")
-    return CheckedOptions(replace(options, strength=strength), stylizer, style_choice, fixed, input_stats)
+    checked = replace(options, strength=strength, chunk_size=chunk_size)
+    return CheckedOptions(checked, stylizer, style_choice, fixed, input_stats)
 
 
 def option(name: str, doc: str) -> property:
@@ -126,7 +129,7 @@ def option(name: str, doc: str) -> property:
 
 def _check_views(options: TTAOptions) -> None:
     """The options that decide the views and their merge."""
-    merge, activation, n_styles, chunk_size = options.merge, options.activation, options.n_styles, options.chunk_size
+    merge, activation, n_styles = options.merge, options.activation, options.n_styles
     if merge not in MERGES:
         raise ValueError(f"merge must be one of {MERGES}, got {merge!r}")
     if activation not in ACTIVATIONS:
@@ -143,8 +146,6 @@ def _check_views(options: TTAOptions) -> None:
             raise TypeError(f"{name} must be True or False, got {getattr(options, name)!r}")
     if n_styles == 0 and not options.include_original:
         raise ValueError("n_styles=0 with include_original=False leaves no view to predict on")
-    if chunk_size is not None and (not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1):
-        raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
 
 
 def _bank_stylizer(stylizer: Stylizer | None, bank: BankLike | None, n_styles: int) -> Stylizer | None:

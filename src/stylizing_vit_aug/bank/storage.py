@@ -10,7 +10,7 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -22,7 +22,6 @@ from ..checkpoints import (
     RECORD_KEY,
     CheckpointError,
     SafetensorsHeader,
-    TensorInfo,
     float32_list,
     read_header,
     same_float32,
@@ -137,8 +136,12 @@ def check_stream_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
 
 
 def bank_metadata(
-    stylizer: Stylizer, domains: list[str] | None, stream_dtype: torch.dtype | None, chunk_size: int,
-    sources: list[StyleFile | None] | None = None, images_sha256: str | None = None,
+    stylizer: Stylizer,
+    domains: list[str] | None,
+    stream_dtype: torch.dtype | None,
+    chunk_size: int,
+    sources: list[StyleFile | None] | None = None,
+    images_sha256: str | None = None,
 ) -> dict[str, str]:
     """What a bank file records about how it was made (safetensors metadata: strings only): the
     stylizer (its :func:`stylizer_record`; the fingerprint as it is, the rest as JSON), the
@@ -165,8 +168,9 @@ def write_bank_file(path: Path, tensors: Mapping[str, torch.Tensor], metadata: d
     if path.suffix.lower() in PICKLE_SUFFIXES:
         raise ValueError(f"a bank is a safetensors file: name it {path.with_suffix('.safetensors')}, not {path}")
     if path.is_dir():
-        raise IsADirectoryError(f"cannot write the bank to {path}: it is a folder; give a file name, "
-                                f"e.g. {path / 'bank.safetensors'}")
+        raise IsADirectoryError(
+            f"cannot write the bank to {path}: it is a folder; give a file name, e.g. {path / 'bank.safetensors'}"
+        )
     write_atomically(path, lambda temporary: save_file(dict(tensors), str(temporary), metadata=metadata))
 
 
@@ -200,8 +204,11 @@ def _say_reencoding(path: Path, meta: dict[str, Any], shape: tuple[int, ...], st
     """The one warning of a bank used with another stylizer than its own: what is done (its
     styles re-encoded with this one, its images resized to it) and what that costs."""
     count, _, size, _ = shape
-    resized = f"; its {size} px images are resized to this model's {stylizer.img_size} px" \
-        if size != stylizer.img_size else ""
+    resized = (
+        f"; its {size} px images are resized to this model's {stylizer.img_size} px"
+        if size != stylizer.img_size
+        else ""
+    )
     unused = "its saved style streams are not used, and " if meta.get("stored_streams") else ""
     logger.warning(
         "bank %s was encoded with checkpoint %r (fingerprint %s), not with %r (fingerprint %s) that it is used with: "
@@ -209,8 +216,17 @@ def _say_reencoding(path: Path, meta: dict[str, Any], shape: tuple[int, ...], st
         "the style encoder, what building the bank again costs; to skip it, build the bank with this checkpoint "
         "(`stylizing-vit-aug bank build STYLES/ -o bank.safetensors --checkpoint ...`, StyleBank.from_folder). "
         "What differs: %s",
-        path, meta["source"], meta["fingerprint"], stylizer.source, stylizer.fingerprint, unused, count,
-        stylizer.source, resized, count, stylizer_difference(meta, stylizer),
+        path,
+        meta["source"],
+        meta["fingerprint"],
+        stylizer.source,
+        stylizer.fingerprint,
+        unused,
+        count,
+        stylizer.source,
+        resized,
+        count,
+        stylizer_difference(meta, stylizer),
     )
 
 
@@ -239,7 +255,14 @@ def check_bank_path(path: Path, reader: str) -> None:
         raise FileNotFoundError(f"bank file {path}{link}: check the path (`stylizing-vit-aug bank build` writes one)")
 
 
-def _checked_header(path: Path, reader: str) -> tuple[dict[str, str], dict[str, TensorInfo]]:
+class _Entry(NamedTuple):
+    """What a bank file's header says of one tensor (read by our header reader or by safetensors)."""
+
+    dtype: str  # as safetensors names it: "U8", "F32", ...
+    shape: tuple[int, ...]
+
+
+def _checked_header(path: Path, reader: str) -> tuple[dict[str, str], dict[str, _Entry]]:
     """The metadata and tensor entries of a bank file, with its format and the shapes of its
     images and streams checked from the header, before a tensor is read."""
     check_bank_path(path, reader)
@@ -247,9 +270,28 @@ def _checked_header(path: Path, reader: str) -> tuple[dict[str, str], dict[str, 
         header = read_header(path)
     except (CheckpointError, OSError) as error:
         message, ours = str(error), f"cannot read {path}"
-        message = message.replace(ours, f"cannot read bank file {path}", 1) if message.startswith(ours) \
+        message = (
+            message.replace(ours, f"cannot read bank file {path}", 1)
+            if message.startswith(ours)
             else f"cannot read bank file {path}: {message}"
+        )
         raise BankFileError(message) from error
+    entries = {name: _Entry(info.dtype, info.shape) for name, info in header.tensors.items()}
+    return _checked_contents(path, SafetensorsHeader(entries, header.metadata))
+
+
+def _opened_header(handle: Any) -> SafetensorsHeader:
+    """The header of a bank file opened with safetensors' ``safe_open``: what :func:`_checked_header`
+    reads, without opening the file again (safetensors checked the byte ranges against the file)."""
+    entries = {}
+    for name in handle.keys():
+        entry = handle.get_slice(name)
+        entries[name] = _Entry(entry.get_dtype(), tuple(entry.get_shape()))
+    return SafetensorsHeader(entries, handle.metadata() or {})
+
+
+def _checked_contents(path: Path, header: SafetensorsHeader) -> tuple[dict[str, str], dict[str, _Entry]]:
+    """A bank file's format and the shapes of its images and streams, checked from its header."""
     if header.metadata.get("format") != FILE_FORMAT and _looks_like_weights(header):
         raise BankFileError(
             f"{path} is a checkpoint's weights file (a Stylizing ViT), not a style bank: pass it as --checkpoint "
@@ -283,10 +325,21 @@ def read_bank_info(path: Path, reader: str = "read_bank_info") -> dict[str, Any]
     (the bank's ``images_digest`` when saved; None before it was recorded). Anything missing or
     malformed is a :class:`BankFileError` naming the file and the field; a folder or a missing
     file is refused by :func:`check_bank_path` (``reader`` names who reads it)."""
-    metadata, tensors = _checked_header(path, reader)
+    return _bank_info(path, *_checked_header(path, reader))
+
+
+def _bank_info(path: Path, metadata: Mapping[str, str], tensors: Mapping[str, _Entry]) -> dict[str, Any]:
+    """:func:`read_bank_info` of a header already read and checked (:func:`_checked_contents`)."""
     info: dict[str, Any] = {"version": metadata.get("version"), "fingerprint": metadata.get("fingerprint")}
-    for field, default in (("source", "null"), ("revision", "null"), ("config", "{}"), ("domains", "null"),
-                           ("stream_dtype", "null"), ("mean", "null"), ("std", "null")):
+    for field, default in (
+        ("source", "null"),
+        ("revision", "null"),
+        ("config", "{}"),
+        ("domains", "null"),
+        ("stream_dtype", "null"),
+        ("mean", "null"),
+        ("std", "null"),
+    ):
         try:
             info[field] = json.loads(metadata.get(field, default))
         except (ValueError, RecursionError) as error:  # JSON errors are ValueErrors
@@ -337,6 +390,14 @@ def _sources(metadata: Mapping[str, str], count: int, path: Path) -> list[StyleF
         raise BankFileError(f"bank file {path} is corrupt: {error}; build it again") from None
 
 
+def _check_fingerprint(meta: Mapping[str, Any], path: Path) -> None:
+    if not isinstance(meta["fingerprint"], str):
+        raise BankFileError(
+            f"bank file {path} is corrupt: it records no stylizer fingerprint, so its streams cannot be matched to "
+            "a stylizer; build it again (`stylizing-vit-aug bank build`)"
+        )
+
+
 def _same_network(meta: dict[str, Any], stylizer: Stylizer) -> bool:
     """Whether a bank file's streams are ``stylizer``'s: the same weights (fingerprint) and, where
     the file records it, the same architecture (equal weights under another head count differ)."""
@@ -346,21 +407,23 @@ def _same_network(meta: dict[str, Any], stylizer: Stylizer) -> bool:
 
 def _read(path: Path, stylizer: Stylizer) -> tuple[dict[str, Any], torch.Tensor, torch.Tensor | None]:
     """A bank file's metadata as :func:`read_bank_info` parses it (the one parse; plus
-    ``stored_streams``), its images and, when ``stylizer`` made them, its streams."""
+    ``stored_streams``), its images and, when ``stylizer`` made them, its streams: all through one
+    opening of the file. A file safetensors cannot open is read again by our header reader only
+    to say what is wrong with it (as ``bank info`` says)."""
     from safetensors import SafetensorError, safe_open
 
-    meta = read_bank_info(path, "StyleBank.load")
-    if not isinstance(meta["fingerprint"], str):
-        raise BankFileError(
-            f"bank file {path} is corrupt: it records no stylizer fingerprint, so its streams cannot be matched to "
-            "a stylizer; build it again (`stylizing-vit-aug bank build`)"
-        )
-    meta["stored_streams"] = meta["streams"] is not None
+    check_bank_path(path, "StyleBank.load")
     try:
         with safe_open(str(path), framework="pt") as handle:
+            meta = _bank_info(path, *_checked_contents(path, _opened_header(handle)))
+            _check_fingerprint(meta, path)
+            meta["stored_streams"] = meta["streams"] is not None
             images = handle.get_tensor("images")
             layers = handle.get_tensor("streams") if meta["stored_streams"] and _same_network(meta, stylizer) else None
+    except BankFileError:
+        raise
     except (SafetensorError, OSError, KeyError, ValueError, TypeError) as error:
+        read_bank_info(path, "StyleBank.load")  # what is wrong with the header, named (a BankFileError)
         raise BankFileError(
             f"cannot read bank file {path}: {type(error).__name__}: {error}. It is truncated or corrupt; "
             "build it again (`stylizing-vit-aug bank build`)"

@@ -1,6 +1,8 @@
 """The cache of a bank's style streams: encoded lazily one chunk of styles at a time, then kept as
 one contiguous ``[L, N, T, D]`` tensor whose chunks are views of it; rows gathered by index.
-How a chunk is encoded (stylizer, device, dtype) is the bank's to say."""
+How a chunk is encoded (stylizer, device, dtype) is the bank's to say. Each chunk remembers a
+digest of the pixels it was made from, so that writes into the images that bump no version
+counter (through ``.numpy()`` or ``.data``) are found before streams are saved (:meth:`StreamCache.forget_stale`)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ logger = logging.getLogger(__name__)
 
 # encodes the styles [start, stop) of the bank: layers [L, stop - start, T, D] where they are kept
 EncodeChunk = Callable[[int, int], torch.Tensor]
+# a digest of the pixels of the styles [start, stop) as they are now
+DigestChunk = Callable[[int, int], str]
 
 
 def stream_bytes_per_style(config: ModelConfig, dtype: torch.dtype = torch.float32) -> int:
@@ -29,12 +33,14 @@ def stream_bytes_per_style(config: ModelConfig, dtype: torch.dtype = torch.float
 
 class StreamCache:
     """The streams of ``count`` styles, ``chunk_size`` styles per chunk; ``full`` once all are kept
-    as one tensor."""
+    as one tensor. ``digest`` hashes the pixels of a chunk: each chunk's is kept with its streams."""
 
-    def __init__(self, count: int, chunk_size: int) -> None:
+    def __init__(self, count: int, chunk_size: int, digest: DigestChunk) -> None:
         self.count = count
         self.chunk_size = chunk_size
+        self.digest = digest
         self.chunks: list[torch.Tensor | None] = [None] * -(-count // chunk_size)
+        self.digests: list[str | None] = [None] * len(self.chunks)  # of the pixels each chunk was made from
         self.full: torch.Tensor | None = None
 
     @property
@@ -51,8 +57,9 @@ class StreamCache:
         missing = [c for c in chunk_ids if self.chunks[c] is None]
         bar = tqdm(missing, desc="encoding styles", unit="chunk", disable=len(missing) < 4, leave=False)
         for chunk_id in bar:
-            start = chunk_id * self.chunk_size
-            self.chunks[chunk_id] = encode(start, min(start + self.chunk_size, self.count))
+            start, stop = self._span(chunk_id)
+            self.digests[chunk_id] = self.digest(start, stop)  # hashing is far cheaper than the encoder
+            self.chunks[chunk_id] = encode(start, stop)
         if missing:
             logger.debug("encoded %d style chunks (%d/%d styles cached)", len(missing), self.num_encoded, self.count)
 
@@ -60,13 +67,36 @@ class StreamCache:
         """Every stream as one tensor, encoding the missing chunks first."""
         if self.full is None:
             self.fill(range(len(self.chunks)), encode)
-            self.keep_all(torch.cat(self.chunks, dim=1))
+            self._keep(torch.cat(self.chunks, dim=1))
         return self.full
 
     def keep_all(self, layers: torch.Tensor) -> None:
+        """Keep every style's stream as one tensor (read from a file: of the pixels as they are now)."""
+        self.digests = [self.digest(*self._span(chunk_id)) for chunk_id in range(len(self.chunks))]
+        self._keep(layers)
+
+    def forget_stale(self) -> int:
+        """Drop the chunks whose pixels changed since they were encoded (a fresh digest of each
+        differs from the kept one): writes that bump no version counter, which the bank's key
+        misses. One pass over the pixels; how many chunks were dropped (encoded again at their next use)."""
+        stale = [
+            chunk_id
+            for chunk_id, made_from in enumerate(self.digests)
+            if made_from is not None and made_from != self.digest(*self._span(chunk_id))
+        ]
+        for chunk_id in stale:
+            self.chunks[chunk_id], self.digests[chunk_id], self.full = None, None, None
+        return len(stale)
+
+    def _keep(self, layers: torch.Tensor) -> None:
         """Keep every style's stream as one tensor; the chunks become views of it."""
         self.full = layers
         self.chunks = [layers[:, i : i + self.chunk_size] for i in range(0, self.count, self.chunk_size)]
+
+    def _span(self, chunk_id: int) -> tuple[int, int]:
+        """The styles ``[start, stop)`` of chunk ``chunk_id``."""
+        start = chunk_id * self.chunk_size
+        return start, min(start + self.chunk_size, self.count)
 
     def rows(self, index: torch.Tensor, encode: EncodeChunk) -> torch.Tensor:
         """The streams of the styles ``index`` (CPU, in range), encoding only their missing

@@ -18,6 +18,7 @@ from ..images import IMAGE_EXTENSIONS, ImageLike, find_images, to_batch
 from ..inference import tensors_state
 from ..model import StyleStream
 from ..stylizer import Stylizer
+from ..stylizer_options import check_chunk_size
 from .building import (
     check_crops,
     check_domains,
@@ -80,8 +81,6 @@ class StyleBank:
     ) -> None:
         if not isinstance(stylizer, Stylizer):
             raise TypeError(f"stylizer must be a Stylizer, got {type(stylizer).__name__}")
-        if not isinstance(chunk_size, int) or chunk_size < 1:
-            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         self.stylizer = stylizer
         self._images = _checked_images(images, stylizer)
         self._images_generation = 0  # bumped when ``images`` is replaced: every cache below is of one generation
@@ -90,10 +89,10 @@ class StyleBank:
         self.sources = sources
         self.device = usable_device(device, "StyleBank device") if device is not None else stylizer.device
         self.stream_dtype = check_stream_dtype(stream_dtype)
-        self.chunk_size = chunk_size
+        self.chunk_size = check_chunk_size(chunk_size)
         self.path: Path | None = None
         self.skipped: list[tuple[Path, str]] = []  # unreadable style files left out, with why
-        self._streams = StreamCache(len(self), chunk_size)
+        self._streams = self._new_streams()
         self._streams_state = self._cache_state()  # the weights and images the cached streams are of
         self._approved: tuple[Stylizer, Any] | None = None  # (another stylizer, its weights) found the same network
         self._color_stats: tuple[tuple[int, ...], torch.Tensor] | None = None  # (images state, stats)
@@ -134,19 +133,33 @@ class StyleBank:
         """
         check_on_error(on_error)
         check_crops(crops_per_image, crop_size)
+        chunk_size = check_chunk_size(chunk_size)  # before any image is read
         items = source_items(images, chunk_size)
         generator = torch.Generator().manual_seed(seed)
         built = model_images(
-            items, stylizer, crops_per_image=crops_per_image, crop_size=crop_size, generator=generator,
-            total=len(items), on_error=on_error, tissue_only=tissue_only,
+            items,
+            stylizer,
+            crops_per_image=crops_per_image,
+            crop_size=crop_size,
+            generator=generator,
+            total=len(items),
+            on_error=on_error,
+            tissue_only=tissue_only,
         )
         if domains is not None:
             labels = check_domains(domains, len(built.counts))
             note_lost_domains(labels, built)
             domains = _per_style(labels, built.counts)
         note_duplicates(built.sources)
-        bank = cls(built.pixels, stylizer, domains=domains, device=device, stream_dtype=stream_dtype,
-                   chunk_size=chunk_size, sources=_per_style(built.sources, built.counts))
+        bank = cls(
+            built.pixels,
+            stylizer,
+            domains=domains,
+            device=device,
+            stream_dtype=stream_dtype,
+            chunk_size=chunk_size,
+            sources=_per_style(built.sources, built.counts),
+        )
         bank.skipped = built.skipped
         if encode:
             bank.encode()
@@ -294,9 +307,32 @@ class StyleBank:
             if self._streams.num_encoded:
                 changed = "stylizer's weights" if state[0] != self._streams_state[0] else "bank's images"
                 logger.info("the %s changed since this bank's styles were encoded: re-encoding them", changed)
-            self._streams, self._streams_state = StreamCache(len(self), self.chunk_size), state
+            self._streams, self._streams_state = self._new_streams(), state
             self._approved = None
         return self._streams
+
+    def _new_streams(self) -> StreamCache:
+        """An empty stream cache whose chunks remember the digest of the pixels they are made from."""
+        return StreamCache(len(self), self.chunk_size, lambda start, stop: images_digest(self._images[start:stop]))
+
+    def _notice_unseen_writes(self) -> None:
+        """Before anything made from the images is written to disk: find writes into them that bump
+        no version counter (through ``.numpy()`` or ``.data``), which the caches' key misses.
+        A fresh digest of the images (what the file records) and of each encoded chunk's pixels
+        (two passes over the images, far less than the streams written); stale chunks are dropped
+        (encoded again now) and the colour caches made again."""
+        state, fresh = self._images_state(), images_digest(self._images)
+        hidden = self._images_digest is not None and self._images_digest[0] == state and self._images_digest[1] != fresh
+        self._images_digest = (state, fresh)
+        dropped = self._fresh_streams().forget_stale()
+        if hidden or dropped:
+            logger.info(
+                "bank.images were written without torch noticing (through .numpy() or .data): re-encoding %d "
+                "style chunk(s) before saving; call torch.autograd.graph.increment_version(bank.images) after "
+                "such writes so that sampling sees them too",
+                dropped,
+            )
+            self._color_stats = self._colour_profiles = None
 
     def _encode(self, start: int, stop: int) -> torch.Tensor:
         """The streams of styles ``[start, stop)`` on the bank's device in its stream dtype."""
@@ -388,7 +424,11 @@ class StyleBank:
         style of a different domain (domains equally likely; any domain for an unknown label).
         """
         return draw_styles(
-            n, len(self), self._domains_index(), generator=generator, strategy=strategy,
+            n,
+            len(self),
+            self._domains_index(),
+            generator=generator,
+            strategy=strategy,
             content_domains=content_domains,
         )
 
@@ -413,9 +453,12 @@ class StyleBank:
 
     def save(self, path: str | os.PathLike, *, streams: bool = True) -> Path:
         """Write the bank (images + metadata, and the streams unless ``streams=False``) as
-        safetensors, atomically. Saved streams make :meth:`load` skip encoding."""
+        safetensors, atomically. Saved streams make :meth:`load` skip encoding. The images are
+        hashed first, so writes the caches missed (through ``.numpy()`` or ``.data``) are never
+        saved beside streams or a digest of the pixels before them."""
         path = Path(path)
-        metadata = self.metadata()  # first: labels that do not fit are refused before any encoding
+        self._notice_unseen_writes()  # the digest recorded and the streams saved are of the pixels saved
+        metadata = self.metadata()  # before any encoding: labels that do not fit are refused
         tensors = {"images": self._images}
         if streams:
             tensors["streams"] = self.streams.layers.detach().cpu().contiguous()
