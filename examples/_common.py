@@ -1,9 +1,15 @@
-"""What the examples share: the ``--checkpoint`` argument and histology crops."""
+"""What the examples share: the ``--checkpoint`` and ``--quick`` arguments and histology crops.
+
+``--quick`` (or the environment variable ``SVA_EXAMPLES_QUICK=1``) runs an example on a few crops
+for one epoch: a smoke run that shows the API works end to end (tests/test_examples.py runs every
+example so), not a result. Its numbers (accuracy, speed) mean nothing.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,13 +22,22 @@ logger = logging.getLogger("examples")
 
 ASSETS = Path(sva.__file__).parent / "assets" / "histology"
 SOURCES = sorted(path.stem for path in ASSETS.glob("*.jpg"))
-def add_checkpoint_argument(parser: argparse.ArgumentParser) -> None:
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--checkpoint`` and ``--quick``, which every example takes."""
     parser.add_argument(
         "--checkpoint",
         default=None,
         metavar="SOURCE",
         help="stylizer: an official id (e.g. tiny-camelyon17wilds), a Hub repo, or a saved directory "
         "(default: the bundled default)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        default=os.environ.get("SVA_EXAMPLES_QUICK", "") not in ("", "0"),
+        help="a smoke run: a few crops, one epoch; its numbers mean nothing (also SVA_EXAMPLES_QUICK=1)",
     )
 
 

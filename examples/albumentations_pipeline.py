@@ -7,7 +7,7 @@ arrays) and loads back with ``A.load``: this script checks that the reloaded pip
 bit-identical results.
 
 Run:  python examples/albumentations_pipeline.py --checkpoint tiny-camelyon17wilds
-Without --checkpoint it uses the bundled default. Seconds on CPU.
+Without --checkpoint it uses the bundled default; --quick: one bank style per image, two crops.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch
 from _common import (
     ASSETS,
     SOURCES,
-    add_checkpoint_argument,
+    add_common_arguments,
     setup_logging,
     tissue_crops,
 )
@@ -33,15 +33,16 @@ from stylizing_vit_aug import AlbumentationsStylize, StyleBank
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_checkpoint_argument(parser)
+    add_common_arguments(parser)
     parser.add_argument("--out", type=Path, default=Path("examples_out/albumentations"), help="output folder")
     args = parser.parse_args()
     setup_logging()
     args.out.mkdir(parents=True, exist_ok=True)
 
+    count, per_image = (2, 1) if args.quick else (6, 4)  # crops to augment, bank styles per image
     stylizer = sva.load_stylizer(args.checkpoint, device="cpu")
     source = stylizer.source  # what the saved pipeline file names to load it again
-    bank = StyleBank.from_images(sorted(ASSETS.glob("*.jpg")), stylizer, domains=SOURCES, crops_per_image=4)
+    bank = StyleBank.from_images(sorted(ASSETS.glob("*.jpg")), stylizer, domains=SOURCES, crops_per_image=per_image)
     bank_path = bank.save(args.out / "bank.safetensors")
 
     pipeline = A.Compose(
@@ -55,7 +56,7 @@ def main() -> None:
         bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"]),
         seed=137,
     )
-    crops = tissue_crops(SOURCES[1], 6, 192, torch.Generator().manual_seed(0)).permute(0, 2, 3, 1).numpy()
+    crops = tissue_crops(SOURCES[1], count, 192, torch.Generator().manual_seed(0)).permute(0, 2, 3, 1).numpy()
     mask = np.zeros(crops.shape[1:3], dtype=np.uint8)
     mask[40:120, 50:150] = 1
     results = [pipeline(image=crop, mask=mask, bboxes=[[50, 40, 150, 120]], labels=[1]) for crop in crops]

@@ -7,7 +7,7 @@ exactly, e.g. to stylise a second view of the batch the same way. Styles come fr
 sample bank (crops of the five bundled histology images).
 
 Run:  python examples/kornia_pipeline.py --checkpoint tiny-camelyon17wilds
-Without --checkpoint it uses the bundled default. A few seconds on CPU; offline.
+Without --checkpoint it uses the bundled default; offline. --quick: one crop per source.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import kornia.augmentation as K
 import torch
-from _common import SOURCES, add_checkpoint_argument, setup_logging, tissue_crops
+from _common import SOURCES, add_common_arguments, setup_logging, tissue_crops
 from torchvision.utils import save_image
 
 import stylizing_vit_aug as sva
@@ -29,7 +29,7 @@ logger = logging.getLogger("examples.kornia")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_checkpoint_argument(parser)
+    add_common_arguments(parser)
     parser.add_argument("--out", type=Path, default=Path("examples_out/kornia"), help="output folder")
     parser.add_argument("--p", type=float, default=0.5, help="probability of stylising an image (default 0.5)")
     args = parser.parse_args()
@@ -39,7 +39,8 @@ def main() -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     stylizer = sva.load_stylizer(args.checkpoint, device=device)
     generator = torch.Generator().manual_seed(0)
-    images = torch.cat([tissue_crops(name, 2, 128, generator) for name in SOURCES]).float().div(255).to(device)
+    per_source = 1 if args.quick else 2
+    images = torch.cat([tissue_crops(name, per_source, 128, generator) for name in SOURCES]).float().div(255).to(device)
     masks = (images.mean(1, keepdim=True) < 0.8).float()  # a toy tissue mask
 
     augment = K.AugmentationSequential(

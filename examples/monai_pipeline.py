@@ -15,7 +15,7 @@ learn the task, and its validation accuracy stays near chance (12/24). What the 
 for accuracy on unseen labs is measured in benchmarks/dg_benchmark.py (docs/benchmarks.md).
 
 Run:  python examples/monai_pipeline.py --checkpoint tiny-camelyon17wilds
-Without --checkpoint it uses the bundled default. Well under a minute on CPU.
+Without --checkpoint it uses the bundled default; --quick: 4 training patches per class, one epoch.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import torch
-from _common import ASSETS, add_checkpoint_argument, setup_logging, tissue_crops
+from _common import ASSETS, add_common_arguments, setup_logging, tissue_crops
 from monai.apps.pathology.transforms import NormalizeHEStainsd
 from monai.data import CacheDataset, DataLoader
 from monai.transforms import (
@@ -58,7 +58,7 @@ def patches(count: int, seed: int) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_checkpoint_argument(parser)
+    add_common_arguments(parser)
     parser.add_argument("--out", type=Path, default=Path("examples_out/monai"), help="output folder")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers (default 2)")
     parser.add_argument("--epochs", type=int, default=6, help="training epochs (default 6)")
@@ -68,8 +68,13 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
 
     stylizer = sva.load_stylizer(args.checkpoint, device="cpu")  # per-sample work runs on CPU
-    bank = StyleBank.from_images([ASSETS / f"{name}.jpg" for name in STYLES], stylizer, domains=list(STYLES),
-                                 crops_per_image=4, seed=0)
+    bank = StyleBank.from_images(
+        [ASSETS / f"{name}.jpg" for name in STYLES],
+        stylizer,
+        domains=list(STYLES),
+        crops_per_image=1 if args.quick else 4,
+        seed=0,
+    )
     bank.save(args.out / "bank.safetensors")
     print(f"bank: {bank}")
 
@@ -80,37 +85,51 @@ def main() -> None:
         resize,
     ]
     to_float = ScaleIntensityRanged("image", a_min=0, a_max=255, b_min=0, b_max=1)
-    train_transform = Compose([
-        *normalise,
-        # Resized gives float 0-255 (as LoadImage does): say so; uint8 or float 0-1 need nothing
-        RandStylized("image", stylizer, bank, prob=args.prob, strength=(0.5, 1.0), strategy="balanced",
-                     value_range=(0, 255)),
-        RandFlipd("image", prob=0.5, spatial_axis=1),
-        RandRotate90d("image", prob=0.5),
-        to_float,
-    ])
+    train_transform = Compose(
+        [
+            *normalise,
+            # Resized gives float 0-255 (as LoadImage does): say so; uint8 or float 0-1 need nothing
+            RandStylized(
+                "image", stylizer, bank, prob=args.prob, strength=(0.5, 1.0), strategy="balanced", value_range=(0, 255)
+            ),
+            RandFlipd("image", prob=0.5, spatial_axis=1),
+            RandRotate90d("image", prob=0.5),
+            to_float,
+        ]
+    )
     val_transform = Compose([*normalise, to_float])
-    train_data, val_data = patches(24, seed=0), patches(12, seed=1)
+    train_data, val_data = patches(4 if args.quick else 24, seed=0), patches(2 if args.quick else 12, seed=1)
+    epochs = 1 if args.quick else args.epochs
 
     train_transform.set_random_state(0)  # the same seed gives the same augmented patches
     first = train_transform(dict(train_data[0]))["image"]
     assert torch.equal(train_transform.set_random_state(0)(dict(train_data[0]))["image"], first)
 
     train_set = CacheDataset(train_data, train_transform, progress=False)  # caches up to RandStylized
-    train_loader = DataLoader(train_set, batch_size=8, shuffle=True, num_workers=args.workers,
-                              persistent_workers=args.workers > 0)
+    train_loader = DataLoader(
+        train_set, batch_size=8, shuffle=True, num_workers=args.workers, persistent_workers=args.workers > 0
+    )
     val_loader = DataLoader(CacheDataset(val_data, val_transform, progress=False), batch_size=32)
     torch.manual_seed(0)
     model = torch.nn.Sequential(  # a small CNN: the point is the data pipeline
-        torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.BatchNorm2d(16), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.BatchNorm2d(32), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(32, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+        torch.nn.Conv2d(3, 16, 3, padding=1),
+        torch.nn.BatchNorm2d(16),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(16, 32, 3, padding=1),
+        torch.nn.BatchNorm2d(32),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(32, 32, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
         torch.nn.Linear(32, len(CLASSES)),
     )
     start = time.perf_counter()
-    train(model, train_loader, val_loader, args.epochs)
-    print(f"{args.epochs} epochs with {args.workers} workers in {time.perf_counter() - start:.1f} s")
-    show = [dict(train_data[i]) for i in range(0, len(train_data), 12)]
+    train(model, train_loader, val_loader, epochs)
+    print(f"{epochs} epochs with {args.workers} workers in {time.perf_counter() - start:.1f} s")
+    show = [dict(train_data[i]) for i in range(0, len(train_data), len(train_data) // 4)]  # two per class
     write_preview(args.out, show, stylizer, bank, normalise, resize)
 
 

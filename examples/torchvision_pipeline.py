@@ -6,7 +6,7 @@ the outputs so the same styles can be reused (``StyleBank.load``). The sample ca
 segmentation mask to show that targets pass through untouched.
 
 Run:  python examples/torchvision_pipeline.py --checkpoint tiny-camelyon17wilds
-Without --checkpoint it uses the bundled default. Well under a minute on CPU.
+Without --checkpoint it uses the bundled default; --quick: 2 crops per source, one epoch.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch
 from _common import (
     ASSETS,
     SOURCES,
-    add_checkpoint_argument,
+    add_common_arguments,
     setup_logging,
     tissue_crops,
 )
@@ -49,7 +49,7 @@ class SegmentationCrops(Dataset):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_checkpoint_argument(parser)
+    add_common_arguments(parser)
     parser.add_argument("--out", type=Path, default=Path("examples_out/torchvision"), help="output folder")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers (default 2)")
     parser.add_argument("--p", type=float, default=0.5, help="probability of stylising a sample (default 0.5)")
@@ -59,7 +59,7 @@ def main() -> None:
 
     stylizer = sva.load_stylizer(args.checkpoint, device="cpu")  # per-sample work runs on CPU
     bank = StyleBank.from_images(
-        sorted(ASSETS.glob("*.jpg")), stylizer, domains=SOURCES, crops_per_image=4, seed=0
+        sorted(ASSETS.glob("*.jpg")), stylizer, domains=SOURCES, crops_per_image=1 if args.quick else 4, seed=0
     )
     bank.save(args.out / "bank.safetensors")
     print(f"bank: {bank}")
@@ -75,20 +75,22 @@ def main() -> None:
         ]
     )
     generator = torch.Generator().manual_seed(0)
-    crops = torch.cat([tissue_crops(name, 16, 160, generator) for name in SOURCES])
+    per_source, epochs = (2, 1) if args.quick else (16, 2)
+    crops = torch.cat([tissue_crops(name, per_source, 160, generator) for name in SOURCES])
     loader = DataLoader(
         SegmentationCrops(crops, train_transform), batch_size=16, shuffle=True, num_workers=args.workers
     )
     start = time.perf_counter()
-    for _epoch in range(2):
+    for _epoch in range(epochs):
         for images, masks in loader:
             assert images.shape[1:] == (3, 128, 128) and masks.shape[1:] == (128, 128)
     elapsed = time.perf_counter() - start
-    print(f"2 epochs of {len(crops)} samples with {args.workers} workers: {2 * len(crops) / elapsed:.1f} samples/s")
+    rate = epochs * len(crops) / elapsed
+    print(f"{epochs} epoch(s) of {len(crops)} samples with {args.workers} workers: {rate:.1f} samples/s")
 
     preview = StylizeTransform(stylizer, bank, p=1.0)
     torch.manual_seed(0)
-    originals = crops[::16][:5]
+    originals = crops[::per_source][:5]  # one of each source
     styled = torch.stack([preview(tv_tensors.Image(crop)) for crop in originals])
     save_image(torch.cat([originals, styled]).float() / 255, args.out / "preview.png", nrow=len(originals))
     print(f"wrote {args.out / 'preview.png'} (top: originals, bottom: stylised) and {args.out / 'bank.safetensors'}")

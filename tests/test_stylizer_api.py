@@ -4,6 +4,7 @@ and lists are answered as the front-ends answer them, and dtypes may be named.""
 
 from __future__ import annotations
 
+import pickle
 import re
 import warnings
 
@@ -256,3 +257,52 @@ def test_list_checkpoints_refuses_what_is_not_a_pattern_with_a_type_error(patter
     with pytest.raises(TypeError, match=match):
         sva.list_checkpoints(pattern, repo_ids=repo_ids)
     assert sva.list_checkpoints("tiny-*")  # a pattern still filters
+
+
+# what 0.1.0 pickled: its options as plain attributes (now properties over "_" + name)
+OLD_OPTION_NAMES = ("mode", "background", "colour_match", "chunk_size", "compile", "dtype", "device")
+
+
+class _PickledBy010:
+    """Pickles as 0.1.0 pickled a Stylizer: the class and the state its ``__getstate__`` gave."""
+
+    def __init__(self, state: dict) -> None:
+        self.state = state
+
+    def __reduce__(self):
+        return object.__new__, (sva.Stylizer,), self.state
+
+
+def _old_state(stylizer: sva.Stylizer, **changes) -> dict:
+    state = stylizer.__getstate__()
+    old = {name: state.pop(f"_{name}") for name in OLD_OPTION_NAMES}
+    return {**state, **old, **changes}
+
+
+def test_a_stylizer_pickled_by_the_previous_release_loads_with_its_options_and_stylises_the_same():
+    """Its options were plain attributes; unpickled, the properties found no ``_mode`` and every
+    call raised AttributeError (a saved transform, a DataLoader worker's copy)."""
+    options = {"mode": "resize", "background": "style", "colour_match": False, "chunk_size": 2}
+    stylizer = _stylizer(**options)
+    loaded = pickle.loads(pickle.dumps(_PickledBy010(_old_state(stylizer))))
+    assert type(loaded) is sva.Stylizer
+    assert {name: getattr(loaded, name) for name in OLD_OPTION_NAMES} == {
+        name: getattr(stylizer, name) for name in OLD_OPTION_NAMES
+    }
+    images = torch.rand(3, 3, 40, 40, generator=torch.Generator().manual_seed(0))
+    style = torch.rand(1, 3, 40, 40, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(loaded(images, style), stylizer(images, style))
+    loaded.background = "keep"  # still a checked property, and it pickles in this release's form
+    assert pickle.loads(pickle.dumps(loaded)).settings == loaded.settings
+    with pytest.raises(ValueError, match="background must be one of"):
+        loaded.background = "Keep"
+
+
+@pytest.mark.parametrize("name, bad", [*BAD_OPTIONS, ("device", "nowhere"), ("dtype", torch.int8)], ids=repr)
+def test_a_value_the_previous_release_let_through_is_refused_on_unpickling_with_what_to_do(small_stylizer, name, bad):
+    """0.1.0 did not check an option set after construction (``st.background = "Keep"`` painted the glass)."""
+    data = pickle.dumps(_PickledBy010(_old_state(small_stylizer, **{name: bad})))
+    with pytest.raises(
+        (ValueError, TypeError, RuntimeError), match=r"saved by stylizing-vit-aug 0\.1\.0.*load_stylizer"
+    ):
+        pickle.loads(data)

@@ -1,35 +1,33 @@
 """The engine every front-end calls: model + normalisation + device/dtype policy.
 
-``Stylizer(images, styles)`` takes any image kind (see :mod:`stylizing_vit_aug.images`), brings
-it to the model's size and normalised space, stylises through the cached-style fast path, and
-gives back the same kind, dtype, value range, size and channel count.
+``Stylizer(images, styles)`` takes any image kind (see :mod:`stylizing_vit_aug.images`), brings it to the model's
+size and normalised space, stylises through the cached-style fast path, and gives back the same kind, dtype, value
+range, size and channel count.
 
 Resolution modes (``mode=``):
 
-* ``"relative"`` — the change is ``F(x, s) − F(x, x)``: what style ``s`` does beyond what the
-  network does to the content with its own style. The decoder's reconstruction error appears in
-  both terms and cancels, so anatomy is kept by construction and ``style = content`` returns the
-  input exactly; the change is upsampled and added to the full-resolution input as in
-  ``detail``. It costs five block applications per layer instead of three (the self branch
-  shares the content pass; see :meth:`StylizingViT.stylize_with_self`).
-* ``"detail"`` — the model sees the image at its size (224 px for the presets); the *change*
-  ``F(x, s) − x`` is upsampled and added to the full-resolution input. Fine structure of large
-  images is kept exactly; only the colour/texture change is computed at low resolution.
+* ``"relative"`` — the change is ``F(x, s) − F(x, x)``: what style ``s`` does beyond what the network does to the
+  content with its own style. The decoder's reconstruction error appears in both terms and cancels, so anatomy is
+  kept by construction and ``style = content`` returns the input exactly; the change is upsampled and added to the
+  full-resolution input as in ``detail``. It costs five block applications per layer instead of three (the self
+  branch shares the content pass; see :meth:`StylizingViT.stylize_with_self`).
+* ``"detail"`` — the model sees the image at its size (224 px for the presets); the *change* ``F(x, s) − x`` is
+  upsampled and added to the full-resolution input. Fine structure of large images is kept exactly; only the
+  colour/texture change is computed at low resolution.
 * ``"resize"`` — the stylised model-size image is simply resized back.
 
-``relative`` and ``detail`` bring the change to a larger input by an edge-aware (guided)
-upsampling (:mod:`stylizing_vit_aug.guided`), so it follows the input's own edges.
+``relative`` and ``detail`` bring the change to a larger input by an edge-aware (guided) upsampling
+(:mod:`stylizing_vit_aug.guided`), so it follows the input's own edges. At the model's own size ``detail`` and
+``resize`` are identical. The default mode is chosen by measurement (``benchmarks/bench_resolution_modes.py``; table
+in the README).
 
-At the model's own size ``detail`` and ``resize`` are identical. The default mode is chosen by
-measurement (``benchmarks/bench_resolution_modes.py``; table in the README).
+Large images (more than :data:`STRIP_PIXELS` pixels) never exist as one float tensor: ``__call__`` works on them in
+row bands and column strips (:mod:`stylizing_vit_aug.strip_path`), so the peak memory beyond the input and output
+is a few strips.
 
-Large images (more than :data:`STRIP_PIXELS` pixels) never exist as one float tensor:
-``__call__`` works on them in row bands and column strips (:mod:`stylizing_vit_aug.strip_path`),
-so the peak memory beyond the input and output is a few strips.
-
-Channels: a 1-channel image through a 3-channel model is replicated to RGB and the result is
-turned back to luminance (ITU-R BT.601 weights). A 3-channel image through a 1-channel model is
-stylised on its luminance, and the luminance change is added to all three channels.
+Channels: a 1-channel image through a 3-channel model is replicated to RGB and the result is turned back to
+luminance (ITU-R BT.601 weights). A 3-channel image through a 1-channel model is stylised on its luminance, and the
+luminance change is added to all three channels.
 """
 
 from __future__ import annotations
@@ -81,6 +79,10 @@ from .tissue import change_weight, tissue_pixels, tissue_weight
 __all__ = ["BACKGROUNDS", "COMPILE_MODES", "MODES", "STRIP_PIXELS", "Stylizer", "check_mode"]
 
 logger = logging.getLogger(__name__)
+
+# options 0.1.0 pickled as plain attributes, now properties over "_" + name: set through them, or checked here
+_PLAIN_OPTIONS = ("mode", "background", "colour_match", "chunk_size")
+_PLAIN_FIXED = {"device": torch.device, "dtype": check_dtype, "compile": check_compile}
 
 STRIP_PIXELS = 1 << 19
 """Pixels per row band or column strip of the full-resolution path; images larger than this
@@ -168,17 +170,14 @@ class Stylizer(StylizerOptions):
         self.chunk_size = chunk_size
         self._compile = check_compile(compile)
         dtype = check_dtype(dtype)
-        check_fp32_weights(
-            model,
-            "pass model.float(); the Stylizer keeps fp32 weights and computes in dtype= (bf16 on CUDA by default)",
-        )
+        fp32 = "pass model.float(); the Stylizer keeps fp32 weights and computes in dtype= (bf16 on CUDA by default)"
+        check_fp32_weights(model, fp32)
         self._device = usable_device(device, "Stylizer device")
         self._dtype = dtype if dtype is not None else default_dtype(self._device)
         stats = Normalization.checked(mean, std, model.config.in_chans, "Stylizer mean/std")
         self.model = model.to(self._device)  # moved, as to() moves it; its mode and requires_grad stay the caller's
         self.normalization = stats.to(self._device)
-        self.source = source
-        self.revision = revision
+        self.source, self.revision = source, revision
         self._network = InferenceNetwork(self._dtype)
         self._chunk = self._compiled_chunk()
         self._fingerprint: tuple[tuple[int, ...], str] | None = None  # (weights' state, hash)
@@ -194,7 +193,20 @@ class Stylizer(StylizerOptions):
         return {name: value for name, value in self.__dict__.items() if name != "_chunk"}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        """Also loads a Stylizer pickled by 0.1.0 (a saved transform), its options checked as they are set."""
+        old = {name: state[name] for name in (*_PLAIN_OPTIONS, *_PLAIN_FIXED) if name in state}
+        self.__dict__.update({name: value for name, value in state.items() if name not in old})
+        try:
+            for name, value in old.items():
+                if name in _PLAIN_FIXED:
+                    self.__dict__[f"_{name}"] = _PLAIN_FIXED[name](value)
+                else:
+                    setattr(self, name, value)  # the property's check
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise type(error)(
+                f"this pickled Stylizer (saved by stylizing-vit-aug 0.1.0) holds a value this release refuses: "
+                f"{error}. Load the checkpoint again (load_stylizer) and pickle that"
+            ) from error
         self._chunk = self._compiled_chunk()
 
     # -- facts ---------------------------------------------------------------------------------
@@ -300,7 +312,6 @@ class Stylizer(StylizerOptions):
         ``range_checked``: float styles already passed the range check (see :meth:`stylize_batch`)."""
         if isinstance(styles, StyleStream):
             return styles
-        # a list may mix sizes and channels: each is brought to the model's; the colour profile reads these
         batches = to_batches(styles, "styles", range_checked=range_checked)
         small01 = torch.cat([self._model_size01(v.to(self.device)) for v in batches])
         return self._encode(self.normalize(small01), small01, chunk_size)
@@ -360,12 +371,11 @@ class Stylizer(StylizerOptions):
         image (the front-ends' ``strength=(lo, hi)`` is a range to draw from; here two numbers
         are the strengths of two images).
 
-        Images larger than :data:`STRIP_PIXELS` are worked on in strips (see the module
-        docstring): the same pixels, a fraction of the memory. ``range_checked=True``: the caller
-        (a front-end's every-call check) has read and checked the values, so they are not read
-        again, and has warned in its own name of the gradient an input that requires grad loses.
-        An empty batch (a 4-D tensor or array of no images) comes back as an empty copy, as from
-        :meth:`stylize_batch`; its kind is checked all the same.
+        Images larger than :data:`STRIP_PIXELS` are worked on in strips (see the module docstring): the same
+        pixels, a fraction of the memory. ``range_checked=True``: the caller (a front-end's every-call check) has
+        read and checked the values, so they are not read again, and has warned in its own name of the gradient an
+        input that requires grad loses. An empty batch (a 4-D tensor or array of no images) comes back as an empty
+        copy, as from :meth:`stylize_batch`; its kind is checked all the same.
         """
         mode = check_mode(mode) or self.mode  # checked at every strength, 0 included
         if not range_checked:
@@ -444,12 +454,11 @@ class Stylizer(StylizerOptions):
     ) -> torch.Tensor:
         """The tensor core: float ``[B, C, H, W]`` in 0–1 on any device -> same, stylised.
 
-        Front-ends that already hold validated float batches (BatchStylize) call this directly,
-        with ``range_checked=True`` where they have checked the values with
-        :func:`~.images.check_float_range`: that check reads the batch's extremes back to the
-        host, which on a GPU waits for all queued work. A ``strength`` tensor on the CPU reaches
-        the device without such a wait. The result is an ordinary tensor without gradient (usable
-        in a training step, unlike an inference-mode tensor).
+        Front-ends that already hold validated float batches (BatchStylize) call this directly, with
+        ``range_checked=True`` where they have checked the values with :func:`~.images.check_float_range`: that
+        check reads the batch's extremes back to the host, which on a GPU waits for all queued work. A ``strength``
+        tensor on the CPU reaches the device without such a wait. The result is an ordinary tensor without gradient
+        (usable in a training step, unlike an inference-mode tensor).
         """
         mode = check_mode(mode) or self.mode
         _check_values01(values01, "stylize_batch", range_checked)
@@ -584,14 +593,8 @@ class Stylizer(StylizerOptions):
         """Write model.safetensors, config.json and a model card (see :func:`hub.save_pretrained`
         for the keyword arguments); ``load_stylizer(directory)`` loads it back, with this
         Stylizer's mode, background and colour_match."""
-        mean, std = kwargs.pop("mean", None), kwargs.pop("std", None)
+        kwargs["mean"] = self.mean.cpu() if kwargs.get("mean") is None else kwargs["mean"]
+        kwargs["std"] = self.std.cpu() if kwargs.get("std") is None else kwargs["std"]
         return write_checkpoint(
-            self.model,
-            directory,
-            mean=self.mean.cpu() if mean is None else mean,
-            std=self.std.cpu() if std is None else std,
-            source=self.source,
-            revision=self.revision,
-            settings=self.settings,
-            **kwargs,
+            self.model, directory, source=self.source, revision=self.revision, settings=self.settings, **kwargs
         )
