@@ -117,12 +117,13 @@ class InferenceNetwork:
         return NetworkCalls(model.encode_style, model.stylize, model.stylize_with_self)
 
     def context(self, device: torch.device) -> contextlib.AbstractContextManager:
-        """Autocast where the model runs in fp32 weights with a half dtype, and, on CUDA, attention
-        without cuDNN's kernel: cuDNN builds a plan for each new batch size (about 1 ms of CPU per
-        attention call), and augmentation stylises a different number of images at every step."""
+        """Autocast where the model runs in fp32 weights with a half dtype, else none: a caller's own
+        autocast (a bf16 training step) would run an fp32 Stylizer's network in bf16 and a bf16 copy's
+        in fp16, whatever its ``dtype`` says. On CUDA, attention without cuDNN's kernel: cuDNN builds a
+        plan for each new batch size (about 1 ms of CPU per attention call), and augmentation
+        stylises a different number of images at every step."""
         stack = contextlib.ExitStack()
-        if self.autocast:
-            stack.enter_context(torch.autocast(device.type, dtype=self.dtype))
+        stack.enter_context(torch.autocast(device.type, dtype=self.dtype, enabled=self.autocast))
         if device.type == "cuda":
             try:
                 from torch.nn.attention import SDPBackend, sdpa_kernel
