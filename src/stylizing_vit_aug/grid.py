@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
@@ -174,11 +175,14 @@ def _cell_image(image: ImageLike, cell_size: int, where: str) -> Image.Image:
     """One image scaled to fit a ``cell_size`` square (aspect kept), as an RGB PIL image.
 
     Float tensors are clipped to 0–1 first: a preview of a raw model output (a reconstruction
-    slightly out of range) should show, not fail.
+    slightly out of range) should show, not fail. Integer pixels are not checked against a declared
+    ``--value-range`` again (their reader, or the Stylizer that made them, did: one min/max pass per
+    file); a value past it shows as white, as it is clipped. Float arrays are still checked.
     """
     if isinstance(image, torch.Tensor) and image.is_floating_point():
         image = image.detach().float().nan_to_num(0.0).clamp(0, 1)
-    values, info = to_batch(image, where)
+    unchecked = isinstance(image, np.ndarray) and image.dtype.kind == "f"  # not clipped above
+    values, info = to_batch(image, where, range_checked=not unchecked)
     if values.shape[0] != 1:
         raise ValueError(f"{where} is a batch of {values.shape[0]} images; put one image in each cell")
     height, width = values.shape[-2:]

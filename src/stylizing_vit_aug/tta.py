@@ -345,11 +345,16 @@ class StyleTTA(nn.Module):
 
     # -- conventions ---------------------------------------------------------------------------
     def _to01(self, images: torch.Tensor) -> tuple[torch.Tensor, Any]:
-        """The wrapper's input -> float 0–1 ``[B, C, H, W]`` plus what is needed to go back."""
+        """The wrapper's input -> float 0–1 ``[B, C, H, W]`` plus what is needed to go back. A resize's
+        overshoot past 0–1 is clamped, as the augmentation front-ends clamp it (``images.float_range``):
+        images from the same pipeline pass both; anything further is refused with the same advice."""
         if self.input_stats is not None:
-            return undo_normalize(images, self.input_stats, "StyleTTA"), None
-        check_image(images, "StyleTTA's input", normalised_hint=_NORMALISED_HINT)  # the hint only where it helps
-        return to_batch(images, "StyleTTA's input", range_checked=True)
+            return undo_normalize(images, self.input_stats, "StyleTTA", clamp_overshoot=True), None
+        overshoots = check_image(  # the hint only where it helps
+            images, "StyleTTA's input", normalised_hint=_NORMALISED_HINT, clamp_overshoot=True
+        )
+        values01, info = to_batch(images, "StyleTTA's input", range_checked=True)
+        return (values01.clamp(0, 1) if overshoots else values01), info  # a copy: values01 may be the caller's
 
     def _from01(
         self,

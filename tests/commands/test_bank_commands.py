@@ -4,12 +4,16 @@ bank of another checkpoint is re-encoded with a warning that says so and what it
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pytest
 
 import stylizing_vit_aug as sva
 from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model, write_images
 from stylizing_vit_aug import cli
 from stylizing_vit_aug.commands.preview import _bank_label
+from stylizing_vit_aug.images import save_image
 
 
 @pytest.fixture
@@ -40,6 +44,38 @@ def test_bank_build_refuses_a_crop_size_without_crops_per_image(tmp_path, checkp
     err = capsys.readouterr().err
     assert "--crop-size 20" in err and "add --crops-per-image N" in err
     assert err.startswith("stylizing-vit-aug bank build: error:")  # the command as typed, not "bank"
+
+
+def test_bank_build_help_says_what_crop_size_measures_and_defaults_to(capsys):
+    """It said "crop side (default: model size)": not in what units, of what, nor that a crop is resized."""
+    assert cli.main(["bank", "build", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    crop = text[text.index("--crop-size CROP_SIZE ", text.index("options:")) :]  # its entry, not the usage line
+    for said in ("pixels", "shorter side", "resized to the model's input size", "default: the model's input size"):
+        assert said in crop[:400], said
+
+
+def test_bank_build_help_names_the_exit_code_a_style_outside_the_value_range_gives(tmp_path, checkpoint, capsys):
+    """It said such a file stops the build (exit code 2); it is left out like an unreadable file."""
+    write_images(tmp_path / "styles", 1)
+    save_image(np.full((40, 48, 3), 5000, np.uint16), tmp_path / "styles" / "wide.png", "PNG")  # above 4095
+    observed = {}
+    for on_error in ("skip", "stop"):  # skip: the default
+        out = tmp_path / f"{on_error}.safetensors"
+        argv = ["bank", "build", str(tmp_path / "styles"), "-o", str(out), "--value-range", "0,4095"]
+        observed[on_error] = cli.main([*argv, "--on-error", on_error, "--checkpoint", checkpoint])
+        assert "wide.png: 16-bit values from" in capsys.readouterr().err  # refused by the range, not by usage
+    assert cli.main(["bank", "build", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    options, epilog = text.split(" --value-range LOW,HIGH ", 1)[1].split("examples:", 1)
+    said = [s for s in re.split(r"(?<=\.)\s+", epilog) if "outside" in s]
+    assert said, "the epilog says what a style file outside --value-range does"
+    for sentence in said:
+        assert f"exit code {observed['skip']}" in sentence, sentence
+        assert set(re.findall(r"--on-error stop: exit code (\d+)", sentence)) <= {str(observed["stop"])}, sentence
+        assert set(re.findall(r"exit code (\d+)", sentence)) <= {str(code) for code in observed.values()}, sentence
+    option = options.split(" --on-error ", 1)[0]  # the shared --value-range entry
+    assert "bank build" in next(s for s in re.split(r"(?<=\.)\s+", option) if "outside" in s)
 
 
 def test_bank_info_shows_each_styles_file_and_the_images_digest(built, checkpoint, capsys):

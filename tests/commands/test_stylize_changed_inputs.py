@@ -112,10 +112,10 @@ def test_a_record_from_before_the_input_columns_resumes_and_says_once_that_chang
     assert not any(row["input_sha256"] or row["input_stat"] for row in read_stylize_log(log))
 
 
-def test_stylize_reads_each_input_twice_and_records_the_digest_of_the_bytes_it_decoded(tmp_path, run_in, monkeypatch):
-    """The record's input_sha256 names the bytes the output was decoded from: the input is hashed in chunks,
-    then decoded from its path (never held whole beside its pixels), and a change in between is caught by its
-    stamp (test_stylize_input_reads.py)."""
+def test_stylize_opens_each_input_once_and_records_the_digest_of_the_bytes_it_decoded(tmp_path, run_in, monkeypatch):
+    """The record's input_sha256 names the bytes the output was decoded from: one opening of the input hashes
+    it in chunks and decodes the same handle (never its bytes whole beside its pixels; it was opened twice,
+    hashed then decoded from its path); a write in place meanwhile is caught (test_stylize_input_reads.py)."""
     import builtins
     import io
 
@@ -133,7 +133,7 @@ def test_stylize_reads_each_input_twice_and_records_the_digest_of_the_bytes_it_d
     assert run_in(out) == 0
     monkeypatch.undo()
 
-    assert sorted(opened) == sorted(2 * ["img00.png", "img01.png", "img02.png"])  # hashed, then decoded
+    assert sorted(opened) == ["img00.png", "img01.png", "img02.png"]  # hashed and decoded from one handle
     rows = {row["output"]: row for row in read_stylize_log(out / "stylize_log.csv")}
     for name in opened:
         stat = (tmp_path / "in" / name).stat()

@@ -165,10 +165,11 @@ def test_stylize_keeps_each_inputs_resolution_and_colour_profile(tmp_path, check
         assert "dpi" not in image.info and "icc_profile" not in image.info
 
 
-def test_stylize_opens_each_input_twice_not_per_copy_and_its_outputs_keep_it_all(tmp_path, checkpoint, monkeypatch):
-    """Two openings of an input file (its digest in chunks, then its decode) give its pixels, whether it is
-    lossless and the metadata its outputs keep (it was three: read_image, is_lossless and carried_metadata each
-    opened it, twice more per copy); every copy still keeps them: resolution and profile, lossless WebP."""
+def test_stylize_opens_each_input_once_not_per_copy_and_its_outputs_keep_it_all(tmp_path, checkpoint, monkeypatch):
+    """One opening of an input file (its digest in chunks and its decode, from one handle) gives its digest,
+    pixels, whether it is lossless and the metadata its outputs keep (it was two: hashed, then decoded from its
+    path; before that three, and twice more per copy); every copy still keeps them: resolution and profile,
+    lossless WebP."""
     import builtins
     import io
     from collections import Counter
@@ -200,7 +201,7 @@ def test_stylize_opens_each_input_twice_not_per_copy_and_its_outputs_keep_it_all
                      "--checkpoint", checkpoint]) == 0
     monkeypatch.undo()
     inputs = sorted(str(path) for path in folder.iterdir())
-    assert {path: opened[path] for path in inputs} == dict.fromkeys(inputs, 2)  # hashed, decoded: not per copy
+    assert {path: opened[path] for path in inputs} == dict.fromkeys(inputs, 1)  # hashed and decoded: not per copy
     for copy in (0, 1):
         with Image.open(out / f"slide.s{copy}.tif") as image:
             assert [round(v) for v in image.info["dpi"]] == [25400, 12700] and image.info["icc_profile"] == icc

@@ -1,12 +1,15 @@
 """How ``stylize`` reads an input and what its exit code says: one stamp of a file (size, time, inode)
-behind every "has it changed" check; an input hashed in chunks then decoded from its path, so its
-bytes are never held whole beside its pixels, and skipped when it changed in between; and a run
-whose inputs all fail is exit code 3 where outputs of an earlier run stay, with or without --overwrite."""
+behind every "has it changed" check; an input hashed in chunks and decoded from one handle, so its
+bytes are never held whole beside its pixels and its digest names the bytes decoded (skipped when
+written to in place meanwhile); and a run whose inputs all fail is exit code 3 where outputs of an
+earlier run stay, with or without --overwrite."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,7 +39,7 @@ def test_the_app_the_record_and_the_front_ends_see_one_stamp_of_a_file(tmp_path)
 
 
 def test_an_input_is_never_held_whole_beside_its_pixels(tmp_path):
-    """The digest is read in chunks and the pixels decoded from the path: the peak while reading an
+    """The digest is read in chunks and the pixels decoded from the same handle: the peak while reading an
     input is about its pixels, not its pixels plus its file's bytes (108 MB more at 6000 x 6000)."""
     path = tmp_path / "noise.png"
     pixels = np.random.default_rng(0).integers(0, 256, (1500, 1500, 3), dtype=np.uint8)
@@ -52,17 +55,47 @@ def test_an_input_is_never_held_whole_beside_its_pixels(tmp_path):
     assert peak < read.nbytes + size // 2, (peak, read.nbytes, size)
 
 
-def test_an_input_replaced_while_it_is_read_is_skipped_not_recorded_under_the_wrong_digest(tmp_path, monkeypatch):
-    """A file replaced between its hashing and its decoding would leave an output whose record names other
-    bytes: it is refused as an unreadable file is (a rerun reads it again), naming the file and why."""
+def _changed_as_pillow_opens(monkeypatch, path: Path, change) -> None:
+    """Make ``change`` happen to ``path`` once, after its hashing, as Pillow starts to decode it."""
+    real = Image.open
+    pending = [change]
+
+    def open_after_change(fp, *args, **kwargs):
+        if pending:
+            pending.pop()()
+        return real(fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image, "open", open_after_change)
+
+
+def test_an_input_replaced_while_it_is_read_is_decoded_from_the_bytes_its_digest_names(tmp_path, monkeypatch):
+    """A writer's atomic swap (a new file renamed over the input) between the hashing and the decoding: the one
+    handle reads the old file throughout, so the output and its record agree, and the input is not refused
+    (it was skipped as "changed while it was read": it was hashed, then decoded again from its path)."""
     path, other = write_images(tmp_path, 2)
-    real = stylize.read_with_traits
+    old = path.read_bytes()
+    expected = np.asarray(Image.open(path))
+    _changed_as_pillow_opens(monkeypatch, path, lambda: os.replace(other, path))
+    read, _, columns = stylize._read_input(path)
+    monkeypatch.undo()
+    assert np.array_equal(read, expected) and columns["input_sha256"] == hashlib.sha256(old).hexdigest()
 
-    def replaced_first(target, **kwargs):
-        os.replace(other, path)  # the writer's atomic swap, between the hash and the decode
-        return real(target, **kwargs)
 
-    monkeypatch.setattr(stylize, "read_with_traits", replaced_first)
+def test_an_input_written_in_place_while_it_is_read_is_skipped_not_recorded_under_the_wrong_digest(
+    tmp_path, monkeypatch
+):
+    """Written in place (``cp`` onto it: same file, new bytes) between the hashing and the decoding, the decoded
+    bytes are not the ones hashed: refused as an unreadable file is (a rerun reads it again), naming it and why."""
+    path, other = write_images(tmp_path, 2)
+    before = path.stat()
+
+    def rewrite() -> None:
+        with open(path, "r+b") as handle:  # the same inode, other bytes
+            handle.write(other.read_bytes())
+            handle.truncate()
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+
+    _changed_as_pillow_opens(monkeypatch, path, rewrite)
     with pytest.raises(ImageReadError, match="changed while it was read") as caught:
         stylize._read_input(path)
     assert str(path) in str(caught.value) and "rerun" in str(caught.value)

@@ -15,7 +15,8 @@ import stylizing_vit_aug as sva
 from helpers import read_stylize_log, write_images
 from stylizing_vit_aug import cli, grid
 from stylizing_vit_aug.commands._stylize_record import BEFORE_VALUE_RANGE, TYPE_RANGE
-from stylizing_vit_aug.images import kinds, read_image, save_image
+from stylizing_vit_aug.images import files, kinds, read_image, save_image
+from stylizing_vit_aug.images.value_range import declare_value_range
 
 TWELVE_BIT = ["--value-range", "0,4095"]
 
@@ -220,3 +221,74 @@ def test_an_8_bit_output_format_gets_the_range_on_0_255_not_nearly_black(tmp_pat
         assert np.array_equal(bmp, mapped), name  # exact where the format is lossless
         jpg = read_image(tmp_path / "jpg" / Path(name).with_suffix(".jpg")).astype(np.float64)
         assert abs(jpg.mean() - bmp.mean()) <= 1, name  # JPEG: the same picture, give or take its loss
+
+
+def test_preview_reads_each_content_range_once_not_again_per_style(tmp_path, checkpoint, slides, monkeypatch):
+    """The reader checks a 16-bit file against --value-range (one min/max pass); stylising it with
+    each style must not check it again (as ``stylize`` passes ``range_checked=True``)."""
+    passes: dict[str, int] = {"reader": 0, "stylizer": 0}
+    read_check, batch_check = files.outside_range, kinds.outside_range
+
+    def reader(colours, value_range, what):
+        passes["reader"] += 1  # 16-bit files only: the 8-bit styles have no range to check
+        return read_check(colours, value_range, what)
+
+    def stylizer(colours, value_range, what):
+        passes["stylizer"] += what == "images"  # the Stylizer's to_batch; the grid's cells name their place
+        return batch_check(colours, value_range, what)
+
+    monkeypatch.setattr(files, "outside_range", reader)
+    monkeypatch.setattr(kinds, "outside_range", stylizer)
+    write_images(tmp_path / "styles", 2)
+    argv = ["preview", str(tmp_path / "in"), "--styles-dir", str(tmp_path / "styles"), "-o", str(tmp_path / "g.png")]
+    options = ["--n-contents", "2", "--n-styles", "2", "--cell-size", "32", "--checkpoint", checkpoint, *TWELVE_BIT]
+    assert cli.main([*argv, *options]) == 0
+    assert passes == {"reader": len(slides), "stylizer": 0}  # was 2 per content: one per style
+
+
+def _count_range_checks(monkeypatch) -> dict[str, list[str]]:
+    """Every --value-range check, by who made it: the reader (per file) and to_batch (per batch), each
+    naming what it checked."""
+    checks: dict[str, list[str]] = {"reader": [], "to_batch": []}
+    for module, who in ((files, "reader"), (kinds, "to_batch")):
+        real = module.outside_range
+
+        def counted(colours, value_range, what, real=real, who=who):
+            checks[who].append(what)
+            return real(colours, value_range, what)
+
+        monkeypatch.setattr(module, "outside_range", counted)
+    return checks
+
+
+def test_bank_build_checks_each_style_file_range_once_in_its_reader(tmp_path, checkpoint, slides, monkeypatch):
+    """A 16-bit style file is checked against --value-range when read (one min/max pass), not again when its
+    pixels are turned into a batch (it was checked twice); a file outside the range is still left out."""
+    _slide(tmp_path / "in" / "c.png", 5, top=4096)
+    checks = _count_range_checks(monkeypatch)
+    argv = ["bank", "build", str(tmp_path / "in"), "-o", str(tmp_path / "bank.safetensors"), "--domains", "none"]
+    assert cli.main([*argv, "--checkpoint", checkpoint, *TWELVE_BIT]) == cli.EXIT_SKIPPED  # c.png left out
+    assert sorted(checks["reader"]) == sorted(f"image {tmp_path / 'in' / name}" for name in [*slides, "c.png"])
+    assert checks["to_batch"] == []
+
+
+def test_preview_grid_cells_are_not_range_checked_again(tmp_path, checkpoint, slides, monkeypatch):
+    """The grid shows pixels its reader or the Stylizer already checked against --value-range: its cells do not
+    check them again (each 16-bit content and output was, once per cell); a value past the range shows, clipped."""
+    write_images(tmp_path / "styles", 2)
+    checks = _count_range_checks(monkeypatch)
+    argv = ["preview", str(tmp_path / "in"), "--styles-dir", str(tmp_path / "styles"), "-o", str(tmp_path / "g.png")]
+    options = ["--n-contents", "2", "--n-styles", "2", "--cell-size", "32", "--checkpoint", checkpoint, *TWELVE_BIT]
+    assert cli.main([*argv, *options]) == 0
+    assert [what for what in checks["to_batch"] if what.startswith("grid cell")] == []
+    past = _slide_pixels(0)
+    past[0, 0] = 5000
+    with declare_value_range((0, 4095)):
+        shown = np.asarray(grid.make_grid([[past]], cell_size=48))
+        clipped = np.asarray(grid.make_grid([[np.minimum(past, 4095)]], cell_size=48))
+    assert np.array_equal(shown, clipped)
+
+
+def _slide_pixels(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(800, 4096, (40, 48, 3), dtype=np.uint16)

@@ -150,6 +150,8 @@ def model_images(
 
     ``tissue_only`` (with crops): crops of blank glass are not styles (they wash an image out),
     so crops are drawn until ``crops_per_image`` pass :func:`~stylizing_vit_aug.tissue.is_tissue`.
+    A file's pixels are checked against ``--value-range`` by its reader alone, not again here (one
+    min/max pass over each file).
     """
     size = stylizer.img_size
     if crops_per_image and crop_size and crop_size * 4 < size:
@@ -170,7 +172,7 @@ def model_images(
             sources.append(None)
             names.append(label)
             continue
-        values, _ = to_batch(item, label)
+        values, _ = to_batch(item, label, range_checked=source is not None)  # a file: its reader checked it
         values = stylizer.adapt_channels(values)
         count, _, height, width = values.shape
         seen.shape(height, width, label, count, size, whole=not crops_per_image)

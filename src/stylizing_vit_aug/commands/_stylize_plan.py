@@ -323,13 +323,14 @@ class RunStyles:
             self.skipped = self.bank.skipped
             unread = {path for path, _ in self.skipped}
             self.labels = [str(p) for p in paths if p not in unread]
+        # the one count check, again on the bank built: a style file may have failed to read since planned
+        refuse_too_few_styles(plan.styles_per_image, len(self.bank))
         self.seed = plan.seed
         self._digests: dict[int, str] = {}
 
     def choose(self, relative: str, count: int = 1) -> list[StyleChoice]:
         """``count`` different styles drawn from the seed and ``relative`` alone; the first is the
         same for every ``count``, so adding copies never changes the first one."""
-        refuse_too_few_styles(count, len(self.bank))  # fewer than planned: unreadable style files
         generator = torch.Generator().manual_seed(zlib.crc32(f"{self.seed}:{relative}".encode()))
         indices: list[int] = []
         while len(indices) < count:

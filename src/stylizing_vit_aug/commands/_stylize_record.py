@@ -21,7 +21,6 @@ columns (:data:`KNOWN_HEADERS`) are still read."""
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import logging
 import os
@@ -32,6 +31,7 @@ from pathlib import Path
 from .._atomic import write_atomically
 from .._files import FileStamp, file_stamp
 from ..images import IMAGE_EXTENSIONS
+from ..images.files import sha256_of
 
 __all__ = [
     "ADDED", "BEFORE_INPUTS", "BEFORE_VALUE_RANGE", "FIELDS", "INPUT_COLUMNS", "KNOWN_HEADERS", "LEGACY_FIELDS",
@@ -80,18 +80,16 @@ def stat_column(stamp: FileStamp) -> str:
 
 
 def file_sha256(path: Path) -> str:
-    """The SHA-256 (hex) of the file's bytes, read 1 MiB at a time: never the whole file in memory."""
-    digest = hashlib.sha256()
+    """The SHA-256 (hex) of the file's bytes, read in chunks (:func:`~stylizing_vit_aug.images.files.sha256_of`):
+    a rerun's check of an input whose stat changed, which decodes nothing."""
     with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return sha256_of(handle)
 
 
 def input_columns(stat: str, sha256: str) -> dict[str, str]:
-    """The :data:`INPUT_COLUMNS` of an input: its :func:`stat_column` (taken first) and the SHA-256 of its
-    bytes (:func:`file_sha256`), which its output was decoded from: ``stylize`` hashes the file, decodes it
-    from its path, and skips it where its stamp changed in between (the digest would not name them)."""
+    """The :data:`INPUT_COLUMNS` of an input: its :func:`stat_column` (taken first) and the SHA-256 of the
+    bytes its output was decoded from (``stylize`` reads both from one opening:
+    :func:`~stylizing_vit_aug.images.read_with_traits` with ``sha256=True``)."""
     return {"input_sha256": sha256, "input_stat": stat}
 
 

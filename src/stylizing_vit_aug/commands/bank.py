@@ -30,16 +30,20 @@ examples:
   stylizing-vit-aug bank info bank.safetensors
 """
 
-BUILD_EPILOG = EPILOG + f"""
+BUILD_EPILOG = (
+    EPILOG
+    + f"""
 A style file that cannot be read is left out with a warning naming it, and the exit code is
 {EXIT_SKIPPED} instead of 0 (--on-error stop: exit code 2, no bank written). Warnings also name
 byte-identical style files (each enters the bank), subfolders without images (no domain), style
 images smaller than the model's input (enlarged) and files of other kinds left out (.gif ...).
 The bank records each style's file (path under FOLDER, SHA-256 prefix): `bank info --sources`.
 --value-range LOW,HIGH reads 16-bit style files on LOW-HIGH (e.g. 0,4095 for 12-bit data), as
-stylize and preview read their inputs; one with values outside it stops the build (exit code 2),
-naming the file. 8-bit style files keep 0-255.
+stylize and preview read their inputs; one with values outside it is refused, never clipped, and
+left out like an unreadable file (a warning naming it, exit code {EXIT_SKIPPED}; --on-error stop:
+exit code 2). 8-bit style files keep 0-255.
 """
+)
 INFO_EPILOG = """\
 examples:
   stylizing-vit-aug bank info bank.safetensors
@@ -59,32 +63,56 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     formatter = parser.formatter_class
     actions = parser.add_subparsers(dest="bank_command", metavar="{build,info}", required=True)
     build = actions.add_parser(
-        "build", help="encode a folder of style images into a bank file",
+        "build",
+        help="encode a folder of style images into a bank file",
         description=f"Build a style bank from every {'/'.join(IMAGE_EXTENSIONS)} image under FOLDER and save it "
         "(images at model size + their encoded style streams, safetensors).",
-        epilog=BUILD_EPILOG, formatter_class=formatter,
+        epilog=BUILD_EPILOG,
+        formatter_class=formatter,
     )
     build.add_argument("folder", type=Path, help="folder of style images (recursive)")
     build.add_argument("-o", "--output", type=Path, required=True, help="bank file to write (.safetensors)")
-    build.add_argument("--domains", choices=("subfolders", "none"), default="subfolders",
-                       help="domain labels from top-level subfolder names (default; images directly in FOLDER "
-                       "form one more domain, named after FOLDER, as train's data does) or none")
-    build.add_argument("--crops-per-image", type=positive_int, default=None,
-                       help="take this many random crops per image instead of resizing it whole")
-    build.add_argument("--crop-size", type=positive_int, default=None,
-                       help="crop side, with --crops-per-image (default: model size)")
+    build.add_argument(
+        "--domains",
+        choices=("subfolders", "none"),
+        default="subfolders",
+        help="domain labels from top-level subfolder names (default; images directly in FOLDER "
+        "form one more domain, named after FOLDER, as train's data does) or none",
+    )
+    build.add_argument(
+        "--crops-per-image",
+        type=positive_int,
+        default=None,
+        help="take this many random crops per image instead of resizing it whole",
+    )
+    build.add_argument(
+        "--crop-size",
+        type=positive_int,
+        default=None,
+        help="side in pixels of the style image of each square crop --crops-per-image N takes "
+        "(at most the image's shorter side), resized to the model's input size; only with "
+        "--crops-per-image (default: the model's input size)",
+    )
     build.add_argument("--seed", type=seed_argument, default=0, help="seed of the crops (default 0)")
-    build.add_argument("--stream-dtype", choices=("float32", "float16", "bfloat16"), default=None,
-                       help="dtype of the stored style streams (float16 halves the file)")
-    build.add_argument("--no-streams", action="store_true",
-                       help="store only the images (smaller file; re-encoded when loaded)")
+    build.add_argument(
+        "--stream-dtype",
+        choices=("float32", "float16", "bfloat16"),
+        default=None,
+        help="dtype of the stored style streams (float16 halves the file)",
+    )
+    build.add_argument(
+        "--no-streams", action="store_true", help="store only the images (smaller file; re-encoded when loaded)"
+    )
     add_value_range_argument(build)
     add_on_error_argument(build)
     add_checkpoint_arguments(build)
     build.set_defaults(bank_run=run_build)
     info = actions.add_parser(
-        "info", help="show what a bank file holds", description="Show what a bank file holds.",
-        epilog=INFO_EPILOG, formatter_class=formatter,
+        "info",
+        help="show what a bank file holds",
+        description="Show what a bank file holds.",
+        epilog=INFO_EPILOG,
+        formatter_class=formatter,
     )
     info.add_argument("file", type=Path, help="a bank file written by `bank build` or StyleBank.save")
     info.add_argument("--sources", action="store_true", help="list the source file of every style")
@@ -104,9 +132,11 @@ def run_build(args: argparse.Namespace) -> int:
     if args.output.suffix != ".safetensors":
         raise CLIError(f"the bank file name should end in .safetensors, got {args.output}")
     if args.crop_size is not None and args.crops_per_image is None:
-        raise CLIError(f"--crop-size {args.crop_size} is the side of the crops --crops-per-image N takes; without it "
-                       "whole images are resized and --crop-size would be ignored: add --crops-per-image N, or "
-                       "leave --crop-size out")
+        raise CLIError(
+            f"--crop-size {args.crop_size} is the side of the crops --crops-per-image N takes; without it "
+            "whole images are resized and --crop-size would be ignored: add --crops-per-image N, or "
+            "leave --crop-size out"
+        )
     with new_output_file(args.output, "-o", "bank.safetensors"):  # its folder goes again if the build stops
         return _build(args, choice)
 
@@ -118,18 +148,28 @@ def _build(args: argparse.Namespace, choice: CheckpointChoice) -> int:
     stylizer = choice.load()
     with declare_value_range(args.value_range):  # the style files' 16-bit pixels, mapped from it to 0-1
         bank = StyleBank.from_folder(
-            args.folder, stylizer, domains=None if args.domains == "none" else "subfolders",
-            crops_per_image=args.crops_per_image, crop_size=args.crop_size, seed=args.seed,
-            stream_dtype=args.stream_dtype, on_error=args.on_error,
+            args.folder,
+            stylizer,
+            domains=None if args.domains == "none" else "subfolders",
+            crops_per_image=args.crops_per_image,
+            crop_size=args.crop_size,
+            seed=args.seed,
+            stream_dtype=args.stream_dtype,
+            on_error=args.on_error,
         )
     bank.save(args.output, streams=not args.no_streams)
-    print(f"wrote {args.output}: {len(bank)} styles"
-          + (f" in {len(bank.domain_names)} domains" if bank.domains else "")
-          + f", {args.output.stat().st_size / 1e6:.1f} MB")
+    print(
+        f"wrote {args.output}: {len(bank)} styles"
+        + (f" in {len(bank.domain_names)} domains" if bank.domains else "")
+        + f", {args.output.stat().st_size / 1e6:.1f} MB"
+    )
     if bank.skipped:
-        print(f"{len(bank.skipped)} file(s) could not be read and were left out: "
-              + "; ".join(reason.rstrip(".") for _, reason in bank.skipped) + f"; exit code {EXIT_SKIPPED}",
-              file=sys.stderr)
+        print(
+            f"{len(bank.skipped)} file(s) could not be read and were left out: "
+            + "; ".join(reason.rstrip(".") for _, reason in bank.skipped)
+            + f"; exit code {EXIT_SKIPPED}",
+            file=sys.stderr,
+        )
         return EXIT_SKIPPED
     return 0
 
@@ -147,8 +187,10 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"checkpoint:  {info['source']} (revision {info['revision']}, fingerprint {info['fingerprint']})")
     print(f"model:       {', '.join(f'{k}={v}' for k, v in info['config'].items())}")
     if info["streams"] is not None:
-        print(f"streams:     stored, shape {info['streams']} ({info['stream_dtype'] or 'float32'}): "
-              "loading with the same checkpoint skips encoding (their values are checked then, not here)")
+        print(
+            f"streams:     stored, shape {info['streams']} ({info['stream_dtype'] or 'float32'}): "
+            "loading with the same checkpoint skips encoding (their values are checked then, not here)"
+        )
     else:
         print("streams:     not stored (encoded when loaded)")
     if info["domains"]:
@@ -164,15 +206,20 @@ def _print_sources(info: dict, every: bool) -> None:
     """The images digest and where the styles came from: a summary, or every style with ``every``."""
     from ..bank.sources import describe
 
-    print(f"images:      digest {info['images_sha256']} (StyleBank.images_digest)" if info["images_sha256"]
-          else "images:      no digest recorded (saved before it was; StyleBank.images_digest computes it)")
+    print(
+        f"images:      digest {info['images_sha256']} (StyleBank.images_digest)"
+        if info["images_sha256"]
+        else "images:      no digest recorded (saved before it was; StyleBank.images_digest computes it)"
+    )
     sources = info["sources"]
     if sources is None:
         print("sources:     not recorded (a bank saved before they were, or built from images in memory)")
         return
     files = {source for source in sources if source is not None}
-    print(f"sources:     {len(files)} file(s) for {sum(s is not None for s in sources)} of {len(sources)} styles"
-          + ("" if every else f", e.g. #0 {describe(sources[0])}; --sources lists every style"))
+    print(
+        f"sources:     {len(files)} file(s) for {sum(s is not None for s in sources)} of {len(sources)} styles"
+        + ("" if every else f", e.g. #0 {describe(sources[0])}; --sources lists every style")
+    )
     if every:
         for index, source in enumerate(sources):
             print(f"  #{index}  {describe(source)}")

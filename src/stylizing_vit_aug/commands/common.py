@@ -32,7 +32,13 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 PIL_FORMATS = {
-    ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP", ".webp": "WEBP",
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+    ".webp": "WEBP",
 }
 EXIT_SKIPPED = 3  # the run finished, but some files could not be read (or outputs written) and were skipped
 ON_ERROR_HELP = (
@@ -55,22 +61,39 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
 
     group = parser.add_argument_group("checkpoint")
     group.add_argument(
-        "--checkpoint", metavar="SOURCE", default=None,
+        "--checkpoint",
+        metavar="SOURCE",
+        default=None,
         help="official id (e.g. tiny-camelyon17wilds), Hub repo, saved directory or .safetensors "
         "file (default: the bundled default checkpoint)",
     )
     group.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) to pin")
-    group.add_argument("--device", type=device_argument, default=None,
-                       help="cpu, cuda, cuda:1, mps ... (default: cuda when available)")
-    group.add_argument("--mode", choices=MODES, default=None,
-                       help="relative: the style's change minus the network's own change, anatomy kept exactly; "
-                       "detail: the network's change, full-resolution structure kept; resize: plain resize "
-                       f"(default: the mode the checkpoint records, else {DEFAULT_MODE})")
-    group.add_argument("--mean", type=number_list, default=None, metavar="V [V ...]",
-                       help="normalisation mean (0-1) of a checkpoint that records none (a bare .safetensors file): "
-                       "one value per channel of the checkpoint (3 for RGB, 1 for grayscale), or one for all")
-    group.add_argument("--std", type=number_list, default=None, metavar="V [V ...]",
-                       help="normalisation std (0-1), with --mean, as many values")
+    group.add_argument(
+        "--device", type=device_argument, default=None, help="cpu, cuda, cuda:1, mps ... (default: cuda when available)"
+    )
+    group.add_argument(
+        "--mode",
+        choices=MODES,
+        default=None,
+        help="relative: the style's change minus the network's own change, anatomy kept exactly; "
+        "detail: the network's change, full-resolution structure kept; resize: plain resize "
+        f"(default: the mode the checkpoint records, else {DEFAULT_MODE})",
+    )
+    group.add_argument(
+        "--mean",
+        type=number_list,
+        default=None,
+        metavar="V [V ...]",
+        help="normalisation mean (0-1) of a checkpoint that records none (a bare .safetensors file): "
+        "one value per channel of the checkpoint (3 for RGB, 1 for grayscale), or one for all",
+    )
+    group.add_argument(
+        "--std",
+        type=number_list,
+        default=None,
+        metavar="V [V ...]",
+        help="normalisation std (0-1), with --mean, as many values",
+    )
 
 
 NUMBER_LIST_OPTIONS = ("--mean", "--std", "--value-range")  # options that take several numbers
@@ -130,12 +153,15 @@ def value_range_argument(text: str) -> tuple[float, float]:
 def add_value_range_argument(parser: argparse.ArgumentParser) -> None:
     """``--value-range`` of ``stylize``, ``preview`` and ``bank build``: one meaning, one help."""
     parser.add_argument(
-        "--value-range", type=value_range_argument, default=None, metavar="LOW,HIGH",
+        "--value-range",
+        type=value_range_argument,
+        default=None,
+        metavar="LOW,HIGH",
         help="the range of the values in 16-bit files that hold narrower data, e.g. 0,4095 for 12-bit data "
         "(default: each file on its type's full range, 0-255 or 0-65535): they are read on it, not as nearly "
         "black 16-bit data, and stylize writes its outputs back in it. A 16-bit file with a value outside it is "
-        "refused, never clipped (by stylize and preview as one unreadable file), as is an 8-bit input or content "
-        "(run those without it); 8-bit style images keep 0-255",
+        "refused, never clipped (by stylize, preview and bank build as one unreadable file), as is an 8-bit input or "
+        "content (run those without it); 8-bit style images keep 0-255",
     )
 
 
@@ -170,8 +196,10 @@ class CheckpointChoice:
             given, missing = ("--mean", "--std") if args.std is None else ("--std", "--mean")
             raise CLIError(f"{given} needs {missing} too: a checkpoint's normalisation is both (they go together)")
         if args.mean is not None and len(args.mean) != len(args.std):
-            raise CLIError(f"--mean has {len(args.mean)} value(s) and --std {len(args.std)}: give both one value per "
-                           "channel of the checkpoint (3 for RGB, 1 for grayscale), or one value each for all")
+            raise CLIError(
+                f"--mean has {len(args.mean)} value(s) and --std {len(args.std)}: give both one value per "
+                "channel of the checkpoint (3 for RGB, 1 for grayscale), or one value each for all"
+            )
         return cls(args.checkpoint, args.revision, args.device, args.mode, args.mean, args.std)
 
     def refuse_unread(self) -> None:
@@ -194,15 +222,22 @@ class CheckpointChoice:
         from ..hub import load_stylizer
 
         return load_stylizer(
-            self.checkpoint, revision=self.revision, device=self.device, mode=self.mode, mean=self.mean, std=self.std,
+            self.checkpoint,
+            revision=self.revision,
+            device=self.device,
+            mode=self.mode,
+            mean=self.mean,
+            std=self.std,
             compile=self.compile,
         )
 
 
 def _command_stats_advice(source: str) -> str:
     """How a command gives statistics to a checkpoint that records none."""
-    return ("pass --mean and --std with the statistics of the images it was trained on (0-1 units, one value per "
-            "channel of the checkpoint: 3 for RGB, 1 for grayscale)")
+    return (
+        "pass --mean and --std with the statistics of the images it was trained on (0-1 units, one value per "
+        "channel of the checkpoint: 3 for RGB, 1 for grayscale)"
+    )
 
 
 def load_stylizer_from_args(args: argparse.Namespace) -> Stylizer:
@@ -236,14 +271,19 @@ MAX_CELL_SIZE = 2048  # a grid of such cells is already tens of megapixels; more
 def add_cell_size(parser: argparse.ArgumentParser) -> None:
     """``--cell-size``: the side of a grid cell, bounded so a typo cannot ask for a grid that
     exhausts memory."""
+
     def cell_size(text: str) -> int:
         value = positive_int(text)
         if value > MAX_CELL_SIZE:
             raise argparse.ArgumentTypeError(f"must be at most {MAX_CELL_SIZE} pixels, got {text}")
         return value
 
-    parser.add_argument("--cell-size", type=cell_size, default=160,
-                        help=f"grid cell side in pixels (default 160, at most {MAX_CELL_SIZE})")
+    parser.add_argument(
+        "--cell-size",
+        type=cell_size,
+        default=160,
+        help=f"grid cell side in pixels (default 160, at most {MAX_CELL_SIZE})",
+    )
 
 
 def unit_float(text: str) -> float:
@@ -372,7 +412,12 @@ def write_grid(grid: PILImage.Image, path: Path) -> None:
 
 
 def write_image_atomic(
-    pixels: np.ndarray, path: Path, *, quality: int = 95, lossless: bool = False, remove_stale: bool = False,
+    pixels: np.ndarray,
+    path: Path,
+    *,
+    quality: int = 95,
+    lossless: bool = False,
+    remove_stale: bool = False,
     metadata: dict[str, Any] | None = None,
 ) -> None:
     """Save uint8/uint16 pixels (16-bit stays 16-bit in PNG/TIFF; a WebP is lossless with
@@ -407,8 +452,12 @@ class Ranks:
     @classmethod
     def from_environment(cls) -> Ranks:
         try:
-            ranks = cls(*(int(os.environ.get(name, default)) for name, default in
-                          (("RANK", "0"), ("WORLD_SIZE", "1"), ("LOCAL_RANK", "0"))))
+            ranks = cls(
+                *(
+                    int(os.environ.get(name, default))
+                    for name, default in (("RANK", "0"), ("WORLD_SIZE", "1"), ("LOCAL_RANK", "0"))
+                )
+            )
         except ValueError as error:
             raise CLIError(f"RANK, WORLD_SIZE and LOCAL_RANK must be integers ({error})") from None
         if not 0 <= ranks.rank < ranks.world or ranks.local_rank < 0:

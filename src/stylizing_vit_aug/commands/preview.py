@@ -248,8 +248,9 @@ def _preview(args: argparse.Namespace, choice: CheckpointChoice) -> int:
         style_labels = [p.stem for p in paths]
         streams = StyleBank.from_images(style_images, stylizer).streams
 
+    # integer pixels, within --value-range: checked when read (_RunFiles.read), not again per style
     stylized = [
-        [stylizer(content, streams[j], strength=args.strength) for j in range(len(style_images))]
+        [stylizer(content, streams[j], strength=args.strength, range_checked=True) for j in range(len(style_images))]
         for content in contents
     ]
     grid = content_style_grid(

@@ -62,9 +62,9 @@ import torch
 from tqdm.auto import tqdm
 
 from .._atomic import remove_stale_temporaries
-from .._files import FileStamp, file_stamp
+from .._files import file_stamp
 from ..images import ImageReadError, ImageTraits, check_whole, is_lossless, read_with_traits
-from ..images.headers import refuse_special, unreadable
+from ..images.headers import unreadable
 from ..images.value_range import declare_value_range, declared_value_range, eight_bit_refusal
 from ..stylizer import COMPILE_MODES, STRIP_PIXELS
 from ._stylize_end import FULL_DISK, finish_record, nothing_made, stop_when_full
@@ -75,7 +75,6 @@ from ._stylize_record import (
     LogWriter,
     collect_log,
     failure_row,
-    file_sha256,
     input_columns,
     part_path,
     range_label,
@@ -184,37 +183,20 @@ _Input = tuple[np.ndarray, ImageTraits, dict[str, str]]  # an input's pixels, tr
 
 def _read_input(path: Path) -> _Input:
     """An input's pixels (alpha carried to the output), traits and :data:`._stylize_record.INPUT_COLUMNS`:
-    its stamp taken first, its SHA-256 read in chunks, then its pixels decoded from the path, so its bytes
-    are never held whole beside its pixels (they were: 2x the file's size at the peak). A stamp changed by
-    the end (written to, or replaced, while read) is an :class:`ImageReadError`: the digest might not name
-    the bytes decoded. Under ``--value-range`` an 8-bit input
-    (:func:`~stylizing_vit_aug.images.value_range.eight_bit_refusal`; 16-bit values outside the range the
-    reader refuses) is one too, so it costs only itself, as an unreadable file does."""
+    its stamp taken first, then one opening of it that hashes it in chunks and decodes the same handle
+    (:func:`~stylizing_vit_aug.images.read_with_traits`), so the digest names the bytes decoded and the
+    bytes are never held whole beside the pixels; one written to while read is refused there. Under
+    ``--value-range`` an 8-bit input (:func:`~stylizing_vit_aug.images.value_range.eight_bit_refusal`;
+    16-bit values outside the range the reader refuses) is an :class:`ImageReadError` too, so it costs only
+    itself, as an unreadable file does."""
     try:
-        stamp = file_stamp(path)  # a stat opens nothing: a named pipe is refused unopened
-        refuse_special(path)
-        sha256 = file_sha256(path)
+        stamp = file_stamp(path)  # a stat opens nothing: a named pipe is refused unopened, by the reader
     except OSError as error:
         raise unreadable(path, error) from error
-    pixels, traits = read_with_traits(path, alpha=True)
-    _check_unchanged(path, stamp)
+    pixels, traits, sha256 = read_with_traits(path, alpha=True, sha256=True)
     if problem := eight_bit_refusal(pixels, declared_value_range(), f"image {path}"):
         raise ImageReadError(problem)
     return pixels, traits, input_columns(stat_column(stamp), sha256)
-
-
-def _check_unchanged(path: Path, stamp: FileStamp) -> None:
-    """An :class:`ImageReadError` unless ``path`` still has the ``stamp`` it had before it was hashed and decoded."""
-    try:
-        changed = file_stamp(path) != stamp
-    except OSError as error:
-        raise unreadable(path, error) from error
-    if changed:
-        raise ImageReadError(
-            f"cannot read image {path}: it changed while it was read (its size, modification time or inode differ "
-            "before and after), so its output would not come from one known version of it; a rerun reads it "
-            "again: run it once whatever writes the file is done"
-        )
 
 
 def _read_batches(

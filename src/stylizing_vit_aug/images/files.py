@@ -6,11 +6,10 @@ writing is :mod:`.writing`."""
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 from pathlib import Path
-from typing import Literal, overload
+from typing import BinaryIO, Literal, overload
 
 import numpy as np
 import torch
@@ -45,7 +44,7 @@ from .kinds import (
 )
 from .value_range import alpha_past_range, declared_value_range, opaque_alpha, outside_range
 
-__all__ = ["check_whole", "on_glass", "read_image", "read_image_and_sha256", "read_with_traits"]
+__all__ = ["check_whole", "on_glass", "read_image", "read_image_and_sha256", "read_with_traits", "sha256_of"]
 
 # EXIF orientation -> the numpy operation that makes the pixels upright (PIL's exif_transpose)
 _UPRIGHT = {
@@ -60,6 +59,7 @@ _UPRIGHT = {
 }
 _INVERSE = {**{o: o for o in _UPRIGHT}, 6: 8, 8: 6}  # orientation whose operation undoes o's
 _MANY_FRAMES = {"TIFF": "multi-page TIFF", "WEBP": "animated WebP", "GIF": "animated GIF", "PNG": "animated PNG (APNG)"}
+_HASH_BYTES = 1 << 20  # bytes a digest reads at a time (sha256_of): never a whole file in memory
 _BAND_PIXELS = 1 << 18  # pixels per row band read_image copies out of PIL at a time (1 MiB as RGBX)
 # 8-bit PIL modes -> the mode read_image decodes them in (anything else: RGB)
 _DECODED_MODE = {"L": "L", "RGB": "RGB", "RGBA": "RGBA", "LA": "LA", "1": "L", "La": "LA", "PA": "RGBA", "RGBa": "RGBA"}
@@ -70,7 +70,7 @@ ColourKey = int | tuple[int, ...]  # a PNG tRNS colour key: a gray value or an (
 
 
 def _decode(
-    image: PILImage.Image, path: Path, orientation: int, deep: str | None, alpha: bool, data: bytes | None
+    image: PILImage.Image, path: Path, orientation: int, deep: str | None, alpha: bool, handle: BinaryIO
 ) -> np.ndarray:
     """The pixels of an open PIL image, upright (``orientation`` applied; ``deep``:
     :func:`~.headers.deep_colour`), alpha kept only with ``alpha`` (else on white): uint8 or uint16, contiguous and
@@ -78,7 +78,7 @@ def _decode(
     refuse_float_mode(image, path)
     key = _colour_key(image)
     if deep:
-        pixels = _decode_16bit(path, image, orientation, deep, data)
+        pixels = _decode_16bit(path, image, orientation, deep, handle)
         if pixels.shape[-1] in ALPHA_CHANNELS and (problem := alpha_past_range(pixels[..., -1], f"image {path}")):
             warn_first(
                 "read:alpha-past-range",
@@ -221,11 +221,11 @@ def _note_frames(image: PILImage.Image, path: Path) -> None:
         )
 
 
-def _decode_16bit(path: Path, image: PILImage.Image, orientation: int, layout: str, data: bytes | None) -> np.ndarray:
+def _decode_16bit(path: Path, image: PILImage.Image, orientation: int, layout: str, handle: BinaryIO) -> np.ndarray:
     """16-bit RGB, RGBA or gray+alpha pixels, which PIL would cut to 8 bits: through OpenCV when
-    it is installed (albumentations brings it), else PNG through torchvision's decoder; from
-    ``data`` where the caller has read the file's bytes."""
-    data = path.read_bytes() if data is None else data
+    it is installed (albumentations brings it), else PNG through torchvision's decoder; both decode
+    from the file's bytes, read once from the reader's ``handle`` (the one Pillow reads: the same file)."""
+    data = _file_bytes(handle)
     try:
         import cv2
     except ImportError:
@@ -248,12 +248,23 @@ def _decode_16bit(path: Path, image: PILImage.Image, orientation: int, layout: s
 
         with warnings.catch_warnings():  # deprecated in favour of torchcodec, still exact
             warnings.simplefilter("ignore", DeprecationWarning)
-            pixels = decode_png(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.UNCHANGED)
+            pixels = decode_png(torch.frombuffer(data, dtype=torch.uint8), mode=ImageReadMode.UNCHANGED)
             return pixels.permute(1, 2, 0).numpy()
     raise ImageReadError(
         f"cannot read image {path}: 16-bit colour {image.format} needs OpenCV (pip install "
         "opencv-python-headless), or save it as a 16-bit PNG"
     )
+
+
+def _file_bytes(handle: BinaryIO) -> bytearray:
+    """The whole file behind ``handle`` in one writable buffer, which both 16-bit decoders take without
+    a copy (``bytes`` would need one for torch); the handle is left where it was, for Pillow."""
+    position = handle.tell()
+    handle.seek(0)
+    data = bytearray(os.fstat(handle.fileno()).st_size)
+    del data[handle.readinto(data) :]
+    handle.seek(position)
+    return data
 
 
 def _as_stored(pixels: np.ndarray, image: PILImage.Image, orientation: int, path: Path) -> np.ndarray:
@@ -302,61 +313,41 @@ def read_with_traits(
     """:func:`read_image`'s pixels and the file's :class:`~.headers.ImageTraits`, from one opening of the
     file: for a caller that writes the image back (``stylize``), instead of :func:`read_image`,
     :func:`~.headers.is_lossless` and :func:`~.headers.carried_metadata` each opening it. ``sha256``: also
-    the SHA-256 (hex) of the bytes decoded, from the same one read (:func:`read_image_and_sha256`), so a
+    the SHA-256 (hex) of the bytes decoded, from the same opening (:func:`read_image_and_sha256`), so a
     record's digest names exactly the bytes its output was made from."""
-    path = Path(path)
-    data = _whole_file(path) if sha256 else None
-    pixels, traits = _read(path, alpha, traits=True, data=data, twelve_bit=True)
+    pixels, traits, digest = _read(Path(path), alpha, traits=True, sha256=sha256, twelve_bit=True)
     assert traits is not None  # asked for
-    return (pixels, traits) if data is None else (pixels, traits, hashlib.sha256(data).hexdigest())
+    return (pixels, traits) if digest is None else (pixels, traits, digest)
 
 
 def read_image_and_sha256(path: str | os.PathLike, *, alpha: bool = False) -> tuple[np.ndarray, str]:
     """:func:`read_image`'s pixels and the SHA-256 (hex) of the bytes they were decoded from, from
-    one read of the file: a style's source digest names the very bytes it was built from, even
-    if the file changes while a bank is built (holds the file's bytes in memory while decoding)."""
-    path = Path(path)
-    data = _whole_file(path)
-    return _read(path, alpha, traits=False, data=data, twelve_bit=True)[0], hashlib.sha256(data).hexdigest()
+    one opening of the file: a style's source digest names the very bytes it was built from, even
+    if the file is replaced while a bank is built (:func:`_open_and_decode`)."""
+    pixels, _, digest = _read(Path(path), alpha, traits=False, sha256=True, twelve_bit=True)
+    assert digest is not None  # asked for
+    return pixels, digest
 
 
-def _whole_file(path: Path) -> bytes:
-    """The bytes of ``path`` in one read, for a reader that hashes what it decodes; a special file is
-    refused unopened (a named pipe blocks its reader), a failed read is :func:`~.headers.unreadable`."""
-    refuse_special(path)
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise unreadable(path, error) from error
+def sha256_of(handle: BinaryIO) -> str:
+    """The SHA-256 (hex) of what ``handle`` holds from where it stands to its end, read 1 MiB at a
+    time: never the whole file in memory (one hashing for the reader and ``stylize``'s record)."""
+    digest = hashlib.sha256()
+    while chunk := handle.read(_HASH_BYTES):
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _read(
-    path: Path, alpha: bool, *, traits: bool, data: bytes | None = None, twelve_bit: bool = False
-) -> tuple[np.ndarray, ImageTraits | None]:
-    """:func:`read_image` and, with ``traits``, the file's :class:`~.headers.ImageTraits` (read before the
-    pixels: a TIFF loses its orientation tag and a WebP its file as they load); decoded from
-    ``data``, the file's bytes, where the caller has read them (and refused a special file).
-    ``twelve_bit``: a reader whose pixels go to be stylised says, naming the file, that 16-bit
-    pixels look like 12-bit data (the Stylizer, given the array, then stays silent), and under a
-    declared range (:func:`~.value_range.declare_value_range`) refuses 16-bit colours outside it:
-    the one check of ``--value-range`` for every command's files; ``train`` reads with
+    path: Path, alpha: bool, *, traits: bool, sha256: bool = False, twelve_bit: bool = False
+) -> tuple[np.ndarray, ImageTraits | None, str | None]:
+    """:func:`read_image` and, with ``traits``, the file's :class:`~.headers.ImageTraits`, with ``sha256``
+    its digest (:func:`_open_and_decode`). ``twelve_bit``: a reader whose pixels go to be stylised says,
+    naming the file, that 16-bit pixels look like 12-bit data (the Stylizer, given the array, then stays
+    silent), and under a declared range (:func:`~.value_range.declare_value_range`) refuses 16-bit colours
+    outside it: the one check of ``--value-range`` for every command's files; ``train`` reads with
     :func:`read_image` and words its own advice."""
-    if data is None:
-        refuse_special(path)
-    kept = None
-    try:
-        with PILImage.open(path if data is None else io.BytesIO(data)) as image:
-            deep = deep_colour(image)
-            orientation = exif_orientation(image)  # before loading: Pillow's TIFF loader drops it
-            if traits:
-                kept = traits_of(image, path, orientation, deep)
-            _keep_stored_order(image)
-            _note_frames(image, path)
-            pixels = _decode(image, path, orientation, deep, alpha, data)
-    except ImageReadError:
-        raise
-    except Exception as error:  # noqa: BLE001 - a decoder fails on bad bytes in many ways
-        raise unreadable(path, error, data) from error
+    pixels, kept, digest = _open_and_decode(path, alpha, traits, sha256)
     colours = None
     if twelve_bit and pixels.dtype == np.uint16:  # alpha left out: it keeps its type's full scale
         colours = pixels[..., : ALPHA_CHANNELS.get(pixels.shape[-1], pixels.shape[-1])] if pixels.ndim == 3 else pixels
@@ -368,7 +359,58 @@ def _read(
     declared = declared_value_range()  # --value-range: a file outside it fails alone, as an unreadable one
     if colours is not None and declared is not None and (problem := outside_range(colours, declared, f"image {path}")):
         raise ImageReadError(problem)
-    return pixels, kept
+    return pixels, kept, digest
+
+
+def _open_and_decode(
+    path: Path, alpha: bool, traits: bool, sha256: bool
+) -> tuple[np.ndarray, ImageTraits | None, str | None]:
+    """The pixels, traits (read before the pixels: a TIFF loses its orientation tag and a WebP its file
+    as they load) and, with ``sha256``, the digest of a file from one opening: hashed in chunks from the
+    handle, rewound, then decoded from it, so the digest names the bytes decoded even where the file is
+    replaced meanwhile (the handle keeps the old one), and the bytes are never held whole beside the
+    pixels. A file written to in place meanwhile is refused (:func:`_refuse_written`). A special file is
+    refused unopened (a named pipe blocks its reader)."""
+    refuse_special(path)
+    try:
+        handle = open(path, "rb")  # closed by the with below; a failed open is worded first
+    except OSError as error:
+        raise unreadable(path, error) from error
+    kept = digest = None
+    with handle:
+        try:
+            before = os.fstat(handle.fileno())
+            if sha256:
+                digest = sha256_of(handle)
+                handle.seek(0)
+            with PILImage.open(handle) as image:
+                deep = deep_colour(image)
+                orientation = exif_orientation(image)  # before loading: Pillow's TIFF loader drops it
+                if traits:
+                    kept = traits_of(image, path, orientation, deep)
+                _keep_stored_order(image)
+                _note_frames(image, path)
+                pixels = _decode(image, path, orientation, deep, alpha, handle)
+            if sha256:
+                _refuse_written(path, before, os.fstat(handle.fileno()))
+        except ImageReadError:
+            raise
+        except Exception as error:  # noqa: BLE001 - a decoder fails on bad bytes in many ways
+            raise unreadable(path, error) from error
+    return pixels, kept, digest
+
+
+def _refuse_written(path: Path, before: os.stat_result, after: os.stat_result) -> None:
+    """An :class:`ImageReadError` where the file open for reading was written to in place (its size or
+    modification time changed) between its hashing and the end of its decoding: the digest might not
+    name the bytes decoded. (A file replaced by a new one, as a rename does, is not: the handle reads
+    the old one throughout.)"""
+    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+        raise ImageReadError(
+            f"cannot read image {path}: it changed while it was read (written to in place: its size or "
+            "modification time differ before and after), so its pixels might not be the bytes its SHA-256 "
+            "names; read it again once whatever writes the file is done (a rerun does)"
+        )
 
 
 def check_whole(path: str | os.PathLike, *, decode: bool = True) -> None:
