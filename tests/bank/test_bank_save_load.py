@@ -106,3 +106,25 @@ def test_a_loaded_bank_written_into_unseen_saves_fresh_streams(small_stylizer, c
     assert (
         again.images_digest == fresh.images_digest == read_bank_info(tmp_path / "second.safetensors")["images_sha256"]
     )
+
+
+def test_loading_a_bank_with_streams_hashes_none_of_its_pixels(small_stylizer, crops_bank, tmp_path, monkeypatch):
+    """The file records the digest of the pixels its streams were saved with, so a load (which may be of
+    10,000 styles) does not hash them to notice later writes torch does not see."""
+    from stylizing_vit_aug.bank import style_bank
+
+    crops_bank.save(tmp_path / "bank.safetensors")
+    hashed: list[int] = []
+    monkeypatch.setattr(style_bank, "images_digest", lambda images: hashed.append(len(images)) or images_digest(images))
+    loaded = StyleBank.load(tmp_path / "bank.safetensors", small_stylizer)
+    assert hashed == [] and loaded.num_encoded == len(loaded)
+
+
+def test_a_bank_pickles_with_its_streams_and_draws_the_same(crops_bank):
+    """A bank reaches a spawned DataLoader worker by pickling (inside a front-end or BatchStylize)."""
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(crops_bank))
+    index = torch.tensor([4, 0, 2])
+    assert torch.equal(copy.images, crops_bank.images)
+    assert all(torch.equal(a, b) for a, b in zip(copy.stream(index).layers, crops_bank.stream(index).layers))

@@ -41,6 +41,7 @@ class StreamCache:
         self.digest = digest
         self.chunks: list[torch.Tensor | None] = [None] * -(-count // chunk_size)
         self.digests: list[str | None] = [None] * len(self.chunks)  # of the pixels each chunk was made from
+        self.loaded_from: str | None = None  # streams read from a file: the digest of the whole bank's pixels
         self.full: torch.Tensor | None = None
 
     @property
@@ -70,22 +71,29 @@ class StreamCache:
             self._keep(torch.cat(self.chunks, dim=1))
         return self.full
 
-    def keep_all(self, layers: torch.Tensor) -> None:
-        """Keep every style's stream as one tensor (read from a file: of the pixels as they are now)."""
-        self.digests = [self.digest(*self._span(chunk_id)) for chunk_id in range(len(self.chunks))]
+    def keep_all(self, layers: torch.Tensor, made_from: str) -> None:
+        """Keep every style's stream as one tensor, read from a file: ``made_from`` is the digest of
+        the whole bank's pixels they were saved with (the file records it), so loading hashes nothing;
+        :meth:`forget_stale` compares it."""
+        self.digests, self.loaded_from = [None] * len(self.chunks), made_from
         self._keep(layers)
 
-    def forget_stale(self) -> int:
-        """Drop the chunks whose pixels changed since they were encoded (a fresh digest of each
-        differs from the kept one): writes that bump no version counter, which the bank's key
-        misses. One pass over the pixels; how many chunks were dropped (encoded again at their next use)."""
+    def forget_stale(self, pixels_now: str) -> int:
+        """Drop the chunks whose pixels changed since they were made: writes that bump no version
+        counter, which the bank's key misses. A chunk encoded here is checked by a fresh digest of its
+        pixels; streams read from a file, by ``pixels_now``, the digest of the whole bank's pixels now,
+        against :attr:`loaded_from`. How many chunks were dropped (encoded again at their next use)."""
+        loaded_stale = self.loaded_from is not None and self.loaded_from != pixels_now
         stale = [
             chunk_id
             for chunk_id, made_from in enumerate(self.digests)
-            if made_from is not None and made_from != self.digest(*self._span(chunk_id))
+            if self.chunks[chunk_id] is not None
+            and (loaded_stale if made_from is None else made_from != self.digest(*self._span(chunk_id)))
         ]
         for chunk_id in stale:
             self.chunks[chunk_id], self.digests[chunk_id], self.full = None, None, None
+        if loaded_stale:
+            self.loaded_from = None  # every chunk read from the file is gone
         return len(stale)
 
     def _keep(self, layers: torch.Tensor) -> None:

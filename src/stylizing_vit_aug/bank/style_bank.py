@@ -313,7 +313,11 @@ class StyleBank:
 
     def _new_streams(self) -> StreamCache:
         """An empty stream cache whose chunks remember the digest of the pixels they are made from."""
-        return StreamCache(len(self), self.chunk_size, lambda start, stop: images_digest(self._images[start:stop]))
+        return StreamCache(len(self), self.chunk_size, self._pixels_digest)
+
+    def _pixels_digest(self, start: int, stop: int) -> str:
+        """The digest of the pixels of styles ``[start, stop)`` (a method, not a lambda: banks pickle)."""
+        return images_digest(self._images[start:stop])
 
     def _notice_unseen_writes(self) -> None:
         """Before anything made from the images is written to disk: find writes into them that bump
@@ -324,7 +328,7 @@ class StyleBank:
         state, fresh = self._images_state(), images_digest(self._images)
         hidden = self._images_digest is not None and self._images_digest[0] == state and self._images_digest[1] != fresh
         self._images_digest = (state, fresh)
-        dropped = self._fresh_streams().forget_stale()
+        dropped = self._fresh_streams().forget_stale(fresh)
         if hidden or dropped:
             logger.info(
                 "bank.images were written without torch noticing (through .numpy() or .data): re-encoding %d "
@@ -497,7 +501,8 @@ class StyleBank:
             recorded["stream_dtype"] = stream_dtype  # the caller's, over the file's
         bank = cls(recorded.pop("images"), stylizer, device=device, **recorded)
         if layers is not None:
-            bank._streams.keep_all(layers.to(bank.device, bank.stream_dtype or layers.dtype))
+            made_from = meta["images_sha256"] or images_digest(bank.images)  # hashed only where not recorded
+            bank._streams.keep_all(layers.to(bank.device, bank.stream_dtype or layers.dtype), made_from)
         bank.path = path.resolve()
         return bank
 
