@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import pytest
@@ -47,3 +48,37 @@ def test_monai_says_it_too_in_its_own_name(small_stylizer, bank):
     with pytest.warns(UserWarning) as caught:
         RandStylize(small_stylizer, bank, prob=1.0)(image)
     assert [str(w.message) for w in caught if "autograd" in str(w.message)] == [_shared_wording(image, "RandStylize")]
+
+
+def _monai_in_compose(stylizer, bank):
+    from monai.transforms import Compose
+
+    return Compose([RandStylize(stylizer, bank, prob=1.0)]), torch.rand(3, 32, 32, requires_grad=True)
+
+
+def _kornia_in_sequential(stylizer, bank):
+    from kornia.augmentation import AugmentationSequential
+
+    return AugmentationSequential(RandomStylize(stylizer, bank, p=1.0)), torch.rand(2, 3, 32, 32, requires_grad=True)
+
+
+CALLED_AS = {
+    **{
+        name: lambda s, b, cls=cls: (cls(s, b, p=1.0), torch.rand(2, 3, 32, 32, requires_grad=True))
+        for name, cls in FRONT_ENDS.items()
+    },
+    "RandStylize": lambda s, b: (RandStylize(s, b, prob=1.0), torch.rand(3, 32, 32, requires_grad=True)),
+    "RandStylize in Compose": _monai_in_compose,
+    "RandomStylize in AugmentationSequential": _kornia_in_sequential,
+}
+
+
+@pytest.mark.parametrize("name", CALLED_AS)
+def test_the_warning_points_at_the_users_line_through_any_host(name, small_stylizer, bank):
+    transform, images = CALLED_AS[name](small_stylizer, bank)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = sys._getframe().f_lineno + 1  # the next line: the call's own
+        transform(images)
+    said = [w for w in caught if "without autograd" in str(w.message)]
+    assert [(w.filename, w.lineno) for w in said] == [(__file__, line)]

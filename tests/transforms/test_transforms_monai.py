@@ -135,6 +135,20 @@ def test_strength_range_style_and_apply_come_from_self_R(small_stylizer, bank, c
     assert _equal(transform.set_random_state(3)(chw), out)
 
 
+def test_the_dictionary_transform_seeds_its_array_transform_apart_yet_repeatably(small_stylizer, bank, chw):
+    def seeded(seed: int) -> RandStylized:
+        return RandStylized("image", small_stylizer, bank, prob=0.5, strength=(0.2, 0.9)).set_random_state(seed)
+
+    transform = seeded(0)
+    outer, inner = transform.R.random_sample(8), transform.array_transform.R.random_sample(8)
+    assert not np.array_equal(outer, inner)  # apart: the apply draw is not the style's and strength's
+    image = np.ascontiguousarray(chw[:, :48, :48])
+    first, second = seeded(0), seeded(0)
+    runs = [[t({"image": image})["image"] for _ in range(6)] for t in (first, second)]
+    assert all(np.array_equal(a, b) for a, b in zip(*runs))  # yet one seed repeats the draws exactly
+    assert any(not np.array_equal(out, image) for out in runs[0])
+
+
 def test_metatensor_keeps_metadata_affine_and_applied_operations_and_stays_invertible(small_stylizer, bank, chw):
     pipeline = Compose([
         Flipd("image", spatial_axis=0),

@@ -13,8 +13,10 @@ kornia, batch) only translates its host's calling convention into these.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any, ClassVar
 
 import torch
@@ -41,6 +43,9 @@ from ._common import (
 )
 
 __all__ = ["StyleAugmentation", "StyleParams"]
+
+# what runs between a user's call and a front-end's warning: this package and the hosts that call a front-end
+_HOSTS = frozenset({"stylizing_vit_aug", "torch", "torchvision", "kornia", "monai", "albumentations"})
 
 
 @dataclass(frozen=True)
@@ -110,12 +115,13 @@ class StyleAugmentation:
         bank: StyleBank | str | os.PathLike | None,
         *,
         revision: str | None = None,
-        device: str | None = None,
+        device: str | torch.device | None = None,
     ) -> None:
-        """Keep the checked parameters and the (lazily resolved) stylizer and styles."""
+        """Keep the checked parameters and the (lazily resolved) stylizer and styles; ``device``
+        is checked now (:class:`StyleSource`), in this front-end's name."""
         self.settings = settings
         self.in_batch = bank is None and self.IN_BATCH
-        self._source = StyleSource(stylizer, bank, revision=revision, device=device)
+        self._source = StyleSource(stylizer, bank, revision=revision, device=device, owner=type(self).__name__)
 
     # -- the checked parameters, by their constructor names --------------------------------------
     @property
@@ -211,9 +217,10 @@ class StyleAugmentation:
 
     def _warn_no_gradient(self, images: Any) -> None:
         """The Stylizer's one warning that stylised images carry no gradient (:func:`warn_no_gradient`), in
-        this front-end's name, pointing at the code that called the method calling this one; those it
-        leaves as they were keep theirs."""
-        warn_no_gradient(images, type(self).__name__, stacklevel=4, kept_pass=True)
+        this front-end's name, pointing at the user's line that called the front-end (:func:`_user_stacklevel`);
+        those it leaves as they were keep theirs."""
+        if isinstance(images, torch.Tensor) and images.requires_grad:  # else nothing to say: no frame walk (~50 µs)
+            warn_no_gradient(images, type(self).__name__, stacklevel=_user_stacklevel(), kept_pass=True)
 
     def _stylize_images(self, images: Any, styles: StyleStream | torch.Tensor, strength: Any, ready: Any = None) -> Any:
         """Stylise ``images`` that :meth:`_check_input` has checked on this call: tensors through the
@@ -232,3 +239,22 @@ class StyleAugmentation:
             values01 = undo_normalize(images, stats, name, clamp_overshoot=True)
         out = self.stylizer(values01, styles, strength, mode=mode, range_checked=True)
         return redo_normalize(out, stats, images, name, images, values01)
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` that makes :func:`warn_no_gradient`, called from the caller of this
+    function, name the first frame outside this package and the hosts whose machinery calls a
+    front-end (torch's ``Module.__call__``, kornia's ``forward``, MONAI's ``Compose``, ...): the
+    user's line. A fixed number cannot: each host calls us through a stack of its own depth
+    (``warnings.warn(skip_file_prefixes=)`` would, from Python 3.12 only). With no such frame
+    (a host's own entry point), the outermost frame."""
+    frame = sys._getframe(1)  # the warner's caller: stacklevel 2 from inside warn_no_gradient
+    level = 2
+    while frame.f_back is not None and _is_host(frame):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _is_host(frame: FrameType) -> bool:
+    """Whether ``frame`` runs code of this package or of a host that calls a front-end."""
+    return str(frame.f_globals.get("__name__", "")).partition(".")[0] in _HOSTS

@@ -23,6 +23,7 @@ from .._files import file_stamp
 from ..bank import StyleBank, bundled_bank, check_same_stylizer
 from ..checkpoints import MissingStatistics
 from ..checkpoints.recorded import missing_stats
+from ..devices import usable_device
 from ..image_ops import strength_values
 from ..images import Normalization, check_float_range
 from ..images.kinds import ALPHA_CHANNELS
@@ -344,7 +345,10 @@ class StyleSource:
             None for the bank's stylizer or else the bundled default.
         bank: a :class:`StyleBank`, a bank file path, or None for the bundled sample bank.
         revision: pinned revision of a source string.
-        device: where a stylizer loaded from a string runs (default: CPU, as DataLoader workers).
+        device: where a stylizer loaded from a string runs (default: CPU, as DataLoader workers);
+            checked now, as ``Stylizer`` checks its own (:func:`~stylizing_vit_aug.devices.usable_device`),
+            so a device this machine lacks fails here, not when a rare draw first loads the model.
+        owner: who takes ``device`` (the front-end's name), for the message.
     """
 
     def __init__(
@@ -353,7 +357,8 @@ class StyleSource:
         bank: StyleBank | str | os.PathLike | None = None,
         *,
         revision: str | None = None,
-        device: str | None = None,
+        device: str | torch.device | None = None,
+        owner: str = "a transform's",
     ) -> None:
         if not (stylizer is None or isinstance(stylizer, (Stylizer, str, os.PathLike))):
             raise TypeError(
@@ -372,7 +377,7 @@ class StyleSource:
         self.source = checked_source(stylizer, revision) if isinstance(stylizer, (str, os.PathLike)) else None
         self.bank_path = checked_bank_path(bank) if isinstance(bank, (str, os.PathLike)) else None
         self.revision = revision
-        self.device = device if device is not None else "cpu"
+        self.device = str(usable_device(device, f"{owner} device")) if device is not None else "cpu"
 
     @property
     def stylizer(self) -> Stylizer:

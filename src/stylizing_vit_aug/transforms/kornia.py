@@ -49,7 +49,8 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
             use :class:`~stylizing_vit_aug.BatchStylize` with ``domains=``).
         mode: ``"relative"``, ``"detail"`` or ``"resize"`` (None: the stylizer's own mode).
         revision: revision pin of a source string.
-        device: where a stylizer loaded from a string runs (default: the first batch's device).
+        device: where a stylizer loaded from a string runs (default: the first batch's device);
+            checked now, as ``Stylizer`` checks its own.
         keepdim: kornia's flag: return a ``(C, H, W)`` input as ``(C, H, W)``.
 
     Every argument after ``stylizer`` and ``bank`` is keyword-only.
@@ -82,7 +83,7 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
         super().__init__(p=settings.p, same_on_batch=bool(same_on_batch), keepdim=keepdim)
         self._device_given = device is not None
         self._overshoots = True  # transform_inputs' answer for apply_transform: clamp the rows it stylises
-        self._set_up(settings, stylizer, bank, revision=revision, device=str(device) if device else None)
+        self._set_up(settings, stylizer, bank, revision=revision, device=device)
 
     def __repr__(self) -> str:
         return f"{super().__repr__()[:-1]}, {self._style_repr()})"

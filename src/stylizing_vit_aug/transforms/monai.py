@@ -25,7 +25,7 @@ try:
     from monai.config import KeysCollection
     from monai.data import MetaTensor
     from monai.transforms import MapTransform, RandomizableTransform
-    from monai.utils import TransformBackends, convert_to_dst_type
+    from monai.utils import MAX_SEED, TransformBackends, convert_to_dst_type
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "RandStylize/RandStylized need MONAI >= 1.4: pip install 'monai>=1.4' (the monai extra)"
@@ -326,8 +326,11 @@ class RandStylized(RandomizableTransform, MapTransform):
                 f"value_range={inner.value_range})")
 
     def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None) -> RandStylized:
+        """Seed this transform, and its array transform from a seed drawn from this one's stream, as
+        MONAI's ``Compose`` seeds its transforms: the same seed for both would start their streams
+        alike (the apply draw and the style draws correlated); drawn, they differ and still repeat."""
         super().set_random_state(seed, state)
-        self.array_transform.set_random_state(seed, state)
+        self.array_transform.set_random_state(int(self.R.randint(MAX_SEED, dtype="uint32")))
         return self
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
