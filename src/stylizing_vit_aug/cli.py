@@ -12,7 +12,6 @@ gradient, 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import errno
 import importlib
 import logging
 import sys
@@ -209,10 +208,6 @@ def _configure_logging(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
 
 
-# a folder that cannot take the run's files: the machine's problem to fix, said as such (exit 2)
-_UNWRITABLE = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
-
-
 def _fail(command: str | None, message: str, code: int) -> int:
     where = f"{PROG} {command}" if command else PROG
     print(f"{where}: error: {message}", file=sys.stderr)
@@ -261,7 +256,7 @@ def _run(argv: list[str]) -> int:
             return _fail(_command_of(argv), broken, 1)
         raise
     _configure_logging(args.verbose)
-    from .commands.common import CLIError
+    from .commands._exits import failure
 
     command = " ".join(filter(None, (args.command, getattr(args, "bank_command", None))))  # e.g. "bank build"
     try:
@@ -271,42 +266,11 @@ def _run(argv: list[str]) -> int:
             return int(args.cli_handler(args) or 0)
     except _Unavailable as error:
         return _fail(command, str(error), 1)
-    except (CLIError, FileNotFoundError, NotADirectoryError, ValueError, TypeError, KeyError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
-        return _fail(command, message, 2)
-    except OSError as error:
-        if error.errno not in _UNWRITABLE or not error.filename:
-            return _fail(command, f"{type(error).__name__}: {error}", 1)
-        return _fail(command, f"cannot write {error.filename}: {error.strerror}; free space (or make the folder "
-                     "writable) and run the command again", 2)
     except Exception as error:  # noqa: BLE001 - a clean message instead of a traceback
-        return _fail(command, *_said(error))
-
-
-OFFLINE_HINT = (
-    "This command cannot run offline yet: pass --checkpoint SOURCE, e.g. --checkpoint tiny-camelyon17wilds "
-    "(downloaded once from the Hugging Face Hub, then cached) or a directory written by save_pretrained / "
-    "`stylizing-vit-aug train`."
-)
-
-
-def _loaded(module: str, name: str) -> type[BaseException] | tuple[()]:
-    """The exception class ``name`` of ``module`` if that module was imported, else ``()`` (which
-    ``isinstance`` matches with nothing): an error can only be one of its classes once it is loaded,
-    and importing it here could fail itself in a broken installation."""
-    loaded = sys.modules.get(f"stylizing_vit_aug.{module}")
-    return getattr(loaded, name, ()) if loaded is not None else ()
-
-
-def _said(error: Exception) -> tuple[str, int]:
-    """The message and exit code of an error no other branch of :func:`_run` took."""
-    if isinstance(error, _loaded("hub", "DefaultCheckpointMissing")):  # no checkpoint given, and the version ships none
-        return f"{error}\n{OFFLINE_HINT}", 2
-    if broken := broken_install(error):
-        return broken, 1
-    if isinstance(error, _loaded("checkpoints.errors", "CheckpointError")):  # a checkpoint that does not fit
-        return str(error), 2
-    return f"{type(error).__name__}: {error}", 1
+        message, code = failure(error)
+        if code == 1 and (broken := broken_install(error)):  # a runtime failure that is the installation's
+            message = broken
+        return _fail(command, message, code)
 
 
 if __name__ == "__main__":

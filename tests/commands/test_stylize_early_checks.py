@@ -19,6 +19,7 @@ from PIL import Image
 from helpers import random_rgb, rank_output, ranks, read_stylize_log, truncated_jpeg, write_images
 from stylizing_vit_aug import cli
 from stylizing_vit_aug.commands import _stylize_plan, stylize
+from stylizing_vit_aug.commands._exits import failure
 from stylizing_vit_aug.commands.common import CheckpointChoice, CLIError, Ranks
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -291,13 +292,10 @@ def test_a_log_inside_the_input_or_named_as_an_image_is_refused_before_the_model
     assert _paths(tmp_path) == before
 
 
-def test_a_rank_that_cannot_start_for_any_reason_exits_2_as_the_others(tmp_path, monkeypatch, capsys):
+def test_a_rank_that_cannot_start_exits_with_the_code_one_process_would(tmp_path, monkeypatch, capsys):
     """Rank 1 of 2 (the collectives stood in for: the other rank started) meets an I/O error
-    listing its inputs, not a usage error: it exits 2, as every other rank, naming itself."""
-    monkeypatch.setenv("RANK", "1")
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    monkeypatch.setattr(Ranks, "joined", lambda self: contextlib.nullcontext())
-    monkeypatch.setattr(Ranks, "gather", lambda self, value: [value if rank == self.rank else "" for rank in range(2)])
+    listing its inputs, a runtime failure, not a usage error: it used to exit 2 whatever the error;
+    now it exits with the code one process gives the same error (1), naming itself."""
 
     def unreadable(root, what="input folder"):
         raise OSError(errno.EIO, "Input/output error", str(root))
@@ -306,23 +304,31 @@ def test_a_rank_that_cannot_start_for_any_reason_exits_2_as_the_others(tmp_path,
     _never_loaded(monkeypatch)
     style = write_images(tmp_path / "style", 1, seed=4)[0]
     argv = _stylize(tmp_path / "in", tmp_path / "out", style, tmp_path / "model")
-    assert cli.main(argv) == 2
+    alone = cli.main(argv)
+    capsys.readouterr()
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setattr(Ranks, "joined", lambda self: contextlib.nullcontext())
+    monkeypatch.setattr(Ranks, "gather", lambda self, value: [value if rank == 1 else None for rank in range(2)])
+    assert cli.main(argv) == alone == 1  # 1: a runtime failure (docs/errors.md)
     err = capsys.readouterr().err
     assert "rank 1 of 2: OSError: " in err and "Input/output error" in err and "no rank starts" in err, err
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("reasons", [["", "OSError: [Errno 5] Input/output error: 'in'"],
-                                     ["", "no png images found under input folder in", "CLIError"]])
+@pytest.mark.parametrize("reasons", [[None, ("OSError: [Errno 5] Input/output error: 'in'", 1)],
+                                     [None, ("no png images found under input folder in", 2), ("CLIError", 2)],
+                                     [None, ("RuntimeError: out of memory", 1), ("no png images found", 2)]])
 def test_the_ranks_that_started_say_which_rank_cannot_start_and_why(tmp_path, monkeypatch, reasons):
     """Rank 0 started; another did not. Rank 0 used to learn only that some rank failed (a count):
-    it says which rank failed and that rank's own reason (the collective stood in for)."""
+    it says which rank failed and that rank's own reason, and exits with that rank's code (the
+    collective stood in for)."""
     monkeypatch.setattr(Ranks, "joined", lambda self: contextlib.nullcontext())
     monkeypatch.setattr(Ranks, "gather", lambda self, value: [value, *reasons[1:]])
-    monkeypatch.setattr(Ranks, "sum", lambda self, values: [int(bool(reason)) for reason in reasons])  # a count
     world = len(reasons)
     with contextlib.ExitStack() as held, pytest.raises(CLIError) as refused:
         _stylize_plan.start_on_every_rank(Ranks(0, world, 0), lambda: "started", held)
     first = next(rank for rank, reason in enumerate(reasons) if reason)
-    assert str(refused.value).startswith(f"rank {first} of {world} cannot start: {reasons[first]}")
+    assert str(refused.value).startswith(f"rank {first} of {world} cannot start: {reasons[first][0]}")
     assert "so no rank starts" in str(refused.value)
+    assert failure(refused.value)[1] == reasons[first][1]  # the code the command line exits with

@@ -33,6 +33,7 @@ import torch
 
 from ..bank.sources import images_digest
 from ..images import IMAGE_EXTENSIONS, ImageReadError, check_whole, read_image
+from ._ranks import attempt, stop_together
 from ._stylize_record import LOG_NAME, log_refusal
 from .common import CheckpointChoice, CLIError, Ranks, list_images
 
@@ -181,34 +182,21 @@ class StylizePlan:
 
 def start_on_every_rank(ranks: Ranks, start: Callable[[], T], held: ExitStack) -> T:
     """``start()`` on every rank, then the ranks connected (``ranks.joined()``, held in ``held``)
-    and one collective, which gathers why each rank could not start: a rank that cannot start
-    (its node lacks the input folder or finds it empty, cannot create the output folder ...)
-    stops every rank at once, exit code 2, instead of leaving the others waiting for it at their
-    first collective (for :data:`~.common.BARRIER_TIMEOUT`). That rank raises its own error as a
-    :class:`CLIError` (exit code 2, as the others', also for an error that alone would be exit 1);
-    the others name it and say its reason. One process raises its error as it is."""
-    try:
-        started, failure = start(), None
-    except Exception as error:  # noqa: BLE001 - whatever stops this rank stops them all
-        started, failure = None, error
+    and one collective (:func:`._ranks.stop_together`): a rank that cannot start (its node lacks
+    the input folder or finds it empty, cannot create the output folder ...) stops every rank at
+    once, each with the exit code that rank's error has alone, instead of leaving the others
+    waiting for it at their first collective (for :data:`~.common.BARRIER_TIMEOUT`). That rank
+    says its error; the others name it and say its reason. One process raises its error as it is."""
+    started, failure = attempt(start)
     held.enter_context(ranks.joined())
-    if not ranks.distributed:
-        if failure is not None:
-            raise failure
-        return started  # type: ignore[return-value]
-    said = ""
-    if failure is not None:
-        said = str(failure) if isinstance(failure, CLIError) else f"{type(failure).__name__}: {failure}"
-        said = said or type(failure).__name__  # never empty: empty says "started"
-    reasons = ranks.gather(said)
-    if failure is not None:  # exit code 2 as every other rank's, whatever the error (its traceback: -vv)
-        raise CLIError(f"rank {ranks.rank} of {ranks.world}: {said}; no rank starts without it") from failure
-    if failed := [rank for rank, reason in enumerate(reasons) if reason]:
-        others = f" (and rank(s) {', '.join(map(str, failed[1:]))}: see their messages)" if len(failed) > 1 else ""
-        raise CLIError(
-            f"rank {failed[0]} of {ranks.world} cannot start: {reasons[failed[0]]}{others}; so no rank starts: every "
-            "node needs the input folder, the styles and the output folder at the same paths (a shared file system)"
-        )
+    stop_together(
+        ranks,
+        failure,
+        failed="cannot start",
+        alone="no rank starts without it",
+        so="so no rank starts: every node needs the input folder, the styles and the output folder at the same "
+        "paths (a shared file system)",
+    )
     return started  # type: ignore[return-value]
 
 

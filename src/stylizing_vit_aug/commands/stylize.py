@@ -67,6 +67,7 @@ from ..images import ImageReadError, ImageTraits, check_whole, is_lossless, read
 from ..images.headers import unreadable
 from ..images.value_range import declare_value_range, declared_value_range, eight_bit_refusal
 from ..stylizer import COMPILE_MODES, STRIP_PIXELS
+from ._ranks import on_every_rank
 from ._stylize_end import FULL_DISK, finish_record, nothing_made, stop_when_full
 from ._stylize_plan import Job, RunStyles, StyleChoice, StylizePlan, plan_jobs, start_on_every_rank
 from ._stylize_record import (
@@ -310,15 +311,22 @@ def _start(args: argparse.Namespace, ranks: Ranks, held: ExitStack) -> StylizePl
 def _stylize(plan: StylizePlan) -> int:
     """The run itself, once this run alone writes into the folder."""
     _map_large_blocks()
-    stylizer = plan.checkpoint.load()
-    styles = RunStyles(plan, stylizer)
-    rows = _Rows.of(plan, stylizer)
-    jobs, owners = plan_jobs(plan, styles)
     ranks = plan.ranks
     fresh = ranks.rank == 0 and not plan.log.exists()  # a record this run creates (goes if it makes nothing)
-    if ranks.rank == 0:
-        _reconcile_record(plan, jobs, rows)
-    ranks.barrier()
+
+    def prepare() -> tuple[Any, RunStyles, _Rows, list[Job], list[int]]:
+        """The model loaded, the styles read, the jobs planned and (rank 0) the record reconciled:
+        what can fail on one rank alone (out of memory, a file its node lacks) before they meet."""
+        stylizer = plan.checkpoint.load()
+        styles = RunStyles(plan, stylizer)
+        rows = _Rows.of(plan, stylizer)
+        jobs, owners = plan_jobs(plan, styles)
+        if ranks.rank == 0:
+            _reconcile_record(plan, jobs, rows)
+        return stylizer, styles, rows, jobs, owners
+
+    # where a barrier was: one collective that also stops every rank at once if one failed, with its code
+    stylizer, styles, rows, jobs, owners = on_every_rank(ranks, prepare)
     mine = [job for job, owner in zip(jobs, owners) if owner == ranks.rank]
     todo = [job for job in mine if plan.overwrite or not job[1].is_file()]
     if ranks.distributed:
