@@ -22,6 +22,7 @@ from ..checkpoints import (
     RECORD_KEY,
     CheckpointError,
     SafetensorsHeader,
+    TensorInfo,
     float32_list,
     read_header,
     same_float32,
@@ -256,13 +257,14 @@ def check_bank_path(path: Path, reader: str) -> None:
 
 
 class _Entry(NamedTuple):
-    """What a bank file's header says of one tensor (read by our header reader or by safetensors)."""
+    """What safetensors' ``safe_open`` says of one tensor: the fields of our header reader's
+    ``TensorInfo`` that the checks read (it gives no byte offsets)."""
 
     dtype: str  # as safetensors names it: "U8", "F32", ...
     shape: tuple[int, ...]
 
 
-def _checked_header(path: Path, reader: str) -> tuple[dict[str, str], dict[str, _Entry]]:
+def _checked_header(path: Path, reader: str) -> tuple[dict[str, str], dict[str, TensorInfo | _Entry]]:
     """The metadata and tensor entries of a bank file, with its format and the shapes of its
     images and streams checked from the header, before a tensor is read."""
     check_bank_path(path, reader)
@@ -276,8 +278,7 @@ def _checked_header(path: Path, reader: str) -> tuple[dict[str, str], dict[str, 
             else f"cannot read bank file {path}: {message}"
         )
         raise BankFileError(message) from error
-    entries = {name: _Entry(info.dtype, info.shape) for name, info in header.tensors.items()}
-    return _checked_contents(path, SafetensorsHeader(entries, header.metadata))
+    return _checked_contents(path, header)
 
 
 def _opened_header(handle: Any) -> SafetensorsHeader:
@@ -290,7 +291,9 @@ def _opened_header(handle: Any) -> SafetensorsHeader:
     return SafetensorsHeader(entries, handle.metadata() or {})
 
 
-def _checked_contents(path: Path, header: SafetensorsHeader) -> tuple[dict[str, str], dict[str, _Entry]]:
+def _checked_contents(
+    path: Path, header: SafetensorsHeader
+) -> tuple[dict[str, str], dict[str, TensorInfo | _Entry]]:
     """A bank file's format and the shapes of its images and streams, checked from its header."""
     if header.metadata.get("format") != FILE_FORMAT and _looks_like_weights(header):
         raise BankFileError(
@@ -328,7 +331,9 @@ def read_bank_info(path: Path, reader: str = "read_bank_info") -> dict[str, Any]
     return _bank_info(path, *_checked_header(path, reader))
 
 
-def _bank_info(path: Path, metadata: Mapping[str, str], tensors: Mapping[str, _Entry]) -> dict[str, Any]:
+def _bank_info(
+    path: Path, metadata: Mapping[str, str], tensors: Mapping[str, TensorInfo | _Entry]
+) -> dict[str, Any]:
     """:func:`read_bank_info` of a header already read and checked (:func:`_checked_contents`)."""
     info: dict[str, Any] = {"version": metadata.get("version"), "fingerprint": metadata.get("fingerprint")}
     for field, default in (

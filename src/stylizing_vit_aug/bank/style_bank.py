@@ -492,14 +492,26 @@ class StyleBank:
         if on_mismatch not in ("error", "reencode"):
             raise ValueError(f'on_mismatch must be "error" or "reencode", got {on_mismatch!r}')
         # the caller's own arguments first, with their own errors: a bad one is not the file's fault
+        if not isinstance(stylizer, Stylizer):
+            raise TypeError(f"stylizer must be a Stylizer, got {type(stylizer).__name__}")
         device = usable_device(device, "StyleBank.load device") if device is not None else None
         stream_dtype = check_stream_dtype(stream_dtype)
         path = Path(path)  # a folder or a missing file: read_bank_file says which (check_bank_path)
         meta, images, layers = read_bank_file(path, stylizer, on_mismatch)
-        recorded = _recorded_arguments(path, meta, images, stylizer)
-        if stream_dtype is not None:
-            recorded["stream_dtype"] = stream_dtype  # the caller's, over the file's
-        bank = cls(recorded.pop("images"), stylizer, device=device, **recorded)
+        try:  # what the constructor can refuse now is what the file records (the caller's is checked above)
+            bank = cls(
+                images,
+                stylizer,
+                domains=meta["domains"],
+                device=device,
+                stream_dtype=stream_dtype if stream_dtype is not None else meta["stream_dtype"],
+                chunk_size=meta["chunk_size"],
+                sources=meta["sources"],
+            )
+        except (TypeError, ValueError) as error:
+            raise BankFileError(
+                f"bank file {path} is corrupt: {error}; build it again (`stylizing-vit-aug bank build`)"
+            ) from error
         if layers is not None:
             made_from = meta["images_sha256"] or images_digest(bank.images)  # hashed only where not recorded
             bank._streams.keep_all(layers.to(bank.device, bank.stream_dtype or layers.dtype), made_from)
@@ -525,25 +537,6 @@ def _checked_images(images: Any, stylizer: Stylizer) -> torch.Tensor:
         with torch.inference_mode(False):
             images = images.clone()
     return images.cpu().contiguous()
-
-
-def _recorded_arguments(path: Path, meta: Mapping[str, Any], images: Any, stylizer: Stylizer) -> dict[str, Any]:
-    """The bank's arguments that a file records (images, domains, sources, stream dtype, chunk
-    size), by the checks of the constructor: a value they refuse is the file's fault, named as
-    corruption. Only these are: a bad argument of the caller's or an error of ours is not."""
-    try:
-        images = _checked_images(images, stylizer)
-        return {
-            "images": images,
-            "domains": _checked("domains", check_domains, meta["domains"], len(images)),
-            "sources": _checked("sources", check_sources, meta["sources"], len(images)),
-            "stream_dtype": check_stream_dtype(meta["stream_dtype"]),
-            "chunk_size": check_chunk_size(meta["chunk_size"]),
-        }
-    except (TypeError, ValueError) as error:
-        raise BankFileError(
-            f"bank file {path} is corrupt: {error}; build it again (`stylizing-vit-aug bank build`)"
-        ) from None
 
 
 def _checked(name: str, check: Any, values: Any, count: int) -> Any:
