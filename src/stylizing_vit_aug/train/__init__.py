@@ -16,6 +16,8 @@ Names load on first use, so ``import stylizing_vit_aug.train`` stays cheap:
 * :mod:`.config` — ``TrainConfig``;
 * :mod:`.seeds` — the seed range every command's ``--seed`` and ``TrainConfig`` take (no torch);
 * :mod:`.epochs` — ``EpochUse`` (how each epoch splits into optimizer steps);
+* :mod:`.spread` — which images the validation crops (every domain in turn) and the measured
+  statistics (in proportion to the images) come from;
 * :mod:`.trainer` — ``Trainer`` (one ``accelerate.Accelerator`` runtime, built by :mod:`.runtime`),
   ``TrainingDiverged`` and ``ScheduleChanged``;
 * :mod:`.doubts` — the trainer's warnings where the data will not train as asked;

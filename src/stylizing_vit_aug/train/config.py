@@ -151,7 +151,7 @@ class TrainConfig:
     validate_every: int = field(default=500, metadata=_about(
         "validate and write a preview every N optimizer steps and at the end of the run (0: never)"
     ))
-    val_samples: int = field(default=16, metadata=_about("validation crops (of images spread over all the data)"))
+    val_samples: int = field(default=16, metadata=_about("validation crops (of images of every domain in turn)"))
     device: str | None = field(default=None, metadata=_about("cuda, cuda:1, cpu (default: CUDA when available)"))
     export: bool = field(default=True, metadata=_about("skip save_pretrained at the end"))
     push_to_hub: str | None = field(default=None, metadata=_about("upload the final export to this Hub repo"))

@@ -36,6 +36,7 @@ from ..images import IMAGE_EXTENSIONS, ImageReadError, image_size, log_once, to_
 from ..model import roll_pairs
 from .epochs import EpochUse
 from .folder import BLANK, WHOLLY_GLASS, blankness, scan_folder, training_pixels
+from .spread import spread_indices
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -416,18 +417,11 @@ def collate_items(items: list[dict]) -> dict[str, Any]:
     return batch
 
 
-def spread_indices(count: int, size: int) -> list[int]:
-    """``count`` indices into a list of ``size`` images spread over all of it (every image, in
-    turn, where ``count`` reaches ``size``): the images are listed sorted, domain folder by domain
-    folder, so the first ``count`` would all come from the first domains."""
-    if count >= size:
-        return [i % size for i in range(count)]
-    return [i * size // count for i in range(count)]
-
-
 def estimate_stats(dataset: ImageFolderDataset, samples: int = 64, seed: int = 0) -> tuple[list[float], list[float]]:
     """Per-channel mean and std (0–1) of ``samples`` seeded crops of images spread over the whole
-    dataset (:func:`spread_indices`): the normalised space of a model trained from scratch."""
+    dataset (:func:`spread_indices`): the normalised space of a model trained from scratch. Each
+    domain in proportion to its images (not in turn, as the validation crops): the statistics of the
+    data the model trains on, which a small domain moves little."""
     images = spread_indices(samples, len(dataset))
     values = torch.stack([dataset[(k, mix_seed(seed, i, 0x57A7))]["image"] for i, k in enumerate(images)])
     batch, _ = to_batch(values, "training crops")

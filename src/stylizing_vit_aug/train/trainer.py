@@ -78,7 +78,6 @@ from .data import (
     collate_items,
     estimate_stats,
     mix_seed,
-    spread_indices,
     training_batch,
 )
 from .doubts import SameDomainNotice, say_data_doubts, say_real_style_doubts, say_validation_glass
@@ -95,6 +94,7 @@ from .schedule import (
     samples_derived_until,
     warmup_cosine,
 )
+from .spread import validation_images, validation_picks
 from .start import LAST_CHECKPOINT, read_resume, resumed_config, start_point
 from .training_state import (
     append_json,
@@ -175,6 +175,7 @@ class Trainer:
         # the data items: with a real style of another domain each when the objective asks for them
         self.items = RealStyleItems(self.dataset) if objective.needs_real_styles else self.dataset
         self.val_items = RealStyleItems(self.val_dataset) if objective.needs_real_styles else self.val_dataset
+        self.val_picks = validation_picks(self.resume_state)  # as the checkpoint's run picked them, if resumed
         self.val_crops = self._val_crops()  # now: an unreadable validation folder fails before any step
         optimizer = self._optimizer()
         # the scheduler stays outside prepare: accelerate would step it once per process
@@ -276,6 +277,7 @@ class Trainer:
             "samples_trained": self.samples_trained,
             "samples_derived_until": self.samples_derived_until,
             "real_styles": REAL_STYLES,
+            "validation_picks": self.val_picks,
             "resumes": self.resumes,
         }
 
@@ -449,9 +451,9 @@ class Trainer:
 
     # -- validation ------------------------------------------------------------------------------
     def _val_crops(self) -> dict[str, Any]:
-        """The fixed validation crops (the same at every validation), of images spread over the
-        whole validation data, every domain (:func:`~.data.spread_indices`)."""
-        images = spread_indices(self.config.val_samples, len(self.val_items))
+        """The fixed validation crops (the same at every validation and resume), of images of every
+        domain in turn, each domain's spread over it (:func:`~.spread.domain_spread_indices`)."""
+        images = validation_images(self.config.val_samples, self.val_dataset.domain_ids.tolist(), self.val_picks)
         keys = [(k, mix_seed(self.config.seed, i, 0x7A1)) for i, k in enumerate(images)]
         crops = collate_items([self.val_items[k] for k in keys])
         say_validation_glass(self.config, crops["image"])
