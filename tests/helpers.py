@@ -10,18 +10,23 @@ It imports no test framework: test_memory.py imports it in a fresh interpreter t
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
 import errno
 import importlib.util
 import io
 import json
 import os
+import re
 import socket
 import stat
+import struct
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from types import ModuleType
 
@@ -151,6 +156,42 @@ def truncated_jpeg(path: Path, size=(40, 48)) -> Path:
     return path
 
 
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk as the format lays it out (length, type, data, CRC of type and data), to build
+    files with the chunks Pillow does not write."""
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def loading_code(card: str) -> str:
+    """A model card's How to load code block, which must parse as Python (once its placeholders are
+    replaced, a user runs it as it is)."""
+    found = re.search(r"## How to load\n\n```python\n(.*?)```", card, re.S)
+    assert found, f"the card has no '## How to load' python block:\n{card}"
+    ast.parse(found.group(1))
+    return found.group(1)
+
+
+class Openings(Counter):
+    """How many times each file was opened, by ``os.fspath`` of its resolved path (pytest's
+    ``tmp_path`` is resolved already, so ``openings[str(tmp_path / name)]`` reads it). ``then``, when
+    set, runs with the path once after a file's first opening (to change the file under the reader)."""
+
+    then: Callable[[str], None] | None = None
+
+    def opened(self, file: object) -> None:
+        """Count one opening of ``file`` (a path; a file descriptor is not counted)."""
+        if isinstance(file, (str, os.PathLike)):
+            name = os.fspath(Path(file).resolve())
+            self[name] += 1
+            if self[name] == 1 and self.then is not None:
+                self.then(name)
+
+    def under(self, root: Path) -> dict[str, int]:
+        """The counts of ``root`` and of the files in it."""
+        top = os.fspath(Path(root).resolve())
+        return {name: n for name, n in self.items() if name == top or name.startswith(top + os.sep)}
+
+
 def read_stylize_log(path: Path) -> list[dict[str, str]]:
     """The rows of stylize's CSV record."""
     with open(path, newline="") as handle:
@@ -243,6 +284,32 @@ def ranks(
             if process.poll() is None:
                 process.kill()
             process.wait()
+
+
+# The environment of each rank a test starts: one thread each (they share the 2 cores).
+RANKS_ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def stand_in_ranks(patch, rank: int, others: Sequence[tuple[str, int] | None]) -> None:
+    """Make this process rank ``rank`` of 2, its collectives stood in for (``patch`` a
+    ``pytest.MonkeyPatch``): at each gathering in turn the other rank says what ``others`` holds
+    (its failure as ``(reason, exit code)``, or None: it goes on)."""
+    from stylizing_vit_aug.commands.common import Ranks  # here: test_memory.py imports this file bare
+
+    said = iter(others)
+
+    def gather(self, value):
+        other = next(said, StopIteration)
+        assert other is not StopIteration, f"a gathering past the {len(others)} the test stood in for"
+        return [value, other] if rank == 0 else [other, value]
+
+    patch.setenv("RANK", str(rank))
+    patch.setenv("WORLD_SIZE", "2")
+    patch.setattr(Ranks, "joined", lambda self: nullcontext())
+    patch.setattr(Ranks, "from_rank_zero", lambda self, value: value)
+    patch.setattr(Ranks, "barrier", lambda self: None)
+    patch.setattr(Ranks, "sum", lambda self, values: values)
+    patch.setattr(Ranks, "gather", gather)
 
 
 def rank_output(logs: Path, rank: int) -> str:

@@ -10,6 +10,8 @@ are kept in .hypothesis/ and replayed first next time).
 
 from __future__ import annotations
 
+import builtins
+import io
 import os
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from helpers import (
     DATA,
     HISTOLOGY,
     HYPOTHESIS_PROFILE,
+    Openings,
     make_small_model,
     without_accelerators,
     write_image,
@@ -52,6 +55,23 @@ settings.load_profile(HYPOTHESIS_PROFILE)
 def no_accelerator(monkeypatch):
     """A machine without CUDA, MPS or XPU, whatever this one has."""
     without_accelerators(monkeypatch)
+
+
+@pytest.fixture
+def openings(monkeypatch) -> Openings:
+    """How many times each file is opened from Python, whoever opens it (Pillow, ``Path.read_bytes``,
+    the hashing): ``open`` is ``io.open``, which ``Path.open`` calls too. A wrapper of another opener
+    (safetensors' ``safe_open``) adds its openings with ``openings.opened(path)``."""
+    opened, real = Openings(), io.open
+
+    def counting(file, *args, **kwargs):
+        handle = real(file, *args, **kwargs)
+        opened.opened(file)
+        return handle
+
+    monkeypatch.setattr(builtins, "open", counting)
+    monkeypatch.setattr(io, "open", counting)
+    return opened
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ import torch
 from safetensors.torch import save_file
 
 import stylizing_vit_aug as sva
-from helpers import CAMELYON_MEAN, CAMELYON_STD, assert_same_weights, make_small_model, state_of
+from helpers import CAMELYON_MEAN, CAMELYON_STD, assert_same_weights, loading_code, make_small_model, state_of
 from stylizing_vit_aug import hub
 from stylizing_vit_aug.checkpoints import RECORD_KEY, bundled, infer_config, read_header
 
@@ -399,9 +399,7 @@ def test_every_save_path_writes_byte_identical_folders(monkeypatch, tmp_path, sm
 def card_of(directory: Path) -> tuple[huggingface_hub.ModelCard, str]:
     """A folder's card as the Hub reads it, and its How to load code (which must parse as Python)."""
     card = huggingface_hub.ModelCard.load(directory / "README.md")
-    code = card.text.split("```python\n", 1)[1].split("```", 1)[0]
-    compile(code, "card", "exec")
-    return card, code
+    return card, loading_code(card.text)
 
 
 def test_a_saved_folders_card_says_how_to_load_it_from_the_hub_once_uploaded(tmp_path, small_stylizer):

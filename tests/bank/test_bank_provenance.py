@@ -136,66 +136,42 @@ def test_a_crop_size_without_crops_per_image_is_refused_not_ignored(small_styliz
         StyleBank.from_images([torch.zeros(3, 40, 40)], small_stylizer, crop_size=20)
 
 
-class _Opens:
-    """Counts the openings of files under ``root`` through ``open`` and ``Path.open`` (PIL,
-    ``Path.read_bytes`` and a plain ``open`` all go through one of them); ``then`` runs once
-    after a file's first opening."""
-
-    def __init__(self, monkeypatch, root, then=None) -> None:
-        import builtins
-        import io
-
-        self.root, self.then, self.count = str(root), then, {}
-        real = io.open
-
-        def counting(file, *args, **kwargs):
-            handle = real(file, *args, **kwargs)
-            if isinstance(file, (str, os.PathLike)) and os.fspath(file).startswith(self.root):
-                name = os.fspath(file)
-                self.count[name] = self.count.get(name, 0) + 1
-                if self.count[name] == 1 and self.then:
-                    self.then(name)
-            return handle
-
-        monkeypatch.setattr(builtins, "open", counting)
-        monkeypatch.setattr(io, "open", counting)
-
-
-def test_building_reads_each_style_file_once(monkeypatch, small_stylizer, styles):
-    opens = _Opens(monkeypatch, styles)
+def test_building_reads_each_style_file_once(monkeypatch, small_stylizer, styles, openings):
+    openings.clear()  # the style files were written: only the build's openings count
     bank = StyleBank.from_folder(styles, small_stylizer, crops_per_image=2, encode=False)
     monkeypatch.undo()
     files = sorted(str(p) for p in styles.rglob("*.png"))
-    assert opens.count == dict.fromkeys(files, 1)  # decoded and hashed from one read
+    assert openings.under(styles) == dict.fromkeys(files, 1)  # decoded and hashed from one read
     assert [s.sha256 for s in bank.sources] == [_sha256(Path(f))[:16] for f in files for _ in range(2)]
 
 
 def test_a_style_file_replaced_while_the_bank_is_built_is_named_by_the_bytes_it_was_built_from(
-    monkeypatch, small_stylizer, styles
+    monkeypatch, small_stylizer, styles, openings
 ):
     """The digest and the pixels come from the same bytes: a file swapped for another after it
     was opened (a sync, a rerun writing it) cannot give one style the other's digest."""
     path = sorted(styles.rglob("*.png"))[0]
     original, replacement = _sha256(path), styles / "replacement.tmp"
     Image.fromarray(np.full((40, 48, 3), 200, np.uint8)).save(replacement, format="PNG")
-    opens = _Opens(monkeypatch, path, then=lambda name: os.replace(replacement, name))  # a new file, same name
+    openings.clear()
+    openings.then = lambda name: os.replace(replacement, name)  # a new file, same name, once it is open
     bank = StyleBank.from_images([path], small_stylizer, encode=False)
     monkeypatch.undo()
-    assert opens.count == {str(path): 1} and _sha256(path) != original
+    assert openings.under(path) == {str(path): 1} and _sha256(path) != original
     assert bank.sources == [StyleFile(str(path), original[:16])]
     assert bank.images.float().std() > 1  # the original texture, not the flat replacement
 
 
-def test_a_16_bit_colour_style_file_is_read_once_too(monkeypatch, tmp_path, small_stylizer):
+def test_a_16_bit_colour_style_file_is_read_once_too(monkeypatch, tmp_path, small_stylizer, openings):
     """16-bit colour goes to a second decoder (OpenCV or torchvision), which read the file again."""
     from stylizing_vit_aug.images import read_image, save_image
 
     pixels = (np.random.default_rng(0).random((40, 48, 3)) * 65535).astype(np.uint16)
     save_image(pixels, tmp_path / "deep.png", "PNG")
     path = tmp_path / "deep.png"
-    opens = _Opens(monkeypatch, path)
+    openings.clear()
     bank = StyleBank.from_images([path], small_stylizer, encode=False)
     monkeypatch.undo()
-    assert opens.count == {str(path): 1} and bank.sources == [StyleFile(str(path), _sha256(path)[:16])]
+    assert openings.under(path) == {str(path): 1} and bank.sources == [StyleFile(str(path), _sha256(path)[:16])]
     assert np.array_equal(read_image(path), pixels)
     assert torch.equal(bank.images, StyleBank.from_images([pixels], small_stylizer, encode=False).images)

@@ -4,14 +4,11 @@ version counter (through ``.numpy()`` or ``.data``), which the bank's caches do 
 
 from __future__ import annotations
 
-import pathlib
-from collections.abc import Callable
-from pathlib import Path
-
 import pytest
 import safetensors
 import torch
 
+from helpers import Openings
 from stylizing_vit_aug.bank import StyleBank
 from stylizing_vit_aug.bank.sources import images_digest
 from stylizing_vit_aug.bank.storage import read_bank_info
@@ -23,35 +20,28 @@ def crops_bank(small_stylizer, histology_crops) -> StyleBank:
     return StyleBank.from_images(histology_crops, small_stylizer, domains=list("aabbc"), chunk_size=2)
 
 
-def _count_opens(monkeypatch, path: Path) -> list[str]:
-    """Every opening of ``path`` by Python (``open``, ``Path.open``) or by safetensors' ``safe_open``."""
-    opened: list[str] = []
-    target = path.resolve()
+def _count_safe_opens(monkeypatch, openings: Openings) -> None:
+    """``openings`` also counts the openings by safetensors' ``safe_open`` (its own, not Python's, ``open``)."""
+    real = safetensors.safe_open
 
-    def counting(name: str, original: Callable) -> Callable:
-        def opener(file, *args, **kwargs):
-            if isinstance(file, (str, pathlib.PurePath)) and Path(file).resolve() == target:
-                opened.append(name)
-            return original(file, *args, **kwargs)
+    def counted(file, *args, **kwargs):
+        handle = real(file, *args, **kwargs)
+        openings.opened(file)
+        return handle
 
-        return opener
-
-    monkeypatch.setattr(safetensors, "safe_open", counting("safe_open", safetensors.safe_open))
-    monkeypatch.setattr("builtins.open", counting("open", open))
-    original_path_open = pathlib.Path.open
-    monkeypatch.setattr(
-        pathlib.Path, "open", lambda self, *a, **k: counting("Path.open", original_path_open)(self, *a, **k)
-    )
-    return opened
+    monkeypatch.setattr(safetensors, "safe_open", counted)
 
 
-def test_load_opens_the_bank_file_once_and_gives_the_bank_saved(small_stylizer, crops_bank, tmp_path, monkeypatch):
+def test_load_opens_the_bank_file_once_and_gives_the_bank_saved(
+    small_stylizer, crops_bank, tmp_path, monkeypatch, openings
+):
     """The header was read by one opening and the tensors by another: two system calls, and a
     file replaced in between would pair one file's metadata with another's tensors."""
     path = crops_bank.save(tmp_path / "bank.safetensors")
-    opened = _count_opens(monkeypatch, path)
+    openings.clear()
+    _count_safe_opens(monkeypatch, openings)
     loaded = StyleBank.load(path, small_stylizer)
-    assert len(opened) == 1, opened
+    assert openings[str(path.resolve())] == 1, openings
     assert torch.equal(loaded.images, crops_bank.images) and loaded.domains == crops_bank.domains
     assert loaded.num_encoded == len(crops_bank) and torch.equal(loaded.streams.layers, crops_bank.streams.layers)
     assert loaded.chunk_size == crops_bank.chunk_size and loaded.images_digest == crops_bank.images_digest

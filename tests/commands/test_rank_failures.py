@@ -6,8 +6,6 @@ close (~30 s here, a day if the rank hangs), then died naming neither the rank n
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
 import textwrap
 import time
@@ -15,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers import rank_output, ranks, write_images
+from helpers import RANKS_ENV, rank_output, ranks, stand_in_ranks, write_images
 from stylizing_vit_aug import cli
-from stylizing_vit_aug.commands.common import CheckpointChoice, Ranks
+from stylizing_vit_aug.commands.common import CheckpointChoice
 
-ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 OUT_OF_MEMORY = "CUDA out of memory (simulated)"
 
 
@@ -33,19 +30,6 @@ def _out_of_memory(self) -> None:
     raise RuntimeError(OUT_OF_MEMORY)
 
 
-def _rank_of_two(monkeypatch, rank: int, others: list[tuple[str, int] | None]) -> None:
-    """This process is rank ``rank`` of 2; the collectives are stood in for: what the other rank
-    says at each gathering in turn (its failure, or None), from ``others``."""
-    said = iter(others)
-    monkeypatch.setenv("RANK", str(rank))
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    monkeypatch.setattr(Ranks, "joined", lambda self: contextlib.nullcontext())
-    monkeypatch.setattr(Ranks, "from_rank_zero", lambda self, value: value)
-    monkeypatch.setattr(Ranks, "barrier", lambda self: None)
-    monkeypatch.setattr(Ranks, "sum", lambda self, values: values)
-    monkeypatch.setattr(Ranks, "gather", lambda self, value: [value, next(said)] if rank == 0 else [next(said), value])
-
-
 def test_the_rank_whose_model_fails_to_load_names_itself_and_exits_as_one_process(
     tmp_path, checkpoint, monkeypatch, capsys
 ):
@@ -53,7 +37,7 @@ def test_the_rank_whose_model_fails_to_load_names_itself_and_exits_as_one_proces
     argv = _argv(tmp_path, checkpoint)
     alone = cli.main(argv)
     assert f"RuntimeError: {OUT_OF_MEMORY}" in capsys.readouterr().err
-    _rank_of_two(monkeypatch, 1, [None, None])  # rank 0 starts and loads
+    stand_in_ranks(monkeypatch, 1, [None, None])  # rank 0 starts and loads
     assert cli.main(argv) == alone == 1  # 1: a runtime failure (docs/errors.md)
     err = capsys.readouterr().err
     assert f"rank 1 of 2: RuntimeError: {OUT_OF_MEMORY}; every rank stops" in err, err
@@ -63,7 +47,7 @@ def test_the_rank_whose_model_fails_to_load_names_itself_and_exits_as_one_proces
 def test_the_other_ranks_stop_at_once_naming_the_rank_and_its_reason(tmp_path, checkpoint, monkeypatch, capsys):
     """Rank 0 loads its model; rank 1 (stood in for) could not: rank 0 writes nothing and exits
     with rank 1's code, not 0 after writing its share (nor, with real ranks, a closed connection)."""
-    _rank_of_two(monkeypatch, 0, [None, (f"RuntimeError: {OUT_OF_MEMORY}", 1)])  # started, then failed
+    stand_in_ranks(monkeypatch, 0, [None, (f"RuntimeError: {OUT_OF_MEMORY}", 1)])  # started, then failed
     assert cli.main(_argv(tmp_path, checkpoint)) == 1
     err = capsys.readouterr().err
     assert f"rank 1 of 2 failed: RuntimeError: {OUT_OF_MEMORY}; so every rank stops" in err, err
@@ -99,7 +83,7 @@ def test_a_rank_that_fails_before_the_first_collective_stops_every_rank_promptly
     (docs/errors.md: 1 a runtime failure, 2 an input error)."""
     command = [sys.executable, "-c", _RANK_ONE_FAILS, how, *_argv(tmp_path, checkpoint)]
     started = time.monotonic()
-    with ranks(2, command, ENV, tmp_path / "logs") as processes:
+    with ranks(2, command, RANKS_ENV, tmp_path / "logs") as processes:
         codes = [process.wait(timeout=60) for process in processes]
     took = time.monotonic() - started
     outputs = [rank_output(tmp_path / "logs", rank) for rank in range(2)]

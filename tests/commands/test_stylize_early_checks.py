@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import os
 import sys
 import textwrap
 from pathlib import Path
@@ -16,13 +15,20 @@ import safetensors.torch
 import torch
 from PIL import Image
 
-from helpers import random_rgb, rank_output, ranks, read_stylize_log, truncated_jpeg, write_images
+from helpers import (
+    RANKS_ENV,
+    random_rgb,
+    rank_output,
+    ranks,
+    read_stylize_log,
+    stand_in_ranks,
+    truncated_jpeg,
+    write_images,
+)
 from stylizing_vit_aug import cli
 from stylizing_vit_aug.commands import _stylize_plan, stylize
 from stylizing_vit_aug.commands._exits import failure
 from stylizing_vit_aug.commands.common import CheckpointChoice, CLIError, Ranks
-
-ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 def _never_loaded(monkeypatch) -> None:
@@ -227,7 +233,7 @@ def test_an_input_folder_empty_on_one_node_stops_every_rank_at_once(tmp_path, ch
         *map(str, nodes),
         *_stylize("in", out, style, checkpoint),
     ]
-    with ranks(2, command, ENV, tmp_path / "logs") as processes:
+    with ranks(2, command, RANKS_ENV, tmp_path / "logs") as processes:
         codes = [process.wait(timeout=120) for process in processes]
     said = [rank_output(tmp_path / "logs", rank) for rank in range(2)]
     assert codes == [2, 2], said
@@ -306,10 +312,7 @@ def test_a_rank_that_cannot_start_exits_with_the_code_one_process_would(tmp_path
     argv = _stylize(tmp_path / "in", tmp_path / "out", style, tmp_path / "model")
     alone = cli.main(argv)
     capsys.readouterr()
-    monkeypatch.setenv("RANK", "1")
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    monkeypatch.setattr(Ranks, "joined", lambda self: contextlib.nullcontext())
-    monkeypatch.setattr(Ranks, "gather", lambda self, value: [value if rank == 1 else None for rank in range(2)])
+    stand_in_ranks(monkeypatch, 1, [None])  # rank 0 starts
     assert cli.main(argv) == alone == 1  # 1: a runtime failure (docs/errors.md)
     err = capsys.readouterr().err
     assert "rank 1 of 2: OSError: " in err and "Input/output error" in err and "no rank starts" in err, err

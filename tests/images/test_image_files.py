@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import io
 import logging
-import struct
 import sys
 import tempfile
-import zlib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageOps
 
 import stylizing_vit_aug as sva
-from helpers import examples, random_rgb, truncated_jpeg
+from helpers import examples, png_chunk, random_rgb, truncated_jpeg
 from stylizing_vit_aug import images
 from stylizing_vit_aug.images import (
     ImageReadError,
@@ -106,10 +105,8 @@ def _exif(orientation: int) -> Image.Exif:
 
 def _png_with_exif(data: bytes, orientation: int) -> bytes:
     """A PNG (as OpenCV writes it) with an eXIf chunk before its first IDAT."""
-    body = _exif(orientation).tobytes()
-    chunk = struct.pack(">I", len(body)) + b"eXIf" + body + struct.pack(">I", zlib.crc32(b"eXIf" + body))
     at = data.index(b"IDAT") - 4
-    return data[:at] + chunk + data[at:]
+    return data[:at] + png_chunk(b"eXIf", _exif(orientation).tobytes()) + data[at:]
 
 
 def _check(path: Path, expected: np.ndarray, lossy: bool) -> None:
@@ -501,14 +498,53 @@ def test_no_reader_opens_a_named_pipe(tmp_path, reader):
     assert "is a named pipe, not an image file" in str(raised[0])
 
 
-def test_an_image_beyond_pillows_bomb_guard_is_named_with_the_way_round_it(tmp_path, monkeypatch):
+def test_an_image_beyond_a_limit_set_in_the_process_is_named_with_its_size_and_tiles(tmp_path, monkeypatch):
     from PIL import Image
 
-    Image.fromarray(random_rgb(0)).save(tmp_path / "big.png")
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # the image is over twice that: the guard's error
-    with pytest.raises(ImageReadError, match="decompression bomb") as error:
+    Image.fromarray(random_rgb(0)).save(tmp_path / "big.png")  # 48 x 40
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # set lower by the user: honoured, Pillow's twice it
+    for reader in (images.read_image, image_size):
+        with pytest.raises(ImageReadError, match="48x40") as error:
+            reader(tmp_path / "big.png")
+        assert str(tmp_path / "big.png") in str(error.value) and "tiles" in str(error.value)
+
+
+def test_the_users_large_files_are_read_past_pillows_default_guard_up_to_max_pixels(tmp_path, monkeypatch, caplog):
+    """Pillow's default (179 MP refused, 89 MP warned raw) guards downloads; a command's user cannot raise it. Its
+    default gives way to the package's MAX_PIXELS: below it a file reads, silently; above it, an error with tiles."""
+    from PIL import Image
+
+    from stylizing_vit_aug.images import headers
+
+    pixels = random_rgb(0)
+    Image.fromarray(pixels).save(tmp_path / "big.png")
+    # Pillow's default shrunk so that the image stands for a 89-179 MP file (its crops, each under the default,
+    # would themselves meet a shrunk refusal limit)
+    monkeypatch.setattr(headers, "_PILLOW_DEFAULT_LIMIT", 1000)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", headers._PILLOW_DEFAULT_LIMIT)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no raw DecompressionBombWarning
+        assert np.array_equal(images.read_image(tmp_path / "big.png"), pixels)
+        assert image_size(tmp_path / "big.png") == (40, 48)
+    monkeypatch.setattr(headers, "MAX_PIXELS", 48 * 40 - 1)
+    with pytest.raises(ImageReadError, match="MAX_PIXELS") as error:
         images.read_image(tmp_path / "big.png")
-    assert "tiles" in str(error.value) and "PIL.Image.MAX_IMAGE_PIXELS" in str(error.value)
+    assert "48x40" in str(error.value) and "tiles" in str(error.value)
+    assert Image.MAX_IMAGE_PIXELS == headers._PILLOW_DEFAULT_LIMIT  # restored after each opening
+
+
+def test_pillows_warning_band_is_said_once_per_file_through_the_log(tmp_path, monkeypatch, caplog):
+    from PIL import Image
+
+    Image.fromarray(random_rgb(0)).save(tmp_path / "big.png")  # 1,920 pixels
+    monkeypatch.setattr(kinds, "_told", set())
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1500)  # set in the process: warned above, refused above twice
+    with warnings.catch_warnings(), caplog.at_level(logging.WARNING, logger="stylizing_vit_aug"):
+        warnings.simplefilter("error")
+        for _ in range(2):
+            images.read_image(tmp_path / "big.png")
+    said = [r for r in caplog.records if "MAX_IMAGE_PIXELS" in r.getMessage()]
+    assert len(said) == 1 and str(tmp_path / "big.png") in said[0].getMessage()
 
 
 @pytest.mark.parametrize(("fmt", "suffix", "dtype", "channels"), [

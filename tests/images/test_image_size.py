@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import struct
-import zlib
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
-from helpers import examples, random_rgb
+from helpers import examples, png_chunk, random_rgb
 from stylizing_vit_aug.images import ImageReadError, check_whole, image_size, read_image
 
 FORMATS = ("PNG", "JPEG", "TIFF", "BMP", "WEBP")
@@ -41,10 +40,7 @@ def _chunks(data: bytes) -> list[tuple[bytes, bytes]]:
 
 
 def _png(chunks: list[tuple[bytes, bytes]]) -> bytes:
-    out = [b"\x89PNG\r\n\x1a\n"]
-    for kind, body in chunks:
-        out.append(struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body)))
-    return b"".join(out)
+    return b"\x89PNG\r\n\x1a\n" + b"".join(png_chunk(kind, body) for kind, body in chunks)
 
 
 def _text(kind: bytes, key: str, value: str) -> tuple[bytes, bytes]:

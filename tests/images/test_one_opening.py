@@ -3,33 +3,13 @@ handle, 16-bit colour (decoded from the file's bytes) included, so a digest name
 
 from __future__ import annotations
 
-import builtins
 import hashlib
-import io
-import os
-from collections import Counter
 
 import numpy as np
 import pytest
 
 from stylizing_vit_aug.images import read_image, save_image
 from stylizing_vit_aug.images.files import read_image_and_sha256, read_with_traits
-
-
-@pytest.fixture
-def openings(monkeypatch) -> Counter[str]:
-    """How many times each file is opened, whoever opens it (Pillow, read_bytes, the hashing)."""
-    opened: Counter[str] = Counter()
-    real = builtins.open
-
-    def counting(file, *args, **kwargs):
-        if isinstance(file, (str, os.PathLike)):
-            opened[os.fspath(file)] += 1
-        return real(file, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "open", counting)
-    monkeypatch.setattr(io, "open", counting)
-    return opened
 
 
 @pytest.mark.parametrize("deep", [False, True], ids=["8-bit", "16-bit RGB"])

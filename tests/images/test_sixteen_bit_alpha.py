@@ -11,14 +11,11 @@ import zlib
 import numpy as np
 import pytest
 
+from helpers import png_chunk
 from stylizing_vit_aug.images import kinds, read_image, save_image
 from stylizing_vit_aug.images.value_range import TWELVE_BIT_MAX, declare_value_range
 
 TWELVE_BIT = (0, TWELVE_BIT_MAX)
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def _keyed_png16(pixels: np.ndarray, key: tuple[int, ...]) -> bytes:
@@ -29,10 +26,10 @@ def _keyed_png16(pixels: np.ndarray, key: tuple[int, ...]) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"tRNS", struct.pack(f">{len(key)}H", *key))
-        + _chunk(b"IDAT", zlib.compress(rows))
-        + _chunk(b"IEND", b"")
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"tRNS", struct.pack(f">{len(key)}H", *key))
+        + png_chunk(b"IDAT", zlib.compress(rows))
+        + png_chunk(b"IEND", b"")
     )
 
 

@@ -5,23 +5,16 @@ It named only the local folder, a path that means nothing on the Hub; it now sho
 
 from __future__ import annotations
 
-import ast
 import re
 
 import huggingface_hub
 import pytest
 
 import stylizing_vit_aug as sva
+from helpers import loading_code
 from stylizing_vit_aug import hub
 
 TRAINED = {"steps": 4, "objective": {"name": "stain"}}  # a trainer's record, less what the card does not read
-
-
-def loading_code(card: str) -> str:
-    """The card's How to load code block, which must run as Python once the placeholders are replaced."""
-    code = re.search(r"## How to load\n\n```python\n(.*?)```", card, re.S).group(1)
-    ast.parse(code)
-    return code
 
 
 @pytest.mark.parametrize("repo", [None, "me/stain-model"])

@@ -11,22 +11,14 @@ from typing import Any
 import pytest
 import torch
 
+from stylizing_vit_aug import transforms
 from stylizing_vit_aug.devices import usable_device
-from stylizing_vit_aug.transforms.albumentations import AlbumentationsStylize
-from stylizing_vit_aug.transforms.batch import BatchStylize, StylizeCollate, StylizedLoader
+from stylizing_vit_aug.transforms.batch import BatchStylize, StylizedLoader
 from stylizing_vit_aug.transforms.kornia import RandomStylize
-from stylizing_vit_aug.transforms.monai import RandStylize, RandStylized
-from stylizing_vit_aug.transforms.torchvision import StylizeTransform
 
-FRONT_ENDS = (
-    StylizeTransform,
-    AlbumentationsStylize,
-    RandStylize,
-    RandStylized,
-    RandomStylize,
-    BatchStylize,
-    StylizeCollate,
-    StylizedLoader,
+# every front-end class the package lists (its table also names a module), so a new one is not missed
+FRONT_ENDS = tuple(
+    front_end for name in transforms.FRONT_ENDS if inspect.isclass(front_end := getattr(transforms, name))
 )
 
 # how each front-end that takes device= is made with one (the stylizer and bank fixtures given)

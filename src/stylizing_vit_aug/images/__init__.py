@@ -4,18 +4,19 @@ Every front-end hands images to the Stylizer in whatever kind its users have; th
 only place that knows those kinds. ``to_batch`` validates and converts to a float32 ``[B,C,H,W]``
 tensor in 0–1, remembering what came in; ``from_batch`` gives back exactly that kind, dtype,
 value range and layout (an alpha channel is carried, never stylised: :data:`ALPHA_POLICY`).
-8-bit (uint8, PIL ``L``/``RGB``) and 16-bit (numpy uint16, PIL ``I;16``) integers are both exact:
+8-bit (uint8, PIL ``L``/``RGB``) and 16-bit (numpy or torch uint16, PIL ``I;16``) integers are both exact:
 strength 0 and a round trip give back the same values.
 
 It is also the package's one image reader (:func:`read_image`, :func:`read_with_traits`, :func:`image_size`,
 :func:`find_images`, :data:`IMAGE_EXTENSIONS`) and encoder (:func:`save_image`), so the library,
 banks, command line and trainer see the same pixels: 16 bits stay 16 bits, EXIF orientation is
-applied, and every unreadable file is an :class:`ImageReadError` that names it. And it holds
+applied, Pillow's decompression-bomb default gives way to :data:`MAX_PIXELS`, and every unreadable
+file is an :class:`ImageReadError` that names it. And it holds
 :class:`Normalization`, the one check of per-channel statistics.
 """
 
 from .files import check_whole, read_image, read_with_traits
-from .headers import ImageReadError, ImageTraits, carried_metadata, image_size, is_lossless
+from .headers import MAX_PIXELS, ImageReadError, ImageTraits, carried_metadata, image_size, is_lossless
 from .kinds import (
     ALPHA_POLICY,
     FLOAT_TOLERANCE,
@@ -45,6 +46,7 @@ __all__ = [
     "ALPHA_POLICY",
     "FLOAT_TOLERANCE",
     "IMAGE_EXTENSIONS",
+    "MAX_PIXELS",
     "MIN_SIZE",
     "NO_ALPHA_FORMATS",
     "SIXTEEN_BIT_FORMATS",

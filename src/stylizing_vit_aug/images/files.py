@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import BinaryIO, Literal, overload
 
@@ -27,6 +28,7 @@ from .headers import (
     check_container,
     deep_colour,
     exif_orientation,
+    open_image,
     refuse_float_mode,
     refuse_special,
     stored_size,
@@ -242,8 +244,6 @@ def _decode_16bit(path: Path, image: PILImage.Image, orientation: int, layout: s
             pixels = pixels[..., :3]  # every depth is, by _flat, and compared with Pillow's 8-bit RGB
         return _as_stored(pixels, image, orientation, path)
     if image.format == "PNG":
-        import warnings
-
         from torchvision.io import ImageReadMode, decode_png
 
         with warnings.catch_warnings():  # deprecated in favour of torchcodec, still exact
@@ -383,7 +383,9 @@ def _open_and_decode(
             if sha256:
                 digest = sha256_of(handle)
                 handle.seek(0)
-            with PILImage.open(handle) as image:
+            with open_image(handle, path) as image, warnings.catch_warnings():
+                # a band's crop meets Pillow's guard again: the size was judged at the opening
+                warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
                 deep = deep_colour(image)
                 orientation = exif_orientation(image)  # before loading: Pillow's TIFF loader drops it
                 if traits:

@@ -4,10 +4,14 @@ orientation, pixel kind, whether it is stored exactly and what a file written fr
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 try:  # PIL is a core dependency, but keep the import error readable
     from PIL import ExifTags
@@ -17,11 +21,12 @@ except ImportError:  # pragma: no cover
 
 from .._files import special_file
 from .chunks import END_MARKERS, check_end_marker, png_metadata_after_pixels, tiff_sample_kind, webp_is_lossless
-from .kinds import MIN_SIZE, ImageError, check_size_and_channels
+from .kinds import MIN_SIZE, ImageError, check_size_and_channels, log_once
 from .listing import IMAGE_EXTENSIONS
 from .metadata import carried
 
 __all__ = [
+    "MAX_PIXELS",
     "QUARTER_TURNS",
     "ImageReadError",
     "ImageTraits",
@@ -31,6 +36,7 @@ __all__ = [
     "exif_orientation",
     "image_size",
     "is_lossless",
+    "open_image",
     "refuse_float_mode",
     "refuse_special",
     "stored_size",
@@ -39,6 +45,14 @@ __all__ = [
 ]
 
 QUARTER_TURNS = (5, 6, 7, 8)  # EXIF orientations that swap width and height
+MAX_PIXELS = 1 << 30
+"""The most pixels the reader decodes from one file (32768 x 32768, about 1.07 gigapixels; reading an RGB one
+holds about 7 bytes a pixel): the user's own files are read past Pillow's decompression-bomb default (179
+megapixels), which guards downloads, but not without bound; beyond it, cut the image into tiles."""
+# Pillow's own default MAX_IMAGE_PIXELS (89,478,485): left at it, the reader applies MAX_PIXELS instead; a
+# value set in the process (lower, as a service reading visitors' files sets it, higher, or None) is honoured
+_PILLOW_DEFAULT_LIMIT = 1024 * 1024 * 1024 // 4 // 3
+_GUARD = threading.Lock()  # Pillow's limit is a module global: lifted for one opening at a time
 # what a PNG holds EXIF orientation in, as Pillow reads it: info keys (chunks after the pixels: .chunks)
 _PNG_EXIF_KEYS = ("exif", "Raw profile type exif", "XML:com.adobe.xmp", "xmp")
 
@@ -51,6 +65,58 @@ def refuse_special(path: Path) -> None:
     """Never open what is no file: a named pipe blocks its reader forever, a device never ends."""
     if special := special_file(path):
         raise ImageReadError(f"cannot read image {path}: it is {special}, not an image file (not opened)")
+
+
+logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def open_image(source: Path | BinaryIO, path: Path) -> Iterator[PILImage.Image]:
+    """``PILImage.open(source)`` for every reader of the package, with one size rule instead of Pillow's
+    decompression-bomb guard (:func:`_check_pixels`): the guard is lifted for the opening (under a lock; the
+    header alone is read), so no raw ``DecompressionBombWarning`` or its advice a command's user cannot follow."""
+    with _GUARD:
+        setting = PILImage.MAX_IMAGE_PIXELS
+        PILImage.MAX_IMAGE_PIXELS = None
+        try:
+            image = PILImage.open(source)
+        finally:
+            PILImage.MAX_IMAGE_PIXELS = setting
+    with image:
+        _check_pixels(image, path, setting)
+        yield image
+
+
+def _check_pixels(image: PILImage.Image, path: Path, setting: int | None) -> None:
+    """Refuse an image of more pixels than :data:`MAX_PIXELS` (Pillow's ``setting`` left at its default), or
+    than twice a ``setting`` made in the process (Pillow's own refusal; between it and twice it: said once
+    per file, through the log): an :class:`ImageReadError` naming its size and what to do."""
+    width, height = image.size
+    pixels = width * height
+    if setting == _PILLOW_DEFAULT_LIMIT:
+        limit, why = MAX_PIXELS, "stylizing_vit_aug.images.MAX_PIXELS, about 7 bytes of memory a pixel while read"
+    elif setting is None:
+        return
+    else:
+        limit, why = 2 * setting, f"twice PIL.Image.MAX_IMAGE_PIXELS ({setting:,}), as set in this process"
+        if setting < pixels <= limit:
+            log_once(
+                f"pixels:{path}",
+                "image %s is %dx%d (%s pixels), above PIL.Image.MAX_IMAGE_PIXELS (%s) as set in this process; "
+                "read all the same, as Pillow reads up to twice it",
+                path,
+                width,
+                height,
+                f"{pixels:,}",
+                f"{setting:,}",
+                log=logger,
+            )
+    if pixels > limit:
+        raise ImageReadError(
+            f"cannot read image {path}: it is {width}x{height} ({pixels:,} pixels), more than "
+            f"the {limit:,} pixels read from one file ({why}): cut it into tiles first (e.g. vips dzsave, or "
+            "OpenSlide for a whole-slide image) and use the tiles"
+        )
 
 
 # a file that ends early, in one phrase: Pillow says it two ways (decode, PNG chunk walk), check_end_marker a third
@@ -79,11 +145,6 @@ def unreadable(path: Path, error: BaseException, data: bytes | None = None) -> I
         reason = (
             "not an image Pillow can identify: a damaged file, or a format or pixel kind it does not read "
             f"(this package reads {'/'.join(IMAGE_EXTENSIONS)} images of 8- or 16-bit unsigned pixels)"
-        )
-    if isinstance(error, PILImage.DecompressionBombError):  # Pillow's guard, not a damaged file
-        reason += (
-            " (Pillow's guard against decompression bombs: cut a trusted large image into tiles first, or "
-            "in Python raise PIL.Image.MAX_IMAGE_PIXELS before reading it)"
         )
     return ImageReadError(f"cannot read image {path}: {reason}")
 
@@ -156,8 +217,10 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
     path = Path(path)
     refuse_special(path)
     try:
-        with PILImage.open(path) as image:
+        with open_image(path, path) as image:
             return _upright_size(image)
+    except ImageReadError:
+        raise
     except Exception as error:  # noqa: BLE001 - as in read_image
         raise unreadable(path, error) from error
 
@@ -169,7 +232,7 @@ def check_container(path: Path) -> bool:
     JPEG: its header and end-of-image marker), False where only a decode can tell (other formats)."""
     refuse_special(path)
     try:
-        with PILImage.open(path) as image:
+        with open_image(path, path) as image:
             kind = image.format
             refuse_float_mode(image, path)
             _refuse_small(image, path)
@@ -219,7 +282,7 @@ def is_lossless(path: str | os.PathLike) -> bool:
     than lossy (JPEG, lossy WebP): a WebP written from it should then be lossless too, so
     strength 0 gives back its pixels exactly."""
     try:
-        with PILImage.open(path) as image:
+        with open_image(path, Path(path)) as image:
             return _lossless(image, Path(path))
     except Exception:  # noqa: BLE001 - an unreadable file is reported by read_image
         return False
@@ -231,7 +294,7 @@ def carried_metadata(path: str | os.PathLike) -> dict[str, Any]:
     pixel) and its colour profile (``icc_profile``), each only where the file holds it and the
     profile describes the pixels as read (:mod:`.metadata`). Empty when it has none or cannot be read."""
     try:
-        with PILImage.open(path) as image:
+        with open_image(path, Path(path)) as image:
             deep = deep_colour(image)  # before the orientation: a PNG's EXIF lookup may load the pixels
             return carried(image, _header_orientation(image), deep, str(path))
     except Exception:  # noqa: BLE001 - an unreadable file is reported by read_image

@@ -36,6 +36,8 @@ MIN_SIZE = 8
 SUPPORTED_CHANNELS = (1, 3)  # the colour channels the model sees
 ALPHA_CHANNELS = {2: 1, 4: 3}  # channels with a trailing alpha channel -> colour channels
 _TORCH_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+# torch >= 2.3; it casts and copies but has little arithmetic (no max, no indexed writes): converted at the edges
+TORCH_UINT16 = getattr(torch, "uint16", None)
 _NUMPY_FLOATS = (np.float16, np.float32, np.float64)
 _PIL_16BIT = {"I;16": "<u2", "I;16L": "<u2", "I;16B": ">u2"}  # mode -> numpy byte order
 # PIL modes taken by converting first -> the mode they are stylised in and given back as
@@ -295,8 +297,8 @@ def _torch_kind(images: torch.Tensor, what: str) -> tuple[torch.Tensor, int]:
     if looks_channels_last(batch.shape):
         _fail(f"{what} is {_channels_last_hint(tuple(images.shape), images.dim() == 4)}.")
     check_size_and_channels(channels, height, width, what)
-    if images.dtype != torch.uint8 and images.dtype not in _TORCH_FLOATS:
-        _fail(f"{what} has dtype {images.dtype}; use uint8 (0–255) or a float dtype (0–1).")
+    if images.dtype not in (torch.uint8, TORCH_UINT16, *_TORCH_FLOATS):
+        _fail(f"{what} has dtype {images.dtype}; use uint8 (0–255), uint16 (0–65535) or a float dtype (0–1).")
     return batch, ALPHA_CHANNELS.get(channels, channels)
 
 
@@ -308,7 +310,23 @@ def _torch_to_batch(images: torch.Tensor, what: str, range_checked: bool) -> tup
         _alpha_note("torch")
         colour, alpha = batch[:, :colours], batch[:, colours:]
     height, width = batch.shape[-2:]
-    info = BatchInfo("torch", images.dim() == 4, images.dtype, colours, height, width, images.device, alpha=alpha)
+    declared = declared_value_range() if images.dtype == TORCH_UINT16 else None
+    info = BatchInfo(
+        "torch",
+        images.dim() == 4,
+        images.dtype,
+        colours,
+        height,
+        width,
+        images.device,
+        alpha=alpha,
+        value_range=declared,
+    )
+    if images.dtype == TORCH_UINT16:  # numpy's uint16 rule, on the host (torch has no max of uint16)
+        # channels last in memory, as an array's: the engine's float rounding then matches numpy's, bit for bit
+        host = np.ascontiguousarray(colour.permute(0, 2, 3, 1).cpu().numpy())
+        unit = _sixteen_bit_unit(host, what, range_checked)
+        return torch.from_numpy(unit).permute(0, 3, 1, 2).to(images.device), info
     return _unit_float(colour, what, range_checked), info
 
 
@@ -358,13 +376,20 @@ def _numpy_to_batch(
         value_range=declared,
     )
     if batch.dtype == np.uint16:  # torch has no arithmetic on uint16: scale in numpy
-        note_twelve_bit(batch, what, each=False)  # a file's reader has said it, naming the file
-        if declared is not None and not range_checked and (problem := outside_range(batch, declared, what)):
-            _fail(problem)
-        return torch.from_numpy(to_unit(batch, declared or SIXTEEN_BIT)).permute(0, 3, 1, 2), info
+        return torch.from_numpy(_sixteen_bit_unit(batch, what, range_checked)).permute(0, 3, 1, 2), info
     if not (batch.flags.writeable and batch.flags.c_contiguous):
         batch = np.array(batch)  # torch.from_numpy needs writable, contiguous memory
     return _unit_float(torch.from_numpy(batch).permute(0, 3, 1, 2), what, range_checked), info
+
+
+def _sixteen_bit_unit(colours: np.ndarray, what: str, range_checked: bool) -> np.ndarray:
+    """uint16 ``colours`` (``[B, H, W, C]``, native order) as float32 in 0–1 from the declared range (else
+    0–65535), refused outside it: the one rule of numpy and torch uint16 pixels."""
+    declared = declared_value_range()
+    note_twelve_bit(colours, what, each=False)  # a file's reader has said it, naming the file
+    if declared is not None and not range_checked and (problem := outside_range(colours, declared, what)):
+        _fail(problem)
+    return to_unit(colours, declared or SIXTEEN_BIT)
 
 
 def _pil_target(image: PILImage.Image) -> str | None:

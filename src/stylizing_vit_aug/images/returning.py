@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .kinds import _PIL_16BIT, BatchInfo, ImageLike, _native, _pil_target
+from .kinds import _PIL_16BIT, TORCH_UINT16, BatchInfo, ImageLike, _native, _pil_target
 from .value_range import SIXTEEN_BIT, from_unit
 
 try:  # PIL is a core dependency, but keep the import error readable
@@ -72,7 +72,10 @@ def from_batch(values: torch.Tensor, info: BatchInfo, source: Any = None) -> Any
     if exact is not None:
         values = _onto_source(values, exact)
     if info.kind == "torch":
-        out = to_uint8(values) if info.dtype == torch.uint8 else values.to(info.dtype)
+        if info.dtype == TORCH_UINT16:  # rounded in int32: torch has no uint16 arithmetic
+            out = from_unit(values, info.value_range or SIXTEEN_BIT, torch.int32, is_float=False).to(info.dtype)
+        else:
+            out = to_uint8(values) if info.dtype == torch.uint8 else values.to(info.dtype)
         out = out.to(info.device)
         if info.alpha is not None:
             out = torch.cat([out, info.alpha.to(out.device)], dim=1)
