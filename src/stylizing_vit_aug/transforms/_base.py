@@ -12,9 +12,11 @@ kornia, batch) only translates its host's calling convention into these.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any, ClassVar
@@ -24,6 +26,7 @@ import torch
 from ..bank import StyleBank
 from ..bank.sampling import check_strategy
 from ..images import Normalization, check_image
+from ..images.value_range import check_sixteen_bit_range, declare_value_range
 from ..model import StyleStream
 from ..stylizer import Stylizer, check_mode
 from ..stylizer_options import warn_no_gradient
@@ -58,6 +61,7 @@ class StyleParams:
     strategy: str | None  # None: the host decides per call (BatchStylize: by the batch's domains)
     style_crop: float | None
     stats: Normalization | None
+    value_range: tuple[float, float] | None = None  # the images' intensity range (None: their type's)
 
     @classmethod
     def checked(
@@ -73,8 +77,11 @@ class StyleParams:
         std: Sequence[float] | None = None,
         strategies: Sequence[str | None] = PER_SAMPLE_STRATEGIES,
         p_name: str = "p",
+        value_range: Any = None,
+        range_check: Callable[[Any], tuple[float, float] | None] = check_sixteen_bit_range,
     ) -> StyleParams:
-        """Every parameter through its one check (``p_name``: what the host calls ``p``, e.g. MONAI's ``prob``)."""
+        """Every parameter through its one check (``p_name``: what the host calls ``p``, e.g. MONAI's ``prob``;
+        ``range_check``: the rule of ``value_range``, 16-bit pixels' unless the host maps any range itself)."""
         return cls(
             p=check_probability(p, p_name),
             strength=check_strength(strength),
@@ -82,6 +89,7 @@ class StyleParams:
             strategy=check_strategy(strategy, strategies),
             style_crop=check_crop(style_crop),
             stats=check_stats(mean, std, front_end),
+            value_range=range_check(value_range),
         )
 
 
@@ -98,6 +106,8 @@ class StyleAugmentation:
     STRATEGIES: ClassVar[tuple[str | None, ...]] = PER_SAMPLE_STRATEGIES
     IN_BATCH: ClassVar[bool] = False  # whether bank=None takes the styles from the batch
     TAKES_STATS: ClassVar[bool] = True  # whether it takes the mean/std of a Normalize before it
+    # the rule of value_range=: the 16-bit pixels' range (MONAI's maps any range itself: check_value_range)
+    RANGE_CHECK: ClassVar[Callable[[Any], tuple[float, float] | None]] = staticmethod(check_sixteen_bit_range)
 
     settings: StyleParams
     in_batch: bool
@@ -106,7 +116,7 @@ class StyleAugmentation:
     @classmethod
     def _check(cls, **params: Any) -> StyleParams:
         """The host's arguments through :meth:`StyleParams.checked`, named after the host class."""
-        return StyleParams.checked(cls.__name__, strategies=cls.STRATEGIES, **params)
+        return StyleParams.checked(cls.__name__, strategies=cls.STRATEGIES, range_check=cls.RANGE_CHECK, **params)
 
     def _set_up(
         self,
@@ -141,8 +151,20 @@ class StyleAugmentation:
         return self.settings.style_crop
 
     @property
+    def value_range(self) -> tuple[float, float] | None:
+        """The images' intensity range given as ``value_range=`` (None: their type's)."""
+        return self.settings.value_range
+
+    @property
     def stylizer(self) -> Stylizer:
         return self._source.stylizer
+
+    def _in_value_range(self) -> contextlib.AbstractContextManager[None]:
+        """Where 16-bit pixels are read and written in ``value_range`` (:func:`declare_value_range`,
+        the engine's one uint16 mapping): declared around each call, in the thread and process that
+        runs it, so it travels with the transform into any DataLoader worker, unlike a
+        ``declare_value_range`` block around the loop. Without ``value_range``, what the caller declared."""
+        return nullcontext() if self.settings.value_range is None else declare_value_range(self.settings.value_range)
 
     @property
     def bank(self) -> StyleBank | None:
@@ -206,7 +228,8 @@ class StyleAugmentation:
         name = type(self).__name__
         if not isinstance(images, torch.Tensor):
             hint = normalised_hint(self.TAKES_STATS)
-            overshoots = check_image(images, f"{name}'s input", normalised_hint=hint, clamp_overshoot=True)
+            with self._in_value_range():  # 16-bit values outside value_range are refused now
+                overshoots = check_image(images, f"{name}'s input", normalised_hint=hint, clamp_overshoot=True)
             return None if overshoots else images  # clipped (a copy) only when the call fires
         values01 = None
         if images.device.type == "cpu" and images.is_floating_point():  # integer pixels are in range by type
@@ -228,16 +251,18 @@ class StyleAugmentation:
         converts them, without a second read of their values. ``ready``: what the check returned,
         read once; None where it could not read the values (on a GPU, integers) or found float ones
         to clip to 0–1 (then clipped here, a copy), or where the caller kept no answer."""
-        mode = self.settings.mode
+        mode, stylizer = self.settings.mode, self.stylizer
         if not isinstance(images, torch.Tensor):
             images = ready if ready is not None else clipped01(images)
-            return self.stylizer(images, styles, strength, mode=mode, range_checked=True)
+            with self._in_value_range():  # uint16 read in value_range and written back in it
+                return stylizer(images, styles, strength, mode=mode, range_checked=True)
         self._warn_no_gradient(images)
         name, stats = type(self).__name__, self.settings.stats
         values01 = ready
         if values01 is None:
             values01 = undo_normalize(images, stats, name, clamp_overshoot=True)
-        out = self.stylizer(values01, styles, strength, mode=mode, range_checked=True)
+        with self._in_value_range():
+            out = stylizer(values01, styles, strength, mode=mode, range_checked=True)
         return redo_normalize(out, stats, images, name, images, values01)
 
 

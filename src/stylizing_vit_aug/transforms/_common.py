@@ -4,13 +4,16 @@ and the one "undo Normalize, check 0–1, stylise, redo" of every front-end and 
 Per-sample transforms run in DataLoader workers, so they hold a :class:`StyleSource`: the
 stylizer and bank as given (objects) or as where to get them (a checkpoint source string, a bank
 path). Strings are resolved on first use, once per process (cached per source), and pickle as
-strings, so a spawned worker loads the model itself instead of receiving tensors.
+strings, so a spawned worker loads the model itself instead of receiving tensors. A checkpoint or
+bank file saved again is loaded again at its next use (checked at most every
+:data:`RELOAD_CHECK_S`), however the worker started.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -37,6 +40,12 @@ PER_SAMPLE_STRATEGIES: tuple[str, ...] = ("uniform", "balanced")
 _STYLIZERS: dict[tuple[Any, ...], tuple[tuple, Stylizer]] = {}
 _BANKS: dict[tuple[str, str], tuple[tuple, StyleBank]] = {}
 _LOCK = threading.Lock()
+
+RELOAD_CHECK_S = 1.0
+"""How often (seconds, per transform and process) a transform looks whether the checkpoint or bank
+file it loaded was saved again: a folder's look (a listing and a stat per file) took about 0.1 ms on
+a loaded 2-core machine, too much for every sample of a DataLoader, so a save is seen within a second
+(and at once by a newly started worker)."""
 
 
 def check_probability(p: Any, name: str = "p") -> float:
@@ -351,6 +360,11 @@ class StyleSource:
         owner: who takes ``device`` (the front-end's name), for the message.
     """
 
+    # class defaults, so a transform pickled before these existed still unpickles
+    _stylizer_state: tuple = ()  # file_state of the source when the stylizer was loaded
+    _bank_state: tuple = ()  # ... of the bank file when the bank was loaded
+    _next_check = (0, 0.0)  # (process id, time.monotonic()) of the next look at the files (_drop_changed)
+
     def __init__(
         self,
         stylizer: Stylizer | str | os.PathLike | None = None,
@@ -381,21 +395,45 @@ class StyleSource:
 
     @property
     def stylizer(self) -> Stylizer:
+        self._drop_changed()
         if self._stylizer is None:
+            state = file_state(self.source)  # before loading: a save during the load is seen next time
             try:
                 self._stylizer = get_stylizer(self.source, self.revision, self.device)
             except MissingStatistics:  # known only now (a Hub repo online): the loader's advice is not a transform's
                 raise missing_stats(str(self.source), front_end_stats_advice(str(self.source))) from None
+            self._stylizer_state = state
             if self._bank is not None:
                 check_same_stylizer(self._bank.stylizer, self._stylizer, "this transform")
         return self._stylizer
 
     @property
     def bank(self) -> StyleBank:
+        self._drop_changed()
         if self._bank is None:
             stylizer = self.stylizer
+            self._bank_state = file_state(self.bank_path)
             self._bank = get_bank(self.bank_path, stylizer) if self.bank_path else bundled_bank(stylizer)
         return self._bank
+
+    def _drop_changed(self) -> None:
+        """Forget a stylizer or bank loaded from files saved again since (their :func:`file_state`
+        no longer matches), so the next use loads them again through the per-process cache: as
+        documented, whether this process loaded them itself or inherited them (a forked worker of
+        a process that had called the transform, a persistent worker). A bank drawn from the old
+        weights goes with them. Looked at most every :data:`RELOAD_CHECK_S` (a stat per file), and at
+        once in a new process (a worker forked from one that had just looked)."""
+        now, process = time.monotonic(), os.getpid()
+        if process == self._next_check[0] and now < self._next_check[1]:
+            return
+        self._next_check = (process, now + RELOAD_CHECK_S)
+        if self._stylizer is not None and not self._stylizer_given:
+            if file_state(self.source) != self._stylizer_state:
+                self._stylizer = None
+                if not self._bank_given:
+                    self._bank = None
+        if self._bank is not None and self.bank_path and file_state(self.bank_path) != self._bank_state:
+            self._bank = None
 
     def describe(self) -> dict[str, Any]:
         """Checkpoint source, revision and bank path (for serialisation: never arrays), or the

@@ -50,6 +50,9 @@ class AlbumentationsStylize(StyleAugmentation, ImageOnlyTransform):
         revision: revision pin of a source string.
         mode: ``"relative"``, ``"detail"`` or ``"resize"`` (None: the stylizer's own mode).
         p: probability of applying the transform.
+        value_range: the range uint16 images hold, e.g. ``(0, 4095)`` for 12-bit data (None:
+            0–65535, or what ``declare_value_range`` declared in the calling thread); it travels
+            with the transform into every DataLoader worker.
 
     Every argument after ``stylizer`` and ``bank`` is keyword-only. A checkpoint path, a bank
     file and (with ``HF_HUB_OFFLINE=1``) a Hub checkpoint's cache entry are checked here, not at
@@ -75,8 +78,11 @@ class AlbumentationsStylize(StyleAugmentation, ImageOnlyTransform):
         revision: str | None = None,
         mode: str | None = None,
         p: float = 0.5,
+        value_range: Sequence[float] | None = None,
     ) -> None:
-        settings = self._check(p=p, strength=strength, mode=mode, strategy=strategy, style_crop=style_crop)
+        settings = self._check(
+            p=p, strength=strength, mode=mode, strategy=strategy, style_crop=style_crop, value_range=value_range
+        )
         super().__init__(p=settings.p)
         self._set_up(settings, stylizer, bank, revision=revision)
 
@@ -116,7 +122,7 @@ class AlbumentationsStylize(StyleAugmentation, ImageOnlyTransform):
         return out[..., 0] if gray else out
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
-        return ("stylizer", "bank", "strength", "strategy", "style_crop", "revision", "mode")
+        return ("stylizer", "bank", "strength", "strategy", "style_crop", "revision", "mode", "value_range")
 
     def get_transform_init_args(self) -> dict[str, Any]:
         """What rebuilds this transform here: the stylizer and bank objects given, else their
@@ -141,6 +147,7 @@ class AlbumentationsStylize(StyleAugmentation, ImageOnlyTransform):
             "strategy": self.strategy,
             "style_crop": self.style_crop,
             "mode": self.mode,
+            "value_range": None if self.value_range is None else list(self.value_range),
         }
 
 

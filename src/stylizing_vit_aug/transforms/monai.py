@@ -95,6 +95,7 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
     """
 
     backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
+    RANGE_CHECK = staticmethod(check_value_range)  # any intensity range, float too: mapped by _stylize itself
 
     def __init__(
         self,
@@ -110,10 +111,10 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
         value_range: Sequence[float] | None = None,
     ) -> None:
         settings = self._check(
-            p=prob, p_name="prob", strength=strength, mode=mode, strategy=strategy, style_crop=style_crop
+            p=prob, p_name="prob", strength=strength, mode=mode, strategy=strategy, style_crop=style_crop,
+            value_range=value_range,
         )
         RandomizableTransform.__init__(self, settings.p)
-        self.value_range = check_value_range(value_range)
         self._set_up(settings, stylizer, bank, revision=revision)
         self._strength = settings.strength[0]
         self._style_seed = 0

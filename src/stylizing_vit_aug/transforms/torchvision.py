@@ -45,6 +45,9 @@ class StylizeTransform(StyleAugmentation, Transform):
             otherwise expected in 0–1).
         revision: revision pin of a source string.
         mode: ``"relative"``, ``"detail"`` or ``"resize"`` (None: the stylizer's own mode).
+        value_range: the range 16-bit pixels (uint16 tensors, PIL ``I;16`` images) hold, e.g.
+            ``(0, 4095)`` for 12-bit data (None: 0–65535, or what ``declare_value_range`` declared
+            in the calling thread). It travels with the transform into every DataLoader worker.
 
     Every argument after ``stylizer`` and ``bank`` is keyword-only. A checkpoint path, a bank
     file and (with ``HF_HUB_OFFLINE=1``) a Hub checkpoint's cache entry are checked here, not at
@@ -75,9 +78,11 @@ class StylizeTransform(StyleAugmentation, Transform):
         std: Sequence[float] | None = None,
         revision: str | None = None,
         mode: str | None = None,
+        value_range: Sequence[float] | None = None,
     ) -> None:
         settings = self._check(
-            p=p, strength=strength, mode=mode, strategy=strategy, style_crop=style_crop, mean=mean, std=std
+            p=p, strength=strength, mode=mode, strategy=strategy, style_crop=style_crop, mean=mean, std=std,
+            value_range=value_range,
         )
         super().__init__()
         self.p = settings.p
