@@ -42,9 +42,12 @@ def tensors_state(owner: object, tensors: Iterable[torch.Tensor]) -> tuple[int, 
     bump a tensor's version counter; a new tensor has new storage). Cheap enough to read at every
     call. Blind to writes that bump no counter: through ``.data``, and a fused optimiser's step
     (``fused=True``); after those, ``torch.autograd.graph.increment_version`` says so. Inference
-    tensors keep no version counter: only their storage counts."""
+    tensors keep no version counter: only their storage counts. A storage is named by its own
+    object, not the address of its data: ``share_memory_`` (how ForkingPickler sends a CPU tensor to a
+    spawned worker) moves the data of the same storage, which is no change of value."""
     tensors = list(tensors)
-    return (id(owner), *(_version(t) for t in tensors), *(t.data_ptr() for t in tensors))
+    storages = (t.untyped_storage()._cdata for t in tensors)
+    return (id(owner), *(_version(t) for t in tensors), *storages, *(t.storage_offset() for t in tensors))
 
 
 def weights_digest(model: nn.Module, tensors: Iterable[torch.Tensor]) -> str:

@@ -46,6 +46,9 @@ __all__ = ["StyleBank"]
 
 logger = logging.getLogger(__name__)
 
+# the caches made from the images alone: where each keeps the images state it was made of
+_IMAGES_KEYED = {"_color_stats": 0, "_colour_profiles": 1, "_images_digest": 0}
+
 
 class StyleBank:
     """Style images at model size plus their lazily cached style streams.
@@ -98,6 +101,37 @@ class StyleBank:
         self._color_stats: tuple[tuple[int, ...], torch.Tensor] | None = None  # (images state, stats)
         self._colour_profiles: tuple[str, tuple[int, ...], torch.Tensor] | None = None  # (background, images, made)
         self._images_digest: tuple[tuple[int, ...], str] | None = None  # (images state, digest)
+
+    # -- pickling (how a bank reaches a spawned DataLoader worker) -------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        """Only the caches fresh now travel (stale ones are dropped first): :meth:`__setstate__` can
+        then key them on the unpickled tensors, whose values are these but whose versions and storage are new."""
+        self._fresh_streams()  # drops streams of changed weights or images (and a stylizer approved before)
+        state, images = dict(self.__dict__), self._images_state()
+        for name, at in _IMAGES_KEYED.items():
+            if state[name] is not None and state[name][at] != images:
+                state[name] = None
+        approved = state["_approved"]
+        if approved is not None and approved[1] != approved[0].weights_state:
+            state["_approved"] = None
+        return {**state, "_fresh_when_pickled": True}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Key every cache on the unpickled tensors' state (the stylizer travels in the same pickle),
+        so a worker neither encodes the styles again nor hashes the images nor compares an approved stylizer."""
+        state = dict(state)
+        fresh = state.pop("_fresh_when_pickled", False)  # absent: pickled by an earlier release, maybe stale
+        self.__dict__.update(state)
+        if not fresh:
+            return
+        images = self._images_state()
+        for name, at in _IMAGES_KEYED.items():
+            cache = getattr(self, name)
+            if cache is not None:
+                setattr(self, name, (*cache[:at], images, *cache[at + 1 :]))
+        if self._approved is not None:
+            self._approved = (self._approved[0], self._approved[0].weights_state)
+        self._streams_state = self._cache_state()
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
