@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import stylizing_vit_aug as sva
-from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+from helpers import CAMELYON_MEAN, CAMELYON_STD, DATA, make_small_model
 from stylizing_vit_aug.images import ImageError
 from stylizing_vit_aug.stylizer import STRIP_PIXELS
 
@@ -259,12 +259,15 @@ def test_list_checkpoints_refuses_what_is_not_a_pattern_with_a_type_error(patter
     assert sva.list_checkpoints("tiny-*")  # a pattern still filters
 
 
-# what 0.1.0 pickled: its options as plain attributes (now properties over "_" + name)
+# Stylizers pickled by earlier releases: 0.1.0 (the file, made by the release itself) and development versions
 OLD_OPTION_NAMES = ("mode", "background", "colour_match", "chunk_size", "compile", "dtype", "device")
+PICKLED_BY_010 = DATA / "stylizer_0_1_0.pkl"  # how it was made: tests/data/make_stylizer_0_1_0.py
+# what reproduces 0.1.0: it stylised every pixel and had no colour step
+SETTINGS_OF_010 = {"background": "style", "colour_match": False}
 
 
 class _PickledBy010:
-    """Pickles as 0.1.0 pickled a Stylizer: the class and the state its ``__getstate__`` gave."""
+    """Pickles as an earlier release pickled a Stylizer: the class and the state it gave."""
 
     def __init__(self, state: dict) -> None:
         self.state = state
@@ -273,36 +276,101 @@ class _PickledBy010:
         return object.__new__, (sva.Stylizer,), self.state
 
 
+class _State:
+    def __setstate__(self, state: dict) -> None:
+        self.state = state
+
+
+class _StateReader(pickle.Unpickler):
+    """Reads a pickled Stylizer as the bare state its release wrote, to make other layouts from it."""
+
+    def find_class(self, module: str, name: str):
+        return (
+            _State if (module, name) == ("stylizing_vit_aug.stylizer", "Stylizer") else super().find_class(module, name)
+        )
+
+
+def _pickled_by_010() -> dict:
+    with open(PICKLED_BY_010, "rb") as file:
+        return pickle.load(file)
+
+
+def _state_of_010(**changes) -> dict:
+    with open(PICKLED_BY_010, "rb") as file:
+        return {**_StateReader(file).load()["stylizer"].state, **changes}
+
+
 def _old_state(stylizer: sva.Stylizer, **changes) -> dict:
+    """A development version's layout (between the colour step and checked properties): plain options."""
     state = stylizer.__getstate__()
     old = {name: state.pop(f"_{name}") for name in OLD_OPTION_NAMES}
     return {**state, **old, **changes}
 
 
-def test_a_stylizer_pickled_by_the_previous_release_loads_with_its_options_and_stylises_the_same():
-    """Its options were plain attributes; unpickled, the properties found no ``_mode`` and every
-    call raised AttributeError (a saved transform, a DataLoader worker's copy)."""
-    options = {"mode": "resize", "background": "style", "colour_match": False, "chunk_size": 2}
+def _today(loaded: sva.Stylizer) -> sva.Stylizer:
+    """A Stylizer made by this release from the same weights, statistics and options."""
+    model = sva.StylizingViT.from_config(loaded.config)
+    model.load_state_dict(loaded.model.state_dict())
+    options = {name: getattr(loaded, name) for name in OLD_OPTION_NAMES}
+    return sva.Stylizer(model, loaded.mean.tolist(), loaded.std.tolist(), **options)
+
+
+def test_a_stylizer_pickled_by_the_0_1_0_release_loads_stylises_as_0_1_0_did_and_pickles_again():
+    """0.1.0's pickle holds plain options, mean/std tensors and its own call functions; unpickled,
+    every use raised AttributeError ('_compile'). Options it lacked take what it did."""
+    pickled = _pickled_by_010()
+    loaded = pickled["stylizer"]
+    assert type(loaded) is sva.Stylizer
+    assert {**loaded.settings, "chunk_size": loaded.chunk_size} == {
+        **SETTINGS_OF_010,
+        "mode": "detail",
+        "chunk_size": 2,
+    }
+    assert (loaded.compile, loaded.dtype, loaded.device) == (False, torch.float32, torch.device("cpu"))
+    assert not {"_relative_fn", "_stylize_fn", "mean", "std"} & set(vars(loaded))
+    stylized = loaded(pickled["images"], pickled["style"])
+    assert torch.equal(stylized, pickled["stylized"])  # 0.1.0's own output, at the model's size
+    today = _today(loaded)
+    assert loaded.fingerprint == today.fingerprint  # banks encoded by either are taken by the other
+    images = torch.rand(3, 3, 40, 24, generator=torch.Generator().manual_seed(0))  # larger: the guided upsampling
+    assert torch.equal(loaded(images, pickled["style"]), today(images, pickled["style"]))
+    again = pickle.loads(pickle.dumps(loaded))
+    assert again.settings == loaded.settings and torch.equal(
+        again(images, pickled["style"]), today(images, pickled["style"])
+    )
+    with pytest.raises(ValueError, match="background must be one of"):
+        again.background = "Keep"  # a checked property, as on any Stylizer
+
+
+def test_a_stylizer_of_a_development_version_loads_with_its_own_options_and_those_it_lacked_as_0_1_0():
+    """Versions after 0.1.0 added ``background`` (mean/std still tensors), then ``colour_match``,
+    ``normalization`` and ``compile``, all plain attributes until they became checked properties."""
+    with_background = pickle.loads(pickle.dumps(_PickledBy010(_state_of_010(background="keep"))))
+    assert with_background.settings == {"mode": "detail", "background": "keep", "colour_match": False}
+    options = {"mode": "resize", "background": "style", "colour_match": True, "chunk_size": 2}
     stylizer = _stylizer(**options)
     loaded = pickle.loads(pickle.dumps(_PickledBy010(_old_state(stylizer))))
-    assert type(loaded) is sva.Stylizer
     assert {name: getattr(loaded, name) for name in OLD_OPTION_NAMES} == {
         name: getattr(stylizer, name) for name in OLD_OPTION_NAMES
     }
     images = torch.rand(3, 3, 40, 40, generator=torch.Generator().manual_seed(0))
     style = torch.rand(1, 3, 40, 40, generator=torch.Generator().manual_seed(1))
     assert torch.equal(loaded(images, style), stylizer(images, style))
-    loaded.background = "keep"  # still a checked property, and it pickles in this release's form
-    assert pickle.loads(pickle.dumps(loaded)).settings == loaded.settings
-    with pytest.raises(ValueError, match="background must be one of"):
-        loaded.background = "Keep"
+    assert torch.equal(with_background(images, style), _today(with_background)(images, style))
+
+
+REFUSED_WITH_WHAT_TO_DO = r"saved by an earlier stylizing-vit-aug: 0\.1\.0 or a development version.*load_stylizer"
 
 
 @pytest.mark.parametrize("name, bad", [*BAD_OPTIONS, ("device", "nowhere"), ("dtype", torch.int8)], ids=repr)
-def test_a_value_the_previous_release_let_through_is_refused_on_unpickling_with_what_to_do(small_stylizer, name, bad):
-    """0.1.0 did not check an option set after construction (``st.background = "Keep"`` painted the glass)."""
+def test_a_value_an_earlier_release_let_through_is_refused_on_unpickling_with_what_to_do(small_stylizer, name, bad):
+    """Earlier releases did not check an option set later (``st.background = "Keep"`` painted the glass)."""
     data = pickle.dumps(_PickledBy010(_old_state(small_stylizer, **{name: bad})))
-    with pytest.raises(
-        (ValueError, TypeError, RuntimeError), match=r"saved by stylizing-vit-aug 0\.1\.0.*load_stylizer"
-    ):
+    with pytest.raises((ValueError, TypeError, RuntimeError), match=REFUSED_WITH_WHAT_TO_DO):
         pickle.loads(data)
+
+
+@pytest.mark.parametrize("name, bad", [("mode", "Detail"), ("chunk_size", 0), ("dtype", torch.int8)], ids=repr)
+def test_a_value_0_1_0_let_through_is_refused_on_unpickling_its_stylizer(name, bad):
+    with pytest.raises((ValueError, TypeError), match=REFUSED_WITH_WHAT_TO_DO):
+        pickle.loads(pickle.dumps(_PickledBy010(_state_of_010(**{name: bad}))))

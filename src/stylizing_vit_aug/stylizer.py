@@ -71,6 +71,7 @@ from .stylizer_options import (
     check_compile,
     check_dtype,
     check_mode,
+    upgraded_state,
     warn_no_gradient,
 )
 from .tissue import change_weight, tissue_pixels, tissue_weight
@@ -79,10 +80,6 @@ from .tissue import change_weight, tissue_pixels, tissue_weight
 __all__ = ["BACKGROUNDS", "COMPILE_MODES", "MODES", "STRIP_PIXELS", "Stylizer", "check_mode"]
 
 logger = logging.getLogger(__name__)
-
-# options 0.1.0 pickled as plain attributes, now properties over "_" + name: set through them, or checked here
-_PLAIN_OPTIONS = ("mode", "background", "colour_match", "chunk_size")
-_PLAIN_FIXED = {"device": torch.device, "dtype": check_dtype, "compile": check_compile}
 
 STRIP_PIXELS = 1 << 19
 """Pixels per row band or column strip of the full-resolution path; images larger than this
@@ -193,20 +190,8 @@ class Stylizer(StylizerOptions):
         return {name: value for name, value in self.__dict__.items() if name != "_chunk"}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Also loads a Stylizer pickled by 0.1.0 (a saved transform), its options checked as they are set."""
-        old = {name: state[name] for name in (*_PLAIN_OPTIONS, *_PLAIN_FIXED) if name in state}
-        self.__dict__.update({name: value for name, value in state.items() if name not in old})
-        try:
-            for name, value in old.items():
-                if name in _PLAIN_FIXED:
-                    self.__dict__[f"_{name}"] = _PLAIN_FIXED[name](value)
-                else:
-                    setattr(self, name, value)  # the property's check
-        except (TypeError, ValueError, RuntimeError) as error:
-            raise type(error)(
-                f"this pickled Stylizer (saved by stylizing-vit-aug 0.1.0) holds a value this release refuses: "
-                f"{error}. Load the checkpoint again (load_stylizer) and pickle that"
-            ) from error
+        """Also loads a Stylizer pickled by 0.1.0 or a later development version (a saved transform)."""
+        self.__dict__.update(upgraded_state(state))
         self._chunk = self._compiled_chunk()
 
     # -- facts ---------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ painted the glass): each option of :class:`StylizerOptions`, the Stylizer's base
 options are (:mod:`stylizing_vit_aug.tta_options`). Options fixed at construction (``dtype``,
 ``device``) are read-only (:func:`fixed_option`), with the way to change them in the error.
 :func:`warn_no_gradient` is the one warning that stylised tensors carry no gradient.
+:func:`upgraded_state` turns a Stylizer pickled by an earlier release into this one's attributes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+
+from .images import Normalization
+from .inference import InferenceNetwork
 
 __all__ = [
     "BACKGROUNDS",
@@ -33,6 +37,7 @@ __all__ = [
     "check_own_mode",
     "checked_option",
     "fixed_option",
+    "upgraded_state",
     "warn_no_gradient",
 ]
 
@@ -200,3 +205,47 @@ class StylizerOptions:
     def settings(self) -> dict[str, Any]:
         """How it stylises by default: what a checkpoint records and a fine-tune keeps."""
         return {"mode": self.mode, "background": self.background, "colour_match": self.colour_match}
+
+
+# what a Stylizer did before these options existed: 0.1.0 stylised every pixel (no tissue weight),
+# had no colour step and, pickled, held no compiled function (a compiled one does not pickle)
+_BEFORE_OPTIONS = {"background": "style", "colour_match": False, "compile": False}
+# every option's check, which an option stored by an earlier release (as a plain attribute) passes again
+_OPTION_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "mode": check_own_mode,
+    "background": check_background,
+    "colour_match": check_colour_match,
+    "chunk_size": check_chunk_size,
+    "compile": check_compile,
+    "dtype": check_dtype,
+    "device": torch.device,
+}
+# remade as __init__ makes them: caches, and functions of earlier releases (0.1.0's compiled calls)
+_REMADE = ("_chunk", "_network", "_fingerprint", "_relative_fn", "_stylize_fn", "mean", "std")
+
+
+def upgraded_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A pickled Stylizer's state, of this release or any earlier one, as this release's attributes.
+
+    0.1.0 held its options as plain attributes (``mode`` ... ``device``, now checked properties over
+    ``_mode`` ...), lacked the later ones (given what 0.1.0 did: :data:`_BEFORE_OPTIONS`), kept
+    ``mean``/``std`` as tensors (now one :class:`~stylizing_vit_aug.images.Normalization`) and its
+    own call functions. Every option is checked as construction checks it; a refused one raises
+    its error with what to do, since an earlier release let an option set later through unchecked."""
+    options = {**_BEFORE_OPTIONS, **{name: state[name] for name in _OPTION_CHECKS if name in state}}
+    try:
+        stored = {f"_{name}": check(options[name]) for name, check in _OPTION_CHECKS.items() if name in options}
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise type(error)(
+            f"this pickled Stylizer (saved by an earlier stylizing-vit-aug: 0.1.0 or a development version) holds "
+            f"a value this release refuses: {error}. Load the checkpoint again (load_stylizer) and pickle that"
+        ) from error
+    upgraded = {name: value for name, value in state.items() if name not in (*_OPTION_CHECKS, *_REMADE)}
+    upgraded.update({name: value for name, value in stored.items() if name not in state})
+    device = upgraded["_device"]
+    if "normalization" not in upgraded:
+        stats = Normalization.checked(state["mean"], state["std"], upgraded["model"].config.in_chans, "Stylizer")
+        upgraded["normalization"] = stats.to(device)
+    upgraded["_network"] = InferenceNetwork(upgraded["_dtype"])
+    upgraded["_fingerprint"] = None
+    return upgraded
