@@ -9,6 +9,12 @@ output is missing (a kill in between) is dropped by the next start. An output fo
 row (the record deleted or replaced, ``--log`` pointing elsewhere) gets an *unknown* row: its
 settings columns (:data:`SETTINGS`) are left empty rather than guessed.
 
+A failure's row has its reason in ``error`` and no settings: nothing was made. The record keeps
+one row per output, so an output that stays on disk while a later run fails to redo it
+(``--overwrite``, its input unreadable now) keeps the row of what made it, with that failure in
+``error`` beside its settings (:func:`kept_row`): the file is still described, and the next run
+tries it again (:func:`redo_failed`). Records written before such rows never hold one.
+
 An output's row holds every setting that changes its pixels: the style (its label, bank index,
 ``style_digest`` of its pixels and domain), strength, seed, the stylizer's mode, background,
 colour match, mean and std, the ``--value-range`` (:func:`range_label`), the quality of a JPEG or
@@ -35,9 +41,9 @@ from ..images.files import sha256_of
 
 __all__ = [
     "ADDED", "BEFORE_INPUTS", "BEFORE_VALUE_RANGE", "FIELDS", "INPUT_COLUMNS", "KNOWN_HEADERS", "LEGACY_FIELDS",
-    "LOG_NAME", "SETTINGS", "TYPE_RANGE", "LogWriter", "collect_log", "failure_row", "file_sha256", "input_changed",
-    "input_columns", "input_stat", "is_unknown", "log_refusal", "part_path", "range_label", "read_log", "replace_log",
-    "stat_column", "unknown_row",
+    "LOG_NAME", "SETTINGS", "TYPE_RANGE", "LogWriter", "collect_log", "describes_output", "failure_row", "file_sha256",
+    "input_changed", "input_columns", "input_stat", "is_unknown", "kept_row", "log_refusal", "part_path",
+    "range_label", "read_log", "redo_failed", "replace_log", "stat_column", "unknown_row",
 ]
 
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log, as before the split
@@ -131,6 +137,24 @@ def unknown_row(source: str, output: str) -> dict[str, str]:
 def failure_row(reason: str, **fields: str) -> dict[str, str]:
     """The row of a file that failed (an input, a style, an output not written): ``reason`` in ``error``."""
     return {**dict.fromkeys(FIELDS, ""), **fields, "error": reason}
+
+
+def kept_row(row: dict[str, str], reason: str) -> dict[str, str]:
+    """The row of an output that stays on disk as ``row`` (its recorded row) says it was made, though
+    this run failed to make it again (``reason``, in ``error``): a failure's row in its place would
+    leave the file without a row, and the next run would call it unknown."""
+    return {**row, "error": reason}
+
+
+def describes_output(row: dict[str, str]) -> bool:
+    """Whether ``row`` says what made its output: an output's row with its settings (not a failure's,
+    not an unknown one; a :func:`kept_row` does)."""
+    return bool(row["output"]) and any(row[field] for field in SETTINGS)
+
+
+def redo_failed(row: dict[str, str]) -> bool:
+    """Whether ``row`` is a :func:`kept_row`: an output on disk whose redo failed, which a rerun tries again."""
+    return bool(row["error"]) and describes_output(row)
 
 
 def is_unknown(row: dict[str, str]) -> bool:

@@ -9,7 +9,9 @@ output agrees with them, and there is at least one. Otherwise it gets an unknown
 left empty) and a warning. Existing outputs recorded with other settings than this run's
 are kept as they are, and a warning names the differing settings and how to redo them. An
 existing output whose input holds other bytes than the record says it was made from is removed and
-made again (:func:`redo_changed_inputs`): it is not this run's output of that input.
+made again (:func:`redo_changed_inputs`): it is not this run's output of that input. One whose row
+records a failed redo (:func:`._stylize_record.redo_failed`: an ``--overwrite`` whose input failed) is
+tried again, its file kept until the new one is written.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._stylize_record import ADDED, SETTINGS, input_changed, is_unknown, unknown_row
+from ._stylize_record import ADDED, SETTINGS, describes_output, input_changed, read_log, redo_failed, unknown_row
 
-__all__ = ["Resumed", "recorded_lossless", "redo_changed_inputs", "report_resumed", "resumed_rows"]
+__all__ = ["Resumed", "earlier_rows", "recorded_lossless", "redo_changed_inputs", "report_resumed", "resumed_rows"]
 
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log
 
@@ -44,11 +46,13 @@ class Resumed:
     restored: int = 0  # rows rebuilt from this run's settings, which the record proves made them
     unknown: list[str] = field(default_factory=list)  # outputs whose making is not recorded
     differing: list[Difference] = field(default_factory=list)  # outputs of other shown settings than this run's
+    retried: list[str] = field(default_factory=list)  # outputs whose redo failed, which this run tries again
 
 
 def _recorded(row: dict[str, str] | None) -> bool:
-    """Whether ``row`` says what made its output (not missing, not a failure, not unknown)."""
-    return row is not None and not row["error"] and not is_unknown(row)
+    """Whether ``row`` says what made its output (not missing, not a failure, not unknown; a failed redo's
+    row, :func:`._stylize_record.kept_row`, does: its file stays as its settings say)."""
+    return row is not None and describes_output(row)
 
 
 def recorded_lossless(row: dict[str, str] | None) -> bool | None:
@@ -57,6 +61,20 @@ def recorded_lossless(row: dict[str, str] | None) -> bool | None:
     (no row, a failure's, an unknown one). A record older than the quality column says lossless:
     only the quality of this run's row depends on it, and an unrecorded quality is never compared."""
     return not row["quality"] if _recorded(row) else None
+
+
+def earlier_rows(log: Path, outputs: list[tuple[str, Path]], overwrite: bool) -> dict[str, dict[str, str]]:
+    """The recorded rows (by key) of the existing ``outputs`` (key, path) that this run makes again: every
+    one under ``--overwrite``, else those whose redo failed before (:func:`._stylize_record.redo_failed`).
+    One whose input fails again stays on disk and keeps its row, with the failure
+    (:func:`._stylize_record.kept_row`). Read from ``log`` as rank 0 reconciled it before the ranks met."""
+    logged = read_log(log)
+    earlier = {}
+    for key, out in outputs:
+        row = logged.get(key)
+        if row is not None and (redo_failed(row) or overwrite and describes_output(row)) and out.is_file():
+            earlier[key] = row
+    return earlier
 
 
 def redo_changed_inputs(found: list[tuple[Path, Path, str]], logged: dict[str, dict[str, str]]) -> set[Path]:
@@ -70,7 +88,7 @@ def redo_changed_inputs(found: list[tuple[Path, Path, str]], logged: dict[str, d
     digests: dict[Path, str] = {}  # an input of several outputs (--styles-per-image) is read once
     for path, out, key in found:
         row = logged.get(key)
-        if not _recorded(row):  # no row, or an unknown one: warned about as such (report_resumed)
+        if not _recorded(row) or redo_failed(row):  # unknown (warned about as such), or redone anyway
             continue
         assert row is not None
         state = input_changed(row, path, digests)
@@ -125,7 +143,9 @@ def resumed_rows(
     )
     resumed = Resumed()
     for row, ours, names in compared:
-        if shown := tuple(name for name in names if name in SHOWN):
+        if redo_failed(row):  # made again by this run, not kept
+            resumed.retried.append(row["output"])
+        elif shown := tuple(name for name in names if name in SHOWN):
             resumed.differing.append((row, ours, shown))
     for ours in planned:
         row = logged.get(ours["output"])
@@ -176,7 +196,9 @@ def report_resumed(resumed: Resumed, total: int, log: Path, overwrite: bool) -> 
                     "recorded output", resumed.restored, log)
     if overwrite or not existing:
         return
-    print(f"{existing} of {total} outputs already exist; stylising the other {total - existing}")
+    retried = len(resumed.retried)
+    print(f"{existing} of {total} outputs already exist; stylising the other {total - existing}"
+          + (f", and again the {retried} whose redo failed last time (e.g. {resumed.retried[0]})" if retried else ""))
     if resumed.differing:
         logger.warning(
             "%d of the %d existing outputs were made with other settings than this run's (%s); they are kept as "

@@ -6,7 +6,9 @@ files an uninterrupted run gives. Outputs are encoded in memory, then written wh
 temporary file and ``os.replace``; the CSV record is appended and fsynced row by row, each
 output's row *before* its file is renamed into place (taken back if the write fails; with
 ``--overwrite`` the old file goes first), so a file on disk always has the row of the settings
-that made it (every setting that changes its pixels: :data:`._stylize_record.FIELDS`). On every
+that made it (every setting that changes its pixels: :data:`._stylize_record.FIELDS`); one that stays
+because its redo failed (``--overwrite``, its input unreadable now) keeps that row, with the failure in
+``error``, and the next run, ``--overwrite`` or not, tries it again. On every
 start rows of missing outputs and duplicates are dropped. An existing output keeps its recorded
 row; one without a row gets an unknown row (settings empty) unless the record proves this run's
 settings made the folder, and existing outputs made with other settings than this run's are
@@ -38,12 +40,14 @@ input number ``i`` of rank 0's sorted list (which every rank plans from, see
 :mod:`._stylize_plan`) belongs to rank ``i % WORLD_SIZE``; rank 0 holds the locks for all of
 them. Rank 0 alone removes stale temporaries and reconciles the record at the start (merging
 every rank's part file ``stylize_log.rankR.csv`` left by a killed run into ``stylize_log.csv``)
-before a barrier; each rank then skips finished outputs, whoever wrote them, and appends to its
-own part; after a final barrier rank 0 merges the parts and checks that every planned output is
-on disk or has a failure's row (else it gets one, and the exit code is
-:data:`~.common.EXIT_SKIPPED`). A relaunch with any world size therefore loses nothing and
-writes nothing twice. ``--styles-per-image K`` writes ``NAME.s0.EXT`` ... ``NAME.s{K-1}.EXT``,
-each in its own style (``s0`` is the style a single copy gets).
+while every rank loads its model; one gather then waits for all of them and stops every rank at once,
+naming the rank and its reason, if one failed (:func:`._ranks.on_every_rank`). Each rank then skips
+finished outputs, whoever wrote them, and appends to its own part; a rank that fails while writing
+stops them all the same way (its part stays, and the next start merges it). Then the counts are summed,
+and rank 0 merges the parts and checks that every planned output is on disk or has a failure's row
+(else it gets one, and the exit code is :data:`~.common.EXIT_SKIPPED`). A relaunch with any world size
+therefore loses nothing and writes nothing twice. ``--styles-per-image K`` writes ``NAME.s0.EXT`` ...
+``NAME.s{K-1}.EXT``, each in its own style (``s0`` is the style a single copy gets).
 """
 
 from __future__ import annotations
@@ -67,7 +71,7 @@ from ..images import ImageReadError, ImageTraits, check_whole, is_lossless, read
 from ..images.headers import unreadable
 from ..images.value_range import declare_value_range, declared_value_range, eight_bit_refusal
 from ..stylizer import COMPILE_MODES, STRIP_PIXELS
-from ._ranks import on_every_rank
+from ._ranks import attempt, on_every_rank, stop_together
 from ._stylize_end import FULL_DISK, finish_record, nothing_made, stop_when_full
 from ._stylize_plan import Job, RunStyles, StyleChoice, StylizePlan, plan_jobs, start_on_every_rank
 from ._stylize_record import (
@@ -77,12 +81,13 @@ from ._stylize_record import (
     collect_log,
     failure_row,
     input_columns,
+    kept_row,
     part_path,
     range_label,
     replace_log,
     stat_column,
 )
-from ._stylize_resume import recorded_lossless, redo_changed_inputs, report_resumed, resumed_rows
+from ._stylize_resume import earlier_rows, recorded_lossless, redo_changed_inputs, report_resumed, resumed_rows
 from .common import (
     EXIT_SKIPPED,
     PIL_FORMATS,
@@ -180,6 +185,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 _Input = tuple[np.ndarray, ImageTraits, dict[str, str]]  # an input's pixels, traits and record columns
+Row = dict[str, str]  # a row of the record
 
 
 def _read_input(path: Path) -> _Input:
@@ -328,11 +334,18 @@ def _stylize(plan: StylizePlan) -> int:
     # where a barrier was: one collective that also stops every rank at once if one failed, with its code
     stylizer, styles, rows, jobs, owners = on_every_rank(ranks, prepare)
     mine = [job for job, owner in zip(jobs, owners) if owner == ranks.rank]
-    todo = [job for job in mine if plan.overwrite or not job[1].is_file()]
+    earlier = earlier_rows(plan.log, [(_key(plan, out), out) for _, out, _ in mine], plan.overwrite)
+    todo = [job for job in mine if plan.overwrite or not job[1].is_file() or _key(plan, job[1]) in earlier]
     if ranks.distributed:
         logger.info("rank %d of %d: %d of the %d outputs are this rank's, %d to write",
                     ranks.rank, ranks.world, len(mine), len(jobs), len(todo))
-    written, failed, full = _write_outputs(plan, stylizer, styles, todo, rows)
+    # a rank that fails while writing (a bug, out of memory, --on-error stop) stops every rank, as at the start,
+    # rather than leaving them waiting for it in the sum below
+    counts, error = attempt(lambda: _write_outputs(plan, stylizer, styles, todo, rows, earlier))
+    stop_together(ranks, error, failed="failed while writing its outputs",
+                  alone="every rank stops; a rerun keeps what was written",
+                  so="so every rank stops; a rerun keeps what was written")
+    written, failed, full = counts  # type: ignore[misc]
     # waits for every rank to finish; there: this rank's planned outputs on disk now, made by this run or
     # before it (skipped, or under --overwrite kept because their inputs failed), which settles the exit code
     there = sum(out.is_file() for _, out, _ in mine)
@@ -344,6 +357,11 @@ def _stylize(plan: StylizePlan) -> int:
     if there == 0:  # not one output of the plan on disk: a failure (exit code 2), not "done, some skipped"
         raise nothing_made(plan, len(jobs), fresh)
     return EXIT_SKIPPED if failed else 0
+
+
+def _key(plan: StylizePlan, out: Path) -> str:
+    """``out``'s key in the record: its path in the output folder."""
+    return str(out.relative_to(plan.output))
 
 
 def _uses_quality(out: Path, lossless: bool) -> bool:
@@ -447,8 +465,11 @@ class _Outputs:
     """Writes this rank's outputs and their rows. A file that cannot be read or written is a
     warning and a row with the reason, and the run goes on (``--on-error stop`` ends it)."""
 
-    def __init__(self, plan: StylizePlan, rows: _Rows, writer: LogWriter, progress: Any) -> None:
+    def __init__(
+        self, plan: StylizePlan, rows: _Rows, writer: LogWriter, progress: Any, earlier: dict[str, Row]
+    ) -> None:
         self.plan, self.rows, self.writer, self.progress = plan, rows, writer, progress
+        self.earlier = earlier  # the rows of the existing outputs made again (see earlier_rows)
         self.written = 0
         self.failures = 0
         self.full = False  # a write failed for want of space: the rest would fail too (see stop_when_full)
@@ -458,11 +479,18 @@ class _Outputs:
         self.full = self.full or error.errno in FULL_DISK
 
     def fail(self, job: Job, reason: str | Exception) -> None:
+        """Warn and record why ``job`` failed. An earlier output it was to replace that stays on disk keeps
+        its row, with the failure beside its settings (:func:`._stylize_record.kept_row`), never a
+        failure's row in its place, which would leave the file without one."""
         path, out, _ = job
-        logger.warning("skipped %s", reason)
-        self.writer.write(failure_row(
-            str(reason), input=str(path.relative_to(self.plan.root)), output=str(out.relative_to(self.plan.output))
-        ))
+        key = _key(self.plan, out)
+        if key in self.earlier and out.is_file():
+            logger.warning("skipped %s; the earlier %s stays, recorded as it was made (a rerun tries again)",
+                           reason, out)
+            self.writer.write(kept_row(self.earlier[key], str(reason)))
+        else:
+            logger.warning("skipped %s", reason)
+            self.writer.write(failure_row(str(reason), input=str(path.relative_to(self.plan.root)), output=key))
         self.failures += 1
         self.progress.update(1)
 
@@ -474,11 +502,11 @@ class _Outputs:
 
     def record(self, job: Job, lossless: bool, source: dict[str, str]) -> tuple[int | None, str]:
         """Append the row of ``job``'s output before it is written: where the row starts in the
-        record, or None and why it cannot be written. With ``--overwrite`` the old file goes
-        first, so it never stands under the new row (nor the new file under the old row)."""
+        record, or None and why it cannot be written. An old file (``--overwrite``, a failed redo tried
+        again) goes first, so it never stands under the new row (nor the new file under the old row)."""
         path, out, choice = job
         try:
-            if self.plan.overwrite:
+            if self.plan.overwrite or _key(self.plan, out) in self.earlier:
                 out.unlink(missing_ok=True)
         except OSError as error:
             return None, f"cannot write {out}: cannot remove the old file ({error.strerror or error})"
@@ -515,11 +543,11 @@ class _Outputs:
 
 
 def _write_outputs(
-    plan: StylizePlan, stylizer: Any, styles: RunStyles, todo: list[Job], rows: _Rows
+    plan: StylizePlan, stylizer: Any, styles: RunStyles, todo: list[Job], rows: _Rows, earlier: dict[str, Row]
 ) -> tuple[int, int, int]:
-    """Stylise and write ``todo`` (this rank's share) in batches; the images written, the files
-    that failed (rank 0 counts the unreadable style files too), and 1 where a full disk stopped it
-    (no more inputs go through the model: each of their writes would fail too)."""
+    """Stylise and write ``todo`` (this rank's share; ``earlier``: the rows of its existing outputs) in batches;
+    the images written, the files that failed (rank 0 counts the unreadable style files too), and 1 where a
+    full disk stopped it (no more inputs go through the model: each of their writes would fail too)."""
     ranks = plan.ranks
     writer = LogWriter(part_path(plan.log, ranks.rank) if ranks.distributed else plan.log)
     style_failures = (
@@ -529,7 +557,7 @@ def _write_outputs(
         writer.write(row)
     try:
         with tqdm(total=len(todo), desc="stylize", unit="img", disable=ranks.rank != 0) as progress:
-            outputs = _Outputs(plan, rows, writer, progress)
+            outputs = _Outputs(plan, rows, writer, progress, earlier)
             reads = _read_batches(todo, plan.batch_size, plan.on_error == "stop", outputs.fail)
             for batch in reads:
                 jobs = [(job, traits, source) for job, _, traits, source in batch]
