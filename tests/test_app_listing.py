@@ -53,3 +53,16 @@ def test_a_looping_file_link_is_listed_not_a_crash(tmp_path):
     (tmp_path / "styles" / "loop.png").symlink_to("loop.png")
     listed, stopped = page.folder_images(tmp_path / "styles", [tmp_path])
     assert listed == find_images(tmp_path / "styles") and not stopped
+
+
+def test_a_file_replaced_by_one_of_the_same_size_and_time_is_read_again(tmp_path):
+    """The page keeps decoded files under their stamps: a new file renamed over one (a sync tool, an
+    export that writes a temporary then renames) with the same size and modification time is a change."""
+    import os
+
+    first, second = write_images(tmp_path, 2, size=(40, 40))
+    os.utime(second, ns=(first.stat().st_atime_ns, first.stat().st_mtime_ns))
+    assert first.stat().st_size == second.stat().st_size  # same size, same time: only the file differs
+    before = page.stamps([first])
+    os.replace(second, first)
+    assert page.stamps([first]) != before

@@ -84,19 +84,19 @@ def folder_cap_note(path: Path, count: int) -> str:
     )
 
 
-def stamps(paths: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
-    """What a listing sees of each file, its path, size and modification time (-1, -1: it cannot be
-    looked at, and reading it will say why): decoded files are kept under these, so a file added,
-    removed or overwritten in place is read again."""
-    return tuple((str(path), *_size_and_time(path)) for path in paths)
+def stamps(paths: Sequence[Path]) -> tuple[tuple[str, int, int, int], ...]:
+    """What a listing sees of each file: its path and :func:`~stylizing_vit_aug._files.file_stamp`
+    (size, modification time, inode; -1s: it cannot be looked at, and reading it will say why).
+    Decoded files are kept under these, so a file added, removed, overwritten in place or replaced
+    (a new file renamed over it) is read again."""
+    return tuple((str(path), *_stamp(path)) for path in paths)
 
 
-def _size_and_time(path: Path) -> tuple[int, int]:
+def _stamp(path: Path) -> tuple[int, int, int]:
     try:
-        size, modified, _ = file_stamp(path)
+        return file_stamp(path)
     except OSError:
-        return -1, -1
-    return size, modified
+        return -1, -1, -1
 
 
 def bundled_contents() -> dict[str, Path]:

@@ -31,7 +31,7 @@ def test_the_app_the_record_and_the_front_ends_see_one_stamp_of_a_file(tmp_path)
     path = write_images(tmp_path, 1)[0]
     size, modified, inode = file_stamp(path)
     assert (size, modified, inode) == (path.stat().st_size, path.stat().st_mtime_ns, path.stat().st_ino)
-    assert stamps([path]) == ((str(path), size, modified),)
+    assert stamps([path]) == ((str(path), size, modified, inode),)
     assert input_stat(path) == f"{size} {modified}"
     assert file_state(str(path)) == ((path.name, size, modified, inode),)
     old_row = {"input_sha256": "0" * 64, "input_stat": f"{size} {modified}"}  # a record written before
