@@ -13,25 +13,11 @@ from pathlib import Path
 import pytest
 
 from helpers import read_stylize_log, write_images
-from stylizing_vit_aug import cli
 from stylizing_vit_aug.commands import _stylize_record, stylize
 from stylizing_vit_aug.commands._stylize_record import BEFORE_INPUTS
 
 CHANGED = "existing output(s) were made from an input that has changed since"
 UNKNOWN = "have no record of the bytes of the input they were made from"
-
-
-@pytest.fixture
-def run_in(tmp_path, checkpoint):
-    """Three inputs ``in/img00.png`` ... and one style image; returns ``run(out, *options)``."""
-    write_images(tmp_path / "in", 3, size=(40, 40))
-    style = write_images(tmp_path / "style", 1, size=(32, 32), seed=3)[0]
-
-    def run(out: Path, *options: str) -> int:
-        argv = ["stylize", str(tmp_path / "in"), "-o", str(out), "--style", str(style), "--checkpoint", checkpoint]
-        return cli.main([*argv, *options])
-
-    return run
 
 
 def _outputs(folder: Path) -> dict[str, bytes]:

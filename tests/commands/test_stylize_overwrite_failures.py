@@ -7,27 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from helpers import read_stylize_log, write_images
-from stylizing_vit_aug import cli
+from helpers import read_stylize_log
 from stylizing_vit_aug.commands._stylize_record import SETTINGS
 from stylizing_vit_aug.commands.common import EXIT_SKIPPED
 
 UNKNOWN = "saying what made them"  # the warning of outputs without a row (recorded as unknown)
-
-
-@pytest.fixture
-def run_in(tmp_path, checkpoint):
-    """Three inputs ``in/img00.png`` ... and one style image; returns ``run(out, *options)``."""
-    write_images(tmp_path / "in", 3, size=(40, 40))
-    style = write_images(tmp_path / "style", 1, size=(32, 32), seed=3)[0]
-
-    def run(out: Path, *options: str) -> int:
-        argv = ["stylize", str(tmp_path / "in"), "-o", str(out), "--style", str(style), "--checkpoint", checkpoint]
-        return cli.main([*argv, *options])
-
-    return run
 
 
 def _rows(out: Path) -> dict[str, dict[str, str]]:
