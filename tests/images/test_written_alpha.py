@@ -5,6 +5,8 @@ white by the rule reading uses (``on_glass``), with a warning that names the fil
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from PIL import Image
 
 from stylizing_vit_aug import cli
 from stylizing_vit_aug.images import kinds, read_image, save_image
+from stylizing_vit_aug.images.files import on_glass
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "TIFF", "WEBP"])
@@ -108,3 +111,34 @@ def test_stylize_writes_a_transparent_input_on_white_as_jpeg_or_bmp(
     assert np.abs(written[:14] - (200, 60, 120)).max() <= tolerance  # opaque: unchanged
     err = capsys.readouterr().err
     assert f"{out / f'cut.{ext}'}: " in err and "write PNG, TIFF or WebP to keep the alpha channel" in err, err
+
+
+class _Scanned(np.ndarray):
+    """Pixels that count the whole-array ``min`` and ``max`` scans made of them (and of their views)."""
+
+    scans: ClassVar[Counter] = Counter()
+
+    def min(self, *args, **kwargs):
+        _Scanned.scans["min"] += 1
+        return super().min(*args, **kwargs)
+
+    def max(self, *args, **kwargs):
+        _Scanned.scans["max"] += 1
+        return super().max(*args, **kwargs)
+
+
+@pytest.mark.parametrize("transparent", [True, False])
+def test_a_format_without_alpha_tests_opacity_once(tmp_path, caplog, monkeypatch, transparent):
+    """Writing RGBA as JPEG asks "is every pixel opaque" once, for the warning and the compositing alike (the
+    writer and ``on_glass`` each scanned the alpha channel for it); it warns only where some pixel was not."""
+    monkeypatch.setattr(kinds, "_told", set())
+    monkeypatch.setattr(_Scanned, "scans", Counter())
+    pixels = np.random.default_rng(5).integers(0, 256, (16, 16, 4), dtype=np.uint8)
+    pixels[..., 3] = 255
+    if transparent:
+        pixels[:8, :, 3] = 0
+    with caplog.at_level(logging.WARNING):
+        save_image(pixels.view(_Scanned), tmp_path / "x.bmp", "BMP")
+    assert _Scanned.scans == Counter(min=1, max=1), _Scanned.scans
+    assert any("hold no transparency" in r.getMessage() for r in caplog.records) == transparent
+    assert np.array_equal(read_image(tmp_path / "x.bmp"), on_glass(pixels))

@@ -46,7 +46,15 @@ from .kinds import (
 )
 from .value_range import alpha_past_range, declared_value_range, opaque_alpha, outside_range
 
-__all__ = ["check_whole", "on_glass", "read_image", "read_image_and_sha256", "read_with_traits", "sha256_of"]
+__all__ = [
+    "check_whole",
+    "composite_on_glass",
+    "on_glass",
+    "read_image",
+    "read_image_and_sha256",
+    "read_with_traits",
+    "sha256_of",
+]
 
 # EXIF orientation -> the numpy operation that makes the pixels upright (PIL's exif_transpose)
 _UPRIGHT = {
@@ -69,18 +77,19 @@ _DECODED_MODE = {"L": "L", "RGB": "RGB", "RGBA": "RGBA", "LA": "LA", "1": "L", "
 logger = logging.getLogger(__name__)
 
 ColourKey = int | tuple[int, ...]  # a PNG tRNS colour key: a gray value or an (R, G, B) triple
+_DeepBytes = tuple[str, bytearray]  # 16-bit colour's layout (:func:`~.headers.deep_colour`) and the file's bytes
 
 
 def _decode(
-    image: PILImage.Image, path: Path, orientation: int, deep: str | None, alpha: bool, handle: BinaryIO
+    image: PILImage.Image, path: Path, orientation: int, alpha: bool, handle: BinaryIO, deep: _DeepBytes | None
 ) -> np.ndarray:
-    """The pixels of an open PIL image, upright (``orientation`` applied; ``deep``:
-    :func:`~.headers.deep_colour`), alpha kept only with ``alpha`` (else on white): uint8 or uint16, contiguous and
-    writeable, ``(H, W)`` or ``(H, W, C)`` with C = 2 (gray + alpha), 3 (RGB) or 4 (RGB + alpha)."""
+    """The pixels of an open PIL image, upright (``orientation`` applied), alpha kept only with ``alpha`` (else
+    on white): uint8 or uint16, contiguous and writeable, ``(H, W)`` or ``(H, W, C)`` with C = 2 (gray + alpha),
+    3 (RGB) or 4 (RGB + alpha). ``deep``: 16-bit colour's layout and the file's bytes (:func:`_deep_bytes`)."""
     refuse_float_mode(image, path)
-    key = _colour_key(image)
+    key = _colour_key(image, handle)
     if deep:
-        pixels = _decode_16bit(path, image, orientation, deep, handle)
+        pixels = _decode_16bit(path, image, orientation, *deep)
         if pixels.shape[-1] in ALPHA_CHANNELS and (problem := alpha_past_range(pixels[..., -1], f"image {path}")):
             warn_first(
                 "read:alpha-past-range",
@@ -101,13 +110,37 @@ def _decode(
     return _copy_in_bands(image, mode, orientation, alpha, path, key)
 
 
-def _colour_key(image: PILImage.Image) -> ColourKey | None:
-    """The colour a PNG's tRNS chunk marks transparent on a gray or RGB image without alpha (on the
-    file's own scale, 8 or 16 bits), else None: Pillow only converts an 8-bit one to alpha, so every
+def _colour_key(image: PILImage.Image, handle: BinaryIO) -> ColourKey | None:
+    """The colour a PNG's tRNS chunk marks transparent on a gray or RGB image without alpha, on the scale
+    of the pixels Pillow gives (:func:`_key_as_decoded`), else None: Pillow converts none to alpha, so every
     depth is keyed alike by :func:`_keyed`."""
     key = image.info.get("transparency")
-    keyed_modes = ("L", "RGB", "I", "I;16", "I;16L", "I;16B")
-    return key if image.mode in keyed_modes and isinstance(key, (int, tuple)) else None
+    keyed_modes = ("1", "L", "RGB", "I", "I;16", "I;16L", "I;16B")
+    if image.mode not in keyed_modes or not isinstance(key, (int, tuple)):
+        return None
+    if image.format == "PNG" and image.mode in ("1", "L") and isinstance(key, int):
+        return _key_as_decoded(key, _png_bit_depth(handle))
+    return None if image.mode == "1" else key
+
+
+def _key_as_decoded(key: int, bits: int) -> int | None:
+    """A gray key of a ``bits``-deep PNG (1, 2 or 4: Pillow reads them as 0–255, times 255, 85 or 17; 8 and 16:
+    as stored) on the pixels' scale; None where it is no value of that depth (libpng keys nothing then).
+    A 1-bit key comes as Pillow gives it (0 or 1, or already 0 or 255 as recent Pillow gives it): nonzero is 1."""
+    if bits >= 8:
+        return key
+    key = (1 if key else 0) if bits == 1 else key
+    return key * (255 // ((1 << bits) - 1)) if key < 1 << bits else None
+
+
+def _png_bit_depth(handle: BinaryIO) -> int:
+    """The bit depth a PNG's IHDR states (byte 24: IHDR is its first chunk), the handle left where it was."""
+    position = handle.tell()
+    try:
+        handle.seek(24)
+        return handle.read(1)[0]
+    finally:
+        handle.seek(position)
 
 
 def _keyed(values: np.ndarray, key: ColourKey) -> np.ndarray:
@@ -164,19 +197,26 @@ def on_glass(pixels: np.ndarray) -> np.ndarray:
     maximum, or for uint16 under :func:`~.value_range.declare_value_range` its HIGH: 65535 would
     be outside a 12-bit range, and the file refused; alpha is read on the same scale, opaque at HIGH,
     unless it reaches past HIGH (then on 0–65535: :func:`~.value_range.opaque_alpha`)."""
+    return composite_on_glass(pixels)[0]
+
+
+def composite_on_glass(pixels: np.ndarray) -> tuple[np.ndarray, bool]:
+    """:func:`on_glass` and whether some pixel was not opaque (compositing hid transparency): the one test
+    of "is every pixel opaque", for the reader and for a writer that warns where a format loses alpha."""
     if pixels.ndim != 3 or pixels.shape[-1] not in ALPHA_CHANNELS:
-        return pixels
+        return pixels, False
     colours = ALPHA_CHANNELS[pixels.shape[-1]]
     colour, alpha = pixels[..., :colours], pixels[..., colours:]
     opaque = opaque_alpha(pixels.dtype, int(alpha.max()))
     declared = declared_value_range() if pixels.dtype == np.uint16 else None
     white = int(np.iinfo(pixels.dtype).max) if declared is None else int(declared[1])
-    if alpha.min() == opaque:  # opaque: nothing to composite
+    hidden = bool(alpha.min() < opaque)
+    if not hidden:  # opaque: nothing to composite
         flat = colour
     else:  # exact in integers: uint8 sums stay below 2**16, uint16 ones below 2**32
         a = alpha.astype(np.uint16 if pixels.dtype == np.uint8 else np.uint32)
         flat = ((colour * a + white * (opaque - a) + opaque // 2) // opaque).astype(pixels.dtype)
-    return flat[..., 0] if colours == 1 else np.ascontiguousarray(flat)
+    return (flat[..., 0] if colours == 1 else np.ascontiguousarray(flat)), hidden
 
 
 def _flat(pixels: np.ndarray, alpha: bool, key: ColourKey | None = None) -> np.ndarray:
@@ -223,11 +263,10 @@ def _note_frames(image: PILImage.Image, path: Path) -> None:
         )
 
 
-def _decode_16bit(path: Path, image: PILImage.Image, orientation: int, layout: str, handle: BinaryIO) -> np.ndarray:
+def _decode_16bit(path: Path, image: PILImage.Image, orientation: int, layout: str, data: bytearray) -> np.ndarray:
     """16-bit RGB, RGBA or gray+alpha pixels, which PIL would cut to 8 bits: through OpenCV when
     it is installed (albumentations brings it), else PNG through torchvision's decoder; both decode
-    from the file's bytes, read once from the reader's ``handle`` (the one Pillow reads: the same file)."""
-    data = _file_bytes(handle)
+    from the file's bytes ``data``, read once from the handle Pillow reads (:func:`_deep_bytes`)."""
     try:
         import cv2
     except ImportError:
@@ -254,6 +293,26 @@ def _decode_16bit(path: Path, image: PILImage.Image, orientation: int, layout: s
         f"cannot read image {path}: 16-bit colour {image.format} needs OpenCV (pip install "
         "opencv-python-headless), or save it as a 16-bit PNG"
     )
+
+
+def _deep_bytes(image: PILImage.Image, handle: BinaryIO) -> _DeepBytes | None:
+    """For 16-bit colour (which Pillow would cut to 8 bits), its layout and the file's bytes, which its decoder
+    takes whole: read here, before anything loads the pixels (the layout is told by the tile list); else None."""
+    layout = deep_colour(image)
+    return None if layout is None else (layout, _file_bytes(handle))
+
+
+def _digest(handle: BinaryIO, deep: _DeepBytes | None) -> str:
+    """The SHA-256 (hex) of the whole file behind ``handle``: of the bytes 16-bit colour holds already (no
+    second pass), else in chunks (:func:`sha256_of`); the handle is left where it was, for Pillow."""
+    if deep is not None:
+        return hashlib.sha256(deep[1]).hexdigest()
+    position = handle.tell()
+    handle.seek(0)
+    try:
+        return sha256_of(handle)
+    finally:
+        handle.seek(position)
 
 
 def _file_bytes(handle: BinaryIO) -> bytearray:
@@ -366,11 +425,11 @@ def _open_and_decode(
     path: Path, alpha: bool, traits: bool, sha256: bool
 ) -> tuple[np.ndarray, ImageTraits | None, str | None]:
     """The pixels, traits (read before the pixels: a TIFF loses its orientation tag and a WebP its file
-    as they load) and, with ``sha256``, the digest of a file from one opening: hashed in chunks from the
-    handle, rewound, then decoded from it, so the digest names the bytes decoded even where the file is
-    replaced meanwhile (the handle keeps the old one), and the bytes are never held whole beside the
-    pixels. A file written to in place meanwhile is refused (:func:`_refuse_written`). A special file is
-    refused unopened (a named pipe blocks its reader)."""
+    as they load) and, with ``sha256``, the digest of a file from one opening: hashed from the handle Pillow
+    decodes (:func:`_digest`: in chunks, so the bytes are never held whole beside the pixels, except 16-bit
+    colour's, held for its decoder and hashed there), so the digest names the bytes decoded even where the
+    file is replaced meanwhile (the handle keeps the old one). A file written to in place meanwhile is
+    refused (:func:`_refuse_written`). A special file is refused unopened (a named pipe blocks its reader)."""
     refuse_special(path)
     try:
         handle = open(path, "rb")  # closed by the with below; a failed open is worded first
@@ -380,19 +439,18 @@ def _open_and_decode(
     with handle:
         try:
             before = os.fstat(handle.fileno())
-            if sha256:
-                digest = sha256_of(handle)
-                handle.seek(0)
             with open_image(handle, path) as image, warnings.catch_warnings():
                 # a band's crop meets Pillow's guard again: the size was judged at the opening
                 warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
-                deep = deep_colour(image)
+                deep = _deep_bytes(image, handle)  # Pillow has read the header alone
+                digest = _digest(handle, deep) if sha256 else None
                 orientation = exif_orientation(image)  # before loading: Pillow's TIFF loader drops it
                 if traits:
-                    kept = traits_of(image, path, orientation, deep)
+                    kept = traits_of(image, path, orientation, deep[0] if deep else None)
                 _keep_stored_order(image)
                 _note_frames(image, path)
-                pixels = _decode(image, path, orientation, deep, alpha, handle)
+                pixels = _decode(image, path, orientation, alpha, handle, deep)
+                del deep  # the 16-bit file's bytes
             if sha256:
                 _refuse_written(path, before, os.fstat(handle.fileno()))
         except ImageReadError:

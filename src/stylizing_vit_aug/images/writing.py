@@ -17,7 +17,7 @@ except ImportError:  # pragma: no cover
     PILImage = None
 
 from .encoders import jpeg_metadata, png16, tiff16
-from .files import on_glass
+from .files import composite_on_glass
 from .kinds import ALPHA_CHANNELS, ImageError, log_once, warn_first
 from .metadata import written_metadata
 from .value_range import declared_value_range, opaque_alpha, to_unit
@@ -147,7 +147,7 @@ def _to_eight_bits(pixels: np.ndarray, fmt: str) -> np.ndarray:
 
 
 def _on_glass_for(pixels: np.ndarray, fmt: str, name: str) -> np.ndarray:
-    """``pixels`` with an alpha channel composited onto white (:func:`~.files.on_glass`, the rule
+    """``pixels`` with an alpha channel composited onto white (:func:`~.files.composite_on_glass`, the rule
     ``read_image`` reads by; uint16 under a declared value range: its HIGH) where ``fmt`` cannot
     hold alpha: dropping it showed the colour stored under transparency (often black). Warned,
     naming the file, where some pixel was not opaque."""
@@ -155,8 +155,8 @@ def _on_glass_for(pixels: np.ndarray, fmt: str, name: str) -> np.ndarray:
     gray_alpha_16bit_tiff = channels == 2 and pixels.dtype == np.uint16 and fmt == "TIFF"
     if channels not in ALPHA_CHANNELS or not (fmt in NO_ALPHA_FORMATS or gray_alpha_16bit_tiff):
         return pixels
-    alpha = pixels[..., -1]
-    if alpha.min() < opaque_alpha(alpha.dtype, int(alpha.max())):  # transparency the file cannot keep
+    flat, hidden = composite_on_glass(pixels)
+    if hidden:  # transparency the file cannot keep
         kind, keep = ("16-bit gray+alpha TIFF", "PNG") if gray_alpha_16bit_tiff else (fmt, "PNG, TIFF or WebP")
         warn_first(
             f"save:alpha:{kind}",
@@ -170,4 +170,4 @@ def _on_glass_for(pixels: np.ndarray, fmt: str, name: str) -> np.ndarray:
             note=f"%s: transparent pixels written on white ({kind})",
             log=logger,
         )
-    return on_glass(pixels)
+    return flat
