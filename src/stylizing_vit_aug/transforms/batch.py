@@ -29,6 +29,7 @@ from ..bank.sampling import label_of
 from ..devices import to_device_nowait, usable_device
 from ..image_ops import random_crop_resize
 from ..images import from_batch, to_batch
+from ..images.kinds import TORCH_UINT16
 from ..model import roll_pairs
 from ..stylizer import Stylizer
 from ._base import StyleAugmentation
@@ -92,10 +93,15 @@ class BatchStylize(StyleAugmentation, nn.Module):
             Runs stay reproducible from the two seeds; in the main process it is used as given.
         mean, std: statistics of a ``Normalize`` already applied to the batch.
         mode: ``"relative"``, ``"detail"`` or ``"resize"`` (None: the stylizer's own mode).
+        value_range: the intensity range of uint16 batches, e.g. ``(0, 4095)`` for 12-bit data
+            (whole numbers in 0–65535; None: their type's 0–65535). Read and written in it in every
+            thread and DataLoader worker that runs the module, as under ``declare_value_range``;
+            values outside it are refused.
 
     Every argument after ``stylizer`` and ``bank`` is keyword-only.
 
-    Returns the input dtype (uint8 0–255 or float 0–1, or normalised with ``mean``/``std``).
+    Returns the input dtype (uint8 0–255, uint16 (numpy's rule: 0–65535 or ``value_range``) or
+    float 0–1, or normalised with ``mean``/``std``).
     Gradients: the stylizer runs without autograd, so stylised rows pass no gradient back to the
     input (their gradient is zero; an input that requires grad is warned about once), and the
     rows left as they were pass theirs through: it augments data, not a model's activations.
@@ -118,13 +124,15 @@ class BatchStylize(StyleAugmentation, nn.Module):
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
         mode: str | None = None,
+        value_range: Sequence[float] | None = None,
     ) -> None:
         if not isinstance(stylizer, Stylizer):  # objects only: the model runs where the batches are
             raise TypeError(f"stylizer must be a Stylizer (see load_stylizer), got {type(stylizer).__name__}")
         if bank is not None and not isinstance(bank, StyleBank):
             raise TypeError(f"bank must be a StyleBank or None, got {type(bank).__name__}")
         settings = self._check(
-            p=p, strength=strength, mode=mode, strategy=strategy, style_crop=style_crop, mean=mean, std=std
+            p=p, strength=strength, mode=mode, strategy=strategy, style_crop=style_crop, mean=mean, std=std,
+            value_range=value_range,
         )
         super().__init__()
         self.p = settings.p
@@ -211,10 +219,7 @@ class BatchStylize(StyleAugmentation, nn.Module):
         restyled = from_batch(out, info.rows(rows), given)
         if self.settings.stats is not None:  # the pixels kept (alpha among them) exactly the rows' own, not redone
             restyled = redo_normalize(restyled, self.settings.stats, images, "BatchStylize", images[picked], given)
-        result = images.clone()
-        result[picked] = restyled
-        return result
-
+        return _put_rows(images, picked, restyled)
 
     def forward(
         self, images: torch.Tensor, domains: Sequence[Any] | torch.Tensor | None = None, *, return_info: bool = False
@@ -224,14 +229,22 @@ class BatchStylize(StyleAugmentation, nn.Module):
         batch comes back as it is, as from kornia's front-end and ``stylize_batch``."""
         if not isinstance(images, torch.Tensor):
             raise TypeError(f"BatchStylize takes a tensor batch, got {type(images).__name__}")
+        with self._in_value_range():  # uint16 read and written in value_range, in whichever worker runs this
+            return self._augment(images, domains, return_info)
+
+    def _augment(
+        self, images: torch.Tensor, domains: Sequence[Any] | torch.Tensor | None, return_info: bool
+    ) -> torch.Tensor | tuple[torch.Tensor, StylizeInfo]:
+        """:meth:`forward`'s work, inside the images' value range."""
         self._seed_in_worker()
         unit = self._to_unit(images)
         if images.shape[0] == 0:
             nothing = torch.zeros(0, dtype=torch.bool)
             info = StylizeInfo(nothing, torch.zeros(0, dtype=torch.long), torch.zeros(0), not self.in_batch, nothing)
             return (images, info) if return_info else images
-        # channels, size and dtype, in the words of kornia's front-end; _to_unit checked the range
-        values, info = to_batch(unit, "BatchStylize's input", range_checked=True)
+        # channels, size and dtype, in the words of kornia's front-end; _to_unit checked a float range, to_batch
+        # checks uint16 against the declared range (integers are read on the host there anyway)
+        values, info = to_batch(unit, "BatchStylize's input", range_checked=unit.is_floating_point())
         batch = values.shape[0]
         labels = _labels(domains, batch) if domains is not None else None
         draws = self._rand(1).expand(batch) if self.same_on_batch else self._rand(batch)
@@ -263,6 +276,19 @@ class BatchStylize(StyleAugmentation, nn.Module):
         if return_info:
             return result, StylizeInfo(applied, style_index, strength, not self.in_batch, no_style)
         return result
+
+
+def _put_rows(images: torch.Tensor, picked: torch.Tensor, restyled: torch.Tensor) -> torch.Tensor:
+    """A copy of ``images`` with rows ``picked`` replaced by ``restyled``. torch has no indexed write of
+    uint16 (it casts and copies them only): those rows are written in int32, which holds every uint16
+    value exactly, and cast back."""
+    if images.dtype != TORCH_UINT16:
+        result = images.clone()
+        result[picked] = restyled
+        return result
+    result = images.to(torch.int32)  # a copy
+    result[picked] = restyled.to(torch.int32)
+    return result.to(images.dtype)
 
 
 def _replace_images(batch: Any, image_key: Any, domain_key: Any, fn: Callable[..., torch.Tensor]) -> Any:

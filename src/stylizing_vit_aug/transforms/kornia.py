@@ -93,7 +93,8 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
         if isinstance(input, torch.Tensor) and not input.is_floating_point():
             raise TypeError(
                 f"RandomStylize takes float images in 0–1, as kornia augmentations do, got {input.dtype}: pass "
-                "images.float() / 255, or use BatchStylize, which takes uint8 batches as they are"
+                "images.float() / 255 (uint16: / 65535), or use BatchStylize, which takes uint8 or uint16 batches as "
+                "they are (uint16 on a narrower range with value_range=)"
             )
         return super().forward(input, params=params, **kwargs)
 

@@ -40,6 +40,7 @@ from ..images import (
     looks_channels_last,
 )
 from ..images.float_range import RESAMPLED_SHARE, range_advice, range_kind, resampled_within
+from ..images.kinds import TORCH_UINT16
 from ..images.value_range import check_value_range, from_unit, to_unit
 from ..stylizer import Stylizer
 from ._base import StyleAugmentation
@@ -50,7 +51,8 @@ __all__ = ["RandStylize", "RandStylized"]
 _SEED_LIMIT = 2**31  # torch.Generator seeds drawn from self.R
 _UNIT_SHARE = 0.1  # a 0–1 float image whose 1.0 is this near the bottom of value_range looks scaled already
 _PICTURE_MEAN = 0.1  # ... if its mean is at least this: a picture in 0–1, not a nearly black tile (see _scaled_to_unit)
-_TYPE_RANGED = (np.dtype(np.uint8), np.dtype(np.uint16), torch.uint8)  # integers read on their type's range
+# integers read on their type's range (torch's uint16 where torch has it: 2.3 on)
+_TYPE_RANGED = tuple(t for t in (np.dtype(np.uint8), np.dtype(np.uint16), torch.uint8, TORCH_UINT16) if t is not None)
 _FIRST = "NormalizeIntensity or another rescaling runs before it, put RandStylize first"  # after "if"
 
 
@@ -177,13 +179,17 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
         if not (_is_float(img) or self.value_range is not None or dtype in _TYPE_RANGED):
             raise ValueError(
                 f"RandStylize got {dtype} images: without value_range= an integer image must be uint8 (0–255), "
-                "or uint16 (0–65535) as a numpy array, whose type gives its range. Pass value_range=(low, high) "
+                "or uint16 (0–65535), whose type gives its range. Pass value_range=(low, high) "
                 "with the images' intensity range (e.g. value_range=(0, 4095) for 12-bit data), or scale them "
                 "to float 0–1 first"
             )
 
     def _stylize(self, image: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
         """One checked image (numpy or plain tensor) in, the same kind and dtype out."""
+        if TORCH_UINT16 is not None and isinstance(image, torch.Tensor) and image.dtype == TORCH_UINT16:
+            # as the numpy array it holds, pixel for pixel: torch has no uint16 arithmetic, and a channels-first
+            # tensor would reach the engine in another memory layout, rounded otherwise by a unit in the last place
+            return torch.from_numpy(self._stylize(image.cpu().numpy())).to(image.device)
         is_numpy, is_float = isinstance(image, np.ndarray), _is_float(image)
         values = image
         if self.value_range is not None:
