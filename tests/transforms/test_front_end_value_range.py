@@ -66,6 +66,21 @@ def test_value_range_reads_12_bit_data_as_declare_value_range_does(small_stylize
     assert _ints(out).max() <= TWELVE_BIT[1] < _ints(unmapped).max()
 
 
+@pytest.mark.parametrize("front_end", list(_calls(None, None, None)))
+@pytest.mark.parametrize("declared", ["value_range=", "declare_value_range"])
+def test_a_value_past_the_range_is_refused_never_clipped(small_stylizer, bank, histology_crops, front_end, declared):
+    """As the Stylizer and the commands refuse it: 5000 in 12-bit data is a wrong range, and a clipped
+    pixel (or one passed through) would be silently wrong."""
+    image = _twelve_bit(histology_crops)
+    image[0, 0] = 5000
+    with pytest.raises(ValueError, match="16-bit values from .* to 5000, outside the value range 0–4095"):
+        if declared == "value_range=":
+            _calls(small_stylizer, bank, TWELVE_BIT)[front_end](image)
+        else:
+            with declare_value_range(TWELVE_BIT):
+                _calls(small_stylizer, bank, None)[front_end](image)
+
+
 def _ints(image) -> np.ndarray:
     return np.asarray(image.to(torch.int32) if isinstance(image, torch.Tensor) else image, dtype=np.int64)
 

@@ -8,7 +8,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -52,7 +52,9 @@ megapixels), which guards downloads, but not without bound; beyond it, cut the i
 # Pillow's own default MAX_IMAGE_PIXELS (89,478,485): left at it, the reader applies MAX_PIXELS instead; a
 # value set in the process (lower, as a service reading visitors' files sets it, higher, or None) is honoured
 _PILLOW_DEFAULT_LIMIT = 1024 * 1024 * 1024 // 4 // 3
-_GUARD = threading.Lock()  # Pillow's limit is a module global: lifted for one opening at a time
+# Pillow's limit is a module global: lifted for one opening at a time (and for the whole read of a file past
+# Pillow's default, whose loading checks it again: a TIFF's at load); re-entrant, as a reader may open another
+_GUARD = threading.RLock()
 # what a PNG holds EXIF orientation in, as Pillow reads it: info keys (chunks after the pixels: .chunks)
 _PNG_EXIF_KEYS = ("exif", "Raw profile type exif", "XML:com.adobe.xmp", "xmp")
 
@@ -74,29 +76,43 @@ logger = logging.getLogger(__name__)
 def open_image(source: Path | BinaryIO, path: Path) -> Iterator[PILImage.Image]:
     """``PILImage.open(source)`` for every reader of the package, with one size rule instead of Pillow's
     decompression-bomb guard (:func:`_check_pixels`): the guard is lifted for the opening (under a lock; the
-    header alone is read), so no raw ``DecompressionBombWarning`` or its advice a command's user cannot follow."""
+    header alone is read), so no raw ``DecompressionBombWarning`` or its advice a command's user cannot follow.
+    A file past Pillow's default is read whole with the guard lifted (Pillow checks again as it loads some
+    formats' pixels, a TIFF's whole): meanwhile other threads' own Pillow openings wait or go unguarded."""
+    with _lifted_guard() as setting:
+        image = PILImage.open(source)
+    with image:
+        past_default = _check_pixels(image, path, setting)
+        with _lifted_guard() if past_default else nullcontext():
+            yield image
+
+
+@contextmanager
+def _lifted_guard() -> Iterator[int | None]:
+    """Pillow's decompression-bomb limit off, under :data:`_GUARD`, then as it was (what it was is yielded)."""
     with _GUARD:
         setting = PILImage.MAX_IMAGE_PIXELS
         PILImage.MAX_IMAGE_PIXELS = None
         try:
-            image = PILImage.open(source)
+            yield setting
         finally:
             PILImage.MAX_IMAGE_PIXELS = setting
-    with image:
-        _check_pixels(image, path, setting)
-        yield image
 
 
-def _check_pixels(image: PILImage.Image, path: Path, setting: int | None) -> None:
+def _check_pixels(image: PILImage.Image, path: Path, setting: int | None) -> bool:
     """Refuse an image of more pixels than :data:`MAX_PIXELS` (Pillow's ``setting`` left at its default), or
     than twice a ``setting`` made in the process (Pillow's own refusal; between it and twice it: said once
-    per file, through the log): an :class:`ImageReadError` naming its size and what to do."""
+    per file, through the log): an :class:`ImageReadError` naming its size and what to do. Whether it is past
+    Pillow's default, which must then stay lifted while it is read."""
     width, height = image.size
     pixels = width * height
     if setting == _PILLOW_DEFAULT_LIMIT:
-        limit, why = MAX_PIXELS, "stylizing_vit_aug.images.MAX_PIXELS, about 7 bytes of memory a pixel while read"
+        limit, why = MAX_PIXELS, (
+            "the package's limit, about 7 bytes of memory a pixel while read; PIL.Image.MAX_IMAGE_PIXELS set in "
+            "this process replaces it, files up to twice it read"
+        )
     elif setting is None:
-        return
+        return False
     else:
         limit, why = 2 * setting, f"twice PIL.Image.MAX_IMAGE_PIXELS ({setting:,}), as set in this process"
         if setting < pixels <= limit:
@@ -117,6 +133,7 @@ def _check_pixels(image: PILImage.Image, path: Path, setting: int | None) -> Non
             f"the {limit:,} pixels read from one file ({why}): cut it into tiles first (e.g. vips dzsave, or "
             "OpenSlide for a whole-slide image) and use the tiles"
         )
+    return setting == _PILLOW_DEFAULT_LIMIT and pixels > setting
 
 
 # a file that ends early, in one phrase: Pillow says it two ways (decode, PNG chunk walk), check_end_marker a third

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn, Union
 
@@ -470,23 +470,38 @@ def _checked_kind(
     its values overshoot, to be clamped (:func:`check_float_range`)."""
     if isinstance(images, torch.Tensor):
         batch, colours = _torch_kind(images, what)
+        if values and batch.dtype == TORCH_UINT16:
+            _refuse_outside_declared(lambda: batch[:, :colours].cpu().numpy(), what)
         clamp = values and batch.is_floating_point()
         clamp = clamp and check_float_range(batch[:, :colours], what, normalised_hint, clamp_overshoot=clamp_overshoot)
         return images.dim() == 4, (colours, *batch.shape[-2:]), clamp
     if isinstance(images, np.ndarray):
         batch, colours = _numpy_kind(images, what)
+        if values and batch.dtype.kind == "u" and batch.dtype.itemsize == 2:
+            _refuse_outside_declared(lambda: batch[..., :colours], what)
         clamp = values and batch.dtype.kind == "f"
         low_high = finite_extremes(batch[..., :colours], what) if clamp else (0.0, 0.0)
         clamp = clamp and check_extremes(*low_high, what, normalised_hint, clamp_overshoot=clamp_overshoot)
         return images.ndim == 4, (colours, *batch.shape[1:3]), clamp
     if PILImage is not None and isinstance(images, PILImage.Image):
-        bands = PILImage.getmodebands(_pil_kind(images, what))  # 8- and 16-bit pixels are in range by type
+        bands = PILImage.getmodebands(_pil_kind(images, what))  # in range by type, but for a declared range:
+        if values and images.mode in _PIL_16BIT:
+            _refuse_outside_declared(lambda: np.asarray(images), what)
         return False, (ALPHA_CHANNELS.get(bands, bands), images.height, images.width), False
     if isinstance(images, (list, tuple)):  # a list in a list: checked, then refused as a batch
         check_image(images, what, values=values, normalised_hint=normalised_hint, clamp_overshoot=clamp_overshoot)
         return True, (), False
     to_batch(images, what)  # raises: what to_batch refuses, with its own message
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _refuse_outside_declared(colours: Callable[[], np.ndarray], what: str) -> None:
+    """16-bit ``colours()`` outside the range declared for them (:func:`~.value_range.declare_value_range`,
+    a front-end's ``value_range=``) refused as :func:`to_batch` refuses them, never clipped; read only
+    where a range is declared."""
+    declared = declared_value_range()
+    if declared is not None and (problem := outside_range(colours(), declared, what)):
+        _fail(problem)
 
 
 def _check_list(kinds: Sequence[tuple[bool, tuple[int, ...]]], what: str, same_size: bool = True) -> None:

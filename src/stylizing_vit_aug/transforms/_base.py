@@ -235,7 +235,9 @@ class StyleAugmentation:
         if images.device.type == "cpu" and images.is_floating_point():  # integer pixels are in range by type
             # the range, in the front-end's words
             values01 = undo_normalize(images, self.settings.stats, name, clamp_overshoot=True)
-        check_image(images, f"{name}'s input", values=False)  # the kind; a 'meta' tensor is refused here
+        integers_here = images.device.type == "cpu" and not images.is_floating_point()  # uint16 outside value_range
+        with self._in_value_range():  # the kind (a 'meta' tensor is refused here), and 16-bit values on the CPU
+            check_image(images, f"{name}'s input", values=integers_here)
         return values01
 
     def _warn_no_gradient(self, images: Any) -> None:
