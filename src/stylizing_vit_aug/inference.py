@@ -126,7 +126,10 @@ class InferenceNetwork:
         plan for each new batch size (about 1 ms of CPU per attention call), and augmentation
         stylises a different number of images at every step."""
         stack = contextlib.ExitStack()
-        stack.enter_context(torch.autocast(device.type, dtype=self.dtype, enabled=self.autocast))
+        if self.autocast:
+            stack.enter_context(torch.autocast(device.type, dtype=self.dtype))
+        elif _autocast_on(device.type):  # the caller's (only then: torch.compile traces no disabled autocast)
+            stack.enter_context(torch.autocast(device.type, enabled=False))
         if device.type == "cuda":
             try:
                 from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -136,6 +139,14 @@ class InferenceNetwork:
                 sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
             )
         return stack
+
+
+def _autocast_on(device_type: str) -> bool:
+    """Whether autocast is on for ``device_type`` here (torch before 2.4 asks per device type by name)."""
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # pragma: no cover - torch < 2.4
+        return torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled()
 
 
 def _half_calls(network: StylizingViT, dtype: torch.dtype) -> NetworkCalls:
