@@ -374,3 +374,16 @@ def test_a_value_an_earlier_release_let_through_is_refused_on_unpickling_with_wh
 def test_a_value_0_1_0_let_through_is_refused_on_unpickling_its_stylizer(name, bad):
     with pytest.raises((ValueError, TypeError), match=REFUSED_WITH_WHAT_TO_DO):
         pickle.loads(pickle.dumps(_PickledBy010(_state_of_010(**{name: bad}))))
+
+
+def test_a_pickled_bf16_stylizer_carries_its_weights_once_and_stylises_alike():
+    """A bf16 Stylizer computes in a bf16 copy of its network, made at its first call: what a spawned DataLoader
+    worker receives is the fp32 weights alone (the copy and the weights' hash are made again there)."""
+    stylizer = sva.Stylizer(make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.bfloat16)
+    images, styles = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    before = stylizer(images, styles)  # makes the copy
+    weights = sum(t.numel() * t.element_size() for t in stylizer.model.state_dict().values())
+    pickled = pickle.dumps(stylizer)
+    assert weights < len(pickled) < 1.25 * weights  # one copy of the weights, not two
+    copy = pickle.loads(pickled)
+    assert torch.equal(copy(images, styles), before) and copy.fingerprint == stylizer.fingerprint

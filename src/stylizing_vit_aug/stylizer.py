@@ -67,6 +67,7 @@ from .stylizer_options import (
     DEFAULT_MODE,
     GRAPH_MODES,
     MODES,
+    REMADE,
     StylizerOptions,
     check_compile,
     check_dtype,
@@ -187,7 +188,9 @@ class Stylizer(StylizerOptions):
         return torch.compile(self._chunk_with, mode=None if self.compile is True else self.compile)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {name: value for name, value in self.__dict__.items() if name != "_chunk"}
+        """Without what unpickling makes again (:data:`~.stylizer_options.REMADE`): a bf16 Stylizer's copy of its
+        network would double what a spawned DataLoader worker receives."""
+        return {name: value for name, value in self.__dict__.items() if name not in REMADE}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Also loads a Stylizer pickled by 0.1.0 or a later development version (a saved transform)."""

@@ -24,6 +24,7 @@ from .inference import InferenceNetwork
 __all__ = [
     "BACKGROUNDS",
     "COMPILE_MODES",
+    "REMADE",
     "DTYPES",
     "GRAPH_MODES",
     "MODES",
@@ -220,8 +221,8 @@ _OPTION_CHECKS: dict[str, Callable[[Any], Any]] = {
     "dtype": check_dtype,
     "device": torch.device,
 }
-# remade as __init__ makes them: caches, and functions of earlier releases (0.1.0's compiled calls)
-_REMADE = ("_chunk", "_network", "_fingerprint", "_relative_fn", "_stylize_fn", "mean", "std")
+# remade as __init__ makes them, never pickled: caches, and functions of earlier releases (0.1.0's compiled calls)
+REMADE = ("_chunk", "_network", "_fingerprint", "_relative_fn", "_stylize_fn", "mean", "std")
 
 
 def upgraded_state(state: dict[str, Any]) -> dict[str, Any]:
@@ -240,7 +241,7 @@ def upgraded_state(state: dict[str, Any]) -> dict[str, Any]:
             f"this pickled Stylizer (saved by an earlier stylizing-vit-aug: 0.1.0 or a development version) holds "
             f"a value this release refuses: {error}. Load the checkpoint again (load_stylizer) and pickle that"
         ) from error
-    upgraded = {name: value for name, value in state.items() if name not in (*_OPTION_CHECKS, *_REMADE)}
+    upgraded = {name: value for name, value in state.items() if name not in (*_OPTION_CHECKS, *REMADE)}
     upgraded.update({name: value for name, value in stored.items() if name not in state})
     device = upgraded["_device"]
     if "normalization" not in upgraded:
