@@ -14,7 +14,8 @@ import pytest
 
 from helpers import read_stylize_log, write_images
 from stylizing_vit_aug.commands import _stylize_record, stylize
-from stylizing_vit_aug.commands._stylize_record import BEFORE_INPUTS
+from stylizing_vit_aug.commands._stylize_record import BEFORE_INPUTS, SETTINGS
+from stylizing_vit_aug.commands.common import EXIT_SKIPPED
 
 CHANGED = "existing output(s) were made from an input that has changed since"
 UNKNOWN = "have no record of the bytes of the input they were made from"
@@ -125,3 +126,68 @@ def test_stylize_opens_each_input_once_and_records_the_digest_of_the_bytes_it_de
         stat = (tmp_path / "in" / name).stat()
         assert rows[name]["input_sha256"] == _sha256(tmp_path / "in" / name)
         assert rows[name]["input_stat"] == f"{stat.st_size} {stat.st_mtime_ns}"
+
+
+def test_an_output_whose_input_changed_and_is_unreadable_now_stays_with_its_row_until_the_input_reads(
+    tmp_path, run_in, capsys
+):
+    """The old output was removed at the start, before the changed input was read: a corrupt one left a
+    failure's row and no output. It stays, described by its row (with the failure), and a rerun redoes it."""
+    out, broken = tmp_path / "out", tmp_path / "in" / "img01.png"
+    assert run_in(out) == 0
+    old_output = (out / "img01.png").read_bytes()
+    old_row = {row["output"]: row for row in read_stylize_log(out / "stylize_log.csv")}["img01.png"]
+    broken.write_bytes(b"not an image any more")
+    capsys.readouterr()
+
+    assert run_in(out) == EXIT_SKIPPED
+    assert f"1 {CHANGED}" in capsys.readouterr().err
+    assert (out / "img01.png").read_bytes() == old_output
+    row = {row["output"]: row for row in read_stylize_log(out / "stylize_log.csv")}["img01.png"]
+    assert row["error"] and {**row, "error": ""} == old_row  # what made the file on disk, and the failure
+
+    write_images(tmp_path / "other", 1, size=(40, 40), seed=9)[0].replace(broken)  # fixed, with new pixels
+    assert run_in(out) == 0
+    assert run_in(tmp_path / "fresh") == 0
+    assert _outputs(out) == _outputs(tmp_path / "fresh")
+    assert read_stylize_log(out / "stylize_log.csv") == read_stylize_log(tmp_path / "fresh" / "stylize_log.csv")
+
+
+def test_a_run_killed_while_redoing_changed_inputs_leaves_each_output_with_the_row_that_made_it(
+    tmp_path, run_in, monkeypatch
+):
+    """Every changed input's output was removed at the start; a kill after the first was written lost the others.
+    Each stays, with the row of what made it (the old one until its new file is written), and a rerun ends it."""
+    out = tmp_path / "out"
+    assert run_in(out) == 0
+    before, old_rows = _outputs(out), {row["output"]: row for row in read_stylize_log(out / "stylize_log.csv")}
+    for number, name in enumerate(before):  # every input changed
+        write_images(tmp_path / "other", 1, size=(40, 40), seed=20 + number)[0].replace(tmp_path / "in" / name)
+    real, calls = stylize.write_image_atomic, []
+
+    def killed_after_one(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stylize, "write_image_atomic", killed_after_one)
+    assert run_in(out) == 130
+    monkeypatch.undo()
+
+    after, rows = _outputs(out), {row["output"]: row for row in read_stylize_log(out / "stylize_log.csv")}
+    # the first redone, the second interrupted (its old file goes just before its new one is written), the
+    # third not reached: it stays as it was
+    redone = [name for name in after if after[name] != before[name]]
+    kept = [name for name in after if after[name] == before[name]]
+    assert len(redone) == 1 and len(kept) == 1 and len(before) == 3
+    assert rows[redone[0]]["input_sha256"] == _sha256(tmp_path / "in" / redone[0]) and not rows[redone[0]]["error"]
+    for name in kept:  # the old file, its old row (what made it), marked for the redo
+        assert {key: rows[name][key] for key in (*SETTINGS, "input_sha256")} == {
+            key: old_rows[name][key] for key in (*SETTINGS, "input_sha256")
+        }
+        assert rows[name]["error"]
+
+    assert run_in(out) == 0
+    assert run_in(tmp_path / "fresh") == 0
+    assert _outputs(out) == _outputs(tmp_path / "fresh")

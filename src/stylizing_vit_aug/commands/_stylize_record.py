@@ -13,7 +13,9 @@ A failure's row has its reason in ``error`` and no settings: nothing was made. T
 one row per output, so an output that stays on disk while a later run fails to redo it
 (``--overwrite``, its input unreadable now) keeps the row of what made it, with that failure in
 ``error`` beside its settings (:func:`kept_row`): the file is still described, and the next run
-tries it again (:func:`redo_failed`). Records written before such rows never hold one.
+tries it again (:func:`redo_failed`). An output whose input changed since gets such a row at the start
+of the run that redoes it (the reason: its input changed), so a kill before its new file is written,
+or its input failing now, leaves it described too. Records written before such rows never hold one.
 
 An output's row holds every setting that changes its pixels: the style (its label, bank index,
 ``style_digest`` of its pixels and domain), strength, seed, the stylizer's mode, background,
@@ -141,8 +143,8 @@ def failure_row(reason: str, **fields: str) -> dict[str, str]:
 
 def kept_row(row: dict[str, str], reason: str) -> dict[str, str]:
     """The row of an output that stays on disk as ``row`` (its recorded row) says it was made, though
-    this run failed to make it again (``reason``, in ``error``): a failure's row in its place would
-    leave the file without a row, and the next run would call it unknown."""
+    this run failed to make it again, or has yet to (its input changed since) (``reason``, in ``error``):
+    a failure's row in its place would leave the file without a row, and the next run would call it unknown."""
     return {**row, "error": reason}
 
 
@@ -153,7 +155,8 @@ def describes_output(row: dict[str, str]) -> bool:
 
 
 def redo_failed(row: dict[str, str]) -> bool:
-    """Whether ``row`` is a :func:`kept_row`: an output on disk whose redo failed, which a rerun tries again."""
+    """Whether ``row`` is a :func:`kept_row`: an output on disk whose redo failed (or did not finish), which a
+    rerun tries again."""
     return bool(row["error"]) and describes_output(row)
 
 

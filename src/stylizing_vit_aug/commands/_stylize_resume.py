@@ -8,10 +8,12 @@ when the record proves the folder was made with this run's settings: every other
 output agrees with them, and there is at least one. Otherwise it gets an unknown row (settings
 left empty) and a warning. Existing outputs recorded with other settings than this run's
 are kept as they are, and a warning names the differing settings and how to redo them. An
-existing output whose input holds other bytes than the record says it was made from is removed and
-made again (:func:`redo_changed_inputs`): it is not this run's output of that input. One whose row
-records a failed redo (:func:`._stylize_record.redo_failed`: an ``--overwrite`` whose input failed) is
-tried again, its file kept until the new one is written.
+existing output whose input holds other bytes than the record says it was made from is made
+again (:func:`redo_changed_inputs`): it is not this run's output of that input. Its row is marked
+for a redo (:func:`._stylize_record.kept_row`), so its file stays, still described by its row, until
+the new one is written, and stays if the input cannot be read now. One whose row records a failed or
+unfinished redo (:func:`._stylize_record.redo_failed`: an ``--overwrite`` whose input failed, a changed
+input) is tried again the same way.
 """
 
 from __future__ import annotations
@@ -20,7 +22,16 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._stylize_record import ADDED, SETTINGS, describes_output, input_changed, read_log, redo_failed, unknown_row
+from ._stylize_record import (
+    ADDED,
+    SETTINGS,
+    describes_output,
+    input_changed,
+    kept_row,
+    read_log,
+    redo_failed,
+    unknown_row,
+)
 
 __all__ = ["Resumed", "earlier_rows", "recorded_lossless", "redo_changed_inputs", "report_resumed", "resumed_rows"]
 
@@ -47,6 +58,7 @@ class Resumed:
     unknown: list[str] = field(default_factory=list)  # outputs whose making is not recorded
     differing: list[Difference] = field(default_factory=list)  # outputs of other shown settings than this run's
     retried: list[str] = field(default_factory=list)  # outputs whose redo failed, which this run tries again
+    changed: list[str] = field(default_factory=list)  # outputs whose input changed since, which this run redoes
 
 
 def _recorded(row: dict[str, str] | None) -> bool:
@@ -77,13 +89,16 @@ def earlier_rows(log: Path, outputs: list[tuple[str, Path]], overwrite: bool) ->
     return earlier
 
 
-def redo_changed_inputs(found: list[tuple[Path, Path, str]], logged: dict[str, dict[str, str]]) -> set[Path]:
+def redo_changed_inputs(found: list[tuple[Path, Path, str]], logged: dict[str, dict[str, str]]) -> set[str]:
     """Of the existing outputs ``found`` (input, output, the output's key in ``logged``) whose row says
-    what made them, remove those whose input changed since (:func:`._stylize_record.input_changed`),
-    with a warning, so the run makes them again: the outputs removed. Those whose row does not name
-    its input's bytes (a record from before the column, a restored row), or whose input cannot be
+    what made them, mark those whose input changed since (:func:`._stylize_record.input_changed`), with a
+    warning, so the run makes them again: their keys. A marked row keeps what made its file and says in
+    ``error`` why it is redone (:func:`._stylize_record.kept_row`), so :func:`earlier_rows` picks it on
+    every rank: the old file goes just before its new one is written, and stays, with its row, where the
+    input cannot be read now or the run is killed first (the next run redoes it). Those whose row does not
+    name its input's bytes (a record from before the column, a restored row), or whose input cannot be
     read now, are kept; one warning says how many could not be checked."""
-    changed: list[Path] = []
+    changed: list[tuple[Path, str]] = []
     unknown = 0
     digests: dict[Path, str] = {}  # an input of several outputs (--styles-per-image) is read once
     for path, out, key in found:
@@ -94,13 +109,13 @@ def redo_changed_inputs(found: list[tuple[Path, Path, str]], logged: dict[str, d
         state = input_changed(row, path, digests)
         unknown += state is None
         if state:
-            changed.append(out)
-    for out in changed:
-        out.unlink(missing_ok=True)
+            changed.append((out, key))
+            logged[key] = kept_row(row, f"input {row['input']} changed since this output was made (other bytes "
+                                   "than input_sha256): made again; until then this row describes the file")
     if changed:
         logger.warning(
             "%d existing output(s) were made from an input that has changed since (e.g. %s): they are made again "
-            "from the input as it is now", len(changed), changed[0],
+            "from the input as it is now", len(changed), changed[0][0],
         )
     if unknown:
         logger.warning(
@@ -109,7 +124,7 @@ def redo_changed_inputs(found: list[tuple[Path, Path, str]], logged: dict[str, d
             "now: whether the input changed since is unknown, so they are kept as they are; pass --overwrite to "
             "redo them", unknown,
         )
-    return set(changed)
+    return {key for _, key in changed}
 
 
 def _differs(row: dict[str, str], ours: dict[str, str], name: str) -> bool:
@@ -127,11 +142,15 @@ def _agrees(row: dict[str, str], ours: dict[str, str], fields: tuple[str, ...]) 
 
 
 def resumed_rows(
-    planned: list[dict[str, str]], logged: dict[str, dict[str, str]], others: list[dict[str, str]]
+    planned: list[dict[str, str]],
+    logged: dict[str, dict[str, str]],
+    others: list[dict[str, str]],
+    changed: set[str] | frozenset[str] = frozenset(),
 ) -> Resumed:
     """The rows to keep for the existing outputs of this run: ``planned`` are this run's rows of
     them, ``logged`` the record by output, ``others`` the rows kept for existing outputs outside
-    this run's plan (their settings count as evidence too)."""
+    this run's plan (their settings count as evidence too), ``changed`` the outputs whose input
+    changed since (:func:`redo_changed_inputs`), made again, their rows kept until then."""
     known = [(logged[ours["output"]], ours) for ours in planned if _recorded(logged.get(ours["output"]))]
     # Each recorded output compared with this run's row once, setting by setting: what differs.
     compared = [(row, ours, tuple(name for name in SETTINGS if _differs(row, ours, name))) for row, ours in known]
@@ -143,7 +162,9 @@ def resumed_rows(
     )
     resumed = Resumed()
     for row, ours, names in compared:
-        if redo_failed(row):  # made again by this run, not kept
+        if row["output"] in changed:  # made again by this run, not kept
+            resumed.changed.append(row["output"])
+        elif redo_failed(row):
             resumed.retried.append(row["output"])
         elif shown := tuple(name for name in names if name in SHOWN):
             resumed.differing.append((row, ours, shown))
@@ -189,8 +210,9 @@ def describe_differences(differing: list[Difference]) -> str:
 
 def report_resumed(resumed: Resumed, total: int, log: Path, overwrite: bool) -> None:
     """Say how many outputs exist already, and warn about those this run did not make as it
-    would have (other settings, or unknown ones): a resumed run keeps them as they are."""
-    existing = len(resumed.rows)
+    would have (other settings, or unknown ones): a resumed run keeps them as they are. Those whose
+    input changed since are made again (a warning said so), so they are among the others."""
+    existing = len(resumed.rows) - len(resumed.changed)
     if resumed.restored:
         logger.info("restored %d missing row(s) of %s from this run's settings, which made every other "
                     "recorded output", resumed.restored, log)

@@ -13,7 +13,8 @@ start rows of missing outputs and duplicates are dropped. An existing output kee
 row; one without a row gets an unknown row (settings empty) unless the record proves this run's
 settings made the folder, and existing outputs made with other settings than this run's are
 named in a warning (see :mod:`._stylize_resume`). Each row also names its input's bytes, and an
-existing output whose input changed since is removed, with a warning, and made again.
+existing output whose input changed since is made again, with a warning, as a failed redo is: it keeps
+its row (marked for the redo) until its new file replaces it, and stays if the input cannot be read now.
 
 An output folder (or the record's folder) that cannot be created or written is exit code 2
 before anything else happens, naming the folder and the cause.
@@ -135,7 +136,8 @@ column for each of them.
 An existing output the record has no row for (the record was deleted, or --log points elsewhere)
 is recorded with style, strength and seed left empty: they are unknown, never guessed.
 An input changed since its output was made (other bytes: the record's input_sha256) gets its
-output made again, with a warning; a rerun reads only the inputs whose size or modification time
+output made again, with a warning (the old output and its row stay until then, and stay if the
+input cannot be read now); a rerun reads only the inputs whose size or modification time
 changed (input_stat) to tell. Outputs of a record from before those columns are kept, said once.
 
 A file that cannot be read, or an output that cannot be written (full disk), is skipped (a CSV
@@ -419,15 +421,16 @@ def _reconcile_record(plan: StylizePlan, jobs: list[Job], rows: _Rows) -> None:
         logger.info("removed %d partial file(s) left by an interrupted run", removed)
     existing = _whole_outputs(out for _, out, _ in jobs)
     logged, parts = collect_log(plan.log)
-    if not plan.overwrite:  # outputs of inputs changed since go, and are made again (--overwrite redoes all)
-        existing -= redo_changed_inputs(
+    changed: set[str] = set()
+    if not plan.overwrite:  # outputs of inputs changed since are marked, and made again (--overwrite redoes all)
+        changed = redo_changed_inputs(
             [(path, out, str(out.relative_to(plan.output))) for path, out, _ in jobs if out in existing], logged
         )
     planned = {str(out.relative_to(plan.output)) for _, out, _ in jobs}
     others = [row for key, row in logged.items() if key not in planned and (plan.output / key).is_file()]
     # Existing outputs keep the row of what made them, with --overwrite too until each is redone.
     resumed = resumed_rows([rows.done(path, out, choice, _written_lossless(plan, out, logged))
-                            for path, out, choice in jobs if out in existing], logged, others)
+                            for path, out, choice in jobs if out in existing], logged, others, changed)
     report_resumed(resumed, len(jobs), plan.log, plan.overwrite)
     replace_log(plan.log, resumed.rows + others, parts)
 
