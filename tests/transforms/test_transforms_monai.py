@@ -214,6 +214,19 @@ def test_value_range_applies_to_integer_images_too(small_stylizer, bank, chw, dt
         RandStylize(small_stylizer, bank, prob=1.0, value_range=(0, high // 2))(image)
 
 
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_integer_values_a_little_past_value_range_are_refused_not_clipped(small_stylizer, bank, chw, kind):
+    """A resize's overshoot is clamped in float images; integer pixels were not resampled, so 4900 in
+    "12-bit" data means the range is wrong (13-bit data), and clipping it would saturate silently, as the
+    other front-ends refuse it."""
+    image = np.round(chw.astype(np.float64) / 255 * 4095).astype(np.uint16)
+    image[0, 0, 0] = 4900  # within a resize's margin (20 % of the span), yet an integer
+    if kind == "torch" and getattr(torch, "uint16", None) is not None:
+        image = torch.from_numpy(image.astype(np.int32)).to(torch.uint16)
+    with pytest.raises(ValueError, match=r"values in \[\d+, 4900\], outside value_range=\(0(\.0)?, 4095(\.0)?\)"):
+        RandStylize(small_stylizer, bank, prob=1.0, value_range=(0, 4095))(image)
+
+
 def test_mode_is_passed_to_the_stylizer(small_stylizer, bank, chw):
     outputs = {
         mode: RandStylize(small_stylizer, bank, prob=1.0, mode=mode).set_random_state(0)(chw)

@@ -216,6 +216,12 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
             return  # uint8 and uint16 are in range by their type
         low, high = finite_extremes(image, "RandStylize's input")
         start, end = self.value_range if self.value_range is not None else (0.0, 1.0)
+        if not _is_float(image) and (low < start or high > end):  # no resize left integers past the range
+            raise ValueError(
+                f"RandStylize got {image.dtype} images with values in [{low:g}, {high:g}], outside value_range="
+                f"{self.value_range}: integer pixels are not resampled, so the range is wrong (never clipped); "
+                "pass value_range=(low, high) that holds every image's values"
+            )
         span = end - start
         kind = range_kind((low - start) / span, (high - start) / span)
         if kind not in ("in range", "resampled"):
