@@ -143,8 +143,9 @@ def note_twelve_bit(values: np.ndarray, what: str, *, each: bool = True, advice:
         advice = advice or (
             f"a stylised copy spans that whole scale. For 12-bit data, pass --value-range 0,{TWELVE_BIT_MAX} to the "
             f"command (stylize, preview, bank build), or rescale the values to 0–65535 first (x 16), in a file as in "
-            f"an array; in Python, floats scaled to 0–1 (image / {TWELVE_BIT_MAX}) or "
-            f"RandStylize(value_range=(0, {TWELVE_BIT_MAX})) also do"
+            f"an array; in Python, value_range=(0, {TWELVE_BIT_MAX}) on the front-end (StylizeTransform, "
+            f"AlbumentationsStylize, BatchStylize, RandStylize), declare_value_range((0, {TWELVE_BIT_MAX})) around a "
+            f"Stylizer call, or floats scaled to 0–1 (image / {TWELVE_BIT_MAX}) also do"
         )
         warn_first(
             TWELVE_BIT_KEY,
@@ -405,9 +406,10 @@ def _pil_kind(image: PILImage.Image, what: str) -> str:
     """The mode a PIL image is stylised in, after the check of its mode."""
     if image.mode in ("I", "F"):
         _fail(
-            f"{what} is a PIL image in mode {image.mode!r} (32-bit values); pass its pixels as a "
-            "numpy array instead: np.asarray(image).astype(np.uint16) for 16-bit data, or floats "
-            "scaled to 0–1."
+            f"{what} is a PIL image in mode {image.mode!r} (32-bit values); convert it to 16 bits first, "
+            "Image.fromarray(np.asarray(image).astype(np.uint16)) (mode I;16), or pass its pixels as a tensor "
+            "or array where one is taken (torchvision's transforms leave numpy arrays untouched): "
+            "torch.from_numpy(np.asarray(image).astype(np.uint16)), or floats scaled to 0–1."
         )
     target = _pil_target(image)
     if target is None:

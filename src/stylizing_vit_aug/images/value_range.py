@@ -128,8 +128,8 @@ def outside_range(colours: np.ndarray, value_range: tuple[float, float], what: s
         return None
     return (
         f"{what}: 16-bit values from {least} to {most}, outside the value range {low:g}–{high:g} declared for "
-        f"them (--value-range {low:g},{high:g}); pass a range that holds every file's values (e.g. 0,65535 "
-        "for full 16-bit data), or leave this file out"
+        f"them (--value-range {low:g},{high:g}, value_range=({low:g}, {high:g})); pass a range that holds every "
+        "file's values (e.g. 0,65535 for full 16-bit data), or leave this file out"
     )
 
 
