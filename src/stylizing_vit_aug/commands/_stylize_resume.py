@@ -218,9 +218,13 @@ def report_resumed(resumed: Resumed, total: int, log: Path, overwrite: bool) -> 
                     "recorded output", resumed.restored, log)
     if overwrite or not existing:
         return
-    retried = len(resumed.retried)
-    print(f"{existing} of {total} outputs already exist; stylising the other {total - existing}"
-          + (f", and again the {retried} whose redo failed last time (e.g. {resumed.retried[0]})" if retried else ""))
+    retried, changed = len(resumed.retried), len(resumed.changed)
+    again = [f"{changed} whose input changed since" if changed else "",
+             f"{retried} whose redo did not finish (a failed input, or a stopped run; e.g. {resumed.retried[0]})"
+             if retried else ""]
+    again_text = " and ".join(part for part in again if part)
+    print(f"{existing} of {total} outputs already exist and are kept; stylising the other {total - existing}"
+          + (f", of which the old files of {again_text} stay until replaced" if again_text else ""))
     if resumed.differing:
         logger.warning(
             "%d of the %d existing outputs were made with other settings than this run's (%s); they are kept as "
