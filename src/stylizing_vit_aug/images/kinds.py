@@ -386,11 +386,10 @@ def _numpy_to_batch(
 def _sixteen_bit_unit(colours: np.ndarray, what: str, range_checked: bool) -> np.ndarray:
     """uint16 ``colours`` (``[B, H, W, C]``, native order) as float32 in 0–1 from the declared range (else
     0–65535), refused outside it: the one rule of numpy and torch uint16 pixels."""
-    declared = declared_value_range()
     note_twelve_bit(colours, what, each=False)  # a file's reader has said it, naming the file
-    if declared is not None and not range_checked and (problem := outside_range(colours, declared, what)):
-        _fail(problem)
-    return to_unit(colours, declared or SIXTEEN_BIT)
+    if not range_checked:
+        _refuse_outside_declared(lambda: colours, what)
+    return to_unit(colours, declared_value_range() or SIXTEEN_BIT)
 
 
 def _pil_target(image: PILImage.Image) -> str | None:
