@@ -62,9 +62,9 @@ def stop_together(
         raise RankStopped(f"rank {first} of {ranks.world} {failed}: {message}{others}; {so}", code)
 
 
-def on_every_rank(ranks: Ranks, step: Callable[[], T]) -> T:
-    """``step()`` on every rank (connected already), then :func:`stop_together`: its value where
-    every rank's step succeeded."""
+def on_every_rank(ranks: Ranks, step: Callable[[], T], **wording: str) -> T:
+    """``step()`` on every rank (connected already), then :func:`stop_together` (``wording``: its
+    ``failed``/``alone``/``so``): its value where every rank's step succeeded."""
     value, error = attempt(step)
-    stop_together(ranks, error)
+    stop_together(ranks, error, **wording)
     return value  # type: ignore[return-value]

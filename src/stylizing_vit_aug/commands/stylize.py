@@ -72,7 +72,7 @@ from ..images import ImageReadError, ImageTraits, check_whole, is_lossless, read
 from ..images.headers import unreadable
 from ..images.value_range import declare_value_range, declared_value_range, eight_bit_refusal
 from ..stylizer import COMPILE_MODES, STRIP_PIXELS
-from ._ranks import attempt, on_every_rank, stop_together
+from ._ranks import on_every_rank
 from ._stylize_end import FULL_DISK, finish_record, nothing_made, stop_when_full
 from ._stylize_plan import Job, RunStyles, StyleChoice, StylizePlan, plan_jobs, start_on_every_rank
 from ._stylize_record import (
@@ -343,11 +343,11 @@ def _stylize(plan: StylizePlan) -> int:
                     ranks.rank, ranks.world, len(mine), len(jobs), len(todo))
     # a rank that fails while writing (a bug, out of memory, --on-error stop) stops every rank, as at the start,
     # rather than leaving them waiting for it in the sum below
-    counts, error = attempt(lambda: _write_outputs(plan, stylizer, styles, todo, rows, earlier))
-    stop_together(ranks, error, failed="failed while writing its outputs",
-                  alone="every rank stops; a rerun keeps what was written",
-                  so="so every rank stops; a rerun keeps what was written")
-    written, failed, full = counts  # type: ignore[misc]
+    written, failed, full = on_every_rank(
+        ranks, lambda: _write_outputs(plan, stylizer, styles, todo, rows, earlier),
+        failed="failed while writing its outputs", alone="every rank stops; a rerun keeps what was written",
+        so="so every rank stops; a rerun keeps what was written",
+    )
     # waits for every rank to finish; there: this rank's planned outputs on disk now, made by this run or
     # before it (skipped, or under --overwrite kept because their inputs failed), which settles the exit code
     there = sum(out.is_file() for _, out, _ in mine)
