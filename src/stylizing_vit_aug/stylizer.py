@@ -195,6 +195,8 @@ class Stylizer(StylizerOptions):
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Also loads a Stylizer pickled by 0.1.0 or a later development version (a saved transform)."""
         self.__dict__.update(upgraded_state(state))
+        self._network = InferenceNetwork(self._dtype)  # what __getstate__ leaves out, made as __init__ makes it
+        self._fingerprint = None
         self._chunk = self._compiled_chunk()
 
     # -- facts ---------------------------------------------------------------------------------

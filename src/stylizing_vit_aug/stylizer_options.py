@@ -19,7 +19,6 @@ from typing import Any
 import torch
 
 from .images import Normalization
-from .inference import InferenceNetwork
 
 __all__ = [
     "BACKGROUNDS",
@@ -231,8 +230,9 @@ def upgraded_state(state: dict[str, Any]) -> dict[str, Any]:
     0.1.0 held its options as plain attributes (``mode`` ... ``device``, now checked properties over
     ``_mode`` ...), lacked the later ones (given what 0.1.0 did: :data:`_BEFORE_OPTIONS`), kept
     ``mean``/``std`` as tensors (now one :class:`~stylizing_vit_aug.images.Normalization`) and its
-    own call functions. Every option is checked as construction checks it; a refused one raises
-    its error with what to do, since an earlier release let an option set later through unchecked."""
+    own call functions (the caches :data:`REMADE` names are the Stylizer's to make). Every option is
+    checked as construction checks it; a refused one raises its error with what to do, since an earlier
+    release let an option set later through unchecked."""
     options = {**_BEFORE_OPTIONS, **{name: state[name] for name in _OPTION_CHECKS if name in state}}
     try:
         stored = {f"_{name}": check(options[name]) for name, check in _OPTION_CHECKS.items() if name in options}
@@ -247,6 +247,4 @@ def upgraded_state(state: dict[str, Any]) -> dict[str, Any]:
     if "normalization" not in upgraded:
         stats = Normalization.checked(state["mean"], state["std"], upgraded["model"].config.in_chans, "Stylizer")
         upgraded["normalization"] = stats.to(device)
-    upgraded["_network"] = InferenceNetwork(upgraded["_dtype"])
-    upgraded["_fingerprint"] = None
     return upgraded
