@@ -16,11 +16,13 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._atomic import LockHeld, exclusive_lock, write_bytes_atomically
+from .._ranks import BARRIER_TIMEOUT as BARRIER_TIMEOUT  # re-exported: a launch's processes, and the user's-input
+from .._ranks import CLIError as CLIError  # error, live below the layers (the trainer stops its ranks too)
+from .._ranks import Ranks as Ranks
 from ..train.seeds import SEED_TEXT, seed_problem
 
 if TYPE_CHECKING:
@@ -46,10 +48,6 @@ ON_ERROR_HELP = (
     "be written (full disk): skip it, log it with the reason and exit with code "
     f"{EXIT_SKIPPED} at the end (default), or stop with exit code 2"
 )
-
-
-class CLIError(Exception):
-    """A problem with the user's input: printed without a traceback, exit code 2."""
 
 
 def add_on_error_argument(parser: argparse.ArgumentParser) -> None:
@@ -433,100 +431,3 @@ def write_image_atomic(
         pixels, encoded, image_format(path), quality=quality, lossless=lossless, metadata=metadata, name=str(path)
     )  # the messages name the file, not the buffer
     write_bytes_atomically(path, encoded.getvalue(), remove_stale=remove_stale)
-
-
-# Ranks wait at a barrier for the slowest one; shards are balanced, but one of big images may take hours.
-BARRIER_TIMEOUT = timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class Ranks:
-    """This process's place among those ``torchrun`` / ``accelerate launch`` started (any number
-    of nodes), read from WORLD_SIZE, RANK and LOCAL_RANK; one process when they are unset. A
-    command shards its files by :attr:`rank` and meets the others at :meth:`barrier`."""
-
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @classmethod
-    def from_environment(cls) -> Ranks:
-        try:
-            ranks = cls(
-                *(
-                    int(os.environ.get(name, default))
-                    for name, default in (("RANK", "0"), ("WORLD_SIZE", "1"), ("LOCAL_RANK", "0"))
-                )
-            )
-        except ValueError as error:
-            raise CLIError(f"RANK, WORLD_SIZE and LOCAL_RANK must be integers ({error})") from None
-        if not 0 <= ranks.rank < ranks.world or ranks.local_rank < 0:
-            raise CLIError(f"RANK={ranks.rank} must lie in 0..WORLD_SIZE-1 (WORLD_SIZE={ranks.world})")
-        return ranks
-
-    @property
-    def distributed(self) -> bool:
-        return self.world > 1
-
-    def device(self, requested: str | None) -> str | None:
-        """``requested``, or else the GPU of this LOCAL_RANK (shared round robin when a node runs
-        more processes than it has GPUs); None (the default device) for one process."""
-        import torch
-
-        if requested is not None or not self.distributed or not torch.cuda.is_available():
-            return requested
-        return f"cuda:{self.local_rank % torch.cuda.device_count()}"
-
-    @contextmanager
-    def joined(self) -> Iterator[None]:
-        """A gloo process group (CPU only: it carries barriers and counts, not images) while
-        inside; none for one process, and one the caller already set up is kept."""
-        import torch.distributed as dist
-
-        own = self.distributed and not dist.is_initialized()
-        if own:
-            dist.init_process_group("gloo", timeout=BARRIER_TIMEOUT)
-        try:
-            yield
-        finally:
-            if own:
-                dist.destroy_process_group()
-
-    def barrier(self) -> None:
-        if self.distributed:
-            import torch.distributed as dist
-
-            dist.barrier()
-
-    def from_rank_zero(self, value: T) -> T:
-        """Rank 0's ``value`` on every rank (pickled; meant for small things, such as the list
-        of inputs every rank must plan from), ``value`` itself for one process."""
-        if not self.distributed:
-            return value
-        import torch.distributed as dist
-
-        box = [value]
-        dist.broadcast_object_list(box, src=0)
-        return box[0]
-
-    def gather(self, value: T) -> list[T]:
-        """Every rank's ``value`` (pickled; meant for small things, such as why a rank stops), by
-        rank, on every rank; ``[value]`` for one process."""
-        if not self.distributed:
-            return [value]
-        import torch.distributed as dist
-
-        gathered: list[Any] = [None] * self.world
-        dist.all_gather_object(gathered, value)
-        return gathered
-
-    def sum(self, values: list[int]) -> list[int]:
-        """Element-wise sums of ``values`` over all ranks (every rank gets them)."""
-        if not self.distributed:
-            return values
-        import torch
-        import torch.distributed as dist
-
-        total = torch.tensor(values, dtype=torch.int64)
-        dist.all_reduce(total)
-        return [int(value) for value in total]

@@ -17,7 +17,7 @@ import logging
 import math
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from ..train.perceptual import (
 )
 from ..train.start import LAST_CHECKPOINT
 from ..train.trainer import Trainer, TrainingDiverged, push_later
+from ._exits import failure
 from .common import (
     CheckpointChoice,
     CLIError,
@@ -287,8 +288,8 @@ def _run_folder(config: TrainConfig, *, overwrite: bool) -> Iterator[None]:
     """This run alone writes into ``-o`` while inside, and never into another run's files.
 
     Only rank 0 of a launch takes the lock and looks at the folder (the only rank that writes
-    there); the other ranks wait for it when the processes meet, and the launcher stops them
-    when rank 0 refuses."""
+    there); when it refuses, every rank stops with its message (:func:`_start`, in the trainer's
+    first collective)."""
     if Ranks.from_environment().rank != 0:
         yield
         return
@@ -382,24 +383,40 @@ def _refuse_a_push_bound_to_fail(config: TrainConfig) -> None:
     )
 
 
+def explain(error: Exception) -> tuple[str, int]:
+    """What ``error`` says and the exit code ``train`` gives it: the one mapping for this process and
+    for a rank that tells the others why it stopped (:class:`~stylizing_vit_aug._ranks.RankStopped`
+    carries it), so every rank of a launch exits with the code one process would."""
+    if isinstance(error, TrainingDiverged):
+        return str(error), EXIT_DIVERGED
+    if isinstance(error, PerceptualWeightsUnavailable):
+        return str(error), 2
+    return failure(error)  # a CLIError (a RankStopped with its rank's code), a file or value: 2; a runtime failure: 1
+
+
+def _start(config: TrainConfig, args: argparse.Namespace, held: ExitStack) -> None:
+    """The checks of this command line, on every rank once the processes are connected (a node that
+    lacks the --init checkpoint or the token stops them all), then -o taken by rank 0 until ``held``
+    closes."""
+    _refuse_an_init_refused_unread(config)
+    _refuse_a_push_bound_to_fail(config)
+    held.enter_context(_run_folder(config, overwrite=getattr(args, "overwrite", False)))
+
+
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``stylizing-vit-aug train``; returns the process exit code."""
     try:
         config = config_from_args(args)
-        _refuse_an_init_refused_unread(config)
-        _refuse_a_push_bound_to_fail(config)
-        with _run_folder(config, overwrite=getattr(args, "overwrite", False)):
-            trainer = Trainer(config)
+        with ExitStack() as held:
+            trainer = Trainer(config, explain=explain, before=lambda: _start(config, args, held))
             result = trainer.fit()
     except KeyboardInterrupt:
         logger.error("training interrupted; continue with --resume (the last checkpoint is intact)")
         return 130
-    except TrainingDiverged as error:
-        print(f"stylizing-vit-aug train: error: {error}", file=sys.stderr)
-        return EXIT_DIVERGED
-    except USER_ERRORS as error:
-        print(f"stylizing-vit-aug train: error: {error}", file=sys.stderr)
-        return 2
+    except (TrainingDiverged, *USER_ERRORS) as error:  # others: the command line says them (and -vv a traceback)
+        message, code = explain(error)
+        print(f"stylizing-vit-aug train: error: {message}", file=sys.stderr)
+        return code
     if trainer.accelerator.is_main_process:
         state = "finished" if result["finished"] else "stopped (continue with --resume)"
         print(f"training {state} at step {result['step']}; run folder {trainer.output}")

@@ -55,7 +55,8 @@ import json
 import logging
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +64,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from .._atomic import write_atomically
-from ..checkpoints import CheckpointError, float32_list, record_metadata
-from ..checkpoints.card import HUB_REPO
+from .._ranks import Explain, Ranks, attempt, on_every_rank, plain, stop_together
+from ..checkpoints import float32_list, record_metadata
 from ..images import to_batch
 from ..stylizer import Stylizer
 from .config import TrainConfig
@@ -81,6 +82,7 @@ from .data import (
     training_batch,
 )
 from .doubts import SameDomainNotice, say_data_doubts, say_real_style_doubts, say_validation_glass
+from .export import export_run, push_later
 from .losses import LossOutput
 from .objectives import Objective, build_objective
 from .relay import WorkerLogs, collate_with_logs, worker_init
@@ -121,25 +123,53 @@ def _not_finite(values: dict[str, float]) -> list[str]:
     return [f"{name}={value}" for name, value in values.items() if not math.isfinite(value)]
 
 
-def push_later(config: TrainConfig, folder: Path) -> str:
-    """How to upload a run's export ``folder`` to its ``--push-to-hub`` repo later, as it is: a copy
-    re-saved from ``load_stylizer`` would lose the export's training record and metrics."""
-    private = " --private" if config.private else ""
-    return (f"upload it as it is (its training record and card kept) with `hf upload {config.push_to_hub} {folder}"
-            f"{private}` (huggingface_hub's command line; it creates the repo where missing)")
-
-
 # -- the trainer --------------------------------------------------------------------------------
 class Trainer:
     """One training run: built from a :class:`TrainConfig`, driven by :meth:`fit`."""
 
-    def __init__(self, config: TrainConfig) -> None:
+    def __init__(
+        self, config: TrainConfig, *, explain: Explain = plain, before: Callable[[], object] | None = None
+    ) -> None:
+        """``before``: the caller's checks, on every rank once the processes are connected. Each step
+        one rank may fail alone (``before``, everything up to ``accelerator.prepare``, a resume's
+        restore, rank 0's writes) stops every rank together, naming the rank and its reason
+        (:func:`~stylizing_vit_aug._ranks.on_every_rank`; ``explain``: an error's message and exit code)."""
         self.config = config
         self.accelerator = make_accelerator(config)
+        self.ranks, self.explain = Ranks.from_environment(), explain
         self.output = Path(config.output).expanduser()
         self.checkpoint_dir = self.output / "checkpoints"
         self.log_path = self.output / "log.jsonl"
         self.val_log_path = self.output / "validation.jsonl"
+        if before is not None:
+            self._together(before, failed="cannot start", alone="no rank starts", so="so no rank starts")
+        objective, optimizer = self._together(
+            self._build, failed="cannot start", alone="no rank starts",
+            so="so no rank starts: every node needs the data, the --init checkpoint and -o at the same paths",
+        )
+        # the scheduler stays outside prepare: accelerate would step it once per process
+        self.objective, self.optimizer = self.accelerator.prepare(objective, optimizer)
+        self.step = 0
+        self.samples_trained = 0  # counted as they train: a resume with another split of the epochs counts true
+        self.samples_derived_until: int | None = None  # the step to which a checkpoint without a count derived it
+        self.saved_step: int | None = None  # the step of the last checkpoint this run wrote
+        self.last_metrics: dict[str, float] | None = None
+        self.resumes: list[dict[str, Any]] = []  # {"step", "changed": {option: [before, after]}} of each resume
+        self.same_domain_notice = SameDomainNotice(config, len(self.dataset.domain_names) < 2)
+        self.worker_logs = WorkerLogs()  # what the DataLoader's workers said, logged once per run
+        if self.resume_state is not None:
+            self._together(lambda: self._restore(self.resume_state))
+
+    def _together(self, step: Callable[[], Any], **wording: str) -> Any:
+        """``step()`` on every rank, then one collective: a rank whose step failed stops them all."""
+        return on_every_rank(self.ranks, step, explain=self.explain, **wording)
+
+    # -- construction ----------------------------------------------------------------------------
+    def _build(self) -> tuple[Objective, torch.optim.Optimizer]:
+        """Everything before the processes first meet in ``accelerator.prepare``, read and made by each
+        rank alone (the resume, the model, the data and its statistics, the validation crops): the
+        objective and the optimizer to prepare."""
+        config = self.config
         if config.lr == 0:
             logger.warning("--lr 0: the optimizer will not change the weights, so the export will equal the start")
         self.resume_state = read_resume(config, self.checkpoint_dir) if config.resume else None
@@ -177,21 +207,8 @@ class Trainer:
         self.val_items = RealStyleItems(self.val_dataset) if objective.needs_real_styles else self.val_dataset
         self.val_picks = validation_picks(self.resume_state)  # as the checkpoint's run picked them, if resumed
         self.val_crops = self._val_crops()  # now: an unreadable validation folder fails before any step
-        optimizer = self._optimizer()
-        # the scheduler stays outside prepare: accelerate would step it once per process
-        self.objective, self.optimizer = self.accelerator.prepare(objective, optimizer)
-        self.step = 0
-        self.samples_trained = 0  # counted as they train: a resume with another split of the epochs counts true
-        self.samples_derived_until: int | None = None  # the step to which a checkpoint without a count derived it
-        self.saved_step: int | None = None  # the step of the last checkpoint this run wrote
-        self.last_metrics: dict[str, float] | None = None
-        self.resumes: list[dict[str, Any]] = []  # {"step", "changed": {option: [before, after]}} of each resume
-        self.same_domain_notice = SameDomainNotice(config, len(self.dataset.domain_names) < 2)
-        self.worker_logs = WorkerLogs()  # what the DataLoader's workers said, logged once per run
-        if self.resume_state is not None:
-            self._restore(self.resume_state)
+        return objective, self._optimizer()
 
-    # -- construction ----------------------------------------------------------------------------
     def _optimizer(self) -> torch.optim.Optimizer:
         """AdamW over the model, with ``self.scheduler`` set on it: warmup then cosine, or the
         cosine of an extension (``--extend``) from where the run was."""
@@ -338,23 +355,26 @@ class Trainer:
         return f"Nothing non-finite was saved; {kept}. Start again with {listed}"
 
     def save_checkpoint(self) -> Path | None:
+        """``checkpoints/last``, written by rank 0; a failed write (a full disk on its node) stops every
+        rank at once (the collective that follows the write), naming rank 0 and why."""
         self._check_weights("checkpoint")
         self.accelerator.wait_for_everyone()
-        path = None
-        if self.accelerator.is_main_process:
-            with explained_write_failure(self.checkpoint_dir / LAST_CHECKPOINT, self.step, self.saved_step):
-                path = write_training_checkpoint(
-                    self.checkpoint_dir / LAST_CHECKPOINT,
-                    model_state=self.model.state_dict(),
-                    optimizer_state=self.optimizer.state_dict(),
-                    scheduler_state=self.scheduler.state_dict(),
-                    trainer_state=self.trainer_state(),
-                    record=record_metadata(self.model.config, float32_list(self.stylizer.mean.cpu()),
-                                           float32_list(self.stylizer.std.cpu()), self.stylizer_settings),
-                )
+        path, error = attempt(self._write_checkpoint) if self.accelerator.is_main_process else (None, None)
+        stop_together(self.ranks, error, explain=self.explain)
         self.saved_step = self.step
-        self.accelerator.wait_for_everyone()
         return path
+
+    def _write_checkpoint(self) -> Path:
+        with explained_write_failure(self.checkpoint_dir / LAST_CHECKPOINT, self.step, self.saved_step):
+            return write_training_checkpoint(
+                self.checkpoint_dir / LAST_CHECKPOINT,
+                model_state=self.model.state_dict(),
+                optimizer_state=self.optimizer.state_dict(),
+                scheduler_state=self.scheduler.state_dict(),
+                trainer_state=self.trainer_state(),
+                record=record_metadata(self.model.config, float32_list(self.stylizer.mean.cpu()),
+                                       float32_list(self.stylizer.std.cpu()), self.stylizer_settings),
+            )
 
     # -- one step --------------------------------------------------------------------------------
     def _micro_batches(self, epoch: int, start_step: int) -> Iterator[dict[str, Any]]:
@@ -508,12 +528,7 @@ class Trainer:
     def fit(self) -> dict[str, Any]:
         config, accelerator = self.config, self.accelerator
         is_main = accelerator.is_main_process
-        if is_main:
-            self.output.mkdir(parents=True, exist_ok=True)
-            config_text = json.dumps(self.run_record(), indent=2) + "\n"
-            with explained_write_failure(self.output / "train_config.json", self.step, self.saved_step):
-                write_atomically(self.output / "train_config.json",
-                                 lambda temporary: temporary.write_text(config_text, encoding="utf-8"))
+        self._together(self._write_run_record if is_main else lambda: None)
         stop_at = self.total_steps
         if config.stop_after is not None:
             stop_at = min(self.total_steps, self.step + config.stop_after)
@@ -534,20 +549,10 @@ class Trainer:
                     record.update(step=self.step, epoch=epoch, samples=self.samples_trained,
                                   samples_per_s=(self.samples_trained - before) / seconds)
                     if is_main:
-                        self._log_step(record)
-                        if progress is not None:
-                            progress.update(1)
-                            shown = {k: f"{record[k]:.3g}" for k in ("loss", *self.objective_module.terms)}
-                            progress.set_postfix(shown, refresh=False)
+                        self._after_step(record, progress)
+                    if self._validation_due():  # rank 0 validates alone: if that fails, every rank stops now
+                        self._together(self._validate_and_log if is_main else lambda: None)
                     epoch_done = self.step % self.steps_per_epoch == 0
-                    every = config.validate_every
-                    if every and (self.step % every == 0 or self.step == self.total_steps) and is_main:
-                        self.last_metrics = self.validate()
-                        epoch_at = self.step / self.steps_per_epoch
-                        append_json(self.val_log_path, {"step": self.step, "epoch": epoch_at,
-                                                        "samples": self.samples_trained,
-                                                        **self.last_metrics})
-                        logger.info("step %d validation: %s", self.step, self.last_metrics)
                     if epoch_done or (config.save_every and self.step % config.save_every == 0) or self.step == stop_at:
                         self.save_checkpoint()
         finally:
@@ -559,6 +564,34 @@ class Trainer:
             exported = self.export()
         return {"step": self.step, "finished": finished, "exported": exported, "metrics": self.last_metrics}
 
+    def _write_run_record(self) -> None:
+        """``train_config.json`` (rank 0)."""
+        self.output.mkdir(parents=True, exist_ok=True)
+        config_text = json.dumps(self.run_record(), indent=2) + "\n"
+        with explained_write_failure(self.output / "train_config.json", self.step, self.saved_step):
+            write_atomically(self.output / "train_config.json",
+                             lambda temporary: temporary.write_text(config_text, encoding="utf-8"))
+
+    def _after_step(self, record: dict[str, Any], progress: Any) -> None:
+        """Rank 0's line in ``log.jsonl`` and the progress bar. No collective: one would wait for the
+        device on every step; a rank 0 that fails here exits, and the launcher stops the others."""
+        self._log_step(record)
+        if progress is not None:
+            progress.update(1)
+            shown = {k: f"{record[k]:.3g}" for k in ("loss", *self.objective_module.terms)}
+            progress.set_postfix(shown, refresh=False)
+
+    def _validation_due(self) -> bool:
+        every = self.config.validate_every
+        return bool(every) and (self.step % every == 0 or self.step == self.total_steps)
+
+    def _validate_and_log(self) -> None:
+        """Rank 0's validation and its line in ``validation.jsonl``."""
+        self.last_metrics = self.validate()
+        append_json(self.val_log_path, {"step": self.step, "epoch": self.step / self.steps_per_epoch,
+                                        "samples": self.samples_trained, **self.last_metrics})
+        logger.info("step %d validation: %s", self.step, self.last_metrics)
+
     def _log_step(self, record: dict) -> None:
         append_json(self.log_path, record)
 
@@ -566,31 +599,5 @@ class Trainer:
         """``save_pretrained`` into ``<output>/final`` (+ ``push_to_hub``), on the main process."""
         self._check_weights("export")
         self.accelerator.wait_for_everyone()
-        if not self.accelerator.is_main_process:
-            return None
-        from ..hub import RUN_EXPORT, PushFailed, push_to_hub, save_pretrained
-
-        data = self.dataset.summary()
-        training = {
-            "steps": self.step, "epochs": self.step / self.steps_per_epoch, "batch_size": self.config.batch_size,
-            "samples_trained": self.samples_trained, "per_epoch": self.epoch_use.as_dict(),
-            "accumulate": self.config.accumulate, "world_size": self.accelerator.num_processes, "lr": self.config.lr,
-            "objective": self.objective_module.describe(),
-            "pairing": self.config.pairing, "data": str(self.config.data),
-            **{k: data[k] for k in ("images", "domains")}, "skipped_files": len(data["skipped"]),
-            **({"resumes": self.resumes} if self.resumes else {}),
-            **({"samples_derived_until": self.samples_derived_until} if self.samples_derived_until else {}),
-            HUB_REPO: self.config.push_to_hub,  # the card's Hub form: this repo, or a placeholder (hf upload)
-        }
-        self.model.eval()
-        kwargs = dict(base_model=self.base_model, training=training, metrics=self.last_metrics)
-        with explained_write_failure(self.output / RUN_EXPORT, self.step, self.saved_step):
-            path = save_pretrained(self.stylizer, self.output / RUN_EXPORT, **kwargs)
-        if self.config.push_to_hub:
-            try:
-                push_to_hub(self.stylizer, self.config.push_to_hub, private=self.config.private, **kwargs)
-            except (PushFailed, CheckpointError) as error:  # the export is written: say so, and how to push it
-                raise PushFailed(f"{error}. The trained model is exported to {path}: {push_later(self.config, path)}"
-                                 ) from error
-            logger.info("pushed to the Hub: %s", self.config.push_to_hub)
-        return str(path)
+        # rank 0 writes (and pushes) alone; the others wait for it, and stop with it if that fails
+        return self._together(partial(export_run, self) if self.accelerator.is_main_process else lambda: None)

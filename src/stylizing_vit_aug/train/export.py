@@ -1,0 +1,70 @@
+"""The end of a training run: ``save_pretrained`` into ``<output>/final`` with the run's training record
+(+ ``--push-to-hub``). Apart from :mod:`.trainer` so that the loop reads in one sitting; rank 0 calls
+it (:meth:`~.trainer.Trainer.export`), the other ranks wait for it."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..checkpoints import CheckpointError
+from ..checkpoints.card import HUB_REPO
+from .config import TrainConfig
+from .training_state import explained_write_failure
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+__all__ = ["export_run", "push_later"]
+
+logger = logging.getLogger(__name__)
+
+
+def push_later(config: TrainConfig, folder: Path) -> str:
+    """How to upload a run's export ``folder`` to its ``--push-to-hub`` repo later, as it is: a copy
+    re-saved from ``load_stylizer`` would lose the export's training record and metrics."""
+    private = " --private" if config.private else ""
+    return (
+        f"upload it as it is (its training record and card kept) with `hf upload {config.push_to_hub} {folder}"
+        f"{private}` (huggingface_hub's command line; it creates the repo where missing)"
+    )
+
+
+def export_run(trainer: Trainer) -> str:
+    """The trained model, saved into ``<output>/final`` with its training record and metrics (then pushed
+    with ``--push-to-hub``); its folder."""
+    from ..hub import RUN_EXPORT, PushFailed, push_to_hub, save_pretrained
+
+    data = trainer.dataset.summary()
+    training = {
+        "steps": trainer.step,
+        "epochs": trainer.step / trainer.steps_per_epoch,
+        "batch_size": trainer.config.batch_size,
+        "samples_trained": trainer.samples_trained,
+        "per_epoch": trainer.epoch_use.as_dict(),
+        "accumulate": trainer.config.accumulate,
+        "world_size": trainer.accelerator.num_processes,
+        "lr": trainer.config.lr,
+        "objective": trainer.objective_module.describe(),
+        "pairing": trainer.config.pairing,
+        "data": str(trainer.config.data),
+        **{k: data[k] for k in ("images", "domains")},
+        "skipped_files": len(data["skipped"]),
+        **({"resumes": trainer.resumes} if trainer.resumes else {}),
+        **({"samples_derived_until": trainer.samples_derived_until} if trainer.samples_derived_until else {}),
+        HUB_REPO: trainer.config.push_to_hub,  # the card's Hub form: this repo, or a placeholder (hf upload)
+    }
+    trainer.model.eval()
+    kwargs = dict(base_model=trainer.base_model, training=training, metrics=trainer.last_metrics)
+    with explained_write_failure(trainer.output / RUN_EXPORT, trainer.step, trainer.saved_step):
+        path = save_pretrained(trainer.stylizer, trainer.output / RUN_EXPORT, **kwargs)
+    if trainer.config.push_to_hub:
+        try:
+            push_to_hub(trainer.stylizer, trainer.config.push_to_hub, private=trainer.config.private, **kwargs)
+        except (PushFailed, CheckpointError) as error:  # the export is written: say so, and how to push it
+            raise PushFailed(
+                f"{error}. The trained model is exported to {path}: {push_later(trainer.config, path)}"
+            ) from error
+        logger.info("pushed to the Hub: %s", trainer.config.push_to_hub)
+    return str(path)
