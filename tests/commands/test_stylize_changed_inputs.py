@@ -157,8 +157,9 @@ def test_an_output_whose_input_changed_and_is_unreadable_now_stays_with_its_row_
 def test_a_run_killed_while_redoing_changed_inputs_leaves_each_output_with_the_row_that_made_it(
     tmp_path, run_in, monkeypatch
 ):
-    """Every changed input's output was removed at the start; a kill after the first was written lost the others.
-    Each stays, with the row of what made it (the old one until its new file is written), and a rerun ends it."""
+    """Every changed input's output was removed at the start; a kill after the first was written lost the others
+    (later, the one being written when killed). Each stays, with the row of what made it (the old one until its new
+    file replaces it whole), and a rerun ends it."""
     out = tmp_path / "out"
     assert run_in(out) == 0
     before, old_rows = _outputs(out), {row["output"]: row for row in read_stylize_log(out / "stylize_log.csv")}
@@ -177,11 +178,11 @@ def test_a_run_killed_while_redoing_changed_inputs_leaves_each_output_with_the_r
     monkeypatch.undo()
 
     after, rows = _outputs(out), {row["output"]: row for row in read_stylize_log(out / "stylize_log.csv")}
-    # the first redone, the second interrupted (its old file goes just before its new one is written), the
-    # third not reached: it stays as it was
+    # the first redone, the second interrupted while its new file was written (the old one stays until it is
+    # replaced whole), the third not reached: both stay as they were
     redone = [name for name in after if after[name] != before[name]]
     kept = [name for name in after if after[name] == before[name]]
-    assert len(redone) == 1 and len(kept) == 1 and len(before) == 3
+    assert len(redone) == 1 and len(kept) == 2 and len(before) == 3
     assert rows[redone[0]]["input_sha256"] == _sha256(tmp_path / "in" / redone[0]) and not rows[redone[0]]["error"]
     for name in kept:  # the old file, its old row (what made it), marked for the redo
         assert {key: rows[name][key] for key in (*SETTINGS, "input_sha256")} == {

@@ -173,7 +173,7 @@ def test_an_interrupted_overwrite_keeps_the_old_rows_of_the_outputs_it_did_not_r
 ):
     out = tmp_path / "out"
     assert run_in(out) == 0
-    original, calls = stylize.write_image_atomic, []
+    original, calls, old_img01 = stylize.write_image_atomic, [], (out / "img01.png").read_bytes()
 
     def interrupted(pixels, path, **kwargs):
         calls.append(path.name)
@@ -186,14 +186,17 @@ def test_an_interrupted_overwrite_keeps_the_old_rows_of_the_outputs_it_did_not_r
     monkeypatch.undo()
     rows = _by_output(out / "stylize_log.csv")
     assert rows["img00.png"]["strength"] == "0.5"  # redone
-    assert [rows[f"img{i:02d}.png"]["strength"] for i in (2, 3)] == ["1", "1"]  # untouched: still their own
-    assert not (out / "img01.png").exists()  # it was being replaced: the old file went before the new row came
+    assert [rows[f"img{i:02d}.png"]["strength"] for i in (1, 2, 3)] == ["1", "1", "1"]  # untouched: still their own
+    # it was being replaced: the old file stays, whole, until the new one is renamed over it (it used to be removed
+    # before the new row came, and was lost)
+    assert (out / "img01.png").read_bytes() == old_img01
     capsys.readouterr()
 
     assert run_in(out, "--strength", "0.5") == 0  # resumed without --overwrite
-    assert "2 of the 3 existing outputs were made with other settings" in capsys.readouterr().err
+    assert "3 of the 4 existing outputs were made with other settings" in capsys.readouterr().err
     rows = _by_output(out / "stylize_log.csv")
-    assert [rows[f"img{i:02d}.png"]["strength"] for i in range(4)] == ["0.5", "0.5", "1", "1"]
+    assert [rows[f"img{i:02d}.png"]["strength"] for i in range(4)] == ["0.5", "1", "1", "1"]
+    assert (out / "img01.png").read_bytes() == old_img01
 
 
 def test_an_output_that_does_not_read_back_whole_is_made_again(tmp_path, run_in, capsys):

@@ -46,15 +46,17 @@ def stop_when_full(plan: StylizePlan, todo: list[Job], done: int) -> None:
 
 
 def finish_record(
-    plan: StylizePlan, jobs: list[Job], written: int, failed: int, full: bool = False, nothing: bool = False
-) -> int:
-    """Rank 0, once every rank is done: the record merged in input order and the summary; the
-    failures found here: planned outputs missing with no failure reported (:func:`_missing_outputs`;
+    plan: StylizePlan, jobs: list[Job], written: int, failed: int, full: bool = False
+) -> tuple[int, bool]:
+    """Rank 0, once every rank is done: the record merged in input order and the summary. Returns
+    the failures found here: planned outputs missing with no failure reported (:func:`_missing_outputs`;
     ``full``: a rank stopped on a full disk before making them), plus 1 if the record could not be
-    rewritten (its rows stay as appended). ``nothing``: no output was made, which the caller
-    refuses (:func:`nothing_made`), so no summary of a partial success is printed."""
-    merged, parts = collect_log(plan.log)
-    position = {str(out.relative_to(plan.output)): i for i, (_, out, _) in enumerate(jobs)}
+    rewritten (its rows stay as appended); and whether none of the planned outputs is on disk (made by
+    this run or kept from an earlier one), which the caller refuses (:func:`nothing_made`), so no
+    summary of a partial success is printed. Its one look at each output (on the file system the
+    ranks share) finds those removed while the run went too."""
+    merged, parts = collect_log(plan.log, plan.output)
+    position = {plan.key(out): i for i, (_, out, _) in enumerate(jobs)}
     # Each output looked up once: the planned ones, and those of rows kept from earlier runs.
     on_disk = {
         key: (plan.output / key).is_file() for key in {*position, *(row["output"] for row in merged.values())} if key
@@ -63,7 +65,7 @@ def finish_record(
     present = [row for row in merged.values() if row["error"] or not row["output"] or on_disk[row["output"]]]
     missing = _missing_outputs(plan, jobs, merged, on_disk, full)
     rows = sorted(present + missing, key=lambda row: position.get(row["output"], len(position)))
-    unwritten = len(missing)
+    unwritten, nothing = len(missing), not any(on_disk[key] for key in position)
     try:
         replace_log(plan.log, rows, parts)
     except OSError as error:  # the appended rows (or parts) stay; the next run merges them
@@ -74,7 +76,7 @@ def finish_record(
         )
         unwritten += 1
     if nothing:
-        return unwritten
+        return unwritten, nothing
     processes = f" by {plan.ranks.world} processes" if plan.ranks.distributed else ""
     print(f"wrote {written} image(s) to {plan.output}{processes}; record: {plan.log}")
     if full:
@@ -91,7 +93,7 @@ def finish_record(
             f"unreadable style file: it is left out of the styles while it cannot be read); exit code {EXIT_SKIPPED}",
             file=sys.stderr,
         )
-    return unwritten
+    return unwritten, nothing
 
 
 def _missing_outputs(
@@ -112,7 +114,7 @@ def _missing_outputs(
         "or the processes planned different inputs); a rerun writes it"
     )
     for path, out, _ in jobs:
-        key = str(out.relative_to(plan.output))
+        key = plan.key(out)
         if not on_disk[key] and not merged.get(key, {}).get("error"):
             missing.append(failure_row(reason, input=str(path.relative_to(plan.root)), output=key))
     if missing and not full:

@@ -34,10 +34,10 @@ import torch
 from ..bank.sources import images_digest
 from ..images import IMAGE_EXTENSIONS, ImageReadError, check_whole, read_image
 from ._ranks import attempt, stop_together
-from ._stylize_record import LOG_NAME, log_refusal
-from .common import CheckpointChoice, CLIError, Ranks, list_images
+from ._stylize_record import INPUT_COLUMNS, LOG_NAME, log_refusal, range_label
+from .common import PIL_FORMATS, CheckpointChoice, CLIError, Ranks, list_images
 
-__all__ = ["Job", "RunStyles", "StyleChoice", "StylizePlan", "plan_jobs", "start_on_every_rank"]
+__all__ = ["Job", "RunRows", "RunStyles", "StyleChoice", "StylizePlan", "plan_jobs", "start_on_every_rank"]
 
 T = TypeVar("T")
 
@@ -127,6 +127,10 @@ class StylizePlan:
             raise CLIError("two inputs map to the same output name (e.g. a.png and a.jpg with --ext); use --ext keep")
         _refuse_outputs_in_the_input(self, outputs)
         self._refuse_a_log_among_the_outputs(outputs)
+
+    def key(self, out: Path) -> str:
+        """``out``'s key in the record: its path in the output folder."""
+        return str(out.relative_to(self.output))
 
     def output_path(self, relative: Path, copy: int) -> Path:
         """Where copy number ``copy`` of the input at ``relative`` goes."""
@@ -337,6 +341,51 @@ class RunStyles:
 
 
 Job = tuple[Path, Path, StyleChoice]  # input, output, style
+
+
+def _uses_quality(out: Path, lossless: bool) -> bool:
+    """Whether --quality made ``out``: a JPEG, or a WebP of a lossy input (one of a lossless input,
+    ``lossless``, is written lossless: :func:`~stylizing_vit_aug.images.save_image`)."""
+    kind = PIL_FORMATS.get(out.suffix.lower())
+    return kind == "JPEG" or (kind == "WEBP" and not lossless)
+
+
+@dataclass(frozen=True)
+class RunRows:
+    """The record's rows of this run: a finished output's, with every setting that changes its
+    pixels, or a failure's with its reason."""
+
+    plan: StylizePlan
+    stylizer: dict[str, str]  # the loaded stylizer's settings, the same for every output
+
+    @classmethod
+    def of(cls, plan: StylizePlan, stylizer: Any) -> RunRows:
+        """The settings as the loaded stylizer has them: what --mode, --mean/--std and the checkpoint
+        (its recorded background and colour match, its weights' fingerprint) made of them."""
+
+        def numbers(values: torch.Tensor) -> str:
+            return " ".join(f"{value:.6g}" for value in values.cpu().tolist())
+
+        return cls(plan, {
+            **{name: str(value) for name, value in stylizer.settings.items()},  # mode, background, colour match
+            "mean": numbers(stylizer.mean), "std": numbers(stylizer.std), "checkpoint": str(stylizer.source),
+            "revision": str(stylizer.revision or ""), "fingerprint": stylizer.fingerprint,
+        })
+
+    def done(
+        self, path: Path, out: Path, choice: StyleChoice, lossless: bool, source: dict[str, str] | None = None
+    ) -> dict[str, str]:
+        """``out``'s row; ``lossless``: its input's pixels are exact (a WebP of it is lossless); ``source``:
+        the input's columns, taken when it was read (None: not known, left empty)."""
+        plan = self.plan
+        return {
+            "input": str(path.relative_to(plan.root)), **(source or dict.fromkeys(INPUT_COLUMNS, "")),
+            "output": plan.key(out),
+            "style": choice.label, "style_index": str(choice.index), "style_digest": choice.digest,
+            "domain": choice.domain, "strength": f"{plan.strength:g}", "seed": str(plan.seed), **self.stylizer,
+            "value_range": range_label(plan.value_range),
+            "quality": str(plan.quality) if _uses_quality(out, lossless) else "", "error": "",
+        }
 
 
 def plan_jobs(plan: StylizePlan, styles: RunStyles) -> tuple[list[Job], list[int]]:

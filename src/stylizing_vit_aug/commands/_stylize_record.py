@@ -5,7 +5,11 @@ merged. A torn last line from a kill is ignored on reading.
 
 An output's row is appended *before* the output is renamed into place (and taken back if the
 write fails), so a file on disk always has the row of the settings that made it; a row whose
-output is missing (a kill in between) is dropped by the next start. An output found without a
+output is missing (a kill in between) is dropped by the next start. An output that replaces an
+earlier file is written whole into a staging folder beside it first (:func:`staging_folder`), and its
+row is appended marked with where it is staged and what it is (:func:`staged_row`) before the rename,
+so a kill at any moment leaves the old file with its old row or the new file with its new one: the
+next reading of the record (:func:`collect_log`) settles each mark (:func:`_settle_staged`). An output found without a
 row (the record deleted or replaced, ``--log`` pointing elsewhere) gets an *unknown* row: its
 settings columns (:data:`SETTINGS`) are left empty rather than guessed.
 
@@ -36,7 +40,7 @@ import re
 from contextlib import suppress
 from pathlib import Path
 
-from .._atomic import write_atomically
+from .._atomic import TEMPORARY_PREFIX, fsync_directory, write_atomically
 from .._files import FileStamp, file_stamp
 from ..images import IMAGE_EXTENSIONS
 from ..images.files import sha256_of
@@ -45,7 +49,8 @@ __all__ = [
     "ADDED", "BEFORE_INPUTS", "BEFORE_VALUE_RANGE", "FIELDS", "INPUT_COLUMNS", "KNOWN_HEADERS", "LEGACY_FIELDS",
     "LOG_NAME", "SETTINGS", "TYPE_RANGE", "LogWriter", "collect_log", "describes_output", "failure_row", "file_sha256",
     "input_changed", "input_columns", "input_stat", "is_unknown", "kept_row", "log_refusal", "part_path",
-    "range_label", "read_log", "redo_failed", "replace_log", "stat_column", "unknown_row",
+    "range_label", "read_log", "redo_failed", "replace_log", "stat_column", "staged_row", "staging_folder",
+    "unknown_row",
 ]
 
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log, as before the split
@@ -148,6 +153,60 @@ def kept_row(row: dict[str, str], reason: str) -> dict[str, str]:
     return {**row, "error": reason}
 
 
+# The mark of an output's row appended before its file replaces an earlier one (:func:`staged_row`).
+STAGED = "replacing the earlier file: the new one is staged"
+_STAGED_MARK = re.compile(rf"{re.escape(STAGED)} as ([0-9a-f]{{12}}), stat (\d+) (\d+) (\d+)")
+
+
+def staging_folder(out: Path, token: str) -> Path:
+    """Where the new file of ``out`` is written whole before it replaces the earlier one: a temporary
+    of :mod:`.._atomic`'s naming beside it, so the next start removes one a kill left unused."""
+    return out.parent / f"{TEMPORARY_PREFIX}{out.name}.{token}.tmp"
+
+
+def staged_row(row: dict[str, str], token: str, stamp: FileStamp) -> dict[str, str]:
+    """``row`` (the new file's) marked as staged in :func:`staging_folder` (``token``) with the staged
+    file's :func:`~stylizing_vit_aug._files.file_stamp` ``stamp``, which a rename keeps: the next reading
+    of the record tells from it whether the file in place is the new one (:func:`_settle_staged`)."""
+    size, modified, inode = stamp
+    return {**row, "error": f"{STAGED} as {token}, stat {size} {modified} {inode}"}
+
+
+def _stamp_of(path: Path) -> FileStamp | None:
+    try:
+        return file_stamp(path)
+    except OSError:
+        return None
+
+
+def _settle_staged(rows: dict[str, dict[str, str]], output: Path) -> None:
+    """Settle the rows :func:`staged_row` marked (``output``: the folder their outputs are in): the new
+    file in place (the stamp it was staged with) keeps its row, unmarked; one still staged (a kill before
+    the rename) is renamed in first, whole as it is; else the file there is not the one its row describes
+    (its staged file removed by hand, or the folder copied elsewhere meanwhile), and it gets an unknown row
+    (:func:`unknown_row`)."""
+    for key, row in rows.items():
+        if not row["output"] or not (mark := _STAGED_MARK.fullmatch(row["error"])):
+            continue
+        out = output / row["output"]
+        stamp = tuple(int(value) for value in mark.groups()[1:])
+        staged = staging_folder(out, mark.group(1)) / out.name
+        now = _stamp_of(out)
+        if now != stamp and _stamp_of(staged) == stamp:
+            with suppress(OSError):  # else the earlier file stays, as one not described (below)
+                os.replace(staged, out)
+                fsync_directory(out.parent)
+                now = stamp
+                logger.info("%s: put in place the new file a killed run had staged", out)
+        if now in (stamp, None):  # the new file, or none (a row of a missing output is dropped, as any)
+            rows[key] = {**row, "error": ""}
+        else:
+            logger.warning("%s is not the file its row describes (a killed run was replacing it, and its new file "
+                           "is gone); recorded with its settings left empty (unknown): pass --overwrite to redo it",
+                           out)
+            rows[key] = unknown_row(row["input"], row["output"])
+
+
 def describes_output(row: dict[str, str]) -> bool:
     """Whether ``row`` says what made its output: an output's row with its settings (not a failure's,
     not an unknown one; a :func:`kept_row` does)."""
@@ -230,15 +289,17 @@ def part_path(log_path: Path, rank: int) -> Path:
     return log_path.with_name(f"{log_path.stem}.rank{rank}{log_path.suffix}")
 
 
-def collect_log(log_path: Path) -> tuple[dict[str, dict[str, str]], list[Path]]:
+def collect_log(log_path: Path, output: Path) -> tuple[dict[str, dict[str, str]], list[Path]]:
     """The record merged with every rank's part file, of any earlier world size (later rows
-    win), and the parts read."""
+    win), its rows of staged replacements settled (``output``: the output folder, see
+    :func:`_settle_staged`), and the parts read."""
     pattern = re.compile(rf"{re.escape(log_path.stem)}\.rank(\d+){re.escape(log_path.suffix)}")
     found = [(match, path) for path in log_path.parent.iterdir() if (match := pattern.fullmatch(path.name))]
     parts = [path for _, path in sorted(found, key=lambda item: int(item[0].group(1)))]
     rows = read_log(log_path)
     for part in parts:
         rows.update(read_log(part))
+    _settle_staged(rows, output)
     return rows, parts
 
 

@@ -75,16 +75,17 @@ def recorded_lossless(row: dict[str, str] | None) -> bool | None:
     return not row["quality"] if _recorded(row) else None
 
 
-def earlier_rows(log: Path, outputs: list[tuple[str, Path]], overwrite: bool) -> dict[str, dict[str, str]]:
-    """The recorded rows (by key) of the existing ``outputs`` (key, path) that this run makes again: every
-    one under ``--overwrite``, else those whose redo failed before (:func:`._stylize_record.redo_failed`).
-    One whose input fails again stays on disk and keeps its row, with the failure
-    (:func:`._stylize_record.kept_row`). Read from ``log`` as rank 0 reconciled it before the ranks met."""
+def earlier_rows(log: Path, existing: set[str], overwrite: bool) -> dict[str, dict[str, str]]:
+    """The recorded rows (by key) of the ``existing`` outputs (the keys of those on disk) that this run makes
+    again: every one under ``--overwrite``, else those whose redo failed before
+    (:func:`._stylize_record.redo_failed`). One whose input fails again stays on disk and keeps its row, with
+    the failure (:func:`._stylize_record.kept_row`). Read from ``log`` as rank 0 reconciled it before the
+    ranks met."""
     logged = read_log(log)
     earlier = {}
-    for key, out in outputs:
+    for key in existing:
         row = logged.get(key)
-        if row is not None and (redo_failed(row) or overwrite and describes_output(row)) and out.is_file():
+        if row is not None and (redo_failed(row) or overwrite and describes_output(row)):
             earlier[key] = row
     return earlier
 
@@ -94,7 +95,7 @@ def redo_changed_inputs(found: list[tuple[Path, Path, str]], logged: dict[str, d
     what made them, mark those whose input changed since (:func:`._stylize_record.input_changed`), with a
     warning, so the run makes them again: their keys. A marked row keeps what made its file and says in
     ``error`` why it is redone (:func:`._stylize_record.kept_row`), so :func:`earlier_rows` picks it on
-    every rank: the old file goes just before its new one is written, and stays, with its row, where the
+    every rank: the old file stays, with its row, until its new one replaces it whole, and where the
     input cannot be read now or the run is killed first (the next run redoes it). Those whose row does not
     name its input's bytes (a record from before the column, a restored row), or whose input cannot be
     read now, are kept; one warning says how many could not be checked."""

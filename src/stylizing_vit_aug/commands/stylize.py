@@ -4,11 +4,15 @@ Each input's style is a function of ``--seed`` and the input's relative path alo
 order or of what already ran), so a killed run continues where it stopped and gives exactly the
 files an uninterrupted run gives. Outputs are encoded in memory, then written whole through a
 temporary file and ``os.replace``; the CSV record is appended and fsynced row by row, each
-output's row *before* its file is renamed into place (taken back if the write fails; with
-``--overwrite`` the old file goes first), so a file on disk always has the row of the settings
-that made it (every setting that changes its pixels: :data:`._stylize_record.FIELDS`); one that stays
-because its redo failed (``--overwrite``, its input unreadable now) keeps that row, with the failure in
-``error``, and the next run, ``--overwrite`` or not, tries it again. On every
+output's row *before* its file is renamed into place (taken back if the write fails). An output that
+replaces an earlier file (``--overwrite``, a changed input, a failed redo) is written whole into a
+staging folder beside it, its row appended marked as staged, and only then renamed over the old file,
+which stays until that moment; the next start settles such a mark (see :mod:`._stylize_record`). So a
+kill at any moment leaves the old file with its row or the new one with its row, and a file on disk
+always has the row of the settings that made it (every setting that changes its pixels:
+:data:`._stylize_record.FIELDS`); one that stays because its redo failed (``--overwrite``, its input
+unreadable now, its new file not written) keeps that row, with the failure in ``error``, and the next
+run, ``--overwrite`` or not, tries it again. On every
 start rows of missing outputs and duplicates are dropped. An existing output keeps its recorded
 row; one without a row gets an unknown row (settings empty) unless the record proves this run's
 settings made the folder, and existing outputs made with other settings than this run's are
@@ -56,9 +60,11 @@ from __future__ import annotations
 import argparse
 import ctypes
 import logging
+import os
+import shutil
+import uuid
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, ExitStack, suppress
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +72,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .._atomic import remove_stale_temporaries
+from .._atomic import fsync_directory, remove_stale_temporaries
 from .._files import file_stamp
 from ..images import ImageReadError, ImageTraits, check_whole, is_lossless, read_with_traits
 from ..images.headers import unreadable
@@ -74,9 +80,8 @@ from ..images.value_range import declare_value_range, declared_value_range, eigh
 from ..stylizer import COMPILE_MODES, STRIP_PIXELS
 from ._ranks import on_every_rank
 from ._stylize_end import FULL_DISK, finish_record, nothing_made, stop_when_full
-from ._stylize_plan import Job, RunStyles, StyleChoice, StylizePlan, plan_jobs, start_on_every_rank
+from ._stylize_plan import Job, RunRows, RunStyles, StylizePlan, plan_jobs, start_on_every_rank
 from ._stylize_record import (
-    INPUT_COLUMNS,
     LOG_NAME,
     LogWriter,
     collect_log,
@@ -84,8 +89,9 @@ from ._stylize_record import (
     input_columns,
     kept_row,
     part_path,
-    range_label,
     replace_log,
+    staged_row,
+    staging_folder,
     stat_column,
 )
 from ._stylize_resume import earlier_rows, recorded_lossless, redo_changed_inputs, report_resumed, resumed_rows
@@ -139,6 +145,8 @@ An input changed since its output was made (other bytes: the record's input_sha2
 output made again, with a warning (the old output and its row stay until then, and stay if the
 input cannot be read now); a rerun reads only the inputs whose size or modification time
 changed (input_stat) to tell. Outputs of a record from before those columns are kept, said once.
+An output made again (--overwrite, a changed input) replaces the old file only once the new one is
+written whole: a run killed meanwhile leaves the old file with its row, or the new file with its row.
 
 A file that cannot be read, or an output that cannot be written (full disk), is skipped (a CSV
 row with the reason in "error", a warning on stderr, no partial file), every other image is
@@ -322,12 +330,12 @@ def _stylize(plan: StylizePlan) -> int:
     ranks = plan.ranks
     fresh = ranks.rank == 0 and not plan.log.exists()  # a record this run creates (goes if it makes nothing)
 
-    def prepare() -> tuple[Any, RunStyles, _Rows, list[Job], list[int]]:
+    def prepare() -> tuple[Any, RunStyles, RunRows, list[Job], list[int]]:
         """The model loaded, the styles read, the jobs planned and (rank 0) the record reconciled:
         what can fail on one rank alone (out of memory, a file its node lacks) before they meet."""
         stylizer = plan.checkpoint.load()
         styles = RunStyles(plan, stylizer)
-        rows = _Rows.of(plan, stylizer)
+        rows = RunRows.of(plan, stylizer)
         jobs, owners = plan_jobs(plan, styles)
         if ranks.rank == 0:
             _reconcile_record(plan, jobs, rows)
@@ -336,97 +344,47 @@ def _stylize(plan: StylizePlan) -> int:
     # where a barrier was: one collective that also stops every rank at once if one failed, with its code
     stylizer, styles, rows, jobs, owners = on_every_rank(ranks, prepare)
     mine = [job for job, owner in zip(jobs, owners) if owner == ranks.rank]
-    earlier = earlier_rows(plan.log, [(_key(plan, out), out) for _, out, _ in mine], plan.overwrite)
-    todo = [job for job in mine if plan.overwrite or not job[1].is_file() or _key(plan, job[1]) in earlier]
+    existing = {plan.key(out) for _, out, _ in mine if out.is_file()}  # one look at each output of this rank
+    earlier = earlier_rows(plan.log, existing, plan.overwrite)
+    todo = [job for job in mine if plan.overwrite or plan.key(job[1]) not in existing or plan.key(job[1]) in earlier]
     if ranks.distributed:
         logger.info("rank %d of %d: %d of the %d outputs are this rank's, %d to write",
                     ranks.rank, ranks.world, len(mine), len(jobs), len(todo))
     # a rank that fails while writing (a bug, out of memory, --on-error stop) stops every rank, as at the start,
     # rather than leaving them waiting for it in the sum below
     written, failed, full = on_every_rank(
-        ranks, lambda: _write_outputs(plan, stylizer, styles, todo, rows, earlier),
+        ranks, lambda: _write_outputs(plan, stylizer, styles, todo, rows, earlier, existing),
         failed="failed while writing its outputs", alone="every rank stops; a rerun keeps what was written",
         so="so every rank stops; a rerun keeps what was written",
     )
-    # waits for every rank to finish; there: this rank's planned outputs on disk now, made by this run or
-    # before it (skipped, or under --overwrite kept because their inputs failed), which settles the exit code
-    there = sum(out.is_file() for _, out, _ in mine)
-    written, failed, full, there = ranks.sum([written, failed, full, there])
+    written, failed, full = ranks.sum([written, failed, full])  # waits for every rank to finish
+    nothing = False  # not one output of the plan on disk (made now or kept), as rank 0's one look at each says
     if ranks.rank == 0:
-        failed += finish_record(plan, jobs, written, failed, full > 0, nothing=there == 0)
-    # A rank exiting with EXIT_SKIPPED makes the launcher stop the others: not before the merge.
-    ranks.barrier()
-    if there == 0:  # not one output of the plan on disk: a failure (exit code 2), not "done, some skipped"
+        unwritten, nothing = finish_record(plan, jobs, written, failed, full > 0)
+        failed += unwritten
+    # A rank exiting with EXIT_SKIPPED makes the launcher stop the others: not before the merge, which this waits for.
+    failed, nothing = ranks.from_rank_zero((failed, nothing))
+    if nothing:  # a failure (exit code 2), not "done, some skipped"
         raise nothing_made(plan, len(jobs), fresh)
     return EXIT_SKIPPED if failed else 0
 
 
-def _key(plan: StylizePlan, out: Path) -> str:
-    """``out``'s key in the record: its path in the output folder."""
-    return str(out.relative_to(plan.output))
-
-
-def _uses_quality(out: Path, lossless: bool) -> bool:
-    """Whether --quality made ``out``: a JPEG, or a WebP of a lossy input (one of a lossless input,
-    ``lossless``, is written lossless: :func:`~stylizing_vit_aug.images.save_image`)."""
-    kind = PIL_FORMATS.get(out.suffix.lower())
-    return kind == "JPEG" or (kind == "WEBP" and not lossless)
-
-
-@dataclass(frozen=True)
-class _Rows:
-    """The record's rows of this run: a finished output's, with every setting that changes its
-    pixels, or a failure's with its reason."""
-
-    plan: StylizePlan
-    stylizer: dict[str, str]  # the loaded stylizer's settings, the same for every output
-
-    @classmethod
-    def of(cls, plan: StylizePlan, stylizer: Any) -> _Rows:
-        """The settings as the loaded stylizer has them: what --mode, --mean/--std and the checkpoint
-        (its recorded background and colour match, its weights' fingerprint) made of them."""
-
-        def numbers(values: torch.Tensor) -> str:
-            return " ".join(f"{value:.6g}" for value in values.cpu().tolist())
-
-        return cls(plan, {
-            **{name: str(value) for name, value in stylizer.settings.items()},  # mode, background, colour match
-            "mean": numbers(stylizer.mean), "std": numbers(stylizer.std), "checkpoint": str(stylizer.source),
-            "revision": str(stylizer.revision or ""), "fingerprint": stylizer.fingerprint,
-        })
-
-    def done(
-        self, path: Path, out: Path, choice: StyleChoice, lossless: bool, source: dict[str, str] | None = None
-    ) -> dict[str, str]:
-        """``out``'s row; ``lossless``: its input's pixels are exact (a WebP of it is lossless); ``source``:
-        the input's columns, taken when it was read (None: not known, left empty)."""
-        plan = self.plan
-        return {
-            "input": str(path.relative_to(plan.root)), **(source or dict.fromkeys(INPUT_COLUMNS, "")),
-            "output": str(out.relative_to(plan.output)),
-            "style": choice.label, "style_index": str(choice.index), "style_digest": choice.digest,
-            "domain": choice.domain, "strength": f"{plan.strength:g}", "seed": str(plan.seed), **self.stylizer,
-            "value_range": range_label(plan.value_range),
-            "quality": str(plan.quality) if _uses_quality(out, lossless) else "", "error": "",
-        }
-
-
-def _reconcile_record(plan: StylizePlan, jobs: list[Job], rows: _Rows) -> None:
+def _reconcile_record(plan: StylizePlan, jobs: list[Job], rows: RunRows) -> None:
     """Rank 0, before any other rank writes: clear temporaries, and reconcile the record (and
     the parts of a killed multi-process run) with what is on disk: one row per existing output,
     the recorded one, else an unknown one unless the record proves this run made it (see
     :mod:`._stylize_resume`), and a warning for outputs of other settings than this run's."""
+    logged, parts = collect_log(plan.log, plan.output)  # first: it puts in place new files a kill left staged
     removed = remove_stale_temporaries(plan.output, recursive=True)
     if removed:
         logger.info("removed %d partial file(s) left by an interrupted run", removed)
     existing = _whole_outputs(out for _, out, _ in jobs)
-    logged, parts = collect_log(plan.log)
     changed: set[str] = set()
     if not plan.overwrite:  # outputs of inputs changed since are marked, and made again (--overwrite redoes all)
         changed = redo_changed_inputs(
-            [(path, out, str(out.relative_to(plan.output))) for path, out, _ in jobs if out in existing], logged
+            [(path, out, plan.key(out)) for path, out, _ in jobs if out in existing], logged
         )
-    planned = {str(out.relative_to(plan.output)) for _, out, _ in jobs}
+    planned = {plan.key(out) for _, out, _ in jobs}
     others = [row for key, row in logged.items() if key not in planned and (plan.output / key).is_file()]
     # Existing outputs keep the row of what made them, with --overwrite too until each is redone.
     resumed = resumed_rows([rows.done(path, out, choice, _written_lossless(plan, out, logged))
@@ -442,7 +400,7 @@ def _written_lossless(plan: StylizePlan, out: Path, logged: dict[str, dict[str, 
     file, opened once more only then."""
     if PIL_FORMATS.get(out.suffix.lower()) != "WEBP":
         return False
-    said = recorded_lossless(logged.get(str(out.relative_to(plan.output))))
+    said = recorded_lossless(logged.get(plan.key(out)))
     return is_lossless(out) if said is None else said
 
 
@@ -464,15 +422,21 @@ def _whole_outputs(outputs: Iterator[Path]) -> set[Path]:
     return whole
 
 
+class _Unwritten(Exception):
+    """An output not written because its row could not be added first (the message says so)."""
+
+
 class _Outputs:
     """Writes this rank's outputs and their rows. A file that cannot be read or written is a
     warning and a row with the reason, and the run goes on (``--on-error stop`` ends it)."""
 
     def __init__(
-        self, plan: StylizePlan, rows: _Rows, writer: LogWriter, progress: Any, earlier: dict[str, Row]
+        self, plan: StylizePlan, rows: RunRows, writer: LogWriter, progress: Any, earlier: dict[str, Row],
+        existing: set[str],
     ) -> None:
         self.plan, self.rows, self.writer, self.progress = plan, rows, writer, progress
         self.earlier = earlier  # the rows of the existing outputs made again (see earlier_rows)
+        self.existing = existing  # the keys of this rank's outputs on disk at the start: each is replaced (_swap)
         self.written = 0
         self.failures = 0
         self.full = False  # a write failed for want of space: the rest would fail too (see stop_when_full)
@@ -482,12 +446,13 @@ class _Outputs:
         self.full = self.full or error.errno in FULL_DISK
 
     def fail(self, job: Job, reason: str | Exception) -> None:
-        """Warn and record why ``job`` failed. An earlier output it was to replace that stays on disk keeps
-        its row, with the failure beside its settings (:func:`._stylize_record.kept_row`), never a
-        failure's row in its place, which would leave the file without one."""
+        """Warn and record why ``job`` failed. An earlier output it was to replace stays on disk (a new file
+        only ever replaces it whole) and keeps its row, with the failure beside its settings
+        (:func:`._stylize_record.kept_row`), never a failure's row in its place, which would leave the file
+        without one. (One removed meanwhile loses that row when the run ends, which looks at each output.)"""
         path, out, _ = job
-        key = _key(self.plan, out)
-        if key in self.earlier and out.is_file():
+        key = self.plan.key(out)
+        if key in self.earlier:
             logger.warning("skipped %s; the earlier %s stays, recorded as it was made (a rerun tries again)",
                            reason, out)
             self.writer.write(kept_row(self.earlier[key], str(reason)))
@@ -503,52 +468,88 @@ class _Outputs:
             raise CLIError(f"{reason} (stopped by --on-error stop; the default skips it)")
         self.fail(job, reason)
 
-    def record(self, job: Job, lossless: bool, source: dict[str, str]) -> tuple[int | None, str]:
-        """Append the row of ``job``'s output before it is written: where the row starts in the
-        record, or None and why it cannot be written. An old file (``--overwrite``, a failed redo tried
-        again) goes first, so it never stands under the new row (nor the new file under the old row)."""
-        path, out, choice = job
+    def append(self, row: Row, out: Path) -> int:
+        """Append ``out``'s row before its file is put in place: where it starts in the record; else
+        :class:`_Unwritten`, saying why."""
         try:
-            if self.plan.overwrite or _key(self.plan, out) in self.earlier:
-                out.unlink(missing_ok=True)
-        except OSError as error:
-            return None, f"cannot write {out}: cannot remove the old file ({error.strerror or error})"
-        try:
-            return self.writer.append(self.rows.done(path, out, choice, lossless, source)), ""
+            return self.writer.append(row)
         except OSError as error:
             self.out_of_space(error)
-            return None, f"cannot write {out}: its row could not be added to {self.writer.path} first " \
-                f"({error.strerror or error})"
+            raise _Unwritten(f"cannot write {out}: its row could not be added to {self.writer.path} first "
+                             f"({error.strerror or error})") from error
 
     def write(self, job: Job, result: np.ndarray, traits: ImageTraits, source: dict[str, str]) -> None:
-        """Record one output's row, then encode and write the output (keeping its input's
-        ``traits``); a failed write takes the row back. So a file on disk always has the row of
-        what made it, and a kill in between leaves a row of a missing output, which the next
-        start drops."""
-        _, out, _ = job
-        start, reason = self.record(job, traits.lossless, source)
-        if start is not None:
-            try:
-                write_image_atomic(result, out, quality=self.plan.quality, lossless=traits.lossless,
-                                   metadata=traits.metadata)
-            except OSError as error:  # a full disk, a quota, a read-only folder: never a success
-                self.writer.retract(start)
-                self.out_of_space(error)
-                reason = f"cannot write {out}: {error.strerror or error}"
-            except BaseException:  # interrupted (Ctrl-C) or a bug: no row of a file that is not there
-                self.writer.retract(start)
-                raise
-        if reason:
-            self.unwritten(job, reason)
+        """Record and write one output (keeping its input's ``traits``): a new one by :meth:`add`, one
+        that replaces an earlier file by :meth:`swap`. Either way a file on disk always has the row of
+        what made it, whenever the run is killed."""
+        path, out, choice = job
+        row = self.rows.done(path, out, choice, traits.lossless, source)
+
+        def save(target: Path) -> None:
+            write_image_atomic(result, target, quality=self.plan.quality, lossless=traits.lossless,
+                               metadata=traits.metadata)
+
+        try:
+            (self.swap if self.plan.key(out) in self.existing else self.add)(out, row, save)
+        except _Unwritten as error:
+            self.unwritten(job, str(error))
+            return
+        except OSError as error:  # a full disk, a quota, a read-only folder: never a success
+            self.out_of_space(error)
+            self.unwritten(job, f"cannot write {out}: {error.strerror or error}")
             return
         self.written += 1
         self.progress.update(1)
 
+    def add(self, out: Path, row: Row, save: Callable[[Path], None]) -> None:
+        """Append the row of the new ``out``, then write the file (atomically); a failed write takes the
+        row back. A kill in between leaves a row of a missing output, which the next start drops."""
+        start = self.append(row, out)
+        try:
+            save(out)
+        except BaseException:  # a failed write, Ctrl-C or a bug: no row of a file that is not there
+            self.writer.retract(start)
+            raise
+
+    def swap(self, out: Path, row: Row, save: Callable[[Path], None]) -> None:
+        """Replace the earlier ``out`` so that a kill at any moment leaves the old file with its row, or the
+        new file with its new row: the new file is written whole into a staging folder beside it, its row
+        appended marked with where it is staged and its stamp (:func:`._stylize_record.staged_row`), then it
+        is renamed over the old one, and its row appended again, unmarked. A kill before that leaves the mark,
+        which the record's next reading settles (the file in place is the new one; or, killed before the
+        rename, the staged one is renamed in). A failure leaves the old file and its row as they were."""
+        token = uuid.uuid4().hex[:12]
+        staging = staging_folder(out, token)
+        staging.mkdir()
+        staged = staging / out.name
+        try:
+            save(staged)
+            marked = staged_row(row, token, file_stamp(staged))
+        except BaseException:  # nothing recorded yet: the old file and its row stand
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        try:
+            start = self.append(marked, out)
+            os.replace(staged, out)
+        except (OSError, _Unwritten) as error:  # the old file is untouched, so its row stands again
+            if not isinstance(error, _Unwritten):
+                self.writer.retract(start)
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        # (Interrupted after the row: what it left, staged or renamed, is settled as a kill's, by the next start.)
+        fsync_directory(out.parent)  # the rename made durable, as every atomic write makes its own, before:
+        with suppress(OSError):  # the row unmarked, so the record reads true now (else the next reading settles it)
+            self.writer.append(row)
+        with suppress(OSError):
+            staging.rmdir()
+
 
 def _write_outputs(
-    plan: StylizePlan, stylizer: Any, styles: RunStyles, todo: list[Job], rows: _Rows, earlier: dict[str, Row]
+    plan: StylizePlan, stylizer: Any, styles: RunStyles, todo: list[Job], rows: RunRows, earlier: dict[str, Row],
+    existing: set[str],
 ) -> tuple[int, int, int]:
-    """Stylise and write ``todo`` (this rank's share; ``earlier``: the rows of its existing outputs) in batches;
+    """Stylise and write ``todo`` (this rank's share; ``existing``: the keys of its outputs on disk, ``earlier``:
+    the rows of those it makes again) in batches;
     the images written, the files that failed (rank 0 counts the unreadable style files too), and 1 where a
     full disk stopped it (no more inputs go through the model: each of their writes would fail too)."""
     ranks = plan.ranks
@@ -560,7 +561,7 @@ def _write_outputs(
         writer.write(row)
     try:
         with tqdm(total=len(todo), desc="stylize", unit="img", disable=ranks.rank != 0) as progress:
-            outputs = _Outputs(plan, rows, writer, progress, earlier)
+            outputs = _Outputs(plan, rows, writer, progress, earlier, existing)
             reads = _read_batches(todo, plan.batch_size, plan.on_error == "stop", outputs.fail)
             for batch in reads:
                 jobs = [(job, traits, source) for job, _, traits, source in batch]
