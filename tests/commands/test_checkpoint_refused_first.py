@@ -121,7 +121,9 @@ def test_demo_refuses_the_checkpoint_before_making_the_grids_folder(untouched, m
 def test_train_refuses_an_init_before_making_the_run_folder_or_reading_data(untouched, monkeypatch, capsys, kind):
     made: list[Path] = []
     monkeypatch.setattr(train, "new_folder", lambda folder, what: made.append(folder) or contextlib.nullcontext())
-    monkeypatch.setattr(train, "Trainer", _never("the trainer started (it reads the data)"))
+    # the command's checks run inside the Trainer, on every rank before any reads (a node lacking the --init
+    # checkpoint stops them all): the data is read in _build, after them
+    monkeypatch.setattr(train.Trainer, "_build", _never("the trainer read the data"))
     checkpoint = _refused_unread(untouched)[kind]
     args = parse(str(untouched / "styles"), "-o", str(untouched / "run"), "--init", checkpoint, *options())
     assert train.run(args) == 2
@@ -131,7 +133,7 @@ def test_train_refuses_an_init_before_making_the_run_folder_or_reading_data(unto
 
 def test_train_resume_does_not_check_an_init_it_does_not_load(untouched, monkeypatch):
     """A resumed run starts from its own checkpoint: the --init it was started with may be gone."""
-    monkeypatch.setattr(train, "Trainer", _never("the trainer started"))
+    monkeypatch.setattr(train.Trainer, "_build", _never("the trainer started"))
     args = parse(
         str(untouched / "styles"),
         "-o",
