@@ -13,11 +13,13 @@ import pytest
 import torch
 
 import stylizing_vit_aug as sva
-from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+from helpers import CAMELYON_MEAN, CAMELYON_STD, DATA, make_small_model
 from stylizing_vit_aug.bank import BankMismatch, StyleBank, style_bank
 
 PICKLERS = {"pickle": pickle.dumps, "spawn": ForkingPickler.dumps}  # a spawned worker gets ForkingPickler's bytes
 ALL = torch.arange(5)
+# a bank pickled by the development version 5e94fd1 (its caches plain tuples): tests/data/make_bank_5e94fd1.py
+PICKLED_BY_5E94FD1 = DATA / "bank_5e94fd1.pkl"
 
 
 @pytest.fixture
@@ -121,3 +123,16 @@ def test_a_stylizer_approved_before_pickling_is_not_compared_again_unless_change
     other = sva.Stylizer(make_small_model(seed=1), CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32)
     with pytest.raises(BankMismatch):
         bank.stream(ALL, stylizer=other)
+
+
+def test_a_bank_pickled_by_an_earlier_version_unpickles_and_gives_what_it_gave(work):
+    """A saved transform holding a bank, pickled before the caches had named fields: the streams travel,
+    the colour caches are made again of the same pixels, so every value is what that version gave."""
+    with PICKLED_BY_5E94FD1.open("rb") as file:
+        saved = pickle.load(file)
+    bank, every = saved["bank"], torch.arange(3)
+    stream = bank.stream(every)
+    assert torch.equal(stream.layers, saved["layers"]) and torch.equal(stream.colours, saved["colours"])
+    assert torch.equal(bank.color_stats(), saved["stats"]) and bank.images_digest == saved["digest"]
+    assert work["encoded"] == []
+    assert _same(pickle.loads(pickle.dumps(bank)).stream(every), stream)  # and pickles again, caches and all

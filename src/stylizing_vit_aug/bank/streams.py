@@ -2,11 +2,14 @@
 one contiguous ``[L, N, T, D]`` tensor whose chunks are views of it; rows gathered by index.
 How a chunk is encoded (stylizer, device, dtype) is the bank's to say. Each chunk remembers a
 digest of the pixels it was made from, so that writes into the images that bump no version
-counter (through ``.numpy()`` or ``.data``) are found before streams are saved (:meth:`StreamCache.forget_stale`)."""
+counter (through ``.numpy()`` or ``.data``) are found before streams are saved (:meth:`StreamCache.forget_stale`).
+Threads that draw from one bank at once share the work: a chunk is encoded once, the others wait for it."""
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections.abc import Callable, Sequence
 
 import torch
@@ -35,6 +38,10 @@ class StreamCache:
     """The streams of ``count`` styles, ``chunk_size`` styles per chunk; ``full`` once all are kept
     as one tensor. ``digest`` hashes the pixels of a chunk: each chunk's is kept with its streams."""
 
+    # class defaults, so a cache pickled before the lock existed unpickles
+    _lock: threading.RLock | None = None  # guards the chunks while they are filled, dropped or replaced
+    _lock_pid = 0  # the process that made it
+
     def __init__(self, count: int, chunk_size: int, digest: DigestChunk) -> None:
         self.count = count
         self.chunk_size = chunk_size
@@ -43,6 +50,17 @@ class StreamCache:
         self.digests: list[str | None] = [None] * len(self.chunks)  # of the pixels each chunk was made from
         self.loaded_from: str | None = None  # streams read from a file: the digest of the whole bank's pixels
         self.full: torch.Tensor | None = None
+
+    def __getstate__(self) -> dict:
+        """Without the lock (no lock pickles): the copy makes its own."""
+        return {**self.__dict__, "_lock": None, "_lock_pid": 0}
+
+    def _guard(self) -> threading.RLock:
+        """This process's lock, made at first use: a forked DataLoader worker makes its own, since the
+        parent's may be held by a thread (drawing styles when the worker was forked) that the worker lacks."""
+        if self._lock is None or self._lock_pid != os.getpid():
+            self._lock, self._lock_pid = threading.RLock(), os.getpid()
+        return self._lock
 
     @property
     def num_encoded(self) -> int:
@@ -53,48 +71,54 @@ class StreamCache:
         """The dtype of the encoded streams; None while nothing is encoded."""
         return next((chunk.dtype for chunk in self.chunks if chunk is not None), None)
 
-    def fill(self, chunk_ids: Sequence[int], encode: EncodeChunk) -> None:
-        """Encode the chunks among ``chunk_ids`` not encoded yet (a progress bar for many)."""
-        missing = [c for c in chunk_ids if self.chunks[c] is None]
-        bar = tqdm(missing, desc="encoding styles", unit="chunk", disable=len(missing) < 4, leave=False)
-        for chunk_id in bar:
-            start, stop = self._span(chunk_id)
-            self.digests[chunk_id] = self.digest(start, stop)  # hashing is far cheaper than the encoder
-            self.chunks[chunk_id] = encode(start, stop)
-        if missing:
-            logger.debug("encoded %d style chunks (%d/%d styles cached)", len(missing), self.num_encoded, self.count)
+    def fill(self, chunk_ids: Sequence[int], encode: EncodeChunk) -> list[torch.Tensor]:
+        """The chunks ``chunk_ids``, encoding those not encoded yet (a progress bar for many). One thread
+        at a time: another drawing the same styles waits rather than encoding them again."""
+        with self._guard():
+            missing = [c for c in chunk_ids if self.chunks[c] is None]
+            bar = tqdm(missing, desc="encoding styles", unit="chunk", disable=len(missing) < 4, leave=False)
+            for chunk_id in bar:
+                start, stop = self._span(chunk_id)
+                self.digests[chunk_id] = self.digest(start, stop)  # hashing is far cheaper than the encoder
+                self.chunks[chunk_id] = encode(start, stop)
+            if missing:
+                cached = self.num_encoded
+                logger.debug("encoded %d style chunks (%d/%d styles cached)", len(missing), cached, self.count)
+            return [self.chunks[c] for c in chunk_ids]
 
     def fill_all(self, encode: EncodeChunk) -> torch.Tensor:
         """Every stream as one tensor, encoding the missing chunks first."""
-        if self.full is None:
-            self.fill(range(len(self.chunks)), encode)
-            self._keep(torch.cat(self.chunks, dim=1))
-        return self.full
+        with self._guard():
+            if self.full is None:
+                self._keep(torch.cat(self.fill(range(len(self.chunks)), encode), dim=1))
+            return self.full
 
     def keep_all(self, layers: torch.Tensor, made_from: str) -> None:
         """Keep every style's stream as one tensor, read from a file: ``made_from`` is the digest of
         the whole bank's pixels they were saved with (the file records it), so loading hashes nothing;
         :meth:`forget_stale` compares it."""
-        self.digests, self.loaded_from = [None] * len(self.chunks), made_from
-        self._keep(layers)
+        with self._guard():
+            self.digests, self.loaded_from = [None] * len(self.chunks), made_from
+            self._keep(layers)
 
     def forget_stale(self, pixels_now: str) -> int:
         """Drop the chunks whose pixels changed since they were made: writes that bump no version
         counter, which the bank's key misses. A chunk encoded here is checked by a fresh digest of its
         pixels; streams read from a file, by ``pixels_now``, the digest of the whole bank's pixels now,
         against :attr:`loaded_from`. How many chunks were dropped (encoded again at their next use)."""
-        loaded_stale = self.loaded_from is not None and self.loaded_from != pixels_now
-        stale = [
-            chunk_id
-            for chunk_id, made_from in enumerate(self.digests)
-            if self.chunks[chunk_id] is not None
-            and (loaded_stale if made_from is None else made_from != self.digest(*self._span(chunk_id)))
-        ]
-        for chunk_id in stale:
-            self.chunks[chunk_id], self.digests[chunk_id], self.full = None, None, None
-        if loaded_stale:
-            self.loaded_from = None  # every chunk read from the file is gone
-        return len(stale)
+        with self._guard():
+            loaded_stale = self.loaded_from is not None and self.loaded_from != pixels_now
+            stale = [
+                chunk_id
+                for chunk_id, made_from in enumerate(self.digests)
+                if self.chunks[chunk_id] is not None
+                and (loaded_stale if made_from is None else made_from != self.digest(*self._span(chunk_id)))
+            ]
+            for chunk_id in stale:
+                self.chunks[chunk_id], self.digests[chunk_id], self.full = None, None, None
+            if loaded_stale:
+                self.loaded_from = None  # every chunk read from the file is gone
+            return len(stale)
 
     def _keep(self, layers: torch.Tensor) -> None:
         """Keep every style's stream as one tensor; the chunks become views of it."""
@@ -109,17 +133,16 @@ class StreamCache:
     def rows(self, index: torch.Tensor, encode: EncodeChunk) -> torch.Tensor:
         """The streams of the styles ``index`` (CPU, in range), encoding only their missing
         chunks; where the cache keeps them."""
-        if self.full is not None:
-            return self.full[:, to_device_nowait(index, self.full.device)]
+        full = self.full  # read once: another thread may drop it (forget_stale) meanwhile
+        if full is not None:
+            return full[:, to_device_nowait(index, full.device)]
         chunk_of = index // self.chunk_size
         chunk_ids = chunk_of.unique().tolist()
-        self.fill(chunk_ids, encode)
-        first = self.chunks[chunk_ids[0]]
-        depth, _, tokens, dim = first.shape
-        layers = first.new_empty(depth, index.numel(), tokens, dim)
-        for chunk_id in chunk_ids:
+        chunks = self.fill(chunk_ids, encode)
+        depth, _, tokens, dim = chunks[0].shape
+        layers = chunks[0].new_empty(depth, index.numel(), tokens, dim)
+        for chunk_id, chunk in zip(chunk_ids, chunks):
             rows = (chunk_of == chunk_id).nonzero().flatten()
             offsets = index[rows] - chunk_id * self.chunk_size
-            chunk = self.chunks[chunk_id]
             layers[:, to_device_nowait(rows, layers.device)] = chunk[:, to_device_nowait(offsets, layers.device)]
         return layers

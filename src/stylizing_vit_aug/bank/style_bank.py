@@ -8,7 +8,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -46,8 +46,18 @@ __all__ = ["StyleBank"]
 
 logger = logging.getLogger(__name__)
 
-# the caches made from the images alone: where each keeps the images state it was made of
-_IMAGES_KEYED = {"_color_stats": 0, "_colour_profiles": 1, "_images_digest": 0}
+
+class _MadeOfImages(NamedTuple):
+    """A cache made from the images alone (colour statistics, colour profiles, digest) with the
+    images' state it was made of, by name: pickling finds and re-keys every such cache as one kind."""
+
+    images: tuple[int, ...]  # :meth:`StyleBank._images_state` when it was made
+    value: Any
+    background: str | None = None  # the colour profiles': which pixels they read (the stylizer's background)
+
+
+# the attributes that held those caches as plain tuples, before _MadeOfImages: a bank pickled then drops them
+_TUPLE_CACHES = ("_color_stats", "_colour_profiles", "_images_digest")
 
 
 class StyleBank:
@@ -98,9 +108,9 @@ class StyleBank:
         self._streams = self._new_streams()
         self._streams_state = self._cache_state()  # the weights and images the cached streams are of
         self._approved: tuple[Stylizer, Any] | None = None  # (another stylizer, its weights) found the same network
-        self._color_stats: tuple[tuple[int, ...], torch.Tensor] | None = None  # (images state, stats)
-        self._colour_profiles: tuple[str, tuple[int, ...], torch.Tensor] | None = None  # (background, images, made)
-        self._images_digest: tuple[tuple[int, ...], str] | None = None  # (images state, digest)
+        self._color_stats: _MadeOfImages | None = None  # per-channel mean and std of every style
+        self._colour_profiles: _MadeOfImages | None = None  # for one background
+        self._images_digest: _MadeOfImages | None = None  # 16 hex digits
 
     # -- pickling (how a bank reaches a spawned DataLoader worker) -------------------------------
     def __getstate__(self) -> dict[str, Any]:
@@ -108,8 +118,8 @@ class StyleBank:
         then key them on the unpickled tensors, whose values are these but whose versions and storage are new."""
         self._fresh_streams()  # drops streams of changed weights or images (and a stylizer approved before)
         state, images = dict(self.__dict__), self._images_state()
-        for name, at in _IMAGES_KEYED.items():
-            if state[name] is not None and state[name][at] != images:
+        for name, cache in self.__dict__.items():
+            if isinstance(cache, _MadeOfImages) and cache.images != images:
                 state[name] = None
         approved = state["_approved"]
         if approved is not None and approved[1] != approved[0].weights_state:
@@ -121,14 +131,16 @@ class StyleBank:
         so a worker neither encodes the styles again nor hashes the images nor compares an approved stylizer."""
         state = dict(state)
         fresh = state.pop("_fresh_when_pickled", False)  # absent: pickled by an earlier release, maybe stale
+        for name in _TUPLE_CACHES:  # an earlier version's plain tuples: made again at their first use
+            if not isinstance(state.get(name), _MadeOfImages):
+                state[name] = None
         self.__dict__.update(state)
         if not fresh:
             return
         images = self._images_state()
-        for name, at in _IMAGES_KEYED.items():
-            cache = getattr(self, name)
-            if cache is not None:
-                setattr(self, name, (*cache[:at], images, *cache[at + 1 :]))
+        for name, cache in state.items():
+            if isinstance(cache, _MadeOfImages):
+                setattr(self, name, cache._replace(images=images))
         if self._approved is not None:
             self._approved = (self._approved[0], self._approved[0].weights_state)
         self._streams_state = self._cache_state()
@@ -171,8 +183,14 @@ class StyleBank:
         items = source_items(images, chunk_size)
         generator = torch.Generator().manual_seed(seed)
         built = model_images(
-            items, stylizer, crops_per_image=crops_per_image, crop_size=crop_size, generator=generator,
-            total=len(items), on_error=on_error, tissue_only=tissue_only,
+            items,
+            stylizer,
+            crops_per_image=crops_per_image,
+            crop_size=crop_size,
+            generator=generator,
+            total=len(items),
+            on_error=on_error,
+            tissue_only=tissue_only,
         )
         if domains is not None:
             labels = check_domains(domains, len(built.counts))
@@ -180,7 +198,12 @@ class StyleBank:
             domains = _per_style(labels, built.counts)
         note_duplicates(built.sources)
         bank = cls(
-            built.pixels, stylizer, domains=domains, device=device, stream_dtype=stream_dtype, chunk_size=chunk_size,
+            built.pixels,
+            stylizer,
+            domains=domains,
+            device=device,
+            stream_dtype=stream_dtype,
+            chunk_size=chunk_size,
             sources=_per_style(built.sources, built.counts),
         )
         bank.skipped = built.skipped
@@ -307,9 +330,9 @@ class StyleBank:
         streams or the file; computed once (one pass over the images' bytes) and again if ``images``
         is replaced or written in place. Bank files record it too (``bank info`` shows it)."""
         state = self._images_state()
-        if self._images_digest is None or self._images_digest[0] != state:
-            self._images_digest = (state, images_digest(self._images))
-        return self._images_digest[1]
+        if self._images_digest is None or self._images_digest.images != state:
+            self._images_digest = _MadeOfImages(state, images_digest(self._images))
+        return self._images_digest.value
 
     @property
     def num_encoded(self) -> int:
@@ -349,8 +372,9 @@ class StyleBank:
         (two passes over the images, far less than the streams written); stale chunks are dropped
         (encoded again now) and the colour caches made again."""
         state, fresh = self._images_state(), images_digest(self._images)
-        hidden = self._images_digest is not None and self._images_digest[0] == state and self._images_digest[1] != fresh
-        self._images_digest = (state, fresh)
+        known = self._images_digest
+        hidden = known is not None and known.images == state and known.value != fresh
+        self._images_digest = _MadeOfImages(state, fresh)
         dropped = self._fresh_streams().forget_stale(fresh)
         if hidden or dropped:
             logger.info(
@@ -408,12 +432,12 @@ class StyleBank:
         when that changes, and when the images do; they do not depend on the weights."""
         if not user.has_colour_step:
             return None
-        background, images = user.background, self._images_state()
-        if self._colour_profiles is None or self._colour_profiles[:2] != (background, images):
+        background, images, cache = user.background, self._images_state(), self._colour_profiles
+        if cache is None or (cache.images, cache.background) != (images, background):
             chunks = [to_batch(chunk, "bank images")[0] for chunk in self._images.split(self.chunk_size)]
             made = torch.cat([user.colour_profiles(c.to(user.device)).cpu() for c in chunks])
-            self._colour_profiles = (background, images, made)
-        profiles = self._colour_profiles[2]
+            self._colour_profiles = cache = _MadeOfImages(images, made, background)
+        profiles = cache.value
         return to_device_nowait(profiles if index is None else profiles[index], device)
 
     # -- images -------------------------------------------------------------------------------
@@ -430,10 +454,10 @@ class StyleBank:
     def color_stats(self) -> torch.Tensor:
         """Per-channel mean and std (0–1) of every style image: float ``[N, 2*C]``."""
         state = self._images_state()
-        if self._color_stats is None or self._color_stats[0] != state:
+        if self._color_stats is None or self._color_stats.images != state:
             chunks = self._images.split(1024)
-            self._color_stats = (state, torch.cat([color_statistics(chunk) for chunk in chunks]))
-        return self._color_stats[1]
+            self._color_stats = _MadeOfImages(state, torch.cat([color_statistics(chunk) for chunk in chunks]))
+        return self._color_stats.value
 
     # -- sampling -----------------------------------------------------------------------------
     def sample(
