@@ -550,3 +550,77 @@ def test_a_revision_for_a_local_checkpoint_is_said_to_be_ignored(tmp_path, small
     with caplog.at_level("WARNING", logger="stylizing_vit_aug.hub"):
         sva.load_stylizer(folder)
     assert "is ignored" not in caplog.text
+
+
+# -- a Hub source checked when a transform is made ----------------------------------------------
+def _edited_repo(tmp_path: Path, stylizer, repo_id: str, edit: dict) -> tuple[Path, Path]:
+    """A repo pushed by push_to_hub whose config.json was then edited, in a Hub cache: (cache, snapshot)."""
+    saved = hub.save_pretrained(stylizer, tmp_path / "saved")
+    config = json.loads((saved / "config.json").read_text())
+    (saved / "config.json").write_text(json.dumps({**config, **edit}))
+    cache = tmp_path / "cache"
+    files = {n: saved / n for n in ("model.safetensors", "config.json")}
+    return cache, add_snapshot(cache, repo_id, MAIN_SHA, files, main=True)
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [({"std": [0, 0, 0]}, "std must be positive"), ({"mean": [0.5, 0.5]}, "mean has 2 values"),
+     ({"architecture": {"img_size": 32}}, "architecture"), ({"stylizer": {"mode": "loud"}}, "stylizer.mode")],
+)
+def test_a_cached_hub_repos_bad_config_is_refused_when_a_transform_is_made(
+    tmp_path, offline, monkeypatch, small_stylizer, edit, problem
+):
+    """It was refused only at first use, in a DataLoader worker, after the pipeline was built."""
+    from stylizing_vit_aug.transforms import StylizeTransform
+
+    cache, snapshot = _edited_repo(tmp_path, small_stylizer, "someone/edited", edit)
+    use_cache(monkeypatch, cache)
+    with pytest.raises(hub.CorruptCheckpoint, match=problem) as info:
+        StylizeTransform("someone/edited", p=0.01)
+    assert str(snapshot / "config.json") in str(info.value)
+
+
+def test_online_a_hub_repo_is_checked_by_its_config_json_alone_and_its_weights_load_at_first_use(
+    tmp_path, monkeypatch, small_stylizer
+):
+    """Online, making a transform downloads config.json only (never the weights) and refuses a bad one."""
+    from stylizing_vit_aug.transforms import StylizeTransform
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(hub, "unresolvable_hub_host", lambda: None)  # the Hub answers (the fake below)
+    use_cache(monkeypatch, tmp_path / "empty")
+    _, good = _edited_repo(tmp_path / "good", small_stylizer, "someone/good", {})
+    _, bad = _edited_repo(tmp_path / "bad", small_stylizer, "someone/bad", {"std": [0, 0, 0]})
+    asked: list[tuple[str, str]] = []
+
+    def fake_download(repo_id, filename, **kwargs):
+        assert not kwargs["local_files_only"]
+        asked.append((repo_id, filename))
+        return str((good if repo_id == "someone/good" else bad) / filename)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    transform = StylizeTransform("someone/good", p=1.0)
+    assert asked == [("someone/good", "config.json")]
+    with pytest.raises(hub.CorruptCheckpoint, match="std must be positive"):
+        StylizeTransform("someone/bad", p=0.01)
+    assert asked[1:] == [("someone/bad", "config.json")]
+    image = torch.rand(3, 32, 32)
+    assert transform(image).shape == image.shape  # the weights at first use
+    assert ("someone/good", "model.safetensors") in asked
+
+
+def test_a_repo_without_statistics_is_told_apart_from_a_bad_one_before_any_weights_are_read(
+    tmp_path, offline, monkeypatch, small_stylizer
+):
+    """check_hub_source answers False (the caller's advice follows) where nothing records them, True
+    where mean=/std= are passed, and an official checkpoint's come from the registry."""
+    config = json.loads((hub.save_pretrained(small_stylizer, tmp_path / "s") / "config.json").read_text())
+    cache, _ = _edited_repo(tmp_path, small_stylizer, "someone/unrecorded", {"mean": None, "std": None})
+    use_cache(monkeypatch, cache)
+    assert config["mean"] is not None
+    assert hub.check_hub_source(hub.CheckpointRequest("someone/unrecorded")) is False
+    assert hub.check_hub_source(hub.CheckpointRequest("someone/unrecorded", mean=DDI_MEAN, std=DDI_STD)) is True
+    assert hub.check_hub_source(hub.CheckpointRequest("tiny-ddi")) is False
+    assert hub.check_hub_source(hub.CheckpointRequest("tiny-camelyon17wilds")) is True

@@ -1,7 +1,9 @@
 """Anatomy-preserving style augmentation with a pretrained Stylizing ViT.
 
-Importing the package is cheap: front-ends load on first use, and nothing touches the network
-at import or construction.
+Importing the package is cheap: front-ends load on first use, and importing touches no network.
+A transform given a Hub checkpoint id checks it when it is made by reading only the repo's small
+config.json (from the Hugging Face cache, or downloaded while online: see ``hub.check_hub_source``);
+its weights are downloaded and loaded at first use, never at construction.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Subcommands live in :mod:`stylizing_vit_aug.commands`, one module each, registered in
 :data:`COMMANDS`; only the module of the command being run is imported. Exit codes:
-0 success, 1 a runtime failure (a broken installation too: :func:`broken_install`), 2 a usage or
+0 success, 1 a runtime failure (a broken installation too: :func:`._exits.broken_install`), 2 a usage or
 input error, a run with no readable input included (message on stderr, no traceback; ``-vv`` adds
 the traceback to the log), 3 (:data:`EXIT_SKIPPED`) finished but some files could not be read and
 were skipped (``stylize``, ``bank build``, ``preview``), 4 ``train`` stopped at a NaN/Inf loss or
@@ -16,16 +16,13 @@ import importlib
 import logging
 import sys
 import textwrap
-import traceback
 from collections.abc import Sequence
-from pathlib import Path
 from typing import NamedTuple
 
 from . import __version__
+from .commands._exits import PROG, Unavailable, broken_install, failure
 
 logger = logging.getLogger("stylizing_vit_aug.cli")
-
-PROG = "stylizing-vit-aug"
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -42,8 +39,14 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
                 paragraph.append(line.strip())
                 continue
             if paragraph:
-                lines += textwrap.wrap(" ".join(paragraph), width, initial_indent=indent, subsequent_indent=indent,
-                                       break_long_words=False, break_on_hyphens=False)
+                lines += textwrap.wrap(
+                    " ".join(paragraph),
+                    width,
+                    initial_indent=indent,
+                    subsequent_indent=indent,
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
                 paragraph = []
             lines.append(indent + line)
         return "\n".join(lines[:-1])
@@ -67,6 +70,7 @@ Exit codes: 0 done, 1 runtime failure, 2 usage or input error (also: no input co
 bank build, preview), 4 train stopped at a NaN/Inf loss or gradient, 130 interrupted.
 """
 
+
 class Command(NamedTuple):
     """One subcommand: its module in :mod:`stylizing_vit_aug.commands` (which has ``EPILOG``,
     ``add_arguments(parser)`` and ``run(args)``), its line in ``--help`` and its description."""
@@ -81,32 +85,39 @@ class Command(NamedTuple):
 # being run is imported.
 COMMANDS: dict[str, Command] = {
     "demo": Command(
-        "demo", "stylise the bundled sample images into a labelled grid and print quality figures",
+        "demo",
+        "stylise the bundled sample images into a labelled grid and print quality figures",
         "Stylise the bundled histology samples into a labelled content x style grid PNG and "
         "print anatomy-preservation and style-match figures.",
     ),
     "stylize": Command(
-        "stylize", "a folder of images in, a stylised folder out (resumable, records the styles)",
+        "stylize",
+        "a folder of images in, a stylised folder out (resumable, records the styles)",
         "Stylise every image of a folder (recursively) into an output folder.",
     ),
     "preview": Command(
-        "preview", "a labelled content x style grid from folders or a bank file",
+        "preview",
+        "a labelled content x style grid from folders or a bank file",
         "Render a labelled grid of content images in several styles.",
     ),
     "bank": Command(
-        "bank", "build a style bank file from a folder, or inspect one",
+        "bank",
+        "build a style bank file from a folder, or inspect one",
         "Build a style bank file from a folder of style images, or inspect one.",
     ),
     "train": Command(
-        "train", "fine-tune a stylizer on your own domains (also under `accelerate launch`)",
+        "train",
+        "fine-tune a stylizer on your own domains (also under `accelerate launch`)",
         "Fine-tune a stylizer on your own domains.",
     ),
     "bench": Command(
-        "bench", "throughput against the published reference implementation",
+        "bench",
+        "throughput against the published reference implementation",
         "Benchmark stylisation throughput against the published reference implementation.",
     ),
     "app": Command(
-        "app", "a local web page: your images in your styles, with the figures (needs the app extra)",
+        "app",
+        "a local web page: your images in your styles, with the figures (needs the app extra)",
         "Serve a web page (Gradio) that shows content images in chosen styles with the quality "
         "figures, and the StylizeTransform(...) line with those settings.",
     ),
@@ -114,8 +125,34 @@ COMMANDS: dict[str, Command] = {
 
 
 def _add_verbose(parser: argparse.ArgumentParser, default: object) -> None:
-    parser.add_argument("-v", "--verbose", action="count", default=default,
-                        help="more log output (-v info, -vv debug with tracebacks)")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=default, help="more log output (-v info, -vv debug with tracebacks)"
+    )
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction | None:
+    """The parser's subcommands, if it has any (argparse has no public way to list them)."""
+    return next((action for action in parser._actions if isinstance(action, argparse._SubParsersAction)), None)
+
+
+def _verbose_below(parser: argparse.ArgumentParser) -> None:
+    """``-v`` after every subcommand below ``parser``, nested ones a command's module adds (``bank
+    build``) included: the top-level usage lists it, so ``bank build ... -v`` was refused."""
+    if (action := _subcommands(parser)) is None:
+        return
+    for sub in action.choices.values():
+        if "-v" not in sub._option_string_actions:
+            _add_verbose(sub, argparse.SUPPRESS)
+        _verbose_below(sub)
+
+
+def _command_named(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """The subcommand ``args`` runs, with the nested one it names (e.g. ``bank build``)."""
+    names: list[str] = []
+    while (action := _subcommands(parser)) is not None and getattr(args, action.dest, None) in action.choices:
+        names.append(getattr(args, action.dest))
+        parser = action.choices[names[-1]]
+    return " ".join(names)
 
 
 def _command_of(argv: Sequence[str]) -> str | None:
@@ -137,7 +174,7 @@ def _attach(sub: argparse.ArgumentParser, name: str) -> None:
         sub.description = f"{sub.description} Not available here: {reason}."
 
         def unavailable(args: argparse.Namespace) -> int:
-            raise _Unavailable(reason) from cause  # the import's traceback with -vv
+            raise Unavailable(reason) from cause  # the import's traceback with -vv
 
         # its options are unknown here: whatever follows the command is left to this message (see _run)
         sub.set_defaults(cli_handler=unavailable, cli_unavailable=True)
@@ -145,42 +182,6 @@ def _attach(sub: argparse.ArgumentParser, name: str) -> None:
     sub.epilog = module.EPILOG
     module.add_arguments(sub)
     sub.set_defaults(cli_handler=module.run)
-
-
-class _Unavailable(Exception):
-    """A command this installation cannot run (exit 1, the message alone)."""
-
-
-_PACKAGE = Path(__file__).resolve().parent
-
-
-def broken_install(error: BaseException) -> str | None:
-    """What to say when ``error`` shows that this installation's own files are broken, or None: a
-    file of the package that does not compile, a module or name of the package that is not there,
-    or another error raised while one of its modules was being imported. (A missing optional
-    dependency is not: that is an ``ImportError`` naming another package.) One message with the
-    underlying error and where it happened, and the way out: reinstall."""
-    said = str(error)
-    if isinstance(error, ImportError):  # its message names the module, and the file where it has one
-        where = "" if (error.name or "").startswith("stylizing_vit_aug") else None
-    elif isinstance(error, SyntaxError):
-        where = f"{error.filename}, line {error.lineno}" if _in_package(error.filename or "") else None
-        said = error.msg
-    else:  # raised by a module of the package while it was imported (its top level ran)
-        frames = [frame for frame in traceback.extract_tb(error.__traceback__) if _in_package(frame.filename)]
-        importing = any(frame.name == "<module>" for frame in frames)
-        where = f"{frames[-1].filename}, line {frames[-1].lineno}" if importing else None
-    if where is None:
-        return None
-    return (
-        f"this installation of {PROG} {__version__} is broken: {type(error).__name__}: {said}"
-        f"{f' ({where})' if where else ''}; reinstall it (pip install --force-reinstall {PROG}, or "
-        "pip install -e . again in a source checkout)"
-    )
-
-
-def _in_package(filename: str) -> bool:
-    return _PACKAGE in Path(filename).resolve().parents
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
@@ -194,12 +195,11 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND", required=True)
     wanted = _command_of(argv)
     for name, command in COMMANDS.items():
-        sub = commands.add_parser(
-            name, help=command.help, description=command.description, formatter_class=FORMATTER
-        )
+        sub = commands.add_parser(name, help=command.help, description=command.description, formatter_class=FORMATTER)
         _add_verbose(sub, argparse.SUPPRESS)
         if name == wanted:
             _attach(sub, name)
+            _verbose_below(sub)
     return parser
 
 
@@ -225,10 +225,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return _run(argv)
-    except KeyboardInterrupt:
-        command = _command_of(argv)
-        print(f"{PROG} {command}: interrupted" if command else f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt:  # before the command line is parsed (while torch imports, say)
+        return _interrupted(_command_of(argv))
+
+
+def _interrupted(command: str | None) -> int:
+    print(f"{PROG} {command}: interrupted" if command else f"{PROG}: interrupted", file=sys.stderr)
+    return 130
 
 
 def __getattr__(name: str) -> object:
@@ -256,21 +259,16 @@ def _run(argv: list[str]) -> int:
             return _fail(_command_of(argv), broken, 1)
         raise
     _configure_logging(args.verbose)
-    from .commands._exits import failure
-
-    command = " ".join(filter(None, (args.command, getattr(args, "bank_command", None))))  # e.g. "bank build"
+    command = _command_named(parser, args)  # e.g. "bank build"
     try:
         from tqdm.contrib.logging import logging_redirect_tqdm
 
         with logging_redirect_tqdm():  # a warning mid-loop gets its own line, not the progress bar's
             return int(args.cli_handler(args) or 0)
-    except _Unavailable as error:
-        return _fail(command, str(error), 1)
+    except KeyboardInterrupt:  # named as its errors are: `bank build`, not `bank`
+        return _interrupted(command)
     except Exception as error:  # noqa: BLE001 - a clean message instead of a traceback
-        message, code = failure(error)
-        if code == 1 and (broken := broken_install(error)):  # a runtime failure that is the installation's
-            message = broken
-        return _fail(command, message, code)
+        return _fail(command, *failure(error))
 
 
 if __name__ == "__main__":

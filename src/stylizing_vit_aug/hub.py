@@ -71,9 +71,9 @@ from .checkpoints import (
 )
 from .checkpoints.recorded import stats_or_missing
 from .hub_download import CheckpointNotCached as CheckpointNotCached  # callers import it from here
-from .hub_download import NotInRepo, download, snapshot_revision
+from .hub_download import NotInRepo, cached, download, snapshot_revision
 from .local_checkpoint import RUN_EXPORT as RUN_EXPORT  # where the trainer writes its export
-from .local_checkpoint import LoadedCheckpoint, load_directory, load_weights_file
+from .local_checkpoint import LoadedCheckpoint, check_record, load_directory, load_weights_file
 from .model import StylizingViT
 from .registry import (
     DATASET_STATS,
@@ -106,6 +106,7 @@ __all__ = [
     "StateDictMismatch",
     "UnknownCheckpoint",
     "UnsafeCheckpointFormat",
+    "check_hub_source",
     "infer_config",
     "load_stylizer",
     "push_to_hub",
@@ -334,11 +335,36 @@ def _load_hub_repo(request: CheckpointRequest) -> LoadedCheckpoint:
     local = request.path.resolve()
     weights = request.download(request.text, WEIGHTS_NAME, local)
     if request.download_if_present(request.text, CONFIG_NAME, local) is None:
-        what = f"the Hub repo {request.text} (a {WEIGHTS_NAME} without a {CONFIG_NAME})"
-        found = load_weights_file(weights, request.mean, request.std, what, request.num_heads)
+        found = load_weights_file(weights, request.mean, request.std, _weights_alone(request.text), request.num_heads)
     else:
         found = load_directory(weights.parent, request.mean, request.std, request.num_heads)
     return found._replace(source=request.text, revision=snapshot_revision(weights, request.revision))
+
+
+def _weights_alone(repo_id: str) -> str:
+    return f"the Hub repo {repo_id} (a {WEIGHTS_NAME} without a {CONFIG_NAME})"
+
+
+def check_hub_source(request: CheckpointRequest) -> bool:
+    """The loader's checks of a Hub source that download at most its small config.json and read no
+    tensor, so a wrong repo fails when a transform or command is made, not in a DataLoader worker at
+    first use: the repo exists (online), its config.json's architecture, settings and statistics
+    (read from the cache, or downloaded while online), else its weights' own record where they are
+    cached. Each problem is the loader's error, a config.json offline and not cached included;
+    statistics recorded nowhere and not in ``request`` are the answer False (only the caller knows
+    what to advise). An official checkpoint's are the registry's. True where the Hub cannot be
+    reached (the first use says so) or nothing more can be known without the weights."""
+    official = resolve_official(request.text)
+    if official is not None:  # its architecture and statistics are the registry's
+        return official.stats.mean is not None or (request.mean is not None and request.std is not None)
+    try:
+        config = request.download_if_present(request.text, CONFIG_NAME, request.path.resolve())
+    except CheckpointNotCached:
+        if request.local_files_only or hub_offline():
+            raise
+        return True  # the Hub does not resolve: loading says so, or reads what is cached by then
+    weights = cached(request.text, WEIGHTS_NAME, request.revision, request.cache_dir)
+    return check_record(weights, config, request.mean, request.std, _weights_alone(request.text))
 
 
 # The sources load_stylizer accepts, in order of precedence: the first whose `matches` is true
@@ -367,12 +393,14 @@ def matching_source(request: CheckpointRequest) -> CheckpointSource:
 
 
 def accepted_source(request: CheckpointRequest) -> CheckpointSource:
-    """:func:`matching_source`, with the loader's refusals that read nothing (a local path that
-    does not exist, a pickled checkpoint) raised now: the early check of a checkpoint given to a
-    front-end or a command, before anything is loaded or made."""
+    """:func:`matching_source`, with the loader's refusals that read no weights raised now (a local
+    path that does not exist, a pickled checkpoint; a Hub source's :func:`check_hub_source`): the
+    early check of a checkpoint given to a front-end or a command, before anything is loaded or made."""
     entry = matching_source(request)
     if entry.kind == "refused":
         entry.load(request)  # raises the loader's own error
+    elif entry.kind == "hub":
+        check_hub_source(request)  # a bad record raises; statistics recorded nowhere are the caller's to refuse
     return entry
 
 

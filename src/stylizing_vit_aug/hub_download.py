@@ -16,7 +16,8 @@ from pathlib import Path
 from .checkpoints import CheckpointError
 from .registry import UnknownCheckpoint
 
-__all__ = ["CheckpointNotCached", "NotInRepo", "download", "snapshot_revision"]
+__all__ = ["CheckpointNotCached", "NotInRepo", "cached", "download", "snapshot_revision"]
+
 
 class CheckpointNotCached(CheckpointError, FileNotFoundError):
     """A Hub checkpoint that is not in the local cache while downloads are off or failing."""
@@ -78,6 +79,15 @@ def download(
         ) from error
     except EntryNotFoundError as error:
         raise _no_such_file(where, filename, "as the Hub answered") from error
+
+
+def cached(repo_id: str, filename: str, revision: str | None, cache_dir: str | os.PathLike | None) -> Path | None:
+    """The file in the Hugging Face cache, or None where the cache does not hold it: read without
+    asking the Hub, for the checks that must not download weights."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id, filename, cache_dir=_cache_in_use(cache_dir), revision=revision)
+    return Path(found) if isinstance(found, str) else None
 
 
 def _cache_in_use(cache_dir: str | os.PathLike | None) -> Path:

@@ -21,6 +21,8 @@ from .checkpoints import (
     RECORD_KEY,
     STYLIZER_SETTINGS,
     WEIGHTS_NAME,
+    MissingStatistics,
+    SafetensorsHeader,
     check_saved_dtype,
     config_from_dict,
     file_record,
@@ -33,7 +35,15 @@ from .model import StylizingViT
 from .registry import DatasetStats
 from .stylizer import BACKGROUNDS, MODES
 
-__all__ = ["RUN_EXPORT", "SETTING_CHOICES", "LoadedCheckpoint", "folder_files", "load_directory", "load_weights_file"]
+__all__ = [
+    "RUN_EXPORT",
+    "SETTING_CHOICES",
+    "LoadedCheckpoint",
+    "check_record",
+    "folder_files",
+    "load_directory",
+    "load_weights_file",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -72,15 +82,56 @@ def load_directory(
         return load_weights_file(weights, mean, std, f"{directory} (no config.json of ours)", num_heads)._replace(
             source=str(directory)
         )
+    architecture, settings, recorded, (mean, std), header = _config_record(config, config_path, weights, mean, std)
+    model = load_model_file(weights, architecture, stats=recorded, header=header, num_heads=num_heads)
+    return LoadedCheckpoint(model, mean, std, str(directory), settings=settings)
+
+
+def _config_record(
+    config: Mapping[str, Any],
+    config_path: Path,
+    weights: Path | None,
+    mean: Sequence[float] | None,
+    std: Sequence[float] | None,
+) -> tuple[Any, dict[str, Any], tuple | None, tuple[Sequence[float], Sequence[float]], SafetensorsHeader | None]:
+    """What our config.json records, checked as the loader needs it (the architecture, the
+    settings, the statistics: none at all is :class:`~.checkpoints.MissingStatistics`; the dtype
+    against the header of ``weights`` where they are here), reading no tensor: the architecture,
+    the settings, the recorded statistics the weights must agree with (None where passed ones
+    win), the statistics to use and the weights' header."""
     architecture = config_from_dict(config["architecture"], config_path)
     settings = recorded_settings(config.get(STYLIZER_SETTINGS), config_path, SETTING_CHOICES)
     known = DatasetStats(config.get("mean"), config.get("std"))
     recorded = (known.mean, known.std) if mean is None or std is None else None  # passed ones need no agreement
-    mean, std = resolved_stats(mean, std, known, architecture.in_chans, str(config_path))
-    header = read_header(weights)
-    check_saved_dtype(config, config_path, header, weights)
-    model = load_model_file(weights, architecture, stats=recorded, header=header, num_heads=num_heads)
-    return LoadedCheckpoint(model, mean, std, str(directory), settings=settings)
+    stats = resolved_stats(mean, std, known, architecture.in_chans, str(config_path))
+    header = read_header(weights) if weights is not None else None
+    if header is not None and weights is not None:
+        check_saved_dtype(config, config_path, header, weights)
+    return architecture, settings, recorded, stats, header
+
+
+def check_record(
+    weights: Path | None,
+    config_path: Path | None,
+    mean: Sequence[float] | None,
+    std: Sequence[float] | None,
+    what: str,
+) -> bool:
+    """The loader's checks of what a checkpoint records, reading no tensor, so a bad record fails
+    when a transform or command is made rather than at first use: our ``config_path`` where there
+    is one (its architecture, settings, statistics; its dtype against the weights' header where
+    ``weights`` is here), else the weights file's own record. Each problem is the loader's error;
+    statistics recorded nowhere (nor passed) are not one here but the answer False, since only
+    the caller knows what to advise. Nothing to read (neither file here): True, told at load."""
+    config = read_config(config_path) if config_path is not None else None
+    try:
+        if config is not None and config_path is not None:
+            _config_record(config, config_path, weights, mean, std)
+        elif weights is not None:
+            _file_record(weights, mean, std, what)
+    except MissingStatistics:
+        return False
+    return True
 
 
 def folder_files(directory: Path) -> tuple[Path, Path | None] | None:
@@ -126,11 +177,19 @@ def load_weights_file(
     so it loads alone as the folder does). One read of the header gives the record and the
     check of the tensors' shapes and dtypes. ``num_heads``: the head count where the file records
     no architecture (its shapes do not show it)."""
+    header, record, settings, (mean, std) = _file_record(path, mean, std, what)
+    model = load_model_file(path, record.architecture, header=header, record=record, num_heads=num_heads)
+    return LoadedCheckpoint(model, mean, std, str(path), settings=settings)
+
+
+def _file_record(
+    path: Path, mean: Sequence[float] | None, std: Sequence[float] | None, what: str
+) -> tuple[SafetensorsHeader, Any, dict[str, Any], tuple[Sequence[float], Sequence[float]]]:
+    """A weights file's header and own record, its settings and the statistics to use, checked as
+    the loader needs them (none at all: :class:`~.checkpoints.MissingStatistics`), reading no tensor."""
     header = read_header(path)
     record = file_record(path, header)
     settings = recorded_settings(record.settings, f"the {RECORD_KEY!r} metadata of {path}", SETTING_CHOICES)
     known = DatasetStats(record.mean, record.std) if record.mean is not None else None
     in_chans = record.architecture.in_chans if record.architecture is not None else None
-    mean, std = resolved_stats(mean, std, known, in_chans, what)
-    model = load_model_file(path, record.architecture, header=header, record=record, num_heads=num_heads)
-    return LoadedCheckpoint(model, mean, std, str(path), settings=settings)
+    return header, record, settings, resolved_stats(mean, std, known, in_chans, what)

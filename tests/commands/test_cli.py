@@ -507,3 +507,57 @@ def test_an_existing_folder_with_an_image_name_is_a_fine_output_folder(tmp_path,
     assert "create it first" in capsys.readouterr().err
     (tmp_path / "result.png").mkdir()
     assert cli.main(argv) == 0 and (tmp_path / "result.png" / image.name).is_file()
+
+
+@pytest.mark.parametrize("command", ["preview", "bank build"])
+def test_ctrl_c_while_the_output_is_written_exits_130_and_leaves_no_file(tmp_path, checkpoint, monkeypatch, capsys,
+                                                                        command):
+    """A Ctrl-C as the finished file is swapped in: one line, exit 130, and no output nor temporary
+    beside it (a half-written file would be read as a preview or a bank later)."""
+    write_images(tmp_path / "styles", 2, size=(32, 32), seed=3)
+    write_images(tmp_path / "in", 2)
+    (tmp_path / "out").mkdir()
+    output = tmp_path / "out" / ("grid.png" if command == "preview" else "bank.safetensors")
+    argv = {
+        "preview": ["preview", str(tmp_path / "in"), "--styles-dir", str(tmp_path / "styles")],
+        "bank build": ["bank", "build", str(tmp_path / "styles")],
+    }[command] + ["-o", str(output), "--checkpoint", checkpoint]
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    assert cli.main(argv) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == f"stylizing-vit-aug {command}: interrupted" and "Traceback" not in err  # `bank build`
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def _leaves(parser, words: list[str]):
+    """(words, parser) of every subcommand below ``parser`` that has none of its own."""
+    action = cli._subcommands(parser)
+    if action is None:
+        yield words, parser
+        return
+    for name, sub in action.choices.items():
+        yield from _leaves(sub, [*words, name])
+
+
+@pytest.mark.parametrize("name", list(cli.COMMANDS))
+def test_every_subcommand_nested_ones_included_takes_verbose_after_it(name):
+    """`bank build ... -v` was refused ("unrecognized arguments: -v") under a usage that lists -v:
+    walked from the parser, so a command added later is covered too."""
+    for words, leaf in _leaves(cli.build_parser([name]), []):  # `name`'s module attached: its nested ones too
+        verbose = leaf._option_string_actions.get("-v")
+        assert verbose is not None and verbose.dest == "verbose", f"`{' '.join(words)}` has no -v"
+
+
+@pytest.mark.parametrize(
+    "argv", [["bank", "build", "styles", "-o", "b.safetensors"], ["bank", "info", "b.safetensors"]], ids=" ".join
+)
+def test_verbose_after_a_bank_action_sets_the_log_level(argv, capsys):
+    for flags, level in (([], 0), (["-v"], 1), (["-vv"], 2)):
+        assert cli.build_parser(argv).parse_args([*argv, *flags]).verbose == level
+    assert cli.main([*argv[:2], "missing.safetensors" if argv[1] == "info" else "missing/", *argv[3:], "-v"]) == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments" not in err and "missing" in err, err

@@ -340,11 +340,22 @@ def test_offline_an_uncached_hub_checkpoint_fails_at_construction(offline):
     assert offline["calls"] and all(call["local_files_only"] for call in offline["calls"])
 
 
-def test_online_a_hub_checkpoint_is_not_looked_up_at_construction(monkeypatch):
+def test_online_a_hub_checkpoint_s_weights_are_not_downloaded_at_construction(monkeypatch):
+    """Only the repo's small config.json is looked up when the transform is made (its checks); the
+    weights wait for the first draw. (A Hub that does not answer leaves the check to that draw.)"""
     import huggingface_hub
+    from huggingface_hub.errors import LocalEntryNotFoundError
 
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda *a, **k: pytest.fail("downloaded"))
+    asked: list[str] = []
+
+    def download(*args, filename=None, **kwargs):
+        asked.append(filename or args[1])
+        raise LocalEntryNotFoundError("no network (simulated): what huggingface_hub raises when it cannot connect")
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
     assert StylizeTransform("someone/repo")._source.source == "someone/repo"
+    assert asked and set(asked) <= {"config.json"}, asked
 
 
 # -- keyword-only parameters --------------------------------------------------------------------

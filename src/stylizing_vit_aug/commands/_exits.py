@@ -4,15 +4,24 @@ others why it stopped (:mod:`._ranks`), so a rank exits with the code one proces
 
 Codes: 2 a usage or input error (a :class:`~.common.CLIError`, a file or key that is not there, a
 value that does not fit, a checkpoint that does not fit, a folder that cannot take the run's files),
-1 a runtime failure. Nothing heavy is imported: the entry point imports this on every run.
+1 a runtime failure, a broken installation worded as one (:func:`broken_install`). Of the package
+only its bottom layer is imported at the top (:class:`CLIError` from :mod:`.._ranks`, which imports
+nothing of it), so that a broken file of the commands (``common.py`` included) is still said as
+such: the entry point imports this on every run.
 """
 
 from __future__ import annotations
 
 import errno
 import sys
+import traceback
+from pathlib import Path
 
-from .common import CLIError
+from .. import __version__
+from .._ranks import CLIError
+
+PROG = "stylizing-vit-aug"
+_PACKAGE = Path(__file__).resolve().parent.parent
 
 OFFLINE_HINT = (
     "This command cannot run offline yet: pass --checkpoint SOURCE, e.g. --checkpoint tiny-camelyon17wilds "
@@ -24,11 +33,24 @@ OFFLINE_HINT = (
 _UNWRITABLE = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
 
+class Unavailable(Exception):
+    """A command this installation cannot run (exit 1, the message alone)."""
+
+
 def failure(error: Exception) -> tuple[str, int]:
     """The message (no traceback) and exit code of ``error``. A :class:`~.common.CLIError` may carry
-    its own ``exit_code`` (a rank stopped by another's failure takes that rank's code)."""
+    its own ``exit_code`` (a rank stopped by another's failure takes that rank's code). A runtime
+    failure that is the installation's own (:func:`broken_install`) says so, in one process and on
+    a rank of a launch alike."""
+    message, code = _said(error)
+    return (broken_install(error) or message, code) if code == 1 else (message, code)
+
+
+def _said(error: Exception) -> tuple[str, int]:
     if isinstance(error, CLIError):
         return str(error), int(getattr(error, "exit_code", 2))
+    if isinstance(error, Unavailable):
+        return str(error), 1
     if isinstance(error, (FileNotFoundError, NotADirectoryError, ValueError, TypeError, KeyError)):
         return (error.args[0] if isinstance(error, KeyError) and error.args else str(error)), 2
     if isinstance(error, OSError):
@@ -51,3 +73,32 @@ def _loaded(module: str, name: str) -> type[BaseException] | tuple[()]:
     and importing it here could fail itself in a broken installation."""
     loaded = sys.modules.get(f"stylizing_vit_aug.{module}")
     return getattr(loaded, name, ()) if loaded is not None else ()
+
+
+def broken_install(error: BaseException) -> str | None:
+    """What to say when ``error`` shows that this installation's own files are broken, or None: a
+    file of the package that does not compile, a module or name of the package that is not there,
+    or another error raised while one of its modules was being imported. (A missing optional
+    dependency is not: that is an ``ImportError`` naming another package.) One message with the
+    underlying error and where it happened, and the way out: reinstall."""
+    said = str(error)
+    if isinstance(error, ImportError):  # its message names the module, and the file where it has one
+        where = "" if (error.name or "").startswith("stylizing_vit_aug") else None
+    elif isinstance(error, SyntaxError):
+        where = f"{error.filename}, line {error.lineno}" if _in_package(error.filename or "") else None
+        said = error.msg
+    else:  # raised by a module of the package while it was imported (its top level ran)
+        frames = [frame for frame in traceback.extract_tb(error.__traceback__) if _in_package(frame.filename)]
+        importing = any(frame.name == "<module>" for frame in frames)
+        where = f"{frames[-1].filename}, line {frames[-1].lineno}" if importing else None
+    if where is None:
+        return None
+    return (
+        f"this installation of {PROG} {__version__} is broken: {type(error).__name__}: {said}"
+        f"{f' ({where})' if where else ''}; reinstall it (pip install --force-reinstall {PROG}, or "
+        "pip install -e . again in a source checkout)"
+    )
+
+
+def _in_package(filename: str) -> bool:
+    return _PACKAGE in Path(filename).resolve().parents

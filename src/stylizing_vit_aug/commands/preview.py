@@ -29,6 +29,8 @@ from .common import (
 
 logger = logging.getLogger(__name__)
 
+SHOWN = 4  # contents and styles shown when --n-contents / --n-styles is not given
+
 EPILOG = """\
 examples:
   # 4 contents from slides/ in 4 styles of a folder
@@ -65,8 +67,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     styles.add_argument("--bank", type=Path, help="a bank file (from `bank build`)")
     styles.add_argument("--style", type=Path, action="append", help="a style image (repeatable)")
     parser.add_argument("-o", "--output", type=Path, default=Path("preview.png"), help="grid PNG (default preview.png)")
-    parser.add_argument("--n-contents", type=positive_int, default=4, help="contents to show (default 4)")
-    parser.add_argument("--n-styles", type=positive_int, default=4, help="styles to show (default 4)")
+    for what in ("contents", "styles"):
+        parser.add_argument(
+            f"--n-{what}",
+            type=positive_int,
+            default=None,
+            metavar="N",
+            help=f"{what} to show (default {SHOWN}; all when there are fewer, with a warning if N was given)",
+        )
     add_cell_size(parser)
     parser.add_argument("--strength", type=unit_float, default=1.0, help="stylisation strength (default 1)")
     parser.add_argument("--seed", type=seed_argument, default=0, help="which contents/styles are picked (default 0)")
@@ -77,6 +85,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _pick(count: int, wanted: int, generator: torch.Generator) -> list[int]:
     """``wanted`` distinct indices (all when fewer exist), in increasing order."""
     return sorted(_draw_order(count, wanted, generator)[:wanted])
+
+
+def _say_fewer(option: str, wanted: int | None, shown: int, found: int, what: str) -> None:
+    """Warn that the grid shows fewer than an ``--n-contents`` / ``--n-styles`` the user gave asks for.
+    A warning, not stylize's refusal of ``--styles-per-image``: that one is a promise of output files
+    per image, while a preview is a look at what there is (fewer than the default are shown as they are)."""
+    if wanted is not None and shown < wanted:
+        readable = "" if shown == found else f", {shown} of them readable"
+        logger.warning("%s %d: there are %d %s%s, so the grid shows %d", option, wanted, found, what, readable, shown)
 
 
 def _draw_order(count: int, wanted: int, generator: torch.Generator) -> list[int]:
@@ -230,17 +247,22 @@ def _preview(args: argparse.Namespace, choice: CheckpointChoice) -> int:
     style_files = gather_images([args.styles_dir], "style folder") if args.styles_dir is not None else []
     generator = torch.Generator().manual_seed(args.seed)
     files = _RunFiles()
-    content_paths, contents = _read_some(content_files, args.n_contents, generator, "content", files)
+    n_styles = args.n_styles or SHOWN
+    content_paths, contents = _read_some(content_files, args.n_contents or SHOWN, generator, "content", files)
+    _say_fewer("--n-contents", args.n_contents, len(contents), len(content_files), "content images")
     if args.style:  # files the user named: each must be read
-        paths, style_images = _named_styles(args.style, args.n_styles, generator, files)
+        paths, style_images = _named_styles(args.style, n_styles, generator, files)
+        _say_fewer("--n-styles", args.n_styles, len(paths), len(args.style), "--style files")
     elif args.styles_dir is not None:
-        paths, style_images = _read_some(style_files, args.n_styles, generator, "style", files)
+        paths, style_images = _read_some(style_files, n_styles, generator, "style", files)
+        _say_fewer("--n-styles", args.n_styles, len(paths), len(style_files), f"style images in {args.styles_dir}")
     skipped = files.skipped
     stylizer = choice.load()  # after every refusal and every file read
 
     if args.bank is not None:
         bank = StyleBank.load(args.bank, stylizer, on_mismatch="reencode")
-        chosen = _pick(len(bank), args.n_styles, generator)
+        chosen = _pick(len(bank), n_styles, generator)
+        _say_fewer("--n-styles", args.n_styles, len(chosen), len(bank), f"styles in the bank {args.bank}")
         style_images = [bank.images[i] for i in chosen]
         style_labels = [_bank_label(bank, i) for i in chosen]
         streams = bank.stream(torch.tensor(chosen))
