@@ -150,18 +150,22 @@ def _getter(stored: str) -> Callable[[Any], Any]:
     return get_option
 
 
-def warn_no_gradient(images: Any, who: str, *, stacklevel: int = 3, kept_pass: bool = False) -> None:
+def warn_no_gradient(
+    images: Any, who: str, *, stacklevel: int | Callable[[], int] = 3, kept_pass: bool = False
+) -> None:
     """Say (Python's default warning filter: once per place) that stylised images carry no
     gradient: the stylizer runs without autograd, so a float input that requires grad gets none
     back through them. Silent under ``torch.no_grad()`` and for inputs that need no gradient, as
-    data does. ``kept_pass``: images the caller leaves as they were keep theirs (a front-end's ``p``)."""
+    data does. ``kept_pass``: images the caller leaves as they were keep theirs (a front-end's ``p``).
+    ``stacklevel``: Python's, or a function that finds it (called from here, and only where this warns:
+    a front-end's walk up the stack to its user's line costs nothing where nothing is said)."""
     if isinstance(images, torch.Tensor) and images.requires_grad and torch.is_grad_enabled():
         kept = " (images it leaves as they were pass theirs through)" if kept_pass else ""
         warnings.warn(
             f"{who}: the stylizer runs without autograd, so the stylised images carry no gradient back to the "
             f"input{kept}. It augments data; pass images.detach() if no gradient is meant to flow",
             UserWarning,
-            stacklevel=stacklevel,
+            stacklevel=stacklevel if isinstance(stacklevel, int) else stacklevel(),
         )
 
 

@@ -60,3 +60,18 @@ def test_a_colour_key_is_read_at_every_gray_bit_depth(tmp_path, bits):
     assert np.array_equal(kept[..., 1] == 0, keyed) and (kept[..., 1][~keyed] == 255).all()
     flat = images.read_image(path)
     assert np.array_equal(flat, np.where(keyed, 255, scaled))  # keyed pixels on white, as slide glass
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4, 8])
+def test_palette_transparency_is_read_at_every_palette_bit_depth(tmp_path, bits):
+    """A palette PNG's transparent entry (tRNS on a palette, not a colour key) is transparent at every depth
+    Pillow writes, as the gray keys above are: the raw modes that tell a gray PNG's depth do not touch it."""
+    entries = 1 << bits
+    index = np.random.default_rng(bits).integers(0, entries, (16, 16)).astype(np.uint8)
+    image = Image.fromarray(index, "P")
+    image.putpalette([level for i in range(entries) for level in (i * 255 // (entries - 1), 90, 30)])
+    path = tmp_path / f"palette{bits}.png"
+    image.save(path, bits=bits, transparency=entries // 2)
+    kept = images.read_image(path, alpha=True)
+    assert kept.shape == (16, 16, 4) and np.array_equal(kept[..., 3] == 0, index == entries // 2)
+    assert (kept[..., 3][index != entries // 2] == 255).all()

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import examples, random_rgb
-from stylizing_vit_aug.images import ImageError, from_batch, kinds, to_batch
+from stylizing_vit_aug.images import ImageError, check_image, from_batch, kinds, to_batch
 from stylizing_vit_aug.images.value_range import declare_value_range
 
 
@@ -64,6 +64,37 @@ def test_torch_uint16_outside_a_declared_range_is_refused_as_numpy_is():
     pixels = np.full((16, 16, 3), 5000, np.uint16)
     with declare_value_range((0, 4095)), pytest.raises(ImageError, match="outside the value range 0–4095"):
         to_batch(_as_tensor(pixels))
+
+
+def _count_host_copies(monkeypatch) -> list[str]:
+    """Every ``Tensor.cpu()`` and ``Tensor.numpy()`` call from now on, by name: how a tensor reaches the host
+    (on a GPU, a copy of the batch and a wait for the device; ``numpy()`` alone would fail there)."""
+    calls: list[str] = []
+    for name in ("cpu", "numpy"):
+        real = getattr(torch.Tensor, name)
+        monkeypatch.setattr(
+            torch.Tensor, name, lambda self, *a, _n=name, _r=real, **k: calls.append(_n) or _r(self, *a, **k)
+        )
+    return calls
+
+
+def test_a_declared_range_check_reads_the_tensor_where_it_lies_so_the_batch_crosses_to_the_host_once(monkeypatch):
+    """A front-end's (or StyleTTA's) every-call check_image and then to_batch copied a uint16 batch to the host
+    twice under a declared range (on a GPU: two copies, two waits). The check reads it on its own device; the
+    conversion's copy is the one crossing, and a value past the range is still refused, as numpy's is."""
+    pixels = _uint16((2,), 16, 16, 3, 0, 4095)
+    calls = _count_host_copies(monkeypatch)
+    with declare_value_range((0, 4095)):
+        check_image(_as_tensor(pixels), "the batch")
+        assert calls == []
+        to_batch(_as_tensor(pixels), "the batch", range_checked=True)
+        assert calls == ["cpu", "numpy"]
+        pixels[1, 3, 4, 0] = 5000
+        with pytest.raises(ImageError) as from_numpy:
+            check_image(pixels, "the batch")
+        with pytest.raises(ImageError) as from_torch:
+            check_image(_as_tensor(pixels), "the batch")
+    assert str(from_torch.value) == str(from_numpy.value) and f"from {pixels.min()} to 5000" in str(from_torch.value)
 
 
 @settings(max_examples=examples(2), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

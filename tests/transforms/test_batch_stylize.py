@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -378,3 +380,27 @@ def test_a_cuda_call_never_waits_for_the_device(histology_crops, batch):
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert all(images.device.type == "cuda" and labels.device.type == "cpu" for images, labels in outputs)
+
+
+def test_a_checkpoint_and_a_bank_file_are_taken_as_every_front_end_takes_them(saved, small_stylizer, bank):
+    """``BatchStylize(checkpoint)``, ``BatchStylize(stylizer, bank="bank.safetensors")``: the sources the other
+    front-ends take, loaded on first use (the pixels of the objects they hold) and pickled as the sources, so a
+    ``StylizeCollate`` worker loads the model itself instead of receiving its weights."""
+    checkpoint, bank_path = saved
+    images = torch.rand(4, 3, 32, 32)
+
+    def module(stylizer, styles) -> BatchStylize:
+        return BatchStylize(stylizer, styles, p=1.0, mode="detail", generator=torch.Generator().manual_seed(0))
+
+    for (stylizer, styles), (same_stylizer, same_styles) in [
+        ((checkpoint, bank_path), (small_stylizer, bank)),
+        ((small_stylizer, bank_path), (small_stylizer, bank)),
+        ((checkpoint, None), (small_stylizer, None)),  # in-batch styles
+    ]:
+        assert torch.equal(module(stylizer, styles)(images), module(same_stylizer, same_styles)(images))
+    from_files, from_objects = module(checkpoint, bank_path), module(small_stylizer, bank)
+    from_files(images), from_objects(images)  # loaded, and their generators one call on
+    weights = sum(p.numel() * p.element_size() for p in small_stylizer.model.parameters())
+    travels = pickle.dumps(StylizeCollate(None, from_files))
+    assert len(travels) < weights / 4
+    assert torch.equal(pickle.loads(travels).batch_stylize(images), from_objects(images))

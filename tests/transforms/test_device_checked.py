@@ -24,6 +24,7 @@ FRONT_ENDS = tuple(
 # how each front-end that takes device= is made with one (the stylizer and bank fixtures given)
 MAKERS: dict[str, Callable[[Any, Any, str], Any]] = {
     "RandomStylize": lambda stylizer, bank, device: RandomStylize(device=device),  # loaded lazily: nothing yet
+    "BatchStylize": lambda stylizer, bank, device: BatchStylize(device=device),  # loaded lazily too
     "StylizedLoader": lambda stylizer, bank, device: StylizedLoader([], BatchStylize(stylizer, bank), device=device),
 }
 

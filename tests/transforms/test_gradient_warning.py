@@ -101,3 +101,25 @@ def test_no_frame_walk_where_nothing_is_said(name, small_stylizer, bank, monkeyp
         warnings.simplefilter("always")
         transform(images)
     assert walks and [w for w in caught if "without autograd" in str(w.message)]
+
+
+def test_the_one_warning_finds_its_stacklevel_only_where_it_warns():
+    """``warn_no_gradient`` takes a function for its stacklevel (a front-end's walk up to its user's line) and
+    calls it only where it warns, so no front-end repeats its condition to spare the walk; the warning names
+    the line that function finds."""
+    walks: list[int] = []
+    images = torch.rand(2, 3, 8, 8, requires_grad=True)
+
+    def to_caller() -> int:
+        walks.append(1)
+        return 2  # from inside warn_no_gradient: its caller, this test
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with torch.no_grad():
+            warn_no_gradient(images, "X", stacklevel=to_caller)
+        warn_no_gradient(images.detach(), "X", stacklevel=to_caller)
+        assert walks == [] and caught == []
+        line = sys._getframe().f_lineno + 1  # the next line: the call's own
+        warn_no_gradient(images, "X", stacklevel=to_caller)
+    assert walks == [1] and [(w.filename, w.lineno) for w in caught] == [(__file__, line)]

@@ -105,3 +105,16 @@ def test_forked_workers_use_the_weights_saved_between_epochs(tmp_path, histology
     assert torch.cat(list(loader)).tolist() == [old, old]
     new = _save(1, folder, bank_path, histology_crops)
     assert torch.cat(list(loader)).tolist() == [new, new]
+
+
+def test_batch_stylize_from_files_follows_them_too(tmp_path, histology_crops, no_rate_limit):
+    """As every front-end built from a checkpoint folder and a bank file (BatchStylize took objects only)."""
+    folder, bank_path = str(tmp_path / "ckpt"), str(tmp_path / "bank.safetensors")
+    old = _save(0, folder, bank_path, histology_crops)
+    module = sva.BatchStylize(folder, bank_path, p=1.0)
+    module(torch.rand(2, 3, 32, 32))
+    assert _first_weight(module.stylizer) == old
+    new = _save(1, folder, bank_path, histology_crops)
+    module(torch.rand(2, 3, 32, 32))
+    assert _first_weight(module.stylizer) == new != old
+    assert module.bank.stylizer is module.stylizer  # the styles are the new weights' too

@@ -209,7 +209,9 @@ def test_value_range_applies_to_integer_images_too(small_stylizer, bank, chw, dt
     as_floats = RandStylize(small_stylizer, bank, prob=1.0).set_random_state(0)(image.astype(np.float32) / high)
     assert out.dtype == dtype and out.shape == image.shape
     assert out.max() <= high and not np.array_equal(out, image)
-    np.testing.assert_array_equal(out, np.clip(np.rint(as_floats * high), 0, high))  # float32, as it runs
+    # the float image's result on the range's scale: integers take the engine's conversion of their dtype, which the
+    # other front-ends share bit for bit (test_value_range_parity.py); a float image's path may round a unit apart
+    assert np.abs(out.astype(np.int64) - np.clip(np.rint(as_floats * high), 0, high)).max() <= 1
     with pytest.raises(ValueError, match="outside value_range"):  # values beyond the range are an error
         RandStylize(small_stylizer, bank, prob=1.0, value_range=(0, high // 2))(image)
 

@@ -29,6 +29,7 @@ from .headers import (
     deep_colour,
     exif_orientation,
     open_image,
+    raw_modes,
     refuse_float_mode,
     refuse_special,
     stored_size,
@@ -77,17 +78,19 @@ _DECODED_MODE = {"L": "L", "RGB": "RGB", "RGBA": "RGBA", "LA": "LA", "1": "L", "
 logger = logging.getLogger(__name__)
 
 ColourKey = int | tuple[int, ...]  # a PNG tRNS colour key: a gray value or an (R, G, B) triple
+# a gray PNG's raw mode (Pillow's, for each bit depth) -> its bits, where below 8 (8 and 16: "L", "I;16B")
+_LOW_BIT_GRAY = {"1": 1, "L;2": 2, "L;4": 4}
 _DeepBytes = tuple[str, bytearray]  # 16-bit colour's layout (:func:`~.headers.deep_colour`) and the file's bytes
 
 
 def _decode(
-    image: PILImage.Image, path: Path, orientation: int, alpha: bool, handle: BinaryIO, deep: _DeepBytes | None
+    image: PILImage.Image, path: Path, orientation: int, alpha: bool, key: ColourKey | None, deep: _DeepBytes | None
 ) -> np.ndarray:
     """The pixels of an open PIL image, upright (``orientation`` applied), alpha kept only with ``alpha`` (else
     on white): uint8 or uint16, contiguous and writeable, ``(H, W)`` or ``(H, W, C)`` with C = 2 (gray + alpha),
-    3 (RGB) or 4 (RGB + alpha). ``deep``: 16-bit colour's layout and the file's bytes (:func:`_deep_bytes`)."""
+    3 (RGB) or 4 (RGB + alpha). ``key``: its colour key (:func:`_colour_key`); ``deep``: 16-bit colour's layout
+    and the file's bytes (:func:`_deep_bytes`)."""
     refuse_float_mode(image, path)
-    key = _colour_key(image, handle)
     if deep:
         pixels = _decode_16bit(path, image, orientation, *deep)
         if pixels.shape[-1] in ALPHA_CHANNELS and (problem := alpha_past_range(pixels[..., -1], f"image {path}")):
@@ -110,16 +113,17 @@ def _decode(
     return _copy_in_bands(image, mode, orientation, alpha, path, key)
 
 
-def _colour_key(image: PILImage.Image, handle: BinaryIO) -> ColourKey | None:
+def _colour_key(image: PILImage.Image) -> ColourKey | None:
     """The colour a PNG's tRNS chunk marks transparent on a gray or RGB image without alpha, on the scale
     of the pixels Pillow gives (:func:`_key_as_decoded`), else None: Pillow converts none to alpha, so every
-    depth is keyed alike by :func:`_keyed`."""
+    depth is keyed alike by :func:`_keyed`. Read before anything loads the pixels: a gray PNG's bit depth is
+    its raw mode's (:func:`~.headers.raw_modes`), which loading forgets."""
     key = image.info.get("transparency")
     keyed_modes = ("1", "L", "RGB", "I", "I;16", "I;16L", "I;16B")
     if image.mode not in keyed_modes or not isinstance(key, (int, tuple)):
         return None
     if image.format == "PNG" and image.mode in ("1", "L") and isinstance(key, int):
-        return _key_as_decoded(key, _png_bit_depth(handle))
+        return _key_as_decoded(key, next((_LOW_BIT_GRAY.get(raw, 8) for raw in raw_modes(image)), 8))
     return None if image.mode == "1" else key
 
 
@@ -131,16 +135,6 @@ def _key_as_decoded(key: int, bits: int) -> int | None:
         return key
     key = (1 if key else 0) if bits == 1 else key
     return key * (255 // ((1 << bits) - 1)) if key < 1 << bits else None
-
-
-def _png_bit_depth(handle: BinaryIO) -> int:
-    """The bit depth a PNG's IHDR states (byte 24: IHDR is its first chunk), the handle left where it was."""
-    position = handle.tell()
-    try:
-        handle.seek(24)
-        return handle.read(1)[0]
-    finally:
-        handle.seek(position)
 
 
 def _keyed(values: np.ndarray, key: ColourKey) -> np.ndarray:
@@ -443,13 +437,14 @@ def _open_and_decode(
                 # a band's crop meets Pillow's guard again: the size was judged at the opening
                 warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
                 deep = _deep_bytes(image, handle)  # Pillow has read the header alone
+                key = _colour_key(image)  # as deep: before the orientation's lookup may load the pixels
                 digest = _digest(handle, deep) if sha256 else None
                 orientation = exif_orientation(image)  # before loading: Pillow's TIFF loader drops it
                 if traits:
                     kept = traits_of(image, path, orientation, deep[0] if deep else None)
                 _keep_stored_order(image)
                 _note_frames(image, path)
-                pixels = _decode(image, path, orientation, alpha, handle, deep)
+                pixels = _decode(image, path, orientation, alpha, key, deep)
                 del deep  # the 16-bit file's bytes
             if sha256:
                 _refuse_written(path, before, os.fstat(handle.fileno()))

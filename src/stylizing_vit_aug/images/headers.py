@@ -37,6 +37,7 @@ __all__ = [
     "image_size",
     "is_lossless",
     "open_image",
+    "raw_modes",
     "refuse_float_mode",
     "refuse_special",
     "stored_size",
@@ -107,9 +108,12 @@ def _check_pixels(image: PILImage.Image, path: Path, setting: int | None) -> boo
     width, height = image.size
     pixels = width * height
     if setting == _PILLOW_DEFAULT_LIMIT:
-        limit, why = MAX_PIXELS, (
-            "the package's limit, about 7 bytes of memory a pixel while read; PIL.Image.MAX_IMAGE_PIXELS set in "
-            "this process replaces it, files up to twice it read"
+        limit, why = (
+            MAX_PIXELS,
+            (
+                "the package's limit, about 7 bytes of memory a pixel while read; PIL.Image.MAX_IMAGE_PIXELS set in "
+                "this process replaces it, files up to twice it read"
+            ),
         )
     elif setting is None:
         return False
@@ -181,16 +185,19 @@ def refuse_float_mode(image: PILImage.Image, path: Path) -> None:
         raise _unsupported_pixels(path, f"{bits[0] if isinstance(bits, tuple) else bits}-bit floating-point")
 
 
+def raw_modes(image: PILImage.Image) -> list[str]:
+    """How the file stores an open image's pixels (bit depth, channels, byte order: a PNG's "L;2", "I;16B",
+    "LA;16B"), one raw mode per tile of Pillow's tile list, which holds them until anything loads the pixels
+    (then none): the one reading of them, made before the pixels load."""
+    return [str(tile[3][0] if isinstance(tile[3], tuple) else tile[3]) for tile in image.tile]
+
+
 def deep_colour(image: PILImage.Image) -> str | None:
     """The layout ("RGB", "RGBA" or "LA") of 16-bit pixels PIL would cut to 8 bits, else None:
-    its tile list says so until anything loads the pixels (a 16-bit "LA" PNG opens as "RGBA")."""
+    its raw mode says so (:func:`raw_modes`; a 16-bit "LA" PNG opens as "RGBA")."""
     if image.mode not in ("RGB", "RGBA", "LA"):
         return None
-    for tile in image.tile:
-        rawmode = str(tile[3][0] if isinstance(tile[3], tuple) else tile[3])
-        if ";16" in rawmode:
-            return rawmode.split(";")[0]
-    return None
+    return next((rawmode.split(";")[0] for rawmode in raw_modes(image) if ";16" in rawmode), None)
 
 
 def exif_orientation(image: PILImage.Image) -> int:

@@ -21,7 +21,8 @@ import torch
 from ..devices import to_device_nowait
 from .float_range import FLOAT_TOLERANCE as FLOAT_TOLERANCE
 from .float_range import NORMALISED_HINT, range_advice, range_kind
-from .value_range import SIXTEEN_BIT, TWELVE_BIT_MAX, declared_value_range, outside_range, to_unit
+from .value_range import SIXTEEN_BIT, TWELVE_BIT_MAX, declared_value_range, outside_range, tensor_extremes, to_unit
+from .value_range import TORCH_UINT16 as TORCH_UINT16
 
 try:  # PIL is a core dependency, but keep the import error readable
     from PIL import Image as PILImage
@@ -36,8 +37,6 @@ MIN_SIZE = 8
 SUPPORTED_CHANNELS = (1, 3)  # the colour channels the model sees
 ALPHA_CHANNELS = {2: 1, 4: 3}  # channels with a trailing alpha channel -> colour channels
 _TORCH_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-# torch >= 2.3; it casts and copies but has little arithmetic (no max, no indexed writes): converted at the edges
-TORCH_UINT16 = getattr(torch, "uint16", None)
 _NUMPY_FLOATS = (np.float16, np.float32, np.float64)
 _PIL_16BIT = {"I;16": "<u2", "I;16L": "<u2", "I;16B": ">u2"}  # mode -> numpy byte order
 # PIL modes taken by converting first -> the mode they are stylised in and given back as
@@ -201,9 +200,7 @@ def finite_extremes(values: np.ndarray | torch.Tensor, what: str) -> tuple[float
     if isinstance(values, np.ndarray):  # numpy's min and max carry NaN, as aminmax does
         low, high = float(values.min()), float(values.max())
     else:
-        flat = values.detach().reshape(-1)
-        extremes = torch.aminmax(flat if flat.is_floating_point() else flat.double())
-        low, high = torch.stack(extremes).tolist()  # one wait for a GPU, not two
+        low, high = tensor_extremes(values)  # on its own device: one wait for a GPU, not two
     if not (math.isfinite(low) and math.isfinite(high)):
         _fail(f"{what}: NaN or Inf values; clean the image before stylising it.")
     return low, high
@@ -472,7 +469,7 @@ def _checked_kind(
     if isinstance(images, torch.Tensor):
         batch, colours = _torch_kind(images, what)
         if values and batch.dtype == TORCH_UINT16:
-            _refuse_outside_declared(lambda: batch[:, :colours].cpu().numpy(), what)
+            _refuse_outside_declared(lambda: batch[:, :colours], what)  # on its device: to_batch copies it once
         clamp = values and batch.is_floating_point()
         clamp = clamp and check_float_range(batch[:, :colours], what, normalised_hint, clamp_overshoot=clamp_overshoot)
         return images.dim() == 4, (colours, *batch.shape[-2:]), clamp
@@ -496,7 +493,7 @@ def _checked_kind(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _refuse_outside_declared(colours: Callable[[], np.ndarray], what: str) -> None:
+def _refuse_outside_declared(colours: Callable[[], np.ndarray | torch.Tensor], what: str) -> None:
     """16-bit ``colours()`` outside the range declared for them (:func:`~.value_range.declare_value_range`,
     a front-end's ``value_range=``) refused as :func:`to_batch` refuses them, never clipped; read only
     where a range is declared."""

@@ -32,12 +32,15 @@ __all__ = [
     "from_unit",
     "opaque_alpha",
     "outside_range",
+    "tensor_extremes",
     "to_unit",
 ]
 
 TWELVE_BIT_MAX = 4095
 """The largest 12-bit value: uint16 images that stay at or below it are most likely 12-bit data."""
 SIXTEEN_BIT = (0.0, 65535.0)  # uint16's own range
+# torch >= 2.3; it casts and copies but has little arithmetic (no max, no indexed writes): converted at the edges
+TORCH_UINT16 = getattr(torch, "uint16", None)
 
 _DECLARED: ContextVar[tuple[float, float] | None] = ContextVar("sva_value_range", default=None)
 
@@ -117,13 +120,30 @@ def from_unit(
     return out.to(dtype)
 
 
-def outside_range(colours: np.ndarray, value_range: tuple[float, float], what: str) -> str | None:
+def tensor_extremes(values: torch.Tensor) -> tuple[float, float]:
+    """A tensor's smallest and largest value, read where it lies in one pass: a GPU batch stays there and two
+    numbers come back, in one wait for the device, not its pixels. Integers through int32 (up to 16 bits) or
+    float64, as torch has no min or max of uint16."""
+    flat = values.detach().reshape(-1)
+    if not flat.is_floating_point():
+        flat = flat.int() if flat.element_size() <= 2 else flat.double()
+    low, high = torch.stack(torch.aminmax(flat)).tolist()
+    return low, high
+
+
+def outside_range(colours: np.ndarray | torch.Tensor, value_range: tuple[float, float], what: str) -> str | None:
     """Why uint16 ``colours`` (alpha left out) do not fit ``value_range`` (None: they do, or they
-    are not uint16), naming ``what``: values past the range would be clipped, silently."""
-    if colours.dtype.newbyteorder("=") != np.uint16 or colours.size == 0:
+    are not uint16), naming ``what``: values past the range would be clipped, silently. A tensor is read
+    on its own device (:func:`tensor_extremes`), not copied to the host for the check."""
+    if isinstance(colours, torch.Tensor):
+        if colours.dtype != TORCH_UINT16 or colours.numel() == 0:
+            return None
+        least, most = (int(v) for v in tensor_extremes(colours))
+    elif colours.dtype.newbyteorder("=") != np.uint16 or colours.size == 0:
         return None
+    else:
+        least, most = int(colours.min()), int(colours.max())
     low, high = value_range
-    least, most = int(colours.min()), int(colours.max())
     if low <= least and most <= high:
         return None
     return (

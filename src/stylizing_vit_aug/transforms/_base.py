@@ -112,6 +112,7 @@ class StyleAugmentation:
     settings: StyleParams
     in_batch: bool
     _source: StyleSource
+    _device_given = True  # whether device= was given (default: one pickled before _set_up recorded it)
 
     @classmethod
     def _check(cls, **params: Any) -> StyleParams:
@@ -131,7 +132,14 @@ class StyleAugmentation:
         is checked now (:class:`StyleSource`), in this front-end's name."""
         self.settings = settings
         self.in_batch = bank is None and self.IN_BATCH
+        self._device_given = device is not None
         self._source = StyleSource(stylizer, bank, revision=revision, device=device, owner=type(self).__name__)
+
+    def _run_where(self, device: torch.device) -> None:
+        """For the batch front-ends: a stylizer loaded from a source string without ``device=`` runs where the
+        batches are (``device``, a call's), so call this before the call's first use of the stylizer."""
+        if not self._device_given:
+            self._source.device = str(device)
 
     # -- the checked parameters, by their constructor names --------------------------------------
     @property
@@ -242,12 +250,9 @@ class StyleAugmentation:
 
     def _warn_no_gradient(self, images: Any) -> None:
         """The Stylizer's one warning that stylised images carry no gradient (:func:`warn_no_gradient`), in
-        this front-end's name, pointing at the user's line that called the front-end (:func:`_user_stacklevel`);
-        those it leaves as they were keep theirs."""
-        # warn_no_gradient's own condition, checked first: where it would say nothing (no grad required, or under
-        # no_grad / inference_mode) there is no frame walk (~66 µs a call)
-        if isinstance(images, torch.Tensor) and images.requires_grad and torch.is_grad_enabled():
-            warn_no_gradient(images, type(self).__name__, stacklevel=_user_stacklevel(), kept_pass=True)
+        this front-end's name, pointing at the user's line that called the front-end (:func:`_user_stacklevel`,
+        walked only where it warns); those it leaves as they were keep theirs."""
+        warn_no_gradient(images, type(self).__name__, stacklevel=_user_stacklevel, kept_pass=True)
 
     def _stylize_images(self, images: Any, styles: StyleStream | torch.Tensor, strength: Any, ready: Any = None) -> Any:
         """Stylise ``images`` that :meth:`_check_input` has checked on this call: tensors through the
@@ -271,14 +276,14 @@ class StyleAugmentation:
 
 
 def _user_stacklevel() -> int:
-    """The ``stacklevel`` that makes :func:`warn_no_gradient`, called from the caller of this
-    function, name the first frame outside this package and the hosts whose machinery calls a
-    front-end (torch's ``Module.__call__``, kornia's ``forward``, MONAI's ``Compose``, ...): the
-    user's line. A fixed number cannot: each host calls us through a stack of its own depth
+    """The ``stacklevel`` that makes :func:`warn_no_gradient`, which calls this function, name the
+    first frame outside this package and the hosts whose machinery calls a front-end (torch's
+    ``Module.__call__``, kornia's ``forward``, MONAI's ``Compose``, ...): the user's line. A fixed
+    number cannot: each host calls us through a stack of its own depth
     (``warnings.warn(skip_file_prefixes=)`` would, from Python 3.12 only). With no such frame
     (a host's own entry point), the outermost frame."""
-    frame = sys._getframe(1)  # the warner's caller: stacklevel 2 from inside warn_no_gradient
-    level = 2
+    frame = sys._getframe(1)  # the warner itself: stacklevel 1
+    level = 1
     while frame.f_back is not None and _is_host(frame):
         frame, level = frame.f_back, level + 1
     return level

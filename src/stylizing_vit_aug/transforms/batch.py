@@ -15,6 +15,7 @@ back bit-identical. Labels are untouched, so the module sits between the loader 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,9 +75,13 @@ class BatchStylize(StyleAugmentation, nn.Module):
     """Stylise a random subset of a collated ``(B, C, H, W)`` batch on its device.
 
     Args:
-        stylizer: the :class:`Stylizer` (its device runs the model; batches on another device
-            are moved there and back).
-        bank: styles to draw from; None takes the styles from the batch itself (rolled by one).
+        stylizer: a :class:`Stylizer` (its device runs the model; batches on another device are
+            moved there and back), a checkpoint source string (loaded lazily, once per process, on
+            ``device``: it pickles into DataLoader workers as the string), or None for the bank's
+            stylizer, else the bundled default. Built from files, the module follows them: a
+            checkpoint or bank file saved again is loaded again at its next use, in any worker.
+        bank: a :class:`StyleBank` or a bank file to draw styles from; None takes the styles from
+            the batch itself (rolled by one).
         p: probability per sample (0.33 is the paper's recipe).
         strength: a number or a ``(low, high)`` range drawn per sample.
         same_on_batch: one decision, strength and bank style for the whole batch; with
@@ -97,6 +102,9 @@ class BatchStylize(StyleAugmentation, nn.Module):
             (whole numbers in 0–65535; None: their type's 0–65535). Read and written in it in every
             thread and DataLoader worker that runs the module, as under ``declare_value_range``;
             values outside it are refused.
+        revision: revision pin of a source string.
+        device: where a stylizer loaded from a string runs (default: the first batch's device);
+            checked now, as ``Stylizer`` checks its own.
 
     Every argument after ``stylizer`` and ``bank`` is keyword-only.
 
@@ -112,8 +120,8 @@ class BatchStylize(StyleAugmentation, nn.Module):
 
     def __init__(
         self,
-        stylizer: Stylizer,
-        bank: StyleBank | None = None,
+        stylizer: Stylizer | str | os.PathLike | None = None,
+        bank: StyleBank | str | os.PathLike | None = None,
         *,
         p: float = 0.33,
         strength: float | Sequence[float] = 1.0,
@@ -125,11 +133,9 @@ class BatchStylize(StyleAugmentation, nn.Module):
         std: Sequence[float] | None = None,
         mode: str | None = None,
         value_range: Sequence[float] | None = None,
+        revision: str | None = None,
+        device: str | torch.device | None = None,
     ) -> None:
-        if not isinstance(stylizer, Stylizer):  # objects only: the model runs where the batches are
-            raise TypeError(f"stylizer must be a Stylizer (see load_stylizer), got {type(stylizer).__name__}")
-        if bank is not None and not isinstance(bank, StyleBank):
-            raise TypeError(f"bank must be a StyleBank or None, got {type(bank).__name__}")
         settings = self._check(
             p=p, strength=strength, mode=mode, strategy=strategy, style_crop=style_crop, mean=mean, std=std,
             value_range=value_range,
@@ -139,7 +145,7 @@ class BatchStylize(StyleAugmentation, nn.Module):
         self.same_on_batch = bool(same_on_batch)
         self.generator = generator
         self._seeded_for: int | None = None  # the DataLoader worker seed the generator was re-seeded for
-        self._set_up(settings, stylizer, bank)
+        self._set_up(settings, stylizer, bank, revision=revision, device=device)  # as every front-end's sources
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, same_on_batch={self.same_on_batch}"
@@ -229,6 +235,7 @@ class BatchStylize(StyleAugmentation, nn.Module):
         batch comes back as it is, as from kornia's front-end and ``stylize_batch``."""
         if not isinstance(images, torch.Tensor):
             raise TypeError(f"BatchStylize takes a tensor batch, got {type(images).__name__}")
+        self._run_where(images.device)  # a stylizer loaded from a string runs where the batches are
         with self._in_value_range():  # uint16 read and written in value_range, in whichever worker runs this
             return self._augment(images, domains, return_info)
 
@@ -345,8 +352,9 @@ class StylizeCollate:
 
 
 class StylizedLoader:
-    """Wrap a DataLoader: move each batch's images to ``device`` and stylise them there (the GPU
-    path); other fields (labels, masks) are left as the loader gives them. The images go through
+    """Wrap a DataLoader: move each batch's images to ``device`` (default: the stylizer's; one from
+    a source string is loaded now for it, on the module's ``device=``, else the CPU) and stylise them
+    there (the GPU path); other fields (labels, masks) are left as the loader gives them. The images go through
     pinned memory, so the copy never waits for the GPU (``DataLoader(pin_memory=True)`` pins them
     in the loader and saves this a copy)."""
 

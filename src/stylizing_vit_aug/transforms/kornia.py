@@ -81,7 +81,6 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
     ) -> None:
         settings = self._check(p=p, strength=strength, mode=mode, strategy=strategy)
         super().__init__(p=settings.p, same_on_batch=bool(same_on_batch), keepdim=keepdim)
-        self._device_given = device is not None
         self._overshoots = True  # transform_inputs' answer for apply_transform: clamp the rows it stylises
         self._set_up(settings, stylizer, bank, revision=revision, device=device)
 
@@ -127,23 +126,17 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
             gate = torch.ones(batch, dtype=torch.bool)
         return (gate & (style_index.cpu() >= 0)).nonzero().flatten()
 
-    def transform_inputs(
-        self,
-        input: torch.Tensor,
-        params: dict[str, torch.Tensor],
-        flags: dict[str, Any],
-        transform: torch.Tensor | None = None,
-        **kwargs: Any,
-    ) -> torch.Tensor:
+    def transform_inputs(self, input: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
         """Check the whole batch here, once per call whether or not a row fires: kornia 0.7/0.8 call
-        ``apply_transform`` with the gated rows only, and not at all when none is."""
+        ``apply_transform`` with the gated rows only, and not at all when none is. The rest (params, flags,
+        transform) goes to kornia's own as kornia passed it: its parameter list is kornia's, not repeated here."""
         images = self.transform_tensor(input)
         self.validate_tensor(images)  # kornia's dtype and rank check first, in its words
         # one read per call; a resize's overshoot passes, and apply_transform clamps the rows it stylises
         self._overshoots = check_unit_range(images, "RandomStylize", takes_stats=self.TAKES_STATS, clamp_overshoot=True)
         if images.shape[0]:
             check_image(images, "RandomStylize's input", values=False)  # and its kind, from metadata
-        return super().transform_inputs(input, params, flags, transform, **kwargs)
+        return super().transform_inputs(input, *args, **kwargs)
 
     def apply_transform(
         self,
@@ -160,8 +153,7 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
         picked = to_device_nowait(rows, input.device)
         chosen = _clamped(input[picked], clamp)  # a copy (indexed rows)
         values, info = to_batch(chosen, "RandomStylize's input", range_checked=True)  # channels, size and dtype
-        if not self._device_given:
-            self._source.device = str(input.device)  # a lazily loaded stylizer runs where the batches are
+        self._run_where(input.device)  # a lazily loaded stylizer runs where the batches are
         style_index = params["style_index"].cpu()[rows]
         if self.in_batch:
             originals = _clamped(input[to_device_nowait(style_index, input.device)], clamp)  # the rows, not stylised

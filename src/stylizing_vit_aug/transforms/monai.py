@@ -41,7 +41,7 @@ from ..images import (
 )
 from ..images.float_range import RESAMPLED_SHARE, range_advice, range_kind, resampled_within
 from ..images.kinds import TORCH_UINT16
-from ..images.value_range import check_value_range, from_unit, to_unit
+from ..images.value_range import check_sixteen_bit_range, check_value_range, from_unit, to_unit
 from ..stylizer import Stylizer
 from ._base import StyleAugmentation
 from ._common import check_probability, warn_deprecated
@@ -185,10 +185,12 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
             )
 
     def _stylize(self, image: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
-        """One checked image (numpy or plain tensor) in, the same kind and dtype out."""
+        """One checked image (numpy or plain tensor) in, the same kind and dtype out. Pixels the engine reads on
+        this ``value_range`` go through its own conversion (:meth:`_engine_reads`); others are mapped to 0–1 here."""
+        if self._engine_reads(image):
+            return self._stylize_pixels(image)
         if TORCH_UINT16 is not None and isinstance(image, torch.Tensor) and image.dtype == TORCH_UINT16:
-            # as the numpy array it holds, pixel for pixel: torch has no uint16 arithmetic, and a channels-first
-            # tensor would reach the engine in another memory layout, rounded otherwise by a unit in the last place
+            # under a range no 16-bit pixels have, as the numpy array it holds: torch has no uint16 arithmetic
             return torch.from_numpy(self._stylize(image.cpu().numpy())).to(image.device)
         is_numpy, is_float = isinstance(image, np.ndarray), _is_float(image)
         values = image
@@ -207,6 +209,35 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
         if self.value_range is not None:
             out = from_unit(out, self.value_range, image.dtype, is_float)
         return out
+
+    def _engine_reads(self, image: np.ndarray | torch.Tensor) -> bool:
+        """Whether ``image`` is integer pixels the engine itself reads on ``value_range``: uint8 on 0–255, uint16
+        on a 16-bit range (as every other front-end declares it). Those go through its one conversion
+        (``images.to_batch`` / ``from_batch``), so MONAI gives the other front-ends' pixels bit for bit (a mapping
+        of its own left a few pixels a unit apart). Floats, other integers and ranges no 16-bit pixels
+        have (e.g. ``(0, 1.5)``) are mapped by :meth:`_stylize`."""
+        dtype = image.dtype.newbyteorder("=") if isinstance(image, np.ndarray) else image.dtype
+        if dtype in (np.uint8, torch.uint8):
+            return self.value_range in (None, (0.0, 255.0))
+        if dtype not in (np.uint16, TORCH_UINT16):
+            return False
+        try:
+            check_sixteen_bit_range(self.value_range)  # the rule of the range the others take (None passes)
+        except ValueError:
+            return False
+        return True
+
+    def _stylize_pixels(self, image: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+        """uint8 / uint16 pixels (:meth:`_engine_reads`) through the engine under this ``value_range``, as every
+        front-end hands them: an array channels-last and contiguous (a channels-first view is laid out otherwise
+        in memory, and the engine's float rounding follows the layout), a tensor as it is."""
+        styles = self._seeded_style(self._style_seed)  # the same style until the next randomize
+        with self._in_value_range():  # _check_call has checked the values: the engine does not read them again
+            if isinstance(image, torch.Tensor):
+                return self.stylizer(image, styles, self._strength, mode=self.mode, range_checked=True)
+            pixels = np.ascontiguousarray(np.moveaxis(image, 0, -1))
+            out = self.stylizer(pixels, styles, self._strength, mode=self.mode, range_checked=True)
+        return np.ascontiguousarray(np.moveaxis(out, -1, 0)).astype(image.dtype, copy=False)  # big-endian kept
 
     def _check_values(self, image: np.ndarray | torch.Tensor) -> None:
         """The image's values in 0–1 (or in ``value_range``), from its extremes (one pass), judged
