@@ -22,8 +22,11 @@ Protocol (docs/benchmarks.md has the full text and the results):
 
 Every (fold, task, method, seed) result is written as soon as it is known to ``OUT/records``; a
 killed run resumes where it stopped (the slow pools and the classifiers the test-time methods
-need are cached in ``OUT/cache`` as safetensors files). ``--workers`` processes share the work
-(the stylizer's pools first, then whole (fold, task) units); results do not depend on it.
+need are cached in ``OUT/cache`` as safetensors files). Records and caches are named by cell
+only, so ``OUT/settings.json`` holds the settings that decide them (``RESULT_SETTINGS``, the
+recipe, the stylizer's fingerprint) and a run under other settings in the same ``OUT`` is
+refused. ``--workers`` processes share the work (the stylizer's pools first, then whole
+(fold, task) units); results do not depend on it. SIGTERM or Ctrl-C stops the workers too.
 
     python benchmarks/dg_benchmark.py --quick --out /tmp/dg          # CI: runs, finite (seconds)
     python benchmarks/dg_benchmark.py --out benchmarks/results/dg    # full (2 workers on 2 cores)
@@ -32,6 +35,7 @@ need are cached in ``OUT/cache`` as safetensors files). ``--workers`` processes 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import datetime
 import json
 import logging
@@ -39,8 +43,12 @@ import math
 import multiprocessing
 import os
 import platform
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -55,12 +63,16 @@ from dg import methods as M
 from dg.data import SOURCES, TASKS, build_sources, fold_data
 from dg.report import markdown_tables, plot, summarise, write_csv
 from dg.train import Ensemble, Recipe, SmallCNN, probabilities, train_classifier
+from stylizing_vit_aug._atomic import write_bytes_atomically
 from stylizing_vit_aug.benchmarking import write_json
 from stylizing_vit_aug.registry import DATASET_STATS
 
 logger = logging.getLogger("dg")
 TTA_BASES = ("none", "ours_transform")
 RECIPE = Recipe()  # the one place of the recipe's defaults
+SETTINGS_FILE = "settings.json"
+# The options besides the recipe's that decide a record or a cached pool: a reused --out must have the same
+RESULT_SETTINGS = ("crops", "test_crops", "references", "size", "copies", "tta_views")
 
 
 def machine() -> dict:
@@ -115,10 +127,42 @@ class Run:
         self.out = Path(args.out)
         self.records_dir = self.out / "records"
         self.cache = self.out / "cache"
-        for d in (self.records_dir, self.cache / "pools", self.cache / "models"):
-            d.mkdir(parents=True, exist_ok=True)
         self.recipe = replace(RECIPE, steps=args.steps, batch_size=args.batch_size, lr=args.lr, p=args.p)
         self._stylizer: sva.Stylizer | None = None
+        self.claim_settings()
+        for d in (self.records_dir, self.cache / "pools", self.cache / "models"):
+            d.mkdir(parents=True, exist_ok=True)
+
+    def settings(self) -> dict:
+        """What decides the records and caches (JSON types); the stylizer's identity only when a
+        requested method uses it, so that a run without one does not load it."""
+        settings = {k: getattr(self.args, k) for k in RESULT_SETTINGS} | asdict(self.recipe)
+        if any(m in self.args.methods for m in (*M.STYLIZER_METHODS, *TTA_BASES)):
+            settings["stylizer"] = {"fingerprint": self.stylizer.fingerprint, "mode": self.stylizer.mode}
+        return json.loads(json.dumps(settings))
+
+    def claim_settings(self) -> None:
+        """Write ``OUT/settings.json`` at the first run; refuse a rerun in ``OUT`` under other settings,
+        whose records and pools it would report and train on as its own (they are named by cell only)."""
+        path, current = self.out / SETTINGS_FILE, self.settings()
+        if path.exists():
+            stored = json.loads(path.read_text())
+        elif any(self.records_dir.glob("*.json")) or any(self.cache.rglob("*.safetensors")):
+            raise SystemExit(f"{self.out} holds results of a run that recorded no {SETTINGS_FILE}, so they cannot "
+                             "be told from results under other settings: use another --out, or delete "
+                             f"{self.out} to start over")
+        else:
+            stored = {}
+        differing = [k for k in current if k in stored and stored[k] != current[k]]
+        if differing:
+            flags = [f"--{k.replace('_', '-')}" if hasattr(self.args, k) else k for k in differing]
+            flags = ["--checkpoint (stylizer)" if k == "stylizer" else f for k, f in zip(differing, flags)]
+            changes = "; ".join(f"{f}: {stored[k]} there, {current[k]} now" for k, f in zip(differing, flags))
+            raise SystemExit(f"{self.out} holds results of other settings ({changes}); its records and cached "
+                             f"pools would be reported under the new ones: use another --out, or delete {self.out} "
+                             "to start over")
+        if stored != stored | current:  # first run, or the stylizer's identity not yet known
+            write_json(path, stored | current)
 
     @property
     def stylizer(self) -> sva.Stylizer:
@@ -280,6 +324,7 @@ class Run:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line; settings that could only fail after training are refused here."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="results folder (records, cache, JSON/CSV/MD/PNG)")
     parser.add_argument("--quick", action="store_true",
@@ -308,6 +353,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.folds, args.tasks, args.seeds, args.workers = ["ihc_colon"], ["focus"], 2, 1
         args.crops, args.test_crops, args.references, args.copies = 4, 4, 1, 1
         args.steps, args.batch_size, args.tta_views = 2, 8, 2
+    references = (len(SOURCES) - 1) * args.references  # one view per reference of the training sources
+    if not 1 <= args.tta_views <= references:
+        parser.error(f"--tta-views {args.tta_views}: between 1 and {references}, the references of the training "
+                     f"sources ({len(SOURCES) - 1} x --references {args.references}); lower it or raise --references")
     args.seeds = list(range(args.seeds))
     return args
 
@@ -328,6 +377,37 @@ def _fold_unit(unit: tuple[str, str]) -> None:
     _RUN.tta_fold(fold, task)
 
 
+def _die_with_parent(parent: int) -> None:
+    """A pool worker's start: one thread; Ctrl-C left to the parent, which terminates the pool; and
+    on Linux the worker is killed when the parent dies however it dies (SIGKILL included), so no
+    worker goes on writing records for a run that is gone."""
+    torch.set_num_threads(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextmanager
+def _signals_stop_workers() -> Iterator[None]:
+    """SIGTERM ends the main process with an exception as Ctrl-C does, so leaving a pool's ``with``
+    terminates its workers (by default SIGTERM kills only the main process)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def execute(run: Run) -> None:
     """The stylizer's restyled sets first, then whole (fold, task) units (folds in ``--folds`` order,
     test-time methods included, so an interrupted run has whole folds), on ``--workers`` processes."""
@@ -335,15 +415,16 @@ def execute(run: Run) -> None:
     _RUN = run
     stages = [(_pair_unit, [u for u in run.pair_units() if not run.pair_path(*u).exists()]),
               (_fold_unit, [(f, t) for f in run.args.folds for t in run.args.tasks])]
-    for function, units in stages:
-        if run.args.workers <= 1 or len(units) <= 1:
-            for unit in units:
-                function(unit)
-            continue
-        context = multiprocessing.get_context("fork")
-        with context.Pool(run.args.workers, initializer=torch.set_num_threads, initargs=(1,)) as pool:
-            for _ in pool.imap_unordered(function, units):
-                pass
+    with _signals_stop_workers():
+        for function, units in stages:
+            if run.args.workers <= 1 or len(units) <= 1:
+                for unit in units:
+                    function(unit)
+                continue
+            context = multiprocessing.get_context("fork")
+            with context.Pool(run.args.workers, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
+                for _ in pool.imap_unordered(function, units):
+                    pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -376,7 +457,8 @@ def write_outputs(run: Run, records: list[dict], info: dict, wall: float) -> Non
     write_csv(records, args.out / "results.csv")
     title = f"DG benchmark, leave one source out ({len(args.seeds)} seeds, 95 % CI)"
     title += f" — {info['date']}, torch {info['torch']}"
-    (args.out / "table.md").write_text(f"<!-- {title}; {info['cpu']} -->\n\n" + markdown_tables(summary))
+    table = f"<!-- {title}; {info['cpu']} -->\n\n" + markdown_tables(summary)
+    write_bytes_atomically(args.out / "table.md", table.encode("utf-8"))
     for path in [args.out / "dg.png"] + ([args.plot] if args.plot else []):
         plot(summary, path, title)
     logger.info("done in %.0f s: %s", wall, args.out)

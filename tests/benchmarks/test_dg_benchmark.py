@@ -1,17 +1,26 @@
 """The DG benchmark: quick mode runs every method end to end with finite results (a CI smoke
-test, in-process), and a fold's stylizer pool never takes a style from the held-out source."""
+test, in-process), a fold's stylizer pool never takes a style from the held-out source, a results
+folder is resumed only under the settings that made it, and a killed run leaves no worker behind."""
 
 from __future__ import annotations
 
 import json
 import math
+import multiprocessing
+import os
+import signal
 import sys
+import time
+import types
 from pathlib import Path
 
+import matplotlib.figure
+import psutil
 import pytest
 import torch
 
-from helpers import load_script
+import stylizing_vit_aug as sva
+from helpers import CAMELYON_MEAN, CAMELYON_STD, load_script, make_small_model
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -45,7 +54,8 @@ def test_quick_mode_runs_every_method_and_writes_finite_results(bench, tmp_path)
 
 def test_stylizer_pool_styles_come_from_other_training_sources(bench, tmp_path):
     sources = bench.SOURCES
-    args = bench.parse_args(["--out", str(tmp_path), "--crops", "6", "--copies", "3"])
+    args = bench.parse_args(["--quick", "--out", str(tmp_path)])  # the small random stylizer: no weights to load
+    args.crops, args.copies, args.folds = 6, 3, list(sources)
     run = bench.Run(args, sources={})
 
     def restyled(task, method, content, style):
@@ -86,3 +96,117 @@ def test_both_test_time_protocols_spend_the_same_views(bench):
     assert set(merged) == {"tta_style", "tta_style_orig"}
     assert torch.equal(merged["tta_style"], torch.full((3, 2), 2.5))  # views 1-4
     assert torch.equal(merged["tta_style_orig"], torch.full((3, 2), 1.5))  # the original + views 1-3
+
+
+def _quick_run(bench, out: Path, *flags: str):
+    """A ``Run`` of the quick settings in ``out`` (the small random stylizer; no data built)."""
+    return bench.Run(bench.parse_args(["--quick", "--out", str(out), *flags]), sources={})
+
+
+def test_a_results_folder_is_resumed_only_under_the_settings_that_made_it(bench, tmp_path):
+    first = _quick_run(bench, tmp_path / "out")
+    tmp_path = tmp_path / "out"
+    record = {"fold": "ihc_colon", "task": "focus", "train": "none", "test": "plain", "seed": 0, "accuracy": 0.5}
+    first.save_record(record)
+    # the same settings (another seed count, fewer workers) resume and see the record
+    assert _quick_run(bench, tmp_path).record_path("ihc_colon", "focus", "none", "plain", 0).exists()
+    changed = bench.parse_args(["--quick", "--out", str(tmp_path)])
+    changed.steps, changed.crops = changed.steps + 1, changed.crops + 1
+    with pytest.raises(SystemExit, match=r"--crops: 4 there, 5 now; --steps: 2 there, 3 now\).*another --out"):
+        bench.Run(changed, sources={})
+    # another stylizer's pools and records are not reported as this one's (the probe's --checkpoint my_run/)
+    other = make_small_model(seed=1)  # the quick stylizer's network with other weights
+    checkpoint = sva.save_pretrained(other, tmp_path.parent / "my_run", mean=CAMELYON_MEAN, std=CAMELYON_STD)
+    with pytest.raises(SystemExit, match=r"--checkpoint \(stylizer\).*use another --out, or delete"):
+        _quick_run(bench, tmp_path, "--checkpoint", str(checkpoint))
+    # a run that needs no stylizer does not load one, and its records do not depend on it
+    assert "stylizer" not in _quick_run(bench, tmp_path / "peers", "--methods", "colorjitter").settings()
+
+
+def test_a_folder_of_results_without_settings_is_refused(bench, tmp_path):
+    (tmp_path / "cache" / "pools").mkdir(parents=True)
+    (tmp_path / "cache" / "pools" / "focus__ours_batch__a__by__b.safetensors").write_bytes(b"old")
+    with pytest.raises(SystemExit, match="recorded no settings.json.*use another --out"):
+        _quick_run(bench, tmp_path)
+
+
+def test_training_refuses_a_pool_of_other_images(bench):
+    from dg.train import train_classifier
+
+    images, labels = torch.zeros(8, 3, 16, 16, dtype=torch.uint8), torch.arange(8) % 2
+    stale = torch.zeros(1, 16, 3, 16, 16, dtype=torch.uint8)  # made under --crops 4, trained under --crops 2
+    with pytest.raises(ValueError, match="copies of 16 images but there are 8 training images"):
+        train_classifier(images, labels, stale, bench.RECIPE, seed=0)
+
+
+def test_more_test_time_views_than_references_is_refused_before_training(bench, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--out", str(tmp_path), "--references", "1", "--tta-views", "5"])
+    assert "--tta-views 5: between 1 and 4" in capsys.readouterr().err
+    assert bench.parse_args(["--out", str(tmp_path), "--references", "1", "--tta-views", "4"]).tta_views == 4
+
+
+def test_outputs_are_written_whole_or_not_at_all(bench, tmp_path, monkeypatch):
+    from dg.report import plot, summarise, write_csv
+
+    records = [{"fold": "ihc_colon", "task": "focus", "train": "none", "test": "plain", "seed": s, "accuracy": 0.5,
+                "seconds": 1.0} for s in range(2)]
+    write_csv(records, tmp_path / "results.csv")
+    before = (tmp_path / "results.csv").read_bytes()
+    with pytest.raises(KeyError):
+        write_csv([{"task": "focus"}], tmp_path / "results.csv")  # fails after the file would have been opened
+    assert (tmp_path / "results.csv").read_bytes() == before
+
+    (tmp_path / "dg.png").write_bytes(b"the previous plot")
+
+    def half_written(self, path, **kwargs):
+        Path(path).write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", half_written)
+    with pytest.raises(OSError):
+        plot(summarise(records), tmp_path / "dg.png", "title")
+    assert (tmp_path / "dg.png").read_bytes() == b"the previous plot"
+
+
+def _busy_workers(process: psutil.Process, out: Path, timeout: float) -> list[psutil.Process]:
+    """The run's two pool workers, once each is inside its unit (it left a file in ``out``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(list(out.glob("*.started"))) == 2:
+            return process.children()
+        time.sleep(0.05)
+    raise AssertionError(f"the run's workers did not start their units within {timeout} s")
+
+
+def _run_forever(bench, out: Path) -> None:
+    """The benchmark's ``execute`` on two (fold, task) units that never end, on two workers (in a child)."""
+    sys.modules[bench.__name__] = bench  # so the workers' units pickle by name, as the script's do as __main__
+    folds = ["--folds", "ihc_colon", "he_tcia"]
+    args = bench.parse_args(["--out", str(out), *folds, "--tasks", "focus", "--workers", "2"])
+
+    def train_fold(fold: str, task: str) -> None:
+        (out / f"{fold}.started").touch()
+        time.sleep(600)
+
+    bench.execute(types.SimpleNamespace(args=args, pair_units=list, train_fold=train_fold))
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_a_killed_run_leaves_no_worker_running(bench, tmp_path, how):
+    # a forked copy of this process (torch already imported: fast) runs the benchmark's pool
+    main = multiprocessing.get_context("fork").Process(target=_run_forever, args=(bench, tmp_path))
+    main.start()
+    workers: list[psutil.Process] = []
+    try:
+        workers = _busy_workers(psutil.Process(main.pid), tmp_path, timeout=30)
+        assert len(workers) == 2 and main.is_alive()
+        os.kill(main.pid, how)
+        main.join(timeout=30)
+        assert main.exitcode in (128 + how, -how), main.exitcode  # stopped by the signal, not by an error
+        _, alive = psutil.wait_procs(workers, timeout=10)
+        assert not alive, f"workers {[p.pid for p in alive]} outlived the run"
+    finally:
+        for process in [*workers, psutil.Process(main.pid)] if main.is_alive() else workers:
+            if process.is_running():
+                process.kill()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -133,3 +134,15 @@ def test_sliced_wasserstein_in_both_colour_spaces():
     unchanged = quality.sliced_wasserstein(a, a, masks=(masks, masks))
     assert torch.equal(quality.sliced_wasserstein(a, outside, masks=(masks, masks)), unchanged)
     assert (quality.sliced_wasserstein(a, inside, masks=(masks, masks)) > unchanged + 10).all()
+
+
+def test_more_crops_per_source_than_a_region_has_is_refused(monkeypatch, capsys):
+    quality = _load_script()
+    region = quality.regions(quality.source_paths()[0])[1]
+    assert len(quality.tissue_crops(region, 32, quality.MAX_CROPS)) == quality.MAX_CROPS
+    with pytest.raises(ValueError, match=f"{quality.MAX_CROPS + 1} crops per source asked for; between 1 and"):
+        quality.tissue_crops(region, 32, quality.MAX_CROPS + 1)  # was: silently MAX_CROPS
+    monkeypatch.setattr(sva, "load_stylizer", lambda *a, **k: pytest.fail("refused before loading a checkpoint"))
+    with pytest.raises(SystemExit):
+        quality.main(["evaluate", "--crops-per-source", str(quality.MAX_CROPS + 1)])
+    assert f"--crops-per-source {quality.MAX_CROPS + 1}: between 1 and {quality.MAX_CROPS}" in capsys.readouterr().err
