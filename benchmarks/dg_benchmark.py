@@ -45,10 +45,7 @@ import os
 import platform
 import signal
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -64,6 +61,7 @@ from dg.data import SOURCES, TASKS, build_sources, fold_data
 from dg.report import markdown_tables, plot, summarise, write_csv
 from dg.train import Ensemble, Recipe, SmallCNN, probabilities, train_classifier
 from stylizing_vit_aug._atomic import write_bytes_atomically
+from stylizing_vit_aug._signals import sigterm_raises
 from stylizing_vit_aug.benchmarking import write_json
 from stylizing_vit_aug.registry import DATASET_STATS
 
@@ -390,24 +388,6 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _exit_on_signal(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
-@contextmanager
-def _signals_stop_workers() -> Iterator[None]:
-    """SIGTERM ends the main process with an exception as Ctrl-C does, so leaving a pool's ``with``
-    terminates its workers (by default SIGTERM kills only the main process)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def execute(run: Run) -> None:
     """The stylizer's restyled sets first, then whole (fold, task) units (folds in ``--folds`` order,
     test-time methods included, so an interrupted run has whole folds), on ``--workers`` processes."""
@@ -415,7 +395,9 @@ def execute(run: Run) -> None:
     _RUN = run
     stages = [(_pair_unit, [u for u in run.pair_units() if not run.pair_path(*u).exists()]),
               (_fold_unit, [(f, t) for f in run.args.folds for t in run.args.tasks])]
-    with _signals_stop_workers():
+    # SIGTERM ends the main process with an exception as Ctrl-C does, so leaving a pool's `with` terminates its
+    # workers (by default SIGTERM kills only the main process)
+    with sigterm_raises(lambda signum: SystemExit(128 + signum)):
         for function, units in stages:
             if run.args.workers <= 1 or len(units) <= 1:
                 for unit in units:

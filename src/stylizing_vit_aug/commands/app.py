@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
+from .._signals import sigterm_raises
 from ..app import CACHE_AGE_S, MAX_FOLDER_IMAGES
 from .common import (
     CLIError,
@@ -94,26 +90,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"* Running on local URL:  {page.local_url}", flush=True)
     if not args.share:
         print("* For a temporary public link, run again with --share.", flush=True)
-    with _sigterm_as_ctrl_c():
+    # SIGTERM (a service manager, docker stop) stops the page as Ctrl-C does: Gradio closes the server, deleting
+    # the visitors' uploads and grids, and the process exits, removing the page's own temporary folder
+    with sigterm_raises(lambda signum: KeyboardInterrupt()):
         page.block_thread()
     return 0
 
 
-@contextmanager
-def _sigterm_as_ctrl_c() -> Iterator[None]:
-    """SIGTERM (a service manager, ``docker stop``) stops the page as Ctrl-C does: Gradio closes the
-    server, deleting the visitors' uploads and grids, and the process exits, removing the page's
-    own temporary folder. The handler before is put back after (in the main thread only, where
-    Python handles signals)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from .._atomic import LockHeld, exclusive_lock, write_bytes_atomically
 from .._ranks import BARRIER_TIMEOUT as BARRIER_TIMEOUT  # re-exported: a launch's processes, and the user's-input
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
     from ..stylizer import Stylizer
 
-T = TypeVar("T")
 
 PIL_FORMATS = {
     ".png": "PNG",

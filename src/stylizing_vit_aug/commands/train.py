@@ -26,6 +26,7 @@ from ..bank import strategy_name
 from ..model import PRESETS
 from ..train.config import ARCHITECTURE_ARGS, TrainConfig
 from ..train.data import PAIRINGS
+from ..train.export import push_later
 from ..train.losses import LossWeights, StainWeights, TermWeights
 from ..train.objectives import OBJECTIVES
 from ..train.perceptual import (
@@ -35,7 +36,7 @@ from ..train.perceptual import (
     PerceptualWeightsUnavailable,
 )
 from ..train.start import LAST_CHECKPOINT
-from ..train.trainer import Trainer, TrainingDiverged, push_later
+from ..train.trainer import Trainer, TrainingDiverged
 from ._exits import failure
 from .common import (
     CheckpointChoice,

@@ -56,7 +56,6 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +63,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .._atomic import write_atomically
-from .._ranks import Explain, Ranks, attempt, on_every_rank, plain, stop_together
+from .._ranks import Explain, Ranks, on_every_rank, plain
 from ..checkpoints import float32_list, record_metadata
 from ..images import to_batch
 from ..stylizer import Stylizer
@@ -82,7 +81,7 @@ from .data import (
     training_batch,
 )
 from .doubts import SameDomainNotice, say_data_doubts, say_real_style_doubts, say_validation_glass
-from .export import export_run, push_later
+from .export import export_run
 from .losses import LossOutput
 from .objectives import Objective, build_objective
 from .relay import WorkerLogs, collate_with_logs, worker_init
@@ -108,7 +107,7 @@ from .training_state import (
 
 __all__ = [
     "ScheduleChanged", "TrainConfig", "Trainer", "TrainingDiverged", "estimate_stats", "extended_cosine",
-    "push_later", "warmup_cosine",
+    "warmup_cosine",
 ]
 
 logger = logging.getLogger(__name__)
@@ -163,6 +162,10 @@ class Trainer:
     def _together(self, step: Callable[[], Any], **wording: str) -> Any:
         """``step()`` on every rank, then one collective: a rank whose step failed stops them all."""
         return on_every_rank(self.ranks, step, explain=self.explain, **wording)
+
+    def _on_rank_zero(self, step: Callable[[], Any]) -> Any:
+        """``step()`` on rank 0 alone (its writes), the others waiting for it: if it fails, every rank stops."""
+        return self._together(step if self.accelerator.is_main_process else lambda: None)
 
     # -- construction ----------------------------------------------------------------------------
     def _build(self) -> tuple[Objective, torch.optim.Optimizer]:
@@ -359,8 +362,7 @@ class Trainer:
         rank at once (the collective that follows the write), naming rank 0 and why."""
         self._check_weights("checkpoint")
         self.accelerator.wait_for_everyone()
-        path, error = attempt(self._write_checkpoint) if self.accelerator.is_main_process else (None, None)
-        stop_together(self.ranks, error, explain=self.explain)
+        path = self._on_rank_zero(self._write_checkpoint)
         self.saved_step = self.step
         return path
 
@@ -528,7 +530,7 @@ class Trainer:
     def fit(self) -> dict[str, Any]:
         config, accelerator = self.config, self.accelerator
         is_main = accelerator.is_main_process
-        self._together(self._write_run_record if is_main else lambda: None)
+        self._on_rank_zero(self._write_run_record)
         stop_at = self.total_steps
         if config.stop_after is not None:
             stop_at = min(self.total_steps, self.step + config.stop_after)
@@ -551,7 +553,7 @@ class Trainer:
                     if is_main:
                         self._after_step(record, progress)
                     if self._validation_due():  # rank 0 validates alone: if that fails, every rank stops now
-                        self._together(self._validate_and_log if is_main else lambda: None)
+                        self._on_rank_zero(self._validate_and_log)
                     epoch_done = self.step % self.steps_per_epoch == 0
                     if epoch_done or (config.save_every and self.step % config.save_every == 0) or self.step == stop_at:
                         self.save_checkpoint()
@@ -600,4 +602,4 @@ class Trainer:
         self._check_weights("export")
         self.accelerator.wait_for_everyone()
         # rank 0 writes (and pushes) alone; the others wait for it, and stop with it if that fails
-        return self._together(partial(export_run, self) if self.accelerator.is_main_process else lambda: None)
+        return self._on_rank_zero(lambda: export_run(self))

@@ -1,0 +1,31 @@
+"""SIGTERM turned into an exception for the length of a ``with`` block, so that what Ctrl-C cleans up
+(a served page's files, a process pool's workers) is cleaned up when a service manager, ``docker
+stop`` or ``kill`` ends the process too: by default SIGTERM ends the main process at once."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = ["sigterm_raises"]
+
+
+@contextmanager
+def sigterm_raises(error: Callable[[int], BaseException]) -> Iterator[None]:
+    """Inside, SIGTERM raises ``error(signum)`` in the main thread; the handler before is put back
+    after. In another thread (where Python handles no signals) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_it(signum: int, frame: Any) -> None:
+        raise error(signum)
+
+    previous = signal.signal(signal.SIGTERM, raise_it)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
