@@ -22,6 +22,7 @@ import stylizing_vit_aug as sva  # noqa: E402
 from dg import methods as M  # noqa: E402
 from dg.data import build_sources, fold_data  # noqa: E402
 from dg_benchmark import parse_args  # noqa: E402
+from stylizing_vit_aug._atomic import write_atomically  # noqa: E402
 from stylizing_vit_aug.stain_transfer import stain_profile, transfer_stains  # noqa: E402
 from stylizing_vit_aug.tissue import tissue_pixels, tissue_weight  # noqa: E402
 
@@ -51,6 +52,7 @@ def views() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
 
 
 def main(out: Path) -> None:
+    """Draw the figure and write it to ``out`` whole or not at all (a killed run keeps the previous file)."""
     reference, rows = views()
     fig, axes = plt.subplots(len(rows), 6, figsize=(8.4, 7.4), gridspec_kw={"width_ratios": [1.6, 1, 1, 1, 1, 1]})
     for r, (name, images) in enumerate(rows.items()):
@@ -68,14 +70,23 @@ def main(out: Path) -> None:
             axes[r, c + 2].imshow(image.permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
             if r == 0:
                 axes[r, c + 2].set_title("sharp" if c < 2 else "blurred", fontsize=8)
-    fig.suptitle("An unseen IHC crop as each test-time method's view of one H&E reference (64 px, bundled default)",
-                 fontsize=9)
+    fig.suptitle(
+        "An unseen IHC crop as each test-time method's view of one H&E reference (64 px, bundled default)", fontsize=9
+    )
     fig.subplots_adjust(left=0.01, right=0.99, top=0.92, bottom=0.01, wspace=0.05, hspace=0.08)
-    fig.savefig(out, dpi=100)
+    try:
+        write_atomically(out, lambda temporary: fig.savefig(temporary, dpi=100))
+    finally:
+        plt.close(fig)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("output", type=Path, nargs="?", default=Path("docs/tta-views.png"),
-                        help="where the figure goes (default: docs/tta-views.png)")
+    parser.add_argument(
+        "output",
+        type=Path,
+        nargs="?",
+        default=Path("docs/tta-views.png"),
+        help="where the figure goes (default: docs/tta-views.png)",
+    )
     main(parser.parse_args().output)
