@@ -393,14 +393,13 @@ def matching_source(request: CheckpointRequest) -> CheckpointSource:
 
 
 def accepted_source(request: CheckpointRequest) -> CheckpointSource:
-    """:func:`matching_source`, with the loader's refusals that read no weights raised now (a local
-    path that does not exist, a pickled checkpoint; a Hub source's :func:`check_hub_source`): the
-    early check of a checkpoint given to a front-end or a command, before anything is loaded or made."""
+    """:func:`matching_source`, with the loader's refusals that read no file raised now (a local path
+    that does not exist, a pickled checkpoint): the first step of the early check of a checkpoint
+    given to a front-end or a command (``transforms._common.checked_source``, which reads the
+    records next, a Hub source's through :func:`check_hub_source`, once)."""
     entry = matching_source(request)
     if entry.kind == "refused":
         entry.load(request)  # raises the loader's own error
-    elif entry.kind == "hub":
-        check_hub_source(request)  # a bad record raises; statistics recorded nowhere are the caller's to refuse
     return entry
 
 

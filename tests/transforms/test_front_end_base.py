@@ -6,9 +6,11 @@ loads no host library."""
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -320,12 +322,14 @@ def test_a_missing_checkpoint_or_bank_fails_at_construction_not_at_the_first_dra
     assert (source.source, source.bank_path) == (checkpoint, bank_path)
 
 
-def _cache_entry(cache: Path, repo_id: str) -> None:
+def _cache_entry(cache: Path, repo_id: str, edit: Callable[[Path], Path] | None = None) -> None:
     """A Hub cache entry as huggingface_hub lays it out (refs/main -> snapshots/<sha>/file): a
     checkpoint as push_to_hub uploads it (construction reads its config.json and header, for the
-    statistics, but loads no weights)."""
+    statistics, but loads no weights), with ``edit`` applied to its folder."""
     snapshot = cache / f"models--{repo_id.replace('/', '--')}" / "snapshots" / ("a" * 40)
     sva.save_pretrained(make_small_model(), snapshot, mean=(0.5, 0.5, 0.5), std=(0.2, 0.2, 0.2))
+    if edit is not None:
+        edit(snapshot)
     (snapshot.parent.parent / "refs").mkdir()
     (snapshot.parent.parent / "refs" / "main").write_text("a" * 40)
 
@@ -356,6 +360,76 @@ def test_online_a_hub_checkpoint_s_weights_are_not_downloaded_at_construction(mo
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
     assert StylizeTransform("someone/repo")._source.source == "someone/repo"
     assert asked and set(asked) <= {"config.json"}, asked
+
+
+# the refusal of a checkpoint without statistics, with the front-end's advice for source {}
+_NO_STATS = r"does not record its normalisation statistics.*load_stylizer\('{}'"
+
+
+def _without_stats(snapshot: Path) -> Path:
+    """A checkpoint folder whose config.json records no statistics (as pushed by hand)."""
+    config = json.loads((snapshot / "config.json").read_text())
+    (snapshot / "config.json").write_text(json.dumps({**config, "mean": None, "std": None}))
+    return snapshot
+
+
+def _spy_downloads(monkeypatch, answer: Callable[..., str] | None = None) -> list[tuple[str, str]]:
+    """Every hf_hub_download as (repo id, file name), answered by ``answer`` (None: as before)."""
+    import huggingface_hub
+
+    asked: list[tuple[str, str]] = []
+    answer = answer or huggingface_hub.hf_hub_download
+
+    def download(repo_id, filename, **kwargs):
+        asked.append((repo_id, filename))
+        return answer(repo_id, filename, **kwargs)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    return asked
+
+
+def test_online_a_hub_checkpoint_without_statistics_is_refused_at_construction(tmp_path, monkeypatch):
+    """Online it was accepted and refused at the first draw, in a DataLoader worker, perhaps hours in;
+    the check downloads the repo's config.json once (an official one's statistics are the registry's:
+    nothing), never the weights. A command given --mean/--std (no advice) takes them."""
+    import huggingface_hub.constants
+
+    from stylizing_vit_aug import hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty"))
+    monkeypatch.setattr(hub, "unresolvable_hub_host", lambda: None)  # the Hub answers (the fake)
+    folder = _without_stats(sva.save_pretrained(make_small_model(), tmp_path / "repo", mean=MEAN, std=STD))
+    asked = _spy_downloads(monkeypatch, lambda repo_id, filename, **kwargs: str(folder / filename))
+    for make in PER_SAMPLE.values():
+        for source in ("someone/unrecorded", "tiny-ddi"):
+            with pytest.raises(sva.MissingStatistics, match=_NO_STATS.format(source)) as refused:
+                make(source, p=0.01)
+            assert "save_pretrained" in str(refused.value)  # the front-end's advice, not the loader's
+    assert asked == [("someone/unrecorded", "config.json")] * len(PER_SAMPLE)
+    assert [_common.checked_source(s, stats_advice=None) for s in ("someone/unrecorded", "tiny-ddi")] == [
+        "someone/unrecorded",
+        "tiny-ddi",
+    ]
+
+
+def test_offline_a_hub_checkpoint_s_config_is_read_once_and_one_without_statistics_refused(offline, monkeypatch):
+    """From the Hugging Face cache (HF_HUB_OFFLINE=1): one lookup of config.json per construction
+    (there were two), a repo recording no statistics and an official one the registry has none for
+    refused as online (the official one was accepted offline)."""
+    from stylizing_vit_aug import hub
+
+    _cache_entry(offline["empty"], "someone/cached")
+    _cache_entry(offline["empty"], "someone/unrecorded", edit=_without_stats)
+    _cache_entry(offline["empty"], hub.resolve_official("tiny-ddi").repo_id)
+    asked = _spy_downloads(monkeypatch)
+    StylizeTransform("someone/cached", p=0.01)
+    assert [name for _, name in asked].count("config.json") == 1, asked
+    for source in ("someone/unrecorded", "tiny-ddi"):
+        with pytest.raises(sva.MissingStatistics, match=_NO_STATS.format(source)):
+            StylizeTransform(source, p=0.01)
 
 
 # -- keyword-only parameters --------------------------------------------------------------------

@@ -118,3 +118,16 @@ def test_batch_stylize_from_files_follows_them_too(tmp_path, histology_crops, no
     module(torch.rand(2, 3, 32, 32))
     assert _first_weight(module.stylizer) == new != old
     assert module.bank.stylizer is module.stylizer  # the styles are the new weights' too
+
+
+def test_one_load_looks_at_each_file_once(tmp_path, histology_crops, monkeypatch):
+    """A load takes each file's state (a stat and listing per file) once: what the transform took is
+    what the per-process cache keys the load on."""
+    folder, bank_path = str(tmp_path / "ckpt"), str(tmp_path / "bank.safetensors")
+    _save(0, folder, bank_path, histology_crops)
+    transform = sva.StylizeTransform(folder, bank_path, p=1.0)
+    looked: list[str] = []
+    real = _common.file_state
+    monkeypatch.setattr(_common, "file_state", lambda source: looked.append(source) or real(source))
+    transform(torch.rand(3, 32, 32))
+    assert sorted(looked) == sorted([folder, bank_path])

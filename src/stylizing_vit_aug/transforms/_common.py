@@ -17,7 +17,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -32,6 +32,9 @@ from ..images import Normalization, check_float_range
 from ..images.kinds import ALPHA_CHANNELS
 from ..model import StyleStream
 from ..stylizer import Stylizer
+
+if TYPE_CHECKING:
+    from ..hub import CheckpointRequest
 
 # what a per-sample transform may draw by: it sees one image and no domain labels
 PER_SAMPLE_STRATEGIES: tuple[str, ...] = ("uniform", "balanced")
@@ -59,7 +62,7 @@ def check_strength(strength: Any) -> tuple[float, float]:
     """A number or a ``(low, high)`` range in [0, 1] -> ``(low, high)``."""
     pair = isinstance(strength, (tuple, list))
     values = strength_values(strength, (2,) if pair else (1,), "a (low, high) pair").tolist()
-    low, high = (values if pair else values * 2)
+    low, high = values if pair else values * 2
     if low > high:
         raise ValueError(f"strength must lie in [0, 1] with low <= high, got {strength!r}")
     return low, high
@@ -120,8 +123,11 @@ def clipped01(images: Any) -> Any:
 def normalised_hint(takes_stats: bool = True) -> str:
     """What a front-end says of clearly negative values: it runs after ``Normalize``, and the fix
     it can take (``takes_stats``: that Normalize's mean/std instead of moving it)."""
-    fix = ("Normalize, or pass mean= and std= with that Normalize's statistics so it can undo and redo the "
-           "normalisation") if takes_stats else "Normalize in the pipeline"
+    fix = (
+        ("Normalize, or pass mean= and std= with that Normalize's statistics so it can undo and redo the normalisation")
+        if takes_stats
+        else "Normalize in the pipeline"
+    )
     return f"it looks like it runs after Normalize. Put it before {fix}"
 
 
@@ -174,7 +180,8 @@ def warn_deprecated(old: str, new: str, stacklevel: int = 2) -> None:
     ``stacklevel`` counts from the caller of this function (2: whoever called the caller)."""
     warnings.warn(
         f"{old} is deprecated and will be removed in the next release: use {new}",
-        DeprecationWarning, stacklevel=stacklevel + 1,
+        DeprecationWarning,
+        stacklevel=stacklevel + 1,
     )
 
 
@@ -198,7 +205,10 @@ def draw_strength(low: float, high: float, n: int, generator: torch.Generator | 
 
 
 def pick_styles(
-    bank: StyleBank, indices: torch.Tensor, crop: float | None, generator: torch.Generator | None = None,
+    bank: StyleBank,
+    indices: torch.Tensor,
+    crop: float | None,
+    generator: torch.Generator | None = None,
     stylizer: Stylizer | None = None,
 ) -> StyleStream | torch.Tensor:
     """Cached streams of ``indices`` for ``stylizer`` (its colour settings: see
@@ -246,21 +256,24 @@ def front_end_stats_advice(source: str) -> str:
 
 
 def checked_source(
-    source: str | os.PathLike, revision: str | None = None,
+    source: str | os.PathLike,
+    revision: str | None = None,
     stats_advice: Callable[[str], str] | None = front_end_stats_advice,
 ) -> str:
     """A checkpoint source string as a per-sample transform keeps it, after the checks that load
     no model, so a typo fails at construction rather than when a rare draw first fires: a path
-    must exist (kept absolute, so a saved pipeline loads from any folder; a file's header is read,
-    so a style bank or a damaged file is named now), a name must be one
-    ``load_stylizer`` knows, and with the Hub offline (``HF_HUB_OFFLINE=1``) an official id or
-    Hub repo must be in the Hugging Face cache. Each failure is ``load_stylizer``'s own error.
-    A checkpoint whose config.json or header records no statistics is :class:`MissingStatistics`
-    with ``stats_advice(source)`` (None: the caller has statistics, e.g. ``--mean``/``--std``).
-    Nothing here touches the network: online, a Hub id is fetched (and its statistics known) at
-    first use. The one early refusal of a checkpoint: the commands' ``CheckpointChoice.refuse_unread``."""
-    from ..checkpoints import CONFIG_NAME, WEIGHTS_NAME
-    from ..hub import CheckpointRequest, accepted_source, hub_offline, resolve_official
+    must exist (kept absolute, so a saved pipeline loads from any folder) and its record be one the
+    loader takes (:func:`~stylizing_vit_aug.local_checkpoint.check_record`: a file's header is read,
+    so a style bank or a damaged file is named now), a name must be one ``load_stylizer`` knows,
+    and a Hub source's config.json is checked (:func:`~stylizing_vit_aug.hub.check_hub_source`,
+    online too); with the Hub offline (``HF_HUB_OFFLINE=1``) its weights must be in the Hugging
+    Face cache. Each failure is the loader's own error. A checkpoint that records no statistics
+    (its config.json or header, or the official registry's) is :class:`MissingStatistics` with
+    ``stats_advice(source)`` (None: the caller has statistics, e.g. ``--mean``/``--std``). Weights
+    are never downloaded here. The one early refusal of a checkpoint: the commands'
+    ``CheckpointChoice.refuse_unread``."""
+    from ..hub import CheckpointRequest, accepted_source
+    from ..local_checkpoint import check_record
 
     text = os.fspath(source)
     request = CheckpointRequest(text, revision)
@@ -268,18 +281,29 @@ def checked_source(
     if entry.kind == "on disk":
         kind = "the checkpoint folder" if request.path.is_dir() else "the weights file"
         kept, what, files = os.path.abspath(request.path), f"{kind} {request.path}", _local_files(request.path)
-    elif entry.kind == "hub" and hub_offline():
-        official = resolve_official(text)
-        if official is not None:  # its statistics are the registry's
-            request.download(official.repo_id, WEIGHTS_NAME)  # offline: the cache, or not cached
-            return text
-        files = request.download(text, WEIGHTS_NAME), request.download_if_present(text, CONFIG_NAME)
-        kept, what = text, f"the Hub repo {text}"
+        recorded = files is None or check_record(*files, None, None, what)  # no weights: the loader says so
+    elif entry.kind == "hub":
+        kept, (what, recorded) = text, _checked_hub_source(request)
     else:
         return text
-    if files is not None and not _records_stats(*files) and stats_advice is not None:
+    if not recorded and stats_advice is not None:
         raise missing_stats(what, stats_advice(text))
     return kept
+
+
+def _checked_hub_source(request: CheckpointRequest) -> tuple[str, bool]:
+    """What a Hub source (an official name or a repo id) is called in a refusal, and whether its
+    statistics are recorded (:func:`~stylizing_vit_aug.hub.check_hub_source`, asked once: it may
+    download config.json). Offline its weights must be cached: nothing could fetch them at first use."""
+    from ..checkpoints import WEIGHTS_NAME
+    from ..hub import check_hub_source, hub_offline, resolve_official
+
+    official = resolve_official(request.text)
+    recorded = check_hub_source(request)
+    if hub_offline():
+        request.download(official.repo_id if official else request.text, WEIGHTS_NAME)  # the cache, or not cached
+    what = f"the official checkpoint {official.repo_id}" if official else f"the Hub repo {request.text}"
+    return what, recorded
 
 
 def _local_files(path: Path) -> tuple[Path, Path | None] | None:
@@ -288,21 +312,6 @@ def _local_files(path: Path) -> tuple[Path, Path | None] | None:
     from ..local_checkpoint import folder_files
 
     return folder_files(path) if path.is_dir() else (path, None)
-
-
-def _records_stats(weights: Path, config: Path | None) -> bool:
-    """Whether a checkpoint records its statistics: in our config.json when there is one (``config``
-    None: none, as :func:`~stylizing_vit_aug.local_checkpoint.folder_files` says), else in
-    the weights file's own record. The weights file's header is read either way, so a damaged file
-    (or a style bank) is the loader's error now."""
-    from ..checkpoints import file_record, read_config, read_header
-
-    recorded = read_config(config) if config is not None else None
-    if recorded is not None:
-        read_header(weights)
-        return recorded.get("mean") is not None and recorded.get("std") is not None
-    record = file_record(weights)
-    return record.mean is not None and record.std is not None
 
 
 def checked_bank_path(path: str | os.PathLike) -> str:
@@ -323,23 +332,30 @@ def checked_bank_path(path: str | os.PathLike) -> str:
     return resolved
 
 
-def get_stylizer(source: str | None, revision: str | None = None, device: str | None = None) -> Stylizer:
+def get_stylizer(
+    source: str | None, revision: str | None = None, device: str | None = None, *, state: tuple | None = None
+) -> Stylizer:
     """A stylizer loaded once per process and source (None or "default": the bundled default),
-    and again if its files changed since."""
+    and again if its files changed since. ``state``: the source's :func:`file_state` if the caller
+    took it already (a stat and listing per load, not two)."""
     from ..hub import load_stylizer
 
     source = None if source == "default" else source
     return _cached(
-        _STYLIZERS, (source, revision, device), file_state(source),
+        _STYLIZERS,
+        (source, revision, device),
+        file_state(source) if state is None else state,
         lambda: load_stylizer(source, revision=revision, device=device),
     )
 
 
-def get_bank(path: str, stylizer: Stylizer) -> StyleBank:
+def get_bank(path: str, stylizer: Stylizer, *, state: tuple | None = None) -> StyleBank:
     """A bank file loaded once per process and stylizer (fails if another stylizer made it), and
-    again if the file changed since."""
+    again if the file changed since. ``state``: as :func:`get_stylizer`'s."""
     return _cached(
-        _BANKS, (str(Path(path).resolve()), stylizer.fingerprint), file_state(path),
+        _BANKS,
+        (str(Path(path).resolve()), stylizer.fingerprint),
+        file_state(path) if state is None else state,
         lambda: StyleBank.load(path, stylizer, on_mismatch="error", device="cpu"),
     )
 
@@ -399,7 +415,7 @@ class StyleSource:
         if self._stylizer is None:
             state = file_state(self.source)  # before loading: a save during the load is seen next time
             try:
-                self._stylizer = get_stylizer(self.source, self.revision, self.device)
+                self._stylizer = get_stylizer(self.source, self.revision, self.device, state=state)
             except MissingStatistics:  # known only now (a Hub repo online): the loader's advice is not a transform's
                 raise missing_stats(str(self.source), front_end_stats_advice(str(self.source))) from None
             self._stylizer_state = state
@@ -412,8 +428,8 @@ class StyleSource:
         self._drop_changed()
         if self._bank is None:
             stylizer = self.stylizer
-            self._bank_state = file_state(self.bank_path)
-            self._bank = get_bank(self.bank_path, stylizer) if self.bank_path else bundled_bank(stylizer)
+            self._bank_state = state = file_state(self.bank_path)
+            self._bank = get_bank(self.bank_path, stylizer, state=state) if self.bank_path else bundled_bank(stylizer)
         return self._bank
 
     def _drop_changed(self) -> None:
