@@ -24,6 +24,8 @@ from stylizing_vit_aug._atomic import (
     exclusive_lock,
     previous_versions,
     remove_stale_temporaries,
+    temporary_path,
+    temporary_token,
     write_atomically,
     write_bytes_atomically,
     write_directory_atomically,
@@ -292,3 +294,49 @@ def test_a_write_flushes_the_parent_folder_once_after_its_rename(tmp_path, monke
     parent = [renamed for folder, renamed in flushed if folder == tmp_path]
     assert parent == [True]  # once, with the new version in place
     assert (target / "w.bin" if "folder" in write else target).read_bytes() == b"new"
+
+
+@pytest.mark.parametrize("write", ["bytes", "file"])
+def test_before_replace_sees_the_whole_new_file_held_and_unrenamed_and_can_stop_the_rename(tmp_path, write):
+    """What a caller records of a replacement (stylize's row) is written while the new file is whole and held
+    under its writer's lock (no cleaner takes it), the old file still in place; its failure renames nothing."""
+    target = tmp_path / "target"
+    target.write_bytes(b"old")
+    seen: list[tuple[bytes, bytes, int, str]] = []
+
+    def look(staged: Path) -> None:
+        cleaned = remove_stale_temporaries(tmp_path, target=target.name)
+        temporary = staged if write == "bytes" else staged.parent  # write_atomically's: a file in a private folder
+        seen.append((staged.read_bytes(), target.read_bytes(), cleaned, temporary_token(temporary, target)))
+
+    def save(data: bytes, before_replace) -> None:
+        if write == "bytes":
+            write_bytes_atomically(target, data, before_replace=before_replace)
+        else:
+            write_atomically(target, lambda path: path.write_bytes(data), before_replace=before_replace)
+
+    save(b"new", look)
+    assert target.read_bytes() == b"new"
+    ((staged, before, cleaned, token),) = seen
+    assert (staged, before, cleaned) == (b"new", b"old", 0) and len(token) == 12
+
+    def refuse(staged: Path) -> None:
+        raise RuntimeError("not recorded")
+
+    with pytest.raises(RuntimeError, match="not recorded"):
+        save(b"newer", refuse)
+    assert target.read_bytes() == b"new" and [path.name for path in tmp_path.iterdir()] == ["target"]
+
+
+def test_a_temporarys_token_names_it_again_and_no_other_file(tmp_path):
+    target = tmp_path / "out.png"
+    staged = temporary_path(target, "0123456789ab")
+    assert temporary_token(staged, target) == "0123456789ab"
+    for other in (
+        tmp_path / "out.png",
+        temporary_path(tmp_path / "other.png", "0123456789ab"),
+        tmp_path / "sub" / staged.name,
+        temporary_path(target, "not-a-token!"),
+    ):
+        with pytest.raises(ValueError, match="is not a temporary of"):
+            temporary_token(other, target)

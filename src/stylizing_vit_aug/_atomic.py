@@ -40,12 +40,15 @@ except ImportError:  # pragma: no cover - Windows
 
 __all__ = [
     "TEMPORARY_PREFIX",
+    "BeforeReplace",
     "LockHeld",
     "exclusive_lock",
     "finish_file",
     "fsync_directory",
     "previous_versions",
     "remove_stale_temporaries",
+    "temporary_path",
+    "temporary_token",
     "write_atomically",
     "write_bytes_atomically",
     "write_directory_atomically",
@@ -57,6 +60,10 @@ TEMPORARY_PREFIX = ".sva-partial-"
 # Temporaries of versions before the prefix existed: ``.{name}.{12 hex}.tmp``.
 _LEGACY_TOKEN = re.compile(r"\.[0-9a-f]{12}\.tmp")
 _TOKEN = re.compile(r"[0-9a-f]{12}")
+
+# Called with the finished temporary (whole, flushed, still named as a temporary and held under its lock)
+# just before it is renamed over the target: what a caller records first (stylize's row of a replacement).
+BeforeReplace = Callable[[Path], None] | None
 
 
 def _read_umask() -> int:
@@ -214,13 +221,29 @@ def remove_stale_temporaries(folder: str | os.PathLike, *, target: str | None = 
     return sum(_remove_if_unowned(path) for path in candidates if _is_temporary_of(path.name, target))
 
 
+def temporary_path(path: Path, token: str) -> Path:
+    """The temporary of ``path`` that the 12 hex digits ``token`` name, beside it: the one spelling, which
+    the cleaner knows and a record of a staged file (``stylize``'s) finds it again by."""
+    return path.parent / f"{TEMPORARY_PREFIX}{path.name}.{token}.tmp"
+
+
+def temporary_token(temporary: Path, path: Path) -> str:
+    """The token of ``temporary``, a temporary of ``path`` (:func:`temporary_path`; ValueError if it is not):
+    the file :func:`write_bytes_atomically` passes its ``before_replace``, the folder of the one
+    :func:`write_atomically` passes."""
+    token = temporary.name.removeprefix(f"{TEMPORARY_PREFIX}{path.name}.").removesuffix(".tmp")
+    if temporary.parent != path.parent or _TOKEN.fullmatch(token) is None:
+        raise ValueError(f"{temporary} is not a temporary of {path}")
+    return token
+
+
 @contextmanager
 def _temporary_for(path: Path, *, folder: bool = False) -> Iterator[tuple[Path, int | None]]:
     """A new temporary beside ``path``, held under its lock until exit and removed on error: a
     file and its descriptor, or (``folder``) a private folder for a writer that makes temporaries
     of its own (safetensors does), so that a kill leaves them all in one place the cleaner knows."""
     while True:
-        temporary = path.parent / f"{TEMPORARY_PREFIX}{path.name}.{uuid.uuid4().hex[:12]}.tmp"
+        temporary = temporary_path(path, uuid.uuid4().hex[:12])
         if folder:
             temporary.mkdir()
             try:
@@ -258,12 +281,16 @@ def _naming(error: BaseException, temporary: Path, path: Path) -> OSError | None
     return OSError(int(code.group(1)), os.strerror(int(code.group(1))), str(path)) if code else None
 
 
-def write_atomically(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+def write_atomically(
+    path: str | os.PathLike, write: Callable[[Path], None], *, before_replace: BeforeReplace = None
+) -> Path:
     """Call ``write(temporary_path)`` and move the result to ``path`` atomically and durably.
 
     ``temporary_path`` has the target's name, inside a private temporary folder beside it.
     Stale temporaries of ``path`` (a killed earlier write) are removed first. ``write`` must
     raise when it cannot write everything; :func:`write_bytes_atomically` also checks the size.
+    ``before_replace(temporary_path)`` runs once the file is whole and flushed, just before the
+    rename (:data:`BeforeReplace`); if it raises, nothing is renamed and the temporary goes.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -271,19 +298,24 @@ def write_atomically(path: str | os.PathLike, write: Callable[[Path], None]) -> 
     with _temporary_for(path, folder=True) as (staging, _):
         write(staging / path.name)
         finish_file(staging / path.name)
+        if before_replace is not None:
+            before_replace(staging / path.name)
         os.replace(staging / path.name, path)
         _remove(staging)
     fsync_directory(path.parent)
     return path
 
 
-def write_bytes_atomically(path: str | os.PathLike, data: bytes, *, remove_stale: bool = True) -> Path:
+def write_bytes_atomically(
+    path: str | os.PathLike, data: bytes, *, remove_stale: bool = True, before_replace: BeforeReplace = None
+) -> Path:
     """Write ``data`` to ``path`` atomically, durably and completely.
 
     A short write is continued, a failing one (``ENOSPC``) raises, and the size on disk is
     checked after ``fsync``, so a full disk never yields a shorter file at ``path``. A caller
     that already cleaned the folder (a run writing thousands of files) passes
-    ``remove_stale=False`` to skip the per-file look for stale temporaries.
+    ``remove_stale=False`` to skip the per-file look for stale temporaries. ``before_replace``: as
+    :func:`write_atomically`'s, called with the temporary file itself (:func:`temporary_path`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -300,6 +332,8 @@ def write_bytes_atomically(path: str | os.PathLike, data: bytes, *, remove_stale
         size = os.fstat(fd).st_size
         if size != len(data):
             raise OSError(errno.ENOSPC, f"wrote {size} of {len(data)} bytes (disk full?)", str(path))
+        if before_replace is not None:
+            before_replace(temporary)
         os.replace(temporary, path)
     fsync_directory(path.parent)
     return path

@@ -1,7 +1,7 @@
 """What a path is before a reader opens it: whether anything is there at all (:func:`present`),
 and what it is when it is not a plain file (:func:`special_file`), because a named pipe blocks its
 reader forever and a device never ends; and the one stamp that tells a file changed since it was
-last looked at (:func:`file_stamp`)."""
+last looked at (:func:`file_stamp`, :func:`stamp_or_none`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["FileStamp", "file_stamp", "present", "special_file"]
+__all__ = ["FileStamp", "file_stamp", "present", "special_file", "stamp_or_none"]
 
 _KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
           (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"))
@@ -26,6 +26,16 @@ def file_stamp(path: Path) -> FileStamp:
     it cannot be looked at: each caller says what that means for it."""
     status = os.stat(path)
     return status.st_size, status.st_mtime_ns, status.st_ino
+
+
+def stamp_or_none(path: Path) -> FileStamp | None:
+    """:func:`file_stamp`, or None where ``path`` cannot be looked at (gone, a folder that may not be
+    searched): for a check that compares stamps and takes a missing file for a changed one, and lets
+    whoever reads the file say why it cannot."""
+    try:
+        return file_stamp(path)
+    except OSError:
+        return None
 
 
 def present(path: Path) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._files import file_stamp
+from ._files import stamp_or_none
 from .app_settings import Settings
 from .bank import HISTOLOGY_ASSETS
 from .images import IMAGE_EXTENSIONS, unread_kind
@@ -89,14 +89,7 @@ def stamps(paths: Sequence[Path]) -> tuple[tuple[str, int, int, int], ...]:
     (size, modification time, inode; -1s: it cannot be looked at, and reading it will say why).
     Decoded files are kept under these, so a file added, removed, overwritten in place or replaced
     (a new file renamed over it) is read again."""
-    return tuple((str(path), *_stamp(path)) for path in paths)
-
-
-def _stamp(path: Path) -> tuple[int, int, int]:
-    try:
-        return file_stamp(path)
-    except OSError:
-        return -1, -1, -1
+    return tuple((str(path), *(stamp_or_none(path) or (-1, -1, -1))) for path in paths)
 
 
 def bundled_contents() -> dict[str, Path]:

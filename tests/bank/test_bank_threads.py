@@ -86,3 +86,34 @@ def test_a_dataloader_worker_forked_while_a_thread_encodes_still_draws(small_sty
         release.set()
         thread.join()
     assert torch.equal(layers, _bank(small_stylizer).encode().streams.layers[:, [2, 5]])
+
+
+def test_a_thread_drawing_cached_styles_does_not_wait_for_another_threads_encode(small_stylizer, monkeypatch):
+    """A loader thread drawing styles already encoded used to wait, lock in hand elsewhere, for every encode
+    of other styles (a whole bank's, minutes on a large one)."""
+    bank, cached = _bank(small_stylizer), torch.tensor([1, 0])
+    expected = bank.stream(cached).layers  # chunk 0 encoded
+    busy, release, got = threading.Event(), threading.Event(), {}
+    real = StyleBank._encode
+
+    def held(self: StyleBank, start: int, stop: int) -> torch.Tensor:
+        busy.set()
+        release.wait(30)
+        return real(self, start, stop)
+
+    monkeypatch.setattr(StyleBank, "_encode", held)
+    encoding = threading.Thread(target=bank.stream, args=(torch.tensor([4, 7]),))
+    drawing = threading.Thread(target=lambda: got.update(layers=bank.stream(cached).layers))
+    encoding.start()
+    try:
+        assert busy.wait(30)
+        drawing.start()
+        drawing.join(5)
+        assert not drawing.is_alive()  # it returned while the other thread is still inside its encode
+        assert not release.is_set()
+    finally:
+        release.set()
+        encoding.join()
+        if drawing.ident is not None:
+            drawing.join()
+    assert torch.equal(got["layers"], expected)

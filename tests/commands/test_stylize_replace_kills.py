@@ -2,7 +2,8 @@
 failed redo take the same way) leaves the old file with its old row, or the new file with its new row: never
 neither (the old file used to be removed just before its new row and file), never a half-written file, never a
 file under a row that does not describe it. The kill is a :class:`Killed` raised at each step of the replacement,
-which no handler catches (as ``SIGKILL`` runs none); one test kills a real process (``os._exit``) at the worst step."""
+the folder taken as it is at that moment (the handlers the exception runs, which ``SIGKILL`` never does, change only
+the original); one test kills a real process (``os._exit``) at the worst step."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import pytest
 
 from helpers import RANKS_ENV, read_stylize_log, write_images
 from stylizing_vit_aug import cli
-from stylizing_vit_aug._atomic import TEMPORARY_PREFIX
+from stylizing_vit_aug._atomic import TEMPORARY_PREFIX, remove_stale_temporaries
 from stylizing_vit_aug.commands import stylize
 from stylizing_vit_aug.commands._stylize_record import SETTINGS
 from stylizing_vit_aug.commands.common import EXIT_SKIPPED
@@ -51,34 +52,57 @@ def _state(out: Path) -> dict[str, tuple[bytes, dict[str, str]]]:
     return {path.name: (path.read_bytes(), rows[path.name]) for path in sorted(out.glob("*.png"))}
 
 
-def _kill_at(step: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Kill the run at ``step`` of its second replacement (the first one finishes)."""
+def _as_killed(out: Path) -> Path:
+    """The folder ``out`` as a kill leaves it at this moment, before the handlers a :class:`Killed` runs (which a
+    ``SIGKILL`` never does: the atomic write's removal of its temporary, the row taken back) change it: files
+    linked (the same inodes, so the stamps a mark names still match), the records copied (appended to in place)."""
+    frozen = out.with_name(f"{out.name}.killed")
+    for folder, _, names in os.walk(out):
+        (frozen / Path(folder).relative_to(out)).mkdir(exist_ok=True)
+        for name in names:
+            source, copy = Path(folder) / name, frozen / Path(folder).relative_to(out) / name
+            (shutil.copy2 if name.endswith(".csv") else os.link)(source, copy)
+    return frozen
+
+
+def _kill_at(step: str, out: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Kill the run at ``step`` of its second replacement (the first one finishes); the list gets ``out`` as the
+    kill left it (:func:`_as_killed`)."""
     calls: list[str] = []
+    left: list[Path] = []
 
     def second(name: str) -> bool:
         calls.append(name)
         return calls.count(name) == 2
 
-    def wrap(target, name, killed_if):
+    def wrap(target, name, killed_if, after=False):
         real = getattr(target, name)
 
         def step_of(*args, **kwargs):
-            if killed_if(*args) and second(name):
+            killed = killed_if(*args) and second(name)
+            done = real(*args, **kwargs) if after or not killed else None
+            if killed:
+                left.append(_as_killed(out))
                 raise Killed
-            return real(*args, **kwargs)
+            return done
 
         monkeypatch.setattr(target, name, step_of)
 
-    staged = lambda path: Path(path).parent.name.startswith(TEMPORARY_PREFIX)  # noqa: E731
-    if step == "writing the new file":
-        wrap(stylize, "write_image_atomic", lambda pixels, path: staged(path))
+    def temporary(fd: int) -> bool:  # a descriptor of a temporary beside the outputs
+        inode = os.fstat(fd).st_ino
+        return any(path.stat().st_ino == inode for path in out.glob(f"{TEMPORARY_PREFIX}*"))
+
+    staged = lambda path: Path(path).name.startswith(TEMPORARY_PREFIX)  # noqa: E731
+    renamed_in = lambda source, target: staged(source) and Path(target).suffix == ".png"  # noqa: E731
+    if step == "writing the new file":  # its bytes in the temporary, not yet flushed
+        wrap(os, "fsync", temporary)
     elif step == "before its row":
         wrap(stylize, "staged_row", lambda *args: True)
     elif step == "after its row, before the rename":  # the rename of the staged file over the old one
-        renamed_in = lambda source, target: staged(source) and not staged(target) and Path(target).suffix == ".png"  # noqa: E731
         wrap(os, "replace", renamed_in)
     else:  # after the rename
-        wrap(stylize, "fsync_directory", lambda *args: True)
+        wrap(os, "replace", renamed_in, after=True)
+    return left
 
 
 @pytest.mark.parametrize(
@@ -97,10 +121,12 @@ def test_a_kill_at_each_step_of_a_replacement_leaves_the_old_or_the_new_file_eac
     out = tmp_path / "out"
     shutil.copytree(root / "old", out)
     old, new = _state(out), _state(root / "new")
-    _kill_at(step, monkeypatch)
+    left = _kill_at(step, out, monkeypatch)
     with pytest.raises(Killed):
         cli.main(argv(out, "--overwrite", "--strength", "0.5"))
     monkeypatch.undo()
+    shutil.rmtree(out)
+    left[0].rename(out)  # the folder as the kill left it
 
     assert cli.main(argv(out, "--strength", "0.5")) == 0  # the next start reads the record; nothing is redone
     after = _state(out)
@@ -126,7 +152,7 @@ def test_a_process_killed_between_the_row_and_the_rename_leaves_the_new_file_wit
         real = os.replace
 
         def replace(source, target):  # the staged img01.png renamed over the old one (not the staging's own)
-            staged = Path(source).parent.name.startswith({TEMPORARY_PREFIX!r})
+            staged = Path(source).name.startswith({TEMPORARY_PREFIX!r})
             if staged and Path(target).parent == Path({str(out)!r}) and Path(target).name == "img01.png":
                 os._exit(9)
             return real(source, target)
@@ -164,4 +190,53 @@ def test_a_redo_that_cannot_be_written_keeps_the_old_file_recorded_as_it_was_mad
     data, row = _state(out)["img01.png"]
     assert data == old["img01.png"][0] and row["error"]  # the old file, and why it was not redone
     assert {name: row[name] for name in SETTINGS} == {name: old["img01.png"][1][name] for name in SETTINGS}
+    assert not any(path.name.startswith(TEMPORARY_PREFIX) for path in out.rglob("*"))
+
+
+def test_a_replacement_is_one_atomic_write_whose_staged_file_no_cleaner_takes(folders, tmp_path, monkeypatch):
+    """The staged file used to be written atomically into a hand-made folder: two temporaries, renames and folder
+    flushes per output, and the folder held no lock, so a cleaner meanwhile (another process's start) took it for
+    a killed run's leftover and the replacement failed."""
+    root, argv = folders
+    out = tmp_path / "out"
+    shutil.copytree(root / "old", out)
+    renamed, cleaned = [], []
+    real_replace, real_row = os.replace, stylize.staged_row
+
+    def replace(source, target):
+        if Path(target).suffix == ".png":
+            renamed.append(Path(target).relative_to(out))
+        return real_replace(source, target)
+
+    def staged_row(*args):  # the row is appended while the staged file is whole, before the rename
+        cleaned.append(remove_stale_temporaries(out, recursive=True))
+        return real_row(*args)
+
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(stylize, "staged_row", staged_row)
+    assert cli.main(argv(out, "--overwrite", "--strength", "0.5")) == 0
+    assert sorted(renamed) == sorted(Path(name) for name in _state(root / "old"))  # each renamed once, over the old
+    assert cleaned == [0] * len(renamed)  # held by its writer: no cleaner removes it
+    assert _state(out) == _state(root / "new")
+
+
+def test_ctrl_c_before_the_rename_leaves_the_old_file_with_its_row(folders, tmp_path, monkeypatch):
+    """Ctrl-C (unlike a kill) removes the staged file, so its marked row is taken back: else the next start finds
+    neither the new file nor the old file's row, and calls the old one unknown."""
+    root, argv = folders
+    out = tmp_path / "out"
+    shutil.copytree(root / "old", out)
+    old, real = _state(out), os.replace
+
+    def replace(source, target):
+        if Path(source).name.startswith(TEMPORARY_PREFIX) and Path(target).name == "img01.png":
+            raise KeyboardInterrupt
+        return real(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    assert cli.main(argv(out, "--overwrite", "--strength", "0.5")) != 0
+    monkeypatch.undo()
+    assert _state(out)["img01.png"] == old["img01.png"]  # the old file, its row as it was
+    assert cli.main(argv(out, "--strength", "1")) == 0  # the next start keeps it as made (nothing unknown)
+    assert _state(out)["img01.png"] == old["img01.png"]
     assert not any(path.name.startswith(TEMPORARY_PREFIX) for path in out.rglob("*"))

@@ -3,7 +3,8 @@ one contiguous ``[L, N, T, D]`` tensor whose chunks are views of it; rows gather
 How a chunk is encoded (stylizer, device, dtype) is the bank's to say. Each chunk remembers a
 digest of the pixels it was made from, so that writes into the images that bump no version
 counter (through ``.numpy()`` or ``.data``) are found before streams are saved (:meth:`StreamCache.forget_stale`).
-Threads that draw from one bank at once share the work: a chunk is encoded once, the others wait for it."""
+Threads that draw from one bank at once share the work: a chunk is encoded once, the others wait for it
+(a thread whose chunks are all encoded waits for nobody)."""
 
 from __future__ import annotations
 
@@ -73,7 +74,12 @@ class StreamCache:
 
     def fill(self, chunk_ids: Sequence[int], encode: EncodeChunk) -> list[torch.Tensor]:
         """The chunks ``chunk_ids``, encoding those not encoded yet (a progress bar for many). One thread
-        at a time: another drawing the same styles waits rather than encoding them again."""
+        at a time encodes: another drawing the same styles waits rather than encoding them again, but one
+        whose chunks are all encoded takes them without the lock, never waiting for another's encode."""
+        kept = self.chunks  # read once: _keep may replace the list meanwhile
+        found = [kept[c] for c in chunk_ids]
+        if all(chunk is not None for chunk in found):
+            return found
         with self._guard():
             missing = [c for c in chunk_ids if self.chunks[c] is None]
             bar = tqdm(missing, desc="encoding styles", unit="chunk", disable=len(missing) < 4, leave=False)

@@ -6,7 +6,7 @@ merged. A torn last line from a kill is ignored on reading.
 An output's row is appended *before* the output is renamed into place (and taken back if the
 write fails), so a file on disk always has the row of the settings that made it; a row whose
 output is missing (a kill in between) is dropped by the next start. An output that replaces an
-earlier file is written whole into a staging folder beside it first (:func:`staging_folder`), and its
+earlier file is written whole into its atomic write's temporary beside it first (:func:`staged_file`), and its
 row is appended marked with where it is staged and what it is (:func:`staged_row`) before the rename,
 so a kill at any moment leaves the old file with its old row or the new file with its new one: the
 next reading of the record (:func:`collect_log`) settles each mark (:func:`_settle_staged`). An output found without a
@@ -40,8 +40,8 @@ import re
 from contextlib import suppress
 from pathlib import Path
 
-from .._atomic import TEMPORARY_PREFIX, fsync_directory, write_atomically
-from .._files import FileStamp, file_stamp
+from .._atomic import fsync_directory, temporary_path, write_atomically
+from .._files import FileStamp, file_stamp, stamp_or_none
 from ..images import IMAGE_EXTENSIONS
 from ..images.files import sha256_of
 
@@ -49,7 +49,7 @@ __all__ = [
     "ADDED", "BEFORE_INPUTS", "BEFORE_VALUE_RANGE", "FIELDS", "INPUT_COLUMNS", "KNOWN_HEADERS", "LEGACY_FIELDS",
     "LOG_NAME", "SETTINGS", "TYPE_RANGE", "LogWriter", "collect_log", "describes_output", "failure_row", "file_sha256",
     "input_changed", "input_columns", "input_stat", "is_unknown", "kept_row", "log_refusal", "part_path",
-    "range_label", "read_log", "redo_failed", "replace_log", "stat_column", "staged_row", "staging_folder",
+    "range_label", "read_log", "redo_failed", "replace_log", "stat_column", "staged_file", "staged_row",
     "unknown_row",
 ]
 
@@ -158,25 +158,19 @@ STAGED = "replacing the earlier file: the new one is staged"
 _STAGED_MARK = re.compile(rf"{re.escape(STAGED)} as ([0-9a-f]{{12}}), stat (\d+) (\d+) (\d+)")
 
 
-def staging_folder(out: Path, token: str) -> Path:
-    """Where the new file of ``out`` is written whole before it replaces the earlier one: a temporary
-    of :mod:`.._atomic`'s naming beside it, so the next start removes one a kill left unused."""
-    return out.parent / f"{TEMPORARY_PREFIX}{out.name}.{token}.tmp"
+def staged_file(out: Path, token: str) -> Path:
+    """Where the new file of ``out`` is whole before it replaces the earlier one: the temporary of its
+    atomic write that ``token`` names (:func:`.._atomic.temporary_path`), so the next start removes one a
+    kill left unused, once the record is settled (:func:`_settle_staged`)."""
+    return temporary_path(out, token)
 
 
 def staged_row(row: dict[str, str], token: str, stamp: FileStamp) -> dict[str, str]:
-    """``row`` (the new file's) marked as staged in :func:`staging_folder` (``token``) with the staged
+    """``row`` (the new file's) marked as staged as :func:`staged_file` (``token``) with the staged
     file's :func:`~stylizing_vit_aug._files.file_stamp` ``stamp``, which a rename keeps: the next reading
     of the record tells from it whether the file in place is the new one (:func:`_settle_staged`)."""
     size, modified, inode = stamp
     return {**row, "error": f"{STAGED} as {token}, stat {size} {modified} {inode}"}
-
-
-def _stamp_of(path: Path) -> FileStamp | None:
-    try:
-        return file_stamp(path)
-    except OSError:
-        return None
 
 
 def _settle_staged(rows: dict[str, dict[str, str]], output: Path) -> None:
@@ -190,9 +184,9 @@ def _settle_staged(rows: dict[str, dict[str, str]], output: Path) -> None:
             continue
         out = output / row["output"]
         stamp = tuple(int(value) for value in mark.groups()[1:])
-        staged = staging_folder(out, mark.group(1)) / out.name
-        now = _stamp_of(out)
-        if now != stamp and _stamp_of(staged) == stamp:
+        staged = staged_file(out, mark.group(1))
+        now = stamp_or_none(out)
+        if now != stamp and stamp_or_none(staged) == stamp:
             with suppress(OSError):  # else the earlier file stays, as one not described (below)
                 os.replace(staged, out)
                 fsync_directory(out.parent)

@@ -13,7 +13,7 @@ import io
 import os
 import socket
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -416,17 +416,19 @@ def write_image_atomic(
     lossless: bool = False,
     remove_stale: bool = False,
     metadata: dict[str, Any] | None = None,
+    before_replace: Callable[[Path], None] | None = None,
 ) -> None:
     """Save uint8/uint16 pixels (16-bit stays 16-bit in PNG/TIFF; a WebP is lossless with
     ``lossless``, see :func:`~stylizing_vit_aug.images.save_image`) atomically: encoded in memory
     first, then written whole through a temporary file + ``os.replace``, so a crash or a full disk
     leaves the old file or none, never a half-written image at ``path`` (a full disk raises
     ``OSError``). The caller removes stale temporaries of the folder once, not per image (a single
-    file: ``remove_stale``)."""
+    file: ``remove_stale``). ``before_replace(temporary)``: run on the whole file just before the
+    rename (:func:`~stylizing_vit_aug._atomic.write_bytes_atomically`): ``stylize`` records a replacement there."""
     from ..images import save_image
 
     encoded = io.BytesIO()
     save_image(
         pixels, encoded, image_format(path), quality=quality, lossless=lossless, metadata=metadata, name=str(path)
     )  # the messages name the file, not the buffer
-    write_bytes_atomically(path, encoded.getvalue(), remove_stale=remove_stale)
+    write_bytes_atomically(path, encoded.getvalue(), remove_stale=remove_stale, before_replace=before_replace)

@@ -5,8 +5,8 @@ order or of what already ran), so a killed run continues where it stopped and gi
 files an uninterrupted run gives. Outputs are encoded in memory, then written whole through a
 temporary file and ``os.replace``; the CSV record is appended and fsynced row by row, each
 output's row *before* its file is renamed into place (taken back if the write fails). An output that
-replaces an earlier file (``--overwrite``, a changed input, a failed redo) is written whole into a
-staging folder beside it, its row appended marked as staged, and only then renamed over the old file,
+replaces an earlier file (``--overwrite``, a changed input, a failed redo) is written whole into its
+temporary beside it, its row appended marked as staged, and only then renamed over the old file,
 which stays until that moment; the next start settles such a mark (see :mod:`._stylize_record`). So a
 kill at any moment leaves the old file with its row or the new one with its row, and a file on disk
 always has the row of the settings that made it (every setting that changes its pixels:
@@ -60,9 +60,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import logging
-import os
-import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, suppress
 from pathlib import Path
@@ -72,8 +69,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .._atomic import fsync_directory, remove_stale_temporaries
-from .._files import file_stamp
+from .._atomic import BeforeReplace, remove_stale_temporaries, temporary_token
+from .._files import FileStamp, file_stamp, stamp_or_none
 from ..images import ImageReadError, ImageTraits, check_whole, is_lossless, read_with_traits
 from ..images.headers import unreadable
 from ..images.value_range import declare_value_range, declared_value_range, eight_bit_refusal
@@ -91,7 +88,6 @@ from ._stylize_record import (
     part_path,
     replace_log,
     staged_row,
-    staging_folder,
     stat_column,
 )
 from ._stylize_resume import earlier_rows, recorded_lossless, redo_changed_inputs, report_resumed, resumed_rows
@@ -196,6 +192,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 _Input = tuple[np.ndarray, ImageTraits, dict[str, str]]  # an input's pixels, traits and record columns
 Row = dict[str, str]  # a row of the record
+_Save = Callable[[Path, BeforeReplace], None]  # writes an output atomically (its hook: see _atomic.write_atomically)
 
 
 def _read_input(path: Path) -> _Input:
@@ -485,9 +482,9 @@ class _Outputs:
         path, out, choice = job
         row = self.rows.done(path, out, choice, traits.lossless, source)
 
-        def save(target: Path) -> None:
+        def save(target: Path, before_replace: BeforeReplace = None) -> None:
             write_image_atomic(result, target, quality=self.plan.quality, lossless=traits.lossless,
-                               metadata=traits.metadata)
+                               metadata=traits.metadata, before_replace=before_replace)
 
         try:
             (self.swap if self.plan.key(out) in self.existing else self.add)(out, row, save)
@@ -501,47 +498,39 @@ class _Outputs:
         self.written += 1
         self.progress.update(1)
 
-    def add(self, out: Path, row: Row, save: Callable[[Path], None]) -> None:
+    def add(self, out: Path, row: Row, save: _Save) -> None:
         """Append the row of the new ``out``, then write the file (atomically); a failed write takes the
         row back. A kill in between leaves a row of a missing output, which the next start drops."""
         start = self.append(row, out)
         try:
-            save(out)
+            save(out, None)
         except BaseException:  # a failed write, Ctrl-C or a bug: no row of a file that is not there
             self.writer.retract(start)
             raise
 
-    def swap(self, out: Path, row: Row, save: Callable[[Path], None]) -> None:
+    def swap(self, out: Path, row: Row, save: _Save) -> None:
         """Replace the earlier ``out`` so that a kill at any moment leaves the old file with its row, or the
-        new file with its new row: the new file is written whole into a staging folder beside it, its row
-        appended marked with where it is staged and its stamp (:func:`._stylize_record.staged_row`), then it
-        is renamed over the old one, and its row appended again, unmarked. A kill before that leaves the mark,
-        which the record's next reading settles (the file in place is the new one; or, killed before the
-        rename, the staged one is renamed in). A failure leaves the old file and its row as they were."""
-        token = uuid.uuid4().hex[:12]
-        staging = staging_folder(out, token)
-        staging.mkdir()
-        staged = staging / out.name
+        new file with its new row: once its atomic write has the new file whole in its temporary beside ``out``
+        (locked, so no cleaner takes it), and before the rename, its row is appended marked with where it is
+        staged and its stamp (:func:`._stylize_record.staged_row`); after the rename, its row is appended
+        again, unmarked. A kill in between leaves the mark, which the record's next reading settles (the file
+        in place is the new one; or, killed before the rename, the staged one is renamed in). A failure or
+        Ctrl-C before the rename takes the marked row back (the write removes its temporary): the old file
+        and its row stand as they were."""
+        marked: list[tuple[int, FileStamp]] = []  # where the marked row starts, and the staged file's stamp
+
+        def stage(temporary: Path) -> None:
+            stamp = file_stamp(temporary)
+            marked.append((self.append(staged_row(row, temporary_token(temporary, out), stamp), out), stamp))
+
         try:
-            save(staged)
-            marked = staged_row(row, token, file_stamp(staged))
-        except BaseException:  # nothing recorded yet: the old file and its row stand
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        try:
-            start = self.append(marked, out)
-            os.replace(staged, out)
-        except (OSError, _Unwritten) as error:  # the old file is untouched, so its row stands again
-            if not isinstance(error, _Unwritten):
-                self.writer.retract(start)
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        # (Interrupted after the row: what it left, staged or renamed, is settled as a kill's, by the next start.)
-        fsync_directory(out.parent)  # the rename made durable, as every atomic write makes its own, before:
+            save(out, stage)
+        except BaseException:
+            if marked and stamp_or_none(out) != marked[0][1]:  # not renamed: the old file is in place
+                self.writer.retract(marked[0][0])
+            raise  # (renamed, then interrupted: the mark is settled by the record's next reading)
         with suppress(OSError):  # the row unmarked, so the record reads true now (else the next reading settles it)
             self.writer.append(row)
-        with suppress(OSError):
-            staging.rmdir()
 
 
 def _write_outputs(
