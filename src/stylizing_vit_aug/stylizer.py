@@ -53,6 +53,7 @@ from .images import (
     same_kind_copy,
     to_batch,
     to_batches,
+    unit_batch,
 )
 from .images.windows import empty_batch_row, height_width, largest_image_pixels, single_images
 from .inference import InferenceNetwork, NetworkCalls, check_fp32_weights, tensors_state, weights_digest
@@ -460,7 +461,7 @@ class Stylizer(StylizerOptions):
         batch = values01.shape[0]
         strength = self._strengths(strength, batch)
         stream = self._streams(styles, batch)
-        values01 = values01.to(self.device, torch.float32)
+        values01 = unit_batch(values01.to(self.device))  # one layout: every caller's same pixels
         chunks = (slice(start, start + self.chunk_size) for start in range(0, batch, self.chunk_size))
         one_style = len(stream) == 1
         parts = [self._stylize_chunk(values01[rows], stream if one_style else stream[rows], mode) for rows in chunks]
@@ -498,7 +499,7 @@ class Stylizer(StylizerOptions):
         if batch == 0 or len(stream) % batch:
             raise ValueError(f"got {len(stream)} styles for {batch} images: pass k styles per image, view-major")
         views = len(stream) // batch
-        values01 = values01.to(self.device, torch.float32)
+        values01 = unit_batch(values01.to(self.device))
         out = torch.empty((views, *values01.shape), dtype=torch.float32, device=self.device)
         per_chunk = max(1, self.chunk_size // views)
         for start in range(0, batch, per_chunk):

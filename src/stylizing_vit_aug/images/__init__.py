@@ -36,6 +36,7 @@ from .kinds import (
     looks_channels_last,
     to_batch,
     to_batches,
+    unit_batch,
 )
 from .listing import IMAGE_EXTENSIONS, find_images, unread_kind
 from .normalization import STATS_UNITS, Normalization
@@ -80,5 +81,6 @@ __all__ = [
     "to_batch",
     "to_batches",
     "to_uint8",
+    "unit_batch",
     "unread_kind",
 ]

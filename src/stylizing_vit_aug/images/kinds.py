@@ -1,6 +1,7 @@
 """Image kinds in: PIL, numpy (HWC) and torch (CHW) checked and converted to one float32
-``[B, C, H, W]`` batch in 0–1, with a :class:`BatchInfo` of what came in; the way back to exactly
-that kind, dtype, value range and layout is :mod:`.returning`.
+``[B, C, H, W]`` batch in 0–1, contiguous whatever the input's layout (:func:`unit_batch`), with a
+:class:`BatchInfo` of what came in; the way back to exactly that kind, dtype, value range and layout
+is :mod:`.returning`.
 
 The one alpha policy of the package (:data:`ALPHA_POLICY`) lives here, so the engine, every
 front-end, the command line and the app treat transparency alike: alpha is carried, never
@@ -257,11 +258,21 @@ def check_batch01(
         check_float_range(values01, what)
 
 
+def unit_batch(values: torch.Tensor) -> torch.Tensor:
+    """``values`` as float32 in one canonical layout, contiguous ``[B, C, H, W]``, in one pass (no
+    copy of a batch already so). Kernels round by layout: a channels-last batch (what an array
+    becomes), a one-image view (``array[None]``) and a batch of many stylised the same image up to
+    1 LSB apart in uint8; in one layout every kind, dtype and batch gives the same pixels."""
+    if values.dtype == torch.float32:  # to() hands back a float32 one-image view (batch stride 0) as it is
+        return values.contiguous()
+    return values.to(torch.float32, memory_format=torch.contiguous_format)
+
+
 def _unit_float(batch: torch.Tensor, what: str, range_checked: bool = False) -> torch.Tensor:
-    """uint8 (0–255) or validated float (0–1) -> float32 in 0–1."""
+    """uint8 (0–255) or validated float (0–1) -> canonical float32 in 0–1 (:func:`unit_batch`)."""
     if batch.dtype == torch.uint8:
-        return batch.float().div_(255)
-    values = batch.float()
+        return unit_batch(batch).div_(255)
+    values = unit_batch(batch)
     if not range_checked:
         check_float_range(values, what)
     return values
@@ -321,10 +332,8 @@ def _torch_to_batch(images: torch.Tensor, what: str, range_checked: bool) -> tup
         value_range=declared,
     )
     if images.dtype == TORCH_UINT16:  # numpy's uint16 rule, on the host (torch has no max of uint16)
-        # channels last in memory, as an array's: the engine's float rounding then matches numpy's, bit for bit
-        host = np.ascontiguousarray(colour.permute(0, 2, 3, 1).cpu().numpy())
-        unit = _sixteen_bit_unit(host, what, range_checked)
-        return torch.from_numpy(unit).permute(0, 3, 1, 2).to(images.device), info
+        unit = _sixteen_bit_unit(colour.cpu().numpy(), what, range_checked)
+        return torch.from_numpy(unit).to(images.device), info
     return _unit_float(colour, what, range_checked), info
 
 
@@ -374,19 +383,20 @@ def _numpy_to_batch(
         value_range=declared,
     )
     if batch.dtype == np.uint16:  # torch has no arithmetic on uint16: scale in numpy
-        return torch.from_numpy(_sixteen_bit_unit(batch, what, range_checked)).permute(0, 3, 1, 2), info
+        return torch.from_numpy(_sixteen_bit_unit(batch.transpose(0, 3, 1, 2), what, range_checked)), info
     if not (batch.flags.writeable and batch.flags.c_contiguous):
         batch = np.array(batch)  # torch.from_numpy needs writable, contiguous memory
     return _unit_float(torch.from_numpy(batch).permute(0, 3, 1, 2), what, range_checked), info
 
 
 def _sixteen_bit_unit(colours: np.ndarray, what: str, range_checked: bool) -> np.ndarray:
-    """uint16 ``colours`` (``[B, H, W, C]``, native order) as float32 in 0–1 from the declared range (else
-    0–65535), refused outside it: the one rule of numpy and torch uint16 pixels."""
+    """uint16 ``colours`` (``[B, C, H, W]`` in any layout, native order) as float32 in 0–1 from the declared
+    range (else 0–65535), refused outside it: the one rule of numpy and torch uint16 pixels. Made contiguous
+    as uint16, half the bytes of the floats, which then come out in the canonical layout (:func:`unit_batch`)."""
     note_twelve_bit(colours, what, each=False)  # a file's reader has said it, naming the file
     if not range_checked:
         _refuse_outside_declared(lambda: colours, what)
-    return to_unit(colours, declared_value_range() or SIXTEEN_BIT)
+    return to_unit(np.ascontiguousarray(colours), declared_value_range() or SIXTEEN_BIT)
 
 
 def _pil_target(image: PILImage.Image) -> str | None:

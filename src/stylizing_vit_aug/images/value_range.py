@@ -2,12 +2,15 @@
 check of a ``(low, high)`` range, the mapping to 0–1 and back, and the range a command declares
 for the 16-bit pixels of its run.
 
-MONAI's ``RandStylize(value_range=)`` maps its images itself. The commands' ``--value-range``
-instead declares the range for everything that converts 16-bit pixels while it runs
-(:func:`declare_value_range`): :func:`~.kinds.to_batch` and :func:`~.returning.from_batch` are the
-one place uint16 becomes 0–1 and back, and the commands reach them through the Stylizer, the bank
-builder, the strip path and the preview grid alike, so every path reads the run's files the same
-way. Outside such a block uint16 is 0–65535, as always.
+A range is declared for everything that converts 16-bit pixels while it runs
+(:func:`declare_value_range`): by the commands' ``--value-range`` and the front-ends'
+``value_range=``. :func:`~.kinds.to_batch` and :func:`~.returning.from_batch` are the one place
+uint16 becomes 0–1 and back, and the commands reach them through the Stylizer, the bank builder, the
+strip path and the preview grid alike, so every path reads the run's files the same way. MONAI's
+``RandStylize(value_range=)`` hands its uint8 pixels (on 0–255) and uint16 pixels (on a 16-bit range)
+to that one conversion too, and maps to 0–1 itself (:func:`to_unit`) only what it alone takes:
+floats, other integers and ranges no 16-bit pixels have. Outside such a block uint16 is 0–65535, as
+always.
 """
 
 from __future__ import annotations
