@@ -17,6 +17,7 @@ import logging
 import sys
 import textwrap
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import NamedTuple
 
 from . import __version__
@@ -222,11 +223,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     That is why this module imports nothing heavy at its top: the console script imports it
     before any handler runs.
     """
-    argv = list(sys.argv[1:] if argv is None else argv)
+    script, argv = argv is None, list(sys.argv[1:] if argv is None else argv)
     try:
-        return _run(argv)
-    except KeyboardInterrupt:  # before the command line is parsed (while torch imports, say)
-        return _interrupted(_command_of(argv))
+        try:
+            return _run(argv)
+        except KeyboardInterrupt:  # before the command line is parsed (while torch imports, say)
+            return _interrupted(_command_of(argv))
+    finally:
+        if script:  # the outcome is decided: a Ctrl-C now would kill the exiting interpreter silently
+            _ignore_interrupts()
+
+
+def _ignore_interrupts() -> None:
+    """Ignore SIGINT for the rest of the process. Once the interpreter finalises it stops handling
+    signals, and SIGINT would then kill it mid-teardown (torch's takes a while) with no message and
+    a death by signal instead of the exit code already decided; only for the console script, never
+    for a caller that runs ``main(argv)`` inside its own process."""
+    import signal
+
+    with suppress(ValueError):  # not the main thread: signals are not this thread's to set
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _interrupted(command: str | None) -> int:

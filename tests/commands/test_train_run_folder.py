@@ -164,3 +164,52 @@ def test_a_run_folder_and_the_parents_it_made_go_when_left_empty(tmp_path, write
     assert (tmp_path / "a").is_dir()
     assert (tmp_path / "a" / "b" / "c" / "d" / "log.jsonl").is_file() == writes
     assert (tmp_path / "a" / "b").exists() == writes
+
+
+# -- Ctrl-C: the advice follows what the folder holds ---------------------------------------------
+def _interrupt_at(monkeypatch, step: int) -> None:
+    """Ctrl-C in the ``step``-th optimizer step (1-based)."""
+    original = train.Trainer.train_step
+
+    def train_step(self, micro):  # type: ignore[no-untyped-def]
+        if self.step + 1 == step:
+            raise KeyboardInterrupt
+        return original(self, micro)
+
+    monkeypatch.setattr(train.Trainer, "train_step", train_step)
+
+
+def test_an_interrupt_before_the_first_checkpoint_advises_the_command_that_works(data, tmp_path, caplog, monkeypatch):
+    out = tmp_path / "run"
+    command = [str(data), "-o", str(out), *FAST, "--save-every", "2"]
+    _interrupt_at(monkeypatch, 2)  # step 1 trained and logged, its checkpoint due at step 2
+    assert run_train(parse(*command)) == 130
+    said = caplog.text
+    assert "nothing was checkpointed" in said and "--overwrite" in said
+    assert "continue with --resume" not in said and not (out / "checkpoints" / "last.safetensors").exists()
+    monkeypatch.undo()
+    assert run_train(parse(*command, "--resume")) == 2  # what the old message advised: nothing to resume
+    assert run_train(parse(*command, "--overwrite")) == 0  # what the message advises
+    assert steps(out) == [1, 2]
+
+
+def test_an_interrupt_after_a_checkpoint_advises_resume_at_its_step(data, tmp_path, caplog, monkeypatch):
+    out = tmp_path / "run"
+    command = [str(data), "-o", str(out), *FAST, "--max-steps", "4", "--save-every", "2"]
+    _interrupt_at(monkeypatch, 4)  # the checkpoint of step 2 written, step 3 not yet saved
+    assert run_train(parse(*command)) == 130
+    assert f"continue with --resume (without --overwrite): the checkpoint of step 2 is kept in {out}" in caplog.text
+    monkeypatch.undo()
+    assert run_train(parse(*command, "--resume")) == 0
+    assert steps(out) == [1, 2, 3, 4]
+
+
+def test_an_interrupt_before_anything_is_written_advises_the_same_command(data, tmp_path, caplog, monkeypatch):
+    out = tmp_path / "run"
+
+    def interrupted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train.Trainer, "fit", interrupted)
+    assert run_train(parse(str(data), "-o", str(out), *FAST)) == 130
+    assert "start again with the same command" in caplog.text and "--overwrite" not in caplog.text

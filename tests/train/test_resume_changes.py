@@ -65,3 +65,49 @@ def test_every_option_that_decides_the_crops_is_a_trajectory_option():
     names = {field.name for field in dataclasses.fields(TrainConfig)}
     assert DECIDES_THE_TRAJECTORY <= names
     assert DECIDES_THE_TRAJECTORY <= set(TRAJECTORY_ARGS)
+
+
+def _folder(root, counts: dict[str, int], seed: int):
+    """A training folder of ``counts`` images per domain; its domains as a run records them."""
+    for domain, count in counts.items():
+        for i in range(count):
+            write_image(root / domain / f"{i}.png", size=(48, 48), seed=seed + 10 * i + len(domain))
+    return root
+
+
+def test_a_resume_on_other_data_records_and_cards_each_stretch_of_data(tmp_path, caplog):
+    before, after = {"lab_a": 2, "lab_b": 2}, {"lab_a": 2, "lab_c": 3}
+    first, second = _folder(tmp_path / "data", before, seed=1), _folder(tmp_path / "data2", after, seed=50)
+    run = tmp_path / "run"
+    assert run_train(parse(str(first), "-o", str(run), *RUN, "--stop-after", "2")) == 0
+    with caplog.at_level(logging.WARNING):
+        assert run_train(parse(str(second), "-o", str(run), *RUN, "--resume", "--stop-after", "1")) == 0
+    assert "the training data changed since the checkpoint" in caplog.text
+    # a later resume on the same data continues its stretch
+    assert run_train(parse(str(second), "-o", str(run), *RUN, "--resume")) == 0
+    expected = [
+        {"from_step": step, "data": str(folder), "images": sum(counts.values()), "domains": counts, "skipped_files": 0}
+        for step, folder, counts in ((0, first, before), (2, second, after))
+    ]
+    assert json.loads((run / "train_config.json").read_text())["data_segments"] == expected
+    training = json.loads((run / "final" / "config.json").read_text())["provenance"]["training"]
+    assert training["data_segments"] == expected
+    assert not {"data", "images", "domains"} & set(training)  # no one folder claimed for every step
+    card = (run / "final" / "README.md").read_text()
+    assert f"Trained on {sum(after.values())} image(s)" not in card  # the last data's line, false for steps 0-2
+    assert all(str(folder) in card for folder in (first, second)) and "lab_b" in card
+    said = next(line for line in card.splitlines() if line.startswith("- Trained on data that changed on a resume"))
+    steps = training["steps"]
+    assert f"steps 0-2: `{first}` (4 image(s) of 2 domain(s): `lab_a` (2), `lab_b` (2))" in said, said
+    assert f"steps 2-{steps}: `{second}` (5 image(s) of 2 domain(s): `lab_a` (2), `lab_c` (3))" in said, said
+    assert "data_segments" not in card  # told in words, not as a JSON dump
+
+
+def test_a_run_on_one_data_records_no_stretches(tmp_path):
+    counts = {"lab_a": 2, "lab_b": 2}
+    data, run = _folder(tmp_path / "data", counts, seed=1), tmp_path / "run"
+    assert run_train(parse(str(data), "-o", str(run), *RUN, "--stop-after", "2")) == 0
+    assert run_train(parse(str(data), "-o", str(run), *RUN, "--resume")) == 0
+    training = json.loads((run / "final" / "config.json").read_text())["provenance"]["training"]
+    assert "data_segments" not in training and training["data"] == str(data) and training["domains"] == counts
+    assert f"Trained on {sum(counts.values())} image(s) of 2 domain(s)" in (run / "final" / "README.md").read_text()

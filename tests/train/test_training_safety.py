@@ -329,6 +329,7 @@ def test_a_run_file_that_cannot_be_written_is_named_with_how_to_go_on(data, tmp_
 
     from stylizing_vit_aug import cli
     from stylizing_vit_aug.train import trainer as trainer_module
+    from stylizing_vit_aug.train import validation_figures
 
     real = trainer_module.write_atomically
 
@@ -337,7 +338,8 @@ def test_a_run_file_that_cannot_be_written_is_named_with_how_to_go_on(data, tmp_
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(path, write)
 
-    monkeypatch.setattr(trainer_module, "write_atomically", disk_full_for)
+    monkeypatch.setattr(trainer_module, "write_atomically", disk_full_for)  # the run record
+    monkeypatch.setattr(validation_figures, "write_atomically", disk_full_for)  # the preview grids
     run = tmp_path / "full"
     assert cli.main(["train", str(data), "-o", str(run), *STAIN, "--max-steps", "4", "--validate-every", "4"]) == 1
     err = capsys.readouterr().err

@@ -58,13 +58,26 @@ def _training_lines(provenance: dict[str, Any]) -> list[str]:
 def _data_line(training: dict[str, Any]) -> list[str]:
     """What the model was trained on, in words: the image count and the images of each domain
     (a trainer's record; the keys told are taken out of ``training``). Empty where not recorded."""
+    segments = training.get("data_segments")
+    if isinstance(segments, list) and segments and all(isinstance(s, dict) for s in segments):
+        training.pop("data_segments")  # the data changed on a resume: each stretch of steps in words
+        ends = [s.get("from_step") for s in segments[1:]] + [training.get("steps")]
+        stretches = [f"steps {s.get('from_step')}-{end}: {_data_words(s)}" for s, end in zip(segments, ends)]
+        return [f"- Trained on data that changed on a resume: {'; '.join(stretches)}"]
     if not isinstance(training.get("domains"), dict) or "images" not in training:
         return []
-    domains, images = training.pop("domains"), training.pop("images")
-    skipped = training.pop("skipped_files", 0)
-    listing = ", ".join(f"`{name}` ({count})" for name, count in domains.items())
+    record = {key: training.pop(key) for key in ("images", "domains", "skipped_files") if key in training}
+    return [f"- Trained on {_data_words(record)}"]
+
+
+def _data_words(record: dict[str, Any]) -> str:
+    """``record``'s images in words (its folder where named, the images of each domain where known)."""
+    folder = f"`{record['data']}` (" if record.get("data") else ""
+    domains, skipped = record.get("domains"), record.get("skipped_files") or 0
+    listing = ", ".join(f"`{name}` ({count})" for name, count in domains.items()) if isinstance(domains, dict) else ""
+    words = f"{record.get('images')} image(s)" + (f" of {len(domains)} domain(s): {listing}" if listing else "")
     left_out = f"; {skipped} file(s) left out (unreadable or smaller than the crop)" if skipped else ""
-    return [f"- Trained on {images} image(s) of {len(domains)} domain(s): {listing}{left_out}"]
+    return f"{folder}{words}{left_out}{')' if folder else ''}"
 
 
 def _settings_line(settings: dict[str, Any] | None) -> str:

@@ -37,6 +37,7 @@ from ..train.perceptual import (
 )
 from ..train.start import LAST_CHECKPOINT
 from ..train.trainer import Trainer, TrainingDiverged
+from ..train.training_state import checkpoint_step
 from ._exits import failure
 from .common import (
     CheckpointChoice,
@@ -404,6 +405,23 @@ def _start(config: TrainConfig, args: argparse.Namespace, held: ExitStack) -> No
     held.enter_context(_run_folder(config, overwrite=getattr(args, "overwrite", False)))
 
 
+def _after_interrupt(args: argparse.Namespace) -> str:
+    """What an interrupted run leaves in -o and the command that works next, read from the folder:
+    the run may have stopped before its first checkpoint (every --save-every steps and epoch), and
+    then --resume has nothing to continue while a plain rerun is refused by the attempt's files."""
+    output = Path(args.output).expanduser()
+    checkpoint = output / "checkpoints" / LAST_CHECKPOINT
+    step = checkpoint_step(checkpoint)
+    if step is not None:
+        return f"continue with --resume (without --overwrite): the checkpoint of step {step} is kept in {checkpoint}"
+    if getattr(args, "resume", None) or not _run_files(output):
+        return f"nothing was checkpointed in {output}; start again with the same command"
+    return (
+        f"nothing was checkpointed in {output} (interrupted before the first checkpoint), so --resume has nothing "
+        "to continue; start again with the same command plus --overwrite (it removes this attempt's files)"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``stylizing-vit-aug train``; returns the process exit code."""
     try:
@@ -412,7 +430,7 @@ def run(args: argparse.Namespace) -> int:
             trainer = Trainer(config, explain=explain, before=lambda: _start(config, args, held))
             result = trainer.fit()
     except KeyboardInterrupt:
-        logger.error("training interrupted; continue with --resume (the last checkpoint is intact)")
+        logger.error("training interrupted; %s", _after_interrupt(args))
         return 130
     except (TrainingDiverged, *USER_ERRORS) as error:  # others: the command line says them (and -vv a traceback)
         message, code = explain(error)

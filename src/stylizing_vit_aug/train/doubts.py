@@ -16,6 +16,7 @@ from ..bank import strategy_name
 from ..bank.building import note_empty_domains
 from .config import TrainConfig
 from .data import REAL_STYLES, ImageFolderDataset
+from .data_segments import data_changed
 from .folder import glass_share
 from .objectives import Objective
 
@@ -31,8 +32,8 @@ def say_data_doubts(config: TrainConfig, dataset: ImageFolderDataset, resume_sta
     subfolders without an image, one domain for ``--pairing other_domain``, or a validation
     folder that nothing reads. Here, not in the dataset: a run without ``--val-dir`` lists the
     training folder twice, and this is said once."""
-    saved = (resume_state or {}).get("trainer", {}).get("data")
-    if saved and saved != dataset.contents:
+    if data_changed(resume_state, dataset):
+        saved = resume_state["trainer"]["data"]  # type: ignore[index]
         logger.warning(
             "the training data changed since the checkpoint (%d images then, %d now, or other files): "
             "the run will not continue exactly, and with --epochs its length changes with it",

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..checkpoints import CheckpointError
 from ..checkpoints.card import HUB_REPO
 from .config import TrainConfig
+from .data_segments import recorded_segments
 from .training_state import explained_write_failure
 
 if TYPE_CHECKING:
@@ -31,12 +32,25 @@ def push_later(config: TrainConfig, folder: Path) -> str:
     )
 
 
+def _data_record(trainer: Trainer) -> dict[str, Any]:
+    """What the export says the model trained on: the folder and its images per domain, or, where a
+    resume changed the data, each stretch's (``data_segments``), so no folder is claimed for every step."""
+    if segments := recorded_segments(trainer, trained=True):
+        return {"data_segments": segments}
+    data = trainer.dataset.summary()
+    return {
+        "data": str(trainer.config.data),
+        "images": data["images"],
+        "domains": data["domains"],
+        "skipped_files": len(data["skipped"]),
+    }
+
+
 def export_run(trainer: Trainer) -> str:
     """The trained model, saved into ``<output>/final`` with its training record and metrics (then pushed
     with ``--push-to-hub``); its folder."""
     from ..hub import RUN_EXPORT, PushFailed, push_to_hub, save_pretrained
 
-    data = trainer.dataset.summary()
     training = {
         "steps": trainer.step,
         "epochs": trainer.step / trainer.steps_per_epoch,
@@ -48,9 +62,7 @@ def export_run(trainer: Trainer) -> str:
         "lr": trainer.config.lr,
         "objective": trainer.objective_module.describe(),
         "pairing": trainer.config.pairing,
-        "data": str(trainer.config.data),
-        **{k: data[k] for k in ("images", "domains")},
-        "skipped_files": len(data["skipped"]),
+        **_data_record(trainer),
         **({"resumes": trainer.resumes} if trainer.resumes else {}),
         **({"samples_derived_until": trainer.samples_derived_until} if trainer.samples_derived_until else {}),
         HUB_REPO: trainer.config.push_to_hub,  # the card's Hub form: this repo, or a placeholder (hf upload)

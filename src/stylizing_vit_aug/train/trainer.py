@@ -80,6 +80,7 @@ from .data import (
     mix_seed,
     training_batch,
 )
+from .data_segments import data_segments, earlier_segments, recorded_segments
 from .doubts import SameDomainNotice, say_data_doubts, say_real_style_doubts, say_validation_glass
 from .export import export_run
 from .losses import LossOutput
@@ -104,6 +105,7 @@ from .training_state import (
     truncate_log,
     write_training_checkpoint,
 )
+from .validation_figures import figures, write_preview
 
 __all__ = [
     "ScheduleChanged", "TrainConfig", "Trainer", "TrainingDiverged", "estimate_stats", "extended_cosine",
@@ -183,6 +185,7 @@ class Trainer:
         self.stylizer_settings = start.settings
         self.dataset = self._dataset(config.data, augment=True)
         say_data_doubts(config, self.dataset, self.resume_state)
+        self.earlier_data, self.data_from_step = earlier_segments(self.resume_state, self.dataset)
         if self.mean is None:
             self.mean, self.std = estimate_stats(self.dataset, seed=config.seed)
             logger.info("normalisation measured on the training data: mean %s std %s", self.mean, self.std)
@@ -299,6 +302,7 @@ class Trainer:
             "real_styles": REAL_STYLES,
             "validation_picks": self.val_picks,
             "resumes": self.resumes,
+            "data_segments": data_segments(self),
         }
 
     def run_record(self) -> dict[str, Any]:
@@ -314,6 +318,8 @@ class Trainer:
         }
         if self.resumes:  # the settings above are the last command line's; these changed on the way
             record["resumes"] = self.resumes
+        if segments := recorded_segments(self, trained=False):  # the data changed on a resume: each stretch's
+            record["data_segments"] = segments
         record["training_data"] = self.dataset.summary()
         if self.config.val_dir:
             record["validation_data"] = self.val_dataset.summary()
@@ -503,28 +509,10 @@ class Trainer:
         recon01 = self.stylizer.denormalize(preview.reconstruction.float()).clamp(0, 1).cpu()
         stylized01 = self.stylizer.denormalize(preview.stylized.float()).clamp(0, 1).cpu()
         style01 = content01[preview.style_index.cpu()]
-        try:
-            from .. import metrics
-        except ImportError as error:  # metrics.py is optional for training itself
-            logger.warning("validation metrics unavailable (%s)", error)
-        else:
-            figures = {**metrics.anatomy_metrics(content01, stylized01), **metrics.style_metrics(style01, stylized01)}
-            for name, values in figures.items():
-                finite = values[torch.isfinite(values)]
-                result[name] = float(finite.mean()) if finite.numel() else float("nan")
-        self._preview(content01, style01, stylized01, recon01)
+        result.update(figures(content01, style01, stylized01))
+        write_preview(self.output / "previews" / f"step_{self.step:06d}.png", [content01, style01, stylized01, recon01],
+                      self.model.config.img_size, self.step, self.saved_step)
         return result
-
-    def _preview(self, content: torch.Tensor, style: torch.Tensor, stylized: torch.Tensor, recon: torch.Tensor) -> None:
-        from ..grid import make_grid
-
-        rows = [[content[i], style[i], stylized[i], recon[i]] for i in range(min(6, content.shape[0]))]
-        columns = ["content", "style", "stylised", "reconstruction"]
-        cell = max(64, min(160, self.model.config.img_size))
-        grid = make_grid(rows, [f"sample {i}" for i in range(len(rows))], columns, cell_size=cell)
-        path = self.output / "previews" / f"step_{self.step:06d}.png"
-        with explained_write_failure(path, self.step, self.saved_step):
-            write_atomically(path, lambda temporary: grid.save(temporary))
 
     # -- the loop --------------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:

@@ -41,6 +41,7 @@ __all__ = [
     "CHECKPOINT_FORMAT",
     "TrainingCheckpointError",
     "capture_rng_state",
+    "checkpoint_step",
     "read_training_checkpoint",
     "restore_rng_state",
     "write_training_checkpoint",
@@ -213,6 +214,15 @@ def _check_model_entries(path: Path, header: SafetensorsHeader, architecture: An
         raise TrainingCheckpointError(
             f"training checkpoint {path} is damaged: model tensors {not_float[:12]} are not floating point"
         )
+
+
+def checkpoint_step(path: Path) -> int | None:
+    """The step of the training checkpoint at ``path`` from its header alone (no tensor read), or
+    None where there is none that a resume could read: what an interrupted run can tell its user."""
+    try:
+        return int(_document(path, read_header(path))["trainer"]["step"])
+    except (CheckpointError, OSError):
+        return None
 
 
 def read_training_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
