@@ -13,13 +13,13 @@ import io
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._atomic import LockHeld, exclusive_lock, write_bytes_atomically
+from .._atomic import BeforeReplace, LockHeld, exclusive_lock, write_bytes_atomically
 from .._ranks import BARRIER_TIMEOUT as BARRIER_TIMEOUT  # re-exported: a launch's processes, and the user's-input
 from .._ranks import CLIError as CLIError  # error, live below the layers (the trainer stops its ranks too)
 from .._ranks import Ranks as Ranks
@@ -416,7 +416,7 @@ def write_image_atomic(
     lossless: bool = False,
     remove_stale: bool = False,
     metadata: dict[str, Any] | None = None,
-    before_replace: Callable[[Path], None] | None = None,
+    before_replace: BeforeReplace = None,
 ) -> None:
     """Save uint8/uint16 pixels (16-bit stays 16-bit in PNG/TIFF; a WebP is lossless with
     ``lossless``, see :func:`~stylizing_vit_aug.images.save_image`) atomically: encoded in memory

@@ -55,11 +55,11 @@ def data_segments(trainer: Trainer) -> list[dict[str, Any]]:
     return [*trainer.earlier_data, current]
 
 
-def recorded_segments(trainer: Trainer, *, trained: bool) -> list[dict[str, Any]] | None:
-    """The segments a record lists, or None where one data trained (or will train) every step: the
-    record then says it as it always did. ``trained``: leave out a last segment that trained no step
-    (an export; ``train_config.json`` lists the data this invocation is about to train on)."""
-    segments = data_segments(trainer)
-    if trained and len(segments) > 1 and segments[-1]["from_step"] >= trainer.step:
+def recorded_segments(segments: list[dict[str, Any]], step: int, *, trained: bool) -> list[dict[str, Any]] | None:
+    """Of a run's ``segments`` (:func:`data_segments`) at ``step``, those a record lists, or None where one
+    data trained (or will train) every step: the record then says it as it always did. ``trained``: leave
+    out a last segment that trained no step (an export; ``train_config.json`` lists the data this
+    invocation is about to train on)."""
+    if trained and len(segments) > 1 and segments[-1]["from_step"] >= step:
         segments = segments[:-1]
     return segments if len(segments) > 1 else None

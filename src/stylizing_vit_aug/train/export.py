@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..checkpoints import CheckpointError
 from ..checkpoints.card import HUB_REPO
 from .config import TrainConfig
-from .data_segments import recorded_segments
+from .data_segments import data_segments, recorded_segments
 from .training_state import explained_write_failure
 
 if TYPE_CHECKING:
@@ -35,15 +35,10 @@ def push_later(config: TrainConfig, folder: Path) -> str:
 def _data_record(trainer: Trainer) -> dict[str, Any]:
     """What the export says the model trained on: the folder and its images per domain, or, where a
     resume changed the data, each stretch's (``data_segments``), so no folder is claimed for every step."""
-    if segments := recorded_segments(trainer, trained=True):
-        return {"data_segments": segments}
-    data = trainer.dataset.summary()
-    return {
-        "data": str(trainer.config.data),
-        "images": data["images"],
-        "domains": data["domains"],
-        "skipped_files": len(data["skipped"]),
-    }
+    segments = data_segments(trainer)
+    if recorded := recorded_segments(segments, trainer.step, trained=True):
+        return {"data_segments": recorded}
+    return {key: value for key, value in segments[-1].items() if key != "from_step"}  # one data, every step
 
 
 def export_run(trainer: Trainer) -> str:

@@ -318,7 +318,7 @@ class Trainer:
         }
         if self.resumes:  # the settings above are the last command line's; these changed on the way
             record["resumes"] = self.resumes
-        if segments := recorded_segments(self, trained=False):  # the data changed on a resume: each stretch's
+        if segments := recorded_segments(data_segments(self), self.step, trained=False):  # data changed on a resume
             record["data_segments"] = segments
         record["training_data"] = self.dataset.summary()
         if self.config.val_dir:
