@@ -259,8 +259,9 @@ def test_a_killed_saves_staging_is_removed_by_the_next_save_and_a_live_ones_neve
 
 def test_a_live_saves_old_folder_is_not_taken_for_a_killed_ones(tmp_path):
     target = _write_folder(tmp_path / "ckpt", b"first")
-    live = subprocess.Popen([sys.executable, "-c", _STOPPED_BETWEEN_RENAMES, str(target), "pause"],
-                            stdout=subprocess.PIPE, text=True)
+    live = subprocess.Popen(
+        [sys.executable, "-c", _STOPPED_BETWEEN_RENAMES, str(target), "pause"], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert live.stdout.readline() == "aside\n"
         (aside,) = [p for p in tmp_path.iterdir() if p.name.startswith(".ckpt.old-")]
@@ -283,8 +284,9 @@ def test_a_write_flushes_the_parent_folder_once_after_its_rename(tmp_path, monke
         write_directory_atomically(target, {"w.bin": lambda path: path.write_bytes(b"old")})
     flushed: list[tuple[Path, bool]] = []
     real = _atomic.fsync_directory
-    monkeypatch.setattr(_atomic, "fsync_directory",
-                        lambda folder: (flushed.append((Path(folder), target.exists())), real(folder)))
+    monkeypatch.setattr(
+        _atomic, "fsync_directory", lambda folder: (flushed.append((Path(folder), target.exists())), real(folder))
+    )
     if write == "bytes":
         write_bytes_atomically(target, b"new")
     elif write == "file":
@@ -296,8 +298,7 @@ def test_a_write_flushes_the_parent_folder_once_after_its_rename(tmp_path, monke
     assert (target / "w.bin" if "folder" in write else target).read_bytes() == b"new"
 
 
-@pytest.mark.parametrize("write", ["bytes", "file"])
-def test_before_replace_sees_the_whole_new_file_held_and_unrenamed_and_can_stop_the_rename(tmp_path, write):
+def test_before_replace_sees_the_whole_new_file_held_and_unrenamed_and_can_stop_the_rename(tmp_path):
     """What a caller records of a replacement (stylize's row) is written while the new file is whole and held
     under its writer's lock (no cleaner takes it), the old file still in place; its failure renames nothing."""
     target = tmp_path / "target"
@@ -306,14 +307,10 @@ def test_before_replace_sees_the_whole_new_file_held_and_unrenamed_and_can_stop_
 
     def look(staged: Path) -> None:
         cleaned = remove_stale_temporaries(tmp_path, target=target.name)
-        temporary = staged if write == "bytes" else staged.parent  # write_atomically's: a file in a private folder
-        seen.append((staged.read_bytes(), target.read_bytes(), cleaned, temporary_token(temporary, target)))
+        seen.append((staged.read_bytes(), target.read_bytes(), cleaned, temporary_token(staged, target)))
 
     def save(data: bytes, before_replace) -> None:
-        if write == "bytes":
-            write_bytes_atomically(target, data, before_replace=before_replace)
-        else:
-            write_atomically(target, lambda path: path.write_bytes(data), before_replace=before_replace)
+        write_bytes_atomically(target, data, before_replace=before_replace)
 
     save(b"new", look)
     assert target.read_bytes() == b"new"
@@ -340,3 +337,50 @@ def test_a_temporarys_token_names_it_again_and_no_other_file(tmp_path):
     ):
         with pytest.raises(ValueError, match="is not a temporary of"):
             temporary_token(other, target)
+
+
+# A name within the usual limit (255 bytes) whose temporary (30 bytes more) is not: ASCII, and two bytes a character.
+_LONG_NAMES = ["n" * 246 + ".png", "é" * 120 + ".png"]
+
+
+@pytest.mark.parametrize("name", _LONG_NAMES, ids=["ascii", "two-byte"])
+@pytest.mark.parametrize("write", ["bytes", "file", "folder"])
+def test_a_name_within_the_limit_is_written_and_replaced_however_long(tmp_path, write, name):
+    """Its temporary used to pass the limit (NAME_MAX): the file could never be written ("File name too long")."""
+    target = tmp_path / name
+    for data in (b"first", b"second"):  # the second replaces the first (a folder's moved aside, then removed)
+        if write == "bytes":
+            write_bytes_atomically(target, data)
+        elif write == "file":
+            write_atomically(target, lambda path, data=data: path.write_bytes(data))
+        else:
+            write_directory_atomically(target, {"w.bin": lambda path, data=data: path.write_bytes(data)})
+        assert (target / "w.bin" if write == "folder" else target).read_bytes() == data
+        assert [path.name for path in tmp_path.iterdir()] == [name]
+
+
+def test_a_name_too_long_for_the_file_system_fails_naming_the_file_and_leaves_nothing(tmp_path):
+    target = tmp_path / ("n" * (os.pathconf(tmp_path, "PC_NAME_MAX") + 1))
+    with pytest.raises(OSError) as raised:
+        write_bytes_atomically(target, b"data")
+    assert raised.value.errno == errno.ENAMETOOLONG and raised.value.filename == str(target)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_killed_long_names_temporary_is_removed_and_only_that_targets(tmp_path):
+    """Two long names alike up to their last characters: their temporaries are shortened alike, yet told apart."""
+    target, other = tmp_path / ("n" * 246 + ".png"), tmp_path / ("n" * 246 + ".jpg")
+    process = _start_writer(target)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    (killed,) = _temporaries(tmp_path)
+    others = temporary_path(other, "0123456789ab")
+    others.write_bytes(b"another target's, killed")
+    assert temporary_token(tmp_path / killed, target) and len(os.fsencode(killed)) <= 255
+    with pytest.raises(ValueError, match="is not a temporary of"):
+        temporary_token(others, target)
+    assert remove_stale_temporaries(tmp_path, target=target.name) == 1
+    assert _temporaries(tmp_path) == [others.name]
+    write_bytes_atomically(target, b"rerun")
+    assert target.read_bytes() == b"rerun" and _temporaries(tmp_path) == [others.name]
+    assert remove_stale_temporaries(tmp_path, target=other.name) == 1 and _temporaries(tmp_path) == []

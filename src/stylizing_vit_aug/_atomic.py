@@ -2,7 +2,8 @@
 half-written, and no leftover that outlives its writer.
 
 The content goes to a temporary sibling (same folder, so the rename is atomic) named
-``.sva-partial-{name}.{token}.tmp``, is flushed to disk with ``fsync``, then ``os.replace``-d
+``.sva-partial-{name}.{token}.tmp`` (a name too long for that, within the file system's limit, is shortened
+there to a prefix and a hash of it: :func:`_fitted`), is flushed to disk with ``fsync``, then ``os.replace``-d
 over the target (a writer that makes temporaries of its own, as safetensors does, gets a private
 temporary folder of that name instead); the folder is fsynced once, after the rename, so the rename
 survives a power cut. On any error (``ENOSPC`` included) the temporary is removed and the previous file, if any,
@@ -24,6 +25,7 @@ nothing can be locked (Windows; NFS for folders) nothing is cleaned.
 from __future__ import annotations
 
 import errno
+import hashlib
 import logging
 import os
 import re
@@ -60,6 +62,9 @@ TEMPORARY_PREFIX = ".sva-partial-"
 # Temporaries of versions before the prefix existed: ``.{name}.{12 hex}.tmp``.
 _LEGACY_TOKEN = re.compile(r"\.[0-9a-f]{12}\.tmp")
 _TOKEN = re.compile(r"[0-9a-f]{12}")
+_TOKEN_TAIL = len(".0123456789ab.tmp")  # what a temporary's name adds after the target's
+_RETIRED_TAIL = len(".old-0123456789ab")  # what the name of a folder a save moved aside adds after the folder's
+_HASHED = 16  # hex digits of a shortened name's hash
 
 # Called with the finished temporary (whole, flushed, still named as a temporary and held under its lock)
 # just before it is renamed over the target: what a caller records first (stylize's row of a replacement).
@@ -165,9 +170,45 @@ def finish_file(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
-def _is_temporary_of(name: str, target: str | None) -> bool:
+def _name_max(folder: Path) -> int:
+    """The longest file name (in bytes) ``folder``'s file system takes; 255 where it does not say."""
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # a folder not made yet; Windows has no pathconf
+        return 255
+    return limit if limit and limit > 0 else 255
+
+
+def _fitted(name: str, folder: Path, lead: str, tail: int) -> str:
+    """``name`` as a name ``lead + it`` and ``tail`` more bytes spells it in ``folder``: itself where that fits
+    the file system's limit, else its longest prefix that leaves room for ``~`` and a hash of the whole name, so
+    that every file whose own name fits gets a temporary that fits, distinct from any other file's."""
+    encoded = os.fsencode(name)
+    room = _name_max(folder) - len(os.fsencode(lead)) - tail
+    if len(encoded) <= room:
+        return name
+    keep = max(0, room - _HASHED - 1)
+    prefix = name[:keep]  # a character is one byte or more: trimmed on to whole characters within ``keep`` bytes
+    while len(os.fsencode(prefix)) > keep:
+        prefix = prefix[:-1]
+    return f"{prefix}~{hashlib.sha256(encoded).hexdigest()[:_HASHED]}"
+
+
+def _stem(path: Path) -> str:
+    """How a temporary of ``path`` spells its name (:func:`temporary_path`)."""
+    return _fitted(path.name, path.parent, TEMPORARY_PREFIX, _TOKEN_TAIL)
+
+
+def _is_temporary_of(name: str, target: str | None, stem: str | None = None) -> bool:
+    """Whether ``name`` is a temporary of the file ``target`` (any of ours: None), whose temporaries spell it
+    ``stem`` (:func:`_stem`; ``target`` itself where its name is short enough)."""
     if target is None:
         return name.startswith(TEMPORARY_PREFIX) and name.endswith(".tmp")
+    stem = target if stem is None else stem
+    if stem != target:  # shortened: only the token may follow (another long name may share the prefix)
+        return name.startswith(f"{TEMPORARY_PREFIX}{stem}") and (
+            _LEGACY_TOKEN.fullmatch(name, len(TEMPORARY_PREFIX) + len(stem)) is not None
+        )
     if name.startswith(f"{TEMPORARY_PREFIX}{target}.") and name.endswith(".tmp"):
         return True
     if name.startswith(f".{target}.") and _LEGACY_TOKEN.fullmatch(name, len(target) + 1) is not None:
@@ -218,20 +259,29 @@ def remove_stale_temporaries(folder: str | os.PathLike, *, target: str | None = 
     if not folder.is_dir():
         return 0
     candidates = folder.rglob(f"{TEMPORARY_PREFIX}*.tmp") if recursive else folder.iterdir()
-    return sum(_remove_if_unowned(path) for path in candidates if _is_temporary_of(path.name, target))
+    stems: dict[Path, str] = {}  # how each folder's temporaries spell ``target`` (its limit may differ)
+
+    def ours(path: Path) -> bool:
+        if target is None or not path.name.startswith("."):
+            return _is_temporary_of(path.name, target)
+        if path.parent not in stems:
+            stems[path.parent] = _stem(path.parent / target)
+        return _is_temporary_of(path.name, target, stems[path.parent])
+
+    return sum(_remove_if_unowned(path) for path in candidates if ours(path))
 
 
 def temporary_path(path: Path, token: str) -> Path:
     """The temporary of ``path`` that the 12 hex digits ``token`` name, beside it: the one spelling, which
-    the cleaner knows and a record of a staged file (``stylize``'s) finds it again by."""
-    return path.parent / f"{TEMPORARY_PREFIX}{path.name}.{token}.tmp"
+    the cleaner knows and a record of a staged file (``stylize``'s) finds it again by. A name too long to
+    spell in full within the file system's limit is shortened there (:func:`_fitted`)."""
+    return path.parent / f"{TEMPORARY_PREFIX}{_stem(path)}.{token}.tmp"
 
 
 def temporary_token(temporary: Path, path: Path) -> str:
     """The token of ``temporary``, a temporary of ``path`` (:func:`temporary_path`; ValueError if it is not):
-    the file :func:`write_bytes_atomically` passes its ``before_replace``, the folder of the one
-    :func:`write_atomically` passes."""
-    token = temporary.name.removeprefix(f"{TEMPORARY_PREFIX}{path.name}.").removesuffix(".tmp")
+    the file :func:`write_bytes_atomically` passes its ``before_replace``."""
+    token = temporary.name.removeprefix(f"{TEMPORARY_PREFIX}{_stem(path)}.").removesuffix(".tmp")
     if temporary.parent != path.parent or _TOKEN.fullmatch(token) is None:
         raise ValueError(f"{temporary} is not a temporary of {path}")
     return token
@@ -282,24 +332,20 @@ def _naming(error: BaseException, temporary: Path, path: Path) -> OSError | None
 
 
 def write_atomically(
-    path: str | os.PathLike, write: Callable[[Path], None], *, before_replace: BeforeReplace = None
+    path: str | os.PathLike, write: Callable[[Path], None]
 ) -> Path:
     """Call ``write(temporary_path)`` and move the result to ``path`` atomically and durably.
 
     ``temporary_path`` has the target's name, inside a private temporary folder beside it.
     Stale temporaries of ``path`` (a killed earlier write) are removed first. ``write`` must
     raise when it cannot write everything; :func:`write_bytes_atomically` also checks the size.
-    ``before_replace(temporary_path)`` runs once the file is whole and flushed, just before the
-    rename (:data:`BeforeReplace`); if it raises, nothing is renamed and the temporary goes.
-    """
+"""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path.parent, target=path.name)
     with _temporary_for(path, folder=True) as (staging, _):
         write(staging / path.name)
         finish_file(staging / path.name)
-        if before_replace is not None:
-            before_replace(staging / path.name)
         os.replace(staging / path.name, path)
         _remove(staging)
     fsync_directory(path.parent)
@@ -314,8 +360,9 @@ def write_bytes_atomically(
     A short write is continued, a failing one (``ENOSPC``) raises, and the size on disk is
     checked after ``fsync``, so a full disk never yields a shorter file at ``path``. A caller
     that already cleaned the folder (a run writing thousands of files) passes
-    ``remove_stale=False`` to skip the per-file look for stale temporaries. ``before_replace``: as
-    :func:`write_atomically`'s, called with the temporary file itself (:func:`temporary_path`).
+    ``remove_stale=False`` to skip the per-file look for stale temporaries. ``before_replace(temporary)``
+    runs once the file is whole, flushed and held under its lock, just before the rename
+    (:data:`BeforeReplace`); if it raises, nothing is renamed and the temporary goes.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -339,6 +386,12 @@ def write_bytes_atomically(
     return path
 
 
+def _retired_lead(directory: Path) -> str:
+    """What the name of a folder a save moved ``directory`` aside to starts with, before its token
+    (``.{name}.old-``; a name too long for that shortened, as a temporary's is: :func:`_fitted`)."""
+    return f".{_fitted(directory.name, directory.parent, '.', _RETIRED_TAIL)}.old-"
+
+
 def _retired_versions(directory: Path) -> list[Path]:
     """The folders saves of ``directory`` moved aside (``.{name}.old-{token}``), newest first."""
 
@@ -352,7 +405,7 @@ def _retired_versions(directory: Path) -> list[Path]:
         entries = list(directory.parent.iterdir())
     except OSError:
         return []
-    found = [p for p in entries if _is_named(p.name, f".{directory.name}.old-") and p.is_dir()]
+    found = [p for p in entries if _is_named(p.name, _retired_lead(directory)) and p.is_dir()]
     return sorted(found, key=moved_at, reverse=True)
 
 
@@ -400,8 +453,12 @@ def _settle_killed_swaps(directory: Path) -> None:
                 continue
             moved = _carry_over(retired, directory)
             shutil.rmtree(retired, ignore_errors=True)
-            logger.warning("removed %s, the previous version a killed save of %s left, carrying over %s",
-                           retired, directory, moved or "nothing")
+            logger.warning(
+                "removed %s, the previous version a killed save of %s left, carrying over %s",
+                retired,
+                directory,
+                moved or "nothing",
+            )
     if settled:
         fsync_directory(directory.parent)
 
@@ -419,7 +476,7 @@ def _replace_folder(staging: Path, directory: Path) -> bool:
     try:
         if fd is not None and _lock(fd, wait=True) and not _still_at(directory, fd):
             return False
-        retired = directory.parent / f".{directory.name}.old-{uuid.uuid4().hex[:12]}"
+        retired = directory.parent / f"{_retired_lead(directory)}{uuid.uuid4().hex[:12]}"
         os.rename(directory, retired)
         try:
             os.rename(staging, directory)

@@ -3,15 +3,15 @@ that failed, with the reason), appended and fsynced row by row while the run goe
 multi-process run into its own part file, and rewritten whole (atomically) when the parts are
 merged. A torn last line from a kill is ignored on reading.
 
-An output's row is appended *before* the output is renamed into place (and taken back if the
-write fails), so a file on disk always has the row of the settings that made it; a row whose
-output is missing (a kill in between) is dropped by the next start. An output that replaces an
-earlier file is written whole into its atomic write's temporary beside it first (:func:`staged_file`), and its
-row is appended marked with where it is staged and what it is (:func:`staged_row`) before the rename,
-so a kill at any moment leaves the old file with its old row or the new file with its new one: the
-next reading of the record (:func:`collect_log`) settles each mark (:func:`_settle_staged`). An output found without a
-row (the record deleted or replaced, ``--log`` pointing elsewhere) gets an *unknown* row: its
-settings columns (:data:`SETTINGS`) are left empty rather than guessed.
+An output's row is appended *before* the output is renamed into place (and taken back if the write fails), so
+a file on disk always has the row of the settings that made it; a row whose output is missing (a kill in
+between) is dropped by the next start. An output that replaces an earlier file is written whole into its
+atomic write's temporary beside it first (:func:`.._atomic.temporary_path`), and its row is appended marked
+with where it is staged and what it is (:func:`staged_row`) before the rename, so a kill at any moment leaves
+the old file with its old row or the new file with its new one: the next reading of the record
+(:func:`collect_log`) settles each mark (:func:`_settle_staged`). An output found without a row (the record
+deleted or replaced, ``--log`` pointing elsewhere) gets an *unknown* row: its settings columns
+(:data:`SETTINGS`) are left empty rather than guessed.
 
 A failure's row has its reason in ``error`` and no settings: nothing was made. The record keeps
 one row per output, so an output that stays on disk while a later run fails to redo it
@@ -49,7 +49,7 @@ __all__ = [
     "ADDED", "BEFORE_INPUTS", "BEFORE_VALUE_RANGE", "FIELDS", "INPUT_COLUMNS", "KNOWN_HEADERS", "LEGACY_FIELDS",
     "LOG_NAME", "SETTINGS", "TYPE_RANGE", "LogWriter", "collect_log", "describes_output", "failure_row", "file_sha256",
     "input_changed", "input_columns", "input_stat", "is_unknown", "kept_row", "log_refusal", "part_path",
-    "range_label", "read_log", "redo_failed", "replace_log", "stat_column", "staged_file", "staged_row",
+    "range_label", "read_log", "redo_failed", "replace_log", "stat_column", "staged_row",
     "unknown_row",
 ]
 
@@ -158,17 +158,11 @@ STAGED = "replacing the earlier file: the new one is staged"
 _STAGED_MARK = re.compile(rf"{re.escape(STAGED)} as ([0-9a-f]{{12}}), stat (\d+) (\d+) (\d+)")
 
 
-def staged_file(out: Path, token: str) -> Path:
-    """Where the new file of ``out`` is whole before it replaces the earlier one: the temporary of its
-    atomic write that ``token`` names (:func:`.._atomic.temporary_path`), so the next start removes one a
-    kill left unused, once the record is settled (:func:`_settle_staged`)."""
-    return temporary_path(out, token)
-
-
 def staged_row(row: dict[str, str], token: str, stamp: FileStamp) -> dict[str, str]:
-    """``row`` (the new file's) marked as staged as :func:`staged_file` (``token``) with the staged
-    file's :func:`~stylizing_vit_aug._files.file_stamp` ``stamp``, which a rename keeps: the next reading
-    of the record tells from it whether the file in place is the new one (:func:`_settle_staged`)."""
+    """``row`` (the new file's) marked as staged as the temporary ``token`` names
+    (:func:`.._atomic.temporary_path`) with the staged file's :func:`~stylizing_vit_aug._files.file_stamp`
+    ``stamp``, which a rename keeps: the next reading of the record tells from it whether the file in place is
+    the new one (:func:`_settle_staged`)."""
     size, modified, inode = stamp
     return {**row, "error": f"{STAGED} as {token}, stat {size} {modified} {inode}"}
 
@@ -184,7 +178,7 @@ def _settle_staged(rows: dict[str, dict[str, str]], output: Path) -> None:
             continue
         out = output / row["output"]
         stamp = tuple(int(value) for value in mark.groups()[1:])
-        staged = staged_file(out, mark.group(1))
+        staged = temporary_path(out, mark.group(1))  # the next start's cleaner removes one unused
         now = stamp_or_none(out)
         if now != stamp and stamp_or_none(staged) == stamp:
             with suppress(OSError):  # else the earlier file stays, as one not described (below)
