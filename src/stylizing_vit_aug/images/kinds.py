@@ -532,6 +532,13 @@ def _native(mode: str) -> type:
     return np.uint16 if mode in _PIL_16BIT else np.uint8
 
 
+def pixel_dtype(image: Any) -> Any:
+    """The dtype of one image's pixels as the engine reads them (a PIL image: its stylised mode's), from metadata."""
+    if isinstance(image, PILImage.Image):
+        return _native(_pil_target(image) or image.mode)
+    return getattr(image, "dtype", None)
+
+
 def to_batch(images: ImageLike, what: str = "images", *, range_checked: bool = False) -> tuple[torch.Tensor, BatchInfo]:
     """Validate ``images`` and return a float32 ``[B, C, H, W]`` tensor in 0–1 plus its info.
 

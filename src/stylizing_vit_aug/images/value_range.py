@@ -33,6 +33,7 @@ __all__ = [
     "declared_value_range",
     "eight_bit_refusal",
     "from_unit",
+    "narrow_dtype_refusal",
     "opaque_alpha",
     "outside_range",
     "tensor_extremes",
@@ -90,6 +91,38 @@ def declared_value_range() -> tuple[float, float] | None:
     return _DECLARED.get()
 
 
+def _dtype_limits(dtype: Any) -> tuple[int, int] | None:
+    """The smallest and largest value of an integer numpy or torch ``dtype`` (None: not an integer dtype)."""
+    if isinstance(dtype, torch.dtype):
+        if dtype.is_floating_point or dtype.is_complex or dtype == torch.bool:
+            return None
+        info = torch.iinfo(dtype)
+    else:
+        if not np.issubdtype(np.dtype(dtype), np.integer):
+            return None
+        info = np.iinfo(dtype)
+    return int(info.min), int(info.max)
+
+
+def narrow_dtype_refusal(dtype: Any, value_range: tuple[float, float] | None, what: str) -> str | None:
+    """Why pixels of integer ``dtype`` cannot be stylised under ``value_range`` (None: they can): the type cannot
+    hold the range (uint8 under (0, 4095)), so the range cannot describe them and results written back in it
+    would not fit the type. The one rule of every front-end's ``value_range=``, as the commands refuse 8-bit
+    files under ``--value-range`` (:func:`eight_bit_refusal`)."""
+    limits = _dtype_limits(dtype)
+    if value_range is None or limits is None:
+        return None
+    low, high = value_range
+    if limits[0] <= low and high <= limits[1]:
+        return None
+    name = str(dtype).removeprefix("torch.")
+    return (
+        f"{what} is {name} ({limits[0]}–{limits[1]}), which cannot hold value_range=({low:g}, {high:g}): "
+        f"pass pixels of a type that holds the range (uint16 for a range within 0–65535, or float), or "
+        f"value_range=None to read {name} pixels on their type's range"
+    )
+
+
 def to_unit(values: np.ndarray | torch.Tensor, value_range: tuple[float, float]) -> np.ndarray | torch.Tensor:
     """``(values - low) / (high - low)`` as float32 (float values keep their dtype): numpy or torch.
     One new array, worked in place (a batch of 16-bit images is large); ``values`` is left as it was."""
@@ -108,18 +141,21 @@ def from_unit(
     out01: np.ndarray | torch.Tensor, value_range: tuple[float, float], dtype: Any, is_float: bool
 ) -> np.ndarray | torch.Tensor:
     """Stylised 0–1 values back in ``value_range`` and ``dtype`` (integers rounded and clipped to
-    it). One new float32 array, worked in place; ``out01`` is left as it was."""
+    it, and to what ``dtype`` holds: never wrapped around, though :func:`narrow_dtype_refusal` refuses
+    such a range first). One new float32 array, worked in place; ``out01`` is left as it was."""
     low, high = value_range
+    least, most = _dtype_limits(dtype) or (low, high)
+    bottom, top = max(low, least), min(high, most)
     if isinstance(out01, np.ndarray):
         out = out01.astype(np.float32)  # a copy, even of float32
         out *= high - low
         out += low
         if not is_float:
-            np.clip(np.rint(out, out=out), low, high, out=out)
+            np.clip(np.rint(out, out=out), bottom, top, out=out)
         return out.astype(dtype)
     out = out01.to(torch.float32, copy=True).mul_(high - low).add_(low)
     if not is_float:
-        out.round_().clamp_(low, high)
+        out.round_().clamp_(bottom, top)
     return out.to(dtype)
 
 

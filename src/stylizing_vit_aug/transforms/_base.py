@@ -25,8 +25,9 @@ import torch
 
 from ..bank import StyleBank
 from ..bank.sampling import check_strategy
-from ..images import Normalization, check_image
-from ..images.value_range import check_sixteen_bit_range, declare_value_range
+from ..images import ImageError, Normalization, check_image
+from ..images.kinds import pixel_dtype
+from ..images.value_range import check_sixteen_bit_range, declare_value_range, narrow_dtype_refusal
 from ..model import StyleStream
 from ..stylizer import Stylizer, check_mode
 from ..stylizer_options import warn_no_gradient
@@ -174,6 +175,18 @@ class StyleAugmentation:
         ``declare_value_range`` block around the loop. Without ``value_range``, what the caller declared."""
         return nullcontext() if self.settings.value_range is None else declare_value_range(self.settings.value_range)
 
+    def _check_range_holds(self, images: Any) -> None:
+        """Refuse integer pixels whose type cannot hold ``value_range`` (uint8 under (0, 4095)), first and in
+        every front-end's one message (:func:`narrow_dtype_refusal`): no range describes them, and written
+        back in it they would not fit their type."""
+        if self.settings.value_range is None:
+            return
+        what = f"{type(self).__name__}'s input"
+        for image in images if isinstance(images, (list, tuple)) else [images]:
+            refusal = narrow_dtype_refusal(pixel_dtype(image), self.settings.value_range, what)
+            if refusal is not None:
+                raise ImageError(refusal)
+
     @property
     def bank(self) -> StyleBank | None:
         """The bank styles are drawn from (loaded on first use); None for in-batch styles."""
@@ -234,6 +247,7 @@ class StyleAugmentation:
         undone; PIL images and arrays as they are where nothing in them is to be clipped (no copy);
         else None."""
         name = type(self).__name__
+        self._check_range_holds(images)
         if not isinstance(images, torch.Tensor):
             hint = normalised_hint(self.TAKES_STATS)
             with self._in_value_range():  # 16-bit values outside value_range are refused now

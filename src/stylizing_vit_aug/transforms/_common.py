@@ -360,6 +360,20 @@ def get_bank(path: str, stylizer: Stylizer, *, state: tuple | None = None) -> St
     )
 
 
+def _refuse_loading_options(owner: str, given: str, revision: str | None, device: Any) -> None:
+    """Refuse ``revision=``/``device=`` beside a stylizer already made (a :class:`Stylizer` given, or a
+    :class:`StyleBank`'s): they say how to load one from a source string, and would be ignored."""
+    passed = [f"{name}={value!r}" for name, value in (("device", device), ("revision", revision)) if value is not None]
+    if not passed:
+        return
+    whose = "a Stylizer object" if given == "stylizer" else "the Stylizer of the StyleBank object given"
+    raise ValueError(
+        f"{owner} got {' and '.join(passed)} with {whose}: device= and revision= apply only to a stylizer "
+        "given as a checkpoint source string, which the transform loads. Drop them, and move the Stylizer "
+        "itself with stylizer.to(device), or load it with sva.load_stylizer(source, revision=..., device=...)"
+    )
+
+
 class StyleSource:
     """The stylizer and bank of a per-sample transform, resolved lazily and pickled as sources;
     a source string or bank path is checked (and made absolute) at once, loading nothing
@@ -404,6 +418,8 @@ class StyleSource:
             self._stylizer, self._stylizer_given = self._bank.stylizer, True
         if self._stylizer is not None and self._bank is not None:
             check_same_stylizer(self._bank.stylizer, self._stylizer, "this transform")
+        if self._stylizer is not None:
+            _refuse_loading_options(owner, "stylizer" if isinstance(stylizer, Stylizer) else "bank", revision, device)
         self.source = checked_source(stylizer, revision) if isinstance(stylizer, (str, os.PathLike)) else None
         self.bank_path = checked_bank_path(bank) if isinstance(bank, (str, os.PathLike)) else None
         self.revision = revision

@@ -235,6 +235,7 @@ class BatchStylize(StyleAugmentation, nn.Module):
         batch comes back as it is, as from kornia's front-end and ``stylize_batch``."""
         if not isinstance(images, torch.Tensor):
             raise TypeError(f"BatchStylize takes a tensor batch, got {type(images).__name__}")
+        self._check_range_holds(images)  # uint8 under (0, 4095): refused as every front-end refuses it
         self._run_where(images.device)  # a stylizer loaded from a string runs where the batches are
         with self._in_value_range():  # uint16 read and written in value_range, in whichever worker runs this
             return self._augment(images, domains, return_info)

@@ -175,6 +175,7 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
                 "select the channel to stylise (e.g. SplitDimd, or img[:1]), or stylise each one separately"
             )
         check_size_and_channels(img.shape[0], img.shape[1], img.shape[2], "RandStylize's input")
+        self._check_range_holds(img)  # uint8 under (0, 4095) would wrap around when written back
         dtype = img.dtype.newbyteorder("=") if isinstance(img, np.ndarray) else img.dtype
         if not (_is_float(img) or self.value_range is not None or dtype in _TYPE_RANGED):
             raise ValueError(
