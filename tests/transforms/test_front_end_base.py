@@ -227,7 +227,24 @@ def test_a_checkpoint_or_bank_saved_again_is_loaded_again(saved, small_stylizer,
     assert reloaded is not stylizer
     assert torch.equal(reloaded.model.post_process_conv.weight, small_stylizer.model.post_process_conv.weight)
     assert len(_common.get_bank(bank_path, reloaded)) == 2
-    assert len(_common._STYLIZERS) == 1  # replaced, not piled up
+    assert len(_common._STYLIZERS) == 1 and len(_common._BANKS) == 1  # replaced, not piled up (the old bank held
+    # the old stylizer: one per save kept every epoch's model alive)
+
+
+def test_a_new_checkpoint_folder_each_epoch_keeps_only_the_latest_few_loaded(small_stylizer, tmp_path, monkeypatch):
+    """A run that saves each epoch's checkpoint into its own folder and builds a transform from each kept
+    every model it ever loaded; the least recently used go past CACHED_SOURCES, and one in use stays."""
+    monkeypatch.setattr(_common, "_STYLIZERS", {})
+    folders = [tmp_path / f"epoch-{epoch}" for epoch in range(_common.CACHED_SOURCES + 3)]
+    for folder in folders:
+        small_stylizer.save_pretrained(folder)
+    first = _common.get_stylizer(str(folders[0]))
+    for folder in folders[1:]:
+        assert _common.get_stylizer(str(folder)) is not first
+        assert _common.get_stylizer(str(folders[0])) is first  # used again: kept, the others go in turn
+    assert len(_common._STYLIZERS) == _common.CACHED_SOURCES
+    assert (str(folders[0]), None, None) in _common._STYLIZERS
+    assert (str(folders[1]), None, None) not in _common._STYLIZERS
 
 
 def test_default_and_none_are_one_cached_stylizer(monkeypatch):

@@ -105,3 +105,15 @@ def test_values_written_back_are_clipped_to_what_the_type_holds(dtype):
         values = np.asarray(out, dtype=np.float64) if isinstance(out, np.ndarray) else out.double().numpy()
         assert values[0] == limits.min and values[-1] == min(limits.max, wide[1])  # clipped, not wrapped
         assert np.all(np.diff(values) >= 0)
+
+
+@pytest.mark.parametrize("mode", ["I", "F"])
+def test_a_pil_mode_the_engine_refuses_is_named_for_what_it_is_under_a_range(small_stylizer, mode):
+    """The range check reads a PIL image's type before the kind check: a 32-bit mode is said as such (convert
+    it to 16 bits), not as the uint8 its unknown mode would fall back to."""
+    from PIL import Image
+
+    image = Image.fromarray(np.full((16, 16), 7, np.int32 if mode == "I" else np.float32), mode)
+    with pytest.raises(ImageError, match=f"mode '{mode}'") as refused:
+        StylizeTransform(small_stylizer, p=1.0, value_range=(0, 4095))(image)
+    assert "uint8" not in str(refused.value)

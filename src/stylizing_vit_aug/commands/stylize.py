@@ -192,7 +192,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 _Input = tuple[np.ndarray, ImageTraits, dict[str, str]]  # an input's pixels, traits and record columns
 Row = dict[str, str]  # a row of the record
-_Save = Callable[[Path, BeforeReplace], None]  # writes an output atomically (its hook: see _atomic.write_atomically)
+_Save = Callable[[Path, BeforeReplace], None]  # writes an output atomically (its hook: _atomic.write_bytes_atomically)
 
 
 def _read_input(path: Path) -> _Input:

@@ -533,9 +533,10 @@ def _native(mode: str) -> type:
 
 
 def pixel_dtype(image: Any) -> Any:
-    """The dtype of one image's pixels as the engine reads them (a PIL image: its stylised mode's), from metadata."""
+    """The dtype of one image's pixels as the engine reads them (a PIL image: its stylised mode's; None for a
+    mode it refuses, which the kind check names), from metadata."""
     if isinstance(image, PILImage.Image):
-        return _native(_pil_target(image) or image.mode)
+        return None if (target := _pil_target(image)) is None else _native(target)
     return getattr(image, "dtype", None)
 
 

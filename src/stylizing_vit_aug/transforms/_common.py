@@ -39,10 +39,13 @@ if TYPE_CHECKING:
 # what a per-sample transform may draw by: it sees one image and no domain labels
 PER_SAMPLE_STRATEGIES: tuple[str, ...] = ("uniform", "balanced")
 
-# source -> (the files' state when loaded, what was loaded)
+# source -> (the files' state when loaded, what was loaded), least recently used first
 _STYLIZERS: dict[tuple[Any, ...], tuple[tuple, Stylizer]] = {}
-_BANKS: dict[tuple[str, str], tuple[tuple, StyleBank]] = {}
+_BANKS: dict[str, tuple[tuple, StyleBank]] = {}  # by path alone: a bank file belongs to one stylizer's network
 _LOCK = threading.Lock()
+# How many loaded stylizers (and banks) a process keeps for sources no transform asked for lately: a run that
+# builds a transform from each epoch's checkpoint folder loads each once, and the oldest are let go.
+CACHED_SOURCES = 4
 
 RELOAD_CHECK_S = 1.0
 """How often (seconds, per transform and process) a transform looks whether the checkpoint or bank
@@ -235,12 +238,17 @@ def file_state(source: str | None) -> tuple[tuple[str, int, int, int], ...]:
 
 
 def _cached(cache: dict[Any, tuple[tuple, Any]], key: Any, state: tuple, load: Callable[[], Any]) -> Any:
-    """``cache[key]``'s value if it was loaded from files in ``state``, else ``load()`` (kept)."""
+    """``cache[key]``'s value if it was loaded in ``state`` (its files', and what else decides it), else
+    ``load()``, kept in place of the stale one; past :data:`CACHED_SOURCES` keys the least recently used
+    goes, so neither a checkpoint saved again nor a new folder each epoch piles up loaded models."""
     with _LOCK:
-        entry = cache.get(key)
+        entry = cache.pop(key, None)  # put back last: the most recently used
         if entry is None or entry[0] != state:
-            cache[key] = (state, load())
-        return cache[key][1]
+            entry = (state, load())
+        cache[key] = entry
+        while len(cache) > CACHED_SOURCES:
+            del cache[next(iter(cache))]
+        return entry[1]
 
 
 def front_end_stats_advice(source: str) -> str:
@@ -351,11 +359,13 @@ def get_stylizer(
 
 def get_bank(path: str, stylizer: Stylizer, *, state: tuple | None = None) -> StyleBank:
     """A bank file loaded once per process and stylizer (fails if another stylizer made it), and
-    again if the file changed since. ``state``: as :func:`get_stylizer`'s."""
+    again if the file or the stylizer's weights changed since (one entry per path: a bank saved again
+    with each checkpoint replaces its old self and the old stylizer it held). ``state``: as
+    :func:`get_stylizer`'s."""
     return _cached(
         _BANKS,
-        (str(Path(path).resolve()), stylizer.fingerprint),
-        file_state(path) if state is None else state,
+        str(Path(path).resolve()),
+        (file_state(path) if state is None else state, stylizer.fingerprint),
         lambda: StyleBank.load(path, stylizer, on_mismatch="error", device="cpu"),
     )
 
