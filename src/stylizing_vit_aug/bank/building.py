@@ -150,11 +150,9 @@ def model_images(
 
     ``tissue_only`` (with crops): crops of blank glass are not styles (they wash an image out),
     so crops are drawn until ``crops_per_image`` pass :func:`~stylizing_vit_aug.tissue.is_tissue`.
-    A file's pixels are checked against ``--value-range`` by its reader alone, not again here (one
-    min/max pass over each file). Kept as uint8, the bank's image format: a 16-bit style loses its low bits,
-    so a bank styles up to 1 LSB (8-bit) / half an 8-bit step (16-bit outputs) from the same style image
-    given directly, which is resized in float (docs/style-banks.md).
-    """
+    A file's pixels are checked against ``--value-range`` by its reader alone (one min/max pass). Kept as
+    uint8, the bank's format: a 16-bit style loses its low bits, so a bank styles up to 1 LSB (8-bit) / half
+    an 8-bit step (16-bit outputs) from the same image given directly (docs/style-banks.md)."""
     size = stylizer.img_size
     if crops_per_image and crop_size and crop_size * 4 < size:
         logger.warning("crops of %d px are enlarged %.0fx to the model's %d px: little but their colour is left; "

@@ -183,14 +183,8 @@ class StyleBank:
         items = source_items(images, chunk_size)
         generator = torch.Generator().manual_seed(seed)
         built = model_images(
-            items,
-            stylizer,
-            crops_per_image=crops_per_image,
-            crop_size=crop_size,
-            generator=generator,
-            total=len(items),
-            on_error=on_error,
-            tissue_only=tissue_only,
+            items, stylizer, crops_per_image=crops_per_image, crop_size=crop_size, generator=generator,
+            total=len(items), on_error=on_error, tissue_only=tissue_only,
         )
         if domains is not None:
             labels = check_domains(domains, len(built.counts))
@@ -198,12 +192,7 @@ class StyleBank:
             domains = _per_style(labels, built.counts)
         note_duplicates(built.sources)
         bank = cls(
-            built.pixels,
-            stylizer,
-            domains=domains,
-            device=device,
-            stream_dtype=stream_dtype,
-            chunk_size=chunk_size,
+            built.pixels, stylizer, domains=domains, device=device, stream_dtype=stream_dtype, chunk_size=chunk_size,
             sources=_per_style(built.sources, built.counts),
         )
         bank.skipped = built.skipped
