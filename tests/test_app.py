@@ -412,6 +412,24 @@ def test_app_command_checks_allow_paths(tmp_path, capsys):
     assert f"--allow-path {tmp_path / 'missing'} does not exist" in capsys.readouterr().err
 
 
+def test_app_command_refuses_styles_it_could_never_read_before_loading_the_model(tmp_path, capsys, monkeypatch):
+    """A --bank that is a folder or not a bank file, or a --styles-dir that is a file, used to start the server:
+    every visitor then got the error on the page."""
+    pytest.importorskip("gradio")
+    from stylizing_vit_aug.commands import app as app_command
+
+    monkeypatch.setattr(app_command, "load_stylizer_from_args", lambda args: pytest.fail("the model was loaded"))
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "text.safetensors").write_bytes(b"abc")
+    for argv, said in (
+        (["--bank", str(tmp_path / "folder")], "is a folder; app --bank reads one bank file"),
+        (["--bank", str(tmp_path / "text.safetensors")], "cannot read bank file"),
+        (["--styles-dir", str(tmp_path / "text.safetensors")], "is not a folder; --styles-dir takes a folder"),
+    ):
+        assert cli.main(["app", *argv]) == 2
+        assert said in capsys.readouterr().err
+
+
 def test_a_folder_as_the_bank_file_or_a_seed_past_64_bits_reaches_the_page_as_a_message(small_stylizer, tmp_path,
                                                                                        monkeypatch):
     """A styles folder typed into the bank-file box raised IsADirectoryError past the page's handler

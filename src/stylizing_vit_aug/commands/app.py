@@ -62,6 +62,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_checkpoint_arguments(parser)
 
 
+def _refuse_unusable_styles(args: argparse.Namespace) -> None:
+    """A --bank that is no bank file (a folder, a file of other bytes) or a --styles-dir that is no folder,
+    refused before the model loads: else the page serves, and fails for every visitor who opens it."""
+    if args.bank is not None:
+        from ..bank.storage import read_bank_info
+
+        try:
+            read_bank_info(args.bank, "app --bank")  # its header alone
+        except (OSError, ValueError) as error:
+            raise CLIError(str(error)) from None
+    if args.styles_dir is not None and not args.styles_dir.is_dir():
+        raise CLIError(f"style folder {args.styles_dir} is not a folder; --styles-dir takes a folder of style images "
+                       "(one image: upload it on the page, or pass its folder)")
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         from ..app import build_app, import_gradio
@@ -74,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     for path, what in given:
         if path is not None and not path.exists():
             raise CLIError(f"{what} {path} does not exist")
+    _refuse_unusable_styles(args)
     stylizer = load_stylizer_from_args(args)
     page = build_app(
         stylizer,
