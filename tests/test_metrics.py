@@ -146,3 +146,35 @@ def test_metrics_reject_bad_input():
         metrics.psnr(torch.rand(1, 3, 16, 16), torch.rand(1, 1, 16, 16))
     with pytest.raises(ValueError, match="0–255"):
         metrics.ssim(torch.rand(1, 3, 16, 16) * 255, torch.rand(1, 3, 16, 16))
+
+
+def test_histogram_bins_take_a_numpy_integer_as_an_int():
+    """bins=np.int64(16) (a size read from an array or config) was refused; True still is."""
+    torch.manual_seed(0)
+    a, b = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
+    by_numpy = metrics.histogram_distance(a, b, bins=np.int64(16))
+    torch.testing.assert_close(by_numpy, metrics.histogram_distance(a, b, 16))
+    with pytest.raises(ValueError, match="bins must be an integer >= 2"):
+        metrics.histogram_distance(a, b, bins=True)
+
+
+@pytest.mark.parametrize(("content", "stylized"), [(0, 0), (1, 0), (0, 1)])
+def test_an_empty_batch_gives_empty_metrics(content, stylized):
+    """An evaluation loop's empty last shard: StyleTTA and BatchStylize give empty results for it,
+    the metrics raised "content is an empty batch"."""
+    torch.manual_seed(0)
+    x, y = torch.rand(content, 3, 16, 16), torch.rand(stylized, 3, 16, 16)
+    results = {**metrics.anatomy_metrics(x, y), **metrics.style_metrics(x, torch.rand(stylized, 3, 20, 12))}
+    functions = (metrics.ssim, metrics.psnr, metrics.edge_correlation, metrics.mean_std_distance)
+    for function in (*functions, metrics.histogram_distance):
+        results[function.__name__ + "()"] = function(x, y)
+    for name, values in results.items():
+        assert values.shape == (0,) and values.dtype == torch.float32, name
+    assert math.isnan(metrics.summarize(results)["ssim"])
+
+
+def test_an_empty_batch_is_still_checked_for_its_kind():
+    with pytest.raises(ValueError, match="5 channels"):
+        metrics.anatomy_metrics(torch.zeros(0, 5, 16, 16), torch.zeros(0, 5, 16, 16))
+    with pytest.raises(ValueError, match="0 images and stylized has 2"):
+        metrics.anatomy_metrics(torch.zeros(0, 3, 16, 16), torch.zeros(2, 3, 16, 16))

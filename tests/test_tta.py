@@ -322,9 +322,9 @@ def test_an_alpha_channel_goes_with_every_view_unchanged(small_stylizer, bank, i
     net = AlphaNet().eval()
     kwargs = dict(n_styles=3, styles=[0, 2, 3], transfer=transfer, return_views=True)
     out = StyleTTA(net, small_stylizer, bank, chunk_size=6, **kwargs)(rgba)
-    # each chunk's views (view-major: every input once per view), then the original's alpha (the
-    # views are made first, so a classifier that edits its input in place cannot reach them)
-    assert [a[:, 0, 0].tolist() for a in net.alphas] == [[15, 75] * 3, [135, 195] * 3, [15, 75, 135, 195]]
+    # the original's alpha (first, on a copy, so a classifier that edits its input in place cannot
+    # reach the views), then each chunk's views (view-major: every input once per view)
+    assert [a[:, 0, 0].tolist() for a in net.alphas] == [[15, 75, 135, 195], [15, 75] * 3, [135, 195] * 3]
     assert all(torch.equal(a, a[:, :1, :1].expand_as(a)) for a in net.alphas)  # whole planes, unchanged
     # the colour channels are stylised as without alpha
     torch.testing.assert_close(out.views, StyleTTA(net, small_stylizer, bank, **kwargs)(images).views,
@@ -458,8 +458,8 @@ class _InPlace(nn.Module):
 
 @pytest.mark.parametrize("transfer", ["network", "stain+network"])
 def test_a_classifier_that_edits_its_input_in_place_does_not_change_the_views(small_stylizer, bank, transfer):
-    """A float32 input is the 0–1 copy the views are made from (no copy is needed): the views are
-    made before the original is classified, so what the classifier does to it cannot reach them."""
+    """A float32 input is the 0–1 tensor the views are made from (no copy is made of it): the
+    original is classified on a copy, so what the classifier does to it cannot reach the views."""
     torch.manual_seed(2)
     images = torch.rand(3, 3, 40, 36)
 

@@ -47,6 +47,7 @@ PSNR and the edge correlation equal to scikit-image's on real histology images.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import torch
@@ -54,6 +55,7 @@ import torch.nn.functional as F
 
 from .image_ops import color_statistics, to_luminance
 from .images import ImageLike, to_batch
+from .images.windows import empty_batch_row
 
 __all__ = [
     "HISTOGRAM_BINS",
@@ -78,9 +80,12 @@ _EPS = 1e-12
 
 
 def _values(images: ImageLike, what: str) -> torch.Tensor:
-    """A validated float32 0–1 ``[B, C, H, W]`` batch on the images' device."""
-    values, _ = to_batch(images, what)
-    return values
+    """A validated float32 0–1 ``[B, C, H, W]`` batch on the images' device. An empty batch (a 4-D
+    tensor or array of no images, e.g. an evaluation's empty last shard) gives ``[0, C, H, W]``,
+    its kind checked on a row of zeros, so its metrics are empty too, as ``BatchStylize`` gives it back."""
+    row = empty_batch_row(images)
+    values, _ = to_batch(images if row is None else row, what)
+    return values if row is None else values[:0]
 
 
 def _pair(a: Any, b: Any, names: tuple[str, str], same_size: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,6 +107,11 @@ def _pair(a: Any, b: Any, names: tuple[str, str], same_size: bool) -> tuple[torc
             "metrics compare pixel by pixel, so both must have the same height and width"
         )
     return x, y
+
+
+def _batch_size(x: torch.Tensor, y: torch.Tensor) -> int:
+    """The batch of a pair's metrics: one image broadcasts against the other batch (an empty one too)."""
+    return torch.broadcast_shapes(x.shape[:1], y.shape[:1])[0]
 
 
 def _luminance(values: torch.Tensor) -> torch.Tensor:
@@ -130,7 +140,7 @@ def _ssim_luma(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     batch = x.shape[0]
     # One convolution pass for the five moments of the whole batch.
     stacked = torch.cat([x, y, x * x, y * y, x * y], dim=0)
-    mu_x, mu_y, xx, yy, xy = _blur(stacked, kernel).split(batch, dim=0)
+    mu_x, mu_y, xx, yy, xy = _blur(stacked, kernel).unflatten(0, (5, batch))  # an empty batch too
     var_x = xx - mu_x**2
     var_y = yy - mu_y**2
     cov = xy - mu_x * mu_y
@@ -201,6 +211,8 @@ def anatomy_metrics(content: ImageLike, stylized: ImageLike) -> dict[str, torch.
 
 def _mean_std_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     channels = x.shape[1]
+    if 0 in (x.shape[0], y.shape[0]):  # an empty batch: no image to read statistics of
+        return x.new_zeros(0)
     sx, sy = color_statistics(x), color_statistics(y)
     return (sx - sy).abs().view(-1, 2, channels).sum(dim=1).mean(dim=1)
 
@@ -229,10 +241,10 @@ def _histogram_distance(x: torch.Tensor, y: torch.Tensor, bins: int) -> torch.Te
 
 def histogram_distance(style: ImageLike, stylized: ImageLike, bins: int = HISTOGRAM_BINS) -> torch.Tensor:
     """Mean over channels of 1 − intersection of normalised ``bins``-bin histograms, in [0, 1]."""
-    if not isinstance(bins, int) or bins < 2:
-        raise ValueError(f"bins must be an integer >= 2, got {bins!r}")
+    if not isinstance(bins, numbers.Integral) or isinstance(bins, bool) or bins < 2:  # numpy integers too
+        raise ValueError(f"bins must be an integer >= 2 (e.g. {HISTOGRAM_BINS}), got {bins!r}")
     x, y = _pair(style, stylized, ("style", "stylized"), same_size=False)
-    return _histogram_distance(x, y, bins)
+    return _histogram_distance(x, y, int(bins))
 
 
 def style_metrics(style: ImageLike, stylized: ImageLike) -> dict[str, torch.Tensor]:
@@ -243,7 +255,7 @@ def style_metrics(style: ImageLike, stylized: ImageLike) -> dict[str, torch.Tens
     """
     x, y = _pair(style, stylized, ("style", "stylized"), same_size=False)
     return {
-        "mean_std_distance": _mean_std_distance(x, y).expand(max(x.shape[0], y.shape[0])),
+        "mean_std_distance": _mean_std_distance(x, y).expand(_batch_size(x, y)),
         "histogram_distance": _histogram_distance(x, y, HISTOGRAM_BINS),
     }
 

@@ -396,12 +396,13 @@ class StyleTTA(nn.Module):
         return distances.topk(n, dim=1, largest=False).indices
 
     # -- prediction ----------------------------------------------------------------------------
-    def _classify(self, views: torch.Tensor) -> torch.Tensor:
+    def _classify(self, views: torch.Tensor, batch: int) -> torch.Tensor:
+        """The activated predictions of ``views``; ``batch``: the user's batch, which messages name."""
         step = self.chunk_size or max(views.shape[0], 1)
         chunks = [views[i : i + step] for i in range(0, views.shape[0], step)] or [views]  # empty: one call
-        return self._activate(_joined([_logits(self.classifier(chunk), len(chunk)) for chunk in chunks], 0))
+        return self._activate(_joined([_logits(self.classifier(chunk), len(chunk)) for chunk in chunks], 0), batch)
 
-    def _activate(self, logits: torch.Tensor) -> torch.Tensor:
+    def _activate(self, logits: torch.Tensor, batch: int) -> torch.Tensor:
         """The activated logits, in the classifier's own float dtype (float64 stays float64, not
         rounded to float32); float16/bfloat16 ones in float32, where sums and logs keep precision."""
         if logits.dtype in _LOW_PRECISION or not logits.is_floating_point():
@@ -409,8 +410,9 @@ class StyleTTA(nn.Module):
         if self.activation == "softmax":
             if logits.dim() < 2 or logits.shape[1] == 1:  # a softmax over one class is 1 for every input
                 raise ValueError(
-                    f"activation='softmax' needs two or more classes on dim 1, the classifier returned shape "
-                    f"{tuple(logits.shape)}; use activation='sigmoid' for one logit per input (binary)"
+                    f"activation='softmax' needs two or more classes on dim 1: for a batch of {batch} images the "
+                    f"classifier returned shape {(batch, *logits.shape[1:])}; use activation='sigmoid' for one "
+                    "logit per input (binary)"
                 )
             return logits.softmax(dim=1)
         if self.activation == "sigmoid":
@@ -438,7 +440,7 @@ class StyleTTA(nn.Module):
             normalised = self.input_stats is not None
             source = images[owners] if normalised or images.dtype == torch.float64 else None
             source01 = chunk01.repeat(n, 1, 1, 1) if normalised else None  # in 0–1, as the engine had them
-            predictions = self._classify(self._from01(stylized01, rows_info, images, source, source01))
+            predictions = self._classify(self._from01(stylized01, rows_info, images, source, source01), batch)
             outputs.append(predictions.unflatten(0, (n, -1)))
         return _joined(outputs, 1).flatten(0, 1)
 
@@ -523,16 +525,17 @@ class StyleTTA(nn.Module):
         for it, as every view, as ``BatchStylize`` gives an empty batch back."""
         batch = images.shape[0]
         if batch == 0:
-            empty = self._classify(images)
+            empty = self._classify(images, 0)
             return empty.expand(self.num_views, *empty.shape), torch.zeros(0, self.n_styles, dtype=torch.long)
-        values01, info = self._to01(images) if self.n_styles else (None, None)
+        values01, info = self._to01(images)  # checked whatever n_styles is: the same input is refused alike
         no_styles = torch.zeros(batch, 0, dtype=torch.long)
         indices = self.choose_styles(values01) if self.n_styles else no_styles
-        # the views first: a classifier that edits its input in place (Normalize(inplace=True))
-        # must not reach them through values01, which may be the caller's own tensor
-        parts = [self._stylized_predictions(images, values01, info, indices)] if self.n_styles else []
-        if self.include_original:
-            parts.insert(0, self._classify(images))
+        # the original first, so an output the merge cannot take is refused before any view is stylised;
+        # on a copy: a classifier that edits its input in place (Normalize(inplace=True)) must not reach
+        # the views through values01, which may be the caller's own tensor
+        parts = [self._classify(images.clone(), batch)] if self.include_original else []
+        if self.n_styles:
+            parts.append(self._stylized_predictions(images, values01, info, indices))
         flat = _joined(parts, 0)
         return flat.view(self.num_views, batch, *flat.shape[1:]), indices
 

@@ -1,0 +1,90 @@
+"""StyleTTA refuses what it cannot merge before it stylises any view, names the user's batch in
+the message, and checks its input whatever ``n_styles`` is."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from stylizing_vit_aug.bank import StyleBank
+from stylizing_vit_aug.tta import StyleTTA
+
+
+@pytest.fixture
+def bank(small_stylizer):
+    torch.manual_seed(3)
+    styles = (torch.rand(4, 3, small_stylizer.img_size, small_stylizer.img_size) * 255).to(torch.uint8)
+    return StyleBank.from_images(styles, small_stylizer)
+
+
+@pytest.fixture
+def images() -> torch.Tensor:
+    torch.manual_seed(1)
+    return torch.rand(3, 3, 40, 36)
+
+
+def _logits(x: torch.Tensor) -> torch.Tensor:
+    return x.float().mean(dim=(2, 3)) * 4
+
+
+@pytest.mark.parametrize(
+    ("classifier", "error", "match"),
+    [
+        (lambda x: (_logits(x), None), TypeError, r"must return a tensor of logits, got tuple.*model\(x\)\[0\]"),
+        (lambda x: _logits(x).argmax(dim=1), TypeError, r"class indices"),
+        (lambda x: _logits(x)[:, :1], ValueError, r"two or more classes.*batch of 3 images.*shape \(3, 1\)"),
+        (lambda x: _logits(x).mean(0, keepdim=True), ValueError, r"returned shape \(1, 3\) for a batch of 3 images"),
+    ],
+    ids=["tuple", "class-indices", "one-logit-softmax", "batch-reduced"],
+)
+@pytest.mark.parametrize("transfer", ["network", "stain+network"])
+@pytest.mark.filterwarnings("ignore:StyleTTA's classifier is a function")
+def test_an_output_that_cannot_be_merged_is_refused_before_any_view_is_stylised(
+    small_stylizer, bank, images, monkeypatch, classifier, error, match, transfer
+):
+    """16 crops x 4 styles took 8.6 s to reach the error that n_styles=0 gives at once."""
+    stylised = []
+    for name in ("stylize_views", "stylize_batch"):
+        monkeypatch.setattr(small_stylizer, name, lambda *args, **kwargs: stylised.append(1))
+    with pytest.raises(error, match=match):
+        StyleTTA(classifier, small_stylizer, bank, n_styles=2, transfer=transfer)(images)
+    assert not stylised
+
+
+@pytest.mark.filterwarnings("ignore:StyleTTA's classifier is a function")
+def test_a_one_logit_softmax_message_names_the_users_batch_not_the_views(small_stylizer, bank, images):
+    """Without the original, the views are what is classified: 3 inputs x 2 styles are 6 rows, but
+    the message is about the 3 images given (it said "returned shape (6, 1)")."""
+    tta = StyleTTA(lambda x: _logits(x)[:, :1], small_stylizer, bank, n_styles=2, include_original=False)
+    with pytest.raises(ValueError, match=r"for a batch of 3 images the classifier returned shape \(3, 1\)"):
+        tta(images)
+
+
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        (lambda x: x * 255, r"outside 0–1.*divide by 255"),
+        (lambda x: x.index_fill(0, torch.tensor([1]), float("nan")), r"NaN or Inf"),
+    ],
+    ids=["float-0-255", "nan"],
+)
+def test_the_input_is_checked_whatever_n_styles_is(small_stylizer, bank, images, values, match):
+    """n_styles=0 let a 0–255 float or NaN batch through, which n_styles=1 refuses."""
+    net = nn.Sequential(nn.Flatten(), nn.Linear(3 * 40 * 36, 3))
+    for n_styles in (0, 1):
+        with pytest.raises(ValueError, match=match):
+            StyleTTA(net, small_stylizer, bank, n_styles=n_styles)(values(images))
+
+
+def test_classifying_the_original_first_gives_the_same_prediction(small_stylizer, bank, images):
+    """The original (view 0) is the classifier's own prediction, and the views are the same whether
+    the original is among them or not."""
+    net = nn.Sequential(nn.Flatten(), nn.Linear(3 * 40 * 36, 3)).eval()
+    with_original = StyleTTA(net, small_stylizer, bank, n_styles=2, styles=[0, 3], return_views=True)(images)
+    alone = StyleTTA(net, small_stylizer, bank, n_styles=2, styles=[0, 3], return_views=True, include_original=False)(
+        images
+    )
+    with torch.no_grad():
+        torch.testing.assert_close(with_original.views[:, 0], net(images).softmax(dim=1), atol=0, rtol=0)
+    torch.testing.assert_close(with_original.views[:, 1:], alone.views, atol=0, rtol=0)
