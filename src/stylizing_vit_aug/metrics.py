@@ -47,7 +47,6 @@ PSNR and the edge correlation equal to scikit-image's on real histology images.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import torch
@@ -56,6 +55,7 @@ import torch.nn.functional as F
 from .image_ops import color_statistics, to_luminance
 from .images import ImageLike, to_batch
 from .images.windows import empty_batch_row
+from .stylizer_options import whole_number
 
 __all__ = [
     "HISTOGRAM_BINS",
@@ -241,10 +241,10 @@ def _histogram_distance(x: torch.Tensor, y: torch.Tensor, bins: int) -> torch.Te
 
 def histogram_distance(style: ImageLike, stylized: ImageLike, bins: int = HISTOGRAM_BINS) -> torch.Tensor:
     """Mean over channels of 1 − intersection of normalised ``bins``-bin histograms, in [0, 1]."""
-    if not isinstance(bins, numbers.Integral) or isinstance(bins, bool) or bins < 2:  # numpy integers too
+    if (count := whole_number(bins, 2)) is None:  # numpy integers too
         raise ValueError(f"bins must be an integer >= 2 (e.g. {HISTOGRAM_BINS}), got {bins!r}")
     x, y = _pair(style, stylized, ("style", "stylized"), same_size=False)
-    return _histogram_distance(x, y, int(bins))
+    return _histogram_distance(x, y, count)
 
 
 def style_metrics(style: ImageLike, stylized: ImageLike) -> dict[str, torch.Tensor]:

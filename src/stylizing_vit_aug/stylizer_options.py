@@ -30,6 +30,7 @@ __all__ = [
     "StylizerOptions",
     "check_background",
     "check_chunk_size",
+    "whole_number",
     "check_colour_match",
     "check_compile",
     "check_dtype",
@@ -92,10 +93,19 @@ def check_chunk_size(chunk_size: int | None, *, allow_none: bool = False) -> int
     (StyleTTA's "all at once")."""
     if chunk_size is None and allow_none:
         return None
-    if not isinstance(chunk_size, numbers.Integral) or isinstance(chunk_size, bool) or chunk_size < 1:
+    if (size := whole_number(chunk_size, 1)) is None:
         none = " or None (all at once)" if allow_none else ""
         raise ValueError(f"chunk_size must be a positive integer (1, 2, ...){none}, got {chunk_size!r}")
-    return int(chunk_size)
+    return size
+
+
+def whole_number(value: Any, minimum: int) -> int | None:
+    """``value`` as a Python int where it is a whole number of at least ``minimum``, else None: the one
+    rule of the package's counts (a numpy integer, read from an array or a config, is taken; ``True``,
+    which equals 1, is not)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        return None
+    return int(value)
 
 
 def check_compile(compile: bool | str) -> bool | str:
