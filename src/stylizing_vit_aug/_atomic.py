@@ -253,22 +253,14 @@ def _remove_if_unowned(path: Path) -> bool:
 
 def remove_stale_temporaries(folder: str | os.PathLike, *, target: str | None = None, recursive: bool = False) -> int:
     """Remove the temporaries killed writers left in ``folder`` (of the file named ``target``
-    only, or of every file; with ``recursive``, in subfolders too); a live writer's are kept.
-    Returns how many were removed."""
+    only, or of every file; with ``recursive``, in subfolders too, ``target``'s spelled by ``folder``'s
+    file-name limit); a live writer's are kept. Returns how many were removed."""
     folder = Path(folder)
     if not folder.is_dir():
         return 0
     candidates = folder.rglob(f"{TEMPORARY_PREFIX}*.tmp") if recursive else folder.iterdir()
-    stems: dict[Path, str] = {}  # how each folder's temporaries spell ``target`` (its limit may differ)
-
-    def ours(path: Path) -> bool:
-        if target is None or not path.name.startswith("."):
-            return _is_temporary_of(path.name, target)
-        if path.parent not in stems:
-            stems[path.parent] = _stem(path.parent / target)
-        return _is_temporary_of(path.name, target, stems[path.parent])
-
-    return sum(_remove_if_unowned(path) for path in candidates if ours(path))
+    stem = None if target is None else _stem(folder / target)  # how its temporaries spell ``target``
+    return sum(_remove_if_unowned(path) for path in candidates if _is_temporary_of(path.name, target, stem))
 
 
 def temporary_path(path: Path, token: str) -> Path:
