@@ -240,3 +240,46 @@ def test_ctrl_c_before_the_rename_leaves_the_old_file_with_its_row(folders, tmp_
     assert cli.main(argv(out, "--strength", "1")) == 0  # the next start keeps it as made (nothing unknown)
     assert _state(out)["img01.png"] == old["img01.png"]
     assert not any(path.name.startswith(TEMPORARY_PREFIX) for path in out.rglob("*"))
+
+
+LONG_NAME = "n" * 236 + ".png"  # 240 characters: within the 255-byte limit, its temporary 30 bytes longer
+
+
+def test_a_long_named_input_is_stylised_and_its_killed_replacement_settled(tmp_path, checkpoint, monkeypatch):
+    """An input whose name is long but within the file system's limit is stylised, and its replacement killed
+    before the rename is settled by the next start: the temporary beside the output used to pass the limit, so
+    such an output could never be written (exit 2)."""
+    (source,) = write_images(tmp_path / "in", 1, size=(40, 40))
+    source.rename(tmp_path / "in" / LONG_NAME)
+    style = write_images(tmp_path / "style", 1, size=(32, 32), seed=3)[0]
+
+    def run(out: Path, *options: str) -> int:
+        argv = ["stylize", str(tmp_path / "in"), "-o", str(out), "--style", str(style), "--checkpoint", checkpoint]
+        return cli.main([*argv, *options])
+
+    out, new = tmp_path / "out", tmp_path / "new"
+    assert run(out) == 0 and run(new, "--strength", "0.5") == 0
+    old = _state(out)[LONG_NAME]
+    assert not old[1]["error"] and old != _state(new)[LONG_NAME]  # written and recorded; the replacement changes it
+
+    frozen: list[Path] = []
+
+    def replace(source: str, target: str) -> None:  # killed after the new row, before the rename over the old file
+        if Path(source).name.startswith(TEMPORARY_PREFIX) and Path(target) == out / LONG_NAME:
+            frozen.append(_as_killed(out))
+            raise Killed
+        real(source, target)
+
+    real = os.replace
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(Killed):
+        run(out, "--overwrite", "--strength", "0.5")
+    monkeypatch.undo()
+    shutil.rmtree(out)
+    frozen[0].rename(out)
+    assert (out / LONG_NAME).read_bytes() == old[0]  # not renamed yet: the new file is staged
+    assert any(path.name.startswith(TEMPORARY_PREFIX) for path in out.iterdir())
+
+    assert run(out, "--strength", "0.5") == 0  # the next start renames the staged file in; nothing is redone
+    assert _state(out) == _state(new)
+    assert not any(path.name.startswith(TEMPORARY_PREFIX) for path in out.rglob("*"))
