@@ -1,8 +1,8 @@
 """What several test files share that is not a fixture, so no test file imports another (the
 fixtures are in shared_fixtures.py): the small random model and its statistics, files to read and
 write (images, a truncated JPEG, the run logs), the tiny training run's arguments, a disk that
-fills up, what a block reads back from the device, and the ranks of a multi-process run started
-without the launcher.
+fills up, what a block reads back from the device, the ranks of a multi-process run started
+without the launcher, and every front-end's answer on integer pixels under a value range.
 
 It imports no test framework: test_memory.py imports it in a fresh interpreter too.
 """
@@ -333,6 +333,50 @@ def two_stain_image(first: torch.Tensor, second: torch.Tensor, strengths: tuple[
         concentrations[..., -glass_columns:] = 0.0
     od = torch.einsum("ck,bkhw->bchw", torch.stack([first, second], dim=1), concentrations) + 0.03  # glass: ~0.03
     return ((256 * torch.exp(-od) - 1) / 255).clamp(0, 1)
+
+
+# -- every front-end on integer pixels ------------------------------------------------------------
+TORCH_INTS = {np.uint8: torch.uint8, np.int16: torch.int16, np.uint16: torch.uint16, np.int32: torch.int32}
+
+
+def int_tensor(array: np.ndarray) -> torch.Tensor:
+    """An integer numpy array as the torch tensor of its type (torch casts to uint16 but cannot take it from numpy)."""
+    return torch.from_numpy(array.astype(np.int64)).to(TORCH_INTS[array.dtype.type])
+
+
+def monai_stylized(stylizer, bank, value_range: tuple[int, int], image: np.ndarray | torch.Tensor):
+    """MONAI's ``RandStylize`` (always firing, random state 0) on a CHW ``image``: a second call can compare."""
+    from stylizing_vit_aug.transforms.monai import RandStylize
+
+    monai = RandStylize(stylizer, bank, prob=1.0, value_range=value_range)
+    monai.set_random_state(0)
+    return monai(image)
+
+
+def every_front_end(stylizer, bank, value_range: tuple[int, int], hwc: np.ndarray) -> dict[str, object]:
+    """Each front-end's answer on the integer pixels ``hwc`` under ``value_range=``, given in its own kind (a CHW
+    tensor, HWC numpy, MONAI's CHW numpy and tensor, a batch of one): its output as it returns it (the batch's
+    one row), or the ``ValueError`` (an ``ImageError`` included) it raised. Needs MONAI and Albumentations."""
+    from stylizing_vit_aug import AlbumentationsStylize, StylizeTransform
+    from stylizing_vit_aug.transforms.batch import BatchStylize
+
+    chw = np.ascontiguousarray(np.moveaxis(hwc, -1, 0))
+    calls = {
+        "StylizeTransform": lambda: StylizeTransform(stylizer, bank, p=1.0, value_range=value_range)(int_tensor(chw)),
+        "AlbumentationsStylize": lambda: AlbumentationsStylize(stylizer, bank, p=1.0, value_range=value_range)(
+            image=hwc
+        )["image"],
+        "RandStylize": lambda: monai_stylized(stylizer, bank, value_range, chw),
+        "RandStylize (torch)": lambda: monai_stylized(stylizer, bank, value_range, int_tensor(chw)),
+        "BatchStylize": lambda: BatchStylize(stylizer, bank, p=1.0, value_range=value_range)(int_tensor(chw[None]))[0],
+    }
+    answers: dict[str, object] = {}
+    for name, call in calls.items():
+        try:
+            answers[name] = call()
+        except ValueError as error:
+            answers[name] = error
+    return answers
 
 
 def load_script(path: Path) -> ModuleType:

@@ -1,16 +1,17 @@
 """SIGTERM turned into an exception for the length of a ``with`` block, so that what Ctrl-C cleans up
 (a served page's files, a process pool's workers) is cleaned up when a service manager, ``docker
-stop`` or ``kill`` ends the process too: by default SIGTERM ends the main process at once."""
+stop`` or ``kill`` ends the process too: by default SIGTERM ends the main process at once. And
+SIGINT ignored once a command-line entry has decided its exit code, so a late Ctrl-C cannot replace it."""
 
 from __future__ import annotations
 
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
-__all__ = ["sigterm_raises"]
+__all__ = ["ignore_interrupts", "sigterm_raises"]
 
 
 @contextmanager
@@ -29,3 +30,13 @@ def sigterm_raises(error: Callable[[int], BaseException]) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def ignore_interrupts() -> None:
+    """Ignore SIGINT for the rest of the process, once an entry point (the console script, ``python -m``)
+    has decided its exit code. Once the interpreter finalises it stops handling signals, and SIGINT
+    would then kill it mid-teardown (torch's takes a while) with no message and a death by signal
+    instead of that exit code; only for an entry point, never for a caller that runs ``main(argv)``
+    inside its own process."""
+    with suppress(ValueError):  # not the main thread: signals are not this thread's to set
+        signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -17,10 +17,10 @@ import logging
 import sys
 import textwrap
 from collections.abc import Sequence
-from contextlib import suppress
 from typing import NamedTuple
 
 from . import __version__
+from ._signals import ignore_interrupts
 from .commands._exits import PROG, Unavailable, broken_install, failure
 
 logger = logging.getLogger("stylizing_vit_aug.cli")
@@ -231,18 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _interrupted(_command_of(argv))
     finally:
         if script:  # the outcome is decided: a Ctrl-C now would kill the exiting interpreter silently
-            _ignore_interrupts()
-
-
-def _ignore_interrupts() -> None:
-    """Ignore SIGINT for the rest of the process. Once the interpreter finalises it stops handling
-    signals, and SIGINT would then kill it mid-teardown (torch's takes a while) with no message and
-    a death by signal instead of the exit code already decided; only for the console script, never
-    for a caller that runs ``main(argv)`` inside its own process."""
-    import signal
-
-    with suppress(ValueError):  # not the main thread: signals are not this thread's to set
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+            ignore_interrupts()
 
 
 def _interrupted(command: str | None) -> int:

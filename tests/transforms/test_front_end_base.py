@@ -209,24 +209,34 @@ def test_front_end_names_and_importing_the_package_loads_no_host_library():
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
+def _stylizer(source: str | None) -> sva.Stylizer:
+    """What a transform's StyleSource loads for ``source``: the per-process cache, given the files' state now."""
+    return _common.get_stylizer(source, state=_common.file_state(source))
+
+
+def _bank(path: str, stylizer: sva.Stylizer) -> sva.StyleBank:
+    """What a transform's StyleSource loads for a bank file: as :func:`_stylizer`."""
+    return _common.get_bank(path, stylizer, state=_common.file_state(path))
+
+
 def test_a_checkpoint_or_bank_saved_again_is_loaded_again(saved, small_stylizer, histology_crops, monkeypatch):
     """Per-process caches (a DataLoader worker's, worker_context's fork server's) follow the files:
     a script that saves this run's checkpoint or bank over last run's never styles with the old."""
     monkeypatch.setattr(_common, "_STYLIZERS", {})
     monkeypatch.setattr(_common, "_BANKS", {})
     checkpoint, bank_path = saved
-    stylizer = _common.get_stylizer(checkpoint)
-    bank = _common.get_bank(bank_path, stylizer)
-    assert _common.get_stylizer(checkpoint) is stylizer and _common.get_bank(bank_path, stylizer) is bank
+    stylizer = _stylizer(checkpoint)
+    bank = _bank(bank_path, stylizer)
+    assert _stylizer(checkpoint) is stylizer and _bank(bank_path, stylizer) is bank
 
     with torch.no_grad():
         small_stylizer.model.post_process_conv.weight.mul_(0.5)
     small_stylizer.save_pretrained(checkpoint)
-    sva.StyleBank.from_images(histology_crops[:2], _common.get_stylizer(checkpoint)).save(bank_path)
-    reloaded = _common.get_stylizer(checkpoint)
+    sva.StyleBank.from_images(histology_crops[:2], _stylizer(checkpoint)).save(bank_path)
+    reloaded = _stylizer(checkpoint)
     assert reloaded is not stylizer
     assert torch.equal(reloaded.model.post_process_conv.weight, small_stylizer.model.post_process_conv.weight)
-    assert len(_common.get_bank(bank_path, reloaded)) == 2
+    assert len(_bank(bank_path, reloaded)) == 2
     assert len(_common._STYLIZERS) == 1 and len(_common._BANKS) == 1  # replaced, not piled up (the old bank held
     # the old stylizer: one per save kept every epoch's model alive)
 
@@ -238,10 +248,10 @@ def test_a_new_checkpoint_folder_each_epoch_keeps_only_the_latest_few_loaded(sma
     folders = [tmp_path / f"epoch-{epoch}" for epoch in range(_common.CACHED_SOURCES + 3)]
     for folder in folders:
         small_stylizer.save_pretrained(folder)
-    first = _common.get_stylizer(str(folders[0]))
+    first = _stylizer(str(folders[0]))
     for folder in folders[1:]:
-        assert _common.get_stylizer(str(folder)) is not first
-        assert _common.get_stylizer(str(folders[0])) is first  # used again: kept, the others go in turn
+        assert _stylizer(str(folder)) is not first
+        assert _stylizer(str(folders[0])) is first  # used again: kept, the others go in turn
     assert len(_common._STYLIZERS) == _common.CACHED_SOURCES
     assert (str(folders[0]), None, None) in _common._STYLIZERS
     assert (str(folders[1]), None, None) not in _common._STYLIZERS
@@ -249,7 +259,7 @@ def test_a_new_checkpoint_folder_each_epoch_keeps_only_the_latest_few_loaded(sma
 
 def test_default_and_none_are_one_cached_stylizer(monkeypatch):
     monkeypatch.setattr(_common, "_STYLIZERS", {})
-    assert _common.get_stylizer("default") is _common.get_stylizer(None)
+    assert _stylizer("default") is _stylizer(None)
 
 
 # -- every call checks its input, fired or not --------------------------------------------------------

@@ -14,45 +14,12 @@ from hypothesis import strategies as st
 pytest.importorskip("monai")
 pytest.importorskip("albumentations")
 
-from helpers import examples  # noqa: E402
-from stylizing_vit_aug import AlbumentationsStylize, StyleBank, StylizeTransform  # noqa: E402
+from helpers import TORCH_INTS, every_front_end, examples, monai_stylized  # noqa: E402
+from stylizing_vit_aug import StyleBank, StylizeTransform  # noqa: E402
 from stylizing_vit_aug.images import ImageError  # noqa: E402
-from stylizing_vit_aug.transforms.batch import BatchStylize  # noqa: E402
-from stylizing_vit_aug.transforms.monai import RandStylize  # noqa: E402
 
 FIXTURES = [HealthCheck.function_scoped_fixture]
-DTYPES = [np.uint8, np.int16, np.uint16, np.int32]
-TORCH = {np.uint8: torch.uint8, np.int16: torch.int16, np.uint16: torch.uint16, np.int32: torch.int32}
-
-
-def _tensor(array: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(array.astype(np.int64)).to(TORCH[array.dtype.type])
-
-
-def _monai(stylizer, bank, value_range, image):
-    monai = RandStylize(stylizer, bank, prob=1.0, value_range=value_range)
-    monai.set_random_state(0)
-    return monai(image)
-
-
-def _every_front_end(stylizer, bank, value_range, hwc: np.ndarray) -> dict[str, object]:
-    """Each front-end's answer on ``hwc`` (its own kind of it): its output, or the error it raised."""
-    chw = np.ascontiguousarray(np.moveaxis(hwc, -1, 0))
-    calls = {
-        "StylizeTransform": lambda: StylizeTransform(stylizer, bank, p=1.0, value_range=value_range)(_tensor(chw)),
-        "AlbumentationsStylize": lambda: AlbumentationsStylize(stylizer, bank, p=1.0, value_range=value_range)(
-            image=hwc
-        )["image"],
-        "RandStylize": lambda: _monai(stylizer, bank, value_range, chw),
-        "BatchStylize": lambda: BatchStylize(stylizer, bank, p=1.0, value_range=value_range)(_tensor(chw[None])),
-    }
-    answers = {}
-    for name, call in calls.items():
-        try:
-            answers[name] = call()
-        except (ImageError, ValueError) as error:
-            answers[name] = error
-    return answers
+DTYPES = list(TORCH_INTS)
 
 
 @st.composite
@@ -74,22 +41,22 @@ def test_no_front_end_wraps_and_all_refuse_alike(small_stylizer, histology_crops
     crop = histology_crops[seed % len(histology_crops)][:32, :32].astype(np.float64) / 255
     hwc = np.round(low + crop * (top - low)).astype(dtype)  # values the range and the type both hold
     bank = StyleBank.from_images(histology_crops[:1], small_stylizer)
-    answers = _every_front_end(small_stylizer, bank, value_range, hwc)
+    answers = every_front_end(small_stylizer, bank, value_range, hwc)
     if high > limits.max:  # the type cannot hold the range: the one refusal, in each front-end's name
-        messages = {str(answers[name]).replace(name, "FRONT-END") for name in answers}
+        messages = {str(answer).replace(name.split()[0], "FRONT-END") for name, answer in answers.items()}
         assert all(isinstance(answer, ImageError) for answer in answers.values()), answers
         assert len(messages) == 1, messages
         assert np.dtype(dtype).name in messages.pop() and f"value_range=({low}, {high})" in str(answers["RandStylize"])
         return
     monai = answers["RandStylize"]
     assert isinstance(monai, np.ndarray) and monai.dtype == dtype
-    floats = _monai(small_stylizer, bank, value_range, np.moveaxis(hwc, -1, 0).astype(np.float64))
+    floats = monai_stylized(small_stylizer, bank, value_range, np.moveaxis(hwc, -1, 0).astype(np.float64))
     clipped = np.clip(np.rint(floats), low, high)
     # the engine's uint8/uint16 conversion rounds in float32: a unit apart at most; a wrap is 2**8 or more
     assert np.abs(monai.astype(np.float64) - clipped).max() <= 1
     for name, answer in answers.items():  # the others take uint8 and uint16 (and refuse other integers)
         if not isinstance(answer, Exception):
-            assert answer.dtype in (dtype, TORCH[dtype]), name
+            assert answer.dtype in (dtype, TORCH_INTS[dtype]), name
         else:
             assert dtype in (np.int16, np.int32) and "has dtype" in str(answer), (name, answer)
 
@@ -101,7 +68,10 @@ def test_values_written_back_are_clipped_to_what_the_type_holds(dtype):
     limits = np.iinfo(dtype)
     wide = (float(limits.min) - 100, float(min(limits.max, 2**24)) + 100)  # past the type at both ends
     out01 = np.linspace(0, 1, 64, dtype=np.float32)
-    for out in (from_unit(out01, wide, dtype, False), from_unit(torch.from_numpy(out01), wide, TORCH[dtype], False)):
+    for out in (
+        from_unit(out01, wide, dtype, False),
+        from_unit(torch.from_numpy(out01), wide, TORCH_INTS[dtype], False),
+    ):
         values = np.asarray(out, dtype=np.float64) if isinstance(out, np.ndarray) else out.double().numpy()
         assert values[0] == limits.min and values[-1] == min(limits.max, wide[1])  # clipped, not wrapped
         assert np.all(np.diff(values) >= 0)

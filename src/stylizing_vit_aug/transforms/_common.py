@@ -341,31 +341,31 @@ def checked_bank_path(path: str | os.PathLike) -> str:
 
 
 def get_stylizer(
-    source: str | None, revision: str | None = None, device: str | None = None, *, state: tuple | None = None
+    source: str | None, revision: str | None = None, device: str | None = None, *, state: tuple
 ) -> Stylizer:
     """A stylizer loaded once per process and source (None or "default": the bundled default),
-    and again if its files changed since. ``state``: the source's :func:`file_state` if the caller
-    took it already (a stat and listing per load, not two)."""
+    and again if its files changed since. ``state``: the source's :func:`file_state`, taken by the
+    caller before the load (a save during the load is seen next time; one stat and listing, not two)."""
     from ..hub import load_stylizer
 
     source = None if source == "default" else source
     return _cached(
         _STYLIZERS,
         (source, revision, device),
-        file_state(source) if state is None else state,
+        state,
         lambda: load_stylizer(source, revision=revision, device=device),
     )
 
 
-def get_bank(path: str, stylizer: Stylizer, *, state: tuple | None = None) -> StyleBank:
+def get_bank(path: str, stylizer: Stylizer, *, state: tuple) -> StyleBank:
     """A bank file loaded once per process and stylizer (fails if another stylizer made it), and
     again if the file or the stylizer's weights changed since (one entry per path: a bank saved again
-    with each checkpoint replaces its old self and the old stylizer it held). ``state``: as
-    :func:`get_stylizer`'s."""
+    with each checkpoint replaces its old self and the old stylizer it held). ``state``: the file's
+    :func:`file_state`, as for :func:`get_stylizer`."""
     return _cached(
         _BANKS,
         str(Path(path).resolve()),
-        (file_state(path) if state is None else state, stylizer.fingerprint),
+        (state, stylizer.fingerprint),
         lambda: StyleBank.load(path, stylizer, on_mismatch="error", device="cpu"),
     )
 
