@@ -14,7 +14,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, NoReturn, Union
+from typing import Any, NoReturn
 
 import numpy as np
 import torch
@@ -32,7 +32,8 @@ except ImportError:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-ImageLike = Union[torch.Tensor, np.ndarray, "PILImage.Image", Sequence[Any]]
+# the class itself, not a string: typing.get_type_hints reads hints in the modules that use ImageLike
+ImageLike = torch.Tensor | np.ndarray | (Any if PILImage is None else PILImage.Image) | Sequence[Any]
 
 MIN_SIZE = 8
 SUPPORTED_CHANNELS = (1, 3)  # the colour channels the model sees
