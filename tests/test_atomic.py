@@ -273,6 +273,83 @@ def test_a_live_saves_old_folder_is_not_taken_for_a_killed_ones(tmp_path):
     assert previous_versions(target) == [aside]
 
 
+def _listing(root: Path) -> list[str]:
+    """Every entry under ``root`` (links not followed), a link with where it points."""
+    return sorted(
+        f"{p.relative_to(root)} -> {os.readlink(p)}" if p.is_symlink() else str(p.relative_to(root))
+        for p in root.rglob("*")
+    )
+
+
+@pytest.mark.parametrize("target_exists", [True, False], ids=["shared folder", "link not yet pointing at one"])
+def test_a_save_to_a_link_replaces_the_folder_it_points_at_and_leaves_the_link(tmp_path, caplog, target_exists):
+    """A checkpoint folder shared through a link: the link was replaced by a new folder, the shared folder kept the
+    old weights (so its other users loaded them), its other files were moved out of it, and the link was left
+    beside as ``.ckpt.old-*``, which the next save claimed to remove."""
+    shared, link = tmp_path / "shared" / "ckpt", tmp_path / "proj" / "ckpt"
+    if target_exists:
+        _write_folder(shared, b"old")
+        (shared / "notes.txt").write_text("keep me")
+    link.parent.mkdir()
+    link.symlink_to(shared)
+    for content in (b"first", b"second"):
+        assert _write_folder(link, content) == link
+        assert (shared / "model.safetensors").read_bytes() == content  # every path to the folder: the new version
+        assert _listing(tmp_path) == sorted(
+            ["proj", f"proj/ckpt -> {shared}", "shared", "shared/ckpt", "shared/ckpt/model.safetensors"]
+            + (["shared/ckpt/notes.txt"] if target_exists else [])
+        )
+    assert "removed" not in caplog.text
+
+
+def test_a_link_an_older_version_left_beside_a_folder_is_neither_emptied_nor_said_removed(tmp_path, caplog):
+    """Before saves swapped the folder a link points at, they moved the link aside as ``.ckpt.old-*``: such a
+    link is no previous version of the folder beside it, so nothing is carried out of where it points."""
+    elsewhere = _write_folder(tmp_path / "elsewhere", b"shared")
+    (elsewhere / "notes.txt").write_text("keep me")
+    target = _write_folder(tmp_path / "proj" / "ckpt", b"first")
+    (tmp_path / "proj" / ".ckpt.old-0123456789ab").symlink_to(elsewhere)
+    before = _listing(tmp_path)
+    _write_folder(target, b"second")
+    assert _listing(tmp_path) == before and (target / "model.safetensors").read_bytes() == b"second"
+    assert "removed" not in caplog.text and (elsewhere / "notes.txt").read_text() == "keep me"
+
+
+def test_a_killed_saves_old_folder_that_cannot_be_removed_is_not_said_removed(tmp_path, caplog, monkeypatch):
+    from stylizing_vit_aug import _atomic
+
+    target = _write_folder(tmp_path / "ckpt", b"first")
+    (tmp_path / ".ckpt.old-0123456789ab").mkdir()  # as a save killed after its swap leaves it
+    monkeypatch.setattr(_atomic.shutil, "rmtree", lambda *args, **kwargs: None)  # a folder that will not go
+    _write_folder(target, b"second")
+    assert "could not remove (remove it by hand)" in caplog.text and "removed" not in caplog.text
+
+
+def test_a_save_to_the_working_folder_is_refused_and_changes_nothing_and_its_parent_is_saved(tmp_path, monkeypatch):
+    """A save replaces the whole folder: the working folder would be removed under the process (it was a raw
+    ``OSError: [Errno 16] Device or resource busy`` for ``"."``)."""
+    working = tmp_path / "proj" / "run"
+    working.mkdir(parents=True)
+    (working / "data.csv").write_text("x")
+    monkeypatch.chdir(working)
+    for named in (Path("."), working, Path("../run")):
+        with pytest.raises(ValueError, match=r"working folder .*save into a subfolder of it") as info:
+            _write_folder(named, b"new")
+        assert str(named) in str(info.value)
+    assert _listing(tmp_path) == ["proj", "proj/run", "proj/run/data.csv"]
+    _write_folder(Path(".."), b"new")  # the folder holding it: replaced, the working folder carried over as it is
+    assert os.getcwd() == str(working) and (working / "data.csv").read_text() == "x"
+    assert (tmp_path / "proj" / "model.safetensors").read_bytes() == b"new"
+
+
+def test_a_save_to_a_link_that_loops_is_refused_naming_it(tmp_path):
+    link = tmp_path / "ckpt"
+    link.symlink_to("ckpt")
+    with pytest.raises(ValueError, match=r"ckpt: it is a symbolic link that loops"):
+        _write_folder(link, b"new")
+    assert _listing(tmp_path) == ["ckpt -> ckpt"]
+
+
 @pytest.mark.parametrize("write", ["bytes", "file", "new folder", "replaced folder"])
 def test_a_write_flushes_the_parent_folder_once_after_its_rename(tmp_path, monkeypatch, write):
     """Durability needs the parent flushed after the rename, once; each extra flush is a disk

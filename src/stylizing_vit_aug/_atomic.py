@@ -11,8 +11,9 @@ is untouched. Every file
 the package writes (checkpoints, banks, training state, stylised images, logs) goes through
 :func:`write_atomically` or :func:`write_bytes_atomically`; a folder of files that belong
 together (a checkpoint) goes through :func:`write_directory_atomically`, which stages the whole
-folder in such a temporary and swaps it in; the next save of a folder restores or finishes what a
-killed swap left (:func:`previous_versions` tells a load where such a version is).
+folder in such a temporary and swaps it in (for a link, the folder it points at: the link stays);
+the next save of a folder restores or finishes what a killed swap left (:func:`previous_versions`
+tells a load where such a version is).
 
 A temporary is held under an exclusive ``flock`` by its writer from creation to rename, and a
 kill (even ``SIGKILL``) releases it. So :func:`remove_stale_temporaries` can tell a killed
@@ -397,7 +398,8 @@ def _retired_versions(directory: Path) -> list[Path]:
         entries = list(directory.parent.iterdir())
     except OSError:
         return []
-    found = [p for p in entries if _is_named(p.name, _retired_lead(directory)) and p.is_dir()]
+    # a link is no folder a save moved aside (one moved a link before saves swapped the folder it points at)
+    found = [p for p in entries if _is_named(p.name, _retired_lead(directory)) and p.is_dir() and not p.is_symlink()]
     return sorted(found, key=moved_at, reverse=True)
 
 
@@ -446,7 +448,8 @@ def _settle_killed_swaps(directory: Path) -> None:
             moved = _carry_over(retired, directory)
             shutil.rmtree(retired, ignore_errors=True)
             logger.warning(
-                "removed %s, the previous version a killed save of %s left, carrying over %s",
+                "%s %s, the previous version a killed save of %s left, carrying over %s",
+                "could not remove (remove it by hand)" if os.path.lexists(retired) else "removed",
                 retired,
                 directory,
                 moved or "nothing",
@@ -502,6 +505,34 @@ def _swap_in(staging: Path, directory: Path) -> None:
                 raise
 
 
+def _working_folder() -> Path | None:
+    """The process's working folder, which a save must not remove under it; None where it is gone already."""
+    try:
+        return Path(os.getcwd())  # the kernel's spelling: links resolved
+    except OSError:  # removed meanwhile
+        return None
+
+
+def _folder_to_swap(directory: Path) -> Path:
+    """The real folder a save of ``directory`` replaces: where a link (the folder's own or one on its
+    way) points, so that the link stays and every path to a shared folder loads the new version; the
+    folder ``.`` or ``..`` name (those names cannot be renamed). A folder no save can swap is refused."""
+    real = Path(os.path.realpath(directory))
+    problem = None
+    if real.is_symlink():  # realpath stops at a link that loops
+        problem = "a symbolic link that loops; point it at a folder (or remove it)"
+    elif os.path.ismount(real):
+        problem = "a mount point, which cannot be moved aside; save into a subfolder of it"
+    elif real == _working_folder():
+        problem = (
+            f"this process's working folder ({real}), which a save moves aside and removes (it replaces the whole "
+            "folder); save into a subfolder of it, or run from another folder"
+        )
+    if problem:
+        raise ValueError(f"cannot save a checkpoint to {directory}: it is {problem}")
+    return real
+
+
 def write_directory_atomically(directory: Path, writers: Mapping[str, Callable[[Path], None]]) -> Path:
     """Write files into ``directory`` so that a crash never leaves a half-written checkpoint.
 
@@ -511,17 +542,19 @@ def write_directory_atomically(directory: Path, writers: Mapping[str, Callable[[
     existing folder is moved aside and replaced; entries in it that we do not write (logs, banks)
     are moved into the new one. If writing fails, the temporary is removed and the previous
     checkpoint is untouched; what a killed save left is settled first (:func:`_settle_killed_swaps`).
+    A link to a folder stays: the folder it points at is the one replaced (:func:`_folder_to_swap`).
     """
     directory = Path(directory).expanduser()
-    if directory.exists() and not directory.is_dir():
+    real = _folder_to_swap(directory)
+    if real.exists() and not real.is_dir():
         raise NotADirectoryError(f"cannot save a checkpoint to {directory}: it exists and is a file")
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    _settle_killed_swaps(directory)
-    remove_stale_temporaries(directory.parent, target=directory.name)
-    with _temporary_for(directory, folder=True) as (staging, _):
+    real.parent.mkdir(parents=True, exist_ok=True)
+    _settle_killed_swaps(real)
+    remove_stale_temporaries(real.parent, target=real.name)
+    with _temporary_for(real, folder=True) as (staging, _):
         for name, write in writers.items():
             write(staging / name)
             finish_file(staging / name)
         fsync_directory(staging)
-        _swap_in(staging, directory)
+        _swap_in(staging, real)
     return directory

@@ -322,10 +322,19 @@ def test_a_config_json_that_does_not_describe_its_weights_is_refused(tmp_path, s
     assert code == 2 and not (tmp_path / "out" / "img00.png").exists()
 
 
-def test_a_record_that_is_not_json_is_a_corrupt_checkpoint(tmp_path):
+@pytest.mark.parametrize("record", ["{not json", "[" * 100_000 + "]" * 100_000], ids=["malformed", "nested too deep"])
+def test_a_record_that_is_not_json_is_a_corrupt_checkpoint(tmp_path, record):
+    """JSON nested deeper than the parser follows (a crafted file) is malformed JSON like any other: it was a raw
+    RecursionError, which the command line printed as an internal failure (exit 1)."""
     from stylizing_vit_aug.checkpoints import RECORD_KEY
+    from stylizing_vit_aug.commands._exits import failure
 
-    path = tmp_path / "weights.safetensors"
-    save_file(state_of(make_small_model()), str(path), metadata={RECORD_KEY: "{not json"})
-    with pytest.raises(CorruptCheckpoint, match=f"'{RECORD_KEY}' metadata of .*weights.safetensors is not JSON"):
+    path = tmp_path / "ckpt" / "model.safetensors"
+    path.parent.mkdir()
+    save_file(state_of(make_small_model()), str(path), metadata={RECORD_KEY: record})
+    for source in (path, path.parent):  # the file alone, and a folder without its config.json
+        with pytest.raises(CorruptCheckpoint, match=f"'{RECORD_KEY}' metadata of .*model.safetensors is not JSON"):
+            hub.load_stylizer(source, mean=CAMELYON_MEAN, std=CAMELYON_STD)
+    with pytest.raises(CorruptCheckpoint) as info:
         hub.load_stylizer(path, mean=CAMELYON_MEAN, std=CAMELYON_STD)
+    assert failure(info.value) == (str(info.value), 2)  # the command line: the message alone, a usage error

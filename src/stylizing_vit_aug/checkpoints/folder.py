@@ -20,7 +20,7 @@ from .architecture import listing
 from .bundled import card_load_hint
 from .card import LIBRARY_NAME, model_card
 from .errors import CheckpointError, CorruptCheckpoint
-from .header import SafetensorsHeader
+from .header import SafetensorsHeader, parse_json
 from .reading import STYLIZER_SETTINGS, record_metadata
 
 logger = logging.getLogger(__name__)
@@ -71,8 +71,8 @@ def read_config(path: Path) -> dict[str, Any] | None:
     """Our config.json, or None when the file was not written by this library."""
     text = _config_text(path)
     try:
-        config = json.loads(text)
-    except (ValueError, RecursionError) as error:  # JSON errors are ValueErrors
+        config = parse_json(text)
+    except ValueError as error:  # parse_json's one error for any malformed JSON
         raise CorruptCheckpoint(f"cannot read {path}: {error}; save the checkpoint again") from error
     if not isinstance(config, dict) or config.get("library") != LIBRARY_NAME:
         logger.warning("%s was not written by %s: ignoring it, inferring the architecture", path, LIBRARY_NAME)

@@ -27,6 +27,7 @@ __all__ = [
     "MAX_HEADER_BYTES",
     "SafetensorsHeader",
     "TensorInfo",
+    "parse_json",
     "read_header",
     "refuse_pickle",
 ]
@@ -167,6 +168,16 @@ def _entry(name: str, entry: Any) -> TensorInfo:
     return TensorInfo(dtype, dims, begin, end)
 
 
+def parse_json(text: str | bytes) -> Any:
+    """``json.loads``, with nesting too deep for the parser (a crafted record: ``RecursionError``) raised as the
+    ``ValueError`` any other malformed JSON is, so that one ``except ValueError`` of every reader of a file's JSON
+    names the file, whatever is wrong in it."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("its JSON is nested too deeply to read") from None
+
+
 def _parse(head: bytes, read: Any, size: int) -> SafetensorsHeader:
     if len(head) < 8:
         raise _Invalid(f"the file is only {size} bytes, shorter than the 8-byte header length (truncated)")
@@ -176,8 +187,8 @@ def _parse(head: bytes, read: Any, size: int) -> SafetensorsHeader:
     if 8 + length > size:
         raise _Invalid(f"its header needs {length:,} bytes but the file has {size - 8:,} after the length (truncated)")
     try:
-        document = json.loads(read(length).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:  # JSON errors are ValueErrors
+        document = parse_json(read(length).decode("utf-8"))
+    except ValueError as error:  # a JSON error or a UnicodeDecodeError
         raise _Invalid(f"its header is not JSON ({type(error).__name__}: {error})") from None
     if not isinstance(document, dict):
         raise _Invalid(f"its header is a JSON {type(document).__name__}, not an object")

@@ -22,7 +22,7 @@ import torch
 from ..model import PRESETS, ModelConfig, StylizingViT
 from .architecture import check_architecture, check_shapes, config_from_dict, expected_shapes, listing
 from .errors import CorruptCheckpoint, NotACheckpoint, StateDictMismatch, UnsafeCheckpointFormat
-from .header import FLOAT_DTYPES, SafetensorsHeader, read_header, refuse_pickle
+from .header import FLOAT_DTYPES, SafetensorsHeader, parse_json, read_header, refuse_pickle
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +83,8 @@ def file_record(path: Path, header: SafetensorsHeader | None = None) -> FileReco
         return FileRecord()
     where = f"the {RECORD_KEY!r} metadata of {path}"
     try:
-        record = json.loads(text)
-    except ValueError as error:
+        record = parse_json(text)
+    except ValueError as error:  # parse_json's one error for any malformed JSON, too deep included
         raise CorruptCheckpoint(f"{where} is not JSON ({error}); save the checkpoint again") from None
     if not isinstance(record, dict):
         raise CorruptCheckpoint(f"{where} is not a JSON object; save the checkpoint again")
@@ -96,7 +96,7 @@ def _bank_given(path: Path, source: str | None) -> NotACheckpoint:
     """The error for a style bank file given as a checkpoint: where it goes instead, and the
     checkpoint its styles were encoded with (as the bank records it), which goes here."""
     try:
-        made_with = json.loads(source) if source is not None else None
+        made_with = parse_json(source) if source is not None else None
     except ValueError:  # a damaged record: StyleBank.load names it
         made_with = None
     encoder = f" The checkpoint its styles were encoded with is {made_with!r}: pass that as --checkpoint." \

@@ -36,6 +36,7 @@ from ..checkpoints import (
     expected_shapes,
     read_header,
 )
+from ..checkpoints.header import parse_json
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -73,16 +74,43 @@ def capture_rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     return tensors, meta
 
 
-def restore_rng_state(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> None:
-    torch.random.set_rng_state(tensors["rng.torch"])
+_RngStates = tuple[torch.Tensor, list[torch.Tensor], tuple[Any, ...], tuple[Any, ...]]
+
+
+def _rng_states(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> _RngStates:
+    """The torch, CUDA, numpy and Python states a checkpoint's random-state record holds, as their setters take
+    them (a missing part: ``KeyError``; a wrong kind: ``TypeError``)."""
     cuda = [tensors[k] for k in sorted(k for k in tensors if k.startswith("rng.cuda."))]
+    numpy, python = meta["numpy"], meta["python"]
+    keys = tensors["rng.numpy"].numpy().astype(np.uint32)
+    numpy_state = (numpy["kind"], keys, numpy["pos"], numpy["has_gauss"], numpy["cached_gaussian"])
+    return tensors["rng.torch"], cuda, numpy_state, (python["version"], tuple(python["state"]), python["gauss_next"])
+
+
+def restore_rng_state(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> None:
+    """Set every random generator to the checkpoint's state (:func:`read_training_checkpoint` checked it can)."""
+    torch_state, cuda, numpy_state, python_state = _rng_states(tensors, meta)
+    torch.random.set_rng_state(torch_state)
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])
-    numpy = meta["numpy"]
-    keys = tensors["rng.numpy"].numpy().astype(np.uint32)
-    np.random.set_state((numpy["kind"], keys, numpy["pos"], numpy["has_gauss"], numpy["cached_gaussian"]))
-    python = meta["python"]
-    random.setstate((python["version"], tuple(python["state"]), python["gauss_next"]))
+    np.random.set_state(numpy_state)
+    random.setstate(python_state)
+
+
+def _check_rng_state(path: Path, tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> None:
+    """Set the checkpoint's random states on throwaway generators, so that one a resume could not restore
+    is refused at reading, before the data and the model are set up, and nothing global changes."""
+    try:
+        torch_state, _, numpy_state, python_state = _rng_states(tensors, meta)
+        torch.Generator().set_state(torch_state)
+        np.random.RandomState().set_state(numpy_state)
+        random.Random().setstate(python_state)
+    except (LookupError, TypeError, ValueError, OverflowError, RuntimeError) as error:
+        reason = f"it lacks {error}" if isinstance(error, KeyError) else f"{type(error).__name__}: {error}"
+        raise TrainingCheckpointError(
+            f"training checkpoint {path} is damaged: its random-state record cannot be restored ({reason}); "
+            "resume from an earlier checkpoint"
+        ) from error
 
 
 def _optimizer_to_flat(state: Mapping[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -172,8 +200,8 @@ def write_training_checkpoint(
 def _document(path: Path, header: SafetensorsHeader) -> dict[str, Any]:
     """The JSON record of a training checkpoint, with the parts the trainer relies on checked."""
     try:
-        document = json.loads(header.metadata[META_KEY])
-    except (KeyError, ValueError, RecursionError) as error:  # JSON errors are ValueErrors
+        document = parse_json(header.metadata[META_KEY])
+    except (KeyError, ValueError) as error:  # parse_json's one error for any malformed JSON
         raise TrainingCheckpointError(
             f"{path} is not a training checkpoint of stylizing-vit-aug (no readable {META_KEY} header); "
             "to start from exported weights use --init PATH instead of --resume"
@@ -254,6 +282,7 @@ def read_training_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise TrainingCheckpointError(
             f"training checkpoint {path} is not readable: {type(error).__name__}: {error}"
         ) from error
+    _check_rng_state(path, tensors, document["rng"])
     return {
         "model": {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")},
         "optimizer": optimizer,
@@ -270,16 +299,35 @@ def append_json(path: Path, record: dict) -> None:
         handle.write(json.dumps(record) + "\n")
 
 
+def _log_step(line: str) -> int | None:
+    """The step of one line of a run's log (0 where it records none); None for a line a kill cut
+    short; ValueError for a line that is no record of ours (not an object, its step not a count)."""
+    try:
+        record = parse_json(line)
+    except json.JSONDecodeError:  # a line cut by the kill (too deep to read is no cut line: ValueError)
+        return None
+    step = record.get("step", 0) if isinstance(record, dict) else None
+    if not isinstance(step, int) or isinstance(step, bool):
+        raise ValueError("not a JSON object whose step is a whole number")  # what append_json writes
+    return step
+
+
 def truncate_log(path: Path, step: int) -> None:
-    """Drop log lines written after ``step`` (work lost by a kill, redone after the resume)."""
+    """Drop log lines written after ``step`` (work lost by a kill, redone after the resume). A line
+    that is no record of ours is a :class:`TrainingCheckpointError` naming the file and line, before
+    anything is written: which step it belongs to cannot be told."""
     if not path.is_file():
         return
     kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         try:
-            if json.loads(line).get("step", 0) <= step:
-                kept.append(line)
-        except json.JSONDecodeError:  # a line cut by the kill
-            continue
+            logged = _log_step(line)
+        except ValueError as error:
+            raise TrainingCheckpointError(
+                f"cannot cut {path} back to the checkpoint's step {step}: line {number} ({line[:60]!r}) is no record "
+                f"this library writes ({error}); fix or delete that line (or move {path.name} away) and resume again"
+            ) from None
+        if logged is not None and logged <= step:
+            kept.append(line)
     text = "".join(line + "\n" for line in kept)
     write_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
