@@ -434,7 +434,8 @@ def test_a_folder_as_the_bank_file_or_a_seed_past_64_bits_reaches_the_page_as_a_
                                                                                        monkeypatch):
     """A styles folder typed into the bank-file box raised IsADirectoryError past the page's handler
     (the page said only that the app raised); a seed past 64 bits raised torch's "Overflow when
-    unpacking long long". Both are the page's error message now, saying what to do."""
+    unpacking long long". Both are the page's error message now, saying what to do (a seed: the range
+    the page takes, tests/test_draw_seeds.py)."""
     from stylizing_vit_aug.app import _page_update, import_gradio
 
     gr = import_gradio()
@@ -446,7 +447,7 @@ def test_a_folder_as_the_bank_file_or_a_seed_past_64_bits_reaches_the_page_as_a_
     with pytest.raises(gr.Error, match="is a folder; .* reads one bank file"):
         update(["he_tcia"], *folder[1:], progress=progress)
     huge_seed = (["he_tcia"], None, BUNDLED, "", None, 2, 2**70, 1.0, "relative")
-    with pytest.raises(gr.Error, match=r"the seed must fit in 64 bits \(from -2\*\*63"):
+    with pytest.raises(gr.Error, match=rf"the seed must be a whole number from 0 to 2\*\*32 - 1 .*, got {2**70}"):
         update(*huge_seed, progress=progress)
 
 

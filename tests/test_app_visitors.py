@@ -153,22 +153,30 @@ def test_an_upload_deleted_since_says_to_upload_it_again(update, histology_crops
         update(**{**PAGE_CONTROLS, "content_files": [str(upload)]}, progress=progress)
 
 
-def test_a_12_bit_content_upload_gets_a_note_that_names_it_and_says_what_to_do(
-    small_stylizer, histology_crops, tmp_path
+@pytest.mark.parametrize("role", ["content", "style"])
+def test_a_12_bit_upload_gets_a_note_that_names_it_and_says_what_to_do(
+    role, small_stylizer, histology_crops, tmp_path
 ):
     """12-bit data in a 16-bit file is read on 0-65535 and shows as a near-black row; the log said
-    so, the page did not."""
+    so, the page did not. Then a content upload got the note and a style upload of the same file
+    none (the command line's preview warns of both): one note for both now."""
     twelve = tmp_path / "twelve.png"
     Image.fromarray(histology_crops[0].mean(-1).astype(np.uint16) * 16).save(twelve)  # 0-4080
     full = tmp_path / "full.png"
     Image.fromarray(histology_crops[0].mean(-1).astype(np.uint16) * 257).save(full)  # 0-65535
     assert read_image(twelve).dtype == np.uint16 and read_image(twelve).max() <= 4095
-    preview = Previewer(small_stylizer, cell_size=40).render(
-        Settings(contents=("he_tcia",), content_files=(str(twelve), str(full)), n_styles=1)
+    uploads = (str(twelve), str(full))
+    settings = (
+        Settings(contents=("he_tcia",), content_files=uploads, n_styles=1)
+        if role == "content"
+        else Settings(contents=("he_tcia",), style_source=UPLOADS, style_files=uploads, n_styles=2)
     )
+    preview = Previewer(small_stylizer, cell_size=40).render(settings)
     assert len(preview.notes) == 1, preview.notes  # the 12-bit file only: not the 8-bit or full 16-bit ones
-    assert "Content image twelve.png" in preview.notes[0] and "12-bit" in preview.notes[0]
-    assert "--value-range 0,4095" in preview.notes[0] and preview.notes[0] in preview.summary
+    (note,) = preview.notes
+    assert f"{role.capitalize()} image twelve.png" in note and "12-bit" in note and note in preview.summary
+    named = "preview twelve.png" if role == "content" else "--style twelve.png"
+    assert named in note and "--value-range 0,4095" in note, note
 
 
 @pytest.mark.parametrize("source", [FOLDER, BANK_FILE])

@@ -23,9 +23,18 @@ from typing import TYPE_CHECKING, Any
 
 from .app_files import MAX_CONTENTS, MAX_FOLDER_IMAGES, bundled_contents
 from .app_previewer import Previewer
-from .app_settings import BANK_FILE, BUNDLED, FOLDER, MAX_STYLES, STYLE_SOURCES, Settings, missing_input
+from .app_settings import (
+    BANK_FILE,
+    BUNDLED,
+    FOLDER,
+    MAX_STYLES,
+    STYLE_SOURCES,
+    Settings,
+    missing_input,
+)
 from .hub import load_stylizer
 from .images import ImageError
+from .seeds import DRAW_SEED_TEXT
 from .stylizer import MODES, Stylizer
 
 if TYPE_CHECKING:
@@ -208,7 +217,7 @@ def _controls(gr: Any, stylizer: Stylizer, source: str, style_path_value: str) -
         elem_id="style-files",
     )
     n_styles = gr.Slider(1, MAX_STYLES, value=4, step=1, label="styles shown")
-    seed = gr.Number(0, precision=0, label="which styles (seed)")
+    seed = gr.Number(0, precision=0, label="which styles (seed)", info=f"a whole number {DRAW_SEED_TEXT}")
     strength = gr.Slider(0, 1, value=1.0, step=0.05, label="strength", elem_id="strength")
     mode = gr.Radio(list(MODES), value=stylizer.mode, label="mode")
     run = gr.Button("Render again", variant="primary", elem_id="run")

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .hub import DEFAULT_ALIAS
+from .seeds import draw_seed_problem
 from .stylizer import DEFAULT_MODE, MODES, Stylizer
-from .train.seeds import seed_problem
 
 __all__ = [
     "BANK_FILE",
@@ -123,7 +123,7 @@ def checked_controls(settings: Settings) -> tuple[int, int]:
     if not isinstance(settings.strength, numbers.Real) or not 0 <= settings.strength <= 1:
         raise ValueError(f"strength must lie in [0, 1], got {settings.strength!r}: set the slider")
     seed = _whole(settings.seed, "the seed", "type one such as 0 (each seed shows its own styles)")
-    if problem := seed_problem(seed):
+    if problem := draw_seed_problem(seed):
         raise ValueError(f"the seed {problem}")
     n_styles = _whole(settings.n_styles, "styles shown", f"set 1 to {MAX_STYLES}")
     return seed, max(1, min(n_styles, MAX_STYLES))

@@ -35,8 +35,9 @@ def test_the_log_and_the_page_judge_an_array_alike(name, monkeypatch, caplog):
     with caplog.at_level(logging.WARNING, logger="stylizing_vit_aug"):
         kinds.note_twelve_bit(values, "image a.png")
     warned = any("12-bit" in record.getMessage() for record in caplog.records)
-    noted = _twelve_bit_note(values, "a.png") is not None
-    assert warned == noted == kinds.looks_twelve_bit(values)
+    content, style = (_twelve_bit_note(values, "a.png", role) is not None for role in ("content", "style"))
+    noted = content
+    assert warned == content == style == kinds.looks_twelve_bit(values)
     assert noted == (name.startswith("12-bit"))  # the two that are 12-bit data, and only they
 
 

@@ -7,8 +7,8 @@ import argparse
 import pytest
 
 from stylizing_vit_aug.commands.common import seed_argument
+from stylizing_vit_aug.seeds import SEED_RANGE
 from stylizing_vit_aug.train.config import TrainConfig
-from stylizing_vit_aug.train.seeds import SEED_RANGE
 
 
 @pytest.mark.parametrize("offset", [-1, 0, 1])

@@ -17,6 +17,7 @@ from ..image_ops import color_statistics, random_crop_resize
 from ..images import IMAGE_EXTENSIONS, ImageLike, find_images, to_batch
 from ..inference import tensors_state
 from ..model import StyleStream
+from ..seeds import draw_seed_problem
 from ..stylizer import Stylizer
 from ..stylizer_options import check_chunk_size
 from .building import (
@@ -181,6 +182,8 @@ class StyleBank:
         check_crops(crops_per_image, crop_size)
         chunk_size = check_chunk_size(chunk_size)  # before any image is read
         items = source_items(images, chunk_size)
+        if problem := draw_seed_problem(seed):  # torch's CPU generator drew 2**32 as 0
+            raise ValueError(f"seed {problem}")
         generator = torch.Generator().manual_seed(seed)
         built = model_images(
             items, stylizer, crops_per_image=crops_per_image, crop_size=crop_size, generator=generator,

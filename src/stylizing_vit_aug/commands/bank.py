@@ -14,9 +14,9 @@ from .common import (
     add_checkpoint_arguments,
     add_on_error_argument,
     add_value_range_argument,
+    draw_seed_argument,
     new_output_file,
     positive_int,
-    seed_argument,
 )
 
 EPILOG = """\
@@ -93,7 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(at most the image's shorter side), resized to the model's input size; only with "
         "--crops-per-image (default: the model's input size)",
     )
-    build.add_argument("--seed", type=seed_argument, default=0, help="seed of the crops (default 0)")
+    build.add_argument("--seed", type=draw_seed_argument, default=0, help="seed of the crops (default 0)")
     build.add_argument(
         "--stream-dtype",
         choices=("float32", "float16", "bfloat16"),

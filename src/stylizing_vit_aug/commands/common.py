@@ -13,7 +13,7 @@ import io
 import os
 import socket
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +23,7 @@ from .._atomic import BeforeReplace, LockHeld, exclusive_lock, write_bytes_atomi
 from .._ranks import BARRIER_TIMEOUT as BARRIER_TIMEOUT  # re-exported: a launch's processes, and the user's-input
 from .._ranks import CLIError as CLIError  # error, live below the layers (the trainer stops its ranks too)
 from .._ranks import Ranks as Ranks
-from ..train.seeds import SEED_TEXT, seed_problem
+from ..seeds import DRAW_SEED_TEXT, SEED_TEXT, draw_seed_problem, seed_problem
 
 if TYPE_CHECKING:
     import numpy as np
@@ -243,14 +243,24 @@ def load_stylizer_from_args(args: argparse.Namespace) -> Stylizer:
 
 
 def seed_argument(text: str) -> int:
-    """``--seed`` of every command, checked when the arguments are read (exit 2 naming the
-    range): a whole number that fits in 64 bits, as torch's generators take it. A larger one
-    stopped ``preview`` and ``bank build`` with torch's bare "Overflow when unpacking long long"."""
+    """``--seed`` of ``stylize`` and ``train``, checked when the arguments are read (exit 2 naming the
+    range): a whole number that fits in 64 bits, as torch's generators take it (a larger one stopped
+    commands with torch's bare "Overflow when unpacking long long")."""
+    return _checked_seed(text, SEED_TEXT, seed_problem)
+
+
+def draw_seed_argument(text: str) -> int:
+    """``--seed`` of ``preview`` and ``bank build``, which draw with torch's CPU generator alone: 0 to
+    2**32 - 1, the seeds it tells apart (:func:`~stylizing_vit_aug.seeds.draw_seed_problem`), exit 2 otherwise."""
+    return _checked_seed(text, DRAW_SEED_TEXT, draw_seed_problem)
+
+
+def _checked_seed(text: str, words: str, problem_of: Callable[[int], str | None]) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number {SEED_TEXT}, got {text!r}") from None
-    if problem := seed_problem(value):
+        raise argparse.ArgumentTypeError(f"must be a whole number {words}, got {text!r}") from None
+    if problem := problem_of(value):
         raise argparse.ArgumentTypeError(problem)
     return value
 

@@ -12,6 +12,7 @@ import torch
 
 from ..images import ImageReadError, check_whole, read_image
 from ..images.value_range import declare_value_range, declared_value_range, eight_bit_refusal
+from ..seeds import DRAW_SEED_TEXT
 from .common import (
     EXIT_SKIPPED,
     CheckpointChoice,
@@ -19,10 +20,10 @@ from .common import (
     add_cell_size,
     add_checkpoint_arguments,
     add_value_range_argument,
+    draw_seed_argument,
     gather_images,
     new_grid_output,
     positive_int,
-    seed_argument,
     unit_float,
     write_grid,
 )
@@ -77,7 +78,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         )
     add_cell_size(parser)
     parser.add_argument("--strength", type=unit_float, default=1.0, help="stylisation strength (default 1)")
-    parser.add_argument("--seed", type=seed_argument, default=0, help="which contents/styles are picked (default 0)")
+    parser.add_argument(
+        "--seed", type=draw_seed_argument, default=0,
+        help=f"which contents/styles are picked, {DRAW_SEED_TEXT} (default 0)",
+    )
     add_value_range_argument(parser)
     add_checkpoint_arguments(parser)
 

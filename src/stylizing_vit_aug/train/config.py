@@ -16,10 +16,10 @@ from dataclasses import field
 from typing import Any
 
 from ..model import PRESETS
+from ..seeds import seed_problem
 from .losses import FLOAT32_MAX, LossWeights, StainWeights
 from .objectives import OBJECTIVES
 from .perceptual import LEVELS
-from .seeds import seed_problem
 
 __all__ = ["ARCHITECTURE_ARGS", "OBJECTIVES", "TrainConfig", "default_workers"]
 
