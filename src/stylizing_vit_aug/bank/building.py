@@ -34,6 +34,7 @@ __all__ = [
     "model_images",
     "note_empty_domains",
     "note_lost_domains",
+    "note_style_shape",
     "source_items",
     "tissue_only_crops",
 ]
@@ -134,6 +135,15 @@ class _Seen:
                            max(height, width) / min(height, width))
 
 
+def note_style_shape(height: int, width: int, label: str, size: int) -> None:
+    """Say of one style image resized whole to the model's ``size`` what a bank build says of its
+    styles: enlarged (smaller than the model) or squashed (more than twice as long as wide). For a
+    style encoded without a bank (``stylize --style``)."""
+    seen = _Seen()
+    seen.shape(height, width, label, 1, size, whole=True)
+    seen.say(size, None, None)
+
+
 def model_images(
     items: Iterable[ImageLike],
     stylizer: Stylizer,
@@ -152,7 +162,8 @@ def model_images(
     so crops are drawn until ``crops_per_image`` pass :func:`~stylizing_vit_aug.tissue.is_tissue`.
     A file's pixels are checked against ``--value-range`` by its reader alone (one min/max pass). Kept as
     uint8, the bank's format: a 16-bit style loses its low bits, so a bank styles up to 1 LSB (8-bit) / half
-    an 8-bit step (16-bit outputs) from the same image given directly (docs/style-banks.md)."""
+    an 8-bit step (16-bit outputs) from the same image given directly (docs/style-banks.md); ``stylize
+    --style`` therefore encodes its one style directly, without a bank."""
     size = stylizer.img_size
     if crops_per_image and crop_size and crop_size * 4 < size:
         logger.warning("crops of %d px are enlarged %.0fx to the model's %d px: little but their colour is left; "

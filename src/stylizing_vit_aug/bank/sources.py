@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -97,11 +98,14 @@ def parse_sources(text: str | None, count: int) -> list[StyleFile | None] | None
     return parsed
 
 
-def images_digest(images: torch.Tensor) -> str:
+def images_digest(images: torch.Tensor | np.ndarray) -> str:
     """16 hex digits of the SHA-256 of a bank's uint8 images and their shape: the same for the
-    same styles in the same order, whatever the checkpoint, streams or file; a pass over the images' bytes."""
+    same styles in the same order, whatever the checkpoint, streams or file; a pass over the images' bytes.
+    A numpy array (a ``stylize --style`` file's pixels as read, uint16 too: torch < 2.3 has no uint16
+    tensors) is hashed as it is."""
     digest = hashlib.sha256(repr(tuple(images.shape)).encode())
-    digest.update(images.detach().cpu().contiguous().numpy().data)
+    array = images.detach().cpu().contiguous().numpy() if isinstance(images, torch.Tensor) else images
+    digest.update(np.ascontiguousarray(array).data)
     return digest.hexdigest()[:DIGEST_CHARS]
 
 

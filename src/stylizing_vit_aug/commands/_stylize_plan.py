@@ -27,7 +27,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
@@ -36,6 +36,9 @@ from ..images import IMAGE_EXTENSIONS, ImageReadError, check_whole, read_image
 from ._ranks import attempt, stop_together
 from ._stylize_record import INPUT_COLUMNS, LOG_NAME, log_refusal, range_label
 from .common import PIL_FORMATS, CheckpointChoice, CLIError, Ranks, list_images
+
+if TYPE_CHECKING:
+    from ..model import StyleStream
 
 __all__ = ["Job", "RunRows", "RunStyles", "StyleChoice", "StylizePlan", "plan_jobs", "start_on_every_rank"]
 
@@ -293,7 +296,8 @@ class StyleChoice:
 
 
 class RunStyles:
-    """The styles of a run and the deterministic per-input choice among them."""
+    """The styles of a run and the deterministic per-input choice among them: a bank's, or one
+    ``--style`` file's stream (:attr:`single`)."""
 
     def __init__(self, plan: StylizePlan, stylizer: Any) -> None:
         from ..bank import StyleBank
@@ -301,10 +305,11 @@ class RunStyles:
         self.stylizer = stylizer
         self.labels: list[str]
         self.skipped: list[tuple[Path, str]] = []  # unreadable style files
+        self.bank: StyleBank | None = None
+        self.single: StyleStream | None = None  # --style: encoded as given, no bank
+        self._digests: dict[int, str] = {}
         if plan.style is not None:  # the source was checked when planned (StylizePlan.from_args)
-            # 12-bit data and values outside --value-range named here: the bank would name an array
-            pixels = read_image(plan.style, twelve_bit=True)
-            self.bank = StyleBank.from_images([pixels], stylizer, encode=True)
+            self.single, self._digests[0] = _style_file_stream(plan.style, stylizer)
             self.labels = [str(plan.style)]
         elif plan.bank is not None:
             self.bank = StyleBank.load(plan.bank, stylizer, on_mismatch="reencode")
@@ -316,9 +321,11 @@ class RunStyles:
             unread = {path for path, _ in self.skipped}
             self.labels = [str(p) for p in paths if p not in unread]
         # the one count check, again on the bank built: a style file may have failed to read since planned
-        refuse_too_few_styles(plan.styles_per_image, len(self.bank))
+        refuse_too_few_styles(plan.styles_per_image, len(self))
         self.seed = plan.seed
-        self._digests: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return 1 if self.bank is None else len(self.bank)
 
     def choose(self, relative: str, count: int = 1) -> list[StyleChoice]:
         """``count`` different styles drawn from the seed and ``relative`` alone; the first is the
@@ -326,18 +333,41 @@ class RunStyles:
         generator = torch.Generator().manual_seed(zlib.crc32(f"{self.seed}:{relative}".encode()))
         indices: list[int] = []
         while len(indices) < count:
-            index = 0 if len(self.bank) == 1 else int(self.bank.sample(1, generator=generator)[0])
+            index = 0 if self.bank is None or len(self.bank) == 1 else int(self.bank.sample(1, generator=generator)[0])
             if index not in indices:
                 indices.append(index)
-        domains = self.bank.domains
+        domains = self.bank.domains if self.bank is not None else None
         return [StyleChoice(self.labels[i], i, domains[i] if domains else "", self.digest(i)) for i in indices]
+
+    def stream(self, indices: list[int]) -> StyleStream:
+        """The streams of styles ``indices``, for a batch of as many images (a ``--style`` file's one
+        stream serves them all, as ``stylizer(images, style)`` does)."""
+        if self.bank is None:
+            assert self.single is not None
+            return self.single
+        return self.bank.stream(torch.tensor(indices))
 
     def digest(self, index: int) -> str:
         """What style ``index``'s pixels are, as the record names them: the images digest of a bank
-        of that style alone (:func:`~stylizing_vit_aug.bank.sources.images_digest`), hashed once."""
+        of that style alone (:func:`~stylizing_vit_aug.bank.sources.images_digest`), hashed once
+        (a ``--style`` file's: of its pixels as read, hashed when it was read)."""
         if index not in self._digests:
+            assert self.bank is not None
             self._digests[index] = images_digest(self.bank.images[index : index + 1])
         return self._digests[index]
+
+
+def _style_file_stream(path: Path, stylizer: Any) -> tuple[StyleStream, str]:
+    """A ``--style`` file's stream, encoded from its pixels as read, as ``stylizer(images, style)``
+    encodes them (a bank's uint8 copy at model size would round them: up to 1 LSB apart), and the
+    digest of those pixels, at their depth. 12-bit data and values outside --value-range are named
+    by the reader (with the file); a style smaller or narrower than the model's square is said as a
+    bank build says it."""
+    from ..bank.building import note_style_shape
+
+    pixels = read_image(path, twelve_bit=True)
+    note_style_shape(pixels.shape[0], pixels.shape[1], str(path), stylizer.img_size)
+    return stylizer.encode_style(pixels), images_digest(pixels)
 
 
 Job = tuple[Path, Path, StyleChoice]  # input, output, style

@@ -66,7 +66,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from .._atomic import BeforeReplace, remove_stale_temporaries, temporary_token
@@ -166,7 +165,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, required=True,
                         help="output folder (mirrors the input tree), also for one input image")
     styles = parser.add_mutually_exclusive_group(required=True)
-    styles.add_argument("--style", type=Path, help="one style image for every input")
+    styles.add_argument("--style", type=Path, help="one style image for every input, used as read (the pixels "
+                        "stylizer(image, style) gives, 16-bit styles included)")
     styles.add_argument("--bank", type=Path, help="a bank file: a random style of it per input")
     styles.add_argument("--styles-dir", type=Path, help="a folder of style images: a random one per input")
     parser.add_argument("--strength", type=unit_float, default=1.0, help="0 = unchanged, 1 = full style (default 1)")
@@ -554,7 +554,7 @@ def _write_outputs(
             reads = _read_batches(todo, plan.batch_size, plan.on_error == "stop", outputs.fail)
             for batch in reads:
                 jobs = [(job, traits, source) for job, _, traits, source in batch]
-                stream = styles.bank.stream(torch.tensor([job[2].index for job, _, _ in jobs]))
+                stream = styles.stream([job[2].index for job, _, _ in jobs])
                 # integer pixels, within --value-range: checked when read
                 results = list(stylizer([pixels for _, pixels, _, _ in batch], stream, strength=plan.strength,
                                         range_checked=True))
