@@ -125,8 +125,10 @@ class Stylizer(StylizerOptions):
         mode: ``"relative"`` (default), ``"detail"`` or ``"resize"`` (see the module docstring).
         background: ``"keep"`` (default): empty slide glass, lumina and other near-white
             background keep their pixels, so only tissue takes the style
-            (:func:`~stylizing_vit_aug.tissue.change_weight`); ``"style"``: every pixel takes
-            it, as in the paper (use it where white is content, e.g. bone in a radiograph).
+            (:func:`~stylizing_vit_aug.tissue.change_weight`); ``"dark"``: near-black background
+            keeps its pixels instead (fluorescence, dark-field, black vignettes; ``"keep"`` counts
+            black as tissue and paints it); ``"style"``: every pixel takes it, as in the paper
+            (use it where white is content, e.g. bone in a radiograph).
         colour_match: after the network's change, match the styled pixels' colour distribution
             to the style's (:mod:`~stylizing_vit_aug.colour`; RGB models). ``False``: the
             network's change alone, as in the paper.
@@ -333,17 +335,24 @@ class Stylizer(StylizerOptions):
 
     def colour_profiles(self, values01: torch.Tensor) -> torch.Tensor | None:
         """The colour profiles of model-size 0–1 images (the model's channels) over the pixels the
-        engine styles (their tissue, or every pixel with ``background="style"``); None where there
-        is no colour step (:attr:`has_colour_step`)."""
+        engine styles (their tissue or, with ``background="dark"``, what is bright; every pixel with
+        ``"style"``); None where there is no colour step (:attr:`has_colour_step`)."""
         if not self.has_colour_step:
             return None
         return colour_profile(values01, self._styled_pixels(values01))
 
+    def _foreground(self, values01: torch.Tensor) -> torch.Tensor | None:
+        """The weight of the pixels the engine styles under its background rule: tissue (``"keep"``)
+        or what is bright (``"dark"``), :func:`~stylizing_vit_aug.tissue.tissue_weight`; None: every pixel."""
+        if self.background == "style":
+            return None
+        return tissue_weight(values01, dark=self.background == "dark", range_checked=True)
+
     def _styled_pixels(self, values01: torch.Tensor, tissue: torch.Tensor | None = None) -> torch.Tensor:
         """``[B, 1, H, W]`` bool: the pixels the colour step reads (``tissue``: their weight, if known)."""
-        if self.background != "keep":
+        if self.background == "style":
             return torch.ones_like(values01[:, :1], dtype=torch.bool)
-        return tissue_pixels(tissue_weight(values01, range_checked=True) if tissue is None else tissue)
+        return tissue_pixels(self._foreground(values01) if tissue is None else tissue)
 
     # -- stylisation ---------------------------------------------------------------------------
     def __call__(
@@ -540,7 +549,7 @@ class Stylizer(StylizerOptions):
         self, small01: torch.Tensor, stream: StyleStream, mode: str, network: NetworkCalls
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """What the model does to model-size 0–1 images, in their channels (see the modes), on
-        tissue only when the background is kept, and that weight (the tissue weight; None: every
+        the foreground only when the background is kept, and that weight (the tissue weight; None: every
         pixel), which the edge-aware upsampling applies again. ``k`` rows per image for ``k``
         styles each."""
         model_in01 = self.adapt_channels(small01)
@@ -554,7 +563,7 @@ class Stylizer(StylizerOptions):
                 stylized01 = self.denormalize(network.stylize(self.normalize(model_in01), stream).float())
                 views = stylized01.shape[0] // model_in01.shape[0]
                 change = stylized01 - model_in01.repeat(views, 1, 1, 1)
-        tissue = tissue_weight(small01, range_checked=True) if self.background == "keep" else None  # once per image
+        tissue = self._foreground(small01)  # once per image
         weight = None if tissue is None else change_weight(tissue).repeat(views, 1, 1, 1)
         if weight is not None:
             change = change * weight

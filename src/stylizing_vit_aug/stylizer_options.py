@@ -44,7 +44,7 @@ __all__ = [
 
 MODES = ("relative", "detail", "resize")
 DEFAULT_MODE = "relative"
-BACKGROUNDS = ("keep", "style")
+BACKGROUNDS = ("keep", "dark", "style")
 DEFAULT_BACKGROUND = "keep"
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 GRAPH_MODES = ("reduce-overhead", "max-autotune")  # the modes that replay CUDA graphs
@@ -73,7 +73,8 @@ def check_background(background: str) -> str:
     """One of :data:`BACKGROUNDS` exactly: any other value took the ``"style"`` branch, painting the glass."""
     if background not in BACKGROUNDS:
         raise ValueError(
-            f"background must be one of {BACKGROUNDS} ('keep': glass stays as it is; 'style': "
+            f"background must be one of {BACKGROUNDS} ('keep': near-white glass stays as it is, for brightfield; "
+            f"'dark': near-black background stays as it is, for fluorescence and dark-field; 'style': "
             f"every pixel is stylised), got {background!r}"
         )
     return background
@@ -186,7 +187,11 @@ class StylizerOptions:
     _chunk: Callable
 
     mode = checked_option("mode", check_own_mode, "The default resolution mode: one of :data:`MODES`.")
-    background = checked_option("background", check_background, "``'keep'`` (glass keeps its pixels) or ``'style'``.")
+    background = checked_option(
+        "background",
+        check_background,
+        "``'keep'`` (white glass keeps its pixels), ``'dark'`` (black background keeps them) or ``'style'``.",
+    )
     colour_match = checked_option("colour_match", check_colour_match, "Whether the colour step runs (True/False).")
     chunk_size = checked_option("chunk_size", check_chunk_size, "Most images per model call (bounds memory).")
     dtype = fixed_option(

@@ -7,6 +7,11 @@ clearly above it wherever a stain sits (the rule Macenko et al. 2009 use to drop
 before estimating stain vectors). A global stain transfer (Reinhard) paints the glass too; the
 engine multiplies its change by :func:`tissue_weight` so that near-white pixels keep their value
 and no patch lattice can appear on them.
+
+Dark-field images (fluorescence, dark-field, a dermoscope's black vignette) are the negative of
+this: empty background is near black, and black has the highest optical density. There
+``tissue_weight(values01, dark=True)`` reads the same rule off the inverted image ``1 - x``: a
+pixel is foreground as much as its brightest channel says, so black keeps its value.
 """
 
 from __future__ import annotations
@@ -17,8 +22,15 @@ import torch.nn.functional as F
 from .images import SUPPORTED_CHANNELS, check_batch01, check_float_range
 
 __all__ = [
-    "GLASS_OD", "TISSUE_OD", "change_weight", "check_light01", "density_weight", "is_tissue",
-    "optical_density", "tissue_pixels", "tissue_weight",
+    "GLASS_OD",
+    "TISSUE_OD",
+    "change_weight",
+    "check_light01",
+    "density_weight",
+    "is_tissue",
+    "optical_density",
+    "tissue_pixels",
+    "tissue_weight",
 ]
 
 # Optical density (natural log, 8-bit light source) at or below which a pixel counts as glass, and
@@ -29,7 +41,10 @@ TISSUE_OD = 0.14
 
 
 def check_light01(
-    values01: torch.Tensor, what: str = "values01", *, channels: tuple[int, ...] = SUPPORTED_CHANNELS,
+    values01: torch.Tensor,
+    what: str = "values01",
+    *,
+    channels: tuple[int, ...] = SUPPORTED_CHANNELS,
     range_checked: bool = False,
 ) -> None:
     """Refuse what cannot be read as transmitted light: anything but a float ``[B, C, H, W]``
@@ -37,9 +52,11 @@ def check_light01(
     check_batch01(values01, what, wanted="3" if channels == (3,) else "C", range_checked=True)
     if values01.shape[1] not in channels:
         kinds = "RGB" if channels == (3,) else "grayscale or RGB"
-        raise ValueError(f"{what} has {values01.shape[1]} channels: optical density is read from {kinds} "
-                         f"light ({' or '.join(map(str, channels))} channels): pass those "
-                         "(images[:, :3] drops an alpha channel)")
+        raise ValueError(
+            f"{what} has {values01.shape[1]} channels: optical density is read from {kinds} "
+            f"light ({' or '.join(map(str, channels))} channels): pass those "
+            "(images[:, :3] drops an alpha channel)"
+        )
     if not range_checked:
         check_float_range(values01, what)
 
@@ -49,15 +66,18 @@ def optical_density(values01: torch.Tensor) -> torch.Tensor:
     return -torch.log((values01.float() * 255 + 1) / 256)
 
 
-def tissue_weight(values01: torch.Tensor, *, range_checked: bool = False) -> torch.Tensor:
+def tissue_weight(values01: torch.Tensor, *, dark: bool = False, range_checked: bool = False) -> torch.Tensor:
     """``[B, C, H, W]`` float in 0–1 -> ``[B, 1, H, W]`` in 0–1: 0 on glass, 1 on tissue, smooth between.
 
     A pixel is as much tissue as its most absorbing channel says (stain absorbs in one band:
     eosin in green, haematoxylin and DAB in red), so pale pink stroma counts as tissue while
-    grey-white glass does not. Checked by :func:`check_light01` (``range_checked`` as there).
+    grey-white glass does not. ``dark=True``: the background is black (fluorescence), so the rule
+    reads ``1 - values01``: a pixel is foreground as much as its brightest channel says, 0 up to
+    14/255 and 1 from 34/255 in 8-bit levels (:data:`GLASS_OD`, :data:`TISSUE_OD` of the negative).
+    Checked by :func:`check_light01` (``range_checked`` as there).
     """
     check_light01(values01, range_checked=range_checked)
-    return density_weight(optical_density(values01))
+    return density_weight(optical_density(1 - values01.float() if dark else values01))
 
 
 def density_weight(density: torch.Tensor) -> torch.Tensor:

@@ -19,8 +19,9 @@ import stylizing_vit_aug as sva
 from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
 from stylizing_vit_aug import hub
 from stylizing_vit_aug.commands.common import CheckpointChoice, add_checkpoint_arguments, joined_number_lists
+from stylizing_vit_aug.stylizer_options import BACKGROUNDS, MODES
 
-CHOICES = {"mode": ("relative", "detail", "resize"), "background": ("keep", "style"), "colour_match": (True, False)}
+CHOICES = {"mode": MODES, "background": BACKGROUNDS, "colour_match": (True, False)}  # every value a Stylizer takes
 LIBRARY_DEFAULTS = {"mode": "relative", "background": "keep", "colour_match": True}
 
 
@@ -63,14 +64,18 @@ def test_the_settings_survive_a_second_save_and_show_on_the_card(tmp_path):
     first = _saved(tmp_path / "first", mode="resize", colour_match=False)
     hub.load_stylizer(first, device="cpu").save_pretrained(tmp_path / "second")
     assert _settings_of(hub.load_stylizer(tmp_path / "second", device="cpu")) == {
-        "mode": "resize", "background": "keep", "colour_match": False,
+        "mode": "resize",
+        "background": "keep",
+        "colour_match": False,
     }
     card = (tmp_path / "second" / "README.md").read_text()
     assert "`mode='resize'`" in card and "`colour_match=False`" in card
 
 
-@pytest.mark.parametrize(("name", "value"), [("mode", "fast"), ("background", "white"), ("colour_match", "yes"),
-                                             ("colour_match", 1), ("mode", None)])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("mode", "fast"), ("background", "white"), ("colour_match", "yes"), ("colour_match", 1), ("mode", None)],
+)
 def test_a_bad_recorded_setting_names_the_file_and_the_fix(tmp_path, name, value):
     directory = _saved(tmp_path / "ckpt")
     _edit_config(directory, lambda config: config["stylizer"].update({name: value}))
