@@ -454,7 +454,7 @@ def test_push_to_hub_uploads_one_saved_folder(tmp_path, monkeypatch, small_styli
     assert upload["repo_id"] == "me/stylizer" and upload["revision"] == "v1"
     assert upload["commit_message"] == "first"
     assert sorted(files) == ["README.md", "config.json", "model.safetensors"]
-    assert "load_stylizer('me/stylizer')" in files["README.md"].decode()
+    assert "load_stylizer('me/stylizer', revision='v1')" in files["README.md"].decode()  # the branch pushed to
     assert json.loads(files["config.json"])["provenance"]["metrics"] == {"ssim": 0.9}
 
     calls.clear()

@@ -88,3 +88,17 @@ def test_classifying_the_original_first_gives_the_same_prediction(small_stylizer
     with torch.no_grad():
         torch.testing.assert_close(with_original.views[:, 0], net(images).softmax(dim=1), atol=0, rtol=0)
     torch.testing.assert_close(with_original.views[:, 1:], alone.views, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("source", ["team/styl", "default"])
+def test_a_checkpoint_source_for_the_stylizer_is_refused_saying_how_to_load_it(small_stylizer, bank, source):
+    """A source string, which the front-ends take, failed with "'str' object has no attribute
+    'fingerprint'". Like StyleBank, StyleTTA takes a loaded Stylizer; the message says how to load one,
+    and the same check guards setting the stylizer on a made StyleTTA."""
+    net = nn.Sequential(nn.Flatten(), nn.Linear(3 * 40 * 36, 3))
+    with pytest.raises(TypeError, match=rf"must be a Stylizer.*got str.*sva\.load_stylizer\('{source}'\)"):
+        StyleTTA(net, source, bank, n_styles=2)
+    tta = StyleTTA(net, small_stylizer, bank, n_styles=2)
+    with pytest.raises(TypeError, match="must be a Stylizer"):
+        tta.stylizer = source
+    assert tta.stylizer is small_stylizer  # a refused value leaves it as it was

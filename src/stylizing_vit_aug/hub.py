@@ -118,6 +118,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 REPO_ID = r"[\w.-]+/[\w.-]+"  # owner/name
+HUB_REPO_FILES = (CONFIG_NAME, WEIGHTS_NAME)  # what a load of a pushed repo reads (config.json where it has one)
 LIBRARY_SETTINGS = {"mode": DEFAULT_MODE, "background": DEFAULT_BACKGROUND, "colour_match": DEFAULT_COLOUR_MATCH}
 _SETTING_CHECKS = {"mode": check_own_mode, "background": check_background, "colour_match": check_colour_match}
 
@@ -214,10 +215,17 @@ class CheckpointRequest:
         """The source as a local path (``~`` expanded), as files are matched."""
         return Path(self.text).expanduser()
 
+    @property
+    def cache_only(self) -> str | None:
+        """Why this request may read the Hugging Face cache only (:func:`why_cache_only`), else None."""
+        return why_cache_only(self.local_files_only)
+
     def download(self, repo_id: str, filename: str, local: Path | None = None) -> Path:
-        """One file of a Hub repo, with this request's revision, cache and offline settings."""
-        cache_only = why_cache_only(self.local_files_only)
-        return download(repo_id, filename, self.revision, self.cache_dir, cache_only, local)
+        """One file of a Hub repo, with this request's revision, cache and offline settings; where it
+        is not cached, the advice fetches every file the load reads (an official checkpoint's
+        weights; a pushed repo's config.json too)."""
+        needs = (WEIGHTS_NAME,) if resolve_official(repo_id) is not None else HUB_REPO_FILES
+        return download(repo_id, filename, self.revision, self.cache_dir, self.cache_only, local, needs)
 
     def download_if_present(self, repo_id: str, filename: str, local: Path | None = None) -> Path | None:
         """:meth:`download`, or None where the repo has no such file; one merely not cached is
@@ -350,19 +358,20 @@ def check_hub_source(request: CheckpointRequest) -> bool:
     tensor, so a wrong repo fails when a transform or command is made, not in a DataLoader worker at
     first use: the repo exists (online), its config.json's architecture, settings and statistics
     (read from the cache, or downloaded while online), else its weights' own record where they are
-    cached. Each problem is the loader's error, a config.json offline and not cached included;
-    statistics recorded nowhere and not in ``request`` are the answer False (only the caller knows
-    what to advise). An official checkpoint's are the registry's. True where the Hub cannot be
-    reached (the first use says so) or nothing more can be known without the weights."""
+    cached. Each problem is the loader's error, a config.json not cached where the loader reads the
+    cache only (:attr:`CheckpointRequest.cache_only`: offline, or a Hub host that does not resolve)
+    included; statistics recorded nowhere and not in ``request`` are the answer False (only the
+    caller knows what to advise). An official checkpoint's are the registry's. True where a Hub
+    that resolves does not answer (the first use says so) or nothing more can be known without the weights."""
     official = resolve_official(request.text)
     if official is not None:  # its architecture and statistics are the registry's
         return official.stats.mean is not None or (request.mean is not None and request.std is not None)
     try:
         config = request.download_if_present(request.text, CONFIG_NAME, request.path.resolve())
     except CheckpointNotCached:
-        if request.local_files_only or hub_offline():
+        if request.cache_only is not None:  # offline, or a Hub host that does not resolve: as the loader decides
             raise
-        return True  # the Hub does not resolve: loading says so, or reads what is cached by then
+        return True  # the Hub did not answer: loading says so, or reads what is cached by then
     weights = cached(request.text, WEIGHTS_NAME, request.revision, request.cache_dir)
     return check_record(weights, config, request.mean, request.std, _weights_alone(request.text))
 
@@ -543,7 +552,7 @@ def push_to_hub(
     """Save like :func:`save_pretrained` into a temporary folder and upload it as one commit.
 
     Creates the repo (and the ``revision`` branch) when missing; returns the ``CommitInfo``.
-    ``load_stylizer(repo_id)`` loads it back.
+    ``load_stylizer(repo_id, revision=revision)`` loads it back, as the uploaded card says.
     """
     if hub_offline():
         raise CheckpointError(f"cannot push to {repo_id}: Hugging Face Hub offline mode is on (HF_HUB_OFFLINE)")
@@ -562,6 +571,7 @@ def push_to_hub(
             obj,
             Path(tmp) / "checkpoint",
             hub_repo=repo_id,
+            hub_revision=revision,
             half=bool(save_kwargs.get("half", False)),
             **options,
         )

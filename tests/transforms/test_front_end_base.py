@@ -377,6 +377,8 @@ def test_online_a_hub_checkpoint_s_weights_are_not_downloaded_at_construction(mo
     import huggingface_hub
     from huggingface_hub.errors import LocalEntryNotFoundError
 
+    from stylizing_vit_aug import hub
+
     asked: list[str] = []
 
     def download(*args, filename=None, **kwargs):
@@ -384,6 +386,9 @@ def test_online_a_hub_checkpoint_s_weights_are_not_downloaded_at_construction(mo
         raise LocalEntryNotFoundError("no network (simulated): what huggingface_hub raises when it cannot connect")
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    # the host resolves (no lookup is made): a host that does not is cache-only, and refused when not cached
+    monkeypatch.setattr(hub, "unresolvable_hub_host", lambda: None)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
     assert StylizeTransform("someone/repo")._source.source == "someone/repo"
     assert asked and set(asked) <= {"config.json"}, asked

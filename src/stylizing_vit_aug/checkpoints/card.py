@@ -88,14 +88,16 @@ def _settings_line(settings: dict[str, Any] | None) -> str:
     return f"It stylises with {given} (saved with it); pass another value to `load_stylizer` to change one."
 
 
-def _load_code(load_hint: str, training: dict[str, Any] | None, pushed: bool) -> str:
+def _load_code(load_hint: str, training: dict[str, Any] | None, pushed: bool, revision: str | None = None) -> str:
     """The card's loading line(s). The copy :func:`~stylizing_vit_aug.hub.push_to_hub` uploads
     (``pushed``) and the bundled default: the one source they load by. Any other folder may be
     uploaded as it is (``hf upload``), so its card is read on the Hub as well as beside the files:
     the Hub form (a trainer's ``--push-to-hub`` repo, :data:`HUB_REPO` in its record, else a
-    placeholder to replace) and the folder's."""
+    placeholder to replace) and the folder's. ``revision``: the branch a pushed copy went to, which
+    its load line names (without it, the line would load main)."""
     if pushed or load_hint == DEFAULT_ALIAS:
-        return f"stylizer = sva.load_stylizer({load_hint!r})"
+        pinned = f", revision={revision!r}" if pushed and revision else ""
+        return f"stylizer = sva.load_stylizer({load_hint!r}{pinned})"
     named = (training or {}).get(HUB_REPO)
     repo = named or REPO_PLACEHOLDER
     replace = "" if named else "  # your repo's id"
@@ -113,9 +115,11 @@ def _metric_lines(metrics: dict[str, Any] | None) -> list[str]:
     return ["| metric | value |", "|---|---|"] + [f"| {k} | {json.dumps(v)} |" for k, v in metrics.items()]
 
 
-def model_card(config: dict[str, Any], load_hint: str, parameters: int, pushed: bool = False) -> str:
+def model_card(
+    config: dict[str, Any], load_hint: str, parameters: int, pushed: bool = False, revision: str | None = None
+) -> str:
     """The README.md of a checkpoint folder, from its config.json (as read back from JSON);
-    ``pushed``: the copy uploaded to ``load_hint``, a Hub repo (see :func:`_load_code`)."""
+    ``pushed``: the copy uploaded to ``load_hint``, a Hub repo, at ``revision`` (see :func:`_load_code`)."""
     arch = config["architecture"]
     provenance = config["provenance"]
     preset = preset_name(ModelConfig(**arch))
@@ -152,7 +156,7 @@ Inputs are 0–1 pixels normalised per channel with the mean and std below (as t
 ```python
 import stylizing_vit_aug as sva
 
-{_load_code(load_hint, provenance.get("training"), pushed)}
+{_load_code(load_hint, provenance.get("training"), pushed, revision)}
 stylized = stylizer(images, styles)
 ```
 

@@ -274,8 +274,9 @@ def checked_source(
     loader takes (:func:`~stylizing_vit_aug.local_checkpoint.check_record`: a file's header is read,
     so a style bank or a damaged file is named now), a name must be one ``load_stylizer`` knows,
     and a Hub source's config.json is checked (:func:`~stylizing_vit_aug.hub.check_hub_source`,
-    online too); with the Hub offline (``HF_HUB_OFFLINE=1``) its weights must be in the Hugging
-    Face cache. Each failure is the loader's own error. A checkpoint that records no statistics
+    online too); where the loader would read the cache only (``HF_HUB_OFFLINE=1``, or a Hub host
+    that does not resolve) its weights must be in the Hugging Face cache. Each failure is the
+    loader's own error. A checkpoint that records no statistics
     (its config.json or header, or the official registry's) is :class:`MissingStatistics` with
     ``stats_advice(source)`` (None: the caller has statistics, e.g. ``--mean``/``--std``). Weights
     are never downloaded here. The one early refusal of a checkpoint: the commands'
@@ -302,13 +303,15 @@ def checked_source(
 def _checked_hub_source(request: CheckpointRequest) -> tuple[str, bool]:
     """What a Hub source (an official name or a repo id) is called in a refusal, and whether its
     statistics are recorded (:func:`~stylizing_vit_aug.hub.check_hub_source`, asked once: it may
-    download config.json). Offline its weights must be cached: nothing could fetch them at first use."""
+    download config.json). Where the loader reads the cache only (offline, or a Hub host that does not
+    resolve: ``request.cache_only``, the loader's own decision) its weights must be cached: nothing
+    could fetch them at first use, in every DataLoader worker."""
     from ..checkpoints import WEIGHTS_NAME
-    from ..hub import check_hub_source, hub_offline, resolve_official
+    from ..hub import check_hub_source, resolve_official
 
     official = resolve_official(request.text)
     recorded = check_hub_source(request)
-    if hub_offline():
+    if request.cache_only is not None:
         request.download(official.repo_id if official else request.text, WEIGHTS_NAME)  # the cache, or not cached
     what = f"the official checkpoint {official.repo_id}" if official else f"the Hub repo {request.text}"
     return what, recorded
