@@ -13,11 +13,14 @@ kornia, batch) only translates its host's calling convention into these.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from importlib import metadata
 from types import FrameType
 from typing import Any, ClassVar
 
@@ -26,8 +29,14 @@ import torch
 from ..bank import StyleBank
 from ..bank.sampling import check_strategy
 from ..images import ImageError, Normalization, check_image
+from ..images.float_range import RANGE_FIX
 from ..images.kinds import pixel_dtype
-from ..images.value_range import check_sixteen_bit_range, declare_value_range, narrow_dtype_refusal
+from ..images.value_range import (
+    check_sixteen_bit_range,
+    check_value_range,
+    declare_value_range,
+    narrow_dtype_refusal,
+)
 from ..model import StyleStream
 from ..stylizer import Stylizer, check_mode
 from ..stylizer_options import warn_no_gradient
@@ -107,8 +116,9 @@ class StyleAugmentation:
     STRATEGIES: ClassVar[tuple[str | None, ...]] = PER_SAMPLE_STRATEGIES
     IN_BATCH: ClassVar[bool] = False  # whether bank=None takes the styles from the batch
     TAKES_STATS: ClassVar[bool] = True  # whether it takes the mean/std of a Normalize before it
-    # the rule of value_range=: the 16-bit pixels' range (MONAI's maps any range itself: check_value_range)
-    RANGE_CHECK: ClassVar[Callable[[Any], tuple[float, float] | None]] = staticmethod(check_sixteen_bit_range)
+    # the rule of value_range= (None: the 16-bit pixels' range, in this front-end's words: check_pixel_range;
+    # MONAI's maps any range itself: check_value_range)
+    RANGE_CHECK: ClassVar[Callable[[Any], tuple[float, float] | None] | None] = None
 
     settings: StyleParams
     in_batch: bool
@@ -118,7 +128,8 @@ class StyleAugmentation:
     @classmethod
     def _check(cls, **params: Any) -> StyleParams:
         """The host's arguments through :meth:`StyleParams.checked`, named after the host class."""
-        return StyleParams.checked(cls.__name__, strategies=cls.STRATEGIES, range_check=cls.RANGE_CHECK, **params)
+        rule = cls.RANGE_CHECK or functools.partial(check_pixel_range, owner=cls.__name__, takes_stats=cls.TAKES_STATS)
+        return StyleParams.checked(cls.__name__, strategies=cls.STRATEGIES, range_check=rule, **params)
 
     def _set_up(
         self,
@@ -287,6 +298,47 @@ class StyleAugmentation:
         with self._in_value_range():
             out = stylizer(values01, styles, strength, mode=mode, range_checked=True)
         return redo_normalize(out, stats, images, name, images, values01)
+
+
+def check_pixel_range(value_range: Any, owner: str, takes_stats: bool) -> tuple[float, float] | None:
+    """:func:`check_sixteen_bit_range` in front-end ``owner``'s words: its ``value_range=`` is the range
+    16-bit pixels hold, and it maps no other, so a float range (CT in Hounsfield units) is told the two
+    ways to stylise such data (``takes_stats``: whether ``owner`` takes a Normalize's mean/std)."""
+    checked = check_value_range(value_range)  # not a pair, or low >= high: that rule's own message
+    try:
+        return check_sixteen_bit_range(checked)
+    except ValueError:
+        low, high = checked
+    normalised = ", or be normalised with the Normalize's mean= and std= given" if takes_stats else ""
+    raise ValueError(
+        f"{owner}(value_range={value_range!r}): {owner}'s value_range= is the range that 16-bit pixels (uint16, "
+        "PIL I;16) hold, e.g. (0, 4095) for 12-bit data, so it takes whole numbers in 0–65535; it maps no other "
+        f"range. Float images given to {owner} must lie in 0–1{normalised}. For float or int16 values in another "
+        "range (e.g. CT in Hounsfield units, -1000 to 3000): "
+        + RANGE_FIX.replace("(low, high)", f"({low:g}, {high:g})")
+    )
+
+
+def host_import_error(error: ImportError, *, owner: str, module: str, minimum: str, needs: str) -> ImportError:
+    """What front-end ``owner`` raises where importing its host library ``module`` failed with ``error``: ``needs``
+    (its "needs X >= minimum: pip install ..." line) only where the host is missing or older than ``minimum``;
+    else that importing it failed, with the cause, since installing it again would not help (a broken
+    dependency of the host, a clash of versions). The caller chains ``error`` (``raise ... from error``)."""
+    if isinstance(error, ModuleNotFoundError) and error.name == module:
+        return ImportError(needs)
+    try:
+        version = metadata.version(module)
+    except metadata.PackageNotFoundError:  # imported from a folder, not installed: judged by the error alone
+        version = None
+    found = re.match(r"(\d+)\.(\d+)", version or "")
+    wanted = tuple(int(part) for part in minimum.split(".")[:2])
+    if found is not None and tuple(int(part) for part in found.groups()) < wanted:
+        return ImportError(f"{needs} ({module} {version} is installed)")
+    return ImportError(
+        f"{owner}: importing {module}{f' {version}' if version else ''} failed, though it is installed: "
+        f"{type(error).__name__}: {error}. Installing {module} again will not help: fix the import that failed "
+        f"(the error above shows where; often a dependency of {module} missing, or of a version it does not support)"
+    )
 
 
 def _user_stacklevel() -> int:

@@ -26,9 +26,15 @@ try:
     from monai.data import MetaTensor
     from monai.transforms import MapTransform, RandomizableTransform
     from monai.utils import MAX_SEED, TransformBackends, convert_to_dst_type
-except ImportError as error:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "RandStylize/RandStylized need MONAI >= 1.4: pip install 'monai>=1.4' (the monai extra)"
+except ImportError as error:  # "need MONAI" only where it is missing or too old, else the cause
+    from ._base import host_import_error
+
+    raise host_import_error(
+        error,
+        owner="RandStylize/RandStylized",
+        module="monai",
+        minimum="1.4",
+        needs="RandStylize/RandStylized need MONAI >= 1.4: pip install 'monai>=1.4' (the monai extra)",
     ) from error
 
 from ..bank import StyleBank
