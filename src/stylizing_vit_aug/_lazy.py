@@ -1,5 +1,5 @@
-"""Lazy package attributes: names import their module on first use (PEP 562), and code that
-runs when another library is imported.
+"""Lazy package attributes: names import their module on first use (PEP 562), code that runs
+when another library is imported, and what a front-end says where importing its library fails.
 
 Keeps ``import stylizing_vit_aug`` cheap and optional extras (albumentations, accelerate)
 unneeded until a name that uses them is touched.
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
     from types import ModuleType
 
-# importlib.abc, importlib.util and logging are imported where used: `import stylizing_vit_aug`
+# importlib.abc, importlib.util, importlib.metadata, logging and re are imported where used: `import stylizing_vit_aug`
 # would otherwise take 3x as long (python -X importtime)
 
 
@@ -56,6 +56,34 @@ def when_imported(name: str, callback: Callable[[], None]) -> None:
         _run(callback, name)
     else:
         sys.meta_path.insert(0, _AfterImport(name, callback))
+
+
+def host_import_error(error: ImportError, *, owner: str, module: str, minimum: str, needs: str) -> ImportError:
+    """What front-end ``owner`` raises where importing its host library ``module`` failed with ``error``: ``needs``
+    (its "needs X >= minimum: pip install ..." line) only where the host is missing or older than ``minimum``;
+    else that importing it failed, with the cause, since installing it again would not help (a broken
+    dependency of the host, a clash of versions). The caller chains ``error`` (``raise ... from error``).
+
+    Here, at the bottom layer, so that a front-end reaches it without importing the code shared by the front-ends
+    (the model, the bank), which a host that fails to import leaves unused."""
+    import re
+    from importlib import metadata
+
+    if isinstance(error, ModuleNotFoundError) and error.name == module:
+        return ImportError(needs)
+    try:
+        version = metadata.version(module)
+    except metadata.PackageNotFoundError:  # imported from a folder, not installed: judged by the error alone
+        version = None
+    found = re.match(r"(\d+)\.(\d+)", version or "")
+    wanted = tuple(int(part) for part in minimum.split(".")[:2])
+    if found is not None and tuple(int(part) for part in found.groups()) < wanted:
+        return ImportError(f"{needs} ({module} {version} is installed)")
+    return ImportError(
+        f"{owner}: importing {module}{f' {version}' if version else ''} failed, though it is installed: "
+        f"{type(error).__name__}: {error}. Installing {module} again will not help: fix the import that failed "
+        f"(the error above shows where; often a dependency of {module} missing, or of a version it does not support)"
+    )
 
 
 def _run(callback: Callable[[], None], name: str) -> None:

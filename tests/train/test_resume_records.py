@@ -103,3 +103,26 @@ def test_a_resume_cuts_the_log_back_to_its_step_and_drops_a_line_a_kill_cut_shor
     training_state.truncate_log(log, 3)
     kept = [line for line in lines if json.loads(line).get("step", 0) <= 3]
     assert log.read_text().splitlines() == kept
+
+
+@pytest.mark.parametrize("name", ["log.jsonl", "validation.jsonl"])
+def test_a_log_line_that_is_no_record_of_ours_stops_a_resume_before_the_data_is_read(tmp_path, monkeypatch, name):
+    """The logs were cut, and such a line refused, only once the dataset, the model and the optimizer were built: on
+    a large data folder ``train --resume`` listed and read it for minutes before saying what was wrong."""
+    from helpers import ARCH, options, parse
+    from stylizing_vit_aug.commands.train import config_from_args
+    from stylizing_vit_aug.train import trainer
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    _checkpoint(run / "checkpoints" / "last.safetensors")
+    log = run / name
+    text = '{"step": 1}\n' + FOREIGN_LINES["a JSON array"] + "\n"
+    log.write_text(text)
+    built = []
+    monkeypatch.setattr(trainer, "ImageFolderDataset", lambda root, *args, **kwargs: built.append(root))
+    config = config_from_args(parse(str(tmp_path / "data"), "-o", str(run), *ARCH, *options(), "--resume"))
+    with pytest.raises(TrainingCheckpointError, match=r"line 2 .*no record this library writes") as info:
+        trainer.Trainer(config)
+    assert str(log) in str(info.value) and built == []  # refused before the data folder was touched
+    assert log.read_text() == text  # nothing cut

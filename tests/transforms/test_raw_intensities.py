@@ -104,3 +104,23 @@ def test_a_float_value_range_is_told_what_these_front_ends_take_and_the_two_ways
     assert "RandStylize(value_range=(-1000, 2000))" in message and "to 0–1 first" in message, message
     assert ("mean=" in message) == front_end.TAKES_STATS, message  # the fix it can take: albumentations' cannot
     assert front_end(small_stylizer, value_range=(0, 4095)).value_range == (0.0, 4095.0)  # 16-bit ranges as before
+
+
+def test_monai_tells_a_raw_ct_slice_without_value_range_to_pass_its_range_not_to_put_randstylize_first(
+    small_stylizer, bank
+):
+    """MONAI's RandStylize, which maps a signed range itself, told a CT slice in Hounsfield units given without
+    ``value_range=`` "if NormalizeIntensity or another rescaling runs before it, put RandStylize first": no
+    rescaling ran, and moving the transform changes nothing. Either fix it names works."""
+    from monai.transforms import ScaleIntensityRange
+
+    hu = _ct_slice()
+    message = _refusal(lambda image: RandStylize(small_stylizer, bank, prob=1.0).set_random_state(0)(image), hu)
+    assert "Hounsfield" in message and "value_range=(low, high)" in message, message
+    assert "ScaleIntensityRange(" in message and "put RandStylize first" not in message, message
+    low, high = HOUNSFIELD
+    windowed = ScaleIntensityRange(a_min=low, a_max=high, b_min=0.0, b_max=1.0, clip=True)(hu)
+    stylised = RandStylize(small_stylizer, bank, prob=1.0).set_random_state(0)(windowed)
+    assert stylised.shape == hu.shape and 0 <= float(stylised.min()) and float(stylised.max()) <= 1
+    mapped = RandStylize(small_stylizer, bank, prob=1.0, value_range=HOUNSFIELD).set_random_state(0)(hu)
+    assert low <= float(mapped.min()) and float(mapped.max()) <= high

@@ -101,6 +101,7 @@ from .start import LAST_CHECKPOINT, read_resume, resumed_config, start_point
 from .training_state import (
     append_json,
     explained_write_failure,
+    kept_log_lines,
     restore_rng_state,
     truncate_log,
     write_training_checkpoint,
@@ -180,6 +181,9 @@ class Trainer:
         self.resume_state = read_resume(config, self.checkpoint_dir) if config.resume else None
         if self.resume_state is not None:
             self.config = config = resumed_config(config, self.resume_state["trainer"])
+            if self.accelerator.is_main_process:  # before the data and model: a bad log line stops the resume now
+                for log in (self.log_path, self.val_log_path):  # (read only: _restore cuts them, once all is checked)
+                    kept_log_lines(log, int(self.resume_state["trainer"]["step"]))
         start = start_point(config, self.resume_state)
         self.model, self.mean, self.std, self.base_model = start.model, start.mean, start.std, start.source
         self.stylizer_settings = start.settings

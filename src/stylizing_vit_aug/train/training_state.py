@@ -312,12 +312,12 @@ def _log_step(line: str) -> int | None:
     return step
 
 
-def truncate_log(path: Path, step: int) -> None:
-    """Drop log lines written after ``step`` (work lost by a kill, redone after the resume). A line
-    that is no record of ours is a :class:`TrainingCheckpointError` naming the file and line, before
-    anything is written: which step it belongs to cannot be told."""
+def kept_log_lines(path: Path, step: int) -> list[str] | None:
+    """The lines of a run's log at ``path`` that a resume from ``step`` keeps (None: no log). A line
+    that is no record of ours is a :class:`TrainingCheckpointError` naming the file and line: which
+    step it belongs to cannot be told. Reads only, so a resume checks its logs before any work."""
     if not path.is_file():
-        return
+        return None
     kept = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         try:
@@ -329,5 +329,14 @@ def truncate_log(path: Path, step: int) -> None:
             ) from None
         if logged is not None and logged <= step:
             kept.append(line)
+    return kept
+
+
+def truncate_log(path: Path, step: int) -> None:
+    """Drop log lines written after ``step`` (work lost by a kill, redone after the resume);
+    :func:`kept_log_lines` says which, and refuses a log it cannot cut before anything is written."""
+    kept = kept_log_lines(path, step)
+    if kept is None:
+        return
     text = "".join(line + "\n" for line in kept)
     write_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))

@@ -15,12 +15,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import re
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from importlib import metadata
 from types import FrameType
 from typing import Any, ClassVar
 
@@ -316,28 +314,6 @@ def check_pixel_range(value_range: Any, owner: str, takes_stats: bool) -> tuple[
         f"range. Float images given to {owner} must lie in 0–1{normalised}. For float or int16 values in another "
         "range (e.g. CT in Hounsfield units, -1000 to 3000): "
         + RANGE_FIX.replace("(low, high)", f"({low:g}, {high:g})")
-    )
-
-
-def host_import_error(error: ImportError, *, owner: str, module: str, minimum: str, needs: str) -> ImportError:
-    """What front-end ``owner`` raises where importing its host library ``module`` failed with ``error``: ``needs``
-    (its "needs X >= minimum: pip install ..." line) only where the host is missing or older than ``minimum``;
-    else that importing it failed, with the cause, since installing it again would not help (a broken
-    dependency of the host, a clash of versions). The caller chains ``error`` (``raise ... from error``)."""
-    if isinstance(error, ModuleNotFoundError) and error.name == module:
-        return ImportError(needs)
-    try:
-        version = metadata.version(module)
-    except metadata.PackageNotFoundError:  # imported from a folder, not installed: judged by the error alone
-        version = None
-    found = re.match(r"(\d+)\.(\d+)", version or "")
-    wanted = tuple(int(part) for part in minimum.split(".")[:2])
-    if found is not None and tuple(int(part) for part in found.groups()) < wanted:
-        return ImportError(f"{needs} ({module} {version} is installed)")
-    return ImportError(
-        f"{owner}: importing {module}{f' {version}' if version else ''} failed, though it is installed: "
-        f"{type(error).__name__}: {error}. Installing {module} again will not help: fix the import that failed "
-        f"(the error above shows where; often a dependency of {module} missing, or of a version it does not support)"
     )
 
 

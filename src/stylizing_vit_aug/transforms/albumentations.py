@@ -21,10 +21,16 @@ import numpy as np
 try:
     from albumentations.core.serialization import Serializable
     from albumentations.core.transforms_interface import ImageOnlyTransform
-except ImportError as error:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "AlbumentationsStylize needs albumentations >= 2.0: pip install 'albumentations>=2.0' "
-        "(the albumentations extra)"
+except ImportError as error:  # "needs albumentations" only where it is missing or too old, else the cause
+    from .._lazy import host_import_error
+
+    raise host_import_error(
+        error,
+        owner="AlbumentationsStylize",
+        module="albumentations",
+        minimum="2.0",
+        needs="AlbumentationsStylize needs albumentations >= 2.0: pip install 'albumentations>=2.0' "
+        "(the albumentations extra)",
     ) from error
 
 from ..bank import StyleBank

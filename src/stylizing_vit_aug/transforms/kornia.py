@@ -18,8 +18,16 @@ import torch
 
 try:
     from kornia.augmentation import IntensityAugmentationBase2D
-except ImportError as error:  # pragma: no cover - exercised only without the extra
-    raise ImportError("RandomStylize needs kornia >= 0.7: pip install 'kornia>=0.7' (the kornia extra)") from error
+except ImportError as error:  # "needs kornia" only where it is missing or too old, else the cause
+    from .._lazy import host_import_error
+
+    raise host_import_error(
+        error,
+        owner="RandomStylize",
+        module="kornia",
+        minimum="0.7",
+        needs="RandomStylize needs kornia >= 0.7: pip install 'kornia>=0.7' (the kornia extra)",
+    ) from error
 
 from ..bank import StyleBank
 from ..devices import to_device_nowait

@@ -27,7 +27,7 @@ try:
     from monai.transforms import MapTransform, RandomizableTransform
     from monai.utils import MAX_SEED, TransformBackends, convert_to_dst_type
 except ImportError as error:  # "need MONAI" only where it is missing or too old, else the cause
-    from ._base import host_import_error
+    from .._lazy import host_import_error
 
     raise host_import_error(
         error,
@@ -45,7 +45,7 @@ from ..images import (
     finite_extremes,
     looks_channels_last,
 )
-from ..images.float_range import RESAMPLED_SHARE, range_advice, range_kind, resampled_within
+from ..images.float_range import NORMALISED_REACH, RESAMPLED_SHARE, range_advice, range_kind, resampled_within
 from ..images.kinds import TORCH_UINT16
 from ..images.value_range import check_sixteen_bit_range, check_value_range, from_unit, to_unit
 from ..stylizer import Stylizer
@@ -288,6 +288,11 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
             "ScaleIntensityRange(a_min=0, a_max=255, b_min=0, b_max=1)",
             "deeper": "Pass value_range=(low, high) with the images' intensity range, e.g. (0, 4095) for 12-bit or "
             "(0, 65535) for 16-bit data",
+            # no NormalizeIntensity reaches this far below 0 (images.float_range): raw intensities, e.g. CT
+            "signed": f"Values below -{NORMALISED_REACH:g}, which no normalisation gives, look like a signed intensity "
+            "range (e.g. CT in Hounsfield units): pass value_range=(low, high) with the images' intensity range, e.g. "
+            "(-1000, 2000) for CT, or window them to 0–1 first with ScaleIntensityRange(a_min=low, a_max=high, "
+            "b_min=0, b_max=1, clip=True)",
         }.get(kind, f"If {_FIRST}")
         return f"0–1 {beyond}. {advice}"
 
