@@ -1,5 +1,6 @@
 """The files the app reads: the bundled content images, visitors' uploads, and style folders
-listed within bounds and inside the allowed folders, with the stamps that tell when one changed.
+listed within bounds and inside the allowed folders, with the stamps that tell when one changed,
+and no image of more pixels than a visitor's request may cost.
 
 Visitors type and upload what the page reads, so the rules of which files it may read, how many,
 and what it says when it stops short live here, in one place.
@@ -13,15 +14,18 @@ from pathlib import Path
 from ._files import stamp_or_none
 from .app_settings import Settings
 from .bank import HISTOLOGY_ASSETS
-from .images import IMAGE_EXTENSIONS, unread_kind
+from .images import IMAGE_EXTENSIONS, MAX_PIXELS, ImageReadError, unread_kind
+from .images.headers import PILLOW_DEFAULT_PIXELS, check_pixels
 from .images.listing import list_images
 
 __all__ = [
     "MAX_CONTENTS",
     "MAX_FOLDER_IMAGES",
     "MAX_FOLDER_WALK",
+    "MAX_VISITOR_PIXELS",
     "PathNotAllowed",
     "bundled_contents",
+    "check_visitor_pixels",
     "checked_upload",
     "content_paths",
     "folder_cap_note",
@@ -29,11 +33,28 @@ __all__ = [
     "inside",
     "no_images_found",
     "stamps",
+    "within_pixel_limit",
 ]
 
 MAX_CONTENTS = 8  # content rows: 60 uploads made one 57 s render that stalled every visitor
 MAX_FOLDER_IMAGES = 200  # a folder style source: the page reads at most this many images ...
 MAX_FOLDER_WALK = 2000  # ... found in at most this many folders, so a huge tree cannot stall it
+MAX_VISITOR_PIXELS = PILLOW_DEFAULT_PIXELS
+"""The most pixels the page decodes from one image a visitor names (an upload, a style folder's file): Pillow's
+decompression-bomb default, 89,478,485 (9459 x 9459; an 8192 px tile or a 12000 x 7400 slide export pass). The
+package reads the user's own files up to 2**30 pixels: a 219 KB upload of 15000 x 15000 cost the page 1.6 GB and
+13.5 s; one at this limit costs about 1.3 GB (RGB). No larger than Pillow's default, so the reader never lifts
+Pillow's process-wide guard while it decodes a visitor's file (:data:`~.images.headers.PILLOW_DEFAULT_PIXELS`)."""
+# what the page says of an image past MAX_VISITOR_PIXELS: why that limit, and what to do with an upload, a folder's
+_PIXEL_LIMIT_WHY = "the page's limit on a visitor's image, Pillow's decompression-bomb default"
+_UPLOAD_SMALLER = (
+    "upload a copy scaled down or cut to a tile (the page shows it small anyway), or preview the file on your "
+    f"own machine with `stylizing-vit-aug preview`, which reads images up to {MAX_PIXELS:,} pixels"
+)
+_FOLDER_SMALLER = (
+    "the page leaves it out: put a copy scaled down or cut to tiles in the folder, or build a bank file of the "
+    f"folder with `stylizing-vit-aug bank build` (which reads images up to {MAX_PIXELS:,} pixels) and pick that"
+)
 
 
 class PathNotAllowed(ValueError):
@@ -110,6 +131,28 @@ def checked_upload(path: str, what: str) -> Path:
             f"{what} {upload.name} is no longer on the server (the page deletes uploads after a while): upload it again"
         )
     return upload
+
+
+def check_visitor_pixels(path: Path, what: str, advice: str = _UPLOAD_SMALLER) -> None:
+    """Refuse (:class:`~.images.ImageReadError` naming the file, its size, the limit and ``advice``) a ``what``
+    ("content image", "style image") of more than :data:`MAX_VISITOR_PIXELS`, from its header, before anything
+    decodes it and whatever ``PIL.Image.MAX_IMAGE_PIXELS`` the process holds: a small upload can unpack to
+    gigabytes, and the page serves everyone from one process."""
+    check_pixels(path, MAX_VISITOR_PIXELS, what=what, why=_PIXEL_LIMIT_WHY, advice=advice)
+
+
+def within_pixel_limit(files: Sequence[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The files of a style folder whose headers :func:`check_visitor_pixels` passes, and those it refused with
+    why (past the limit, or unreadable), which the page leaves out as the bank leaves out an unreadable file."""
+    kept, refused = [], []
+    for file in files:
+        try:
+            check_visitor_pixels(file, "style image", _FOLDER_SMALLER)
+        except ImageReadError as error:
+            refused.append((file, str(error)))
+        else:
+            kept.append(file)
+    return kept, refused
 
 
 def content_paths(settings: Settings) -> tuple[list[Path], str | None]:

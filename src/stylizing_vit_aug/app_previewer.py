@@ -20,6 +20,7 @@ from PIL import Image
 from . import metrics
 from .app_files import (
     PathNotAllowed,
+    check_visitor_pixels,
     checked_upload,
     content_paths,
     folder_cap_note,
@@ -27,6 +28,7 @@ from .app_files import (
     inside,
     no_images_found,
     stamps,
+    within_pixel_limit,
 )
 from .app_settings import (
     BANK_FILE,
@@ -122,11 +124,13 @@ class Previewer:
 
     def content(self, path: str | Path) -> tuple[torch.Tensor, str | None]:
         """A content image as float 0–1 ``[1, C, H, W]``, at most :data:`PREVIEW_SIDE` large, and the
-        page's note where it looks like 12-bit data; read again when the file changes."""
+        page's note where it looks like 12-bit data; read again when the file changes. One past the page's
+        pixel limit is refused from its header (:func:`~stylizing_vit_aug.app_files.check_visitor_pixels`)."""
         key = stamps([Path(path)])
         if key in self._contents:
             return self._contents[key]
         name = Path(path).name
+        check_visitor_pixels(Path(path), "content image")
         pixels = read_image(path)
         values, _ = to_batch(pixels, f"content image {name}")
         height, width = values.shape[-2:]
@@ -192,18 +196,32 @@ class Previewer:
             return self._banks[key]
         reencoded, notes = False, ()
         if source == UPLOADS:
+            for file in files:
+                check_visitor_pixels(file, "style image")
             bank = StyleBank.from_images(files, self.stylizer, domains=[f.stem for f in files], encode=False)
             notes = self._upload_notes(files)
         elif source == FOLDER:
-            domains = folder_domains(path, files, "subfolders")
-            bank = StyleBank.from_images(files, self.stylizer, domains=domains, encode=False, on_error="skip")
-            notes = (folder_cap_note(path, len(files)),) if stopped else ()
+            bank, notes = self._folder_bank(path, files, stopped)
         else:
             try:
                 bank = StyleBank.load(path, self.stylizer)
             except BankMismatch:
                 bank, reencoded = StyleBank.load(path, self.stylizer, on_mismatch="reencode"), True
         return self._remember(self._banks, key, (bank, reencoded, notes))
+
+    def _folder_bank(self, path: Path, files: list[Path], stopped: bool) -> tuple[StyleBank, tuple[str, ...]]:
+        """The bank of a style folder's ``files`` and the page's notes: the folder holds more than the page
+        reads (``stopped``), files left out (past the page's pixel limit, refused from their headers, or
+        unreadable). Only a folder with none left to read is an error."""
+        kept, refused = within_pixel_limit(files)
+        if not kept:
+            raise ValueError(f"none of the {len(files)} style images under {path} can be read, e.g. {refused[0][1]}")
+        domains = folder_domains(path, kept, "subfolders")
+        bank = StyleBank.from_images(kept, self.stylizer, domains=domains, encode=False, on_error="skip")
+        notes = [folder_cap_note(path, len(files))] if stopped else []
+        if left := [*refused, *bank.skipped]:
+            notes.append(f"{len(left)} unreadable style files were left out, e.g. {left[0][1]}")
+        return bank, tuple(notes)
 
     @staticmethod
     def _upload_notes(files: Sequence[Path]) -> tuple[str, ...]:
@@ -243,8 +261,6 @@ class Previewer:
             cell_size=self.cell_size,
         )
         notes = [note for note in (contents_note, *(note for _, note in read), *style_notes) if note]
-        if bank.skipped:
-            notes.append(f"{len(bank.skipped)} unreadable style files were left out, e.g. {bank.skipped[0][1]}")
         if reencoded:
             notes.append(
                 f"The bank {settings.style_path} was encoded with another stylizer; its styles were "

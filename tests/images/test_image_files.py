@@ -521,8 +521,8 @@ def test_the_users_large_files_are_read_past_pillows_default_guard_up_to_max_pix
     Image.fromarray(pixels).save(tmp_path / name)
     # Pillow's default shrunk so that the image stands for a 89-179 MP file (its crops, each under the default,
     # would themselves meet a shrunk refusal limit)
-    monkeypatch.setattr(headers, "_PILLOW_DEFAULT_LIMIT", 1000)
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", headers._PILLOW_DEFAULT_LIMIT)
+    monkeypatch.setattr(headers, "PILLOW_DEFAULT_PIXELS", 1000)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", headers.PILLOW_DEFAULT_PIXELS)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no raw DecompressionBombWarning
         assert np.array_equal(images.read_image(tmp_path / name), pixels)
@@ -531,7 +531,7 @@ def test_the_users_large_files_are_read_past_pillows_default_guard_up_to_max_pix
     with pytest.raises(ImageReadError, match="the package.s limit") as error:
         images.read_image(tmp_path / name)
     assert "48x40" in str(error.value) and "tiles" in str(error.value)
-    assert Image.MAX_IMAGE_PIXELS == headers._PILLOW_DEFAULT_LIMIT  # restored after each opening
+    assert Image.MAX_IMAGE_PIXELS == headers.PILLOW_DEFAULT_PIXELS  # restored after each opening
 
 
 def test_pillows_warning_band_is_said_once_per_file_through_the_log(tmp_path, monkeypatch, caplog):

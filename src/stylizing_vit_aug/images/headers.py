@@ -27,11 +27,13 @@ from .metadata import carried
 
 __all__ = [
     "MAX_PIXELS",
+    "PILLOW_DEFAULT_PIXELS",
     "QUARTER_TURNS",
     "ImageReadError",
     "ImageTraits",
     "carried_metadata",
     "check_container",
+    "check_pixels",
     "deep_colour",
     "exif_orientation",
     "image_size",
@@ -50,9 +52,12 @@ MAX_PIXELS = 1 << 30
 """The most pixels the reader decodes from one file (32768 x 32768, about 1.07 gigapixels; reading an RGB one
 holds about 7 bytes a pixel): the user's own files are read past Pillow's decompression-bomb default (179
 megapixels), which guards downloads, but not without bound; beyond it, cut the image into tiles."""
-# Pillow's own default MAX_IMAGE_PIXELS (89,478,485): left at it, the reader applies MAX_PIXELS instead; a
-# value set in the process (lower, as a service reading visitors' files sets it, higher, or None) is honoured
-_PILLOW_DEFAULT_LIMIT = 1024 * 1024 * 1024 // 4 // 3
+PILLOW_DEFAULT_PIXELS = 1024 * 1024 * 1024 // 4 // 3
+"""Pillow's own default ``PIL.Image.MAX_IMAGE_PIXELS`` (89,478,485, e.g. 9459 x 9459): left at it, the reader
+applies :data:`MAX_PIXELS` instead; a value set in the process (lower, higher, or None) is honoured. A file of at
+most this many pixels is read with Pillow's guard in place (lifted only for its header's opening): a caller's
+own limit no larger (:func:`check_pixels`, the app's on visitors' files) never lifts it while a file decodes."""
+_TILES = "cut it into tiles first (e.g. vips dzsave, or OpenSlide for a whole-slide image) and use the tiles"
 # Pillow's limit is a module global: lifted for one opening at a time (and for the whole read of a file past
 # Pillow's default, whose loading checks it again: a TIFF's at load); re-entrant, as a reader may open another
 _GUARD = threading.RLock()
@@ -107,7 +112,7 @@ def _check_pixels(image: PILImage.Image, path: Path, setting: int | None) -> boo
     Pillow's default, which must then stay lifted while it is read."""
     width, height = image.size
     pixels = width * height
-    if setting == _PILLOW_DEFAULT_LIMIT:
+    if setting == PILLOW_DEFAULT_PIXELS:
         limit, why = (
             MAX_PIXELS,
             (
@@ -131,13 +136,38 @@ def _check_pixels(image: PILImage.Image, path: Path, setting: int | None) -> boo
                 f"{setting:,}",
                 log=logger,
             )
-    if pixels > limit:
+    _refuse_pixels(f"image {path}", image.size, limit, why, _TILES)
+    return setting == PILLOW_DEFAULT_PIXELS and pixels > setting
+
+
+def _refuse_pixels(label: str, size: tuple[int, int], limit: int, why: str, advice: str) -> None:
+    """The one refusal of a file of more than ``limit`` pixels, in the reader's words: ``label`` ("image
+    PATH"), its ``size`` (width, height), the limit, ``why`` it is the limit, then what to do (``advice``)."""
+    width, height = size
+    if width * height > limit:
         raise ImageReadError(
-            f"cannot read image {path}: it is {width}x{height} ({pixels:,} pixels), more than "
-            f"the {limit:,} pixels read from one file ({why}): cut it into tiles first (e.g. vips dzsave, or "
-            "OpenSlide for a whole-slide image) and use the tiles"
+            f"cannot read {label}: it is {width}x{height} ({width * height:,} pixels), more than "
+            f"the {limit:,} pixels read from one file ({why}): {advice}"
         )
-    return setting == _PILLOW_DEFAULT_LIMIT and pixels > setting
+
+
+def check_pixels(path: str | os.PathLike, limit: int, *, what: str, why: str, advice: str) -> None:
+    """Refuse, from its header alone and before anything decodes it, a file of more than ``limit`` pixels
+    (``what`` it is, ``why`` that limit, what to do: ``advice``), whatever ``PIL.Image.MAX_IMAGE_PIXELS`` the
+    process holds meanwhile: a caller's own limit (the app's, on visitors' files). An unreadable header is the
+    reader's :class:`ImageReadError`. The opening lifts Pillow's guard as every opening here does, for the
+    header alone and under the lock; with a limit of at most :data:`PILLOW_DEFAULT_PIXELS`, the reader never
+    lifts it while a file that passed decodes."""
+    path = Path(path)
+    refuse_special(path)
+    try:
+        with _lifted_guard():
+            image = PILImage.open(path)
+        with image:
+            size = image.size
+    except Exception as error:  # noqa: BLE001 - as in read_image
+        raise unreadable(path, error) from error
+    _refuse_pixels(f"{what} {path}", size, limit, why, advice)
 
 
 # a file that ends early, in one phrase: Pillow says it two ways (decode, PNG chunk walk), check_end_marker a third

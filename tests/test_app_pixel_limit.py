@@ -1,0 +1,144 @@
+"""The page's limit on the pixels of a visitor's image: a 219 KB PNG of 15000 x 15000 cost the page 1.6 GB and
+13.5 s to decode (into a 256 px preview), as the package reads the user's own files up to 2**30 pixels. Uploads
+and style folders' files past MAX_VISITOR_PIXELS are refused (a folder's: left out) from their headers, naming
+the file, its size and the limit, before anything decodes them, whatever Pillow's process-wide limit holds; and
+the files the page reads decode with Pillow's guard in place, never lifted for other threads meanwhile."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageFile
+
+import stylizing_vit_aug.app as page
+from helpers import png_chunk
+from stylizing_vit_aug import app_files, app_previewer
+from stylizing_vit_aug.app_files import MAX_VISITOR_PIXELS
+from stylizing_vit_aug.app_previewer import Previewer
+from stylizing_vit_aug.app_settings import FOLDER, UPLOADS, Settings
+from stylizing_vit_aug.bank import building
+from stylizing_vit_aug.images import ImageReadError, headers
+
+progress = lambda *args, **kwargs: None  # noqa: E731 - the page's progress bar, outside a page event
+BOMB_SIDE = 15000  # 225 MP: past the page's limit, under the package's own (2**30)
+
+
+def bomb_png(path: Path, side: int = BOMB_SIDE) -> Path:
+    """A valid 1-bit black PNG of ``side`` x ``side`` in a few KB and a fraction of a second (what a visitor can
+    upload): it decodes to ``side``² bytes and more."""
+    row = b"\x00" * (1 + (side + 7) // 8)  # filter byte, then the row's bits
+    compressor = zlib.compressobj(1)
+    data = compressor.compress(row * side) + compressor.flush()
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", data) + png_chunk(b"IEND", b"")
+    )
+    return path
+
+
+@pytest.fixture
+def uploads(tmp_path, histology_crops) -> tuple[Path, Path]:
+    """A bomb and a good image, kept where Gradio keeps uploads."""
+    folder = tmp_path / "gradio" / "5e1d"
+    folder.mkdir(parents=True)
+    Image.fromarray(histology_crops[0][:32, :32]).save(folder / "good.png")
+    return bomb_png(folder / "bomb.png"), folder / "good.png"
+
+
+@pytest.fixture
+def never_decoded(monkeypatch):
+    """The page's readers, each failing the test on the bomb: it must be refused before it is decoded."""
+
+    def guarded(read):
+        def reader(path, *args, **kwargs):
+            assert Path(path).name != "bomb.png", "the page decoded the bomb"
+            return read(path, *args, **kwargs)
+
+        return reader
+
+    monkeypatch.setattr(app_previewer, "read_image", guarded(app_previewer.read_image))
+    monkeypatch.setattr(building, "read_image_and_sha256", guarded(building.read_image_and_sha256))
+
+
+def assert_names_the_bomb(message: str, what: str) -> None:
+    """The page's refusal names the file, its size in pixels and the limit."""
+    assert f"{what} bomb.png" in message, message
+    assert f"{BOMB_SIDE}x{BOMB_SIDE} ({BOMB_SIDE * BOMB_SIDE:,} pixels)" in message, message
+    assert f"{MAX_VISITOR_PIXELS:,} pixels" in message and "upload a copy scaled down" in message, message
+
+
+@pytest.mark.parametrize("pillow_limit", ["default", None])  # None: lifted, by the process or another thread
+@pytest.mark.parametrize("role", ["content", "style"])
+def test_an_upload_past_the_pages_pixel_limit_is_refused_by_name_before_it_is_decoded(
+    small_stylizer, uploads, never_decoded, monkeypatch, role, pillow_limit
+):
+    gr = pytest.importorskip("gradio")
+    if pillow_limit is None:
+        monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
+    bomb, good = uploads
+    update = page._page_update(gr, Previewer(small_stylizer, cell_size=40))
+    contents, styles = ([bomb], [good]) if role == "content" else ([good], [bomb])
+    controls = dict(contents=[], content_files=list(map(str, contents)), style_source=UPLOADS, style_path="")
+    with pytest.raises(gr.Error) as refused:
+        update(
+            **controls,
+            style_files=list(map(str, styles)),
+            n_styles=1,
+            seed=0,
+            strength=1.0,
+            mode="detail",
+            progress=progress,
+        )
+    assert_names_the_bomb(str(refused.value), f"{role} image")
+    assert str(bomb.parent) not in str(refused.value)  # by its name alone, as every page message
+
+
+def test_a_style_folders_image_past_the_limit_is_left_out_and_named(
+    small_stylizer, uploads, never_decoded, histology_crops, tmp_path
+):
+    bomb, good = uploads
+    folder = bomb.parent
+    Image.fromarray(histology_crops[1][:32, :32]).save(folder / "other.png")
+    settings = Settings(content_files=(str(good),), style_source=FOLDER, style_path=str(folder), n_styles=8)
+    preview = Previewer(small_stylizer, cell_size=40).render(settings)
+    assert preview.ssim.shape == (1, 2) and "(of 2)" in preview.summary
+    left_out = [note for note in preview.notes if "left out" in note]
+    assert len(left_out) == 1 and f"style image {bomb}: it is {BOMB_SIDE}x{BOMB_SIDE}" in left_out[0], left_out
+    assert "stylizing-vit-aug bank build" in left_out[0]  # what the folder's owner can do instead
+
+
+def test_a_style_folder_of_images_all_past_the_limit_says_so(small_stylizer, uploads, never_decoded):
+    bomb, good = uploads
+    good.unlink()
+    settings = Settings(content_files=(), contents=("he_tcia",), style_source=FOLDER, style_path=str(bomb.parent))
+    with pytest.raises(ValueError, match=f"none of the 1 style images under .* {BOMB_SIDE}x{BOMB_SIDE}"):
+        Previewer(small_stylizer, cell_size=40).render(settings)
+
+
+def test_the_pages_reads_never_lift_pillows_process_wide_guard(small_stylizer, histology_crops, tmp_path, monkeypatch):
+    """The reader lifts Pillow's module-global limit for the whole decoding of a file past Pillow's default,
+    leaving other threads' openings (a concurrent visitor's, Gradio's) unguarded meanwhile. The page's limit is
+    no larger than that default, so no file it reads is decoded so: shrunk here so that 48 x 40 px stands for a
+    file past it, 32 x 28 px for one within."""
+    assert MAX_VISITOR_PIXELS <= headers.PILLOW_DEFAULT_PIXELS
+    monkeypatch.setattr(headers, "PILLOW_DEFAULT_PIXELS", 1000)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    monkeypatch.setattr(app_files, "MAX_VISITOR_PIXELS", 1000)
+    settings_during_loads = []
+    load = ImageFile.ImageFile.load
+
+    def recorded(image):
+        settings_during_loads.append(Image.MAX_IMAGE_PIXELS)
+        return load(image)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", recorded)
+    Image.fromarray(histology_crops[0][:28, :32]).save(tmp_path / "within.png")
+    Image.fromarray(histology_crops[1][:40, :48]).save(tmp_path / "past.png")
+    previewer = Previewer(small_stylizer, cell_size=40)
+    previewer.content(tmp_path / "within.png")
+    with pytest.raises(ImageReadError, match=r"content image .*past\.png: it is 48x40 \(1,920 pixels\)"):
+        previewer.content(tmp_path / "past.png")
+    assert settings_during_loads and set(settings_during_loads) == {1000}, settings_during_loads
