@@ -20,7 +20,8 @@ kill (even ``SIGKILL``) releases it. So :func:`remove_stale_temporaries` can tel
 writer's leftover (unlocked: removed) from a live writer's file (locked: kept), and every write
 first removes the stale temporaries of its own target. :func:`exclusive_lock` is the same lock
 on a named lock file, for a command that must be the only one writing into a folder. Where
-nothing can be locked (Windows; NFS for folders) nothing is cleaned.
+nothing can be locked (Windows; NFS for folders) nothing is cleaned, and a file is closed before
+it is renamed or removed (Windows does neither to an open file): there its descriptor guards nothing.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 try:
@@ -67,7 +69,7 @@ _TOKEN_TAIL = len(".0123456789ab.tmp")  # what a temporary's name adds after the
 _RETIRED_TAIL = len(".old-0123456789ab")  # what the name of a folder a save moved aside adds after the folder's
 _HASHED = 16  # hex digits of a shortened name's hash
 
-# Called with the finished temporary (whole, flushed, still named as a temporary and held under its lock)
+# Called with the finished temporary (whole, flushed, still named as a temporary and held under its lock, if any)
 # just before it is renamed over the target: what a caller records first (stylize's row of a replacement).
 BeforeReplace = Callable[[Path], None] | None
 
@@ -122,7 +124,8 @@ def exclusive_lock(path: Path, holder: str) -> Iterator[None]:
     """Hold the lock file ``path`` while inside, or raise :class:`LockHeld` at once when a live
     process holds it (a killed holder's lock ends with it). ``holder`` (pid, host, time) is
     written into the file for the message a refused process shows. The file is removed on
-    exit, while still held: a process that opened it meanwhile sees it is gone and retries."""
+    exit, while still held: a process that opened it meanwhile sees it is gone and retries
+    (where nothing is locked, once closed: Windows removes no open file)."""
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
@@ -146,8 +149,19 @@ def exclusive_lock(path: Path, holder: str) -> Iterator[None]:
             pass  # only the refusal message needs it; a full disk must not stop the run
         yield
     finally:
-        path.unlink(missing_ok=True)
+        if locked:  # removed while still held: a process that opened it meanwhile sees it is gone
+            _remove_lock_file(path)
         os.close(fd)
+        if not locked:  # nothing holds it, and Windows removes no open file: closed first
+            _remove_lock_file(path)
+
+
+def _remove_lock_file(path: Path) -> None:
+    """Remove a released lock file, or warn: raised, it would hide the run's own outcome, and it holds nothing."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as error:
+        logger.warning("could not remove the lock file %s (%s); it holds nothing now", path, error.strerror or error)
 
 
 def fsync_directory(directory: Path) -> None:
@@ -280,36 +294,59 @@ def temporary_token(temporary: Path, path: Path) -> str:
     return token
 
 
+@dataclass
+class _Temporary:
+    """A temporary being written: its path, its descriptor (None: a folder, where folders cannot be opened) and
+    whether this process holds its lock (never where nothing can be locked)."""
+
+    path: Path
+    fd: int | None
+    locked: bool
+
+    def release_unlocked(self) -> None:
+        """Close the descriptor before a rename or removal if it holds no lock (Windows does neither to an open
+        file), as then it guards nothing; a locked one stays open until after, so no cleaner takes it meanwhile."""
+        if not self.locked:
+            self.close()
+
+    def close(self) -> None:
+        if self.fd is not None:
+            fd, self.fd = self.fd, None
+            os.close(fd)
+
+
 @contextmanager
-def _temporary_for(path: Path, *, folder: bool = False) -> Iterator[tuple[Path, int | None]]:
+def _temporary_for(path: Path, *, folder: bool = False) -> Iterator[_Temporary]:
     """A new temporary beside ``path``, held under its lock until exit and removed on error: a
     file and its descriptor, or (``folder``) a private folder for a writer that makes temporaries
     of its own (safetensors does), so that a kill leaves them all in one place the cleaner knows."""
     while True:
         temporary = temporary_path(path, uuid.uuid4().hex[:12])
-        if folder:
-            temporary.mkdir()
-            try:
-                fd: int | None = os.open(temporary, os.O_RDONLY)
-            except OSError:  # pragma: no cover - Windows opens no folders
-                break
-        else:
+        fd: int | None = None
+        if not folder:
             fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
-        # A cleaner may hold it for a moment between our create and lock.
-        if _lock(fd, wait=True) is None or os.fstat(fd).st_nlink:
+        else:
+            temporary.mkdir()
+            with suppress(OSError):  # Windows opens no folders: nothing locks one there
+                fd = os.open(temporary, os.O_RDONLY)
+        if fd is None or _lock(fd, wait=True) is None:  # nothing can be locked here
+            held = _Temporary(temporary, fd, locked=False)
             break
-        os.close(fd)  # that cleaner took it for a leftover and removed it: start again
+        if os.fstat(fd).st_nlink:  # else a cleaner took it for a leftover between our create and lock
+            held = _Temporary(temporary, fd, locked=True)
+            break
+        os.close(fd)  # and removed it: start again
     try:
-        yield temporary, fd
+        yield held
     except BaseException as error:
+        held.release_unlocked()
         _remove(temporary)
         named = _naming(error, temporary, path)
         if named is None:
             raise
         raise named from error
     finally:
-        if fd is not None:
-            os.close(fd)
+        held.close()
 
 
 def _naming(error: BaseException, temporary: Path, path: Path) -> OSError | None:
@@ -324,19 +361,18 @@ def _naming(error: BaseException, temporary: Path, path: Path) -> OSError | None
     return OSError(int(code.group(1)), os.strerror(int(code.group(1))), str(path)) if code else None
 
 
-def write_atomically(
-    path: str | os.PathLike, write: Callable[[Path], None]
-) -> Path:
+def write_atomically(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     """Call ``write(temporary_path)`` and move the result to ``path`` atomically and durably.
 
     ``temporary_path`` has the target's name, inside a private temporary folder beside it.
     Stale temporaries of ``path`` (a killed earlier write) are removed first. ``write`` must
     raise when it cannot write everything; :func:`write_bytes_atomically` also checks the size.
-"""
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path.parent, target=path.name)
-    with _temporary_for(path, folder=True) as (staging, _):
+    with _temporary_for(path, folder=True) as held:
+        staging = held.path
         write(staging / path.name)
         finish_file(staging / path.name)
         os.replace(staging / path.name, path)
@@ -361,7 +397,9 @@ def write_bytes_atomically(
     path.parent.mkdir(parents=True, exist_ok=True)
     if remove_stale:
         remove_stale_temporaries(path.parent, target=path.name)
-    with _temporary_for(path) as (temporary, fd):
+    with _temporary_for(path) as held:
+        temporary, fd = held.path, held.fd
+        assert fd is not None  # a file's
         view = memoryview(data)
         while view:
             written = os.write(fd, view)
@@ -374,6 +412,7 @@ def write_bytes_atomically(
             raise OSError(errno.ENOSPC, f"wrote {size} of {len(data)} bytes (disk full?)", str(path))
         if before_replace is not None:
             before_replace(temporary)
+        held.release_unlocked()
         os.replace(temporary, path)
     fsync_directory(path.parent)
     return path
@@ -551,7 +590,8 @@ def write_directory_atomically(directory: Path, writers: Mapping[str, Callable[[
     real.parent.mkdir(parents=True, exist_ok=True)
     _settle_killed_swaps(real)
     remove_stale_temporaries(real.parent, target=real.name)
-    with _temporary_for(real, folder=True) as (staging, _):
+    with _temporary_for(real, folder=True) as held:
+        staging = held.path
         for name, write in writers.items():
             write(staging / name)
             finish_file(staging / name)

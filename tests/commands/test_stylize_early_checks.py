@@ -23,6 +23,7 @@ from helpers import (
     read_stylize_log,
     stand_in_ranks,
     truncated_jpeg,
+    write_image,
     write_images,
 )
 from stylizing_vit_aug import cli
@@ -141,6 +142,29 @@ def test_a_usage_mistake_is_refused_before_the_model_loads(tmp_path, monkeypatch
     assert words in err and "Traceback" not in err and "was loaded" not in err, err
     assert {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()} == before  # nothing written
     assert not any(tmp_path.glob("o[0-9]*"))  # no output folder left behind
+
+
+@pytest.mark.parametrize(
+    ("names", "ext", "keep_helps"),
+    [
+        (("scan.png", "SCAN.bmp"), "jpg", True),
+        (("a.png", "A.png"), "keep", False),
+        (("x/a.png", "X/a.tif"), "png", True),
+    ],
+)
+def test_outputs_whose_names_differ_only_in_case_are_refused_on_every_system(
+    tmp_path, monkeypatch, capsys, names, ext, keep_helps
+):
+    """On macOS and Windows such outputs are one file: one image was lost while the record listed both."""
+    for seed, name in enumerate(names):
+        write_image(tmp_path / "in" / name, seed=seed)
+    _never_loaded(monkeypatch)
+    argv = _stylize(tmp_path / "in", tmp_path / "out", tmp_path / "in" / names[0], tmp_path / "model", "--ext", ext)
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "two inputs map to the same output name but for case" in err and "one file on macOS and Windows" in err
+    assert all(name in err for name in names) and ("--ext keep" in err) == keep_helps, err
+    assert not (tmp_path / "out").exists()
 
 
 def test_each_output_is_looked_up_once_when_the_run_ends(tmp_path, checkpoint, monkeypatch):

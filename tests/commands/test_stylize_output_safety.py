@@ -218,6 +218,42 @@ def test_a_read_only_record_folder_is_exit_2_before_any_work(tmp_path, run_in, l
     assert not (tmp_path / "out").exists()  # its lock went with the refusal, and the folder it made
 
 
+def _in_use() -> OSError:
+    error = PermissionError(errno.EACCES, "The process cannot access the file because it is being used")
+    error.winerror = 32  # as Windows sets it for a sharing violation
+    return error
+
+
+@pytest.mark.parametrize(
+    ("error", "advice"),
+    [
+        (OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), "No space left on device; free space there"),
+        (OSError(errno.EACCES, os.strerror(errno.EACCES)), "Permission denied; make the folder writable, or pass a"),
+        (_in_use(), "being used; another program has {lock} open: close it and run the command again"),
+        (OSError(errno.EIO, os.strerror(errno.EIO)), "OSError: [Errno 5] Input/output error"),
+    ],
+)
+def test_a_lock_that_cannot_be_created_is_exit_2_with_advice_that_fits_the_error(
+    tmp_path, run_in, loads, monkeypatch, capsys, error, advice
+):
+    """Every such error said "pass a folder that can be written to", a full disk and a file in use too."""
+    out = tmp_path / "out"
+    real_open = os.open
+
+    def failing(path, flags, *args, **kwargs):
+        if Path(path).name.endswith(".lock"):
+            raise error
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", failing)
+    assert run_in(out) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write into {out} (for the output folder {out})" in err and not loads
+    assert advice.format(lock=out / ".sva-stylize.lock") in err, err
+    assert ("writable" in err) == (error.errno == errno.EACCES and not hasattr(error, "winerror")), err
+    assert "free space" not in err or error.errno == errno.ENOSPC
+
+
 # -- two runs, one folder --------------------------------------------------------------------------
 
 
@@ -513,3 +549,21 @@ def test_an_output_that_goes_missing_during_the_run_is_never_reported_as_written
     assert rows[written[0].name]["error"].startswith("not written") and len(rows) == 6
     monkeypatch.undo()
     assert run_in(out) == 0 and written[0].is_file()  # the rerun writes it
+
+
+@pytest.mark.parametrize(
+    ("error", "advice"),
+    [
+        (OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "out/a.png"), "free space there"),
+        (OSError(errno.EACCES, os.strerror(errno.EACCES), "out/a.png"), "make the folder writable"),
+        (OSError(errno.EROFS, os.strerror(errno.EROFS), "out/a.png"), "make the folder writable"),
+    ],
+)
+def test_a_write_that_fails_mid_command_gets_the_advice_the_lock_gets(error, advice):
+    """Any command's unwritable file (not only stylize's lock) said "free space (or make the folder
+    writable)" whatever the error: one advice per error, the lock's (commands._exits.write_advice)."""
+    from stylizing_vit_aug.commands._exits import failure
+
+    message, code = failure(error)
+    assert code == 2 and message.startswith(f"cannot write out/a.png: {error.strerror}; {advice}"), message
+    assert ("free space" in message) == (error.errno == errno.ENOSPC)

@@ -8,7 +8,7 @@ import csv
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 import pytest
 from PIL import Image
@@ -398,3 +398,44 @@ def test_each_existing_output_is_compared_with_this_runs_settings_once(monkeypat
     assert [difference[1]["output"] for difference in resumed.differing] == ["b.png", "c.png"]
     assert "strength 1 in the record, 0.3 now" in said and "style_digest differs for 1 output(s)" in said
     assert len(compared) == len(set(compared))  # no output compared twice on one setting
+
+
+def test_the_record_names_paths_with_slashes_on_every_system():
+    """On Windows the input and output columns held backslashes, so a folder moved to another system (or a record
+    written there, read here) did not find its own rows."""
+    from types import SimpleNamespace
+
+    from stylizing_vit_aug.commands._stylize_plan import StylizePlan
+
+    plan = SimpleNamespace(root=PureWindowsPath(r"C:\in"), output=PureWindowsPath(r"D:\out"))
+    assert StylizePlan.input_key(plan, PureWindowsPath(r"C:\in\slide 1\a.png")) == "slide 1/a.png"
+    assert StylizePlan.key(plan, PureWindowsPath(r"D:\out\slide 1\a.jpg")) == "slide 1/a.jpg"
+
+
+def test_a_record_windows_wrote_with_backslashes_is_resumed_from_with_its_rows(
+    tmp_path, checkpoint, monkeypatch, capsys
+):
+    """Rows Windows wrote before the record used ``/`` are found again there (simulated); on POSIX, where a
+    backslash may be part of a file's name, a record reads as before."""
+    from stylizing_vit_aug.commands import _stylize_record
+
+    write_images(tmp_path / "in" / "slide 1", 2, size=(32, 32))
+    style = write_images(tmp_path / "style", 1, size=(32, 32), seed=4)[0]
+    argv = ["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--style", str(style)]
+    assert cli.main([*argv, "--checkpoint", checkpoint]) == 0
+    log = tmp_path / "out" / "stylize_log.csv"
+    made = _by_output(log)
+    with open(log, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(next(iter(made.values()))))
+        writer.writeheader()
+        writer.writerows(
+            {**row, "input": row["input"].replace("/", "\\"), "output": key.replace("/", "\\")}
+            for key, row in made.items()
+        )
+    assert set(_stylize_record.read_log(log)) == {key.replace("/", "\\") for key in made}  # POSIX: as written
+    monkeypatch.setattr(_stylize_record, "_SEP", "\\", raising=False)  # Windows, where no name holds one
+    capsys.readouterr()
+    assert cli.main([*argv, "--checkpoint", checkpoint]) == 0
+    captured = capsys.readouterr()
+    assert "2 of 2 outputs already exist" in captured.out and "no row" not in captured.err, captured.err
+    assert _by_output(log) == made  # each output keeps the row of what made it, named with /

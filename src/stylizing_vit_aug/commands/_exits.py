@@ -30,7 +30,6 @@ OFFLINE_HINT = (
 )
 
 # a folder that cannot take the run's files: the machine's problem to fix, said as such (exit 2)
-_UNWRITABLE = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 class Unavailable(Exception):
@@ -54,17 +53,28 @@ def _said(error: Exception) -> tuple[str, int]:
     if isinstance(error, (FileNotFoundError, NotADirectoryError, ValueError, TypeError, KeyError)):
         return (error.args[0] if isinstance(error, KeyError) and error.args else str(error)), 2
     if isinstance(error, OSError):
-        if error.errno not in _UNWRITABLE or not error.filename:
+        advice = write_advice(error, error.filename)
+        if advice is None or not error.filename:
             return f"{type(error).__name__}: {error}", 1
-        return (
-            f"cannot write {error.filename}: {error.strerror}; free space (or make the folder writable) "
-            "and run the command again"
-        ), 2
+        return f"cannot write {error.filename}: {error.strerror}; {advice}", 2
     if isinstance(error, _loaded("hub", "DefaultCheckpointMissing")):  # no checkpoint given, and the version ships none
         return f"{error}\n{OFFLINE_HINT}", 2
     if isinstance(error, _loaded("checkpoints.errors", "CheckpointError")):  # a checkpoint that does not fit
         return str(error), 2
     return f"{type(error).__name__}: {error}", 1
+
+
+def write_advice(error: OSError, path: object) -> str | None:
+    """What the user can do about ``error`` writing ``path``, fitted to it, or None where only the
+    error itself can say: a full disk is not a permission problem, nor a file another program holds
+    open on Windows (its sharing and lock violations)."""
+    if getattr(error, "winerror", None) in (32, 33):
+        return f"another program has {path} open: close it and run the command again"
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "free space there (or raise your quota) and run the command again"
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "make the folder writable, or pass a folder that can be written to"
+    return None
 
 
 def _loaded(module: str, name: str) -> type[BaseException] | tuple[()]:

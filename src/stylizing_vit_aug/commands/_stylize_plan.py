@@ -126,14 +126,38 @@ class StylizePlan:
         """Refuse a run whose outputs collide: two of one name, one inside the input folder, or
         ``--log`` among them (:class:`CLIError`, before the model loads)."""
         outputs = self.outputs()
-        if len(set(outputs)) != len(outputs):
-            raise CLIError("two inputs map to the same output name (e.g. a.png and a.jpg with --ext); use --ext keep")
+        self._refuse_one_name_twice(outputs)
         _refuse_outputs_in_the_input(self, outputs)
         self._refuse_a_log_among_the_outputs(outputs)
 
+    def _refuse_one_name_twice(self, outputs: list[Path]) -> None:
+        """Two inputs mapped to one output name, case aside (``scan.png`` and ``SCAN.bmp`` with ``--ext jpg``):
+        macOS's and Windows' file systems ignore case, so there one output would overwrite the other while the
+        record lists both; refused on every system, so that a run does not depend on where it runs."""
+        first: dict[str, int] = {}
+        for number, out in enumerate(outputs):
+            other = first.setdefault(self.key(out).casefold(), number)
+            if other == number:
+                continue
+            one, two = (self.input_key(self.inputs[i // self.styles_per_image]) for i in (other, number))
+            named, also = self.key(outputs[other]), self.key(out)
+            said = (
+                f": {one} and {two} both to {named}"
+                if named == also
+                else f" but for case: {one} to {named} and {two} to {also}, one file on macOS and Windows (their file "
+                "systems ignore case)"
+            )
+            way = " or pass --ext keep" if self.ext != "keep" and one.casefold() != two.casefold() else ""
+            raise CLIError(f"two inputs map to the same output name{said}; rename one of the inputs{way}")
+
+    def input_key(self, path: Path) -> str:
+        """The input ``path`` as the record names it: its path in the input folder, with ``/`` on every system."""
+        return path.relative_to(self.root).as_posix()
+
     def key(self, out: Path) -> str:
-        """``out``'s key in the record: its path in the output folder."""
-        return str(out.relative_to(self.output))
+        """``out``'s key in the record: its path in the output folder, with ``/`` on every system (a folder
+        moved between systems finds its rows again)."""
+        return out.relative_to(self.output).as_posix()
 
     def output_path(self, relative: Path, copy: int) -> Path:
         """Where copy number ``copy`` of the input at ``relative`` goes."""
@@ -164,7 +188,7 @@ class StylizePlan:
         list, so all refuse alike). A rank whose own list differs warns."""
         if not self.ranks.distributed:
             return self
-        own = [path.relative_to(self.root).as_posix() for path in self.inputs]
+        own = [self.input_key(path) for path in self.inputs]
         shared = self.ranks.from_rank_zero(own)
         if shared != own:
             extra, lacking = sorted(set(own) - set(shared)), sorted(set(shared) - set(own))
@@ -409,7 +433,7 @@ class RunRows:
         the input's columns, taken when it was read (None: not known, left empty)."""
         plan = self.plan
         return {
-            "input": str(path.relative_to(plan.root)), **(source or dict.fromkeys(INPUT_COLUMNS, "")),
+            "input": plan.input_key(path), **(source or dict.fromkeys(INPUT_COLUMNS, "")),
             "output": plan.key(out),
             "style": choice.label, "style_index": str(choice.index), "style_digest": choice.digest,
             "domain": choice.domain, "strength": f"{plan.strength:g}", "seed": str(plan.seed), **self.stylizer,
@@ -425,7 +449,7 @@ def plan_jobs(plan: StylizePlan, styles: RunStyles) -> tuple[list[Job], list[int
     owners: list[int] = []
     outputs = iter(plan.outputs())
     for number, path in enumerate(plan.inputs):
-        for choice in styles.choose(path.relative_to(plan.root).as_posix(), plan.styles_per_image):
+        for choice in styles.choose(plan.input_key(path), plan.styles_per_image):
             jobs.append((path, next(outputs), choice))
             owners.append(number % plan.ranks.world)
     return jobs, owners

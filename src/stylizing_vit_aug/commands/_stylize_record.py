@@ -74,6 +74,8 @@ BEFORE_VALUE_RANGE = tuple(name for name in BEFORE_INPUTS if name != "value_rang
 KNOWN_HEADERS = (FIELDS, BEFORE_INPUTS, BEFORE_VALUE_RANGE, LEGACY_FIELDS)
 ADDED = tuple(name for name in FIELDS if name not in LEGACY_FIELDS)
 TYPE_RANGE = "dtype"  # the value_range of a run without --value-range: each file on its type's full range
+# The folder separator of this system: "\\" on Windows, whose names never hold one (records name paths with "/").
+_SEP = os.sep
 # What made an output: empty in an unknown row, never filled in from a later run's settings. (Its input's
 # columns are not settings: the input is the same path, and a changed one is redone, not warned about.)
 SETTINGS = tuple(name for name in FIELDS if name not in ("input", "output", "error", *INPUT_COLUMNS))
@@ -246,7 +248,8 @@ def read_log(path: Path) -> dict[str, dict[str, str]]:
     """Complete rows by output (last wins; rows of unreadable style files by style); a torn
     last line from a kill is ignored. A record of older columns (:data:`KNOWN_HEADERS`) reads
     with the columns it lacks empty: not recorded; but ``value_range``, which no run could set
-    before the column was added, is :data:`TYPE_RANGE` in each row that records its settings."""
+    before the column was added, is :data:`TYPE_RANGE` in each row that records its settings. Its paths
+    read with ``/`` (:func:`_portable`), as they are written, so a folder moved between systems finds its rows."""
     rows: dict[str, dict[str, str]] = {}
     if not path.is_file():
         return rows
@@ -256,10 +259,17 @@ def read_log(path: Path) -> dict[str, dict[str, str]]:
         for row in reader:
             if all(row.get(field) is not None for field in needed) and None not in row:
                 row = {**dict.fromkeys(FIELDS, ""), **row}
+                row["input"], row["output"] = _portable(row["input"]), _portable(row["output"])
                 if "value_range" not in needed and not row["error"] and not is_unknown(row):
                     row["value_range"] = TYPE_RANGE
                 rows[row["output"] or f"style:{row['style']}"] = row
     return rows
+
+
+def _portable(name: str) -> str:
+    """A path column as rows name it on every system, with ``/`` (a record Windows wrote before held ``\\``);
+    on POSIX, where ``\\`` may be part of a name, it is left as it is."""
+    return name.replace(_SEP, "/")
 
 
 def _write_log(path: Path, rows: list[dict[str, str]]) -> None:

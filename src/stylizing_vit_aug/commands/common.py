@@ -24,6 +24,7 @@ from .._ranks import BARRIER_TIMEOUT as BARRIER_TIMEOUT  # re-exported: a launch
 from .._ranks import CLIError as CLIError  # error, live below the layers (the trainer stops its ranks too)
 from .._ranks import Ranks as Ranks
 from ..seeds import DRAW_SEED_TEXT, SEED_TEXT, draw_seed_problem, seed_problem
+from ._exits import write_advice
 
 if TYPE_CHECKING:
     import numpy as np
@@ -368,11 +369,10 @@ def sole_writer(locks: Sequence[tuple[Path, str]], command: str, then: str) -> I
                     f"another {command} run ({busy.holder or 'holder unknown'}) is writing into {what}; wait "
                     f"for it to finish (or stop it) and {then}"
                 ) from None
-            except OSError as error:  # the lock is the run's first file: a read-only folder shows here
-                raise CLIError(
-                    f"cannot write into {lock.parent} (for {what}): {error.strerror or error}; pass a folder "
-                    "that can be written to"
-                ) from None
+            except OSError as error:  # the lock is the run's first file: a read-only or full folder shows here
+                advice = write_advice(error, lock)
+                said = f"{error.strerror or error}; {advice}" if advice else f"{type(error).__name__}: {error}"
+                raise CLIError(f"cannot write into {lock.parent} (for {what}): {said}") from None
         yield
 
 
