@@ -452,7 +452,9 @@ def load_stylizer(
     ``mode``, ``background`` and ``colour_match`` are the engine's (see :class:`Stylizer`). Each
     left as None is what the checkpoint records (a folder saved by ``Stylizer.save_pretrained``
     records its Stylizer's), else the library's default: ``"relative"``; near-white glass keeps
-    its pixels (``background="style"`` stylises every pixel as the paper does); and the styled
+    its pixels (``background="keep"``, for brightfield; ``"dark"`` keeps a near-black background
+    instead, for fluorescence, dark-field and black vignettes, which ``"keep"`` paints; ``"style"``
+    stylises every pixel as the paper does); and the styled
     pixels take the style's colour distribution after the network's change (``colour_match=False``:
     the network's change alone, as in the paper). ``compile`` and ``dtype`` (a torch dtype or its
     name, ``"bfloat16"``): as :class:`Stylizer`'s. All are checked before any file is read or download made.

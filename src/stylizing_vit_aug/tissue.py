@@ -102,18 +102,24 @@ def tissue_pixels(tissue: torch.Tensor) -> torch.Tensor:
 
 
 def is_tissue(
-    values01: torch.Tensor, *, min_fraction: float = 0.5, min_std: float = 20 / 255, range_checked: bool = False
+    values01: torch.Tensor,
+    *,
+    min_fraction: float = 0.5,
+    min_std: float = 20 / 255,
+    dark: bool = False,
+    range_checked: bool = False,
 ) -> torch.Tensor:
     """``[B, C, H, W]`` float in 0–1 -> ``[B]`` bool: crops worth using as a style or a validation image.
 
     At least ``min_fraction`` of the pixels are tissue, and the pixels (and some channel on its
     own) vary across the crop by at least ``min_std`` (a blank or flat crop carries no style and washes an image out).
-    Checked by :func:`check_light01` (``range_checked`` as there).
+    ``dark=True``: tissue is what is bright, as :func:`tissue_weight` reads it (fluorescence: a mostly
+    black crop is background, not the densest tissue). Checked by :func:`check_light01` (``range_checked`` as there).
     """
     check_light01(values01, range_checked=range_checked)
     values = values01.float()
     overall = values.flatten(1).std(dim=1, unbiased=False)
     spread = torch.minimum(overall, values.flatten(2).std(dim=2, unbiased=False).amax(dim=1))
-    tissue = tissue_pixels(tissue_weight(values01, range_checked=True))
+    tissue = tissue_pixels(tissue_weight(values01, dark=dark, range_checked=True))
     enough_tissue = tissue.flatten(1).float().mean(dim=1) >= min_fraction
     return enough_tissue & (spread >= min_std)

@@ -10,7 +10,9 @@ with ``n_styles`` styles from a bank of *training-domain* styles; the classifier
 How a view is made (``transfer=``), chosen by measurement (docs/benchmarks.md):
 
 * ``"auto"`` (default): ``"stain+network"`` for RGB inputs, ``"network"`` for any other channel
-  count.
+  count, and for any input when the stylizer's ``background`` is ``"dark"`` (fluorescence,
+  dark-field: the stain step reads optical density, where black is the densest tissue, and would
+  paint the background the stylizer keeps).
 * ``"stain+network"``: the input's tissue first takes the style's stains
   (:mod:`~stylizing_vit_aug.stain_transfer`, a per-pixel map in optical density that keeps every
   edge and blur, and the glass), then the stylizer restyles that with the same style. The
@@ -213,7 +215,8 @@ class StyleTTA(nn.Module):
         transfer: how a view is made: ``"stain+network"`` (the style's stains on the input's
             tissue, then the stylizer; RGB), ``"stain"`` (the stains alone, pixel by pixel; RGB),
             ``"network"`` (the stylizer alone, the paper's recipe), or ``"auto"``: the first for
-            RGB inputs, the last for others; see the module docstring. Where the stains of a
+            RGB inputs, the last for others and under a stylizer with ``background="dark"``
+            (read at each call); see the module docstring. Where the stains of a
             bank style (logged once as a warning) or of an input cannot be read (glass, one
             colour), its stain step keeps the input's stains.
         mode: the network's ``"relative"``, ``"detail"`` or ``"resize"`` (None: the stylizer's
@@ -473,8 +476,9 @@ class StyleTTA(nn.Module):
         """The 0–1 views of ``values01`` with the bank styles ``rows`` (view-major, ``len(rows)``
         rows out), by :attr:`transfer`."""
         transfer = self.transfer
-        if transfer == "auto":
-            transfer = "stain+network" if values01.shape[1] == 3 else "network"
+        if transfer == "auto":  # the stain step paints a black background: not under a "dark" stylizer
+            brightfield = values01.shape[1] == 3 and self.stylizer.background != "dark"
+            transfer = "stain+network" if brightfield else "network"
         if transfer == "network":
             return self.stylizer.stylize_views(
                 values01, self._streams(rows), self.strength, mode=self.mode, range_checked=True

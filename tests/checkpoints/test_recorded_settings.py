@@ -98,13 +98,15 @@ def test_a_setting_a_newer_version_records_is_ignored_with_a_warning(tmp_path, c
     assert loaded.mode == "detail" and "'sharpness'" in caplog.text
 
 
-@pytest.mark.parametrize(("argv", "mode"), [([], "detail"), (["--mode", "resize"], "resize")])
-def test_the_cli_uses_the_recorded_mode_unless_given_one(tmp_path, argv, mode):
-    directory = _saved(tmp_path / "ckpt", mode="detail")
+@pytest.mark.parametrize(("name", "recorded", "given"), [("mode", "detail", "resize"), ("background", "dark", "style")])
+@pytest.mark.parametrize("asked", [False, True], ids=["recorded", "given"])
+def test_the_cli_uses_the_recorded_setting_unless_given_one(tmp_path, name, recorded, given, asked):
+    directory = _saved(tmp_path / "ckpt", **{name: recorded})
     parser = argparse.ArgumentParser()
     add_checkpoint_arguments(parser)
+    argv = [f"--{name}", given] if asked else []
     args = parser.parse_args(joined_number_lists(["--checkpoint", str(directory), "--device", "cpu", *argv]))
-    assert CheckpointChoice.from_args(args).load().mode == mode
+    assert getattr(CheckpointChoice.from_args(args).load(), name) == (given if asked else recorded)
 
 
 def test_recorded_settings_change_what_a_loaded_stylizer_does(tmp_path):

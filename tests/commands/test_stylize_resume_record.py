@@ -238,10 +238,11 @@ def _warning_of_other_settings(err: str) -> str:
     "first, then, expected",
     [
         ((), ("--mode", "resize"), "mode relative in the record, resize now"),
+        ((), ("--background", "dark"), "background keep in the record, dark now"),
         ((), ("--mean", "0.5", "0.5", "0.5", "--std", "0.2", "0.2", "0.2"), "0.5 0.5 0.5 now"),
         (("--ext", "jpg"), ("--ext", "jpg", "--quality", "50"), "quality 95 in the record, 50 now"),
     ],
-    ids=["mode", "mean and std", "quality"],
+    ids=["mode", "background", "mean and std", "quality"],
 )
 def test_a_rerun_with_other_pixel_settings_warns_and_the_record_has_them(tmp_path, run_in, capsys, first, then,
                                                                           expected):

@@ -19,6 +19,7 @@ from ..image_ops import random_crop_resize, resize
 from ..images import ImageLike, ImageReadError, to_batch, to_uint8
 from ..images.files import read_image_and_sha256
 from ..stylizer import Stylizer
+from ..stylizer_options import DEFAULT_BACKGROUND
 from ..tissue import is_tissue
 from .sampling import label_of
 from .sources import StyleFile, source_of
@@ -71,9 +72,11 @@ def check_crops(crops_per_image: int | None, crop_size: int | None = None) -> No
     if crop_size is not None and (not isinstance(crop_size, int) or crop_size < 1):
         raise ValueError(f"crop_size must be a positive integer or None, got {crop_size!r}")
     if crop_size is not None and crops_per_image is None:
-        raise ValueError(f"crop_size={crop_size} is the side of the random crops that crops_per_image=N takes; "
-                         "without crops_per_image whole images are resized and it would be ignored: pass "
-                         "crops_per_image too, or leave crop_size out")
+        raise ValueError(
+            f"crop_size={crop_size} is the side of the random crops that crops_per_image=N takes; "
+            "without crops_per_image whole images are resized and it would be ignored: pass "
+            "crops_per_image too, or leave crop_size out"
+        )
 
 
 def source_items(images: Any, chunk_size: int) -> Sequence[Any]:
@@ -117,22 +120,42 @@ class _Seen:
 
     def say(self, size: int, crops_per_image: int | None, crop_size: int | None) -> None:
         if self.whole:
-            logger.warning("%d square style image(s) are no larger than the %d px crop, so each of their %d crops is "
-                           "the whole image (the same style %d times): %s. Pass a smaller --crop-size (crop_size=), "
-                           "or fewer crops", len(self.whole), crop_size or size, crops_per_image, crops_per_image,
-                           "; ".join(self.whole[:5]) + (" ..." if len(self.whole) > 5 else ""))
+            logger.warning(
+                "%d square style image(s) are no larger than the %d px crop, so each of their %d crops is "
+                "the whole image (the same style %d times): %s. Pass a smaller --crop-size (crop_size=), "
+                "or fewer crops",
+                len(self.whole),
+                crop_size or size,
+                crops_per_image,
+                crops_per_image,
+                "; ".join(self.whole[:5]) + (" ..." if len(self.whole) > 5 else ""),
+            )
         if self.enlarged:
             height, width, label = min(self.enlarged, key=lambda seen: seen[0] * seen[1])
-            logger.warning("%d style image(s) are smaller than the model's %d px input and are enlarged to it (the "
-                           "smallest: %dx%d, %s): an enlarged style keeps its colours but little of its texture; "
-                           "give style images of at least %d px", len(self.enlarged), size, width, height, label, size)
+            logger.warning(
+                "%d style image(s) are smaller than the model's %d px input and are enlarged to it (the "
+                "smallest: %dx%d, %s): an enlarged style keeps its colours but little of its texture; "
+                "give style images of at least %d px",
+                len(self.enlarged),
+                size,
+                width,
+                height,
+                label,
+                size,
+            )
         if self.narrow:
             height, width, label = max(self.narrow, key=lambda seen: max(seen[:2]) / min(seen[:2]))
-            logger.warning("%d style image(s) are more than twice as long as wide, and each is resized whole to the "
-                           "model's square, its texture squashed along its length (the narrowest: %dx%d, %s, %.1f "
-                           "times); for styles of undistorted texture from all of each image pass crops_per_image=N "
-                           "(--crops-per-image)", len(self.narrow), width, height, label,
-                           max(height, width) / min(height, width))
+            logger.warning(
+                "%d style image(s) are more than twice as long as wide, and each is resized whole to the "
+                "model's square, its texture squashed along its length (the narrowest: %dx%d, %s, %.1f "
+                "times); for styles of undistorted texture from all of each image pass crops_per_image=N "
+                "(--crops-per-image)",
+                len(self.narrow),
+                width,
+                height,
+                label,
+                max(height, width) / min(height, width),
+            )
 
 
 def note_style_shape(height: int, width: int, label: str, size: int) -> None:
@@ -158,16 +181,15 @@ def model_images(
     """Images of any kinds and sizes (items may be file paths, single images or batches) ->
     uint8 at model size, with where each came from (:class:`BuiltStyles`).
 
-    ``tissue_only`` (with crops): crops of blank glass are not styles (they wash an image out),
-    so crops are drawn until ``crops_per_image`` pass :func:`~stylizing_vit_aug.tissue.is_tissue`.
+    ``tissue_only`` (with crops): blank crops are no styles (they wash an image out), so crops are drawn
+    until ``crops_per_image`` show tissue by the stylizer's background rule (:func:`tissue_only_crops`).
     A file's pixels are checked against ``--value-range`` by its reader alone (one min/max pass). Kept as
     uint8, the bank's format: a 16-bit style loses its low bits, so a bank styles up to 1 LSB (8-bit) / half
     an 8-bit step (16-bit outputs) from the same image given directly (docs/style-banks.md); ``stylize
     --style`` therefore encodes its one style directly, without a bank."""
     size = stylizer.img_size
-    if crops_per_image and crop_size and crop_size * 4 < size:
-        logger.warning("crops of %d px are enlarged %.0fx to the model's %d px: little but their colour is left; "
-                       "a crop side near %d keeps their texture", crop_size, size / crop_size, size, size)
+    _note_small_crops(crops_per_image, crop_size, size)
+    rule = stylizer.background if tissue_only else None  # tissue_only's: the pixels its colour step reads
     counts: list[int] = []
     sources: list[StyleFile | None] = []
     skipped: list[tuple[Path, str]] = []
@@ -190,7 +212,7 @@ def model_images(
         if crops_per_image:
             if crops_per_image > 1 and min(crop_size or size, height, width) >= max(height, width):
                 seen.whole.append(f"{label} ({width}x{height})")
-            kept = _crops(values, crops_per_image, crop_size or size, size, generator, tissue_only, label)
+            kept = _crops(values, crops_per_image, crop_size or size, size, generator, rule, label)
             values = torch.cat(kept)
             counts.extend(len(group) for group in kept)
         else:
@@ -207,6 +229,19 @@ def model_images(
     return BuiltStyles(torch.cat(parts), counts, sources, skipped, names)
 
 
+def _note_small_crops(crops_per_image: int | None, crop_size: int | None, size: int) -> None:
+    """Warn that crops far smaller than the model's ``size`` are enlarged to it: little but colour is left."""
+    if crops_per_image and crop_size and crop_size * 4 < size:
+        logger.warning(
+            "crops of %d px are enlarged %.0fx to the model's %d px: little but their colour is left; "
+            "a crop side near %d keeps their texture",
+            crop_size,
+            size / crop_size,
+            size,
+            size,
+        )
+
+
 def note_lost_domains(labels: Sequence[str], built: BuiltStyles) -> None:
     """Warn, naming them and a file of each, about domains none of whose images gave a style
     (each unreadable, or with ``tissue_only`` without a crop that shows tissue): the bank would
@@ -219,9 +254,12 @@ def note_lost_domains(labels: Sequence[str], built: BuiltStyles) -> None:
     if not lost:
         return
     named = [f"{label!r} ({len(names)} image(s), e.g. {names[0]})" for label, names in lost.items()]
-    logger.warning("%d domain(s) gave no style, so the bank has none of them: %s. Each of their images was "
-                   "unreadable (see bank.skipped), or showed no tissue (tissue_only); replace or fix those files",
-                   len(lost), "; ".join(named[:10]) + (" ..." if len(named) > 10 else ""))
+    logger.warning(
+        "%d domain(s) gave no style, so the bank has none of them: %s. Each of their images was "
+        "unreadable (see bank.skipped), or showed no tissue (tissue_only); replace or fix those files",
+        len(lost),
+        "; ".join(named[:10]) + (" ..." if len(named) > 10 else ""),
+    )
 
 
 def _read(item: Any, index: int, on_error: str) -> tuple[Any, str, StyleFile | None, str | None]:
@@ -241,27 +279,46 @@ def _read(item: Any, index: int, on_error: str) -> tuple[Any, str, StyleFile | N
 
 
 def _crops(
-    values: torch.Tensor, wanted: int, crop_size: int, size: int, generator: torch.Generator, tissue_only: bool,
+    values: torch.Tensor,
+    wanted: int,
+    crop_size: int,
+    size: int,
+    generator: torch.Generator,
+    tissue_only: str | None,
     label: str,
 ) -> list[torch.Tensor]:
     """``wanted`` random square crops of side ``crop_size`` (at most the image's shorter side) of
-    each image in ``values``, at model size ``size``; with ``tissue_only``, drawn from more
-    candidates and kept where they show tissue."""
+    each image in ``values``, at model size ``size``; with ``tissue_only`` (a stylizer's background
+    rule; None: any crop), drawn from more candidates and kept where they show tissue by that rule."""
     height, width = values.shape[-2:]
     crop = min(crop_size, height, width) / min(height, width)
     draws = wanted * (TISSUE_CANDIDATES if tissue_only else 1)
     per_image = random_crop_resize(values, crop, size, generator, per_image=draws)
-    return [tissue_only_crops(group, wanted, label) if tissue_only else group for group in per_image.split(draws)]
+    groups = per_image.split(draws)
+    return [tissue_only_crops(group, wanted, label, tissue_only) for group in groups] if tissue_only else list(groups)
 
 
-def tissue_only_crops(candidates: torch.Tensor, wanted: int, label: str) -> torch.Tensor:
-    """The first ``wanted`` candidate crops (in draw order, so a seed repeats) that show tissue;
-    fewer, with a warning naming the image (``label``: its path), when it has too little."""
-    kept = candidates[is_tissue(candidates, range_checked=True)][:wanted]  # crops of a decoded image
+def tissue_only_crops(
+    candidates: torch.Tensor, wanted: int, label: str, background: str = DEFAULT_BACKGROUND
+) -> torch.Tensor:
+    """The first ``wanted`` candidate crops (in draw order, so a seed repeats) that show tissue by the
+    stylizer's ``background`` rule, the pixels its colour step reads: ``"keep"``, at least half not
+    near-white glass; ``"dark"``, at least half not near-black (a fluorescence crop of mostly black
+    background is no style, though black is the densest "tissue" to the brightfield rule); ``"style"``
+    has no background, so any crop that is not flat. Fewer, with a warning naming the image (``label``:
+    its path), when it has too little."""
+    share = {"min_fraction": 0.0} if background == "style" else {}  # every pixel is foreground
+    shown = is_tissue(candidates, dark=background == "dark", range_checked=True, **share)  # a decoded image's
+    kept = candidates[shown][:wanted]
     if len(kept) < wanted:
         logger.warning(
-            "%s: only %d of %d random crops show tissue (the rest are blank background); kept those %d",
-            label, len(kept), len(candidates), len(kept),
+            "%s: only %d of %d random crops show tissue by background=%r (the rest are blank background or flat); "
+            "kept those %d",
+            label,
+            len(kept),
+            len(candidates),
+            background,
+            len(kept),
         )
     return kept
 
@@ -321,9 +378,14 @@ def note_empty_domains(root: Path, paths: Sequence[Path], user: str = "the bank"
         return
     empty = [name for name in folders if name not in used]
     if empty:
-        logger.warning("%d subfolder(s) of %s hold no image file, so they give no domain to %s: %s; put "
-                       "images in them, or remove them", len(empty), root, user,
-                       ", ".join(empty[:10]) + (" ..." if len(empty) > 10 else ""))
+        logger.warning(
+            "%d subfolder(s) of %s hold no image file, so they give no domain to %s: %s; put "
+            "images in them, or remove them",
+            len(empty),
+            root,
+            user,
+            ", ".join(empty[:10]) + (" ..." if len(empty) > 10 else ""),
+        )
 
 
 def dataset_images(dataset: Any, domains: str | Sequence[Any] | None) -> tuple[list[Any], Sequence[Any] | None]:

@@ -55,7 +55,7 @@ def add_on_error_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..stylizer import DEFAULT_MODE, MODES
+    from ..stylizer_options import BACKGROUNDS, DEFAULT_BACKGROUND, DEFAULT_MODE, MODES
 
     group = parser.add_argument_group("checkpoint")
     group.add_argument(
@@ -76,6 +76,14 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
         help="relative: the style's change minus the network's own change, anatomy kept exactly; "
         "detail: the network's change, full-resolution structure kept; resize: plain resize "
         f"(default: the mode the checkpoint records, else {DEFAULT_MODE})",
+    )
+    group.add_argument(
+        "--background",
+        choices=BACKGROUNDS,
+        default=None,
+        help="which pixels keep their values: keep: near-white glass (brightfield slides); dark: near-black "
+        "background (fluorescence, dark-field, a dermoscope's black vignette, which keep paints); style: none, "
+        f"every pixel takes the style (default: the background the checkpoint records, else {DEFAULT_BACKGROUND})",
     )
     group.add_argument(
         "--mean",
@@ -187,6 +195,7 @@ class CheckpointChoice:
     mean: Sequence[float] | None
     std: Sequence[float] | None
     compile: bool | str = False  # Stylizer(compile=): stylize's --compile
+    background: str | None = None  # None: the checkpoint's recorded background, else the library's default
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> CheckpointChoice:
@@ -198,7 +207,9 @@ class CheckpointChoice:
                 f"--mean has {len(args.mean)} value(s) and --std {len(args.std)}: give both one value per "
                 "channel of the checkpoint (3 for RGB, 1 for grayscale), or one value each for all"
             )
-        return cls(args.checkpoint, args.revision, args.device, args.mode, args.mean, args.std)
+        return cls(
+            args.checkpoint, args.revision, args.device, args.mode, args.mean, args.std, background=args.background
+        )
 
     def refuse_unread(self) -> None:
         """Raise now the loader's refusals that load no model (a local path that does not exist, a
@@ -224,6 +235,7 @@ class CheckpointChoice:
             revision=self.revision,
             device=self.device,
             mode=self.mode,
+            background=self.background,
             mean=self.mean,
             std=self.std,
             compile=self.compile,
