@@ -183,15 +183,17 @@ def check_size_and_channels(channels: int, height: int, width: int, what: str) -
 
 
 def check_has_pixels(images: torch.Tensor, what: str) -> None:
-    """Refuse a tensor on the ``meta`` device with the message ``Stylizer.to("meta")`` gives: it
-    has a shape but no values, and reading them fails deep in torch ("Cannot copy out of meta
-    tensor"). The one check: every tensor reaches the engine through :func:`to_batch` or
+    """Refuse a tensor whose pixels cannot be read as an image's, with what to do, not torch's error from deep
+    inside: on the ``meta`` device (as ``Stylizer.to("meta")`` words it), or sparse (each entry point failed
+    another way). The one check: every tensor reaches the engine through :func:`to_batch` or
     :func:`check_float_range`, and both call it."""
     if images.device.type == "meta":
         _fail(
             f"{what} is a tensor on the 'meta' device: 'meta' tensors hold no pixels to stylise; "
             "make or load the images on cpu, cuda or mps"
         )
+    if images.layout != torch.strided:
+        _fail(f"{what} is a tensor of layout {images.layout}; images must be dense: pass images.to_dense()")
 
 
 def finite_extremes(values: np.ndarray | torch.Tensor, what: str) -> tuple[float, float]:
@@ -413,17 +415,14 @@ def _pil_kind(image: PILImage.Image, what: str) -> str:
     """The mode a PIL image is stylised in, after the check of its mode."""
     if image.mode in ("I", "F"):
         _fail(
-            f"{what} is a PIL image in mode {image.mode!r} (32-bit values); convert it to 16 bits first, "
-            "Image.fromarray(np.asarray(image).astype(np.uint16)) (mode I;16), or pass its pixels as a tensor "
-            "or array where one is taken (torchvision's transforms leave numpy arrays untouched): "
-            "torch.from_numpy(np.asarray(image).astype(np.uint16)), or floats scaled to 0–1."
+            f"{what} is a PIL image in mode {image.mode!r} (32-bit values); pass its pixels as an array scaled to "
+            "0–1 (as a [1, H, W] tensor to torchvision's transforms, which leave arrays untouched), a = np.asarray("
+            "image, dtype=np.float64); (a - a.min()) / (a.max() - a.min()), or (a - low) / (high - low) from the range "
+            "the values span (as they are where they lie in 0–1). Cast them to uint16 only where they are whole "
+            "numbers in 0–65535: cast, 0–1 floats become 0s and 1s and negative values wrap around."
         )
-    target = _pil_target(image)
-    if target is None:
-        _fail(
-            f"{what} is a PIL image in mode {image.mode!r}; convert it with .convert('RGB') "
-            "(or .convert('L') for grayscale)."
-        )
+    if (target := _pil_target(image)) is None:
+        _fail(f"{what} is a PIL image in mode {image.mode!r}; convert it with .convert('RGB') (gray: .convert('L')).")
     return target
 
 

@@ -1,7 +1,11 @@
 """Float batches back to images: the stylised ``[B, C, H, W]`` 0–1 values given back in exactly the
 kind, dtype, value range, layout and alpha that :func:`~.kinds.to_batch` recorded on the way in, and
 the same-kind copy a strength of 0 gives back. The way in, and every check of what comes in, is
-:mod:`.kinds`."""
+:mod:`.kinds`.
+
+The one memory layout rule, of every strength and entry point: a numpy array comes back C-contiguous
+(OpenCV draws in place only on such arrays, and ``array.view(dtype)`` needs one); a tensor comes back
+``torch.channels_last`` where the input was, else contiguous (:func:`memory_format_of`)."""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ try:  # PIL is a core dependency, but keep the import error readable
 except ImportError:  # pragma: no cover
     PILImage = None
 
-__all__ = ["from_batch", "same_kind_copy", "to_uint8"]
+__all__ = ["from_batch", "memory_format_of", "same_kind_copy", "to_uint8"]
 
 
 def to_uint8(values: torch.Tensor) -> torch.Tensor:
@@ -26,9 +30,20 @@ def to_uint8(values: torch.Tensor) -> torch.Tensor:
     return values.mul(255).round_().clamp_(0, 255).to(torch.uint8)
 
 
+def memory_format_of(images: Any) -> torch.memory_format:
+    """The layout a tensor made from ``images`` comes back in: ``torch.channels_last`` for a 4-D tensor
+    in that layout (and not also contiguous, as a one-channel or 1x1 batch is), else contiguous; not
+    what ``clone`` or ``empty_like`` would guess (an expanded batch, stride 0, they make channels-last)."""
+    channels_last = isinstance(images, torch.Tensor) and images.dim() == 4 and not images.is_contiguous()
+    if channels_last and images.is_contiguous(memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
 def _integers(values: torch.Tensor, dtype: Any, value_range: tuple[float, float] | None = None) -> np.ndarray:
-    """Float 0–1 ``[B, C, H, W]`` -> rounded ``dtype`` (uint8 or uint16) ``[B, H, W, C]`` numpy;
-    uint16 in ``value_range`` (the input's declared range; None: 0–65535)."""
+    """Float 0–1 ``[B, C, H, W]`` -> rounded ``dtype`` (uint8 or uint16) ``[B, H, W, C]`` numpy,
+    C-contiguous where ``values`` are channels-last; uint16 in ``value_range`` (the input's
+    declared range; None: 0–65535)."""
     if dtype == np.uint8:
         return to_uint8(values).permute(0, 2, 3, 1).cpu().numpy()
     scaled = from_unit(values, value_range or SIXTEEN_BIT, torch.int32, is_float=False)
@@ -62,12 +77,16 @@ def from_batch(values: torch.Tensor, info: BatchInfo, source: Any = None) -> Any
 
     ``source``: the images ``values`` were made from (by :func:`to_batch`). A float64 source
     takes the change onto its own values, so the pixels the engine keeps stay exact instead of
-    coming back rounded through float32; other dtypes need no source.
+    coming back rounded through float32; a channels-last tensor source gives a channels-last
+    tensor back (without a source, contiguous). Arrays come back C-contiguous.
     """
     if info.kind == "list":
         sources = [None] * len(info.items) if source is None else source
         return [from_batch(values[i : i + 1], item, sources[i]) for i, item in enumerate(info.items)]
-    values = values.clamp(0, 1)
+    # the one layout change (the steps below keep it): numpy and PIL read channels-last [B, C, H, W] as
+    # C-contiguous [B, H, W, C]; a tensor takes the input's layout
+    layout = memory_format_of(source) if info.kind == "torch" else torch.channels_last
+    values = values.clamp(0, 1).contiguous(memory_format=layout)
     exact = None if source is None else _float64_colours(source, info)
     if exact is not None:
         values = _onto_source(values, exact)
@@ -79,14 +98,14 @@ def from_batch(values: torch.Tensor, info: BatchInfo, source: Any = None) -> Any
         out = out.to(info.device)
         if info.alpha is not None:
             out = torch.cat([out, info.alpha.to(out.device)], dim=1)
+        out = out.contiguous(memory_format=memory_format_of(source))  # a copy only after adding alpha
         return out if info.batched else out[0]
     if info.kind == "pil":
-        pixels = _integers(values, _native(info.dtype), info.value_range)[0]
+        pixels = _integers(values, _native(info.dtype), info.value_range)[0]  # C-contiguous, as PIL needs
         if info.alpha is not None:
             pixels = np.concatenate([pixels, info.alpha[0]], axis=-1)
         elif info.channels == 1:
             pixels = pixels[..., 0]
-        pixels = np.ascontiguousarray(pixels)
         if info.dtype in _PIL_16BIT:
             data = pixels.astype(_PIL_16BIT[info.dtype]).tobytes()
             return PILImage.frombytes(info.dtype, (info.width, info.height), data)
@@ -95,7 +114,7 @@ def from_batch(values: torch.Tensor, info: BatchInfo, source: Any = None) -> Any
         array = _integers(values, info.dtype, info.value_range)
     else:
         array = values.permute(0, 2, 3, 1).cpu().numpy().astype(info.dtype, copy=False)
-    if info.alpha is not None:
+    if info.alpha is not None:  # concatenate and [..., 0] of a C-contiguous array keep it so
         array = np.concatenate([array, info.alpha], axis=-1)
     if info.squeeze_channel:
         array = array[..., 0]
@@ -106,10 +125,11 @@ def same_kind_copy(images: ImageLike) -> Any:
     """An independent copy of ``images`` with their exact pixel values, in the kind a
     stylisation gives back (:func:`from_batch` of :func:`to_batch`), so that strength 0 returns
     the same kind as any other strength: a PIL image in the mode it is stylised in (``P`` and
-    ``CMYK`` come back ``RGB``), a numpy array in native byte order, a tensor detached, a list or
-    tuple as a list. No float round trip: float64 values stay exactly as they are."""
+    ``CMYK`` come back ``RGB``), a numpy array C-contiguous in native byte order, a tensor detached
+    in the layout :func:`from_batch` gives (:func:`memory_format_of`), a list or tuple as a list. No
+    float round trip: float64 values stay exactly as they are."""
     if isinstance(images, torch.Tensor):
-        return images.detach().clone()
+        return images.detach().clone(memory_format=memory_format_of(images))
     if isinstance(images, np.ndarray):
         return np.array(images, dtype=images.dtype.newbyteorder("="), order="C")  # a copy, native order
     if isinstance(images, (list, tuple)):

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .kinds import MIN_SIZE, _pil_target, check_image
+from .returning import memory_format_of
 
 try:  # PIL is a core dependency, but keep the import error readable
     from PIL import Image as PILImage
@@ -69,7 +70,7 @@ def largest_image_pixels(images: Any) -> int:
 
 def _empty_like(image: Any) -> Any:
     if isinstance(image, torch.Tensor):
-        return torch.empty_like(image, memory_format=torch.contiguous_format)
+        return torch.empty_like(image, memory_format=memory_format_of(image))  # the layout from_batch gives back
     if isinstance(image, np.ndarray):
         return np.empty(image.shape, image.dtype)
     return PILImage.new(_pil_target(image) or image.mode, image.size)  # the mode it is given back in (P -> RGB)

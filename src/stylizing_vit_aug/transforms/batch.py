@@ -31,6 +31,7 @@ from ..devices import to_device_nowait, usable_device
 from ..image_ops import random_crop_resize
 from ..images import from_batch, to_batch
 from ..images.kinds import TORCH_UINT16
+from ..images.returning import memory_format_of
 from ..model import roll_pairs
 from ..stylizer import Stylizer
 from ._base import StyleAugmentation
@@ -291,7 +292,7 @@ def _put_rows(images: torch.Tensor, picked: torch.Tensor, restyled: torch.Tensor
     uint16 (it casts and copies them only): those rows are written in int32, which holds every uint16
     value exactly, and cast back."""
     if images.dtype != TORCH_UINT16:
-        result = images.clone()
+        result = images.clone(memory_format=memory_format_of(images))  # the layout from_batch gives back
         result[picked] = restyled
         return result
     result = images.to(torch.int32)  # a copy

@@ -32,6 +32,7 @@ except ImportError as error:  # "needs kornia" only where it is missing or too o
 from ..bank import StyleBank
 from ..devices import to_device_nowait
 from ..images import check_image, from_batch, to_batch
+from ..images.returning import memory_format_of
 from ..model import roll_pairs
 from ..stylizer import Stylizer
 from ._base import StyleAugmentation
@@ -171,7 +172,7 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
         strength = params["strength"].cpu()[rows].float()
         self._warn_no_gradient(input)
         out = self.stylizer.stylize_batch(values, styles, strength, mode=self.mode, range_checked=True)
-        result = input.clone()
+        result = input.clone(memory_format=memory_format_of(input))  # the layout from_batch gives back
         result[picked] = from_batch(out, info, chosen)  # float64: kept pixels exact
         return result
 

@@ -113,7 +113,9 @@ class StylizeTransform(StyleAugmentation, Transform):
         return {"apply": True, "styles": styles, "strength": float(self._draw_strength(1))}
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
-        images = inpt if isinstance(inpt, PIL.Image.Image) else inpt.as_subclass(torch.Tensor)
+        # a plain tensor as it is: as_subclass of a sparse one raises before the check can refuse it
+        plain = isinstance(inpt, PIL.Image.Image) or type(inpt) is torch.Tensor
+        images = inpt if plain else inpt.as_subclass(torch.Tensor)
         values01 = self._check_input(images)  # every call: a misplaced transform fails now, not on a rare draw
         if not params["apply"]:
             return inpt
