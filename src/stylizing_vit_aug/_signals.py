@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-__all__ = ["ignore_interrupts", "sigterm_raises"]
+__all__ = ["interrupts_ignored_at_exit", "sigterm_raises"]
 
 
 @contextmanager
@@ -32,11 +32,16 @@ def sigterm_raises(error: Callable[[int], BaseException]) -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
-def ignore_interrupts() -> None:
-    """Ignore SIGINT for the rest of the process, once an entry point (the console script, ``python -m``)
-    has decided its exit code. Once the interpreter finalises it stops handling signals, and SIGINT
-    would then kill it mid-teardown (torch's takes a while) with no message and a death by signal
-    instead of that exit code; only for an entry point, never for a caller that runs ``main(argv)``
-    inside its own process."""
-    with suppress(ValueError):  # not the main thread: signals are not this thread's to set
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+@contextmanager
+def interrupts_ignored_at_exit(entry_point: bool) -> Iterator[None]:
+    """Run an entry point's body; then, for an entry point that owns its process (``entry_point``: the
+    console script, ``python -m``, never a caller running ``main(argv)`` inside its own process), ignore
+    SIGINT for the rest of it. Its exit code is decided by then, and once the interpreter finalises it
+    stops handling signals: a Ctrl-C would kill it mid-teardown (torch's takes a while) with no message
+    and a death by signal instead of that code."""
+    try:
+        yield
+    finally:
+        if entry_point:
+            with suppress(ValueError):  # not the main thread: signals are not this thread's to set
+                signal.signal(signal.SIGINT, signal.SIG_IGN)

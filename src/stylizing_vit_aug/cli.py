@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from . import __version__
-from ._signals import ignore_interrupts
+from ._signals import interrupts_ignored_at_exit
 from .commands._exits import PROG, Unavailable, broken_install, failure
 
 logger = logging.getLogger("stylizing_vit_aug.cli")
@@ -224,14 +224,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     before any handler runs.
     """
     script, argv = argv is None, list(sys.argv[1:] if argv is None else argv)
-    try:
+    with interrupts_ignored_at_exit(script):
         try:
             return _run(argv)
         except KeyboardInterrupt:  # before the command line is parsed (while torch imports, say)
             return _interrupted(_command_of(argv))
-    finally:
-        if script:  # the outcome is decided: a Ctrl-C now would kill the exiting interpreter silently
-            ignore_interrupts()
 
 
 def _interrupted(command: str | None) -> int:

@@ -91,7 +91,7 @@ def test_a_log_line_that_is_no_record_of_ours_stops_the_resume_naming_the_file_a
     text = '{"step": 1}\n' + line + '\n{"step": 9}\n'
     log.write_text(text)
     with pytest.raises(TrainingCheckpointError, match=r"line 2 .*no record this library writes") as info:
-        training_state.truncate_log(log, 3)
+        training_state.kept_log_lines(log, 3)
     assert str(log) in str(info.value) and "fix or delete that line" in str(info.value)
     assert log.read_text() == text  # nothing cut
 
@@ -100,7 +100,7 @@ def test_a_resume_cuts_the_log_back_to_its_step_and_drops_a_line_a_kill_cut_shor
     log = tmp_path / "log.jsonl"
     lines = [json.dumps({"step": step, "loss": 0.5}) for step in range(1, 6)] + [json.dumps({"note": "no step"})]
     log.write_text("".join(line + "\n" for line in lines) + '{"step": 6, "lo')
-    training_state.truncate_log(log, 3)
+    training_state.cut_log(log, training_state.kept_log_lines(log, 3))
     kept = [line for line in lines if json.loads(line).get("step", 0) <= 3]
     assert log.read_text().splitlines() == kept
 

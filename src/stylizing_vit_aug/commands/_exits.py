@@ -29,7 +29,7 @@ OFFLINE_HINT = (
     "`stylizing-vit-aug train`."
 )
 
-# a folder that cannot take the run's files: the machine's problem to fix, said as such (exit 2)
+FULL_DISK = (errno.ENOSPC, errno.EDQUOT)  # a write that fails so stops a run: every later one would fail too
 
 
 class Unavailable(Exception):
@@ -70,7 +70,7 @@ def write_advice(error: OSError, path: object) -> str | None:
     open on Windows (its sharing and lock violations)."""
     if getattr(error, "winerror", None) in (32, 33):
         return f"another program has {path} open: close it and run the command again"
-    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+    if error.errno in FULL_DISK:
         return "free space there (or raise your quota) and run the command again"
     if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return "make the folder writable, or pass a folder that can be written to"

@@ -5,12 +5,12 @@ stop of a run whose output folder is full (:data:`FULL_DISK`), which every later
 
 from __future__ import annotations
 
-import errno
 import logging
 import shutil
 import sys
 from pathlib import Path
 
+from ._exits import FULL_DISK as FULL_DISK  # re-exported: stylize stops when its folder is full
 from ._stylize_plan import Job, StylizePlan
 from ._stylize_record import collect_log, failure_row, replace_log
 from .common import EXIT_SKIPPED, CLIError
@@ -20,7 +20,6 @@ __all__ = ["FULL_DISK", "finish_record", "nothing_made", "stop_when_full"]
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log
 
 
-FULL_DISK = (errno.ENOSPC, errno.EDQUOT)  # a write that fails so stops the run: every later one would fail too
 
 
 def _free_space(folder: Path) -> str:

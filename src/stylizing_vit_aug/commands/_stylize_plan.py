@@ -357,7 +357,7 @@ class RunStyles:
         generator = torch.Generator().manual_seed(zlib.crc32(f"{self.seed}:{relative}".encode()))
         indices: list[int] = []
         while len(indices) < count:
-            index = 0 if self.bank is None or len(self.bank) == 1 else int(self.bank.sample(1, generator=generator)[0])
+            index = 0 if len(self) == 1 else int(self.bank.sample(1, generator=generator)[0])
             if index not in indices:
                 indices.append(index)
         domains = self.bank.domains if self.bank is not None else None

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import remove_stale_temporaries
-from .._signals import ignore_interrupts
+from .._signals import interrupts_ignored_at_exit
 from ..bank import strategy_name
 from ..model import PRESETS
 from ..train.config import ARCHITECTURE_ARGS, TrainConfig
@@ -448,16 +448,12 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m stylizing_vit_aug.commands.train DATA ...`` (the ``train`` subcommand alone). As the
     console script does, with ``argv`` None (the process's own command line) a Ctrl-C after the exit
-    code is decided is ignored (:func:`~stylizing_vit_aug._signals.ignore_interrupts`)."""
-    script = argv is None
-    try:
+    code is decided is ignored (:func:`~stylizing_vit_aug._signals.interrupts_ignored_at_exit`)."""
+    with interrupts_ignored_at_exit(argv is None):
         parser = argparse.ArgumentParser(prog="stylizing-vit-aug train", description="Fine-tune a Stylizing ViT.")
         add_arguments(parser)
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        return run(parser.parse_args(joined_number_lists(list(sys.argv[1:] if script else argv))))
-    finally:
-        if script:  # the outcome is decided: a Ctrl-C now would kill the exiting interpreter silently
-            ignore_interrupts()
+        return run(parser.parse_args(joined_number_lists(list(sys.argv[1:] if argv is None else argv))))
 
 
 if __name__ == "__main__":

@@ -100,10 +100,10 @@ from .spread import validation_images, validation_picks
 from .start import LAST_CHECKPOINT, read_resume, resumed_config, start_point
 from .training_state import (
     append_json,
+    cut_log,
     explained_write_failure,
     kept_log_lines,
     restore_rng_state,
-    truncate_log,
     write_training_checkpoint,
 )
 from .validation_figures import figures, write_preview
@@ -179,11 +179,12 @@ class Trainer:
         if config.lr == 0:
             logger.warning("--lr 0: the optimizer will not change the weights, so the export will equal the start")
         self.resume_state = read_resume(config, self.checkpoint_dir) if config.resume else None
+        self.kept_logs: dict[Path, list[str] | None] = {}  # what _restore cuts the logs to, once all is checked
         if self.resume_state is not None:
             self.config = config = resumed_config(config, self.resume_state["trainer"])
             if self.accelerator.is_main_process:  # before the data and model: a bad log line stops the resume now
-                for log in (self.log_path, self.val_log_path):  # (read only: _restore cuts them, once all is checked)
-                    kept_log_lines(log, int(self.resume_state["trainer"]["step"]))
+                step = int(self.resume_state["trainer"]["step"])
+                self.kept_logs = {log: kept_log_lines(log, step) for log in (self.log_path, self.val_log_path)}
         start = start_point(config, self.resume_state)
         self.model, self.mean, self.std, self.base_model = start.model, start.mean, start.std, start.source
         self.stylizer_settings = start.settings
@@ -278,9 +279,8 @@ class Trainer:
         self.last_metrics = state["trainer"].get("metrics")
         self.resumes = state.get("resumes", [])
         restore_rng_state(state["rng_tensors"], state["rng"])
-        if self.accelerator.is_main_process:
-            truncate_log(self.log_path, self.step)
-            truncate_log(self.val_log_path, self.step)
+        for log, kept in self.kept_logs.items():  # rank 0's, read in _build
+            cut_log(log, kept)
 
     # -- checkpoints -----------------------------------------------------------------------------
     def trainer_state(self) -> dict:

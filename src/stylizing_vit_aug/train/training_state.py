@@ -332,10 +332,9 @@ def kept_log_lines(path: Path, step: int) -> list[str] | None:
     return kept
 
 
-def truncate_log(path: Path, step: int) -> None:
-    """Drop log lines written after ``step`` (work lost by a kill, redone after the resume);
-    :func:`kept_log_lines` says which, and refuses a log it cannot cut before anything is written."""
-    kept = kept_log_lines(path, step)
+def cut_log(path: Path, kept: list[str] | None) -> None:
+    """Cut a run's log back to the lines :func:`kept_log_lines` kept (work lost by a kill, redone after
+    the resume; None: there is no log)."""
     if kept is None:
         return
     text = "".join(line + "\n" for line in kept)
