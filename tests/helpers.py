@@ -67,6 +67,17 @@ def make_small_model(seed: int = 0, **overrides) -> sva.StylizingViT:
     return sva.StylizingViT(**{**SMALL_CONFIG, **overrides})
 
 
+def make_small_stylizer() -> sva.Stylizer:
+    """A random 32-px Stylizer on CPU: fast, and every code path of a real one.
+
+    ``detail`` mode: a random network's style-dependent change (what ``relative`` keeps) is a few
+    thousandths, too small for the front-end tests to see that a row was stylised at all.
+    """
+    return sva.Stylizer(
+        make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32, mode="detail"
+    )
+
+
 def count_stylized_rows(stylizer: sva.Stylizer, monkeypatch) -> list[int]:
     """Watch ``stylizer.stylize_batch``: the list fills with the row count of every call."""
     seen: list[int] = []

@@ -32,6 +32,7 @@ from helpers import (
     HYPOTHESIS_PROFILE,
     Openings,
     make_small_model,
+    make_small_stylizer,
     without_accelerators,
     write_image,
 )
@@ -97,14 +98,8 @@ def reference_fixture() -> dict[str, torch.Tensor]:
 
 @pytest.fixture
 def small_stylizer() -> sva.Stylizer:
-    """A random 32-px Stylizer on CPU: fast, and every code path of a real one.
-
-    ``detail`` mode: a random network's style-dependent change (what ``relative`` keeps) is a few
-    thousandths, too small for the front-end tests to see that a row was stylised at all.
-    """
-    return sva.Stylizer(
-        make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32, mode="detail"
-    )
+    """:func:`helpers.make_small_stylizer`, one per test."""
+    return make_small_stylizer()
 
 
 @pytest.fixture(scope="session")

@@ -35,7 +35,6 @@ stylizer and redoes it for the classifier, so each view is normalised exactly li
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -164,25 +163,6 @@ def _distinct_styles(bank: BankLike, n: int, generator: torch.Generator) -> torc
     return order[torch.tensor(ranked[:n])]
 
 
-def _checked(options: TTAOptions) -> CheckedOptions:
-    """:func:`~.tta_options.checked_options`, after the one check of the stylizer's type: a StyleTTA
-    stylises with a loaded Stylizer (the one its bank was encoded with), as ``StyleBank`` does; a
-    checkpoint source (what the front-ends take) is refused, saying how to load it."""
-    stylizer = options.stylizer
-    if stylizer is not None and not isinstance(stylizer, Stylizer):
-        how = (
-            f": load it first, sva.StyleTTA(classifier, sva.load_stylizer({os.fspath(stylizer)!r}), bank) "
-            "(with the revision= the bank's stylizer was loaded at), or pass None to use bank.stylizer"
-            if isinstance(stylizer, (str, os.PathLike))
-            else ""
-        )
-        raise TypeError(
-            f"StyleTTA's stylizer must be a Stylizer (the one the bank was encoded with) or None (the bank's), "
-            f"got {type(stylizer).__name__}{how}"
-        )
-    return checked_options(options)
-
-
 class StyleTTA(nn.Module):
     """Wrap a classifier so each input is predicted on several training-domain styles.
 
@@ -256,7 +236,7 @@ class StyleTTA(nn.Module):
             raise TypeError(f"classifier must be a callable module, got {type(classifier).__name__}")
         mean = renamed_keyword(mean, input_mean, "mean", "input_mean", "StyleTTA")
         std = renamed_keyword(std, input_std, "std", "input_std", "StyleTTA")
-        checked = _checked(
+        checked = checked_options(
             TTAOptions(
                 stylizer=stylizer,
                 bank=bank,
@@ -294,7 +274,7 @@ class StyleTTA(nn.Module):
         unknown = sorted(options.keys() - OPTION_NAMES)
         if unknown:
             raise TypeError(f"StyleTTA has no option {', '.join(unknown)}; its options are {sorted(OPTION_NAMES)}")
-        self._keep(_checked(replace(self._checked.options, **options)), options.keys())
+        self._keep(checked_options(replace(self._checked.options, **options)), options.keys())
         return self
 
     def _keep(self, checked: CheckedOptions, changed: Collection[str]) -> None:

@@ -9,6 +9,7 @@ refused when set, and a bank set later gives what the same bank gives at constru
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, Protocol
@@ -103,6 +104,7 @@ class CheckedOptions:
 def checked_options(options: TTAOptions) -> CheckedOptions:
     """Every option checked with the others (construction and each setter run this): an error
     that says what to change, or what StyleTTA runs with (``strength`` as a float, ``chunk_size`` an int)."""
+    _check_stylizer_type(options.stylizer)
     _check_views(options)
     chunk_size = check_chunk_size(options.chunk_size, allow_none=True)  # a numpy integer kept as an int
     if options.generator is not None and not isinstance(options.generator, torch.Generator):
@@ -117,6 +119,23 @@ def checked_options(options: TTAOptions) -> CheckedOptions:
     input_stats = check_stats(options.mean, options.std, "StyleTTA")
     checked = replace(options, strength=strength, chunk_size=chunk_size)
     return CheckedOptions(checked, stylizer, style_choice, fixed, input_stats)
+
+
+def _check_stylizer_type(stylizer: Any) -> None:
+    """A StyleTTA stylises with a loaded Stylizer (the one its bank was encoded with), as ``StyleBank``
+    does; a checkpoint source (what the front-ends take) is refused, saying how to load it."""
+    if stylizer is None or isinstance(stylizer, Stylizer):
+        return
+    how = (
+        f": load it first, sva.StyleTTA(classifier, sva.load_stylizer({os.fspath(stylizer)!r}), bank) "
+        "(with the revision= the bank's stylizer was loaded at), or pass None to use bank.stylizer"
+        if isinstance(stylizer, (str, os.PathLike))
+        else ""
+    )
+    raise TypeError(
+        f"StyleTTA's stylizer must be a Stylizer (the one the bank was encoded with) or None (the bank's), "
+        f"got {type(stylizer).__name__}{how}"
+    )
 
 
 def option(name: str, doc: str) -> property:

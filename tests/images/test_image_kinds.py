@@ -67,12 +67,9 @@ def test_alpha_comes_back_unchanged_and_colour_is_stylised(
 
 @pytest.fixture(scope="module")
 def small_stylizer_module():
-    import stylizing_vit_aug as sva
-    from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+    from helpers import make_small_stylizer
 
-    return sva.Stylizer(
-        make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32, mode="detail"
-    )
+    return make_small_stylizer()
 
 
 @pytest.mark.parametrize(

@@ -11,17 +11,14 @@ import torch
 from PIL import Image
 
 import stylizing_vit_aug as sva
-from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+from helpers import make_small_stylizer
 
 STRENGTHS = (0.0, 0.5, 1.0)
 
 
 @pytest.fixture(scope="module")
 def stylizer() -> sva.Stylizer:
-    torch.set_num_threads(1)
-    return sva.Stylizer(
-        make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu", dtype=torch.float32, mode="detail"
-    )
+    return make_small_stylizer()
 
 
 @pytest.fixture(scope="module")

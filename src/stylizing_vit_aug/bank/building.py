@@ -19,7 +19,6 @@ from ..image_ops import random_crop_resize, resize
 from ..images import ImageLike, ImageReadError, to_batch, to_uint8
 from ..images.files import read_image_and_sha256
 from ..stylizer import Stylizer
-from ..stylizer_options import DEFAULT_BACKGROUND
 from ..tissue import is_tissue
 from .sampling import label_of
 from .sources import StyleFile, source_of
@@ -284,22 +283,22 @@ def _crops(
     crop_size: int,
     size: int,
     generator: torch.Generator,
-    tissue_only: str | None,
+    background: str | None,
     label: str,
 ) -> list[torch.Tensor]:
     """``wanted`` random square crops of side ``crop_size`` (at most the image's shorter side) of
-    each image in ``values``, at model size ``size``; with ``tissue_only`` (a stylizer's background
-    rule; None: any crop), drawn from more candidates and kept where they show tissue by that rule."""
+    each image in ``values``, at model size ``size``; with a ``background`` (a stylizer's rule, for
+    ``tissue_only``; None: any crop), drawn from more candidates and kept where they show tissue by that rule."""
     height, width = values.shape[-2:]
     crop = min(crop_size, height, width) / min(height, width)
-    draws = wanted * (TISSUE_CANDIDATES if tissue_only else 1)
+    draws = wanted * (TISSUE_CANDIDATES if background else 1)
     per_image = random_crop_resize(values, crop, size, generator, per_image=draws)
     groups = per_image.split(draws)
-    return [tissue_only_crops(group, wanted, label, tissue_only) for group in groups] if tissue_only else list(groups)
+    return [tissue_only_crops(group, wanted, label, background) for group in groups] if background else list(groups)
 
 
 def tissue_only_crops(
-    candidates: torch.Tensor, wanted: int, label: str, background: str = DEFAULT_BACKGROUND
+    candidates: torch.Tensor, wanted: int, label: str, background: str
 ) -> torch.Tensor:
     """The first ``wanted`` candidate crops (in draw order, so a seed repeats) that show tissue by the
     stylizer's ``background`` rule, the pixels its colour step reads: ``"keep"``, at least half not

@@ -104,7 +104,7 @@ def images_digest(images: torch.Tensor | np.ndarray) -> str:
     A numpy array (a ``stylize --style`` file's pixels as read, uint16 too: torch < 2.3 has no uint16
     tensors) is hashed as it is."""
     digest = hashlib.sha256(repr(tuple(images.shape)).encode())
-    array = images.detach().cpu().contiguous().numpy() if isinstance(images, torch.Tensor) else images
+    array = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else images
     digest.update(np.ascontiguousarray(array).data)
     return digest.hexdigest()[:DIGEST_CHARS]
 

@@ -86,7 +86,7 @@ def from_batch(values: torch.Tensor, info: BatchInfo, source: Any = None) -> Any
     # the one layout change (the steps below keep it): numpy and PIL read channels-last [B, C, H, W] as
     # C-contiguous [B, H, W, C]; a tensor takes the input's layout
     layout = memory_format_of(source) if info.kind == "torch" else torch.channels_last
-    values = values.clamp(0, 1).contiguous(memory_format=layout)
+    values = torch.clamp(values, 0, 1, out=torch.empty_like(values, memory_format=layout))  # one copy
     exact = None if source is None else _float64_colours(source, info)
     if exact is not None:
         values = _onto_source(values, exact)
@@ -98,7 +98,7 @@ def from_batch(values: torch.Tensor, info: BatchInfo, source: Any = None) -> Any
         out = out.to(info.device)
         if info.alpha is not None:
             out = torch.cat([out, info.alpha.to(out.device)], dim=1)
-        out = out.contiguous(memory_format=memory_format_of(source))  # a copy only after adding alpha
+        out = out.contiguous(memory_format=layout)  # a copy only after adding alpha
         return out if info.batched else out[0]
     if info.kind == "pil":
         pixels = _integers(values, _native(info.dtype), info.value_range)[0]  # C-contiguous, as PIL needs

@@ -86,10 +86,11 @@ class StyleParams:
         strategies: Sequence[str | None] = PER_SAMPLE_STRATEGIES,
         p_name: str = "p",
         value_range: Any = None,
-        range_check: Callable[[Any], tuple[float, float] | None] = check_sixteen_bit_range,
+        range_check: Callable[[Any], tuple[float, float] | None],
     ) -> StyleParams:
         """Every parameter through its one check (``p_name``: what the host calls ``p``, e.g. MONAI's ``prob``;
-        ``range_check``: the rule of ``value_range``, 16-bit pixels' unless the host maps any range itself)."""
+        ``range_check``: the rule of ``value_range``, :func:`check_pixel_range` unless the host maps any range
+        itself)."""
         return cls(
             p=check_probability(p, p_name),
             strength=check_strength(strength),
