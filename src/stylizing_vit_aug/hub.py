@@ -462,8 +462,8 @@ def load_stylizer(
     ``mean``/``std`` override the recorded statistics and are required where none are known
     (a bare .safetensors file; the ddi and cholec80 checkpoints). ``stylizer.source`` and
     ``stylizer.revision`` (the resolved commit for Hub checkpoints) record the origin, and
-    ``load_stylizer(stylizer.source, revision=stylizer.revision)`` loads the same weights again.
-    The sources are tried in the order of :data:`CHECKPOINT_SOURCES`.
+    ``load_stylizer(stylizer.source, revision=stylizer.revision)`` loads the same weights again, with
+    ``stylizer.source_settings``. The sources are tried in the order of :data:`CHECKPOINT_SOURCES`.
 
     ``num_heads``: the head count of weights that record no architecture (a bare third-party
     ``.safetensors``), which tensor shapes do not show (else :func:`infer_config`'s rule). A
@@ -476,18 +476,19 @@ def load_stylizer(
     found = entry.load(request)
     if revision is not None and entry.kind in _LOCAL_KINDS and revision != found.revision:
         logger.warning(_IGNORED_REVISION, revision, found.source, entry.name)
-    settings = {**LIBRARY_SETTINGS, **found.settings, **asked}
+    own = {**LIBRARY_SETTINGS, **found.settings}  # what the source loads with by itself (Stylizer.source_settings)
     stylizer = Stylizer(
         found.model,
         found.mean,
         found.std,
         device=device,
         dtype=dtype,
-        **settings,
+        **{**own, **asked},
         compile=compile,
         source=found.source,
         revision=found.revision,
     )
+    stylizer.source_settings = own
     logger.info("loaded %s", stylizer)
     return stylizer
 

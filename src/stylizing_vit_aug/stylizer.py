@@ -84,8 +84,7 @@ __all__ = ["BACKGROUNDS", "COMPILE_MODES", "MODES", "STRIP_PIXELS", "Stylizer", 
 logger = logging.getLogger(__name__)
 
 STRIP_PIXELS = 1 << 19
-"""Pixels per row band or column strip of the full-resolution path; images larger than this
-take it (a float32 RGB strip is 6 MiB)."""
+"""Pixels per row band or column strip of the full-resolution path, which larger images take (float32 RGB: 6 MiB)."""
 
 
 def _check_values01(values01: Any, where: str, range_checked: bool = False) -> None:
@@ -104,8 +103,7 @@ def _check_values01(values01: Any, where: str, range_checked: bool = False) -> N
 
 
 def _ordinary(values: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """An inference-mode result as an ordinary tensor on ``device`` (a training step may use it):
-    moved there, or else copied, in one copy either way."""
+    """An inference-mode result as an ordinary tensor on ``device`` (a training step may use it), in one copy."""
     return values.to(device) if values.device != device else values.clone()
 
 
@@ -147,6 +145,8 @@ class Stylizer(StylizerOptions):
             on the stylizer's device; every conversion to and from the model's space goes through
             it, and the ``mean``/``std`` properties read it.
     """
+
+    source_settings: dict[str, Any] | None = None  # what load_stylizer(source) alone gives (None: made directly)
 
     def __init__(
         self,

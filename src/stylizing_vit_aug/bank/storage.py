@@ -21,14 +21,17 @@ from ..checkpoints import (
     PICKLE_SUFFIXES,
     RECORD_KEY,
     CheckpointError,
+    CorruptCheckpoint,
     SafetensorsHeader,
     TensorInfo,
     float32_list,
     read_header,
     same_float32,
 )
+from ..checkpoints.recorded import recorded_settings
 from ..image_ops import resize
 from ..images import to_batch, to_uint8
+from ..local_checkpoint import SETTING_CHOICES
 from ..stylizer import Stylizer
 from .sources import StyleFile, parse_sources, sources_metadata
 
@@ -79,7 +82,8 @@ def check_same_stylizer(bank_stylizer: Stylizer, stylizer: Stylizer, user: str) 
 def stylizer_record(stylizer: Stylizer) -> dict[str, Any]:
     """What a bank file records of the stylizer that encoded it, parsed (as :func:`read_bank_info`
     gives it): the fingerprint, source, revision, architecture and statistics, to name what
-    differs; :func:`bank_metadata` writes it."""
+    differs, and its settings (mode, background, colour_match), which a front-end given the file
+    and no stylizer loads the source with; :func:`bank_metadata` writes it."""
     return {
         "fingerprint": stylizer.fingerprint,
         "source": stylizer.source,
@@ -87,6 +91,7 @@ def stylizer_record(stylizer: Stylizer) -> dict[str, Any]:
         "config": stylizer.config.to_dict(),
         "mean": float32_list(stylizer.mean),
         "std": float32_list(stylizer.std),
+        "settings": stylizer.settings,
     }
 
 
@@ -291,9 +296,7 @@ def _opened_header(handle: Any) -> SafetensorsHeader:
     return SafetensorsHeader(entries, handle.metadata() or {})
 
 
-def _checked_contents(
-    path: Path, header: SafetensorsHeader
-) -> tuple[dict[str, str], dict[str, TensorInfo | _Entry]]:
+def _checked_contents(path: Path, header: SafetensorsHeader) -> tuple[dict[str, str], dict[str, TensorInfo | _Entry]]:
     """A bank file's format and the shapes of its images and streams, checked from its header."""
     if header.metadata.get("format") != FILE_FORMAT and _looks_like_weights(header):
         raise BankFileError(
@@ -323,17 +326,15 @@ def _checked_contents(
 def read_bank_info(path: Path, reader: str = "read_bank_info") -> dict[str, Any]:
     """What a bank file holds, from its header alone (no tensor is read, no stylizer needed):
     ``images`` and ``streams`` shapes, and the recorded source, revision, fingerprint, config,
-    ``mean`` and ``std`` (None where not recorded), domains, stream dtype, chunk size, version,
-    ``sources`` (None where not recorded) and ``images_sha256``
+    ``mean``, ``std`` and ``settings`` (None where not recorded), domains, stream dtype, chunk size,
+    version, ``sources`` (None where not recorded) and ``images_sha256``
     (the bank's ``images_digest`` when saved; None before it was recorded). Anything missing or
     malformed is a :class:`BankFileError` naming the file and the field; a folder or a missing
     file is refused by :func:`check_bank_path` (``reader`` names who reads it)."""
     return _bank_info(path, *_checked_header(path, reader))
 
 
-def _bank_info(
-    path: Path, metadata: Mapping[str, str], tensors: Mapping[str, TensorInfo | _Entry]
-) -> dict[str, Any]:
+def _bank_info(path: Path, metadata: Mapping[str, str], tensors: Mapping[str, TensorInfo | _Entry]) -> dict[str, Any]:
     """:func:`read_bank_info` of a header already read and checked (:func:`_checked_contents`)."""
     info: dict[str, Any] = {"version": metadata.get("version"), "fingerprint": metadata.get("fingerprint")}
     for field, default in (
@@ -344,6 +345,7 @@ def _bank_info(
         ("stream_dtype", "null"),
         ("mean", "null"),
         ("std", "null"),
+        ("settings", "null"),
     ):
         try:
             info[field] = json.loads(metadata.get(field, default))
@@ -365,6 +367,7 @@ def _bank_info(
         raise BankFileError(
             f"bank file {path} is corrupt: its 'domains' metadata is not {count} labels (one per style)"
         )
+    info["settings"] = _settings(info["settings"], path)
     info["chunk_size"] = _chunk_size(metadata, path)
     info["sources"] = _sources(metadata, count, path)
     info["images_sha256"] = metadata.get("images_sha256")
@@ -375,6 +378,16 @@ def _bank_info(
 
 def _numbers(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+
+
+def _settings(recorded: Any, path: Path) -> dict[str, Any] | None:
+    """The recorded stylizer's settings, checked as a checkpoint's are (None: saved before they were)."""
+    if recorded is None:
+        return None
+    try:
+        return recorded_settings(recorded, "its 'settings' metadata", SETTING_CHOICES)
+    except CorruptCheckpoint as error:
+        raise BankFileError(f"bank file {path} is corrupt: {error}; or build it again") from None
 
 
 def _chunk_size(metadata: Mapping[str, str], path: Path) -> int:

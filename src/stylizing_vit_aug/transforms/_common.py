@@ -11,11 +11,12 @@ bank file saved again is loaded again at its next use (checked at most every
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ import torch
 
 from .._files import file_stamp
 from ..bank import StyleBank, bundled_bank, check_same_stylizer
+from ..bank.storage import read_bank_info
 from ..checkpoints import MissingStatistics
 from ..checkpoints.recorded import missing_stats
 from ..devices import usable_device
@@ -35,6 +37,8 @@ from ..stylizer import Stylizer
 
 if TYPE_CHECKING:
     from ..hub import CheckpointRequest
+
+logger = logging.getLogger(__name__)
 
 # what a per-sample transform may draw by: it sees one image and no domain labels
 PER_SAMPLE_STRATEGIES: tuple[str, ...] = ("uniform", "balanced")
@@ -344,20 +348,56 @@ def checked_bank_path(path: str | os.PathLike) -> str:
 
 
 def get_stylizer(
-    source: str | None, revision: str | None = None, device: str | None = None, *, state: tuple
+    source: str | None,
+    revision: str | None = None,
+    device: str | None = None,
+    *,
+    state: tuple,
+    options: Mapping[str, Any] | None = None,
 ) -> Stylizer:
     """A stylizer loaded once per process and source (None or "default": the bundled default),
     and again if its files changed since. ``state``: the source's :func:`file_state`, taken by the
-    caller before the load (a save during the load is seen next time; one stat and listing, not two)."""
+    caller before the load (a save during the load is seen next time; one stat and listing, not two).
+    ``options``: more of ``load_stylizer``'s keywords (a bank file's recorded settings and statistics:
+    :func:`recorded_stylizer`), part of what the cache is keyed by."""
     from ..hub import load_stylizer
 
     source = None if source == "default" else source
+    options = dict(options or {})
+    extra = (repr(sorted(options.items())),) if options else ()  # a plain source's key stays (source, revision, device)
     return _cached(
         _STYLIZERS,
-        (source, revision, device),
+        (source, revision, device, *extra),
         state,
-        lambda: load_stylizer(source, revision=revision, device=device),
+        lambda: load_stylizer(source, revision=revision, device=device, **options),
     )
+
+
+def recorded_stylizer(bank_path: str) -> tuple[str | None, str | None, dict[str, Any]]:
+    """The stylizer a bank file records, as a front-end given the file and no stylizer loads it, so
+    the file gives the stylizer the same bank as an object would: its source, its revision, and its
+    statistics and settings (mode, background, colour_match) as ``load_stylizer`` keywords, where
+    recorded. A source that cannot be loaded (none: a stylizer made in memory; a path that is gone)
+    gives the bundled default, with the recorded settings, said in a log line."""
+    from ..hub import CheckpointRequest, accepted_source
+
+    info = read_bank_info(Path(bank_path), "a transform's bank=")
+    options = {name: info[name] for name in ("mean", "std") if info[name] is not None}
+    options.update(info["settings"] or {})
+    source, revision = info["source"], info["revision"]
+    try:
+        if source is None:
+            raise ValueError("it records none: its stylizer was made in memory")
+        accepted_source(CheckpointRequest(source, revision))
+    except (OSError, ValueError) as error:
+        logger.warning(
+            "bank %s records no stylizer that can be loaded (%s): the bundled default is used with it; pass "
+            "stylizer= (the checkpoint that built the bank) to choose it",
+            bank_path,
+            error,
+        )
+        return None, None, options
+    return source, revision, options
 
 
 def get_bank(path: str, stylizer: Stylizer, *, state: tuple) -> StyleBank:
@@ -387,6 +427,27 @@ def _refuse_loading_options(owner: str, given: str, revision: str | None, device
     )
 
 
+def check_recordable_settings(stylizer: Stylizer) -> None:
+    """Refuse to record a stylizer as its source where its settings differ from what the source
+    loads with by itself (:attr:`Stylizer.source_settings`; the library's defaults for a Stylizer
+    made directly): a saved pipeline would load it with those, silently (``background="dark"``
+    lost paints a dermoscope's vignette)."""
+    from ..hub import LIBRARY_SETTINGS
+
+    own = stylizer.source_settings if stylizer.source_settings is not None else LIBRARY_SETTINGS
+    differ = [
+        f"{name}={value!r} (the source loads with {own.get(name)!r})"
+        for name, value in stylizer.settings.items()
+        if own.get(name) != value
+    ]
+    if differ:
+        raise ValueError(
+            f"this transform's stylizer stylises with {', '.join(differ)}, but a saved pipeline records only its "
+            f"source {stylizer.source!r}, which would load with its own settings: save the stylizer with "
+            "stylizer.save_pretrained(dir) (a folder records its settings) and pass stylizer=dir"
+        )
+
+
 class StyleSource:
     """The stylizer and bank of a per-sample transform, resolved lazily and pickled as sources;
     a source string or bank path is checked (and made absolute) at once, loading nothing
@@ -394,7 +455,8 @@ class StyleSource:
 
     Args:
         stylizer: a :class:`Stylizer`, a checkpoint source string (``load_stylizer`` syntax), or
-            None for the bank's stylizer or else the bundled default.
+            None for the bank's stylizer (a bank file's: the one it records, :func:`recorded_stylizer`)
+            or else the bundled default.
         bank: a :class:`StyleBank`, a bank file path, or None for the bundled sample bank.
         revision: pinned revision of a source string.
         device: where a stylizer loaded from a string runs (default: CPU, as DataLoader workers);
@@ -405,6 +467,7 @@ class StyleSource:
 
     # class defaults, so a transform pickled before these existed still unpickles
     _stylizer_state: tuple = ()  # file_state of the source when the stylizer was loaded
+    _loaded_from: str | None = None  # ... that source: the one given, or the bank file's (None: the bundled default)
     _bank_state: tuple = ()  # ... of the bank file when the bank was loaded
     _next_check = (0, 0.0)  # (process id, time.monotonic()) of the next look at the files (_drop_changed)
 
@@ -442,15 +505,25 @@ class StyleSource:
     def stylizer(self) -> Stylizer:
         self._drop_changed()
         if self._stylizer is None:
-            state = file_state(self.source)  # before loading: a save during the load is seen next time
+            source, revision, options = self._stylizer_request()
+            state = file_state(source)  # before loading: a save during the load is seen next time
             try:
-                self._stylizer = get_stylizer(self.source, self.revision, self.device, state=state)
+                self._stylizer = get_stylizer(source, revision, self.device, state=state, options=options)
             except MissingStatistics:  # known only now (a Hub repo online): the loader's advice is not a transform's
-                raise missing_stats(str(self.source), front_end_stats_advice(str(self.source))) from None
-            self._stylizer_state = state
+                raise missing_stats(str(source), front_end_stats_advice(str(source))) from None
+            self._stylizer_state, self._loaded_from = state, source
             if self._bank is not None:
                 check_same_stylizer(self._bank.stylizer, self._stylizer, "this transform")
         return self._stylizer
+
+    def _stylizer_request(self) -> tuple[str | None, str | None, dict[str, Any]]:
+        """Where the stylizer not given as an object loads from: the source string given, else the
+        stylizer the bank file records (:func:`recorded_stylizer`; ``revision=`` given wins), else
+        the bundled default; with the ``load_stylizer`` keywords it records."""
+        if self.source is not None or self.bank_path is None:
+            return self.source, self.revision, {}
+        source, revision, options = recorded_stylizer(self.bank_path)
+        return source, self.revision if self.revision is not None else revision, options
 
     @property
     def bank(self) -> StyleBank:
@@ -473,25 +546,32 @@ class StyleSource:
             return
         self._next_check = (process, now + RELOAD_CHECK_S)
         if self._stylizer is not None and not self._stylizer_given:
-            if file_state(self.source) != self._stylizer_state:
+            if file_state(self._loaded_from) != self._stylizer_state:
                 self._stylizer = None
                 if not self._bank_given:
                     self._bank = None
         if self._bank is not None and self.bank_path and file_state(self.bank_path) != self._bank_state:
             self._bank = None
+            if self.source is None and not self._stylizer_given:
+                self._stylizer = None  # the file may record another stylizer now: read it again
 
     def describe(self) -> dict[str, Any]:
         """Checkpoint source, revision and bank path (for serialisation: never arrays), or the
-        error that says how to save an in-memory stylizer or bank."""
-        stylizer, bank = self._stylizer, self._bank
+        error that says how to save an in-memory stylizer or bank. A stylizer given as an object
+        is recorded as its source only where that loads it as it is (:func:`check_recordable_settings`);
+        one loaded here is recorded as what it was loaded from (the source given, or None)."""
+        stylizer = self._stylizer if self._stylizer_given else None
+        bank = self._bank
         source = self.source if self.source is not None else (stylizer.source if stylizer else None)
         revision = self.revision if self.revision is not None else (stylizer.revision if stylizer else None)
         bank_path = self.bank_path if self.bank_path is not None else (str(bank.path) if bank and bank.path else None)
-        if self._stylizer_given and source is None:
+        if stylizer is not None and source is None:
             raise ValueError(
                 "this transform's stylizer has no source to record: save it with "
                 "stylizer.save_pretrained(dir) and pass stylizer=dir (or a Hub id)"
             )
+        if stylizer is not None:
+            check_recordable_settings(stylizer)
         if self._bank_given and bank_path is None:
             raise ValueError("this transform's bank is not saved: call bank.save(path) first, or pass bank=path")
         return {"stylizer": source, "revision": revision, "bank": bank_path}

@@ -1,0 +1,59 @@
+"""A saved pipeline records a stylizer object as its checkpoint source, which loads with the settings
+the source records. A stylizer whose mode, background or colour_match differ (given to
+``load_stylizer``, or set later) is refused with the way to save it, not recorded as a source that
+would load otherwise (``background="dark"`` lost paints a dermoscope's black vignette)."""
+
+from __future__ import annotations
+
+import albumentations as A
+import pytest
+
+import stylizing_vit_aug as sva
+from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+
+OTHER_SETTINGS = [{"background": "dark"}, {"mode": "detail"}, {"colour_match": False}]
+
+
+@pytest.mark.parametrize("settings", OTHER_SETTINGS, ids=lambda s: next(iter(s)))
+def test_a_stylizer_loaded_with_other_settings_is_refused_and_its_saved_folder_keeps_them(
+    checkpoint, tmp_path, settings
+):
+    stylizer = sva.load_stylizer(checkpoint, **settings)
+    assert sva.load_stylizer(checkpoint).settings != stylizer.settings  # not what the folder records
+    pipeline = A.Compose([sva.AlbumentationsStylize(stylizer=stylizer, p=1.0)])
+    ((name, value),) = settings.items()
+    with pytest.raises(ValueError, match=rf"{name}={value!r}.*save_pretrained\(dir\)"):
+        A.to_dict(pipeline)
+    with pytest.raises(ValueError, match="save_pretrained"):
+        A.save(pipeline, str(tmp_path / "pipeline.json"))
+    assert not (tmp_path / "pipeline.json").exists()
+
+    stylizer.save_pretrained(tmp_path / "saved")  # the advice: the folder records the settings
+    saved = A.Compose([sva.AlbumentationsStylize(stylizer=str(tmp_path / "saved"), p=1.0)])
+    assert A.from_dict(A.to_dict(saved)).transforms[0].stylizer.settings == stylizer.settings
+
+
+def test_a_setting_changed_after_loading_is_refused_and_an_unchanged_stylizer_is_recorded(checkpoint):
+    stylizer = sva.load_stylizer(checkpoint)
+    transform = sva.AlbumentationsStylize(stylizer=stylizer, p=1.0)
+    recorded = A.to_dict(transform)["transform"]
+    back = A.from_dict({"transform": recorded})
+    assert recorded["stylizer"] == stylizer.source and back.stylizer.settings == stylizer.settings
+    stylizer.background = "dark"
+    with pytest.raises(ValueError, match="background='dark' \\(the source loads with 'keep'\\)"):
+        A.to_dict(transform)
+
+
+def test_a_stylizer_made_directly_with_a_source_and_other_settings_is_refused():
+    """Not loaded by load_stylizer: its source is taken to load with the library's defaults."""
+    stylizer = sva.Stylizer(make_small_model(), CAMELYON_MEAN, CAMELYON_STD, source="default", background="dark")
+    with pytest.raises(ValueError, match="background='dark'"):
+        A.to_dict(sva.AlbumentationsStylize(stylizer=stylizer, p=1.0))
+
+
+def test_the_bank_objects_stylizer_is_checked_too(checkpoint, tmp_path, histology_crops):
+    stylizer = sva.load_stylizer(checkpoint, background="dark")
+    bank = sva.StyleBank.from_images(histology_crops[:1], stylizer)
+    bank.save(tmp_path / "bank.safetensors")
+    with pytest.raises(ValueError, match="background='dark'"):
+        A.to_dict(sva.AlbumentationsStylize(bank=bank, p=1.0))
