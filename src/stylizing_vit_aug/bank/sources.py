@@ -17,6 +17,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from ..checkpoints.header import parse_json
+
 __all__ = [
     "DIGEST_CHARS",
     "StyleFile",
@@ -79,8 +81,8 @@ def parse_sources(text: str | None, count: int) -> list[StyleFile | None] | None
     if text is None:
         return None
     try:
-        entries = json.loads(text)
-    except (ValueError, RecursionError) as error:  # JSON errors are ValueErrors
+        entries = parse_json(text)
+    except ValueError as error:  # parse_json's one error for any malformed JSON, too deep included
         raise ValueError(f"its 'sources' metadata is not JSON ({error})") from None
     if entries is None:
         return None

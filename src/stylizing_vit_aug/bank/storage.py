@@ -28,6 +28,7 @@ from ..checkpoints import (
     read_header,
     same_float32,
 )
+from ..checkpoints.header import parse_json
 from ..checkpoints.recorded import recorded_settings
 from ..image_ops import resize
 from ..images import to_batch, to_uint8
@@ -348,8 +349,8 @@ def _bank_info(path: Path, metadata: Mapping[str, str], tensors: Mapping[str, Te
         ("settings", "null"),
     ):
         try:
-            info[field] = json.loads(metadata.get(field, default))
-        except (ValueError, RecursionError) as error:  # JSON errors are ValueErrors
+            info[field] = parse_json(metadata.get(field, default))
+        except ValueError as error:  # parse_json's one error for any malformed JSON, too deep included
             raise BankFileError(f"bank file {path} is corrupt: its {field!r} metadata is not JSON ({error})") from None
     count = tensors["images"].shape[0]
     domains = info["domains"]
