@@ -144,6 +144,21 @@ def test_the_snippet_runs_as_pasted(source, saved, style_files, histology_crops,
     assert out.size == image.size and not np.array_equal(np.asarray(out), histology_crops[0])
 
 
+@pytest.mark.parametrize("source", [BUNDLED, BANK_FILE])
+def test_the_snippet_carries_settings_its_source_does_not_load_with(source, saved, histology_crops):
+    """`app --background dark` showed StylizeTransform(stylizer=SOURCE): pasted, it painted black background."""
+    from stylizing_vit_aug.hub import load_stylizer
+
+    stylizer = load_stylizer(saved[0], device="cpu", mode="detail", background="dark", colour_match=False)
+    path = saved[1] if source == BANK_FILE else ""
+    snippet = pipeline_snippet(stylizer, Settings(style_source=source, style_path=path, mode="detail"))
+    assert "background='dark'" in snippet and "colour_match=False" in snippet, snippet
+    namespace: dict = {}
+    exec(compile(snippet, "snippet.py", "exec"), namespace)
+    augmenting = namespace["augment"].stylizer
+    assert (augmenting.background, augmenting.colour_match, augmenting.mode) == ("dark", False, "detail")
+
+
 def test_app_command_help_and_a_clear_message_without_gradio(monkeypatch, capsys):
     assert cli.main(["app", "--help"]) == 0
     out = capsys.readouterr().out

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .hub import DEFAULT_ALIAS
+from .hub import DEFAULT_ALIAS, LIBRARY_SETTINGS
 from .seeds import draw_seed_problem
 from .stylizer import DEFAULT_MODE, MODES, Stylizer
 
@@ -80,9 +80,12 @@ def pipeline_snippet(stylizer: Stylizer, settings: Settings, *, reencoded: bool 
     else:
         source = None if stylizer.source == DEFAULT_ALIAS else stylizer.source
     tail = ["p=0.5", f"strength={shown_strength(settings.strength)!r}", f"mode={settings.mode!r}"]
+    # settings its source does not load with (app --background dark): only a stylizer object carries them
+    own = stylizer.source_settings or LIBRARY_SETTINGS
+    carried = {name: value for name, value in stylizer.settings.items() if name != "mode" and value != own.get(name)}
     lines = ["import stylizing_vit_aug as sva", ""]
     where = str(typed_path(settings.style_path))  # as the page read it: "~" is not expanded where it is pasted
-    if settings.style_source in (BUNDLED, BANK_FILE) and not reencoded:
+    if settings.style_source in (BUNDLED, BANK_FILE) and not reencoded and not carried:
         args = [f"stylizer={source!r}"] if source else []
         args += [f"revision={stylizer.revision!r}"] if stylizer.revision else []
         args += [f"bank={where!r}"] if settings.style_source == BANK_FILE else []
@@ -91,6 +94,7 @@ def pipeline_snippet(stylizer: Stylizer, settings: Settings, *, reencoded: bool 
         return "\n".join(lines) + "\n"
     load = [repr(source)] if source else []
     load += [f"revision={stylizer.revision!r}"] if stylizer.revision else []
+    load += [f"{name}={value!r}" for name, value in carried.items()]
     load.append("device='cpu'")  # per-sample transforms run in CPU DataLoader workers
     lines.append(f"stylizer = sva.load_stylizer({', '.join(load)})")
     if settings.style_source == FOLDER:
@@ -98,6 +102,10 @@ def pipeline_snippet(stylizer: Stylizer, settings: Settings, *, reencoded: bool 
     elif settings.style_source == UPLOADS:
         names = [Path(p).name for p in settings.style_files]
         lines.append(f"bank = sva.StyleBank.from_images({names!r}, stylizer)  # the style images you uploaded")
+    elif settings.style_source == BUNDLED:
+        lines.append("bank = None  # the bundled sample styles, encoded by this stylizer")
+    elif not reencoded:
+        lines.append(f"bank = sva.StyleBank.load({where!r}, stylizer)")
     else:
         lines.append(
             f"bank = sva.StyleBank.load({where!r}, stylizer, on_mismatch='reencode')  # made with another stylizer"

@@ -90,6 +90,17 @@ def test_bank_info_shows_each_styles_file_and_the_images_digest(built, checkpoin
     assert "#0  lab_a/img00.png (sha256 " in listing and "#1  lab_a/img01.png (sha256 " in listing
 
 
+def test_bank_info_says_the_settings_a_front_end_loads_the_banks_stylizer_with(tmp_path, checkpoint, capsys):
+    """A bank file records its stylizer's settings (a front-end given the file uses them): info names them."""
+    write_images(tmp_path / "styles", 2, size=(36, 36), seed=3)
+    bank = tmp_path / "dark.safetensors"
+    argv = ["bank", "build", str(tmp_path / "styles"), "-o", str(bank), "--checkpoint", checkpoint]
+    assert cli.main([*argv, "--background", "dark"]) == 0
+    capsys.readouterr()
+    assert cli.main(["bank", "info", str(bank)]) == 0
+    assert re.search(r"^settings: .*background=dark", capsys.readouterr().out, re.MULTILINE)
+
+
 @pytest.mark.parametrize("stats", [[], ["--mean", "0.7", "0.6", "0.7", "--std", "0.2", "0.2", "0.2"]])
 def test_stylize_with_a_bank_as_checkpoint_says_to_pass_it_as_bank(tmp_path, built, checkpoint, capsys, stats):
     write_images(tmp_path / "in", 1)

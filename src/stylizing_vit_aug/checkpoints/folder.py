@@ -163,10 +163,9 @@ def write_checkpoint(
 ) -> Path:
     """Write model.safetensors, config.json and a README.md model card into ``directory``, atomically.
 
-    ``hub_repo``: the Hub repo these files are uploaded to (``push_to_hub``), the one source that
-    copy's card loads by (at ``hub_revision``, the branch it goes to); else the card shows the folder
-    (:func:`~.bundled.card_load_hint`) and,
-    but for the bundled default, the Hub form it loads by once uploaded.
+    ``hub_repo``: the Hub repo these files are uploaded to (``push_to_hub``), the one source that copy's
+    card loads by (at ``hub_revision``, the branch it goes to); else the card shows the folder
+    (:func:`~.bundled.card_load_hint`) and, but for the bundled default, the Hub form it loads by once uploaded.
     ``settings``: the saving Stylizer's (mode, background, colour_match), which ``load_stylizer``
     applies unless told otherwise. Every save path ends here, so all write the same bytes.
     """
@@ -193,10 +192,8 @@ def write_checkpoint(
         },
     }
     config_text = json.dumps(config, indent=2, default=jsonable) + "\n"  # fails before any write
-    load_hint = hub_repo or card_load_hint(directory)
-    card = model_card(
-        json.loads(config_text), load_hint, count_parameters(model), pushed=hub_repo is not None, revision=hub_revision
-    )
+    pushed, load_hint = hub_repo is not None, hub_repo or card_load_hint(directory)
+    card = model_card(json.loads(config_text), load_hint, count_parameters(model), pushed, revision=hub_revision)
     writers = {
         # one metadata key: safetensors writes several in a random order, and a save must give the same bytes
         WEIGHTS_NAME: lambda p: save_file(

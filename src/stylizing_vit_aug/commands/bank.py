@@ -186,6 +186,8 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"styles:      {count} images of {channels}x{size}x{size}")
     print(f"checkpoint:  {info['source']} (revision {info['revision']}, fingerprint {info['fingerprint']})")
     print(f"model:       {', '.join(f'{k}={v}' for k, v in info['config'].items())}")
+    if info["settings"]:  # what a front-end given this file loads its stylizer with (files since 2026-12-02)
+        print(f"settings:    {', '.join(f'{k}={v}' for k, v in info['settings'].items())}")
     if info["streams"] is not None:
         print(
             f"streams:     stored, shape {info['streams']} ({info['stream_dtype'] or 'float32'}): "
