@@ -87,8 +87,9 @@ class StylizePlan:
         if refusal := log_refusal(log, root, args.output / LOG_NAME):
             raise CLIError(refusal)
         style_files = _style_files(args)
+        # a --bank without --checkpoint: the stylizer the bank records (its header checked by _style_files)
         checkpoint = dataclasses.replace(
-            CheckpointChoice.from_args(args), device=ranks.device(args.device), compile=args.compile
+            CheckpointChoice.from_args(args).for_bank(args.bank), device=ranks.device(args.device), compile=args.compile
         )
         plan = cls(
             tuple(inputs),
@@ -382,16 +383,21 @@ class RunStyles:
 
 
 def _style_file_stream(path: Path, stylizer: Any) -> tuple[StyleStream, str]:
-    """A ``--style`` file's stream, encoded from its pixels as read, as ``stylizer(images, style)``
-    encodes them (a bank's uint8 copy at model size would round them: up to 1 LSB apart), and the
-    digest of those pixels, at their depth. 12-bit data and values outside --value-range are named
-    by the reader (with the file); a style smaller or narrower than the model's square is said as a
-    bank build says it."""
+    """A ``--style`` file's stream (:func:`encoded_style`) and the digest of its pixels as read, at
+    their depth. 12-bit data and values outside --value-range are named by the reader (with the file)."""
+    pixels = read_image(path, twelve_bit=True)
+    return encoded_style(pixels, path, stylizer), images_digest(pixels)
+
+
+def encoded_style(pixels: Any, path: Path, stylizer: Any) -> StyleStream:
+    """The stream of a style file's pixels as read, as ``stylizer(images, style)`` encodes them, for
+    ``stylize --style`` and ``preview --style`` alike (a bank's uint8 copy at model size would round
+    them: up to 1 LSB apart); a style smaller or narrower than the model's square is said as a bank
+    build says it."""
     from ..bank.building import note_style_shape
 
-    pixels = read_image(path, twelve_bit=True)
     note_style_shape(pixels.shape[0], pixels.shape[1], str(path), stylizer.img_size)
-    return stylizer.encode_style(pixels), images_digest(pixels)
+    return stylizer.encode_style(pixels)
 
 
 Job = tuple[Path, Path, StyleChoice]  # input, output, style

@@ -9,7 +9,9 @@ entry point imports this module for its exit codes and :class:`CLIError`, so ``-
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
+import logging
 import os
 import socket
 import time
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
     from PIL import Image as PILImage
 
     from ..stylizer import Stylizer
+
+logger = logging.getLogger(__name__)
 
 
 PIL_FORMATS = {
@@ -63,7 +67,7 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SOURCE",
         default=None,
         help="official id (e.g. tiny-camelyon17wilds), Hub repo, saved directory or .safetensors "
-        "file (default: the bundled default checkpoint)",
+        "file (default: the bundled default checkpoint; with --bank, the checkpoint the bank records)",
     )
     group.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) to pin")
     group.add_argument(
@@ -196,6 +200,7 @@ class CheckpointChoice:
     std: Sequence[float] | None
     compile: bool | str = False  # Stylizer(compile=): stylize's --compile
     background: str | None = None  # None: the checkpoint's recorded background, else the library's default
+    colour_match: bool | None = None  # None: the checkpoint's (no option: a --bank's record sets it, for_bank)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> CheckpointChoice:
@@ -210,6 +215,55 @@ class CheckpointChoice:
         return cls(
             args.checkpoint, args.revision, args.device, args.mode, args.mean, args.std, background=args.background
         )
+
+    def for_bank(self, bank: Path | None) -> CheckpointChoice:
+        """With ``--bank`` and no ``--checkpoint``: the stylizer the bank file records (source,
+        revision, statistics, settings), as a Python front-end given the file loads it
+        (:func:`~stylizing_vit_aug.transforms._common.recorded_stylizer`), so the command and
+        ``StylizeTransform(bank=FILE)`` stylise alike; what the command line gives (--revision,
+        --mode, --background, --mean/--std) wins. Otherwise this choice, unchanged."""
+        if bank is None or self.checkpoint is not None:
+            return self
+        from ..transforms._common import recorded_stylizer
+
+        source, revision, recorded = recorded_stylizer(str(bank))
+        given_stats = self.mean is not None
+        return dataclasses.replace(
+            self,
+            checkpoint=source,
+            revision=self.revision if self.revision is not None else revision,
+            mode=self.mode if self.mode is not None else recorded.get("mode"),
+            background=self.background if self.background is not None else recorded.get("background"),
+            colour_match=recorded.get("colour_match"),
+            mean=self.mean if given_stats else recorded.get("mean"),
+            std=self.std if given_stats else recorded.get("std"),
+        )
+
+    def warn_bank_settings(self, bank: Path | None, stylizer: Stylizer) -> None:
+        """Log where a ``--bank`` file records settings other than the ones ``stylizer`` stylises
+        with and the command line did not choose (an explicit --checkpoint's own rule: a bank built
+        with ``--background dark`` then painted black backgrounds, with no word)."""
+        if bank is None:
+            return
+        from ..bank.storage import read_bank_info
+
+        recorded = read_bank_info(bank, "--bank")["settings"] or {}
+        options = {"mode": self.mode, "background": self.background}
+        for name, value in recorded.items():
+            used = stylizer.settings.get(name, value)
+            if used == value or options.get(name) is not None:
+                continue
+            advice = f"pass --{name} {value} to use the bank's, or " if name in options else ""
+            logger.warning(
+                "the bank %s was built with %s=%r, but this run stylises with %s=%r (the checkpoint's): %sleave out "
+                "--checkpoint to load the stylizer the bank records",
+                bank,
+                name,
+                value,
+                name,
+                used,
+                advice,
+            )
 
     def refuse_unread(self) -> None:
         """Raise now the loader's refusals that load no model (a local path that does not exist, a
@@ -236,6 +290,7 @@ class CheckpointChoice:
             device=self.device,
             mode=self.mode,
             background=self.background,
+            colour_match=self.colour_match,
             mean=self.mean,
             std=self.std,
             compile=self.compile,

@@ -13,6 +13,7 @@ import torch
 from ..images import ImageReadError, check_whole, read_image
 from ..images.value_range import declare_value_range, declared_value_range, eight_bit_refusal
 from ..seeds import DRAW_SEED_TEXT
+from ._stylize_plan import encoded_style
 from .common import (
     EXIT_SKIPPED,
     CheckpointChoice,
@@ -218,6 +219,9 @@ def _refuse_before_any_folder(args: argparse.Namespace) -> CheckpointChoice:
             check_bank_path(args.bank, "preview --bank")
         except OSError as error:  # a folder, a missing file or a broken link, each named
             raise CLIError(str(error)) from None
+        if args.checkpoint is None:  # the stylizer the bank records, checked as a --checkpoint is
+            choice = choice.for_bank(args.bank)
+            choice.refuse_unread()
     return choice
 
 
@@ -262,6 +266,7 @@ def _preview(args: argparse.Namespace, choice: CheckpointChoice) -> int:
         _say_fewer("--n-styles", args.n_styles, len(paths), len(style_files), f"style images in {args.styles_dir}")
     skipped = files.skipped
     stylizer = choice.load()  # after every refusal and every file read
+    choice.warn_bank_settings(args.bank, stylizer)
 
     if args.bank is not None:
         bank = StyleBank.load(args.bank, stylizer, on_mismatch="reencode")
@@ -270,7 +275,10 @@ def _preview(args: argparse.Namespace, choice: CheckpointChoice) -> int:
         style_images = [bank.images[i] for i in chosen]
         style_labels = [_bank_label(bank, i) for i in chosen]
         streams = bank.stream(torch.tensor(chosen))
-    else:
+    elif args.style:  # encoded as read, as `stylize --style` does: the cells show what it writes
+        style_labels = [p.stem for p in paths]
+        streams = [encoded_style(image, path, stylizer) for path, image in zip(paths, style_images)]
+    else:  # --styles-dir: a bank of them, as `stylize --styles-dir` uses (its uint8 copy, rounded)
         style_labels = [p.stem for p in paths]
         streams = StyleBank.from_images(style_images, stylizer).streams
 

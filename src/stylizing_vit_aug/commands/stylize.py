@@ -331,6 +331,8 @@ def _stylize(plan: StylizePlan) -> int:
         """The model loaded, the styles read, the jobs planned and (rank 0) the record reconciled:
         what can fail on one rank alone (out of memory, a file its node lacks) before they meet."""
         stylizer = plan.checkpoint.load()
+        if ranks.rank == 0:  # said once
+            plan.checkpoint.warn_bank_settings(plan.bank, stylizer)
         styles = RunStyles(plan, stylizer)
         rows = RunRows.of(plan, stylizer)
         jobs, owners = plan_jobs(plan, styles)
