@@ -159,6 +159,25 @@ def test_the_snippet_carries_settings_its_source_does_not_load_with(source, save
     assert (augmenting.background, augmenting.colour_match, augmenting.mode) == ("dark", False, "detail")
 
 
+@pytest.mark.parametrize("source", [BUNDLED, FOLDER])
+def test_the_snippet_carries_statistics_its_source_does_not_load_with(source, saved, style_files, histology_crops):
+    """`app --mean ... --std ...` showed the source alone, which loads the checkpoint's own statistics: pasted, it
+    stylised differently from the page."""
+    from stylizing_vit_aug.hub import load_stylizer
+
+    own = load_stylizer(saved[0], device="cpu")
+    page = load_stylizer(saved[0], device="cpu", mean=(own.mean * 0.9).tolist(), std=(own.std * 1.1).tolist())
+    path = str(Path(style_files[0]).parent) if source == FOLDER else ""
+    snippet = pipeline_snippet(page, Settings(style_source=source, style_path=path))
+    namespace: dict = {}
+    exec(compile(snippet, "snippet.py", "exec"), namespace)
+    pasted = namespace["augment"].stylizer
+    assert torch.equal(pasted.mean, page.mean) and torch.equal(pasted.std, page.std), snippet
+    image, style = histology_crops[0][:32, :32], histology_crops[1][:32, :32]  # small: the check is the same
+    assert np.array_equal(pasted(image, style), page(image, style))
+    assert "mean=" not in pipeline_snippet(own, Settings(style_source=source, style_path=path))  # its own: the source
+
+
 def test_app_command_help_and_a_clear_message_without_gradio(monkeypatch, capsys):
     assert cli.main(["app", "--help"]) == 0
     out = capsys.readouterr().out

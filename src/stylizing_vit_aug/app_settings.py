@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .hub import DEFAULT_ALIAS, LIBRARY_SETTINGS
+from .hub import DEFAULT_ALIAS
 from .seeds import draw_seed_problem
 from .stylizer import DEFAULT_MODE, MODES, Stylizer
+from .transforms._common import unrecorded_settings
 
 __all__ = [
     "BANK_FILE",
@@ -80,9 +81,9 @@ def pipeline_snippet(stylizer: Stylizer, settings: Settings, *, reencoded: bool 
     else:
         source = None if stylizer.source == DEFAULT_ALIAS else stylizer.source
     tail = ["p=0.5", f"strength={shown_strength(settings.strength)!r}", f"mode={settings.mode!r}"]
-    # settings its source does not load with (app --background dark): only a stylizer object carries them
-    own = stylizer.source_settings or LIBRARY_SETTINGS
-    carried = {name: value for name, value in stylizer.settings.items() if name != "mode" and value != own.get(name)}
+    # settings and statistics its source does not load with (app --background dark, --mean/--std): only a stylizer
+    # object carries them (mode: the transform's own)
+    carried = {name: value for name, (value, _) in unrecorded_settings(stylizer).items() if name != "mode"}
     lines = ["import stylizing_vit_aug as sva", ""]
     where = str(typed_path(settings.style_path))  # as the page read it: "~" is not expanded where it is pasted
     if settings.style_source in (BUNDLED, BANK_FILE) and not reencoded and not carried:

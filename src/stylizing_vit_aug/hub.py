@@ -459,11 +459,11 @@ def load_stylizer(
     the network's change alone, as in the paper). ``compile`` and ``dtype`` (a torch dtype or its
     name, ``"bfloat16"``): as :class:`Stylizer`'s. All are checked before any file is read or download made.
 
-    ``mean``/``std`` override the recorded statistics and are required where none are known
-    (a bare .safetensors file; the ddi and cholec80 checkpoints). ``stylizer.source`` and
-    ``stylizer.revision`` (the resolved commit for Hub checkpoints) record the origin, and
-    ``load_stylizer(stylizer.source, revision=stylizer.revision)`` loads the same weights again, with
-    ``stylizer.source_settings``. The sources are tried in the order of :data:`CHECKPOINT_SOURCES`.
+    ``mean``/``std`` override the recorded statistics and are required where none are known (a bare .safetensors
+    file; the ddi and cholec80 checkpoints). ``stylizer.source`` and ``stylizer.revision`` (the resolved commit for
+    Hub checkpoints) record the origin, and ``load_stylizer(stylizer.source, revision=stylizer.revision)`` loads the
+    same weights again, with ``stylizer.source_settings`` (its settings, and its statistics: None where
+    ``mean=``/``std=`` replaced them). The sources are tried in the order of :data:`CHECKPOINT_SOURCES`.
 
     ``num_heads``: the head count of weights that record no architecture (a bare third-party
     ``.safetensors``), which tensor shapes do not show (else :func:`infer_config`'s rule). A
@@ -488,7 +488,8 @@ def load_stylizer(
         source=found.source,
         revision=found.revision,
     )
-    stylizer.source_settings = own
+    stats = {"mean": (mean, found.mean), "std": (std, found.std)}  # one given here: None (it may record none)
+    stylizer.source_settings = {**own, **{k: None if g is not None else v for k, (g, v) in stats.items()}}
     logger.info("loaded %s", stylizer)
     return stylizer
 

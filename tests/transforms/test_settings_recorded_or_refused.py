@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import albumentations as A
 import pytest
+import torch
 
 import stylizing_vit_aug as sva
 from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
@@ -57,3 +58,22 @@ def test_the_bank_objects_stylizer_is_checked_too(checkpoint, tmp_path, histolog
     bank.save(tmp_path / "bank.safetensors")
     with pytest.raises(ValueError, match="background='dark'"):
         A.to_dict(sva.AlbumentationsStylize(bank=bank, p=1.0))
+
+
+def test_a_stylizer_loaded_with_other_statistics_is_refused_naming_them_and_its_saved_folder_keeps_them(
+    checkpoint, tmp_path
+):
+    """``load_stylizer(src, mean=..., std=...)`` was recorded as plain ``src``, which loads the checkpoint's own
+    statistics: the reloaded pipeline stylised every colour differently."""
+    own = sva.load_stylizer(checkpoint)
+    mean, std = (own.mean * 0.9).tolist(), (own.std * 1.1).tolist()
+    stylizer = sva.load_stylizer(checkpoint, mean=mean, std=std)
+    pipeline = A.Compose([sva.AlbumentationsStylize(stylizer=stylizer, p=1.0)])
+    with pytest.raises(ValueError, match=r"mean=\[.*std=\[.*save_pretrained\(dir\)"):
+        A.to_dict(pipeline)
+    assert A.to_dict(A.Compose([sva.AlbumentationsStylize(stylizer=own, p=1.0)]))  # its own statistics: recorded
+
+    stylizer.save_pretrained(tmp_path / "saved")  # the advice: the folder records the statistics
+    saved = A.Compose([sva.AlbumentationsStylize(stylizer=str(tmp_path / "saved"), p=1.0)])
+    back = A.from_dict(A.to_dict(saved)).transforms[0].stylizer
+    assert torch.equal(back.mean, stylizer.mean) and torch.equal(back.std, stylizer.std)

@@ -26,7 +26,7 @@ import torch
 from .._files import file_stamp
 from ..bank import StyleBank, bundled_bank, check_same_stylizer
 from ..bank.storage import read_bank_info
-from ..checkpoints import MissingStatistics
+from ..checkpoints import MissingStatistics, float32_list
 from ..checkpoints.recorded import missing_stats
 from ..devices import usable_device
 from ..image_ops import strength_values
@@ -427,24 +427,30 @@ def _refuse_loading_options(owner: str, given: str, revision: str | None, device
     )
 
 
-def check_recordable_settings(stylizer: Stylizer) -> None:
-    """Refuse to record a stylizer as its source where its settings differ from what the source
-    loads with by itself (:attr:`Stylizer.source_settings`; the library's defaults for a Stylizer
-    made directly): a saved pipeline would load it with those, silently (``background="dark"``
-    lost paints a dermoscope's vignette)."""
+def unrecorded_settings(stylizer: Stylizer) -> dict[str, tuple[Any, Any]]:
+    """``{name: (its value, the source's)}`` of what ``stylizer`` stylises with and its source does not load with by
+    itself (:attr:`Stylizer.source_settings`; made directly: the library's settings), which a saved pipeline or the
+    app's snippet has to carry; statistics as float32 lists, so equal in float32 is equal (None: given the loader)."""
     from ..hub import LIBRARY_SETTINGS
 
     own = stylizer.source_settings if stylizer.source_settings is not None else LIBRARY_SETTINGS
-    differ = [
-        f"{name}={value!r} (the source loads with {own.get(name)!r})"
-        for name, value in stylizer.settings.items()
-        if own.get(name) != value
-    ]
-    if differ:
+    ours = {**stylizer.settings, **{k: float32_list(getattr(stylizer, k)) for k in ("mean", "std") if k in own}}
+    theirs = {k: float32_list(v) if k in ("mean", "std") and v is not None else v for k, v in own.items()}
+    return {name: (value, theirs.get(name)) for name, value in ours.items() if value != theirs.get(name)}
+
+
+def check_recordable_settings(stylizer: Stylizer) -> None:
+    """Refuse to record a stylizer as its source where it stylises otherwise than the source loads (a saved pipeline
+    would load the source's: ``background="dark"`` lost paints a vignette; other statistics shift every colour)."""
+    if differ := unrecorded_settings(stylizer):
+        said = [
+            f"{k}={v!r} (the source loads with {'its own, if any' if o is None else repr(o)})"
+            for k, (v, o) in differ.items()
+        ]
         raise ValueError(
-            f"this transform's stylizer stylises with {', '.join(differ)}, but a saved pipeline records only its "
-            f"source {stylizer.source!r}, which would load with its own settings: save the stylizer with "
-            "stylizer.save_pretrained(dir) (a folder records its settings) and pass stylizer=dir"
+            f"this transform's stylizer stylises with {', '.join(said)}, but a saved pipeline records only its "
+            f"source {stylizer.source!r}, which would load with its own: save the stylizer with "
+            "stylizer.save_pretrained(dir) (a folder records its settings and statistics) and pass stylizer=dir"
         )
 
 
