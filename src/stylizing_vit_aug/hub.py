@@ -478,15 +478,8 @@ def load_stylizer(
         logger.warning(_IGNORED_REVISION, revision, found.source, entry.name)
     own = {**LIBRARY_SETTINGS, **found.settings}  # what the source loads with by itself (Stylizer.source_settings)
     stylizer = Stylizer(
-        found.model,
-        found.mean,
-        found.std,
-        device=device,
-        dtype=dtype,
-        **{**own, **asked},
-        compile=compile,
-        source=found.source,
-        revision=found.revision,
+        found.model, found.mean, found.std, device=device, dtype=dtype, **{**own, **asked}, compile=compile,
+        source=found.source, revision=found.revision,
     )
     stats = {"mean": (mean, found.mean), "std": (std, found.std)}  # one given here: None (it may record none)
     stylizer.source_settings = {**own, **{k: None if g is not None else v for k, (g, v) in stats.items()}}
