@@ -111,3 +111,17 @@ def test_preview_with_a_16_bit_style_file_shows_what_stylize_writes(tmp_path, ch
     direct = sva.load_stylizer(checkpoint, mode="detail", device="cpu")(read_image(content), read_image(style))
     assert cells[0][0].dtype == np.uint16 and np.array_equal(cells[0][0], written)
     assert np.array_equal(cells[0][0], direct)
+
+
+def test_the_app_with_a_bank_alone_loads_the_stylizer_the_bank_records(dark_bank, checkpoint):
+    """`app --bank FILE` loaded the bundled default, unlike stylize and preview."""
+    import argparse
+
+    from stylizing_vit_aug.commands import app
+
+    parser = argparse.ArgumentParser()
+    app.add_arguments(parser)
+    stylizer = app.load_stylizer_from_args(parser.parse_args(["--bank", str(dark_bank), "--device", "cpu"]))
+    assert stylizer.background == "dark" and stylizer.source == sva.load_stylizer(checkpoint).source
+    given = parser.parse_args(["--bank", str(dark_bank), "--device", "cpu", "--background", "keep"])
+    assert app.load_stylizer_from_args(given).background == "keep"

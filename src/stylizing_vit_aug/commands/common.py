@@ -306,8 +306,9 @@ def _command_stats_advice(source: str) -> str:
 
 
 def load_stylizer_from_args(args: argparse.Namespace) -> Stylizer:
-    """The stylizer the user asked for (hub errors propagate; main() turns them into messages)."""
-    return CheckpointChoice.from_args(args).load()
+    """The stylizer the user asked for, with a ``--bank`` and no ``--checkpoint`` the one the bank records
+    (:meth:`CheckpointChoice.for_bank`; hub errors propagate; main() turns them into messages)."""
+    return CheckpointChoice.from_args(args).for_bank(getattr(args, "bank", None)).load()
 
 
 def seed_argument(text: str) -> int:

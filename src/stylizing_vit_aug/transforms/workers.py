@@ -102,11 +102,11 @@ def worker_context(
     multiprocessing_context=worker_context())``.
 
     Starts (now, in the background) the ``forkserver`` from which workers are forked, and has it
-    import torch, torchvision and this library, load ``stylizer`` (a source string as given to
-    the transform; None: the bundled default) on the CPU, and load ``bank`` (a bank file; None:
-    the bundled sample bank) with every style encoded. Pass the same ``stylizer=``, ``bank=`` and
-    ``revision=`` as your transform; ``preload`` names more modules your dataset imports (for
-    example ``"albumentations"`` or ``"monai"``). What fails to load there is only logged: the
+    import torch, torchvision and this library, load ``stylizer`` (a source string as given to the
+    transform; None: the stylizer a ``bank`` file records, else the bundled default) on the CPU, and
+    load ``bank`` (a bank file; None: the bundled sample bank) with every style encoded. Pass the
+    same ``stylizer=``, ``bank=`` and ``revision=`` as your transform; ``preload`` names more modules
+    your dataset imports (for example ``"albumentations"`` or ``"monai"``). What fails to load there is only logged: the
     worker then loads it itself and raises the real error. A checkpoint or bank file saved again
     later is loaded again by the workers. The settings stay in this process's environment
     (``STYLIZING_VIT_AUG_WARM_WORKERS``), so a fork server restarted after a crash warms up again.
