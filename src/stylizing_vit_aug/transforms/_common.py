@@ -440,18 +440,18 @@ def unrecorded_settings(stylizer: Stylizer) -> dict[str, tuple[Any, Any]]:
 
 
 def check_recordable_settings(stylizer: Stylizer) -> None:
-    """Refuse to record a stylizer as its source where it stylises otherwise than the source loads (a saved pipeline
-    would load the source's: ``background="dark"`` lost paints a vignette; other statistics shift every colour)."""
+    """Refuse to record a stylizer as its source where it stylises otherwise than the source loads (``"dark"`` lost
+    paints a vignette), or where nothing says it does (not made by ``load_stylizer``: a trainer's is fine-tuned)."""
+    save = "save the stylizer with stylizer.save_pretrained(dir) (a folder records all of it) and pass stylizer=dir"
+    if stylizer.source_settings is None:
+        raise ValueError(f"this transform's stylizer was not loaded by load_stylizer (made directly, a trainer's, or "
+                         f"pickled by an older version), so nothing says that its source {stylizer.source!r} loads "
+                         f"it as it is (a fine-tuned stylizer keeps its base checkpoint's source): {save}")
     if differ := unrecorded_settings(stylizer):
-        said = [
-            f"{k}={v!r} (the source loads with {'its own, if any' if o is None else repr(o)})"
-            for k, (v, o) in differ.items()
-        ]
-        raise ValueError(
-            f"this transform's stylizer stylises with {', '.join(said)}, but a saved pipeline records only its "
-            f"source {stylizer.source!r}, which would load with its own: save the stylizer with "
-            "stylizer.save_pretrained(dir) (a folder records its settings and statistics) and pass stylizer=dir"
-        )
+        said = [f"{k}={v!r} (the source loads with {'its own, if any' if o is None else repr(o)})"
+                for k, (v, o) in differ.items()]
+        raise ValueError(f"this transform's stylizer stylises with {', '.join(said)}, but a saved pipeline records "
+                         f"only its source {stylizer.source!r}, which would load with its own: {save}")
 
 
 class StyleSource:
