@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
-from .checkpoints import CheckpointError
+from .checkpoints import WEIGHTS_NAME, CheckpointError
 from .registry import UnknownCheckpoint
 
 __all__ = ["CheckpointNotCached", "NotInRepo", "cached", "download", "snapshot_revision"]
@@ -153,7 +153,7 @@ def _unread_weights(repo_id: str, filename: str, revision: str | None, cache: Pa
     file it reads; else "". Read from the cache only (no request is made for this)."""
     from huggingface_hub import try_to_load_from_cache
 
-    if filename != "model.safetensors":
+    if filename != WEIGHTS_NAME:
         return ""
     found = [
         kind

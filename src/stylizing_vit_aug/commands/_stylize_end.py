@@ -115,7 +115,7 @@ def _missing_outputs(
     for path, out, _ in jobs:
         key = plan.key(out)
         if not on_disk[key] and not merged.get(key, {}).get("error"):
-            missing.append(failure_row(reason, input=str(path.relative_to(plan.root)), output=key))
+            missing.append(failure_row(reason, input=plan.input_key(path), output=key))
     if missing and not full:
         names = ", ".join(row["output"] for row in missing[:5]) + (" ..." if len(missing) > 5 else "")
         logger.warning(

@@ -457,7 +457,7 @@ class _Outputs:
             self.writer.write(kept_row(self.earlier[key], str(reason)))
         else:
             logger.warning("skipped %s", reason)
-            self.writer.write(failure_row(str(reason), input=str(path.relative_to(self.plan.root)), output=key))
+            self.writer.write(failure_row(str(reason), input=self.plan.input_key(path), output=key))
         self.failures += 1
         self.progress.update(1)
 
