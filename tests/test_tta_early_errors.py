@@ -52,6 +52,51 @@ def test_an_output_that_cannot_be_merged_is_refused_before_any_view_is_stylised(
     assert not stylised
 
 
+_BAD_OUTPUTS = {
+    "tuple": lambda x: (_logits(x), None),
+    "class-indices": lambda x: _logits(x).argmax(dim=1),
+    "one-logit-softmax": lambda x: _logits(x)[:, :1],
+    "batch-reduced": lambda x: _logits(x).mean(0, keepdim=True),
+}
+
+
+def _first_error(stylizer, bank, images, bad, include_original: bool) -> tuple[str, int, int]:
+    """The error StyleTTA gives for the classifier output ``bad``, with how many stylizer and
+    classifier calls were spent before it."""
+    stylised, calls = [], []
+    for name in ("stylize_views", "stylize_batch"):
+        real = getattr(stylizer, name)
+        setattr(stylizer, name, lambda *args, _real=real, **kwargs: stylised.append(1) or _real(*args, **kwargs))
+    tta = StyleTTA(
+        lambda x: calls.append(1) or _BAD_OUTPUTS[bad](x),
+        stylizer,
+        bank,
+        n_styles=4,
+        chunk_size=2,
+        include_original=include_original,
+        transfer="network",
+    )
+    with pytest.raises((TypeError, ValueError)) as error:
+        tta(images)
+    return f"{error.type.__name__}: {error.value}", len(stylised), len(calls)
+
+
+@pytest.mark.parametrize("bad", sorted(_BAD_OUTPUTS))
+@pytest.mark.filterwarnings("ignore:StyleTTA's classifier is a function")
+def test_a_bad_output_is_refused_at_the_first_classifier_call_whatever_include_original_is(
+    small_stylizer, bank, images, bad
+):
+    """Without the original, 3 inputs x 4 styles in calls of 2 views stylised and classified every
+    view of the first input (2 stylizer calls, 2 classifier calls) before the one-logit softmax was
+    refused, and with it the original's 2 calls were spent: the first call's output is checked at
+    once, with the same message either way."""
+    with_original = _first_error(small_stylizer, bank, images, bad, include_original=True)
+    without = _first_error(small_stylizer, bank, images, bad, include_original=False)
+    assert with_original[1:] == (0, 1)  # no stylizer call, one classifier call
+    assert without[1:] == (1, 1)  # the first call's views only
+    assert without[0] == with_original[0]
+
+
 @pytest.mark.filterwarnings("ignore:StyleTTA's classifier is a function")
 def test_a_one_logit_softmax_message_names_the_users_batch_not_the_views(small_stylizer, bank, images):
     """Without the original, the views are what is classified: 3 inputs x 2 styles are 6 rows, but

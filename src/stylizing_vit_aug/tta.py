@@ -400,10 +400,11 @@ class StyleTTA(nn.Module):
 
     # -- prediction ----------------------------------------------------------------------------
     def _classify(self, views: torch.Tensor, batch: int) -> torch.Tensor:
-        """The activated predictions of ``views``; ``batch``: the user's batch, which messages name."""
+        """The activated predictions of ``views``; ``batch``: the user's batch, which messages name.
+        Each call's output is checked and activated as it comes: a bad one is refused after one call."""
         step = self.chunk_size or max(views.shape[0], 1)
         chunks = [views[i : i + step] for i in range(0, views.shape[0], step)] or [views]  # empty: one call
-        return self._activate(_joined([_logits(self.classifier(chunk), len(chunk)) for chunk in chunks], 0), batch)
+        return _joined([self._activate(_logits(self.classifier(chunk), len(chunk)), batch) for chunk in chunks], 0)
 
     def _activate(self, logits: torch.Tensor, batch: int) -> torch.Tensor:
         """The activated logits, in the classifier's own float dtype (float64 stays float64, not
@@ -427,7 +428,8 @@ class StyleTTA(nn.Module):
     ) -> torch.Tensor:
         """Predictions of all stylised views, view-major ``[n_styles * B, ...]`` (row r: style view
         r // B of input r % B). Each input's own passes are shared by its views
-        (:meth:`Stylizer.stylize_views`); ``chunk_size`` views per call."""
+        (:meth:`Stylizer.stylize_views`); ``chunk_size`` views per call, each call's views classified
+        as soon as they are made, so an output the merge cannot take is refused after one stylizer call."""
         batch, n = indices.shape
         limit = self.chunk_size or batch * n
         per_chunk = max(1, limit // n)  # inputs per call; fewer views than one input has: split its views
@@ -435,17 +437,27 @@ class StyleTTA(nn.Module):
         for start in range(0, batch, per_chunk):
             inputs = torch.arange(start, min(start + per_chunk, batch))
             rows = indices[inputs].t().reshape(-1)  # view-major within the chunk
-            chunk01 = values01[start : start + len(inputs)]  # a slice: no index to copy to the device
-            stylized01 = torch.cat([self._views01(chunk01, rows[i : i + limit]) for i in range(0, len(rows), limit)])
             owners = inputs.repeat(n)  # each view's own input, view-major as the views
-            rows_info = info.rows(owners) if info is not None else None  # e.g. each view's alpha
-            # the views' inputs, only where used: float64 (from_batch), or normalised (redo_normalize)
-            normalised = self.input_stats is not None
-            source = images[owners] if normalised or images.dtype == torch.float64 else None
-            source01 = chunk01.repeat(n, 1, 1, 1) if normalised else None  # in 0–1, as the engine had them
-            predictions = self._classify(self._from01(stylized01, rows_info, images, source, source01), batch)
-            outputs.append(predictions.unflatten(0, (n, -1)))
+            chunk01 = values01[start : start + len(inputs)]  # a slice: no index to copy to the device
+            parts = [
+                self._classified_views(images, chunk01, info, rows[i : i + limit], owners[i : i + limit])
+                for i in range(0, len(rows), limit)
+            ]
+            outputs.append(_joined(parts, 0).unflatten(0, (n, -1)))
         return _joined(outputs, 1).flatten(0, 1)
+
+    def _classified_views(
+        self, images: torch.Tensor, chunk01: torch.Tensor, info: Any, rows: torch.Tensor, owners: torch.Tensor
+    ) -> torch.Tensor:
+        """The predictions of one stylizer call's views: ``chunk01`` (0–1, the inputs from row
+        ``owners[0]`` of ``images`` on) with the bank styles ``rows``; ``owners``: each view's input."""
+        stylized01 = self._views01(chunk01, rows)
+        rows_info = info.rows(owners) if info is not None else None  # e.g. each view's alpha
+        # the views' inputs, only where used: float64 (from_batch), or normalised (redo_normalize)
+        normalised = self.input_stats is not None
+        source = images[owners] if normalised or images.dtype == torch.float64 else None
+        source01 = chunk01[owners - owners[0]] if normalised else None  # in 0–1, as the engine had them
+        return self._classify(self._from01(stylized01, rows_info, images, source, source01), images.shape[0])
 
     def _streams(self, rows: torch.Tensor) -> StyleStream:
         """The bank's streams of ``rows`` for this StyleTTA's stylizer (its colour settings, where
