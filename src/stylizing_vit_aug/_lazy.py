@@ -61,29 +61,55 @@ def when_imported(name: str, callback: Callable[[], None]) -> None:
 def host_import_error(error: ImportError, *, owner: str, module: str, minimum: str, needs: str) -> ImportError:
     """What front-end ``owner`` raises where importing its host library ``module`` failed with ``error``: ``needs``
     (its "needs X >= minimum: pip install ..." line) only where the host is missing or older than ``minimum``;
-    else that importing it failed, with the cause, since installing it again would not help (a broken
-    dependency of the host, a clash of versions). The caller chains ``error`` (``raise ... from error``).
+    else that importing it failed, with the cause and the distribution(s) that installed it (a fork under another
+    name, such as albumentationsx, or two at once), since installing it again would not help (a broken dependency
+    of the host, a clash of versions). The caller chains ``error`` (``raise ... from error``).
 
     Here, at the bottom layer, so that a front-end reaches it without importing the code shared by the front-ends
     (the model, the bank), which a host that fails to import leaves unused."""
     import re
-    from importlib import metadata
 
     if isinstance(error, ModuleNotFoundError) and error.name == module:
         return ImportError(needs)
-    try:
-        version = metadata.version(module)
-    except metadata.PackageNotFoundError:  # imported from a folder, not installed: judged by the error alone
-        version = None
-    found = re.match(r"(\d+)\.(\d+)", version or "")
+    providers = _providers(module)
+    installed = " and ".join(f"{name} {version}" for name, version in providers)
     wanted = tuple(int(part) for part in minimum.split(".")[:2])
-    if found is not None and tuple(int(part) for part in found.groups()) < wanted:
-        return ImportError(f"{needs} ({module} {version} is installed)")
+    found = [re.match(r"(\d+)\.(\d+)", version) for _, version in providers]
+    if found and all(match and tuple(int(part) for part in match.groups()) < wanted for match in found):
+        return ImportError(f"{needs} ({installed} {'is' if len(providers) == 1 else 'are'} installed)")
+    if len(providers) == 1 and _same_name(providers[0][0], module):
+        what = f"{module} {providers[0][1]}"  # installed under its own name
+    else:
+        what = f"{module} (installed by {installed})" if providers else module
+    again = " or ".join(name for name, _ in providers) or module
     return ImportError(
-        f"{owner}: importing {module}{f' {version}' if version else ''} failed, though it is installed: "
-        f"{type(error).__name__}: {error}. Installing {module} again will not help: fix the import that failed "
-        f"(the error above shows where; often a dependency of {module} missing, or of a version it does not support)"
+        f"{owner}: importing {what} failed, though it is installed: {type(error).__name__}: {error}. Installing "
+        f"{again} again will not help: fix the import that failed (the error above shows where; often a dependency "
+        f"of {module} missing, or of a version it does not support)"
     )
+
+
+def _providers(module: str) -> list[tuple[str, str]]:
+    """``(distribution, version)`` of each installed distribution that provides the top-level ``module``:
+    ``packages_distributions`` reads every installed distribution's file list (a second or so: only on the
+    error path); a module it does not map (an editable install) is looked up under its own name; [] where
+    nothing installed provides it (imported from a folder)."""
+    from importlib import metadata
+
+    providers = []
+    for name in dict.fromkeys(metadata.packages_distributions().get(module) or [module]):
+        try:
+            providers.append((name, metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            continue
+    return providers
+
+
+def _same_name(distribution: str, module: str) -> bool:
+    """Whether ``distribution`` is named as ``module`` (names compare case-blind, ``-``, ``_`` and ``.`` alike)."""
+    import re
+
+    return re.sub(r"[-_.]+", "-", distribution).lower() == re.sub(r"[-_.]+", "-", module).lower()
 
 
 def _run(callback: Callable[[], None], name: str) -> None:

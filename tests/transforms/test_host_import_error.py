@@ -49,6 +49,19 @@ HOSTS = [
 BY_HOST = pytest.mark.parametrize("host", HOSTS, ids=[host.module for host in HOSTS])
 
 
+@pytest.fixture(scope="module")
+def installed() -> dict[str, list[str]]:
+    """This environment's ``packages_distributions()``, read once: it reads every installed distribution's
+    file list (seconds on a busy machine)."""
+    return metadata.packages_distributions()
+
+
+@pytest.fixture(autouse=True)
+def _distributions(monkeypatch, installed):
+    """The error path's ``packages_distributions()`` gives this environment's, read once (:func:`installed`)."""
+    monkeypatch.setattr(metadata, "packages_distributions", lambda: installed)
+
+
 def _importing_with(monkeypatch, host: Host, error: ImportError) -> ImportError:
     """The error that importing ``host``'s front-end raises where every ``import <host>...`` raises ``error``."""
     real = builtins.__import__
@@ -97,3 +110,45 @@ def test_a_host_older_than_the_minimum_is_told_to_install_a_newer_one(monkeypatc
     monkeypatch.setattr(metadata, "version", lambda name: host.older if name == host.module else real(name))
     message = str(_importing_with(monkeypatch, host, host.old_error))
     assert host.needs in message and f"{host.module} {host.older} is installed" in message, message
+
+
+def _installed_as(monkeypatch, module: str, installed: dict[str, list[str]], versions: dict[str, str]) -> None:
+    """``module`` installed by the distributions ``versions`` names (none of them named ``module`` unless given)."""
+    real = metadata.version
+
+    def version(name: str) -> str:
+        if name in versions:
+            return versions[name]
+        if name == module:
+            raise metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(metadata, "packages_distributions", lambda: {**installed, module: list(versions)})
+    monkeypatch.setattr(metadata, "version", version)
+
+
+ALBUMENTATIONS = HOSTS[1]
+BROKEN = ImportError("cannot import name 'gaussian_filter' from 'scipy.ndimage'", name="scipy.ndimage")
+
+
+def test_a_host_installed_by_a_fork_names_the_fork_and_its_version(monkeypatch, installed):
+    """The albumentationsx fork provides the ``albumentations`` module: the message said "importing albumentations
+    failed, though it is installed" with no version, and to install albumentations again."""
+    _installed_as(monkeypatch, "albumentations", installed, {"albumentationsx": "2.0.9"})
+    message = str(_importing_with(monkeypatch, ALBUMENTATIONS, BROKEN))
+    assert "importing albumentations (installed by albumentationsx 2.0.9) failed" in message, message
+    assert "Installing albumentationsx again will not help" in message and str(BROKEN) in message, message
+
+
+def test_two_distributions_providing_the_host_are_both_named(monkeypatch, installed):
+    """The fork installed over the original: both put files in ``albumentations/``, a likely clash."""
+    _installed_as(monkeypatch, "albumentations", installed, {"albumentations": "2.0.8", "albumentationsx": "2.0.9"})
+    message = str(_importing_with(monkeypatch, ALBUMENTATIONS, BROKEN))
+    assert "(installed by albumentations 2.0.8 and albumentationsx 2.0.9) failed" in message, message
+
+
+def test_a_fork_older_than_the_minimum_is_told_to_install_a_newer_one(monkeypatch, installed):
+    """Its version was never read (looked up under the module's name), so an old fork was told the import failed."""
+    _installed_as(monkeypatch, "albumentations", installed, {"albumentationsx": "1.4.24"})
+    message = str(_importing_with(monkeypatch, ALBUMENTATIONS, ALBUMENTATIONS.old_error))
+    assert ALBUMENTATIONS.needs in message and "(albumentationsx 1.4.24 is installed)" in message, message
