@@ -130,6 +130,22 @@ def test_a_folder_of_results_without_settings_is_refused(bench, tmp_path):
         _quick_run(bench, tmp_path)
 
 
+def test_the_committed_results_folder_records_the_settings_that_made_it(bench, tmp_path):
+    """benchmarks/results/dg had no settings.json (its numbers predate it), so nothing said which settings and
+    stylizer made them, and a rerun there could not be checked against them. The committed command's settings
+    (results.json's config) claim the recorded file as their own: accepted, and not rewritten."""
+    committed = BENCHMARKS / "results" / "dg"
+    recorded = (committed / bench.SETTINGS_FILE).read_text()
+    config = json.loads((committed / "results.json").read_text())["meta"]["config"]
+    argv = ["--out", str(tmp_path), "--seeds", str(len(config["seeds"]))]
+    for name in (*bench.RESULT_SETTINGS, "steps", "batch_size", "lr", "p"):
+        argv += [f"--{name.replace('_', '-')}", str(config[name])]
+    (tmp_path / bench.SETTINGS_FILE).write_text(recorded)
+    run = bench.Run(bench.parse_args(argv), sources={})  # refused if any setting, or the stylizer, differs
+    assert {k: v for k, v in json.loads(recorded).items() if not k.startswith("_")} == run.settings()
+    assert (tmp_path / bench.SETTINGS_FILE).read_text() == recorded
+
+
 def test_training_refuses_a_pool_of_other_images(bench):
     from dg.train import train_classifier
 
