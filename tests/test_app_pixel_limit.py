@@ -6,21 +6,25 @@ the files the page reads decode with Pillow's guard in place, never lifted for o
 
 from __future__ import annotations
 
+import shutil
 import struct
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageFile
 
 import stylizing_vit_aug.app as page
 from helpers import png_chunk
-from stylizing_vit_aug import app_files, app_previewer
+from stylizing_vit_aug import app_files, app_previewer, strip_path
 from stylizing_vit_aug.app_files import MAX_VISITOR_PIXELS
 from stylizing_vit_aug.app_previewer import Previewer
 from stylizing_vit_aug.app_settings import FOLDER, UPLOADS, Settings
-from stylizing_vit_aug.bank import building
-from stylizing_vit_aug.images import ImageReadError, headers
+from stylizing_vit_aug.bank import StyleBank, building
+from stylizing_vit_aug.image_ops import resize
+from stylizing_vit_aug.images import ImageReadError, headers, read_image, to_batch
 
 progress = lambda *args, **kwargs: None  # noqa: E731 - the page's progress bar, outside a page event
 BOMB_SIDE = 15000  # 225 MP: past the page's limit, under the package's own (2**30)
@@ -50,17 +54,14 @@ def uploads(tmp_path, histology_crops) -> tuple[Path, Path]:
 
 @pytest.fixture
 def never_decoded(monkeypatch):
-    """The page's readers, each failing the test on the bomb: it must be refused before it is decoded."""
+    """Pillow's loading of pixels, failing the test on the bomb: it must be refused before it is decoded."""
+    load = ImageFile.ImageFile.load
 
-    def guarded(read):
-        def reader(path, *args, **kwargs):
-            assert Path(path).name != "bomb.png", "the page decoded the bomb"
-            return read(path, *args, **kwargs)
+    def guarded(image):
+        assert image.size != (BOMB_SIDE, BOMB_SIDE), "the page decoded the bomb"
+        return load(image)
 
-        return reader
-
-    monkeypatch.setattr(app_previewer, "read_image", guarded(app_previewer.read_image))
-    monkeypatch.setattr(building, "read_image_and_sha256", guarded(building.read_image_and_sha256))
+    monkeypatch.setattr(ImageFile.ImageFile, "load", guarded)
 
 
 def assert_names_the_bomb(message: str, what: str) -> None:
@@ -142,3 +143,85 @@ def test_the_pages_reads_never_lift_pillows_process_wide_guard(small_stylizer, h
     with pytest.raises(ImageReadError, match=r"content image .*past\.png: it is 48x40 \(1,920 pixels\)"):
         previewer.content(tmp_path / "past.png")
     assert settings_during_loads and set(settings_during_loads) == {1000}, settings_during_loads
+
+
+@pytest.fixture
+def floats_made(monkeypatch) -> list[int]:
+    """The pixels of each array the page or the bank turns into floats (to_batch), in order; the bands are shrunk
+    (16384 pixels stand for the Stylizer's 2**19) so that a 600 x 400 image stands for one at the page's limit."""
+    made: list[int] = []
+
+    def watched(convert):
+        def to_floats(images, *args, **kwargs):
+            if isinstance(images, np.ndarray):
+                made.append(images.shape[0] * images.shape[1])
+            return convert(images, *args, **kwargs)
+
+        return to_floats
+
+    monkeypatch.setattr(app_previewer, "STRIP_PIXELS", 1 << 14, raising=False)
+    monkeypatch.setattr(strip_path, "to_batch", watched(strip_path.to_batch))
+    monkeypatch.setattr(building, "to_batch", watched(building.to_batch))
+    return made
+
+
+def large_image(path: Path, dtype: type) -> Path:
+    """A noisy 600 x 400 image: 8-bit RGB, or 16-bit gray over the whole 16-bit range (no 12-bit note)."""
+    top = np.iinfo(dtype).max
+    shape = (400, 600, 3) if dtype == np.uint8 else (400, 600)
+    pixels = np.random.default_rng(0).integers(0, top, shape, dtype=np.uint32, endpoint=True).astype(dtype)
+    path.parent.mkdir(exist_ok=True)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_a_large_content_is_made_small_a_band_at_a_time_with_the_pixels_of_one_resize(
+    small_stylizer, floats_made, tmp_path, dtype
+):
+    """A content at the page's pixel limit held about 1.3 GB (81 MP: +1188 MB peak, 14 s): the whole image was
+    made floats (12 bytes a pixel as RGB) before it was shrunk to at most 256 px. Now each band is, the image never
+    whole: +544 MB (the reader's own 7 bytes a pixel), 2.8 s; the preview's pixels are those of one resize."""
+    path = large_image(tmp_path / "large.png", dtype)
+    values, note = Previewer(small_stylizer, cell_size=40).content(path)
+    assert floats_made and max(floats_made) <= 1 << 14, floats_made  # never the whole 240,000 pixels at once
+    whole = resize(to_batch(read_image(path))[0], 171, 256)  # what the page showed: the whole image resized
+    assert values.shape == whole.shape and note is None
+    torch.testing.assert_close(values, whole, rtol=0, atol=1e-6)
+
+
+def test_a_large_style_is_made_small_a_band_at_a_time_into_the_bank_its_folder_builds(
+    small_stylizer, floats_made, tmp_path
+):
+    """The same for a style (uploaded, or a folder's): the bank made the whole file floats before it resized it
+    to the model's size. Its style is now what the snippet's ``StyleBank.from_folder`` builds of the file."""
+    path = large_image(tmp_path / "styles" / "large.png", np.uint8)
+    settings = Settings(contents=("he_tcia",), style_source=FOLDER, style_path=str(path.parent), n_styles=1)
+    bank, _, notes = Previewer(small_stylizer, cell_size=40).bank(settings)
+    assert floats_made and max(floats_made) <= 1 << 14, floats_made
+    assert not notes
+    assert torch.equal(bank.images, StyleBank.from_images([path], small_stylizer, encode=False).images)
+
+
+def test_a_file_replaced_after_its_header_was_read_is_not_the_file_decoded(small_stylizer, uploads, monkeypatch):
+    """The page checked a file's header in one opening and decoded it in a second: a file replaced between the two
+    (a style folder's, rewritten by whatever writes it) was decoded unchecked, up to the package's own 2**30 pixels.
+    Shrunk here so that 40 x 36 px stands for a file past the page's limit, the 32 x 32 px upload for one within."""
+    monkeypatch.setattr(app_files, "MAX_VISITOR_PIXELS", 1200)
+    _, good = uploads
+    visitors = good.parent / "visitors.png"
+    shutil.copy(good, visitors)
+    large = good.parent / "large.png"
+    Image.new("RGB", (40, 36), "white").save(large)
+    opened = Image.open
+
+    def replaced_once_open(source, *args, **kwargs):
+        image = opened(source, *args, **kwargs)
+        if Path(str(getattr(source, "name", source))).name == "visitors.png" and large.exists():
+            large.replace(visitors)  # a new file renamed over it, once its header is read
+        return image
+
+    monkeypatch.setattr(Image, "open", replaced_once_open)
+    values, _ = Previewer(small_stylizer, cell_size=40).content(visitors)
+    assert not large.exists()  # replaced meanwhile
+    assert values.shape[-2:] == (32, 32), values.shape  # the file whose header passed, not the one past the limit

@@ -154,9 +154,7 @@ def test_an_upload_deleted_since_says_to_upload_it_again(update, histology_crops
 
 
 @pytest.mark.parametrize("role", ["content", "style"])
-def test_a_12_bit_upload_gets_a_note_that_names_it_and_says_what_to_do(
-    role, small_stylizer, histology_crops, tmp_path
-):
+def test_a_12_bit_upload_gets_a_note_that_names_it_and_says_what_to_do(role, small_stylizer, histology_crops, tmp_path):
     """12-bit data in a 16-bit file is read on 0-65535 and shows as a near-black row; the log said
     so, the page did not. Then a content upload got the note and a style upload of the same file
     none (the command line's preview warns of both): one note for both now."""
@@ -177,6 +175,26 @@ def test_a_12_bit_upload_gets_a_note_that_names_it_and_says_what_to_do(
     assert f"{role.capitalize()} image twelve.png" in note and "12-bit" in note and note in preview.summary
     named = "preview twelve.png" if role == "content" else "--style twelve.png"
     assert named in note and "--value-range 0,4095" in note, note
+
+
+def test_a_style_folders_12_bit_file_gets_the_note_an_upload_of_it_gets(small_stylizer, histology_crops, tmp_path):
+    """An upload of 12-bit data got the page's note; the same file in a typed style folder got none, and showed as
+    a near-black column unexplained. Now the folder's files are read as uploads are, with the same note, naming
+    the file by its path on the server (the visitor typed the folder) and what its owner can do."""
+    folder = tmp_path / "styles"
+    folder.mkdir()
+    gray = histology_crops[0].mean(-1).astype(np.uint16)
+    Image.fromarray(gray * 16).save(folder / "twelve.png")  # 0-4080
+    Image.fromarray(gray * 257).save(folder / "full.png")  # 0-65535
+    Image.fromarray(histology_crops[1]).save(folder / "eight.png")
+    settings = Settings(contents=("he_tcia",), style_source=FOLDER, style_path=str(folder), n_styles=3)
+    preview = Previewer(small_stylizer, cell_size=40).render(settings)
+    assert preview.ssim.shape == (1, 3)  # every file is a style: the note explains one, it leaves none out
+    assert len(preview.notes) == 1, preview.notes  # the 12-bit file only
+    (note,) = preview.notes
+    assert f"Style image {folder / 'twelve.png'}: its 16-bit values all lie in 0–4095" in note, note
+    assert f"--style {folder / 'twelve.png'} --value-range 0,4095" in note and note in preview.summary, note
+    assert "in the folder" in note and "Upload" not in note, note  # nothing of the folder's was uploaded
 
 
 @pytest.mark.parametrize("source", [FOLDER, BANK_FILE])

@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from ._files import stamp_or_none
 from .app_settings import Settings
 from .bank import HISTOLOGY_ASSETS
-from .images import IMAGE_EXTENSIONS, MAX_PIXELS, ImageReadError, unread_kind
-from .images.headers import PILLOW_DEFAULT_PIXELS, check_pixels
+from .images import IMAGE_EXTENSIONS, MAX_PIXELS, read_image, unread_kind
+from .images.headers import PILLOW_DEFAULT_PIXELS, PixelLimit
 from .images.listing import list_images
 
 __all__ = [
@@ -25,15 +27,14 @@ __all__ = [
     "MAX_VISITOR_PIXELS",
     "PathNotAllowed",
     "bundled_contents",
-    "check_visitor_pixels",
     "checked_upload",
     "content_paths",
     "folder_cap_note",
     "folder_images",
     "inside",
     "no_images_found",
+    "read_visitor_image",
     "stamps",
-    "within_pixel_limit",
 ]
 
 MAX_CONTENTS = 8  # content rows: 60 uploads made one 57 s render that stalled every visitor
@@ -43,7 +44,8 @@ MAX_VISITOR_PIXELS = PILLOW_DEFAULT_PIXELS
 """The most pixels the page decodes from one image a visitor names (an upload, a style folder's file): Pillow's
 decompression-bomb default, 89,478,485 (9459 x 9459; an 8192 px tile or a 12000 x 7400 slide export pass). The
 package reads the user's own files up to 2**30 pixels: a 219 KB upload of 15000 x 15000 cost the page 1.6 GB and
-13.5 s; one at this limit costs about 1.3 GB (RGB). No larger than Pillow's default, so the reader never lifts
+13.5 s; one at this limit costs about 0.6 GB (RGB: the reader's 7 bytes a pixel; it is made small a band at a
+time, never whole as floats, which held 1.3 GB). No larger than Pillow's default, so the reader never lifts
 Pillow's process-wide guard while it decodes a visitor's file (:data:`~.images.headers.PILLOW_DEFAULT_PIXELS`)."""
 # what the page says of an image past MAX_VISITOR_PIXELS: why that limit, and what to do with an upload, a folder's
 _PIXEL_LIMIT_WHY = "the page's limit on a visitor's image, Pillow's decompression-bomb default"
@@ -133,26 +135,15 @@ def checked_upload(path: str, what: str) -> Path:
     return upload
 
 
-def check_visitor_pixels(path: Path, what: str, advice: str = _UPLOAD_SMALLER) -> None:
-    """Refuse (:class:`~.images.ImageReadError` naming the file, its size, the limit and ``advice``) a ``what``
-    ("content image", "style image") of more than :data:`MAX_VISITOR_PIXELS`, from its header, before anything
-    decodes it and whatever ``PIL.Image.MAX_IMAGE_PIXELS`` the process holds: a small upload can unpack to
-    gigabytes, and the page serves everyone from one process."""
-    check_pixels(path, MAX_VISITOR_PIXELS, what=what, why=_PIXEL_LIMIT_WHY, advice=advice)
-
-
-def within_pixel_limit(files: Sequence[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """The files of a style folder whose headers :func:`check_visitor_pixels` passes, and those it refused with
-    why (past the limit, or unreadable), which the page leaves out as the bank leaves out an unreadable file."""
-    kept, refused = [], []
-    for file in files:
-        try:
-            check_visitor_pixels(file, "style image", _FOLDER_SMALLER)
-        except ImageReadError as error:
-            refused.append((file, str(error)))
-        else:
-            kept.append(file)
-    return kept, refused
+def read_visitor_image(path: Path, what: str, *, in_folder: bool = False) -> np.ndarray:
+    """A visitor's ``what`` ("content image", "style image"; ``in_folder``: a style folder's file, with that
+    advice) as :func:`~.images.read_image` reads it, refused (:class:`~.images.ImageReadError` naming the file,
+    its size, the limit and what to do) past :data:`MAX_VISITOR_PIXELS` from the header of the opening that
+    decodes it, whatever ``PIL.Image.MAX_IMAGE_PIXELS`` the process holds: a small upload can unpack to
+    gigabytes, and the page serves everyone from one process. The page's one reading of a visitor's file: its
+    preview, bank style and notes are made from these pixels, those of the file whose header was checked."""
+    advice = _FOLDER_SMALLER if in_folder else _UPLOAD_SMALLER
+    return read_image(path, limit=PixelLimit(MAX_VISITOR_PIXELS, what, _PIXEL_LIMIT_WHY, advice))
 
 
 def content_paths(settings: Settings) -> tuple[list[Path], str | None]:

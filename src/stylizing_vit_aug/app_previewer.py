@@ -20,15 +20,14 @@ from PIL import Image
 from . import metrics
 from .app_files import (
     PathNotAllowed,
-    check_visitor_pixels,
     checked_upload,
     content_paths,
     folder_cap_note,
     folder_images,
     inside,
     no_images_found,
+    read_visitor_image,
     stamps,
-    within_pixel_limit,
 )
 from .app_settings import (
     BANK_FILE,
@@ -45,11 +44,11 @@ from .app_settings import (
 from .bank import BankMismatch, StyleBank, bundled_bank
 from .bank.building import folder_domains
 from .grid import content_style_grid
-from .image_ops import resize
-from .images import read_image, to_batch
+from .images import ImageReadError, to_uint8
 from .images.kinds import looks_twelve_bit
 from .images.value_range import TWELVE_BIT_MAX
-from .stylizer import Stylizer
+from .strip_path import downscaled
+from .stylizer import STRIP_PIXELS, Stylizer
 
 __all__ = ["PREVIEW_SIDE", "Preview", "Previewer"]
 
@@ -69,18 +68,28 @@ class Preview:
     notes: list[str] = field(default_factory=list)
 
 
-def _twelve_bit_note(pixels: np.ndarray, name: str, role: str) -> str | None:
+def _twelve_bit_note(pixels: np.ndarray, name: str, role: str, in_folder: bool = False) -> str | None:
     """The page's note on a ``role`` ("content" or "style") image whose 16-bit values all lie in 0–4095
     (None: not so), shown nearly black: the log says it (``note_twelve_bit``), but a visitor sees only
-    the page. One wording for both roles, with the ``preview`` command that reads the file as 12-bit."""
+    the page. One wording for both roles and for uploads and a style folder's files (``in_folder``), with
+    the ``preview`` command that reads the file as 12-bit."""
     if not looks_twelve_bit(pixels):
         return None
     where = f"{name} --styles-dir ..." if role == "content" else f"CONTENTS --style {name}"
+    rescaled = "rescaled to that range (× 16)"
+    copy = f"Put a copy {rescaled} in the folder" if in_folder else f"Upload it {rescaled}"
     return (
         f"{role.capitalize()} image {name}: its 16-bit values all lie in 0–{TWELVE_BIT_MAX} (12-bit data?), so it "
-        "shows nearly black: the page reads 16-bit files on 0–65535. Upload it rescaled to that range (× 16), or "
-        f"preview it with `stylizing-vit-aug preview {where} --value-range 0,{TWELVE_BIT_MAX}`."
+        f"shows nearly black: the page reads 16-bit files on 0–65535. {copy}, or preview it with"
+        f" `stylizing-vit-aug preview {where} --value-range 0,{TWELVE_BIT_MAX}`."
     )
+
+
+def _small_batch(pixels: np.ndarray, height: int, width: int, what: str) -> torch.Tensor:
+    """Pixels as read, float 0–1 ``[1, C, height, width]``, made a row band at a time
+    (:func:`~.strip_path.downscaled`: the pixels of one resize of the whole on the CPU), never the whole image
+    as floats: 12 bytes a pixel as RGB, 1.07 GB at the page's pixel limit, for a picture shown at most 256 px."""
+    return downscaled(pixels, (height, width), torch.device("cpu"), STRIP_PIXELS, what=what)
 
 
 def _pick(count: int, wanted: int, seed: int) -> list[int]:
@@ -123,19 +132,19 @@ class Previewer:
         return value
 
     def content(self, path: str | Path) -> tuple[torch.Tensor, str | None]:
-        """A content image as float 0–1 ``[1, C, H, W]``, at most :data:`PREVIEW_SIDE` large, and the
-        page's note where it looks like 12-bit data; read again when the file changes. One past the page's
-        pixel limit is refused from its header (:func:`~stylizing_vit_aug.app_files.check_visitor_pixels`)."""
+        """A content image as float 0–1 ``[1, C, H, W]``, at most :data:`PREVIEW_SIDE` large (made a band at
+        a time: :func:`_small_batch`), and the page's note where it looks like 12-bit data; read again when the
+        file changes. One past the page's pixel limit is refused from its header
+        (:func:`~stylizing_vit_aug.app_files.read_visitor_image`)."""
         key = stamps([Path(path)])
         if key in self._contents:
             return self._contents[key]
         name = Path(path).name
-        check_visitor_pixels(Path(path), "content image")
-        pixels = read_image(path)
-        values, _ = to_batch(pixels, f"content image {name}")
-        height, width = values.shape[-2:]
+        pixels = read_visitor_image(Path(path), "content image")
+        height, width = pixels.shape[:2]
         scale = min(1.0, PREVIEW_SIDE / max(height, width))
-        values = resize(values, max(8, round(height * scale)), max(8, round(width * scale)))
+        size = max(8, round(height * scale)), max(8, round(width * scale))
+        values = _small_batch(pixels, *size, f"content image {name}")
         return self._remember(self._contents, key, (values, _twelve_bit_note(pixels, name, "content")))
 
     def check_allowed(self, path: Path, what: str) -> Path:
@@ -196,10 +205,8 @@ class Previewer:
             return self._banks[key]
         reencoded, notes = False, ()
         if source == UPLOADS:
-            for file in files:
-                check_visitor_pixels(file, "style image")
-            bank = StyleBank.from_images(files, self.stylizer, domains=[f.stem for f in files], encode=False)
-            notes = self._upload_notes(files)
+            styles, _, notes, _ = self._styles(files)
+            bank = StyleBank.from_images(styles, self.stylizer, domains=[f.stem for f in files], encode=False)
         elif source == FOLDER:
             bank, notes = self._folder_bank(path, files, stopped)
         else:
@@ -212,24 +219,40 @@ class Previewer:
     def _folder_bank(self, path: Path, files: list[Path], stopped: bool) -> tuple[StyleBank, tuple[str, ...]]:
         """The bank of a style folder's ``files`` and the page's notes: the folder holds more than the page
         reads (``stopped``), files left out (past the page's pixel limit, refused from their headers, or
-        unreadable). Only a folder with none left to read is an error."""
-        kept, refused = within_pixel_limit(files)
+        unreadable), 12-bit ones, as for uploads. Only a folder with none left to read is an error."""
+        styles, kept, twelve_bit, refused = self._styles(files, path)
         if not kept:
             raise ValueError(f"none of the {len(files)} style images under {path} can be read, e.g. {refused[0][1]}")
         domains = folder_domains(path, kept, "subfolders")
-        bank = StyleBank.from_images(kept, self.stylizer, domains=domains, encode=False, on_error="skip")
+        bank = StyleBank.from_images(styles, self.stylizer, domains=domains, encode=False)
         notes = [folder_cap_note(path, len(files))] if stopped else []
-        if left := [*refused, *bank.skipped]:
-            notes.append(f"{len(left)} unreadable style files were left out, e.g. {left[0][1]}")
-        return bank, tuple(notes)
+        if refused:
+            notes.append(f"{len(refused)} unreadable style files were left out, e.g. {refused[0][1]}")
+        return bank, (*notes, *twelve_bit)
 
-    @staticmethod
-    def _upload_notes(files: Sequence[Path]) -> tuple[str, ...]:
-        """The page's 12-bit note on each uploaded style as on a content (:func:`_twelve_bit_note`).
-        The bank read the files but keeps 8 bits of them, so each is read again, once per upload
-        and change as the bank is kept: a 1024 px PNG costs 0.1 s (8-bit) to 0.3 s (16-bit), against
-        about 9 s for the first grid of the default checkpoint on a CPU."""
-        return tuple(note for file in files if (note := _twelve_bit_note(read_image(file), file.name, "style")))
+    def _styles(
+        self, files: Sequence[Path], folder: Path | None = None
+    ) -> tuple[list[torch.Tensor], list[Path], list[str], list[tuple[Path, str]]]:
+        """Each style file read as a visitor's (:func:`~stylizing_vit_aug.app_files.read_visitor_image`), at the
+        model's size as the bank makes it (:func:`_small_batch`, uint8); the files kept, their 12-bit notes (one
+        helper for uploads and a ``folder``'s files) and the files left out with why: a folder's unreadable file
+        is left out, as the bank leaves it out; an upload's raises."""
+        size = self.stylizer.img_size
+        styles, kept, notes, refused = [], [], [], []
+        for file in files:
+            try:
+                pixels = read_visitor_image(file, "style image", in_folder=folder is not None)
+            except ImageReadError as error:
+                if folder is None:
+                    raise
+                refused.append((file, str(error)))
+                continue
+            name = file.name if folder is None else str(file)
+            if note := _twelve_bit_note(pixels, name, "style", in_folder=folder is not None):
+                notes.append(note)
+            styles.append(to_uint8(_small_batch(pixels, size, size, f"style image {name}")))
+            kept.append(file)
+        return styles, kept, notes, refused
 
     def render(self, settings: Settings, on_row: Callable[[int, int, str], None] | None = None) -> Preview:
         """The grid, figures and snippet for ``settings`` (ValueError/OSError: bad input).

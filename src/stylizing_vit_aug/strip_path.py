@@ -20,18 +20,25 @@ __all__ = ["downscaled", "restore_in_strips"]
 
 
 def downscaled(
-    image: Any, size: int, device: torch.device, strip_pixels: int, *, range_checked: bool = False
+    image: Any,
+    size: tuple[int, int],
+    device: torch.device,
+    strip_pixels: int,
+    *,
+    range_checked: bool = False,
+    what: str = "images",
 ) -> torch.Tensor:
-    """One large image at the model's ``size``, ``[1, C, size, size]`` in 0–1: each row band of
-    at most ``strip_pixels`` is resized across, then the narrow result down (the two passes of
-    one antialiased resize). Each band's values are range-checked unless ``range_checked`` (the
-    caller read them); :func:`restore_in_strips` then reads none again."""
+    """One large image at ``size`` (height, width), ``[1, C, height, width]`` in 0–1, never whole as
+    floats: each row band of at most ``strip_pixels`` is resized across, then the narrow result down
+    (the two passes of one antialiased resize). Each band's values are range-checked unless
+    ``range_checked`` (the caller read them), their errors naming ``what``; :func:`restore_in_strips`
+    then reads none again."""
     height, width = height_width(image)
     bands = []
     for top, bottom in strips(height, strip_pixels // width):
-        values, _ = to_batch(window(image, top, bottom, 0, width), "images", range_checked=range_checked)
-        bands.append(resize(values.to(device, torch.float32), bottom - top, size))
-    return resize(torch.cat(bands, dim=2), size, size)
+        values, _ = to_batch(window(image, top, bottom, 0, width), what, range_checked=range_checked)
+        bands.append(resize(values.to(device, torch.float32), bottom - top, size[1]))
+    return resize(torch.cat(bands, dim=2), *size)
 
 
 def restore_in_strips(

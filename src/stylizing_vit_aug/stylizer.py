@@ -417,7 +417,7 @@ class Stylizer(StylizerOptions):
             return same_kind_copy(images)
         stream = self._streams(styles, batch)
         small = [
-            downscaled(image, self.img_size, self.device, STRIP_PIXELS, range_checked=range_checked)
+            downscaled(image, (self.img_size,) * 2, self.device, STRIP_PIXELS, range_checked=range_checked)
             for image in singles
         ]
         small01 = torch.cat(small)

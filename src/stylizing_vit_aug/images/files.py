@@ -25,12 +25,14 @@ from .headers import (
     QUARTER_TURNS,
     ImageReadError,
     ImageTraits,
+    PixelLimit,
     check_container,
     deep_colour,
     exif_orientation,
     open_image,
     raw_modes,
     refuse_float_mode,
+    refuse_past,
     refuse_special,
     stored_size,
     traits_of,
@@ -333,7 +335,9 @@ def _as_stored(pixels: np.ndarray, image: PILImage.Image, orientation: int, path
     raise ImageReadError(f"cannot read image {path}: OpenCV and Pillow decode its 16-bit pixels differently")
 
 
-def read_image(path: str | os.PathLike, *, alpha: bool = False, twelve_bit: bool = False) -> np.ndarray:
+def read_image(
+    path: str | os.PathLike, *, alpha: bool = False, twelve_bit: bool = False, limit: PixelLimit | None = None
+) -> np.ndarray:
     """The pixels of an image file, upright: uint8 or uint16, ``(H, W)`` for grayscale or
     ``(H, W, 3)`` for colour, ready for the Stylizer (which gives the same kind back).
 
@@ -347,9 +351,10 @@ def read_image(path: str | os.PathLike, *, alpha: bool = False, twelve_bit: bool
     naming the file, that 16-bit pixels look like 12-bit data (:func:`~.kinds.note_twelve_bit`), and
     under a declared range refuse 16-bit colours outside it (:func:`~.value_range.outside_range`). Any
     failure (missing, truncated, not an image, smaller than 8x8, outside the declared range) is an
-    :class:`~.headers.ImageReadError` naming the file.
+    :class:`~.headers.ImageReadError` naming the file. ``limit``: a caller's own limit on its pixels
+    (:class:`~.headers.PixelLimit`), refused from the header of the opening that decodes it.
     """
-    return _read(Path(path), alpha, traits=False, twelve_bit=twelve_bit)[0]
+    return _read(Path(path), alpha, traits=False, twelve_bit=twelve_bit, limit=limit)[0]
 
 
 @overload
@@ -392,7 +397,13 @@ def sha256_of(handle: BinaryIO) -> str:
 
 
 def _read(
-    path: Path, alpha: bool, *, traits: bool, sha256: bool = False, twelve_bit: bool = False
+    path: Path,
+    alpha: bool,
+    *,
+    traits: bool,
+    sha256: bool = False,
+    twelve_bit: bool = False,
+    limit: PixelLimit | None = None,
 ) -> tuple[np.ndarray, ImageTraits | None, str | None]:
     """:func:`read_image` and, with ``traits``, the file's :class:`~.headers.ImageTraits`, with ``sha256``
     its digest (:func:`_open_and_decode`). ``twelve_bit``: a reader whose pixels go to be stylised says,
@@ -400,7 +411,7 @@ def _read(
     silent), and under a declared range (:func:`~.value_range.declare_value_range`) refuses 16-bit colours
     outside it: the one check of ``--value-range`` for every command's files; ``train`` reads with
     :func:`read_image` and words its own advice."""
-    pixels, kept, digest = _open_and_decode(path, alpha, traits, sha256)
+    pixels, kept, digest = _open_and_decode(path, alpha, traits, sha256, limit)
     colours = None
     if twelve_bit and pixels.dtype == np.uint16:  # alpha left out: it keeps its type's full scale
         colours = pixels[..., : ALPHA_CHANNELS.get(pixels.shape[-1], pixels.shape[-1])] if pixels.ndim == 3 else pixels
@@ -416,7 +427,7 @@ def _read(
 
 
 def _open_and_decode(
-    path: Path, alpha: bool, traits: bool, sha256: bool
+    path: Path, alpha: bool, traits: bool, sha256: bool, limit: PixelLimit | None = None
 ) -> tuple[np.ndarray, ImageTraits | None, str | None]:
     """The pixels, traits (read before the pixels: a TIFF loses its orientation tag and a WebP its file
     as they load) and, with ``sha256``, the digest of a file from one opening: hashed from the handle Pillow
@@ -434,6 +445,8 @@ def _open_and_decode(
         try:
             before = os.fstat(handle.fileno())
             with open_image(handle, path) as image, warnings.catch_warnings():
+                if limit is not None:  # a caller's own, on this opening: the file checked is the one decoded
+                    refuse_past(limit, path, image.size)
                 # a band's crop meets Pillow's guard again: the size was judged at the opening
                 warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
                 deep = _deep_bytes(image, handle)  # Pillow has read the header alone

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 try:  # PIL is a core dependency, but keep the import error readable
     from PIL import ExifTags
@@ -31,9 +31,9 @@ __all__ = [
     "QUARTER_TURNS",
     "ImageReadError",
     "ImageTraits",
+    "PixelLimit",
     "carried_metadata",
     "check_container",
-    "check_pixels",
     "deep_colour",
     "exif_orientation",
     "image_size",
@@ -56,7 +56,7 @@ PILLOW_DEFAULT_PIXELS = 1024 * 1024 * 1024 // 4 // 3
 """Pillow's own default ``PIL.Image.MAX_IMAGE_PIXELS`` (89,478,485, e.g. 9459 x 9459): left at it, the reader
 applies :data:`MAX_PIXELS` instead; a value set in the process (lower, higher, or None) is honoured. A file of at
 most this many pixels is read with Pillow's guard in place (lifted only for its header's opening): a caller's
-own limit no larger (:func:`check_pixels`, the app's on visitors' files) never lifts it while a file decodes."""
+own limit no larger (:class:`PixelLimit`, the app's on visitors' files) never lifts it while a file decodes."""
 _TILES = "cut it into tiles first (e.g. vips dzsave, or OpenSlide for a whole-slide image) and use the tiles"
 # Pillow's limit is a module global: lifted for one opening at a time (and for the whole read of a file past
 # Pillow's default, whose loading checks it again: a TIFF's at load); re-entrant, as a reader may open another
@@ -151,23 +151,20 @@ def _refuse_pixels(label: str, size: tuple[int, int], limit: int, why: str, advi
         )
 
 
-def check_pixels(path: str | os.PathLike, limit: int, *, what: str, why: str, advice: str) -> None:
-    """Refuse, from its header alone and before anything decodes it, a file of more than ``limit`` pixels
-    (``what`` it is, ``why`` that limit, what to do: ``advice``), whatever ``PIL.Image.MAX_IMAGE_PIXELS`` the
-    process holds meanwhile: a caller's own limit (the app's, on visitors' files). An unreadable header is the
-    reader's :class:`ImageReadError`. The opening lifts Pillow's guard as every opening here does, for the
-    header alone and under the lock; with a limit of at most :data:`PILLOW_DEFAULT_PIXELS`, the reader never
-    lifts it while a file that passed decodes."""
-    path = Path(path)
-    refuse_special(path)
-    try:
-        with _lifted_guard():
-            image = PILImage.open(path)
-        with image:
-            size = image.size
-    except Exception as error:  # noqa: BLE001 - as in read_image
-        raise unreadable(path, error) from error
-    _refuse_pixels(f"{what} {path}", size, limit, why, advice)
+class PixelLimit(NamedTuple):
+    """A caller's own limit on the pixels of one file (the app's, on visitors' files), in its words: ``what`` the
+    file is ("content image"), ``why`` that limit, what to do (``advice``); checked by :func:`refuse_past` on the
+    opening that decodes the file (``read_image(limit=)``), so the file checked is the file decoded."""
+
+    pixels: int
+    what: str
+    why: str
+    advice: str
+
+
+def refuse_past(limit: PixelLimit, path: Path, size: tuple[int, int]) -> None:
+    """The refusal of a file of ``size`` (width, height) past a caller's ``limit``, naming it."""
+    _refuse_pixels(f"{limit.what} {path}", size, limit.pixels, limit.why, limit.advice)
 
 
 # a file that ends early, in one phrase: Pillow says it two ways (decode, PNG chunk walk), check_end_marker a third
