@@ -335,16 +335,16 @@ class RunStyles:
         self._digests: dict[int, str] = {}
         if plan.style is not None:  # the source was checked when planned (StylizePlan.from_args)
             self.single, self._digests[0] = _style_file_stream(plan.style, stylizer)
-            self.labels = [str(plan.style)]
+            self.labels = [plan.style.as_posix()]  # "/" on every system, as the record's paths
         elif plan.bank is not None:
             self.bank = StyleBank.load(plan.bank, stylizer, on_mismatch="reencode")
-            self.labels = [f"{plan.bank}#{i}" for i in range(len(self.bank))]
+            self.labels = [f"{plan.bank.as_posix()}#{i}" for i in range(len(self.bank))]
         else:
             paths = plan.style_files
             self.bank = StyleBank.from_images(list(paths), stylizer, encode=False, on_error=plan.on_error)
             self.skipped = self.bank.skipped
             unread = {path for path, _ in self.skipped}
-            self.labels = [str(p) for p in paths if p not in unread]
+            self.labels = [p.as_posix() for p in paths if p not in unread]
         # the one count check, again on the bank built: a style file may have failed to read since planned
         refuse_too_few_styles(plan.styles_per_image, len(self))
         self.seed = plan.seed

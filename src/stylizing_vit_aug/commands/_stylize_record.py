@@ -249,7 +249,9 @@ def read_log(path: Path) -> dict[str, dict[str, str]]:
     last line from a kill is ignored. A record of older columns (:data:`KNOWN_HEADERS`) reads
     with the columns it lacks empty: not recorded; but ``value_range``, which no run could set
     before the column was added, is :data:`TYPE_RANGE` in each row that records its settings. Its paths
-    read with ``/`` (:func:`_portable`), as they are written, so a folder moved between systems finds its rows."""
+    (input, output, style) read with ``/`` (:func:`_portable`), as they are written, so a folder moved between
+    systems finds its rows, and a style Windows named with ``\\`` matches its ``/`` name (a row without
+    ``style_digest`` matches by name alone)."""
     rows: dict[str, dict[str, str]] = {}
     if not path.is_file():
         return rows
@@ -259,7 +261,8 @@ def read_log(path: Path) -> dict[str, dict[str, str]]:
         for row in reader:
             if all(row.get(field) is not None for field in needed) and None not in row:
                 row = {**dict.fromkeys(FIELDS, ""), **row}
-                row["input"], row["output"] = _portable(row["input"]), _portable(row["output"])
+                for name in ("input", "output", "style"):
+                    row[name] = _portable(row[name])
                 if "value_range" not in needed and not row["error"] and not is_unknown(row):
                     row["value_range"] = TYPE_RANGE
                 rows[row["output"] or f"style:{row['style']}"] = row

@@ -546,7 +546,7 @@ def _write_outputs(
     ranks = plan.ranks
     writer = LogWriter(part_path(plan.log, ranks.rank) if ranks.distributed else plan.log)
     style_failures = (
-        [failure_row(str(reason), style=str(path)) for path, reason in styles.skipped] if ranks.rank == 0 else []
+        [failure_row(str(reason), style=path.as_posix()) for path, reason in styles.skipped] if ranks.rank == 0 else []
     )
     for row in style_failures:
         writer.write(row)
