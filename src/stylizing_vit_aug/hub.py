@@ -44,6 +44,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from socket import getaddrinfo
 from typing import Any
@@ -215,9 +216,10 @@ class CheckpointRequest:
         """The source as a local path (``~`` expanded), as files are matched."""
         return Path(self.text).expanduser()
 
-    @property
+    @cached_property  # works on a frozen dataclass: it writes the instance's __dict__, not through __setattr__
     def cache_only(self) -> str | None:
-        """Why this request may read the Hugging Face cache only (:func:`why_cache_only`), else None."""
+        """Why this request may read the Hugging Face cache only (:func:`why_cache_only`), else None: decided
+        once per request at its first download (it may look the Hub's host up), and read as often as needed."""
         return why_cache_only(self.local_files_only)
 
     def download(self, repo_id: str, filename: str, local: Path | None = None) -> Path:

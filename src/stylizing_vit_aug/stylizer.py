@@ -349,10 +349,10 @@ class Stylizer(StylizerOptions):
         return tissue_weight(values01, dark=self.background == "dark", range_checked=True)
 
     def _styled_pixels(self, values01: torch.Tensor, tissue: torch.Tensor | None = None) -> torch.Tensor:
-        """``[B, 1, H, W]`` bool: the pixels the colour step reads (``tissue``: their weight, if known)."""
-        if self.background == "style":
-            return torch.ones_like(values01[:, :1], dtype=torch.bool)
-        return tissue_pixels(self._foreground(values01) if tissue is None else tissue)
+        """``[B, 1, H, W]`` bool: the pixels the colour step reads (``tissue``: their weight, if known; None from
+        :meth:`_foreground`, the one home of the background rule: every pixel)."""
+        weight = self._foreground(values01) if tissue is None else tissue
+        return torch.ones_like(values01[:, :1], dtype=torch.bool) if weight is None else tissue_pixels(weight)
 
     # -- stylisation ---------------------------------------------------------------------------
     def __call__(
