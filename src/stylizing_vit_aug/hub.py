@@ -74,7 +74,7 @@ from .checkpoints.recorded import stats_or_missing
 from .hub_download import CheckpointNotCached as CheckpointNotCached  # callers import it from here
 from .hub_download import NotInRepo, cached, download, snapshot_revision
 from .local_checkpoint import RUN_EXPORT as RUN_EXPORT  # where the trainer writes its export
-from .local_checkpoint import LoadedCheckpoint, check_record, load_directory, load_weights_file
+from .local_checkpoint import LoadedCheckpoint, both_stats, check_record, load_directory, load_weights_file
 from .model import StylizingViT
 from .registry import (
     DATASET_STATS,
@@ -328,7 +328,8 @@ def _load_official(request: CheckpointRequest) -> LoadedCheckpoint:
     mean, std = stats_or_missing(request.mean, request.std, official.stats, what)
     weights = request.download(official.repo_id, WEIGHTS_NAME)
     model = load_model_file(weights, official.config, f"{official.repo_id} ({weights})", num_heads=request.num_heads)
-    return LoadedCheckpoint(model, mean, std, official.repo_id, snapshot_revision(weights, request.revision))
+    revision, own = snapshot_revision(weights, request.revision), both_stats(official.stats.mean, official.stats.std)
+    return LoadedCheckpoint(model, mean, std, official.repo_id, revision, recorded_stats=own)
 
 
 def _is_hub_repo(request: CheckpointRequest) -> bool:
@@ -464,8 +465,8 @@ def load_stylizer(
     ``mean``/``std`` override the recorded statistics and are required where none are known (a bare .safetensors
     file; the ddi and cholec80 checkpoints). ``stylizer.source`` and ``stylizer.revision`` (the resolved commit for
     Hub checkpoints) record the origin, and ``load_stylizer(stylizer.source, revision=stylizer.revision)`` loads the
-    same weights again, with ``stylizer.source_settings`` (its settings, and its statistics: None where
-    ``mean=``/``std=`` replaced them). The sources are tried in the order of :data:`CHECKPOINT_SOURCES`.
+    same weights again, with ``stylizer.source_settings`` (its settings, and the statistics it records: None where
+    it records none and ``mean=``/``std=`` gave them). The sources are tried in the order of :data:`CHECKPOINT_SOURCES`.
 
     ``num_heads``: the head count of weights that record no architecture (a bare third-party
     ``.safetensors``), which tensor shapes do not show (else :func:`infer_config`'s rule). A
@@ -483,8 +484,7 @@ def load_stylizer(
         found.model, found.mean, found.std, device=device, dtype=dtype, **{**own, **asked}, compile=compile,
         source=found.source, revision=found.revision,
     )
-    stats = {"mean": (mean, found.mean), "std": (std, found.std)}  # one given here: None (it may record none)
-    stylizer.source_settings = {**own, **{k: None if g is not None else v for k, (g, v) in stats.items()}}
+    stylizer.source_settings = {**own, **found.source_stats(mean is not None, std is not None)}
     logger.info("loaded %s", stylizer)
     return stylizer
 

@@ -39,6 +39,7 @@ __all__ = [
     "RUN_EXPORT",
     "SETTING_CHOICES",
     "LoadedCheckpoint",
+    "both_stats",
     "check_record",
     "folder_files",
     "load_directory",
@@ -55,8 +56,10 @@ SETTING_CHOICES: dict[str, tuple] = {"mode": MODES, "background": BACKGROUNDS, "
 
 
 class LoadedCheckpoint(NamedTuple):
-    """A checkpoint source's answer: the network, its statistics, its provenance and the Stylizer
-    settings it records (``{}``: the library's defaults)."""
+    """A checkpoint source's answer: the network, its statistics, its provenance, the Stylizer
+    settings it records (``{}``: the library's defaults) and the ``(mean, std)`` it records (None:
+    none, or a source that does not say), which ``mean=``/``std=`` given to the loader replace in
+    ``mean``/``std``: so ``Stylizer.source_settings`` holds what the source loads with by itself."""
 
     model: StylizingViT
     mean: Sequence[float]
@@ -64,6 +67,13 @@ class LoadedCheckpoint(NamedTuple):
     source: str
     revision: str | None = None
     settings: Mapping[str, Any] = MappingProxyType({})
+    recorded_stats: tuple[Sequence[float], Sequence[float]] | None = None
+
+    def source_stats(self, mean_given: bool, std_given: bool) -> dict[str, Sequence[float] | None]:
+        """The statistics the source loads with by itself (``Stylizer.source_settings``): those used where none
+        were given, else what it records (None: none, or not said), so ones given equal to them are no others."""
+        recorded = self.recorded_stats or (None, None)
+        return {"mean": recorded[0] if mean_given else self.mean, "std": recorded[1] if std_given else self.std}
 
 
 def load_directory(
@@ -82,9 +92,19 @@ def load_directory(
         return load_weights_file(weights, mean, std, f"{directory} (no config.json of ours)", num_heads)._replace(
             source=str(directory)
         )
-    architecture, settings, recorded, (mean, std), header = _config_record(config, config_path, weights, mean, std)
+    architecture, settings, recorded, (used_mean, used_std), header = _config_record(
+        config, config_path, weights, mean, std
+    )
     model = load_model_file(weights, architecture, stats=recorded, header=header, num_heads=num_heads)
-    return LoadedCheckpoint(model, mean, std, str(directory), settings=settings)
+    own = both_stats(config.get("mean"), config.get("std"))
+    return LoadedCheckpoint(model, used_mean, used_std, str(directory), settings=settings, recorded_stats=own)
+
+
+def both_stats(
+    mean: Sequence[float] | None, std: Sequence[float] | None
+) -> tuple[Sequence[float], Sequence[float]] | None:
+    """A checkpoint's recorded ``(mean, std)`` where it records both, else None (it loads with none of its own)."""
+    return None if mean is None or std is None else (mean, std)
 
 
 def _config_record(
@@ -177,9 +197,10 @@ def load_weights_file(
     so it loads alone as the folder does). One read of the header gives the record and the
     check of the tensors' shapes and dtypes. ``num_heads``: the head count where the file records
     no architecture (its shapes do not show it)."""
-    header, record, settings, (mean, std) = _file_record(path, mean, std, what)
+    header, record, settings, (used_mean, used_std) = _file_record(path, mean, std, what)
     model = load_model_file(path, record.architecture, header=header, record=record, num_heads=num_heads)
-    return LoadedCheckpoint(model, mean, std, str(path), settings=settings)
+    own = both_stats(record.mean, record.std)
+    return LoadedCheckpoint(model, used_mean, used_std, str(path), settings=settings, recorded_stats=own)
 
 
 def _file_record(

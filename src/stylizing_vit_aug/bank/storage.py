@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 import torch
 
 from .._atomic import write_atomically
+from .._files import stamp_or_none
+from .._state_cache import cached
 from ..checkpoints import (
     BANK_FORMAT,
     FLOAT_DTYPES,
@@ -58,6 +60,7 @@ FILE_FORMAT = BANK_FORMAT  # defined with the checkpoint readers, which name a b
 FILE_VERSION = "1"
 STREAM_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 STATS = ("mean", "std")  # the statistics a bank file records beside the fingerprint (None: saved before they were)
+_INFOS: dict[str, tuple[Any, dict[str, Any]]] = {}  # bank path -> (its file stamp, read_bank_info's answer)
 
 
 class BankMismatch(ValueError):
@@ -331,8 +334,16 @@ def read_bank_info(path: Path, reader: str = "read_bank_info") -> dict[str, Any]
     version, ``sources`` (None where not recorded) and ``images_sha256``
     (the bank's ``images_digest`` when saved; None before it was recorded). Anything missing or
     malformed is a :class:`BankFileError` naming the file and the field; a folder or a missing
-    file is refused by :func:`check_bank_path` (``reader`` names who reads it)."""
-    return _bank_info(path, *_checked_header(path, reader))
+    file is refused by :func:`check_bank_path` (``reader`` names who reads it).
+
+    Read once per process and state of the file (its :func:`~stylizing_vit_aug._files.file_stamp`, one
+    ``stat``): a command's checks and the stylizer a front-end loads with it, in each DataLoader worker, ask
+    again for free. A new dict each time; the values in it are shared, not to be changed."""
+    state = stamp_or_none(Path(path))  # before the read: a save during it is seen next time
+    if state is None:  # nothing to look at: the reader says what is wrong
+        return _bank_info(path, *_checked_header(path, reader))
+    key = os.path.abspath(path)
+    return dict(cached(_INFOS, key, state, lambda: _bank_info(path, *_checked_header(path, reader))))
 
 
 def _bank_info(path: Path, metadata: Mapping[str, str], tensors: Mapping[str, TensorInfo | _Entry]) -> dict[str, Any]:

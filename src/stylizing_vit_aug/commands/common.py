@@ -224,9 +224,9 @@ class CheckpointChoice:
         --mode, --background, --mean/--std) wins. Otherwise this choice, unchanged."""
         if bank is None or self.checkpoint is not None:
             return self
-        from ..transforms._common import recorded_stylizer
+        from ..transforms._common import UserNames, recorded_stylizer
 
-        source, revision, recorded = recorded_stylizer(str(bank))
+        source, revision, recorded = recorded_stylizer(str(bank), UserNames(bank="--bank", stylizer="--checkpoint"))
         given_stats = self.mean is not None
         return dataclasses.replace(
             self,

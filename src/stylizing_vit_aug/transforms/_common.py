@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -23,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from .._files import file_stamp
+from .._state_cache import CACHED_SOURCES as CACHED_SOURCES  # how many it keeps
+from .._state_cache import cached as _cached
+from .._state_cache import file_state as file_state  # callers import it from here
 from ..bank import StyleBank, bundled_bank, check_same_stylizer
-from ..bank.storage import read_bank_info
-from ..checkpoints import MissingStatistics, float32_list
+from ..checkpoints import CheckpointError, MissingStatistics
 from ..checkpoints.recorded import missing_stats
 from ..devices import usable_device
 from ..image_ops import strength_values
@@ -34,6 +34,10 @@ from ..images import Normalization, check_float_range
 from ..images.kinds import ALPHA_CHANNELS
 from ..model import StyleStream
 from ..stylizer import Stylizer
+from ._recorded import FRONT_END_NAMES as FRONT_END_NAMES  # callers import these from here
+from ._recorded import UserNames as UserNames
+from ._recorded import bank_file_records, check_recordable_settings, recorded_stylizer
+from ._recorded import unrecorded_settings as unrecorded_settings
 
 if TYPE_CHECKING:
     from ..hub import CheckpointRequest
@@ -46,10 +50,6 @@ PER_SAMPLE_STRATEGIES: tuple[str, ...] = ("uniform", "balanced")
 # source -> (the files' state when loaded, what was loaded), least recently used first
 _STYLIZERS: dict[tuple[Any, ...], tuple[tuple, Stylizer]] = {}
 _BANKS: dict[str, tuple[tuple, StyleBank]] = {}  # by path alone: a bank file belongs to one stylizer's network
-_LOCK = threading.Lock()
-# How many loaded stylizers (and banks) a process keeps for sources no transform asked for lately: a run that
-# builds a transform from each epoch's checkpoint folder loads each once, and the oldest are let go.
-CACHED_SOURCES = 4
 
 RELOAD_CHECK_S = 1.0
 """How often (seconds, per transform and process) a transform looks whether the checkpoint or bank
@@ -225,36 +225,6 @@ def pick_styles(
     return bank.style_images(indices, crop=crop, generator=generator)
 
 
-def file_state(source: str | None) -> tuple[tuple[str, int, int, int], ...]:
-    """What a local checkpoint (folder or file) or bank file is now: each file's name, size,
-    modification time and inode; empty for anything else (None, a Hub id). A file saved again
-    after a process loaded it (the atomic writers swap in a new one) no longer matches, so that
-    process loads it again: a long-lived process, such as the fork server of
-    :func:`~.workers.worker_context`, never serves last run's weights or styles."""
-    if source is None:
-        return ()
-    path = Path(source).expanduser()
-    try:
-        paths = [path, *sorted(path.iterdir())] if path.is_dir() else [path]
-        return tuple((p.name, *file_stamp(p)) for p in paths)
-    except OSError:  # not a local path, or one that is being replaced: the loader says what is wrong
-        return ()
-
-
-def _cached(cache: dict[Any, tuple[tuple, Any]], key: Any, state: tuple, load: Callable[[], Any]) -> Any:
-    """``cache[key]``'s value if it was loaded in ``state`` (its files', and what else decides it), else
-    ``load()``, kept in place of the stale one; past :data:`CACHED_SOURCES` keys the least recently used
-    goes, so neither a checkpoint saved again nor a new folder each epoch piles up loaded models."""
-    with _LOCK:
-        entry = cache.pop(key, None)  # put back last: the most recently used
-        if entry is None or entry[0] != state:
-            entry = (state, load())
-        cache[key] = entry
-        while len(cache) > CACHED_SOURCES:
-            del cache[next(iter(cache))]
-        return entry[1]
-
-
 def front_end_stats_advice(source: str) -> str:
     """How a front-end user gives statistics to a checkpoint that records none: a transform's own
     mean=/std= are the input's ``Normalize``, not the checkpoint's, so only a loaded Stylizer (or
@@ -373,31 +343,19 @@ def get_stylizer(
     )
 
 
-def recorded_stylizer(bank_path: str) -> tuple[str | None, str | None, dict[str, Any]]:
-    """The stylizer a bank file records, as a front-end given the file and no stylizer loads it, so
-    the file gives the stylizer the same bank as an object would: its source, its revision, and its
-    statistics and settings (mode, background, colour_match) as ``load_stylizer`` keywords, where
-    recorded. A source that cannot be loaded (none: a stylizer made in memory; a path that is gone)
-    gives the bundled default, with the recorded settings, said in a log line."""
-    from ..hub import CheckpointRequest, accepted_source
-
-    info = read_bank_info(Path(bank_path), "a transform's bank=")
-    options = {name: info[name] for name in ("mean", "std") if info[name] is not None}
-    options.update(info["settings"] or {})
-    source, revision = info["source"], info["revision"]
+def check_recorded_stylizer(bank_path: str, revision: str | None) -> None:
+    """Check the stylizer a bank file records (:func:`recorded_stylizer`) as a ``stylizer=`` source string is
+    checked (:func:`checked_source`), when a transform is given the file and no stylizer: a Hub checkpoint not
+    cached while offline, a folder with a damaged record, fail now, not inside a DataLoader worker at first use.
+    ``revision``: the transform's, which wins over the recorded one."""
+    source, recorded_revision, options = recorded_stylizer(bank_path)
+    if source is None:  # the bundled default, said
+        return
+    advice = None if "mean" in options and "std" in options else front_end_stats_advice  # the file gives them
     try:
-        if source is None:
-            raise ValueError("it records none: its stylizer was made in memory")
-        accepted_source(CheckpointRequest(source, revision))
-    except (OSError, ValueError) as error:
-        logger.warning(
-            "bank %s records no stylizer that can be loaded (%s): the bundled default is used with it; pass "
-            "stylizer= (the checkpoint that built the bank) to choose it",
-            bank_path,
-            error,
-        )
-        return None, None, options
-    return source, revision, options
+        checked_source(source, revision if revision is not None else recorded_revision, advice)
+    except (CheckpointError, FileNotFoundError) as error:  # the loader's refusals: one message each
+        raise type(error)(f"bank {bank_path} records the stylizer that built it, {source!r}: {error}") from error
 
 
 def get_bank(path: str, stylizer: Stylizer, *, state: tuple) -> StyleBank:
@@ -425,33 +383,6 @@ def _refuse_loading_options(owner: str, given: str, revision: str | None, device
         "given as a checkpoint source string, which the transform loads. Drop them, and move the Stylizer "
         "itself with stylizer.to(device), or load it with sva.load_stylizer(source, revision=..., device=...)"
     )
-
-
-def unrecorded_settings(stylizer: Stylizer) -> dict[str, tuple[Any, Any]]:
-    """``{name: (its value, the source's)}`` of what ``stylizer`` stylises with and its source does not load with by
-    itself (:attr:`Stylizer.source_settings`; made directly: the library's settings), which a saved pipeline or the
-    app's snippet has to carry; statistics as float32 lists, so equal in float32 is equal (None: given the loader)."""
-    from ..hub import LIBRARY_SETTINGS
-
-    own = stylizer.source_settings if stylizer.source_settings is not None else LIBRARY_SETTINGS
-    ours = {**stylizer.settings, **{k: float32_list(getattr(stylizer, k)) for k in ("mean", "std") if k in own}}
-    theirs = {k: float32_list(v) if k in ("mean", "std") and v is not None else v for k, v in own.items()}
-    return {name: (value, theirs.get(name)) for name, value in ours.items() if value != theirs.get(name)}
-
-
-def check_recordable_settings(stylizer: Stylizer) -> None:
-    """Refuse to record a stylizer as its source where it stylises otherwise than the source loads (``"dark"`` lost
-    paints a vignette), or where nothing says it does (not made by ``load_stylizer``: a trainer's is fine-tuned)."""
-    save = "save the stylizer with stylizer.save_pretrained(dir) (a folder records all of it) and pass stylizer=dir"
-    if stylizer.source_settings is None:
-        raise ValueError(f"this transform's stylizer was not loaded by load_stylizer (made directly, a trainer's, or "
-                         f"pickled by an older version), so nothing says that its source {stylizer.source!r} loads "
-                         f"it as it is (a fine-tuned stylizer keeps its base checkpoint's source): {save}")
-    if differ := unrecorded_settings(stylizer):
-        said = [f"{k}={v!r} (the source loads with {'its own, if any' if o is None else repr(o)})"
-                for k, (v, o) in differ.items()]
-        raise ValueError(f"this transform's stylizer stylises with {', '.join(said)}, but a saved pipeline records "
-                         f"only its source {stylizer.source!r}, which would load with its own: {save}")
 
 
 class StyleSource:
@@ -504,6 +435,8 @@ class StyleSource:
             _refuse_loading_options(owner, "stylizer" if isinstance(stylizer, Stylizer) else "bank", revision, device)
         self.source = checked_source(stylizer, revision) if isinstance(stylizer, (str, os.PathLike)) else None
         self.bank_path = checked_bank_path(bank) if isinstance(bank, (str, os.PathLike)) else None
+        if self.bank_path is not None and stylizer is None:
+            check_recorded_stylizer(self.bank_path, revision)
         self.revision = revision
         self.device = str(usable_device(device, f"{owner} device")) if device is not None else "cpu"
 
@@ -564,7 +497,8 @@ class StyleSource:
     def describe(self) -> dict[str, Any]:
         """Checkpoint source, revision and bank path (for serialisation: never arrays), or the
         error that says how to save an in-memory stylizer or bank. A stylizer given as an object
-        is recorded as its source only where that loads it as it is (:func:`check_recordable_settings`);
+        is recorded as its source where that loads it as it is (:func:`check_recordable_settings`), else as
+        None beside a bank file that records it as it is (:func:`bank_file_records`: the file loads it);
         one loaded here is recorded as what it was loaded from (the source given, or None)."""
         stylizer = self._stylizer if self._stylizer_given else None
         bank = self._bank
@@ -577,7 +511,12 @@ class StyleSource:
                 "stylizer.save_pretrained(dir) and pass stylizer=dir (or a Hub id)"
             )
         if stylizer is not None:
-            check_recordable_settings(stylizer)
+            try:
+                check_recordable_settings(stylizer)
+            except ValueError:
+                if not bank_file_records(bank_path, stylizer):
+                    raise
+                source = revision = None  # as bank=path alone: the file records the stylizer as it is
         if self._bank_given and bank_path is None:
             raise ValueError("this transform's bank is not saved: call bank.save(path) first, or pass bank=path")
         return {"stylizer": source, "revision": revision, "bank": bank_path}

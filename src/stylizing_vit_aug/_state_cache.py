@@ -1,0 +1,52 @@
+"""What a process loaded from files, kept per source and per state of those files: the front-ends'
+stylizers and banks (:mod:`.transforms._common`) and a bank file's parsed header
+(:func:`~stylizing_vit_aug.bank.storage.read_bank_info`), so each is read once per process and file
+state, and again once the file is saved anew."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ._files import file_stamp
+
+__all__ = ["CACHED_SOURCES", "cached", "file_state"]
+
+# How many loaded stylizers (and banks, and bank headers) a process keeps for sources no caller asked for lately:
+# a run that builds a transform from each epoch's checkpoint folder loads each once, and the oldest are let go.
+CACHED_SOURCES = 4
+# reentrant: a load may read through another cache (a bank that fails to load reads its header to say why)
+_LOCK = threading.RLock()
+
+
+def file_state(source: str | None) -> tuple[tuple[str, int, int, int], ...]:
+    """What a local checkpoint (folder or file) or bank file is now: each file's name, size,
+    modification time and inode; empty for anything else (None, a Hub id). A file saved again
+    after a process loaded it (the atomic writers swap in a new one) no longer matches, so that
+    process loads it again: a long-lived process, such as the fork server of
+    :func:`~.transforms.workers.worker_context`, never serves last run's weights or styles."""
+    if source is None:
+        return ()
+    path = Path(source).expanduser()
+    try:
+        paths = [path, *sorted(path.iterdir())] if path.is_dir() else [path]
+        return tuple((p.name, *file_stamp(p)) for p in paths)
+    except OSError:  # not a local path, or one that is being replaced: the loader says what is wrong
+        return ()
+
+
+def cached(cache: dict[Any, tuple[Any, Any]], key: Any, state: Any, load: Callable[[], Any]) -> Any:
+    """``cache[key]``'s value if it was loaded in ``state`` (its files', and what else decides it), else
+    ``load()``, kept in place of the stale one (nothing kept where it raises); past :data:`CACHED_SOURCES`
+    keys the least recently used goes, so neither a checkpoint saved again nor a new folder each epoch
+    piles up loaded models."""
+    with _LOCK:
+        entry = cache.pop(key, None)  # put back last: the most recently used
+        if entry is None or entry[0] != state:
+            entry = (state, load())
+        cache[key] = entry
+        while len(cache) > CACHED_SOURCES:
+            del cache[next(iter(cache))]
+        return entry[1]

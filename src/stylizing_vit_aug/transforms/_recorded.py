@@ -1,0 +1,110 @@
+"""What a saved pipeline records of a front-end's stylizer, and what a bank file records of the stylizer that
+built it: whether a stylizer object may be recorded as its checkpoint source (it stylises as the source loads) or
+as the bank file alone (the file records it as it is), and the stylizer a front-end given a bank file and no
+stylizer loads (:func:`recorded_stylizer`), as a command given ``--bank`` alone loads it too."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from ..bank.storage import read_bank_info, stylizer_record
+from ..checkpoints import float32_list
+from ..stylizer import Stylizer
+
+logger = logging.getLogger(__name__)
+
+
+class UserNames(NamedTuple):
+    """How a caller's user names the bank file and the stylizer, in the messages they read: a front-end's
+    keywords (:data:`FRONT_END_NAMES`), a command's options (``--bank``, ``--checkpoint``)."""
+
+    bank: str
+    stylizer: str
+
+
+FRONT_END_NAMES = UserNames(bank="a transform's bank=", stylizer="stylizer=")
+
+
+def recorded_stylizer(
+    bank_path: str, names: UserNames = FRONT_END_NAMES
+) -> tuple[str | None, str | None, dict[str, Any]]:
+    """The stylizer a bank file records, as a front-end given the file and no stylizer loads it, so
+    the file gives the stylizer the same bank as an object would: its source, its revision, and its
+    statistics, settings (mode, background, colour_match) and head count (which the weights of a bare
+    file do not show) as ``load_stylizer`` keywords, where recorded. A source that cannot be loaded (none: a
+    stylizer made in memory; a path that is gone) gives the bundled default, with the recorded statistics and
+    settings, said in a log line that names things as ``names`` says (a front-end's keywords, a command's options)."""
+    from ..hub import CheckpointRequest, accepted_source
+
+    info = read_bank_info(Path(bank_path), names.bank)
+    options = {name: info[name] for name in ("mean", "std") if info[name] is not None}
+    options.update(info["settings"] or {})
+    source, revision = info["source"], info["revision"]
+    try:
+        if source is None:
+            raise ValueError("it records none: its stylizer was made in memory")
+        accepted_source(CheckpointRequest(source, revision))
+    except (OSError, ValueError) as error:
+        logger.warning(
+            "bank %s records no stylizer that can be loaded (%s): the bundled default is used with it; pass "
+            "%s (the checkpoint that built the bank) to choose it",
+            bank_path,
+            error,
+            names.stylizer,
+        )
+        return None, None, options
+    heads = info["config"].get("num_heads")
+    return source, revision, {**options, **({"num_heads": heads} if isinstance(heads, int) else {})}
+
+
+def unrecorded_settings(stylizer: Stylizer) -> dict[str, tuple[Any, Any]]:
+    """``{name: (its value, the source's)}`` of what ``stylizer`` stylises with and its source does not load with by
+    itself (:attr:`Stylizer.source_settings`; made directly: the library's settings), which a saved pipeline or the
+    app's snippet has to carry; statistics as float32 lists, so equal in float32 is equal (None: given the loader)."""
+    from ..hub import LIBRARY_SETTINGS
+
+    own = stylizer.source_settings if stylizer.source_settings is not None else LIBRARY_SETTINGS
+    ours = {**stylizer.settings, **{k: float32_list(getattr(stylizer, k)) for k in ("mean", "std") if k in own}}
+    theirs = {k: float32_list(v) if k in ("mean", "std") and v is not None else v for k, v in own.items()}
+    return {name: (value, theirs.get(name)) for name, value in ours.items() if value != theirs.get(name)}
+
+
+def check_recordable_settings(stylizer: Stylizer) -> None:
+    """Refuse to record a stylizer as its source where it stylises otherwise than the source loads (``"dark"`` lost
+    paints a vignette), or where nothing says it does (not made by ``load_stylizer``: a trainer's is fine-tuned)."""
+    save = "save the stylizer with stylizer.save_pretrained(dir) (a folder records all of it) and pass stylizer=dir"
+    if stylizer.source_settings is None:
+        raise ValueError(
+            f"this transform's stylizer was not loaded by load_stylizer (made directly, a trainer's, or "
+            f"pickled by an older version), so nothing says that its source {stylizer.source!r} loads "
+            f"it as it is (a fine-tuned stylizer keeps its base checkpoint's source): {save}"
+        )
+    if differ := unrecorded_settings(stylizer):
+        said = [
+            f"{k}={v!r} (the source loads with {'its own, if any' if o is None else repr(o)})"
+            for k, (v, o) in differ.items()
+        ]
+        raise ValueError(
+            f"this transform's stylizer stylises with {', '.join(said)}, but a saved pipeline records "
+            f"only its source {stylizer.source!r}, which would load with its own: {save}"
+        )
+
+
+def bank_file_records(bank_path: str | None, stylizer: Stylizer) -> bool:
+    """Whether the bank file ``bank_path`` records ``stylizer`` as it stylises (its :func:`stylizer_record`: the
+    source, revision, weights, architecture, statistics and settings), from a source that loads it
+    (``load_stylizer`` made it, so the weights are the source's): a transform given the file and no stylizer then
+    loads this very stylizer (:func:`recorded_stylizer`), so a saved pipeline may record the file alone where
+    the stylizer's own source would load it otherwise (settings or statistics given to ``load_stylizer``)."""
+    from ..hub import CheckpointRequest, accepted_source
+
+    if bank_path is None or stylizer.source is None or stylizer.source_settings is None:
+        return False
+    try:
+        info = read_bank_info(Path(bank_path))
+        accepted_source(CheckpointRequest(stylizer.source, stylizer.revision))  # as recorded_stylizer asks
+    except (OSError, ValueError):  # gone, damaged, or a source no longer here: not recorded as it is
+        return False
+    return all(info.get(name) == value for name, value in stylizer_record(stylizer).items())
