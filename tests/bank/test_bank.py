@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import stylizing_vit_aug as sva
-from helpers import CAMELYON_MEAN, CAMELYON_STD, examples, make_small_model, truncated_jpeg, write_images
+from helpers import (
+    CAMELYON_MEAN,
+    CAMELYON_STD,
+    examples,
+    make_small_model,
+    make_small_stylizer,
+    truncated_jpeg,
+    write_images,
+)
 from stylizing_vit_aug import bank as bank_module
 from stylizing_vit_aug import cli
 from stylizing_vit_aug.bank import (
@@ -338,6 +346,29 @@ def test_bundled_bank_has_crops_of_each_source(small_stylizer):
     bank = bundled_bank(small_stylizer, crops_per_image=2)
     assert len(bank) == 10 and len(bank.domain_names) == 5 and bank.num_encoded == 0
     assert bundled_bank(small_stylizer, crops_per_image=2) is bank  # built once per process
+
+
+def test_the_bundled_bank_keeps_only_the_last_few_stylizers_alive():
+    """A transform made from each epoch's checkpoint, with no bank=, asks for the bundled bank of a new stylizer
+    each time: every bank (its stylizer and encoded styles with it) stayed in the process, about 35 MB an epoch
+    for the bundled default's size. Only the CACHED_SOURCES most recently used are kept; the latest is served."""
+    import gc
+    import weakref
+
+    from stylizing_vit_aug._state_cache import CACHED_SOURCES
+
+    alive = []
+    for epoch in range(CACHED_SOURCES + 3):
+        stylizer = make_small_stylizer()
+        with torch.no_grad():
+            stylizer.model.encoder.norm.bias.add_(epoch)  # each epoch's weights: another fingerprint
+        bank = bundled_bank(stylizer, crops_per_image=1)
+        alive.append(weakref.ref(stylizer))
+        assert bundled_bank(stylizer, crops_per_image=1) is bank
+    del stylizer, bank
+    gc.collect()
+    kept = [ref for ref in alive if ref() is not None]
+    assert len(kept) == CACHED_SOURCES and kept == alive[-CACHED_SOURCES:]
 
 
 def test_bad_input_gives_clear_errors(small_stylizer, histology_crops):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .._state_cache import cached
 from ..stylizer import Stylizer
 from .sources import relative_sources
 from .style_bank import StyleBank
@@ -13,28 +14,34 @@ __all__ = ["HISTOLOGY_ASSETS", "bundled_bank"]
 
 HISTOLOGY_ASSETS = Path(__file__).resolve().parent.parent / "assets" / "histology"
 
-_BUNDLED: dict[str, StyleBank] = {}
+_BUNDLED: dict[str, tuple[tuple, StyleBank]] = {}  # least recently used first (:func:`~.._state_cache.cached`)
 
 
 def bundled_bank(stylizer: Stylizer, *, crops_per_image: int = 8, seed: int = 0) -> StyleBank:
     """The small sample bank that ships with the package: random tissue crops of the bundled
     histology images (domain = source image; no blank glass), built on first use for ``stylizer``
     and kept per process for stylizers a bank counts as one (the same weights and architecture:
-    equal weights under another head count are another stylizer)."""
+    equal weights under another head count are another stylizer). Only the
+    :data:`~.._state_cache.CACHED_SOURCES` most recently used are kept: each holds its stylizer and its
+    encoded styles, and a transform made from each epoch's checkpoint (or a stylizer fine-tuned in
+    place, whose fingerprint changes) asks for a new one each time."""
     key = f"{stylizer.fingerprint}:{stylizer.config}:{crops_per_image}:{seed}"
-    if key not in _BUNDLED:
-        paths = sorted(HISTOLOGY_ASSETS.glob("*.jpg"))
-        if not paths:
-            raise FileNotFoundError(f"the bundled style images are missing from {HISTOLOGY_ASSETS}")
-        bank = StyleBank.from_images(
-            paths,
-            stylizer,
-            domains=[p.stem for p in paths],
-            crops_per_image=crops_per_image,
-            seed=seed,
-            encode=False,
-            tissue_only=True,
-        )
-        bank.sources = relative_sources(bank.sources, HISTOLOGY_ASSETS)  # the same wherever it is installed
-        _BUNDLED[key] = bank
-    return _BUNDLED[key]
+    return cached(_BUNDLED, key, (), lambda: _build(stylizer, crops_per_image, seed))
+
+
+def _build(stylizer: Stylizer, crops_per_image: int, seed: int) -> StyleBank:
+    """:func:`bundled_bank`'s bank, built anew (paths relative to the assets: the same wherever installed)."""
+    paths = sorted(HISTOLOGY_ASSETS.glob("*.jpg"))
+    if not paths:
+        raise FileNotFoundError(f"the bundled style images are missing from {HISTOLOGY_ASSETS}")
+    bank = StyleBank.from_images(
+        paths,
+        stylizer,
+        domains=[p.stem for p in paths],
+        crops_per_image=crops_per_image,
+        seed=seed,
+        encode=False,
+        tissue_only=True,
+    )
+    bank.sources = relative_sources(bank.sources, HISTOLOGY_ASSETS)
+    return bank
