@@ -225,3 +225,17 @@ def test_a_file_replaced_after_its_header_was_read_is_not_the_file_decoded(small
     values, _ = Previewer(small_stylizer, cell_size=40).content(visitors)
     assert not large.exists()  # replaced meanwhile
     assert values.shape[-2:] == (32, 32), values.shape  # the file whose header passed, not the one past the limit
+
+
+def test_a_visitors_file_past_the_packages_own_limit_too_gets_the_pages_words(
+    small_stylizer, uploads, never_decoded, monkeypatch
+):
+    """The page's limit is checked before the package's own on the same opening: a file past both (here the
+    package's shrunk under the bomb) is told to upload a smaller copy, not to cut it into tiles with vips."""
+    monkeypatch.setattr(headers, "MAX_PIXELS", BOMB_SIDE * BOMB_SIDE - 1)
+    bomb, _ = uploads
+    with pytest.raises(ImageReadError) as refused:
+        Previewer(small_stylizer, cell_size=40).content(bomb)
+    message = str(refused.value)
+    assert f"content image {bomb}" in message and "upload a copy scaled down" in message, message
+    assert "tiles" not in message, message

@@ -32,7 +32,6 @@ from .headers import (
     open_image,
     raw_modes,
     refuse_float_mode,
-    refuse_past,
     refuse_special,
     stored_size,
     traits_of,
@@ -444,9 +443,7 @@ def _open_and_decode(
     with handle:
         try:
             before = os.fstat(handle.fileno())
-            with open_image(handle, path) as image, warnings.catch_warnings():
-                if limit is not None:  # a caller's own, on this opening: the file checked is the one decoded
-                    refuse_past(limit, path, image.size)
+            with open_image(handle, path, limit) as image, warnings.catch_warnings():
                 # a band's crop meets Pillow's guard again: the size was judged at the opening
                 warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
                 deep = _deep_bytes(image, handle)  # Pillow has read the header alone

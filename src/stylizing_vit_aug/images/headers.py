@@ -79,15 +79,18 @@ logger = logging.getLogger(__name__)
 
 
 @contextmanager
-def open_image(source: Path | BinaryIO, path: Path) -> Iterator[PILImage.Image]:
+def open_image(source: Path | BinaryIO, path: Path, limit: PixelLimit | None = None) -> Iterator[PILImage.Image]:
     """``PILImage.open(source)`` for every reader of the package, with one size rule instead of Pillow's
     decompression-bomb guard (:func:`_check_pixels`): the guard is lifted for the opening (under a lock; the
     header alone is read), so no raw ``DecompressionBombWarning`` or its advice a command's user cannot follow.
     A file past Pillow's default is read whole with the guard lifted (Pillow checks again as it loads some
-    formats' pixels, a TIFF's whole): meanwhile other threads' own Pillow openings wait or go unguarded."""
+    formats' pixels, a TIFF's whole): meanwhile other threads' own Pillow openings wait or go unguarded.
+    ``limit``: a caller's own, checked first, in its words, on this opening (the file checked is the one read)."""
     with _lifted_guard() as setting:
         image = PILImage.open(source)
     with image:
+        if limit is not None:
+            _refuse_pixels(f"{limit.what} {path}", image.size, limit.pixels, limit.why, limit.advice)
         past_default = _check_pixels(image, path, setting)
         with _lifted_guard() if past_default else nullcontext():
             yield image
@@ -153,18 +156,13 @@ def _refuse_pixels(label: str, size: tuple[int, int], limit: int, why: str, advi
 
 class PixelLimit(NamedTuple):
     """A caller's own limit on the pixels of one file (the app's, on visitors' files), in its words: ``what`` the
-    file is ("content image"), ``why`` that limit, what to do (``advice``); checked by :func:`refuse_past` on the
-    opening that decodes the file (``read_image(limit=)``), so the file checked is the file decoded."""
+    file is ("content image"), ``why`` that limit, what to do (``advice``); checked by :func:`open_image` before its
+    own rule, on the opening that decodes the file (``read_image(limit=)``), so the file checked is the one decoded."""
 
     pixels: int
     what: str
     why: str
     advice: str
-
-
-def refuse_past(limit: PixelLimit, path: Path, size: tuple[int, int]) -> None:
-    """The refusal of a file of ``size`` (width, height) past a caller's ``limit``, naming it."""
-    _refuse_pixels(f"{limit.what} {path}", size, limit.pixels, limit.why, limit.advice)
 
 
 # a file that ends early, in one phrase: Pillow says it two ways (decode, PNG chunk walk), check_end_marker a third
