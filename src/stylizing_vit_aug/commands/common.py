@@ -201,6 +201,7 @@ class CheckpointChoice:
     compile: bool | str = False  # Stylizer(compile=): stylize's --compile
     background: str | None = None  # None: the checkpoint's recorded background, else the library's default
     colour_match: bool | None = None  # None: the checkpoint's (no option: a --bank's record sets it, for_bank)
+    num_heads: int | None = None  # None: the weights' rule (no option: a --bank's record of bare weights sets it)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> CheckpointChoice:
@@ -224,7 +225,7 @@ class CheckpointChoice:
         --mode, --background, --mean/--std) wins. Otherwise this choice, unchanged."""
         if bank is None or self.checkpoint is not None:
             return self
-        from ..transforms._common import UserNames, recorded_stylizer
+        from ..transforms._recorded import UserNames, recorded_stylizer
 
         source, revision, recorded = recorded_stylizer(str(bank), UserNames(bank="--bank", stylizer="--checkpoint"))
         given_stats = self.mean is not None
@@ -235,6 +236,7 @@ class CheckpointChoice:
             mode=self.mode if self.mode is not None else recorded.get("mode"),
             background=self.background if self.background is not None else recorded.get("background"),
             colour_match=recorded.get("colour_match"),
+            num_heads=recorded.get("num_heads"),
             mean=self.mean if given_stats else recorded.get("mean"),
             std=self.std if given_stats else recorded.get("std"),
         )
@@ -291,6 +293,7 @@ class CheckpointChoice:
             mode=self.mode,
             background=self.background,
             colour_match=self.colour_match,
+            num_heads=self.num_heads,
             mean=self.mean,
             std=self.std,
             compile=self.compile,

@@ -34,10 +34,8 @@ from ..images import Normalization, check_float_range
 from ..images.kinds import ALPHA_CHANNELS
 from ..model import StyleStream
 from ..stylizer import Stylizer
-from ._recorded import FRONT_END_NAMES as FRONT_END_NAMES  # callers import these from here
-from ._recorded import UserNames as UserNames
 from ._recorded import bank_file_records, check_recordable_settings, recorded_stylizer
-from ._recorded import unrecorded_settings as unrecorded_settings
+from ._recorded import unrecorded_settings as unrecorded_settings  # callers import it from here
 
 if TYPE_CHECKING:
     from ..hub import CheckpointRequest
@@ -343,21 +341,6 @@ def get_stylizer(
     )
 
 
-def check_recorded_stylizer(bank_path: str, revision: str | None) -> None:
-    """Check the stylizer a bank file records (:func:`recorded_stylizer`) as a ``stylizer=`` source string is
-    checked (:func:`checked_source`), when a transform is given the file and no stylizer: a Hub checkpoint not
-    cached while offline, a folder with a damaged record, fail now, not inside a DataLoader worker at first use.
-    ``revision``: the transform's, which wins over the recorded one."""
-    source, recorded_revision, options = recorded_stylizer(bank_path)
-    if source is None:  # the bundled default, said
-        return
-    advice = None if "mean" in options and "std" in options else front_end_stats_advice  # the file gives them
-    try:
-        checked_source(source, revision if revision is not None else recorded_revision, advice)
-    except (CheckpointError, FileNotFoundError) as error:  # the loader's refusals: one message each
-        raise type(error)(f"bank {bank_path} records the stylizer that built it, {source!r}: {error}") from error
-
-
 def get_bank(path: str, stylizer: Stylizer, *, state: tuple) -> StyleBank:
     """A bank file loaded once per process and stylizer (fails if another stylizer made it), and
     again if the file or the stylizer's weights changed since (one entry per path: a bank saved again
@@ -435,9 +418,9 @@ class StyleSource:
             _refuse_loading_options(owner, "stylizer" if isinstance(stylizer, Stylizer) else "bank", revision, device)
         self.source = checked_source(stylizer, revision) if isinstance(stylizer, (str, os.PathLike)) else None
         self.bank_path = checked_bank_path(bank) if isinstance(bank, (str, os.PathLike)) else None
-        if self.bank_path is not None and stylizer is None:
-            check_recorded_stylizer(self.bank_path, revision)
         self.revision = revision
+        if self.bank_path is not None and stylizer is None:
+            self._check_recorded_stylizer()
         self.device = str(usable_device(device, f"{owner} device")) if device is not None else "cpu"
 
     @property
@@ -463,6 +446,20 @@ class StyleSource:
             return self.source, self.revision, {}
         source, revision, options = recorded_stylizer(self.bank_path)
         return source, self.revision if self.revision is not None else revision, options
+
+    def _check_recorded_stylizer(self) -> None:
+        """Check the stylizer a bank file given without one records (:meth:`_stylizer_request`) as a
+        ``stylizer=`` source string is checked (:func:`checked_source`): a Hub checkpoint not cached while
+        offline, a folder with a damaged record, fail now, not inside a DataLoader worker at first use."""
+        source, revision, options = self._stylizer_request()
+        if source is None:  # the bundled default, said
+            return
+        advice = None if "mean" in options and "std" in options else front_end_stats_advice  # the file gives them
+        try:
+            checked_source(source, revision, advice)
+        except (CheckpointError, FileNotFoundError) as error:  # the loader's refusals: one message each
+            said = f"bank {self.bank_path} records the stylizer that built it, {source!r}: {error}"
+            raise type(error)(said) from error
 
     @property
     def bank(self) -> StyleBank:

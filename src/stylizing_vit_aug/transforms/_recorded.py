@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from ..bank.storage import read_bank_info, stylizer_record
 from ..checkpoints import float32_list
+from ..images.kinds import log_once
 from ..stylizer import Stylizer
 
 logger = logging.getLogger(__name__)
@@ -47,12 +48,14 @@ def recorded_stylizer(
             raise ValueError("it records none: its stylizer was made in memory")
         accepted_source(CheckpointRequest(source, revision))
     except (OSError, ValueError) as error:
-        logger.warning(
+        log_once(  # once per process: a transform asks when it is made and again when it loads
+            f"unloadable bank stylizer:{bank_path}:{names.stylizer}",
             "bank %s records no stylizer that can be loaded (%s): the bundled default is used with it; pass "
             "%s (the checkpoint that built the bank) to choose it",
             bank_path,
             error,
             names.stylizer,
+            log=logger,
         )
         return None, None, options
     heads = info["config"].get("num_heads")
