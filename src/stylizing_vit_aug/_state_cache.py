@@ -17,8 +17,11 @@ __all__ = ["CACHED_SOURCES", "cached", "file_state"]
 # How many loaded stylizers (and banks, and bank headers) a process keeps for sources no caller asked for lately:
 # a run that builds a transform from each epoch's checkpoint folder loads each once, and the oldest are let go.
 CACHED_SOURCES = 4
-# reentrant: a load may read through another cache (a bank that fails to load reads its header to say why)
-_LOCK = threading.RLock()
+# one lock per cache (by the dict's id: the caches are module globals, which tests swap for fresh dicts), so a
+# load in one (a Hub download for a stylizer) never holds up another (a bank header); reentrant, as a load may
+# read through its own cache again (a bank that fails to load reads its header to say why)
+_LOCKS: dict[int, threading.RLock] = {}
+_LOCKS_GUARD = threading.Lock()
 
 
 def file_state(source: str | None) -> tuple[tuple[str, int, int, int], ...]:
@@ -42,7 +45,9 @@ def cached(cache: dict[Any, tuple[Any, Any]], key: Any, state: Any, load: Callab
     ``load()``, kept in place of the stale one (nothing kept where it raises); past :data:`CACHED_SOURCES`
     keys the least recently used goes, so neither a checkpoint saved again nor a new folder each epoch
     piles up loaded models."""
-    with _LOCK:
+    with _LOCKS_GUARD:
+        lock = _LOCKS.setdefault(id(cache), threading.RLock())
+    with lock:
         entry = cache.pop(key, None)  # put back last: the most recently used
         if entry is None or entry[0] != state:
             entry = (state, load())
