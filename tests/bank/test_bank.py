@@ -256,6 +256,24 @@ def test_each_unknown_content_domain_is_named_once_whichever_batch_it_comes_in(s
     assert "none of the content domains ['2']" in said[1]
 
 
+def test_per_sample_ids_given_as_domains_are_named_up_to_a_limit_then_no_more(small_stylizer, caplog):
+    """A patient's or slide's id per sample given as domains= is unknown to the bank each time: each new id was a
+    warning line of its own for the whole run (a memory probe: 43 in 200 batches). Up to the limit they are named,
+    the last warning says no more will be and asks whether the labels are ids; then silence."""
+    from stylizing_vit_aug.bank.sampling import UNKNOWN_LABELS_NAMED
+
+    images = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+    bank = StyleBank.from_images(images, small_stylizer, domains=["lab_a", "lab_a", "lab_b", "lab_b"], encode=False)
+    with caplog.at_level("WARNING", logger="stylizing_vit_aug.bank.sampling"):
+        for batch in range(3 * UNKNOWN_LABELS_NAMED // 4):
+            ids = [f"patient{4 * batch + i:03d}" for i in range(4)]
+            bank.sample(4, strategy="other_domain", content_domains=["lab_a", *ids[1:]])
+    said = [record.getMessage() for record in caplog.records]
+    named = {label for message in said for label in re.findall(r"patient\d+", message)}
+    assert len(named) == UNKNOWN_LABELS_NAMED and len(said) < UNKNOWN_LABELS_NAMED
+    assert "no more are named" in said[-1] and all("no more are named" not in message for message in said[:-1])
+
+
 @settings(max_examples=examples(40))
 @given(value=st.integers(-(2**31), 2**31))
 def test_a_whole_number_label_is_one_domain_in_every_number_type(value):

@@ -75,16 +75,24 @@ def _shown(names: Sequence[str]) -> list[str]:
     return [*names[:5], *["..."] * (len(names) > 5)]
 
 
+UNKNOWN_LABELS_NAMED = 20
+"""How many unknown content domain labels a bank names in warnings: per-sample ids given as domains= (a patient's,
+a slide's) are each unknown, and were each said, a line per new id for the whole run."""
+
+
 def _say_unknown_domains(domains: DomainIndex, unknown: Sequence[str], all_unknown: bool) -> None:
     """Once per unknown content label and bank (its :class:`DomainIndex`; a second bank with the
-    same mismatch says so too): contents of a domain the bank lacks draw styles of every domain,
-    their own lab's included if the bank names it otherwise (integer labels for a bank built from
-    folders), since "another domain" cannot be told for them. ``all_unknown``: the batch has none
-    of the bank's domains, so the advice is the batch's, not a few labels'."""
-    new = sorted(set(unknown) - domains.told_labels)
+    same mismatch says so too), up to :data:`UNKNOWN_LABELS_NAMED` labels: contents of a domain the
+    bank lacks draw styles of every domain, their own lab's included if the bank names it otherwise
+    (integer labels for a bank built from folders), since "another domain" cannot be told for them.
+    ``all_unknown``: the batch has none of the bank's domains, so the advice is the batch's, not a
+    few labels'."""
+    room = UNKNOWN_LABELS_NAMED - len(domains.told_labels)
+    new = sorted(set(unknown) - domains.told_labels)[: max(room, 0)]
     if not new:
         return
     domains.told_labels.update(new)
+    last = len(domains.told_labels) >= UNKNOWN_LABELS_NAMED
     if all_unknown:
         message = (
             "none of the content domains %s is one of the bank's domains %s, so every style counts as another "
@@ -96,6 +104,11 @@ def _say_unknown_domains(domains: DomainIndex, unknown: Sequence[str], all_unkno
             "the content domain(s) %s are not among the bank's domains %s, so their styles are drawn from every "
             'domain ("another domain" cannot be told for them); if they name one of the bank\'s labs '
             "differently, pass the bank's name in domains="
+        )
+    if last:
+        message += (
+            f"; that makes {UNKNOWN_LABELS_NAMED} unknown labels, so no more are named (are domains= ids of patients "
+            "or slides? a domain is a lab, scanner or stain protocol)"
         )
     logger.warning(message, _shown(new), _shown(domains.names))
 
