@@ -67,7 +67,13 @@ def test_a_record_from_before_style_digests_matches_a_rerun_by_the_slashed_name(
     log = tmp_path / "stylize_log.csv"
     _write(log, LEGACY_FIELDS, [_row("a.png", _STYLE)])
     logged = _stylize_record.read_log(log)
-    ours = _row("a.png", _STYLE.replace("\\", "/"), style_digest="ab12", value_range=_stylize_record.TYPE_RANGE)
+    ours = _row(  # a rerun with the settings 0.1.0 made its outputs with
+        "a.png",
+        _STYLE.replace("\\", "/"),
+        style_digest="ab12",
+        value_range=_stylize_record.TYPE_RANGE,
+        **_stylize_record.LEGACY_SETTINGS,
+    )
     resumed = _stylize_resume.resumed_rows([ours], logged, [])
     assert not resumed.differing and not resumed.unknown
     assert [row["style"] for row in resumed.rows] == [ours["style"]]

@@ -65,9 +65,13 @@ FIELDS = (
     "error",
 )
 # The columns of records written before every setting that changes the pixels was recorded (0.1.0):
-# still read, their rows with the columns they lack empty (not recorded, so never compared).
+# still read, their rows with the columns they lack empty (not recorded, so never compared), except the
+# settings 0.1.0 had no choice of (LEGACY_SETTINGS), which its outputs were all made with.
 LEGACY_FIELDS = ("input", "output", "style", "style_index", "domain", "strength", "seed", "checkpoint", "revision",
                  "error")
+# What 0.1.0 made every output with (as a Stylizer it pickled unpickles: stylizer_options._BEFORE_OPTIONS):
+# every pixel styled, glass too, and no colour step; compared with a rerun's as any recorded setting is.
+LEGACY_SETTINGS = {"background": "style", "colour_match": "False"}
 BEFORE_INPUTS = tuple(name for name in FIELDS if name not in INPUT_COLUMNS)  # the header before INPUT_COLUMNS
 BEFORE_VALUE_RANGE = tuple(name for name in BEFORE_INPUTS if name != "value_range")
 # Every header a record may have: this one, the one before the input columns, before --value-range, and 0.1.0's.
@@ -248,7 +252,8 @@ def read_log(path: Path) -> dict[str, dict[str, str]]:
     """Complete rows by output (last wins; rows of unreadable style files by style); a torn
     last line from a kill is ignored. A record of older columns (:data:`KNOWN_HEADERS`) reads
     with the columns it lacks empty: not recorded; but ``value_range``, which no run could set
-    before the column was added, is :data:`TYPE_RANGE` in each row that records its settings. Its paths
+    before the column was added, is :data:`TYPE_RANGE` in each row that records its settings, and 0.1.0's
+    rows of outputs record what 0.1.0 made them with (:data:`LEGACY_SETTINGS`). Its paths
     (input, output, style) read with ``/`` (:func:`_portable`), as they are written, so a folder moved between
     systems finds its rows, and a style Windows named with ``\\`` matches its ``/`` name (a row without
     ``style_digest`` matches by name alone)."""
@@ -265,6 +270,8 @@ def read_log(path: Path) -> dict[str, dict[str, str]]:
                     row[name] = _portable(row[name])
                 if "value_range" not in needed and not row["error"] and not is_unknown(row):
                     row["value_range"] = TYPE_RANGE
+                if needed == LEGACY_FIELDS and describes_output(row):
+                    row.update(LEGACY_SETTINGS)
                 rows[row["output"] or f"style:{row['style']}"] = row
     return rows
 
