@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import pickle
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -102,6 +103,10 @@ class StyleParams:
         )
 
 
+# what a front-end pickled by 0.1.0 kept as loose attributes (now StyleParams), named in its refusal
+_PICKLED_PARAMETERS = ("p", "prob", "strength", "mode", "strategy", "style_crop", "value_range")
+
+
 class StyleAugmentation:
     """What every front-end is: checked :class:`StyleParams`, a :class:`StyleSource`, one draw of
     styles and strengths per call and one way to apply them.
@@ -145,6 +150,25 @@ class StyleAugmentation:
         self.in_batch = bank is None and self.IN_BATCH
         self._device_given = device is not None
         self._source = StyleSource(stylizer, bank, revision=revision, device=device, owner=type(self).__name__)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Refuse, as it unpickles, a front-end pickled by 0.1.0 (its checked parameters were loose attributes,
+        no :class:`StyleParams`): it unpickled silently and failed at its first call, in a DataLoader worker,
+        with an ``AttributeError``. The refusal names the parameters it had, to make it again with."""
+        if "settings" not in state:
+            had = ", ".join(f"{name}={state[name]!r}" for name in _PICKLED_PARAMETERS if name in state)
+            source = state.get("_source")
+            where = {name: getattr(source, name, None) for name in ("source", "bank_path")}
+            raise pickle.UnpicklingError(
+                f"this {type(self).__name__} was pickled by stylizing-vit-aug 0.1.0, whose front-ends this version "
+                f"cannot unpickle ({had}; stylizer source {where['source']!r}, bank {where['bank_path']!r}): make "
+                f"it again with this version, with those arguments, and pickle or save that"
+            )
+        parent = getattr(super(), "__setstate__", None)
+        if parent is None:  # no host class of its own: the plain object's state
+            self.__dict__.update(state)
+        else:
+            parent(state)
 
     def _run_where(self, device: torch.device) -> None:
         """For the batch front-ends: a stylizer loaded from a source string without ``device=`` runs where the

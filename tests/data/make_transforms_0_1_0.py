@@ -1,0 +1,37 @@
+"""Writes ``transforms_0_1_0.pkl``: front-ends pickled by the released stylizing-vit-aug 0.1.0.
+
+The test (``tests/transforms/test_pickled_by_0_1_0.py``) unpickles them with the current code, as a
+saved pipeline or a DataLoader worker's copy made with 0.1.0 would be. Run with 0.1.0's source on the
+path, nothing installed from the network::
+
+    mkdir -p /tmp/sva010 && git archive 3adaecb src | tar -x -C /tmp/sva010
+    PYTHONPATH=/tmp/sva010/src python tests/data/make_transforms_0_1_0.py tests/data/transforms_0_1_0.pkl
+
+A dict of the pickles (bytes) of a ``StylizeTransform`` and a ``RandStylize`` of the bundled default (a
+source string: no weights in the pickle) and a ``BatchStylize`` of a tiny random model (16 px, one
+block), each with non-default settings that the refusal names.
+"""
+
+from __future__ import annotations
+
+import pickle
+import sys
+
+import torch
+
+import stylizing_vit_aug as sva
+
+if __name__ == "__main__":
+    if sva.__version__ != "0.1.0":
+        raise SystemExit(f"run with stylizing-vit-aug 0.1.0 on the path, not {sva.__version__}")
+    torch.manual_seed(0)
+    model = sva.StylizingViT(img_size=16, patch_size=4, in_chans=3, embed_dim=24, depth=1, num_heads=2)
+    mean, std = (0.7440, 0.5895, 0.7214), (0.1787, 0.2131, 0.1721)
+    stylizer = sva.Stylizer(model, mean, std, device="cpu", dtype=torch.float32)
+    transforms = {
+        "StylizeTransform": sva.StylizeTransform("default", p=0.7, strength=(0.5, 1.0)),
+        "RandStylize": sva.RandStylize("default", prob=0.7, strength=(0.5, 1.0)),
+        "BatchStylize": sva.BatchStylize(stylizer, p=0.7, strength=(0.5, 1.0)),
+    }
+    with open(sys.argv[1], "wb") as handle:
+        pickle.dump({name: pickle.dumps(transform) for name, transform in transforms.items()}, handle)
