@@ -36,6 +36,10 @@ def _about(help_text: str, **more: Any) -> dict[str, Any]:
     return {"help": help_text, **more}
 
 
+# the weights each objective ignores (the other objective's terms): refused when given, never a change on resume
+OTHER_OBJECTIVES_WEIGHTS = {"paper": "stain_weights", "stain": "loss_weights"}
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """Everything the ``train`` command (:mod:`stylizing_vit_aug.commands.train`) reads, as plain data."""
@@ -186,10 +190,9 @@ class TrainConfig:
             raise ValueError("give --mean and --std together")
         if problem := seed_problem(self.seed):
             raise ValueError(f"--seed {problem}")
-        others = {"paper": ("stain_weights", StainWeights()), "stain": ("loss_weights", LossWeights())}
-        unused = others.get(self.objective)
-        if unused and getattr(self, unused[0]) != unused[1]:
-            raise ValueError(f"--{unused[0].replace('_', '-')} weighs the other objective's terms and would be ignored "
+        unused = OTHER_OBJECTIVES_WEIGHTS.get(self.objective)
+        if unused and getattr(self, unused) != type(getattr(self, unused))():
+            raise ValueError(f"--{unused.replace('_', '-')} weighs the other objective's terms and would be ignored "
                              f"with --objective {self.objective}: drop it, or pick the objective it is for")
 
     def to_json(self) -> dict:

@@ -19,7 +19,7 @@ import torch
 
 from ..checkpoints import check_values, same_float32
 from ..model import PRESETS, ModelConfig, StylizingViT, count_parameters
-from .config import TrainConfig
+from .config import OTHER_OBJECTIVES_WEIGHTS, TrainConfig
 from .training_state import TrainingCheckpointError, read_training_checkpoint
 
 __all__ = [
@@ -91,11 +91,15 @@ def read_resume(config: TrainConfig, checkpoint_dir: Path) -> dict:
 
 def changed_options(saved: dict[str, Any], current: dict[str, Any]) -> dict[str, list[Any]]:
     """``{option: [checkpoint's, now]}`` for the run's options (``TrainConfig.to_json``) that a
-    resume changes; the model's (kept, or refused) and one invocation's own are left out."""
+    resume changes; the model's (kept, or refused), one invocation's own and the weights of the objective
+    the run does not use (0.1.0 recorded other defaults for them) are left out."""
+    ignored = {*MODEL_ARGS, *INVOCATION_ARGS}
+    if saved.get("objective") == current.get("objective"):
+        ignored.add(OTHER_OBJECTIVES_WEIGHTS.get(current.get("objective"), ""))
     return {
         name: [value, current.get(name)]
         for name, value in saved.items()
-        if name not in (*MODEL_ARGS, *INVOCATION_ARGS) and name in current and value != current[name]
+        if name not in ignored and name in current and value != current[name]
     }
 
 
