@@ -147,8 +147,9 @@ def test_the_pages_reads_never_lift_pillows_process_wide_guard(small_stylizer, h
 
 @pytest.fixture
 def floats_made(monkeypatch) -> list[int]:
-    """The pixels of each array the page or the bank turns into floats (to_batch), in order; the bands are shrunk
-    (16384 pixels stand for the Stylizer's 2**19) so that a 600 x 400 image stands for one at the page's limit."""
+    """The pixels of each array the page or the bank turns into floats (to_batch, the whole-image path's or a
+    band's), in order; the bands of both are shrunk (16384 pixels stand for the Stylizer's 2**19) so that a 600 x 400
+    image stands for one at the page's limit."""
     made: list[int] = []
 
     def watched(convert):
@@ -160,6 +161,7 @@ def floats_made(monkeypatch) -> list[int]:
         return to_floats
 
     monkeypatch.setattr(app_previewer, "STRIP_PIXELS", 1 << 14, raising=False)
+    monkeypatch.setattr(building, "STRIP_PIXELS", 1 << 14)  # the bank's band path, which makes the styles small
     monkeypatch.setattr(strip_path, "to_batch", watched(strip_path.to_batch))
     monkeypatch.setattr(building, "to_batch", watched(building.to_batch))
     return made

@@ -42,9 +42,9 @@ from .app_settings import (
     typed_path,
 )
 from .bank import BankMismatch, StyleBank, bundled_bank
-from .bank.building import folder_domains
+from .bank.building import folder_domains, whole_styles
 from .grid import content_style_grid
-from .images import ImageReadError, to_uint8
+from .images import ImageReadError
 from .images.kinds import looks_twelve_bit
 from .images.value_range import TWELVE_BIT_MAX
 from .strip_path import downscaled
@@ -86,9 +86,10 @@ def _twelve_bit_note(pixels: np.ndarray, name: str, role: str, in_folder: bool =
 
 
 def _small_batch(pixels: np.ndarray, height: int, width: int, what: str) -> torch.Tensor:
-    """Pixels as read, float 0–1 ``[1, C, height, width]``, made a row band at a time
+    """A content's pixels as read, float 0–1 ``[1, C, height, width]``, made a row band at a time
     (:func:`~.strip_path.downscaled`: the pixels of one resize of the whole on the CPU), never the whole image
-    as floats: 12 bytes a pixel as RGB, 1.07 GB at the page's pixel limit, for a picture shown at most 256 px."""
+    as floats: 12 bytes a pixel as RGB, 1.07 GB at the page's pixel limit, for a picture shown at most 256 px.
+    (Styles are made small by the bank's rule: :func:`~.bank.building.whole_styles`.)"""
     return downscaled(pixels, (height, width), torch.device("cpu"), STRIP_PIXELS, what=what)
 
 
@@ -234,10 +235,10 @@ class Previewer:
         self, files: Sequence[Path], folder: Path | None = None
     ) -> tuple[list[torch.Tensor], list[Path], list[str], list[tuple[Path, str]]]:
         """Each style file read as a visitor's (:func:`~stylizing_vit_aug.app_files.read_visitor_image`), at the
-        model's size as the bank makes it (:func:`_small_batch`, uint8); the files kept, their 12-bit notes (one
-        helper for uploads and a ``folder``'s files) and the files left out with why: a folder's unreadable file
-        is left out, as the bank leaves it out; an upload's raises."""
-        size = self.stylizer.img_size
+        model's size by the bank's own rule (:func:`~stylizing_vit_aug.bank.building.whole_styles`: a large one a
+        band at a time) as soon as it is read, so a folder's files are never all held at full size at once; the
+        files kept, their 12-bit notes (one helper for uploads and a ``folder``'s files) and the files left out
+        with why: a folder's unreadable file is left out, as the bank leaves it out; an upload's raises."""
         styles, kept, notes, refused = [], [], [], []
         for file in files:
             try:
@@ -250,7 +251,7 @@ class Previewer:
             name = file.name if folder is None else str(file)
             if note := _twelve_bit_note(pixels, name, "style", in_folder=folder is not None):
                 notes.append(note)
-            styles.append(to_uint8(_small_batch(pixels, size, size, f"style image {name}")))
+            styles.append(whole_styles(pixels, self.stylizer, f"style image {name}")[0])
             kept.append(file)
         return styles, kept, notes, refused
 

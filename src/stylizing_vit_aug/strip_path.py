@@ -7,13 +7,17 @@ resizes both axes at once, they agree to float rounding."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 
 from .guided import apply_basis
 from .image_ops import blend_into, resize
-from .images import from_batch, to_batch
+from .images import check_image, from_batch, to_batch
+from .images.kinds import note_twelve_bit
+from .images.value_range import SIXTEEN_BIT, declare_value_range, declared_value_range
 from .images.windows import height_width, put_columns, strips, window
 
 __all__ = ["downscaled", "restore_in_strips"]
@@ -27,17 +31,32 @@ def downscaled(
     *,
     range_checked: bool = False,
     what: str = "images",
+    adapt: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """One large image at ``size`` (height, width), ``[1, C, height, width]`` in 0–1, never whole as
     floats: each row band of at most ``strip_pixels`` is resized across, then the narrow result down
-    (the two passes of one antialiased resize). Each band's values are range-checked unless
-    ``range_checked`` (the caller read them), their errors naming ``what``; :func:`restore_in_strips`
-    then reads none again."""
+    (the two passes of one antialiased resize). Its values are checked once, whole, unless
+    ``range_checked`` (the caller read them), with ``to_batch``'s errors naming ``what`` (a band's own
+    extremes would judge the image by one band); :func:`restore_in_strips` then reads none again.
+    ``adapt`` (a stylizer's channel adaptation) is applied to each band before it is resized, as by a
+    caller that adapts the whole image first: RGB to luminance does not commute with the resize (to
+    float rounding). The 12-bit note of 16-bit pixels is said of the whole image too, from all bands'
+    largest value: one band of dark background is no 12-bit data."""
+    if not range_checked:
+        check_image(image, what)  # reads the extremes of the image as given: no float copy
     height, width = height_width(image)
-    bands = []
-    for top, bottom in strips(height, strip_pixels // width):
-        values, _ = to_batch(window(image, top, bottom, 0, width), what, range_checked=range_checked)
-        bands.append(resize(values.to(device, torch.float32), bottom - top, size[1]))
+    declared = declared_value_range()
+    bands, tops = [], []
+    with declare_value_range(declared or SIXTEEN_BIT):  # the same scale; no note per band (said below)
+        for top, bottom in strips(height, strip_pixels // width):
+            values, info = to_batch(window(image, top, bottom, 0, width), what, range_checked=True)
+            if declared is None and info.value_range is not None:  # 16-bit pixels on 0–65535
+                tops.append(values.amax())
+            values = values if adapt is None else adapt(values)
+            bands.append(resize(values.to(device, torch.float32), bottom - top, size[1]))
+    if tops:
+        largest = round(float(torch.stack(tops).max()) * SIXTEEN_BIT[1])
+        note_twelve_bit(np.array([largest], np.uint16), what, each=False)  # as to_batch says it of a whole array
     return resize(torch.cat(bands, dim=2), *size)
 
 

@@ -18,7 +18,9 @@ from tqdm.auto import tqdm
 from ..image_ops import random_crop_resize, resize
 from ..images import ImageLike, ImageReadError, to_batch, to_uint8
 from ..images.files import read_image_and_sha256
-from ..stylizer import Stylizer
+from ..images.windows import height_width
+from ..strip_path import downscaled
+from ..stylizer import STRIP_PIXELS, Stylizer
 from ..tissue import is_tissue
 from .sampling import label_of
 from .sources import StyleFile, source_of
@@ -37,6 +39,7 @@ __all__ = [
     "note_style_shape",
     "source_items",
     "tissue_only_crops",
+    "whole_styles",
 ]
 
 logger = logging.getLogger(__name__)
@@ -204,28 +207,57 @@ def model_images(
             sources.append(None)
             names.append(label)
             continue
-        values, _ = to_batch(item, label, range_checked=source is not None)  # a file: its reader checked it
-        values = stylizer.adapt_channels(values)
-        count, _, height, width = values.shape
-        seen.shape(height, width, label, count, size, whole=not crops_per_image)
-        if crops_per_image:
+        checked = source is not None  # a file: its reader checked its values
+        if crops_per_image:  # crops are drawn from the whole image, so it is made floats whole
+            values = stylizer.adapt_channels(to_batch(item, label, range_checked=checked)[0])
+            count, _, height, width = values.shape
             if crops_per_image > 1 and min(crop_size or size, height, width) >= max(height, width):
                 seen.whole.append(f"{label} ({width}x{height})")
             kept = _crops(values, crops_per_image, crop_size or size, size, generator, rule, label)
-            values = torch.cat(kept)
+            pixels = to_uint8(torch.cat(kept)).cpu()
             counts.extend(len(group) for group in kept)
         else:
-            values = resize(values, size, size)
-            counts.extend([1] * count)
+            pixels, height, width = whole_styles(item, stylizer, label, range_checked=checked)
+            counts.extend([1] * (count := len(pixels)))
+        seen.shape(height, width, label, count, size, whole=not crops_per_image)
         sources.extend([source] * count)
         names.extend([label] * count)
-        parts.append(to_uint8(values).cpu())
+        parts.append(pixels)
     seen.say(size, crops_per_image, crop_size)
     if not sum(counts):
         unread = f" ({len(skipped)} unreadable, e.g. {skipped[0][1]})" if skipped else ""
         blank = " (tissue_only: no crop showed tissue)" if tissue_only and parts else ""
         raise ValueError(f"a style bank needs at least one style image; got none{unread}{blank}")
     return BuiltStyles(torch.cat(parts), counts, sources, skipped, names)
+
+
+def whole_styles(
+    item: ImageLike, stylizer: Stylizer, label: str, *, range_checked: bool = False
+) -> tuple[torch.Tensor, int, int]:
+    """``item`` (one image, a batch or a list of one size) resized whole to the model's size in its channels,
+    uint8 ``[B, C, S, S]`` on the CPU as a bank keeps it, and the source's height and width. A single image of
+    more than :data:`~stylizing_vit_aug.stylizer.STRIP_PIXELS` is made small a row band at a time
+    (:func:`~stylizing_vit_aug.strip_path.downscaled`, channels adapted per band), never whole as floats (12 bytes
+    a pixel as RGB: 1.2 GB for 100 MP); on the CPU the pixels of one resize of the whole. ``label`` names it in
+    errors; ``range_checked``: its values were checked (a file's reader)."""
+    size = stylizer.img_size
+    shape = height_width(item)
+    single = not (isinstance(item, (torch.Tensor, np.ndarray)) and item.ndim == 4)
+    if single and shape is not None and shape[0] * shape[1] > STRIP_PIXELS:
+        device = item.device if isinstance(item, torch.Tensor) else torch.device("cpu")
+        small = downscaled(
+            item,
+            (size, size),
+            device,
+            STRIP_PIXELS,
+            range_checked=range_checked,
+            what=label,
+            adapt=stylizer.adapt_channels,
+        )
+        return to_uint8(small).cpu(), *shape
+    values, _ = to_batch(item, label, range_checked=range_checked)
+    height, width = values.shape[-2:]
+    return to_uint8(resize(stylizer.adapt_channels(values), size, size)).cpu(), height, width
 
 
 def _note_small_crops(crops_per_image: int | None, crop_size: int | None, size: int) -> None:
@@ -297,9 +329,7 @@ def _crops(
     return [tissue_only_crops(group, wanted, label, background) for group in groups] if background else list(groups)
 
 
-def tissue_only_crops(
-    candidates: torch.Tensor, wanted: int, label: str, background: str
-) -> torch.Tensor:
+def tissue_only_crops(candidates: torch.Tensor, wanted: int, label: str, background: str) -> torch.Tensor:
     """The first ``wanted`` candidate crops (in draw order, so a seed repeats) that show tissue by the
     stylizer's ``background`` rule, the pixels its colour step reads: ``"keep"``, at least half not
     near-white glass; ``"dark"``, at least half not near-black (a fluorescence crop of mostly black
