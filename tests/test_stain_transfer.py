@@ -8,8 +8,10 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch import nn
 
 from helpers import DAB, EOSIN, HAEMATOXYLIN, two_stain_image
+from stylizing_vit_aug import StyleBank, StyleTTA, stain_transfer
 from stylizing_vit_aug.stain_transfer import stain_profile, transfer_stains
 from stylizing_vit_aug.tissue import tissue_weight
 
@@ -130,3 +132,65 @@ def test_the_result_keeps_the_images_dtype_and_glass_keeps_its_exact_pixels(dtyp
     assert torch.equal(moved[..., :12], given[..., :12])  # glass beyond the softened weight's reach
     reference = transfer_stains(given.float(), target)
     torch.testing.assert_close(moved.float(), reference, atol=float(torch.finfo(dtype).eps) * 2, rtol=0)
+
+
+# -- views: each input's own stains read once ---------------------------------------------------------
+def _crops01(histology_crops, count: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``count`` real H&E crops in 0–1, and a crop of glass (stains that cannot be read) last."""
+    crops = torch.stack([torch.from_numpy(c).permute(2, 0, 1) for c in histology_crops[:count]]).to(dtype) / 255
+    return torch.cat([crops, torch.full_like(crops[:1], 0.95)])
+
+
+def _profiled_rows(monkeypatch) -> list[int]:
+    """The rows of every stain profile the module computes (the inputs' own and the styles')."""
+    rows, original = [], stain_transfer._profile
+
+    def spy(od, *args):
+        rows.append(od.shape[0])
+        return original(od, *args)
+
+    monkeypatch.setattr(stain_transfer, "_profile", spy)
+    return rows
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_views_read_each_inputs_stains_once_and_are_the_repeated_batchs_pixels(histology_crops, dtype, monkeypatch):
+    inputs, views = _crops01(histology_crops, 2, dtype), 3
+    styles = _crops01(histology_crops[2:], 3).flip(0)
+    profiles = stain_profile(styles, tissue(styles))  # the glass style's is NaN: its views keep the input's stains
+    row = torch.arange(views * len(inputs))  # view-major: row r is input r % B's
+    targets = profiles[(row + row // len(inputs)) % len(profiles)]  # each view another style per input
+    strengths = torch.linspace(0.2, 1.0, views * len(inputs))
+    rows = _profiled_rows(monkeypatch)
+    for target, strength in [(targets, strengths), (targets, 0.6), (profiles[-1:], 1.0)]:
+        rows.clear()
+        fast = transfer_stains(inputs, target, strength, views=views)
+        assert rows == [len(inputs)]  # not views * len(inputs)
+        slow = transfer_stains(inputs.repeat(views, 1, 1, 1), target, strength)  # each view's row on its own
+        assert fast.dtype == dtype and torch.equal(fast, slow)
+        assert (fast - inputs.repeat(views, 1, 1, 1)).abs().amax() > 0.1
+    with pytest.raises(ValueError, match=r"views must be a whole number .* got 0"):
+        transfer_stains(inputs, targets, views=0)
+    with pytest.raises(ValueError, match=r"target must be stain profiles \[9 or 1, 3, 2\]"):
+        transfer_stains(inputs, targets[:4], views=views)
+
+
+@pytest.mark.parametrize("transfer", ["stain", "stain+network"])
+def test_tta_stain_views_read_each_inputs_stains_once_and_keep_their_pixels(
+    small_stylizer, histology_crops, transfer, monkeypatch
+):
+    bank = StyleBank.from_images(histology_crops, small_stylizer)
+    tta = StyleTTA(nn.Flatten(), small_stylizer, bank, n_styles=4, styles=[0, 1, 2, 3], transfer=transfer, strength=0.7)
+    inputs = _crops01(histology_crops, 2)
+    rows = torch.arange(4).repeat_interleave(len(inputs))  # view-major
+    tta._views01(inputs, rows)  # the bank styles' stains, read once and kept
+    profiled = _profiled_rows(monkeypatch)
+    views = tta._views01(inputs, rows)
+    assert profiled == [len(inputs)]  # was one profile per view: 4 * 3 rows
+    repeated, targets = inputs.repeat(4, 1, 1, 1), tta._stain_targets(rows)
+    if transfer == "stain":
+        assert torch.equal(views, transfer_stains(repeated, targets, 0.7))
+    else:
+        moved = transfer_stains(repeated, targets)
+        restyled = small_stylizer.stylize_batch(moved, bank.stream(rows, stylizer=small_stylizer))
+        assert torch.equal(views, (repeated + 0.7 * (restyled - repeated)).clamp_(0, 1))

@@ -50,6 +50,34 @@ def tensors_state(owner: object, tensors: Iterable[torch.Tensor]) -> tuple[int, 
     return (id(owner), *(_version(t) for t in tensors), *storages, *(t.storage_offset() for t in tensors))
 
 
+class ModelWeights:
+    """A model's weight tensors, as ``[*model.parameters(), *model.buffers()]`` lists them, without
+    walking the module tree at every call: what the checks every call makes read (the bank's
+    :attr:`Stylizer.weights_state`, the fp32 check, the half copy's refresh). The modules are
+    listed once, and again when any listed module's children are not the ones listed (a submodule
+    added, replaced or removed); each call reads every module's own parameters and buffers afresh,
+    so a tensor assigned, loaded with ``assign=True`` or converted (``.half()``, ``.to()``) is the
+    one given. Walking ``parameters()`` and ``buffers()`` at every call was most of the host time of
+    these checks (docs/speed.md): host time at every step of a GPU loop."""
+
+    def __init__(self) -> None:
+        self._walked: tuple[nn.Module, list[nn.Module], list[int]] | None = None  # (model, modules, children)
+
+    def __call__(self, model: nn.Module) -> list[torch.Tensor]:
+        walked = self._walked
+        if walked is None or walked[0] is not model or walked[2] != _children(walked[1]):
+            modules = list(model.modules())  # held: no module listed here is freed, so no child's id is reused
+            walked = self._walked = (model, modules, _children(modules))
+        parameters = [p for module in walked[1] for p in module._parameters.values() if p is not None]
+        buffers = [b for module in walked[1] for b in module._buffers.values() if b is not None]
+        return [*dict.fromkeys(parameters), *dict.fromkeys(buffers)]  # tied tensors once, as parameters() gives
+
+
+def _children(modules: list[nn.Module]) -> list[int]:
+    """Which module each of ``modules`` holds, in order: the module tree below them, read flat."""
+    return [id(child) for module in modules for child in module._modules.values()]
+
+
 def weights_digest(model: nn.Module, tensors: Iterable[torch.Tensor]) -> str:
     """16 hex digits of the SHA-256 of ``model``'s state (names and values, as float32) and of
     ``tensors`` (a Stylizer's statistics): what :attr:`Stylizer.fingerprint` compares."""
@@ -83,18 +111,19 @@ class InferenceNetwork:
         self.dtype = dtype
         self._structure: tuple | None = None
         self._calls: NetworkCalls | None = None
-        self._copied: list[torch.Tensor] = []  # the copy's tensors, in the order of _weights(model)
+        self._copied: list[torch.Tensor] = []  # the copy's tensors, in the order of weights(model)
+        self.weights = ModelWeights()  # the model's tensors, read at every call
         self.autocast = False  # True where the model could not be copied
         self.network: StylizingViT | None = None  # what the calls run: the model, or its copy
 
     def calls(self, model: StylizingViT) -> NetworkCalls:
+        weights = self.weights(model)
         if self.dtype == torch.float32:  # it runs the model itself, whose weights must still be fp32
             check_fp32_weights(
-                model, "call stylizer.model.float(), or make a Stylizer with dtype=torch.bfloat16", when=" now"
+                weights, "call stylizer.model.float(), or make a Stylizer with dtype=torch.bfloat16", when=" now"
             )
             self.network = model
             return NetworkCalls(model.encode_style, model.stylize, model.stylize_with_self)
-        weights = _weights(model)
         structure = (id(model), *((t.shape, t.dtype, t.device) for t in weights))
         if self._calls is None or structure != self._structure:
             self._calls = self._make_calls(model)
@@ -114,7 +143,7 @@ class InferenceNetwork:
                 )
                 self.autocast = True
             else:
-                self._copied = _weights(self.network)
+                self._copied = ModelWeights()(self.network)
                 return _half_calls(self.network, self.dtype)
         self.network = model
         return NetworkCalls(model.encode_style, model.stylize, model.stylize_with_self)
@@ -184,13 +213,10 @@ def _refresh(copied: list[torch.Tensor], weights: list[torch.Tensor]) -> None:
                 target.copy_(source)
 
 
-def check_fp32_weights(model: StylizingViT, fix: str, when: str = "") -> None:
-    """Refuse a model whose weights are not fp32, with ``fix``: the Stylizer keeps fp32 weights
-    (a half model would fail only when called, deep in a convolution)."""
-    other = {str(p.dtype) for p in model.parameters()} - {str(torch.float32)}
+def check_fp32_weights(weights: Iterable[torch.Tensor], fix: str, when: str = "") -> None:
+    """Refuse a model whose floating-point weights are not fp32, with ``fix``: the Stylizer keeps
+    fp32 weights (a half model would fail only when called, deep in a convolution)."""
+    dtypes = {tensor.dtype for tensor in weights}
+    other = {str(dtype) for dtype in dtypes if dtype.is_floating_point and dtype != torch.float32}
     if other:
         raise ValueError(f"the model's weights are {', '.join(sorted(other))}{when}, not float32: {fix}")
-
-
-def _weights(model: nn.Module) -> list[torch.Tensor]:
-    return [*model.parameters(), *model.buffers()]

@@ -70,8 +70,9 @@ def stain_profile(values01: torch.Tensor, tissue: torch.Tensor | None = None) ->
     stained pixels, or directions that are not two distinct absorbing stains."""
     check_rgb01(values01)
     if tissue is not None and tissue.dtype != torch.bool:
-        raise ValueError(f"tissue must be a bool mask [B, 1, H, W] (tissue_pixels(tissue_weight(images))), "
-                         f"got {tissue.dtype}")
+        raise ValueError(
+            f"tissue must be a bool mask [B, 1, H, W] (tissue_pixels(tissue_weight(images))), got {tissue.dtype}"
+        )
     step = profile_stride(*values01.shape[-2:])
     return _profile(optical_density(values01[..., ::step, ::step]), tissue, step)
 
@@ -88,8 +89,11 @@ def _profile(od: torch.Tensor, tissue: torch.Tensor | None, step: int) -> torch.
     strength = masked_quantiles(concentrations, mask, torch.tensor([CONCENTRATION_LEVEL]))[..., 0]  # [B, 2]
     profile = stains * strength[:, None, :]
     readable = (
-        (counts >= MIN_PIXELS) & (strength > 0).all(dim=1) & torch.isfinite(profile).flatten(1).all(dim=1)
-        & (stains.amin(dim=(1, 2)) >= MIN_COMPONENT) & ((stains[:, :, 0] * stains[:, :, 1]).sum(dim=1) <= MAX_COSINE)
+        (counts >= MIN_PIXELS)
+        & (strength > 0).all(dim=1)
+        & torch.isfinite(profile).flatten(1).all(dim=1)
+        & (stains.amin(dim=(1, 2)) >= MIN_COMPONENT)
+        & ((stains[:, :, 0] * stains[:, :, 1]).sum(dim=1) <= MAX_COSINE)
     )
     return profile.masked_fill(~readable.view(-1, 1, 1), float("nan"))
 
@@ -126,39 +130,65 @@ def stain_change(values01: torch.Tensor, source: torch.Tensor, target: torch.Ten
 
 
 def _stain_change(values01: torch.Tensor, od: torch.Tensor, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """:func:`stain_change` with the images' optical density ``od`` already at hand."""
+    """:func:`stain_change` with the images' optical density ``od`` already at hand; ``od``,
+    ``source`` and ``target`` may hold ``k`` rows per image of ``values01`` (view-major), and the
+    change then comes as ``[k, B, 3, H, W]``."""
     source, target = known_pairs(source, target)
     mapping = (target - source) @ torch.linalg.pinv(source)  # [B, 3, 3]; zero where unknown or equal
     delta = torch.einsum("bij,bjhw->bihw", mapping, od)
+    if len(delta) != len(values01):  # the images broadcast over their views' rows, no copy of them
+        delta = delta.unflatten(0, (-1, len(values01)))
     return (values01.float() + 1 / 255) * torch.expm1(-delta)  # exactly 0 where delta is
 
 
 def transfer_stains(
-    values01: torch.Tensor, target: torch.Tensor, strength: torch.Tensor | float = 1.0, *, range_checked: bool = False
+    values01: torch.Tensor,
+    target: torch.Tensor,
+    strength: torch.Tensor | float = 1.0,
+    *,
+    views: int = 1,
+    range_checked: bool = False,
 ) -> torch.Tensor:
     """``values01`` (RGB ``[B, 3, H, W]`` in 0–1) with its tissue's stains moved to the profiles
     ``target`` (``[B, 3, 2]``, :func:`stain_profile` of the styles), by ``strength`` (a number or
     ``[B]``); glass keeps its pixels, and an image whose stains cannot be read comes back as it was.
+    ``views``: each image moved to ``views`` targets (``target`` and ``strength`` of ``views * B``
+    rows, view-major, as :meth:`~stylizing_vit_aug.Stylizer.stylize_views` takes styles), ``views * B``
+    rows out: the same pixels as ``values01`` repeated ``views`` times, for less, since an image's
+    own stains, tissue and optical density are read once, not once per view (test-time views).
     ``range_checked`` as for :func:`check_rgb01`. The result has ``values01``'s dtype, as the
     Stylizer's has: the change is computed in float32 and added in that dtype, so glass keeps its
     exact pixels in float64 too."""
     check_rgb01(values01, range_checked=range_checked)
-    batch = values01.shape[0]
+    if isinstance(views, bool) or not isinstance(views, int) or views < 1:
+        raise ValueError(f"views must be a whole number of targets per image (1 or more), got {views!r}")
+    batch = values01.shape[0] * views
     if not isinstance(target, torch.Tensor) or target.shape not in ((batch, 3, 2), (1, 3, 2)):
         shape = tuple(target.shape) if isinstance(target, torch.Tensor) else type(target).__name__
-        raise ValueError(f"target must be stain profiles [{batch} or 1, 3, 2] (stain_profile of the styles), "
-                         f"got {shape}")
-    strength = strength_values(strength, (1, batch), f"one per image ({batch})")
+        raise ValueError(
+            f"target must be stain profiles [{batch} or 1, 3, 2] (stain_profile of the styles), got {shape}"
+        )
+    strength = strength_values(strength, (1, batch), f"one per {'view' if views > 1 else 'image'} ({batch})")
     given, values01 = values01, values01.float()
-    od = optical_density(values01)  # once, for the tissue weight, the profile and the change
+    od, weight, source = _own_stains(values01)
+    if views > 1:  # one row per view for the map and its product with the density; the rest broadcasts
+        od, source = od.repeat(views, 1, 1, 1), source.repeat(views, 1, 1)
+    strength = to_device_nowait(strength.to(values01.dtype), values01.device).expand(batch)
+    strength = strength.reshape(-1, 1, 1, 1) if views == 1 else strength.reshape(views, -1, 1, 1, 1)
+    target = to_device_nowait(target.to(values01.dtype), values01.device).expand(batch, -1, -1)
+    change = _stain_change(values01, od, source, target) * weight * strength
+    return (given + change.to(given.dtype)).flatten(0, 1 if views > 1 else 0).clamp_(0, 1)
+
+
+def _own_stains(values01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """What :func:`transfer_stains` reads of each float32 image whatever its target: its optical
+    density (once, for the tissue weight, the profile and the change), the weight of its change
+    (0 on glass) and its stain profile."""
+    od = optical_density(values01)
     tissue = density_weight(od)
-    weight = change_weight(tissue)
     step = profile_stride(*values01.shape[-2:])
     source = _profile(od[..., ::step, ::step], tissue_pixels(tissue), step)
     if logger.isEnabledFor(logging.DEBUG):  # counting them reads back from the device
         unreadable = int((~torch.isfinite(source).flatten(1).all(dim=1)).sum())
-        logger.debug("%d of %d images: stains cannot be read, returned unchanged", unreadable, batch)
-    strength = to_device_nowait(strength.to(values01.dtype), values01.device).reshape(-1, 1, 1, 1)
-    target = to_device_nowait(target.to(values01.dtype), values01.device).expand(batch, -1, -1)
-    change = _stain_change(values01, od, source, target) * weight * strength
-    return (given + change.to(given.dtype)).clamp_(0, 1)
+        logger.debug("%d of %d images: stains cannot be read, returned unchanged", unreadable, len(source))
+    return od, change_weight(tissue), source

@@ -172,7 +172,7 @@ class Stylizer(StylizerOptions):
         self._compile = check_compile(compile)
         dtype = check_dtype(dtype)
         fp32 = "pass model.float(); the Stylizer keeps fp32 weights and computes in dtype= (bf16 on CUDA by default)"
-        check_fp32_weights(model, fp32)
+        check_fp32_weights(model.parameters(), fp32)
         self._device = usable_device(device, "Stylizer device")
         self._dtype = dtype if dtype is not None else default_dtype(self._device)
         stats = Normalization.checked(mean, std, model.config.in_chans, "Stylizer mean/std")
@@ -227,9 +227,9 @@ class Stylizer(StylizerOptions):
 
     @property
     def weights_state(self) -> tuple[int, ...]:
-        """Changes whenever the weights or statistics do (in-place writes bump each tensor's version
-        counter; a new tensor has new storage). Cheap: banks compare it to know their streams are stale."""
-        return tensors_state(self.model, [*self.model.parameters(), *self.model.buffers(), self.mean, self.std])
+        """Changes whenever the weights or statistics do (in-place writes bump each tensor's version counter; a new
+        tensor has new storage). Cheap (:class:`~.inference.ModelWeights`): banks compare it at every call."""
+        return tensors_state(self.model, [*self._network.weights(self.model), self.mean, self.std])
 
     @property
     def fingerprint(self) -> str:

@@ -480,11 +480,12 @@ class StyleTTA(nn.Module):
                 f"transfer={transfer!r} moves RGB stains, got {values01.shape[1]}-channel images; "
                 "use StyleTTA(..., transfer='network') for them"
             )
-        inputs = values01.repeat(len(rows) // len(values01), 1, 1, 1)
+        views = len(rows) // len(values01)  # each input's stains are read once, not once per view
         if transfer == "stain":
-            return transfer_stains(inputs, self._stain_targets(rows), self.strength, range_checked=True)
-        moved = transfer_stains(inputs, self._stain_targets(rows), range_checked=True)  # _to01 checked them
+            return transfer_stains(values01, self._stain_targets(rows), self.strength, views=views, range_checked=True)
+        moved = transfer_stains(values01, self._stain_targets(rows), views=views, range_checked=True)  # _to01 checked
         restyled = self.stylizer.stylize_batch(moved, self._streams(rows), mode=self.mode, range_checked=True)
+        inputs = values01.repeat(views, 1, 1, 1)
         return (inputs + self.strength * (restyled - inputs)).clamp_(0, 1)
 
     def _stain_targets(self, rows: torch.Tensor) -> torch.Tensor:
