@@ -46,7 +46,9 @@ def cached(cache: dict[Any, tuple[Any, Any]], key: Any, state: Any, load: Callab
     keys the least recently used goes, so neither a checkpoint saved again nor a new folder each epoch
     piles up loaded models."""
     with _LOCKS_GUARD:
-        lock = _LOCKS.setdefault(id(cache), threading.RLock())
+        lock = _LOCKS.get(id(cache))
+        if lock is None:
+            lock = _LOCKS[id(cache)] = threading.RLock()
     with lock:
         entry = cache.pop(key, None)  # put back last: the most recently used
         if entry is None or entry[0] != state:

@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .image_ops import color_statistics
+from .image_ops import blend_into, color_statistics
 from .images import Normalization, check_image, from_batch, to_batch
 from .model import StyleStream
 from .stain_transfer import stain_profile, transfer_stains
@@ -485,8 +485,7 @@ class StyleTTA(nn.Module):
             return transfer_stains(values01, self._stain_targets(rows), self.strength, views=views, range_checked=True)
         moved = transfer_stains(values01, self._stain_targets(rows), views=views, range_checked=True)  # _to01 checked
         restyled = self.stylizer.stylize_batch(moved, self._streams(rows), mode=self.mode, range_checked=True)
-        inputs = values01.repeat(views, 1, 1, 1)
-        return (inputs + self.strength * (restyled - inputs)).clamp_(0, 1)
+        return blend_into(restyled.unflatten(0, (views, -1)), values01, self.strength).flatten(0, 1)  # inputs broadcast
 
     def _stain_targets(self, rows: torch.Tensor) -> torch.Tensor:
         """Stain profiles ``[len(rows), 3, 2]`` of the bank styles ``rows``, each made once from
