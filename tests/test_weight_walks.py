@@ -131,3 +131,17 @@ def test_a_model_made_half_with_new_parameters_is_refused_by_an_fp32_stylizer():
     _changes()["half"](model)
     with pytest.raises(ValueError, match=r"float16 now.*stylizer\.model\.float\(\)"):
         stylizer(_images(1, 0), _images(1, 1))
+
+
+@pytest.mark.parametrize("when", ["before construction", "after construction"])
+def test_a_buffer_of_another_float_type_is_accepted_at_construction_and_at_every_call(when):
+    """Only parameters must be fp32 (what the Stylizer's construction checks): a float64 counter kept as a buffer
+    was accepted when the Stylizer was made, then refused at its first call once the call read buffers too."""
+    model = make_small_model()
+    if when == "before construction":
+        model.register_buffer("ema_count", torch.zeros((), dtype=torch.float64))
+    stylizer = _stylizer(model)
+    if when == "after construction":
+        model.register_buffer("ema_count", torch.zeros((), dtype=torch.float64))
+    out = stylizer(_images(2, 0), _images(1, 1))
+    assert out.shape == (2, 3, 32, 32)

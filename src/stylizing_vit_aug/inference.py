@@ -64,13 +64,18 @@ class ModelWeights:
         self._walked: tuple[nn.Module, list[nn.Module], list[int]] | None = None  # (model, modules, children)
 
     def __call__(self, model: nn.Module) -> list[torch.Tensor]:
+        parameters, buffers = self.split(model)
+        return [*parameters, *buffers]
+
+    def split(self, model: nn.Module) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """``(list(model.parameters()), list(model.buffers()))``, read as :meth:`__call__` reads them."""
         walked = self._walked
         if walked is None or walked[0] is not model or walked[2] != _children(walked[1]):
             modules = list(model.modules())  # held: no module listed here is freed, so no child's id is reused
             walked = self._walked = (model, modules, _children(modules))
         parameters = [p for module in walked[1] for p in module._parameters.values() if p is not None]
         buffers = [b for module in walked[1] for b in module._buffers.values() if b is not None]
-        return [*dict.fromkeys(parameters), *dict.fromkeys(buffers)]  # tied tensors once, as parameters() gives
+        return list(dict.fromkeys(parameters)), list(dict.fromkeys(buffers))  # tied tensors once, as torch's
 
 
 def _children(modules: list[nn.Module]) -> list[int]:
@@ -117,10 +122,11 @@ class InferenceNetwork:
         self.network: StylizingViT | None = None  # what the calls run: the model, or its copy
 
     def calls(self, model: StylizingViT) -> NetworkCalls:
-        weights = self.weights(model)
-        if self.dtype == torch.float32:  # it runs the model itself, whose weights must still be fp32
+        parameters, buffers = self.weights.split(model)
+        weights = [*parameters, *buffers]
+        if self.dtype == torch.float32:  # it runs the model itself, whose parameters must still be fp32
             check_fp32_weights(
-                weights, "call stylizer.model.float(), or make a Stylizer with dtype=torch.bfloat16", when=" now"
+                parameters, "call stylizer.model.float(), or make a Stylizer with dtype=torch.bfloat16", when=" now"
             )
             self.network = model
             return NetworkCalls(model.encode_style, model.stylize, model.stylize_with_self)
@@ -213,10 +219,10 @@ def _refresh(copied: list[torch.Tensor], weights: list[torch.Tensor]) -> None:
                 target.copy_(source)
 
 
-def check_fp32_weights(weights: Iterable[torch.Tensor], fix: str, when: str = "") -> None:
-    """Refuse a model whose floating-point weights are not fp32, with ``fix``: the Stylizer keeps
-    fp32 weights (a half model would fail only when called, deep in a convolution)."""
-    dtypes = {tensor.dtype for tensor in weights}
-    other = {str(dtype) for dtype in dtypes if dtype.is_floating_point and dtype != torch.float32}
+def check_fp32_weights(parameters: Iterable[torch.Tensor], fix: str, when: str = "") -> None:
+    """Refuse a model whose parameters are not fp32, with ``fix``: the Stylizer keeps fp32 weights (a
+    half model would fail only when called, deep in a convolution). Its buffers may be of any type (a
+    float64 counter), at construction and at every call alike."""
+    other = {str(dtype) for dtype in {tensor.dtype for tensor in parameters} if dtype != torch.float32}
     if other:
         raise ValueError(f"the model's weights are {', '.join(sorted(other))}{when}, not float32: {fix}")

@@ -77,3 +77,19 @@ def test_stylize_with_a_bank_recording_no_loadable_stylizer_says_to_pass_checkpo
     said = [line for line in capsys.readouterr().err.splitlines() if "records no stylizer that can be loaded" in line]
     assert said and all("pass --checkpoint (the checkpoint that built the bank)" in line for line in said)
     assert not any("stylizer=" in line for line in said)
+
+
+def test_an_answer_edited_by_its_caller_changes_no_later_reader(tmp_path, histology_crops):
+    """The header is read once per file state, but each caller gets its own copy: docs/style-banks.md shows
+    ``read_bank_info(path)["settings"]``, and editing that answer changed what a later StylizeTransform(bank=path)
+    loaded (background "dark" for a file that records "keep")."""
+    from stylizing_vit_aug.bank.storage import read_bank_info
+
+    stylizer = sva.load_stylizer("default")
+    path = sva.StyleBank.from_images(histology_crops[:1], stylizer).save(tmp_path / "bank.safetensors")
+    first = read_bank_info(path)
+    first["settings"]["background"] = "dark"
+    first["mean"][0] = 0.0
+    again = read_bank_info(path)
+    assert again["settings"]["background"] == "keep" and again["mean"][0] != 0.0
+    assert sva.StylizeTransform(bank=str(path)).stylizer.background == "keep"

@@ -22,6 +22,8 @@ def test_a_front_end_pickled_by_0_1_0_is_refused_as_it_unpickles_with_its_parame
     assert f"this {name} was pickled by stylizing-vit-aug 0.1.0" in message, message
     assert f"{'prob' if name == 'RandStylize' else 'p'}=0.7" in message and "strength=(0.5, 1.0)" in message
     assert "make it again" in message
+    given = "stylizer a Stylizer object (pass it again)" if name == "BatchStylize" else "stylizer source 'default'"
+    assert given in message, message
 
 
 def test_a_front_end_of_this_version_still_round_trips(small_stylizer):

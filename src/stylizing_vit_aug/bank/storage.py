@@ -5,6 +5,7 @@ no checksum (see the package docstring), so bytes flipped inside it are not dete
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -338,12 +339,12 @@ def read_bank_info(path: Path, reader: str = "read_bank_info") -> dict[str, Any]
 
     Read once per process and state of the file (its :func:`~stylizing_vit_aug._files.file_stamp`, one
     ``stat``): a command's checks and the stylizer a front-end loads with it, in each DataLoader worker, ask
-    again for free. A new dict each time; the values in it are shared, not to be changed."""
+    again for free. A deep copy each time: a caller that edits its answer changes no later reader's."""
     state = stamp_or_none(Path(path))  # before the read: a save during it is seen next time
     if state is None:  # nothing to look at: the reader says what is wrong
         return _bank_info(path, *_checked_header(path, reader))
     key = os.path.abspath(path)
-    return dict(cached(_INFOS, key, state, lambda: _bank_info(path, *_checked_header(path, reader))))
+    return copy.deepcopy(cached(_INFOS, key, state, lambda: _bank_info(path, *_checked_header(path, reader))))
 
 
 def _bank_info(path: Path, metadata: Mapping[str, str], tensors: Mapping[str, TensorInfo | _Entry]) -> dict[str, Any]:

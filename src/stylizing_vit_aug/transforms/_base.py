@@ -158,11 +158,17 @@ class StyleAugmentation:
         if "settings" not in state:
             had = ", ".join(f"{name}={state[name]!r}" for name in _PICKLED_PARAMETERS if name in state)
             source = state.get("_source")
-            where = {name: getattr(source, name, None) for name in ("source", "bank_path")}
+            def given(name: str) -> bool:  # an object, in its StyleSource or (BatchStylize's) as an attribute
+                return getattr(source, f"_{name}_given", False) or not isinstance(state.get(name), (str, type(None)))
+
+            stylizer = "a Stylizer object (pass it again)" if given("stylizer") else (
+                f"source {getattr(source, 'source', None)!r}"
+            )
+            bank = "a StyleBank object (pass it again)" if given("bank") else repr(getattr(source, "bank_path", None))
             raise pickle.UnpicklingError(
                 f"this {type(self).__name__} was pickled by stylizing-vit-aug 0.1.0, whose front-ends this version "
-                f"cannot unpickle ({had}; stylizer source {where['source']!r}, bank {where['bank_path']!r}): make "
-                f"it again with this version, with those arguments, and pickle or save that"
+                f"cannot unpickle ({had}; stylizer {stylizer}, bank {bank}): make it again with this version, with "
+                f"those arguments, and pickle or save that"
             )
         parent = getattr(super(), "__setstate__", None)
         if parent is None:  # no host class of its own: the plain object's state
