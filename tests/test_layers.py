@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "src" / "stylizing_vit_aug"
 # bottom to top; a module may import from its own layer or any layer below
 LAYERS: list[set[str]] = [
     {"_lazy", "_atomic", "_files", "_ranks", "_signals", "_state_cache", "devices", "images", "seeds"},
-    {"image_ops", "colour", "guided", "model", "stain_transfer", "strip_path", "style_stream", "tissue"},
+    {"image_ops", "colour", "guided", "model", "per_image", "stain_transfer", "strip_path", "style_stream", "tissue"},
     {"checkpoints", "inference", "registry"},
     {"stylizer", "stylizer_options"},
     {"hub", "hub_download", "local_checkpoint"},

@@ -23,7 +23,7 @@ in the README).
 
 Large images (more than :data:`STRIP_PIXELS` pixels) never exist as one float tensor: ``__call__`` works on them in
 row bands and column strips (:mod:`stylizing_vit_aug.strip_path`), so the peak memory beyond the input and output
-is a few strips.
+is a few strips. A list of images of different sizes takes that path too: the network runs on them together.
 
 Channels: a 1-channel image through a 3-channel model is replicated to RGB and the result is turned back to
 luminance (ITU-R BT.601 weights). A 3-channel image through a 1-channel model is stylised on its luminance, and the
@@ -43,7 +43,7 @@ import torch
 from .checkpoints import write_checkpoint
 from .colour import colour_change, colour_profile
 from .devices import default_dtype, to_device_nowait, usable_device
-from .guided import is_upsampling, upsample_change, upsampling_basis
+from .guided import upsample_change
 from .image_ops import blend_into, resize, strength_values, to_luminance
 from .images import (
     ImageLike,
@@ -55,10 +55,11 @@ from .images import (
     to_batches,
     unit_batch,
 )
-from .images.windows import empty_batch_row, height_width, largest_image_pixels, single_images
+from .images.windows import empty_batch_row, largest_image_pixels, mixed_sizes, single_images
 from .inference import InferenceNetwork, NetworkCalls, check_fp32_weights, tensors_state, weights_digest
 from .model import StyleStream, StylizingViT
-from .strip_path import downscaled, restore_in_strips
+from .per_image import restore_each
+from .strip_path import downscaled
 from .stylizer_options import (
     BACKGROUNDS,
     COMPILE_MODES,
@@ -372,9 +373,11 @@ class Stylizer(StylizerOptions):
         are the strengths of two images).
 
         Images larger than :data:`STRIP_PIXELS` are worked on in strips (see the module docstring): the same
-        pixels, a fraction of the memory. ``range_checked=True``: the caller (a front-end's every-call check) has
-        read and checked the values, so they are not read again, and has warned in its own name of the gradient an
-        input that requires grad loses. An empty batch (a 4-D tensor or array of no images) comes back as an empty
+        pixels, a fraction of the memory. A list may mix sizes (not channel counts): each image is made small on
+        its own, the network runs on them together, and each comes back at its size, with the pixels a call on
+        each size's images gives. ``range_checked=True``: the caller (a front-end's every-call check) has read and
+        checked the values, so they are not read again, and has warned in its own name of the gradient an input
+        that requires grad loses. An empty batch (a 4-D tensor or array of no images) comes back as an empty
         copy, as from :meth:`stylize_batch`; its kind is checked all the same.
         """
         mode = check_mode(mode) or self.mode  # checked at every strength, 0 included
@@ -384,8 +387,8 @@ class Stylizer(StylizerOptions):
             to_batch(row, "images")  # an empty batch's kind (channels, size, dtype), checked on a row of zeros
             self._strengths(strength, 0)
             return same_kind_copy(images)
-        if largest_image_pixels(images) > STRIP_PIXELS:
-            return self._stylize_in_strips(images, styles, strength, mode, range_checked)
+        if largest_image_pixels(images) > STRIP_PIXELS or mixed_sizes(images):
+            return self._stylize_each(images, styles, strength, mode, range_checked)
         values, info = to_batch(images, "images", range_checked=range_checked)
         strength_tensor = self._strengths(strength, values.shape[0])
         if bool((strength_tensor == 0).all()):
@@ -405,11 +408,13 @@ class Stylizer(StylizerOptions):
         return stream.to(self.device)
 
     @torch.no_grad()  # not inference_mode: a tensor given back is an ordinary one, as from the small path
-    def _stylize_in_strips(
+    def _stylize_each(
         self, images: ImageLike, styles: ImageLike | StyleStream, strength: Any, mode: str, range_checked: bool
     ) -> Any:
-        """``__call__`` for large images, one image and one strip at a time (same pixels as
-        :meth:`stylize_batch` on the CPU); peak memory a few strips beyond input and output."""
+        """``__call__`` for large images and for lists of images of different sizes: each made small on its
+        own, the network run on them together in chunks, each brought back one strip at a time
+        (:func:`~.per_image.restore_each`; same pixels as :meth:`stylize_batch` of each size on the CPU);
+        peak memory a few strips beyond input and output."""
         singles, outputs, result = single_images(images)
         batch = len(singles)
         strengths = self._strengths(strength, batch)
@@ -430,17 +435,9 @@ class Stylizer(StylizerOptions):
             weights.append(weight)
         change = torch.cat(changes)
         weight = None if weights[0] is None else torch.cat(weights)
-        strengths = strengths.to(self.device, torch.float32)
-        for i, (image, output) in enumerate(zip(singles, outputs)):
-            small, one_change = small01[i : i + 1], change[i : i + 1]
-            guided = mode != "resize" and is_upsampling(small01.shape[-2:], *height_width(image))
-            if mode == "resize":
-                base = small + one_change
-            elif guided:
-                base = upsampling_basis(one_change, small, None if weight is None else weight[i : i + 1])
-            else:
-                base = one_change
-            restore_in_strips(image, output, base, strengths[i], mode, guided, STRIP_PIXELS)
+        restore_each(
+            singles, outputs, small01, change, weight, strengths.to(self.device, torch.float32), mode, STRIP_PIXELS
+        )
         return result
 
     def stylize_batch(

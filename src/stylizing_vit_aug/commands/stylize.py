@@ -175,7 +175,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="K > 1 writes K copies of each input, NAME.s0.EXT ... NAME.s{K-1}.EXT, each in a "
                         "different style (needs at least K styles; default 1: NAME.EXT)")
     parser.add_argument("--batch-size", type=positive_int, default=8,
-                        help="images of one size per model call (default 8)")
+                        help="images per model call, of any sizes (one size with --compile; default 8)")
     parser.add_argument("--ext", choices=("keep", *sorted({k.lstrip('.') for k in PIL_FORMATS})), default="keep",
                         help="output format (default: keep the input's)")
     parser.add_argument("--quality", type=int, default=95, help="JPEG and lossy WebP quality (default 95)")
@@ -214,9 +214,11 @@ def _read_input(path: Path) -> _Input:
 
 
 def _read_batches(
-    todo: list[Job], size: int, stop: bool, skip: Callable[[Job, ImageReadError], None]
+    todo: list[Job], size: int, stop: bool, skip: Callable[[Job, ImageReadError], None], one_size: bool = False
 ) -> Iterator[list[tuple[Job, np.ndarray, ImageTraits, dict[str, str]]]]:
-    """Consecutive outputs in batches of at most ``size`` of one shape and dtype; an input is
+    """Consecutive outputs in batches of at most ``size`` of one :func:`_kind`, of any sizes (the
+    stylizer makes each image small on its own and runs the network on them together) unless
+    ``one_size`` (``--compile``, which compiles the path of batches of one size); an input is
     read once, with its traits (one opening), for its consecutive outputs (its styled copies).
 
     A file that cannot be read (or that ``--value-range`` does not describe: :func:`_read_input`)
@@ -249,9 +251,7 @@ def _read_batches(
             continue
         pixels, traits, source = read
         del read
-        if batch and (
-            len(batch) == size or pixels.shape != batch[0][1].shape or pixels.dtype != batch[0][1].dtype
-        ):
+        if batch and (len(batch) == size or _kind(pixels, one_size) != _kind(batch[0][1], one_size)):
             yield batch
             batch = []
         batch.append((item, pixels, traits, source))
@@ -262,6 +262,12 @@ def _read_batches(
             batch = []
     if batch:
         yield batch
+
+
+def _kind(pixels: np.ndarray, one_size: bool) -> tuple[tuple[int, ...], np.dtype]:
+    """What the images of one batch share: channel count (alpha included; the stylizer refuses a list that
+    mixes them) and dtype, and with ``one_size`` the size; the value range is the run's (``--value-range``)."""
+    return pixels.shape if one_size else pixels.shape[2:], pixels.dtype
 
 
 def _map_large_blocks() -> None:
@@ -553,7 +559,8 @@ def _write_outputs(
     try:
         with tqdm(total=len(todo), desc="stylize", unit="img", disable=ranks.rank != 0) as progress:
             outputs = _Outputs(plan, rows, writer, progress, earlier, existing)
-            reads = _read_batches(todo, plan.batch_size, plan.on_error == "stop", outputs.fail)
+            one_size = bool(getattr(stylizer, "compile", False))  # compiled: batches of one size, as it compiles
+            reads = _read_batches(todo, plan.batch_size, plan.on_error == "stop", outputs.fail, one_size)
             for batch in reads:
                 jobs = [(job, traits, source) for job, _, traits, source in batch]
                 stream = styles.stream([job[2].index for job, _, _ in jobs])

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .kinds import MIN_SIZE, _pil_target, check_image
+from .kinds import MIN_SIZE, _check_list, _checked_kind, _pil_target
 from .returning import memory_format_of
 
 try:  # PIL is a core dependency, but keep the import error readable
@@ -26,6 +26,7 @@ __all__ = [
     "empty_batch_row",
     "height_width",
     "largest_image_pixels",
+    "mixed_sizes",
     "put_columns",
     "single_images",
     "strips",
@@ -68,6 +69,20 @@ def largest_image_pixels(images: Any) -> int:
     return 0 if size is None else size[0] * size[1]
 
 
+def mixed_sizes(images: Any) -> bool:
+    """Whether ``images`` is a list of images of more than one size, from shapes alone: the Stylizer
+    makes each small on its own (:func:`single_images`) rather than refusing the list."""
+    return isinstance(images, (list, tuple)) and len({height_width(item) for item in images}) > 1
+
+
+def _check_singles(images: list | tuple, what: str) -> None:
+    """A list checked as ``to_batch`` checks one, in its words, from shapes alone, except that its
+    images may differ in size (each is brought to the model's size on its own); one that mixes
+    channel counts is refused as ``to_batch`` refuses it."""
+    kinds = [_checked_kind(item, f"{what}[{i}]", values=False)[:2] for i, item in enumerate(images)]
+    _check_list(kinds, what, same_size=len({shape[:1] for _, shape in kinds}) > 1)
+
+
 def _empty_like(image: Any) -> Any:
     if isinstance(image, torch.Tensor):
         return torch.empty_like(image, memory_format=memory_format_of(image))  # the layout from_batch gives back
@@ -80,11 +95,11 @@ def single_images(images: Any, what: str = "images") -> tuple[list[Any], list[An
     """The single images of ``images`` (views, no copies), an empty output of the same kind and
     size for each, and the result to give back, which holds those outputs.
 
-    A list is checked as ``to_batch`` checks one, with its words (:func:`~.kinds.check_image`,
-    from shapes alone): single images of one size and channel count, or an :class:`ImageError`.
+    A list is checked as ``to_batch`` checks one, with its words, from shapes alone: single images
+    of one channel count, of any sizes, or an :class:`ImageError`.
     """
     if isinstance(images, (list, tuple)):
-        check_image(images, what, values=False)
+        _check_singles(images, what)
         outputs = [_empty_like(item) for item in images]
         return list(images), outputs, outputs
     output = _empty_like(images)
