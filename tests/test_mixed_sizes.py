@@ -91,5 +91,5 @@ def test_other_kinds_in_a_mixed_list_come_back_each_its_own():
 def test_a_mixed_list_that_mixes_channel_counts_is_still_refused():
     stylizer = make_small_stylizer()
     rgb, gray = _images(np.uint8, False)[0], _images(np.uint8, True)[1]
-    with pytest.raises(ImageError, match=r"different sizes/channels \[\(1, 64, 48\), \(3, 40, 52\)\]"):
+    with pytest.raises(ImageError, match=r"different channel counts \[\(1, 64, 48\), \(3, 40, 52\)\]"):
         stylizer([rgb, gray], rgb)

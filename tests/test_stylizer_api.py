@@ -149,8 +149,8 @@ def test_a_list_that_mixes_channel_counts_is_refused_in_one_wording_at_any_size(
         small_stylizer([rgb, rgb[..., 0]], rgb[:40, :40])
     sizes = sorted([(1, side, side), (3, side, side)])
     assert str(info.value) == (
-        f"images is a list of images of different sizes/channels {sizes}; stylise them one at a time or resize "
-        "them to one size."
+        f"images is a list of images of different channel counts {sizes}; convert them to one (e.g. PIL's "
+        ".convert('RGB'), or gray for a 1-channel model) or stylise them one at a time."
     )
 
 

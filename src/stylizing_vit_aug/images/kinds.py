@@ -512,17 +512,25 @@ def _refuse_outside_declared(colours: Callable[[], np.ndarray | torch.Tensor], w
         _fail(problem)
 
 
-def _check_list(kinds: Sequence[tuple[bool, tuple[int, ...]]], what: str, same_size: bool = True) -> None:
+def _check_list(
+    kinds: Sequence[tuple[bool, tuple[int, ...]]], what: str, same_size: bool = True, same_channels: bool = True
+) -> None:
     """A list's images (``(batched, colour shape)`` each) as :func:`to_batch` takes them: single
-    images (not none), of one size and channel count unless ``same_size`` is False (styles)."""
+    images (not none), of one channel count unless ``same_channels`` is False (styles) and of one size
+    unless ``same_size`` is False (styles, the Stylizer's own lists)."""
     if not kinds:
         _fail(f"{what} is an empty list.")
     if any(batched for batched, _ in kinds):
         _fail(f"{what} is a list that contains batches; pass single images or one batch.")
     sizes = {shape for _, shape in kinds}
+    if same_channels and len({shape[0] for shape in sizes}) > 1:  # no resize joins them, whatever the sizes
+        _fail(
+            f"{what} is a list of images of different channel counts {sorted(sizes)}; convert them to one (e.g. "
+            "PIL's .convert('RGB'), or gray for a 1-channel model) or stylise them one at a time."
+        )
     if same_size and len(sizes) > 1:
         _fail(
-            f"{what} is a list of images of different sizes/channels {sorted(sizes)}; "
+            f"{what} is a list of images of different sizes {sorted(sizes)}; "
             "stylise them one at a time or resize them to one size."
         )
 
@@ -575,12 +583,12 @@ def to_batch(images: ImageLike, what: str = "images", *, range_checked: bool = F
 
 
 def _list_parts(
-    images: list | tuple, what: str, *, range_checked: bool = False, same_size: bool = True
+    images: list | tuple, what: str, *, range_checked: bool = False, same_shape: bool = True
 ) -> list[tuple[torch.Tensor, BatchInfo]]:
     """Each image of a list, converted (``range_checked`` as for :func:`to_batch`) and checked as
-    :func:`_check_list` checks a list."""
+    :func:`_check_list` checks a list (``same_shape`` False: any sizes and channel counts, as styles)."""
     parts = [to_batch(item, f"{what}[{i}]", range_checked=range_checked) for i, item in enumerate(images)]
-    _check_list([(info.batched, tuple(values.shape[1:])) for values, info in parts], what, same_size)
+    _check_list([(info.batched, tuple(values.shape[1:])) for values, info in parts], what, same_shape, same_shape)
     return parts
 
 
@@ -592,7 +600,7 @@ def to_batches(images: ImageLike, what: str = "images", *, range_checked: bool =
     if not isinstance(images, (list, tuple)):
         return [to_batch(images, what, range_checked=range_checked)[0]]
     runs: list[list[torch.Tensor]] = []
-    for values, _ in _list_parts(images, what, range_checked=range_checked, same_size=False):
+    for values, _ in _list_parts(images, what, range_checked=range_checked, same_shape=False):
         if runs and runs[-1][-1].shape[1:] == values.shape[1:]:
             runs[-1].append(values)
         else:

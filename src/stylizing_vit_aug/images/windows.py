@@ -80,7 +80,7 @@ def _check_singles(images: list | tuple, what: str) -> None:
     images may differ in size (each is brought to the model's size on its own); one that mixes
     channel counts is refused as ``to_batch`` refuses it."""
     kinds = [_checked_kind(item, f"{what}[{i}]", values=False)[:2] for i, item in enumerate(images)]
-    _check_list(kinds, what, same_size=len({shape[:1] for _, shape in kinds}) > 1)
+    _check_list(kinds, what, same_size=False)
 
 
 def _empty_like(image: Any) -> Any:
