@@ -190,7 +190,7 @@ def refused_calls(draw):
     h, w = draw(side), draw(side)
     case = draw(st.sampled_from([
         "channels", "small", "ndim", "torch_dtype", "numpy_dtype", "range", "nonfinite", "channels_first",
-        "empty", "not_an_image", "pil_mode", "list_sizes", "list_of_batches", "strength", "mode", "styles",
+        "empty", "not_an_image", "pil_mode", "list_channels", "list_of_batches", "strength", "mode", "styles",
     ]))
     images, styles, strength, mode = GOOD, GOOD, 1.0, None
     if case == "channels":
@@ -224,8 +224,8 @@ def refused_calls(draw):
         images = draw(st.sampled_from([None, "image.png", 3, 2.5, {"image": 1}, b"\x89PNG", [], [None], (GOOD, "x")]))
     elif case == "pil_mode":
         images = Image.new(draw(st.sampled_from(["I", "F"])), (w, h))  # RGBA, P, LA ...: see images/test_image_kinds.py
-    elif case == "list_sizes":
-        images = [torch.rand(3, h, w), torch.rand(3, h + 1, w)]
+    elif case == "list_channels":  # a list may mix sizes (each made small on its own), never channel counts
+        images = [torch.rand(3, h, w), torch.rand(1, h + 1, w)]
     elif case == "list_of_batches":
         images = [torch.rand(2, 3, h, w)]
     elif case == "strength":
