@@ -32,3 +32,18 @@ def test_a_front_end_of_this_version_still_round_trips(small_stylizer):
     transform = sva.StylizeTransform(small_stylizer, p=0.7, strength=(0.5, 1.0))
     copy = pickle.loads(pickle.dumps(transform))
     assert copy.settings == transform.settings and copy.stylizer.fingerprint == small_stylizer.fingerprint
+
+
+def test_a_bank_pickled_by_0_1_0_unpickles_as_the_bank_its_images_make():
+    """A StyleBank pickled by 0.1.0 unpickled and failed at its first use (``no attribute '_images'``); it is
+    made anew from what it held: its images, its stylizer (as 0.1.0 made it), its domains."""
+    import torch
+
+    import stylizing_vit_aug as sva
+
+    bank = pickle.loads(pickle.loads(PICKLES.read_bytes())["StyleBank"])
+    images = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(0))  # what 0.1.0 built it from
+    fresh = sva.StyleBank.from_images(images, bank.stylizer, domains=["a", "a", "b"])
+    assert len(bank) == 3 and bank.domains == ["a", "a", "b"] and torch.equal(bank.images, fresh.images)
+    assert torch.equal(bank.stream(2).layers, fresh.stream(2).layers)
+    assert len(bank.sample(4, strategy="balanced", generator=torch.Generator().manual_seed(1))) == 4

@@ -130,6 +130,9 @@ class StyleBank:
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Key every cache on the unpickled tensors' state (the stylizer travels in the same pickle),
         so a worker neither encodes the styles again nor hashes the images nor compares an approved stylizer."""
+        if "_images" not in state:  # 0.1.0's layout (its images an attribute): made anew from what it held
+            self.__dict__.update(_from_0_1_0(state).__dict__)
+            return
         state = dict(state)
         fresh = state.pop("_fresh_when_pickled", False)  # absent: pickled by an earlier release, maybe stale
         for name in _TUPLE_CACHES:  # an earlier version's plain tuples: made again at their first use
@@ -590,3 +593,19 @@ def _per_style(values: Sequence[Any], counts: Sequence[int]) -> list[Any]:
     """One entry per style from one per source image, each of which gave ``counts`` styles (its
     crops; 0 for a file left out): how a source's label and file reach each of its styles."""
     return [value for value, count in zip(values, counts) for _ in range(count)]
+
+
+def _from_0_1_0(state: dict[str, Any]) -> StyleBank:
+    """A bank pickled by 0.1.0, made anew from its images, stylizer (which unpickles as 0.1.0 made it), domains and
+    options: its streams are encoded again at first use, as after any change of the weights. It unpickled and failed
+    at its first use (``no attribute '_images'``), in a DataLoader worker."""
+    bank = StyleBank(
+        state["images"],
+        state["stylizer"],
+        domains=state.get("domains"),
+        device=state.get("device"),
+        stream_dtype=state.get("stream_dtype"),
+        chunk_size=state.get("chunk_size", 64),
+    )
+    bank.path, bank.skipped = state.get("path"), list(state.get("skipped") or [])
+    return bank
