@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from ..image_ops import random_crop_resize, resize
 from ..images import ImageLike, ImageReadError, to_batch, to_uint8
 from ..images.files import read_image_and_sha256
-from ..images.windows import height_width
+from ..images.windows import height_width, is_batch
 from ..strip_path import downscaled
 from ..stylizer import STRIP_PIXELS, Stylizer
 from ..tissue import is_tissue
@@ -242,8 +242,7 @@ def whole_styles(
     errors; ``range_checked``: its values were checked (a file's reader)."""
     size = stylizer.img_size
     shape = height_width(item)
-    single = not (isinstance(item, (torch.Tensor, np.ndarray)) and item.ndim == 4)
-    if single and shape is not None and shape[0] * shape[1] > STRIP_PIXELS:
+    if not is_batch(item) and shape is not None and shape[0] * shape[1] > STRIP_PIXELS:
         device = item.device if isinstance(item, torch.Tensor) else torch.device("cpu")
         small = downscaled(
             item,

@@ -25,6 +25,7 @@ except ImportError:  # pragma: no cover
 __all__ = [
     "empty_batch_row",
     "height_width",
+    "is_batch",
     "largest_image_pixels",
     "mixed_sizes",
     "put_columns",
@@ -44,7 +45,8 @@ def strips(length: int, step: int) -> list[tuple[int, int]]:
     return list(zip(starts, starts[1:] + [length]))
 
 
-def _is_batch(images: Any) -> bool:
+def is_batch(images: Any) -> bool:
+    """Whether ``images`` is a 4-D tensor or array: a batch, not one image or a list of them."""
     return (isinstance(images, torch.Tensor) and images.dim() == 4) or (
         isinstance(images, np.ndarray) and images.ndim == 4
     )
@@ -103,7 +105,7 @@ def single_images(images: Any, what: str = "images") -> tuple[list[Any], list[An
         outputs = [_empty_like(item) for item in images]
         return list(images), outputs, outputs
     output = _empty_like(images)
-    if _is_batch(images):
+    if is_batch(images):
         return list(images), list(output), output
     return [images], [output], output
 
@@ -111,7 +113,7 @@ def single_images(images: Any, what: str = "images") -> tuple[list[Any], list[An
 def empty_batch_row(images: Any) -> Any | None:
     """One row of zeros in the kind, dtype and shape of an empty batch (a 4-D tensor or array
     holding no image), on which its kind can be checked; None for anything else."""
-    if not _is_batch(images) or len(images) > 0:
+    if not is_batch(images) or len(images) > 0:
         return None
     if isinstance(images, torch.Tensor):
         return images.new_zeros((1, *images.shape[1:]))
