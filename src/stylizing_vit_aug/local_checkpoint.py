@@ -30,10 +30,12 @@ from .checkpoints import (
     read_config,
     read_header,
 )
+from .checkpoints.bundled import is_bundled
 from .checkpoints.recorded import recorded_settings, resolved_stats
 from .model import StylizingViT
 from .registry import DatasetStats
 from .stylizer import BACKGROUNDS, MODES
+from .stylizer_options import DEFAULT_BACKGROUND, DEFAULT_COLOUR_MATCH, SETTINGS_0_1_0
 
 __all__ = [
     "RUN_EXPORT",
@@ -92,12 +94,35 @@ def load_directory(
         return load_weights_file(weights, mean, std, f"{directory} (no config.json of ours)", num_heads)._replace(
             source=str(directory)
         )
-    architecture, settings, recorded, (used_mean, used_std), header = _config_record(
-        config, config_path, weights, mean, std
-    )
-    model = load_model_file(weights, architecture, stats=recorded, header=header, num_heads=num_heads)
-    own = both_stats(config.get("mean"), config.get("std"))
+    architecture, settings, own, (used_mean, used_std), header = _config_record(config, config_path, weights, mean, std)
+    agree = own if mean is None or std is None else None  # passed ones need no agreement with the weights' record
+    model = load_model_file(weights, architecture, stats=agree, header=header, num_heads=num_heads)
+    if STYLIZER_SETTINGS not in config and header is not None and RECORD_KEY not in header.metadata:
+        _say_saved_by_0_1_0(directory)
     return LoadedCheckpoint(model, used_mean, used_std, str(directory), settings=settings, recorded_stats=own)
+
+
+def _say_saved_by_0_1_0(directory: Path) -> None:
+    """Say that a folder 0.1.0 saved (no settings in config.json, no record of ours in the weights file) loads
+    with today's defaults, not with what 0.1.0 did, and how to get that; the bundled default, shipped in this
+    format, is today's. A folder records what it records: the defaults fill the rest, as for any folder."""
+    if is_bundled(directory):
+        return
+    old = ", ".join(f"{name}={value!r}" for name, value in SETTINGS_0_1_0.items())
+    cli = " ".join(
+        f"--{name.replace('_', '-')} {('on' if value else 'off') if isinstance(value, bool) else value}"
+        for name, value in SETTINGS_0_1_0.items()
+    )
+    today = f"background={DEFAULT_BACKGROUND!r}, colour_match={DEFAULT_COLOUR_MATCH!r}"
+    how = f"load_stylizer({str(directory)!r}, {old}) (on the command line: {cli})"
+    logger.info(
+        "%s was saved by stylizing-vit-aug 0.1.0, which recorded no Stylizer settings: it loads with today's "
+        "defaults (%s) where none are given. 0.1.0 stylised with %s; to get its results, %s",
+        directory,
+        today,
+        old,
+        how,
+    )
 
 
 def both_stats(
@@ -117,17 +142,17 @@ def _config_record(
     """What our config.json records, checked as the loader needs it (the architecture, the
     settings, the statistics: none at all is :class:`~.checkpoints.MissingStatistics`; the dtype
     against the header of ``weights`` where they are here), reading no tensor: the architecture,
-    the settings, the recorded statistics the weights must agree with (None where passed ones
-    win), the statistics to use and the weights' header."""
+    the settings, the ``(mean, std)`` it records (None unless it records both: the source's own,
+    which the weights' record must agree with where it is used), the statistics to use and the
+    weights' header. The one reading of the config's statistics."""
     architecture = config_from_dict(config["architecture"], config_path)
     settings = recorded_settings(config.get(STYLIZER_SETTINGS), config_path, SETTING_CHOICES)
     known = DatasetStats(config.get("mean"), config.get("std"))
-    recorded = (known.mean, known.std) if mean is None or std is None else None  # passed ones need no agreement
     stats = resolved_stats(mean, std, known, architecture.in_chans, str(config_path))
     header = read_header(weights) if weights is not None else None
     if header is not None and weights is not None:
         check_saved_dtype(config, config_path, header, weights)
-    return architecture, settings, recorded, stats, header
+    return architecture, settings, both_stats(known.mean, known.std), stats, header
 
 
 def check_record(

@@ -24,6 +24,7 @@ __all__ = [
     "BACKGROUNDS",
     "COMPILE_MODES",
     "REMADE",
+    "SETTINGS_0_1_0",
     "DTYPES",
     "GRAPH_MODES",
     "MODES",
@@ -226,9 +227,11 @@ class StylizerOptions:
         return {"mode": self.mode, "background": self.background, "colour_match": self.colour_match}
 
 
-# what a Stylizer did before these options existed: 0.1.0 stylised every pixel (no tissue weight),
-# had no colour step and, pickled, held no compiled function (a compiled one does not pickle)
-_BEFORE_OPTIONS = {"background": "style", "colour_match": False, "compile": False}
+SETTINGS_0_1_0 = {"background": "style", "colour_match": False}
+"""What 0.1.0 did, before these settings existed: it stylised every pixel (no tissue weight) and had no colour step."""
+# what a Stylizer did before these options existed (SETTINGS_0_1_0) and, pickled, held no compiled
+# function (a compiled one does not pickle)
+_BEFORE_OPTIONS = {**SETTINGS_0_1_0, "compile": False}
 # every option's check, which an option stored by an earlier release (as a plain attribute) passes again
 _OPTION_CHECKS: dict[str, Callable[[Any], Any]] = {
     "mode": check_own_mode,

@@ -114,6 +114,19 @@ def test_config_json_and_its_weights_file_must_agree_on_the_statistics_in_float3
     assert sva.load_stylizer(path.parent / "model.safetensors").mean.tolist() == float32s(original["mean"])
 
 
+@pytest.mark.parametrize("lacking", ["mean", "std"])
+def test_a_config_json_recording_one_statistic_loads_with_the_other_passed(tmp_path, lacking):
+    """What config.json records is read once, by one rule: a config that lacks one statistic is no
+    contradiction of its weights (it was refused as saying ``std=None``); the passed one fills it in,
+    and the source records no statistics of its own, so a pipeline carries what was passed."""
+    directory = hub.save_pretrained(make_small_model(4), tmp_path / "ckpt", mean=CAMELYON_MEAN, std=CAMELYON_STD)
+    rewrite_config(directory, lambda c: c.pop(lacking))
+    passed = {"mean": CAMELYON_MEAN, "std": CAMELYON_STD}[lacking]
+    loaded = sva.load_stylizer(directory, **{lacking: passed})
+    assert getattr(loaded, lacking).tolist() == float32s(passed)
+    assert loaded.source_settings[lacking] is None  # not recorded by the source: what was passed is carried
+
+
 # -- 3: one copy of the model per file ----------------------------------------------------------------
 @pytest.mark.parametrize(("first", "second"), [("module.", "model."), ("", "model."), ("model.", "model._orig_mod.")])
 def test_a_file_with_two_copies_of_the_model_is_refused_naming_the_prefixes(tmp_path, first, second):

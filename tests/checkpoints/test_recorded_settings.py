@@ -5,8 +5,10 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +16,13 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from safetensors.torch import save_file
 
 import stylizing_vit_aug as sva
-from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
+from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model, state_of
 from stylizing_vit_aug import hub
 from stylizing_vit_aug.commands.common import CheckpointChoice, add_checkpoint_arguments, joined_number_lists
-from stylizing_vit_aug.stylizer_options import BACKGROUNDS, MODES
+from stylizing_vit_aug.stylizer_options import BACKGROUNDS, MODES, SETTINGS_0_1_0
 
 CHOICES = {"mode": MODES, "background": BACKGROUNDS, "colour_match": (True, False)}  # every value a Stylizer takes
 LIBRARY_DEFAULTS = {"mode": "relative", "background": "keep", "colour_match": True}
@@ -194,3 +197,38 @@ def test_a_bad_setting_in_a_weights_files_record_names_the_file(tmp_path):
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path), metadata=metadata)
     with pytest.raises(hub.CorruptCheckpoint, match=r"'stylizer\.mode' in the 'stylizing_vit_aug' metadata of .*odd"):
         hub.load_stylizer(path, device="cpu")
+
+
+def _saved_by_0_1_0(directory: Path) -> Path:
+    """A folder as 0.1.0 wrote it (its save, read from its source): config.json without ``"stylizer"``, and a
+    weights file whose metadata is ``{"format": "pt"}``, no record of ours."""
+    hub.save_pretrained(make_small_model(), directory, mean=CAMELYON_MEAN, std=CAMELYON_STD)
+    save_file(state_of(make_small_model()), str(directory / "model.safetensors"), metadata={"format": "pt"})
+    return directory
+
+
+def _said_of_0_1_0(caplog, load) -> tuple[sva.Stylizer, list[str]]:
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="stylizing_vit_aug"):
+        loaded = load()
+    return loaded, [r.getMessage() for r in caplog.records if "saved by stylizing-vit-aug 0.1.0" in r.getMessage()]
+
+
+def test_a_folder_saved_by_0_1_0_loads_with_todays_defaults_and_says_once_how_to_get_0_1_0s(tmp_path, caplog):
+    """A folder records its weights and what settings it records; the defaults fill the rest, as for any
+    folder (a pickled 0.1.0 Stylizer keeps 0.1.0's: it is that Stylizer). The loader tells such a folder by its
+    weights file, which records nothing of ours, and says what 0.1.0 did and the call that does it again."""
+    folder = _saved_by_0_1_0(tmp_path / "old")
+    loaded, said = _said_of_0_1_0(caplog, lambda: sva.load_stylizer(folder, device="cpu"))
+    assert _settings_of(loaded) == LIBRARY_DEFAULTS
+    assert len(said) == 1 and "--background style --colour-match off" in said[0]
+    advised = re.search(r"(load_stylizer\(.*\)) \(on the command line", said[0]).group(1)
+    as_0_1_0 = eval(advised, {"load_stylizer": functools.partial(sva.load_stylizer, device="cpu")})
+    assert _settings_of(as_0_1_0) == {**LIBRARY_DEFAULTS, **SETTINGS_0_1_0}
+    assert as_0_1_0.source == loaded.source  # the advice names the folder
+
+
+def test_folders_saved_today_and_the_bundled_default_are_not_said_to_be_0_1_0s(tmp_path, caplog):
+    bare = hub.save_pretrained(make_small_model(), tmp_path / "bare", mean=CAMELYON_MEAN, std=CAMELYON_STD)
+    for load in (lambda: sva.load_stylizer(bare), lambda: sva.load_stylizer(_saved(tmp_path / "s")), sva.load_stylizer):
+        assert _said_of_0_1_0(caplog, load)[1] == []

@@ -16,8 +16,12 @@ DEFAULT_ALIAS = "default"
 BUNDLED_WEIGHTS_DIR = Path(importlib.util.find_spec("stylizing_vit_aug.weights").origin).parent  # type: ignore[union-attr, arg-type]
 
 
+def is_bundled(directory: str | os.PathLike) -> bool:
+    """Whether ``directory`` is the bundled default's folder (by any path that leads there)."""
+    return Path(directory).expanduser().resolve() == BUNDLED_WEIGHTS_DIR.resolve()
+
+
 def card_load_hint(directory: str | os.PathLike) -> str:
     """The source a folder's card tells readers to load: the bundled folder by its alias (its
     path differs on every machine), any other folder by the path it was saved to."""
-    bundled = Path(directory).expanduser().resolve() == BUNDLED_WEIGHTS_DIR.resolve()
-    return DEFAULT_ALIAS if bundled else os.fspath(directory)
+    return DEFAULT_ALIAS if is_bundled(directory) else os.fspath(directory)
