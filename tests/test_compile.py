@@ -7,11 +7,14 @@ from __future__ import annotations
 import copy
 import pickle
 
+import numpy as np
 import pytest
 import torch
 
 import stylizing_vit_aug as sva
-from helpers import CAMELYON_MEAN, CAMELYON_STD, assert_same_weights, make_small_model, state_of
+from helpers import CAMELYON_MEAN, CAMELYON_STD, assert_same_weights, make_small_model, make_small_stylizer, state_of
+from stylizing_vit_aug import stylizer as stylizer_module
+from stylizing_vit_aug.stylizer_options import run_compiled
 
 
 @pytest.mark.slow
@@ -58,3 +61,53 @@ def test_a_chunk_traces_as_one_graph_so_a_gpu_replays_it_as_one_cuda_graph(mode,
     with torch.inference_mode():
         report = torch._dynamo.explain(stylizer._chunk_with)(images, stream, mode, network)
     assert (report.graph_count, report.graph_break_count) == (1, 0), [b.reason for b in report.break_reasons]
+
+
+def _recording_compile(calls: list[tuple[str, tuple[int, ...]]]):
+    """A stand-in for ``torch.compile`` (no minute-long compile): the function, noting each call's first shape."""
+
+    def fake_compile(function, mode=None):
+        def run(*args):
+            calls.append((function.__name__, tuple(args[0].shape)))
+            return function(*args)
+
+        return run
+
+    return fake_compile
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["mixed sizes", "large image"])
+def test_a_mixed_size_list_and_a_large_image_run_compiled_under_compile(monkeypatch, large):
+    """compile= compiled only a batch of one size: a list of mixed sizes (or an image taken in strips) ran
+    eager. Its model-size copies now go through a compiled function, one shape for every image size."""
+    calls: list[tuple[str, tuple[int, ...]]] = []
+    monkeypatch.setattr(torch, "compile", _recording_compile(calls))
+    monkeypatch.setattr(stylizer_module, "STRIP_PIXELS", 2000)  # a 60x60 image is large: the strip path, fast
+    stylizer = make_small_stylizer()
+    stylizer.chunk_size = 4
+    rng = np.random.default_rng(0)
+    sizes = [(60, 60)] if large else [(40, 52), (64, 48), (33, 45), (90, 70), (40, 52), (50, 36)]
+    images = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in sizes]
+    style = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    eager = stylizer(images, style)
+    stylizer.compile = True
+    out = stylizer(images, style)
+    side = stylizer.img_size
+    rows = [min(stylizer.chunk_size, len(images) - start) for start in range(0, len(images), stylizer.chunk_size)]
+    assert calls == [("_change", (n, 3, side, side)) for n in rows]  # every chunk compiled, none eager
+    assert all(np.array_equal(a, b) for a, b in zip(eager, out, strict=True))
+
+
+def test_a_cuda_graph_replay_gives_back_copies_of_every_output(monkeypatch):
+    """A CUDA graph's next replay overwrites its outputs; the per-image path keeps each chunk's change and
+    weight until the last chunk has run, so both must be copies (a missing weight stays None)."""
+    steps: list[int] = []
+    monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin", lambda: steps.append(1))
+    change, weight = torch.ones(2), torch.zeros(2)
+    for outputs in ((change, weight), (change, None)):
+        got = run_compiled(lambda outputs=outputs: outputs, "reduce-overhead", torch.device("cuda"))
+        assert all((a is None) == (b is None) for a, b in zip(got, outputs))
+        assert not any(a is b for a, b in zip(got, outputs) if a is not None)
+        assert all(torch.equal(a, b) for a, b in zip(got, outputs) if a is not None)
+    assert len(steps) == 2  # each call a step of its own
+    assert run_compiled(lambda: change, "default", torch.device("cuda")) is change  # no graph: no copy

@@ -93,3 +93,28 @@ def test_a_mixed_list_that_mixes_channel_counts_is_still_refused():
     rgb, gray = _images(np.uint8, False)[0], _images(np.uint8, True)[1]
     with pytest.raises(ImageError, match=r"different channel counts \[\(1, 64, 48\), \(3, 40, 52\)\]"):
         stylizer([rgb, gray], rgb)
+
+
+BAD = {  # one image of a list that the Stylizer refuses, and why
+    "NaN": lambda shape: np.full(shape, np.nan, np.float32),
+    "0-255 floats": lambda shape: np.full(shape, 200.0, np.float32),
+    "negative floats": lambda shape: np.full(shape, -0.5, np.float32),
+    "int16": lambda shape: np.ones(shape, np.int16),
+}
+
+
+@pytest.mark.parametrize("bad", sorted(BAD))
+def test_a_bad_image_of_a_mixed_list_is_named_by_its_index_as_in_a_one_size_list(bad):
+    """A NaN or a value out of range in one image of a mixed-size list was said of ``images``: which of them?"""
+    stylizer = make_small_stylizer()
+    rng = np.random.default_rng(3)
+    style = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    messages = []
+    for sizes in (SIZES[:4], [SIZES[2]] * 4):  # mixed sizes; one size, the same bad image at index 2
+        images = [rng.random((h, w, 3), dtype=np.float32) for h, w in sizes]
+        images[2] = BAD[bad]((*sizes[2], 3))
+        with pytest.raises(ImageError) as info:
+            stylizer(images, style)
+        messages.append(str(info.value))
+    assert messages[0].startswith("images[2]")
+    assert messages[0] == messages[1]

@@ -5,16 +5,43 @@ different sizes, whose model-size copies go through the network together, in chu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 
 from .guided import is_upsampling, upsampling_basis
-from .images.windows import height_width
+from .images.windows import height_width, is_batch
+from .model import StyleStream
 from .strip_path import restore_in_strips
 
-__all__ = ["restore_each"]
+__all__ = ["changes_in_chunks", "item_names", "restore_each"]
+
+ChangeOf = Callable[[torch.Tensor, StyleStream], tuple[torch.Tensor, torch.Tensor | None]]
+"""The network's change of model-size 0–1 images with their styles, and its tissue weight (None: every pixel)."""
+
+
+def item_names(images: Any, what: str = "images") -> list[str]:
+    """How an error names each single image of ``images``: ``images[i]`` for an item of a list, as a
+    one-size list's messages do (``images`` alone did not say which of a mixed-size list was bad);
+    ``images`` for one image or each row of a batch, which a one-size batch's messages name so."""
+    if isinstance(images, (list, tuple)):
+        return [f"{what}[{i}]" for i in range(len(images))]
+    return [what] * (len(images) if is_batch(images) else 1)
+
+
+def changes_in_chunks(
+    small01: torch.Tensor, stream: StyleStream, chunk_size: int, change_of: ChangeOf
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``change_of`` the model-size images ``small01`` (one row each), at most ``chunk_size`` rows a call
+    (which bounds memory), with one style for all or their rows of ``stream``: every change, every weight."""
+    changes, weights = [], []
+    for start in range(0, len(small01), chunk_size):
+        stop = min(start + chunk_size, len(small01))
+        change, weight = change_of(small01[start:stop], stream if len(stream) == 1 else stream[start:stop])
+        changes.append(change)
+        weights.append(weight)
+    return torch.cat(changes), None if weights[0] is None else torch.cat(weights)
 
 
 def restore_each(

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,7 @@ from .images import (
 from .images.windows import empty_batch_row, largest_image_pixels, mixed_sizes, single_images
 from .inference import InferenceNetwork, NetworkCalls, check_fp32_weights, tensors_state, weights_digest
 from .model import StyleStream, StylizingViT
-from .per_image import restore_each
+from .per_image import changes_in_chunks, item_names, restore_each
 from .strip_path import downscaled
 from .stylizer_options import (
     BACKGROUNDS,
@@ -67,13 +67,14 @@ from .stylizer_options import (
     DEFAULT_CHUNK,
     DEFAULT_COLOUR_MATCH,
     DEFAULT_MODE,
-    GRAPH_MODES,
     MODES,
     REMADE,
     StylizerOptions,
     check_compile,
     check_dtype,
     check_mode,
+    compiled,
+    run_compiled,
     upgraded_state,
     warn_no_gradient,
 )
@@ -134,7 +135,8 @@ class Stylizer(StylizerOptions):
         chunk_size: most images per model call, which bounds memory.
         compile: ``True`` or a ``torch.compile`` mode (``"reduce-overhead"``: CUDA graphs) runs each
             chunk (the network and every step around it) compiled; the first call of a shape
-            compiles (about a minute).
+            compiles (about a minute). A mixed-size list or large image: its model-size step, one
+            shape for every size.
         source, revision: where the weights came from (recorded in banks and saved configs).
 
     ``mode``, ``background``, ``colour_match``, ``chunk_size`` and ``compile`` may be set later,
@@ -181,15 +183,16 @@ class Stylizer(StylizerOptions):
         self.normalization = stats.to(self._device)
         self.source, self.revision = source, revision
         self._network = InferenceNetwork(self._dtype)
-        self._chunk = self._compiled_chunk()
+        self._compile_chunks()
         self._fingerprint: tuple[tuple[int, ...], str] | None = None  # (weights' state, hash)
 
-    def _compiled_chunk(self) -> Callable:
-        """:meth:`_chunk_with` (each chunk: the network and every step around it), compiled as
-        ``compile=`` asks; made again after unpickling, since a compiled function does not pickle."""
-        if not self.compile:
-            return self._chunk_with
-        return torch.compile(self._chunk_with, mode=None if self.compile is True else self.compile)
+    def _compile_chunks(self) -> None:
+        """The chunk functions, compiled as ``compile=`` asks (made again after unpickling: a compiled function
+        does not pickle): :meth:`_chunk_with` for a batch of one size (the network and every step around it),
+        :meth:`_change` for the model-size copies of a mixed-size list or a large image, whose one shape
+        serves every image size (no compile per size)."""
+        self._chunk = compiled(self._chunk_with, self.compile)
+        self._each_change = compiled(self._change, self.compile)
 
     def __getstate__(self) -> dict[str, Any]:
         """Without what unpickling makes again (:data:`~.stylizer_options.REMADE`): a bf16 Stylizer's copy of its
@@ -201,7 +204,7 @@ class Stylizer(StylizerOptions):
         self.__dict__.update(upgraded_state(state))
         self._network = InferenceNetwork(self._dtype)  # what __getstate__ leaves out, made as __init__ makes it
         self._fingerprint = None
-        self._chunk = self._compiled_chunk()
+        self._compile_chunks()
 
     # -- facts ---------------------------------------------------------------------------------
     @property
@@ -421,20 +424,20 @@ class Stylizer(StylizerOptions):
         if bool((strengths == 0).all()):
             return same_kind_copy(images)
         stream = self._streams(styles, batch)
-        small = [
-            downscaled(image, (self.img_size,) * 2, self.device, STRIP_PIXELS, range_checked=range_checked)
-            for image in singles
-        ]
-        small01 = torch.cat(small)
-        changes, weights = [], []
-        for start in range(0, batch, self.chunk_size):
-            stop = min(start + self.chunk_size, batch)
-            chunk_styles = stream if len(stream) == 1 else stream[start:stop]
-            change, weight = self._change(small01[start:stop], chunk_styles, mode, self._network.calls(self.model))
-            changes.append(change)
-            weights.append(weight)
-        change = torch.cat(changes)
-        weight = None if weights[0] is None else torch.cat(weights)
+        small01 = torch.cat(
+            [
+                downscaled(
+                    image, (self.img_size,) * 2, self.device, STRIP_PIXELS, range_checked=range_checked, what=name
+                )
+                for image, name in zip(singles, item_names(images))  # a bad image is named by its index
+            ]
+        )
+
+        def change_of(chunk01: torch.Tensor, chunk_styles: StyleStream) -> tuple[torch.Tensor, torch.Tensor | None]:
+            network = self._network.calls(self.model)  # its weights refreshed outside what compile= compiles
+            return run_compiled(self._each_change, self.compile, self.device, chunk01, chunk_styles, mode, network)
+
+        change, weight = changes_in_chunks(small01, stream, self.chunk_size, change_of)
         restore_each(
             singles, outputs, small01, change, weight, strengths.to(self.device, torch.float32), mode, STRIP_PIXELS
         )
@@ -522,11 +525,7 @@ class Stylizer(StylizerOptions):
         (view-major, ``k * B`` rows out). The network's weights are refreshed here, outside
         what ``compile=`` compiles."""
         network = self._network.calls(self.model)
-        if self.compile not in GRAPH_MODES or self.device.type != "cuda":
-            return self._chunk(values01, stream, mode, network)
-        # a CUDA graph's next replay overwrites its output: each call is a step of its own, and keeps a copy
-        torch.compiler.cudagraph_mark_step_begin()
-        return self._chunk(values01, stream, mode, network).clone()
+        return run_compiled(self._chunk, self.compile, self.device, values01, stream, mode, network)
 
     def _chunk_with(
         self, values01: torch.Tensor, stream: StyleStream, mode: str, network: NetworkCalls

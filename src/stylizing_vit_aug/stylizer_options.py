@@ -38,7 +38,9 @@ __all__ = [
     "check_mode",
     "check_own_mode",
     "checked_option",
+    "compiled",
     "fixed_option",
+    "run_compiled",
     "upgraded_state",
     "warn_no_gradient",
 ]
@@ -153,6 +155,23 @@ def fixed_option(name: str, fix: str, doc: str) -> property:
     return property(_getter(f"_{name}"), refuse, doc=doc)
 
 
+def compiled(function: Callable, compile: bool | str) -> Callable:
+    """``function`` compiled as ``compile=`` asks (False: itself)."""
+    if not compile:
+        return function
+    return torch.compile(function, mode=None if compile is True else compile)
+
+
+def run_compiled(function: Callable, compile: bool | str, device: torch.device, *args: Any) -> Any:
+    """``function(*args)`` (a tensor or a tuple of tensors and None). A CUDA graph's next replay overwrites
+    its outputs, so under a graph mode on CUDA each call is a step of its own and gives back copies."""
+    if compile not in GRAPH_MODES or device.type != "cuda":
+        return function(*args)
+    torch.compiler.cudagraph_mark_step_begin()
+    out = function(*args)
+    return out.clone() if isinstance(out, torch.Tensor) else tuple(t if t is None else t.clone() for t in out)
+
+
 def _getter(stored: str) -> Callable[[Any], Any]:
     """A Python getter, which ``torch.compile`` traces (an ``operator.attrgetter`` breaks its graph)."""
 
@@ -186,6 +205,7 @@ class StylizerOptions:
     through the check its constructor applies, so a refused value raises and changes nothing."""
 
     _chunk: Callable
+    _each_change: Callable
 
     mode = checked_option("mode", check_own_mode, "The default resolution mode: one of :data:`MODES`.")
     background = checked_option(
@@ -216,10 +236,10 @@ class StylizerOptions:
     @compile.setter
     def compile(self, compile: bool | str) -> None:
         self._compile = check_compile(compile)
-        self._chunk = self._compiled_chunk()
+        self._compile_chunks()
 
-    def _compiled_chunk(self) -> Callable:
-        raise NotImplementedError  # the Stylizer's: its chunk function, compiled as compile= asks
+    def _compile_chunks(self) -> None:
+        raise NotImplementedError  # the Stylizer's: its chunk functions, compiled as compile= asks
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -243,7 +263,7 @@ _OPTION_CHECKS: dict[str, Callable[[Any], Any]] = {
     "device": torch.device,
 }
 # remade as __init__ makes them, never pickled: caches, and functions of earlier releases (0.1.0's compiled calls)
-REMADE = ("_chunk", "_network", "_fingerprint", "_relative_fn", "_stylize_fn", "mean", "std")
+REMADE = ("_chunk", "_each_change", "_network", "_fingerprint", "_relative_fn", "_stylize_fn", "mean", "std")
 
 
 def upgraded_state(state: dict[str, Any]) -> dict[str, Any]:
