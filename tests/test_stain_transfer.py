@@ -9,6 +9,8 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
+from torch.utils import _pytree as pytree
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from helpers import DAB, EOSIN, HAEMATOXYLIN, two_stain_image
 from stylizing_vit_aug import StyleBank, StyleTTA, stain_transfer
@@ -173,6 +175,42 @@ def test_views_read_each_inputs_stains_once_and_are_the_repeated_batchs_pixels(h
         transfer_stains(inputs, targets, views=0)
     with pytest.raises(ValueError, match=r"target must be stain profiles \[9 or 1, 3, 2\]"):
         transfer_stains(inputs, targets[:4], views=views)
+
+
+class _NewTensors(TorchDispatchMode):
+    """The bytes of every tensor an op makes anew (not one it writes in place, nor a view)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        given = {t.untyped_storage().data_ptr() for t in pytree.tree_leaves((args, kwargs)) if torch.is_tensor(t)}
+        made = [t.untyped_storage() for t in pytree.tree_leaves(out) if torch.is_tensor(t)]
+        self.sizes += [s.nbytes() for s in made if s.data_ptr() not in given]
+        return out
+
+
+def test_views_take_the_memory_of_their_result_once_not_a_copy_of_the_input_per_view(histology_crops):
+    # a user's k test-time views of a large batch: k copies of its optical density, or one
+    # temporary per step of the change, each as large as the result, would take k or more
+    # times the memory the k views themselves need
+    inputs, views = _crops01(histology_crops, 2), 4
+    targets = stain_profile(inputs, tissue(inputs)).roll(1, 0).repeat(views, 1, 1)
+    with _NewTensors() as made:
+        moved = transfer_stains(inputs, targets, 0.8, views=views)
+    assert len([size for size in made.sizes if size >= moved.nbytes]) == 1  # the result's own memory
+
+
+def test_views_carry_a_gradient_to_inputs_that_need_one(histology_crops):
+    inputs, views = _crops01(histology_crops, 2), 3
+    targets = stain_profile(inputs, tissue(inputs)).roll(1, 0).repeat(views, 1, 1)
+    given = inputs.clone().requires_grad_()
+    moved = transfer_stains(given, targets, 0.8, views=views)
+    assert torch.equal(moved.detach(), transfer_stains(inputs, targets, 0.8, views=views))
+    moved.sum().backward()  # autograd's saved steps were not overwritten in place
+    assert given.grad is not None and given.grad.abs().nan_to_num().amax() > 0
 
 
 @pytest.mark.parametrize("transfer", ["stain", "stain+network"])

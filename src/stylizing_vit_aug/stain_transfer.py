@@ -126,19 +126,22 @@ def stain_change(values01: torch.Tensor, source: torch.Tensor, target: torch.Ten
     """The RGB change that moves every pixel of ``values01`` from the stain profile ``source`` to
     ``target`` (both ``[B, 3, 2]``); zero for an image where either is missing, exactly zero where
     they are equal. Not weighted: the caller keeps the glass (:func:`transfer_stains`)."""
-    return _stain_change(values01, optical_density(values01), source, target)
+    return _stain_change(values01, optical_density(values01), source, target)[0]
 
 
 def _stain_change(values01: torch.Tensor, od: torch.Tensor, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """:func:`stain_change` with the images' optical density ``od`` already at hand; ``od``,
-    ``source`` and ``target`` may hold ``k`` rows per image of ``values01`` (view-major), and the
-    change then comes as ``[k, B, 3, H, W]``."""
+    """:func:`stain_change` as ``[k, B, 3, H, W]`` with the images' optical density ``od`` at hand;
+    ``source`` and ``target`` hold ``k`` rows per image (view-major). Every view is read from the
+    one ``od``: a copy of it per view would cost ``k`` images' memory before the change's own."""
     source, target = known_pairs(source, target)
-    mapping = (target - source) @ torch.linalg.pinv(source)  # [B, 3, 3]; zero where unknown or equal
-    delta = torch.einsum("bij,bjhw->bihw", mapping, od)
-    if len(delta) != len(values01):  # the images broadcast over their views' rows, no copy of them
-        delta = delta.unflatten(0, (-1, len(values01)))
-    return (values01.float() + 1 / 255) * torch.expm1(-delta)  # exactly 0 where delta is
+    mapping = ((target - source) @ torch.linalg.pinv(source)).unflatten(0, (-1, len(od)))  # [k, B, 3, 3]
+    delta = mapping[..., 0, None, None] * od[:, 0:1]  # [k, B, 3, H, W]: the map's columns broadcast
+    for column in (1, 2):  # over the density's channels, element by element: the same in any k
+        delta.addcmul_(mapping[..., column, None, None], od[:, column : column + 1])
+    shade = values01.float() + 1 / 255
+    if delta.requires_grad:  # autograd keeps expm1's result: the steps may not overwrite it
+        return shade * torch.expm1(-delta)  # exactly 0 where delta is
+    return delta.neg_().expm1_().mul_(shade)  # the same, in the change's own memory
 
 
 def transfer_stains(
@@ -171,13 +174,10 @@ def transfer_stains(
     strength = strength_values(strength, (1, batch), f"one per {'view' if views > 1 else 'image'} ({batch})")
     given, values01 = values01, values01.float()
     od, weight, source = _own_stains(values01)
-    if views > 1:  # one row per view for the map and its product with the density; the rest broadcasts
-        od, source = od.repeat(views, 1, 1, 1), source.repeat(views, 1, 1)
-    strength = to_device_nowait(strength.to(values01.dtype), values01.device).expand(batch)
-    strength = strength.reshape(-1, 1, 1, 1) if views == 1 else strength.reshape(views, -1, 1, 1, 1)
+    strength = to_device_nowait(strength.to(values01.dtype), values01.device).expand(batch).reshape(views, -1, 1, 1, 1)
     target = to_device_nowait(target.to(values01.dtype), values01.device).expand(batch, -1, -1)
-    change = _stain_change(values01, od, source, target) * weight * strength
-    return (given + change.to(given.dtype)).flatten(0, 1 if views > 1 else 0).clamp_(0, 1)
+    change = _stain_change(values01, od, source.repeat(views, 1, 1), target).mul_(weight).mul_(strength)
+    return change.to(given.dtype).add_(given).flatten(0, 1).clamp_(0, 1)  # given's pixels broadcast over the views
 
 
 def _own_stains(values01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
