@@ -66,18 +66,21 @@ def restore_in_strips(
     """Write the stylised ``image`` into ``output`` one column strip at a time: ``base`` (the
     model-size change, its guided basis when ``guided``, or for ``resize`` the stylised small
     image, on the device to compute on) resized across once, then each strip resized down,
-    added, blended by ``strength`` and converted back."""
+    added, blended by ``strength`` and converted back. Each strip is read on the scale
+    :func:`downscaled` read the whole image on, and says no 12-bit note: that was said of the whole
+    image there, and one strip of dark background is no 12-bit data."""
     height, width = height_width(image)
     across = resize(base, base.shape[-2], width)
-    for left, right in strips(width, strip_pixels // height):
-        strip = window(image, 0, height, left, right)
-        values, info = to_batch(strip, "images", range_checked=True)  # downscaled
-        values = values.to(base.device, torch.float32)
-        upsampled = resize(across[..., left:right], height, right - left)  # may be a view of across
-        if guided:
-            upsampled = apply_basis(upsampled, values)
-        stylized = upsampled.clamp(0, 1) if mode == "resize" else (values + upsampled).clamp_(0, 1)
-        del upsampled
-        blended = blend_into(stylized, values, strength)
-        del values
-        put_columns(output, left, from_batch(blended, info, strip))  # float64: kept pixels exact
+    with declare_value_range(declared_value_range() or SIXTEEN_BIT):  # 16-bit pixels: still on 0–65535
+        for left, right in strips(width, strip_pixels // height):
+            strip = window(image, 0, height, left, right)
+            values, info = to_batch(strip, "images", range_checked=True)  # downscaled
+            values = values.to(base.device, torch.float32)
+            upsampled = resize(across[..., left:right], height, right - left)  # may be a view of across
+            if guided:
+                upsampled = apply_basis(upsampled, values)
+            stylized = upsampled.clamp(0, 1) if mode == "resize" else (values + upsampled).clamp_(0, 1)
+            del upsampled
+            blended = blend_into(stylized, values, strength)
+            del values
+            put_columns(output, left, from_batch(blended, info, strip))  # float64: kept pixels exact
