@@ -183,6 +183,19 @@ def test_deterministic_with_a_generator(small_stylizer, bank, images):
     assert not torch.equal(a.style_indices, c.style_indices)
 
 
+def test_random_styles_draw_again_at_each_call_and_seeding_again_repeats_an_evaluation(small_stylizer, bank, images):
+    """What docs/tta.md tells a team evaluating a test set twice with one StyleTTA: a second call draws other
+    styles (the generator moves on), and seeding the generator again before a call repeats the first exactly."""
+    generator = torch.Generator().manual_seed(3)
+    tta = StyleTTA(ColourNet(), small_stylizer, bank, n_styles=6, return_views=True, generator=generator)
+    first, second = tta(images), tta(images)
+    assert not torch.equal(first.style_indices, second.style_indices)
+    generator.manual_seed(3)
+    again = tta(images)
+    assert torch.equal(first.style_indices, again.style_indices)
+    torch.testing.assert_close(first.prediction, again.prediction, atol=0, rtol=0)
+
+
 def test_fixed_and_explicit_and_nearest_style_choice(small_stylizer, bank, images):
     fixed = StyleTTA(ColourNet(), small_stylizer, bank, n_styles=3, styles="fixed", return_views=True)
     first, second = fixed(images).style_indices, fixed(images[:2]).style_indices

@@ -191,6 +191,8 @@ class StyleTTA(nn.Module):
             ``"fixed"`` and ``"nearest"`` with more views than the bank has styles are a
             ``ValueError``: a style used twice is the same view again.
         generator: a ``torch.Generator`` for ``"random"``/``"fixed"``; same seed, same styles.
+            ``"random"`` draws at each call (a second call on the same batch gets other styles):
+            seed it again to repeat an evaluation.
         strength: stylisation strength in [0, 1].
         transfer: how a view is made: ``"stain+network"`` (the style's stains on the input's
             tissue, then the stylizer; RGB), ``"stain"`` (the stains alone, pixel by pixel; RGB),
