@@ -1,7 +1,8 @@
 """What a path is before a reader opens it: whether anything is there at all (:func:`present`),
 and what it is when it is not a plain file (:func:`special_file`), because a named pipe blocks its
 reader forever and a device never ends; and the one stamp that tells a file changed since it was
-last looked at (:func:`file_stamp`, :func:`stamp_or_none`)."""
+last looked at (:func:`file_stamp`, :func:`stamp_or_none`); and what is wrong with a bank path before it is
+opened (:func:`bank_path_problem`), which the command line says before it loads torch."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["FileStamp", "file_stamp", "present", "special_file", "stamp_or_none"]
+__all__ = ["FileStamp", "bank_path_problem", "file_stamp", "present", "special_file", "stamp_or_none"]
 
 _KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
           (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"))
@@ -65,3 +66,25 @@ def special_file(path: Path) -> str | None:
         return None
     kind = next((name for test, name in _KINDS if test(mode)), "a special file")
     return f"{kind} (through a symbolic link to {os.readlink(path)})" if path.is_symlink() else kind
+
+
+def bank_path_problem(path: Path, reader: str, folder_advice: str) -> OSError | None:
+    """The error for a bank path that cannot be a bank file, else None: a folder is named as one, with the bank
+    file to pass from it, how a folder of style images becomes a bank and ``folder_advice`` (what else the
+    reader takes); a missing file or a broken link says so (not what the header reader says of a checkpoint);
+    a pipe or a device is no file. ``reader``: who reads it (``StyleBank.load``, ``stylize --bank``)."""
+    if path.is_dir():
+        found = sorted(p.name for p in path.glob("*.safetensors") if p.is_file())[:3]
+        return IsADirectoryError(
+            f"{path} is a folder; {reader} reads one bank file (.safetensors, as `stylizing-vit-aug bank build` or "
+            "StyleBank.save writes it): pass its path"
+            + (f", e.g. {path / found[0]} (this folder holds {', '.join(found)})" if found else "")
+            + f". To build a bank from a folder of style images: `stylizing-vit-aug bank build {path} -o "
+            f"bank.safetensors` {folder_advice}"
+        )
+    if not path.exists():
+        link = f" is a broken symbolic link (to {os.readlink(path)})" if path.is_symlink() else " does not exist"
+        return FileNotFoundError(f"bank file {path}{link}: check the path (`stylizing-vit-aug bank build` writes one)")
+    if kind := special_file(path):
+        return OSError(f"bank file {path} is {kind}, not a file: pass the path of a bank file")
+    return None

@@ -79,6 +79,7 @@ class Command(NamedTuple):
     module: str
     help: str
     description: str
+    bank: bool = False  # it takes --bank, whose path is checked before the module (and torch) loads
 
 
 # The one registration table: a command is its module plus one entry here. `--help` lists the
@@ -95,11 +96,13 @@ COMMANDS: dict[str, Command] = {
         "stylize",
         "a folder of images in, a stylised folder out (resumable, records the styles)",
         "Stylise every image of a folder (recursively) into an output folder.",
+        bank=True,
     ),
     "preview": Command(
         "preview",
         "a labelled content x style grid from folders or a bank file",
         "Render a labelled grid of content images in several styles.",
+        bank=True,
     ),
     "bank": Command(
         "bank",
@@ -121,6 +124,7 @@ COMMANDS: dict[str, Command] = {
         "a local web page: your images in your styles, with the figures (needs the app extra)",
         "Serve a web page (Gradio) that shows content images in chosen styles with the quality "
         "figures, and the StylizeTransform(...) line with those settings.",
+        bank=True,
     ),
 }
 
@@ -246,7 +250,20 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _early_refusal(argv: list[str]) -> str | None:
+    """A ``--bank`` path that is missing or a folder (:func:`.commands.common.bank_argument_refusal`), said
+    before the command's module loads, which imports torch: 2-4 s, 14 s on a busy machine, for a typo."""
+    name = _command_of(argv)
+    if name not in COMMANDS or not COMMANDS[name].bank or {"-h", "--help"} & set(argv):
+        return None
+    from .commands.common import bank_argument_refusal
+
+    return bank_argument_refusal(argv[argv.index(name) + 1 :], f"{name} --bank")
+
+
 def _run(argv: list[str]) -> int:
+    if refusal := _early_refusal(argv):
+        return _fail(_command_of(argv), refusal, 2)
     try:
         parser = build_parser(argv)
         from .commands.common import joined_number_lists

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import torch
 
 from .._atomic import write_atomically
-from .._files import stamp_or_none
+from .._files import bank_path_problem, stamp_or_none
 from .._state_cache import cached
 from ..checkpoints import (
     BANK_FORMAT,
@@ -248,22 +248,10 @@ def _looks_like_weights(header: SafetensorsHeader) -> bool:
 
 
 def check_bank_path(path: Path, reader: str) -> None:
-    """The one check of a bank path before it is opened (``StyleBank.load``, ``bank info``): a
-    folder is named as one, with the bank file to pass from it and how a folder of style images
-    becomes a bank; a missing file or a broken link says so (not what the header reader says of
-    a checkpoint). ``reader``: who reads it, for the message."""
-    if path.is_dir():
-        found = sorted(p.name for p in path.glob("*.safetensors") if p.is_file())[:3]
-        raise IsADirectoryError(
-            f"{path} is a folder; {reader} reads one bank file (.safetensors, as `stylizing-vit-aug bank build` or "
-            "StyleBank.save writes it): pass its path"
-            + (f", e.g. {path / found[0]} (this folder holds {', '.join(found)})" if found else "")
-            + ". To build a bank from a folder of style images: `stylizing-vit-aug bank build FOLDER -o "
-            "bank.safetensors` (in Python: StyleBank.from_folder)"
-        )
-    if not path.exists():
-        link = f" is a broken symbolic link (to {os.readlink(path)})" if path.is_symlink() else " does not exist"
-        raise FileNotFoundError(f"bank file {path}{link}: check the path (`stylizing-vit-aug bank build` writes one)")
+    """The one check of a bank path before it is opened (``StyleBank.load``, ``bank info``): raises
+    :func:`~.._files.bank_path_problem`'s error. ``reader``: who reads it, for the message."""
+    if problem := bank_path_problem(path, reader, "(in Python: StyleBank.from_folder)"):
+        raise problem
 
 
 class _Entry(NamedTuple):

@@ -35,7 +35,7 @@ from ..bank.sources import images_digest
 from ..images import IMAGE_EXTENSIONS, ImageReadError, check_whole, read_image
 from ._ranks import attempt, stop_together
 from ._stylize_record import INPUT_COLUMNS, LOG_NAME, log_refusal, range_label
-from .common import PIL_FORMATS, CheckpointChoice, CLIError, Ranks, list_images
+from .common import PIL_FORMATS, CheckpointChoice, CLIError, Ranks, bank_path_refusal, list_images
 
 if TYPE_CHECKING:
     from ..model import StyleStream
@@ -253,12 +253,9 @@ def _style_files(args: argparse.Namespace) -> tuple[Path, ...]:
             raise CLIError(str(error)) from None
         count = 1
     elif args.bank is not None:
-        if args.bank.is_dir():
-            raise CLIError(
-                f"--bank {args.bank} is a folder; --bank takes a bank file (`stylizing-vit-aug bank "
-                f"build {args.bank} -o bank.safetensors` makes one), or pass --styles-dir {args.bank}"
-            )
-        try:  # a missing file or a broken link: check_bank_path says which
+        if refusal := bank_path_refusal(args.bank, "stylize --bank"):  # (the command line said it before torch)
+            raise CLIError(refusal)
+        try:
             count = read_bank_info(args.bank, "--bank")["images"][0]
         except (BankFileError, FileNotFoundError) as error:
             raise CLIError(str(error)) from None

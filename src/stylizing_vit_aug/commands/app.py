@@ -12,6 +12,7 @@ from .common import (
     CLIError,
     add_cell_size,
     add_checkpoint_arguments,
+    bank_path_refusal,
     load_stylizer_from_args,
 )
 
@@ -68,6 +69,8 @@ def _refuse_unusable_styles(args: argparse.Namespace) -> None:
     if args.bank is not None:
         from ..bank.storage import read_bank_info
 
+        if refusal := bank_path_refusal(args.bank, "app --bank"):  # (the command line said it before torch)
+            raise CLIError(refusal)
         try:
             read_bank_info(args.bank, "app --bank")  # its header alone
         except (OSError, ValueError) as error:
@@ -84,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         import_gradio()
     except ImportError as error:
         raise CLIError(str(error)) from None
-    given = [(args.bank, "bank file"), (args.styles_dir, "style folder")]
+    given = [(args.styles_dir, "style folder")]
     given += [(path, "--allow-path") for path in args.allow_path]
     for path, what in given:
         if path is not None and not path.exists():

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._atomic import BeforeReplace, LockHeld, exclusive_lock, write_bytes_atomically
+from .._files import bank_path_problem
 from .._ranks import BARRIER_TIMEOUT as BARRIER_TIMEOUT  # re-exported: a launch's processes, and the user's-input
 from .._ranks import CLIError as CLIError  # error, live below the layers (the trainer stops its ranks too)
 from .._ranks import Ranks as Ranks
@@ -370,6 +371,28 @@ def unit_float(text: str) -> float:
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"must lie in [0, 1], got {text}")
     return value
+
+
+def bank_path_refusal(path: Path, reader: str) -> str | None:
+    """What is wrong with a bank path before it is opened (:func:`~.._files.bank_path_problem`), else None;
+    ``reader``: who reads it, e.g. ``stylize --bank``. Torch-free, so the command line says it before the
+    command's module loads torch (2-14 s), see ``cli._early_refusal``."""
+    problem = bank_path_problem(path, reader, f"or pass --styles-dir {path} to draw the styles from its images")
+    return None if problem is None else str(problem)
+
+
+def bank_argument_refusal(argv: Sequence[str], reader: str) -> str | None:
+    """:func:`bank_path_refusal` of the path ``--bank PATH`` (or ``--bank=PATH``; the last one, as argparse
+    takes it) names in a command's ``argv``, or None where there is none or nothing is wrong with it."""
+    path = None
+    for number, token in enumerate(argv):
+        if token == "--":  # what follows is positional
+            break
+        if token == "--bank" and number + 1 < len(argv):
+            path = argv[number + 1]
+        elif token.startswith("--bank="):
+            path = token.removeprefix("--bank=")
+    return None if path is None else bank_path_refusal(Path(path), reader)
 
 
 def list_images(root: Path, what: str = "input folder") -> list[Path]:

@@ -21,6 +21,7 @@ from .common import (
     add_cell_size,
     add_checkpoint_arguments,
     add_value_range_argument,
+    bank_path_refusal,
     draw_seed_argument,
     gather_images,
     new_grid_output,
@@ -213,12 +214,8 @@ def _refuse_before_any_folder(args: argparse.Namespace) -> CheckpointChoice:
     choice.refuse_unread()  # before -o's folder is made or any image is listed
     _refuse_an_output_among_the_inputs(args.output, [*args.contents, *(args.style or []), args.styles_dir])
     if args.bank is not None:
-        from ..bank.storage import check_bank_path
-
-        try:
-            check_bank_path(args.bank, "preview --bank")
-        except OSError as error:  # a folder, a missing file or a broken link, each named
-            raise CLIError(str(error)) from None
+        if refusal := bank_path_refusal(args.bank, "preview --bank"):  # (the command line said it before torch)
+            raise CLIError(refusal)
         if args.checkpoint is None:  # the stylizer the bank records, checked as a --checkpoint is
             choice = choice.for_bank(args.bank)
             choice.refuse_unread()
