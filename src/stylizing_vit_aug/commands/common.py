@@ -91,6 +91,14 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
         f"every pixel takes the style (default: the background the checkpoint records, else {DEFAULT_BACKGROUND})",
     )
     group.add_argument(
+        "--colour-match",
+        choices=COLOUR_MATCH,
+        default=None,
+        help="the colour step after the network: on matches the style's colour distribution on tissue; off: the "
+        "network's change alone, as in the paper (with --background style, 0.1.0's output) (default: what the "
+        "checkpoint records, else on)",
+    )
+    group.add_argument(
         "--mean",
         type=number_list,
         default=None,
@@ -105,6 +113,16 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="V [V ...]",
         help="normalisation std (0-1), with --mean, as many values",
     )
+
+
+COLOUR_MATCH = ("on", "off")  # --colour-match's words for colour_match=True / False
+
+
+def _option_words(name: str, value: object) -> str:
+    """A stylizer setting as the command line gives it: ``colour_match=False`` is ``--colour-match off``."""
+    if isinstance(value, bool):
+        value = COLOUR_MATCH[0] if value else COLOUR_MATCH[1]
+    return f"--{name.replace('_', '-')} {value}"
 
 
 NUMBER_LIST_OPTIONS = ("--mean", "--std", "--value-range")  # options that take several numbers
@@ -201,7 +219,7 @@ class CheckpointChoice:
     std: Sequence[float] | None
     compile: bool | str = False  # Stylizer(compile=): stylize's --compile
     background: str | None = None  # None: the checkpoint's recorded background, else the library's default
-    colour_match: bool | None = None  # None: the checkpoint's (no option: a --bank's record sets it, for_bank)
+    colour_match: bool | None = None  # None: the checkpoint's recorded colour match (--colour-match), else on
     num_heads: int | None = None  # None: the weights' rule (no option: a --bank's record of bare weights sets it)
 
     @classmethod
@@ -214,8 +232,16 @@ class CheckpointChoice:
                 f"--mean has {len(args.mean)} value(s) and --std {len(args.std)}: give both one value per "
                 "channel of the checkpoint (3 for RGB, 1 for grayscale), or one value each for all"
             )
+        colour_match = None if args.colour_match is None else args.colour_match == COLOUR_MATCH[0]
         return cls(
-            args.checkpoint, args.revision, args.device, args.mode, args.mean, args.std, background=args.background
+            args.checkpoint,
+            args.revision,
+            args.device,
+            args.mode,
+            args.mean,
+            args.std,
+            background=args.background,
+            colour_match=colour_match,
         )
 
     def for_bank(self, bank: Path | None) -> CheckpointChoice:
@@ -223,7 +249,7 @@ class CheckpointChoice:
         revision, statistics, settings), as a Python front-end given the file loads it
         (:func:`~stylizing_vit_aug.transforms._common.recorded_stylizer`), so the command and
         ``StylizeTransform(bank=FILE)`` stylise alike; what the command line gives (--revision,
-        --mode, --background, --mean/--std) wins. Otherwise this choice, unchanged."""
+        --mode, --background, --colour-match, --mean/--std) wins. Otherwise this choice, unchanged."""
         if bank is None or self.checkpoint is not None:
             return self
         from ..transforms._recorded import UserNames, recorded_stylizer
@@ -236,7 +262,7 @@ class CheckpointChoice:
             revision=self.revision if self.revision is not None else revision,
             mode=self.mode if self.mode is not None else recorded.get("mode"),
             background=self.background if self.background is not None else recorded.get("background"),
-            colour_match=recorded.get("colour_match"),
+            colour_match=self.colour_match if self.colour_match is not None else recorded.get("colour_match"),
             num_heads=recorded.get("num_heads"),
             mean=self.mean if given_stats else recorded.get("mean"),
             std=self.std if given_stats else recorded.get("std"),
@@ -251,12 +277,12 @@ class CheckpointChoice:
         from ..bank.storage import read_bank_info
 
         recorded = read_bank_info(bank, "--bank")["settings"] or {}
-        options = {"mode": self.mode, "background": self.background}
+        options = {"mode": self.mode, "background": self.background, "colour_match": self.colour_match}
         for name, value in recorded.items():
             used = stylizer.settings.get(name, value)
             if used == value or options.get(name) is not None:
                 continue
-            advice = f"pass --{name} {value} to use the bank's, or " if name in options else ""
+            advice = f"pass {_option_words(name, value)} to use the bank's, or " if name in options else ""
             logger.warning(
                 "the bank %s was built with %s=%r, but this run stylises with %s=%r (the checkpoint's): %sleave out "
                 "--checkpoint to load the stylizer the bank records",
