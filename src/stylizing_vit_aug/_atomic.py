@@ -1,28 +1,23 @@
-"""One way to write a file so that a crash, a full disk or a second process never leaves it
-half-written, and no leftover that outlives its writer.
+"""Writing a file so that a crash, a full disk or a second process never leaves it half-written, nor leftovers.
 
 The content goes to a temporary sibling (same folder, so the rename is atomic) named
-``.sva-partial-{name}.{token}.tmp`` (a name too long for that, within the file system's limit, is shortened
-there to a prefix and a hash of it: :func:`_fitted`), is flushed to disk with ``fsync``, then ``os.replace``-d
-over the target (a writer that makes temporaries of its own, as safetensors does, gets a private
-temporary folder of that name instead); the folder is fsynced once, after the rename, so the rename
-survives a power cut. On any error (``ENOSPC`` included) the temporary is removed and the previous file, if any,
-is untouched. Every file
-the package writes (checkpoints, banks, training state, stylised images, logs) goes through
-:func:`write_atomically` or :func:`write_bytes_atomically`; a folder of files that belong
-together (a checkpoint) goes through :func:`write_directory_atomically`, which stages the whole
-folder in such a temporary and swaps it in (for a link, the folder it points at: the link stays);
-the next save of a folder restores or finishes what a killed swap left (:func:`previous_versions`
-tells a load where such a version is).
+``.sva-partial-{name}.{token}.tmp`` (a name too long for that, within the file system's limit, is shortened there to
+a prefix and a hash of it: :func:`_fitted`), is flushed to disk with ``fsync``, then ``os.replace``-d over the
+target (a writer that makes temporaries of its own, as safetensors does, gets a private temporary folder of that
+name instead); the folder is fsynced once, after the rename, so the rename survives a power cut. On any error
+(``ENOSPC`` included) the temporary is removed and the previous file, if any, is untouched. Every file the package
+writes (checkpoints, banks, training state, stylised images, logs) goes through :func:`write_atomically` or
+:func:`write_bytes_atomically`; a folder of files that belong together (a checkpoint) goes through
+:func:`write_directory_atomically`, which stages the whole folder in such a temporary and swaps it in (for a link,
+the folder it points at: the link stays); the next save of a folder restores or finishes what a killed swap left
+(:func:`previous_versions` tells a load where such a version is).
 
-A temporary is held under an exclusive ``flock`` by its writer from creation to rename, and a
-kill (even ``SIGKILL``) releases it. So :func:`remove_stale_temporaries` can tell a killed
-writer's leftover (unlocked: removed) from a live writer's file (locked: kept), and every write
-first removes the stale temporaries of its own target. :func:`exclusive_lock` is the same lock
-on a named lock file, for a command that must be the only one writing into a folder. Where
-nothing can be locked (Windows; NFS for folders) nothing is cleaned, and a file is closed before
-it is renamed or removed (Windows does neither to an open file): there its descriptor guards nothing.
-"""
+A temporary is held under an exclusive ``flock`` by its writer from creation to rename, and a kill (even
+``SIGKILL``) releases it. So :func:`remove_stale_temporaries` can tell a killed writer's leftover (unlocked:
+removed) from a live writer's file (locked: kept), and every write first removes the stale temporaries of its own
+target. :func:`exclusive_lock` is the same lock on a named lock file, for a command that must be the only one
+writing into a folder. Where nothing can be locked (Windows; NFS for folders) nothing is cleaned, and a file is
+closed before it is renamed or removed (Windows does neither to an open file): there its descriptor guards nothing."""
 
 from __future__ import annotations
 
@@ -382,17 +377,21 @@ def write_atomically(path: str | os.PathLike, write: Callable[[Path], None]) -> 
 
 
 def write_bytes_atomically(
-    path: str | os.PathLike, data: bytes, *, remove_stale: bool = True, before_replace: BeforeReplace = None
+    path: str | os.PathLike,
+    data: bytes,
+    *,
+    remove_stale: bool = True,
+    before_replace: BeforeReplace = None,
+    sync: bool = True,
 ) -> Path:
     """Write ``data`` to ``path`` atomically, durably and completely.
 
-    A short write is continued, a failing one (``ENOSPC``) raises, and the size on disk is
-    checked after ``fsync``, so a full disk never yields a shorter file at ``path``. A caller
-    that already cleaned the folder (a run writing thousands of files) passes
-    ``remove_stale=False`` to skip the per-file look for stale temporaries. ``before_replace(temporary)``
-    runs once the file is whole, flushed and held under its lock, just before the rename
-    (:data:`BeforeReplace`); if it raises, nothing is renamed and the temporary goes.
-    """
+    A short write is continued, a failing one (``ENOSPC``) raises, and the size on disk is checked after ``fsync``,
+    so a full disk never yields a shorter file at ``path``. A caller that already cleaned the folder (a run writing
+    thousands of files) passes ``remove_stale=False`` to skip the per-file look for stale temporaries.
+    ``before_replace(temporary)`` runs once the file is whole, flushed and held under its lock, just before the
+    rename (:data:`BeforeReplace`); if it raises, nothing is renamed and the temporary goes. ``sync=False`` leaves
+    the folder's fsync to a caller renaming a batch, once per folder (``stylize``); the content is fsynced."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if remove_stale:
@@ -414,7 +413,8 @@ def write_bytes_atomically(
             before_replace(temporary)
         held.release_unlocked()
         os.replace(temporary, path)
-    fsync_directory(path.parent)
+    if sync:
+        fsync_directory(path.parent)
     return path
 
 

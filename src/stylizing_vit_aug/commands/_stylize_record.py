@@ -1,5 +1,5 @@
 """The CSV record of a ``stylize`` run (``stylize_log.csv``): one row per output (or per file
-that failed, with the reason), appended and fsynced row by row while the run goes, each rank of a
+that failed, with the reason), appended and fsynced a batch at a time while the run goes, each rank of a
 multi-process run into its own part file, and rewritten whole (atomically) when the parts are
 merged. A torn last line from a kill is ignored on reading.
 
@@ -344,11 +344,11 @@ class LogWriter:
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         self.failed = 0
 
-    def append(self, row: dict[str, str]) -> int:
-        """Add ``row`` durably; the file's size before it (for :meth:`retract`). Raises ``OSError``
-        with nothing added when it cannot be written whole."""
+    def append(self, row: dict[str, str], *more: dict[str, str]) -> int:
+        """Add ``row`` (and ``more``: a batch's rows, one write and one fsync for all) durably; the file's size
+        before them (for :meth:`retract`). Raises ``OSError`` with nothing added when they cannot be written whole."""
         start = os.fstat(self.fd).st_size
-        view = memoryview((b"" if start else _csv_line()) + _csv_line(row))
+        view = memoryview((b"" if start else _csv_line()) + b"".join(_csv_line(each) for each in (row, *more)))
         try:
             while view:
                 view = view[os.write(self.fd, view):]

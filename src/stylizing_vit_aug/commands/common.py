@@ -547,6 +547,7 @@ def write_image_atomic(
     remove_stale: bool = False,
     metadata: dict[str, Any] | None = None,
     before_replace: BeforeReplace = None,
+    sync: bool = True,
 ) -> None:
     """Save uint8/uint16 pixels (16-bit stays 16-bit in PNG/TIFF; a WebP is lossless with
     ``lossless``, see :func:`~stylizing_vit_aug.images.save_image`) atomically: encoded in memory
@@ -554,11 +555,14 @@ def write_image_atomic(
     leaves the old file or none, never a half-written image at ``path`` (a full disk raises
     ``OSError``). The caller removes stale temporaries of the folder once, not per image (a single
     file: ``remove_stale``). ``before_replace(temporary)``: run on the whole file just before the
-    rename (:func:`~stylizing_vit_aug._atomic.write_bytes_atomically`): ``stylize`` records a replacement there."""
+    rename (:func:`~stylizing_vit_aug._atomic.write_bytes_atomically`): ``stylize`` records a replacement there;
+    ``sync=False``: the caller fsyncs the folder once for a batch of files."""
     from ..images import save_image
 
     encoded = io.BytesIO()
     save_image(
         pixels, encoded, image_format(path), quality=quality, lossless=lossless, metadata=metadata, name=str(path)
     )  # the messages name the file, not the buffer
-    write_bytes_atomically(path, encoded.getvalue(), remove_stale=remove_stale, before_replace=before_replace)
+    write_bytes_atomically(
+        path, encoded.getvalue(), remove_stale=remove_stale, before_replace=before_replace, sync=sync
+    )

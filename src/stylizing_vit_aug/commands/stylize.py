@@ -1,59 +1,53 @@
 """``stylizing-vit-aug stylize``: a folder in, a folder out, resumable, with a record of styles.
 
-Each input's style is a function of ``--seed`` and the input's relative path alone (not of the
-order or of what already ran), so a killed run continues where it stopped and gives exactly the
-files an uninterrupted run gives. Outputs are encoded in memory, then written whole through a
-temporary file and ``os.replace``; the CSV record is appended and fsynced row by row, each
-output's row *before* its file is renamed into place (taken back if the write fails). An output that
-replaces an earlier file (``--overwrite``, a changed input, a failed redo) is written whole into its
-temporary beside it, its row appended marked as staged, and only then renamed over the old file,
-which stays until that moment; the next start settles such a mark (see :mod:`._stylize_record`). So a
-kill at any moment leaves the old file with its row or the new one with its row, and a file on disk
-always has the row of the settings that made it (every setting that changes its pixels:
-:data:`._stylize_record.FIELDS`); one that stays because its redo failed (``--overwrite``, its input
-unreadable now, its new file not written) keeps that row, with the failure in ``error``, and the next
-run, ``--overwrite`` or not, tries it again. On every
-start rows of missing outputs and duplicates are dropped. An existing output keeps its recorded
-row; one without a row gets an unknown row (settings empty) unless the record proves this run's
-settings made the folder, and existing outputs made with other settings than this run's are
-named in a warning (see :mod:`._stylize_resume`). Each row also names its input's bytes, and an
-existing output whose input changed since is made again, with a warning, as a failed redo is: it keeps
-its row (marked for the redo) until its new file replaces it, and stays if the input cannot be read now.
+Each input's style is a function of ``--seed`` and the input's relative path alone (not of the order or of what
+already ran), so a killed run continues where it stopped and gives exactly the files an uninterrupted run gives.
+Outputs are encoded in memory, then written whole through a temporary file (fsynced) and ``os.replace``; the CSV
+record is appended and fsynced once a batch, the batch's rows *before* its files are renamed in (a failed write's
+row is followed by its failure's), and each folder is fsynced once after the renames (:meth:`_Outputs.write_batch`):
+a killed run loses at most its batch. An output that replaces an earlier file (``--overwrite``, a changed input, a
+failed redo) is written whole into its temporary beside it, its row appended marked as staged, and only then renamed
+over the old file, which stays until that moment; the next start settles such a mark (see :mod:`._stylize_record`).
+So a kill at any moment leaves the old file with its row or the new one with its row, and a file on disk always has
+the row of the settings that made it (every setting that changes its pixels: :data:`._stylize_record.FIELDS`); one
+that stays because its redo failed (``--overwrite``, its input unreadable now, its new file not written) keeps that
+row, with the failure in ``error``, and the next run, ``--overwrite`` or not, tries it again. On every start rows of
+missing outputs and duplicates are dropped. An existing output keeps its recorded row; one without a row gets an
+unknown row (settings empty) unless the record proves this run's settings made the folder, and existing outputs made
+with other settings than this run's are named in a warning (see :mod:`._stylize_resume`). Each row also names its
+input's bytes, and an existing output whose input changed since is made again, with a warning, as a failed redo is:
+it keeps its row (marked for the redo) until its new file replaces it, and stays if the input cannot be read now.
 
-An output folder (or the record's folder) that cannot be created or written is exit code 2
-before anything else happens, naming the folder and the cause.
+An output folder (or the record's folder) that cannot be created or written is exit code 2 before anything else
+happens, naming the folder and the cause.
 
-A file that cannot be read (input or style) or an output that cannot be written (a full disk, a
-quota) never sinks the run: with ``--on-error skip`` (the default) it gets a CSV row with the
-reason in ``error`` and a warning on stderr, every other image is still written, no partial file
-stays, and the exit code is :data:`~.common.EXIT_SKIPPED`; a rerun retries it. A full disk or quota
-(ENOSPC, EDQUOT) stops the run there, with the same exit code: every later write would fail too, after
-its input went through the model. ``--on-error
-stop`` writes what was done before it and exits with code 2. A run that ends with none of its outputs
-on disk (every input unreadable) fails with exit code 2, as ``preview`` and ``bank build`` do, and a record
-it created goes (:func:`._stylize_end.nothing_made`); where outputs of an earlier run stay (skipped, or
-under ``--overwrite`` not replaced because their inputs failed) it is :data:`~.common.EXIT_SKIPPED`, as
-the same failures are without ``--overwrite``.
+A file that cannot be read (input or style) or an output that cannot be written (a full disk, a quota) never sinks
+the run: with ``--on-error skip`` (the default) it gets a CSV row with the reason in ``error`` and a warning on
+stderr, every other image is still written, no partial file stays, and the exit code is
+:data:`~.common.EXIT_SKIPPED`; a rerun retries it. A full disk or quota (ENOSPC, EDQUOT) stops the run there, with
+the same exit code: every later write would fail too, after its input went through the model. ``--on-error stop``
+writes what was done before it and exits with code 2. A run that ends with none of its outputs on disk (every input
+unreadable) fails with exit code 2, as ``preview`` and ``bank build`` do, and a record it created goes
+(:func:`._stylize_end.nothing_made`); where outputs of an earlier run stay (skipped, or under ``--overwrite`` not
+replaced because their inputs failed) it is :data:`~.common.EXIT_SKIPPED`, as the same failures are without
+``--overwrite``.
 
-One run at a time writes into an output folder (and into a record): a run holds
-``OUTPUT/.sva-stylize.lock`` and a lock next to the record (``flock``; both files go when it
-ends, and a killed run's locks end with it), and a second run refuses at once with exit code 2,
-naming the holder's pid and host. Partial files are removed only when no live writer holds them.
+One run at a time writes into an output folder (and into a record): a run holds ``OUTPUT/.sva-stylize.lock`` and a
+lock next to the record (``flock``; both files go when it ends, and a killed run's locks end with it), and a second
+run refuses at once with exit code 2, naming the holder's pid and host. Partial files are removed only when no live
+writer holds them.
 
-Under ``torchrun`` or ``accelerate launch`` (any number of processes and nodes, one output tree)
-input number ``i`` of rank 0's sorted list (which every rank plans from, see
-:mod:`._stylize_plan`) belongs to rank ``i % WORLD_SIZE``; rank 0 holds the locks for all of
-them. Rank 0 alone removes stale temporaries and reconciles the record at the start (merging
-every rank's part file ``stylize_log.rankR.csv`` left by a killed run into ``stylize_log.csv``)
-while every rank loads its model; one gather then waits for all of them and stops every rank at once,
-naming the rank and its reason, if one failed (:func:`._ranks.on_every_rank`). Each rank then skips
-finished outputs, whoever wrote them, and appends to its own part; a rank that fails while writing
-stops them all the same way (its part stays, and the next start merges it). Then the counts are summed,
-and rank 0 merges the parts and checks that every planned output is on disk or has a failure's row
-(else it gets one, and the exit code is :data:`~.common.EXIT_SKIPPED`). A relaunch with any world size
-therefore loses nothing and writes nothing twice. ``--styles-per-image K`` writes ``NAME.s0.EXT`` ...
-``NAME.s{K-1}.EXT``, each in its own style (``s0`` is the style a single copy gets).
-"""
+Under ``torchrun`` or ``accelerate launch`` (any number of processes and nodes, one output tree) input number ``i``
+of rank 0's sorted list (which every rank plans from, see :mod:`._stylize_plan`) belongs to rank ``i % WORLD_SIZE``;
+rank 0 holds the locks for all of them. Rank 0 alone removes stale temporaries and reconciles the record at the
+start (merging every rank's part file ``stylize_log.rankR.csv`` left by a killed run into ``stylize_log.csv``) while
+every rank loads its model; one gather then waits for all of them and stops every rank at once, naming the rank and
+its reason, if one failed (:func:`._ranks.on_every_rank`). Each rank then skips finished outputs, whoever wrote
+them, and appends to its own part; a rank that fails while writing stops them all the same way (its part stays, and
+the next start merges it). Then the counts are summed, and rank 0 merges the parts and checks that every planned
+output is on disk or has a failure's row (else it gets one, and the exit code is :data:`~.common.EXIT_SKIPPED`). A
+relaunch with any world size therefore loses nothing and writes nothing twice. ``--styles-per-image K`` writes
+``NAME.s0.EXT`` ... ``NAME.s{K-1}.EXT``, each in its own style (``s0`` is the style a single copy gets)."""
 
 from __future__ import annotations
 
@@ -68,7 +62,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from .._atomic import BeforeReplace, remove_stale_temporaries, temporary_token
+from .._atomic import BeforeReplace, fsync_directory, remove_stale_temporaries, temporary_token
 from .._files import FileStamp, file_stamp, stamp_or_none
 from ..images import ImageReadError, ImageTraits, check_whole, is_lossless, read_with_traits
 from ..images.headers import unreadable
@@ -286,8 +280,6 @@ def _map_large_blocks() -> None:
 
 
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
-
-
 LOCK_NAME = ".sva-stylize.lock"
 
 
@@ -484,18 +476,15 @@ class _Outputs:
                              f"({error.strerror or error})") from error
 
     def write(self, job: Job, result: np.ndarray, traits: ImageTraits, source: dict[str, str]) -> None:
-        """Record and write one output (keeping its input's ``traits``): a new one by :meth:`add`, one
-        that replaces an earlier file by :meth:`swap`. Either way a file on disk always has the row of
-        what made it, whenever the run is killed."""
-        path, out, choice = job
-        row = self.rows.done(path, out, choice, traits.lossless, source)
-
+        """Record and write one output that replaces an earlier file (keeping its input's ``traits``), by
+        :meth:`swap`: a file on disk always has the row of what made it, whenever the run is killed."""
+        out, row = job[1], self.rows.done(*job, traits.lossless, source)
         def save(target: Path, before_replace: BeforeReplace = None) -> None:
             write_image_atomic(result, target, quality=self.plan.quality, lossless=traits.lossless,
                                metadata=traits.metadata, before_replace=before_replace)
 
         try:
-            (self.swap if self.plan.key(out) in self.existing else self.add)(out, row, save)
+            self.swap(out, row, save)
         except _Unwritten as error:
             self.unwritten(job, str(error))
             return
@@ -506,15 +495,49 @@ class _Outputs:
         self.written += 1
         self.progress.update(1)
 
-    def add(self, out: Path, row: Row, save: _Save) -> None:
-        """Append the row of the new ``out``, then write the file (atomically); a failed write takes the
-        row back. A kill in between leaves a row of a missing output, which the next start drops."""
-        start = self.append(row, out)
+    def write_batch(self, batch: list[tuple[Job, np.ndarray, ImageTraits, dict[str, str]]]) -> None:
+        """A batch as one group commit: its new outputs' rows appended with one fsync before any of their files (each
+        written whole and fsynced) is renamed in, then each folder fsynced once (3 fsyncs an output before). A kill
+        loses at most this batch (the next start drops rows of missing files); a failed output's failure row, appended
+        after, wins; a stop takes back the rows of files not renamed. A replacement goes alone (:meth:`swap`)."""
+        new = [item for item in batch if self.plan.key(item[0][1]) not in self.existing]
+        for job, result, traits, source in (item for item in batch if self.plan.key(item[0][1]) in self.existing):
+            self.write(job, result, traits, source)
+            if self.full:
+                return
+        start, kept = 0, []  # where the batch's rows start; those of the files renamed
         try:
-            save(out, None)
-        except BaseException:  # a failed write, Ctrl-C or a bug: no row of a file that is not there
+            if rows := [self.rows.done(*job, traits.lossless, source) for job, _, traits, source in new]:
+                start = self.writer.append(*rows)
+        except OSError as error:
+            self.out_of_space(error)
+            for job, *_ in new:
+                self.unwritten(job, f"cannot write {job[1]}: its row could not be added to {self.writer.path} first "
+                               f"({error.strerror or error})")
+            return
+        try:
+            for (job, result, traits, _), row in zip(new, rows):
+                try:
+                    write_image_atomic(result, job[1], quality=self.plan.quality, lossless=traits.lossless,
+                                       metadata=traits.metadata, sync=False)
+                except OSError as error:  # a full disk, a quota, a read-only folder: never a success
+                    self.out_of_space(error)
+                    self.unwritten(job, f"cannot write {job[1]}: {error.strerror or error}")
+                else:
+                    kept.append(row)
+                    self.written += 1
+                    self.progress.update(1)
+                if self.full:
+                    break
+        except BaseException:  # --on-error stop, Ctrl-C or a bug: the rows of the files not renamed go back
             self.writer.retract(start)
+            if kept:  # (where they cannot be added back, the next start drops a row whose file is not there)
+                with suppress(OSError):
+                    self.writer.append(*kept)
             raise
+        finally:
+            for folder in {(self.plan.output / row["output"]).parent for row in kept}:  # each once: the renames durable
+                fsync_directory(folder)
 
     def swap(self, out: Path, row: Row, save: _Save) -> None:
         """Replace the earlier ``out`` so that a kill at any moment leaves the old file with its row, or the
@@ -568,10 +591,7 @@ def _write_outputs(
                 results = list(stylizer([pixels for _, pixels, _, _ in batch], stream, strength=plan.strength,
                                         range_checked=True))
                 batch.clear()  # the inputs go before the outputs are encoded (the reader keeps no other reference)
-                for job, traits, source in jobs:
-                    outputs.write(job, results.pop(0), traits, source)  # each output goes once it is written
-                    if outputs.full:
-                        break
+                outputs.write_batch([(job, out, traits, source) for (job, traits, source), out in zip(jobs, results)])
                 if outputs.full:
                     stop_when_full(plan, todo, outputs.written + outputs.failures)
                     break
