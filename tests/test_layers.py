@@ -10,15 +10,16 @@ PACKAGE = Path(__file__).resolve().parent.parent / "src" / "stylizing_vit_aug"
 
 # bottom to top; a module may import from its own layer or any layer below
 LAYERS: list[set[str]] = [
-    {"_lazy", "_atomic", "_files", "_ranks", "_signals", "_state_cache", "devices", "images", "seeds"},
+    {"_lazy", "_atomic", "_files", "_progress", "_ranks", "_signals", "_state_cache", "devices", "draws", "images",
+     "seeds"},
     {"image_ops", "colour", "guided", "model", "per_image", "stain_transfer", "strip_path", "style_stream", "tissue"},
     {"checkpoints", "inference", "registry"},
-    {"stylizer", "stylizer_options"},
+    {"stylizer", "stylizer_entry", "stylizer_options"},
     {"hub", "hub_download", "local_checkpoint"},
     {"bank", "metrics", "grid", "benchmarking"},
     {"transforms", "tta", "tta_options", "kornia"},
     {"train"},
-    {"app", "app_files", "app_previewer", "app_settings", "commands", "cli"},
+    {"app", "app_files", "app_previewer", "app_settings", "commands", "cli", "__main__"},
 ]
 LAYER_OF = {name: level for level, names in enumerate(LAYERS) for name in names}
 

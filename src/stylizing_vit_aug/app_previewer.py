@@ -43,6 +43,7 @@ from .app_settings import (
 )
 from .bank import BankMismatch, StyleBank, bundled_bank
 from .bank.building import folder_domains, whole_styles
+from .draws import drawn
 from .grid import content_style_grid
 from .images import ImageReadError
 from .images.kinds import looks_twelve_bit
@@ -91,14 +92,6 @@ def _small_batch(pixels: np.ndarray, height: int, width: int, what: str) -> torc
     as floats: 12 bytes a pixel as RGB, 1.07 GB at the page's pixel limit, for a picture shown at most 256 px.
     (Styles are made small by the bank's rule: :func:`~.bank.building.whole_styles`.)"""
     return downscaled(pixels, (height, width), torch.device("cpu"), STRIP_PIXELS, what=what)
-
-
-def _pick(count: int, wanted: int, seed: int) -> list[int]:
-    """``wanted`` distinct indices out of ``count`` (all when fewer), in increasing order."""
-    if count <= wanted:
-        return list(range(count))
-    generator = torch.Generator().manual_seed(seed)
-    return sorted(torch.randperm(count, generator=generator)[:wanted].tolist())
 
 
 class Previewer:
@@ -265,7 +258,7 @@ class Previewer:
         read = [self.content(path) for path in paths]
         contents = [values for values, _ in read]
         bank, reencoded, style_notes = self.bank(settings)
-        chosen = _pick(len(bank), n_styles, seed)
+        chosen = drawn(len(bank), n_styles, seed, "styles")  # as `preview --seed` draws them
         indices = torch.tensor(chosen)
         styles = bank.images[indices].float().div(255)
         domains = bank.domains

@@ -6,14 +6,19 @@ Subcommands live in :mod:`stylizing_vit_aug.commands`, one module each, register
 input error, a run with no readable input included (message on stderr, no traceback; ``-vv`` adds
 the traceback to the log), 3 (:data:`EXIT_SKIPPED`) finished but some files could not be read and
 were skipped (``stylize``, ``bank build``, ``preview``), 4 ``train`` stopped at a NaN/Inf loss or
-gradient, 130 interrupted.
+gradient, 130 interrupted, 141 (:data:`EXIT_OUTPUT_CLOSED`) stdout's reader closed it before the command
+had printed everything (``demo | head -1``): quietly, as a process ended by SIGPIPE, whatever files the command
+writes written first.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import logging
+import os
+import select
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -24,6 +29,9 @@ from ._signals import interrupts_ignored_at_exit
 from .commands._exits import PROG, Unavailable, broken_install, failure
 
 logger = logging.getLogger("stylizing_vit_aug.cli")
+
+EXIT_OUTPUT_CLOSED = 141
+"""stdout's reader closed it early: 128 + SIGPIPE, the code of a shell tool that SIGPIPE ended (``set -o pipefail``)."""
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -55,6 +63,45 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 FORMATTER = HelpFormatter
 
+
+class CommandParser(argparse.ArgumentParser):
+    """A parser, its subcommands' too, that says an option it does not know itself, before any other check
+    (a required argument), naming the option it is closest to: ``demo --chekpoint x`` was refused by the
+    top-level parser ("unrecognized arguments: --chekpoint x"), ``stylize --bnak b ...`` as missing --bank."""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if args is not None and not self.get_default("cli_unavailable"):  # a command not loaded: its options unknown
+            if unknown := self._unknown_options(list(args)):
+                self.error(f"unrecognized arguments: {' '.join(unknown)}")
+        return super().parse_known_args(args, namespace)
+
+    def _unknown_options(self, args: list[str]) -> list[str]:
+        """The options of ``args`` this parser does not know (with a close one it does), up to its subcommand
+        or ``--``: what follows a subcommand is that parser's."""
+        action = _subcommands(self)
+        known = sorted(option for option in self._option_string_actions if option.startswith("--"))
+        unknown = []
+        for token in args:
+            if token == "--" or (action is not None and token in action.choices):
+                break
+            if _is_unknown(self._parse_optional(token)):
+                name = token.split("=", 1)[0]
+                close = difflib.get_close_matches(name, known, n=1)
+                unknown.append(f"{name} (did you mean {close[0]}?)" if close else name)
+        return unknown
+
+
+def _is_unknown(parsed: object) -> bool:
+    """Whether argparse's reading of one token is an option it has no action for (None: a positional; one
+    ``(action, option, ...)`` tuple before Python 3.12.7, a list of them since)."""
+    if parsed is None:
+        return False
+    first = parsed[0] if isinstance(parsed, list) else parsed
+    return first[0] is None
+
+
 DESCRIPTION = "Anatomy-preserving style augmentation with a pretrained Stylizing ViT."
 
 EPILOG = """\
@@ -68,7 +115,8 @@ examples:
 
 Exit codes: 0 done, 1 runtime failure, 2 usage or input error (also: no input could be read),
 {exit_skipped} done but some unreadable files were skipped or planned outputs are missing (stylize,
-bank build, preview), 4 train stopped at a NaN/Inf loss or gradient, 130 interrupted.
+bank build, preview), 4 train stopped at a NaN/Inf loss or gradient, 130 interrupted, 141 stdout
+closed by its reader before all was printed (`demo | head -1`; the files are written first).
 """
 
 
@@ -160,6 +208,13 @@ def _command_named(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
     return " ".join(names)
 
 
+def _parser_of(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the subcommand ``args`` runs (``bank build``'s for ``bank build``), whose usage an error shows."""
+    while (action := _subcommands(parser)) is not None and getattr(args, action.dest, None) in action.choices:
+        parser = action.choices[getattr(args, action.dest)]
+    return parser
+
+
 def _command_of(argv: Sequence[str]) -> str | None:
     """The subcommand named in ``argv`` (the first token that is not a top-level option)."""
     for token in argv:
@@ -194,7 +249,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     from .commands.common import EXIT_SKIPPED
 
     epilog = EPILOG.format(exit_skipped=EXIT_SKIPPED)
-    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=epilog, formatter_class=FORMATTER)
+    parser = CommandParser(prog=PROG, description=DESCRIPTION, epilog=epilog, formatter_class=FORMATTER)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_verbose(parser, 0)
     commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND", required=True)
@@ -230,9 +285,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     script, argv = argv is None, list(sys.argv[1:] if argv is None else argv)
     with interrupts_ignored_at_exit(script):
         try:
-            return _run(argv)
+            code = _run(argv)
+            if sys.stdout is not None:  # what is buffered goes now, where a closed reader is caught, not at exit
+                sys.stdout.flush()
         except KeyboardInterrupt:  # before the command line is parsed (while torch imports, say)
             return _interrupted(_command_of(argv))
+        except BrokenPipeError:
+            return _output_closed(script)
+        return code
+
+
+def _stdout_gone() -> bool:
+    """Whether stdout is a pipe whose reader has closed it, so a ``BrokenPipeError`` is that (``| head``)
+    and not a failure of the command's own (a pipe or socket it writes to)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    if not hasattr(select, "poll"):  # Windows: nothing to ask; there a broken pipe is most likely stdout's
+        return True
+    poller = select.poll()
+    poller.register(fd, 0)  # POLLERR is always reported: a pipe's write end has it once no reader is left
+    return any(event & select.POLLERR for _, event in poller.poll(0))
+
+
+def _output_closed(script: bool) -> int:
+    """stdout's reader went away (``demo | head -1``): no message and no traceback, the rest of the output
+    goes nowhere, exit :data:`EXIT_OUTPUT_CLOSED` (Python's docs, "Note on SIGPIPE"). Only an entry point
+    that owns its process points its stdout at the null device; a caller's own stdout is left as it is."""
+    if script:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush at exit goes there
+        os.close(devnull)
+    return EXIT_OUTPUT_CLOSED
 
 
 def _interrupted(command: str | None) -> int:
@@ -270,7 +355,7 @@ def _run(argv: list[str]) -> int:
 
         args, extra = parser.parse_known_args(joined_number_lists(argv))
         if extra and not getattr(args, "cli_unavailable", False):  # as parse_args, but for a command not loaded
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            _parser_of(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exit:  # --help, --version, or a usage error already printed by argparse
         return int(exit.code or 0) if not isinstance(exit.code, str) else 2
     except Exception as error:  # the modules every command needs do not import: say why, once
@@ -287,6 +372,8 @@ def _run(argv: list[str]) -> int:
     except KeyboardInterrupt:  # named as its errors are: `bank build`, not `bank`
         return _interrupted(command)
     except Exception as error:  # noqa: BLE001 - a clean message instead of a traceback
+        if isinstance(error, BrokenPipeError) and _stdout_gone():
+            raise  # stdout's reader closed it (`| head -1`): main's, not a failure of the command
         return _fail(command, *failure(error))
 
 

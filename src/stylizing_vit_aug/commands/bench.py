@@ -44,20 +44,37 @@ def presets_argument(text: str) -> list[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--presets", type=presets_argument, default=DEFAULT_PRESETS,
-                        metavar="NAME[,NAME...]",
-                        help=f"comma-separated presets, of {', '.join(BENCH_PRESETS)} (default {DEFAULT_PRESETS})")
+    parser.add_argument(
+        "--presets",
+        type=presets_argument,
+        default=DEFAULT_PRESETS,
+        metavar="NAME[,NAME...]",
+        help=f"comma-separated presets, of {', '.join(BENCH_PRESETS)} (default {DEFAULT_PRESETS})",
+    )
     parser.add_argument("--batch", type=int, default=None, help="images per call (default: 8 on CPU, 256 on CUDA)")
-    parser.add_argument("--device", type=device_argument, default=None,
-                        help="cpu or cuda (default: cuda when available)")
-    parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto",
-                        help="our compute dtype (auto: the Stylizer's default). The reference runs "
-                        "fp32 on CPU and under autocast in this dtype on CUDA")
+    parser.add_argument(
+        "--device", type=device_argument, default=None, help="cpu or cuda (default: cuda when available)"
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=["auto", "float32", "bfloat16"],
+        default="auto",
+        help="our compute dtype (auto: the Stylizer's default). The reference runs "
+        "fp32 on CPU and under autocast in this dtype on CUDA",
+    )
     parser.add_argument("--compile", action="store_true", help="torch.compile our fast path")
-    parser.add_argument("--warmup", type=int, default=2,
-                        help="untimed calls of each candidate first (compilation, caches, cuDNN autotune; default 2)")
-    parser.add_argument("--iters", type=int, default=5,
-                        help="timed calls of each candidate, interleaved; the median is reported (default 5)")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=2,
+        help="untimed calls of each candidate first (compilation, caches, cuDNN autotune; default 2)",
+    )
+    parser.add_argument(
+        "--iters",
+        type=int,
+        default=5,
+        help="timed calls of each candidate, interleaved; the median is reported (default 5)",
+    )
     parser.add_argument("--no-reference", action="store_true", help="time only our engine")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows to this JSON file")
 
@@ -73,13 +90,14 @@ def run(args: argparse.Namespace) -> int:
         rows = []
         for preset in args.presets:
             logger.info("benchmarking %s at batch %d on %s", preset, batch, device)
-            rows.append(bench_preset(preset, batch, device, dtype, args.compile, args.warmup, args.iters,
-                                     not args.no_reference))
+            rows.append(
+                bench_preset(preset, batch, device, dtype, args.compile, args.warmup, args.iters, not args.no_reference)
+            )
         machine = machine_description(device)
-        print(f"machine: {machine}")
-        print(format_table(rows))
-        if args.json:
+        if args.json:  # before printing: a reader that closes stdout early must not cost the file
             write_json(args.json, {"machine": machine, "rows": rows})
+    print(f"machine: {machine}")
+    print(format_table(rows))
     return 0
 
 

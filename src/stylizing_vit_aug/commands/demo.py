@@ -45,9 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o", "--output", type=Path, default=DEFAULT_OUTPUT, help=f"grid PNG (default {DEFAULT_OUTPUT})"
     )
-    parser.add_argument("--size", type=positive_int, default=None,
-                        help="side of the sample crops in pixels (default: 224, or the model's input size if "
-                        "larger; a smaller side than the model's input is enlarged as a style, with a warning)")
+    parser.add_argument(
+        "--size",
+        type=positive_int,
+        default=None,
+        help="side of the sample crops in pixels (default: 224, or the model's input size if "
+        "larger; a smaller side than the model's input is enlarged as a style, with a warning)",
+    )
     add_cell_size(parser)
     add_checkpoint_arguments(parser)
 
@@ -85,13 +89,17 @@ def run(args: argparse.Namespace) -> int:
     choice = CheckpointChoice.from_args(args)
     choice.refuse_unread()  # before -o's folder is made
     if args.size is not None and args.size > MAX_SIZE:
-        raise CLIError(f"--size {args.size} is larger than the demo's sample crops allow (at most {MAX_SIZE} px: "
-                       "they are cut at up to 512 px); for your own images use `stylizing-vit-aug stylize`")
+        raise CLIError(
+            f"--size {args.size} is larger than the demo's sample crops allow (at most {MAX_SIZE} px: "
+            "they are cut at up to 512 px); for your own images use `stylizing-vit-aug stylize`"
+        )
     with new_grid_output(args.output):
         return _demo(args, choice)
 
 
 def _demo(args: argparse.Namespace, choice: CheckpointChoice) -> int:
+    """The grid written first, then the figures printed: a reader that closes stdout early (``demo | head -1``)
+    must not cost the grid."""
     from .. import metrics
     from ..grid import content_style_grid
 
@@ -99,7 +107,6 @@ def _demo(args: argparse.Namespace, choice: CheckpointChoice) -> int:
     size = args.size or max(stylizer.img_size, 224)
     crops, names = sample_crops(size)
     count = len(names)
-    print(f"stylizer: {stylizer.source} (revision {stylizer.revision or '-'}), {stylizer.config}")
     # the styles as any bank holds them, so a --size below the model's input is warned about as bank build warns
     streams = StyleBank.from_images(crops, stylizer).streams
     crops = crops.to(stylizer.device)
@@ -108,14 +115,35 @@ def _demo(args: argparse.Namespace, choice: CheckpointChoice) -> int:
     contents = crops.unsqueeze(0).expand_as(stylized).reshape(-1, *crops.shape[1:])
     styles = crops.unsqueeze(1).expand_as(stylized).reshape(-1, *crops.shape[1:])
     flat = stylized.reshape(-1, *crops.shape[1:])
-    anatomy = metrics.anatomy_metrics(contents, flat)
-    after = metrics.style_metrics(styles, flat)
-    before = metrics.style_metrics(styles, contents)
-    off_diagonal = ~torch.eye(count, dtype=torch.bool, device=flat.device).flatten()
-
-    header = f"{'style':<16} {'SSIM':>6} {'PSNR dB':>8} {'edges':>6} {'mean/std dist':>15} {'hist dist':>13}"
+    figures = (
+        metrics.anatomy_metrics(contents, flat),
+        metrics.style_metrics(styles, contents),
+        metrics.style_metrics(styles, flat),
+    )
+    grid = content_style_grid(
+        list(crops.cpu()),
+        list(crops.cpu()),
+        [[stylized[j, i].cpu() for j in range(count)] for i in range(count)],
+        names,
+        names,
+        cell_size=args.cell_size,
+    )
+    write_grid(grid, args.output)
+    print(f"stylizer: {stylizer.source} (revision {stylizer.revision or '-'}), {stylizer.config}")
     print("\nper style, over the other samples as contents (before -> after for the style figures):")
-    print(header)
+    print("\n".join(_figure_rows(names, *figures)))
+    print(f"\nwrote {args.output} ({grid.width}x{grid.height}): styles along the top, contents down the left")
+    return 0
+
+
+def _figure_rows(
+    names: list[str], anatomy: dict[str, torch.Tensor], before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]
+) -> list[str]:
+    """The table's header and one row per style, then "all": each over the other samples as contents
+    (a sample in its own style is left out)."""
+    count = len(names)
+    off_diagonal = ~torch.eye(count, dtype=torch.bool, device=next(iter(anatomy.values())).device).flatten()
+    lines = [f"{'style':<16} {'SSIM':>6} {'PSNR dB':>8} {'edges':>6} {'mean/std dist':>15} {'hist dist':>13}"]
     rows = [(name, slice(j * count, (j + 1) * count)) for j, name in enumerate(names)]
     for name, where in [*rows, ("all", slice(None))]:
         mask = off_diagonal.clone()
@@ -125,16 +153,9 @@ def _demo(args: argparse.Namespace, choice: CheckpointChoice) -> int:
         kept, was, now = (
             {k: float(v[mask].mean()) for k, v in figures.items()} for figures in (anatomy, before, after)
         )
-        print(
+        lines.append(
             f"{name:<16} {kept['ssim']:>6.3f} {kept['psnr']:>8.2f} {kept['edge_correlation']:>6.3f} "
             f"{was['mean_std_distance']:>6.3f} -> {now['mean_std_distance']:<5.3f} "
             f"{was['histogram_distance']:>5.3f} -> {now['histogram_distance']:<5.3f}"
         )
-    grid = content_style_grid(
-        list(crops.cpu()), list(crops.cpu()),
-        [[stylized[j, i].cpu() for j in range(count)] for i in range(count)],
-        names, names, cell_size=args.cell_size,
-    )
-    write_grid(grid, args.output)
-    print(f"\nwrote {args.output} ({grid.width}x{grid.height}): styles along the top, contents down the left")
-    return 0
+    return lines

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from ..draws import draw_order, drawn
 from ..images import ImageReadError, check_whole, read_image
 from ..images.value_range import declare_value_range, declared_value_range, eight_bit_refusal
 from ..seeds import DRAW_SEED_TEXT
@@ -81,16 +82,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_cell_size(parser)
     parser.add_argument("--strength", type=unit_float, default=1.0, help="stylisation strength (default 1)")
     parser.add_argument(
-        "--seed", type=draw_seed_argument, default=0,
-        help=f"which contents/styles are picked, {DRAW_SEED_TEXT} (default 0)",
+        "--seed",
+        type=draw_seed_argument,
+        default=0,
+        help=f"which contents/styles are picked, {DRAW_SEED_TEXT} (default 0); the styles do not depend on the "
+        "contents, and a bank's are the app's for that seed",
     )
     add_value_range_argument(parser)
     add_checkpoint_arguments(parser)
-
-
-def _pick(count: int, wanted: int, generator: torch.Generator) -> list[int]:
-    """``wanted`` distinct indices (all when fewer exist), in increasing order."""
-    return sorted(_draw_order(count, wanted, generator)[:wanted])
 
 
 def _say_fewer(option: str, wanted: int | None, shown: int, found: int, what: str) -> None:
@@ -100,11 +99,6 @@ def _say_fewer(option: str, wanted: int | None, shown: int, found: int, what: st
     if wanted is not None and shown < wanted:
         readable = "" if shown == found else f", {shown} of them readable"
         logger.warning("%s %d: there are %d %s%s, so the grid shows %d", option, wanted, found, what, readable, shown)
-
-
-def _draw_order(count: int, wanted: int, generator: torch.Generator) -> list[int]:
-    """The order candidates are tried in: all of them when there are no more than ``wanted``."""
-    return list(range(count)) if count <= wanted else torch.randperm(count, generator=generator).tolist()
 
 
 class _RunFiles:
@@ -165,9 +159,7 @@ class _RunFiles:
         return len(self._skipped)
 
 
-def _read_some(
-    paths: list[Path], wanted: int, generator: torch.Generator, what: str, files: _RunFiles
-) -> tuple[list[Path], list]:
+def _read_some(paths: list[Path], wanted: int, seed: int, what: str, files: _RunFiles) -> tuple[list[Path], list]:
     """``wanted`` readable images drawn from ``paths`` (in path order). Every file is checked
     before the draw (:meth:`_RunFiles.check`), so a file that is not an image, or whose header is
     broken, or (PNG, JPEG) that is cut short, is skipped whatever ``--seed`` draws; a drawn file
@@ -177,7 +169,7 @@ def _read_some(
         if error := files.check(path):
             files.skip(path, error)
     chosen = {}
-    for index in _draw_order(len(paths), wanted, generator):
+    for index in draw_order(len(paths), wanted, seed, "contents" if what == "content" else "styles"):
         if len(chosen) == wanted:
             break
         try:
@@ -222,13 +214,11 @@ def _refuse_before_any_folder(args: argparse.Namespace) -> CheckpointChoice:
     return choice
 
 
-def _named_styles(
-    paths: list[Path], wanted: int, generator: torch.Generator, files: _RunFiles
-) -> tuple[list[Path], list]:
+def _named_styles(paths: list[Path], wanted: int, seed: int, files: _RunFiles) -> tuple[list[Path], list]:
     """The ``--style`` files drawn: the user named each, so each must be readable, drawn or not
     (:class:`~stylizing_vit_aug.images.ImageReadError`, exit code 2, whatever ``--seed`` draws):
     the drawn ones are decoded once for their pixels, the others checked whole."""
-    chosen = [paths[i] for i in _pick(len(paths), wanted, generator)]
+    chosen = [paths[i] for i in drawn(len(paths), wanted, seed, "styles")]
     for path in paths:
         if path not in chosen and (error := files.check(path, decode=True)):
             raise error
@@ -250,16 +240,15 @@ def _preview(args: argparse.Namespace, choice: CheckpointChoice) -> int:
 
     content_files = gather_images(args.contents, "content")
     style_files = gather_images([args.styles_dir], "style folder") if args.styles_dir is not None else []
-    generator = torch.Generator().manual_seed(args.seed)
     files = _RunFiles()
     n_styles = args.n_styles or SHOWN
-    content_paths, contents = _read_some(content_files, args.n_contents or SHOWN, generator, "content", files)
+    content_paths, contents = _read_some(content_files, args.n_contents or SHOWN, args.seed, "content", files)
     _say_fewer("--n-contents", args.n_contents, len(contents), len(content_files), "content images")
     if args.style:  # files the user named: each must be read
-        paths, style_images = _named_styles(args.style, n_styles, generator, files)
+        paths, style_images = _named_styles(args.style, n_styles, args.seed, files)
         _say_fewer("--n-styles", args.n_styles, len(paths), len(args.style), "--style files")
     elif args.styles_dir is not None:
-        paths, style_images = _read_some(style_files, n_styles, generator, "style", files)
+        paths, style_images = _read_some(style_files, n_styles, args.seed, "style", files)
         _say_fewer("--n-styles", args.n_styles, len(paths), len(style_files), f"style images in {args.styles_dir}")
     skipped = files.skipped
     stylizer = choice.load()  # after every refusal and every file read
@@ -267,7 +256,7 @@ def _preview(args: argparse.Namespace, choice: CheckpointChoice) -> int:
 
     if args.bank is not None:
         bank = StyleBank.load(args.bank, stylizer, on_mismatch="reencode")
-        chosen = _pick(len(bank), n_styles, generator)
+        chosen = drawn(len(bank), n_styles, args.seed, "styles")
         _say_fewer("--n-styles", args.n_styles, len(chosen), len(bank), f"styles in the bank {args.bank}")
         style_images = [bank.images[i] for i in chosen]
         style_labels = [_bank_label(bank, i) for i in chosen]

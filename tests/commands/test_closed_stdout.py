@@ -1,0 +1,70 @@
+"""A reader that closes stdout early (``stylizing-vit-aug demo | head -1``) is no failure: the command's files
+are written before it prints, and the closed pipe ends it quietly with exit code 141 (as a shell tool ended by
+SIGPIPE), never "error: BrokenPipeError" and a grid that was never written."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from unittest import mock
+
+from stylizing_vit_aug import cli
+
+
+@contextlib.contextmanager
+def closed_stdout() -> Iterator[io.StringIO]:
+    """sys.stdout a pipe whose reader has closed it, as ``head -1`` leaves it (line-buffered: each line written
+    at once, as to a terminal), set inside the test (pytest sets its own before each phase); yields stderr."""
+    read, write = os.pipe()
+    os.close(read)
+    stream = open(write, "w", buffering=1)  # noqa: SIM115 - closed below
+    with mock.patch.object(sys, "stdout", stream), mock.patch.object(sys, "stderr", io.StringIO()) as err:
+        yield err
+    with contextlib.suppress(BrokenPipeError):
+        stream.close()
+
+
+def test_demo_into_a_closed_pipe_writes_its_grid_and_exits_quietly(tmp_path, checkpoint):
+    out = tmp_path / "grid.png"
+    with closed_stdout() as err:
+        code = cli.main(["demo", "--checkpoint", checkpoint, "-o", str(out), "--cell-size", "32", "--size", "32"])
+    assert out.is_file()
+    assert code == cli.EXIT_OUTPUT_CLOSED
+    assert "error" not in err.getvalue()
+
+
+def test_help_into_a_closed_pipe_exits_quietly(tmp_path):
+    """A fresh process, stdout buffered as for any pipe: the write fails only at the last flush, which Python
+    reported as "Exception ignored ... BrokenPipeError" (exit 120); it is flushed and pointed at the null device."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "stylizing_vit_aug.cli", "--help"],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+            env=env,
+        )
+    finally:
+        os.close(write)
+    assert result.returncode == cli.EXIT_OUTPUT_CLOSED
+    assert result.stderr == ""
+
+
+def test_a_broken_pipe_that_is_not_stdouts_is_still_a_failure(monkeypatch, capsys):
+    """Only a closed stdout is quiet: a pipe the command itself writes to that breaks is said, exit 1."""
+
+    def broken(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "_attach", lambda sub, name: sub.set_defaults(cli_handler=broken))
+    assert cli.main(["bench"]) == 1
+    assert "bench: error: BrokenPipeError" in capsys.readouterr().err
