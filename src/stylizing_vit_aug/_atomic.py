@@ -42,6 +42,7 @@ __all__ = [
     "TEMPORARY_PREFIX",
     "BeforeReplace",
     "LockHeld",
+    "WriteFailed",
     "exclusive_lock",
     "finish_file",
     "fsync_directory",
@@ -78,6 +79,11 @@ def _read_umask() -> int:
 # Writers such as safetensors create their files owner-only (0600); a finished file gets the
 # permissions any new file of this process would (0644 under the usual umask).
 _FILE_MODE = 0o666 & ~_read_umask()
+
+
+class WriteFailed(OSError):
+    """A write of ``filename`` (the file asked for, never its temporary) that failed: whatever the errno, a
+    command says "cannot write FILE", which a bare ``OSError`` (a read's too) cannot tell it is."""
 
 
 class LockHeld(Exception):
@@ -166,9 +172,8 @@ def fsync_directory(directory: Path) -> None:
     except OSError:
         return
     try:
-        os.fsync(handle)
-    except OSError:
-        pass
+        with suppress(OSError):
+            os.fsync(handle)
     finally:
         os.close(handle)
 
@@ -318,10 +323,14 @@ def _temporary_for(path: Path, *, folder: bool = False) -> Iterator[_Temporary]:
     while True:
         temporary = temporary_path(path, uuid.uuid4().hex[:12])
         fd: int | None = None
-        if not folder:
-            fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
-        else:
-            temporary.mkdir()
+        try:  # a refusal here (no permission, no space) is the target's: the temporary is ours alone
+            if not folder:
+                fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+            else:
+                temporary.mkdir()
+        except OSError as error:
+            raise WriteFailed(error.errno, error.strerror, str(path)) from error
+        if folder:
             with suppress(OSError):  # Windows opens no folders: nothing locks one there
                 fd = os.open(temporary, os.O_RDONLY)
         if fd is None or _lock(fd, wait=True) is None:  # nothing can be locked here
@@ -344,25 +353,22 @@ def _temporary_for(path: Path, *, folder: bool = False) -> Iterator[_Temporary]:
         held.close()
 
 
-def _naming(error: BaseException, temporary: Path, path: Path) -> OSError | None:
-    """The failed write as an ``OSError`` naming ``path`` where it named no file or only the
-    temporary (a full disk reported by ``os.write``, by an encoder inside the temporary, or by
-    safetensors as text), so that every caller's message says which file could not be written."""
+def _naming(error: BaseException, temporary: Path, path: Path) -> WriteFailed | None:
+    """The failed write as a :class:`WriteFailed` naming ``path`` where it named no file, the temporary or
+    ``path`` (a full disk reported by ``os.write``, by an encoder inside the temporary, or by safetensors as
+    text), so that every caller's message says which file could not be written; None: another file's error."""
     if isinstance(error, OSError) and error.errno is not None:
-        if error.filename and not str(error.filename).startswith(str(temporary)):
+        if error.filename and str(error.filename) != str(path) and not str(error.filename).startswith(str(temporary)):
             return None
-        return OSError(error.errno, error.strerror, str(path))
+        return WriteFailed(error.errno, error.strerror, str(path))
     code = re.search(r"\(os error (\d+)\)", str(error)) if type(error).__name__ == "SafetensorError" else None
-    return OSError(int(code.group(1)), os.strerror(int(code.group(1))), str(path)) if code else None
+    return WriteFailed(int(code.group(1)), os.strerror(int(code.group(1))), str(path)) if code else None
 
 
 def write_atomically(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
-    """Call ``write(temporary_path)`` and move the result to ``path`` atomically and durably.
-
-    ``temporary_path`` has the target's name, inside a private temporary folder beside it.
-    Stale temporaries of ``path`` (a killed earlier write) are removed first. ``write`` must
-    raise when it cannot write everything; :func:`write_bytes_atomically` also checks the size.
-    """
+    """Call ``write(temporary_path)`` (the target's name, in a private temporary folder beside it) and move the
+    result to ``path`` atomically and durably, stale temporaries of ``path`` (a killed earlier write) removed first.
+    ``write`` must raise when it cannot write everything; :func:`write_bytes_atomically` also checks the size."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path.parent, target=path.name)
@@ -464,16 +470,13 @@ def _carry_over(retired: Path, directory: Path) -> list[str]:
 
 
 def _settle_killed_swaps(directory: Path) -> None:
-    """Finish what killed saves of ``directory`` left beside it, before the next save.
-
-    A save is killed between moving the old folder aside and renaming the new one in: the folder
-    is missing and ``.{name}.old-{token}`` is the whole previous version, so it is renamed back
-    (a killed save is one that did not happen; the new version's staging folder, whole or not, is
-    a stale temporary, removed). Killed later, while carrying other files over: the folder is the
-    new version, and what it lacks is carried over before the rest is removed. A load never does
-    this: it only reads, may lack the right to write there and would race the save it reads
-    (:func:`previous_versions` gives its error the way back); the next save has both.
-    """
+    """Finish what killed saves of ``directory`` left beside it, before the next save. Killed between moving the
+    old folder aside and renaming the new one in: the folder is missing and ``.{name}.old-{token}`` is the whole
+    previous version, so it is renamed back (a killed save is one that did not happen; the new version's staging
+    folder is a stale temporary, removed). Killed later, while carrying other files over: the folder is the new
+    version, and what it lacks is carried over before the rest is removed. A load never does this: it only reads,
+    may lack the right to write there and would race the save it reads (:func:`previous_versions` gives its error
+    the way back); the next save has both."""
     settled = False
     for retired in _retired_versions(directory):
         with _unowned(retired) as stale:
@@ -573,16 +576,13 @@ def _folder_to_swap(directory: Path) -> Path:
 
 
 def write_directory_atomically(directory: Path, writers: Mapping[str, Callable[[Path], None]]) -> Path:
-    """Write files into ``directory`` so that a crash never leaves a half-written checkpoint.
-
-    Every file is written into a locked temporary sibling folder first (a temporary as
-    :func:`write_atomically`'s, so a killed save's is removed by the next one and a live one's
-    never), which is then renamed into place (same filesystem, so the rename is atomic). An
-    existing folder is moved aside and replaced; entries in it that we do not write (logs, banks)
-    are moved into the new one. If writing fails, the temporary is removed and the previous
-    checkpoint is untouched; what a killed save left is settled first (:func:`_settle_killed_swaps`).
-    A link to a folder stays: the folder it points at is the one replaced (:func:`_folder_to_swap`).
-    """
+    """Write files into ``directory`` so that a crash never leaves a half-written checkpoint: every file goes into a
+    locked temporary sibling folder first (as :func:`write_atomically`'s: a killed save's is removed by the next
+    one, a live one's never), which is then renamed into place (atomic: same file system). An existing folder is
+    moved aside and replaced; its entries we do not write (logs, banks) are moved into the new one. If writing
+    fails, the temporary is removed and the previous checkpoint is untouched; what a killed save left is settled
+    first (:func:`_settle_killed_swaps`). A link to a folder stays: the folder it points at is replaced
+    (:func:`_folder_to_swap`)."""
     directory = Path(directory).expanduser()
     real = _folder_to_swap(directory)
     if real.exists() and not real.is_dir():

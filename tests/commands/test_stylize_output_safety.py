@@ -230,7 +230,7 @@ def _in_use() -> OSError:
         (OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), "No space left on device; free space there"),
         (OSError(errno.EACCES, os.strerror(errno.EACCES)), "Permission denied; make the folder writable, or pass a"),
         (_in_use(), "being used; another program has {lock} open: close it and run the command again"),
-        (OSError(errno.EIO, os.strerror(errno.EIO)), "OSError: [Errno 5] Input/output error"),
+        (OSError(errno.EIO, os.strerror(errno.EIO)), "Input/output error; the disk or network share reported an I/O"),
     ],
 )
 def test_a_lock_that_cannot_be_created_is_exit_2_with_advice_that_fits_the_error(

@@ -13,8 +13,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from .._progress import progress_bar
 from ..image_ops import random_crop_resize, resize
 from ..images import ImageLike, ImageReadError, to_batch, to_uint8
 from ..images.files import read_image_and_sha256
@@ -198,7 +198,7 @@ def model_images(
     parts: list[torch.Tensor] = []
     names: list[str] = []
     seen = _Seen()
-    bar = tqdm(items, total=total, desc="style images", unit="item", leave=False, disable=(total or 0) < 16)
+    bar = progress_bar(items, total=total, desc="style images", unit="item", leave=False, disable=(total or 0) < 16)
     for index, item in enumerate(bar):
         item, label, source, why = _read(item, index, on_error)
         if why is not None:  # a file left out (on_error="skip"): it gives no style

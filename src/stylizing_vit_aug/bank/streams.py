@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable, Sequence
 
 import torch
-from tqdm.auto import tqdm
 
+from .._progress import progress_bar
 from ..devices import to_device_nowait
 from ..model import ModelConfig
 
@@ -82,7 +82,7 @@ class StreamCache:
             return found
         with self._guard():
             missing = [c for c in chunk_ids if self.chunks[c] is None]
-            bar = tqdm(missing, desc="encoding styles", unit="chunk", disable=len(missing) < 4, leave=False)
+            bar = progress_bar(missing, desc="encoding styles", unit="chunk", disable=len(missing) < 4, leave=False)
             for chunk_id in bar:
                 start, stop = self._span(chunk_id)
                 self.digests[chunk_id] = self.digest(start, stop)  # hashing is far cheaper than the encoder

@@ -53,10 +53,10 @@ def _said(error: Exception) -> tuple[str, int]:
     if isinstance(error, (FileNotFoundError, NotADirectoryError, ValueError, TypeError, KeyError)):
         return (error.args[0] if isinstance(error, KeyError) and error.args else str(error)), 2
     if isinstance(error, OSError):
-        advice = write_advice(error, error.filename)
-        if advice is None or not error.filename:
-            return f"{type(error).__name__}: {error}", 1
-        return f"cannot write {error.filename}: {error.strerror}; {advice}", 2
+        # a failed write of ours (any errno), or an errno only a write meets: said as the file it could not write
+        if error.filename and (isinstance(error, _loaded("_atomic", "WriteFailed")) or _advice(error, "") is not None):
+            return cannot_write(error, error.filename), 2
+        return f"{type(error).__name__}: {error}", 1
     if isinstance(error, _loaded("hub", "DefaultCheckpointMissing")):  # no checkpoint given, and the version ships none
         return f"{error}\n{OFFLINE_HINT}", 2
     if isinstance(error, _loaded("checkpoints.errors", "CheckpointError")):  # a checkpoint that does not fit
@@ -64,10 +64,25 @@ def _said(error: Exception) -> tuple[str, int]:
     return f"{type(error).__name__}: {error}", 1
 
 
-def write_advice(error: OSError, path: object) -> str | None:
-    """What the user can do about ``error`` writing ``path``, fitted to it, or None where only the
-    error itself can say: a full disk is not a permission problem, nor a file another program holds
-    open on Windows (its sharing and lock violations)."""
+def cannot_write(error: OSError, path: object) -> str:
+    """What a command says when ``error`` stopped it writing ``path``, whatever the errno: one form, "cannot write
+    FILE: REASON; ADVICE" (:func:`write_advice`), wherever the write failed (exit code 2 where it ends a run)."""
+    return f"cannot write {path}: {error.strerror or error}; {write_advice(error, path)}"
+
+
+def write_advice(error: OSError, path: object) -> str:
+    """What the user can do about ``error`` writing ``path``, fitted to it where it tells (a full disk is not
+    a permission problem, nor a file another program holds open on Windows), else a general way on."""
+    if (advice := _advice(error, path)) is not None:
+        return advice
+    if error.errno == errno.EIO:
+        return "the disk or network share reported an I/O error; check it (dmesg) and run the command again"
+    return "fix what the error names and run the command again"
+
+
+def _advice(error: OSError, path: object) -> str | None:
+    """:func:`write_advice` for the errors that only (or mostly) a write meets; None for the others, which a
+    read may meet too (an I/O error), so that a bare ``OSError`` of those is not said as a failed write."""
     if getattr(error, "winerror", None) in (32, 33):
         return f"another program has {path} open: close it and run the command again"
     if error.errno in FULL_DISK:

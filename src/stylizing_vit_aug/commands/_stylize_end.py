@@ -8,18 +8,18 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from ._exits import FULL_DISK as FULL_DISK  # re-exported: stylize stops when its folder is full
+from ._exits import cannot_write
 from ._stylize_plan import Job, StylizePlan
 from ._stylize_record import collect_log, failure_row, replace_log
 from .common import EXIT_SKIPPED, CLIError
 
-__all__ = ["FULL_DISK", "finish_record", "nothing_made", "stop_when_full"]
+__all__ = ["FULL_DISK", "Outcome", "finish_record", "nothing_made", "stop_when_full"]
 
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log
-
-
 
 
 def _free_space(folder: Path) -> str:
@@ -44,16 +44,35 @@ def stop_when_full(plan: StylizePlan, todo: list[Job], done: int) -> None:
     )
 
 
-def finish_record(
-    plan: StylizePlan, jobs: list[Job], written: int, failed: int, full: bool = False
-) -> tuple[int, bool]:
-    """Rank 0, once every rank is done: the record merged in input order and the summary. Returns
-    the failures found here: planned outputs missing with no failure reported (:func:`_missing_outputs`;
-    ``full``: a rank stopped on a full disk before making them), plus 1 if the record could not be
-    rewritten (its rows stay as appended); and whether none of the planned outputs is on disk (made by
-    this run or kept from an earlier one), which the caller refuses (:func:`nothing_made`), so no
-    summary of a partial success is printed. Its one look at each output (on the file system the
-    ranks share) finds those removed while the run went too."""
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ends, as rank 0's one look at each output found it (every rank exits with it): the files skipped
+    (planned outputs not on disk, style files, outputs whose redo failed: the earlier file stays), whether none of
+    the planned outputs is on disk, and what to say where the record could not be finished ("" where it was)."""
+
+    skipped: int = 0
+    nothing: bool = False
+    unfinished: str = ""
+
+    def exit_code(self, plan: StylizePlan, planned: int, fresh: bool) -> int:
+        """0, or :data:`~.common.EXIT_SKIPPED` with files skipped (the summary says whether the record was finished:
+        the rerun that retries them completes it); or raised: no output at all (:func:`nothing_made`), or every
+        output on disk but the record not finished, exit code 2, as a record that cannot be written at the start
+        (not a clean success, nor files skipped)."""
+        if self.nothing:
+            raise nothing_made(plan, planned, fresh)
+        if self.unfinished and not self.skipped:
+            raise CLIError(self.unfinished)
+        return EXIT_SKIPPED if self.skipped else 0
+
+
+def finish_record(plan: StylizePlan, jobs: list[Job], written: int, failed: int, full: bool = False) -> Outcome:
+    """Rank 0, once every rank is done: the record merged in input order (a failure's row for each planned output
+    missing with none: :func:`_missing_outputs`; ``full``: a rank stopped on a full disk before making them) and the
+    summary. ``failed``: the failures that are no missing output (style files, outputs whose earlier file stays);
+    the outputs missing are counted here, once each, from the one look at each output (on the file system the ranks
+    share), which finds those removed while the run went too. A run with none of its planned outputs on disk (made
+    now or kept) prints no summary: the caller refuses it (:func:`nothing_made`)."""
     merged, parts = collect_log(plan.log, plan.output)
     position = {plan.key(out): i for i, (_, out, _) in enumerate(jobs)}
     # Each output looked up once: the planned ones, and those of rows kept from earlier runs.
@@ -64,35 +83,53 @@ def finish_record(
     present = [row for row in merged.values() if row["error"] or not row["output"] or on_disk[row["output"]]]
     missing = _missing_outputs(plan, jobs, merged, on_disk, full)
     rows = sorted(present + missing, key=lambda row: position.get(row["output"], len(position)))
-    unwritten, nothing = len(missing), not any(on_disk[key] for key in position)
+    absent = sum(not on_disk[key] for key in position)
+    unfinished: OSError | None = None
     try:
         replace_log(plan.log, rows, parts)
-    except OSError as error:  # the appended rows (or parts) stay; the next run merges them
-        logger.warning(
-            "could not rewrite %s in input order (%s); its rows stay as appended and the next run merges them",
-            plan.log,
-            error.strerror or error,
-        )
-        unwritten += 1
-    if nothing:
-        return unwritten, nothing
+    except OSError as error:  # its rows stay as appended (none of a file not on disk), and the next run merges them
+        unfinished = error
+    if absent == len(position):
+        return Outcome(failed + absent, nothing=True)
     processes = f" by {plan.ranks.world} processes" if plan.ranks.distributed else ""
     print(f"wrote {written} image(s) to {plan.output}{processes}; record: {plan.log}")
+    if failed + absent:
+        _say_skipped(plan, len(jobs), failed, absent, full, unfinished)
+    elif unfinished:
+        said = f"{cannot_write(unfinished, plan.log)}; every planned output is on disk ({written} written now), but "
+        return Outcome(
+            unfinished=f"{said}the record could not be finished: its rows stay as appended (none names a "
+            "file not on disk); run the same command again to complete it (it makes no image again)"
+        )
+    return Outcome(failed + absent)
+
+
+def _say_skipped(
+    plan: StylizePlan, planned: int, failed: int, absent: int, full: bool, unfinished: OSError | None
+) -> None:
+    """The summary of a run that skipped files: ``absent`` planned outputs not on disk and ``failed`` other files,
+    and the record's state where it could not be finished (``unfinished``), which the rerun completes too."""
+    record = (
+        f"; the record {plan.log} could not be finished either ({unfinished.strerror or unfinished}): the rerun "
+        "completes it"
+        if unfinished
+        else ""
+    )
     if full:
+        others = f" and {failed} other file(s) failed" if failed else ""
         print(
-            f"the run stopped when {plan.output} ran out of space (free now: {_free_space(plan.output)}): "
-            f"{failed + unwritten} output(s) or file(s) were not written (see the 'error' column of {plan.log}); "
-            f"free space and run the same command again to write them; exit code {EXIT_SKIPPED}",
+            f"the run stopped when {plan.output} ran out of space (free now: {_free_space(plan.output)}): {absent} of "
+            f"the {planned} planned output(s) were not written{others} (see the 'error' column of {plan.log}); free "
+            f"space and run the same command again to write them{record}; exit code {EXIT_SKIPPED}",
             file=sys.stderr,
         )
-    elif failed + unwritten:
-        print(
-            f"{failed + unwritten} file(s) could not be read or written and were skipped (their reasons are in the "
-            f"'error' column of {plan.log} and the warnings above); a rerun retries them (fix or remove an "
-            f"unreadable style file: it is left out of the styles while it cannot be read); exit code {EXIT_SKIPPED}",
-            file=sys.stderr,
-        )
-    return unwritten, nothing
+        return
+    print(
+        f"{failed + absent} file(s) could not be read or written and were skipped (their reasons are in the 'error' "
+        f"column of {plan.log} and the warnings above); a rerun retries them (fix or remove an unreadable style "
+        f"file: it is left out of the styles while it cannot be read){record}; exit code {EXIT_SKIPPED}",
+        file=sys.stderr,
+    )
 
 
 def _missing_outputs(

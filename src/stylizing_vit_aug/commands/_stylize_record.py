@@ -37,12 +37,13 @@ import io
 import logging
 import os
 import re
+from collections.abc import Iterable
 from contextlib import suppress
 from pathlib import Path
 
-from .._atomic import fsync_directory, temporary_path, write_atomically
+from .._atomic import WriteFailed, fsync_directory, temporary_path, write_atomically
 from .._files import FileStamp, file_stamp, stamp_or_none
-from ..images import IMAGE_EXTENSIONS
+from ..images import IMAGE_EXTENSIONS, ImageReadError, check_whole
 from ..images.files import sha256_of
 
 __all__ = [
@@ -50,7 +51,7 @@ __all__ = [
     "LOG_NAME", "SETTINGS", "TYPE_RANGE", "LogWriter", "collect_log", "describes_output", "failure_row", "file_sha256",
     "input_changed", "input_columns", "input_stat", "is_unknown", "kept_row", "log_refusal", "part_path",
     "range_label", "read_log", "redo_failed", "replace_log", "stat_column", "staged_row",
-    "unknown_row",
+    "unknown_row", "whole_outputs",
 ]
 
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log, as before the split
@@ -201,6 +202,24 @@ def _settle_staged(rows: dict[str, dict[str, str]], output: Path) -> None:
             rows[key] = unknown_row(row["input"], row["output"])
 
 
+def whole_outputs(outputs: Iterable[Path]) -> set[Path]:
+    """The outputs on disk that are whole images. One that is not (empty, truncated, not an image:
+    :func:`check_whole`) is not done: ours are written atomically, so such a file was damaged or put
+    there since. It goes, with a warning, and this run makes it again, instead of counting it as written."""
+    whole = set()
+    for out in outputs:
+        if not out.is_file():
+            continue
+        try:
+            check_whole(out)
+        except ImageReadError as error:
+            logger.warning("%s: made again (%s)", out, error)
+            out.unlink()
+            continue
+        whole.add(out)
+    return whole
+
+
 def describes_output(row: dict[str, str]) -> bool:
     """Whether ``row`` says what made its output: an output's row with its settings (not a failure's,
     not an unknown one; a :func:`kept_row` does)."""
@@ -336,19 +355,30 @@ class LogWriter:
     write failed.
 
     A row that cannot be added (a full disk) is cut off again, so no torn line joins the next
-    row: :meth:`append` raises, :meth:`write` warns and counts it in :attr:`failed`.
+    row: :meth:`append` raises, :meth:`write` warns (the record's rewrite at the end repairs it).
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-        self.failed = 0
+        try:
+            self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        except OSError as error:  # said as the record that cannot be written, whatever the errno
+            raise WriteFailed(error.errno, error.strerror, str(path)) from error
 
     def append(self, row: dict[str, str], *more: dict[str, str]) -> int:
         """Add ``row`` (and ``more``: a batch's rows, one write and one fsync for all) durably; the file's size
         before them (for :meth:`retract`). Raises ``OSError`` with nothing added when they cannot be written whole."""
+        return self.append_each([row, *more])[0]
+
+    def append_each(self, rows: list[dict[str, str]]) -> list[int]:
+        """:meth:`append` of ``rows``, returning where each starts: a batch cut back (:meth:`retract`) to the row of
+        its first file not renamed in keeps the rows before it, of the files that are (the first row's start is the
+        file's size before the header a new file gets first)."""
         start = os.fstat(self.fd).st_size
-        view = memoryview((b"" if start else _csv_line()) + b"".join(_csv_line(each) for each in (row, *more)))
+        lines = [_csv_line(each) for each in rows]
+        head = b"" if start else _csv_line()
+        starts = [start, *(start + len(head) + sum(map(len, lines[:end])) for end in range(1, len(lines)))]
+        view = memoryview(head + b"".join(lines))
         try:
             while view:
                 view = view[os.write(self.fd, view):]
@@ -357,15 +387,14 @@ class LogWriter:
             with suppress(OSError):
                 os.ftruncate(self.fd, start)
             raise
-        return start
+        return starts
 
     def write(self, row: dict[str, str]) -> None:
-        """Add ``row``, or warn and count it when it cannot be added (a failure's row: the
-        failure itself is reported anyway, and a rerun retries the file)."""
+        """Add ``row``, or warn when it cannot be added (a failure's row: the failure itself is reported
+        anyway, the end of the run records a missing output again, and a rerun retries the file)."""
         try:
             self.append(row)
         except OSError as error:
-            self.failed += 1
             logger.warning("could not add the row of %s to %s (%s)",
                            row["output"] or row["style"], self.path, error.strerror or error)
 

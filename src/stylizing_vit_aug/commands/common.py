@@ -490,8 +490,7 @@ def sole_writer(locks: Sequence[tuple[Path, str]], command: str, then: str) -> I
                     f"for it to finish (or stop it) and {then}"
                 ) from None
             except OSError as error:  # the lock is the run's first file: a read-only or full folder shows here
-                advice = write_advice(error, lock)
-                said = f"{error.strerror or error}; {advice}" if advice else f"{type(error).__name__}: {error}"
+                said = f"{error.strerror or error}; {write_advice(error, lock)}"
                 raise CLIError(f"cannot write into {lock.parent} (for {what}): {said}") from None
         yield
 

@@ -3,8 +3,9 @@
 Each input's style is a function of ``--seed`` and the input's relative path alone (not of the order or of what
 already ran), so a killed run continues where it stopped and gives exactly the files an uninterrupted run gives.
 Outputs are encoded in memory, then written whole through a temporary file (fsynced) and ``os.replace``; the CSV
-record is appended and fsynced once a batch, the batch's rows *before* its files are renamed in (a failed write's
-row is followed by its failure's), and each folder is fsynced once after the renames (:meth:`_Outputs.write_batch`):
+record is appended and fsynced once a batch, the batch's rows *before* its files are renamed in, in that order (at a
+failed write the record is cut back to its row, a truncate that needs no space, before its failure's row is added:
+no row names a file not on disk), and each folder is fsynced once after the renames (:meth:`_Outputs.commit`):
 a killed run loses at most its batch. An output that replaces an earlier file (``--overwrite``, a changed input, a
 failed redo) is written whole into its temporary beside it, its row appended marked as staged, and only then renamed
 over the old file, which stays until that moment; the next start settles such a mark (see :mod:`._stylize_record`).
@@ -30,7 +31,10 @@ writes what was done before it and exits with code 2. A run that ends with none 
 unreadable) fails with exit code 2, as ``preview`` and ``bank build`` do, and a record it created goes
 (:func:`._stylize_end.nothing_made`); where outputs of an earlier run stay (skipped, or under ``--overwrite`` not
 replaced because their inputs failed) it is :data:`~.common.EXIT_SKIPPED`, as the same failures are without
-``--overwrite``.
+``--overwrite``. A run whose outputs are all on disk but whose record cannot be rewritten at its end says so (the
+record, why, and that a rerun completes it) with exit code 2, as the record failing at the start has
+(:class:`._stylize_end.Outcome`); a write of the record that fails says "cannot write FILE: REASON; ADVICE" for
+any errno.
 
 One run at a time writes into an output folder (and into a record): a run holds ``OUTPUT/.sva-stylize.lock`` and a
 lock next to the record (``flock``; both files go when it ends, and a killed run's locks end with it), and a second
@@ -60,16 +64,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .._atomic import BeforeReplace, fsync_directory, remove_stale_temporaries, temporary_token
 from .._files import FileStamp, file_stamp, stamp_or_none
-from ..images import ImageReadError, ImageTraits, check_whole, is_lossless, read_with_traits
+from .._progress import progress_bar
+from ..images import ImageReadError, ImageTraits, is_lossless, read_with_traits
 from ..images.headers import unreadable
 from ..images.value_range import declare_value_range, declared_value_range, eight_bit_refusal
 from ..stylizer import COMPILE_MODES, STRIP_PIXELS
 from ._ranks import on_every_rank
-from ._stylize_end import FULL_DISK, finish_record, nothing_made, stop_when_full
+from ._stylize_end import FULL_DISK, Outcome, finish_record, stop_when_full
 from ._stylize_plan import Job, RunRows, RunStyles, StylizePlan, plan_jobs, start_on_every_rank
 from ._stylize_record import (
     LOG_NAME,
@@ -82,6 +86,7 @@ from ._stylize_record import (
     replace_log,
     staged_row,
     stat_column,
+    whole_outputs,
 )
 from ._stylize_resume import earlier_rows, recorded_lossless, redo_changed_inputs, report_resumed, resumed_rows
 from .common import (
@@ -145,7 +150,9 @@ this run made is left behind; outputs of an earlier run still there (with --over
 {EXIT_SKIPPED}. A full disk (or quota)
 stops the run at the first output it cannot write (the rest would fail too): each output not made
 gets its row, the message names the folder and its free space, the exit code is {EXIT_SKIPPED}, and
-rerunning once space is freed writes the rest. A second run into the
+rerunning once space is freed writes the rest. If every output is written but the record cannot
+be finished (rewritten in input order at the end), the exit code is 2, naming the record and why:
+its rows stay as appended and rerunning completes it. A second run into the
 same folder while one is running refuses with exit code 2.
 16-bit PNG/TIFF inputs are written back as 16-bit; --strength 0 gives back the pixels exactly.
 12-bit data in 16-bit files: --value-range 0,4095 reads them on 0-4095 (not nearly black) and
@@ -185,6 +192,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 _Input = tuple[np.ndarray, ImageTraits, dict[str, str]]  # an input's pixels, traits and record columns
+_Result = tuple[Job, np.ndarray, ImageTraits, dict[str, str]]  # an output's job, pixels, input's traits and columns
 Row = dict[str, str]  # a row of the record
 _Save = Callable[[Path, BeforeReplace], None]  # writes an output atomically (its hook: _atomic.write_bytes_atomically)
 
@@ -355,15 +363,11 @@ def _stylize(plan: StylizePlan) -> int:
         so="so every rank stops; a rerun keeps what was written",
     )
     written, failed, full = ranks.sum([written, failed, full])  # waits for every rank to finish
-    nothing = False  # not one output of the plan on disk (made now or kept), as rank 0's one look at each says
+    end = Outcome(failed)  # rank 0's one look at each output decides it
     if ranks.rank == 0:
-        unwritten, nothing = finish_record(plan, jobs, written, failed, full > 0)
-        failed += unwritten
+        end = finish_record(plan, jobs, written, failed, full > 0)
     # A rank exiting with EXIT_SKIPPED makes the launcher stop the others: not before the merge, which this waits for.
-    failed, nothing = ranks.from_rank_zero((failed, nothing))
-    if nothing:  # a failure (exit code 2), not "done, some skipped"
-        raise nothing_made(plan, len(jobs), fresh)
-    return EXIT_SKIPPED if failed else 0
+    return ranks.from_rank_zero(end).exit_code(plan, len(jobs), fresh)
 
 
 def _reconcile_record(plan: StylizePlan, jobs: list[Job], rows: RunRows) -> None:
@@ -375,7 +379,7 @@ def _reconcile_record(plan: StylizePlan, jobs: list[Job], rows: RunRows) -> None
     removed = remove_stale_temporaries(plan.output, recursive=True)
     if removed:
         logger.info("removed %d partial file(s) left by an interrupted run", removed)
-    existing = _whole_outputs(out for _, out, _ in jobs)
+    existing = whole_outputs(out for _, out, _ in jobs)
     changed: set[str] = set()
     if not plan.overwrite:  # outputs of inputs changed since are marked, and made again (--overwrite redoes all)
         changed = redo_changed_inputs(
@@ -401,24 +405,6 @@ def _written_lossless(plan: StylizePlan, out: Path, logged: dict[str, dict[str, 
     return is_lossless(out) if said is None else said
 
 
-def _whole_outputs(outputs: Iterator[Path]) -> set[Path]:
-    """The outputs on disk that are whole images. One that is not (empty, truncated, not an image:
-    :func:`check_whole`) is not done: ours are written atomically, so such a file was damaged or put
-    there since. It goes, with a warning, and this run makes it again, instead of counting it as written."""
-    whole = set()
-    for out in outputs:
-        if not out.is_file():
-            continue
-        try:
-            check_whole(out)
-        except ImageReadError as error:
-            logger.warning("%s: made again (%s)", out, error)
-            out.unlink()
-            continue
-        whole.add(out)
-    return whole
-
-
 class _Unwritten(Exception):
     """An output not written because its row could not be added first (the message says so)."""
 
@@ -436,6 +422,7 @@ class _Outputs:
         self.existing = existing  # the keys of this rank's outputs on disk at the start: each is replaced (_swap)
         self.written = 0
         self.failures = 0
+        self.stay = 0  # of the failures, those whose earlier output stays on disk (the end counts missing ones)
         self.full = False  # a write failed for want of space: the rest would fail too (see stop_when_full)
 
     def out_of_space(self, error: OSError) -> None:
@@ -449,6 +436,7 @@ class _Outputs:
         without one. (One removed meanwhile loses that row when the run ends, which looks at each output.)"""
         path, out, _ = job
         key = self.plan.key(out)
+        self.stay += key in self.existing  # replaced only whole: the earlier file stays on disk
         if key in self.earlier:
             logger.warning("skipped %s; the earlier %s stays, recorded as it was made (a rerun tries again)",
                            reason, out)
@@ -495,49 +483,55 @@ class _Outputs:
         self.written += 1
         self.progress.update(1)
 
-    def write_batch(self, batch: list[tuple[Job, np.ndarray, ImageTraits, dict[str, str]]]) -> None:
-        """A batch as one group commit: its new outputs' rows appended with one fsync before any of their files (each
-        written whole and fsynced) is renamed in, then each folder fsynced once (3 fsyncs an output before). A kill
-        loses at most this batch (the next start drops rows of missing files); a failed output's failure row, appended
-        after, wins; a stop takes back the rows of files not renamed. A replacement goes alone (:meth:`swap`)."""
+    def write_batch(self, batch: list[_Result]) -> None:
+        """A batch: each replacement alone (:meth:`swap`), then the new outputs as one group commit (:meth:`commit`),
+        again for those after one that failed, unless the disk is full."""
         new = [item for item in batch if self.plan.key(item[0][1]) not in self.existing]
         for job, result, traits, source in (item for item in batch if self.plan.key(item[0][1]) in self.existing):
             self.write(job, result, traits, source)
             if self.full:
                 return
-        start, kept = 0, []  # where the batch's rows start; those of the files renamed
+        while new and not self.full:
+            new = self.commit(new)
+
+    def commit(self, new: list[_Result]) -> list[_Result]:
+        """New outputs as one group commit: their rows appended with one fsync before any of their files (each written
+        whole and fsynced) is renamed in, in that order, then each folder fsynced once (3 fsyncs an output before). A
+        kill loses at most this batch (the next start drops rows of missing files). At the first file not renamed in
+        (failed, or a stop) the record is cut back to its row, a truncate, which needs no space (a full disk): the
+        rows left are those of the files renamed, so none names a file not on disk; then a failure's row is
+        appended. Returns the outputs after a failed one (their rows went with its), to commit again."""
+        rows = [self.rows.done(*job, traits.lossless, source) for job, _, traits, source in new]
         try:
-            if rows := [self.rows.done(*job, traits.lossless, source) for job, _, traits, source in new]:
-                start = self.writer.append(*rows)
+            starts = self.writer.append_each(rows)
         except OSError as error:
             self.out_of_space(error)
             for job, *_ in new:
                 self.unwritten(job, f"cannot write {job[1]}: its row could not be added to {self.writer.path} first "
                                f"({error.strerror or error})")
-            return
+            return []
+        renamed: list[Path] = []
         try:
-            for (job, result, traits, _), row in zip(new, rows):
+            for number, (job, result, traits, _) in enumerate(new):
                 try:
                     write_image_atomic(result, job[1], quality=self.plan.quality, lossless=traits.lossless,
                                        metadata=traits.metadata, sync=False)
                 except OSError as error:  # a full disk, a quota, a read-only folder: never a success
+                    self.writer.retract(starts[number])  # before its failure's row, which may not fit
                     self.out_of_space(error)
                     self.unwritten(job, f"cannot write {job[1]}: {error.strerror or error}")
-                else:
-                    kept.append(row)
-                    self.written += 1
-                    self.progress.update(1)
-                if self.full:
-                    break
+                    return [] if self.full else new[number + 1:]
+                renamed.append(job[1])
+                self.written += 1
+                self.progress.update(1)
         except BaseException:  # --on-error stop, Ctrl-C or a bug: the rows of the files not renamed go back
-            self.writer.retract(start)
-            if kept:  # (where they cannot be added back, the next start drops a row whose file is not there)
-                with suppress(OSError):
-                    self.writer.append(*kept)
+            if len(renamed) < len(starts):
+                self.writer.retract(starts[len(renamed)])
             raise
         finally:
-            for folder in {(self.plan.output / row["output"]).parent for row in kept}:  # each once: the renames durable
+            for folder in {out.parent for out in renamed}:  # each once: the renames durable
                 fsync_directory(folder)
+        return []
 
     def swap(self, out: Path, row: Row, save: _Save) -> None:
         """Replace the earlier ``out`` so that a kill at any moment leaves the old file with its row, or the
@@ -569,8 +563,8 @@ def _write_outputs(
     existing: set[str],
 ) -> tuple[int, int, int]:
     """Stylise and write ``todo`` (this rank's share; ``existing``: the keys of its outputs on disk, ``earlier``:
-    the rows of those it makes again) in batches;
-    the images written, the files that failed (rank 0 counts the unreadable style files too), and 1 where a
+    the rows of those it makes again) in batches; the images written, the failures that are no missing output
+    (style files, rank 0; outputs whose earlier file stays: the end counts the outputs not on disk), and 1 where a
     full disk stopped it (no more inputs go through the model: each of their writes would fail too)."""
     ranks = plan.ranks
     writer = LogWriter(part_path(plan.log, ranks.rank) if ranks.distributed else plan.log)
@@ -580,7 +574,7 @@ def _write_outputs(
     for row in style_failures:
         writer.write(row)
     try:
-        with tqdm(total=len(todo), desc="stylize", unit="img", disable=ranks.rank != 0) as progress:
+        with progress_bar(total=len(todo), desc="stylize", unit="img", disable=ranks.rank != 0) as progress:
             outputs = _Outputs(plan, rows, writer, progress, earlier, existing)
             one_size = bool(getattr(stylizer, "compile", False))  # compiled: batches of one size, as it compiles
             reads = _read_batches(todo, plan.batch_size, plan.on_error == "stop", outputs.fail, one_size)
@@ -597,4 +591,4 @@ def _write_outputs(
                     break
     finally:
         writer.close()
-    return outputs.written, len(style_failures) + outputs.failures + writer.failed, int(outputs.full)
+    return outputs.written, len(style_failures) + outputs.stay, int(outputs.full)

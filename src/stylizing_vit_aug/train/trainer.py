@@ -63,6 +63,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .._atomic import write_atomically
+from .._progress import progress_bar
 from .._ranks import Explain, Ranks, on_every_rank, plain
 from ..checkpoints import float32_list, record_metadata
 from ..images import to_batch
@@ -526,11 +527,8 @@ class Trainer:
         stop_at = self.total_steps
         if config.stop_after is not None:
             stop_at = min(self.total_steps, self.step + config.stop_after)
-        progress = None
-        if is_main and config.progress:
-            from tqdm.auto import tqdm
-
-            progress = tqdm(total=self.total_steps, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
+        progress = progress_bar(total=self.total_steps, desc="train", unit="step", dynamic_ncols=True,
+                                initial=self.step, disable=not (is_main and config.progress))
         try:
             while self.step < stop_at:
                 epoch, in_epoch = divmod(self.step, self.steps_per_epoch)
@@ -550,8 +548,7 @@ class Trainer:
                     if epoch_done or (config.save_every and self.step % config.save_every == 0) or self.step == stop_at:
                         self.save_checkpoint()
         finally:
-            if progress is not None:
-                progress.close()
+            progress.close()
         finished = self.step >= self.total_steps
         exported = None
         if finished and config.export:
@@ -570,10 +567,9 @@ class Trainer:
         """Rank 0's line in ``log.jsonl`` and the progress bar. No collective: one would wait for the
         device on every step; a rank 0 that fails here exits, and the launcher stops the others."""
         self._log_step(record)
-        if progress is not None:
-            progress.update(1)
-            shown = {k: f"{record[k]:.3g}" for k in ("loss", *self.objective_module.terms)}
-            progress.set_postfix(shown, refresh=False)
+        progress.update(1)
+        if not progress.disable:  # a bar no one sees needs no figures
+            progress.set_postfix({k: f"{record[k]:.3g}" for k in ("loss", *self.objective_module.terms)}, refresh=False)
 
     def _validation_due(self) -> bool:
         every = self.config.validate_every
@@ -582,12 +578,17 @@ class Trainer:
     def _validate_and_log(self) -> None:
         """Rank 0's validation and its line in ``validation.jsonl``."""
         self.last_metrics = self.validate()
-        append_json(self.val_log_path, {"step": self.step, "epoch": self.step / self.steps_per_epoch,
-                                        "samples": self.samples_trained, **self.last_metrics})
+        self._append(self.val_log_path, {"step": self.step, "epoch": self.step / self.steps_per_epoch,
+                                         "samples": self.samples_trained, **self.last_metrics})
         logger.info("step %d validation: %s", self.step, self.last_metrics)
 
     def _log_step(self, record: dict) -> None:
-        append_json(self.log_path, record)
+        self._append(self.log_path, record)
+
+    def _append(self, log: Path, record: dict[str, Any]) -> None:
+        """A line of a run's log; a failed write names what is kept and how to go on, as a checkpoint's does."""
+        with explained_write_failure(log, self.step, self.saved_step):
+            append_json(log, record)
 
     def export(self) -> str | None:
         """``save_pretrained`` into ``<output>/final`` (+ ``push_to_hub``), on the main process."""
