@@ -63,6 +63,18 @@ def test_a_chunk_traces_as_one_graph_so_a_gpu_replays_it_as_one_cuda_graph(mode,
     assert (report.graph_count, report.graph_break_count) == (1, 0), [b.reason for b in report.break_reasons]
 
 
+@pytest.mark.slow
+def test_a_chunk_with_a_slide_colour_source_traces_as_one_graph():
+    """``colour_source=`` reaches the colour step on the stream: no graph break, as without it."""
+    stylizer = sva.Stylizer(make_small_model(), CAMELYON_MEAN, CAMELYON_STD, device="cpu")
+    stream = stylizer.encode_style(torch.rand(4, 3, 32, 32))
+    stream = stream.with_colour_sources(stylizer.colour_source(torch.rand(3, 48, 48), stream[:1]))
+    network = stylizer._network.calls(stylizer.model)
+    with torch.inference_mode():
+        report = torch._dynamo.explain(stylizer._chunk_with)(torch.rand(4, 3, 48, 56), stream, "relative", network)
+    assert (report.graph_count, report.graph_break_count) == (1, 0), [b.reason for b in report.break_reasons]
+
+
 def _recording_compile(calls: list[tuple[str, tuple[int, ...]]]):
     """A stand-in for ``torch.compile`` (no minute-long compile): the function, noting each call's first shape."""
 

@@ -22,7 +22,17 @@ import torch
 from .devices import to_device_nowait
 
 __all__ = [
-    "QUANTILES", "colour_change", "colour_profile", "known_pairs", "lab_to_rgb", "masked_quantiles", "rgb_to_lab",
+    "QUANTILES",
+    "check_colour_source",
+    "check_colour_step",
+    "colour_change",
+    "colour_profile",
+    "colour_step",
+    "known_pairs",
+    "lab_to_rgb",
+    "masked_quantiles",
+    "pooled_profile",
+    "rgb_to_lab",
 ]
 
 QUANTILES = 65
@@ -153,18 +163,38 @@ def _tabulated_shift(values: torch.Tensor, source: torch.Tensor, shift: torch.Te
     return left + (position - index) * (right - left)
 
 
-def colour_change(stylized01: torch.Tensor, styled: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def pooled_profile(stylized01: torch.Tensor, styled: torch.Tensor) -> torch.Tensor:
+    """``[1, 3, QUANTILES]``: one profile of the ``styled`` pixels of every image of ``stylized01``
+    together (a slide's tiles), read as :func:`colour_change` reads an image's own (converted
+    whole, then on the grid: :func:`colour_profile`'s conversion on the grid may round apart);
+    for one image, exactly the profile the step maps it from when given none."""
+    step = profile_stride(*stylized01.shape[-2:])
+    lab = rgb_to_lab(stylized01.float())[..., ::step, ::step]
+    return _lab_profile(lab.transpose(0, 1).reshape(1, 3, -1), styled[..., ::step, ::step].reshape(1, -1))
+
+
+def _grid_profile(lab: torch.Tensor, styled: torch.Tensor) -> torch.Tensor:
+    """:func:`result_profile` of images already in CIELAB."""
+    step = profile_stride(*lab.shape[-2:])
+    return _lab_profile(lab[..., ::step, ::step], styled[..., ::step, ::step])
+
+
+def colour_change(
+    stylized01: torch.Tensor, styled: torch.Tensor, target: torch.Tensor, source: torch.Tensor | None = None
+) -> torch.Tensor:
     """The RGB change that moves the colours of ``stylized01``'s ``styled`` pixels
     (``[B, 1, H, W]`` bool) to the profile ``target`` (the style's): a and b quantile by quantile,
     L by the difference of the means; the change is given for every pixel (weighting it is the
-    caller's). Zero for an image where either profile is missing, and exactly zero where the
-    image's own profile equals ``target`` (a pixel whose colour is not shifted keeps its value,
-    so the round trip through CIELAB is never added alone)."""
+    caller's). ``source``: the profile to map from, the same for every image (a whole slide's
+    :func:`result_profile`, so that its tiles share one mapping and keep their differences);
+    None: each image's own, which matches each image to the whole style profile. Zero for an
+    image where either profile is missing, and exactly zero where the source equals ``target``
+    (a pixel whose colour is not shifted keeps its value, so the round trip through CIELAB is
+    never added alone)."""
     stylized01 = stylized01.float()
     lab = rgb_to_lab(stylized01)
-    step = profile_stride(*lab.shape[-2:])
-    source = _lab_profile(lab[..., ::step, ::step], styled[..., ::step, ::step])
-    source, target = known_pairs(source, target)
+    source = _grid_profile(lab, styled) if source is None else source.to(lab.device, torch.float32)
+    source, target = known_pairs(source.expand_as(target), target)
     shift = torch.empty_like(lab)
     shift[:, 0] = (target[:, 0].mean(dim=1) - source[:, 0].mean(dim=1)).view(-1, 1, 1)
     # a and b of every image as rows of one table lookup (row-wise, so the same floats as one
@@ -174,3 +204,53 @@ def colour_change(stylized01: torch.Tensor, styled: torch.Tensor, target: torch.
     shift[:, 1:] = _tabulated_shift(chroma, source_ab, target_ab - source_ab).view_as(lab[:, 1:])
     moved = (shift != 0).any(dim=1, keepdim=True)
     return torch.where(moved, lab_to_rgb(lab + shift) - stylized01, 0.0)
+
+
+def colour_step(
+    contents01: torch.Tensor,
+    change: torch.Tensor,
+    styled: torch.Tensor,
+    targets: torch.Tensor,
+    sources: torch.Tensor | None = None,
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The engine's colour step: the change that gives the network's result ``contents01 + change``
+    the profiles ``targets`` (one for all rows, or one each) over its ``styled`` pixels, from
+    ``sources`` (likewise; None: each row's own), weighted as the network's change (None: fully)."""
+    rows = len(contents01)
+    target = targets.to(contents01.device).expand(rows, -1, -1)
+    source = None if sources is None else sources.to(contents01.device).expand(rows, -1, -1)
+    step = colour_change((contents01 + change).clamp(0, 1), styled, target, source)
+    return step if weight is None else step * weight
+
+
+def check_colour_step(has_step: bool, what: str) -> None:
+    """Refuse ``what``, which only the colour step reads, where a stylizer has none (``has_step``)."""
+    if not has_step:
+        raise ValueError(
+            f"{what} is the colour step's, and this Stylizer has none (colour_match=False, or a 1-channel "
+            f"model): leave {what} out, or set stylizer.colour_match = True"
+        )
+
+
+def check_colour_source(source: object, styles: int, has_step: bool, what: str = "colour_source") -> torch.Tensor:
+    """``source`` as the colour step's source profiles for ``styles`` styles: ``[1 or styles, 3,
+    QUANTILES]`` float (NaN where a slide had too little tissue: no step), as float32, for a
+    stylizer that ``has_step`` (a colour step). A refusal says what was wrong and what to do."""
+    check_colour_step(has_step, what)
+    fix = "pass what Stylizer.colour_source(slide, styles) returned, or None for each image's own profile"
+    if not isinstance(source, torch.Tensor):
+        raise TypeError(f"{what} must be a torch.Tensor of colour profiles, got {type(source).__name__}: {fix}")
+    if not source.is_floating_point():
+        raise TypeError(f"{what} must hold floats, got {source.dtype}: {fix}")
+    if source.dim() != 3 or source.shape[1:] != (3, QUANTILES):
+        raise ValueError(
+            f"{what} must be [profiles, 3, {QUANTILES}] (the L, a and b quantiles of an RGB slide), "
+            f"got {tuple(source.shape)}: {fix}"
+        )
+    if source.shape[0] not in (1, styles):
+        raise ValueError(
+            f"{what} has {source.shape[0]} profiles for {styles} styles: pass one (for every style) or one per "
+            "style, made with the same styles"
+        )
+    return source.detach().float()

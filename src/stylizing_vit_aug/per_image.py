@@ -13,9 +13,9 @@ import torch
 from .guided import is_upsampling, upsampling_basis
 from .images.windows import height_width, is_batch
 from .model import StyleStream
-from .strip_path import restore_in_strips
+from .strip_path import downscaled, restore_in_strips
 
-__all__ = ["changes_in_chunks", "item_names", "restore_each"]
+__all__ = ["changes_in_chunks", "item_names", "model_size_copies", "restore_each"]
 
 ChangeOf = Callable[[torch.Tensor, StyleStream], tuple[torch.Tensor, torch.Tensor | None]]
 """The network's change of model-size 0–1 images with their styles, and its tissue weight (None: every pixel)."""
@@ -28,6 +28,28 @@ def item_names(images: Any, what: str = "images") -> list[str]:
     if isinstance(images, (list, tuple)):
         return [f"{what}[{i}]" for i in range(len(images))]
     return [what] * (len(images) if is_batch(images) else 1)
+
+
+def model_size_copies(
+    images: Any,
+    singles: Sequence[Any],
+    size: int,
+    device: torch.device,
+    strip_pixels: int,
+    *,
+    range_checked: bool = False,
+    what: str = "images",
+) -> torch.Tensor:
+    """``[N, C, size, size]`` in 0–1 on ``device``: each of ``singles`` (the single images of ``images``) at
+    the model's size, one row each, never whole as floats (:func:`~.strip_path.downscaled`); a bad image is
+    named as :func:`item_names` names it (``what``: the argument's name)."""
+    names = item_names(images, what)
+    return torch.cat(
+        [
+            downscaled(image, (size, size), device, strip_pixels, range_checked=range_checked, what=name)
+            for image, name in zip(singles, names)
+        ]
+    )
 
 
 def changes_in_chunks(

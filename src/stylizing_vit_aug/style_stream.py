@@ -25,17 +25,28 @@ class StyleStream:
     The Stylizer's encoders attach it; a stream from the network alone has none, and the colour
     step then leaves the network's change as it is. Streams joined with one that has none have
     none.
+
+    ``colour_sources`` (``[B, 3, Q]`` or None): the profiles the colour step maps *from*, one per
+    style, where the Stylizer was given a ``colour_source`` (a whole slide's, so that its tiles
+    share one mapping); None: each image's own. They follow the styles when indexed, moved or
+    joined (joined with a stream that has none, there are none).
     """
 
-    def __init__(self, layers: torch.Tensor, colours: torch.Tensor | None = None) -> None:
+    colour_sources: torch.Tensor | None = None  # also for a stream pickled before there were any
+
+    def __init__(
+        self, layers: torch.Tensor, colours: torch.Tensor | None = None, colour_sources: torch.Tensor | None = None
+    ) -> None:
         if layers.dim() != 4:
             raise ValueError(f"a style stream is [layers, batch, tokens, dim], got {tuple(layers.shape)}")
-        if colours is not None and (colours.dim() != 3 or colours.shape[:2] != (layers.shape[1], 3)):
-            raise ValueError(
-                f"colour profiles must be [styles, 3, levels] for {layers.shape[1]} styles, got {tuple(colours.shape)}"
-            )
+        for name, profiles in (("colour profiles", colours), ("colour sources", colour_sources)):
+            if profiles is not None and (profiles.dim() != 3 or profiles.shape[:2] != (layers.shape[1], 3)):
+                raise ValueError(
+                    f"{name} must be [styles, 3, levels] for {layers.shape[1]} styles, got {tuple(profiles.shape)}"
+                )
         self.layers = layers
         self.colours = colours
+        self.colour_sources = colour_sources
 
     def __len__(self) -> int:
         return self.layers.shape[1]
@@ -45,10 +56,7 @@ class StyleStream:
             index = slice(index, index + 1 if index != -1 else None)
         elif not isinstance(index, slice):
             index = to_device_nowait(torch.as_tensor(index, dtype=torch.long), self.layers.device)
-        if self.colours is None:
-            return StyleStream(self.layers[:, index])
-        colour_index = to_device_nowait(index, self.colours.device) if isinstance(index, torch.Tensor) else index
-        return StyleStream(self.layers[:, index], self.colours[colour_index])
+        return StyleStream(self.layers[:, index], _rows(self.colours, index), _rows(self.colour_sources, index))
 
     def __iter__(self) -> Iterator[StyleStream]:
         return (self[i] for i in range(len(self)))
@@ -57,7 +65,8 @@ class StyleStream:
         depth, batch, tokens, dim = self.layers.shape
         return (
             f"StyleStream(styles={batch}, depth={depth}, tokens={tokens}, dim={dim}, "
-            f"dtype={self.layers.dtype}, device={self.layers.device}, colours={self.colours is not None})"
+            f"dtype={self.layers.dtype}, device={self.layers.device}, colours={self.colours is not None}"
+            + (", colour_sources=True)" if self.colour_sources is not None else ")")
         )
 
     @property
@@ -80,16 +89,39 @@ class StyleStream:
     def to(self, *args, **kwargs) -> StyleStream:
         """Move (and cast) the layers; the colour profiles move along and stay float32."""
         layers = self.layers.to(*args, **kwargs)
-        return StyleStream(layers, None if self.colours is None else self.colours.to(layers.device))
+        return StyleStream(layers, _moved(self.colours, layers.device), _moved(self.colour_sources, layers.device))
 
     def with_colours(self, colours: torch.Tensor | None) -> StyleStream:
-        """The same layers with these colour profiles."""
+        """The same layers with these colour profiles (and no colour sources)."""
         return StyleStream(self.layers, colours)
+
+    def with_colour_sources(self, sources: torch.Tensor | None) -> StyleStream:
+        """The same styles with these colour sources (one for all styles, or one each), float32 on their device."""
+        if sources is not None:
+            sources = sources.to(self.device, torch.float32).expand(len(self), -1, -1)
+        return StyleStream(self.layers, self.colours, sources)
 
     @staticmethod
     def cat(streams: Sequence[StyleStream]) -> StyleStream:
         if not streams:
             raise ValueError("StyleStream.cat needs at least one stream")
-        colours = [s.colours for s in streams]
-        joined = None if any(c is None for c in colours) else torch.cat([c.to(colours[0].device) for c in colours])
-        return StyleStream(torch.cat([s.layers for s in streams], dim=1), joined)
+        layers = torch.cat([s.layers for s in streams], dim=1)
+        return StyleStream(layers, _joined([s.colours for s in streams]), _joined([s.colour_sources for s in streams]))
+
+
+def _rows(profiles: torch.Tensor | None, index: slice | torch.Tensor) -> torch.Tensor | None:
+    """The rows of per-style ``profiles`` (None: none) a stream's ``index`` picks."""
+    if profiles is None:
+        return None
+    return profiles[to_device_nowait(index, profiles.device) if isinstance(index, torch.Tensor) else index]
+
+
+def _moved(profiles: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
+    return None if profiles is None else profiles.to(device)
+
+
+def _joined(profiles: list[torch.Tensor | None]) -> torch.Tensor | None:
+    """Per-style profiles of joined streams: None unless every stream has them."""
+    if any(p is None for p in profiles):
+        return None
+    return torch.cat([p.to(profiles[0].device) for p in profiles])

@@ -41,14 +41,13 @@ from typing import Any
 import torch
 
 from .checkpoints import write_checkpoint
-from .colour import colour_change, colour_profile
+from .colour import check_colour_source, check_colour_step, colour_profile, colour_step, pooled_profile
 from .devices import default_dtype, to_device_nowait, usable_device
 from .guided import upsample_change
 from .image_ops import blend_into, resize, strength_values, to_luminance
 from .images import (
     ImageLike,
     Normalization,
-    check_batch01,
     from_batch,
     same_kind_copy,
     to_batch,
@@ -58,8 +57,8 @@ from .images import (
 from .images.windows import empty_batch_row, largest_image_pixels, mixed_sizes, single_images
 from .inference import InferenceNetwork, NetworkCalls, check_fp32_weights, tensors_state, weights_digest
 from .model import StyleStream, StylizingViT
-from .per_image import changes_in_chunks, item_names, restore_each
-from .strip_path import downscaled
+from .per_image import changes_in_chunks, model_size_copies, restore_each
+from .stylizer_entry import check_values01, ordinary_result
 from .stylizer_options import (
     BACKGROUNDS,
     COMPILE_MODES,
@@ -87,26 +86,6 @@ logger = logging.getLogger(__name__)
 
 STRIP_PIXELS = 1 << 19
 """Pixels per row band or column strip of the full-resolution path, which larger images take (float32 RGB: 6 MiB)."""
-
-
-def _check_values01(values01: Any, where: str, range_checked: bool = False) -> None:
-    """The tensor entry points take a float ``[B, C, H, W]`` batch in 0–1 (the one check:
-    :func:`~stylizing_vit_aug.images.check_batch01`); uint8 would come back white. Called
-    directly (not ``range_checked`` by a front-end, which says it in its own name), an input
-    that requires grad is warned about (:func:`warn_no_gradient`); call it before autograd is off."""
-    check_batch01(
-        values01,
-        f"{where}'s values01",
-        range_checked=range_checked,
-        other_kinds=", or call the Stylizer itself, which takes any image kind",
-    )
-    if not range_checked:
-        warn_no_gradient(values01, f"Stylizer.{where}", stacklevel=4)
-
-
-def _ordinary(values: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """An inference-mode result as an ordinary tensor on ``device`` (a training step may use it), in one copy."""
-    return values.to(device) if values.device != device else values.clone()
 
 
 class Stylizer(StylizerOptions):
@@ -367,6 +346,7 @@ class Stylizer(StylizerOptions):
         *,
         mode: str | None = None,
         range_checked: bool = False,
+        colour_source: torch.Tensor | None = None,
     ) -> Any:
         """Stylise ``images`` with ``styles`` and return the same kind as ``images``.
 
@@ -381,7 +361,9 @@ class Stylizer(StylizerOptions):
         each size's images gives. ``range_checked=True``: the caller (a front-end's every-call check) has read and
         checked the values, so they are not read again, and has warned in its own name of the gradient an input
         that requires grad loses. An empty batch (a 4-D tensor or array of no images) comes back as an empty
-        copy, as from :meth:`stylize_batch`; its kind is checked all the same.
+        copy, as from :meth:`stylize_batch`; its kind is checked all the same. ``colour_source``: the colour
+        step's source profile, :meth:`colour_source` of a whole slide (the same styles and mode), so that the
+        slide's tiles share one colour mapping; None (default): each image's own, as before.
         """
         mode = check_mode(mode) or self.mode  # checked at every strength, 0 included
         if not range_checked:
@@ -391,28 +373,37 @@ class Stylizer(StylizerOptions):
             self._strengths(strength, 0)
             return same_kind_copy(images)
         if largest_image_pixels(images) > STRIP_PIXELS or mixed_sizes(images):
-            return self._stylize_each(images, styles, strength, mode, range_checked)
+            return self._stylize_each(images, styles, strength, mode, range_checked, colour_source)
         values, info = to_batch(images, "images", range_checked=range_checked)
         strength_tensor = self._strengths(strength, values.shape[0])
         if bool((strength_tensor == 0).all()):
             return same_kind_copy(images)
-        out = self._stylize_batch(values, styles, strength_tensor, mode)  # to_batch checked it
+        out = self._stylize_batch(values, styles, strength_tensor, mode, colour_source)  # to_batch checked it
         return from_batch(out, info, images)  # float64 images: the pixels the engine keeps stay exact
 
     @staticmethod
     def _strengths(strength: Any, batch: int) -> torch.Tensor:
         return strength_values(strength, (1, batch), f"one per image ({batch})").expand(batch)
 
-    def _streams(self, styles: ImageLike | StyleStream, batch: int) -> StyleStream:
-        """The style streams for ``batch`` images (one for all, or one each), on the device."""
+    def _streams(self, styles: ImageLike | StyleStream, batch: int, colour_source: Any = None) -> StyleStream:
+        """The style streams for ``batch`` images (one for all, or one each), on the device, with the colour
+        step's ``colour_source`` (checked; None: each image's own)."""
         stream = self.encode_style(styles)
         if len(stream) not in (1, batch):
             raise ValueError(f"got {len(stream)} styles for {batch} images: pass one style or one per image")
+        if colour_source is not None:
+            stream = stream.with_colour_sources(check_colour_source(colour_source, len(stream), self.has_colour_step))
         return stream.to(self.device)
 
     @torch.no_grad()  # not inference_mode: a tensor given back is an ordinary one, as from the small path
     def _stylize_each(
-        self, images: ImageLike, styles: ImageLike | StyleStream, strength: Any, mode: str, range_checked: bool
+        self,
+        images: ImageLike,
+        styles: ImageLike | StyleStream,
+        strength: Any,
+        mode: str,
+        range_checked: bool,
+        colour_source: Any = None,
     ) -> Any:
         """``__call__`` for large images and for lists of images of different sizes: each made small on its
         own, the network run on them together in chunks, each brought back one strip at a time
@@ -423,14 +414,9 @@ class Stylizer(StylizerOptions):
         strengths = self._strengths(strength, batch)
         if bool((strengths == 0).all()):
             return same_kind_copy(images)
-        stream = self._streams(styles, batch)
-        small01 = torch.cat(
-            [
-                downscaled(
-                    image, (self.img_size,) * 2, self.device, STRIP_PIXELS, range_checked=range_checked, what=name
-                )
-                for image, name in zip(singles, item_names(images))  # a bad image is named by its index
-            ]
+        stream = self._streams(styles, batch, colour_source)
+        small01 = model_size_copies(
+            images, singles, self.img_size, self.device, STRIP_PIXELS, range_checked=range_checked
         )
 
         def change_of(chunk01: torch.Tensor, chunk_styles: StyleStream) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -451,6 +437,7 @@ class Stylizer(StylizerOptions):
         *,
         mode: str | None = None,
         range_checked: bool = False,
+        colour_source: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The tensor core: float ``[B, C, H, W]`` in 0–1 on any device -> same, stylised.
 
@@ -458,18 +445,20 @@ class Stylizer(StylizerOptions):
         ``range_checked=True`` where they have checked the values with :func:`~.images.check_float_range`: that
         check reads the batch's extremes back to the host, which on a GPU waits for all queued work. A ``strength``
         tensor on the CPU reaches the device without such a wait. The result is an ordinary tensor without gradient
-        (usable in a training step, unlike an inference-mode tensor).
+        (usable in a training step, unlike an inference-mode tensor). ``colour_source`` as for ``__call__``.
         """
         mode = check_mode(mode) or self.mode
-        _check_values01(values01, "stylize_batch", range_checked)
-        return _ordinary(self._stylize_batch(values01, styles, strength, mode), values01.device)
+        check_values01(values01, "stylize_batch", range_checked)
+        return ordinary_result(self._stylize_batch(values01, styles, strength, mode, colour_source), values01.device)
 
     @torch.inference_mode()  # cheaper per operation than no_grad; the public calls give back ordinary tensors
-    def _stylize_batch(self, values01: torch.Tensor, styles: Any, strength: Any, mode: str) -> torch.Tensor:
+    def _stylize_batch(
+        self, values01: torch.Tensor, styles: Any, strength: Any, mode: str, colour_source: Any = None
+    ) -> torch.Tensor:
         """:meth:`stylize_batch` of a checked batch, on the stylizer's device, as an inference tensor."""
         batch = values01.shape[0]
         strength = self._strengths(strength, batch)
-        stream = self._streams(styles, batch)
+        stream = self._streams(styles, batch, colour_source)
         values01 = unit_batch(values01.to(self.device))  # one layout: every caller's same pixels
         chunks = (slice(start, start + self.chunk_size) for start in range(0, batch, self.chunk_size))
         one_style = len(stream) == 1
@@ -496,8 +485,8 @@ class Stylizer(StylizerOptions):
         augmentation's call. ``range_checked`` and the result as for :meth:`stylize_batch`.
         """
         mode = check_mode(mode) or self.mode
-        _check_values01(values01, "stylize_views", range_checked)
-        return _ordinary(self._stylize_views(values01, styles, strength, mode), values01.device)
+        check_values01(values01, "stylize_views", range_checked)
+        return ordinary_result(self._stylize_views(values01, styles, strength, mode), values01.device)
 
     @torch.inference_mode()
     def _stylize_views(self, values01: torch.Tensor, styles: Any, strength: Any, mode: str) -> torch.Tensor:
@@ -547,7 +536,19 @@ class Stylizer(StylizerOptions):
         """What the model does to model-size 0–1 images, in their channels (see the modes), on
         the foreground only when the background is kept, and that weight (the tissue weight; None: every
         pixel), which the edge-aware upsampling applies again. ``k`` rows per image for ``k``
-        styles each."""
+        styles each. The colour step (:func:`~.colour.colour_step`) maps from the stream's colour sources
+        where it has them, else from each row's own result."""
+        contents01, change, tissue, weight = self._network_change(small01, stream, mode, network)
+        if stream.colours is not None and self.has_colour_step:
+            styled = self._styled_pixels(contents01, tissue)
+            change = change + colour_step(contents01, change, styled, stream.colours, stream.colour_sources, weight)
+        return self.restore_channels(change, small01.shape[1]), weight
+
+    def _network_change(
+        self, small01: torch.Tensor, stream: StyleStream, mode: str, network: NetworkCalls
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """:meth:`_change` before the colour step: the model-channel contents (one row per style row), the
+        network's change of them, weighted, their tissue weight and the change's weight (None: every pixel)."""
         model_in01 = self.adapt_channels(small01)
         with self._network.context(self.device):
             if mode == "relative":
@@ -563,27 +564,29 @@ class Stylizer(StylizerOptions):
         weight = None if tissue is None else change_weight(tissue).repeat(views, 1, 1, 1)
         if weight is not None:
             change = change * weight
-        if stream.colours is not None and self.has_colour_step:
-            styled = self._styled_pixels(model_in01, tissue).repeat(views, 1, 1, 1)
-            change = change + self._colour_step(model_in01, views, change, stream.colours, weight, styled)
-        return self.restore_channels(change, small01.shape[1]), weight
+        tissue = None if tissue is None else tissue.repeat(views, 1, 1, 1)
+        return model_in01.repeat(views, 1, 1, 1), change, tissue, weight
 
-    def _colour_step(
-        self,
-        model_in01: torch.Tensor,
-        views: int,
-        change: torch.Tensor,
-        colours: torch.Tensor,
-        weight: torch.Tensor | None,
-        styled: torch.Tensor,
+    @torch.inference_mode()
+    def colour_source(
+        self, slide: ImageLike, styles: ImageLike | StyleStream, *, mode: str | None = None
     ) -> torch.Tensor:
-        """The change that gives the network's result (each image's ``views`` rows of
-        ``model_in01 + change``) the styles' colour profiles over its ``styled`` pixels, weighted
-        as the network's change."""
-        contents01 = model_in01.repeat(views, 1, 1, 1)
-        target = colours.to(self.device).expand(len(contents01), -1, -1)  # one style for all, or one per row
-        step = colour_change((contents01 + change).clamp(0, 1), styled, target)
-        return step if weight is None else step * weight
+        """``[styles, 3, QUANTILES]`` (CPU): the colour profile of the network's result on a whole ``slide`` (one
+        image, read as the thumbnail a call on it sees) or on its tiles (a batch or list, all pooled), one per
+        style. As ``colour_source=`` (same styles and mode) it gives every tile one colour mapping, which keeps
+        the slide's differences between tiles; on the slide itself, the pixels of a call without it."""
+        mode = check_mode(mode) or self.mode
+        check_colour_step(self.has_colour_step, "colour_source")
+        singles, stream = single_images(slide, "slide")[0], self.encode_style(styles).to(self.device)
+        small01 = model_size_copies(slide, singles, self.img_size, self.device, STRIP_PIXELS, what="slide")
+        network = self._network.calls(self.model)
+
+        def results_of(chunk01: torch.Tensor, style: StyleStream) -> tuple[torch.Tensor, torch.Tensor]:
+            contents01, change, tissue, _ = self._network_change(chunk01, style, mode, network)
+            return (contents01 + change).clamp(0, 1), self._styled_pixels(contents01, tissue)
+
+        profiles = [pooled_profile(*changes_in_chunks(small01, one, self.chunk_size, results_of)) for one in stream]
+        return torch.cat(profiles).cpu()
 
     def save_pretrained(self, directory: str | os.PathLike, **kwargs: Any) -> Path:
         """Write model.safetensors, config.json and a model card (see :func:`hub.save_pretrained`
