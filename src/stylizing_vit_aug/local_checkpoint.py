@@ -35,7 +35,7 @@ from .checkpoints.recorded import recorded_settings, resolved_stats
 from .model import StylizingViT
 from .registry import DatasetStats
 from .stylizer import BACKGROUNDS, MODES
-from .stylizer_options import DEFAULT_BACKGROUND, DEFAULT_COLOUR_MATCH, SETTINGS_0_1_0
+from .stylizer_options import DEFAULT_BACKGROUND, DEFAULT_COLOUR_MATCH, SETTINGS_0_1_0, option_words
 
 __all__ = [
     "RUN_EXPORT",
@@ -109,11 +109,9 @@ def _say_saved_by_0_1_0(directory: Path) -> None:
     if is_bundled(directory):
         return
     old = ", ".join(f"{name}={value!r}" for name, value in SETTINGS_0_1_0.items())
-    cli = " ".join(
-        f"--{name.replace('_', '-')} {('on' if value else 'off') if isinstance(value, bool) else value}"
-        for name, value in SETTINGS_0_1_0.items()
-    )
-    today = f"background={DEFAULT_BACKGROUND!r}, colour_match={DEFAULT_COLOUR_MATCH!r}"
+    cli = " ".join(option_words(name, value) for name, value in SETTINGS_0_1_0.items())
+    defaults = {"background": DEFAULT_BACKGROUND, "colour_match": DEFAULT_COLOUR_MATCH}
+    today = ", ".join(f"{name}={defaults[name]!r}" for name in SETTINGS_0_1_0)
     how = f"load_stylizer({str(directory)!r}, {old}) (on the command line: {cli})"
     logger.info(
         "%s was saved by stylizing-vit-aug 0.1.0, which recorded no Stylizer settings: it loads with today's "

@@ -22,6 +22,7 @@ from .images import Normalization
 
 __all__ = [
     "BACKGROUNDS",
+    "COLOUR_MATCH_WORDS",
     "COMPILE_MODES",
     "REMADE",
     "SETTINGS_0_1_0",
@@ -40,6 +41,7 @@ __all__ = [
     "checked_option",
     "compiled",
     "fixed_option",
+    "option_words",
     "run_compiled",
     "upgraded_state",
     "warn_no_gradient",
@@ -245,6 +247,17 @@ class StylizerOptions:
     def settings(self) -> dict[str, Any]:
         """How it stylises by default: what a checkpoint records and a fine-tune keeps."""
         return {"mode": self.mode, "background": self.background, "colour_match": self.colour_match}
+
+
+COLOUR_MATCH_WORDS = ("on", "off")
+"""The command line's words for ``colour_match=True`` / ``False`` (``--colour-match``)."""
+
+
+def option_words(name: str, value: object) -> str:
+    """A Stylizer setting as the command line gives it: ``colour_match=False`` is ``--colour-match off``."""
+    if isinstance(value, bool):
+        value = COLOUR_MATCH_WORDS[0] if value else COLOUR_MATCH_WORDS[1]
+    return f"--{name.replace('_', '-')} {value}"
 
 
 SETTINGS_0_1_0 = {"background": "style", "colour_match": False}

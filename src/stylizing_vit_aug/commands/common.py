@@ -60,7 +60,7 @@ def add_on_error_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..stylizer_options import BACKGROUNDS, DEFAULT_BACKGROUND, DEFAULT_MODE, MODES
+    from ..stylizer_options import BACKGROUNDS, COLOUR_MATCH_WORDS, DEFAULT_BACKGROUND, DEFAULT_MODE, MODES
 
     group = parser.add_argument_group("checkpoint")
     group.add_argument(
@@ -92,7 +92,7 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--colour-match",
-        choices=COLOUR_MATCH,
+        choices=COLOUR_MATCH_WORDS,
         default=None,
         help="the colour step after the network: on matches the style's colour distribution on tissue; off: the "
         "network's change alone, as in the paper (with --background style, 0.1.0's output) (default: what the "
@@ -113,16 +113,6 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="V [V ...]",
         help="normalisation std (0-1), with --mean, as many values",
     )
-
-
-COLOUR_MATCH = ("on", "off")  # --colour-match's words for colour_match=True / False
-
-
-def _option_words(name: str, value: object) -> str:
-    """A stylizer setting as the command line gives it: ``colour_match=False`` is ``--colour-match off``."""
-    if isinstance(value, bool):
-        value = COLOUR_MATCH[0] if value else COLOUR_MATCH[1]
-    return f"--{name.replace('_', '-')} {value}"
 
 
 NUMBER_LIST_OPTIONS = ("--mean", "--std", "--value-range")  # options that take several numbers
@@ -232,7 +222,9 @@ class CheckpointChoice:
                 f"--mean has {len(args.mean)} value(s) and --std {len(args.std)}: give both one value per "
                 "channel of the checkpoint (3 for RGB, 1 for grayscale), or one value each for all"
             )
-        colour_match = None if args.colour_match is None else args.colour_match == COLOUR_MATCH[0]
+        from ..stylizer_options import COLOUR_MATCH_WORDS
+
+        colour_match = None if args.colour_match is None else args.colour_match == COLOUR_MATCH_WORDS[0]
         return cls(
             args.checkpoint,
             args.revision,
@@ -275,6 +267,7 @@ class CheckpointChoice:
         if bank is None:
             return
         from ..bank.storage import read_bank_info
+        from ..stylizer_options import option_words
 
         recorded = read_bank_info(bank, "--bank")["settings"] or {}
         options = {"mode": self.mode, "background": self.background, "colour_match": self.colour_match}
@@ -282,7 +275,7 @@ class CheckpointChoice:
             used = stylizer.settings.get(name, value)
             if used == value or options.get(name) is not None:
                 continue
-            advice = f"pass {_option_words(name, value)} to use the bank's, or " if name in options else ""
+            advice = f"pass {option_words(name, value)} to use the bank's, or " if name in options else ""
             logger.warning(
                 "the bank %s was built with %s=%r, but this run stylises with %s=%r (the checkpoint's): %sleave out "
                 "--checkpoint to load the stylizer the bank records",
