@@ -203,6 +203,13 @@ class Openings(Counter):
         return {name: n for name, n in self.items() if name == top or name.startswith(top + os.sep)}
 
 
+def stylize_argv(tmp_path: Path, checkpoint: str, batch_size: int, style_size: int = 32) -> list[str]:
+    """``stylize TMP/in -o TMP/out`` on the CPU with one style image (written here) and ``--batch-size``."""
+    style = write_images(tmp_path / "styles", 1, size=(style_size, style_size), seed=2)[0]
+    return ["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--style", str(style),
+            "--checkpoint", checkpoint, "--device", "cpu", "--batch-size", str(batch_size)]
+
+
 def read_stylize_log(path: Path) -> list[dict[str, str]]:
     """The rows of stylize's CSV record."""
     with open(path, newline="") as handle:

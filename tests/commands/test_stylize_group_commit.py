@@ -6,26 +6,12 @@ from __future__ import annotations
 
 import os
 
-from helpers import read_stylize_log, write_images
+from helpers import read_stylize_log, stylize_argv, write_images
 from stylizing_vit_aug import cli
 
 
 def _argv(tmp_path, checkpoint) -> list[str]:
-    style = write_images(tmp_path / "styles", 1, size=(36, 36), seed=2)[0]
-    return [
-        "stylize",
-        str(tmp_path / "in"),
-        "-o",
-        str(tmp_path / "out"),
-        "--style",
-        str(style),
-        "--checkpoint",
-        checkpoint,
-        "--device",
-        "cpu",
-        "--batch-size",
-        "4",
-    ]
+    return stylize_argv(tmp_path, checkpoint, 4, style_size=36)
 
 
 def test_a_batch_costs_one_fsync_per_file_plus_one_for_its_rows_and_one_per_folder(tmp_path, checkpoint, monkeypatch):

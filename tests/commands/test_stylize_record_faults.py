@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import read_stylize_log, write_images
+from helpers import read_stylize_log, stylize_argv, write_images
 from stylizing_vit_aug import _atomic, cli
 from stylizing_vit_aug.commands import _stylize_end, stylize
 from stylizing_vit_aug.commands.common import EXIT_SKIPPED
@@ -21,21 +21,7 @@ from stylizing_vit_aug.commands.common import EXIT_SKIPPED
 
 def _argv(tmp_path: Path, checkpoint: str, images: int, batch: int) -> list[str]:
     write_images(tmp_path / "in", images, size=(32, 32), seed=1)
-    style = write_images(tmp_path / "styles", 1, size=(32, 32), seed=2)[0]
-    return [
-        "stylize",
-        str(tmp_path / "in"),
-        "-o",
-        str(tmp_path / "out"),
-        "--style",
-        str(style),
-        "--checkpoint",
-        checkpoint,
-        "--device",
-        "cpu",
-        "--batch-size",
-        str(batch),
-    ]
+    return stylize_argv(tmp_path, checkpoint, batch)
 
 
 def _disk_full_from(monkeypatch: pytest.MonkeyPatch, log: Path, image: int) -> list[Path]:
