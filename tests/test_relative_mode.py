@@ -95,9 +95,9 @@ def test_every_front_end_passes_its_mode(small_stylizer, bank, histology_crops, 
     def spying(name):
         original = getattr(sva.Stylizer, name)
 
-        def spy(self, values01, styles, strength, mode):
+        def spy(self, values01, styles, strength, mode, *rest):
             seen.append(mode)
-            return original(self, values01, styles, strength, mode)
+            return original(self, values01, styles, strength, mode, *rest)
 
         monkeypatch.setattr(sva.Stylizer, name, spy)
 
