@@ -174,7 +174,7 @@ def pooled_profile(stylized01: torch.Tensor, styled: torch.Tensor) -> torch.Tens
 
 
 def _grid_profile(lab: torch.Tensor, styled: torch.Tensor) -> torch.Tensor:
-    """:func:`result_profile` of images already in CIELAB."""
+    """:func:`colour_profile` of images already in CIELAB (on the profile grid)."""
     step = profile_stride(*lab.shape[-2:])
     return _lab_profile(lab[..., ::step, ::step], styled[..., ::step, ::step])
 
@@ -186,7 +186,7 @@ def colour_change(
     (``[B, 1, H, W]`` bool) to the profile ``target`` (the style's): a and b quantile by quantile,
     L by the difference of the means; the change is given for every pixel (weighting it is the
     caller's). ``source``: the profile to map from, the same for every image (a whole slide's
-    :func:`result_profile`, so that its tiles share one mapping and keep their differences);
+    :func:`pooled_profile`, so that its tiles share one mapping and keep their differences);
     None: each image's own, which matches each image to the whole style profile. Zero for an
     image where either profile is missing, and exactly zero where the source equals ``target``
     (a pixel whose colour is not shifted keeps its value, so the round trip through CIELAB is
@@ -216,11 +216,12 @@ def colour_step(
 ) -> torch.Tensor:
     """The engine's colour step: the change that gives the network's result ``contents01 + change``
     the profiles ``targets`` (one for all rows, or one each) over its ``styled`` pixels, from
-    ``sources`` (likewise; None: each row's own), weighted as the network's change (None: fully)."""
-    rows = len(contents01)
-    target = targets.to(contents01.device).expand(rows, -1, -1)
-    source = None if sources is None else sources.to(contents01.device).expand(rows, -1, -1)
-    step = colour_change((contents01 + change).clamp(0, 1), styled, target, source)
+    ``sources`` (likewise; None: each row's own), weighted as the network's change (None: fully).
+    ``contents01`` and ``styled`` may hold one row per image for the change's ``k`` rows each (view-major)."""
+    if (views := len(change) // len(contents01)) > 1:
+        contents01, styled = contents01.repeat(views, 1, 1, 1), styled.repeat(views, 1, 1, 1)
+    target = targets.to(contents01.device).expand(len(change), -1, -1)
+    step = colour_change((contents01 + change).clamp(0, 1), styled, target, sources)
     return step if weight is None else step * weight
 
 

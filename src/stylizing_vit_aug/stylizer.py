@@ -538,17 +538,17 @@ class Stylizer(StylizerOptions):
         pixel), which the edge-aware upsampling applies again. ``k`` rows per image for ``k``
         styles each. The colour step (:func:`~.colour.colour_step`) maps from the stream's colour sources
         where it has them, else from each row's own result."""
-        contents01, change, tissue, weight = self._network_change(small01, stream, mode, network)
+        model_in01, change, tissue, weight = self._network_change(small01, stream, mode, network)
         if stream.colours is not None and self.has_colour_step:
-            styled = self._styled_pixels(contents01, tissue)
-            change = change + colour_step(contents01, change, styled, stream.colours, stream.colour_sources, weight)
+            styled = self._styled_pixels(model_in01, tissue)  # once per image, for all its rows
+            change = change + colour_step(model_in01, change, styled, stream.colours, stream.colour_sources, weight)
         return self.restore_channels(change, small01.shape[1]), weight
 
     def _network_change(
         self, small01: torch.Tensor, stream: StyleStream, mode: str, network: NetworkCalls
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """:meth:`_change` before the colour step: the model-channel contents (one row per style row), the
-        network's change of them, weighted, their tissue weight and the change's weight (None: every pixel)."""
+        """:meth:`_change` before the colour step: the model-channel contents and their tissue weight (one row per
+        image), the network's change, weighted, and the change's weight (None: every pixel), a row per style row."""
         model_in01 = self.adapt_channels(small01)
         with self._network.context(self.device):
             if mode == "relative":
@@ -564,8 +564,7 @@ class Stylizer(StylizerOptions):
         weight = None if tissue is None else change_weight(tissue).repeat(views, 1, 1, 1)
         if weight is not None:
             change = change * weight
-        tissue = None if tissue is None else tissue.repeat(views, 1, 1, 1)
-        return model_in01.repeat(views, 1, 1, 1), change, tissue, weight
+        return model_in01, change, tissue, weight
 
     @torch.inference_mode()
     def colour_source(
