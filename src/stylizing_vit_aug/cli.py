@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import functools
 import importlib
 import logging
 import os
@@ -122,12 +123,16 @@ closed by its reader before all was printed (`demo | head -1`; the files are wri
 
 class Command(NamedTuple):
     """One subcommand: its module in :mod:`stylizing_vit_aug.commands` (which has ``EPILOG``,
-    ``add_arguments(parser)`` and ``run(args)``), its line in ``--help`` and its description."""
+    ``add_arguments(parser)`` and ``run(args)``), its line in ``--help`` and its description.
+    A command's parser imports no torch, so its ``--help`` and usage errors answer at once: a module that
+    imports torch at its top names a torch-free ``arguments`` module (its ``EPILOG`` and ``add_arguments``),
+    and is itself imported only when the command runs."""
 
     module: str
     help: str
     description: str
     bank: bool = False  # it takes --bank, whose path is checked before the module (and torch) loads
+    arguments: str | None = None  # the module of its EPILOG and add_arguments, where not `module` (which loads torch)
 
 
 # The one registration table: a command is its module plus one entry here. `--help` lists the
@@ -145,6 +150,7 @@ COMMANDS: dict[str, Command] = {
         "a folder of images in, a stylised folder out (resumable, records the styles)",
         "Stylise every image of a folder (recursively) into an output folder.",
         bank=True,
+        arguments="_stylize_args",
     ),
     "preview": Command(
         "preview",
@@ -223,14 +229,31 @@ def _command_of(argv: Sequence[str]) -> str | None:
     return None
 
 
+def _unavailable(name: str, error: Exception) -> str:
+    """Why command ``name``'s module did not import: the package's own files broken (:func:`broken_install`),
+    or an optional dependency missing."""
+    return broken_install(error) or f"`{name}` is not available in this installation ({error})"
+
+
+def _run_later(name: str, args: argparse.Namespace) -> int:
+    """The handler of a command whose parser has a module of its own: its module (and torch) imported now,
+    as it runs, not for its ``--help`` or a usage error."""
+    try:
+        module = importlib.import_module(f"stylizing_vit_aug.commands.{COMMANDS[name].module}")
+    except Exception as error:  # noqa: BLE001 - whatever an import raises, said once (its traceback with -vv)
+        raise Unavailable(_unavailable(name, error)) from error
+    return module.run(args)
+
+
 def _attach(sub: argparse.ArgumentParser, name: str) -> None:
     """Arguments and handler of ``name`` from its module; if it cannot be imported, say why on use:
     an optional dependency missing, or (:func:`broken_install`) the package's own files broken."""
+    command = COMMANDS[name]
     try:
-        module = importlib.import_module(f"stylizing_vit_aug.commands.{COMMANDS[name].module}")
+        module = importlib.import_module(f"stylizing_vit_aug.commands.{command.arguments or command.module}")
     except Exception as error:  # noqa: BLE001 - whatever an import raises, said once when the command runs
         cause = error
-        reason = broken_install(error) or f"`{name}` is not available in this installation ({error})"
+        reason = _unavailable(name, error)
         sub.description = f"{sub.description} Not available here: {reason}."
 
         def unavailable(args: argparse.Namespace) -> int:
@@ -241,7 +264,7 @@ def _attach(sub: argparse.ArgumentParser, name: str) -> None:
         return
     sub.epilog = module.EPILOG
     module.add_arguments(sub)
-    sub.set_defaults(cli_handler=module.run)
+    sub.set_defaults(cli_handler=module.run if command.arguments is None else functools.partial(_run_later, name))
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .option_choices import PRESET_NAMES
 from .style_stream import StyleStream
 
 __all__ = [
@@ -119,12 +120,18 @@ class ModelConfig:
         return asdict(self)
 
 
-PRESETS: dict[str, dict] = {
-    "tiny": dict(embed_dim=192, depth=12, num_heads=3),
-    "small": dict(embed_dim=384, depth=12, num_heads=6),
-    "base": dict(embed_dim=768, depth=12, num_heads=12),
-    "large": dict(embed_dim=1024, depth=24, num_heads=16),
-}
+PRESETS: dict[str, dict] = dict(
+    zip(
+        PRESET_NAMES,  # their names, torch-free for the command line's choices
+        (
+            dict(embed_dim=192, depth=12, num_heads=3),
+            dict(embed_dim=384, depth=12, num_heads=6),
+            dict(embed_dim=768, depth=12, num_heads=12),
+            dict(embed_dim=1024, depth=24, num_heads=16),
+        ),
+        strict=True,
+    )
+)
 
 
 def sincos_pos_embed(embed_dim: int, grid_size: int) -> torch.Tensor:

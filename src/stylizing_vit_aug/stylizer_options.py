@@ -19,6 +19,13 @@ from typing import Any
 import torch
 
 from .images import Normalization
+from .option_choices import BACKGROUNDS as BACKGROUNDS  # re-exported: the choices live, torch-free, in option_choices
+from .option_choices import COLOUR_MATCH_WORDS as COLOUR_MATCH_WORDS
+from .option_choices import COMPILE_MODES as COMPILE_MODES
+from .option_choices import DEFAULT_BACKGROUND as DEFAULT_BACKGROUND
+from .option_choices import DEFAULT_MODE as DEFAULT_MODE
+from .option_choices import MODES as MODES
+from .option_choices import option_words as option_words
 
 __all__ = [
     "BACKGROUNDS",
@@ -47,11 +54,6 @@ __all__ = [
     "warn_no_gradient",
 ]
 
-MODES = ("relative", "detail", "resize")
-DEFAULT_MODE = "relative"
-BACKGROUNDS = ("keep", "dark", "style")
-DEFAULT_BACKGROUND = "keep"
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 GRAPH_MODES = ("reduce-overhead", "max-autotune")  # the modes that replay CUDA graphs
 DEFAULT_COLOUR_MATCH = True
 DEFAULT_CHUNK = 64
@@ -247,17 +249,6 @@ class StylizerOptions:
     def settings(self) -> dict[str, Any]:
         """How it stylises by default: what a checkpoint records and a fine-tune keeps."""
         return {"mode": self.mode, "background": self.background, "colour_match": self.colour_match}
-
-
-COLOUR_MATCH_WORDS = ("on", "off")
-"""The command line's words for ``colour_match=True`` / ``False`` (``--colour-match``)."""
-
-
-def option_words(name: str, value: object) -> str:
-    """A Stylizer setting as the command line gives it: ``colour_match=False`` is ``--colour-match off``."""
-    if isinstance(value, bool):
-        value = COLOUR_MATCH_WORDS[0] if value else COLOUR_MATCH_WORDS[1]
-    return f"--{name.replace('_', '-')} {value}"
 
 
 SETTINGS_0_1_0 = {"background": "style", "colour_match": False}

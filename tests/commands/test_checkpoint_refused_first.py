@@ -14,10 +14,10 @@ import torch
 
 import stylizing_vit_aug as sva
 from helpers import options, parse, write_images
-from stylizing_vit_aug import cli
+from stylizing_vit_aug import cli, images
 from stylizing_vit_aug.bank import style_bank
 from stylizing_vit_aug.checkpoints.reading import BANK_FORMAT
-from stylizing_vit_aug.commands import demo, preview, train
+from stylizing_vit_aug.commands import preview, train
 from stylizing_vit_aug.commands.common import CheckpointChoice
 
 
@@ -79,7 +79,7 @@ def test_a_command_refuses_what_a_front_end_refuses_first_and_in_its_words(
     monkeypatch.setattr(CheckpointChoice, "load", _never("the model was loaded"))
     monkeypatch.setattr(preview, "gather_images", _never("images were listed"))
     monkeypatch.setattr(style_bank, "find_images", _never("style images were listed"))
-    monkeypatch.setattr(demo, "read_image", _never("a sample was read"))
+    monkeypatch.setattr(images, "read_image", _never("a sample was read"))  # demo imports it when it reads
     before = set(tmp_path.rglob("*"))
     given = {"preview": ["preview", str(tmp_path / "in"), "--styles-dir", str(tmp_path / "styles")],
              "bank build": ["bank", "build", str(tmp_path / "styles")], "demo": ["demo"],
@@ -94,7 +94,7 @@ def test_a_command_refuses_what_a_front_end_refuses_first_and_in_its_words(
 @pytest.mark.parametrize("kind", range(3))
 def test_preview_refuses_the_checkpoint_before_reading_images_or_making_folders(untouched, monkeypatch, capsys, kind):
     monkeypatch.setattr(preview, "gather_images", _never("images were listed"))
-    monkeypatch.setattr(preview, "read_image", _never("an image was read"))
+    monkeypatch.setattr(images, "read_image", _never("an image was read"))  # preview imports it when it reads
     checkpoint = _refused_unread(untouched)[kind]
     command = ["preview", str(untouched / "in"), "--styles-dir", str(untouched / "styles")]
     _refused(command, untouched / "out" / "x" / "grid.png", checkpoint, capsys)
@@ -112,7 +112,7 @@ def test_bank_build_refuses_the_checkpoint_before_listing_styles_or_making_folde
 
 @pytest.mark.parametrize("kind", range(3))
 def test_demo_refuses_the_checkpoint_before_making_the_grids_folder(untouched, monkeypatch, capsys, kind):
-    monkeypatch.setattr(demo, "read_image", _never("a sample was read"))
+    monkeypatch.setattr(images, "read_image", _never("a sample was read"))  # demo imports it when it reads
     checkpoint = _refused_unread(untouched)[kind]
     _refused(["demo"], untouched / "out" / "x" / "demo.png", checkpoint, capsys)
 

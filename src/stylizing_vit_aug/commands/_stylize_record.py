@@ -39,12 +39,14 @@ import os
 import re
 from collections.abc import Iterable
 from contextlib import suppress
+from itertools import accumulate
 from pathlib import Path
 
 from .._atomic import WriteFailed, fsync_directory, temporary_path, write_atomically
 from .._files import FileStamp, file_stamp, stamp_or_none
 from ..images import IMAGE_EXTENSIONS, ImageReadError, check_whole
 from ..images.files import sha256_of
+from ._stylize_args import LOG_NAME as LOG_NAME  # re-exported: the record's name, torch-free there
 
 __all__ = [
     "ADDED", "BEFORE_INPUTS", "BEFORE_VALUE_RANGE", "FIELDS", "INPUT_COLUMNS", "KNOWN_HEADERS", "LEGACY_FIELDS",
@@ -56,7 +58,6 @@ __all__ = [
 
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log, as before the split
 
-LOG_NAME = "stylize_log.csv"
 # What names an output's input as it was when the output was made: the SHA-256 of its bytes, and its
 # "SIZE MTIME_NS" (the stat make and rsync compare), which spares a rerun reading unchanged inputs.
 INPUT_COLUMNS = ("input_sha256", "input_stat")
@@ -365,19 +366,19 @@ class LogWriter:
         except OSError as error:  # said as the record that cannot be written, whatever the errno
             raise WriteFailed(error.errno, error.strerror, str(path)) from error
 
-    def append(self, row: dict[str, str], *more: dict[str, str]) -> int:
-        """Add ``row`` (and ``more``: a batch's rows, one write and one fsync for all) durably; the file's size
-        before them (for :meth:`retract`). Raises ``OSError`` with nothing added when they cannot be written whole."""
-        return self.append_each([row, *more])[0]
+    def append(self, row: dict[str, str]) -> int:
+        """Add ``row`` durably; the file's size before it (for :meth:`retract`). Raises ``OSError`` with nothing
+        added when it cannot be written whole."""
+        return self.append_each([row])[0]
 
     def append_each(self, rows: list[dict[str, str]]) -> list[int]:
-        """:meth:`append` of ``rows``, returning where each starts: a batch cut back (:meth:`retract`) to the row of
-        its first file not renamed in keeps the rows before it, of the files that are (the first row's start is the
-        file's size before the header a new file gets first)."""
+        """:meth:`append` of ``rows`` (a batch's: one write and one fsync for all), returning where each starts: a
+        batch cut back (:meth:`retract`) to the row of its first file not renamed in keeps the rows before it, of
+        the files that are (the first row's start is the file's size before the header a new file gets first)."""
         start = os.fstat(self.fd).st_size
         lines = [_csv_line(each) for each in rows]
         head = b"" if start else _csv_line()
-        starts = [start, *(start + len(head) + sum(map(len, lines[:end])) for end in range(1, len(lines)))]
+        starts = [start, *list(accumulate(map(len, lines[:-1]), initial=start + len(head)))[1:]]
         view = memoryview(head + b"".join(lines))
         try:
             while view:

@@ -58,7 +58,7 @@ StyleBank.images_digest of the bank as saved.
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..images import IMAGE_EXTENSIONS  # the one list of what a build reads
+    from ..option_choices import IMAGE_EXTENSIONS  # the one list of what a build reads (torch-free)
 
     formatter = parser.formatter_class
     actions = parser.add_subparsers(dest="bank_command", metavar="{build,info}", required=True)

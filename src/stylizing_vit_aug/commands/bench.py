@@ -9,11 +9,7 @@ import logging
 from contextlib import nullcontext
 from pathlib import Path
 
-import torch
-
-from ..benchmarking import bench_preset, format_table, machine_description, write_json
-from ..devices import default_dtype, usable_device
-from ..model import PRESETS
+from ..option_choices import PRESET_NAMES
 from .common import device_argument, new_output_file
 
 logger = logging.getLogger(__name__)
@@ -26,7 +22,7 @@ examples:
 
 
 # large cannot decode RGB at patch 16 (ModelConfig.decode_problem; the reference has the same limit)
-BENCH_PRESETS = tuple(name for name in PRESETS if name != "large")
+BENCH_PRESETS = tuple(name for name in PRESET_NAMES if name != "large")
 DEFAULT_PRESETS = "tiny"
 
 
@@ -80,6 +76,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch  # here, not at the top: `bench --help` and a usage error answer without loading it
+
+    from ..benchmarking import bench_preset, format_table, machine_description, write_json
+    from ..devices import default_dtype, usable_device
+
     device = usable_device(args.device)  # --device is checked already; None: the default
     batch = (256 if device.type == "cuda" else 8) if args.batch is None else args.batch
     if batch < 1 or args.iters < 1 or args.warmup < 0:

@@ -26,6 +26,7 @@ from .._files import bank_path_problem
 from .._ranks import BARRIER_TIMEOUT as BARRIER_TIMEOUT  # re-exported: a launch's processes, and the user's-input
 from .._ranks import CLIError as CLIError  # error, live below the layers (the trainer stops its ranks too)
 from .._ranks import Ranks as Ranks
+from ..option_choices import BACKGROUNDS, COLOUR_MATCH_WORDS, DEFAULT_BACKGROUND, DEFAULT_MODE, MODES, option_words
 from ..seeds import DRAW_SEED_TEXT, SEED_TEXT, draw_seed_problem, seed_problem
 from ._exits import write_advice
 
@@ -60,8 +61,6 @@ def add_on_error_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..stylizer_options import BACKGROUNDS, COLOUR_MATCH_WORDS, DEFAULT_BACKGROUND, DEFAULT_MODE, MODES
-
     group = parser.add_argument_group("checkpoint")
     group.add_argument(
         "--checkpoint",
@@ -222,8 +221,6 @@ class CheckpointChoice:
                 f"--mean has {len(args.mean)} value(s) and --std {len(args.std)}: give both one value per "
                 "channel of the checkpoint (3 for RGB, 1 for grayscale), or one value each for all"
             )
-        from ..stylizer_options import COLOUR_MATCH_WORDS
-
         colour_match = None if args.colour_match is None else args.colour_match == COLOUR_MATCH_WORDS[0]
         return cls(
             args.checkpoint,
@@ -267,7 +264,6 @@ class CheckpointChoice:
         if bank is None:
             return
         from ..bank.storage import read_bank_info
-        from ..stylizer_options import option_words
 
         recorded = read_bank_info(bank, "--bank")["settings"] or {}
         options = {"mode": self.mode, "background": self.background, "colour_match": self.colour_match}

@@ -10,7 +10,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+from ..option_choices import IMAGE_EXTENSIONS as IMAGE_EXTENSIONS  # re-exported: one list, torch-free
+
 # image files of formats not read: a folder listing warns that it left them out
 OTHER_IMAGE_SUFFIXES = frozenset(
     {
