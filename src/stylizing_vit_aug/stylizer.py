@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -419,10 +420,7 @@ class Stylizer(StylizerOptions):
             images, singles, self.img_size, self.device, STRIP_PIXELS, range_checked=range_checked
         )
 
-        def change_of(chunk01: torch.Tensor, chunk_styles: StyleStream) -> tuple[torch.Tensor, torch.Tensor | None]:
-            network = self._network.calls(self.model)  # its weights refreshed outside what compile= compiles
-            return run_compiled(self._each_change, self.compile, self.device, chunk01, chunk_styles, mode, network)
-
+        change_of = partial(self._stylize_chunk, mode=mode, function=self._each_change)  # (change, weight) a chunk
         change, weight = changes_in_chunks(small01, stream, self.chunk_size, change_of)
         restore_each(
             singles, outputs, small01, change, weight, strengths.to(self.device, torch.float32), mode, STRIP_PIXELS
@@ -509,12 +507,12 @@ class Stylizer(StylizerOptions):
         # [views, B, ...] against [B, ...]: the images broadcast over their views, no copy of them
         return blend_into(out, values01, float(strength)).flatten(0, 1)
 
-    def _stylize_chunk(self, values01: torch.Tensor, stream: StyleStream, mode: str) -> torch.Tensor:
+    def _stylize_chunk(self, values01: torch.Tensor, stream: StyleStream, mode: str, function: Any = None) -> Any:
         """``values01`` stylised with ``stream``: one style, one per image, or ``k`` per image
-        (view-major, ``k * B`` rows out). The network's weights are refreshed here, outside
-        what ``compile=`` compiles."""
+        (view-major, ``k * B`` rows out), by ``function`` (a compiled chunk function; None: :meth:`_chunk_with`'s).
+        The network's weights are refreshed here, outside what ``compile=`` compiles."""
         network = self._network.calls(self.model)
-        return run_compiled(self._chunk, self.compile, self.device, values01, stream, mode, network)
+        return run_compiled(function or self._chunk, self.compile, self.device, values01, stream, mode, network)
 
     def _chunk_with(
         self, values01: torch.Tensor, stream: StyleStream, mode: str, network: NetworkCalls
