@@ -205,20 +205,14 @@ def _verbose_below(parser: argparse.ArgumentParser) -> None:
         _verbose_below(sub)
 
 
-def _command_named(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
-    """The subcommand ``args`` runs, with the nested one it names (e.g. ``bank build``)."""
+def _command_named(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[str, argparse.ArgumentParser]:
+    """The subcommand ``args`` runs, with the nested one it names (e.g. ``bank build``), and its parser, whose
+    usage an error shows."""
     names: list[str] = []
     while (action := _subcommands(parser)) is not None and getattr(args, action.dest, None) in action.choices:
         names.append(getattr(args, action.dest))
         parser = action.choices[names[-1]]
-    return " ".join(names)
-
-
-def _parser_of(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
-    """The parser of the subcommand ``args`` runs (``bank build``'s for ``bank build``), whose usage an error shows."""
-    while (action := _subcommands(parser)) is not None and getattr(args, action.dest, None) in action.choices:
-        parser = action.choices[getattr(args, action.dest)]
-    return parser
+    return " ".join(names), parser
 
 
 def _command_of(argv: Sequence[str]) -> str | None:
@@ -378,7 +372,7 @@ def _run(argv: list[str]) -> int:
 
         args, extra = parser.parse_known_args(joined_number_lists(argv))
         if extra and not getattr(args, "cli_unavailable", False):  # as parse_args, but for a command not loaded
-            _parser_of(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
+            _command_named(parser, args)[1].error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exit:  # --help, --version, or a usage error already printed by argparse
         return int(exit.code or 0) if not isinstance(exit.code, str) else 2
     except Exception as error:  # the modules every command needs do not import: say why, once
@@ -386,7 +380,7 @@ def _run(argv: list[str]) -> int:
             return _fail(_command_of(argv), broken, 1)
         raise
     _configure_logging(args.verbose)
-    command = _command_named(parser, args)  # e.g. "bank build"
+    command = _command_named(parser, args)[0]  # e.g. "bank build"
     try:
         from tqdm.contrib.logging import logging_redirect_tqdm
 
