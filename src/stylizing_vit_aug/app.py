@@ -34,6 +34,7 @@ from .app_settings import (
 )
 from .hub import load_stylizer
 from .images import ImageError
+from .option_choices import CACHE_AGE_S as CACHE_AGE_S  # re-exported: how long visitors' images stay
 from .seeds import DRAW_SEED_TEXT
 from .stylizer import MODES, Stylizer
 
@@ -45,8 +46,7 @@ __all__ = ["build_app", "import_gradio", "shown_on_page"]
 logger = logging.getLogger(__name__)
 
 INSTALL_HINT = "the app needs Gradio: pip install 'gradio>=5' (the app extra)"
-# visitors' images are not kept: Gradio deletes those CACHE_AGE_S old, every CACHE_SWEEP_S
-CACHE_AGE_S = 3600
+# visitors' images are not kept: Gradio deletes those CACHE_AGE_S old (option_choices), every CACHE_SWEEP_S
 CACHE_SWEEP_S = 600
 
 

@@ -19,6 +19,7 @@ from .bank import HISTOLOGY_ASSETS
 from .images import IMAGE_EXTENSIONS, MAX_PIXELS, read_image, unread_kind
 from .images.headers import PILLOW_DEFAULT_PIXELS, PixelLimit
 from .images.listing import list_images
+from .option_choices import MAX_FOLDER_IMAGES as MAX_FOLDER_IMAGES  # re-exported: a folder source's limit
 
 __all__ = [
     "MAX_CONTENTS",
@@ -38,8 +39,7 @@ __all__ = [
 ]
 
 MAX_CONTENTS = 8  # content rows: 60 uploads made one 57 s render that stalled every visitor
-MAX_FOLDER_IMAGES = 200  # a folder style source: the page reads at most this many images ...
-MAX_FOLDER_WALK = 2000  # ... found in at most this many folders, so a huge tree cannot stall it
+MAX_FOLDER_WALK = 2000  # a folder source's MAX_FOLDER_IMAGES are found in at most this many folders (a huge tree)
 MAX_VISITOR_PIXELS = PILLOW_DEFAULT_PIXELS
 """The most pixels the page decodes from one image a visitor names (an upload, a style folder's file): Pillow's
 decompression-bomb default, 89,478,485 (9459 x 9459; an 8192 px tile or a 12000 x 7400 slide export pass). The

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 __all__ = [
     "BACKGROUNDS",
+    "CACHE_AGE_S",
     "COLOUR_MATCH_WORDS",
     "COMPILE_MODES",
     "DEFAULT_BACKGROUND",
     "DEFAULT_MODE",
     "IMAGE_EXTENSIONS",
+    "MAX_FOLDER_IMAGES",
     "MODES",
     "PRESET_NAMES",
     "option_words",
@@ -31,6 +33,11 @@ PRESET_NAMES = ("tiny", "small", "base", "large")
 """The model sizes, smallest first: the keys of :data:`~stylizing_vit_aug.model.PRESETS`."""
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 """The image files a folder listing reads (:func:`~stylizing_vit_aug.images.find_images`)."""
+
+CACHE_AGE_S = 3600
+"""The app: visitors' images are not kept; Gradio deletes those this many seconds old."""
+MAX_FOLDER_IMAGES = 200
+"""The app: a folder style source is read for at most this many images."""
 
 
 def option_words(name: str, value: object) -> str:

@@ -10,10 +10,9 @@ import sys
 
 from stylizing_vit_aug import cli
 
-# commands whose parser still needs torch: their choices and help come from modules outside the command
-# line's reach (train: TrainConfig, the loss weights and objectives of train/*; app: app.py's CACHE_AGE_S
-# and app_files.py's MAX_FOLDER_IMAGES, whose modules import torch)
-STILL_LOADS_TORCH = {"train", "app"}
+# commands whose parser still needs torch: their choices and help come from modules that import it
+# (train: TrainConfig, the loss weights and objectives of train/*)
+STILL_LOADS_TORCH = {"train"}
 
 PROBE = """
 import json, sys

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from .._signals import sigterm_raises
-from ..app import CACHE_AGE_S, MAX_FOLDER_IMAGES
+from ..option_choices import CACHE_AGE_S, MAX_FOLDER_IMAGES
 from .common import (
     CLIError,
     add_cell_size,
