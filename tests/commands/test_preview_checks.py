@@ -14,7 +14,7 @@ from PIL import Image
 
 from helpers import write_images
 from stylizing_vit_aug import cli
-from stylizing_vit_aug.commands import preview
+from stylizing_vit_aug import images as images_package
 from stylizing_vit_aug.images import files
 
 
@@ -90,7 +90,7 @@ def test_a_file_listed_twice_is_checked_once_and_counted_once(tmp_path, checkpoi
     is checked once, and its one unreadable file is warned of and counted once (it was twice)."""
     images = write_images(tmp_path / "tiles", 3, size=(32, 32))
     (tmp_path / "tiles" / "broken.png").write_bytes(b"not an image")
-    checked = _count(monkeypatch, preview, "check_whole")
+    checked = _count(monkeypatch, images_package, "check_whole")  # preview imports it as it checks
     folder = images[0].parent
     contents = [folder, images[1], folder / "broken.png"]
     assert _preview(tmp_path, checkpoint, contents, ["--styles-dir", str(folder)], 0) == 3
