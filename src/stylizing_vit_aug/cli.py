@@ -167,6 +167,7 @@ COMMANDS: dict[str, Command] = {
         "train",
         "fine-tune a stylizer on your own domains (also under `accelerate launch`)",
         "Fine-tune a stylizer on your own domains.",
+        arguments="_train_args",
     ),
     "bench": Command(
         "bench",

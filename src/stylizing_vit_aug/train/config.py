@@ -5,7 +5,8 @@ card record.
 Every default lives here once: the command line takes its defaults, and its help texts, from
 these fields (``metadata["help"]``; ``metadata["default_text"]`` where the value depends on the
 machine). ``metadata["trajectory"]`` marks the settings that decide the loss trajectory: a resume
-with other values would not continue the run exactly (the trainer warns)."""
+with other values would not continue the run exactly (the trainer warns). It imports no torch, so
+``train --help`` builds its parser from these fields at once."""
 
 from __future__ import annotations
 
@@ -15,11 +16,11 @@ import os
 from dataclasses import field
 from typing import Any
 
-from ..model import PRESETS
+from ..option_choices import PERCEPTUAL_LEVELS as LEVELS
+from ..option_choices import PRESET_NAMES
 from ..seeds import seed_problem
-from .losses import FLOAT32_MAX, LossWeights, StainWeights
-from .objectives import OBJECTIVES
-from .perceptual import LEVELS
+from .objective_table import OBJECTIVES
+from .term_weights import FLOAT32_MAX, LossWeights, StainWeights
 
 __all__ = ["ARCHITECTURE_ARGS", "OBJECTIVES", "TrainConfig", "default_workers"]
 
@@ -181,10 +182,11 @@ class TrainConfig:
             )
         if not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"--betas must lie in [0, 1), got {list(self.betas)}")
-        if self.architecture and self.init not in PRESETS:
+        if self.architecture and self.init not in PRESET_NAMES:
             raise ValueError(
                 f"architecture overrides ({', '.join('--' + k.replace('_', '-') for k in self.architecture)}) "
-                f"only apply when training from scratch (--init one of {sorted(PRESETS)}), not with --init {self.init}"
+                f"only apply when training from scratch (--init one of {sorted(PRESET_NAMES)}), not with --init "
+                f"{self.init}"
             )
         if (self.mean is None) != (self.std is None):
             raise ValueError("give --mean and --std together")

@@ -34,6 +34,7 @@ from torchvision.transforms.v2 import functional as TF
 from ..bank import strategy_name
 from ..images import IMAGE_EXTENSIONS, ImageReadError, image_size, log_once, to_batch
 from ..model import roll_pairs
+from ..option_choices import PAIRINGS as PAIRINGS  # re-exported (other-domain, same-domain accepted too)
 from .epochs import EpochUse
 from .folder import BLANK, WHOLLY_GLASS, blankness, scan_folder, training_pixels
 from .spread import spread_indices
@@ -59,8 +60,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-PAIRINGS = ("roll", "other_domain", "same_domain")  # "other-domain", "same-domain" accepted too
 
 # Crop settings of the validation crops: figures and previews of glass say nothing about a
 # stylizer, so they are held to a stricter test than training crops (luminance std at least

@@ -15,24 +15,15 @@ validates on ``preview(batch, out)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import torch
 
 from ..model import StylizingViT
 from .data import TrainBatch
-from .losses import (
-    LossOutput,
-    LossWeights,
-    Preview,
-    StainSupervisedObjective,
-    StainWeights,
-    StylizingObjective,
-    TermWeights,
-)
-from .perceptual import build_perceptual
+from .losses import LossOutput, Preview, TermWeights
+from .objective_table import OBJECTIVES, ObjectiveSpec, register_objective  # re-exported: the table is torch-free
 
 if TYPE_CHECKING:
     from .config import TrainConfig
@@ -65,53 +56,6 @@ class Objective(Protocol):
     def preview(self, batch: TrainBatch, out: LossOutput) -> Preview:
         """What validation measures and shows, from ``forward``'s output on ``batch``."""
         ...
-
-
-Factory = Callable[[StylizingViT, Sequence[float], Sequence[float], "TrainConfig"], Objective]
-
-
-@dataclass(frozen=True)
-class ObjectiveSpec:
-    """One entry of :data:`OBJECTIVES`: ``build(model, mean, std, config)`` makes the objective for
-    a run; ``weights`` is its :class:`~.losses.TermWeights` subclass; ``help`` is its line in
-    ``--objective``'s help."""
-
-    build: Factory
-    weights: type[TermWeights]
-    help: str
-
-
-def _paper(model: StylizingViT, mean: Sequence[float], std: Sequence[float], config: TrainConfig) -> Objective:
-    perceptual = build_perceptual(
-        config.perceptual, mean=mean, std=std, weights=config.perceptual_weights,
-        input_mode=config.perceptual_input, level_scales=config.perceptual_scales,
-        width=config.perceptual_width, seed=config.seed,
-    )
-    return StylizingObjective(model, perceptual, config.loss_weights)
-
-
-def _stain(model: StylizingViT, mean: Sequence[float], std: Sequence[float], config: TrainConfig) -> Objective:
-    return StainSupervisedObjective(model, mean, std, config.stain_weights)
-
-
-OBJECTIVES: dict[str, ObjectiveSpec] = {
-    "paper": ObjectiveSpec(
-        _paper, LossWeights,
-        "the paper's perceptual losses (needs a VGG19), weighted by --loss-weights",
-    ),
-    "stain": ObjectiveSpec(
-        _stain, StainWeights,
-        "synthetic-stain supervision, pixel losses on pairs re-stained in optical-density space, no VGG "
-        "(fast on a CPU; use with --pairing same_domain), weighted by --stain-weights",
-    ),
-}
-
-
-def register_objective(name: str, spec: ObjectiveSpec) -> None:
-    """Add an objective to :data:`OBJECTIVES` (and so to ``--objective``)."""
-    if name in OBJECTIVES:
-        raise ValueError(f"an objective named {name!r} is already registered")
-    OBJECTIVES[name] = spec
 
 
 def build_objective(

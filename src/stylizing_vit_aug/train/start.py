@@ -19,6 +19,7 @@ import torch
 
 from ..checkpoints import check_values, same_float32
 from ..model import PRESETS, ModelConfig, StylizingViT, count_parameters
+from ..option_choices import LAST_CHECKPOINT as LAST_CHECKPOINT  # re-exported: the command line reads it torch-free
 from .config import OTHER_OBJECTIVES_WEIGHTS, TrainConfig
 from .training_state import TrainingCheckpointError, read_training_checkpoint
 
@@ -28,7 +29,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-LAST_CHECKPOINT = "last.safetensors"
 # settings that decide the loss trajectory: a resume with other values would not continue the run
 # exactly (warned). The schedule (--lr, --warmup-steps and the length they give) is checked apart:
 # a resume with another one is refused (ScheduleChanged).

@@ -19,7 +19,8 @@ import torch
 from torch import nn
 from torchvision.models.feature_extraction import create_feature_extractor
 
-LEVELS = ("relu1_2", "relu2_2", "relu3_4", "relu4_4", "relu5_4", "pool5")
+from ..option_choices import PERCEPTUAL_LEVELS as LEVELS  # re-exported: the command line reads it torch-free
+
 LEVEL_CHANNELS = (64, 128, 256, 512, 512, 512)
 VGG19_LAYOUT: tuple[int | str, ...] = (
     64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M",
