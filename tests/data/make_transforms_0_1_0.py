@@ -19,16 +19,12 @@ import pickle
 import sys
 
 import torch
+from tiny_0_1_0 import tiny_stylizer  # (this folder: the script's own)
 
 import stylizing_vit_aug as sva
 
 if __name__ == "__main__":
-    if sva.__version__ != "0.1.0":
-        raise SystemExit(f"run with stylizing-vit-aug 0.1.0 on the path, not {sva.__version__}")
-    torch.manual_seed(0)
-    model = sva.StylizingViT(img_size=16, patch_size=4, in_chans=3, embed_dim=24, depth=1, num_heads=2)
-    mean, std = (0.7440, 0.5895, 0.7214), (0.1787, 0.2131, 0.1721)
-    stylizer = sva.Stylizer(model, mean, std, device="cpu", dtype=torch.float32)
+    stylizer = tiny_stylizer()
     transforms = {
         "StylizeTransform": sva.StylizeTransform("default", p=0.7, strength=(0.5, 1.0)),
         "RandStylize": sva.RandStylize("default", prob=0.7, strength=(0.5, 1.0)),
