@@ -97,12 +97,19 @@ def profile_stride(height: int, width: int) -> int:
     return max(1, round((height * width / PROFILE_PIXELS) ** 0.5))
 
 
+def on_profile_grid(images: torch.Tensor) -> torch.Tensor:
+    """The pixels of ``images`` (``[..., H, W]``: images, their masks, their CIELAB or optical density)
+    that a profile reads: every :func:`profile_stride`-th row and column, from the first (a view).
+    The one place that says which, so a colour and a stain profile, a style's and a content's, read one grid."""
+    step = profile_stride(*images.shape[-2:])
+    return images[..., ::step, ::step]
+
+
 def colour_profile(values01: torch.Tensor, styled: torch.Tensor) -> torch.Tensor:
     """``[B, 3, QUANTILES]``: quantiles of L, a and b over each image's ``styled`` pixels
     (``[B, 1, H, W]`` bool) on the :func:`profile_stride` grid (linear interpolation, as
     :func:`torch.quantile`); NaN for an image with fewer than :data:`MIN_PIXELS` of them."""
-    step = profile_stride(*values01.shape[-2:])
-    return _lab_profile(rgb_to_lab(values01[..., ::step, ::step].float()), styled[..., ::step, ::step])
+    return _lab_profile(rgb_to_lab(on_profile_grid(values01).float()), on_profile_grid(styled))
 
 
 def masked_quantiles(values: torch.Tensor, mask: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
@@ -168,15 +175,16 @@ def pooled_profile(stylized01: torch.Tensor, styled: torch.Tensor) -> torch.Tens
     together (a slide's tiles), read as :func:`colour_change` reads an image's own (converted
     whole, then on the grid: :func:`colour_profile`'s conversion on the grid may round apart);
     for one image, exactly the profile the step maps it from when given none."""
-    step = profile_stride(*stylized01.shape[-2:])
-    lab = rgb_to_lab(stylized01.float())[..., ::step, ::step]
-    return _lab_profile(lab.transpose(0, 1).reshape(1, 3, -1), styled[..., ::step, ::step].reshape(1, -1))
+    return _grid_profile(rgb_to_lab(stylized01.float()), styled, pooled=True)
 
 
-def _grid_profile(lab: torch.Tensor, styled: torch.Tensor) -> torch.Tensor:
-    """:func:`colour_profile` of images already in CIELAB (on the profile grid)."""
-    step = profile_stride(*lab.shape[-2:])
-    return _lab_profile(lab[..., ::step, ::step], styled[..., ::step, ::step])
+def _grid_profile(lab: torch.Tensor, styled: torch.Tensor, *, pooled: bool = False) -> torch.Tensor:
+    """:func:`colour_profile` of images already in CIELAB, read on the profile grid; ``pooled``: one
+    profile of every image's grid pixels together (:func:`pooled_profile`: for one image, its own)."""
+    lab, styled = on_profile_grid(lab), on_profile_grid(styled)
+    if pooled:
+        lab, styled = lab.transpose(0, 1).reshape(1, 3, -1), styled.reshape(1, -1)
+    return _lab_profile(lab, styled)
 
 
 def colour_change(

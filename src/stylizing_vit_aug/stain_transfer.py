@@ -29,7 +29,7 @@ import logging
 
 import torch
 
-from .colour import MIN_PIXELS, known_pairs, masked_quantiles, profile_stride
+from .colour import MIN_PIXELS, known_pairs, masked_quantiles, on_profile_grid
 from .devices import to_device_nowait
 from .image_ops import strength_values
 from .images import check_size_and_channels
@@ -65,7 +65,7 @@ def check_rgb01(values01: torch.Tensor, what: str = "values01", *, range_checked
 def stain_profile(values01: torch.Tensor, tissue: torch.Tensor | None = None) -> torch.Tensor:
     """``[B, 3, 2]``: each RGB image's stains (unit OD colours, haematoxylin first) scaled by their
     99th-percentile concentrations, from its stained pixels (and within ``tissue``, ``[B, 1, H, W]``
-    bool, where given) on the :func:`~stylizing_vit_aug.colour.profile_stride` grid. NaN for an
+    bool, where given) on the profile grid (:func:`~stylizing_vit_aug.colour.on_profile_grid`). NaN for an
     image whose stains cannot be read: fewer than :data:`~stylizing_vit_aug.colour.MIN_PIXELS`
     stained pixels, or directions that are not two distinct absorbing stains."""
     check_rgb01(values01)
@@ -73,16 +73,15 @@ def stain_profile(values01: torch.Tensor, tissue: torch.Tensor | None = None) ->
         raise ValueError(
             f"tissue must be a bool mask [B, 1, H, W] (tissue_pixels(tissue_weight(images))), got {tissue.dtype}"
         )
-    step = profile_stride(*values01.shape[-2:])
-    return _profile(optical_density(values01[..., ::step, ::step]), tissue, step)
+    return _profile(optical_density(on_profile_grid(values01)), None if tissue is None else on_profile_grid(tissue))
 
 
-def _profile(od: torch.Tensor, tissue: torch.Tensor | None, step: int) -> torch.Tensor:
-    """:func:`stain_profile` of checked images from their optical density on the profile grid."""
+def _profile(od: torch.Tensor, tissue: torch.Tensor | None) -> torch.Tensor:
+    """:func:`stain_profile` of checked images from their optical density and tissue on the profile grid."""
     od = od.flatten(2)  # [B, 3, N], float32 (MPS has no float64)
     mask = od.amax(dim=1) > STAIN_OD
     if tissue is not None:
-        mask &= tissue[..., ::step, ::step].flatten(1)
+        mask &= tissue.flatten(1)
     counts = mask.sum(dim=1)
     stains = _stain_directions(od, mask, counts).nan_to_num(0.0, 0.0, 0.0)  # none read: zero, refused below
     concentrations = torch.linalg.pinv(stains) @ od  # [B, 2, N]
@@ -186,8 +185,7 @@ def _own_stains(values01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tor
     (0 on glass) and its stain profile."""
     od = optical_density(values01)
     tissue = density_weight(od)
-    step = profile_stride(*values01.shape[-2:])
-    source = _profile(od[..., ::step, ::step], tissue_pixels(tissue), step)
+    source = _profile(on_profile_grid(od), tissue_pixels(on_profile_grid(tissue)))
     if logger.isEnabledFor(logging.DEBUG):  # counting them reads back from the device
         unreadable = int((~torch.isfinite(source).flatten(1).all(dim=1)).sum())
         logger.debug("%d of %d images: stains cannot be read, returned unchanged", unreadable, len(source))
