@@ -86,11 +86,13 @@ def _profile(od: torch.Tensor, tissue: torch.Tensor | None) -> torch.Tensor:
     stains = _stain_directions(od, mask, counts).nan_to_num(0.0, 0.0, 0.0)  # none read: zero, refused below
     concentrations = torch.linalg.pinv(stains) @ od  # [B, 2, N]
     strength = masked_quantiles(concentrations, mask, torch.tensor([CONCENTRATION_LEVEL]))[..., 0]  # [B, 2]
-    profile = stains * strength[:, None, :]
+    measured = torch.isfinite(strength).all(dim=1)  # not where no pixel was read: inf there
+    # a safe where: inf times the zero stains of an image not read is NaN, in its gradient too, though unused
+    profile = stains * torch.where(measured[:, None], strength, 0.0)[:, None, :]
     readable = (
         (counts >= MIN_PIXELS)
         & (strength > 0).all(dim=1)
-        & torch.isfinite(profile).flatten(1).all(dim=1)
+        & measured  # stains are finite unit vectors: the profile is finite exactly where this holds
         & (stains.amin(dim=(1, 2)) >= MIN_COMPONENT)
         & ((stains[:, :, 0] * stains[:, :, 1]).sum(dim=1) <= MAX_COSINE)
     )
@@ -104,7 +106,7 @@ def _stain_directions(od: torch.Tensor, mask: torch.Tensor, counts: torch.Tensor
     mean = (od * weight).sum(dim=2, keepdim=True) / counts.clamp_min(1).view(-1, 1, 1)
     centred = (od - mean) * weight
     covariance = centred @ centred.transpose(1, 2) / (counts - 1).clamp_min(1).view(-1, 1, 1)
-    plane = torch.linalg.eigh(covariance).eigenvectors[:, :, 1:].flip(2)  # largest axis first (a list index: a copy)
+    plane = _principal_axes(covariance)[:, :, 1:].flip(2)  # largest axis first (a list index: a copy)
     plane = plane * plane.sum(dim=1, keepdim=True).sign().masked_fill_(_zero_sum(plane), 1.0)
     projected = plane.transpose(1, 2) @ od  # [B, 2, N]
     angles = torch.atan2(projected[:, 1], projected[:, 0])[:, None]  # [B, 1, N]
@@ -114,6 +116,17 @@ def _stain_directions(od: torch.Tensor, mask: torch.Tensor, counts: torch.Tensor
     stains = stains / stains.norm(dim=1, keepdim=True).clamp_min(1e-12)
     swap = stains[:, 0, 0] < stains[:, 0, 1]  # haematoxylin (more red absorbed) first
     return torch.where(swap.view(-1, 1, 1), stains.flip(2), stains)
+
+
+def _principal_axes(covariance: torch.Tensor) -> torch.Tensor:
+    """``[B, 3, 3]`` eigenvectors of each covariance, smallest eigenvalue first. Eigh's gradient is
+    NaN wherever two eigenvalues are equal (glass or too few pixels: a zero covariance; one or two
+    flat colours), even where nothing downstream uses the axes (the image's stains cannot be read),
+    so those rows are read without a gradient: a safe where, the same values either way."""
+    if covariance.requires_grad:
+        repeated = (torch.linalg.eigh(covariance.detach()).eigenvalues.diff(dim=1) == 0).any(dim=1)
+        covariance = torch.where(repeated.view(-1, 1, 1), covariance.detach(), covariance)
+    return torch.linalg.eigh(covariance).eigenvectors
 
 
 def _zero_sum(vectors: torch.Tensor) -> torch.Tensor:
@@ -160,7 +173,9 @@ def transfer_stains(
     own stains, tissue and optical density are read once, not once per view (test-time views).
     ``range_checked`` as for :func:`check_rgb01`. The result has ``values01``'s dtype, as the
     Stylizer's has: the change is computed in float32 and added in that dtype, so glass keeps its
-    exact pixels in float64 too."""
+    exact pixels in float64 too. Differentiable (a training-time augmentation, an adversarial check):
+    the gradients are finite for any input, the identity's for an image that comes back as it was
+    (but at exactly 0 and 1, where the result's clamp passes none)."""
     check_rgb01(values01, range_checked=range_checked)
     if isinstance(views, bool) or not isinstance(views, int) or views < 1:
         raise ValueError(f"views must be a whole number of targets per image (1 or more), got {views!r}")
