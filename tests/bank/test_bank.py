@@ -542,6 +542,22 @@ def test_equal_weights_under_another_head_count_get_their_own_sample_bank(small_
     sva.BatchStylize(other, theirs)  # the bank is the other stylizer's: no mismatch
 
 
+def test_a_stylizer_of_the_same_weights_with_other_settings_gets_its_own_sample_bank(small_stylizer, monkeypatch):
+    """After load_stylizer(background="keep") had the sample bank, a "dark" stylizer of the same weights got that
+    bank: its crops picked by "keep"'s rule and bank.stylizer.background "keep" (what a saved bank records); a
+    bfloat16 one got styles encoded in float32."""
+    monkeypatch.setattr(bank_module.bundled, "_BUNDLED", {})
+    first = bundled_bank(small_stylizer, crops_per_image=1)
+    for setting in ({"background": "dark"}, {"mode": "relative", "colour_match": False}, {"dtype": torch.bfloat16}):
+        options = {**small_stylizer.settings, "dtype": small_stylizer.dtype, **setting}
+        other = sva.Stylizer(small_stylizer.model, CAMELYON_MEAN, CAMELYON_STD, device="cpu", **options)
+        assert other.fingerprint == small_stylizer.fingerprint  # a bank counts them as one network
+        bank = bundled_bank(other, crops_per_image=1)
+        assert bank.stylizer is other and (bank.stylizer.settings, bank.stylizer.dtype) == (other.settings, other.dtype)
+        assert bundled_bank(other, crops_per_image=1) is bank
+    assert bundled_bank(small_stylizer, crops_per_image=1) is first
+
+
 def test_crops_that_repeat_or_are_enlarged_to_a_smear_are_said(small_stylizer, caplog):
     """--crops-per-image 3 --crop-size 300 on 64-px images gave three identical styles per image,
     and --crop-size 4 blew 4-px crops up to the model size, both without a word."""

@@ -14,19 +14,29 @@ __all__ = ["HISTOLOGY_ASSETS", "bundled_bank"]
 
 HISTOLOGY_ASSETS = Path(__file__).resolve().parent.parent / "assets" / "histology"
 
-_BUNDLED: dict[str, tuple[tuple, StyleBank]] = {}  # least recently used first (:func:`~.._state_cache.cached`)
+_BUNDLED: dict[tuple, tuple[tuple, StyleBank]] = {}  # least recently used first (:func:`~.._state_cache.cached`)
 
 
 def bundled_bank(stylizer: Stylizer, *, crops_per_image: int = 8, seed: int = 0) -> StyleBank:
     """The small sample bank that ships with the package: random tissue crops of the bundled
     histology images (domain = source image; no blank glass), built on first use for ``stylizer``
-    and kept per process for stylizers a bank counts as one (the same weights and architecture:
-    equal weights under another head count are another stylizer). Only the
+    and kept per process for stylizers of the same weights, architecture (equal weights under
+    another head count are another stylizer) and settings (each it reports): the bank holds
+    the stylizer that built it, which picked its crops (``background``'s rule), encodes its styles
+    (in its dtype, on its device) and is what ``bank.stylizer`` and a saved bank say. Only the
     :data:`~.._state_cache.CACHED_SOURCES` most recently used are kept: each holds its stylizer and its
     encoded styles, and a transform made from each epoch's checkpoint (or a stylizer fine-tuned in
     place, whose fingerprint changes) asks for a new one each time."""
-    key = f"{stylizer.fingerprint}:{stylizer.config}:{crops_per_image}:{seed}"
+    key = (stylizer.fingerprint, str(stylizer.config), _settings_of(stylizer), crops_per_image, seed)
     return cached(_BUNDLED, key, (), lambda: _build(stylizer, crops_per_image, seed))
+
+
+def _settings_of(stylizer: Stylizer) -> tuple:
+    """Everything a stylizer says of itself besides its weights: a ``"dark"`` stylizer got the bank of
+    a ``"keep"`` one of the same weights (its crops, and ``bank.stylizer.background == "keep"``), a
+    float32 one styles a bfloat16 one encoded."""
+    made = (stylizer.dtype, stylizer.device, stylizer.chunk_size, stylizer.compile)
+    return (*sorted(stylizer.settings.items()), *made, stylizer.source, stylizer.revision)
 
 
 def _build(stylizer: Stylizer, crops_per_image: int, seed: int) -> StyleBank:
