@@ -139,7 +139,7 @@ def test_stylize_writes_and_resumes_under_windows_rules(tmp_path, windows, check
     argv = ["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--style", str(style)]
     assert cli.main([*argv, "--checkpoint", checkpoint]) == 0
     assert cli.main([*argv, "--checkpoint", checkpoint]) == 0
-    assert "2 of 2 outputs already exist" in capsys.readouterr().out
+    assert "2 of 2 outputs already exist" in capsys.readouterr().err
     assert _left(tmp_path / "out") == ["stylize_log.csv", "sub"] and _left(tmp_path / "out" / "sub") == [
         "img00.png",
         "img01.png",

@@ -195,7 +195,7 @@ def test_stylize_interrupted_mid_write_resumes_without_duplicates(tmp_path, chec
 
     counted = _count_stylized(monkeypatch)
     assert cli.main(["stylize", str(tmp_path / "in"), "-o", str(out), *args]) == 0
-    assert "2 of 8 outputs already exist" in capsys.readouterr().out
+    assert "2 of 8 outputs already exist" in capsys.readouterr().err
     assert sum(counted) == 6  # only the unfinished images were stylised
     rows = read_stylize_log(out / "stylize_log.csv")
     assert sorted(row["output"] for row in rows) == sorted(reference)  # one row per output

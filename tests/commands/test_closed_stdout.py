@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from unittest import mock
 
+from helpers import read_stylize_log, stylize_argv, write_images
 from stylizing_vit_aug import cli
 
 
@@ -68,3 +69,21 @@ def test_a_broken_pipe_that_is_not_stdouts_is_still_a_failure(monkeypatch, capsy
     monkeypatch.setattr(cli, "_attach", lambda sub, name: sub.set_defaults(cli_handler=broken))
     assert cli.main(["bench"]) == 1
     assert "bench: error: BrokenPipeError" in capsys.readouterr().err
+
+
+def test_stylize_resumed_into_a_closed_pipe_writes_every_output_and_its_record(tmp_path, checkpoint, capsys):
+    """A resumed run said how many outputs it kept on stdout before stylising the others, so ``| head -0`` ended it
+    there (exit 141) with none of them written; now that is said on stderr, and stdout is written only at the end."""
+    write_images(tmp_path / "in", 2, size=(32, 32), seed=1)
+    argv, out = stylize_argv(tmp_path, checkpoint, 1), tmp_path / "out"
+    assert cli.main(argv) == 0
+    capsys.readouterr()
+    write_images(tmp_path / "in", 4, size=(32, 32), seed=1)  # the same two, and two more to stylise
+    with closed_stdout() as err:
+        code = cli.main(argv)
+    rows = read_stylize_log(out / "stylize_log.csv")
+    assert sorted(row["output"] for row in rows if not row["error"]) == [f"img0{i}.png" for i in range(4)], rows
+    assert all((out / row["output"]).is_file() for row in rows) and len(rows) == 4
+    assert code == cli.EXIT_OUTPUT_CLOSED  # the summary at the end found stdout closed, after the work
+    assert "2 of 4 outputs already exist and are kept; stylising the other 2" in err.getvalue()
+    assert "error" not in err.getvalue()

@@ -42,7 +42,7 @@ def test_an_output_whose_input_changed_is_made_again_and_the_others_are_kept(tmp
     captured = capsys.readouterr()
     assert f"1 {CHANGED} (e.g. {out / 'img01.png'})" in captured.err
     assert "2 of 3 outputs already exist and are kept; stylising the other 1, of which the old files of 1 whose " \
-        "input changed since stay until replaced" in captured.out  # all 3 are on disk: none is called missing
+        "input changed since stay until replaced" in captured.err  # all 3 are on disk: none is called missing
     after = _outputs(out)
     assert after["img01.png"] != before["img01.png"]
     assert {name: after[name] for name in after if name != "img01.png"} == {

@@ -110,7 +110,7 @@ def test_a_crashed_rank_then_one_process_resumes_with_nothing_lost_or_written_tw
     monkeypatch.setattr(stylize, "write_image_atomic", counting)
     capsys.readouterr()
     _single_process([str(inputs), "-o", str(out), *args])  # world size 1 now
-    assert f"{len(before)} of {count} outputs already exist" in capsys.readouterr().out
+    assert f"{len(before)} of {count} outputs already exist" in capsys.readouterr().err
     assert sorted(written) == sorted(f"img{i:02d}.png" for i in range(count) if f"img{i:02d}.png" not in before)
     assert {name: (p.stat().st_ino, p.stat().st_mtime_ns) for name in before for p in [out / name]} == before
 

@@ -326,7 +326,7 @@ def test_two_stylize_processes_on_one_folder_lose_no_row_and_no_image(tmp_path, 
         assert f"another stylize run (pid {winner} on " in refused
     else:  # the later one started after the first had finished: nothing left to do
         assert codes == (0, 0), (here.err[-2000:], err_there[-2000:])
-        assert f"{count} of {count} outputs already exist" in here.out + out_there
+        assert f"{count} of {count} outputs already exist" in here.err + err_there
     rows = read_stylize_log(out / "stylize_log.csv")
     assert sorted(row["output"] for row in rows) == sorted(f"img{i:02d}.png" for i in range(count))  # each once
     for row in rows:

@@ -193,3 +193,43 @@ def test_an_atomic_write_whose_temporary_cannot_be_made_names_its_target(tmp_pat
             _atomic.write_atomically(target, lambda path: path.write_bytes(b"data"))
     assert raised.value.errno == errno.EACCES and raised.value.filename == str(target)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("code", "rewrite"), [(errno.EIO, True), (errno.EACCES, True), (errno.EIO, False)])
+def test_a_failure_whose_row_cannot_be_appended_is_said_and_recorded_as_reported(
+    tmp_path, checkpoint, monkeypatch, capsys, code, rewrite
+):
+    """The record refuses appends after its first row (the disk is not full): the outputs that then fail were
+    reported failed, yet the end warned they were missing "though no process reported them failed" and recorded
+    that. Now it says, once, that their failures could not be recorded and why, and records the reasons reported
+    (unless the record's rewrite at the end fails too: then it says so)."""
+    argv, log = _argv(tmp_path, checkpoint, 3, 1), tmp_path / "out" / "stylize_log.csv"
+    real_os_write, appended = os.write, []
+
+    def os_write(fd, data):
+        if log.exists() and os.path.samestat(os.fstat(fd), os.stat(log)):
+            if appended:
+                raise OSError(code, os.strerror(code))
+            appended.append(data)
+        return real_os_write(fd, data)
+
+    def replace_log(path, rows, parts):
+        raise OSError(code, os.strerror(code), str(path))
+
+    monkeypatch.setattr(os, "write", os_write)
+    if not rewrite:
+        monkeypatch.setattr(_stylize_end, "replace_log", replace_log)
+    assert cli.main(argv) == EXIT_SKIPPED  # one written, two skipped: as any skipped output
+    err = capsys.readouterr().err
+    assert "no process" not in err, err
+    said = f"the failures of 2 file(s) could not be added to {log} when they happened ({os.strerror(code)})"
+    assert err.count(said) == 1, err
+    rows = {row["output"]: row["error"] for row in read_stylize_log(log)}
+    if not rewrite:
+        assert "could not be rewritten at the end either, so their rows are not in it" in err, err
+        assert list(rows) == ["img00.png"]  # as appended: no row names a file not on disk
+        return
+    assert "the record rewritten at the end of the run holds them" in err, err
+    assert rows["img00.png"] == "" and (tmp_path / "out" / "img00.png").is_file()
+    for name in ("img01.png", "img02.png"):  # the reason each was reported with, in the record's rewrite
+        assert rows[name].startswith(f"cannot write {tmp_path / 'out' / name}: its row could not be added"), rows

@@ -59,7 +59,7 @@ def test_a_rerun_with_other_settings_keeps_the_outputs_and_names_the_settings_th
 
     assert run_in(out, "--strength", "0.3", "--seed", "5") == 0
     captured = capsys.readouterr()
-    assert "4 of 4 outputs already exist" in captured.out
+    assert "4 of 4 outputs already exist" in captured.err
     assert "4 of the 4 existing outputs were made with other settings than this run's" in captured.err
     assert "strength 1 in the record, 0.3 now" in captured.err and "seed 0 in the record, 5 now" in captured.err
     assert "--overwrite" in captured.err and "fresh output folder" in captured.err
@@ -441,5 +441,5 @@ def test_a_record_windows_wrote_with_backslashes_is_resumed_from_with_its_rows(
     capsys.readouterr()
     assert cli.main([*argv, "--checkpoint", checkpoint]) == 0
     captured = capsys.readouterr()
-    assert "2 of 2 outputs already exist" in captured.out and "no row" not in captured.err, captured.err
+    assert "2 of 2 outputs already exist" in captured.err and "no row" not in captured.err, captured.err
     assert _by_output(log) == made  # each output keeps the row of what made it, named with /

@@ -19,6 +19,9 @@ from .common import EXIT_SKIPPED, CLIError
 
 __all__ = ["FULL_DISK", "Outcome", "finish_record", "nothing_made", "stop_when_full"]
 
+# The failures' rows no rank could append (by their key in the record), each with why: LogWriter.unrecorded.
+Unrecorded = dict[str, tuple[dict[str, str], str]]
+
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log
 
 
@@ -66,14 +69,20 @@ class Outcome:
         return EXIT_SKIPPED if self.skipped else 0
 
 
-def finish_record(plan: StylizePlan, jobs: list[Job], written: int, failed: int, full: bool = False) -> Outcome:
+def finish_record(
+    plan: StylizePlan, jobs: list[Job], written: int, failed: int, full: bool = False,
+    unrecorded: Unrecorded | None = None,
+) -> Outcome:
     """Rank 0, once every rank is done: the record merged in input order (a failure's row for each planned output
-    missing with none: :func:`_missing_outputs`; ``full``: a rank stopped on a full disk before making them) and the
+    missing with none: :func:`_missing_outputs`; ``full``: a rank stopped on a full disk before making them; the
+    failures' rows no rank could append, ``unrecorded``, with what they reported: :func:`_say_unrecorded`) and the
     summary. ``failed``: the failures that are no missing output (style files, outputs whose earlier file stays);
     the outputs missing are counted here, once each, from the one look at each output (on the file system the ranks
     share), which finds those removed while the run went too. A run with none of its planned outputs on disk (made
     now or kept) prints no summary: the caller refuses it (:func:`nothing_made`)."""
     merged, parts = collect_log(plan.log, plan.output)
+    unrecorded = unrecorded or {}
+    merged.update((key, row) for key, (row, _) in unrecorded.items())  # later than any row the record holds
     position = {plan.key(out): i for i, (_, out, _) in enumerate(jobs)}
     # Each output looked up once: the planned ones, and those of rows kept from earlier runs.
     on_disk = {
@@ -89,6 +98,8 @@ def finish_record(plan: StylizePlan, jobs: list[Job], written: int, failed: int,
         replace_log(plan.log, rows, parts)
     except OSError as error:  # its rows stay as appended (none of a file not on disk), and the next run merges them
         unfinished = error
+    if unrecorded:
+        _say_unrecorded(plan, unrecorded, unfinished)
     if absent == len(position):
         return Outcome(failed + absent, nothing=True)
     processes = f" by {plan.ranks.world} processes" if plan.ranks.distributed else ""
@@ -154,15 +165,36 @@ def _missing_outputs(
         if not on_disk[key] and not merged.get(key, {}).get("error"):
             missing.append(failure_row(reason, input=plan.input_key(path), output=key))
     if missing and not full:
-        names = ", ".join(row["output"] for row in missing[:5]) + (" ..." if len(missing) > 5 else "")
         logger.warning(
             "%d planned output(s) are missing, though no process reported them failed: %s (recorded with "
             "the reason in %s; a rerun writes them)",
             len(missing),
-            names,
+            _some([row["output"] for row in missing]),
             plan.log,
         )
     return missing
+
+
+def _say_unrecorded(plan: StylizePlan, unrecorded: Unrecorded, unfinished: OSError | None) -> None:
+    """Say once which failures were reported (each with its warning) but could not be appended to the record as they
+    happened (an I/O error, a permission: :attr:`._stylize_record.LogWriter.unrecorded`), why, and where their rows
+    are now: in the record's rewrite at the end, unless that failed too (the summary says so)."""
+    rows = [row for row, _ in unrecorded.values()]
+    logger.warning(
+        "the failures of %d file(s) could not be added to %s when they happened (%s): %s; %s",
+        len(rows),
+        plan.log,
+        " / ".join(sorted({reason for _, reason in unrecorded.values()})),
+        _some([row["output"] or row["style"] for row in rows]),
+        "the record could not be rewritten at the end either, so their rows are not in it; a rerun retries them"
+        if unfinished
+        else "the record rewritten at the end of the run holds them, each with the reason reported above",
+    )
+
+
+def _some(names: list[str]) -> str:
+    """The first five of ``names``, for a message."""
+    return ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
 
 
 def nothing_made(plan: StylizePlan, planned: int, fresh: bool) -> CLIError:

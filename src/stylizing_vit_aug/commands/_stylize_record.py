@@ -292,8 +292,13 @@ def read_log(path: Path) -> dict[str, dict[str, str]]:
                     row["value_range"] = TYPE_RANGE
                 if needed == LEGACY_FIELDS and describes_output(row):
                     row.update(LEGACY_SETTINGS)
-                rows[row["output"] or f"style:{row['style']}"] = row
+                rows[_row_key(row)] = row
     return rows
+
+
+def _row_key(row: dict[str, str]) -> str:
+    """Which row of the record ``row`` replaces (:func:`read_log`): its output's, else its style file's."""
+    return row["output"] or f"style:{row['style']}"
 
 
 def _portable(name: str) -> str:
@@ -356,7 +361,7 @@ class LogWriter:
     write failed.
 
     A row that cannot be added (a full disk) is cut off again, so no torn line joins the next
-    row: :meth:`append` raises, :meth:`write` warns (the record's rewrite at the end repairs it).
+    row: :meth:`append` raises, :meth:`write` keeps the row for the record's rewrite at the end.
     """
 
     def __init__(self, path: Path) -> None:
@@ -365,6 +370,8 @@ class LogWriter:
             self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         except OSError as error:  # said as the record that cannot be written, whatever the errno
             raise WriteFailed(error.errno, error.strerror, str(path)) from error
+        # the rows write() could not add (as read_log keys them), each with why: the end of the run records them
+        self.unrecorded: dict[str, tuple[dict[str, str], str]] = {}
 
     def append(self, row: dict[str, str]) -> int:
         """Add ``row`` durably; the file's size before it (for :meth:`retract`). Raises ``OSError`` with nothing
@@ -391,13 +398,16 @@ class LogWriter:
         return starts
 
     def write(self, row: dict[str, str]) -> None:
-        """Add ``row``, or warn when it cannot be added (a failure's row: the failure itself is reported
-        anyway, the end of the run records a missing output again, and a rerun retries the file)."""
+        """Add ``row``, or keep it in :attr:`unrecorded` when it cannot be added (a failure's row: the failure
+        itself is reported anyway; the end of the run puts it in the record's rewrite and says which could not be
+        added, and why; a rerun retries the file). The first is warned about at once, should the run not end."""
         try:
             self.append(row)
         except OSError as error:
-            logger.warning("could not add the row of %s to %s (%s)",
-                           row["output"] or row["style"], self.path, error.strerror or error)
+            if not self.unrecorded:
+                logger.warning("could not add the row of %s to %s (%s); the end of the run names every failure "
+                               "not recorded", row["output"] or row["style"], self.path, error.strerror or error)
+            self.unrecorded[_row_key(row)] = (row, str(error.strerror or error))
 
     def retract(self, start: int) -> None:
         """Cut the file back to ``start``: the row appended there is of an output that was not

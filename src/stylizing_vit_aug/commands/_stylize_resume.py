@@ -19,6 +19,7 @@ input) is tried again the same way.
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -212,7 +213,9 @@ def describe_differences(differing: list[Difference]) -> str:
 def report_resumed(resumed: Resumed, total: int, log: Path, overwrite: bool) -> None:
     """Say how many outputs exist already, and warn about those this run did not make as it
     would have (other settings, or unknown ones): a resumed run keeps them as they are. Those whose
-    input changed since are made again (a warning said so), so they are among the others."""
+    input changed since are made again (a warning said so), so they are among the others. All on
+    stderr: this is said before the work, and stdout only once it is done (a reader that closes
+    stdout early, ``| head -0``, ends the run with exit code 141 after it wrote its files)."""
     existing = len(resumed.rows) - len(resumed.changed)
     if resumed.restored:
         logger.info("restored %d missing row(s) of %s from this run's settings, which made every other "
@@ -225,7 +228,7 @@ def report_resumed(resumed: Resumed, total: int, log: Path, overwrite: bool) -> 
              if retried else ""]
     again_text = " and ".join(part for part in again if part)
     print(f"{existing} of {total} outputs already exist and are kept; stylising the other {total - existing}"
-          + (f", of which the old files of {again_text} stay until replaced" if again_text else ""))
+          + (f", of which the old files of {again_text} stay until replaced" if again_text else ""), file=sys.stderr)
     if resumed.differing:
         logger.warning(
             "%d of the %d existing outputs were made with other settings than this run's (%s); they are kept as "

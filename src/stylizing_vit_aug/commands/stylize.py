@@ -268,15 +268,16 @@ def _stylize(plan: StylizePlan) -> int:
                     ranks.rank, ranks.world, len(mine), len(jobs), len(todo))
     # a rank that fails while writing (a bug, out of memory, --on-error stop) stops every rank, as at the start,
     # rather than leaving them waiting for it in the sum below
-    written, failed, full = on_every_rank(
+    written, failed, full, unrecorded = on_every_rank(
         ranks, lambda: _write_outputs(plan, stylizer, styles, todo, rows, earlier, existing),
         failed="failed while writing its outputs", alone="every rank stops; a rerun keeps what was written",
         so="so every rank stops; a rerun keeps what was written",
     )
     written, failed, full = ranks.sum([written, failed, full])  # waits for every rank to finish
+    unrecorded = {key: each for part in ranks.gather(unrecorded) for key, each in part.items()}
     end = Outcome(failed)  # rank 0's one look at each output decides it
     if ranks.rank == 0:
-        end = finish_record(plan, jobs, written, failed, full > 0)
+        end = finish_record(plan, jobs, written, failed, full > 0, unrecorded)
     # A rank exiting with EXIT_SKIPPED makes the launcher stop the others: not before the merge, which this waits for.
     return ranks.from_rank_zero(end).exit_code(plan, len(jobs), fresh)
 
@@ -472,11 +473,12 @@ class _Outputs:
 def _write_outputs(
     plan: StylizePlan, stylizer: Any, styles: RunStyles, todo: list[Job], rows: RunRows, earlier: dict[str, Row],
     existing: set[str],
-) -> tuple[int, int, int]:
+) -> tuple[int, int, int, dict[str, tuple[Row, str]]]:
     """Stylise and write ``todo`` (this rank's share; ``existing``: the keys of its outputs on disk, ``earlier``:
     the rows of those it makes again) in batches; the images written, the failures that are no missing output
-    (style files, rank 0; outputs whose earlier file stays: the end counts the outputs not on disk), and 1 where a
-    full disk stopped it (no more inputs go through the model: each of their writes would fail too)."""
+    (style files, rank 0; outputs whose earlier file stays: the end counts the outputs not on disk), 1 where a
+    full disk stopped it (no more inputs go through the model: each of their writes would fail too), and the
+    failures' rows the record would not take (:attr:`._stylize_record.LogWriter.unrecorded`), for the end."""
     ranks = plan.ranks
     writer = LogWriter(part_path(plan.log, ranks.rank) if ranks.distributed else plan.log)
     style_failures = (
@@ -502,4 +504,4 @@ def _write_outputs(
                     break
     finally:
         writer.close()
-    return outputs.written, len(style_failures) + outputs.stay, int(outputs.full)
+    return outputs.written, len(style_failures) + outputs.stay, int(outputs.full), writer.unrecorded
