@@ -71,7 +71,7 @@ def test_a_record_from_before_style_digests_matches_a_rerun_by_the_slashed_name(
         "a.png",
         _STYLE.replace("\\", "/"),
         style_digest="ab12",
-        value_range=_stylize_record.TYPE_RANGE,
+        **_stylize_record.BEFORE_COLUMNS,  # value_range and colour_reference: what any run before them made
         **_stylize_record.LEGACY_SETTINGS,
     )
     resumed = _stylize_resume.resumed_rows([ours], logged, [])

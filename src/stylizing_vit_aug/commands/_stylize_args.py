@@ -18,6 +18,11 @@ from .common import (
     unit_float,
 )
 
+COLOUR_REFERENCES = ("image", "folder")
+"""``--colour-reference``: what the colour step maps each input from (its default first)."""
+REFERENCE_SAMPLE = 64
+"""Most inputs of a folder its colour reference is read from (``--colour-reference folder``), evenly spread over
+its inputs: enough to cover a slide's kinds of tissue, one pass of the network over them."""
 LOG_NAME = "stylize_log.csv"
 """The record's file name in the output folder (``--log`` names another)."""
 
@@ -32,6 +37,9 @@ examples:
   # a random style per image from a folder of style images, half strength, PNG output
   stylizing-vit-aug stylize slides/ -o styled/ --styles-dir styles/ --strength 0.5 --ext png
 
+  # tiles of whole slides, a folder per slide: each slide's tiles mapped from one colour reference
+  stylizing-vit-aug stylize tiles/ -o styled/ --style ref.png --colour-reference folder
+
   # three copies per image in three different styles: img.s0.png, img.s1.png, img.s2.png
   stylizing-vit-aug stylize slides/ -o styled/ --bank bank.safetensors --styles-per-image 3
 
@@ -43,8 +51,8 @@ Interrupted? Run the same command again: finished images are skipped, nothing is
 and OUTPUT/stylize_log.csv records which style made each output (one row per output). The same
 holds for a relaunch under torchrun / accelerate launch with any number of processes.
 A rerun with other settings (--strength, --seed, the styles or their pixels, the checkpoint or
-its weights, --mode, --mean/--std, --value-range, --quality) keeps the existing outputs and warns, naming the
-settings that differ; pass --overwrite (or a fresh -o folder) to redo them. The record has a
+its weights, --mode, --mean/--std, --value-range, --quality, --colour-reference) keeps the existing outputs and
+warns, naming the settings that differ; pass --overwrite (or a fresh -o folder) to redo them. The record has a
 column for each of them.
 An existing output the record has no row for (the record was deleted, or --log points elsewhere)
 is recorded with style, strength and seed left empty: they are unknown, never guessed.
@@ -74,6 +82,21 @@ skipped and recorded like an unreadable one.
 """
 
 
+class _OneStyleChecked(argparse.Action):
+    """Store the value, then refuse ``--colour-reference folder`` beside ``--bank`` or ``--styles-dir``, whichever
+    comes first: argparse has no check after parsing, and here it costs no torch import (a usage error, exit 2)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, values)
+        if getattr(namespace, "colour_reference", None) != "folder":
+            return
+        for option, dest in (("--bank", "bank"), ("--styles-dir", "styles_dir")):
+            if getattr(namespace, dest, None) is not None:
+                parser.error(f"--colour-reference folder needs --style: a slide's tiles share one style and one "
+                             f"colour reference ({option} draws a style per image)")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="folder of images (searched recursively) or one image")
     parser.add_argument(
@@ -90,8 +113,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="one style image for every input, used as read (the pixels "
         "stylizer(image, style) gives, 16-bit styles included)",
     )
-    styles.add_argument("--bank", type=Path, help="a bank file: a random style of it per input")
-    styles.add_argument("--styles-dir", type=Path, help="a folder of style images: a random one per input")
+    for option, help_text in (("--bank", "a bank file: a random style of it per input"),
+                              ("--styles-dir", "a folder of style images: a random one per input")):
+        styles.add_argument(option, type=Path, action=_OneStyleChecked, help=help_text)
+    parser.add_argument(
+        "--colour-reference",
+        choices=COLOUR_REFERENCES,
+        default=COLOUR_REFERENCES[0],
+        action=_OneStyleChecked,
+        help="what the colour step maps each image from: image: its own colours (default); folder: the images "
+        "directly in one folder are tiles of one slide, all mapped from one colour profile of the slide (read "
+        f"from up to {REFERENCE_SAMPLE} of them, evenly spread), so a dense tile and a pale one keep their difference. "
+        "Needs --style and the colour step",
+    )
     parser.add_argument("--strength", type=unit_float, default=1.0, help="0 = unchanged, 1 = full style (default 1)")
     parser.add_argument("--seed", type=seed_argument, default=0, help="seed of the per-image style choice (default 0)")
     parser.add_argument(

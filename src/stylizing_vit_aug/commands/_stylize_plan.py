@@ -34,6 +34,7 @@ import torch
 from ..bank.sources import images_digest
 from ..images import IMAGE_EXTENSIONS, ImageReadError, check_whole, read_image
 from ._ranks import attempt, stop_together
+from ._stylize_colour import colour_step_refusal
 from ._stylize_record import INPUT_COLUMNS, LOG_NAME, log_refusal, range_label
 from .common import PIL_FORMATS, CheckpointChoice, CLIError, Ranks, bank_path_refusal, list_images
 
@@ -71,6 +72,7 @@ class StylizePlan:
     on_error: str
     checkpoint: CheckpointChoice
     ranks: Ranks
+    colour_reference: str = "image"  # --colour-reference: "folder" maps a folder's inputs from one colour profile
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, ranks: Ranks) -> StylizePlan:
@@ -91,6 +93,8 @@ class StylizePlan:
         checkpoint = dataclasses.replace(
             CheckpointChoice.from_args(args).for_bank(args.bank), device=ranks.device(args.device), compile=args.compile
         )
+        if args.colour_reference == "folder":  # (with --bank or --styles-dir: refused by the parser)
+            colour_step_refusal(checkpoint.colour_match)
         plan = cls(
             tuple(inputs),
             root,
@@ -110,6 +114,7 @@ class StylizePlan:
             args.on_error,
             checkpoint,
             ranks,
+            args.colour_reference,
         )
         plan.check_outputs()
         checkpoint.refuse_unread()  # after the run's own mistakes, as a load would come
@@ -440,7 +445,7 @@ class RunRows:
             "output": plan.key(out),
             "style": choice.label, "style_index": str(choice.index), "style_digest": choice.digest,
             "domain": choice.domain, "strength": f"{plan.strength:g}", "seed": str(plan.seed), **self.stylizer,
-            "value_range": range_label(plan.value_range),
+            "colour_reference": plan.colour_reference, "value_range": range_label(plan.value_range),
             "quality": str(plan.quality) if _uses_quality(out, lossless) else "", "error": "",
         }
 

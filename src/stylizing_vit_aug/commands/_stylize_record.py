@@ -23,9 +23,9 @@ or its input failing now, leaves it described too. Records written before such r
 
 An output's row holds every setting that changes its pixels: the style (its label, bank index,
 ``style_digest`` of its pixels and domain), strength, seed, the stylizer's mode, background,
-colour match, mean and std, the ``--value-range`` (:func:`range_label`), the quality of a JPEG or
-WebP output, and the checkpoint, its revision and its weights' fingerprint. It also names the
-input it was made from as it was then (:data:`INPUT_COLUMNS`, :func:`input_columns`): the
+colour match, the ``--colour-reference``, mean and std, the ``--value-range`` (:func:`range_label`),
+the quality of a JPEG or WebP output, and the checkpoint, its revision and its weights' fingerprint. It also
+names the input it was made from as it was then (:data:`INPUT_COLUMNS`, :func:`input_columns`): the
 SHA-256 of its bytes, and its size and modification time, so a rerun finds an input changed since
 by a stat and reads only the files whose stat changed (:func:`input_changed`). Records of earlier
 columns (:data:`KNOWN_HEADERS`) are still read."""
@@ -49,8 +49,9 @@ from ..images.files import sha256_of
 from ._stylize_args import LOG_NAME as LOG_NAME  # re-exported: the record's name, torch-free there
 
 __all__ = [
-    "ADDED", "BEFORE_INPUTS", "BEFORE_VALUE_RANGE", "FIELDS", "INPUT_COLUMNS", "KNOWN_HEADERS", "LEGACY_FIELDS",
-    "LOG_NAME", "SETTINGS", "TYPE_RANGE", "LogWriter", "collect_log", "describes_output", "failure_row", "file_sha256",
+    "ADDED", "BEFORE_COLOUR_REFERENCE", "BEFORE_COLUMNS", "BEFORE_INPUTS", "BEFORE_VALUE_RANGE", "FIELDS",
+    "INPUT_COLUMNS", "KNOWN_HEADERS", "LEGACY_FIELDS", "LOG_NAME", "SETTINGS", "TYPE_RANGE", "LogWriter",
+    "collect_log", "describes_output", "failure_row", "file_sha256",
     "input_changed", "input_columns", "input_stat", "is_unknown", "kept_row", "log_refusal", "part_path",
     "range_label", "read_log", "redo_failed", "replace_log", "stat_column", "staged_row",
     "unknown_row", "whole_outputs",
@@ -63,8 +64,8 @@ logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command'
 INPUT_COLUMNS = ("input_sha256", "input_stat")
 FIELDS = (
     "input", *INPUT_COLUMNS, "output", "style", "style_index", "style_digest", "domain", "strength", "seed", "mode",
-    "background", "colour_match", "mean", "std", "value_range", "quality", "checkpoint", "revision", "fingerprint",
-    "error",
+    "background", "colour_match", "colour_reference", "mean", "std", "value_range", "quality", "checkpoint", "revision",
+    "fingerprint", "error",
 )
 # The columns of records written before every setting that changes the pixels was recorded (0.1.0):
 # still read, their rows with the columns they lack empty (not recorded, so never compared), except the
@@ -74,12 +75,16 @@ LEGACY_FIELDS = ("input", "output", "style", "style_index", "domain", "strength"
 # What 0.1.0 made every output with (as a Stylizer it pickled unpickles: stylizer_options._BEFORE_OPTIONS):
 # every pixel styled, glass too, and no colour step; compared with a rerun's as any recorded setting is.
 LEGACY_SETTINGS = {"background": "style", "colour_match": "False"}
-BEFORE_INPUTS = tuple(name for name in FIELDS if name not in INPUT_COLUMNS)  # the header before INPUT_COLUMNS
+BEFORE_COLOUR_REFERENCE = tuple(name for name in FIELDS if name != "colour_reference")
+BEFORE_INPUTS = tuple(name for name in BEFORE_COLOUR_REFERENCE if name not in INPUT_COLUMNS)  # before INPUT_COLUMNS
 BEFORE_VALUE_RANGE = tuple(name for name in BEFORE_INPUTS if name != "value_range")
-# Every header a record may have: this one, the one before the input columns, before --value-range, and 0.1.0's.
-KNOWN_HEADERS = (FIELDS, BEFORE_INPUTS, BEFORE_VALUE_RANGE, LEGACY_FIELDS)
+# Every header a record may have: this one, the ones before --colour-reference, the input columns and --value-range,
+# and 0.1.0's.
+KNOWN_HEADERS = (FIELDS, BEFORE_COLOUR_REFERENCE, BEFORE_INPUTS, BEFORE_VALUE_RANGE, LEGACY_FIELDS)
 ADDED = tuple(name for name in FIELDS if name not in LEGACY_FIELDS)
 TYPE_RANGE = "dtype"  # the value_range of a run without --value-range: each file on its type's full range
+# What an output whose row was written before one of these columns was made with: no run could choose another.
+BEFORE_COLUMNS = {"value_range": TYPE_RANGE, "colour_reference": "image"}
 # The folder separator of this system: "\\" on Windows, whose names never hold one (records name paths with "/").
 _SEP = os.sep
 # What made an output: empty in an unknown row, never filled in from a later run's settings. (Its input's
@@ -271,8 +276,9 @@ def log_refusal(path: Path, input_folder: Path, default: Path) -> str | None:
 def read_log(path: Path) -> dict[str, dict[str, str]]:
     """Complete rows by output (last wins; rows of unreadable style files by style); a torn
     last line from a kill is ignored. A record of older columns (:data:`KNOWN_HEADERS`) reads
-    with the columns it lacks empty: not recorded; but ``value_range``, which no run could set
-    before the column was added, is :data:`TYPE_RANGE` in each row that records its settings, and 0.1.0's
+    with the columns it lacks empty: not recorded; but ``value_range`` and ``colour_reference``, which no run
+    could set before their columns were added, are as :data:`BEFORE_COLUMNS` says in each row that records its
+    settings, and 0.1.0's
     rows of outputs record what 0.1.0 made them with (:data:`LEGACY_SETTINGS`). Its paths
     (input, output, style) read with ``/`` (:func:`_portable`), as they are written, so a folder moved between
     systems finds its rows, and a style Windows named with ``\\`` matches its ``/`` name (a row without
@@ -288,8 +294,8 @@ def read_log(path: Path) -> dict[str, dict[str, str]]:
                 row = {**dict.fromkeys(FIELDS, ""), **row}
                 for name in ("input", "output", "style"):
                     row[name] = _portable(row[name])
-                if "value_range" not in needed and not row["error"] and not is_unknown(row):
-                    row["value_range"] = TYPE_RANGE
+                if not row["error"] and not is_unknown(row):
+                    row.update({name: value for name, value in BEFORE_COLUMNS.items() if name not in needed})
                 if needed == LEGACY_FIELDS and describes_output(row):
                     row.update(LEGACY_SETTINGS)
                 rows[_row_key(row)] = row

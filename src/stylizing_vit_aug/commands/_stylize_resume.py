@@ -39,8 +39,8 @@ __all__ = ["Resumed", "earlier_rows", "recorded_lossless", "redo_changed_inputs"
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log
 
 # The settings every output of one run shares (an output outside this run's plan is compared on these).
-RUN_SETTINGS = ("strength", "seed", "mode", "background", "colour_match", "mean", "std", "value_range", "checkpoint",
-                "revision", "fingerprint")
+RUN_SETTINGS = ("strength", "seed", "mode", "background", "colour_match", "colour_reference", "mean", "std",
+                "value_range", "checkpoint", "revision", "fingerprint")
 # The settings a warning names (style_index and domain follow the style).
 SHOWN = ("style", "style_digest", *RUN_SETTINGS, "quality")
 REDO = "pass --overwrite to redo them with this run's settings, or write into a fresh output folder (-o)"

@@ -51,7 +51,9 @@ them, and appends to its own part; a rank that fails while writing stops them al
 the next start merges it). Then the counts are summed, and rank 0 merges the parts and checks that every planned
 output is on disk or has a failure's row (else it gets one, and the exit code is :data:`~.common.EXIT_SKIPPED`). A
 relaunch with any world size therefore loses nothing and writes nothing twice. ``--styles-per-image K`` writes
-``NAME.s0.EXT`` ... ``NAME.s{K-1}.EXT``, each in its own style (``s0`` is the style a single copy gets)."""
+``NAME.s0.EXT`` ... ``NAME.s{K-1}.EXT``, each in its own style (``s0`` is the style a single copy gets).
+``--colour-reference folder`` maps the inputs of each folder from one colour reference, a slide's (see
+:mod:`._stylize_colour`)."""
 
 from __future__ import annotations
 
@@ -75,6 +77,7 @@ from ..stylizer import STRIP_PIXELS
 from ._ranks import on_every_rank
 from ._stylize_args import EPILOG as EPILOG  # re-exported: the command's help and options, torch-free there
 from ._stylize_args import add_arguments as add_arguments
+from ._stylize_colour import FolderReferences, colour_step_refusal
 from ._stylize_end import FULL_DISK, Outcome, finish_record, stop_when_full
 from ._stylize_plan import Job, RunRows, RunStyles, StylizePlan, plan_jobs, start_on_every_rank
 from ._stylize_record import (
@@ -248,6 +251,8 @@ def _stylize(plan: StylizePlan) -> int:
         """The model loaded, the styles read, the jobs planned and (rank 0) the record reconciled:
         what can fail on one rank alone (out of memory, a file its node lacks) before they meet."""
         stylizer = plan.checkpoint.load()
+        if plan.colour_reference == "folder":  # the checkpoint's own colour match, or its channels
+            colour_step_refusal(stylizer.colour_match, stylizer.in_chans)
         if ranks.rank == 0:  # said once
             plan.checkpoint.warn_bank_settings(plan.bank, stylizer)
         styles = RunStyles(plan, stylizer)
@@ -491,12 +496,11 @@ def _write_outputs(
             outputs = _Outputs(plan, rows, writer, progress, earlier, existing)
             one_size = bool(getattr(stylizer, "compile", False))  # compiled: batches of one size, as it compiles
             reads = _read_batches(todo, plan.batch_size, plan.on_error == "stop", outputs.fail, one_size)
+            folders = None if plan.colour_reference == "image" else FolderReferences(
+                plan.inputs, stylizer, styles.stream([0]), lambda path: _read_input(path)[0])
             for batch in reads:
                 jobs = [(job, traits, source) for job, _, traits, source in batch]
-                stream = styles.stream([job[2].index for job, _, _ in jobs])
-                # integer pixels, within --value-range: checked when read
-                results = list(stylizer([pixels for _, pixels, _, _ in batch], stream, strength=plan.strength,
-                                        range_checked=True))
+                results = _stylized(plan, stylizer, styles, folders, batch)
                 batch.clear()  # the inputs go before the outputs are encoded (the reader keeps no other reference)
                 outputs.write_batch([(job, out, traits, source) for (job, traits, source), out in zip(jobs, results)])
                 if outputs.full:
@@ -505,3 +509,15 @@ def _write_outputs(
     finally:
         writer.close()
     return outputs.written, len(style_failures) + outputs.stay, int(outputs.full), writer.unrecorded
+
+
+def _stylized(
+    plan: StylizePlan, stylizer: Any, styles: RunStyles, folders: FolderReferences | None, batch: list[_Result]
+) -> list[np.ndarray]:
+    """A batch's inputs (integer pixels, within --value-range: checked when read) stylised, each in its style and,
+    with ``--colour-reference folder`` (``folders``), mapped from its folder's colour reference."""
+    images = [pixels for _, pixels, _, _ in batch]
+    if folders is not None:
+        return folders.stylize(images, [job[0] for job, *_ in batch], plan.strength)
+    stream = styles.stream([job[2].index for job, *_ in batch])
+    return list(stylizer(images, stream, strength=plan.strength, range_checked=True))

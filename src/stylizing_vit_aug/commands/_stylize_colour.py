@@ -1,0 +1,115 @@
+"""``stylize --colour-reference folder``: the images directly in one folder are tiles of one slide, and each is
+stylised with ``colour_source=`` one colour profile of its folder (:meth:`~stylizing_vit_aug.Stylizer.colour_source`
+of a sample of the folder's inputs), so the colour step maps every tile of a slide alike instead of matching each
+tile's own colours to the style's, which normalises them (docs/stylizer.md, "Whole slides as tiles").
+
+The sample is taken from the run's planned inputs (rank 0's sorted list, :mod:`._stylize_plan`), never from what is
+left to do, so a resumed run, another ``--batch-size`` and every rank of a multi-process run map a folder from the
+same reference."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+import torch
+
+from ..images import ImageReadError
+from ..strip_path import downscaled
+from ..stylizer import STRIP_PIXELS
+from ._stylize_args import REFERENCE_SAMPLE as REFERENCE_SAMPLE  # torch-free there, for the help
+from .common import CLIError
+
+if TYPE_CHECKING:
+    from ..style_stream import StyleStream
+
+__all__ = ["REFERENCE_SAMPLE", "FolderReferences", "colour_step_refusal", "evenly_spread"]
+
+logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log
+
+T = TypeVar("T")
+
+
+def evenly_spread(items: Sequence[T], size: int) -> list[T]:
+    """At most ``size`` of ``items``, in their order, each the middle one of its equal share of them."""
+    taken = min(len(items), size)
+    return [items[(2 * number + 1) * len(items) // (2 * taken)] for number in range(taken)]
+
+
+def colour_step_refusal(colour_match: bool | None, channels: int | None = None) -> None:
+    """Refuse ``--colour-reference folder`` for a run without a colour step, which alone reads the reference:
+    ``--colour-match off`` (``colour_match`` False; None: not known yet), or a stylizer of ``channels`` other than
+    3 (a 1-channel model has no colour step; None: not loaded yet)."""
+    if channels is not None and channels != 3:
+        why, way = f"the checkpoint is a {channels}-channel model, which has none", "use an RGB checkpoint"
+    elif colour_match is False:
+        why, way = "it is off (--colour-match off, or the checkpoint records it off)", "pass --colour-match on"
+    else:
+        return
+    raise CLIError(f"--colour-reference folder maps a folder's images from one colour profile in the colour step, "
+                   f"and {why}: {way}, or leave out --colour-reference folder")
+
+
+class FolderReferences:
+    """The colour reference of each input folder of a run, computed once, when a batch first needs it, from
+    :data:`REFERENCE_SAMPLE` of the folder's planned inputs at most (:func:`evenly_spread` over them in name
+    order), each read by ``read`` (the run's reader: a file that cannot be read is left out, and fails as an
+    output on its own). A folder without a readable sample keeps each image's own profile (None)."""
+
+    def __init__(
+        self, inputs: Sequence[Path], stylizer: Any, stream: StyleStream, read: Callable[[Path], np.ndarray]
+    ) -> None:
+        self._folders: dict[Path, list[Path]] = {}
+        for path in inputs:
+            self._folders.setdefault(path.parent, []).append(path)
+        self.stylizer, self.stream, self._read = stylizer, stream, read
+        self._profiles: dict[Path, torch.Tensor | None] = {}
+
+    def of(self, path: Path) -> torch.Tensor | None:
+        """The reference (``[1, 3, QUANTILES]``) of the input ``path``'s folder; None: its own profile."""
+        if path.parent not in self._profiles:
+            self._profiles[path.parent] = self._reference(path.parent)
+        return self._profiles[path.parent]
+
+    def _reference(self, folder: Path) -> torch.Tensor | None:
+        paths = sorted(self._folders[folder], key=lambda path: path.name)
+        size, sample = (self.stylizer.img_size,) * 2, []
+        for path in evenly_spread(paths, REFERENCE_SAMPLE):
+            try:
+                pixels = self._read(path)
+            except ImageReadError:
+                continue  # said and recorded where it is an output
+            # at the model's size as read, as colour_source makes it: 64 large images are never held whole
+            sample.append(downscaled(pixels, size, torch.device("cpu"), STRIP_PIXELS, range_checked=True))
+        if not sample:
+            logger.warning("%s: none of the images sampled for its colour reference could be read; each of its "
+                           "images is mapped from its own colours", folder)
+            return None
+        if len({image.shape[1] for image in sample}) > 1:
+            logger.warning("%s: no colour reference (its sample mixes grayscale and colour images); each of its "
+                           "images is mapped from its own colours", folder)
+            return None
+        profile = self.stylizer.colour_source(torch.cat(sample), self.stream)
+        logger.info("%s: colour reference read from %d of its %d images", folder, len(sample), len(paths))
+        return profile
+
+    def stylize(self, images: list[np.ndarray], paths: list[Path], strength: float) -> list[np.ndarray]:
+        """``images`` (of the inputs ``paths``) stylised, each mapped from its folder's reference: one call for
+        the rows with one, one reference a row (a batch may mix folders; the stream repeated to its rows), and
+        one for the rows of folders without (each row's own colours; every row at strength 0, which reads none)."""
+        sources = [self.of(path) if strength else None for path in paths]
+        results: list[Any] = [None] * len(images)
+        for known in (True, False):
+            rows = [row for row, source in enumerate(sources) if (source is not None) == known]
+            if not rows:
+                continue
+            colour = torch.cat([sources[row] for row in rows]) if known else None
+            stream = self.stream[[0] * len(rows)] if known else self.stream
+            styled = self.stylizer([images[row] for row in rows], stream, strength=strength, range_checked=True,
+                                   colour_source=colour)
+            for row, result in zip(rows, styled):
+                results[row] = result
+        return results
