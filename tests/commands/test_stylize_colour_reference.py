@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -85,7 +86,9 @@ def test_folder_tiles_are_the_python_recipe_at_any_batch_size_and_keep_their_dif
         # one mapping keeps the dense tile and the pale one apart, as in the input; each its own makes them alike
         assert _spread(five) > _spread([read_image(path) for path in tiles]) / 2 > _spread(own), name
     rows = read_stylize_log(tmp_path / "five" / "stylize_log.csv")
-    assert {row["colour_reference"] for row in rows} == {"folder"}
+    labels = {row["input"].split("/")[0]: row["colour_reference"] for row in rows}  # one per folder, each its own
+    assert labels.keys() == {"a", "b"} and labels["a"] != labels["b"]
+    assert all(label.startswith("folder:") for label in labels.values())
     assert {row["colour_reference"] for row in read_stylize_log(tmp_path / "own" / "stylize_log.csv")} == {"image"}
 
 
@@ -186,7 +189,7 @@ def test_the_record_names_the_reference_and_a_rerun_with_another_warns_and_keeps
     before = [path.read_bytes() for path in outputs]
     capsys.readouterr()
     assert _stylize(tmp_path, checkpoint, "out", *FOLDER, "--strength", "0") == 0
-    warned = "colour_reference image in the record, folder now"
+    warned = "colour_reference image in the record, folder:"
     assert warned in capsys.readouterr().err
     rows = read_stylize_log(log)
     with open(log, "w", newline="") as handle:  # as the version before --colour-reference wrote it
@@ -199,3 +202,26 @@ def test_the_record_names_the_reference_and_a_rerun_with_another_warns_and_keeps
     assert "other settings" not in capsys.readouterr().err
     assert [path.read_bytes() for path in outputs] == before  # kept, never redone
     assert {row["colour_reference"] for row in read_stylize_log(log)} == {"image"}
+
+
+def test_a_rerun_after_a_folders_tiles_changed_names_the_reference_of_the_outputs_it_keeps(
+    tmp_path, checkpoint, slides, capsys
+):
+    """Tiles added to a slide's folder (or a skipped sampled tile fixed) change its reference: the rerun keeps the
+    outputs made with the old one and says so, as for any setting; a copy of the folder (other modification
+    times, the same files) is the same reference."""
+    assert _stylize(tmp_path, checkpoint, "out", *FOLDER) == 0
+    log = tmp_path / "out" / "stylize_log.csv"
+    made = {row["output"]: row["colour_reference"] for row in read_stylize_log(log)}
+    capsys.readouterr()
+    for path in slides["a"]:  # the same files again, rewritten: new modification times
+        path.write_bytes(path.read_bytes())
+    assert _stylize(tmp_path, checkpoint, "out", *FOLDER) == 0
+    assert "other settings" not in capsys.readouterr().err
+    shutil.copy(slides["a"][0], tmp_path / "in" / "a" / "t9.png")  # one more tile of slide a
+    assert _stylize(tmp_path, checkpoint, "out", *FOLDER) == 0
+    err = capsys.readouterr().err
+    assert f"colour_reference {made['a/t0.png']} in the record, folder:" in err
+    rows = {row["output"]: row["colour_reference"] for row in read_stylize_log(log)}
+    assert rows["a/t0.png"] == made["a/t0.png"] != rows["a/t9.png"]  # kept with the reference that made it
+    assert rows["b/t0.png"] == made["b/t0.png"]  # slide b is unchanged

@@ -5,11 +5,16 @@ tile's own colours to the style's, which normalises them (docs/stylizer.md, "Who
 
 The sample is taken from the run's planned inputs (rank 0's sorted list, :mod:`._stylize_plan`), never from what is
 left to do, so a resumed run, another ``--batch-size`` and every rank of a multi-process run map a folder from the
-same reference."""
+same reference. A folder whose files change between runs (tiles added or removed, a sampled file of another size:
+one fixed after it could not be read) gets another reference: each row records its folder's
+:func:`reference_label`, so a rerun names ``colour_reference`` among the settings that differ for the outputs it
+keeps, as for any other setting."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -26,7 +31,10 @@ from .common import CLIError
 if TYPE_CHECKING:
     from ..style_stream import StyleStream
 
-__all__ = ["REFERENCE_SAMPLE", "FolderReferences", "colour_step_refusal", "evenly_spread"]
+__all__ = [
+    "REFERENCE_SAMPLE", "FolderReferences", "colour_step_refusal", "evenly_spread", "folders_of", "reference_label",
+    "reference_sample",
+]
 
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log
 
@@ -37,6 +45,34 @@ def evenly_spread(items: Sequence[T], size: int) -> list[T]:
     """At most ``size`` of ``items``, in their order, each the middle one of its equal share of them."""
     taken = min(len(items), size)
     return [items[(2 * number + 1) * len(items) // (2 * taken)] for number in range(taken)]
+
+
+def folders_of(inputs: Sequence[Path]) -> dict[Path, list[Path]]:
+    """The planned ``inputs`` of each folder (the images directly in it), in the run's order."""
+    folders: dict[Path, list[Path]] = {}
+    for path in inputs:
+        folders.setdefault(path.parent, []).append(path)
+    return folders
+
+
+def reference_sample(paths: Sequence[Path]) -> list[Path]:
+    """The inputs of one folder its colour reference is read from: :data:`REFERENCE_SAMPLE` at most,
+    :func:`evenly_spread` over them in name order."""
+    return evenly_spread(sorted(paths, key=lambda path: path.name), REFERENCE_SAMPLE)
+
+
+def reference_label(paths: Sequence[Path]) -> str:
+    """The record's ``colour_reference`` of a folder of ``paths``: ``folder:`` and a digest of its sample's names
+    and sizes (one ``stat`` each: a rerun reads no file to tell), which change where its tiles do (added, removed,
+    a sampled one rewritten); a modification time alone does not, so a folder copied elsewhere keeps its label."""
+    digest = hashlib.sha256()
+    for path in reference_sample(paths):
+        try:
+            size: int | str = os.stat(path).st_size
+        except OSError:  # gone or unreadable: it is no part of the reference either
+            size = "missing"
+        digest.update(f"{path.name}\0{size}\n".encode())
+    return f"folder:{digest.hexdigest()[:16]}"
 
 
 def colour_step_refusal(colour_match: bool | None, channels: int | None = None) -> None:
@@ -62,9 +98,7 @@ class FolderReferences:
     def __init__(
         self, inputs: Sequence[Path], stylizer: Any, stream: StyleStream, read: Callable[[Path], np.ndarray]
     ) -> None:
-        self._folders: dict[Path, list[Path]] = {}
-        for path in inputs:
-            self._folders.setdefault(path.parent, []).append(path)
+        self._folders = folders_of(inputs)
         self.stylizer, self.stream, self._read = stylizer, stream, read
         self._profiles: dict[Path, torch.Tensor | None] = {}
 
@@ -75,9 +109,9 @@ class FolderReferences:
         return self._profiles[path.parent]
 
     def _reference(self, folder: Path) -> torch.Tensor | None:
-        paths = sorted(self._folders[folder], key=lambda path: path.name)
+        paths = self._folders[folder]
         size, sample = (self.stylizer.img_size,) * 2, []
-        for path in evenly_spread(paths, REFERENCE_SAMPLE):
+        for path in reference_sample(paths):
             try:
                 pixels = self._read(path)
             except ImageReadError:

@@ -34,7 +34,7 @@ import torch
 from ..bank.sources import images_digest
 from ..images import IMAGE_EXTENSIONS, ImageReadError, check_whole, read_image
 from ._ranks import attempt, stop_together
-from ._stylize_colour import colour_step_refusal
+from ._stylize_colour import colour_step_refusal, folders_of, reference_label
 from ._stylize_record import INPUT_COLUMNS, LOG_NAME, log_refusal, range_label
 from .common import PIL_FORMATS, CheckpointChoice, CLIError, Ranks, bank_path_refusal, list_images
 
@@ -419,6 +419,7 @@ class RunRows:
 
     plan: StylizePlan
     stylizer: dict[str, str]  # the loaded stylizer's settings, the same for every output
+    references: dict[Path, str] = dataclasses.field(default_factory=dict)  # each folder's colour_reference, once
 
     @classmethod
     def of(cls, plan: StylizePlan, stylizer: Any) -> RunRows:
@@ -445,9 +446,20 @@ class RunRows:
             "output": plan.key(out),
             "style": choice.label, "style_index": str(choice.index), "style_digest": choice.digest,
             "domain": choice.domain, "strength": f"{plan.strength:g}", "seed": str(plan.seed), **self.stylizer,
-            "colour_reference": plan.colour_reference, "value_range": range_label(plan.value_range),
+            "colour_reference": self.colour_reference(path), "value_range": range_label(plan.value_range),
             "quality": str(plan.quality) if _uses_quality(out, lossless) else "", "error": "",
         }
+
+
+    def colour_reference(self, path: Path) -> str:
+        """The ``colour_reference`` of the input ``path``'s row: ``image``, or its folder's
+        :func:`~._stylize_colour.reference_label` (the folders' labels taken at the first row, each once)."""
+        if self.plan.colour_reference == "image":
+            return "image"
+        if not self.references:
+            self.references.update((folder, reference_label(paths))
+                                   for folder, paths in folders_of(self.plan.inputs).items())
+        return self.references[path.parent]
 
 
 def plan_jobs(plan: StylizePlan, styles: RunStyles) -> tuple[list[Job], list[int]]:
