@@ -40,18 +40,25 @@ def file_state(source: str | None) -> tuple[tuple[str, int, int, int], ...]:
         return ()
 
 
-def cached(cache: dict[Any, tuple[Any, Any]], key: Any, state: Any, load: Callable[[], Any]) -> Any:
-    """``cache[key]``'s value if it was loaded in ``state`` (its files', and what else decides it), else
-    ``load()``, kept in place of the stale one (nothing kept where it raises); past :data:`CACHED_SOURCES`
-    keys the least recently used goes, so neither a checkpoint saved again nor a new folder each epoch
-    piles up loaded models."""
+def cached(
+    cache: dict[Any, tuple[Any, Any]],
+    key: Any,
+    state: Any,
+    load: Callable[[], Any],
+    fresh: Callable[[Any], bool] | None = None,
+) -> Any:
+    """``cache[key]``'s value if it was loaded in ``state`` (its files', and what else decides it) and, where
+    ``fresh`` is given, ``fresh(value)`` still holds (a value that can change after it was kept: a bank's
+    stylizer changed in place), else ``load()``, kept in place of the stale one (nothing kept where it raises);
+    past :data:`CACHED_SOURCES` keys the least recently used goes, so neither a checkpoint saved again nor a new
+    folder each epoch piles up loaded models."""
     with _LOCKS_GUARD:
         lock = _LOCKS.get(id(cache))
         if lock is None:
             lock = _LOCKS[id(cache)] = threading.RLock()
     with lock:
         entry = cache.pop(key, None)  # put back last: the most recently used
-        if entry is None or entry[0] != state:
+        if entry is None or entry[0] != state or (fresh is not None and not fresh(entry[1])):
             entry = (state, load())
         cache[key] = entry
         while len(cache) > CACHED_SOURCES:

@@ -21,22 +21,26 @@ def bundled_bank(stylizer: Stylizer, *, crops_per_image: int = 8, seed: int = 0)
     """The small sample bank that ships with the package: random tissue crops of the bundled
     histology images (domain = source image; no blank glass), built on first use for ``stylizer``
     and kept per process for stylizers of the same weights, architecture (equal weights under
-    another head count are another stylizer) and settings (each it reports): the bank holds
+    another head count are another stylizer) and settings (each it reports; :func:`_identity`): the bank holds
     the stylizer that built it, which picked its crops (``background``'s rule), encodes its styles
     (in its dtype, on its device) and is what ``bank.stylizer`` and a saved bank say. Only the
     :data:`~.._state_cache.CACHED_SOURCES` most recently used are kept: each holds its stylizer and its
     encoded styles, and a transform made from each epoch's checkpoint (or a stylizer fine-tuned in
     place, whose fingerprint changes) asks for a new one each time."""
-    key = (stylizer.fingerprint, str(stylizer.config), _settings_of(stylizer), crops_per_image, seed)
-    return cached(_BUNDLED, key, (), lambda: _build(stylizer, crops_per_image, seed))
+    identity = _identity(stylizer)
+    # kept while its own stylizer still is what it was built for: one changed in place since (its background set
+    # to "dark") would otherwise be handed to every stylizer of the old settings, saying the new ones
+    return cached(_BUNDLED, (identity, crops_per_image, seed), (), lambda: _build(stylizer, crops_per_image, seed),
+                  fresh=lambda bank: _identity(bank.stylizer) == identity)
 
 
-def _settings_of(stylizer: Stylizer) -> tuple:
-    """Everything a stylizer says of itself besides its weights: a ``"dark"`` stylizer got the bank of
-    a ``"keep"`` one of the same weights (its crops, and ``bank.stylizer.background == "keep"``), a
+def _identity(stylizer: Stylizer) -> tuple:
+    """Everything a stylizer says of itself: its weights, architecture and settings. A ``"dark"`` stylizer got
+    the bank of a ``"keep"`` one of the same weights (its crops, and ``bank.stylizer.background == "keep"``), a
     float32 one styles a bfloat16 one encoded."""
     made = (stylizer.dtype, stylizer.device, stylizer.chunk_size, stylizer.compile)
-    return (*sorted(stylizer.settings.items()), *made, stylizer.source, stylizer.revision)
+    settings = (*sorted(stylizer.settings.items()), *made, stylizer.source, stylizer.revision)
+    return stylizer.fingerprint, str(stylizer.config), settings
 
 
 def _build(stylizer: Stylizer, crops_per_image: int, seed: int) -> StyleBank:
