@@ -80,6 +80,7 @@ def test_a_full_disk_says_how_many_outputs_are_missing(tmp_path, checkpoint, mon
     said = re.search(r"(\d+) (?:of the \d+ planned )?output\(s\)(?: or file\(s\))? were not written", err)
     assert said and int(said.group(1)) == missing, err
     assert str(out / "stylize_log.csv") in err and "No space left on device" in err  # the record's state is said
+    assert "'error' column" not in err, err  # the record could not be finished: it may hold no row of them
 
 
 @pytest.mark.parametrize("code", [errno.EIO, errno.ENOSPC])
@@ -228,8 +229,10 @@ def test_a_failure_whose_row_cannot_be_appended_is_said_and_recorded_as_reported
     if not rewrite:
         assert "could not be rewritten at the end either, so their rows are not in it" in err, err
         assert list(rows) == ["img00.png"]  # as appended: no row names a file not on disk
+        assert "'error' column" not in err, err  # which holds no row of them: the summary never points there
         return
     assert "the record rewritten at the end of the run holds them" in err, err
+    assert f"the 'error' column of {log}" in err, err
     assert rows["img00.png"] == "" and (tmp_path / "out" / "img00.png").is_file()
     for name in ("img01.png", "img02.png"):  # the reason each was reported with, in the record's rewrite
         assert rows[name].startswith(f"cannot write {tmp_path / 'out' / name}: its row could not be added"), rows

@@ -126,18 +126,20 @@ def _say_skipped(
         if unfinished
         else ""
     )
+    # a record not finished may lack their rows (those no process could append: said above)
+    reasons = "the warnings above" if unfinished else f"the 'error' column of {plan.log} and the warnings above"
     if full:
         others = f" and {failed} other file(s) failed" if failed else ""
         print(
             f"the run stopped when {plan.output} ran out of space (free now: {_free_space(plan.output)}): {absent} of "
-            f"the {planned} planned output(s) were not written{others} (see the 'error' column of {plan.log}); free "
+            f"the {planned} planned output(s) were not written{others} (their reasons: {reasons}); free "
             f"space and run the same command again to write them{record}; exit code {EXIT_SKIPPED}",
             file=sys.stderr,
         )
         return
     print(
-        f"{failed + absent} file(s) could not be read or written and were skipped (their reasons are in the 'error' "
-        f"column of {plan.log} and the warnings above); a rerun retries them (fix or remove an unreadable style "
+        f"{failed + absent} file(s) could not be read or written and were skipped (their reasons: {reasons}); a "
+        f"rerun retries them (fix or remove an unreadable style "
         f"file: it is left out of the styles while it cannot be read){record}; exit code {EXIT_SKIPPED}",
         file=sys.stderr,
     )
