@@ -14,7 +14,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 import torch
@@ -32,8 +32,12 @@ except ImportError:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
+if TYPE_CHECKING:  # a plain class for type checkers (a conditional expression is not a valid type)
+    from PIL.Image import Image as _PILImageClass
+else:
+    _PILImageClass = Any if PILImage is None else PILImage.Image
 # the class itself, not a string: typing.get_type_hints reads hints in the modules that use ImageLike
-ImageLike = torch.Tensor | np.ndarray | (Any if PILImage is None else PILImage.Image) | Sequence[Any]
+ImageLike = torch.Tensor | np.ndarray | _PILImageClass | Sequence[Any]
 
 MIN_SIZE = 8
 SUPPORTED_CHANNELS = (1, 3)  # the colour channels the model sees

@@ -30,6 +30,8 @@ Names load on first use, so ``import stylizing_vit_aug.train`` stays cheap:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._lazy import lazy_attributes
 
 _LAZY = {
@@ -59,4 +61,27 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
+if TYPE_CHECKING:  # what a type checker sees: _LAZY imported (tests/test_typing_exports.py holds them equal)
+    from .config import TrainConfig as TrainConfig
+    from .data import EpochBatches as EpochBatches
+    from .data import ImageFolderDataset as ImageFolderDataset
+    from .data import TrainBatch as TrainBatch
+    from .data import pair_styles as pair_styles
+    from .losses import LossWeights as LossWeights
+    from .losses import StainSupervisedObjective as StainSupervisedObjective
+    from .losses import StainWeights as StainWeights
+    from .losses import StylizingObjective as StylizingObjective
+    from .objectives import OBJECTIVES as OBJECTIVES
+    from .objectives import Objective as Objective
+    from .objectives import ObjectiveSpec as ObjectiveSpec
+    from .objectives import register_objective as register_objective
+    from .perceptual import PerceptualNet as PerceptualNet
+    from .perceptual import PerceptualWeightsUnavailable as PerceptualWeightsUnavailable
+    from .perceptual import build_perceptual as build_perceptual
+    from .stain import StainChangeSampler as StainChangeSampler
+    from .start import ModelChanged as ModelChanged
+    from .trainer import ScheduleChanged as ScheduleChanged
+    from .trainer import Trainer as Trainer
+    from .trainer import TrainingDiverged as TrainingDiverged
+else:
+    __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

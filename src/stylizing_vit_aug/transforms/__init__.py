@@ -8,6 +8,7 @@ imported with it, so that ``A.load``/``A.from_dict`` find it in albumentations' 
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from .._lazy import lazy_attributes, when_imported
 
@@ -33,7 +34,19 @@ NOT_AT_ROOT = frozenset({"RandomStylize"})
 __all__ = sorted(FRONT_ENDS)  # noqa: PLE0605 - the table's names, all str
 
 
-__getattr__, __dir__ = lazy_attributes(__name__, FRONT_ENDS)
+if TYPE_CHECKING:  # what a type checker sees: FRONT_ENDS imported (tests/test_typing_exports.py holds them equal)
+    from . import kornia as kornia
+    from .albumentations import AlbumentationsStylize as AlbumentationsStylize
+    from .batch import BatchStylize as BatchStylize
+    from .batch import StylizeCollate as StylizeCollate
+    from .batch import StylizedLoader as StylizedLoader
+    from .batch import StylizeInfo as StylizeInfo
+    from .kornia import RandomStylize as RandomStylize
+    from .monai import RandStylize as RandStylize
+    from .monai import RandStylized as RandStylized
+    from .torchvision import StylizeTransform as StylizeTransform
+else:
+    __getattr__, __dir__ = lazy_attributes(__name__, FRONT_ENDS)
 
 
 def _register_with_albumentations() -> None:
