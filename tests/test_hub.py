@@ -10,6 +10,7 @@ files on disk (their formats and every error): tests/checkpoints/test_checkpoint
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -624,3 +625,14 @@ def test_a_repo_without_statistics_is_told_apart_from_a_bad_one_before_any_weigh
     assert hub.check_hub_source(hub.CheckpointRequest("someone/unrecorded", mean=DDI_MEAN, std=DDI_STD)) is True
     assert hub.check_hub_source(hub.CheckpointRequest("tiny-ddi")) is False
     assert hub.check_hub_source(hub.CheckpointRequest("tiny-camelyon17wilds")) is True
+
+
+def test_loaded_is_said_at_debug_level_inside_a_dataloader_worker(checkpoint, monkeypatch, caplog):
+    """Every worker loads its own stylizer, again each epoch without persistent_workers: "loaded ..." at INFO
+    there would repeat workers x epochs times in a training script's log; the main process says it at INFO."""
+    with caplog.at_level(logging.DEBUG, logger="stylizing_vit_aug.hub"):
+        sva.load_stylizer(checkpoint)
+        monkeypatch.setattr(torch.utils.data, "get_worker_info", lambda: object())  # as in a worker
+        sva.load_stylizer(checkpoint)
+    said = [r.levelno for r in caplog.records if r.getMessage().startswith("loaded Stylizer(")]
+    assert said == [logging.INFO, logging.DEBUG]

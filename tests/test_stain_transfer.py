@@ -84,6 +84,17 @@ def test_images_without_readable_stains_come_back_unchanged():
     assert torch.equal(transfer_stains(image, torch.full((1, 3, 2), float("nan"))), image)
 
 
+def test_the_debug_line_counts_only_calls_with_unreadable_stains(caplog):
+    """At DEBUG level a call whose images' stains are all read says nothing ("0 of 2" at every call would
+    bury the calls that matter); one with some unreadable says how many."""
+    section = torch.cat([two_stain_image(HAEMATOXYLIN, EOSIN, (1.0, 0.8), seed=s) for s in (6, 7)])
+    target = stain_profile(section[:1], tissue(section[:1]))
+    with caplog.at_level("DEBUG", logger="stylizing_vit_aug.stain_transfer"):
+        transfer_stains(section, target.expand(2, -1, -1))
+        transfer_stains(torch.cat([section[:1], torch.full((1, 3, 64, 64), 0.95)]), target.expand(2, -1, -1))
+    assert [r.getMessage() for r in caplog.records] == ["1 of 2 images: stains cannot be read, returned unchanged"]
+
+
 def test_stains_need_rgb():
     with pytest.raises(ValueError, match="RGB"):
         stain_profile(torch.rand(1, 1, 16, 16))

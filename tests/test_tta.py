@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import warnings
@@ -436,8 +437,31 @@ def test_styles_whose_stains_cannot_be_read_are_named_once(small_stylizer, image
         tta(images)
     warned = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
     assert warned == ["bank styles [1, 2]: their stains cannot be read (too little stained tissue, or not two "
-                      "distinct stains), so their stain views keep the input's stains and are the input unchanged"]
+                      "distinct stains), so their stain views keep the input's stains and are the input unchanged "
+                      "(2 of the 3 bank styles read so far; warned once for this bank: further such styles are "
+                      "named at INFO level)"]
     assert torch.isfinite(out).all()
+
+
+def test_a_bank_of_many_unreadable_styles_warns_once_and_names_each_style_once(small_stylizer, images, caplog):
+    """Random styles from a bank of near-blank glass read a few new styles at each call: one warning for the
+    bank, then each further style named once at INFO level, with the count; a new bank warns again."""
+    glass = 0.9 + 0.05 * torch.rand(24, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    bank = StyleBank.from_images(glass, small_stylizer)
+    tta = StyleTTA(ColourNet().eval(), small_stylizer, bank, n_styles=2, transfer="stain", return_views=True,
+                   generator=torch.Generator().manual_seed(1))
+    with caplog.at_level("INFO", logger="stylizing_vit_aug.tta"):
+        drawn = {int(i) for _ in range(30) for i in tta(images[:1]).style_indices.flatten()}
+        said = [r for r in caplog.records if "cannot be read" in r.getMessage()]
+        tta.bank = StyleBank.from_images(glass[:4], small_stylizer)
+        tta(images[:1])
+    warnings_ = [r for r in said if r.levelno == logging.WARNING]
+    named = [int(i) for r in said for i in re.findall(r"\d+", r.getMessage().partition("]")[0])]
+    assert len(warnings_) == 1 and said[0] is warnings_[0] and len(said) > 2  # several calls met new styles
+    assert sorted(named) == sorted(set(named)) and set(named) == drawn
+    assert f"{len(named)} of the {len(named)} bank styles read so far" in said[-1].getMessage()
+    again = [r for r in caplog.records if "cannot be read" in r.getMessage()][len(said):]
+    assert [r.levelno for r in again] == [logging.WARNING]  # the new bank's styles: warned again
 
 
 def test_style_indices_must_be_whole_numbers(small_stylizer, bank):

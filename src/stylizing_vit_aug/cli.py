@@ -282,8 +282,11 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 
 def _configure_logging(verbose: int) -> None:
-    level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    """The log on stderr: every library's warnings; ``-v`` (INFO) and ``-vv`` (DEBUG) this package's records
+    only, which other libraries' debug lines (Pillow's, one per PNG chunk read) would otherwise bury."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", force=True)
+    level = logging.NOTSET if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG  # NOTSET: WARNING
+    logging.getLogger("stylizing_vit_aug").setLevel(level)
 
 
 def _fail(command: str | None, message: str, code: int) -> int:

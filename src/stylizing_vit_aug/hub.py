@@ -485,7 +485,8 @@ def load_stylizer(
         source=found.source, revision=found.revision,
     )
     stylizer.source_settings = {**own, **found.source_stats(mean is not None, std is not None)}
-    logger.info("loaded %s", stylizer)
+    # every DataLoader worker loads its own, again each epoch unless persistent_workers=True: said at DEBUG there
+    logger.log(logging.INFO if torch.utils.data.get_worker_info() is None else logging.DEBUG, "loaded %s", stylizer)
     return stylizer
 
 

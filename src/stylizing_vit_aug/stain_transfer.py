@@ -203,5 +203,6 @@ def _own_stains(values01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tor
     source = _profile(on_profile_grid(od), tissue_pixels(on_profile_grid(tissue)))
     if logger.isEnabledFor(logging.DEBUG):  # counting them reads back from the device
         unreadable = int((~torch.isfinite(source).flatten(1).all(dim=1)).sum())
-        logger.debug("%d of %d images: stains cannot be read, returned unchanged", unreadable, len(source))
+        if unreadable:  # not "0 of N" at every call
+            logger.debug("%d of %d images: stains cannot be read, returned unchanged", unreadable, len(source))
     return od, change_weight(tissue), source

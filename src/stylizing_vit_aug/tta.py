@@ -198,9 +198,9 @@ class StyleTTA(nn.Module):
             tissue, then the stylizer; RGB), ``"stain"`` (the stains alone, pixel by pixel; RGB),
             ``"network"`` (the stylizer alone, the paper's recipe), or ``"auto"``: the first for
             RGB inputs, the last for others and under a stylizer with ``background="dark"``
-            (read at each call); see the module docstring. Where the stains of a
-            bank style (logged once as a warning) or of an input cannot be read (glass, one
-            colour), its stain step keeps the input's stains.
+            (read at each call); see the module docstring. Where the stains of a bank style (the
+            first such warned once per bank, later ones named at INFO level) or of an input cannot be
+            read (glass, one colour), its stain step keeps the input's stains.
         mode: the network's ``"relative"``, ``"detail"`` or ``"resize"`` (None: the stylizer's
             own mode); not with ``transfer="stain"``.
         mean, std: the normalisation the classifier's inputs carry (0–1 units, as torchvision's
@@ -287,6 +287,7 @@ class StyleTTA(nn.Module):
             self._drawn: torch.Tensor | None = checked.fixed  # the "fixed" styles: as given, else drawn once
         if "bank" in changed:
             self._stain_profiles: dict[int, torch.Tensor] = {}  # bank index -> stain profile, made once
+            self._unreadable_stains: list[int] = []  # bank indices among them whose stains cannot be read
 
     @property
     def stylizer(self) -> Stylizer | None:
@@ -501,14 +502,25 @@ class StyleTTA(nn.Module):
             self._stain_profiles.update(zip(missing, profiles))
             unreadable = [i for i, p in zip(missing, profiles) if not torch.isfinite(p).all()]
             if unreadable:
-                logger.warning(
-                    "bank styles %s: their stains cannot be read (too little stained tissue, or not two "
-                    "distinct stains), so their %s views keep the input's stains%s",
-                    unreadable,
-                    self.transfer,
-                    " and are the input unchanged" if self.transfer == "stain" else "",
-                )
+                self._name_unreadable(unreadable)
         return torch.stack([self._stain_profiles[int(r)] for r in rows])
+
+    def _name_unreadable(self, styles: list[int]) -> None:
+        """Name bank ``styles`` whose stains cannot be read, each once: the first found in this bank in a
+        warning that says what their views do, later ones at INFO level (a bank of many such styles, read a
+        few at a call, would otherwise warn at every call), each with the count so far."""
+        first = not self._unreadable_stains
+        self._unreadable_stains.extend(styles)
+        count = f"{len(self._unreadable_stains)} of the {len(self._stain_profiles)} bank styles read so far"
+        if not first:
+            logger.info("bank styles %s: their stains cannot be read either (%s)", styles, count)
+            return
+        unchanged = " and are the input unchanged" if self.transfer == "stain" else ""
+        logger.warning(
+            "bank styles %s: their stains cannot be read (too little stained tissue, or not two distinct stains), so "
+            "their %s views keep the input's stains%s (%s; warned once for this bank: further such styles are named "
+            "at INFO level)", styles, self.transfer, unchanged, count,
+        )
 
     def _merge(self, views: torch.Tensor) -> torch.Tensor:
         """Merge ``[V, B, K, ...]`` activated predictions over the view dimension."""

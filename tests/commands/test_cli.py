@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import signal
 import subprocess
@@ -560,3 +561,24 @@ def test_verbose_after_a_bank_action_sets_the_log_level(argv, capsys):
     assert cli.main([*argv[:2], "missing.safetensors" if argv[1] == "info" else "missing/", *argv[3:], "-v"]) == 2
     err = capsys.readouterr().err
     assert "unrecognized arguments" not in err and "missing" in err, err
+
+
+@pytest.mark.parametrize("flag", ["-v", "-vv"])
+def test_verbose_shows_the_librarys_lines_and_not_every_other_librarys(tmp_path, saved, capsys, flag):
+    """-v and -vv open the package's INFO and DEBUG lines, not every library's: Pillow logs a DEBUG line per PNG
+    chunk it reads (100 of 101 lines of a -vv stylize of 50 files), which buried the package's own."""
+    checkpoint, bank_path = saved
+    write_images(tmp_path / "in", 3, size=(40, 40))
+    argv = ["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--checkpoint", checkpoint]
+    argv += ["--bank", bank_path]
+    level = logging.DEBUG if flag == "-vv" else logging.INFO
+    try:
+        assert cli.main([*argv, flag]) == 0
+        opened = [logging.getLogger(name).isEnabledFor(level) for name in ("stylizing_vit_aug.bank.streams", "PIL")]
+    finally:
+        logging.getLogger("stylizing_vit_aug").setLevel(logging.NOTSET)  # as a plain run leaves it
+    lines = capsys.readouterr().err.splitlines()
+    assert opened == [True, False]  # the package's at the level asked for, other libraries' at WARNING
+    assert any(line.startswith("INFO stylizing_vit_aug.hub: loaded") for line in lines)
+    said = [line.split(" ")[1] for line in lines if line.startswith(("DEBUG", "INFO"))]
+    assert all(name.startswith("stylizing_vit_aug") for name in said), said

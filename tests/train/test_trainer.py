@@ -10,6 +10,7 @@ import json
 import math
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -362,3 +363,26 @@ def test_a_short_last_step_has_the_loss_and_gradient_of_its_micro_batches_alone(
     assert grouped[0]["loss"] == pytest.approx(sum(r["loss"] for r in single[:3]) / 3, rel=1e-5)
     for key in ("loss", "identity", "consistency", "anatomical", "style", "grad_norm"):
         assert grouped[1][key] == pytest.approx(single[3][key], rel=1e-5), key
+
+
+def test_ddps_strides_note_is_hidden_in_the_command_only_and_a_trainer_leaves_the_filters_alone(
+    data, tmp_path, monkeypatch
+):
+    """DDP's "Grad strides do not match bucket view strides" (harmless for cls_token) is hidden in the train
+    command's run; a Trainer made from Python (a notebook) adds no process-wide filter ahead of the user's."""
+
+    def fit(self) -> dict:
+        warnings.warn("Grad strides do not match bucket view strides. This may indicate grad was not created "
+                      "according to the gradient layout contract", UserWarning, stacklevel=1)
+        return {"finished": True, "step": 0, "exported": None}
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the user's own (-W error, pytest's filterwarnings=error)
+        before = list(warnings.filters)
+        Trainer(config_from_args(parse(str(data), "-o", str(tmp_path / "python"), *TINY)))
+        assert warnings.filters == before
+        monkeypatch.setattr(Trainer, "fit", fit)
+        assert run_train(parse(str(data), "-o", str(tmp_path / "command"), *TINY)) == 0
+        assert warnings.filters == before
+        with pytest.raises(UserWarning, match="Grad strides"):  # the user's own code: as the user's filters say
+            fit(None)

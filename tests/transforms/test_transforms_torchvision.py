@@ -214,3 +214,16 @@ def test_numpy_images_pass_untouched_with_a_warning_saying_how_to_convert(small_
         warnings.simplefilter("error")  # an image beside a numpy mask: no warning, the image is styled
         out, mask = transform(tensor, np.zeros((32, 32)))
     assert not torch.equal(out, tensor)
+
+
+@pytest.mark.parametrize("composed", [False, True])
+@pytest.mark.parametrize("kind", ["numpy", "video"])
+def test_the_untouched_input_warnings_point_at_the_users_line(small_stylizer, bank, composed, kind):
+    """Called directly (through torch's Module.__call__) or inside v2.Compose, the warning names the line
+    that called the transform, where the fix goes, not torch's or torchvision's code."""
+    transform = StylizeTransform(small_stylizer, bank, p=1.0)
+    call = v2.Compose([transform]) if composed else transform
+    image = np.zeros((32, 32, 3), np.uint8) if kind == "numpy" else tv_tensors.Video(torch.zeros(2, 3, 32, 32))
+    with pytest.warns(UserWarning, match="untouched") as caught:
+        call(image)
+    assert [w.filename for w in caught] == [__file__]

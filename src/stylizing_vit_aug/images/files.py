@@ -8,7 +8,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import warnings
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import BinaryIO, Literal, overload
 
@@ -22,10 +23,12 @@ except ImportError:  # pragma: no cover
     PILImage = None
 
 from .headers import (
+    _GUARD,
     QUARTER_TURNS,
     ImageReadError,
     ImageTraits,
     PixelLimit,
+    _lifted_guard,
     check_container,
     deep_colour,
     exif_orientation,
@@ -277,17 +280,28 @@ def _decode_16bit(path: Path, image: PILImage.Image, orientation: int, layout: s
         elif layout == "RGB" and pixels.shape[-1] == 4:  # libpng's own reading of a colour key: keyed as
             pixels = pixels[..., :3]  # every depth is, by _flat, and compared with Pillow's 8-bit RGB
         return _as_stored(pixels, image, orientation, path)
-    if image.format == "PNG":
-        from torchvision.io import ImageReadMode, decode_png
-
-        with warnings.catch_warnings():  # deprecated in favour of torchcodec, still exact
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pixels = decode_png(torch.frombuffer(data, dtype=torch.uint8), mode=ImageReadMode.UNCHANGED)
-            return pixels.permute(1, 2, 0).numpy()
+    decode_png = _png_decoder() if image.format == "PNG" else None
+    if decode_png is not None:
+        return decode_png(torch.frombuffer(data, dtype=torch.uint8)).permute(1, 2, 0).numpy()
+    other = ": this torchvision has no PNG decoder" if image.format == "PNG" else ", or save it as a 16-bit PNG"
     raise ImageReadError(
         f"cannot read image {path}: 16-bit colour {image.format} needs OpenCV (pip install "
-        "opencv-python-headless), or save it as a 16-bit PNG"
+        f"opencv-python-headless){other}"
     )
+
+
+def _png_decoder() -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """torchvision's PNG decoder (exact at 16 bits) as its ``decode_png`` calls it, without that function's
+    DeprecationWarning (torchvision 0.29 deprecates its image decoding): silencing it around each read would
+    change the process's warning filters, which threads reading at once can leave changed. None where this
+    torchvision has none (removed, or its image extension not loaded): the caller then asks for OpenCV."""
+    try:
+        from torchvision.io.image import ImageReadMode  # loads the extension that holds the operator
+
+        operator = torch.ops.image.decode_png
+    except (ImportError, AttributeError, RuntimeError):
+        return None
+    return lambda data: operator(data, ImageReadMode.UNCHANGED.value, False)  # EXIF: applied once, by the reader
 
 
 def _deep_bytes(image: PILImage.Image, handle: BinaryIO) -> _DeepBytes | None:
@@ -443,9 +457,7 @@ def _open_and_decode(
     with handle:
         try:
             before = os.fstat(handle.fileno())
-            with open_image(handle, path, limit) as image, warnings.catch_warnings():
-                # a band's crop meets Pillow's guard again: the size was judged at the opening
-                warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+            with open_image(handle, path, limit) as image, _lifted_past_setting(image):
                 deep = _deep_bytes(image, handle)  # Pillow has read the header alone
                 key = _colour_key(image)  # as deep: before the orientation's lookup may load the pixels
                 digest = _digest(handle, deep) if sha256 else None
@@ -463,6 +475,18 @@ def _open_and_decode(
         except Exception as error:  # noqa: BLE001 - a decoder fails on bad bytes in many ways
             raise unreadable(path, error) from error
     return pixels, kept, digest
+
+
+def _lifted_past_setting(image: PILImage.Image) -> AbstractContextManager[object]:
+    """Pillow's guard lifted (:func:`~.headers._lifted_guard`, under its lock) while an image of more pixels
+    than ``PIL.Image.MAX_IMAGE_PIXELS`` as set in this process decodes: its opening judged the size (read up to
+    twice the setting, said once), and a band's crop or a TIFF's load would check it again, with a raw
+    DecompressionBombWarning. Not a ``warnings.catch_warnings`` around each read: that changes the process's
+    warning filters, which threads reading at once (the app's requests) leave changed before Python 3.14."""
+    with _GUARD:  # as set: not the None of another thread's lifted opening
+        setting = PILImage.MAX_IMAGE_PIXELS
+    width, height = image.size
+    return _lifted_guard() if setting is not None and width * height > setting else nullcontext()
 
 
 def _refuse_written(path: Path, before: os.stat_result, after: os.stat_result) -> None:

@@ -7,7 +7,6 @@ Apart from :mod:`.trainer` so that the loop reads in one sitting; the trainer bu
 from __future__ import annotations
 
 import os
-import warnings
 from typing import TYPE_CHECKING
 
 from ..devices import usable_device
@@ -30,9 +29,6 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
         from accelerate.state import AcceleratorState, PartialState
     except ImportError as error:
         raise RuntimeError("training needs accelerate: pip install 'accelerate>=0.26' (the train extra)") from error
-    # DDP notes that cls_token's gradient (a slice of the expanded batch) has other strides
-    # than its bucket: harmless for a [1, 1, D] tensor, so keep the log readable.
-    warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
     device = usable_device(config.device, "TrainConfig.device")
     bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
     mixed_precision = "bf16" if bf16 else "no"

@@ -23,7 +23,7 @@ from torchvision.transforms.v2._utils import is_pure_tensor
 
 from ..bank import StyleBank
 from ..stylizer import Stylizer
-from ._base import StyleAugmentation
+from ._base import StyleAugmentation, _user_stacklevel
 
 __all__ = ["StylizeTransform"]
 
@@ -96,13 +96,13 @@ class StylizeTransform(StyleAugmentation, Transform):
             warnings.warn(
                 "StylizeTransform leaves numpy arrays untouched, as every torchvision v2 transform does: "
                 "convert the image first (v2.ToImage(), or torch.from_numpy(array).permute(2, 0, 1))",
-                UserWarning, stacklevel=2,
+                UserWarning, stacklevel=_user_stacklevel(),  # the user's line, not torch's Module.__call__
             )
         if any(isinstance(x, tv_tensors.Video) for x in leaves):
             warnings.warn(
                 "StylizeTransform leaves tv_tensors.Video untouched: to stylise a video's frames with one style, "
                 "pass them as a plain (T, C, H, W) tensor, video.as_subclass(torch.Tensor)",
-                UserWarning, stacklevel=2,
+                UserWarning, stacklevel=_user_stacklevel(),
             )
         return super().forward(*inputs)
 
