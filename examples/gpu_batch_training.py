@@ -7,6 +7,7 @@ the same batch (rolled, as in the paper), and ``domains=labels`` makes sure a cr
 styled by a crop of its own source. ``StylizedLoader`` moves batches to the device and applies it.
 
 Run:  python examples/gpu_batch_training.py --checkpoint tiny-camelyon17wilds
+(the classifier needs timm: pip install ".[train]" or pip install timm; the library itself does not).
 Without --checkpoint it uses the bundled default. Its defaults run on a CPU too (--device cpu is
 the default without CUDA); on a GPU raise --epochs and --size. --quick: 8 crops per source, one
 epoch, 32 px (a smoke run, on whichever device).

@@ -79,10 +79,7 @@ def grid_size(
 
 @lru_cache(maxsize=8)
 def _font(size: int) -> Any:
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1: a fixed bitmap font
-        return ImageFont.load_default()
+    return ImageFont.load_default(size=size)  # Pillow >= 10.1 (before: a bitmap font that cannot draw "…")
 
 
 @lru_cache(maxsize=8)

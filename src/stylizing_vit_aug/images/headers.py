@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -225,12 +226,20 @@ def deep_colour(image: PILImage.Image) -> str | None:
     return next((rawmode.split(";")[0] for rawmode in raw_modes(image) if ";16" in rawmode), None)
 
 
+# What Pillow's EXIF parsing raises on a damaged block (fuzzed: SyntaxError for a bad TIFF header,
+# struct.error for one cut short, OSError for a PNG's damaged pixels, which its getexif decodes;
+# ValueError, as Pillow's own EXIF readers expect; IndexError and KeyError, a parser's lookups past a
+# block cut short). Nothing wider: an AttributeError, say, is a Pillow without an API this code uses
+# (ExifTags.Base before 9.3), not a damaged file.
+_DAMAGED_EXIF = (OSError, SyntaxError, ValueError, struct.error, IndexError, KeyError)
+
+
 def exif_orientation(image: PILImage.Image) -> int:
-    """The EXIF orientation (1-8), or 1 when there is none or the EXIF block is unreadable: a
+    """The EXIF orientation (1-8), or 1 when there is none or the EXIF block is damaged: a
     broken tag should not make good pixels unreadable."""
     try:
         value = image.getexif().get(ExifTags.Base.Orientation, 1)
-    except Exception:  # noqa: BLE001 - any EXIF parsing failure means "no orientation"
+    except _DAMAGED_EXIF:
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
