@@ -31,7 +31,7 @@ def bundled_bank(stylizer: Stylizer, *, crops_per_image: int = 8, seed: int = 0)
     # kept while its own stylizer still is what it was built for: one changed in place since (its background set
     # to "dark") would otherwise be handed to every stylizer of the old settings, saying the new ones
     return cached(_BUNDLED, (identity, crops_per_image, seed), (), lambda: _build(stylizer, crops_per_image, seed),
-                  fresh=lambda bank: _identity(bank.stylizer) == identity)
+                  fresh=lambda bank: bank.stylizer is stylizer or _identity(bank.stylizer) == identity)
 
 
 def _identity(stylizer: Stylizer) -> tuple:

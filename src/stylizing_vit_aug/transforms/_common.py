@@ -466,10 +466,8 @@ class StyleSource:
         self._drop_changed()
         if self._bank is None:
             stylizer = self.stylizer
-            if not self.bank_path:  # the sample bank of the stylizer as it is now: one set in place since gets its own
-                return bundled_bank(stylizer)
             self._bank_state = state = file_state(self.bank_path)
-            self._bank = get_bank(self.bank_path, stylizer, state=state)
+            self._bank = get_bank(self.bank_path, stylizer, state=state) if self.bank_path else bundled_bank(stylizer)
         return self._bank
 
     def _drop_changed(self) -> None:
