@@ -225,3 +225,34 @@ def test_a_rerun_after_a_folders_tiles_changed_names_the_reference_of_the_output
     rows = {row["output"]: row["colour_reference"] for row in read_stylize_log(log)}
     assert rows["a/t0.png"] == made["a/t0.png"] != rows["a/t9.png"]  # kept with the reference that made it
     assert rows["b/t0.png"] == made["b/t0.png"]  # slide b is unchanged
+
+
+def test_a_folder_whose_sample_holds_too_little_tissue_maps_each_tile_from_its_own_colours(
+    tmp_path, checkpoint, slides, monkeypatch, capsys
+):
+    """A sample of glass makes no profile (NaN): given as the folder's reference, it turned the colour step off for
+    every tile of the folder, tissue tiles included, instead of the documented fallback to each tile's own colours."""
+    monkeypatch.setattr(_stylize_colour, "REFERENCE_SAMPLE", 1)  # of t0, t1, t2: t1
+    Image.fromarray(np.full((TILE, TILE, 3), 244, np.uint8)).save(slides["a"][1])  # glass
+    assert _stylize(tmp_path, checkpoint, "out", *FOLDER) == 0
+    own = _recipe(tmp_path, checkpoint, [slides["a"][0]], None)[0]
+    assert np.array_equal(read_image(tmp_path / "out" / "a" / "t0.png"), own)
+    assert "hold too little tissue for a colour reference" in capsys.readouterr().err
+
+
+def test_an_output_outside_the_plan_from_another_folder_still_proves_the_run(tmp_path, checkpoint, slides):
+    """Each folder's colour_reference is its own: an output whose input left the plan (slide b's) was compared on
+    it with slide a's row, so the record no longer proved the run, and a row lost from the record came back
+    unknown (settings empty) instead of as this run's."""
+    assert _stylize(tmp_path, checkpoint, "out", *FOLDER) == 0
+    log = tmp_path / "out" / "stylize_log.csv"
+    for path in slides["b"]:  # slide b's inputs gone, their outputs stay: outside the next run's plan
+        path.unlink()
+    rows = [row for row in read_stylize_log(log) if row["output"] != "a/t1.png"]  # a row lost
+    with open(log, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert _stylize(tmp_path, checkpoint, "out", *FOLDER) == 0
+    restored = {row["output"]: row for row in read_stylize_log(log)}["a/t1.png"]
+    assert restored["style"] and restored["colour_reference"].startswith("folder:")

@@ -127,6 +127,10 @@ class FolderReferences:
                            "images is mapped from its own colours", folder)
             return None
         profile = self.stylizer.colour_source(torch.cat(sample), self.stream)
+        if not bool(torch.isfinite(profile).all()):  # too little tissue in the sample: no profile, which is no step
+            logger.warning("%s: its sampled images hold too little tissue for a colour reference; each of its images "
+                           "is mapped from its own colours", folder)
+            return None
         logger.info("%s: colour reference read from %d of its %d images", folder, len(sample), len(paths))
         return profile
 

@@ -38,11 +38,13 @@ __all__ = ["Resumed", "earlier_rows", "recorded_lossless", "redo_changed_inputs"
 
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log
 
-# The settings every output of one run shares (an output outside this run's plan is compared on these).
-RUN_SETTINGS = ("strength", "seed", "mode", "background", "colour_match", "colour_reference", "mean", "std",
-                "value_range", "checkpoint", "revision", "fingerprint")
+# The settings every output of one run shares (an output outside this run's plan is compared on these, and on
+# its colour reference's kind: under --colour-reference folder each folder has its own label, :func:`_reference_kind`).
+RUN_SETTINGS = ("strength", "seed", "mode", "background", "colour_match", "mean", "std", "value_range", "checkpoint",
+                "revision", "fingerprint")
 # The settings a warning names (style_index and domain follow the style).
-SHOWN = ("style", "style_digest", *RUN_SETTINGS, "quality")
+SHOWN = ("style", "style_digest", "strength", "seed", "mode", "background", "colour_match", "colour_reference", "mean",
+         "std", "value_range", "checkpoint", "revision", "fingerprint", "quality")
 REDO = "pass --overwrite to redo them with this run's settings, or write into a fresh output folder (-o)"
 
 
@@ -139,6 +141,11 @@ def _differs(row: dict[str, str], ours: dict[str, str], name: str) -> bool:
     return row[name] != ours[name] and (bool(row[name]) or name not in ADDED)
 
 
+def _reference_kind(row: dict[str, str]) -> str:
+    """``image`` or ``folder``: what a row's ``colour_reference`` is, without its folder's own digest."""
+    return row.get("colour_reference", "").partition(":")[0]
+
+
 def _agrees(row: dict[str, str], ours: dict[str, str], fields: tuple[str, ...]) -> bool:
     return not any(_differs(row, ours, name) for name in fields)
 
@@ -160,7 +167,8 @@ def resumed_rows(
         bool(known)
         and all(_recorded(logged[ours["output"]]) for ours in planned if ours["output"] in logged)
         and not any(names for _, _, names in compared)
-        and all(_recorded(row) and _agrees(row, planned[0], RUN_SETTINGS) for row in others)
+        and all(_recorded(row) and _agrees(row, planned[0], RUN_SETTINGS)
+                and _reference_kind(row) == _reference_kind(planned[0]) for row in others)
     )
     resumed = Resumed()
     for row, ours, names in compared:
