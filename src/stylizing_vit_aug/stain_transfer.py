@@ -124,7 +124,7 @@ def _principal_axes(covariance: torch.Tensor) -> torch.Tensor:
     flat colours), even where nothing downstream uses the axes (the image's stains cannot be read),
     so those rows are read without a gradient: a safe where, the same values either way."""
     if covariance.requires_grad:
-        repeated = (torch.linalg.eigh(covariance.detach()).eigenvalues.diff(dim=1) == 0).any(dim=1)
+        repeated = (torch.linalg.eigvalsh(covariance.detach()).diff(dim=1) == 0).any(dim=1)
         covariance = torch.where(repeated.view(-1, 1, 1), covariance.detach(), covariance)
     return torch.linalg.eigh(covariance).eigenvectors
 

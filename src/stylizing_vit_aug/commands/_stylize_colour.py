@@ -64,7 +64,8 @@ def reference_sample(paths: Sequence[Path]) -> list[Path]:
 def reference_label(paths: Sequence[Path]) -> str:
     """The record's ``colour_reference`` of a folder of ``paths``: ``folder:`` and a digest of its sample's names
     and sizes (one ``stat`` each: a rerun reads no file to tell), which change where its tiles do (added, removed,
-    a sampled one rewritten); a modification time alone does not, so a folder copied elsewhere keeps its label."""
+    a sampled one rewritten at another size); a modification time alone does not, so a folder copied elsewhere
+    keeps its label."""
     digest = hashlib.sha256()
     for path in reference_sample(paths):
         try:
