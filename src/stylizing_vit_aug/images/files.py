@@ -9,7 +9,6 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import BinaryIO, Literal, overload
 
@@ -23,12 +22,10 @@ except ImportError:  # pragma: no cover
     PILImage = None
 
 from .headers import (
-    _GUARD,
     QUARTER_TURNS,
     ImageReadError,
     ImageTraits,
     PixelLimit,
-    _lifted_guard,
     check_container,
     deep_colour,
     exif_orientation,
@@ -457,7 +454,7 @@ def _open_and_decode(
     with handle:
         try:
             before = os.fstat(handle.fileno())
-            with open_image(handle, path, limit) as image, _lifted_past_setting(image):
+            with open_image(handle, path, limit) as image:  # Pillow's guard lifted past its limit, while read
                 deep = _deep_bytes(image, handle)  # Pillow has read the header alone
                 key = _colour_key(image)  # as deep: before the orientation's lookup may load the pixels
                 digest = _digest(handle, deep) if sha256 else None
@@ -475,18 +472,6 @@ def _open_and_decode(
         except Exception as error:  # noqa: BLE001 - a decoder fails on bad bytes in many ways
             raise unreadable(path, error) from error
     return pixels, kept, digest
-
-
-def _lifted_past_setting(image: PILImage.Image) -> AbstractContextManager[object]:
-    """Pillow's guard lifted (:func:`~.headers._lifted_guard`, under its lock) while an image of more pixels
-    than ``PIL.Image.MAX_IMAGE_PIXELS`` as set in this process decodes: its opening judged the size (read up to
-    twice the setting, said once), and a band's crop or a TIFF's load would check it again, with a raw
-    DecompressionBombWarning. Not a ``warnings.catch_warnings`` around each read: that changes the process's
-    warning filters, which threads reading at once (the app's requests) leave changed before Python 3.14."""
-    with _GUARD:  # as set: not the None of another thread's lifted opening
-        setting = PILImage.MAX_IMAGE_PIXELS
-    width, height = image.size
-    return _lifted_guard() if setting is not None and width * height > setting else nullcontext()
 
 
 def _refuse_written(path: Path, before: os.stat_result, after: os.stat_result) -> None:

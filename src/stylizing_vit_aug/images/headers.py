@@ -84,16 +84,18 @@ def open_image(source: Path | BinaryIO, path: Path, limit: PixelLimit | None = N
     """``PILImage.open(source)`` for every reader of the package, with one size rule instead of Pillow's
     decompression-bomb guard (:func:`_check_pixels`): the guard is lifted for the opening (under a lock; the
     header alone is read), so no raw ``DecompressionBombWarning`` or its advice a command's user cannot follow.
-    A file past Pillow's default is read whole with the guard lifted (Pillow checks again as it loads some
-    formats' pixels, a TIFF's whole): meanwhile other threads' own Pillow openings wait or go unguarded.
+    A file past Pillow's limit (its default, or one set in the process) is read whole with the guard lifted
+    (Pillow checks again as it loads some formats' pixels, a TIFF's whole, and as a band is cropped): meanwhile
+    other threads' own Pillow openings wait or go unguarded. Never by changing the process's warning filters,
+    which threads reading at once would leave changed (``warnings.catch_warnings`` before Python 3.14).
     ``limit``: a caller's own, checked first, in its words, on this opening (the file checked is the one read)."""
     with _lifted_guard() as setting:
         image = PILImage.open(source)
     with image:
         if limit is not None:
             _refuse_pixels(f"{limit.what} {path}", image.size, limit.pixels, limit.why, limit.advice)
-        past_default = _check_pixels(image, path, setting)
-        with _lifted_guard() if past_default else nullcontext():
+        past_setting = _check_pixels(image, path, setting)
+        with _lifted_guard() if past_setting else nullcontext():
             yield image
 
 
@@ -113,7 +115,7 @@ def _check_pixels(image: PILImage.Image, path: Path, setting: int | None) -> boo
     """Refuse an image of more pixels than :data:`MAX_PIXELS` (Pillow's ``setting`` left at its default), or
     than twice a ``setting`` made in the process (Pillow's own refusal; between it and twice it: said once
     per file, through the log): an :class:`ImageReadError` naming its size and what to do. Whether it is past
-    Pillow's default, which must then stay lifted while it is read."""
+    ``setting``, which must then stay lifted while it is read."""
     width, height = image.size
     pixels = width * height
     if setting == PILLOW_DEFAULT_PIXELS:
@@ -141,7 +143,7 @@ def _check_pixels(image: PILImage.Image, path: Path, setting: int | None) -> boo
                 log=logger,
             )
     _refuse_pixels(f"image {path}", image.size, limit, why, _TILES)
-    return setting == PILLOW_DEFAULT_PIXELS and pixels > setting
+    return pixels > setting
 
 
 def _refuse_pixels(label: str, size: tuple[int, int], limit: int, why: str, advice: str) -> None:
