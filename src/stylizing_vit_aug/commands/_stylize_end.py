@@ -14,13 +14,10 @@ from pathlib import Path
 from ._exits import FULL_DISK as FULL_DISK  # re-exported: stylize stops when its folder is full
 from ._exits import cannot_write
 from ._stylize_plan import Job, StylizePlan
-from ._stylize_record import collect_log, failure_row, replace_log
+from ._stylize_record import Unrecorded, collect_log, failure_row, replace_log
 from .common import EXIT_SKIPPED, CLIError
 
 __all__ = ["FULL_DISK", "Outcome", "finish_record", "nothing_made", "stop_when_full"]
-
-# The failures' rows no rank could append (by their key in the record), each with why: LogWriter.unrecorded.
-Unrecorded = dict[str, tuple[dict[str, str], str]]
 
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log
 

@@ -450,7 +450,6 @@ class RunRows:
             "quality": str(plan.quality) if _uses_quality(out, lossless) else "", "error": "",
         }
 
-
     def colour_reference(self, path: Path) -> str:
         """The ``colour_reference`` of the input ``path``'s row: ``image``, or its folder's
         :func:`~._stylize_colour.reference_label` (the folders' labels taken at the first row, each once)."""

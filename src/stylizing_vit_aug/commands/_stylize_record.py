@@ -50,7 +50,7 @@ from ._stylize_args import LOG_NAME as LOG_NAME  # re-exported: the record's nam
 
 __all__ = [
     "ADDED", "BEFORE_COLOUR_REFERENCE", "BEFORE_COLUMNS", "BEFORE_INPUTS", "BEFORE_VALUE_RANGE", "FIELDS",
-    "INPUT_COLUMNS", "KNOWN_HEADERS", "LEGACY_FIELDS", "LOG_NAME", "SETTINGS", "TYPE_RANGE", "LogWriter",
+    "INPUT_COLUMNS", "KNOWN_HEADERS", "LEGACY_FIELDS", "LOG_NAME", "SETTINGS", "TYPE_RANGE", "LogWriter", "Unrecorded",
     "collect_log", "describes_output", "failure_row", "file_sha256",
     "input_changed", "input_columns", "input_stat", "is_unknown", "kept_row", "log_refusal", "part_path",
     "range_label", "read_log", "redo_failed", "replace_log", "stat_column", "staged_row",
@@ -85,6 +85,9 @@ ADDED = tuple(name for name in FIELDS if name not in LEGACY_FIELDS)
 TYPE_RANGE = "dtype"  # the value_range of a run without --value-range: each file on its type's full range
 # What an output whose row was written before one of these columns was made with: no run could choose another.
 BEFORE_COLUMNS = {"value_range": TYPE_RANGE, "colour_reference": "image"}
+# The failures' rows a record would not take as they happened (by their key in it, :func:`_row_key`), each with
+# why: :attr:`LogWriter.unrecorded`, which the end of the run puts in the record's rewrite.
+Unrecorded = dict[str, tuple[dict[str, str], str]]
 # The folder separator of this system: "\\" on Windows, whose names never hold one (records name paths with "/").
 _SEP = os.sep
 # What made an output: empty in an unknown row, never filled in from a later run's settings. (Its input's
@@ -376,8 +379,7 @@ class LogWriter:
             self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         except OSError as error:  # said as the record that cannot be written, whatever the errno
             raise WriteFailed(error.errno, error.strerror, str(path)) from error
-        # the rows write() could not add (as read_log keys them), each with why: the end of the run records them
-        self.unrecorded: dict[str, tuple[dict[str, str], str]] = {}
+        self.unrecorded: Unrecorded = {}  # the rows write() could not add
 
     def append(self, row: dict[str, str]) -> int:
         """Add ``row`` durably; the file's size before it (for :meth:`retract`). Raises ``OSError`` with nothing

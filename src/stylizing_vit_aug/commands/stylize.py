@@ -82,6 +82,7 @@ from ._stylize_end import FULL_DISK, Outcome, finish_record, stop_when_full
 from ._stylize_plan import Job, RunRows, RunStyles, StylizePlan, plan_jobs, start_on_every_rank
 from ._stylize_record import (
     LogWriter,
+    Unrecorded,
     collect_log,
     failure_row,
     input_columns,
@@ -478,7 +479,7 @@ class _Outputs:
 def _write_outputs(
     plan: StylizePlan, stylizer: Any, styles: RunStyles, todo: list[Job], rows: RunRows, earlier: dict[str, Row],
     existing: set[str],
-) -> tuple[int, int, int, dict[str, tuple[Row, str]]]:
+) -> tuple[int, int, int, Unrecorded]:
     """Stylise and write ``todo`` (this rank's share; ``existing``: the keys of its outputs on disk, ``earlier``:
     the rows of those it makes again) in batches; the images written, the failures that are no missing output
     (style files, rank 0; outputs whose earlier file stays: the end counts the outputs not on disk), 1 where a
