@@ -1,7 +1,8 @@
-"""What pyproject.toml and the distributions promise a user: each dependency's lower bound is at
-least the first version with an API the code uses (named here, and looked up in the installed
-version, so the table is not fiction), timm is needed only by training, every licence text NOTICE
-names ships, and the sdist holds the tests whole with what they read."""
+"""What pyproject.toml and the distributions promise a user: each dependency's lower bound (and an
+extra's, where what uses that extra needs more) is at least the first version with an API the code
+uses (named here, and looked up in the installed version, so the table is not fiction), timm is
+needed only by training, every licence text NOTICE names ships, and the sdist holds the tests whole
+with what they read."""
 
 from __future__ import annotations
 
@@ -63,6 +64,22 @@ def _reads_a_repeated_exif_header() -> bool:
     return read.get(0x0112) == 6
 
 
+def _draws_for_every_row() -> bool:
+    """kornia >= 0.9 draws an augmentation's parameters for every row; 0.7/0.8 for the gated rows alone."""
+    import torch
+    from kornia.augmentation import IntensityAugmentationBase2D
+
+    drawn: list[int] = []
+
+    class Probe(IntensityAugmentationBase2D):
+        def generate_parameters(self, batch_shape: torch.Size) -> dict[str, torch.Tensor]:
+            drawn.append(batch_shape[0])
+            return {}
+
+    Probe(p=0.0).forward_parameters(torch.Size((4, 3, 8, 8)))
+    return drawn == [4]
+
+
 class Floor(NamedTuple):
     """A dependency's first version with what the code uses; below it the package fails (or, for
     the EXIF rows, misreads an image's orientation without a word) at run time."""
@@ -70,22 +87,31 @@ class Floor(NamedTuple):
     distribution: str
     first: str
     api: str  # what the code uses, a dotted name where it is one
-    user: str  # the module that uses it ...
+    user: str  # the file that uses it (from the repository's top) ...
     spelt: str  # ... and how it spells it there
     present: Callable[[], object] | None = None  # truthy where installed has it; None: resolve `api`
+    extras: tuple[str, ...] = ()  # the extras that declare the bound; (): the core dependencies
 
 
 HUB_ERRORS = ("EntryNotFoundError", "LocalEntryNotFoundError", "RepositoryNotFoundError", "RevisionNotFoundError")
+SRC = "src/stylizing_vit_aug"
 FLOORS = [
-    Floor("torchvision", "0.21", "torchvision.transforms.v2.Transform.make_params", "transforms/torchvision.py",
+    Floor("torchvision", "0.21", "torchvision.transforms.v2.Transform.make_params", f"{SRC}/transforms/torchvision.py",
           "def make_params"),  # before 0.21 forward calls _get_params/_transform, and _transform raises
-    Floor("torch", "2.6", "torch.nn.utils.get_total_norm", "train/trainer.py", "get_total_norm"),  # torchvision 0.21's
-    *(Floor("huggingface_hub", "0.25", f"huggingface_hub.errors.{error}", "hub_download.py", error)
+    Floor("torch", "2.6", "torch.nn.utils.get_total_norm", f"{SRC}/train/trainer.py",
+          "get_total_norm"),  # torchvision 0.21's
+    *(Floor("huggingface_hub", "0.25", f"huggingface_hub.errors.{error}", f"{SRC}/hub_download.py", error)
       for error in HUB_ERRORS),
-    Floor("pillow", "9.3", "PIL.ExifTags.Base", "images/headers.py", "ExifTags.Base"),
-    Floor("pillow", "10.1", "PIL.ImageFont.load_default(size=)", "grid.py", "load_default(size=", _takes_size),
-    Floor("pillow", "11.0", "PIL.Image.Exif.load of a repeated Exif header", "images/headers.py", "getexif",
+    Floor("pillow", "9.3", "PIL.ExifTags.Base", f"{SRC}/images/headers.py", "ExifTags.Base"),
+    Floor("pillow", "10.1", "PIL.ImageFont.load_default(size=)", f"{SRC}/grid.py", "load_default(size=", _takes_size),
+    Floor("pillow", "11.0", "PIL.Image.Exif.load of a repeated Exif header", f"{SRC}/images/headers.py", "getexif",
           _reads_a_repeated_exif_header),
+    Floor("kornia", "0.9", "kornia.augmentation parameters drawn for every row", f"{SRC}/transforms/kornia.py",
+          'older_than(_kornia_version, "0.9")', _draws_for_every_row, extras=("kornia", "dev")),
+    Floor("albumentations", "2.0.4", "albumentations.HEStain", "benchmarks/dg/methods.py", "A.HEStain",
+          extras=("dev", "bench")),
+    Floor("huggingface_hub", "1.0", "huggingface_hub.cli.hf.app", "tests/test_not_cached_hint.py",
+          "from huggingface_hub.cli.hf import app", extras=("dev",)),  # the hf CLI as a typer app, which it runs
 ]
 SETUPTOOLS_PEP_639 = Version("77")  # `license = "<SPDX expression>"` with `license-files`
 
@@ -103,12 +129,19 @@ def _lower_bound(requirement: Requirement) -> Version:
 
 @pytest.mark.parametrize("floor", FLOORS, ids=[floor.api.split(" ")[0] for floor in FLOORS])
 def test_each_lower_bound_has_what_the_code_uses(floor):
-    requirement = _requirements(PYPROJECT["project"]["dependencies"])[floor.distribution.replace("_", "-")]
-    assert _lower_bound(requirement) >= Version(floor.first), (
-        f"pyproject declares {requirement}, but {floor.user} uses {floor.api}, which {floor.distribution} has "
-        f"from {floor.first} on"
-    )
-    assert floor.spelt in (PACKAGE / floor.user).read_text(encoding="utf-8"), f"{floor.user} no longer uses {floor.api}"
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    for extra in floor.extras or (None,):
+        entries = extras[extra] if extra else PYPROJECT["project"]["dependencies"]
+        requirement = _requirements(entries).get(floor.distribution.replace("_", "-"))
+        where = f"the {extra} extra" if extra else "the dependencies"
+        assert requirement, f"no {floor.distribution} in {where}, but {floor.user} needs >= {floor.first}"
+        assert _lower_bound(requirement) >= Version(floor.first), (
+            f"pyproject declares {requirement} in {where}, but {floor.user} uses "
+            f"{floor.api}, which {floor.distribution} has from {floor.first} on"
+        )
+    assert floor.spelt in (ROOT / floor.user).read_text(encoding="utf-8"), f"{floor.user} no longer uses {floor.api}"
+    if floor.extras:  # an extra's library, absent outside its extra
+        pytest.importorskip(floor.distribution)
     present = floor.present or (lambda: _resolve(floor.api))
     assert present(), f"the installed {floor.distribution} lacks {floor.api}: the table must name real APIs"
 

@@ -67,15 +67,11 @@ def host_import_error(error: ImportError, *, owner: str, module: str, minimum: s
 
     Here, at the bottom layer, so that a front-end reaches it without importing the code shared by the front-ends
     (the model, the bank), which a host that fails to import leaves unused."""
-    import re
-
     if isinstance(error, ModuleNotFoundError) and error.name == module:
         return ImportError(needs)
     providers = _providers(module)
     installed = " and ".join(f"{name} {version}" for name, version in providers)
-    wanted = tuple(int(part) for part in minimum.split(".")[:2])
-    found = [re.match(r"(\d+)\.(\d+)", version) for _, version in providers]
-    if found and all(match and tuple(int(part) for part in match.groups()) < wanted for match in found):
+    if providers and all(older_than(version, minimum) for _, version in providers):
         return ImportError(f"{needs} ({installed} {'is' if len(providers) == 1 else 'are'} installed)")
     if len(providers) == 1 and _same_name(providers[0][0], module):
         what = f"{module} {providers[0][1]}"  # installed under its own name
@@ -87,6 +83,15 @@ def host_import_error(error: ImportError, *, owner: str, module: str, minimum: s
         f"{again} again will not help: fix the import that failed (the error above shows where; often a dependency "
         f"of {module} missing, or of a version it does not support)"
     )
+
+
+def older_than(version: str, minimum: str) -> bool:
+    """Whether ``version``'s major.minor is below ``minimum``'s: a host library that imports can still be too old
+    for a front-end (a convention changed, not a name). A version it cannot read is not older (nothing to say)."""
+    import re
+
+    found = re.match(r"(\d+)\.(\d+)", version)
+    return bool(found) and tuple(map(int, found.groups())) < tuple(map(int, minimum.split(".")[:2]))
 
 
 def _providers(module: str) -> list[tuple[str, str]]:

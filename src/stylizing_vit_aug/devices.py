@@ -27,7 +27,7 @@ def _device_count(kind: str) -> int | None:
         return torch.cuda.device_count() if torch.cuda.is_available() else 0
     if kind == "mps":
         return 1 if torch.backends.mps.is_available() else 0
-    if kind == "xpu" and hasattr(torch, "xpu"):
+    if kind == "xpu":
         return torch.xpu.device_count() if torch.xpu.is_available() else 0
     return None
 

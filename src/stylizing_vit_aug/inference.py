@@ -163,25 +163,15 @@ class InferenceNetwork:
         stack = contextlib.ExitStack()
         if self.autocast:
             stack.enter_context(torch.autocast(device.type, dtype=self.dtype))
-        elif _autocast_on(device.type):  # the caller's (only then: torch.compile traces no disabled autocast)
+        elif torch.is_autocast_enabled(device.type):  # the caller's (only then: torch.compile traces no disabled one)
             stack.enter_context(torch.autocast(device.type, enabled=False))
         if device.type == "cuda":
-            try:
-                from torch.nn.attention import SDPBackend, sdpa_kernel
-            except ImportError:  # torch before 2.3, whose attention does not pick cuDNN's kernel
-                return stack
+            from torch.nn.attention import SDPBackend, sdpa_kernel
+
             stack.enter_context(
                 sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
             )
         return stack
-
-
-def _autocast_on(device_type: str) -> bool:
-    """Whether autocast is on for ``device_type`` here (torch before 2.4 asks per device type by name)."""
-    try:
-        return torch.is_autocast_enabled(device_type)
-    except TypeError:  # pragma: no cover - torch < 2.4
-        return torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled()
 
 
 def _half_calls(network: StylizingViT, dtype: torch.dtype) -> NetworkCalls:
@@ -212,11 +202,7 @@ def _copy_for_inference(model: StylizingViT, dtype: torch.dtype) -> StylizingViT
 def _refresh(copied: list[torch.Tensor], weights: list[torch.Tensor]) -> None:
     """Write the model's current weights into the copy, cast: one multi-tensor copy."""
     with torch.no_grad():
-        if hasattr(torch, "_foreach_copy_"):
-            torch._foreach_copy_(copied, weights)
-        else:  # torch before 2.2
-            for target, source in zip(copied, weights):
-                target.copy_(source)
+        torch._foreach_copy_(copied, weights)
 
 
 def check_fp32_weights(parameters: Iterable[torch.Tensor], fix: str, when: str = "") -> None:

@@ -41,7 +41,7 @@ HOSTS = [
     Host(
         "kornia",
         "stylizing_vit_aug.transforms.kornia",
-        "needs kornia >= 0.7: pip install 'kornia>=0.7'",
+        "needs kornia >= 0.9: pip install 'kornia>=0.9'",
         "0.6.12",
         ImportError("cannot import name 'IntensityAugmentationBase2D' from 'kornia.augmentation'"),
     ),
@@ -110,6 +110,20 @@ def test_a_host_older_than_the_minimum_is_told_to_install_a_newer_one(monkeypatc
     monkeypatch.setattr(metadata, "version", lambda name: host.older if name == host.module else real(name))
     message = str(_importing_with(monkeypatch, host, host.old_error))
     assert host.needs in message and f"{host.module} {host.older} is installed" in message, message
+
+
+def test_a_kornia_that_imports_but_is_older_than_0_9_is_told_to_install_a_newer_one(monkeypatch):
+    """kornia 0.7/0.8 have every name the front-end imports, but draw parameters for the gated rows alone and hand
+    ``apply_transform`` those rows only: the front-end imported, and ran with one parameter per gated row."""
+    kornia = pytest.importorskip("kornia")
+    host = HOSTS[2]
+    real = metadata.version
+    monkeypatch.setattr(kornia, "__version__", "0.8.3")
+    monkeypatch.setattr(metadata, "version", lambda name: "0.8.3" if name == "kornia" else real(name))
+    monkeypatch.delitem(sys.modules, host.front_end, raising=False)
+    with pytest.raises(ImportError) as raised:
+        importlib.import_module(host.front_end)
+    assert host.needs in str(raised.value) and "(kornia 0.8.3 is installed)" in str(raised.value), raised.value
 
 
 def _installed_as(monkeypatch, module: str, installed: dict[str, list[str]], versions: dict[str, str]) -> None:

@@ -121,6 +121,10 @@ def test_arguments_and_inputs_give_clear_errors(small_stylizer, bank, batch):
     aug(batch)
     with pytest.raises(ValueError, match="length 2"):
         aug(batch[:2], params=aug._params)  # params of a batch of 6
+    half = RandomStylize(small_stylizer, bank, p=0.5)
+    half(batch)
+    with pytest.raises(ValueError, match="'batch_prob' of that length or 1"):  # was: every row stylised
+        half(batch, params={**half._params, "batch_prob": half._params["batch_prob"][:3]})
 
 
 def test_balanced_strategy_draws_from_every_domain(small_stylizer, bank, batch):

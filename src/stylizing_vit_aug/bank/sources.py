@@ -103,8 +103,7 @@ def parse_sources(text: str | None, count: int) -> list[StyleFile | None] | None
 def images_digest(images: torch.Tensor | np.ndarray) -> str:
     """16 hex digits of the SHA-256 of a bank's uint8 images and their shape: the same for the
     same styles in the same order, whatever the checkpoint, streams or file; a pass over the images' bytes.
-    A numpy array (a ``stylize --style`` file's pixels as read, uint16 too: torch < 2.3 has no uint16
-    tensors) is hashed as it is."""
+    A numpy array (a ``stylize --style`` file's pixels as read, uint16 too) is hashed as it is."""
     digest = hashlib.sha256(repr(tuple(images.shape)).encode())
     array = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else images
     digest.update(np.ascontiguousarray(array).data)

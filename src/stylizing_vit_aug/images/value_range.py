@@ -43,8 +43,8 @@ __all__ = [
 TWELVE_BIT_MAX = 4095
 """The largest 12-bit value: uint16 images that stay at or below it are most likely 12-bit data."""
 SIXTEEN_BIT = (0.0, 65535.0)  # uint16's own range
-# torch >= 2.3; it casts and copies but has little arithmetic (no max, no indexed writes): converted at the edges
-TORCH_UINT16 = getattr(torch, "uint16", None)
+# it casts and copies but has little arithmetic (no max, no indexed writes): converted at the edges
+TORCH_UINT16 = torch.uint16
 
 _DECLARED: ContextVar[tuple[float, float] | None] = ContextVar("sva_value_range", default=None)
 

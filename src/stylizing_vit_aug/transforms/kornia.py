@@ -16,8 +16,14 @@ from typing import Any
 
 import torch
 
+from .._lazy import older_than
+
 try:
+    from kornia import __version__ as _kornia_version
     from kornia.augmentation import IntensityAugmentationBase2D
+
+    if older_than(_kornia_version, "0.9"):  # 0.7/0.8 import, but draw for and pass on the gated rows alone
+        raise ImportError(f"kornia {_kornia_version} is older than 0.9")
 except ImportError as error:  # "needs kornia" only where it is missing or too old, else the cause
     from .._lazy import host_import_error
 
@@ -25,8 +31,8 @@ except ImportError as error:  # "needs kornia" only where it is missing or too o
         error,
         owner="RandomStylize",
         module="kornia",
-        minimum="0.7",
-        needs="RandomStylize needs kornia >= 0.7: pip install 'kornia>=0.7' (the kornia extra)",
+        minimum="0.9",
+        needs="RandomStylize needs kornia >= 0.9: pip install 'kornia>=0.9' (the kornia extra)",
     ) from error
 
 from ..bank import StyleBank
@@ -67,8 +73,7 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
     Returns the input's shape, dtype and device; stylised rows carry no gradient back to the
     input (the stylizer runs without autograd; an input that requires grad is warned about
     once), the others pass theirs through. Parameters (``aug._params``): ``style_index``
-    (long, -1 where a row has no style) and ``strength`` (float), one per row (kornia 0.7/0.8: one
-    per row the gate picked, as those draw for and pass on the picked rows only), on the CPU.
+    (long, -1 where a row has no style) and ``strength`` (float), one per row, on the CPU.
     """
 
     IN_BATCH = True
@@ -120,25 +125,25 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
     def _rows(self, params: dict[str, torch.Tensor], batch: int) -> torch.Tensor:
         """The rows to stylise: kornia's gate (every row when ``p`` is 1) and a style to take.
 
-        kornia >= 0.9 hands ``apply_transform`` every row with one parameter per row; 0.7 and 0.8
-        hand it only the gated rows, with parameters drawn for those rows alone (told apart by the
-        gate being longer than the rows given), so there every row given is gated.
+        kornia hands ``apply_transform`` every row with one parameter per row, and blends by a gate of
+        one entry per row or one for the batch: any other length is a replay of another batch's params.
         """
-        style_index, strength = params.get("style_index"), params.get("strength")
-        if style_index is None or strength is None or len(style_index) != batch or len(strength) != batch:
+        style_index, strength, gate = params.get("style_index"), params.get("strength"), params.get("batch_prob")
+        if (style_index is None or strength is None or gate is None or style_index.shape != (batch,)
+                or strength.shape != (batch,) or gate.shape not in ((), (1,), (batch,))):
             raise ValueError(
                 f"RandomStylize needs params with 'style_index' and 'strength' of length {batch} (one per "
-                "image): replay the params of a call on a batch of this size"
+                "image) and 'batch_prob' of that length or 1: replay the params of a call on a batch of this size"
             )
-        gate = torch.atleast_1d(params["batch_prob"] > 0.5).cpu()
-        if len(gate) != batch or (self.p == 1.0 and self.p_batch == 1.0):  # gated rows only, or kornia's p=1 rule
+        gate = torch.atleast_1d(gate > 0.5).cpu()
+        if self.p == 1.0 and self.p_batch == 1.0:  # kornia's p=1 rule: every row, whatever batch_prob says
             gate = torch.ones(batch, dtype=torch.bool)
         return (gate & (style_index.cpu() >= 0)).nonzero().flatten()
 
     def transform_inputs(self, input: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-        """Check the whole batch here, once per call whether or not a row fires: kornia 0.7/0.8 call
-        ``apply_transform`` with the gated rows only, and not at all when none is. The rest (params, flags,
-        transform) goes to kornia's own as kornia passed it: its parameter list is kornia's, not repeated here."""
+        """Check the whole batch here, once per call whether or not a row fires, after kornia's own dtype and
+        rank check and before it gates rows. The rest (params, flags, transform) goes to kornia's own as kornia
+        passed it: its parameter list is kornia's, not repeated here."""
         images = self.transform_tensor(input)
         self.validate_tensor(images)  # kornia's dtype and rank check first, in its words
         # one read per call; a resize's overshoot passes, and apply_transform clamps the rows it stylises

@@ -57,8 +57,8 @@ __all__ = ["RandStylize", "RandStylized"]
 _SEED_LIMIT = 2**31  # torch.Generator seeds drawn from self.R
 _UNIT_SHARE = 0.1  # a 0–1 float image whose 1.0 is this near the bottom of value_range looks scaled already
 _PICTURE_MEAN = 0.1  # ... if its mean is at least this: a picture in 0–1, not a nearly black tile (see _scaled_to_unit)
-# integers read on their type's range (torch's uint16 where torch has it: 2.3 on)
-_TYPE_RANGED = tuple(t for t in (np.dtype(np.uint8), np.dtype(np.uint16), torch.uint8, TORCH_UINT16) if t is not None)
+# integers read on their type's range
+_TYPE_RANGED = (np.dtype(np.uint8), np.dtype(np.uint16), torch.uint8, TORCH_UINT16)
 _FIRST = "NormalizeIntensity or another rescaling runs before it, put RandStylize first"  # after "if"
 
 
@@ -196,7 +196,7 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
         this ``value_range`` go through its own conversion (:meth:`_engine_reads`); others are mapped to 0–1 here."""
         if self._engine_reads(image):
             return self._stylize_pixels(image)
-        if TORCH_UINT16 is not None and isinstance(image, torch.Tensor) and image.dtype == TORCH_UINT16:
+        if isinstance(image, torch.Tensor) and image.dtype == TORCH_UINT16:
             # under a range no 16-bit pixels have, as the numpy array it holds: torch has no uint16 arithmetic
             return torch.from_numpy(self._stylize(image.cpu().numpy())).to(image.device)
         is_numpy, is_float = isinstance(image, np.ndarray), _is_float(image)
