@@ -120,8 +120,9 @@ def test_a_style_folder_of_images_all_past_the_limit_says_so(small_stylizer, upl
 
 
 def test_the_pages_reads_never_lift_pillows_process_wide_guard(small_stylizer, histology_crops, tmp_path, monkeypatch):
-    """The reader lifts Pillow's module-global limit for the whole decoding of a file past Pillow's default,
-    leaving other threads' openings (a concurrent visitor's, Gradio's) unguarded meanwhile. The page's limit is
+    """The reader lifts Pillow's module-global limit around the calls that check it while it reads a file past
+    Pillow's default (its crops, a TIFF's loading), leaving other threads' openings (a concurrent visitor's,
+    Gradio's) unguarded meanwhile. The page's limit is
     no larger than that default, so no file it reads is decoded so: shrunk here so that 48 x 40 px stands for a
     file past it, 32 x 28 px for one within."""
     assert MAX_VISITOR_PIXELS <= headers.PILLOW_DEFAULT_PIXELS

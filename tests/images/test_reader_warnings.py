@@ -1,22 +1,19 @@
 """The reader leaves the process's warning filters alone: threads reading at once (the app's requests, a
 thread-pool loader) must not leave a filter of the reader's behind (before Python 3.14 ``catch_warnings`` is
-not thread-safe), so a user's own Pillow code keeps its decompression-bomb warning; and a torchvision without
-its deprecated PNG decoder gives the reader's error with what to install, not an ImportError."""
+not thread-safe), so a user's own Pillow code keeps its decompression-bomb warning."""
 
 from __future__ import annotations
 
 import sys
 import threading
-import types
 import warnings
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from helpers import random_rgb
-from stylizing_vit_aug.images import ImageReadError, kinds, read_image, save_image
+from stylizing_vit_aug.images import kinds, read_image, save_image
 
 READS = 50  # per thread: the unsafe version left its filter behind in every run of 4 x 30
 
@@ -43,10 +40,10 @@ def _read_in_threads(paths: list, threads: int = 4) -> list[BaseException]:
 
 def test_threads_reading_at_once_leave_the_warning_filters_as_they_were(tmp_path, monkeypatch):
     """8-bit files, a file past the process's own MAX_IMAGE_PIXELS (read up to twice it: its crops and a
-    TIFF's load meet Pillow's guard again) and 16-bit colour PNG without OpenCV (torchvision's deprecated
-    decoder): no filter added or lost, and none of Pillow's or torchvision's warnings raised."""
+    TIFF's load meet Pillow's guard again) and 16-bit colour PNG without OpenCV (Pillow alone, opening its bytes
+    a second time): no filter added or lost, and none of Pillow's warnings raised."""
     monkeypatch.setattr(kinds, "_told", set())
-    monkeypatch.setitem(sys.modules, "cv2", None)  # import cv2 -> ImportError: torchvision decodes the PNG
+    monkeypatch.setitem(sys.modules, "cv2", None)  # import cv2 -> ImportError: Pillow alone decodes the PNG
     Image.fromarray(random_rgb(1, (16, 16))).save(tmp_path / "small.png")
     Image.fromarray(random_rgb(2, (48, 64))).save(tmp_path / "big.png")
     Image.fromarray(random_rgb(3, (48, 64))).save(tmp_path / "big.tif")
@@ -65,21 +62,3 @@ def test_threads_reading_at_once_leave_the_warning_filters_as_they_were(tmp_path
     assert after == before
     with pytest.warns(Image.DecompressionBombWarning):  # the user's own opening still warns
         Image.open(tmp_path / "big.png").close()
-
-
-@pytest.mark.parametrize("missing", ["module", "operator"])
-def test_16_bit_png_without_opencv_or_torchvisions_decoder_says_what_to_install(tmp_path, monkeypatch, missing):
-    """torchvision deprecated its PNG decoder (0.29) and will remove it: every 16-bit colour PNG read without
-    OpenCV then fails with the reader's error, naming the file and the package that reads it."""
-    path = tmp_path / "deep.png"
-    save_image(np.random.default_rng(5).integers(0, 65536, (12, 10, 3), dtype=np.uint16), path, "PNG")
-    monkeypatch.setitem(sys.modules, "cv2", None)
-    if missing == "module":
-        monkeypatch.setitem(sys.modules, "torchvision.io.image", None)  # import -> ImportError
-    else:
-        monkeypatch.setattr(torch, "ops", types.SimpleNamespace(image=types.SimpleNamespace()))
-    with pytest.raises(ImageReadError, match="opencv-python-headless") as error:
-        read_image(path)
-    assert str(path) in str(error.value) and "16-bit colour PNG" in str(error.value)
-    Image.fromarray(random_rgb(6, (12, 10))).save(tmp_path / "plain.png")
-    assert read_image(tmp_path / "plain.png").shape == (12, 10, 3)  # other files read as before

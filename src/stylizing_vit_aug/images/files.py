@@ -8,12 +8,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, Literal, overload
 
 import numpy as np
-import torch
 
 try:  # PIL is a core dependency, but keep the import error readable
     from PIL import ExifTags
@@ -21,6 +19,7 @@ try:  # PIL is a core dependency, but keep the import error readable
 except ImportError:  # pragma: no cover
     PILImage = None
 
+from .deep_png import decode_png16
 from .headers import (
     QUARTER_TURNS,
     ImageReadError,
@@ -29,12 +28,14 @@ from .headers import (
     check_container,
     deep_colour,
     exif_orientation,
+    load_pixels,
     open_image,
     raw_modes,
     refuse_float_mode,
     refuse_special,
     stored_size,
     traits_of,
+    unguarded,
     unreadable,
 )
 from .kinds import (
@@ -156,12 +157,13 @@ def _copy_in_bands(
     their ``tobytes`` and the array at once (10 bytes a pixel with the copy read_image used to
     make; now 7). Conversions to ``mode`` are per pixel, so converting a band at a time gives
     the same pixels."""
-    image.load()  # some plugins settle the size only when loading
+    load_pixels(image)  # some plugins settle the size only when loading
     width, height = image.size
     step = max(1, _BAND_PIXELS // max(width, 1))
     out = stored = None
     for top in range(0, height, step):
-        band = image.crop((0, top, width, min(top + step, height)))
+        with unguarded(image):  # Pillow checks its limit as it crops
+            band = image.crop((0, top, width, min(top + step, height)))
         values = np.asarray(band if band.mode == mode else band.convert(mode))
         values = _flat(values, alpha, key)
         del band
@@ -244,7 +246,8 @@ def _keep_stored_order(image: PILImage.Image) -> None:
 
 def _note_frames(image: PILImage.Image, path: Path) -> None:
     """Say once per kind of file that only the first frame is read, naming the first such file."""
-    frames = getattr(image, "n_frames", 1)
+    with unguarded(image):  # a GIF's frame count seeks every frame, which checks Pillow's limit
+        frames = getattr(image, "n_frames", 1)
     if isinstance(frames, int) and frames > 1:
         kind = _MANY_FRAMES.get(image.format or "", f"{image.format} with several frames")
         log_once(
@@ -259,46 +262,30 @@ def _note_frames(image: PILImage.Image, path: Path) -> None:
 
 
 def _decode_16bit(path: Path, image: PILImage.Image, orientation: int, layout: str, data: bytearray) -> np.ndarray:
-    """16-bit RGB, RGBA or gray+alpha pixels, which PIL would cut to 8 bits: through OpenCV when
-    it is installed (albumentations brings it), else PNG through torchvision's decoder; both decode
-    from the file's bytes ``data``, read once from the handle Pillow reads (:func:`_deep_bytes`)."""
+    """16-bit RGB, RGBA or gray+alpha pixels, which PIL would cut to 8 bits, in stored order: a PNG through Pillow
+    alone (:func:`~.deep_png.decode_png16`), else (a TIFF, or a Pillow that cannot) through OpenCV where it is
+    installed (albumentations brings it), else an error naming it. Both decode the file's bytes ``data``, read
+    once from the handle Pillow reads (:func:`_deep_bytes`), so a record's digest names what was decoded."""
+    if image.format == "PNG" and (pixels := decode_png16(image, path, layout, data)) is not None:
+        return pixels
     try:
         import cv2
     except ImportError:
-        cv2 = None
-    if cv2 is not None:
-        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
-        if pixels is None or pixels.ndim != 3 or pixels.dtype != np.uint16:
-            raise ImageReadError(f"cannot read image {path}: OpenCV could not decode its 16-bit pixels")
-        if pixels.shape[-1] in (3, 4):
-            pixels = pixels[..., [2, 1, 0, 3][: pixels.shape[-1]]]  # BGR(A) -> RGB(A)
-        if layout == "LA" and pixels.shape[-1] == 4:
-            pixels = pixels[..., [0, 3]]
-        elif layout == "RGB" and pixels.shape[-1] == 4:  # libpng's own reading of a colour key: keyed as
-            pixels = pixels[..., :3]  # every depth is, by _flat, and compared with Pillow's 8-bit RGB
-        return _as_stored(pixels, image, orientation, path)
-    decode_png = _png_decoder() if image.format == "PNG" else None
-    if decode_png is not None:
-        return decode_png(torch.frombuffer(data, dtype=torch.uint8)).permute(1, 2, 0).numpy()
-    other = ": this torchvision has no PNG decoder" if image.format == "PNG" else ", or save it as a 16-bit PNG"
-    raise ImageReadError(
-        f"cannot read image {path}: 16-bit colour {image.format} needs OpenCV (pip install "
-        f"opencv-python-headless){other}"
-    )
-
-
-def _png_decoder() -> Callable[[torch.Tensor], torch.Tensor] | None:
-    """torchvision's PNG decoder (exact at 16 bits) as its ``decode_png`` calls it, without that function's
-    DeprecationWarning (torchvision 0.29 deprecates its image decoding): silencing it around each read would
-    change the process's warning filters, which threads reading at once can leave changed. None where this
-    torchvision has none (removed, or its image extension not loaded): the caller then asks for OpenCV."""
-    try:
-        from torchvision.io.image import ImageReadMode  # loads the extension that holds the operator
-
-        operator = torch.ops.image.decode_png
-    except (ImportError, AttributeError, RuntimeError):
-        return None
-    return lambda data: operator(data, ImageReadMode.UNCHANGED.value, False)  # EXIF: applied once, by the reader
+        other = "this Pillow cannot read its 16 bits" if image.format == "PNG" else "or save it as a 16-bit PNG"
+        raise ImageReadError(
+            f"cannot read image {path}: 16-bit colour {image.format} needs OpenCV (pip install "
+            f"opencv-python-headless): {other}"
+        ) from None
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    if pixels is None or pixels.ndim != 3 or pixels.dtype != np.uint16:
+        raise ImageReadError(f"cannot read image {path}: OpenCV could not decode its 16-bit pixels")
+    if pixels.shape[-1] in (3, 4):
+        pixels = pixels[..., [2, 1, 0, 3][: pixels.shape[-1]]]  # BGR(A) -> RGB(A)
+    if layout == "LA" and pixels.shape[-1] == 4:
+        pixels = pixels[..., [0, 3]]
+    elif layout == "RGB" and pixels.shape[-1] == 4:  # libpng's own reading of a colour key: keyed as
+        pixels = pixels[..., :3]  # every depth is, by _flat, and compared with Pillow's 8-bit RGB
+    return _as_stored(pixels, image, orientation, path)
 
 
 def _deep_bytes(image: PILImage.Image, handle: BinaryIO) -> _DeepBytes | None:
@@ -322,8 +309,8 @@ def _digest(handle: BinaryIO, deep: _DeepBytes | None) -> str:
 
 
 def _file_bytes(handle: BinaryIO) -> bytearray:
-    """The whole file behind ``handle`` in one writable buffer, which both 16-bit decoders take without
-    a copy (``bytes`` would need one for torch); the handle is left where it was, for Pillow."""
+    """The whole file behind ``handle`` in one buffer, which the 16-bit decoders take without a copy; the handle
+    is left where it was, for Pillow."""
     position = handle.tell()
     handle.seek(0)
     data = bytearray(os.fstat(handle.fileno()).st_size)
@@ -335,6 +322,7 @@ def _file_bytes(handle: BinaryIO) -> bytearray:
 def _as_stored(pixels: np.ndarray, image: PILImage.Image, orientation: int, path: Path) -> np.ndarray:
     """OpenCV's 16-bit pixels in stored order: some versions turn a TIFF upright whatever the
     flags say, so they are matched against Pillow's 8-bit decode of the same file."""
+    load_pixels(image)  # as a TIFF's loading checks Pillow's limit
     stored8 = np.asarray(image)  # the top 8 bits, stored order (see _keep_stored_order)
     if pixels.shape[-1] == 2 and stored8.shape[-1] == 4:  # gray + alpha that PIL opened as RGBA
         stored8 = stored8[..., [0, 3]]
@@ -454,7 +442,7 @@ def _open_and_decode(
     with handle:
         try:
             before = os.fstat(handle.fileno())
-            with open_image(handle, path, limit) as image:  # Pillow's guard lifted past its limit, while read
+            with open_image(handle, path, limit) as image:  # Pillow's guard lifted for the calls that check it
                 deep = _deep_bytes(image, handle)  # Pillow has read the header alone
                 key = _colour_key(image)  # as deep: before the orientation's lookup may load the pixels
                 digest = _digest(handle, deep) if sha256 else None

@@ -39,12 +39,14 @@ __all__ = [
     "exif_orientation",
     "image_size",
     "is_lossless",
+    "load_pixels",
     "open_image",
     "raw_modes",
     "refuse_float_mode",
     "refuse_special",
     "stored_size",
     "traits_of",
+    "unguarded",
     "unreadable",
 ]
 
@@ -59,9 +61,16 @@ applies :data:`MAX_PIXELS` instead; a value set in the process (lower, higher, o
 most this many pixels is read with Pillow's guard in place (lifted only for its header's opening): a caller's
 own limit no larger (:class:`PixelLimit`, the app's on visitors' files) never lifts it while a file decodes."""
 _TILES = "cut it into tiles first (e.g. vips dzsave, or OpenSlide for a whole-slide image) and use the tiles"
-# Pillow's limit is a module global: lifted for one opening at a time (and for the whole read of a file past
-# Pillow's default, whose loading checks it again: a TIFF's at load); re-entrant, as a reader may open another
+# Pillow's limit is a module global: lifted for one call at a time (an opening; of a file past Pillow's limit, each
+# call that checks it again: :func:`unguarded`, :func:`load_pixels`); re-entrant, as a reader may open another
 _GUARD = threading.RLock()
+# formats whose loading checks Pillow's limit nowhere (PIL's PNG, JPEG, WebP and BMP plugins: decoded with the lock
+# free), or once, as the image's memory is made before decoding (TIFF's load_prepare: only that under the lock);
+# any other is loaded whole under it (GIF crops as a frame ends, ICO checks each icon)
+_UNCHECKED_LOADS = frozenset({"PNG", "JPEG", "MPO", "WEBP", "BMP", "DIB"})
+_CHECKED_BEFORE_DECODING = frozenset({"TIFF"})
+# the images open in open_image past Pillow's limit, by id (alive, so unique, until the opening ends)
+_PAST_LIMIT: set[int] = set()
 # what a PNG holds EXIF orientation in, as Pillow reads it: info keys (chunks after the pixels: .chunks)
 _PNG_EXIF_KEYS = ("exif", "Raw profile type exif", "XML:com.adobe.xmp", "xmp")
 
@@ -84,19 +93,47 @@ def open_image(source: Path | BinaryIO, path: Path, limit: PixelLimit | None = N
     """``PILImage.open(source)`` for every reader of the package, with one size rule instead of Pillow's
     decompression-bomb guard (:func:`_check_pixels`): the guard is lifted for the opening (under a lock; the
     header alone is read), so no raw ``DecompressionBombWarning`` or its advice a command's user cannot follow.
-    A file past Pillow's limit (its default, or one set in the process) is read whole with the guard lifted
-    (Pillow checks again as it loads some formats' pixels, a TIFF's whole, and as a band is cropped): meanwhile
-    other threads' own Pillow openings wait or go unguarded. Never by changing the process's warning filters,
-    which threads reading at once would leave changed (``warnings.catch_warnings`` before Python 3.14).
+    Of a file past Pillow's limit (its default, or one set in the process), each call that checks it again is made
+    through :func:`unguarded` or :func:`load_pixels`, lifted for that call alone: the decoding and hashing run with
+    the lock free and the guard in place, so other threads' openings never wait on a large file's read. Never by
+    changing the process's warning filters, which threads reading at once would leave changed
+    (``warnings.catch_warnings`` before Python 3.14).
     ``limit``: a caller's own, checked first, in its words, on this opening (the file checked is the one read)."""
     with _lifted_guard() as setting:
         image = PILImage.open(source)
     with image:
         if limit is not None:
             _refuse_pixels(f"{limit.what} {path}", image.size, limit.pixels, limit.why, limit.advice)
-        past_setting = _check_pixels(image, path, setting)
-        with _lifted_guard() if past_setting else nullcontext():
+        if _check_pixels(image, path, setting):
+            _PAST_LIMIT.add(id(image))
+        try:
             yield image
+        finally:
+            _PAST_LIMIT.discard(id(image))
+
+
+@contextmanager
+def unguarded(image: PILImage.Image) -> Iterator[None]:
+    """Pillow's guard lifted, under the lock, around one call on an image open in :func:`open_image` that checks it
+    (a band's crop, a frame count), where the image is past Pillow's limit; else nothing. The lock is held for
+    that call alone: the guard is off process-wide meanwhile, so the shorter the better."""
+    with _lifted_guard() if id(image) in _PAST_LIMIT else nullcontext():
+        yield
+
+
+def load_pixels(image: PILImage.Image) -> None:
+    """``image.load()`` (an image open in :func:`open_image`): of one past Pillow's limit, a PNG, JPEG, WebP or BMP
+    decodes with the lock free (Pillow checks nothing as it does), a TIFF too once its memory is made under the
+    lifted guard (where Pillow checks it, before decoding); another format loads whole under it."""
+    if id(image) not in _PAST_LIMIT or image.format in _UNCHECKED_LOADS or not image.tile:
+        image.load()
+        return
+    with _lifted_guard():
+        if image.format not in _CHECKED_BEFORE_DECODING:
+            image.load()
+            return
+        image.load_prepare()  # TIFF's check of its limit and the image's memory, which load() then fills
+    image.load()
 
 
 @contextmanager
@@ -115,7 +152,7 @@ def _check_pixels(image: PILImage.Image, path: Path, setting: int | None) -> boo
     """Refuse an image of more pixels than :data:`MAX_PIXELS` (Pillow's ``setting`` left at its default), or
     than twice a ``setting`` made in the process (Pillow's own refusal; between it and twice it: said once
     per file, through the log): an :class:`ImageReadError` naming its size and what to do. Whether it is past
-    ``setting``, which must then stay lifted while it is read."""
+    ``setting``, so that the calls that check it again must lift it (:func:`unguarded`, :func:`load_pixels`)."""
     width, height = image.size
     pixels = width * height
     if setting == PILLOW_DEFAULT_PIXELS:
