@@ -8,7 +8,7 @@ the traceback to the log), 3 (:data:`EXIT_SKIPPED`) finished but some files coul
 were skipped (``stylize``, ``bank build``, ``preview``), 4 ``train`` stopped at a NaN/Inf loss or
 gradient, 130 interrupted, 141 (:data:`EXIT_OUTPUT_CLOSED`) stdout's reader closed it before the command
 had printed everything (``demo | head -1``): quietly, as a process ended by SIGPIPE, whatever files the command
-writes written first.
+writes written first; a code the command had returned (``stylize``'s 3, whose summary on stdout comes last) is kept.
 """
 
 from __future__ import annotations
@@ -117,7 +117,8 @@ examples:
 Exit codes: 0 done, 1 runtime failure, 2 usage or input error (also: no input could be read),
 {exit_skipped} done but some unreadable files were skipped or planned outputs are missing (stylize,
 bank build, preview), 4 train stopped at a NaN/Inf loss or gradient, 130 interrupted, 141 stdout
-closed by its reader before all was printed (`demo | head -1`; the files are written first).
+closed by its reader before all was printed (`demo | head -1`; the files are written first; a `stylize` run
+that skipped files exits {exit_skipped} all the same).
 """
 
 
@@ -305,6 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     script, argv = argv is None, list(sys.argv[1:] if argv is None else argv)
     with interrupts_ignored_at_exit(script):
+        code = 0
         try:
             code = _run(argv)
             if sys.stdout is not None:  # what is buffered goes now, where a closed reader is caught, not at exit
@@ -312,7 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:  # before the command line is parsed (while torch imports, say)
             return _interrupted(_command_of(argv))
         except BrokenPipeError:
-            return _output_closed(script)
+            closed = _output_closed(script)
+            return code or closed  # a code the command returned (files skipped, a failure) says more than 141
         return code
 
 

@@ -348,6 +348,7 @@ class Stylizer(StylizerOptions):
         mode: str | None = None,
         range_checked: bool = False,
         colour_source: torch.Tensor | None = None,
+        what: str = "images",
     ) -> Any:
         """Stylise ``images`` with ``styles`` and return the same kind as ``images``.
 
@@ -364,18 +365,19 @@ class Stylizer(StylizerOptions):
         that requires grad loses. An empty batch (a 4-D tensor or array of no images) comes back as an empty
         copy, as from :meth:`stylize_batch`; its kind is checked all the same. ``colour_source``: the colour
         step's source profile, :meth:`colour_source` of a whole slide (the same styles and mode), so that the
-        slide's tiles share one colour mapping; None (default): each image's own, as before.
+        slide's tiles share one colour mapping; None (default): each image's own, as before. ``what``: how messages
+        about ``images`` name them (a front-end's input: ``"StylizeTransform's input"``, as its other messages do).
         """
         mode = check_mode(mode) or self.mode  # checked at every strength, 0 included
         if not range_checked:
             warn_no_gradient(images, "Stylizer")
         if (row := empty_batch_row(images)) is not None:
-            to_batch(row, "images")  # an empty batch's kind (channels, size, dtype), checked on a row of zeros
+            to_batch(row, what)  # an empty batch's kind (channels, size, dtype), checked on a row of zeros
             self._strengths(strength, 0)
             return same_kind_copy(images)
         if largest_image_pixels(images) > STRIP_PIXELS or mixed_sizes(images):
-            return self._stylize_each(images, styles, strength, mode, range_checked, colour_source)
-        values, info = to_batch(images, "images", range_checked=range_checked)
+            return self._stylize_each(images, styles, strength, mode, range_checked, colour_source, what)
+        values, info = to_batch(images, what, range_checked=range_checked)
         strength_tensor = self._strengths(strength, values.shape[0])
         if bool((strength_tensor == 0).all()):
             return same_kind_copy(images)
@@ -404,7 +406,7 @@ class Stylizer(StylizerOptions):
         strength: Any,
         mode: str,
         range_checked: bool,
-        colour_source: Any = None,
+        colour_source: Any = None, what: str = "images",
     ) -> Any:
         """``__call__`` for large images and for lists of images of different sizes: each made small on its
         own, the network run on them together in chunks, each brought back one strip at a time
@@ -417,7 +419,7 @@ class Stylizer(StylizerOptions):
             return same_kind_copy(images)
         stream = self._streams(styles, batch, colour_source)
         small01 = model_size_copies(
-            images, singles, self.img_size, self.device, STRIP_PIXELS, range_checked=range_checked
+            images, singles, self.img_size, self.device, STRIP_PIXELS, range_checked=range_checked, what=what
         )
 
         change_of = partial(self._stylize_chunk, mode=mode, function=self._each_change)  # (change, weight) a chunk

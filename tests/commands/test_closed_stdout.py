@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from unittest import mock
 
-from helpers import read_stylize_log, stylize_argv, write_images
+from helpers import read_stylize_log, stylize_argv, truncated_jpeg, write_images
 from stylizing_vit_aug import cli
 
 
@@ -87,3 +87,41 @@ def test_stylize_resumed_into_a_closed_pipe_writes_every_output_and_its_record(t
     assert code == cli.EXIT_OUTPUT_CLOSED  # the summary at the end found stdout closed, after the work
     assert "2 of 4 outputs already exist and are kept; stylising the other 2" in err.getvalue()
     assert "error" not in err.getvalue()
+
+
+SKIPPED_SAID = "1 file(s) could not be read or written and were skipped"
+
+
+def _skipping_run(tmp_path, checkpoint) -> list[str]:
+    """``stylize`` of two images and one that cannot be read: exit code 3, its summary on stdout."""
+    write_images(tmp_path / "in", 2, size=(32, 32), seed=1)
+    truncated_jpeg(tmp_path / "in" / "cut.jpg")
+    return stylize_argv(tmp_path, checkpoint, 2)
+
+
+def test_stylize_that_skipped_files_says_so_and_exits_3_into_a_closed_pipe(tmp_path, checkpoint):
+    """Its summary on stdout came before what it skipped on stderr: written at once (a terminal's line buffering),
+    the closed pipe ended the run there, exit code 141 and the skipped file never said."""
+    argv = _skipping_run(tmp_path, checkpoint)
+    with closed_stdout() as err:
+        code = cli.main(argv)
+    assert SKIPPED_SAID in err.getvalue() and "exit code 3" in err.getvalue()
+    assert code == cli.EXIT_SKIPPED
+    assert sorted(path.name for path in (tmp_path / "out").glob("img*")) == ["img00.png", "img01.png"]
+
+
+def test_stylize_that_skipped_files_exits_3_when_stdout_closes_at_its_last_flush(tmp_path, checkpoint):
+    """A fresh process, stdout buffered as for any pipe: the summary fails only at the last flush, after stderr said
+    exit code 3, and the process exited 141; a code the command returned is kept (141 says its files were written)."""
+    argv = _skipping_run(tmp_path, checkpoint)
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        result = subprocess.run([sys.executable, "-m", "stylizing_vit_aug.cli", *argv], stdout=write,
+                                stderr=subprocess.PIPE, text=True, timeout=300, cwd=tmp_path, env=env)
+    finally:
+        os.close(write)
+    assert SKIPPED_SAID in result.stderr and "exit code 3" in result.stderr, result.stderr
+    assert result.returncode == cli.EXIT_SKIPPED, result.stderr
+    assert "Exception ignored" not in result.stderr

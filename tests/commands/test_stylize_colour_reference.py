@@ -6,6 +6,7 @@ needs one style and the colour step, and the record says which reference made ea
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import shutil
 import subprocess
@@ -14,17 +15,26 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 import stylizing_vit_aug as sva
-from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model, read_stylize_log, truncated_jpeg, write_images
+from helpers import (
+    CAMELYON_MEAN,
+    CAMELYON_STD,
+    examples,
+    make_small_model,
+    make_small_stylizer,
+    read_stylize_log,
+    truncated_jpeg,
+    write_images,
+)
 from stylizing_vit_aug import cli
 from stylizing_vit_aug.bank import HISTOLOGY_ASSETS
 from stylizing_vit_aug.commands import _stylize_colour
 from stylizing_vit_aug.commands._stylize_colour import evenly_spread
-from stylizing_vit_aug.commands._stylize_record import BEFORE_COLOUR_REFERENCE
+from stylizing_vit_aug.commands._stylize_record import BEFORE_COLOUR_REFERENCE, OWN_COLOURS
 from stylizing_vit_aug.images import read_image
 
 TILE = 40
@@ -126,6 +136,9 @@ def test_a_folder_is_sampled_evenly_and_unreadable_samples_are_left_out(
     err = capsys.readouterr().err
     assert "none: none of the images sampled for its colour reference could be read" in err
     assert "mixed: no colour reference (its sample mixes grayscale and colour images)" in err
+    labels = _labels(tmp_path / "out" / "stylize_log.csv")  # what was done: own colours, and the folder's files
+    assert labels["none/n2.png"].endswith(OWN_COLOURS) and labels[f"mixed/{mixed[0].name}"].endswith(OWN_COLOURS)
+    assert labels["big/img00.png"].startswith("folder:") and not labels["big/img00.png"].endswith(OWN_COLOURS)
 
 
 @given(count=st.integers(1, 300), size=st.integers(1, 80))
@@ -256,3 +269,105 @@ def test_an_output_outside_the_plan_from_another_folder_still_proves_the_run(tmp
     assert _stylize(tmp_path, checkpoint, "out", *FOLDER) == 0
     restored = {row["output"]: row for row in read_stylize_log(log)}["a/t1.png"]
     assert restored["style"] and restored["colour_reference"].startswith("folder:")
+
+
+def _labels(log: Path) -> dict[str, str]:
+    return {row["output"]: row["colour_reference"] for row in read_stylize_log(log)}
+
+
+def test_a_folder_without_a_reference_is_recorded_as_its_own_colours_and_a_rerun_tells_only_a_change(
+    tmp_path, checkpoint, slides, monkeypatch, capsys
+):
+    """A folder whose sample is glass maps each tile from its own colours, but its rows said ``folder:DIGEST`` as if
+    mapped from one reference. They say so now; a rerun of the same files (they fall back again) is no change, nor a
+    row rebuilt for an output whose row was lost (inputs of another folder gone: outputs outside the plan), and
+    tissue added to the folder is: the outputs kept name the label that made them, the new one its reference."""
+    monkeypatch.setattr(_stylize_colour, "REFERENCE_SAMPLE", 1)  # of t0, t1, t2: t1
+    Image.fromarray(np.full((TILE, TILE, 3), 244, np.uint8)).save(slides["a"][1])  # glass
+    assert _stylize(tmp_path, checkpoint, "out", *FOLDER) == 0
+    log = tmp_path / "out" / "stylize_log.csv"
+    made = _labels(log)
+    own = made["a/t0.png"]
+    assert own.startswith("folder:") and own.endswith(OWN_COLOURS) and {made["a/t1.png"], made["a/t2.png"]} == {own}
+    assert made["b/t0.png"].startswith("folder:") and not made["b/t0.png"].endswith(OWN_COLOURS)
+    capsys.readouterr()
+    assert _stylize(tmp_path, checkpoint, "out", *FOLDER) == 0
+    assert "other settings" not in capsys.readouterr().err and _labels(log) == made
+    for path in slides["b"]:  # slide b's outputs outside the plan from now on
+        path.unlink()
+    rows = [row for row in read_stylize_log(log) if row["output"] != "a/t0.png"]  # a row lost
+    with open(log, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert _stylize(tmp_path, checkpoint, "out", *FOLDER) == 0
+    assert "other settings" not in capsys.readouterr().err
+    assert _labels(log) == made  # rebuilt as this run's row, which says what the folder's files give
+    shutil.copy(slides["a"][0], tmp_path / "in" / "a" / "t3.png")  # a tile more: the one sampled now is t2, tissue
+    assert _stylize(tmp_path, checkpoint, "out", *FOLDER) == 0
+    err = capsys.readouterr().err
+    assert f"colour_reference {own} in the record, folder:" in err, err
+    labels = _labels(log)
+    assert {labels[f"a/t{number}.png"] for number in range(3)} == {own}  # kept, with the label that made them
+    assert labels["a/t3.png"].startswith("folder:") and not labels["a/t3.png"].endswith(OWN_COLOURS)
+
+
+class _Watched:
+    """A stylizer whose calls are noted: the images, the style rows and the colour reference rows of each."""
+
+    def __init__(self, stylizer: sva.Stylizer) -> None:
+        self.stylizer, self.calls = stylizer, []
+
+    def __getattr__(self, name: str):
+        return getattr(self.stylizer, name)
+
+    def __call__(self, images, stream, **kwargs):
+        source = kwargs.get("colour_source")
+        self.calls.append((len(images), len(stream), 0 if source is None else source.shape[0]))
+        return self.stylizer(images, stream, **kwargs)
+
+
+@functools.cache
+def _three_folders() -> tuple[_stylize_colour.FolderReferences, _Watched, list[Path], dict[Path, np.ndarray]]:
+    """Tiles of slides ``a`` and ``b`` (one of another size: the per-image path) and of glass ``c`` (no reference:
+    each tile's own colours), by path, and their references (a small stylizer, watched; the H&E style), computed
+    once for every case, with the folders they found without a reference."""
+    tiles = {}
+    for name, (asset, corners) in SLIDES.items():
+        with Image.open(HISTOLOGY_ASSETS / asset) as image:
+            pixels = np.asarray(image.convert("RGB"))
+        for number, (top, left) in enumerate(corners):
+            size = TILE + 8 * (name == "b" and number == 1)
+            tiles[Path(name, f"t{number}.png")] = pixels[top : top + size, left : left + size]
+    tiles.update({Path("c", f"t{number}.png"): np.full((TILE, TILE, 3), 244, np.uint8) for number in range(2)})
+    watched, own = _Watched(make_small_stylizer()), []
+    with Image.open(HISTOLOGY_ASSETS / "he_hgsc_nest.jpg") as image:
+        stream = watched.encode_style(np.asarray(image.convert("RGB"))[:64, :64])
+    references = _stylize_colour.FolderReferences(list(tiles), watched, stream, tiles.__getitem__, own.append)
+    return references, watched, own, tiles
+
+
+@functools.cache
+def _alone(path: Path, strength: float) -> np.ndarray:
+    """The tile at ``path`` stylised on its own, with its folder's reference (None: its own colours)."""
+    references, watched, _, tiles = _three_folders()
+    return watched.stylizer([tiles[path]], references.stream, strength=strength, range_checked=True,
+                            colour_source=references.of(path))[0]
+
+
+@settings(max_examples=examples(4))
+@example(rows=[0, 1, 2], strength=1.0)  # one folder's batch
+@example(rows=[6, 0, 3, 1, 7, 4], strength=0.5)  # every folder, interleaved
+@given(rows=st.lists(st.integers(0, 7), min_size=1, max_size=8, unique=True), strength=st.sampled_from([0.5, 1.0]))
+def test_a_batch_is_stylised_one_call_a_folder_with_the_pixels_of_each_tile_alone(rows, strength):
+    """Each folder's rows take one call with its one style and one reference (both were repeated per row), and give
+    the pixels each tile gives alone with its folder's reference, whatever the batch mixes."""
+    references, watched, own, tiles = _three_folders()
+    batch = [list(tiles)[row] for row in rows]
+    watched.calls.clear()
+    made = references.stylize([tiles[path] for path in batch], batch, strength)
+    assert all(np.array_equal(got, _alone(path, strength)) for got, path in zip(made, batch))
+    folders = {path.parent for path in batch}
+    assert set(own) <= {Path("c")} and (Path("c") in own or Path("c") not in folders)
+    assert len(watched.calls) == len(folders)
+    assert all(styles == 1 and sources <= 1 for _, styles, sources in watched.calls), watched.calls

@@ -4,8 +4,11 @@ ContextVar) does not reach DataLoader workers or other threads, the transform's 
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import PIL.Image
@@ -13,7 +16,10 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from helpers import monai_stylized
 from stylizing_vit_aug import AlbumentationsStylize, StylizeTransform
+from stylizing_vit_aug import stylizer as stylizer_module
+from stylizing_vit_aug.images import kinds
 from stylizing_vit_aug.images.value_range import declare_value_range
 from stylizing_vit_aug.transforms.monai import RandStylize
 
@@ -125,3 +131,26 @@ def test_monai_keeps_its_own_rule_and_the_others_take_16_bit_ranges(small_styliz
         StylizeTransform(small_stylizer, value_range=(0, 1.5))
     with pytest.raises(ValueError, match="low < high"):
         AlbumentationsStylize(small_stylizer, value_range=(4095, 0))
+
+
+def _monai(stylizer, bank, value_range) -> Callable[[np.ndarray], Any]:
+    """MONAI's front-end on the HWC image (channels first, as MONAI holds it)."""
+    return lambda image: monai_stylized(stylizer, bank, value_range, np.moveaxis(image, -1, 0))
+
+
+@pytest.mark.parametrize("strips", [False, True], ids=["whole", "in strips"])
+@pytest.mark.parametrize("front_end", [*_calls(None, None, None), "RandStylize"])
+def test_the_12_bit_note_names_the_front_end_called(
+    small_stylizer, bank, histology_crops, front_end, strips, monkeypatch, caplog
+):
+    """The engine's note that uint16 values all in 0–4095 look like 12-bit data named "images", whichever
+    front-end the user called; it names the front-end's input, as the front-end's own messages do (an image larger
+    than the engine takes whole, in strips, too)."""
+    monkeypatch.setattr(kinds, "_told", set())  # said once a process: said here
+    if strips:
+        monkeypatch.setattr(stylizer_module, "STRIP_PIXELS", 32 * 32 - 1)
+    calls = {**_calls(small_stylizer, bank, None), "RandStylize": _monai(small_stylizer, bank, None)}
+    with caplog.at_level(logging.WARNING, logger="stylizing_vit_aug"):
+        calls[front_end](_twelve_bit(histology_crops))
+    (said,) = [record.getMessage() for record in caplog.records if "12-bit data?" in record.getMessage()]
+    assert said.startswith(f"{front_end.split()[0]}'s input: its uint16 values all lie in 0–4095"), said

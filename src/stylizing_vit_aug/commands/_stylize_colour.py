@@ -8,7 +8,9 @@ left to do, so a resumed run, another ``--batch-size`` and every rank of a multi
 same reference. A folder whose files change between runs (tiles added or removed, a sampled file of another size:
 one fixed after it could not be read) gets another reference: each row records its folder's
 :func:`reference_label`, so a rerun names ``colour_reference`` among the settings that differ for the outputs it
-keeps, as for any other setting."""
+keeps, as for any other setting. A folder whose sample gives no profile maps each of its tiles from its own colours
+(a warning says why), and its rows record that: its label with :data:`~._stylize_record.OWN_COLOURS` appended,
+whose digest still tells a rerun whether the folder's tiles changed (the same files fall back again)."""
 
 from __future__ import annotations
 
@@ -94,19 +96,24 @@ class FolderReferences:
     """The colour reference of each input folder of a run, computed once, when a batch first needs it, from
     :data:`REFERENCE_SAMPLE` of the folder's planned inputs at most (:func:`evenly_spread` over them in name
     order), each read by ``read`` (the run's reader: a file that cannot be read is left out, and fails as an
-    output on its own). A folder without a readable sample keeps each image's own profile (None)."""
+    output on its own). A folder whose sample gives no profile (none readable, grayscale beside colour, too little
+    tissue) keeps each image's own profile (None), and is passed to ``own_colours`` then, so its rows record that
+    (:meth:`._stylize_plan.RunRows.own_colours`)."""
 
     def __init__(
-        self, inputs: Sequence[Path], stylizer: Any, stream: StyleStream, read: Callable[[Path], np.ndarray]
+        self, inputs: Sequence[Path], stylizer: Any, stream: StyleStream, read: Callable[[Path], np.ndarray],
+        own_colours: Callable[[Path], None],
     ) -> None:
         self._folders = folders_of(inputs)
-        self.stylizer, self.stream, self._read = stylizer, stream, read
+        self.stylizer, self.stream, self._read, self._own_colours = stylizer, stream, read, own_colours
         self._profiles: dict[Path, torch.Tensor | None] = {}
 
     def of(self, path: Path) -> torch.Tensor | None:
         """The reference (``[1, 3, QUANTILES]``) of the input ``path``'s folder; None: its own profile."""
         if path.parent not in self._profiles:
-            self._profiles[path.parent] = self._reference(path.parent)
+            self._profiles[path.parent] = profile = self._reference(path.parent)
+            if profile is None:
+                self._own_colours(path.parent)
         return self._profiles[path.parent]
 
     def _reference(self, folder: Path) -> torch.Tensor | None:
@@ -136,19 +143,17 @@ class FolderReferences:
         return profile
 
     def stylize(self, images: list[np.ndarray], paths: list[Path], strength: float) -> list[np.ndarray]:
-        """``images`` (of the inputs ``paths``) stylised, each mapped from its folder's reference: one call for
-        the rows with one, one reference a row (a batch may mix folders; the stream repeated to its rows), and
-        one for the rows of folders without (each row's own colours; every row at strength 0, which reads none)."""
-        sources = [self.of(path) if strength else None for path in paths]
+        """``images`` (of the inputs ``paths``) stylised, each mapped from its folder's reference: one call for each
+        folder's rows, its one profile and the one style serving them all (neither copied per row), and one for the
+        rows of folders without (each row's own colours; every row at strength 0, which reads none)."""
+        groups: dict[Path | None, list[int]] = {}  # a folder with a reference, or None: each row's own colours
+        for row, path in enumerate(paths):
+            folder = path.parent if strength and self.of(path) is not None else None
+            groups.setdefault(folder, []).append(row)
         results: list[Any] = [None] * len(images)
-        for known in (True, False):
-            rows = [row for row, source in enumerate(sources) if (source is not None) == known]
-            if not rows:
-                continue
-            colour = torch.cat([sources[row] for row in rows]) if known else None
-            stream = self.stream[[0] * len(rows)] if known else self.stream
-            styled = self.stylizer([images[row] for row in rows], stream, strength=strength, range_checked=True,
-                                   colour_source=colour)
+        for folder, rows in groups.items():
+            styled = self.stylizer([images[row] for row in rows], self.stream, strength=strength, range_checked=True,
+                                   colour_source=None if folder is None else self._profiles[folder])
             for row, result in zip(rows, styled):
                 results[row] = result
         return results

@@ -17,7 +17,7 @@ from ._stylize_plan import Job, StylizePlan
 from ._stylize_record import Unrecorded, collect_log, failure_row, replace_log
 from .common import EXIT_SKIPPED, CLIError
 
-__all__ = ["FULL_DISK", "Outcome", "finish_record", "nothing_made", "stop_when_full"]
+__all__ = ["FULL_DISK", "Outcome", "finish_record", "nothing_made", "say_summary", "stop_when_full"]
 
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log
 
@@ -48,11 +48,13 @@ def stop_when_full(plan: StylizePlan, todo: list[Job], done: int) -> None:
 class Outcome:
     """How a run ends, as rank 0's one look at each output found it (every rank exits with it): the files skipped
     (planned outputs not on disk, style files, outputs whose redo failed: the earlier file stays), whether none of
-    the planned outputs is on disk, and what to say where the record could not be finished ("" where it was)."""
+    the planned outputs is on disk, what to say where the record could not be finished ("" where it was), and the
+    summary for stdout, said last (:func:`say_summary`)."""
 
     skipped: int = 0
     nothing: bool = False
     unfinished: str = ""
+    summary: str = ""
 
     def exit_code(self, plan: StylizePlan, planned: int, fresh: bool) -> int:
         """0, or :data:`~.common.EXIT_SKIPPED` with files skipped (the summary says whether the record was finished:
@@ -72,11 +74,13 @@ def finish_record(
 ) -> Outcome:
     """Rank 0, once every rank is done: the record merged in input order (a failure's row for each planned output
     missing with none: :func:`_missing_outputs`; ``full``: a rank stopped on a full disk before making them; the
-    failures' rows no rank could append, ``unrecorded``, with what they reported: :func:`_say_unrecorded`) and the
-    summary. ``failed``: the failures that are no missing output (style files, outputs whose earlier file stays);
+    failures' rows no rank could append, ``unrecorded``, with what they reported: :func:`_say_unrecorded`), what
+    stderr says of the skipped files, and the summary for stdout, which the caller prints last (:func:`say_summary`).
+    ``failed``: the failures that are no missing output (style files, outputs whose earlier file stays);
     the outputs missing are counted here, once each, from the one look at each output (on the file system the ranks
     share), which finds those removed while the run went too. A run with none of its planned outputs on disk (made
-    now or kept) prints no summary: the caller refuses it (:func:`nothing_made`)."""
+    now or kept) has no summary: the caller refuses it (:func:`nothing_made`); nor has one whose record could not be
+    finished, an error that says what was written."""
     merged, parts = collect_log(plan.log, plan.output)
     unrecorded = unrecorded or {}
     merged.update((key, row) for key, (row, _) in unrecorded.items())  # later than any row the record holds
@@ -99,8 +103,6 @@ def finish_record(
         _say_unrecorded(plan, unrecorded, unfinished)
     if absent == len(position):
         return Outcome(failed + absent, nothing=True)
-    processes = f" by {plan.ranks.world} processes" if plan.ranks.distributed else ""
-    print(f"wrote {written} image(s) to {plan.output}{processes}; record: {plan.log}")
     if failed + absent:
         _say_skipped(plan, len(jobs), failed, absent, full, unfinished)
     elif unfinished:
@@ -109,7 +111,22 @@ def finish_record(
             unfinished=f"{said}the record could not be finished: its rows stay as appended (none names a "
             "file not on disk); run the same command again to complete it (it makes no image again)"
         )
-    return Outcome(failed + absent)
+    processes = f" by {plan.ranks.world} processes" if plan.ranks.distributed else ""
+    return Outcome(failed + absent, summary=f"wrote {written} image(s) to {plan.output}{processes}; record: {plan.log}")
+
+
+def say_summary(outcome: Outcome, code: int) -> None:
+    """Print ``outcome``'s summary on stdout, the run's last word: after every message on stderr, so a reader that
+    closed stdout (``| head -0``) costs none of them. A run that skipped files keeps its exit ``code`` then
+    (:data:`~.common.EXIT_SKIPPED`: exit code 141 would say its files were written); one that did not ends as any
+    command whose stdout's reader left does (141, :data:`stylizing_vit_aug.cli.EXIT_OUTPUT_CLOSED`)."""
+    if not outcome.summary:
+        return
+    try:
+        print(outcome.summary, flush=True)
+    except BrokenPipeError:
+        if not code:
+            raise
 
 
 def _say_skipped(

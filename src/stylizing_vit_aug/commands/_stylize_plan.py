@@ -35,7 +35,7 @@ from ..bank.sources import images_digest
 from ..images import IMAGE_EXTENSIONS, ImageReadError, check_whole, read_image
 from ._ranks import attempt, stop_together
 from ._stylize_colour import colour_step_refusal, folders_of, reference_label
-from ._stylize_record import INPUT_COLUMNS, LOG_NAME, log_refusal, range_label
+from ._stylize_record import INPUT_COLUMNS, LOG_NAME, OWN_COLOURS, log_refusal, range_label
 from .common import PIL_FORMATS, CheckpointChoice, CLIError, Ranks, bank_path_refusal, list_images
 
 if TYPE_CHECKING:
@@ -452,13 +452,22 @@ class RunRows:
 
     def colour_reference(self, path: Path) -> str:
         """The ``colour_reference`` of the input ``path``'s row: ``image``, or its folder's
-        :func:`~._stylize_colour.reference_label` (the folders' labels taken at the first row, each once)."""
-        if self.plan.colour_reference == "image":
-            return "image"
+        :func:`~._stylize_colour.reference_label`, marked :data:`~._stylize_record.OWN_COLOURS` once
+        :meth:`own_colours` said the folder has no reference."""
+        return "image" if self.plan.colour_reference == "image" else self._labels()[path.parent]
+
+    def own_colours(self, folder: Path) -> None:
+        """Record that ``folder``'s images are mapped from their own colours (its sample gave no reference), so its
+        rows say what was done, not the reference it was to have."""
+        labels = self._labels()
+        labels[folder] = labels[folder].removesuffix(OWN_COLOURS) + OWN_COLOURS
+
+    def _labels(self) -> dict[Path, str]:
+        """Each folder's label (:func:`~._stylize_colour.reference_label`), taken at the first row, each once."""
         if not self.references:
             self.references.update((folder, reference_label(paths))
                                    for folder, paths in folders_of(self.plan.inputs).items())
-        return self.references[path.parent]
+        return self.references
 
 
 def plan_jobs(plan: StylizePlan, styles: RunStyles) -> tuple[list[Job], list[int]]:

@@ -50,7 +50,8 @@ from ._stylize_args import LOG_NAME as LOG_NAME  # re-exported: the record's nam
 
 __all__ = [
     "ADDED", "BEFORE_COLOUR_REFERENCE", "BEFORE_COLUMNS", "BEFORE_INPUTS", "BEFORE_VALUE_RANGE", "FIELDS",
-    "INPUT_COLUMNS", "KNOWN_HEADERS", "LEGACY_FIELDS", "LOG_NAME", "SETTINGS", "TYPE_RANGE", "LogWriter", "Unrecorded",
+    "INPUT_COLUMNS", "KNOWN_HEADERS", "LEGACY_FIELDS", "LOG_NAME", "OWN_COLOURS", "SETTINGS", "TYPE_RANGE",
+    "LogWriter", "Unrecorded",
     "collect_log", "describes_output", "failure_row", "file_sha256",
     "input_changed", "input_columns", "input_stat", "is_unknown", "kept_row", "log_refusal", "part_path",
     "range_label", "read_log", "redo_failed", "replace_log", "stat_column", "staged_row",
@@ -85,6 +86,9 @@ ADDED = tuple(name for name in FIELDS if name not in LEGACY_FIELDS)
 TYPE_RANGE = "dtype"  # the value_range of a run without --value-range: each file on its type's full range
 # What an output whose row was written before one of these columns was made with: no run could choose another.
 BEFORE_COLUMNS = {"value_range": TYPE_RANGE, "colour_reference": "image"}
+# Appended to a folder's colour_reference where its sample gave no profile, so each of its images was mapped from its
+# own colours: ``folder:DIGEST:own-colours``. The same files give that again, so a rerun compares the label without it.
+OWN_COLOURS = ":own-colours"
 # The failures' rows a record would not take as they happened (by their key in it, :func:`_row_key`), each with
 # why: :attr:`LogWriter.unrecorded`, which the end of the run puts in the record's rewrite.
 Unrecorded = dict[str, tuple[dict[str, str], str]]

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ._stylize_record import (
     ADDED,
+    OWN_COLOURS,
     SETTINGS,
     describes_output,
     input_changed,
@@ -135,10 +136,14 @@ def _differs(row: dict[str, str], ours: dict[str, str], name: str) -> bool:
     """Whether ``row`` records another ``name`` than ``ours`` (a column a record written before
     it existed leaves empty is not recorded, so it differs from nothing). A style named otherwise
     (another spelling of its path, a copy of the bank) whose pixels have the same digest is the
-    same style."""
+    same style. A folder's ``colour_reference`` is compared without :data:`~._stylize_record.OWN_COLOURS`, which only
+    the run that read its sample knows: its files, the same by the label's digest, fall back again."""
     if name == "style" and row.get("style_digest") and row["style_digest"] == ours.get("style_digest"):
         return False
-    return row[name] != ours[name] and (bool(row[name]) or name not in ADDED)
+    recorded, planned = row[name], ours[name]
+    if name == "colour_reference":
+        recorded, planned = recorded.removesuffix(OWN_COLOURS), planned.removesuffix(OWN_COLOURS)
+    return recorded != planned and (bool(recorded) or name not in ADDED)
 
 
 def _reference_kind(row: dict[str, str]) -> str:
@@ -170,6 +175,8 @@ def resumed_rows(
         and all(_recorded(row) and _agrees(row, planned[0], RUN_SETTINGS)
                 and _reference_kind(row) == _reference_kind(planned[0]) for row in others)
     )
+    # each folder's recorded colour_reference (marked where it fell back): a row rebuilt in the folder takes it
+    labels = {row["input"].rpartition("/")[0]: row["colour_reference"] for row, _ in known}
     resumed = Resumed()
     for row, ours, names in compared:
         if row["output"] in changed:  # made again by this run, not kept
@@ -184,7 +191,8 @@ def resumed_rows(
             assert row is not None
             resumed.rows.append(row)
         elif proven:
-            resumed.rows.append(ours)
+            folder = ours["input"].rpartition("/")[0]
+            resumed.rows.append({**ours, "colour_reference": labels.get(folder) or ours["colour_reference"]})
             resumed.restored += 1
         else:
             resumed.rows.append(unknown_row(ours["input"], ours["output"]))

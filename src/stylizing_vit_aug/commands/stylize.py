@@ -78,7 +78,7 @@ from ._ranks import on_every_rank
 from ._stylize_args import EPILOG as EPILOG  # re-exported: the command's help and options, torch-free there
 from ._stylize_args import add_arguments as add_arguments
 from ._stylize_colour import FolderReferences, colour_step_refusal
-from ._stylize_end import FULL_DISK, Outcome, finish_record, stop_when_full
+from ._stylize_end import FULL_DISK, Outcome, finish_record, say_summary, stop_when_full
 from ._stylize_plan import Job, RunRows, RunStyles, StylizePlan, plan_jobs, start_on_every_rank
 from ._stylize_record import (
     LogWriter,
@@ -285,7 +285,11 @@ def _stylize(plan: StylizePlan) -> int:
     if ranks.rank == 0:
         end = finish_record(plan, jobs, written, failed, full > 0, unrecorded)
     # A rank exiting with EXIT_SKIPPED makes the launcher stop the others: not before the merge, which this waits for.
-    return ranks.from_rank_zero(end).exit_code(plan, len(jobs), fresh)
+    end = ranks.from_rank_zero(end)
+    code = end.exit_code(plan, len(jobs), fresh)
+    if ranks.rank == 0:  # stdout last, once every rank has its code and stderr has said all
+        say_summary(end, code)
+    return code
 
 
 def _reconcile_record(plan: StylizePlan, jobs: list[Job], rows: RunRows) -> None:
@@ -498,7 +502,7 @@ def _write_outputs(
             one_size = bool(getattr(stylizer, "compile", False))  # compiled: batches of one size, as it compiles
             reads = _read_batches(todo, plan.batch_size, plan.on_error == "stop", outputs.fail, one_size)
             folders = None if plan.colour_reference == "image" else FolderReferences(
-                plan.inputs, stylizer, styles.stream([0]), lambda path: _read_input(path)[0])
+                plan.inputs, stylizer, styles.stream([0]), lambda path: _read_input(path)[0], rows.own_colours)
             for batch in reads:
                 jobs = [(job, traits, source) for job, _, traits, source in batch]
                 results = _stylized(plan, stylizer, styles, folders, batch)

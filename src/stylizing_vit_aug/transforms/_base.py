@@ -314,18 +314,19 @@ class StyleAugmentation:
         converts them, without a second read of their values. ``ready``: what the check returned,
         read once; None where it could not read the values (on a GPU, integers) or found float ones
         to clip to 0–1 (then clipped here, a copy), or where the caller kept no answer."""
-        mode, stylizer = self.settings.mode, self.stylizer
+        mode, stylizer, name = self.settings.mode, self.stylizer, type(self).__name__
+        what = f"{name}'s input"  # as the engine's messages name it (a 12-bit note), as this front-end's own do
         if not isinstance(images, torch.Tensor):
             images = ready if ready is not None else clipped01(images)
             with self._in_value_range():  # uint16 read in value_range and written back in it
-                return stylizer(images, styles, strength, mode=mode, range_checked=True)
+                return stylizer(images, styles, strength, mode=mode, range_checked=True, what=what)
         self._warn_no_gradient(images)
-        name, stats = type(self).__name__, self.settings.stats
+        stats = self.settings.stats
         values01 = ready
         if values01 is None:
             values01 = undo_normalize(images, stats, name, clamp_overshoot=True)
         with self._in_value_range():
-            out = stylizer(values01, styles, strength, mode=mode, range_checked=True)
+            out = stylizer(values01, styles, strength, mode=mode, range_checked=True, what=what)
         return redo_normalize(out, stats, images, name, images, values01)
 
 

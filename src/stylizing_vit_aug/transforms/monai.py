@@ -57,6 +57,7 @@ __all__ = ["RandStylize", "RandStylized"]
 _SEED_LIMIT = 2**31  # torch.Generator seeds drawn from self.R
 _UNIT_SHARE = 0.1  # a 0–1 float image whose 1.0 is this near the bottom of value_range looks scaled already
 _PICTURE_MEAN = 0.1  # ... if its mean is at least this: a picture in 0–1, not a nearly black tile (see _scaled_to_unit)
+_INPUT = "RandStylize's input"  # how messages name the image, the engine's too (a 12-bit note)
 # integers read on their type's range
 _TYPE_RANGED = (np.dtype(np.uint8), np.dtype(np.uint16), torch.uint8, TORCH_UINT16)
 _FIRST = "NormalizeIntensity or another rescaling runs before it, put RandStylize first"  # after "if"
@@ -163,7 +164,7 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
                 f"RandStylize takes a numpy array, a torch tensor or a MetaTensor, got {type(img).__name__}"
             )
         if isinstance(img, torch.Tensor):
-            check_has_pixels(img, "RandStylize's input")
+            check_has_pixels(img, _INPUT)
         if img.ndim != 3:
             raise ValueError(
                 f"RandStylize stylises 2D channel-first images (C, H, W); got shape {tuple(img.shape)}. "
@@ -180,7 +181,7 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
                 "with a 4th carried as alpha (RGBA). Two channels are usually two modalities, not gray+alpha: "
                 "select the channel to stylise (e.g. SplitDimd, or img[:1]), or stylise each one separately"
             )
-        check_size_and_channels(img.shape[0], img.shape[1], img.shape[2], "RandStylize's input")
+        check_size_and_channels(img.shape[0], img.shape[1], img.shape[2], _INPUT)
         self._check_range_holds(img)  # uint8 under (0, 4095) would wrap around when written back
         dtype = img.dtype.newbyteorder("=") if isinstance(img, np.ndarray) else img.dtype
         if not (_is_float(img) or self.value_range is not None or dtype in _TYPE_RANGED):
@@ -241,9 +242,9 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
         styles = self._seeded_style(self._style_seed)  # the same style until the next randomize
         with self._in_value_range():  # _check_call has checked the values: the engine does not read them again
             if isinstance(image, torch.Tensor):
-                return self.stylizer(image, styles, self._strength, mode=self.mode, range_checked=True)
+                return self.stylizer(image, styles, self._strength, mode=self.mode, range_checked=True, what=_INPUT)
             pixels = np.ascontiguousarray(np.moveaxis(image, 0, -1))
-            out = self.stylizer(pixels, styles, self._strength, mode=self.mode, range_checked=True)
+            out = self.stylizer(pixels, styles, self._strength, mode=self.mode, range_checked=True, what=_INPUT)
         return np.ascontiguousarray(np.moveaxis(out, -1, 0)).astype(image.dtype, copy=False)  # big-endian kept
 
     def _check_values(self, image: np.ndarray | torch.Tensor) -> None:
@@ -252,7 +253,7 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
         (:meth:`_stylize` clamps it); beyond it, the fixes a MONAI pipeline has (no mean/std)."""
         if not _is_float(image) and self.value_range is None:
             return  # uint8 and uint16 are in range by their type
-        low, high = finite_extremes(image, "RandStylize's input")
+        low, high = finite_extremes(image, _INPUT)
         start, end = self.value_range if self.value_range is not None else (0.0, 1.0)
         if not _is_float(image) and (low < start or high > end):  # no resize left integers past the range
             raise ValueError(
