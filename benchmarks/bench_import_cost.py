@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from stylizing_vit_aug.benchmarking import write_json
+from stylizing_vit_aug.benchmarking import run_record, write_json
 
 BASELINE = "import stylizing_vit_aug as sva; sva.load_stylizer()"
 EXTRAS = {
@@ -155,7 +155,7 @@ def main() -> None:
             summary[f"{method}: {phase}"] = {"median_s": median}
             print(f"{phase:45s} {median:9.2f}")
     if args.json:
-        write_json(args.json, summary)
+        write_json(args.json, summary | {"measured": run_record()})
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from pathlib import Path
 from PIL import Image
 
 from stylizing_vit_aug.bank import HISTOLOGY_ASSETS
-from stylizing_vit_aug.benchmarking import write_json
+from stylizing_vit_aug.benchmarking import run_record, write_json
 
 logger = logging.getLogger("bench_memory")
 
@@ -89,7 +89,8 @@ def main() -> None:
         print(f"{row['side']:>5d}x{row['side']:<6d} {row['peak_bytes'] / 2**20:9.0f} {row['bytes_per_pixel']:8.1f} "
               f"{row['above_fixed_bytes_per_pixel']:20.1f} {row['seconds']:8.1f}")
     if args.json:
-        write_json(args.json, {"mode": args.mode, "baseline": baseline, "rows": rows})
+        write_json(args.json, {"mode": args.mode, "measured": run_record(), "baseline": baseline,
+                                "rows": rows})
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import torch
 
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.bank import bundled_bank
-from stylizing_vit_aug.benchmarking import machine_description, time_rounds, write_json
+from stylizing_vit_aug.benchmarking import machine_description, run_record, time_rounds, write_json
 
 
 def network_alone(stylizer: sva.Stylizer, batch: int, rounds: int) -> dict[str, float]:
@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     stylizer = sva.load_stylizer(device=device, dtype=torch.bfloat16)
-    record: dict = {"machine": machine_description(device), "dtype": "bfloat16", "network_alone_ms": {}}
+    record: dict = {"machine": machine_description(device), "measured": run_record(device), "dtype": "bfloat16",
+                    "network_alone_ms": {}}
     print(f"machine: {record['machine']}; the bundled default in bf16")
     for batch in map(int, args.batches.split(",")):
         record["network_alone_ms"][batch] = network_alone(stylizer, batch, args.rounds)

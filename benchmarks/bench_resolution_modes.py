@@ -30,7 +30,7 @@ import torch
 from PIL import Image
 
 import stylizing_vit_aug as sva
-from stylizing_vit_aug.benchmarking import write_json
+from stylizing_vit_aug.benchmarking import run_record, write_json
 from stylizing_vit_aug.hub import DefaultCheckpointMissing
 from stylizing_vit_aug.image_ops import resize
 from stylizing_vit_aug.metrics import mean_std_distance, ssim
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{torch.get_num_threads()} threads (img/s):")
         print("  " + ", ".join(f"{mode} {value:.1f}" for mode, value in speed.items()))
     if args.json:
-        write_json(args.json, {"rows": rows, "throughput": speed})
+        write_json(args.json, {"measured": run_record(), "rows": rows, "throughput": speed})
     return 0
 
 

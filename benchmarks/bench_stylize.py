@@ -38,6 +38,7 @@ from stylizing_vit_aug.benchmarking import (
     CAMELYON,
     machine_description,
     round_ratio,
+    run_record,
     time_rounds,
     write_json,
 )
@@ -217,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine}")
     print(table(rows))
     if args.json:
-        write_json(args.json, {"machine": machine, "rows": rows})
+        write_json(args.json, {"machine": machine, "measured": run_record(device), "rows": rows})
     return 0
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from stylizing_vit_aug.benchmarking import time_calls, write_json
+from stylizing_vit_aug.benchmarking import run_record, time_calls, write_json
 from stylizing_vit_aug.model import PRESETS, create_model
 from stylizing_vit_aug.train.data import TrainBatch
 from stylizing_vit_aug.train.losses import LossWeights, StylizingObjective
@@ -88,7 +88,7 @@ def report(args: argparse.Namespace, seconds: dict[str, float], batch: int, img_
         result = {
             "preset": args.preset, "img_size": img_size, "batch": batch, "device": device_name,
             "precision": "bf16" if bf16 else "fp32", "perceptual": perceptual_source, "rows": rows, "speedup": speedup,
-            "speedup_vs_reference_fp32": speedup_fp32,
+            "speedup_vs_reference_fp32": speedup_fp32, "measured": run_record(device),
         }
         write_json(args.json, result)
 

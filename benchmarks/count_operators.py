@@ -22,7 +22,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.bank import bundled_bank
-from stylizing_vit_aug.benchmarking import machine_description, write_json
+from stylizing_vit_aug.benchmarking import machine_description, run_record, write_json
 
 METADATA_ONLY = (
     "_unsafe_view", "alias", "as_strided", "chunk", "detach", "expand", "flatten", "lift_fresh", "narrow",
@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{n:6d}  {where}")
     if args.json:
         write_json(args.json, {
-            "machine": machine_description(torch.device(args.device)), "batch": args.batch, "p": args.p,
+            "machine": machine_description(torch.device(args.device)), "measured": run_record(args.device),
+            "batch": args.batch, "p": args.p,
             "size": args.size, "total": total, "by_function": dict(count.by_function.most_common()),
             "by_operator": dict(count.by_operator.most_common()),
         })

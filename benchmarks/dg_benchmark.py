@@ -30,6 +30,10 @@ refused. ``--workers`` processes share the work (the stylizer's pools first, the
 
     python benchmarks/dg_benchmark.py --quick --out /tmp/dg          # CI: runs, finite (seconds)
     python benchmarks/dg_benchmark.py --out benchmarks/results/dg    # full (2 workers on 2 cores)
+    python benchmarks/dg_benchmark.py --out benchmarks/results/dg --report-only   # tables from results.csv
+
+StyleTTA's default views were chosen on seeds 0-4 of these rows (``--selection-seeds``), so the
+paired comparisons are also reported over the other seeds alone: the confirmatory split.
 """
 
 from __future__ import annotations
@@ -58,11 +62,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import stylizing_vit_aug as sva
 from dg import methods as M
 from dg.data import SOURCES, TASKS, build_sources, fold_data
-from dg.report import markdown_tables, plot, summarise, write_csv
+from dg.report import markdown_tables, plot, read_csv, summarise, write_csv
 from dg.train import Ensemble, Recipe, SmallCNN, probabilities, train_classifier
 from stylizing_vit_aug._atomic import write_bytes_atomically
 from stylizing_vit_aug._signals import sigterm_raises
-from stylizing_vit_aug.benchmarking import write_json
+from stylizing_vit_aug.benchmarking import cpu_info, write_json
 from stylizing_vit_aug.registry import DATASET_STATS
 
 logger = logging.getLogger("dg")
@@ -71,18 +75,16 @@ RECIPE = Recipe()  # the one place of the recipe's defaults
 SETTINGS_FILE = "settings.json"
 # The options besides the recipe's that decide a record or a cached pool: a reused --out must have the same
 RESULT_SETTINGS = ("crops", "test_crops", "references", "size", "copies", "tta_views")
+SELECTION_SEEDS = (0, 1, 2, 3, 4)
+"""The seeds whose rows were looked at to choose StyleTTA's default views (2026-11-30)."""
 
 
 def machine() -> dict:
     """What the numbers were measured on."""
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_info()
     return {
-        "cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+        "cpu": cpu["model"], "cpu_flags": cpu["flags"], "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
         "python": platform.python_version(), "platform": platform.platform(),
         "load_average_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -346,6 +348,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                         help="processes, one thread each (default: 2, or 1 on one core)")
     parser.add_argument("--plot", type=Path, default=None, help="also write the plot here (docs/benchmarks-dg.png)")
+    parser.add_argument("--selection-seeds", type=int, nargs="*", default=list(SELECTION_SEEDS),
+                        help="seeds whose rows chose a design (default 0-4: StyleTTA's default views); the paired "
+                             "comparisons are also reported without them. Give none to skip that split")
+    parser.add_argument("--report-only", action="store_true",
+                        help="no training: write table.md and results.json's summary again from OUT/results.csv "
+                             "(a finished run's), keeping its record of how it was measured")
     args = parser.parse_args(argv)
     if args.quick:
         args.folds, args.tasks, args.seeds, args.workers = ["ihc_colon"], ["focus"], 2, 1
@@ -412,6 +420,9 @@ def execute(run: Run) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    if args.report_only:
+        rewrite_report(args.out, args.selection_seeds)
+        return 0
     if args.workers > 1:
         torch.set_num_threads(1)  # before any torch work, so that forked workers inherit no thread pool
     start = time.perf_counter()
@@ -429,21 +440,42 @@ def main(argv: list[str] | None = None) -> int:
 def write_outputs(run: Run, records: list[dict], info: dict, wall: float) -> None:
     """results.json (summary and how it was measured), results.csv (every record), table.md, the plot."""
     args = run.args
-    summary = summarise(records)
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     meta = {"machine": info, "wall_seconds_this_invocation": wall, "config": config, "recipe": asdict(run.recipe),
             "stylizer": args.checkpoint or ("random-small" if args.quick else "bundled default"),
             "trainings": sum(r["test"] == "plain" for r in records),
             "compute_seconds_recorded": sum(r["seconds"] for r in records)}
-    write_json(args.out / "results.json", {"meta": meta, "summary": summary}, indent=1)
     write_csv(records, args.out / "results.csv")
-    title = f"DG benchmark, leave one source out ({len(args.seeds)} seeds, 95 % CI)"
-    title += f" — {info['date']}, torch {info['torch']}"
-    table = f"<!-- {title}; {info['cpu']} -->\n\n" + markdown_tables(summary)
-    write_bytes_atomically(args.out / "table.md", table.encode("utf-8"))
+    summary, title = write_report(args.out, records, meta, args.selection_seeds)
     for path in [args.out / "dg.png"] + ([args.plot] if args.plot else []):
         plot(summary, path, title)
     logger.info("done in %.0f s: %s", wall, args.out)
+
+
+def write_report(out: Path, records: list[dict], meta: dict, selection_seeds: list[int]) -> tuple[dict, str]:
+    """results.json (the summary and ``meta``) and table.md; gives the summary and the plot's title."""
+    summary = summarise(records, selection_seeds)
+    write_json(out / "results.json", {"meta": meta, "summary": summary}, indent=1)
+    info = meta["machine"]
+    title = f"DG benchmark, leave one source out ({len(summary['seeds'])} seeds, 95 % CI)"
+    title += f" — {info['date']}, torch {info['torch']}"
+    table = f"<!-- {title}; {info['cpu']} -->\n\n" + markdown_tables(summary)
+    write_bytes_atomically(out / "table.md", table.encode("utf-8"))
+    return summary, title
+
+
+def rewrite_report(out: Path, selection_seeds: list[int]) -> None:
+    """``--report-only``: the summary and table.md again from a finished run's results.csv (its
+    measured numbers), with results.json's record of how they were measured kept."""
+    found = [out / "results.csv", out / "results.json"]
+    if not all(path.is_file() for path in found):
+        raise SystemExit(f"--report-only reads a finished run's {found[0]} and {found[1]}, and {out} lacks "
+                         "them: run the benchmark there without --report-only first")
+    meta = json.loads(found[1].read_text())["meta"]
+    meta["report_rewritten"] = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                                "from": "results.csv", "selection_seeds": selection_seeds}
+    write_report(out, read_csv(found[0]), meta, selection_seeds)
+    logger.info("rewrote %s and the summary of %s from %s", out / "table.md", found[1], found[0])
 
 
 if __name__ == "__main__":

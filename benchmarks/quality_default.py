@@ -57,7 +57,7 @@ import torch
 from PIL import Image
 
 import stylizing_vit_aug as sva
-from stylizing_vit_aug.benchmarking import write_json
+from stylizing_vit_aug.benchmarking import run_record, write_json
 from stylizing_vit_aug.colour import lab_to_rgb, rgb_to_lab
 from stylizing_vit_aug.grid import content_style_grid
 from stylizing_vit_aug.metrics import mean_std_distance, psnr, ssim
@@ -487,13 +487,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.grid:
         grid.save(args.grid)
         print(f"wrote {args.grid}")
-    report = {"figures": figures, "goals": GOALS, "pass": verdict}
+    report = {"figures": figures, "goals": GOALS, "pass": verdict, "measured": run_record()}
     if args.peers:
         report["peers"] = compare_peers(
             stylizer, args.crops_per_source, args.size, build_texture_net(args.texture_net), peer_transfers(stylizer)
         )
         report["background"] = background_check(stylizer, args.size)
-        report["machine"] = {"torch": torch.__version__, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
         print(peers_markdown(report["peers"], report["background"]))
     if args.json:
         write_json(args.json, report)

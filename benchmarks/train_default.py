@@ -62,6 +62,7 @@ import torch
 
 import quality_default
 import stylizing_vit_aug as sva
+from stylizing_vit_aug.benchmarking import cpu_info
 from stylizing_vit_aug.commands.train import main as train_main
 from stylizing_vit_aug.hub import BUNDLED_WEIGHTS_DIR, save_pretrained
 from stylizing_vit_aug.model import ModelConfig, StylizingViT
@@ -166,10 +167,7 @@ def lineage(checkpoint: Path) -> list[dict]:
 
 
 def machine() -> str:
-    with open("/proc/cpuinfo") as cpuinfo:
-        names = (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
-        model = next(names, platform.processor())
-    return f"{model}, {os.cpu_count()} cores, {platform.system()}, torch {torch.__version__}"
+    return f"{cpu_info()['model']}, {os.cpu_count()} cores, {platform.system()}, torch {torch.__version__}"
 
 
 def ship(checkpoint: Path) -> int:

@@ -6,6 +6,7 @@ import csv
 import io
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -70,10 +71,15 @@ def _per_seed(by: dict, row: str, tasks: list[str], folds: list[str], seeds: lis
     return out
 
 
-def summarise(records: list[dict]) -> dict:
+def summarise(records: list[dict], selection_seeds: Sequence[int] = ()) -> dict:
     """Per row (method), task and held-out source: mean and 95 % interval over seeds; plus the mean
     over held-out sources (per seed, then the interval over seeds) and over both tasks; plus the
-    paired comparisons of ours against the best other method (:func:`comparisons`)."""
+    paired comparisons of ours against the best other method (:func:`comparisons`).
+
+    ``selection_seeds``: seeds whose rows were looked at to choose a design (StyleTTA's default
+    views were picked on seeds 0-4). A figure over them is not a test of that choice, so the
+    comparisons are also given over the other seeds alone (``"confirmatory"``), where there are 2+.
+    """
     by = defaultdict(list)
     for r in records:
         by[(row_name(r["train"], r["test"]), r["task"], r["fold"], r["seed"])].append(r["accuracy"])
@@ -91,21 +97,26 @@ def summarise(records: list[dict]) -> dict:
                     mean, half = interval(list(per_seed.values()))
                     out["cells"][f"{row}|{task}|{fold}"] = {"mean": mean, "ci95": half, "n_seeds": len(per_seed)}
     out["comparisons"] = comparisons(by, out)
+    confirmatory = [s for s in seeds if s not in set(selection_seeds)]
+    if len(confirmatory) >= 2 and len(confirmatory) < len(seeds):
+        out["confirmatory"] = {"selection_seeds": [s for s in seeds if s in set(selection_seeds)],
+                               "seeds": confirmatory, "comparisons": comparisons(by, out, confirmatory)}
     return out
 
 
-def comparisons(by: dict, summary: dict) -> list[dict]:
+def comparisons(by: dict, summary: dict, seeds: list[int] | None = None) -> list[dict]:
     """Ours minus the best other method of its kind, paired over seeds (same seeds, folds, crops).
 
     Training time: each of ours against the training-time peer (``none`` included) with the
     highest mean; test time: StyleTTA against the better of Reinhard/Macenko normalisation on the
     same classifier, in the same protocol (with or without the original view). Per task and over
-    both: the per-seed difference of the means over held-out sources, its mean and 95 % interval.
-    The best peer is picked after the fact, which favours the peer.
+    both: the per-seed difference of the means over held-out sources, its mean and 95 % interval,
+    and each side's mean. The best peer is picked after the fact (by its mean over every seed, also
+    when ``seeds`` restricts the comparison to some of them), which favours the peer.
     """
     from .methods import STYLIZER_METHODS, TTA_OURS, TTA_PEERS, TTA_PROTOCOLS
 
-    rows, folds, seeds = summary["rows"], summary["folds"], summary["seeds"]
+    rows, folds, seeds = summary["rows"], summary["folds"], summary["seeds"] if seeds is None else seeds
     train_peers = [r for r in rows if " + " not in r and r not in STYLIZER_METHODS]
     pairs = [(ours, train_peers) for ours in STYLIZER_METHODS if ours in rows]
     for base in sorted({r.split(" + ")[0] for r in rows if " + " in r}, key=_order):
@@ -119,30 +130,55 @@ def comparisons(by: dict, summary: dict) -> list[dict]:
             task_list = summary["tasks"] if task == "all" else [task]
             best = max(peers, key=lambda r: summary["cells"].get(f"{r}|{task}|mean", {"mean": -1.0})["mean"])
             a, b = _per_seed(by, ours, task_list, folds, seeds), _per_seed(by, best, task_list, folds, seeds)
-            diffs = [a[s] - b[s] for s in a if s in b]
-            if diffs:
-                mean, half = interval(diffs)
-                out.append({"ours": ours, "peer": best, "task": task, "difference": mean, "ci95": half})
+            common = [s for s in a if s in b]
+            if common:
+                mean, half = interval([a[s] - b[s] for s in common])
+                out.append({"ours": ours, "peer": best, "task": task, "difference": mean, "ci95": half,
+                            "ours_mean": float(np.mean([a[s] for s in common])),
+                            "peer_mean": float(np.mean([b[s] for s in common]))})
     return out
 
 
+def seed_text(seeds: list[int]) -> str:
+    """``5–9`` for a run of consecutive seeds, else ``0, 2, 5``."""
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}–{seeds[-1]}"
+    return ", ".join(map(str, seeds))
+
+
 def comparisons_table(summary: dict) -> str:
-    """The paired comparisons as one markdown table (rows: ours; columns: tasks, both)."""
-    tasks = summary["tasks"] + ["all"]
-    cells = {(c["ours"], c["task"]): c for c in summary.get("comparisons", [])}
+    """The paired comparisons as markdown tables (rows: ours; columns: tasks, both): over every
+    seed, then, where the summary has them, over the seeds that chose no design alone."""
     title = ("**Ours minus the best other method of its kind** (paired over seeds; mean ± 95 % CI; "
              "the peer is the best by mean in that column)")
+    text = _comparisons_markdown(title, summary["tasks"], summary.get("comparisons", []), means=False)
+    split = summary.get("confirmatory")
+    if split:
+        title = (f"**The same on seeds {seed_text(split['seeds'])} only**, which played no part in choosing a "
+                 f"design (seeds {seed_text(split['selection_seeds'])} did: StyleTTA's default views); ours "
+                 "and the peer's means on these seeds in brackets; the peer as above")
+        text += "\n" + _comparisons_markdown(title, summary["tasks"], split["comparisons"], means=True)
+    return text
+
+
+def _comparisons_markdown(title: str, tasks: list[str], found: list[dict], means: bool) -> str:
+    tasks = tasks + ["all"]
+    cells = {(c["ours"], c["task"]): c for c in found}
     lines = [title, "",
              "| ours | " + " | ".join("both" if t == "all" else t for t in tasks) + " |", "|---|" + "---|" * len(tasks)]
-    for ours in dict.fromkeys(c["ours"] for c in summary.get("comparisons", [])):
-        texts = []
-        for task in tasks:
-            c = cells.get((ours, task))
-            half = "" if c is None or math.isnan(c["ci95"]) else f" ± {c['ci95']:.3f}"
-            peer = None if c is None else LABELS.get(c["peer"].split(" + ")[-1], c["peer"])
-            texts.append("–" if c is None else f"{c['difference']:+.3f}{half} (vs {peer})")
+    for ours in dict.fromkeys(c["ours"] for c in found):
+        texts = [_comparison_cell(cells.get((ours, task)), means) for task in tasks]
         lines.append("| " + " | ".join([display(ours)] + texts) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _comparison_cell(c: dict | None, means: bool) -> str:
+    if c is None:
+        return "–"
+    half = "" if math.isnan(c["ci95"]) else f" ± {c['ci95']:.3f}"
+    peer = LABELS.get(c["peer"].split(" + ")[-1], c["peer"])
+    against = f"{c['ours_mean']:.3f} vs {c['peer_mean']:.3f}, {peer}" if means else f"vs {peer}"
+    return f"{c['difference']:+.3f}{half} ({against})"
 
 
 def _order(row: str) -> tuple[int, int, int]:
@@ -187,6 +223,13 @@ def markdown_tables(summary: dict) -> str:
     for row in summary["rows"]:
         lines.append("| " + " | ".join([display(row)] + [_cell(summary, f"{row}|{t}|mean") for t in columns]) + " |")
     return "\n".join(lines) + "\n\n" + comparisons_table(summary)
+
+
+def read_csv(path: Path) -> list[dict]:
+    """The records of :func:`write_csv` back, with their numbers as numbers."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [dict(row, seed=int(row["seed"]), accuracy=float(row["accuracy"]), seconds=float(row["seconds"]))
+                for row in csv.DictReader(handle)]
 
 
 def write_csv(records: list[dict], path: Path) -> None:

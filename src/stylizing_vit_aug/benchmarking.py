@@ -139,13 +139,65 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def machine_description(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    import os
+CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
+"""The CPU flags a CPU figure depends on: with ``avx512_bf16`` or ``amx_bf16`` the Stylizer's CPU
+default is bf16 on native bf16 units; without them it is fp32 (bf16 is emulated there, and slower)."""
+
+
+def cpu_info(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> dict[str, Any]:
+    """The CPU's model name and, for each of :data:`CPU_FLAGS`, whether it has it (``flags`` is
+    None where the system does not say: no ``/proc/cpuinfo``, or a CPU that lists no ``flags``)."""
     import platform
 
-    return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+    model: str | None = None
+    flags: set[str] | None = None
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model is None:
+                    model = value.strip()
+                elif key.strip() == "flags" and flags is None:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    return {
+        "model": model or platform.processor() or platform.machine(),
+        "flags": None if flags is None else {flag: flag in flags for flag in CPU_FLAGS},
+    }
+
+
+def machine_description(device: torch.device) -> str:
+    """One line naming what a figure was measured on: the GPU, or the CPU's model, cores and which
+    of :data:`CPU_FLAGS` it has (a CPU ratio turns on them), and torch's version."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = cpu_info()
+    if cpu["flags"] is None:
+        flags = "CPU flags unknown"
+    else:
+        present = [flag for flag, has in cpu["flags"].items() if has]
+        absent = [flag for flag, has in cpu["flags"].items() if not has]
+        flags = " ".join(present) or "none of " + ", ".join(CPU_FLAGS)
+        flags += f" (no {', '.join(absent)})" if present and absent else ""
+    return f"CPU {cpu['model']}, {os.cpu_count()} cores, {flags}, torch {torch.__version__}"
+
+
+def run_record(device: torch.device | str = "cpu") -> dict[str, Any]:
+    """When and on what a benchmark ran, for its results file: a ratio read a week later means
+    little without the date, the CPU's model and flags (the host's, for a GPU run too) and torch."""
+    import platform
+    from datetime import datetime, timezone
+
+    return {
+        "date_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine_description(torch.device(device)),
+        "cpu": cpu_info(),
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+    }
 
 
 def write_json(path: str | os.PathLike, results: Any, indent: int = 2) -> Path:

@@ -89,6 +89,58 @@ def test_comparisons_pair_ours_with_the_best_peer_seed_by_seed(bench):
     assert row["difference"] == pytest.approx(0.05) and row["ci95"] == pytest.approx(0.0, abs=1e-9)
 
 
+def test_comparisons_are_also_given_without_the_seeds_that_chose_the_design(bench):
+    from dg.report import markdown_tables, summarise
+
+    # ours is 0.1 ahead on seeds 0-2, the seeds a design was picked on, and level with the peer on seeds 3-5
+    records = []
+    for seed in range(6):
+        base = 0.6 + 0.05 * seed
+        for train, acc in {"none": base, "ours_batch": base + (0.1 if seed < 3 else 0.0)}.items():
+            records += [{"fold": fold, "task": "focus", "train": train, "test": "plain", "seed": seed, "accuracy": acc}
+                        for fold in ("he_tcia", "ihc_colon")]
+    summary = summarise(records, selection_seeds=[0, 1, 2])
+    (pooled,) = [c for c in summary["comparisons"] if c["task"] == "all"]
+    assert pooled["difference"] == pytest.approx(0.05)  # pooled, the choice's own seeds lift it
+    split = summary["confirmatory"]
+    assert split["seeds"] == [3, 4, 5] and split["selection_seeds"] == [0, 1, 2]
+    (confirmed,) = [c for c in split["comparisons"] if c["task"] == "all"]
+    assert confirmed["peer"] == "none" and confirmed["difference"] == pytest.approx(0.0, abs=1e-9)
+    assert confirmed["ours_mean"] == pytest.approx(0.8) and confirmed["peer_mean"] == pytest.approx(0.8)  # 0.75-0.85
+    assert "**The same on seeds 3–5 only**" in markdown_tables(summary)
+    assert "confirmatory" not in summarise(records)  # no seed chose anything: nothing to split
+    assert "confirmatory" not in summarise(records, selection_seeds=range(5))  # one seed left: no interval
+
+
+def test_report_only_rewrites_the_tables_from_the_csv_without_training(bench, tmp_path):
+    committed = BENCHMARKS / "results" / "dg"
+    for name in ("results.csv", "results.json"):
+        (tmp_path / name).write_bytes((committed / name).read_bytes())
+    with pytest.raises(SystemExit, match="lacks them: run the benchmark there without --report-only"):
+        bench.main(["--out", str(tmp_path / "empty"), "--report-only"])
+    assert bench.main(["--out", str(tmp_path), "--report-only", "--selection-seeds", "0", "1", "2", "3", "4"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.csv", "results.json", "table.md"]  # no training
+    old, new = (json.loads((folder / "results.json").read_text()) for folder in (committed, tmp_path))
+    assert new["summary"]["cells"] == old["summary"]["cells"]
+    assert {k: v for k, v in new["meta"].items() if k != "report_rewritten"} == {
+        k: v for k, v in old["meta"].items() if k != "report_rewritten"}  # how it was measured: kept
+    # each confirmatory comparison is the per-seed difference of the means over tasks x folds, on seeds 5-9 only
+    rows = [line.split(",") for line in (tmp_path / "results.csv").read_text().strip().splitlines()[1:]]
+
+    def per_seed(row: str, seed: int) -> float:
+        train, _, test = row.partition(" + ")
+        found = [float(r[5]) for r in rows if (r[2], r[3], int(r[4])) == (train, test or "plain", seed)]
+        assert len(found) == 10  # 5 held-out sources x 2 tasks
+        return sum(found) / len(found)
+
+    split = new["summary"]["confirmatory"]
+    assert split["seeds"] == [5, 6, 7, 8, 9]
+    for c in [c for c in split["comparisons"] if c["task"] == "all"]:
+        diffs = [per_seed(c["ours"], s) - per_seed(c["peer"], s) for s in split["seeds"]]
+        assert c["difference"] == pytest.approx(sum(diffs) / len(diffs), abs=1e-12)
+    assert "**The same on seeds 5–9 only**" in (tmp_path / "table.md").read_text()
+
+
 def test_both_test_time_protocols_spend_the_same_views(bench):
     # the original predicts 0, view k predicts k: each protocol's mean shows which views it took
     stacked = torch.arange(5.0).view(5, 1, 1).expand(5, 3, 2)

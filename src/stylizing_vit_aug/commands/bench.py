@@ -78,7 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch  # here, not at the top: `bench --help` and a usage error answer without loading it
 
-    from ..benchmarking import bench_preset, format_table, machine_description, write_json
+    from ..benchmarking import bench_preset, format_table, machine_description, run_record, write_json
     from ..devices import default_dtype, usable_device
 
     device = usable_device(args.device)  # --device is checked already; None: the default
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
             )
         machine = machine_description(device)
         if args.json:  # before printing: a reader that closes stdout early must not cost the file
-            write_json(args.json, {"machine": machine, "rows": rows})
+            write_json(args.json, {"machine": machine, "measured": run_record(device), "rows": rows})
     print(f"machine: {machine}")
     print(format_table(rows))
     return 0

