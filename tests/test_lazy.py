@@ -55,3 +55,22 @@ def test_a_library_that_is_not_installed_fails_to_import_as_usual(monkeypatch):
     when_imported("sva_no_such_library", lambda: pytest.fail("called"))
     with pytest.raises(ModuleNotFoundError, match="sva_no_such_library"):
         __import__("sva_no_such_library")
+
+
+def test_a_submodule_runs_it_after_its_own_import(tmp_path, monkeypatch):
+    """The front-ends wait so for ``torch._dynamo`` (imported by ``torch.compile``) to keep out of its traces."""
+    (tmp_path / "sva_fake_package").mkdir()
+    (tmp_path / "sva_fake_package" / "__init__.py").write_text("")
+    (tmp_path / "sva_fake_package" / "tracer.py").write_text("READY = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    for name in ("sva_fake_package", "sva_fake_package.tracer"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    calls = []
+    when_imported("sva_fake_package.tracer", lambda: calls.append(sys.modules["sva_fake_package.tracer"].READY))
+    __import__("sva_fake_package")
+    assert calls == []  # the package alone is not the submodule
+    __import__("sva_fake_package.tracer")
+    assert calls == [True]
+    for name in ("sva_fake_package", "sva_fake_package.tracer"):
+        sys.modules.pop(name, None)

@@ -44,8 +44,8 @@ def lazy_attributes(package: str, names: dict[str, str]) -> tuple[Callable[[str]
 
 
 def when_imported(name: str, callback: Callable[[], None]) -> None:
-    """Run ``callback`` once the top-level module ``name`` is imported: now if it is, else right
-    after its import, whenever that comes, without importing it here.
+    """Run ``callback`` once the module ``name`` (a submodule too: ``torch._dynamo``) is imported: now if it
+    is, else right after its import, whenever that comes, without importing it here.
 
     For a library with a registry of classes filled as they are defined (albumentations'
     serialisation): our class joins it in any import order, and a program that never imports

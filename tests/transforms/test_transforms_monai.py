@@ -449,10 +449,11 @@ def test_two_channels_are_refused_and_four_carry_alpha(small_stylizer, bank, chw
 def test_reprs_say_what_the_transforms_do(small_stylizer, bank):
     array = RandStylize(small_stylizer, bank, prob=0.3, strength=(0.2, 0.6), value_range=(0, 255))
     dictionary = RandStylized(["image", "view"], small_stylizer, bank, prob=0.4, style_crop=0.5)
-    assert repr(array) == ("RandStylize(prob=0.3, strength=(0.2, 0.6), mode=None, styles=bank (uniform), "
+    objects = "stylizer=in memory, bank=in memory (5 styles)"
+    assert repr(array) == (f"RandStylize(prob=0.3, strength=(0.2, 0.6), mode=None, {objects}, styles=bank (uniform), "
                            "value_range=(0.0, 255.0))")
     assert repr(dictionary) == ("RandStylized(keys=['image', 'view'], prob=0.4, strength=(1.0, 1.0), mode=None, "
-                                "styles=bank (uniform), style_crop=0.5, value_range=None)")
+                                f"{objects}, styles=bank (uniform), style_crop=0.5, value_range=None)")
 
 
 def test_prob_and_strength_are_keyword_only_as_in_every_front_end(small_stylizer, bank):

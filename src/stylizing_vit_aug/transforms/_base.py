@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from .._lazy import when_imported
 from ..bank import StyleBank
 from ..bank.sampling import check_strategy
 from ..images import ImageError, Normalization, check_image
@@ -58,6 +59,9 @@ __all__ = ["StyleAugmentation", "StyleParams"]
 
 # what runs between a user's call and a front-end's warning: this package and the hosts that call a front-end
 _HOSTS = frozenset({"stylizing_vit_aug", "torch", "torchvision", "kornia", "monai", "albumentations"})
+# how the hosts call a front-end (torch modules: forward; MONAI, albumentations: __call__; kornia's containers draw
+# through generate_parameters first): what torch.compile must not trace (_run_eagerly)
+_ENTRY_POINTS = ("forward", "__call__", "generate_parameters")
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,11 @@ class StyleAugmentation:
     in_batch: bool
     _source: StyleSource
     _device_given = True  # whether device= was given (default: one pickled before _set_up recorded it)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every front-end runs eagerly inside a model or pipeline a user compiles (:func:`_run_eagerly`)."""
+        super().__init_subclass__(**kwargs)
+        when_imported("torch._dynamo", functools.partial(_run_eagerly, cls))  # torch.compile imports it first
 
     @classmethod
     def _check(cls, **params: Any) -> StyleParams:
@@ -233,11 +242,14 @@ class StyleAugmentation:
         return None if self.in_batch else self._source.bank
 
     def _style_repr(self) -> str:
-        """The checked parameters but ``p`` (which a host may print itself), for reprs."""
+        """The checked parameters but ``p`` (which a host may print itself), and where the stylizer and bank
+        come from (:meth:`StyleSource.labels`, one wording in every front-end), for reprs."""
         s = self.settings
+        stylizer, bank = self._source.labels()
         styles = "in-batch (rolled)" if self.in_batch else f"bank ({s.strategy or 'by domains'})"
+        source = f"stylizer={stylizer}" + ("" if self.in_batch else f", bank={bank}")
         crop = f", style_crop={s.style_crop}" if s.style_crop is not None else ""  # kornia's takes none
-        return f"strength={s.strength}, mode={s.mode}, styles={styles}{crop}"
+        return f"strength={s.strength}, mode={s.mode}, {source}, styles={styles}{crop}"
 
     def extra_repr(self) -> str:
         """The checked parameters, for the repr of the hosts that are torch modules."""
@@ -347,6 +359,18 @@ def check_pixel_range(value_range: Any, owner: str, takes_stats: bool) -> tuple[
         "range (e.g. CT in Hounsfield units, -1000 to 3000): "
         + RANGE_FIX.replace("(low, high)", f"({low:g}, {high:g})")
     )
+
+
+def _run_eagerly(cls: type) -> None:
+    """Keep ``torch.compile`` out of the entry points ``cls`` defines (:data:`_ENTRY_POINTS`): a compiled model or
+    ``v2.Compose`` holding a front-end runs it eagerly, as a graph break. Traced, its draws (how many rows the gate
+    picks, then styles for that many) became symbolic shapes and failed once the picked count varied. A stylizer
+    loaded with ``compile=`` still compiles its network in there. Run once ``torch._dynamo`` is imported (by
+    ``torch.compile``, before it traces anything): a program that never compiles does not import it for this."""
+    for name in _ENTRY_POINTS:
+        method = cls.__dict__.get(name)
+        if method is not None:
+            setattr(cls, name, torch.compiler.disable(method, reason=f"{cls.__name__} draws its styles per call"))
 
 
 def _user_stacklevel() -> int:

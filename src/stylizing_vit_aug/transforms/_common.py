@@ -26,7 +26,7 @@ from .._state_cache import CACHED_SOURCES as CACHED_SOURCES  # how many it keeps
 from .._state_cache import cached as _cached
 from .._state_cache import file_state as file_state  # callers import it from here
 from ..bank import StyleBank, bundled_bank, check_same_stylizer
-from ..checkpoints import CheckpointError, MissingStatistics
+from ..checkpoints import DEFAULT_ALIAS, CheckpointError, MissingStatistics
 from ..checkpoints.recorded import missing_stats
 from ..devices import usable_device
 from ..image_ops import strength_values
@@ -368,6 +368,13 @@ def _refuse_loading_options(owner: str, given: str, revision: str | None, device
     )
 
 
+def _source_words(source: str | None, revision: str | None) -> str:
+    """A checkpoint source as :meth:`StyleSource.labels` says it: the bundled default by that name."""
+    if source is None or source == DEFAULT_ALIAS:
+        return "bundled default"
+    return repr(source) + (f" @ {revision}" if revision else "")
+
+
 class StyleSource:
     """The stylizer and bank of a per-sample transform, resolved lazily and pickled as sources;
     a source string or bank path is checked (and made absolute) at once, loading nothing
@@ -517,6 +524,25 @@ class StyleSource:
         if self._bank_given and bank_path is None:
             raise ValueError("this transform's bank is not saved: call bank.save(path) first, or pass bank=path")
         return {"stylizer": source, "revision": revision, "bank": bank_path}
+
+    def labels(self) -> tuple[str, str]:
+        """Where the stylizer and the bank come from, in the words of every front-end's repr (an experiment's
+        log must say which checkpoint ran): a source as given (a path, a Hub id), "bundled default" /
+        "bundled", or "in memory" for an object, with where it came from. Loads nothing and never raises;
+        a bank file's recorded stylizer is read from its (cached) header."""
+        stylizer = self._stylizer if self._stylizer_given else None
+        if stylizer is not None:
+            source = stylizer.source
+            said = "in memory" if source is None else f"in memory ({_source_words(source, stylizer.revision)})"
+        else:
+            try:
+                said = _source_words(*self._stylizer_request()[:2])
+            except (OSError, ValueError):  # the bank file gone or damaged since: its first use says so
+                said = "recorded in the bank file"
+        if self._bank_given and self._bank is not None:
+            count, path = len(self._bank), f", from {str(self._bank.path)!r}" if self._bank.path else ""
+            return said, f"in memory ({count} style{'s' * (count != 1)}{path})"
+        return said, repr(self.bank_path) if self.bank_path else "bundled"
 
     def arguments(self) -> dict[str, Any]:
         """What rebuilds an equal transform in this process: the objects given, else the sources

@@ -55,7 +55,8 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
             process), or None for the bank's stylizer, else the bundled default.
         bank: a :class:`StyleBank` or a bank file to draw styles from; None takes each row's style
             from the next row of the same batch (the paper's roll by one; a batch of one is left
-            unchanged, as an image is never styled with itself).
+            unchanged, as an image is never styled with itself); in a ``VideoSequential``, frame t
+            of each clip from frame t of the next clip.
         p: probability per image.
         strength: a number, or a ``(low, high)`` range drawn per image.
         same_on_batch: one decision, strength and bank style for the whole batch.
@@ -140,6 +141,28 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
             gate = torch.ones(batch, dtype=torch.bool)
         return (gate & (style_index.cpu() >= 0)).nonzero().flatten()
 
+    @staticmethod
+    def _frames_per_clip(params: dict[str, torch.Tensor], batch: int) -> int:
+        """Frames per clip where a kornia ``VideoSequential`` drew these in-batch params once per clip (its
+        ``same_on_frame=True``, the default): a frame's ``style_index`` then names a clip, and the frame takes
+        its style from the same frame of that clip, as kornia maps its own mixes' pairs. 1 for a batch of
+        images. Params drawn once per frame or once for every clip are refused: rolled over the frames, a
+        frame would take its style from its own clip (or none)."""
+        drawn, clips = params.get("forward_input_shape"), params.get("video_batch_size")
+        drawn = int(drawn[0]) if drawn is not None and drawn.numel() else batch
+        if batch == 0 or (clips is None and drawn == batch):
+            return 1
+        clips = int(clips) if clips is not None else drawn  # a kornia that does not record the clips: as drawn
+        if drawn == clips and batch % clips == 0:
+            return batch // clips
+        raise ValueError(
+            "RandomStylize(bank=None) in a kornia VideoSequential styles frame t of each clip with frame t of another "
+            "clip, so it needs its params drawn once per clip: VideoSequential(same_on_frame=True) (kornia's default) "
+            f"and RandomStylize(same_on_batch=False). These were drawn {drawn} times for {clips} clips ({batch} "
+            "frames), so a frame would take its style from its own clip: use those settings, or pass a bank "
+            "(bank=a StyleBank or a bank file) to draw the styles from"
+        )
+
     def transform_inputs(self, input: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
         """Check the whole batch here, once per call whether or not a row fires, after kornia's own dtype and
         rank check and before it gates rows. The rest (params, flags, transform) goes to kornia's own as kornia
@@ -160,6 +183,7 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
         transform: torch.Tensor | None = None,
     ) -> torch.Tensor:
         rows = self._rows(params, input.shape[0])
+        frames = self._frames_per_clip(params, input.shape[0]) if self.in_batch else 1  # checked on every call
         if rows.numel() == 0:
             return input
         # clamped where transform_inputs let a resize's overshoot through; unknown (a call of its own): clamped
@@ -169,8 +193,9 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
         values, info = to_batch(chosen, "RandomStylize's input", range_checked=True)  # channels, size and dtype
         self._run_where(input.device)  # a lazily loaded stylizer runs where the batches are
         style_index = params["style_index"].cpu()[rows]
-        if self.in_batch:
-            originals = _clamped(input[to_device_nowait(style_index, input.device)], clamp)  # the rows, not stylised
+        if self.in_batch:  # the row it names, or in a video frame t of the clip it names
+            style_rows = to_device_nowait(style_index * frames + rows % frames, input.device)
+            originals = _clamped(input[style_rows], clamp)  # the rows, not stylised
             styles: Any = self.stylizer.encode_style(originals, range_checked=True)
         else:
             styles = self._styles_of(style_index)
