@@ -216,6 +216,12 @@ def read_stylize_log(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def comparable_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of stylize's CSV record as two output folders' records compare: without ``output_folder``,
+    the one column that names the folder itself."""
+    return [{name: value for name, value in row.items() if name != "output_folder"} for row in read_stylize_log(path)]
+
+
 def read_train_log(run: Path) -> list[dict]:
     """A training run's per-step log (log.jsonl)."""
     return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]

@@ -2,7 +2,9 @@
 and what it is when it is not a plain file (:func:`special_file`), because a named pipe blocks its
 reader forever and a device never ends; and the one stamp that tells a file changed since it was
 last looked at (:func:`file_stamp`, :func:`stamp_or_none`); and what is wrong with a bank path before it is
-opened (:func:`bank_path_problem`), which the command line says before it loads torch."""
+opened (:func:`bank_path_problem`), which the command line says before it loads torch; and whether two paths
+are one file or folder however each is reached (:func:`same_file`, :func:`within`): a bind mount, a share
+mounted twice or a link gives one folder two paths that no comparison of resolved paths finds equal."""
 
 from __future__ import annotations
 
@@ -10,7 +12,10 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["FileStamp", "bank_path_problem", "file_stamp", "present", "special_file", "stamp_or_none"]
+__all__ = [
+    "FileStamp", "bank_path_problem", "file_stamp", "identity", "looping_link", "non_utf8_name", "present", "same_file",
+    "special_file", "stamp_or_none", "within",
+]
 
 _KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
           (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"))
@@ -50,6 +55,55 @@ def present(path: Path) -> bool:
     except OSError:  # ELOOP, a folder that may not be searched, ...: the reader says what is wrong
         return True
     return True
+
+
+def looping_link(path: Path) -> str | None:
+    """What is wrong with ``path`` where a symbolic link on it loops (``ln -s x x``), so it cannot be resolved,
+    else None: said by name, not as Python's "Symlink loop" or as a path that does not exist."""
+    try:
+        path.resolve()
+    except (RuntimeError, OSError) as error:  # RuntimeError until Python 3.13, OSError (ELOOP) since
+        return f"{path} cannot be followed: a symbolic link on it loops ({error}); fix or remove it (ls -l {path})"
+    return None
+
+
+def non_utf8_name(path: Path) -> str | None:
+    """What is wrong with ``path`` where its name's bytes are not UTF-8 (``caf\\xe9.png``, written in Latin-1
+    by an old share or a Windows zip; Python holds such bytes as surrogates), else None: the record (UTF-8
+    CSV), the messages and the outputs' names cannot hold it, so it is named by its bytes with a way to rename."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return (
+            f"{os.fsencode(path)!r}: its name is not valid UTF-8 (another encoding, e.g. Latin-1), which the record "
+            "and the outputs' names cannot hold; rename it to UTF-8, e.g. `convmv -f latin1 -t utf8 --notest -r "
+            "FOLDER`"
+        )
+    return None
+
+
+def identity(path: Path) -> tuple[int, int] | None:
+    """The file or folder ``path`` reaches, as (device, inode), whatever path reaches it; None where it
+    cannot be looked at (not there yet)."""
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return status.st_dev, status.st_ino
+
+
+def same_file(one: Path, two: Path) -> bool:
+    """Whether ``one`` and ``two`` are one file or folder (:func:`identity`, as ``os.path.samefile``),
+    however each path reaches it. False where either cannot be looked at (not there yet: not the same)."""
+    return (first := identity(one)) is not None and first == identity(two)
+
+
+def within(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or inside it, by identity (:func:`same_file`): ``path`` (made
+    absolute, links resolved) or one of its existing parents is ``folder``. A path that does not
+    exist yet is inside where its nearest existing parent is."""
+    path = path.resolve()
+    return any(same_file(place, folder) for place in (path, *path.parents))
 
 
 def special_file(path: Path) -> str | None:

@@ -8,12 +8,14 @@ the traceback to the log), 3 (:data:`EXIT_SKIPPED`) finished but some files coul
 were skipped (``stylize``, ``bank build``, ``preview``), 4 ``train`` stopped at a NaN/Inf loss or
 gradient, 130 interrupted, 141 (:data:`EXIT_OUTPUT_CLOSED`) stdout's reader closed it before the command
 had printed everything (``demo | head -1``): quietly, as a process ended by SIGPIPE, whatever files the command
-writes written first; a code the command had returned (``stylize``'s 3, whose summary on stdout comes last) is kept.
+writes written first; a code the command had returned (3 of ``stylize``, ``preview`` and ``bank build``, whose line on
+stdout comes last) is kept, also where stderr or stdout cannot take the last messages (closed, a full disk).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import functools
 import importlib
@@ -27,7 +29,7 @@ from typing import NamedTuple
 
 from . import __version__
 from ._signals import interrupts_ignored_at_exit
-from .commands._exits import PROG, Unavailable, broken_install, failure
+from .commands._exits import PROG, Unavailable, broken_install, failure, say
 
 logger = logging.getLogger("stylizing_vit_aug.cli")
 
@@ -292,7 +294,7 @@ def _configure_logging(verbose: int) -> None:
 
 def _fail(command: str | None, message: str, code: int) -> int:
     where = f"{PROG} {command}" if command else PROG
-    print(f"{where}: error: {message}", file=sys.stderr)
+    say(f"{where}: error: {message}")  # a stderr that cannot take it (2>&-, 2>/dev/full) keeps the code
     logger.debug("traceback", exc_info=True)
     return code
 
@@ -305,6 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     before any handler runs.
     """
     script, argv = argv is None, list(sys.argv[1:] if argv is None else argv)
+    if script and sys.stderr is None:  # started with stderr closed (2>&-): its messages go nowhere, not to stdout
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - the process's stderr from now on
     with interrupts_ignored_at_exit(script):
         code = 0
         try:
@@ -316,7 +320,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BrokenPipeError:
             closed = _output_closed(script)
             return code or closed  # a code the command returned (files skipped, a failure) says more than 141
+        except OSError as error:  # stdout cannot take what it holds (a full disk: >/dev/full)
+            code = code or _fail(_command_of(argv), f"could not write stdout: {error}", 1)
+        finally:
+            if script:
+                _drop_unwritable()
         return code
+
+
+def _drop_unwritable() -> None:
+    """What stdout or stderr holds and cannot write (a full disk, a closed descriptor: ``2>&-``) goes to the null
+    device, so the interpreter's last flush neither fails (exit 120) nor changes the exit code the run decided.
+    Only an entry point that owns its process does this (as :func:`_output_closed`)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            with contextlib.suppress(OSError, ValueError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, stream.fileno())
+                os.close(devnull)
 
 
 def _stdout_gone() -> bool:
@@ -345,7 +369,7 @@ def _output_closed(script: bool) -> int:
 
 
 def _interrupted(command: str | None) -> int:
-    print(f"{PROG} {command}: interrupted" if command else f"{PROG}: interrupted", file=sys.stderr)
+    say(f"{PROG} {command}: interrupted" if command else f"{PROG}: interrupted")
     return 130
 
 

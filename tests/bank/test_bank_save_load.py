@@ -118,3 +118,16 @@ def test_a_bank_pickles_with_its_streams_and_draws_the_same(crops_bank):
     index = torch.tensor([4, 0, 2])
     assert torch.equal(copy.images, crops_bank.images)
     assert all(torch.equal(a, b) for a, b in zip(copy.stream(index).layers, crops_bank.stream(index).layers))
+
+
+def test_a_bank_saved_to_a_link_replaces_the_file_it_points_at(crops_bank, small_stylizer, tmp_path):
+    """``current.safetensors`` -> ``shared/bank.safetensors``: the link stays, and every path to the shared bank
+    reads the new one (as a checkpoint folder behind a link is written through)."""
+    shared = tmp_path / "shared" / "bank.safetensors"
+    StyleBank(crops_bank.images[:2], small_stylizer).save(shared)
+    link = tmp_path / "current.safetensors"
+    link.symlink_to(shared)
+    crops_bank.save(link)
+    assert link.is_symlink() and link.resolve() == shared.resolve()
+    assert torch.equal(StyleBank.load(shared, small_stylizer).images, crops_bank.images)
+    assert not [path.name for path in shared.parent.iterdir() if path != shared]  # no temporary left beside it

@@ -11,9 +11,9 @@ def test_the_style_count_is_checked_once_per_run_not_per_input(tmp_path, checkpo
     calls: list[tuple[int, int]] = []
     real = _stylize_plan.refuse_too_few_styles
 
-    def counted(wanted: int, count: int) -> None:
+    def counted(wanted: int, count: int, itself=None) -> None:
         calls.append((wanted, count))
-        real(wanted, count)
+        real(wanted, count, itself)
 
     monkeypatch.setattr(_stylize_plan, "refuse_too_few_styles", counted)
     write_images(tmp_path / "styles", 2, size=(32, 32), seed=3)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import read_stylize_log, write_images
+from helpers import comparable_rows, read_stylize_log, write_images
 from stylizing_vit_aug.commands import _stylize_record, stylize
 from stylizing_vit_aug.commands._stylize_record import BEFORE_INPUTS, SETTINGS
 from stylizing_vit_aug.commands.common import EXIT_SKIPPED
@@ -151,7 +151,8 @@ def test_an_output_whose_input_changed_and_is_unreadable_now_stays_with_its_row_
     assert run_in(out) == 0
     assert run_in(tmp_path / "fresh") == 0
     assert _outputs(out) == _outputs(tmp_path / "fresh")
-    assert read_stylize_log(out / "stylize_log.csv") == read_stylize_log(tmp_path / "fresh" / "stylize_log.csv")
+    rows = [comparable_rows(folder / "stylize_log.csv") for folder in (out, tmp_path / "fresh")]
+    assert rows[0] == rows[1]  # the same rows, but for the folder each names
 
 
 def test_a_run_killed_while_redoing_changed_inputs_leaves_each_output_with_the_row_that_made_it(

@@ -327,7 +327,7 @@ def test_a_rank_that_cannot_start_exits_with_the_code_one_process_would(tmp_path
     listing its inputs, a runtime failure, not a usage error: it used to exit 2 whatever the error;
     now it exits with the code one process gives the same error (1), naming itself."""
 
-    def unreadable(root, what="input folder"):
+    def unreadable(root, what="input folder", *more, **options):
         raise OSError(errno.EIO, "Input/output error", str(root))
 
     monkeypatch.setattr(_stylize_plan, "list_images", unreadable)

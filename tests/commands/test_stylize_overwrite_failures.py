@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import read_stylize_log
+from helpers import comparable_rows
 from stylizing_vit_aug.commands._stylize_record import SETTINGS
 from stylizing_vit_aug.commands.common import EXIT_SKIPPED
 
@@ -15,7 +15,7 @@ UNKNOWN = "saying what made them"  # the warning of outputs without a row (recor
 
 
 def _rows(out: Path) -> dict[str, dict[str, str]]:
-    return {row["output"]: row for row in read_stylize_log(out / "stylize_log.csv")}
+    return {row["output"]: row for row in comparable_rows(out / "stylize_log.csv")}
 
 
 def _settings(row: dict[str, str]) -> dict[str, str]:

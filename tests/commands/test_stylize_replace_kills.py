@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import RANKS_ENV, read_stylize_log, write_images
+from helpers import RANKS_ENV, comparable_rows, write_images
 from stylizing_vit_aug import cli
 from stylizing_vit_aug._atomic import TEMPORARY_PREFIX, remove_stale_temporaries
 from stylizing_vit_aug.commands import stylize
@@ -48,7 +48,7 @@ def folders(tmp_path_factory, checkpoint):
 
 def _state(out: Path) -> dict[str, tuple[bytes, dict[str, str]]]:
     """Each output's bytes and its row."""
-    rows = {row["output"]: row for row in read_stylize_log(out / "stylize_log.csv")}
+    rows = {row["output"]: row for row in comparable_rows(out / "stylize_log.csv")}
     return {path.name: (path.read_bytes(), rows[path.name]) for path in sorted(out.glob("*.png"))}
 
 

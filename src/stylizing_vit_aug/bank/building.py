@@ -396,10 +396,14 @@ def folder_name(root: Path) -> str:
     return Path(os.path.abspath(root)).name
 
 
-def note_empty_domains(root: Path, paths: Sequence[Path], user: str = "the bank") -> None:
+def note_empty_domains(
+    root: Path, paths: Sequence[Path], user: str = "the bank", unlisted: Sequence[Path] = ()
+) -> None:
     """Warn, naming them, about top-level subfolders of ``root`` that hold no image file read
-    (empty, or only other kinds of file): they give no domain to ``user``, which the user may count on."""
+    (empty, or only other kinds of file): they give no domain to ``user``, which the user may count on.
+    One that could not be listed (``unlisted``, warned of by the listing) is not called empty."""
     used = {p.relative_to(root).parts[0] for p in paths if len(p.relative_to(root).parts) > 1}
+    used.update(folder.relative_to(root).parts[0] for folder in unlisted if root in folder.parents)
     try:
         folders = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
     except OSError:  # listed a moment ago: nothing to add

@@ -173,7 +173,9 @@ def bank_metadata(
 
 def write_bank_file(path: Path, tensors: Mapping[str, torch.Tensor], metadata: dict[str, str]) -> None:
     """Write a bank atomically; a name that is a folder, or has a pickle suffix (which nothing of
-    ours would read back), is refused before any work, naming the path the user gave."""
+    ours would read back), is refused before any work, naming the path the user gave. A symbolic
+    link (``current.safetensors`` to a shared bank) stays: the file it points at is replaced, in its
+    folder, as a checkpoint folder behind a link is, so every path to the bank reads the new one."""
     from safetensors.torch import save_file
 
     if path.suffix.lower() in PICKLE_SUFFIXES:
@@ -182,7 +184,8 @@ def write_bank_file(path: Path, tensors: Mapping[str, torch.Tensor], metadata: d
         raise IsADirectoryError(
             f"cannot write the bank to {path}: it is a folder; give a file name, e.g. {path / 'bank.safetensors'}"
         )
-    write_atomically(path, lambda temporary: save_file(dict(tensors), str(temporary), metadata=metadata))
+    target = Path(os.path.realpath(path))  # through links; one that loops stays as it is (and is replaced)
+    write_atomically(target, lambda temporary: save_file(dict(tensors), str(temporary), metadata=metadata))
 
 
 def read_bank_file(

@@ -231,14 +231,16 @@ class StyleBank:
         root = Path(root)
         if not root.is_dir():
             raise FileNotFoundError(f"style folder {root} does not exist or is not a folder")
-        paths = find_images(root)
+        unlisted: list[tuple[Path, str]] = []  # folders that could not be listed: skipped, never "empty"
+        paths = find_images(root, unlisted=unlisted)
         if not paths:
-            raise ValueError(f"no {'/'.join(IMAGE_EXTENSIONS)} images found under {root}")
+            why = f"; {unlisted[0][1]}" if unlisted else ""
+            raise ValueError(f"no {'/'.join(IMAGE_EXTENSIONS)} images found under {root}{why}")
         if domains == "subfolders":
-            note_empty_domains(root, paths)
+            note_empty_domains(root, paths, unlisted=[folder for folder, _ in unlisted])
         labels = folder_domains(root, paths, domains)
         bank = cls.from_images(paths, stylizer, domains=labels, on_error=on_error, **kwargs)
-        bank.sources = relative_sources(bank.sources, root)
+        bank.sources, bank.skipped = relative_sources(bank.sources, root), [*unlisted, *bank.skipped]
         return bank
 
     @classmethod

@@ -15,7 +15,9 @@ from __future__ import annotations
 import errno
 import sys
 import traceback
+from contextlib import suppress
 from pathlib import Path
+from typing import TextIO
 
 from .. import __version__
 from .._ranks import CLIError
@@ -34,6 +36,36 @@ FULL_DISK = (errno.ENOSPC, errno.EDQUOT)  # a write that fails so stops a run: e
 
 class Unavailable(Exception):
     """A command this installation cannot run (exit 1, the message alone)."""
+
+
+def print_line(text: str, stream: TextIO) -> None:
+    """Print ``text`` on ``stream`` and flush it; characters its encoding lacks written escaped (``\\xe9`` under
+    ``PYTHONIOENCODING=ascii``), as Python's stderr writes them, rather than failing the command that printed."""
+    try:
+        print(text, file=stream, flush=True)
+    except UnicodeEncodeError:
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        print(text.encode(encoding, "backslashreplace").decode(encoding), file=stream, flush=True)
+
+
+def say(text: str) -> None:
+    """``text`` on stderr, a command's message: a stderr that cannot take it (closed: ``2>&-``; full:
+    ``2>/dev/full``) loses the message, never the exit code the run decided by what it did."""
+    if sys.stderr is not None:
+        with suppress(OSError, ValueError):
+            print_line(text, sys.stderr)
+
+
+def say_result(text: str, code: int) -> None:
+    """``text`` on stdout, a command's last word, after everything it says on stderr (:func:`say`). A run that
+    skipped files (``code`` not 0) keeps its code where stdout cannot take the line (its reader left: 141 would
+    say all was written; a full disk); one with code 0 raises, as any command whose stdout fails
+    (:func:`stylizing_vit_aug.cli.main`: 141 for a reader that left, else 1)."""
+    try:
+        print_line(text, sys.stdout)
+    except OSError:
+        if not code:
+            raise
 
 
 def failure(error: Exception) -> tuple[str, int]:

@@ -114,7 +114,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "stylizer(image, style) gives, 16-bit styles included)",
     )
     for option, help_text in (("--bank", "a bank file: a random style of it per input"),
-                              ("--styles-dir", "a folder of style images: a random one per input")):
+                              ("--styles-dir", "a folder of style images: a random one per input, never the input "
+                               "itself")):
         styles.add_argument(option, type=Path, action=_OneStyleChecked, help=help_text)
     parser.add_argument(
         "--colour-reference",
@@ -149,7 +150,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="output format (default: keep the input's)",
     )
     parser.add_argument("--quality", type=int, default=95, help="JPEG and lossy WebP quality (default 95)")
-    parser.add_argument("--log", type=Path, default=None, help=f"CSV record file (default: OUTPUT/{LOG_NAME})")
+    parser.add_argument("--log", type=Path, default=None,
+                        help=f"CSV record file (default: OUTPUT/{LOG_NAME}), of one output folder")
     parser.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
     parser.add_argument(
         "--compile",

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import logging
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from ._exits import FULL_DISK as FULL_DISK  # re-exported: stylize stops when its folder is full
-from ._exits import cannot_write
+from ._exits import cannot_write, say, say_result
 from ._stylize_plan import Job, StylizePlan
 from ._stylize_record import Unrecorded, collect_log, failure_row, replace_log
 from .common import EXIT_SKIPPED, CLIError
@@ -117,16 +116,11 @@ def finish_record(
 
 def say_summary(outcome: Outcome, code: int) -> None:
     """Print ``outcome``'s summary on stdout, the run's last word: after every message on stderr, so a reader that
-    closed stdout (``| head -0``) costs none of them. A run that skipped files keeps its exit ``code`` then
-    (:data:`~.common.EXIT_SKIPPED`: exit code 141 would say its files were written); one that did not ends as any
-    command whose stdout's reader left does (141, :data:`stylizing_vit_aug.cli.EXIT_OUTPUT_CLOSED`)."""
-    if not outcome.summary:
-        return
-    try:
-        print(outcome.summary, flush=True)
-    except BrokenPipeError:
-        if not code:
-            raise
+    closed stdout (``| head -0``) costs none of them. A run that skipped files keeps its exit ``code`` where stdout
+    cannot take the line (:data:`~.common.EXIT_SKIPPED`: exit code 141 would say its files were written); one that
+    did not ends as any command whose stdout fails does (:func:`._exits.say_result`)."""
+    if outcome.summary:
+        say_result(outcome.summary, code)
 
 
 def _say_skipped(
@@ -144,18 +138,16 @@ def _say_skipped(
     reasons = "the warnings above" if unfinished else f"the 'error' column of {plan.log} and the warnings above"
     if full:
         others = f" and {failed} other file(s) failed" if failed else ""
-        print(
+        say(
             f"the run stopped when {plan.output} ran out of space (free now: {_free_space(plan.output)}): {absent} of "
             f"the {planned} planned output(s) were not written{others} (their reasons: {reasons}); free "
-            f"space and run the same command again to write them{record}; exit code {EXIT_SKIPPED}",
-            file=sys.stderr,
+            f"space and run the same command again to write them{record}; exit code {EXIT_SKIPPED}"
         )
         return
-    print(
+    say(
         f"{failed + absent} file(s) could not be read or written and were skipped (their reasons: {reasons}); a "
         f"rerun retries them (fix or remove an unreadable style "
-        f"file: it is left out of the styles while it cannot be read){record}; exit code {EXIT_SKIPPED}",
-        file=sys.stderr,
+        f"file: it is left out of the styles while it cannot be read){record}; exit code {EXIT_SKIPPED}"
     )
 
 

@@ -22,8 +22,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
+import unicodedata
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,12 +33,21 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
+from .._files import identity, non_utf8_name, same_file, within
 from ..bank.sources import images_digest
 from ..images import IMAGE_EXTENSIONS, ImageReadError, check_whole, read_image
 from ._ranks import attempt, stop_together
 from ._stylize_colour import colour_step_refusal, folders_of, reference_label
 from ._stylize_record import INPUT_COLUMNS, LOG_NAME, OWN_COLOURS, log_refusal, range_label
-from .common import PIL_FORMATS, CheckpointChoice, CLIError, Ranks, bank_path_refusal, list_images
+from .common import (
+    PIL_FORMATS,
+    CheckpointChoice,
+    CLIError,
+    Ranks,
+    bank_path_refusal,
+    list_images,
+    refuse_looping_links,
+)
 
 if TYPE_CHECKING:
     from ..model import StyleStream
@@ -73,22 +84,32 @@ class StylizePlan:
     checkpoint: CheckpointChoice
     ranks: Ranks
     colour_reference: str = "image"  # --colour-reference: "folder" maps a folder's inputs from one colour profile
+    unlisted: tuple[str, ...] = ()  # why entries were left out of the listings (each warned of): skipped, exit code 3
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, ranks: Ranks) -> StylizePlan:
         """The plan of ``args`` (:class:`CLIError` for inputs and settings that cannot run)."""
-        inputs = list_images(args.input)
-        root = args.input if args.input.is_dir() else args.input.parent
-        output = args.output.resolve()
-        if output == root.resolve() or root.resolve() in output.parents:
-            raise CLIError(f"the output folder {args.output} must not be the input folder or inside it")
+        refuse_looping_links(("-o", args.output), ("--log", args.log), ("--style", args.style))
+        unlisted: list[str] = []  # entries the listings left out (an unlistable folder, a name not UTF-8)
+        inputs = list_images(args.input, skipped=unlisted, outside=args.output)
+        folder = args.input.is_dir()  # one image: only an output over the image itself is refused (check_outputs)
+        root = args.input if folder else args.input.parent
+        if folder and within(args.output, root):  # by identity: a link, a bind mount, a share mounted twice
+            raise CLIError(
+                f"the output folder {args.output} must not be the input folder or inside it, by any path (a link, a "
+                f"bind mount, a share mounted twice); pass an -o outside {args.input}"
+            )
         if not 0 <= args.quality <= 100:
             raise CLIError(f"--quality must lie in 0..100, got {args.quality}")
         _refuse_an_image_name_as_the_output_folder(args.output, inputs[0])
         log = args.log or args.output / LOG_NAME
-        if refusal := log_refusal(log, root, args.output / LOG_NAME):
+        if refusal := log_refusal(log, root if folder else None, args.output):
             raise CLIError(refusal)
-        style_files = _style_files(args)
+        style_files = _style_files(args, unlisted)
+        if style_files and (itself := input_among(inputs, style_files)):  # never an image's own style
+            refuse_too_few_styles(args.styles_per_image, len(style_files), itself)
+        if unlisted and args.on_error == "stop":
+            raise CLIError(f"skipped {unlisted[0]} (stopped by --on-error stop; the default skips it)")
         # a --bank without --checkpoint: the stylizer the bank records (its header checked by _style_files)
         checkpoint = dataclasses.replace(
             CheckpointChoice.from_args(args).for_bank(args.bank), device=ranks.device(args.device), compile=args.compile
@@ -115,6 +136,7 @@ class StylizePlan:
             checkpoint,
             ranks,
             args.colour_reference,
+            tuple(unlisted),
         )
         plan.check_outputs()
         checkpoint.refuse_unread()  # after the run's own mistakes, as a load would come
@@ -133,16 +155,18 @@ class StylizePlan:
         ``--log`` among them (:class:`CLIError`, before the model loads)."""
         outputs = self.outputs()
         self._refuse_one_name_twice(outputs)
+        _refuse_names_no_file_system_takes(self, outputs)
         _refuse_outputs_in_the_input(self, outputs)
         self._refuse_a_log_among_the_outputs(outputs)
 
     def _refuse_one_name_twice(self, outputs: list[Path]) -> None:
-        """Two inputs mapped to one output name, case aside (``scan.png`` and ``SCAN.bmp`` with ``--ext jpg``):
-        macOS's and Windows' file systems ignore case, so there one output would overwrite the other while the
+        """Two inputs mapped to one output name, case and Unicode normalisation aside (``scan.png`` and ``SCAN.bmp``
+        with ``--ext jpg``; ``café`` with é as one character, NFC, and as e + accent, NFD): macOS's and Windows' file
+        systems ignore case, and macOS's the normalisation, so there one output would overwrite the other while the
         record lists both; refused on every system, so that a run does not depend on where it runs."""
         first: dict[str, int] = {}
         for number, out in enumerate(outputs):
-            other = first.setdefault(self.key(out).casefold(), number)
+            other = first.setdefault(unicodedata.normalize("NFC", self.key(out)).casefold(), number)
             if other == number:
                 continue
             one, two = (self.input_key(self.inputs[i // self.styles_per_image]) for i in (other, number))
@@ -152,6 +176,9 @@ class StylizePlan:
                 if named == also
                 else f" but for case: {one} to {named} and {two} to {also}, one file on macOS and Windows (their file "
                 "systems ignore case)"
+                if named.casefold() == also.casefold()
+                else f" but for Unicode normalisation (an accent as one character, NFC, or as a letter and a combining "
+                f"accent, NFD): {one} to {named!a} and {two} to {also!a}, one file on macOS"
             )
             way = " or pass --ext keep" if self.ext != "keep" and one.casefold() != two.casefold() else ""
             raise CLIError(f"two inputs map to the same output name{said}; rename one of the inputs{way}")
@@ -237,10 +264,10 @@ def start_on_every_rank(ranks: Ranks, start: Callable[[], T], held: ExitStack) -
     return started  # type: ignore[return-value]
 
 
-def _style_files(args: argparse.Namespace) -> tuple[Path, ...]:
+def _style_files(args: argparse.Namespace, unlisted: list[str]) -> tuple[Path, ...]:
     """Check the style source given (it exists and is of the kind its option takes) and that it
     holds ``--styles-per-image`` styles, from the files or the bank's header alone; the images
-    of ``--styles-dir`` (empty for the others)."""
+    of ``--styles-dir`` (empty for the others; what its listing left out goes into ``unlisted``)."""
     from ..bank.storage import BankFileError, read_bank_info
 
     files: tuple[Path, ...] = ()
@@ -252,6 +279,8 @@ def _style_files(args: argparse.Namespace) -> tuple[Path, ...]:
             )
         if not args.style.is_file():
             raise CLIError(f"style image {args.style} does not exist")
+        if problem := non_utf8_name(args.style):
+            raise CLIError(f"--style {problem}")
         try:  # the user named it: it must read (preview's rule for --style)
             check_whole(args.style, decode=False)
         except ImageReadError as error:
@@ -265,7 +294,7 @@ def _style_files(args: argparse.Namespace) -> tuple[Path, ...]:
         except (BankFileError, FileNotFoundError) as error:
             raise CLIError(str(error)) from None
     else:
-        files = tuple(list_images(args.styles_dir, "style folder"))
+        files = tuple(list_images(args.styles_dir, "style folder", unlisted))
         count = len(_readable_styles(files, args.on_error, f"--styles-dir {args.styles_dir}"))
     refuse_too_few_styles(args.styles_per_image, count)
     return files
@@ -292,10 +321,24 @@ def _readable_styles(paths: tuple[Path, ...], on_error: str, where: str) -> list
     return readable
 
 
-def refuse_too_few_styles(wanted: int, count: int) -> None:
-    """``--styles-per-image`` draws ``wanted`` different styles of ``count``."""
-    if wanted > count:
+def refuse_too_few_styles(wanted: int, count: int, itself: Path | None = None) -> None:
+    """``--styles-per-image`` draws ``wanted`` different styles of ``count``; one fewer for ``itself``,
+    an input among the styles, which is never styled with itself (as BatchStylize never does)."""
+    if itself is None and wanted > count:
         raise CLIError(f"--styles-per-image {wanted} needs at least {wanted} styles; there are {count}")
+    if itself is not None and count == 1:
+        raise CLIError(f"the only style image is {itself}, an input itself, and an image is never styled with itself: "
+                       "add style images to the folder, or pass --style or --bank")
+    if itself is not None and wanted > count - 1:
+        raise CLIError(f"--styles-per-image {wanted} needs at least {wanted} styles besides the input itself ("
+                       f"{itself} is among the {count} styles, and an image is never styled with itself)")
+
+
+def input_among(inputs: Iterable[Path], styles: Iterable[Path]) -> Path | None:
+    """An input that is one of the style files (the same file, however reached: :func:`~.._files.identity`),
+    or None."""
+    known = {identity(path) for path in styles} - {None}
+    return next((path for path in inputs if identity(path) in known), None)
 
 
 def _refuse_an_image_name_as_the_output_folder(output: Path, first: Path) -> None:
@@ -335,6 +378,7 @@ class RunStyles:
         self.bank: StyleBank | None = None
         self.single: StyleStream | None = None  # --style: encoded as given, no bank
         self._digests: dict[int, str] = {}
+        self._files: dict[tuple[int, int], int] = {}  # --styles-dir's files by identity: an input's own left out
         if plan.style is not None:  # the source was checked when planned (StylizePlan.from_args)
             self.single, self._digests[0] = _style_file_stream(plan.style, stylizer)
             self.labels = [plan.style.as_posix()]  # "/" on every system, as the record's paths
@@ -346,22 +390,28 @@ class RunStyles:
             self.bank = StyleBank.from_images(list(paths), stylizer, encode=False, on_error=plan.on_error)
             self.skipped = self.bank.skipped
             unread = {path for path, _ in self.skipped}
-            self.labels = [p.as_posix() for p in paths if p not in unread]
+            kept = [p for p in paths if p not in unread]
+            self.labels = [p.as_posix() for p in kept]
+            self._files = {key: index for index, p in enumerate(kept) if (key := identity(p)) is not None}
         # the one count check, again on the bank built: a style file may have failed to read since planned
-        refuse_too_few_styles(plan.styles_per_image, len(self))
+        itself = next((path for path in plan.inputs if identity(path) in self._files), None) if self._files else None
+        refuse_too_few_styles(plan.styles_per_image, len(self), itself)
         self.seed = plan.seed
 
     def __len__(self) -> int:
         return 1 if self.bank is None else len(self.bank)
 
-    def choose(self, relative: str, count: int = 1) -> list[StyleChoice]:
+    def choose(self, relative: str, count: int = 1, source: Path | None = None) -> list[StyleChoice]:
         """``count`` different styles drawn from the seed and ``relative`` alone; the first is the
-        same for every ``count``, so adding copies never changes the first one."""
+        same for every ``count``, so adding copies never changes the first one. ``source``, the input
+        file: where it is a style file itself, that style is left out and the draw goes on (every
+        other input draws as before)."""
         generator = torch.Generator().manual_seed(zlib.crc32(f"{self.seed}:{relative}".encode()))
+        itself = self._files.get(identity(source)) if source is not None and self._files else None
         indices: list[int] = []
         while len(indices) < count:
             index = 0 if len(self) == 1 else int(self.bank.sample(1, generator=generator)[0])
-            if index not in indices:
+            if index not in indices and index != itself:
                 indices.append(index)
         domains = self.bank.domains if self.bank is not None else None
         return [StyleChoice(self.labels[i], i, domains[i] if domains else "", self.digest(i)) for i in indices]
@@ -443,7 +493,7 @@ class RunRows:
         plan = self.plan
         return {
             "input": plan.input_key(path), **(source or dict.fromkeys(INPUT_COLUMNS, "")),
-            "output": plan.key(out),
+            "output": plan.key(out), "output_folder": plan.output.resolve().as_posix(),
             "style": choice.label, "style_index": str(choice.index), "style_digest": choice.digest,
             "domain": choice.domain, "strength": f"{plan.strength:g}", "seed": str(plan.seed), **self.stylizer,
             "colour_reference": self.colour_reference(path), "value_range": range_label(plan.value_range),
@@ -477,19 +527,52 @@ def plan_jobs(plan: StylizePlan, styles: RunStyles) -> tuple[list[Job], list[int
     owners: list[int] = []
     outputs = iter(plan.outputs())
     for number, path in enumerate(plan.inputs):
-        for choice in styles.choose(plan.input_key(path), plan.styles_per_image):
+        for choice in styles.choose(plan.input_key(path), plan.styles_per_image, path):
             jobs.append((path, next(outputs), choice))
             owners.append(number % plan.ranks.world)
     return jobs, owners
 
 
+NAME_MAX = 255  # bytes of one file name: ext4, XFS, Btrfs, APFS, NTFS (255 characters there), most others
+
+
+def _refuse_names_no_file_system_takes(plan: StylizePlan, outputs: list[Path]) -> None:
+    """An output whose name is over :data:`NAME_MAX` bytes (its input's name near the limit, and the output's
+    suffix, ``.s0`` or a longer extension, added), or that is also a folder other outputs go into (``x.jpg`` ->
+    ``x.png`` beside a folder ``x.png/``): each would fail when written, after the model loaded."""
+    folders = {folder for out in outputs for folder in Path(plan.key(out)).parents}
+    for number, out in enumerate(outputs):
+        key, path = plan.key(out), plan.input_key(plan.inputs[number // plan.styles_per_image])
+        if long := next((name for name in Path(key).parts if len(os.fsencode(name)) > NAME_MAX), None):
+            raise CLIError(
+                f"the output of {path} would be named {long[:32]!r}..., {len(os.fsencode(long))} bytes, over the "
+                f"{NAME_MAX} bytes a file name may have; shorten the input's name"
+                + (" or pass --ext keep" if plan.ext != "keep" else "")
+            )
+        if Path(key) in folders:
+            raise CLIError(
+                f"the output of {path} would be {key}, which is also a folder the outputs of the input folder "
+                f"{Path(key)} go into: one path cannot be both; rename the input or that folder, or pass another --ext"
+            )
+
+
 def _refuse_outputs_in_the_input(plan: StylizePlan, outputs: list[Path]) -> None:
     """An output folder that holds the input folder maps some inputs into it: an output would
-    overwrite an input (--overwrite) or an input would pass for a finished output."""
-    root, output = plan.root.resolve(), plan.output.resolve()
-    if output not in root.parents:
+    overwrite an input (--overwrite) or an input would pass for a finished output. Folders are
+    compared by identity (:func:`~.._files.same_file`), so a second path to one (a bind mount)
+    is caught too. One input image's own folder as -o is refused only where an output is the image."""
+    if same_file(plan.output, plan.root):  # one input image (a folder's own -o was refused by from_args)
+        for number, out in enumerate(outputs):
+            if same_file(out, source := plan.inputs[number // plan.styles_per_image]):
+                raise CLIError(
+                    f"{out} would be written over its input {source} itself; pass another -o (a new folder "
+                    "beside the image is fine) or another --ext"
+                )
+    root = plan.root.resolve()
+    holder = next((folder for folder in root.parents if same_file(folder, plan.output)), None)
+    if holder is None:
         return
-    inside = root.relative_to(output).parts
+    inside = root.relative_to(holder).parts
     for out in outputs:
         if out.relative_to(plan.output).parts[: len(inside)] == inside:
             raise CLIError(

@@ -43,13 +43,14 @@ from itertools import accumulate
 from pathlib import Path
 
 from .._atomic import WriteFailed, fsync_directory, temporary_path, write_atomically
-from .._files import FileStamp, file_stamp, stamp_or_none
+from .._files import FileStamp, file_stamp, same_file, stamp_or_none, within
 from ..images import IMAGE_EXTENSIONS, ImageReadError, check_whole
 from ..images.files import sha256_of
 from ._stylize_args import LOG_NAME as LOG_NAME  # re-exported: the record's name, torch-free there
 
 __all__ = [
-    "ADDED", "BEFORE_COLOUR_REFERENCE", "BEFORE_COLUMNS", "BEFORE_INPUTS", "BEFORE_VALUE_RANGE", "FIELDS",
+    "ADDED", "BEFORE_COLOUR_REFERENCE", "BEFORE_COLUMNS", "BEFORE_INPUTS", "BEFORE_OUTPUT_FOLDER", "BEFORE_VALUE_RANGE",
+    "FIELDS",
     "INPUT_COLUMNS", "KNOWN_HEADERS", "LEGACY_FIELDS", "LOG_NAME", "OWN_COLOURS", "SETTINGS", "TYPE_RANGE",
     "LogWriter", "Unrecorded",
     "collect_log", "describes_output", "failure_row", "file_sha256",
@@ -64,9 +65,9 @@ logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command'
 # "SIZE MTIME_NS" (the stat make and rsync compare), which spares a rerun reading unchanged inputs.
 INPUT_COLUMNS = ("input_sha256", "input_stat")
 FIELDS = (
-    "input", *INPUT_COLUMNS, "output", "style", "style_index", "style_digest", "domain", "strength", "seed", "mode",
-    "background", "colour_match", "colour_reference", "mean", "std", "value_range", "quality", "checkpoint", "revision",
-    "fingerprint", "error",
+    "input", *INPUT_COLUMNS, "output", "output_folder", "style", "style_index", "style_digest", "domain", "strength",
+    "seed", "mode", "background", "colour_match", "colour_reference", "mean", "std", "value_range", "quality",
+    "checkpoint", "revision", "fingerprint", "error",
 )
 # The columns of records written before every setting that changes the pixels was recorded (0.1.0):
 # still read, their rows with the columns they lack empty (not recorded, so never compared), except the
@@ -76,12 +77,15 @@ LEGACY_FIELDS = ("input", "output", "style", "style_index", "domain", "strength"
 # What 0.1.0 made every output with (as a Stylizer it pickled unpickles: stylizer_options._BEFORE_OPTIONS):
 # every pixel styled, glass too, and no colour step; compared with a rerun's as any recorded setting is.
 LEGACY_SETTINGS = {"background": "style", "colour_match": "False"}
-BEFORE_COLOUR_REFERENCE = tuple(name for name in FIELDS if name != "colour_reference")
+# output_folder: the -o whose outputs the rows name (absolute), so a --log shared by two -o is refused (log_refusal).
+BEFORE_OUTPUT_FOLDER = tuple(name for name in FIELDS if name != "output_folder")
+BEFORE_COLOUR_REFERENCE = tuple(name for name in BEFORE_OUTPUT_FOLDER if name != "colour_reference")
 BEFORE_INPUTS = tuple(name for name in BEFORE_COLOUR_REFERENCE if name not in INPUT_COLUMNS)  # before INPUT_COLUMNS
 BEFORE_VALUE_RANGE = tuple(name for name in BEFORE_INPUTS if name != "value_range")
 # Every header a record may have: this one, the ones before --colour-reference, the input columns and --value-range,
 # and 0.1.0's.
-KNOWN_HEADERS = (FIELDS, BEFORE_COLOUR_REFERENCE, BEFORE_INPUTS, BEFORE_VALUE_RANGE, LEGACY_FIELDS)
+KNOWN_HEADERS = (FIELDS, BEFORE_OUTPUT_FOLDER, BEFORE_COLOUR_REFERENCE, BEFORE_INPUTS, BEFORE_VALUE_RANGE,
+                 LEGACY_FIELDS)
 ADDED = tuple(name for name in FIELDS if name not in LEGACY_FIELDS)
 TYPE_RANGE = "dtype"  # the value_range of a run without --value-range: each file on its type's full range
 # What an output whose row was written before one of these columns was made with: no run could choose another.
@@ -96,7 +100,7 @@ Unrecorded = dict[str, tuple[dict[str, str], str]]
 _SEP = os.sep
 # What made an output: empty in an unknown row, never filled in from a later run's settings. (Its input's
 # columns are not settings: the input is the same path, and a changed one is redone, not warned about.)
-SETTINGS = tuple(name for name in FIELDS if name not in ("input", "output", "error", *INPUT_COLUMNS))
+SETTINGS = tuple(name for name in FIELDS if name not in ("input", "output", "output_folder", "error", *INPUT_COLUMNS))
 
 
 def input_stat(path: Path) -> str:
@@ -250,16 +254,19 @@ def is_unknown(row: dict[str, str]) -> bool:
     return bool(row["output"]) and not row["error"] and not any(row[field] for field in SETTINGS)
 
 
-def log_refusal(path: Path, input_folder: Path, default: Path) -> str | None:
+def log_refusal(path: Path, input_folder: Path | None, output: Path) -> str | None:
     """Why ``path`` cannot be this run's record (None: it can): a folder, or a file of something
     else, which writing the record would replace (an empty file holds nothing to lose); a path
-    inside ``input_folder`` (the folder the inputs are listed from, which a run only reads); a name
-    with an image's extension, which a later run's listing would take for an input (exit 3).
-    ``default``: the run's default record, named in the refusals as the way on."""
+    inside ``input_folder`` (the folder the inputs are listed from, which a run only reads; None for
+    one input image, whose folder is not listed), however reached (:func:`.._files.within`); a name
+    with an image's extension, which a later run's listing would take for an input (exit 3); a record
+    of another output folder (:func:`_other_folder`). ``output``: the run's -o, whose default record is
+    named in the refusals as the way on."""
+    default = output / LOG_NAME
     if path.is_dir():
         return f"--log {path} is a folder; pass a file path (default: {LOG_NAME} in the output folder)"
     way_on = f"--log takes the path of a CSV file, e.g. {default} (the default)"
-    if input_folder.resolve() in path.resolve().parents:
+    if input_folder is not None and within(path, input_folder):
         return f"--log {path} is inside the input folder {input_folder}, which a run only reads; {way_on}"
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         return (
@@ -277,7 +284,22 @@ def log_refusal(path: Path, input_folder: Path, default: Path) -> str | None:
     if first not in headers:
         return (f"--log {path} exists and is not a stylize record (its first line is {first[:60]!r}), so the run "
                 "would replace it: pass another path, or move the file away")
+    if other := _other_folder(path, output):
+        return (f"--log {path} is the record of the output folder {other}, not of this run's -o {output}: one "
+                f"record holds one output folder's rows. Pass another --log (e.g. {default}, the default), or -o "
+                f"{other}")
     return None
+
+
+def _other_folder(path: Path, output: Path) -> str | None:
+    """The output folder other than ``output`` whose rows the record ``path`` holds (its ``output_folder``),
+    or None: where it names none (written before the column), or ``output`` by any path, or a folder
+    that is gone (moved: the rows are of the folder now at ``output``), and for a record inside ``output``
+    (it moved or was copied with its folder)."""
+    if within(path, output):
+        return None
+    named = {row["output_folder"] for row in read_log(path).values()} - {""}
+    return next((name for name in sorted(named) if Path(name).is_dir() and not same_file(Path(name), output)), None)
 
 
 def read_log(path: Path) -> dict[str, dict[str, str]]:
@@ -338,7 +360,9 @@ def part_path(log_path: Path, rank: int) -> Path:
 def collect_log(log_path: Path, output: Path) -> tuple[dict[str, dict[str, str]], list[Path]]:
     """The record merged with every rank's part file, of any earlier world size (later rows
     win), its rows of staged replacements settled (``output``: the output folder, see
-    :func:`_settle_staged`), and the parts read."""
+    :func:`_settle_staged`) and all of them of ``output`` now (their ``output_folder``: a record of
+    before the column, or one moved with its folder; :func:`log_refusal` refused another folder's), and the
+    parts read."""
     pattern = re.compile(rf"{re.escape(log_path.stem)}\.rank(\d+){re.escape(log_path.suffix)}")
     found = [(match, path) for path in log_path.parent.iterdir() if (match := pattern.fullmatch(path.name))]
     parts = [path for _, path in sorted(found, key=lambda item: int(item[0].group(1)))]
@@ -346,6 +370,9 @@ def collect_log(log_path: Path, output: Path) -> tuple[dict[str, dict[str, str]]
     for part in parts:
         rows.update(read_log(part))
     _settle_staged(rows, output)
+    folder = output.resolve().as_posix()
+    for row in rows.values():
+        row["output_folder"] = folder
     return rows, parts
 
 

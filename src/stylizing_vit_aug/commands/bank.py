@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections import Counter
 from pathlib import Path
 
+from ._exits import say, say_result
 from .common import (
     EXIT_SKIPPED,
     CheckpointChoice,
@@ -158,20 +158,20 @@ def _build(args: argparse.Namespace, choice: CheckpointChoice) -> int:
             on_error=args.on_error,
         )
     bank.save(args.output, streams=not args.no_streams)
-    print(
-        f"wrote {args.output}: {len(bank)} styles"
-        + (f" in {len(bank.domain_names)} domains" if bank.domains else "")
-        + f", {args.output.stat().st_size / 1e6:.1f} MB"
-    )
-    if bank.skipped:
-        print(
+    if bank.skipped:  # stderr first, the stdout line last (a reader that left stdout costs no message)
+        say(
             f"{len(bank.skipped)} file(s) could not be read and were left out: "
             + "; ".join(reason.rstrip(".") for _, reason in bank.skipped)
-            + f"; exit code {EXIT_SKIPPED}",
-            file=sys.stderr,
+            + f"; exit code {EXIT_SKIPPED}"
         )
-        return EXIT_SKIPPED
-    return 0
+    code = EXIT_SKIPPED if bank.skipped else 0
+    say_result(
+        f"wrote {args.output}: {len(bank)} styles"
+        + (f" in {len(bank.domain_names)} domains" if bank.domains else "")
+        + f", {args.output.stat().st_size / 1e6:.1f} MB",
+        code,
+    )
+    return code
 
 
 def run_info(args: argparse.Namespace) -> int:

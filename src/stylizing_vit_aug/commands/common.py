@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._atomic import BeforeReplace, LockHeld, exclusive_lock, write_bytes_atomically
-from .._files import bank_path_problem
+from .._files import bank_path_problem, looping_link, non_utf8_name
 from .._ranks import BARRIER_TIMEOUT as BARRIER_TIMEOUT  # re-exported: a launch's processes, and the user's-input
 from .._ranks import CLIError as CLIError  # error, live below the layers (the trainer stops its ranks too)
 from .._ranks import Ranks as Ranks
@@ -410,27 +410,60 @@ def bank_argument_refusal(argv: Sequence[str], reader: str) -> str | None:
     return None if path is None else bank_path_refusal(Path(path), reader)
 
 
-def list_images(root: Path, what: str = "input folder") -> list[Path]:
-    """Every image file under ``root`` (see :func:`~stylizing_vit_aug.images.find_images`)."""
-    from ..images import IMAGE_EXTENSIONS, find_images, unread_kind
+def list_images(
+    root: Path, what: str = "input folder", skipped: list[str] | None = None, outside: Path | None = None
+) -> list[Path]:
+    """Every image file under ``root`` (see :func:`~stylizing_vit_aug.images.find_images`) but those
+    under the folder ``outside`` (the output folder: a link to it in the input would restyle the outputs
+    on each rerun, one level deeper each time). An entry that cannot be taken costs only itself: a
+    folder that cannot be listed, a name that is not UTF-8 (:func:`.._files.non_utf8_name`); each is
+    warned of and its message added to ``skipped`` (a skipped file: exit code 3)."""
+    from ..images import IMAGE_EXTENSIONS, unread_kind
+    from ..images.listing import list_images as listing
 
+    refuse_looping_links((what, root))
     if not root.exists():
         raise CLIError(f"{what} {root} does not exist")
     if root.is_file():
-        if problem := unread_kind(root):
+        if problem := unread_kind(root) or non_utf8_name(root):
             raise CLIError(problem)
         return [root]
-    paths = find_images(root)
+    unlisted: list[tuple[Path, str]] = []
+    away = None if outside is None else Path(os.path.realpath(outside))
+    if away is not None and Path(os.path.realpath(root)).is_relative_to(away):  # -o holds the input: its command's
+        away = None
+    outside_away = None if away is None else lambda real: not real.is_relative_to(away)
+    found, _ = listing(root, unlisted=unlisted, within=outside_away)
+    problems = [message for _, message in unlisted]
+    paths = []
+    for path in found:
+        if problem := non_utf8_name(path):
+            logger.warning("skipped %s", problem)
+            problems.append(problem)
+        else:
+            paths.append(path)
     if not paths:
-        raise CLIError(f"no {'/'.join(IMAGE_EXTENSIONS)} images found under {what} {root}")
+        why = f"; {len(problems)} left out, e.g. {problems[0]}" if problems else ""
+        raise CLIError(f"no {'/'.join(IMAGE_EXTENSIONS)} images found under {what} {root}{why}")
+    if skipped is not None:
+        skipped.extend(problems)
     return paths
 
 
-def gather_images(sources: Iterable[Path], what: str) -> list[Path]:
-    """Images from several files and/or folders, in the order given."""
+def refuse_looping_links(*given: tuple[str, Path | None]) -> None:
+    """Each ``(option, path)`` given (``-o``, ``--log``, ``--style``, an input folder) that cannot be resolved
+    because a symbolic link on it loops (``ln -s x x``): refused by name, not as Python's "Symlink loop"
+    later, nor as a path that does not exist."""
+    for option, path in given:
+        if path is not None and (problem := looping_link(path)):
+            raise CLIError(f"{option} {problem}")
+
+
+def gather_images(sources: Iterable[Path], what: str, skipped: list[str] | None = None) -> list[Path]:
+    """Images from several files and/or folders, in the order given (what was left out: ``skipped``)."""
     paths: list[Path] = []
     for source in sources:
-        paths.extend(list_images(Path(source), what))
+        paths.extend(list_images(Path(source), what, skipped))
     return paths
 
 
@@ -440,6 +473,11 @@ def make_folder(folder: Path, what: str) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
+        if folder.is_symlink() and not folder.exists():
+            raise CLIError(
+                f"{what} {folder} is a broken symbolic link (to {os.readlink(folder)}): create the folder it points "
+                "to (mkdir -p), or pass another folder"
+            ) from None
         raise CLIError(f"{what} {folder} is a file, not a folder; pass a folder") from None
     except OSError as error:
         raise CLIError(f"cannot create {what} {folder}: {error.strerror or error}") from None

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..draws import draw_order, drawn
 from ..seeds import DRAW_SEED_TEXT
+from ._exits import say, say_result
 from .common import (
     EXIT_SKIPPED,
     CheckpointChoice,
@@ -22,6 +22,7 @@ from .common import (
     gather_images,
     new_grid_output,
     positive_int,
+    refuse_looping_links,
     unit_float,
     write_grid,
 )
@@ -120,7 +121,7 @@ class _RunFiles:
         check there: ~0.2 s for a 2048 px TIFF, so only the files drawn are decoded)."""
         from ..images import ImageReadError, check_whole
 
-        key = path.resolve()
+        key = _key(path)
         if key in self._errors or key in self._pixels or self._checked.get(key, False):
             return self._errors.get(key)
         if key not in self._checked or decode:
@@ -139,7 +140,7 @@ class _RunFiles:
         from ..images import ImageReadError, read_image
         from ..images.value_range import declared_value_range, eight_bit_refusal
 
-        key = path.resolve()
+        key = _key(path)
         if key in self._errors:
             raise self._errors[key]
         if key not in self._pixels:
@@ -155,7 +156,7 @@ class _RunFiles:
 
     def skip(self, path: Path, error: ImageReadError) -> None:
         """Warn that ``path`` is left out, once per file."""
-        if (key := path.resolve()) not in self._skipped:
+        if (key := _key(path)) not in self._skipped:
             logger.warning("skipped %s", error)
             self._skipped.add(key)
 
@@ -163,6 +164,15 @@ class _RunFiles:
     def skipped(self) -> int:
         """How many distinct files were left out."""
         return len(self._skipped)
+
+
+def _key(path: Path) -> Path:
+    """Which file ``path`` is, for :class:`_RunFiles`: its real path, or (a symbolic link that loops, which the
+    reader then names as unreadable: skipped, exit code 3) its absolute path."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):  # RuntimeError until Python 3.13, OSError (ELOOP) since
+        return path.absolute()
 
 
 def _read_some(paths: list[Path], wanted: int, seed: int, what: str, files: _RunFiles) -> tuple[list[Path], list]:
@@ -212,6 +222,7 @@ def _refuse_before_any_folder(args: argparse.Namespace) -> CheckpointChoice:
     """Every refusal that reads no image and needs no folder; the checkpoint chosen."""
     choice = CheckpointChoice.from_args(args)
     choice.refuse_unread()  # before -o's folder is made or any image is listed
+    refuse_looping_links(("-o", args.output), *(("--style", path) for path in args.style or []))
     _refuse_an_output_among_the_inputs(args.output, [*args.contents, *(args.style or []), args.styles_dir])
     if args.bank is not None:
         if refusal := bank_path_refusal(args.bank, "preview --bank"):  # (the command line said it before torch)
@@ -251,8 +262,9 @@ def _preview(args: argparse.Namespace, choice: CheckpointChoice) -> int:
     from ..grid import content_style_grid
     from ._stylize_plan import encoded_style
 
-    content_files = gather_images(args.contents, "content")
-    style_files = gather_images([args.styles_dir], "style folder") if args.styles_dir is not None else []
+    unlisted: list[str] = []  # folders that could not be listed, names not UTF-8: skipped (exit code 3)
+    content_files = gather_images(args.contents, "content", unlisted)
+    style_files = gather_images([args.styles_dir], "style folder", unlisted) if args.styles_dir is not None else []
     files = _RunFiles()
     n_styles = args.n_styles or SHOWN
     content_paths, contents = _read_some(content_files, args.n_contents or SHOWN, args.seed, "content", files)
@@ -263,7 +275,7 @@ def _preview(args: argparse.Namespace, choice: CheckpointChoice) -> int:
     elif args.styles_dir is not None:
         paths, style_images = _read_some(style_files, n_styles, args.seed, "style", files)
         _say_fewer("--n-styles", args.n_styles, len(paths), len(style_files), f"style images in {args.styles_dir}")
-    skipped = files.skipped
+    skipped = files.skipped + len(unlisted)
     stylizer = choice.load()  # after every refusal and every file read
     choice.warn_bank_settings(args.bank, stylizer)
 
@@ -290,11 +302,9 @@ def _preview(args: argparse.Namespace, choice: CheckpointChoice) -> int:
         contents, style_images, stylized, [p.stem for p in content_paths], style_labels, cell_size=args.cell_size
     )
     write_grid(grid, args.output)
-    print(f"wrote {args.output} ({grid.width}x{grid.height}): {len(contents)} contents x {len(style_images)} styles")
-    if skipped:
-        print(
-            f"{skipped} file(s) could not be read and were left out (see the warnings above); exit code {EXIT_SKIPPED}",
-            file=sys.stderr,
-        )
-        return EXIT_SKIPPED
-    return 0
+    if skipped:  # stderr first, the stdout line last (a reader that left stdout costs no message)
+        say(f"{skipped} file(s) could not be read and were left out (see the warnings above); exit code {EXIT_SKIPPED}")
+    code = EXIT_SKIPPED if skipped else 0
+    say_result(f"wrote {args.output} ({grid.width}x{grid.height}): {len(contents)} contents x {len(style_images)} "
+               "styles", code)
+    return code

@@ -71,7 +71,7 @@ from .._atomic import BeforeReplace, fsync_directory, remove_stale_temporaries, 
 from .._files import FileStamp, file_stamp, stamp_or_none
 from .._progress import progress_bar
 from ..images import ImageReadError, ImageTraits, is_lossless, read_with_traits
-from ..images.headers import unreadable
+from ..images.headers import refuse_special, unreadable
 from ..images.value_range import declare_value_range, declared_value_range, eight_bit_refusal
 from ..stylizer import STRIP_PIXELS
 from ._ranks import on_every_rank
@@ -123,6 +123,7 @@ def _read_input(path: Path) -> _Input:
     try:
         stamp = file_stamp(path)  # a stat opens nothing: a named pipe is refused unopened, by the reader
     except OSError as error:
+        refuse_special(path)  # a broken link named as one, as the reader names it
         raise unreadable(path, error) from error
     pixels, traits, sha256 = read_with_traits(path, alpha=True, sha256=True)
     if problem := eight_bit_refusal(pixels, declared_value_range(), f"image {path}"):
@@ -283,7 +284,7 @@ def _stylize(plan: StylizePlan) -> int:
     unrecorded = {key: each for part in ranks.gather(unrecorded) for key, each in part.items()}
     end = Outcome(failed)  # rank 0's one look at each output decides it
     if ranks.rank == 0:
-        end = finish_record(plan, jobs, written, failed, full > 0, unrecorded)
+        end = finish_record(plan, jobs, written, failed + len(plan.unlisted), full > 0, unrecorded)
     # A rank exiting with EXIT_SKIPPED makes the launcher stop the others: not before the merge, which this waits for.
     end = ranks.from_rank_zero(end)
     code = end.exit_code(plan, len(jobs), fresh)

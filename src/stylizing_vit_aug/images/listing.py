@@ -67,7 +67,7 @@ def unread_kind(path: Path, name: str | None = None) -> str | None:
     )
 
 
-def find_images(root: Path) -> list[Path]:
+def find_images(root: Path, *, unlisted: list[tuple[Path, str]] | None = None) -> list[Path]:
     """Every image file (:data:`IMAGE_EXTENSIONS`) under the folder ``root``: recursive through
     symlinked folders too (each real folder once), sorted, hidden files and folders
     (``.DS_Store``, ``._x.png``, ``.ipynb_checkpoints``) skipped.
@@ -76,8 +76,12 @@ def find_images(root: Path) -> list[Path]:
     from elsewhere under ``root``: the first subfolder names a domain, and ``b/shared -> ../a``
     must not move ``a``'s images into ``b`` (which one would win depended on listing order).
     Files follow the same rule: a symlinked file is listed only where its target is not
-    (:func:`_once_per_file`), so ``c/x.png -> ../a/x.png`` is not trained on twice, as ``a`` and ``c``."""
-    return list_images(root)[0]
+    (:func:`_once_per_file`), so ``c/x.png -> ../a/x.png`` is not trained on twice, as ``a`` and ``c``.
+
+    A folder that cannot be listed (no read permission) is never taken for an empty one: a warning
+    names it, and it goes into ``unlisted`` (its path and that message) for a caller that counts it
+    as a skipped entry (the commands' exit code 3)."""
+    return list_images(root, unlisted=unlisted)[0]
 
 
 def list_images(
@@ -86,19 +90,22 @@ def list_images(
     within: Callable[[Path], bool] | None = None,
     max_images: int | None = None,
     max_folders: int | None = None,
+    unlisted: list[tuple[Path, str]] | None = None,
 ) -> tuple[list[Path], bool]:
     """:func:`find_images`'s listing (the one rule), bounded for a caller that lists what others
     type (the app): only folders and files whose real path ``within`` accepts (a link out is not
     followed), at most ``max_images`` files from at most ``max_folders`` folders; and whether a
-    bound stopped it."""
+    bound stopped it. The folders that could not be listed are warned of and added to ``unlisted``."""
     found: list[Path] = []
     linked: list[Path] = []  # symlinked image files, kept by _once_per_file
     left_out: Counter[str] = Counter()  # files of other kinds, by suffix
     seen: set[str] = set()
     trees = [str(root)]  # still to list: root's own tree first, then each linked folder met in it
     stopped = False
+    failed = unlisted if unlisted is not None else []
     while trees and not stopped:
-        for folder, subfolders, files in os.walk(trees.pop(0)):  # links are listed after, not followed
+        tree = os.walk(trees.pop(0), onerror=lambda error: _unlistable(error, failed))
+        for folder, subfolders, files in tree:  # links are listed after, not followed
             real = os.path.realpath(folder)
             if real in seen or within is not None and not within(Path(real)):  # a loop, listed, or a way out
                 subfolders[:] = []
@@ -122,6 +129,18 @@ def list_images(
                 break
     _note_left_out(root, left_out)
     return sorted(found + _once_per_file(root, found, linked)), stopped
+
+
+def _unlistable(error: OSError, unlisted: list[tuple[Path, str]]) -> None:
+    """Warn of a folder ``os.walk`` could not list (``error``), naming it and why, and add it to ``unlisted``:
+    without this its images would be left out in silence, as if it were empty."""
+    folder = Path(os.fsdecode(error.filename)) if error.filename is not None else Path()
+    message = (
+        f"the folder {folder} could not be listed ({error.strerror or error}), so its images are left out: "
+        "give this user read and search permission on it (chmod u+rx), or move it out of the folder given"
+    )
+    logger.warning("%s", message)
+    unlisted.append((folder, message))
 
 
 def _once_per_file(root: Path, found: list[Path], linked: list[Path]) -> list[Path]:

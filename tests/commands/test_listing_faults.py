@@ -1,0 +1,114 @@
+"""What a folder listing cannot take costs only itself, named, never a silent gap or a stopped run: a
+subfolder that cannot be listed (no permission) is skipped and named, never taken for an empty one; a
+file name that is not UTF-8 is skipped and named by its bytes; a link in the input to the output folder
+is not followed, so a rerun never restyles its own outputs."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from helpers import write_images
+from stylizing_vit_aug import cli
+from stylizing_vit_aug.commands.common import EXIT_SKIPPED, CheckpointChoice
+from stylizing_vit_aug.images import find_images
+
+LATIN1 = os.fsdecode(b"caf\xe9.png")  # a Latin-1 name as Python holds it (surrogate escapes)
+
+
+def _locked(monkeypatch, folder: Path) -> None:
+    """``folder`` cannot be listed, as chmod 000 does to a user without root's override (tests run as root)."""
+    scandir = os.scandir
+
+    def guarded(path=".", *rest):
+        if not isinstance(path, int) and os.path.realpath(path) == os.path.realpath(folder):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return scandir(path, *rest)
+
+    monkeypatch.setattr(os, "scandir", guarded)
+
+
+def _stylize(tmp_path: Path, checkpoint: str, *more: str) -> int:
+    style = write_images(tmp_path / "style", 1, size=(32, 32), seed=3)[0]
+    return cli.main(
+        ["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--style", str(style), "--checkpoint",
+         checkpoint, *more]
+    )
+
+
+def test_the_listing_names_a_folder_it_cannot_list(tmp_path, monkeypatch, caplog):
+    write_images(tmp_path / "open", 1)
+    write_images(tmp_path / "locked", 2, seed=1)
+    _locked(monkeypatch, tmp_path / "locked")
+    unlisted: list[tuple[Path, str]] = []
+    with caplog.at_level(logging.WARNING):
+        assert find_images(tmp_path, unlisted=unlisted) == [tmp_path / "open" / "img00.png"]
+    assert [folder for folder, _ in unlisted] == [tmp_path / "locked"]
+    assert any(str(tmp_path / "locked") in r.getMessage() and "could not be listed" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_stylize_skips_an_unlistable_folder_with_exit_code_3(tmp_path, checkpoint, monkeypatch, capsys):
+    write_images(tmp_path / "in" / "open", 1)
+    write_images(tmp_path / "in" / "locked", 2, seed=1)
+    _locked(monkeypatch, tmp_path / "in" / "locked")
+    for _ in range(2):  # a rerun still says it
+        assert _stylize(tmp_path, checkpoint) == EXIT_SKIPPED
+        assert f"the folder {tmp_path / 'in' / 'locked'} could not be listed" in capsys.readouterr().err
+    assert (tmp_path / "out" / "open" / "img00.png").is_file()
+
+
+def test_bank_build_does_not_call_an_unlistable_folder_empty(tmp_path, checkpoint, monkeypatch, capsys):
+    write_images(tmp_path / "styles" / "open", 1, size=(32, 32))
+    write_images(tmp_path / "styles" / "locked", 1, size=(32, 32), seed=1)
+    _locked(monkeypatch, tmp_path / "styles" / "locked")
+    argv = ["bank", "build", str(tmp_path / "styles"), "-o", str(tmp_path / "b.safetensors"), "--checkpoint",
+            checkpoint]
+    assert cli.main(argv) == EXIT_SKIPPED
+    said = capsys.readouterr().err
+    assert f"the folder {tmp_path / 'styles' / 'locked'} could not be listed" in said
+    assert "hold no image" not in said
+
+
+def test_a_name_that_is_not_utf8_costs_only_itself(tmp_path, checkpoint, capsys):
+    write_images(tmp_path / "in", 1)
+    os.link(tmp_path / "in" / "img00.png", tmp_path / "in" / LATIN1)
+    assert _stylize(tmp_path, checkpoint) == EXIT_SKIPPED
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["img00.png", "stylize_log.csv"]
+    (said,) = [line for line in capsys.readouterr().err.splitlines() if "not valid UTF-8" in line]
+    assert r"caf\xe9.png" in said and "convmv" in said
+
+
+def test_a_style_named_not_in_utf8_is_refused_before_the_model_loads(tmp_path, checkpoint, monkeypatch, capsys):
+    monkeypatch.setattr(CheckpointChoice, "load", lambda self: pytest.fail("the model was loaded"))
+    write_images(tmp_path / "in", 1)
+    style = write_images(tmp_path / "s", 1, size=(32, 32))[0].rename(tmp_path / "s" / LATIN1)
+    argv = ["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--style", str(style), "--checkpoint",
+            checkpoint]
+    assert cli.main(argv) == 2
+    assert r"caf\xe9.png" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_link_in_the_input_to_the_output_folder_is_not_listed(tmp_path, checkpoint):
+    write_images(tmp_path / "in", 1)
+    (tmp_path / "out").mkdir()
+    for _ in range(2):
+        assert _stylize(tmp_path, checkpoint) == 0
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png")) == [
+        "img00.png"
+    ]
+
+
+def test_preview_counts_an_unlistable_folder_as_skipped(tmp_path, checkpoint, monkeypatch, capsys):
+    write_images(tmp_path / "in" / "open", 1)
+    write_images(tmp_path / "in" / "locked", 1, seed=1)
+    style = write_images(tmp_path / "style", 1, size=(32, 32), seed=3)[0]
+    _locked(monkeypatch, tmp_path / "in" / "locked")
+    argv = ["preview", str(tmp_path / "in"), "--style", str(style), "-o", str(tmp_path / "g.png"), "--checkpoint",
+            checkpoint]
+    assert cli.main(argv) == EXIT_SKIPPED
+    assert f"the folder {tmp_path / 'in' / 'locked'} could not be listed" in capsys.readouterr().err

@@ -1,0 +1,126 @@
+"""Paths no run can write or follow are refused before the model loads, each named with what to do:
+an output name over 255 bytes, an output that is also a folder of other outputs, two names one file on
+macOS (Unicode normalisation), a symbolic link that loops (``-o``, ``--log``, ``--style``), ``-o`` a broken
+link; and a broken link among the inputs, or a looping one among preview's, costs only itself, named as such."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import unicodedata
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers import examples, write_images
+from stylizing_vit_aug import cli
+from stylizing_vit_aug.commands.common import EXIT_SKIPPED, CheckpointChoice, CLIError
+
+
+@pytest.fixture
+def never_loaded(monkeypatch):
+    monkeypatch.setattr(CheckpointChoice, "load", lambda self: pytest.fail("the model was loaded"))
+
+
+def _stylize(inputs: Path, out: Path, style: Path, checkpoint: str, *more: str) -> int:
+    return cli.main(["stylize", str(inputs), "-o", str(out), "--style", str(style), "--checkpoint", checkpoint, *more])
+
+
+@pytest.fixture
+def style(tmp_path) -> Path:
+    return write_images(tmp_path / "style", 1, size=(32, 32), seed=3)[0]
+
+
+@settings(max_examples=examples(10), deadline=None)
+@given(stem=st.integers(245, 251), ext=st.sampled_from(["png", "tiff", "jpeg", "webp"]), copies=st.sampled_from([1, 2]))
+def test_an_output_name_over_255_bytes_is_refused_before_the_model_loads(tmp_path_factory, checkpoint, stem, ext,
+                                                                         copies):
+    tmp = tmp_path_factory.mktemp("long")
+    name = "é" + "L" * (stem - 2) + ".png"  # a stem of ``stem`` bytes (é is 2), 4 more for the extension
+    write_images(tmp / "w", 1)[0].rename(tmp / "w" / name)
+    write_images(tmp / "s", 2, size=(32, 32))
+    output = stem + (len(".s0") if copies > 1 else 0) + 1 + len(ext)  # the output's name, in bytes
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(CheckpointChoice, "load", lambda self: (_ for _ in ()).throw(CLIError("the model loads")))
+        argv = ["stylize", str(tmp / "w"), "-o", str(tmp / "out"), "--styles-dir", str(tmp / "s"), "--ext", ext,
+                "--styles-per-image", str(copies), "--checkpoint", checkpoint]
+        with contextlib.redirect_stderr(io.StringIO()) as err:
+            assert cli.main(argv) == 2
+    said = err.getvalue()
+    if output > 255:
+        assert name in said and f"{output} bytes, over the 255" in said and "the model loads" not in said
+    else:
+        assert "the model loads" in said
+    shutil.rmtree(tmp)
+
+
+def test_an_output_that_is_also_a_folder_of_outputs_is_refused(tmp_path, checkpoint, never_loaded, style, capsys):
+    write_images(tmp_path / "in" / "x.png", 1)  # a folder named x.png
+    (tmp_path / "in" / "x.png" / "img00.png").rename(tmp_path / "in" / "x.png" / "y.png")
+    write_images(tmp_path / "in", 1, suffix=".jpg")[0].rename(tmp_path / "in" / "x.jpg")  # -> out/x.png
+    assert _stylize(tmp_path / "in", tmp_path / "out", style, checkpoint, "--ext", "png") == 2
+    err = capsys.readouterr().err
+    assert "x.jpg" in err and "also a folder" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_names_one_file_on_macos_by_normalisation_are_refused(tmp_path, checkpoint, never_loaded, style, capsys):
+    first, second = write_images(tmp_path / "in", 2)
+    first.rename(tmp_path / "in" / unicodedata.normalize("NFC", "café.png"))
+    second.rename(tmp_path / "in" / unicodedata.normalize("NFD", "café.png"))
+    assert _stylize(tmp_path / "in", tmp_path / "out", style, checkpoint) == 2
+    err = capsys.readouterr().err
+    assert "Unicode normalisation" in err and r"caf\xe9.png" in err and r"cafe\u0301.png" in err
+
+
+@pytest.mark.parametrize("option", ["-o", "--log", "--style"])
+def test_a_looping_link_given_to_stylize_is_refused_by_name(tmp_path, checkpoint, never_loaded, style, capsys,
+                                                            option):
+    write_images(tmp_path / "in", 1)
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    argv = {"-o": (tmp_path / "loop", style, ()), "--log": (tmp_path / "out", style, ("--log", str(tmp_path / "loop"))),
+            "--style": (tmp_path / "out", tmp_path / "loop", ())}[option]
+    assert _stylize(tmp_path / "in", argv[0], argv[1], checkpoint, *argv[2]) == 2
+    err = capsys.readouterr().err
+    assert f"{option} {tmp_path / 'loop'}" in err and "loops" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("option", ["-o", "--style"])
+def test_a_looping_link_given_to_preview_is_refused_by_name(tmp_path, checkpoint, never_loaded, style, capsys, option):
+    content = write_images(tmp_path / "in", 1)[0]
+    (tmp_path / "loop.png").symlink_to(tmp_path / "loop.png")
+    out, styled = (tmp_path / "loop.png", style) if option == "-o" else (tmp_path / "g.png", tmp_path / "loop.png")
+    argv = ["preview", str(content), "--style", str(styled), "-o", str(out), "--checkpoint", checkpoint]
+    assert cli.main(argv) == 2
+    assert f"{option} {tmp_path / 'loop.png'}" in capsys.readouterr().err
+
+
+def test_a_looping_link_among_previews_contents_costs_only_itself(tmp_path, checkpoint, style, capsys):
+    write_images(tmp_path / "in", 1)
+    (tmp_path / "in" / "self.png").symlink_to("self.png")
+    argv = ["preview", str(tmp_path / "in"), "--style", str(style), "-o", str(tmp_path / "g.png"), "--checkpoint",
+            checkpoint]
+    assert cli.main(argv) == EXIT_SKIPPED
+    assert (tmp_path / "g.png").is_file()
+    assert str(tmp_path / "in" / "self.png") in capsys.readouterr().err
+
+
+def test_a_broken_link_among_the_inputs_is_named_as_one(tmp_path, checkpoint, style, capsys):
+    write_images(tmp_path / "in", 1)
+    (tmp_path / "in" / "dangling.png").symlink_to("nowhere.png")
+    assert _stylize(tmp_path / "in", tmp_path / "out", style, checkpoint) == EXIT_SKIPPED
+    (said,) = [line for line in capsys.readouterr().err.splitlines() if "dangling.png" in line]
+    assert "broken symbolic link (to nowhere.png)" in said and "No such file" not in said
+
+
+def test_an_output_folder_that_is_a_broken_link_is_named_as_one(tmp_path, checkpoint, never_loaded, style, capsys):
+    write_images(tmp_path / "in", 1)
+    (tmp_path / "out").symlink_to(tmp_path / "missing" / "styled")
+    assert _stylize(tmp_path / "in", tmp_path / "out", style, checkpoint) == 2
+    err = capsys.readouterr().err
+    assert "broken symbolic link" in err and "not a folder" not in err
+    assert os.path.islink(tmp_path / "out")

@@ -1,0 +1,175 @@
+"""``stylize`` compares folders and files by what they are, not by their paths: an ``-o`` that is the input
+folder reached another way (a bind mount, a share mounted twice) is refused; one input image may be written
+into a new folder beside it; an image of ``--styles-dir`` is never its own style; a record (``--log``) holds
+the rows of one output folder."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from helpers import read_stylize_log, write_images
+from stylizing_vit_aug import cli
+from stylizing_vit_aug.commands._stylize_record import BEFORE_OUTPUT_FOLDER
+
+
+def second_path(monkeypatch, view: Path, target: Path) -> None:
+    """Make the empty folder ``view`` stat as ``target``, as a bind mount of ``target`` at ``view`` (or a
+    share mounted twice) does: same device and inode, a path no resolving leads from one to the other."""
+    real = os.stat
+
+    def stat(path, *args, **kwargs):
+        if isinstance(path, (str, os.PathLike)) and os.path.abspath(path) == str(view):
+            path = target
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat)
+
+
+@pytest.fixture
+def style(tmp_path) -> Path:
+    return write_images(tmp_path / "style", 1, size=(32, 32), seed=3)[0]
+
+
+def files_of(folder: Path) -> dict[Path, bytes]:
+    return {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+@pytest.mark.parametrize("below", ["", "sub"])
+def test_the_input_folder_under_another_mount_point_is_refused_as_output(tmp_path, checkpoint, style, capsys,
+                                                                         monkeypatch, below):
+    write_images(tmp_path / "in", 2)
+    before = files_of(tmp_path / "in")
+    (tmp_path / "view").mkdir()
+    second_path(monkeypatch, tmp_path / "view", tmp_path / "in")
+    for extra in ([], ["--overwrite"]):
+        argv = ["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "view" / below), "--style", str(style),
+                "--checkpoint", checkpoint, *extra]
+        assert cli.main(argv) == 2
+        assert "must not be the input folder or inside it" in capsys.readouterr().err
+    assert files_of(tmp_path / "in") == before and not files_of(tmp_path / "view")
+
+
+def test_an_output_folder_holding_the_input_folder_under_another_mount_point_is_refused(tmp_path, checkpoint,
+                                                                                       style, capsys, monkeypatch):
+    """``stylize P/sub -o V`` where V is P mounted again: ``V/sub/sub/a.png`` is the input ``P/sub/sub/a.png``."""
+    write_images(tmp_path / "P" / "sub", 1, seed=1)
+    write_images(tmp_path / "P" / "sub" / "sub", 1, seed=2)
+    (tmp_path / "view").mkdir()
+    second_path(monkeypatch, tmp_path / "view", tmp_path / "P")
+    argv = ["stylize", str(tmp_path / "P" / "sub"), "-o", str(tmp_path / "view"), "--style", str(style),
+            "--checkpoint", checkpoint, "--overwrite"]
+    assert cli.main(argv) == 2
+    assert "would be written inside the input folder" in capsys.readouterr().err
+    assert not files_of(tmp_path / "view")
+
+
+def test_a_log_in_the_input_folder_under_another_mount_point_is_refused(tmp_path, checkpoint, style, capsys,
+                                                                       monkeypatch):
+    write_images(tmp_path / "in", 1)
+    (tmp_path / "view").mkdir()
+    second_path(monkeypatch, tmp_path / "view", tmp_path / "in")
+    argv = ["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--style", str(style), "--checkpoint",
+            checkpoint, "--log", str(tmp_path / "view" / "rec.csv")]
+    assert cli.main(argv) == 2
+    assert "is inside the input folder" in capsys.readouterr().err
+
+
+def test_one_image_is_written_into_a_new_folder_beside_it(tmp_path, checkpoint, style, monkeypatch):
+    """``cd slides; stylize slide.png -o styled``: -o takes a folder "also for one input image"."""
+    slide = write_images(tmp_path / "slides", 1)[0]
+    before = slide.read_bytes()
+    monkeypatch.chdir(tmp_path / "slides")
+    argv = ["stylize", slide.name, "-o", "styled", "--style", str(style), "--checkpoint", checkpoint]
+    assert cli.main(argv) == 0
+    assert (tmp_path / "slides" / "styled" / slide.name).is_file() and slide.read_bytes() == before
+    rows = read_stylize_log(tmp_path / "slides" / "styled" / "stylize_log.csv")
+    assert [row["input"] for row in rows] == [slide.name]
+
+
+def test_one_image_is_never_written_over_itself(tmp_path, checkpoint, style, capsys, monkeypatch):
+    """Its own folder as -o is refused only where the output would be the image itself (not with another --ext)."""
+    slide = write_images(tmp_path / "slides", 1)[0]
+    before = slide.read_bytes()
+    monkeypatch.chdir(tmp_path / "slides")
+    common = ["stylize", slide.name, "-o", ".", "--style", str(style), "--checkpoint", checkpoint]
+    assert cli.main([*common, "--overwrite"]) == 2
+    assert f"would be written over its input {slide.name} itself" in capsys.readouterr().err
+    assert slide.read_bytes() == before
+    assert cli.main([*common, "--ext", "jpg"]) == 0
+    assert slide.with_suffix(".jpg").is_file() and slide.read_bytes() == before
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**31 - 1))
+def test_an_image_of_the_styles_folder_is_never_its_own_style(tmp_path_factory, checkpoint, seed):
+    """The input folder as --styles-dir: each input is styled with another image of it; an input that
+    does not draw itself keeps the style it had (the draw is that of a separate styles folder)."""
+    tmp = tmp_path_factory.mktemp("self")
+    for name in ("in", "copy"):
+        write_images(tmp / name, 4)  # "copy": the same images in another folder, no input among them
+    runs = {}
+    for styles in ("in", "copy"):
+        argv = ["stylize", str(tmp / "in"), "-o", str(tmp / f"out_{styles}"), "--styles-dir", str(tmp / styles),
+                "--seed", str(seed), "--checkpoint", checkpoint, "--strength", "0"]
+        assert cli.main(argv) == 0
+        runs[styles] = {row["input"]: Path(row["style"]).name for row in read_stylize_log(tmp / f"out_{styles}" /
+                                                                                           "stylize_log.csv")}
+    assert all(style != name for name, style in runs["in"].items()), runs["in"]
+    assert all(runs["in"][name] == style for name, style in runs["copy"].items() if style != name)
+
+
+def test_a_styles_folder_of_only_the_input_is_refused(tmp_path, checkpoint, capsys):
+    write_images(tmp_path / "in", 1)
+    argv = ["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--styles-dir", str(tmp_path / "in"),
+            "--checkpoint", checkpoint]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "the only style image is" in err and "never styled with itself" in err
+    assert not (tmp_path / "out").exists()
+    write_images(tmp_path / "in", 2)
+    assert cli.main([*argv, "--styles-per-image", "2"]) == 2
+    assert "besides the input itself" in capsys.readouterr().err
+
+
+def test_one_log_is_not_shared_by_two_output_folders(tmp_path, checkpoint, style, capsys):
+    """A second -o with the first's --log is refused, naming both folders; the first's rows stay, and a
+    record written before the column (no output folder named) still reads and is taken on."""
+    write_images(tmp_path / "in", 2)
+    log = tmp_path / "rec.csv"
+
+    def run(out: str, *extra: str) -> int:
+        return cli.main(["stylize", str(tmp_path / "in"), "-o", str(tmp_path / out), "--log", str(log), "--style",
+                         str(style), "--checkpoint", checkpoint, *extra])
+
+    assert run("out1") == 0
+    rows = log.read_bytes()
+    assert run("out2", "--strength", "0.5") == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / "out1") in err and str(tmp_path / "out2") in err and "one output folder" in err
+    assert log.read_bytes() == rows and not (tmp_path / "out2").exists()
+    # a record of before the column: read as it is, and the next run of its folder names the folder
+    old = list(csv.DictReader(log.open(encoding="utf-8")))
+    with open(log, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=BEFORE_OUTPUT_FOLDER, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(old)
+    assert run("out1") == 0
+    assert "already exist and are kept" in capsys.readouterr().err
+    assert {row["output_folder"] for row in read_stylize_log(log)} == {(tmp_path / "out1").resolve().as_posix()}
+
+
+def test_a_record_moved_or_copied_with_its_folder_is_its_folders(tmp_path, checkpoint, style):
+    write_images(tmp_path / "in", 1)
+    argv = ["stylize", str(tmp_path / "in"), "--style", str(style), "--checkpoint", checkpoint, "-o"]
+    assert cli.main([*argv, str(tmp_path / "out1")]) == 0
+    shutil.copytree(tmp_path / "out1", tmp_path / "copy")
+    (tmp_path / "out1").rename(tmp_path / "moved")
+    for out in ("copy", "moved"):
+        assert cli.main([*argv, str(tmp_path / out)]) == 0
