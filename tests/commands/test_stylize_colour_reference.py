@@ -253,6 +253,15 @@ def test_a_folder_whose_sample_holds_too_little_tissue_maps_each_tile_from_its_o
     assert "hold too little tissue for a colour reference" in capsys.readouterr().err
 
 
+def _lose_row(log: Path, output: str) -> None:
+    """The record as it is when the row of ``output`` was lost (the file kept)."""
+    rows = [row for row in read_stylize_log(log) if row["output"] != output]
+    with open(log, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def test_an_output_outside_the_plan_from_another_folder_still_proves_the_run(tmp_path, checkpoint, slides):
     """Each folder's colour_reference is its own: an output whose input left the plan (slide b's) was compared on
     it with slide a's row, so the record no longer proved the run, and a row lost from the record came back
@@ -261,11 +270,7 @@ def test_an_output_outside_the_plan_from_another_folder_still_proves_the_run(tmp
     log = tmp_path / "out" / "stylize_log.csv"
     for path in slides["b"]:  # slide b's inputs gone, their outputs stay: outside the next run's plan
         path.unlink()
-    rows = [row for row in read_stylize_log(log) if row["output"] != "a/t1.png"]  # a row lost
-    with open(log, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    _lose_row(log, "a/t1.png")
     assert _stylize(tmp_path, checkpoint, "out", *FOLDER) == 0
     restored = {row["output"]: row for row in read_stylize_log(log)}["a/t1.png"]
     assert restored["style"] and restored["colour_reference"].startswith("folder:")
@@ -295,11 +300,7 @@ def test_a_folder_without_a_reference_is_recorded_as_its_own_colours_and_a_rerun
     assert "other settings" not in capsys.readouterr().err and _labels(log) == made
     for path in slides["b"]:  # slide b's outputs outside the plan from now on
         path.unlink()
-    rows = [row for row in read_stylize_log(log) if row["output"] != "a/t0.png"]  # a row lost
-    with open(log, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    _lose_row(log, "a/t0.png")
     assert _stylize(tmp_path, checkpoint, "out", *FOLDER) == 0
     assert "other settings" not in capsys.readouterr().err
     assert _labels(log) == made  # rebuilt as this run's row, which says what the folder's files give
