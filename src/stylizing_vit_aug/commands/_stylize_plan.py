@@ -379,6 +379,7 @@ class RunStyles:
         self.single: StyleStream | None = None  # --style: encoded as given, no bank
         self._digests: dict[int, str] = {}
         self._files: dict[tuple[int, int], int] = {}  # --styles-dir's files by identity: an input's own left out
+        itself: Path | None = None  # an input among --styles-dir's files
         if plan.style is not None:  # the source was checked when planned (StylizePlan.from_args)
             self.single, self._digests[0] = _style_file_stream(plan.style, stylizer)
             self.labels = [plan.style.as_posix()]  # "/" on every system, as the record's paths
@@ -393,8 +394,8 @@ class RunStyles:
             kept = [p for p in paths if p not in unread]
             self.labels = [p.as_posix() for p in kept]
             self._files = {key: index for index, p in enumerate(kept) if (key := identity(p)) is not None}
+            itself = input_among(plan.inputs, kept)
         # the one count check, again on the bank built: a style file may have failed to read since planned
-        itself = next((path for path in plan.inputs if identity(path) in self._files), None) if self._files else None
         refuse_too_few_styles(plan.styles_per_image, len(self), itself)
         self.seed = plan.seed
 
@@ -469,6 +470,7 @@ class RunRows:
 
     plan: StylizePlan
     stylizer: dict[str, str]  # the loaded stylizer's settings, the same for every output
+    output_folder: str  # the -o every row names (absolute), resolved once
     references: dict[Path, str] = dataclasses.field(default_factory=dict)  # each folder's colour_reference, once
 
     @classmethod
@@ -483,7 +485,7 @@ class RunRows:
             **{name: str(value) for name, value in stylizer.settings.items()},  # mode, background, colour match
             "mean": numbers(stylizer.mean), "std": numbers(stylizer.std), "checkpoint": str(stylizer.source),
             "revision": str(stylizer.revision or ""), "fingerprint": stylizer.fingerprint,
-        })
+        }, plan.output.resolve().as_posix())
 
     def done(
         self, path: Path, out: Path, choice: StyleChoice, lossless: bool, source: dict[str, str] | None = None
@@ -493,7 +495,7 @@ class RunRows:
         plan = self.plan
         return {
             "input": plan.input_key(path), **(source or dict.fromkeys(INPUT_COLUMNS, "")),
-            "output": plan.key(out), "output_folder": plan.output.resolve().as_posix(),
+            "output": plan.key(out), "output_folder": self.output_folder,
             "style": choice.label, "style_index": str(choice.index), "style_digest": choice.digest,
             "domain": choice.domain, "strength": f"{plan.strength:g}", "seed": str(plan.seed), **self.stylizer,
             "colour_reference": self.colour_reference(path), "value_range": range_label(plan.value_range),

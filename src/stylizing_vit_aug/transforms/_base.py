@@ -370,7 +370,7 @@ def _run_eagerly(cls: type) -> None:
     for name in _ENTRY_POINTS:
         method = cls.__dict__.get(name)
         if method is not None:
-            setattr(cls, name, torch.compiler.disable(method, reason=f"{cls.__name__} draws its styles per call"))
+            setattr(cls, name, torch.compiler.disable(method))  # no reason=: torch 2.8 on
 
 
 def _user_stacklevel() -> int:
