@@ -14,8 +14,10 @@ Peers and their settings:
   ``b ~ U(-sigma, sigma)``; light ``sigma = 0.05``, strong ``sigma = 0.2`` (Tellez et al. 2019,
   "Quantifying the effects of data augmentation and stain color normalization", HED-light /
   HED-strong). Our implementation.
-* ``reinhard`` / ``macenko``: transfer to a random training reference (torchstain, torch backend;
-  one normaliser fitted per reference; an image Macenko cannot factor is kept as it is).
+* ``reinhard`` / ``macenko``: transfer to a random reference of another training source than the
+  crop's own, as ours draws its styles (torchstain, torch backend; one normaliser fitted per
+  reference; an image Macenko cannot factor is kept as it is). Until 2026-12-02 the reference
+  could be of the crop's own source: about a quarter of the copies changed less.
 * ``randstainna``: RandStainNA (Shen et al., MICCAI 2022), our implementation: the per-image LAB
   mean and std of all training images give a Gaussian per statistic and channel; each image is
   moved (Reinhard-style, in LAB) to a mean/std drawn from them.
@@ -126,8 +128,22 @@ def apply_normalizer(norm, image: torch.Tensor) -> torch.Tensor:
     return out.round().clamp(0, 255).to(torch.uint8).permute(2, 0, 1).contiguous()
 
 
-def _per_image(images: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    return torch.stack([fn(img) for img in images])
+def _per_image(images: torch.Tensor, fn: Callable[[int, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """``fn(index, image)`` on every image, stacked: the index tells a pool the image's source."""
+    return torch.stack([fn(index, img) for index, img in enumerate(images)])
+
+
+def other_source_normalizers(kind: str, train: TaskData, references: dict[str, torch.Tensor]) -> dict[str, list]:
+    """For each training source, the normalisers fitted on the *other* sources' references: a crop
+    is transferred only to another lab's stain, as the stylizer's pools restyle it only by another
+    source (a reference of its own source changes it less)."""
+    fitted = {source: fitted_normalizers(kind, refs) for source, refs in references.items()}
+    others = {s: [n for o, norms in fitted.items() if o != s for n in norms] for s in set(train.sources)}
+    lacking = sorted(s for s, norms in others.items() if not norms)
+    if lacking:
+        raise ValueError(f"{kind}: no reference of another source for the training images of {lacking} (references "
+                         f"of {sorted(references)}); give references of at least two training sources")
+    return others
 
 
 def build_pool(
@@ -145,29 +161,32 @@ def build_pool(
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     images = train.images
-    all_refs = torch.cat(list(references.values()))
-    augment: Callable[[torch.Tensor], torch.Tensor]
+    augment: Callable[[int, torch.Tensor], torch.Tensor]
     if method == "colorjitter":
-        augment = v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.05)
+        jitter = v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.05)
+
+        def augment(_: int, im: torch.Tensor) -> torch.Tensor:
+            return jitter(im)
     elif method in HED_SIGMA:
-        def augment(im: torch.Tensor) -> torch.Tensor:
+        def augment(_: int, im: torch.Tensor) -> torch.Tensor:
             return hed_jitter(im, HED_SIGMA[method], rng)
     elif method in ("reinhard", "macenko"):
-        norms = fitted_normalizers(method, all_refs)
+        others = other_source_normalizers(method, train, references)
 
-        def augment(im: torch.Tensor) -> torch.Tensor:
+        def augment(index: int, im: torch.Tensor) -> torch.Tensor:
+            norms = others[train.sources[index]]
             return apply_normalizer(norms[rng.integers(len(norms))], im)
     elif method == "randstainna":
         rand = RandStainNA(images)
 
-        def augment(im: torch.Tensor) -> torch.Tensor:
+        def augment(_: int, im: torch.Tensor) -> torch.Tensor:
             return rand(im, rng)
     elif method == "hestain":
         import albumentations as A
 
         pipeline = A.Compose([A.HEStain(p=1.0)], seed=seed)
 
-        def augment(im: torch.Tensor) -> torch.Tensor:
+        def augment(_: int, im: torch.Tensor) -> torch.Tensor:
             return _chw(pipeline(image=_hwc(im).copy())["image"].astype(np.float64))
     else:
         raise ValueError(f"no pool for method {method!r}")
@@ -191,7 +210,7 @@ def stylized_pair(
     if method == "ours_transform":
         bank = sva.StyleBank.from_images(style, stylizer)
         transform = sva.StylizeTransform(stylizer=stylizer, bank=bank, p=1.0)
-        return _per_image(content, transform), None
+        return _per_image(content, lambda _, im: transform(im)), None
     if method != "ours_batch":
         raise ValueError(f"no stylizer pool for method {method!r}")
     gen = torch.Generator().manual_seed(seed)
@@ -225,4 +244,4 @@ def protocol_probabilities(per_view: dict[str, torch.Tensor]) -> dict[str, torch
 def normalized_views(kind: str, images: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
     """Test images normalised to each reference (``reinhard``/``macenko``): uint8 ``[R, N, 3, S, S]``."""
     norms = fitted_normalizers(kind, references)
-    return torch.stack([_per_image(images, lambda im, n=n: apply_normalizer(n, im)) for n in norms])
+    return torch.stack([_per_image(images, lambda _, im, n=n: apply_normalizer(n, im)) for n in norms])

@@ -73,6 +73,38 @@ def test_stylizer_pool_styles_come_from_other_training_sources(bench, tmp_path):
             assert all(len(set(col.tolist())) == 3 for col in styles.T)  # 3 copies: 3 different sources
 
 
+@pytest.mark.parametrize("method", ["reinhard", "macenko"])
+def test_peer_pool_references_come_from_other_training_sources(bench, method, monkeypatch):
+    from dg import methods
+    from dg.data import TaskData
+
+    class Tagged:
+        """A fitted normaliser whose output is its reference's tag (the reference source's index)."""
+
+        def __init__(self, reference):
+            self.tag = reference.flatten()[0]
+
+        def normalize(self, I, stains=False):  # noqa: E741, N803 -- torchstain's keyword
+            out = torch.full((*I.shape[1:], 3), float(self.tag))
+            return (out, None, None) if method == "macenko" else out
+
+    if method == "macenko":
+        Tagged.maxCRef = None  # apply_normalizer tells Macenko's normaliser by this attribute
+    monkeypatch.setattr(methods, "fitted_normalizers", lambda kind, refs: [Tagged(r) for r in refs])
+    kept = list(bench.SOURCES[:4])
+    references = {s: torch.full((3, 3, 2, 2), i, dtype=torch.uint8) for i, s in enumerate(kept)}
+    train = TaskData(torch.full((4 * 8, 3, 2, 2), 255, dtype=torch.uint8), torch.zeros(32).long(),
+                     [s for s in kept for _ in range(8)])
+    pool = methods.build_pool(method, train, references, copies=5, seed=0)
+    drawn = pool[:, :, 0, 0, 0]  # [copies, images]: the source index of each copy's reference
+    for i, source in enumerate(train.sources):
+        assert {kept[int(v)] for v in drawn[:, i]} <= set(kept) - {source}
+    assert set(drawn.unique().tolist()) == {0, 1, 2, 3}  # every source's references are still drawn for the others
+
+    with pytest.raises(ValueError, match="no reference of another source"):
+        methods.build_pool(method, train, {kept[0]: references[kept[0]]}, copies=1, seed=0)
+
+
 def test_comparisons_pair_ours_with_the_best_peer_seed_by_seed(bench):
     from dg.report import summarise
 
@@ -110,6 +142,14 @@ def test_comparisons_are_also_given_without_the_seeds_that_chose_the_design(benc
     assert "**The same on seeds 3–5 only**" in markdown_tables(summary)
     assert "confirmatory" not in summarise(records)  # no seed chose anything: nothing to split
     assert "confirmatory" not in summarise(records, selection_seeds=range(5))  # one seed left: no interval
+
+
+def test_the_docs_show_the_committed_tables():
+    """docs/benchmarks.md prints benchmarks/results/dg/table.md (all but its comment line) as it is, so a
+    rerun's rows cannot be committed without the page that cites them."""
+    table = (BENCHMARKS / "results" / "dg" / "table.md").read_text(encoding="utf-8")
+    page = (BENCHMARKS.parent / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    assert table.startswith("<!-- ") and table.split("\n", 2)[2] in page
 
 
 def test_report_only_rewrites_the_tables_from_the_csv_without_training(bench, tmp_path):
