@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from ._atomic import write_bytes_atomically
+from .devices import read_cpuinfo
 from .model import create_model
 from .registry import DATASET_STATS
 from .stylizer import Stylizer
@@ -149,18 +150,7 @@ def cpu_info(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> dict[str, Any]:
     None where the system does not say: no ``/proc/cpuinfo``, or a CPU that lists no ``flags``)."""
     import platform
 
-    model: str | None = None
-    flags: set[str] | None = None
-    try:
-        with open(cpuinfo, encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name" and model is None:
-                    model = value.strip()
-                elif key.strip() == "flags" and flags is None:
-                    flags = set(value.split())
-    except OSError:
-        pass
+    model, flags = read_cpuinfo(cpuinfo)
     return {
         "model": model or platform.processor() or platform.machine(),
         "flags": None if flags is None else {flag: flag in flags for flag in CPU_FLAGS},

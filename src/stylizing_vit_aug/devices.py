@@ -8,6 +8,7 @@ rows, which styles, what strength: drawn on the CPU) reach the device without wa
 from __future__ import annotations
 
 import functools
+import os
 
 import torch
 
@@ -100,9 +101,23 @@ def cpu_bf16_is_faster() -> bool:
     it is emulated and slower. A flag check rather than a timing keeps every process (DataLoader
     workers too) on one dtype.
     """
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as cpuinfo:
-            flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
-    except OSError:
-        return False
+    flags = read_cpuinfo()[1] or set()
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def read_cpuinfo(cpuinfo: str | os.PathLike[str] = "/proc/cpuinfo") -> tuple[str | None, set[str] | None]:
+    """The CPU's model name and its flags as the system lists them (Linux's ``/proc/cpuinfo``): None for
+    either where the system does not say (no such file: macOS, Windows; a CPU that lists no flags)."""
+    model: str | None = None
+    flags: set[str] | None = None
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model is None:
+                    model = value.strip()
+                elif key.strip() == "flags" and flags is None:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    return model, flags

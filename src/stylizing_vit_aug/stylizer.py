@@ -101,7 +101,7 @@ class Stylizer(StylizerOptions):
         device: where the model runs (default: CUDA when available); :meth:`to` moves it later.
         dtype: compute dtype, a ``torch.dtype`` or its name (``"bfloat16"``, ``"bf16"``); bf16/fp16
             run a copy of the network in that dtype (:mod:`~stylizing_vit_aug.inference`;
-            default: bf16 on CUDA, fp32 on CPU). Fixed once made.
+            default: bf16 on CUDA, and on a CPU with bf16 units (AVX512-BF16, AMX), else fp32). Fixed once made.
         mode: ``"relative"`` (default), ``"detail"`` or ``"resize"`` (see the module docstring).
         background: ``"keep"`` (default): empty slide glass, lumina and other near-white
             background keep their pixels, so only tissue takes the style
