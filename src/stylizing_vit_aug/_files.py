@@ -8,13 +8,16 @@ mounted twice or a link gives one folder two paths that no comparison of resolve
 
 from __future__ import annotations
 
+import errno
+import functools
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = [
-    "FileStamp", "bank_path_problem", "file_stamp", "identity", "looping_link", "non_utf8_name", "present", "same_file",
-    "special_file", "stamp_or_none", "within",
+    "FileStamp", "bank_path_problem", "file_key", "file_stamp", "identity", "inside_of", "looping_link",
+    "non_utf8_name", "present", "same_file", "special_file", "stamp_or_none", "within",
 ]
 
 _KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
@@ -23,6 +26,8 @@ _KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")
 # (size, modification time in ns, inode): what make and rsync compare, plus the inode, which an atomic
 # replace (a new file renamed over the old) changes even where size and time stay (``cp -p``).
 FileStamp = tuple[int, int, int]
+
+_WINDOWS_LOOP = 1921  # ERROR_CANT_RESOLVE_FILENAME: Windows' ELOOP
 
 
 def file_stamp(path: Path) -> FileStamp:
@@ -61,10 +66,18 @@ def looping_link(path: Path) -> str | None:
     """What is wrong with ``path`` where a symbolic link on it loops (``ln -s x x``), so it cannot be resolved,
     else None: said by name, not as Python's "Symlink loop" or as a path that does not exist."""
     try:
-        path.resolve()
-    except (RuntimeError, OSError) as error:  # RuntimeError until Python 3.13, OSError (ELOOP) since
-        return f"{path} cannot be followed: a symbolic link on it loops ({error}); fix or remove it (ls -l {path})"
+        path.resolve(strict=True)  # non-strict resolve() no longer raises on a loop since Python 3.13
+    except RuntimeError as error:  # a loop, until Python 3.13
+        return _looping(path, error)
+    except OSError as error:  # ELOOP since 3.13 (Windows: 1921); any other (a missing path) is no loop
+        if error.errno == errno.ELOOP or getattr(error, "winerror", None) == _WINDOWS_LOOP:
+            return _looping(path, error)
     return None
+
+
+def _looping(path: Path, error: Exception) -> str:
+    """:func:`looping_link`'s message for ``path``, with Python's ``error``."""
+    return f"{path} cannot be followed: a symbolic link on it loops ({error}); fix or remove it (ls -l {path})"
 
 
 def non_utf8_name(path: Path) -> str | None:
@@ -84,26 +97,49 @@ def non_utf8_name(path: Path) -> str | None:
 
 def identity(path: Path) -> tuple[int, int] | None:
     """The file or folder ``path`` reaches, as (device, inode), whatever path reaches it; None where it
-    cannot be looked at (not there yet)."""
+    cannot be looked at (not there yet) or its file system gives no inode (0 for every file: Windows'
+    ``FindFirstFileW`` fallback, some SMB/FUSE mounts), where :func:`file_key` falls back to its real path."""
     try:
         status = os.stat(path)
     except (OSError, ValueError):
         return None
-    return status.st_dev, status.st_ino
+    return None if status.st_ino == 0 else (status.st_dev, status.st_ino)
+
+
+def file_key(path: Path) -> tuple[int, int] | str | None:
+    """What tells the file or folder ``path`` reaches from any other: its :func:`identity`, or its real path
+    where its file system gives no inode (a bind mount there goes unseen); None where it cannot be looked at."""
+    if (found := identity(path)) is not None:
+        return found
+    return os.path.realpath(path) if os.path.exists(path) else None
 
 
 def same_file(one: Path, two: Path) -> bool:
-    """Whether ``one`` and ``two`` are one file or folder (:func:`identity`, as ``os.path.samefile``),
+    """Whether ``one`` and ``two`` are one file or folder (:func:`file_key`, as ``os.path.samefile``),
     however each path reaches it. False where either cannot be looked at (not there yet: not the same)."""
-    return (first := identity(one)) is not None and first == identity(two)
+    return (first := file_key(one)) is not None and first == file_key(two)
 
 
 def within(path: Path, folder: Path) -> bool:
-    """Whether ``path`` is ``folder`` or inside it, by identity (:func:`same_file`): ``path`` (made
+    """Whether ``path`` is ``folder`` or inside it, by identity (:func:`file_key`): ``path`` (made
     absolute, links resolved) or one of its existing parents is ``folder``. A path that does not
     exist yet is inside where its nearest existing parent is."""
-    path = path.resolve()
-    return any(same_file(place, folder) for place in (path, *path.parents))
+    inside = inside_of(folder)
+    return inside is not None and inside(path.resolve())
+
+
+def inside_of(folder: Path) -> Callable[[Path], bool] | None:
+    """What :func:`within` asks of many paths, ``folder`` looked at once: a test of whether a resolved path is
+    ``folder`` or inside it, each parent looked at once however many paths share it (a folder listing's
+    files); None where ``folder`` cannot be looked at (not there yet: nothing is inside it)."""
+    if (key := file_key(folder)) is None:
+        return None
+
+    @functools.cache
+    def inside(place: Path) -> bool:
+        return file_key(place) == key or (place.parent != place and inside(place.parent))
+
+    return inside
 
 
 def special_file(path: Path) -> str | None:

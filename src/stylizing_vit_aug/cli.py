@@ -307,25 +307,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     before any handler runs.
     """
     script, argv = argv is None, list(sys.argv[1:] if argv is None else argv)
-    if script and sys.stderr is None:  # started with stderr closed (2>&-): its messages go nowhere, not to stdout
-        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - the process's stderr from now on
+    if script:
+        _hold_closed_descriptors()
     with interrupts_ignored_at_exit(script):
         code = 0
         try:
             code = _run(argv)
-            if sys.stdout is not None:  # what is buffered goes now, where a closed reader is caught, not at exit
-                sys.stdout.flush()
+            if unwritten := _flush_stdout():  # stdout cannot take what it holds (a full disk: >/dev/full)
+                code = code or _fail(_command_of(argv), f"could not write stdout: {unwritten}", 1)
         except KeyboardInterrupt:  # before the command line is parsed (while torch imports, say)
             return _interrupted(_command_of(argv))
         except BrokenPipeError:
             closed = _output_closed(script)
             return code or closed  # a code the command returned (files skipped, a failure) says more than 141
-        except OSError as error:  # stdout cannot take what it holds (a full disk: >/dev/full)
-            code = code or _fail(_command_of(argv), f"could not write stdout: {error}", 1)
         finally:
             if script:
                 _drop_unwritable()
         return code
+
+
+def _hold_closed_descriptors() -> None:
+    """Put the null device on each of the descriptors 0-2 the process was started without (``>&- 2>&-``), so the
+    next file opened (an output) never gets one of them and takes what a library writes there (torch's C++
+    warnings on fd 2); ``sys.stderr`` then writes to it: messages go nowhere, not to stdout or an output."""
+    for descriptor in (0, 1, 2):
+        try:
+            os.fstat(descriptor)
+        except OSError:  # closed
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != descriptor:
+                os.dup2(null, descriptor)
+                os.close(null)
+    if sys.stderr is None:
+        sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115 - the process's stderr from now on
+
+
+def _flush_stdout() -> OSError | None:
+    """Write what stdout holds now, where a closed reader is caught (BrokenPipeError, raised), not at exit; the
+    error where it cannot take it (a full disk), else None."""
+    if sys.stdout is None:
+        return None
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        return error
+    return None
 
 
 def _drop_unwritable() -> None:

@@ -3,6 +3,8 @@ alpha 0 is whatever the writer left, often black), and domain folders that would
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -50,3 +52,27 @@ def test_a_subfolder_named_like_the_style_folder_is_refused_rather_than_merged_w
     assert StyleBank.from_folder(root, small_stylizer, domains=None, encode=False).domains is None
     (root / "loose.png").unlink()  # without loose images nothing merges
     assert StyleBank.from_folder(root, small_stylizer, encode=False).domain_names == ["other", "styles"]
+
+
+@pytest.mark.parametrize("on_error", ["skip", "stop"])
+def test_a_style_folder_that_cannot_be_listed_stops_a_build_told_to_stop(tmp_path, small_stylizer, monkeypatch,
+                                                                         on_error):
+    from stylizing_vit_aug.images import ImageReadError
+
+    write_images(tmp_path / "styles" / "open", 1, size=(32, 32))
+    write_images(tmp_path / "styles" / "locked", 1, size=(32, 32), seed=1)
+    scandir = os.scandir
+    locked = os.path.realpath(tmp_path / "styles" / "locked")
+
+    def guarded(path=".", *rest):  # as chmod 000 for a user without root's override
+        if not isinstance(path, int) and os.path.realpath(path) == locked:
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return scandir(path, *rest)
+
+    monkeypatch.setattr(os, "scandir", guarded)
+    if on_error == "stop":
+        with pytest.raises(ImageReadError, match="could not be listed"):
+            StyleBank.from_folder(tmp_path / "styles", small_stylizer, on_error=on_error, encode=False)
+    else:
+        bank = StyleBank.from_folder(tmp_path / "styles", small_stylizer, on_error=on_error, encode=False)
+        assert len(bank) == 1 and [folder for folder, _ in bank.skipped] == [tmp_path / "styles" / "locked"]

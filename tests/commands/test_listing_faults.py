@@ -15,16 +15,18 @@ from helpers import write_images
 from stylizing_vit_aug import cli
 from stylizing_vit_aug.commands.common import EXIT_SKIPPED, CheckpointChoice
 from stylizing_vit_aug.images import find_images
+from stylizing_vit_aug.images.listing import list_images
 
 LATIN1 = os.fsdecode(b"caf\xe9.png")  # a Latin-1 name as Python holds it (surrogate escapes)
 
 
-def _locked(monkeypatch, folder: Path) -> None:
-    """``folder`` cannot be listed, as chmod 000 does to a user without root's override (tests run as root)."""
+def _locked(monkeypatch, *folders: Path) -> None:
+    """``folders`` cannot be listed, as chmod 000 does to a user without root's override (tests run as root)."""
     scandir = os.scandir
+    locked = {os.path.realpath(folder) for folder in folders}
 
     def guarded(path=".", *rest):
-        if not isinstance(path, int) and os.path.realpath(path) == os.path.realpath(folder):
+        if not isinstance(path, int) and os.path.realpath(path) in locked:
             raise PermissionError(13, "Permission denied", os.fspath(path))
         return scandir(path, *rest)
 
@@ -49,6 +51,27 @@ def test_the_listing_names_a_folder_it_cannot_list(tmp_path, monkeypatch, caplog
     assert [folder for folder, _ in unlisted] == [tmp_path / "locked"]
     assert any(str(tmp_path / "locked") in r.getMessage() and "could not be listed" in r.getMessage()
                for r in caplog.records)
+
+
+def test_an_unlistable_folder_reached_also_through_a_link_is_named_once(tmp_path, monkeypatch):
+    (tmp_path / "a").mkdir()
+    write_images(tmp_path / "b", 1)
+    (tmp_path / "b" / "link").symlink_to("../a")
+    _locked(monkeypatch, tmp_path / "a")
+    unlisted: list[tuple[Path, str]] = []
+    assert find_images(tmp_path, unlisted=unlisted) == [tmp_path / "b" / "img00.png"]
+    assert len(unlisted) == 1
+
+
+def test_an_unlistable_folder_the_listing_would_not_follow_is_not_named(tmp_path, monkeypatch):
+    write_images(tmp_path / "in", 1)
+    (tmp_path / "secret").mkdir()
+    (tmp_path / "in" / "out").symlink_to(tmp_path / "secret")
+    _locked(monkeypatch, tmp_path / "secret")
+    unlisted: list[tuple[Path, str]] = []
+    found, _ = list_images(tmp_path / "in", unlisted=unlisted, within=lambda real: real.is_relative_to(tmp_path / "in"))
+    assert found == [tmp_path / "in" / "img00.png"]
+    assert unlisted == []
 
 
 def test_stylize_skips_an_unlistable_folder_with_exit_code_3(tmp_path, checkpoint, monkeypatch, capsys):
@@ -91,6 +114,27 @@ def test_a_style_named_not_in_utf8_is_refused_before_the_model_loads(tmp_path, c
     assert cli.main(argv) == 2
     assert r"caf\xe9.png" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_input_folder_under_a_folder_named_not_in_utf8_is_read(tmp_path, checkpoint):
+    inputs = write_images(tmp_path / os.fsdecode(b"caf\xe9") / "in", 1)[0].parent  # only its path under it is stored
+    style = write_images(tmp_path / "style", 1, size=(32, 32), seed=3)[0]
+    argv = ["stylize", str(inputs), "-o", str(tmp_path / "out"), "--style", str(style), "--checkpoint", checkpoint]
+    assert cli.main(argv) == 0
+    assert (tmp_path / "out" / "img00.png").is_file()
+
+
+def test_an_output_folder_named_not_in_utf8_is_refused_before_the_model_loads(tmp_path, checkpoint, monkeypatch,
+                                                                            capsys):
+    monkeypatch.setattr(CheckpointChoice, "load", lambda self: pytest.fail("the model was loaded"))
+    write_images(tmp_path / "in", 1)
+    out = tmp_path / os.fsdecode(b"caf\xe9") / "out"  # the record's output_folder column holds it whole
+    style = write_images(tmp_path / "style", 1, size=(32, 32), seed=3)[0]
+    argv = ["stylize", str(tmp_path / "in"), "-o", str(out), "--style", str(style), "--checkpoint", checkpoint]
+    assert cli.main(argv) == 2
+    said = capsys.readouterr().err
+    assert r"caf\xe9" in said and "-o" in said and "convmv" in said
+    assert not out.parent.exists()
 
 
 def test_a_link_in_the_input_to_the_output_folder_is_not_listed(tmp_path, checkpoint):

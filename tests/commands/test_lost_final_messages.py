@@ -100,3 +100,30 @@ def test_the_console_script_keeps_exit_code_3_when_its_last_words_cannot_be_writ
     assert sorted(path.name for path in (tmp_path / "outé").glob("img*")) == ["img00.png", "img01.png"]
     if case == "2>&-":  # Python's sys.stderr is None: what stderr was to say is not printed on stdout instead
         assert result.stdout.decode().startswith("wrote ") and "exit code 3" not in result.stdout.decode()
+
+
+@pytest.mark.parametrize("closed", [(2,), (1, 2), (0, 1, 2)])
+def test_a_file_opened_after_a_start_with_closed_streams_never_takes_their_descriptors(tmp_path, closed):
+    """``>&- 2>&-``: the next file opened (an output) must not get fd 1 or 2, where a library's C++ warnings go."""
+    script = (
+        "import os, sys\n"
+        "from stylizing_vit_aug import cli\n"
+        "sys.argv = ['stylizing-vit-aug', 'no-such-command']\n"
+        "assert cli.main() == 2\n"  # as the console script starts: its usage error goes to what stderr is now
+        "os.write(2, b'a C++ warning')\n"
+        f"with open({str(tmp_path / 'output')!r}, 'wb') as output:\n"
+        "    output.write(str(output.fileno()).encode())\n"
+    )
+    subprocess.run([sys.executable, "-c", script], timeout=60, check=True,
+                   preexec_fn=lambda: [os.close(descriptor) for descriptor in closed])  # noqa: PLW1509
+    assert int((tmp_path / "output").read_text()) > 2
+
+
+def test_only_stdout_that_cannot_be_written_is_said_to_be_so(monkeypatch, capsys):
+    def failing(argv):
+        raise OSError(errno.EACCES, "Permission denied", "/etc/shadow")
+
+    monkeypatch.setattr(cli, "_run", failing)
+    with pytest.raises(OSError, match="shadow"):
+        cli.main(["stylize"])
+    assert "could not write stdout" not in capsys.readouterr().err

@@ -117,10 +117,12 @@ def test_a_broken_link_among_the_inputs_is_named_as_one(tmp_path, checkpoint, st
     assert "broken symbolic link (to nowhere.png)" in said and "No such file" not in said
 
 
-def test_an_output_folder_that_is_a_broken_link_is_named_as_one(tmp_path, checkpoint, never_loaded, style, capsys):
+@pytest.mark.parametrize("below", ["", "sub"])
+def test_an_output_folder_that_is_a_broken_link_is_named_as_one(tmp_path, checkpoint, never_loaded, style, capsys,
+                                                                below):
     write_images(tmp_path / "in", 1)
     (tmp_path / "out").symlink_to(tmp_path / "missing" / "styled")
-    assert _stylize(tmp_path / "in", tmp_path / "out", style, checkpoint) == 2
+    assert _stylize(tmp_path / "in", tmp_path / "out" / below, style, checkpoint) == 2
     err = capsys.readouterr().err
-    assert "broken symbolic link" in err and "not a folder" not in err
+    assert f"{tmp_path / 'out'} " in err and "broken symbolic link" in err and "not a folder" not in err
     assert os.path.islink(tmp_path / "out")

@@ -173,3 +173,14 @@ def test_a_record_moved_or_copied_with_its_folder_is_its_folders(tmp_path, check
     (tmp_path / "out1").rename(tmp_path / "moved")
     for out in ("copy", "moved"):
         assert cli.main([*argv, str(tmp_path / out)]) == 0
+
+
+def test_the_output_folder_mounted_again_inside_the_input_is_not_listed(tmp_path, monkeypatch):
+    from stylizing_vit_aug.commands.common import list_images
+
+    write_images(tmp_path / "in", 1)
+    write_images(tmp_path / "out", 1, seed=1)
+    (tmp_path / "in" / "view").mkdir()
+    (tmp_path / "in" / "view" / "img00.png").write_bytes((tmp_path / "out" / "img00.png").read_bytes())
+    second_path(monkeypatch, tmp_path / "in" / "view", tmp_path / "out")  # -o bind-mounted at in/view
+    assert list_images(tmp_path / "in", outside=tmp_path / "out") == [tmp_path / "in" / "img00.png"]

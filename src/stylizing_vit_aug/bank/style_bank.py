@@ -14,7 +14,7 @@ import torch
 
 from ..devices import to_device_nowait, usable_device
 from ..image_ops import color_statistics, random_crop_resize
-from ..images import IMAGE_EXTENSIONS, ImageLike, find_images, to_batch
+from ..images import IMAGE_EXTENSIONS, ImageLike, ImageReadError, find_images, to_batch
 from ..inference import tensors_state
 from ..model import StyleStream
 from ..seeds import draw_seed_problem
@@ -105,7 +105,7 @@ class StyleBank:
         self.stream_dtype = check_stream_dtype(stream_dtype)
         self.chunk_size = check_chunk_size(chunk_size)
         self.path: Path | None = None
-        self.skipped: list[tuple[Path, str]] = []  # unreadable style files left out, with why
+        self.skipped: list[tuple[Path, str]] = []  # style files left out (unreadable) and folders (unlistable), why
         self._streams = self._new_streams()
         self._streams_state = self._cache_state()  # the weights and images the cached streams are of
         self._approved: tuple[Stylizer, Any] | None = None  # (another stylizer, its weights) found the same network
@@ -222,8 +222,8 @@ class StyleBank:
         ``domains``: ``"subfolders"`` labels each image with its top-level subfolder name
         (images directly in ``root`` get ``root``'s name); a mapping labels by relative path,
         file name or stem; None means no domains. ``on_error``: ``"skip"`` (default) leaves an
-        unreadable file out with a warning and lists it in ``bank.skipped``; ``"stop"`` raises
-        an :class:`~stylizing_vit_aug.images.ImageReadError` naming it. Other arguments as
+        unreadable file, or a folder that cannot be listed, out with a warning and lists it in ``bank.skipped``;
+        ``"stop"`` raises an :class:`~stylizing_vit_aug.images.ImageReadError` naming it. Other arguments as
         :meth:`from_images`.
         """
         check_on_error(on_error)
@@ -233,6 +233,8 @@ class StyleBank:
             raise FileNotFoundError(f"style folder {root} does not exist or is not a folder")
         unlisted: list[tuple[Path, str]] = []  # folders that could not be listed: skipped, never "empty"
         paths = find_images(root, unlisted=unlisted)
+        if unlisted and on_error == "stop":  # as stylize --on-error stop: a folder left out is a style left out
+            raise ImageReadError(f"{unlisted[0][1]} (stopped by on_error='stop'; 'skip' leaves it out)")
         if not paths:
             why = f"; {unlisted[0][1]}" if unlisted else ""
             raise ValueError(f"no {'/'.join(IMAGE_EXTENSIONS)} images found under {root}{why}")

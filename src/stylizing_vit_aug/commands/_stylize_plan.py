@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
-from .._files import identity, non_utf8_name, same_file, within
+from .._files import file_key, non_utf8_name, same_file, within
 from ..bank.sources import images_digest
 from ..images import IMAGE_EXTENSIONS, ImageReadError, check_whole, read_image
 from ._ranks import attempt, stop_together
@@ -90,6 +90,8 @@ class StylizePlan:
     def from_args(cls, args: argparse.Namespace, ranks: Ranks) -> StylizePlan:
         """The plan of ``args`` (:class:`CLIError` for inputs and settings that cannot run)."""
         refuse_looping_links(("-o", args.output), ("--log", args.log), ("--style", args.style))
+        if problem := non_utf8_name(args.output.resolve()):  # the record's output_folder column holds it
+            raise CLIError(f"-o {problem}")
         unlisted: list[str] = []  # entries the listings left out (an unlistable folder, a name not UTF-8)
         inputs = list_images(args.input, skipped=unlisted, outside=args.output)
         folder = args.input.is_dir()  # one image: only an output over the image itself is refused (check_outputs)
@@ -294,7 +296,7 @@ def _style_files(args: argparse.Namespace, unlisted: list[str]) -> tuple[Path, .
         except (BankFileError, FileNotFoundError) as error:
             raise CLIError(str(error)) from None
     else:
-        files = tuple(list_images(args.styles_dir, "style folder", unlisted))
+        files = tuple(list_images(args.styles_dir, "style folder", unlisted, stored="whole"))  # labels: paths given
         count = len(_readable_styles(files, args.on_error, f"--styles-dir {args.styles_dir}"))
     refuse_too_few_styles(args.styles_per_image, count)
     return files
@@ -335,10 +337,10 @@ def refuse_too_few_styles(wanted: int, count: int, itself: Path | None = None) -
 
 
 def input_among(inputs: Iterable[Path], styles: Iterable[Path]) -> Path | None:
-    """An input that is one of the style files (the same file, however reached: :func:`~.._files.identity`),
+    """An input that is one of the style files (the same file, however reached: :func:`~.._files.file_key`),
     or None."""
-    known = {identity(path) for path in styles} - {None}
-    return next((path for path in inputs if identity(path) in known), None)
+    known = {file_key(path) for path in styles} - {None}
+    return next((path for path in inputs if file_key(path) in known), None)
 
 
 def _refuse_an_image_name_as_the_output_folder(output: Path, first: Path) -> None:
@@ -378,7 +380,7 @@ class RunStyles:
         self.bank: StyleBank | None = None
         self.single: StyleStream | None = None  # --style: encoded as given, no bank
         self._digests: dict[int, str] = {}
-        self._files: dict[tuple[int, int], int] = {}  # --styles-dir's files by identity: an input's own left out
+        self._files: dict[tuple[int, int] | str, int] = {}  # --styles-dir's files by identity: an input's own left out
         itself: Path | None = None  # an input among --styles-dir's files
         if plan.style is not None:  # the source was checked when planned (StylizePlan.from_args)
             self.single, self._digests[0] = _style_file_stream(plan.style, stylizer)
@@ -393,7 +395,7 @@ class RunStyles:
             unread = {path for path, _ in self.skipped}
             kept = [p for p in paths if p not in unread]
             self.labels = [p.as_posix() for p in kept]
-            self._files = {key: index for index, p in enumerate(kept) if (key := identity(p)) is not None}
+            self._files = {key: index for index, p in enumerate(kept) if (key := file_key(p)) is not None}
             itself = input_among(plan.inputs, kept)
         # the one count check, again on the bank built: a style file may have failed to read since planned
         refuse_too_few_styles(plan.styles_per_image, len(self), itself)
@@ -408,7 +410,7 @@ class RunStyles:
         file: where it is a style file itself, that style is left out and the draw goes on (every
         other input draws as before)."""
         generator = torch.Generator().manual_seed(zlib.crc32(f"{self.seed}:{relative}".encode()))
-        itself = self._files.get(identity(source)) if source is not None and self._files else None
+        itself = self._files.get(file_key(source)) if source is not None and self._files else None
         indices: list[int] = []
         while len(indices) < count:
             index = 0 if len(self) == 1 else int(self.bank.sample(1, generator=generator)[0])

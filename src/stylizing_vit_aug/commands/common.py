@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._atomic import BeforeReplace, LockHeld, exclusive_lock, write_bytes_atomically
-from .._files import bank_path_problem, looping_link, non_utf8_name
+from .._files import bank_path_problem, inside_of, looping_link, non_utf8_name
 from .._ranks import BARRIER_TIMEOUT as BARRIER_TIMEOUT  # re-exported: a launch's processes, and the user's-input
 from .._ranks import CLIError as CLIError  # error, live below the layers (the trainer stops its ranks too)
 from .._ranks import Ranks as Ranks
@@ -410,14 +410,13 @@ def bank_argument_refusal(argv: Sequence[str], reader: str) -> str | None:
     return None if path is None else bank_path_refusal(Path(path), reader)
 
 
-def list_images(
-    root: Path, what: str = "input folder", skipped: list[str] | None = None, outside: Path | None = None
-) -> list[Path]:
+def list_images(root: Path, what: str = "input folder", skipped: list[str] | None = None, outside: Path | None = None,
+                stored: str | None = "relative") -> list[Path]:
     """Every image file under ``root`` (see :func:`~stylizing_vit_aug.images.find_images`) but those
     under the folder ``outside`` (the output folder: a link to it in the input would restyle the outputs
-    on each rerun, one level deeper each time). An entry that cannot be taken costs only itself: a
-    folder that cannot be listed, a name that is not UTF-8 (:func:`.._files.non_utf8_name`); each is
-    warned of and its message added to ``skipped`` (a skipped file: exit code 3)."""
+    on each rerun, one level deeper each time). An entry that cannot be taken costs only itself: a folder
+    that cannot be listed, a name a record cannot store (:func:`_unstorable`); each is warned of and its message
+    added to ``skipped`` (exit code 3)."""
     from ..images import IMAGE_EXTENSIONS, unread_kind
     from ..images.listing import list_images as listing
 
@@ -425,19 +424,18 @@ def list_images(
     if not root.exists():
         raise CLIError(f"{what} {root} does not exist")
     if root.is_file():
-        if problem := unread_kind(root) or non_utf8_name(root):
+        if problem := unread_kind(root) or _unstorable(root, root.parent, stored):
             raise CLIError(problem)
         return [root]
     unlisted: list[tuple[Path, str]] = []
-    away = None if outside is None else Path(os.path.realpath(outside))
-    if away is not None and Path(os.path.realpath(root)).is_relative_to(away):  # -o holds the input: its command's
+    away = None if outside is None else inside_of(outside)  # by identity: a link, a bind mount of -o
+    if away is not None and away(root.resolve()):  # -o holds the input: the user's choice, nothing to leave out
         away = None
-    outside_away = None if away is None else lambda real: not real.is_relative_to(away)
-    found, _ = listing(root, unlisted=unlisted, within=outside_away)
+    found, _ = listing(root, unlisted=unlisted, within=None if away is None else lambda real: not away(real))
     problems = [message for _, message in unlisted]
     paths = []
     for path in found:
-        if problem := non_utf8_name(path):
+        if problem := _unstorable(path, root, stored):
             logger.warning("skipped %s", problem)
             problems.append(problem)
         else:
@@ -450,6 +448,15 @@ def list_images(
     return paths
 
 
+def _unstorable(path: Path, root: Path, stored: str | None) -> str | None:
+    """:func:`.._files.non_utf8_name` of ``path`` where what a record stores of it is not UTF-8: ``stored``
+    "relative" (stylize's inputs: its path under ``root``; a Latin-1 folder above is never stored), "whole"
+    (stylize's style labels: as given) or None (a name only drawn, escaped: preview's labels)."""
+    if stored is None or not non_utf8_name(path if stored == "whole" else path.relative_to(root)):
+        return None
+    return non_utf8_name(path)
+
+
 def refuse_looping_links(*given: tuple[str, Path | None]) -> None:
     """Each ``(option, path)`` given (``-o``, ``--log``, ``--style``, an input folder) that cannot be resolved
     because a symbolic link on it loops (``ln -s x x``): refused by name, not as Python's "Symlink loop"
@@ -460,10 +467,11 @@ def refuse_looping_links(*given: tuple[str, Path | None]) -> None:
 
 
 def gather_images(sources: Iterable[Path], what: str, skipped: list[str] | None = None) -> list[Path]:
-    """Images from several files and/or folders, in the order given (what was left out: ``skipped``)."""
+    """Images from several files and/or folders, in the order given (what was left out: ``skipped``), of any
+    name: their names are only drawn, escaped (preview's labels), never stored."""
     paths: list[Path] = []
     for source in sources:
-        paths.extend(list_images(Path(source), what, skipped))
+        paths.extend(list_images(Path(source), what, skipped, stored=None))
     return paths
 
 
@@ -472,13 +480,15 @@ def make_folder(folder: Path, what: str) -> None:
     file in the way, a read-only file system, no permission) before any work starts."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        if folder.is_symlink() and not folder.exists():
+    except FileExistsError as error:  # at ``folder`` or at one of its parents: the path at fault is named
+        at = Path(os.fsdecode(error.filename)) if error.filename is not None else folder
+        name = f"{what} {folder}" if at == folder else f"{at} (in {what} {folder})"
+        if at.is_symlink() and not at.exists():
             raise CLIError(
-                f"{what} {folder} is a broken symbolic link (to {os.readlink(folder)}): create the folder it points "
+                f"{name} is a broken symbolic link (to {os.readlink(at)}): create the folder it points "
                 "to (mkdir -p), or pass another folder"
             ) from None
-        raise CLIError(f"{what} {folder} is a file, not a folder; pass a folder") from None
+        raise CLIError(f"{name} is a file, not a folder; pass a folder") from None
     except OSError as error:
         raise CLIError(f"cannot create {what} {folder}: {error.strerror or error}") from None
 

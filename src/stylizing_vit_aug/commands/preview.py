@@ -171,7 +171,7 @@ def _key(path: Path) -> Path:
     reader then names as unreadable: skipped, exit code 3) its absolute path."""
     try:
         return path.resolve()
-    except (RuntimeError, OSError):  # RuntimeError until Python 3.13, OSError (ELOOP) since
+    except (RuntimeError, OSError):  # a loop until Python 3.13 (since, it resolves as far as it can), a bad path
         return path.absolute()
 
 

@@ -4,6 +4,7 @@ so a folder means the same images everywhere (the app only bounds it)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections import Counter
@@ -103,8 +104,9 @@ def list_images(
     trees = [str(root)]  # still to list: root's own tree first, then each linked folder met in it
     stopped = False
     failed = unlisted if unlisted is not None else []
+    unlistable = functools.partial(_unlistable, unlisted=failed, told=set(), within=within)
     while trees and not stopped:
-        tree = os.walk(trees.pop(0), onerror=lambda error: _unlistable(error, failed))
+        tree = os.walk(trees.pop(0), onerror=unlistable)
         for folder, subfolders, files in tree:  # links are listed after, not followed
             real = os.path.realpath(folder)
             if real in seen or within is not None and not within(Path(real)):  # a loop, listed, or a way out
@@ -131,10 +133,17 @@ def list_images(
     return sorted(found + _once_per_file(root, found, linked)), stopped
 
 
-def _unlistable(error: OSError, unlisted: list[tuple[Path, str]]) -> None:
+def _unlistable(
+    error: OSError, unlisted: list[tuple[Path, str]], told: set[str], within: Callable[[Path], bool] | None
+) -> None:
     """Warn of a folder ``os.walk`` could not list (``error``), naming it and why, and add it to ``unlisted``:
-    without this its images would be left out in silence, as if it were empty."""
+    without this its images would be left out in silence, as if it were empty. Each folder once however many
+    ways reach it (``told``: real paths), and none the walk would not follow (outside ``within``)."""
     folder = Path(os.fsdecode(error.filename)) if error.filename is not None else Path()
+    real = os.path.realpath(folder)
+    if real in told or within is not None and not within(Path(real)):
+        return
+    told.add(real)
     message = (
         f"the folder {folder} could not be listed ({error.strerror or error}), so its images are left out: "
         "give this user read and search permission on it (chmod u+rx), or move it out of the folder given"
