@@ -28,15 +28,18 @@ from .sources import StyleFile, source_of
 __all__ = [
     "ON_ERROR",
     "BuiltStyles",
+    "check_bank_images",
     "check_crops",
     "check_domains",
     "check_on_error",
+    "checked_attribute",
     "dataset_images",
     "folder_domains",
     "model_images",
     "note_empty_domains",
     "note_lost_domains",
     "note_style_shape",
+    "per_style",
     "source_items",
     "tissue_only_crops",
     "whole_styles",
@@ -432,3 +435,37 @@ def dataset_images(dataset: Any, domains: str | Sequence[Any] | None) -> tuple[l
     if isinstance(domains, str):
         raise ValueError(f'domains must be "targets", a list of labels or None, got {domains!r}')
     return images, domains
+
+
+def check_bank_images(images: Any, stylizer: Stylizer) -> torch.Tensor:
+    """Bank images as kept: uint8 ``[N, C, S, S]`` at ``stylizer``'s channels and size, contiguous
+    on the CPU. An inference tensor is copied to a normal one: it keeps no version counter, so
+    writes into it could not be noticed."""
+    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.dim() != 4:
+        raise TypeError("images must be a uint8 tensor [N, C, S, S]; use StyleBank.from_images for other kinds")
+    if images.shape[0] == 0:
+        raise ValueError("a style bank needs at least one style image; got none")
+    expected = (stylizer.in_chans, stylizer.img_size, stylizer.img_size)
+    if tuple(images.shape[1:]) != expected:
+        raise ValueError(
+            f"bank images must be {expected} (the stylizer's channels and size), got "
+            f"{tuple(images.shape[1:])}; use StyleBank.from_images to resize them"
+        )
+    if images.is_inference():
+        with torch.inference_mode(False):
+            images = images.clone()
+    return images.cpu().contiguous()
+
+
+def checked_attribute(name: str, check: Any, values: Any, count: int) -> Any:
+    """``check(values, count)`` (one entry per style), its error naming the bank attribute."""
+    try:
+        return check(values, count)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"bank.{name}: {error}") from None
+
+
+def per_style(values: Sequence[Any], counts: Sequence[int]) -> list[Any]:
+    """One entry per style from one per source image, each of which gave ``counts`` styles (its
+    crops; 0 for a file left out): how a source's label and file reach each of its styles."""
+    return [value for value, count in zip(values, counts) for _ in range(count)]

@@ -21,14 +21,17 @@ from ..seeds import draw_seed_problem
 from ..stylizer import Stylizer
 from ..stylizer_options import check_chunk_size
 from .building import (
+    check_bank_images,
     check_crops,
     check_domains,
     check_on_error,
+    checked_attribute,
     dataset_images,
     folder_domains,
     model_images,
     note_empty_domains,
     note_lost_domains,
+    per_style,
     source_items,
 )
 from .sampling import DomainIndex, draw_styles, whole_indices
@@ -96,7 +99,7 @@ class StyleBank:
         if not isinstance(stylizer, Stylizer):
             raise TypeError(f"stylizer must be a Stylizer, got {type(stylizer).__name__}")
         self.stylizer = stylizer
-        self._images = _checked_images(images, stylizer)
+        self._images = check_bank_images(images, stylizer)
         self._images_generation = 0  # bumped when ``images`` is replaced: every cache below is of one generation
         self._domain_index: tuple[list[str], DomainIndex] | None = None  # (the labels it groups, the index)
         self.domains = domains  # the index follows the labels (made again when they differ)
@@ -195,11 +198,11 @@ class StyleBank:
         if domains is not None:
             labels = check_domains(domains, len(built.counts))
             note_lost_domains(labels, built)
-            domains = _per_style(labels, built.counts)
+            domains = per_style(labels, built.counts)
         note_duplicates(built.sources)
         bank = cls(
             built.pixels, stylizer, domains=domains, device=device, stream_dtype=stream_dtype, chunk_size=chunk_size,
-            sources=_per_style(built.sources, built.counts),
+            sources=per_style(built.sources, built.counts),
         )
         bank.skipped = built.skipped
         if encode:
@@ -281,7 +284,7 @@ class StyleBank:
 
     @images.setter
     def images(self, images: torch.Tensor) -> None:
-        checked = _checked_images(images, self.stylizer)
+        checked = check_bank_images(images, self.stylizer)
         if checked.shape[0] != len(self):
             raise ValueError(
                 f"bank.images can be replaced by {len(self)} images (one per style), got {checked.shape[0]}: "
@@ -307,7 +310,7 @@ class StyleBank:
 
     @domains.setter
     def domains(self, domains: Sequence[Any] | None) -> None:
-        self._domains = _checked("domains", check_domains, domains, len(self))
+        self._domains = checked_attribute("domains", check_domains, domains, len(self))
 
     @property
     def sources(self) -> list[StyleFile | None] | None:
@@ -316,7 +319,7 @@ class StyleBank:
 
     @sources.setter
     def sources(self, sources: Sequence[StyleFile | None] | None) -> None:
-        self._sources = _checked("sources", check_sources, sources, len(self))
+        self._sources = checked_attribute("sources", check_sources, sources, len(self))
 
     @property
     def domain_names(self) -> list[str]:
@@ -488,7 +491,7 @@ class StyleBank:
         if self._domains is None:
             return None
         if self._domain_index is None or self._domain_index[0] != self._domains:
-            labels = _checked("domains", check_domains, self._domains, len(self))
+            labels = checked_attribute("domains", check_domains, self._domains, len(self))
             self._domain_index = (labels, DomainIndex(labels))
         return self._domain_index[1]
 
@@ -497,8 +500,8 @@ class StyleBank:
         """What a bank file records about how it was made (safetensors metadata: strings only).
         The domains and sources are checked again (their lists may have been written into since
         they were set): a file whose labels do not fit its styles would not load."""
-        domains = _checked("domains", check_domains, self._domains, len(self))
-        sources = _checked("sources", check_sources, self._sources, len(self))
+        domains = checked_attribute("domains", check_domains, self._domains, len(self))
+        sources = checked_attribute("sources", check_sources, self._sources, len(self))
         return bank_metadata(self.stylizer, domains, self.stream_dtype, self.chunk_size, sources, self.images_digest)
 
     def save(self, path: str | os.PathLike, *, streams: bool = True) -> Path:
@@ -563,40 +566,6 @@ class StyleBank:
             bank._streams.keep_all(layers.to(bank.device, bank.stream_dtype or layers.dtype), made_from)
         bank.path = path.resolve()
         return bank
-
-
-def _checked_images(images: Any, stylizer: Stylizer) -> torch.Tensor:
-    """Bank images as kept: uint8 ``[N, C, S, S]`` at ``stylizer``'s channels and size, contiguous
-    on the CPU. An inference tensor is copied to a normal one: it keeps no version counter, so
-    writes into it could not be noticed."""
-    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.dim() != 4:
-        raise TypeError("images must be a uint8 tensor [N, C, S, S]; use StyleBank.from_images for other kinds")
-    if images.shape[0] == 0:
-        raise ValueError("a style bank needs at least one style image; got none")
-    expected = (stylizer.in_chans, stylizer.img_size, stylizer.img_size)
-    if tuple(images.shape[1:]) != expected:
-        raise ValueError(
-            f"bank images must be {expected} (the stylizer's channels and size), got "
-            f"{tuple(images.shape[1:])}; use StyleBank.from_images to resize them"
-        )
-    if images.is_inference():
-        with torch.inference_mode(False):
-            images = images.clone()
-    return images.cpu().contiguous()
-
-
-def _checked(name: str, check: Any, values: Any, count: int) -> Any:
-    """``check(values, count)`` (one entry per style), its error naming the bank attribute."""
-    try:
-        return check(values, count)
-    except (TypeError, ValueError) as error:
-        raise type(error)(f"bank.{name}: {error}") from None
-
-
-def _per_style(values: Sequence[Any], counts: Sequence[int]) -> list[Any]:
-    """One entry per style from one per source image, each of which gave ``counts`` styles (its
-    crops; 0 for a file left out): how a source's label and file reach each of its styles."""
-    return [value for value, count in zip(values, counts) for _ in range(count)]
 
 
 def _from_0_1_0(state: dict[str, Any]) -> StyleBank:
