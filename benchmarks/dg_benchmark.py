@@ -459,6 +459,8 @@ def write_report(out: Path, records: list[dict], meta: dict, selection_seeds: li
     info = meta["machine"]
     title = f"DG benchmark, leave one source out ({len(summary['seeds'])} seeds, 95 % CI)"
     title += f" — {info['date']}, torch {info['torch']}"
+    for rerun in meta.get("rows_rerun", []):  # rows replaced by a later run of theirs (docs/benchmarks.md)
+        title += f"; {', '.join(rerun['rows'])} rerun {rerun['machine']['date']}"
     table = f"<!-- {title}; {info['cpu']} -->\n\n" + markdown_tables(summary)
     write_bytes_atomically(out / "table.md", table.encode("utf-8"))
     return summary, title

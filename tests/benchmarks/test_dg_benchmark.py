@@ -178,7 +178,10 @@ def test_report_only_rewrites_the_tables_from_the_csv_without_training(bench, tm
     for c in [c for c in split["comparisons"] if c["task"] == "all"]:
         diffs = [per_seed(c["ours"], s) - per_seed(c["peer"], s) for s in split["seeds"]]
         assert c["difference"] == pytest.approx(sum(diffs) / len(diffs), abs=1e-12)
-    assert "**The same on seeds 5–9 only**" in (tmp_path / "table.md").read_text()
+    table = (tmp_path / "table.md").read_text()
+    assert "**The same on seeds 5–9 only**" in table
+    for rerun in old["meta"]["rows_rerun"]:  # the comment line dates every rerun, not only the first run
+        assert f"{', '.join(rerun['rows'])} rerun {rerun['machine']['date']}" in table.split("\n", 1)[0]
 
 
 def test_both_test_time_protocols_spend_the_same_views(bench):
