@@ -156,3 +156,41 @@ def test_preview_counts_an_unlistable_folder_as_skipped(tmp_path, checkpoint, mo
             checkpoint]
     assert cli.main(argv) == EXIT_SKIPPED
     assert f"the folder {tmp_path / 'in' / 'locked'} could not be listed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["stylize", "preview", "bank build"])
+def test_what_was_skipped_is_said_by_kind(tmp_path, checkpoint, monkeypatch, capsys, command):
+    """``bank build`` said "2 file(s) could not be read" of an unreadable file and an unlistable folder (stylize
+    and preview counted the folder as a file too)."""
+    write_images(tmp_path / "in" / "open", 2, size=(32, 32))
+    write_images(tmp_path / "in" / "locked", 1, size=(32, 32), seed=1)
+    (tmp_path / "in" / "open" / "img01.png").write_bytes(b"not an image")
+    _locked(monkeypatch, tmp_path / "in" / "locked")
+    style = write_images(tmp_path / "style", 1, size=(32, 32), seed=3)[0]
+    given = {"stylize": ["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--style", str(style)],
+             "preview": ["preview", str(tmp_path / "in"), "--style", str(style), "-o", str(tmp_path / "g.png")],
+             "bank build": ["bank", "build", str(tmp_path / "in"), "-o", str(tmp_path / "b.safetensors")]}[command]
+    assert cli.main([*given, "--checkpoint", checkpoint]) == EXIT_SKIPPED
+    (said,) = [line for line in capsys.readouterr().err.splitlines() if line.endswith(f"exit code {EXIT_SKIPPED}")]
+    assert "1 file(s) could not be read" in said and "1 folder(s) could not be listed" in said, said
+    assert "2 file(s)" not in said
+
+
+def test_bank_build_told_to_stop_stops_on_an_unlistable_folder_as_on_an_unreadable_file(tmp_path, checkpoint,
+                                                                                        monkeypatch, capsys):
+    """It stopped with the library's words ("on_error='stop'"), not the command's, as it says an unreadable file."""
+    write_images(tmp_path / "folder" / "open", 1, size=(32, 32))
+    write_images(tmp_path / "folder" / "locked", 1, size=(32, 32), seed=1)
+    write_images(tmp_path / "file" / "open", 1, size=(32, 32))
+    (tmp_path / "file" / "open" / "bad.png").write_bytes(b"not an image")
+    _locked(monkeypatch, tmp_path / "folder" / "locked")
+    said = {}
+    for case in ("folder", "file"):
+        out = tmp_path / f"{case}.safetensors"
+        argv = ["bank", "build", str(tmp_path / case), "-o", str(out), "--on-error", "stop", "--checkpoint", checkpoint]
+        assert cli.main(argv) == 2 and not out.exists()
+        (said[case],) = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert f"the folder {tmp_path / 'folder' / 'locked'} could not be listed" in said["folder"]
+    assert "bad.png" in said["file"]
+    ending = "(stopped by --on-error stop; the default skips it)"
+    assert said["folder"].endswith(ending) and said["file"].endswith(ending) and "on_error=" not in said["folder"]

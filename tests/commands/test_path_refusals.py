@@ -126,3 +126,70 @@ def test_an_output_folder_that_is_a_broken_link_is_named_as_one(tmp_path, checkp
     err = capsys.readouterr().err
     assert f"{tmp_path / 'out'} " in err and "broken symbolic link" in err and "not a folder" not in err
     assert os.path.islink(tmp_path / "out")
+
+
+def _file_output_argv(command: str, tmp_path: Path, style: Path, out: Path) -> list[str]:
+    """``command`` writing its one file (a grid, a bank) to ``out``."""
+    write_images(tmp_path / "in", 1, size=(32, 32))
+    given = {"demo": ["demo"], "preview": ["preview", str(tmp_path / "in"), "--style", str(style)],
+             "bank build": ["bank", "build", str(tmp_path / "in")]}[command]
+    return [*given, "-o", str(out)]
+
+
+@pytest.mark.parametrize("command", ["demo", "preview", "bank build"])
+@pytest.mark.parametrize("link", ["loops", "loops above", "broken"])
+def test_a_file_output_through_a_looping_or_broken_link_is_refused_by_name(tmp_path, checkpoint, never_loaded, style,
+                                                                           capsys, command, link):
+    """``demo -o`` a looping link loaded the model, then replaced the link with the grid, as it did a link to a
+    missing folder; a loop on the way was called a broken link."""
+    name = "x.safetensors" if command == "bank build" else "x.png"
+    linked = tmp_path / ("loop" if link == "loops above" else name)
+    linked.symlink_to(tmp_path / "missing" / name if link == "broken" else linked.name)
+    out = linked / name if link == "loops above" else linked
+    before = os.readlink(linked)
+    assert cli.main([*_file_output_argv(command, tmp_path, style, out), "--checkpoint", checkpoint]) == 2
+    err = capsys.readouterr().err
+    (said,) = [line for line in err.splitlines() if "error:" in line]
+    assert f"-o {out} " in said and "Traceback" not in err
+    assert ("broken symbolic link (to" in said) == (link == "broken") and ("loops" in said) == (link != "broken")
+    assert os.readlink(linked) == before and not (tmp_path / "missing").exists()
+
+
+@settings(max_examples=examples(10), deadline=None)
+@given(depth=st.integers(1, 4), file_at=st.integers(0, 3))
+def test_a_file_on_the_way_to_a_folder_is_named(tmp_path_factory, depth, file_at):
+    """``-o notes.txt/sub`` said "cannot create ...: Not a directory", naming neither ``notes.txt`` nor what to do."""
+    from stylizing_vit_aug.commands.common import make_folder
+
+    tmp = tmp_path_factory.mktemp("way")
+    folder = tmp.joinpath(*(f"part{number}" for number in range(depth)))
+    in_the_way = tmp.joinpath(*folder.relative_to(tmp).parts[: min(file_at, depth - 1) + 1])
+    in_the_way.parent.mkdir(parents=True, exist_ok=True)
+    in_the_way.write_text("notes")
+    with pytest.raises(CLIError) as refused:
+        make_folder(folder, "-o")
+    said = str(refused.value)
+    assert f"{in_the_way} " in said and "is a file, not a folder" in said and "Not a directory" not in said
+    assert said.endswith("pass a folder") if in_the_way == folder else f"move the file {in_the_way}" in said
+    shutil.rmtree(tmp)
+
+
+@pytest.mark.parametrize("command", ["stylize", "demo", "preview", "bank build", "train", "bench"])
+def test_every_output_option_names_a_file_on_its_way(tmp_path, checkpoint, never_loaded, style, capsys, command):
+    """``-o afile/sub`` (and ``--json``) where ``afile`` is a file: each command names ``afile``, before any work."""
+    afile = tmp_path / "afile"
+    afile.write_text("notes")
+    write_images(tmp_path / "in", 1, size=(32, 32))
+    inputs, sub = str(tmp_path / "in"), afile / "sub"
+    argv = {
+        "stylize": ["stylize", inputs, "-o", str(sub), "--style", str(style), "--checkpoint", checkpoint],
+        "demo": ["demo", "-o", str(sub / "g.png"), "--checkpoint", checkpoint],
+        "preview": ["preview", inputs, "--style", str(style), "-o", str(sub / "g.png"), "--checkpoint", checkpoint],
+        "bank build": ["bank", "build", inputs, "-o", str(sub / "b.safetensors"), "--checkpoint", checkpoint],
+        "train": ["train", inputs, "-o", str(sub), "--max-steps", "1", "--perceptual", "random"],
+        "bench": ["bench", "--json", str(sub / "b.json")],
+    }[command]
+    assert cli.main(argv) == 2
+    (said,) = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert f"{afile} (in " in said and "is a file, not a folder" in said and f"move the file {afile}" in said, said
+    assert afile.read_text() == "notes"

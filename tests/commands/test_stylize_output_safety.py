@@ -183,7 +183,7 @@ def test_an_output_path_that_cannot_be_a_folder_is_exit_2_naming_it(tmp_path, ru
     if where == "a file":
         _refused(capsys, f"the output folder {out} is a file, not a folder")
     else:
-        _refused(capsys, f"cannot create the output folder {out}: Not a directory")
+        _refused(capsys, f"{blocker} (in the output folder {out}) is a file, not a folder", "move the file")
     assert not loads and blocker.read_text() == "a file"
 
 
@@ -524,31 +524,36 @@ def test_a_run_refused_before_writing_leaves_no_empty_output_folder(tmp_path, ru
     assert run_in(out) == 0 and (out / "stylize_log.csv").is_file()  # a run that writes keeps its folder
 
 
+@pytest.mark.parametrize("removed", [1, 4])
 def test_an_output_that_goes_missing_during_the_run_is_never_reported_as_written(tmp_path, run_in, monkeypatch,
-                                                                                  capsys):
-    # Whatever removes a planned output before the end (another process, ranks that planned other
-    # inputs), the run does not end in a success: the final check names it and records why.
+                                                                                  capsys, removed):
+    # Whatever removes a planned output before the end (another process, a folder of outputs removed), the run
+    # does not end in a success, nor counts it as written: the final check names it and records why.
     from stylizing_vit_aug.commands import stylize
 
     out = tmp_path / "out"
     original, written = stylize.write_image_atomic, []
+    real_finish = stylize.finish_record
 
-    def and_remove_the_first(pixels, path, **kwargs):
-        original(pixels, path, **kwargs)
-        written.append(path)
-        if len(written) == 6:
-            written[0].unlink()
+    def removed_first(*args, **kwargs):
+        for path in written[:removed]:
+            path.unlink()
+        return real_finish(*args, **kwargs)
 
-    monkeypatch.setattr(stylize, "write_image_atomic", and_remove_the_first)
+    monkeypatch.setattr(stylize, "write_image_atomic", lambda pixels, path, **kw: (original(pixels, path, **kw),
+                                                                                   written.append(path)))
+    monkeypatch.setattr(stylize, "finish_record", removed_first)
     assert run_in(out) == 3
     captured = capsys.readouterr()
-    assert f"1 planned output(s) are missing, though no process reported them failed: {written[0].name}" in (
-        captured.err
-    )
+    gone = sorted(path.name for path in written[:removed])
+    (warned,) = [line for line in captured.err.splitlines() if "the run wrote were removed while it went" in line]
+    assert f"{removed} output(s)" in warned and all(name in warned for name in gone), warned
+    assert "no process" not in captured.err
+    assert f"wrote {6 - removed} image(s) to {out}" in captured.out  # only those on disk are counted
     rows = {row["output"]: row for row in read_stylize_log(out / "stylize_log.csv")}
-    assert rows[written[0].name]["error"].startswith("not written") and len(rows) == 6
+    assert all(rows[name]["error"].startswith("removed: the run wrote it") for name in gone) and len(rows) == 6
     monkeypatch.undo()
-    assert run_in(out) == 0 and written[0].is_file()  # the rerun writes it
+    assert run_in(out) == 0 and all(path.is_file() for path in written)  # the rerun writes them
 
 
 @pytest.mark.parametrize(

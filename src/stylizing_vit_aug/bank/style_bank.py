@@ -237,7 +237,7 @@ class StyleBank:
         unlisted: list[tuple[Path, str]] = []  # folders that could not be listed: skipped, never "empty"
         paths = find_images(root, unlisted=unlisted)
         if unlisted and on_error == "stop":  # as stylize --on-error stop: a folder left out is a style left out
-            raise ImageReadError(f"{unlisted[0][1]} (stopped by on_error='stop'; 'skip' leaves it out)")
+            raise ImageReadError(unlisted[0][1])  # as an unreadable file stops it: the error alone
         if not paths:
             why = f"; {unlisted[0][1]}" if unlisted else ""
             raise ValueError(f"no {'/'.join(IMAGE_EXTENSIONS)} images found under {root}{why}")

@@ -65,7 +65,14 @@ written whole: a run killed meanwhile leaves the old file with its row, or the n
 
 A file that cannot be read, or an output that cannot be written (full disk), is skipped (a CSV
 row with the reason in "error", a warning on stderr, no partial file), every other image is
-written, and the exit code is {EXIT_SKIPPED} instead of 0; rerunning retries it. If the run ends with no
+written, and the exit code is {EXIT_SKIPPED} instead of 0; rerunning retries it. A folder under the
+input that cannot be listed (no permission), and a file whose name is not UTF-8, are skipped too
+(exit code {EXIT_SKIPPED}; --on-error stop: exit code 2) but get no row: the record holds a row per
+output, named in UTF-8, and neither has an output it could name (a folder's files are unknown; the
+name cannot be stored as it is, and an escaped one would name no file). Each is named in a warning
+on stderr, and the end of the run counts them ("1 folder(s) could not be listed"). An output
+removed while the run went is not counted as written: it gets a row with the reason, and the exit
+code is {EXIT_SKIPPED}. If the run ends with no
 output at all (every input unreadable, none made before), the exit code is 2, and no folder or record
 this run made is left behind; outputs of an earlier run still there (with --overwrite too) make it
 {EXIT_SKIPPED}. A full disk (or quota)

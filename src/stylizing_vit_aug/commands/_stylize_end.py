@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from ._exits import FULL_DISK as FULL_DISK  # re-exported: stylize stops when it
 from ._exits import cannot_write, say, say_result
 from ._stylize_plan import Job, StylizePlan
 from ._stylize_record import Unrecorded, collect_log, failure_row, replace_log
-from .common import EXIT_SKIPPED, CLIError
+from .common import EXIT_SKIPPED, CLIError, skipped_kinds
 
 __all__ = ["FULL_DISK", "Outcome", "finish_record", "nothing_made", "say_summary", "stop_when_full"]
 
@@ -68,18 +69,19 @@ class Outcome:
 
 
 def finish_record(
-    plan: StylizePlan, jobs: list[Job], written: int, failed: int, full: bool = False,
+    plan: StylizePlan, jobs: list[Job], made: Sequence[str], failed: int, full: bool = False,
     unrecorded: Unrecorded | None = None,
 ) -> Outcome:
     """Rank 0, once every rank is done: the record merged in input order (a failure's row for each planned output
     missing with none: :func:`_missing_outputs`; ``full``: a rank stopped on a full disk before making them; the
     failures' rows no rank could append, ``unrecorded``, with what they reported: :func:`_say_unrecorded`), what
-    stderr says of the skipped files, and the summary for stdout, which the caller prints last (:func:`say_summary`).
-    ``failed``: the failures that are no missing output (style files, outputs whose earlier file stays);
-    the outputs missing are counted here, once each, from the one look at each output (on the file system the ranks
-    share), which finds those removed while the run went too. A run with none of its planned outputs on disk (made
-    now or kept) has no summary: the caller refuses it (:func:`nothing_made`); nor has one whose record could not be
-    finished, an error that says what was written."""
+    stderr says of the skipped files and folders (the listings' ``plan.unlisted`` too), and the summary for stdout,
+    which the caller prints last (:func:`say_summary`). ``made``: the outputs the ranks wrote (by key), of which the
+    summary counts those still on disk; ``failed``: the failures that are no missing output (style files, outputs
+    whose earlier file stays); the outputs missing are counted here, once each, from the one look at each output (on
+    the file system the ranks share), which finds those removed while the run went too, written by it or not. A run
+    with none of its planned outputs on disk (made now or kept) has no summary: the caller refuses it
+    (:func:`nothing_made`); nor has one whose record could not be finished, an error that says what was written."""
     merged, parts = collect_log(plan.log, plan.output)
     unrecorded = unrecorded or {}
     merged.update((key, row) for key, (row, _) in unrecorded.items())  # later than any row the record holds
@@ -90,9 +92,11 @@ def finish_record(
     }
     # A failure's row stays; an output's row only while its file exists (a row that could not be taken back).
     present = [row for row in merged.values() if row["error"] or not row["output"] or on_disk[row["output"]]]
-    missing = _missing_outputs(plan, jobs, merged, on_disk, full)
+    removed = {key for key in made if not on_disk[key]}  # written, then gone: never counted as written
+    missing = _missing_outputs(plan, jobs, merged, on_disk, full, removed)
     rows = sorted(present + missing, key=lambda row: position.get(row["output"], len(position)))
     absent = sum(not on_disk[key] for key in position)
+    written = len(made) - len(removed)
     unfinished: OSError | None = None
     try:
         replace_log(plan.log, rows, parts)
@@ -100,10 +104,11 @@ def finish_record(
         unfinished = error
     if unrecorded:
         _say_unrecorded(plan, unrecorded, unfinished)
+    skipped = failed + len(plan.unlisted) + absent
     if absent == len(position):
-        return Outcome(failed + absent, nothing=True)
-    if failed + absent:
-        _say_skipped(plan, len(jobs), failed, absent, full, unfinished)
+        return Outcome(skipped, nothing=True)
+    if skipped:
+        _say_skipped(plan, len(jobs), (failed, absent, len(removed)), full, unfinished)
     elif unfinished:
         said = f"{cannot_write(unfinished, plan.log)}; every planned output is on disk ({written} written now), but "
         return Outcome(
@@ -111,7 +116,7 @@ def finish_record(
             "file not on disk); run the same command again to complete it (it makes no image again)"
         )
     processes = f" by {plan.ranks.world} processes" if plan.ranks.distributed else ""
-    return Outcome(failed + absent, summary=f"wrote {written} image(s) to {plan.output}{processes}; record: {plan.log}")
+    return Outcome(skipped, summary=f"wrote {written} image(s) to {plan.output}{processes}; record: {plan.log}")
 
 
 def say_summary(outcome: Outcome, code: int) -> None:
@@ -124,10 +129,13 @@ def say_summary(outcome: Outcome, code: int) -> None:
 
 
 def _say_skipped(
-    plan: StylizePlan, planned: int, failed: int, absent: int, full: bool, unfinished: OSError | None
+    plan: StylizePlan, planned: int, counts: tuple[int, int, int], full: bool, unfinished: OSError | None
 ) -> None:
-    """The summary of a run that skipped files: ``absent`` planned outputs not on disk and ``failed`` other files,
-    and the record's state where it could not be finished (``unfinished``), which the rerun completes too."""
+    """The summary of a run that skipped files or folders: ``counts``, the failures that are no missing output, the
+    planned outputs not on disk and, of those, the ones it wrote that were removed while it went; the entries its
+    listings left out (``plan.unlisted``: a folder that could not be listed, a name not UTF-8, said by kind); and the
+    record's state where it could not be finished (``unfinished``), which the rerun completes too."""
+    failed, absent, removed = counts
     record = (
         f"; the record {plan.log} could not be finished either ({unfinished.strerror or unfinished}): the rerun "
         "completes it"
@@ -136,18 +144,23 @@ def _say_skipped(
     )
     # a record not finished may lack their rows (those no process could append: said above)
     reasons = "the warnings above" if unfinished else f"the 'error' column of {plan.log} and the warnings above"
+    gone = [f"{removed} output(s) it wrote were removed while it went, so they are not counted as written"]
+    gone = gone if removed else []
     if full:
-        others = f" and {failed} other file(s) failed" if failed else ""
+        others = f" and {skipped_kinds(plan.unlisted, failed, 'read')}" if failed or plan.unlisted else ""
         say(
-            f"the run stopped when {plan.output} ran out of space (free now: {_free_space(plan.output)}): {absent} of "
-            f"the {planned} planned output(s) were not written{others} (their reasons: {reasons}); free "
-            f"space and run the same command again to write them{record}; exit code {EXIT_SKIPPED}"
+            f"the run stopped when {plan.output} ran out of space (free now: {_free_space(plan.output)}): "
+            f"{''.join(each + '; ' for each in gone)}{absent - removed} of the {planned} planned output(s) were not "
+            f"written{others} (their reasons: {reasons}); free space and run the same command again to write them"
+            f"{record}; exit code {EXIT_SKIPPED}"
         )
         return
+    lost = failed + absent - removed
+    kinds = skipped_kinds(plan.unlisted, lost, "read or written")
+    skipped = [f"{kinds} and were skipped"] if lost or plan.unlisted else []
     say(
-        f"{failed + absent} file(s) could not be read or written and were skipped (their reasons: {reasons}); a "
-        f"rerun retries them (fix or remove an unreadable style "
-        f"file: it is left out of the styles while it cannot be read){record}; exit code {EXIT_SKIPPED}"
+        f"{'; '.join(gone + skipped)} (their reasons: {reasons}); a rerun retries them (fix or remove an unreadable "
+        f"style file: it is left out of the styles while it cannot be read){record}; exit code {EXIT_SKIPPED}"
     )
 
 
@@ -157,10 +170,12 @@ def _missing_outputs(
     merged: dict[str, dict[str, str]],
     on_disk: dict[str, bool],
     full: bool = False,
+    removed: set[str] | frozenset[str] = frozenset(),
 ) -> list[dict[str, str]]:
     """A failure's row for every planned output that is not on disk (``on_disk``, by relative path)
-    though no process reported it failed (``full``: the run stopped on a full disk before making
-    it; else removed while the run went, or ranks that planned other outputs): never a success."""
+    though no process reported it failed: never a success. ``removed``: those the run wrote, gone since (removed
+    while it went); of the others, ``full``: the run stopped on a full disk before making them; else removed while the
+    run went (an earlier run's), or ranks that planned other outputs."""
     missing = []
     reason = (
         "not written: the run stopped when the output folder ran out of space; a rerun writes it"
@@ -168,16 +183,21 @@ def _missing_outputs(
         else "not written: no process of the run wrote it or reported it failed (removed while the run went, "
         "or the processes planned different inputs); a rerun writes it"
     )
+    gone = "removed: the run wrote it, and it was gone from the output folder when the run ended; a rerun writes it"
     for path, out, _ in jobs:
         key = plan.key(out)
         if not on_disk[key] and not merged.get(key, {}).get("error"):
-            missing.append(failure_row(reason, input=plan.input_key(path), output=key))
-    if missing and not full:
+            missing.append(failure_row(gone if key in removed else reason, input=plan.input_key(path), output=key))
+    if removed:
+        logger.warning("%d output(s) the run wrote were removed while it went (not on disk at its end): %s (recorded "
+                       "with the reason in %s; a rerun writes them)", len(removed), _some(sorted(removed)), plan.log)
+    unmade = [row["output"] for row in missing if row["output"] not in removed]
+    if unmade and not full:
         logger.warning(
             "%d planned output(s) are missing, though no process reported them failed: %s (recorded with "
             "the reason in %s; a rerun writes them)",
-            len(missing),
-            _some([row["output"] for row in missing]),
+            len(unmade),
+            _some(unmade),
             plan.log,
         )
     return missing

@@ -43,6 +43,7 @@ from .common import (
     PIL_FORMATS,
     CheckpointChoice,
     CLIError,
+    LeftOut,
     Ranks,
     bank_path_refusal,
     list_images,
@@ -84,7 +85,7 @@ class StylizePlan:
     checkpoint: CheckpointChoice
     ranks: Ranks
     colour_reference: str = "image"  # --colour-reference: "folder" maps a folder's inputs from one colour profile
-    unlisted: tuple[str, ...] = ()  # why entries were left out of the listings (each warned of): skipped, exit code 3
+    unlisted: tuple[tuple[Path, str], ...] = ()  # entries the listings left out, why (each warned of): exit code 3
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, ranks: Ranks) -> StylizePlan:
@@ -92,7 +93,7 @@ class StylizePlan:
         refuse_looping_links(("-o", args.output), ("--log", args.log), ("--style", args.style))
         if problem := non_utf8_name(args.output.resolve()):  # the record's output_folder column holds it
             raise CLIError(f"-o {problem}")
-        unlisted: list[str] = []  # entries the listings left out (an unlistable folder, a name not UTF-8)
+        unlisted: LeftOut = []  # entries the listings left out (an unlistable folder, a name not UTF-8)
         inputs = list_images(args.input, skipped=unlisted, outside=args.output)
         folder = args.input.is_dir()  # one image: only an output over the image itself is refused (check_outputs)
         root = args.input if folder else args.input.parent
@@ -111,7 +112,7 @@ class StylizePlan:
         if style_files and (itself := input_among(inputs, style_files)):  # never an image's own style
             refuse_too_few_styles(args.styles_per_image, len(style_files), itself)
         if unlisted and args.on_error == "stop":
-            raise CLIError(f"skipped {unlisted[0]} (stopped by --on-error stop; the default skips it)")
+            raise CLIError(f"{unlisted[0][1]} (stopped by --on-error stop; the default skips it)")
         # a --bank without --checkpoint: the stylizer the bank records (its header checked by _style_files)
         checkpoint = dataclasses.replace(
             CheckpointChoice.from_args(args).for_bank(args.bank), device=ranks.device(args.device), compile=args.compile
@@ -266,7 +267,7 @@ def start_on_every_rank(ranks: Ranks, start: Callable[[], T], held: ExitStack) -
     return started  # type: ignore[return-value]
 
 
-def _style_files(args: argparse.Namespace, unlisted: list[str]) -> tuple[Path, ...]:
+def _style_files(args: argparse.Namespace, unlisted: LeftOut) -> tuple[Path, ...]:
     """Check the style source given (it exists and is of the kind its option takes) and that it
     holds ``--styles-per-image`` styles, from the files or the bank's header alone; the images
     of ``--styles-dir`` (empty for the others; what its listing left out goes into ``unlisted``)."""

@@ -17,6 +17,7 @@ from .common import (
     draw_seed_argument,
     new_output_file,
     positive_int,
+    skipped_kinds,
 )
 
 EPILOG = """\
@@ -33,8 +34,9 @@ examples:
 BUILD_EPILOG = (
     EPILOG
     + f"""
-A style file that cannot be read is left out with a warning naming it, and the exit code is
-{EXIT_SKIPPED} instead of 0 (--on-error stop: exit code 2, no bank written). Warnings also name
+A style file that cannot be read, or a folder under FOLDER that cannot be listed, is left out
+with a warning naming it, and the exit code is {EXIT_SKIPPED} instead of 0 (--on-error stop: exit
+code 2, no bank written). Warnings also name
 byte-identical style files (each enters the bank), subfolders without images (no domain), style
 images smaller than the model's input (enlarged) and files of other kinds left out (.gif ...).
 The bank records each style's file (path under FOLDER, SHA-256 prefix): `bank info --sources`.
@@ -143,24 +145,30 @@ def run_build(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace, choice: CheckpointChoice) -> int:
     from ..bank import StyleBank
+    from ..images import ImageReadError
     from ..images.value_range import declare_value_range
 
     stylizer = choice.load()
     with declare_value_range(args.value_range):  # the style files' 16-bit pixels, mapped from it to 0-1
-        bank = StyleBank.from_folder(
-            args.folder,
-            stylizer,
-            domains=None if args.domains == "none" else "subfolders",
-            crops_per_image=args.crops_per_image,
-            crop_size=args.crop_size,
-            seed=args.seed,
-            stream_dtype=args.stream_dtype,
-            on_error=args.on_error,
-        )
+        try:
+            bank = StyleBank.from_folder(
+                args.folder,
+                stylizer,
+                domains=None if args.domains == "none" else "subfolders",
+                crops_per_image=args.crops_per_image,
+                crop_size=args.crop_size,
+                seed=args.seed,
+                stream_dtype=args.stream_dtype,
+                on_error=args.on_error,
+            )
+        except ImageReadError as error:  # on_error="stop": an unreadable file, or a folder it could not list
+            if args.on_error != "stop":
+                raise
+            raise CLIError(f"{error} (stopped by --on-error stop; the default skips it)") from None
     bank.save(args.output, streams=not args.no_streams)
     if bank.skipped:  # stderr first, the stdout line last (a reader that left stdout costs no message)
         say(
-            f"{len(bank.skipped)} file(s) could not be read and were left out: "
+            f"{skipped_kinds(bank.skipped)} and were left out: "
             + "; ".join(reason.rstrip(".") for _, reason in bank.skipped)
             + f"; exit code {EXIT_SKIPPED}"
         )

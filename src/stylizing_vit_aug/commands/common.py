@@ -22,13 +22,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._atomic import BeforeReplace, LockHeld, exclusive_lock, write_bytes_atomically
-from .._files import bank_path_problem, inside_of, looping_link, non_utf8_name
+from .._files import bank_path_problem, inside_of, non_utf8_name
 from .._ranks import BARRIER_TIMEOUT as BARRIER_TIMEOUT  # re-exported: a launch's processes, and the user's-input
 from .._ranks import CLIError as CLIError  # error, live below the layers (the trainer stops its ranks too)
 from .._ranks import Ranks as Ranks
 from ..option_choices import BACKGROUNDS, COLOUR_MATCH_WORDS, DEFAULT_BACKGROUND, DEFAULT_MODE, MODES, option_words
 from ..seeds import DRAW_SEED_TEXT, SEED_TEXT, draw_seed_problem, seed_problem
 from ._exits import write_advice
+from ._output_paths import make_folder as make_folder  # re-exported: where every command writes, checked first
+from ._output_paths import new_folder as new_folder
+from ._output_paths import new_output_file as new_output_file
+from ._output_paths import refuse_a_folder
+from ._output_paths import refuse_looping_links as refuse_looping_links
 
 if TYPE_CHECKING:
     import numpy as np
@@ -410,13 +415,16 @@ def bank_argument_refusal(argv: Sequence[str], reader: str) -> str | None:
     return None if path is None else bank_path_refusal(Path(path), reader)
 
 
-def list_images(root: Path, what: str = "input folder", skipped: list[str] | None = None, outside: Path | None = None,
+LeftOut = list[tuple[Path, str]]  # what listings left out, each warned of (exit code 3): its path, and why
+
+
+def list_images(root: Path, what: str = "input folder", skipped: LeftOut | None = None, outside: Path | None = None,
                 stored: str | None = "relative") -> list[Path]:
     """Every image file under ``root`` (see :func:`~stylizing_vit_aug.images.find_images`) but those
     under the folder ``outside`` (the output folder: a link to it in the input would restyle the outputs
     on each rerun, one level deeper each time). An entry that cannot be taken costs only itself: a folder
-    that cannot be listed, a name a record cannot store (:func:`_unstorable`); each is warned of and its message
-    added to ``skipped`` (exit code 3)."""
+    that cannot be listed, a name a record cannot store (:func:`_unstorable`); each is warned of and added to
+    ``skipped`` with its message (exit code 3; said by kind: :func:`skipped_kinds`)."""
     from ..images import IMAGE_EXTENSIONS, unread_kind
     from ..images.listing import list_images as listing
 
@@ -427,24 +435,23 @@ def list_images(root: Path, what: str = "input folder", skipped: list[str] | Non
         if problem := unread_kind(root) or _unstorable(root, root.parent, stored):
             raise CLIError(problem)
         return [root]
-    unlisted: list[tuple[Path, str]] = []
+    unlisted: LeftOut = []  # the listing's unlistable folders, then names a record cannot store
     away = None if outside is None else inside_of(outside)  # by identity: a link, a bind mount of -o
     if away is not None and away(root.resolve()):  # -o holds the input: the user's choice, nothing to leave out
         away = None
     found, _ = listing(root, unlisted=unlisted, within=None if away is None else lambda real: not away(real))
-    problems = [message for _, message in unlisted]
     paths = []
     for path in found:
         if problem := _unstorable(path, root, stored):
             logger.warning("skipped %s", problem)
-            problems.append(problem)
+            unlisted.append((path, problem))
         else:
             paths.append(path)
     if not paths:
-        why = f"; {len(problems)} left out, e.g. {problems[0]}" if problems else ""
+        why = f"; {len(unlisted)} left out, e.g. {unlisted[0][1]}" if unlisted else ""
         raise CLIError(f"no {'/'.join(IMAGE_EXTENSIONS)} images found under {what} {root}{why}")
     if skipped is not None:
-        skipped.extend(problems)
+        skipped.extend(unlisted)
     return paths
 
 
@@ -457,57 +464,23 @@ def _unstorable(path: Path, root: Path, stored: str | None) -> str | None:
     return non_utf8_name(path)
 
 
-def refuse_looping_links(*given: tuple[str, Path | None]) -> None:
-    """Each ``(option, path)`` given (``-o``, ``--log``, ``--style``, an input folder) that cannot be resolved
-    because a symbolic link on it loops (``ln -s x x``): refused by name, not as Python's "Symlink loop"
-    later, nor as a path that does not exist."""
-    for option, path in given:
-        if path is not None and (problem := looping_link(path)):
-            raise CLIError(f"{option} {problem}")
+def skipped_kinds(entries: Sequence[tuple[Path, str]], files: int = 0, read: str = "read") -> str:
+    """What a run skipped, by kind: "2 file(s) could not be {read}", "1 folder(s) could not be listed", or both
+    joined by "and"; ``entries``: skipped paths (an unreadable file, a folder a listing could not list), ``files``:
+    skipped files not among them. A folder is told by what is there now, as the end of a run says it."""
+    folders = sum(path.is_dir() for path, _ in entries)
+    files += len(entries) - folders
+    kinds = [f"{files} file(s) could not be {read}"] if files or not folders else []
+    return " and ".join([*kinds, *([f"{folders} folder(s) could not be listed"] if folders else [])])
 
 
-def gather_images(sources: Iterable[Path], what: str, skipped: list[str] | None = None) -> list[Path]:
+def gather_images(sources: Iterable[Path], what: str, skipped: LeftOut | None = None) -> list[Path]:
     """Images from several files and/or folders, in the order given (what was left out: ``skipped``), of any
     name: their names are only drawn, escaped (preview's labels), never stored."""
     paths: list[Path] = []
     for source in sources:
         paths.extend(list_images(Path(source), what, skipped, stored=None))
     return paths
-
-
-def make_folder(folder: Path, what: str) -> None:
-    """Create ``folder`` (with its parents), or a :class:`CLIError` naming it and the cause (a
-    file in the way, a read-only file system, no permission) before any work starts."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except FileExistsError as error:  # at ``folder`` or at one of its parents: the path at fault is named
-        at = Path(os.fsdecode(error.filename)) if error.filename is not None else folder
-        name = f"{what} {folder}" if at == folder else f"{at} (in {what} {folder})"
-        if at.is_symlink() and not at.exists():
-            raise CLIError(
-                f"{name} is a broken symbolic link (to {os.readlink(at)}): create the folder it points "
-                "to (mkdir -p), or pass another folder"
-            ) from None
-        raise CLIError(f"{name} is a file, not a folder; pass a folder") from None
-    except OSError as error:
-        raise CLIError(f"cannot create {what} {folder}: {error.strerror or error}") from None
-
-
-@contextmanager
-def new_folder(folder: Path, what: str) -> Iterator[None]:
-    """:func:`make_folder` for the time inside; the folders this call created (``folder`` and any
-    parents it lacked) that are still empty on the way out (the run was refused, or stopped before
-    writing) are removed again, innermost first: ``-o out/x/y`` leaves no ``out/x`` behind."""
-    created = [parent for parent in (folder.absolute(), *folder.absolute().parents) if not parent.exists()]
-    make_folder(folder, what)
-    try:
-        yield
-    finally:
-        for made in created:  # innermost first
-            try:
-                made.rmdir()
-            except OSError:  # not empty: the run wrote into it (and so into every parent)
-                break
 
 
 @contextmanager
@@ -532,28 +505,10 @@ def sole_writer(locks: Sequence[tuple[Path, str]], command: str, then: str) -> I
         yield
 
 
-@contextmanager
-def new_output_file(path: Path, what: str, example: str) -> Iterator[Path]:
-    """A file a command writes at its end, checked before any work: not a folder, and its folder
-    made (:func:`new_folder`: removed again on the way out while still empty, so a run refused or
-    failed later leaves no folder behind) and writable, so a long run never ends in a refusal.
-    ``example``: a file name to suggest where ``path`` is a folder."""
-    _refuse_a_folder(path, what, example)
-    with new_folder(path.parent, f"the folder of {what}"):
-        if not os.access(path.parent, os.W_OK):
-            raise CLIError(f"cannot write {what} {path}: its folder {path.parent} cannot be written to")
-        yield path
-
-
-def _refuse_a_folder(path: Path, what: str, example: str) -> None:
-    if path.is_dir():
-        raise CLIError(f"{what} {path} is a folder; give a file name, e.g. {path / example}")
-
-
 def new_grid_output(path: Path) -> AbstractContextManager[Path]:
     """A preview grid's ``-o``: not a folder, an image extension (both checked before any folder is
     made), then a file that can be written (:func:`new_output_file`)."""
-    _refuse_a_folder(path, "-o", "grid.png")
+    refuse_a_folder(path, "-o", "grid.png")
     image_format(path)
     return new_output_file(path, "-o", "grid.png")
 

@@ -14,6 +14,7 @@ from .common import (
     EXIT_SKIPPED,
     CheckpointChoice,
     CLIError,
+    LeftOut,
     add_cell_size,
     add_checkpoint_arguments,
     add_value_range_argument,
@@ -23,6 +24,7 @@ from .common import (
     new_grid_output,
     positive_int,
     refuse_looping_links,
+    skipped_kinds,
     unit_float,
     write_grid,
 )
@@ -262,7 +264,7 @@ def _preview(args: argparse.Namespace, choice: CheckpointChoice) -> int:
     from ..grid import content_style_grid
     from ._stylize_plan import encoded_style
 
-    unlisted: list[str] = []  # folders that could not be listed, names not UTF-8: skipped (exit code 3)
+    unlisted: LeftOut = []  # folders that could not be listed, names not UTF-8: skipped (exit code 3)
     content_files = gather_images(args.contents, "content", unlisted)
     style_files = gather_images([args.styles_dir], "style folder", unlisted) if args.styles_dir is not None else []
     files = _RunFiles()
@@ -303,7 +305,8 @@ def _preview(args: argparse.Namespace, choice: CheckpointChoice) -> int:
     )
     write_grid(grid, args.output)
     if skipped:  # stderr first, the stdout line last (a reader that left stdout costs no message)
-        say(f"{skipped} file(s) could not be read and were left out (see the warnings above); exit code {EXIT_SKIPPED}")
+        said = skipped_kinds(unlisted, files.skipped)
+        say(f"{said} and were left out (see the warnings above); exit code {EXIT_SKIPPED}")
     code = EXIT_SKIPPED if skipped else 0
     say_result(f"wrote {args.output} ({grid.width}x{grid.height}): {len(contents)} contents x {len(style_images)} "
                "styles", code)

@@ -275,16 +275,18 @@ def _stylize(plan: StylizePlan) -> int:
                     ranks.rank, ranks.world, len(mine), len(jobs), len(todo))
     # a rank that fails while writing (a bug, out of memory, --on-error stop) stops every rank, as at the start,
     # rather than leaving them waiting for it in the sum below
-    written, failed, full, unrecorded = on_every_rank(
+    made, failed, full, unrecorded = on_every_rank(
         ranks, lambda: _write_outputs(plan, stylizer, styles, todo, rows, earlier, existing),
         failed="failed while writing its outputs", alone="every rank stops; a rerun keeps what was written",
         so="so every rank stops; a rerun keeps what was written",
     )
-    written, failed, full = ranks.sum([written, failed, full])  # waits for every rank to finish
-    unrecorded = {key: each for part in ranks.gather(unrecorded) for key, each in part.items()}
+    failed, full = ranks.sum([failed, full])  # waits for every rank to finish
+    gathered = ranks.gather((made, unrecorded))  # the outputs' keys, as rank 0 sent every rank the inputs
     end = Outcome(failed)  # rank 0's one look at each output decides it
     if ranks.rank == 0:
-        end = finish_record(plan, jobs, written, failed + len(plan.unlisted), full > 0, unrecorded)
+        made = [key for keys, _ in gathered for key in keys]
+        unrecorded = {key: each for _, part in gathered for key, each in part.items()}
+        end = finish_record(plan, jobs, made, failed, full > 0, unrecorded)
     # A rank exiting with EXIT_SKIPPED makes the launcher stop the others: not before the merge, which this waits for.
     end = ranks.from_rank_zero(end)
     code = end.exit_code(plan, len(jobs), fresh)
@@ -343,7 +345,7 @@ class _Outputs:
         self.plan, self.rows, self.writer, self.progress = plan, rows, writer, progress
         self.earlier = earlier  # the rows of the existing outputs made again (see earlier_rows)
         self.existing = existing  # the keys of this rank's outputs on disk at the start: each is replaced (_swap)
-        self.written = 0
+        self.made: list[str] = []  # the keys of the outputs written (the end counts those still on disk)
         self.failures = 0
         self.stay = 0  # of the failures, those whose earlier output stays on disk (the end counts missing ones)
         self.full = False  # a write failed for want of space: the rest would fail too (see stop_when_full)
@@ -403,7 +405,7 @@ class _Outputs:
             self.out_of_space(error)
             self.unwritten(job, f"cannot write {out}: {error.strerror or error}")
             return
-        self.written += 1
+        self.made.append(self.plan.key(out))
         self.progress.update(1)
 
     def write_batch(self, batch: list[_Result]) -> None:
@@ -445,7 +447,7 @@ class _Outputs:
                     self.unwritten(job, f"cannot write {job[1]}: {error.strerror or error}")
                     return [] if self.full else new[number + 1:]
                 renamed.append(job[1])
-                self.written += 1
+                self.made.append(self.plan.key(job[1]))
                 self.progress.update(1)
         except BaseException:  # --on-error stop, Ctrl-C or a bug: the rows of the files not renamed go back
             if len(renamed) < len(starts):
@@ -484,12 +486,13 @@ class _Outputs:
 def _write_outputs(
     plan: StylizePlan, stylizer: Any, styles: RunStyles, todo: list[Job], rows: RunRows, earlier: dict[str, Row],
     existing: set[str],
-) -> tuple[int, int, int, Unrecorded]:
+) -> tuple[list[str], int, int, Unrecorded]:
     """Stylise and write ``todo`` (this rank's share; ``existing``: the keys of its outputs on disk, ``earlier``:
-    the rows of those it makes again) in batches; the images written, the failures that are no missing output
-    (style files, rank 0; outputs whose earlier file stays: the end counts the outputs not on disk), 1 where a
-    full disk stopped it (no more inputs go through the model: each of their writes would fail too), and the
-    failures' rows the record would not take (:attr:`._stylize_record.LogWriter.unrecorded`), for the end."""
+    the rows of those it makes again) in batches; the keys of the outputs written (the end counts those still on
+    disk), the failures that are no missing output (style files, rank 0; outputs whose earlier file stays: the end
+    counts the outputs not on disk), 1 where a full disk stopped it (no more inputs go through the model: each of
+    their writes would fail too), and the failures' rows the record would not take
+    (:attr:`._stylize_record.LogWriter.unrecorded`), for the end."""
     ranks = plan.ranks
     writer = LogWriter(part_path(plan.log, ranks.rank) if ranks.distributed else plan.log)
     style_failures = (
@@ -510,11 +513,11 @@ def _write_outputs(
                 batch.clear()  # the inputs go before the outputs are encoded (the reader keeps no other reference)
                 outputs.write_batch([(job, out, traits, source) for (job, traits, source), out in zip(jobs, results)])
                 if outputs.full:
-                    stop_when_full(plan, todo, outputs.written + outputs.failures)
+                    stop_when_full(plan, todo, len(outputs.made) + outputs.failures)
                     break
     finally:
         writer.close()
-    return outputs.written, len(style_failures) + outputs.stay, int(outputs.full), writer.unrecorded
+    return outputs.made, len(style_failures) + outputs.stay, int(outputs.full), writer.unrecorded
 
 
 def _stylized(
