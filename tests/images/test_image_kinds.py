@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from helpers import examples
-from stylizing_vit_aug.images import ImageError, from_batch, kinds, to_batch
+from stylizing_vit_aug.images import ImageError, batching, from_batch, kinds, to_batch
 
 
 def _rgba(seed: int = 0, size: int = 24) -> np.ndarray:
@@ -322,7 +322,7 @@ def test_check_image_refuses_what_to_batch_refuses_with_its_message(kind, dtype,
         images = torch.from_numpy(array).to(getattr(torch, dtype))
     else:
         images = array.astype(dtype)
-    assert _refusal(kinds.check_image, images) == _refusal(to_batch, images)
+    assert _refusal(batching.check_image, images) == _refusal(to_batch, images)
 
 
 def _lists() -> dict[str, list]:
@@ -347,8 +347,8 @@ def test_check_image_of_a_list_refuses_what_to_batch_refuses_without_converting(
     images = _lists()[case]
     expected = _refusal(to_batch, images)
     for converter in ("_torch_to_batch", "_numpy_to_batch", "_pil_to_batch"):
-        monkeypatch.setattr(kinds, converter, lambda *a, **k: pytest.fail("converted the pixels to check them"))
-    assert _refusal(kinds.check_image, images) == expected
+        monkeypatch.setattr(batching, converter, lambda *a, **k: pytest.fail("converted the pixels to check them"))
+    assert _refusal(batching.check_image, images) == expected
     assert (expected is None) == (case == "good")
 
 
@@ -411,4 +411,4 @@ def test_finite_extremes_read_an_image_s_min_and_max_and_refuse_nan_alike_everyw
         kinds.finite_extremes(images, "the image")
     assert str(error.value) == "the image: NaN or Inf values; clean the image before stylising it."
     as_checked = np.moveaxis(array, 0, -1) if kind == "numpy" else images  # numpy images are channels-last
-    assert _refusal(kinds.check_image, as_checked) == f"ImageError: {error.value}".replace("the image:", "images:")
+    assert _refusal(batching.check_image, as_checked) == f"ImageError: {error.value}".replace("the image:", "images:")

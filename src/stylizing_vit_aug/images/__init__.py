@@ -15,6 +15,7 @@ file is an :class:`ImageReadError` that names it. And it holds
 :class:`Normalization`, the one check of per-channel statistics.
 """
 
+from .batching import check_image, to_batch, to_batches
 from .files import check_whole, read_image, read_with_traits
 from .headers import MAX_PIXELS, ImageReadError, ImageTraits, carried_metadata, image_size, is_lossless
 from .kinds import (
@@ -29,13 +30,10 @@ from .kinds import (
     check_extremes,
     check_float_range,
     check_has_pixels,
-    check_image,
     check_size_and_channels,
     finite_extremes,
     log_once,
     looks_channels_last,
-    to_batch,
-    to_batches,
     unit_batch,
 )
 from .listing import IMAGE_EXTENSIONS, find_images, unread_kind

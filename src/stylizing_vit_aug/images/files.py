@@ -14,12 +14,10 @@ from typing import BinaryIO, Literal, overload
 import numpy as np
 
 try:  # PIL is a core dependency, but keep the import error readable
-    from PIL import ExifTags
     from PIL import Image as PILImage
 except ImportError:  # pragma: no cover
     PILImage = None
 
-from .deep_png import decode_png16
 from .headers import (
     QUARTER_TURNS,
     ImageReadError,
@@ -28,12 +26,13 @@ from .headers import (
     check_container,
     deep_colour,
     exif_orientation,
+    keep_stored_order,
     load_pixels,
     open_image,
     raw_modes,
     refuse_float_mode,
+    refuse_separate_planes,
     refuse_special,
-    stored_size,
     traits_of,
     unguarded,
     unreadable,
@@ -47,6 +46,7 @@ from .kinds import (
     note_twelve_bit,
     warn_first,
 )
+from .low_bytes import decode_deep
 from .value_range import alpha_past_range, declared_value_range, opaque_alpha, outside_range
 
 __all__ = [
@@ -233,17 +233,6 @@ def _flat(pixels: np.ndarray, alpha: bool, key: ColourKey | None = None) -> np.n
     return on_glass(pixels)
 
 
-def _keep_stored_order(image: PILImage.Image) -> None:
-    """Stop Pillow turning a TIFF upright while it loads (11+ does, and scrambles grayscale
-    ones doing it), so orientation is applied once, by :func:`read_image`, for every format."""
-    if image.format != "TIFF":
-        return
-    exif = image.getexif()
-    if ExifTags.Base.Orientation in exif:
-        del exif[ExifTags.Base.Orientation]
-    image._size = stored_size(image)  # the loader allocates from this size
-
-
 def _note_frames(image: PILImage.Image, path: Path) -> None:
     """Say once per kind of file that only the first frame is read, naming the first such file."""
     with unguarded(image):  # a GIF's frame count seeks every frame, which checks Pillow's limit
@@ -262,19 +251,20 @@ def _note_frames(image: PILImage.Image, path: Path) -> None:
 
 
 def _decode_16bit(path: Path, image: PILImage.Image, orientation: int, layout: str, data: bytearray) -> np.ndarray:
-    """16-bit RGB, RGBA or gray+alpha pixels, which PIL would cut to 8 bits, in stored order: a PNG through Pillow
-    alone (:func:`~.deep_png.decode_png16`), else (a TIFF, or a Pillow that cannot) through OpenCV where it is
-    installed (albumentations brings it), else an error naming it. Both decode the file's bytes ``data``, read
-    once from the handle Pillow reads (:func:`_deep_bytes`), so a record's digest names what was decoded."""
-    if image.format == "PNG" and (pixels := decode_png16(image, path, layout, data)) is not None:
+    """16-bit RGB, RGBA or gray+alpha pixels, which PIL would cut to 8 bits, in stored order: through Pillow alone
+    (:func:`~.low_bytes.decode_deep`), else (a Pillow that cannot) through OpenCV where it is installed
+    (albumentations brings it), else an error naming it. Both decode the file's bytes ``data``, read once from the
+    handle Pillow reads (:func:`_deep_bytes`), so a record's digest names what was decoded. A TIFF whose samples lie
+    in separate planes is refused (:func:`~.headers.refuse_separate_planes`)."""
+    refuse_separate_planes(image, path)
+    if (pixels := decode_deep(image, path, layout, data)) is not None:
         return pixels
     try:
         import cv2
     except ImportError:
-        other = "this Pillow cannot read its 16 bits" if image.format == "PNG" else "or save it as a 16-bit PNG"
         raise ImageReadError(
             f"cannot read image {path}: 16-bit colour {image.format} needs OpenCV (pip install "
-            f"opencv-python-headless): {other}"
+            "opencv-python-headless): this Pillow cannot read its 16 bits"
         ) from None
     pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
     if pixels is None or pixels.ndim != 3 or pixels.dtype != np.uint16:
@@ -283,8 +273,8 @@ def _decode_16bit(path: Path, image: PILImage.Image, orientation: int, layout: s
         pixels = pixels[..., [2, 1, 0, 3][: pixels.shape[-1]]]  # BGR(A) -> RGB(A)
     if layout == "LA" and pixels.shape[-1] == 4:
         pixels = pixels[..., [0, 3]]
-    elif layout == "RGB" and pixels.shape[-1] == 4:  # libpng's own reading of a colour key: keyed as
-        pixels = pixels[..., :3]  # every depth is, by _flat, and compared with Pillow's 8-bit RGB
+    elif layout in ("RGB", "RGBX") and pixels.shape[-1] == 4:  # libpng's own reading of a colour key (keyed as
+        pixels = pixels[..., :3]  # every depth is, by _flat), a TIFF's unspecified sample: compared with Pillow's RGB
     return _as_stored(pixels, image, orientation, path)
 
 
@@ -323,7 +313,7 @@ def _as_stored(pixels: np.ndarray, image: PILImage.Image, orientation: int, path
     """OpenCV's 16-bit pixels in stored order: some versions turn a TIFF upright whatever the
     flags say, so they are matched against Pillow's 8-bit decode of the same file."""
     load_pixels(image)  # as a TIFF's loading checks Pillow's limit
-    stored8 = np.asarray(image)  # the top 8 bits, stored order (see _keep_stored_order)
+    stored8 = np.asarray(image)  # the top 8 bits, stored order (see keep_stored_order)
     if pixels.shape[-1] == 2 and stored8.shape[-1] == 4:  # gray + alpha that PIL opened as RGBA
         stored8 = stored8[..., [0, 3]]
     undo = _UPRIGHT[_INVERSE[orientation]]
@@ -449,7 +439,7 @@ def _open_and_decode(
                 orientation = exif_orientation(image)  # before loading: Pillow's TIFF loader drops it
                 if traits:
                     kept = traits_of(image, path, orientation, deep[0] if deep else None)
-                _keep_stored_order(image)
+                keep_stored_order(image)
                 _note_frames(image, path)
                 pixels = _decode(image, path, orientation, alpha, key, deep)
                 del deep  # the 16-bit file's bytes

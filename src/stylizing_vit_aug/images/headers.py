@@ -39,11 +39,14 @@ __all__ = [
     "exif_orientation",
     "image_size",
     "is_lossless",
+    "keep_stored_order",
     "load_pixels",
     "open_image",
     "raw_modes",
     "refuse_float_mode",
+    "refuse_separate_planes",
     "refuse_special",
+    "separate_planes",
     "stored_size",
     "traits_of",
     "unguarded",
@@ -258,11 +261,44 @@ def raw_modes(image: PILImage.Image) -> list[str]:
 
 
 def deep_colour(image: PILImage.Image) -> str | None:
-    """The layout ("RGB", "RGBA" or "LA") of 16-bit pixels PIL would cut to 8 bits, else None:
-    its raw mode says so (:func:`raw_modes`; a 16-bit "LA" PNG opens as "RGBA")."""
+    """The layout ("RGB", "RGBA" or "LA"; "RGBX", a TIFF's RGB + an unspecified sample, "RGBa", its premultiplied
+    alpha) of 16-bit pixels PIL would cut to 8 bits, else None: its raw mode says so (:func:`raw_modes`; a 16-bit
+    "LA" PNG opens as "RGBA"), or of a TIFF whose samples lie in separate planes (raw modes "R", "G", "B", each a
+    byte), its bits per sample."""
     if image.mode not in ("RGB", "RGBA", "LA"):
         return None
-    return next((rawmode.split(";")[0] for rawmode in raw_modes(image) if ";16" in rawmode), None)
+    layout = next((rawmode.split(";")[0] for rawmode in raw_modes(image) if ";16" in rawmode), None)
+    bits = getattr(image, "tag_v2", {}).get(258, ())
+    if layout is None and image.format == "TIFF" and 16 in (bits if isinstance(bits, tuple) else (bits,)):
+        return image.mode
+    return layout
+
+
+def separate_planes(image: PILImage.Image) -> bool:
+    """Whether an open TIFF stores each sample in its own plane (planar configuration 2), not interleaved."""
+    return image.format == "TIFF" and getattr(image, "tag_v2", {}).get(284, 1) == 2
+
+
+def refuse_separate_planes(image: PILImage.Image, path: Path) -> None:
+    """Refuse 16-bit colour in separate planes (:func:`separate_planes`), from the header: Pillow unpacks 8 bits of
+    each sample (uncompressed: not even those) and OpenCV mixes the planes up, so no reader gives its pixels."""
+    if separate_planes(image) and deep_colour(image):
+        raise ImageReadError(
+            f"cannot read image {path}: its 16-bit colour samples are stored in separate planes (TIFF planar "
+            "configuration 2), which neither Pillow nor OpenCV reads exactly: save it with the samples interleaved "
+            "(e.g. tiffcp -p contig IN OUT) or as a 16-bit PNG"
+        )
+
+
+def keep_stored_order(image: PILImage.Image) -> None:
+    """Stop Pillow turning a TIFF upright while it loads (11+ does, and scrambles grayscale
+    ones doing it), so orientation is applied once, by :func:`~.files.read_image`, for every format."""
+    if image.format != "TIFF":
+        return
+    exif = image.getexif()
+    if ExifTags.Base.Orientation in exif:
+        del exif[ExifTags.Base.Orientation]
+    image._size = stored_size(image)  # the loader allocates from this size
 
 
 # What Pillow's EXIF parsing raises on a damaged block (fuzzed: SyntaxError for a bad TIFF header,
@@ -324,14 +360,15 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
 
 def check_container(path: Path) -> bool:
     """An :class:`ImageReadError` where the header refuses the file as :func:`~.files.read_image` would (float
-    pixels; smaller than the minimum size, upright, as read) or a PNG's chunks or a JPEG's end do;
-    True where that checked the whole file (PNG: every chunk's checksum, no inflating, and IEND;
+    pixels; 16-bit colour in separate planes; smaller than the minimum size, upright, as read) or a PNG's chunks or
+    a JPEG's end do; True where that checked the whole file (PNG: every chunk's checksum, no inflating, and IEND;
     JPEG: its header and end-of-image marker), False where only a decode can tell (other formats)."""
     refuse_special(path)
     try:
         with open_image(path, path) as image:
             kind = image.format
             refuse_float_mode(image, path)
+            refuse_separate_planes(image, path)
             _refuse_small(image, path)
             if kind == "PNG":
                 image.verify()

@@ -1,5 +1,5 @@
 """Float batches back to images: the stylised ``[B, C, H, W]`` 0–1 values given back in exactly the
-kind, dtype, value range, layout and alpha that :func:`~.kinds.to_batch` recorded on the way in, and
+kind, dtype, value range, layout and alpha that :func:`~.batching.to_batch` recorded on the way in, and
 the same-kind copy a strength of 0 gives back. The way in, and every check of what comes in, is
 :mod:`.kinds`.
 

@@ -4,7 +4,7 @@ for the 16-bit pixels of its run.
 
 A range is declared for everything that converts 16-bit pixels while it runs
 (:func:`declare_value_range`): by the commands' ``--value-range`` and the front-ends'
-``value_range=``. :func:`~.kinds.to_batch` and :func:`~.returning.from_batch` are the one place
+``value_range=``. :func:`~.batching.to_batch` and :func:`~.returning.from_batch` are the one place
 uint16 becomes 0–1 and back, and the commands reach them through the Stylizer, the bank builder, the
 strip path and the preview grid alike, so every path reads the run's files the same way. MONAI's
 ``RandStylize(value_range=)`` hands its uint8 pixels (on 0–255) and uint16 pixels (on a 16-bit range)
@@ -76,7 +76,7 @@ def check_sixteen_bit_range(value_range: Any) -> tuple[float, float] | None:
 @contextmanager
 def declare_value_range(value_range: Any) -> Iterator[None]:
     """Inside, uint16 pixels hold values in ``value_range`` (whole numbers in 0–65535; None: their
-    type's 0–65535): :func:`~.kinds.to_batch` maps them to 0–1 from it and refuses values outside
+    type's 0–65535): :func:`~.batching.to_batch` maps them to 0–1 from it and refuses values outside
     it, :func:`~.returning.from_batch` maps results back into it (rounded, clipped), and the 12-bit note
     is not said. For this thread's code (a ``ContextVar``); uint8 and float pixels are unaffected."""
     token = _DECLARED.set(check_sixteen_bit_range(value_range))

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .kinds import MIN_SIZE, _check_list, _checked_kind, _pil_target
+from .batching import _check_list, _checked_kind
+from .kinds import MIN_SIZE, _pil_target
 from .returning import memory_format_of
 
 try:  # PIL is a core dependency, but keep the import error readable
