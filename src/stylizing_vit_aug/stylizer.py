@@ -78,7 +78,7 @@ from .stylizer_options import (
     upgraded_state,
     warn_no_gradient,
 )
-from .tissue import change_weight, tissue_pixels, tissue_weight
+from .tissue import change_weight, filled_background, tissue_pixels, tissue_weight
 
 # the names other modules import from here (the choices live with their checks in stylizer_options)
 __all__ = ["BACKGROUNDS", "COMPILE_MODES", "MODES", "STRIP_PIXELS", "Stylizer", "check_mode"]
@@ -106,8 +106,8 @@ class Stylizer(StylizerOptions):
         background: ``"keep"`` (default): empty slide glass, lumina and other near-white
             background keep their pixels, so only tissue takes the style
             (:func:`~stylizing_vit_aug.tissue.change_weight`); ``"dark"``: near-black background
-            keeps its pixels instead (fluorescence, dark-field, black vignettes; ``"keep"`` counts
-            black as tissue and paints it); ``"style"``: every pixel takes it, as in the paper
+            keeps its pixels instead and the network does not see it, in contents or styles (fluorescence,
+            black vignettes; ``"keep"`` counts black as tissue and paints it); ``"style"``: every pixel takes it
             (use it where white is content, e.g. bone in a radiograph).
         colour_match: after the network's change, match the styled pixels' colour distribution
             to the style's (:mod:`~stylizing_vit_aug.colour`; RGB models). ``False``: the
@@ -304,8 +304,9 @@ class Stylizer(StylizerOptions):
 
     def _encode(self, styles: torch.Tensor, styles01: torch.Tensor | None, chunk_size: int | None) -> StyleStream:
         """Streams of normalised ``styles``, with the colour profiles of ``styles01`` (0–1) if given."""
-        step = chunk_size or self.chunk_size
-        parts = []
+        step, parts = chunk_size or self.chunk_size, []
+        if self.background == "dark":  # the network reads a style as it reads a content: without its background
+            styles = filled_background(styles, self._foreground(self.denormalize(styles).clamp_(0, 1)))
         encode_style = self._network.calls(self.model).encode_style
         with self._network.context(self.device):
             for start in range(0, styles.shape[0], step):
@@ -549,18 +550,19 @@ class Stylizer(StylizerOptions):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """:meth:`_change` before the colour step: the model-channel contents and their tissue weight (one row per
         image), the network's change, weighted, and the change's weight (None: every pixel), a row per style row."""
-        model_in01 = self.adapt_channels(small01)
+        model_in01, tissue = self.adapt_channels(small01), self._foreground(small01)  # once per image
+        # what the network reads (a dark background faded into the foreground's colour); the change goes onto model_in01
+        seen01 = filled_background(model_in01, tissue) if self.background == "dark" else model_in01
         with self._network.context(self.device):
             if mode == "relative":
-                stylized, own = network.stylize_with_self(self.normalize(model_in01), stream)
+                stylized, own = network.stylize_with_self(self.normalize(seen01), stream)
                 views = stylized.shape[0] // own.shape[0]
                 own = own.float().repeat(views, 1, 1, 1)
                 change = self.normalization.undo_change(stylized.float() - own, "Stylizer")
             else:
-                stylized01 = self.denormalize(network.stylize(self.normalize(model_in01), stream).float())
-                views = stylized01.shape[0] // model_in01.shape[0]
-                change = stylized01 - model_in01.repeat(views, 1, 1, 1)
-        tissue = self._foreground(small01)  # once per image
+                stylized01 = self.denormalize(network.stylize(self.normalize(seen01), stream).float())
+                views = stylized01.shape[0] // seen01.shape[0]
+                change = stylized01 - seen01.repeat(views, 1, 1, 1)
         weight = None if tissue is None else change_weight(tissue).repeat(views, 1, 1, 1)
         if weight is not None:
             change = change * weight

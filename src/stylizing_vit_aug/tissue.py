@@ -11,7 +11,8 @@ and no patch lattice can appear on them.
 Dark-field images (fluorescence, dark-field, a dermoscope's black vignette) are the negative of
 this: empty background is near black, and black has the highest optical density. There
 ``tissue_weight(values01, dark=True)`` reads the same rule off the inverted image ``1 - x``: a
-pixel is foreground as much as its brightest channel says, so black keeps its value.
+pixel is foreground as much as its brightest channel says, so black keeps its value, and
+:func:`filled_background` hides that background from the network (a black vignette is no dark content).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "change_weight",
     "check_light01",
     "density_weight",
+    "filled_background",
     "is_tissue",
     "optical_density",
     "tissue_pixels",
@@ -93,6 +95,21 @@ def change_weight(tissue: torch.Tensor) -> torch.Tensor:
     grown into the glass around the tissue: grown by 3 pixels it put a pink haze on the glass
     between and around the fragments of a section (docs/bundled-default.md has the measurement)."""
     return F.avg_pool2d(tissue, 3, stride=1, padding=1, count_include_pad=False)
+
+
+def filled_background(values: torch.Tensor, tissue: torch.Tensor) -> torch.Tensor:
+    """``values`` ``[B, C, H, W]`` with each image's background (its :func:`tissue_weight` ``tissue``) faded into
+    the median colour of its foreground (:func:`tissue_pixels`), so that a network reading it sees no background:
+    a black vignette around a lesion would otherwise count as the darkest part of the image. The median is taken
+    per channel, so the same fill results in 0–1 units or the model's normalised space. An image with no
+    foreground pixel is left as it is (nothing to take a colour from)."""
+    pixels = values.flatten(2).float()
+    foreground = tissue_pixels(tissue).flatten(2).expand_as(pixels)
+    fill = torch.where(foreground, pixels, torch.nan).nanmedian(dim=2).values
+    has_foreground = foreground[:, :1].any(dim=2).view(-1, 1, 1, 1)
+    weight = torch.where(has_foreground, tissue.float(), 1.0)
+    fill = fill.nan_to_num(0.0).view(*fill.shape, 1, 1)
+    return (values.float() * weight + fill * (1 - weight)).to(values.dtype)
 
 
 def tissue_pixels(tissue: torch.Tensor) -> torch.Tensor:

@@ -298,9 +298,10 @@ class StyleBank:
         storage. Reading it costs no pass over the pixels, so sampling never hashes the images."""
         return (self._images_generation, *tensors_state(self, [self._images]))
 
-    def _cache_state(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """The stylizer's weights and the images: the cached streams are of both."""
-        return self.stylizer.weights_state, self._images_state()
+    def _cache_state(self) -> tuple[tuple[int, ...], tuple[int, ...], bool]:
+        """The stylizer's weights, the images, and whether its network reads the styles without their dark
+        background (``background="dark"``): the cached streams are of all three."""
+        return self.stylizer.weights_state, self._images_state(), self.stylizer.background == "dark"
 
     @property
     def domains(self) -> list[str] | None:
@@ -347,13 +348,14 @@ class StyleBank:
 
     # -- streams ------------------------------------------------------------------------------
     def _fresh_streams(self) -> StreamCache:
-        """The stream cache, emptied first if the stylizer's weights (fine-tuned in place) or the
-        images changed since it was filled: those streams would style with the wrong network or
+        """The stream cache, emptied first if the stylizer's weights (fine-tuned in place), its background rule or
+        the images changed since it was filled: those streams would style with the wrong network or
         style, and a saved bank would pair new pixels with old streams."""
         state = self._cache_state()
         if state != self._streams_state:
             if self._streams.num_encoded:
-                changed = "stylizer's weights" if state[0] != self._streams_state[0] else "bank's images"
+                what = ("stylizer's weights", "bank's images", "stylizer's background rule")
+                changed = next((w for w, now, then in zip(what, state, self._streams_state) if now != then), what[2])
                 logger.info("the %s changed since this bank's styles were encoded: re-encoding them", changed)
             self._streams, self._streams_state = self._new_streams(), state
             self._approved = None
@@ -561,7 +563,15 @@ class StyleBank:
             raise BankFileError(
                 f"bank file {path} is corrupt: {error}; build it again (`stylizing-vit-aug bank build`)"
             ) from error
-        if layers is not None:
+        encoded_under = (meta["settings"] or {}).get("background")
+        if layers is not None and (encoded_under == "dark") != (stylizer.background == "dark"):
+            logger.info(  # "dark" hides a style's dark background from the network: other streams
+                "bank %s was encoded under background=%r: re-encoding its styles for %r at first use",
+                path,
+                encoded_under,
+                stylizer.background,
+            )
+        elif layers is not None:
             made_from = meta["images_sha256"] or images_digest(bank.images)  # hashed only where not recorded
             bank._streams.keep_all(layers.to(bank.device, bank.stream_dtype or layers.dtype), made_from)
         bank.path = path.resolve()

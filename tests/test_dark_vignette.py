@@ -1,0 +1,231 @@
+"""``background="dark"`` keeps a dermoscope's black vignette and the network does not see it.
+
+The network reads the whole image: with the vignette in view the black counted as the darkest part of the
+image, and a lesion's contrast against the skin around it collapsed (probe image: CIELAB L* 33.1 -> 18.5, while
+the same image with the vignette filled with skin colour gave 33.5); a style with a vignette darkened a
+vignette-free content's lesion by 12 L*. The engine now fades each image's dark background (content and style)
+into its own foreground's median colour before the network, and keeps the background's pixels afterwards as
+before. ``"keep"`` and ``"style"`` never fill (the parity tests pin their pixels).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import stylizing_vit_aug as sva
+import stylizing_vit_aug.stylizer as stylizer_module
+from stylizing_vit_aug.colour import rgb_to_lab
+from stylizing_vit_aug.stylizer import STRIP_PIXELS
+from stylizing_vit_aug.tissue import filled_background, tissue_pixels, tissue_weight
+
+CONTRAST_SLACK = 3.0  # CIELAB L*: a vignette may move the lesion's contrast this much at most (it moved 9-19)
+SKIN, LESION = (205, 150, 130), (120, 80, 65)
+
+
+def dermoscopy(size: int = 224, *, vignette: bool = True, seed: int = 0, skin=SKIN, lesion=LESION):
+    """uint8 ``(size, size, 3)`` skin with a darker oval lesion, in a black round vignette (or without one), and
+    the lesion's and the vignette's masks."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:size, 0:size] / size
+    image = np.array(skin, float) + rng.normal(0, 6, (size, size, 3))
+    inside = np.hypot(rows - 0.52, (cols - 0.47) * 1.2) < 0.16
+    image[inside] = np.array(lesion, float) + rng.normal(0, 6, (int(inside.sum()), 3))
+    outside = np.hypot(rows - 0.5, cols - 0.5) > 0.45
+    if vignette:
+        image[outside] = 0
+    return np.clip(image, 0, 255).round().astype(np.uint8), inside, outside
+
+
+def filled(image: np.ndarray, vignette: np.ndarray) -> np.ndarray:
+    """``image`` with its vignette filled with the median colour of the rest."""
+    out = image.copy()
+    out[vignette] = np.median(image[~vignette], axis=0)
+    return out
+
+
+def lesion_contrast(image: np.ndarray, inside: np.ndarray, outside: np.ndarray) -> float:
+    """CIELAB L* of the skin minus that of the lesion."""
+    lightness = rgb_to_lab(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255)[0, 0]
+    lightness = lightness.numpy()
+    return float(lightness[~inside & ~outside].mean() - lightness[inside].mean())
+
+
+@pytest.fixture(scope="module")
+def bundled() -> sva.Stylizer:
+    return sva.load_stylizer(background="dark", device="cpu", dtype="float32")
+
+
+def like(stylizer: sva.Stylizer, **settings) -> sva.Stylizer:
+    """Another Stylizer of the same network and statistics with other settings."""
+    settings = {**stylizer.settings, **settings}
+    return sva.Stylizer(stylizer.model, stylizer.mean.tolist(), stylizer.std.tolist(), device="cpu", **settings)
+
+
+def skin_style() -> np.ndarray:
+    """A vignette-free style: another skin tone and lesion colour."""
+    return dermoscopy(160, vignette=False, seed=3, skin=(170, 120, 150), lesion=(90, 60, 90))[0]
+
+
+def to01(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+
+
+def from01(values: torch.Tensor) -> np.ndarray:
+    return (values[0].permute(1, 2, 0) * 255).round().byte().numpy()
+
+
+def through(path: str, stylizer: sva.Stylizer, image: np.ndarray, style: np.ndarray) -> np.ndarray:
+    """``image`` stylised with ``style`` by one of the engine's paths."""
+    if path == "call":
+        return stylizer(image, style)
+    if path == "stylize_batch":
+        return from01(stylizer.stylize_batch(to01(image), style))
+    if path == "stylize_views":  # test-time augmentation's call: two views of the one image
+        return from01(stylizer.stylize_views(to01(image), [style, style])[:1])
+    if path == "mixed sizes":  # the per-image path
+        return stylizer([image, image[:160, :192]], style)[0]
+    if path == "bank":
+        bank = sva.StyleBank.from_images([style], stylizer)
+        return stylizer(image, bank.stream([0]))
+    raise AssertionError(path)
+
+
+PATHS = ["call", "stylize_batch", "stylize_views", "mixed sizes", "bank"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_black_vignette_leaves_the_lesions_contrast_as_without_it(bundled, path):
+    """The bundled default under "dark": the lesion's contrast with the vignette in view is within
+    :data:`CONTRAST_SLACK` of the same image's with the vignette filled with skin colour (it was 9 L* lower)."""
+    image, inside, outside = dermoscopy()
+    style = skin_style()
+    out = through(path, bundled, image, style)
+    without = lesion_contrast(through(path, bundled, filled(image, outside), style), inside, outside)
+    assert abs(lesion_contrast(out, inside, outside) - without) < CONTRAST_SLACK
+    far = np.hypot(*(np.mgrid[0:224, 0:224] / 224 - 0.5)) > 0.5  # beyond the foreground's reach
+    assert np.array_equal(out[far], image[far])  # the vignette is kept as it was
+
+
+def test_a_large_image_through_the_strip_path_keeps_the_lesions_contrast(bundled):
+    size = int(STRIP_PIXELS**0.5) + 16  # over STRIP_PIXELS: row bands and column strips
+    image, inside, outside = dermoscopy(size)
+    style = skin_style()
+    with_vignette = lesion_contrast(bundled(image, style), inside, outside)
+    without = lesion_contrast(bundled(filled(image, outside), style), inside, outside)
+    assert abs(with_vignette - without) < CONTRAST_SLACK
+
+
+@pytest.mark.parametrize("colour_match", [True, False])
+@pytest.mark.parametrize("path", ["call", "bank"])
+def test_a_styles_black_vignette_does_not_change_the_content(bundled, path, colour_match):
+    """A style with a vignette styles a vignette-free content as the same style with its vignette filled does
+    (the vignette darkened the lesion: its contrast rose by 8 L*). The network's change alone is nearly the same
+    (it differed by 46 levels); the colour step reads each style's own colours, and a filled style has more of
+    its median colour."""
+    stylizer = like(bundled, colour_match=colour_match)
+    content, inside, outside = dermoscopy(vignette=False)
+    style, _, style_vignette = dermoscopy(160, seed=3, skin=(170, 120, 150), lesion=(90, 60, 90))
+    vignetted = through(path, stylizer, content, style)
+    plain = through(path, stylizer, content, filled(style, style_vignette))
+    assert abs(lesion_contrast(vignetted, inside, outside) - lesion_contrast(plain, inside, outside)) < 1.0
+    if not colour_match:
+        assert np.abs(vignetted.astype(int) - plain).mean() < 3.0  # levels of 255
+
+
+@pytest.mark.parametrize("mode", ["relative", "detail", "resize"])
+@pytest.mark.parametrize("colour_match", [True, False])
+def test_every_mode_and_colour_setting_keeps_the_contrast(bundled, mode, colour_match):
+    stylizer = like(bundled, mode=mode, colour_match=colour_match)
+    image, inside, outside = dermoscopy(seed=1)
+    style = skin_style()
+    with_vignette = lesion_contrast(stylizer(image, style), inside, outside)
+    without = lesion_contrast(stylizer(filled(image, outside), style), inside, outside)
+    assert abs(with_vignette - without) < CONTRAST_SLACK
+
+
+def test_a_batch_fills_each_image_from_its_own_foreground(bundled):
+    """A vignetted image and a vignette-free one of another skin tone, together: each as alone."""
+    first = dermoscopy()[0]
+    second = dermoscopy(vignette=False, seed=2, skin=(150, 110, 90))[0]
+    style = skin_style()
+    together = bundled(np.stack([first, second]), style)
+    alone = [bundled(first, style), bundled(second, style)]
+    for got, want in zip(together, alone):
+        assert np.abs(got.astype(int) - want).max() <= 1
+
+
+def test_an_all_black_image_is_left_as_before(bundled, monkeypatch):
+    """Nothing to take a colour from: an all-black content or style reaches the network as it did before."""
+    black, style = np.zeros((64, 64, 3), np.uint8), skin_style()
+    now = bundled(black, style), bundled(style, black)
+    monkeypatch.setattr(stylizer_module, "filled_background", lambda values, tissue: values)  # before the fill
+    assert np.array_equal(now[0], black)
+    assert np.array_equal(now[1], bundled(style, black))
+
+
+@pytest.mark.parametrize("background", ["keep", "style"])
+def test_keep_and_style_never_fill(small_stylizer, monkeypatch, background):
+    """Their pixels stay what they were (the parity tests pin them): the fill is never reached."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"background={background!r} filled its background")
+
+    stylizer = like(small_stylizer, background=background)
+    image, style = dermoscopy(96)[0], dermoscopy(64, seed=3)[0]
+    before = stylizer(image, style)
+    monkeypatch.setattr(stylizer_module, "filled_background", refuse)
+    assert np.array_equal(stylizer(image, style), before)
+    sva.StyleBank.from_images([style], stylizer).encode()
+    stylizer.colour_source(image, style)
+
+
+def test_a_bank_encodes_again_when_its_stylizer_turns_dark(small_stylizer):
+    """A bank's streams are of its stylizer's background rule: set to "dark" in place, the bank encodes again."""
+    style = dermoscopy(64, seed=3)[0]
+    bank = sva.StyleBank.from_images([style], small_stylizer).encode()
+    kept = bank.streams.layers.clone()
+    small_stylizer.background = "dark"
+    dark = bank.streams.layers
+    assert not torch.equal(dark, kept)
+    assert torch.allclose(dark, small_stylizer.encode_style(bank.style_images([0])).layers, atol=1e-5)
+
+
+def test_a_bank_file_encoded_under_keep_is_encoded_again_for_dark(small_stylizer, tmp_path):
+    style = dermoscopy(64, seed=3)[0]
+    path = sva.StyleBank.from_images([style], small_stylizer).encode().save(tmp_path / "bank.safetensors")
+    dark = like(small_stylizer, background="dark")
+    loaded = sva.StyleBank.load(path, dark)
+    assert torch.allclose(loaded.streams.layers, dark.encode_style(loaded.style_images([0])).layers, atol=1e-5)
+
+
+@given(
+    st.integers(1, 3),
+    st.sampled_from([1, 3]),
+    st.lists(st.integers(0, 255), min_size=6, max_size=6),
+    st.floats(0.5, 3.0),
+    st.floats(-2.0, 2.0),
+    st.integers(0, 2**16),
+)
+def test_the_fill_keeps_the_foreground_and_takes_each_images_own_median(batch, channels, levels, scale, shift, seed):
+    generator = torch.Generator().manual_seed(seed)
+    values = torch.rand(batch, channels, 8, 8, generator=generator)
+    dark = torch.rand(batch, 1, 8, 8, generator=generator) < torch.tensor(levels[:batch]).view(-1, 1, 1, 1) / 255
+    values = torch.where(dark, values * 0.05, values)  # some pixels near black, as many as the level says
+    tissue = tissue_weight(values, dark=True)
+    out = filled_background(values, tissue)
+    whole = tissue == 1
+    assert torch.equal(torch.where(whole, out, 0), torch.where(whole, values, 0))  # the foreground as it was
+    for row in range(batch):
+        foreground = tissue_pixels(tissue[row : row + 1])[0, 0]
+        if not foreground.any():
+            assert torch.equal(out[row], values[row])  # nothing to take a colour from: left as it was
+            continue
+        median = values[row][:, foreground].median(dim=1).values.view(-1, 1, 1)
+        background = tissue[row, 0] == 0
+        assert torch.allclose(out[row][:, background], median.view(-1, 1).expand(-1, int(background.sum())))
+    # the same fill in any per-channel affine space (the model's normalised one): read from the same weight
+    assert torch.allclose(filled_background(values * scale + shift, tissue), out * scale + shift, atol=1e-5)
