@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..option_choices import (
+    BACKGROUNDS,
     LAST_CHECKPOINT,
     PAIRINGS,
     PERCEPTUAL_INPUTS,
@@ -144,6 +145,7 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
     _option(data, "--scale", type=float)
     _option(data, "--samples-per-epoch", type=positive_int)
     _option(data, "--no-skip-blank", dest="skip_blank", action="store_false")
+    _option(data, "--background", choices=BACKGROUNDS)
     _option(data, "--cache-images", action="store_true")
     _option(data, "--workers", type=int)
 

@@ -16,15 +16,22 @@ import os
 from dataclasses import field
 from typing import Any
 
+from ..option_choices import BACKGROUNDS, PRESET_NAMES
 from ..option_choices import PERCEPTUAL_LEVELS as LEVELS
-from ..option_choices import PRESET_NAMES
 from ..seeds import seed_problem
 from .objective_table import OBJECTIVES
 from .term_weights import FLOAT32_MAX, LossWeights, StainWeights
 
-__all__ = ["ARCHITECTURE_ARGS", "OBJECTIVES", "TrainConfig", "default_workers"]
+__all__ = ["ARCHITECTURE_ARGS", "FINE_TUNING", "OBJECTIVES", "SCRATCH", "TrainConfig", "default_workers"]
 
 ARCHITECTURE_ARGS = ("img_size", "patch_size", "in_chans", "embed_dim", "depth", "num_heads")
+
+# The schedule a run gets where --lr and --warmup-steps are left out. From scratch: the paper's
+# recipe. Fine-tuning trained weights: the paper's rate moves every weight of a trained network so
+# far in its first step that the export decodes a patch lattice, so a lower rate and a warmup of a
+# share of the run (capped), measured in docs/fine-tuning.md.
+SCRATCH = {"lr": 1e-3, "warmup_steps": 0}
+FINE_TUNING = {"lr": 5e-5, "warmup_share": 0.1, "warmup_least": 2, "warmup_cap": 100}
 
 
 def default_workers() -> int:
@@ -69,6 +76,13 @@ class TrainConfig:
     ))
     skip_blank: bool = field(default=True, metadata=_about(
         "keep crops of empty background (default: retry them)", trajectory=True
+    ))
+    background: str | None = field(default=None, metadata=_about(
+        "what is empty background, as load_stylizer's background: keep (near-white glass, brightfield), dark "
+        "(near-black, fluorescence, dark-field, a dermoscope's vignette) or style (none: every pixel is content). "
+        "The blank-crop retry skips crops of it, and the export records it",
+        default_text="the --init checkpoint's, else keep",
+        trajectory=True,
     ))
     cache_images: bool = field(default=False, metadata=_about(
         "keep decoded images in memory (fast for small datasets of large images)"
@@ -118,10 +132,18 @@ class TrainConfig:
     ))
     batch_size: int = field(default=64, metadata=_about("samples per process per micro-batch", trajectory=True))
     accumulate: int = field(default=1, metadata=_about("micro-batches per optimizer step", trajectory=True))
-    lr: float = field(default=1e-3, metadata=_about("peak learning rate (AdamW)"))
+    lr: float | None = field(default=None, metadata=_about(
+        "peak learning rate (AdamW)",
+        default_text=f"{SCRATCH['lr']:g} from scratch (the paper); {FINE_TUNING['lr']:g} fine-tuning trained weights",
+    ))
     weight_decay: float = field(default=0.01, metadata=_about("AdamW weight decay", trajectory=True))
     betas: tuple = field(default=(0.9, 0.999), metadata=_about("AdamW betas", trajectory=True))
-    warmup_steps: int = field(default=0, metadata=_about("linear warmup steps before the cosine decay"))
+    warmup_steps: int | None = field(default=None, metadata=_about(
+        "linear warmup steps before the cosine decay",
+        default_text=f"{SCRATCH['warmup_steps']} from scratch; fine-tuning trained weights: "
+        f"{FINE_TUNING['warmup_share']:.0%} of the run, at least {FINE_TUNING['warmup_least']}, at most "
+        f"{FINE_TUNING['warmup_cap']}, never the whole run",
+    ))
     grad_clip: float = field(default=1.0, metadata=_about("gradient-norm clip (0: off)", trajectory=True))
     loss_weights: LossWeights = field(default_factory=LossWeights, metadata=_about(
         f"--objective paper: {','.join(LossWeights.terms())} as numbers or name=value pairs",
@@ -168,10 +190,14 @@ class TrainConfig:
             raise ValueError(f"--objective must be one of {tuple(OBJECTIVES)}, got {self.objective!r}")
         if self.workers < 0:
             raise ValueError(f"--workers must be >= 0, got {self.workers}")
-        if self.warmup_steps < 0 or self.save_every < 0 or self.validate_every < 0:
+        if (self.warmup_steps or 0) < 0 or self.save_every < 0 or self.validate_every < 0:
             raise ValueError("--warmup-steps, --save-every and --validate-every must be >= 0")
+        if self.background is not None and self.background not in BACKGROUNDS:
+            raise ValueError(f"--background must be one of {BACKGROUNDS}, got {self.background!r}")
         for name in ("lr", "weight_decay", "grad_clip"):
             value = getattr(self, name)
+            if value is None:  # --lr left out: scheduled() decides it
+                continue
             if not (math.isfinite(value) and 0 <= value <= FLOAT32_MAX):  # the optimizer computes in float32
                 raise ValueError(f"--{name.replace('_', '-')} must be a number from 0 to {FLOAT32_MAX:.3g} (the "
                                  f"float32 range the optimizer computes in), got {value}")
@@ -196,6 +222,24 @@ class TrainConfig:
         if unused and getattr(self, unused) != type(getattr(self, unused))():
             raise ValueError(f"--{unused.replace('_', '-')} weighs the other objective's terms and would be ignored "
                              f"with --objective {self.objective}: drop it, or pick the objective it is for")
+
+    @property
+    def fine_tunes(self) -> bool:
+        """Whether the run starts from trained weights (a checkpoint ``--init``), not a preset from scratch."""
+        return self.init not in PRESET_NAMES
+
+    def scheduled(self, total_steps: int) -> TrainConfig:
+        """This config with ``lr`` and ``warmup_steps`` decided where they were left out (None): the
+        paper's from scratch, :data:`FINE_TUNING`'s when fine-tuning a run of ``total_steps`` steps.
+        The one place the command line and a :class:`~.trainer.Trainer` made in Python take them from."""
+        if not self.fine_tunes:
+            defaults = SCRATCH
+        else:
+            share = max(FINE_TUNING["warmup_least"], math.ceil(FINE_TUNING["warmup_share"] * total_steps))
+            warmup = max(0, min(FINE_TUNING["warmup_cap"], share, total_steps - 1))  # the run's last step decays
+            defaults = {"lr": FINE_TUNING["lr"], "warmup_steps": warmup}
+        chosen = {name: value for name, value in defaults.items() if getattr(self, name) is None}
+        return dataclasses.replace(self, **chosen) if chosen else self
 
     def to_json(self) -> dict:
         out = dataclasses.asdict(self)

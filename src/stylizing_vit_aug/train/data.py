@@ -35,6 +35,7 @@ from ..bank import strategy_name
 from ..images import IMAGE_EXTENSIONS, ImageReadError, image_size, log_once, to_batch
 from ..model import roll_pairs
 from ..option_choices import PAIRINGS as PAIRINGS  # re-exported (other-domain, same-domain accepted too)
+from ..stylizer_options import check_background
 from .epochs import EpochUse
 from .folder import BLANK, WHOLLY_GLASS, blankness, scan_folder, training_pixels
 from .spread import spread_indices
@@ -93,7 +94,8 @@ class ImageFolderDataset(Dataset):
     Each item is a random ``size``×``size`` crop (after an optional rescale by ``scale``) as a
     uint8 tensor ``[C, size, size]``, with random flips and 90° rotations when ``augment``.
     ``skip_blank`` retries crops that are mostly empty background (bright, flat pixels, e.g.
-    the glass around a tissue section, and transparent pixels, read as white glass) up to
+    the glass around a tissue section, and transparent pixels, read as white glass; dark ones with
+    ``background="dark"``) up to
     ``max_tries`` times and keeps the one with the most tissue. Index with an int, or with
     ``(index, sample_seed)`` as :class:`EpochBatches` does.
 
@@ -104,7 +106,9 @@ class ImageFolderDataset(Dataset):
         channels: 3 (RGB) or 1 (grayscale).
         min_std, max_background, background_level: a crop is blank if its luminance std is
             below ``min_std`` or more than ``max_background`` of its pixels are brighter than
-            ``background_level`` (0–1 units).
+            ``background_level`` (0–1 units; with ``background="dark"``, darker than ``1 - background_level``).
+        background: what is empty background, as ``load_stylizer``'s: ``"keep"`` (white glass),
+            ``"dark"`` (black, e.g. a dermoscope's vignette) or ``"style"`` (none: only flat crops are blank).
         cache_images: keep decoded images in memory (per worker process).
         seed: base seed for items indexed by a plain int.
         role: what messages call the images (``"training"``, ``"validation"``).
@@ -127,6 +131,7 @@ class ImageFolderDataset(Dataset):
         max_background: float = BLANK["max_background"],
         background_level: float = BLANK["background_level"],
         max_tries: int = 10,
+        background: str = "keep",
         cache_images: bool = False,
         files: Sequence[str | os.PathLike] | None = None,
         seed: int = 0,
@@ -146,6 +151,7 @@ class ImageFolderDataset(Dataset):
         self.size, self.channels, self.scale = size, channels, float(scale)
         self.augment, self.skip_blank = augment, skip_blank
         self.min_std, self.max_background, self.background_level = min_std, max_background, background_level
+        self.background = check_background(background)
         self.max_tries, self.cache_images, self.seed = max_tries, cache_images, seed
         self.skipped: list[tuple[Path, str]] = []
         self._unreadable: set[int] = set()
@@ -274,7 +280,7 @@ class ImageFolderDataset(Dataset):
 
     def _blankness(self, crop: torch.Tensor) -> float:
         """0 for a crop full of tissue, above 1 for a blank one (the retry criterion)."""
-        return blankness(crop, self.min_std, self.max_background, self.background_level)
+        return blankness(crop, self.min_std, self.max_background, self.background_level, self.background)
 
     def _say_if_wholly_glass(self, index: int, image: torch.Tensor) -> None:
         """Warn (once per file, as :meth:`_skip`) where no crop of image ``index`` found
@@ -283,10 +289,10 @@ class ImageFolderDataset(Dataset):
             return
         self._looked_for_tissue.add(index)
         path = self.records[index].path
-        if blankness(image, BLANK["min_std"], WHOLLY_GLASS, BLANK["background_level"]) > 1:
-            log_once(f"train:glass:{path}", "the %s image %s holds no tissue: it is blank glass or transparent "
-                     "throughout, so its crops are plain white; remove it from %s, or fill it with tissue",
-                     self.role, path, self.root, log=logger)
+        if blankness(image, BLANK["min_std"], WHOLLY_GLASS, BLANK["background_level"], self.background) > 1:
+            empty = {"keep": "glass or transparent", "dark": "dark background"}.get(self.background, "one flat colour")
+            log_once(f"train:glass:{path}", "the %s image %s holds no tissue: it is %s throughout, so its crops are "
+                     "plain; remove it from %s, or fill it with tissue", self.role, path, empty, self.root, log=logger)
 
     def crop(self, index: int, generator: torch.Generator) -> torch.Tensor:
         image = self.load(index)

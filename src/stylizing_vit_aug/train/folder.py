@@ -74,14 +74,22 @@ BLANK = {"min_std": 0.04, "max_background": 0.7, "background_level": 0.85}
 WHOLLY_GLASS = 0.99
 
 
-def blankness(crop: torch.Tensor, min_std: float, max_background: float, background_level: float) -> float:
+def blankness(
+    crop: torch.Tensor, min_std: float, max_background: float, background_level: float, background: str = "keep"
+) -> float:
     """0 for uint8 pixels ``[C, H, W]`` full of tissue, above 1 for blank ones: a luminance std
-    below ``min_std``, or more than ``max_background`` of the pixels brighter than ``background_level``."""
+    below ``min_std``, or more than ``max_background`` of the pixels background. Which pixels are
+    background is ``load_stylizer``'s ``background``: ``keep``, brighter than ``background_level``
+    (glass); ``dark``, darker than ``1 - background_level`` (the same rule on the inverted image, as
+    :func:`~stylizing_vit_aug.tissue.tissue_weight` reads dark-field images); ``style``, none."""
     values = crop.float() / 255.0
     luma = values[0] if values.shape[0] == 1 else to_luminance(values)[0]
-    background = float((luma > background_level).float().mean())
+    if background == "style":
+        share = 0.0
+    else:
+        share = float((luma > background_level if background == "keep" else luma < 1 - background_level).float().mean())
     flat = min_std / max(float(luma.std()), 1e-6)
-    return max(background / max_background, flat)
+    return max(share / max_background, flat)
 
 
 def glass_share(crops: torch.Tensor) -> float:

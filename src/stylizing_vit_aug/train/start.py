@@ -5,7 +5,8 @@ A resumed run continues the checkpoint's model. A command line that asks for ano
 architecture option, ``--mean``/``--std``, another ``--init`` or ``--revision``) is refused with
 :class:`ModelChanged`: it could not take effect, and the run folder would describe a model that
 was never trained. Fine-tuning keeps the start checkpoint's settings (``mode``, ``background``,
-``colour_match``), so its export stylises as the checkpoint did.
+``colour_match``), so its export stylises as the checkpoint did; ``--background`` replaces its
+background (the blank-crop retry's too).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 
 from ..checkpoints import check_values, same_float32
 from ..model import PRESETS, ModelConfig, StylizingViT, count_parameters
+from ..option_choices import DEFAULT_BACKGROUND
 from ..option_choices import LAST_CHECKPOINT as LAST_CHECKPOINT  # re-exported: the command line reads it torch-free
 from .config import OTHER_OBJECTIVES_WEIGHTS, TrainConfig
 from .training_state import TrainingCheckpointError, read_training_checkpoint
@@ -37,6 +39,8 @@ TRAJECTORY_ARGS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.met
 MODEL_ARGS = ("init", "revision", "architecture", "mean", "std")
 # options of one invocation, not of the run: a resume that changes them changes nothing the run records
 INVOCATION_ARGS = ("output", "resume", "extend", "stop_after", "workers", "device", "progress")
+# options a run decides where the command line leaves them out (None): a resume that leaves them out keeps the run's
+DECIDED_ARGS = ("lr", "warmup_steps", "background")
 
 
 class ModelChanged(ValueError):
@@ -73,7 +77,7 @@ def read_resume(config: TrainConfig, checkpoint_dir: Path) -> dict:
     except ValueError as error:
         raise TrainingCheckpointError(f"--resume: {error}") from None
     _check_same_model(config, state["trainer"], path)
-    changed = changed_options(state["trainer"].get("config", {}), config.to_json())
+    changed = changed_options(state["trainer"].get("config", {}), resumed_config(config, state["trainer"]).to_json())
     trajectory = [k for k in TRAJECTORY_ARGS if k in changed]
     if trajectory:
         logger.warning(
@@ -131,19 +135,23 @@ def _check_same_model(config: TrainConfig, trainer: dict, path: Path) -> None:
 
 def resumed_config(config: TrainConfig, trainer: dict) -> TrainConfig:
     """``config`` with the resumed run's model settings, so that what the run folder records
-    (``train_config.json``, checkpoints, the model card) describes the model it trains."""
+    (``train_config.json``, checkpoints, the model card) describes the model it trains, and with the
+    run's schedule and background where the command line leaves them out."""
     saved = trainer.get("config", {})
     kept = {name: saved[name] for name in MODEL_ARGS if name in saved}
+    kept |= {name: saved[name] for name in DECIDED_ARGS if getattr(config, name) is None and name in saved}
     return dataclasses.replace(config, **kept)
 
 
 def start_point(config: TrainConfig, resume_state: dict | None) -> StartPoint:
     """The model a run starts from: the resumed checkpoint's, a preset from scratch (seeded), or
     a checkpoint to fine-tune (``load_stylizer``: its statistics unless ``--mean``/``--std``).
+    Its settings' ``background`` is ``--background``, else the start checkpoint's, else the default.
     A model that cannot decode images cannot train: refused here, before the run writes a file."""
     start = _start_point(config, resume_state)
     if problem := start.model.config.decode_problem:
         raise ValueError(f"this model cannot be trained, since it cannot decode images: {problem}")
+    start.settings["background"] = config.background or start.settings.get("background", DEFAULT_BACKGROUND)
     return start
 
 

@@ -22,7 +22,8 @@ What it does, in the order a reader meets it in :class:`Trainer` (the command li
   :class:`~.losses.StainSupervisedObjective`, synthetic-stain pairs and pixel losses, no
   perceptual network, fast on a CPU). The trainer never asks which one it holds: it hands each
   a :class:`~.data.TrainBatch` and logs the terms it names;
-* AdamW + cosine to zero (the paper: lr 1e-3, betas 0.9/0.999, weight decay 0.01) with optional
+* AdamW + cosine to zero (the paper: lr 1e-3, betas 0.9/0.999, weight decay 0.01; a fine-tune
+  takes a lower rate and a warmup where --lr/--warmup-steps are left out, :mod:`.fine_tuning`) with
   linear warmup (torch's ``LinearLR`` then ``CosineAnnealingLR``, :func:`~.schedule.warmup_cosine`), gradient
   clipping (1.0), gradient accumulation (every whole micro-batch trains: an epoch's last step takes
   those left, :class:`~.epochs.EpochUse`), bf16 autocast on CUDA (``--precision``), all through
@@ -50,6 +51,7 @@ random states.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import json
 import logging
@@ -84,6 +86,7 @@ from .data import (
 from .data_segments import data_segments, earlier_segments, recorded_segments
 from .doubts import SameDomainNotice, say_data_doubts, say_real_style_doubts, say_validation_glass
 from .export import export_run
+from .fine_tuning import LossRise, decided_schedule, divergence_advice
 from .losses import LossOutput
 from .objectives import Objective, build_objective
 from .relay import WorkerLogs, collate_with_logs, worker_init
@@ -160,6 +163,7 @@ class Trainer:
         self.resumes: list[dict[str, Any]] = []  # {"step", "changed": {option: [before, after]}} of each resume
         self.same_domain_notice = SameDomainNotice(config, len(self.dataset.domain_names) < 2)
         self.worker_logs = WorkerLogs()  # what the DataLoader's workers said, logged once per run
+        self.loss_rise = LossRise(self.config.lr)  # a loss that explodes: a rate too high for the start
         if self.resume_state is not None:
             self._together(lambda: self._restore(self.resume_state))
 
@@ -189,6 +193,7 @@ class Trainer:
         start = start_point(config, self.resume_state)
         self.model, self.mean, self.std, self.base_model = start.model, start.mean, start.std, start.source
         self.stylizer_settings = start.settings
+        self.config = config = dataclasses.replace(config, background=start.settings["background"])  # as used
         self.dataset = self._dataset(config.data, augment=True)
         say_data_doubts(config, self.dataset, self.resume_state)
         self.earlier_data, self.data_from_step = earlier_segments(self.resume_state, self.dataset)
@@ -204,6 +209,7 @@ class Trainer:
         )
         self.model.train().requires_grad_(True)  # trainable, whatever state the start checkpoint was loaded in
         self._plan_epochs()
+        config = self.config  # with the schedule decided
         self.extension: dict[str, Any] | None = None  # {"step", "lr", "from_total"} once --extend lengthened the run
         if self.resume_state is not None:
             self.extension = check_schedule(self.resume_state, config, self.total_steps, self.output, self.epoch_use)
@@ -247,6 +253,7 @@ class Trainer:
         logger.info("an epoch trains on %d of its %d samples: %d micro-batches of %d samples in %d steps of up to %d",
                     use.trained, use.samples, use.micro_batches, use.batch_samples, use.steps, use.accumulate)
         self.total_steps = config.max_steps or self.steps_per_epoch * config.epochs
+        self.config = config = decided_schedule(config, self.total_steps)  # where --lr, --warmup-steps are left out
         if config.warmup_steps >= self.total_steps:
             logger.warning("--warmup-steps %d is not shorter than the run (%d steps): the rate never reaches --lr "
                            "or never decays", config.warmup_steps, self.total_steps)
@@ -263,7 +270,7 @@ class Trainer:
         return ImageFolderDataset(
             root, cfg.img_size, domains=self.config.domains, channels=cfg.in_chans, scale=self.config.scale,
             augment=augment, cache_images=self.config.cache_images, seed=mix_seed(self.config.seed, 0x7A1),
-            role=role, **crops,
+            role=role, background=self.config.background, **crops,
         )
 
     def _extended_now(self, state: dict) -> bool:
@@ -357,16 +364,7 @@ class Trainer:
             )
 
     def _advice(self) -> str:
-        kept = (
-            f"the last checkpoint, {self.checkpoint_dir / LAST_CHECKPOINT} (step {self.saved_step}, finite weights), "
-            "is kept"
-            if self.saved_step is not None else "no checkpoint was written"
-        )
-        remedies = [f"a lower --lr (this run: {self.config.lr:g})"]
-        remedies += [] if self.config.grad_clip > 0 else ["gradient clipping (--grad-clip 1.0)"]
-        remedies += [] if self.config.warmup_steps else ["--warmup-steps"]
-        listed = ", ".join(remedies[:-1]) + " or " + remedies[-1] if len(remedies) > 1 else remedies[0]
-        return f"Nothing non-finite was saved; {kept}. Start again with {listed}"
+        return divergence_advice(self.config, self.checkpoint_dir / LAST_CHECKPOINT, self.saved_step)
 
     def save_checkpoint(self) -> Path | None:
         """``checkpoints/last``, written by rank 0; a failed write (a full disk on its node) stops every
@@ -567,6 +565,7 @@ class Trainer:
         """Rank 0's line in ``log.jsonl`` and the progress bar. No collective: one would wait for the
         device on every step; a rank 0 that fails here exits, and the launcher stops the others."""
         self._log_step(record)
+        self.loss_rise.see(record)
         progress.update(1)
         if not progress.disable:  # a bar no one sees needs no figures
             progress.set_postfix({k: f"{record[k]:.3g}" for k in ("loss", *self.objective_module.terms)}, refresh=False)
