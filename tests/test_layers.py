@@ -17,7 +17,7 @@ LAYERS: list[set[str]] = [
     {"stylizer", "stylizer_entry", "stylizer_options"},
     {"hub", "hub_download", "local_checkpoint"},
     {"bank", "metrics", "grid", "benchmarking"},
-    {"transforms", "tta", "tta_options", "kornia"},
+    {"transforms", "tta", "tta_classifier", "tta_options", "kornia"},
     {"train"},
     {"app", "app_files", "app_previewer", "app_settings", "commands", "cli", "__main__"},
 ]

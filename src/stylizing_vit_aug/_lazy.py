@@ -7,14 +7,19 @@ unneeded until a name that uses them is touched.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
     from types import ModuleType
+
+_resolving = threading.RLock()  # see _one_at_a_time
+LAZY_WAIT_S = 60.0  # the longest a lazy name waits for another thread's import before it imports alongside
 
 # importlib.abc, importlib.util, importlib.metadata, logging and re are imported where used: `import stylizing_vit_aug`
 # would otherwise take 3x as long (python -X importtime)
@@ -24,15 +29,21 @@ def lazy_attributes(package: str, names: dict[str, str]) -> tuple[Callable[[str]
     """``__getattr__`` and ``__dir__`` for ``package``: ``names`` maps attribute -> submodule.
 
     An attribute named like its submodule (or the submodule's last part: ``"kornia"`` ->
-    ``"transforms.kornia"``) is the submodule itself.
+    ``"transforms.kornia"``) is the submodule itself. Any other public submodule is an attribute
+    too, imported at first use, as ``metrics`` is: ``sva.bank.HISTOLOGY_ASSETS`` works after
+    ``import stylizing_vit_aug`` alone, not only once something has imported ``bank`` (Python sets
+    a submodule as its package's attribute only when it is imported).
     """
     namespace = importlib.import_module(package).__dict__
 
     def __getattr__(name: str) -> Any:
         module_name = names.get(name)
+        if module_name is None and name.isidentifier() and not name.startswith("_") and _is_submodule(package, name):
+            module_name = name
         if module_name is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        module = importlib.import_module(f".{module_name}", package)
+        with _one_at_a_time():
+            module = importlib.import_module(f".{module_name}", package)
         value = module if name == module_name.rpartition(".")[2] else getattr(module, name)
         namespace[name] = value
         return value
@@ -41,6 +52,30 @@ def lazy_attributes(package: str, names: dict[str, str]) -> tuple[Callable[[str]
         return sorted(set(names) | {k for k in namespace if not k.startswith("_")})
 
     return __getattr__, __dir__
+
+
+@contextlib.contextmanager
+def _one_at_a_time() -> Iterator[None]:
+    """Held while a lazy name imports its module: threads resolving different names at once in a fresh process
+    (their modules import torchvision, each from another side) could each hold a module another needs, and
+    Python breaks such a cycle by handing one of them a partially initialised module (``ImportError: cannot
+    import name ... from partially initialized module``). A thread that waits :data:`LAZY_WAIT_S` in vain
+    imports without it: the holder may itself wait for a module this thread is importing (``from . import
+    metrics`` in a module imported directly), a cycle Python's own locks cannot see."""
+    held = _resolving.acquire(timeout=LAZY_WAIT_S)
+    try:
+        yield
+    finally:
+        if held:
+            _resolving.release()
+
+
+def _is_submodule(package: str, name: str) -> bool:
+    """Whether ``package`` has a submodule ``name`` (found, not imported: a missing one stays an
+    ``AttributeError``, never an ``ImportError``, so ``hasattr`` keeps working)."""
+    import importlib.util
+
+    return importlib.util.find_spec(f"{package}.{name}") is not None
 
 
 def when_imported(name: str, callback: Callable[[], None]) -> None:

@@ -24,7 +24,8 @@ import os
 import select
 import sys
 import textwrap
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from . import __version__
@@ -284,12 +285,80 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(verbose: int) -> None:
-    """The log on stderr: every library's warnings; ``-v`` (INFO) and ``-vv`` (DEBUG) this package's records
-    only, which other libraries' debug lines (Pillow's, one per PNG chunk read) would otherwise bury."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", force=True)
-    level = logging.NOTSET if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG  # NOTSET: WARNING
-    logging.getLogger("stylizing_vit_aug").setLevel(level)
+_LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+_runs: list[logging.Handler] = []  # the console handlers of in-process runs going on now (main([...]))
+_runs_lock = threading.Lock()
+_level_before = logging.NOTSET  # the package logger's level before the first of them
+
+
+def _level(verbose: int) -> int:
+    return logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
+
+
+@contextlib.contextmanager
+def _logging_for(script: bool, verbose: int) -> Iterator[None]:
+    """The log on stderr, its lines written above any progress bar. The console script (``script``: it owns its
+    process) logs every library's warnings; ``-v`` (INFO) and ``-vv`` (DEBUG) open this package's records only,
+    which other libraries' debug lines (Pillow's, one per PNG chunk read) would otherwise bury. ``main([...])``
+    called in a host program leaves the host's logging as it was (its root handlers and levels): a handler of its
+    own on the package's logger, removed at the end, shows the package's lines (:func:`_package_console`)."""
+    if not script:
+        with _package_console(_level(verbose)):
+            yield
+        return
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    logging.basicConfig(level=logging.WARNING, format=_LOG_FORMAT, force=True)
+    logging.getLogger(__package__).setLevel(logging.NOTSET if verbose <= 0 else _level(verbose))  # NOTSET: WARNING
+    with logging_redirect_tqdm():
+        yield
+
+
+@contextlib.contextmanager
+def _package_console(level: int) -> Iterator[None]:
+    """A stderr handler at ``level`` on the package's logger while an in-process run lasts (none where the host's
+    root logger already writes to stderr: each line would show twice). The logger is lowered to the most verbose
+    level of the runs going on (never raised above what the host set) and put back after the last; its records
+    still reach the host's own handlers too."""
+    global _level_before
+    package = logging.getLogger(__package__)
+    shown = any(getattr(handler, "stream", None) is sys.stderr for handler in logging.getLogger().handlers)
+    handler = logging.NullHandler() if shown else _AboveBars()
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+    with _runs_lock:
+        if not _runs:
+            _level_before = package.level
+        _runs.append(handler)
+        package.addHandler(handler)
+        _set_package_level(package)
+    try:
+        yield
+    finally:
+        with _runs_lock:
+            _runs.remove(handler)
+            package.removeHandler(handler)
+            _set_package_level(package)
+
+
+class _AboveBars(logging.StreamHandler):
+    """stderr through ``tqdm.write``: a line logged mid-loop gets its own line, not the progress bar's."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            from tqdm import tqdm
+
+            tqdm.write(self.format(record), file=self.stream)
+        except RecursionError:  # as logging's own handlers: never swallowed
+            raise
+        except Exception:  # noqa: BLE001 - a handler reports its failures through handleError
+            self.handleError(record)
+
+
+def _set_package_level(package: logging.Logger) -> None:
+    """The level the in-process runs going on now need (the host's own where none asks for more)."""
+    asked = [handler.level for handler in _runs if handler.level < logging.WARNING]
+    package.setLevel(min(asked + [_level_before or logging.CRITICAL]) if asked else _level_before)
 
 
 def _fail(command: str | None, message: str, code: int) -> int:
@@ -312,7 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with interrupts_ignored_at_exit(script):
         code = 0
         try:
-            code = _run(argv)
+            code = _run(argv, script)
             if unwritten := _flush_stdout():  # stdout cannot take what it holds (a full disk: >/dev/full)
                 code = code or _fail(_command_of(argv), f"could not write stdout: {unwritten}", 1)
         except KeyboardInterrupt:  # before the command line is parsed (while torch imports, say)
@@ -422,7 +491,7 @@ def _early_refusal(argv: list[str]) -> str | None:
     return bank_argument_refusal(argv[argv.index(name) + 1 :], f"{name} --bank")
 
 
-def _run(argv: list[str]) -> int:
+def _run(argv: list[str], script: bool) -> int:
     if refusal := _early_refusal(argv):
         return _fail(_command_of(argv), refusal, 2)
     try:
@@ -438,19 +507,16 @@ def _run(argv: list[str]) -> int:
         if broken := broken_install(error):
             return _fail(_command_of(argv), broken, 1)
         raise
-    _configure_logging(args.verbose)
     command = _command_named(parser, args)[0]  # e.g. "bank build"
-    try:
-        from tqdm.contrib.logging import logging_redirect_tqdm
-
-        with logging_redirect_tqdm():  # a warning mid-loop gets its own line, not the progress bar's
+    with _logging_for(script, args.verbose):  # around the failure too: -vv logs its traceback
+        try:
             return int(args.cli_handler(args) or 0)
-    except KeyboardInterrupt:  # named as its errors are: `bank build`, not `bank`
-        return _interrupted(command)
-    except Exception as error:  # noqa: BLE001 - a clean message instead of a traceback
-        if isinstance(error, BrokenPipeError) and _stdout_gone():
-            raise  # stdout's reader closed it (`| head -1`): main's, not a failure of the command
-        return _fail(command, *failure(error))
+        except KeyboardInterrupt:  # named as its errors are: `bank build`, not `bank`
+            return _interrupted(command)
+        except Exception as error:  # noqa: BLE001 - a clean message instead of a traceback
+            if isinstance(error, BrokenPipeError) and _stdout_gone():
+                raise  # stdout's reader closed it (`| head -1`): main's, not a failure of the command
+            return _fail(command, *failure(error))
 
 
 if __name__ == "__main__":

@@ -122,14 +122,24 @@ class UnknownCheckpoint(CheckpointError, ValueError):
 
 
 def unknown_checkpoint(name: str) -> UnknownCheckpoint:
-    """The error for a name that matches nothing, with the closest official names."""
-    pool = sorted(OFFICIAL_CHECKPOINTS) + [c.repo_id for c in OFFICIAL_CHECKPOINTS.values()]
-    pool += [f"{p}-{s}" for p in OFFICIAL_PRESETS for s in SHORT_DATASET_NAMES]
-    close = difflib.get_close_matches(name.strip().lower(), [p.lower() for p in pool], n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    """The error for a name that matches nothing, with the closest official names; a dataset's
+    name alone (``"fitzpatrick17k"``) with the checkpoint of each preset trained on it, as it
+    cannot say which of the three sizes is meant."""
+    dataset = name.strip().lower().rpartition("/")[2].removeprefix("stylizing_vit_")
+    if dataset in DATASET_STATS or dataset in SHORT_DATASET_NAMES:
+        hint = (
+            f" {dataset!r} is a dataset, on which the paper trained one checkpoint per preset: "
+            f"{', '.join(repr(f'{preset}-{dataset}') for preset in OFFICIAL_PRESETS)} (smallest first)."
+        )
+    else:
+        pool = sorted(OFFICIAL_CHECKPOINTS) + [c.repo_id for c in OFFICIAL_CHECKPOINTS.values()]
+        pool += [f"{p}-{s}" for p in OFFICIAL_PRESETS for s in SHORT_DATASET_NAMES]
+        close = difflib.get_close_matches(name.strip().lower(), [p.lower() for p in pool], n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    shorts = " and ".join(f"{short!r} for {dataset!r}" for short, dataset in sorted(SHORT_DATASET_NAMES.items()))
     return UnknownCheckpoint(
         f"unknown checkpoint {name!r}: no such local file or directory, and not an official "
         f"checkpoint.{hint} Official aliases are '<preset>-<dataset>' with preset in "
-        f"{list(OFFICIAL_PRESETS)} and dataset in {sorted(DATASET_STATS)} (or the short names "
-        f"{sorted(SHORT_DATASET_NAMES)}); a Hub repo is 'owner/name'."
+        f"{list(OFFICIAL_PRESETS)} and dataset in {sorted(DATASET_STATS)}, or with a short dataset name, {shorts} "
+        f"(e.g. '{OFFICIAL_PRESETS[0]}-{min(SHORT_DATASET_NAMES)}'); a Hub repo is 'owner/name'."
     )

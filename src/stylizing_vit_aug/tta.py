@@ -18,15 +18,16 @@ How a view is made (``transfer=``), chosen by measurement (docs/benchmarks.md):
   edge and blur, and the glass), then the stylizer restyles that with the same style. The
   network then starts near the style and adds its look without the faint grain it paints on
   stains far from its training data (on which a blurred crop reads as sharp). Best in the
-  domain-generalisation benchmark, ahead of Macenko normalisation. RGB brightfield images
-  (histology; skin, whose melanin and haemoglobin also add up in optical density); about twice
-  the network's cost per view, as each view is a new input to it.
+  domain-generalisation benchmark, ahead of Macenko normalisation. RGB brightfield slides
+  (histology); on skin photographs ``"network"`` kept a lesion's contrast better (docs/tta.md):
+  pass it there. About twice the network's cost per view, as each view is a new input to it.
 * ``"stain"``: the stain transfer alone; no network pass, structure kept pixel for pixel.
 * ``"network"``: the paper's recipe, the stylizer alone (any channel count; an input's own passes
   are shared by its views).
 
 Input convention: the classifier receives *the same kind of tensor the wrapper was given* —
-uint8 0–255 stays uint8, float 0–1 stays float 0–1, same device, size and channels. If your
+uint8 0–255 stays uint8, float 0–1 stays float 0–1, same device, size and channels (a float
+classifier that fails on uint8 views is a ``TypeError`` saying how to give it floats). If your
 classifier takes normalised tensors, give ``StyleTTA`` the normalisation (``mean``, ``std``, in
 0–1 units, e.g. the ImageNet statistics, as torchvision's ``Normalize``): it undoes it for the
 stylizer and redoes it for the classifier, so each view is normalised exactly like the original.
@@ -36,7 +37,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -51,6 +52,7 @@ from .stain_transfer import stain_profile, transfer_stains
 from .stylizer import Stylizer
 from .tissue import tissue_pixels, tissue_weight
 from .transforms._common import redo_normalize, renamed_keyword, undo_normalize
+from .tta_classifier import classifier_logits
 from .tta_options import (
     ACTIVATIONS,
     MERGES,
@@ -101,34 +103,6 @@ class TTAOutput:
     std: torch.Tensor
     entropy: torch.Tensor | None
     style_indices: torch.Tensor
-
-
-def _logits(output: Any, batch: int) -> torch.Tensor:
-    """The classifier's output for ``batch`` inputs as a tensor ``[batch, ...]``, or an error that
-    says how to get one (a model that returns a dict, a tuple or a Hugging Face ``ModelOutput``
-    needs a wrapper; one that reduces over the batch cannot be merged per input)."""
-    if isinstance(output, torch.Tensor):
-        if output.dim() == 0 or output.shape[0] != batch:
-            raise ValueError(
-                f"the classifier returned shape {tuple(output.shape)} for a batch of {batch} images; StyleTTA needs "
-                f"one prediction per image, [{batch}, K, ...] (a classifier that averages or sums over the batch "
-                "cannot be merged per input)"
-            )
-        if not (output.is_floating_point() or output.is_complex()):
-            raise TypeError(
-                f"the classifier returned {output.dtype} values of shape {tuple(output.shape)}: class indices or "
-                "labels (an argmax?) cannot be merged over views. Return the logits, before any argmax or threshold"
-            )
-        return output
-    hint = ""
-    if isinstance(output, Mapping) or hasattr(output, "logits"):
-        hint = (
-            ": wrap it so it returns the logits, e.g. classifier=lambda x: model(x).logits (or ['logits']), "
-            "after model.eval()"
-        )
-    elif isinstance(output, (tuple, list)):
-        hint = ": wrap it so it returns the logits tensor, e.g. classifier=lambda x: model(x)[0], after model.eval()"
-    raise TypeError(f"the classifier must return a tensor of logits, got {type(output).__name__}{hint}")
 
 
 def _joined(predictions: Sequence[torch.Tensor], dim: int) -> torch.Tensor:
@@ -407,7 +381,7 @@ class StyleTTA(nn.Module):
         Each call's output is checked and activated as it comes: a bad one is refused after one call."""
         step = self.chunk_size or max(views.shape[0], 1)
         chunks = [views[i : i + step] for i in range(0, views.shape[0], step)] or [views]  # empty: one call
-        return _joined([self._activate(_logits(self.classifier(chunk), len(chunk)), batch) for chunk in chunks], 0)
+        return _joined([self._activate(classifier_logits(self.classifier, chunk), batch) for chunk in chunks], 0)
 
     def _activate(self, logits: torch.Tensor, batch: int) -> torch.Tensor:
         """The activated logits, in the classifier's own float dtype (float64 stays float64, not

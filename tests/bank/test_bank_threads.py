@@ -117,3 +117,36 @@ def test_a_thread_drawing_cached_styles_does_not_wait_for_another_threads_encode
         if drawing.ident is not None:
             drawing.join()
     assert torch.equal(got["layers"], expected)
+
+
+def test_threads_first_to_draw_from_a_fresh_bank_share_one_lock_and_one_encode(small_stylizer, monkeypatch):
+    """The cache's lock is made at first use: threads arriving together each made and held their own, so a
+    style was encoded by several of them. A delay inside the lock's making holds every thread in that gap."""
+    from stylizing_vit_aug.bank import streams
+
+    bank, threads_count = _bank(small_stylizer), 6
+    expected = _bank(small_stylizer).stream(torch.tensor([0])).layers
+    real_lock, real_encode, encoded = threading.RLock, StyleBank._encode, []
+
+    def slow_lock() -> threading.RLock:
+        time.sleep(0.05)  # every thread that saw no lock yet is here at once
+        return real_lock()
+
+    def counted(self: StyleBank, start: int, stop: int) -> torch.Tensor:
+        encoded.append(start)
+        time.sleep(0.05)
+        return real_encode(self, start, stop)
+
+    monkeypatch.setattr(streams.threading, "RLock", slow_lock)
+    monkeypatch.setattr(StyleBank, "_encode", counted)
+    start, got = threading.Barrier(threads_count), []
+
+    def draw() -> None:
+        start.wait()
+        got.append(bank.stream(torch.tensor([0])).layers)
+
+    threads = [threading.Thread(target=draw) for _ in range(threads_count)]
+    [thread.start() for thread in threads]
+    [thread.join() for thread in threads]
+    assert encoded == [0]
+    assert len(got) == threads_count and all(torch.equal(layers, expected) for layers in got)

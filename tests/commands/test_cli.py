@@ -571,14 +571,9 @@ def test_verbose_shows_the_librarys_lines_and_not_every_other_librarys(tmp_path,
     write_images(tmp_path / "in", 3, size=(40, 40))
     argv = ["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--checkpoint", checkpoint]
     argv += ["--bank", bank_path]
-    level = logging.DEBUG if flag == "-vv" else logging.INFO
-    try:
-        assert cli.main([*argv, flag]) == 0
-        opened = [logging.getLogger(name).isEnabledFor(level) for name in ("stylizing_vit_aug.bank.streams", "PIL")]
-    finally:
-        logging.getLogger("stylizing_vit_aug").setLevel(logging.NOTSET)  # as a plain run leaves it
+    assert cli.main([*argv, flag]) == 0
+    assert logging.getLogger("stylizing_vit_aug").level == logging.NOTSET  # an in-process run puts it back
     lines = capsys.readouterr().err.splitlines()
-    assert opened == [True, False]  # the package's at the level asked for, other libraries' at WARNING
     assert any(line.startswith("INFO stylizing_vit_aug.hub: loaded") for line in lines)
     said = [line.split(" ")[1] for line in lines if line.startswith(("DEBUG", "INFO"))]
     assert all(name.startswith("stylizing_vit_aug") for name in said), said

@@ -120,7 +120,7 @@ def test_a_file_opened_after_a_start_with_closed_streams_never_takes_their_descr
 
 
 def test_only_stdout_that_cannot_be_written_is_said_to_be_so(monkeypatch, capsys):
-    def failing(argv):
+    def failing(argv, script):
         raise OSError(errno.EACCES, "Permission denied", "/etc/shadow")
 
     monkeypatch.setattr(cli, "_run", failing)

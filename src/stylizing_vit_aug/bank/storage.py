@@ -49,6 +49,7 @@ __all__ = [
     "check_same_stylizer",
     "check_stream_dtype",
     "dtype_name",
+    "file_mismatch",
     "read_bank_file",
     "read_bank_info",
     "stylizer_record",
@@ -188,6 +189,18 @@ def write_bank_file(path: Path, tensors: Mapping[str, torch.Tensor], metadata: d
     write_atomically(target, lambda temporary: save_file(dict(tensors), str(temporary), metadata=metadata))
 
 
+def file_mismatch(path: Path, meta: Mapping[str, Any], stylizer: Stylizer, advice: str) -> BankMismatch:
+    """The refusal of bank file ``path`` (its :func:`read_bank_info`, ``meta``) for ``stylizer``, which did not
+    encode it: both named, what differs, and ``advice`` its reader can follow where they are (``StyleBank.load``'s
+    caller has ``on_mismatch``; a front-end's user does not)."""
+    theirs = f"fingerprint {meta['fingerprint']} (source {meta['source']!r})"
+    ours = f"fingerprint {stylizer.fingerprint} (source {stylizer.source!r})"
+    return BankMismatch(
+        f"bank {path} was encoded with another stylizer: {theirs}; it is being loaded with {ours}: "
+        f"{stylizer_difference(meta, stylizer)}. {advice}"
+    )
+
+
 def read_bank_file(
     path: Path, stylizer: Stylizer, on_mismatch: str
 ) -> tuple[dict[str, Any], torch.Tensor, torch.Tensor | None]:
@@ -197,13 +210,13 @@ def read_bank_file(
     meta, images, layers = _read(path, stylizer)
     if _same_network(meta, stylizer):
         return meta, images, layers
-    theirs = f"fingerprint {meta['fingerprint']} (source {meta['source']!r})"
-    ours = f"fingerprint {stylizer.fingerprint} (source {stylizer.source!r})"
     if on_mismatch == "error":
-        raise BankMismatch(
-            f"bank {path} was encoded with another stylizer: {theirs}; it is being loaded with "
-            f"{ours}: {stylizer_difference(meta, stylizer)}. Load it with on_mismatch='reencode' to re-encode its "
-            "styles with this stylizer, or load the stylizer it was made with."
+        raise file_mismatch(
+            path,
+            meta,
+            stylizer,
+            "Load it with StyleBank.load(path, stylizer, on_mismatch='reencode') to re-encode its styles with this "
+            "stylizer, or load the stylizer it was made with.",
         )
     _say_reencoding(path, meta, tuple(images.shape), stylizer)
     try:

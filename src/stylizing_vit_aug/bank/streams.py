@@ -23,6 +23,18 @@ __all__ = ["StreamCache", "stream_bytes_per_style"]
 
 logger = logging.getLogger(__name__)
 
+_making = threading.Lock()  # held while a cache makes its lock, so that threads arriving together share one
+
+
+def _renew_making_lock() -> None:
+    """A forked child's own: the parent's may have been held by a thread the child lacks."""
+    global _making
+    _making = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # absent on Windows, which never forks
+    os.register_at_fork(after_in_child=_renew_making_lock)
+
 # encodes the styles [start, stop) of the bank: layers [L, stop - start, T, D] where they are kept
 EncodeChunk = Callable[[int, int], torch.Tensor]
 # a digest of the pixels of the styles [start, stop) as they are now
@@ -58,10 +70,15 @@ class StreamCache:
 
     def _guard(self) -> threading.RLock:
         """This process's lock, made at first use: a forked DataLoader worker makes its own, since the
-        parent's may be held by a thread (drawing styles when the worker was forked) that the worker lacks."""
-        if self._lock is None or self._lock_pid != os.getpid():
-            self._lock, self._lock_pid = threading.RLock(), os.getpid()
-        return self._lock
+        parent's may be held by a thread (drawing styles when the worker was forked) that the worker lacks.
+        Made under a module-wide lock: threads that arrive at once would otherwise each make and hold their own."""
+        lock = self._lock
+        if lock is not None and self._lock_pid == os.getpid():
+            return lock
+        with _making:
+            if self._lock is None or self._lock_pid != os.getpid():
+                self._lock, self._lock_pid = threading.RLock(), os.getpid()
+            return self._lock
 
     @property
     def num_encoded(self) -> int:

@@ -25,7 +25,15 @@ class KnownStats(Protocol):
     @property
     def std(self) -> Sequence[float] | None: ...
 
-__all__ = ["missing_stats", "recorded_settings", "resolved_stats", "stats_or_missing"]
+__all__ = ["MEASURE_STATS", "missing_stats", "recorded_settings", "resolved_stats", "stats_or_missing"]
+
+# How to get statistics a checkpoint does not record: every MissingStatistics advice ends with it.
+MEASURE_STATS = (
+    "Where they were never published (the paper's ddi and cholec80 checkpoints), measure them on that dataset or, "
+    "next best, on your own images: from stylizing_vit_aug.train.data import ImageFolderDataset, estimate_stats; "
+    "mean, std = estimate_stats(ImageFolderDataset('your-images/', 224)) (a folder of images, its subfolders too; "
+    "224: the checkpoint's image size)"
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +47,8 @@ def stats_or_missing(
     if mean is None or std is None:
         lacking = " and ".join(n for n, v in (("mean", mean), ("std", std)) if v is None)
         advice = (
-            f"pass {lacking}= (per-channel, 0-1 units, e.g. mean=(0.74, 0.59, 0.72); "
-            "on the command line --mean and --std)"
+            f"pass {lacking}= (per channel, 0-1 units, of the images it was trained on; on the command line "
+            f"--mean and --std). {MEASURE_STATS}"
         )
         raise missing_stats(what, advice)
     return mean, std

@@ -14,15 +14,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from .headers import exif_orientation
 from .kinds import _PIL_16BIT, TORCH_UINT16, BatchInfo, ImageLike, _native, _pil_target
 from .value_range import SIXTEEN_BIT, from_unit
 
 try:  # PIL is a core dependency, but keep the import error readable
+    from PIL import ExifTags
     from PIL import Image as PILImage
 except ImportError:  # pragma: no cover
     PILImage = None
 
-__all__ = ["from_batch", "memory_format_of", "same_kind_copy", "to_uint8"]
+__all__ = ["from_batch", "memory_format_of", "same_kind_copy", "to_uint8", "with_orientation"]
 
 
 def to_uint8(values: torch.Tensor) -> torch.Tensor:
@@ -71,6 +73,22 @@ def _onto_source(values: torch.Tensor, exact: torch.Tensor) -> torch.Tensor:
     return change.add_(exact).clamp_(0, 1)
 
 
+def with_orientation(image: Any, source: Any) -> Any:
+    """``image``, made from the PIL image ``source`` in its stored orientation, with ``source``'s EXIF
+    orientation tag (in ``getexif()`` and ``info["exif"]``): ``ImageOps.exif_transpose`` turns it, and a
+    file saved with ``exif=image.getexif()`` displays, as ``source`` does. The pixels are the stored
+    ones, so without the tag a photo taken on its side shows on its side. Only the tag: the rest of
+    the EXIF (camera, place) describes the photograph, not this image."""
+    if not isinstance(source, PILImage.Image) or not isinstance(image, PILImage.Image):
+        return image
+    orientation = exif_orientation(source)
+    if orientation != 1:
+        exif = image.getexif()
+        exif[ExifTags.Base.Orientation] = orientation
+        image.info["exif"] = exif.tobytes()
+    return image
+
+
 def from_batch(values: torch.Tensor, info: BatchInfo, source: Any = None) -> Any:
     """Float ``[B, C, H, W]`` in 0–1 back to the kind, dtype and layout that ``info`` records,
     with its alpha channel (if any) unchanged.
@@ -108,8 +126,8 @@ def from_batch(values: torch.Tensor, info: BatchInfo, source: Any = None) -> Any
             pixels = pixels[..., 0]
         if info.dtype in _PIL_16BIT:
             data = pixels.astype(_PIL_16BIT[info.dtype]).tobytes()
-            return PILImage.frombytes(info.dtype, (info.width, info.height), data)
-        return PILImage.fromarray(pixels)
+            return with_orientation(PILImage.frombytes(info.dtype, (info.width, info.height), data), source)
+        return with_orientation(PILImage.fromarray(pixels), source)
     if info.dtype in (np.uint8, np.uint16):
         array = _integers(values, info.dtype, info.value_range)
     else:

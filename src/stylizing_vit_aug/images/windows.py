@@ -16,7 +16,7 @@ import torch
 
 from .batching import _check_list, _checked_kind
 from .kinds import MIN_SIZE, _pil_target
-from .returning import memory_format_of
+from .returning import memory_format_of, with_orientation
 
 try:  # PIL is a core dependency, but keep the import error readable
     from PIL import Image as PILImage
@@ -91,7 +91,8 @@ def _empty_like(image: Any) -> Any:
         return torch.empty_like(image, memory_format=memory_format_of(image))  # the layout from_batch gives back
     if isinstance(image, np.ndarray):
         return np.empty(image.shape, image.dtype)
-    return PILImage.new(_pil_target(image) or image.mode, image.size)  # the mode it is given back in (P -> RGB)
+    output = PILImage.new(_pil_target(image) or image.mode, image.size)  # the mode it is given back in (P -> RGB)
+    return with_orientation(output, image)
 
 
 def single_images(images: Any, what: str = "images") -> tuple[list[Any], list[Any], Any]:

@@ -11,11 +11,12 @@ bank file saved again is loaded again at its next use (checked at most every
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,9 +26,10 @@ import torch
 from .._state_cache import CACHED_SOURCES as CACHED_SOURCES  # how many it keeps
 from .._state_cache import cached as _cached
 from .._state_cache import file_state as file_state  # callers import it from here
-from ..bank import StyleBank, bundled_bank, check_same_stylizer
+from ..bank import BankMismatch, StyleBank, bundled_bank, check_same_stylizer
+from ..bank.storage import file_mismatch, read_bank_info
 from ..checkpoints import DEFAULT_ALIAS, CheckpointError, MissingStatistics
-from ..checkpoints.recorded import missing_stats
+from ..checkpoints.recorded import MEASURE_STATS, missing_stats
 from ..devices import usable_device
 from ..image_ops import strength_values
 from ..images import Normalization, check_float_range
@@ -231,7 +233,8 @@ def front_end_stats_advice(source: str) -> str:
         "a transform cannot be given them (its mean=/std= are those of the Normalize before it, not the "
         f"checkpoint's): pass stylizer=sva.load_stylizer({source!r}, mean=..., std=...) with the per-channel "
         "statistics (0-1 units) of the images it was trained on, or save that Stylizer once with "
-        ".save_pretrained(folder) and pass stylizer=folder (a folder records them, and pickles as a path)"
+        ".save_pretrained(folder) and pass stylizer=folder (a folder records them, and pickles as a path). "
+        + MEASURE_STATS
     )
 
 
@@ -342,15 +345,34 @@ def get_stylizer(
 
 
 def get_bank(path: str, stylizer: Stylizer, *, state: tuple) -> StyleBank:
-    """A bank file loaded once per process and stylizer (fails if another stylizer made it), and
-    again if the file or the stylizer's weights changed since (one entry per path: a bank saved again
-    with each checkpoint replaces its old self and the old stylizer it held). ``state``: the file's
-    :func:`file_state`, as for :func:`get_stylizer`."""
-    return _cached(
-        _BANKS,
-        str(Path(path).resolve()),
-        (state, stylizer.fingerprint),
-        lambda: StyleBank.load(path, stylizer, on_mismatch="error", device="cpu"),
+    """A bank file loaded once per process and stylizer, and again if the file or the stylizer's
+    weights changed since (one entry per path: a bank saved again with each checkpoint replaces its
+    old self and the old stylizer it held). ``state``: the file's :func:`file_state`, as for
+    :func:`get_stylizer`. A file another stylizer made is a :class:`BankMismatch` whose advice a
+    transform's user can follow (:func:`_reencode_advice`), not ``StyleBank.load``'s ``on_mismatch``."""
+    try:
+        return _cached(
+            _BANKS,
+            str(Path(path).resolve()),
+            (state, stylizer.fingerprint),
+            lambda: StyleBank.load(path, stylizer, on_mismatch="error", device="cpu"),
+        )
+    except BankMismatch:
+        info = read_bank_info(Path(path))
+        raise file_mismatch(Path(path), info, stylizer, _reencode_advice(path, stylizer, info["source"])) from None
+
+
+def _reencode_advice(path: str, stylizer: Stylizer, recorded: str | None) -> str:
+    """What a transform's user can do with bank file ``path``, which another stylizer (``recorded``, its
+    source) encoded: a transform takes a file as it is, so re-encode it once into a new file, or drop
+    ``stylizer=`` to use the file's own."""
+    loading = f"sva.load_stylizer({stylizer.source!r})" if stylizer.source else "stylizer"
+    new = str(Path(path).with_name(f"{Path(path).stem}-reencoded.safetensors"))
+    own = f"; or leave out stylizer= to stylise with the one the file records ({recorded!r})" if recorded else ""
+    return (
+        f"A transform takes a bank file as it is: re-encode its styles for this stylizer once, "
+        f"sva.StyleBank.load({path!r}, {loading}, on_mismatch='reencode').save({new!r}), and pass bank={new!r}{own}; "
+        "or build the bank again with this stylizer (sva.StyleBank.from_folder(folder, stylizer).save(path))."
     )
 
 
@@ -373,6 +395,16 @@ def _source_words(source: str | None, revision: str | None) -> str:
     if source is None or source == DEFAULT_ALIAS:
         return "bundled default"
     return repr(source) + (f" @ {revision}" if revision else "")
+
+
+@contextlib.contextmanager
+def _attribute_errors_said(what: str) -> Iterator[None]:
+    """An AttributeError raised while loading ``what`` as a RuntimeError that names it: out of a property
+    of a torch ``Module`` (a front-end's ``.bank``) it would read as that attribute missing."""
+    try:
+        yield
+    except AttributeError as error:
+        raise RuntimeError(f"loading this transform's {what} failed: {type(error).__name__}: {error}") from error
 
 
 class StyleSource:
@@ -433,17 +465,19 @@ class StyleSource:
     @property
     def stylizer(self) -> Stylizer:
         self._drop_changed()
-        if self._stylizer is None:
-            source, revision, options = self._stylizer_request()
-            state = file_state(source)  # before loading: a save during the load is seen next time
-            try:
-                self._stylizer = get_stylizer(source, revision, self.device, state=state, options=options)
-            except MissingStatistics:  # known only now (a Hub repo online): the loader's advice is not a transform's
-                raise missing_stats(str(source), front_end_stats_advice(str(source))) from None
-            self._stylizer_state, self._loaded_from = state, source
-            if self._bank is not None:
-                check_same_stylizer(self._bank.stylizer, self._stylizer, "this transform")
-        return self._stylizer
+        stylizer = self._stylizer  # read once: another thread's reload (_drop_changed) may set it to None
+        if stylizer is None:
+            with _attribute_errors_said("stylizer"):
+                source, revision, options = self._stylizer_request()
+                state = file_state(source)  # before loading: a save during the load is seen next time
+                try:
+                    stylizer = get_stylizer(source, revision, self.device, state=state, options=options)
+                except MissingStatistics:  # known only now (a Hub repo online): not a transform's advice
+                    raise missing_stats(str(source), front_end_stats_advice(str(source))) from None
+                self._stylizer_state, self._loaded_from, self._stylizer = state, source, stylizer
+                if (bank := self._bank) is not None:
+                    check_same_stylizer(bank.stylizer, stylizer, "this transform")
+        return stylizer
 
     def _stylizer_request(self) -> tuple[str | None, str | None, dict[str, Any]]:
         """Where the stylizer not given as an object loads from: the source string given, else the
@@ -471,11 +505,14 @@ class StyleSource:
     @property
     def bank(self) -> StyleBank:
         self._drop_changed()
-        if self._bank is None:
+        bank = self._bank  # read once, as the stylizer
+        if bank is None:
             stylizer = self.stylizer
-            self._bank_state = state = file_state(self.bank_path)
-            self._bank = get_bank(self.bank_path, stylizer, state=state) if self.bank_path else bundled_bank(stylizer)
-        return self._bank
+            with _attribute_errors_said("bank"):
+                state = file_state(self.bank_path)
+                bank = get_bank(self.bank_path, stylizer, state=state) if self.bank_path else bundled_bank(stylizer)
+                self._bank_state, self._bank = state, bank
+        return bank
 
     def _drop_changed(self) -> None:
         """Forget a stylizer or bank loaded from files saved again since (their :func:`file_state`

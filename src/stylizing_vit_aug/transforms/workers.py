@@ -16,6 +16,7 @@ import logging
 import multiprocessing
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from multiprocessing import forkserver
 from multiprocessing.context import BaseContext
@@ -38,6 +39,9 @@ PRELOAD = (
 )
 
 _started_with: dict[str, Any] | None = None
+# one call at a time starts the server and edits the environment around it: two at once each saved the other's
+# PYTHONPATH as the one to restore, and left it set for good
+_starting = threading.Lock()
 
 
 def _source(value: Any, name: str) -> str | None:
@@ -85,10 +89,15 @@ def _start_server(settings: dict[str, Any]) -> None:
     try:
         forkserver.ensure_running()
     finally:
-        if previous is None:
-            del os.environ["PYTHONPATH"]
-        else:
-            os.environ["PYTHONPATH"] = previous
+        _put_environment("PYTHONPATH", previous)
+
+
+def _put_environment(name: str, value: str | None) -> None:
+    """Set ``name`` to ``value``, or remove it where ``value`` is None (as it was before it was set)."""
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 def worker_context(
@@ -108,8 +117,9 @@ def worker_context(
     same ``stylizer=``, ``bank=`` and ``revision=`` as your transform; ``preload`` names more modules
     your dataset imports (for example ``"albumentations"`` or ``"monai"``). What fails to load there is only logged: the
     worker then loads it itself and raises the real error. A checkpoint or bank file saved again
-    later is loaded again by the workers. The settings stay in this process's environment
-    (``STYLIZING_VIT_AUG_WARM_WORKERS``), so a fork server restarted after a crash warms up again.
+    later is loaded again by the workers. The settings of the call that started the server stay in this
+    process's environment (``STYLIZING_VIT_AUG_WARM_WORKERS``), so a fork server restarted after a crash
+    warms up again. Calls from several threads at once take turns.
 
     Workers inherit the server's environment variables, as they were at the first call: set
     them before it. One fork server serves a whole process: the first call that starts it
@@ -131,11 +141,19 @@ def worker_context(
         )
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
+    with _starting:
+        return _started_context(context, settings)
+
+
+def _started_context(context: BaseContext, settings: dict[str, Any]) -> BaseContext:
+    """:func:`worker_context`'s server started (under ``_starting``): by this call with ``settings``, or
+    already running with what it loaded, whose settings then stay in the environment for its restart."""
     global _started_with
-    running = _server_pid()
+    running, warm_before = _server_pid(), os.environ.get(WARM_ENVIRONMENT)
     context.set_forkserver_preload(list(PRELOAD))  # for this start, or a restart after a crash
     _start_server(settings)
     if running is not None and _server_pid() == running:  # it was up: what it loaded stays
+        _put_environment(WARM_ENVIRONMENT, warm_before)
         if _started_with != settings:
             logger.warning(
                 "this process's fork server is already running with what it loaded when it "
