@@ -25,6 +25,7 @@ import contextlib
 import copy
 import hashlib
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
@@ -157,21 +158,59 @@ class InferenceNetwork:
     def context(self, device: torch.device) -> contextlib.AbstractContextManager:
         """Autocast where the model runs in fp32 weights with a half dtype, else none: a caller's own
         autocast (a bf16 training step) would run an fp32 Stylizer's network in bf16 and a bf16 copy's
-        in fp16, whatever its ``dtype`` says. On CUDA, attention without cuDNN's kernel: cuDNN builds a
-        plan for each new batch size (about 1 ms of CPU per attention call), and augmentation
-        stylises a different number of images at every step."""
+        in fp16, whatever its ``dtype`` says. On CUDA, attention without cuDNN's kernel
+        (:class:`CudnnAttentionOff`): cuDNN builds a plan for each new batch size (about 1 ms of
+        CPU per attention call), and augmentation stylises a different number of images at every step."""
         stack = contextlib.ExitStack()
         if self.autocast:
             stack.enter_context(torch.autocast(device.type, dtype=self.dtype))
         elif torch.is_autocast_enabled(device.type):  # the caller's (only then: torch.compile traces no disabled one)
             stack.enter_context(torch.autocast(device.type, enabled=False))
         if device.type == "cuda":
-            from torch.nn.attention import SDPBackend, sdpa_kernel
-
-            stack.enter_context(
-                sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
-            )
+            stack.enter_context(_without_cudnn_attention())
         return stack
+
+
+class CudnnAttentionOff:
+    """cuDNN's attention kernel off while any inference call runs. Torch keeps that switch in one
+    process-wide flag, read by every thread, so the calls share it: the first to start turns it
+    off (where it was on), the last to end turns it back on, and no other attention switch is
+    touched. The cost of a global flag: while a call runs, other threads' attention runs without
+    cuDNN's kernel too, and turning it off by hand while a call runs lasts until that call ends.
+    Where cuDNN attention is off when a call starts (``torch.backends.cuda.enable_cudnn_sdp(False)``,
+    the user's choice), nothing is switched at all."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls = 0
+        self._switched = False  # whether the calls running now turned it off
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._calls == 0 and torch.backends.cuda.cudnn_sdp_enabled():
+                torch.backends.cuda.enable_cudnn_sdp(False)
+                self._switched = True
+            self._calls += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._lock:
+            self._calls -= 1
+            if self._calls == 0 and self._switched:
+                self._switched = False
+                torch.backends.cuda.enable_cudnn_sdp(True)
+
+
+CUDNN_ATTENTION_OFF = CudnnAttentionOff()
+
+
+def _without_cudnn_attention() -> contextlib.AbstractContextManager:
+    """:data:`CUDNN_ATTENTION_OFF`; while ``torch.compile`` traces a call, torch's ``sdpa_kernel``
+    as before, which dynamo knows (it cannot trace a lock), so the graph's kernels leave out cuDNN's."""
+    if torch.compiler.is_compiling():
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
+    return CUDNN_ATTENTION_OFF
 
 
 def _half_calls(network: StylizingViT, dtype: torch.dtype) -> NetworkCalls:

@@ -347,9 +347,23 @@ class StylizingViT(nn.Module):
         """The model of an architecture (``config.json``, presets, training records)."""
         return cls(**config.to_dict())
 
+    @classmethod
+    def empty(cls, config: ModelConfig) -> StylizingViT:
+        """The architecture for weights that overwrite every value (a checkpoint's): built on the
+        meta device (all but the fixed position table), so making it draws nothing from torch's
+        global generator, which other threads may be drawing from; fill it with
+        ``load_state_dict(..., assign=True)``. :meth:`from_config` builds a model to train,
+        initialised from that generator."""
+        with torch.device("meta"):
+            return cls.from_config(config)
+
     # -- construction -------------------------------------------------------------------------
     def _init_weights(self) -> None:
-        """Xavier linears and patch conv, small-normal cls token (MAE practice)."""
+        """Xavier linears and patch conv, small-normal cls token (MAE practice). A model on the
+        meta device (:meth:`empty`) has no values to initialise, and the meta device's
+        ``normal_`` imports ``torch._dynamo`` (seconds in a fresh process): it is left as built."""
+        if self.encoder.cls_token.is_meta:
+            return
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 nn.init.xavier_uniform_(module.weight)

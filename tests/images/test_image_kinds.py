@@ -1,7 +1,7 @@
 """Image kinds in and out (issue 17 items 13 and 15, issue 19): the one alpha policy, the pixel
 messages, and inputs that need grad.
 
-The alpha policy (``images.ALPHA_POLICY``): colour is stylised as stored, an alpha channel comes
+The alpha policy (``images.ALPHA_POLICY``): colour is stylised as shown (on white), an alpha channel comes
 back unchanged in the kind that came in (RGBA in, RGBA out; gray+alpha in, gray+alpha out); a
 palette image comes back RGB (RGBA with transparency), a bilevel one "L". The same for the
 engine, every front-end, the command line and the app, whatever ``p``.

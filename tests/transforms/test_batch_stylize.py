@@ -323,7 +323,8 @@ def test_numpy_domain_labels_are_the_banks_labels(small_stylizer, histology_crop
 @pytest.mark.parametrize("channels", [2, 4])
 def test_normalised_batches_keep_their_alpha_exactly(small_stylizer, bank, batch, channels):
     colour = batch.float()[:, : channels - 1] / 255
-    alpha = torch.linspace(0, 1, batch.shape[0]).view(-1, 1, 1, 1).expand(-1, 1, *batch.shape[-2:])
+    # from half transparent: a wholly transparent image is white glass to the engine, its colours kept as stored
+    alpha = torch.linspace(0.5, 1, batch.shape[0]).view(-1, 1, 1, 1).expand(-1, 1, *batch.shape[-2:])
     mean, std = [0.5], [0.25]  # one value for every channel, alpha included
     images = (torch.cat([colour, alpha], dim=1) - 0.5) / 0.25
     out = BatchStylize(small_stylizer, bank, p=1.0, mean=mean, std=std)(images)

@@ -333,14 +333,21 @@ def check_values(state_dict: Mapping[str, torch.Tensor], origin: str) -> None:
 
 def load_weights(model: StylizingViT, state_dict: Mapping[str, torch.Tensor], origin: str) -> StylizingViT:
     """Clean the keys, check them against the model and their values, then
-    ``load_state_dict(strict=True)``."""
+    ``load_state_dict(strict=True)``; a model without values (:meth:`StylizingViT.empty`) takes
+    float32 CPU copies of the tensors (``assign=True``), which share no memory with ``state_dict``."""
     state_dict = clean_state_dict(state_dict, origin)
     check_state_dict(model, state_dict, origin)
     check_values(state_dict, origin)
     doubles = sorted(k for k, v in state_dict.items() if v.dtype == torch.float64)
     if doubles:
         logger.info("%s holds float64 weights (%s): rounded to float32, the model's dtype", origin, listing(doubles))
-    model.load_state_dict(state_dict, strict=True)
+    empty = any(parameter.is_meta for parameter in model.parameters())
+    if empty:
+        state_dict = {
+            key: tensor.detach().to("cpu", torch.float32, memory_format=torch.contiguous_format, copy=True)
+            for key, tensor in state_dict.items()
+        }
+    model.load_state_dict(state_dict, strict=True, assign=empty)
     return model
 
 
@@ -375,19 +382,12 @@ def model_from_state_dict(
     state_dict: Mapping[str, torch.Tensor], config: ModelConfig | None, origin: str
 ) -> StylizingViT:
     """Build the architecture (given, or inferred from the shapes) and load the weights strictly;
-    the shapes are checked against it before the model is built."""
+    the shapes are checked against it before the model is built, which draws nothing from torch's
+    global generator (:meth:`StylizingViT.empty`): a load in one thread leaves the draws of
+    others, and a ``torch.manual_seed`` sequence, as they were."""
     state_dict = clean_state_dict(state_dict, origin)
     config = check_weights_fit(state_dict, config, origin)
-    return load_weights(_model_to_fill(config), state_dict, origin)
-
-
-def _model_to_fill(config: ModelConfig) -> StylizingViT:
-    """The architecture, for weights about to overwrite it: its random initialisation draws from
-    a forked generator, so loading a checkpoint leaves the user's ``torch.manual_seed`` sequence
-    as it was (a transform that loads its stylizer at its first sample draws the same styles as
-    one whose stylizer was loaded before)."""
-    with torch.random.fork_rng(devices=[]):
-        return StylizingViT.from_config(config)
+    return load_weights(StylizingViT.empty(config), state_dict, origin)
 
 
 def same_stats(first: tuple[Any, Any], second: tuple[Any, Any]) -> bool:
@@ -454,4 +454,4 @@ def load_model_file(
     config = check_weights_fit(entries, config, origin, num_heads)
     _check_dtypes({name: entry.dtype for name, entry in entries.items()}, origin)
     state = _read_tensors(path, keys)
-    return load_weights(_model_to_fill(config), state, origin)
+    return load_weights(StylizingViT.empty(config), state, origin)

@@ -18,6 +18,7 @@ try:  # PIL is a core dependency, but keep the import error readable
 except ImportError:  # pragma: no cover
     PILImage = None
 
+from .glass import composite_on_glass, on_glass
 from .headers import (
     QUARTER_TURNS,
     ImageReadError,
@@ -183,37 +184,6 @@ def _copy_in_bands(
         values = np.asarray(image.convert(mode))
         out = np.ascontiguousarray(_UPRIGHT[orientation](_flat(values, alpha, key)))
     return out
-
-
-def on_glass(pixels: np.ndarray) -> np.ndarray:
-    """``pixels`` with an alpha channel (``(H, W, 2)`` or ``(H, W, 4)``, uint8 or uint16)
-    composited onto white, as slide glass (what histology viewers show under transparency),
-    rounded to nearest; other pixels as they are. The colour stored under alpha 0 is arbitrary
-    (often black): dropping alpha would make it a style, a preview, a training crop or the
-    pixels of a file written without alpha (:func:`~.writing.save_image`). White is the type's
-    maximum, or for uint16 under :func:`~.value_range.declare_value_range` its HIGH: 65535 would
-    be outside a 12-bit range, and the file refused; alpha is read on the same scale, opaque at HIGH,
-    unless it reaches past HIGH (then on 0–65535: :func:`~.value_range.opaque_alpha`)."""
-    return composite_on_glass(pixels)[0]
-
-
-def composite_on_glass(pixels: np.ndarray) -> tuple[np.ndarray, bool]:
-    """:func:`on_glass` and whether some pixel was not opaque (compositing hid transparency): the one test
-    of "is every pixel opaque", for the reader and for a writer that warns where a format loses alpha."""
-    if pixels.ndim != 3 or pixels.shape[-1] not in ALPHA_CHANNELS:
-        return pixels, False
-    colours = ALPHA_CHANNELS[pixels.shape[-1]]
-    colour, alpha = pixels[..., :colours], pixels[..., colours:]
-    opaque = opaque_alpha(pixels.dtype, int(alpha.max()))
-    declared = declared_value_range() if pixels.dtype == np.uint16 else None
-    white = int(np.iinfo(pixels.dtype).max) if declared is None else int(declared[1])
-    hidden = bool(alpha.min() < opaque)
-    if not hidden:  # opaque: nothing to composite
-        flat = colour
-    else:  # exact in integers: uint8 sums stay below 2**16, uint16 ones below 2**32
-        a = alpha.astype(np.uint16 if pixels.dtype == np.uint8 else np.uint32)
-        flat = ((colour * a + white * (opaque - a) + opaque // 2) // opaque).astype(pixels.dtype)
-    return (flat[..., 0] if colours == 1 else np.ascontiguousarray(flat)), hidden
 
 
 def _flat(pixels: np.ndarray, alpha: bool, key: ColourKey | None = None) -> np.ndarray:

@@ -61,17 +61,16 @@ megapixels), which guards downloads, but not without bound; beyond it, cut the i
 PILLOW_DEFAULT_PIXELS = 1024 * 1024 * 1024 // 4 // 3
 """Pillow's own default ``PIL.Image.MAX_IMAGE_PIXELS`` (89,478,485, e.g. 9459 x 9459): left at it, the reader
 applies :data:`MAX_PIXELS` instead; a value set in the process (lower, higher, or None) is honoured. A file of at
-most this many pixels is read with Pillow's guard in place (lifted only for its header's opening): a caller's
-own limit no larger (:class:`PixelLimit`, the app's on visitors' files) never lifts it while a file decodes."""
+most this many pixels is read with Pillow's guard in place (skipped, for the reading thread alone, only for its
+header's opening): a caller's own limit no larger (:class:`PixelLimit`, the app's on visitors' files) never skips
+it while a file decodes."""
 _TILES = "cut it into tiles first (e.g. vips dzsave, or OpenSlide for a whole-slide image) and use the tiles"
-# Pillow's limit is a module global: lifted for one call at a time (an opening; of a file past Pillow's limit, each
-# call that checks it again: :func:`unguarded`, :func:`load_pixels`); re-entrant, as a reader may open another
-_GUARD = threading.RLock()
-# formats whose loading checks Pillow's limit nowhere (PIL's PNG, JPEG, WebP and BMP plugins: decoded with the lock
-# free), or once, as the image's memory is made before decoding (TIFF's load_prepare: only that under the lock);
-# any other is loaded whole under it (GIF crops as a frame ends, ICO checks each icon)
-_UNCHECKED_LOADS = frozenset({"PNG", "JPEG", "MPO", "WEBP", "BMP", "DIB"})
-_CHECKED_BEFORE_DECODING = frozenset({"TIFF"})
+# Pillow's limit is one module global, PIL.Image.MAX_IMAGE_PIXELS, which the package never changes: its check is
+# skipped for the calls of the thread that makes them, under _lifted_guard (a count per thread: a reader may open
+# another), and made as Pillow makes it for every other call in the process (_skip_in_reader)
+_LIFTED = threading.local()
+_INSTALLING = threading.Lock()
+_SKIPS = "_stylizing_vit_aug_skips"  # marks the wrapped check: wrapped again only where something replaced it
 # the images open in open_image past Pillow's limit, by id (alive, so unique, until the opening ends)
 _PAST_LIMIT: set[int] = set()
 # what a PNG holds EXIF orientation in, as Pillow reads it: info keys (chunks after the pixels: .chunks)
@@ -94,13 +93,13 @@ logger = logging.getLogger(__name__)
 @contextmanager
 def open_image(source: Path | BinaryIO, path: Path, limit: PixelLimit | None = None) -> Iterator[PILImage.Image]:
     """``PILImage.open(source)`` for every reader of the package, with one size rule instead of Pillow's
-    decompression-bomb guard (:func:`_check_pixels`): the guard is lifted for the opening (under a lock; the
-    header alone is read), so no raw ``DecompressionBombWarning`` or its advice a command's user cannot follow.
-    Of a file past Pillow's limit (its default, or one set in the process), each call that checks it again is made
-    through :func:`unguarded` or :func:`load_pixels`, lifted for that call alone: the decoding and hashing run with
-    the lock free and the guard in place, so other threads' openings never wait on a large file's read. Never by
-    changing the process's warning filters, which threads reading at once would leave changed
-    (``warnings.catch_warnings`` before Python 3.14).
+    decompression-bomb guard (:func:`_check_pixels`): Pillow's check is skipped for the opening (the header alone
+    is read), so no raw ``DecompressionBombWarning`` or its advice a command's user cannot follow. Of a file past
+    Pillow's limit (its default, or one set in the process), each call that checks it again is made through
+    :func:`unguarded` or :func:`load_pixels`. Skipped for this thread's calls alone (:func:`_lifted_guard`):
+    ``PIL.Image.MAX_IMAGE_PIXELS`` is never changed, so another thread's own opening of a bomb meanwhile is
+    refused and a limit set meanwhile is never put back; never by changing the process's warning filters, which
+    threads reading at once would leave changed (``warnings.catch_warnings`` before Python 3.14).
     ``limit``: a caller's own, checked first, in its words, on this opening (the file checked is the one read)."""
     with _lifted_guard() as setting:
         image = PILImage.open(source)
@@ -117,38 +116,47 @@ def open_image(source: Path | BinaryIO, path: Path, limit: PixelLimit | None = N
 
 @contextmanager
 def unguarded(image: PILImage.Image) -> Iterator[None]:
-    """Pillow's guard lifted, under the lock, around one call on an image open in :func:`open_image` that checks it
-    (a band's crop, a frame count), where the image is past Pillow's limit; else nothing. The lock is held for
-    that call alone: the guard is off process-wide meanwhile, so the shorter the better."""
+    """Pillow's check skipped (:func:`_lifted_guard`) around one call on an image open in :func:`open_image` that
+    makes it (a band's crop, a frame count), where the image is past Pillow's limit; else nothing."""
     with _lifted_guard() if id(image) in _PAST_LIMIT else nullcontext():
         yield
 
 
 def load_pixels(image: PILImage.Image) -> None:
-    """``image.load()`` (an image open in :func:`open_image`): of one past Pillow's limit, a PNG, JPEG, WebP or BMP
-    decodes with the lock free (Pillow checks nothing as it does), a TIFF too once its memory is made under the
-    lifted guard (where Pillow checks it, before decoding); another format loads whole under it."""
-    if id(image) not in _PAST_LIMIT or image.format in _UNCHECKED_LOADS or not image.tile:
+    """``image.load()`` of an image open in :func:`open_image`, Pillow's check skipped where it is past Pillow's
+    limit (a TIFF checks it before decoding, a GIF or an icon as it decodes)."""
+    with unguarded(image):
         image.load()
-        return
-    with _lifted_guard():
-        if image.format not in _CHECKED_BEFORE_DECODING:
-            image.load()
-            return
-        image.load_prepare()  # TIFF's check of its limit and the image's memory, which load() then fills
-    image.load()
 
 
 @contextmanager
 def _lifted_guard() -> Iterator[int | None]:
-    """Pillow's decompression-bomb limit off, under :data:`_GUARD`, then as it was (what it was is yielded)."""
-    with _GUARD:
-        setting = PILImage.MAX_IMAGE_PIXELS
-        PILImage.MAX_IMAGE_PIXELS = None
-        try:
-            yield setting
-        finally:
-            PILImage.MAX_IMAGE_PIXELS = setting
+    """Pillow's decompression-bomb check skipped for this thread's calls meanwhile, the limit the process sets
+    (``PIL.Image.MAX_IMAGE_PIXELS``, unchanged) yielded: every other thread's calls are checked as ever."""
+    _skip_in_reader()
+    _LIFTED.depth = getattr(_LIFTED, "depth", 0) + 1
+    try:
+        yield PILImage.MAX_IMAGE_PIXELS
+    finally:
+        _LIFTED.depth -= 1
+
+
+def _skip_in_reader() -> None:
+    """Wrap Pillow's check (``PIL.Image._decompression_bomb_check``, which its opening, crops and plugins call)
+    once, so that it is skipped for a thread under :func:`_lifted_guard` and made unchanged everywhere else."""
+    if getattr(PILImage._decompression_bomb_check, _SKIPS, False):
+        return
+    with _INSTALLING:
+        check = PILImage._decompression_bomb_check
+        if getattr(check, _SKIPS, False):
+            return
+
+        def checked_outside_the_reader(size: tuple[int, int]) -> None:
+            if not getattr(_LIFTED, "depth", 0):
+                check(size)
+
+        setattr(checked_outside_the_reader, _SKIPS, True)
+        PILImage._decompression_bomb_check = checked_outside_the_reader
 
 
 def _check_pixels(image: PILImage.Image, path: Path, setting: int | None) -> bool:

@@ -23,6 +23,8 @@ import torch
 from ..devices import to_device_nowait
 from .float_range import FLOAT_TOLERANCE as FLOAT_TOLERANCE
 from .float_range import NORMALISED_HINT, range_advice, range_kind
+from .glass import ALPHA_CHANNELS as ALPHA_CHANNELS
+from .glass import over_white
 from .value_range import SIXTEEN_BIT, TWELVE_BIT_MAX, declared_value_range, outside_range, tensor_extremes, to_unit
 from .value_range import TORCH_UINT16 as TORCH_UINT16
 
@@ -42,7 +44,6 @@ ImageLike = torch.Tensor | np.ndarray | _PILImageClass | Sequence[Any]
 
 MIN_SIZE = 8
 SUPPORTED_CHANNELS = (1, 3)  # the colour channels the model sees
-ALPHA_CHANNELS = {2: 1, 4: 3}  # channels with a trailing alpha channel -> colour channels
 _TORCH_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 _NUMPY_FLOATS = (np.float16, np.float32, np.float64)
 _PIL_16BIT = {"I;16": "<u2", "I;16L": "<u2", "I;16B": ">u2"}  # mode -> numpy byte order
@@ -62,12 +63,13 @@ _PIL_CONVERTED = {
 }
 
 ALPHA_POLICY = (
-    "alpha is carried, never stylised: the colour channels are stylised as stored and the alpha "
-    "channel comes back unchanged (RGBA in, RGBA out; gray+alpha in, gray+alpha out; a PIL "
-    "palette image comes back RGB, or RGBA with transparency); an image file read where there is "
-    "no room for alpha (a style image, a preview, a training crop) has its transparent pixels on "
-    "white, as slide glass (the colour stored under alpha 0 is arbitrary, often black); a JPEG or "
-    "BMP file is written without alpha"
+    "alpha is carried, never stylised: the network sees the image as it is shown, its transparent "
+    "pixels on white, as slide glass (the colour stored under alpha 0 is arbitrary, often black; a "
+    "partly transparent pixel is mixed with white by its alpha), and the alpha channel comes back "
+    "unchanged (RGBA in, RGBA out; gray+alpha in, gray+alpha out; a PIL palette image comes back "
+    "RGB, or RGBA with transparency); an image file read where there is no room for alpha (a style "
+    "image, a preview, a training crop) has its transparent pixels on white by the same rule; a "
+    "JPEG or BMP file is written without alpha"
 )
 
 
@@ -93,16 +95,24 @@ class BatchInfo:
     # back unchanged by from_batch; None without alpha
     alpha: Any = field(default=None, compare=False, repr=False)
     value_range: tuple[float, float] | None = None  # uint16 pixels' declared range (value_range.py); None: 0–65535
+    # with alpha: the colours as stored (as alpha is) and the float batch the engine was given, those colours on
+    # white (glass.over_white): where the engine keeps a pixel as it was given, from_batch gives back its stored colour
+    stored: Any = field(default=None, compare=False, repr=False)
+    shown: torch.Tensor | None = field(default=None, compare=False, repr=False)
 
     def rows(self, index: torch.Tensor) -> BatchInfo:
         """The info of the rows ``index`` of a batch (for a result computed on those rows only)."""
         if self.alpha is None:
             return self
-        if isinstance(self.alpha, torch.Tensor):
-            alpha = self.alpha[to_device_nowait(index, self.alpha.device)]
-        else:
-            alpha = self.alpha[index.cpu().numpy()]
-        return replace(self, alpha=alpha)
+        alpha, stored, shown = (_rows(values, index) for values in (self.alpha, self.stored, self.shown))
+        return replace(self, alpha=alpha, stored=stored, shown=shown)
+
+
+def _rows(values: Any, index: torch.Tensor) -> Any:
+    """The rows ``index`` of a tensor (on its device) or an array."""
+    if isinstance(values, torch.Tensor):
+        return values[to_device_nowait(index, values.device)]
+    return values[index.cpu().numpy()]
 
 
 _told: set[str] = set()
@@ -322,10 +332,11 @@ def _torch_kind(images: torch.Tensor, what: str) -> tuple[torch.Tensor, int]:
 def _torch_to_batch(images: torch.Tensor, what: str, range_checked: bool) -> tuple[torch.Tensor, BatchInfo]:
     images = images.detach()  # the engine never differentiates through its input
     batch, colours = _torch_kind(images, what)
-    colour, alpha = batch, None
+    colour, alpha, stored = batch, None, None
     if colours != batch.shape[1]:
         _alpha_note("torch")
-        colour, alpha = batch[:, :colours], batch[:, colours:]
+        stored, alpha = batch[:, :colours], batch[:, colours:]
+        colour = _as_shown(stored, alpha, what, range_checked)  # the colour under alpha 0 is arbitrary
     height, width = batch.shape[-2:]
     declared = declared_value_range() if images.dtype == TORCH_UINT16 else None
     info = BatchInfo(
@@ -340,9 +351,32 @@ def _torch_to_batch(images: torch.Tensor, what: str, range_checked: bool) -> tup
         value_range=declared,
     )
     if images.dtype == TORCH_UINT16:  # numpy's uint16 rule, on the host (torch has no max of uint16)
-        unit = _sixteen_bit_unit(colour.cpu().numpy(), what, range_checked)
-        return torch.from_numpy(unit).to(images.device), info
-    return _unit_float(colour, what, range_checked), info
+        values = torch.from_numpy(_sixteen_bit_unit(colour.cpu().numpy(), what, range_checked)).to(images.device)
+    else:
+        values = _unit_float(colour, what, range_checked)
+    return values, _with_shown(info, stored, values)
+
+
+def _as_shown(stored: Any, alpha: Any, what: str, range_checked: bool) -> Any:
+    """``stored`` colours as shown, on white through ``alpha`` (:func:`~.glass.over_white`), a batch (numpy or
+    torch, any layout, batch first). The stored colours and a float alpha are range-checked first, as colours
+    without alpha are (compositing would hide a value outside the range under alpha 0), and integers are
+    composited image by image: each image's alpha tells its own opaque level (8-, 12- or 16-bit alpha)."""
+    is_float = stored.is_floating_point() if isinstance(stored, torch.Tensor) else stored.dtype.kind == "f"
+    if not range_checked and is_float:
+        for values, whose in ((stored, what), (alpha, f"{what} (its alpha channel)")):
+            check_float_range(unit_batch(torch.as_tensor(values)), whose)
+    elif not range_checked and stored.dtype == (TORCH_UINT16 if isinstance(stored, torch.Tensor) else np.uint16):
+        _refuse_outside_declared(lambda: stored.cpu().numpy() if isinstance(stored, torch.Tensor) else stored, what)
+    if is_float:
+        return over_white(stored, alpha)
+    rows = [over_white(colour, weight) for colour, weight in zip(stored, alpha)]
+    return torch.stack(rows) if isinstance(stored, torch.Tensor) else np.stack(rows)
+
+
+def _with_shown(info: BatchInfo, stored: Any, values: torch.Tensor) -> BatchInfo:
+    """``info`` with, where an alpha channel came in, the ``stored`` colours and the ``values`` given the engine."""
+    return info if info.alpha is None else replace(info, stored=stored, shown=values)
 
 
 def _numpy_kind(images: np.ndarray, what: str) -> tuple[np.ndarray, int]:
@@ -372,10 +406,11 @@ def _numpy_to_batch(
     batch, colours = _numpy_kind(images, what)
     if not batch.dtype.isnative:  # big-endian uint16 from a TIFF/FITS reader: the same values, native order
         batch = batch.astype(batch.dtype.newbyteorder("="))
-    alpha = None
+    alpha = stored = None
     if colours != batch.shape[-1]:
         _alpha_note(kind)
-        batch, alpha = batch[..., :colours], batch[..., colours:]
+        stored, alpha = batch[..., :colours], batch[..., colours:]
+        batch = _as_shown(stored, alpha, what, range_checked)  # the colour under alpha 0 is arbitrary
     _, height, width, _ = batch.shape
     declared = declared_value_range() if batch.dtype == np.uint16 else None
     info = BatchInfo(
@@ -391,10 +426,12 @@ def _numpy_to_batch(
         value_range=declared,
     )
     if batch.dtype == np.uint16:  # torch has no arithmetic on uint16: scale in numpy
-        return torch.from_numpy(_sixteen_bit_unit(batch.transpose(0, 3, 1, 2), what, range_checked)), info
-    if not (batch.flags.writeable and batch.flags.c_contiguous):
-        batch = np.array(batch)  # torch.from_numpy needs writable, contiguous memory
-    return _unit_float(torch.from_numpy(batch).permute(0, 3, 1, 2), what, range_checked), info
+        values = torch.from_numpy(_sixteen_bit_unit(batch.transpose(0, 3, 1, 2), what, range_checked))
+    else:
+        if not (batch.flags.writeable and batch.flags.c_contiguous):
+            batch = np.array(batch)  # torch.from_numpy needs writable, contiguous memory
+        values = _unit_float(torch.from_numpy(batch).permute(0, 3, 1, 2), what, range_checked)
+    return values, _with_shown(info, stored, values)
 
 
 def _sixteen_bit_unit(colours: np.ndarray, what: str, range_checked: bool) -> np.ndarray:
@@ -440,17 +477,7 @@ def _pil_to_batch(image: PILImage.Image, what: str) -> tuple[torch.Tensor, Batch
         image = image.convert(target)
     pixels = np.asarray(image).astype(_native(target), copy=False)
     values, inner = _numpy_to_batch(pixels, what, "PIL")
-    info = BatchInfo(
-        "pil",
-        False,
-        target,
-        inner.channels,
-        image.height,
-        image.width,
-        alpha=inner.alpha,
-        value_range=inner.value_range,
-    )
-    return values, info
+    return values, replace(inner, kind="pil", batched=False, dtype=target, squeeze_channel=False)
 
 
 def _refuse_outside_declared(colours: Callable[[], np.ndarray | torch.Tensor], what: str) -> None:

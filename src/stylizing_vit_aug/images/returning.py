@@ -105,6 +105,7 @@ def from_batch(values: torch.Tensor, info: BatchInfo, source: Any = None) -> Any
     # C-contiguous [B, H, W, C]; a tensor takes the input's layout
     layout = memory_format_of(source) if info.kind == "torch" else torch.channels_last
     values = torch.clamp(values, 0, 1, out=torch.empty_like(values, memory_format=layout))  # one copy
+    kept = None if info.shown is None else values == info.shown.to(values.device)  # given back as stored
     exact = None if source is None else _float64_colours(source, info)
     if exact is not None:
         values = _onto_source(values, exact)
@@ -115,13 +116,13 @@ def from_batch(values: torch.Tensor, info: BatchInfo, source: Any = None) -> Any
             out = to_uint8(values) if info.dtype == torch.uint8 else values.to(info.dtype)
         out = out.to(info.device)
         if info.alpha is not None:
-            out = torch.cat([out, info.alpha.to(out.device)], dim=1)
+            out = torch.cat([_as_stored(out, kept, info.stored), info.alpha.to(out.device)], dim=1)
         out = out.contiguous(memory_format=layout)  # a copy only after adding alpha
         return out if info.batched else out[0]
     if info.kind == "pil":
         pixels = _integers(values, _native(info.dtype), info.value_range)[0]  # C-contiguous, as PIL needs
         if info.alpha is not None:
-            pixels = np.concatenate([pixels, info.alpha[0]], axis=-1)
+            pixels = np.concatenate([_as_stored(pixels, kept[:1], info.stored)[0], info.alpha[0]], axis=-1)
         elif info.channels == 1:
             pixels = pixels[..., 0]
         if info.dtype in _PIL_16BIT:
@@ -133,10 +134,21 @@ def from_batch(values: torch.Tensor, info: BatchInfo, source: Any = None) -> Any
     else:
         array = values.permute(0, 2, 3, 1).cpu().numpy().astype(info.dtype, copy=False)
     if info.alpha is not None:  # concatenate and [..., 0] of a C-contiguous array keep it so
-        array = np.concatenate([array, info.alpha], axis=-1)
+        array = np.concatenate([_as_stored(array, kept, info.stored), info.alpha], axis=-1)
     if info.squeeze_channel:
         array = array[..., 0]
     return array if info.batched else array[0]
+
+
+def _as_stored(out: Any, kept: torch.Tensor | None, stored: Any) -> Any:
+    """``out`` (a tensor ``[B, C, H, W]`` or an array ``[B, H, W, C]``, in the stored colours' dtype) with the
+    stored colour of each pixel the engine ``kept`` as it was given it (on white: :func:`~.glass.over_white`), so a
+    pixel not changed comes back exactly, whatever its alpha; the others as the engine made them."""
+    if kept is None or stored is None:
+        return out
+    if isinstance(out, torch.Tensor):
+        return torch.where(kept.to(out.device), stored.to(out.device), out)
+    return np.where(kept.permute(0, 2, 3, 1).cpu().numpy(), stored, out)
 
 
 def same_kind_copy(images: ImageLike) -> Any:
