@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 
 import stylizing_vit_aug as sva
 import stylizing_vit_aug.stylizer as stylizer_module
+import stylizing_vit_aug.tissue as tissue_module
+from stylizing_vit_aug.bank.storage import read_bank_info
 from stylizing_vit_aug.colour import rgb_to_lab
 from stylizing_vit_aug.stylizer import STRIP_PIXELS
 from stylizing_vit_aug.tissue import filled_background, tissue_pixels, tissue_weight
@@ -159,12 +161,48 @@ def test_a_batch_fills_each_image_from_its_own_foreground(bundled):
 
 
 def test_an_all_black_image_is_left_as_before(bundled, monkeypatch):
-    """Nothing to take a colour from: an all-black content or style reaches the network as it did before."""
+    """Nothing to take a colour from: an all-dark content or style reaches the network as it did before (a content's
+    output keeps its pixels whatever the network sees, so what the fill hands the network is read)."""
+    dark = np.random.default_rng(5).integers(0, 11, (64, 64, 3)).astype(np.uint8)  # every pixel background
     black, style = np.zeros((64, 64, 3), np.uint8), skin_style()
-    now = bundled(black, style), bundled(style, black)
-    monkeypatch.setattr(stylizer_module, "filled_background", lambda values, tissue: values)  # before the fill
-    assert np.array_equal(now[0], black)
-    assert np.array_equal(now[1], bundled(style, black))
+    seen, fill = [], stylizer_module.filled_background
+
+    def spy(values: torch.Tensor, tissue: torch.Tensor) -> torch.Tensor:
+        seen.append((values, fill(values, tissue)))
+        return seen[-1][1]
+
+    monkeypatch.setattr(stylizer_module, "filled_background", spy)
+    assert np.array_equal(bundled(dark, style), dark) and len(seen) == 1
+    assert torch.equal(seen[0][1], seen[0][0])  # the content as the network reads it: not faded into anything
+    now = bundled(style, black)
+    monkeypatch.setattr(tissue_module, "filled_background", lambda values, tissue: values)  # a style before the fill
+    assert np.array_equal(now, bundled(style, black))
+
+
+def test_styles_are_filled_a_chunk_at_a_time_and_brought_to_0_1_once(small_stylizer, monkeypatch):
+    """A large ``encode_style([...])`` stays bounded by ``chunk_size`` under ``"dark"``: the fill sees one chunk at a
+    time, and the styles' 0–1 copy made for their colour profiles is the one the fill reads (no second one)."""
+    dark = like(small_stylizer, background="dark", chunk_size=2)
+    styles = torch.from_numpy(np.stack([dermoscopy(64, seed=seed)[0] for seed in range(5)])).permute(0, 3, 1, 2)
+    prepared = dark.prepare(styles)
+    whole = like(dark, chunk_size=8).encode_prepared_styles(prepared)
+    filled, undone = [], []
+    fill, undo = tissue_module.filled_background, type(dark).denormalize
+
+    def counted_fill(values: torch.Tensor, tissue: torch.Tensor) -> torch.Tensor:
+        filled.append(len(values))
+        return fill(values, tissue)
+
+    def counted_undo(self: sva.Stylizer, images: torch.Tensor) -> torch.Tensor:
+        undone.append(len(images))
+        return undo(self, images)
+
+    for module in (tissue_module, stylizer_module):  # whichever the encoder calls
+        monkeypatch.setattr(module, "filled_background", counted_fill)
+    monkeypatch.setattr(type(dark), "denormalize", counted_undo)
+    chunked = dark.encode_prepared_styles(prepared)
+    assert filled == [2, 2, 1] and sum(undone) == len(styles)
+    assert torch.allclose(chunked.layers, whole.layers, atol=1e-5) and torch.equal(chunked.colours, whole.colours)
 
 
 @pytest.mark.parametrize("background", ["keep", "style"])
@@ -199,6 +237,31 @@ def test_a_bank_file_encoded_under_keep_is_encoded_again_for_dark(small_stylizer
     path = sva.StyleBank.from_images([style], small_stylizer).encode().save(tmp_path / "bank.safetensors")
     dark = like(small_stylizer, background="dark")
     loaded = sva.StyleBank.load(path, dark)
+    assert torch.allclose(loaded.streams.layers, dark.encode_style(loaded.style_images([0])).layers, atol=1e-5)
+
+
+def test_a_bank_file_encoded_under_dark_is_encoded_again_for_keep(small_stylizer, tmp_path):
+    style = dermoscopy(64, seed=3)[0]
+    dark = like(small_stylizer, background="dark")
+    path = sva.StyleBank.from_images([style], dark).encode().save(tmp_path / "bank.safetensors")
+    loaded = sva.StyleBank.load(path, small_stylizer)
+    kept = small_stylizer.encode_style(loaded.style_images([0])).layers
+    assert not torch.allclose(dark.encode_style(loaded.style_images([0])).layers, kept, atol=1e-3)
+    assert torch.allclose(loaded.streams.layers, kept, atol=1e-5)
+
+
+def test_a_bank_file_without_settings_counts_as_encoded_without_the_fill(small_stylizer, tmp_path, monkeypatch):
+    """A file that records no settings (written before they existed) was encoded without the fill: a "dark"
+    stylizer encodes it again, another keeps its streams."""
+    style = dermoscopy(64, seed=3)[0]
+    with monkeypatch.context() as patched:
+        patched.setattr(type(small_stylizer), "settings", property(lambda self: None))
+        path = sva.StyleBank.from_images([style], small_stylizer).encode().save(tmp_path / "bank.safetensors")
+    assert read_bank_info(path)["settings"] is None
+    assert sva.StyleBank.load(path, small_stylizer)._streams.num_encoded == 1  # its streams kept from the file
+    dark = like(small_stylizer, background="dark")
+    loaded = sva.StyleBank.load(path, dark)
+    assert loaded._streams.num_encoded == 0  # encoded again at first use
     assert torch.allclose(loaded.streams.layers, dark.encode_style(loaded.style_images([0])).layers, atol=1e-5)
 
 

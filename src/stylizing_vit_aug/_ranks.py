@@ -132,6 +132,17 @@ class Ranks:
         dist.all_gather_object(gathered, value)
         return gathered
 
+    def to_rank_zero(self, value: T) -> list[T] | None:
+        """Every rank's ``value`` by rank, on rank 0 only (None elsewhere): what only rank 0 reads, such as the
+        names of every output written, travels once, not to every rank; ``[value]`` for one process."""
+        if not self.distributed:
+            return [value]
+        import torch.distributed as dist
+
+        gathered: list[Any] | None = [None] * self.world if self.rank == 0 else None
+        dist.gather_object(value, gathered, dst=0)
+        return gathered
+
     def sum(self, values: list[int]) -> list[int]:
         """Element-wise sums of ``values`` over all ranks (every rank gets them)."""
         if not self.distributed:

@@ -78,7 +78,7 @@ from .stylizer_options import (
     upgraded_state,
     warn_no_gradient,
 )
-from .tissue import change_weight, filled_background, tissue_pixels, tissue_weight
+from .tissue import change_weight, filled_background, filled_dark, tissue_pixels, tissue_weight
 
 # the names other modules import from here (the choices live with their checks in stylizer_options)
 __all__ = ["BACKGROUNDS", "COMPILE_MODES", "MODES", "STRIP_PIXELS", "Stylizer", "check_mode"]
@@ -297,20 +297,20 @@ class Stylizer(StylizerOptions):
     def encode_prepared_styles(
         self, styles: torch.Tensor, chunk_size: int | None = None, *, colours: bool = True
     ) -> StyleStream:
-        """Style streams of already normalised model-size style images; ``colours=False``: without
-        their colour profiles (a bank makes them once from its own images)."""
+        """Style streams of already normalised model-size style images (under ``"dark"`` without their background,
+        :func:`~.tissue.filled_dark`); ``colours=False``: without their colour profiles (a bank makes its own)."""
         styles = styles.to(self.device)
         return self._encode(styles, self.denormalize(styles).clamp_(0, 1) if colours else None, chunk_size)
 
     def _encode(self, styles: torch.Tensor, styles01: torch.Tensor | None, chunk_size: int | None) -> StyleStream:
-        """Streams of normalised ``styles``, with the colour profiles of ``styles01`` (0–1) if given."""
-        step, parts = chunk_size or self.chunk_size, []
-        if self.background == "dark":  # the network reads a style as it reads a content: without its background
-            styles = filled_background(styles, self._foreground(self.denormalize(styles).clamp_(0, 1)))
+        """Streams of normalised ``styles``, with the colour profiles of ``styles01`` (0–1) if given; under
+        ``"dark"`` the network reads a style as a content, without its background (filled a chunk at a time)."""
+        step, parts, dark = chunk_size or self.chunk_size, [], self.background == "dark"
         encode_style = self._network.calls(self.model).encode_style
         with self._network.context(self.device):
-            for start in range(0, styles.shape[0], step):
-                parts.append(encode_style(styles[start : start + step]))
+            for rows in (slice(start, start + step) for start in range(0, styles.shape[0], step)):
+                seen01 = (self.denormalize(styles[rows]) if styles01 is None else styles01[rows]) if dark else None
+                parts.append(encode_style(styles[rows] if seen01 is None else filled_dark(styles[rows], seen01)))
         return StyleStream.cat(parts).with_colours(None if styles01 is None else self.colour_profiles(styles01))
 
     @property

@@ -180,7 +180,9 @@ def test_report_only_rewrites_the_tables_from_the_csv_without_training(bench, tm
         assert c["difference"] == pytest.approx(sum(diffs) / len(diffs), abs=1e-12)
     table = (tmp_path / "table.md").read_text()
     assert "**The same on seeds 5–9 only**" in table
-    for rerun in old["meta"]["rows_rerun"]:  # the comment line dates every rerun, not only the first run
+    reruns = old["meta"]["rows_rerun"]
+    assert reruns, "the stored results record no rerun of rows: this check would check nothing"
+    for rerun in reruns:  # the comment line dates every rerun, not only the first run
         assert f"{', '.join(rerun['rows'])} rerun {rerun['machine']['date']}" in table.split("\n", 1)[0]
 
 

@@ -549,6 +549,9 @@ def test_an_output_that_goes_missing_during_the_run_is_never_reported_as_written
     (warned,) = [line for line in captured.err.splitlines() if "the run wrote were removed while it went" in line]
     assert f"{removed} output(s)" in warned and all(name in warned for name in gone), warned
     assert "no process" not in captured.err
+    # the end says what happened: removed outputs alone, written again by a rerun; no style file to fix
+    (ending,) = [line for line in captured.err.splitlines() if "so they are not counted as written" in line]
+    assert "a rerun writes them again" in ending and "style file" not in ending, ending
     assert f"wrote {6 - removed} image(s) to {out}" in captured.out  # only those on disk are counted
     rows = {row["output"]: row for row in read_stylize_log(out / "stylize_log.csv")}
     assert all(rows[name]["error"].startswith("removed: the run wrote it") for name in gone) and len(rows) == 6

@@ -92,7 +92,7 @@ def finish_record(
     }
     # A failure's row stays; an output's row only while its file exists (a row that could not be taken back).
     present = [row for row in merged.values() if row["error"] or not row["output"] or on_disk[row["output"]]]
-    removed = {key for key in made if not on_disk[key]}  # written, then gone: never counted as written
+    removed = {key for key in made if not on_disk.get(key, False)}  # written, then gone: never counted as written
     missing = _missing_outputs(plan, jobs, merged, on_disk, full, removed)
     rows = sorted(present + missing, key=lambda row: position.get(row["output"], len(position)))
     absent = sum(not on_disk[key] for key in position)
@@ -158,10 +158,10 @@ def _say_skipped(
     lost = failed + absent - removed
     kinds = skipped_kinds(plan.unlisted, lost, "read or written")
     skipped = [f"{kinds} and were skipped"] if lost or plan.unlisted else []
-    say(
-        f"{'; '.join(gone + skipped)} (their reasons: {reasons}); a rerun retries them (fix or remove an unreadable "
-        f"style file: it is left out of the styles while it cannot be read){record}; exit code {EXIT_SKIPPED}"
-    )
+    # only a failure that is no missing output can be a style file; outputs removed alone are written again
+    styles = " (fix or remove an unreadable style file: it is left out of the styles while it cannot be read)"
+    rerun = f"retries them{styles if failed else ''}" if skipped else "writes them again"
+    say(f"{'; '.join(gone + skipped)} (their reasons: {reasons}); a rerun {rerun}{record}; exit code {EXIT_SKIPPED}")
 
 
 def _missing_outputs(

@@ -281,9 +281,9 @@ def _stylize(plan: StylizePlan) -> int:
         so="so every rank stops; a rerun keeps what was written",
     )
     failed, full = ranks.sum([failed, full])  # waits for every rank to finish
-    gathered = ranks.gather((made, unrecorded))  # the outputs' keys, as rank 0 sent every rank the inputs
+    gathered = ranks.to_rank_zero((made, unrecorded))  # the outputs' keys, to rank 0 only: it alone reads them
     end = Outcome(failed)  # rank 0's one look at each output decides it
-    if ranks.rank == 0:
+    if gathered is not None:
         made = [key for keys, _ in gathered for key in keys]
         unrecorded = {key: each for _, part in gathered for key, each in part.items()}
         end = finish_record(plan, jobs, made, failed, full > 0, unrecorded)
