@@ -525,3 +525,23 @@ def float64_slides(rows: int = 2) -> torch.Tensor:
     pink = torch.tensor([0.85, 0.45, 0.7], dtype=torch.float64).view(3, 1, 1)
     images[..., 32:] = pink + 0.05 * torch.rand(rows, 3, 64, 32, generator=generator, dtype=torch.float64)
     return images
+
+
+def spy_on_grids(monkeypatch, module: ModuleType | None = None) -> list[dict]:
+    """The arguments, by name (``contents``, ``styles``, ``stylized``, ``content_labels``, ``style_labels``, ...),
+    of each grid ``preview`` (or ``module``, e.g. the app's previewer, which imports it by name) draws from now
+    on: what it shows, before its cells are resized."""
+    import inspect
+
+    from stylizing_vit_aug import grid
+
+    real, seen = grid.content_style_grid, []
+    signature = inspect.signature(getattr(real, "spied", real))  # the grid's own, under spies set before
+
+    def spy(*args, **kwargs):
+        seen.append(dict(signature.bind(*args, **kwargs).arguments))
+        return real(*args, **kwargs)
+
+    spy.spied = getattr(real, "spied", real)
+    monkeypatch.setattr(module or grid, "content_style_grid", spy)
+    return seen

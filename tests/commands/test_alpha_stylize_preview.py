@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import random_rgb, write_images
-from stylizing_vit_aug import cli, grid
+from helpers import random_rgb, spy_on_grids, write_images
+from stylizing_vit_aug import cli
 from stylizing_vit_aug.images import read_image, save_image
 
 
@@ -30,17 +30,10 @@ def test_stylize_writes_the_visible_pixels_preview_shows(tmp_path, checkpoint, m
     common = ["--style", str(tmp_path / "style.png"), "--checkpoint", checkpoint]
     assert cli.main(["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), *common]) == 0
     written = read_image(tmp_path / "out" / "a.png", alpha=True)
-    shown = {}
-    real = grid.content_style_grid
-
-    def spy(contents, styles, stylized, *args, **kwargs):
-        shown.update(contents=contents, stylized=stylized)
-        return real(contents, styles, stylized, *args, **kwargs)
-
-    monkeypatch.setattr(grid, "content_style_grid", spy)
+    grids = spy_on_grids(monkeypatch)
     options = ["--n-contents", "1", "--n-styles", "1", "--cell-size", "32"]
     assert cli.main(["preview", str(tmp_path / "in"), "-o", str(tmp_path / "g.png"), *options, *common]) == 0
-    (previewed,) = shown["stylized"][0]
+    (previewed,) = grids[0]["stylized"][0]
     assert written.shape == (48, 64, 4) and previewed.shape == (48, 64, 3)
     assert np.array_equal(written[..., 3], pixels[..., 3])  # the alpha, exactly
     opaque = pixels[..., 3] == 255

@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 import stylizing_vit_aug as sva
-from helpers import read_stylize_log, write_images
-from stylizing_vit_aug import cli, grid
+from helpers import read_stylize_log, spy_on_grids, write_images
+from stylizing_vit_aug import cli
 from stylizing_vit_aug.images import read_image
 
 DARK_ROWS = 12  # the input's black band: "dark" keeps it (but its edge row), "keep" paints it
@@ -68,16 +68,9 @@ def test_stylize_with_a_checkpoint_warns_where_the_bank_records_another_backgrou
 
 def _preview_cells(monkeypatch, argv: list[str]) -> list[list[np.ndarray]]:
     """The stylised cells ``preview`` puts in its grid (before they are resized to --cell-size)."""
-    seen = []
-    real = grid.content_style_grid
-
-    def spy(contents, styles, stylized, *args, **kwargs):
-        seen.append(stylized)
-        return real(contents, styles, stylized, *args, **kwargs)
-
-    monkeypatch.setattr(grid, "content_style_grid", spy)
+    grids = spy_on_grids(monkeypatch)
     assert cli.main(["preview", *argv, "--device", "cpu"]) == 0
-    return seen[0]
+    return grids[0]["stylized"]
 
 
 def test_preview_with_a_bank_alone_uses_the_stylizer_the_bank_records(

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import stylizing_vit_aug as sva
-from helpers import read_stylize_log, write_images
+from helpers import read_stylize_log, spy_on_grids, write_images
 from stylizing_vit_aug import cli, grid
 from stylizing_vit_aug.commands._stylize_record import BEFORE_VALUE_RANGE, TYPE_RANGE
 from stylizing_vit_aug.images import files, kinds, read_image, save_image
@@ -163,14 +163,7 @@ def test_a_rerun_with_another_value_range_names_it_also_over_a_record_without_th
 def test_preview_stylises_12_bit_contents_in_their_range_and_leaves_out_an_8_bit_content(
     tmp_path, checkpoint, slides, monkeypatch, capsys
 ):
-    seen = {}
-    real = grid.content_style_grid
-
-    def spy(contents, styles, stylized, *args, **kwargs):
-        seen.update(contents=contents, stylized=stylized)
-        return real(contents, styles, stylized, *args, **kwargs)
-
-    monkeypatch.setattr(grid, "content_style_grid", spy)
+    grids = spy_on_grids(monkeypatch)
     write_images(tmp_path / "in", 1)[0].rename(tmp_path / "in" / "eight.png")
     argv = [
         "preview",
@@ -192,6 +185,7 @@ def test_preview_stylises_12_bit_contents_in_their_range_and_leaves_out_an_8_bit
     assert cli.main(argv) == cli.EXIT_SKIPPED  # the 8-bit content is left out
     err = capsys.readouterr().err
     assert "eight.png" in err and "8-bit" in err and "(12-bit data?)" not in err
+    (seen,) = grids  # one grid drawn
     assert len(seen["contents"]) == 2 and (tmp_path / "g.png").is_file()
     for content, (stylized,) in zip(seen["contents"], seen["stylized"]):
         assert stylized.dtype == np.uint16 and stylized.max() <= 4095
