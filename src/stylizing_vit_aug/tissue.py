@@ -23,8 +23,10 @@ import torch.nn.functional as F
 from .images import SUPPORTED_CHANNELS, check_batch01, check_float_range
 
 __all__ = [
+    "FRAME_CENTRE_BACKGROUND",
     "GLASS_OD",
     "TISSUE_OD",
+    "background_frame",
     "change_weight",
     "check_light01",
     "density_weight",
@@ -41,6 +43,9 @@ __all__ = [
 # the bundled sources sits at 0.03-0.05 (about 244 of 255); pale stroma starts near 0.12.
 GLASS_OD = 0.06
 TISSUE_OD = 0.14
+# The most of an image's centre that background reached from its border may cover for it to count as a frame around
+# the foreground, which the network is not shown (:func:`filled_background`)
+FRAME_CENTRE_BACKGROUND = 0.1
 
 
 def check_light01(
@@ -98,17 +103,41 @@ def change_weight(tissue: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(tissue, 3, stride=1, padding=1, count_include_pad=False)
 
 
+def background_frame(tissue: torch.Tensor) -> torch.Tensor:
+    """``[B, 1, H, W]`` bool from a :func:`tissue_weight`: each image's frame, what is not wholly foreground (the
+    background and its soft edge) reached from the image's border through such pixels, where its background leaves
+    the image's centre (its middle half of rows and of columns) nearly free, at most :data:`FRAME_CENTRE_BACKGROUND`
+    of it: a dermoscope's vignette, a round field of view. No frame (all False): a backdrop the foreground sits in
+    (fluorescence's black between its cells), or background only inside the image (a lesion's near-black core)."""
+    open_ = tissue < 1
+    border = torch.zeros_like(open_)
+    border[..., [0, -1], :] = True
+    border[..., :, [0, -1]] = True
+    reached = open_ & border
+    while True:  # grows by a pixel a round: ends when nothing more is reached
+        grown = F.max_pool2d(reached.float(), 3, stride=1, padding=1).bool() & open_
+        if torch.equal(grown, reached):
+            break
+        reached = grown
+    height, width = tissue.shape[-2:]
+    centre = (slice(height // 4, height - height // 4), slice(width // 4, width - width // 4))
+    share = (reached & ~tissue_pixels(tissue))[..., centre[0], centre[1]].float().mean(dim=(1, 2, 3))
+    return reached & (share <= FRAME_CENTRE_BACKGROUND).view(-1, 1, 1, 1)
+
+
 def filled_background(values: torch.Tensor, tissue: torch.Tensor) -> torch.Tensor:
-    """``values`` ``[B, C, H, W]`` with each image's background (its :func:`tissue_weight` ``tissue``) faded into
-    the median colour of its foreground (:func:`tissue_pixels`), so that a network reading it sees no background:
-    a black vignette around a lesion would otherwise count as the darkest part of the image. The median is taken
-    per channel, so the same fill results in 0–1 units or the model's normalised space. An image with no
-    foreground pixel is left as it is (nothing to take a colour from)."""
+    """``values`` ``[B, C, H, W]`` with each image's frame (:func:`background_frame` of its :func:`tissue_weight`
+    ``tissue``) faded into the median colour of its foreground (:func:`tissue_pixels`), so that a network reading it
+    sees no frame: a black vignette around a lesion would otherwise count as the darkest part of the image. Other
+    background is left as it is: the network reads a fluorescence image's black between its cells as it reads its
+    styles' (filled, the cells took other colours), and a lesion's near-black core as the darkest part it is. The
+    median is taken per channel, so the same fill results in 0–1 units or the model's normalised space. An image
+    with no foreground pixel is left as it is (nothing to take a colour from)."""
     pixels = values.flatten(2).float()
     foreground = tissue_pixels(tissue).flatten(2).expand_as(pixels)
     fill = torch.where(foreground, pixels, torch.nan).nanmedian(dim=2).values
     has_foreground = foreground[:, :1].any(dim=2).view(-1, 1, 1, 1)
-    weight = torch.where(has_foreground, tissue.float(), 1.0)
+    weight = torch.where(has_foreground & background_frame(tissue), tissue.float(), 1.0)
     fill = fill.nan_to_num(0.0).view(*fill.shape, 1, 1)
     return (values.float() * weight + fill * (1 - weight)).to(values.dtype)
 
