@@ -91,8 +91,11 @@ def regions(path: Path) -> tuple[Image.Image, Image.Image]:
     return image.crop((0, 0, split, image.height)), image.crop((split, 0, image.width, image.height))
 
 
-def prepare(directory: Path) -> None:
+def prepare(directory: Path, skip: str | None = None) -> None:
+    """Every source's training region as ``directory/<source>/train.png`` (all but ``skip``)."""
     for path in source_paths():
+        if path.stem == skip:
+            continue
         train, _ = regions(path)
         (directory / path.stem).mkdir(parents=True, exist_ok=True)
         train.save(directory / path.stem / "train.png")

@@ -1,0 +1,119 @@
+"""The DG benchmark's strict fold: ours with a stylizer that never saw the held-out source, beside
+the bundled stylizer's rows and the peers' (docs/benchmarks.md, "A strict fold").
+
+The bundled stylizer was trained on every source, the held-out one included, which none of the
+peers saw. A strict run is ``dg_benchmark.py`` on one fold with ``--checkpoint`` a stylizer
+trained without that source (``train_default.py stage --without SOURCE``); a control run trains
+the same short recipe on all five sources, so that strict minus control is what having seen the
+held-out source was worth at equal training, and control minus bundled what the shorter recipe
+costs. Each run is named ``label=folder`` and holds a finished run's ``results.csv``; rows are
+compared with the main run's (``--main``) on the same fold, paired over the seeds they share
+(the same seeds give the same crops, batches and initialisations for every method).
+
+    python benchmarks/dg/strict.py --fold ihc_colon --main benchmarks/results/dg \\
+        --run strict=benchmarks/results/dg-strict/ihc_colon --run control=benchmarks/results/dg-strict/all-sources \\
+        --out benchmarks/results/dg-strict/table.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dg.report import display, interval, read_csv, row_name  # noqa: E402
+from stylizing_vit_aug._atomic import write_bytes_atomically  # noqa: E402
+
+OURS = ("ours_transform", "ours_batch", "ours_transform + tta_style_orig", "none + tta_style_orig")
+"""Our rows that a strict run measures again with its own stylizer: training with it, and StyleTTA as
+it ships (the original plus three views) on the plain and on our classifier."""
+PEERS = ("none", "randstainna", "hestain", "colorjitter", "hed_light", "reinhard", "macenko",
+         "none + tta_macenko_orig", "ours_transform + tta_macenko_orig")
+
+
+def accuracies(path: Path, fold: str) -> dict[tuple[str, str], dict[int, float]]:
+    """``(row, task) -> {seed: accuracy}`` of ``fold`` in a finished run's results.csv."""
+    out: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
+    for record in read_csv(path / "results.csv"):
+        if record["fold"] == fold:
+            out[(row_name(record["train"], record["test"]), record["task"])][int(record["seed"])] = record["accuracy"]
+    return out
+
+
+def both_tasks(per_task: dict[str, dict[int, float]]) -> dict[int, float]:
+    """Per seed, the mean over the tasks (seeds that have every task)."""
+    seeds = set.intersection(*(set(values) for values in per_task.values()))
+    return {seed: float(np.mean([values[seed] for values in per_task.values()])) for seed in sorted(seeds)}
+
+
+def cell(values: dict[int, float]) -> str:
+    mean, half = interval(list(values.values()))
+    return f"{mean:.3f} ± {half:.3f}"
+
+
+def paired(ours: dict[int, float], other: dict[int, float]) -> str:
+    seeds = sorted(set(ours) & set(other))
+    mean, half = interval([ours[s] - other[s] for s in seeds])
+    return f"{mean:+.3f} ± {half:.3f}"
+
+
+def same_kind(peer: str, row: str) -> bool:
+    """Whether ``peer`` is what ``row`` is compared with: a training-time row with training-time peers, a
+    test-time one with the test-time peers on the same classifier."""
+    if " + " not in row:
+        return " + " not in peer
+    return " + " in peer and peer.split(" + ")[0] == row.split(" + ")[0]
+
+
+def tables(fold: str, main: Path, runs: dict[str, Path]) -> str:
+    """Accuracy on the held-out ``fold`` per row and task, then each run's rows minus the others'."""
+    tasks = ("focus", "scale")
+    columns: dict[str, dict[str, dict[int, float]]] = {}  # label -> task (and "both") -> seed -> accuracy
+    found = accuracies(main, fold)
+    for row in (*PEERS, *OURS):
+        columns[display(row) + " (bundled)" * (row in OURS)] = {t: found[(row, t)] for t in tasks}
+    for label, path in runs.items():
+        found = accuracies(path, fold)
+        for row in OURS:
+            columns[f"{display(row)} ({label})"] = {t: found[(row, t)] for t in tasks}
+        columns[f"none ({label} run: same seeds, must equal the main run's)"] = {t: found[("none", t)] for t in tasks}
+    for values in columns.values():
+        values["both"] = both_tasks({t: values[t] for t in tasks})
+    lines = [f"**Held out: `{fold}`** — accuracy (mean ± 95 % CI over seeds)", "",
+             "| row | focus | scale | both tasks |", "|---|---|---|---|"]
+    lines += [f"| {label} | " + " | ".join(cell(v[t]) for t in (*tasks, "both")) + " |" for label, v in columns.items()]
+    lines += ["", "**Paired differences** (each of ours minus another row, same seeds; mean ± 95 % CI)", "",
+              "| ours | minus | focus | scale | both tasks |", "|---|---|---|---|---|"]
+    for label in runs:
+        for row in OURS:
+            ours = columns[f"{display(row)} ({label})"]
+            others = [f"{display(row)} (bundled)", *(f"{display(row)} ({o})" for o in runs if o != label)]
+            others += [display(peer) for peer in PEERS if same_kind(peer, row)]
+            for other in others:
+                lines.append(f"| {display(row)} ({label}) | {other} | "
+                             + " | ".join(paired(ours[t], columns[other][t]) for t in (*tasks, "both")) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--fold", required=True)
+    parser.add_argument("--main", type=Path, required=True, help="the main run's folder (results.csv)")
+    parser.add_argument("--run", action="append", required=True, metavar="LABEL=FOLDER",
+                        help="a strict or control run's folder (results.csv), repeatable")
+    parser.add_argument("--out", type=Path, required=True, help="the markdown tables")
+    args = parser.parse_args(argv)
+    runs = dict(run.split("=", 1) for run in args.run)
+    text = tables(args.fold, args.main, {label: Path(folder) for label, folder in runs.items()})
+    write_bytes_atomically(args.out, text.encode("utf-8"))
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

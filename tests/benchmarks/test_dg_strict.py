@@ -1,0 +1,75 @@
+"""The DG benchmark's strict-fold table: ours with a stylizer that never saw the held-out source, beside
+the main run's rows, paired over the seeds the runs share."""
+
+from __future__ import annotations
+
+import csv
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from helpers import load_script
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+FIELDS = ["fold", "task", "train", "test", "seed", "accuracy", "seconds"]
+
+
+@pytest.fixture
+def strict(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    monkeypatch.delitem(sys.modules, "dg", raising=False)
+    return load_script(BENCHMARKS / "dg" / "strict.py")
+
+
+def write_run(folder: Path, accuracy, seeds, rows) -> Path:
+    """A results.csv with ``accuracy(row, task, seed)`` for every row, both tasks and two folds."""
+    folder.mkdir()
+    with open(folder / "results.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, FIELDS)
+        writer.writeheader()
+        for fold in ("ihc_colon", "he_tcia"):
+            for row in rows:
+                train, _, test = row.partition(" + ")
+                for task in ("focus", "scale"):
+                    for seed in seeds:
+                        value = accuracy(row, task, seed) + (0.5 if fold == "he_tcia" else 0.0)
+                        writer.writerow({"fold": fold, "task": task, "train": train, "test": test or "plain",
+                                         "seed": seed, "accuracy": value, "seconds": 1.0})
+    return folder
+
+
+def test_paired_differences_are_over_shared_seeds_and_the_fold_alone(strict, tmp_path):
+    rng = np.random.default_rng(0)
+    table = {}
+
+    def accuracy(row, task, seed):
+        return table.setdefault((row, task, seed), float(rng.uniform(0, 0.5)))
+
+    main = write_run(tmp_path / "main", accuracy, range(5), (*strict.PEERS, *strict.OURS))
+    theirs = {}
+
+    def strict_accuracy(row, task, seed):
+        return theirs.setdefault((row, task, seed), float(rng.uniform(0, 0.5)))
+
+    run = write_run(tmp_path / "run", strict_accuracy, range(1, 5), ("none", *strict.OURS))  # seed 0 missing
+    text = strict.tables("ihc_colon", main, {"strict": run})
+    line = next(line for line in text.splitlines()
+                if line.startswith("| **ours**: StylizeTransform (other-source bank) (strict) | RandStainNA |"))
+    for task, cell in zip(("focus", "scale"), re.findall(r"([+-]\d\.\d{3}) ± (\d\.\d{3})", line)):
+        differences = [theirs[("ours_transform", task, s)] - table[("randstainna", task, s)] for s in range(1, 5)]
+        half = stats.t.ppf(0.975, 3) * np.std(differences, ddof=1) / 2
+        assert cell == (f"{np.mean(differences):+.3f}", f"{half:.3f}")
+    assert "he_tcia" not in text  # the other fold's rows (0.5 higher) are not read
+
+
+def test_the_command_writes_the_table(strict, tmp_path):
+    main = write_run(tmp_path / "main", lambda *_: 0.5, range(3), (*strict.PEERS, *strict.OURS))
+    run = write_run(tmp_path / "run", lambda *_: 0.75, range(3), ("none", *strict.OURS))
+    out = tmp_path / "table.md"
+    assert strict.main(["--fold", "ihc_colon", "--main", str(main), "--run", f"strict={run}", "--out", str(out)]) == 0
+    row = "| **ours**: BatchStylize (in-batch, other source) (strict) | RandStainNA | +0.250 ± 0.000"
+    assert row in out.read_text()
