@@ -13,6 +13,7 @@ import safetensors.torch
 import stylizing_vit_aug as sva
 from helpers import make_small_model, write_images
 from stylizing_vit_aug import cli
+from stylizing_vit_aug.checkpoints.recorded import MEASURE_STATS
 from stylizing_vit_aug.commands.common import CheckpointChoice, add_checkpoint_arguments, joined_number_lists
 
 
@@ -58,6 +59,7 @@ def test_without_statistics_it_is_refused_before_the_output_folder_is_made(tmp_p
     assert _stylize(tmp_path) == 2
     err = capsys.readouterr().err
     assert "does not record its normalisation statistics" in err and "--mean and --std" in err, err
+    assert " ".join(MEASURE_STATS.split()) in " ".join(err.split())  # how to measure them, as the library says
     assert not (tmp_path / "out").exists()
 
 

@@ -68,3 +68,31 @@ def test_a_training_image_without_tissue_is_named(tissue, tmp_path, caplog):
         trainer(tmp_path, data).fit()
     named = [r.getMessage() for r in caplog.records if "holds no tissue" in r.getMessage()]
     assert named and all(str(empty) in message for message in named)
+
+
+def striped(path, level, size=48):
+    """Four columns in five of background at ``level`` (0-255, a little noise), one of tissue colours: no crop is flat,
+    and every one is about 80% background."""
+    rng = np.random.default_rng(2)
+    pixels = rng.integers(60, 200, (size, size, 3)).astype(np.uint8)
+    background = np.clip(level + rng.integers(-4, 5, (size, size, 3)), 0, 255).astype(np.uint8)
+    pixels[:, np.arange(size) % 5 != 0] = background[:, np.arange(size) % 5 != 0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+@pytest.mark.parametrize(("level", "background", "warned"), [
+    (6, "dark", True), (6, "keep", False), (245, "keep", True), (245, "dark", False), (245, "style", False),
+])
+def test_the_validation_glass_warning_reads_background_as_the_background_option_does(tissue, tmp_path, caplog, level,
+                                                                                    background, warned):
+    """Under --background dark it read white glass as background and black as tissue: a validation folder of
+    vignette was not warned about, and one of tissue on white glass was."""
+    folder = striped(tmp_path / "val" / "v" / "x.png", level).parent.parent
+    with caplog.at_level(logging.WARNING, logger="stylizing_vit_aug.train"):
+        trainer(tmp_path, tissue, "--val-dir", str(folder), "--background", background)
+    said = [r.getMessage() for r in caplog.records if "validation crops" in r.getMessage()]
+    assert len(said) == warned
+    if warned:
+        assert str(folder) in said[0] and f"--background {background}" in said[0] and "--val-dir" in said[0]

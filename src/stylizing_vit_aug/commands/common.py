@@ -322,10 +322,13 @@ class CheckpointChoice:
 
 
 def _command_stats_advice(source: str) -> str:
-    """How a command gives statistics to a checkpoint that records none."""
+    """How a command gives statistics to a checkpoint that records none, and how to measure them (the
+    library's words, :data:`~stylizing_vit_aug.checkpoints.recorded.MEASURE_STATS`)."""
+    from ..checkpoints.recorded import MEASURE_STATS
+
     return (
         "pass --mean and --std with the statistics of the images it was trained on (0-1 units, one value per "
-        "channel of the checkpoint: 3 for RGB, 1 for grayscale)"
+        f"channel of the checkpoint: 3 for RGB, 1 for grayscale). {MEASURE_STATS}"
     )
 
 

@@ -37,7 +37,7 @@ from ..model import roll_pairs
 from ..option_choices import PAIRINGS as PAIRINGS  # re-exported (other-domain, same-domain accepted too)
 from ..stylizer_options import check_background
 from .epochs import EpochUse
-from .folder import BLANK, WHOLLY_GLASS, blankness, scan_folder, training_pixels
+from .folder import BLANK, EMPTY_BACKGROUND, WHOLLY_GLASS, blankness, scan_folder, training_pixels
 from .spread import spread_indices
 
 __all__ = [
@@ -284,13 +284,14 @@ class ImageFolderDataset(Dataset):
 
     def _say_if_wholly_glass(self, index: int, image: torch.Tensor) -> None:
         """Warn (once per file, as :meth:`_skip`) where no crop of image ``index`` found
-        tissue because it has none: blank glass or transparent throughout, it trains or validates on white."""
+        tissue because it has none: empty background throughout (:data:`~.folder.EMPTY_BACKGROUND`), it trains or
+        validates on plain crops."""
         if index in self._looked_for_tissue:
             return
         self._looked_for_tissue.add(index)
         path = self.records[index].path
         if blankness(image, BLANK["min_std"], WHOLLY_GLASS, BLANK["background_level"], self.background) > 1:
-            empty = {"keep": "glass or transparent", "dark": "dark background"}.get(self.background, "one flat colour")
+            empty = EMPTY_BACKGROUND[self.background]
             log_once(f"train:glass:{path}", "the %s image %s holds no tissue: it is %s throughout, so its crops are "
                      "plain; remove it from %s, or fill it with tissue", self.role, path, empty, self.root, log=logger)
 

@@ -14,10 +14,11 @@ import torch
 
 from ..bank import strategy_name
 from ..bank.building import note_empty_domains
+from ..option_choices import DEFAULT_BACKGROUND
 from .config import TrainConfig
 from .data import REAL_STYLES, ImageFolderDataset
 from .data_segments import data_changed
-from .folder import glass_share
+from .folder import EMPTY_BACKGROUND, glass_share
 from .objectives import Objective
 
 __all__ = ["SameDomainNotice", "say_data_doubts", "say_real_style_doubts", "say_validation_glass"]
@@ -55,16 +56,19 @@ def say_data_doubts(config: TrainConfig, dataset: ImageFolderDataset, resume_sta
 
 
 def say_validation_glass(config: TrainConfig, crops: torch.Tensor) -> None:
-    """Warn where (nearly) all the validation crops (uint8 ``[N, C, H, W]``) are blank glass or
-    transparent: the best of many tries is kept when none shows tissue, so the run would validate
-    and preview on white without a word."""
-    share = glass_share(crops)
+    """Warn where (nearly) all the validation crops (uint8 ``[N, C, H, W]``) are empty background
+    (``config.background``'s, as the crops' retry reads it: glass or transparent, dark, or flat):
+    the best of many tries is kept when none shows tissue, so the run would validate and preview on
+    background without a word."""
+    background = config.background or DEFAULT_BACKGROUND
+    share = glass_share(crops, background)
     if config.validate_every and share >= NEARLY_ALL:
         folder = config.val_dir or config.data
         logger.warning(
-            "%d of the %d validation crops of %s (%.0f%%) are blank glass or transparent: the validation "
-            "figures and previews will say little about the stylizer. Pass a --val-dir of images with tissue",
-            round(share * crops.shape[0]), crops.shape[0], folder, 100 * share,
+            "%d of the %d validation crops of %s (%.0f%%) are blank (%s, as --background %s reads them): the "
+            "validation figures and previews will say little about the stylizer. Pass a --val-dir of images with "
+            "tissue", round(share * crops.shape[0]), crops.shape[0], folder, 100 * share,
+            EMPTY_BACKGROUND[background], background,
         )
 
 

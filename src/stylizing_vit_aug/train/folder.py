@@ -21,7 +21,7 @@ from ..image_ops import to_luminance
 from ..images import IMAGE_EXTENSIONS, find_images, read_image, to_batch, to_uint8
 from ..images.kinds import note_twelve_bit
 
-__all__ = ["BLANK", "WHOLLY_GLASS", "blankness", "glass_share", "scan_folder", "training_pixels"]
+__all__ = ["BLANK", "EMPTY_BACKGROUND", "WHOLLY_GLASS", "blankness", "glass_share", "scan_folder", "training_pixels"]
 
 logger = logging.getLogger(__name__)
 TRAIN_TWELVE_BIT = (  # what train can do: it reads every 16-bit file on 0-65535 and has no range option
@@ -70,6 +70,8 @@ def training_pixels(path: Path, channels: int) -> torch.Tensor:
 # What a blank crop is by default (the training crops' retry test): luminance std below 0.04, or more
 # than 70% of the pixels brighter than 0.85 (glass, and transparency, read as white glass).
 BLANK = {"min_std": 0.04, "max_background": 0.7, "background_level": 0.85}
+# What a blank crop shows, by background rule (the warnings' words)
+EMPTY_BACKGROUND = {"keep": "glass or transparent", "dark": "dark background", "style": "one flat colour"}
 # An image blank by BLANK's test over its whole area and at least this share glass holds no tissue
 WHOLLY_GLASS = 0.99
 
@@ -92,6 +94,7 @@ def blankness(
     return max(share / max_background, flat)
 
 
-def glass_share(crops: torch.Tensor) -> float:
-    """The share of the uint8 crops ``[N, C, H, W]`` that are blank by the default test (:data:`BLANK`)."""
-    return sum(blankness(crop, **BLANK) > 1 for crop in crops) / max(1, crops.shape[0])
+def glass_share(crops: torch.Tensor, background: str = "keep") -> float:
+    """The share of the uint8 crops ``[N, C, H, W]`` that are blank by the default test (:data:`BLANK`),
+    with ``background``'s idea of background pixels (:func:`blankness`), as the training crops' retry."""
+    return sum(blankness(crop, **BLANK, background=background) > 1 for crop in crops) / max(1, crops.shape[0])

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from ..checkpoints import check_values, same_float32
+from ..checkpoints import check_values, load_weights, same_float32
 from ..model import PRESETS, ModelConfig, StylizingViT, count_parameters
 from ..option_choices import DEFAULT_BACKGROUND
 from ..option_choices import LAST_CHECKPOINT as LAST_CHECKPOINT  # re-exported: the command line reads it torch-free
@@ -77,7 +77,11 @@ def read_resume(config: TrainConfig, checkpoint_dir: Path) -> dict:
     except ValueError as error:
         raise TrainingCheckpointError(f"--resume: {error}") from None
     _check_same_model(config, state["trainer"], path)
-    changed = changed_options(state["trainer"].get("config", {}), resumed_config(config, state["trainer"]).to_json())
+    saved, current = state["trainer"].get("config", {}), resumed_config(config, state["trainer"]).to_json()
+    if "background" not in saved:  # a run from before --background: its blank-crop retry read white glass as empty
+        saved = {**saved, "background": DEFAULT_BACKGROUND}
+        current["background"] = decided_background(config.background, state["trainer"].get("stylizer_settings"))
+    changed = changed_options(saved, current)
     trajectory = [k for k in TRAJECTORY_ARGS if k in changed]
     if trajectory:
         logger.warning(
@@ -151,15 +155,22 @@ def start_point(config: TrainConfig, resume_state: dict | None) -> StartPoint:
     start = _start_point(config, resume_state)
     if problem := start.model.config.decode_problem:
         raise ValueError(f"this model cannot be trained, since it cannot decode images: {problem}")
-    start.settings["background"] = config.background or start.settings.get("background", DEFAULT_BACKGROUND)
+    start.settings["background"] = decided_background(config.background, start.settings)
     return start
+
+
+def decided_background(asked: str | None, settings: dict[str, Any] | None) -> str:
+    """The background a run trains and exports with: ``--background``, else the one its start
+    checkpoint's Stylizer settings record, else the default."""
+    return asked or (settings or {}).get("background") or DEFAULT_BACKGROUND
 
 
 def _start_point(config: TrainConfig, resume_state: dict | None) -> StartPoint:
     if resume_state is not None:
         trainer = resume_state["trainer"]
-        model = StylizingViT.from_config(ModelConfig(**trainer["architecture"]))
-        model.load_state_dict(resume_state["model"], strict=True)
+        # built empty and filled: a random initialisation would draw from the global generator for nothing
+        model = load_weights(StylizingViT.empty(ModelConfig(**trainer["architecture"])), resume_state["model"],
+                             str(resume_state["path"]))
         return StartPoint(model, trainer["mean"], trainer["std"], trainer.get("base_model"),
                           dict(trainer.get("stylizer_settings") or {}))
     if config.init in PRESETS:
