@@ -18,9 +18,11 @@ import matplotlib.figure
 import psutil
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import stylizing_vit_aug as sva
-from helpers import CAMELYON_MEAN, CAMELYON_STD, load_script, make_small_model
+from helpers import CAMELYON_MEAN, CAMELYON_STD, examples, load_script, make_small_model
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -142,6 +144,45 @@ def test_comparisons_are_also_given_without_the_seeds_that_chose_the_design(benc
     assert "**The same on seeds 3–5 only**" in markdown_tables(summary)
     assert "confirmatory" not in summarise(records)  # no seed chose anything: nothing to split
     assert "confirmatory" not in summarise(records, selection_seeds=range(5))  # one seed left: no interval
+
+
+@settings(max_examples=examples(40), deadline=None)
+@given(st.lists(st.floats(0.0, 0.4), min_size=18, max_size=18), st.floats(0.0, 0.4))
+def test_each_split_pairs_ours_with_the_peer_best_on_its_own_seeds(bench, lifts, ours_lift):
+    """The confirmatory split picks its best peer by its mean on its own seeds, not over every seed:
+    a peer that leads only on the selection seeds is not the one ours is measured against after."""
+    from dg.report import summarise
+
+    peers = ("none", "colorjitter", "hed_light")
+    lift = {(peer, seed): lifts[3 * seed + i] for seed in range(6) for i, peer in enumerate(peers)}
+    records = []
+    for seed in range(6):
+        accuracies = {peer: 0.5 + lift[(peer, seed)] for peer in peers} | {"ours_batch": 0.5 + ours_lift}
+        records += [{"fold": fold, "task": "focus", "train": train, "test": "plain", "seed": seed, "accuracy": acc}
+                    for train, acc in accuracies.items() for fold in ("he_tcia", "ihc_colon")]
+    summary = summarise(records, selection_seeds=[0, 1, 2])
+    for split, seeds in ((summary, range(6)), (summary["confirmatory"], range(3, 6))):
+        (row,) = [c for c in split["comparisons"] if c["task"] == "all"]
+        means = {peer: sum(0.5 + lift[(peer, s)] for s in seeds) / len(seeds) for peer in peers}
+        assert means[row["peer"]] == pytest.approx(max(means.values()), abs=1e-12)
+        assert row["peer_mean"] == pytest.approx(max(means.values()), abs=1e-12)
+
+
+def test_the_confirmatory_split_names_a_peer_that_leads_only_there(bench):
+    from dg.report import markdown_tables, summarise
+
+    # HED jitter leads on seeds 0-2 (the selection seeds) and over all six; ColorJitter on seeds 3-5
+    records = []
+    for seed in range(6):
+        accuracies = {"none": 0.6, "hed_light": 0.72 if seed < 3 else 0.6, "colorjitter": 0.65, "ours_batch": 0.64}
+        records += [{"fold": fold, "task": "focus", "train": train, "test": "plain", "seed": seed, "accuracy": acc}
+                    for train, acc in accuracies.items() for fold in ("he_tcia", "ihc_colon")]
+    summary = summarise(records, selection_seeds=[0, 1, 2])
+    (pooled,) = [c for c in summary["comparisons"] if c["task"] == "all"]
+    (confirmed,) = [c for c in summary["confirmatory"]["comparisons"] if c["task"] == "all"]
+    assert pooled["peer"] == "hed_light" and confirmed["peer"] == "colorjitter"
+    assert confirmed["difference"] == pytest.approx(0.64 - 0.65)  # behind the peer that leads on these seeds
+    assert "(0.640 vs 0.650, ColorJitter)" in markdown_tables(summary)
 
 
 def test_the_docs_show_the_committed_tables():
