@@ -89,7 +89,7 @@ def test_pil_modes_are_converted_once_and_said_once(small_stylizer_module, caplo
         out = small_stylizer_module(base, _rgba(1)[..., :3])
         small_stylizer_module(base, _rgba(1)[..., :3])
     assert out.mode == given_back and out.size == base.size
-    assert sum("given back in mode" in r.getMessage() for r in caplog.records) == 1
+    assert sum(f"are read as mode {given_back!r}" in r.getMessage() for r in caplog.records) == 1
     zero = small_stylizer_module(base, _rgba(1)[..., :3], strength=0)  # the kind any strength gives back
     assert zero.mode == given_back and zero.tobytes() == base.convert(given_back).tobytes()  # exact
 

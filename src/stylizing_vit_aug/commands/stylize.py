@@ -72,6 +72,7 @@ from .._files import FileStamp, file_stamp, stamp_or_none
 from .._progress import progress_bar
 from ..images import ImageReadError, ImageTraits, is_lossless, read_with_traits
 from ..images.headers import refuse_special, unreadable
+from ..images.kinds import warn_first
 from ..images.value_range import declare_value_range, declared_value_range, eight_bit_refusal
 from ..stylizer import STRIP_PIXELS
 from ._ranks import on_every_rank
@@ -169,6 +170,7 @@ def _read_batches(
             continue
         pixels, traits, source = read
         del read
+        _note_lossy_name(*item[:2], traits)
         if batch and (len(batch) == size or _kind(pixels, one_size) != _kind(batch[0][1], one_size)):
             yield batch
             batch = []
@@ -180,6 +182,24 @@ def _read_batches(
             batch = []
     if batch:
         yield batch
+
+
+def _note_lossy_name(path: Path, out: Path, traits: ImageTraits) -> None:
+    """Say (warned once, each further file at INFO) that an input stored exactly (a PNG, say) but named as a JPEG
+    is written as a JPEG, lossy, by its output's name (``--ext keep``), so even ``--strength 0`` does not give
+    its pixels back: the output's format is its name's, as everywhere, and the way out is named."""
+    if traits.lossless and PIL_FORMATS.get(path.suffix.lower()) == "JPEG" == PIL_FORMATS.get(out.suffix.lower()):
+        warn_first(
+            "write:lossless-named-jpeg",
+            str(path),
+            "%s is no JPEG but is named as one: its output %s is written as a JPEG (lossy), as its name says, so "
+            "its pixels do not come back exactly, even at --strength 0; rename the input to its own format's "
+            "extension, or pass --ext png",
+            path,
+            out,
+            note="%s: no JPEG but named as one, its output written as a lossy JPEG",
+            log=logger,
+        )
 
 
 def _kind(pixels: np.ndarray, one_size: bool) -> tuple[tuple[int, ...], np.dtype]:

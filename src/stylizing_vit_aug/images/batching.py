@@ -30,6 +30,7 @@ from .kinds import (
     check_float_range,
     finite_extremes,
 )
+from .metadata import note_wide_gamut, read_colour
 
 try:  # PIL is a core dependency, but keep the import error readable
     from PIL import Image as PILImage
@@ -131,6 +132,7 @@ def to_batch(images: ImageLike, what: str = "images", *, range_checked: bool = F
     if isinstance(images, np.ndarray):
         return _numpy_to_batch(images, what, range_checked=range_checked)
     if PILImage is not None and isinstance(images, PILImage.Image):
+        note_wide_gamut(images.info.get("icc_profile"), read_colour(images.mode), what)  # as a file's reader says
         return _pil_to_batch(images, what)
     if isinstance(images, (list, tuple)):
         parts = _list_parts(images, what, range_checked=range_checked)

@@ -7,10 +7,18 @@ from __future__ import annotations
 import io
 import os
 import struct
+from collections.abc import Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-__all__ = ["END_MARKERS", "check_end_marker", "png_metadata_after_pixels", "tiff_sample_kind", "webp_is_lossless"]
+__all__ = [
+    "END_MARKERS",
+    "check_end_marker",
+    "png_metadata_after_pixels",
+    "sample_kind",
+    "tiff_sample_kind",
+    "webp_is_lossless",
+]
 
 # chunks after the pixels where Pillow's PNG load finds EXIF or XMP
 _PNG_METADATA_CHUNKS = (b"eXIf", b"tEXt", b"zTXt", b"iTXt")
@@ -73,10 +81,17 @@ def tiff_sample_kind(path: Path, data: bytes | None) -> str | None:
             tags = TiffImagePlugin.ImageFileDirectory_v2(header)
             handle.seek(tags.next)
             tags.load(handle)
-        sample, bits = (tags.get(tag) for tag in (339, 258))
-        sample, bits = (value[0] if isinstance(value, tuple) else value for value in (sample, bits))
+        return sample_kind(tags)
     except Exception:  # noqa: BLE001 - not a TIFF whose directory can be read: no kind to name
         return None
+
+
+def sample_kind(tags: Mapping[int, Any]) -> str | None:
+    """What a TIFF directory's SampleFormat and BitsPerSample ``tags`` say its pixels are where they are not
+    unsigned integers ("8-bit signed integer", "32-bit floating-point"), else None: the one naming of them,
+    from Pillow's ``tag_v2`` of an opened TIFF or a directory read past Pillow (:func:`tiff_sample_kind`)."""
+    sample, bits = (tags.get(tag) for tag in (339, 258))
+    sample, bits = (value[0] if isinstance(value, tuple) and value else value for value in (sample, bits))
     if sample not in _SAMPLE_FORMATS:
         return None
     return f"{bits}-bit {_SAMPLE_FORMATS[sample]}" if bits else _SAMPLE_FORMATS[sample]

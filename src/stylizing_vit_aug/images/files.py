@@ -29,11 +29,12 @@ from .headers import (
     exif_orientation,
     keep_stored_order,
     load_pixels,
+    min_is_white,
     open_image,
     raw_modes,
-    refuse_float_mode,
     refuse_separate_planes,
     refuse_special,
+    refuse_unsupported_samples,
     traits_of,
     unguarded,
     unreadable,
@@ -48,6 +49,7 @@ from .kinds import (
     warn_first,
 )
 from .low_bytes import decode_deep
+from .metadata import note_wide_gamut, read_colour
 from .value_range import alpha_past_range, declared_value_range, opaque_alpha, outside_range
 
 __all__ = [
@@ -93,7 +95,7 @@ def _decode(
     on white): uint8 or uint16, contiguous and writeable, ``(H, W)`` or ``(H, W, C)`` with C = 2 (gray + alpha),
     3 (RGB) or 4 (RGB + alpha). ``key``: its colour key (:func:`_colour_key`); ``deep``: 16-bit colour's layout
     and the file's bytes (:func:`_deep_bytes`)."""
-    refuse_float_mode(image, path)
+    refuse_unsupported_samples(image, path)
     if deep:
         pixels = _decode_16bit(path, image, orientation, *deep)
         if pixels.shape[-1] in ALPHA_CHANNELS and (problem := alpha_past_range(pixels[..., -1], f"image {path}")):
@@ -113,7 +115,10 @@ def _decode(
         mode = _DECODED_MODE.get(image.mode, "RGB")  # palette, CMYK, YCbCr ...: RGB
         if image.mode == "P" and image.info.get("transparency") is not None:
             mode = "RGBA"  # palette entries marked transparent
-    return _copy_in_bands(image, mode, orientation, alpha, path, key)
+    pixels = _copy_in_bands(image, mode, orientation, alpha, path, key)
+    if min_is_white(image):  # as displayed, as Pillow reads 8-bit ones: 0 is white
+        np.subtract(np.iinfo(pixels.dtype).max, pixels, out=pixels)
+    return pixels
 
 
 def _colour_key(image: PILImage.Image) -> ColourKey | None:
@@ -409,6 +414,8 @@ def _open_and_decode(
                 orientation = exif_orientation(image)  # before loading: Pillow's TIFF loader drops it
                 if traits:
                     kept = traits_of(image, path, orientation, deep[0] if deep else None)
+                colour = read_colour(image.mode, deep[0] if deep else None)
+                note_wide_gamut(image.info.get("icc_profile"), colour, f"image {path}")
                 keep_stored_order(image)
                 _note_frames(image, path)
                 pixels = _decode(image, path, orientation, alpha, key, deep)

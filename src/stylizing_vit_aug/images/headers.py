@@ -21,7 +21,14 @@ except ImportError:  # pragma: no cover
     PILImage = None
 
 from .._files import special_file
-from .chunks import END_MARKERS, check_end_marker, png_metadata_after_pixels, tiff_sample_kind, webp_is_lossless
+from .chunks import (
+    END_MARKERS,
+    check_end_marker,
+    png_metadata_after_pixels,
+    sample_kind,
+    tiff_sample_kind,
+    webp_is_lossless,
+)
 from .kinds import MIN_SIZE, ImageError, check_size_and_channels, log_once
 from .listing import IMAGE_EXTENSIONS
 from .metadata import carried
@@ -41,11 +48,12 @@ __all__ = [
     "is_lossless",
     "keep_stored_order",
     "load_pixels",
+    "min_is_white",
     "open_image",
     "raw_modes",
-    "refuse_float_mode",
     "refuse_separate_planes",
     "refuse_special",
+    "refuse_unsupported_samples",
     "separate_planes",
     "stored_size",
     "traits_of",
@@ -254,11 +262,24 @@ def _unsupported_pixels(path: Path, kind: str) -> ImageReadError:
     )
 
 
-def refuse_float_mode(image: PILImage.Image, path: Path) -> None:
-    """Refuse float pixels that Pillow opens (mode F), naming their bits: its decode would give floats."""
+def refuse_unsupported_samples(image: PILImage.Image, path: Path) -> None:
+    """Refuse pixels that Pillow opens but that are no unsigned integers, from the header: float (mode F: its
+    decode would give floats), and signed integers it opens as unsigned (a signed 8-bit TIFF opens as plain "L",
+    -1 read as 255); the one refusal for these and for those Pillow cannot open (:func:`unreadable`). Signed
+    integers Pillow opens as such (mode "I") are read as their values, refused where one is negative."""
+    tags = getattr(image, "tag_v2", {})
     if image.mode == "F":
-        bits = getattr(image, "tag_v2", {}).get(258, (32,))
+        bits = tags.get(258, (32,))
         raise _unsupported_pixels(path, f"{bits[0] if isinstance(bits, tuple) else bits}-bit floating-point")
+    if image.mode != "I" and (kind := sample_kind(tags)):
+        raise _unsupported_pixels(path, kind)
+
+
+def min_is_white(image: PILImage.Image) -> bool:
+    """Whether an open image is a 16-bit grayscale TIFF that stores 0 as white (PhotometricInterpretation 0,
+    MinIsWhite): Pillow shows 1- and 8-bit ones as displayed but gives 16-bit ones as stored, so the reader turns
+    them (:func:`~.files.read_image`), and every depth is read as it displays."""
+    return image.format == "TIFF" and image.mode.startswith("I;16") and getattr(image, "tag_v2", {}).get(262) == 0
 
 
 def raw_modes(image: PILImage.Image) -> list[str]:
@@ -375,7 +396,7 @@ def check_container(path: Path) -> bool:
     try:
         with open_image(path, path) as image:
             kind = image.format
-            refuse_float_mode(image, path)
+            refuse_unsupported_samples(image, path)
             refuse_separate_planes(image, path)
             _refuse_small(image, path)
             if kind == "PNG":

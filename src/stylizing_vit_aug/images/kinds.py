@@ -471,8 +471,12 @@ def _pil_kind(image: PILImage.Image, what: str) -> str:
 def _pil_to_batch(image: PILImage.Image, what: str) -> tuple[torch.Tensor, BatchInfo]:
     target = _pil_kind(image, what)
     if target != image.mode:
-        log_once(
-            f"pil:{image.mode}", "PIL images in mode %r are stylised and given back in mode %r", image.mode, target
+        log_once(  # one wording for every reader of it: a stylised image, a style, a bank's image, a metric's
+            f"pil:{image.mode}",
+            "PIL images in mode %r are read as mode %r (converted): a stylised one is given back in that mode, "
+            "a style or a bank's image is used in it",
+            image.mode,
+            target,
         )
         image = image.convert(target)
     pixels = np.asarray(image).astype(_native(target), copy=False)

@@ -8,6 +8,8 @@ whatever pixels it is given; both would label an output with what its source nev
 
 from __future__ import annotations
 
+import functools
+import io
 import logging
 import math
 from typing import Any
@@ -25,6 +27,15 @@ logger = logging.getLogger(__name__)
 _GRAY_MODES = ("1", "L", "LA", "La", "I", "F")  # modes read as grayscale (and I;16*)
 _TIFF_RESOLUTION_TAGS = (282, 283)  # XResolution, YResolution
 _EXIF_UNITS = {2: 1.0, 3: 2.54}  # EXIF ResolutionUnit -> dpi per unit (1: no absolute unit)
+# how far (XYZ, per component) a profile's colorants may lie from sRGB's and still be sRGB: vendors' sRGB profiles
+# differ by rounding, wide-gamut ones (Display P3, Adobe RGB) by tens of times as much
+_SRGB_COLORANT_TOLERANCE = 0.005
+_WIDE_ADVICE = (
+    "its RGB numbers are used as they are, as if sRGB, so the model sees other colours than a colour-managed "
+    "screen shows (not converted: converting would clip the colours sRGB lacks, and strength 0 would no longer "
+    "give the pixels back); an image written from it keeps its profile. For faithful colours, convert the file "
+    "to sRGB with a colour-managed tool first"
+)
 
 
 def read_colour(mode: str, deep: str | None = None) -> str:
@@ -38,6 +49,55 @@ def profile_space(icc: bytes) -> str:
     """The colour space an ICC profile describes, from its header (bytes 16-20: "RGB", "GRAY",
     "CMYK", "Lab" ...), or "unreadable" for a profile too short to hold one."""
     return icc[16:20].decode("latin-1").strip() if len(icc) >= 20 else "unreadable"
+
+
+def note_wide_gamut(icc: bytes | None, colour: str, name: str) -> None:
+    """Say that an RGB colour profile (of pixels read as ``colour``) other than sRGB's is not applied, naming
+    ``name`` and the profile's description: warned once per process, each further such image named at INFO."""
+    if not icc or colour != "RGB" or profile_space(icc) != "RGB" or (description := _not_srgb(icc)) is None:
+        return
+    warn_first(
+        "read:icc:wide",
+        name,
+        "%s: its colour profile (%s) is not sRGB: %s",
+        name,
+        description,
+        _WIDE_ADVICE,
+        note="%s: a colour profile other than sRGB, its numbers used as they are",
+        log=logger,
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _not_srgb(icc: bytes) -> str | None:
+    """None where an RGB profile's colorants are sRGB's (:data:`_SRGB_COLORANT_TOLERANCE`), else its description;
+    one that cannot be read, or holds no colorants (a table-based profile), is not taken for sRGB."""
+    try:
+        from PIL import ImageCms
+
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc)).profile
+        description = (profile.profile_description or "").strip() or "no description"
+        colorants = [profile.red_colorant, profile.green_colorant, profile.blue_colorant]
+    except Exception:  # noqa: BLE001 - a damaged profile or a Pillow without littlecms: cannot be told sRGB
+        return "a profile that cannot be read"
+    if None in colorants:
+        return description
+    reference = _srgb_colorants()
+    close = all(
+        abs(value - expected) <= _SRGB_COLORANT_TOLERANCE
+        for colorant, sought in zip(colorants, reference)
+        for value, expected in zip(colorant[0], sought[0])
+    )
+    return None if close else description
+
+
+@functools.lru_cache(maxsize=1)
+def _srgb_colorants() -> list[Any]:
+    """The red, green and blue colorants of littlecms's own sRGB profile, which :func:`_not_srgb` compares with."""
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).profile
+    return [profile.red_colorant, profile.green_colorant, profile.blue_colorant]
 
 
 def carried(image: PILImage.Image, orientation: int, deep: str | None, name: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ The one memory layout rule, of every strength and entry point: a numpy array com
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import torch
 
 from .headers import exif_orientation
 from .kinds import _PIL_16BIT, TORCH_UINT16, BatchInfo, ImageLike, _native, _pil_target
+from .metadata import carried
 from .value_range import SIXTEEN_BIT, from_unit
 
 try:  # PIL is a core dependency, but keep the import error readable
@@ -24,7 +26,7 @@ try:  # PIL is a core dependency, but keep the import error readable
 except ImportError:  # pragma: no cover
     PILImage = None
 
-__all__ = ["from_batch", "memory_format_of", "same_kind_copy", "to_uint8", "with_orientation"]
+__all__ = ["from_batch", "memory_format_of", "same_kind_copy", "to_uint8", "with_source_labels"]
 
 
 def to_uint8(values: torch.Tensor) -> torch.Tensor:
@@ -73,12 +75,14 @@ def _onto_source(values: torch.Tensor, exact: torch.Tensor) -> torch.Tensor:
     return change.add_(exact).clamp_(0, 1)
 
 
-def with_orientation(image: Any, source: Any) -> Any:
-    """``image``, made from the PIL image ``source`` in its stored orientation, with ``source``'s EXIF
-    orientation tag (in ``getexif()`` and ``info["exif"]``): ``ImageOps.exif_transpose`` turns it, and a
-    file saved with ``exif=image.getexif()`` displays, as ``source`` does. The pixels are the stored
-    ones, so without the tag a photo taken on its side shows on its side. Only the tag: the rest of
-    the EXIF (camera, place) describes the photograph, not this image."""
+def with_source_labels(image: Any, source: Any) -> Any:
+    """``image``, made from the PIL image ``source`` in its stored orientation, labelled as ``source`` is: its EXIF
+    orientation tag (in ``getexif()`` and ``info["exif"]``), so ``ImageOps.exif_transpose`` turns it and a file saved
+    with ``exif=image.getexif()`` displays as ``source`` does (the pixels are the stored ones: without the tag a
+    photo taken on its side shows on its side), and its resolution and colour profile by the rule ``stylize`` writes
+    files by (:func:`~.metadata.carried`: a profile only with pixels it describes), so saving it keeps what the
+    numbers mean instead of relabelling them sRGB. Nothing else: the rest of the EXIF (camera, place) describes the
+    photograph, not this image."""
     if not isinstance(source, PILImage.Image) or not isinstance(image, PILImage.Image):
         return image
     orientation = exif_orientation(source)
@@ -86,6 +90,7 @@ def with_orientation(image: Any, source: Any) -> Any:
         exif = image.getexif()
         exif[ExifTags.Base.Orientation] = orientation
         image.info["exif"] = exif.tobytes()
+    image.info.update(carried(source, 1, None, f"a PIL image in mode {source.mode!r}"))  # 1: stored order kept
     return image
 
 
@@ -118,7 +123,7 @@ def from_batch(values: torch.Tensor, info: BatchInfo, source: Any = None) -> Any
         if info.alpha is not None:
             out = torch.cat([_as_stored(out, kept, info.stored), info.alpha.to(out.device)], dim=1)
         out = out.contiguous(memory_format=layout)  # a copy only after adding alpha
-        return out if info.batched else out[0]
+        return _as_tv_tensor(out if info.batched else out[0], source)
     if info.kind == "pil":
         pixels = _integers(values, _native(info.dtype), info.value_range)[0]  # C-contiguous, as PIL needs
         if info.alpha is not None:
@@ -127,8 +132,8 @@ def from_batch(values: torch.Tensor, info: BatchInfo, source: Any = None) -> Any
             pixels = pixels[..., 0]
         if info.dtype in _PIL_16BIT:
             data = pixels.astype(_PIL_16BIT[info.dtype]).tobytes()
-            return with_orientation(PILImage.frombytes(info.dtype, (info.width, info.height), data), source)
-        return with_orientation(PILImage.fromarray(pixels), source)
+            return with_source_labels(PILImage.frombytes(info.dtype, (info.width, info.height), data), source)
+        return with_source_labels(PILImage.fromarray(pixels), source)
     if info.dtype in (np.uint8, np.uint16):
         array = _integers(values, info.dtype, info.value_range)
     else:
@@ -138,6 +143,16 @@ def from_batch(values: torch.Tensor, info: BatchInfo, source: Any = None) -> Any
     if info.squeeze_channel:
         array = array[..., 0]
     return array if info.batched else array[0]
+
+
+def _as_tv_tensor(out: torch.Tensor, source: Any) -> torch.Tensor:
+    """``out`` as the torchvision ``tv_tensors`` kind ``source`` is (an ``Image``), which torch's operations give
+    back as a plain tensor (a MONAI ``MetaTensor`` stays one through them by itself): the same kind out as in.
+    Looked up among the loaded modules: a source of that kind has loaded it, and no other needs it imported."""
+    tv_tensors = sys.modules.get("torchvision.tv_tensors")
+    if tv_tensors is None or not isinstance(source, tv_tensors.TVTensor) or isinstance(out, tv_tensors.TVTensor):
+        return out
+    return tv_tensors.wrap(out, like=source)
 
 
 def _as_stored(out: Any, kept: torch.Tensor | None, stored: Any) -> Any:
@@ -165,4 +180,8 @@ def same_kind_copy(images: ImageLike) -> Any:
     if isinstance(images, (list, tuple)):
         return [same_kind_copy(item) for item in images]
     target = _pil_target(images)
-    return images.convert(target) if target not in (None, images.mode) else images.copy()
+    if target in (None, images.mode):
+        return images.copy()
+    converted = images.convert(target)
+    converted.info = {}  # labelled as a stylised one is: a CMYK profile does not describe the RGB pixels
+    return with_source_labels(converted, images)

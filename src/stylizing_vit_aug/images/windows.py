@@ -16,7 +16,7 @@ import torch
 
 from .batching import _check_list, _checked_kind
 from .kinds import MIN_SIZE, _pil_target
-from .returning import memory_format_of, with_orientation
+from .returning import memory_format_of, with_source_labels
 
 try:  # PIL is a core dependency, but keep the import error readable
     from PIL import Image as PILImage
@@ -92,7 +92,7 @@ def _empty_like(image: Any) -> Any:
     if isinstance(image, np.ndarray):
         return np.empty(image.shape, image.dtype)
     output = PILImage.new(_pil_target(image) or image.mode, image.size)  # the mode it is given back in (P -> RGB)
-    return with_orientation(output, image)
+    return with_source_labels(output, image)
 
 
 def single_images(images: Any, what: str = "images") -> tuple[list[Any], list[Any], Any]:

@@ -1,0 +1,196 @@
+"""What the reader and the returned image used to get wrong silently: a 16-bit MinIsWhite TIFF read as its
+negative, a signed 8-bit TIFF read wrapped (-1 as 255), a PIL input's colour profile and resolution dropped by a
+stylisation, a profile other than sRGB used without a word, a ``tv_tensors.Image`` given back as a plain tensor,
+and a bank told that it gives images back."""
+
+from __future__ import annotations
+
+import logging
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageCms
+
+from stylizing_vit_aug import StyleBank, cli
+from stylizing_vit_aug.images import ImageReadError, check_whole, kinds, read_image, save_image
+
+# Display P3's colorants (D50, as an ICC profile holds them): a wide-gamut RGB profile
+_P3 = {b"rXYZ": (0.5151, 0.2412, -0.0011), b"gXYZ": (0.2920, 0.6922, 0.0419), b"bXYZ": (0.1571, 0.0666, 0.7841)}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_notes(monkeypatch):
+    monkeypatch.setattr(kinds, "_told", set())
+
+
+def _srgb() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _wide_profile(description: str = "Wide P3 gamut") -> bytes:
+    """littlecms's sRGB profile with Display P3's colorants and ``description`` (13 characters, as the
+    description it replaces): a wide-gamut RGB profile that Pillow reads, made without a file."""
+    icc = bytearray(_srgb())
+    (count,) = struct.unpack(">I", icc[128:132])
+    for i in range(count):
+        signature, offset, _ = struct.unpack(">4sII", icc[132 + 12 * i : 144 + 12 * i])
+        if signature in _P3:
+            icc[offset + 8 : offset + 20] = struct.pack(">3i", *(round(v * 65536) for v in _P3[signature]))
+    icc[84:100] = bytes(16)  # no profile ID: it would no longer match
+    assert len(description) == len("sRGB built-in")
+    return bytes(icc).replace("sRGB built-in".encode("utf-16-be"), description.encode("utf-16-be"))
+
+
+def _with_tag(path: Path, tag: int, value: int) -> Path:
+    """``path``, a little-endian TIFF Pillow wrote, with the SHORT ``tag`` of its first directory set to
+    ``value`` in place: the stored pixels stay exactly what was saved."""
+    data = bytearray(path.read_bytes())
+    assert data[:4] == b"II*\x00"
+    (start,) = struct.unpack("<I", data[4:8])
+    (count,) = struct.unpack("<H", data[start : start + 2])
+    for entry in range(start + 2, start + 2 + 12 * count, 12):
+        if struct.unpack("<H", data[entry : entry + 2])[0] == tag:
+            data[entry + 8 : entry + 10] = struct.pack("<H", value)
+            path.write_bytes(bytes(data))
+            return path
+    raise AssertionError(f"no tag {tag} in {path}")
+
+
+def _min_is_white(path: Path, stored: np.ndarray) -> Path:
+    """A grayscale TIFF holding ``stored`` as they are, tagged MinIsWhite (PhotometricInterpretation 0)."""
+    Image.fromarray(stored).save(path)
+    return _with_tag(path, 262, 0)
+
+
+@settings(max_examples=15)
+@given(seed=st.integers(0, 2**32 - 1), height=st.integers(8, 24), width=st.integers(8, 24))
+def test_a_16_bit_min_is_white_tiff_is_read_as_displayed_as_the_8_bit_one_is(tmp_path_factory, seed, height, width):
+    """Pillow shows an 8-bit MinIsWhite TIFF as displayed (0 is white) but gives a 16-bit one as stored: it was
+    read as its negative, and a style from it was the negative style."""
+    folder = tmp_path_factory.mktemp("mw")
+    stored = np.random.default_rng(seed).integers(0, 65536, (height, width), dtype=np.uint16)
+    deep = read_image(_min_is_white(folder / "deep.tif", stored))
+    shallow = read_image(_min_is_white(folder / "shallow.tif", (stored >> 8).astype(np.uint8)))
+    assert deep.dtype == np.uint16 and np.array_equal(deep, 65535 - stored)  # TIFF: MinIsWhite, 0 is white
+    assert np.array_equal((deep >> 8).astype(np.uint8), shallow)  # the 8-bit path's reading, on 16 bits
+
+
+def test_a_min_is_white_tiff_written_back_displays_as_it_did(tmp_path):
+    """The output is written MinIsBlack, so its pixels must be the displayed ones: a strength-0 round trip."""
+    stored = np.random.default_rng(3).integers(0, 65536, (16, 24), dtype=np.uint16)
+    source = _min_is_white(tmp_path / "in.tif", stored)
+    save_image(read_image(source), tmp_path / "out.tif", "TIFF")
+    with Image.open(tmp_path / "out.tif") as written:
+        assert written.tag_v2.get(262) == 1  # MinIsBlack: shown as stored
+        assert np.array_equal(np.asarray(written), 65535 - stored)
+
+
+def test_a_signed_8_bit_tiff_is_refused_not_read_wrapped(tmp_path):
+    """Pillow opens it as plain 8-bit gray, -1 as 255: refused as a signed 8-bit RGB TIFF (which Pillow cannot
+    open) is, by the reader and by the header check alike."""
+    path = tmp_path / "signed.tif"
+    Image.fromarray(np.full((16, 16), 255, np.uint8)).save(path, tiffinfo={339: 2})  # SampleFormat: signed
+    with Image.open(path) as image:
+        assert image.mode == "L"  # what Pillow makes of it
+    for read in (read_image, check_whole):
+        with pytest.raises(ImageReadError, match=r"holds 8-bit signed integer pixels, which are not supported"):
+            read(path)
+
+
+def test_a_stylised_pil_image_keeps_its_colour_profile_and_resolution(small_stylizer):
+    """Saved, an output without the profile relabels its numbers as sRGB: the content's is carried, as
+    ``stylize`` writes it, and only where it describes the pixels given back."""
+    rng = np.random.default_rng(0)
+    content = Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    content.info.update(icc_profile=_srgb(), dpi=(25400.0, 12700.0))
+    style = Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    for strength in (0.5, 0.0):
+        out = small_stylizer(content, style, strength=strength)
+        assert out.info["icc_profile"] == content.info["icc_profile"] and out.info["dpi"] == content.info["dpi"]
+    cmyk = content.convert("CMYK")
+    cmyk.info["icc_profile"] = _srgb()[:16] + b"CMYK" + _srgb()[20:]
+    for strength in (0.5, 0.0):  # given back as RGB: a CMYK profile does not describe it
+        out = small_stylizer(cmyk, style, strength=strength)
+        assert out.mode == "RGB" and "icc_profile" not in out.info
+
+
+def test_a_profile_other_than_srgb_is_said_once_naming_file_and_profile(tmp_path, caplog):
+    pixels = np.random.default_rng(1).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "srgb.png", icc_profile=_srgb())
+    for name in ("a.png", "b.png"):
+        Image.fromarray(pixels).save(tmp_path / name, icc_profile=_wide_profile())
+    with caplog.at_level(logging.INFO, logger="stylizing_vit_aug"):
+        read_image(tmp_path / "srgb.png")
+        assert not any("not sRGB" in r.getMessage() for r in caplog.records)
+        for name in ("a.png", "b.png"):
+            assert np.array_equal(read_image(tmp_path / name), pixels)  # the numbers as they are
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "not sRGB" in r.getMessage()]
+    assert len(warned) == 1 and str(tmp_path / "a.png") in warned[0] and "Wide P3 gamut" in warned[0]
+    assert any(str(tmp_path / "b.png") in r.getMessage() for r in caplog.records if r.levelno == logging.INFO)
+
+
+def test_a_pil_style_with_a_wide_profile_is_said(small_stylizer, caplog):
+    rng = np.random.default_rng(2)
+    content = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    style = Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    style.info["icc_profile"] = _wide_profile("Display P3 xy")
+    with caplog.at_level(logging.WARNING, logger="stylizing_vit_aug"):
+        small_stylizer(content, style)
+    assert any("Display P3 xy" in r.getMessage() and "not sRGB" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("strength", [0.5, 0.0])
+@pytest.mark.parametrize("shape", [(3, 32, 32), (2, 3, 32, 32)])
+def test_a_tv_tensors_image_comes_back_as_one(small_stylizer, strength, shape):
+    from torchvision import tv_tensors
+
+    image = tv_tensors.Image(torch.rand(shape))
+    out = small_stylizer(image, np.zeros((32, 32, 3), np.uint8), strength=strength)
+    assert type(out) is tv_tensors.Image and out.shape == image.shape
+
+
+def test_a_bank_of_a_palette_image_is_not_told_it_gives_it_back(small_stylizer, caplog):
+    palette = Image.fromarray(np.random.default_rng(4).integers(0, 256, (32, 32, 3), dtype=np.uint8)).quantize(16)
+    with caplog.at_level(logging.WARNING, logger="stylizing_vit_aug"):
+        StyleBank.from_images([palette], small_stylizer)
+    (said,) = [r.getMessage() for r in caplog.records if "mode 'P'" in r.getMessage()]
+    assert "are read as mode 'RGB'" in said
+
+
+def _stylize(tmp_path: Path, checkpoint: str, folder: Path, *extra: str) -> int:
+    style = tmp_path / "style.png"
+    Image.fromarray(np.random.default_rng(5).integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(style)
+    argv = ["-v", "stylize", str(folder), "-o", str(tmp_path / "out"), "--style", str(style)]
+    return cli.main([*argv, "--checkpoint", checkpoint, "--strength", "0", *extra])
+
+
+def test_stylize_gives_a_min_is_white_tiff_back_as_it_displays(tmp_path, checkpoint):
+    stored = np.random.default_rng(6).integers(0, 65536, (24, 32), dtype=np.uint16)
+    (tmp_path / "in").mkdir()
+    _min_is_white(tmp_path / "in" / "mw.tif", stored)
+    assert _stylize(tmp_path, checkpoint, tmp_path / "in") == 0
+    with Image.open(tmp_path / "out" / "mw.tif") as written:
+        assert written.tag_v2.get(262) == 1 and np.array_equal(np.asarray(written), 65535 - stored)
+
+
+def test_stylize_says_a_png_named_jpg_is_written_as_a_lossy_jpeg(tmp_path, checkpoint, capsys):
+    """``--ext keep`` writes by the name, as everywhere; ``--strength 0`` then cannot give the pixels back, which
+    the docs promise for every input stored exactly: said, naming the file and the way out."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    pixels = np.random.default_rng(7).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    for name in ("a.jpg", "b.jpg"):
+        Image.fromarray(pixels).save(folder / name, format="PNG")
+    Image.fromarray(pixels).save(folder / "c.png")
+    assert _stylize(tmp_path, checkpoint, folder, "--ext", "keep") == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if "named as one" in line]
+    assert len(said) == 2 and "--ext png" in said[0] and str(folder / "a.jpg") in said[0]
+    assert str(folder / "b.jpg") in said[1] and not any("c.png" in line for line in said)
+    with Image.open(tmp_path / "out" / "a.jpg") as written:  # what the warning says
+        assert written.format == "JPEG"
+    assert np.array_equal(read_image(tmp_path / "out" / "c.png"), pixels)
