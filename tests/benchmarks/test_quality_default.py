@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 import stylizing_vit_aug as sva
@@ -55,8 +57,8 @@ def test_peers_side_by_side_and_background_check():
                                   texture_net=quality.build_texture_net("random"))
     assert set(peers) == set(quality.PEERS)
     for figures in peers.values():
-        assert set(figures) == set(quality.PEER_FIGURES)
-        assert all(np.isfinite(v) for v in figures.values())
+        assert set(figures) == {*quality.PEER_FIGURES, "glass_by_source"}
+        assert all(np.isfinite(figures[k]) for k in quality.PEER_FIGURES)
         assert -1 <= figures["ssim"] <= 1 and figures["ms_per_image"] > 0
         assert figures["style_ratio"] >= 0 and figures["swd_ratio"] >= 0 and figures["gram_ratio"] >= 0
     # histogram matching moves the whole colour distribution onto the style's: far below "unchanged"
@@ -67,8 +69,31 @@ def test_peers_side_by_side_and_background_check():
     # the reference row reaches the style on the tissue and leaves the glass exactly as it was
     matched = peers[quality.TISSUE_MATCHED]
     assert matched["glass_delta_e"] == 0 and matched["tissue_swd_ratio"] < 0.5
+    _check_glass_by_source(quality, peers)
     markdown = quality.peers_markdown(peers)
-    assert markdown.count("\n") == len(peers) + 2
+    sources = len(quality.source_paths())
+    assert markdown.count("\n") == (len(peers) + 2) + 1 + (sources + 2)  # peers table, a blank line, glass table
+
+
+def _check_glass_by_source(quality, peers):
+    """Every source under both glass masks, with pixel counts that are the crops' own; ΔE where there are any."""
+    names = [p.stem for p in quality.source_paths()]
+    crops = [quality.tissue_crops(quality.regions(p)[1], 32, 2) for p in quality.source_paths()]
+    masks = {"weight_glass": [quality.tissue_weight(c)[:, 0] < 0.5 for c in crops],
+             "bright_glass": [(c * 255 > quality.GLASS).all(dim=1) for c in crops]}
+    assert set(quality.GLASS_MASKS.values()) == set(masks)
+    for figures in peers.values():
+        assert list(figures["glass_by_source"]) == names
+        for name, by_mask in zip(names, figures["glass_by_source"].values()):
+            for key, mask in masks.items():
+                pixels = int(mask[names.index(name)].sum())
+                assert by_mask[key]["pixels"] == pixels
+                assert (by_mask[key]["delta_e"] is None) == (pixels == 0)
+    # the engine keeps its own glass mask's pixels by construction; the yardstick keeps them exactly,
+    # and a mask that owes the engine nothing still finds the glassy source's glass
+    skin = peers[quality.TISSUE_MATCHED]["glass_by_source"][names[0]]
+    assert skin["weight_glass"]["delta_e"] == 0 and skin["bright_glass"]["pixels"] > 0
+    assert peers["reinhard"]["glass_by_source"][names[0]]["bright_glass"]["delta_e"] > 10
 
 
 def test_tissue_matched_gives_the_tissue_the_styles_colours_and_keeps_the_glass():
@@ -142,7 +167,35 @@ def test_more_crops_per_source_than_a_region_has_is_refused(monkeypatch, capsys)
     assert len(quality.tissue_crops(region, 32, quality.MAX_CROPS)) == quality.MAX_CROPS
     with pytest.raises(ValueError, match=f"{quality.MAX_CROPS + 1} crops per source asked for; between 1 and"):
         quality.tissue_crops(region, 32, quality.MAX_CROPS + 1)  # was: silently MAX_CROPS
+    most = quality.max_crops(quality.CROP_SIZE)
+    assert most < quality.MAX_CROPS  # a held-out strip narrower than a crop has fewer distinct candidates
     monkeypatch.setattr(sva, "load_stylizer", lambda *a, **k: pytest.fail("refused before loading a checkpoint"))
     with pytest.raises(SystemExit):
-        quality.main(["evaluate", "--crops-per-source", str(quality.MAX_CROPS + 1)])
-    assert f"--crops-per-source {quality.MAX_CROPS + 1}: between 1 and {quality.MAX_CROPS}" in capsys.readouterr().err
+        quality.main(["evaluate", "--crops-per-source", str(most + 1)])
+    assert f"--crops-per-source {most + 1}: between 1 and {most} (the distinct" in capsys.readouterr().err
+
+
+def test_the_gates_crops_of_every_source_are_pairwise_distinct():
+    """The gate's own setting: two 224-px crops per source. he_tcia's and ihc_colon's held-out strips are
+    narrower than a crop, and each used to give one crop twice."""
+    quality = _load_script()
+    for path in quality.source_paths():
+        crops = quality.tissue_crops(quality.regions(path)[1], quality.CROP_SIZE, 2)
+        assert len(crops) == 2 and not torch.equal(crops[0], crops[1]), path.stem
+
+
+@settings(max_examples=25, deadline=None)
+@given(source=st.integers(0, 4), size=st.integers(16, 400), count=st.integers(1, 8))
+def test_crops_are_distinct_or_refused(source, size, count):
+    """Any size and count: the crops asked for are pairwise distinct, or the region's few distinct
+    candidates are named in a refusal, never one crop twice."""
+    quality = _load_script()
+    region = quality.regions(quality.source_paths()[source])[1]
+    distinct = len(quality.crop_positions(region.height, region.width, size))
+    if count > distinct:
+        with pytest.raises(ValueError, match=f"only {distinct} distinct {size}-px candidate crops"):
+            quality.tissue_crops(region, size, count)
+        return
+    crops = quality.tissue_crops(region, size, count).flatten(1)
+    assert crops.shape == (count, 3 * size * size)
+    assert all(not torch.equal(crops[a], crops[b]) for a in range(count) for b in range(a + 1, count))
