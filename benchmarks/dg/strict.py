@@ -34,6 +34,8 @@ OURS = ("ours_transform", "ours_batch", "ours_transform + tta_style_orig", "none
 it ships (the original plus three views) on the plain and on our classifier."""
 PEERS = ("none", "randstainna", "hestain", "colorjitter", "hed_light", "reinhard", "macenko",
          "none + tta_macenko_orig", "ours_transform + tta_macenko_orig")
+RERUN = (*OURS, "ours_transform + tta_macenko_orig")
+"""The rows a run measures with its own stylizer: ours, and a peer's test-time views on our classifier."""
 
 
 def accuracies(path: Path, fold: str) -> dict[tuple[str, str], dict[int, float]]:
@@ -70,32 +72,40 @@ def same_kind(peer: str, row: str) -> bool:
     return " + " in peer and peer.split(" + ")[0] == row.split(" + ")[0]
 
 
+def column(row: str, run: str | None) -> str:
+    """A row's column name: the main run's rows that depend on the stylizer say whose (``bundled``), a strict
+    or control run's say its label; the others (peers on a plain classifier) are the main run's alone."""
+    if row not in RERUN:
+        return display(row)
+    return f"{display(row)} ({run or 'bundled'})"
+
+
 def tables(fold: str, main: Path, runs: dict[str, Path]) -> str:
     """Accuracy on the held-out ``fold`` per row and task, then each run's rows minus the others'."""
     tasks = ("focus", "scale")
-    columns: dict[str, dict[str, dict[int, float]]] = {}  # label -> task (and "both") -> seed -> accuracy
+    columns: dict[str, dict[str, dict[int, float]]] = {}  # column -> task (and "both") -> seed -> accuracy
     found = accuracies(main, fold)
     for row in (*PEERS, *OURS):
-        columns[display(row) + " (bundled)" * (row in OURS)] = {t: found[(row, t)] for t in tasks}
+        columns[column(row, None)] = {t: found[(row, t)] for t in tasks}
     for label, path in runs.items():
         found = accuracies(path, fold)
-        for row in OURS:
-            columns[f"{display(row)} ({label})"] = {t: found[(row, t)] for t in tasks}
+        for row in RERUN:
+            columns[column(row, label)] = {t: found[(row, t)] for t in tasks}
         columns[f"none ({label} run: same seeds, must equal the main run's)"] = {t: found[("none", t)] for t in tasks}
     for values in columns.values():
         values["both"] = both_tasks({t: values[t] for t in tasks})
     lines = [f"**Held out: `{fold}`** — accuracy (mean ± 95 % CI over seeds)", "",
              "| row | focus | scale | both tasks |", "|---|---|---|---|"]
-    lines += [f"| {label} | " + " | ".join(cell(v[t]) for t in (*tasks, "both")) + " |" for label, v in columns.items()]
+    lines += [f"| {name} | " + " | ".join(cell(v[t]) for t in (*tasks, "both")) + " |" for name, v in columns.items()]
     lines += ["", "**Paired differences** (each of ours minus another row, same seeds; mean ± 95 % CI)", "",
               "| ours | minus | focus | scale | both tasks |", "|---|---|---|---|---|"]
     for label in runs:
         for row in OURS:
-            ours = columns[f"{display(row)} ({label})"]
-            others = [f"{display(row)} (bundled)", *(f"{display(row)} ({o})" for o in runs if o != label)]
-            others += [display(peer) for peer in PEERS if same_kind(peer, row)]
+            ours = columns[column(row, label)]
+            others = [column(row, None), *(column(row, other) for other in runs if other != label)]
+            others += [column(peer, label) for peer in PEERS if same_kind(peer, row)]
             for other in others:
-                lines.append(f"| {display(row)} ({label}) | {other} | "
+                lines.append(f"| {column(row, label)} | {other} | "
                              + " | ".join(paired(ours[t], columns[other][t]) for t in (*tasks, "both")) + " |")
     return "\n".join(lines) + "\n"
 

@@ -55,7 +55,7 @@ def test_paired_differences_are_over_shared_seeds_and_the_fold_alone(strict, tmp
     def strict_accuracy(row, task, seed):
         return theirs.setdefault((row, task, seed), float(rng.uniform(0, 0.5)))
 
-    run = write_run(tmp_path / "run", strict_accuracy, range(1, 5), ("none", *strict.OURS))  # seed 0 missing
+    run = write_run(tmp_path / "run", strict_accuracy, range(1, 5), ("none", *strict.RERUN))  # seed 0 missing
     text = strict.tables("ihc_colon", main, {"strict": run})
     line = next(line for line in text.splitlines()
                 if line.startswith("| **ours**: StylizeTransform (other-source bank) (strict) | RandStainNA |"))
@@ -63,12 +63,16 @@ def test_paired_differences_are_over_shared_seeds_and_the_fold_alone(strict, tmp
         differences = [theirs[("ours_transform", task, s)] - table[("randstainna", task, s)] for s in range(1, 5)]
         half = stats.t.ppf(0.975, 3) * np.std(differences, ddof=1) / 2
         assert cell == (f"{np.mean(differences):+.3f}", f"{half:.3f}")
-    assert "he_tcia" not in text  # the other fold's rows (0.5 higher) are not read
+    assert "he_tcia" not in text and "nan" not in text  # the other fold's rows (0.5 higher) are not read
+    test_time = next(line for line in text.splitlines() if line.startswith(
+        "| **ours**: StylizeTransform (other-source bank) → TTA: **ours**: original + StyleTTA (strict) | "
+        "**ours**: StylizeTransform (other-source bank) → TTA: original + Macenko normalisation (strict) |"))
+    assert test_time  # a test-time row on our classifier is paired with the peer's views on the same classifier
 
 
 def test_the_command_writes_the_table(strict, tmp_path):
     main = write_run(tmp_path / "main", lambda *_: 0.5, range(3), (*strict.PEERS, *strict.OURS))
-    run = write_run(tmp_path / "run", lambda *_: 0.75, range(3), ("none", *strict.OURS))
+    run = write_run(tmp_path / "run", lambda *_: 0.75, range(3), ("none", *strict.RERUN))
     out = tmp_path / "table.md"
     assert strict.main(["--fold", "ihc_colon", "--main", str(main), "--run", f"strict={run}", "--out", str(out)]) == 0
     row = "| **ours**: BatchStylize (in-batch, other source) (strict) | RandStainNA | +0.250 ± 0.000"
