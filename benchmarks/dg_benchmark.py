@@ -32,8 +32,10 @@ refused. ``--workers`` processes share the work (the stylizer's pools first, the
     python benchmarks/dg_benchmark.py --out benchmarks/results/dg    # full (2 workers on 2 cores)
     python benchmarks/dg_benchmark.py --out benchmarks/results/dg --report-only   # tables from results.csv
 
-StyleTTA's default views were chosen on seeds 0-4 of these rows (``--selection-seeds``), so the
-paired comparisons are also reported over the other seeds alone: the confirmatory split.
+StyleTTA's candidate views were compared on seeds 0-4 of these rows (``--selection-seeds``), so the
+paired comparisons are also reported over the other seeds alone, each split against its own best peer: a
+weaker check than fresh seeds, since the views changed after all 10 seeds' results were seen
+(docs/benchmarks.md, caveats).
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ SETTINGS_FILE = "settings.json"
 # The options besides the recipe's that decide a record or a cached pool: a reused --out must have the same
 RESULT_SETTINGS = ("crops", "test_crops", "references", "size", "copies", "tta_views")
 SELECTION_SEEDS = (0, 1, 2, 3, 4)
-"""The seeds whose rows were looked at to choose StyleTTA's default views (2026-11-30)."""
+"""The seeds on whose rows StyleTTA's candidate views were compared (2026-11-30)."""
 
 
 def machine() -> dict:
@@ -349,8 +351,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="processes, one thread each (default: 2, or 1 on one core)")
     parser.add_argument("--plot", type=Path, default=None, help="also write the plot here (docs/benchmarks-dg.png)")
     parser.add_argument("--selection-seeds", type=int, nargs="*", default=list(SELECTION_SEEDS),
-                        help="seeds whose rows chose a design (default 0-4: StyleTTA's default views); the paired "
-                             "comparisons are also reported without them. Give none to skip that split")
+                        help="seeds on whose rows a design was compared (default 0-4: StyleTTA's candidate views); the "
+                             "paired comparisons are also reported without them. Give none to skip that split")
     parser.add_argument("--report-only", action="store_true",
                         help="no training: write table.md and results.json's summary again from OUT/results.csv "
                              "(a finished run's), keeping its record of how it was measured")
