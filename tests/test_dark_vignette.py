@@ -23,7 +23,14 @@ import stylizing_vit_aug.tissue as tissue_module
 from stylizing_vit_aug.bank.storage import read_bank_info
 from stylizing_vit_aug.colour import rgb_to_lab
 from stylizing_vit_aug.stylizer import STRIP_PIXELS
-from stylizing_vit_aug.tissue import FRAME_CENTRE_BACKGROUND, filled_background, tissue_pixels, tissue_weight
+from stylizing_vit_aug.tissue import (
+    FRAME_CENTRE_BACKGROUND,
+    FRAME_NECK,
+    background_frame,
+    filled_background,
+    tissue_pixels,
+    tissue_weight,
+)
 
 CONTRAST_SLACK = 3.0  # CIELAB L*: a vignette may move the lesion's contrast this much at most (it moved 9-19)
 SKIN, LESION = (205, 150, 130), (120, 80, 65)
@@ -305,12 +312,23 @@ def test_a_bank_file_without_settings_counts_as_encoded_without_the_fill(small_s
 
 
 def expected_frame(tissue: np.ndarray) -> np.ndarray:
-    """What the fill treats as a frame, by another route (scipy's connected components, 8-connected): the regions of
-    not-wholly-foreground pixels that touch the border, if their background covers at most FRAME_CENTRE_BACKGROUND of
-    the image's middle half of rows and columns."""
-    labels, _ = ndimage.label(tissue < 1, structure=np.ones((3, 3)))
-    touching = set(np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))) - {0}
-    frame = np.isin(labels, list(touching))
+    """What the fill treats as a frame, by another route (scipy's morphology and connected components, 8-connected):
+    the not-wholly-foreground pixels reached from the border through regions at least FRAME_NECK wide (an opening),
+    grown back by the opening's reach, with the thin parts within FRAME_NECK of the border that touch it; a frame
+    only if its background covers at most FRAME_CENTRE_BACKGROUND of the image's middle half of rows and columns."""
+    square, eight = np.ones((FRAME_NECK, FRAME_NECK), bool), np.ones((3, 3), bool)
+
+    def touching_border(mask: np.ndarray) -> np.ndarray:
+        labels, _ = ndimage.label(mask, structure=eight)
+        edge = set(np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))) - {0}
+        return np.isin(labels, list(edge))
+
+    open_ = tissue < 1
+    wide = ndimage.binary_dilation(ndimage.binary_erosion(open_, square, border_value=1), square) & open_
+    near = ndimage.binary_dilation(touching_border(wide), square) & open_
+    band = np.zeros_like(open_)
+    band[:FRAME_NECK], band[-FRAME_NECK:], band[:, :FRAME_NECK], band[:, -FRAME_NECK:] = True, True, True, True
+    frame = near | touching_border(open_ & band & ~near)
     h, w = tissue.shape
     centre = (frame & (tissue < 0.5))[h // 4 : h - h // 4, w // 4 : w - w // 4]
     return frame if centre.mean() <= FRAME_CENTRE_BACKGROUND else np.zeros_like(frame)
@@ -349,3 +367,20 @@ def test_the_fill_fades_only_a_frame_into_each_images_own_median(batch, channels
         assert torch.allclose(out[row][:, frame], values[row][:, frame] * weight + median * (1 - weight), atol=1e-6)
     # the same fill in any per-channel affine space (the model's normalised one): read from the same weight
     assert torch.allclose(filled_background(values * scale + shift, tissue), out * scale + shift, atol=1e-5)
+
+
+def test_a_hair_joining_the_vignette_to_a_dark_core_leaves_the_core_out_and_the_vignette_filled():
+    """A 2-px near-black hair from the vignette to a near-black lesion core covering over a tenth of the centre: the
+    vignette is still a frame (it was not, and the network saw it again) and the core is not part of it."""
+    size = 64
+    rows, cols = np.mgrid[0:size, 0:size]
+    radius = np.hypot(rows - 31.5, cols - 31.5)
+    image = np.full((size, size, 3), (205, 150, 130), np.uint8)
+    image[radius > 30] = 4  # the vignette (only 2 px wide where it meets the edges)
+    core = radius < 12
+    image[core] = 10
+    image[31:33, 10:20] = 8  # the hair, from the core's edge to the vignette's
+    image[31:33, 0:12] = 8
+    frame = background_frame(tissue_weight(to01(image), dark=True))[0, 0].numpy()
+    assert frame[radius > 30.5].all()  # the whole vignette, its thin arcs at the edges included
+    assert not frame[core].any()

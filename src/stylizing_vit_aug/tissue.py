@@ -24,6 +24,7 @@ from .images import SUPPORTED_CHANNELS, check_batch01, check_float_range
 
 __all__ = [
     "FRAME_CENTRE_BACKGROUND",
+    "FRAME_NECK",
     "GLASS_OD",
     "TISSUE_OD",
     "background_frame",
@@ -46,6 +47,8 @@ TISSUE_OD = 0.14
 # The most of an image's centre that background reached from its border may cover for it to count as a frame around
 # the foreground, which the network is not shown (:func:`filled_background`)
 FRAME_CENTRE_BACKGROUND = 0.1
+# The narrowest neck (pixels, odd) through which background reached from the border counts as one frame
+FRAME_NECK = 5
 
 
 def check_light01(
@@ -105,24 +108,45 @@ def change_weight(tissue: torch.Tensor) -> torch.Tensor:
 
 def background_frame(tissue: torch.Tensor) -> torch.Tensor:
     """``[B, 1, H, W]`` bool from a :func:`tissue_weight`: each image's frame, what is not wholly foreground (the
-    background and its soft edge) reached from the image's border through such pixels, where its background leaves
-    the image's centre (its middle half of rows and of columns) nearly free, at most :data:`FRAME_CENTRE_BACKGROUND`
-    of it: a dermoscope's vignette, a round field of view. No frame (all False): a backdrop the foreground sits in
-    (fluorescence's black between its cells), or background only inside the image (a lesion's near-black core)."""
+    background and its soft edge) reached from the image's border, where its background leaves the image's centre
+    (its middle half of rows and of columns) nearly free, at most :data:`FRAME_CENTRE_BACKGROUND` of it: a
+    dermoscope's vignette, a round field of view at least about half the image wide. Background joined to the frame
+    only through a neck thinner than :data:`FRAME_NECK` pixels (a hair, a crack) is not part of it, so a dark core
+    a hair reaches stays inside. No frame (all False): a backdrop the foreground sits in (fluorescence's black
+    between its cells), or background only inside the image (a lesion's near-black core)."""
     open_ = tissue < 1
-    border = torch.zeros_like(open_)
-    border[..., [0, -1], :] = True
-    border[..., :, [0, -1]] = True
-    reached = open_ & border
-    while True:  # grows by a pixel a round: ends when nothing more is reached
-        grown = F.max_pool2d(reached.float(), 3, stride=1, padding=1).bool() & open_
-        if torch.equal(grown, reached):
-            break
-        reached = grown
+    border, band = torch.zeros_like(open_), torch.zeros_like(open_)
+    border[..., [0, -1], :] = border[..., :, [0, -1]] = True
+    band[..., :FRAME_NECK, :] = band[..., -FRAME_NECK:, :] = True
+    band[..., :, :FRAME_NECK] = band[..., :, -FRAME_NECK:] = True
+    # the open pixels without their necks (an opening: erode, then dilate), searched from the border, then grown
+    # back over the rim the opening took off
+    wide = _dilated(-F.max_pool2d(-open_.float(), FRAME_NECK, stride=1, padding=FRAME_NECK // 2)) & open_
+    near = _dilated(_flood(wide & border, wide).float()) & open_
+    # and the thin parts of the frame along the border itself (a round vignette's arcs where it meets the edge)
+    reached = near | _flood(open_ & border & ~near, open_ & band & ~near)
     height, width = tissue.shape[-2:]
     centre = (slice(height // 4, height - height // 4), slice(width // 4, width - width // 4))
     share = (reached & ~tissue_pixels(tissue))[..., centre[0], centre[1]].float().mean(dim=(1, 2, 3))
     return reached & (share <= FRAME_CENTRE_BACKGROUND).view(-1, 1, 1, 1)
+
+
+def _dilated(mask: torch.Tensor) -> torch.Tensor:
+    """A float ``[B, 1, H, W]`` mask grown by :data:`FRAME_NECK` ``// 2`` pixels, as bool."""
+    return F.max_pool2d(mask.float(), FRAME_NECK, stride=1, padding=FRAME_NECK // 2).bool()
+
+
+def _flood(seed: torch.Tensor, within: torch.Tensor) -> torch.Tensor:
+    """The pixels of ``within`` reached from ``seed`` through ``within`` (8-connected), a pixel a round and eight
+    rounds a check, so a long corridor does not cost a device sync a pixel."""
+    reached = seed & within
+    while True:
+        grown = reached
+        for _ in range(8):
+            grown = F.max_pool2d(grown.float(), 3, stride=1, padding=1).bool() & within
+        if torch.equal(grown, reached):
+            return reached
+        reached = grown
 
 
 def filled_background(values: torch.Tensor, tissue: torch.Tensor) -> torch.Tensor:
