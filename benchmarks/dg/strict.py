@@ -26,6 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from dg.data import TASKS  # noqa: E402
 from dg.report import display, interval, read_csv, row_name  # noqa: E402
 from stylizing_vit_aug._atomic import write_bytes_atomically  # noqa: E402
 
@@ -38,15 +39,24 @@ RERUN = (*OURS, "ours_transform + tta_macenko_orig")
 """The rows a run measures with its own stylizer: ours, and a peer's test-time views on our classifier."""
 
 
-def accuracies(path: Path, fold: str) -> dict[tuple[str, str], dict[int, float]]:
-    """``(row, task) -> {seed: accuracy}`` of ``fold`` in a finished run's results.csv."""
+def accuracies(path: Path, fold: str, rows: tuple[str, ...]) -> dict[tuple[str, str], dict[int, float]]:
+    """``(row, task) -> {seed: accuracy}`` of ``fold`` in a finished run's results.csv, for each of ``rows`` and both
+    tasks; a missing row, or one with other seeds than the rest, is refused by name (a table of NaN or of means over
+    fewer seeds would read as results)."""
     out: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
     for record in read_csv(path / "results.csv"):
         if record["fold"] == fold:
             out[(row_name(record["train"], record["test"]), record["task"])][int(record["seed"])] = record["accuracy"]
-    return out
-
-
+    wanted = [(row, task) for row in rows for task in TASKS]
+    missing = [f"{row} ({task})" for row, task in wanted if not out.get((row, task))]
+    if missing:
+        raise SystemExit(f"{path / 'results.csv'} has no fold {fold!r} records of {', '.join(missing)}: run those "
+                         "rows there first (dg_benchmark.py --folds ... --methods ...)")
+    seeds = {key: sorted(out[key]) for key in wanted}
+    if len({tuple(found) for found in seeds.values()}) > 1:
+        raise SystemExit(f"{path / 'results.csv'}: fold {fold!r}'s rows have different seeds ({seeds}): run every row "
+                         "with the same --seeds")
+    return {key: out[key] for key in wanted}
 def both_tasks(per_task: dict[str, dict[int, float]]) -> dict[int, float]:
     """Per seed, the mean over the tasks (seeds that have every task)."""
     seeds = set.intersection(*(set(values) for values in per_task.values()))
@@ -54,11 +64,13 @@ def both_tasks(per_task: dict[str, dict[int, float]]) -> dict[int, float]:
 
 
 def cell(values: dict[int, float]) -> str:
+    """Mean ± half-width of the 95 % t-interval over the seeds."""
     mean, half = interval(list(values.values()))
     return f"{mean:.3f} ± {half:.3f}"
 
 
 def paired(ours: dict[int, float], other: dict[int, float]) -> str:
+    """The per-seed difference's mean ± 95 % t-interval, over the seeds both have."""
     seeds = sorted(set(ours) & set(other))
     mean, half = interval([ours[s] - other[s] for s in seeds])
     return f"{mean:+.3f} ± {half:.3f}"
@@ -82,21 +94,25 @@ def column(row: str, run: str | None) -> str:
 
 def tables(fold: str, main: Path, runs: dict[str, Path]) -> str:
     """Accuracy on the held-out ``fold`` per row and task, then each run's rows minus the others'."""
-    tasks = ("focus", "scale")
+    tasks = TASKS
     columns: dict[str, dict[str, dict[int, float]]] = {}  # column -> task (and "both") -> seed -> accuracy
-    found = accuracies(main, fold)
+    found = accuracies(main, fold, (*PEERS, *OURS))
     for row in (*PEERS, *OURS):
         columns[column(row, None)] = {t: found[(row, t)] for t in tasks}
     for label, path in runs.items():
-        found = accuracies(path, fold)
+        found = accuracies(path, fold, ("none", *RERUN))
         for row in RERUN:
             columns[column(row, label)] = {t: found[(row, t)] for t in tasks}
-        columns[f"none ({label} run: same seeds, must equal the main run's)"] = {t: found[("none", t)] for t in tasks}
+        if any(found[("none", t)][seed] != columns["none"][t][seed]  # same seed, crops and recipe: the same row
+               for t in tasks for seed in set(found[("none", t)]) & set(columns["none"][t])):
+            raise SystemExit(f"{path}: its 'none' rows differ from the main run's, so its rows are not paired with "
+                             "the main run's (other data or recipe settings?)")
     for values in columns.values():
         values["both"] = both_tasks({t: values[t] for t in tasks})
     lines = [f"**Held out: `{fold}`** — accuracy (mean ± 95 % CI over seeds)", "",
              "| row | focus | scale | both tasks |", "|---|---|---|---|"]
     lines += [f"| {name} | " + " | ".join(cell(v[t]) for t in (*tasks, "both")) + " |" for name, v in columns.items()]
+    lines += ["", f"Each run's `none` rows equal the main run's, seed by seed (checked): {', '.join(runs)}."]
     lines += ["", "**Paired differences** (each of ours minus another row, same seeds; mean ± 95 % CI)", "",
               "| ours | minus | focus | scale | both tasks |", "|---|---|---|---|---|"]
     for label in runs:
@@ -118,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a strict or control run's folder (results.csv), repeatable")
     parser.add_argument("--out", type=Path, required=True, help="the markdown tables")
     args = parser.parse_args(argv)
+    if bad := [run for run in args.run if "=" not in run]:
+        parser.error(f"--run {bad[0]!r}: give LABEL=FOLDER (e.g. strict=benchmarks/results/dg-strict/ihc_colon)")
     runs = dict(run.split("=", 1) for run in args.run)
     text = tables(args.fold, args.main, {label: Path(folder) for label, folder in runs.items()})
     write_bytes_atomically(args.out, text.encode("utf-8"))

@@ -53,6 +53,8 @@ def test_paired_differences_are_over_shared_seeds_and_the_fold_alone(strict, tmp
     theirs = {}
 
     def strict_accuracy(row, task, seed):
+        if row == "none":  # the same classifier as the main run's
+            return table[(row, task, seed)]
         return theirs.setdefault((row, task, seed), float(rng.uniform(0, 0.5)))
 
     run = write_run(tmp_path / "run", strict_accuracy, range(1, 5), ("none", *strict.RERUN))  # seed 0 missing
@@ -72,8 +74,33 @@ def test_paired_differences_are_over_shared_seeds_and_the_fold_alone(strict, tmp
 
 def test_the_command_writes_the_table(strict, tmp_path):
     main = write_run(tmp_path / "main", lambda *_: 0.5, range(3), (*strict.PEERS, *strict.OURS))
-    run = write_run(tmp_path / "run", lambda *_: 0.75, range(3), ("none", *strict.RERUN))
+    run = write_run(tmp_path / "run", lambda row, *_: 0.5 if row == "none" else 0.75, range(3), ("none", *strict.RERUN))
     out = tmp_path / "table.md"
     assert strict.main(["--fold", "ihc_colon", "--main", str(main), "--run", f"strict={run}", "--out", str(out)]) == 0
     row = "| **ours**: BatchStylize (in-batch, other source) (strict) | RandStainNA | +0.250 ± 0.000"
     assert row in out.read_text()
+
+
+def test_a_missing_row_a_seed_mismatch_or_other_none_rows_are_refused_by_name(strict, tmp_path):
+    main = write_run(tmp_path / "main", lambda *_: 0.5, range(3), (*strict.PEERS, *strict.OURS))
+    partial = write_run(tmp_path / "partial", lambda *_: 0.5, range(3), ("none", *strict.RERUN[1:]))
+    with pytest.raises(SystemExit, match="ours_transform \\(focus\\)"):
+        strict.tables("ihc_colon", main, {"strict": partial})
+    with pytest.raises(SystemExit, match="no fold 'ihc_colonn'"):
+        strict.tables("ihc_colonn", main, {})
+    fewer = write_run(tmp_path / "fewer", lambda row, task, seed: 0.5, range(3), ("none", *strict.RERUN))
+    with open(fewer / "results.csv") as handle:  # drop seed 0 of one row
+        kept = [line for line in handle if not line.startswith("ihc_colon,focus,ours_batch,plain,0,")]
+    (fewer / "results.csv").write_text("".join(kept))
+    with pytest.raises(SystemExit, match="different seeds"):
+        strict.tables("ihc_colon", main, {"strict": fewer})
+    other = write_run(tmp_path / "other", lambda row, task, seed: 0.6, range(3),
+                      ("none", *strict.RERUN))
+    with pytest.raises(SystemExit, match="'none' rows differ"):
+        strict.tables("ihc_colon", main, {"strict": other})
+
+
+def test_a_run_without_a_label_is_refused(strict, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        strict.main(["--fold", "ihc_colon", "--main", str(tmp_path), "--run", str(tmp_path), "--out", "x.md"])
+    assert "give LABEL=FOLDER" in capsys.readouterr().err
