@@ -1,7 +1,8 @@
 """What the reader and the returned image used to get wrong silently: a 16-bit MinIsWhite TIFF read as its
-negative, a signed 8-bit TIFF read wrapped (-1 as 255), a PIL input's colour profile and resolution dropped by a
-stylisation, a profile other than sRGB used without a word, a ``tv_tensors.Image`` given back as a plain tensor,
-and a bank told that it gives images back."""
+negative (also when the caller opens it), a signed 8-bit TIFF read wrapped (-1 as 255), a PIL input's colour
+profile and resolution dropped by a stylisation, a profile other than sRGB used without a word (also one with sRGB's
+primaries on another tone curve), a ``tv_tensors.Image`` given back as a plain tensor, and a bank told that it gives
+images back."""
 
 from __future__ import annotations
 
@@ -17,7 +18,16 @@ from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
 from stylizing_vit_aug import StyleBank, cli
-from stylizing_vit_aug.images import ImageReadError, check_whole, kinds, read_image, save_image
+from stylizing_vit_aug.images import (
+    ImageReadError,
+    check_image,
+    check_whole,
+    kinds,
+    read_image,
+    save_image,
+    to_batch,
+)
+from stylizing_vit_aug.images.value_range import TWELVE_BIT_MAX, declare_value_range
 
 # Display P3's colorants (D50, as an ICC profile holds them): a wide-gamut RGB profile
 _P3 = {b"rXYZ": (0.5151, 0.2412, -0.0011), b"gXYZ": (0.2920, 0.6922, 0.0419), b"bXYZ": (0.1571, 0.0666, 0.7841)}
@@ -44,6 +54,51 @@ def _wide_profile(description: str = "Wide P3 gamut") -> bytes:
     icc[84:100] = bytes(16)  # no profile ID: it would no longer match
     assert len(description) == len("sRGB built-in")
     return bytes(icc).replace("sRGB built-in".encode("utf-16-be"), description.encode("utf-16-be"))
+
+
+# the colorants of a vendor's ICC v2 "sRGB IEC61966-2.1" profile (D50), rounded otherwise than littlecms's
+_SRGB_V2 = ((0.436066, 0.222488, 0.013916), (0.385147, 0.716873, 0.097076), (0.143066, 0.060608, 0.714096))
+
+
+def _v2_profile(description: str, curve: list[int]) -> bytes:
+    """An ICC v2 RGB display profile as vendors write one: sRGB's colorants, each channel's tone curve ``curve``
+    (a ``curv`` tag: one entry is a gamma in 8.8 fixed point, more a table of 16-bit values)."""
+
+    def xyz(values: tuple[float, ...]) -> bytes:
+        return b"XYZ " + bytes(4) + struct.pack(">3i", *(round(v * 65536) for v in values))
+
+    text = description.encode("ascii") + b"\0"
+    curv = b"curv" + bytes(4) + struct.pack(f">I{len(curve)}H", len(curve), *curve)
+    tags = [(b"desc", b"desc" + bytes(4) + struct.pack(">I", len(text)) + text + bytes(78))]
+    tags += [(b"wtpt", xyz((0.9505, 1.0, 1.0891)))]
+    tags += [(signature, xyz(colorant)) for signature, colorant in zip((b"rXYZ", b"gXYZ", b"bXYZ"), _SRGB_V2)]
+    tags += [(signature, curv) for signature in (b"rTRC", b"gTRC", b"bTRC")]
+    table, body, start = b"", b"", 132 + 12 * len(tags)
+    for signature, data in tags:
+        data += bytes(-len(data) % 4)
+        table, body = table + struct.pack(">4sII", signature, start + len(body), len(data)), body + data
+    header = struct.pack(">I4sI4s4s4s", start + len(body), b"lcms", 0x02100000, b"mntr", b"RGB ", b"XYZ ")
+    header += bytes(12) + b"acsp" + bytes(28) + xyz((0.9642, 1.0, 0.8249))[8:]
+    return header + bytes(128 - len(header)) + struct.pack(">I", len(tags)) + table + body
+
+
+def _srgb_curve(entries: int = 1024) -> list[int]:
+    """sRGB's tone curve (IEC 61966-2-1) sampled as a v2 profile's table."""
+    x = np.linspace(0, 1, entries)
+    return [round(v * 65535) for v in np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)]
+
+
+def _linear_littlecms() -> bytes:
+    """littlecms's sRGB profile with its tone curves made linear (gamma 1): sRGB's primaries, not its display."""
+    icc = bytearray(_srgb())
+    (count,) = struct.unpack(">I", icc[128:132])
+    for i in range(count):
+        signature, offset, _ = struct.unpack(">4sII", icc[132 + 12 * i : 144 + 12 * i])
+        if signature in (b"rTRC", b"gTRC", b"bTRC"):
+            assert icc[offset : offset + 4] == b"para"
+            struct.pack_into(">4sIHHi", icc, offset, b"para", 0, 0, 0, 65536)  # Y = X ** 1.0
+    icc[84:100] = bytes(16)  # no profile ID
+    return bytes(icc).replace("sRGB built-in".encode("utf-16-be"), "sRGB linear  ".encode("utf-16-be"))
 
 
 def _with_tag(path: Path, tag: int, value: int) -> Path:
@@ -194,3 +249,65 @@ def test_stylize_says_a_png_named_jpg_is_written_as_a_lossy_jpeg(tmp_path, check
     with Image.open(tmp_path / "out" / "a.jpg") as written:  # what the warning says
         assert written.format == "JPEG"
     assert np.array_equal(read_image(tmp_path / "out" / "c.png"), pixels)
+
+
+@pytest.mark.parametrize(
+    "profile, is_srgb",
+    [
+        pytest.param(_srgb, True, id="littlecms-srgb"),
+        pytest.param(lambda: _v2_profile("sRGB IEC61966-2.1", _srgb_curve()), True, id="v2-srgb-iec61966"),
+        pytest.param(_linear_littlecms, False, id="littlecms-primaries-linear"),
+        pytest.param(lambda: _v2_profile("sRGB primaries linear", [256]), False, id="v2-primaries-gamma-1"),
+        pytest.param(lambda: _v2_profile("sRGB primaries gamma 1.5", [384]), False, id="v2-primaries-gamma-1.5"),
+        pytest.param(_wide_profile, False, id="p3-colorants"),
+    ],
+)
+def test_srgb_is_told_by_how_a_profile_shows_colours_not_its_colorants(tmp_path, caplog, profile, is_srgb):
+    """sRGB's primaries on another tone curve show 128 grey as another grey (linear: 188), so its numbers are
+    not sRGB's; a vendor's sRGB profile, its curve sampled and its colorants rounded otherwise, is sRGB."""
+    icc = profile()
+    pixels = np.random.default_rng(8).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "p.png", icc_profile=icc)
+    with caplog.at_level(logging.WARNING, logger="stylizing_vit_aug"):
+        assert np.array_equal(read_image(tmp_path / "p.png"), pixels)  # never converted
+    said = [r.getMessage() for r in caplog.records if "not sRGB" in r.getMessage()]
+    assert len(said) == (0 if is_srgb else 1) and all(str(tmp_path / "p.png") in message for message in said)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), height=st.integers(8, 24), width=st.integers(8, 24))
+def test_a_16_bit_min_is_white_tiff_opened_by_the_caller_is_taken_as_displayed(tmp_path_factory, seed, height, width):
+    """``Image.open(path)`` handed to the API gave the stored values, the negative of what ``read_image`` reads."""
+    stored = np.random.default_rng(seed).integers(0, 65536, (height, width), dtype=np.uint16)
+    path = _min_is_white(tmp_path_factory.mktemp("mw") / "mw.tif", stored)
+    with Image.open(path) as opened:
+        taken, info = to_batch(opened)
+    assert info.kind == "pil" and torch.equal(taken, to_batch(read_image(path))[0])
+
+
+@pytest.mark.parametrize("strength", [0.0, 0.5])
+def test_a_min_is_white_pil_image_comes_back_displaying_as_it_did(tmp_path, small_stylizer, strength):
+    """The image given back is a new one, stored MinIsBlack: it holds the displayed values, as the file path's
+    output does, so strength 0 displays as the input and other strengths style what is displayed."""
+    stored = np.random.default_rng(9).integers(0, 65536, (32, 32), dtype=np.uint16)
+    path = _min_is_white(tmp_path / "mw.tif", stored)
+    style = np.random.default_rng(10).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    with Image.open(path) as opened:
+        out = small_stylizer(opened, style, strength=strength)
+    expected = small_stylizer(read_image(path), style, strength=strength)
+    assert out.mode.startswith("I;16") and np.array_equal(np.asarray(out), expected)
+    out.save(tmp_path / "out.tif")
+    with Image.open(tmp_path / "out.tif") as written:
+        assert written.tag_v2.get(262) == 1 and np.array_equal(np.asarray(written), expected)
+    if strength == 0.0:
+        assert np.array_equal(expected, 65535 - stored)
+
+
+def test_a_declared_range_is_checked_on_what_a_min_is_white_pil_image_displays(tmp_path):
+    """12-bit data stored MinIsWhite lies near 65535 as stored, in 0–4095 as displayed: it fits ``--value-range``."""
+    displayed = np.random.default_rng(11).integers(0, TWELVE_BIT_MAX + 1, (16, 16), dtype=np.uint16)
+    path = _min_is_white(tmp_path / "mw12.tif", 65535 - displayed)
+    with Image.open(path) as opened, declare_value_range((0, TWELVE_BIT_MAX)):
+        check_image(opened)
+        taken, _ = to_batch(opened)
+    np.testing.assert_allclose(taken[0, 0].numpy(), displayed / TWELVE_BIT_MAX, rtol=0, atol=1e-7)

@@ -29,6 +29,7 @@ from .kinds import (
     check_extremes,
     check_float_range,
     finite_extremes,
+    pil_pixels,
 )
 from .metadata import note_wide_gamut, read_colour
 
@@ -86,7 +87,7 @@ def _checked_kind(
     if PILImage is not None and isinstance(images, PILImage.Image):
         bands = PILImage.getmodebands(_pil_kind(images, what))  # in range by type, but for a declared range:
         if values and images.mode in _PIL_16BIT:
-            _refuse_outside_declared(lambda: np.asarray(images), what)
+            _refuse_outside_declared(lambda: pil_pixels(images, images.mode), what)
         return False, (ALPHA_CHANNELS.get(bands, bands), images.height, images.width), False
     if isinstance(images, (list, tuple)):  # a list in a list: checked, then refused as a batch
         check_image(images, what, values=values, normalised_hint=normalised_hint, clamp_overshoot=clamp_overshoot)

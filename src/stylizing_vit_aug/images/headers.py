@@ -29,7 +29,7 @@ from .chunks import (
     tiff_sample_kind,
     webp_is_lossless,
 )
-from .kinds import MIN_SIZE, ImageError, check_size_and_channels, log_once
+from .kinds import MIN_SIZE, ImageError, check_size_and_channels, log_once, min_is_white
 from .listing import IMAGE_EXTENSIONS
 from .metadata import carried
 
@@ -273,13 +273,6 @@ def refuse_unsupported_samples(image: PILImage.Image, path: Path) -> None:
         raise _unsupported_pixels(path, f"{bits[0] if isinstance(bits, tuple) else bits}-bit floating-point")
     if image.mode != "I" and (kind := sample_kind(tags)):
         raise _unsupported_pixels(path, kind)
-
-
-def min_is_white(image: PILImage.Image) -> bool:
-    """Whether an open image is a 16-bit grayscale TIFF that stores 0 as white (PhotometricInterpretation 0,
-    MinIsWhite): Pillow shows 1- and 8-bit ones as displayed but gives 16-bit ones as stored, so the reader turns
-    them (:func:`~.files.read_image`), and every depth is read as it displays."""
-    return image.format == "TIFF" and image.mode.startswith("I;16") and getattr(image, "tag_v2", {}).get(262) == 0
 
 
 def raw_modes(image: PILImage.Image) -> list[str]:

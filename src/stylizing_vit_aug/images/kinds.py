@@ -478,10 +478,22 @@ def _pil_to_batch(image: PILImage.Image, what: str) -> tuple[torch.Tensor, Batch
             image.mode,
             target,
         )
-        image = image.convert(target)
-    pixels = np.asarray(image).astype(_native(target), copy=False)
-    values, inner = _numpy_to_batch(pixels, what, "PIL")
+    values, inner = _numpy_to_batch(pil_pixels(image, target), what, "PIL")
     return values, replace(inner, kind="pil", batched=False, dtype=target, squeeze_channel=False)
+
+
+def min_is_white(image: PILImage.Image) -> bool:
+    """Whether an open image is a 16-bit grayscale TIFF that stores 0 as white (PhotometricInterpretation 0,
+    MinIsWhite): Pillow shows 1- and 8-bit ones as displayed but gives 16-bit ones as stored, so every reader of
+    it (:func:`~.files.read_image`, :func:`pil_pixels`) turns them, and every depth is read as it displays."""
+    return image.format == "TIFF" and image.mode.startswith("I;16") and getattr(image, "tag_v2", {}).get(262) == 0
+
+
+def pil_pixels(image: PILImage.Image, target: str) -> np.ndarray:
+    """The pixels of a PIL image in the mode ``target`` it is stylised in, native byte order, as it displays: a
+    16-bit MinIsWhite TIFF opened by the caller is turned as :func:`~.files.read_image` turns the file."""
+    pixels = np.asarray(image if target == image.mode else image.convert(target)).astype(_native(target), copy=False)
+    return np.iinfo(pixels.dtype).max - pixels if min_is_white(image) else pixels
 
 
 def _refuse_outside_declared(colours: Callable[[], np.ndarray | torch.Tensor], what: str) -> None:

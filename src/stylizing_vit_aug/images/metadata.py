@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import logging
 import math
 from typing import Any
@@ -27,9 +28,16 @@ logger = logging.getLogger(__name__)
 _GRAY_MODES = ("1", "L", "LA", "La", "I", "F")  # modes read as grayscale (and I;16*)
 _TIFF_RESOLUTION_TAGS = (282, 283)  # XResolution, YResolution
 _EXIF_UNITS = {2: 1.0, 3: 2.54}  # EXIF ResolutionUnit -> dpi per unit (1: no absolute unit)
-# how far (XYZ, per component) a profile's colorants may lie from sRGB's and still be sRGB: vendors' sRGB profiles
-# differ by rounding, wide-gamut ones (Display P3, Adobe RGB) by tens of times as much
-_SRGB_COLORANT_TOLERANCE = 0.005
+# how far (8-bit levels) a profile may move a colour taken to sRGB and still be sRGB: vendors' sRGB profiles differ by
+# rounding (their tone curves sampled, their colorants rounded), a wide gamut or another tone curve by far more
+_SRGB_LEVELS = 2
+# the colours a profile is tried on, as RGB bytes: greys along its tone curve, and colours inside every gamut (the
+# corners of a wide one, taken to sRGB, clip to sRGB's corners)
+_SRGB_PROBE = bytes(
+    value
+    for colour in [(v, v, v) for v in range(0, 256, 15)] + list(itertools.product((64, 128, 192), repeat=3))
+    for value in colour
+)
 _WIDE_ADVICE = (
     "its RGB numbers are used as they are, as if sRGB, so the model sees other colours than a colour-managed "
     "screen shows (not converted: converting would clip the colours sRGB lacks, and strength 0 would no longer "
@@ -70,34 +78,34 @@ def note_wide_gamut(icc: bytes | None, colour: str, name: str) -> None:
 
 @functools.lru_cache(maxsize=16)
 def _not_srgb(icc: bytes) -> str | None:
-    """None where an RGB profile's colorants are sRGB's (:data:`_SRGB_COLORANT_TOLERANCE`), else its description;
-    one that cannot be read, or holds no colorants (a table-based profile), is not taken for sRGB."""
+    """None where an RGB profile shows colours as sRGB does, else its description. Told by what it does, not by
+    its name or colorants: a few greys and colours taken from it to sRGB must each move by at most
+    :data:`_SRGB_LEVELS` (sRGB's primaries on another tone curve, such as linear, are not sRGB). One that cannot be
+    read or built into a transform is not taken for sRGB."""
     try:
         from PIL import ImageCms
 
-        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc)).profile
-        description = (profile.profile_description or "").strip() or "no description"
-        colorants = [profile.red_colorant, profile.green_colorant, profile.blue_colorant]
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        description = (profile.profile.profile_description or "").strip() or "no description"
     except Exception:  # noqa: BLE001 - a damaged profile or a Pillow without littlecms: cannot be told sRGB
         return "a profile that cannot be read"
-    if None in colorants:
+    probe = PILImage.frombytes("RGB", (len(_SRGB_PROBE) // 3, 1), _SRGB_PROBE)
+    try:
+        # colorimetric: what the numbers mean (a perceptual table, as the ICC's v4 sRGB profile holds, restyles them)
+        to_srgb = ImageCms.buildTransform(profile, _srgb(), "RGB", "RGB", ImageCms.Intent.RELATIVE_COLORIMETRIC)
+        shown = ImageCms.applyTransform(probe, to_srgb).tobytes()
+    except Exception:  # noqa: BLE001 - littlecms cannot use it (a table it rejects): cannot be told sRGB
         return description
-    reference = _srgb_colorants()
-    close = all(
-        abs(value - expected) <= _SRGB_COLORANT_TOLERANCE
-        for colorant, sought in zip(colorants, reference)
-        for value, expected in zip(colorant[0], sought[0])
-    )
-    return None if close else description
+    moved = max(abs(given - got) for given, got in zip(_SRGB_PROBE, shown))
+    return None if moved <= _SRGB_LEVELS else description
 
 
 @functools.lru_cache(maxsize=1)
-def _srgb_colorants() -> list[Any]:
-    """The red, green and blue colorants of littlecms's own sRGB profile, which :func:`_not_srgb` compares with."""
+def _srgb() -> Any:
+    """littlecms's own sRGB profile, which :func:`_not_srgb` takes colours to."""
     from PIL import ImageCms
 
-    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).profile
-    return [profile.red_colorant, profile.green_colorant, profile.blue_colorant]
+    return ImageCms.createProfile("sRGB")
 
 
 def carried(image: PILImage.Image, orientation: int, deep: str | None, name: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .headers import exif_orientation
-from .kinds import _PIL_16BIT, TORCH_UINT16, BatchInfo, ImageLike, _native, _pil_target
+from .kinds import _PIL_16BIT, TORCH_UINT16, BatchInfo, ImageLike, _native, _pil_target, min_is_white, pil_pixels
 from .metadata import carried
 from .value_range import SIXTEEN_BIT, from_unit
 
@@ -131,8 +131,7 @@ def from_batch(values: torch.Tensor, info: BatchInfo, source: Any = None) -> Any
         elif info.channels == 1:
             pixels = pixels[..., 0]
         if info.dtype in _PIL_16BIT:
-            data = pixels.astype(_PIL_16BIT[info.dtype]).tobytes()
-            return with_source_labels(PILImage.frombytes(info.dtype, (info.width, info.height), data), source)
+            return with_source_labels(_pil_16_bit(pixels, info.dtype), source)
         return with_source_labels(PILImage.fromarray(pixels), source)
     if info.dtype in (np.uint8, np.uint16):
         array = _integers(values, info.dtype, info.value_range)
@@ -180,8 +179,16 @@ def same_kind_copy(images: ImageLike) -> Any:
     if isinstance(images, (list, tuple)):
         return [same_kind_copy(item) for item in images]
     target = _pil_target(images)
+    if min_is_white(images):  # given back as it displays, as a stylised one is: stored MinIsBlack
+        return with_source_labels(_pil_16_bit(pil_pixels(images, target), target), images)
     if target in (None, images.mode):
         return images.copy()
     converted = images.convert(target)
     converted.info = {}  # labelled as a stylised one is: a CMYK profile does not describe the RGB pixels
     return with_source_labels(converted, images)
+
+
+def _pil_16_bit(pixels: np.ndarray, mode: str) -> PILImage.Image:
+    """A new 16-bit grayscale PIL image in ``mode`` (one of :data:`~.kinds._PIL_16BIT`) holding ``pixels`` ``[H, W]``:
+    stored as they display (MinIsBlack), whatever the image they came from stored."""
+    return PILImage.frombytes(mode, pixels.shape[::-1], pixels.astype(_PIL_16BIT[mode]).tobytes())
