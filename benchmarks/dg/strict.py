@@ -1,5 +1,5 @@
-"""The DG benchmark's strict fold: ours with a stylizer that never saw the held-out source, beside
-the bundled stylizer's rows and the peers' (docs/benchmarks.md, "A strict fold").
+"""The DG benchmark's strict folds: ours with a stylizer that never saw the held-out source, beside
+the bundled stylizer's rows and the peers' (docs/benchmarks.md, "Strict folds").
 
 The bundled stylizer was trained on every source, the held-out one included, which none of the
 peers saw. A strict run is ``dg_benchmark.py`` on one fold with ``--checkpoint`` a stylizer
@@ -12,7 +12,7 @@ compared with the main run's (``--main``) on the same fold, paired over the seed
 
     python benchmarks/dg/strict.py --fold ihc_colon --main benchmarks/results/dg \\
         --run strict=benchmarks/results/dg-strict/ihc_colon --run control=benchmarks/results/dg-strict/all-sources \\
-        --out benchmarks/results/dg-strict/table.md
+        --out benchmarks/results/dg-strict/table_ihc_colon.md
 """
 
 from __future__ import annotations
