@@ -314,8 +314,9 @@ def test_a_bank_file_without_settings_counts_as_encoded_without_the_fill(small_s
 def expected_frame(tissue: np.ndarray) -> np.ndarray:
     """What the fill treats as a frame, by another route (scipy's morphology and connected components, 8-connected):
     the not-wholly-foreground pixels reached from the border through regions at least FRAME_NECK wide (an opening),
-    grown back by the opening's reach, with the thin parts within FRAME_NECK of the border that touch it; a frame
-    only if its background covers at most FRAME_CENTRE_BACKGROUND of the image's middle half of rows and columns."""
+    grown back by the opening's reach through such pixels, with the thin parts within FRAME_NECK of the border that
+    touch it; a frame only if its background covers at most FRAME_CENTRE_BACKGROUND of the image's middle half of rows
+    and columns."""
     square, eight = np.ones((FRAME_NECK, FRAME_NECK), bool), np.ones((3, 3), bool)
 
     def touching_border(mask: np.ndarray) -> np.ndarray:
@@ -325,7 +326,7 @@ def expected_frame(tissue: np.ndarray) -> np.ndarray:
 
     open_ = tissue < 1
     wide = ndimage.binary_dilation(ndimage.binary_erosion(open_, square, border_value=1), square) & open_
-    near = ndimage.binary_dilation(touching_border(wide), square) & open_
+    near = ndimage.binary_dilation(touching_border(wide), eight, iterations=FRAME_NECK // 2, mask=open_)
     band = np.zeros_like(open_)
     band[:FRAME_NECK], band[-FRAME_NECK:], band[:, :FRAME_NECK], band[:, -FRAME_NECK:] = True, True, True, True
     frame = near | touching_border(open_ & band & ~near)

@@ -57,6 +57,8 @@ def accuracies(path: Path, fold: str, rows: tuple[str, ...]) -> dict[tuple[str, 
         raise SystemExit(f"{path / 'results.csv'}: fold {fold!r}'s rows have different seeds ({seeds}): run every row "
                          "with the same --seeds")
     return {key: out[key] for key in wanted}
+
+
 def both_tasks(per_task: dict[str, dict[int, float]]) -> dict[int, float]:
     """Per seed, the mean over the tasks (seeds that have every task)."""
     seeds = set.intersection(*(set(values) for values in per_task.values()))
@@ -101,6 +103,9 @@ def tables(fold: str, main: Path, runs: dict[str, Path]) -> str:
         columns[column(row, None)] = {t: found[(row, t)] for t in tasks}
     for label, path in runs.items():
         found = accuracies(path, fold, ("none", *RERUN))
+        if sorted(found[("none", TASKS[0])]) != sorted(columns["none"][TASKS[0]]):
+            raise SystemExit(f"{path} has seeds {sorted(found[('none', TASKS[0])])}, the main run "
+                             f"{sorted(columns['none'][TASKS[0]])}: run it with the main run's --seeds")
         for row in RERUN:
             columns[column(row, label)] = {t: found[(row, t)] for t in tasks}
         if any(found[("none", t)][seed] != columns["none"][t][seed]  # same seed, crops and recipe: the same row

@@ -122,7 +122,9 @@ def background_frame(tissue: torch.Tensor) -> torch.Tensor:
     # the open pixels without their necks (an opening: erode, then dilate), searched from the border, then grown
     # back over the rim the opening took off
     wide = _dilated(-F.max_pool2d(-open_.float(), FRAME_NECK, stride=1, padding=FRAME_NECK // 2)) & open_
-    near = _dilated(_flood(wide & border, wide).float()) & open_
+    near = _flood(wide & border, wide)
+    for _ in range(FRAME_NECK // 2):  # grown back through open pixels only: never over a wall of foreground
+        near = F.max_pool2d(near.float(), 3, stride=1, padding=1).bool() & open_
     # and the thin parts of the frame along the border itself (a round vignette's arcs where it meets the edge)
     reached = near | _flood(open_ & border & ~near, open_ & band & ~near)
     height, width = tissue.shape[-2:]

@@ -42,7 +42,7 @@ def write_run(folder: Path, accuracy, seeds, rows) -> Path:
     return folder
 
 
-def test_paired_differences_are_over_shared_seeds_and_the_fold_alone(strict, tmp_path):
+def test_paired_differences_are_seed_by_seed_and_the_fold_alone(strict, tmp_path):
     rng = np.random.default_rng(0)
     table = {}
 
@@ -57,13 +57,13 @@ def test_paired_differences_are_over_shared_seeds_and_the_fold_alone(strict, tmp
             return table[(row, task, seed)]
         return theirs.setdefault((row, task, seed), float(rng.uniform(0, 0.5)))
 
-    run = write_run(tmp_path / "run", strict_accuracy, range(1, 5), ("none", *strict.RERUN))  # seed 0 missing
+    run = write_run(tmp_path / "run", strict_accuracy, range(5), ("none", *strict.RERUN))
     text = strict.tables("ihc_colon", main, {"strict": run})
     line = next(line for line in text.splitlines()
                 if line.startswith("| **ours**: StylizeTransform (other-source bank) (strict) | RandStainNA |"))
     for task, cell in zip(("focus", "scale"), re.findall(r"([+-]\d\.\d{3}) ± (\d\.\d{3})", line)):
-        differences = [theirs[("ours_transform", task, s)] - table[("randstainna", task, s)] for s in range(1, 5)]
-        half = stats.t.ppf(0.975, 3) * np.std(differences, ddof=1) / 2
+        differences = [theirs[("ours_transform", task, s)] - table[("randstainna", task, s)] for s in range(5)]
+        half = stats.t.ppf(0.975, 4) * np.std(differences, ddof=1) / np.sqrt(5)
         assert cell == (f"{np.mean(differences):+.3f}", f"{half:.3f}")
     assert "he_tcia" not in text and "nan" not in text  # the other fold's rows (0.5 higher) are not read
     test_time = next(line for line in text.splitlines() if line.startswith(
@@ -104,3 +104,11 @@ def test_a_run_without_a_label_is_refused(strict, tmp_path, capsys):
     with pytest.raises(SystemExit):
         strict.main(["--fold", "ihc_colon", "--main", str(tmp_path), "--run", str(tmp_path), "--out", "x.md"])
     assert "give LABEL=FOLDER" in capsys.readouterr().err
+
+
+def test_a_run_of_other_seeds_than_the_main_run_is_refused(strict, tmp_path):
+    main = write_run(tmp_path / "main", lambda *_: 0.5, range(10), (*strict.PEERS, *strict.OURS))
+    for name, seeds in (("shifted", range(100, 110)), ("fewer", range(3))):
+        run = write_run(tmp_path / name, lambda *_: 0.5, seeds, ("none", *strict.RERUN))
+        with pytest.raises(SystemExit, match="run it with the main run's --seeds"):
+            strict.tables("ihc_colon", main, {"strict": run})

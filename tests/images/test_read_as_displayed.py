@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
-from stylizing_vit_aug import StyleBank, cli
+from stylizing_vit_aug import StyleBank, StylizeTransform, cli
 from stylizing_vit_aug.images import (
     ImageReadError,
     check_image,
@@ -311,3 +311,20 @@ def test_a_declared_range_is_checked_on_what_a_min_is_white_pil_image_displays(t
         check_image(opened)
         taken, _ = to_batch(opened)
     np.testing.assert_allclose(taken[0, 0].numpy(), displayed / TWELVE_BIT_MAX, rtol=0, atol=1e-7)
+
+
+def test_stylize_transform_gives_a_min_is_white_image_back_as_displayed_fired_or_not(tmp_path, small_stylizer):
+    """A transform that does not fire gives its input back, but a 16-bit MinIsWhite one as displayed, as a firing one
+    does at strength 0: else half of a p=0.5 training set would be the negatives of the other half."""
+    from torchvision.transforms import v2
+
+    stored = np.random.default_rng(12).integers(0, 65536, (32, 32), dtype=np.uint16)
+    path = _min_is_white(tmp_path / "mw.tif", stored)
+    bank = StyleBank.from_images([np.full((32, 32, 3), 128, np.uint8)], small_stylizer)
+    seen = []
+    for p in (0.0, 1.0):
+        transform = StylizeTransform(stylizer=small_stylizer, bank=bank, p=p, strength=0.0)
+        with Image.open(path) as opened:
+            seen.append(v2.ToImage()(transform(opened)))
+    assert torch.equal(seen[0], seen[1])
+    assert np.array_equal(seen[0][0].numpy().astype(np.int64), 65535 - stored.astype(np.int64))

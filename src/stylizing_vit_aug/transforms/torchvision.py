@@ -22,6 +22,8 @@ from torchvision.transforms.v2 import Transform
 from torchvision.transforms.v2._utils import is_pure_tensor
 
 from ..bank import StyleBank
+from ..images import same_kind_copy
+from ..images.kinds import min_is_white
 from ..stylizer import Stylizer
 from ._base import StyleAugmentation, _user_stacklevel
 
@@ -117,7 +119,7 @@ class StylizeTransform(StyleAugmentation, Transform):
         plain = isinstance(inpt, PIL.Image.Image) or type(inpt) is torch.Tensor
         images = inpt if plain else inpt.as_subclass(torch.Tensor)
         values01 = self._check_input(images)  # every call: a misplaced transform fails now, not on a rare draw
-        if not params["apply"]:
-            return inpt
+        if not params["apply"]:  # as it is, but a 16-bit MinIsWhite image as a stylised one comes back: as displayed
+            return same_kind_copy(inpt) if isinstance(inpt, PIL.Image.Image) and min_is_white(inpt) else inpt
         out = self._stylize_images(images, params["styles"], params["strength"], values01)
         return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
