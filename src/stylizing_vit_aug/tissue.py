@@ -124,7 +124,7 @@ def background_frame(tissue: torch.Tensor) -> torch.Tensor:
     wide = _dilated(-F.max_pool2d(-open_.float(), FRAME_NECK, stride=1, padding=FRAME_NECK // 2)) & open_
     near = _flood(wide & border, wide)
     for _ in range(FRAME_NECK // 2):  # grown back through open pixels only: never over a wall of foreground
-        near = F.max_pool2d(near.float(), 3, stride=1, padding=1).bool() & open_
+        near = _grown(near, open_)
     # and the thin parts of the frame along the border itself (a round vignette's arcs where it meets the edge)
     reached = near | _flood(open_ & border & ~near, open_ & band & ~near)
     height, width = tissue.shape[-2:]
@@ -145,10 +145,15 @@ def _flood(seed: torch.Tensor, within: torch.Tensor) -> torch.Tensor:
     while True:
         grown = reached
         for _ in range(8):
-            grown = F.max_pool2d(grown.float(), 3, stride=1, padding=1).bool() & within
+            grown = _grown(grown, within)
         if torch.equal(grown, reached):
             return reached
         reached = grown
+
+
+def _grown(mask: torch.Tensor, within: torch.Tensor) -> torch.Tensor:
+    """``mask`` grown by one pixel (8-connected) into ``within`` alone."""
+    return F.max_pool2d(mask.float(), 3, stride=1, padding=1).bool() & within
 
 
 def filled_background(values: torch.Tensor, tissue: torch.Tensor) -> torch.Tensor:
