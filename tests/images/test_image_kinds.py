@@ -412,3 +412,16 @@ def test_finite_extremes_read_an_image_s_min_and_max_and_refuse_nan_alike_everyw
     assert str(error.value) == "the image: NaN or Inf values; clean the image before stylising it."
     as_checked = np.moveaxis(array, 0, -1) if kind == "numpy" else images  # numpy images are channels-last
     assert _refusal(batching.check_image, as_checked) == f"ImageError: {error.value}".replace("the image:", "images:")
+
+
+def test_a_masked_array_with_masked_values_is_refused_and_an_unmasked_one_is_read():
+    pixels = np.random.default_rng(3).integers(0, 256, (2, 24, 24, 3), dtype=np.uint8)
+    unmasked = np.ma.masked_array(pixels, mask=np.zeros(pixels.shape, bool))
+    batch, _ = to_batch(unmasked)
+    assert torch.equal(batch, to_batch(pixels)[0])  # nothing hidden: the stored values are the image
+    masked = np.ma.masked_array(pixels, mask=np.zeros(pixels.shape, bool))
+    masked.mask[1, 5, 5, 0] = True  # under a mask the stored value is arbitrary: it would be stylised silently
+    with pytest.raises(ImageError, match=r"masked array with 1 masked value.*filled\(value\)"):
+        to_batch(masked)
+    with pytest.raises(ImageError, match="masked array"):
+        batching.check_image(masked, "styles")

@@ -397,6 +397,10 @@ def _numpy_kind(images: np.ndarray, what: str) -> tuple[np.ndarray, int]:
     check_size_and_channels(channels, height, width, what)
     if images.dtype.newbyteorder("=") not in (np.uint8, np.uint16, *_NUMPY_FLOATS):
         _fail(f"{what} has dtype {images.dtype}; use uint8 (0–255), uint16 (0–65535) or float32 (0–1).")
+    if np.ma.is_masked(images):  # the values under a mask are arbitrary, and would be stylised as they are stored
+        _fail(f"{what} is a masked array with {int(np.ma.count_masked(images))} masked value(s); the stylizer "
+              "reads every stored value: fill them first (images.filled(value)), or pass images.data where the "
+              "stored values are the image.")
     return batch, ALPHA_CHANNELS.get(channels, channels)
 
 
