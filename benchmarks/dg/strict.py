@@ -13,6 +13,10 @@ compared with the main run's (``--main``) on the same fold, paired over the seed
     python benchmarks/dg/strict.py --fold ihc_colon --main benchmarks/results/dg \\
         --run strict=benchmarks/results/dg-strict/ihc_colon --run control=benchmarks/results/dg-strict/all-sources \\
         --out benchmarks/results/dg-strict/table_ihc_colon.md
+
+``--fold all`` pools the strict runs of several folds, each named by its fold (``--run ihc_colon=...
+--run he_tcia=...``): each row's mean over those folds and both tasks, seed by seed, and ours minus the
+bundled stylizer's rows and the peers', paired over seeds (``table_all.md``).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dg.data import TASKS  # noqa: E402
+from dg.data import SOURCES, TASKS  # noqa: E402
 from dg.report import display, interval, read_csv, row_name  # noqa: E402
 from stylizing_vit_aug._atomic import write_bytes_atomically  # noqa: E402
 
@@ -57,6 +61,48 @@ def accuracies(path: Path, fold: str, rows: tuple[str, ...]) -> dict[tuple[str, 
         raise SystemExit(f"{path / 'results.csv'}: fold {fold!r}'s rows have different seeds ({seeds}): run every row "
                          "with the same --seeds")
     return {key: out[key] for key in wanted}
+
+
+def paired_run(path: Path, fold: str, main_none: dict[str, dict[int, float]]) -> dict:
+    """A strict or control run's rows of ``fold`` (:func:`accuracies`), refused unless its ``none`` rows are the
+    main run's (``main_none``: task -> seed -> accuracy) seed by seed: the same seeds, crops and recipe."""
+    found = accuracies(path, fold, ("none", *RERUN))
+    if sorted(found[("none", TASKS[0])]) != sorted(main_none[TASKS[0]]):
+        raise SystemExit(f"{path} has seeds {sorted(found[('none', TASKS[0])])}, the main run "
+                         f"{sorted(main_none[TASKS[0]])}: run it with the main run's --seeds")
+    if any(found[("none", t)][seed] != main_none[t][seed] for t in TASKS for seed in found[("none", t)]):
+        raise SystemExit(f"{path}: its 'none' rows differ from the main run's, so its rows are not paired with "
+                         "the main run's (other data or recipe settings?)")
+    return found
+
+
+def pooled(main: Path, runs: dict[str, Path]) -> str:
+    """Every fold's strict run at once (``runs``: fold -> folder): per seed, each row's mean over those folds and
+    both tasks, the main run's rows on the same folds beside them, and ours minus each, paired over seeds."""
+    if unknown := sorted(set(runs) - set(SOURCES)):
+        raise SystemExit(f"--fold all takes --run FOLD=FOLDER; {', '.join(unknown)} is not a fold "
+                         f"(one of {', '.join(SOURCES)})")
+    main_found = {fold: accuracies(main, fold, (*PEERS, *OURS)) for fold in runs}
+    strict_found = {fold: paired_run(path, fold, {t: main_found[fold][("none", t)] for t in TASKS})
+                    for fold, path in runs.items()}
+
+    def over_folds(found: dict, row: str) -> dict[int, float]:
+        seeds = sorted(main_found[next(iter(runs))][("none", TASKS[0])])
+        return {s: float(np.mean([found[f][(row, t)][s] for f in runs for t in TASKS])) for s in seeds}
+
+    columns = {column(row, None): over_folds(main_found, row) for row in (*PEERS, *OURS)}
+    columns |= {column(row, "strict"): over_folds(strict_found, row) for row in RERUN}
+    lines = [f"**Held out: {', '.join(f'`{fold}`' for fold in runs)}**, each with its strict stylizer — accuracy, "
+             "the mean over these folds and both tasks (mean ± 95 % CI over seeds)", "",
+             "| row | mean |", "|---|---|"]
+    lines += [f"| {name} | {cell(values)} |" for name, values in columns.items()]
+    lines += ["", "**Paired differences** (ours with the strict stylizers minus another row, same seeds; "
+              "mean ± 95 % CI)", "", "| ours | minus | mean |", "|---|---|---|"]
+    for row in OURS:
+        others = [column(row, None), *(column(peer, "strict") for peer in PEERS if same_kind(peer, row))]
+        lines += [f"| {column(row, 'strict')} | {other} | {paired(columns[column(row, 'strict')], columns[other])} |"
+                  for other in others]
+    return "\n".join(lines) + "\n"
 
 
 def both_tasks(per_task: dict[str, dict[int, float]]) -> dict[int, float]:
@@ -102,16 +148,9 @@ def tables(fold: str, main: Path, runs: dict[str, Path]) -> str:
     for row in (*PEERS, *OURS):
         columns[column(row, None)] = {t: found[(row, t)] for t in tasks}
     for label, path in runs.items():
-        found = accuracies(path, fold, ("none", *RERUN))
-        if sorted(found[("none", TASKS[0])]) != sorted(columns["none"][TASKS[0]]):
-            raise SystemExit(f"{path} has seeds {sorted(found[('none', TASKS[0])])}, the main run "
-                             f"{sorted(columns['none'][TASKS[0]])}: run it with the main run's --seeds")
+        found = paired_run(path, fold, columns["none"])
         for row in RERUN:
             columns[column(row, label)] = {t: found[(row, t)] for t in tasks}
-        if any(found[("none", t)][seed] != columns["none"][t][seed]  # same seed, crops and recipe: the same row
-               for t in tasks for seed in set(found[("none", t)]) & set(columns["none"][t])):
-            raise SystemExit(f"{path}: its 'none' rows differ from the main run's, so its rows are not paired with "
-                             "the main run's (other data or recipe settings?)")
     for values in columns.values():
         values["both"] = both_tasks({t: values[t] for t in tasks})
     lines = [f"**Held out: `{fold}`** — accuracy (mean ± 95 % CI over seeds)", "",
@@ -133,7 +172,8 @@ def tables(fold: str, main: Path, runs: dict[str, Path]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--fold", required=True)
+    parser.add_argument("--fold", required=True, help="a fold, or 'all': every --run is then FOLD=FOLDER, the "
+                        "strict run of that fold, and the table pools them")
     parser.add_argument("--main", type=Path, required=True, help="the main run's folder (results.csv)")
     parser.add_argument("--run", action="append", required=True, metavar="LABEL=FOLDER",
                         help="a strict or control run's folder (results.csv), repeatable")
@@ -141,8 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if bad := [run for run in args.run if "=" not in run]:
         parser.error(f"--run {bad[0]!r}: give LABEL=FOLDER (e.g. strict=benchmarks/results/dg-strict/ihc_colon)")
-    runs = dict(run.split("=", 1) for run in args.run)
-    text = tables(args.fold, args.main, {label: Path(folder) for label, folder in runs.items()})
+    runs = {label: Path(folder) for label, folder in (run.split("=", 1) for run in args.run)}
+    text = pooled(args.main, runs) if args.fold == "all" else tables(args.fold, args.main, runs)
     write_bytes_atomically(args.out, text.encode("utf-8"))
     print(text)
     return 0

@@ -112,3 +112,42 @@ def test_a_run_of_other_seeds_than_the_main_run_is_refused(strict, tmp_path):
         run = write_run(tmp_path / name, lambda *_: 0.5, seeds, ("none", *strict.RERUN))
         with pytest.raises(SystemExit, match="run it with the main run's --seeds"):
             strict.tables("ihc_colon", main, {"strict": run})
+
+
+def test_all_folds_pool_each_fold_with_its_own_strict_run(strict, tmp_path):
+    rng = np.random.default_rng(1)
+    table, theirs = {}, {}
+
+    def accuracy(row, task, seed):
+        return table.setdefault((row, task, seed), float(rng.uniform(0, 0.5)))
+
+    main = write_run(tmp_path / "main", accuracy, range(4), (*strict.PEERS, *strict.OURS))
+    runs = {}
+    for fold in ("ihc_colon", "he_tcia"):  # write_run writes both folds; each run is read for its own only
+        def fold_accuracy(row, task, seed, fold=fold):
+            if row == "none":
+                return table[(row, task, seed)]
+            return theirs.setdefault((fold, row, task, seed), float(rng.uniform(0, 0.5)))
+        runs[fold] = write_run(tmp_path / fold, fold_accuracy, range(4), ("none", *strict.RERUN))
+    text = strict.pooled(main, runs)
+    line = next(line for line in text.splitlines()
+                if line.startswith("| **ours**: BatchStylize (in-batch, other source) (strict) | Macenko transfer"))
+    # write_run adds 0.5 to every he_tcia row: it cancels in a paired difference
+    differences = [np.mean([theirs[(f, "ours_batch", t, s)] + (0.5 if f == "he_tcia" else 0.0)
+                            for f in runs for t in ("focus", "scale")])
+                   - np.mean([table[("macenko", t, s)] + (0.5 if f == "he_tcia" else 0.0)
+                              for f in runs for t in ("focus", "scale")]) for s in range(4)]
+    half = stats.t.ppf(0.975, 3) * np.std(differences, ddof=1) / np.sqrt(4)
+    assert line.endswith(f"| {np.mean(differences):+.3f} ± {half:.3f} |")
+    assert "nan" not in text and "`ihc_colon`, `he_tcia`" in text
+
+
+def test_all_folds_refuse_a_run_not_named_by_a_fold(strict, tmp_path):
+    main = write_run(tmp_path / "main", lambda *_: 0.5, range(3), (*strict.PEERS, *strict.OURS))
+    run = write_run(tmp_path / "run", lambda *_: 0.5, range(3), ("none", *strict.RERUN))
+    with pytest.raises(SystemExit, match="'strict' is not a fold|strict is not a fold"):
+        strict.main(["--fold", "all", "--main", str(main), "--run", f"strict={run}", "--out", str(tmp_path / "t.md")])
+    out = tmp_path / "t.md"
+    assert strict.main(["--fold", "all", "--main", str(main), "--run", f"ihc_colon={run}", "--out", str(out)]) == 0
+    row = "| **ours**: StylizeTransform (other-source bank) (strict) | RandStainNA | +0.000 ± 0.000 |"
+    assert row in out.read_text()
