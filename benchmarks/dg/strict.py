@@ -37,10 +37,12 @@ from stylizing_vit_aug._atomic import write_bytes_atomically  # noqa: E402
 OURS = ("ours_transform", "ours_batch", "ours_transform + tta_style_orig", "none + tta_style_orig")
 """Our rows that a strict run measures again with its own stylizer: training with it, and StyleTTA as
 it ships (the original plus three views) on the plain and on our classifier."""
-PEERS = ("none", "randstainna", "hestain", "colorjitter", "hed_light", "reinhard", "macenko",
-         "none + tta_macenko_orig", "ours_transform + tta_macenko_orig")
-RERUN = (*OURS, "ours_transform + tta_macenko_orig")
-"""The rows a run measures with its own stylizer: ours, and a peer's test-time views on our classifier."""
+PEERS = ("none", "randstainna", "hestain", "colorjitter", "hed_light", "hed_strong", "reinhard", "macenko",
+         "none + tta_macenko_orig", "none + tta_reinhard_orig", "ours_transform + tta_macenko_orig",
+         "ours_transform + tta_reinhard_orig")
+"""Every other method of the main run, at the budget StyleTTA ships with (the original plus three views)."""
+RERUN = (*OURS, "ours_transform + tta_macenko_orig", "ours_transform + tta_reinhard_orig")
+"""The rows a run measures with its own stylizer: ours, and the peers' test-time views on our classifier."""
 
 
 def accuracies(path: Path, fold: str, rows: tuple[str, ...]) -> dict[tuple[str, str], dict[int, float]]:
