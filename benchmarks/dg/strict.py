@@ -15,8 +15,9 @@ compared with the main run's (``--main``) on the same fold, paired over the seed
         --out benchmarks/results/dg-strict/table_ihc_colon.md
 
 ``--fold all`` pools the strict runs of several folds, each named by its fold (``--run ihc_colon=...
---run he_tcia=...``): each row's mean over those folds and both tasks, seed by seed, and ours minus the
-bundled stylizer's rows and the peers', paired over seeds (``table_all.md``).
+--run he_tcia=...``), and a control run over every fold if one is given (``--run control=...``): each
+row's mean over those folds and both tasks, seed by seed, and ours minus the bundled stylizer's rows, the
+control's and the peers', paired over seeds (``table_all.md``).
 """
 
 from __future__ import annotations
@@ -78,15 +79,16 @@ def paired_run(path: Path, fold: str, main_none: dict[str, dict[int, float]]) ->
     return found
 
 
-def pooled(main: Path, runs: dict[str, Path]) -> str:
+def pooled(main: Path, runs: dict[str, Path], control: Path | None = None) -> str:
     """Every fold's strict run at once (``runs``: fold -> folder): per seed, each row's mean over those folds and
-    both tasks, the main run's rows on the same folds beside them, and ours minus each, paired over seeds."""
+    both tasks, the main run's rows on the same folds beside them (and a ``control`` run's, one run over every
+    fold), and ours minus each, paired over seeds."""
     if unknown := sorted(set(runs) - set(SOURCES)):
         raise SystemExit(f"--fold all takes --run FOLD=FOLDER; {', '.join(unknown)} is not a fold "
                          f"(one of {', '.join(SOURCES)})")
     main_found = {fold: accuracies(main, fold, (*PEERS, *OURS)) for fold in runs}
-    strict_found = {fold: paired_run(path, fold, {t: main_found[fold][("none", t)] for t in TASKS})
-                    for fold, path in runs.items()}
+    main_none = {fold: {t: main_found[fold][("none", t)] for t in TASKS} for fold in runs}
+    strict_found = {fold: paired_run(path, fold, main_none[fold]) for fold, path in runs.items()}
 
     def over_folds(found: dict, row: str) -> dict[int, float]:
         seeds = sorted(main_found[next(iter(runs))][("none", TASKS[0])])
@@ -94,6 +96,9 @@ def pooled(main: Path, runs: dict[str, Path]) -> str:
 
     columns = {column(row, None): over_folds(main_found, row) for row in (*PEERS, *OURS)}
     columns |= {column(row, "strict"): over_folds(strict_found, row) for row in RERUN}
+    if control is not None:
+        control_found = {fold: paired_run(control, fold, main_none[fold]) for fold in runs}
+        columns |= {column(row, "control"): over_folds(control_found, row) for row in RERUN}
     lines = [f"**Held out: {', '.join(f'`{fold}`' for fold in runs)}**, each with its strict stylizer — accuracy, "
              "the mean over these folds and both tasks (mean ± 95 % CI over seeds)", "",
              "| row | mean |", "|---|---|"]
@@ -101,7 +106,8 @@ def pooled(main: Path, runs: dict[str, Path]) -> str:
     lines += ["", "**Paired differences** (ours with the strict stylizers minus another row, same seeds; "
               "mean ± 95 % CI)", "", "| ours | minus | mean |", "|---|---|---|"]
     for row in OURS:
-        others = [column(row, None), *(column(peer, "strict") for peer in PEERS if same_kind(peer, row))]
+        others = [column(row, None), *([column(row, "control")] if control is not None else []),
+                  *(column(peer, "strict") for peer in PEERS if same_kind(peer, row))]
         lines += [f"| {column(row, 'strict')} | {other} | {paired(columns[column(row, 'strict')], columns[other])} |"
                   for other in others]
     return "\n".join(lines) + "\n"
@@ -175,7 +181,7 @@ def tables(fold: str, main: Path, runs: dict[str, Path]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fold", required=True, help="a fold, or 'all': every --run is then FOLD=FOLDER, the "
-                        "strict run of that fold, and the table pools them")
+                        "strict run of that fold, or control=FOLDER, and the table pools them")
     parser.add_argument("--main", type=Path, required=True, help="the main run's folder (results.csv)")
     parser.add_argument("--run", action="append", required=True, metavar="LABEL=FOLDER",
                         help="a strict or control run's folder (results.csv), repeatable")
@@ -184,7 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     if bad := [run for run in args.run if "=" not in run]:
         parser.error(f"--run {bad[0]!r}: give LABEL=FOLDER (e.g. strict=benchmarks/results/dg-strict/ihc_colon)")
     runs = {label: Path(folder) for label, folder in (run.split("=", 1) for run in args.run)}
-    text = pooled(args.main, runs) if args.fold == "all" else tables(args.fold, args.main, runs)
+    if args.fold == "all":
+        text = pooled(args.main, runs, control=runs.pop("control", None))
+    else:
+        text = tables(args.fold, args.main, runs)
     write_bytes_atomically(args.out, text.encode("utf-8"))
     print(text)
     return 0

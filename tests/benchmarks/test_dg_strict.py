@@ -151,3 +151,21 @@ def test_all_folds_refuse_a_run_not_named_by_a_fold(strict, tmp_path):
     assert strict.main(["--fold", "all", "--main", str(main), "--run", f"ihc_colon={run}", "--out", str(out)]) == 0
     row = "| **ours**: StylizeTransform (other-source bank) (strict) | RandStainNA | +0.000 ± 0.000 |"
     assert row in out.read_text()
+
+
+def test_all_folds_pair_the_strict_runs_with_a_control_run_over_every_fold(strict, tmp_path):
+    main = write_run(tmp_path / "main", lambda *_: 0.5, range(3), (*strict.PEERS, *strict.OURS))
+    runs = {fold: write_run(tmp_path / fold, lambda row, *_: 0.5 if row == "none" else 0.75, range(3),
+                            ("none", *strict.RERUN)) for fold in ("ihc_colon", "he_tcia")}
+    control = write_run(tmp_path / "control", lambda row, *_: 0.5 if row == "none" else 0.625, range(3),
+                        ("none", *strict.RERUN))
+    out = tmp_path / "t.md"
+    argv = ["--fold", "all", "--main", str(main), "--out", str(out), "--run", f"control={control}",
+            *(f"--run={fold}={path}" for fold, path in runs.items())]
+    assert strict.main(argv) == 0
+    text = out.read_text()
+    # write_run adds 0.5 to every he_tcia row: the mean over both folds is 0.875
+    assert "| **ours**: BatchStylize (in-batch, other source) (control) | 0.875 ± 0.000 |" in text
+    row = ("| **ours**: BatchStylize (in-batch, other source) (strict) | "
+           "**ours**: BatchStylize (in-batch, other source) (control) | +0.125 ± 0.000 |")
+    assert row in text and "`control`" not in text  # the control is no fold of its own
