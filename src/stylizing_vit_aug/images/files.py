@@ -29,7 +29,6 @@ from .headers import (
     exif_orientation,
     keep_stored_order,
     load_pixels,
-    min_is_white,
     open_image,
     raw_modes,
     refuse_separate_planes,
@@ -43,6 +42,7 @@ from .kinds import (
     ALPHA_CHANNELS,
     ALPHA_POLICY,
     ImageError,
+    as_displayed,
     check_size_and_channels,
     log_once,
     note_twelve_bit,
@@ -116,9 +116,7 @@ def _decode(
         if image.mode == "P" and image.info.get("transparency") is not None:
             mode = "RGBA"  # palette entries marked transparent
     pixels = _copy_in_bands(image, mode, orientation, alpha, path, key)
-    if min_is_white(image):  # as displayed, as Pillow reads 8-bit ones: 0 is white
-        np.subtract(np.iinfo(pixels.dtype).max, pixels, out=pixels)
-    return pixels
+    return as_displayed(pixels, image)  # as Pillow reads 8-bit MinIsWhite ones: 0 is white
 
 
 def _colour_key(image: PILImage.Image) -> ColourKey | None:

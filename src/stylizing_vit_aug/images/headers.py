@@ -29,7 +29,7 @@ from .chunks import (
     tiff_sample_kind,
     webp_is_lossless,
 )
-from .kinds import MIN_SIZE, ImageError, check_size_and_channels, log_once, min_is_white
+from .kinds import MIN_SIZE, ImageError, check_size_and_channels, log_once
 from .listing import IMAGE_EXTENSIONS
 from .metadata import carried
 
@@ -48,7 +48,6 @@ __all__ = [
     "is_lossless",
     "keep_stored_order",
     "load_pixels",
-    "min_is_white",
     "open_image",
     "raw_modes",
     "refuse_separate_planes",

@@ -497,6 +497,12 @@ def pil_pixels(image: PILImage.Image, target: str) -> np.ndarray:
     """The pixels of a PIL image in the mode ``target`` it is stylised in, native byte order, as it displays: a
     16-bit MinIsWhite TIFF opened by the caller is turned as :func:`~.files.read_image` turns the file."""
     pixels = np.asarray(image if target == image.mode else image.convert(target)).astype(_native(target), copy=False)
+    return as_displayed(pixels, image)
+
+
+def as_displayed(pixels: np.ndarray, image: PILImage.Image) -> np.ndarray:
+    """``image``'s integer ``pixels`` as it displays: a 16-bit MinIsWhite TIFF's turned (a new array), every other's
+    as they are."""
     return np.iinfo(pixels.dtype).max - pixels if min_is_white(image) else pixels
 
 
