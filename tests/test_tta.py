@@ -668,3 +668,22 @@ def test_views_asked_of_a_stylizer_without_a_bank_are_refused_when_set_as_at_con
     with pytest.raises(ValueError, match="StyleTTA needs a StyleBank"):
         tta.n_styles = 2
     assert tta.n_styles == 0
+
+
+@pytest.mark.parametrize("transfer", ["network", "stain+network"])
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_every_view_reaches_the_classifier_in_the_input_layout(small_stylizer, bank, transfer, channels_last):
+    """A channels-last classifier (the usual GPU setup) is given channels-last views only, not the original so
+    and the stylised views contiguous; a contiguous input gives contiguous views."""
+    torch.manual_seed(2)
+    images = torch.rand(3, 3, 40, 36)
+    if channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    layouts = []
+
+    def classifier(x: torch.Tensor) -> torch.Tensor:
+        layouts.append(x.is_contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format))
+        return x.mean(dim=(2, 3))
+
+    StyleTTA(classifier, small_stylizer, bank, n_styles=2, transfer=transfer)(images)
+    assert len(layouts) >= 2 and all(layouts)

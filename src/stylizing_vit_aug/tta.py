@@ -47,6 +47,7 @@ from torch import nn
 
 from .image_ops import blend_into, color_statistics
 from .images import Normalization, check_image, from_batch, to_batch
+from .images.returning import memory_format_of
 from .model import StyleStream
 from .stain_transfer import stain_profile, transfer_stains
 from .stylizer import Stylizer
@@ -434,7 +435,9 @@ class StyleTTA(nn.Module):
         normalised = self.input_stats is not None
         source = images[owners] if normalised or images.dtype == torch.float64 else None
         source01 = chunk01[owners - owners[0]] if normalised else None  # in 0–1, as the engine had them
-        return self._classify(self._from01(stylized01, rows_info, images, source, source01), images.shape[0])
+        views = self._from01(stylized01, rows_info, images, source, source01)
+        # in the original view's layout: a channels-last classifier is given one layout, not two
+        return self._classify(views.contiguous(memory_format=memory_format_of(images)), images.shape[0])
 
     def _streams(self, rows: torch.Tensor) -> StyleStream:
         """The bank's streams of ``rows`` for this StyleTTA's stylizer (its colour settings, where
@@ -537,7 +540,8 @@ class StyleTTA(nn.Module):
         # the original first, so an output the merge cannot take is refused before any view is stylised;
         # on a copy: a classifier that edits its input in place (Normalize(inplace=True)) must not reach
         # the views through values01, which may be the caller's own tensor
-        parts = [self._classify(images.clone(), batch)] if self.include_original else []
+        original = images.clone(memory_format=memory_format_of(images))  # the layout every view has
+        parts = [self._classify(original, batch)] if self.include_original else []
         if self.n_styles:
             parts.append(self._stylized_predictions(images, values01, info, indices))
         flat = _joined(parts, 0)
