@@ -89,9 +89,9 @@ def pooled(main: Path, runs: dict[str, Path], control: Path | None = None) -> st
     main_found = {fold: accuracies(main, fold, (*PEERS, *OURS)) for fold in runs}
     main_none = {fold: {t: main_found[fold][("none", t)] for t in TASKS} for fold in runs}
     strict_found = {fold: paired_run(path, fold, main_none[fold]) for fold, path in runs.items()}
+    seeds = sorted(main_none[next(iter(runs))][TASKS[0]])  # every fold's and run's, as accuracies and paired_run check
 
     def over_folds(found: dict, row: str) -> dict[int, float]:
-        seeds = sorted(main_found[next(iter(runs))][("none", TASKS[0])])
         return {s: float(np.mean([found[f][(row, t)][s] for f in runs for t in TASKS])) for s in seeds}
 
     columns = {column(row, None): over_folds(main_found, row) for row in (*PEERS, *OURS)}

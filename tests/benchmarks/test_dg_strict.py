@@ -145,7 +145,7 @@ def test_all_folds_pool_each_fold_with_its_own_strict_run(strict, tmp_path):
 def test_all_folds_refuse_a_run_not_named_by_a_fold(strict, tmp_path):
     main = write_run(tmp_path / "main", lambda *_: 0.5, range(3), (*strict.PEERS, *strict.OURS))
     run = write_run(tmp_path / "run", lambda *_: 0.5, range(3), ("none", *strict.RERUN))
-    with pytest.raises(SystemExit, match="'strict' is not a fold|strict is not a fold"):
+    with pytest.raises(SystemExit, match="strict is not a fold"):
         strict.main(["--fold", "all", "--main", str(main), "--run", f"strict={run}", "--out", str(tmp_path / "t.md")])
     out = tmp_path / "t.md"
     assert strict.main(["--fold", "all", "--main", str(main), "--run", f"ihc_colon={run}", "--out", str(out)]) == 0

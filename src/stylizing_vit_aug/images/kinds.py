@@ -381,7 +381,7 @@ def _with_shown(info: BatchInfo, stored: Any, values: torch.Tensor) -> BatchInfo
 
 def _numpy_kind(images: np.ndarray, what: str) -> tuple[np.ndarray, int]:
     """An array's ``[B, H, W, C]`` view and colour channel count, after every check of its kind
-    (shape, layout, channels, size, dtype) made from its metadata alone."""
+    made without reading its pixels (shape, layout, channels, size, dtype, a masked array's mask)."""
     array = images[..., None] if images.ndim == 2 else images
     if array.ndim not in (3, 4):
         _fail(f"{what} is an array of shape {images.shape}; expected (H, W, C) or (B, H, W, C).")
