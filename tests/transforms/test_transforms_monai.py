@@ -19,7 +19,7 @@ from monai.data import CacheDataset, DataLoader, Dataset, MetaTensor, ThreadData
 from monai.transforms import Compose, EnsureChannelFirstd, Flipd, RandFlipd, RandRotate90d, Resize  # noqa: E402
 
 import stylizing_vit_aug as sva  # noqa: E402
-from helpers import examples  # noqa: E402
+from helpers import examples, float64_slides  # noqa: E402
 from stylizing_vit_aug.images import ImageError  # noqa: E402
 from stylizing_vit_aug.transforms import _common  # noqa: E402
 from stylizing_vit_aug.transforms.monai import RandStylize, RandStylized  # noqa: E402
@@ -525,3 +525,30 @@ def test_0_1_tissue_resized_bicubically_is_still_refused_under_value_range(
     for prob in (0.0, 1.0):
         with pytest.raises(ValueError, match="already scaled to 0–1"):
             RandStylize(small_stylizer, bank, prob=prob, value_range=(0, 255))(resized)
+
+
+@settings(FIXTURES_ACROSS_EXAMPLES, max_examples=examples(8))
+@given(
+    low=st.floats(-2000, 100, allow_nan=False),
+    span=st.floats(0.5, 5000, allow_nan=False),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+    as_tensor=st.booleans(),
+)
+def test_a_float_value_range_keeps_every_kept_pixel_exactly(small_stylizer, bank, low, span, dtype, as_tensor):
+    """Floats of any intensity range (CT's Hounsfield units): ``strength=0`` gives the input back bit for bit and,
+    at full strength, the glass the engine keeps is the input's own, not mapped to 0–1 and back (which moved a fifth
+    of the pixels by rounding); a float64 image keeps float64's precision in the change, not float32's."""
+    glass, tissue = (..., slice(0, 16)), (..., slice(40, None))  # float64_slides: glass left, tissue right
+    image = (float64_slides(1)[0] * span + low).to(dtype)
+    image = image if as_tensor else image.numpy()
+    equal = torch.equal if as_tensor else np.array_equal
+    value_range = (low, low + span)
+    kept = RandStylize(small_stylizer, bank, prob=1.0, strength=0.0, value_range=value_range)(image)
+    assert kept.dtype == image.dtype and equal(kept, image)
+    out = RandStylize(small_stylizer, bank, prob=1.0, value_range=value_range).set_random_state(0)(image)
+    assert out.dtype == image.dtype and equal(out[glass], image[glass])
+    assert not equal(out[tissue], image[tissue])
+    if dtype == torch.float64:  # float64 detail finer than float32 holds survives in the tissue's change too
+        as32 = RandStylize(small_stylizer, bank, prob=1.0, value_range=value_range).set_random_state(0)(
+            image.float() if as_tensor else image.astype(np.float32))
+        assert not equal(out[tissue], (as32.double() if as_tensor else as32.astype(np.float64))[tissue])

@@ -142,18 +142,20 @@ def from_unit(
 ) -> np.ndarray | torch.Tensor:
     """Stylised 0–1 values back in ``value_range`` and ``dtype`` (integers rounded and clipped to
     it, and to what ``dtype`` holds: never wrapped around, though :func:`narrow_dtype_refusal` refuses
-    such a range first). One new float32 array, worked in place; ``out01`` is left as it was."""
+    such a range first). One new array, worked in place in float32 (float64 for a float64 ``dtype``, whose
+    precision float32 would cut); ``out01`` is left as it was."""
     low, high = value_range
     least, most = _dtype_limits(dtype) or (low, high)
     bottom, top = max(low, least), min(high, most)
     if isinstance(out01, np.ndarray):
-        out = out01.astype(np.float32)  # a copy, even of float32
+        out = out01.astype(np.float64 if is_float and np.dtype(dtype) == np.float64 else np.float32)  # a copy
         out *= high - low
         out += low
         if not is_float:
             np.clip(np.rint(out, out=out), bottom, top, out=out)
         return out.astype(dtype)
-    out = out01.to(torch.float32, copy=True).mul_(high - low).add_(low)
+    out = out01.to(torch.float64 if is_float and dtype == torch.float64 else torch.float32, copy=True)
+    out.mul_(high - low).add_(low)
     if not is_float:
         out.round_().clamp_(bottom, top)
     return out.to(dtype)
