@@ -95,13 +95,13 @@ def machine() -> dict:
 
 def pool_seed(fold: str, task: str, method: str) -> int:
     """One fixed seed per pool, independent of the training seeds."""
-    key = [SOURCES.index(fold), TASKS.index(task), M.TRAIN_METHODS.index(method)]
+    key = [SOURCES.index(fold), TASKS.index(task), M.METHOD_KEYS.index(method)]
     return int(np.random.SeedSequence(key).generate_state(1)[0])
 
 
 def pair_seed(task: str, method: str, content: str, style: str) -> int:
     """One fixed seed per restyled (task, method, content source, style source) set."""
-    key = [TASKS.index(task), M.TRAIN_METHODS.index(method), SOURCES.index(content), SOURCES.index(style)]
+    key = [TASKS.index(task), M.METHOD_KEYS.index(method), SOURCES.index(content), SOURCES.index(style)]
     return int(np.random.SeedSequence(key).generate_state(1)[0])
 
 
@@ -204,7 +204,7 @@ class Run:
         if self.pair_path(task, method, content, style).exists():
             return
         start = time.perf_counter()
-        styles = self.sources[style].references if method == "ours_transform" else self.task_images(style, task)
+        styles = self.sources[style].references if method in M.REFERENCE_METHODS else self.task_images(style, task)
         seed = pair_seed(task, method, content, style)
         out, reverse = M.stylized_pair(method, self.task_images(content, task), styles, self.stylizer, seed)
         save_tensor(out, self.pair_path(task, method, content, style))
@@ -221,7 +221,7 @@ class Run:
                 for a in SOURCES:
                     for b in SOURCES:
                         needed = a != b and any(f not in (a, b) for f in self.args.folds)
-                        if needed and (method == "ours_transform" or SOURCES.index(a) < SOURCES.index(b)):
+                        if needed and (method != "ours_batch" or SOURCES.index(a) < SOURCES.index(b)):
                             units.append((task, method, a, b))
         return units
 
@@ -335,7 +335,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--folds", nargs="+", default=list(SOURCES), choices=SOURCES,
                         help="held-out sources, run in this order (default: all five)")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
-    parser.add_argument("--methods", nargs="+", default=list(M.TRAIN_METHODS), choices=M.TRAIN_METHODS)
+    parser.add_argument("--methods", nargs="+", default=list(M.TRAIN_METHODS), choices=M.METHOD_KEYS,
+                        help=f"training-time methods (default: all but the variants, {', '.join(M.VARIANT_METHODS)})")
     parser.add_argument("--seeds", type=int, default=5, help="training seeds 0..N-1 (default 5)")
     parser.add_argument("--crops", type=int, default=48, help="labelled training crops per source and task")
     parser.add_argument("--test-crops", type=int, default=32, help="labelled test crops of the held-out source")
@@ -463,6 +464,8 @@ def write_report(out: Path, records: list[dict], meta: dict, selection_seeds: li
     title += f" — {info['date']}, torch {info['torch']}"
     for rerun in meta.get("rows_rerun", []):  # rows replaced by a later run of theirs (docs/benchmarks.md)
         title += f"; {', '.join(rerun['rows'])} rerun {rerun['machine']['date']}"
+    for added in meta.get("rows_added", []):  # opt-in rows run later under the same settings
+        title += f"; {', '.join(added['rows'])} added {added['machine']['date']}"
     table = f"<!-- {title}; {info['cpu']} -->\n\n" + markdown_tables(summary)
     write_bytes_atomically(out / "table.md", table.encode("utf-8"))
     return summary, title

@@ -27,6 +27,14 @@ Peers and their settings:
 * ``ours_batch``: ``sva.BatchStylize`` without a bank (styles from the batch, the paper's recipe)
   on batches alternating the images of two training sources, with their ``domains``.
 
+Variants, run only when named (``--methods``; not in the default run): StyleTTA's other kinds of view as
+training-time copies, each with a random reference crop of another training source, as ``ours_transform``:
+
+* ``ours_stain_network``: the reference's stains moved onto the crop's tissue
+  (:func:`~stylizing_vit_aug.stain_transfer.transfer_stains`), then the network with that reference
+  (StyleTTA's default view, ``"stain+network"``);
+* ``ours_stain``: the stain transfer alone (``"stain"``), no network.
+
 The stylizer's copies are made once per (task, content source, style source), not per fold:
 every training image is restyled once by each other source, and a fold's pool takes ``copies``
 of them per image from sources that are neither the image's own nor held out (other-domain
@@ -62,7 +70,12 @@ TTA_OURS = {"tta_style": "stain+network", "tta_style_stain": "stain", "tta_style
 # reference/style, or (suffix ``_orig``) the original plus one fewer (StyleTTA's default).
 TTA_PROTOCOLS = ("", "_orig")
 TTA_METHODS = ("plain", *(method + suffix for suffix in TTA_PROTOCOLS for method in (*TTA_PEERS, *TTA_OURS)))
-STYLIZER_METHODS = ("ours_transform", "ours_batch")
+VARIANT_METHODS = ("ours_stain_network", "ours_stain")
+METHOD_KEYS = (*TRAIN_METHODS, *VARIANT_METHODS)
+"""Every training-time method, in the order that seeds its pools (a method's index is part of its seeds)."""
+REFERENCE_METHODS = ("ours_transform", *VARIANT_METHODS)
+"""Our methods whose styles are a source's reference crops (``ours_batch`` takes its training crops)."""
+STYLIZER_METHODS = ("ours_transform", "ours_batch", *VARIANT_METHODS)
 HED_SIGMA = {"hed_light": 0.05, "hed_strong": 0.2}
 
 
@@ -211,6 +224,8 @@ def stylized_pair(
         bank = sva.StyleBank.from_images(style, stylizer)
         transform = sva.StylizeTransform(stylizer=stylizer, bank=bank, p=1.0)
         return _per_image(content, lambda _, im: transform(im)), None
+    if method in VARIANT_METHODS:
+        return stain_views(method, content, style, stylizer, seed), None
     if method != "ours_batch":
         raise ValueError(f"no stylizer pool for method {method!r}")
     gen = torch.Generator().manual_seed(seed)
@@ -224,6 +239,27 @@ def stylized_pair(
     restyled_a, restyled_b = content.clone(), style.clone()
     restyled_a[order_a], restyled_b[order_b] = out[:, 0], out[:, 1]
     return restyled_a, restyled_b
+
+
+def stain_views(method: str, content: torch.Tensor, references: torch.Tensor, stylizer: sva.Stylizer, seed: int
+                ) -> torch.Tensor:
+    """``content`` (uint8) each moved to the stains of a random one of ``references``
+    (:func:`~stylizing_vit_aug.stain_transfer.stain_profile` of its stained pixels), then for
+    ``ours_stain_network`` stylised with that reference; one image at a time, as in a DataLoader."""
+    from stylizing_vit_aug.stain_transfer import stain_profile, transfer_stains
+
+    pick = torch.randint(len(references), (len(content),), generator=torch.Generator().manual_seed(seed))
+    references01 = references.float() / 255
+    profiles = stain_profile(references01)
+
+    def view(index: int, image: torch.Tensor) -> torch.Tensor:
+        k = int(pick[index])
+        moved = transfer_stains(image[None].float() / 255, profiles[k : k + 1])
+        if method == "ours_stain_network":
+            moved = stylizer(moved, references01[k : k + 1])
+        return (moved[0] * 255).round().clamp(0, 255).to(torch.uint8)
+
+    return _per_image(content, view)
 
 
 def protocol_probabilities(per_view: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

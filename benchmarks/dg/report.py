@@ -27,6 +27,8 @@ LABELS = {
     "hestain": "albumentations HEStain",
     "ours_transform": "**ours**: StylizeTransform (other-source bank)",
     "ours_batch": "**ours**: BatchStylize (in-batch, other source)",
+    "ours_stain_network": "**ours**: stain transfer + network (other-source reference)",
+    "ours_stain": "**ours**: stain transfer alone (other-source reference)",
     "tta_reinhard": "Reinhard normalisation",
     "tta_macenko": "Macenko normalisation",
     "tta_style": "**ours**: StyleTTA",
@@ -121,7 +123,7 @@ def comparisons(by: dict, summary: dict, seeds: list[int] | None = None) -> list
 
     rows, folds, seeds = summary["rows"], summary["folds"], summary["seeds"] if seeds is None else seeds
     train_peers = [r for r in rows if " + " not in r and r not in STYLIZER_METHODS]
-    pairs = [(ours, train_peers) for ours in STYLIZER_METHODS if ours in rows]
+    pairs = [(ours, train_peers) for ours in STYLIZER_METHODS if ours in rows and train_peers]
     for base in sorted({r.split(" + ")[0] for r in rows if " + " in r}, key=_order):
         for suffix in TTA_PROTOCOLS:
             peers = [f"{base} + {t}{suffix}" for t in TTA_PEERS if f"{base} + {t}{suffix}" in rows]
@@ -152,7 +154,10 @@ def seed_text(seeds: list[int]) -> str:
 
 def comparisons_table(summary: dict) -> str:
     """The paired comparisons as markdown tables (rows: ours; columns: tasks, both): over every
-    seed, then, where the summary has them, over the seeds outside the selection seeds alone."""
+    seed, then, where the summary has them, over the seeds outside the selection seeds alone; nothing for a run
+    with no peer to pair ours with (a run of ours alone, to be paired with another run's rows)."""
+    if not summary.get("comparisons"):
+        return ""
     title = ("**Ours minus the best other method of its kind** (paired over seeds; mean ± 95 % CI; "
              "the peer is the best by mean in that column)")
     text = _comparisons_markdown(title, summary["tasks"], summary.get("comparisons", []), means=False)
@@ -188,10 +193,10 @@ def _comparison_cell(c: dict | None, means: bool) -> str:
 
 def _order(row: str) -> tuple[int, int, int]:
     """Training-time rows first (in method order), then each base's test-time rows."""
-    from .methods import TRAIN_METHODS, TTA_METHODS
+    from .methods import METHOD_KEYS, TTA_METHODS
 
     train, _, test = row.partition(" + ")
-    base = TRAIN_METHODS.index(train) if train in TRAIN_METHODS else len(TRAIN_METHODS)
+    base = METHOD_KEYS.index(train) if train in METHOD_KEYS else len(METHOD_KEYS)
     return (1 if test else 0, base, TTA_METHODS.index(test) if test in TTA_METHODS else 0)
 
 

@@ -364,3 +364,38 @@ def test_a_killed_run_leaves_no_worker_running(bench, tmp_path, how):
         for process in [*workers, psutil.Process(main.pid)] if main.is_alive() else workers:
             if process.is_running():
                 process.kill()
+
+
+def test_a_run_of_ours_alone_reports_its_rows_without_comparisons(bench):
+    """A run of our rows only (the opt-in variants, a strict fold's stylizer), to be paired with another run's
+    rows, has no peer in it: its report gives the rows and no empty comparison tables (it raised on max())."""
+    from dg.report import markdown_tables, summarise
+
+    records = [{"fold": fold, "task": "focus", "train": train, "test": "plain", "seed": seed,
+                "accuracy": 0.5 + 0.1 * seed}
+               for seed in range(3) for train in bench.M.VARIANT_METHODS for fold in ("he_tcia", "ihc_colon")]
+    summary = summarise(records)
+    assert summary["comparisons"] == [] and set(summary["rows"]) == set(bench.M.VARIANT_METHODS)
+    tables = markdown_tables(summary)
+    assert "stain transfer + network" in tables and "stain transfer alone" in tables
+    assert "minus the best other method" not in tables
+
+
+def test_stain_variants_move_the_tissue_to_a_reference_and_keep_the_glass(bench, histology_crops, tmp_path):
+    """``ours_stain``: each crop's tissue takes one reference's stains and its glass stays exact; ``ours_stain_network``
+    then restyles it with that same reference; a pair's seed fixes which reference each crop takes."""
+    crops = torch.stack([torch.from_numpy(crop[:64, :64]).permute(2, 0, 1) for crop in histology_crops])
+    content, references = crops[:3].clone(), crops[3:]
+    content[..., :20] = 250  # glass, the left 8 px beyond the tissue's reach
+    stylizer = bench.small_random_stylizer()
+    stain, none = bench.M.stylized_pair("ours_stain", content, references, stylizer, seed=3)
+    assert none is None and stain.shape == content.shape and stain.dtype == torch.uint8
+    assert torch.equal(stain[..., :8], content[..., :8])  # glass kept
+    assert (stain[..., 24:] != content[..., 24:]).float().mean() > 0.5  # the tissue moved
+    assert torch.equal(bench.M.stylized_pair("ours_stain", content, references, stylizer, seed=3)[0], stain)
+    chained = bench.M.stylized_pair("ours_stain_network", content, references, stylizer, seed=3)[0]
+    assert chained.shape == content.shape and not torch.equal(chained, stain)
+    args = bench.parse_args(["--out", str(tmp_path), "--methods", "ours_stain", "--folds", "he_tcia"])
+    units = bench.Run(args, sources={}).pair_units()
+    assert {(u[2], u[3]) for u in units if u[0] == "focus"} == {  # every ordered pair, as ours_transform's bank
+        (a, b) for a in bench.SOURCES for b in bench.SOURCES if a != b and "he_tcia" not in (a, b)}
