@@ -5,6 +5,7 @@ unusable ``--device`` are refused with exit 2 before anything is written."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,34 @@ def test_overwrite_and_resume_together_are_refused_before_anything_is_written(da
     assert "--overwrite" in capsys.readouterr().err and not out.exists()
 
 
+@pytest.mark.parametrize("linked", [False, True], ids=["inside", "through-a-link"])
+def test_a_run_folder_inside_the_training_data_is_refused_before_anything_is_written(data, tmp_path, capsys, linked):
+    """Its previews would be training images, a domain of their own, at the next run or a resume (as found by a
+    probe: the next run's domains held "run"); ``stylize`` refuses an output inside its input the same way."""
+    data = Path(shutil.copytree(data, tmp_path / "data"))  # a regression writes into this copy, not the module's
+    out = data / "run"
+    if linked:
+        (tmp_path / "alias").symlink_to(data, target_is_directory=True)
+        out = tmp_path / "alias" / "run"
+    assert run_train(parse(str(data), "-o", str(out), *FAST)) == 2
+    err = capsys.readouterr().err
+    assert "inside the training data" in err and "pass an -o outside" in err and not (data / "run").exists()
+
+
+@pytest.mark.parametrize("val", ["data", "a domain"])
+def test_validation_images_that_are_training_images_are_warned_of(data, tmp_path, caplog, val):
+    val_dir = data if val == "data" else next(p for p in data.iterdir() if p.is_dir())
+    assert run_train(parse(str(data), "-o", str(tmp_path / "run"), *FAST, "--val-dir", str(val_dir))) == 0
+    assert "overlaps the training data" in caplog.text and "held-out images" in caplog.text
+    caplog.clear()
+    held_out = tmp_path / "held-out"
+    held_out.mkdir()
+    for image in sorted(val_dir.rglob("*.png"))[:2]:
+        (held_out / image.name).write_bytes(image.read_bytes())
+    assert run_train(parse(str(data), "-o", str(tmp_path / "run2"), *FAST, "--val-dir", str(held_out))) == 0
+    assert "overlaps the training data" not in caplog.text
+
+
 # -- B2: one writer per folder -------------------------------------------------------------------
 @pytest.mark.parametrize("resume", [[], ["--resume"]], ids=["new", "resume"])
 def test_a_second_run_into_a_folder_being_written_exits_2_naming_the_running_one(data, tmp_path, capsys, resume):
@@ -97,7 +126,8 @@ def test_a_killed_runs_lock_does_not_block_a_rerun(data, tmp_path):
 def test_only_rank_0_of_a_launch_takes_the_lock(tmp_path, monkeypatch):
     out = tmp_path / "run"
     out.mkdir()
-    config = train.config_from_args(parse(str(tmp_path), "-o", str(out), *FAST))
+    (tmp_path / "data").mkdir()
+    config = train.config_from_args(parse(str(tmp_path / "data"), "-o", str(out), *FAST))
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")
     with exclusive_lock(out / train.LOCK_NAME, "rank 0"), train._run_folder(config, overwrite=False):
