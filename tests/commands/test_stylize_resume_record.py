@@ -75,6 +75,23 @@ def test_a_rerun_with_other_settings_keeps_the_outputs_and_names_the_settings_th
     assert all(row["strength"] == "0.3" and row["seed"] == "5" for row in redone.values())
 
 
+@pytest.mark.parametrize("change", [("--styles-per-image", "2"), ("--ext", "tif")], ids=["styles-per-image", "ext"])
+def test_a_rerun_naming_its_outputs_otherwise_warns_that_the_folder_holds_both_sets(tmp_path, run_in, capsys, change):
+    """Another ``--styles-per-image`` (``img0.s0.png``... against ``img0.png``) or ``--ext`` writes each input's
+    outputs under other names: the earlier ones stay, and a dataset read from the folder would take every image
+    more than once. Said (found by a probe: the record held 6 rows for 2 inputs, without a word)."""
+    out = tmp_path / "out"
+    assert run_in(out) == 0
+    assert "names this run does not write" not in capsys.readouterr().err
+    first = set(_by_output(out / "stylize_log.csv"))
+    assert run_in(out, *change) == 0
+    err = capsys.readouterr().err
+    assert "4 existing output(s) in the folder are of this run's inputs under names this run does not write" in err
+    assert any(f"(e.g. {name}:" in err for name in first) and "fresh output folder" in err
+    assert run_in(out, *change) == 0  # each run's own outputs alone: the same warning, as both sets are still there
+    assert "names this run does not write" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("lost", ["deleted", "log elsewhere"])
 @pytest.mark.parametrize("options", [(), ("--strength", "0.3", "--seed", "5")], ids=["same settings", "others"])
 def test_outputs_found_without_a_record_are_recorded_as_unknown_never_with_this_runs_settings(

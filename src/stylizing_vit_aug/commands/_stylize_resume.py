@@ -35,7 +35,10 @@ from ._stylize_record import (
     unknown_row,
 )
 
-__all__ = ["Resumed", "earlier_rows", "recorded_lossless", "redo_changed_inputs", "report_resumed", "resumed_rows"]
+__all__ = [
+    "Resumed", "earlier_rows", "recorded_lossless", "redo_changed_inputs", "report_other_outputs", "report_resumed",
+    "resumed_rows",
+]
 
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log
 
@@ -257,4 +260,17 @@ def report_resumed(resumed: Resumed, total: int, log: Path, overwrite: bool) -> 
             "deleted or replaced, or --log points to another record); they are kept as they are and recorded "
             "with style, strength and seed left empty (unknown), since this run cannot know them: %s",
             len(resumed.unknown), existing, resumed.unknown[0], log, REDO,
+        )
+
+
+def report_other_outputs(others: list[dict[str, str]], inputs: set[str]) -> None:
+    """Warn of existing outputs of this run's ``inputs`` under names this run does not write (``others``, the rows of
+    outputs outside its plan): an earlier run's other ``--styles-per-image`` or ``--ext`` made them, and the folder
+    would hold both sets, so a dataset read from it would take some images more often than the rest."""
+    same = [row["output"] for row in others if row.get("input") in inputs]
+    if same:
+        logger.warning(
+            "%d existing output(s) in the folder are of this run's inputs under names this run does not write (e.g. "
+            "%s: an earlier run with another --styles-per-image or --ext made them); they are kept, so the folder "
+            "will hold both sets: remove them, or write into a fresh output folder (-o)", len(same), same[0],
         )

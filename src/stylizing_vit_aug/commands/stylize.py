@@ -94,7 +94,14 @@ from ._stylize_record import (
     stat_column,
     whole_outputs,
 )
-from ._stylize_resume import earlier_rows, recorded_lossless, redo_changed_inputs, report_resumed, resumed_rows
+from ._stylize_resume import (
+    earlier_rows,
+    recorded_lossless,
+    redo_changed_inputs,
+    report_other_outputs,
+    report_resumed,
+    resumed_rows,
+)
 from .common import (
     PIL_FORMATS,
     CLIError,
@@ -336,6 +343,7 @@ def _reconcile_record(plan: StylizePlan, jobs: list[Job], rows: RunRows) -> None
     resumed = resumed_rows([rows.done(path, out, choice, _written_lossless(plan, out, logged))
                             for path, out, choice in jobs if out in existing], logged, others, changed)
     report_resumed(resumed, len(jobs), plan.log, plan.overwrite)
+    report_other_outputs(others, {plan.input_key(path) for path, _, _ in jobs})
     replace_log(plan.log, resumed.rows + others, parts)
 
 
