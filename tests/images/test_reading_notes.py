@@ -47,6 +47,28 @@ def test_a_listing_with_only_other_files_says_so_quietly(tmp_path, caplog):
     assert not _notes(caplog, "left out")
 
 
+def test_hidden_images_and_folders_are_counted_in_a_quiet_line(tmp_path, caplog):
+    """Names starting with "." are never listed (macOS's ``._x.png`` copies, ``.ipynb_checkpoints``), but a user
+    who hid an image by accident hears of it with ``-v``: it was skipped without a word before."""
+    write_images(tmp_path / "a", 2)
+    write_images(tmp_path / ".ipynb_checkpoints", 1)
+    (tmp_path / "a" / "._img00.png").write_bytes((tmp_path / "a" / "img00.png").read_bytes())
+    (tmp_path / "a" / ".DS_Store").write_bytes(b"\0")  # not an image: not counted
+    with caplog.at_level(logging.INFO):
+        found = find_images(tmp_path)
+    assert len(found) == 2 and all(not p.name.startswith(".") for p in found)
+    (said,) = _notes(caplog, "hidden")
+    assert said.levelno == logging.INFO and str(tmp_path) in said.getMessage()
+    assert "1 hidden image file(s) and 1 hidden folder(s)" in said.getMessage()
+    caplog.clear()
+    for hidden in (tmp_path / "a" / "._img00.png", *(tmp_path / ".ipynb_checkpoints").iterdir()):
+        hidden.unlink()
+    (tmp_path / ".ipynb_checkpoints").rmdir()
+    with caplog.at_level(logging.INFO):
+        find_images(tmp_path)
+    assert not _notes(caplog, "hidden")
+
+
 def test_the_first_frame_note_names_the_file(tmp_path, caplog, monkeypatch):
     monkeypatch.setattr(kinds, "_told", set())
     frames = [Image.fromarray(np.full((16, 16, 3), v, np.uint8)) for v in (10, 200)]

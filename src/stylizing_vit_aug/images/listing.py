@@ -100,6 +100,7 @@ def list_images(
     found: list[Path] = []
     linked: list[Path] = []  # symlinked image files, kept by _once_per_file
     left_out: Counter[str] = Counter()  # files of other kinds, by suffix
+    hidden: Counter[str] = Counter()  # names starting with ".", never listed: "image" files and "folder"s
     seen: set[str] = set()
     trees = [str(root)]  # still to list: root's own tree first, then each linked folder met in it
     stopped = False
@@ -115,6 +116,9 @@ def list_images(
             if stopped := len(seen) == max_folders:
                 break
             seen.add(real)
+            hidden["folder"] += sum(name.startswith(".") for name in subfolders)
+            hidden["image"] += sum(name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS
+                                   for name in files)
             subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
             trees.extend(path for name in subfolders if os.path.islink(path := os.path.join(folder, name)))
             for name in sorted(name for name in files if not name.startswith(".")):
@@ -130,6 +134,12 @@ def list_images(
             if stopped:
                 break
     _note_left_out(root, left_out)
+    if hidden["image"] or hidden["folder"]:
+        logger.info(
+            "left out %d hidden image file(s) and %d hidden folder(s) under %s (names starting with '.', e.g. "
+            "macOS's ._name.png copies or .ipynb_checkpoints): rename one without the dot to use it",
+            hidden["image"], hidden["folder"], root,
+        )
     return sorted(found + _once_per_file(root, found, linked)), stopped
 
 
