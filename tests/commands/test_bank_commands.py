@@ -46,6 +46,18 @@ def test_bank_build_refuses_a_crop_size_without_crops_per_image(tmp_path, checkp
     assert err.startswith("stylizing-vit-aug bank build: error:")  # the command as typed, not "bank"
 
 
+def test_bank_build_refuses_a_stream_dtype_with_no_streams(tmp_path, checkpoint, capsys):
+    """``--stream-dtype`` with ``--no-streams`` was ignored without a word (found by a probe), as ``--crop-size``
+    alone is not."""
+    write_images(tmp_path / "styles", 2)
+    out = tmp_path / "b.safetensors"
+    args = ["bank", "build", str(tmp_path / "styles"), "-o", str(out), "--checkpoint", checkpoint, "--no-streams"]
+    assert cli.main([*args, "--stream-dtype", "float16"]) == 2 and not out.exists()
+    err = capsys.readouterr().err
+    assert "--stream-dtype float16" in err and "--no-streams" in err and "drop one of them" in err
+    assert cli.main(args) == 0 and out.is_file()  # --no-streams alone builds
+
+
 def test_bank_build_help_says_what_crop_size_measures_and_defaults_to(capsys):
     """It said "crop side (default: model size)": not in what units, of what, nor that a crop is resized."""
     assert cli.main(["bank", "build", "--help"]) == 0

@@ -231,6 +231,23 @@ def test_quality_is_recorded_only_where_it_made_the_output(tmp_path, checkpoint,
     assert "other settings" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("ext", ["keep", "tif", "jpg"])
+def test_a_quality_no_output_takes_is_said_to_be_ignored(tmp_path, checkpoint, capsys, ext):
+    """``--quality`` on a run that writes no JPEG or WebP did nothing, without a word (a probe found it); a run that
+    writes one takes it, and the default says nothing either way."""
+    folder = tmp_path / "in"
+    write_images(folder, 2)
+    style = write_images(tmp_path / "style", 1, seed=4)[0]
+    assert cli.main(_stylize(folder, tmp_path / "out", style, checkpoint, "--quality", "60", "--ext", ext)) == 0
+    err = capsys.readouterr().err
+    ignored = "--quality 60 is ignored: it sets JPEG and lossy WebP outputs, and this run writes none"
+    assert (ignored in err) == (ext != "jpg"), err
+    if ext == "jpg":
+        assert {row["quality"] for row in read_stylize_log(tmp_path / "out" / "stylize_log.csv")} == {"60"}
+    assert cli.main(_stylize(folder, tmp_path / "again", style, checkpoint, "--ext", ext)) == 0
+    assert "is ignored" not in capsys.readouterr().err
+
+
 _EMPTY_ON_ONE_NODE = textwrap.dedent("""
     import os, sys
     from stylizing_vit_aug import cli

@@ -156,7 +156,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="keep",
         help="output format (default: keep the input's)",
     )
-    parser.add_argument("--quality", type=int, default=95, help="JPEG and lossy WebP quality (default 95)")
+    parser.add_argument("--quality", type=int, default=None, help="JPEG and lossy WebP quality (default 95)")
     parser.add_argument("--log", type=Path, default=None,
                         help=f"CSV record file (default: OUTPUT/{LOG_NAME}), of one output folder")
     parser.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")

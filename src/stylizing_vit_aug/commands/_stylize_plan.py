@@ -102,8 +102,12 @@ class StylizePlan:
                 f"the output folder {args.output} must not be the input folder or inside it, by any path (a link, a "
                 f"bind mount, a share mounted twice); pass an -o outside {args.input}"
             )
-        if not 0 <= args.quality <= 100:
+        if args.quality is not None and not 0 <= args.quality <= 100:
             raise CLIError(f"--quality must lie in 0..100, got {args.quality}")
+        suffixes = {f".{args.ext}"} if args.ext != "keep" else {path.suffix.lower() for path in inputs}
+        if args.quality is not None and not suffixes & {".jpg", ".jpeg", ".webp"}:
+            logger.warning("--quality %d is ignored: it sets JPEG and lossy WebP outputs, and this run writes none "
+                           "(%s)", args.quality, ", ".join(sorted(suffixes)))
         _refuse_an_image_name_as_the_output_folder(args.output, inputs[0])
         log = args.log or args.output / LOG_NAME
         if refusal := log_refusal(log, root if folder else None, args.output):
@@ -132,7 +136,7 @@ class StylizePlan:
             args.styles_per_image,
             args.batch_size,
             args.ext,
-            args.quality,
+            95 if args.quality is None else args.quality,
             args.value_range,
             args.overwrite,
             args.on_error,

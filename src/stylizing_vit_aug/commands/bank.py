@@ -139,6 +139,11 @@ def run_build(args: argparse.Namespace) -> int:
             "whole images are resized and --crop-size would be ignored: add --crops-per-image N, or "
             "leave --crop-size out"
         )
+    if args.stream_dtype is not None and args.no_streams:
+        raise CLIError(
+            f"--stream-dtype {args.stream_dtype} is the dtype of the stored style streams, which --no-streams leaves "
+            "out: drop one of them"
+        )
     with new_output_file(args.output, "-o", "bank.safetensors"):  # its folder goes again if the build stops
         return _build(args, choice)
 
