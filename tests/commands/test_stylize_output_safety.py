@@ -187,6 +187,21 @@ def test_an_output_path_that_cannot_be_a_folder_is_exit_2_naming_it(tmp_path, ru
     assert not loads and blocker.read_text() == "a file"
 
 
+def test_a_file_where_an_outputs_subfolder_must_be_names_it_and_what_to_do(tmp_path, checkpoint, capsys):
+    """An input in a subfolder whose output folder is blocked by a file of that name: that output fails alone, and
+    the message says which file is in the way and to move it (it said only "File exists", found by a probe)."""
+    write_images(tmp_path / "in" / "sub", 1, size=(64, 64))
+    write_images(tmp_path / "in", 1, size=(64, 64))
+    style = write_images(tmp_path / "style", 1, size=(32, 32), seed=4)[0]
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sub").write_text("a file")
+    assert cli.main(_stylize_argv(tmp_path / "in", out, style, checkpoint)) == 3
+    _refused(capsys, f"cannot write {out / 'sub' / 'img00.png'}",
+             f"{out / 'sub'} is a file where a folder of the path must be: move it away")
+    assert (out / "img00.png").is_file() and (out / "sub").read_text() == "a file"
+
+
 def _read_only(monkeypatch, folder: Path) -> None:
     """``folder`` as on a read-only mount, where even root cannot write (chmod does not stop root)."""
     real_open = os.open

@@ -13,6 +13,7 @@ such: the entry point imports this on every run.
 from __future__ import annotations
 
 import errno
+import os
 import sys
 import traceback
 from contextlib import suppress
@@ -121,7 +122,18 @@ def _advice(error: OSError, path: object) -> str | None:
         return "free space there (or raise your quota) and run the command again"
     if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return "make the folder writable, or pass a folder that can be written to"
+    if error.errno in (errno.EEXIST, errno.ENOTDIR) and (blocking := _file_in_the_way(path)) is not None:
+        return f"{blocking} is a file where a folder of the path must be: move it away and run the command again"
     return None
+
+
+def _file_in_the_way(path: object) -> Path | None:
+    """The first of ``path``'s folders that exists as something else (a file where a folder must be), or None."""
+    try:
+        parents = Path(os.fspath(path)).parents  # type: ignore[call-overload]
+    except TypeError:
+        return None
+    return next((parent for parent in reversed(parents) if parent.exists() and not parent.is_dir()), None)
 
 
 def _loaded(module: str, name: str) -> type[BaseException] | tuple[()]:

@@ -75,6 +75,7 @@ from ..images.headers import refuse_special, unreadable
 from ..images.kinds import warn_first
 from ..images.value_range import declare_value_range, declared_value_range, eight_bit_refusal
 from ..stylizer import STRIP_PIXELS
+from ._exits import cannot_write
 from ._ranks import on_every_rank
 from ._stylize_args import EPILOG as EPILOG  # re-exported: the command's help and options, torch-free there
 from ._stylize_args import add_arguments as add_arguments
@@ -431,7 +432,7 @@ class _Outputs:
             return
         except OSError as error:  # a full disk, a quota, a read-only folder: never a success
             self.out_of_space(error)
-            self.unwritten(job, f"cannot write {out}: {error.strerror or error}")
+            self.unwritten(job, cannot_write(error, out))
             return
         self.made.append(self.plan.key(out))
         self.progress.update(1)
@@ -472,7 +473,7 @@ class _Outputs:
                 except OSError as error:  # a full disk, a quota, a read-only folder: never a success
                     self.writer.retract(starts[number])  # before its failure's row, which may not fit
                     self.out_of_space(error)
-                    self.unwritten(job, f"cannot write {job[1]}: {error.strerror or error}")
+                    self.unwritten(job, cannot_write(error, job[1]))
                     return [] if self.full else new[number + 1:]
                 renamed.append(job[1])
                 self.made.append(self.plan.key(job[1]))
