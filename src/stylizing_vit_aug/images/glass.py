@@ -12,7 +12,7 @@ import torch
 
 from .value_range import declared_value_range, opaque_alpha
 
-__all__ = ["ALPHA_CHANNELS", "composite_on_glass", "on_glass", "over_white"]
+__all__ = ["ALPHA_CHANNELS", "composite_on_glass", "on_glass", "over_white", "under_white"]
 
 ALPHA_CHANNELS = {2: 1, 4: 3}  # channels with a trailing alpha channel -> colour channels
 
@@ -47,6 +47,31 @@ def over_white(colour: Pixels, alpha: Pixels) -> Pixels:
     white = int(np.iinfo(dtype).max) if declared is None else int(declared[1])
     flat = (_wide(colour) * wide + white * (opaque - wide) + opaque // 2) // opaque
     return flat.astype(dtype) if isinstance(flat, np.ndarray) else flat.to(colour.dtype)
+
+
+def under_white(shown: Pixels, alpha: Pixels) -> Pixels:
+    """The colour ``alpha`` shows as ``shown`` on white, :func:`over_white` undone: what a partly transparent pixel
+    the engine changed is stored as, so that it shows as the engine made it (stored as ``shown``, it would be mixed
+    with white twice). Clipped to the type's range where no colour shows as ``shown`` (a faint pixel made darker
+    than its alpha lets it show); alpha 0 keeps ``shown`` (nothing of it shows); opaque pixels exactly."""
+    if shown.is_floating_point() if isinstance(shown, torch.Tensor) else shown.dtype.kind == "f":
+        weight = alpha.clip(0, 1)
+        seen = weight > 0
+        colour = ((shown - (1 - weight)) / (weight + ~seen)).clip(0, 1)  # ~seen: no division by zero
+        return torch.where(seen, colour, shown) if isinstance(shown, torch.Tensor) else np.where(seen, colour, shown)
+    dtype = _numpy_dtype(shown)
+    if isinstance(shown, np.ndarray):
+        wide, level = alpha.astype(np.int64), shown.astype(np.int64)
+    else:
+        wide, level = alpha.to(torch.int64), shown.to(torch.int64)
+    opaque = opaque_alpha(dtype, int(wide.max()) if dtype == np.uint16 else 0)
+    declared = declared_value_range() if dtype == np.uint16 else None
+    white = int(np.iinfo(dtype).max) if declared is None else int(declared[1])
+    colour = (level * opaque - white * (opaque - wide) + wide // 2) // wide.clip(1, None)
+    colour = colour.clip(0, white)
+    if isinstance(shown, np.ndarray):
+        return np.where(wide > 0, colour, level).astype(dtype)
+    return torch.where(wide > 0, colour, level).to(shown.dtype)
 
 
 def on_glass(pixels: np.ndarray) -> np.ndarray:

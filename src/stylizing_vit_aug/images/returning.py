@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .glass import under_white
 from .headers import exif_orientation
 from .kinds import _PIL_16BIT, TORCH_UINT16, BatchInfo, ImageLike, _native, _pil_target, min_is_white, pil_pixels
 from .metadata import carried
@@ -121,13 +122,15 @@ def from_batch(values: torch.Tensor, info: BatchInfo, source: Any = None) -> Any
             out = to_uint8(values) if info.dtype == torch.uint8 else values.to(info.dtype)
         out = out.to(info.device)
         if info.alpha is not None:
-            out = torch.cat([_as_stored(out, kept, info.stored), info.alpha.to(out.device)], dim=1)
+            alpha = info.alpha.to(out.device)
+            out = torch.cat([_as_stored(out, kept, info.stored, alpha), alpha], dim=1)
         out = out.contiguous(memory_format=layout)  # a copy only after adding alpha
         return _as_tv_tensor(out if info.batched else out[0], source)
     if info.kind == "pil":
         pixels = _integers(values, _native(info.dtype), info.value_range)[0]  # C-contiguous, as PIL needs
         if info.alpha is not None:
-            pixels = np.concatenate([_as_stored(pixels, kept[:1], info.stored)[0], info.alpha[0]], axis=-1)
+            colours = _as_stored(pixels[None], kept[:1], info.stored, info.alpha[:1])[0]
+            pixels = np.concatenate([colours, info.alpha[0]], axis=-1)
         elif info.channels == 1:
             pixels = pixels[..., 0]
         if info.dtype in _PIL_16BIT:
@@ -138,7 +141,7 @@ def from_batch(values: torch.Tensor, info: BatchInfo, source: Any = None) -> Any
     else:
         array = values.permute(0, 2, 3, 1).cpu().numpy().astype(info.dtype, copy=False)
     if info.alpha is not None:  # concatenate and [..., 0] of a C-contiguous array keep it so
-        array = np.concatenate([_as_stored(array, kept, info.stored), info.alpha], axis=-1)
+        array = np.concatenate([_as_stored(array, kept, info.stored, info.alpha), info.alpha], axis=-1)
     if info.squeeze_channel:
         array = array[..., 0]
     return array if info.batched else array[0]
@@ -154,10 +157,13 @@ def _as_tv_tensor(out: torch.Tensor, source: Any) -> torch.Tensor:
     return tv_tensors.wrap(out, like=source)
 
 
-def _as_stored(out: Any, kept: torch.Tensor | None, stored: Any) -> Any:
+def _as_stored(out: Any, kept: torch.Tensor | None, stored: Any, alpha: Any) -> Any:
     """``out`` (a tensor ``[B, C, H, W]`` or an array ``[B, H, W, C]``, in the stored colours' dtype) with the
     stored colour of each pixel the engine ``kept`` as it was given it (on white: :func:`~.glass.over_white`), so a
-    pixel not changed comes back exactly, whatever its alpha; the others as the engine made them."""
+    pixel not changed comes back exactly, whatever its alpha; the others as the engine made them, stored under their
+    ``alpha`` so that they show so (:func:`~.glass.under_white`)."""
+    each = [under_white(colours, its_alpha) for colours, its_alpha in zip(out, alpha)]  # each its own opaque level
+    out = torch.stack(each) if isinstance(out, torch.Tensor) else np.stack(each)
     if kept is None or stored is None:
         return out
     if isinstance(out, torch.Tensor):
