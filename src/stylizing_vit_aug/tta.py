@@ -47,7 +47,7 @@ from torch import nn
 
 from .image_ops import blend_into, color_statistics
 from .images import Normalization, check_image, from_batch, to_batch
-from .images.returning import memory_format_of
+from .images.kinds import memory_format_of
 from .model import StyleStream
 from .stain_transfer import stain_profile, transfer_stains
 from .stylizer import Stylizer
@@ -436,7 +436,8 @@ class StyleTTA(nn.Module):
         source = images[owners] if normalised or images.dtype == torch.float64 else None
         source01 = chunk01[owners - owners[0]] if normalised else None  # in 0–1, as the engine had them
         views = self._from01(stylized01, rows_info, images, source, source01)
-        # in the original view's layout: a channels-last classifier is given one layout, not two
+        # in the original view's layout, so a channels-last classifier is given one layout, not two: from_batch gives it
+        # already (no copy then); normalised views (redo_normalize) come in the engine's
         return self._classify(views.contiguous(memory_format=memory_format_of(images)), images.shape[0])
 
     def _streams(self, rows: torch.Tensor) -> StyleStream:

@@ -158,3 +158,18 @@ def test_an_image_stylised_in_strips_keeps_the_layout_rule(stylizer, style, monk
     image = _tensor((1, 3, 64, 96)).contiguous(memory_format=torch.channels_last)
     out = stylizer(image, style)
     assert out.is_contiguous(memory_format=torch.channels_last) and not out.is_contiguous(), out.stride()
+
+
+@pytest.mark.parametrize("name", list(TENSORS))
+def test_from_batch_gives_the_recorded_layout_without_the_input(name):
+    """``to_batch`` records the input's layout, so ``from_batch`` gives it back without being handed the input (a
+    caller that has only the engine's result and its info, as StyleTTA's views: they came contiguous, and were
+    copied a second time into the input's layout)."""
+    from stylizing_vit_aug.images import from_batch, to_batch
+
+    image, channels_last = TENSORS[name]()
+    values, info = to_batch(image)
+    out = from_batch(values.contiguous(), info)
+    wanted = torch.channels_last if channels_last else torch.contiguous_format
+    assert out.is_contiguous(memory_format=wanted) and out.is_contiguous() != channels_last, out.stride()
+    assert out.dtype == image.dtype and out.shape == image.shape

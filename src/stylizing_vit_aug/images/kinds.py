@@ -99,6 +99,8 @@ class BatchInfo:
     # white (glass.over_white): where the engine keeps a pixel as it was given, from_batch gives back its stored colour
     stored: Any = field(default=None, compare=False, repr=False)
     shown: torch.Tensor | None = field(default=None, compare=False, repr=False)
+    # a tensor's layout (memory_format_of), which from_batch gives back without needing the input itself
+    memory_format: torch.memory_format = field(default=torch.contiguous_format, compare=False, repr=False)
 
     def rows(self, index: torch.Tensor) -> BatchInfo:
         """The info of the rows ``index`` of a batch (for a result computed on those rows only)."""
@@ -329,6 +331,16 @@ def _torch_kind(images: torch.Tensor, what: str) -> tuple[torch.Tensor, int]:
     return batch, ALPHA_CHANNELS.get(channels, channels)
 
 
+def memory_format_of(images: Any) -> torch.memory_format:
+    """The layout a tensor made from ``images`` comes back in: ``torch.channels_last`` for a 4-D tensor
+    in that layout (and not also contiguous, as a one-channel or 1x1 batch is), else contiguous; not
+    what ``clone`` or ``empty_like`` would guess (an expanded batch, stride 0, they make channels-last)."""
+    channels_last = isinstance(images, torch.Tensor) and images.dim() == 4 and not images.is_contiguous()
+    if channels_last and images.is_contiguous(memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
 def _torch_to_batch(images: torch.Tensor, what: str, range_checked: bool) -> tuple[torch.Tensor, BatchInfo]:
     images = images.detach()  # the engine never differentiates through its input
     batch, colours = _torch_kind(images, what)
@@ -349,6 +361,7 @@ def _torch_to_batch(images: torch.Tensor, what: str, range_checked: bool) -> tup
         images.device,
         alpha=alpha,
         value_range=declared,
+        memory_format=memory_format_of(images),
     )
     if images.dtype == TORCH_UINT16:  # numpy's uint16 rule, on the host (torch has no max of uint16)
         values = torch.from_numpy(_sixteen_bit_unit(colour.cpu().numpy(), what, range_checked)).to(images.device)

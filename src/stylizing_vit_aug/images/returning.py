@@ -17,7 +17,17 @@ import torch
 
 from .glass import under_white
 from .headers import exif_orientation
-from .kinds import _PIL_16BIT, TORCH_UINT16, BatchInfo, ImageLike, _native, _pil_target, min_is_white, pil_pixels
+from .kinds import (
+    _PIL_16BIT,
+    TORCH_UINT16,
+    BatchInfo,
+    ImageLike,
+    _native,
+    _pil_target,
+    memory_format_of,
+    min_is_white,
+    pil_pixels,
+)
 from .metadata import carried
 from .value_range import SIXTEEN_BIT, from_unit
 
@@ -27,22 +37,12 @@ try:  # PIL is a core dependency, but keep the import error readable
 except ImportError:  # pragma: no cover
     PILImage = None
 
-__all__ = ["from_batch", "memory_format_of", "same_kind_copy", "to_uint8", "with_source_labels"]
+__all__ = ["from_batch", "same_kind_copy", "to_uint8", "with_source_labels"]
 
 
 def to_uint8(values: torch.Tensor) -> torch.Tensor:
     """Float 0–1 -> uint8 0–255 (rounded, clamped), on the same device."""
     return values.mul(255).round_().clamp_(0, 255).to(torch.uint8)
-
-
-def memory_format_of(images: Any) -> torch.memory_format:
-    """The layout a tensor made from ``images`` comes back in: ``torch.channels_last`` for a 4-D tensor
-    in that layout (and not also contiguous, as a one-channel or 1x1 batch is), else contiguous; not
-    what ``clone`` or ``empty_like`` would guess (an expanded batch, stride 0, they make channels-last)."""
-    channels_last = isinstance(images, torch.Tensor) and images.dim() == 4 and not images.is_contiguous()
-    if channels_last and images.is_contiguous(memory_format=torch.channels_last):
-        return torch.channels_last
-    return torch.contiguous_format
 
 
 def _integers(values: torch.Tensor, dtype: Any, value_range: tuple[float, float] | None = None) -> np.ndarray:
@@ -101,15 +101,18 @@ def from_batch(values: torch.Tensor, info: BatchInfo, source: Any = None) -> Any
 
     ``source``: the images ``values`` were made from (by :func:`to_batch`). A float64 source
     takes the change onto its own values, so the pixels the engine keeps stay exact instead of
-    coming back rounded through float32; a channels-last tensor source gives a channels-last
-    tensor back (without a source, contiguous). Arrays come back C-contiguous.
+    coming back rounded through float32. A tensor comes back in the layout of the input ``info``
+    records (channels-last for a channels-last input), or of ``source`` where given; arrays come
+    back C-contiguous.
     """
     if info.kind == "list":
         sources = [None] * len(info.items) if source is None else source
         return [from_batch(values[i : i + 1], item, sources[i]) for i, item in enumerate(info.items)]
     # the one layout change (the steps below keep it): numpy and PIL read channels-last [B, C, H, W] as
     # C-contiguous [B, H, W, C]; a tensor takes the input's layout
-    layout = memory_format_of(source) if info.kind == "torch" else torch.channels_last
+    layout = torch.channels_last
+    if info.kind == "torch":
+        layout = info.memory_format if source is None else memory_format_of(source)
     values = torch.clamp(values, 0, 1, out=torch.empty_like(values, memory_format=layout))  # one copy
     kept = None if info.shown is None else values == info.shown.to(values.device)  # given back as stored
     exact = None if source is None else _float64_colours(source, info)

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from .batching import _check_list, _checked_kind
-from .kinds import MIN_SIZE, _pil_target
-from .returning import memory_format_of, with_source_labels
+from .kinds import MIN_SIZE, _pil_target, memory_format_of
+from .returning import with_source_labels
 
 try:  # PIL is a core dependency, but keep the import error readable
     from PIL import Image as PILImage

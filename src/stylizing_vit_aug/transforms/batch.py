@@ -30,8 +30,7 @@ from ..bank.sampling import label_of
 from ..devices import to_device_nowait, usable_device
 from ..image_ops import random_crop_resize
 from ..images import from_batch, to_batch
-from ..images.kinds import TORCH_UINT16
-from ..images.returning import memory_format_of
+from ..images.kinds import TORCH_UINT16, memory_format_of
 from ..model import roll_pairs
 from ..stylizer import Stylizer
 from ._base import StyleAugmentation

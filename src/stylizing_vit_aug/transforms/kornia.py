@@ -38,7 +38,7 @@ except ImportError as error:  # "needs kornia" only where it is missing or too o
 from ..bank import StyleBank
 from ..devices import to_device_nowait
 from ..images import check_image, from_batch, to_batch
-from ..images.returning import memory_format_of
+from ..images.kinds import memory_format_of
 from ..model import roll_pairs
 from ..stylizer import Stylizer
 from ._base import StyleAugmentation
