@@ -130,12 +130,18 @@ def comparisons(by: dict, summary: dict, seeds: list[int] | None = None) -> list
             pairs += [(f"{base} + {ours}{suffix}", peers) for ours in TTA_OURS
                       if f"{base} + {ours}{suffix}" in rows and peers]
     out = []
+    found: dict[tuple[str, str], dict[int, float]] = {}  # (row, task): its per-seed means, each row once
+
+    def per_seed(row: str, task: str) -> dict[int, float]:
+        if (row, task) not in found:
+            found[(row, task)] = _per_seed(by, row, summary["tasks"] if task == "all" else [task], folds, seeds)
+        return found[(row, task)]
+
     for ours, peers in pairs:
         for task in summary["tasks"] + ["all"]:
-            task_list = summary["tasks"] if task == "all" else [task]
-            peer_seeds = {r: _per_seed(by, r, task_list, folds, seeds) for r in peers}
+            peer_seeds = {r: per_seed(r, task) for r in peers}
             best = max(peers, key=lambda r: np.mean(list(peer_seeds[r].values())) if peer_seeds[r] else -1.0)
-            a, b = _per_seed(by, ours, task_list, folds, seeds), peer_seeds[best]
+            a, b = per_seed(ours, task), peer_seeds[best]
             common = [s for s in a if s in b]
             if common:
                 mean, half = interval([a[s] - b[s] for s in common])
