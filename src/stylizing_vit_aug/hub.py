@@ -74,7 +74,14 @@ from .checkpoints.recorded import stats_or_missing
 from .hub_download import CheckpointNotCached as CheckpointNotCached  # callers import it from here
 from .hub_download import NotInRepo, cached, download, snapshot_revision
 from .local_checkpoint import RUN_EXPORT as RUN_EXPORT  # where the trainer writes its export
-from .local_checkpoint import LoadedCheckpoint, both_stats, check_record, load_directory, load_weights_file
+from .local_checkpoint import (
+    LoadedCheckpoint,
+    both_stats,
+    check_record,
+    load_directory,
+    load_weights_file,
+    read_unsaved,
+)
 from .model import StylizingViT
 from .registry import (
     DATASET_STATS,
@@ -279,12 +286,6 @@ def _load_local_directory(request: CheckpointRequest) -> LoadedCheckpoint:
     return found._replace(source=str(request.path.resolve()))
 
 
-def _exists(request: CheckpointRequest) -> bool:
-    """A file, or something that is not a regular file, a broken link or a path whose lookup meets a
-    symbolic link loop (its own or a folder's on its way): read_header says which."""
-    return present(request.path)
-
-
 def _load_bare_file(request: CheckpointRequest) -> LoadedCheckpoint:
     what = f"the bare weights file {request.path}"
     found = load_weights_file(request.path, request.mean, request.std, what, request.num_heads)
@@ -386,7 +387,8 @@ CHECKPOINT_SOURCES: list[CheckpointSource] = [
     CheckpointSource("bundled default", _is_default, _load_bundled, "bundled"),
     CheckpointSource("pickle", lambda r: r.path.suffix.lower() in PICKLE_SUFFIXES, _refuse_pickle, "refused"),
     CheckpointSource("local directory", lambda r: r.path.is_dir(), _load_local_directory, "on disk"),
-    CheckpointSource("local file", _exists, _load_bare_file, "on disk"),
+    # a file, or anything else there (not a regular file, a broken or looping link): read_header says which
+    CheckpointSource("local file", lambda r: present(r.path), _load_bare_file, "on disk"),
     CheckpointSource("missing path", lambda r: _looks_like_path(r.text), _missing_path, "refused"),
     CheckpointSource("official checkpoint", lambda r: resolve_official(r.text) is not None, _load_official, "hub"),
     CheckpointSource("Hub repo", _is_hub_repo, _load_hub_repo, "hub"),
@@ -475,8 +477,7 @@ def load_stylizer(
     given = {"mode": mode, "background": background, "colour_match": colour_match}
     heads, asked = _checked_arguments(source, num_heads, compile, dtype, given)
     request = CheckpointRequest(source, revision, cache_dir, local_files_only, mean, std, heads)
-    entry = matching_source(request)
-    found = entry.load(request)
+    entry, found = read_unsaved(request.path, lambda: ((entry := matching_source(request)), entry.load(request)))
     if revision is not None and entry.kind in _LOCAL_KINDS and revision != found.revision:
         logger.warning(_IGNORED_REVISION, revision, found.source, entry.name)
     own = {**LIBRARY_SETTINGS, **found.settings}  # what the source loads with by itself (Stylizer.source_settings)

@@ -9,10 +9,12 @@ Face cache); this module reads them, so that every source loads a folder and a b
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from ._files import present
 from .checkpoints import (
@@ -21,6 +23,7 @@ from .checkpoints import (
     RECORD_KEY,
     STYLIZER_SETTINGS,
     WEIGHTS_NAME,
+    CheckpointError,
     MissingStatistics,
     SafetensorsHeader,
     check_saved_dtype,
@@ -46,6 +49,7 @@ __all__ = [
     "folder_files",
     "load_directory",
     "load_weights_file",
+    "read_unsaved",
 ]
 
 logger = logging.getLogger(__name__)
@@ -76,6 +80,49 @@ class LoadedCheckpoint(NamedTuple):
         were given, else what it records (None: none, or not said), so ones given equal to them are no others."""
         recorded = self.recorded_stats or (None, None)
         return {"mean": recorded[0] if mean_given else self.mean, "std": recorded[1] if std_given else self.std}
+
+
+_Read = TypeVar("_Read")
+READS_UNDER_SAVES = 20
+"""How often a load is made again while saves keep replacing what it read (each swap takes milliseconds)."""
+
+
+def read_unsaved(path: Path, load: Callable[[], _Read]) -> _Read:
+    """``load()`` of the checkpoint at ``path``, made again (after a short wait) whenever a save replaced the folder
+    or file while it read: a save swaps the whole folder in (``_atomic.write_directory_atomically``), and a load
+    reads its files one by one, so without this it could pair one save's weights with another's settings, or fail
+    in the moment between the swap's two renames. An error is raised as it is where nothing at ``path`` changed."""
+    for attempt in range(READS_UNDER_SAVES):
+        before = _version(path)
+        try:
+            found = load()
+        except Exception:
+            if _version(path) == before:
+                raise
+        else:
+            if _version(path) == before:
+                return found
+        time.sleep(0.01 * (attempt + 1))
+    raise CheckpointError(
+        f"{path} was saved again while each of {READS_UNDER_SAVES} loads read it: load it once the process saving "
+        "it there has finished (or save to another folder and load that)"
+    )
+
+
+def _version(path: Path) -> tuple[Any, ...]:
+    """What a save of ``path`` changes: the folder (or file), a training run's export and their weights and config,
+    each by its inode and its times, not its inode alone: a file system reuses a removed folder's inode for the
+    next save's, so saves made one after another can leave the same inode in place, with other files in it."""
+    folders = (path, path / RUN_EXPORT)
+    return tuple(_stamp(p) for folder in folders for p in (folder, folder / WEIGHTS_NAME, folder / CONFIG_NAME))
+
+
+def _stamp(path: Path) -> tuple[int, ...] | None:
+    try:
+        found = os.stat(path)
+    except (OSError, ValueError):  # not there (mid-swap), or not a path this system can look at
+        return None
+    return found.st_dev, found.st_ino, found.st_mtime_ns, found.st_ctime_ns, found.st_size
 
 
 def load_directory(
