@@ -183,3 +183,18 @@ def test_an_unknown_background_is_refused(data, capsys):
     assert "--background" in capsys.readouterr().err
     with pytest.raises(ValueError, match="--background must be one of"):
         TrainConfig(data=str(data), background="black").validate()
+
+
+@pytest.mark.parametrize(("options", "said"), [
+    ({"precision": "fp16"}, "--precision must be one of"),
+    ({"precision": "bogus"}, "--precision must be one of"),
+    ({"extend": True}, "--extend lengthens a run that has a checkpoint"),
+])
+def test_a_trainer_made_in_python_checks_its_config_as_the_command_line_does(data, tmp_path, options, said):
+    """``Trainer(TrainConfig(...))`` trained ``precision="fp16"`` (or any unknown word) in fp32 and recorded "fp16"
+    in its train_config.json, and took ``extend`` without ``resume``: the command line refused both, Python did
+    not check (found by a probe). Refused now before anything is written."""
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match=said):
+        Trainer(TrainConfig(data=str(data), output=str(out), init="tiny", **options))
+    assert not out.exists()

@@ -17,6 +17,7 @@ from ..option_choices import (
     PAIRINGS,
     PERCEPTUAL_INPUTS,
     PERCEPTUAL_SOURCES,
+    PRECISIONS,
     strategy_name,
 )
 from ..train.config import ARCHITECTURE_ARGS, TrainConfig
@@ -188,7 +189,7 @@ def _optimisation_arguments(parser: argparse.ArgumentParser) -> None:
     _option(optim, "--warmup-steps", type=int)
     _option(optim, "--grad-clip", type=_non_negative_float)
     _option(optim, "--loss-weights", type=_weights(LossWeights))
-    _option(optim, "--precision", choices=("auto", "fp32", "bf16"))
+    _option(optim, "--precision", choices=PRECISIONS)
     _option(optim, "--seed", type=seed_argument)
 
 

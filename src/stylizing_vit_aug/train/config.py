@@ -16,7 +16,7 @@ import os
 from dataclasses import field
 from typing import Any
 
-from ..option_choices import BACKGROUNDS, PRESET_NAMES
+from ..option_choices import BACKGROUNDS, PRECISIONS, PRESET_NAMES
 from ..option_choices import PERCEPTUAL_LEVELS as LEVELS
 from ..seeds import seed_problem
 from .objective_table import OBJECTIVES
@@ -192,6 +192,8 @@ class TrainConfig:
             raise ValueError(f"--workers must be >= 0, got {self.workers}")
         if (self.warmup_steps or 0) < 0 or self.save_every < 0 or self.validate_every < 0:
             raise ValueError("--warmup-steps, --save-every and --validate-every must be >= 0")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"--precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.background is not None and self.background not in BACKGROUNDS:
             raise ValueError(f"--background must be one of {BACKGROUNDS}, got {self.background!r}")
         for name in ("lr", "weight_decay", "grad_clip"):

@@ -140,6 +140,7 @@ class Trainer:
         one rank may fail alone (``before``, everything up to ``accelerator.prepare``, a resume's
         restore, rank 0's writes) stops every rank together, naming the rank and its reason
         (:func:`~stylizing_vit_aug._ranks.on_every_rank`; ``explain``: an error's message and exit code)."""
+        config.validate()  # as the command line's: a TrainConfig made in Python is checked the same way
         self.config = config
         self.accelerator = make_accelerator(config)
         self.ranks, self.explain = Ranks.from_environment(), explain
