@@ -103,13 +103,15 @@ def pooled(main: Path, runs: dict[str, Path], control: Path | None = None) -> st
              "the mean over these folds and both tasks (mean ± 95 % CI over seeds)", "",
              "| row | mean |", "|---|---|"]
     lines += [f"| {name} | {cell(values)} |" for name, values in columns.items()]
-    lines += ["", "**Paired differences** (ours with the strict stylizers minus another row, same seeds; "
-              "mean ± 95 % CI)", "", "| ours | minus | mean |", "|---|---|---|"]
-    for row in OURS:
-        others = [column(row, None), *([column(row, "control")] if control is not None else []),
-                  *(column(peer, "strict") for peer in PEERS if same_kind(peer, row))]
-        lines += [f"| {column(row, 'strict')} | {other} | {paired(columns[column(row, 'strict')], columns[other])} |"
-                  for other in others]
+    lines += ["", "**Paired differences** (ours with the strict stylizers, and with the control's, minus another "
+              "row, same seeds; mean ± 95 % CI)", "", "| ours | minus | mean |", "|---|---|---|"]
+    labels = ("strict", "control") if control is not None else ("strict",)
+    for label in labels:
+        for row in OURS:
+            others = [column(row, None), *(column(row, other) for other in labels if other != label),
+                      *(column(peer, label) for peer in PEERS if same_kind(peer, row))]
+            lines += [f"| {column(row, label)} | {other} | {paired(columns[column(row, label)], columns[other])} |"
+                      for other in others]
     return "\n".join(lines) + "\n"
 
 

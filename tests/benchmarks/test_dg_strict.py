@@ -169,3 +169,8 @@ def test_all_folds_pair_the_strict_runs_with_a_control_run_over_every_fold(stric
     row = ("| **ours**: BatchStylize (in-batch, other source) (strict) | "
            "**ours**: BatchStylize (in-batch, other source) (control) | +0.125 ± 0.000 |")
     assert row in text and "`control`" not in text  # the control is no fold of its own
+    # the control's own rows are paired too, with the bundled stylizer's, the strict ones and the peers
+    for minus, difference in (("**ours**: BatchStylize (in-batch, other source) (bundled)", "+0.125"),
+                              ("**ours**: BatchStylize (in-batch, other source) (strict)", "-0.125"),
+                              ("RandStainNA", "+0.125")):
+        assert f"| **ours**: BatchStylize (in-batch, other source) (control) | {minus} | {difference} ± 0.000 |" in text
