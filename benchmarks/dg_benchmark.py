@@ -69,6 +69,7 @@ from dg.train import Ensemble, Recipe, SmallCNN, probabilities, train_classifier
 from stylizing_vit_aug._atomic import write_bytes_atomically
 from stylizing_vit_aug._signals import sigterm_raises
 from stylizing_vit_aug.benchmarking import cpu_info, write_json
+from stylizing_vit_aug.option_choices import MODES
 from stylizing_vit_aug.registry import DATASET_STATS
 
 logger = logging.getLogger("dg")
@@ -173,6 +174,8 @@ class Run:
                 self._stylizer = small_random_stylizer()
             else:
                 self._stylizer = sva.load_stylizer(self.args.checkpoint, device="cpu", dtype=torch.float32)
+            if self.args.mode is not None:  # the quick run's random stylizer too
+                self._stylizer.mode = self.args.mode
             logger.info("stylizer: %s", self._stylizer.source)
         return self._stylizer
 
@@ -257,7 +260,7 @@ class Run:
     def train_fold(self, fold: str, task: str) -> None:
         train, test = fold_data(self.sources, fold, task, self.args.crops, self.args.test_crops)
         for method in self.args.methods:
-            todo = [s for s in self.args.seeds if not self.record_path(fold, task, method, "plain", s).exists()]
+            todo = [s for s in self.args.seeds if self.needs_training(fold, task, method, s)]
             if not todo:
                 continue
             pool = self.pool(method, fold, task, train)
@@ -270,6 +273,15 @@ class Run:
                 self.save_record({"fold": fold, "task": task, "train": method, "test": "plain", "seed": seed,
                                   "accuracy": accuracy, "seconds": time.perf_counter() - start})
             logger.info("  %-15s held out %s, %s: seeds %s done", method, fold, task, todo)
+
+    def needs_training(self, fold: str, task: str, method: str, seed: int) -> bool:
+        """Whether a classifier is (again) to be trained: its record is missing, or it is a test-time base whose
+        saved classifier is gone (a deleted cache, a run that did not save it) while test-time records still
+        need it. Training is seeded, so a retrained classifier is the recorded one."""
+        if not self.record_path(fold, task, method, "plain", seed).exists():
+            return True
+        return method in TTA_BASES and not self.model_path(fold, task, method, seed).exists() and any(
+            not self.record_path(fold, task, method, test, seed).exists() for test in M.TTA_METHODS[1:])
 
     def model_path(self, fold: str, task: str, method: str, seed: int) -> Path:
         return self.cache / "models" / f"{fold}__{task}__{method}__{seed}.safetensors"
@@ -332,6 +344,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="CI smoke test: one fold, one task, tiny settings, a small random stylizer")
     parser.add_argument("--checkpoint", default=None, help="stylizer source (default: the bundled default)")
+    parser.add_argument("--mode", choices=MODES, default=None,
+                        help="the stylizer's mode (default: what the checkpoint records, else relative)")
     parser.add_argument("--folds", nargs="+", default=list(SOURCES), choices=SOURCES,
                         help="held-out sources, run in this order (default: all five)")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)

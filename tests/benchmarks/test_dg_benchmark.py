@@ -399,3 +399,28 @@ def test_stain_variants_move_the_tissue_to_a_reference_and_keep_the_glass(bench,
     units = bench.Run(args, sources={}).pair_units()
     assert {(u[2], u[3]) for u in units if u[0] == "focus"} == {  # every ordered pair, as ours_transform's bank
         (a, b) for a in bench.SOURCES for b in bench.SOURCES if a != b and "he_tcia" not in (a, b)}
+
+
+def test_a_classifier_whose_saved_copy_is_gone_is_trained_again_for_the_test_time_rows_that_need_it(bench, tmp_path):
+    """A resumed run found a classifier's record but not its saved copy (a deleted cache) and failed at the test-time
+    methods with FileNotFoundError; it is trained again (seeded: the same classifier), and only where needed."""
+    args = bench.parse_args(["--out", str(tmp_path), "--methods", "ours_transform", "ours_batch", "--seeds", "1"])
+    run = bench.Run(args, sources={})
+    fold, task = "he_tcia", "focus"
+    for method in ("ours_transform", "ours_batch"):
+        run.save_record({"fold": fold, "task": task, "train": method, "test": "plain", "seed": 0, "accuracy": 0.5,
+                         "seconds": 1.0})
+    assert not run.needs_training(fold, task, "ours_batch", 0)  # no test-time row is made on it
+    assert run.needs_training(fold, task, "ours_transform", 0)  # its test-time rows need the classifier
+    for test in bench.M.TTA_METHODS[1:]:
+        run.save_record({"fold": fold, "task": task, "train": "ours_transform", "test": test, "seed": 0,
+                         "accuracy": 0.5, "seconds": 1.0})
+    assert not run.needs_training(fold, task, "ours_transform", 0)  # every row it served is there
+    assert run.needs_training(fold, task, "ours_transform", 1)  # no record at all
+
+
+@pytest.mark.parametrize("mode", [None, "detail", "resize"])
+def test_mode_sets_the_stylizers_mode_which_the_settings_record(bench, tmp_path, mode):
+    """``--mode`` measures ours in another mode of the engine (in a results folder of its own)."""
+    args = bench.parse_args(["--quick", "--out", str(tmp_path), *(["--mode", mode] if mode else [])])
+    assert bench.Run(args, sources={}).stylizer.mode == (mode or "relative")
