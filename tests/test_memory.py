@@ -61,6 +61,22 @@ def test_strips_give_exactly_the_whole_tensor_pixels(mode, slide, style, monkeyp
     assert (ours != slide).mean() > 0.005  # it did stylise
 
 
+@pytest.mark.parametrize("batched", [False, True], ids=["one image", "batch"])
+def test_a_tv_tensors_image_stays_one_through_the_strip_path_and_a_mixed_size_list(slide, style, monkeypatch, batched):
+    """The engine gives a ``tv_tensors.Image`` back as one (docs/stylizer.md), so torchvision's v2 dispatch still
+    treats it as an image; the per-image path (strips, mixed-size lists) gave a plain tensor (found by a probe)."""
+    from torchvision import tv_tensors
+
+    stylizer = _stylizer("detail")
+    monkeypatch.setattr(engine, "STRIP_PIXELS", 1 << 18)
+    pixels = torch.from_numpy(slide[:600, :600]).permute(2, 0, 1).contiguous()
+    image = tv_tensors.Image(torch.stack([pixels, pixels.flip(-1)]) if batched else pixels)
+    out = stylizer(image, style)
+    assert type(out) is tv_tensors.Image and out.shape == image.shape and not torch.equal(out, image)
+    mixed = stylizer([tv_tensors.Image(pixels[:, :64, :64]), tv_tensors.Image(pixels[:, :48, :80])], style)
+    assert [type(one) for one in mixed] == [tv_tensors.Image] * 2 and mixed[1].shape == (3, 48, 80)
+
+
 @pytest.mark.parametrize("kind", ["torch batch", "pil 16-bit", "numpy gray list", "numpy float"])
 def test_every_image_kind_takes_the_strip_path_unchanged(kind, slide, style, monkeypatch):
     stylizer = _stylizer("detail")

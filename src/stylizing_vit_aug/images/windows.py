@@ -16,7 +16,7 @@ import torch
 
 from .batching import _check_list, _checked_kind
 from .kinds import MIN_SIZE, _pil_target, memory_format_of
-from .returning import with_source_labels
+from .returning import _as_tv_tensor, with_source_labels
 
 try:  # PIL is a core dependency, but keep the import error readable
     from PIL import Image as PILImage
@@ -87,8 +87,8 @@ def _check_singles(images: list | tuple, what: str) -> None:
 
 
 def _empty_like(image: Any) -> Any:
-    if isinstance(image, torch.Tensor):
-        return torch.empty_like(image, memory_format=memory_format_of(image))  # the layout from_batch gives back
+    if isinstance(image, torch.Tensor):  # the layout from_batch gives back, and a tv_tensors.Image stays one
+        return _as_tv_tensor(torch.empty_like(image, memory_format=memory_format_of(image)), image)
     if isinstance(image, np.ndarray):
         return np.empty(image.shape, image.dtype)
     output = PILImage.new(_pil_target(image) or image.mode, image.size)  # the mode it is given back in (P -> RGB)
