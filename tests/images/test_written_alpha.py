@@ -76,6 +76,27 @@ def test_16_bit_alpha_round_trips_through_png(tmp_path, channels):
     assert np.array_equal(read_image(tmp_path / "x.png", alpha=True), pixels)
 
 
+@pytest.mark.parametrize("dpi", [None, (300, 150)])
+def test_a_16_bit_rgba_tiff_says_its_fourth_sample_is_alpha(tmp_path, dpi):
+    """OpenCV writes 16-bit RGBA TIFF without ExtraSamples, so libtiff, tifffile and viewers took the fourth sample
+    for one of no meaning (and warned); the file now says it is unassociated alpha, reads back exactly here and in
+    tifffile and OpenCV, and keeps its resolution (found by a probe)."""
+    import cv2  # the dev extra's: albumentations brings it, scikit-image brings tifffile
+    import tifffile
+
+    pixels = np.random.default_rng(3).integers(0, 65536, (16, 12, 4), dtype=np.uint16)
+    path = tmp_path / "x.tif"
+    save_image(pixels, path, "TIFF", metadata={"dpi": dpi} if dpi else None)
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        assert page.samplesperpixel == 4 and [int(e) for e in page.extrasamples] == [2]  # unassociated alpha
+        if dpi:
+            assert (page.tags["XResolution"].value[0], page.tags["YResolution"].value[0]) == dpi
+    assert np.array_equal(read_image(path, alpha=True), pixels)
+    assert np.array_equal(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), pixels[..., [2, 1, 0, 3]])
+    assert Image.open(path).mode == "RGBA"
+
+
 def test_a_16_bit_gray_alpha_tiff_is_written_on_white(tmp_path, caplog, monkeypatch):
     """No encoder here writes 16-bit gray+alpha TIFF: it goes on white too (alpha was dropped),
     and the warning says PNG keeps it."""

@@ -92,4 +92,26 @@ def tiff16(pixels: np.ndarray, metadata: dict[str, Any]) -> bytes:
     ok, data = cv2.imencode(".tiff", np.ascontiguousarray(pixels[..., order]), options)
     if not ok:
         raise ImageError("OpenCV could not encode a 16-bit colour TIFF")
-    return data.tobytes()
+    return _alpha_marked(data.tobytes()) if pixels.shape[-1] == 4 else data.tobytes()
+
+
+EXTRA_SAMPLES, UNASSOCIATED_ALPHA = 338, 2  # the TIFF tag that says what a fourth sample is, and its alpha value
+
+
+def _alpha_marked(tiff: bytes) -> bytes:
+    """OpenCV's 16-bit RGBA TIFF with its fourth sample marked as alpha (ExtraSamples: unassociated alpha), which
+    OpenCV leaves out, so other readers (libtiff, tifffile, image viewers) see RGB and a sample of no meaning, and
+    warn. The first IFD is written again at the end of the file with the tag added (tags stay sorted); the image
+    data and every other value stay where they are, so only the header's pointer to the IFD changes."""
+    order = {b"II": "<", b"MM": ">"}[tiff[:2]]
+    (start,) = struct.unpack_from(order + "I", tiff, 4)
+    (count,) = struct.unpack_from(order + "H", tiff, start)
+    entries = [tiff[start + 2 + 12 * i : start + 14 + 12 * i] for i in range(count)]
+    tag_of = lambda entry: struct.unpack_from(order + "H", entry)[0]  # noqa: E731
+    if any(tag_of(entry) == EXTRA_SAMPLES for entry in entries):
+        return tiff
+    entries = sorted([*entries, struct.pack(order + "HHIH2x", EXTRA_SAMPLES, 3, 1, UNASSOCIATED_ALPHA)], key=tag_of)
+    next_ifd = tiff[start + 2 + 12 * count : start + 6 + 12 * count]
+    padding = b"\0" * (len(tiff) % 2)  # an IFD begins on a word boundary
+    ifd = struct.pack(order + "H", len(entries)) + b"".join(entries) + next_ifd
+    return tiff[:4] + struct.pack(order + "I", len(tiff) + len(padding)) + tiff[8:] + padding + ifd
