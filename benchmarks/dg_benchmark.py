@@ -140,7 +140,7 @@ class Run:
         """What decides the records and caches (JSON types); the stylizer's identity only when a
         requested method uses it, so that a run without one does not load it."""
         settings = {k: getattr(self.args, k) for k in RESULT_SETTINGS} | asdict(self.recipe)
-        if any(m in self.args.methods for m in (*M.STYLIZER_METHODS, *TTA_BASES)):
+        if self.stylizer_methods() or any(m in self.args.methods for m in TTA_BASES):
             settings["stylizer"] = {"fingerprint": self.stylizer.fingerprint, "mode": self.stylizer.mode}
         return json.loads(json.dumps(settings))
 
@@ -220,13 +220,18 @@ class Run:
         """Every restyled set the requested folds need (one per unordered pair for ``ours_batch``)."""
         units = []
         for task in self.args.tasks:
-            for method in [m for m in M.STYLIZER_METHODS if m in self.args.methods]:
+            for method in self.stylizer_methods():
                 for a in SOURCES:
                     for b in SOURCES:
                         needed = a != b and any(f not in (a, b) for f in self.args.folds)
                         if needed and (method != "ours_batch" or SOURCES.index(a) < SOURCES.index(b)):
                             units.append((task, method, a, b))
         return units
+
+    def stylizer_methods(self) -> list[str]:
+        """Our methods whose restyled sets this run makes: those asked for, and those a stack asked for takes."""
+        needed = {M.JITTERED.get(method, method) for method in self.args.methods}
+        return [method for method in M.STYLIZER_METHODS if method in needed and method not in M.JITTERED]
 
     def stylizer_pool(self, method: str, fold: str, task: str) -> torch.Tensor:
         """``copies`` restyled versions of every training image, each by another training source."""
@@ -244,6 +249,8 @@ class Run:
     def pool(self, method: str, fold: str, task: str, train) -> torch.Tensor | None:
         if method == "none":
             return None
+        if method in M.JITTERED:  # the base method's pool, each copy then jittered
+            return M.colour_jittered(self.pool(M.JITTERED[method], fold, task, train), pool_seed(fold, task, method))
         if method in M.STYLIZER_METHODS:
             return self.stylizer_pool(method, fold, task)
         path = self.cache / "pools" / f"{fold}__{task}__{method}.safetensors"

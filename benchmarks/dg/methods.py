@@ -33,7 +33,9 @@ training-time copies, each with a random reference crop of another training sour
 * ``ours_stain_network``: the reference's stains moved onto the crop's tissue
   (:func:`~stylizing_vit_aug.stain_transfer.transfer_stains`), then the network with that reference
   (StyleTTA's default view, ``"stain+network"``);
-* ``ours_stain``: the stain transfer alone (``"stain"``), no network.
+* ``ours_stain``: the stain transfer alone (``"stain"``), no network;
+* ``ours_transform_colorjitter`` / ``randstainna_colorjitter``: ``ours_transform``'s / ``randstainna``'s copies,
+  each then through the ``colorjitter`` peer's ColorJitter: two augmentations stacked, as a user may.
 
 The stylizer's copies are made once per (task, content source, style source), not per fold:
 every training image is restyled once by each other source, and a fold's pool takes ``copies``
@@ -70,12 +72,15 @@ TTA_OURS = {"tta_style": "stain+network", "tta_style_stain": "stain", "tta_style
 # reference/style, or (suffix ``_orig``) the original plus one fewer (StyleTTA's default).
 TTA_PROTOCOLS = ("", "_orig")
 TTA_METHODS = ("plain", *(method + suffix for suffix in TTA_PROTOCOLS for method in (*TTA_PEERS, *TTA_OURS)))
-VARIANT_METHODS = ("ours_stain_network", "ours_stain")
+JITTERED = {"ours_transform_colorjitter": "ours_transform", "randstainna_colorjitter": "randstainna"}
+"""Opt-in stacks: a method's copies, each then through ColorJitter (:func:`colour_jittered`)."""
+VARIANT_METHODS = ("ours_stain_network", "ours_stain", *JITTERED)
 METHOD_KEYS = (*TRAIN_METHODS, *VARIANT_METHODS)
 """Every training-time method, in the order that seeds its pools (a method's index is part of its seeds)."""
 REFERENCE_METHODS = ("ours_transform", *VARIANT_METHODS)
 """Our methods whose styles are a source's reference crops (``ours_batch`` takes its training crops)."""
-STYLIZER_METHODS = ("ours_transform", "ours_batch", *VARIANT_METHODS)
+STYLIZER_METHODS = ("ours_transform", "ours_batch", "ours_stain_network", "ours_stain", "ours_transform_colorjitter")
+COLOR_JITTER = {"brightness": 0.2, "contrast": 0.2, "saturation": 0.2, "hue": 0.05}  # the colorjitter peer's
 HED_SIGMA = {"hed_light": 0.05, "hed_strong": 0.2}
 
 
@@ -176,7 +181,7 @@ def build_pool(
     images = train.images
     augment: Callable[[int, torch.Tensor], torch.Tensor]
     if method == "colorjitter":
-        jitter = v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.05)
+        jitter = v2.ColorJitter(**COLOR_JITTER)
 
         def augment(_: int, im: torch.Tensor) -> torch.Tensor:
             return jitter(im)
@@ -260,6 +265,13 @@ def stain_views(method: str, content: torch.Tensor, references: torch.Tensor, st
         return (moved[0] * 255).round().clamp(0, 255).to(torch.uint8)
 
     return _per_image(content, view)
+
+
+def colour_jittered(pool: torch.Tensor, seed: int) -> torch.Tensor:
+    """Every copy in ``pool`` (uint8 ``[K, N, 3, S, S]``) through the ``colorjitter`` peer's ColorJitter, seeded."""
+    torch.manual_seed(seed)
+    jitter = v2.ColorJitter(**COLOR_JITTER)
+    return torch.stack([_per_image(copies, lambda _, im: jitter(im)) for copies in pool])
 
 
 def protocol_probabilities(per_view: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

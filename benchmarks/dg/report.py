@@ -29,6 +29,8 @@ LABELS = {
     "ours_batch": "**ours**: BatchStylize (in-batch, other source)",
     "ours_stain_network": "**ours**: stain transfer + network (other-source reference)",
     "ours_stain": "**ours**: stain transfer alone (other-source reference)",
+    "ours_transform_colorjitter": "**ours**: StylizeTransform, then ColorJitter",
+    "randstainna_colorjitter": "RandStainNA, then ColorJitter",
     "tta_reinhard": "Reinhard normalisation",
     "tta_macenko": "Macenko normalisation",
     "tta_style": "**ours**: StyleTTA",

@@ -366,6 +366,9 @@ def test_a_killed_run_leaves_no_worker_running(bench, tmp_path, how):
                 process.kill()
 
 
+STAIN_VARIANTS = ("ours_stain_network", "ours_stain")
+
+
 def test_a_run_of_ours_alone_reports_its_rows_without_comparisons(bench):
     """A run of our rows only (the opt-in variants, a strict fold's stylizer), to be paired with another run's
     rows, has no peer in it: its report gives the rows and no empty comparison tables (it raised on max())."""
@@ -373,9 +376,9 @@ def test_a_run_of_ours_alone_reports_its_rows_without_comparisons(bench):
 
     records = [{"fold": fold, "task": "focus", "train": train, "test": "plain", "seed": seed,
                 "accuracy": 0.5 + 0.1 * seed}
-               for seed in range(3) for train in bench.M.VARIANT_METHODS for fold in ("he_tcia", "ihc_colon")]
+               for seed in range(3) for train in STAIN_VARIANTS for fold in ("he_tcia", "ihc_colon")]
     summary = summarise(records)
-    assert summary["comparisons"] == [] and set(summary["rows"]) == set(bench.M.VARIANT_METHODS)
+    assert summary["comparisons"] == [] and set(summary["rows"]) == set(STAIN_VARIANTS)
     tables = markdown_tables(summary)
     assert "stain transfer + network" in tables and "stain transfer alone" in tables
     assert "minus the best other method" not in tables
@@ -424,3 +427,17 @@ def test_mode_sets_the_stylizers_mode_which_the_settings_record(bench, tmp_path,
     """``--mode`` measures ours in another mode of the engine (in a results folder of its own)."""
     args = bench.parse_args(["--quick", "--out", str(tmp_path), *(["--mode", mode] if mode else [])])
     assert bench.Run(args, sources={}).stylizer.mode == (mode or "relative")
+
+
+def test_a_stack_jitters_its_base_methods_copies_and_asks_for_the_base_methods_restyled_sets(bench, tmp_path):
+    """``ours_transform_colorjitter``: ``ours_transform``'s pool, each copy then ColorJitter'd (seeded: the same again);
+    a run of it alone makes ``ours_transform``'s restyled sets, and none of a method it does not take."""
+    args = bench.parse_args(["--out", str(tmp_path), "--methods", "ours_transform_colorjitter", "--folds", "he_tcia"])
+    run = bench.Run(args, sources={})
+    assert run.stylizer_methods() == ["ours_transform"]
+    assert {unit[1] for unit in run.pair_units()} == {"ours_transform"}
+    base = torch.randint(0, 256, (2, 3, 3, 8, 8), dtype=torch.uint8)
+    run.stylizer_pool = lambda method, fold, task: base if method == "ours_transform" else None
+    pool = run.pool("ours_transform_colorjitter", "he_tcia", "focus", train=None)
+    assert pool.shape == base.shape and pool.dtype == torch.uint8 and not torch.equal(pool, base)
+    assert torch.equal(run.pool("ours_transform_colorjitter", "he_tcia", "focus", train=None), pool)
