@@ -36,8 +36,9 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-
 COLOUR_MATCH_WORDS = ("on", "off")
 """The command line's words for ``colour_match=True`` / ``False`` (``--colour-match``)."""
 PRESET_NAMES = ("tiny", "small", "base", "large")
-PRECISIONS = ("auto", "fp32", "bf16")  # a training run's: auto is bf16 autocast on CUDA, fp32 on a CPU
 """The model sizes, smallest first: the keys of :data:`~stylizing_vit_aug.model.PRESETS`."""
+PRECISIONS = ("auto", "fp32", "bf16")
+"""A training run's ``--precision``: ``auto`` is bf16 autocast on CUDA, fp32 on a CPU."""
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 """The image files a folder listing reads (:func:`~stylizing_vit_aug.images.find_images`)."""
 
