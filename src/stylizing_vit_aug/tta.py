@@ -541,8 +541,9 @@ class StyleTTA(nn.Module):
         # the original first, so an output the merge cannot take is refused before any view is stylised;
         # on a copy: a classifier that edits its input in place (Normalize(inplace=True)) must not reach
         # the views through values01, which may be the caller's own tensor
-        original = images.clone(memory_format=memory_format_of(images))  # the layout every view has
-        parts = [self._classify(original, batch)] if self.include_original else []
+        parts = []
+        if self.include_original:  # in the layout every view has
+            parts.append(self._classify(images.clone(memory_format=memory_format_of(images)), batch))
         if self.n_styles:
             parts.append(self._stylized_predictions(images, values01, info, indices))
         flat = _joined(parts, 0)
