@@ -31,20 +31,30 @@ def _wide(values: Pixels) -> Pixels:
     return values.to(torch.int32 if values.element_size() == 1 else torch.int64)
 
 
+def _is_float(values: Pixels) -> bool:
+    return values.is_floating_point() if isinstance(values, torch.Tensor) else values.dtype.kind == "f"
+
+
+def _opaque_and_white(dtype: np.dtype, alpha: Pixels) -> tuple[int, int]:
+    """For integer pixels of ``dtype``: the alpha that is opaque (:func:`~.value_range.opaque_alpha`; for uint16 read
+    off the image's largest ``alpha``, never empty: MIN_SIZE) and white (the type's maximum, or for uint16 under
+    :func:`~.value_range.declare_value_range` its HIGH): the compositing's two constants, one rule both ways."""
+    opaque = opaque_alpha(dtype, int(alpha.max()) if dtype == np.uint16 else 0)
+    declared = declared_value_range() if dtype == np.uint16 else None
+    return opaque, int(np.iinfo(dtype).max) if declared is None else int(declared[1])
+
+
 def over_white(colour: Pixels, alpha: Pixels) -> Pixels:
     """``colour`` seen through ``alpha`` on white: numpy or torch, in any layout (``alpha`` broadcasts over the
     colour channels), of one dtype. Integers (uint8, uint16) exactly, rounded to nearest: white is the type's
     maximum, or for uint16 under :func:`~.value_range.declare_value_range` its HIGH, and alpha is opaque at
     :func:`~.value_range.opaque_alpha`; floats (0–1) by their weight, clamped to 0–1. Opaque pixels keep their
     values exactly."""
-    if colour.is_floating_point() if isinstance(colour, torch.Tensor) else colour.dtype.kind == "f":
+    if _is_float(colour):
         weight = alpha.clip(0, 1)
         return colour * weight + (1 - weight)
-    dtype = _numpy_dtype(colour)
-    wide = _wide(alpha)
-    opaque = opaque_alpha(dtype, int(wide.max()) if dtype == np.uint16 else 0)  # never empty (MIN_SIZE)
-    declared = declared_value_range() if dtype == np.uint16 else None
-    white = int(np.iinfo(dtype).max) if declared is None else int(declared[1])
+    dtype, wide = _numpy_dtype(colour), _wide(alpha)
+    opaque, white = _opaque_and_white(dtype, wide)
     flat = (_wide(colour) * wide + white * (opaque - wide) + opaque // 2) // opaque
     return flat.astype(dtype) if isinstance(flat, np.ndarray) else flat.to(colour.dtype)
 
@@ -54,7 +64,7 @@ def under_white(shown: Pixels, alpha: Pixels) -> Pixels:
     the engine changed is stored as, so that it shows as the engine made it (stored as ``shown``, it would be mixed
     with white twice). Clipped to the type's range where no colour shows as ``shown`` (a faint pixel made darker
     than its alpha lets it show); alpha 0 keeps ``shown`` (nothing of it shows); opaque pixels exactly."""
-    if shown.is_floating_point() if isinstance(shown, torch.Tensor) else shown.dtype.kind == "f":
+    if _is_float(shown):
         weight = alpha.clip(0, 1)
         seen = weight > 0
         colour = ((shown - (1 - weight)) / (weight + ~seen)).clip(0, 1)  # ~seen: no division by zero
@@ -64,9 +74,7 @@ def under_white(shown: Pixels, alpha: Pixels) -> Pixels:
         wide, level = alpha.astype(np.int64), shown.astype(np.int64)
     else:
         wide, level = alpha.to(torch.int64), shown.to(torch.int64)
-    opaque = opaque_alpha(dtype, int(wide.max()) if dtype == np.uint16 else 0)
-    declared = declared_value_range() if dtype == np.uint16 else None
-    white = int(np.iinfo(dtype).max) if declared is None else int(declared[1])
+    opaque, white = _opaque_and_white(dtype, wide)
     colour = (level * opaque - white * (opaque - wide) + wide // 2) // wide.clip(1, None)
     colour = colour.clip(0, white)
     if isinstance(shown, np.ndarray):
