@@ -122,18 +122,13 @@ def _advice(error: OSError, path: object) -> str | None:
         return "free space there (or raise your quota) and run the command again"
     if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return "make the folder writable, or pass a folder that can be written to"
-    if error.errno in (errno.EEXIST, errno.ENOTDIR) and (blocking := _file_in_the_way(path)) is not None:
-        return f"{blocking} is a file where a folder of the path must be: move it away and run the command again"
+    if error.errno in (errno.EEXIST, errno.ENOTDIR) and isinstance(path, (str, os.PathLike)):
+        from ._output_paths import in_the_way  # only where a write failed: the entry point imports this module
+
+        blocking = in_the_way(Path(path).parent)  # a file where a folder of the path must be: mkdir -p's rule
+        if os.path.lexists(blocking) and not blocking.is_dir():
+            return f"{blocking} is a file where a folder of the path must be: move it away and run the command again"
     return None
-
-
-def _file_in_the_way(path: object) -> Path | None:
-    """The first of ``path``'s folders that exists as something else (a file where a folder must be), or None."""
-    try:
-        parents = Path(os.fspath(path)).parents  # type: ignore[call-overload]
-    except TypeError:
-        return None
-    return next((parent for parent in reversed(parents) if parent.exists() and not parent.is_dir()), None)
 
 
 def _loaded(module: str, name: str) -> type[BaseException] | tuple[()]:

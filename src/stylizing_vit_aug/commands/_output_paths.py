@@ -34,7 +34,7 @@ def make_folder(folder: Path, what: str) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):  # a file (or a broken link) at ``folder`` or on its way
-        at = _in_the_way(folder)
+        at = in_the_way(folder)
         name = f"{what} {folder}" if at == folder else f"{at} (in {what} {folder})"
         if at.is_symlink() and not at.exists():
             raise CLIError(
@@ -47,7 +47,7 @@ def make_folder(folder: Path, what: str) -> None:
         raise CLIError(f"cannot create {what} {folder}: {error.strerror or error}") from None
 
 
-def _in_the_way(folder: Path) -> Path:
+def in_the_way(folder: Path) -> Path:
     """The first part of ``folder``, from its top, that is there and is no folder (a file, a broken link): what
     keeps ``mkdir -p`` from making it (``FileExistsError`` names only the part it met; ``NotADirectoryError``, a
     file further up, names the part below it). ``folder`` itself where none is found (gone meanwhile)."""
