@@ -39,6 +39,8 @@ PRESET_NAMES = ("tiny", "small", "base", "large")
 """The model sizes, smallest first: the keys of :data:`~stylizing_vit_aug.model.PRESETS`."""
 PRECISIONS = ("auto", "fp32", "bf16")
 """A training run's ``--precision``: ``auto`` is bf16 autocast on CUDA, fp32 on a CPU."""
+DEFAULT_QUALITY = 95
+"""JPEG and lossy WebP quality where none is given (``save_image``, ``stylize --quality``)."""
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 """The image files a folder listing reads (:func:`~stylizing_vit_aug.images.find_images`)."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..option_choices import COMPILE_MODES
+from ..option_choices import COMPILE_MODES, DEFAULT_QUALITY
 from .common import (
     EXIT_SKIPPED,
     PIL_FORMATS,
@@ -156,7 +156,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="keep",
         help="output format (default: keep the input's)",
     )
-    parser.add_argument("--quality", type=int, default=None, help="JPEG and lossy WebP quality (default 95)")
+    parser.add_argument("--quality", type=int, default=None,
+                        help=f"JPEG and lossy WebP quality (default {DEFAULT_QUALITY})")
     parser.add_argument("--log", type=Path, default=None,
                         help=f"CSV record file (default: OUTPUT/{LOG_NAME}), of one output folder")
     parser.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")

@@ -36,6 +36,7 @@ import torch
 from .._files import file_key, non_utf8_name, same_file, within
 from ..bank.sources import images_digest
 from ..images import IMAGE_EXTENSIONS, ImageReadError, check_whole, read_image
+from ..option_choices import DEFAULT_QUALITY
 from ._ranks import attempt, stop_together
 from ._stylize_colour import colour_step_refusal, folders_of, reference_label
 from ._stylize_record import INPUT_COLUMNS, LOG_NAME, OWN_COLOURS, log_refusal, range_label
@@ -105,7 +106,7 @@ class StylizePlan:
         if args.quality is not None and not 0 <= args.quality <= 100:
             raise CLIError(f"--quality must lie in 0..100, got {args.quality}")
         suffixes = {f".{args.ext}"} if args.ext != "keep" else {path.suffix.lower() for path in inputs}
-        if args.quality is not None and not suffixes & {".jpg", ".jpeg", ".webp"}:
+        if args.quality is not None and not {PIL_FORMATS.get(suffix) for suffix in suffixes} & {"JPEG", "WEBP"}:
             logger.warning("--quality %d is ignored: it sets JPEG and lossy WebP outputs, and this run writes none "
                            "(%s)", args.quality, ", ".join(sorted(suffixes)))
         _refuse_an_image_name_as_the_output_folder(args.output, inputs[0])
@@ -136,7 +137,7 @@ class StylizePlan:
             args.styles_per_image,
             args.batch_size,
             args.ext,
-            95 if args.quality is None else args.quality,
+            DEFAULT_QUALITY if args.quality is None else args.quality,
             args.value_range,
             args.overwrite,
             args.on_error,

@@ -26,7 +26,15 @@ from .._files import bank_path_problem, inside_of, non_utf8_name
 from .._ranks import BARRIER_TIMEOUT as BARRIER_TIMEOUT  # re-exported: a launch's processes, and the user's-input
 from .._ranks import CLIError as CLIError  # error, live below the layers (the trainer stops its ranks too)
 from .._ranks import Ranks as Ranks
-from ..option_choices import BACKGROUNDS, COLOUR_MATCH_WORDS, DEFAULT_BACKGROUND, DEFAULT_MODE, MODES, option_words
+from ..option_choices import (
+    BACKGROUNDS,
+    COLOUR_MATCH_WORDS,
+    DEFAULT_BACKGROUND,
+    DEFAULT_MODE,
+    DEFAULT_QUALITY,
+    MODES,
+    option_words,
+)
 from ..seeds import DRAW_SEED_TEXT, SEED_TEXT, draw_seed_problem, seed_problem
 from ._exits import write_advice
 from ._output_paths import make_folder as make_folder  # re-exported: where every command writes, checked first
@@ -536,7 +544,7 @@ def write_image_atomic(
     pixels: np.ndarray,
     path: Path,
     *,
-    quality: int = 95,
+    quality: int = DEFAULT_QUALITY,
     lossless: bool = False,
     remove_stale: bool = False,
     metadata: dict[str, Any] | None = None,

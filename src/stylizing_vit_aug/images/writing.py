@@ -16,6 +16,7 @@ try:  # PIL is a core dependency, but keep the import error readable
 except ImportError:  # pragma: no cover
     PILImage = None
 
+from ..option_choices import DEFAULT_QUALITY
 from .encoders import jpeg_metadata, png16, tiff16
 from .files import composite_on_glass
 from .kinds import ALPHA_CHANNELS, ImageError, log_once, warn_first
@@ -35,7 +36,7 @@ def save_image(
     target: str | os.PathLike | IO[bytes],
     fmt: str,
     *,
-    quality: int = 95,
+    quality: int = DEFAULT_QUALITY,
     lossless: bool = False,
     metadata: dict[str, Any] | None = None,
     name: str | None = None,
