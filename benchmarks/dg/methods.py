@@ -74,12 +74,14 @@ TTA_PROTOCOLS = ("", "_orig")
 TTA_METHODS = ("plain", *(method + suffix for suffix in TTA_PROTOCOLS for method in (*TTA_PEERS, *TTA_OURS)))
 JITTERED = {"ours_transform_colorjitter": "ours_transform", "randstainna_colorjitter": "randstainna"}
 """Opt-in stacks: a method's copies, each then through ColorJitter (:func:`colour_jittered`)."""
-VARIANT_METHODS = ("ours_stain_network", "ours_stain", *JITTERED)
+STAIN_VARIANTS = ("ours_stain_network", "ours_stain")
+"""Opt-in: StyleTTA's other kinds of view as training copies (:func:`stain_views`)."""
+VARIANT_METHODS = (*STAIN_VARIANTS, *JITTERED)
 METHOD_KEYS = (*TRAIN_METHODS, *VARIANT_METHODS)
 """Every training-time method, in the order that seeds its pools (a method's index is part of its seeds)."""
-REFERENCE_METHODS = ("ours_transform", *VARIANT_METHODS)
+REFERENCE_METHODS = ("ours_transform", *STAIN_VARIANTS)
 """Our methods whose styles are a source's reference crops (``ours_batch`` takes its training crops)."""
-STYLIZER_METHODS = ("ours_transform", "ours_batch", "ours_stain_network", "ours_stain", "ours_transform_colorjitter")
+STYLIZER_METHODS = ("ours_transform", "ours_batch", *STAIN_VARIANTS, "ours_transform_colorjitter")
 COLOR_JITTER = {"brightness": 0.2, "contrast": 0.2, "saturation": 0.2, "hue": 0.05}  # the colorjitter peer's
 HED_SIGMA = {"hed_light": 0.05, "hed_strong": 0.2}
 
@@ -229,7 +231,7 @@ def stylized_pair(
         bank = sva.StyleBank.from_images(style, stylizer)
         transform = sva.StylizeTransform(stylizer=stylizer, bank=bank, p=1.0)
         return _per_image(content, lambda _, im: transform(im)), None
-    if method in VARIANT_METHODS:
+    if method in STAIN_VARIANTS:
         return stain_views(method, content, style, stylizer, seed), None
     if method != "ours_batch":
         raise ValueError(f"no stylizer pool for method {method!r}")

@@ -366,9 +366,6 @@ def test_a_killed_run_leaves_no_worker_running(bench, tmp_path, how):
                 process.kill()
 
 
-STAIN_VARIANTS = ("ours_stain_network", "ours_stain")
-
-
 def test_a_run_of_ours_alone_reports_its_rows_without_comparisons(bench):
     """A run of our rows only (the opt-in variants, a strict fold's stylizer), to be paired with another run's
     rows, has no peer in it: its report gives the rows and no empty comparison tables (it raised on max())."""
@@ -376,9 +373,9 @@ def test_a_run_of_ours_alone_reports_its_rows_without_comparisons(bench):
 
     records = [{"fold": fold, "task": "focus", "train": train, "test": "plain", "seed": seed,
                 "accuracy": 0.5 + 0.1 * seed}
-               for seed in range(3) for train in STAIN_VARIANTS for fold in ("he_tcia", "ihc_colon")]
+               for seed in range(3) for train in bench.M.STAIN_VARIANTS for fold in ("he_tcia", "ihc_colon")]
     summary = summarise(records)
-    assert summary["comparisons"] == [] and set(summary["rows"]) == set(STAIN_VARIANTS)
+    assert summary["comparisons"] == [] and set(summary["rows"]) == set(bench.M.STAIN_VARIANTS)
     tables = markdown_tables(summary)
     assert "stain transfer + network" in tables and "stain transfer alone" in tables
     assert "minus the best other method" not in tables
