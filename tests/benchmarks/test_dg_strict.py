@@ -42,6 +42,11 @@ def write_run(folder: Path, accuracy, seeds, rows) -> Path:
     return folder
 
 
+def flat_main_run(strict, tmp_path: Path) -> Path:
+    """A main run whose every row (peers and ours with the bundled stylizer) is 0.5 on seeds 0-2."""
+    return write_run(tmp_path / "main", lambda *_: 0.5, range(3), (*strict.PEERS, *strict.OURS))
+
+
 def test_paired_differences_are_seed_by_seed_and_the_fold_alone(strict, tmp_path):
     rng = np.random.default_rng(0)
     table = {}
@@ -73,7 +78,7 @@ def test_paired_differences_are_seed_by_seed_and_the_fold_alone(strict, tmp_path
 
 
 def test_the_command_writes_the_table(strict, tmp_path):
-    main = write_run(tmp_path / "main", lambda *_: 0.5, range(3), (*strict.PEERS, *strict.OURS))
+    main = flat_main_run(strict, tmp_path)
     run = write_run(tmp_path / "run", lambda row, *_: 0.5 if row == "none" else 0.75, range(3), ("none", *strict.RERUN))
     out = tmp_path / "table.md"
     assert strict.main(["--fold", "ihc_colon", "--main", str(main), "--run", f"strict={run}", "--out", str(out)]) == 0
@@ -82,7 +87,7 @@ def test_the_command_writes_the_table(strict, tmp_path):
 
 
 def test_a_missing_row_a_seed_mismatch_or_other_none_rows_are_refused_by_name(strict, tmp_path):
-    main = write_run(tmp_path / "main", lambda *_: 0.5, range(3), (*strict.PEERS, *strict.OURS))
+    main = flat_main_run(strict, tmp_path)
     partial = write_run(tmp_path / "partial", lambda *_: 0.5, range(3), ("none", *strict.RERUN[1:]))
     with pytest.raises(SystemExit, match="ours_transform \\(focus\\)"):
         strict.tables("ihc_colon", main, {"strict": partial})
@@ -143,7 +148,7 @@ def test_all_folds_pool_each_fold_with_its_own_strict_run(strict, tmp_path):
 
 
 def test_all_folds_refuse_a_run_not_named_by_a_fold(strict, tmp_path):
-    main = write_run(tmp_path / "main", lambda *_: 0.5, range(3), (*strict.PEERS, *strict.OURS))
+    main = flat_main_run(strict, tmp_path)
     run = write_run(tmp_path / "run", lambda *_: 0.5, range(3), ("none", *strict.RERUN))
     with pytest.raises(SystemExit, match="strict is not a fold"):
         strict.main(["--fold", "all", "--main", str(main), "--run", f"strict={run}", "--out", str(tmp_path / "t.md")])
@@ -154,7 +159,7 @@ def test_all_folds_refuse_a_run_not_named_by_a_fold(strict, tmp_path):
 
 
 def test_all_folds_pair_the_strict_runs_with_a_control_run_over_every_fold(strict, tmp_path):
-    main = write_run(tmp_path / "main", lambda *_: 0.5, range(3), (*strict.PEERS, *strict.OURS))
+    main = flat_main_run(strict, tmp_path)
     runs = {fold: write_run(tmp_path / fold, lambda row, *_: 0.5 if row == "none" else 0.75, range(3),
                             ("none", *strict.RERUN)) for fold in ("ihc_colon", "he_tcia")}
     control = write_run(tmp_path / "control", lambda row, *_: 0.5 if row == "none" else 0.625, range(3),
