@@ -19,7 +19,6 @@ from scipy import ndimage
 
 import stylizing_vit_aug as sva
 import stylizing_vit_aug.stylizer as stylizer_module
-import stylizing_vit_aug.tissue as tissue_module
 from stylizing_vit_aug.bank.storage import read_bank_info
 from stylizing_vit_aug.colour import rgb_to_lab
 from stylizing_vit_aug.stylizer import STRIP_PIXELS
@@ -143,8 +142,7 @@ def fluorescence(size: int, seed: int, cells: tuple[tuple[int, int, int], ...]) 
 def unfilled(path: str, stylizer: sva.Stylizer, image: np.ndarray, style: np.ndarray, monkeypatch) -> np.ndarray:
     """:func:`through` with the fill patched out: what the network gives when it sees every background."""
     with monkeypatch.context() as patched:
-        for module in (stylizer_module, tissue_module):
-            patched.setattr(module, "filled_background", lambda values, tissue: values)
+        patched.setattr(stylizer_module, "filled_background", lambda values, tissue: values)
         return through(path, stylizer, image, style)
 
 
@@ -214,14 +212,15 @@ def test_an_all_black_image_is_left_as_before(bundled, monkeypatch):
     seen, fill = [], stylizer_module.filled_background
 
     def spy(values: torch.Tensor, tissue: torch.Tensor) -> torch.Tensor:
-        seen.append((values, fill(values, tissue)))
+        seen.append((values, fill(values, tissue), tissue))
         return seen[-1][1]
 
     monkeypatch.setattr(stylizer_module, "filled_background", spy)
-    assert np.array_equal(bundled(dark, style), dark) and len(seen) == 1
-    assert torch.equal(seen[0][1], seen[0][0])  # the content as the network reads it: not faded into anything
+    assert np.array_equal(bundled(dark, style), dark) and len(seen) == 2  # the style's fill, then the content's
+    assert seen[0][2].max() > 0 and seen[1][2].max() == 0  # the second is the content: every pixel background
+    assert torch.equal(seen[1][1], seen[1][0])  # the content as the network reads it: not faded into anything
     now = bundled(style, black)
-    monkeypatch.setattr(tissue_module, "filled_background", lambda values, tissue: values)  # a style before the fill
+    monkeypatch.setattr(stylizer_module, "filled_background", lambda values, tissue: values)  # before the fill
     assert np.array_equal(now, bundled(style, black))
 
 
@@ -233,7 +232,7 @@ def test_styles_are_filled_a_chunk_at_a_time_and_brought_to_0_1_once(small_styli
     prepared = dark.prepare(styles)
     whole = like(dark, chunk_size=8).encode_prepared_styles(prepared)
     filled, undone = [], []
-    fill, undo = tissue_module.filled_background, type(dark).denormalize
+    fill, undo = stylizer_module.filled_background, type(dark).denormalize
 
     def counted_fill(values: torch.Tensor, tissue: torch.Tensor) -> torch.Tensor:
         filled.append(len(values))
@@ -243,8 +242,7 @@ def test_styles_are_filled_a_chunk_at_a_time_and_brought_to_0_1_once(small_styli
         undone.append(len(images))
         return undo(self, images)
 
-    for module in (tissue_module, stylizer_module):  # whichever the encoder calls
-        monkeypatch.setattr(module, "filled_background", counted_fill)
+    monkeypatch.setattr(stylizer_module, "filled_background", counted_fill)
     monkeypatch.setattr(type(dark), "denormalize", counted_undo)
     chunked = dark.encode_prepared_styles(prepared)
     assert filled == [2, 2, 1] and sum(undone) == len(styles)

@@ -78,7 +78,7 @@ from .stylizer_options import (
     upgraded_state,
     warn_no_gradient,
 )
-from .tissue import change_weight, filled_background, filled_dark, tissue_pixels, tissue_weight
+from .tissue import change_weight, filled_background, tissue_pixels, tissue_weight
 
 # the names other modules import from here (the choices live with their checks in stylizer_options)
 __all__ = ["BACKGROUNDS", "COMPILE_MODES", "MODES", "STRIP_PIXELS", "Stylizer", "check_mode"]
@@ -167,10 +167,9 @@ class Stylizer(StylizerOptions):
         self._fingerprint: tuple[tuple[int, ...], str] | None = None  # (weights' state, hash)
 
     def _compile_chunks(self) -> None:
-        """The chunk functions, compiled as ``compile=`` asks (made again after unpickling: a compiled function
-        does not pickle): :meth:`_chunk_with` for a batch of one size (the network and every step around it),
-        :meth:`_change` for the model-size copies of a mixed-size list or a large image, whose one shape
-        serves every image size (no compile per size)."""
+        """The chunk functions, compiled as ``compile=`` asks (made again after unpickling: a compiled function does
+        not pickle): :meth:`_chunk_with` for a batch of one size (the network and every step around it), :meth:`_change`
+        for the model-size copies of a mixed-size list or a large image, one shape for all sizes (no compile each)."""
         self._chunk = compiled(self._chunk_with, self.compile)
         self._each_change = compiled(self._change, self.compile)
 
@@ -298,7 +297,7 @@ class Stylizer(StylizerOptions):
         self, styles: torch.Tensor, chunk_size: int | None = None, *, colours: bool = True
     ) -> StyleStream:
         """Style streams of already normalised model-size style images (under ``"dark"`` without their background,
-        :func:`~.tissue.filled_dark`); ``colours=False``: without their colour profiles (a bank makes its own)."""
+        :func:`~.tissue.filled_background`); ``colours=False``: without their colour profiles (a bank makes its own)."""
         styles = styles.to(self.device)
         return self._encode(styles, self.denormalize(styles).clamp_(0, 1) if colours else None, chunk_size)
 
@@ -310,7 +309,8 @@ class Stylizer(StylizerOptions):
         with self._network.context(self.device):
             for rows in (slice(start, start + step) for start in range(0, styles.shape[0], step)):
                 seen01 = (self.denormalize(styles[rows]) if styles01 is None else styles01[rows]) if dark else None
-                parts.append(encode_style(styles[rows] if seen01 is None else filled_dark(styles[rows], seen01)))
+                tissue = None if seen01 is None else self._foreground(seen01.clamp(0, 1))  # clamped: rounding strays
+                parts.append(encode_style(styles[rows] if tissue is None else filled_background(styles[rows], tissue)))
         return StyleStream.cat(parts).with_colours(None if styles01 is None else self.colour_profiles(styles01))
 
     @property

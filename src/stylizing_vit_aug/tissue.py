@@ -32,7 +32,6 @@ __all__ = [
     "check_light01",
     "density_weight",
     "filled_background",
-    "filled_dark",
     "is_tissue",
     "optical_density",
     "tissue_pixels",
@@ -171,12 +170,6 @@ def filled_background(values: torch.Tensor, tissue: torch.Tensor) -> torch.Tenso
     weight = torch.where(has_foreground & background_frame(tissue), tissue.float(), 1.0)
     fill = fill.nan_to_num(0.0).view(*fill.shape, 1, 1)
     return (values.float() * weight + fill * (1 - weight)).to(values.dtype)
-
-
-def filled_dark(values: torch.Tensor, values01: torch.Tensor) -> torch.Tensor:
-    """:func:`filled_background` of ``values`` under the dark rule, its weight read off ``values01`` (the same images
-    in 0–1 units, clamped here: a denormalised one strays past 0–1 by rounding); a style encoder's chunk at a time."""
-    return filled_background(values, tissue_weight(values01.clamp(0, 1), dark=True, range_checked=True))
 
 
 def tissue_pixels(tissue: torch.Tensor) -> torch.Tensor:
