@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageOps
 
 from helpers import examples, png_chunk
 from stylizing_vit_aug.images import ImageReadError, headers, read_image
@@ -89,3 +89,39 @@ def test_a_pillow_without_the_exif_api_is_an_error_not_an_unturned_image(tmp_pat
     monkeypatch.setattr(headers, "ExifTags", SimpleNamespace())  # as an old Pillow's module, without Base
     with pytest.raises(ImageReadError, match="Base"):
         read_image(path)
+
+
+def _flipped_in_pixels(data: bytes, fraction: float, mask: int) -> bytes:
+    """``data`` (a PNG) with one byte of its first IDAT chunk's payload XORed with ``mask``, ``fraction`` of the way in
+    (the chunk's checksum left as it was, as damage in storage or transfer leaves it)."""
+    start = data.index(b"IDAT") + 4
+    length = int.from_bytes(data[start - 8 : start - 4], "big")
+    at = start + min(int(fraction * length), length - 1)
+    return data[:at] + bytes([data[at] ^ mask]) + data[at + 1 :]
+
+
+@settings(max_examples=examples(40))
+@given(
+    fraction=st.floats(0, 1),
+    mask=st.integers(1, 255),
+    exif=st.sampled_from(["none", "before the pixels", "after the pixels"]),
+)
+def test_a_png_with_damaged_pixel_data_is_refused_as_pillow_refuses_it(folder, fraction, mask, exif):
+    """The reader once took the error of Pillow's decode inside ``getexif`` (a PNG's EXIF may follow its pixels) for a
+    damaged EXIF block and went on with the rows decoded before the damage: a damaged PNG read without a word."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(Image.fromarray(STORED).resize((64, 48)))).save(buffer, format="PNG")
+    data, chunk = buffer.getvalue(), png_chunk(b"eXIf", _turned_exif())
+    at = {"none": None, "before the pixels": data.index(b"IDAT") - 4, "after the pixels": data.index(b"IEND") - 4}[exif]
+    path = folder / "damaged-pixels.png"
+    path.write_bytes(_flipped_in_pixels(data if at is None else data[:at] + chunk + data[at:], fraction, mask))
+    try:
+        with Image.open(path) as pillow:
+            expected = np.asarray(ImageOps.exif_transpose(pillow))  # decodes it
+    except (OSError, SyntaxError, ValueError):
+        expected = None
+    if expected is None:
+        with pytest.raises(ImageReadError, match="cannot read image"):
+            read_image(path)
+    else:  # Pillow decodes it whole: the same pixels, as they display
+        assert np.array_equal(read_image(path), expected)

@@ -409,6 +409,8 @@ def _open_and_decode(
                 deep = _deep_bytes(image, handle)  # Pillow has read the header alone
                 key = _colour_key(image)  # as deep: before the orientation's lookup may load the pixels
                 digest = _digest(handle, deep) if sha256 else None
+                if image.format == "PNG":  # decoded first: in the EXIF lookup (Pillow decodes a PNG for an eXIf
+                    load_pixels(image)  # after its pixels) an error counts as damaged EXIF, the rows before it read
                 orientation = exif_orientation(image)  # before loading: Pillow's TIFF loader drops it
                 if traits:
                     kept = traits_of(image, path, orientation, deep[0] if deep else None)
