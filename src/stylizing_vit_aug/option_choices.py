@@ -23,6 +23,7 @@ __all__ = [
     "PERCEPTUAL_INPUTS",
     "PERCEPTUAL_LEVELS",
     "PERCEPTUAL_SOURCES",
+    "PIL_FORMATS",
     "PRESET_NAMES",
     "option_words",
     "strategy_name",
@@ -41,8 +42,18 @@ PRECISIONS = ("auto", "fp32", "bf16")
 """A training run's ``--precision``: ``auto`` is bf16 autocast on CUDA, fp32 on a CPU."""
 DEFAULT_QUALITY = 95
 """JPEG and lossy WebP quality where none is given (``save_image``, ``stylize --quality``)."""
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
-"""The image files a folder listing reads (:func:`~stylizing_vit_aug.images.find_images`)."""
+PIL_FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+    ".webp": "WEBP",
+}
+"""The image files the package writes (:func:`~stylizing_vit_aug.images.save_image`): suffix -> Pillow format name."""
+IMAGE_EXTENSIONS = tuple(PIL_FORMATS)
+"""The image files a folder listing reads (:func:`~stylizing_vit_aug.images.find_images`): those it writes."""
 
 CACHE_AGE_S = 3600
 """The app: visitors' images are not kept; Gradio deletes those this many seconds old."""

@@ -33,6 +33,7 @@ from ..option_choices import (
     DEFAULT_MODE,
     DEFAULT_QUALITY,
     MODES,
+    PIL_FORMATS,
     option_words,
 )
 from ..seeds import DRAW_SEED_TEXT, SEED_TEXT, draw_seed_problem, seed_problem
@@ -52,15 +53,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-PIL_FORMATS = {
-    ".png": "PNG",
-    ".jpg": "JPEG",
-    ".jpeg": "JPEG",
-    ".tif": "TIFF",
-    ".tiff": "TIFF",
-    ".bmp": "BMP",
-    ".webp": "WEBP",
-}
 EXIT_SKIPPED = 3  # the run finished, but some files could not be read (or outputs written) and were skipped
 ON_ERROR_HELP = (
     "what to do with a file that cannot be read (truncated, not an image) or an output that cannot "

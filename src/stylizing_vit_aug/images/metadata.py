@@ -183,7 +183,7 @@ def _fits_read_pixels(icc: bytes, mode: str, colour: str, name: str) -> bool:
 
 def written_metadata(metadata: dict[str, Any], fmt: str, colour: str, name: str) -> dict[str, Any]:
     """``metadata`` as a ``fmt`` file of ``colour`` pixels (``"GRAY"`` or ``"RGB"``) holds it: a
-    profile for another colour space left out (said), no resolution written as "unspecified"
+    profile for another colour space, or in a BMP, left out (said), no resolution written as "unspecified"
     where Pillow would write a default (BMP: 96 dpi)."""
     icc = metadata.get("icc_profile")
     if icc is not None and (space := profile_space(icc)) != colour:
@@ -202,6 +202,17 @@ def written_metadata(metadata: dict[str, Any], fmt: str, colour: str, name: str)
             fmt,
             hint,
             note=f"%s: its {space} colour profile left out of {colour} pixels",
+            log=logger,
+        )
+        metadata = {key: value for key, value in metadata.items() if key != "icc_profile"}
+    if fmt == "BMP" and "icc_profile" in metadata:  # Pillow writes BMP's short header, which has no room for one
+        warn_first(
+            "save:icc:BMP",
+            name,
+            "%s: BMP files hold no colour profile, so its profile is left out and viewers take the colours for "
+            "sRGB; write PNG, TIFF, JPEG or WebP to keep it",
+            name,
+            note="%s: its colour profile left out (BMP)",
             log=logger,
         )
         metadata = {key: value for key, value in metadata.items() if key != "icc_profile"}

@@ -16,17 +16,26 @@ try:  # PIL is a core dependency, but keep the import error readable
 except ImportError:  # pragma: no cover
     PILImage = None
 
-from ..option_choices import DEFAULT_QUALITY
+from ..option_choices import DEFAULT_QUALITY, PIL_FORMATS
 from .encoders import jpeg_metadata, png16, tiff16
 from .files import composite_on_glass
 from .kinds import ALPHA_CHANNELS, ImageError, log_once, warn_first
 from .metadata import written_metadata
 from .value_range import declared_value_range, opaque_alpha, to_unit
 
-__all__ = ["NO_ALPHA_FORMATS", "SIXTEEN_BIT_FORMATS", "save_image"]
+__all__ = [
+    "FULL_CHROMA_QUALITY",
+    "NO_ALPHA_FORMATS",
+    "SIXTEEN_BIT_FORMATS",
+    "save_image",
+    "written_format",
+]
 
 SIXTEEN_BIT_FORMATS = ("PNG", "TIFF")  # the formats save_image writes 16-bit pixels to
 NO_ALPHA_FORMATS = ("JPEG", "BMP")  # formats save_image writes with transparency on white (no alpha channel)
+FULL_CHROMA_QUALITY = 90
+"""From this JPEG quality on, colour is stored at every pixel (4:4:4): Pillow's default halves it both ways (4:2:0),
+which blurs a stain's colour across its edges whatever the quality; below it, the file size counts more."""
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +72,7 @@ def save_image(
             "save_image takes uint8 or uint16 (H, W) or (H, W, C) pixels with C = 1 to 4, got "
             f"{pixels.dtype} {pixels.shape}"
         )
+    fmt = written_format(fmt)
     if name is None:
         name = str(target) if isinstance(target, (str, os.PathLike)) else f"an image written as {fmt}"
     pixels = _as_format_holds(pixels[..., 0] if pixels.ndim == 3 and channels == 1 else pixels, fmt, name)
@@ -92,12 +102,29 @@ def save_image(
         target.write(data)
 
 
+def written_format(fmt: str) -> str:
+    """``fmt`` as :func:`save_image` names it (a Pillow format name or a suffix, any case: ``"png"``, ``"jpg"``,
+    ``".TIF"``), or an :class:`ImageError` naming the ones it writes: the checks of what a format holds compare
+    these names, so ``"webp"`` once wrote a lossy file where ``lossless`` was asked for, and ``"GIF"`` a palette."""
+    key = str(fmt).strip().lower().lstrip(".")
+    name = PIL_FORMATS.get(f".{key}") or next((n for n in PIL_FORMATS.values() if n.lower() == key), None)
+    if name is None:
+        raise ImageError(
+            f"save_image cannot write format {fmt!r}: it writes {', '.join(sorted(set(PIL_FORMATS.values())))} "
+            "(a Pillow format name or a file suffix, any case)"
+        )
+    return name
+
+
 def _encoder_options(fmt: str, quality: int, lossless: bool) -> dict[str, Any]:
-    """Pillow's save options for ``fmt``: JPEG's quality; WebP lossless (``exact``: the colour under
-    transparency kept too) or at ``quality``; none for the lossless formats."""
+    """Pillow's save options for ``fmt``: JPEG's quality (colour at every pixel from :data:`FULL_CHROMA_QUALITY`
+    on); WebP lossless (``exact``: the colour under transparency kept too) or at ``quality``; none for the
+    lossless formats."""
     if fmt == "WEBP":
         return {"lossless": True, "exact": True} if lossless else {"quality": quality}
-    return {"quality": quality} if fmt == "JPEG" else {}
+    if fmt == "JPEG":
+        return {"quality": quality, **({"subsampling": 0} if quality >= FULL_CHROMA_QUALITY else {})}
+    return {}
 
 
 def _as_format_holds(pixels: np.ndarray, fmt: str, name: str) -> np.ndarray:
