@@ -184,3 +184,22 @@ def test_the_output_folder_mounted_again_inside_the_input_is_not_listed(tmp_path
     (tmp_path / "in" / "view" / "img00.png").write_bytes((tmp_path / "out" / "img00.png").read_bytes())
     second_path(monkeypatch, tmp_path / "in" / "view", tmp_path / "out")  # -o bind-mounted at in/view
     assert list_images(tmp_path / "in", outside=tmp_path / "out") == [tmp_path / "in" / "img00.png"]
+
+
+@pytest.mark.parametrize("below", ["", "sub", "link"])
+def test_an_output_folder_in_the_style_folder_is_refused_and_no_style_is_touched(tmp_path, checkpoint, capsys, below):
+    """``-o`` = ``--styles-dir`` took a style named like an input for that input's finished output, and a rerun with
+    ``--overwrite`` drew the first run's outputs as styles and wrote over the user's style file (a hostile probe)."""
+    inputs = write_images(tmp_path / "in", 2)
+    write_images(tmp_path / "styles", 2, seed=7)
+    shutil.copy(write_images(tmp_path / "other", 1, seed=9)[0], tmp_path / "styles" / inputs[0].name)  # named as one
+    before = files_of(tmp_path / "styles")
+    output = tmp_path / "styles" / below if below != "link" else tmp_path / "link"
+    if below == "link":
+        output.symlink_to(tmp_path / "styles")
+    for extra in ([], ["--overwrite"]):
+        argv = ["stylize", str(tmp_path / "in"), "-o", str(output), "--styles-dir", str(tmp_path / "styles"),
+                "--checkpoint", checkpoint, *extra]
+        assert cli.main(argv) == 2
+        assert "must not be the style folder or inside it" in capsys.readouterr().err
+    assert files_of(tmp_path / "styles") == before

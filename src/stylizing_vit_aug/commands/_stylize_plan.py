@@ -103,6 +103,10 @@ class StylizePlan:
                 f"the output folder {args.output} must not be the input folder or inside it, by any path (a link, a "
                 f"bind mount, a share mounted twice); pass an -o outside {args.input}"
             )
+        if args.styles_dir is not None and within(args.output, args.styles_dir):  # a rerun's styles: its outputs
+            raise CLIError(f"the output folder {args.output} must not be the style folder or inside it: a rerun would "
+                           "draw its outputs as styles, and a style named as an output would pass for it or be written "
+                           f"over (--overwrite); pass an -o outside {args.styles_dir}")
         if args.quality is not None and not 0 <= args.quality <= 100:
             raise CLIError(f"--quality must lie in 0..100, got {args.quality}")
         suffixes = {f".{args.ext}"} if args.ext != "keep" else {path.suffix.lower() for path in inputs}
