@@ -464,6 +464,20 @@ def test_offline_a_hub_checkpoint_s_config_is_read_once_and_one_without_statisti
             StylizeTransform(source, p=0.01)
 
 
+def test_offline_an_uncached_official_checkpoint_without_statistics_is_refused_for_its_statistics(offline):
+    """``tiny-ddi``/``small-cholec80`` record no statistics (the registry says so, no file needed): every front-end
+    says that first, offline too, as ``load_stylizer`` does; it said "not cached", and a user who downloaded the
+    weights learnt of the statistics only then. Given statistics (a command's --mean/--std), the cache is asked."""
+    for source in ("tiny-ddi", "small-cholec80"):
+        for host, make in HOSTS.items():
+            with pytest.raises(sva.MissingStatistics, match=_NO_STATS.format(source)):
+                make(source, p=0.01)
+                pytest.fail(host)
+        with pytest.raises(sva.CheckpointNotCached):
+            _common.checked_source(source, stats_advice=None)
+    assert len(offline["calls"]) == 2  # the cache asked only where the statistics were given
+
+
 # -- keyword-only parameters --------------------------------------------------------------------
 @pytest.mark.parametrize("host", [StylizeTransform, AlbumentationsStylize, RandomStylize, BatchStylize])
 def test_parameters_after_stylizer_and_bank_are_keyword_only(host, small_stylizer, bank):

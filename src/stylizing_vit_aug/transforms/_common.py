@@ -249,13 +249,14 @@ def checked_source(
     loader takes (:func:`~stylizing_vit_aug.local_checkpoint.check_record`: a file's header is read,
     so a style bank or a damaged file is named now), a name must be one ``load_stylizer`` knows,
     and a Hub source's config.json is checked (:func:`~stylizing_vit_aug.hub.check_hub_source`,
-    online too); where the loader would read the cache only (``HF_HUB_OFFLINE=1``, or a Hub host
-    that does not resolve) its weights must be in the Hugging Face cache. Each failure is the
-    loader's own error. A checkpoint that records no statistics
-    (its config.json or header, or the official registry's) is :class:`MissingStatistics` with
-    ``stats_advice(source)`` (None: the caller has statistics, e.g. ``--mean``/``--std``). Weights
+    online too). A checkpoint that records no statistics (its config.json or header, or the official
+    registry's) is :class:`MissingStatistics` with ``stats_advice(source)`` (None: the caller has
+    statistics, e.g. ``--mean``/``--std``), online as offline; then, where the loader would read the cache
+    only (``HF_HUB_OFFLINE=1``, or a Hub host that does not resolve), its weights must be in the Hugging Face
+    cache. Each failure is the loader's own error. Weights
     are never downloaded here. The one early refusal of a checkpoint: the commands'
     ``CheckpointChoice.refuse_unread``."""
+    from ..checkpoints import WEIGHTS_NAME
     from ..hub import CheckpointRequest, accepted_source
     from ..local_checkpoint import check_record
 
@@ -267,29 +268,25 @@ def checked_source(
         kept, what, files = os.path.abspath(request.path), f"{kind} {request.path}", _local_files(request.path)
         recorded = files is None or check_record(*files, None, None, what)  # no weights: the loader says so
     elif entry.kind == "hub":
-        kept, (what, recorded) = text, _checked_hub_source(request)
+        kept, (repo_id, what, recorded) = text, _checked_hub_source(request)
     else:
         return text
-    if not recorded and stats_advice is not None:
+    if not recorded and stats_advice is not None:  # first: the weights could not be used if they were cached
         raise missing_stats(what, stats_advice(text))
+    if entry.kind == "hub" and request.cache_only is not None:  # the loader reads the cache only (offline, or a
+        request.download(repo_id, WEIGHTS_NAME)  # host that does not resolve): nothing could fetch them at first use
     return kept
 
 
-def _checked_hub_source(request: CheckpointRequest) -> tuple[str, bool]:
-    """What a Hub source (an official name or a repo id) is called in a refusal, and whether its
-    statistics are recorded (:func:`~stylizing_vit_aug.hub.check_hub_source`, asked once: it may
-    download config.json). Where the loader reads the cache only (offline, or a Hub host that does not
-    resolve: ``request.cache_only``, the loader's own decision) its weights must be cached: nothing
-    could fetch them at first use, in every DataLoader worker."""
-    from ..checkpoints import WEIGHTS_NAME
+def _checked_hub_source(request: CheckpointRequest) -> tuple[str, str, bool]:
+    """A Hub source's (an official name or a repo id) repo, what a refusal calls it, and whether its statistics
+    are recorded (:func:`~stylizing_vit_aug.hub.check_hub_source`, asked once: it may download config.json)."""
     from ..hub import check_hub_source, resolve_official
 
     official = resolve_official(request.text)
     recorded = check_hub_source(request)
-    if request.cache_only is not None:
-        request.download(official.repo_id if official else request.text, WEIGHTS_NAME)  # the cache, or not cached
     what = f"the official checkpoint {official.repo_id}" if official else f"the Hub repo {request.text}"
-    return what, recorded
+    return official.repo_id if official else request.text, what, recorded
 
 
 def _local_files(path: Path) -> tuple[Path, Path | None] | None:
