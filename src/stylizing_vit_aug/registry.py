@@ -104,8 +104,9 @@ def resolve_official(name: str) -> OfficialCheckpoint | None:
 
 
 def list_checkpoints(pattern: str = "*", *, repo_ids: bool = False) -> list[str]:
-    """Names ``load_stylizer`` accepts without a path: ``"default"`` and the official aliases
-    (or their Hub repo ids), filtered by a shell-style ``pattern`` such as ``"tiny-*"``."""
+    """The checkpoints ``load_stylizer`` knows by name: ``"default"`` and the official aliases (or their Hub repo
+    ids), filtered by a shell-style ``pattern`` such as ``"tiny-*"``. Each once, by its full alias: the short forms
+    ``load_stylizer`` also takes (``"tiny-ddi"`` for ``"tiny-ddi_12_34_56"``) are not listed."""
     if not isinstance(pattern, str):
         raise TypeError(
             f"pattern must be a string, a shell-style pattern such as 'tiny-*' ('*', the default, lists every "

@@ -172,4 +172,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_value_range_argument(parser)
     add_on_error_argument(parser)
-    add_checkpoint_arguments(parser)
+    add_checkpoint_arguments(parser, bank=True)

@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a folder (or file) whose banks and style images the page may read, besides the "
                         "working folder (repeatable)")
     add_cell_size(parser)
-    add_checkpoint_arguments(parser)
+    add_checkpoint_arguments(parser, bank=True)
 
 
 def _refuse_unusable_styles(args: argparse.Namespace) -> None:

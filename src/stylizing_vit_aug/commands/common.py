@@ -65,14 +65,15 @@ def add_on_error_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--on-error", choices=("skip", "stop"), default="skip", help=ON_ERROR_HELP)
 
 
-def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
+def add_checkpoint_arguments(parser: argparse.ArgumentParser, *, bank: bool = False) -> None:
+    """The checkpoint group; ``bank``: the command takes ``--bank``, whose recorded checkpoint is the default."""
     group = parser.add_argument_group("checkpoint")
     group.add_argument(
         "--checkpoint",
         metavar="SOURCE",
         default=None,
-        help="official id (e.g. tiny-camelyon17wilds), Hub repo, saved directory or .safetensors "
-        "file (default: the bundled default checkpoint; with --bank, the checkpoint the bank records)",
+        help="official id (e.g. tiny-camelyon17wilds), Hub repo, saved directory or .safetensors file (default: "
+        "the bundled default checkpoint" + ("; with --bank, the checkpoint the bank records)" if bank else ")"),
     )
     group.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) to pin")
     group.add_argument(

@@ -93,7 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "contents, and a bank's are the app's for that seed",
     )
     add_value_range_argument(parser)
-    add_checkpoint_arguments(parser)
+    add_checkpoint_arguments(parser, bank=True)
 
 
 def _say_fewer(option: str, wanted: int | None, shown: int, found: int, what: str) -> None:
