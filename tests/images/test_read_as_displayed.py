@@ -199,6 +199,50 @@ def test_a_pil_style_with_a_wide_profile_is_said(small_stylizer, caplog):
     assert any("Display P3 xy" in r.getMessage() and "not sRGB" in r.getMessage() for r in caplog.records)
 
 
+def _png_with(path: Path, pixels: np.ndarray, chunks: dict[bytes, bytes]) -> Path:
+    """A PNG of ``pixels`` with the colour chunks ``chunks`` (kind -> body), before its pixels."""
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    for kind, body in chunks.items():
+        info.add(kind, body)
+    Image.fromarray(pixels).save(path, pnginfo=info)
+    return path
+
+
+_LINEAR = struct.pack(">I", 100000)  # gAMA 1.0: linear light
+_SRGB_GAMMA = struct.pack(">I", 45455)
+_WIDE_PRIMARIES = struct.pack(">8I", 31270, 32900, 68000, 32000, 26500, 69000, 15000, 6000)  # P3's red and green
+_SRGB_PRIMARIES = struct.pack(">8I", 31270, 32900, 64000, 33000, 30000, 60000, 15000, 6000)
+
+
+@pytest.mark.parametrize(
+    ("chunks", "said"),
+    [
+        ({b"gAMA": _LINEAR}, "gAMA 1"),
+        ({b"gAMA": _SRGB_GAMMA, b"cHRM": _WIDE_PRIMARIES}, "cHRM primaries"),
+        ({b"gAMA": _SRGB_GAMMA, b"cHRM": _SRGB_PRIMARIES}, None),
+        ({b"sRGB": b"\0", b"gAMA": _LINEAR}, None),  # an sRGB chunk overrides gAMA, as the PNG specification says
+        ({}, None),
+    ],
+    ids=["linear", "wide primaries", "srgb chunks", "srgb overrides", "none"],
+)
+def test_png_colour_chunks_that_are_not_srgb_are_said_naming_the_file(tmp_path, caplog, small_stylizer, chunks, said):
+    """A PNG's gAMA/cHRM give its numbers their meaning where it has no profile; they were dropped without a word,
+    so an output showed in other colours than its input in a browser (a probe of the file paths)."""
+    pixels = np.random.default_rng(3).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    path = _png_with(tmp_path / "scan.png", pixels, chunks)
+    with caplog.at_level(logging.WARNING, logger="stylizing_vit_aug"):
+        assert np.array_equal(read_image(path), pixels)  # the numbers as they are
+        with Image.open(path) as opened:
+            small_stylizer(pixels, opened)  # a PIL style opened from it: said as the file is
+    warned = [r.getMessage() for r in caplog.records if "PNG colour chunks" in r.getMessage()]
+    if said is None:
+        assert not warned
+    else:
+        assert len(warned) == 1 and str(path) in warned[0] and said in warned[0]  # once, naming the file
+
+
 @pytest.mark.parametrize("strength", [0.5, 0.0])
 @pytest.mark.parametrize("shape", [(3, 32, 32), (2, 3, 32, 32)])
 def test_a_tv_tensors_image_comes_back_as_one(small_stylizer, strength, shape):

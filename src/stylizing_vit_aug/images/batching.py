@@ -31,7 +31,7 @@ from .kinds import (
     finite_extremes,
     pil_pixels,
 )
-from .metadata import note_wide_gamut, read_colour
+from .metadata import note_not_srgb, read_colour
 
 try:  # PIL is a core dependency, but keep the import error readable
     from PIL import Image as PILImage
@@ -133,7 +133,7 @@ def to_batch(images: ImageLike, what: str = "images", *, range_checked: bool = F
     if isinstance(images, np.ndarray):
         return _numpy_to_batch(images, what, range_checked=range_checked)
     if PILImage is not None and isinstance(images, PILImage.Image):
-        note_wide_gamut(images.info.get("icc_profile"), read_colour(images.mode), what)  # as a file's reader says
+        note_not_srgb(images, read_colour(images.mode), what)  # as a file's reader says
         return _pil_to_batch(images, what)
     if isinstance(images, (list, tuple)):
         parts = _list_parts(images, what, range_checked=range_checked)

@@ -49,7 +49,7 @@ from .kinds import (
     warn_first,
 )
 from .low_bytes import decode_deep
-from .metadata import note_wide_gamut, read_colour
+from .metadata import note_not_srgb, read_colour
 from .value_range import alpha_past_range, declared_value_range, opaque_alpha, outside_range
 
 __all__ = [
@@ -415,7 +415,7 @@ def _open_and_decode(
                 if traits:
                     kept = traits_of(image, path, orientation, deep[0] if deep else None)
                 colour = read_colour(image.mode, deep[0] if deep else None)
-                note_wide_gamut(image.info.get("icc_profile"), colour, f"image {path}")
+                note_not_srgb(image, colour, f"image {path}")
                 keep_stored_order(image)
                 _note_frames(image, path)
                 pixels = _decode(image, path, orientation, alpha, key, deep)

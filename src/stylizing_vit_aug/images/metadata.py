@@ -76,6 +76,48 @@ def note_wide_gamut(icc: bytes | None, colour: str, name: str) -> None:
     )
 
 
+# sRGB in a PNG's own colour chunks: gAMA's 1/2.2 (as the PNG specification writes sRGB), cHRM's white point and red,
+# green and blue primaries (x, y each); how far a value may stray and still be sRGB (writers round them)
+_SRGB_GAMMA, _SRGB_CHROMATICITY = 0.45455, (0.3127, 0.3290, 0.64, 0.33, 0.30, 0.60, 0.15, 0.06)
+_PNG_GAMMA_SLACK, _PNG_CHROMATICITY_SLACK = 0.01, 0.005
+
+
+def note_not_srgb(image: PILImage.Image, colour: str, name: str) -> None:
+    """Say where an open image's numbers mean other colours than sRGB's (read as ``colour``, named ``name``): its
+    colour profile (:func:`note_wide_gamut`) or a PNG's own colour chunks (:func:`note_png_colour`)."""
+    note_wide_gamut(image.info.get("icc_profile"), colour, name)
+    note_png_colour(image, name)
+
+
+def note_png_colour(image: PILImage.Image, name: str) -> None:
+    """Say that a PNG's gAMA or cHRM chunk gives its numbers another meaning than sRGB (linear light, a wider gamut)
+    where no iCCP or sRGB chunk overrides them (the PNG specification's order): the numbers are used as they are, as
+    for a wide-gamut profile (:func:`note_wide_gamut`), and outputs do not carry those chunks, so a browser shows an
+    output of such a file other than the file. Warned once per process, each further file named at INFO."""
+    info = image.info
+    if image.format != "PNG" or "icc_profile" in info or "srgb" in info:
+        return
+    said = []
+    if (gamma := info.get("gamma")) is not None and abs(float(gamma) - _SRGB_GAMMA) > _PNG_GAMMA_SLACK:
+        said.append(f"gAMA {float(gamma):g} (sRGB: about {_SRGB_GAMMA})")
+    chromaticity = info.get("chromaticity") or _SRGB_CHROMATICITY
+    if max(abs(given - srgb) for given, srgb in zip(chromaticity, _SRGB_CHROMATICITY)) > _PNG_CHROMATICITY_SLACK:
+        said.append("cHRM primaries other than sRGB's")
+    if not said:
+        return
+    warn_first(
+        "read:png:colour",
+        name,
+        "%s: its PNG colour chunks (%s) say its numbers are not sRGB: they are used as they are, as if sRGB, and an "
+        "image written from it does not carry those chunks, so viewers show it in other colours. For faithful "
+        "colours, convert the file to sRGB with a colour-managed tool first",
+        name,
+        ", ".join(said),
+        note="%s: PNG colour chunks other than sRGB, its numbers used as they are",
+        log=logger,
+    )
+
+
 @functools.lru_cache(maxsize=16)
 def _not_srgb(icc: bytes) -> str | None:
     """None where an RGB profile shows colours as sRGB does, else its description. Told by what it does, not by
