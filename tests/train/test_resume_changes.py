@@ -111,3 +111,17 @@ def test_a_run_on_one_data_records_no_stretches(tmp_path):
     training = json.loads((run / "final" / "config.json").read_text())["provenance"]["training"]
     assert "data_segments" not in training and training["data"] == str(data) and training["domains"] == counts
     assert f"Trained on {sum(counts.values())} image(s) of 2 domain(s)" in (run / "final" / "README.md").read_text()
+
+
+def test_a_resume_with_other_adamw_settings_trains_with_them(glassy, stopped, tmp_path):
+    """``--weight-decay``/``--betas`` changed on a resume were warned and recorded as applied, but the optimizer's
+    saved state brought the old ones back: the run trained as if nothing had changed (a hostile probe)."""
+    from stylizing_vit_aug.train.training_state import read_training_checkpoint
+
+    changed = ["--weight-decay", "0.5", "--betas", "0.5", "0.9"]
+    assert run_train(parse(str(glassy), "-o", str(stopped), *RUN, "--resume", "--stop-after", "1", *changed)) == 0
+    state = read_training_checkpoint(stopped / "checkpoints" / "last.safetensors")
+    (group,) = state["optimizer"]["param_groups"]
+    assert group["weight_decay"] == 0.5 and tuple(group["betas"]) == (0.5, 0.9)
+    recorded = json.loads((stopped / "train_config.json").read_text())["resumes"][0]["changed"]
+    assert recorded["weight_decay"] == [0.01, 0.5] and recorded["betas"] == [[0.9, 0.999], [0.5, 0.9]]

@@ -282,6 +282,8 @@ class Trainer:
         if not self._extended_now(state):  # extended now: the new cosine starts afresh from the checkpoint's rate
             restore_schedule(self.scheduler, state["scheduler"])
         self.optimizer.load_state_dict(state["optimizer"])  # after the schedule: the saved learning rates stand
+        for group in self.optimizer.param_groups:  # the command line's (the state held the old), as the run records
+            group["weight_decay"], group["betas"] = self.config.weight_decay, tuple(self.config.betas)
         self.step = self.saved_step = int(state["trainer"]["step"])
         self.samples_trained = samples_at_checkpoint(state["trainer"], self.epoch_use)
         self.samples_derived_until = samples_derived_until(state["trainer"])
