@@ -126,3 +126,23 @@ def test_a_log_line_that_is_no_record_of_ours_stops_a_resume_before_the_data_is_
         trainer.Trainer(config)
     assert str(log) in str(info.value) and built == []  # refused before the data folder was touched
     assert log.read_text() == text  # nothing cut
+
+
+def test_a_trainer_made_in_python_refuses_a_new_run_into_a_folder_holding_a_run(tmp_path, monkeypatch):
+    """``Trainer(TrainConfig(output=X))`` into a finished run's folder appended to its logs and wrote over its
+    checkpoint and export (the command line refuses it; Python did not: a hostile probe). Refused before the
+    data folder is touched, with the way to continue it."""
+    from helpers import ARCH, options, parse
+    from stylizing_vit_aug.commands.train import config_from_args
+    from stylizing_vit_aug.train import trainer
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    _checkpoint(run / "checkpoints" / "last.safetensors")
+    before = (run / "checkpoints" / "last.safetensors").read_bytes()
+    built = []
+    monkeypatch.setattr(trainer, "ImageFolderDataset", lambda root, *args, **kwargs: built.append(root))
+    config = config_from_args(parse(str(tmp_path / "data"), "-o", str(run), *ARCH, *options()))
+    with pytest.raises(FileExistsError, match=r"already holds a training run .*resume='auto'"):
+        trainer.Trainer(config)
+    assert built == [] and (run / "checkpoints" / "last.safetensors").read_bytes() == before

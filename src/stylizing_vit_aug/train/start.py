@@ -60,9 +60,19 @@ class StartPoint:
     settings: dict[str, Any]
 
 
-def read_resume(config: TrainConfig, checkpoint_dir: Path) -> dict:
+def read_resume(config: TrainConfig, checkpoint_dir: Path) -> dict | None:
     """The checkpoint ``--resume`` names, read and checked: finite weights, the same model as the
-    command line asks for (else :class:`ModelChanged`); other trajectory settings are warned."""
+    command line asks for (else :class:`ModelChanged`); other trajectory settings are warned. None without
+    ``--resume``, once the folder holds no other run's checkpoint: a ``Trainer`` made in Python into a finished
+    run's folder appended to its logs and wrote over its checkpoint and export (the command line refuses it
+    earlier, with ``--overwrite`` to start again)."""
+    if not config.resume:
+        if (checkpoint_dir / LAST_CHECKPOINT).is_file():
+            raise FileExistsError(
+                f"{checkpoint_dir.parent} already holds a training run ({checkpoint_dir / LAST_CHECKPOINT}): pass "
+                "resume='auto' (--resume) to continue it, or another output folder for a new run"
+            )
+        return None
     path = Path(config.resume).expanduser()
     if config.resume == "auto":
         path = checkpoint_dir / LAST_CHECKPOINT

@@ -184,7 +184,7 @@ class Trainer:
         config = self.config
         if config.lr == 0:
             logger.warning("--lr 0: the optimizer will not change the weights, so the export will equal the start")
-        self.resume_state = read_resume(config, self.checkpoint_dir) if config.resume else None
+        self.resume_state = read_resume(config, self.checkpoint_dir)
         self.kept_logs: dict[Path, list[str] | None] = {}  # what _restore cuts the logs to, once all is checked
         if self.resume_state is not None:
             self.config = config = resumed_config(config, self.resume_state["trainer"])
