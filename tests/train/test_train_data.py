@@ -167,6 +167,20 @@ def test_training_dataset_skips_and_counts_unreadable_files(tmp_path):
     assert torch.equal(dataset[(3, 7)]["image"], items[3]["image"])  # the stand-in is seeded
 
 
+@pytest.mark.parametrize("side", [20, 40])
+def test_an_image_rewritten_after_the_listing_is_left_out_not_a_crash(tmp_path, side):
+    """A file replaced by one of another size while a run trained crashed it with "random_ expects 'from' to be less
+    than 'to'" where the new one was smaller than the crop (a probe): left out now, as an unreadable file is."""
+    write_images(tmp_path / "he", 3, size=(64, 64))
+    dataset = ImageFolderDataset(tmp_path, 32)
+    changed = dataset.records[1].path
+    write_image(changed, size=(side, side), seed=9)
+    items = [dataset[(i, 7)] for i in range(len(dataset))]  # never raises
+    assert all(item["image"].shape == (3, 32, 32) for item in items) and items[1]["index"] != 1
+    ((path, reason),) = dataset.skipped
+    assert path == changed and "changed since the folder was read" in reason and f"now {side}x{side}" in reason
+
+
 def test_an_unreadable_image_is_warned_once_though_the_validation_crops_read_the_same_folder(tmp_path, caplog):
     write_images(tmp_path / "he", 3)
     (tmp_path / "he" / "text.png").write_text("not an image")

@@ -304,6 +304,20 @@ def test_a_resume_on_changed_training_data_says_so(tmp_path, caplog):
     assert "the training data changed since the checkpoint (3 images then, 4 now" in caplog.text
 
 
+def test_a_resume_on_other_images_under_the_same_names_says_so(tmp_path, caplog):
+    """Another folder with the files' names but other images (or files edited in place) passed for a moved folder:
+    the checkpoint compared names and domains only, so the run mixed two data sets without a word (a probe)."""
+    data, other = tmp_path / "data", tmp_path / "other"
+    for i in range(3):
+        write_image(data / "he" / f"{i}.png", size=(48, 48), seed=i)
+        write_image(other / "he" / f"{i}.png", size=(48, 48), seed=10 + i)  # same names, other pixels
+    args = ["-o", str(tmp_path / "run"), *TINY, "--max-steps", "4"]
+    assert run_train(parse(str(data), *args, "--stop-after", "1")) == 0
+    with caplog.at_level("WARNING", logger="stylizing_vit_aug.train.trainer"):
+        Trainer(config_from_args(parse(str(other), *args, "--resume")))
+    assert "the training data changed since the checkpoint (3 images then, 3 now" in caplog.text
+
+
 @pytest.mark.parametrize("samples", ["15", "12"])  # 7 micro-batches and a sample left, or 6
 def test_every_whole_micro_batch_trains_and_the_run_folder_counts_the_samples(
         data, tmp_path, monkeypatch, caplog, samples):

@@ -86,6 +86,7 @@ class ImageRecord:
     domain: str
     height: int
     width: int
+    size_bytes: int  # the file's, when listed: with its path, what tells the run's data from other files
 
 
 class ImageFolderDataset(Dataset):
@@ -183,11 +184,14 @@ class ImageFolderDataset(Dataset):
 
     @functools.cached_property
     def contents(self) -> dict[str, Any]:
-        """What the run trains on, for a resume to compare: the image count and a digest of the
-        images' paths (relative to the root, so a moved folder is the same data) and domains.
+        """What the run trains on, for a resume to compare: the image count, a digest of the images'
+        paths (relative to the root, so a moved folder is the same data) and domains, and one with their
+        files' sizes too (other images under the same names: another folder, files edited in place).
         The records are fixed once read, so it is hashed once, not at every checkpoint."""
         listing = "\n".join(f"{r.domain}\t{r.path.relative_to(self.root).as_posix()}" for r in self.records)
-        return {"images": len(self.records), "digest": hashlib.sha256(listing.encode()).hexdigest()[:16]}
+        sizes = "\n".join(str(r.size_bytes) for r in self.records)
+        digest, files = (hashlib.sha256(text.encode()).hexdigest()[:16] for text in (listing, f"{listing}\n{sizes}"))
+        return {"images": len(self.records), "digest": digest, "files": files}
 
     def summary(self) -> dict[str, Any]:
         """What the run trains on, for its records: the images read, per domain, and the files
@@ -235,7 +239,7 @@ class ImageFolderDataset(Dataset):
                 too_small.append(f"{path} ({width}x{height}{scaled}")
                 self.skipped.append((path, f"smaller than the {self.size}x{self.size} crop"))
                 continue
-            records.append(ImageRecord(path, domain, height, width))
+            records.append(ImageRecord(path, domain, height, width, path.stat().st_size))
         if too_small:  # each costs only itself, unless that is every image
             message = (
                 f"{len(too_small)} image(s) are smaller than the {self.size}x{self.size} crop the model "
@@ -272,6 +276,11 @@ class ImageFolderDataset(Dataset):
             return cached
         record = self.records[index]
         tensor = training_pixels(record.path, self.channels)
+        if tuple(tensor.shape[-2:]) != (record.height, record.width):  # rewritten since it was listed
+            raise ImageReadError(
+                f"image {record.path} changed since the folder was read: it was {record.width}x{record.height} "
+                f"pixels, now {tensor.shape[-1]}x{tensor.shape[-2]}; left out of this run (a resume reads it again)"
+            )
         if self.scale != 1:
             tensor = TF.resize(tensor, list(self._scaled(record.height, record.width)), antialias=True)
         if self.cache_images:

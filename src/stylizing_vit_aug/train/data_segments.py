@@ -19,9 +19,9 @@ __all__ = ["data_changed", "data_segments", "earlier_segments", "recorded_segmen
 
 def data_changed(resume_state: dict[str, Any] | None, dataset: ImageFolderDataset) -> bool:
     """Whether ``dataset`` holds other images than the resumed checkpoint's run read (a moved folder
-    with the same images is the same data)."""
+    with the same images is the same data), by what the checkpoint records (its files' sizes from 2026-12-03)."""
     saved = (resume_state or {}).get("trainer", {}).get("data")
-    return bool(saved) and saved != dataset.contents
+    return bool(saved) and any(value != dataset.contents.get(key) for key, value in saved.items())
 
 
 def earlier_segments(
