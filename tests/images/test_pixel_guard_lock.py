@@ -83,3 +83,24 @@ def test_bombs_are_refused_as_before(tmp_path, monkeypatch):
     with pytest.raises(ImageReadError, match=r"more than the 9,998 pixels .*twice PIL.Image.MAX_IMAGE_PIXELS"):
         read_image(path)
     assert Image.MAX_IMAGE_PIXELS == 4_999
+
+
+def test_a_pillow_without_its_private_check_still_reads_and_refuses_past_its_limit_by_name(tmp_path, monkeypatch):
+    """The reader skips Pillow's check for its own thread by wrapping ``PIL.Image._decompression_bomb_check``, a
+    private function: a Pillow without it must not make every read fail (AttributeError). Files under Pillow's
+    limit read as ever; one past it is refused as Pillow refuses it, naming the file."""
+    small, big = tmp_path / "small.png", tmp_path / "big.png"
+    _save(random_rgb(2, (16, 16)), small, "PNG")
+    _save(random_rgb(3, (100, 100)), big, "PNG")  # 10,000 pixels: past twice the setting
+    from types import SimpleNamespace
+
+    from stylizing_vit_aug.images import headers
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", SETTING)
+    # Pillow itself calls the function by its module-global name (removing it would break Pillow): the reader's
+    # view of PIL.Image without it, as after a rename in Pillow
+    without = SimpleNamespace(**{k: v for k, v in vars(Image).items() if k != "_decompression_bomb_check"})
+    monkeypatch.setattr(headers, "PILImage", without)
+    assert read_image(small).shape == (16, 16, 3) and image_size(small) == (16, 16)
+    with pytest.raises(ImageReadError, match=f"{big}"):
+        read_image(big)

@@ -150,7 +150,13 @@ def _lifted_guard() -> Iterator[int | None]:
 
 def _skip_in_reader() -> None:
     """Wrap Pillow's check (``PIL.Image._decompression_bomb_check``, which its opening, crops and plugins call)
-    once, so that it is skipped for a thread under :func:`_lifted_guard` and made unchanged everywhere else."""
+    once, so that it is skipped for a thread under :func:`_lifted_guard` and made unchanged everywhere else. A Pillow
+    without that private function keeps its check for every call: a file past its limit is then refused, named,
+    with Pillow's reason (said once), instead of every read failing."""
+    if not hasattr(PILImage, "_decompression_bomb_check"):
+        log_once("pillow:bomb-check", "this Pillow has no _decompression_bomb_check: files past PIL.Image."
+                 "MAX_IMAGE_PIXELS are refused as Pillow refuses them (set it higher to read them)", log=logger)
+        return
     if getattr(PILImage._decompression_bomb_check, _SKIPS, False):
         return
     with _INSTALLING:
