@@ -203,3 +203,19 @@ def test_an_output_folder_in_the_style_folder_is_refused_and_no_style_is_touched
         assert cli.main(argv) == 2
         assert "must not be the style folder or inside it" in capsys.readouterr().err
     assert files_of(tmp_path / "styles") == before
+
+
+def test_an_output_that_would_be_the_style_image_is_refused_and_the_style_kept(tmp_path, checkpoint, capsys):
+    """``--style out/a.png -o out`` with an input ``a.png``: the style passed for that input's finished output, and
+    ``--overwrite`` wrote over it (a review of the --styles-dir refusal)."""
+    inputs = write_images(tmp_path / "in", 2)
+    (tmp_path / "out").mkdir()
+    style = tmp_path / "out" / inputs[0].name
+    shutil.copy(write_images(tmp_path / "other", 1, seed=9)[0], style)
+    before = style.read_bytes()
+    for extra in ([], ["--overwrite"]):
+        argv = ["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--style", str(style),
+                "--checkpoint", checkpoint, *extra]
+        assert cli.main(argv) == 2
+        assert "would be written over the --style image" in capsys.readouterr().err
+    assert style.read_bytes() == before

@@ -163,12 +163,15 @@ class StylizePlan:
         ]
 
     def check_outputs(self) -> None:
-        """Refuse a run whose outputs collide: two of one name, one inside the input folder, or
-        ``--log`` among them (:class:`CLIError`, before the model loads)."""
+        """Refuse a run whose outputs collide: two of one name, one inside the input folder or over the --style
+        image (taken for a finished output, then written over), or ``--log`` among them (:class:`CLIError`, before
+        the model loads)."""
         outputs = self.outputs()
         self._refuse_one_name_twice(outputs)
         _refuse_names_no_file_system_takes(self, outputs)
         _refuse_outputs_in_the_input(self, outputs)
+        if self.style is not None and (over := next((o for o in outputs if same_file(o, self.style)), None)):
+            raise CLIError(f"{over} would be written over the --style image {self.style}; pass another -o or --ext")
         self._refuse_a_log_among_the_outputs(outputs)
 
     def _refuse_one_name_twice(self, outputs: list[Path]) -> None:
