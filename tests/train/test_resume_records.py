@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -143,6 +144,11 @@ def test_a_trainer_made_in_python_refuses_a_new_run_into_a_folder_holding_a_run(
     built = []
     monkeypatch.setattr(trainer, "ImageFolderDataset", lambda root, *args, **kwargs: built.append(root))
     config = config_from_args(parse(str(tmp_path / "data"), "-o", str(run), *ARCH, *options()))
-    with pytest.raises(FileExistsError, match=r"already holds a training run .*resume='auto'"):
+    with pytest.raises(FileExistsError, match=r"already holds a training run's files .*resume='auto'"):
         trainer.Trainer(config)
     assert built == [] and (run / "checkpoints" / "last.safetensors").read_bytes() == before
+    shutil.rmtree(run / "checkpoints")  # a finished run whose checkpoints were removed to save space: its log stays
+    (run / "log.jsonl").write_text('{"step": 1}\n')
+    with pytest.raises(FileExistsError, match=r"log.jsonl .*another output folder") as refused:
+        trainer.Trainer(config)
+    assert "resume='auto'" not in str(refused.value) and (run / "log.jsonl").read_text() == '{"step": 1}\n'

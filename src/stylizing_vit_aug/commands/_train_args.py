@@ -13,7 +13,6 @@ from typing import Any
 
 from ..option_choices import (
     BACKGROUNDS,
-    LAST_CHECKPOINT,
     PAIRINGS,
     PERCEPTUAL_INPUTS,
     PERCEPTUAL_SOURCES,
@@ -22,10 +21,11 @@ from ..option_choices import (
 )
 from ..train.config import ARCHITECTURE_ARGS, TrainConfig
 from ..train.objective_table import OBJECTIVES
+from ..train.run_folder import RUN_FILES, RUN_FOLDERS
 from ..train.term_weights import LossWeights, StainWeights, TermWeights
 from .common import device_argument, number_list, positive_int, seed_argument
 
-__all__ = ["EPILOG", "RUN_FILES", "RUN_FOLDERS", "add_arguments"]
+__all__ = ["EPILOG", "add_arguments"]
 
 EPILOG = """\
 examples:
@@ -40,14 +40,6 @@ or a checkpoint, 4 the loss or the gradient went NaN/Inf (nothing non-finite was
 """
 
 
-# What a run writes into its -o (see Trainer): a new run is refused where these are, and
-# --overwrite removes exactly these (folders only when nothing else is left in them).
-RUN_FILES = ("train_config.json", "log.jsonl", "validation.jsonl")
-RUN_FOLDERS = {
-    "checkpoints": (LAST_CHECKPOINT,),
-    "previews": ("step_*.png",),
-    "final": ("model.safetensors", "config.json", "README.md"),
-}
 _RUN_FILE_NAMES = (*RUN_FILES, *(f"{folder}/{' '.join(names)}" for folder, names in RUN_FOLDERS.items()))
 
 

@@ -31,12 +31,12 @@ from ..train.perceptual import (
     LEVELS,
     PerceptualWeightsUnavailable,
 )
+from ..train.run_folder import RUN_FILES, RUN_FOLDERS, earlier_run_files
 from ..train.start import LAST_CHECKPOINT
 from ..train.trainer import Trainer, TrainingDiverged
 from ..train.training_state import checkpoint_step
 from ._exits import failure
 from ._train_args import EPILOG as EPILOG  # re-exported: the parser is torch-free (cli's `arguments`)
-from ._train_args import RUN_FILES, RUN_FOLDERS
 from ._train_args import add_arguments as add_arguments
 from .common import (
     CheckpointChoice,
@@ -134,19 +134,10 @@ def _run_folder(config: TrainConfig, *, overwrite: bool) -> Iterator[None]:
         yield
 
 
-def _run_files(output: Path) -> list[Path]:
-    """The files an earlier run left in ``output`` (only names a run writes)."""
-    found = [output / name for name in RUN_FILES if (output / name).is_file()]
-    for folder, patterns in RUN_FOLDERS.items():
-        for pattern in patterns:
-            found.extend(sorted(path for path in (output / folder).glob(pattern) if path.is_file()))
-    return found
-
-
 def _check_new_run(output: Path, *, overwrite: bool) -> None:
     """A run without --resume starts in a folder free of another run's files, or is refused:
     appended to an old log and overwriting its checkpoint, the two runs could not be told apart."""
-    found = _run_files(output)
+    found = earlier_run_files(output)
     if not found:
         return
     if overwrite:
@@ -243,7 +234,7 @@ def _after_interrupt(args: argparse.Namespace) -> str:
     step = checkpoint_step(checkpoint)
     if step is not None:
         return f"continue with --resume (without --overwrite): the checkpoint of step {step} is kept in {checkpoint}"
-    if getattr(args, "resume", None) or not _run_files(output):
+    if getattr(args, "resume", None) or not earlier_run_files(output):
         return f"nothing was checkpointed in {output}; start again with the same command"
     return (
         f"nothing was checkpointed in {output} (interrupted before the first checkpoint), so --resume has nothing "
