@@ -173,6 +173,31 @@ def png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
+def srgb_profile() -> bytes:
+    """littlecms's sRGB ICC profile."""
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+# Display P3's colorants (D50, as an ICC profile holds them): a wide-gamut RGB profile
+_P3 = {b"rXYZ": (0.5151, 0.2412, -0.0011), b"gXYZ": (0.2920, 0.6922, 0.0419), b"bXYZ": (0.1571, 0.0666, 0.7841)}
+
+
+def wide_gamut_profile(description: str = "Wide P3 gamut") -> bytes:
+    """littlecms's sRGB profile with Display P3's colorants and ``description`` (13 characters, as the
+    description it replaces): a wide-gamut RGB profile that Pillow reads, made without a file."""
+    icc = bytearray(srgb_profile())
+    (count,) = struct.unpack(">I", icc[128:132])
+    for i in range(count):
+        signature, offset, _ = struct.unpack(">4sII", icc[132 + 12 * i : 144 + 12 * i])
+        if signature in _P3:
+            icc[offset + 8 : offset + 20] = struct.pack(">3i", *(round(v * 65536) for v in _P3[signature]))
+    icc[84:100] = bytes(16)  # no profile ID: it would no longer match
+    assert len(description) == len("sRGB built-in")
+    return bytes(icc).replace("sRGB built-in".encode("utf-16-be"), description.encode("utf-16-be"))
+
+
 def loading_code(card: str) -> str:
     """A model card's How to load code block, which must parse as Python (once its placeholders are
     replaced, a user runs it as it is)."""

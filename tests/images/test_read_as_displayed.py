@@ -15,8 +15,10 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image, ImageCms
+from PIL import Image
 
+from helpers import srgb_profile as _srgb
+from helpers import wide_gamut_profile as _wide_profile
 from stylizing_vit_aug import StyleBank, StylizeTransform, cli
 from stylizing_vit_aug.images import (
     ImageReadError,
@@ -29,31 +31,10 @@ from stylizing_vit_aug.images import (
 )
 from stylizing_vit_aug.images.value_range import TWELVE_BIT_MAX, declare_value_range
 
-# Display P3's colorants (D50, as an ICC profile holds them): a wide-gamut RGB profile
-_P3 = {b"rXYZ": (0.5151, 0.2412, -0.0011), b"gXYZ": (0.2920, 0.6922, 0.0419), b"bXYZ": (0.1571, 0.0666, 0.7841)}
-
 
 @pytest.fixture(autouse=True)
 def _fresh_notes(monkeypatch):
     monkeypatch.setattr(kinds, "_told", set())
-
-
-def _srgb() -> bytes:
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-
-
-def _wide_profile(description: str = "Wide P3 gamut") -> bytes:
-    """littlecms's sRGB profile with Display P3's colorants and ``description`` (13 characters, as the
-    description it replaces): a wide-gamut RGB profile that Pillow reads, made without a file."""
-    icc = bytearray(_srgb())
-    (count,) = struct.unpack(">I", icc[128:132])
-    for i in range(count):
-        signature, offset, _ = struct.unpack(">4sII", icc[132 + 12 * i : 144 + 12 * i])
-        if signature in _P3:
-            icc[offset + 8 : offset + 20] = struct.pack(">3i", *(round(v * 65536) for v in _P3[signature]))
-    icc[84:100] = bytes(16)  # no profile ID: it would no longer match
-    assert len(description) == len("sRGB built-in")
-    return bytes(icc).replace("sRGB built-in".encode("utf-16-be"), description.encode("utf-16-be"))
 
 
 # the colorants of a vendor's ICC v2 "sRGB IEC61966-2.1" profile (D50), rounded otherwise than littlecms's
@@ -241,6 +222,19 @@ def test_png_colour_chunks_that_are_not_srgb_are_said_naming_the_file(tmp_path, 
         assert not warned
     else:
         assert len(warned) == 1 and str(path) in warned[0] and said in warned[0]  # once, naming the file
+
+
+def test_png_colour_chunks_are_said_of_a_converted_pil_image_too(tmp_path, caplog, small_stylizer):
+    """``Image.open(p).convert("RGB")`` (torchvision's ImageFolder does it to every image) has no ``format`` but
+    keeps the chunks' values in ``info``: it was passed without a word (a review)."""
+    pixels = np.random.default_rng(4).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    path = _png_with(tmp_path / "scan.png", pixels, {b"gAMA": _LINEAR})
+    with Image.open(path) as opened:
+        converted = opened.convert("RGB")
+    assert converted.format is None
+    with caplog.at_level(logging.WARNING, logger="stylizing_vit_aug"):
+        small_stylizer(converted, pixels)
+    assert any("PNG colour chunks (gAMA 1" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize("strength", [0.5, 0.0])

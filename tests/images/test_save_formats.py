@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image, ImageCms, JpegImagePlugin
+from PIL import Image, JpegImagePlugin
 
-from helpers import examples, random_rgb
+from helpers import examples, random_rgb, srgb_profile, wide_gamut_profile
 from stylizing_vit_aug.images import ImageError, kinds, read_image, save_image
 from stylizing_vit_aug.images.writing import FULL_CHROMA_QUALITY
 from stylizing_vit_aug.option_choices import PIL_FORMATS
@@ -79,13 +79,20 @@ def test_chroma_at_every_pixel_keeps_a_stain_edge_closer():
     assert np.abs(ours - pixels).max() < np.abs(pillow - pixels).max()
 
 
-def test_a_bmp_leaves_a_colour_profile_out_with_a_warning(monkeypatch, caplog):
+@pytest.mark.parametrize("profile", ["wide", "sRGB"])
+def test_a_bmp_leaves_a_colour_profile_out_with_a_warning_where_it_meant_something(monkeypatch, caplog, profile):
+    """Said where the profile is not sRGB's (an sRGB one is what viewers assume of a file without one: nothing lost,
+    so nothing said, as a review found the first version warned for every sRGB-tagged input)."""
     monkeypatch.setattr(kinds, "_told", set())
-    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    icc = wide_gamut_profile() if profile == "wide" else srgb_profile()
     buffer = io.BytesIO()
     with caplog.at_level(logging.WARNING):
         save_image(random_rgb(8, (8, 8)), buffer, "BMP", metadata={"icc_profile": icc}, name="out/slide.bmp")
-    (said,) = [r.getMessage() for r in caplog.records if "colour profile" in r.getMessage()]
-    assert "out/slide.bmp" in said and "BMP" in said and "PNG" in said
+    said = [r.getMessage() for r in caplog.records if "colour profile" in r.getMessage()]
+    if profile == "sRGB":
+        assert not said
+    else:
+        assert len(said) == 1 and "out/slide.bmp" in said[0] and "BMP" in said[0] and "PNG" in said[0]
     with Image.open(buffer) as image:
         assert image.format == "BMP" and image.info.get("icc_profile") is None
+

@@ -93,9 +93,10 @@ def note_png_colour(image: PILImage.Image, name: str) -> None:
     """Say that a PNG's gAMA or cHRM chunk gives its numbers another meaning than sRGB (linear light, a wider gamut)
     where no iCCP or sRGB chunk overrides them (the PNG specification's order): the numbers are used as they are, as
     for a wide-gamut profile (:func:`note_wide_gamut`), and outputs do not carry those chunks, so a browser shows an
-    output of such a file other than the file. Warned once per process, each further file named at INFO."""
+    output of such a file other than the file. Read from ``info`` alone, which a PIL image keeps through
+    ``convert``/``copy`` (its ``format`` does not). Warned once per process, each further file named at INFO."""
     info = image.info
-    if image.format != "PNG" or "icc_profile" in info or "srgb" in info:
+    if "icc_profile" in info or "srgb" in info:
         return
     said = []
     if (gamma := info.get("gamma")) is not None and abs(float(gamma) - _SRGB_GAMMA) > _PNG_GAMMA_SLACK:
@@ -247,17 +248,18 @@ def written_metadata(metadata: dict[str, Any], fmt: str, colour: str, name: str)
             log=logger,
         )
         metadata = {key: value for key, value in metadata.items() if key != "icc_profile"}
-    if fmt == "BMP" and "icc_profile" in metadata:  # Pillow writes BMP's short header, which has no room for one
-        warn_first(
-            "save:icc:BMP",
-            name,
-            "%s: BMP files hold no colour profile, so its profile is left out and viewers take the colours for "
-            "sRGB; write PNG, TIFF, JPEG or WebP to keep it",
-            name,
-            note="%s: its colour profile left out (BMP)",
-            log=logger,
-        )
+    if fmt == "BMP" and (icc := metadata.get("icc_profile")) is not None:  # Pillow's BMP header has no room for one
         metadata = {key: value for key, value in metadata.items() if key != "icc_profile"}
+        if profile_space(icc) != "RGB" or _not_srgb(icc) is not None:  # an sRGB one: viewers assume it anyway
+            warn_first(
+                "save:icc:BMP",
+                name,
+                "%s: BMP files hold no colour profile, so its profile is left out and viewers take the colours for "
+                "sRGB; write PNG, TIFF, JPEG or WebP to keep it",
+                name,
+                note="%s: its colour profile left out (BMP)",
+                log=logger,
+            )
     if fmt == "BMP" and "dpi" not in metadata:
         metadata = {**metadata, "dpi": (0, 0)}  # 0 pixels per metre: unspecified
     return metadata
