@@ -37,4 +37,23 @@ def watched(stream: Any = None, bar: type = tqdm) -> bool:
 def progress_bar(iterable: Iterable[Any] | None = None, *, disable: bool = False, **options: Any) -> tqdm:
     """``tqdm.auto.tqdm(iterable, **options)``, off where the caller's own ``disable`` says so or where no
     one watches it (:func:`watched`): the bar every loop of the package shows."""
+    _keep_the_start_method_open()
     return tqdm(iterable, disable=disable or not watched(options.get("file")), **options)
+
+
+def _keep_the_start_method_open() -> None:
+    """Give tqdm its multiprocessing lock, where it has none yet, from the context of the start method the process
+    would use, not from the default context: tqdm makes it at its first bar (a disabled one too) through the
+    default context, which fixes the process's start method, so a user's later ``set_start_method("spawn")``
+    (CUDA in DataLoader workers) raised "context has already been set" after a transform was made."""
+    from tqdm.std import TqdmDefaultWriteLock
+
+    if hasattr(TqdmDefaultWriteLock, "mp_lock"):
+        return
+    import multiprocessing
+
+    method = multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_all_start_methods()[0]
+    try:
+        TqdmDefaultWriteLock.mp_lock = multiprocessing.get_context(method).RLock()
+    except (ImportError, OSError):  # no working semaphores (some sandboxes): tqdm's own answer
+        TqdmDefaultWriteLock.mp_lock = None

@@ -5,6 +5,7 @@ carriage-return frames; the commands' summaries and records say what was done.""
 from __future__ import annotations
 
 import io
+import subprocess
 import sys
 
 import tqdm.notebook
@@ -52,3 +53,20 @@ def test_a_notebook_bar_is_shown_though_its_stderr_is_no_terminal():
     assert _progress.watched(not_a_terminal, bar=tqdm.notebook.tqdm)
     assert not _progress.watched(not_a_terminal, bar=tqdm.std.tqdm)
     assert _progress.watched(_Terminal(), bar=tqdm.std.tqdm)
+
+
+def test_a_bar_leaves_the_process_start_method_unset():
+    """tqdm's first bar (a disabled one too, as a transform's bank loading makes) made a multiprocessing lock through
+    the default context, which fixed the start method: a later ``set_start_method("spawn")`` (CUDA in DataLoader
+    workers) raised "context has already been set" (a hostile probe). A fresh process, as a user's script."""
+    script = (
+        "import multiprocessing as mp, tqdm.std\n"
+        "from stylizing_vit_aug._progress import progress_bar\n"
+        "list(progress_bar(range(3)))\n"
+        "list(progress_bar(range(3), disable=True))\n"
+        "assert mp.get_start_method(allow_none=True) is None, mp.get_start_method(allow_none=True)\n"
+        "assert tqdm.std.TqdmDefaultWriteLock.mp_lock is not None\n"
+        "mp.set_start_method('spawn')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
