@@ -253,6 +253,23 @@ def test_chunking_bounds_calls_and_changes_nothing(small_stylizer, bank, images)
     assert sum(c["rows"] for c in net.calls) == 4 * 4
 
 
+def test_the_default_bounds_each_call_by_pixels_and_changes_nothing(small_stylizer, bank, images, monkeypatch):
+    """``chunk_size=None`` made every view at once: on large tiles the peak was about five times the views' size (a
+    resource probe: 7.3 GB for 8 views of 4 tiles of 2048 px). Each call holds ``VIEW_PIXELS`` worth of views now."""
+    from stylizing_vit_aug import tta
+
+    def gen() -> torch.Generator:
+        return torch.Generator().manual_seed(3)
+
+    whole = StyleTTA(ColourNet().eval(), small_stylizer, bank, n_styles=3, generator=gen())(images)
+    assert images.shape[0] * 4 * images.shape[-2] * images.shape[-1] <= tta.VIEW_PIXELS  # one call, as before
+    monkeypatch.setattr(tta, "VIEW_PIXELS", 3 * images.shape[-2] * images.shape[-1])  # three views' worth
+    net = ColourNet().eval()
+    bounded = StyleTTA(net, small_stylizer, bank, n_styles=3, generator=gen())(images)
+    torch.testing.assert_close(bounded, whole, atol=1e-5, rtol=0)
+    assert max(c["rows"] for c in net.calls) <= 3 and sum(c["rows"] for c in net.calls) == 4 * 4
+
+
 def test_an_input_is_encoded_once_for_all_its_views(small_stylizer, bank, images, monkeypatch):
     # the relative mode's content pass and self branch are shared by an input's styles
     calls = []

@@ -98,11 +98,11 @@ def check_chunk_size(chunk_size: int | None, *, allow_none: bool = False) -> int
     """A whole number from 1, as a Python int: the one check of every ``chunk_size`` (Stylizer,
     StyleTTA, StyleBank), so a numpy integer (a size read from an array or config) is taken
     everywhere and ``True`` (which equals 1) is refused everywhere. ``allow_none``: None passes
-    (StyleTTA's "all at once")."""
+    (StyleTTA's "as many views as a call holds")."""
     if chunk_size is None and allow_none:
         return None
     if (size := whole_number(chunk_size, 1)) is None:
-        none = " or None (all at once)" if allow_none else ""
+        none = " or None (as many as a call holds)" if allow_none else ""
         raise ValueError(f"chunk_size must be a positive integer (1, 2, ...){none}, got {chunk_size!r}")
     return size
 

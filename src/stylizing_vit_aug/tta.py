@@ -72,6 +72,10 @@ __all__ = ["StyleTTA", "TTAOutput", "MERGES", "ACTIVATIONS", "STYLE_CHOICES", "T
 logger = logging.getLogger(__name__)
 
 _LOG_FLOOR = 1e-12
+VIEW_PIXELS = 1 << 24
+"""Pixels of the views one stylizer and classifier call makes where ``chunk_size`` is None: a batch of
+classifier-size views stays one call (335 views of 224 px), and large tiles no longer make every view at once
+(about five times the views' size at the peak)."""
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 _ONE_OUTPUT_VOTE = (
     "merge='vote' with activation='none' counts each view's argmax over dim 1, which needs two or more "
@@ -155,7 +159,8 @@ class StyleTTA(nn.Module):
             stays float64; float16/bfloat16 logits are merged in float32).
         activation: applied to the classifier's output before merging: ``"softmax"`` over dim
             1 (two or more classes), ``"sigmoid"``, or ``"none"`` (raw outputs; not with ``gmean``).
-        chunk_size: most views per classifier and stylizer call (``None``: all at once).
+        chunk_size: most views per classifier and stylizer call (``None``: as many as hold :data:`VIEW_PIXELS`
+            pixels, all of a batch of classifier-size inputs).
         return_views: return a :class:`TTAOutput` instead of the merged tensor.
         styles: ``"random"`` (each view's style drawn from the whole bank by ``generator``,
             with replacement: an input can get one style twice, and ``n_styles`` may exceed
@@ -283,7 +288,7 @@ class StyleTTA(nn.Module):
     include_original = option("include_original", "Whether the unmodified input is view 0.")
     merge = option("merge", f"How the views' predictions are merged, one of {MERGES}.")
     activation = option("activation", f"What the classifier's output goes through first, one of {ACTIVATIONS}.")
-    chunk_size = option("chunk_size", "Most views per classifier and stylizer call (None: all at once).")
+    chunk_size = option("chunk_size", "Most views per classifier and stylizer call (None: VIEW_PIXELS' worth).")
     return_views = option("return_views", "Whether a call returns a TTAOutput instead of the merged tensor.")
     generator = option("generator", "The torch.Generator of random and fixed styles; a new one draws them again.")
     strength = option("strength", "Stylisation strength in [0, 1], a float.")
@@ -380,9 +385,13 @@ class StyleTTA(nn.Module):
     def _classify(self, views: torch.Tensor, batch: int) -> torch.Tensor:
         """The activated predictions of ``views``; ``batch``: the user's batch, which messages name.
         Each call's output is checked and activated as it comes: a bad one is refused after one call."""
-        step = self.chunk_size or max(views.shape[0], 1)
+        step = self._per_call(views)
         chunks = [views[i : i + step] for i in range(0, views.shape[0], step)] or [views]  # empty: one call
         return _joined([self._activate(classifier_logits(self.classifier, chunk), batch) for chunk in chunks], 0)
+
+    def _per_call(self, images: torch.Tensor) -> int:
+        """Most views per call for views the size of ``images``: ``chunk_size``, else :data:`VIEW_PIXELS` worth."""
+        return self.chunk_size or max(1, VIEW_PIXELS // max(1, images.shape[-2] * images.shape[-1]))
 
     def _activate(self, logits: torch.Tensor, batch: int) -> torch.Tensor:
         """The activated logits, in the classifier's own float dtype (float64 stays float64, not
@@ -409,7 +418,7 @@ class StyleTTA(nn.Module):
         (:meth:`Stylizer.stylize_views`); ``chunk_size`` views per call, each call's views classified
         as soon as they are made, so an output the merge cannot take is refused after one stylizer call."""
         batch, n = indices.shape
-        limit = self.chunk_size or batch * n
+        limit = self._per_call(values01)
         per_chunk = max(1, limit // n)  # inputs per call; fewer views than one input has: split its views
         outputs = []
         for start in range(0, batch, per_chunk):
