@@ -5,6 +5,7 @@ white by the rule reading uses (``on_glass``), with a warning that names the fil
 from __future__ import annotations
 
 import logging
+import sys
 from collections import Counter
 from typing import ClassVar
 
@@ -78,9 +79,9 @@ def test_16_bit_alpha_round_trips_through_png(tmp_path, channels):
 
 @pytest.mark.parametrize("dpi", [None, (300, 150)])
 def test_a_16_bit_rgba_tiff_says_its_fourth_sample_is_alpha(tmp_path, dpi):
-    """OpenCV writes 16-bit RGBA TIFF without ExtraSamples, so libtiff, tifffile and viewers took the fourth sample
-    for one of no meaning (and warned); the file now says it is unassociated alpha, reads back exactly here and in
-    tifffile and OpenCV, and keeps its resolution (found by a probe)."""
+    """OpenCV (which wrote these files until 2026-12-03) wrote 16-bit RGBA TIFF without ExtraSamples, so libtiff,
+    tifffile and viewers took the fourth sample for one of no meaning (and warned); the file says it is unassociated
+    alpha, reads back exactly here and in tifffile and OpenCV, and keeps its resolution (found by a probe)."""
     import cv2  # the dev extra's: albumentations brings it, scikit-image brings tifffile
     import tifffile
 
@@ -95,6 +96,26 @@ def test_a_16_bit_rgba_tiff_says_its_fourth_sample_is_alpha(tmp_path, dpi):
     assert np.array_equal(read_image(path, alpha=True), pixels)
     assert np.array_equal(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), pixels[..., [2, 1, 0, 3]])
     assert Image.open(path).mode == "RGBA"
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_a_16_bit_colour_tiff_is_written_without_opencv_keeping_an_exact_resolution(tmp_path, monkeypatch, channels):
+    """Writing one needed OpenCV, which rounded the resolution to whole dpi and wrote no colour profile: a 40x slide's
+    0.2527 µm pixels (100,514.4 dpi) came back as 100,514 dpi. Written by the package now, without OpenCV."""
+    import tifffile
+
+    from helpers import srgb_profile
+
+    monkeypatch.setitem(sys.modules, "cv2", None)  # import cv2 -> ImportError
+    pixels = np.random.default_rng(4).integers(0, 65536, (9, 14, channels), dtype=np.uint16)
+    dpi, path = (25400 / 0.2527, 25400 / 0.5), tmp_path / "deep.tif"
+    save_image(pixels, path, "tif", metadata={"dpi": dpi, "icc_profile": srgb_profile()})
+    assert np.array_equal(read_image(path, alpha=True), pixels)
+    with Image.open(path) as image:
+        assert image.info["icc_profile"] == srgb_profile()
+        assert all(abs(got - want) < 1e-3 for got, want in zip(image.info["dpi"], dpi)), image.info["dpi"]
+    with tifffile.TiffFile(path) as tif:
+        assert np.array_equal(tif.pages[0].asarray(), pixels)
 
 
 def test_a_16_bit_gray_alpha_tiff_is_written_on_white(tmp_path, caplog, monkeypatch):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,6 @@ try:  # PIL is a core dependency, but keep the import error readable
 except ImportError:  # pragma: no cover
     PILImage = None
 
-from .kinds import ImageError, log_once
 
 __all__ = ["JFIF_MAX_DPI", "jpeg_metadata", "png16", "tiff16"]
 
@@ -68,50 +68,40 @@ def png16(pixels: np.ndarray, metadata: dict[str, Any]) -> bytes:
     )
 
 
-def tiff16(pixels: np.ndarray, metadata: dict[str, Any]) -> bytes:
-    """A 16-bit RGB(A) TIFF, through OpenCV (PIL has no 16-bit colour mode), with the resolution
-    (OpenCV writes no colour profile: logged once)."""
-    try:
-        import cv2
-    except ImportError:
-        raise ImageError(
-            "writing 16-bit colour TIFF needs OpenCV (pip install opencv-python-headless); "
-            "write PNG instead (--ext png)"
-        ) from None
-    order = [2, 1, 0, 3][: pixels.shape[-1]]  # RGB(A) -> BGR(A)
-    options = []
-    if "dpi" in metadata:
-        x_dpi, y_dpi = (max(1, round(float(dpi))) for dpi in metadata["dpi"])
-        options = [cv2.IMWRITE_TIFF_RESUNIT, 2, cv2.IMWRITE_TIFF_XDPI, x_dpi, cv2.IMWRITE_TIFF_YDPI, y_dpi]
-    if "icc_profile" in metadata:
-        log_once(
-            "save:icc:tiff16",
-            "16-bit colour TIFF files are written without the colour profile (OpenCV writes "
-            "none); write PNG (--ext png) to keep it",
-        )
-    ok, data = cv2.imencode(".tiff", np.ascontiguousarray(pixels[..., order]), options)
-    if not ok:
-        raise ImageError("OpenCV could not encode a 16-bit colour TIFF")
-    return _alpha_marked(data.tobytes()) if pixels.shape[-1] == 4 else data.tobytes()
-
-
 EXTRA_SAMPLES, UNASSOCIATED_ALPHA = 338, 2  # the TIFF tag that says what a fourth sample is, and its alpha value
+ICC_PROFILE = 34675  # the TIFF tag of an ICC colour profile
+_TIFF_PACKING = {3: "H", 4: "I", 5: "I", 7: "B"}  # SHORT, LONG, RATIONAL (two LONGs), UNDEFINED (bytes)
 
 
-def _alpha_marked(tiff: bytes) -> bytes:
-    """OpenCV's 16-bit RGBA TIFF with its fourth sample marked as alpha (ExtraSamples: unassociated alpha), which
-    OpenCV leaves out, so other readers (libtiff, tifffile, image viewers) see RGB and a sample of no meaning, and
-    warn. The first IFD is written again at the end of the file with the tag added (tags stay sorted); the image
-    data and every other value stay where they are, so only the header's pointer to the IFD changes."""
-    order = {b"II": "<", b"MM": ">"}[tiff[:2]]
-    (start,) = struct.unpack_from(order + "I", tiff, 4)
-    (count,) = struct.unpack_from(order + "H", tiff, start)
-    entries = [tiff[start + 2 + 12 * i : start + 14 + 12 * i] for i in range(count)]
-    tag_of = lambda entry: struct.unpack_from(order + "H", entry)[0]  # noqa: E731
-    if any(tag_of(entry) == EXTRA_SAMPLES for entry in entries):
-        return tiff
-    entries = sorted([*entries, struct.pack(order + "HHIH2x", EXTRA_SAMPLES, 3, 1, UNASSOCIATED_ALPHA)], key=tag_of)
-    next_ifd = tiff[start + 2 + 12 * count : start + 6 + 12 * count]
-    padding = b"\0" * (len(tiff) % 2)  # an IFD begins on a word boundary
-    ifd = struct.pack(order + "H", len(entries)) + b"".join(entries) + next_ifd
-    return tiff[:4] + struct.pack(order + "I", len(tiff) + len(padding)) + tiff[8:] + padding + ifd
+def tiff16(pixels: np.ndarray, metadata: dict[str, Any]) -> bytes:
+    """A 16-bit RGB(A) TIFF (PIL has no 16-bit colour mode to write from): little-endian, one deflate strip, a fourth
+    sample marked as unassociated alpha, the resolution as rationals (a slide's microns per pixel, not rounded to
+    whole dpi) and the colour profile."""
+    height, width, channels = pixels.shape
+    data = zlib.compress(np.ascontiguousarray(pixels, "<u2").tobytes(), 6)
+    tags: dict[int, tuple[int, Any]] = {  # tag: (TIFF type, values)
+        256: (4, [width]), 257: (4, [height]), 258: (3, [16] * channels), 259: (3, [8]), 262: (3, [2]),
+        273: (4, [8]), 277: (3, [channels]), 278: (4, [height]), 279: (4, [len(data)]), 284: (3, [1]),
+    }
+    if channels == 4:
+        tags[EXTRA_SAMPLES] = (3, [UNASSOCIATED_ALPHA])
+    if "dpi" in metadata:
+        for tag, dpi in zip((282, 283), metadata["dpi"]):  # XResolution, YResolution
+            ratio = Fraction(float(dpi)).limit_denominator(10_000)
+            tags[tag] = (5, [ratio.numerator, ratio.denominator])
+        tags[296] = (3, [2])  # ResolutionUnit: inches
+    if "icc_profile" in metadata:
+        tags[ICC_PROFILE] = (7, metadata["icc_profile"])
+    ifd_at = 8 + len(data) + len(data) % 2  # an IFD and each value outside it begin on a word boundary
+    extra_at = ifd_at + 2 + 12 * len(tags) + 4
+    entries, extra = b"", b""
+    for tag, (kind, values) in sorted(tags.items()):
+        packed = struct.pack(f"<{len(values)}{_TIFF_PACKING[kind]}", *values)
+        count = len(values) // 2 if kind == 5 else len(values)
+        if len(packed) <= 4:
+            field = packed.ljust(4, b"\0")
+        else:
+            field, extra = struct.pack("<I", extra_at + len(extra)), extra + packed + b"\0" * (len(packed) % 2)
+        entries += struct.pack("<HHI", tag, kind, count) + field
+    header = b"II*\0" + struct.pack("<I", ifd_at)
+    return header + data + b"\0" * (len(data) % 2) + struct.pack("<H", len(tags)) + entries + bytes(4) + extra
