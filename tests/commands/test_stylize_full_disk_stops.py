@@ -59,3 +59,42 @@ def test_the_first_full_write_stops_the_run_and_a_rerun_finishes(tmp_path, check
     assert cli.main(argv) == 0
     rows = read_stylize_log(out / "stylize_log.csv")
     assert len(list(out.glob("img*"))) == 6 and len(rows) == 6 and not any(row["error"] for row in rows)
+
+
+def test_a_full_subfolder_mounted_apart_is_named_with_its_own_free_space(tmp_path, checkpoint, monkeypatch, capsys):
+    """An output subfolder on a file system of its own (a small mount) that filled was said as "out ran out of space
+    (free now: 72173.7 MiB)", the output folder's space, which contradicts itself (a probe of sharded runs)."""
+    import os
+    from types import SimpleNamespace
+
+    from stylizing_vit_aug.commands import _stylize_end
+
+    write_images(tmp_path / "in" / "a", 2, size=(32, 32))
+    write_images(tmp_path / "in" / "z", 2, size=(32, 32), seed=7)
+    style = write_images(tmp_path / "style", 1, size=(32, 32), seed=4)[0]
+    out = tmp_path / "out"
+    mounted = out / "z"
+    mounted.mkdir(parents=True)  # a mount point
+
+    def stat(path):  # out/z is its own file system
+        found = os.stat(path)
+        return SimpleNamespace(st_dev=found.st_dev + 1) if Path(path) == mounted else found
+
+    def disk_usage(path):
+        return SimpleNamespace(free=4096 if Path(path) == mounted else 2**40)
+
+    monkeypatch.setattr(_stylize_end, "os", SimpleNamespace(stat=stat))
+    monkeypatch.setattr(_stylize_end, "shutil", SimpleNamespace(disk_usage=disk_usage))
+    real_write = stylize.write_image_atomic
+
+    def full_in_z(pixels, path, **kwargs):
+        if Path(path).parent == mounted:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(pixels, path, **kwargs)
+
+    monkeypatch.setattr(stylize, "write_image_atomic", full_in_z)
+    argv = ["stylize", str(tmp_path / "in"), "-o", str(out), "--style", str(style), "--checkpoint", checkpoint]
+    assert cli.main(argv) == EXIT_SKIPPED
+    err = capsys.readouterr().err
+    assert f"{mounted} is out of space (free now: 0.0 MiB" in err, err
+    assert f"{mounted} ran out of space (free now: 0.0 MiB)" in err, err

@@ -6,8 +6,11 @@ stop of a run whose output folder is full (:data:`FULL_DISK`), which every later
 from __future__ import annotations
 
 import logging
+import math
+import os
 import shutil
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +34,24 @@ def _free_space(folder: Path) -> str:
     return f"{free / 2**20:.1f} MiB"
 
 
+def _fullest_folder(plan: StylizePlan) -> Path:
+    """Of the folders the run writes into, one on the file system with the least space left: the output folder, or
+    a subfolder mounted apart (a full one there was said as the output folder's, with the output folder's space)."""
+    folders = {plan.output, *(out.parent for out in plan.outputs())}
+    by_device: dict[int, Path] = {}
+    for folder in sorted(folders, key=lambda path: len(path.parts)):  # the shallowest names its file system
+        with suppress(OSError):
+            by_device.setdefault(os.stat(folder).st_dev, folder)
+
+    def free(folder: Path) -> float:
+        try:
+            return shutil.disk_usage(folder).free
+        except OSError:
+            return math.inf
+
+    return min(by_device.values(), key=free, default=plan.output)
+
+
 def stop_when_full(plan: StylizePlan, todo: list[Job], done: int) -> None:
     """Say why the run stops before its last ``len(todo) - done`` outputs: the disk (or quota) of
     the output folder is full, so each would go through the model only to fail to be written."""
@@ -38,8 +59,8 @@ def stop_when_full(plan: StylizePlan, todo: list[Job], done: int) -> None:
         "stopped: the output folder %s is out of space (free now: %s; No space left on device, or the quota is "
         "reached), so the %d output(s) left were not made. Free space (or pass another -o) and run the same "
         "command again: it keeps the finished outputs and writes the rest",
-        plan.output,
-        _free_space(plan.output),
+        (fullest := _fullest_folder(plan)),
+        _free_space(fullest),
         len(todo) - done,
     )
 
@@ -149,7 +170,8 @@ def _say_skipped(
     if full:
         others = f" and {skipped_kinds(plan.unlisted, failed, 'read')}" if failed or plan.unlisted else ""
         say(
-            f"the run stopped when {plan.output} ran out of space (free now: {_free_space(plan.output)}): "
+            f"the run stopped when {(fullest := _fullest_folder(plan))} ran out of space (free now: "
+            f"{_free_space(fullest)}): "
             f"{''.join(each + '; ' for each in gone)}{absent - removed} of the {planned} planned output(s) were not "
             f"written{others} (their reasons: {reasons}); free space and run the same command again to write them"
             f"{record}; exit code {EXIT_SKIPPED}"
