@@ -192,3 +192,25 @@ def test_a_broken_launcher_environment_is_a_clear_error(
             "--checkpoint", checkpoint]
     assert cli.main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_multi_process_run_stopped_by_on_error_stop_leaves_its_rows_in_the_record(tmp_path, checkpoint):
+    """A rank stopped by ``--on-error stop`` stopped every rank, and the rows of the outputs they had written stayed
+    in the ranks' part files: ``stylize_log.csv`` was a header alone until the next run (a probe). One process
+    leaves them in the record; so do two now."""
+    from helpers import truncated_jpeg
+
+    write_images(tmp_path / "in", 5, size=(32, 32))
+    truncated_jpeg(tmp_path / "in" / "img00b.jpg")  # its header reads: it fails while the rank writes
+    style = write_images(tmp_path / "style", 1, size=(32, 32), seed=3)[0]
+    out = tmp_path / "out"
+    argv = [str(tmp_path / "in"), "-o", str(out), "--style", str(style), "--checkpoint", checkpoint,
+            "--batch-size", "1", "--on-error", "stop"]
+    done = subprocess.run(_torchrun(2, argv), env=ENV, capture_output=True, text=True, timeout=240)
+    assert done.returncode != 0 and "every rank stops" in done.stderr, done.stderr[-3000:]
+    written = sorted(path.name for path in out.glob("img*.png"))
+    assert written, done.stderr[-3000:]
+    assert not list(out.glob("stylize_log.rank*.csv"))  # merged
+    recorded = sorted(row["output"] for row in read_stylize_log(out / "stylize_log.csv") if not row["error"])
+    assert recorded == written

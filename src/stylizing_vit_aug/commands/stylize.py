@@ -76,7 +76,7 @@ from ..images.kinds import warn_first
 from ..images.value_range import declare_value_range, declared_value_range, eight_bit_refusal
 from ..stylizer import STRIP_PIXELS
 from ._exits import cannot_write
-from ._ranks import on_every_rank
+from ._ranks import RankStopped, on_every_rank
 from ._stylize_args import EPILOG as EPILOG  # re-exported: the command's help and options, torch-free there
 from ._stylize_args import add_arguments as add_arguments
 from ._stylize_colour import FolderReferences, colour_step_refusal
@@ -303,11 +303,18 @@ def _stylize(plan: StylizePlan) -> int:
                     ranks.rank, ranks.world, len(mine), len(jobs), len(todo))
     # a rank that fails while writing (a bug, out of memory, --on-error stop) stops every rank, as at the start,
     # rather than leaving them waiting for it in the sum below
-    made, failed, full, unrecorded = on_every_rank(
-        ranks, lambda: _write_outputs(plan, stylizer, styles, todo, rows, earlier, existing),
-        failed="failed while writing its outputs", alone="every rank stops; a rerun keeps what was written",
-        so="so every rank stops; a rerun keeps what was written",
-    )
+    try:
+        made, failed, full, unrecorded = on_every_rank(
+            ranks, lambda: _write_outputs(plan, stylizer, styles, todo, rows, earlier, existing),
+            failed="failed while writing its outputs", alone="every rank stops; a rerun keeps what was written",
+            so="so every rank stops; a rerun keeps what was written",
+        )
+    except RankStopped:  # every rank is past its writes: rank 0 puts their rows in the record, as one process has them
+        with suppress(OSError):  # else they stay in the parts, which the rerun merges
+            if ranks.rank == 0:
+                merged, parts = collect_log(plan.log, plan.output)
+                replace_log(plan.log, list(merged.values()), parts)
+        raise
     failed, full = ranks.sum([failed, full])  # waits for every rank to finish
     gathered = ranks.to_rank_zero((made, unrecorded))  # the outputs' keys, to rank 0 only: it alone reads them
     end = Outcome(failed)  # rank 0's one look at each output decides it
