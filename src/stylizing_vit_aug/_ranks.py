@@ -30,6 +30,10 @@ Explain = Callable[[Exception], tuple[str, int]]
 
 # Ranks wait at a barrier for the slowest one; shards are balanced, but one of big images may take hours.
 BARRIER_TIMEOUT = timedelta(days=1)
+# How long a rank waits for the others to join at the start (torch's default): a rank whose rank 0 never came (it
+# died first, or was never launched) waited BARRIER_TIMEOUT, and Ctrl-C does not reach a rank blocked there.
+JOIN_TIMEOUT = timedelta(minutes=30)
+_long_waits: list[Any] = []  # the process group of :meth:`Ranks.joined`'s collectives, while one is joined
 
 
 class CLIError(Exception):
@@ -96,19 +100,21 @@ class Ranks:
         import torch.distributed as dist
 
         own = self.distributed and not dist.is_initialized()
-        if own:
-            dist.init_process_group("gloo", timeout=BARRIER_TIMEOUT)
+        if own:  # joined within JOIN_TIMEOUT; then every collective in a group that waits BARRIER_TIMEOUT
+            dist.init_process_group("gloo", timeout=JOIN_TIMEOUT)
+            _long_waits.append(dist.new_group(backend="gloo", timeout=BARRIER_TIMEOUT))
         try:
             yield
         finally:
             if own:
+                _long_waits.clear()
                 dist.destroy_process_group()
 
     def barrier(self) -> None:
         if self.distributed:
             import torch.distributed as dist
 
-            dist.barrier()
+            dist.barrier(group=_group())
 
     def from_rank_zero(self, value: T) -> T:
         """Rank 0's ``value`` on every rank (pickled; meant for small things, such as the list
@@ -118,7 +124,7 @@ class Ranks:
         import torch.distributed as dist
 
         box = [value]
-        dist.broadcast_object_list(box, src=0)
+        dist.broadcast_object_list(box, src=0, group=_group())
         return box[0]
 
     def gather(self, value: T) -> list[T]:
@@ -129,7 +135,7 @@ class Ranks:
         import torch.distributed as dist
 
         gathered: list[Any] = [None] * self.world
-        dist.all_gather_object(gathered, value)
+        dist.all_gather_object(gathered, value, group=_group())
         return gathered
 
     def to_rank_zero(self, value: T) -> list[T] | None:
@@ -140,7 +146,7 @@ class Ranks:
         import torch.distributed as dist
 
         gathered: list[Any] | None = [None] * self.world if self.rank == 0 else None
-        dist.gather_object(value, gathered, dst=0)
+        dist.gather_object(value, gathered, dst=0, group=_group())
         return gathered
 
     def sum(self, values: list[int]) -> list[int]:
@@ -151,8 +157,13 @@ class Ranks:
         import torch.distributed as dist
 
         total = torch.tensor(values, dtype=torch.int64)
-        dist.all_reduce(total)
+        dist.all_reduce(total, group=_group())
         return [int(value) for value in total]
+
+
+def _group() -> Any:
+    """The process group collectives use: :meth:`Ranks.joined`'s long-waiting one, else the default (accelerate's)."""
+    return _long_waits[-1] if _long_waits else None
 
 
 def attempt(step: Callable[[], T]) -> tuple[T | None, Exception | None]:

@@ -214,3 +214,32 @@ def test_a_multi_process_run_stopped_by_on_error_stop_leaves_its_rows_in_the_rec
     assert not list(out.glob("stylize_log.rank*.csv"))  # merged
     recorded = sorted(row["output"] for row in read_stylize_log(out / "stylize_log.csv") if not row["error"])
     assert recorded == written
+
+
+@pytest.mark.slow
+def test_a_rank_whose_rank_zero_never_comes_gives_up_at_the_join_timeout(tmp_path, checkpoint):
+    """A rank started while rank 0 never came (it died first, or was never launched) waited BARRIER_TIMEOUT, a day,
+    and Ctrl-C does not reach a rank blocked there (a probe of sharded runs): it waits JOIN_TIMEOUT now, shortened
+    here, and exits with the reason; the collectives after the join still wait BARRIER_TIMEOUT."""
+    import socket
+
+    write_images(tmp_path / "in", 2)
+    style = write_images(tmp_path / "style", 1, seed=3)[0]
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    script = textwrap.dedent(f"""
+        import sys
+        from datetime import timedelta
+        from stylizing_vit_aug import _ranks, cli
+        assert _ranks.BARRIER_TIMEOUT > _ranks.JOIN_TIMEOUT
+        _ranks.JOIN_TIMEOUT = timedelta(seconds=2)
+        sys.exit(cli.main(["stylize", {str(tmp_path / "in")!r}, "-o", {str(tmp_path / "out")!r},
+                           "--style", {str(style)!r}, "--checkpoint", {checkpoint!r}]))
+    """)
+    env = {**ENV, "RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "MASTER_ADDR": "127.0.0.1",
+           "MASTER_PORT": str(port)}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode != 0 and "timed out" in done.stderr, done.stderr[-2000:]
+    assert time.monotonic() - started < 120
