@@ -10,12 +10,12 @@ on a stream (``file=``, else stderr) that is a terminal.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from tqdm.auto import tqdm
 
-__all__ = ["progress_bar", "watched"]
+__all__ = ["Unwatched", "progress_bar", "watched"]
 
 
 def _is_terminal(stream: Any) -> bool:
@@ -34,26 +34,38 @@ def watched(stream: Any = None, bar: type = tqdm) -> bool:
     return _is_terminal(sys.stderr if stream is None else stream)
 
 
-def progress_bar(iterable: Iterable[Any] | None = None, *, disable: bool = False, **options: Any) -> tqdm:
-    """``tqdm.auto.tqdm(iterable, **options)``, off where the caller's own ``disable`` says so or where no
-    one watches it (:func:`watched`): the bar every loop of the package shows."""
-    _keep_the_start_method_open()
-    return tqdm(iterable, disable=disable or not watched(options.get("file")), **options)
+def progress_bar(iterable: Iterable[Any] | None = None, *, disable: bool = False, **options: Any) -> Any:
+    """``tqdm.auto.tqdm(iterable, **options)`` where someone watches it (:func:`watched`) and the caller's own
+    ``disable`` allows it: the bar every loop of the package shows; else an :class:`Unwatched` one, no tqdm at all."""
+    if disable or not watched(options.get("file")):
+        return Unwatched(iterable)
+    return tqdm(iterable, **options)
 
 
-def _keep_the_start_method_open() -> None:
-    """Give tqdm its multiprocessing lock, where it has none yet, from the context of the start method the process
-    would use, not from the default context: tqdm makes it at its first bar (a disabled one too) through the
-    default context, which fixes the process's start method, so a user's later ``set_start_method("spawn")``
-    (CUDA in DataLoader workers) raised "context has already been set" after a transform was made."""
-    from tqdm.std import TqdmDefaultWriteLock
+class Unwatched:
+    """A bar no one watches, without a tqdm behind it: tqdm's first bar, a disabled one too, makes its
+    multiprocessing lock through the process's default context, which fixes the start method, so a user's later
+    ``set_start_method("spawn")`` raised after a transform was made. What the package's loops use of a bar."""
 
-    if hasattr(TqdmDefaultWriteLock, "mp_lock"):
-        return
-    import multiprocessing
+    disable = True  # as a disabled tqdm says
 
-    method = multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_all_start_methods()[0]
-    try:
-        TqdmDefaultWriteLock.mp_lock = multiprocessing.get_context(method).RLock()
-    except (ImportError, OSError):  # no working semaphores (some sandboxes): tqdm's own answer
-        TqdmDefaultWriteLock.mp_lock = None
+    def __init__(self, iterable: Iterable[Any] | None = None) -> None:
+        self.iterable = iterable
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.iterable if self.iterable is not None else ())
+
+    def __enter__(self) -> Unwatched:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n: float = 1) -> None:
+        """Nothing to draw."""
+
+    def set_postfix(self, *args: Any, **kwargs: Any) -> None:
+        """Nothing to draw."""
+
+    def close(self) -> None:
+        """Nothing to close."""

@@ -73,9 +73,9 @@ logger = logging.getLogger(__name__)
 
 _LOG_FLOOR = 1e-12
 VIEW_PIXELS = 1 << 24
-"""Pixels of the views one stylizer and classifier call makes where ``chunk_size`` is None: a batch of
-classifier-size views stays one call (335 views of 224 px), and large tiles no longer make every view at once
-(about five times the views' size at the peak)."""
+"""Pixels of the views one stylizer and classifier call makes where ``chunk_size`` is None: 334 views of 224 px
+(a batch of 41 inputs with 8 views), and large tiles no longer make every view at once (about five times the views'
+size at the peak)."""
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 _ONE_OUTPUT_VOTE = (
     "merge='vote' with activation='none' counts each view's argmax over dim 1, which needs two or more "

@@ -314,6 +314,7 @@ def _stylize(plan: StylizePlan) -> int:
             if ranks.rank == 0:
                 merged, parts = collect_log(plan.log, plan.output)
                 replace_log(plan.log, list(merged.values()), parts)
+        ranks.barrier()  # the others wait for it: the launcher ends rank 0 once another rank has exited
         raise
     failed, full = ranks.sum([failed, full])  # waits for every rank to finish
     gathered = ranks.to_rank_zero((made, unrecorded))  # the outputs' keys, to rank 0 only: it alone reads them

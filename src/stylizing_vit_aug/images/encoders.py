@@ -3,6 +3,7 @@ gray+alpha) PNG and TIFF, and a JPEG resolution beyond JFIF's 16 bits."""
 
 from __future__ import annotations
 
+import math
 import struct
 import zlib
 from fractions import Fraction
@@ -71,6 +72,7 @@ def png16(pixels: np.ndarray, metadata: dict[str, Any]) -> bytes:
 EXTRA_SAMPLES, UNASSOCIATED_ALPHA = 338, 2  # the TIFF tag that says what a fourth sample is, and its alpha value
 ICC_PROFILE = 34675  # the TIFF tag of an ICC colour profile
 _TIFF_PACKING = {3: "H", 4: "I", 5: "I", 7: "B"}  # SHORT, LONG, RATIONAL (two LONGs), UNDEFINED (bytes)
+_UINT32 = 2**32 - 1
 
 
 def tiff16(pixels: np.ndarray, metadata: dict[str, Any]) -> bytes:
@@ -86,9 +88,9 @@ def tiff16(pixels: np.ndarray, metadata: dict[str, Any]) -> bytes:
     if channels == 4:
         tags[EXTRA_SAMPLES] = (3, [UNASSOCIATED_ALPHA])
     if "dpi" in metadata:
-        for tag, dpi in zip((282, 283), metadata["dpi"]):  # XResolution, YResolution
-            ratio = Fraction(float(dpi)).limit_denominator(10_000)
-            tags[tag] = (5, [ratio.numerator, ratio.denominator])
+        for tag, dpi in zip((282, 283), metadata["dpi"]):  # XResolution, YResolution: 32-bit numbers each
+            ratio = Fraction(float(dpi)).limit_denominator(max(1, min(10_000, _UINT32 // max(1, math.ceil(dpi)))))
+            tags[tag] = (5, [min(max(ratio.numerator, 1), _UINT32), ratio.denominator])  # at least 1 / 10,000 dpi
         tags[296] = (3, [2])  # ResolutionUnit: inches
     if "icc_profile" in metadata:
         tags[ICC_PROFILE] = (7, metadata["icc_profile"])
