@@ -82,3 +82,18 @@ def test_a_stylizer_loaded_with_other_statistics_is_refused_naming_them_and_its_
     saved = A.Compose([sva.AlbumentationsStylize(stylizer=str(tmp_path / "saved"), p=1.0)])
     back = A.from_dict(A.to_dict(saved)).transforms[0].stylizer
     assert torch.equal(back.mean, stylizer.mean) and torch.equal(back.std, stylizer.std)
+
+
+def test_weights_changed_in_place_after_loading_are_refused_with_the_way_to_save_them(checkpoint, tmp_path):
+    """A stylizer fine-tuned in place after ``load_stylizer`` kept its source, and a saved pipeline recorded that
+    source, which reloads the old weights (a round-trip probe: outputs then differed by 11 levels)."""
+    stylizer = sva.load_stylizer(checkpoint)
+    pipeline = A.Compose([sva.AlbumentationsStylize(stylizer=stylizer, p=1.0)])
+    assert A.to_dict(pipeline)["transform"]["transforms"][0]["stylizer"] == stylizer.source  # unchanged: recorded
+    with torch.no_grad():
+        next(stylizer.model.parameters()).mul_(1.05)
+    with pytest.raises(ValueError, match=r"weights are not those its source .*save_pretrained\(dir\)"):
+        A.to_dict(pipeline)
+    stylizer.save_pretrained(tmp_path / "tuned")  # the advice: the folder records the weights
+    saved = A.Compose([sva.AlbumentationsStylize(stylizer=str(tmp_path / "tuned"), p=1.0)])
+    assert A.from_dict(A.to_dict(saved)).transforms[0].stylizer.fingerprint == stylizer.fingerprint

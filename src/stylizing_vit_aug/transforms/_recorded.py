@@ -9,6 +9,8 @@ import logging
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import torch
+
 from ..bank.storage import read_bank_info, stylizer_record
 from ..checkpoints import float32_list
 from ..images.kinds import log_once
@@ -93,6 +95,22 @@ def check_recordable_settings(stylizer: Stylizer) -> None:
             f"this transform's stylizer stylises with {', '.join(said)}, but a saved pipeline records "
             f"only its source {stylizer.source!r}, which would load with its own: {save}"
         )
+    if _source_fingerprint(stylizer) != stylizer.fingerprint:
+        raise ValueError(
+            f"this transform's stylizer's weights are not those its source {stylizer.source!r} loads (changed after "
+            f"load_stylizer, as a fine-tune in place does), but a saved pipeline records only the source: {save}"
+        )
+
+
+def _source_fingerprint(stylizer: Stylizer) -> str:
+    """The fingerprint of the weights ``stylizer``'s source loads, with its statistics: loaded again on the CPU (a
+    pipeline is saved rarely), so weights changed in place after ``load_stylizer`` are not recorded as the source."""
+    from ..hub import load_stylizer
+
+    mean, std = (getattr(stylizer, name).cpu().tolist() for name in ("mean", "std"))
+    again = load_stylizer(stylizer.source, revision=stylizer.revision, device="cpu", dtype=torch.float32, mean=mean,
+                          std=std, num_heads=stylizer.config.num_heads)
+    return again.fingerprint
 
 
 def bank_file_records(bank_path: str | None, stylizer: Stylizer) -> bool:
