@@ -62,3 +62,27 @@ def test_a_stylizer_changed_after_its_bank_was_saved_is_still_refused(tmp_path, 
     stylizer.background = "style"  # neither its source nor the bank file loads it so
     with pytest.raises(ValueError, match="background='style'.*save_pretrained"):
         A.to_dict(sva.AlbumentationsStylize(bank=bank, p=1.0))
+
+
+@pytest.mark.parametrize("change", ["relabelled", "other images", "written in place"])
+def test_a_bank_changed_after_loading_is_refused_not_recorded_as_its_file(tmp_path, checkpoint, change):
+    """A bank object relabelled or given other images after ``load`` was saved as its file's path, which reloads
+    the file's styles (outputs differed by 29-70 levels in a round-trip probe): refused now, with the way to save it;
+    saved again, it is recorded."""
+    stylizer = sva.load_stylizer(checkpoint)
+    rng = np.random.default_rng(5)
+    images = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    sva.StyleBank.from_images(list(images), stylizer, domains=["a", "b", "a"]).save(tmp_path / "bank.safetensors")
+    bank = sva.StyleBank.load(tmp_path / "bank.safetensors", stylizer)
+    pipeline = A.Compose([sva.AlbumentationsStylize(stylizer, bank, p=1.0)])
+    assert A.to_dict(pipeline)["transform"]["transforms"][0]["bank"] == str(tmp_path / "bank.safetensors")
+    if change == "relabelled":
+        bank.domains = ["x", "y", "x"]
+    elif change == "other images":
+        bank.images = bank.images.flip(0).contiguous()
+    else:
+        bank.images[:] = 0
+    with pytest.raises(ValueError, match=r"bank is not saved as it is .*bank\.save\(path\)"):
+        A.to_dict(pipeline)
+    bank.save(tmp_path / "bank.safetensors")  # the advice
+    assert A.to_dict(pipeline)["transform"]["transforms"][0]["bank"] == str(tmp_path / "bank.safetensors")

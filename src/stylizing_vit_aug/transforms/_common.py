@@ -36,7 +36,7 @@ from ..images import Normalization, check_float_range
 from ..images.kinds import ALPHA_CHANNELS
 from ..model import StyleStream
 from ..stylizer import Stylizer
-from ._recorded import bank_file_records, check_recordable_settings, recorded_stylizer
+from ._recorded import bank_file_holds, bank_file_records, check_recordable_settings, recorded_stylizer
 from ._recorded import unrecorded_settings as unrecorded_settings  # callers import it from here
 
 if TYPE_CHECKING:
@@ -555,8 +555,9 @@ class StyleSource:
                 if not bank_file_records(bank_path, stylizer):
                     raise
                 source = revision = None  # as bank=path alone: the file records the stylizer as it is
-        if self._bank_given and bank_path is None:
-            raise ValueError("this transform's bank is not saved: call bank.save(path) first, or pass bank=path")
+        if self._bank_given and (bank_path is None or not bank_file_holds(bank, bank_path)):
+            raise ValueError("this transform's bank is not saved as it is (never, or changed since it was loaded or "
+                             "saved: images, domains): call bank.save(path) first, or pass bank=path")
         return {"stylizer": source, "revision": revision, "bank": bank_path}
 
     def labels(self) -> tuple[str, str]:

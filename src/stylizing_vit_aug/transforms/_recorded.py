@@ -113,6 +113,17 @@ def _source_fingerprint(stylizer: Stylizer) -> str:
     return again.fingerprint
 
 
+def bank_file_holds(bank: Any, bank_path: str) -> bool:
+    """Whether the bank file ``bank_path`` holds ``bank`` as it is now (its images' digest and domains, from the
+    file's header): a bank relabelled or given other images after ``load``/``save`` was recorded as its path, which
+    loads the file's (a round-trip probe)."""
+    try:
+        info = read_bank_info(Path(bank_path))
+    except (OSError, ValueError):
+        return False
+    return info.get("images_sha256") == bank.images_digest and info.get("domains") == bank.domains
+
+
 def bank_file_records(bank_path: str | None, stylizer: Stylizer) -> bool:
     """Whether the bank file ``bank_path`` records ``stylizer`` as it stylises (its :func:`stylizer_record`: the
     source, revision, weights, architecture, statistics and settings), from a source that loads it
