@@ -160,7 +160,7 @@ class StyleTTA(nn.Module):
         activation: applied to the classifier's output before merging: ``"softmax"`` over dim
             1 (two or more classes), ``"sigmoid"``, or ``"none"`` (raw outputs; not with ``gmean``).
         chunk_size: most views per classifier and stylizer call (``None``: as many as hold :data:`VIEW_PIXELS`
-            pixels, all of a batch of classifier-size inputs).
+            pixels, 334 views of 224 px).
         return_views: return a :class:`TTAOutput` instead of the merged tensor.
         styles: ``"random"`` (each view's style drawn from the whole bank by ``generator``,
             with replacement: an input can get one style twice, and ``n_styles`` may exceed
