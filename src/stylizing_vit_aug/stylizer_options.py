@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from ._shared import SHARED_MARK, refuse_if_shared
 from .images import Normalization
 from .option_choices import BACKGROUNDS as BACKGROUNDS  # re-exported: the choices live, torch-free, in option_choices
 from .option_choices import COLOUR_MATCH_WORDS as COLOUR_MATCH_WORDS
@@ -143,6 +144,7 @@ def checked_option(name: str, check: Callable[[Any], Any], doc: str) -> property
     stored = f"_{name}"
 
     def set_option(self: Any, value: Any) -> None:
+        refuse_if_shared(self, name)
         setattr(self, stored, check(value))
 
     return property(_getter(stored), set_option, doc=doc)
@@ -239,6 +241,7 @@ class StylizerOptions:
 
     @compile.setter
     def compile(self, compile: bool | str) -> None:
+        refuse_if_shared(self, "compile")
         self._compile = check_compile(compile)
         self._compile_chunks()
 
@@ -266,8 +269,10 @@ _OPTION_CHECKS: dict[str, Callable[[Any], Any]] = {
     "dtype": check_dtype,
     "device": torch.device,
 }
-# remade as __init__ makes them, never pickled: caches, and functions of earlier releases (0.1.0's compiled calls)
-REMADE = ("_chunk", "_each_change", "_network", "_fingerprint", "_relative_fn", "_stylize_fn", "mean", "std")
+# remade as __init__ makes them, never pickled: caches, and functions of earlier releases (0.1.0's compiled calls);
+# and the mark of a process's shared stylizer (a copy is the caller's own: the class default, None)
+REMADE = ("_chunk", "_each_change", "_network", "_fingerprint", "_relative_fn", "_stylize_fn", "mean", "std",
+          SHARED_MARK)
 
 
 def upgraded_state(state: dict[str, Any]) -> dict[str, Any]:

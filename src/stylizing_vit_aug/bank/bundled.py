@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .._shared import shared_bundled_bank
 from .._state_cache import cached
 from ..stylizer import Stylizer
 from .sources import relative_sources
@@ -30,7 +31,8 @@ def bundled_bank(stylizer: Stylizer, *, crops_per_image: int = 8, seed: int = 0)
     identity = _identity(stylizer)
     # kept while its own stylizer still is what it was built for: one changed in place since (its background set
     # to "dark") would otherwise be handed to every stylizer of the old settings, saying the new ones
-    return cached(_BUNDLED, (identity, crops_per_image, seed), (), lambda: _build(stylizer, crops_per_image, seed),
+    build = lambda: shared_bundled_bank(_build(stylizer, crops_per_image, seed))  # noqa: E731
+    return cached(_BUNDLED, (identity, crops_per_image, seed), (), build,
                   fresh=lambda bank: bank.stylizer is stylizer or _identity(bank.stylizer) == identity)
 
 

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from .._shared import SHARED_MARK, refuse_if_shared
 from ..devices import to_device_nowait, usable_device
 from ..image_ops import color_statistics, random_crop_resize
 from ..images import IMAGE_EXTENSIONS, ImageLike, ImageReadError, find_images, to_batch
@@ -122,6 +123,7 @@ class StyleBank:
         then key them on the unpickled tensors, whose values are these but whose versions and storage are new."""
         self._fresh_streams()  # drops streams of changed weights or images (and a stylizer approved before)
         state, images = dict(self.__dict__), self._images_state()
+        state.pop(SHARED_MARK, None)  # a copy is the caller's own
         for name, cache in self.__dict__.items():
             if isinstance(cache, _MadeOfImages) and cache.images != images:
                 state[name] = None
@@ -284,6 +286,7 @@ class StyleBank:
 
     @images.setter
     def images(self, images: torch.Tensor) -> None:
+        refuse_if_shared(self, "images")
         checked = check_bank_images(images, self.stylizer)
         if checked.shape[0] != len(self):
             raise ValueError(
@@ -311,6 +314,7 @@ class StyleBank:
 
     @domains.setter
     def domains(self, domains: Sequence[Any] | None) -> None:
+        refuse_if_shared(self, "domains")
         self._domains = checked_attribute("domains", check_domains, domains, len(self))
 
     @property
@@ -320,6 +324,7 @@ class StyleBank:
 
     @sources.setter
     def sources(self, sources: Sequence[StyleFile | None] | None) -> None:
+        refuse_if_shared(self, "sources")
         self._sources = checked_attribute("sources", check_sources, sources, len(self))
 
     @property

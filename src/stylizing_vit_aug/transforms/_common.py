@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from .._shared import shared_bank, shared_stylizer
 from .._state_cache import CACHED_SOURCES as CACHED_SOURCES  # how many it keeps
 from .._state_cache import cached as _cached
 from .._state_cache import file_state as file_state  # callers import it from here
@@ -337,7 +338,8 @@ def get_stylizer(
         _STYLIZERS,
         (source, revision, device, *extra),
         state,
-        lambda: load_stylizer(source, revision=revision, device=device, **options),
+        lambda: shared_stylizer(load_stylizer(source, revision=revision, device=device, **options),
+                                source or DEFAULT_ALIAS, revision, options),
     )
 
 
@@ -352,7 +354,7 @@ def get_bank(path: str, stylizer: Stylizer, *, state: tuple) -> StyleBank:
             _BANKS,
             str(Path(path).resolve()),
             (state, stylizer.fingerprint),
-            lambda: StyleBank.load(path, stylizer, on_mismatch="error", device="cpu"),
+            lambda: shared_bank(StyleBank.load(path, stylizer, on_mismatch="error", device="cpu"), path),
         )
     except BankMismatch:
         info = read_bank_info(Path(path))
