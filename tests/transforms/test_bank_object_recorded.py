@@ -86,3 +86,17 @@ def test_a_bank_changed_after_loading_is_refused_not_recorded_as_its_file(tmp_pa
         A.to_dict(pipeline)
     bank.save(tmp_path / "bank.safetensors")  # the advice
     assert A.to_dict(pipeline)["transform"]["transforms"][0]["bank"] == str(tmp_path / "bank.safetensors")
+
+
+def test_a_bank_loaded_in_another_stream_dtype_is_refused_until_saved_so(tmp_path, checkpoint, histology_crops):
+    """A bank loaded with ``stream_dtype=`` other than its file's was recorded as the file, which loads in the file's
+    (a round-trip probe); saved again, the file records the dtype and reloads in it."""
+    stylizer = sva.load_stylizer(checkpoint)
+    sva.StyleBank.from_images(histology_crops[:2], stylizer).save(tmp_path / "bank.safetensors")
+    bank = sva.StyleBank.load(tmp_path / "bank.safetensors", stylizer, stream_dtype="bfloat16")
+    pipeline = A.Compose([sva.AlbumentationsStylize(stylizer, bank, p=1.0)])
+    with pytest.raises(ValueError, match=r"bank is not saved as it is .*stream dtype.*bank\.save\(path\)"):
+        A.to_dict(pipeline)
+    bank.save(tmp_path / "bank.safetensors")  # the advice
+    back = A.from_dict(A.to_dict(pipeline)).transforms[0]
+    assert str(back.bank.stream_dtype) == "torch.bfloat16"

@@ -97,3 +97,21 @@ def test_weights_changed_in_place_after_loading_are_refused_with_the_way_to_save
     stylizer.save_pretrained(tmp_path / "tuned")  # the advice: the folder records the weights
     saved = A.Compose([sva.AlbumentationsStylize(stylizer=str(tmp_path / "tuned"), p=1.0)])
     assert A.from_dict(A.to_dict(saved)).transforms[0].stylizer.fingerprint == stylizer.fingerprint
+
+
+def test_a_stylizer_loaded_in_another_dtype_is_refused_also_beside_a_bank_file_that_records_it(
+    checkpoint, tmp_path, histology_crops
+):
+    """Neither the source nor a bank file records ``dtype=``: a bfloat16 stylizer came back float32 (a round-trip
+    probe, 1-3 levels apart), so one computing in another dtype than its device's default is refused."""
+    default = sva.load_stylizer(checkpoint)
+    other = torch.float32 if default.dtype == torch.bfloat16 else torch.bfloat16
+    stylizer = sva.load_stylizer(checkpoint, dtype=other)
+    with pytest.raises(ValueError, match=rf"computes in {other}.*loads in {default.dtype}.*without dtype="):
+        A.to_dict(sva.AlbumentationsStylize(stylizer=stylizer, p=1.0))
+    bank = sva.StyleBank.from_images(histology_crops[:1], stylizer)
+    bank.save(tmp_path / "bank.safetensors")
+    with pytest.raises(ValueError, match=rf"computes in {other}"):
+        A.to_dict(sva.AlbumentationsStylize(bank=bank, p=1.0))
+    same = sva.load_stylizer(checkpoint, dtype=default.dtype)  # the advice: the device's own dtype is recorded
+    assert A.to_dict(sva.AlbumentationsStylize(stylizer=same, p=1.0))["transform"]["stylizer"] == checkpoint

@@ -559,7 +559,7 @@ class StyleSource:
                 source = revision = None  # as bank=path alone: the file records the stylizer as it is
         if self._bank_given and (bank_path is None or not bank_file_holds(bank, bank_path)):
             raise ValueError("this transform's bank is not saved as it is (never, or changed since it was loaded or "
-                             "saved: images, domains): call bank.save(path) first, or pass bank=path")
+                             "saved: images, domains, stream dtype): call bank.save(path) first, or pass bank=path")
         return {"stylizer": source, "revision": revision, "bank": bank_path}
 
     def labels(self) -> tuple[str, str]:

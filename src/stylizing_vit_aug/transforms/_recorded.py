@@ -11,8 +11,9 @@ from typing import Any, NamedTuple
 
 import torch
 
-from ..bank.storage import read_bank_info, stylizer_record
+from ..bank.storage import dtype_name, read_bank_info, stylizer_record
 from ..checkpoints import float32_list
+from ..devices import default_dtype
 from ..images.kinds import log_once
 from ..stylizer import Stylizer
 
@@ -95,11 +96,24 @@ def check_recordable_settings(stylizer: Stylizer) -> None:
             f"this transform's stylizer stylises with {', '.join(said)}, but a saved pipeline records "
             f"only its source {stylizer.source!r}, which would load with its own: {save}"
         )
+    if not _computes_as_loaded(stylizer):
+        raise ValueError(
+            f"this transform's stylizer computes in {stylizer.dtype} (dtype= given to load_stylizer), but a saved "
+            f"pipeline records only its source {stylizer.source!r}, which loads in {default_dtype(stylizer.device)} "
+            "here: load it without dtype= to save the pipeline (CUDA, and a CPU with bf16 units, "
+            "load in bfloat16 by themselves)"
+        )
     if _source_fingerprint(stylizer) != stylizer.fingerprint:
         raise ValueError(
             f"this transform's stylizer's weights are not those its source {stylizer.source!r} loads (changed after "
             f"load_stylizer, as a fine-tune in place does), but a saved pipeline records only the source: {save}"
         )
+
+
+def _computes_as_loaded(stylizer: Stylizer) -> bool:
+    """Whether ``stylizer`` computes in the dtype its source loads in on its device (no ``dtype=`` given), which
+    neither a saved pipeline nor a bank file records (a round-trip probe: bfloat16 came back float32)."""
+    return stylizer.dtype == default_dtype(stylizer.device)
 
 
 def _source_fingerprint(stylizer: Stylizer) -> str:
@@ -115,13 +129,15 @@ def _source_fingerprint(stylizer: Stylizer) -> str:
 
 def bank_file_holds(bank: Any, bank_path: str) -> bool:
     """Whether the bank file ``bank_path`` holds ``bank`` as it is now (its images' digest and domains, from the
-    file's header): a bank relabelled or given other images after ``load``/``save`` was recorded as its path, which
-    loads the file's (a round-trip probe)."""
+    file's header) and in its stream dtype: a bank relabelled or given other images after ``load``/``save``, or
+    loaded with another ``stream_dtype=``, was recorded as its path, which loads the file's (a round-trip probe)."""
     try:
         info = read_bank_info(Path(bank_path))
     except (OSError, ValueError):
         return False
-    return info.get("images_sha256") == bank.images_digest and info.get("domains") == bank.domains
+    stream_dtype = dtype_name(bank.stream_dtype) if bank.stream_dtype is not None else None
+    held = (info.get("images_sha256"), info.get("domains"), info.get("stream_dtype"))
+    return held == (bank.images_digest, bank.domains, stream_dtype)
 
 
 def bank_file_records(bank_path: str | None, stylizer: Stylizer) -> bool:
@@ -132,7 +148,9 @@ def bank_file_records(bank_path: str | None, stylizer: Stylizer) -> bool:
     the stylizer's own source would load it otherwise (settings or statistics given to ``load_stylizer``)."""
     from ..hub import CheckpointRequest, accepted_source
 
-    if bank_path is None or stylizer.source is None or stylizer.source_settings is None:
+    if bank_path is None or stylizer.source is None or stylizer.source_settings is None or not _computes_as_loaded(
+        stylizer
+    ):
         return False
     try:
         info = read_bank_info(Path(bank_path))
