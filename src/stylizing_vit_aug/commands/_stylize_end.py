@@ -25,31 +25,24 @@ __all__ = ["FULL_DISK", "Outcome", "finish_record", "nothing_made", "say_summary
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log
 
 
-def _free_space(folder: Path) -> str:
-    """The space left on ``folder``'s file system, for a message."""
-    try:
-        free = shutil.disk_usage(folder).free
-    except OSError as error:
-        return f"unknown ({error.strerror or error})"
-    return f"{free / 2**20:.1f} MiB"
-
-
-def _fullest_folder(plan: StylizePlan) -> Path:
-    """Of the folders the run writes into, one on the file system with the least space left: the output folder, or
-    a subfolder mounted apart (a full one there was said as the output folder's, with the output folder's space)."""
+def _fullest_folder(plan: StylizePlan) -> tuple[Path, str]:
+    """Of the folders the run writes into, one on the file system with the least space left (the output folder, or
+    a subfolder mounted apart: a full one there was said as the output folder's, with the output folder's space),
+    and that space in words, for a message."""
     folders = {plan.output, *(out.parent for out in plan.outputs())}
     by_device: dict[int, Path] = {}
     for folder in sorted(folders, key=lambda path: len(path.parts)):  # the shallowest names its file system
         with suppress(OSError):
             by_device.setdefault(os.stat(folder).st_dev, folder)
-
-    def free(folder: Path) -> float:
+    free: dict[Path, int | OSError] = {}
+    for folder in by_device.values() or [plan.output]:
         try:
-            return shutil.disk_usage(folder).free
-        except OSError:
-            return math.inf
-
-    return min(by_device.values(), key=free, default=plan.output)
+            free[folder] = shutil.disk_usage(folder).free
+        except OSError as error:
+            free[folder] = error
+    fullest = min(free, key=lambda folder: math.inf if isinstance(free[folder], OSError) else free[folder])
+    space = free[fullest]
+    return fullest, f"unknown ({space.strerror or space})" if isinstance(space, OSError) else f"{space / 2**20:.1f} MiB"
 
 
 def stop_when_full(plan: StylizePlan, todo: list[Job], done: int) -> None:
@@ -59,8 +52,7 @@ def stop_when_full(plan: StylizePlan, todo: list[Job], done: int) -> None:
         "stopped: the output folder %s is out of space (free now: %s; No space left on device, or the quota is "
         "reached), so the %d output(s) left were not made. Free space (or pass another -o) and run the same "
         "command again: it keeps the finished outputs and writes the rest",
-        (fullest := _fullest_folder(plan)),
-        _free_space(fullest),
+        *_fullest_folder(plan),
         len(todo) - done,
     )
 
@@ -169,9 +161,9 @@ def _say_skipped(
     gone = gone if removed else []
     if full:
         others = f" and {skipped_kinds(plan.unlisted, failed, 'read')}" if failed or plan.unlisted else ""
+        fullest, space = _fullest_folder(plan)
         say(
-            f"the run stopped when {(fullest := _fullest_folder(plan))} ran out of space (free now: "
-            f"{_free_space(fullest)}): "
+            f"the run stopped when {fullest} ran out of space (free now: {space}): "
             f"{''.join(each + '; ' for each in gone)}{absent - removed} of the {planned} planned output(s) were not "
             f"written{others} (their reasons: {reasons}); free space and run the same command again to write them"
             f"{record}; exit code {EXIT_SKIPPED}"

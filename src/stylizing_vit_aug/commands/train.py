@@ -31,7 +31,7 @@ from ..train.perceptual import (
     LEVELS,
     PerceptualWeightsUnavailable,
 )
-from ..train.run_folder import RUN_FILES, RUN_FOLDERS, earlier_run_files
+from ..train.run_folder import RUN_FILES, RUN_FOLDERS, earlier_run, earlier_run_files
 from ..train.start import LAST_CHECKPOINT
 from ..train.trainer import Trainer, TrainingDiverged
 from ..train.training_state import checkpoint_step
@@ -137,15 +137,15 @@ def _run_folder(config: TrainConfig, *, overwrite: bool) -> Iterator[None]:
 def _check_new_run(output: Path, *, overwrite: bool) -> None:
     """A run without --resume starts in a folder free of another run's files, or is refused:
     appended to an old log and overwriting its checkpoint, the two runs could not be told apart."""
-    found = earlier_run_files(output)
-    if not found:
+    earlier = earlier_run(output)
+    if earlier is None:
         return
     if overwrite:
-        _remove_run(output, found)
+        _remove_run(output, earlier.files)
         return
-    names = ", ".join(sorted({path.relative_to(output).parts[0] for path in found}))
+    names = ", ".join(sorted({path.relative_to(output).parts[0] for path in earlier.files}))
     start_over = f"--overwrite to remove those files and start again in {output}"
-    if (output / "checkpoints" / LAST_CHECKPOINT).is_file():
+    if earlier.resumable:
         raise CLIError(
             f"-o {output} already holds a training run ({names}); pass --resume to continue it (a run stopped "
             f"early also takes --extend with a longer --max-steps/--epochs; a finished run is trained further "

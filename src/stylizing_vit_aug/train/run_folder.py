@@ -5,10 +5,11 @@ these (folders only when nothing else is left in them). Torch-free: the command 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 from ..option_choices import LAST_CHECKPOINT
 
-__all__ = ["RUN_FILES", "RUN_FOLDERS", "earlier_run_files"]
+__all__ = ["RUN_FILES", "RUN_FOLDERS", "EarlierRun", "earlier_run", "earlier_run_files"]
 
 RUN_FILES = ("train_config.json", "log.jsonl", "validation.jsonl")
 RUN_FOLDERS = {
@@ -25,3 +26,16 @@ def earlier_run_files(output: Path) -> list[Path]:
         for pattern in patterns:
             found.extend(sorted(path for path in (output / folder).glob(pattern) if path.is_file()))
     return found
+
+
+class EarlierRun(NamedTuple):
+    """What an earlier run left in an output folder: its files, and whether its checkpoint is there to resume."""
+
+    files: list[Path]
+    resumable: bool
+
+
+def earlier_run(output: Path) -> EarlierRun | None:
+    """The earlier run in ``output`` a new run is refused for (the command line, a ``Trainer``), or None."""
+    files = earlier_run_files(output)
+    return EarlierRun(files, (output / "checkpoints" / LAST_CHECKPOINT).is_file()) if files else None

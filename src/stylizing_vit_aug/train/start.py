@@ -24,7 +24,7 @@ from ..model import PRESETS, ModelConfig, StylizingViT, count_parameters
 from ..option_choices import DEFAULT_BACKGROUND
 from ..option_choices import LAST_CHECKPOINT as LAST_CHECKPOINT  # re-exported: the command line reads it torch-free
 from .config import OTHER_OBJECTIVES_WEIGHTS, TrainConfig
-from .run_folder import earlier_run_files
+from .run_folder import earlier_run
 from .training_state import TrainingCheckpointError, read_training_checkpoint
 
 __all__ = [
@@ -64,16 +64,15 @@ class StartPoint:
 def read_resume(config: TrainConfig, checkpoint_dir: Path) -> dict | None:
     """The checkpoint ``--resume`` names, read and checked: finite weights, the same model as the
     command line asks for (else :class:`ModelChanged`); other trajectory settings are warned. None without
-    ``--resume``, once the folder holds no other run's files (:func:`~.run_folder.earlier_run_files`): a ``Trainer``
+    ``--resume``, once the folder holds no other run's files (:func:`~.run_folder.earlier_run`): a ``Trainer``
     made in Python into a finished run's folder appended to its logs and wrote over its checkpoint and export (the
     command line refuses it earlier, with ``--overwrite`` to start again)."""
     if not config.resume:
-        if found := earlier_run_files(checkpoint_dir.parent):
-            resumable = (checkpoint_dir / LAST_CHECKPOINT).is_file()
-            go_on = "pass resume='auto' (--resume) to continue it, or" if resumable else "pass"
+        if (earlier := earlier_run(checkpoint_dir.parent)) is not None:
+            go_on = "pass resume='auto' (--resume) to continue it, or" if earlier.resumable else "pass"
             raise FileExistsError(
-                f"{checkpoint_dir.parent} already holds a training run's files ({found[0].name} ...): {go_on} another "
-                "output folder for a new run (or remove them; the command line's --overwrite does)"
+                f"{checkpoint_dir.parent} already holds a training run's files ({earlier.files[0].name} ...): {go_on} "
+                "another output folder for a new run (or remove them; the command line's --overwrite does)"
             )
         return None
     path = Path(config.resume).expanduser()
