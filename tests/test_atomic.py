@@ -22,14 +22,13 @@ from helpers import FullDisk
 from stylizing_vit_aug._atomic import (
     LockHeld,
     exclusive_lock,
-    previous_versions,
     remove_stale_temporaries,
     temporary_path,
     temporary_token,
     write_atomically,
     write_bytes_atomically,
-    write_directory_atomically,
 )
+from stylizing_vit_aug._folder_swap import previous_versions, write_directory_atomically
 
 
 def test_success_replaces_and_failure_keeps_the_previous_file(tmp_path):
@@ -168,7 +167,7 @@ def test_the_lock_file_refuses_a_second_holder_until_the_first_ends(tmp_path):
 _STOPPED_BETWEEN_RENAMES = textwrap.dedent("""
     import os, signal, sys, time
     from pathlib import Path
-    from stylizing_vit_aug._atomic import write_directory_atomically
+    from stylizing_vit_aug._folder_swap import write_directory_atomically
 
     real = os.rename
 
@@ -218,7 +217,7 @@ def test_a_save_killed_between_its_renames_is_named_by_a_load_and_restored_by_th
 _LIVE_SAVE = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from stylizing_vit_aug._atomic import write_directory_atomically
+    from stylizing_vit_aug._folder_swap import write_directory_atomically
 
     def write(path):
         path.write_bytes(b"live")
@@ -354,16 +353,17 @@ def test_a_save_to_a_link_that_loops_is_refused_naming_it(tmp_path):
 def test_a_write_flushes_the_parent_folder_once_after_its_rename(tmp_path, monkeypatch, write):
     """Durability needs the parent flushed after the rename, once; each extra flush is a disk
     round trip per file (thousands per stylize run)."""
-    from stylizing_vit_aug import _atomic
+    from stylizing_vit_aug import _atomic, _folder_swap
 
     target = tmp_path / "target"
     if write == "replaced folder":
         write_directory_atomically(target, {"w.bin": lambda path: path.write_bytes(b"old")})
     flushed: list[tuple[Path, bool]] = []
     real = _atomic.fsync_directory
-    monkeypatch.setattr(
-        _atomic, "fsync_directory", lambda folder: (flushed.append((Path(folder), target.exists())), real(folder))
-    )
+    for module in (_atomic, _folder_swap):
+        monkeypatch.setattr(
+            module, "fsync_directory", lambda folder: (flushed.append((Path(folder), target.exists())), real(folder))
+        )
     if write == "bytes":
         write_bytes_atomically(target, b"new")
     elif write == "file":

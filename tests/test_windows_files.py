@@ -21,8 +21,8 @@ from stylizing_vit_aug._atomic import (
     remove_stale_temporaries,
     write_atomically,
     write_bytes_atomically,
-    write_directory_atomically,
 )
+from stylizing_vit_aug._folder_swap import write_directory_atomically
 
 
 class WindowsFiles:

@@ -51,8 +51,8 @@ from typing import Any
 
 import torch
 
-from ._atomic import previous_versions
 from ._files import present
+from ._folder_swap import previous_versions
 from .checkpoints import (
     BUNDLED_WEIGHTS_DIR,
     CONFIG_NAME,

@@ -89,7 +89,7 @@ READS_UNDER_SAVES = 20
 
 def read_unsaved(path: Path, load: Callable[[], _Read]) -> _Read:
     """``load()`` of the checkpoint at ``path``, made again (after a short wait) whenever a save replaced the folder
-    or file while it read: a save swaps the whole folder in (``_atomic.write_directory_atomically``), and a load
+    or file while it read: a save swaps the whole folder in (``_folder_swap.write_directory_atomically``), and a load
     reads its files one by one, so without this it could pair one save's weights with another's settings, or fail
     in the moment between the swap's two renames. An error is raised as it is where nothing at ``path`` changed."""
     for attempt in range(READS_UNDER_SAVES):

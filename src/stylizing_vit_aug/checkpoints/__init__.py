@@ -11,7 +11,7 @@ is read: a pickled file can run arbitrary code when it is opened, so it is refus
 unpickled.
 """
 
-from .._atomic import write_directory_atomically
+from .._folder_swap import write_directory_atomically
 from .architecture import (
     MAX_PARAMETERS,
     check_architecture,

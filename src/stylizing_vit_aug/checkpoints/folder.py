@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from .._atomic import write_directory_atomically
+from .._folder_swap import write_directory_atomically
 from ..images import Normalization
 from ..model import StylizingViT, count_parameters
 from .architecture import listing

@@ -1,0 +1,210 @@
+"""Saving a folder of files that belong together (a checkpoint) so that a crash never leaves it half-written: the
+whole folder is staged in a locked temporary folder (``_atomic._temporary_for``) and swapped in
+(:func:`write_directory_atomically`; for a link, the folder it points at: the link stays). The new version keeps the
+old folder's permissions, owner and group, and the old folder's other entries (logs, banks) are carried over; the
+next save of a folder restores or finishes what a killed swap left (:func:`previous_versions` tells a load where
+such a version is)."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from ._atomic import (  # the temporaries and locks of single files, which a folder's swap shares
+    _fitted,
+    _is_named,
+    _lock,
+    _still_at,
+    _temporary_for,
+    _unowned,
+    finish_file,
+    fsync_directory,
+    remove_stale_temporaries,
+)
+
+__all__ = ["previous_versions", "write_directory_atomically"]
+
+logger = logging.getLogger(__name__)
+
+_RETIRED_TAIL = len(".old-0123456789ab")  # what the name of a folder a save moved aside adds after the folder's
+
+
+def _retired_lead(directory: Path) -> str:
+    """What the name of a folder a save moved ``directory`` aside to starts with, before its token
+    (``.{name}.old-``; a name too long for that shortened, as a temporary's is: :func:`_fitted`)."""
+    return f".{_fitted(directory.name, directory.parent, '.', _RETIRED_TAIL)}.old-"
+
+
+def _retired_versions(directory: Path) -> list[Path]:
+    """The folders saves of ``directory`` moved aside (``.{name}.old-{token}``), newest first."""
+
+    def moved_at(path: Path) -> float:
+        try:
+            return path.stat().st_ctime  # a rename sets it
+        except OSError:
+            return 0.0
+
+    try:
+        entries = list(directory.parent.iterdir())
+    except OSError:
+        return []
+    # a link is no folder a save moved aside (one moved a link before saves swapped the folder it points at)
+    found = [p for p in entries if _is_named(p.name, _retired_lead(directory)) and p.is_dir() and not p.is_symlink()]
+    return sorted(found, key=moved_at, reverse=True)
+
+
+def previous_versions(directory: str | os.PathLike) -> list[Path]:
+    """Where killed saves of ``directory`` left its previous version (a live save's are not
+    listed), newest first: for the error of a load that finds ``directory`` missing."""
+    found = []
+    for retired in _retired_versions(Path(directory)):
+        with _unowned(retired) as stale:
+            if stale:
+                found.append(retired)
+    return found
+
+
+def _carry_over(retired: Path, directory: Path) -> list[str]:
+    """Move the entries of ``retired`` that ``directory`` lacks (logs, banks) into it."""
+    moved = []
+    for entry in retired.iterdir():
+        if not (directory / entry.name).exists():
+            os.rename(entry, directory / entry.name)
+            moved.append(entry.name)
+    return moved
+
+
+def _settle_killed_swaps(directory: Path) -> None:
+    """Finish what killed saves of ``directory`` left beside it, before the next save. Killed between moving the
+    old folder aside and renaming the new one in: the folder is missing and ``.{name}.old-{token}`` is the whole
+    previous version, so it is renamed back (a killed save is one that did not happen; the new version's staging
+    folder is a stale temporary, removed). Killed later, while carrying other files over: the folder is the new
+    version, and what it lacks is carried over before the rest is removed. A load never does this: it only reads,
+    may lack the right to write there and would race the save it reads (:func:`previous_versions` gives its error
+    the way back); the next save has both."""
+    settled = False
+    for retired in _retired_versions(directory):
+        with _unowned(retired) as stale:
+            if not stale:
+                continue  # a live save's
+            settled = True
+            if not directory.exists():
+                os.rename(retired, directory)
+                logger.warning("restored %s from %s, where a killed save had left it", directory, retired)
+                continue
+            moved = _carry_over(retired, directory)
+            shutil.rmtree(retired, ignore_errors=True)
+            logger.warning(
+                "%s %s, the previous version a killed save of %s left, carrying over %s",
+                "could not remove (remove it by hand)" if os.path.lexists(retired) else "removed",
+                retired,
+                directory,
+                moved or "nothing",
+            )
+    if settled:
+        fsync_directory(directory.parent)
+
+
+def _replace_folder(staging: Path, directory: Path) -> bool:
+    """Move ``directory`` aside, rename ``staging`` in and carry the old folder's other entries
+    over; False when another save replaced ``directory`` first (then try again). The old folder
+    stays locked until it is removed, so that no other save takes it for a killed one's."""
+    try:
+        fd: int | None = os.open(directory, os.O_RDONLY)
+    except FileNotFoundError:
+        return False  # moved away meanwhile
+    except OSError:  # pragma: no cover - Windows opens no folders: nothing is locked there
+        fd = None
+    try:
+        if fd is not None and _lock(fd, wait=True) and not _still_at(directory, fd):
+            return False
+        retired = directory.parent / f"{_retired_lead(directory)}{uuid.uuid4().hex[:12]}"
+        os.rename(directory, retired)
+        try:
+            os.rename(staging, directory)
+        except BaseException:
+            os.rename(retired, directory)
+            raise
+        _carry_over(retired, directory)
+        fsync_directory(directory.parent)
+        shutil.rmtree(retired, ignore_errors=True)
+        return True
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _swap_in(staging: Path, directory: Path) -> None:
+    """Rename the finished ``staging`` to ``directory``, replacing the folder there, if any; a
+    concurrent save that gets there first is replaced in turn, never failed on. The parent folder
+    is fsynced once, after the rename (:func:`_replace_folder` does it before removing the old one)."""
+    while True:
+        if directory.exists():
+            if _replace_folder(staging, directory):
+                return
+            continue
+        try:
+            os.rename(staging, directory)
+            fsync_directory(directory.parent)
+            return
+        except OSError as error:  # another save renamed its folder in meanwhile
+            if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+
+
+def _working_folder() -> Path | None:
+    """The process's working folder, which a save must not remove under it; None where it is gone already."""
+    try:
+        return Path(os.getcwd())  # the kernel's spelling: links resolved
+    except OSError:  # removed meanwhile
+        return None
+
+
+def _folder_to_swap(directory: Path) -> Path:
+    """The real folder a save of ``directory`` replaces: where a link (the folder's own or one on its
+    way) points, so that the link stays and every path to a shared folder loads the new version; the
+    folder ``.`` or ``..`` name (those names cannot be renamed). A folder no save can swap is refused."""
+    real = Path(os.path.realpath(directory))
+    problem = None
+    if real.is_symlink():  # realpath stops at a link that loops
+        problem = "a symbolic link that loops; point it at a folder (or remove it)"
+    elif os.path.ismount(real):
+        problem = "a mount point, which cannot be moved aside; save into a subfolder of it"
+    elif real == _working_folder():
+        problem = (
+            f"this process's working folder ({real}), which a save moves aside and removes (it replaces the whole "
+            "folder); save into a subfolder of it, or run from another folder"
+        )
+    if problem:
+        raise ValueError(f"cannot save a checkpoint to {directory}: it is {problem}")
+    return real
+
+
+def write_directory_atomically(directory: Path, writers: Mapping[str, Callable[[Path], None]]) -> Path:
+    """Write files into ``directory`` so that a crash never leaves a half-written checkpoint: every file goes into a
+    locked temporary sibling folder first (as :func:`write_atomically`'s: a killed save's is removed by the next
+    one, a live one's never), which is then renamed into place (atomic: same file system). An existing folder is
+    moved aside and replaced; its entries we do not write (logs, banks) are moved into the new one. If writing
+    fails, the temporary is removed and the previous checkpoint is untouched; what a killed save left is settled
+    first (:func:`_settle_killed_swaps`). A link to a folder stays: the folder it points at is replaced
+    (:func:`_folder_to_swap`)."""
+    directory = Path(directory).expanduser()
+    real = _folder_to_swap(directory)
+    if real.exists() and not real.is_dir():
+        raise NotADirectoryError(f"cannot save a checkpoint to {directory}: it exists and is a file")
+    real.parent.mkdir(parents=True, exist_ok=True)
+    _settle_killed_swaps(real)
+    remove_stale_temporaries(real.parent, target=real.name)
+    with _temporary_for(real, folder=True) as held:
+        staging = held.path
+        for name, write in writers.items():
+            write(staging / name)
+            finish_file(staging / name)
+        fsync_directory(staging)
+        _swap_in(staging, real)
+    return directory
