@@ -11,8 +11,10 @@ import errno
 import logging
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from pathlib import Path
 
 from ._atomic import (  # the temporaries and locks of single files, which a folder's swap shares
@@ -32,6 +34,7 @@ __all__ = ["previous_versions", "write_directory_atomically"]
 logger = logging.getLogger(__name__)
 
 _RETIRED_TAIL = len(".old-0123456789ab")  # what the name of a folder a save moved aside adds after the folder's
+_KEPT_TAIL = len(".not-carried-over-0123456789ab")  # ... of a folder holding what a save could not carry over
 
 
 def _retired_lead(directory: Path) -> str:
@@ -70,13 +73,57 @@ def previous_versions(directory: str | os.PathLike) -> list[Path]:
 
 
 def _carry_over(retired: Path, directory: Path) -> list[str]:
-    """Move the entries of ``retired`` that ``directory`` lacks (logs, banks) into it."""
-    moved = []
-    for entry in retired.iterdir():
-        if not (directory / entry.name).exists():
+    """Move the entries of ``retired`` that ``directory`` lacks (logs, banks) into it; the names moved. One that
+    cannot be moved (a folder without write permission, which a rename into another folder needs; a mount point)
+    costs only itself: the rest go on, and what is left is kept apart under a visible name, said in a warning (it
+    was left in the hidden ``.{name}.old-*``, and every later save failed on it again)."""
+    moved, left = [], []
+    for entry in sorted(retired.iterdir()):
+        if os.path.lexists(directory / entry.name):
+            continue  # the previous version of a file the save wrote
+        try:
             os.rename(entry, directory / entry.name)
             moved.append(entry.name)
+        except OSError as error:
+            left.append(f"{entry.name} ({error.strerror or error})")
+    if left:
+        _keep_apart(retired, directory, left)
     return moved
+
+
+def _keep_apart(retired: Path, directory: Path, left: list[str]) -> None:
+    """Rename ``retired``, holding entries of the old folder that could not be carried over, to a visible name
+    beside ``directory`` (without the old version's own files), so that no later save takes it for a killed one's."""
+    for entry in retired.iterdir():
+        if os.path.lexists(directory / entry.name):
+            with suppress(OSError):
+                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+    kept = directory.parent / f"{_fitted(directory.name, directory.parent, '', _KEPT_TAIL)}.not-carried-over-"
+    kept = kept.with_name(kept.name + uuid.uuid4().hex[:12])
+    try:
+        os.rename(retired, kept)
+    except OSError:
+        kept = retired
+    logger.warning(
+        "saved %s, but could not move %s from its previous version into it: they are in %s; move them back by "
+        "hand (give a folder write permission to move it; a mount point cannot be moved)",
+        directory, ", ".join(left), kept,
+    )
+
+
+def _take_access(old: Path, new: Path) -> int:
+    """Give ``new`` the old folder's owner and group (where this process may) and permission bits, setgid and
+    sticky included (a save made a private 0700 folder 0755 and a shared group folder lost its group), the owner's
+    own rights added until the carry-over is done; the mode to set after it."""
+    old_stat = os.stat(old)
+    if hasattr(os, "chown"):  # before chmod, which chown may clear setgid after
+        for owner in (old_stat.st_uid, -1):  # only root gives a folder away; a member may give it the group
+            with suppress(OSError):
+                os.chown(new, owner, old_stat.st_gid)
+                break
+    mode = stat.S_IMODE(old_stat.st_mode)
+    os.chmod(new, mode | stat.S_IRWXU)
+    return mode
 
 
 def _settle_killed_swaps(directory: Path) -> None:
@@ -123,6 +170,7 @@ def _replace_folder(staging: Path, directory: Path) -> bool:
     try:
         if fd is not None and _lock(fd, wait=True) and not _still_at(directory, fd):
             return False
+        mode = _take_access(directory, staging)
         retired = directory.parent / f"{_retired_lead(directory)}{uuid.uuid4().hex[:12]}"
         os.rename(directory, retired)
         try:
@@ -131,6 +179,8 @@ def _replace_folder(staging: Path, directory: Path) -> bool:
             os.rename(retired, directory)
             raise
         _carry_over(retired, directory)
+        if mode != mode | stat.S_IRWXU:
+            os.chmod(directory, mode)
         fsync_directory(directory.parent)
         shutil.rmtree(retired, ignore_errors=True)
         return True

@@ -1,0 +1,65 @@
+"""A checkpoint save swaps a whole new folder in for the old one: the new one keeps the old folder's permissions
+(a private 0700 folder came back 0755; a shared group folder lost its setgid bit and group write), and the old
+folder's other files are carried over one by one, so one that cannot be moved costs only itself (it stranded every
+file in a hidden folder and failed every later save)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from stylizing_vit_aug._folder_swap import write_directory_atomically
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
+
+
+def _save(target: Path, content: bytes) -> Path:
+    return write_directory_atomically(target, {"model.safetensors": lambda path: path.write_bytes(content)})
+
+
+@pytest.mark.parametrize("mode", [0o700, 0o2770, 0o1777, 0o750, 0o555], ids=oct)
+def test_a_saved_again_folder_keeps_its_permission_bits_and_group(tmp_path, mode):
+    target = _save(tmp_path / "ckpt", b"first")
+    (target / "secret.txt").write_text("mine")
+    os.chmod(target / "secret.txt", 0o600)
+    os.chmod(target, mode)
+    group = target.stat().st_gid
+    _save(target, b"second")
+    assert stat.S_IMODE(target.stat().st_mode) == mode and target.stat().st_gid == group
+    assert (target / "model.safetensors").read_bytes() == b"second"
+    assert stat.S_IMODE((target / "secret.txt").stat().st_mode) == 0o600
+    os.chmod(target, 0o700)  # so that pytest can clean up a read-only one
+
+
+def test_an_entry_that_cannot_be_carried_over_costs_only_itself_and_later_saves_go_on(tmp_path, monkeypatch, caplog):
+    target = _save(tmp_path / "ckpt", b"first")
+    (target / "bank").mkdir()
+    (target / "bank" / "styles.safetensors").write_bytes(b"styles")
+    (target / "a.log").write_text("a")
+    (target / "z.log").write_text("z")
+    rename = os.rename
+
+    def refused_for_bank(source, destination, *args, **kwargs):
+        if Path(source).name == "bank" and Path(destination).parent == target:
+            raise PermissionError(1, "Operation not permitted")  # a folder without write permission, a mount point
+        return rename(source, destination, *args, **kwargs)
+
+    monkeypatch.setattr(os, "rename", refused_for_bank)
+    with caplog.at_level(logging.WARNING):
+        _save(target, b"second")
+    assert sorted(p.name for p in target.iterdir()) == ["a.log", "model.safetensors", "z.log"]
+    (kept,) = tmp_path.glob("ckpt.not-carried-over-*")
+    assert sorted(p.name for p in kept.iterdir()) == ["bank"]  # without the old version's own files
+    assert (kept / "bank" / "styles.safetensors").read_bytes() == b"styles"
+    assert "could not move bank (Operation not permitted)" in caplog.text and str(kept) in caplog.text
+    assert not list(tmp_path.glob(".ckpt.old-*"))
+
+    monkeypatch.setattr(os, "rename", rename)
+    _save(target, b"third")  # went on failing on the stranded folder
+    assert (target / "model.safetensors").read_bytes() == b"third" and (target / "a.log").read_text() == "a"
+    assert (kept / "bank" / "styles.safetensors").read_bytes() == b"styles"
