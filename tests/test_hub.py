@@ -106,7 +106,7 @@ def test_revision_pin_and_cache_dir_select_that_commit(tiny_cache, offline):
 
 
 def test_short_dataset_alias_requires_and_uses_given_statistics(tiny_cache, offline):
-    with pytest.raises(hub.MissingStatistics, match=r"mean and std=") as info:
+    with pytest.raises(hub.MissingStatistics, match=r"mean= and std=") as info:
         sva.load_stylizer("tiny-ddi", cache_dir=tiny_cache["cache"])
     assert "stylizing_vit_tiny_ddi_12_34_56" in str(info.value)
     assert offline["calls"] == []  # refused before any download attempt
@@ -292,7 +292,7 @@ def test_a_repo_of_bare_weights_needs_the_statistics_and_loads_like_a_bare_file(
         sva.load_stylizer("someone/hand-uploaded", cache_dir=cache)
     message = str(info.value)
     assert "the Hub repo someone/hand-uploaded (a model.safetensors without a config.json)" in message
-    assert "pass mean and std=" in message
+    assert "pass mean= and std=" in message
     loaded = sva.load_stylizer("someone/hand-uploaded", cache_dir=cache, mean=DDI_MEAN, std=DDI_STD, device="cpu")
     assert loaded.config == model.config
     assert_same_weights(loaded.model, state_of(model))

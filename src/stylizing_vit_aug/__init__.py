@@ -14,7 +14,7 @@ from ._lazy import lazy_attributes
 from .transforms import FRONT_ENDS as _FRONT_ENDS
 from .transforms import NOT_AT_ROOT as _NOT_AT_ROOT
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 _LAZY = {
     "StylizingViT": "model",

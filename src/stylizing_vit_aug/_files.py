@@ -12,12 +12,13 @@ import errno
 import functools
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = [
     "FileStamp", "bank_path_problem", "file_key", "file_stamp", "identity", "inside_of", "looping_link",
-    "non_utf8_name", "present", "same_file", "special_file", "stamp_or_none", "within",
+    "non_utf8_name", "openable_name", "present", "same_file", "special_file", "stamp_or_none", "within",
 ]
 
 _KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
@@ -93,6 +94,24 @@ def non_utf8_name(path: Path) -> str | None:
             "FOLDER`"
         )
     return None
+
+
+@contextmanager
+def openable_name(path: Path) -> Iterator[str]:
+    """A name safetensors' ``safe_open`` (which takes only UTF-8) opens ``path`` by: the path itself, or, for a name
+    in another encoding (Latin-1 ``ck_\xe9t\xe9``; Linux), this process's descriptor of the file while inside
+    (``/proc/self/fd/N``, the same file): such a checkpoint was said to be corrupt. Elsewhere every name is UTF-8."""
+    name = os.fspath(path)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        fd = os.open(name, os.O_RDONLY)
+        try:
+            yield f"/proc/self/fd/{fd}"
+        finally:
+            os.close(fd)
+        return
+    yield name
 
 
 def identity(path: Path) -> tuple[int, int] | None:

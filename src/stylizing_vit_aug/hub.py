@@ -272,6 +272,9 @@ def _load_bundled(request: CheckpointRequest) -> LoadedCheckpoint:
             "then cached), or your own: load_stylizer('path/to/saved_dir') or "
             "load_stylizer('weights.safetensors', mean=..., std=...)"
         )
+    if isinstance(request.source, str) and request.path.is_dir():  # the alias wins, as everywhere (transforms)
+        logger.warning("%r names the bundled default checkpoint, not the folder %s here: pass %r to load that folder",
+                       request.source, request.path.resolve(), os.path.join(os.curdir, request.source.strip()))
     return load_directory(BUNDLED_WEIGHTS_DIR, request.mean, request.std, request.num_heads)._replace(
         source=DEFAULT_ALIAS
     )
@@ -385,8 +388,8 @@ def check_hub_source(request: CheckpointRequest) -> bool:
 # claim its requests (a path-like one before "missing path").
 CHECKPOINT_SOURCES: list[CheckpointSource] = [
     CheckpointSource("bundled default", _is_default, _load_bundled, "bundled"),
+    CheckpointSource("local directory", lambda r: r.path.is_dir(), _load_local_directory, "on disk"),  # run.ckpt/
     CheckpointSource("pickle", lambda r: r.path.suffix.lower() in PICKLE_SUFFIXES, _refuse_pickle, "refused"),
-    CheckpointSource("local directory", lambda r: r.path.is_dir(), _load_local_directory, "on disk"),
     # a file, or anything else there (not a regular file, a broken or looping link): read_header says which
     CheckpointSource("local file", lambda r: present(r.path), _load_bare_file, "on disk"),
     CheckpointSource("missing path", lambda r: _looks_like_path(r.text), _missing_path, "refused"),

@@ -340,7 +340,7 @@ class StylizingViT(nn.Module):
         self.post_process_conv = nn.Conv2d(in_chans, in_chans, 5, padding=2, bias=False)
         self._init_weights()
         if self.config.decode_problem:
-            logger.warning("StylizingViT%s cannot decode: %s", self.config, self.config.decode_problem)
+            logger.warning("StylizingViT of %s cannot decode: %s", self.config, self.config.decode_problem)
 
     @classmethod
     def from_config(cls, config: ModelConfig) -> StylizingViT:

@@ -32,8 +32,8 @@ def test_the_loader_and_a_front_end_say_the_same_sentence_with_their_own_advice(
         StylizeTransform(str(weights), p=0.01)
     sentence = str(missing_stats("", "")).strip(" :")  # the wording, with neither what nor advice
     assert sentence in str(loader.value) and sentence in str(front_end.value)
-    assert "pass mean and std=" in str(loader.value) and "--mean and --std" in str(loader.value)
-    assert "pass mean and std=" not in str(front_end.value)  # a transform's mean=/std= are its input's
+    assert "pass mean= and std=" in str(loader.value) and "--mean and --std" in str(loader.value)
+    assert "pass mean= and std=" not in str(front_end.value)  # a transform's mean=/std= are its input's
 
 
 def test_the_loader_names_only_the_statistic_that_is_missing():

@@ -1,6 +1,6 @@
 """A checkpoint that records no normalisation statistics is refused when a per-sample front-end
 is made, with advice a front-end user can follow: it built fine and raised MissingStatistics
-("pass mean and std=", which a transform's own mean=/std= cannot mean) on the first draw, which
+("pass mean= and std=", which a transform's own mean=/std= cannot mean) on the first draw, which
 with p=0.01 comes hours into a run."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def test_a_front_end_refuses_a_checkpoint_without_statistics_when_made(unrecorde
         StylizeTransform(str(unrecorded), p=0.01)
     message = str(refused.value)
     assert str(unrecorded) in message and "load_stylizer" in message and "save_pretrained" in message
-    assert "pass mean and std=" not in message  # a transform's mean=/std= are its input's Normalize
+    assert "pass mean= and std=" not in message  # a transform's mean=/std= are its input's Normalize
 
 
 def test_the_advice_works_a_loaded_stylizer_and_a_folder_saved_with_statistics(unrecorded, tmp_path):

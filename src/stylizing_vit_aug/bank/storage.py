@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import torch
 
 from .._atomic import write_atomically
-from .._files import bank_path_problem, stamp_or_none
+from .._files import bank_path_problem, openable_name, stamp_or_none
 from .._state_cache import cached
 from ..checkpoints import (
     BANK_FORMAT,
@@ -449,7 +449,7 @@ def _read(path: Path, stylizer: Stylizer) -> tuple[dict[str, Any], torch.Tensor,
 
     check_bank_path(path, "StyleBank.load")
     try:
-        with safe_open(str(path), framework="pt") as handle:
+        with openable_name(path) as name, safe_open(name, framework="pt") as handle:
             meta = _bank_info(path, *_checked_contents(path, _opened_header(handle)))
             _check_fingerprint(meta, path)
             meta["stored_streams"] = meta["streams"] is not None

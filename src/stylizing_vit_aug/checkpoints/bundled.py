@@ -17,11 +17,19 @@ BUNDLED_WEIGHTS_DIR = Path(importlib.util.find_spec("stylizing_vit_aug.weights")
 
 
 def is_bundled(directory: str | os.PathLike) -> bool:
-    """Whether ``directory`` is the bundled default's folder (by any path that leads there)."""
-    return Path(directory).expanduser().resolve() == BUNDLED_WEIGHTS_DIR.resolve()
+    """Whether ``directory`` is the bundled default's folder (by any path that leads there); a link that loops
+    is not (Python before 3.13 raises ``RuntimeError`` there: the save's own refusal says what is wrong)."""
+    try:
+        return Path(directory).expanduser().resolve() == BUNDLED_WEIGHTS_DIR.resolve()
+    except (OSError, RuntimeError):
+        return False
 
 
 def card_load_hint(directory: str | os.PathLike) -> str:
     """The source a folder's card tells readers to load: the bundled folder by its alias (its
-    path differs on every machine), any other folder by the path it was saved to."""
-    return DEFAULT_ALIAS if is_bundled(directory) else os.fspath(directory)
+    path differs on every machine), any other folder by the path it was saved to (``./default`` for one saved as
+    ``default``, which would name the bundled one)."""
+    if is_bundled(directory):
+        return DEFAULT_ALIAS
+    path = os.fspath(directory)
+    return os.path.join(os.curdir, path) if path.strip().lower() == DEFAULT_ALIAS else path

@@ -192,6 +192,12 @@ def write_checkpoint(
         },
     }
     config_text = json.dumps(config, indent=2, default=jsonable) + "\n"  # fails before any write
+    if len(config_text.encode("utf-8")) > MAX_CONFIG_BYTES:  # a loader refuses it: the checkpoint would never load
+        raise ValueError(
+            f"cannot save a checkpoint to {directory}: its config.json would be {len(config_text.encode()):,} bytes, "
+            f"over the {MAX_CONFIG_BYTES:,} a checkpoint's config.json may hold; pass a smaller training= or metrics= "
+            "record (a summary: keep per-step logs in their own file)"
+        )
     pushed, load_hint = hub_repo is not None, hub_repo or card_load_hint(directory)
     card = model_card(json.loads(config_text), load_hint, count_parameters(model), pushed, revision=hub_revision)
     writers = {
@@ -200,7 +206,7 @@ def write_checkpoint(
             state, str(p), metadata=record_metadata(model.config, mean_list, std_list, settings)
         ),
         CONFIG_NAME: lambda p: p.write_text(config_text, encoding="utf-8"),
-        CARD_NAME: lambda p: p.write_text(card, encoding="utf-8"),
+        CARD_NAME: lambda p: p.write_text(card, encoding="utf-8", errors="backslashreplace"),  # a Latin-1 path
     }
     written = write_directory_atomically(Path(directory), writers)
     logger.info("saved %s checkpoint to %s", dtype, written)

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import torch
 
+from .._files import openable_name
 from ..model import PRESETS, ModelConfig, StylizingViT
 from .architecture import check_architecture, check_shapes, config_from_dict, expected_shapes, listing
 from .errors import CorruptCheckpoint, NotACheckpoint, StateDictMismatch, UnsafeCheckpointFormat
@@ -124,7 +125,7 @@ def _read_tensors(path: Path, keys: Mapping[str, str] | None = None) -> dict[str
     from safetensors import SafetensorError, safe_open
 
     try:
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
+        with openable_name(path) as name, safe_open(name, framework="pt", device="cpu") as handle:
             wanted = keys if keys is not None else {key: key for key in handle.keys()}  # noqa: SIM118
             return {name: handle.get_tensor(key) for name, key in wanted.items()}
     except (SafetensorError, OSError, ValueError, KeyError, TypeError) as error:  # KeyError: a dtype torch lacks

@@ -45,9 +45,9 @@ def stats_or_missing(
     mean = mean if mean is not None else (known.mean if known else None)
     std = std if std is not None else (known.std if known else None)
     if mean is None or std is None:
-        lacking = " and ".join(n for n, v in (("mean", mean), ("std", std)) if v is None)
+        lacking = " and ".join(f"{n}=" for n, v in (("mean", mean), ("std", std)) if v is None)
         advice = (
-            f"pass {lacking}= (per channel, 0-1 units, of the images it was trained on; on the command line "
+            f"pass {lacking} (per channel, 0-1 units, of the images it was trained on; on the command line "
             f"--mean and --std). {MEASURE_STATS}"
         )
         raise missing_stats(what, advice)
@@ -79,11 +79,18 @@ def resolved_stats(
         logger.warning(
             "mean=%s, std=%s replace the statistics %s records (mean=%s, std=%s)", *given, what, known.mean, known.std
         )
+    passed = [name for name, value in (("mean", mean), ("std", std)) if value is not None]
     mean, std = stats_or_missing(mean, std, known, what)
     if recorded and in_chans is not None:
+        # one given and the other the file's: a bad given one was blamed on the file
+        other = {"mean": "std", "std": "mean"}
+        label = f"{passed[0]}= given with the {other[passed[0]]} {what} records" if passed else ""
+        label = label or f"'mean'/'std' in {what}"
         try:
-            Normalization.checked(mean, std, in_chans, f"'mean'/'std' in {what}")
+            Normalization.checked(mean, std, in_chans, label)
         except (ValueError, TypeError) as error:
+            if passed:
+                raise ValueError(f"{error} Pass a valid {passed[0]}=.") from None
             raise CorruptCheckpoint(f"{error} Fix the file, or pass mean= and std=.") from None
     return mean, std
 

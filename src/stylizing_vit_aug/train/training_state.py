@@ -26,7 +26,7 @@ import torch
 from safetensors import SafetensorError
 
 from .._atomic import write_atomically
-from .._files import present
+from .._files import openable_name, present
 from ..checkpoints import (
     FLOAT_DTYPES,
     CheckpointError,
@@ -275,7 +275,7 @@ def read_training_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     except (CheckpointError, OSError) as error:
         raise TrainingCheckpointError(f"{error}" if str(path) in str(error) else f"{path}: {error}") from error
     try:
-        with safe_open(str(path), framework="pt") as handle:
+        with openable_name(path) as name, safe_open(name, framework="pt") as handle:
             tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118 (safe_open has no __iter__)
         optimizer = _optimizer_from_flat(tensors, document["optimizer"])
     except (SafetensorError, OSError, ValueError, KeyError, TypeError) as error:
