@@ -25,7 +25,10 @@ views, it does better still.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import torch
 
@@ -53,6 +56,25 @@ MAX_COSINE = 0.995
 """Two directions closer than this (about 6 degrees) are one stain: the map would be singular."""
 
 
+Function = TypeVar("Function", bound=Callable[..., Any])
+
+
+def _outside_autocast(function: Function) -> Function:
+    """``function`` run with a caller's autocast off on its images' device: under a bfloat16 step its products ran in
+    bfloat16, which ``torch.linalg.pinv`` refuses (``StyleTTA``'s default views failed under autocast: a hostile
+    probe) and which would lose the stains' precision."""
+
+    @functools.wraps(function)
+    def run(values01: Any, *args: Any, **kwargs: Any) -> Any:
+        kind = values01.device.type if isinstance(values01, torch.Tensor) else "cpu"
+        if not torch.is_autocast_enabled(kind):
+            return function(values01, *args, **kwargs)
+        with torch.autocast(kind, enabled=False):
+            return function(values01, *args, **kwargs)
+
+    return run  # type: ignore[return-value]
+
+
 def check_rgb01(values01: torch.Tensor, what: str = "values01", *, range_checked: bool = False) -> None:
     """Refuse what this module cannot read as RGB light: anything but a float ``[B, 3, H, W]``
     batch in 0–1 (:func:`~stylizing_vit_aug.tissue.check_light01`: uint8 read as 0–1 would turn
@@ -62,6 +84,7 @@ def check_rgb01(values01: torch.Tensor, what: str = "values01", *, range_checked
     check_size_and_channels(3, *values01.shape[-2:], what)
 
 
+@_outside_autocast
 def stain_profile(values01: torch.Tensor, tissue: torch.Tensor | None = None) -> torch.Tensor:
     """``[B, 3, 2]``: each RGB image's stains (unit OD colours, haematoxylin first) scaled by their
     99th-percentile concentrations, from its stained pixels (and within ``tissue``, ``[B, 1, H, W]``
@@ -134,6 +157,7 @@ def _zero_sum(vectors: torch.Tensor) -> torch.Tensor:
     return vectors.sum(dim=1, keepdim=True) == 0
 
 
+@_outside_autocast
 def stain_change(values01: torch.Tensor, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """The RGB change that moves every pixel of ``values01`` from the stain profile ``source`` to
     ``target`` (both ``[B, 3, 2]``); zero for an image where either is missing, exactly zero where
@@ -156,6 +180,7 @@ def _stain_change(values01: torch.Tensor, od: torch.Tensor, source: torch.Tensor
     return delta.neg_().expm1_().mul_(shade)  # the same, in the change's own memory
 
 
+@_outside_autocast
 def transfer_stains(
     values01: torch.Tensor,
     target: torch.Tensor,

@@ -35,6 +35,7 @@ stylizer and redoes it for the classifier, so each view is normalised exactly li
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 from collections.abc import Collection, Sequence
@@ -45,6 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._lazy import when_imported
 from .image_ops import blend_into, color_statistics
 from .images import Normalization, check_image, from_batch, to_batch
 from .images.kinds import memory_format_of
@@ -52,8 +54,9 @@ from .model import StyleStream
 from .stain_transfer import stain_profile, transfer_stains
 from .stylizer import Stylizer
 from .tissue import tissue_pixels, tissue_weight
+from .transforms._base import run_eagerly
 from .transforms._common import redo_normalize, renamed_keyword, undo_normalize
-from .tta_classifier import classifier_logits
+from .tta_classifier import classifier_logits, evaluating
 from .tta_options import (
     ACTIVATIONS,
     MERGES,
@@ -519,6 +522,8 @@ class StyleTTA(nn.Module):
             merged = views.clamp_min(_LOG_FLOOR).log().mean(dim=0).exp()
             if self.activation == "softmax":
                 merged = merged / merged.sum(dim=1, keepdim=True)
+            elif self.activation == "sigmoid":  # over both outcomes, as softmax's two classes: one logit or two agree
+                merged = merged / (merged + (1 - views).clamp_min(_LOG_FLOOR).log().mean(dim=0).exp())
             return merged
         if self.activation == "sigmoid":
             return (views > 0.5).to(views.dtype).mean(dim=0)
@@ -564,18 +569,9 @@ class StyleTTA(nn.Module):
         if not isinstance(images, torch.Tensor) or images.dim() != 4:
             shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
             raise ValueError(f"StyleTTA takes a batch tensor (B, C, H, W), got {shape}")
-        # each submodule's own mode, put back as it was: a frozen batch norm in a model that trains,
-        # or a dropout head left in train() for MC dropout, keeps its mode
-        modes = [(m, m.training) for m in self.classifier.modules()] if isinstance(self.classifier, nn.Module) else []
-        if modes:
-            self.classifier.eval()
-        try:
-            with torch.no_grad():
-                views, indices = self._views(images)
-                merged = self._merge(views)
-        finally:
-            for module, training in modes:
-                module.training = training
+        with evaluating(self.classifier), torch.no_grad():
+            views, indices = self._views(images)
+            merged = self._merge(views)
         if not self.return_views:
             return merged
         return TTAOutput(
@@ -585,3 +581,8 @@ class StyleTTA(nn.Module):
             entropy=self._entropy(views),
             style_indices=indices,
         )
+
+
+# run eagerly inside a model a user compiles, as the front-ends: traced, its inference-mode stylising failed
+# ("Cannot set version_counter for inference tensor") or recompiled past dynamo's limit
+when_imported("torch._dynamo", functools.partial(run_eagerly, StyleTTA))

@@ -10,12 +10,46 @@ is raised again with both.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import torch
+from torch import nn
 
-__all__ = ["classifier_logits"]
+__all__ = ["classifier_logits", "evaluating"]
+
+_EVALUATING = threading.Lock()
+_CALLERS: dict[int, tuple[int, list[tuple[nn.Module, bool]]]] = {}  # id(classifier) -> (calls inside, modes to restore)
+
+
+@contextmanager
+def evaluating(classifier: Any) -> Iterator[None]:
+    """``classifier`` (a module) in ``eval()`` while inside, each submodule's own mode put back after (a frozen batch
+    norm in a model that trains, a dropout head left in train() for MC dropout, keep theirs). Calls in several threads
+    share one eval: the first in saves the modes, the last out restores them (each saving and restoring its own ran
+    a batch norm in train mode mid-call and left the model in eval for good: a hostile probe)."""
+    if not isinstance(classifier, nn.Module):
+        yield
+        return
+    key = id(classifier)  # alive while inside: no other object takes its id meanwhile
+    with _EVALUATING:
+        inside, modes = _CALLERS.get(key, (0, []))
+        if not inside:
+            modes = [(module, module.training) for module in classifier.modules()]
+            classifier.eval()
+        _CALLERS[key] = (inside + 1, modes)
+    try:
+        yield
+    finally:
+        with _EVALUATING:
+            inside, modes = _CALLERS.pop(key)
+            if inside > 1:
+                _CALLERS[key] = (inside - 1, modes)
+            else:
+                for module, training in modes:
+                    module.training = training
 
 
 def classifier_logits(classifier: Callable[[torch.Tensor], Any], views: torch.Tensor) -> torch.Tensor:

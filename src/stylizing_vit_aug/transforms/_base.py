@@ -60,7 +60,7 @@ __all__ = ["StyleAugmentation", "StyleParams"]
 # what runs between a user's call and a front-end's warning: this package and the hosts that call a front-end
 _HOSTS = frozenset({"stylizing_vit_aug", "torch", "torchvision", "kornia", "monai", "albumentations"})
 # how the hosts call a front-end (torch modules: forward; MONAI, albumentations: __call__; kornia's containers draw
-# through generate_parameters first): what torch.compile must not trace (_run_eagerly)
+# through generate_parameters first): what torch.compile must not trace (run_eagerly)
 _ENTRY_POINTS = ("forward", "__call__", "generate_parameters")
 
 
@@ -134,9 +134,9 @@ class StyleAugmentation:
     _device_given = True  # whether device= was given (default: one pickled before _set_up recorded it)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Every front-end runs eagerly inside a model or pipeline a user compiles (:func:`_run_eagerly`)."""
+        """Every front-end runs eagerly inside a model or pipeline a user compiles (:func:`run_eagerly`)."""
         super().__init_subclass__(**kwargs)
-        when_imported("torch._dynamo", functools.partial(_run_eagerly, cls))  # torch.compile imports it first
+        when_imported("torch._dynamo", functools.partial(run_eagerly, cls))  # torch.compile imports it first
 
     @classmethod
     def _check(cls, **params: Any) -> StyleParams:
@@ -361,7 +361,7 @@ def check_pixel_range(value_range: Any, owner: str, takes_stats: bool) -> tuple[
     )
 
 
-def _run_eagerly(cls: type) -> None:
+def run_eagerly(cls: type) -> None:
     """Keep ``torch.compile`` out of the entry points ``cls`` defines (:data:`_ENTRY_POINTS`): a compiled model or
     ``v2.Compose`` holding a front-end runs it eagerly, as a graph break. Traced, its draws (how many rows the gate
     picks, then styles for that many) became symbolic shapes and failed once the picked count varied. A stylizer
