@@ -46,6 +46,7 @@ __all__ = [
     "BankMismatch",
     "bank_metadata",
     "check_bank_path",
+    "check_same_encoding",
     "check_same_stylizer",
     "check_stream_dtype",
     "dtype_name",
@@ -71,10 +72,12 @@ class BankMismatch(ValueError):
 
 def check_same_stylizer(bank_stylizer: Stylizer, stylizer: Stylizer, user: str) -> None:
     """Refuse to use a bank whose styles ``bank_stylizer`` encoded with another ``stylizer``:
-    its streams would style with the wrong network, silently (a file is checked when loaded)."""
+    its streams would style with the wrong network, silently (a file is checked when loaded), or
+    under another background rule (:func:`check_same_encoding`)."""
     if bank_stylizer is stylizer or (
         bank_stylizer.fingerprint == stylizer.fingerprint and bank_stylizer.config == stylizer.config
     ):  # the config too: equal weights under another head count are another network
+        check_same_encoding(bank_stylizer, stylizer, user)
         return
     raise BankMismatch(
         f"{user}: the bank's styles were encoded with another stylizer (fingerprint {bank_stylizer.fingerprint}, "
@@ -82,6 +85,21 @@ def check_same_stylizer(bank_stylizer: Stylizer, stylizer: Stylizer, user: str) 
         f"{stylizer.source!r}): {stylizer_difference(stylizer_record(bank_stylizer), stylizer)}. Build the bank "
         "with this stylizer (StyleBank.from_images(images, stylizer)), load its file with StyleBank.load(path, "
         "stylizer, on_mismatch='reencode'), or use the bank's own stylizer (bank.stylizer)."
+    )
+
+
+def check_same_encoding(bank_stylizer: Stylizer, stylizer: Stylizer, user: str) -> None:
+    """Refuse a stylizer of the bank's network that reads styles otherwise than the bank's encoded them:
+    ``background="dark"`` hides a style's near-black background from the network, so its streams are not those of
+    ``"keep"`` or ``"style"`` (a bank in memory served a "dark" stylizer "keep"'s streams, up to 98.7 levels apart:
+    a hostile probe; a bank file is encoded again for it when loaded)."""
+    if (bank_stylizer.background == "dark") == (stylizer.background == "dark"):
+        return
+    raise BankMismatch(
+        f"{user}: the bank's styles were encoded by a stylizer with background={bank_stylizer.background!r}, and "
+        f"the one given has background={stylizer.background!r}: 'dark' hides a style's dark background from the "
+        "network, so the styles must be encoded for it. Make the bank with this stylizer, sva.StyleBank(bank.images, "
+        "stylizer, domains=bank.domains, sources=bank.sources) (StyleBank.load(path, stylizer) encodes a file's again)"
     )
 
 
@@ -332,7 +350,7 @@ def _checked_contents(path: Path, header: SafetensorsHeader) -> tuple[dict[str, 
     return header.metadata, header.tensors
 
 
-def read_bank_info(path: Path, reader: str = "read_bank_info") -> dict[str, Any]:
+def read_bank_info(path: Path | str, reader: str = "read_bank_info") -> dict[str, Any]:
     """What a bank file holds, from its header alone (no tensor is read, no stylizer needed):
     ``images`` and ``streams`` shapes, and the recorded source, revision, fingerprint, config,
     ``mean``, ``std`` and ``settings`` (None where not recorded), domains, stream dtype, chunk size,
@@ -344,7 +362,8 @@ def read_bank_info(path: Path, reader: str = "read_bank_info") -> dict[str, Any]
     Read once per process and state of the file (its :func:`~stylizing_vit_aug._files.file_stamp`, one
     ``stat``): a command's checks and the stylizer a front-end loads with it, in each DataLoader worker, ask
     again for free. A deep copy each time: a caller that edits its answer changes no later reader's."""
-    state = stamp_or_none(Path(path))  # before the read: a save during it is seen next time
+    path = Path(path)  # a str, as the docs call it
+    state = stamp_or_none(path)  # before the read: a save during it is seen next time
     if state is None:  # nothing to look at: the reader says what is wrong
         return _bank_info(path, *_checked_header(path, reader))
     key = os.path.abspath(path)
@@ -354,6 +373,11 @@ def read_bank_info(path: Path, reader: str = "read_bank_info") -> dict[str, Any]
 def _bank_info(path: Path, metadata: Mapping[str, str], tensors: Mapping[str, TensorInfo | _Entry]) -> dict[str, Any]:
     """:func:`read_bank_info` of a header already read and checked (:func:`_checked_contents`)."""
     info: dict[str, Any] = {"version": metadata.get("version"), "fingerprint": metadata.get("fingerprint")}
+    if str(info["version"]).isdigit() and int(info["version"]) > int(FILE_VERSION):  # it loaded without a word
+        raise BankFileError(
+            f"bank file {path} is of format version {info['version']}, written by a newer stylizing-vit-aug; this one "
+            f"reads version {FILE_VERSION}: upgrade it (pip install -U stylizing-vit-aug), or build the bank again"
+        )
     for field, default in (
         ("source", "null"),
         ("revision", "null"),

@@ -40,6 +40,7 @@ from .sources import StyleFile, check_sources, images_digest, note_duplicates, r
 from .storage import (
     BankFileError,
     bank_metadata,
+    check_same_encoding,
     check_same_stylizer,
     check_stream_dtype,
     read_bank_file,
@@ -329,7 +330,8 @@ class StyleBank:
 
     @property
     def domain_names(self) -> list[str]:
-        return sorted(set(self.domains)) if self.domains is not None else []
+        labels = checked_attribute("domains", check_domains, self._domains, len(self))  # written into since set
+        return sorted(set(labels)) if labels is not None else []
 
     @property
     def images_digest(self) -> str:
@@ -395,8 +397,9 @@ class StyleBank:
             self._color_stats = self._colour_profiles = None
 
     def _encode(self, start: int, stop: int) -> torch.Tensor:
-        """The streams of styles ``[start, stop)`` on the bank's device in its stream dtype."""
-        pixels = self._images[start:stop]
+        """The streams of styles ``[start, stop)`` on the bank's device in its stream dtype, fingerprint taken first:
+        weights written later unseen (a fused step, ``.data``) are a mismatch at load, not a file claiming them."""
+        pixels, _ = self._images[start:stop], self.stylizer.fingerprint  # hashed with the weights it encodes with
         stream = self.stylizer.encode_prepared_styles(self.stylizer.prepare(pixels, "bank images"), colours=False)
         layers = stream.layers.to(self.device)
         return layers.to(self.stream_dtype) if self.stream_dtype else layers
@@ -431,6 +434,7 @@ class StyleBank:
             # once per stylizer (as a front-end checks once): fingerprints cost two passes over the weights' counters
             check_same_stylizer(self.stylizer, user, "StyleBank.stream(stylizer=...)")
             self._approved = (user, user.weights_state)  # again if its weights change (fine-tuned in place)
+        check_same_encoding(self.stylizer, user, "StyleBank.stream(stylizer=...)")  # either's background may change
         layers = cache.rows(index, self._encode)
         return StyleStream(layers.to(user.device), self._profiles(index, user, user.device))
 
@@ -499,7 +503,7 @@ class StyleBank:
             return None
         if self._domain_index is None or self._domain_index[0] != self._domains:
             labels = checked_attribute("domains", check_domains, self._domains, len(self))
-            self._domain_index = (labels, DomainIndex(labels))
+            self._domain_index = (list(self._domains), DomainIndex(labels))  # as written: a 7 is not "7"
         return self._domain_index[1]
 
     # -- files --------------------------------------------------------------------------------
@@ -571,11 +575,8 @@ class StyleBank:
         encoded_under = (meta["settings"] or {}).get("background")
         if layers is not None and (encoded_under == "dark") != (stylizer.background == "dark"):
             logger.info(  # "dark" hides a style's dark background from the network: other streams
-                "bank %s was encoded under background=%r: re-encoding its styles for %r at first use",
-                path,
-                encoded_under,
-                stylizer.background,
-            )
+                "bank %s was encoded under background=%r: re-encoding its styles for %r at first use", path,
+                encoded_under, stylizer.background)
         elif layers is not None:
             made_from = meta["images_sha256"] or images_digest(bank.images)  # hashed only where not recorded
             bank._streams.keep_all(layers.to(bank.device, bank.stream_dtype or layers.dtype), made_from)

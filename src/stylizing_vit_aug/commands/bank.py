@@ -20,6 +20,7 @@ from .common import (
     skipped_kinds,
 )
 
+SAID_REASONS = 20  # reasons the closing line repeats of the files left out (300 made one 69.5 KB line)
 EPILOG = """\
 examples:
   # one domain per subfolder of train/ (train/scanner_a/*.png, train/scanner_b/*.png, ...)
@@ -172,11 +173,10 @@ def _build(args: argparse.Namespace, choice: CheckpointChoice) -> int:
             raise CLIError(f"{error} (stopped by --on-error stop; the default skips it)") from None
     bank.save(args.output, streams=not args.no_streams)
     if bank.skipped:  # stderr first, the stdout line last (a reader that left stdout costs no message)
-        say(
-            f"{skipped_kinds(bank.skipped)} and were left out: "
-            + "; ".join(reason.rstrip(".") for _, reason in bank.skipped)
-            + f"; exit code {EXIT_SKIPPED}"
-        )
+        reasons = [reason.rstrip(".") for _, reason in bank.skipped[:SAID_REASONS]]  # each was warned above
+        unsaid = len(bank.skipped) - len(reasons)
+        more = f"; and {unsaid} more (warned above)" if unsaid else ""
+        say(f"{skipped_kinds(bank.skipped)} and were left out: {'; '.join(reasons)}{more}; exit code {EXIT_SKIPPED}")
     code = EXIT_SKIPPED if bank.skipped else 0
     say_result(
         f"wrote {args.output}: {len(bank)} styles"
@@ -192,11 +192,11 @@ def run_info(args: argparse.Namespace) -> int:
 
     try:
         info = read_bank_info(args.file, "bank info")  # a BankFileError names the file and what is wrong
-    except IsADirectoryError as error:  # a usage error (exit 2), as a missing file is
+    except OSError as error:  # a folder, a named pipe: a usage error (exit 2), as a missing file is
         raise CLIError(str(error)) from None
-    count, channels, size, _ = info["images"]
+    count, channels, height, width = info["images"]
     print(f"file:        {args.file} ({args.file.stat().st_size / 1e6:.1f} MB, format version {info['version']})")
-    print(f"styles:      {count} images of {channels}x{size}x{size}")
+    print(f"styles:      {count} images of {channels}x{height}x{width}")
     print(f"checkpoint:  {info['source']} (revision {info['revision']}, fingerprint {info['fingerprint']})")
     print(f"model:       {', '.join(f'{k}={v}' for k, v in info['config'].items())}")
     if info["settings"]:  # what a front-end given this file loads its stylizer with (files since 2026-12-02)
