@@ -7,6 +7,7 @@ the trainer and the commands share them instead of importing each other.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -66,8 +67,9 @@ def random_crop_resize(
     """
     if not 0 < crop <= 1:
         raise ValueError(f"crop must be a fraction in (0, 1], got {crop!r}")
-    if isinstance(per_image, bool) or not isinstance(per_image, int) or per_image < 1:
+    if isinstance(per_image, bool) or not isinstance(per_image, numbers.Integral) or per_image < 1:  # numpy's too
         raise ValueError(f"per_image must be a positive integer, got {per_image!r}")
+    per_image = int(per_image)
     batch, _, height, width = values01.shape
     count = batch * per_image
     side = max(1, round(crop * min(height, width)))

@@ -22,7 +22,7 @@ from .image_ops import strength_values
 from .images import Normalization
 from .model import StyleStream
 from .stylizer import Stylizer, check_mode
-from .stylizer_options import check_chunk_size
+from .stylizer_options import check_chunk_size, whole_number
 from .transforms._common import check_stats
 
 __all__ = [
@@ -117,7 +117,7 @@ def checked_options(options: TTAOptions) -> CheckedOptions:
     strength = float(strength_values(options.strength, (1,)))
     _check_transfer(options.transfer, check_mode(options.mode))
     input_stats = check_stats(options.mean, options.std, "StyleTTA")
-    checked = replace(options, strength=strength, chunk_size=chunk_size)
+    checked = replace(options, strength=strength, chunk_size=chunk_size, n_styles=int(options.n_styles))
     return CheckedOptions(checked, stylizer, style_choice, fixed, input_stats)
 
 
@@ -158,7 +158,7 @@ def _check_views(options: TTAOptions) -> None:
             "merge='gmean' needs probabilities (logits can be negative): use activation="
             "'softmax' or 'sigmoid', or merge='mean'"
         )
-    if not isinstance(n_styles, int) or isinstance(n_styles, bool) or n_styles < 0:
+    if whole_number(n_styles, 0) is None:  # a numpy integer is one, as chunk_size's
         raise ValueError(f"n_styles must be a non-negative integer, got {n_styles!r}")
     for name in ("include_original", "return_views"):
         if not isinstance(getattr(options, name), bool):

@@ -21,6 +21,7 @@ from ..images.files import read_image_and_sha256
 from ..images.windows import height_width, is_batch
 from ..strip_path import downscaled
 from ..stylizer import STRIP_PIXELS, Stylizer
+from ..stylizer_options import whole_number
 from ..tissue import is_tissue
 from .sampling import label_of
 from .sources import StyleFile, source_of
@@ -69,10 +70,10 @@ def check_domains(domains: Sequence[Any] | None, count: int) -> list[str] | None
     return labels
 
 
-def check_crops(crops_per_image: int | None, crop_size: int | None = None) -> None:
-    """Refuse crop options that are not counts, and a ``crop_size`` without ``crops_per_image``
-    (it would be ignored: whole images are resized)."""
-    if crops_per_image is not None and (not isinstance(crops_per_image, int) or crops_per_image < 1):
+def check_crops(crops_per_image: int | None, crop_size: int | None = None) -> int | None:
+    """``crops_per_image`` as an int (a numpy integer too); refuse crop options that are not counts, and a
+    ``crop_size`` without ``crops_per_image`` (it would be ignored: whole images are resized)."""
+    if crops_per_image is not None and whole_number(crops_per_image, 1) is None:
         raise ValueError(f"crops_per_image must be a positive integer or None, got {crops_per_image!r}")
     if crop_size is not None and (not isinstance(crop_size, int) or crop_size < 1):
         raise ValueError(f"crop_size must be a positive integer or None, got {crop_size!r}")
@@ -82,6 +83,7 @@ def check_crops(crops_per_image: int | None, crop_size: int | None = None) -> No
             "without crops_per_image whole images are resized and it would be ignored: pass "
             "crops_per_image too, or leave crop_size out"
         )
+    return None if crops_per_image is None else int(crops_per_image)
 
 
 def source_items(images: Any, chunk_size: int) -> Sequence[Any]:

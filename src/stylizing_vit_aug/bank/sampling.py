@@ -13,6 +13,7 @@ import torch
 
 from ..images.normalization import has_booleans
 from ..option_choices import strategy_name as strategy_name  # re-exported: one spelling of a strategy
+from ..stylizer_options import whole_number
 
 logger = logging.getLogger(__name__)
 
@@ -132,8 +133,9 @@ def draw_styles(
 ) -> torch.Tensor:
     """``n`` indices into ``count`` styles (CPU LongTensor); see :meth:`StyleBank.sample`."""
     strategy = check_strategy(strategy)
-    if not isinstance(n, int) or n < 0:
+    if whole_number(n, 0) is None:  # a numpy integer is one
         raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    n = int(n)
     device = generator.device if generator is not None else torch.device("cpu")
     if strategy == "uniform":
         return torch.randint(0, count, (n,), generator=generator, device=device).cpu()

@@ -188,7 +188,7 @@ class StyleBank:
         carries no style and washes images out; see :mod:`stylizing_vit_aug.tissue`).
         """
         check_on_error(on_error)
-        check_crops(crops_per_image, crop_size)
+        crops_per_image = check_crops(crops_per_image, crop_size)
         chunk_size = check_chunk_size(chunk_size)  # before any image is read
         items = source_items(images, chunk_size)
         if problem := draw_seed_problem(seed):  # torch's CPU generator drew 2**32 as 0

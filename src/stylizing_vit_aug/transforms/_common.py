@@ -4,9 +4,8 @@ and the one "undo Normalize, check 0–1, stylise, redo" of every front-end and 
 Per-sample transforms run in DataLoader workers, so they hold a :class:`StyleSource`: the
 stylizer and bank as given (objects) or as where to get them (a checkpoint source string, a bank
 path). Strings are resolved on first use, once per process (cached per source), and pickle as
-strings, so a spawned worker loads the model itself instead of receiving tensors. A checkpoint or
-bank file saved again is loaded again at its next use (checked at most every
-:data:`RELOAD_CHECK_S`), however the worker started.
+strings, so a spawned worker loads the model itself instead of receiving tensors. A checkpoint or bank file saved
+again is loaded again at its next use (checked at most every :data:`RELOAD_CHECK_S`), however the worker started.
 """
 
 from __future__ import annotations
@@ -61,8 +60,10 @@ a loaded 2-core machine, too much for every sample of a DataLoader, so a save is
 
 def check_probability(p: Any, name: str = "p") -> float:
     """``p`` as a float in [0, 1], or a ValueError that says what was wrong."""
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
-        raise ValueError(f"{name} is a probability and must lie in [0, 1], got {p!r}")
+    number = isinstance(p, (int, float, np.integer, np.floating)) and not isinstance(p, bool)  # numpy's too
+    if not (number and 0 <= p <= 1):
+        kind = "" if number else f" (a number, not a {type(p).__name__})"  # a tensor's value is not the problem
+        raise ValueError(f"{name} is a probability and must lie in [0, 1]{kind}, got {p!r}")
     return float(p)
 
 
