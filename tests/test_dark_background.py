@@ -15,7 +15,7 @@ from torch import nn
 import stylizing_vit_aug as sva
 from helpers import read_stylize_log, save_crops
 from stylizing_vit_aug import cli, hub
-from stylizing_vit_aug.bank import StyleBank
+from stylizing_vit_aug.bank import BankMismatch, StyleBank
 from stylizing_vit_aug.tissue import tissue_pixels, tissue_weight
 from stylizing_vit_aug.tta import StyleTTA
 
@@ -85,10 +85,13 @@ def test_colour_profiles_read_the_cells_not_the_black_around_them(small_stylizer
 
 
 def test_a_bank_hands_a_dark_stylizer_profiles_of_its_styles_cells(small_stylizer):
-    bank = StyleBank.from_images([fluorescence(width=96, cells_from=32, seed=1)], small_stylizer)
+    keep = StyleBank.from_images([fluorescence(width=96, cells_from=32, seed=1)], small_stylizer)
     dark = like(small_stylizer, background="dark")
-    assert torch.equal(bank.stream([0], stylizer=dark).colours, dark.colour_profiles(bank.style_images([0])))
-    assert not torch.equal(bank.stream([0], stylizer=dark).colours, bank.stream([0]).colours)  # "keep"'s
+    with pytest.raises(BankMismatch, match="background='dark'"):  # "keep" encoded the black the network reads
+        keep.stream([0], stylizer=dark)
+    bank = StyleBank(keep.images, dark)  # the advice
+    assert torch.equal(bank.stream([0]).colours, dark.colour_profiles(bank.style_images([0])))
+    assert not torch.equal(bank.stream([0]).colours, keep.stream([0]).colours)  # "keep"'s
 
 
 def test_every_entry_point_takes_dark_through_the_one_check(small_stylizer, tmp_path):
@@ -128,7 +131,8 @@ def test_tta_auto_makes_network_views_under_a_dark_stylizer(small_stylizer, bank
     shown = {}
     for transfer in ("auto", "network"):
         net = _Shown().eval()
-        StyleTTA(net, dark, bank, n_styles=3, styles=[0, 2, 4], include_original=False, transfer=transfer)(image)
+        own = StyleBank(bank.images, dark)  # encoded for "dark" (one encoded under "keep" is refused)
+        StyleTTA(net, dark, own, n_styles=3, styles=[0, 2, 4], include_original=False, transfer=transfer)(image)
         shown[transfer] = torch.cat(net.shown)
     assert torch.equal(shown["auto"], shown["network"])
     assert torch.equal(shown["auto"][..., :30], image[..., :30].expand(3, -1, -1, -1))  # black kept exactly

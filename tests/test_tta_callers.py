@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -99,3 +100,20 @@ def test_gmean_of_one_sigmoid_logit_equals_that_of_its_two_logit_softmax_form(sm
     sigmoid = StyleTTA(TableNet(one), small_stylizer, bank, activation="sigmoid", **options)
     softmax = StyleTTA(TableNet(two), small_stylizer, bank, **options)
     torch.testing.assert_close(sigmoid(image)[0, 0], softmax(image)[0, 1])
+
+
+def test_a_nan_view_makes_the_vote_nan_as_the_mean_and_complex_logits_are_refused(small_stylizer):
+    bank = StyleBank.from_images(_stained(2, 32).mul(255).round().byte(), small_stylizer)
+    image = torch.full((1, 3, 32, 32), 128, dtype=torch.uint8)
+    table = torch.tensor([[2.0, 0.0], [float("nan"), 1.0], [0.0, 1.0]])
+    for activation in ("softmax", "sigmoid"):
+        logits = table if activation == "softmax" else table[:, :1]
+        for merge in ("mean", "vote"):
+            tta = StyleTTA(TableNet(logits), small_stylizer, bank, n_styles=2, styles=[0, 1], merge=merge,
+                           activation=activation)
+            assert bool(tta(image).isnan().all()), (activation, merge)
+    complex_logits = TableNet(torch.ones(3, 2, dtype=torch.complex64))
+    with pytest.raises(TypeError, match=r"complex values.*return real logits"):
+        StyleTTA(complex_logits, small_stylizer, bank, n_styles=2, styles=[0, 1])(image)
+    with pytest.raises(TypeError, match="takes a batch tensor.*got list"):
+        StyleTTA(MeanColour(), small_stylizer, bank, n_styles=2, styles=[0, 1])([image])

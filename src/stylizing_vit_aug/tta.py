@@ -525,12 +525,14 @@ class StyleTTA(nn.Module):
             elif self.activation == "sigmoid":  # over both outcomes, as softmax's two classes: one logit or two agree
                 merged = merged / (merged + (1 - views).clamp_min(_LOG_FLOOR).log().mean(dim=0).exp())
             return merged
-        if self.activation == "sigmoid":
-            return (views > 0.5).to(views.dtype).mean(dim=0)
-        if views.dim() < 3 or views.shape[2] == 1:  # an argmax over one class is that class for every view
+        if self.activation != "sigmoid" and (views.dim() < 3 or views.shape[2] == 1):  # one class wins every view
             raise ValueError(_ONE_OUTPUT_VOTE.format(shape=tuple(views.shape[1:])))
-        winners = views.argmax(dim=2)
-        return F.one_hot(winners, views.shape[2]).movedim(-1, 2).to(views.dtype).mean(dim=0)
+        if self.activation == "sigmoid":
+            votes = (views > 0.5).to(views.dtype).mean(dim=0)
+        else:
+            votes = F.one_hot(views.argmax(dim=2), views.shape[2]).movedim(-1, 2).to(views.dtype).mean(dim=0)
+        votes[views.isnan().flatten(2).any(dim=2).any(dim=0)] = float("nan")  # as mean's: a vote hid a NaN view
+        return votes
 
     def _entropy(self, views: torch.Tensor) -> torch.Tensor | None:
         mean = views.mean(dim=0)
@@ -566,9 +568,10 @@ class StyleTTA(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor | TTAOutput:
         """Merged prediction for a batch ``[B, C, H, W]`` (or a :class:`TTAOutput`); an empty
         batch gives the classifier's (empty) prediction for it, unstylised."""
-        if not isinstance(images, torch.Tensor) or images.dim() != 4:
-            shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-            raise ValueError(f"StyleTTA takes a batch tensor (B, C, H, W), got {shape}")
+        if not isinstance(images, torch.Tensor):
+            raise TypeError(f"StyleTTA takes a batch tensor (B, C, H, W), got {type(images).__name__}")
+        if images.dim() != 4:
+            raise ValueError(f"StyleTTA takes a batch tensor (B, C, H, W), got {tuple(images.shape)}")
         with evaluating(self.classifier), torch.no_grad():
             views, indices = self._views(images)
             merged = self._merge(views)

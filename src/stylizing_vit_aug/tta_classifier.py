@@ -77,7 +77,12 @@ def _logits(output: Any, batch: int) -> torch.Tensor:
                 f"one prediction per image, [{batch}, K, ...] (a classifier that averages or sums over the batch "
                 "cannot be merged per input)"
             )
-        if not (output.is_floating_point() or output.is_complex()):
+        if output.is_complex():  # merged as real numbers, it lost its imaginary part with only torch's warning
+            raise TypeError(
+                f"the classifier returned complex values ({output.dtype}), which StyleTTA cannot activate or merge: "
+                "return real logits (what your model means by them: x.real, x.abs())"
+            )
+        if not output.is_floating_point():
             raise TypeError(
                 f"the classifier returned {output.dtype} values of shape {tuple(output.shape)}: class indices or "
                 "labels (an argmax?) cannot be merged over views. Return the logits, before any argmax or threshold"

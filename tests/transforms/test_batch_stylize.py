@@ -32,7 +32,8 @@ def _changed(out: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
 
 def test_p0_is_identity_and_p1_changes_every_row_in_every_dtype(small_stylizer, bank, batch):
     for images in (batch, batch.float() / 255, batch.half() / 255):
-        assert BatchStylize(small_stylizer, bank, p=0.0)(images) is images
+        kept = BatchStylize(small_stylizer, bank, p=0.0)(images)
+        assert torch.equal(kept, images) and kept.data_ptr() != images.data_ptr()  # a new tensor, as when rows fire
         out = BatchStylize(small_stylizer, bank, p=1.0)(images)
         assert out.dtype == images.dtype and out.shape == images.shape and out.device == images.device
         assert bool(_changed(out, images).all())
@@ -405,3 +406,13 @@ def test_a_checkpoint_and_a_bank_file_are_taken_as_every_front_end_takes_them(sa
     travels = pickle.dumps(StylizeCollate(None, from_files))
     assert len(travels) < weights / 4
     assert torch.equal(pickle.loads(travels).batch_stylize(images), from_objects(images))
+
+
+def test_an_empty_batch_of_a_kind_no_front_end_takes_is_refused_as_a_full_one(small_stylizer, bank):
+    """The docs promise the kind (type, dtype, shape, channels) checked always: an empty batch skipped it."""
+    for empty in (torch.zeros(0, 5, 32, 32), torch.zeros(0, 3, 32, 32, dtype=torch.int32)):
+        with pytest.raises((ValueError, TypeError)) as full:
+            BatchStylize(small_stylizer, bank, p=1.0)(torch.zeros(2, *empty.shape[1:], dtype=empty.dtype))
+        with pytest.raises(type(full.value)):
+            BatchStylize(small_stylizer, bank, p=1.0)(empty)
+    assert BatchStylize(small_stylizer, bank, p=1.0)(torch.zeros(0, 3, 32, 32)).shape == (0, 3, 32, 32)

@@ -29,7 +29,7 @@ from ..bank import STRATEGIES, StyleBank
 from ..bank.sampling import label_of
 from ..devices import to_device_nowait, usable_device
 from ..image_ops import random_crop_resize
-from ..images import from_batch, to_batch
+from ..images import check_image, from_batch, to_batch
 from ..images.kinds import TORCH_UINT16, memory_format_of
 from ..model import roll_pairs
 from ..stylizer import Stylizer
@@ -246,7 +246,8 @@ class BatchStylize(StyleAugmentation, nn.Module):
         """:meth:`forward`'s work, inside the images' value range."""
         self._seed_in_worker()
         unit = self._to_unit(images)
-        if images.shape[0] == 0:
+        if images.shape[0] == 0:  # its kind checked as a batch's (channels, size, dtype), as the docs promise
+            check_image(unit.new_zeros((1, *unit.shape[1:])), "BatchStylize's input", values=False)
             nothing = torch.zeros(0, dtype=torch.bool)
             info = StylizeInfo(nothing, torch.zeros(0, dtype=torch.long), torch.zeros(0), not self.in_batch, nothing)
             return (images, info) if return_info else images
@@ -276,11 +277,12 @@ class BatchStylize(StyleAugmentation, nn.Module):
                 styles = random_crop_resize(styles, self.style_crop, self.stylizer.img_size, self.generator)
             styles = self.stylizer.encode_style(styles, range_checked=True)  # rows of the checked batch
         strength = torch.zeros(batch)
-        result = images
         if rows.numel():
             count = 1 if self.same_on_batch else rows.numel()
             strength[rows] = self._draw_strength(count, self.generator).expand(rows.numel())
             result = self._restyled(images, (unit, values, info), rows, styles, strength[rows])
+        else:  # a new tensor as when rows fire: an in-place edit of the result reached the caller's batch by the draw
+            result = images.clone(memory_format=memory_format_of(images))
         if return_info:
             return result, StylizeInfo(applied, style_index, strength, not self.in_batch, no_style)
         return result

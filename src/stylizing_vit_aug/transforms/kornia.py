@@ -171,8 +171,8 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
         self.validate_tensor(images)  # kornia's dtype and rank check first, in its words
         # one read per call; a resize's overshoot passes, and apply_transform clamps the rows it stylises
         self._overshoots = check_unit_range(images, "RandomStylize", takes_stats=self.TAKES_STATS, clamp_overshoot=True)
-        if images.shape[0]:
-            check_image(images, "RandomStylize's input", values=False)  # and its kind, from metadata
+        kind = images if images.shape[0] else images.new_zeros((1, *images.shape[1:]))  # an empty batch's too
+        check_image(kind, "RandomStylize's input", values=False)  # and its kind, from metadata
         return super().transform_inputs(input, *args, **kwargs)
 
     def apply_transform(
