@@ -63,3 +63,27 @@ def test_an_entry_that_cannot_be_carried_over_costs_only_itself_and_later_saves_
     _save(target, b"third")  # went on failing on the stranded folder
     assert (target / "model.safetensors").read_bytes() == b"third" and (target / "a.log").read_text() == "a"
     assert (kept / "bank" / "styles.safetensors").read_bytes() == b"styles"
+
+
+
+def test_a_read_only_folder_saved_again_carries_its_files_and_leaves_nothing_beside_it(tmp_path, monkeypatch):
+    """A rename out of a folder without write permission is refused to anyone but root (as these tests may run):
+    the 0555 folder moved aside kept its entries, so they were kept apart with the old model, and each later save
+    left a hidden full copy beside it. Root's pass is taken away here, as the kernel takes it from a user."""
+    rename = os.rename
+
+    def as_a_user(source, destination, *args, **kwargs):
+        if not os.stat(Path(source).parent).st_mode & stat.S_IWUSR:
+            raise PermissionError(13, "Permission denied", str(source))
+        return rename(source, destination, *args, **kwargs)
+
+    monkeypatch.setattr(os, "rename", as_a_user)
+    target = _save(tmp_path / "ckpt", b"first")
+    (target / "log.txt").write_text("log")
+    os.chmod(target, 0o555)
+    _save(target, b"second")
+    _save(target, b"third")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]
+    assert sorted(p.name for p in target.iterdir()) == ["log.txt", "model.safetensors"]
+    assert stat.S_IMODE(target.stat().st_mode) == 0o555 and (target / "model.safetensors").read_bytes() == b"third"
+    os.chmod(target, 0o755)

@@ -117,3 +117,18 @@ def test_a_nan_view_makes_the_vote_nan_as_the_mean_and_complex_logits_are_refuse
         StyleTTA(complex_logits, small_stylizer, bank, n_styles=2, styles=[0, 1])(image)
     with pytest.raises(TypeError, match="takes a batch tensor.*got list"):
         StyleTTA(MeanColour(), small_stylizer, bank, n_styles=2, styles=[0, 1])([image])
+
+
+def test_threads_over_a_model_and_a_part_of_it_leave_both_as_they_were(small_stylizer):
+    """Counted per classifier, the outer call put train() back while the inner one ran, and the inner one then put
+    back the eval() it had found (a review)."""
+    part = SlowBatchNormNet().train()
+    model = nn.Sequential(nn.Identity(), part).train()
+    images = _stained(2, 32)
+    threads = [threading.Thread(target=_tta(net, small_stylizer), args=(images,)) for net in (model, part, model, part)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not any(part.modes) and model.training and part.training and part.norm.training
+    assert int(part.norm.num_batches_tracked) == 0

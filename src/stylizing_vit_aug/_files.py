@@ -100,14 +100,19 @@ def non_utf8_name(path: Path) -> str | None:
 def openable_name(path: Path) -> Iterator[str]:
     """A name safetensors' ``safe_open`` (which takes only UTF-8) opens ``path`` by: the path itself, or, for a name
     in another encoding (Latin-1 ``ck_\xe9t\xe9``; Linux), this process's descriptor of the file while inside
-    (``/proc/self/fd/N``, the same file): such a checkpoint was said to be corrupt. Elsewhere every name is UTF-8."""
+    (``/proc/self/fd/N``, macOS's ``/dev/fd/N``: the same file): such a checkpoint was said to be corrupt.
+    Without either (Windows) such a name is refused, naming it."""
     name = os.fspath(path)
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
         fd = os.open(name, os.O_RDONLY)
         try:
-            yield f"/proc/self/fd/{fd}"
+            alias = next((f"{fds}/{fd}" for fds in ("/proc/self/fd", "/dev/fd") if os.path.isdir(fds)), None)
+            if alias is None:  # no descriptor folder (Windows): no UTF-8 name for this file
+                raise ValueError(f"cannot open {os.fsencode(name)!r}: its name is not valid UTF-8, which safetensors "
+                                 "needs; rename it (or a folder on its way) to UTF-8")
+            yield alias
         finally:
             os.close(fd)
         return

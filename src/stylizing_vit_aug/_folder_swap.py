@@ -72,11 +72,15 @@ def previous_versions(directory: str | os.PathLike) -> list[Path]:
     return found
 
 
-def _carry_over(retired: Path, directory: Path) -> list[str]:
-    """Move the entries of ``retired`` that ``directory`` lacks (logs, banks) into it; the names moved. One that
-    cannot be moved (a folder without write permission, which a rename into another folder needs; a mount point)
-    costs only itself: the rest go on, and what is left is kept apart under a visible name, said in a warning (it
-    was left in the hidden ``.{name}.old-*``, and every later save failed on it again)."""
+def _carry_over(retired: Path, directory: Path) -> tuple[list[str], Path | None]:
+    """Move the entries of ``retired`` that ``directory`` lacks (logs, banks) into it: the names moved, and where
+    those that could not be moved are kept (None: none). One that cannot be moved (a folder without write
+    permission, which a rename into another folder needs; a mount point) costs only itself: the rest go on, and it
+    is kept apart under a visible name, said in a warning (it was left in the hidden ``.{name}.old-*``, and every
+    later save failed on it again). ``retired`` is made writable by its owner first: a read-only folder saved again
+    (0555) kept every entry where it was."""
+    with suppress(OSError):
+        os.chmod(retired, stat.S_IMODE(os.stat(retired).st_mode) | stat.S_IRWXU)
     moved, left = [], []
     for entry in sorted(retired.iterdir()):
         if os.path.lexists(directory / entry.name):
@@ -86,14 +90,13 @@ def _carry_over(retired: Path, directory: Path) -> list[str]:
             moved.append(entry.name)
         except OSError as error:
             left.append(f"{entry.name} ({error.strerror or error})")
-    if left:
-        _keep_apart(retired, directory, left)
-    return moved
+    return moved, _keep_apart(retired, directory, left) if left else None
 
 
-def _keep_apart(retired: Path, directory: Path, left: list[str]) -> None:
+def _keep_apart(retired: Path, directory: Path, left: list[str]) -> Path:
     """Rename ``retired``, holding entries of the old folder that could not be carried over, to a visible name
-    beside ``directory`` (without the old version's own files), so that no later save takes it for a killed one's."""
+    beside ``directory`` (without the old version's own files), so that no later save takes it for a killed one's;
+    where it is now (``retired`` itself where the rename failed: not to be removed)."""
     for entry in retired.iterdir():
         if os.path.lexists(directory / entry.name):
             with suppress(OSError):
@@ -109,12 +112,14 @@ def _keep_apart(retired: Path, directory: Path, left: list[str]) -> None:
         "hand (give a folder write permission to move it; a mount point cannot be moved)",
         directory, ", ".join(left), kept,
     )
+    return kept
 
 
-def _take_access(old: Path, new: Path) -> int:
+def _take_access(old: Path, new: Path) -> int | None:
     """Give ``new`` the old folder's owner and group (where this process may) and permission bits, setgid and
     sticky included (a save made a private 0700 folder 0755 and a shared group folder lost its group), the owner's
-    own rights added until the carry-over is done; the mode to set after it."""
+    own rights added until the carry-over is done; the mode to set after it (None where the file system keeps no
+    modes: said, and saved as it is)."""
     old_stat = os.stat(old)
     if hasattr(os, "chown"):  # before chmod, which chown may clear setgid after
         for owner in (old_stat.st_uid, -1):  # only root gives a folder away; a member may give it the group
@@ -122,7 +127,11 @@ def _take_access(old: Path, new: Path) -> int:
                 os.chown(new, owner, old_stat.st_gid)
                 break
     mode = stat.S_IMODE(old_stat.st_mode)
-    os.chmod(new, mode | stat.S_IRWXU)
+    try:
+        os.chmod(new, mode | stat.S_IRWXU)
+    except OSError as error:
+        logger.warning("saving %s: could not give it the old folder's permissions %o (%s)", old, mode, error)
+        return None
     return mode
 
 
@@ -144,7 +153,9 @@ def _settle_killed_swaps(directory: Path) -> None:
                 os.rename(retired, directory)
                 logger.warning("restored %s from %s, where a killed save had left it", directory, retired)
                 continue
-            moved = _carry_over(retired, directory)
+            moved, kept = _carry_over(retired, directory)
+            if kept is not None:  # said by the carry-over
+                continue
             shutil.rmtree(retired, ignore_errors=True)
             logger.warning(
                 "%s %s, the previous version a killed save of %s left, carrying over %s",
@@ -178,11 +189,12 @@ def _replace_folder(staging: Path, directory: Path) -> bool:
         except BaseException:
             os.rename(retired, directory)
             raise
-        _carry_over(retired, directory)
-        if mode != mode | stat.S_IRWXU:
+        _, kept = _carry_over(retired, directory)
+        if mode is not None and mode != mode | stat.S_IRWXU:
             os.chmod(directory, mode)
         fsync_directory(directory.parent)
-        shutil.rmtree(retired, ignore_errors=True)
+        if kept != retired:  # the entries kept where a rename failed stay
+            shutil.rmtree(retired, ignore_errors=True)
         return True
     finally:
         if fd is not None:

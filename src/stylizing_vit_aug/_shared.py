@@ -46,7 +46,7 @@ def shared_stylizer(stylizer: T, source: str, revision: str | None, options: Map
     given = {"revision": revision, **options}
     arguments = ", ".join([repr(source), *(f"{k}={v!r}" for k, v in given.items() if v is not None)])
     own = (f"Load one of your own, stylizer = sva.load_stylizer({arguments}), set it there and pass "
-           "stylizer=stylizer (a transform also takes mode= itself).")
+           "stylizer=stylizer (a transform also takes mode= and device= itself).")
     return _marked(stylizer, f"stylizer={source!r}" + (" (as a bank file records it)" if options else ""), own)
 
 

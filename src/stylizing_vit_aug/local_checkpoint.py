@@ -243,6 +243,9 @@ def _no_weights(directory: Path) -> FileNotFoundError:
     found = sorted(p.name for p in directory.iterdir())
     pickles = [n for n in found if Path(n).suffix.lower() in PICKLE_SUFFIXES]
     hint = f" ({', '.join(pickles)} are pickles, refused: convert to safetensors)" if pickles else ""
+    if directory.suffix.lower() in PICKLE_SUFFIXES:  # a Lightning or DeepSpeed checkpoint folder (epoch=1.ckpt/)
+        hint += (f"; a {directory.suffix} folder of another tool holds pickles, which are refused: convert its weights "
+                 "to safetensors, safetensors.torch.save_file(state_dict, 'model.safetensors')")
     if (directory / "checkpoints").is_dir():
         hint += (
             f"; it looks like a training run without its export ({RUN_EXPORT}/): finish it with "

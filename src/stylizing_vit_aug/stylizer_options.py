@@ -206,12 +206,22 @@ def warn_no_gradient(
         )
 
 
+# the parts every sharer of a shared stylizer stylises with, as its user names them (to() sets _device first)
+_SHARED_PARTS = {"_device": "device (moved by .to())", "model": "model", "normalization": "normalization",
+                 "source": "source", "revision": "revision"}
+
+
 class StylizerOptions:
     """The options of a :class:`~stylizing_vit_aug.stylizer.Stylizer` (its base): each set
     through the check its constructor applies, so a refused value raises and changes nothing."""
 
     _chunk: Callable
     _each_change: Callable
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _SHARED_PARTS:
+            refuse_if_shared(self, _SHARED_PARTS[name])
+        object.__setattr__(self, name, value)
 
     mode = checked_option("mode", check_own_mode, "The default resolution mode: one of :data:`MODES`.")
     background = checked_option(

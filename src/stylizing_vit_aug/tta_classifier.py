@@ -21,34 +21,34 @@ from torch import nn
 __all__ = ["classifier_logits", "evaluating"]
 
 _EVALUATING = threading.Lock()
-_CALLERS: dict[int, tuple[int, list[tuple[nn.Module, bool]]]] = {}  # id(classifier) -> (calls inside, modes to restore)
+_INSIDE: dict[int, tuple[int, bool]] = {}  # id(module) -> (calls inside that hold it in eval, its mode to put back)
 
 
 @contextmanager
 def evaluating(classifier: Any) -> Iterator[None]:
     """``classifier`` (a module) in ``eval()`` while inside, each submodule's own mode put back after (a frozen batch
-    norm in a model that trains, a dropout head left in train() for MC dropout, keep theirs). Calls in several threads
-    share one eval: the first in saves the modes, the last out restores them (each saving and restoring its own ran
-    a batch norm in train mode mid-call and left the model in eval for good: a hostile probe)."""
+    norm in a model that trains, a dropout head left in train() for MC dropout, keep theirs). Counted per submodule,
+    so calls in several threads share one eval, also over a model and a part of it: the first in saves a module's
+    mode, the last out puts it back (each call saving and restoring its own ran a batch norm in train mode mid-call
+    and left the model in eval for good: a hostile probe and a review)."""
     if not isinstance(classifier, nn.Module):
         yield
         return
-    key = id(classifier)  # alive while inside: no other object takes its id meanwhile
+    modules = list(classifier.modules())  # alive while inside: no other object takes their ids meanwhile
     with _EVALUATING:
-        inside, modes = _CALLERS.get(key, (0, []))
-        if not inside:
-            modes = [(module, module.training) for module in classifier.modules()]
-            classifier.eval()
-        _CALLERS[key] = (inside + 1, modes)
+        for module in modules:
+            inside, training = _INSIDE.get(id(module), (0, module.training))
+            _INSIDE[id(module)] = (inside + 1, training)
+        classifier.eval()
     try:
         yield
     finally:
         with _EVALUATING:
-            inside, modes = _CALLERS.pop(key)
-            if inside > 1:
-                _CALLERS[key] = (inside - 1, modes)
-            else:
-                for module, training in modes:
+            for module in modules:
+                inside, training = _INSIDE.pop(id(module))
+                if inside > 1:
+                    _INSIDE[id(module)] = (inside - 1, training)
+                else:
                     module.training = training
 
 

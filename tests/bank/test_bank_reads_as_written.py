@@ -107,3 +107,22 @@ def test_a_build_with_many_bad_files_ends_on_a_bounded_line(checkpoint, tmp_path
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert "and 5 more (warned above)" in last and len(set(re.findall(r"bad\d\d\.png", last))) == 20
     assert last.endswith("exit code 3")
+
+
+def test_one_bank_file_serves_transforms_of_keep_and_dark_stylizers_in_one_process(checkpoint, tmp_path):
+    """The per-process cache handed the second transform the first one's bank, then refused it for "dark"."""
+    keep = sva.load_stylizer(checkpoint, device="cpu")
+    path = str(sva.StyleBank(_vignetted(keep), keep).save(tmp_path / "bank.safetensors"))
+    dark = sva.load_stylizer(checkpoint, device="cpu", background="dark")
+    image = torch.full((1, 3, 32, 32), 150, dtype=torch.uint8)
+    outputs = {}
+    for name, stylizer in (("keep", keep), ("dark", dark)):
+        outputs[name] = sva.BatchStylize(stylizer, path, p=1.0, generator=torch.Generator().manual_seed(0))(image)
+    direct = sva.BatchStylize(dark, sva.StyleBank.load(path, dark), p=1.0, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(outputs["dark"], direct(image))
+
+
+def test_a_bank_whose_domains_list_no_longer_fits_still_prints(small_stylizer):
+    bank = sva.StyleBank(_vignetted(small_stylizer), small_stylizer, domains=["a", "b"])
+    bank.domains.append("c")  # one label too many, as written into the list
+    assert "domains=['a', 'b', 'c']" in repr(bank)

@@ -6,6 +6,7 @@ blamed on the file."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -75,9 +76,17 @@ def test_a_folder_called_default_is_named_by_a_path_in_its_card_and_the_alias_sa
 @pytest.mark.parametrize(("given", "blamed"), [({"mean": (124, 116, 104)}, "mean="), ({"std": (0, 0, 0)}, "std=")])
 def test_a_bad_statistic_given_alone_is_blamed_on_the_argument_not_the_file(tmp_path, given, blamed):
     _save(tmp_path / "ckpt")
-    with pytest.raises(ValueError, match=rf"^{blamed} given with the \w+ .*config\.json records.*Pass a valid") as info:
+    with pytest.raises(ValueError, match=rf"^{blamed} given beside the \w+ .*config\.json records") as info:
         sva.load_stylizer(tmp_path / "ckpt", **given)
     assert not isinstance(info.value, CorruptCheckpoint)
+
+
+def test_a_good_statistic_given_beside_a_damaged_recorded_one_blames_the_file(tmp_path):
+    _save(tmp_path / "ckpt")
+    config = json.loads((tmp_path / "ckpt" / "config.json").read_text())
+    (tmp_path / "ckpt" / "config.json").write_text(json.dumps({**config, "std": [0.2, -0.5, 0.2]}))
+    with pytest.raises(CorruptCheckpoint, match=r"config\.json.*std must be positive.*Fix the file"):
+        sva.load_stylizer(tmp_path / "ckpt", mean=(0.5, 0.5, 0.5))
 
 
 def test_save_pretrained_to_a_link_that_loops_is_the_documented_refusal(tmp_path):

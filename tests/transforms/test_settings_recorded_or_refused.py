@@ -107,7 +107,7 @@ def test_a_stylizer_loaded_in_another_dtype_is_refused_also_beside_a_bank_file_t
     default = sva.load_stylizer(checkpoint)
     other = torch.float32 if default.dtype == torch.bfloat16 else torch.bfloat16
     stylizer = sva.load_stylizer(checkpoint, dtype=other)
-    with pytest.raises(ValueError, match=rf"computes in {other}.*loads in {default.dtype}.*without dtype="):
+    with pytest.raises(ValueError, match=rf"computes in {other}.*on the CPU, in {default.dtype}.*without dtype="):
         A.to_dict(sva.AlbumentationsStylize(stylizer=stylizer, p=1.0))
     bank = sva.StyleBank.from_images(histology_crops[:1], stylizer)
     bank.save(tmp_path / "bank.safetensors")

@@ -92,3 +92,23 @@ def test_the_bundled_bank_is_shared_and_its_advice_makes_ones_own(small_stylizer
     transform = sva.StylizeTransform(stylizer=small_stylizer, bank=own, p=1.0)
     assert transform.bank.domain_names == ["one"]
     assert transform(np.full((32, 32, 3), 128, np.uint8)).shape == (32, 32, 3)
+
+
+@pytest.mark.parametrize("change", ["to", "normalization", "model", "source"])
+def test_a_shared_stylizer_refuses_to_move_or_swap_its_parts_before_touching_them(checkpoint, change):
+    shared = sva.StylizeTransform(stylizer=checkpoint, p=1.0).stylizer
+    weights = next(shared.model.parameters())
+    with pytest.raises(AttributeError, match="cannot be set on this one.*device= itself"):
+        if change == "to":
+            shared.to("cpu")
+        else:
+            setattr(shared, change, getattr(shared, change))
+    assert next(shared.model.parameters()) is weights and weights.device.type == "cpu" and shared.device.type == "cpu"
+
+
+@pytest.mark.parametrize(("name", "value"), [("stream_dtype", torch.float16), ("chunk_size", 1), ("device", "cpu")])
+def test_a_shared_bank_refuses_its_other_options_and_still_saves(checkpoint, bank_file, tmp_path, name, value):
+    bank = sva.StylizeTransform(stylizer=checkpoint, bank=bank_file, p=1.0).bank
+    with pytest.raises(AttributeError, match=rf"StyleBank\.{name} cannot be set"):
+        setattr(bank, name, value)
+    assert bank.save(tmp_path / "copy.safetensors").is_file() and len(sva.StyleBank.load(bank.path, bank.stylizer))

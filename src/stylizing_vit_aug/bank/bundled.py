@@ -31,7 +31,9 @@ def bundled_bank(stylizer: Stylizer, *, crops_per_image: int = 8, seed: int = 0)
     identity = _identity(stylizer)
     # kept while its own stylizer still is what it was built for: one changed in place since (its background set
     # to "dark") would otherwise be handed to every stylizer of the old settings, saying the new ones
-    build = lambda: shared_bundled_bank(_build(stylizer, crops_per_image, seed))  # noqa: E731
+    def build() -> StyleBank:
+        return shared_bundled_bank(_build(stylizer, crops_per_image, seed))
+
     return cached(_BUNDLED, (identity, crops_per_image, seed), (), build,
                   fresh=lambda bank: bank.stylizer is stylizer or _identity(bank.stylizer) == identity)
 

@@ -35,6 +35,7 @@ from .building import (
     per_style,
     source_items,
 )
+from .earlier import bank_from_0_1_0
 from .sampling import DomainIndex, draw_styles, whole_indices
 from .sources import StyleFile, check_sources, images_digest, note_duplicates, relative_sources
 from .storage import (
@@ -51,6 +52,9 @@ from .streams import StreamCache, stream_bytes_per_style
 __all__ = ["StyleBank"]
 
 logger = logging.getLogger(__name__)
+
+
+_OPTIONS = frozenset({"images", "domains", "sources", "stylizer", "device", "stream_dtype", "chunk_size"})
 
 
 class _MadeOfImages(NamedTuple):
@@ -118,6 +122,11 @@ class StyleBank:
         self._colour_profiles: _MadeOfImages | None = None  # for one background
         self._images_digest: _MadeOfImages | None = None  # 16 hex digits
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _OPTIONS:  # not on a shared bank (its path and skipped files are its own record: a save sets them)
+            refuse_if_shared(self, name)
+        super().__setattr__(name, value)
+
     # -- pickling (how a bank reaches a spawned DataLoader worker) -------------------------------
     def __getstate__(self) -> dict[str, Any]:
         """Only the caches fresh now travel (stale ones are dropped first): :meth:`__setstate__` can
@@ -137,7 +146,7 @@ class StyleBank:
         """Key every cache on the unpickled tensors' state (the stylizer travels in the same pickle),
         so a worker neither encodes the styles again nor hashes the images nor compares an approved stylizer."""
         if "_images" not in state:  # 0.1.0's layout (its images an attribute): made anew from what it held
-            self.__dict__.update(_from_0_1_0(state).__dict__)
+            self.__dict__.update(bank_from_0_1_0(type(self), state).__dict__)
             return
         state = dict(state)
         fresh = state.pop("_fresh_when_pickled", False)  # absent: pickled by an earlier release, maybe stale
@@ -287,7 +296,6 @@ class StyleBank:
 
     @images.setter
     def images(self, images: torch.Tensor) -> None:
-        refuse_if_shared(self, "images")
         checked = check_bank_images(images, self.stylizer)
         if checked.shape[0] != len(self):
             raise ValueError(
@@ -315,7 +323,6 @@ class StyleBank:
 
     @domains.setter
     def domains(self, domains: Sequence[Any] | None) -> None:
-        refuse_if_shared(self, "domains")
         self._domains = checked_attribute("domains", check_domains, domains, len(self))
 
     @property
@@ -325,12 +332,14 @@ class StyleBank:
 
     @sources.setter
     def sources(self, sources: Sequence[StyleFile | None] | None) -> None:
-        refuse_if_shared(self, "sources")
         self._sources = checked_attribute("sources", check_sources, sources, len(self))
 
     @property
     def domain_names(self) -> list[str]:
-        labels = checked_attribute("domains", check_domains, self._domains, len(self))  # written into since set
+        try:  # as the labels read (a number written into the list: its string), else as written (for a repr)
+            labels = checked_attribute("domains", check_domains, self._domains, len(self))
+        except (TypeError, ValueError):
+            labels = [str(label) for label in self._domains]
         return sorted(set(labels)) if labels is not None else []
 
     @property
@@ -399,7 +408,8 @@ class StyleBank:
     def _encode(self, start: int, stop: int) -> torch.Tensor:
         """The streams of styles ``[start, stop)`` on the bank's device in its stream dtype, fingerprint taken first:
         weights written later unseen (a fused step, ``.data``) are a mismatch at load, not a file claiming them."""
-        pixels, _ = self._images[start:stop], self.stylizer.fingerprint  # hashed with the weights it encodes with
+        self.stylizer.fingerprint  # noqa: B018 - hashed now, with the weights it encodes with
+        pixels = self._images[start:stop]
         stream = self.stylizer.encode_prepared_styles(self.stylizer.prepare(pixels, "bank images"), colours=False)
         layers = stream.layers.to(self.device)
         return layers.to(self.stream_dtype) if self.stream_dtype else layers
@@ -582,19 +592,3 @@ class StyleBank:
             bank._streams.keep_all(layers.to(bank.device, bank.stream_dtype or layers.dtype), made_from)
         bank.path = path.resolve()
         return bank
-
-
-def _from_0_1_0(state: dict[str, Any]) -> StyleBank:
-    """A bank pickled by 0.1.0, made anew from its images, stylizer (which unpickles as 0.1.0 made it), domains and
-    options: its streams are encoded again at first use, as after any change of the weights. It unpickled and failed
-    at its first use (``no attribute '_images'``), in a DataLoader worker."""
-    bank = StyleBank(
-        state["images"],
-        state["stylizer"],
-        domains=state.get("domains"),
-        device=state.get("device"),
-        stream_dtype=state.get("stream_dtype"),
-        chunk_size=state.get("chunk_size", 64),
-    )
-    bank.path, bank.skipped = state.get("path"), list(state.get("skipped") or [])
-    return bank

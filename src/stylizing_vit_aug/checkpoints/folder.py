@@ -145,6 +145,19 @@ def _saved_state(model: StylizingViT, dtype: torch.dtype) -> dict[str, torch.Ten
     return state
 
 
+def _config_to_write(config: Mapping[str, Any], directory: str | os.PathLike) -> str:
+    """config.json's text, refused where a load would refuse it (over :data:`MAX_CONFIG_BYTES`: a large
+    ``training=`` record was saved, and the checkpoint never loaded)."""
+    text = json.dumps(config, indent=2, default=jsonable) + "\n"
+    if (size := len(text.encode("utf-8"))) > MAX_CONFIG_BYTES:
+        raise ValueError(
+            f"cannot save a checkpoint to {directory}: its config.json would be {size:,} bytes, over the "
+            f"{MAX_CONFIG_BYTES:,} a checkpoint's config.json may hold; pass a smaller training= or metrics= record "
+            "(a summary: keep per-step logs in their own file)"
+        )
+    return text
+
+
 def write_checkpoint(
     model: StylizingViT,
     directory: str | os.PathLike,
@@ -191,13 +204,7 @@ def write_checkpoint(
             "training": dict(training) if training else None, "metrics": dict(metrics) if metrics else None,
         },
     }
-    config_text = json.dumps(config, indent=2, default=jsonable) + "\n"  # fails before any write
-    if len(config_text.encode("utf-8")) > MAX_CONFIG_BYTES:  # a loader refuses it: the checkpoint would never load
-        raise ValueError(
-            f"cannot save a checkpoint to {directory}: its config.json would be {len(config_text.encode()):,} bytes, "
-            f"over the {MAX_CONFIG_BYTES:,} a checkpoint's config.json may hold; pass a smaller training= or metrics= "
-            "record (a summary: keep per-step logs in their own file)"
-        )
+    config_text = _config_to_write(config, directory)  # fails before any write
     pushed, load_hint = hub_repo is not None, hub_repo or card_load_hint(directory)
     card = model_card(json.loads(config_text), load_hint, count_parameters(model), pushed, revision=hub_revision)
     writers = {

@@ -79,18 +79,16 @@ def resolved_stats(
         logger.warning(
             "mean=%s, std=%s replace the statistics %s records (mean=%s, std=%s)", *given, what, known.mean, known.std
         )
-    passed = [name for name, value in (("mean", mean), ("std", std)) if value is not None]
+    passed = {name: value for name, value in (("mean", mean), ("std", std)) if value is not None}
     mean, std = stats_or_missing(mean, std, known, what)
     if recorded and in_chans is not None:
-        # one given and the other the file's: a bad given one was blamed on the file
-        other = {"mean": "std", "std": "mean"}
-        label = f"{passed[0]}= given with the {other[passed[0]]} {what} records" if passed else ""
-        label = label or f"'mean'/'std' in {what}"
+        for name, value in passed.items():  # one given, the other the file's: a bad given one was blamed on the file
+            other, neutral = ("std", [0.5] * in_chans) if name == "mean" else ("mean", [0.5] * in_chans)
+            said = f"{name}= given beside the {other} {what} records (judged alone, with a {other} of 0.5)"
+            Normalization.checked(*((value, neutral) if name == "mean" else (neutral, value)), in_chans, said)
         try:
-            Normalization.checked(mean, std, in_chans, label)
+            Normalization.checked(mean, std, in_chans, f"'mean'/'std' in {what}")
         except (ValueError, TypeError) as error:
-            if passed:
-                raise ValueError(f"{error} Pass a valid {passed[0]}=.") from None
             raise CorruptCheckpoint(f"{error} Fix the file, or pass mean= and std=.") from None
     return mean, std
 

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torchvision.models.feature_extraction import create_feature_extractor
 
+from .._files import openable_name
 from ..option_choices import PERCEPTUAL_LEVELS as LEVELS  # re-exported: the command line reads it torch-free
 
 LEVEL_CHANNELS = (64, 128, 256, 512, 512, 512)
@@ -144,7 +145,7 @@ def read_safetensors_convs(path: Path) -> dict[str, torch.Tensor]:
         )
     if not path.is_file():
         raise FileNotFoundError(f"perceptual weights file {path} does not exist")
-    with safe_open(str(path), framework="pt") as handle:
+    with openable_name(path) as name, safe_open(name, framework="pt") as handle:
         keys = list(handle.keys())
         wanted = {k for k in keys if (m := _KEY.search(k)) and int(m.group(1)) in CONV_INDICES}
         state = {k: handle.get_tensor(k) for k in wanted}

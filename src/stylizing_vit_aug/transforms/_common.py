@@ -346,14 +346,14 @@ def get_stylizer(
 
 def get_bank(path: str, stylizer: Stylizer, *, state: tuple) -> StyleBank:
     """A bank file loaded once per process and stylizer, and again if the file or the stylizer's
-    weights changed since (one entry per path: a bank saved again with each checkpoint replaces its
-    old self and the old stylizer it held). ``state``: the file's :func:`file_state`, as for
+    weights changed since (one entry per path and background rule: a bank saved again with each checkpoint replaces
+    its old self and the old stylizer it held). ``state``: the file's :func:`file_state`, as for
     :func:`get_stylizer`. A file another stylizer made is a :class:`BankMismatch` whose advice a
     transform's user can follow (:func:`_reencode_advice`), not ``StyleBank.load``'s ``on_mismatch``."""
     try:
         return _cached(
             _BANKS,
-            str(Path(path).resolve()),
+            (str(Path(path).resolve()), stylizer.background == "dark"),  # "dark" reads a file's styles anew
             (state, stylizer.fingerprint),
             lambda: shared_bank(StyleBank.load(path, stylizer, on_mismatch="error", device="cpu"), path),
         )

@@ -98,10 +98,10 @@ def check_recordable_settings(stylizer: Stylizer) -> None:
         )
     if not _computes_as_loaded(stylizer):
         raise ValueError(
-            f"this transform's stylizer computes in {stylizer.dtype} (dtype= given to load_stylizer), but a saved "
-            f"pipeline records only its source {stylizer.source!r}, which loads in {default_dtype(stylizer.device)} "
-            "here: load it without dtype= to save the pipeline (CUDA, and a CPU with bf16 units, "
-            "load in bfloat16 by themselves)"
+            f"this transform's stylizer computes in {stylizer.dtype}, but a saved pipeline records only its source "
+            f"{stylizer.source!r} and no device, so the reloaded transform loads it on the CPU, in "
+            f"{default_dtype(torch.device('cpu'))} here: load it on the CPU without dtype= to save the pipeline "
+            "(a CPU with bf16 units loads in bfloat16 by itself)"
         )
     if _source_fingerprint(stylizer) != stylizer.fingerprint:
         raise ValueError(
@@ -111,9 +111,10 @@ def check_recordable_settings(stylizer: Stylizer) -> None:
 
 
 def _computes_as_loaded(stylizer: Stylizer) -> bool:
-    """Whether ``stylizer`` computes in the dtype its source loads in on its device (no ``dtype=`` given), which
-    neither a saved pipeline nor a bank file records (a round-trip probe: bfloat16 came back float32)."""
-    return stylizer.dtype == default_dtype(stylizer.device)
+    """Whether ``stylizer`` computes in the dtype a reloaded transform loads its source in: on the CPU (a saved
+    pipeline records no device), without ``dtype=`` (which neither it nor a bank file records: bfloat16 came back
+    float32 in a round-trip probe; a CUDA stylizer's bfloat16 alike, a review found)."""
+    return stylizer.dtype == default_dtype(torch.device("cpu"))
 
 
 def _source_fingerprint(stylizer: Stylizer) -> str:
@@ -148,9 +149,7 @@ def bank_file_records(bank_path: str | None, stylizer: Stylizer) -> bool:
     the stylizer's own source would load it otherwise (settings or statistics given to ``load_stylizer``)."""
     from ..hub import CheckpointRequest, accepted_source
 
-    if bank_path is None or stylizer.source is None or stylizer.source_settings is None or not _computes_as_loaded(
-        stylizer
-    ):
+    if None in (bank_path, stylizer.source, stylizer.source_settings) or not _computes_as_loaded(stylizer):
         return False
     try:
         info = read_bank_info(Path(bank_path))
