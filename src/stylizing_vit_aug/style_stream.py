@@ -33,9 +33,14 @@ class StyleStream:
     """
 
     colour_sources: torch.Tensor | None = None  # also for a stream pickled before there were any
+    dark: bool | None = None  # encoded under background="dark" or not (None: not known, as the network's own)
 
     def __init__(
-        self, layers: torch.Tensor, colours: torch.Tensor | None = None, colour_sources: torch.Tensor | None = None
+        self,
+        layers: torch.Tensor,
+        colours: torch.Tensor | None = None,
+        colour_sources: torch.Tensor | None = None,
+        dark: bool | None = None,
     ) -> None:
         if layers.dim() != 4:
             raise ValueError(f"a style stream is [layers, batch, tokens, dim], got {tuple(layers.shape)}")
@@ -47,6 +52,7 @@ class StyleStream:
         self.layers = layers
         self.colours = colours
         self.colour_sources = colour_sources
+        self.dark = dark
 
     def __len__(self) -> int:
         return self.layers.shape[1]
@@ -56,7 +62,9 @@ class StyleStream:
             index = slice(index, index + 1 if index != -1 else None)
         elif not isinstance(index, slice):
             index = to_device_nowait(torch.as_tensor(index, dtype=torch.long), self.layers.device)
-        return StyleStream(self.layers[:, index], _rows(self.colours, index), _rows(self.colour_sources, index))
+        return StyleStream(
+            self.layers[:, index], _rows(self.colours, index), _rows(self.colour_sources, index), self.dark
+        )
 
     def __iter__(self) -> Iterator[StyleStream]:
         return (self[i] for i in range(len(self)))
@@ -89,24 +97,45 @@ class StyleStream:
     def to(self, *args, **kwargs) -> StyleStream:
         """Move (and cast) the layers; the colour profiles move along and stay float32."""
         layers = self.layers.to(*args, **kwargs)
-        return StyleStream(layers, _moved(self.colours, layers.device), _moved(self.colour_sources, layers.device))
+        colours, sources = _moved(self.colours, layers.device), _moved(self.colour_sources, layers.device)
+        return StyleStream(layers, colours, sources, self.dark)
 
     def with_colours(self, colours: torch.Tensor | None) -> StyleStream:
         """The same layers with these colour profiles (and no colour sources)."""
-        return StyleStream(self.layers, colours)
+        return StyleStream(self.layers, colours, dark=self.dark)
 
     def with_colour_sources(self, sources: torch.Tensor | None) -> StyleStream:
         """The same styles with these colour sources (one for all styles, or one each), float32 on their device."""
         if sources is not None:
             sources = sources.to(self.device, torch.float32).expand(len(self), -1, -1)
-        return StyleStream(self.layers, self.colours, sources)
+        return StyleStream(self.layers, self.colours, sources, self.dark)
 
     @staticmethod
-    def cat(streams: Sequence[StyleStream]) -> StyleStream:
+    def cat(streams: Sequence[StyleStream], dark: bool | None = None) -> StyleStream:
+        """The styles of ``streams`` in one; encoded under ``dark`` (default: the rule they share; None where one is
+        not known). Streams of both rules are refused: their styles would be read two ways."""
         if not streams:
             raise ValueError("StyleStream.cat needs at least one stream")
+        rules = {s.dark for s in streams}
+        if {True, False} <= rules:
+            raise ValueError("cannot join style streams encoded under background='dark' with others: encode them "
+                             "again with one stylizer")
         layers = torch.cat([s.layers for s in streams], dim=1)
-        return StyleStream(layers, _joined([s.colours for s in streams]), _joined([s.colour_sources for s in streams]))
+        colours, sources = _joined([s.colours for s in streams]), _joined([s.colour_sources for s in streams])
+        known = rules.pop() if len(rules) == 1 else None
+        return StyleStream(layers, colours, sources, dark if dark is not None else known)
+
+    def usable_under(self, background: str) -> StyleStream:
+        """Itself, for a stylizer of ``background``; refused where it was encoded under the other rule of "dark",
+        which hides a style's black background from the network (a stream encoded before ``stylizer.background``
+        was set otherwise stylised 88 levels off, silently: a hostile probe)."""
+        if self.dark is None or self.dark == (background == "dark"):
+            return self
+        raise ValueError(
+            f"this style stream was encoded under background={'dark' if self.dark else 'keep or style'!r} and the "
+            f"stylizer now stylises under background={background!r}: 'dark' hides a style's black background from "
+            "the network, so the stream reads the style otherwise; encode the style again, stylizer.encode_style(style)"
+        )
 
 
 def _rows(profiles: torch.Tensor | None, index: slice | torch.Tensor) -> torch.Tensor | None:

@@ -287,7 +287,7 @@ class Stylizer(StylizerOptions):
         is brought to the model's size anyway); reuse them for any number of contents.
         ``range_checked``: float styles already passed the range check (see :meth:`stylize_batch`)."""
         if isinstance(styles, StyleStream):
-            return styles
+            return styles.usable_under(self.background)
         batches = to_batches(styles, "styles", range_checked=range_checked)
         small01 = torch.cat([self._model_size01(v.to(self.device)) for v in batches])
         return self._encode(self.normalize(small01), small01, chunk_size)
@@ -304,14 +304,14 @@ class Stylizer(StylizerOptions):
     def _encode(self, styles: torch.Tensor, styles01: torch.Tensor | None, chunk_size: int | None) -> StyleStream:
         """Streams of normalised ``styles``, with the colour profiles of ``styles01`` (0–1) if given; under
         ``"dark"`` the network reads a style as a content, without its background (filled a chunk at a time)."""
-        step, parts, dark = chunk_size or self.chunk_size, [], self.background == "dark"
+        step, parts, dark = self._chunk_step(chunk_size), [], self.background == "dark"
         encode_style = self._network.calls(self.model).encode_style
         with self._network.context(self.device):
             for rows in (slice(start, start + step) for start in range(0, styles.shape[0], step)):
                 seen01 = (self.denormalize(styles[rows]) if styles01 is None else styles01[rows]) if dark else None
                 tissue = None if seen01 is None else self._foreground(seen01.clamp(0, 1))  # clamped: rounding strays
                 parts.append(encode_style(styles[rows] if tissue is None else filled_background(styles[rows], tissue)))
-        return StyleStream.cat(parts).with_colours(None if styles01 is None else self.colour_profiles(styles01))
+        return StyleStream.cat(parts, dark).with_colours(None if styles01 is None else self.colour_profiles(styles01))
 
     @property
     def has_colour_step(self) -> bool:
@@ -440,7 +440,7 @@ class Stylizer(StylizerOptions):
         range_checked: bool = False,
         colour_source: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """The tensor core: float ``[B, C, H, W]`` in 0–1 on any device -> same, stylised.
+        """The tensor core: float ``[B, C, H, W]`` in 0–1 on any device -> stylised, float32 (``__call__`` keeps kinds).
 
         Front-ends that already hold validated float batches (BatchStylize) call this directly, with
         ``range_checked=True`` where they have checked the values with :func:`~.images.check_float_range`: that

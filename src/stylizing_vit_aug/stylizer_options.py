@@ -255,6 +255,11 @@ class StylizerOptions:
         self._compile = check_compile(compile)
         self._compile_chunks()
 
+    def _chunk_step(self, chunk_size: Any) -> int:
+        """How many images a call of the network takes: ``chunk_size`` given to a method (checked as everywhere:
+        ``encode_style(chunk_size=0)`` was taken as none, -1 failed deep inside), else the stylizer's own."""
+        return check_chunk_size(chunk_size, allow_none=True) or self.chunk_size
+
     def _compile_chunks(self) -> None:
         raise NotImplementedError  # the Stylizer's: its chunk functions, compiled as compile= asks
 

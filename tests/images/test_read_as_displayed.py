@@ -366,3 +366,37 @@ def test_stylize_transform_gives_a_min_is_white_image_back_as_displayed_fired_or
             seen.append(v2.ToImage()(transform(opened)))
     assert torch.equal(seen[0], seen[1])
     assert np.array_equal(seen[0][0].numpy().astype(np.int64), 65535 - stored.astype(np.int64))
+
+
+def test_a_min_is_white_tiff_opened_by_the_caller_is_stylised_as_it_displays_on_every_path(tmp_path, small_stylizer):
+    """A mixed-size list and an image past the strip path's size crop the image: the crop dropped the TIFF's tags
+    and was stylised as its negative (52,627 of 65,535 off, a hostile probe)."""
+    rng = np.random.default_rng(8)
+    style = Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    small = Image.fromarray(rng.integers(0, 65536, (20, 30), dtype=np.uint16))
+    for shape in ((40, 48), (800, 700)):  # the second past the strip path's 2^19 pixels
+        stored = rng.integers(0, 65536, shape, dtype=np.uint16)
+        displayed = Image.fromarray(65535 - stored)
+        with Image.open(_min_is_white(tmp_path / f"mw{shape[0]}.tif", stored)) as image:
+            alone = small_stylizer(image, style)
+            listed = small_stylizer([image, small], style, strength=[1, 0])[0]
+            kept = small_stylizer([image, small], style, strength=[0, 1])[0]
+        assert np.array_equal(np.asarray(kept), 65535 - stored)
+        expected = np.asarray(small_stylizer(displayed, style))
+        assert np.array_equal(np.asarray(alone), expected) and np.array_equal(np.asarray(listed), expected)
+
+
+def test_a_pil_image_comes_back_with_the_same_labels_whatever_the_strength(tmp_path, small_stylizer):
+    """Strength 0 gave back the camera's whole EXIF, the JPEG comment and Pillow's dpi; any other strength the
+    orientation tag alone, as documented (a hostile probe)."""
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0112] = "Camera", "ModelX", 6  # Make, Model, Orientation
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(
+        path, exif=exif, comment=b"a note"
+    )
+    style = Image.fromarray(np.full((32, 32, 3), 200, np.uint8))
+    with Image.open(path) as photo:
+        outputs = [small_stylizer(photo, style, strength=strength) for strength in (0.0, 1e-9, 1.0)]
+    labels = [(sorted(out.info), dict(out.getexif())) for out in outputs]
+    assert labels[0] == labels[1] == labels[2] and labels[0][1] == {0x0112: 6}

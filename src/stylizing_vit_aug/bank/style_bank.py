@@ -423,7 +423,7 @@ class StyleBank:
     def streams(self) -> StyleStream:
         """The cached streams of all styles (encoded now where missing), on the bank's device."""
         layers = self._fresh_streams().fill_all(self._encode)
-        return StyleStream(layers, self._profiles(None, self.stylizer, self.device))
+        return StyleStream(layers, self._profiles(None, self.stylizer, self.device), dark=self._streams_state[2])
 
     def _indices(self, indices: Any) -> torch.Tensor:
         index = whole_indices(indices)
@@ -446,7 +446,8 @@ class StyleBank:
             self._approved = (user, user.weights_state)  # again if its weights change (fine-tuned in place)
         check_same_encoding(self.stylizer, user, "StyleBank.stream(stylizer=...)")  # either's background may change
         layers = cache.rows(index, self._encode)
-        return StyleStream(layers.to(user.device), self._profiles(index, user, user.device))
+        profiles = self._profiles(index, user, user.device)
+        return StyleStream(layers.to(user.device), profiles, dark=self._streams_state[2])  # the rule they were made by
 
     def _profiles(self, index: torch.Tensor | None, user: Stylizer, device: torch.device) -> torch.Tensor | None:
         """The colour profiles of the styles ``index`` (None: all) for ``user``'s colour step (on ``device``),

@@ -193,7 +193,8 @@ def check_size_and_channels(channels: int, height: int, width: int, what: str) -
     if channels not in _ALL_CHANNELS:
         _fail(
             f"{what} has {channels} channels; expected 1 (grayscale) or 3 (RGB), either optionally "
-            "followed by an alpha channel (2 or 4). Select the channels to stylise, e.g. image[:3]."
+            "followed by an alpha channel (2 or 4). Select the channels to stylise, e.g. image[:3] (channels first) or "
+            "image[..., :3] (channels last)."
         )
     if height < MIN_SIZE or width < MIN_SIZE:
         _fail(f"{what} is {width}x{height} pixels (width x height); images must be at least {MIN_SIZE}x{MIN_SIZE}")

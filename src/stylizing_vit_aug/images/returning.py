@@ -190,11 +190,11 @@ def same_kind_copy(images: ImageLike) -> Any:
     target = _pil_target(images)
     if min_is_white(images):  # given back as it displays, as a stylised one is: stored MinIsBlack
         return with_source_labels(_pil_16_bit(pil_pixels(images, target), target), images)
-    if target in (None, images.mode):
-        return images.copy()
-    converted = images.convert(target)
-    converted.info = {}  # labelled as a stylised one is: a CMYK profile does not describe the RGB pixels
-    return with_source_labels(converted, images)
+    copied = images.copy() if target in (None, images.mode) else images.convert(target)
+    # labelled as a stylised one is, whatever the strength (strength 0 kept all the camera's EXIF and info, any other
+    # the orientation only: a hostile probe); a CMYK profile does not describe the RGB pixels
+    copied.info = {}
+    return with_source_labels(copied, images)
 
 
 def _pil_16_bit(pixels: np.ndarray, mode: str) -> PILImage.Image:

@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
 from .batching import _check_list, _checked_kind
-from .kinds import MIN_SIZE, _pil_target, memory_format_of
+from .kinds import MIN_SIZE, _pil_target, as_displayed, memory_format_of, min_is_white
 from .returning import _as_tv_tensor, with_source_labels
 
 try:  # PIL is a core dependency, but keep the import error readable
@@ -129,7 +130,10 @@ def window(image: Any, top: int, bottom: int, left: int, right: int) -> Any:
         return image[..., top:bottom, left:right]
     if isinstance(image, np.ndarray):
         return image[top:bottom, left:right]
-    return image.crop((left, top, right, bottom))
+    cropped = image.crop((left, top, right, bottom))
+    if min_is_white(image):  # a crop drops the TIFF's tags, so it was read as stored: the negative (a hostile probe)
+        return Image.fromarray(as_displayed(np.asarray(cropped).astype(np.uint16), image))  # I;16, as it displays
+    return cropped
 
 
 def put_columns(output: Any, left: int, pixels: Any) -> None:
