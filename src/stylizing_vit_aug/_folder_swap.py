@@ -259,7 +259,11 @@ def write_directory_atomically(directory: Path, writers: Mapping[str, Callable[[
     real = _folder_to_swap(directory)
     if real.exists() and not real.is_dir():
         raise NotADirectoryError(f"cannot save a checkpoint to {directory}: it exists and is a file")
-    real.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        real.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):  # a file on the way: a bare "File exists" named no reason
+        raise NotADirectoryError(f"cannot save a checkpoint to {directory}: a file is on its way, where a folder "
+                                 "would be; save it elsewhere, or move the file") from None
     _settle_killed_swaps(real)
     remove_stale_temporaries(real.parent, target=real.name)
     with _temporary_for(real, folder=True) as held:

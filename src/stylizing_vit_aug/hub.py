@@ -593,8 +593,8 @@ def push_to_hub(
         except Exception as error:  # noqa: BLE001 - network, HTTP and auth errors of huggingface_hub/httpx
             raise PushFailed(
                 f"cannot push to the Hub repo {repo_id}: {type(error).__name__}: {error}. The upload is one "
-                "commit, so nothing was changed there; check the network and the token (`hf auth login`), "
-                "then push again"
+                "commit, so no file was changed there (the repo or branch may have been made); check the network "
+                "and the token (`hf auth login`), then push again"
             ) from error
     logger.info("pushed checkpoint to %s", repo_id)
     return info

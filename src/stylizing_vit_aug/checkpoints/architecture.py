@@ -114,8 +114,10 @@ def config_from_dict(architecture: Any, origin: Any) -> ModelConfig:
     field."""
     fields = set(ModelConfig.__dataclass_fields__)
     if not isinstance(architecture, dict) or set(architecture) - fields:
+        extra = sorted(map(str, set(architecture) - fields)) if isinstance(architecture, dict) else []
+        unknown = f" (unknown: {extra})" if extra else ""
         raise CorruptCheckpoint(
-            f"'architecture' in {origin} must be a mapping of {sorted(fields)}, got {architecture!r}"
+            f"'architecture' in {origin} must be a mapping of {sorted(fields)}{unknown}, got {architecture!r}"
         )
     # Every version wrote every field (ModelConfig.to_dict()); none was added later, so none may
     # default: a default num_heads fits every tensor shape and would load a different network.

@@ -132,7 +132,9 @@ def run_build(args: argparse.Namespace) -> int:
     choice.refuse_unread()  # before -o's folder is made or any style image is listed
     if not args.folder.is_dir():
         raise CLIError(f"style folder {args.folder} does not exist or is not a folder")
-    if args.output.suffix != ".safetensors":
+    if args.output.is_dir():  # before its name: a folder is the first thing wrong with it
+        raise CLIError(f"-o {args.output} is a folder; name the bank file, e.g. -o {args.output / 'bank.safetensors'}")
+    if args.output.suffix.lower() != ".safetensors":  # .SAFETENSORS, as save and load take it
         raise CLIError(f"the bank file name should end in .safetensors, got {args.output}")
     if args.crop_size is not None and args.crops_per_image is None:
         raise CLIError(
@@ -179,9 +181,9 @@ def _build(args: argparse.Namespace, choice: CheckpointChoice) -> int:
         say(f"{skipped_kinds(bank.skipped)} and were left out: {'; '.join(reasons)}{more}; exit code {EXIT_SKIPPED}")
     code = EXIT_SKIPPED if bank.skipped else 0
     say_result(
-        f"wrote {args.output}: {len(bank)} styles"
-        + (f" in {len(bank.domain_names)} domains" if bank.domains else "")
-        + f", {args.output.stat().st_size / 1e6:.1f} MB",
+        f"wrote {args.output}: {_count(len(bank), 'style')}"
+        + (f" in {_count(len(bank.domain_names), 'domain')}" if bank.domains else "")
+        + f", {_size(args.output.stat().st_size)}",
         code,
     )
     return code
@@ -238,3 +240,12 @@ def _print_sources(info: dict, every: bool) -> None:
     if every:
         for index, source in enumerate(sources):
             print(f"  #{index}  {describe(source)}")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' * (number != 1)}"
+
+
+def _size(size: int) -> str:
+    """A file's size for a person: MB where it has some, else kB (a small bank said "0.0 MB")."""
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"

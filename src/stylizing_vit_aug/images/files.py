@@ -173,6 +173,8 @@ def _copy_in_bands(
         del band
         if mode == "I" and values.size and (values.min() < 0 or values.max() > 65535):
             example = values.min() if values.min() < 0 else values.max()
+            unsigned = getattr(image, "tag_v2", {}).get(339, 1) in (1, (1,))  # TIFF SampleFormat: uint32 read as int32
+            example = int(example) % 2**32 if unsigned and example < 0 else example
             raise ImageReadError(
                 f"cannot read image {path}: it holds integer pixels outside 0..65535 (signed or 32-bit integers, "
                 f"e.g. {example}); images are read as 8- or 16-bit unsigned: convert it to a 16-bit PNG or TIFF first"
