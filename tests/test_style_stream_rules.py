@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+import stylizing_vit_aug as sva
 from stylizing_vit_aug.model import StyleStream
 
 
@@ -27,7 +28,8 @@ def test_a_stream_of_the_other_rule_is_refused_and_one_of_its_own_rule_is_taken(
     for carried in (stream, pickle.loads(pickle.dumps(stream)), stream.to("cpu"), stream[0], StyleStream.cat([stream])):
         assert carried.dark == (encoded == "dark")
     small_stylizer.background = used
-    with pytest.raises(ValueError, match=rf"encoded under background=.*now stylises under background='{used}'"):
+    refusal = rf"encoded under (no )?background='dark'.*now stylises under background='{used}'"
+    with pytest.raises(ValueError, match=refusal):
         small_stylizer(content, stream)
     again = small_stylizer.encode_style(_vignette())  # the advice
     assert np.array_equal(small_stylizer(content, again), small_stylizer(content, _vignette()))
@@ -55,3 +57,22 @@ def test_encode_style_checks_its_chunk_size_as_everywhere(small_stylizer, chunk_
         small_stylizer.encode_style(_vignette(), chunk_size=chunk_size)
     assert torch.equal(small_stylizer.encode_style(_vignette(), chunk_size=np.int64(1)).layers,
                        small_stylizer.encode_style(_vignette()).layers)
+
+
+def test_a_banks_streams_carry_the_rule_they_were_encoded_under(small_stylizer):
+    bank = sva.StyleBank.from_images([_vignette()], small_stylizer)
+    streams, one = bank.streams, bank.stream([0])
+    assert streams.dark is False and one.dark is False
+    small_stylizer.background = "dark"  # the bank's own stylizer: its next streams are encoded again, for "dark"
+    content = np.zeros((32, 32, 3), np.uint8)
+    with pytest.raises(ValueError, match="encoded under no background='dark'"):
+        small_stylizer(content, streams)
+    assert bank.stream([0]).dark is True
+
+
+def test_a_join_keeps_the_known_rule_and_refuses_a_contradicting_one(small_stylizer):
+    keep = small_stylizer.encode_style(_vignette())
+    bare = StyleStream(keep.layers)
+    assert StyleStream.cat([keep, bare]).dark is False and StyleStream.cat([bare], True).dark is True
+    with pytest.raises(ValueError, match="cannot join style streams"):
+        StyleStream.cat([keep], True)

@@ -112,18 +112,17 @@ class StyleStream:
 
     @staticmethod
     def cat(streams: Sequence[StyleStream], dark: bool | None = None) -> StyleStream:
-        """The styles of ``streams`` in one; encoded under ``dark`` (default: the rule they share; None where one is
-        not known). Streams of both rules are refused: their styles would be read two ways."""
+        """The styles of ``streams`` in one, of the rule they were encoded under (``dark``, where given: the
+        rule of streams made without one); streams of both rules are refused: their styles would be read two ways."""
         if not streams:
             raise ValueError("StyleStream.cat needs at least one stream")
-        rules = {s.dark for s in streams}
-        if {True, False} <= rules:
+        known = {s.dark for s in streams} - {None} | ({dark} - {None})  # a stream of no known rule takes the others'
+        if len(known) > 1:
             raise ValueError("cannot join style streams encoded under background='dark' with others: encode them "
                              "again with one stylizer")
         layers = torch.cat([s.layers for s in streams], dim=1)
         colours, sources = _joined([s.colours for s in streams]), _joined([s.colour_sources for s in streams])
-        known = rules.pop() if len(rules) == 1 else None
-        return StyleStream(layers, colours, sources, dark if dark is not None else known)
+        return StyleStream(layers, colours, sources, known.pop() if known else None)
 
     def usable_under(self, background: str) -> StyleStream:
         """Itself, for a stylizer of ``background``; refused where it was encoded under the other rule of "dark",
@@ -132,7 +131,7 @@ class StyleStream:
         if self.dark is None or self.dark == (background == "dark"):
             return self
         raise ValueError(
-            f"this style stream was encoded under background={'dark' if self.dark else 'keep or style'!r} and the "
+            f"this style stream was encoded under {'' if self.dark else 'no '}background='dark' and the "
             f"stylizer now stylises under background={background!r}: 'dark' hides a style's black background from "
             "the network, so the stream reads the style otherwise; encode the style again, stylizer.encode_style(style)"
         )

@@ -221,7 +221,7 @@ class StylizerOptions:
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _SHARED_PARTS:
             refuse_if_shared(self, _SHARED_PARTS[name])
-        object.__setattr__(self, name, value)
+        super().__setattr__(name, value)
 
     mode = checked_option("mode", check_own_mode, "The default resolution mode: one of :data:`MODES`.")
     background = checked_option(

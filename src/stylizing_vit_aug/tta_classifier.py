@@ -39,17 +39,26 @@ def evaluating(classifier: Any) -> Iterator[None]:
         for module in modules:
             inside, training = _INSIDE.get(id(module), (0, module.training))
             _INSIDE[id(module)] = (inside + 1, training)
-        classifier.eval()
+        try:
+            classifier.eval()  # a custom train() may raise: the counts are undone with the modes
+        except BaseException:
+            _leave(modules)
+            raise
     try:
         yield
     finally:
         with _EVALUATING:
-            for module in modules:
-                inside, training = _INSIDE.pop(id(module))
-                if inside > 1:
-                    _INSIDE[id(module)] = (inside - 1, training)
-                else:
-                    module.training = training
+            _leave(modules)
+
+
+def _leave(modules: list[nn.Module]) -> None:
+    """One call fewer inside each of ``modules``; the last out puts its mode back (under ``_EVALUATING``)."""
+    for module in modules:
+        inside, training = _INSIDE.pop(id(module))
+        if inside > 1:
+            _INSIDE[id(module)] = (inside - 1, training)
+        else:
+            module.training = training
 
 
 def classifier_logits(classifier: Callable[[torch.Tensor], Any], views: torch.Tensor) -> torch.Tensor:

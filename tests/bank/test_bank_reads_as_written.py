@@ -126,3 +126,16 @@ def test_a_bank_whose_domains_list_no_longer_fits_still_prints(small_stylizer):
     bank = sva.StyleBank(_vignetted(small_stylizer), small_stylizer, domains=["a", "b"])
     bank.domains.append("c")  # one label too many, as written into the list
     assert "domains=['a', 'b', 'c']" in repr(bank)
+
+
+def test_a_cached_bank_whose_own_stylizer_turned_dark_is_not_handed_to_a_keep_one(checkpoint, tmp_path):
+    """Two transforms of the same file and weights: the first one's (the user's own) stylizer set to "dark" later
+    left the cache holding a "dark" bank that the second, "keep", transform was then refused (a review)."""
+    first = sva.load_stylizer(checkpoint, device="cpu")
+    path = str(sva.StyleBank(_vignetted(first), first).save(tmp_path / "bank.safetensors"))
+    image = torch.full((1, 3, 32, 32), 150, dtype=torch.uint8)
+    sva.BatchStylize(first, path, p=1.0)(image)
+    first.background = "dark"
+    sva.BatchStylize(first, path, p=1.0)(image)
+    second = sva.load_stylizer(checkpoint, device="cpu")
+    assert sva.BatchStylize(second, path, p=1.0)(image).shape == image.shape

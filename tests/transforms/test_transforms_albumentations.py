@@ -226,3 +226,15 @@ def test_a_relative_bank_path_is_recorded_absolute(saved, tmp_path, monkeypatch)
     monkeypatch.chdir(Path(bank_path).parent)
     entry = A.to_dict(AlbumentationsStylize(checkpoint, Path(bank_path).name))["transform"]
     assert entry["bank"] == str(Path(bank_path).absolute()) and entry["stylizer"] == checkpoint
+
+
+@pytest.mark.parametrize("target", ["volume", "volumes"])
+def test_a_volume_is_checked_as_images_are_on_every_call(small_stylizer, target):
+    """albumentations stylises a volume's slices as images: 0-255 floats went unchecked and came back white."""
+    volume = np.random.default_rng(0).uniform(25, 255, (3, 32, 32, 3)).astype(np.float32)
+    given = volume if target == "volume" else volume[None]
+    for p in (0.0, 1.0):
+        with pytest.raises(ValueError, match="outside 0–1"):
+            A.Compose([AlbumentationsStylize(small_stylizer, p=p)], seed=0)(**{target: given})
+    out = A.Compose([AlbumentationsStylize(small_stylizer, p=1.0)], seed=0)(**{target: given / 255})[target]
+    assert out.shape == given.shape and out.dtype == np.float32 and not np.allclose(out, given / 255)

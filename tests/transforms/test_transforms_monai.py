@@ -552,3 +552,12 @@ def test_a_float_value_range_keeps_every_kept_pixel_exactly(small_stylizer, bank
         as32 = RandStylize(small_stylizer, bank, prob=1.0, value_range=value_range).set_random_state(0)(
             image.float() if as_tensor else image.astype(np.float32))
         assert not equal(out[tissue], (as32.double() if as_tensor else as32.astype(np.float64))[tissue])
+
+
+@pytest.mark.parametrize(("dtype", "value_range"), [(">f4", None), (">f8", (0, 255)), (">u2", (0, 4095))])
+def test_a_big_endian_array_comes_back_in_its_own_byte_order(small_stylizer, bank, dtype, value_range):
+    """A big-endian float came back native-endian (a uint16 kept its order): the docs promise the same dtype."""
+    top = {None: 1.0, (0, 255): 255.0, (0, 4095): 4095}[value_range]
+    image = (np.random.default_rng(2).uniform(0, 1, (3, 32, 32)) * top).astype(dtype)
+    out = sva.RandStylize(small_stylizer, bank, prob=1.0, value_range=value_range)(image)
+    assert out.dtype == np.dtype(dtype) and out.shape == image.shape

@@ -227,3 +227,12 @@ def test_the_untouched_input_warnings_point_at_the_users_line(small_stylizer, ba
     with pytest.warns(UserWarning, match="untouched") as caught:
         call(image)
     assert [w.filename for w in caught] == [__file__]
+
+
+def test_integers_with_the_statistics_of_a_normalize_are_refused_on_every_call(small_stylizer, bank):
+    """Placed before ToDtype/Normalize with mean=/std=: refused only when a draw fired, so mid-epoch (BatchStylize
+    refused it on every call)."""
+    images = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
+    for p in (0.0, 1.0):
+        with pytest.raises(ValueError, match="mean/std were given but the images are not float"):
+            StylizeTransform(small_stylizer, bank, p=p, mean=MEAN, std=STD)(images)

@@ -146,7 +146,7 @@ class StyleBank:
         """Key every cache on the unpickled tensors' state (the stylizer travels in the same pickle),
         so a worker neither encodes the styles again nor hashes the images nor compares an approved stylizer."""
         if "_images" not in state:  # 0.1.0's layout (its images an attribute): made anew from what it held
-            self.__dict__.update(bank_from_0_1_0(type(self), state).__dict__)
+            self.__dict__.update(bank_from_0_1_0(StyleBank, state).__dict__)
             return
         state = dict(state)
         fresh = state.pop("_fresh_when_pickled", False)  # absent: pickled by an earlier release, maybe stale

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 
 from .batching import _check_list, _checked_kind
 from .kinds import MIN_SIZE, _pil_target, as_displayed, memory_format_of, min_is_white
@@ -132,7 +131,7 @@ def window(image: Any, top: int, bottom: int, left: int, right: int) -> Any:
         return image[top:bottom, left:right]
     cropped = image.crop((left, top, right, bottom))
     if min_is_white(image):  # a crop drops the TIFF's tags, so it was read as stored: the negative (a hostile probe)
-        return Image.fromarray(as_displayed(np.asarray(cropped).astype(np.uint16), image))  # I;16, as it displays
+        return PILImage.fromarray(as_displayed(np.asarray(cropped).astype(np.uint16), image))  # I;16, as it displays
     return cropped
 
 

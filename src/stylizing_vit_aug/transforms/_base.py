@@ -306,8 +306,10 @@ class StyleAugmentation:
                 overshoots = check_image(images, f"{name}'s input", normalised_hint=hint, clamp_overshoot=True)
             return None if overshoots else images  # clipped (a copy) only when the call fires
         values01 = None
-        if images.device.type == "cpu" and images.is_floating_point():  # integer pixels are in range by type
-            # the range, in the front-end's words
+        floats_here = images.device.type == "cpu" and images.is_floating_point()  # integers are in range by type
+        if floats_here or (self.settings.stats is not None and not images.is_floating_point()):
+            # the range, in the front-end's words; integers with mean/std refused on every call, as BatchStylize
+            # refuses them (only a draw that fired did)
             values01 = undo_normalize(images, self.settings.stats, name, clamp_overshoot=True)
         integers_here = images.device.type == "cpu" and not images.is_floating_point()  # uint16 outside value_range
         with self._in_value_range():  # the kind (a 'meta' tensor is refused here), and 16-bit values on the CPU

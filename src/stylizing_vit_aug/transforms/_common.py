@@ -351,11 +351,11 @@ def get_bank(path: str, stylizer: Stylizer, *, state: tuple) -> StyleBank:
     :func:`get_stylizer`. A file another stylizer made is a :class:`BankMismatch` whose advice a
     transform's user can follow (:func:`_reencode_advice`), not ``StyleBank.load``'s ``on_mismatch``."""
     try:
+        dark = stylizer.background == "dark"  # "dark" reads a file's styles anew; a bank's own stylizer may be set
         return _cached(
-            _BANKS,
-            (str(Path(path).resolve()), stylizer.background == "dark"),  # "dark" reads a file's styles anew
-            (state, stylizer.fingerprint),
+            _BANKS, (str(Path(path).resolve()), dark), (state, stylizer.fingerprint),
             lambda: shared_bank(StyleBank.load(path, stylizer, on_mismatch="error", device="cpu"), path),
+            fresh=lambda bank: (bank.stylizer.background == "dark") == dark,
         )
     except BankMismatch:
         info = read_bank_info(Path(path))

@@ -64,7 +64,8 @@ class AlbumentationsStylize(StyleAugmentation, ImageOnlyTransform):
     file and (with ``HF_HUB_OFFLINE=1``) a Hub checkpoint's cache entry are checked here, not at
     the first draw that fires; paths are kept absolute.
 
-    Targets: image, images (one style for the whole ``images`` batch, in one model call).
+    Targets: image, images (one style for the whole ``images`` batch, in one model call), volume and volumes
+    (albumentations stylises their slices as ``images``: one style per volume).
     Image types: uint8, float32 (0–1); 1 or 3 channels. Size and dtype are kept.
 
     The arguments are checked once, by the front-ends' base, with the same messages as the other
@@ -95,15 +96,21 @@ class AlbumentationsStylize(StyleAugmentation, ImageOnlyTransform):
     def __call__(self, *args: Any, force_apply: bool = False, **data: Any) -> Any:
         """albumentations' call, after the check of every image target that every call makes,
         applied or not (a misplaced transform or NaN pixels fail at the first sample): ``image``,
-        ``images`` and the keys ``Compose(additional_targets=)`` maps to them (``apply`` then
+        ``images``, ``volume``, ``volumes`` (stylised slice by slice as images: they went unchecked, clipped
+        0–255 floats to white) and the keys ``Compose(additional_targets=)`` maps to them (``apply`` then
         stylises them without reading their values again)."""
-        kinds = {"image": "image", "images": "images", **getattr(self, "_additional_targets", {})}
+        kinds = {key: key for key in ("image", "images", "volume", "volumes")}
+        kinds.update(getattr(self, "_additional_targets", {}))
         in_range = []  # the targets with nothing to clip: apply stylises them as they are, without a copy
         for key, value in data.items():
-            if value is not None and kinds.get(key) in ("image", "images"):
-                checked = value if kinds[key] == "image" else _with_channels(value)[0]
-                if self._check_input(checked) is not None:
-                    in_range.append(value)
+            kind = kinds.get(key)
+            if value is None or kind not in kinds:
+                continue
+            if kind == "volumes":  # albumentations stylises each volume's slices as images: checked alike
+                for volume in value:  # a view per volume: apply clips a copy of each, already checked
+                    self._check_input(_with_channels(volume)[0])
+            elif self._check_input(value if kind == "image" else _with_channels(value)[0]) is not None:
+                in_range.append(value)  # a volume is stylised slice by slice as images
         self._in_range = in_range
         try:
             return super().__call__(*args, force_apply=force_apply, **data)

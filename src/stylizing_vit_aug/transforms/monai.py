@@ -215,10 +215,12 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
         else:
             out = self.stylizer(values, styles, self._strength, mode=self.mode, range_checked=True)
         if self.value_range is None:
-            return out
+            return out.astype(image.dtype, copy=False) if is_numpy else out  # a big-endian float came back native
         mapped = from_unit(out, self.value_range, image.dtype, is_float)
         kept = out == values  # pixels the engine gave back as read: the input's own, not mapped back and forth
-        return np.where(kept, image, mapped) if is_numpy else torch.where(kept, image, mapped)
+        if is_numpy:
+            return np.where(kept, image, mapped).astype(image.dtype, copy=False)
+        return torch.where(kept, image, mapped)
 
     def _engine_reads(self, image: np.ndarray | torch.Tensor) -> bool:
         """Whether ``image`` is integer pixels the engine itself reads on ``value_range``: uint8 on 0–255, uint16
