@@ -21,6 +21,7 @@ from PIL import Image
 import stylizing_vit_aug.app as page
 from helpers import save_crops, write_images
 from stylizing_vit_aug import cli
+from stylizing_vit_aug.app_files import MAX_STYLE_UPLOADS
 from stylizing_vit_aug.app_previewer import Previewer
 from stylizing_vit_aug.app_settings import BANK_FILE, BUNDLED, FOLDER, UPLOADS, Settings
 from stylizing_vit_aug.images import read_image
@@ -87,6 +88,20 @@ def test_contents_past_the_cap_are_left_out_unread_and_named(small_stylizer, his
     note = next(note for note in preview.notes if "left out" in note)
     assert f"at most {page.MAX_CONTENTS} content images: {len(left)} were left out" in note
     assert all(name in note for name in left) and str(tmp_path) not in note
+
+
+def test_style_uploads_past_the_cap_are_left_out_unread_and_counted(small_stylizer, histology_crops, tmp_path):
+    """Every uploaded style was read (1.5 s each at 8000 px) for a grid of at most 8: the page reads at most
+    MAX_STYLE_UPLOADS and says how many it left out (never reading them: a broken one costs nothing)."""
+    uploads = write_images(tmp_path / "up", MAX_STYLE_UPLOADS, size=(16, 16))
+    broken = [tmp_path / "up" / f"zz_broken{i}.png" for i in range(3)]
+    for path in broken:
+        path.write_bytes(b"not a png")
+    settings = Settings(contents=("he_tcia",), style_source=UPLOADS, style_files=tuple(map(str, [*uploads, *broken])),
+                        n_styles=2)
+    preview = Previewer(small_stylizer, cell_size=40).render(settings)
+    note = next(note for note in preview.notes if "uploaded style images" in note)
+    assert f"at most {MAX_STYLE_UPLOADS} uploaded style images: 3 were left out" in note
 
 
 @pytest.mark.parametrize(

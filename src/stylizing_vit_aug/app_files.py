@@ -23,6 +23,7 @@ from .option_choices import MAX_FOLDER_IMAGES as MAX_FOLDER_IMAGES  # re-exporte
 
 __all__ = [
     "MAX_CONTENTS",
+    "MAX_STYLE_UPLOADS",
     "MAX_FOLDER_IMAGES",
     "MAX_FOLDER_WALK",
     "MAX_VISITOR_PIXELS",
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 MAX_CONTENTS = 8  # content rows: 60 uploads made one 57 s render that stalled every visitor
+MAX_STYLE_UPLOADS = 16  # uploaded styles read (the grid shows at most 8): each upload of 8000 px cost 1.5 s
 MAX_FOLDER_WALK = 2000  # a folder source's MAX_FOLDER_IMAGES are found in at most this many folders (a huge tree)
 MAX_VISITOR_PIXELS = PILLOW_DEFAULT_PIXELS
 """The most pixels the page decodes from one image a visitor names (an upload, a style folder's file): Pillow's

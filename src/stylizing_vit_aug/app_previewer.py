@@ -19,6 +19,7 @@ from PIL import Image
 
 from . import metrics
 from .app_files import (
+    MAX_STYLE_UPLOADS,
     PathNotAllowed,
     checked_upload,
     content_paths,
@@ -180,8 +181,8 @@ class Previewer:
         if source == UPLOADS:
             if not settings.style_files:
                 raise ValueError("upload one or more style images, or pick another style source")
-            files = [checked_upload(upload, "style image") for upload in settings.style_files]
-            key: tuple[Any, ...] = (source, *stamps(files))
+            files = [checked_upload(upload, "style image") for upload in settings.style_files[:MAX_STYLE_UPLOADS]]
+            key = (source, len(settings.style_files), *stamps(files))
         elif source == FOLDER:
             path, resolved = self._look_up(settings.style_path, source)
             if not path.is_dir():
@@ -201,6 +202,9 @@ class Previewer:
         if source == UPLOADS:
             styles, _, notes, _ = self._styles(files)
             bank = StyleBank.from_images(styles, self.stylizer, domains=[f.stem for f in files], encode=False)
+            if (left := len(settings.style_files) - len(files)) > 0:  # all were read, however many
+                notes = (*notes, f"The page reads at most {MAX_STYLE_UPLOADS} uploaded style images: {left} were "
+                                 "left out. Build a bank of more (`stylizing-vit-aug bank build`) and pick it.")
         elif source == FOLDER:
             bank, notes = self._folder_bank(path, files, stopped)
         else:

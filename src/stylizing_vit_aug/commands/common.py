@@ -527,10 +527,13 @@ def image_format(path: Path) -> str:
 
 def write_grid(grid: PILImage.Image, path: Path) -> None:
     """Save a preview grid atomically (:func:`write_image_atomic`): a kill while saving leaves
-    the old file or none, never a broken one; a killed earlier save's temporary is removed."""
+    the old file or none, never a broken one; a killed earlier save's temporary is removed. A ``-o`` that is a
+    link to a file is written through (the file it names updated, the link kept), as a checkpoint save writes
+    through a link to a folder: the rename replaced the link with a file of its own."""
     import numpy as np
 
-    write_image_atomic(np.asarray(grid.convert("RGB")), path, remove_stale=True)
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    write_image_atomic(np.asarray(grid.convert("RGB")), target, remove_stale=True)
 
 
 def write_image_atomic(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._exits import print_line, say_result
 from .common import (
     CheckpointChoice,
     CLIError,
@@ -142,10 +144,11 @@ def _demo(args: argparse.Namespace, choice: CheckpointChoice) -> int:
         cell_size=args.cell_size,
     )
     write_grid(grid, args.output)
-    print(f"stylizer: {stylizer.source} (revision {stylizer.revision or '-'}), {stylizer.config}")
-    print("\nper style, over the other samples as contents (before -> after for the style figures):")
-    print("\n".join(_figure_rows(names, *figures)))
-    print(f"\nwrote {args.output} ({grid.width}x{grid.height}): styles along the top, contents down the left")
+    # characters stdout's encoding lacks (a Latin-1 -o, an ASCII terminal) written escaped: the grid is written
+    print_line(f"stylizer: {stylizer.source} (revision {stylizer.revision or '-'}), {stylizer.config}", sys.stdout)
+    print_line("\nper style, over the other samples as contents (before -> after for the style figures):", sys.stdout)
+    print_line("\n".join(_figure_rows(names, *figures)), sys.stdout)
+    say_result(f"\nwrote {args.output} ({grid.width}x{grid.height}): styles along the top, contents down the left", 0)
     return 0
 
 

@@ -225,6 +225,13 @@ def _refuse_before_any_folder(args: argparse.Namespace) -> CheckpointChoice:
     choice = CheckpointChoice.from_args(args)
     choice.refuse_unread()  # before -o's folder is made or any image is listed
     refuse_looping_links(("-o", args.output), *(("--style", path) for path in args.style or []))
+    from ..images.listing import unread_kind  # torch with it: not for --help
+
+    for path in args.style or []:  # named, as a content is: a GIF or a text file was taken as a style
+        if (refusal := unread_kind(path, f"--style {path}")) is not None:
+            raise CLIError(refusal)
+    if args.styles_dir is not None and args.styles_dir.exists() and not args.styles_dir.is_dir():
+        raise CLIError(f"--styles-dir {args.styles_dir} is not a folder; --styles-dir takes a folder (a file: --style)")
     _refuse_an_output_among_the_inputs(args.output, [*args.contents, *(args.style or []), args.styles_dir])
     if args.bank is not None:
         if refusal := bank_path_refusal(args.bank, "preview --bank"):  # (the command line said it before torch)
