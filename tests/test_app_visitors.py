@@ -113,6 +113,11 @@ def test_style_uploads_past_the_cap_are_left_out_unread_and_counted(small_styliz
         ("n_styles", math.nan, r"styles shown must be a whole number, got nan: set 1 to 8"),
         ("strength", None, r"strength must lie in \[0, 1\], got None"),
         ("strength", math.nan, r"strength must lie in \[0, 1\], got nan"),
+        ("n_styles", 0, r"styles shown must be 1 to 8, got 0"),  # these were made 1 and 8 without a word
+        ("n_styles", 100, r"styles shown must be 1 to 8, got 100"),
+        ("n_styles", True, r"styles shown must be a whole number, got True"),
+        ("seed", True, r"the seed must be a whole number, got True"),
+        ("strength", True, r"strength must lie in \[0, 1\], got True"),
     ],
 )
 def test_controls_sent_as_nan_infinity_or_blank_reach_the_page_as_its_message(update, control, value, message):

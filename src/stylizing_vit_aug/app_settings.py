@@ -119,6 +119,8 @@ def pipeline_snippet(stylizer: Stylizer, settings: Settings, *, reencoded: bool 
 def _whole(value: Any, what: str, hint: str) -> int:
     """``value`` as a whole number: not a blank, NaN, infinity or fraction (ValueError naming
     ``what``, then ``hint``)."""
+    if isinstance(value, bool):  # True is 1 to Python, not a number typed
+        raise ValueError(f"{what} must be a whole number, got {value!r}: {hint}")
     if isinstance(value, numbers.Integral) or isinstance(value, float) and value.is_integer():
         return int(value)
     raise ValueError(f"{what} must be a whole number, got {value!r}: {hint}")
@@ -129,13 +131,16 @@ def checked_controls(settings: Settings) -> tuple[int, int]:
     of ``settings`` is valid (ValueError: what to change): the page's API passes on NaN and blanks."""
     if settings.mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {settings.mode!r}")
-    if not isinstance(settings.strength, numbers.Real) or not 0 <= settings.strength <= 1:
+    strength = settings.strength
+    if isinstance(strength, bool) or not isinstance(strength, numbers.Real) or not 0 <= strength <= 1:
         raise ValueError(f"strength must lie in [0, 1], got {settings.strength!r}: set the slider")
     seed = _whole(settings.seed, "the seed", "type one such as 0 (each seed shows its own styles)")
     if problem := draw_seed_problem(seed):
         raise ValueError(f"the seed {problem}")
     n_styles = _whole(settings.n_styles, "styles shown", f"set 1 to {MAX_STYLES}")
-    return seed, max(1, min(n_styles, MAX_STYLES))
+    if not 1 <= n_styles <= MAX_STYLES:  # the slider's range: an API call's 0 or 100 became 1 or 8 without a word
+        raise ValueError(f"styles shown must be 1 to {MAX_STYLES}, got {n_styles}: set 1 to {MAX_STYLES}")
+    return seed, n_styles
 
 
 def missing_input(settings: Settings) -> str | None:
