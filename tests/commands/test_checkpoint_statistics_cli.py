@@ -88,3 +88,14 @@ def test_an_input_after_the_statistics_is_still_the_input(tmp_path, capsys):
     train = cli.build_parser(["train"]).parse_args(joined_number_lists(
         ["train", "--mean", "0.7", "0.6", "0.7", "--std", "0.2", "0.2", "0.2", str(tmp_path / "in")]))
     assert train.mean == [0.7, 0.6, 0.7] and train.std == [0.2, 0.2, 0.2] and str(train.data) == str(tmp_path / "in")
+
+
+def test_a_folder_named_like_a_number_after_the_statistics_is_the_positional_it_names(tmp_path, monkeypatch):
+    """``--std 0.2 0.2 0.2 2024`` read the content folder 2024/ as a fourth value (a hostile probe)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "2024").mkdir()
+    train = cli.build_parser(["train"]).parse_args(joined_number_lists(
+        ["train", "--mean", "0.7", "0.6", "0.7", "--std", "0.2", "0.2", "0.2", "2024"]))
+    assert train.std == [0.2, 0.2, 0.2] and str(train.data) == "2024"
+    missing = cli.build_parser(["train"]).parse_args(joined_number_lists(["train", "--std", "0.2", "0.3", "in"]))
+    assert missing.std == [0.2, 0.3]  # a number naming nothing here stays a value, as before

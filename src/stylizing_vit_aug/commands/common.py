@@ -126,7 +126,8 @@ NUMBER_LIST_OPTIONS = ("--mean", "--std", "--value-range")  # options that take 
 def joined_number_lists(argv: list[str]) -> list[str]:
     """``--mean 0.7 0.6 0.7`` as ``--mean=0.7,0.6,0.7``: such an option takes exactly the numbers
     right after it, so a positional after it (``stylize --std 0.2 0.2 0.2 in/``) stays one, where
-    argparse's ``nargs="+"`` would read it as one more value. Words after ``--`` are left alone."""
+    argparse's ``nargs="+"`` would read it as one more value; a number that names a file or folder here (``2024``)
+    ends the list too (it was read as one more value: a hostile probe). Words after ``--`` are left alone."""
     joined: list[str] = []
     index = 0
     while index < len(argv):
@@ -135,7 +136,10 @@ def joined_number_lists(argv: list[str]) -> list[str]:
         if word == "--":
             return joined + argv[index - 1 :]
         numbers = []
-        while word in NUMBER_LIST_OPTIONS and index < len(argv) and _is_number(argv[index]):
+        # a number that names a file or folder here (a content folder 2024/) is the positional it names
+        while word in NUMBER_LIST_OPTIONS and index < len(argv) and _is_number(argv[index]) and not (
+            os.path.lexists(argv[index])
+        ):
             numbers.append(argv[index])
             index += 1
         joined.append(f"{word}={','.join(numbers)}" if numbers else word)
