@@ -202,7 +202,7 @@ class Previewer:
         if source == UPLOADS:
             styles, _, notes, _ = self._styles(files)
             bank = StyleBank.from_images(styles, self.stylizer, domains=[f.stem for f in files], encode=False)
-            if (left := len(settings.style_files) - len(files)) > 0:  # all were read, however many
+            if (left := len(settings.style_files) - len(files)) > 0:  # past the cap, never read
                 notes = (*notes, f"The page reads at most {MAX_STYLE_UPLOADS} uploaded style images: {left} were "
                                  "left out. Build a bank of more (`stylizing-vit-aug bank build`) and pick it.")
         elif source == FOLDER:

@@ -91,11 +91,14 @@ def test_an_input_after_the_statistics_is_still_the_input(tmp_path, capsys):
 
 
 def test_a_folder_named_like_a_number_after_the_statistics_is_the_positional_it_names(tmp_path, monkeypatch):
-    """``--std 0.2 0.2 0.2 2024`` read the content folder 2024/ as a fourth value (a hostile probe)."""
+    """``--std 0.2 0.2 0.2 2024`` read the content folder 2024 as a fourth value (a hostile probe); each option
+    takes at most the numbers it can use, so a number-named folder there (class folders 0/ and 1/) changes nothing."""
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "2024").mkdir()
+    for name in ("2024", "0", "1"):
+        (tmp_path / name).mkdir()
     train = cli.build_parser(["train"]).parse_args(joined_number_lists(
-        ["train", "--mean", "0.7", "0.6", "0.7", "--std", "0.2", "0.2", "0.2", "2024"]))
-    assert train.std == [0.2, 0.2, 0.2] and str(train.data) == "2024"
-    missing = cli.build_parser(["train"]).parse_args(joined_number_lists(["train", "--std", "0.2", "0.3", "in"]))
-    assert missing.std == [0.2, 0.3]  # a number naming nothing here stays a value, as before
+        ["train", "--mean", "0", "0", "0", "--std", "1", "1", "1", "2024"]))
+    assert train.mean == [0, 0, 0] and train.std == [1, 1, 1] and str(train.data) == "2024"
+    ranged = cli.build_parser(["preview"]).parse_args(joined_number_lists(
+        ["preview", "--style", "s.png", "--value-range", "0", "4095", "1"]))
+    assert ranged.value_range == (0, 4095) and [str(p) for p in ranged.contents] == ["1"]

@@ -35,6 +35,10 @@ def test_preview_refuses_a_style_file_of_another_kind_and_a_file_as_a_style_fold
         assert "is not a .png/.jpg" in capsys.readouterr().err
     assert cli.main([*base, "--styles-dir", str(content)]) == 2
     assert "is not a folder; --styles-dir takes a folder" in capsys.readouterr().err
+    assert cli.main([*base, "--style", str(tmp_path / "in")]) == 2
+    assert "is a folder; --style takes an image" in capsys.readouterr().err
+    assert cli.main([*base, "--style", str(tmp_path / "gone.gif")]) == 2
+    assert "convert it" not in capsys.readouterr().err  # missing, not of another kind
     assert not (tmp_path / "grid.png").exists()
 
 

@@ -232,9 +232,10 @@ def test_a_relative_bank_path_is_recorded_absolute(saved, tmp_path, monkeypatch)
 def test_a_volume_is_checked_as_images_are_on_every_call(small_stylizer, target):
     """albumentations stylises a volume's slices as images: 0-255 floats went unchecked and came back white."""
     volume = np.random.default_rng(0).uniform(25, 255, (3, 32, 32, 3)).astype(np.float32)
-    given = volume if target == "volume" else volume[None]
+    given = volume if target == "volume" else np.stack([volume / 255, volume])  # the second volume's 0-255 values
     for p in (0.0, 1.0):
         with pytest.raises(ValueError, match="outside 0–1"):
             A.Compose([AlbumentationsStylize(small_stylizer, p=p)], seed=0)(**{target: given})
-    out = A.Compose([AlbumentationsStylize(small_stylizer, p=1.0)], seed=0)(**{target: given / 255})[target]
-    assert out.shape == given.shape and out.dtype == np.float32 and not np.allclose(out, given / 255)
+    fine = volume / 255 if target == "volume" else np.stack([volume / 255] * 2)
+    out = A.Compose([AlbumentationsStylize(small_stylizer, p=1.0)], seed=0)(**{target: fine})[target]
+    assert out.shape == fine.shape and out.dtype == np.float32 and not np.allclose(out, fine)

@@ -120,14 +120,16 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser, *, bank: bool = Fa
     )
 
 
-NUMBER_LIST_OPTIONS = ("--mean", "--std", "--value-range")  # options that take several numbers
+# options that take several numbers, with the most each takes (a statistic per colour channel, a range's two ends)
+NUMBER_LIST_OPTIONS = {"--mean": 3, "--std": 3, "--value-range": 2}
 
 
 def joined_number_lists(argv: list[str]) -> list[str]:
     """``--mean 0.7 0.6 0.7`` as ``--mean=0.7,0.6,0.7``: such an option takes exactly the numbers
     right after it, so a positional after it (``stylize --std 0.2 0.2 0.2 in/``) stays one, where
-    argparse's ``nargs="+"`` would read it as one more value; a number that names a file or folder here (``2024``)
-    ends the list too (it was read as one more value: a hostile probe). Words after ``--`` are left alone."""
+    argparse's ``nargs="+"`` would read it as one more value; it takes at most as many as it can use (three
+    statistics, two ends of a range), so ``--std 0.2 0.2 0.2 2024`` leaves the folder ``2024`` a positional (it was
+    read as a fourth value: a hostile probe). Words after ``--`` are left alone."""
     joined: list[str] = []
     index = 0
     while index < len(argv):
@@ -136,10 +138,8 @@ def joined_number_lists(argv: list[str]) -> list[str]:
         if word == "--":
             return joined + argv[index - 1 :]
         numbers = []
-        # a number that names a file or folder here (a content folder 2024/) is the positional it names
-        while word in NUMBER_LIST_OPTIONS and index < len(argv) and _is_number(argv[index]) and not (
-            os.path.lexists(argv[index])
-        ):
+        most = NUMBER_LIST_OPTIONS.get(word, 0)  # a number past the most (a content folder 2024) is a positional
+        while len(numbers) < most and index < len(argv) and _is_number(argv[index]):
             numbers.append(argv[index])
             index += 1
         joined.append(f"{word}={','.join(numbers)}" if numbers else word)
@@ -515,9 +515,11 @@ def sole_writer(locks: Sequence[tuple[Path, str]], command: str, then: str) -> I
 
 def new_grid_output(path: Path) -> AbstractContextManager[Path]:
     """A preview grid's ``-o``: not a folder, an image extension (both checked before any folder is
-    made), then a file that can be written (:func:`new_output_file`)."""
-    refuse_a_folder(path, "-o", "grid.png")
-    image_format(path)
+    made, on the file a link names: :func:`write_grid` writes through it), then a file that can be written
+    (:func:`new_output_file`)."""
+    named = Path(os.path.realpath(path)) if path.is_symlink() and path.exists() else path
+    refuse_a_folder(named, "-o", "grid.png")
+    image_format(named)
     return new_output_file(path, "-o", "grid.png")
 
 

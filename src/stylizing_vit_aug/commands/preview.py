@@ -228,7 +228,10 @@ def _refuse_before_any_folder(args: argparse.Namespace) -> CheckpointChoice:
     from ..images.listing import unread_kind  # torch with it: not for --help
 
     for path in args.style or []:  # named, as a content is: a GIF or a text file was taken as a style
-        if (refusal := unread_kind(path, f"--style {path}")) is not None:
+        if path.is_dir():
+            raise CLIError(f"--style {path} is a folder; --style takes an image. For styles from that folder, pass "
+                           f"--styles-dir {path}")
+        if path.exists() and (refusal := unread_kind(path, f"--style {path}")) is not None:  # a missing one: said later
             raise CLIError(refusal)
     if args.styles_dir is not None and args.styles_dir.exists() and not args.styles_dir.is_dir():
         raise CLIError(f"--styles-dir {args.styles_dir} is not a folder; --styles-dir takes a folder (a file: --style)")
@@ -271,7 +274,7 @@ def _preview(args: argparse.Namespace, choice: CheckpointChoice) -> int:
     from ..grid import content_style_grid
     from ._stylize_plan import encoded_style
 
-    unlisted: LeftOut = []  # folders that could not be listed, names not UTF-8: skipped (exit code 3)
+    unlisted: LeftOut = []  # folders that could not be listed: skipped (exit code 3)
     content_files = gather_images(args.contents, "content", unlisted)
     style_files = gather_images([args.styles_dir], "style folder", unlisted) if args.styles_dir is not None else []
     files = _RunFiles()

@@ -148,7 +148,8 @@ def from_unit(
     least, most = _dtype_limits(dtype) or (low, high)
     bottom, top = max(low, least), min(high, most)
     if isinstance(out01, np.ndarray):
-        out = out01.astype(np.float64 if is_float and np.dtype(dtype) == np.float64 else np.float32)  # a copy
+        wide = is_float and np.dtype(dtype).newbyteorder("=") == np.float64  # a big-endian one too
+        out = out01.astype(np.float64 if wide else np.float32)  # a copy
         out *= high - low
         out += low
         if not is_float:

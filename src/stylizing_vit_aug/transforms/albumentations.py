@@ -65,7 +65,7 @@ class AlbumentationsStylize(StyleAugmentation, ImageOnlyTransform):
     the first draw that fires; paths are kept absolute.
 
     Targets: image, images (one style for the whole ``images`` batch, in one model call), volume and volumes
-    (albumentations stylises their slices as ``images``: one style per volume).
+    (albumentations stylises their slices as ``images``: one style for every volume of a call).
     Image types: uint8, float32 (0–1); 1 or 3 channels. Size and dtype are kept.
 
     The arguments are checked once, by the front-ends' base, with the same messages as the other
@@ -104,7 +104,7 @@ class AlbumentationsStylize(StyleAugmentation, ImageOnlyTransform):
         in_range = []  # the targets with nothing to clip: apply stylises them as they are, without a copy
         for key, value in data.items():
             kind = kinds.get(key)
-            if value is None or kind not in kinds:
+            if value is None or kind not in ("image", "images", "volume", "volumes"):
                 continue
             if kind == "volumes":  # albumentations stylises each volume's slices as images: checked alike
                 for volume in value:  # a view per volume: apply clips a copy of each, already checked
