@@ -236,3 +236,11 @@ def test_integers_with_the_statistics_of_a_normalize_are_refused_on_every_call(s
     for p in (0.0, 1.0):
         with pytest.raises(ValueError, match="mean/std were given but the images are not float"):
             StylizeTransform(small_stylizer, bank, p=p, mean=MEAN, std=STD)(images)
+
+
+def test_a_pil_image_with_the_statistics_of_a_normalize_is_refused(small_stylizer, bank):
+    """No Normalize makes a PIL image: the statistics were ignored without a word, at any p (a review)."""
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    for p in (0.0, 1.0):
+        with pytest.raises(ValueError, match="mean/std were given but the images are Image, not a normalised tensor"):
+            StylizeTransform(small_stylizer, bank, p=p, mean=MEAN, std=STD)(image)

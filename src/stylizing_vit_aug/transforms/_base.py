@@ -301,6 +301,9 @@ class StyleAugmentation:
         name = type(self).__name__
         self._check_range_holds(images)
         if not isinstance(images, torch.Tensor):
+            if self.settings.stats is not None:  # no Normalize makes these: the statistics were ignored, silently
+                raise ValueError(f"{name}: mean/std were given but the images are {type(images).__name__}, not a "
+                                 "normalised tensor: they cannot come after Normalize (drop mean/std here)")
             hint = normalised_hint(self.TAKES_STATS)
             with self._in_value_range():  # 16-bit values outside value_range are refused now
                 overshoots = check_image(images, f"{name}'s input", normalised_hint=hint, clamp_overshoot=True)
