@@ -33,7 +33,7 @@ class _WarmProbe(Dataset):
         from stylizing_vit_aug.transforms import _common
 
         stylizer = _common._STYLIZERS.get((self.source, None, "cpu"))
-        banks = [bank for path, (_, bank) in _common._BANKS.items() if path == self.bank_path]
+        banks = [bank for (path, _dark), (_, bank) in _common._BANKS.items() if path == self.bank_path]
         encoded = bool(banks) and banks[0]._streams.full is not None
         return torch.tensor([stylizer is not None, encoded, PRELOADED in sys.modules, torch.get_num_threads()])
 
