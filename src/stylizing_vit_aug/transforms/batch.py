@@ -31,6 +31,7 @@ from ..devices import to_device_nowait, usable_device
 from ..image_ops import random_crop_resize
 from ..images import check_image, from_batch, to_batch
 from ..images.kinds import TORCH_UINT16, memory_format_of
+from ..images.windows import empty_batch_row
 from ..model import roll_pairs
 from ..stylizer import Stylizer
 from ._base import StyleAugmentation
@@ -247,7 +248,7 @@ class BatchStylize(StyleAugmentation, nn.Module):
         self._seed_in_worker()
         unit = self._to_unit(images)
         if images.shape[0] == 0:  # its kind checked as a batch's (channels, size, dtype), as the docs promise
-            check_image(unit.new_zeros((1, *unit.shape[1:])), "BatchStylize's input", values=False)
+            check_image(empty_batch_row(unit), "BatchStylize's input", values=False)
             nothing = torch.zeros(0, dtype=torch.bool)
             info = StylizeInfo(nothing, torch.zeros(0, dtype=torch.long), torch.zeros(0), not self.in_batch, nothing)
             return (images, info) if return_info else images

@@ -39,6 +39,7 @@ from ..bank import StyleBank
 from ..devices import to_device_nowait
 from ..images import check_image, from_batch, to_batch
 from ..images.kinds import memory_format_of
+from ..images.windows import empty_batch_row
 from ..model import roll_pairs
 from ..stylizer import Stylizer
 from ._base import StyleAugmentation
@@ -171,8 +172,8 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
         self.validate_tensor(images)  # kornia's dtype and rank check first, in its words
         # one read per call; a resize's overshoot passes, and apply_transform clamps the rows it stylises
         self._overshoots = check_unit_range(images, "RandomStylize", takes_stats=self.TAKES_STATS, clamp_overshoot=True)
-        kind = images if images.shape[0] else images.new_zeros((1, *images.shape[1:]))  # an empty batch's too
-        check_image(kind, "RandomStylize's input", values=False)  # and its kind, from metadata
+        row = empty_batch_row(images)  # an empty batch's kind is checked on a row of zeros
+        check_image(images if row is None else row, "RandomStylize's input", values=False)  # and its kind
         return super().transform_inputs(input, *args, **kwargs)
 
     def apply_transform(
