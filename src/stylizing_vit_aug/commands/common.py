@@ -517,10 +517,16 @@ def new_grid_output(path: Path) -> AbstractContextManager[Path]:
     """A preview grid's ``-o``: not a folder, an image extension (both checked before any folder is
     made, on the file a link names: :func:`write_grid` writes through it), then a file that can be written
     (:func:`new_output_file`)."""
-    named = Path(os.path.realpath(path)) if path.is_symlink() and path.exists() else path
+    named = _written_through(path)
     refuse_a_folder(named, "-o", "grid.png")
     image_format(named)
     return new_output_file(path, "-o", "grid.png")
+
+
+def _written_through(path: Path) -> Path:
+    """The file a grid ``-o`` is written to: the one a link names (the link kept), else ``path``; a broken link
+    stays itself (:func:`new_output_file` refuses it)."""
+    return Path(os.path.realpath(path)) if path.is_symlink() and path.exists() else path
 
 
 def image_format(path: Path) -> str:
@@ -538,8 +544,7 @@ def write_grid(grid: PILImage.Image, path: Path) -> None:
     through a link to a folder: the rename replaced the link with a file of its own."""
     import numpy as np
 
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
-    write_image_atomic(np.asarray(grid.convert("RGB")), target, remove_stale=True)
+    write_image_atomic(np.asarray(grid.convert("RGB")), _written_through(path), remove_stale=True)
 
 
 def write_image_atomic(
