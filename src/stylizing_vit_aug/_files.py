@@ -15,10 +15,11 @@ import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "FileStamp", "bank_path_problem", "file_key", "file_stamp", "identity", "inside_of", "looping_link",
-    "non_utf8_name", "openable_name", "present", "same_file", "special_file", "stamp_or_none", "within",
+    "non_utf8_name", "open_safetensors", "present", "same_file", "special_file", "stamp_or_none", "within",
 ]
 
 _KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
@@ -97,7 +98,18 @@ def non_utf8_name(path: Path) -> str | None:
 
 
 @contextmanager
-def openable_name(path: Path) -> Iterator[str]:
+def open_safetensors(path: Path) -> Iterator[Any]:
+    """safetensors' ``safe_open`` of the file ``path`` (torch tensors, read on the CPU) by a name it can open
+    (:func:`_openable_name`): the one way the package opens a safetensors file by its path, so no reader is left
+    refusing a Latin-1 folder name (the perceptual network's reader was, once)."""
+    from safetensors import safe_open  # looked up at each call, as tests count its openings
+
+    with _openable_name(path) as name, safe_open(name, framework="pt", device="cpu") as handle:
+        yield handle
+
+
+@contextmanager
+def _openable_name(path: Path) -> Iterator[str]:
     """A name safetensors' ``safe_open`` (which takes only UTF-8) opens ``path`` by: the path itself, or, for a name
     in another encoding (Latin-1 ``ck_\xe9t\xe9``; Linux), this process's descriptor of the file while inside
     (``/proc/self/fd/N``, macOS's ``/dev/fd/N``: the same file): such a checkpoint was said to be corrupt.

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import torch
 
 from .._atomic import write_atomically
-from .._files import bank_path_problem, openable_name, stamp_or_none
+from .._files import bank_path_problem, open_safetensors, stamp_or_none
 from .._state_cache import cached
 from ..checkpoints import (
     BANK_FORMAT,
@@ -469,11 +469,11 @@ def _read(path: Path, stylizer: Stylizer) -> tuple[dict[str, Any], torch.Tensor,
     ``stored_streams``), its images and, when ``stylizer`` made them, its streams: all through one
     opening of the file. A file safetensors cannot open is read again by our header reader only
     to say what is wrong with it (as ``bank info`` says)."""
-    from safetensors import SafetensorError, safe_open
+    from safetensors import SafetensorError
 
     check_bank_path(path, "StyleBank.load")
     try:
-        with openable_name(path) as name, safe_open(name, framework="pt") as handle:
+        with open_safetensors(path) as handle:
             meta = _bank_info(path, *_checked_contents(path, _opened_header(handle)))
             _check_fingerprint(meta, path)
             meta["stored_streams"] = meta["streams"] is not None

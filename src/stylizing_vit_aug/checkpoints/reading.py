@@ -19,7 +19,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import torch
 
-from .._files import openable_name
+from .._files import open_safetensors
 from ..model import PRESETS, ModelConfig, StylizingViT
 from .architecture import check_architecture, check_shapes, config_from_dict, expected_shapes, listing
 from .errors import CorruptCheckpoint, NotACheckpoint, StateDictMismatch, UnsafeCheckpointFormat
@@ -122,10 +122,10 @@ def _checked_header(path: Path) -> SafetensorsHeader:
 def _read_tensors(path: Path, keys: Mapping[str, str] | None = None) -> dict[str, torch.Tensor]:
     """The tensors of a file whose header was checked (so this allocates at most its size):
     all of them, or ``{name: tensor of keys[name]}``."""
-    from safetensors import SafetensorError, safe_open
+    from safetensors import SafetensorError
 
     try:
-        with openable_name(path) as name, safe_open(name, framework="pt", device="cpu") as handle:
+        with open_safetensors(path) as handle:
             wanted = keys if keys is not None else {key: key for key in handle.keys()}  # noqa: SIM118
             return {name: handle.get_tensor(key) for name, key in wanted.items()}
     except (SafetensorError, OSError, ValueError, KeyError, TypeError) as error:  # KeyError: a dtype torch lacks

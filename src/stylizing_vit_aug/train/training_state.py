@@ -26,7 +26,7 @@ import torch
 from safetensors import SafetensorError
 
 from .._atomic import write_atomically
-from .._files import openable_name, present
+from .._files import open_safetensors, present
 from ..checkpoints import (
     FLOAT_DTYPES,
     CheckpointError,
@@ -261,7 +261,7 @@ def read_training_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     first: a damaged or forged file is a :class:`TrainingCheckpointError` naming it, and reading
     allocates at most the file's size.
     """
-    from safetensors import SafetensorError, safe_open
+    from safetensors import SafetensorError
 
     path = Path(path)
     if not present(path):  # a broken or looping link, or a looping folder: read_header says which
@@ -275,7 +275,7 @@ def read_training_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     except (CheckpointError, OSError) as error:
         raise TrainingCheckpointError(f"{error}" if str(path) in str(error) else f"{path}: {error}") from error
     try:
-        with openable_name(path) as name, safe_open(name, framework="pt") as handle:
+        with open_safetensors(path) as handle:
             tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118 (safe_open has no __iter__)
         optimizer = _optimizer_from_flat(tensors, document["optimizer"])
     except (SafetensorError, OSError, ValueError, KeyError, TypeError) as error:

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torchvision.models.feature_extraction import create_feature_extractor
 
-from .._files import openable_name
+from .._files import open_safetensors
 from ..option_choices import PERCEPTUAL_LEVELS as LEVELS  # re-exported: the command line reads it torch-free
 
 LEVEL_CHANNELS = (64, 128, 256, 512, 512, 512)
@@ -136,8 +136,6 @@ def load_convs(features: VGG19Features, convs: Mapping[str, torch.Tensor], origi
 
 def read_safetensors_convs(path: Path) -> dict[str, torch.Tensor]:
     """Read only the conv tensors of a (possibly large) safetensors file."""
-    from safetensors import safe_open
-
     if path.suffix.lower() != ".safetensors":
         raise ValueError(
             f"perceptual weights must be a .safetensors file (pickled formats are refused), got {path}; "
@@ -145,7 +143,7 @@ def read_safetensors_convs(path: Path) -> dict[str, torch.Tensor]:
         )
     if not path.is_file():
         raise FileNotFoundError(f"perceptual weights file {path} does not exist")
-    with openable_name(path) as name, safe_open(name, framework="pt") as handle:
+    with open_safetensors(path) as handle:
         keys = list(handle.keys())
         wanted = {k for k in keys if (m := _KEY.search(k)) and int(m.group(1)) in CONV_INDICES}
         state = {k: handle.get_tensor(k) for k in wanted}
