@@ -7,7 +7,6 @@ the trainer and the commands share them instead of importing each other.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from .images import ImageLike, to_batch
+from .option_choices import whole_number
 
 __all__ = [
     "LUMA_WEIGHTS", "blend_into", "color_statistics", "random_crop_resize", "resize", "strength_values", "to_luminance",
@@ -67,9 +67,9 @@ def random_crop_resize(
     """
     if not 0 < crop <= 1:
         raise ValueError(f"crop must be a fraction in (0, 1], got {crop!r}")
-    if isinstance(per_image, bool) or not isinstance(per_image, numbers.Integral) or per_image < 1:  # numpy's too
+    if (count := whole_number(per_image, 1)) is None:  # a numpy integer too
         raise ValueError(f"per_image must be a positive integer, got {per_image!r}")
-    per_image = int(per_image)
+    per_image = count
     batch, _, height, width = values01.shape
     count = batch * per_image
     side = max(1, round(crop * min(height, width)))

@@ -8,6 +8,9 @@ defined once.
 
 from __future__ import annotations
 
+import numbers
+from typing import Any
+
 __all__ = [
     "BACKGROUNDS",
     "CACHE_AGE_S",
@@ -27,6 +30,7 @@ __all__ = [
     "PRESET_NAMES",
     "option_words",
     "strategy_name",
+    "whole_number",
 ]
 
 MODES = ("relative", "detail", "resize")
@@ -83,3 +87,12 @@ def option_words(name: str, value: object) -> str:
     if isinstance(value, bool):
         value = COLOUR_MATCH_WORDS[0] if value else COLOUR_MATCH_WORDS[1]
     return f"--{name.replace('_', '-')} {value}"
+
+
+def whole_number(value: Any, minimum: int) -> int | None:
+    """``value`` as a Python int where it is a whole number of at least ``minimum``, else None: the one
+    rule of the package's counts (a numpy integer, read from an array or a config, is taken; ``True``,
+    which equals 1, is not)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        return None
+    return int(value)

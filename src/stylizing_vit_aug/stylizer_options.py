@@ -11,7 +11,6 @@ options are (:mod:`stylizing_vit_aug.tta_options`). Options fixed at constructio
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +26,7 @@ from .option_choices import DEFAULT_BACKGROUND as DEFAULT_BACKGROUND
 from .option_choices import DEFAULT_MODE as DEFAULT_MODE
 from .option_choices import MODES as MODES
 from .option_choices import option_words as option_words
+from .option_choices import whole_number as whole_number  # re-exported: the counts' one rule lives there
 
 __all__ = [
     "BACKGROUNDS",
@@ -106,15 +106,6 @@ def check_chunk_size(chunk_size: int | None, *, allow_none: bool = False) -> int
         none = " or None (as many as a call holds)" if allow_none else ""
         raise ValueError(f"chunk_size must be a positive integer (1, 2, ...){none}, got {chunk_size!r}")
     return size
-
-
-def whole_number(value: Any, minimum: int) -> int | None:
-    """``value`` as a Python int where it is a whole number of at least ``minimum``, else None: the one
-    rule of the package's counts (a numpy integer, read from an array or a config, is taken; ``True``,
-    which equals 1, is not)."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        return None
-    return int(value)
 
 
 def check_compile(compile: bool | str) -> bool | str:
