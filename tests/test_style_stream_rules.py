@@ -57,6 +57,27 @@ def test_encode_style_checks_its_chunk_size_as_everywhere(small_stylizer, chunk_
         small_stylizer.encode_style(_vignette(), chunk_size=chunk_size)
     assert torch.equal(small_stylizer.encode_style(_vignette(), chunk_size=np.int64(1)).layers,
                        small_stylizer.encode_style(_vignette()).layers)
+    stream = small_stylizer.encode_style(_vignette())
+    with pytest.raises(ValueError, match="chunk_size must be a positive integer"):
+        small_stylizer.encode_style(stream, chunk_size=chunk_size)  # a stream is not encoded again, still checked
+
+
+@pytest.mark.parametrize("large", [False, True])  # the batch path and the per-image path (lists of mixed sizes)
+def test_at_strength_0_a_stream_is_checked_as_at_1(small_stylizer, large):
+    """No style is read at strength 0, yet a pipeline whose stream is stale or miscounted fails there as at 1,
+    not first when a drawn strength is not 0."""
+    rng = np.random.default_rng(5)
+    contents = [rng.integers(0, 256, (32, 32 + 8 * large * k, 3), dtype=np.uint8) for k in range(2)]
+    keep = small_stylizer.encode_style(_vignette())
+    assert all(np.array_equal(a, b) for a, b in zip(small_stylizer(contents, keep, 0.0), contents, strict=True))
+    three = small_stylizer.encode_style([_vignette()] * 3)
+    for strength in (0.0, 1.0):
+        with pytest.raises(ValueError, match="got 3 styles for 2 images"):
+            small_stylizer(contents, three, strength)
+    small_stylizer.background = "dark"
+    for strength in (0.0, [0.0, 0.0], 1.0):
+        with pytest.raises(ValueError, match="encoded under no background='dark'"):
+            small_stylizer(contents, keep, strength)
 
 
 def test_a_banks_streams_carry_the_rule_they_were_encoded_under(small_stylizer):

@@ -136,6 +136,12 @@ class StyleStream:
             "the network, so the stream reads the style otherwise; encode the style again, stylizer.encode_style(style)"
         )
 
+    def serving(self, batch: int) -> StyleStream:
+        """Itself, where it holds one style for all ``batch`` images or one each."""
+        if len(self) not in (1, batch):
+            raise ValueError(f"got {len(self)} styles for {batch} images: pass one style or one per image")
+        return self
+
 
 def _rows(profiles: torch.Tensor | None, index: slice | torch.Tensor) -> torch.Tensor | None:
     """The rows of per-style ``profiles`` (None: none) a stream's ``index`` picks."""

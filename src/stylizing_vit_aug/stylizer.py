@@ -46,15 +46,7 @@ from .colour import check_colour_source, check_colour_step, colour_profile, colo
 from .devices import default_dtype, to_device_nowait, usable_device
 from .guided import upsample_change
 from .image_ops import blend_into, resize, strength_values, to_luminance
-from .images import (
-    ImageLike,
-    Normalization,
-    from_batch,
-    same_kind_copy,
-    to_batch,
-    to_batches,
-    unit_batch,
-)
+from .images import ImageLike, Normalization, from_batch, same_kind_copy, to_batch, to_batches, unit_batch
 from .images.windows import empty_batch_row, largest_image_pixels, mixed_sizes, single_images
 from .inference import InferenceNetwork, NetworkCalls, check_fp32_weights, tensors_state, weights_digest
 from .model import StyleStream, StylizingViT
@@ -287,6 +279,7 @@ class Stylizer(StylizerOptions):
         is brought to the model's size anyway); reuse them for any number of contents.
         ``range_checked``: float styles already passed the range check (see :meth:`stylize_batch`)."""
         if isinstance(styles, StyleStream):
+            self._chunk_step(chunk_size)  # checked as for images, though a stream is not encoded again
             return styles.usable_under(self.background)
         batches = to_batches(styles, "styles", range_checked=range_checked)
         small01 = torch.cat([self._model_size01(v.to(self.device)) for v in batches])
@@ -380,7 +373,7 @@ class Stylizer(StylizerOptions):
             return self._stylize_each(images, styles, strength, mode, range_checked, colour_source, what)
         values, info = to_batch(images, what, range_checked=range_checked)
         strength_tensor = self._strengths(strength, values.shape[0])
-        if bool((strength_tensor == 0).all()):
+        if self._reads_no_style(strength_tensor, styles):
             return same_kind_copy(images)
         out = self._stylize_batch(values, styles, strength_tensor, mode, colour_source)  # to_batch checked it
         return from_batch(out, info, images)  # float64 images: the pixels the engine keeps stay exact
@@ -389,12 +382,16 @@ class Stylizer(StylizerOptions):
     def _strengths(strength: Any, batch: int) -> torch.Tensor:
         return strength_values(strength, (1, batch), f"one per image ({batch})").expand(batch)
 
+    def _reads_no_style(self, strengths: torch.Tensor, styles: Any) -> bool:
+        """Whether every strength is 0, so no style is read; a style stream is checked all the same, as at 1."""
+        if isinstance(styles, StyleStream):
+            styles.usable_under(self.background).serving(len(strengths))
+        return bool((strengths == 0).all())
+
     def _streams(self, styles: ImageLike | StyleStream, batch: int, colour_source: Any = None) -> StyleStream:
         """The style streams for ``batch`` images (one for all, or one each), on the device, with the colour
         step's ``colour_source`` (checked; None: each image's own)."""
-        stream = self.encode_style(styles)
-        if len(stream) not in (1, batch):
-            raise ValueError(f"got {len(stream)} styles for {batch} images: pass one style or one per image")
+        stream = self.encode_style(styles).serving(batch)
         if colour_source is not None:
             stream = stream.with_colour_sources(check_colour_source(colour_source, len(stream), self.has_colour_step))
         return stream.to(self.device)
@@ -416,7 +413,7 @@ class Stylizer(StylizerOptions):
         singles, outputs, result = single_images(images)
         batch = len(singles)
         strengths = self._strengths(strength, batch)
-        if bool((strengths == 0).all()):
+        if self._reads_no_style(strengths, styles):
             return same_kind_copy(images)
         stream = self._streams(styles, batch, colour_source)
         small01 = model_size_copies(
