@@ -395,6 +395,11 @@ def test_a_large_folder_is_read_only_up_to_the_cap_and_the_page_says_so(small_st
         Settings(contents=("he_tcia",), style_source=FOLDER, style_path=str(folder), n_styles=8))
     assert preview.ssim.shape == (1, 3)
     assert "(of 3)" in preview.summary and "took the first 3 images" in preview.summary
+    assert "the page read the first 3)" in preview.snippet and "bank build" in preview.snippet  # its bank: all 5
+    few = _folder_of(tmp_path, "few", 3, histology_crops)
+    whole = Previewer(small_stylizer, cell_size=40).render(
+        Settings(contents=("he_tcia",), style_source=FOLDER, style_path=str(few), n_styles=8))
+    assert "the page read" not in whole.snippet
     assert page.folder_images(folder) == (sorted(folder.glob("*.png"))[:3], True)
     assert page.folder_images(folder, limit=5) == (sorted(folder.glob("*.png")), False)
 

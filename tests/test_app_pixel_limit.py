@@ -200,9 +200,9 @@ def test_a_large_style_is_made_small_a_band_at_a_time_into_the_bank_its_folder_b
     to the model's size. Its style is now what the snippet's ``StyleBank.from_folder`` builds of the file."""
     path = large_image(tmp_path / "styles" / "large.png", np.uint8)
     settings = Settings(contents=("he_tcia",), style_source=FOLDER, style_path=str(path.parent), n_styles=1)
-    bank, _, notes = Previewer(small_stylizer, cell_size=40).bank(settings)
+    bank, _, notes, capped = Previewer(small_stylizer, cell_size=40).bank(settings)
     assert floats_made and max(floats_made) <= 1 << 14, floats_made
-    assert not notes
+    assert not notes and not capped
     assert torch.equal(bank.images, StyleBank.from_images([path], small_stylizer, encode=False).images)
 
 

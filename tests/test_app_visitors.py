@@ -104,6 +104,23 @@ def test_style_uploads_past_the_cap_are_left_out_unread_and_counted(small_styliz
     assert f"at most {MAX_STYLE_UPLOADS} uploaded style images: 3 were left out" in note
 
 
+def test_a_style_folders_unreadable_files_are_named_up_to_three_and_counted(small_stylizer, tmp_path):
+    """The note named one of a folder's unreadable style files, so a visitor mended them one render at a time."""
+    folder = tmp_path / "styles"
+    write_images(folder, 2, size=(16, 16))
+    for i in range(5):
+        (folder / f"zz_broken{i}.png").write_bytes(b"not a png")
+    settings = Settings(contents=("he_tcia",), style_source=FOLDER, style_path=str(folder), n_styles=2)
+    preview = Previewer(small_stylizer, cell_size=40).render(settings)
+    assert preview.ssim.shape == (1, 2)  # one bad file costs only itself
+    note = next(note for note in preview.notes if "unreadable" in note)
+    assert note.startswith("The page left out 5 unreadable style files: ") and note.endswith("; and 2 more")
+    assert [f"zz_broken{i}.png" in note for i in range(5)] == [True] * 3 + [False] * 2
+    (folder / "zz_broken1.png").unlink(), (folder / "zz_broken2.png").unlink(), (folder / "zz_broken3.png").unlink()
+    note = next(note for note in Previewer(small_stylizer, cell_size=40).render(settings).notes if "unreadable" in note)
+    assert note.startswith("The page left out 2 unreadable style files: ") and "more" not in note
+
+
 @pytest.mark.parametrize(
     ("control", "value", "message"),
     [

@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from . import metrics
+from ._words import counted
 from .app_files import (
     MAX_STYLE_UPLOADS,
     PathNotAllowed,
@@ -170,14 +171,15 @@ class Previewer:
             raise FileNotFoundError(f"{source} {path} does not exist")
         return path, resolved
 
-    def bank(self, settings: Settings) -> tuple[StyleBank, bool, tuple[str, ...]]:
-        """The bank of the chosen style source, whether it had to be re-encoded, and the notes for
-        the page (a folder with more images than the page reads, uploads of 12-bit data). Kept for
+    def bank(self, settings: Settings) -> tuple[StyleBank, bool, tuple[str, ...], int | None]:
+        """The bank of the chosen style source, whether it had to be re-encoded, the notes for the page (a
+        folder with more images than the page reads, uploads of 12-bit data) and how many images of a style
+        folder the page read where it stopped short of the rest (None: all; the snippet's bank reads all). Kept for
         reuse under what the page sees of its files (:func:`~stylizing_vit_aug.app_files.stamps`),
         so a style added to a subfolder or overwritten in place is read on the next render."""
         source = settings.style_source
         if source == BUNDLED:
-            return bundled_bank(self.stylizer), False, ()
+            return bundled_bank(self.stylizer), False, (), None
         if source == UPLOADS:
             if not settings.style_files:
                 raise ValueError("upload one or more style images, or pick another style source")
@@ -198,7 +200,7 @@ class Previewer:
             raise ValueError(f"style source must be one of {STYLE_SOURCES}, got {source!r}")
         if key in self._banks:
             return self._banks[key]
-        reencoded, notes = False, ()
+        reencoded, notes, capped = False, (), len(files) if source == FOLDER and stopped else None
         if source == UPLOADS:
             styles, _, notes, _ = self._styles(files)
             bank = StyleBank.from_images(styles, self.stylizer, domains=[f.stem for f in files], encode=False)
@@ -212,7 +214,7 @@ class Previewer:
                 bank = StyleBank.load(path, self.stylizer)
             except BankMismatch:
                 bank, reencoded = StyleBank.load(path, self.stylizer, on_mismatch="reencode"), True
-        return self._remember(self._banks, key, (bank, reencoded, notes))
+        return self._remember(self._banks, key, (bank, reencoded, notes, capped))
 
     def _folder_bank(self, path: Path, files: list[Path], stopped: bool) -> tuple[StyleBank, tuple[str, ...]]:
         """The bank of a style folder's ``files`` and the page's notes: the folder holds more than the page
@@ -225,7 +227,8 @@ class Previewer:
         bank = StyleBank.from_images(styles, self.stylizer, domains=domains, encode=False)
         notes = [folder_cap_note(path, len(files))] if stopped else []
         if refused:
-            notes.append(f"{len(refused)} unreadable style files were left out, e.g. {refused[0][1]}")
+            named = "; ".join(why for _, why in refused[:3]) + (f"; and {len(refused) - 3} more" if refused[3:] else "")
+            notes.append(f"The page left out {counted(len(refused), 'unreadable style file')}: {named}")
         return bank, (*notes, *twelve_bit)
 
     def _styles(
@@ -261,7 +264,7 @@ class Previewer:
         paths, contents_note = content_paths(settings)
         read = [self.content(path) for path in paths]
         contents = [values for values, _ in read]
-        bank, reencoded, style_notes = self.bank(settings)
+        bank, reencoded, style_notes, capped = self.bank(settings)
         chosen = drawn(len(bank), n_styles, seed, "styles")  # as `preview --seed` draws them
         indices = torch.tensor(chosen)
         styles = bank.images[indices].float().div(255)
@@ -288,7 +291,7 @@ class Previewer:
                 "re-encoded with this one."
             )
         summary = self._summary(settings, len(contents), len(chosen), len(bank), figures)
-        snippet = pipeline_snippet(self.stylizer, settings, reencoded=reencoded)
+        snippet = pipeline_snippet(self.stylizer, settings, reencoded=reencoded, capped=capped)
         return Preview(grid, *figures, "\n\n".join([summary, *notes]), snippet, notes)
 
     def _stylise(

@@ -69,8 +69,11 @@ def typed_path(text: str) -> Path:
     return Path(text.strip()).expanduser()
 
 
-def pipeline_snippet(stylizer: Stylizer, settings: Settings, *, reencoded: bool = False) -> str:
-    """The ``StylizeTransform(...)`` that augments a training pipeline as the page shows it.
+def pipeline_snippet(
+    stylizer: Stylizer, settings: Settings, *, reencoded: bool = False, capped: int | None = None
+) -> str:
+    """The ``StylizeTransform(...)`` that augments a training pipeline as the page shows it (``capped``: the page
+    read only the first ``capped`` images of the style folder, which the snippet's bank reads all of).
 
     Checkpoint and bank are given as sources (strings) where possible, so the transform pickles
     into DataLoader workers as strings; folders, uploads and a bank made by another stylizer
@@ -99,6 +102,9 @@ def pipeline_snippet(stylizer: Stylizer, settings: Settings, *, reencoded: bool 
     load.append("device='cpu'")  # per-sample transforms run in CPU DataLoader workers
     lines.append(f"stylizer = sva.load_stylizer({', '.join(load)})")
     if settings.style_source == FOLDER:
+        if capped is not None:
+            lines += [f"# every image under the folder (the page read the first {capped}); for a large",
+                      "# folder build a bank file once (`stylizing-vit-aug bank build`) and load it"]
         lines.append(f"bank = sva.StyleBank.from_folder({where!r}, stylizer)")
     elif settings.style_source == UPLOADS:
         names = [Path(p).name for p in settings.style_files]

@@ -6,6 +6,7 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
+from .._words import counted
 from ._exits import say, say_result
 from .common import (
     EXIT_SKIPPED,
@@ -181,8 +182,8 @@ def _build(args: argparse.Namespace, choice: CheckpointChoice) -> int:
         say(f"{skipped_kinds(bank.skipped)} and were left out: {'; '.join(reasons)}{more}; exit code {EXIT_SKIPPED}")
     code = EXIT_SKIPPED if bank.skipped else 0
     say_result(
-        f"wrote {args.output}: {_count(len(bank), 'style')}"
-        + (f" in {_count(len(bank.domain_names), 'domain')}" if bank.domains else "")
+        f"wrote {args.output}: {counted(len(bank), 'style')}"
+        + (f" in {counted(len(bank.domain_names), 'domain')}" if bank.domains else "")
         + f", {_size(args.output.stat().st_size)}",
         code,
     )
@@ -240,10 +241,6 @@ def _print_sources(info: dict, every: bool) -> None:
     if every:
         for index, source in enumerate(sources):
             print(f"  #{index}  {describe(source)}")
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'s' * (number != 1)}"
 
 
 def _size(size: int) -> str:

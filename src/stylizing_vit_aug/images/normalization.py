@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._words import counted
 from .kinds import SUPPORTED_CHANNELS
 
 STATS_UNITS = "0–1 units, e.g. ImageNet's (0.485, 0.456, 0.406)"
@@ -76,7 +77,7 @@ class Normalization:
             f"{n} has {t.numel()} values" for n, t in (("mean", mean_t), ("std", std_t)) if t.numel() not in allowed
         ]
         if lengths:
-            wanted = f"{channels} channel{'s' * (channels != 1)}" if channels else "1 or 3 channels"
+            wanted = counted(channels, "channel") if channels else "1 or 3 channels"
             problem = f"{' and '.join(lengths)}, for {wanted}"
         elif not (torch.isfinite(mean_t).all() and torch.isfinite(std_t).all()):
             problem = "they must be finite"

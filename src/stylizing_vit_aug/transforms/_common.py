@@ -26,6 +26,7 @@ from .._shared import shared_bank, shared_stylizer
 from .._state_cache import CACHED_SOURCES as CACHED_SOURCES  # how many it keeps
 from .._state_cache import cached as _cached
 from .._state_cache import file_state as file_state  # callers import it from here
+from .._words import counted
 from ..bank import BankMismatch, StyleBank, bundled_bank, check_same_stylizer
 from ..bank.storage import file_mismatch, read_bank_info
 from ..checkpoints import DEFAULT_ALIAS, CheckpointError, MissingStatistics
@@ -47,15 +48,14 @@ logger = logging.getLogger(__name__)
 # what a per-sample transform may draw by: it sees one image and no domain labels
 PER_SAMPLE_STRATEGIES: tuple[str, ...] = ("uniform", "balanced")
 
-# source -> (the files' state when loaded, what was loaded), least recently used first
+# source -> (the files' state when loaded, what was loaded), least recently used first; a bank by (path, "dark")
 _STYLIZERS: dict[tuple[Any, ...], tuple[tuple, Stylizer]] = {}
-_BANKS: dict[str, tuple[tuple, StyleBank]] = {}  # by path alone: a bank file belongs to one stylizer's network
+_BANKS: dict[tuple[str, bool], tuple[tuple, StyleBank]] = {}
 
 RELOAD_CHECK_S = 1.0
-"""How often (seconds, per transform and process) a transform looks whether the checkpoint or bank
-file it loaded was saved again: a folder's look (a listing and a stat per file) took about 0.1 ms on
-a loaded 2-core machine, too much for every sample of a DataLoader, so a save is seen within a second
-(and at once by a newly started worker)."""
+"""How often (seconds, per transform and process) a transform looks whether the checkpoint or bank file it loaded
+was saved again: a folder's look (a listing and a stat per file) is too much for every sample of a DataLoader, so a
+save is seen within a second (and at once by a newly started worker)."""
 
 
 def check_probability(p: Any, name: str = "p") -> float:
@@ -578,8 +578,8 @@ class StyleSource:
             except (OSError, ValueError):  # the bank file gone or damaged since: its first use says so
                 said = "recorded in the bank file"
         if self._bank_given and self._bank is not None:
-            count, path = len(self._bank), f", from {str(self._bank.path)!r}" if self._bank.path else ""
-            return said, f"in memory ({count} style{'s' * (count != 1)}{path})"
+            path = f", from {str(self._bank.path)!r}" if self._bank.path else ""
+            return said, f"in memory ({counted(len(self._bank), 'style')}{path})"
         return said, repr(self.bank_path) if self.bank_path else "bundled"
 
     def arguments(self) -> dict[str, Any]:
