@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import stat
+import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -86,4 +89,35 @@ def test_a_read_only_folder_saved_again_carries_its_files_and_leaves_nothing_bes
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]
     assert sorted(p.name for p in target.iterdir()) == ["log.txt", "model.safetensors"]
     assert stat.S_IMODE(target.stat().st_mode) == 0o555 and (target / "model.safetensors").read_bytes() == b"third"
+    os.chmod(target, 0o755)
+
+
+_KILLED_AFTER_THE_SWAP = textwrap.dedent("""
+    import os, signal, sys
+    from pathlib import Path
+    from stylizing_vit_aug._folder_swap import write_directory_atomically
+
+    real, target = os.rename, Path(sys.argv[1])
+
+    def rename(source, destination):
+        real(source, destination)
+        if Path(destination) == target:  # the new folder is in; its mode and the carry-over not yet done
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    os.rename = rename
+    write_directory_atomically(target, {"model.safetensors": lambda p: p.write_bytes(b"new")})
+""")
+
+
+def test_a_read_only_folder_whose_save_was_killed_after_the_swap_is_read_only_again_after_the_next(tmp_path):
+    """The swapped-in folder has the owner's rights added until the carry-over is done: a save killed in between
+    left a 0555 folder 0755, and the next save, which finishes the carry-over, kept that for good."""
+    target = _save(tmp_path / "ckpt", b"first")
+    (target / "log.txt").write_text("log")
+    os.chmod(target, 0o555)
+    killed = subprocess.run([sys.executable, "-c", _KILLED_AFTER_THE_SWAP, str(target)], check=False)
+    assert killed.returncode == -signal.SIGKILL and stat.S_IMODE(target.stat().st_mode) == 0o755
+    _save(target, b"third")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o555 and (target / "log.txt").read_text() == "log"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]
     os.chmod(target, 0o755)

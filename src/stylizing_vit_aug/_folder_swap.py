@@ -135,6 +135,14 @@ def _take_access(old: Path, new: Path) -> int | None:
     return mode
 
 
+def _restore_mode(directory: Path, mode: int) -> None:
+    """Give a folder a killed swap renamed in the old folder's ``mode``, which the swap had yet to set: the new
+    folder has that mode with the owner's rights added (a 0555 folder came back 0755 for good)."""
+    with suppress(OSError):
+        if stat.S_IMODE(os.stat(directory).st_mode) == mode | stat.S_IRWXU != mode:
+            os.chmod(directory, mode)
+
+
 def _settle_killed_swaps(directory: Path) -> None:
     """Finish what killed saves of ``directory`` left beside it, before the next save. Killed between moving the
     old folder aside and renaming the new one in: the folder is missing and ``.{name}.old-{token}`` is the whole
@@ -153,7 +161,9 @@ def _settle_killed_swaps(directory: Path) -> None:
                 os.rename(retired, directory)
                 logger.warning("restored %s from %s, where a killed save had left it", directory, retired)
                 continue
+            mode = stat.S_IMODE(os.stat(retired).st_mode)  # the old folder's, before the carry-over opens it
             moved, kept = _carry_over(retired, directory)
+            _restore_mode(directory, mode)
             if kept is not None:  # said by the carry-over
                 continue
             shutil.rmtree(retired, ignore_errors=True)
