@@ -20,6 +20,7 @@ from typing import Any
 __all__ = [
     "FileStamp", "bank_path_problem", "file_key", "file_stamp", "identity", "inside_of", "looping_link",
     "non_utf8_name", "open_safetensors", "present", "same_file", "special_file", "stamp_or_none", "within",
+    "written_through",
 ]
 
 _KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
@@ -148,6 +149,12 @@ def file_key(path: Path) -> tuple[int, int] | str | None:
     if (found := identity(path)) is not None:
         return found
     return os.path.realpath(path) if os.path.exists(path) else None
+
+
+def written_through(path: Path) -> Path:
+    """Where a command's output file ``path`` is written: the file a link names (the link kept, so every path to a
+    shared file reads the new one), else ``path``; a broken link stays itself (commands refuse it)."""
+    return Path(os.path.realpath(path)) if path.is_symlink() and path.exists() else path
 
 
 def same_file(one: Path, two: Path) -> bool:

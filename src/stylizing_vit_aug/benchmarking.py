@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from ._atomic import write_bytes_atomically
+from ._files import written_through
 from .devices import read_cpuinfo
 from .model import create_model
 from .registry import DATASET_STATS
@@ -192,5 +193,7 @@ def run_record(device: torch.device | str = "cpu") -> dict[str, Any]:
 
 def write_json(path: str | os.PathLike, results: Any, indent: int = 2) -> Path:
     """A benchmark's results file, written whole or not at all (a killed run leaves the previous
-    file, never half of a new one); parent folders are made."""
-    return write_bytes_atomically(path, (json.dumps(results, indent=indent) + "\n").encode("utf-8"))
+    file, never half of a new one); parent folders are made; a link is written through (:func:`written_through`)."""
+    data = (json.dumps(results, indent=indent) + "\n").encode("utf-8")
+    write_bytes_atomically(written_through(Path(path)), data)
+    return Path(path)

@@ -155,6 +155,36 @@ def test_a_file_output_through_a_looping_or_broken_link_is_refused_by_name(tmp_p
     assert os.readlink(linked) == before and not (tmp_path / "missing").exists()
 
 
+@pytest.mark.parametrize("command", ["demo", "preview", "bank build"])
+def test_a_file_output_linking_into_a_folder_that_cannot_be_written_is_refused_before_the_work(
+    tmp_path, checkpoint, never_loaded, style, capsys, monkeypatch, command
+):
+    """A link to a file is written through (the file replaced in its own folder): a link into a read-only folder
+    passed the check of the link's folder and failed only once the work was done (root writes anyway, so the
+    user's refusal is the kernel's ``access`` answer, given here)."""
+    name = "x.safetensors" if command == "bank build" else "x.png"
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / name).write_bytes(b"old")
+    (tmp_path / name).symlink_to(tmp_path / "shared" / name)
+    access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: Path(path) != tmp_path / "shared" and access(path, mode))
+    assert cli.main([*_file_output_argv(command, tmp_path, style, tmp_path / name), "--checkpoint", checkpoint]) == 2
+    err = capsys.readouterr().err
+    assert f"it links to {tmp_path / 'shared' / name}, whose folder {tmp_path / 'shared'} cannot be written" in err
+    assert (tmp_path / "shared" / name).read_bytes() == b"old" and os.path.islink(tmp_path / name)
+
+
+def test_bench_json_through_a_link_replaces_the_file_it_names_and_keeps_the_link(tmp_path):
+    """``bench --json`` replaced a link with a file of its own, where the grid and bank outputs write through."""
+    from stylizing_vit_aug.benchmarking import write_json
+
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "bench.json").write_text("{}")
+    (tmp_path / "latest.json").symlink_to(tmp_path / "results" / "bench.json")
+    assert write_json(tmp_path / "latest.json", {"rows": [1]}) == tmp_path / "latest.json"
+    assert os.path.islink(tmp_path / "latest.json") and '"rows"' in (tmp_path / "results" / "bench.json").read_text()
+
+
 @settings(max_examples=examples(10), deadline=None)
 @given(depth=st.integers(1, 4), file_at=st.integers(0, 3))
 def test_a_file_on_the_way_to_a_folder_is_named(tmp_path_factory, depth, file_at):

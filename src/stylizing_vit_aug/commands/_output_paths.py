@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .._files import looping_link
+from .._files import looping_link, written_through
 from .._ranks import CLIError
 
 __all__ = ["make_folder", "new_folder", "new_output_file", "refuse_a_folder", "refuse_looping_links"]
@@ -92,6 +92,10 @@ def new_output_file(path: Path, what: str, example: str) -> Iterator[Path]:
     with new_folder(path.parent, f"the folder of {what}"):
         if not os.access(path.parent, os.W_OK):
             raise CLIError(f"cannot write {what} {path}: its folder {path.parent} cannot be written to")
+        real = written_through(path)  # the file it names is replaced, in its own folder
+        if real != path and not os.access(real.parent, os.W_OK):
+            raise CLIError(f"cannot write {what} {path}: it links to {real}, whose folder {real.parent} cannot be "
+                           "written to (the file is replaced in its own folder)")
         yield path
 
 

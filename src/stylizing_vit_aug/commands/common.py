@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._atomic import BeforeReplace, LockHeld, exclusive_lock, write_bytes_atomically
-from .._files import bank_path_problem, inside_of, non_utf8_name
+from .._files import bank_path_problem, inside_of, non_utf8_name, written_through
 from .._ranks import BARRIER_TIMEOUT as BARRIER_TIMEOUT  # re-exported: a launch's processes, and the user's-input
 from .._ranks import CLIError as CLIError  # error, live below the layers (the trainer stops its ranks too)
 from .._ranks import Ranks as Ranks
@@ -517,16 +517,10 @@ def new_grid_output(path: Path) -> AbstractContextManager[Path]:
     """A preview grid's ``-o``: not a folder, an image extension (both checked before any folder is
     made, on the file a link names: :func:`write_grid` writes through it), then a file that can be written
     (:func:`new_output_file`)."""
-    named = _written_through(path)
+    named = written_through(path)
     refuse_a_folder(named, "-o", "grid.png")
     image_format(named)
     return new_output_file(path, "-o", "grid.png")
-
-
-def _written_through(path: Path) -> Path:
-    """The file a grid ``-o`` is written to: the one a link names (the link kept), else ``path``; a broken link
-    stays itself (:func:`new_output_file` refuses it)."""
-    return Path(os.path.realpath(path)) if path.is_symlink() and path.exists() else path
 
 
 def image_format(path: Path) -> str:
@@ -544,7 +538,7 @@ def write_grid(grid: PILImage.Image, path: Path) -> None:
     through a link to a folder: the rename replaced the link with a file of its own."""
     import numpy as np
 
-    write_image_atomic(np.asarray(grid.convert("RGB")), _written_through(path), remove_stale=True)
+    write_image_atomic(np.asarray(grid.convert("RGB")), written_through(path), remove_stale=True)
 
 
 def write_image_atomic(
