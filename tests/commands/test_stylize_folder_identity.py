@@ -205,6 +205,27 @@ def test_an_output_folder_in_the_style_folder_is_refused_and_no_style_is_touched
     assert files_of(tmp_path / "styles") == before
 
 
+@pytest.mark.parametrize("extra", [[], ["--overwrite"]])
+def test_a_style_folder_inside_the_output_folder_is_refused_where_outputs_land_in_it(tmp_path, checkpoint, capsys,
+                                                                                     extra):
+    """``-o work --styles-dir work/styles`` with an input ``styles/s1.png``: the style ``work/styles/s1.png`` passed
+    for that input's finished output, ``--overwrite`` wrote over it, and outputs landing there were drawn as styles
+    by the next run (a hostile probe). A style folder beside the outputs, where none lands, is fine."""
+    write_images(tmp_path / "in" / "styles", 1)[0].rename(tmp_path / "in" / "styles" / "s1.png")
+    write_images(tmp_path / "work" / "styles", 2, seed=7)[0].rename(tmp_path / "work" / "styles" / "s1.png")
+    before = files_of(tmp_path / "work" / "styles")
+    argv = ["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "work"), "--styles-dir",
+            str(tmp_path / "work" / "styles"), "--checkpoint", checkpoint, *extra]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"holds the style folder {tmp_path / 'work' / 'styles'}" in err and "would be written inside" in err
+    assert files_of(tmp_path / "work" / "styles") == before and not (tmp_path / "work" / "styles.png").exists()
+    (tmp_path / "in" / "styles" / "s1.png").rename(tmp_path / "in" / "s1.png")
+    shutil.rmtree(tmp_path / "in" / "styles")
+    assert cli.main(argv) == 0 and (tmp_path / "work" / "s1.png").is_file()
+    assert files_of(tmp_path / "work" / "styles") == before
+
+
 def test_an_output_that_would_be_the_style_image_is_refused_and_the_style_kept(tmp_path, checkpoint, capsys):
     """``--style out/a.png -o out`` with an input ``a.png``: the style passed for that input's finished output, and
     ``--overwrite`` wrote over it (a review of the --styles-dir refusal)."""

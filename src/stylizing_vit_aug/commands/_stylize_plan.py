@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import os
 import unicodedata
 import zlib
 from collections.abc import Callable, Iterable
@@ -35,10 +34,15 @@ import torch
 
 from .._files import file_key, non_utf8_name, same_file, within
 from ..bank.sources import images_digest
-from ..images import IMAGE_EXTENSIONS, ImageReadError, check_whole, read_image
+from ..images import ImageReadError, check_whole, read_image
 from ..option_choices import DEFAULT_QUALITY
 from ._ranks import attempt, stop_together
 from ._stylize_colour import colour_step_refusal, folders_of, reference_label
+from ._stylize_outputs import (
+    refuse_an_image_name_as_the_output_folder,
+    refuse_names_no_file_system_takes,
+    refuse_outputs_in_the_input,
+)
 from ._stylize_record import INPUT_COLUMNS, LOG_NAME, OWN_COLOURS, log_refusal, range_label
 from .common import (
     PIL_FORMATS,
@@ -87,6 +91,7 @@ class StylizePlan:
     ranks: Ranks
     colour_reference: str = "image"  # --colour-reference: "folder" maps a folder's inputs from one colour profile
     unlisted: tuple[tuple[Path, str], ...] = ()  # entries the listings left out, why (each warned of): exit code 3
+    styles_dir: Path | None = None  # --styles-dir, whose files style_files lists
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, ranks: Ranks) -> StylizePlan:
@@ -113,7 +118,7 @@ class StylizePlan:
         if args.quality is not None and not {PIL_FORMATS.get(suffix) for suffix in suffixes} & {"JPEG", "WEBP"}:
             logger.warning("--quality %d is ignored: it sets JPEG and lossy WebP outputs, and this run writes none "
                            "(%s)", args.quality, ", ".join(sorted(suffixes)))
-        _refuse_an_image_name_as_the_output_folder(args.output, inputs[0])
+        refuse_an_image_name_as_the_output_folder(args.output, inputs[0])
         log = args.log or args.output / LOG_NAME
         if refusal := log_refusal(log, root if folder else None, args.output):
             raise CLIError(refusal)
@@ -149,6 +154,7 @@ class StylizePlan:
             ranks,
             args.colour_reference,
             tuple(unlisted),
+            args.styles_dir,
         )
         plan.check_outputs()
         checkpoint.refuse_unread()  # after the run's own mistakes, as a load would come
@@ -168,8 +174,8 @@ class StylizePlan:
         the model loads)."""
         outputs = self.outputs()
         self._refuse_one_name_twice(outputs)
-        _refuse_names_no_file_system_takes(self, outputs)
-        _refuse_outputs_in_the_input(self, outputs)
+        refuse_names_no_file_system_takes(self, outputs)
+        refuse_outputs_in_the_input(self, outputs)
         if self.style is not None and (over := next((o for o in outputs if same_file(o, self.style)), None)):
             raise CLIError(f"{over} would be written over the --style image {self.style}; pass another -o or --ext")
         self._refuse_a_log_among_the_outputs(outputs)
@@ -356,18 +362,6 @@ def input_among(inputs: Iterable[Path], styles: Iterable[Path]) -> Path | None:
     return next((path for path in inputs if file_key(path) in known), None)
 
 
-def _refuse_an_image_name_as_the_output_folder(output: Path, first: Path) -> None:
-    """``-o result.png`` for one input image would make a folder named result.png holding the
-    result under the input's name: -o is a folder. One that exists already is taken as it is."""
-    if output.exists() or output.suffix.lower() not in IMAGE_EXTENSIONS:
-        return
-    raise CLIError(
-        f"-o {output} looks like an image file name, but -o is the output folder: each result is written "
-        f"into it under its input's name ({output / first.name} here). Pass a folder, e.g. -o "
-        f"{output.with_suffix('')}; to use a folder of this very name, create it first (mkdir)"
-    )
-
-
 @dataclass
 class StyleChoice:
     """One style of the run: its label in the record (a file, or ``bank#index``), its bank
@@ -548,52 +542,3 @@ def plan_jobs(plan: StylizePlan, styles: RunStyles) -> tuple[list[Job], list[int
             jobs.append((path, next(outputs), choice))
             owners.append(number % plan.ranks.world)
     return jobs, owners
-
-
-NAME_MAX = 255  # bytes of one file name: ext4, XFS, Btrfs, APFS, NTFS (255 characters there), most others
-
-
-def _refuse_names_no_file_system_takes(plan: StylizePlan, outputs: list[Path]) -> None:
-    """An output whose name is over :data:`NAME_MAX` bytes (its input's name near the limit, and the output's
-    suffix, ``.s0`` or a longer extension, added), or that is also a folder other outputs go into (``x.jpg`` ->
-    ``x.png`` beside a folder ``x.png/``): each would fail when written, after the model loaded."""
-    folders = {folder for out in outputs for folder in Path(plan.key(out)).parents}
-    for number, out in enumerate(outputs):
-        key, path = plan.key(out), plan.input_key(plan.inputs[number // plan.styles_per_image])
-        if long := next((name for name in Path(key).parts if len(os.fsencode(name)) > NAME_MAX), None):
-            raise CLIError(
-                f"the output of {path} would be named {long[:32]!r}..., {len(os.fsencode(long))} bytes, over the "
-                f"{NAME_MAX} bytes a file name may have; shorten the input's name"
-                + (" or pass --ext keep" if plan.ext != "keep" else "")
-            )
-        if Path(key) in folders:
-            raise CLIError(
-                f"the output of {path} would be {key}, which is also a folder the outputs of the input folder "
-                f"{Path(key)} go into: one path cannot be both; rename the input or that folder, or pass another --ext"
-            )
-
-
-def _refuse_outputs_in_the_input(plan: StylizePlan, outputs: list[Path]) -> None:
-    """An output folder that holds the input folder maps some inputs into it: an output would
-    overwrite an input (--overwrite) or an input would pass for a finished output. Folders are
-    compared by identity (:func:`~.._files.same_file`), so a second path to one (a bind mount)
-    is caught too. One input image's own folder as -o is refused only where an output is the image."""
-    if same_file(plan.output, plan.root):  # one input image (a folder's own -o was refused by from_args)
-        for number, out in enumerate(outputs):
-            if same_file(out, source := plan.inputs[number // plan.styles_per_image]):
-                raise CLIError(
-                    f"{out} would be written over its input {source} itself; pass another -o (a new folder "
-                    "beside the image is fine) or another --ext"
-                )
-    root = plan.root.resolve()
-    holder = next((folder for folder in root.parents if same_file(folder, plan.output)), None)
-    if holder is None:
-        return
-    inside = root.relative_to(holder).parts
-    for out in outputs:
-        if out.relative_to(plan.output).parts[: len(inside)] == inside:
-            raise CLIError(
-                f"the output folder {plan.output} holds the input folder {plan.root}, and {out} would be "
-                "written inside the input folder (over an input, or an input taken for a finished output); "
-                f"pass an -o outside {plan.root}"
-            )

@@ -1,0 +1,87 @@
+"""The refusals of a ``stylize`` run's outputs that need only their names, before the model loads: a name no file
+system takes, an output inside the input or style folder, ``-o`` named as an image."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .._files import same_file
+from ..images import IMAGE_EXTENSIONS
+from .common import CLIError
+
+if TYPE_CHECKING:
+    from ._stylize_plan import StylizePlan
+
+__all__ = ["refuse_an_image_name_as_the_output_folder", "refuse_names_no_file_system_takes",
+           "refuse_outputs_in_the_input"]
+
+NAME_MAX = 255  # bytes of one file name: ext4, XFS, Btrfs, APFS, NTFS (255 characters there), most others
+
+
+def refuse_names_no_file_system_takes(plan: StylizePlan, outputs: list[Path]) -> None:
+    """An output whose name is over :data:`NAME_MAX` bytes (its input's name near the limit, and the output's
+    suffix, ``.s0`` or a longer extension, added), or that is also a folder other outputs go into (``x.jpg`` ->
+    ``x.png`` beside a folder ``x.png/``): each would fail when written, after the model loaded."""
+    folders = {folder for out in outputs for folder in Path(plan.key(out)).parents}
+    for number, out in enumerate(outputs):
+        key, path = plan.key(out), plan.input_key(plan.inputs[number // plan.styles_per_image])
+        if long := next((name for name in Path(key).parts if len(os.fsencode(name)) > NAME_MAX), None):
+            raise CLIError(
+                f"the output of {path} would be named {long[:32]!r}..., {len(os.fsencode(long))} bytes, over the "
+                f"{NAME_MAX} bytes a file name may have; shorten the input's name"
+                + (" or pass --ext keep" if plan.ext != "keep" else "")
+            )
+        if Path(key) in folders:
+            raise CLIError(
+                f"the output of {path} would be {key}, which is also a folder the outputs of the input folder "
+                f"{Path(key)} go into: one path cannot be both; rename the input or that folder, or pass another --ext"
+            )
+
+
+def refuse_outputs_in_the_input(plan: StylizePlan, outputs: list[Path]) -> None:
+    """An output folder that holds the input folder or the style folder maps some inputs into it: an output would
+    overwrite an input or a style (--overwrite), an input or a style would pass for a finished output, or an output
+    would be drawn as a style by the next run. Folders are compared by identity (:func:`~.._files.same_file`), so a
+    second path to one (a bind mount) is caught too. One input image's own folder as -o is refused only where an
+    output is the image."""
+    if same_file(plan.output, plan.root):  # one input image (a folder's own -o was refused by from_args)
+        for number, out in enumerate(outputs):
+            if same_file(out, source := plan.inputs[number // plan.styles_per_image]):
+                raise CLIError(
+                    f"{out} would be written over its input {source} itself; pass another -o (a new folder "
+                    "beside the image is fine) or another --ext"
+                )
+    _refuse_outputs_inside(plan, outputs, plan.root, "the input folder", "over an input, or an input taken for a "
+                           "finished output")
+    if plan.styles_dir is not None:  # -o inside it was refused by from_args
+        _refuse_outputs_inside(plan, outputs, plan.styles_dir, "the style folder", "over a style, or a style taken "
+                               "for a finished output, and the next run would draw outputs as styles")
+
+
+def _refuse_outputs_inside(plan: StylizePlan, outputs: list[Path], folder: Path, what: str, why: str) -> None:
+    """Refuse an output that lands inside ``folder``, which lies inside the output folder (``why`` it is wrong)."""
+    real = folder.resolve()
+    holder = next((parent for parent in real.parents if same_file(parent, plan.output)), None)
+    if holder is None:
+        return
+    inside = real.relative_to(holder).parts
+    for out in outputs:
+        if out.relative_to(plan.output).parts[: len(inside)] == inside:
+            raise CLIError(
+                f"the output folder {plan.output} holds {what} {folder}, and {out} would be written inside "
+                f"{what} ({why}); pass an -o outside {folder}"
+            )
+
+
+def refuse_an_image_name_as_the_output_folder(output: Path, first: Path) -> None:
+    """``-o result.png`` for one input image would make a folder named result.png holding the
+    result under the input's name: -o is a folder. One that exists already is taken as it is."""
+    if output.exists() or output.suffix.lower() not in IMAGE_EXTENSIONS:
+        return
+    raise CLIError(
+        f"-o {output} looks like an image file name, but -o is the output folder: each result is written "
+        f"into it under its input's name ({output / first.name} here). Pass a folder, e.g. -o "
+        f"{output.with_suffix('')}; to use a folder of this very name, create it first (mkdir)"
+    )
