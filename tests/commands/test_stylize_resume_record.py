@@ -231,6 +231,25 @@ def test_an_output_that_does_not_read_back_whole_is_made_again(tmp_path, run_in,
     assert {row["output"] for row in read_stylize_log(out / "stylize_log.csv")} >= set(names)
 
 
+def test_a_file_no_run_made_is_kept_though_the_reader_refuses_it(tmp_path, run_in, capsys):
+    """A whole image of the user's under an output's name, which the reader refuses (4 x 4 px, 3 x 80 px), was
+    deleted and replaced without --overwrite, where one it reads is kept as an unknown output (a hostile probe)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    Image.fromarray(random_rgb(4, (4, 4))).save(out / "img00.png")
+    Image.fromarray(random_rgb(5, (3, 80))).save(out / "img01.png")
+    Image.fromarray(random_rgb(6, (40, 40))).save(out / "img02.png")
+    before = _images(out)
+    assert run_in(out) == 0
+    err = capsys.readouterr().err
+    assert err.count("kept as it is: no run recorded making it") == 2 and "made again" not in err
+    assert all(_images(out)[name] == data for name, data in before.items())
+    rows = _by_output(out / "stylize_log.csv")
+    assert all(not rows[f"img0{i}.png"]["strength"] for i in range(3)) and rows["img03.png"]["strength"] == "1"
+    assert run_in(out, "--overwrite") == 0  # what --overwrite is for
+    assert all(_images(out)[f"img0{i}.png"] != before[f"img0{i}.png"] for i in range(3))
+
+
 @pytest.mark.parametrize("content", ["my notes\n", "a,b\n1,2\n"])
 def test_a_log_path_holding_something_else_is_refused_before_any_work(tmp_path, run_in, capsys, content):
     notes = tmp_path / "notes.csv"

@@ -37,7 +37,7 @@ import io
 import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from itertools import accumulate
 from pathlib import Path
@@ -56,7 +56,7 @@ __all__ = [
     "collect_log", "describes_output", "failure_row", "file_sha256",
     "input_changed", "input_columns", "input_stat", "is_unknown", "kept_row", "log_refusal", "part_path",
     "range_label", "read_log", "redo_failed", "replace_log", "stat_column", "staged_row",
-    "unknown_row", "whole_outputs",
+    "unknown_row", "existing_outputs",
 ]
 
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log, as before the split
@@ -219,22 +219,27 @@ def _settle_staged(rows: dict[str, dict[str, str]], output: Path) -> None:
             rows[key] = unknown_row(row["input"], row["output"])
 
 
-def whole_outputs(outputs: Iterable[Path]) -> set[Path]:
-    """The outputs on disk that are whole images. One that is not (empty, truncated, not an image:
-    :func:`check_whole`) is not done: ours are written atomically, so such a file was damaged or put
-    there since. It goes, with a warning, and this run makes it again, instead of counting it as written."""
-    whole = set()
+def existing_outputs(outputs: Iterable[Path], recorded: Callable[[Path], bool]) -> set[Path]:
+    """The outputs on disk that count as there. One that is not a whole image (empty, truncated, not an image,
+    or of a kind the reader refuses: :func:`check_whole`) is not done where the record says a run made it
+    (``recorded``): ours are written atomically, so it was damaged since; it goes, with a warning, and this run makes
+    it again. One no run recorded making is the user's own file: kept, as a whole one of theirs is (an unknown
+    row), with a warning; it was deleted and replaced, though the input might no longer read."""
+    found = set()
     for out in outputs:
         if not out.is_file():
             continue
         try:
             check_whole(out)
         except ImageReadError as error:
-            logger.warning("%s: made again (%s)", out, error)
-            out.unlink()
-            continue
-        whole.add(out)
-    return whole
+            if recorded(out):
+                logger.warning("%s: made again (%s)", out, error)
+                out.unlink()
+                continue
+            logger.warning("%s: kept as it is: no run recorded making it, and it is not an output this command "
+                           "would write (%s); move it away (or pass --overwrite) to have it made", out, error)
+        found.add(out)
+    return found
 
 
 def describes_output(row: dict[str, str]) -> bool:

@@ -86,6 +86,8 @@ from ._stylize_record import (
     LogWriter,
     Unrecorded,
     collect_log,
+    describes_output,
+    existing_outputs,
     failure_row,
     input_columns,
     kept_row,
@@ -93,7 +95,6 @@ from ._stylize_record import (
     replace_log,
     staged_row,
     stat_column,
-    whole_outputs,
 )
 from ._stylize_resume import (
     earlier_rows,
@@ -340,7 +341,11 @@ def _reconcile_record(plan: StylizePlan, jobs: list[Job], rows: RunRows) -> None
     removed = remove_stale_temporaries(plan.output, recursive=True)
     if removed:
         logger.info("removed %d partial file(s) left by an interrupted run", removed)
-    existing = whole_outputs(out for _, out, _ in jobs)
+
+    def ours(out: Path) -> bool:  # a damaged output to make again (--overwrite: any that does not read back whole)
+        return plan.overwrite or (row := logged.get(plan.key(out))) is not None and describes_output(row)
+
+    existing = existing_outputs((out for _, out, _ in jobs), ours)
     changed: set[str] = set()
     if not plan.overwrite:  # outputs of inputs changed since are marked, and made again (--overwrite redoes all)
         changed = redo_changed_inputs(
