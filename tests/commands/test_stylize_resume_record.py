@@ -265,6 +265,16 @@ def test_a_log_path_holding_something_else_is_refused_before_any_work(tmp_path, 
     assert run_in(tmp_path / "out", "--log", str(tmp_path / "run.csv")) == 0
 
 
+def test_strength_minus_0_is_strength_0_to_the_record(tmp_path, run_in, capsys):
+    """``--strength -0`` was recorded as ``-0``, and a rerun with ``0`` warned that the strength differed."""
+    out = tmp_path / "out"
+    assert run_in(out, "--strength", "-0") == 0
+    assert {row["strength"] for row in read_stylize_log(out / "stylize_log.csv")} == {"0"}
+    capsys.readouterr()
+    assert run_in(out, "--strength", "0") == 0
+    assert "other settings" not in capsys.readouterr().err
+
+
 def _warning_of_other_settings(err: str) -> str:
     assert "existing outputs were made with other settings than this run's" in err, err
     return err.split("other settings than this run's", 1)[1]
@@ -277,8 +287,11 @@ def _warning_of_other_settings(err: str) -> str:
         ((), ("--background", "dark"), "background keep in the record, dark now"),
         ((), ("--mean", "0.5", "0.5", "0.5", "--std", "0.2", "0.2", "0.2"), "0.5 0.5 0.5 now"),
         (("--ext", "jpg"), ("--ext", "jpg", "--quality", "50"), "quality 95 in the record, 50 now"),
+        # six digits made these one record, though their 16-bit outputs differ (a hostile probe)
+        (("--strength", "0.1234561"), ("--strength", "0.1234564"), "strength 0.1234561 in the record, 0.1234564 now"),
+        ((), ("--mean", "0.4850001", "0.5", "0.5", "--std", "0.2", "0.2", "0.2"), "0.4850001 0.5 0.5 now"),
     ],
-    ids=["mode", "background", "mean and std", "quality"],
+    ids=["mode", "background", "mean and std", "quality", "strength to the last digit", "mean to float32's digits"],
 )
 def test_a_rerun_with_other_pixel_settings_warns_and_the_record_has_them(tmp_path, run_in, capsys, first, then,
                                                                           expected):

@@ -43,7 +43,7 @@ from ._stylize_outputs import (
     refuse_names_no_file_system_takes,
     refuse_outputs_in_the_input,
 )
-from ._stylize_record import INPUT_COLUMNS, LOG_NAME, OWN_COLOURS, log_refusal, range_label
+from ._stylize_record import INPUT_COLUMNS, LOG_NAME, OWN_COLOURS, exact_number, log_refusal, range_label
 from .common import (
     PIL_FORMATS,
     CheckpointChoice,
@@ -488,7 +488,7 @@ class RunRows:
         (its recorded background and colour match, its weights' fingerprint) made of them."""
 
         def numbers(values: torch.Tensor) -> str:
-            return " ".join(f"{value:.6g}" for value in values.cpu().tolist())
+            return " ".join(exact_number(value, float32=True) for value in values.cpu().tolist())
 
         return cls(plan, {
             **{name: str(value) for name, value in stylizer.settings.items()},  # mode, background, colour match
@@ -506,7 +506,7 @@ class RunRows:
             "input": plan.input_key(path), **(source or dict.fromkeys(INPUT_COLUMNS, "")),
             "output": plan.key(out), "output_folder": self.output_folder,
             "style": choice.label, "style_index": str(choice.index), "style_digest": choice.digest,
-            "domain": choice.domain, "strength": f"{plan.strength:g}", "seed": str(plan.seed), **self.stylizer,
+            "domain": choice.domain, "strength": exact_number(plan.strength), "seed": str(plan.seed), **self.stylizer,
             "colour_reference": self.colour_reference(path), "value_range": range_label(plan.value_range),
             "quality": str(plan.quality) if _uses_quality(out, lossless) else "", "error": "",
         }

@@ -53,10 +53,9 @@ __all__ = [
     "FIELDS",
     "INPUT_COLUMNS", "KNOWN_HEADERS", "LEGACY_FIELDS", "LOG_NAME", "OWN_COLOURS", "SETTINGS", "TYPE_RANGE",
     "LogWriter", "Unrecorded",
-    "collect_log", "describes_output", "failure_row", "file_sha256",
+    "collect_log", "describes_output", "exact_number", "existing_outputs", "failure_row", "file_sha256",
     "input_changed", "input_columns", "input_stat", "is_unknown", "kept_row", "log_refusal", "part_path",
-    "range_label", "read_log", "redo_failed", "replace_log", "stat_column", "staged_row",
-    "unknown_row", "existing_outputs",
+    "range_label", "read_log", "redo_failed", "replace_log", "stat_column", "staged_row", "unknown_row",
 ]
 
 logger = logging.getLogger("stylizing_vit_aug.commands.stylize")  # the command's log, as before the split
@@ -156,7 +155,17 @@ def input_changed(row: dict[str, str], path: Path, digests: dict[Path, str]) -> 
 def range_label(value_range: tuple[float, float] | None) -> str:
     """The record's ``value_range`` of a run: ``0 4095`` (``--value-range 0,4095``), else :data:`TYPE_RANGE`
     (never empty: an empty column is one a record does not have, which is never compared)."""
-    return TYPE_RANGE if value_range is None else " ".join(f"{value:g}" for value in value_range)
+    return TYPE_RANGE if value_range is None else " ".join(map(exact_number, value_range))
+
+
+def exact_number(value: float, *, float32: bool = False) -> str:
+    """A setting as the record holds it: the shortest text that reads back as ``value`` (as a float32 where the
+    stylizer holds it so), without an exponent, -0 as 0. Six digits made two strengths that give other pixels one
+    record (a rerun with the other was not said to differ); numbers of six digits or fewer read as before."""
+    import numpy as np
+
+    text = np.format_float_positional(np.float32(value) if float32 else float(value), unique=True, trim="-")
+    return "0" if text == "-0" else text
 
 
 def unknown_row(source: str, output: str) -> dict[str, str]:

@@ -398,7 +398,7 @@ def unit_float(text: str) -> float:
     value = float(text)
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"must lie in [0, 1], got {text}")
-    return value
+    return value + 0.0  # -0 as 0: one strength, one record
 
 
 def bank_path_refusal(path: Path, reader: str) -> str | None:
