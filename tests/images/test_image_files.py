@@ -26,6 +26,7 @@ from helpers import examples, png_chunk, random_rgb, truncated_jpeg
 from stylizing_vit_aug import images
 from stylizing_vit_aug.images import (
     ImageReadError,
+    check_whole,
     image_size,
     is_lossless,
     kinds,
@@ -619,3 +620,19 @@ def test_a_resolution_webp_cannot_hold_is_said_to_be_dropped(tmp_path, caplog):
         images.save_image(random_rgb(0), tmp_path / "o.webp", "WEBP", metadata={"dpi": (101600, 101600)})
     assert "WebP files hold no resolution" in caplog.text
     assert "dpi" not in images.carried_metadata(tmp_path / "o.webp")  # what the warning says
+
+
+@pytest.mark.parametrize(("extra", "kept"), [([0], 3), ([2, 0], 4), ([0, 0], None), ([2, 0, 0], None)])
+def test_a_tiffs_extra_samples_beyond_one_padding_sample_are_refused_not_dropped(tmp_path, extra, kept):
+    """An RGB TIFF with two more samples (multichannel data) was read as RGB without a word, and stylised to a
+    3-channel output; one padding sample after RGB or RGBA is still read as before."""
+    pixels = np.random.default_rng(4).integers(0, 256, (12, 20, 3 + len(extra)), dtype=np.uint8)
+    path = tmp_path / "multi.tif"
+    tifffile.imwrite(path, pixels, photometric="rgb", extrasamples=extra)
+    if kept is None:
+        said = rf"{3 + len(extra)} samples per pixel, RGBA? and \d more, which would be dropped"
+        for read in (lambda: read_image(path, alpha=True), lambda: check_whole(path, decode=False)):
+            with pytest.raises(ImageReadError, match=said):
+                read()
+    else:
+        assert np.array_equal(read_image(path, alpha=True), pixels[..., :kept])

@@ -278,6 +278,13 @@ def refuse_unsupported_samples(image: PILImage.Image, path: Path) -> None:
         raise _unsupported_pixels(path, f"{bits[0] if isinstance(bits, tuple) else bits}-bit floating-point")
     if image.mode != "I" and (kind := sample_kind(tags)):
         raise _unsupported_pixels(path, kind)
+    samples, bands = tags.get(277), len(image.getbands())
+    if image.format == "TIFF" and isinstance(samples, int) and samples > bands + 1:  # one padding sample is read
+        raise ImageReadError(
+            f"cannot read image {path}: it holds {samples} samples per pixel, {image.mode} and {samples - bands} more, "
+            f"which would be dropped without a word (multichannel data); save the channels to stylise as an "
+            f"{image.mode} TIFF or PNG first"
+        )
 
 
 def raw_modes(image: PILImage.Image) -> list[str]:
