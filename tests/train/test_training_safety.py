@@ -5,9 +5,11 @@ validation runs every N steps on tissue crops."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -92,6 +94,9 @@ def test_the_step_and_the_loss_term_that_went_non_finite_are_named_and_the_last_
     else:
         assert "no checkpoint was written" in err and not last_checkpoint(run).exists()
     assert not (run / "final").exists()
+    # at step 1 no step was applied: the weights are the start's, and no learning rate is why (a hostile probe)
+    assert ("the learning rate is not why" in err and "--loss-weights" in err) == (step == 1)
+    assert ("a lower --lr" in err) == (step > 1)
 
 
 @pytest.mark.parametrize("clip", ["0", "1.0"])
@@ -472,7 +477,33 @@ def test_a_resume_whose_epochs_split_otherwise_says_what_trains_again_and_counts
     assert card["samples_trained"] == counted[-1] and "samples_derived_until" not in card  # counted throughout
 
 
-@pytest.mark.parametrize(("option", "value"), [("--scale", "inf"), ("--lr", "1e300"), ("--grad-clip", "1e39")])
+@pytest.mark.parametrize(("field", "value", "says"), [
+    ("epochs", 0, "--epochs must be a positive integer, got 0"),  # finished at step 0, its export the start weights
+    ("max_steps", 0, "--max-steps must be a positive integer"),  # ignored: the run took --epochs' length
+    ("samples_per_epoch", 0, "--samples-per-epoch must be a positive integer"),  # ignored
+    ("accumulate", 0, "--accumulate must be a positive integer"),  # ZeroDivisionError
+    ("val_samples", 0, "--val-samples must be a positive integer"),  # a RuntimeError from torch.stack
+    ("batch_size", 2.5, "--batch-size must be a positive integer, got 2.5"),
+    ("lr", 1e38, "--lr 1e+38 is too large for AdamW"),  # its first step's lr / (1 - beta1) overflowed float32
+])
+def test_a_train_config_made_in_python_is_refused_as_the_command_line_refuses_it(data, tmp_path, field, value, says):
+    """``Trainer(TrainConfig(...))`` promised the command line's checks but skipped these (a hostile probe)."""
+    config = config_from_args(parse(str(data), "-o", str(tmp_path / "run"), *STAIN))
+    with pytest.raises(ValueError, match=re.escape(says)):
+        Trainer(dataclasses.replace(config, **{field: value}))
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_train_config_made_in_python_with_its_run_folder_in_the_data_is_refused(data, tmp_path):
+    """The next run read the first one's folder as a domain of its own (the command line refused it)."""
+    config = config_from_args(parse(str(data), "-o", str(tmp_path / "run"), *STAIN))
+    with pytest.raises(ValueError, match="is inside the training data"):
+        Trainer(dataclasses.replace(config, output=str(data / "run1")))
+    assert not (data / "run1").exists()
+
+
+@pytest.mark.parametrize(("option", "value"), [("--scale", "inf"), ("--lr", "1e300"), ("--grad-clip", "1e39"),
+                                               ("--lr", "1e38")])
 def test_numbers_a_run_cannot_use_are_refused_with_exit_2_naming_the_option(data, tmp_path, capsys, option, value):
     assert run_train(parse(str(data), "-o", str(tmp_path / "run"), *STAIN, option, value)) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import remove_stale_temporaries
-from .._files import within
 from .._signals import interrupts_ignored_at_exit
 from ..model import PRESETS
 from ..train.config import ARCHITECTURE_ARGS, TrainConfig
@@ -93,25 +92,7 @@ def _check_run_options(values: dict[str, Any]) -> None:
         raise ValueError(
             "--overwrite removes the run in -o, --resume continues it: pass one of them"
         )
-    _check_folders(Path(values["data"]).expanduser(), Path(values["output"]).expanduser(), values.get("val_dir"))
 
-
-def _check_folders(data: Path, output: Path, val_dir: str | None) -> None:
-    """Refuse a run folder inside the training data (by any path: :func:`~stylizing_vit_aug._files.within`): its
-    previews would be training images of a domain of their own at the next run or resume, as ``stylize`` refuses an
-    output inside its input. Warn of validation images that are training images too (``--val-dir`` the data, inside
-    it or holding it): its metrics then measure fit, as the default validation on training crops does."""
-    if within(output, data):
-        raise CLIError(
-            f"the run folder -o {output} is inside the training data {data}, by some path: its previews would be read "
-            f"as training images (a domain of their own) by the next run or a resume; pass an -o outside {data}"
-        )
-    if val_dir is not None and (within(Path(val_dir).expanduser(), data) or within(data, Path(val_dir).expanduser())):
-        logger.warning(
-            "--val-dir %s overlaps the training data %s (the same folder, inside it or holding it): validation then "
-            "measures images the run trains on (as the default, crops of the training images, does); pass a folder "
-            "of held-out images to measure how the stylizer does on unseen ones", val_dir, data,
-        )
 
 
 @contextmanager

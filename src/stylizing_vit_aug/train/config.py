@@ -14,9 +14,11 @@ import dataclasses
 import math
 import os
 from dataclasses import field
+from pathlib import Path
 from typing import Any
 
-from ..option_choices import BACKGROUNDS, PRECISIONS, PRESET_NAMES
+from .._files import within
+from ..option_choices import BACKGROUNDS, PRECISIONS, PRESET_NAMES, whole_number
 from ..option_choices import PERCEPTUAL_LEVELS as LEVELS
 from ..seeds import seed_problem
 from .objective_table import OBJECTIVES
@@ -25,6 +27,9 @@ from .term_weights import FLOAT32_MAX, LossWeights, StainWeights
 __all__ = ["ARCHITECTURE_ARGS", "FINE_TUNING", "OBJECTIVES", "SCRATCH", "TrainConfig", "default_workers"]
 
 ARCHITECTURE_ARGS = ("img_size", "patch_size", "in_chans", "embed_dim", "depth", "num_heads")
+# the counts the command line takes as positive integers, checked alike in a TrainConfig made in Python (None: left out)
+COUNTS = ("epochs", "max_steps", "batch_size", "accumulate", "samples_per_epoch", "stop_after", "val_samples")
+
 
 # The schedule a run gets where --lr and --warmup-steps are left out. From scratch: the paper's
 # recipe. Fine-tuning trained weights: the paper's rate moves every weight of a trained network so
@@ -196,6 +201,9 @@ class TrainConfig:
             raise ValueError(f"--precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.background is not None and self.background not in BACKGROUNDS:
             raise ValueError(f"--background must be one of {BACKGROUNDS}, got {self.background!r}")
+        for name in COUNTS:
+            if (value := getattr(self, name)) is not None and whole_number(value, 1) is None:
+                raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
         for name in ("lr", "weight_decay", "grad_clip"):
             value = getattr(self, name)
             if value is None:  # --lr left out: scheduled() decides it
@@ -210,6 +218,12 @@ class TrainConfig:
             )
         if not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"--betas must lie in [0, 1), got {list(self.betas)}")
+        if self.lr is not None and self.lr * max(1 / (1 - self.betas[0]), self.weight_decay) > FLOAT32_MAX:
+            raise ValueError(
+                f"--lr {self.lr:g} is too large for AdamW, which computes --lr / (1 - beta1) and --lr x --weight-decay "
+                f"in float32 (at most {FLOAT32_MAX:.3g}): lower it"
+            )
+        self._check_folders()
         if self.architecture and self.init not in PRESET_NAMES:
             raise ValueError(
                 f"architecture overrides ({', '.join('--' + k.replace('_', '-') for k in self.architecture)}) "
@@ -224,6 +238,18 @@ class TrainConfig:
         if unused and getattr(self, unused) != type(getattr(self, unused))():
             raise ValueError(f"--{unused.replace('_', '-')} weighs the other objective's terms and would be ignored "
                              f"with --objective {self.objective}: drop it, or pick the objective it is for")
+
+    def _check_folders(self) -> None:
+        """Refuse a run folder inside the training data (by any path: :func:`~stylizing_vit_aug._files.within`): its
+        previews would be training images of a domain of their own at the next run or resume, as ``stylize`` refuses
+        an output inside its input."""
+        data, output = Path(self.data).expanduser(), Path(self.output).expanduser()
+        if within(output, data):
+            raise ValueError(
+                f"the run folder -o {output} is inside the training data {data}, by some path: its previews would "
+                f"be read as training images (a domain of their own) by the next run or a resume; pass an -o outside "
+                f"{data}"
+            )
 
     @property
     def fine_tunes(self) -> bool:

@@ -8,10 +8,12 @@ asks which objective it holds (the objective only says ``needs_real_styles``).""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import torch
 
+from .._files import within
 from ..bank import strategy_name
 from ..bank.building import note_empty_domains
 from ..option_choices import DEFAULT_BACKGROUND
@@ -29,10 +31,10 @@ NEARLY_ALL = 0.9  # the share of blank validation crops from which validation sa
 
 
 def say_data_doubts(config: TrainConfig, dataset: ImageFolderDataset, resume_state: dict[str, Any] | None) -> None:
-    """Warn where the data will not train as asked: changed since the resumed checkpoint, domain
-    subfolders without an image, one domain for ``--pairing other_domain``, or a validation
-    folder that nothing reads. Here, not in the dataset: a run without ``--val-dir`` lists the
-    training folder twice, and this is said once."""
+    """Warn where the data will not train as asked: changed since the resumed checkpoint, domain subfolders without
+    an image, one domain for ``--pairing other_domain``, a validation folder that nothing reads or that holds
+    training images. Here, not in the dataset: a run without ``--val-dir`` lists the training folder twice, and this
+    is said once."""
     if data_changed(resume_state, dataset):
         saved = resume_state["trainer"]["data"]  # type: ignore[index]
         logger.warning(
@@ -53,6 +55,13 @@ def say_data_doubts(config: TrainConfig, dataset: ImageFolderDataset, resume_sta
         )
     if config.val_dir and not config.validate_every:
         logger.warning("--val-dir %s is not used: --validate-every is 0", config.val_dir)
+    data, val = Path(config.data).expanduser(), None if config.val_dir is None else Path(config.val_dir).expanduser()
+    if val is not None and (within(val, data) or within(data, val)):  # its metrics measure fit, as the default's do
+        logger.warning(
+            "--val-dir %s overlaps the training data %s (the same folder, inside it or holding it): validation then "
+            "measures images the run trains on (as the default, crops of the training images, does); pass a folder "
+            "of held-out images to measure how the stylizer does on unseen ones", config.val_dir, config.data,
+        )
 
 
 def say_validation_glass(config: TrainConfig, crops: torch.Tensor) -> None:

@@ -65,13 +65,18 @@ class LossRise:
         )
 
 
-def divergence_advice(config: TrainConfig, checkpoint: Path, saved_step: int | None) -> str:
+def divergence_advice(config: TrainConfig, checkpoint: Path, saved_step: int | None, *, at_start: bool = False) -> str:
     """What a run that went NaN/Inf kept (its last ``checkpoint``, of ``saved_step``, or nothing) and
-    what to start again with: a lower rate, and clipping or a warmup where the run had none."""
+    what to start again with: a lower rate, and clipping or a warmup where the run had none; ``at_start``: before
+    any step was applied, where the weights are the start's and no rate can be why."""
     kept = (
         f"the last checkpoint, {checkpoint} (step {saved_step}, finite weights), is kept"
         if saved_step is not None else "no checkpoint was written"
     )
+    if at_start:
+        return (f"Nothing non-finite was saved; {kept}. No step had been applied, so the learning rate is not why: "
+                "look at the loss weights (--loss-weights, --stain-weights), --mean/--std, the --init checkpoint "
+                "and the data")
     remedies = [f"a lower --lr (this run: {config.lr:g})"]
     remedies += [] if config.grad_clip > 0 else ["gradient clipping (--grad-clip 1.0)"]
     remedies += [] if config.warmup_steps else ["--warmup-steps"]

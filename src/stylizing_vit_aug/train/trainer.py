@@ -366,8 +366,8 @@ class Trainer:
                 f"{self._advice()}"
             )
 
-    def _advice(self) -> str:
-        return divergence_advice(self.config, self.checkpoint_dir / LAST_CHECKPOINT, self.saved_step)
+    def _advice(self, at_start: bool = False) -> str:  # at_start: no step applied yet
+        return divergence_advice(self.config, self.checkpoint_dir / LAST_CHECKPOINT, self.saved_step, at_start=at_start)
 
     def save_checkpoint(self) -> Path | None:
         """``checkpoints/last``, written by rank 0; a failed write (a full disk on its node) stops every
@@ -456,15 +456,15 @@ class Trainer:
         return record
 
     def _checked_gradient(self, losses: dict[str, float]) -> float:
-        """The gradient norm (clipped to ``--grad-clip`` when on); :class:`TrainingDiverged` if a
-        loss term, the total or the gradient is NaN/Inf. Every process sees the same reduced
-        losses and synchronised gradients, so all stop together."""
+        """The gradient norm (clipped to ``--grad-clip`` when on); :class:`TrainingDiverged` if a loss term, the total
+        or the gradient is NaN/Inf. Every process sees the same reduced losses and gradients, so all stop together."""
         step = self.step + 1
         terms = _not_finite({k: v for k, v in losses.items() if k != "loss"})
         if terms or not math.isfinite(losses["loss"]):
             went = f"the loss term(s) {', '.join(terms)}" if terms else f"the weighted total loss ({losses['loss']})"
             raise TrainingDiverged(
-                f"training diverged at step {step}: {went} went non-finite; the step was not applied. {self._advice()}"
+                f"training diverged at step {step}: {went} went non-finite; the step was not applied. "
+                f"{self._advice(at_start=step == 1)}"
             )
         parameters = [p for p in self.model.parameters() if p.grad is not None]
         if self.config.grad_clip > 0:
@@ -475,7 +475,7 @@ class Trainer:
             raise TrainingDiverged(
                 f"training diverged at step {step}: the gradient went non-finite (norm {norm}) while the losses "
                 f"were finite ({', '.join(f'{k}={v:.4g}' for k, v in losses.items())}); the step was not applied. "
-                f"{self._advice()}"
+                f"{self._advice(at_start=step == 1)}"
             )
         return norm
 
