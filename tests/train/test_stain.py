@@ -197,3 +197,17 @@ def test_distribution_term_needs_real_styles_and_trains_the_model():
     assert out.terms["distribution"].item() > 0 and out.terms["colour"].item() > 0
     out.terms["distribution"].backward()
     assert model.encoder.patch_embed.proj.weight.grad.abs().sum() > 0
+
+
+def test_the_stain_objective_refuses_a_one_channel_model_before_any_step_and_leaves_the_folder_usable(
+    data, tmp_path, capsys
+):
+    """``--in-chans 1 --objective stain`` failed at step 1 with an internal message naming neither option, and
+    its folder then held an 'unfinished attempt' a corrected run had to --overwrite (a hostile probe)."""
+    args = ["--init", "tiny", *ARCH, *options(), "--objective", "stain", "--pairing", "same-domain", "--max-steps", "1"]
+    run = tmp_path / "run"
+    assert run_train(parse(str(data), "-o", str(run), *args, "--in-chans", "1")) == 2
+    err = capsys.readouterr().err
+    assert "--objective stain re-stains RGB images" in err and "--objective paper" in err
+    assert not (run / "log.jsonl").exists() and not (run / "checkpoints").exists()
+    assert run_train(parse(str(data), "-o", str(run), *args)) == 0  # the corrected run, into the same folder

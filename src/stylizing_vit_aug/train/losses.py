@@ -272,6 +272,11 @@ class StainSupervisedObjective(nn.Module):
         sampler: StainChangeSampler | None = None,
     ) -> None:
         super().__init__()
+        if (channels := model.config.in_chans) != 3:  # checked before any step (it failed at the first, the run begun)
+            raise ValueError(
+                f"--objective stain re-stains RGB images in H&E optical density, and this model takes {channels} "
+                "channel(s) (--in-chans, or the --init checkpoint's): train it with --objective paper, or an RGB model"
+            )
         self.model = model
         self.weights = weights or StainWeights()
         self.sampler = sampler or StainChangeSampler()
