@@ -55,13 +55,14 @@ from ._common import (
     undo_normalize,
 )
 
-__all__ = ["StyleAugmentation", "StyleParams"]
+__all__ = ["StyleAugmentation", "StyleParams", "pin_calls"]
 
 # what runs between a user's call and a front-end's warning: this package and the hosts that call a front-end
 _HOSTS = frozenset({"stylizing_vit_aug", "torch", "torchvision", "kornia", "monai", "albumentations"})
 # how the hosts call a front-end (torch modules: forward; MONAI, albumentations: __call__; kornia's containers draw
 # through generate_parameters first): what torch.compile must not trace (run_eagerly)
 _ENTRY_POINTS = ("forward", "__call__", "generate_parameters")
+_CALLS = ("forward", "__call__", "apply", "apply_to_images")  # a front-end's calls: each holds one stylizer and bank
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,10 @@ class StyleAugmentation:
     _device_given = True  # whether device= was given (default: one pickled before _set_up recorded it)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Every front-end runs eagerly inside a model or pipeline a user compiles (:func:`run_eagerly`)."""
+        """Every front-end's call holds one stylizer and bank throughout (:func:`pin_calls`), and runs eagerly inside
+        a model or pipeline a user compiles (:func:`run_eagerly`)."""
         super().__init_subclass__(**kwargs)
+        pin_calls(cls)
         when_imported("torch._dynamo", functools.partial(run_eagerly, cls))  # torch.compile imports it first
 
     @classmethod
@@ -325,13 +328,16 @@ class StyleAugmentation:
         walked only where it warns); those it leaves as they were keep theirs."""
         warn_no_gradient(images, type(self).__name__, stacklevel=_user_stacklevel, kept_pass=True)
 
-    def _stylize_images(self, images: Any, styles: StyleStream | torch.Tensor, strength: Any, ready: Any = None) -> Any:
+    def _stylize_images(
+        self, images: Any, styles: StyleStream | torch.Tensor, strength: Any, ready: Any = None, stylizer: Any = None
+    ) -> Any:
         """Stylise ``images`` that :meth:`_check_input` has checked on this call: tensors through the
         one "undo Normalize, check 0–1, stylise, redo"; PIL images and numpy arrays as the engine
         converts them, without a second read of their values. ``ready``: what the check returned,
         read once; None where it could not read the values (on a GPU, integers) or found float ones
-        to clip to 0–1 (then clipped here, a copy), or where the caller kept no answer."""
-        mode, stylizer, name = self.settings.mode, self.stylizer, type(self).__name__
+        to clip to 0–1 (then clipped here, a copy), or where the caller kept no answer. ``stylizer``: the one the
+        styles were drawn for, where the draw was a call of its own (None: this call's)."""
+        mode, stylizer, name = self.settings.mode, stylizer or self.stylizer, type(self).__name__
         what = f"{name}'s input"  # as the engine's messages name it (a 12-bit note), as this front-end's own do
         if not isinstance(images, torch.Tensor):
             images = ready if ready is not None else clipped01(images)
@@ -364,6 +370,25 @@ def check_pixel_range(value_range: Any, owner: str, takes_stats: bool) -> tuple[
         "range (e.g. CT in Hounsfield units, -1000 to 3000): "
         + RANGE_FIX.replace("(low, high)", f"({low:g}, {high:g})")
     )
+
+
+def pin_calls(cls: type) -> None:
+    """Hold each call of the entry points ``cls`` defines (:data:`_CALLS`) to one stylizer and bank
+    (:meth:`~._common.StyleSource.pinned`), so a checkpoint or bank file saved again mid-call never pairs the new
+    network with the old streams; ``cls`` reaches its source as ``_source``."""
+    for name in _CALLS:
+        method = cls.__dict__.get(name)
+        if method is not None:
+            setattr(cls, name, _pinned(method))
+
+
+def _pinned(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self._source.pinned():
+            return method(self, *args, **kwargs)
+
+    return call
 
 
 def run_eagerly(cls: type) -> None:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,7 @@ from .._words import counted
 from ..bank import BankMismatch, StyleBank, bundled_bank, check_same_stylizer
 from ..bank.storage import file_mismatch, read_bank_info
 from ..checkpoints import DEFAULT_ALIAS, CheckpointError, MissingStatistics
-from ..checkpoints.recorded import MEASURE_STATS, missing_stats
+from ..checkpoints.recorded import missing_stats
 from ..devices import usable_device
 from ..image_ops import strength_values
 from ..images import Normalization, check_float_range
@@ -39,9 +40,12 @@ from ..model import StyleStream
 from ..stylizer import Stylizer
 from ._recorded import bank_file_holds, bank_file_records, check_recordable_settings, recorded_stylizer
 from ._recorded import unrecorded_settings as unrecorded_settings  # callers import it from here
+from ._source_checks import checked_bank_path as checked_bank_path  # callers import them from here
+from ._source_checks import checked_source as checked_source
+from ._source_checks import front_end_stats_advice as front_end_stats_advice
 
 if TYPE_CHECKING:
-    from ..hub import CheckpointRequest
+    pass
 
 logger = logging.getLogger(__name__)
 
@@ -227,96 +231,6 @@ def pick_styles(
     return bank.style_images(indices, crop=crop, generator=generator)
 
 
-def front_end_stats_advice(source: str) -> str:
-    """How a front-end user gives statistics to a checkpoint that records none: a transform's own
-    mean=/std= are the input's ``Normalize``, not the checkpoint's, so only a loaded Stylizer (or
-    a folder saved with them) can carry them."""
-    return (
-        "a transform cannot be given them (its mean=/std= are those of the Normalize before it, not the "
-        f"checkpoint's): pass stylizer=sva.load_stylizer({source!r}, mean=..., std=...) with the per-channel "
-        "statistics (0-1 units) of the images it was trained on, or save that Stylizer once with "
-        ".save_pretrained(folder) and pass stylizer=folder (a folder records them, and pickles as a path). "
-        + MEASURE_STATS
-    )
-
-
-def checked_source(
-    source: str | os.PathLike,
-    revision: str | None = None,
-    stats_advice: Callable[[str], str] | None = front_end_stats_advice,
-) -> str:
-    """A checkpoint source string as a per-sample transform keeps it, after the checks that load
-    no model, so a typo fails at construction rather than when a rare draw first fires: a path
-    must exist (kept absolute, so a saved pipeline loads from any folder) and its record be one the
-    loader takes (:func:`~stylizing_vit_aug.local_checkpoint.check_record`: a file's header is read,
-    so a style bank or a damaged file is named now), a name must be one ``load_stylizer`` knows,
-    and a Hub source's config.json is checked (:func:`~stylizing_vit_aug.hub.check_hub_source`,
-    online too). A checkpoint that records no statistics (its config.json or header, or the official
-    registry's) is :class:`MissingStatistics` with ``stats_advice(source)`` (None: the caller has
-    statistics, e.g. ``--mean``/``--std``), online as offline; then, where the loader would read the cache
-    only (``HF_HUB_OFFLINE=1``, or a Hub host that does not resolve), its weights must be in the Hugging Face
-    cache. Each failure is the loader's own error. Weights
-    are never downloaded here. The one early refusal of a checkpoint: the commands'
-    ``CheckpointChoice.refuse_unread``."""
-    from ..checkpoints import WEIGHTS_NAME
-    from ..hub import CheckpointRequest, accepted_source
-    from ..local_checkpoint import check_record
-
-    text = os.fspath(source)
-    request = CheckpointRequest(text, revision)
-    entry = accepted_source(request)  # no such path, a pickle, an unknown name: the loader's errors
-    if entry.kind == "on disk":
-        kind = "the checkpoint folder" if request.path.is_dir() else "the weights file"
-        kept, what, files = os.path.abspath(request.path), f"{kind} {request.path}", _local_files(request.path)
-        recorded = files is None or check_record(*files, None, None, what)  # no weights: the loader says so
-    elif entry.kind == "hub":
-        kept, (repo_id, what, recorded) = text, _checked_hub_source(request)
-    else:
-        return text
-    if not recorded and stats_advice is not None:  # first: the weights could not be used if they were cached
-        raise missing_stats(what, stats_advice(text))
-    if entry.kind == "hub" and request.cache_only is not None:  # the loader reads the cache only (offline, or a
-        request.download(repo_id, WEIGHTS_NAME)  # host that does not resolve): nothing could fetch them at first use
-    return kept
-
-
-def _checked_hub_source(request: CheckpointRequest) -> tuple[str, str, bool]:
-    """A Hub source's (an official name or a repo id) repo, what a refusal calls it, and whether its statistics
-    are recorded (:func:`~stylizing_vit_aug.hub.check_hub_source`, asked once: it may download config.json)."""
-    from ..hub import check_hub_source, resolve_official
-
-    official = resolve_official(request.text)
-    recorded = check_hub_source(request)
-    what = f"the official checkpoint {official.repo_id}" if official else f"the Hub repo {request.text}"
-    return official.repo_id if official else request.text, what, recorded
-
-
-def _local_files(path: Path) -> tuple[Path, Path | None] | None:
-    """The weights file and config.json a local checkpoint loads from, as the loader picks them
-    (:func:`~stylizing_vit_aug.local_checkpoint.folder_files`); None for a folder without weights."""
-    from ..local_checkpoint import folder_files
-
-    return folder_files(path) if path.is_dir() else (path, None)
-
-
-def checked_bank_path(path: str | os.PathLike) -> str:
-    """A bank file path as a per-sample transform keeps it: absolute (a saved pipeline loads from
-    any folder) and, checked at construction as ``StyleBank.load`` checks it
-    (:func:`~stylizing_vit_aug.bank.storage.check_bank_path`), a file: not a folder, a missing
-    path or a broken link."""
-    from ..bank.storage import check_bank_path
-
-    resolved = os.path.abspath(Path(path).expanduser())
-    try:
-        check_bank_path(Path(resolved), "a transform's bank=")
-    except FileNotFoundError as error:
-        given = ""
-        if os.fspath(path) != resolved:
-            given = f" (bank={os.fspath(path)!r}, from the working directory {os.getcwd()})"
-        raise FileNotFoundError(f"{error}{given}; bank=None takes the bundled sample styles") from None
-    return resolved
-
-
 def get_stylizer(
     source: str | None,
     revision: str | None = None,
@@ -462,8 +376,34 @@ class StyleSource:
             self._check_recorded_stylizer()
         self.device = str(usable_device(device, f"{owner} device")) if device is not None else "cpu"
 
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[None]:
+        """One call's stylizer and bank: each looked up once in the call (the files looked at once) and the same at
+        every use inside it in this thread, so a save meanwhile never pairs the new network with the old bank's
+        streams, which it stylised with silently (a hostile probe: one call in 145, two threads, files re-saved).
+        Nested calls keep the outer call's."""
+        pins = self.__dict__.get("_pins")
+        if pins is None:
+            pins = self.__dict__.setdefault("_pins", threading.local())
+        if getattr(pins, "call", None) is not None:
+            yield
+            return
+        pins.call = {}
+        try:
+            yield
+        finally:
+            pins.call = None
+
+    def _pin(self) -> dict[str, Any] | None:
+        """This thread's current call's pins (:meth:`pinned`), else None."""
+        pins = self.__dict__.get("_pins")
+        return None if pins is None else getattr(pins, "call", None)
+
     @property
     def stylizer(self) -> Stylizer:
+        pin = self._pin()
+        if pin is not None and "stylizer" in pin:
+            return pin["stylizer"]
         self._drop_changed()
         stylizer = self._stylizer  # read once: another thread's reload (_drop_changed) may set it to None
         if stylizer is None:
@@ -475,8 +415,8 @@ class StyleSource:
                 except MissingStatistics:  # known only now (a Hub repo online): not a transform's advice
                     raise missing_stats(str(source), front_end_stats_advice(str(source))) from None
                 self._stylizer_state, self._loaded_from, self._stylizer = state, source, stylizer
-                if (bank := self._bank) is not None:
-                    check_same_stylizer(bank.stylizer, stylizer, "this transform")
+        if pin is not None:
+            pin["stylizer"] = stylizer
         return stylizer
 
     def _stylizer_request(self) -> tuple[str | None, str | None, dict[str, Any]]:
@@ -504,15 +444,56 @@ class StyleSource:
 
     @property
     def bank(self) -> StyleBank:
-        self._drop_changed()
-        bank = self._bank  # read once, as the stylizer
-        if bank is None:
-            stylizer = self.stylizer
+        """The bank, of the stylizer this call uses. A bank file saved again that does not match the stylizer: a
+        stylizer the file records is read from it again; a stylizer of its own (a checkpoint saved again, its bank
+        not yet, or the other way round) keeps the last pair that matched, with a warning, until both do (each call
+        failed in between: a hostile probe)."""
+        pin = self._pin()
+        if pin is not None and "bank" in pin:
+            return pin["bank"]
+        stylizer = self.stylizer
+        try:
+            bank = self._bank_of(stylizer)
+        except BankMismatch:
+            if self.bank_path is not None and self.source is None and not self._stylizer_given:
+                self._stylizer = None  # the file records another stylizer now: read it again
+                if pin is not None:
+                    del pin["stylizer"]
+                stylizer, bank = self.stylizer, None
+            if (bank := self._matching_or_last(stylizer, pin)) is None:
+                raise
+        if pin is not None:
+            pin["bank"] = bank
+        return bank
+
+    def _bank_of(self, stylizer: Stylizer) -> StyleBank:
+        """The bank of ``stylizer``: as last resolved for it, else loaded (BankMismatch: the file is another's)."""
+        bank, last = self._bank, self.__dict__.get("_last_pair")  # read once, as the stylizer
+        if bank is None or not (self._bank_given or (last is not None and last[0] is stylizer and last[1] is bank)):
             with _attribute_errors_said("bank"):
                 state = file_state(self.bank_path)
                 bank = get_bank(self.bank_path, stylizer, state=state) if self.bank_path else bundled_bank(stylizer)
                 self._bank_state, self._bank = state, bank
+        check_same_stylizer(bank.stylizer, stylizer, "this transform")
+        self.__dict__.update(_last_pair=(stylizer, bank), _mismatch_said=False)
         return bank
+
+    def _matching_or_last(self, stylizer: Stylizer, pin: dict[str, Any] | None) -> StyleBank | None:
+        """The bank of ``stylizer`` (read again), else the last pair that matched, pinned for this call (None: none
+        matched yet, a mismatch of the user's own files to be said)."""
+        try:
+            return self._bank_of(stylizer)
+        except BankMismatch:
+            last = self.__dict__.get("_last_pair")
+            if last is None:
+                return None
+            if not self.__dict__.get("_mismatch_said"):
+                self.__dict__["_mismatch_said"] = True
+                logger.warning("this transform's checkpoint and bank file %s do not match (one was saved again, the "
+                               "other not yet): it stylises with the last pair that did until both do", self.bank_path)
+            if pin is not None:
+                pin["stylizer"] = last[0]
+            return last[1]
 
     def _drop_changed(self) -> None:
         """Forget a stylizer or bank loaded from files saved again since (their :func:`file_state`
@@ -593,6 +574,8 @@ class StyleSource:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
+        for here in ("_pins", "_last_pair", "_mismatch_said"):  # this process's calls and objects
+            state.pop(here, None)
         if not self._stylizer_given:
             state["_stylizer"] = None  # reloaded from its source in the new process
         if not self._bank_given:

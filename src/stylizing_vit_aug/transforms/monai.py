@@ -49,8 +49,8 @@ from ..images.float_range import NORMALISED_REACH, RESAMPLED_SHARE, range_advice
 from ..images.kinds import TORCH_UINT16
 from ..images.value_range import check_sixteen_bit_range, check_value_range, from_unit, to_unit
 from ..stylizer import Stylizer
-from ._base import StyleAugmentation
-from ._common import check_probability, warn_deprecated
+from ._base import StyleAugmentation, pin_calls
+from ._common import StyleSource, check_probability, warn_deprecated
 
 __all__ = ["RandStylize", "RandStylized"]
 
@@ -381,6 +381,10 @@ class RandStylized(RandomizableTransform, MapTransform):
     def bank(self) -> StyleBank:
         return self.array_transform.bank
 
+    @property
+    def _source(self) -> StyleSource:  # its keys' calls share one stylizer and bank (pin_calls)
+        return self.array_transform._source
+
     def __repr__(self) -> str:
         inner = self.array_transform
         return (f"RandStylized(keys={list(self.keys)}, prob={self.prob}, {inner._style_repr()}, "
@@ -405,3 +409,6 @@ class RandStylized(RandomizableTransform, MapTransform):
         for key in self.key_iterator(d):
             d[key] = self.array_transform(d[key], randomize=False)
         return d
+
+
+pin_calls(RandStylized)

@@ -112,7 +112,8 @@ class StylizeTransform(StyleAugmentation, Transform):
         if self.p == 0 or float(torch.rand(1)) >= self.p:
             return {"apply": False}
         styles = self._styles_of(self._style_indices(1))  # first use: load the stylizer and bank now
-        return {"apply": True, "styles": styles, "strength": float(self._draw_strength(1))}
+        # with the stylizer the styles are of: transform(), called on its own, stylises with it (pin_calls)
+        return {"apply": True, "styles": styles, "strength": float(self._draw_strength(1)), "stylizer": self.stylizer}
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         # a plain tensor as it is: as_subclass of a sparse one raises before the check can refuse it
@@ -121,5 +122,5 @@ class StylizeTransform(StyleAugmentation, Transform):
         values01 = self._check_input(images)  # every call: a misplaced transform fails now, not on a rare draw
         if not params["apply"]:  # as it is, but a 16-bit MinIsWhite image as a stylised one comes back: as displayed
             return same_kind_copy(inpt) if isinstance(inpt, PIL.Image.Image) and min_is_white(inpt) else inpt
-        out = self._stylize_images(images, params["styles"], params["strength"], values01)
+        out = self._stylize_images(images, params["styles"], params["strength"], values01, params.get("stylizer"))
         return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
