@@ -13,7 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple, TypeVar
 
-__all__ = ["SHARED_MARK", "Shared", "refuse_if_shared", "shared_bank", "shared_bundled_bank", "shared_stylizer"]
+__all__ = [
+    "SHARED_MARK", "Shared", "read_only_if_shared", "refuse_if_shared", "shared_bank", "shared_bundled_bank",
+    "shared_stylizer",
+]
 
 SHARED_MARK = "_shared_as"
 """The attribute holding the mark (absent on an object of the caller's own; never pickled)."""
@@ -38,6 +41,31 @@ def refuse_if_shared(value: Any, name: str) -> None:
         "every transform (and caller) given that in this process, and a DataLoader worker loads it again from there "
         f"without the change, so setting it here would change the others and not the workers. {shared.own}"
     )
+
+
+class _ReadOnlyList(list):
+    """A shared object's list attribute as read (a copy): writing an item is refused as setting the attribute is
+    (``tf.bank.domains[3] = "b"`` relabelled the bank of every transform of that file, and not a spawned worker's)."""
+
+    __slots__ = ("_owner", "_name")
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        refuse_if_shared(self._owner, self._name)
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
+
+    def __reduce__(self) -> tuple:  # a plain list: never its owner
+        return list, (list(self),)
+
+
+def read_only_if_shared(owner: Any, name: str, value: list | None) -> list | None:
+    """``value``, list attribute ``name`` of ``owner``, as a read-only copy where ``owner`` is shared."""
+    if value is None or getattr(owner, SHARED_MARK, None) is None:
+        return value
+    view = _ReadOnlyList(value)
+    view._owner, view._name = owner, name
+    return view
 
 
 def shared_stylizer(stylizer: T, source: str, revision: str | None, options: Mapping[str, Any]) -> T:

@@ -79,6 +79,24 @@ def test_a_bank_loaded_for_a_path_refuses_to_be_changed_and_every_sharer_keeps_i
     assert sva.StylizeTransform(bank=own, p=1.0).bank is own
 
 
+@pytest.mark.parametrize(("name", "write"), [
+    ("domains", lambda labels: labels.__setitem__(0, "x")), ("domains", lambda labels: labels.append("x")),
+    ("domains", lambda labels: labels.sort(reverse=True)), ("sources", lambda files: files.__setitem__(0, None)),
+])
+def test_a_shared_banks_lists_refuse_item_writes_as_they_refuse_being_set(checkpoint, bank_file, name, write):
+    """``tf.bank.domains[0] = "x"`` (the relabelling docs/style-banks.md shows) relabelled the bank of every
+    transform of that file, and not a spawned worker's, where setting the list was refused (a hostile probe)."""
+    first, second = (sva.StylizeTransform(stylizer=checkpoint, bank=bank_file, p=1.0) for _ in range(2))
+    listed = getattr(first.bank, name)
+    with pytest.raises(AttributeError, match=rf"StyleBank\.{name} cannot be set.*bank='{bank_file}'"):
+        write(listed)
+    assert second.bank.domains == ["a", "b"] and second.bank.sources[0] is not None
+    assert pickle.loads(pickle.dumps(listed)) == list(listed) and type(pickle.loads(pickle.dumps(listed))) is list
+    own = sva.StyleBank.load(bank_file, first.stylizer)  # the advice: one's own lists are plain
+    own.domains[0] = "x"
+    assert own.domains == ["x", "b"] and type(own.domains) is list
+
+
 def test_the_bundled_bank_is_shared_and_its_advice_makes_ones_own(small_stylizer):
     first, second = (sva.StylizeTransform(stylizer=small_stylizer, p=1.0) for _ in range(2))
     shared = first.bank

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .._shared import SHARED_MARK, refuse_if_shared
+from .._shared import SHARED_MARK, read_only_if_shared, refuse_if_shared
 from ..devices import to_device_nowait, usable_device
 from ..image_ops import color_statistics, random_crop_resize
 from ..images import IMAGE_EXTENSIONS, ImageLike, ImageReadError, find_images, to_batch
@@ -318,8 +318,8 @@ class StyleBank:
     @property
     def domains(self) -> list[str] | None:
         """One domain label (a string) per style, or None. Set it to relabel the styles: checked
-        (one label per style), and sampling then groups the styles by the new labels."""
-        return self._domains
+        (one label per style), and sampling then groups the styles by the new labels (a shared bank's: read-only)."""
+        return read_only_if_shared(self, "domains", self._domains)
 
     @domains.setter
     def domains(self, domains: Sequence[Any] | None) -> None:
@@ -328,7 +328,7 @@ class StyleBank:
     @property
     def sources(self) -> list[StyleFile | None] | None:
         """The file each style came from (None for an image given in memory), or None: not recorded."""
-        return self._sources
+        return read_only_if_shared(self, "sources", self._sources)
 
     @sources.setter
     def sources(self, sources: Sequence[StyleFile | None] | None) -> None:
