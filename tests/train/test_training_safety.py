@@ -212,6 +212,10 @@ def test_extend_refuses_a_run_that_finished_its_schedule_and_names_weights_that_
     # the way the message gives works
     tune = ["--init", str(start), *options(), "--objective", "stain", "--pairing", "same-domain", "--max-steps", "1"]
     assert run_train(parse(str(data), "-o", str(tmp_path / "new"), *tune)) == 0
+    # resumed from its checkpoint into another folder: the run's own export is named, not -o's (a hostile probe)
+    other = [str(data), "-o", str(tmp_path / "other"), *STAIN, *export, "--max-steps", "4", "--extend"]
+    assert run_train(parse(*other, "--resume", str(last_checkpoint(run)))) == 2
+    assert f"--init {start} -o <new folder>" in capsys.readouterr().err
 
 
 @given(

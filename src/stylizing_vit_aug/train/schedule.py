@@ -110,8 +110,8 @@ def _checked_extension(
             f"{_leftovers_now_train(trainer, use)}"
         )
     rate = float(state["optimizer"]["param_groups"][0]["lr"])
-    if rate <= 0:
-        export = output / RUN_EXPORT
+    if rate <= 0:  # the checkpoint's own run's export (-o may be a new folder: --resume PATH)
+        export = (Path(path).parent.parent if Path(path).parent.name == "checkpoints" else output) / RUN_EXPORT
         start = (
             f"its export instead, with a new schedule: --init {export} -o <new folder>"
             if export.is_dir()
