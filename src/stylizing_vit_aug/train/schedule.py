@@ -98,7 +98,7 @@ def _checked_extension(
             f"--resume: this command line makes the run {total_steps} steps long, shorter than the checkpoint's "
             f"{total} ({path}, step {step}); a run keeps its schedule and cannot be shortened. Resume with the "
             f"checkpoint's length (--max-steps, --epochs, --samples-per-epoch, --batch-size and --accumulate set it); "
-            "to stop early, add --stop-after N"
+            f"to stop early, add --stop-after N{_processes_changed(trainer, config, use)}"
         )
     if not config.extend:
         raise ScheduleChanged(
@@ -107,7 +107,7 @@ def _checked_extension(
             "--batch-size and --accumulate set the length). Resuming would restart the learning-rate "
             f"schedule. Resume with the checkpoint's length, or add --extend to train on to step "
             f"{total_steps} with the cosine continued from the current rate to zero (never back up)"
-            f"{_leftovers_now_train(trainer, use)}"
+            f"{_leftovers_now_train(trainer, use)}{_processes_changed(trainer, config, use)}"
         )
     rate = float(state["optimizer"]["param_groups"][0]["lr"])
     if rate <= 0:  # the checkpoint's own run's export (-o may be a new folder: --resume PATH)
@@ -123,6 +123,16 @@ def _checked_extension(
             f"there is no rate left to continue. Fine-tune {start}"
         )
     return {"step": step, "lr": rate, "from_total": total}
+
+
+def _processes_changed(trainer: dict, config: TrainConfig, use: EpochUse) -> str:
+    """Where the run's length changed only with the number of processes (an epoch's steps split over them): said,
+    with the way to resume; else nothing."""
+    then, now = int(trainer.get("world_size", 1)), use.batch_samples // max(1, config.batch_size)
+    if then == now:
+        return ""
+    return (f". The checkpoint's run ran on {then} process(es) and this one on {now}, so an epoch takes other steps: "
+            f"resume on {then}, or give --max-steps {int(trainer['total_steps'])}")
 
 
 def _checkpoint_split(trainer: dict, use: EpochUse) -> EpochUse | None:
