@@ -96,3 +96,23 @@ def test_the_validation_glass_warning_reads_background_as_the_background_option_
     assert len(said) == warned
     if warned:
         assert str(folder) in said[0] and f"--background {background}" in said[0] and "--val-dir" in said[0]
+
+
+@pytest.mark.parametrize(("level", "background", "said"), [
+    (0, "keep", "one flat colour throughout"),  # a black image is no glass
+    (255, "dark", "one flat colour throughout"),  # a white one is no dark background
+    (255, "keep", "glass or transparent throughout"),
+    (0, "dark", "dark background throughout"),
+])
+def test_an_image_without_tissue_is_said_to_be_what_it_is(tmp_path, caplog, level, background, said):
+    """A black image under --background keep was called "glass or transparent throughout", a white one under dark
+    "dark background throughout": the setting's words, not the image's (a hostile probe)."""
+    data = tmp_path / "data"
+    for i in range(2):
+        write_image(data / "a" / f"{i}.png", size=(48, 48), seed=i)
+    flat = data / "a" / "flat.png"
+    Image.fromarray(np.full((48, 48, 3), level, np.uint8)).save(flat)
+    with caplog.at_level(logging.WARNING, logger="stylizing_vit_aug.train"):
+        trainer(tmp_path, data, "--background", background).fit()
+    named = [r.getMessage() for r in caplog.records if "holds no tissue" in r.getMessage()]
+    assert named and all(str(flat) in message and said in message for message in named)

@@ -300,7 +300,9 @@ class ImageFolderDataset(Dataset):
         self._looked_for_tissue.add(index)
         path = self.records[index].path
         if blankness(image, BLANK["min_std"], WHOLLY_GLASS, BLANK["background_level"], self.background) > 1:
-            empty = EMPTY_BACKGROUND[self.background]
+            # background by its rule, or flat (a black image under "keep" is no glass, a white one under "dark" no dark)
+            mostly = blankness(image, 0.0, WHOLLY_GLASS, BLANK["background_level"], self.background) > 1
+            empty = EMPTY_BACKGROUND[self.background] if mostly else EMPTY_BACKGROUND["style"]
             log_once(f"train:glass:{path}", "the %s image %s holds no tissue: it is %s throughout, so its crops are "
                      "plain; remove it from %s, or fill it with tissue", self.role, path, empty, self.root, log=logger)
 
