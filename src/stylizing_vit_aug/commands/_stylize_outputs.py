@@ -1,5 +1,5 @@
 """The refusals of a ``stylize`` run's outputs that need only their names, before the model loads: a name no file
-system takes, an output inside the input or style folder, ``-o`` named as an image."""
+system takes, an output folder or output inside the input or style folder, ``-o`` named as an image."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._files import same_file
+from .._files import same_file, within
 from ..images import IMAGE_EXTENSIONS
 from .common import CLIError
 
 if TYPE_CHECKING:
     from ._stylize_plan import StylizePlan
 
-__all__ = ["refuse_an_image_name_as_the_output_folder", "refuse_names_no_file_system_takes",
-           "refuse_outputs_in_the_input"]
+__all__ = ["refuse_an_image_name_as_the_output_folder", "refuse_an_output_folder_inside",
+           "refuse_names_no_file_system_takes", "refuse_outputs_in_the_input"]
 
 NAME_MAX = 255  # bytes of one file name: ext4, XFS, Btrfs, APFS, NTFS (255 characters there), most others
 
@@ -38,6 +38,21 @@ def refuse_names_no_file_system_takes(plan: StylizePlan, outputs: list[Path]) ->
                 f"the output of {path} would be {key}, which is also a folder the outputs of the input folder "
                 f"{Path(key)} go into: one path cannot be both; rename the input or that folder, or pass another --ext"
             )
+
+
+def refuse_an_output_folder_inside(output: Path, input_folder: Path | None, styles_dir: Path | None) -> None:
+    """Refuse an output folder that is the input folder (None: one input image) or the style folder, or inside
+    either, by identity (a link, a bind mount, a share mounted twice): outputs would be read as inputs, or drawn as
+    styles by a rerun, and an input or style named as an output would pass for it or be written over."""
+    if input_folder is not None and within(output, input_folder):
+        raise CLIError(
+            f"the output folder {output} must not be the input folder or inside it, by any path (a link, a "
+            f"bind mount, a share mounted twice); pass an -o outside {input_folder}"
+        )
+    if styles_dir is not None and within(output, styles_dir):
+        raise CLIError(f"the output folder {output} must not be the style folder or inside it: a rerun would "
+                       "draw its outputs as styles, and a style named as an output would pass for it or be written "
+                       f"over (--overwrite); pass an -o outside {styles_dir}")
 
 
 def refuse_outputs_in_the_input(plan: StylizePlan, outputs: list[Path]) -> None:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
-from .._files import file_key, non_utf8_name, same_file, within
+from .._files import file_key, non_utf8_name, same_file
 from ..bank.sources import images_digest
 from ..images import ImageReadError, check_whole, read_image
 from ..option_choices import DEFAULT_QUALITY
@@ -40,6 +40,7 @@ from ._ranks import attempt, stop_together
 from ._stylize_colour import colour_step_refusal, folders_of, reference_label
 from ._stylize_outputs import (
     refuse_an_image_name_as_the_output_folder,
+    refuse_an_output_folder_inside,
     refuse_names_no_file_system_takes,
     refuse_outputs_in_the_input,
 )
@@ -103,21 +104,8 @@ class StylizePlan:
         inputs = list_images(args.input, skipped=unlisted, outside=args.output)
         folder = args.input.is_dir()  # one image: only an output over the image itself is refused (check_outputs)
         root = args.input if folder else args.input.parent
-        if folder and within(args.output, root):  # by identity: a link, a bind mount, a share mounted twice
-            raise CLIError(
-                f"the output folder {args.output} must not be the input folder or inside it, by any path (a link, a "
-                f"bind mount, a share mounted twice); pass an -o outside {args.input}"
-            )
-        if args.styles_dir is not None and within(args.output, args.styles_dir):  # a rerun's styles: its outputs
-            raise CLIError(f"the output folder {args.output} must not be the style folder or inside it: a rerun would "
-                           "draw its outputs as styles, and a style named as an output would pass for it or be written "
-                           f"over (--overwrite); pass an -o outside {args.styles_dir}")
-        if args.quality is not None and not 0 <= args.quality <= 100:
-            raise CLIError(f"--quality must lie in 0..100, got {args.quality}")
-        suffixes = {f".{args.ext}"} if args.ext != "keep" else {path.suffix.lower() for path in inputs}
-        if args.quality is not None and not {PIL_FORMATS.get(suffix) for suffix in suffixes} & {"JPEG", "WEBP"}:
-            logger.warning("--quality %d is ignored: it sets JPEG and lossy WebP outputs, and this run writes none "
-                           "(%s)", args.quality, ", ".join(sorted(suffixes)))
+        refuse_an_output_folder_inside(args.output, args.input if folder else None, args.styles_dir)
+        _check_quality(args, inputs)
         refuse_an_image_name_as_the_output_folder(args.output, inputs[0])
         log = args.log or args.output / LOG_NAME
         if refusal := log_refusal(log, root if folder else None, args.output):
@@ -283,6 +271,18 @@ def start_on_every_rank(ranks: Ranks, start: Callable[[], T], held: ExitStack) -
         "paths (a shared file system)",
     )
     return started  # type: ignore[return-value]
+
+
+def _check_quality(args: argparse.Namespace, inputs: list[Path]) -> None:
+    """Refuse a --quality outside 0..100; warn of one no output of the run uses (no JPEG or lossy WebP)."""
+    if args.quality is None:
+        return
+    if not 0 <= args.quality <= 100:
+        raise CLIError(f"--quality must lie in 0..100, got {args.quality}")
+    suffixes = {f".{args.ext}"} if args.ext != "keep" else {path.suffix.lower() for path in inputs}
+    if not {PIL_FORMATS.get(suffix) for suffix in suffixes} & {"JPEG", "WEBP"}:
+        logger.warning("--quality %d is ignored: it sets JPEG and lossy WebP outputs, and this run writes none "
+                       "(%s)", args.quality, ", ".join(sorted(suffixes)))
 
 
 def _style_files(args: argparse.Namespace, unlisted: LeftOut) -> tuple[Path, ...]:
