@@ -134,6 +134,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"from up to {REFERENCE_SAMPLE} of them, evenly spread), so a dense tile and a pale one keep their difference. "
         "Needs --style and the colour step",
     )
+    _add_run_arguments(parser)
+    add_value_range_argument(parser)
+    add_on_error_argument(parser)
+    add_checkpoint_arguments(parser, bank=True)
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """What each output is and how the run writes it: strength, seed, copies, batches, format, record, compile."""
     parser.add_argument("--strength", type=unit_float, default=1.0, help="0 = unchanged, 1 = full style (default 1)")
     parser.add_argument("--seed", type=seed_argument, default=0, help="seed of the per-image style choice (default 0)")
     parser.add_argument(
@@ -170,6 +178,3 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"graphs; one of {', '.join(COMPILE_MODES)}). The first batch of each image size compiles "
         "for about a minute: it pays on long runs of one size",
     )
-    add_value_range_argument(parser)
-    add_on_error_argument(parser)
-    add_checkpoint_arguments(parser, bank=True)
