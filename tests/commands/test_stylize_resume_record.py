@@ -275,6 +275,29 @@ def test_strength_minus_0_is_strength_0_to_the_record(tmp_path, run_in, capsys):
     assert "other settings" not in capsys.readouterr().err
 
 
+def test_a_record_of_the_six_digit_version_agrees_with_the_numbers_it_rounds(tmp_path, run_in, capsys):
+    """Records held numbers to six digits before 0.2: resumed by this version, whose record holds every digit, a run
+    of statistics of seven was told its outputs were made with other settings (a review)."""
+    out = tmp_path / "out"
+    numbers = ("--mean", "0.7032299", "0.5", "0.5", "--std", "0.2", "0.2", "0.2", "--strength", "0.1234561")
+    assert run_in(out, *numbers) == 0
+    log = out / "stylize_log.csv"
+    rows = list(csv.DictReader(log.open(newline="")))
+    assert rows[0]["mean"] == "0.7032299 0.5 0.5" and rows[0]["strength"] == "0.1234561"
+    for row in rows:  # as the previous version wrote them
+        for name in ("mean", "std", "strength"):
+            row[name] = " ".join(f"{float(v):g}" for v in row[name].split())
+    with log.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    capsys.readouterr()
+    assert run_in(out, *numbers) == 0
+    assert "other settings" not in capsys.readouterr().err
+    assert run_in(out, *numbers[:-1], "0.2") == 0  # a strength it does not round to still differs
+    assert "strength 0.123456 in the record, 0.2 now" in capsys.readouterr().err
+
+
 def _warning_of_other_settings(err: str) -> str:
     assert "existing outputs were made with other settings than this run's" in err, err
     return err.split("other settings than this run's", 1)[1]

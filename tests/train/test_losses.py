@@ -152,7 +152,9 @@ def test_loss_weights_and_the_optimizer_numbers_reach_the_same_float32_bound(wei
     above = math.nextafter(largest, math.inf)
     term = weights.terms()[0]
     assert weights(**{term: largest}).as_dict()[term] == largest
-    assert TrainConfig(data="data", lr=largest, grad_clip=largest).validate() is None
+    assert TrainConfig(data="data", lr=largest * (1 - 0.9), grad_clip=largest).validate() is None
+    with pytest.raises(ValueError, match="is too large for AdamW"):  # its first step, lr / (1 - beta1), overflowed
+        TrainConfig(data="data", lr=largest).validate()
     with pytest.raises(ValueError, match=f"loss weight {term} must be a finite number from 0 to 3.4e\\+38"):
         weights(**{term: above})
     with pytest.raises(ValueError, match="--lr must be a number from 0 to 3.4e\\+38"):

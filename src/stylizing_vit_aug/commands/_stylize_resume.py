@@ -49,6 +49,7 @@ RUN_SETTINGS = ("strength", "seed", "mode", "background", "colour_match", "mean"
 # The settings a warning names (style_index and domain follow the style).
 SHOWN = ("style", "style_digest", "strength", "seed", "mode", "background", "colour_match", "colour_reference", "mean",
          "std", "value_range", "checkpoint", "revision", "fingerprint", "quality")
+EXACT_NUMBERS = ("strength", "mean", "std", "value_range")  # held to their last digit since 0.2, to six before
 REDO = "pass --overwrite to redo them with this run's settings, or write into a fresh output folder (-o)"
 
 
@@ -146,7 +147,18 @@ def _differs(row: dict[str, str], ours: dict[str, str], name: str) -> bool:
     recorded, planned = row[name], ours[name]
     if name == "colour_reference":
         recorded, planned = recorded.removesuffix(OWN_COLOURS), planned.removesuffix(OWN_COLOURS)
+    if name in EXACT_NUMBERS and recorded == _six_digits(planned):  # a record of a version that kept six digits
+        return False
     return recorded != planned and (bool(recorded) or name not in ADDED)
+
+
+def _six_digits(numbers: str) -> str | None:
+    """Numbers of the record (:func:`~._stylize_record.exact_number`) as versions before 0.2 wrote them, six
+    significant digits: such a record agrees with the numbers it rounds (None: not numbers)."""
+    try:
+        return " ".join(f"{float(number):g}" for number in numbers.split())
+    except ValueError:
+        return None
 
 
 def _reference_kind(row: dict[str, str]) -> str:
