@@ -218,12 +218,28 @@ def test_a_style_folder_inside_the_output_folder_is_refused_where_outputs_land_i
             str(tmp_path / "work" / "styles"), "--checkpoint", checkpoint, *extra]
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
-    assert f"holds the style folder {tmp_path / 'work' / 'styles'}" in err and "would be written inside" in err
+    assert f"would be written inside the style folder {tmp_path / 'work' / 'styles'}" in err
     assert files_of(tmp_path / "work" / "styles") == before and not (tmp_path / "work" / "styles.png").exists()
     (tmp_path / "in" / "styles" / "s1.png").rename(tmp_path / "in" / "s1.png")
     shutil.rmtree(tmp_path / "in" / "styles")
     assert cli.main(argv) == 0 and (tmp_path / "work" / "s1.png").is_file()
     assert files_of(tmp_path / "work" / "styles") == before
+
+
+def test_a_style_folder_reached_through_a_link_in_the_output_folder_is_refused(tmp_path, checkpoint, capsys):
+    """``-o work --styles-dir work/styles`` where ``work/styles`` links to ``work/lib/styles``: the check compared
+    the style folder's real path with the outputs' linked one, and ``--overwrite`` wrote over a style (a review)."""
+    write_images(tmp_path / "in" / "styles", 1)[0].rename(tmp_path / "in" / "styles" / "s1.png")
+    real = tmp_path / "work" / "lib" / "styles"
+    write_images(real, 2, seed=7)[0].rename(real / "s1.png")
+    (tmp_path / "work" / "styles").symlink_to(real, target_is_directory=True)
+    before = files_of(real)
+    for extra in ([], ["--overwrite"]):
+        argv = ["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "work"), "--styles-dir",
+                str(tmp_path / "work" / "styles"), "--checkpoint", checkpoint, *extra]
+        assert cli.main(argv) == 2
+        assert "would be written inside the style folder" in capsys.readouterr().err
+    assert files_of(real) == before
 
 
 def test_an_output_that_would_be_the_style_image_is_refused_and_the_style_kept(tmp_path, checkpoint, capsys):

@@ -98,10 +98,29 @@ def test_a_checkpoint_and_bank_saved_one_after_the_other_serve_the_last_matching
     with caplog.at_level(logging.WARNING):
         for _ in range(3):
             assert transform(torch.rand(3, 32, 32)).shape == (3, 32, 32)
-    assert caplog.text.count("do not match (one was saved again, the other not yet)") == 1
+    assert caplog.text.count("does not match this transform's stylizer") == 1
     if first_saved == "checkpoint":
         _bank(folder, bank_path, histology_crops)
     else:
         _checkpoint(1, folder)
     transform(torch.rand(3, 32, 32))
     assert _first_weight(transform.stylizer) == new != old and transform.bank.stylizer is transform.stylizer
+
+
+def test_a_lasting_mismatch_is_refused_once_the_wait_is_over(tmp_path, histology_crops, monkeypatch):
+    """A bank file rebuilt for another checkpoint, the transform's own unchanged, is no half-done save: the last pair
+    serves for PAIR_WAIT_S, then BankMismatch is raised as before (it was served for good, said once: a review)."""
+    folder, other = tmp_path / "ckpt", tmp_path / "other"
+    bank_path = tmp_path / "bank.safetensors"
+    _checkpoint(0, folder), _checkpoint(1, other)
+    _bank(folder, bank_path, histology_crops)
+    transform = sva.StylizeTransform(str(folder), str(bank_path), p=1.0)
+    transform(torch.rand(3, 32, 32))
+    _bank(other, bank_path, histology_crops)
+    transform(torch.rand(3, 32, 32))  # within the wait: the last pair
+    monkeypatch.setattr(_common, "PAIR_WAIT_S", 0.0)
+    with pytest.raises(sva.BankMismatch):
+        transform(torch.rand(3, 32, 32))
+    fresh = sva.StylizeTransform(str(folder), str(bank_path), p=1.0)  # no pair matched yet: refused at once
+    with pytest.raises(sva.BankMismatch):
+        fresh(torch.rand(3, 32, 32))

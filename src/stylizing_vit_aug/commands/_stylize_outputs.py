@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._files import same_file, within
+from .._files import inside_of, same_file, within
 from ..images import IMAGE_EXTENSIONS
 from .common import CLIError
 
@@ -56,37 +56,41 @@ def refuse_an_output_folder_inside(output: Path, input_folder: Path | None, styl
 
 
 def refuse_outputs_in_the_input(plan: StylizePlan, outputs: list[Path]) -> None:
-    """An output folder that holds the input folder or the style folder maps some inputs into it: an output would
-    overwrite an input or a style (--overwrite), an input or a style would pass for a finished output, or an output
-    would be drawn as a style by the next run. Folders are compared by identity (:func:`~.._files.same_file`), so a
-    second path to one (a bind mount) is caught too. One input image's own folder as -o is refused only where an
-    output is the image."""
-    if same_file(plan.output, plan.root):  # one input image (a folder's own -o was refused by from_args)
+    """Outputs that land in the input folder or the style folder (the output folder holds it, or links into it): an
+    output would overwrite an input or a style (--overwrite), an input or a style would pass for a finished output,
+    or an output would be drawn as a style by the next run. Folders are compared by identity
+    (:func:`~.._files.inside_of`), so a second path to one (a link, a bind mount) is caught too. One input image's
+    own folder may hold its outputs: only an output that is the image is refused."""
+    if plan.folder_input:
+        _refuse_outputs_inside(plan, outputs, plan.root, "the input folder", "over an input, or an input taken for a "
+                               "finished output")
+    else:
         for number, out in enumerate(outputs):
             if same_file(out, source := plan.inputs[number // plan.styles_per_image]):
                 raise CLIError(
                     f"{out} would be written over its input {source} itself; pass another -o (a new folder "
                     "beside the image is fine) or another --ext"
                 )
-    _refuse_outputs_inside(plan, outputs, plan.root, "the input folder", "over an input, or an input taken for a "
-                           "finished output")
     if plan.styles_dir is not None:  # -o inside it was refused by from_args
         _refuse_outputs_inside(plan, outputs, plan.styles_dir, "the style folder", "over a style, or a style taken "
                                "for a finished output, and the next run would draw outputs as styles")
 
 
 def _refuse_outputs_inside(plan: StylizePlan, outputs: list[Path], folder: Path, what: str, why: str) -> None:
-    """Refuse an output that lands inside ``folder``, which lies inside the output folder (``why`` it is wrong)."""
+    """Refuse an output that lands inside ``folder`` (``why`` it is wrong): under a second path to the output
+    folder's place in ``folder`` (the output folder holds ``folder``, by identity: a bind mount), or in a folder that
+    is, links resolved, ``folder`` or inside it (a link among the outputs' folders let a style be written over: a
+    review). Each folder the outputs go into is looked at once."""
     real = folder.resolve()
     holder = next((parent for parent in real.parents if same_file(parent, plan.output)), None)
-    if holder is None:
-        return
-    inside = real.relative_to(holder).parts
-    for out in outputs:
-        if out.relative_to(plan.output).parts[: len(inside)] == inside:
+    place = real.relative_to(holder).parts if holder is not None else None
+    inside = inside_of(folder)
+    for out in {out.parent: out for out in reversed(outputs)}.values():  # the first output of each folder
+        lexically = place is not None and out.relative_to(plan.output).parts[: len(place)] == place
+        if lexically or (inside is not None and inside(out.parent.resolve())):
             raise CLIError(
-                f"the output folder {plan.output} holds {what} {folder}, and {out} would be written inside "
-                f"{what} ({why}); pass an -o outside {folder}"
+                f"{out} would be written inside {what} {folder} ({why}); the output folder {plan.output} holds it "
+                f"or links into it: pass an -o outside {folder}"
             )
 
 

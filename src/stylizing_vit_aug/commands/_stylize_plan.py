@@ -93,6 +93,7 @@ class StylizePlan:
     colour_reference: str = "image"  # --colour-reference: "folder" maps a folder's inputs from one colour profile
     unlisted: tuple[tuple[Path, str], ...] = ()  # entries the listings left out, why (each warned of): exit code 3
     styles_dir: Path | None = None  # --styles-dir, whose files style_files lists
+    folder_input: bool = True  # the input is a folder (else one image, root its folder)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, ranks: Ranks) -> StylizePlan:
@@ -143,6 +144,7 @@ class StylizePlan:
             args.colour_reference,
             tuple(unlisted),
             args.styles_dir,
+            folder,
         )
         plan.check_outputs()
         checkpoint.refuse_unread()  # after the run's own mistakes, as a load would come

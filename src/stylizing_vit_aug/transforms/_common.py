@@ -56,6 +56,11 @@ PER_SAMPLE_STRATEGIES: tuple[str, ...] = ("uniform", "balanced")
 _STYLIZERS: dict[tuple[Any, ...], tuple[tuple, Stylizer]] = {}
 _BANKS: dict[tuple[str, bool], tuple[tuple, StyleBank]] = {}
 
+PAIR_WAIT_S = 60.0
+"""How long (seconds) a transform whose stylizer and bank file stopped matching keeps the last pair that matched: a
+job saving a checkpoint and its bank one after the other is done well within it, and a lasting mismatch (a bank built
+by another checkpoint) is refused after it."""
+
 RELOAD_CHECK_S = 1.0
 """How often (seconds, per transform and process) a transform looks whether the checkpoint or bank file it loaded
 was saved again: a folder's look (a listing and a stat per file) is too much for every sample of a DataLoader, so a
@@ -445,55 +450,58 @@ class StyleSource:
     @property
     def bank(self) -> StyleBank:
         """The bank, of the stylizer this call uses. A bank file saved again that does not match the stylizer: a
-        stylizer the file records is read from it again; a stylizer of its own (a checkpoint saved again, its bank
-        not yet, or the other way round) keeps the last pair that matched, with a warning, until both do (each call
-        failed in between: a hostile probe)."""
+        stylizer the file records is read from it again; else the last pair that matched serves, said once, for at
+        most :data:`PAIR_WAIT_S` (a checkpoint saved again and its bank not yet, or the other way round, failed each
+        call in between: a hostile probe), and then the mismatch is raised."""
         pin = self._pin()
         if pin is not None and "bank" in pin:
             return pin["bank"]
         stylizer = self.stylizer
         try:
             bank = self._bank_of(stylizer)
-        except BankMismatch:
-            if self.bank_path is not None and self.source is None and not self._stylizer_given:
-                self._stylizer = None  # the file records another stylizer now: read it again
-                if pin is not None:
-                    del pin["stylizer"]
-                stylizer, bank = self.stylizer, None
-            if (bank := self._matching_or_last(stylizer, pin)) is None:
-                raise
+        except BankMismatch as mismatch:
+            bank = self._after_mismatch(mismatch, pin)
         if pin is not None:
             pin["bank"] = bank
         return bank
 
     def _bank_of(self, stylizer: Stylizer) -> StyleBank:
-        """The bank of ``stylizer``: as last resolved for it, else loaded (BankMismatch: the file is another's)."""
+        """The bank of ``stylizer``: the last pair's where it is of this stylizer object (checked when made), else
+        loaded and checked (BankMismatch: the file, or the bank object, is another stylizer's)."""
         bank, last = self._bank, self.__dict__.get("_last_pair")  # read once, as the stylizer
-        if bank is None or not (self._bank_given or (last is not None and last[0] is stylizer and last[1] is bank)):
+        if bank is not None and last is not None and last[0] is stylizer and last[1] is bank:
+            return bank
+        if bank is None or not self._bank_given:
             with _attribute_errors_said("bank"):
                 state = file_state(self.bank_path)
                 bank = get_bank(self.bank_path, stylizer, state=state) if self.bank_path else bundled_bank(stylizer)
                 self._bank_state, self._bank = state, bank
         check_same_stylizer(bank.stylizer, stylizer, "this transform")
-        self.__dict__.update(_last_pair=(stylizer, bank), _mismatch_said=False)
+        self.__dict__.update(_last_pair=(stylizer, bank), _mismatch_since=None)
         return bank
 
-    def _matching_or_last(self, stylizer: Stylizer, pin: dict[str, Any] | None) -> StyleBank | None:
-        """The bank of ``stylizer`` (read again), else the last pair that matched, pinned for this call (None: none
-        matched yet, a mismatch of the user's own files to be said)."""
-        try:
-            return self._bank_of(stylizer)
-        except BankMismatch:
-            last = self.__dict__.get("_last_pair")
-            if last is None:
-                return None
-            if not self.__dict__.get("_mismatch_said"):
-                self.__dict__["_mismatch_said"] = True
-                logger.warning("this transform's checkpoint and bank file %s do not match (one was saved again, the "
-                               "other not yet): it stylises with the last pair that did until both do", self.bank_path)
+    def _after_mismatch(self, mismatch: BankMismatch, pin: dict[str, Any] | None) -> StyleBank:
+        """The bank where the stylizer and bank file do not match: of the stylizer the file records now, where the
+        stylizer is that; else the last pair's (its stylizer pinned for this call) for :data:`PAIR_WAIT_S`."""
+        if self.bank_path is not None and self.source is None and not self._stylizer_given:
+            self._stylizer = None  # the file records another stylizer now: read it again
             if pin is not None:
-                pin["stylizer"] = last[0]
-            return last[1]
+                pin.pop("stylizer", None)
+            try:
+                return self._bank_of(self.stylizer)
+            except BankMismatch as again:
+                mismatch = again
+        last, since, now = self.__dict__.get("_last_pair"), self.__dict__.get("_mismatch_since"), time.monotonic()
+        if last is None or (since is not None and now - since > PAIR_WAIT_S):
+            raise mismatch
+        if since is None:
+            self.__dict__["_mismatch_since"] = now
+            logger.warning("the bank file %s does not match this transform's stylizer (a checkpoint or bank saved "
+                           "again and the other not yet, or a bank built by another checkpoint): it stylises with the "
+                           "last pair that matched for up to %g s, then refuses", self.bank_path, PAIR_WAIT_S)
+        if pin is not None:
+            pin["stylizer"] = last[0]
+        return last[1]
 
     def _drop_changed(self) -> None:
         """Forget a stylizer or bank loaded from files saved again since (their :func:`file_state`
@@ -574,7 +582,7 @@ class StyleSource:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        for here in ("_pins", "_last_pair", "_mismatch_said"):  # this process's calls and objects
+        for here in ("_pins", "_last_pair", "_mismatch_since"):  # this process's calls and objects
             state.pop(here, None)
         if not self._stylizer_given:
             state["_stylizer"] = None  # reloaded from its source in the new process
