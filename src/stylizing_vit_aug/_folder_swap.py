@@ -79,12 +79,12 @@ def _carry_over(retired: Path, directory: Path) -> tuple[list[str], Path | None]
     is kept apart under a visible name, said in a warning (it was left in the hidden ``.{name}.old-*``, and every
     later save failed on it again). ``retired`` is made writable by its owner first: a read-only folder saved again
     (0555) kept every entry where it was."""
-    with suppress(OSError):
-        os.chmod(retired, stat.S_IMODE(os.stat(retired).st_mode) | stat.S_IRWXU)
+    entries = [entry for entry in sorted(retired.iterdir()) if not os.path.lexists(directory / entry.name)]
+    if entries:  # only then: a kill before the new folder's mode is set finds the old one here (_restore_mode)
+        with suppress(OSError):
+            os.chmod(retired, stat.S_IMODE(os.stat(retired).st_mode) | stat.S_IRWXU)
     moved, left = [], []
-    for entry in sorted(retired.iterdir()):
-        if os.path.lexists(directory / entry.name):
-            continue  # the previous version of a file the save wrote
+    for entry in entries:  # not the previous versions of the files the save wrote
         try:
             os.rename(entry, directory / entry.name)
             moved.append(entry.name)

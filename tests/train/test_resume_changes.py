@@ -161,3 +161,7 @@ def test_a_resume_whose_length_changed_with_the_process_count_says_so(tmp_path, 
     said = str(refused.value)
     assert (f"ran on {then} process(es) and this one on {now}" in said) == (then != now)
     assert ("--max-steps 8" in said) == (then != now)
+    given = dataclasses.replace(config, max_steps=total_now)  # the length asked for in steps: not the processes'
+    with pytest.raises(ScheduleChanged) as refused:
+        check_schedule({"path": "ckpt", "trainer": trainer}, given, total_now, tmp_path / "run", use)
+    assert "process(es)" not in str(refused.value)

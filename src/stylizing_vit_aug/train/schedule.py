@@ -129,7 +129,7 @@ def _processes_changed(trainer: dict, config: TrainConfig, use: EpochUse) -> str
     """Where the run's length changed only with the number of processes (an epoch's steps split over them): said,
     with the way to resume; else nothing."""
     then, now = int(trainer.get("world_size", 1)), use.batch_samples // max(1, config.batch_size)
-    if then == now:
+    if then == now or config.max_steps is not None:  # a length given in steps does not follow the processes
         return ""
     return (f". The checkpoint's run ran on {then} process(es) and this one on {now}, so an epoch takes other steps: "
             f"resume on {then}, or give --max-steps {int(trainer['total_steps'])}")
