@@ -246,13 +246,12 @@ def test_a_big_endian_image_comes_back_in_its_own_byte_order_fired_or_not(small_
     """Fired, a big-endian image came back native-endian, unfired in its own order: the dtype followed the draw
     (MONAI's front-end casts back; this one did not: a hostile probe). (``images=`` reaches a transform native-endian:
     albumentations' own stacking.)"""
-    target = "image"
     top = 1.0 if dtype == ">f4" else 65535
     image = (np.random.default_rng(3).uniform(0, 1, (32, 32, 3)) * top).astype(dtype)
-    given = image
-    def run(p: float, images: np.ndarray) -> np.ndarray:
-        return A.Compose([AlbumentationsStylize(small_stylizer, bank, p=p)], seed=5)(**{target: images})[target]
 
-    outs = [run(p, given) for p in (0.0, 1.0)]
+    def run(p: float, pixels: np.ndarray) -> np.ndarray:
+        return A.Compose([AlbumentationsStylize(small_stylizer, bank, p=p)], seed=5)(image=pixels)["image"]
+
+    outs = [run(p, image) for p in (0.0, 1.0)]
     assert [out.dtype for out in outs] == [np.dtype(dtype)] * 2
-    assert np.array_equal(outs[1], run(1.0, given.astype(given.dtype.newbyteorder("="))))  # the same values
+    assert np.array_equal(outs[1], run(1.0, image.astype(image.dtype.newbyteorder("="))))  # the same values
