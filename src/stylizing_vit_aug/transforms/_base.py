@@ -61,7 +61,7 @@ __all__ = ["StyleAugmentation", "StyleParams", "pin_calls"]
 _HOSTS = frozenset({"stylizing_vit_aug", "torch", "torchvision", "kornia", "monai", "albumentations"})
 # how the hosts call a front-end (torch modules: forward; MONAI, albumentations: __call__; kornia's containers draw
 # through generate_parameters first): what torch.compile must not trace (run_eagerly)
-_ENTRY_POINTS = ("forward", "__call__", "generate_parameters")
+_ENTRY_POINTS = ("forward", "__call__", "forward_parameters", "generate_parameters")
 _CALLS = ("forward", "__call__", "apply", "apply_to_images")  # a front-end's calls: each holds one stylizer and bank
 
 

@@ -113,6 +113,12 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
             )
         return super().forward(input, params=params, **kwargs)
 
+    def forward_parameters(self, batch_shape: torch.Size) -> dict[str, torch.Tensor]:
+        """kornia's draw of a call's gate and parameters, here so that it runs eagerly in a compiled pipeline
+        (:func:`~._base.run_eagerly`): a container (``AugmentationSequential``) calls it apart from :meth:`forward`,
+        and compiled by inductor its gate drew from the compiler's generator, other rows than eager for one seed."""
+        return super().forward_parameters(batch_shape)
+
     def generate_parameters(self, batch_shape: tuple[int, ...]) -> dict[str, torch.Tensor]:
         batch = batch_shape[0]
         count = 1 if self.same_on_batch else batch
