@@ -9,6 +9,7 @@ import dataclasses
 import itertools
 import json
 import math
+import os
 import re
 from pathlib import Path
 
@@ -264,6 +265,10 @@ def test_help_lists_default_as_an_init_choice(capsys):
     with pytest.raises(SystemExit):
         parse("--help")
     assert "default (the bundled default checkpoint" in " ".join(capsys.readouterr().out.split())
+    from stylizing_vit_aug import cli
+
+    assert cli.main(["train", "--help"]) == 0
+    assert "1 a file could not be written" in " ".join(capsys.readouterr().out.split())  # it listed 0, 2, 4, 130
 
 
 def tissue_fraction_ok(crop: torch.Tensor) -> bool:
@@ -330,8 +335,10 @@ def test_a_checkpoint_that_cannot_be_written_says_what_is_kept_and_how_to_go_on(
     assert training_state.read_training_checkpoint(last_checkpoint(run))["trainer"]["step"] == 2
 
 
-@pytest.mark.parametrize("failing", ["train_config.json", "step_000004.png"])
-def test_a_run_file_that_cannot_be_written_is_named_with_how_to_go_on(data, tmp_path, monkeypatch, capsys, failing):
+@pytest.mark.parametrize(("failing", "error"), [("train_config.json", "ENOSPC"), ("step_000004.png", "ENOSPC"),
+                                               ("step_000004.png", "EEXIST")])
+def test_a_run_file_that_cannot_be_written_is_named_with_how_to_go_on(data, tmp_path, monkeypatch, capsys, failing,
+                                                                      error):
     """The run's record and its preview grids, not only its checkpoints, say which file a full disk
     stopped and what to do; before the first checkpoint that is a rerun with --overwrite, not --resume."""
     import errno
@@ -344,7 +351,7 @@ def test_a_run_file_that_cannot_be_written_is_named_with_how_to_go_on(data, tmp_
 
     def disk_full_for(path, write):
         if Path(path).name == failing:
-            raise OSError(errno.ENOSPC, "No space left on device")
+            raise OSError(getattr(errno, error), os.strerror(getattr(errno, error)))
         return real(path, write)
 
     monkeypatch.setattr(trainer_module, "write_atomically", disk_full_for)  # the run record
@@ -352,8 +359,9 @@ def test_a_run_file_that_cannot_be_written_is_named_with_how_to_go_on(data, tmp_
     run = tmp_path / "full"
     assert cli.main(["train", str(data), "-o", str(run), *STAIN, "--max-steps", "4", "--validate-every", "4"]) == 1
     err = capsys.readouterr().err
-    assert f"cannot write {run}" in err and failing in err and "No space left on device" in err
+    assert f"cannot write {run}" in err and failing in err and os.strerror(getattr(errno, error)) in err
     assert "nothing to resume" in err and "--overwrite" in err and "--resume" not in err
+    assert ("Free space" in err) == (error == "ENOSPC")  # a file in the way is no full disk (a hostile probe)
 
 
 def test_a_resume_that_would_shorten_the_run_says_so_and_does_not_point_at_extend(data, tmp_path, capsys):

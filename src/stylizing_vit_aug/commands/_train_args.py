@@ -34,9 +34,10 @@ examples:
   accelerate launch --num_processes 4 -m stylizing_vit_aug.cli train data/ -o runs/big ...
   stylizing-vit-aug train data/ --init tiny-camelyon17wilds -o runs/my-stain --epochs 10 --resume
 
-exit codes: 0 finished (or stopped by --stop-after), 2 a problem with the command line, the data
-or a checkpoint, 4 the loss or the gradient went NaN/Inf (nothing non-finite was saved),
-130 interrupted (continue with --resume).
+exit codes: 0 finished (or stopped by --stop-after), 1 a file could not be written (the message
+says what is kept and how to go on), 2 a problem with the command line, the data or a checkpoint,
+4 the loss or the gradient went NaN/Inf (nothing non-finite was saved), 130 interrupted (continue
+with --resume).
 """
 
 

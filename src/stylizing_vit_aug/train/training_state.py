@@ -12,6 +12,7 @@ checkpoint untouched (and at worst a stray ``.tmp`` file, removed on the next sa
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -150,12 +151,13 @@ def explained_write_failure(path: Path, step: int, saved_step: int | None) -> It
     try:
         yield
     except (OSError, SafetensorError) as error:
+        full = isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
+        fix = "Free space (or raise your quota)" if full else "Fix what the error names (a file in the way, rights)"
         if saved_step is None:  # nothing to resume: a rerun must clear the attempt's files first
-            then = ("no checkpoint was written yet, so there is nothing to resume. Free space (or fix the folder) "
-                    "and run the command again with --overwrite")
+            then = (f"no checkpoint was written yet, so there is nothing to resume. {fix} and run the command again "
+                    "with --overwrite")
         else:
-            then = (f"the last checkpoint (step {saved_step}) is whole. Free space (or fix the folder) and "
-                    "continue with --resume")
+            then = f"the last checkpoint (step {saved_step}) is whole. {fix} and continue with --resume"
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         raise RuntimeError(f"cannot write {path} at step {step}: {reason}; {then}") from error
 
