@@ -188,10 +188,18 @@ COMMANDS: dict[str, Command] = {
 }
 
 
-def _add_verbose(parser: argparse.ArgumentParser, default: object) -> None:
+def _add_verbose(parser: argparse.ArgumentParser, default: object, dest: str = "verbose") -> None:
+    """``-v``: before the command into ``verbose``; after it into ``verbose_after`` (argparse copies a command's
+    values over the top level's, so one count would replace the other: ``-vv stylize ... -v`` was ``-v``)."""
     parser.add_argument(
-        "-v", "--verbose", action="count", default=default, help="more log output (-v info, -vv debug with tracebacks)"
+        "-v", "--verbose", action="count", default=default, dest=dest,
+        help="more log output (-v info, -vv debug with tracebacks)",
     )
+
+
+def verbosity(args: argparse.Namespace) -> int:
+    """How many ``-v`` the command line gave, before the command and after it together."""
+    return args.verbose + getattr(args, "verbose_after", 0)
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction | None:
@@ -206,7 +214,7 @@ def _verbose_below(parser: argparse.ArgumentParser) -> None:
         return
     for sub in action.choices.values():
         if "-v" not in sub._option_string_actions:
-            _add_verbose(sub, argparse.SUPPRESS)
+            _add_verbose(sub, argparse.SUPPRESS, "verbose_after")
         _verbose_below(sub)
 
 
@@ -278,7 +286,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     wanted = _command_of(argv)
     for name, command in COMMANDS.items():
         sub = commands.add_parser(name, help=command.help, description=command.description, formatter_class=FORMATTER)
-        _add_verbose(sub, argparse.SUPPRESS)
+        _add_verbose(sub, argparse.SUPPRESS, "verbose_after")
         if name == wanted:
             _attach(sub, name)
             _verbose_below(sub)
@@ -508,7 +516,7 @@ def _run(argv: list[str], script: bool) -> int:
             return _fail(_command_of(argv), broken, 1)
         raise
     command = _command_named(parser, args)[0]  # e.g. "bank build"
-    with _logging_for(script, args.verbose):  # around the failure too: -vv logs its traceback
+    with _logging_for(script, verbosity(args)):  # around the failure too: -vv logs its traceback
         try:
             return int(args.cli_handler(args) or 0)
         except KeyboardInterrupt:  # named as its errors are: `bank build`, not `bank`
