@@ -121,3 +121,26 @@ def test_a_read_only_folder_whose_save_was_killed_after_the_swap_is_read_only_ag
     assert stat.S_IMODE(target.stat().st_mode) == 0o555 and (target / "log.txt").read_text() == "log"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]
     os.chmod(target, 0o755)
+
+
+def test_a_read_only_folder_saved_again_with_nothing_to_carry_leaves_no_copy_beside_it(tmp_path, monkeypatch):
+    """A user's rmtree cannot remove the files of a folder without write permission: the old folder, moved aside and
+    not made writable (nothing to carry over), stayed beside the checkpoint, a full copy per save (a review). Root
+    removes anyway, so the user's refusal is given here, as the kernel gives it."""
+    import shutil
+
+    rmtree = shutil.rmtree
+
+    def as_a_user(path, ignore_errors=False, **kwargs):
+        if not os.stat(path).st_mode & stat.S_IWUSR:
+            return None  # ignore_errors=True: the files stay, said by nothing
+        return rmtree(path, ignore_errors=ignore_errors, **kwargs)
+
+    target = _save(tmp_path / "ckpt", b"first")
+    os.chmod(target, 0o555)
+    monkeypatch.setattr(shutil, "rmtree", as_a_user)
+    for content in (b"second", b"third"):
+        _save(target, content)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]
+    assert stat.S_IMODE(target.stat().st_mode) == 0o555 and (target / "model.safetensors").read_bytes() == b"third"
+    os.chmod(target, 0o755)

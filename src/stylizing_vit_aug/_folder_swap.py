@@ -115,6 +115,15 @@ def _keep_apart(retired: Path, directory: Path, left: list[str]) -> Path:
     return kept
 
 
+def _remove_retired(retired: Path) -> None:
+    """Remove a folder a save moved aside, made writable by its owner first (a read-only folder's files cannot be
+    removed from it otherwise, but by root: each save left a hidden full copy); only now, once the new folder has its
+    mode, so a save killed before keeps the old mode here for the next to give back (:func:`_restore_mode`)."""
+    with suppress(OSError):
+        os.chmod(retired, stat.S_IMODE(os.stat(retired).st_mode) | stat.S_IRWXU)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
 def _take_access(old: Path, new: Path) -> int | None:
     """Give ``new`` the old folder's owner and group (where this process may) and permission bits, setgid and
     sticky included (a save made a private 0700 folder 0755 and a shared group folder lost its group), the owner's
@@ -166,7 +175,7 @@ def _settle_killed_swaps(directory: Path) -> None:
             _restore_mode(directory, mode)
             if kept is not None:  # said by the carry-over
                 continue
-            shutil.rmtree(retired, ignore_errors=True)
+            _remove_retired(retired)
             logger.warning(
                 "%s %s, the previous version a killed save of %s left, carrying over %s",
                 "could not remove (remove it by hand)" if os.path.lexists(retired) else "removed",
@@ -204,7 +213,7 @@ def _replace_folder(staging: Path, directory: Path) -> bool:
             os.chmod(directory, mode)
         fsync_directory(directory.parent)
         if kept != retired:  # the entries kept where a rename failed stay
-            shutil.rmtree(retired, ignore_errors=True)
+            _remove_retired(retired)
         return True
     finally:
         if fd is not None:

@@ -189,8 +189,9 @@ COMMANDS: dict[str, Command] = {
 
 
 def _add_verbose(parser: argparse.ArgumentParser, default: object, dest: str = "verbose") -> None:
-    """``-v``: before the command into ``verbose``; after it into ``verbose_after`` (argparse copies a command's
-    values over the top level's, so one count would replace the other: ``-vv stylize ... -v`` was ``-v``)."""
+    """``-v``: before the command into ``verbose``; after a command or a nested one into ``verbose_1``, ``verbose_2``
+    (argparse copies a command's values over the level above's, so one count would replace the other: ``-vv stylize
+    ... -v`` was ``-v``)."""
     parser.add_argument(
         "-v", "--verbose", action="count", default=default, dest=dest,
         help="more log output (-v info, -vv debug with tracebacks)",
@@ -198,8 +199,8 @@ def _add_verbose(parser: argparse.ArgumentParser, default: object, dest: str = "
 
 
 def verbosity(args: argparse.Namespace) -> int:
-    """How many ``-v`` the command line gave, before the command and after it together."""
-    return args.verbose + getattr(args, "verbose_after", 0)
+    """How many ``-v`` the command line gave, before the command and after it (and a nested one) together."""
+    return sum(int(count) for name, count in vars(args).items() if name == "verbose" or name.startswith("verbose_"))
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction | None:
@@ -207,15 +208,15 @@ def _subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction 
     return next((action for action in parser._actions if isinstance(action, argparse._SubParsersAction)), None)
 
 
-def _verbose_below(parser: argparse.ArgumentParser) -> None:
+def _verbose_below(parser: argparse.ArgumentParser, depth: int = 2) -> None:
     """``-v`` after every subcommand below ``parser``, nested ones a command's module adds (``bank
     build``) included: the top-level usage lists it, so ``bank build ... -v`` was refused."""
     if (action := _subcommands(parser)) is None:
         return
     for sub in action.choices.values():
         if "-v" not in sub._option_string_actions:
-            _add_verbose(sub, argparse.SUPPRESS, "verbose_after")
-        _verbose_below(sub)
+            _add_verbose(sub, argparse.SUPPRESS, f"verbose_{depth}")
+        _verbose_below(sub, depth + 1)
 
 
 def _command_named(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[str, argparse.ArgumentParser]:
@@ -286,7 +287,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     wanted = _command_of(argv)
     for name, command in COMMANDS.items():
         sub = commands.add_parser(name, help=command.help, description=command.description, formatter_class=FORMATTER)
-        _add_verbose(sub, argparse.SUPPRESS, "verbose_after")
+        _add_verbose(sub, argparse.SUPPRESS, "verbose_1")
         if name == wanted:
             _attach(sub, name)
             _verbose_below(sub)

@@ -242,6 +242,18 @@ def test_a_style_folder_reached_through_a_link_in_the_output_folder_is_refused(t
     assert files_of(real) == before
 
 
+def test_an_output_named_as_the_style_folder_inside_the_output_folder_is_refused(tmp_path, checkpoint, capsys):
+    """``-o out --styles-dir out/x.png`` (a folder) with an input ``x.jpg``: the output ``out/x.png`` is the style
+    folder itself; refused before the model loads, not when the write fails (a review of the per-folder check)."""
+    write_images(tmp_path / "in", 2, suffix=".jpg")[1].rename(tmp_path / "in" / "x.jpg")
+    write_images(tmp_path / "out" / "x.png", 2, seed=7)
+    styles = tmp_path / "out" / "x.png"
+    argv = ["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--styles-dir", str(styles), "--ext", "png",
+            "--checkpoint", checkpoint]
+    assert cli.main(argv) == 2
+    assert "would be written inside the style folder" in capsys.readouterr().err
+
+
 def test_an_output_that_would_be_the_style_image_is_refused_and_the_style_kept(tmp_path, checkpoint, capsys):
     """``--style out/a.png -o out`` with an input ``a.png``: the style passed for that input's finished output, and
     ``--overwrite`` wrote over it (a review of the --styles-dir refusal)."""

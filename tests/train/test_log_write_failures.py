@@ -48,3 +48,21 @@ def test_a_log_that_cannot_be_written_gives_advice_that_works(data, tmp_path, mo
     assert [record["step"] for record in read_train_log(run)] == [1, 2, 3]
     validations = (run / "validation.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["step"] for line in validations] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(("error", "full"), [
+    ("Error while serializing: I/O error: No space left on device (os error 28)", True),  # what save_file raises
+    ("Error while serializing: I/O error: Disk quota exceeded (os error 122)", True),
+    ("Error while serializing: I/O error: Permission denied (os error 13)", False),
+])
+def test_a_full_disk_under_safetensors_is_advised_as_one(tmp_path, error, full):
+    """safetensors raises its own error, not an OSError, for a full disk: the advice said to fix "a file in the way"
+    (a review). Its text names the OS error, which is what is read."""
+    from safetensors import SafetensorError
+
+    from stylizing_vit_aug.train.training_state import explained_write_failure
+
+    with pytest.raises(RuntimeError) as said:
+        with explained_write_failure(tmp_path / "last.safetensors", 4, 2):
+            raise SafetensorError(error)
+    assert ("Free space" in str(said.value)) == full and "continue with --resume" in str(said.value)

@@ -151,7 +151,8 @@ def explained_write_failure(path: Path, step: int, saved_step: int | None) -> It
     try:
         yield
     except (OSError, SafetensorError) as error:
-        full = isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
+        full = (error.errno in (errno.ENOSPC, errno.EDQUOT) if isinstance(error, OSError)  # safetensors: its text
+                else any(f"(os error {code})" in str(error) for code in (errno.ENOSPC, errno.EDQUOT)))
         fix = "Free space (or raise your quota)" if full else "Fix what the error names (a file in the way, rights)"
         if saved_step is None:  # nothing to resume: a rerun must clear the attempt's files first
             then = (f"no checkpoint was written yet, so there is nothing to resume. {fix} and run the command again "
