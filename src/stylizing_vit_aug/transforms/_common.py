@@ -56,10 +56,10 @@ PER_SAMPLE_STRATEGIES: tuple[str, ...] = ("uniform", "balanced")
 _STYLIZERS: dict[tuple[Any, ...], tuple[tuple, Stylizer]] = {}
 _BANKS: dict[tuple[str, bool], tuple[tuple, StyleBank]] = {}
 
-PAIR_WAIT_S = 60.0
+PAIR_WAIT_S = 600.0
 """How long (seconds) a transform whose stylizer and bank file stopped matching keeps the last pair that matched: a
-job saving a checkpoint and its bank one after the other is done well within it, and a lasting mismatch (a bank built
-by another checkpoint) is refused after it."""
+job saving a checkpoint and then re-encoding its bank (thousands of styles on a CPU take minutes) is done within it,
+and a lasting mismatch (a bank built by another checkpoint), said at once in a warning, is refused after it."""
 
 RELOAD_CHECK_S = 1.0
 """How often (seconds, per transform and process) a transform looks whether the checkpoint or bank file it loaded
