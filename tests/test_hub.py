@@ -636,3 +636,20 @@ def test_loaded_is_said_at_debug_level_inside_a_dataloader_worker(checkpoint, mo
         sva.load_stylizer(checkpoint)
     said = [r.levelno for r in caplog.records if r.getMessage().startswith("loaded Stylizer(")]
     assert said == [logging.INFO, logging.DEBUG]
+
+
+def test_hf_home_set_to_a_file_is_said_with_the_way_out(tmp_path):
+    """``HF_HOME`` pointing at a file gave a bare "[Errno 20] Not a directory: .../token" (a hostile probe): the
+    settings are read when huggingface_hub is imported, so a fresh process shows it."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "afile").write_text("not a folder")
+    env = {**os.environ, "HF_HOME": str(tmp_path / "afile"), "HF_HUB_OFFLINE": "1"}
+    env.pop("HF_HUB_CACHE", None), env.pop("HF_TOKEN_PATH", None)
+    code = "import stylizing_vit_aug as sva; sva.load_stylizer('tiny-camelyon17wilds')"
+    said = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300).stderr
+    last = said.strip().splitlines()[-1]
+    assert last.startswith("NotADirectoryError: cannot use the Hugging Face files for"), said
+    assert f"HF_HOME={tmp_path / 'afile'}" in last and "point HF_HOME (and HF_HUB_CACHE) at a folder" in last

@@ -73,6 +73,14 @@ def download(
             "pass a local .safetensors file or saved directory instead; or use the bundled default, which needs "
             "no download: sva.load_stylizer()"
         ) from error
+    except NotADirectoryError as error:  # HF_HOME or the cache set to a file: its token or cache read through it
+        settings = [f"{name}={os.environ[name]}" for name in ("HF_HOME", "HF_HUB_CACHE", "HF_TOKEN_PATH")
+                    if name in os.environ]
+        raise NotADirectoryError(
+            f"cannot use the Hugging Face files for {where}: {error.filename} leads through a file where a folder "
+            f"must be ({', '.join(settings) or 'the default ~/.cache/huggingface'}); point HF_HOME (and HF_HUB_CACHE) "
+            "at a folder, or move the file"
+        ) from error
     except RevisionNotFoundError as error:
         raise UnknownCheckpoint(f"revision {revision!r} does not exist in {repo_id}: {error}") from error
     except RepositoryNotFoundError as error:
