@@ -348,6 +348,11 @@ class StyleSource:
     _loaded_from: str | None = None  # ... that source: the one given, or the bank file's (None: the bundled default)
     _bank_state: tuple = ()  # ... of the bank file when the bank was loaded
     _next_check = (0, 0.0)  # (process id, time.monotonic()) of the next look at the files (_drop_changed)
+    # this process's own, never pickled (__getstate__): the calls' pins (pinned), the last stylizer and bank that
+    # matched, and since when the files have not matched
+    _pins: threading.local | None = None
+    _last_pair: tuple[Stylizer, StyleBank] | None = None
+    _mismatch_since: float | None = None
 
     def __init__(
         self,
@@ -387,9 +392,9 @@ class StyleSource:
         every use inside it in this thread, so a save meanwhile never pairs the new network with the old bank's
         streams, which it stylised with silently (a hostile probe: one call in 145, two threads, files re-saved).
         Nested calls keep the outer call's."""
-        pins = self.__dict__.get("_pins")
-        if pins is None:
-            pins = self.__dict__.setdefault("_pins", threading.local())
+        if self._pins is None:
+            self.__dict__.setdefault("_pins", threading.local())  # one for every thread, however many race here
+        pins = self._pins
         if getattr(pins, "call", None) is not None:
             yield
             return
@@ -401,8 +406,7 @@ class StyleSource:
 
     def _pin(self) -> dict[str, Any] | None:
         """This thread's current call's pins (:meth:`pinned`), else None."""
-        pins = self.__dict__.get("_pins")
-        return None if pins is None else getattr(pins, "call", None)
+        return None if self._pins is None else getattr(self._pins, "call", None)
 
     @property
     def stylizer(self) -> Stylizer:
@@ -468,7 +472,7 @@ class StyleSource:
     def _bank_of(self, stylizer: Stylizer) -> StyleBank:
         """The bank of ``stylizer``: the last pair's where it is of this stylizer object (checked when made), else
         loaded and checked (BankMismatch: the file, or the bank object, is another stylizer's)."""
-        bank, last = self._bank, self.__dict__.get("_last_pair")  # read once, as the stylizer
+        bank, last = self._bank, self._last_pair  # read once, as the stylizer
         if bank is not None and last is not None and last[0] is stylizer and last[1] is bank:
             return bank
         if bank is None or not self._bank_given:
@@ -477,7 +481,7 @@ class StyleSource:
                 bank = get_bank(self.bank_path, stylizer, state=state) if self.bank_path else bundled_bank(stylizer)
                 self._bank_state, self._bank = state, bank
         check_same_stylizer(bank.stylizer, stylizer, "this transform")
-        self.__dict__.update(_last_pair=(stylizer, bank), _mismatch_since=None)
+        self._last_pair, self._mismatch_since = (stylizer, bank), None
         return bank
 
     def _after_mismatch(self, mismatch: BankMismatch, pin: dict[str, Any] | None) -> StyleBank:
@@ -491,11 +495,11 @@ class StyleSource:
                 return self._bank_of(self.stylizer)
             except BankMismatch as again:
                 mismatch = again
-        last, since, now = self.__dict__.get("_last_pair"), self.__dict__.get("_mismatch_since"), time.monotonic()
+        last, since, now = self._last_pair, self._mismatch_since, time.monotonic()
         if last is None or (since is not None and now - since > PAIR_WAIT_S):
             raise mismatch
         if since is None:
-            self.__dict__["_mismatch_since"] = now
+            self._mismatch_since = now
             logger.warning("the bank file %s does not match this transform's stylizer (a checkpoint or bank saved "
                            "again and the other not yet, or a bank built by another checkpoint): it stylises with the "
                            "last pair that matched for up to %g s, then refuses", self.bank_path, PAIR_WAIT_S)
