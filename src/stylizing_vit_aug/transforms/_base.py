@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 
 from .._lazy import when_imported
@@ -340,9 +341,11 @@ class StyleAugmentation:
         mode, stylizer, name = self.settings.mode, stylizer or self.stylizer, type(self).__name__
         what = f"{name}'s input"  # as the engine's messages name it (a 12-bit note), as this front-end's own do
         if not isinstance(images, torch.Tensor):
-            images = ready if ready is not None else clipped01(images)
+            given, images = images, ready if ready is not None else clipped01(images)
             with self._in_value_range():  # uint16 read in value_range and written back in it
-                return stylizer(images, styles, strength, mode=mode, range_checked=True, what=what)
+                out = stylizer(images, styles, strength, mode=mode, range_checked=True, what=what)
+            # the engine gives a big-endian array back native: a front-end keeps its input's byte order, as unfired
+            return out.astype(given.dtype, copy=False) if isinstance(given, np.ndarray) else out
         self._warn_no_gradient(images)
         stats = self.settings.stats
         values01 = ready

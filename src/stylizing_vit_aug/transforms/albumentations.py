@@ -127,13 +127,12 @@ class AlbumentationsStylize(StyleAugmentation, ImageOnlyTransform):
         return {"strength": self.py_random.uniform(*self.settings.strength), "style_seed": seed}
 
     def apply(self, img: np.ndarray, strength: float, style_seed: int, **params: Any) -> np.ndarray:
-        out = self._stylize_images(img, self._seeded_style(style_seed), strength, self._ready(img, img))
-        return out.astype(img.dtype, copy=False)  # a big-endian image came back native: its own byte order, as unfired
+        return self._stylize_images(img, self._seeded_style(style_seed), strength, self._ready(img, img))
 
     def apply_to_images(self, images: np.ndarray, strength: float, style_seed: int, **params: Any) -> np.ndarray:
         batch, gray = _with_channels(images)
         out = self._stylize_images(batch, self._seeded_style(style_seed), strength, self._ready(images, batch))
-        return (out[..., 0] if gray else out).astype(images.dtype, copy=False)
+        return out[..., 0] if gray else out
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
         return ("stylizer", "bank", "strength", "strategy", "style_crop", "revision", "mode", "value_range")
