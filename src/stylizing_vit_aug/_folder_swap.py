@@ -77,8 +77,8 @@ def _carry_over(retired: Path, directory: Path) -> tuple[list[str], Path | None]
     those that could not be moved are kept (None: none). One that cannot be moved (a folder without write
     permission, which a rename into another folder needs; a mount point) costs only itself: the rest go on, and it
     is kept apart under a visible name, said in a warning (it was left in the hidden ``.{name}.old-*``, and every
-    later save failed on it again). ``retired`` is made writable by its owner first: a read-only folder saved again
-    (0555) kept every entry where it was."""
+    later save failed on it again). ``retired`` is made writable by its owner first where it has entries to move: a
+    read-only folder saved again (0555) kept every entry where it was."""
     entries = [entry for entry in sorted(retired.iterdir()) if not os.path.lexists(directory / entry.name)]
     if entries:  # only then: a kill before the new folder's mode is set finds the old one here (_restore_mode)
         with suppress(OSError):
