@@ -84,16 +84,15 @@ def _refuse_outputs_inside(plan: StylizePlan, outputs: list[Path], folder: Path,
     real = folder.resolve()
     holder = next((parent for parent in real.parents if same_file(parent, plan.output)), None)
     place = real.relative_to(holder).parts if holder is not None else None
-    inside, looked = inside_of(folder), set()
+    inside, looked = inside_of(folder), set()  # the folders the outputs go into, each resolved once
     for out in outputs:
         lexically = place is not None and out.relative_to(plan.output).parts[: len(place)] == place
-        if not lexically and (inside is None or out.parent in looked or not inside(out.parent.resolve())):
-            looked.add(out.parent)  # each folder the outputs go into resolved once
-            continue
-        raise CLIError(
-            f"{out} would be written inside {what} {folder} ({why}); the output folder {plan.output} holds it "
-            f"or links into it: pass an -o outside {folder}"
-        )
+        if lexically or (inside is not None and out.parent not in looked and inside(out.parent.resolve())):
+            raise CLIError(
+                f"{out} would be written inside {what} {folder} ({why}); the output folder {plan.output} holds it "
+                f"or links into it: pass an -o outside {folder}"
+            )
+        looked.add(out.parent)
 
 
 def refuse_an_image_name_as_the_output_folder(output: Path, first: Path) -> None:
