@@ -36,6 +36,7 @@ from .checkpoints import (
 from .checkpoints.bundled import is_bundled
 from .checkpoints.recorded import recorded_settings, resolved_stats
 from .model import StylizingViT
+from .option_choices import CHECKPOINT_FOLDER
 from .registry import DatasetStats
 from .stylizer import BACKGROUNDS, MODES
 from .stylizer_options import DEFAULT_BACKGROUND, DEFAULT_COLOUR_MATCH, SETTINGS_0_1_0, option_words
@@ -246,7 +247,7 @@ def _no_weights(directory: Path) -> FileNotFoundError:
     if directory.suffix.lower() in PICKLE_SUFFIXES:  # a Lightning or DeepSpeed checkpoint folder (epoch=1.ckpt/)
         hint += (f"; a {directory.suffix} folder of another tool holds pickles, which are refused: convert its weights "
                  "to safetensors, safetensors.torch.save_file(state_dict, 'model.safetensors')")
-    if (directory / "checkpoints").is_dir():
+    if (directory / CHECKPOINT_FOLDER).is_dir():
         hint += (
             f"; it looks like a training run without its export ({RUN_EXPORT}/): finish it with "
             "`stylizing-vit-aug train ... --resume`, which exports at the end"

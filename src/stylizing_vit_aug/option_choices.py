@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_BACKGROUND",
     "DEFAULT_MODE",
     "IMAGE_EXTENSIONS",
+    "CHECKPOINT_FOLDER",
     "LAST_CHECKPOINT",
     "MAX_FOLDER_IMAGES",
     "MODES",
@@ -72,6 +73,8 @@ PERCEPTUAL_INPUTS = ("native", "paper")
 """``train --perceptual-input`` (:data:`~.train.perceptual.INPUT_MODES`)."""
 PERCEPTUAL_LEVELS = ("relu1_2", "relu2_2", "relu3_4", "relu4_4", "relu5_4", "pool5")
 """The VGG19 taps of the perceptual losses, one ``--perceptual-scales`` number each (:data:`~.train.vgg.LEVELS`)."""
+CHECKPOINT_FOLDER = "checkpoints"
+"""``train``: the folder of ``-o`` a run keeps its checkpoint in (a folder holding one is a run, not an export)."""
 LAST_CHECKPOINT = "last.safetensors"
 """``train``: the checkpoint a run keeps in its ``-o``'s ``checkpoints/`` (``--overwrite``'s help names it)."""
 

@@ -81,7 +81,7 @@ def test_a_resume_that_repeats_or_leaves_out_the_model_options_records_the_train
 def test_a_resume_builds_the_checkpoints_model_without_drawing_from_the_global_generator(data, stopped_run):
     """It built a randomly initialised model (drawing from the global generator) only to overwrite its weights."""
     config = config_from_args(parse(str(data), "-o", str(stopped_run), *STAIN, "--resume"))
-    state = read_resume(config, stopped_run / "checkpoints")
+    state = read_resume(config, stopped_run)
     torch.manual_seed(7)
     before = torch.random.get_rng_state()
     model = start_point(resumed_config(config, state["trainer"]), state).model
@@ -94,7 +94,7 @@ def test_a_resumed_run_starts_from_its_checkpoints_random_state_whatever_the_pro
     """The generators are the checkpoint's once the run is built (as an uninterrupted run's were at that step), so
     the global state before the start neither matters nor is consumed by building the model."""
     saved = read_resume(config_from_args(parse(str(data), "-o", str(stopped_run), *STAIN, "--resume")),
-                        stopped_run / "checkpoints")["rng_tensors"]["rng.torch"]
+                        stopped_run)["rng_tensors"]["rng.torch"]
     for seed in (1, 2):
         torch.manual_seed(seed)
         Trainer(config_from_args(parse(str(data), "-o", str(stopped_run), *STAIN, "--resume")))

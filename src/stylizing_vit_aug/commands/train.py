@@ -30,8 +30,7 @@ from ..train.perceptual import (
     LEVELS,
     PerceptualWeightsUnavailable,
 )
-from ..train.run_folder import RUN_FILES, RUN_FOLDERS, earlier_run, earlier_run_files
-from ..train.start import LAST_CHECKPOINT
+from ..train.run_folder import RUN_FILES, RUN_FOLDERS, earlier_run, earlier_run_files, last_checkpoint
 from ..train.trainer import Trainer, TrainingDiverged
 from ..train.training_state import checkpoint_step
 from ._exits import failure
@@ -211,7 +210,7 @@ def _after_interrupt(args: argparse.Namespace) -> str:
     the run may have stopped before its first checkpoint (every --save-every steps and epoch), and
     then --resume has nothing to continue while a plain rerun is refused by the attempt's files."""
     output = Path(args.output).expanduser()
-    checkpoint = output / "checkpoints" / LAST_CHECKPOINT
+    checkpoint = last_checkpoint(output)
     step = checkpoint_step(checkpoint)
     if step is not None:
         return f"continue with --resume (without --overwrite): the checkpoint of step {step} is kept in {checkpoint}"

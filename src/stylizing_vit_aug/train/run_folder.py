@@ -7,13 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from ..option_choices import LAST_CHECKPOINT
+from ..option_choices import CHECKPOINT_FOLDER, LAST_CHECKPOINT
 
-__all__ = ["RUN_FILES", "RUN_FOLDERS", "EarlierRun", "earlier_run", "earlier_run_files"]
+__all__ = ["RUN_FILES", "RUN_FOLDERS", "EarlierRun", "earlier_run", "earlier_run_files", "last_checkpoint"]
 
 RUN_FILES = ("train_config.json", "log.jsonl", "validation.jsonl")
 RUN_FOLDERS = {
-    "checkpoints": (LAST_CHECKPOINT,),
+    CHECKPOINT_FOLDER: (LAST_CHECKPOINT,),
     "previews": ("step_*.png",),
     "final": ("model.safetensors", "config.json", "README.md"),
 }
@@ -38,4 +38,9 @@ class EarlierRun(NamedTuple):
 def earlier_run(output: Path) -> EarlierRun | None:
     """The earlier run in ``output`` a new run is refused for (the command line, a ``Trainer``), or None."""
     files = earlier_run_files(output)
-    return EarlierRun(files, (output / "checkpoints" / LAST_CHECKPOINT).is_file()) if files else None
+    return EarlierRun(files, last_checkpoint(output).is_file()) if files else None
+
+
+def last_checkpoint(output: Path) -> Path:
+    """Where the run in ``output`` keeps its checkpoint (``--resume auto`` reads it)."""
+    return output / CHECKPOINT_FOLDER / LAST_CHECKPOINT

@@ -21,6 +21,7 @@ import torch
 from torch.optim import lr_scheduler
 
 from ..local_checkpoint import RUN_EXPORT
+from ..option_choices import CHECKPOINT_FOLDER
 from .config import TrainConfig
 from .epochs import EpochUse
 
@@ -111,7 +112,7 @@ def _checked_extension(
         )
     rate = float(state["optimizer"]["param_groups"][0]["lr"])
     if rate <= 0:  # the checkpoint's own run's export (-o may be a new folder: --resume PATH)
-        export = (Path(path).parent.parent if Path(path).parent.name == "checkpoints" else output) / RUN_EXPORT
+        export = (Path(path).parent.parent if Path(path).parent.name == CHECKPOINT_FOLDER else output) / RUN_EXPORT
         start = (
             f"its export instead, with a new schedule: --init {export} -o <new folder>"
             if export.is_dir()

@@ -21,10 +21,10 @@ import torch
 
 from ..checkpoints import check_values, load_weights, same_float32
 from ..model import PRESETS, ModelConfig, StylizingViT, count_parameters
-from ..option_choices import DEFAULT_BACKGROUND
+from ..option_choices import CHECKPOINT_FOLDER, DEFAULT_BACKGROUND
 from ..option_choices import LAST_CHECKPOINT as LAST_CHECKPOINT  # re-exported: the command line reads it torch-free
 from .config import OTHER_OBJECTIVES_WEIGHTS, TrainConfig
-from .run_folder import earlier_run
+from .run_folder import earlier_run, last_checkpoint
 from .training_state import TrainingCheckpointError, read_training_checkpoint
 
 __all__ = [
@@ -61,29 +61,29 @@ class StartPoint:
     settings: dict[str, Any]
 
 
-def read_resume(config: TrainConfig, checkpoint_dir: Path) -> dict | None:
+def read_resume(config: TrainConfig, output: Path) -> dict | None:
     """The checkpoint ``--resume`` names, read and checked: finite weights, the same model as the
     command line asks for (else :class:`ModelChanged`); other trajectory settings are warned. None without
     ``--resume``, once the folder holds no other run's files (:func:`~.run_folder.earlier_run`): a ``Trainer``
     made in Python into a finished run's folder appended to its logs and wrote over its checkpoint and export (the
     command line refuses it earlier, with ``--overwrite`` to start again)."""
     if not config.resume:
-        if (earlier := earlier_run(checkpoint_dir.parent)) is not None:
+        if (earlier := earlier_run(output)) is not None:
             go_on = "pass resume='auto' (--resume) to continue it, or" if earlier.resumable else "pass"
             raise FileExistsError(
-                f"{checkpoint_dir.parent} already holds a training run's files ({earlier.files[0].name} ...): {go_on} "
+                f"{output} already holds a training run's files ({earlier.files[0].name} ...): {go_on} "
                 "another output folder for a new run (or remove them; the command line's --overwrite does)"
             )
         return None
     path = Path(config.resume).expanduser()
     if config.resume == "auto":
-        path = checkpoint_dir / LAST_CHECKPOINT
+        path = last_checkpoint(output)
         if not path.is_file():
             raise FileNotFoundError(
                 f"--resume: no checkpoint at {path}; start without --resume, or pass a checkpoint path"
             )
     elif path.is_dir():
-        path = path / "checkpoints" / LAST_CHECKPOINT if (path / "checkpoints").is_dir() else path / LAST_CHECKPOINT
+        path = last_checkpoint(path) if (path / CHECKPOINT_FOLDER).is_dir() else path / LAST_CHECKPOINT
     state = read_training_checkpoint(path)
     try:
         check_values(state["model"], str(path))  # NaN weights would train on NaN from the first step

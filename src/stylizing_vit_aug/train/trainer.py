@@ -8,8 +8,7 @@ rules of the learning-rate schedule (build, extend, what a resume may change) ar
     stylizing-vit-aug train DATA_DIR --init tiny-camelyon17wilds -o runs/my-stain --epochs 10
     accelerate launch -m stylizing_vit_aug.cli train DATA_DIR ...        # many GPUs / nodes
 
-What it does, in the order a reader meets it in :class:`Trainer` (the command line is
-:mod:`stylizing_vit_aug.commands.train`):
+What it does, in the order a reader meets it in :class:`Trainer` (the command line is ``commands/train.py``):
 
 * model: from scratch (``--init tiny|small|base|large`` plus architecture overrides), an official
   checkpoint, a Hub repo or one of our saved directories (``--init``, via ``load_stylizer``);
@@ -90,6 +89,7 @@ from .fine_tuning import LossRise, decided_schedule, divergence_advice
 from .losses import LossOutput
 from .objectives import Objective, build_objective
 from .relay import WorkerLogs, collate_with_logs, worker_init
+from .run_folder import last_checkpoint
 from .runtime import make_accelerator
 from .schedule import (
     ScheduleChanged,
@@ -101,7 +101,7 @@ from .schedule import (
     warmup_cosine,
 )
 from .spread import validation_images, validation_picks
-from .start import LAST_CHECKPOINT, read_resume, resumed_config, start_point
+from .start import read_resume, resumed_config, start_point
 from .training_state import (
     append_json,
     cut_log,
@@ -145,7 +145,7 @@ class Trainer:
         self.accelerator = make_accelerator(config)
         self.ranks, self.explain = Ranks.from_environment(), explain
         self.output = Path(config.output).expanduser()
-        self.checkpoint_dir = self.output / "checkpoints"
+        self.checkpoint_path = last_checkpoint(self.output)
         self.log_path = self.output / "log.jsonl"
         self.val_log_path = self.output / "validation.jsonl"
         if before is not None:
@@ -184,7 +184,7 @@ class Trainer:
         config = self.config
         if config.lr == 0:
             logger.warning("--lr 0: the optimizer will not change the weights, so the export will equal the start")
-        self.resume_state = read_resume(config, self.checkpoint_dir)
+        self.resume_state = read_resume(config, self.output)
         self.kept_logs: dict[Path, list[str] | None] = {}  # what _restore cuts the logs to, once all is checked
         if self.resume_state is not None:
             self.config = config = resumed_config(config, self.resume_state["trainer"])
@@ -367,7 +367,7 @@ class Trainer:
             )
 
     def _advice(self, at_start: bool = False) -> str:  # at_start: no step applied yet
-        return divergence_advice(self.config, self.checkpoint_dir / LAST_CHECKPOINT, self.saved_step, at_start=at_start)
+        return divergence_advice(self.config, self.checkpoint_path, self.saved_step, at_start=at_start)
 
     def save_checkpoint(self) -> Path | None:
         """``checkpoints/last``, written by rank 0; a failed write (a full disk on its node) stops every
@@ -379,9 +379,9 @@ class Trainer:
         return path
 
     def _write_checkpoint(self) -> Path:
-        with explained_write_failure(self.checkpoint_dir / LAST_CHECKPOINT, self.step, self.saved_step):
+        with explained_write_failure(self.checkpoint_path, self.step, self.saved_step):
             return write_training_checkpoint(
-                self.checkpoint_dir / LAST_CHECKPOINT,
+                self.checkpoint_path,
                 model_state=self.model.state_dict(),
                 optimizer_state=self.optimizer.state_dict(),
                 scheduler_state=self.scheduler.state_dict(),
