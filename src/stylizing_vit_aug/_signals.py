@@ -1,28 +1,44 @@
 """SIGTERM turned into an exception for the length of a ``with`` block, so that what Ctrl-C cleans up
 (a served page's files, a process pool's workers) is cleaned up when a service manager, ``docker
-stop`` or ``kill`` ends the process too: by default SIGTERM ends the main process at once. And
-SIGINT ignored once a command-line entry has decided its exit code, so a late Ctrl-C cannot replace it."""
+stop`` or ``kill`` ends the process too: by default SIGTERM ends the main process at once. And, for the
+command line's entry points, SIGINT ignored once one has decided its exit code, so a late Ctrl-C cannot
+replace it."""
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from typing import Any
 
-__all__ = ["interrupts_ignored_at_exit", "sigterm_raises"]
+__all__ = ["Terminated", "entry_point_signals", "sigterm_raises", "stopped_how"]
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a service manager, ``docker stop``, a batch scheduler's preemption or time limit) as an
+    interrupt: what a Ctrl-C cleans up and says is cleaned up and said, and the exit code is a SIGTERM's, 143."""
+
+    exit_code = 128 + signal.SIGTERM
 
 
 @contextmanager
 def sigterm_raises(error: Callable[[int], BaseException]) -> Iterator[None]:
     """Inside, SIGTERM raises ``error(signum)`` in the main thread; the handler before is put back
-    after. In another thread (where Python handles no signals) nothing changes."""
+    after. In another thread (where Python handles no signals) nothing changes. A process forked inside
+    (a DataLoader or pool worker, which its parent ends with SIGTERM) inherits the handler: there SIGTERM
+    ends it as by default, without a traceback."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    owner = os.getpid()
 
     def raise_it(signum: int, frame: Any) -> None:
+        if os.getpid() != owner:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         raise error(signum)
 
     previous = signal.signal(signal.SIGTERM, raise_it)
@@ -33,15 +49,22 @@ def sigterm_raises(error: Callable[[int], BaseException]) -> Iterator[None]:
 
 
 @contextmanager
-def interrupts_ignored_at_exit(entry_point: bool) -> Iterator[None]:
-    """Run an entry point's body; then, for an entry point that owns its process (``entry_point``: the
-    console script, ``python -m``, never a caller running ``main(argv)`` inside its own process), ignore
-    SIGINT for the rest of it. Its exit code is decided by then, and once the interpreter finalises it
-    stops handling signals: a Ctrl-C would kill it mid-teardown (torch's takes a while) with no message
-    and a death by signal instead of that code."""
+def entry_point_signals(entry_point: bool) -> Iterator[None]:
+    """Run an entry point's body with the signals of a process it owns (``entry_point``: the console script,
+    ``python -m``, never a caller running ``main(argv)`` inside its own process). In the body SIGTERM raises
+    :class:`Terminated`, so a command stopped by ``kill`` or a scheduler says so and what it leaves, as for
+    Ctrl-C (by default SIGTERM ends Python at once, without a word). After it SIGINT is ignored: the exit
+    code is decided by then, and once the interpreter finalises it stops handling signals, so a Ctrl-C
+    would kill it mid-teardown (torch's takes a while) with no message and a death by signal instead."""
     try:
-        yield
+        with sigterm_raises(Terminated) if entry_point else nullcontext():
+            yield
     finally:
         if entry_point:
             with suppress(ValueError):  # not the main thread: signals are not this thread's to set
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def stopped_how(stop: KeyboardInterrupt) -> tuple[str, int]:
+    """The word and exit code for a command stopped by ``stop``: Ctrl-C's 130, SIGTERM's 143."""
+    return ("terminated (SIGTERM)", Terminated.exit_code) if isinstance(stop, Terminated) else ("interrupted", 130)

@@ -1,15 +1,14 @@
 """The ``stylizing-vit-aug`` command line (also ``python -m stylizing_vit_aug.cli``).
 
-Subcommands live in :mod:`stylizing_vit_aug.commands`, one module each, registered in
-:data:`COMMANDS`; only the module of the command being run is imported. Exit codes:
-0 success, 1 a runtime failure (a broken installation too: :func:`._exits.broken_install`), 2 a usage or
-input error, a run with no readable input included (message on stderr, no traceback; ``-vv`` adds
-the traceback to the log), 3 (:data:`EXIT_SKIPPED`) finished but some files could not be read and
-were skipped (``stylize``, ``bank build``, ``preview``), 4 ``train`` stopped at a NaN/Inf loss or
-gradient, 130 interrupted, 141 (:data:`EXIT_OUTPUT_CLOSED`) stdout's reader closed it before the command
-had printed everything (``demo | head -1``): quietly, as a process ended by SIGPIPE, whatever files the command
-writes written first; a code the command had returned (3 of ``stylize``, ``preview`` and ``bank build``, whose line on
-stdout comes last) is kept, also where stderr or stdout cannot take the last messages (closed, a full disk).
+Subcommands live in :mod:`stylizing_vit_aug.commands`, one module each, registered in :data:`COMMANDS`; only the
+module of the command being run is imported. Exit codes: 0 success, 1 a runtime failure (a broken installation too:
+:func:`._exits.broken_install`), 2 a usage or input error, a run with no readable input included (message on stderr,
+no traceback; ``-vv`` adds the traceback to the log), 3 (:data:`EXIT_SKIPPED`) finished but some files could not be
+read and were skipped (``stylize``, ``bank build``, ``preview``), 4 ``train`` stopped at a NaN/Inf loss or gradient,
+130 interrupted, 143 terminated (SIGTERM), 141 (:data:`EXIT_OUTPUT_CLOSED`) stdout's reader closed it before the
+command had printed everything (``demo | head -1``): quietly, as a process ended by SIGPIPE, whatever files the
+command writes written first; a code the command had returned (3 of ``stylize``, ``preview`` and ``bank build``, whose
+line on stdout comes last) is kept, also where stderr or stdout cannot take the last messages (closed, a full disk).
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from . import __version__
-from ._signals import interrupts_ignored_at_exit
+from ._signals import entry_point_signals, stopped_how
 from .commands._exits import PROG, Unavailable, broken_install, failure, say
 
 logger = logging.getLogger("stylizing_vit_aug.cli")
@@ -119,8 +118,8 @@ examples:
 
 Exit codes: 0 done, 1 runtime failure, 2 usage or input error (also: no input could be read),
 {exit_skipped} done but some unreadable files were skipped or planned outputs are missing (stylize,
-bank build, preview), 4 train stopped at a NaN/Inf loss or gradient, 130 interrupted, 141 stdout
-closed by its reader before all was printed (`demo | head -1`; the files are written first; a `stylize` run
+bank build, preview), 4 train stopped at a NaN/Inf loss or gradient, 130 interrupted, 143 terminated (SIGTERM),
+141 stdout closed by its reader before all was printed (`demo | head -1`; the files are written first; a `stylize` run
 that skipped files exits {exit_skipped} all the same).
 """
 
@@ -380,21 +379,22 @@ def _fail(command: str | None, message: str, code: int) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it).
 
-    Ctrl-C anywhere, including while a command's module imports torch, exits 130 with one line.
+    Ctrl-C anywhere, including while a command's module imports torch, exits 130 with one line; SIGTERM
+    (``kill``, a scheduler) 143, said so, where the console script owns the process.
     That is why this module imports nothing heavy at its top: the console script imports it
     before any handler runs.
     """
     script, argv = argv is None, list(sys.argv[1:] if argv is None else argv)
     if script:
         _hold_closed_descriptors()
-    with interrupts_ignored_at_exit(script):
+    with entry_point_signals(script):
         code = 0
         try:
             code = _run(argv, script)
             if unwritten := _flush_stdout():  # stdout cannot take what it holds (a full disk: >/dev/full)
                 code = code or _fail(_command_of(argv), f"could not write stdout: {unwritten}", 1)
-        except KeyboardInterrupt:  # before the command line is parsed (while torch imports, say)
-            return _interrupted(_command_of(argv))
+        except KeyboardInterrupt as stop:  # before the command line is parsed (while torch imports, say)
+            return _interrupted(_command_of(argv), stop)
         except BrokenPipeError:
             closed = _output_closed(script)
             return code or closed  # a code the command returned (files skipped, a failure) says more than 141
@@ -474,9 +474,10 @@ def _output_closed(script: bool) -> int:
     return EXIT_OUTPUT_CLOSED
 
 
-def _interrupted(command: str | None) -> int:
-    say(f"{PROG} {command}: interrupted" if command else f"{PROG}: interrupted")
-    return 130
+def _interrupted(command: str | None, stop: KeyboardInterrupt) -> int:
+    how, code = stopped_how(stop)
+    say(f"{PROG} {command}: {how}" if command else f"{PROG}: {how}")
+    return code
 
 
 def __getattr__(name: str) -> object:
@@ -520,8 +521,8 @@ def _run(argv: list[str], script: bool) -> int:
     with _logging_for(script, verbosity(args)):  # around the failure too: -vv logs its traceback
         try:
             return int(args.cli_handler(args) or 0)
-        except KeyboardInterrupt:  # named as its errors are: `bank build`, not `bank`
-            return _interrupted(command)
+        except KeyboardInterrupt as stop:  # named as its errors are: `bank build`, not `bank`
+            return _interrupted(command, stop)
         except Exception as error:  # noqa: BLE001 - a clean message instead of a traceback
             if isinstance(error, BrokenPipeError) and _stdout_gone():
                 raise  # stdout's reader closed it (`| head -1`): main's, not a failure of the command

@@ -333,8 +333,12 @@ def _loading_torch(pid: int) -> bool:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/PID/maps to time the signal")
 @pytest.mark.parametrize("entry", ["console script", "python -m"])
-def test_ctrl_c_while_importing_exits_130_with_one_line(tmp_path, entry):
-    """Ctrl-C before the command starts (while torch is being imported) is not a traceback."""
+@pytest.mark.parametrize(("stop", "code", "said"),
+                         [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated (SIGTERM)")],
+                         ids=["ctrl-c", "sigterm"])
+def test_a_stop_while_importing_exits_with_one_line(tmp_path, entry, stop, code, said):
+    """Ctrl-C, or SIGTERM (``kill``, a scheduler), before the command starts (while torch is being imported) is
+    one line naming it, not a traceback (SIGTERM ended the process without a word)."""
     script = Path(sys.executable).with_name("stylizing-vit-aug")
     if entry == "console script" and not script.is_file():
         pytest.skip("the console script is not installed next to this interpreter")
@@ -352,10 +356,10 @@ def test_ctrl_c_while_importing_exits_130_with_one_line(tmp_path, entry):
     while time.time() < deadline and process.poll() is None and not _loading_torch(process.pid):
         time.sleep(0.005)
     assert process.poll() is None, "the command ended before torch was imported"
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     out, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
-    assert err.strip() == "stylizing-vit-aug stylize: interrupted", err
+    assert process.returncode == code, err
+    assert err.strip() == f"stylizing-vit-aug stylize: {said}", err
 
 
 def test_top_level_help_lists_each_command_once(capsys):

@@ -6,6 +6,7 @@ unusable ``--device`` are refused with exit 2 before anything is written."""
 from __future__ import annotations
 
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ import stylizing_vit_aug as sva
 from helpers import ARCH, options, parse, read_train_log, write_image
 from stylizing_vit_aug import cli
 from stylizing_vit_aug._atomic import exclusive_lock
+from stylizing_vit_aug._signals import Terminated
 from stylizing_vit_aug.commands import train
 from stylizing_vit_aug.commands.train import run as run_train
 
@@ -197,13 +199,13 @@ def test_a_run_folder_and_the_parents_it_made_go_when_left_empty(tmp_path, write
 
 
 # -- Ctrl-C: the advice follows what the folder holds ---------------------------------------------
-def _interrupt_at(monkeypatch, step: int) -> None:
-    """Ctrl-C in the ``step``-th optimizer step (1-based)."""
+def _interrupt_at(monkeypatch, step: int, stop: KeyboardInterrupt | None = None) -> None:
+    """Ctrl-C (or ``stop``) in the ``step``-th optimizer step (1-based)."""
     original = train.Trainer.train_step
 
     def train_step(self, micro):  # type: ignore[no-untyped-def]
         if self.step + 1 == step:
-            raise KeyboardInterrupt
+            raise stop or KeyboardInterrupt()
         return original(self, micro)
 
     monkeypatch.setattr(train.Trainer, "train_step", train_step)
@@ -229,6 +231,19 @@ def test_an_interrupt_after_a_checkpoint_advises_resume_at_its_step(data, tmp_pa
     _interrupt_at(monkeypatch, 4)  # the checkpoint of step 2 written, step 3 not yet saved
     assert run_train(parse(*command)) == 130
     assert f"continue with --resume (without --overwrite): the checkpoint of step 2 is kept in {out}" in caplog.text
+    monkeypatch.undo()
+    assert run_train(parse(*command, "--resume")) == 0
+    assert steps(out) == [1, 2, 3, 4]
+
+
+def test_sigterm_stops_a_run_as_ctrl_c_does_with_its_own_words_and_code(data, tmp_path, caplog, monkeypatch):
+    """A scheduler's preemption or time limit sends SIGTERM: the run says what it keeps and how to go on, exit 143."""
+    out = tmp_path / "run"
+    command = [str(data), "-o", str(out), *FAST, "--max-steps", "4", "--save-every", "2"]
+    _interrupt_at(monkeypatch, 4, Terminated(signal.SIGTERM))  # as entry_point_signals raises it
+    assert run_train(parse(*command)) == 143
+    assert f"training terminated (SIGTERM); continue with --resume (without --overwrite): the checkpoint of step 2 " \
+           f"is kept in {out}" in caplog.text
     monkeypatch.undo()
     assert run_train(parse(*command, "--resume")) == 0
     assert steps(out) == [1, 2, 3, 4]

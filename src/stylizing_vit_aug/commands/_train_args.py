@@ -36,8 +36,8 @@ examples:
 
 exit codes: 0 finished (or stopped by --stop-after), 1 a file could not be written (the message
 says what is kept and how to go on), 2 a problem with the command line, the data or a checkpoint,
-4 the loss or the gradient went NaN/Inf (nothing non-finite was saved), 130 interrupted (continue
-with --resume).
+4 the loss or the gradient went NaN/Inf (nothing non-finite was saved), 130 interrupted and 143
+terminated by SIGTERM (continue with --resume).
 """
 
 

@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from .._signals import sigterm_raises
+from .._signals import Terminated, sigterm_raises
 from ..option_choices import CACHE_AGE_S, MAX_FOLDER_IMAGES
 from .common import (
     CLIError,
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         print("* For a temporary public link, run again with --share.", flush=True)
     # SIGTERM (a service manager, docker stop) stops the page as Ctrl-C does: Gradio closes the server, deleting
     # the visitors' uploads and grids, and the process exits, removing the page's own temporary folder
-    with sigterm_raises(lambda signum: KeyboardInterrupt()):
+    with sigterm_raises(Terminated):
         page.block_thread()
     return 0
 

@@ -1,6 +1,6 @@
 """``stylizing-vit-aug train``: the command line of the trainer (arguments, exit codes: 0 done or
 stopped by --stop-after, 2 a problem with the command line, the data or a checkpoint,
-:data:`EXIT_DIVERGED` the loss or gradient went NaN/Inf, 130 interrupted).
+:data:`EXIT_DIVERGED` the loss or gradient went NaN/Inf, 130 interrupted, 143 terminated by SIGTERM).
 
     stylizing-vit-aug train DATA_DIR --init tiny-camelyon17wilds -o runs/my-stain --epochs 10
     accelerate launch -m stylizing_vit_aug.cli train DATA_DIR ...        # many GPUs / nodes
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import remove_stale_temporaries
-from .._signals import interrupts_ignored_at_exit
+from .._signals import entry_point_signals, stopped_how
 from ..model import PRESETS
 from ..train.config import ARCHITECTURE_ARGS, TrainConfig
 from ..train.export import push_later
@@ -232,9 +232,10 @@ def run(args: argparse.Namespace) -> int:
             warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
             trainer = Trainer(config, explain=explain, before=lambda: _start(config, args, held))
             result = trainer.fit()
-    except KeyboardInterrupt:
-        logger.error("training interrupted; %s", _after_interrupt(args))
-        return 130
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM from the console script (entry_point_signals)
+        how, code = stopped_how(stop)
+        logger.error("training %s; %s", how, _after_interrupt(args))
+        return code
     except (TrainingDiverged, *USER_ERRORS) as error:  # others: the command line says them (and -vv a traceback)
         message, code = explain(error)
         print(f"stylizing-vit-aug train: error: {message}", file=sys.stderr)
@@ -249,9 +250,10 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m stylizing_vit_aug.commands.train DATA ...`` (the ``train`` subcommand alone). As the
-    console script does, with ``argv`` None (the process's own command line) a Ctrl-C after the exit
-    code is decided is ignored (:func:`~stylizing_vit_aug._signals.interrupts_ignored_at_exit`)."""
-    with interrupts_ignored_at_exit(argv is None):
+    console script does, with ``argv`` None (the process's own command line) SIGTERM stops the run as
+    Ctrl-C does and a Ctrl-C after the exit code is decided is ignored
+    (:func:`~stylizing_vit_aug._signals.entry_point_signals`)."""
+    with entry_point_signals(argv is None):
         parser = argparse.ArgumentParser(prog="stylizing-vit-aug train", description="Fine-tune a Stylizing ViT.")
         add_arguments(parser)
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
