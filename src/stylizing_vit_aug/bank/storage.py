@@ -36,6 +36,7 @@ from ..checkpoints.recorded import recorded_settings
 from ..image_ops import resize
 from ..images import to_batch, to_uint8
 from ..local_checkpoint import SETTING_CHOICES
+from ..option_choices import IMAGE_EXTENSIONS
 from ..stylizer import Stylizer
 from .sources import StyleFile, parse_sources, sources_metadata
 
@@ -45,6 +46,7 @@ __all__ = [
     "BankFileError",
     "BankMismatch",
     "bank_metadata",
+    "check_bank_output",
     "check_bank_path",
     "check_same_encoding",
     "check_same_stylizer",
@@ -197,14 +199,32 @@ def write_bank_file(path: Path, tensors: Mapping[str, torch.Tensor], metadata: d
     folder, as a checkpoint folder behind a link is, so every path to the bank reads the new one."""
     from safetensors.torch import save_file
 
-    if path.suffix.lower() in PICKLE_SUFFIXES:
-        raise ValueError(f"a bank is a safetensors file: name it {path.with_suffix('.safetensors')}, not {path}")
+    check_bank_output(path)
+    target = Path(os.path.realpath(path))  # through links; one that loops stays as it is (and is replaced)
+    write_atomically(target, lambda temporary: save_file(dict(tensors), str(temporary), metadata=metadata))
+
+
+def check_bank_output(path: Path) -> None:
+    """Refuse a bank name that would lose a file or not be read back as a bank: a folder; a pickle or image suffix
+    (nothing of ours reads a pickle; a bank named ``.jpg`` in a style folder is read as a broken image); an existing
+    safetensors file that is no bank, such as a checkpoint's ``model.safetensors``, which it would replace for good.
+    An earlier bank, or a file with no readable tensors (a damaged bank), is replaced."""
     if path.is_dir():
         raise IsADirectoryError(
             f"cannot write the bank to {path}: it is a folder; give a file name, e.g. {path / 'bank.safetensors'}"
         )
-    target = Path(os.path.realpath(path))  # through links; one that loops stays as it is (and is replaced)
-    write_atomically(target, lambda temporary: save_file(dict(tensors), str(temporary), metadata=metadata))
+    if path.suffix.lower() in (*PICKLE_SUFFIXES, *IMAGE_EXTENSIONS):
+        raise ValueError(f"a bank is a safetensors file: name it {path.with_suffix('.safetensors')}, not {path}")
+    try:
+        header = read_header(path) if path.is_file() else None
+    except (CheckpointError, OSError):
+        header = None
+    if header is not None and header.metadata.get("format") != FILE_FORMAT:
+        what = "a checkpoint's weights file (a Stylizing ViT)" if _looks_like_weights(header) else "no style bank"
+        raise FileExistsError(
+            f"cannot write the bank to {path}: it is {what}, and the bank would replace it for good; give the bank "
+            "a file name of its own (or remove that file first)"
+        )
 
 
 def file_mismatch(path: Path, meta: Mapping[str, Any], stylizer: Stylizer, advice: str) -> BankMismatch:

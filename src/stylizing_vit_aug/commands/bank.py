@@ -137,6 +137,7 @@ def run_build(args: argparse.Namespace) -> int:
         raise CLIError(f"-o {args.output} is a folder; name the bank file, e.g. -o {args.output / 'bank.safetensors'}")
     if args.output.suffix.lower() != ".safetensors":  # .SAFETENSORS, as save and load take it
         raise CLIError(f"the bank file name should end in .safetensors, got {args.output}")
+    _refuse_replacing_other_tensors(args.output)
     if args.crop_size is not None and args.crops_per_image is None:
         raise CLIError(
             f"--crop-size {args.crop_size} is the side of the crops --crops-per-image N takes; without it "
@@ -150,6 +151,17 @@ def run_build(args: argparse.Namespace) -> int:
         )
     with new_output_file(args.output, "-o", "bank.safetensors"):  # its folder goes again if the build stops
         return _build(args, choice)
+
+
+def _refuse_replacing_other_tensors(output: Path) -> None:
+    """-o naming a checkpoint's weights (or any safetensors file that is no bank) is refused before the build, as
+    saving would refuse it after."""
+    from ..bank.storage import check_bank_output
+
+    try:
+        check_bank_output(output)
+    except FileExistsError as error:
+        raise CLIError(str(error)) from None
 
 
 def _build(args: argparse.Namespace, choice: CheckpointChoice) -> int:

@@ -1,0 +1,56 @@
+"""Saving a bank never replaces a file that is no bank: ``-o ckpt/model.safetensors`` wrote the bank over the
+checkpoint's weights, exit 0, and the checkpoint was gone for good. A bank named like an image was written, then read
+as a broken image from a style folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+import stylizing_vit_aug as sva
+from helpers import write_images
+from stylizing_vit_aug import cli
+
+
+def test_saving_a_bank_over_a_checkpoints_weights_is_refused_and_the_checkpoint_kept(saved, bank):
+    checkpoint, _ = saved
+    weights = Path(checkpoint) / "model.safetensors"
+    before = weights.read_bytes()
+    with pytest.raises(FileExistsError, match="checkpoint's weights file .* would replace it for good"):
+        bank.save(weights)
+    assert weights.read_bytes() == before
+    sva.load_stylizer(checkpoint, device="cpu")
+
+
+def test_saving_over_other_tensors_is_refused_and_over_an_earlier_bank_or_a_damaged_file_works(tmp_path, bank):
+    other = tmp_path / "embeddings.safetensors"
+    save_file({"table": torch.zeros(3, 4)}, str(other))
+    with pytest.raises(FileExistsError, match="is no style bank"):
+        bank.save(other)
+    earlier = bank.save(tmp_path / "bank.safetensors")
+    sva.StyleBank.load(bank.save(earlier), bank.stylizer)  # an earlier bank is replaced
+    damaged = tmp_path / "cut.safetensors"
+    damaged.write_bytes(earlier.read_bytes()[:100])
+    assert len(sva.StyleBank.load(bank.save(damaged), bank.stylizer)) == len(bank)
+
+
+@pytest.mark.parametrize("name", ["bank.jpg", "bank.PNG", "bank.tiff", "bank.pt"])
+def test_a_bank_named_like_an_image_or_a_pickle_is_refused(tmp_path, bank, name):
+    with pytest.raises(ValueError, match="name it .*bank.safetensors"):
+        bank.save(tmp_path / name)
+    assert not (tmp_path / name).exists()
+
+
+def test_bank_build_refuses_a_checkpoints_weights_as_output_before_the_build(saved, tmp_path, capsys):
+    checkpoint, _ = saved
+    weights = Path(checkpoint) / "model.safetensors"
+    before = weights.read_bytes()
+    write_images(tmp_path / "styles", 2)
+    code = cli.main(["bank", "build", str(tmp_path / "styles"), "-o", str(weights), "--checkpoint", checkpoint,
+                     "--device", "cpu"])
+    assert code == 2
+    assert "checkpoint's weights file" in capsys.readouterr().err
+    assert weights.read_bytes() == before
