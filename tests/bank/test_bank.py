@@ -349,7 +349,7 @@ def test_from_folder_and_from_dataset(tmp_path, small_stylizer, histology_crops)
     mapping = {"siteA/one.png": "x", "two.png": "y", "one": "z", "two": "w"}
     mapped = StyleBank.from_folder(tmp_path, small_stylizer, domains=mapping, encode=False)
     assert mapped.domains[:2] == ["y", "x"] and set(mapped.domains[2:]) == {"z", "w"}
-    with pytest.raises(KeyError, match="no domain for"):
+    with pytest.raises(ValueError, match="no domain for siteA/deep/two.png in the domains mapping .*add one of them"):
         StyleBank.from_folder(tmp_path, small_stylizer, domains={"one": "z"})
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no .* images found"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -64,6 +64,12 @@ def check_domains(domains: Sequence[Any] | None, count: int) -> list[str] | None
         return None
     if isinstance(domains, (str, bytes)):
         raise TypeError("domains must be one label per style (a list), not a single string")
+    if isinstance(domains, (Mapping, Set)):  # iterated, a dict gives its keys and a set an order of its own
+        kind = "a mapping" if isinstance(domains, Mapping) else "a set"
+        raise TypeError(
+            f"domains must be one label per style in the styles' order (a list), not {kind}: a dict of labels by "
+            "file is what StyleBank.from_folder(domains=) takes; here pass [labels[image] for image in images]"
+        )
     labels = [label_of(d) for d in domains]
     if len(labels) != count:
         raise ValueError(f"got {len(labels)} domain labels for {count} style images; give one per image")
@@ -373,7 +379,10 @@ def folder_domains(root: Path, paths: Sequence[Path], domains: str | Mapping[str
         keys = (path.relative_to(root).as_posix(), path.name, path.stem)
         found = next((domains[k] for k in keys if k in domains), None)
         if found is None:
-            raise KeyError(f"no domain for {keys[0]} in the domains mapping (keys tried: {keys})")
+            raise ValueError(
+                f"no domain for {keys[0]} in the domains mapping (keys tried: {', '.join(map(repr, keys))}): add one "
+                "of them, or pass domains='subfolders' or None"
+            )
         labels.append(found)
     return labels
 
