@@ -111,3 +111,21 @@ def test_half_precision_logits_are_merged_in_float32(small_stylizer, bank, dtype
     assert out.prediction.dtype == out.views.dtype == torch.float32
     assert torch.isfinite(out.prediction).all() and torch.isfinite(out.entropy).all()
     torch.testing.assert_close(out.prediction.sum(dim=1), torch.ones(2))
+
+
+@pytest.mark.parametrize("include_original", [True, False])
+def test_a_sigmoid_vote_of_a_classifier_returning_one_logit_per_input_without_a_class_axis(
+    small_stylizer, bank, include_original
+):
+    """``[B]`` logits (no class axis), as mean and gmean take them: the vote crashed with an IndexError."""
+    images, n_styles = torch.rand(3, 3, 32, 32), 4
+    table = _one_logit_table(n_styles + include_original, len(images)).flatten()
+    tta = StyleTTA(TableNet(table), small_stylizer, bank, n_styles=n_styles, merge="vote", activation="sigmoid",
+                   transfer="stain", include_original=include_original)
+    views = table.view(n_styles + include_original, len(images))
+    assert torch.equal(tta(images), (views > 0).float().mean(dim=0))
+    nan_table = table.clone()
+    nan_table[len(images) + 1] = float("nan")  # one view of the second input
+    merged = StyleTTA(TableNet(nan_table), small_stylizer, bank, n_styles=n_styles, merge="vote",
+                      activation="sigmoid", transfer="stain", include_original=include_original)(images)
+    assert merged.shape == (3,) and merged[1].isnan() and not merged[[0, 2]].isnan().any()

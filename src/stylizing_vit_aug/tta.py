@@ -269,8 +269,7 @@ class StyleTTA(nn.Module):
         if {"bank", "styles", "n_styles", "generator"} & set(changed):
             self._drawn: torch.Tensor | None = checked.fixed  # the "fixed" styles: as given, else drawn once
         if "bank" in changed:
-            self._stain_profiles: dict[int, torch.Tensor] = {}  # bank index -> stain profile, made once
-            self._unreadable_stains: list[int] = []  # bank indices among them whose stains cannot be read
+            self._stain_state: Any = None  # the bank images' state its stains were read for: none yet
 
     @property
     def stylizer(self) -> Stylizer | None:
@@ -483,6 +482,10 @@ class StyleTTA(nn.Module):
     def _stain_targets(self, rows: torch.Tensor) -> torch.Tensor:
         """Stain profiles ``[len(rows), 3, 2]`` of the bank styles ``rows``, each made once from
         its tissue."""
+        if (state := getattr(self.bank, "images_state", lambda: None)()) != self._stain_state or state is None:
+            self._stain_state = state  # (a bank whose images cannot say when they change is read at every call)
+            self._stain_profiles: dict[int, torch.Tensor] = {}  # bank index -> stain profile, made once
+            self._unreadable_stains: list[int] = []  # bank indices among them whose stains cannot be read
         missing = sorted({int(r) for r in rows} - self._stain_profiles.keys())
         if missing:
             images = self.bank.style_images(torch.tensor(missing))
@@ -531,7 +534,8 @@ class StyleTTA(nn.Module):
             votes = (views > 0.5).to(views.dtype).mean(dim=0)
         else:
             votes = F.one_hot(views.argmax(dim=2), views.shape[2]).movedim(-1, 2).to(views.dtype).mean(dim=0)
-        votes[views.isnan().flatten(2).any(dim=2).any(dim=0)] = float("nan")  # as mean's: a vote hid a NaN view
+        nan = views.isnan().any(dim=0)  # [B, ...]: one logit per input ([V, B] views) has no class dimension
+        votes[nan.flatten(1).any(dim=1) if nan.dim() > 1 else nan] = float("nan")  # as mean's: a vote hid a NaN view
         return votes
 
     def _entropy(self, views: torch.Tensor) -> torch.Tensor | None:

@@ -61,7 +61,7 @@ class _MadeOfImages(NamedTuple):
     """A cache made from the images alone (colour statistics, colour profiles, digest) with the
     images' state it was made of, by name: pickling finds and re-keys every such cache as one kind."""
 
-    images: tuple[int, ...]  # :meth:`StyleBank._images_state` when it was made
+    images: tuple[int, ...]  # :meth:`StyleBank.images_state` when it was made
     value: Any
     background: str | None = None  # the colour profiles': which pixels they read (the stylizer's background)
 
@@ -132,7 +132,7 @@ class StyleBank:
         """Only the caches fresh now travel (stale ones are dropped first): :meth:`__setstate__` can
         then key them on the unpickled tensors, whose values are these but whose versions and storage are new."""
         self._fresh_streams()  # drops streams of changed weights or images (and a stylizer approved before)
-        state, images = dict(self.__dict__), self._images_state()
+        state, images = dict(self.__dict__), self.images_state()
         state.pop(SHARED_MARK, None)  # a copy is the caller's own
         for name, cache in self.__dict__.items():
             if isinstance(cache, _MadeOfImages) and cache.images != images:
@@ -156,7 +156,7 @@ class StyleBank:
         self.__dict__.update(state)
         if not fresh:
             return
-        images = self._images_state()
+        images = self.images_state()
         for name, cache in state.items():
             if isinstance(cache, _MadeOfImages):
                 setattr(self, name, cache._replace(images=images))
@@ -291,7 +291,7 @@ class StyleBank:
     def images(self) -> torch.Tensor:
         """The style images, uint8 ``[N, C, S, S]`` on the CPU. Replacing them (same shape) or
         writing into them makes the cached streams, colour profiles, colour statistics and digest
-        again at their next use (see :meth:`_images_state`)."""
+        again at their next use (see :meth:`images_state`)."""
         return self._images
 
     @images.setter
@@ -304,7 +304,7 @@ class StyleBank:
             )
         self._images, self._images_generation = checked, self._images_generation + 1
 
-    def _images_state(self) -> tuple[int, ...]:
+    def images_state(self) -> tuple[int, ...]:
         """What the caches made from the images are keyed on: which images (replaced: a new
         generation), their version counter (bumped by every in-place write through torch) and
         storage. Reading it costs no pass over the pixels, so sampling never hashes the images."""
@@ -313,7 +313,7 @@ class StyleBank:
     def _cache_state(self) -> tuple[tuple[int, ...], tuple[int, ...], bool]:
         """The stylizer's weights, the images, and whether its network reads the styles without their dark
         background (``background="dark"``): the cached streams are of all three."""
-        return self.stylizer.weights_state, self._images_state(), self.stylizer.background == "dark"
+        return self.stylizer.weights_state, self.images_state(), self.stylizer.background == "dark"
 
     @property
     def domains(self) -> list[str] | None:
@@ -348,7 +348,7 @@ class StyleBank:
         a record names a bank's content by. Equal for equal styles whatever the checkpoint, the
         streams or the file; computed once (one pass over the images' bytes) and again if ``images``
         is replaced or written in place. Bank files record it too (``bank info`` shows it)."""
-        state = self._images_state()
+        state = self.images_state()
         if self._images_digest is None or self._images_digest.images != state:
             self._images_digest = _MadeOfImages(state, images_digest(self._images))
         return self._images_digest.value
@@ -391,7 +391,7 @@ class StyleBank:
         A fresh digest of the images (what the file records) and of each encoded chunk's pixels
         (two passes over the images, far less than the streams written); stale chunks are dropped
         (encoded again now) and the colour caches made again."""
-        state, fresh = self._images_state(), images_digest(self._images)
+        state, fresh = self.images_state(), images_digest(self._images)
         known = self._images_digest
         hidden = known is not None and known.images == state and known.value != fresh
         self._images_digest = _MadeOfImages(state, fresh)
@@ -456,7 +456,7 @@ class StyleBank:
         when that changes, and when the images do; they do not depend on the weights."""
         if not user.has_colour_step:
             return None
-        background, images, cache = user.background, self._images_state(), self._colour_profiles
+        background, images, cache = user.background, self.images_state(), self._colour_profiles
         if cache is None or (cache.images, cache.background) != (images, background):
             chunks = [to_batch(chunk, "bank images")[0] for chunk in self._images.split(self.chunk_size)]
             made = torch.cat([user.colour_profiles(c.to(user.device)).cpu() for c in chunks])
@@ -477,7 +477,7 @@ class StyleBank:
 
     def color_stats(self) -> torch.Tensor:
         """Per-channel mean and std (0–1) of every style image: float ``[N, 2*C]``."""
-        state = self._images_state()
+        state = self.images_state()
         if self._color_stats is None or self._color_stats.images != state:
             chunks = self._images.split(1024)
             self._color_stats = _MadeOfImages(state, torch.cat([color_statistics(chunk) for chunk in chunks]))
