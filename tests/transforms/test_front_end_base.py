@@ -541,15 +541,17 @@ def _one_read_calls(stylizer, bank) -> dict:
 def test_a_float_input_is_read_and_unnormalised_once_per_call(small_stylizer, bank, monkeypatch):
     """StylizeTransform read a float input's extremes three times per call (its check, the shared
     undo, the Stylizer) and undid mean/std twice; albumentations and MONAI read it twice."""
-    from stylizing_vit_aug.images import Normalization, batching, kinds
+    from stylizing_vit_aug.images import Normalization, kinds
     from stylizing_vit_aug.transforms import monai
 
     reads, undos = [], []
-    extremes, undo = kinds.finite_extremes, Normalization.undo
-    spy = lambda values, what: reads.append(what) or extremes(values, what)  # noqa: E731
-    monkeypatch.setattr(kinds, "finite_extremes", spy)
-    monkeypatch.setattr(batching, "finite_extremes", spy)  # check_image's reading
-    monkeypatch.setattr(monai, "finite_extremes", spy)
+    undo = Normalization.undo
+
+    def spy(read):  # type: ignore[no-untyped-def]
+        return lambda values, what: reads.append(what) or read(values, what)
+
+    monkeypatch.setattr(kinds, "image_extremes", spy(kinds.image_extremes))  # the range check's one reading
+    monkeypatch.setattr(monai, "finite_extremes", spy(kinds.finite_extremes))
     monkeypatch.setattr(
         Normalization, "undo", lambda self, images, what: undos.append(what) or undo(self, images, what)
     )

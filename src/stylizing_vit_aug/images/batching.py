@@ -26,9 +26,7 @@ from .kinds import (
     _refuse_outside_declared,
     _torch_kind,
     _torch_to_batch,
-    check_extremes,
     check_float_range,
-    finite_extremes,
     pil_pixels,
 )
 from .metadata import note_not_srgb, read_colour
@@ -81,8 +79,9 @@ def _checked_kind(
         if values and batch.dtype.kind == "u" and batch.dtype.itemsize == 2:
             _refuse_outside_declared(lambda: batch[..., :colours], what)
         clamp = values and batch.dtype.kind == "f"
-        low_high = finite_extremes(batch[..., :colours], what) if clamp else (0.0, 0.0)
-        clamp = clamp and check_extremes(*low_high, what, normalised_hint, clamp_overshoot=clamp_overshoot)
+        clamp = clamp and check_float_range(
+            batch[..., :colours], what, normalised_hint, clamp_overshoot=clamp_overshoot
+        )
         return images.ndim == 4, (colours, *batch.shape[1:3]), clamp
     if PILImage is not None and isinstance(images, PILImage.Image):
         bands = PILImage.getmodebands(_pil_kind(images, what))  # in range by type, but for a declared range:

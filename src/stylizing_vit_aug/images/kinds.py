@@ -228,23 +228,48 @@ def finite_extremes(values: np.ndarray | torch.Tensor, what: str) -> tuple[float
     return low, high
 
 
+def image_extremes(values: np.ndarray | torch.Tensor, what: str) -> list[tuple[float, float]]:
+    """:func:`finite_extremes` of each image of a batch (``[B, ...]``, four axes; still one pass and one wait for a
+    GPU), else of the one image: the range rule measures an image's overshoot by its own range, so a batch-mate's
+    wider range never lets it pass (a pale tile refused alone was clamped beside a 0–1 image)."""
+    if values.ndim != 4 or len(values) < 2:
+        return [finite_extremes(values, what)]
+    if isinstance(values, np.ndarray):
+        flat = values.reshape(len(values), -1)
+        lows, highs = flat.min(axis=1).tolist(), flat.max(axis=1).tolist()
+    else:
+        lows, highs = torch.stack(torch.aminmax(values.detach().reshape(len(values), -1), dim=1)).tolist()
+    if not all(math.isfinite(value) for value in (*lows, *highs)):
+        _fail(f"{what}: NaN or Inf values; clean the image before stylising it.")
+    return list(zip(lows, highs))
+
+
 def check_float_range(
-    values: torch.Tensor, what: str, normalised_hint: str = NORMALISED_HINT, *, clamp_overshoot: bool = False
+    values: np.ndarray | torch.Tensor, what: str, normalised_hint: str = NORMALISED_HINT, *,
+    clamp_overshoot: bool = False
 ) -> bool:
-    """The one range check, of the engine and every front-end (:func:`check_extremes`, in one read):
+    """The one range check, of the engine and every front-end (:func:`check_extremes` of each image, in one read):
     whether ``values`` overshoot 0–1 by what ``clamp_overshoot`` lets through (their user clamps them)."""
-    check_has_pixels(values, what)
-    if values.numel() == 0:
+    if isinstance(values, torch.Tensor):
+        check_has_pixels(values, what)
+    if values.size == 0 if isinstance(values, np.ndarray) else values.numel() == 0:
         return False  # no pixel is out of range; the caller says whether an empty batch will do
-    return check_extremes(*finite_extremes(values, what), what, normalised_hint, clamp_overshoot=clamp_overshoot)
+    extremes = image_extremes(values, what)
+    return any([  # every image judged: one to clamp does not hide one to refuse
+        check_extremes(low, high, what, normalised_hint, clamp_overshoot=clamp_overshoot,
+                       image=index if len(extremes) > 1 else None)
+        for index, (low, high) in enumerate(extremes)
+    ])
 
 
 def check_extremes(
-    low: float, high: float, what: str, normalised_hint: str = NORMALISED_HINT, *, clamp_overshoot: bool = False
+    low: float, high: float, what: str, normalised_hint: str = NORMALISED_HINT, *, clamp_overshoot: bool = False,
+    image: int | None = None,
 ) -> bool:
     """:func:`check_float_range`'s judgement of an image's finite extremes (for a caller that has
     read them with :func:`finite_extremes`), by the one rule (:mod:`.float_range`): whether to
-    clamp them (a resize's overshoot, with ``clamp_overshoot``), else nothing or an ImageError."""
+    clamp them (a resize's overshoot, with ``clamp_overshoot``), else nothing or an ImageError
+    (naming ``image``, its index in a batch, where given)."""
     kind = range_kind(low, high)
     if kind == "in range":
         return False
@@ -253,7 +278,8 @@ def check_extremes(
         log_once(f"clamped:{what}", message, what, low, high, level=logging.INFO)
         return True
     advice = range_advice(low, high, normalised_hint)
-    _fail(f"{what}: float values from {low:.6g} to {high:.6g}, outside 0–1: {advice}.")
+    which = "" if image is None else f" (image {image} of the batch)"
+    _fail(f"{what}{which}: float values from {low:.6g} to {high:.6g}, outside 0–1: {advice}.")
 
 
 def check_batch01(
