@@ -3,6 +3,7 @@ image's edges where bilinear resizing blurs them."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -39,11 +40,13 @@ def test_a_change_linear_in_luminance_is_carried_to_full_resolution(seed, slope,
     torch.testing.assert_close(out, expected, atol=1e-4, rtol=0)
 
 
-def test_flat_image_gets_the_plain_smooth_change():
+@pytest.mark.parametrize("eps", [guided.EPS, 0.0])  # 0: no regulariser, a flat window's fit was 0 / 0 = NaN
+def test_flat_image_gets_the_plain_smooth_change(eps):
     values = torch.full((1, 3, 48, 48), 0.6)
     small = resize(values, 16, 16)
     change = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
-    out = guided.upsample_change(change, small, values)
+    basis = torch.cat([guided.guided_coefficients(change, small, eps=eps), torch.ones(1, 1, 16, 16)], dim=1)
+    out = guided.apply_basis(resize(basis, 48, 48), values)
     box = torch.nn.functional.avg_pool2d
     smooth = box(box(change, 9, 1, 4, count_include_pad=False), 9, 1, 4, count_include_pad=False)
     torch.testing.assert_close(out, resize(smooth, 48, 48), atol=1e-6, rtol=0)
@@ -75,6 +78,18 @@ def test_rows_that_do_not_pair_up_and_bad_windows_are_refused_with_what_to_pass(
     with pytest.raises(ValueError, match="eps must be a finite number from 0.*got -0.001"):
         guided.guided_coefficients(change, small, eps=-1e-3)
     assert guided.guided_coefficients(change, small, radius=0).shape == (2, 6, 16, 16)
+    with pytest.raises(ValueError, match=r"weight \(2, 3, 16, 16\) must be \[B, 1, h, w\]"):  # gave 4 channels back
+        guided.upsample_change(change, small, values, torch.ones(2, 3, 16, 16))
+    with pytest.raises(ValueError, match="values01 must be float pixels in 0–1, got torch.uint8"):  # a change of 20
+        guided.upsample_change(change, small, (values * 255).to(torch.uint8))
+
+
+def test_numpy_numbers_are_taken_as_the_window():
+    values = _image(2, 32)
+    small = resize(values, 16, 16)
+    change = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    numpy = guided.guided_coefficients(change, small, radius=np.int64(2), eps=np.float32(1e-2))
+    assert torch.equal(numpy, guided.guided_coefficients(change, small, radius=2, eps=float(np.float32(1e-2))))
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])

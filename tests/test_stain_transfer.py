@@ -3,11 +3,13 @@ structure kept, exact identities."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 from torch import nn
 from torch.utils import _pytree as pytree
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -15,7 +17,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from helpers import DAB, EOSIN, HAEMATOXYLIN, two_stain_image
 from stylizing_vit_aug import StyleBank, StyleTTA, stain_transfer
 from stylizing_vit_aug.stain_transfer import stain_profile, transfer_stains
-from stylizing_vit_aug.tissue import tissue_weight
+from stylizing_vit_aug.tissue import change_weight, tissue_weight
 
 
 def tissue(values01: torch.Tensor) -> torch.Tensor:
@@ -294,3 +296,31 @@ def test_tta_stain_views_read_each_inputs_stains_once_and_keep_their_pixels(
         moved = transfer_stains(repeated, targets)
         restyled = small_stylizer.stylize_batch(moved, bank.stream(rows, stylizer=small_stylizer))
         assert torch.equal(views, (repeated + 0.7 * (restyled - repeated)).clamp_(0, 1))
+
+
+def test_stain_change_and_stain_profile_check_what_they_are_given():
+    """``stain_change`` took uint8 (a change of 3e10) and 0–255 floats; a tissue mask of another size failed in
+    torch."""
+    image = two_stain_image(HAEMATOXYLIN, EOSIN, (1.0, 0.6))
+    profile = stain_profile(image)
+    with pytest.raises(ValueError, match="got torch.uint8"):
+        stain_transfer.stain_change((image * 255).to(torch.uint8), profile, profile)
+    with pytest.raises(ValueError, match="outside 0–1"):
+        stain_transfer.stain_change(image * 255, profile, profile)
+    with pytest.raises(ValueError, match=r"target must be stain profiles \[1, 3, 2\]"):
+        stain_transfer.stain_change(image, profile, profile[:, :, :1])
+    with pytest.raises(ValueError, match=r"tissue must be a bool mask \[1, 1, 64, 64\].*\(1, 1, 32, 32\)"):
+        stain_profile(image, tissue=torch.ones(1, 1, 32, 32, dtype=torch.bool))
+    assert torch.equal(stain_transfer.stain_change(image, profile, profile), torch.zeros_like(image))
+
+
+@pytest.mark.parametrize("scale", [1e3, 1e6, 1e30])
+def test_a_huge_finite_target_gives_pixels_not_nan_and_keeps_the_glass(histology_paths, scale):
+    """A target far past any stain's density overflowed the change to inf, and inf times the glass's zero weight
+    was NaN (a real H&E crop: 1e6 times its own profile)."""
+    image = np.asarray(Image.open(next(p for p in histology_paths if p.stem == "he_hgsc_nest")).convert("RGB"))
+    values01 = torch.from_numpy(image[50:274, 200:424].copy()).permute(2, 0, 1)[None].float() / 255
+    moved = transfer_stains(values01, stain_profile(values01) * scale)
+    assert torch.isfinite(moved).all()
+    glass = change_weight(tissue_weight(values01)) == 0  # the pixels a transfer keeps
+    assert glass.any() and torch.equal(moved[glass.expand_as(moved)], values01[glass.expand_as(values01)])

@@ -158,3 +158,19 @@ def test_what_cannot_be_read_as_light_is_refused_with_the_fix(histology_crops):
             check(torch.cat([he, torch.ones_like(he[:, :1])], dim=1))
     gray = he.mean(dim=1, keepdim=True)  # grayscale brightfield is light too
     assert tissue_weight(gray).shape == (1, 1, *he.shape[-2:])
+
+
+@pytest.mark.parametrize(("option", "value"), [("min_fraction", 2), ("min_fraction", float("nan")),
+                                               ("min_fraction", -1), ("min_std", 20), ("min_std", "0.1"),
+                                               ("min_std", True)])
+def test_is_tissue_refuses_thresholds_no_crop_can_pass(option, value):
+    """``min_std=20`` (8-bit levels) or ``min_fraction=2`` made every crop "not tissue", silently; a string failed
+    inside a comparison."""
+    with pytest.raises(ValueError, match=f"{option} must be a number from 0 to"):
+        is_tissue(uniform((200, 120, 160)), **{option: value})
+    assert is_tissue(uniform((200, 120, 160)), min_std=0.0, min_fraction=np.float32(0.5)).tolist() == [True]
+
+
+def test_a_numpy_image_is_told_how_to_become_a_batch_tensor():
+    with pytest.raises(ValueError, match=r"got ndarray; make one, e.g. torch.from_numpy\(image\)"):
+        tissue_weight(np.zeros((16, 16, 3), np.uint8))

@@ -14,10 +14,12 @@ stay exact.
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 
 from .image_ops import resize, to_luminance
+from .option_choices import whole_number
 
 __all__ = [
     "EPS", "RADIUS", "apply_basis", "guided_coefficients", "is_upsampling", "upsample_change", "upsampling_basis",
@@ -56,13 +58,13 @@ def _luminance(values01: torch.Tensor) -> torch.Tensor:
 
 
 def _check_window(radius: int, eps: float) -> None:
-    """A window is ``2r + 1`` pixels (``r`` a whole number from 0) and the regulariser is a variance
-    (a finite number from 0; 0 fits exactly, and only a flat window then has no fit): anything
+    """A window is ``2r + 1`` pixels (``r`` a whole number from 0, numpy's too) and the regulariser is a variance
+    (a finite number from 0; 0 fits exactly, and a flat window then takes the plain smooth change): anything
     else gives no window, or a fit that is not the change's."""
-    if not isinstance(radius, int) or isinstance(radius, bool) or radius < 0:
+    if whole_number(radius, 0) is None:
         raise ValueError(f"radius must be a whole number of pixels from 0 (the window is 2 * radius + 1 wide), "
                          f"got {radius!r}; the default is {RADIUS}")
-    if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not math.isfinite(eps) or eps < 0:
+    if not isinstance(eps, numbers.Real) or isinstance(eps, bool) or not math.isfinite(eps) or eps < 0:
         raise ValueError(f"eps must be a finite number from 0 (the fit's regulariser, in luminance variance), "
                          f"got {eps!r}; the default is {EPS}")
 
@@ -84,13 +86,16 @@ def guided_coefficients(
     """``[B, 2C, h, w]``: the smoothed ``a`` then ``b`` of ``change ≈ a·Y + b`` at model size,
     ``Y`` the luminance of ``small01`` (the model-size image the change was computed from)."""
     _check_window(radius, eps)
+    radius, eps = int(radius), float(eps)
     _check_pair(change, small01)
     guide = _luminance(small01)
     channels = change.shape[1]
     # every window mean in one pass: Y, the change, Y * change, Y * Y
     means = _box(torch.cat([guide, change, guide * change, guide * guide], dim=1), radius)
     mean_guide, mean_change, mean_product, mean_square = means.split([1, channels, channels, 1], dim=1)
-    a = (mean_product - mean_guide * mean_change) / (mean_square - mean_guide * mean_guide + eps)
+    variance = mean_square - mean_guide * mean_guide + eps
+    # a flat window (no variance: eps 0) has no slope: its change is the plain smooth one, not 0 / 0
+    a = torch.where(variance > 0, (mean_product - mean_guide * mean_change) / variance, 0.0)
     b = mean_change - a * mean_guide
     return _box(torch.cat([a, b], dim=1), radius)
 
@@ -129,7 +134,9 @@ def upsample_change(
     if values01.dim() != 4 or values01.shape[0] != change.shape[0]:
         raise ValueError(f"values01 {tuple(values01.shape)} must be a [B, C, H, W] batch with one image per row of "
                          f"change {tuple(change.shape)}: repeat the images for several styles per image")
-    if weight is not None and (weight.dim() != 4 or weight.shape[0] != change.shape[0]
+    if not values01.is_floating_point():
+        raise ValueError(f"values01 must be float pixels in 0–1, got {values01.dtype}: divide uint8 images by 255")
+    if weight is not None and (weight.dim() != 4 or weight.shape[:2] != (change.shape[0], 1)
                                or weight.shape[-2:] != change.shape[-2:]):
         raise ValueError(f"weight {tuple(weight.shape)} must be [B, 1, h, w] like change {tuple(change.shape)}, "
                          "one row each: the tissue weight of the model-size images")

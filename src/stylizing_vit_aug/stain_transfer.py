@@ -54,6 +54,8 @@ MIN_COMPONENT = -0.2
 read from an image that is not two stains on glass (noise, a flat colour) can, and are refused."""
 MAX_COSINE = 0.995
 """Two directions closer than this (about 6 degrees) are one stain: the map would be singular."""
+MAX_GAIN_OD = 20.0
+"""The most optical density a change removes: more whitens a pixel no further (its light grows e^20 times)."""
 
 
 Function = TypeVar("Function", bound=Callable[..., Any])
@@ -92,9 +94,11 @@ def stain_profile(values01: torch.Tensor, tissue: torch.Tensor | None = None) ->
     image whose stains cannot be read: fewer than :data:`~stylizing_vit_aug.colour.MIN_PIXELS`
     stained pixels, or directions that are not two distinct absorbing stains."""
     check_rgb01(values01)
-    if tissue is not None and tissue.dtype != torch.bool:
+    batch, _, height, width = values01.shape
+    if tissue is not None and (tissue.dtype != torch.bool or tuple(tissue.shape) != (batch, 1, height, width)):
         raise ValueError(
-            f"tissue must be a bool mask [B, 1, H, W] (tissue_pixels(tissue_weight(images))), got {tissue.dtype}"
+            f"tissue must be a bool mask [{batch}, 1, {height}, {width}], one per image "
+            f"(tissue_pixels(tissue_weight(images))), got {tissue.dtype} {tuple(tissue.shape)}"
         )
     return _profile(optical_density(on_profile_grid(values01)), None if tissue is None else on_profile_grid(tissue))
 
@@ -162,6 +166,11 @@ def stain_change(values01: torch.Tensor, source: torch.Tensor, target: torch.Ten
     """The RGB change that moves every pixel of ``values01`` from the stain profile ``source`` to
     ``target`` (both ``[B, 3, 2]``); zero for an image where either is missing, exactly zero where
     they are equal. Not weighted: the caller keeps the glass (:func:`transfer_stains`)."""
+    check_rgb01(values01)
+    for name, profiles in (("source", source), ("target", target)):
+        if not isinstance(profiles, torch.Tensor) or tuple(profiles.shape) != (len(values01), 3, 2):
+            shape = tuple(profiles.shape) if isinstance(profiles, torch.Tensor) else type(profiles).__name__
+            raise ValueError(f"{name} must be stain profiles [{len(values01)}, 3, 2] (stain_profile), got {shape}")
     return _stain_change(values01, optical_density(values01), source, target)[0]
 
 
@@ -175,6 +184,8 @@ def _stain_change(values01: torch.Tensor, od: torch.Tensor, source: torch.Tensor
     for column in (1, 2):  # over the density's channels, element by element: the same in any k
         delta.addcmul_(mapping[..., column, None, None], od[:, column : column + 1])
     shade = values01.float() + 1 / 255
+    # a gain past e^20 whitens any pixel as surely: bounded, a huge target's inf never meets the glass's 0 (NaN)
+    delta = delta.clamp(min=-MAX_GAIN_OD) if delta.requires_grad else delta.clamp_(min=-MAX_GAIN_OD)
     if delta.requires_grad:  # autograd keeps expm1's result: the steps may not overwrite it
         return shade * torch.expm1(-delta)  # exactly 0 where delta is
     return delta.neg_().expm1_().mul_(shade)  # the same, in the change's own memory

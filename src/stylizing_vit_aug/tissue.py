@@ -17,6 +17,8 @@ pixel is foreground as much as its brightest channel says, so black keeps its va
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 import torch.nn.functional as F
 
@@ -194,9 +196,17 @@ def is_tissue(
     black crop is background, not the densest tissue). Checked by :func:`check_light01` (``range_checked`` as there).
     """
     check_light01(values01, range_checked=range_checked)
+    _check_share("min_fraction", min_fraction, 1.0, "a share of the pixels")
+    _check_share("min_std", min_std, 0.5, "in 0–1 units: 20 levels of 8-bit are 20 / 255; 0.5 is the most any crop has")
     values = values01.float()
     overall = values.flatten(1).std(dim=1, unbiased=False)
     spread = torch.minimum(overall, values.flatten(2).std(dim=2, unbiased=False).amax(dim=1))
     tissue = tissue_pixels(tissue_weight(values01, dark=dark, range_checked=True))
     enough_tissue = tissue.flatten(1).float().mean(dim=1) >= min_fraction
     return enough_tissue & (spread >= min_std)
+
+
+def _check_share(name: str, value: object, most: float, meaning: str) -> None:
+    """A threshold of :func:`is_tissue`: a number from 0 to ``most`` (beyond it no crop passes, silently)."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0 <= value <= most:
+        raise ValueError(f"{name} must be a number from 0 to {most:g} ({meaning}), got {value!r}")

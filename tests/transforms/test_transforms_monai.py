@@ -252,6 +252,8 @@ def test_errors_say_what_to_do(small_stylizer, bank, chw):
         always(nan)
     with pytest.raises(ValueError, match=r"2D channel-first images \(C, H, W\).*slice by slice"):
         always(torch.rand(1, 32, 32, 8))
+    with pytest.raises(ValueError, match=r"got shape \(32, 32\)\. Add the channel axis: EnsureChannelFirst"):
+        always(torch.rand(32, 32))  # a 2D image without its channel axis: told to slice a volume
     with pytest.raises(ImageError, match="channels"):
         always(torch.rand(5, 32, 32))
     with pytest.raises(TypeError, match="numpy array"):

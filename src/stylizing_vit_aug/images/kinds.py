@@ -292,10 +292,15 @@ def check_batch01(
     ``other_kinds`` adds the caller's way to pass other kinds. ``range_checked``: the values
     already passed the range check (it reads them back to the host: on a GPU, a wait for the
     device; under ``torch.compile``, a graph break)."""
-    if not isinstance(values01, torch.Tensor) or values01.dim() != 4:
-        got = tuple(values01.shape) if isinstance(values01, torch.Tensor) else type(values01).__name__
+    if not isinstance(values01, torch.Tensor):
         raise ValueError(
-            f"{what} must be a batch tensor [B, {wanted}, H, W], got {got}; add a batch axis: image[None]{other_kinds}"
+            f"{what} must be a batch tensor [B, {wanted}, H, W], got {type(values01).__name__}; make one, e.g. "
+            f"torch.from_numpy(image).permute(2, 0, 1)[None] / 255 for an (H, W, C) uint8 array{other_kinds}"
+        )
+    if values01.dim() != 4:
+        raise ValueError(
+            f"{what} must be a batch tensor [B, {wanted}, H, W], got {tuple(values01.shape)}; add a batch axis: "
+            f"image[None]{other_kinds}"
         )
     if not values01.is_floating_point():
         raise ValueError(

@@ -166,10 +166,13 @@ class RandStylize(StyleAugmentation, RandomizableTransform):
         if isinstance(img, torch.Tensor):
             check_has_pixels(img, _INPUT)
         if img.ndim != 3:
-            raise ValueError(
-                f"RandStylize stylises 2D channel-first images (C, H, W); got shape {tuple(img.shape)}. "
-                "Stylise 3D volumes slice by slice, and batches with BatchStylize after collation."
+            fix = (
+                "Add the channel axis: EnsureChannelFirst(channel_dim='no_channel') before it (or img[None])"
+                if img.ndim == 2
+                else "Stylise 3D volumes slice by slice, and batches with BatchStylize after collation"
             )
+            raise ValueError(f"RandStylize stylises 2D channel-first images (C, H, W); got shape {tuple(img.shape)}. "
+                             f"{fix}.")
         if looks_channels_last(img.shape):
             raise ValueError(
                 f"RandStylize takes channel-first images (C, H, W); shape {tuple(img.shape)} looks channels-last "
