@@ -32,6 +32,7 @@ REFUSED = st.one_of(
     st.integers(1, 8).map(np.float64),
     st.text(max_size=3),
     st.just([4]),
+    st.integers(2**31, 2**70),  # past what torch splits by: accepted, then a raw overflow at the first call
 )
 
 
@@ -101,3 +102,18 @@ def test_style_tta_still_takes_none_as_all_at_once(stylizer) -> None:
         tta.chunk_size = True
     with pytest.raises(ValueError, match=MESSAGE):
         sva.Stylizer(stylizer.model, CAMELYON_MEAN, CAMELYON_STD, device="cpu", chunk_size=None)
+
+
+@pytest.mark.parametrize("recorded", ["99999999999999999999", "0", "-3"])
+def test_a_bank_file_recording_a_chunk_size_no_call_can_take_is_corrupt(stylizer, pixels, tmp_path, recorded):
+    """A bank file's ``chunk_size`` was read as any int: ``bank info`` and the load passed and the first draw failed
+    inside torch ("Overflow when unpacking long long")."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    path = StyleBank(pixels, stylizer).save(tmp_path / "bank.safetensors")
+    with safe_open(str(path), "pt") as handle:
+        metadata, tensors = handle.metadata(), {name: handle.get_tensor(name) for name in handle.keys()}
+    save_file(tensors, str(path), metadata={**metadata, "chunk_size": recorded})
+    with pytest.raises(sva.BankFileError, match=f"'chunk_size' metadata is '{recorded}'"):
+        StyleBank.load(path, stylizer)

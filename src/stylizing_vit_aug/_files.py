@@ -207,13 +207,20 @@ def bank_path_problem(path: Path, reader: str, folder_advice: str) -> OSError | 
     reader takes); a missing file or a broken link says so (not what the header reader says of a checkpoint);
     a pipe or a device is no file. ``reader``: who reads it (``StyleBank.load``, ``stylize --bank``)."""
     if path.is_dir():
-        found = sorted(p.name for p in path.glob("*.safetensors") if p.is_file())[:3]
+        weights = "model.safetensors"  # a checkpoint folder's weights: never the bank to pass
+        found = sorted(p.name for p in path.glob("*.safetensors") if p.is_file() and p.name != weights)[:3]
+        checkpoint = (path / weights).is_file() or (path / "config.json").is_file()
         return IsADirectoryError(
             f"{path} is a folder; {reader} reads one bank file (.safetensors, as `stylizing-vit-aug bank build` or "
             "StyleBank.save writes it): pass its path"
             + (f", e.g. {path / found[0]} (this folder holds {', '.join(found)})" if found else "")
-            + f". To build a bank from a folder of style images: `stylizing-vit-aug bank build {path} -o "
-            f"bank.safetensors` {folder_advice}"
+            + (
+                f". {path} is a checkpoint folder: pass it as --checkpoint (in Python: load_stylizer), and build a "
+                f"bank with it: `stylizing-vit-aug bank build STYLES/ -o bank.safetensors --checkpoint {path}`"
+                if checkpoint
+                else f". To build a bank from a folder of style images: `stylizing-vit-aug bank build {path} -o "
+                f"bank.safetensors` {folder_advice}"
+            )
         )
     if not path.exists():
         link = f" is a broken symbolic link (to {os.readlink(path)})" if path.is_symlink() else " does not exist"

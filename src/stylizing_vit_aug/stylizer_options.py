@@ -36,6 +36,7 @@ __all__ = [
     "SETTINGS_0_1_0",
     "DTYPES",
     "GRAPH_MODES",
+    "MAX_CHUNK_SIZE",
     "MODES",
     "StylizerOptions",
     "check_background",
@@ -95,16 +96,23 @@ def check_colour_match(colour_match: bool) -> bool:
     return colour_match
 
 
+MAX_CHUNK_SIZE = 2**31 - 1
+"""The largest ``chunk_size``: more images than any call holds."""
+
+
 def check_chunk_size(chunk_size: int | None, *, allow_none: bool = False) -> int | None:
     """A whole number from 1, as a Python int: the one check of every ``chunk_size`` (Stylizer,
     StyleTTA, StyleBank), so a numpy integer (a size read from an array or config) is taken
     everywhere and ``True`` (which equals 1) is refused everywhere. ``allow_none``: None passes
-    (StyleTTA's "as many views as a call holds")."""
+    (StyleTTA's "as many views as a call holds"). At most :data:`MAX_CHUNK_SIZE`: torch splits by a 64-bit
+    count, and a bigger one failed at the first call, deep inside."""
     if chunk_size is None and allow_none:
         return None
-    if (size := whole_number(chunk_size, 1)) is None:
+    if (size := whole_number(chunk_size, 1)) is None or size > MAX_CHUNK_SIZE:
         none = " or None (as many as a call holds)" if allow_none else ""
-        raise ValueError(f"chunk_size must be a positive integer (1, 2, ...){none}, got {chunk_size!r}")
+        raise ValueError(
+            f"chunk_size must be a positive integer (1, 2, ... up to {MAX_CHUNK_SIZE}){none}, got {chunk_size!r}"
+        )
     return size
 
 

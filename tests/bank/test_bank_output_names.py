@@ -54,3 +54,21 @@ def test_bank_build_refuses_a_checkpoints_weights_as_output_before_the_build(sav
     assert code == 2
     assert "checkpoint's weights file" in capsys.readouterr().err
     assert weights.read_bytes() == before
+
+
+def test_a_checkpoint_folder_given_as_a_bank_is_named_a_checkpoint_not_its_weights_as_the_bank(saved, small_stylizer):
+    """It said "pass its path, e.g. ckpt/model.safetensors": the next error said that file is no bank."""
+    checkpoint, _ = saved
+    with pytest.raises(IsADirectoryError, match="is a checkpoint folder: pass it as --checkpoint") as refused:
+        sva.StyleBank.load(checkpoint, small_stylizer)
+    assert "model.safetensors" not in str(refused.value).split("checkpoint folder")[0]
+
+
+def test_a_folder_named_model_safetensors_in_a_checkpoint_is_said_to_be_one(saved):
+    """It said "is a directory; pass it to load_stylizer()", which the user had done: the advice went round."""
+    checkpoint = Path(saved[0])
+    weights = checkpoint / "model.safetensors"
+    weights.unlink()
+    weights.mkdir()
+    with pytest.raises(IsADirectoryError, match="is a folder, not the weights file its name says"):
+        sva.load_stylizer(str(checkpoint), device="cpu")

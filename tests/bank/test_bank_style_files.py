@@ -3,6 +3,7 @@ alpha 0 is whatever the writer left, often black), and domain folders that would
 
 from __future__ import annotations
 
+import logging
 import os
 
 import numpy as np
@@ -76,3 +77,19 @@ def test_a_style_folder_that_cannot_be_listed_stops_a_build_told_to_stop(tmp_pat
     else:
         bank = StyleBank.from_folder(tmp_path / "styles", small_stylizer, on_error=on_error, encode=False)
         assert len(bank) == 1 and [folder for folder, _ in bank.skipped] == [tmp_path / "styles" / "locked"]
+
+
+def test_many_unreadable_style_files_are_named_up_to_ten_then_counted(
+    tmp_path, small_stylizer, histology_crops, caplog
+):
+    """A folder of 1,500 unreadable files gave 1,500 warning lines."""
+    for i in range(25):
+        (tmp_path / f"broken{i:02d}.png").write_bytes(b"not an image")
+    Image.fromarray(histology_crops[0]).save(tmp_path / "good.png")
+    with caplog.at_level(logging.INFO, logger="stylizing_vit_aug"):
+        bank = StyleBank.from_folder(tmp_path, small_stylizer, encode=False)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(bank) == 1 and len(bank.skipped) == 25
+    assert sum(m.startswith("skipped a style file") for m in warnings) == 10
+    assert "skipped 25 style files in all" in warnings[-1]
+    assert sum("skipped a style file" in r.getMessage() for r in caplog.records) == 25  # the rest at INFO

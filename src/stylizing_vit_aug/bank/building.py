@@ -214,6 +214,7 @@ def model_images(
         item, label, source, why = _read(item, index, on_error)
         if why is not None:  # a file left out (on_error="skip"): it gives no style
             skipped.append((Path(label), why))
+            _say_skipped(why, len(skipped))
             counts.append(0)
             sources.append(None)
             names.append(label)
@@ -235,6 +236,9 @@ def model_images(
         names.extend([label] * count)
         parts.append(pixels)
     seen.say(size, crops_per_image, crop_size)
+    if len(skipped) > SKIPS_NAMED:
+        logger.warning("skipped %d style files in all (bank.skipped lists them; past the first %d, each was said at "
+                       "INFO level)", len(skipped), SKIPS_NAMED)
     if not sum(counts):
         unread = f" ({len(skipped)} unreadable, e.g. {skipped[0][1]})" if skipped else ""
         blank = " (tissue_only: no crop showed tissue)" if tissue_only and parts else ""
@@ -303,6 +307,17 @@ def note_lost_domains(labels: Sequence[str], built: BuiltStyles) -> None:
     )
 
 
+SKIPS_NAMED = 10
+"""How many unreadable style files a build names in warnings; the rest at INFO level, then their count (a folder of
+thousands of unreadable files gave a warning line each)."""
+
+
+def _say_skipped(why: str, count: int) -> None:
+    """The ``count``-th unreadable style file of a build: a warning up to :data:`SKIPS_NAMED`, then INFO."""
+    more = "; more are named at INFO level, then counted" if count == SKIPS_NAMED else ""
+    logger.log(logging.WARNING if count <= SKIPS_NAMED else logging.INFO, "skipped a style file: %s%s", why, more)
+
+
 def _read(item: Any, index: int, on_error: str) -> tuple[Any, str, StyleFile | None, str | None]:
     """An item's image, its label for messages (its path, else its index), its source file, and
     why a file that cannot be read was left out (``on_error="skip"``; its image is then None)."""
@@ -314,7 +329,6 @@ def _read(item: Any, index: int, on_error: str) -> tuple[Any, str, StyleFile | N
     except ImageReadError as error:
         if on_error == "stop":
             raise
-        logger.warning("skipped a style file: %s", error)
         return None, str(item), None, str(error)
     return image, str(item), source_of(Path(item), sha256), None
 

@@ -38,6 +38,7 @@ from ..images import to_batch, to_uint8
 from ..local_checkpoint import SETTING_CHOICES
 from ..option_choices import IMAGE_EXTENSIONS
 from ..stylizer import Stylizer
+from ..stylizer_options import check_chunk_size
 from .sources import StyleFile, parse_sources, sources_metadata
 
 __all__ = [
@@ -453,12 +454,11 @@ def _settings(recorded: Any, path: Path) -> dict[str, Any] | None:
 
 def _chunk_size(metadata: Mapping[str, str], path: Path) -> int:
     """The styles encoded per model call recorded in the file (64 where it records none)."""
+    text = metadata.get("chunk_size", "64")
     try:
-        return int(metadata.get("chunk_size", "64"))
-    except ValueError:
-        raise BankFileError(
-            f"bank file {path} is corrupt: its 'chunk_size' metadata is {metadata['chunk_size']!r}, not a whole number"
-        ) from None
+        return check_chunk_size(int(text))  # as a bank made in Python checks it: a count torch can split by
+    except ValueError as error:
+        raise BankFileError(f"bank file {path} is corrupt: its 'chunk_size' metadata is {text!r}: {error}") from None
 
 
 def _sources(metadata: Mapping[str, str], count: int, path: Path) -> list[StyleFile | None] | None:

@@ -91,6 +91,11 @@ def _check_file(path: Path) -> int:
         if error.errno != errno.ELOOP:
             raise
         raise _looping(path) from None
+    if stat.S_ISDIR(info.st_mode) and path.suffix.lower() == ".safetensors":  # inside a checkpoint folder, say
+        raise IsADirectoryError(
+            f"{path} is a folder, not the weights file its name says: a checkpoint's weights are one .safetensors "
+            "file (save_pretrained writes model.safetensors); put that file in its place"
+        )
     if stat.S_ISDIR(info.st_mode):
         raise IsADirectoryError(
             f"{path} is a directory; pass it to load_stylizer(), or pass the model.safetensors "
