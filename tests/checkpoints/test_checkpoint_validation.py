@@ -586,3 +586,17 @@ def test_fuzzed_training_records_load_or_raise_a_checkpoint_error_naming_the_fil
 def test_the_fuzzers_never_grew_the_process_by_a_gigabyte(peak_before_fuzzing):
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     assert peak - peak_before_fuzzing < GIB
+
+
+def test_float8_weights_are_refused_as_float8_not_as_not_floating_point(tmp_path, small_stylizer):
+    """float8 is floating point: "tensor(s) that are not floating point" sent the user looking for integers."""
+    from safetensors.torch import save_file
+
+    from stylizing_vit_aug.checkpoints.reading import load_model_file
+
+    state = {k: v.contiguous() for k, v in small_stylizer.model.state_dict().items()}
+    name = sorted(state)[0]
+    state[name] = state[name].to(torch.float8_e4m3fn)
+    save_file(state, str(tmp_path / "eight.safetensors"))
+    with pytest.raises(CorruptCheckpoint, match=r"1 tensor\(s\) of F8_E4M3, not float16.*float8 is for inference"):
+        load_model_file(tmp_path / "eight.safetensors", small_stylizer.model.config)

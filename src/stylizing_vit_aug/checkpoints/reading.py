@@ -304,9 +304,13 @@ def check_state_dict(model: StylizingViT, state_dict: Mapping[str, torch.Tensor]
 def _check_dtypes(dtypes: Mapping[str, str], origin: str) -> None:
     not_float = sorted(key for key, dtype in dtypes.items() if dtype not in FLOAT_DTYPES)
     if not_float:
+        found = "/".join(sorted({dtypes[key] for key in not_float}))
+        eight_bit = any(dtypes[key].startswith("F8") for key in not_float)  # floating point, too coarse to load
         raise CorruptCheckpoint(
-            f"refusing the weights in {origin}: {len(not_float)} tensor(s) that are not floating point: "
-            f"{listing(not_float)}. The file is corrupt or not a Stylizing ViT checkpoint"
+            f"refusing the weights in {origin}: {len(not_float)} tensor(s) of {found}, not float16, bfloat16, "
+            f"float32 or float64: {listing(not_float)}. "
+            + ("Save the weights in one of those (float8 is for inference kernels, not a checkpoint to load)"
+               if eight_bit else "The file is corrupt or not a Stylizing ViT checkpoint")
         )
 
 
