@@ -30,6 +30,10 @@ class StyleStream:
     style, where the Stylizer was given a ``colour_source`` (a whole slide's, so that its tiles
     share one mapping); None: each image's own. They follow the styles when indexed, moved or
     joined (joined with a stream that has none, there are none).
+
+    A stream does not record which weights encoded it (only ``dark``, the background rule): give it to the
+    Stylizer that made it, unchanged since. A :class:`~stylizing_vit_aug.StyleBank` records its stylizer's
+    fingerprint and refuses another's; a bare stream of other weights is stylised without an error.
     """
 
     colour_sources: torch.Tensor | None = None  # also for a stream pickled before there were any
