@@ -144,7 +144,7 @@ def test_strip_path_errors_are_the_usual_ones(slide, style, monkeypatch):
 def test_the_strip_path_reads_each_value_once_or_not_at_all_when_the_caller_has(slide, style, monkeypatch, checked):
     """The strip path range-checked each row band and then each column strip again; a caller that
     had checked (``range_checked=True``: a front-end's every-call check) got both reads anyway."""
-    from stylizing_vit_aug.images import batching, kinds
+    from stylizing_vit_aug.images import kinds
 
     stylizer = _stylizer("detail")
     monkeypatch.setattr(engine, "STRIP_PIXELS", 1 << 18)
@@ -152,7 +152,6 @@ def test_the_strip_path_reads_each_value_once_or_not_at_all_when_the_caller_has(
     read, extremes = [], kinds.finite_extremes
     count = lambda values, what: read.append(int(np.prod(values.shape))) or extremes(values, what)  # noqa: E731
     monkeypatch.setattr(kinds, "finite_extremes", count)
-    monkeypatch.setattr(batching, "finite_extremes", count)  # check_image's reading
     out = stylizer(image, style, 0.8, range_checked=checked)
     assert sum(read) == (0 if checked else image.size)
     monkeypatch.setattr(engine, "STRIP_PIXELS", 1 << 30)

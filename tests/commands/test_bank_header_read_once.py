@@ -64,9 +64,10 @@ def test_transforms_of_one_bank_file_read_its_header_once_per_state(tmp_path, ch
     copy = pickle.loads(pickle.dumps(transform))  # what a spawned DataLoader worker gets (a forked one: the same)
     copy(torch.rand(3, 32, 32))
     assert reads["header"] == 1
-    bank.save(path)  # saved again: a new file
-    sva.StylizeTransform(bank=path, p=1.0)
+    bank.save(path)  # saved again: a new file (the save reads the header of the file it replaces: a bank's)
     assert reads["header"] == 2
+    sva.StylizeTransform(bank=path, p=1.0)
+    assert reads["header"] == 3
 
 
 def test_stylize_with_a_bank_recording_no_loadable_stylizer_says_to_pass_checkpoint(tmp_path, histology_crops, capsys):

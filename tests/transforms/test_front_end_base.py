@@ -550,8 +550,9 @@ def test_a_float_input_is_read_and_unnormalised_once_per_call(small_stylizer, ba
     def spy(read):  # type: ignore[no-untyped-def]
         return lambda values, what: reads.append(what) or read(values, what)
 
-    monkeypatch.setattr(kinds, "image_extremes", spy(kinds.image_extremes))  # the range check's one reading
-    monkeypatch.setattr(monai, "finite_extremes", spy(kinds.finite_extremes))
+    extremes = kinds.finite_extremes
+    monkeypatch.setattr(kinds, "finite_extremes", spy(extremes))  # the range check's one reading
+    monkeypatch.setattr(monai, "finite_extremes", spy(extremes))
     monkeypatch.setattr(
         Normalization, "undo", lambda self, images, what: undos.append(what) or undo(self, images, what)
     )

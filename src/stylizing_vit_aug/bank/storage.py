@@ -456,9 +456,17 @@ def _chunk_size(metadata: Mapping[str, str], path: Path) -> int:
     """The styles encoded per model call recorded in the file (64 where it records none)."""
     text = metadata.get("chunk_size", "64")
     try:
-        return check_chunk_size(int(text))  # as a bank made in Python checks it: a count torch can split by
+        size = int(text)
+    except ValueError:
+        raise BankFileError(
+            f"bank file {path} is corrupt: its 'chunk_size' metadata is {text!r}, not a whole number"
+        ) from None
+    try:
+        return check_chunk_size(size)  # as a bank made in Python checks it: a count torch can split by
     except ValueError as error:
-        raise BankFileError(f"bank file {path} is corrupt: its 'chunk_size' metadata is {text!r}: {error}") from None
+        raise BankFileError(
+            f"bank file {path} is corrupt: its 'chunk_size' metadata is {text!r}; build it again"
+        ) from error
 
 
 def _sources(metadata: Mapping[str, str], count: int, path: Path) -> list[StyleFile | None] | None:

@@ -25,7 +25,15 @@ from .float_range import FLOAT_TOLERANCE as FLOAT_TOLERANCE
 from .float_range import NORMALISED_HINT, range_advice, range_kind
 from .glass import ALPHA_CHANNELS as ALPHA_CHANNELS
 from .glass import over_white
-from .value_range import SIXTEEN_BIT, TWELVE_BIT_MAX, declared_value_range, outside_range, tensor_extremes, to_unit
+from .value_range import (
+    SIXTEEN_BIT,
+    TWELVE_BIT_MAX,
+    declared_value_range,
+    outside_range,
+    tensor_extremes,
+    tensor_image_extremes,
+    to_unit,
+)
 from .value_range import TORCH_UINT16 as TORCH_UINT16
 
 try:  # PIL is a core dependency, but keep the import error readable
@@ -228,36 +236,35 @@ def finite_extremes(values: np.ndarray | torch.Tensor, what: str) -> tuple[float
     return low, high
 
 
-def image_extremes(values: np.ndarray | torch.Tensor, what: str) -> list[tuple[float, float]]:
-    """:func:`finite_extremes` of each image of a batch (``[B, ...]``, four axes; still one pass and one wait for a
-    GPU), else of the one image: the range rule measures an image's overshoot by its own range, so a batch-mate's
-    wider range never lets it pass (a pale tile refused alone was clamped beside a 0–1 image)."""
-    if values.ndim != 4 or len(values) < 2:
-        return [finite_extremes(values, what)]
+def image_extremes(values: np.ndarray | torch.Tensor) -> list[tuple[float, float]]:
+    """The extremes of each image of a batch (``[B, ...]``) whose whole extremes are finite (:func:`finite_extremes`
+    read them), with no copy of the pixels: the range rule measures an image's overshoot by its own range."""
     if isinstance(values, np.ndarray):
-        flat = values.reshape(len(values), -1)
-        lows, highs = flat.min(axis=1).tolist(), flat.max(axis=1).tolist()
-    else:
-        lows, highs = torch.stack(torch.aminmax(values.detach().reshape(len(values), -1), dim=1)).tolist()
-    if not all(math.isfinite(value) for value in (*lows, *highs)):
-        _fail(f"{what}: NaN or Inf values; clean the image before stylising it.")
-    return list(zip(lows, highs))
+        axes = tuple(range(1, values.ndim))
+        return list(zip(values.min(axis=axes).tolist(), values.max(axis=axes).tolist()))
+    return tensor_image_extremes(values)
 
 
 def check_float_range(
     values: np.ndarray | torch.Tensor, what: str, normalised_hint: str = NORMALISED_HINT, *,
     clamp_overshoot: bool = False
 ) -> bool:
-    """The one range check, of the engine and every front-end (:func:`check_extremes` of each image, in one read):
-    whether ``values`` overshoot 0–1 by what ``clamp_overshoot`` lets through (their user clamps them)."""
+    """The one range check, of the engine and every front-end (:func:`check_extremes`): whether ``values`` overshoot
+    0–1 by what ``clamp_overshoot`` lets through (their user clamps them). A batch in range is read once; one that
+    is not, once more, each image judged by its own range (a batch-mate's wider range let a pale tile's overshoot
+    pass that alone was refused)."""
     if isinstance(values, torch.Tensor):
         check_has_pixels(values, what)
     if values.size == 0 if isinstance(values, np.ndarray) else values.numel() == 0:
         return False  # no pixel is out of range; the caller says whether an empty batch will do
-    extremes = image_extremes(values, what)
+    low, high = finite_extremes(values, what)
+    if range_kind(low, high) == "in range":  # the rule is absolute there: so is every image
+        return False
+    if values.ndim != 4 or len(values) < 2:
+        return check_extremes(low, high, what, normalised_hint, clamp_overshoot=clamp_overshoot)
+    extremes = image_extremes(values)
     return any([  # every image judged: one to clamp does not hide one to refuse
-        check_extremes(low, high, what, normalised_hint, clamp_overshoot=clamp_overshoot,
-                       image=index if len(extremes) > 1 else None)
+        check_extremes(low, high, what, normalised_hint, clamp_overshoot=clamp_overshoot, image=index)
         for index, (low, high) in enumerate(extremes)
     ])
 

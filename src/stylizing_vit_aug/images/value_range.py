@@ -166,11 +166,25 @@ def tensor_extremes(values: torch.Tensor) -> tuple[float, float]:
     """A tensor's smallest and largest value, read where it lies in one pass: a GPU batch stays there and two
     numbers come back, in one wait for the device, not its pixels. Integers through int32 (up to 16 bits) or
     float64, as torch has no min or max of uint16."""
-    flat = values.detach().reshape(-1)
-    if not flat.is_floating_point():
-        flat = flat.int() if flat.element_size() <= 2 else flat.double()
-    low, high = torch.stack(torch.aminmax(flat)).tolist()
+    low, high = torch.stack(torch.aminmax(_comparable(values).reshape(-1))).tolist()
     return low, high
+
+
+def tensor_image_extremes(values: torch.Tensor) -> list[tuple[float, float]]:
+    """:func:`tensor_extremes` of each image of a batch (``[B, ...]``): reduced over each image's axes, with no copy
+    of a float batch (a per-row ``aminmax`` of a reshaped batch ran ten times slower on a CPU), one wait."""
+    comparable = _comparable(values)
+    axes = tuple(range(1, comparable.dim()))
+    lows, highs = torch.stack([comparable.amin(dim=axes), comparable.amax(dim=axes)]).tolist()
+    return list(zip(lows, highs))
+
+
+def _comparable(values: torch.Tensor) -> torch.Tensor:
+    """``values`` as a dtype torch takes a min and max of: integers through int32 (up to 16 bits) or float64."""
+    values = values.detach()
+    if values.is_floating_point():
+        return values
+    return values.int() if values.element_size() <= 2 else values.double()
 
 
 def outside_range(colours: np.ndarray | torch.Tensor, value_range: tuple[float, float], what: str) -> str | None:
