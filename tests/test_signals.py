@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from stylizing_vit_aug._signals import Terminated, entry_point_signals, sigterm_raises, stopped_how
+from stylizing_vit_aug._signals import Terminated, entry_point_signals, sigterm_raises, stopped_how, terminated
 
 
 def _terminate_self() -> None:
@@ -57,3 +57,23 @@ def test_a_forked_worker_ends_on_sigterm_as_by_default_not_with_a_traceback(sign
         worker.join(30)
     assert worker.exitcode == -signal.SIGTERM  # killed by the signal, as its parent expects
     assert "Traceback" not in capfd.readouterr().err
+
+
+class _SignalledInDel:
+    """Sends SIGTERM while Python drops what ``__del__`` raises (a DataLoader iterator shutting its workers down)."""
+
+    def __del__(self) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):  # Python code: the handler runs here, inside __del__
+            pass
+
+
+def test_a_sigterm_raised_inside_a_del_is_raised_again_where_it_stops_the_program(signals_kept):
+    """The run trained on: the Terminated raised in a DataLoader's __del__ was dropped ("Exception ignored")."""
+    with pytest.raises(Terminated), sigterm_raises(Terminated):
+        doomed = _SignalledInDel()
+        del doomed
+        for _ in range(200):
+            time.sleep(0.01)
+    assert terminated() is not None
+

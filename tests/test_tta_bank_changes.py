@@ -37,3 +37,21 @@ def test_views_follow_the_banks_new_images(small_stylizer, bank, histology_crops
     fresh = _views(bank, small_stylizer, images, transfer)[1]
     assert not torch.allclose(before, fresh)  # the change is one the views show
     assert torch.equal(after, fresh)
+
+
+def test_a_banks_stains_are_read_once_while_its_images_stay_the_same(
+    small_stylizer, bank, histology_crops, monkeypatch
+):
+    """Read again only when the images change: not at every call."""
+    from stylizing_vit_aug import tta as tta_module
+
+    reads = []
+    real = tta_module.stain_profile
+    monkeypatch.setattr(tta_module, "stain_profile", lambda *args: reads.append(1) or real(*args))
+    images = torch.from_numpy(histology_crops[1]).permute(2, 0, 1)[None].float() / 255
+    tta, _ = _views(bank, small_stylizer, images, "stain")
+    tta(images), tta(images)
+    assert len(reads) == 1
+    bank.images[0] = bank.images[-1].clone()
+    tta(images), tta(images)
+    assert len(reads) == 2

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from typing import Any
 
-__all__ = ["Terminated", "entry_point_signals", "sigterm_raises", "stopped_how"]
+__all__ = ["Terminated", "entry_point_signals", "sigterm_raises", "stopped_how", "terminated"]
 
 
 class Terminated(KeyboardInterrupt):
@@ -23,12 +24,23 @@ class Terminated(KeyboardInterrupt):
     exit_code = 128 + signal.SIGTERM
 
 
+_TERMINATED = threading.Event()  # SIGTERM was raised in this process, inside sigterm_raises
+
+
+def terminated() -> Terminated | None:
+    """A :class:`Terminated` where SIGTERM has been raised in this process since its handler was set, else None:
+    an error that follows it (a DataLoader whose workers the same signal ended, a library that caught the
+    interrupt) is the termination's doing, and is said as the termination, exit 143."""
+    return Terminated(signal.SIGTERM) if _TERMINATED.is_set() else None
+
+
 @contextmanager
 def sigterm_raises(error: Callable[[int], BaseException]) -> Iterator[None]:
-    """Inside, SIGTERM raises ``error(signum)`` in the main thread; the handler before is put back
-    after. In another thread (where Python handles no signals) nothing changes. A process forked inside
-    (a DataLoader or pool worker, which its parent ends with SIGTERM) inherits the handler: there SIGTERM
-    ends it as by default, without a traceback."""
+    """Inside, SIGTERM raises ``error(signum)`` in the main thread; the handler before is put back after.
+    Raised where Python drops exceptions (a ``__del__``: a DataLoader shutting its workers down), it is raised
+    again at once, where it can stop the program (a run trained on). In another thread (where Python handles no
+    signals) nothing changes. A process forked inside (a DataLoader or pool worker, which its parent ends with
+    SIGTERM) inherits the handler: there SIGTERM ends it as by default, without a traceback."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -39,13 +51,24 @@ def sigterm_raises(error: Callable[[int], BaseException]) -> Iterator[None]:
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
+        _TERMINATED.set()
         raise error(signum)
 
-    previous = signal.signal(signal.SIGTERM, raise_it)
+    def raise_again(unraisable: Any) -> None:  # raised where it cannot propagate (a __del__): again, where it can
+        if _TERMINATED.is_set() and isinstance(unraisable.exc_value, KeyboardInterrupt):
+            # sent from a thread, a moment later: sent here, it would be raised in this hook, and dropped again
+            threading.Timer(0.01, os.kill, (owner, signal.SIGTERM)).start()
+        else:
+            hook(unraisable)
+
+    _TERMINATED.clear()
+    previous, hook = signal.signal(signal.SIGTERM, raise_it), sys.unraisablehook
+    sys.unraisablehook = raise_again
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        sys.unraisablehook = hook
 
 
 @contextmanager

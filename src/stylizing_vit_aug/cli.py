@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from . import __version__
-from ._signals import entry_point_signals, stopped_how
+from ._signals import entry_point_signals, stopped_how, terminated
 from .commands._exits import PROG, Unavailable, broken_install, failure, say
 
 logger = logging.getLogger("stylizing_vit_aug.cli")
@@ -524,6 +524,8 @@ def _run(argv: list[str], script: bool) -> int:
         except KeyboardInterrupt as stop:  # named as its errors are: `bank build`, not `bank`
             return _interrupted(command, stop)
         except Exception as error:  # noqa: BLE001 - a clean message instead of a traceback
+            if stop := terminated():  # set off by SIGTERM (workers the same signal ended): said as the termination
+                return _interrupted(command, stop)
             if isinstance(error, BrokenPipeError) and _stdout_gone():
                 raise  # stdout's reader closed it (`| head -1`): main's, not a failure of the command
             return _fail(command, *failure(error))

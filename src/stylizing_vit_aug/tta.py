@@ -480,8 +480,8 @@ class StyleTTA(nn.Module):
         return blend_into(restyled.unflatten(0, (views, -1)), values01, self.strength).flatten(0, 1)  # inputs broadcast
 
     def _stain_targets(self, rows: torch.Tensor) -> torch.Tensor:
-        """Stain profiles ``[len(rows), 3, 2]`` of the bank styles ``rows``, each made once from
-        its tissue."""
+        """Stain profiles ``[len(rows), 3, 2]`` of the bank styles ``rows``, each made from its tissue once per
+        state of the bank's images (replaced or written into, they are read again)."""
         if (state := getattr(self.bank, "images_state", lambda: None)()) != self._stain_state or state is None:
             self._stain_state = state  # (a bank whose images cannot say when they change is read at every call)
             self._stain_profiles: dict[int, torch.Tensor] = {}  # bank index -> stain profile, made once
@@ -511,8 +511,8 @@ class StyleTTA(nn.Module):
         unchanged = " and are the input unchanged" if self.transfer == "stain" else ""
         logger.warning(
             "bank styles %s: their stains cannot be read (too little stained tissue, or not two distinct stains), so "
-            "their %s views keep the input's stains%s (%s; warned once for this bank: further such styles are named "
-            "at INFO level)", styles, self.transfer, unchanged, count,
+            "their %s views keep the input's stains%s (%s; warned once for this bank and its images: further such "
+            "styles are named at INFO level)", styles, self.transfer, unchanged, count,
         )
 
     def _merge(self, views: torch.Tensor) -> torch.Tensor:

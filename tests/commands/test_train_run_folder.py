@@ -5,8 +5,12 @@ unusable ``--device`` are refused with exit 2 before anything is written."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -247,6 +251,35 @@ def test_sigterm_stops_a_run_as_ctrl_c_does_with_its_own_words_and_code(data, tm
     monkeypatch.undo()
     assert run_train(parse(*command, "--resume")) == 0
     assert steps(out) == [1, 2, 3, 4]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="signals a process group")
+def test_a_schedulers_sigterm_to_the_process_group_stops_a_run_with_workers_as_ctrl_c_does(tmp_path):
+    """Slurm, systemd and ``timeout`` signal the whole group: the workers died first and the run failed as a crash
+    (exit 1, no advice), printed torch's traceback, or trained on (the interrupt raised in a DataLoader's __del__
+    was dropped)."""
+    for i in range(3):
+        write_image(tmp_path / "data" / "he" / f"{i}.png", size=(56, 48), seed=i)
+        write_image(tmp_path / "data" / "ihc" / f"{i}.png", size=(48, 64), seed=20 + i)
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "stylizing_vit_aug.cli", "train", str(tmp_path / "data"), "-o", str(out),
+               "--init", "tiny", *ARCH, *options(workers="2", epochs="10000"), "--objective", "stain",
+               "--pairing", "same-domain", "--save-every", "2"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and process.poll() is None and len(_lines(out / "log.jsonl")) < 4:
+        time.sleep(0.2)
+    assert process.poll() is None, process.communicate()
+    os.killpg(process.pid, signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 143, err
+    assert "training terminated (SIGTERM); continue with --resume" in err and "Traceback" not in err, err
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.is_file() else []
 
 
 def test_an_interrupt_before_anything_is_written_advises_the_same_command(data, tmp_path, caplog, monkeypatch):

@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from .._signals import Terminated, sigterm_raises
+from .._signals import Terminated, sigterm_raises, terminated
 from ..option_choices import CACHE_AGE_S, MAX_FOLDER_IMAGES
 from .common import (
     CLIError,
@@ -112,7 +112,9 @@ def run(args: argparse.Namespace) -> int:
     # SIGTERM (a service manager, docker stop) stops the page as Ctrl-C does: Gradio closes the server, deleting
     # the visitors' uploads and grids, and the process exits, removing the page's own temporary folder
     with sigterm_raises(Terminated):
-        page.block_thread()
+        page.block_thread()  # Gradio catches the interrupt, closes the server and returns
+    if stop := terminated():
+        raise stop  # said and exited as every command's SIGTERM (143), not 0
     return 0
 
 

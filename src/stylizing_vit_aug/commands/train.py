@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import remove_stale_temporaries
-from .._signals import entry_point_signals, stopped_how
+from .._signals import entry_point_signals, stopped_how, terminated
 from ..model import PRESETS
 from ..train.config import ARCHITECTURE_ARGS, TrainConfig
 from ..train.export import push_later
@@ -233,10 +233,12 @@ def run(args: argparse.Namespace) -> int:
             trainer = Trainer(config, explain=explain, before=lambda: _start(config, args, held))
             result = trainer.fit()
     except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM from the console script (entry_point_signals)
-        how, code = stopped_how(stop)
-        logger.error("training %s; %s", how, _after_interrupt(args))
-        return code
-    except (TrainingDiverged, *USER_ERRORS) as error:  # others: the command line says them (and -vv a traceback)
+        return _stopped(args, stop)
+    except Exception as error:
+        if stop := terminated():  # a DataLoader worker ended by the same SIGTERM (a scheduler signals the group)
+            return _stopped(args, stop)
+        if not isinstance(error, (TrainingDiverged, *USER_ERRORS)):
+            raise  # the command line says it (and -vv a traceback)
         message, code = explain(error)
         print(f"stylizing-vit-aug train: error: {message}", file=sys.stderr)
         return code
@@ -248,16 +250,28 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stopped(args: argparse.Namespace, stop: KeyboardInterrupt) -> int:
+    """Say how the run was stopped and what its -o holds to go on with; the exit code (130, or 143 for SIGTERM)."""
+    how, code = stopped_how(stop)
+    logger.error("training %s; %s", how, _after_interrupt(args))
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m stylizing_vit_aug.commands.train DATA ...`` (the ``train`` subcommand alone). As the
     console script does, with ``argv`` None (the process's own command line) SIGTERM stops the run as
     Ctrl-C does and a Ctrl-C after the exit code is decided is ignored
     (:func:`~stylizing_vit_aug._signals.entry_point_signals`)."""
     with entry_point_signals(argv is None):
-        parser = argparse.ArgumentParser(prog="stylizing-vit-aug train", description="Fine-tune a Stylizing ViT.")
-        add_arguments(parser)
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        return run(parser.parse_args(joined_number_lists(list(sys.argv[1:] if argv is None else argv))))
+        try:
+            parser = argparse.ArgumentParser(prog="stylizing-vit-aug train", description="Fine-tune a Stylizing ViT.")
+            add_arguments(parser)
+            logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+            return run(parser.parse_args(joined_number_lists(list(sys.argv[1:] if argv is None else argv))))
+        except KeyboardInterrupt as stop:  # before the run (parsing) or after it (its closing lines)
+            how, code = stopped_how(stop)
+            print(f"stylizing-vit-aug train: {how}", file=sys.stderr)
+            return code
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import signal
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -47,6 +48,9 @@ class _Keep(logging.Handler):
 def keep_worker_logs(level: int, worker_id: int) -> None:
     """A DataLoader ``worker_init_fn`` (with ``functools.partial`` for ``level``, the main process's
     level for the package): in the worker, the package's records are kept, not written."""
+    # a scheduler's SIGTERM reaches the whole process group: the main process stops its workers itself (torch's
+    # watchdog ends a worker whose parent is gone), where a worker dead first failed the run as a crash
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     package = logging.getLogger(PACKAGE)
     for handler in list(package.handlers):  # inherited from the main process by fork
         package.removeHandler(handler)
