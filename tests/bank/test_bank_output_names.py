@@ -33,8 +33,28 @@ def test_saving_over_other_tensors_is_refused_and_over_an_earlier_bank_or_a_dama
     earlier = bank.save(tmp_path / "bank.safetensors")
     sva.StyleBank.load(bank.save(earlier), bank.stylizer)  # an earlier bank is replaced
     damaged = tmp_path / "cut.safetensors"
-    damaged.write_bytes(earlier.read_bytes()[:100])
+    damaged.write_bytes(earlier.read_bytes()[: earlier.stat().st_size // 2])  # a bank cut short: its header says so
     assert len(sva.StyleBank.load(bank.save(damaged), bank.stylizer)) == len(bank)
+    empty = tmp_path / "empty.safetensors"
+    empty.touch()
+    assert len(sva.StyleBank.load(bank.save(empty), bank.stylizer)) == len(bank)
+
+
+@pytest.mark.parametrize("content", ["a pickle", "other bytes", "unknown dtypes"])
+def test_a_file_that_cannot_be_read_as_a_bank_is_not_replaced(tmp_path, bank, content):
+    """Any file the header reader could not parse was taken for a damaged bank and replaced: a torch.save checkpoint
+    named .safetensors, safetensors of dtypes or ranks this library does not read."""
+    path = tmp_path / "model.safetensors"
+    if content == "a pickle":
+        torch.save({"weight": torch.zeros(2)}, path)
+    elif content == "other bytes":
+        path.write_bytes(b"not a bank" * 100)
+    else:
+        save_file({"nine": torch.zeros([1] * 9)}, str(path))
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError, match="would replace it for good"):
+        bank.save(path)
+    assert path.read_bytes() == before
 
 
 @pytest.mark.parametrize("name", ["bank.jpg", "bank.PNG", "bank.tiff", "bank.pt"])

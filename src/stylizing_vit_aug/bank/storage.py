@@ -208,24 +208,40 @@ def write_bank_file(path: Path, tensors: Mapping[str, torch.Tensor], metadata: d
 def check_bank_output(path: Path) -> None:
     """Refuse a bank name that would lose a file or not be read back as a bank: a folder; a pickle or image suffix
     (nothing of ours reads a pickle; a bank named ``.jpg`` in a style folder is read as a broken image); an existing
-    safetensors file that is no bank, such as a checkpoint's ``model.safetensors``, which it would replace for good.
-    An earlier bank, or a file with no readable tensors (a damaged bank), is replaced."""
+    file that is not a bank, such as a checkpoint's ``model.safetensors``, which it would replace for good. Only an
+    earlier bank is replaced (a damaged one too, whose header still names the bank format), or an empty file."""
     if path.is_dir():
         raise IsADirectoryError(
             f"cannot write the bank to {path}: it is a folder; give a file name, e.g. {path / 'bank.safetensors'}"
         )
     if path.suffix.lower() in (*PICKLE_SUFFIXES, *IMAGE_EXTENSIONS):
         raise ValueError(f"a bank is a safetensors file: name it {path.with_suffix('.safetensors')}, not {path}")
+    if not path.exists() or (path.is_file() and path.stat().st_size == 0):
+        return
     try:
-        header = read_header(path) if path.is_file() else None
-    except (CheckpointError, OSError):
+        header = read_header(path)
+    except (CheckpointError, OSError):  # not readable as safetensors: a bank cut short still names its format early
+        if _names_the_bank_format(path):
+            return
         header = None
-    if header is not None and header.metadata.get("format") != FILE_FORMAT:
-        what = "a checkpoint's weights file (a Stylizing ViT)" if _looks_like_weights(header) else "no style bank"
+    if header is None or header.metadata.get("format") != FILE_FORMAT:
+        what = (
+            "a checkpoint's weights file (a Stylizing ViT)" if header is not None and _looks_like_weights(header)
+            else "no style bank" if header is not None else "a file that cannot be read as a style bank"
+        )
         raise FileExistsError(
             f"cannot write the bank to {path}: it is {what}, and the bank would replace it for good; give the bank "
             "a file name of its own (or remove that file first)"
         )
+
+
+def _names_the_bank_format(path: Path) -> bool:
+    """Whether the start of ``path`` (its header, where a bank writes its format) names the bank format."""
+    try:
+        with open(path, "rb") as handle:
+            return FILE_FORMAT.encode() in handle.read(1 << 16)
+    except OSError:  # unreadable: nothing says it is a bank
+        return False
 
 
 def file_mismatch(path: Path, meta: Mapping[str, Any], stylizer: Stylizer, advice: str) -> BankMismatch:
