@@ -44,8 +44,31 @@ def test_a_compiled_stylizer_pickles_and_compiles_again_where_it_is_loaded(small
     assert loaded.compile == "reduce-overhead" and loaded._chunk is not compiled._chunk
     assert "compile='reduce-overhead'" in repr(loaded) and "compile" not in repr(small_stylizer)
     assert_same_weights(loaded.model, state_of(compiled.model))
-    eager = copy.deepcopy(small_stylizer)
-    assert eager._chunk.__self__ is eager  # an eager copy runs its own chunks, not the original's
+    eager = copy.deepcopy(small_stylizer)  # an eager copy runs its own chunks, with its own weights
+    image, style = torch.rand(3, 32, 32), torch.rand(3, 32, 32)
+    before = small_stylizer(image, style)
+    with torch.no_grad():
+        next(eager.model.parameters()).add_(1.0)
+    assert not torch.equal(eager(image, style), before) and torch.equal(small_stylizer(image, style), before)
+
+
+def test_a_dropped_stylizer_and_bank_are_freed_without_a_garbage_collection(small_stylizer, histology_crops):
+    """Their own methods kept on them made cycles: a superseded checkpoint (a transform's reload, a new epoch's
+    folder) stayed in memory until a full collection, which a torch process seldom runs."""
+    import gc
+    import weakref
+
+    gc.disable()
+    try:
+        stylizer = copy.deepcopy(small_stylizer)
+        stylizer(torch.rand(3, 32, 32), torch.rand(3, 32, 32))
+        bank = sva.StyleBank.from_images(histology_crops[:2], stylizer)
+        bank.stream([0, 1])
+        weights, streams = weakref.ref(stylizer.model), weakref.ref(bank)
+        del stylizer, bank
+        assert weights() is None and streams() is None
+    finally:
+        gc.enable()
 
 
 @pytest.mark.slow
@@ -80,7 +103,7 @@ def _recording_compile(calls: list[tuple[str, tuple[int, ...]]]):
 
     def fake_compile(function, mode=None):
         def run(*args):
-            calls.append((function.__name__, tuple(args[0].shape)))
+            calls.append((function.__name__, tuple(args[1].shape)))  # args[0]: the stylizer
             return function(*args)
 
         return run

@@ -162,8 +162,8 @@ class Stylizer(StylizerOptions):
         """The chunk functions, compiled as ``compile=`` asks (made again after unpickling: a compiled function does
         not pickle): :meth:`_chunk_with` for a batch of one size (the network and every step around it), :meth:`_change`
         for the model-size copies of a mixed-size list or a large image, one shape for all sizes (no compile each)."""
-        self._chunk = compiled(self._chunk_with, self.compile)
-        self._each_change = compiled(self._change, self.compile)
+        self._chunk = compiled(type(self)._chunk_with, self.compile)  # functions: bound methods kept on self made a
+        self._each_change = compiled(type(self)._change, self.compile)  # cycle, freed only by a full collection
 
     def __getstate__(self) -> dict[str, Any]:
         """Without what unpickling makes again (:data:`~.stylizer_options.REMADE`): a bf16 Stylizer's copy of its
@@ -512,7 +512,7 @@ class Stylizer(StylizerOptions):
         (view-major, ``k * B`` rows out), by ``function`` (a compiled chunk function; None: :meth:`_chunk_with`'s).
         The network's weights are refreshed here, outside what ``compile=`` compiles."""
         network = self._network.calls(self.model)
-        return run_compiled(function or self._chunk, self.compile, self.device, values01, stream, mode, network)
+        return run_compiled(function or self._chunk, self.compile, self.device, self, values01, stream, mode, network)
 
     def _chunk_with(
         self, values01: torch.Tensor, stream: StyleStream, mode: str, network: NetworkCalls

@@ -49,16 +49,17 @@ def stream_bytes_per_style(config: ModelConfig, dtype: torch.dtype = torch.float
 
 class StreamCache:
     """The streams of ``count`` styles, ``chunk_size`` styles per chunk; ``full`` once all are kept
-    as one tensor. ``digest`` hashes the pixels of a chunk: each chunk's is kept with its streams."""
+    as one tensor. The bank passes ``encode`` and ``digest`` (which hashes the pixels of a chunk: each chunk's is kept
+    with its streams) at each call, not kept here: a cache holding its bank's methods made a cycle, so a dropped bank
+    and its streams waited for a full garbage collection."""
 
     # class defaults, so a cache pickled before the lock existed unpickles
     _lock: threading.RLock | None = None  # guards the chunks while they are filled, dropped or replaced
     _lock_pid = 0  # the process that made it
 
-    def __init__(self, count: int, chunk_size: int, digest: DigestChunk) -> None:
+    def __init__(self, count: int, chunk_size: int) -> None:
         self.count = count
         self.chunk_size = chunk_size
-        self.digest = digest
         self.chunks: list[torch.Tensor | None] = [None] * -(-count // chunk_size)
         self.digests: list[str | None] = [None] * len(self.chunks)  # of the pixels each chunk was made from
         self.loaded_from: str | None = None  # streams read from a file: the digest of the whole bank's pixels
@@ -89,7 +90,7 @@ class StreamCache:
         """The dtype of the encoded streams; None while nothing is encoded."""
         return next((chunk.dtype for chunk in self.chunks if chunk is not None), None)
 
-    def fill(self, chunk_ids: Sequence[int], encode: EncodeChunk) -> list[torch.Tensor]:
+    def fill(self, chunk_ids: Sequence[int], encode: EncodeChunk, digest: DigestChunk) -> list[torch.Tensor]:
         """The chunks ``chunk_ids``, encoding those not encoded yet (a progress bar for many). One thread
         at a time encodes: another drawing the same styles waits rather than encoding them again, but one
         whose chunks are all encoded takes them without the lock, never waiting for another's encode."""
@@ -102,18 +103,18 @@ class StreamCache:
             bar = progress_bar(missing, desc="encoding styles", unit="chunk", disable=len(missing) < 4, leave=False)
             for chunk_id in bar:
                 start, stop = self._span(chunk_id)
-                self.digests[chunk_id] = self.digest(start, stop)  # hashing is far cheaper than the encoder
+                self.digests[chunk_id] = digest(start, stop)  # hashing is far cheaper than the encoder
                 self.chunks[chunk_id] = encode(start, stop)
             if missing:
                 cached = self.num_encoded
                 logger.debug("encoded %d style chunks (%d/%d styles cached)", len(missing), cached, self.count)
             return [self.chunks[c] for c in chunk_ids]
 
-    def fill_all(self, encode: EncodeChunk) -> torch.Tensor:
+    def fill_all(self, encode: EncodeChunk, digest: DigestChunk) -> torch.Tensor:
         """Every stream as one tensor, encoding the missing chunks first."""
         with self._guard():
             if self.full is None:
-                self._keep(torch.cat(self.fill(range(len(self.chunks)), encode), dim=1))
+                self._keep(torch.cat(self.fill(range(len(self.chunks)), encode, digest), dim=1))
             return self.full
 
     def keep_all(self, layers: torch.Tensor, made_from: str) -> None:
@@ -124,7 +125,7 @@ class StreamCache:
             self.digests, self.loaded_from = [None] * len(self.chunks), made_from
             self._keep(layers)
 
-    def forget_stale(self, pixels_now: str) -> int:
+    def forget_stale(self, pixels_now: str, digest: DigestChunk) -> int:
         """Drop the chunks whose pixels changed since they were made: writes that bump no version
         counter, which the bank's key misses. A chunk encoded here is checked by a fresh digest of its
         pixels; streams read from a file, by ``pixels_now``, the digest of the whole bank's pixels now,
@@ -135,7 +136,7 @@ class StreamCache:
                 chunk_id
                 for chunk_id, made_from in enumerate(self.digests)
                 if self.chunks[chunk_id] is not None
-                and (loaded_stale if made_from is None else made_from != self.digest(*self._span(chunk_id)))
+                and (loaded_stale if made_from is None else made_from != digest(*self._span(chunk_id)))
             ]
             for chunk_id in stale:
                 self.chunks[chunk_id], self.digests[chunk_id], self.full = None, None, None
@@ -153,7 +154,7 @@ class StreamCache:
         start = chunk_id * self.chunk_size
         return start, min(start + self.chunk_size, self.count)
 
-    def rows(self, index: torch.Tensor, encode: EncodeChunk) -> torch.Tensor:
+    def rows(self, index: torch.Tensor, encode: EncodeChunk, digest: DigestChunk) -> torch.Tensor:
         """The streams of the styles ``index`` (CPU, in range), encoding only their missing
         chunks; where the cache keeps them."""
         full = self.full  # read once: another thread may drop it (forget_stale) meanwhile
@@ -161,7 +162,7 @@ class StreamCache:
             return full[:, to_device_nowait(index, full.device)]
         chunk_of = index // self.chunk_size
         chunk_ids = chunk_of.unique().tolist()
-        chunks = self.fill(chunk_ids, encode)
+        chunks = self.fill(chunk_ids, encode, digest)
         depth, _, tokens, dim = chunks[0].shape
         layers = chunks[0].new_empty(depth, index.numel(), tokens, dim)
         for chunk_id, chunk in zip(chunk_ids, chunks):

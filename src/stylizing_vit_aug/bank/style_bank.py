@@ -379,7 +379,7 @@ class StyleBank:
 
     def _new_streams(self) -> StreamCache:
         """An empty stream cache whose chunks remember the digest of the pixels they are made from."""
-        return StreamCache(len(self), self.chunk_size, self._pixels_digest)
+        return StreamCache(len(self), self.chunk_size)
 
     def _pixels_digest(self, start: int, stop: int) -> str:
         """The digest of the pixels of styles ``[start, stop)`` (a method, not a lambda: banks pickle)."""
@@ -395,7 +395,7 @@ class StyleBank:
         known = self._images_digest
         hidden = known is not None and known.images == state and known.value != fresh
         self._images_digest = _MadeOfImages(state, fresh)
-        dropped = self._fresh_streams().forget_stale(fresh)
+        dropped = self._fresh_streams().forget_stale(fresh, self._pixels_digest)
         if hidden or dropped:
             logger.info(
                 "bank.images were written without torch noticing (through .numpy() or .data): re-encoding %d "
@@ -416,13 +416,13 @@ class StyleBank:
 
     def encode(self) -> StyleBank:
         """Encode every style now (a progress bar for large banks) and keep one contiguous cache."""
-        self._fresh_streams().fill_all(self._encode)
+        self._fresh_streams().fill_all(self._encode, self._pixels_digest)
         return self
 
     @property
     def streams(self) -> StyleStream:
         """The cached streams of all styles (encoded now where missing), on the bank's device."""
-        layers = self._fresh_streams().fill_all(self._encode)
+        layers = self._fresh_streams().fill_all(self._encode, self._pixels_digest)
         return StyleStream(layers, self._profiles(None, self.stylizer, self.device), dark=self._streams_state[2])
 
     def _indices(self, indices: Any) -> torch.Tensor:
@@ -445,7 +445,7 @@ class StyleBank:
             check_same_stylizer(self.stylizer, user, "StyleBank.stream(stylizer=...)")
             self._approved = (user, user.weights_state)  # again if its weights change (fine-tuned in place)
         check_same_encoding(self.stylizer, user, "StyleBank.stream(stylizer=...)")  # either's background may change
-        layers = cache.rows(index, self._encode)
+        layers = cache.rows(index, self._encode, self._pixels_digest)
         profiles = self._profiles(index, user, user.device)
         return StyleStream(layers.to(user.device), profiles, dark=self._streams_state[2])  # the rule they were made by
 

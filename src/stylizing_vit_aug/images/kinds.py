@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -125,7 +126,22 @@ def _rows(values: Any, index: torch.Tensor) -> Any:
     return values[index.cpu().numpy()]
 
 
-_told: set[str] = set()
+class _SaidKeys(OrderedDict):
+    """The keys said once in this process, the oldest forgotten past :data:`SAID_KEYS_KEPT`: a note names its file
+    in its key, and a process that reads a million files (the app, a warm fork server, ``main()`` in a loop) kept
+    every name for good. A file forgotten, met again, is named again."""
+
+    def add(self, key: str) -> None:
+        self[key] = None
+        while len(self) > SAID_KEYS_KEPT:
+            self.popitem(last=False)
+
+    def discard(self, key: str) -> None:
+        self.pop(key, None)
+
+
+SAID_KEYS_KEPT = 16384
+_told = _SaidKeys()
 ONCE = "sva_once"  # a once-said record's key, on the record: (key,) or warn_first's (key, what, note)
 WARNED_ONCE = " (warned once; each further such image is named at INFO level, which -v shows)"
 
@@ -143,7 +159,8 @@ def warn_first(key: str, what: str, message: str, *args: Any, note: str, log: lo
     ``what`` met under it once, with ``note``, at INFO level: a folder of such files warns once, not
     once per file, yet every file it concerns is named (the commands' ``-v`` shows INFO)."""
     if key not in _told:
-        _told.update((key, f"{key}:{what}"))
+        _told.add(key)
+        _told.add(f"{key}:{what}")
         log.warning(message + WARNED_ONCE, *args, extra={ONCE: (key, what, note)})
     else:
         log_once(f"{key}:{what}", note, what, level=logging.INFO, log=log)
