@@ -105,7 +105,8 @@ def _page_update(gr: Any, previewer: Previewer) -> Callable[..., tuple[Any, str,
     """The page's one callback: the controls' values in; the grid, summary, snippet and the
     two downloads out (or, while an input is missing, the next step and the last grid kept). The
     downloads go to a folder per render, which the next render removes (Gradio has copied it), and
-    the whole temporary folder when the process exits or the page is dropped."""
+    the whole temporary folder when the process exits normally (Gradio keeps a page's functions while the process
+    lives; a process ended by a signal it does not handle leaves the folder: the `app` command handles SIGTERM)."""
     downloads = Path(tempfile.mkdtemp(prefix="stylizing-vit-aug-app-"))
     renders = {"count": 0}
 
