@@ -16,8 +16,9 @@ Protocol (docs/benchmarks.md has the full text and the results):
 * test-time methods at one budget (``--tta-views`` views, one reference/style per training source):
   plain, Reinhard and Macenko normalisation (softmax averaged over the views), StyleTTA (its
   default views: stains, then the network; and each alone, the network's being the paper's), each on
-  the classifier trained without augmentation and on the one trained with ours, in two protocols:
-  every view a reference/style, or the original plus one fewer (``_orig``, StyleTTA's default);
+  the classifiers of ``--tta-bases`` (default: the one trained without augmentation and the one trained
+  with ours; a peer's classifier may be named too), in two protocols: every view a reference/style, or
+  the original plus one fewer (``_orig``, StyleTTA's default);
 * styles and references come only from the training sources of the fold.
 
 Every (fold, task, method, seed) result is written as soon as it is known to ``OUT/records``; a
@@ -74,6 +75,7 @@ from stylizing_vit_aug.registry import DATASET_STATS
 
 logger = logging.getLogger("dg")
 TTA_BASES = ("none", "ours_transform")
+"""The default ``--tta-bases``: the training-time methods whose classifiers the test-time methods run on."""
 RECIPE = Recipe()  # the one place of the recipe's defaults
 SETTINGS_FILE = "settings.json"
 # The options besides the recipe's that decide a record or a cached pool: a reused --out must have the same
@@ -140,7 +142,7 @@ class Run:
         """What decides the records and caches (JSON types); the stylizer's identity only when a
         requested method uses it, so that a run without one does not load it."""
         settings = {k: getattr(self.args, k) for k in RESULT_SETTINGS} | asdict(self.recipe)
-        if self.stylizer_methods() or any(m in self.args.methods for m in TTA_BASES):
+        if self.stylizer_methods() or self.tta_bases():
             settings["stylizer"] = {"fingerprint": self.stylizer.fingerprint, "mode": self.stylizer.mode}
         return json.loads(json.dumps(settings))
 
@@ -166,6 +168,10 @@ class Run:
                              "to start over")
         if stored != stored | current:  # first run, or the stylizer's identity not yet known
             write_json(path, stored | current)
+
+    def tta_bases(self) -> list[str]:
+        """The requested training-time methods whose classifiers the test-time methods run on (``--tta-bases``)."""
+        return [m for m in self.args.tta_bases if m in self.args.methods]
 
     @property
     def stylizer(self) -> sva.Stylizer:
@@ -275,7 +281,7 @@ class Run:
                 start = time.perf_counter()
                 model = train_classifier(train.images, train.labels, pool, self.recipe, seed)
                 accuracy = float((probabilities(model, test.images).argmax(1) == test.labels).float().mean())
-                if method in TTA_BASES:
+                if method in self.tta_bases():
                     save_file(model.state_dict(), str(self.model_path(fold, task, method, seed)))
                 self.save_record({"fold": fold, "task": task, "train": method, "test": "plain", "seed": seed,
                                   "accuracy": accuracy, "seconds": time.perf_counter() - start})
@@ -287,7 +293,7 @@ class Run:
         need it. Training is seeded, so a retrained classifier is the recorded one."""
         if not self.record_path(fold, task, method, "plain", seed).exists():
             return True
-        return method in TTA_BASES and not self.model_path(fold, task, method, seed).exists() and any(
+        return method in self.tta_bases() and not self.model_path(fold, task, method, seed).exists() and any(
             not self.record_path(fold, task, method, test, seed).exists() for test in M.TTA_METHODS[1:])
 
     def model_path(self, fold: str, task: str, method: str, seed: int) -> Path:
@@ -299,11 +305,11 @@ class Run:
         return model.eval()
 
     def tta_fold(self, fold: str, task: str) -> None:
-        """Every test-time method on the classifiers of ``TTA_BASES``, in both protocols (``tta_views``
+        """Every test-time method on the classifiers of ``--tta-bases``, in both protocols (``tta_views``
         references/styles; or the original plus ``tta_views - 1`` of them), one StyleTTA call for all
         seeds and protocols."""
         sources = self.sources
-        bases = [b for b in TTA_BASES if b in self.args.methods]
+        bases = self.tta_bases()
         todo = [(b, t, s) for b in bases for t in M.TTA_METHODS[1:] for s in self.args.seeds
                 if not self.record_path(fold, task, b, t, s).exists()]
         if not todo:
@@ -358,6 +364,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     parser.add_argument("--methods", nargs="+", default=list(M.TRAIN_METHODS), choices=M.METHOD_KEYS,
                         help=f"training-time methods (default: all but the variants, {', '.join(M.VARIANT_METHODS)})")
+    parser.add_argument("--tta-bases", nargs="+", default=None, choices=M.METHOD_KEYS,
+                        help="training-time methods whose classifiers the test-time methods also run on, each also in "
+                             f"--methods (default: {', '.join(TTA_BASES)}, those of them in --methods)")
     parser.add_argument("--seeds", type=int, default=5, help="training seeds 0..N-1 (default 5)")
     parser.add_argument("--crops", type=int, default=48, help="labelled training crops per source and task")
     parser.add_argument("--test-crops", type=int, default=32, help="labelled test crops of the held-out source")
@@ -383,6 +392,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.folds, args.tasks, args.seeds, args.workers = ["ihc_colon"], ["focus"], 2, 1
         args.crops, args.test_crops, args.references, args.copies = 4, 4, 1, 1
         args.steps, args.batch_size, args.tta_views = 2, 8, 2
+    if args.tta_bases is None:
+        args.tta_bases = [m for m in TTA_BASES if m in args.methods]
+    args.tta_bases = list(dict.fromkeys(args.tta_bases))  # each base once
+    if not set(args.tta_bases) <= set(args.methods):
+        missing = [m for m in args.tta_bases if m not in args.methods]
+        parser.error(f"--tta-bases {' '.join(missing)}: not in --methods, so no such classifier is trained; add "
+                     "them to --methods")
     references = (len(SOURCES) - 1) * args.references  # one view per reference of the training sources
     if not 1 <= args.tta_views <= references:
         parser.error(f"--tta-views {args.tta_views}: between 1 and {references}, the references of the training "

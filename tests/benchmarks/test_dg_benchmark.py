@@ -438,3 +438,77 @@ def test_a_stack_jitters_its_base_methods_copies_and_asks_for_the_base_methods_r
     pool = run.pool("ours_transform_colorjitter", "he_tcia", "focus", train=None)
     assert pool.shape == base.shape and pool.dtype == torch.uint8 and not torch.equal(pool, base)
     assert torch.equal(run.pool("ours_transform_colorjitter", "he_tcia", "focus", train=None), pool)
+
+
+def test_test_time_bases_default_to_none_and_ours_and_a_named_one_must_be_trained(bench, tmp_path, capsys):
+    """``--tta-bases``: the classifiers the test-time methods run on; by default the plain and ours (those of them in
+    ``--methods``), as before it existed; a base that no requested method trains is refused before training."""
+    assert bench.parse_args(["--out", str(tmp_path)]).tta_bases == list(bench.TTA_BASES)
+    assert bench.parse_args(["--out", str(tmp_path), "--methods", "none", "colorjitter"]).tta_bases == ["none"]
+    args = bench.parse_args(["--out", str(tmp_path), "--methods", "randstainna", "macenko",
+                             "--tta-bases", "randstainna", "macenko"])
+    assert args.tta_bases == ["randstainna", "macenko"]
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--out", str(tmp_path), "--methods", "randstainna", "--tta-bases", "randstainna", "macenko"])
+    assert "--tta-bases macenko: not in --methods" in capsys.readouterr().err
+
+
+def test_a_peers_classifier_as_test_time_base_is_kept_and_gets_every_test_time_row(bench, tmp_path):
+    """A peer named in ``--tta-bases`` is a base as ours is: its classifier is saved (and trained again if a resumed
+    run lost it), the stylizer it needs for StyleTTA is recorded in the settings, and its test-time rows are made."""
+    from safetensors.torch import save_file
+
+    from dg.data import build_sources
+    from dg.train import SmallCNN
+
+    sources = build_sources(4, 1, 64)
+    fold, task = "ihc_colon", "focus"
+
+    def rows(out: Path, *flags: str) -> dict:
+        run = bench.Run(bench.parse_args(["--quick", "--out", str(out), *flags]), sources)
+        for base in run.tta_bases():
+            for seed in run.args.seeds:
+                run.save_record({"fold": fold, "task": task, "train": base, "test": "plain", "seed": seed,
+                                 "accuracy": 0.5, "seconds": 1.0})
+                assert run.needs_training(fold, task, base, seed)  # its saved classifier is missing
+                torch.manual_seed(10 * bench.M.METHOD_KEYS.index(base) + seed)
+                model = SmallCNN(run.recipe.widths, stem=run.recipe.stem)
+                save_file(model.state_dict(), str(run.model_path(fold, task, base, seed)))
+                assert not run.needs_training(fold, task, base, seed)
+        run.tta_fold(fold, task)
+        assert "stylizer" in run.settings()
+        return {(r["train"], r["test"], r["seed"]): r["accuracy"] for r in run.records()}
+
+    default = rows(tmp_path / "default", "--methods", "none", "randstainna")
+    peers = rows(tmp_path / "peers", "--methods", "none", "randstainna", "--tta-bases", "none", "randstainna")
+    tests = bench.M.TTA_METHODS
+    assert set(default) == {("none", t, s) for t in tests for s in (0, 1)}
+    assert set(peers) == set(default) | {("randstainna", t, s) for t in tests for s in (0, 1)}
+    assert {k: peers[k] for k in default} == default  # another base changes no row of the default's
+
+
+def test_rows_of_two_runs_pair_over_seeds_only_when_the_rows_they_share_agree(bench, tmp_path):
+    """dg/across.py: a peer's classifier under test-time normalisation (a ``--tta-bases`` run) against StyleTTA on
+    ours (the main run), paired seed by seed; runs whose shared rows differ (other settings) are refused."""
+    from dg import across
+    from dg.report import write_csv
+
+    def run(name: str, rows: dict[str, float]) -> Path:
+        records = [{"fold": fold, "task": task, "train": row.split(" + ")[0], "seed": seed, "seconds": 1.0,
+                    "test": row.split(" + ")[1] if " + " in row else "plain", "accuracy": value + 0.01 * seed}
+                   for row, value in rows.items() for fold in bench.SOURCES for task in bench.TASKS
+                   for seed in (0, 1, 2)]
+        (tmp_path / name).mkdir()
+        write_csv(records, tmp_path / name / "results.csv")
+        return tmp_path / name
+
+    main = run("main", {"none": 0.5, "ours_transform": 0.6, "ours_transform + tta_style_orig": 0.8,
+                        "ours_transform + tta_macenko_orig": 0.7})
+    peers = run("peers", {"randstainna": 0.55, "randstainna + tta_macenko_orig": 0.9, "none": 0.5})
+    text = across.tables(across.merged([main, peers]))
+    row = "| RandStainNA → TTA: original + Macenko normalisation | "
+    assert row + "0.910 ± 0.025 | 0.910 ± 0.025 | **0.910 ± 0.025** |" in text  # the best mean, bold, though not ours
+    assert row + "-0.100 ± 0.000 | -0.100 ± 0.000 | -0.100 ± 0.000 |" in text  # ours minus it, seed by seed
+    other = run("other", {"none": 0.4})
+    with pytest.raises(SystemExit, match="not of the same settings"):
+        across.merged([main, other])

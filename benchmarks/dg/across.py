@@ -1,0 +1,149 @@
+"""The DG benchmark's test-time methods across classifiers: the rows of several finished runs side by side,
+every held-out source and both tasks, ours paired over seeds with every other classifier and test-time method
+(docs/benchmarks.md, "Test time on the peers' classifiers").
+
+The main run (``benchmarks/results/dg``) runs the test-time methods on the plain classifier and on ours; a run
+with ``--tta-bases`` runs them on peers' classifiers (``benchmarks/results/dg-tta-peers``). Under the same
+settings a seed trains the same classifier in any run, so rows of different runs pair over seeds as rows of one
+run do; a row that two runs both hold must be the same in both, seed by seed, or the runs are refused (other
+settings, or other code).
+
+    python benchmarks/dg/across.py --run benchmarks/results/dg --run benchmarks/results/dg-tta-peers \\
+        --out benchmarks/results/dg-tta-peers/across.md
+
+Per protocol (the original plus three views, StyleTTA's default; or four references), the table lists every
+classifier with no test-time method, with Reinhard and Macenko normalisation and with StyleTTA (its default
+views), each as the mean over held-out sources per task and over both (mean ± 95 % t-interval over seeds); then
+``--ours`` (default: StyleTTA on our classifier) minus each other row of the protocol, paired over seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dg.data import SOURCES, TASKS  # noqa: E402
+from dg.report import _order, display, interval, read_csv, row_name, seed_text  # noqa: E402
+from stylizing_vit_aug._atomic import write_bytes_atomically  # noqa: E402
+
+TESTS = ("tta_reinhard", "tta_macenko", "tta_style")
+"""The test-time methods compared: the two stain normalisations and StyleTTA with its default views."""
+PROTOCOLS = {"_orig": "original + 3 views (StyleTTA's default)", "": "4 references, no original view"}
+OURS = "ours_transform + tta_style"
+SELECTION_SEEDS = (0, 1, 2, 3, 4)
+"""The seeds on whose rows StyleTTA's candidate views were compared (as ``dg_benchmark.py --selection-seeds``)."""
+"""Ours: StyleTTA on the classifier trained with StylizeTransform (a protocol's suffix is added)."""
+
+Accuracies = dict[tuple[str, str, str], dict[int, float]]
+"""(row, task, held-out source) -> {seed: accuracy}."""
+
+
+def merged(paths: list[Path]) -> Accuracies:
+    """Every record of the runs' results.csv; a cell that two runs hold must agree seed by seed."""
+    found: Accuracies = defaultdict(dict)
+    origin: dict[tuple[str, str, str, int], Path] = {}
+    for path in paths:
+        for r in read_csv(path / "results.csv"):
+            key, seed = (row_name(r["train"], r["test"]), r["task"], r["fold"]), int(r["seed"])
+            if seed in found[key] and found[key][seed] != r["accuracy"]:
+                raise SystemExit(f"{key[0]} ({key[1]}, held out {key[2]}, seed {seed}): {found[key][seed]} in "
+                                 f"{origin[(*key, seed)]}, {r['accuracy']} in {path}: the runs are not of the same "
+                                 "settings and code, so their rows do not pair over seeds")
+            found[key][seed] = r["accuracy"]
+            origin[(*key, seed)] = path
+    return found
+
+
+def per_seed(found: Accuracies, row: str, tasks: tuple[str, ...]) -> dict[int, float]:
+    """Per seed, the mean of ``row`` over ``tasks`` and every held-out source (seeds that have all of them)."""
+    cells = [found.get((row, task, fold), {}) for task in tasks for fold in SOURCES]
+    seeds = set.intersection(*(set(cell) for cell in cells))
+    return {seed: float(np.mean([cell[seed] for cell in cells])) for seed in sorted(seeds)}
+
+
+def text(values: dict[int, float]) -> str:
+    if not values:
+        return "–"
+    mean, half = interval(list(values.values()))
+    return f"{mean:.3f} ± {half:.3f}"
+
+
+def paired(ours: dict[int, float], other: dict[int, float]) -> str:
+    """The per-seed difference's mean ± 95 % t-interval over the seeds both have."""
+    seeds = sorted(set(ours) & set(other))
+    if not seeds:
+        return "–"
+    mean, half = interval([ours[s] - other[s] for s in seeds])
+    return f"{mean:+.3f} ± {half:.3f}"
+
+
+def only(values: dict[int, float], seeds: list[int]) -> dict[int, float]:
+    return {seed: value for seed, value in values.items() if seed in seeds}
+
+
+def tables(found: Accuracies, ours: str = OURS, selection_seeds: tuple[int, ...] = SELECTION_SEEDS) -> str:
+    """Per protocol: each classifier plain and under each test-time method; then ``ours`` minus each other row.
+    A last column gives both tasks over the seeds outside ``selection_seeds`` alone (the benchmark's confirmatory
+    split), where there are 2+ of them and some seeds are left out."""
+    columns = (*TASKS, "both")
+    bases = sorted({row.split(" + ")[0] for row, _, _ in found if " + " in row}, key=_order)
+    lines: list[str] = []
+    for suffix, protocol in PROTOCOLS.items():
+        rows = [row for base in bases for row in (base, *(f"{base} + {t}{suffix}" for t in TESTS))
+                if any(key[0] == row for key in found)]
+        means = {row: {task: per_seed(found, row, TASKS if task == "both" else (task,)) for task in columns}
+                 for row in rows}
+        seeds = sorted({s for m in means.values() for s in m["both"]})
+        rest = [s for s in seeds if s not in selection_seeds]
+        rest = rest if 2 <= len(rest) < len(seeds) else []
+        extra = [f"both, seeds {seed_text(rest)}"] if rest else []
+        best = max(rows, key=lambda row: np.mean(list(means[row]["both"].values())) if means[row]["both"] else -1)
+        lines += [f"**Test time, {protocol}**: every classifier with a test-time method — accuracy, mean over the "
+                  f"held-out sources (mean ± 95 % CI over seeds {seeds[0]}–{seeds[-1]}); the best mean over both "
+                  "tasks in bold", "", "| classifier → test time | " + " | ".join([*columns, *extra]) + " |",
+                  "|---|" + "---|" * (len(columns) + len(extra))]
+        for row in rows:
+            cells = [text(means[row][t]) for t in columns]
+            cells[-1] = f"**{cells[-1]}**" if row == best else cells[-1]
+            cells += [text(only(means[row]["both"], rest))] if rest else []
+            lines.append(f"| {display(row)} | " + " | ".join(cells) + " |")
+        mine = f"{ours}{suffix}"
+        if mine in means:
+            others = sorted((row for row in rows if " + " in row and row != mine),
+                            key=lambda row: -np.mean(list(means[row]["both"].values())))
+            lines += ["", f"{display(mine)} **minus each other row** ({protocol}; paired over seeds, mean ± 95 % CI; "
+                      "the others by their mean over both tasks, best first)", "",
+                      "| minus | " + " | ".join([*columns, *extra]) + " |",
+                      "|---|" + "---|" * (len(columns) + len(extra))]
+            for row in others:
+                cells = [paired(means[mine][t], means[row][t]) for t in columns]
+                cells += [paired(only(means[mine]["both"], rest), only(means[row]["both"], rest))] if rest else []
+                lines.append(f"| {display(row)} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", type=Path, action="append", required=True,
+                        help="a finished run's folder (its results.csv), repeatable")
+    parser.add_argument("--ours", default=OURS, help=f"the row paired with every other (default {OURS!r}; the "
+                        "protocol's suffix is added)")
+    parser.add_argument("--selection-seeds", type=int, nargs="*", default=list(SELECTION_SEEDS),
+                        help="seeds a design was chosen on (default 0-4); both tasks are also given without them")
+    parser.add_argument("--out", type=Path, required=True, help="the markdown tables")
+    args = parser.parse_args(argv)
+    out = tables(merged(args.run), args.ours, tuple(args.selection_seeds))
+    write_bytes_atomically(args.out, out.encode("utf-8"))
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
