@@ -24,7 +24,8 @@ class Terminated(KeyboardInterrupt):
     exit_code = 128 + signal.SIGTERM
 
 
-_TERMINATED = threading.Event()  # SIGTERM was raised in this process, inside sigterm_raises
+_TERMINATED = threading.Event()  # SIGTERM was raised in this process, inside the outermost sigterm_raises now open
+_OPEN = [0]  # how many sigterm_raises blocks are open (the main thread's): the outermost clears the flag at both ends
 
 
 def terminated() -> Terminated | None:
@@ -61,7 +62,9 @@ def sigterm_raises(error: Callable[[int], BaseException]) -> Iterator[None]:
         else:
             hook(unraisable)
 
-    _TERMINATED.clear()
+    if not _OPEN[0]:
+        _TERMINATED.clear()
+    _OPEN[0] += 1
     previous, hook = signal.signal(signal.SIGTERM, raise_it), sys.unraisablehook
     sys.unraisablehook = raise_again
     try:
@@ -69,6 +72,9 @@ def sigterm_raises(error: Callable[[int], BaseException]) -> Iterator[None]:
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
         sys.unraisablehook = hook
+        _OPEN[0] -= 1
+        if not _OPEN[0]:  # outside every block, no later error is the termination's
+            _TERMINATED.clear()
 
 
 @contextmanager

@@ -113,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
     # the visitors' uploads and grids, and the process exits, removing the page's own temporary folder
     with sigterm_raises(Terminated):
         page.block_thread()  # Gradio catches the interrupt, closes the server and returns
-    if stop := terminated():
-        raise stop  # said and exited as every command's SIGTERM (143), not 0
+        if stop := terminated():
+            raise stop  # said and exited as every command's SIGTERM (143), not 0
     return 0
 
 
