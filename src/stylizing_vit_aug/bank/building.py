@@ -213,11 +213,7 @@ def model_images(
     for index, item in enumerate(bar):
         item, label, source, why = _read(item, index, on_error)
         if why is not None:  # a file left out (on_error="skip"): it gives no style
-            skipped.append((Path(label), why))
-            _say_skipped(why, len(skipped))
-            counts.append(0)
-            sources.append(None)
-            names.append(label)
+            _left_out(label, why, skipped, counts, sources, names)
             continue
         checked = source is not None  # a file: its reader checked its values
         if crops_per_image:  # crops are drawn from the whole image, so it is made floats whole
@@ -312,8 +308,16 @@ SKIPS_NAMED = 10
 thousands of unreadable files gave a warning line each)."""
 
 
-def _say_skipped(why: str, count: int) -> None:
-    """The ``count``-th unreadable style file of a build: a warning up to :data:`SKIPS_NAMED`, then INFO."""
+def _left_out(
+    label: str, why: str, skipped: list[tuple[Path, str]], counts: list[int], sources: list[Any], names: list[str]
+) -> None:
+    """Record an unreadable style file (no style: a count of 0) and say it: a warning for the first
+    :data:`SKIPS_NAMED` of a build, then at INFO level."""
+    skipped.append((Path(label), why))
+    counts.append(0)
+    sources.append(None)
+    names.append(label)
+    count = len(skipped)
     more = "; more are named at INFO level, then counted" if count == SKIPS_NAMED else ""
     logger.log(logging.WARNING if count <= SKIPS_NAMED else logging.INFO, "skipped a style file: %s%s", why, more)
 
