@@ -77,3 +77,31 @@ def test_a_sigterm_raised_inside_a_del_is_raised_again_where_it_stops_the_progra
             time.sleep(0.01)
     assert terminated() is None  # outside the block, no later error is taken for the termination's
 
+
+
+LEFT_AT_ONCE = """
+import os, signal, time
+from stylizing_vit_aug._signals import Terminated, sigterm_raises
+
+class SignalledInDel:
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):
+            pass
+
+with sigterm_raises(Terminated):
+    doomed = SignalledInDel()
+    del doomed
+time.sleep(0.5)
+print("alive", flush=True)
+"""
+
+
+def test_an_interrupt_dropped_just_before_the_block_ends_sends_no_signal_after_it():
+    """The interrupt was raised again by a real SIGTERM 10 ms later: past the block, the default action killed
+    the process (a run that had finished died by the signal), or another handler got a SIGTERM nobody sent."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", LEFT_AT_ONCE], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "alive", (done.returncode, done.stderr)

@@ -458,8 +458,8 @@ def test_styles_whose_stains_cannot_be_read_are_named_once(small_stylizer, image
     warned = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
     assert warned == ["bank styles [1, 2]: their stains cannot be read (too little stained tissue, or not two "
                       "distinct stains), so their stain views keep the input's stains and are the input unchanged "
-                      "(2 of the 3 bank styles read so far; warned once for this bank: further such styles are "
-                      "named at INFO level)"]
+                      "(2 of the 3 bank styles read so far; warned once for this bank and its images: further "
+                      "such styles are named at INFO level)"]
     assert torch.isfinite(out).all()
 
 

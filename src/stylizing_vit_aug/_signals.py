@@ -6,6 +6,7 @@ replace it."""
 
 from __future__ import annotations
 
+import _thread
 import os
 import signal
 import sys
@@ -57,8 +58,11 @@ def sigterm_raises(error: Callable[[int], BaseException]) -> Iterator[None]:
 
     def raise_again(unraisable: Any) -> None:  # raised where it cannot propagate (a __del__): again, where it can
         if _TERMINATED.is_set() and isinstance(unraisable.exc_value, KeyboardInterrupt):
-            # sent from a thread, a moment later: sent here, it would be raised in this hook, and dropped again
-            threading.Timer(0.01, os.kill, (owner, signal.SIGTERM)).start()
+            # from a thread, a moment later (raised in this hook, it would be dropped again), and only while this
+            # block's handler is in place: never a signal to whatever handles SIGTERM after it
+            later = threading.Timer(0.01, _interrupt_if, (raise_it,))
+            later.daemon = True
+            later.start()
         else:
             hook(unraisable)
 
@@ -75,6 +79,12 @@ def sigterm_raises(error: Callable[[int], BaseException]) -> Iterator[None]:
         _OPEN[0] -= 1
         if not _OPEN[0]:  # outside every block, no later error is the termination's
             _TERMINATED.clear()
+
+
+def _interrupt_if(handler: Callable[..., Any]) -> None:
+    """Run ``handler`` on the main thread as for a SIGTERM, where it still handles SIGTERM (no signal is sent)."""
+    if signal.getsignal(signal.SIGTERM) is handler:
+        _thread.interrupt_main(signal.SIGTERM)
 
 
 @contextmanager

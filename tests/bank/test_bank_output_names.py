@@ -4,6 +4,7 @@ as a broken image from a style folder."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,54 @@ def test_a_folder_named_model_safetensors_in_a_checkpoint_is_said_to_be_one(save
     weights.mkdir()
     with pytest.raises(IsADirectoryError, match="is a folder, not the weights file its name says"):
         sva.load_stylizer(str(checkpoint), device="cpu")
+
+
+def test_a_pipe_is_refused_without_being_opened_and_an_unreadable_file_says_why(tmp_path, bank, monkeypatch):
+    """Opening a named pipe to read it waited for a writer, for good; a file that could not be opened was called
+    "a file that cannot be read as a style bank", its permission error unsaid."""
+    import os
+    import threading
+
+    pipe = tmp_path / "pipe.safetensors"
+    os.mkfifo(pipe)
+    raised: list[BaseException] = []
+
+    def save() -> None:
+        try:
+            bank.save(pipe)
+        except BaseException as error:  # noqa: BLE001 - looked at below
+            raised.append(error)
+
+    saving = threading.Thread(target=save, daemon=True)  # a save that opens the pipe waits for good
+    saving.start()
+    saving.join(30)
+    assert not saving.is_alive() and len(raised) == 1 and isinstance(raised[0], FileExistsError)
+    assert "is a named pipe" in str(raised[0])
+    other = tmp_path / "locked.safetensors"
+    other.write_bytes(b"x" * 100)
+
+    def denied(path, *args, **kwargs):  # root reads any file: the user's refusal, as the kernel gives it
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("stylizing_vit_aug.bank.storage.read_header", denied)
+    with pytest.raises(FileExistsError, match=r"a file that cannot be read \(Permission denied\)"):
+        bank.save(other)
+
+
+def test_a_damaged_bank_of_many_styles_is_still_replaced(tmp_path, small_stylizer, histology_crops):
+    """The format was looked for in the first 64 KiB: a bank's header holds its sources first, over 64 KiB for a
+    few thousand styles, so a damaged large bank was refused as another file."""
+    crops = [histology_crops[i % len(histology_crops)] for i in range(1200)]
+    labels = [f"scanner-{i:04d}-of-a-lab-with-a-long-name-as-sites-have" for i in range(len(crops))]
+    big = sva.StyleBank.from_images(crops, small_stylizer, domains=labels, encode=False)
+    data = big.save(tmp_path / "big.safetensors", streams=False).read_bytes()
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + length])
+    metadata = header.pop("__metadata__")
+    metadata = {**{k: v for k, v in metadata.items() if k != "format"}, "format": metadata["format"]}  # format last
+    text = json.dumps({"__metadata__": metadata, **header}).encode()
+    assert text.find(b"stylizing-vit-aug.stylebank") > 1 << 16  # past the old window (safetensors' order varies)
+    damaged = tmp_path / "damaged.safetensors"
+    damaged.write_bytes(len(text).to_bytes(8, "little") + text + data[8 + length : 8 + length + 10])  # pixels cut
+    big.save(damaged, streams=False)
+    assert len(sva.StyleBank.load(damaged, small_stylizer)) == len(crops)

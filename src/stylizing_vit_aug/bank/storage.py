@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import torch
 
 from .._atomic import write_atomically
-from .._files import bank_path_problem, open_safetensors, stamp_or_none
+from .._files import bank_path_problem, open_safetensors, special_file, stamp_or_none
 from .._state_cache import cached
 from ..checkpoints import (
     BANK_FORMAT,
@@ -31,7 +31,7 @@ from ..checkpoints import (
     read_header,
     same_float32,
 )
-from ..checkpoints.header import parse_json
+from ..checkpoints.header import MAX_HEADER_BYTES, parse_json
 from ..checkpoints.recorded import recorded_settings
 from ..image_ops import resize
 from ..images import to_batch, to_uint8
@@ -218,28 +218,33 @@ def check_bank_output(path: Path) -> None:
         raise ValueError(f"a bank is a safetensors file: name it {path.with_suffix('.safetensors')}, not {path}")
     if not path.exists() or (path.is_file() and path.stat().st_size == 0):
         return
-    try:
-        header = read_header(path)
-    except (CheckpointError, OSError):  # not readable as safetensors: a bank cut short still names its format early
-        if _names_the_bank_format(path):
-            return
-        header = None
-    if header is None or header.metadata.get("format") != FILE_FORMAT:
-        what = (
-            "a checkpoint's weights file (a Stylizing ViT)" if header is not None and _looks_like_weights(header)
-            else "no style bank" if header is not None else "a file that cannot be read as a style bank"
-        )
-        raise FileExistsError(
-            f"cannot write the bank to {path}: it is {what}, and the bank would replace it for good; give the bank "
-            "a file name of its own (or remove that file first)"
-        )
+    what, error = "a file that cannot be read as a style bank", None
+    if not path.is_file():  # a pipe or a device: never opened (a pipe's reading waits for a writer)
+        what = f"{special_file(path) or 'not a regular file'}, not a style bank"
+    else:
+        try:
+            header = read_header(path)
+            if header.metadata.get("format") == FILE_FORMAT:
+                return
+            what = "a checkpoint's weights file (a Stylizing ViT)" if _looks_like_weights(header) else "no style bank"
+        except CheckpointError:  # not readable as safetensors: a bank cut short still names its format in its header
+            if _names_the_bank_format(path):
+                return
+        except OSError as unreadable:  # permission denied, say: named, not taken for another file's content
+            what, error = f"a file that cannot be read ({unreadable.strerror or unreadable})", unreadable
+    raise FileExistsError(
+        f"cannot write the bank to {path}: it is {what}, and the bank would replace it for good; give the bank "
+        "a file name of its own (or remove that file first)"
+    ) from error
 
 
 def _names_the_bank_format(path: Path) -> bool:
-    """Whether the start of ``path`` (its header, where a bank writes its format) names the bank format."""
+    """Whether the header of ``path`` (its length's worth, at most MAX_HEADER_BYTES) names the bank format: a bank's
+    header holds its styles' sources first, and is larger than any fixed window for thousands of styles."""
     try:
         with open(path, "rb") as handle:
-            return FILE_FORMAT.encode() in handle.read(1 << 16)
+            length = int.from_bytes(handle.read(8), "little")
+            return FILE_FORMAT.encode() in handle.read(min(length, MAX_HEADER_BYTES))
     except OSError:  # unreadable: nothing says it is a bank
         return False
 

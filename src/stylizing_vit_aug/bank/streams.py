@@ -69,6 +69,10 @@ class StreamCache:
         """Without the lock (no lock pickles): the copy makes its own."""
         return {**self.__dict__, "_lock": None, "_lock_pid": 0}
 
+    def __setstate__(self, state: dict) -> None:
+        """A cache pickled before the digest was passed per call held its bank's method: dropped (it made a cycle)."""
+        self.__dict__.update({name: value for name, value in state.items() if name != "digest"})
+
     def _guard(self) -> threading.RLock:
         """This process's lock, made at first use: a forked DataLoader worker makes its own, since the
         parent's may be held by a thread (drawing styles when the worker was forked) that the worker lacks.

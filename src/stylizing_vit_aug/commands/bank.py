@@ -137,7 +137,6 @@ def run_build(args: argparse.Namespace) -> int:
         raise CLIError(f"-o {args.output} is a folder; name the bank file, e.g. -o {args.output / 'bank.safetensors'}")
     if args.output.suffix.lower() != ".safetensors":  # .SAFETENSORS, as save and load take it
         raise CLIError(f"the bank file name should end in .safetensors, got {args.output}")
-    _refuse_replacing_other_tensors(args.output)
     if args.crop_size is not None and args.crops_per_image is None:
         raise CLIError(
             f"--crop-size {args.crop_size} is the side of the crops --crops-per-image N takes; without it "
@@ -150,6 +149,7 @@ def run_build(args: argparse.Namespace) -> int:
             "out: drop one of them"
         )
     with new_output_file(args.output, "-o", "bank.safetensors"):  # its folder goes again if the build stops
+        _refuse_replacing_other_tensors(args.output)  # once -o is known writable: that is said first
         return _build(args, choice)
 
 

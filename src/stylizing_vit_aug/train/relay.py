@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import signal
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -48,15 +50,25 @@ class _Keep(logging.Handler):
 def keep_worker_logs(level: int, worker_id: int) -> None:
     """A DataLoader ``worker_init_fn`` (with ``functools.partial`` for ``level``, the main process's
     level for the package): in the worker, the package's records are kept, not written."""
-    # a scheduler's SIGTERM reaches the whole process group: the main process stops its workers itself (torch's
-    # watchdog ends a worker whose parent is gone), where a worker dead first failed the run as a crash
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_soon)
     package = logging.getLogger(PACKAGE)
     for handler in list(package.handlers):  # inherited from the main process by fork
         package.removeHandler(handler)
     package.addHandler(_Keep(_kept.append))
     package.propagate = False
     package.setLevel(level)
+
+
+WORKER_GRACE_S = 10.0
+"""How long a DataLoader worker given SIGTERM waits for the main process to stop it in order before it exits."""
+
+
+def _exit_soon(signum: int, frame: Any) -> None:
+    """A worker's SIGTERM: a scheduler's reaches the whole process group, and a worker dead first failed the run as a
+    crash; the main process stops its workers in order, and one it cannot stop (torch's ``terminate``) still goes."""
+    ending = threading.Timer(WORKER_GRACE_S, os._exit, (128 + signum,))
+    ending.daemon = True
+    ending.start()
 
 
 def worker_init() -> Callable[[int], None]:
