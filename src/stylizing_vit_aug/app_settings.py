@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .hub import DEFAULT_ALIAS
+from .option_choices import real_number
 from .seeds import draw_seed_problem
 from .stylizer import DEFAULT_MODE, MODES, Stylizer
 from .transforms._common import unrecorded_settings
@@ -138,7 +139,7 @@ def checked_controls(settings: Settings) -> tuple[int, int]:
     if settings.mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {settings.mode!r}")
     strength = settings.strength
-    if isinstance(strength, bool) or not isinstance(strength, numbers.Real) or not 0 <= strength <= 1:
+    if real_number(strength, 0, 1) is None:
         raise ValueError(f"strength must lie in [0, 1], got {settings.strength!r}: set the slider")
     seed = _whole(settings.seed, "the seed", "type one such as 0 (each seed shows its own styles)")
     if problem := draw_seed_problem(seed):

@@ -13,13 +13,10 @@ stay exact.
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import torch
 
 from .image_ops import resize, to_luminance
-from .option_choices import whole_number
+from .option_choices import real_number, whole_number
 
 __all__ = [
     "EPS", "RADIUS", "apply_basis", "guided_coefficients", "is_upsampling", "upsample_change", "upsampling_basis",
@@ -64,7 +61,7 @@ def _check_window(radius: int, eps: float) -> None:
     if whole_number(radius, 0) is None:
         raise ValueError(f"radius must be a whole number of pixels from 0 (the window is 2 * radius + 1 wide), "
                          f"got {radius!r}; the default is {RADIUS}")
-    if not isinstance(eps, numbers.Real) or isinstance(eps, bool) or not math.isfinite(eps) or eps < 0:
+    if real_number(eps, 0) is None:
         raise ValueError(f"eps must be a finite number from 0 (the fit's regulariser, in luminance variance), "
                          f"got {eps!r}; the default is {EPS}")
 

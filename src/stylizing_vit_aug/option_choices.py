@@ -8,6 +8,7 @@ defined once.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "PIL_FORMATS",
     "PRESET_NAMES",
     "option_words",
+    "real_number",
     "strategy_name",
     "whole_number",
 ]
@@ -99,3 +101,11 @@ def whole_number(value: Any, minimum: int) -> int | None:
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
         return None
     return int(value)
+
+
+def real_number(value: Any, minimum: float, maximum: float = math.inf) -> float | None:
+    """``value`` as a Python float where it is a finite number from ``minimum`` to ``maximum``, else None: the one
+    rule of the package's real-valued settings (numpy's numbers are taken; ``True`` is not; NaN never passes)."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
+        return None
+    return float(value) if minimum <= value <= maximum else None

@@ -17,12 +17,11 @@ pixel is foreground as much as its brightest channel says, so black keeps its va
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 import torch.nn.functional as F
 
 from .images import SUPPORTED_CHANNELS, check_batch01, check_float_range
+from .option_choices import real_number
 
 __all__ = [
     "FRAME_CENTRE_BACKGROUND",
@@ -208,5 +207,5 @@ def is_tissue(
 
 def _check_share(name: str, value: object, most: float, meaning: str) -> None:
     """A threshold of :func:`is_tissue`: a number from 0 to ``most`` (beyond it no crop passes, silently)."""
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0 <= value <= most:
+    if real_number(value, 0, most) is None:
         raise ValueError(f"{name} must be a number from 0 to {most:g} ({meaning}), got {value!r}")
