@@ -28,8 +28,8 @@ from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from . import __version__
-from ._signals import entry_point_signals, stopped_how, terminated
-from .commands._exits import PROG, Unavailable, broken_install, failure, say
+from ._signals import entry_point_signals, terminated
+from .commands._exits import PROG, Unavailable, broken_install, failure, say, say_stopped
 
 logger = logging.getLogger("stylizing_vit_aug.cli")
 
@@ -394,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if unwritten := _flush_stdout():  # stdout cannot take what it holds (a full disk: >/dev/full)
                 code = code or _fail(_command_of(argv), f"could not write stdout: {unwritten}", 1)
         except KeyboardInterrupt as stop:  # before the command line is parsed (while torch imports, say)
-            return _interrupted(_command_of(argv), stop)
+            return say_stopped(_command_of(argv), stop)
         except BrokenPipeError:
             closed = _output_closed(script)
             return code or closed  # a code the command returned (files skipped, a failure) says more than 141
@@ -474,12 +474,6 @@ def _output_closed(script: bool) -> int:
     return EXIT_OUTPUT_CLOSED
 
 
-def _interrupted(command: str | None, stop: KeyboardInterrupt) -> int:
-    how, code = stopped_how(stop)
-    say(f"{PROG} {command}: {how}" if command else f"{PROG}: {how}")
-    return code
-
-
 def __getattr__(name: str) -> object:
     """``cli.EXIT_SKIPPED``, imported on first use: the entry point loads no command code until
     a command runs or the full parser is built (see :func:`main`)."""
@@ -522,10 +516,10 @@ def _run(argv: list[str], script: bool) -> int:
         try:
             return int(args.cli_handler(args) or 0)
         except KeyboardInterrupt as stop:  # named as its errors are: `bank build`, not `bank`
-            return _interrupted(command, stop)
+            return say_stopped(command, stop)
         except Exception as error:  # noqa: BLE001 - a clean message instead of a traceback
             if stop := terminated():  # set off by SIGTERM (workers the same signal ended): said as the termination
-                return _interrupted(command, stop)
+                return say_stopped(command, stop)
             if isinstance(error, BrokenPipeError) and _stdout_gone():
                 raise  # stdout's reader closed it (`| head -1`): main's, not a failure of the command
             return _fail(command, *failure(error))

@@ -22,6 +22,7 @@ from typing import TextIO
 
 from .. import __version__
 from .._ranks import CLIError
+from .._signals import stopped_how
 
 PROG = "stylizing-vit-aug"
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -55,6 +56,14 @@ def say(text: str) -> None:
     if sys.stderr is not None:
         with suppress(OSError, ValueError):
             print_line(text, sys.stderr)
+
+
+def say_stopped(command: str | None, stop: KeyboardInterrupt) -> int:
+    """Say that ``command`` was stopped (Ctrl-C, or SIGTERM: :func:`~stylizing_vit_aug._signals.stopped_how`), in one
+    line on stderr; its exit code (130, 143)."""
+    how, code = stopped_how(stop)
+    say(f"{PROG} {command}: {how}" if command else f"{PROG}: {how}")
+    return code
 
 
 def say_result(text: str, code: int) -> None:

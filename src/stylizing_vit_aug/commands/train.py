@@ -33,7 +33,7 @@ from ..train.perceptual import (
 from ..train.run_folder import RUN_FILES, RUN_FOLDERS, earlier_run, earlier_run_files, last_checkpoint
 from ..train.trainer import Trainer, TrainingDiverged
 from ..train.training_state import checkpoint_step
-from ._exits import failure
+from ._exits import failure, say_stopped
 from ._train_args import EPILOG as EPILOG  # re-exported: the parser is torch-free (cli's `arguments`)
 from ._train_args import add_arguments as add_arguments
 from .common import (
@@ -269,9 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
             return run(parser.parse_args(joined_number_lists(list(sys.argv[1:] if argv is None else argv))))
         except KeyboardInterrupt as stop:  # before the run (parsing) or after it (its closing lines)
-            how, code = stopped_how(stop)
-            print(f"stylizing-vit-aug train: {how}", file=sys.stderr)
-            return code
+            return say_stopped("train", stop)
 
 
 if __name__ == "__main__":
