@@ -367,7 +367,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tta-bases", nargs="+", default=None, choices=M.METHOD_KEYS,
                         help="training-time methods whose classifiers the test-time methods also run on, each also in "
                              f"--methods (default: {', '.join(TTA_BASES)}, those of them in --methods)")
-    parser.add_argument("--seeds", type=int, default=5, help="training seeds 0..N-1 (default 5)")
+    parser.add_argument("--seeds", type=int, default=5, help="how many training seeds (default 5)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="the first training seed (default 0): --first-seed 10 --seeds 10 runs seeds 10-19, fresh "
+                             "seeds that no design choice has seen")
     parser.add_argument("--crops", type=int, default=48, help="labelled training crops per source and task")
     parser.add_argument("--test-crops", type=int, default=32, help="labelled test crops of the held-out source")
     parser.add_argument("--references", type=int, default=4, help="clean reference crops per source (default 4)")
@@ -403,7 +406,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if not 1 <= args.tta_views <= references:
         parser.error(f"--tta-views {args.tta_views}: between 1 and {references}, the references of the training "
                      f"sources ({len(SOURCES) - 1} x --references {args.references}); lower it or raise --references")
-    args.seeds = list(range(args.seeds))
+    if args.seeds < 1 or args.first_seed < 0:
+        parser.error(f"--seeds {args.seeds} --first-seed {args.first_seed}: at least one seed, none below 0")
+    args.seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     return args
 
 

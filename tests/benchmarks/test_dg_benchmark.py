@@ -300,6 +300,27 @@ def test_more_test_time_views_than_references_is_refused_before_training(bench, 
     assert bench.parse_args(["--out", str(tmp_path), "--references", "1", "--tta-views", "4"]).tta_views == 4
 
 
+def test_fresh_seeds_start_where_asked_and_train_the_same_classifier_as_in_a_longer_run(bench, tmp_path, capsys):
+    """A confirmatory run on seeds no design choice saw (``--first-seed 10``) trains exactly the
+    classifiers a run over seeds 0-19 would train for those seeds, so its rows pair with earlier runs."""
+    assert bench.parse_args(["--out", str(tmp_path), "--first-seed", "10", "--seeds", "3"]).seeds == [10, 11, 12]
+    assert bench.parse_args(["--out", str(tmp_path)]).seeds == list(range(5))
+    for flags in (["--seeds", "0"], ["--first-seed", "-1"]):
+        with pytest.raises(SystemExit):
+            bench.parse_args(["--out", str(tmp_path), *flags])
+        assert "at least one seed, none below 0" in capsys.readouterr().err
+    fresh, longer = (bench.main(["--quick", "--out", str(tmp_path / name), *flags])
+                     for name, flags in (("fresh", ["--first-seed", "1"]), ("longer", [])))  # quick: 2 seeds
+    assert fresh == longer == 0
+    records = {name: {(r["train"], r["test"], int(r["seed"])): float(r["accuracy"])
+                      for r in bench.read_csv(tmp_path / name / "results.csv")}
+               for name in ("fresh", "longer")}
+    assert {key[2] for key in records["fresh"]} == {1, 2} and {key[2] for key in records["longer"]} == {0, 1}
+    shared = {key: acc for key, acc in records["fresh"].items() if key[2] == 1}
+    assert len(shared) == len(records["fresh"]) // 2
+    assert shared == {key: acc for key, acc in records["longer"].items() if key[2] == 1}
+
+
 def test_outputs_are_written_whole_or_not_at_all(bench, tmp_path, monkeypatch):
     from dg.report import plot, summarise, write_csv
 
