@@ -161,6 +161,14 @@ def _zero_sum(vectors: torch.Tensor) -> torch.Tensor:
     return vectors.sum(dim=1, keepdim=True) == 0
 
 
+def _check_profiles(name: str, profiles: object, rows: tuple[int, ...], made_by: str) -> None:
+    """Refuse anything but stain profiles ``[rows, 3, 2]`` (one of ``rows``), naming what was given."""
+    if not isinstance(profiles, torch.Tensor) or tuple(profiles.shape) not in {(n, 3, 2) for n in rows}:
+        shape = tuple(profiles.shape) if isinstance(profiles, torch.Tensor) else type(profiles).__name__
+        counts = " or ".join(str(n) for n in dict.fromkeys(rows))
+        raise ValueError(f"{name} must be stain profiles [{counts}, 3, 2] ({made_by}), got {shape}")
+
+
 @_outside_autocast
 def stain_change(values01: torch.Tensor, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """The RGB change that moves every pixel of ``values01`` from the stain profile ``source`` to
@@ -168,9 +176,7 @@ def stain_change(values01: torch.Tensor, source: torch.Tensor, target: torch.Ten
     they are equal. Not weighted: the caller keeps the glass (:func:`transfer_stains`)."""
     check_rgb01(values01)
     for name, profiles in (("source", source), ("target", target)):
-        if not isinstance(profiles, torch.Tensor) or tuple(profiles.shape) != (len(values01), 3, 2):
-            shape = tuple(profiles.shape) if isinstance(profiles, torch.Tensor) else type(profiles).__name__
-            raise ValueError(f"{name} must be stain profiles [{len(values01)}, 3, 2] (stain_profile), got {shape}")
+        _check_profiles(name, profiles, (len(values01),), "stain_profile")
     return _stain_change(values01, optical_density(values01), source, target)[0]
 
 
@@ -216,11 +222,7 @@ def transfer_stains(
     if isinstance(views, bool) or not isinstance(views, int) or views < 1:
         raise ValueError(f"views must be a whole number of targets per image (1 or more), got {views!r}")
     batch = values01.shape[0] * views
-    if not isinstance(target, torch.Tensor) or target.shape not in ((batch, 3, 2), (1, 3, 2)):
-        shape = tuple(target.shape) if isinstance(target, torch.Tensor) else type(target).__name__
-        raise ValueError(
-            f"target must be stain profiles [{batch} or 1, 3, 2] (stain_profile of the styles), got {shape}"
-        )
+    _check_profiles("target", target, (batch, 1), "stain_profile of the styles")
     strength = strength_values(strength, (1, batch), f"one per {'view' if views > 1 else 'image'} ({batch})")
     given, values01 = values01, values01.float()
     od, weight, source = _own_stains(values01)
