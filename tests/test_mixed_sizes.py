@@ -103,9 +103,11 @@ BAD = {  # one image of a list that the Stylizer refuses, and why
 }
 
 
+@pytest.mark.parametrize("strength", [1.0, 0.0])
 @pytest.mark.parametrize("bad", sorted(BAD))
-def test_a_bad_image_of_a_mixed_list_is_named_by_its_index_as_in_a_one_size_list(bad):
-    """A NaN or a value out of range in one image of a mixed-size list was said of ``images``: which of them?"""
+def test_a_bad_image_of_a_mixed_list_is_named_by_its_index_as_in_a_one_size_list(bad, strength):
+    """A NaN or a value out of range in one image of a mixed-size list was said of ``images``: which of them?
+    At strength 0 a mixed list came back unread, NaN and all, where a one-size list is refused."""
     stylizer = make_small_stylizer()
     rng = np.random.default_rng(3)
     style = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
@@ -114,7 +116,19 @@ def test_a_bad_image_of_a_mixed_list_is_named_by_its_index_as_in_a_one_size_list
         images = [rng.random((h, w, 3), dtype=np.float32) for h, w in sizes]
         images[2] = BAD[bad]((*sizes[2], 3))
         with pytest.raises(ImageError) as info:
-            stylizer(images, style)
+            stylizer(images, style, strength=strength)
         messages.append(str(info.value))
     assert messages[0].startswith("images[2]")
     assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("strength", [1.0, 0.0])
+def test_a_large_image_is_checked_at_every_strength(strength, monkeypatch):
+    """An image past the strip size takes the per-image path, which at strength 0 gave a NaN back unread."""
+    import stylizing_vit_aug.stylizer as engine
+
+    monkeypatch.setattr(engine, "STRIP_PIXELS", 40 * 40)
+    image = np.full((64, 64, 3), 0.5, np.float32)
+    image[5, 7, 1] = np.nan
+    with pytest.raises(ImageError, match="NaN"):
+        make_small_stylizer()(image, np.full((40, 40, 3), 0.5, np.float32), strength=strength)

@@ -347,3 +347,10 @@ def test_a_float_batch_is_read_back_once_for_its_range_check(small_stylizer):
     with HostReads(images) as reads:
         small_stylizer(images, style)
     assert reads.found == ["tolist"]
+
+
+@pytest.mark.parametrize("made", [lambda t: t.to("meta"), lambda t: t.to_sparse()], ids=["meta", "sparse"])
+def test_a_strength_tensor_without_readable_values_is_refused_in_its_own_words(small_stylizer, made):
+    """A meta or sparse strength tensor met torch's NotImplementedError deep in the range check."""
+    with pytest.raises(ValueError, match=r"strength must be a number in \[0, 1\] or one per image \(2\), got tensor"):
+        small_stylizer(torch.rand(2, 3, 32, 32), torch.rand(1, 3, 32, 32), strength=made(torch.tensor([0.5, 0.5])))

@@ -91,6 +91,12 @@ def _truth_or_complex(value: Any) -> bool:
     return getattr(kind, "kind", "") in ("b", "c")
 
 
+def _plain_tensor(tensor: torch.Tensor) -> bool:
+    """Whether a tensor holds values that can be read and compared one by one: not one on the meta
+    device (no values) or a sparse one (no elementwise comparison), which torch refuses in its own words."""
+    return not tensor.is_meta and tensor.layout == torch.strided
+
+
 def strength_values(strength: Any, counts: Sequence[int], shape: str | None = None) -> torch.Tensor:
     """The one check of every strength a user passes (the engine, the front-ends' ranges, TTA):
     ``strength`` as a flat float tensor of one of ``counts`` numbers, each in [0, 1].
@@ -108,7 +114,7 @@ def strength_values(strength: Any, counts: Sequence[int], shape: str | None = No
         isinstance(v, (str, bytes, bool)) or v is None or _truth_or_complex(v) for v in strength
     ):
         raise wrong()
-    if _truth_or_complex(strength):
+    if _truth_or_complex(strength) or (isinstance(strength, torch.Tensor) and not _plain_tensor(strength)):
         raise wrong()
     try:
         tensor = torch.as_tensor(strength, dtype=torch.float64).flatten()  # a user's 0.1 stays 0.1

@@ -11,11 +11,12 @@ from typing import Any
 import torch
 
 from .guided import is_upsampling, upsampling_basis
+from .images import check_image
 from .images.windows import height_width, is_batch
 from .model import StyleStream
 from .strip_path import downscaled, restore_in_strips
 
-__all__ = ["changes_in_chunks", "item_names", "model_size_copies", "restore_each"]
+__all__ = ["changes_in_chunks", "check_each", "item_names", "model_size_copies", "restore_each"]
 
 ChangeOf = Callable[[torch.Tensor, StyleStream], tuple[torch.Tensor, torch.Tensor | None]]
 """The network's change of model-size 0–1 images with their styles, and its tissue weight (None: every pixel)."""
@@ -28,6 +29,14 @@ def item_names(images: Any, what: str = "images") -> list[str]:
     if isinstance(images, (list, tuple)):
         return [f"{what}[{i}]" for i in range(len(images))]
     return [what] * (len(images) if is_batch(images) else 1)
+
+
+def check_each(images: Any, singles: Sequence[Any], what: str = "images") -> None:
+    """Check the values of each of ``singles`` (the single images of ``images``) as :func:`model_size_copies`
+    does, naming a bad one as :func:`item_names` does: for a call at strength 0, which reads no copy but must
+    refuse the same images (NaN, a float outside 0–1) as a call at any other strength."""
+    for image, name in zip(singles, item_names(images, what)):
+        check_image(image, name)
 
 
 def model_size_copies(

@@ -50,7 +50,7 @@ from .images import ImageLike, Normalization, from_batch, same_kind_copy, to_bat
 from .images.windows import empty_batch_row, largest_image_pixels, mixed_sizes, single_images
 from .inference import InferenceNetwork, NetworkCalls, check_fp32_weights, tensors_state, weights_digest
 from .model import StyleStream, StylizingViT
-from .per_image import changes_in_chunks, model_size_copies, restore_each
+from .per_image import changes_in_chunks, check_each, model_size_copies, restore_each
 from .stylizer_entry import check_values01, ordinary_result
 from .stylizer_options import (
     BACKGROUNDS,
@@ -414,6 +414,8 @@ class Stylizer(StylizerOptions):
         batch = len(singles)
         strengths = self._strengths(strength, batch)
         if self._reads_no_style(strengths, styles):
+            if not range_checked:  # the same images refused as at any other strength
+                check_each(images, singles, what)
             return same_kind_copy(images)
         stream = self._streams(styles, batch, colour_source)
         small01 = model_size_copies(
