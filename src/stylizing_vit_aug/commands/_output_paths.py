@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from .._files import looping_link, written_through
@@ -58,20 +58,40 @@ def in_the_way(folder: Path) -> Path:
 
 
 @contextmanager
-def new_folder(folder: Path, what: str) -> Iterator[None]:
+def new_folder(folder: Path, what: str, *, tidy: bool = False) -> Iterator[None]:
     """:func:`make_folder` for the time inside; the folders this call created (``folder`` and any
     parents it lacked) that are still empty on the way out (the run was refused, or stopped before
-    writing) are removed again, innermost first: ``-o out/x/y`` leaves no ``out/x`` behind."""
+    writing) are removed again, innermost first: ``-o out/x/y`` leaves no ``out/x`` behind. ``tidy``:
+    so are empty folders made inside ``folder`` meanwhile (an output's sub-folders whose every write
+    failed), which kept ``folder`` itself from being empty; a folder that was there before stays."""
     created = [parent for parent in (folder.absolute(), *folder.absolute().parents) if not parent.exists()]
+    earlier = _folders_in(folder) if tidy else set()
     make_folder(folder, what)
     try:
         yield
     finally:
+        if tidy:
+            _remove_new_empty_folders(folder, earlier)
         for made in created:  # innermost first
             try:
                 made.rmdir()
             except OSError:  # not empty: the run wrote into it (and so into every parent)
                 break
+
+
+def _folders_in(folder: Path) -> set[Path]:
+    """Every folder inside ``folder`` (links not followed); none when it is not a folder yet."""
+    return {Path(root) / name for root, names, _ in os.walk(folder) for name in names}
+
+
+def _remove_new_empty_folders(folder: Path, earlier: set[Path]) -> None:
+    """Remove the empty folders inside ``folder`` not in ``earlier``, deepest first, so that a parent
+    emptied by its children's removal goes too."""
+    for root, names, _ in os.walk(folder, topdown=False):
+        for path in (Path(root) / name for name in names):
+            if path not in earlier:
+                with suppress(OSError):  # not empty (an output was written there), or a link
+                    path.rmdir()
 
 
 @contextmanager

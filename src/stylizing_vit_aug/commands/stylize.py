@@ -267,7 +267,7 @@ def _start(args: argparse.Namespace, ranks: Ranks, held: ExitStack) -> StylizePl
     """This rank's plan, every check that needs no model done, and the output folder and the
     record's folder made (each removed on the way out if the run leaves it empty)."""
     plan = StylizePlan.from_args(args, ranks)
-    held.enter_context(new_folder(plan.output, "the output folder"))
+    held.enter_context(new_folder(plan.output, "the output folder", tidy=True))
     held.enter_context(new_folder(plan.log.parent, f"the folder of the record {plan.log}"))
     return plan
 
