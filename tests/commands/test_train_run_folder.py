@@ -81,6 +81,23 @@ def test_overwrite_and_resume_together_are_refused_before_anything_is_written(da
     assert "--overwrite" in capsys.readouterr().err and not out.exists()
 
 
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        (["--perceptual", "file"], "--perceptual file needs --perceptual-weights PATH"),
+        (["--perceptual", "timm", "--perceptual-weights", "vgg.safetensors"],
+         "--perceptual-weights vgg.safetensors was given with --perceptual timm"),
+    ],
+)
+def test_perceptual_options_that_do_not_go_together_are_refused_in_their_own_words(data, tmp_path, capsys, given,
+                                                                                    message):
+    """The network's check named its Python arguments (``source='file' needs weights=PATH``) to a CLI user."""
+    out = tmp_path / "run"
+    assert run_train(parse(str(data), "-o", str(out), *FAST, "--objective", "paper", *given)) == 2
+    err = capsys.readouterr().err
+    assert message in err and "source=" not in err and "weights=" not in err and not out.exists()
+
+
 @pytest.mark.parametrize("linked", [False, True], ids=["inside", "through-a-link"])
 def test_a_run_folder_inside_the_training_data_is_refused_before_anything_is_written(data, tmp_path, capsys, linked):
     """Its previews would be training images, a domain of their own, at the next run or a resume (as found by a

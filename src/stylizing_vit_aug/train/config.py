@@ -224,6 +224,7 @@ class TrainConfig:
                 f"in float32 (at most {FLOAT32_MAX:.3g}): lower it"
             )
         self._check_folders()
+        self._check_perceptual()
         if self.architecture and self.init not in PRESET_NAMES:
             raise ValueError(
                 f"architecture overrides ({', '.join('--' + k.replace('_', '-') for k in self.architecture)}) "
@@ -238,6 +239,15 @@ class TrainConfig:
         if unused and getattr(self, unused) != type(getattr(self, unused))():
             raise ValueError(f"--{unused.replace('_', '-')} weighs the other objective's terms and would be ignored "
                              f"with --objective {self.objective}: drop it, or pick the objective it is for")
+
+    def _check_perceptual(self) -> None:
+        """The perceptual network's source and weights file, in the options' words (the network's own
+        check, which a run reaches later, names its Python arguments)."""
+        if self.perceptual == "file" and self.perceptual_weights is None:
+            raise ValueError("--perceptual file needs --perceptual-weights PATH, a safetensors VGG19 state dict")
+        if self.perceptual_weights is not None and self.perceptual not in ("auto", "file"):
+            raise ValueError(f"--perceptual-weights {self.perceptual_weights} was given with --perceptual "
+                             f"{self.perceptual}: use --perceptual file (or auto), or drop --perceptual-weights")
 
     def _check_folders(self) -> None:
         """Refuse a run folder inside the training data (by any path: :func:`~stylizing_vit_aug._files.within`): its
