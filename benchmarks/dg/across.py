@@ -1,6 +1,8 @@
-"""The DG benchmark's test-time methods across classifiers: the rows of several finished runs side by side,
-every held-out source and both tasks, ours paired over seeds with every other classifier and test-time method
-(docs/benchmarks.md, "Test time on the peers' classifiers").
+"""The DG benchmark across runs: the rows of several finished runs side by side, every held-out source and both
+tasks, ours paired over seeds with every other training-time method, classifier and test-time method
+(docs/benchmarks.md, "Test time on the peers' classifiers" and "Fresh seeds"). Runs of other seeds
+(``dg_benchmark.py --first-seed``) pool: a row is given over every seed any run holds, and says how many where
+that is fewer than the table's.
 
 The main run (``benchmarks/results/dg``) runs the test-time methods on the plain classifier and on ours; a run
 with ``--tta-bases`` runs them on peers' classifiers (``benchmarks/results/dg-tta-peers``). Under the same
@@ -11,7 +13,8 @@ settings, or other code).
     python benchmarks/dg/across.py --run benchmarks/results/dg --run benchmarks/results/dg-tta-peers \\
         --out benchmarks/results/dg-tta-peers/across.md
 
-Per protocol (the original plus three views, StyleTTA's default; or four references), the table lists every
+First every training-time method's classifier and each of ours minus each peer; then, per protocol (the original
+plus three views, StyleTTA's default; or four references), the table lists every
 classifier with no test-time method, with Reinhard and Macenko normalisation and with StyleTTA (its default
 views), each as the mean over held-out sources per task and over both (mean ± 95 % t-interval over seeds); then
 ``--ours`` (default: StyleTTA on our classifier) minus each other row of the protocol, paired over seeds.
@@ -40,6 +43,8 @@ SELECTION_SEEDS = (0, 1, 2, 3, 4)
 """The seeds on whose rows StyleTTA's candidate views were compared (as ``dg_benchmark.py --selection-seeds``)."""
 """Ours: StyleTTA on the classifier trained with StylizeTransform (a protocol's suffix is added)."""
 
+COLUMNS = (*TASKS, "both")
+
 Accuracies = dict[tuple[str, str, str], dict[int, float]]
 """(row, task, held-out source) -> {seed: accuracy}."""
 
@@ -67,64 +72,102 @@ def per_seed(found: Accuracies, row: str, tasks: tuple[str, ...]) -> dict[int, f
     return {seed: float(np.mean([cell[seed] for cell in cells])) for seed in sorted(seeds)}
 
 
-def text(values: dict[int, float]) -> str:
+def text(values: dict[int, float], total: int) -> str:
+    """Mean ± 95 % t-interval, saying over how many seeds where a row has fewer than the table's ``total``."""
     if not values:
         return "–"
     mean, half = interval(list(values.values()))
-    return f"{mean:.3f} ± {half:.3f}"
+    return f"{mean:.3f} ± {half:.3f}" + (f" ({len(values)} seeds)" if len(values) < total else "")
 
 
-def paired(ours: dict[int, float], other: dict[int, float]) -> str:
-    """The per-seed difference's mean ± 95 % t-interval over the seeds both have."""
-    seeds = sorted(set(ours) & set(other))
-    if not seeds:
-        return "–"
-    mean, half = interval([ours[s] - other[s] for s in seeds])
-    return f"{mean:+.3f} ± {half:.3f}"
+def paired(ours: dict[int, float], other: dict[int, float], total: int) -> str:
+    """The per-seed difference's mean ± 95 % t-interval over the seeds both have (how many, if under ``total``)."""
+    difference = text({s: ours[s] - other[s] for s in sorted(set(ours) & set(other))}, total)
+    return difference if difference == "–" or difference.startswith("-") else f"+{difference}"
 
 
 def only(values: dict[int, float], seeds: list[int]) -> dict[int, float]:
     return {seed: value for seed, value in values.items() if seed in seeds}
 
 
+def _means(found: Accuracies, rows: list[str]) -> dict[str, dict[str, dict[int, float]]]:
+    """Per row and column (each task, both), the per-seed means."""
+    return {row: {task: per_seed(found, row, TASKS if task == "both" else (task,)) for task in COLUMNS} for row in rows}
+
+
+def _split(means: dict, selection_seeds: tuple[int, ...]) -> tuple[list[int], list[int], list[str]]:
+    """Every seed of the rows; those outside ``selection_seeds`` where 2+ remain and some are left out; the
+    extra column that gives them."""
+    seeds = sorted({s for m in means.values() for s in m["both"]})
+    rest = [s for s in seeds if s not in selection_seeds]
+    rest = rest if 2 <= len(rest) < len(seeds) else []
+    return seeds, rest, [f"both, seeds {seed_text(rest)}"] if rest else []
+
+
+def _cells(row: dict[str, dict[int, float]], seeds: list[int], rest: list[int]) -> list[str]:
+    """A row's columns (and, where ``rest``, both tasks over those seeds alone)."""
+    return [text(row[t], len(seeds)) for t in COLUMNS] + ([text(only(row["both"], rest), len(rest))] if rest else [])
+
+
+def _paired_cells(mine: dict, other: dict, seeds: list[int], rest: list[int]) -> list[str]:
+    """``mine`` minus ``other`` in each column, paired over seeds, as :func:`_cells` lays them out."""
+    extra = [paired(only(mine["both"], rest), only(other["both"], rest), len(rest))] if rest else []
+    return [paired(mine[t], other[t], len(seeds)) for t in COLUMNS] + extra
+
+
+def _header(first: str, extra: list[str]) -> list[str]:
+    return [f"| {first} | " + " | ".join([*COLUMNS, *extra]) + " |", "|---|" + "---|" * (len(COLUMNS) + len(extra))]
+
+
+def _best_first(means: dict, rows: list[str]) -> list[str]:
+    return sorted(rows, key=lambda row: -np.mean(list(means[row]["both"].values())) if means[row]["both"] else 1)
+
+
+def training_tables(found: Accuracies, selection_seeds: tuple[int, ...] = SELECTION_SEEDS) -> str:
+    """Every training-time method's classifier without a test-time method, then each of ours minus each peer,
+    paired over the seeds both have: runs of other seeds pooled (a row of fewer seeds says how many)."""
+    rows = sorted({row for row, _, _ in found if " + " not in row}, key=_order)
+    means = _means(found, rows)
+    seeds, rest, extra = _split(means, selection_seeds)
+    lines = [f"**Training time**: every training-time method — accuracy, mean over the held-out sources (mean ± 95 % "
+             f"CI over seeds {seed_text(seeds)})", "", *_header("method", extra)]
+    lines += [f"| {display(row)} | " + " | ".join(_cells(means[row], seeds, rest)) + " |" for row in rows]
+    ours = [row for row in rows if row.startswith("ours")]
+    peers = _best_first(means, [row for row in rows if not row.startswith("ours")])
+    lines += ["", "**Ours minus each training-time peer** (paired over the seeds both have, mean ± 95 % CI; the peers "
+              "by their mean over both tasks, best first)", "", *_header("ours − peer", extra)]
+    for mine in ours:
+        lines += [f"| {display(mine)} − {display(peer)} | " + " | ".join(_paired_cells(means[mine], means[peer], seeds,
+                                                                                      rest)) + " |" for peer in peers]
+    return "\n".join([*lines, ""])
+
+
 def tables(found: Accuracies, ours: str = OURS, selection_seeds: tuple[int, ...] = SELECTION_SEEDS) -> str:
     """Per protocol: each classifier plain and under each test-time method; then ``ours`` minus each other row.
     A last column gives both tasks over the seeds outside ``selection_seeds`` alone (the benchmark's confirmatory
     split), where there are 2+ of them and some seeds are left out."""
-    columns = (*TASKS, "both")
     bases = sorted({row.split(" + ")[0] for row, _, _ in found if " + " in row}, key=_order)
     lines: list[str] = []
     for suffix, protocol in PROTOCOLS.items():
         rows = [row for base in bases for row in (base, *(f"{base} + {t}{suffix}" for t in TESTS))
                 if any(key[0] == row for key in found)]
-        means = {row: {task: per_seed(found, row, TASKS if task == "both" else (task,)) for task in columns}
-                 for row in rows}
-        seeds = sorted({s for m in means.values() for s in m["both"]})
-        rest = [s for s in seeds if s not in selection_seeds]
-        rest = rest if 2 <= len(rest) < len(seeds) else []
-        extra = [f"both, seeds {seed_text(rest)}"] if rest else []
-        best = max(rows, key=lambda row: np.mean(list(means[row]["both"].values())) if means[row]["both"] else -1)
+        means = _means(found, rows)
+        seeds, rest, extra = _split(means, selection_seeds)
+        best = _best_first(means, rows)[0]
         lines += [f"**Test time, {protocol}**: every classifier with a test-time method — accuracy, mean over the "
-                  f"held-out sources (mean ± 95 % CI over seeds {seeds[0]}–{seeds[-1]}); the best mean over both "
-                  "tasks in bold", "", "| classifier → test time | " + " | ".join([*columns, *extra]) + " |",
-                  "|---|" + "---|" * (len(columns) + len(extra))]
+                  f"held-out sources (mean ± 95 % CI over seeds {seed_text(seeds)}); the best mean over both "
+                  "tasks in bold", "", *_header("classifier → test time", extra)]
         for row in rows:
-            cells = [text(means[row][t]) for t in columns]
-            cells[-1] = f"**{cells[-1]}**" if row == best else cells[-1]
-            cells += [text(only(means[row]["both"], rest))] if rest else []
+            cells = _cells(means[row], seeds, rest)
+            cells[len(COLUMNS) - 1] = f"**{cells[len(COLUMNS) - 1]}**" if row == best else cells[len(COLUMNS) - 1]
             lines.append(f"| {display(row)} | " + " | ".join(cells) + " |")
         mine = f"{ours}{suffix}"
         if mine in means:
-            others = sorted((row for row in rows if " + " in row and row != mine),
-                            key=lambda row: -np.mean(list(means[row]["both"].values())))
+            others = _best_first(means, [row for row in rows if " + " in row and row != mine])
             lines += ["", f"{display(mine)} **minus each other row** ({protocol}; paired over seeds, mean ± 95 % CI; "
-                      "the others by their mean over both tasks, best first)", "",
-                      "| minus | " + " | ".join([*columns, *extra]) + " |",
-                      "|---|" + "---|" * (len(columns) + len(extra))]
-            for row in others:
-                cells = [paired(means[mine][t], means[row][t]) for t in columns]
-                cells += [paired(only(means[mine]["both"], rest), only(means[row]["both"], rest))] if rest else []
-                lines.append(f"| {display(row)} | " + " | ".join(cells) + " |")
+                      "the others by their mean over both tasks, best first)", "", *_header("minus", extra)]
+            lines += [f"| {display(row)} | " + " | ".join(_paired_cells(means[mine], means[row], seeds, rest)) + " |"
+                      for row in others]
         lines.append("")
     return "\n".join(lines)
 
@@ -139,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="seeds a design was chosen on (default 0-4); both tasks are also given without them")
     parser.add_argument("--out", type=Path, required=True, help="the markdown tables")
     args = parser.parse_args(argv)
-    out = tables(merged(args.run), args.ours, tuple(args.selection_seeds))
+    found = merged(args.run)
+    out = "\n".join([training_tables(found, tuple(args.selection_seeds)),
+                     tables(found, args.ours, tuple(args.selection_seeds))])
     write_bytes_atomically(args.out, out.encode("utf-8"))
     print(out)
     return 0

@@ -533,3 +533,28 @@ def test_rows_of_two_runs_pair_over_seeds_only_when_the_rows_they_share_agree(be
     other = run("other", {"none": 0.4})
     with pytest.raises(SystemExit, match="not of the same settings"):
         across.merged([main, other])
+
+
+def test_runs_of_other_seeds_pool_and_a_row_of_fewer_seeds_says_how_many(bench, tmp_path):
+    """dg/across.py: a fresh-seed run (``--first-seed``) pooled with the main run gives each training-time method
+    over every seed, ours paired with each peer over the seeds both have; a method only one run holds is given over
+    its own seeds and says how many, rather than under a header that claims all of them."""
+    from dg import across
+    from dg.report import write_csv
+
+    def run(name: str, rows: dict[str, float], seeds: range) -> Path:
+        records = [{"fold": fold, "task": task, "train": row, "seed": seed, "seconds": 1.0, "test": "plain",
+                    "accuracy": value + 0.01 * (seed % 3)}
+                   for row, value in rows.items() for fold in bench.SOURCES for task in bench.TASKS for seed in seeds]
+        (tmp_path / name).mkdir()
+        write_csv(records, tmp_path / name / "results.csv")
+        return tmp_path / name
+
+    main = run("main", {"ours_transform": 0.7, "randstainna": 0.6, "macenko": 0.5}, range(0, 3))
+    fresh = run("fresh", {"ours_transform": 0.7, "randstainna": 0.65}, range(3, 6))
+    text = across.training_tables(across.merged([main, fresh]), selection_seeds=(0,))
+    assert "over seeds 0–5" in text and "| method | focus | scale | both | both, seeds 1–5 |" in text
+    assert "| Macenko transfer (random train ref) | 0.510 ± 0.025 (3 seeds) |" in text
+    stylize = "| **ours**: StylizeTransform (other-source bank) − "
+    assert stylize + "RandStainNA | +0.075 ± 0.029 | +0.075 ± 0.029 | +0.075 ± 0.029 |" in text  # 0.1 then 0.05
+    assert stylize + "Macenko transfer (random train ref) | +0.200 ± 0.000 (3 seeds) |" in text
