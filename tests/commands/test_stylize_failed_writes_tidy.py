@@ -51,3 +51,19 @@ def test_an_earlier_output_folder_keeps_its_own_folders_and_loses_only_the_runs(
     assert _run(tmp_path, checkpoint, out) == 2
     capsys.readouterr()
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["a", "kept", "kept/empty"]
+
+
+def test_a_successful_run_leaves_empty_folders_others_made_meanwhile(tmp_path, checkpoint, monkeypatch, capsys):
+    """Only a run that wrote nothing removes folders, and only those its own outputs needed: a folder another
+    program makes in the output folder while a run succeeds is not the run's to remove."""
+    out = tmp_path / "out"
+    real = stylize.write_image_atomic
+
+    def beside(pixels, path: Path, **kwargs):
+        (out / "theirs").mkdir(parents=True, exist_ok=True)
+        real(pixels, path, **kwargs)
+
+    monkeypatch.setattr(stylize, "write_image_atomic", beside)
+    assert _run(tmp_path, checkpoint, out) == 0
+    capsys.readouterr()
+    assert (out / "theirs").is_dir() and len(list(out.rglob("img*.png"))) == 4

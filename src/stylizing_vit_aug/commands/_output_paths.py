@@ -7,14 +7,17 @@ directory"), a broken link, a folder where a file must be. Torch-free, as :mod:`
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from .._files import looping_link, written_through
 from .._ranks import CLIError
 
-__all__ = ["make_folder", "new_folder", "new_output_file", "refuse_a_folder", "refuse_looping_links"]
+__all__ = [
+    "folders_to_make", "make_folder", "new_folder", "new_output_file", "refuse_a_folder", "refuse_looping_links",
+    "remove_if_empty",
+]
 
 
 def refuse_looping_links(*given: tuple[str, Path | None]) -> None:
@@ -58,20 +61,15 @@ def in_the_way(folder: Path) -> Path:
 
 
 @contextmanager
-def new_folder(folder: Path, what: str, *, tidy: bool = False) -> Iterator[None]:
+def new_folder(folder: Path, what: str) -> Iterator[None]:
     """:func:`make_folder` for the time inside; the folders this call created (``folder`` and any
     parents it lacked) that are still empty on the way out (the run was refused, or stopped before
-    writing) are removed again, innermost first: ``-o out/x/y`` leaves no ``out/x`` behind. ``tidy``:
-    so are empty folders made inside ``folder`` meanwhile (an output's sub-folders whose every write
-    failed), which kept ``folder`` itself from being empty; a folder that was there before stays."""
+    writing) are removed again, innermost first: ``-o out/x/y`` leaves no ``out/x`` behind."""
     created = [parent for parent in (folder.absolute(), *folder.absolute().parents) if not parent.exists()]
-    earlier = _folders_in(folder) if tidy else set()
     make_folder(folder, what)
     try:
         yield
     finally:
-        if tidy:
-            _remove_new_empty_folders(folder, earlier)
         for made in created:  # innermost first
             try:
                 made.rmdir()
@@ -79,19 +77,28 @@ def new_folder(folder: Path, what: str, *, tidy: bool = False) -> Iterator[None]
                 break
 
 
-def _folders_in(folder: Path) -> set[Path]:
-    """Every folder inside ``folder`` (links not followed); none when it is not a folder yet."""
-    return {Path(root) / name for root, names, _ in os.walk(folder) for name in names}
+def folders_to_make(root: Path, outputs: Iterable[Path]) -> list[Path]:
+    """The folders inside ``root`` that writing ``outputs`` (files under ``root``) will make, those missing now,
+    deepest first: what a run that ends with none of them written removes again (:func:`remove_if_empty`), while
+    a folder that was there before stays. One look per folder."""
+    missing: set[Path] = set()
+    looked: set[Path] = set()
+    for output in outputs:
+        for folder in output.parents:
+            if folder == root or root not in folder.parents or folder in looked:
+                break
+            looked.add(folder)
+            if folder.exists():
+                break
+            missing.add(folder)
+    return sorted(missing, key=lambda folder: -len(folder.parts))
 
 
-def _remove_new_empty_folders(folder: Path, earlier: set[Path]) -> None:
-    """Remove the empty folders inside ``folder`` not in ``earlier``, deepest first, so that a parent
-    emptied by its children's removal goes too."""
-    for root, names, _ in os.walk(folder, topdown=False):
-        for path in (Path(root) / name for name in names):
-            if path not in earlier:
-                with suppress(OSError):  # not empty (an output was written there), or a link
-                    path.rmdir()
+def remove_if_empty(folders: Iterable[Path]) -> None:
+    """Remove each of ``folders`` (deepest first, as :func:`folders_to_make` gives them) that is empty."""
+    for folder in folders:
+        with suppress(OSError):  # not empty (a file was written there), or gone
+            folder.rmdir()
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ._exits import FULL_DISK as FULL_DISK  # re-exported: stylize stops when its folder is full
 from ._exits import cannot_write, say, say_result
+from ._output_paths import remove_if_empty
 from ._stylize_plan import Job, StylizePlan
 from ._stylize_record import Unrecorded, collect_log, failure_row, replace_log
 from .common import EXIT_SKIPPED, CLIError, skipped_kinds
@@ -69,13 +70,14 @@ class Outcome:
     unfinished: str = ""
     summary: str = ""
 
-    def exit_code(self, plan: StylizePlan, planned: int, fresh: bool) -> int:
+    def exit_code(self, plan: StylizePlan, planned: int, fresh: bool, unmade: Sequence[Path] = ()) -> int:
         """0, or :data:`~.common.EXIT_SKIPPED` with files skipped (the summary says whether the record was finished:
         the rerun that retries them completes it); or raised: no output at all (:func:`nothing_made`), or every
         output on disk but the record not finished, exit code 2, as a record that cannot be written at the start
-        (not a clean success, nor files skipped)."""
+        (not a clean success, nor files skipped). ``unmade``: the folders the outputs needed that were missing at
+        the start (rank 0's; :func:`~._output_paths.folders_to_make`)."""
         if self.nothing:
-            raise nothing_made(plan, planned, fresh)
+            raise nothing_made(plan, planned, fresh, unmade)
         if self.unfinished and not self.skipped:
             raise CLIError(self.unfinished)
         return EXIT_SKIPPED if self.skipped else 0
@@ -239,13 +241,15 @@ def _some(names: list[str]) -> str:
     return ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
 
 
-def nothing_made(plan: StylizePlan, planned: int, fresh: bool) -> CLIError:
+def nothing_made(plan: StylizePlan, planned: int, fresh: bool, unmade: Sequence[Path] = ()) -> CLIError:
     """The error of a run that ends with none of its ``planned`` outputs on disk (every input unreadable,
     or the disk full from the first write; an earlier run's outputs still there make it exit code 3):
     a failure, exit code 2, as ``preview`` and ``bank build`` refuse
     a run with no readable file, not exit code 3 (done, some files skipped). The record this run
-    created (``fresh``, rank 0) holds failures alone and goes, so the run leaves no folder behind; an
-    earlier run's record is kept, with the failures' rows."""
+    created (``fresh``, rank 0) holds failures alone and goes, and so do the folders its failed writes made
+    (``unmade``, where empty; under the run's lock), so the run leaves no folder behind; an earlier run's record
+    is kept, with the failures' rows, and a folder that was there before stays."""
+    remove_if_empty(unmade)
     if fresh:
         plan.log.unlink(missing_ok=True)
     record = "" if fresh else f" and in the 'error' column of {plan.log}"

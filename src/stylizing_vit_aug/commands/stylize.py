@@ -76,6 +76,7 @@ from ..images.kinds import warn_first
 from ..images.value_range import declare_value_range, declared_value_range, eight_bit_refusal
 from ..stylizer import STRIP_PIXELS
 from ._exits import cannot_write
+from ._output_paths import folders_to_make
 from ._ranks import RankStopped, on_every_rank
 from ._stylize_args import EPILOG as EPILOG  # re-exported: the command's help and options, torch-free there
 from ._stylize_args import add_arguments as add_arguments
@@ -267,7 +268,7 @@ def _start(args: argparse.Namespace, ranks: Ranks, held: ExitStack) -> StylizePl
     """This rank's plan, every check that needs no model done, and the output folder and the
     record's folder made (each removed on the way out if the run leaves it empty)."""
     plan = StylizePlan.from_args(args, ranks)
-    held.enter_context(new_folder(plan.output, "the output folder", tidy=True))
+    held.enter_context(new_folder(plan.output, "the output folder"))
     held.enter_context(new_folder(plan.log.parent, f"the folder of the record {plan.log}"))
     return plan
 
@@ -278,9 +279,10 @@ def _stylize(plan: StylizePlan) -> int:
     ranks = plan.ranks
     fresh = ranks.rank == 0 and not plan.log.exists()  # a record this run creates (goes if it makes nothing)
 
-    def prepare() -> tuple[Any, RunStyles, RunRows, list[Job], list[int]]:
-        """The model loaded, the styles read, the jobs planned and (rank 0) the record reconciled:
-        what can fail on one rank alone (out of memory, a file its node lacks) before they meet."""
+    def prepare() -> tuple[Any, RunStyles, RunRows, list[Job], list[int], list[Path]]:
+        """The model loaded, the styles read, the jobs planned and (rank 0) the record reconciled and the
+        folders the outputs need that are missing listed (a run that writes none removes them again): what
+        can fail on one rank alone (out of memory, a file its node lacks) before they meet."""
         stylizer = plan.checkpoint.load()
         if plan.colour_reference == "folder":  # the checkpoint's own colour match, or its channels
             colour_step_refusal(stylizer.colour_match, stylizer.in_chans)
@@ -291,10 +293,11 @@ def _stylize(plan: StylizePlan) -> int:
         jobs, owners = plan_jobs(plan, styles)
         if ranks.rank == 0:
             _reconcile_record(plan, jobs, rows)
-        return stylizer, styles, rows, jobs, owners
+        unmade = folders_to_make(plan.output, (out for _, out, _ in jobs)) if ranks.rank == 0 else []
+        return stylizer, styles, rows, jobs, owners, unmade
 
     # where a barrier was: one collective that also stops every rank at once if one failed, with its code
-    stylizer, styles, rows, jobs, owners = on_every_rank(ranks, prepare)
+    stylizer, styles, rows, jobs, owners, unmade = on_every_rank(ranks, prepare)
     mine = [job for job, owner in zip(jobs, owners) if owner == ranks.rank]
     existing = {plan.key(out) for _, out, _ in mine if out.is_file()}  # one look at each output of this rank
     earlier = earlier_rows(plan.log, existing, plan.overwrite)
@@ -326,7 +329,7 @@ def _stylize(plan: StylizePlan) -> int:
         end = finish_record(plan, jobs, made, failed, full > 0, unrecorded)
     # A rank exiting with EXIT_SKIPPED makes the launcher stop the others: not before the merge, which this waits for.
     end = ranks.from_rank_zero(end)
-    code = end.exit_code(plan, len(jobs), fresh)
+    code = end.exit_code(plan, len(jobs), fresh, unmade)
     if ranks.rank == 0:  # stdout last, once every rank has its code and stderr has said all
         say_summary(end, code)
     return code
