@@ -79,6 +79,10 @@ def test_bad_local_files_say_what_is_wrong(tmp_path, narrow_vgg):
     save_file({"encoder.cls_token": torch.zeros(1, 1, 4)}, str(wrong))
     with pytest.raises(ValueError, match="not a VGG19 state dict"):
         build_perceptual(weights=wrong, mean=MEAN, std=STD)
+    damaged = tmp_path / "damaged.safetensors"  # a partial download: safetensors' error named no file
+    damaged.write_bytes(wrong.read_bytes()[:20])
+    with pytest.raises(ValueError, match=f"perceptual weights file {damaged} cannot be read as safetensors"):
+        build_perceptual(weights=damaged, mean=MEAN, std=STD)
 
 
 def fake_hub_cache(root, state) -> None:

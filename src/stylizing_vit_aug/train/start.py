@@ -158,7 +158,8 @@ def resumed_config(config: TrainConfig, trainer: dict) -> TrainConfig:
     saved = trainer.get("config", {})
     kept = {name: saved[name] for name in MODEL_ARGS if name in saved}
     kept |= {name: saved[name] for name in DECIDED_ARGS if getattr(config, name) is None and name in saved}
-    kept |= _pinned_perceptual(trainer) if config.perceptual == "auto" else {}
+    # auto with a weights file is that file (the network's rule), not the source the run first took
+    kept |= _pinned_perceptual(trainer) if config.perceptual == "auto" and config.perceptual_weights is None else {}
     return dataclasses.replace(config, **kept)
 
 

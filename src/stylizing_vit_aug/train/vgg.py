@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from torch import nn
 from torchvision.models.feature_extraction import create_feature_extractor
 
@@ -143,10 +144,14 @@ def read_safetensors_convs(path: Path) -> dict[str, torch.Tensor]:
         )
     if not path.is_file():
         raise FileNotFoundError(f"perceptual weights file {path} does not exist")
-    with open_safetensors(path) as handle:
-        keys = list(handle.keys())
-        wanted = {k for k in keys if (m := _KEY.search(k)) and int(m.group(1)) in CONV_INDICES}
-        state = {k: handle.get_tensor(k) for k in wanted}
+    try:
+        with open_safetensors(path) as handle:
+            keys = list(handle.keys())
+            wanted = {k for k in keys if (m := _KEY.search(k)) and int(m.group(1)) in CONV_INDICES}
+            state = {k: handle.get_tensor(k) for k in wanted}
+    except (SafetensorError, OSError) as error:  # safetensors' own words name no file
+        raise ValueError(f"perceptual weights file {path} cannot be read as safetensors ({error}): a damaged or "
+                         "partial copy? Get it again") from None
     if not state:
         state = {k: torch.empty(0) for k in keys[:5]}  # only for the error message
     return conv_state(state, str(path))
