@@ -65,7 +65,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import stylizing_vit_aug as sva
 from dg import methods as M
 from dg.data import SOURCES, TASKS, build_sources, fold_data
-from dg.report import markdown_tables, plot, read_csv, summarise, write_csv
+from dg.report import markdown_tables, plot, read_csv, seed_text, summarise, write_csv
 from dg.train import Ensemble, Recipe, SmallCNN, probabilities, train_classifier
 from stylizing_vit_aug._atomic import write_bytes_atomically
 from stylizing_vit_aug._signals import sigterm_raises
@@ -502,7 +502,9 @@ def write_report(out: Path, records: list[dict], meta: dict, selection_seeds: li
     summary = summarise(records, selection_seeds)
     write_json(out / "results.json", {"meta": meta, "summary": summary}, indent=1)
     info = meta["machine"]
-    title = f"DG benchmark, leave one source out ({len(summary['seeds'])} seeds, 95 % CI)"
+    seeds = summary["seeds"]
+    named = "" if seeds == list(range(len(seeds))) else f": {seed_text(seeds)}"  # a --first-seed run says which
+    title = f"DG benchmark, leave one source out ({len(seeds)} seeds{named}, 95 % CI)"
     title += f" — {info['date']}, torch {info['torch']}"
     for rerun in meta.get("rows_rerun", []):  # rows replaced by a later run of theirs (docs/benchmarks.md)
         title += f"; {', '.join(rerun['rows'])} rerun {rerun['machine']['date']}"
