@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 from stylizing_vit_aug.benchmarking import run_record, write_json
+from stylizing_vit_aug.commands.common import positive_int
 
 BASELINE = "import stylizing_vit_aug as sva; sva.load_stylizer()"
 EXTRAS = {
@@ -122,7 +123,7 @@ def seconds(code: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=positive_int, default=5)
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     results: dict[str, list[float]] = {name: [] for name in EXTRAS}

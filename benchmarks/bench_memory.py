@@ -26,6 +26,8 @@ from PIL import Image
 
 from stylizing_vit_aug.bank import HISTOLOGY_ASSETS
 from stylizing_vit_aug.benchmarking import run_record, write_json
+from stylizing_vit_aug.commands.common import positive_int
+from stylizing_vit_aug.option_choices import MODES
 
 logger = logging.getLogger("bench_memory")
 
@@ -54,17 +56,19 @@ def measure(side: int, work: Path, mode: str, style: Path, checkpoint: str | Non
     command = [sys.executable, "-m", "stylizing_vit_aug.cli", "stylize", str(inputs), "-o", str(work / f"out_{side}"),
                "--style", str(style), "--device", "cpu", "--mode", mode, "--overwrite"]
     command += ["--checkpoint", checkpoint] if checkpoint else []
-    result = subprocess.run([sys.executable, "-c", WRAPPER, *command], capture_output=True, text=True, check=True)
-    kib, seconds, code = result.stdout.split()
-    if int(code) != 0:
-        raise RuntimeError(f"stylize exited {code} on the {side}² image")
+    result = subprocess.run([sys.executable, "-c", WRAPPER, *command], capture_output=True, text=True)
+    kib, seconds, code = result.stdout.split() if result.returncode == 0 else ("0", "0", str(result.returncode))
+    if int(code) != 0:  # stylize's own last lines say why
+        said = "\n".join(result.stderr.strip().splitlines()[-3:])
+        raise SystemExit(f"stylize exited {code} on the {side}² image:\n{said}")
     return {"side": side, "pixels": side * side, "peak_bytes": int(kib) * 1024, "seconds": float(seconds)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[4000, 8000, 12000], help="image sides in pixels")
-    parser.add_argument("--mode", default="relative", help="resolution mode (default relative)")
+    parser.add_argument("--sizes", type=positive_int, nargs="+", default=[4000, 8000, 12000],
+                        help="image sides in pixels")
+    parser.add_argument("--mode", choices=MODES, default="relative", help="resolution mode (default relative)")
     parser.add_argument("--checkpoint", help="checkpoint to load (default: the bundled default)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()

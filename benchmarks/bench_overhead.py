@@ -35,6 +35,7 @@ import torch.nn.functional as F
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.bank import bundled_bank
 from stylizing_vit_aug.benchmarking import run_record, write_json
+from stylizing_vit_aug.commands.common import positive_int
 from stylizing_vit_aug.stylizer import COMPILE_MODES
 
 ASSETS = Path(sva.__file__).parent / "assets" / "histology"
@@ -205,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--checkpoint", default=None, help="stylizer source (default: random tiny preset)")
     parser.add_argument("--arch", default=None, help="timm classifier (default: resnet50 on CUDA, resnet18 on CPU)")
-    parser.add_argument("--batch", type=int, default=None, help="batch size (default: 128 on CUDA, 16 on CPU)")
+    parser.add_argument("--batch", type=positive_int, default=None, help="batch size (default: 128 on CUDA, 16 on CPU)")
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--p", type=float, default=0.33)
     parser.add_argument("--steps", type=int, default=None, help="timed steps of each kind (default: 30 CUDA, 4 CPU)")

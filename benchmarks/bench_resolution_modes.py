@@ -31,6 +31,7 @@ from PIL import Image
 
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.benchmarking import run_record, write_json
+from stylizing_vit_aug.commands.common import positive_ints
 from stylizing_vit_aug.hub import DefaultCheckpointMissing
 from stylizing_vit_aug.image_ops import resize
 from stylizing_vit_aug.metrics import mean_std_distance, ssim
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", default=None,
                         help="a trained checkpoint (default: the bundled one, if present)")
-    parser.add_argument("--sizes", default="224,512,1024", help="crop sizes in pixels")
+    parser.add_argument("--sizes", type=positive_ints, default=[224, 512, 1024], help="crop sizes in pixels")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     try:
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     except DefaultCheckpointMissing:
         print("no trained checkpoint: measuring the identity and colour-transfer bounds only")
         stylizer = None
-    rows = measure(stylizer, [int(s) for s in args.sizes.split(",")])
+    rows = measure(stylizer, args.sizes)
     print(summary_table(rows))
     speed = throughput(stylizer) if stylizer is not None else None
     if speed:

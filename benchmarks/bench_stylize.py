@@ -42,8 +42,10 @@ from stylizing_vit_aug.benchmarking import (
     time_rounds,
     write_json,
 )
+from stylizing_vit_aug.commands.common import positive_int, positive_ints
 from stylizing_vit_aug.devices import default_dtype, usable_device
 from stylizing_vit_aug.model import create_model
+from stylizing_vit_aug.option_choices import PRESET_NAMES
 from stylizing_vit_aug.stylizer import MODES, Stylizer
 
 STYLES = ("one", "one-cached", "distinct", "distinct-cached", "views4", "views4-repeated")
@@ -173,18 +175,20 @@ def table(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
-                        help="tiny, 224 px, batch 8, every mode, one style (as image and cached) and distinct styles")
+                        help="tiny, 224 px, batch 8, every mode, one style (as image and cached) and distinct styles "
+                             "(in place of --presets, --sizes, --batches and --styles)")
     parser.add_argument("--presets", default="tiny",
                         help="comma-separated: tiny, small, base, default (the bundled one)")
-    parser.add_argument("--sizes", default="224", help="comma-separated image sizes in px (e.g. 64,224,512)")
-    parser.add_argument("--batches", default="8", help="comma-separated batch sizes (e.g. 1,8,64)")
+    parser.add_argument("--sizes", type=positive_ints, default=[224],
+                        help="comma-separated image sizes in px (e.g. 64,224,512)")
+    parser.add_argument("--batches", type=positive_ints, default=[8], help="comma-separated batch sizes (e.g. 1,8,64)")
     parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated of {MODES}")
     parser.add_argument("--styles", default="one,distinct", help=f"comma-separated of {STYLES}")
     parser.add_argument("--device", default=None)
     parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto")
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; medians are reported")
+    parser.add_argument("--rounds", type=positive_int, default=5, help="interleaved rounds; medians are reported")
     parser.add_argument("--no-reference", action="store_true")
     parser.add_argument("--compile", action="store_true",
                         help="ours compiled (Stylizer(compile=True): each chunk, the network and the steps around "
@@ -193,22 +197,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.quick:
-        args.presets, args.sizes, args.batches, args.styles = "tiny", "224", "8", "one,one-cached,distinct"
+        args.presets, args.sizes, args.batches, args.styles = "tiny", [224], [8], "one,one-cached,distinct"
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = usable_device(args.device, "--device")
+    try:
+        device = usable_device(args.device, "--device")
+    except (ValueError, RuntimeError) as error:
+        parser.error(str(error))
     dtype = default_dtype(device) if args.dtype == "auto" else getattr(torch, args.dtype)
     modes = [m for m in args.modes.split(",") if m]
     styles = [s for s in args.styles.split(",") if s]
     bad = [m for m in modes if m not in MODES] + [s for s in styles if s not in STYLES]
+    bad += [p for p in args.presets.split(",") if p not in (*PRESET_NAMES, "default")]
     if bad:
-        parser.error(f"unknown mode/style kind {bad}")
+        parser.error(f"unknown preset/mode/style kind {bad}")
+    if args.profile and args.profile not in modes:
+        parser.error(f"--profile {args.profile} is not one of --modes {','.join(modes)}: add it there")
     rows = []
     for preset in args.presets.split(","):
         stylizer = build(preset, device, dtype, args.compile)
         reference = None if args.no_reference else reference_for(stylizer, device)
-        for size in map(int, args.sizes.split(",")):
-            for batch in map(int, args.batches.split(",")):
+        for size in args.sizes:
+            for batch in args.batches:
                 stylizer.chunk_size = max(batch, 1)
                 print(f"# {preset}, {size} px, batch {batch}", file=sys.stderr, flush=True)
                 rows.extend(bench_case(stylizer, reference, preset, size, batch, modes, styles, args))

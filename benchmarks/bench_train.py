@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from stylizing_vit_aug.benchmarking import run_record, time_calls, write_json
+from stylizing_vit_aug.commands.common import positive_int
 from stylizing_vit_aug.model import PRESETS, create_model
 from stylizing_vit_aug.train.data import TrainBatch
 from stylizing_vit_aug.train.losses import LossWeights, StylizingObjective
@@ -51,14 +52,14 @@ def reference_model(preset: str, img_size: int, state: dict, perceptual: torch.n
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
-    parser.add_argument("--batch", type=int, help="default: 64 on CUDA, 4 on CPU")
+    parser.add_argument("--batch", type=positive_int, help="default: 64 on CUDA, 4 on CPU")
     parser.add_argument("--img-size", type=int, help="default: 224 on CUDA, 64 on CPU")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                         help="auto: bf16 autocast on CUDA")
     parser.add_argument("--perceptual", choices=SOURCES, default="random")
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--iters", type=int, default=5)
+    parser.add_argument("--iters", type=positive_int, default=5)
     parser.add_argument("--variants", action="store_true",
                         help="also time ours with the VGG in channels-last and ours with fused AdamW (GPU levers)")
     parser.add_argument("--json", type=Path, help="write the results here")

@@ -12,6 +12,7 @@ channel is at most 14/255), the cells' mean change, and SSIM against the input. 
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import platform
@@ -68,7 +69,8 @@ def measures(image: np.ndarray, out: np.ndarray) -> dict[str, float]:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
     torch.manual_seed(0)
     image = fluorescence(0)
     he = resources.files("stylizing_vit_aug") / "assets" / "histology" / "he_cmu1_skin.jpg"

@@ -70,7 +70,8 @@ from dg.train import Ensemble, Recipe, SmallCNN, probabilities, train_classifier
 from stylizing_vit_aug._atomic import write_bytes_atomically
 from stylizing_vit_aug._signals import sigterm_raises
 from stylizing_vit_aug.benchmarking import cpu_info, write_json
-from stylizing_vit_aug.option_choices import MODES
+from stylizing_vit_aug.commands.common import positive_int as count  # its name in argparse's errors
+from stylizing_vit_aug.option_choices import MODES, real_number
 from stylizing_vit_aug.registry import DATASET_STATS
 
 logger = logging.getLogger("dg")
@@ -367,21 +368,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tta-bases", nargs="+", default=None, choices=M.METHOD_KEYS,
                         help="training-time methods whose classifiers the test-time methods also run on, each also in "
                              f"--methods (default: {', '.join(TTA_BASES)}, those of them in --methods)")
-    parser.add_argument("--seeds", type=int, default=5, help="how many training seeds (default 5)")
+    parser.add_argument("--seeds", type=count, default=5, help="how many training seeds (default 5)")
     parser.add_argument("--first-seed", type=int, default=0,
                         help="the first training seed (default 0): --first-seed 10 --seeds 10 runs seeds 10-19, fresh "
                              "seeds that no design choice has seen")
-    parser.add_argument("--crops", type=int, default=48, help="labelled training crops per source and task")
-    parser.add_argument("--test-crops", type=int, default=32, help="labelled test crops of the held-out source")
-    parser.add_argument("--references", type=int, default=4, help="clean reference crops per source (default 4)")
-    parser.add_argument("--size", type=int, default=64, help="working size in px (default 64; cut at 4x)")
-    parser.add_argument("--copies", type=int, default=2, help="augmented copies per training crop (default 2)")
-    parser.add_argument("--tta-views", type=int, default=4, help="references/styles per test crop (default 4)")
-    parser.add_argument("--steps", type=int, default=RECIPE.steps, help=f"default {RECIPE.steps}")
-    parser.add_argument("--batch-size", type=int, default=RECIPE.batch_size, help=f"default {RECIPE.batch_size}")
-    parser.add_argument("--lr", type=float, default=RECIPE.lr, help=f"default {RECIPE.lr}")
-    parser.add_argument("--p", type=float, default=RECIPE.p, help=f"probability of a pool copy (default {RECIPE.p})")
-    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+    parser.add_argument("--crops", type=count, default=48, help="labelled training crops per source and task")
+    parser.add_argument("--test-crops", type=count, default=32, help="labelled test crops of the held-out source")
+    parser.add_argument("--references", type=count, default=4, help="clean reference crops per source (default 4)")
+    parser.add_argument("--size", type=count, default=64, help="working size in px (default 64; cut at 4x)")
+    parser.add_argument("--copies", type=count, default=2, help="augmented copies per training crop (default 2)")
+    parser.add_argument("--tta-views", type=count, default=4, help="references/styles per test crop (default 4)")
+    parser.add_argument("--steps", type=count, default=RECIPE.steps, help=f"default {RECIPE.steps}")
+    parser.add_argument("--batch-size", type=count, default=RECIPE.batch_size, help=f"default {RECIPE.batch_size}")
+    parser.add_argument("--lr", type=learning_rate, default=RECIPE.lr, help=f"default {RECIPE.lr}")
+    parser.add_argument("--p", type=probability, default=RECIPE.p, help=f"chance of a pool copy (default {RECIPE.p})")
+    parser.add_argument("--workers", type=count, default=min(2, os.cpu_count() or 1),
                         help="processes, one thread each (default: 2, or 1 on one core)")
     parser.add_argument("--plot", type=Path, default=None, help="also write the plot here (docs/benchmarks-dg.png)")
     parser.add_argument("--selection-seeds", type=int, nargs="*", default=list(SELECTION_SEEDS),
@@ -406,10 +407,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if not 1 <= args.tta_views <= references:
         parser.error(f"--tta-views {args.tta_views}: between 1 and {references}, the references of the training "
                      f"sources ({len(SOURCES) - 1} x --references {args.references}); lower it or raise --references")
-    if args.seeds < 1 or args.first_seed < 0:
-        parser.error(f"--seeds {args.seeds} --first-seed {args.first_seed}: at least one seed, none below 0")
+    if args.first_seed < 0:
+        parser.error(f"--first-seed {args.first_seed}: seeds are 0 or more")
     args.seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     return args
+
+
+def probability(text: str) -> float:
+    """``--p``: a number from 0 to 1 (5 ran, as a probability of 1)."""
+    value = real_number(float(text), 0.0, 1.0)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"must be a probability from 0 to 1, got {text}")
+    return value
+
+
+def learning_rate(text: str) -> float:
+    """``--lr``: a positive number (a negative one met the optimizer's own error after the stylizer's work)."""
+    value = real_number(float(text), 0.0)
+    if not value:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
 
 
 _RUN: Run | None = None  # the run a forked worker inherits

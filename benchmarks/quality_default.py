@@ -60,6 +60,8 @@ import torch
 from PIL import Image
 
 import stylizing_vit_aug as sva
+from stylizing_vit_aug._atomic import write_atomically
+from stylizing_vit_aug._files import written_through
 from stylizing_vit_aug.benchmarking import run_record, write_json
 from stylizing_vit_aug.colour import lab_to_rgb, rgb_to_lab
 from stylizing_vit_aug.grid import content_style_grid
@@ -559,8 +561,8 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in figures.items():
         print(f"{key:<12} {value:8.3f}   goal {'>=' if key != 'style_ratio' else '<='} {GOALS[key]}   "
               f"{'pass' if verdict[key] else 'FAIL'}")
-    if args.grid:
-        grid.save(args.grid)
+    if args.grid:  # its folder made and the file written whole, as --json's: a missing folder lost the run's figures
+        write_atomically(written_through(args.grid), grid.save)
         print(f"wrote {args.grid}")
     report = {"figures": figures, "goals": GOALS, "pass": verdict, "measured": run_record()}
     if args.peers:

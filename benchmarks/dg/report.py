@@ -244,7 +244,11 @@ def markdown_tables(summary: dict) -> str:
 
 
 def read_csv(path: Path) -> list[dict]:
-    """The records of :func:`write_csv` back, with their numbers as numbers."""
+    """The records of :func:`write_csv` back, with their numbers as numbers; a missing file stops the script with
+    a line naming it (a folder that is not a finished run's), not a traceback."""
+    if not Path(path).is_file():
+        raise SystemExit(f"{path}: no such file; give the folder of a finished run (dg_benchmark.py --out), "
+                         "which holds its results.csv")
     with open(path, newline="", encoding="utf-8") as handle:
         return [dict(row, seed=int(row["seed"]), accuracy=float(row["accuracy"]), seconds=float(row["seconds"]))
                 for row in csv.DictReader(handle)]

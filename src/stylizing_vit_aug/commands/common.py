@@ -373,6 +373,15 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_ints(text: str) -> list[int]:
+    """Comma-separated positive integers (the benchmark scripts' ``--sizes 64,224,512``), or a usage error
+    naming the value rather than a traceback from deep in a run."""
+    try:
+        return [positive_int(part) for part in text.split(",")]
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(f"must be comma-separated positive integers, got {text!r}") from None
+
+
 MAX_CELL_SIZE = 2048  # a grid of such cells is already tens of megapixels; more only fills memory
 
 
