@@ -121,11 +121,11 @@ def seconds(code: str) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=positive_int, default=5)
     parser.add_argument("--json", help="also write the results here")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     results: dict[str, list[float]] = {name: [] for name in EXTRAS}
     phases: list[list[float]] = []
     available = multiprocessing.get_all_start_methods()

@@ -26,7 +26,7 @@ from PIL import Image
 
 from stylizing_vit_aug.bank import HISTOLOGY_ASSETS
 from stylizing_vit_aug.benchmarking import run_record, write_json
-from stylizing_vit_aug.commands.common import positive_int
+from stylizing_vit_aug.commands.common import checkpoint_argument, positive_int
 from stylizing_vit_aug.option_choices import MODES
 
 logger = logging.getLogger("bench_memory")
@@ -64,14 +64,15 @@ def measure(side: int, work: Path, mode: str, style: Path, checkpoint: str | Non
     return {"side": side, "pixels": side * side, "peak_bytes": int(kib) * 1024, "seconds": float(seconds)}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=positive_int, nargs="+", default=[4000, 8000, 12000],
                         help="image sides in pixels")
     parser.add_argument("--mode", choices=MODES, default="relative", help="resolution mode (default relative)")
-    parser.add_argument("--checkpoint", help="checkpoint to load (default: the bundled default)")
+    parser.add_argument("--checkpoint", type=checkpoint_argument,
+                        help="checkpoint to load (default: the bundled default)")
     parser.add_argument("--json", help="also write the results here")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as temporary:
         work = Path(temporary)

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.bank import bundled_bank
 from stylizing_vit_aug.benchmarking import run_record, write_json
-from stylizing_vit_aug.commands.common import positive_int
+from stylizing_vit_aug.commands.common import checkpoint_argument, device_argument, positive_int, unit_float
 from stylizing_vit_aug.stylizer import COMPILE_MODES
 
 ASSETS = Path(sva.__file__).parent / "assets" / "histology"
@@ -201,22 +201,37 @@ def per_sample_throughput(args: argparse.Namespace, stylizer: sva.Stylizer) -> d
         torch.set_num_threads(threads)
 
 
-def main(argv: list[str] | None = None) -> int:
+def timm_model(name: str) -> str:
+    """``--arch``: a classifier timm can build (an unknown one stopped the run with timm's traceback)."""
+    import timm
+
+    if not timm.is_model(name):
+        raise argparse.ArgumentTypeError(f"timm has no model {name!r} (e.g. resnet18, resnet50, vit_small_patch16_224)")
+    return name
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line, with each device's defaults filled in; a bad value is a usage error before any work."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--checkpoint", default=None, help="stylizer source (default: random tiny preset)")
-    parser.add_argument("--arch", default=None, help="timm classifier (default: resnet50 on CUDA, resnet18 on CPU)")
+    parser.add_argument("--device", type=device_argument, default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--checkpoint", type=checkpoint_argument, default=None,
+                        help="stylizer source (default: random tiny preset)")
+    parser.add_argument("--arch", type=timm_model, default=None,
+                        help="timm classifier (default: resnet50 on CUDA, resnet18 on CPU)")
     parser.add_argument("--batch", type=positive_int, default=None, help="batch size (default: 128 on CUDA, 16 on CPU)")
-    parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--p", type=float, default=0.33)
-    parser.add_argument("--steps", type=int, default=None, help="timed steps of each kind (default: 30 CUDA, 4 CPU)")
+    parser.add_argument("--size", type=positive_int, default=224)
+    parser.add_argument("--p", type=unit_float, default=0.33)
+    parser.add_argument("--steps", type=positive_int, default=None,
+                        help="timed steps of each kind (default: 30 CUDA, 4 CPU)")
     parser.add_argument("--warmup", type=int, default=None)
-    parser.add_argument("--pipeline", type=int, default=None,
+    parser.add_argument("--pipeline", type=positive_int, default=None,
                         help="steps timed in a row, with no wait between them (default: 10 CUDA, 2 CPU)")
-    parser.add_argument("--pipeline-rounds", type=int, default=5, help="rounds of steps in a row, of each kind")
+    parser.add_argument("--pipeline-rounds", type=positive_int, default=5,
+                        help="rounds of steps in a row, of each kind")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                         help="bf16 autocast (CUDA default)")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the per-sample comparison")
+    parser.add_argument("--rounds", type=positive_int, default=3,
+                        help="interleaved rounds of the per-sample comparison")
     parser.add_argument("--round-seconds", type=float, default=1.5)
     parser.add_argument("--skip-per-sample", action="store_true")
     parser.add_argument("--compile", default=None, choices=COMPILE_MODES,
@@ -231,7 +246,13 @@ def main(argv: list[str] | None = None) -> int:
     args.warmup = args.warmup if args.warmup is not None else (5 if cuda else 1)
     args.pipeline = args.pipeline or (10 if cuda else 2)
     args.amp = args.amp if args.amp is not None else cuda
+    return args
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
     if args.checkpoint:
         stylizer = sva.load_stylizer(args.checkpoint, device=device, compile=args.compile or False)
     else:

@@ -29,6 +29,7 @@ import torch
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.bank import bundled_bank
 from stylizing_vit_aug.benchmarking import machine_description, run_record, time_rounds, write_json
+from stylizing_vit_aug.commands.common import device_argument, positive_int, positive_ints
 
 
 def network_alone(stylizer: sva.Stylizer, batch: int, rounds: int) -> dict[str, float]:
@@ -90,10 +91,12 @@ def batch_stylize(stylizer: sva.Stylizer, first: int, after: int) -> dict[str, d
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--batches", default="42,256", help="comma-separated batch sizes for the network alone")
-    parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--calls", type=int, default=10, help="BatchStylize's first calls (then 3x as many more)")
+    parser.add_argument("--device", type=device_argument, default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--batches", type=positive_ints, default=[42, 256],
+                        help="comma-separated batch sizes for the network alone")
+    parser.add_argument("--rounds", type=positive_int, default=20)
+    parser.add_argument("--calls", type=positive_int, default=10,
+                        help="BatchStylize's first calls (then 3x as many more)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     device = torch.device(args.device)
@@ -101,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     record: dict = {"machine": machine_description(device), "measured": run_record(device), "dtype": "bfloat16",
                     "network_alone_ms": {}}
     print(f"machine: {record['machine']}; the bundled default in bf16")
-    for batch in map(int, args.batches.split(",")):
+    for batch in args.batches:
         record["network_alone_ms"][batch] = network_alone(stylizer, batch, args.rounds)
         for name, ms in record["network_alone_ms"][batch].items():
             print(f"network alone, batch {batch:4d}, {name:42s} {ms:8.2f} ms")

@@ -31,7 +31,7 @@ from PIL import Image
 
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.benchmarking import run_record, write_json
-from stylizing_vit_aug.commands.common import positive_ints
+from stylizing_vit_aug.commands.common import checkpoint_argument, positive_ints
 from stylizing_vit_aug.hub import DefaultCheckpointMissing
 from stylizing_vit_aug.image_ops import resize
 from stylizing_vit_aug.metrics import mean_std_distance, ssim
@@ -121,7 +121,7 @@ def throughput(stylizer: sva.Stylizer, batch: int = 8, repeats: int = 5) -> dict
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", default=None,
+    parser.add_argument("--checkpoint", type=checkpoint_argument, default=None,
                         help="a trained checkpoint (default: the bundled one, if present)")
     parser.add_argument("--sizes", type=positive_ints, default=[224, 512, 1024], help="crop sizes in pixels")
     parser.add_argument("--json", type=Path, default=None)

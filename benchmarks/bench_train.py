@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from stylizing_vit_aug.benchmarking import run_record, time_calls, write_json
-from stylizing_vit_aug.commands.common import positive_int
+from stylizing_vit_aug.commands.common import device_argument, positive_int
 from stylizing_vit_aug.model import PRESETS, create_model
 from stylizing_vit_aug.train.data import TrainBatch
 from stylizing_vit_aug.train.losses import LossWeights, StylizingObjective
@@ -53,8 +53,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
     parser.add_argument("--batch", type=positive_int, help="default: 64 on CUDA, 4 on CPU")
-    parser.add_argument("--img-size", type=int, help="default: 224 on CUDA, 64 on CPU")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--img-size", type=positive_int, help="default: 224 on CUDA, 64 on CPU")
+    parser.add_argument("--device", type=device_argument, default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                         help="auto: bf16 autocast on CUDA")
     parser.add_argument("--perceptual", choices=SOURCES, default="random")

@@ -23,6 +23,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 import stylizing_vit_aug as sva
 from stylizing_vit_aug.bank import bundled_bank
 from stylizing_vit_aug.benchmarking import machine_description, run_record, write_json
+from stylizing_vit_aug.commands.common import device_argument, positive_int, unit_float
 
 METADATA_ONLY = (
     "_unsafe_view", "alias", "as_strided", "chunk", "detach", "expand", "flatten", "lift_fresh", "narrow",
@@ -57,10 +58,10 @@ class OperatorCount(TorchDispatchMode):
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--batch", type=int, default=128, help="images per BatchStylize call")
-    parser.add_argument("--p", type=float, default=0.33, help="BatchStylize's probability per image")
-    parser.add_argument("--size", type=int, default=224, help="image side in pixels")
+    parser.add_argument("--device", type=device_argument, default="cpu")
+    parser.add_argument("--batch", type=positive_int, default=128, help="images per BatchStylize call")
+    parser.add_argument("--p", type=unit_float, default=0.33, help="BatchStylize's probability per image")
+    parser.add_argument("--size", type=positive_int, default=224, help="image side in pixels")
     parser.add_argument("--json", default=None, help="also write the counts here")
     return parser.parse_args(argv)
 

@@ -70,6 +70,7 @@ from dg.train import Ensemble, Recipe, SmallCNN, probabilities, train_classifier
 from stylizing_vit_aug._atomic import write_bytes_atomically
 from stylizing_vit_aug._signals import sigterm_raises
 from stylizing_vit_aug.benchmarking import cpu_info, write_json
+from stylizing_vit_aug.commands.common import checkpoint_argument
 from stylizing_vit_aug.commands.common import positive_int as count  # its name in argparse's errors
 from stylizing_vit_aug.option_choices import MODES, real_number
 from stylizing_vit_aug.registry import DATASET_STATS
@@ -357,7 +358,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True, help="results folder (records, cache, JSON/CSV/MD/PNG)")
     parser.add_argument("--quick", action="store_true",
                         help="CI smoke test: one fold, one task, tiny settings, a small random stylizer")
-    parser.add_argument("--checkpoint", default=None, help="stylizer source (default: the bundled default)")
+    parser.add_argument("--checkpoint", type=checkpoint_argument, help="stylizer source (default: the bundled one)")
     parser.add_argument("--mode", choices=MODES, default=None,
                         help="the stylizer's mode (default: what the checkpoint records, else relative)")
     parser.add_argument("--folds", nargs="+", default=list(SOURCES), choices=SOURCES,

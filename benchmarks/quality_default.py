@@ -64,6 +64,7 @@ from stylizing_vit_aug._atomic import write_atomically
 from stylizing_vit_aug._files import written_through
 from stylizing_vit_aug.benchmarking import run_record, write_json
 from stylizing_vit_aug.colour import lab_to_rgb, rgb_to_lab
+from stylizing_vit_aug.commands.common import checkpoint_argument, positive_int
 from stylizing_vit_aug.grid import content_style_grid
 from stylizing_vit_aug.metrics import mean_std_distance, psnr, ssim
 from stylizing_vit_aug.stylizer import MODES
@@ -535,9 +536,9 @@ def main(argv: list[str] | None = None) -> int:
     prep = commands.add_parser("prepare", help="write the training regions as a train folder")
     prep.add_argument("directory", type=Path)
     ev = commands.add_parser("evaluate", help="measure a checkpoint on the held-out regions")
-    ev.add_argument("--checkpoint", default=None, help="default: the bundled default")
-    ev.add_argument("--crops-per-source", type=int, default=2)
-    ev.add_argument("--size", type=int, default=CROP_SIZE, help="side of the held-out crops (default: 224)")
+    ev.add_argument("--checkpoint", type=checkpoint_argument, default=None, help="default: the bundled default")
+    ev.add_argument("--crops-per-source", type=positive_int, default=2)
+    ev.add_argument("--size", type=positive_int, default=CROP_SIZE, help="side of the held-out crops (default: 224)")
     ev.add_argument("--mode", choices=MODES, default=None, help="default: the stylizer's default mode")
     ev.add_argument("--grid", type=Path, default=None, help="write the preview grid PNG here")
     ev.add_argument("--json", type=Path, default=None)

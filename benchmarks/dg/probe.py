@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dg.data import SOURCES, TASKS, build_sources, fold_data
 from dg.train import Recipe, probabilities, train_classifier
+from stylizing_vit_aug.commands.common import positive_int
 
 FIRST_TASKS = {"blur_sigma": (0.5, 1.5), "scale_step": 2}  # the first version's task settings
 FIRST_RECIPE = Recipe(steps=100, batch_size=16, lr=3e-3, widths=(8, 16, 32), stem=2)
@@ -63,7 +64,7 @@ def probe(settings: dict, recipe: Recipe, crops: int, seeds: list[int], n_test: 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=2, help="training seeds per fold (default 2)")
+    parser.add_argument("--seeds", type=positive_int, default=2, help="training seeds per fold (default 2)")
     parser.add_argument("--only", nargs="+", choices=list(CANDIDATES), help="candidates to run (default: all)")
     args = parser.parse_args(argv)
     print("| candidate | task | in-domain | held-out source | s / training |\n|---|---|---|---|---|")

@@ -205,6 +205,22 @@ def device_argument(text: str) -> str:
     return text
 
 
+def checkpoint_argument(text: str) -> str:
+    """A benchmark script's ``--checkpoint``, checked as it is read, as the front-ends check a source (no model
+    loaded): a missing path, an unknown name or a file that is no checkpoint is a usage error in the loader's
+    words, not a traceback after the run's set-up."""
+    from ..transforms._source_checks import checked_source
+
+    try:
+        checked_source(text, None, lambda source: f"save it once with statistics ({SCRIPT_STATS}) and pass the folder")
+    except (OSError, ValueError) as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+SCRIPT_STATS = "sva.load_stylizer(source, mean=..., std=...).save_pretrained(folder)"
+
+
 @dataclass(frozen=True)
 class CheckpointChoice:
     """The stylizer a command was asked for (the :func:`add_checkpoint_arguments` options),
