@@ -355,9 +355,9 @@ class Run:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line; settings that could only fail after training are refused here."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, required=True, help="results folder (records, cache, JSON/CSV/MD/PNG)")
+    parser.add_argument("--out", type=out_folder, required=True, help="results folder (records, cache, JSON, CSV, MD)")
     parser.add_argument("--quick", action="store_true",
-                        help="CI smoke test: one fold, one task, tiny settings, a small random stylizer")
+                        help="CI smoke test: replaces the folds, tasks, seeds, workers and sizes with tiny ones")
     parser.add_argument("--checkpoint", type=checkpoint_argument, help="stylizer source (default: the bundled one)")
     parser.add_argument("--mode", choices=MODES, default=None,
                         help="the stylizer's mode (default: what the checkpoint records, else relative)")
@@ -412,6 +412,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--first-seed {args.first_seed}: seeds are 0 or more")
     args.seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     return args
+
+
+def out_folder(text: str) -> Path:
+    """``--out``: a folder, new or not (an existing file met ``mkdir``'s traceback after the arguments were read)."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder: pass a folder for the results")
+    return path
 
 
 def probability(text: str) -> float:

@@ -51,6 +51,7 @@ def _script(name: str) -> ModuleType:
         ("dg_benchmark.py", ["--out", "unused", "--checkpoint", "no/such.safetensors"], "--checkpoint: no such file"),
         ("quality_default.py", ["evaluate", "--crops-per-source", "0"], "--crops-per-source: must be a positive"),
         ("dg/probe.py", ["--seeds", "0"], "--seeds: must be a positive integer, got 0"),
+        ("dg_benchmark.py", ["--out", "/dev/null"], "--out: /dev/null is a file, not a folder"),
     ],
 )
 def test_a_bad_argument_is_a_usage_error_naming_it(script, argv, said, tmp_path, monkeypatch, capsys):
