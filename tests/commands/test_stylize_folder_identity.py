@@ -109,20 +109,23 @@ def test_one_image_is_never_written_over_itself(tmp_path, checkpoint, style, cap
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**31 - 1))
 def test_an_image_of_the_styles_folder_is_never_its_own_style(tmp_path_factory, checkpoint, seed):
-    """The input folder as --styles-dir: each input is styled with another image of it; an input that
-    does not draw itself keeps the style it had (the draw is that of a separate styles folder)."""
+    """The input folder as --styles-dir, or a folder of byte-identical copies of the inputs: each input is styled
+    with another image; an input that does not draw itself keeps the style it had (the draw is that of a separate
+    styles folder of other images under the same names)."""
     tmp = tmp_path_factory.mktemp("self")
-    for name in ("in", "copy"):
-        write_images(tmp / name, 4)  # "copy": the same images in another folder, no input among them
+    write_images(tmp / "in", 4)
+    shutil.copytree(tmp / "in", tmp / "copy")  # the inputs' bytes under another path: no less the input itself
+    write_images(tmp / "other", 4, seed=1)  # other pixels, the same names
     runs = {}
-    for styles in ("in", "copy"):
+    for styles in ("in", "copy", "other"):
         argv = ["stylize", str(tmp / "in"), "-o", str(tmp / f"out_{styles}"), "--styles-dir", str(tmp / styles),
                 "--seed", str(seed), "--checkpoint", checkpoint, "--strength", "0"]
         assert cli.main(argv) == 0
         runs[styles] = {row["input"]: Path(row["style"]).name for row in read_stylize_log(tmp / f"out_{styles}" /
                                                                                            "stylize_log.csv")}
     assert all(style != name for name, style in runs["in"].items()), runs["in"]
-    assert all(runs["in"][name] == style for name, style in runs["copy"].items() if style != name)
+    assert runs["copy"] == runs["in"]
+    assert all(runs["in"][name] == style for name, style in runs["other"].items() if style != name)
 
 
 def test_a_styles_folder_of_only_the_input_is_refused(tmp_path, checkpoint, capsys):
@@ -131,11 +134,32 @@ def test_a_styles_folder_of_only_the_input_is_refused(tmp_path, checkpoint, caps
             "--checkpoint", checkpoint]
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
-    assert "the only style image is" in err and "never styled with itself" in err
+    assert "no style image is left for" in err and "is an input itself" in err and "never styled with itself" in err
     assert not (tmp_path / "out").exists()
     write_images(tmp_path / "in", 2)
     assert cli.main([*argv, "--styles-per-image", "2"]) == 2
     assert "besides the input itself" in capsys.readouterr().err
+
+
+def test_a_styles_folder_of_only_copies_of_the_input_is_refused(tmp_path, checkpoint, capsys):
+    """Copies of an input's bytes under other names are that input: a folder of nothing else leaves it no style
+    (the draw would never end), and one other image is one style besides it."""
+    (image,) = write_images(tmp_path / "in", 1)
+    (tmp_path / "styles").mkdir()
+    for name in ("copy.png", "again.png"):
+        shutil.copyfile(image, tmp_path / "styles" / name)
+    argv = ["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--styles-dir", str(tmp_path / "styles"),
+            "--checkpoint", checkpoint]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "no style image is left for" in err and "2 of them are the input" in err and "copies of its bytes" in err
+    assert not (tmp_path / "out").exists()
+    write_images(tmp_path / "styles", 1, seed=1)
+    assert cli.main([*argv, "--styles-per-image", "2"]) == 2
+    assert "besides the input itself" in capsys.readouterr().err
+    assert cli.main(argv) == 0
+    (row,) = read_stylize_log(tmp_path / "out" / "stylize_log.csv")
+    assert Path(row["style"]).name == "img00.png"
 
 
 def test_one_log_is_not_shared_by_two_output_folders(tmp_path, checkpoint, style, capsys):

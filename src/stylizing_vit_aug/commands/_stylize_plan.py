@@ -24,7 +24,7 @@ import dataclasses
 import logging
 import unicodedata
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +32,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
-from .._files import file_key, non_utf8_name, same_file
+from .._files import non_utf8_name, same_file
 from ..bank.sources import images_digest
 from ..images import ImageReadError, check_whole, read_image
 from ..option_choices import DEFAULT_QUALITY
+from ._own_styles import OwnOf, OwnStyles
 from ._ranks import attempt, stop_together
 from ._stylize_colour import colour_step_refusal, folders_of, reference_label
 from ._stylize_outputs import (
@@ -112,8 +113,8 @@ class StylizePlan:
         if refusal := log_refusal(log, root if folder else None, args.output):
             raise CLIError(refusal)
         style_files = _style_files(args, unlisted)
-        if style_files and (itself := input_among(inputs, style_files)):  # never an image's own style
-            refuse_too_few_styles(args.styles_per_image, len(style_files), itself)
+        if style_files and (own := OwnStyles(style_files).most(inputs)):  # never an image's own style
+            refuse_too_few_styles(args.styles_per_image, len(style_files), own)
         if unlisted and args.on_error == "stop":
             raise CLIError(f"{unlisted[0][1]} (stopped by --on-error stop; the default skips it)")
         # a --bank without --checkpoint: the stylizer the bank records (its header checked by _style_files)
@@ -344,24 +345,18 @@ def _readable_styles(paths: tuple[Path, ...], on_error: str, where: str) -> list
     return readable
 
 
-def refuse_too_few_styles(wanted: int, count: int, itself: Path | None = None) -> None:
-    """``--styles-per-image`` draws ``wanted`` different styles of ``count``; one fewer for ``itself``,
-    an input among the styles, which is never styled with itself (as BatchStylize never does)."""
-    if itself is None and wanted > count:
+def refuse_too_few_styles(wanted: int, count: int, own: OwnOf | None = None) -> None:
+    """``--styles-per-image`` draws ``wanted`` different styles of ``count``; fewer by ``own``, the styles
+    that are an input (the file, or copies of its bytes): an image is never styled with itself (as BatchStylize
+    never does)."""
+    if own is None and wanted > count:
         raise CLIError(f"--styles-per-image {wanted} needs at least {wanted} styles; there are {count}")
-    if itself is not None and count == 1:
-        raise CLIError(f"the only style image is {itself}, an input itself, and an image is never styled with itself: "
+    if own is not None and count == len(own.styles):
+        raise CLIError(f"no style image is left for {own.input}: {own}, and an image is never styled with itself: "
                        "add style images to the folder, or pass --style or --bank")
-    if itself is not None and wanted > count - 1:
-        raise CLIError(f"--styles-per-image {wanted} needs at least {wanted} styles besides the input itself ("
-                       f"{itself} is among the {count} styles, and an image is never styled with itself)")
-
-
-def input_among(inputs: Iterable[Path], styles: Iterable[Path]) -> Path | None:
-    """An input that is one of the style files (the same file, however reached: :func:`~.._files.file_key`),
-    or None."""
-    known = {file_key(path) for path in styles} - {None}
-    return next((path for path in inputs if file_key(path) in known), None)
+    if own is not None and wanted > count - len(own.styles):
+        raise CLIError(f"--styles-per-image {wanted} needs at least {wanted} styles besides the input itself ({own} "
+                       f"among the {count} styles, and an image is never styled with itself)")
 
 
 @dataclass
@@ -389,8 +384,8 @@ class RunStyles:
         self.bank: StyleBank | None = None
         self.single: StyleStream | None = None  # --style: encoded as given, no bank
         self._digests: dict[int, str] = {}
-        self._files: dict[tuple[int, int] | str, int] = {}  # --styles-dir's files by identity: an input's own left out
-        itself: Path | None = None  # an input among --styles-dir's files
+        self._own: OwnStyles | None = None  # --styles-dir's files by what they are: an input's own left out
+        own: OwnOf | None = None  # the input with the most styles of its own
         if plan.style is not None:  # the source was checked when planned (StylizePlan.from_args)
             self.single, self._digests[0] = _style_file_stream(plan.style, stylizer)
             self.labels = [plan.style.as_posix()]  # "/" on every system, as the record's paths
@@ -404,10 +399,10 @@ class RunStyles:
             unread = {path for path, _ in self.skipped}
             kept = [p for p in paths if p not in unread]
             self.labels = [p.as_posix() for p in kept]
-            self._files = {key: index for index, p in enumerate(kept) if (key := file_key(p)) is not None}
-            itself = input_among(plan.inputs, kept)
+            self._own = OwnStyles(kept)
+            own = self._own.most(plan.inputs)
         # the one count check, again on the bank built: a style file may have failed to read since planned
-        refuse_too_few_styles(plan.styles_per_image, len(self), itself)
+        refuse_too_few_styles(plan.styles_per_image, len(self), own)
         self.seed = plan.seed
 
     def __len__(self) -> int:
@@ -416,14 +411,14 @@ class RunStyles:
     def choose(self, relative: str, count: int = 1, source: Path | None = None) -> list[StyleChoice]:
         """``count`` different styles drawn from the seed and ``relative`` alone; the first is the
         same for every ``count``, so adding copies never changes the first one. ``source``, the input
-        file: where it is a style file itself, that style is left out and the draw goes on (every
-        other input draws as before)."""
+        file: where it is a style file itself, or a style file holds its bytes, that style is left out and the
+        draw goes on (every other input draws as before: :class:`~._own_styles.OwnStyles`)."""
         generator = torch.Generator().manual_seed(zlib.crc32(f"{self.seed}:{relative}".encode()))
-        itself = self._files.get(file_key(source)) if source is not None and self._files else None
+        own = self._own.of(source) if source is not None and self._own is not None else set()
         indices: list[int] = []
         while len(indices) < count:
             index = 0 if len(self) == 1 else int(self.bank.sample(1, generator=generator)[0])
-            if index not in indices and index != itself:
+            if index not in indices and index not in own:
                 indices.append(index)
         domains = self.bank.domains if self.bank is not None else None
         return [StyleChoice(self.labels[i], i, domains[i] if domains else "", self.digest(i)) for i in indices]
