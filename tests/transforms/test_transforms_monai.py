@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 pytest.importorskip("monai")
 
 from monai.data import CacheDataset, DataLoader, Dataset, MetaTensor, ThreadDataLoader  # noqa: E402
+from monai.data.utils import list_data_collate as monai_collate  # noqa: E402
 from monai.transforms import Compose, EnsureChannelFirstd, Flipd, RandFlipd, RandRotate90d, Resize  # noqa: E402
 
 import stylizing_vit_aug as sva  # noqa: E402
@@ -170,6 +171,19 @@ def test_metatensor_keeps_metadata_affine_and_applied_operations_and_stays_inver
     inverted = pipeline.inverse(out)  # nothing of ours on the stack: flips and rotations undo cleanly
     assert inverted["image"].shape == image.shape and torch.equal(inverted["seg"].as_tensor(), seg.as_tensor())
     assert inverted["image"].applied_operations == []
+
+
+@pytest.mark.parametrize("p", [0.0, 1.0])
+def test_the_torchvision_transform_keeps_a_metatensor_on_every_draw(small_stylizer, bank, chw, p):
+    """``StylizeTransform`` in a MONAI pipeline: a stylised MetaTensor kept its pixels only (a plain tensor), a
+    skipped one all, so a batch mixed both and MONAI's collate failed or reset the spacing, by the draw."""
+    image = _meta_image(chw)
+    out = sva.StylizeTransform(small_stylizer, bank, p=p)(image)
+    assert isinstance(out, MetaTensor) and torch.equal(out.affine, image.affine)
+    assert out.meta["filename_or_obj"] == "slide_7.png" and out.applied_operations == []
+    assert torch.equal(out.as_tensor(), image.as_tensor()) == (p == 0.0)
+    batch = monai_collate([out, _meta_image(chw)])
+    assert batch.affine.shape == (2, 4, 4) and torch.equal(batch.affine[0], image.affine)
 
 
 def test_other_keys_are_the_same_objects_and_every_key_gets_one_style(small_stylizer, bank, chw):

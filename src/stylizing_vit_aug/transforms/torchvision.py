@@ -116,9 +116,9 @@ class StylizeTransform(StyleAugmentation, Transform):
         return {"apply": True, "styles": styles, "strength": float(self._draw_strength(1)), "stylizer": self.stylizer}
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
-        # a plain tensor as it is: as_subclass of a sparse one raises before the check can refuse it
-        plain = isinstance(inpt, PIL.Image.Image) or type(inpt) is torch.Tensor
-        images = inpt if plain else inpt.as_subclass(torch.Tensor)
+        # only a tv_tensor is unwrapped (rewrapped below); any other tensor as it is, so a MONAI MetaTensor keeps its
+        # metadata through the engine as through the Stylizer (as_subclass of a sparse one raises before the check)
+        images = inpt.as_subclass(torch.Tensor) if isinstance(inpt, tv_tensors.TVTensor) else inpt
         values01 = self._check_input(images)  # every call: a misplaced transform fails now, not on a rare draw
         if not params["apply"]:  # as it is, but a 16-bit MinIsWhite image as a stylised one comes back: as displayed
             return same_kind_copy(inpt) if isinstance(inpt, PIL.Image.Image) and min_is_white(inpt) else inpt
