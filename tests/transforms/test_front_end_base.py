@@ -85,6 +85,18 @@ def test_hosts_with_mean_std_refuse_integer_input_alike(small_stylizer, bank):
             use()
 
 
+@pytest.mark.parametrize("pair", [torch.tensor([0.2, 0.8]), np.array([0.2, 0.8]), np.array([0.2, 0.8], np.float32)])
+def test_a_strength_range_may_be_a_tensor_or_an_array_of_two(small_stylizer, bank, pair):
+    """The range as a tensor or array was refused in words that allowed it ("... or a (low, high) pair, got 2
+    numbers"), by every front-end."""
+    for front_end in (StylizeTransform, AlbumentationsStylize):
+        low, high = front_end(small_stylizer, bank, strength=pair).strength
+        assert (low, high) == pytest.approx((0.2, 0.8)) and low < high
+    with pytest.raises(ValueError, match="low <= high"):
+        StylizeTransform(small_stylizer, bank, strength=pair[::-1].copy() if isinstance(pair, np.ndarray)
+                         else pair.flip(0))
+
+
 def test_strength_and_mode_are_checked_once_at_construction_not_per_call(small_stylizer, bank, monkeypatch):
     calls = {"strength": 0, "mode": 0}
     strength_values, check_mode = _common.strength_values, _base.check_mode

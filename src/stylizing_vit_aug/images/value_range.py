@@ -204,8 +204,8 @@ def outside_range(colours: np.ndarray | torch.Tensor, value_range: tuple[float, 
         return None
     return (
         f"{what}: 16-bit values from {least} to {most}, outside the value range {low:g}–{high:g} declared for "
-        f"them (--value-range {low:g},{high:g}, value_range=({low:g}, {high:g})); pass a range that holds every "
-        "file's values (e.g. 0,65535 for full 16-bit data), or leave this file out"
+        f"them; declare a range that holds all of them (full 16-bit data: value_range=(0, 65535) in Python, "
+        "--value-range 0,65535 on the command line), or leave these pixels out"
     )
 
 

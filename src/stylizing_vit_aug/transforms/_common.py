@@ -77,8 +77,11 @@ def check_probability(p: Any, name: str = "p") -> float:
 
 
 def check_strength(strength: Any) -> tuple[float, float]:
-    """A number or a ``(low, high)`` range in [0, 1] -> ``(low, high)``."""
-    pair = isinstance(strength, (tuple, list))
+    """A number or a ``(low, high)`` range in [0, 1] -> ``(low, high)``: a tuple, a list, or a tensor or array of
+    two numbers (one number is one strength, in whichever of them it comes)."""
+    pair = isinstance(strength, (tuple, list)) or (
+        isinstance(strength, (torch.Tensor, np.ndarray)) and tuple(strength.shape) == (2,)
+    )
     values = strength_values(strength, (2,) if pair else (1,), "a (low, high) pair").tolist()
     low, high = values if pair else values * 2
     if low > high:
