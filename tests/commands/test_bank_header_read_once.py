@@ -15,7 +15,7 @@ import safetensors
 import torch
 
 import stylizing_vit_aug as sva
-from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model, write_images
+from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model, read_stylize_log, write_images
 from stylizing_vit_aug import cli
 from stylizing_vit_aug.bank import storage
 
@@ -78,6 +78,26 @@ def test_stylize_with_a_bank_recording_no_loadable_stylizer_says_to_pass_checkpo
     said = [line for line in capsys.readouterr().err.splitlines() if "records no stylizer that can be loaded" in line]
     assert said and all("pass --checkpoint (the checkpoint that built the bank)" in line for line in said)
     assert not any("stylizer=" in line for line in said)
+
+
+def test_a_bank_whose_stylizer_is_gone_gets_the_default_with_its_own_statistics(tmp_path, histology_crops, capsys):
+    """The bundled default took the missing checkpoint's mean/std, so it stylised otherwise than the default does,
+    exit 0, and a warning read as if the user had asked for those statistics."""
+    from stylizing_vit_aug.transforms._recorded import recorded_stylizer
+
+    made = sva.Stylizer(make_small_model(), [0.5] * 3, [0.2] * 3, device="cpu", source=str(tmp_path / "gone"),
+                        mode="detail")
+    bank = sva.StyleBank.from_images(histology_crops[:1], made).save(tmp_path / BANK)
+    source, revision, options = recorded_stylizer(str(bank))
+    assert (source, revision) == (None, None) and options["mode"] == "detail"
+    assert "mean" not in options and "std" not in options
+    default = sva.load_stylizer()
+    write_images(tmp_path / "in", 1, size=(40, 40))
+    argv = ["stylize", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--bank", str(bank), "--device", "cpu"]
+    assert cli.main(argv) == 0
+    assert "replace the statistics" not in capsys.readouterr().err
+    (row,) = read_stylize_log(tmp_path / "out" / "stylize_log.csv")
+    assert [float(v) for v in row["mean"].split()] == pytest.approx(default.mean.tolist())
 
 
 def test_an_answer_edited_by_its_caller_changes_no_later_reader(tmp_path, histology_crops):

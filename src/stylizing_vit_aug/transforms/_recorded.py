@@ -38,13 +38,15 @@ def recorded_stylizer(
     the file gives the stylizer the same bank as an object would: its source, its revision, and its
     statistics, settings (mode, background, colour_match) and head count (which the weights of a bare
     file do not show) as ``load_stylizer`` keywords, where recorded. A source that cannot be loaded (none: a
-    stylizer made in memory; a path that is gone) gives the bundled default, with the recorded statistics and
-    settings, said in a log line that names things as ``names`` says (a front-end's keywords, a command's options)."""
+    stylizer made in memory; a path that is gone) gives the bundled default with the recorded settings and its own
+    statistics (the recorded ones are those of the weights that cannot be had: the default normalised by them
+    stylised otherwise, without a word), said in a log line that names things as ``names`` says (a front-end's
+    keywords, a command's options)."""
     from ..hub import CheckpointRequest, accepted_source
 
     info = read_bank_info(Path(bank_path), names.bank)
-    options = {name: info[name] for name in ("mean", "std") if info[name] is not None}
-    options.update(info["settings"] or {})
+    settings = dict(info["settings"] or {})
+    options = {**{name: info[name] for name in ("mean", "std") if info[name] is not None}, **settings}
     source, revision = info["source"], info["revision"]
     try:
         if source is None:
@@ -53,14 +55,14 @@ def recorded_stylizer(
     except (OSError, ValueError) as error:
         log_once(  # once per process: a transform asks when it is made and again when it loads
             f"unloadable bank stylizer:{bank_path}:{names.stylizer}",
-            "bank %s records no stylizer that can be loaded (%s): the bundled default is used with it; pass "
-            "%s (the checkpoint that built the bank) to choose it",
+            "bank %s records no stylizer that can be loaded (%s): the bundled default is used with it, with its own "
+            "statistics; pass %s (the checkpoint that built the bank) to choose it",
             bank_path,
             error,
             names.stylizer,
             log=logger,
         )
-        return None, None, options
+        return None, None, settings
     heads = info["config"].get("num_heads")
     return source, revision, {**options, **({"num_heads": heads} if isinstance(heads, int) else {})}
 
