@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from helpers import DAB, EOSIN, HAEMATOXYLIN, HostReads, TableNet, two_stain_image
+from stylizing_vit_aug import StylizeTransform
 from stylizing_vit_aug.bank import StyleBank
 from stylizing_vit_aug.images.glass import over_white
 from stylizing_vit_aug.stain_transfer import stain_profile, transfer_stains
@@ -241,6 +242,20 @@ def test_normalised_input_without_stats_is_a_clear_error(small_stylizer, bank, i
         StyleTTA(ColourNet(), small_stylizer, bank, n_styles=1)(x)
 
 
+@pytest.mark.parametrize("values", [3, 4])
+def test_normalised_images_with_alpha_are_refused_in_words_that_say_so(small_stylizer, bank, images, values):
+    """Three statistics were refused for the 4 channels and four "for 1 or 3 channels": two refusals that
+    contradicted each other, and neither said the combination is not taken, nor what to do."""
+    rgba = torch.cat([images.float() / 255, torch.rand(len(images), 1, *images.shape[-2:])], 1)
+    stats = {"mean": [0.5] * values, "std": [0.25] * values}
+    with pytest.raises(ValueError, match="normalised images with an alpha channel are not taken: give them in 0–1"):
+        StyleTTA(ColourNet(), small_stylizer, bank, n_styles=1, **stats)((rgba - 0.5) / 0.25)
+    with pytest.raises(ValueError, match="normalised images with an alpha channel are not taken"):
+        StylizeTransform(small_stylizer, bank, p=1.0, **stats)((rgba[0] - 0.5) / 0.25)
+    four = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+    assert StyleTTA(four, small_stylizer, bank, n_styles=1)(rgba).shape == (len(images), 2)  # in 0–1: taken
+
+
 def test_chunking_bounds_calls_and_changes_nothing(small_stylizer, bank, images):
     def gen() -> torch.Generator:
         return torch.Generator().manual_seed(3)
@@ -323,6 +338,9 @@ def test_a_bank_that_is_not_a_stylebank_is_refused_when_made(small_stylizer):
     styles = [torch.rand(3, 32, 32)]  # style images, where a bank is due
     with pytest.raises(TypeError, match=r"must be a StyleBank, got list.*StyleBank\.from_images"):
         StyleTTA(ColourNet(), small_stylizer, styles, n_styles=1)
+    # a bank file's path, as every front-end takes it: the way to load it
+    with pytest.raises(TypeError, match=r"got str .*StyleBank\.load\('styles/bank\.safetensors', stylizer\)"):
+        StyleTTA(ColourNet(), small_stylizer, "styles/bank.safetensors", n_styles=1)
 
 
 def test_auto_gives_grey_inputs_the_network_views(small_stylizer, bank):

@@ -172,9 +172,13 @@ def _bank_stylizer(stylizer: Stylizer | None, bank: BankLike | None, n_styles: i
     if bank is None and n_styles > 0:
         raise ValueError("StyleTTA needs a StyleBank of training-domain styles (or n_styles=0)")
     if bank is not None and (lacking := [name for name in BANK_METHODS if not callable(getattr(bank, name, None))]):
+        advice = (
+            f"load the file with sva.StyleBank.load({os.fspath(bank)!r}, stylizer)"  # what the front-ends take
+            if isinstance(bank, (str, os.PathLike))
+            else "make one from style images with sva.StyleBank.from_images(images, stylizer)"
+        )
         raise TypeError(
-            f"StyleTTA's bank must be a StyleBank, got {type(bank).__name__} (it has no {', '.join(lacking)}); "
-            "make one from style images with sva.StyleBank.from_images(images, stylizer)"
+            f"StyleTTA's bank must be a StyleBank, got {type(bank).__name__} (it has no {', '.join(lacking)}); {advice}"
         )
     bank_stylizer = getattr(bank, "stylizer", None)
     stylizer = stylizer if stylizer is not None else bank_stylizer

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from .._words import counted
+from .glass import ALPHA_CHANNELS
 from .kinds import SUPPORTED_CHANNELS
 
 STATS_UNITS = "0–1 units, e.g. ImageNet's (0.485, 0.456, 0.406)"
@@ -43,6 +44,12 @@ def _stats_tensor(values: Any, name: str, what: str) -> torch.Tensor:
 
 def _listed(values: torch.Tensor) -> str:
     return "(" + ", ".join(f"{v:g}" for v in values.tolist()) + ")"
+
+
+ALPHA_ADVICE = (
+    "normalised images with an alpha channel are not taken: give them in 0–1 or 0–255 and normalise after this step, "
+    "inside the classifier for StyleTTA"
+)
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,8 @@ class Normalization:
         if lengths:
             wanted = counted(channels, "channel") if channels else "1 or 3 channels"
             problem = f"{' and '.join(lengths)}, for {wanted}"
+            if not channels and {mean_t.numel(), std_t.numel()} & set(ALPHA_CHANNELS):
+                problem += f"; {ALPHA_ADVICE}"
         elif not (torch.isfinite(mean_t).all() and torch.isfinite(std_t).all()):
             problem = "they must be finite"
         elif (mean_t < 0).any() or (mean_t > 1).any():
@@ -115,9 +124,9 @@ class Normalization:
     def _views(self, images: torch.Tensor, what: str) -> tuple[torch.Tensor, torch.Tensor]:
         channels = images.shape[-3] if images.dim() >= 3 else 0
         if self.mean.numel() not in (1, channels):
+            advice = ALPHA_ADVICE if channels in ALPHA_CHANNELS else "give the statistics of these images' Normalize"
             raise ValueError(
-                f"{what}: mean/std have {self.mean.numel()} values but the images have {channels} "
-                "channel(s); give the statistics of these images' Normalize"
+                f"{what}: mean/std have {self.mean.numel()} values but the images have {channels} channel(s); {advice}"
             )
         stats = self.to(images.device)
         return stats.mean.view(-1, 1, 1), stats.std.view(-1, 1, 1)
