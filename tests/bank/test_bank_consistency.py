@@ -5,6 +5,7 @@ streams or labels that do not fit, and what building silently lost or distorted 
 from __future__ import annotations
 
 import logging
+import re
 
 import numpy as np
 import pytest
@@ -179,6 +180,22 @@ def test_a_subfolder_whose_every_image_was_skipped_is_named(tmp_path, small_styl
     assert bank.domain_names == ["he"]
     said = [r.getMessage() for r in caplog.records if "gave no style" in r.getMessage()]
     assert len(said) == 1 and "'scanner_b'" in said[0] and str(bad) in said[0]
+
+
+@pytest.mark.parametrize("chunk_size", [64, 3])
+def test_each_image_of_a_batch_is_named_by_its_own_index(histology_crops, small_stylizer, caplog, chunk_size):
+    """Styles given as one batch: every warning named "style image 0" (the chunk's index, not the image's), so the
+    user was pointed at an image that was fine; a list of the same images named the right ones."""
+    tissue = torch.from_numpy(histology_crops[0][:64, :64]).permute(2, 0, 1)
+    glass = torch.full_like(tissue, 250)
+    batch = torch.stack([tissue, glass, tissue, glass, glass])
+    with caplog.at_level(logging.WARNING, logger="stylizing_vit_aug.bank"):
+        StyleBank.from_images(batch, small_stylizer, encode=False, crops_per_image=2, crop_size=32, tissue_only=True,
+                              domains=list("abcde"), chunk_size=chunk_size)
+    said = " | ".join(r.getMessage() for r in caplog.records)
+    named = {int(n) for n in re.findall(r"style image (\d+): only 0 of", said)}
+    assert named == {1, 3, 4}, said
+    assert "'b' (1 image(s), e.g. style image 1)" in said and "'e' (1 image(s), e.g. style image 4)" in said
 
 
 def test_some_content_domains_the_bank_lacks_are_named_once_each(small_stylizer, caplog):

@@ -103,10 +103,9 @@ def source_items(images: Any, chunk_size: int) -> Sequence[Any]:
 
 
 class BuiltStyles(NamedTuple):
-    """What :func:`model_images` made: the styles at model size, and per source image how many
-    styles it gave (0 for a skipped file or one without tissue), its file (None: an image given
-    in memory) and its name for messages (its path, else ``style image I``); the skipped files
-    with why."""
+    """What :func:`model_images` made: the styles at model size; per source image how many styles it gave (0 for
+    a skipped file or one without tissue) and its name for messages (its path, else ``style image I``); per style
+    its file (None: an image given in memory); the skipped files with why."""
 
     pixels: torch.Tensor
     counts: list[int]
@@ -210,8 +209,11 @@ def model_images(
     names: list[str] = []
     seen = _Seen()
     bar = progress_bar(items, total=total, desc="style images", unit="item", leave=False, disable=(total or 0) < 16)
-    for index, item in enumerate(bar):
-        item, label, source, why = _read(item, index, on_error)
+    first = 0  # the index of the item's first image, which a message names (a batch's items hold several)
+    for item in bar:
+        item, label, source, why = _read(item, first, on_error)
+        each = _each_label(item, label, first)  # a batch's own: "style images 0–63" names none of them
+        first += len(each)
         if why is not None:  # a file left out (on_error="skip"): it gives no style
             _left_out(label, why, skipped, counts, sources, names)
             continue
@@ -221,15 +223,15 @@ def model_images(
             count, _, height, width = values.shape
             if crops_per_image > 1 and min(crop_size or size, height, width) >= max(height, width):
                 seen.whole.append(f"{label} ({width}x{height})")
-            kept = _crops(values, crops_per_image, crop_size or size, size, generator, rule, label)
+            kept = _crops(values, crops_per_image, crop_size or size, size, generator, rule, each)
             pixels = to_uint8(torch.cat(kept)).cpu()
             counts.extend(len(group) for group in kept)
         else:
             pixels, height, width = whole_styles(item, stylizer, label, range_checked=checked)
             counts.extend([1] * (count := len(pixels)))
-        seen.shape(height, width, label, count, size, whole=not crops_per_image)
+        names.extend(each)  # per source image, as counts are (an image without a tissue crop gave no style)
+        seen.shape(height, width, label, count, size, whole=not crops_per_image)  # one shape: the batch's label
         sources.extend([source] * count)
-        names.extend([label] * count)
         parts.append(pixels)
     seen.say(size, crops_per_image, crop_size)
     if len(skipped) > SKIPS_NAMED:
@@ -322,11 +324,12 @@ def _left_out(
     logger.log(logging.WARNING if count <= SKIPS_NAMED else logging.INFO, "skipped a style file: %s%s", why, more)
 
 
-def _read(item: Any, index: int, on_error: str) -> tuple[Any, str, StyleFile | None, str | None]:
-    """An item's image, its label for messages (its path, else its index), its source file, and
-    why a file that cannot be read was left out (``on_error="skip"``; its image is then None)."""
+def _read(item: Any, first: int, on_error: str) -> tuple[Any, str, StyleFile | None, str | None]:
+    """An item's image, its label for messages (its path, else its images' indices from ``first``), its source
+    file, and why a file that cannot be read was left out (``on_error="skip"``; its image is then None)."""
     if not isinstance(item, (str, os.PathLike)):
-        return item, f"style image {index}", None, None
+        count = _batch_count(item)
+        return item, f"style image {first}" if count == 1 else f"style images {first}–{first + count - 1}", None, None
     try:
         # one read: the digest names the bytes decoded; a file outside --value-range fails here, alone
         image, sha256 = read_image_and_sha256(item)
@@ -337,6 +340,17 @@ def _read(item: Any, index: int, on_error: str) -> tuple[Any, str, StyleFile | N
     return image, str(item), source_of(Path(item), sha256), None
 
 
+def _batch_count(item: Any) -> int:
+    """How many images an in-memory item holds: a batch's rows, else one."""
+    return int(item.shape[0]) if isinstance(item, (torch.Tensor, np.ndarray)) and item.ndim == 4 else 1
+
+
+def _each_label(item: Any, label: str, first: int) -> list[str]:
+    """Each image's label: a file's path or a single image's ``label``, each row of a batch its own index."""
+    count = 1 if item is None or isinstance(item, (str, os.PathLike)) else _batch_count(item)
+    return [label] if count == 1 else [f"style image {first + row}" for row in range(count)]
+
+
 def _crops(
     values: torch.Tensor,
     wanted: int,
@@ -344,7 +358,7 @@ def _crops(
     size: int,
     generator: torch.Generator,
     background: str | None,
-    label: str,
+    labels: Sequence[str],
 ) -> list[torch.Tensor]:
     """``wanted`` random square crops of side ``crop_size`` (at most the image's shorter side) of
     each image in ``values``, at model size ``size``; with a ``background`` (a stylizer's rule, for
@@ -354,7 +368,9 @@ def _crops(
     draws = wanted * (TISSUE_CANDIDATES if background else 1)
     per_image = random_crop_resize(values, crop, size, generator, per_image=draws)
     groups = per_image.split(draws)
-    return [tissue_only_crops(group, wanted, label, background) for group in groups] if background else list(groups)
+    if not background:
+        return list(groups)
+    return [tissue_only_crops(group, wanted, label, background) for group, label in zip(groups, labels)]
 
 
 def tissue_only_crops(candidates: torch.Tensor, wanted: int, label: str, background: str) -> torch.Tensor:
