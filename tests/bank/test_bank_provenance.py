@@ -86,6 +86,23 @@ def test_a_bank_saved_before_sources_were_recorded_loads_with_none(tmp_path, sma
         StyleBank.load(tmp_path / "bad.safetensors", small_stylizer)
 
 
+@pytest.mark.parametrize("field, value", [("mean", [2, 2, 2]), ("std", [0.0, 0.2, 0.2]), ("mean", [0.5, 0.5])])
+def test_statistics_no_stylizer_takes_make_the_bank_file_corrupt(tmp_path, small_stylizer, styles, field, value):
+    """A recorded mean of 2 loaded silently (and ``bank info`` showed it), then a front-end given the file failed
+    later in a stylizer's words that named neither the file nor its damage."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    path = StyleBank.from_folder(styles, small_stylizer).save(tmp_path / "bank.safetensors")
+    with safe_open(str(path), framework="pt") as handle:
+        metadata, tensors = dict(handle.metadata()), {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+    save_file(tensors, str(tmp_path / "bad.safetensors"), metadata={**metadata, field: json.dumps(value)})
+    with pytest.raises(BankFileError, match=r"bad\.safetensors is corrupt: its 'mean'/'std' metadata = .*build it"):
+        read_bank_info(tmp_path / "bad.safetensors")
+    with pytest.raises(BankFileError, match="is corrupt"):
+        StyleBank.load(tmp_path / "bad.safetensors", small_stylizer)
+
+
 def test_byte_identical_style_files_both_enter_and_are_named(small_stylizer, styles, caplog):
     shutil.copy(styles / "he" / "img00.png", styles / "ihc" / "copy.png")
     with caplog.at_level(logging.WARNING):

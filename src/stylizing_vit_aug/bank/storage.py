@@ -34,7 +34,7 @@ from ..checkpoints import (
 from ..checkpoints.header import MAX_HEADER_BYTES, parse_json
 from ..checkpoints.recorded import recorded_settings
 from ..image_ops import resize
-from ..images import to_batch, to_uint8
+from ..images import Normalization, to_batch, to_uint8
 from ..local_checkpoint import SETTING_CHOICES
 from ..option_choices import IMAGE_EXTENSIONS
 from ..stylizer import Stylizer
@@ -444,6 +444,11 @@ def _bank_info(path: Path, metadata: Mapping[str, str], tensors: Mapping[str, Te
                 f"bank file {path} is corrupt: its {name!r} metadata is {info[name]!r}, not a list of numbers; "
                 "build it again (`stylizing-vit-aug bank build`)"
             )
+    if info["mean"] is not None and info["std"] is not None:  # what a stylizer would refuse, named now as the file's
+        try:
+            Normalization.checked(info["mean"], info["std"], what="its 'mean'/'std' metadata")
+        except ValueError as error:
+            raise BankFileError(f"bank file {path} is corrupt: {error}; build it again") from None
     if domains is not None and (
         not isinstance(domains, list) or len(domains) != count or not all(isinstance(d, str) for d in domains)
     ):
