@@ -57,6 +57,18 @@ def test_a_resume_that_changes_nothing_warns_nothing_and_records_no_resume(glass
     assert recorded == [{"step": 3, "changed": {"seed": [5, 6]}}]
 
 
+def test_a_finished_run_resumed_with_other_options_is_refused_and_keeps_its_record(glassy, stopped, capsys):
+    """A resume of a finished run trains no step, yet it exported again with the new options in the record: the
+    card named an objective (or recipe) that never trained the weights, exit 0."""
+    assert run_train(parse(str(glassy), "-o", str(stopped), *RUN, "--resume")) == 0  # finished
+    files = {path: path.read_bytes() for path in stopped.rglob("*") if path.is_file()}
+    assert run_train(parse(str(glassy), "-o", str(stopped), *RUN, "--resume", "--seed", "6")) == 2
+    said = capsys.readouterr().err
+    assert "finished at step" in said and "--seed changed would only rewrite its record" in said
+    assert {path: path.read_bytes() for path in stopped.rglob("*") if path.is_file()} == files
+    assert run_train(parse(str(glassy), "-o", str(stopped), *RUN, "--resume")) == 0  # its own options: exported again
+
+
 # options that change which crops, samples, pairs or losses a resumed run computes
 DECIDES_THE_TRAJECTORY = {"skip_blank", "domains", "pairing", "scale", "samples_per_epoch", "seed", "objective"}
 

@@ -73,8 +73,22 @@ def check_schedule(
     that lengthens it; None for a run never extended. A resume that goes on with another split
     of the epochs is warned (:func:`say_split_change`)."""
     extension = _checked_extension(state, config, total_steps, output, use)
+    _refuse_a_new_record_of_no_training(state, total_steps)
     say_split_change(state["trainer"], use)
     return extension
+
+
+def _refuse_a_new_record_of_no_training(state: dict, total_steps: int) -> None:
+    """A resume of a finished run trains no step: options it changed would only rewrite the export's record, which
+    would then name an objective (or recipe) that never trained the weights."""
+    step, changed = int(state["trainer"]["step"]), state.get("changed")
+    if changed and step >= total_steps:
+        names = ", ".join(f"--{name.replace('_', '-')}" for name in changed)
+        raise ValueError(
+            f"--resume: the run in {state['path']} finished at step {step}, so a resume trains no step, and {names} "
+            "changed would only rewrite its record: resume it with its own options to export it again, or fine-tune "
+            "its weights with them in a new run (--init RUN/final -o <new folder>)"
+        )
 
 
 def _checked_extension(

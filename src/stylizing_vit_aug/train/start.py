@@ -107,6 +107,7 @@ def read_resume(config: TrainConfig, output: Path) -> dict | None:
     state["resumes"] = list(state["trainer"].get("resumes") or [])
     if changed:
         state["resumes"].append({"step": int(state["trainer"]["step"]), "changed": changed})
+    state["changed"] = changed  # this resume's: refused where it would train no step (check_schedule)
     state["path"] = path
     return state
 
