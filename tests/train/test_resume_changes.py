@@ -69,6 +69,16 @@ def test_a_finished_run_resumed_with_other_options_is_refused_and_keeps_its_reco
     assert run_train(parse(str(glassy), "-o", str(stopped), *RUN, "--resume")) == 0  # its own options: exported again
 
 
+def test_resuming_a_runs_export_says_which_folder_to_resume(glassy, stopped, tmp_path, capsys):
+    """``--resume RUN/final`` looked for RUN/final/last.safetensors and said only that it does not exist."""
+    assert run_train(parse(str(glassy), "-o", str(stopped), *RUN, "--resume")) == 0
+    new = tmp_path / "new"
+    assert run_train(parse(str(glassy), "-o", str(new), *RUN, "--resume", str(stopped / "final"))) == 2
+    said = capsys.readouterr().err
+    assert f"the run folder it was exported from ({stopped})" in said and f"--init {stopped / 'final'}" in said
+    assert not new.exists()
+
+
 # options that change which crops, samples, pairs or losses a resumed run computes
 DECIDES_THE_TRAJECTORY = {"skip_blank", "domains", "pairing", "scale", "samples_per_epoch", "seed", "objective"}
 

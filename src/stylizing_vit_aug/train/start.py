@@ -19,7 +19,8 @@ from typing import Any
 
 import torch
 
-from ..checkpoints import check_values, load_weights, same_float32
+from ..checkpoints import WEIGHTS_NAME, check_values, load_weights, same_float32
+from ..local_checkpoint import RUN_EXPORT
 from ..model import PRESETS, ModelConfig, StylizingViT, count_parameters
 from ..option_choices import CHECKPOINT_FOLDER, DEFAULT_BACKGROUND
 from ..option_choices import LAST_CHECKPOINT as LAST_CHECKPOINT  # re-exported: the command line reads it torch-free
@@ -83,6 +84,12 @@ def read_resume(config: TrainConfig, output: Path) -> dict | None:
                 f"--resume: no checkpoint at {path}; start without --resume, or pass a checkpoint path"
             )
     elif path.is_dir():
+        if (path / WEIGHTS_NAME).is_file() and not (path / LAST_CHECKPOINT).is_file():  # a run's final/, not a run
+            run = f" ({path.parent})" if path.name == RUN_EXPORT else ""
+            raise TrainingCheckpointError(
+                f"--resume {config.resume}: an exported checkpoint ({WEIGHTS_NAME}), not a run to go on with: resume "
+                f"the run folder it was exported from{run}, or fine-tune it with --init {config.resume}"
+            )
         path = last_checkpoint(path) if (path / CHECKPOINT_FOLDER).is_dir() else path / LAST_CHECKPOINT
     state = read_training_checkpoint(path)
     try:
