@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import stat
 from collections.abc import Mapping, Sequence
@@ -145,10 +146,42 @@ def _saved_state(model: StylizingViT, dtype: torch.dtype) -> dict[str, torch.Ten
     return state
 
 
+def _non_finite(value: Any, where: str) -> tuple[str, float] | None:
+    """The first NaN or Inf in ``value`` (tensors and numpy numbers as :func:`jsonable` stores them): where
+    it is, as a Python subscript of ``where``, and the number; None where every number is finite."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (where, value)
+    if isinstance(value, Mapping):
+        items: Any = ((f"{where}[{key!r}]", item) for key, item in value.items())
+    elif isinstance(value, (list, tuple)):
+        items = ((f"{where}[{index}]", item) for index, item in enumerate(value))
+    elif hasattr(value, "tolist"):
+        return _non_finite(value.tolist(), where)
+    else:
+        return None
+    return next((found for path, item in items if (found := _non_finite(item, path))), None)
+
+
+def _refuse_non_finite(config: Mapping[str, Any]) -> None:
+    """Refuse a NaN or Inf anywhere in config.json (a ``training=`` or ``metrics=`` record's, mostly): JSON has
+    none, and Python's ``NaN``/``Infinity`` made a file that strict readers (the Hugging Face Hub's, JavaScript's
+    ``JSON.parse``) refuse. Named as the caller gave it (``training['loss']``, not under ``provenance``)."""
+    parts = {**{key: value for key, value in config.items() if key != "provenance"}, **config.get("provenance", {})}
+    for name, part in parts.items():
+        if found := _non_finite(part, name):
+            where, number = found
+            raise ValueError(
+                f"cannot store {number} (at {where}) in config.json: JSON has no NaN or Infinity, and strict readers "
+                f"(the Hugging Face Hub's, JavaScript's JSON.parse) refuse a file holding one; store None or a "
+                f"string such as {str(number)!r} there instead"
+            )
+
+
 def _config_to_write(config: Mapping[str, Any], directory: str | os.PathLike) -> str:
     """config.json's text, refused where a load would refuse it (over :data:`MAX_CONFIG_BYTES`: a large
-    ``training=`` record was saved, and the checkpoint never loaded)."""
-    text = json.dumps(config, indent=2, default=jsonable) + "\n"
+    ``training=`` record was saved, and the checkpoint never loaded) or a strict JSON reader would (NaN, Inf)."""
+    _refuse_non_finite(config)
+    text = json.dumps(config, indent=2, default=jsonable, allow_nan=False) + "\n"
     if (size := len(text.encode("utf-8"))) > MAX_CONFIG_BYTES:
         raise ValueError(
             f"cannot save a checkpoint to {directory}: its config.json would be {size:,} bytes, over the "

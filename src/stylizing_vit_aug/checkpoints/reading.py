@@ -69,7 +69,8 @@ def record_metadata(
     """The metadata entry that makes a weights file describe itself (see :data:`RECORD_KEY`);
     ``settings``: the saving Stylizer's (mode, background, colour_match), where there is one."""
     record = {"architecture": config.to_dict(), "mean": mean, "std": std}
-    return {RECORD_KEY: json.dumps({**record, **({STYLIZER_SETTINGS: dict(settings)} if settings else {})})}
+    settings_record = {STYLIZER_SETTINGS: dict(settings)} if settings else {}
+    return {RECORD_KEY: json.dumps({**record, **settings_record}, allow_nan=False)}  # strict JSON, as config.json
 
 
 def file_record(path: Path, header: SafetensorsHeader | None = None) -> FileRecord:

@@ -12,23 +12,30 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import os
 from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from .._files import within
-from ..option_choices import BACKGROUNDS, PRECISIONS, PRESET_NAMES, whole_number
+from ..option_choices import BACKGROUNDS, PRECISIONS, PRESET_NAMES, real_number, whole_number
 from ..option_choices import PERCEPTUAL_LEVELS as LEVELS
-from ..seeds import seed_problem
+from ..seeds import SEED_TEXT, seed_problem
 from .objective_table import OBJECTIVES
 from .term_weights import FLOAT32_MAX, LossWeights, StainWeights
 
 __all__ = ["ARCHITECTURE_ARGS", "FINE_TUNING", "OBJECTIVES", "SCRATCH", "TrainConfig", "default_workers"]
 
 ARCHITECTURE_ARGS = ("img_size", "patch_size", "in_chans", "embed_dim", "depth", "num_heads")
-# the counts the command line takes as positive integers, checked alike in a TrainConfig made in Python (None: left out)
+# the counts the command line takes as positive integers, checked alike in a TrainConfig made in Python (None: left
+# out, where the default is None)
 COUNTS = ("epochs", "max_steps", "batch_size", "accumulate", "samples_per_epoch", "stop_after", "val_samples")
+# the whole numbers it takes from 0, and the optimizer's numbers (0 to FLOAT32_MAX), checked alike
+FROM_ZERO = ("workers", "warmup_steps", "save_every", "validate_every")
+RATES = ("lr", "weight_decay", "grad_clip")
+# the on/off settings: a string such as "no" is truthy, and would turn them on
+SWITCHES = ("skip_blank", "cache_images", "extend", "export", "private", "progress")
 
 
 # The schedule a run gets where --lr and --warmup-steps are left out. From scratch: the paper's
@@ -191,40 +198,32 @@ class TrainConfig:
     progress: bool = field(default=True, metadata=_about("no progress bar"))
 
     def validate(self) -> None:
+        """Refuse what the command line refuses, in its words: a TrainConfig made in Python (``Trainer``)
+        is checked the same way, before any folder is made or image read."""
         if self.objective not in OBJECTIVES:
             raise ValueError(f"--objective must be one of {tuple(OBJECTIVES)}, got {self.objective!r}")
-        if self.workers < 0:
-            raise ValueError(f"--workers must be >= 0, got {self.workers}")
-        if (self.warmup_steps or 0) < 0 or self.save_every < 0 or self.validate_every < 0:
-            raise ValueError("--warmup-steps, --save-every and --validate-every must be >= 0")
         if self.precision not in PRECISIONS:
             raise ValueError(f"--precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.background is not None and self.background not in BACKGROUNDS:
             raise ValueError(f"--background must be one of {BACKGROUNDS}, got {self.background!r}")
-        for name in COUNTS:
-            if (value := getattr(self, name)) is not None and whole_number(value, 1) is None:
-                raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
-        for name in ("lr", "weight_decay", "grad_clip"):
-            value = getattr(self, name)
-            if value is None:  # --lr left out: scheduled() decides it
-                continue
-            if not (math.isfinite(value) and 0 <= value <= FLOAT32_MAX):  # the optimizer computes in float32
-                raise ValueError(f"--{name.replace('_', '-')} must be a number from 0 to {FLOAT32_MAX:.3g} (the "
-                                 f"float32 range the optimizer computes in), got {value}")
+        for name in SWITCHES:
+            if not isinstance(value := getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {value!r}")
+        for name, kind in (("loss_weights", LossWeights), ("stain_weights", StainWeights)):
+            if not isinstance(value := getattr(self, name), kind):
+                raise ValueError(f"{name} must be a {kind.__name__}, e.g. {kind.__name__}.parse("
+                                 f"{kind().as_text()!r}), got {value!r}")
+        self._check_numbers()
         if self.extend and not self.resume:
             raise ValueError(
                 "--extend lengthens a run that has a checkpoint: pass it with --resume (and the new --max-steps or "
                 "--epochs)"
             )
-        if not all(0 <= b < 1 for b in self.betas):
-            raise ValueError(f"--betas must lie in [0, 1), got {list(self.betas)}")
-        if self.lr is not None and self.lr * max(1 / (1 - self.betas[0]), self.weight_decay) > FLOAT32_MAX:
-            raise ValueError(
-                f"--lr {self.lr:g} is too large for AdamW, which computes --lr / (1 - beta1) and --lr x --weight-decay "
-                f"in float32 (at most {FLOAT32_MAX:.3g}): lower it"
-            )
         self._check_folders()
         self._check_perceptual()
+        if not isinstance(self.architecture, dict):  # its values: the model's own checks, naming each
+            raise ValueError(f"architecture must be a dict of the preset's fields to change (e.g. {{'depth': 6}}; "
+                             f"{{}} for none), got {self.architecture!r}")
         if self.architecture and self.init not in PRESET_NAMES:
             raise ValueError(
                 f"architecture overrides ({', '.join('--' + k.replace('_', '-') for k in self.architecture)}) "
@@ -233,12 +232,59 @@ class TrainConfig:
             )
         if (self.mean is None) != (self.std is None):
             raise ValueError("give --mean and --std together")
-        if problem := seed_problem(self.seed):
-            raise ValueError(f"--seed {problem}")
         unused = OTHER_OBJECTIVES_WEIGHTS.get(self.objective)
         if unused and getattr(self, unused) != type(getattr(self, unused))():
             raise ValueError(f"--{unused.replace('_', '-')} weighs the other objective's terms and would be ignored "
                              f"with --objective {self.objective}: drop it, or pick the objective it is for")
+
+    def _check_numbers(self) -> None:
+        """Each count, rate, factor and seed is a number of its kind and range, named with its option: a
+        string, a bool, None (where the setting is not optional), NaN or Inf met later was a raw TypeError
+        or IndexError inside the trainer, or trained on a value the command line refuses."""
+        for name in (*COUNTS, *FROM_ZERO):
+            value, least = getattr(self, name), int(name in COUNTS)
+            if (value is not None or not _optional(name)) and whole_number(value, least) is None:
+                kind = "a positive integer" if least else "a whole number from 0"
+                raise ValueError(f"{_flag(name)} must be {kind}, got {value!r}")
+        for name in RATES:
+            value = getattr(self, name)
+            if (value is not None or not _optional(name)) and real_number(value, 0, FLOAT32_MAX) is None:
+                raise ValueError(f"{_flag(name)} must be a number from 0 to {FLOAT32_MAX:.3g} (the float32 range "
+                                 f"the optimizer computes in), got {value!r}")
+        for name, what in (("scale", "the factor images are resized by"), ("perceptual_width", "a channel factor")):
+            if not real_number(value := getattr(self, name), 0):  # None, or 0
+                raise ValueError(f"{_flag(name)} must be a finite number > 0 ({what}), got {value!r}")
+        self._check_betas()
+        self._check_perceptual_scales()
+        if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral):  # its range: seed_problem
+            raise ValueError(f"--seed must be a whole number {SEED_TEXT}, got {self.seed!r}")
+        if problem := seed_problem(self.seed):
+            raise ValueError(f"--seed {problem}")
+
+    def _check_betas(self) -> None:
+        """AdamW's two betas, then an ``lr`` its first step keeps in float32 (a list of one failed at the
+        trainer's start with an IndexError, a number with "not iterable")."""
+        betas = self.betas
+        pair = isinstance(betas, (list, tuple)) and len(betas) == 2
+        if not (pair and all(real_number(b, 0) is not None and b < 1 for b in betas)):
+            raise ValueError(f"--betas must be two numbers in [0, 1) (AdamW's beta1 and beta2, e.g. (0.9, 0.999)), "
+                             f"got {betas!r}")
+        if self.lr is not None and self.lr * max(1 / (1 - betas[0]), self.weight_decay) > FLOAT32_MAX:
+            raise ValueError(
+                f"--lr {self.lr:g} is too large for AdamW, which computes --lr / (1 - beta1) and --lr x --weight-decay "
+                f"in float32 (at most {FLOAT32_MAX:.3g}): lower it"
+            )
+
+    def _check_perceptual_scales(self) -> None:
+        """'auto', None (the command line's 'none') or a positive float32 number per level, as the
+        perceptual network takes them (refused here before the run folder is made)."""
+        scales = self.perceptual_scales
+        if scales is None or (isinstance(scales, str) and scales == "auto"):
+            return
+        if not (isinstance(scales, (list, tuple)) and len(scales) == len(LEVELS)
+                and all(real_number(s, 0, FLOAT32_MAX) for s in scales)):  # None, or 0
+            raise ValueError(f"--perceptual-scales takes 'auto', 'none' (None in Python) or {len(LEVELS)} positive "
+                             f"numbers, one per level ({', '.join(LEVELS)}), got {scales!r}")
 
     def _check_perceptual(self) -> None:
         """The perceptual network's source and weights file, in the options' words (the network's own
@@ -280,8 +326,30 @@ class TrainConfig:
         return dataclasses.replace(self, **chosen) if chosen else self
 
     def to_json(self) -> dict:
-        out = dataclasses.asdict(self)
+        """The settings as JSON's types: numpy numbers, which the checks take, as Python's (``json.dumps``
+        refused them when the run record and checkpoints were written)."""
+        out = _plain(dataclasses.asdict(self))
         out["loss_weights"] = self.loss_weights.as_dict()
         out["stain_weights"] = self.stain_weights.as_dict()
-        out["betas"] = list(self.betas)
         return out
+
+
+def _flag(name: str) -> str:
+    """The command-line option of the field ``name``."""
+    return "--" + name.replace("_", "-")
+
+
+def _optional(name: str) -> bool:
+    """Whether the field ``name`` may be None (left out: its default is None)."""
+    return TrainConfig.__dataclass_fields__[name].default is None
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with numpy numbers and arrays (anything with ``tolist``) as Python's, in dicts, lists and tuples."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value

@@ -5,6 +5,7 @@ it (:meth:`~.trainer.Trainer.export`), the other ranks wait for it."""
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from .training_state import explained_write_failure
 if TYPE_CHECKING:
     from .trainer import Trainer
 
-__all__ = ["export_run", "push_later"]
+__all__ = ["export_run", "push_later", "recorded_metrics"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,18 @@ def _data_record(trainer: Trainer) -> dict[str, Any]:
     if recorded := recorded_segments(segments, trainer.step, trained=True):
         return {"data_segments": recorded}
     return {key: value for key, value in segments[-1].items() if key != "from_step"}  # one data, every step
+
+
+def recorded_metrics(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The last validation's figures as the export records them: one that is NaN or Inf (a figure with no finite
+    value over the crops, :func:`~.validation_figures.figures`) as None, said in the log; config.json is strict
+    JSON, which has no NaN, and ``save_pretrained`` refuses one rather than end a finished run without its export."""
+    if not metrics:
+        return metrics
+    unmeasured = [name for name, value in metrics.items() if isinstance(value, float) and not math.isfinite(value)]
+    if unmeasured:
+        logger.warning("the export records %s as None: not finite at the last validation", ", ".join(unmeasured))
+    return {name: None if name in unmeasured else value for name, value in metrics.items()}
 
 
 def export_run(trainer: Trainer) -> str:
@@ -63,7 +76,7 @@ def export_run(trainer: Trainer) -> str:
         HUB_REPO: trainer.config.push_to_hub,  # the card's Hub form: this repo, or a placeholder (hf upload)
     }
     trainer.model.eval()
-    kwargs = dict(base_model=trainer.base_model, training=training, metrics=trainer.last_metrics)
+    kwargs = dict(base_model=trainer.base_model, training=training, metrics=recorded_metrics(trainer.last_metrics))
     with explained_write_failure(trainer.output / RUN_EXPORT, trainer.step, trainer.saved_step):
         path = save_pretrained(trainer.stylizer, trainer.output / RUN_EXPORT, **kwargs)
     if trainer.config.push_to_hub:

@@ -559,7 +559,7 @@ class Trainer:
     def _write_run_record(self) -> None:
         """``train_config.json`` (rank 0)."""
         self.output.mkdir(parents=True, exist_ok=True)
-        config_text = json.dumps(self.run_record(), indent=2) + "\n"
+        config_text = json.dumps(self.run_record(), indent=2, allow_nan=False) + "\n"  # strict JSON: validate() checked
         with explained_write_failure(self.output / "train_config.json", self.step, self.saved_step):
             write_atomically(self.output / "train_config.json",
                              lambda temporary: temporary.write_text(config_text, encoding="utf-8"))
