@@ -99,8 +99,9 @@ def test_the_validation_glass_warning_reads_background_as_the_background_option_
 
 
 @pytest.mark.parametrize(("level", "background", "said"), [
-    (0, "keep", "one flat colour throughout"),  # a black image is no glass
-    (255, "dark", "one flat colour throughout"),  # a white one is no dark background
+    (0, "keep", "nearly one flat colour throughout"),  # a black image is no glass
+    (255, "dark", "nearly one flat colour throughout"),  # a white one is no dark background
+    ("noise", "keep", "nearly one flat colour throughout"),  # dark noise (12-bit data read as 16-bit): not one colour
     (255, "keep", "glass or transparent throughout"),
     (0, "dark", "dark background throughout"),
 ])
@@ -111,7 +112,8 @@ def test_an_image_without_tissue_is_said_to_be_what_it_is(tmp_path, caplog, leve
     for i in range(2):
         write_image(data / "a" / f"{i}.png", size=(48, 48), seed=i)
     flat = data / "a" / "flat.png"
-    Image.fromarray(np.full((48, 48, 3), level, np.uint8)).save(flat)
+    pixels = np.random.default_rng(0).integers(0, 9, (48, 48, 3)) if level == "noise" else np.full((48, 48, 3), level)
+    Image.fromarray(pixels.astype(np.uint8)).save(flat)
     with caplog.at_level(logging.WARNING, logger="stylizing_vit_aug.train"):
         trainer(tmp_path, data, "--background", background).fit()
     named = [r.getMessage() for r in caplog.records if "holds no tissue" in r.getMessage()]

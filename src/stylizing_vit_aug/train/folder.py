@@ -71,7 +71,7 @@ def training_pixels(path: Path, channels: int) -> torch.Tensor:
 # than 70% of the pixels brighter than 0.85 (glass, and transparency, read as white glass).
 BLANK = {"min_std": 0.04, "max_background": 0.7, "background_level": 0.85}
 # What a blank crop shows, by background rule (the warnings' words)
-EMPTY_BACKGROUND = {"keep": "glass or transparent", "dark": "dark background", "style": "one flat colour"}
+EMPTY_BACKGROUND = {"keep": "glass or transparent", "dark": "dark background", "style": "nearly one flat colour"}
 # An image blank by BLANK's test over its whole area and at least this share glass holds no tissue
 WHOLLY_GLASS = 0.99
 
