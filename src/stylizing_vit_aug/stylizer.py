@@ -41,6 +41,7 @@ from typing import Any
 
 import torch
 
+from ._model_channels import check_model
 from .checkpoints import write_checkpoint
 from .colour import check_colour_source, check_colour_step, colour_profile, colour_step, pooled_profile
 from .devices import default_dtype, to_device_nowait, usable_device
@@ -85,7 +86,7 @@ class Stylizer(StylizerOptions):
     """A Stylizing ViT ready to stylise images of any kind.
 
     Args:
-        model: the network (weights in the checkpoint's normalised space). It is moved to
+        model: the network, of 1 or 3 channels (weights in the checkpoint's normalised space). It is moved to
             ``device`` and otherwise left as it was: its training mode and ``requires_grad`` stay
             yours (every network call runs without autograd, and the network has no dropout or
             batch norm, so neither changes a pixel). A refused argument leaves it untouched.
@@ -139,8 +140,7 @@ class Stylizer(StylizerOptions):
         source: str | None = None,
         revision: str | None = None,
     ) -> None:
-        if not isinstance(model, StylizingViT):
-            raise TypeError(f"model must be a StylizingViT, got {type(model).__name__}")
+        check_model(model)  # a StylizingViT of 1 or 3 channels (another count failed at the first call)
         # every argument is checked before the model is touched: a refused Stylizer leaves it as it was
         self.mode, self.background, self.colour_match = mode, background, colour_match  # each checked as it is set
         self.chunk_size = chunk_size

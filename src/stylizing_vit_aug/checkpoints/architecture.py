@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from .._model_channels import channels_problem
 from ..model import ModelConfig
 from .errors import CorruptCheckpoint, StateDictMismatch
 
@@ -83,8 +84,9 @@ def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
 
 
 def check_architecture(config: ModelConfig, origin: str) -> ModelConfig:
-    """``config`` when it is finite, within :data:`FIELD_LIMITS` and at most
-    :data:`MAX_PARAMETERS` parameters; else :class:`CorruptCheckpoint` naming ``origin``."""
+    """``config`` when it is finite, within :data:`FIELD_LIMITS`, at most :data:`MAX_PARAMETERS`
+    parameters and of a channel count a Stylizer runs (1 or 3: another loaded, then failed at the
+    first call in words about the images); else :class:`CorruptCheckpoint` naming ``origin``."""
     for name in INT_FIELDS:
         value = getattr(config, name)
         if value > FIELD_LIMITS[name]:
@@ -104,6 +106,11 @@ def check_architecture(config: ModelConfig, origin: str) -> ModelConfig:
             f"{origin}: the architecture {config} would have {count:,} parameters, above the limit "
             f"of {MAX_PARAMETERS:,} (the large preset has about 0.3 billion); it is refused before "
             "any memory is allocated. The file is corrupt or not a Stylizing ViT checkpoint"
+        )
+    if problem := channels_problem(config.in_chans):
+        raise CorruptCheckpoint(
+            f"{origin}: {problem}, so no Stylizer can run these weights. This library saves no other channel count: "
+            "the file was edited or comes from another tool; use a 1- or 3-channel checkpoint"
         )
     return config
 

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from .._folder_swap import write_directory_atomically
+from .._model_channels import channels_problem
 from ..images import Normalization
 from ..model import StylizingViT, count_parameters
 from .architecture import listing
@@ -177,6 +178,19 @@ def _refuse_non_finite(config: Mapping[str, Any]) -> None:
             )
 
 
+def _saved_stats(
+    model: StylizingViT, mean: Sequence[float] | torch.Tensor, std: Sequence[float] | torch.Tensor,
+    directory: str | os.PathLike,
+) -> tuple[list[float], list[float]]:
+    """The statistics a checkpoint of ``model`` records, checked, as float32 lists. A model no Stylizer runs
+    is refused here, before any write, as a load would refuse its checkpoint: ours always load back."""
+    if problem := channels_problem(model.config.in_chans):
+        raise ValueError(f"cannot save a checkpoint of this model to {directory}: {problem}, so load_stylizer "
+                         "refuses such a checkpoint. Save a model built with in_chans=1 or in_chans=3")
+    stats = Normalization.checked(mean, std, model.config.in_chans, "save_pretrained mean/std")
+    return float32_list(stats.mean), float32_list(stats.std)
+
+
 def _config_to_write(config: Mapping[str, Any], directory: str | os.PathLike) -> str:
     """config.json's text, refused where a load would refuse it (over :data:`MAX_CONFIG_BYTES`: a large
     ``training=`` record was saved, and the checkpoint never loaded) or a strict JSON reader would (NaN, Inf)."""
@@ -219,8 +233,7 @@ def write_checkpoint(
 
     from .. import __version__
 
-    stats = Normalization.checked(mean, std, model.config.in_chans, "save_pretrained mean/std")
-    mean_list, std_list = float32_list(stats.mean), float32_list(stats.std)
+    mean_list, std_list = _saved_stats(model, mean, std, directory)
     dtype = SAVED_DTYPES[1] if half else SAVED_DTYPES[0]
     state = _saved_state(model, getattr(torch, dtype))
     config = {
