@@ -127,6 +127,47 @@ def test_a_config_json_recording_one_statistic_loads_with_the_other_passed(tmp_p
     assert loaded.source_settings[lacking] is None  # not recorded by the source: what was passed is carried
 
 
+def _record_of(directory: Path, channels: int, mean: list, std: list) -> None:
+    """The folder's weights file again, its own record holding ``mean``/``std`` (config.json left as it is)."""
+    from stylizing_vit_aug.checkpoints import record_metadata
+
+    model = make_small_model(4, in_chans=channels)
+    save_file(state_of(model), str(directory / "model.safetensors"), metadata=record_metadata(model.config, mean, std))
+
+
+@pytest.mark.parametrize(
+    ("config_json", "record"),
+    [(([0.5], [0.25]), ([0.5] * 3, [0.25] * 3)), (([0.5] * 3, [0.25] * 3), ([0.5], [0.25])),
+     (([0.5], [0.25, 0.25, 0.25]), ([0.5, 0.5, 0.5], [0.25]))],
+    ids=["config one value", "record one value", "mixed"],
+)
+def test_one_value_agrees_with_a_record_of_it_for_every_channel(tmp_path, caplog, config_json, record):
+    """One value is every channel's, as the Stylizer uses it (docs: compared as the float32 values the Stylizer
+    uses): it was refused against three as statistics that differ, though it loaded without the record."""
+    directory = hub.save_pretrained(make_small_model(4), tmp_path / "ckpt", mean=[0.5] * 3, std=[0.25] * 3)
+    _record_of(directory, 3, *record)
+    rewrite_config(directory, lambda c: c.update(mean=config_json[0], std=config_json[1]))
+    loaded = sva.load_stylizer(directory, device="cpu")
+    assert loaded.mean.tolist() == [0.5] * 3 and loaded.std.tolist() == [0.25] * 3
+    with caplog.at_level("WARNING"):  # passing them as one value replaces nothing either
+        sva.load_stylizer(directory / "model.safetensors", device="cpu", mean=[0.5], std=[0.25])
+    assert "replace the statistics" not in caplog.text
+
+
+def test_one_value_still_differs_from_another_or_from_more_than_the_model_has(tmp_path):
+    directory = hub.save_pretrained(make_small_model(4), tmp_path / "rgb", mean=[0.5] * 3, std=[0.25] * 3)
+    rewrite_config(directory, lambda c: c.update(mean=[0.4], std=[0.25]))
+    with pytest.raises(CorruptCheckpoint) as info:
+        sva.load_stylizer(directory, device="cpu")
+    message = str(info.value)
+    assert "records the statistics mean=[0.5, 0.5, 0.5]" in message and "mean=[0.4]" in message
+    assert "which was edited or belongs to other weights, says" in message
+    gray = hub.save_pretrained(make_small_model(4, in_chans=1), tmp_path / "gray", mean=[0.5], std=[0.25])
+    _record_of(gray, 1, [0.5] * 3, [0.25] * 3)  # three values are no 1-channel model's: not one broadcast
+    with pytest.raises(CorruptCheckpoint, match="records the statistics mean=.0.5, 0.5, 0.5.*says mean=.0.5."):
+        sva.load_stylizer(gray, device="cpu")
+
+
 # -- 3: one copy of the model per file ----------------------------------------------------------------
 @pytest.mark.parametrize(("first", "second"), [("module.", "model."), ("", "model."), ("model.", "model._orig_mod.")])
 def test_a_file_with_two_copies_of_the_model_is_refused_naming_the_prefixes(tmp_path, first, second):

@@ -396,16 +396,21 @@ def model_from_state_dict(
     return load_weights(StylizingViT.empty(config), state_dict, origin)
 
 
-def same_stats(first: tuple[Any, Any], second: tuple[Any, Any]) -> bool:
+def same_stats(first: tuple[Any, Any], second: tuple[Any, Any], channels: int | None = None) -> bool:
     """Whether two (mean, std) pairs are the same float32 statistics (see :func:`same_float32`)."""
-    return same_float32(first[0], second[0]) and same_float32(first[1], second[1])
+    return same_float32(first[0], second[0], channels) and same_float32(first[1], second[1], channels)
 
 
-def same_float32(first: Any, second: Any) -> bool:
+def same_float32(first: Any, second: Any, channels: int | None = None) -> bool:
     """Whether two statistics are the same float32 values (as the Stylizer uses them): how a
-    record, a config.json or a command line is compared with another."""
+    record, a config.json or a command line is compared with another. ``channels``: the model's
+    channel count, to which the Stylizer expands a single value, so ``[0.5]`` is ``[0.5, 0.5, 0.5]``
+    for a 3-channel model (and neither is the other's where it is not known)."""
     try:
-        return torch.equal(torch.as_tensor(first, dtype=torch.float32), torch.as_tensor(second, dtype=torch.float32))
+        values = [torch.as_tensor(v, dtype=torch.float32).flatten() for v in (first, second)]
+        if channels is not None:
+            values = [v.expand(channels) if v.numel() == 1 else v for v in values]
+        return torch.equal(*values)
     except (TypeError, ValueError, RuntimeError):  # not numbers, or ragged
         return False
 
@@ -423,9 +428,11 @@ def _agreed_architecture(
             f"{origin} records the architecture {record.architecture}, but {config} was given for it (by {beside}): "
             "save the checkpoint again"
         )
-    if stats is not None and record.mean is not None and not same_stats(stats, (record.mean, record.std)):
+    known = config if config is not None else record.architecture
+    channels = known.in_chans if known is not None else None  # a single value is every channel's, as a Stylizer's
+    if stats is not None and record.mean is not None and not same_stats(stats, (record.mean, record.std), channels):
         raise CorruptCheckpoint(
-            f"{origin} records the statistics mean={record.mean}, std={record.std}, but {beside} says "
+            f"{origin} records the statistics mean={record.mean}, std={record.std}, but {beside}, says "
             f"mean={stats[0]}, std={stats[1]}: save the checkpoint again, or pass mean= and std= to choose"
         )
     return config if config is not None else record.architecture

@@ -73,9 +73,9 @@ def resolved_stats(
     records, checked here so a bad value names ``what``; none at all is :class:`MissingStatistics`."""
     recorded = mean is None or std is None
     given = None if recorded else _floats(mean, std)
-    # compared in float32, as the Stylizer holds them: a difference below its precision is none
+    # compared in float32, as the Stylizer holds them (one value is every channel's): a difference below that is none
     nothing_to_compare = given is None or known is None or known.mean is None
-    if not (nothing_to_compare or same_stats(given, (known.mean, known.std))):
+    if not (nothing_to_compare or same_stats(given, (known.mean, known.std), in_chans)):
         logger.warning(
             "mean=%s, std=%s replace the statistics %s records (mean=%s, std=%s)", *given, what, known.mean, known.std
         )
