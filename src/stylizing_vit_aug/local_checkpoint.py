@@ -24,6 +24,7 @@ from .checkpoints import (
     STYLIZER_SETTINGS,
     WEIGHTS_NAME,
     CheckpointError,
+    FileRecord,
     MissingStatistics,
     SafetensorsHeader,
     check_saved_dtype,
@@ -35,7 +36,7 @@ from .checkpoints import (
 )
 from .checkpoints.bundled import is_bundled
 from .checkpoints.recorded import recorded_settings, resolved_stats
-from .model import StylizingViT
+from .model import ModelConfig, StylizingViT
 from .option_choices import CHECKPOINT_FOLDER
 from .registry import DatasetStats
 from .stylizer import BACKGROUNDS, MODES
@@ -142,12 +143,14 @@ def load_directory(
         return load_weights_file(weights, mean, std, f"{directory} (no config.json of ours)", num_heads)._replace(
             source=str(directory)
         )
-    architecture, settings, own, (used_mean, used_std), header = _config_record(config, config_path, weights, mean, std)
-    agree = own if mean is None or std is None else None  # passed ones need no agreement with the weights' record
-    model = load_model_file(weights, architecture, stats=agree, header=header, num_heads=num_heads)
-    if STYLIZER_SETTINGS not in config and header is not None and RECORD_KEY not in header.metadata:
+    found = _config_record(config, config_path, weights, mean, std)
+    agree = found.own if mean is None or std is None else None  # passed ones need no agreement with the weights' record
+    model = load_model_file(
+        weights, found.architecture, stats=agree, header=found.header, record=found.record, num_heads=num_heads
+    )
+    if STYLIZER_SETTINGS not in config and found.header is not None and RECORD_KEY not in found.header.metadata:
         _say_saved_by_0_1_0(directory)
-    return LoadedCheckpoint(model, used_mean, used_std, str(directory), settings=settings, recorded_stats=own)
+    return LoadedCheckpoint(model, *found.stats, str(directory), settings=found.settings, recorded_stats=found.own)
 
 
 def _say_saved_by_0_1_0(directory: Path) -> None:
@@ -178,27 +181,40 @@ def both_stats(
     return None if mean is None or std is None else (mean, std)
 
 
+class ConfigRecord(NamedTuple):
+    """What a folder's config.json records, checked (:func:`_config_record`), with its weights' header and record."""
+
+    architecture: ModelConfig
+    settings: dict[str, Any]  # the Stylizer settings config.json records
+    own: tuple[Any, Any] | None  # the (mean, std) it records; None unless both: the source's own
+    stats: tuple[Sequence[float], Sequence[float]]  # the statistics to use
+    header: SafetensorsHeader | None  # the weights' (None where they are not here)
+    record: FileRecord | None  # the weights file's own record, its settings checked
+
+
 def _config_record(
     config: Mapping[str, Any],
     config_path: Path,
     weights: Path | None,
     mean: Sequence[float] | None,
     std: Sequence[float] | None,
-) -> tuple[Any, dict[str, Any], tuple | None, tuple[Sequence[float], Sequence[float]], SafetensorsHeader | None]:
+) -> ConfigRecord:
     """What our config.json records, checked as the loader needs it (the architecture, the
     settings, the statistics: none at all is :class:`~.checkpoints.MissingStatistics`; the dtype
-    against the header of ``weights`` where they are here), reading no tensor: the architecture,
-    the settings, the ``(mean, std)`` it records (None unless it records both: the source's own,
-    which the weights' record must agree with where it is used), the statistics to use and the
-    weights' header. The one reading of the config's statistics."""
+    against the header of ``weights`` where they are here), reading no tensor; the weights' own record
+    is checked as a file loaded alone is (its settings here; its architecture and statistics against the
+    config's at load), so a bad one is corrupt in a folder too. The one reading of the config's statistics."""
     architecture = config_from_dict(config["architecture"], config_path)
     settings = recorded_settings(config.get(STYLIZER_SETTINGS), config_path, SETTING_CHOICES)
     known = DatasetStats(config.get("mean"), config.get("std"))
     stats = resolved_stats(mean, std, known, architecture.in_chans, str(config_path))
     header = read_header(weights) if weights is not None else None
+    record = None
     if header is not None and weights is not None:
         check_saved_dtype(config, config_path, header, weights)
-    return architecture, settings, both_stats(known.mean, known.std), stats, header
+        record = file_record(weights, header)
+        recorded_settings(record.settings, f"the {RECORD_KEY!r} metadata of {weights}", SETTING_CHOICES)
+    return ConfigRecord(architecture, settings, both_stats(known.mean, known.std), stats, header, record)
 
 
 def check_record(

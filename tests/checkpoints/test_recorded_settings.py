@@ -199,6 +199,43 @@ def test_a_bad_setting_in_a_weights_files_record_names_the_file(tmp_path):
         hub.load_stylizer(path, device="cpu")
 
 
+def _record_beside_config(directory: Path, settings) -> Path:
+    """A saved folder whose weights file's own record holds ``settings`` (config.json left as saved)."""
+    from stylizing_vit_aug.checkpoints import RECORD_KEY, record_metadata
+
+    model = make_small_model()
+    record = json.loads(record_metadata(model.config, list(CAMELYON_MEAN), list(CAMELYON_STD))[RECORD_KEY])
+    metadata = {RECORD_KEY: json.dumps({**record, "stylizer": settings})}
+    save_file(state_of(model), str(directory / "model.safetensors"), metadata=metadata)
+    return directory / "model.safetensors"
+
+
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [({"mode": "fast"}, r"'stylizer\.mode' in the 'stylizing_vit_aug' metadata of .*model\.safetensors is 'fast'"),
+     (["detail"], r"'stylizer' in the 'stylizing_vit_aug' metadata of .*model\.safetensors .* not a mapping")],
+    ids=["unknown mode", "not a mapping"],
+)
+def test_a_bad_setting_in_a_folders_weights_record_is_corrupt_as_in_the_file_alone(tmp_path, settings, says):
+    """Inside a folder the record's statistics were checked against config.json but its settings were
+    ignored, so the same weights file was corrupt alone and loaded in its folder."""
+    from stylizing_vit_aug.transforms._common import checked_source
+
+    directory = _saved(tmp_path / "ckpt", mode="detail")
+    weights = _record_beside_config(directory, settings)
+    for source in (directory, weights):
+        with pytest.raises(hub.CorruptCheckpoint, match=says):
+            hub.load_stylizer(source, device="cpu")
+        with pytest.raises(hub.CorruptCheckpoint, match=says):
+            checked_source(str(source))  # a front-end's early check, alike
+
+
+def test_a_folders_weights_record_with_good_settings_still_loads_as_config_json_says(tmp_path):
+    directory = _saved(tmp_path / "ckpt", mode="detail")
+    _record_beside_config(directory, {"mode": "resize", "background": "dark"})
+    assert hub.load_stylizer(directory, device="cpu").mode == "detail"  # config.json decides, as before
+
+
 def _saved_by_0_1_0(directory: Path) -> Path:
     """A folder as 0.1.0 wrote it (its save, read from its source): config.json without ``"stylizer"``, and a
     weights file whose metadata is ``{"format": "pt"}``, no record of ours."""
