@@ -103,7 +103,7 @@ def test_a_file_the_value_range_does_not_describe_fails_alone(tmp_path, checkpoi
     assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["a.png", "b.png"]
     errors = {row["input"]: row["error"] for row in read_stylize_log(tmp_path / "out" / "stylize_log.csv")}
     assert "c.png: 16-bit values from" in errors["c.png"] and "4096" in errors["c.png"]
-    assert "--value-range 0,4095" in errors["c.png"]
+    assert "outside the value range 0–4095" in errors["c.png"] and "--value-range 0,65535" in errors["c.png"]
     assert "8-bit" in errors["eight.png"] and "without --value-range" in errors["eight.png"]
     assert "gray.png: 16-bit values from" in errors["gray.png"]
     assert not errors["a.png"] and not errors["b.png"]
@@ -115,7 +115,7 @@ def test_a_style_file_the_value_range_does_not_describe_stops_the_run_naming_it(
     _slide(tmp_path / "style.png", 3, top=4096)
     assert _stylize(tmp_path, checkpoint, "out", *TWELVE_BIT) == 2
     err = capsys.readouterr().err
-    assert f"{tmp_path / 'style.png'}: 16-bit values from" in err and "--value-range 0,4095" in err
+    assert f"{tmp_path / 'style.png'}: 16-bit values from" in err and "outside the value range 0–4095" in err
     assert not list((tmp_path / "out").glob("*.png"))
 
 

@@ -6,6 +6,7 @@ records; a source that records none still needs them carried."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import albumentations as A
@@ -66,6 +67,18 @@ def test_statistics_given_equal_to_the_recorded_ones_are_recorded_as_the_source(
     other = sva.load_stylizer(source, mean=(own.mean * 0.9).tolist(), std=own.std.tolist(), device="cpu")
     with pytest.raises(ValueError, match=r"mean=\[.*\(the source loads with \[0\.74"):  # what it records, named
         A.to_dict(sva.AlbumentationsStylize(stylizer=other, p=1.0))
+
+
+def test_a_folder_recording_one_value_per_statistic_is_recorded_as_the_source(tmp_path):
+    """config.json's mean [0.5] is every channel's: the stylizer was said to stylise with [0.5, 0.5, 0.5] while
+    "the source loads with [0.5]", so a pipeline with it as its source was refused."""
+    folder = sva.save_pretrained(make_small_model(), tmp_path / "one", mean=[0.5] * 3, std=[0.25] * 3)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "mean": [0.5], "std": [0.25]}))
+    loaded = sva.load_stylizer(str(folder), device="cpu")
+    assert loaded.mean.tolist() == [0.5] * 3 and unrecorded_settings(loaded) == {}
+    recorded = A.to_dict(sva.AlbumentationsStylize(stylizer=loaded, p=1.0))["transform"]
+    assert recorded["stylizer"] == loaded.source
 
 
 def test_statistics_given_to_a_source_that_records_none_are_still_carried(tmp_path, small_stylizer):

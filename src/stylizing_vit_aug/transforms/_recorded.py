@@ -75,8 +75,14 @@ def unrecorded_settings(stylizer: Stylizer) -> dict[str, tuple[Any, Any]]:
 
     own = stylizer.source_settings if stylizer.source_settings is not None else LIBRARY_SETTINGS
     ours = {**stylizer.settings, **{k: float32_list(getattr(stylizer, k)) for k in ("mean", "std") if k in own}}
-    theirs = {k: float32_list(v) if k in ("mean", "std") and v is not None else v for k, v in own.items()}
+    theirs = {k: _as_used(v, len(ours[k])) if k in ("mean", "std") and v is not None else v for k, v in own.items()}
     return {name: (value, theirs.get(name)) for name, value in ours.items() if value != theirs.get(name)}
+
+
+def _as_used(values: Any, channels: int) -> list[float]:
+    """A source's statistics as the stylizer uses them: one recorded value is every channel's."""
+    found = float32_list(values)
+    return found * channels if len(found) == 1 else found
 
 
 def check_recordable_settings(stylizer: Stylizer) -> None:
