@@ -12,7 +12,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "src" / "stylizing_vit_aug"
 LAYERS: list[set[str]] = [
     {"_lazy", "_shared", "_atomic", "_folder_swap", "_files", "_progress", "_ranks", "_signals", "_state_cache",
      "_words", "devices", "draws", "images", "option_choices", "seeds"},
-    {"image_ops", "colour", "guided", "model", "per_image", "stain_transfer", "strip_path", "style_stream", "tissue"},
+    {"image_ops", "colour", "guided", "model", "_model_channels", "per_image", "stain_transfer", "strip_path",
+     "style_stream", "tissue"},
     {"checkpoints", "inference", "registry"},
     {"stylizer", "stylizer_entry", "stylizer_options"},
     {"hub", "hub_download", "local_checkpoint"},
