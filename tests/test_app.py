@@ -114,6 +114,20 @@ def test_bad_inputs_say_what_is_wrong(small_stylizer, tmp_path):
         previewer.render(Settings(contents=("he_tcia",), style_source=BANK_FILE, style_path="a" * 5000))
 
 
+@pytest.mark.parametrize("source", [BANK_FILE, FOLDER])
+@pytest.mark.parametrize("allowed", [False, True])
+def test_a_looping_link_or_a_nul_typed_on_the_page_is_named(small_stylizer, tmp_path, source, allowed):
+    """A loop was Python's ``RuntimeError: Symlink loop`` (not the ValueError the page shows), a NUL byte its bare
+    "embedded null byte"."""
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    previewer = Previewer(small_stylizer, cell_size=40, allowed_paths=[tmp_path] if allowed else None)
+    settings = {"contents": ("he_tcia",), "style_source": source}
+    with pytest.raises(ValueError, match=f"{tmp_path / 'loop'} cannot be followed: a symbolic link on it loops"):
+        previewer.render(Settings(**settings, style_path=str(tmp_path / "loop")))
+    with pytest.raises(ValueError, match=f"that {source} path holds a NUL character"):
+        previewer.render(Settings(**settings, style_path=f"{tmp_path}/a\0b"))
+
+
 def test_a_bank_of_another_stylizer_is_reencoded_and_the_snippet_says_so(saved, tmp_path):
     from helpers import CAMELYON_MEAN, CAMELYON_STD, make_small_model
     from stylizing_vit_aug import Stylizer

@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from . import metrics
+from ._files import looping_link
 from ._words import counted
 from .app_files import (
     MAX_STYLE_UPLOADS,
@@ -149,7 +150,7 @@ class Previewer:
 
         Checked before the path is even looked at, so the page tells nothing about the rest of
         the machine (not even whether a path exists)."""
-        if inside(path.resolve(), self.allowed_paths):
+        if inside(Path(os.path.realpath(path)), self.allowed_paths):  # a loop: judged where its links stop
             return path
         roots = ", ".join(str(root) for root in self.allowed_paths or ())
         raise PathNotAllowed(
@@ -162,10 +163,14 @@ class Previewer:
         and its resolved path (FileNotFoundError, PathNotAllowed; ValueError: cannot be looked up)."""
         if not text.strip():
             raise ValueError(f"give the path of a {source} on this machine")
+        if "\0" in text:  # Python's own words ("embedded null byte") name no path and no fix
+            raise ValueError(f"that {source} path holds a NUL character (\\0), which no file name can: retype it")
         try:
             path = self.check_allowed(typed_path(text), source)
+            if problem := looping_link(path):  # else "does not exist", or Python's RuntimeError until 3.13
+                raise ValueError(problem)
             exists, resolved = path.exists(), str(path.resolve())
-        except OSError as error:  # a path the system cannot look up (too long, a loop): the user's to fix
+        except OSError as error:  # a path the system cannot look up (too long): the user's to fix
             raise ValueError(f"cannot look up that {source} path: {error.strerror or error}") from None
         if not exists:
             raise FileNotFoundError(f"{source} {path} does not exist")

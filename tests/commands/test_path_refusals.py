@@ -1,7 +1,8 @@
 """Paths no run can write or follow are refused before the model loads, each named with what to do:
 an output name over 255 bytes, an output that is also a folder of other outputs, two names one file on
-macOS (Unicode normalisation), a symbolic link that loops (``-o``, ``--log``, ``--style``), ``-o`` a broken
-link; and a broken link among the inputs, or a looping one among preview's, costs only itself, named as such."""
+macOS (Unicode normalisation), a symbolic link that loops (``-o``, ``--log``, ``--style``, preview's contents and
+``--styles-dir``), ``-o`` a broken link; and a broken link among the inputs, or a looping one among preview's,
+costs only itself, named as such."""
 
 from __future__ import annotations
 
@@ -89,14 +90,18 @@ def test_a_looping_link_given_to_stylize_is_refused_by_name(tmp_path, checkpoint
     assert f"{option} {tmp_path / 'loop'}" in err and "loops" in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("option", ["-o", "--style"])
+@pytest.mark.parametrize("option", ["-o", "--style", "--styles-dir", "content"])
 def test_a_looping_link_given_to_preview_is_refused_by_name(tmp_path, checkpoint, never_loaded, style, capsys, option):
+    """A content or ``--styles-dir`` that loops was a raw ``RuntimeError: Symlink loop`` with exit code 1."""
     content = write_images(tmp_path / "in", 1)[0]
-    (tmp_path / "loop.png").symlink_to(tmp_path / "loop.png")
-    out, styled = (tmp_path / "loop.png", style) if option == "-o" else (tmp_path / "g.png", tmp_path / "loop.png")
-    argv = ["preview", str(content), "--style", str(styled), "-o", str(out), "--checkpoint", checkpoint]
-    assert cli.main(argv) == 2
-    assert f"{option} {tmp_path / 'loop.png'}" in capsys.readouterr().err
+    loop = tmp_path / "loop.png"
+    loop.symlink_to(loop)
+    paths = {"-o": ["--style", style, "-o", loop], "--style": ["--style", loop], "--styles-dir": ["--styles-dir", loop]}
+    argv = [loop if option == "content" else content, *paths.get(option, ["--style", style])]
+    argv += [] if option == "-o" else ["-o", tmp_path / "g.png"]
+    assert cli.main(["preview", *map(str, argv), "--checkpoint", checkpoint]) == 2
+    err = capsys.readouterr().err
+    assert f"{option} {loop}" in err and "loops" in err and "RuntimeError" not in err
 
 
 def test_a_looping_link_among_previews_contents_costs_only_itself(tmp_path, checkpoint, style, capsys):

@@ -224,7 +224,10 @@ def _refuse_before_any_folder(args: argparse.Namespace) -> CheckpointChoice:
     """Every refusal that reads no image and needs no folder; the checkpoint chosen."""
     choice = CheckpointChoice.from_args(args)
     choice.refuse_unread()  # before -o's folder is made or any image is listed
-    refuse_looping_links(("-o", args.output), *(("--style", path) for path in args.style or []))
+    refuse_looping_links(
+        ("-o", args.output), *(("--style", path) for path in args.style or []), ("--styles-dir", args.styles_dir),
+        *(("content", path) for path in args.contents),
+    )
     from ..images.listing import unread_kind  # torch with it: not for --help
 
     for path in args.style or []:  # named, as a content is: a GIF or a text file was taken as a style
