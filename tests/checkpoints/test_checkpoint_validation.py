@@ -132,6 +132,19 @@ def test_a_header_length_that_starts_like_a_pickle_is_still_safetensors(tmp_path
     assert torch.equal(read_state_dict(path)["w"], tensors["w"])
 
 
+@pytest.mark.parametrize("length", [0x128, 0x15D, 0x17D, 0x163, 0x280, 0x580])
+def test_a_truncated_safetensors_file_that_starts_like_a_pickle_is_corrupt_not_unsafe(tmp_path, length):
+    """A header length whose first byte is a protocol-0/1 pickle opener (``(``, ``]``, ``}``, ``c``) or whose first
+    two are protocol 2-5's: cut short, the file was refused as a pickle and the user told it could run code."""
+    tensors = {"w": torch.arange(6, dtype=torch.float32).reshape(2, 3)}
+    entries, data = state_entries(tensors)
+    path = tmp_path / "cut.safetensors"
+    path.write_bytes(safetensors_bytes(entries, data, header_length=length)[: length // 2])
+    with pytest.raises(CorruptCheckpoint, match="truncated") as info:
+        read_state_dict(path)
+    assert str(path) in str(info.value)
+
+
 def _pickles(tmp_path: Path) -> dict[str, bytes]:
     state = {"w": torch.zeros(2)}
     zipped, legacy = tmp_path / "zip.pt", tmp_path / "legacy.pt"

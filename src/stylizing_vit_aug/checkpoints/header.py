@@ -215,6 +215,11 @@ def _parse(head: bytes, read: Any, size: int) -> SafetensorsHeader:
 
 
 def _looks_pickled(head: bytes) -> bool:
+    """Whether a file that is no valid safetensors opens as ``torch.save`` or a pickle does. Eight bytes that read
+    as a header length safetensors allows are one, whatever its first byte: a truncated safetensors file whose
+    length starts with ``(`` or ``0x80 0x02`` is damaged, not a pickle (a pickle's opening opcodes never read so)."""
+    if len(head) == 8 and 2 <= int.from_bytes(head, "little") <= MAX_HEADER_BYTES:
+        return False
     if head.startswith(ZIP_MAGIC):
         return True
     if len(head) >= 2 and head[0] == PICKLE_PROTO:
