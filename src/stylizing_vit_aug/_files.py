@@ -19,8 +19,8 @@ from typing import Any
 
 __all__ = [
     "FileStamp", "bank_path_problem", "file_key", "file_stamp", "identity", "inside_of", "looping_link",
-    "non_utf8_name", "open_safetensors", "present", "same_file", "special_file", "stamp_or_none", "within",
-    "written_through",
+    "non_utf8_name", "not_a_regular_file", "open_safetensors", "present", "same_file", "special_file", "stamp_or_none",
+    "within", "written_through",
 ]
 
 _KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
@@ -199,6 +199,16 @@ def special_file(path: Path) -> str | None:
         return None
     kind = next((name for test, name in _KINDS if test(mode)), "a special file")
     return f"{kind} (through a symbolic link to {os.readlink(path)})" if path.is_symlink() else kind
+
+
+def not_a_regular_file(path: Path, what: str, takes: str = "an image file or a folder of images") -> str | None:
+    """What is wrong with an input ``what`` (``content``, ``style image``) at ``path`` that is there but is neither
+    a file nor a folder (a named pipe, a device, a socket: :func:`special_file`), else None: said from a ``stat``,
+    before anything opens it (a pipe's reader waits for a writer forever), not as a folder that cannot be listed
+    (chmod advice) or a path that does not exist. ``takes``: what the option takes instead."""
+    if not path.exists() or not (kind := special_file(path)):  # a broken link: "does not exist", as before
+        return None
+    return f"{what} {path} is {kind}, not a regular file or a folder, so it was not opened: pass {takes}"
 
 
 def bank_path_problem(path: Path, reader: str, folder_advice: str) -> OSError | None:
