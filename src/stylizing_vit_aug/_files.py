@@ -214,8 +214,9 @@ def not_a_regular_file(path: Path, what: str, takes: str = "an image file or a f
 def bank_path_problem(path: Path, reader: str, folder_advice: str) -> OSError | None:
     """The error for a bank path that cannot be a bank file, else None: a folder is named as one, with the bank
     file to pass from it, how a folder of style images becomes a bank and ``folder_advice`` (what else the
-    reader takes); a missing file or a broken link says so (not what the header reader says of a checkpoint);
-    a pipe or a device is no file. ``reader``: who reads it (``StyleBank.load``, ``stylize --bank``)."""
+    reader takes); a missing file, a broken link or a looping one (:func:`looping_link`) says so (not what the
+    header reader says of a checkpoint); a pipe or a device is no file. ``reader``: who reads it
+    (``StyleBank.load``, ``stylize --bank``)."""
     if path.is_dir():
         weights = "model.safetensors"  # a checkpoint folder's weights: never the bank to pass
         found = sorted(p.name for p in path.glob("*.safetensors") if p.is_file() and p.name != weights)[:3]
@@ -233,6 +234,8 @@ def bank_path_problem(path: Path, reader: str, folder_advice: str) -> OSError | 
             )
         )
     if not path.exists():
+        if problem := looping_link(path):  # exists() is False on a loop too: not "broken", not "does not exist"
+            return FileNotFoundError(f"bank file {problem}")
         link = f" is a broken symbolic link (to {os.readlink(path)})" if path.is_symlink() else " does not exist"
         return FileNotFoundError(f"bank file {path}{link}: check the path (`stylizing-vit-aug bank build` writes one)")
     if kind := special_file(path):

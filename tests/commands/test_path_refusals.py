@@ -1,8 +1,8 @@
 """Paths no run can write or follow are refused before the model loads, each named with what to do:
 an output name over 255 bytes, an output that is also a folder of other outputs, two names one file on
 macOS (Unicode normalisation), a symbolic link that loops (``-o``, ``--log``, ``--style``, preview's contents and
-``--styles-dir``), ``-o`` a broken link, a named pipe or a device given as an image (never opened); and a broken
-link among the inputs, or a looping one among preview's, costs only itself, named as such."""
+``--styles-dir``), ``-o`` a broken link, a bank file that loops (not "broken"), a named pipe or a device given as
+an image (never opened); and a broken or looping link among the inputs or styles costs only itself, named as such."""
 
 from __future__ import annotations
 
@@ -228,6 +228,35 @@ def test_every_output_option_names_a_file_on_its_way(tmp_path, checkpoint, never
     (said,) = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
     assert f"{afile} (in " in said and "is a file, not a folder" in said and f"move the file {afile}" in said, said
     assert afile.read_text() == "notes"
+
+
+@pytest.mark.parametrize("command", ["bank info", "preview --bank"])
+def test_a_looping_bank_file_is_named_as_looping_not_broken(tmp_path, checkpoint, never_loaded, capsys, command):
+    """``ln -s x.safetensors x.safetensors`` was called "a broken symbolic link" (``exists()`` is False on a loop)."""
+    loop = tmp_path / "x.safetensors"
+    loop.symlink_to(loop.name)
+    content = write_images(tmp_path / "in", 1)[0]
+    argv = {"bank info": ["bank", "info", str(loop)],
+            "preview --bank": ["preview", str(content), "--bank", str(loop), "-o", str(tmp_path / "g.png"),
+                               "--checkpoint", checkpoint]}[command]
+    assert cli.main(argv) == 2
+    (said,) = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert f"{loop} cannot be followed: a symbolic link on it loops" in said and "broken" not in said, said
+
+
+@pytest.mark.parametrize("command", ["stylize", "preview"])
+@pytest.mark.parametrize("where", ["in", "styles"])
+def test_a_looping_link_in_a_folder_costs_only_itself_named_as_looping(tmp_path, checkpoint, capsys, command, where):
+    """``IN/self.png -> self.png`` was skipped as "[Errno 40] Too many levels of symbolic links"."""
+    write_images(tmp_path / "in", 1)
+    write_images(tmp_path / "styles", 2, size=(32, 32), seed=3)
+    (tmp_path / where / "self.png").symlink_to("self.png")
+    out = tmp_path / ("out" if command == "stylize" else "g.png")
+    argv = [command, str(tmp_path / "in"), "--styles-dir", str(tmp_path / "styles"), "-o", str(out), "--checkpoint",
+            checkpoint]
+    assert cli.main(argv) == EXIT_SKIPPED
+    (said,) = [line for line in capsys.readouterr().err.splitlines() if "self.png" in line and "skipped" in line]
+    assert "a symbolic link on it loops" in said and "Errno" not in said, said
 
 
 def _refused_unopened(argv: list[str], pipe: Path) -> None:
