@@ -19,8 +19,8 @@ from typing import Any
 
 __all__ = [
     "FileStamp", "bank_path_problem", "file_key", "file_stamp", "identity", "inside_of", "looping_link",
-    "non_utf8_name", "open_safetensors", "present", "same_file", "special_file", "stamp_or_none", "within",
-    "written_through",
+    "non_utf8_name", "not_a_regular_file", "open_safetensors", "present", "same_file", "special_file", "stamp_or_none",
+    "within", "written_through",
 ]
 
 _KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
@@ -201,11 +201,22 @@ def special_file(path: Path) -> str | None:
     return f"{kind} (through a symbolic link to {os.readlink(path)})" if path.is_symlink() else kind
 
 
+def not_a_regular_file(path: Path, what: str, takes: str = "an image file or a folder of images") -> str | None:
+    """What is wrong with an input ``what`` (``content``, ``style image``) at ``path`` that is there but is neither
+    a file nor a folder (a named pipe, a device, a socket: :func:`special_file`), else None: said from a ``stat``,
+    before anything opens it (a pipe's reader waits for a writer forever), not as a folder that cannot be listed
+    (chmod advice) or a path that does not exist. ``takes``: what the option takes instead."""
+    if not path.exists() or not (kind := special_file(path)):  # a broken link: "does not exist", as before
+        return None
+    return f"{what} {path} is {kind}, not a regular file or a folder, so it was not opened: pass {takes}"
+
+
 def bank_path_problem(path: Path, reader: str, folder_advice: str) -> OSError | None:
     """The error for a bank path that cannot be a bank file, else None: a folder is named as one, with the bank
     file to pass from it, how a folder of style images becomes a bank and ``folder_advice`` (what else the
-    reader takes); a missing file or a broken link says so (not what the header reader says of a checkpoint);
-    a pipe or a device is no file. ``reader``: who reads it (``StyleBank.load``, ``stylize --bank``)."""
+    reader takes); a missing file, a broken link or a looping one (:func:`looping_link`) says so (not what the
+    header reader says of a checkpoint); a pipe or a device is no file. ``reader``: who reads it
+    (``StyleBank.load``, ``stylize --bank``)."""
     if path.is_dir():
         weights = "model.safetensors"  # a checkpoint folder's weights: never the bank to pass
         found = sorted(p.name for p in path.glob("*.safetensors") if p.is_file() and p.name != weights)[:3]
@@ -223,6 +234,8 @@ def bank_path_problem(path: Path, reader: str, folder_advice: str) -> OSError | 
             )
         )
     if not path.exists():
+        if problem := looping_link(path):  # exists() is False on a loop too: not "broken", not "does not exist"
+            return FileNotFoundError(f"bank file {problem}")
         link = f" is a broken symbolic link (to {os.readlink(path)})" if path.is_symlink() else " does not exist"
         return FileNotFoundError(f"bank file {path}{link}: check the path (`stylizing-vit-aug bank build` writes one)")
     if kind := special_file(path):

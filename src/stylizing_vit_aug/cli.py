@@ -511,7 +511,7 @@ def _run(argv: list[str], script: bool) -> int:
         if broken := broken_install(error):
             return _fail(_command_of(argv), broken, 1)
         raise
-    command = _command_named(parser, args)[0]  # e.g. "bank build"
+    command, sub = _command_named(parser, args)  # e.g. "bank build", and its parser
     with _logging_for(script, verbosity(args)):  # around the failure too: -vv logs its traceback
         try:
             return int(args.cli_handler(args) or 0)
@@ -522,7 +522,7 @@ def _run(argv: list[str], script: bool) -> int:
                 return say_stopped(command, stop)
             if isinstance(error, BrokenPipeError) and _stdout_gone():
                 raise  # stdout's reader closed it (`| head -1`): main's, not a failure of the command
-            return _fail(command, *failure(error))
+            return _fail(command, *failure(error, command, set(sub._option_string_actions)))  # its own options
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """`bank build`, `bank info` and a bank on the command line: options that would be ignored are
-refused, where each style came from is shown, a bank and a checkpoint swapped are named, and a
-bank of another checkpoint is re-encoded with a warning that says so and what it costs."""
+refused, where each style came from is shown, a bank and a checkpoint swapped are named (in the options the
+command has), and a bank of another checkpoint is re-encoded with a warning that says so and what it costs."""
 
 from __future__ import annotations
 
@@ -132,6 +132,23 @@ def test_stylize_with_a_bank_as_checkpoint_says_to_pass_it_as_bank(tmp_path, bui
     err = capsys.readouterr().err
     assert code == 2 and f"{built} is a style bank" in err and "pass it as --bank" in err
     assert "pass that as --checkpoint" in err and "--mean" not in err and "infer the architecture" not in err
+
+
+@pytest.mark.parametrize("command", ["demo", "bank build", "train"])
+def test_a_bank_as_checkpoint_is_told_only_options_its_command_has(tmp_path, built, checkpoint, capsys, command):
+    """``demo --checkpoint bank.safetensors`` said "pass it as --bank", an option demo does not have."""
+    argv = {"demo": ["demo", "--checkpoint", str(built), "-o", str(tmp_path / "g.png")],
+            "bank build": ["bank", "build", str(tmp_path / "styles"), "-o", str(tmp_path / "b.safetensors"),
+                           "--checkpoint", str(built)],
+            "train": ["train", str(tmp_path / "styles"), "-o", str(tmp_path / "run"), "--init", str(built)]}[command]
+    assert cli.main(argv) == 2
+    (said,) = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert f"{built} is a style bank" in said and f"`stylizing-vit-aug {command}` takes no bank" in said, said
+    assert "pass it as --bank" not in said and f"bank info {built}" in said and f"preview IMAGES --bank {built}" in said
+    assert f"pass that as {'--init' if command == 'train' else '--checkpoint'}." in said
+    for named in ("preview", "stylize"):  # the commands the advice names take --bank
+        assert cli.main([named, "--help"]) == 0 and "--bank" in capsys.readouterr().out
+    assert cli.main([*command.split(), "--help"]) == 0 and "--bank" not in capsys.readouterr().out
 
 
 def test_stylize_with_a_checkpoint_as_bank_says_to_pass_it_as_checkpoint(tmp_path, checkpoint, capsys):

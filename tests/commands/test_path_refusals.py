@@ -1,8 +1,8 @@
 """Paths no run can write or follow are refused before the model loads, each named with what to do:
 an output name over 255 bytes, an output that is also a folder of other outputs, two names one file on
 macOS (Unicode normalisation), a symbolic link that loops (``-o``, ``--log``, ``--style``, preview's contents and
-``--styles-dir``), ``-o`` a broken link; and a broken link among the inputs, or a looping one among preview's,
-costs only itself, named as such."""
+``--styles-dir``), ``-o`` a broken link, a bank file that loops (not "broken"), a named pipe or a device given as
+an image (never opened); and a broken or looping link among the inputs or styles costs only itself, named as such."""
 
 from __future__ import annotations
 
@@ -228,3 +228,70 @@ def test_every_output_option_names_a_file_on_its_way(tmp_path, checkpoint, never
     (said,) = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
     assert f"{afile} (in " in said and "is a file, not a folder" in said and f"move the file {afile}" in said, said
     assert afile.read_text() == "notes"
+
+
+@pytest.mark.parametrize("command", ["bank info", "preview --bank"])
+def test_a_looping_bank_file_is_named_as_looping_not_broken(tmp_path, checkpoint, never_loaded, capsys, command):
+    """``ln -s x.safetensors x.safetensors`` was called "a broken symbolic link" (``exists()`` is False on a loop)."""
+    loop = tmp_path / "x.safetensors"
+    loop.symlink_to(loop.name)
+    content = write_images(tmp_path / "in", 1)[0]
+    argv = {"bank info": ["bank", "info", str(loop)],
+            "preview --bank": ["preview", str(content), "--bank", str(loop), "-o", str(tmp_path / "g.png"),
+                               "--checkpoint", checkpoint]}[command]
+    assert cli.main(argv) == 2
+    (said,) = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert f"{loop} cannot be followed: a symbolic link on it loops" in said and "broken" not in said, said
+
+
+@pytest.mark.parametrize("command", ["stylize", "preview"])
+@pytest.mark.parametrize("where", ["in", "styles"])
+def test_a_looping_link_in_a_folder_costs_only_itself_named_as_looping(tmp_path, checkpoint, capsys, command, where):
+    """``IN/self.png -> self.png`` was skipped as "[Errno 40] Too many levels of symbolic links"."""
+    write_images(tmp_path / "in", 1)
+    write_images(tmp_path / "styles", 2, size=(32, 32), seed=3)
+    (tmp_path / where / "self.png").symlink_to("self.png")
+    out = tmp_path / ("out" if command == "stylize" else "g.png")
+    argv = [command, str(tmp_path / "in"), "--styles-dir", str(tmp_path / "styles"), "-o", str(out), "--checkpoint",
+            checkpoint]
+    assert cli.main(argv) == EXIT_SKIPPED
+    (said,) = [line for line in capsys.readouterr().err.splitlines() if "self.png" in line and "skipped" in line]
+    assert "a symbolic link on it loops" in said and "Errno" not in said, said
+
+
+def _refused_unopened(argv: list[str], pipe: Path) -> None:
+    """``argv`` exits 2 within a minute; a run that opened ``pipe`` (blocked, waiting for a writer) is let go and
+    failed, never left hanging."""
+    import threading
+
+    codes: list[int] = []
+    run = threading.Thread(target=lambda: codes.append(cli.main(argv)), daemon=True)
+    run.start()
+    run.join(60)
+    if run.is_alive() and pipe.exists():
+        with contextlib.suppress(OSError):
+            os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))  # a writer lets a blocked reader go
+        pytest.fail(f"{argv[0]} opened the named pipe {pipe} and waited for a writer")
+    assert codes == [2]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+@pytest.mark.parametrize("given", ["stylize content", "preview content", "stylize --style", "device"])
+def test_a_named_pipe_or_device_given_as_an_image_is_named_and_never_opened(tmp_path, checkpoint, never_loaded, style,
+                                                                            capsys, given):
+    """``mkfifo p.png`` as a content was "could not be listed ... chmod u+rx" (a folder's advice); as --style,
+    "does not exist"."""
+    pipe = tmp_path / "p.png"
+    os.mkfifo(pipe)
+    write_images(tmp_path / "in", 1)
+    content = Path(os.devnull) if given == "device" else pipe
+    argv = {"stylize content": ["stylize", str(content), "--style", str(style), "-o", str(tmp_path / "out")],
+            "device": ["preview", str(content), "--style", str(style), "-o", str(tmp_path / "g.png")],
+            "preview content": ["preview", str(content), "--style", str(style), "-o", str(tmp_path / "g.png")],
+            "stylize --style": ["stylize", str(tmp_path / "in"), "--style", str(pipe), "-o", str(tmp_path / "out")]}
+    _refused_unopened([*argv[given], "--checkpoint", checkpoint], pipe)
+    (said,) = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    kind = "a character device" if given == "device" else "a named pipe"
+    assert f"{content} is {kind}, not a regular file" in said and "pass an image file" in said, said
+    assert "chmod" not in said and "does not exist" not in said and "could not be listed" not in said
+    assert not (tmp_path / "out").exists()

@@ -22,7 +22,7 @@ import torch
 from .._files import open_safetensors
 from ..model import PRESETS, ModelConfig, StylizingViT
 from .architecture import check_architecture, check_shapes, config_from_dict, expected_shapes, listing
-from .errors import CorruptCheckpoint, NotACheckpoint, StateDictMismatch, UnsafeCheckpointFormat
+from .errors import CorruptCheckpoint, NotACheckpoint, StateDictMismatch, UnsafeCheckpointFormat, bank_given
 from .header import FLOAT_DTYPES, SafetensorsHeader, parse_json, read_header, refuse_pickle
 
 logger = logging.getLogger(__name__)
@@ -101,12 +101,7 @@ def _bank_given(path: Path, source: str | None) -> NotACheckpoint:
         made_with = parse_json(source) if source is not None else None
     except ValueError:  # a damaged record: StyleBank.load names it
         made_with = None
-    encoder = f" The checkpoint its styles were encoded with is {made_with!r}: pass that as --checkpoint." \
-        if isinstance(made_with, str) else ""
-    return NotACheckpoint(
-        f"{path} is a style bank (written by StyleBank.save or `stylizing-vit-aug bank build`), not a checkpoint: "
-        f"pass it as --bank (in Python: bank=path, or StyleBank.load(path, stylizer)).{encoder}"
-    )
+    return bank_given(path, made_with if isinstance(made_with, str) else None)
 
 
 def refuse_pickle_suffix(path: Path) -> UnsafeCheckpointFormat:

@@ -16,6 +16,7 @@ import errno
 import os
 import sys
 import traceback
+from collections.abc import Collection
 from contextlib import suppress
 from pathlib import Path
 from typing import TextIO
@@ -78,13 +79,32 @@ def say_result(text: str, code: int) -> None:
             raise
 
 
-def failure(error: Exception) -> tuple[str, int]:
+def failure(error: Exception, command: str | None = None, options: Collection[str] = ()) -> tuple[str, int]:
     """The message (no traceback) and exit code of ``error``. A :class:`~.common.CLIError` may carry
     its own ``exit_code`` (a rank stopped by another's failure takes that rank's code). A runtime
     failure that is the installation's own (:func:`broken_install`) says so, in one process and on
-    a rank of a launch alike."""
+    a rank of a launch alike. A style bank given as a checkpoint is said in the options ``command`` has
+    (``options``: its option strings; :func:`_bank_given`), where they are known."""
     message, code = _said(error)
+    if options and (words := _bank_given(error, command, options)):
+        return words, code
     return (broken_install(error) or message, code) if code == 1 else (message, code)
+
+
+def _bank_given(error: Exception, command: str | None, options: Collection[str]) -> str | None:
+    """The library's "a style bank, not a checkpoint" in ``command``'s own options: ``--bank`` only where it
+    has one (``demo``, ``bank build`` and ``train`` have none: the commands that read a bank are named), its
+    checkpoint as ``--checkpoint`` or ``--init``; None for any other error."""
+    errors = sys.modules.get("stylizing_vit_aug.checkpoints.errors")  # loaded where a checkpoint was read
+    if errors is None or not isinstance(error, errors.NotACheckpoint) or error.bank_file is None:
+        return None
+    bank = error.bank_file
+    instead = "pass it as --bank" if "--bank" in options else (
+        f"`{PROG} {command}` takes no bank; stylise with it by `{PROG} preview IMAGES --bank {bank}` (or `{PROG} "
+        f"stylize INPUT -o OUT --bank {bank}`), or see what it holds: `{PROG} bank info {bank}`"
+    )
+    checkpoint = next((option for option in ("--checkpoint", "--init") if option in options), None)
+    return errors.bank_given_words(bank, error.encoded_with, instead, checkpoint)
 
 
 def _said(error: Exception) -> tuple[str, int]:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
-from .._files import non_utf8_name, same_file
+from .._files import non_utf8_name, not_a_regular_file, same_file
 from ..bank.sources import images_digest
 from ..images import ImageReadError, check_whole, read_image
 from ..option_choices import DEFAULT_QUALITY
@@ -302,7 +302,8 @@ def _style_files(args: argparse.Namespace, unlisted: LeftOut) -> tuple[Path, ...
                 f"input from that folder, pass --styles-dir {args.style}"
             )
         if not args.style.is_file():
-            raise CLIError(f"style image {args.style} does not exist")
+            raise CLIError(not_a_regular_file(args.style, "style image", "an image file")
+                           or f"style image {args.style} does not exist")
         if problem := non_utf8_name(args.style):
             raise CLIError(f"--style {problem}")
         try:  # the user named it: it must read (preview's rule for --style)

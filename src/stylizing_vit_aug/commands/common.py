@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._atomic import BeforeReplace, LockHeld, exclusive_lock, write_bytes_atomically
-from .._files import bank_path_problem, inside_of, non_utf8_name, written_through
+from .._files import bank_path_problem, inside_of, non_utf8_name, not_a_regular_file, written_through
 from .._ranks import BARRIER_TIMEOUT as BARRIER_TIMEOUT  # re-exported: a launch's processes, and the user's-input
 from .._ranks import CLIError as CLIError  # error, live below the layers (the trainer stops its ranks too)
 from .._ranks import Ranks as Ranks
@@ -468,6 +468,8 @@ def list_images(root: Path, what: str = "input folder", skipped: LeftOut | None 
         if problem := unread_kind(root) or _unstorable(root, root.parent, stored):
             raise CLIError(problem)
         return [root]
+    if problem := not_a_regular_file(root, what):  # a pipe, a device: never opened, nor listed as a folder
+        raise CLIError(problem)
     unlisted: LeftOut = []  # the listing's unlistable folders, then names a record cannot store
     away = None if outside is None else inside_of(outside)  # by identity: a link, a bind mount of -o
     if away is not None and away(root.resolve()):  # -o holds the input: the user's choice, nothing to leave out

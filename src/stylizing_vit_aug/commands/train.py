@@ -193,7 +193,8 @@ def explain(error: Exception) -> tuple[str, int]:
         return str(error), EXIT_DIVERGED
     if isinstance(error, PerceptualWeightsUnavailable):
         return str(error), 2
-    return failure(error)  # a CLIError (a RankStopped with its rank's code), a file or value: 2; a runtime failure: 1
+    # a CLIError (a RankStopped with its rank's code), a file or value: 2; a runtime failure: 1; a bank as --init
+    return failure(error, "train", ("--init",))  # said without --bank, which train has not
 
 
 def _start(config: TrainConfig, args: argparse.Namespace, held: ExitStack) -> None:

@@ -20,7 +20,7 @@ try:  # PIL is a core dependency, but keep the import error readable
 except ImportError:  # pragma: no cover
     PILImage = None
 
-from .._files import special_file
+from .._files import looping_link, special_file
 from .chunks import (
     END_MARKERS,
     check_end_marker,
@@ -245,7 +245,10 @@ def _cut_short(reason: str) -> bool:
 def unreadable(path: Path, error: BaseException, data: bytes | None = None) -> ImageReadError:
     """The :class:`ImageReadError` of a file a reader failed on with ``error`` (``data``: the
     file's bytes, where the reader had them), in words that name the file, never a stream, and
-    one phrase for a file cut short, whichever reader found it."""
+    one phrase for a file cut short, whichever reader found it; a looping link by name (:func:`looping_link`), not
+    as the raw "[Errno 40] Too many levels of symbolic links" (a folder's ``x.png -> x.png`` costs only itself)."""
+    if isinstance(error, OSError) and (looping := looping_link(path)):  # only where opening failed: no cost else
+        return ImageReadError(looping)
     reason = str(error) or type(error).__name__
     if _cut_short(reason):
         reason = CUT_SHORT
