@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._files import file_key
 from ..draws import draw_order, drawn
 from ..seeds import DRAW_SEED_TEXT
 from ._exits import say, say_result
@@ -56,8 +57,10 @@ contents; the other cells are each content in each style. Output size: see styli
 (cells of --cell-size pixels). A bank built with another checkpoint is re-encoded with this one,
 with a warning (StyleBank.load refuses it unless on_mismatch="reencode").
 
-Every listed content and style file is checked once before any is drawn (a file listed twice,
-or a folder given as contents and --styles-dir, once): a file that is not an image, whose header
+A file listed twice among the contents or the styles (given twice, as a file and in its folder,
+or through a link) counts once toward --n-contents / --n-styles and fills one row or column, with
+a warning naming it. Every listed content and style file is checked once before any is drawn (a
+folder given as contents and --styles-dir, once): a file that is not an image, whose header
 is broken, or (PNG, JPEG) that is cut short (a PNG: any damaged chunk) is left out with a
 warning, and the exit code is 3, whether --seed would draw it or not. Of a TIFF, BMP or WebP the
 check reads the header only (their whole check is a decode): one damaged past its header is
@@ -177,6 +180,32 @@ def _key(path: Path) -> Path:
         return path.absolute()
 
 
+def _once_each(paths: list[Path], what: str) -> list[Path]:
+    """``paths`` with each file once (the first path to it kept), by :func:`~.._files.file_key`: a file given twice,
+    as itself and in its folder, or through a link would count twice toward ``--n-contents`` / ``--n-styles`` and
+    could fill two rows or columns of the grid. Warned of, naming each repeat, as ``bank build`` warns of its own."""
+    kept: list[Path] = []
+    first: dict[object, Path] = {}
+    repeats: dict[Path, list[Path]] = {}
+    for path in paths:
+        key = file_key(path)
+        if key is None:  # not there or not looked at: its reader names it
+            kept.append(path)
+        elif key in first:
+            repeats.setdefault(first[key], []).append(path)
+        else:
+            first[key] = path
+            kept.append(path)
+    if repeats:
+        named = [" = ".join(map(str, dict.fromkeys([path, *more]))) + f" ({len(more) + 1} times)"
+                 for path, more in repeats.items()]
+        logger.warning(
+            "%d %s file(s) are listed more than once (given twice, as a file and in its folder, or through a link): "
+            "%s; each is shown once", len(repeats), what, "; ".join(named[:5]) + (" ..." if len(named) > 5 else ""),
+        )
+    return kept
+
+
 def _read_some(paths: list[Path], wanted: int, seed: int, what: str, files: _RunFiles) -> tuple[list[Path], list]:
     """``wanted`` readable images drawn from ``paths`` (in path order). Every file is checked
     before the draw (:meth:`_RunFiles.check`), so a file that is not an image, or whose header is
@@ -278,15 +307,16 @@ def _preview(args: argparse.Namespace, choice: CheckpointChoice) -> int:
     from ._stylize_plan import encoded_style
 
     unlisted: LeftOut = []  # folders that could not be listed: skipped (exit code 3)
-    content_files = gather_images(args.contents, "content", unlisted)
-    style_files = gather_images([args.styles_dir], "style folder", unlisted) if args.styles_dir is not None else []
+    content_files = _once_each(gather_images(args.contents, "content", unlisted), "content")
+    listed = gather_images([args.styles_dir], "style folder", unlisted) if args.styles_dir is not None else None
+    style_files = _once_each(args.style or [] if listed is None else listed, "style")  # in a folder: hard links
     files = _RunFiles()
     n_styles = args.n_styles or SHOWN
     content_paths, contents = _read_some(content_files, args.n_contents or SHOWN, args.seed, "content", files)
     _say_fewer("--n-contents", args.n_contents, len(contents), len(content_files), "content images")
     if args.style:  # files the user named: each must be read
-        paths, style_images = _named_styles(args.style, n_styles, args.seed, files)
-        _say_fewer("--n-styles", args.n_styles, len(paths), len(args.style), "--style files")
+        paths, style_images = _named_styles(style_files, n_styles, args.seed, files)
+        _say_fewer("--n-styles", args.n_styles, len(paths), len(style_files), "--style files")
     elif args.styles_dir is not None:
         paths, style_images = _read_some(style_files, n_styles, args.seed, "style", files)
         _say_fewer("--n-styles", args.n_styles, len(paths), len(style_files), f"style images in {args.styles_dir}")
