@@ -29,11 +29,13 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .image_ops import resize
 from .images import BatchInfo, ImageLike, from_batch, to_batch
+from .option_choices import MIN_CELL_SIZE
 
 __all__ = ["make_grid", "content_style_grid", "caption_height", "grid_size", "label_height"]
 
 logger = logging.getLogger(__name__)
 
+PADDING = 4  # make_grid's default gap between cells and around the grid
 BACKGROUND = (255, 255, 255)
 TEXT = (20, 20, 20)
 # Pillow's own font (Aileron, >= 10.1) draws ASCII only: a label with other characters is drawn
@@ -196,7 +198,7 @@ def make_grid(
     col_labels: Sequence[str] | None = None,
     *,
     cell_size: int = 128,
-    padding: int = 4,
+    padding: int = PADDING,
     label_width: int | None = None,
     captions: Sequence[Sequence[str | None]] | None = None,
 ) -> Image.Image:
@@ -247,8 +249,8 @@ def _checked_cells(
 ) -> tuple[list[list[ImageLike | None]], list[list[str | None]]]:
     """The rows of images and of captions as lists, once :func:`make_grid`'s arguments are
     known to fit together (ValueError naming the first that does not)."""
-    if not isinstance(cell_size, int) or cell_size < 8:
-        raise ValueError(f"cell_size must be an integer >= 8, got {cell_size!r}")
+    if not isinstance(cell_size, int) or cell_size < MIN_CELL_SIZE:
+        raise ValueError(f"cell_size must be an integer >= {MIN_CELL_SIZE}, got {cell_size!r}")
     if not isinstance(padding, int) or padding < 0:
         raise ValueError(f"padding must be a non-negative integer, got {padding!r}")
     rows = [list(row) for row in rows_of_images]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._files import file_key
 from ..draws import draw_order, drawn
+from ..option_choices import MAX_GRID_PIXELS, MIN_CELL_SIZE
 from ..seeds import DRAW_SEED_TEXT
 from ._exits import say, say_result
 from .common import (
@@ -54,8 +55,10 @@ examples:
 
 The top row shows the styles (a bank's: index, domain and source file), the first column the
 contents; the other cells are each content in each style. Output size: see stylizing_vit_aug.grid
-(cells of --cell-size pixels). A bank built with another checkpoint is re-encoded with this one,
-with a warning (StyleBank.load refuses it unless on_mismatch="reencode").
+(cells of --cell-size pixels); a grid past 89,478,485 pixels (Pillow's decompression-bomb limit) for
+the --n-contents and --n-styles asked is refused before any image is read. A bank built with another
+checkpoint is re-encoded with this one, with a warning (StyleBank.load refuses it unless
+on_mismatch="reencode").
 
 A file listed twice among the contents or the styles (given twice, as a file and in its folder,
 or through a link) counts once toward --n-contents / --n-styles and fills one row or column, with
@@ -249,6 +252,35 @@ def _refuse_an_output_among_the_inputs(output: Path, inputs: list[Path | None]) 
             raise CLIError(f"-o {output} is {what} the preview reads: pass a path outside them (default preview.png)")
 
 
+def _refuse_a_grid_too_large(args: argparse.Namespace) -> None:
+    """A grid past :data:`~..option_choices.MAX_GRID_PIXELS` for the counts asked (``--style`` files: at most those
+    given) refused before anything is read: ``--cell-size 2048 --n-contents 50`` asked for a gigapixel canvas
+    (3 GB) once every file was read and stylised."""
+    from ..grid import PADDING, grid_size
+
+    contents, styles = args.n_contents or SHOWN, args.n_styles or SHOWN
+    if args.style:
+        styles = min(styles, len(args.style))
+
+    def pixels(cell: int) -> int:
+        width, height = grid_size(contents + 1, styles + 1, cell_size=cell, padding=PADDING, row_labels=True,
+                                  col_labels=True)
+        return width * height
+
+    if pixels(args.cell_size) <= MAX_GRID_PIXELS:
+        return
+    fits = next((cell for cell in range(args.cell_size - 1, MIN_CELL_SIZE - 1, -1) if pixels(cell) <= MAX_GRID_PIXELS),
+                None)
+    smaller = f"--cell-size {fits} or less, or fewer contents or styles" if fits else "fewer contents or styles"
+    width, height = grid_size(contents + 1, styles + 1, cell_size=args.cell_size, padding=PADDING, row_labels=True,
+                              col_labels=True)
+    raise CLIError(
+        f"--cell-size {args.cell_size} with {contents} contents and {styles} styles (--n-contents, --n-styles) makes "
+        f"a grid of {width}x{height} pixels ({width * height:,}), more than the {MAX_GRID_PIXELS:,} a preview may "
+        f"have (Pillow's decompression-bomb limit, the default PIL.Image.MAX_IMAGE_PIXELS): pass {smaller}"
+    )
+
+
 def _refuse_before_any_folder(args: argparse.Namespace) -> CheckpointChoice:
     """Every refusal that reads no image and needs no folder; the checkpoint chosen."""
     choice = CheckpointChoice.from_args(args)
@@ -258,6 +290,8 @@ def _refuse_before_any_folder(args: argparse.Namespace) -> CheckpointChoice:
         *(("content", path) for path in args.contents),
     )
     from ..images.listing import unread_kind  # torch with it: not for --help
+
+    _refuse_a_grid_too_large(args)
 
     for path in args.style or []:  # named, as a content is: a GIF or a text file was taken as a style
         if path.is_dir():
