@@ -54,11 +54,12 @@ examples:
   stylizing-vit-aug preview slides/ --style ref1.png --style ref2.png
 
 The top row shows the styles (a bank's: index, domain and source file), the first column the
-contents; the other cells are each content in each style. Output size: see stylizing_vit_aug.grid
-(cells of --cell-size pixels); a grid past 89,478,485 pixels (Pillow's decompression-bomb limit) for
-the --n-contents and --n-styles asked is refused before any image is read. A bank built with another
-checkpoint is re-encoded with this one, with a warning (StyleBank.load refuses it unless
-on_mismatch="reencode").
+contents, each labelled by its file's stem, or where files of one name come from several folders by
+as much of its path as tells it apart (a/x.png, b/x.png); the other cells are each content in each
+style. Output size: see stylizing_vit_aug.grid (cells of --cell-size pixels); a grid past
+89,478,485 pixels (Pillow's decompression-bomb limit) for the --n-contents and --n-styles asked is
+refused before any image is read. A bank built with another checkpoint is re-encoded with this
+one, with a warning (StyleBank.load refuses it unless on_mismatch="reencode").
 
 A file listed twice among the contents or the styles (given twice, as a file and in its folder,
 or through a link) counts once toward --n-contents / --n-styles and fills one row or column, with
@@ -337,7 +338,7 @@ def _preview(args: argparse.Namespace, choice: CheckpointChoice) -> int:
     import torch
 
     from ..bank import StyleBank
-    from ..grid import content_style_grid
+    from ..grid import content_style_grid, file_labels
     from ._stylize_plan import encoded_style
 
     unlisted: LeftOut = []  # folders that could not be listed: skipped (exit code 3)
@@ -366,10 +367,10 @@ def _preview(args: argparse.Namespace, choice: CheckpointChoice) -> int:
         style_labels = [_bank_label(bank, i) for i in chosen]
         streams = bank.stream(torch.tensor(chosen))
     elif args.style:  # encoded as read, as `stylize --style` does: the cells show what it writes
-        style_labels = [p.stem for p in paths]
+        style_labels = file_labels(paths)
         streams = [encoded_style(image, path, stylizer) for path, image in zip(paths, style_images)]
     else:  # --styles-dir: a bank of them, as `stylize --styles-dir` uses (its uint8 copy, rounded)
-        style_labels = [p.stem for p in paths]
+        style_labels = file_labels(paths)
         streams = StyleBank.from_images(style_images, stylizer).streams
 
     # integer pixels, within --value-range: checked when read (_RunFiles.read), not again per style
@@ -378,7 +379,7 @@ def _preview(args: argparse.Namespace, choice: CheckpointChoice) -> int:
         for content in contents
     ]
     grid = content_style_grid(
-        contents, style_images, stylized, [p.stem for p in content_paths], style_labels, cell_size=args.cell_size
+        contents, style_images, stylized, file_labels(content_paths), style_labels, cell_size=args.cell_size
     )
     write_grid(grid, args.output)
     if skipped:  # stderr first, the stdout line last (a reader that left stdout costs no message)
