@@ -5,13 +5,14 @@ no font on the system draws becomes a readable escape."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from helpers import write_images
+from helpers import spy_on_grids, write_images
 from stylizing_vit_aug import cli, grid
-from stylizing_vit_aug.grid import content_style_grid, make_grid
+from stylizing_vit_aug.grid import content_style_grid, file_labels, make_grid
 
 CELL = 64
 NAMES = ["färbung_Ø", "Ångström-æœ", "染色_スライド", "χρώση_Ω", "ok"]
@@ -124,3 +125,35 @@ def test_preview_draws_style_files_named_with_a_line_break_or_an_undecodable_byt
     ]
     assert cli.main(argv) == 0
     assert out.is_file()
+
+
+# Two files of one name in two folders were labelled alike by their stems ("x" and "x"): rows or columns that look
+# the same, of other files. Each label is the stem where that is enough, else the shortest end of the path that is.
+@pytest.mark.parametrize(
+    ("paths", "labels"),
+    [
+        (["a/x.png", "b/x.png", "c/y.png"], ["a/x.png", "b/x.png", "y"]),
+        (["d/a/s/x.png", "d/b/s/x.png"], ["a/s/x.png", "b/s/x.png"]),
+        (["a/x.png", "a/x.jpg"], ["x.png", "x.jpg"]),
+        (["a/x.png", "a/x.jpg", "a/x.png.tif"], ["x.png", "x.jpg", "x.png.tif"]),  # a stem that is another's name
+        (["one.png", "two.png"], ["one", "two"]),
+    ],
+)
+def test_labels_tell_files_of_one_name_apart(tmp_path, monkeypatch, paths, labels):
+    monkeypatch.chdir(tmp_path)
+    found = file_labels([Path(path) for path in paths])
+    assert found == labels and len(set(found)) == len(found)
+
+
+def test_preview_labels_contents_and_styles_of_one_name_apart(tmp_path, checkpoint, monkeypatch):
+    for folder in ("a", "b"):
+        write_images(tmp_path / "in" / folder, 1, size=(32, 32), seed=ord(folder))
+    contents = [str(tmp_path / "in" / folder / "img00.png") for folder in ("a", "b")]
+    seen = spy_on_grids(monkeypatch, grid)
+    argv = ["preview", *contents, *(w for path in contents for w in ("--style", path)), "-o", str(tmp_path / "g.png")]
+    assert cli.main([*argv, "--checkpoint", checkpoint, "--cell-size", "32"]) == 0
+    assert seen[-1]["content_labels"] == seen[-1]["style_labels"] == ["a/img00.png", "b/img00.png"]
+    seen.clear()
+    argv = ["preview", str(tmp_path / "in"), "--styles-dir", str(tmp_path / "in"), "-o", str(tmp_path / "g.png")]
+    assert cli.main([*argv, "--checkpoint", checkpoint, "--cell-size", "32"]) == 0
+    assert seen[-1]["content_labels"] == seen[-1]["style_labels"] == ["a/img00.png", "b/img00.png"]

@@ -47,7 +47,7 @@ from .app_settings import (
 from .bank import BankMismatch, StyleBank, bundled_bank
 from .bank.building import folder_domains, whole_styles
 from .draws import drawn
-from .grid import content_style_grid
+from .grid import content_style_grid, file_labels
 from .images import ImageReadError
 from .images.kinds import looks_twelve_bit
 from .images.value_range import TWELVE_BIT_MAX
@@ -284,7 +284,7 @@ class Previewer:
             [c[0] for c in contents],
             list(styles),
             rows,
-            [p.stem for p in paths],
+            file_labels(paths),
             style_labels,
             captions=captions,
             cell_size=self.cell_size,

@@ -17,10 +17,13 @@ Layout (all in pixels; ``P`` = ``padding``, ``S`` = ``cell_size``)::
 from __future__ import annotations
 
 import logging
+import os
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,11 +32,13 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .image_ops import resize
 from .images import BatchInfo, ImageLike, from_batch, to_batch
+from .option_choices import MIN_CELL_SIZE
 
-__all__ = ["make_grid", "content_style_grid", "caption_height", "grid_size", "label_height"]
+__all__ = ["make_grid", "content_style_grid", "caption_height", "file_labels", "grid_size", "label_height"]
 
 logger = logging.getLogger(__name__)
 
+PADDING = 4  # make_grid's default gap between cells and around the grid
 BACKGROUND = (255, 255, 255)
 TEXT = (20, 20, 20)
 # Pillow's own font (Aileron, >= 10.1) draws ASCII only: a label with other characters is drawn
@@ -196,7 +201,7 @@ def make_grid(
     col_labels: Sequence[str] | None = None,
     *,
     cell_size: int = 128,
-    padding: int = 4,
+    padding: int = PADDING,
     label_width: int | None = None,
     captions: Sequence[Sequence[str | None]] | None = None,
 ) -> Image.Image:
@@ -247,8 +252,8 @@ def _checked_cells(
 ) -> tuple[list[list[ImageLike | None]], list[list[str | None]]]:
     """The rows of images and of captions as lists, once :func:`make_grid`'s arguments are
     known to fit together (ValueError naming the first that does not)."""
-    if not isinstance(cell_size, int) or cell_size < 8:
-        raise ValueError(f"cell_size must be an integer >= 8, got {cell_size!r}")
+    if not isinstance(cell_size, int) or cell_size < MIN_CELL_SIZE:
+        raise ValueError(f"cell_size must be an integer >= {MIN_CELL_SIZE}, got {cell_size!r}")
     if not isinstance(padding, int) or padding < 0:
         raise ValueError(f"padding must be a non-negative integer, got {padding!r}")
     rows = [list(row) for row in rows_of_images]
@@ -332,6 +337,31 @@ def _draw_row_labels(draw: ImageDraw.ImageDraw, font_px: int, labels: Sequence[s
         start = y + (layout.cell_size - len(lines) * line) // 2
         for i, part in enumerate(lines):
             draw.text((padding, start + i * line), part, fill=TEXT, font=font)
+
+
+def file_labels(paths: Sequence[Path]) -> list[str]:
+    """Labels that tell ``paths`` (the files of one row or column of labels) apart: each file's stem where no other
+    has it, else the shortest end of its path no other path of that stem ends in (``a/x.png`` and ``b/x.png``,
+    ``x.png`` and ``x.jpg``), so two files of one name in two folders are not shown as one."""
+    whole = [Path(os.path.abspath(path)).parts for path in paths]  # links kept: the names the user gave
+    stems = [path.stem for path in paths]
+    count = Counter(stems)
+    labels = [stem if count[stem] == 1 else _shortest_end(whole, i, stems) for i, stem in enumerate(stems)]
+    repeated = Counter(labels)  # a stem that is another's name ("x.png.tif" beside "x.png" and "x.jpg"): ends among all
+    labels = [label if repeated[label] == 1 else _shortest_end(whole, i) for i, label in enumerate(labels)]
+    repeated = Counter(labels)
+    return [label if repeated[label] == 1 else "/".join(parts) for label, parts in zip(labels, whole)]
+
+
+def _shortest_end(whole: list[tuple[str, ...]], i: int, stems: list[str] | None = None) -> str:
+    """The fewest trailing parts of path ``i`` (joined by ``/``) that are no other path's trailing parts (``stems``:
+    of the paths of its stem only)."""
+    parts = whole[i]
+    others = [w for j, w in enumerate(whole) if j != i and (stems is None or stems[j] == stems[i])]
+    for count in range(1, len(parts) + 1):
+        if all(other[-count:] != parts[-count:] for other in others):
+            return "/".join(parts[-count:])
+    return "/".join(parts)
 
 
 def content_style_grid(

@@ -23,6 +23,8 @@ __all__ = [
     "CHECKPOINT_FOLDER",
     "LAST_CHECKPOINT",
     "MAX_FOLDER_IMAGES",
+    "MAX_GRID_PIXELS",
+    "MIN_CELL_SIZE",
     "MODES",
     "PAIRINGS",
     "PERCEPTUAL_INPUTS",
@@ -66,6 +68,12 @@ CACHE_AGE_S = 3600
 """The app: visitors' images are not kept; Gradio deletes those this many seconds old."""
 MAX_FOLDER_IMAGES = 200
 """The app: a folder style source is read for at most this many images."""
+MIN_CELL_SIZE = 8
+"""The smallest side of a grid cell (:func:`~stylizing_vit_aug.grid.make_grid`, ``--cell-size``)."""
+MAX_GRID_PIXELS = 1024 * 1024 * 1024 // 4 // 3
+"""The most pixels of a ``preview`` grid (89,478,485, about 9459 x 9459): Pillow's own default
+``PIL.Image.MAX_IMAGE_PIXELS``, past which a file it opens is a suspected decompression bomb (warned of, refused
+past twice it); a grid larger than that is not worth its gigabytes of memory to build."""
 
 PAIRINGS = ("roll", "other_domain", "same_domain")
 """``train --pairing``: the style of each sample (:func:`strategy_name` also takes ``other-domain``)."""

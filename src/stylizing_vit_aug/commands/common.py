@@ -32,6 +32,7 @@ from ..option_choices import (
     DEFAULT_BACKGROUND,
     DEFAULT_MODE,
     DEFAULT_QUALITY,
+    MIN_CELL_SIZE,
     MODES,
     PIL_FORMATS,
     option_words,
@@ -403,19 +404,21 @@ MAX_CELL_SIZE = 2048  # a grid of such cells is already tens of megapixels; more
 
 def add_cell_size(parser: argparse.ArgumentParser) -> None:
     """``--cell-size``: the side of a grid cell, bounded so a typo cannot ask for a grid that
-    exhausts memory."""
+    exhausts memory, nor for cells the grid cannot draw (refused here, by the option's name, not later by the
+    grid's own parameter name)."""
 
     def cell_size(text: str) -> int:
         value = positive_int(text)
-        if value > MAX_CELL_SIZE:
-            raise argparse.ArgumentTypeError(f"must be at most {MAX_CELL_SIZE} pixels, got {text}")
+        if not MIN_CELL_SIZE <= value <= MAX_CELL_SIZE:
+            bound = f"at least {MIN_CELL_SIZE}" if value < MIN_CELL_SIZE else f"at most {MAX_CELL_SIZE}"
+            raise argparse.ArgumentTypeError(f"must be {bound} pixels ({MIN_CELL_SIZE} to {MAX_CELL_SIZE}), got {text}")
         return value
 
     parser.add_argument(
         "--cell-size",
         type=cell_size,
         default=160,
-        help=f"grid cell side in pixels (default 160, at most {MAX_CELL_SIZE})",
+        help=f"grid cell side in pixels (default 160, from {MIN_CELL_SIZE} to {MAX_CELL_SIZE})",
     )
 
 

@@ -7,7 +7,9 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._files import file_key
 from ..draws import draw_order, drawn
+from ..option_choices import MAX_GRID_PIXELS, MIN_CELL_SIZE
 from ..seeds import DRAW_SEED_TEXT
 from ._exits import say, say_result
 from .common import (
@@ -52,12 +54,17 @@ examples:
   stylizing-vit-aug preview slides/ --style ref1.png --style ref2.png
 
 The top row shows the styles (a bank's: index, domain and source file), the first column the
-contents; the other cells are each content in each style. Output size: see stylizing_vit_aug.grid
-(cells of --cell-size pixels). A bank built with another checkpoint is re-encoded with this one,
-with a warning (StyleBank.load refuses it unless on_mismatch="reencode").
+contents, each labelled by its file's stem, or where files of one name come from several folders by
+as much of its path as tells it apart (a/x.png, b/x.png); the other cells are each content in each
+style. Output size: see stylizing_vit_aug.grid (cells of --cell-size pixels); a grid past
+89,478,485 pixels (Pillow's decompression-bomb limit) for the --n-contents and --n-styles asked is
+refused before any image is read. A bank built with another checkpoint is re-encoded with this
+one, with a warning (StyleBank.load refuses it unless on_mismatch="reencode").
 
-Every listed content and style file is checked once before any is drawn (a file listed twice,
-or a folder given as contents and --styles-dir, once): a file that is not an image, whose header
+A file listed twice among the contents or the styles (given twice, as a file and in its folder,
+or through a link) counts once toward --n-contents / --n-styles and fills one row or column, with
+a warning naming it. Every listed content and style file is checked once before any is drawn (a
+folder given as contents and --styles-dir, once): a file that is not an image, whose header
 is broken, or (PNG, JPEG) that is cut short (a PNG: any damaged chunk) is left out with a
 warning, and the exit code is 3, whether --seed would draw it or not. Of a TIFF, BMP or WebP the
 check reads the header only (their whole check is a decode): one damaged past its header is
@@ -177,6 +184,32 @@ def _key(path: Path) -> Path:
         return path.absolute()
 
 
+def _once_each(paths: list[Path], what: str) -> list[Path]:
+    """``paths`` with each file once (the first path to it kept), by :func:`~.._files.file_key`: a file given twice,
+    as itself and in its folder, or through a link would count twice toward ``--n-contents`` / ``--n-styles`` and
+    could fill two rows or columns of the grid. Warned of, naming each repeat, as ``bank build`` warns of its own."""
+    kept: list[Path] = []
+    first: dict[object, Path] = {}
+    repeats: dict[Path, list[Path]] = {}
+    for path in paths:
+        key = file_key(path)
+        if key is None:  # not there or not looked at: its reader names it
+            kept.append(path)
+        elif key in first:
+            repeats.setdefault(first[key], []).append(path)
+        else:
+            first[key] = path
+            kept.append(path)
+    if repeats:
+        named = [" = ".join(map(str, dict.fromkeys([path, *more]))) + f" ({len(more) + 1} times)"
+                 for path, more in repeats.items()]
+        logger.warning(
+            "%d %s file(s) are listed more than once (given twice, as a file and in its folder, or through a link): "
+            "%s; each is shown once", len(repeats), what, "; ".join(named[:5]) + (" ..." if len(named) > 5 else ""),
+        )
+    return kept
+
+
 def _read_some(paths: list[Path], wanted: int, seed: int, what: str, files: _RunFiles) -> tuple[list[Path], list]:
     """``wanted`` readable images drawn from ``paths`` (in path order). Every file is checked
     before the draw (:meth:`_RunFiles.check`), so a file that is not an image, or whose header is
@@ -220,6 +253,35 @@ def _refuse_an_output_among_the_inputs(output: Path, inputs: list[Path | None]) 
             raise CLIError(f"-o {output} is {what} the preview reads: pass a path outside them (default preview.png)")
 
 
+def _refuse_a_grid_too_large(args: argparse.Namespace) -> None:
+    """A grid past :data:`~..option_choices.MAX_GRID_PIXELS` for the counts asked (``--style`` files: at most those
+    given) refused before anything is read: ``--cell-size 2048 --n-contents 50`` asked for a gigapixel canvas
+    (3 GB) once every file was read and stylised."""
+    from ..grid import PADDING, grid_size
+
+    contents, styles = args.n_contents or SHOWN, args.n_styles or SHOWN
+    if args.style:
+        styles = min(styles, len(args.style))
+
+    def pixels(cell: int) -> int:
+        width, height = grid_size(contents + 1, styles + 1, cell_size=cell, padding=PADDING, row_labels=True,
+                                  col_labels=True)
+        return width * height
+
+    if pixels(args.cell_size) <= MAX_GRID_PIXELS:
+        return
+    fits = next((cell for cell in range(args.cell_size - 1, MIN_CELL_SIZE - 1, -1) if pixels(cell) <= MAX_GRID_PIXELS),
+                None)
+    smaller = f"--cell-size {fits} or less, or fewer contents or styles" if fits else "fewer contents or styles"
+    width, height = grid_size(contents + 1, styles + 1, cell_size=args.cell_size, padding=PADDING, row_labels=True,
+                              col_labels=True)
+    raise CLIError(
+        f"--cell-size {args.cell_size} with {contents} contents and {styles} styles (--n-contents, --n-styles) makes "
+        f"a grid of {width}x{height} pixels ({width * height:,}), more than the {MAX_GRID_PIXELS:,} a preview may "
+        f"have (Pillow's decompression-bomb limit, the default PIL.Image.MAX_IMAGE_PIXELS): pass {smaller}"
+    )
+
+
 def _refuse_before_any_folder(args: argparse.Namespace) -> CheckpointChoice:
     """Every refusal that reads no image and needs no folder; the checkpoint chosen."""
     choice = CheckpointChoice.from_args(args)
@@ -229,6 +291,8 @@ def _refuse_before_any_folder(args: argparse.Namespace) -> CheckpointChoice:
         *(("content", path) for path in args.contents),
     )
     from ..images.listing import unread_kind  # torch with it: not for --help
+
+    _refuse_a_grid_too_large(args)
 
     for path in args.style or []:  # named, as a content is: a GIF or a text file was taken as a style
         if path.is_dir():
@@ -274,19 +338,20 @@ def _preview(args: argparse.Namespace, choice: CheckpointChoice) -> int:
     import torch
 
     from ..bank import StyleBank
-    from ..grid import content_style_grid
+    from ..grid import content_style_grid, file_labels
     from ._stylize_plan import encoded_style
 
     unlisted: LeftOut = []  # folders that could not be listed: skipped (exit code 3)
-    content_files = gather_images(args.contents, "content", unlisted)
-    style_files = gather_images([args.styles_dir], "style folder", unlisted) if args.styles_dir is not None else []
+    content_files = _once_each(gather_images(args.contents, "content", unlisted), "content")
+    listed = gather_images([args.styles_dir], "style folder", unlisted) if args.styles_dir is not None else None
+    style_files = _once_each(args.style or [] if listed is None else listed, "style")  # in a folder: hard links
     files = _RunFiles()
     n_styles = args.n_styles or SHOWN
     content_paths, contents = _read_some(content_files, args.n_contents or SHOWN, args.seed, "content", files)
     _say_fewer("--n-contents", args.n_contents, len(contents), len(content_files), "content images")
     if args.style:  # files the user named: each must be read
-        paths, style_images = _named_styles(args.style, n_styles, args.seed, files)
-        _say_fewer("--n-styles", args.n_styles, len(paths), len(args.style), "--style files")
+        paths, style_images = _named_styles(style_files, n_styles, args.seed, files)
+        _say_fewer("--n-styles", args.n_styles, len(paths), len(style_files), "--style files")
     elif args.styles_dir is not None:
         paths, style_images = _read_some(style_files, n_styles, args.seed, "style", files)
         _say_fewer("--n-styles", args.n_styles, len(paths), len(style_files), f"style images in {args.styles_dir}")
@@ -302,10 +367,10 @@ def _preview(args: argparse.Namespace, choice: CheckpointChoice) -> int:
         style_labels = [_bank_label(bank, i) for i in chosen]
         streams = bank.stream(torch.tensor(chosen))
     elif args.style:  # encoded as read, as `stylize --style` does: the cells show what it writes
-        style_labels = [p.stem for p in paths]
+        style_labels = file_labels(paths)
         streams = [encoded_style(image, path, stylizer) for path, image in zip(paths, style_images)]
     else:  # --styles-dir: a bank of them, as `stylize --styles-dir` uses (its uint8 copy, rounded)
-        style_labels = [p.stem for p in paths]
+        style_labels = file_labels(paths)
         streams = StyleBank.from_images(style_images, stylizer).streams
 
     # integer pixels, within --value-range: checked when read (_RunFiles.read), not again per style
@@ -314,7 +379,7 @@ def _preview(args: argparse.Namespace, choice: CheckpointChoice) -> int:
         for content in contents
     ]
     grid = content_style_grid(
-        contents, style_images, stylized, [p.stem for p in content_paths], style_labels, cell_size=args.cell_size
+        contents, style_images, stylized, file_labels(content_paths), style_labels, cell_size=args.cell_size
     )
     write_grid(grid, args.output)
     if skipped:  # stderr first, the stdout line last (a reader that left stdout costs no message)
