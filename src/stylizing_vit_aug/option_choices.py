@@ -23,6 +23,7 @@ __all__ = [
     "CHECKPOINT_FOLDER",
     "LAST_CHECKPOINT",
     "MAX_FOLDER_IMAGES",
+    "MAX_CELL_SIZE",
     "MAX_GRID_PIXELS",
     "MIN_CELL_SIZE",
     "MODES",
@@ -70,6 +71,8 @@ MAX_FOLDER_IMAGES = 200
 """The app: a folder style source is read for at most this many images."""
 MIN_CELL_SIZE = 8
 """The smallest side of a grid cell (:func:`~stylizing_vit_aug.grid.make_grid`, ``--cell-size``)."""
+MAX_CELL_SIZE = 2048
+"""The largest ``--cell-size``: a grid of such cells is already tens of megapixels; more only fills memory."""
 MAX_GRID_PIXELS = 1024 * 1024 * 1024 // 4 // 3
 """The most pixels of a ``preview`` grid (89,478,485, about 9459 x 9459): Pillow's own default
 ``PIL.Image.MAX_IMAGE_PIXELS``, past which a file it opens is a suspected decompression bomb (warned of, refused

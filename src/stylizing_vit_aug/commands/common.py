@@ -32,6 +32,7 @@ from ..option_choices import (
     DEFAULT_BACKGROUND,
     DEFAULT_MODE,
     DEFAULT_QUALITY,
+    MAX_CELL_SIZE,
     MIN_CELL_SIZE,
     MODES,
     PIL_FORMATS,
@@ -397,9 +398,6 @@ def positive_ints(text: str) -> list[int]:
         return [positive_int(part) for part in text.split(",")]
     except (ValueError, argparse.ArgumentTypeError):
         raise argparse.ArgumentTypeError(f"must be comma-separated positive integers, got {text!r}") from None
-
-
-MAX_CELL_SIZE = 2048  # a grid of such cells is already tens of megapixels; more only fills memory
 
 
 def add_cell_size(parser: argparse.ArgumentParser) -> None:
