@@ -214,6 +214,22 @@ def test_numpy_images_pass_untouched_with_a_warning_saying_how_to_convert(small_
         warnings.simplefilter("error")  # an image beside a numpy mask: no warning, the image is styled
         out, mask = transform(tensor, np.zeros((32, 32)))
     assert not torch.equal(out, tensor)
+    sample = {"image": array, "mask": tv_tensors.Mask(torch.zeros(32, 32)),
+              "boxes": tv_tensors.BoundingBoxes([[1, 2, 9, 9]], format="XYXY", canvas_size=(32, 32))}
+    with pytest.warns(UserWarning, match="numpy arrays untouched"):  # a mask or boxes are no image to stylise
+        assert transform(sample)["image"] is array
+
+
+@pytest.mark.parametrize("mode", ["P", "PA", "CMYK", "RGBX", "YCbCr", "HSV", "LAB", "1", "La", "RGBa"])
+def test_a_pil_image_comes_back_in_one_mode_whether_the_call_fires_or_not(small_stylizer, bank, image, mode):
+    """A fired call gave such an image back converted (P as RGB, YCbCr as RGB), an unfired one as it was: a batch
+    of them failed to collate, or (YCbCr, HSV, LAB: same shape) silently mixed colour spaces by the draw."""
+    rgb = Image.fromarray(image.permute(1, 2, 0).numpy())
+    given = rgb.convert("RGBA").convert(mode) if mode in ("PA", "La", "RGBa") else rgb.convert(mode)
+    fired = StylizeTransform(small_stylizer, bank, p=1.0, strength=0.0)(given)
+    unfired = StylizeTransform(small_stylizer, bank, p=0.0)(given)
+    assert fired.mode != mode and unfired.mode == fired.mode and unfired.size == given.size
+    assert np.array_equal(np.asarray(unfired), np.asarray(fired))  # strength 0: the same pixels, read one way
 
 
 @pytest.mark.parametrize("composed", [False, True])

@@ -562,6 +562,13 @@ def min_is_white(image: PILImage.Image) -> bool:
     return image.format == "TIFF" and image.mode.startswith("I;16") and getattr(image, "tag_v2", {}).get(262) == 0
 
 
+def pil_given_back_otherwise(image: PILImage.Image) -> bool:
+    """Whether a stylised ``image`` comes back in another mode than its own (``P``, ``CMYK``, ``YCbCr``, ``1``, ...:
+    converted) or turned (a 16-bit MinIsWhite one, as it displays): a call that leaves it unstylised must give it
+    back so too (:func:`~.returning.same_kind_copy`), or a random transform's outputs differ in kind by the draw."""
+    return min_is_white(image) or _pil_target(image) not in (None, image.mode)
+
+
 def pil_pixels(image: PILImage.Image, target: str) -> np.ndarray:
     """The pixels of a PIL image in the mode ``target`` it is stylised in, native byte order, as it displays: a
     16-bit MinIsWhite TIFF opened by the caller is turned as :func:`~.files.read_image` turns the file."""

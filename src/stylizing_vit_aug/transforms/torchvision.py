@@ -23,7 +23,7 @@ from torchvision.transforms.v2._utils import is_pure_tensor
 
 from ..bank import StyleBank
 from ..images import same_kind_copy
-from ..images.kinds import min_is_white
+from ..images.kinds import pil_given_back_otherwise
 from ..stylizer import Stylizer
 from ._base import StyleAugmentation, _user_stacklevel
 
@@ -56,9 +56,10 @@ class StylizeTransform(StyleAugmentation, Transform):
     the first draw that fires.
 
     Accepts PIL images, ``tv_tensors.Image``, plain tensors (C,H,W) or (B,C,H,W), uint8 or float;
-    returns the same kind. numpy arrays pass untouched, as in every torchvision v2 transform (with
-    a warning: convert them first), and so does a ``tv_tensors.Video`` (with a warning saying how
-    to stylise its frames). ``Mask``, ``BoundingBoxes``, ``KeyPoints`` and labels pass untouched.
+    returns the same kind, whether the call fires or not: a PIL image of a mode stylised in another (``P``, ``CMYK``,
+    ``YCbCr``, ``1``, ...; the log says which) comes back in that one either way. numpy arrays pass untouched, as in
+    every torchvision v2 transform (with a warning: convert them first), and so does a ``tv_tensors.Video`` (with a
+    warning saying how to stylise its frames). ``Mask``, ``BoundingBoxes``, ``KeyPoints`` and labels pass untouched.
 
     Gradients: the stylizer runs without autograd, so a stylised tensor carries no gradient back
     to its input (a call that does not fire returns the input itself); a float input that
@@ -92,8 +93,8 @@ class StylizeTransform(StyleAugmentation, Transform):
 
     def forward(self, *inputs: Any) -> Any:
         leaves = tree_leaves(inputs)
-        if any(isinstance(x, np.ndarray) for x in leaves) and not any(
-            isinstance(x, (torch.Tensor, PIL.Image.Image)) for x in leaves
+        if any(isinstance(x, np.ndarray) for x in leaves) and not any(  # a Mask or boxes beside it are no image
+            isinstance(x, (tv_tensors.Image, PIL.Image.Image)) or is_pure_tensor(x) for x in leaves
         ):
             warnings.warn(
                 "StylizeTransform leaves numpy arrays untouched, as every torchvision v2 transform does: "
@@ -120,7 +121,8 @@ class StylizeTransform(StyleAugmentation, Transform):
         # metadata through the engine as through the Stylizer (as_subclass of a sparse one raises before the check)
         images = inpt.as_subclass(torch.Tensor) if isinstance(inpt, tv_tensors.TVTensor) else inpt
         values01 = self._check_input(images)  # every call: a misplaced transform fails now, not on a rare draw
-        if not params["apply"]:  # as it is, but a 16-bit MinIsWhite image as a stylised one comes back: as displayed
-            return same_kind_copy(inpt) if isinstance(inpt, PIL.Image.Image) and min_is_white(inpt) else inpt
+        if not params["apply"]:  # as it is, but a PIL image in the mode a stylised one comes back in (P as RGB, ...)
+            converted = isinstance(inpt, PIL.Image.Image) and pil_given_back_otherwise(inpt)
+            return same_kind_copy(inpt) if converted else inpt
         out = self._stylize_images(images, params["styles"], params["strength"], values01, params.get("stylizer"))
         return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
