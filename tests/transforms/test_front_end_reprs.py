@@ -68,3 +68,22 @@ def test_a_repr_never_raises_when_the_bank_file_is_gone(saved):
     transform = StylizeTransform(None, bank_file)
     os.remove(bank_file)
     assert f"stylizer=recorded in the bank file, bank={bank_file!r}" in repr(transform)
+
+
+@pytest.mark.parametrize("name", ["StylizeTransform", "BatchStylize"])
+def test_p_set_after_construction_is_checked_and_is_the_one_the_repr_and_the_draws_read(name, small_stylizer, bank,
+                                                                                        histology_crops):
+    """A schedule sets ``p`` (as on torchvision's own random transforms): the draws took it, the repr kept the
+    constructor's, and ``p = 5`` was accepted."""
+    import torch
+
+    augment = FRONT_ENDS[name](small_stylizer, bank)
+    augment.p = 0.0
+    images = torch.from_numpy(histology_crops[0]).permute(2, 0, 1)[None].contiguous()
+    assert torch.equal(augment(images), images) and "(p=0.0," in repr(augment)
+    augment.p = 1
+    assert not torch.equal(augment(images), images) and "(p=1.0," in repr(augment)
+    for bad in (5, -0.1, "0.5", True):
+        with pytest.raises(ValueError, match="p is a probability and must lie in"):
+            augment.p = bad
+    assert augment.p == 1.0

@@ -19,7 +19,7 @@ import pickle
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import FrameType
 from typing import Any, ClassVar
 
@@ -107,6 +107,23 @@ class StyleParams:
             stats=check_stats(mean, std, front_end),
             value_range=range_check(value_range),
         )
+
+
+class SettableProbability:
+    """``p`` as torchvision's random transforms keep it: an attribute a schedule may set, for the front-ends whose
+    host keeps none of its own (``StylizeTransform``, ``BatchStylize``). A value set is checked as at construction
+    and becomes the front-end's :class:`StyleParams`, so the draws and the repr read one ``p`` (the repr kept the
+    first one, and ``p = 5`` was taken)."""
+
+    settings: StyleParams
+
+    @property
+    def p(self) -> float:
+        return self.settings.p
+
+    @p.setter
+    def p(self, value: float) -> None:
+        self.settings = replace(self.settings, p=check_probability(value))
 
 
 # what a front-end pickled by 0.1.0 kept as loose attributes (now StyleParams), named in its refusal

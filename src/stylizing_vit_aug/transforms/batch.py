@@ -34,7 +34,7 @@ from ..images.kinds import TORCH_UINT16, memory_format_of
 from ..images.windows import empty_batch_row
 from ..model import roll_pairs
 from ..stylizer import Stylizer
-from ._base import StyleAugmentation
+from ._base import SettableProbability, StyleAugmentation
 from ._common import redo_normalize, undo_normalize, warn_deprecated
 
 __all__ = ["BatchStylize", "StylizeCollate", "StylizeInfo", "StylizedLoader"]
@@ -72,7 +72,7 @@ def rolled_style_rows(batch: int, domains: Sequence[str] | None = None) -> torch
     return torch.where(found, index, -1)
 
 
-class BatchStylize(StyleAugmentation, nn.Module):
+class BatchStylize(SettableProbability, StyleAugmentation, nn.Module):
     """Stylise a random subset of a collated ``(B, C, H, W)`` batch on its device.
 
     Args:
@@ -142,7 +142,6 @@ class BatchStylize(StyleAugmentation, nn.Module):
             value_range=value_range,
         )
         super().__init__()
-        self.p = settings.p
         self.same_on_batch = bool(same_on_batch)
         self.generator = generator
         self._seeded_for: int | None = None  # the DataLoader worker seed the generator was re-seeded for

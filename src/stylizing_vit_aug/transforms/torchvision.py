@@ -25,12 +25,12 @@ from ..bank import StyleBank
 from ..images import same_kind_copy
 from ..images.kinds import pil_given_back_otherwise
 from ..stylizer import Stylizer
-from ._base import StyleAugmentation, _user_stacklevel
+from ._base import SettableProbability, StyleAugmentation, _user_stacklevel
 
 __all__ = ["StylizeTransform"]
 
 
-class StylizeTransform(StyleAugmentation, Transform):
+class StylizeTransform(SettableProbability, StyleAugmentation, Transform):
     """Stylise an image with probability ``p`` using a random style of a bank.
 
     Args:
@@ -88,7 +88,6 @@ class StylizeTransform(StyleAugmentation, Transform):
             value_range=value_range,
         )
         super().__init__()
-        self.p = settings.p
         self._set_up(settings, stylizer, bank, revision=revision)
 
     def forward(self, *inputs: Any) -> Any:
