@@ -321,6 +321,27 @@ def test_numpy_domain_labels_are_the_banks_labels(small_stylizer, histology_crop
         assert all(bank.domains[int(j)] != expected[i] for i, j in enumerate(info.style_index))
 
 
+@pytest.mark.parametrize("shape", ["tensor", "array", "list"])
+def test_column_domain_labels_are_one_label_per_row(small_stylizer, histology_crops, batch, shape):
+    """A dataset returning ``torch.tensor([domain])`` collates to (B, 1): its rows were the labels ``'[0]'``, a domain
+    of no bank, so ``other_domain`` drew a row's own lab about as often as any other."""
+    bank = StyleBank.from_images(histology_crops, small_stylizer, domains=[0, 0, 1, 1, 2])
+    column = [[v] for v in (0, 1, 2, 0, 1, 2, 0, 1)]
+    labels = {"tensor": torch.tensor(column), "array": np.array(column), "list": column}[shape]
+    module = BatchStylize(small_stylizer, bank, p=1.0, generator=torch.Generator().manual_seed(0))
+    for _ in range(5):
+        _, info = module(batch, domains=labels, return_info=True)
+        assert all(bank.domains[int(j)] != str(column[i][0]) for i, j in enumerate(info.style_index))
+
+
+@pytest.mark.parametrize("labels", [torch.eye(3)[[0, 1, 2, 0, 1, 2, 0, 1]], torch.tensor(1), "01010101"],
+                         ids=["one-hot", "0-d", "str"])
+def test_domains_that_are_not_one_label_per_row_are_refused(small_stylizer, histology_crops, batch, labels):
+    bank = StyleBank.from_images(histology_crops, small_stylizer, domains=[0, 0, 1, 1, 2])
+    with pytest.raises(ValueError, match="one-hot labels: pass labels.argmax|single value"):
+        BatchStylize(small_stylizer, bank, p=1.0)(batch, domains=labels)
+
+
 @pytest.mark.parametrize("channels", [2, 4])
 def test_normalised_batches_keep_their_alpha_exactly(small_stylizer, bank, batch, channels):
     colour = batch.float()[:, : channels - 1] / 255

@@ -42,9 +42,14 @@ def label_of(value: Any) -> str:
     (``1.0``, ``np.float32(1)`` and ``torch.tensor(1.)`` are the domain ``1``, as they are equal
     in Python): labels of another number type than the bank was built with must not make every
     domain unknown."""
+    if isinstance(value, (list, tuple)):  # a row of a (B, 1) list, as a dataset's [domain] collates
+        value = np.asarray(value, dtype=object)
     if isinstance(value, (torch.Tensor, np.ndarray, np.generic)):
         if math.prod(value.shape) != 1:
-            raise ValueError(f"a domain label is one value per image, got an array of shape {tuple(value.shape)}")
+            raise ValueError(
+                f"a domain label is one value per image, got an array of shape {tuple(value.shape)} (one-hot labels: "
+                "pass labels.argmax(1))"
+            )
         value = value.item()
     if value is None or isinstance(value, bool):  # "None" would be a lab of its own; True == 1 in Python
         raise ValueError(

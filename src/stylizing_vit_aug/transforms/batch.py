@@ -59,7 +59,12 @@ class StylizeInfo:
 
 
 def _labels(domains: Any, batch: int) -> list[str]:
-    values = domains.tolist() if isinstance(domains, torch.Tensor) else list(domains)
+    """One label per row: a (B, 1) tensor's rows are labels of one value (``tolist`` made them ``'[0]'``, a domain of
+    no bank), a (B, K) one's are refused by :func:`label_of`."""
+    if isinstance(domains, (str, bytes)) or getattr(domains, "ndim", 1) == 0:  # list("ab") would be two labs
+        raise ValueError(f"domains are one label per image of the batch, got the single value {domains!r}: pass "
+                         f"a sequence of {batch} labels (or a tensor of shape ({batch},))")
+    values = list(domains)
     if len(values) != batch:
         raise ValueError(f"got {len(values)} domain labels for a batch of {batch}; give one per sample")
     return [label_of(v) for v in values]
