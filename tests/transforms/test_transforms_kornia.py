@@ -61,6 +61,22 @@ def test_only_gated_rows_run_and_a_replay_of_params_is_exact(small_stylizer, ban
     assert torch.equal(other(batch, params={k: v.clone() for k, v in params.items()}), out)
 
 
+@pytest.mark.parametrize("in_batch", [False, True])
+@pytest.mark.parametrize("fault", ["float", "below -1", "past the end"])
+def test_a_replay_with_style_indices_no_call_draws_is_refused_in_words(small_stylizer, bank, batch, in_batch, fault):
+    """Floats (params saved as JSON, reloaded), -5 or a row past the batch were torch's IndexError, or no style."""
+    aug = RandomStylize(small_stylizer, None if in_batch else bank, p=1.0)
+    aug(batch)
+    params = dict(aug._params)
+    index = params["style_index"]
+    params["style_index"] = {"float": index.float(), "below -1": torch.full_like(index, -5),
+                             "past the end": torch.full_like(index, 50)}[fault]
+    words = {"float": "must be integers", "below -1": "-1 \\(no style\\) or a style's index",
+             "past the end": "name row 50 of a batch of 6" if in_batch else "out of range"}[fault]
+    with pytest.raises(IndexError if fault == "past the end" else ValueError, match=words):  # as a bank's index
+        aug(batch, params=params)
+
+
 @settings(max_examples=examples(12), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**31 - 1), size=st.integers(1, 6), in_batch=st.booleans(), same=st.booleans())
 def test_any_draw_replays_and_touches_only_gated_rows_with_a_style(

@@ -143,6 +143,14 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
                 f"RandomStylize needs params with 'style_index' and 'strength' of length {batch} (one per "
                 "image) and 'batch_prob' of that length or 1: replay the params of a call on a batch of this size"
             )
+        if style_index.is_floating_point() or style_index.is_complex() or style_index.dtype == torch.bool:
+            raise ValueError(  # params reloaded from JSON come back as floats; an index is a whole number
+                f"RandomStylize's params 'style_index' must be integers (torch.long), got {style_index.dtype}: "
+                "params['style_index'] = params['style_index'].long() where they are whole numbers"
+            )
+        if (style_index < -1).any():
+            raise ValueError(f"RandomStylize's params 'style_index' are -1 (no style) or a style's index, got "
+                             f"{style_index.min().item()}: replay the params of a call")
         gate = torch.atleast_1d(gate > 0.5).cpu()
         if self.p == 1.0 and self.p_batch == 1.0:  # kornia's p=1 rule: every row, whatever batch_prob says
             gate = torch.ones(batch, dtype=torch.bool)
@@ -200,6 +208,10 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
         values, info = to_batch(chosen, "RandomStylize's input", range_checked=True)  # channels, size and dtype
         self._run_where(input.device)  # a lazily loaded stylizer runs where the batches are
         style_index = params["style_index"].cpu()[rows]
+        if self.in_batch and int(style_index.max()) >= input.shape[0] // frames:
+            raise IndexError(f"RandomStylize's params 'style_index' name row {int(style_index.max())} of a batch of "
+                             f"{input.shape[0] // frames} (bank=None: a style is another row of the batch): replay "
+                             "the params of a call on a batch of this size")
         if self.in_batch:  # the row it names, or in a video frame t of the clip it names
             style_rows = to_device_nowait(style_index * frames + rows % frames, input.device)
             originals = _clamped(input[style_rows], clamp)  # the rows, not stylised
