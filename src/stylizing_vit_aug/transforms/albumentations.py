@@ -66,7 +66,8 @@ class AlbumentationsStylize(StyleAugmentation, ImageOnlyTransform):
 
     Targets: image, images (one style for the whole ``images`` batch, in one model call), volume and volumes
     (albumentations stylises their slices as ``images``: one style for every volume of a call).
-    Image types: uint8, float32 (0–1); 1 or 3 channels. Size and dtype are kept.
+    Image types: uint8, uint16 (0–65535, or ``value_range``), float16/32/64 (0–1); 1 channel (or (H, W)), 2 (gray
+    and alpha), 3, or 4 (RGBA): an alpha channel is kept as it is. Size and dtype are kept.
 
     The arguments are checked once, by the front-ends' base, with the same messages as the other
     front-ends (no pydantic ``InitSchema``, which would check them a second time).
