@@ -463,6 +463,10 @@ def test_app_command_checks_allow_paths(tmp_path, capsys):
     pytest.importorskip("gradio")
     assert cli.main(["app", "--allow-path", str(tmp_path / "missing")]) == 2
     assert f"--allow-path {tmp_path / 'missing'} does not exist" in capsys.readouterr().err
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")  # was "does not exist", of a link that is there
+    for option, named in (("--allow-path", "--allow-path"), ("--styles-dir", "style folder")):
+        assert cli.main(["app", option, str(tmp_path / "loop")]) == 2
+        assert f"{named} {tmp_path / 'loop'} cannot be followed: a symbolic link on it loops" in capsys.readouterr().err
 
 
 def test_app_command_refuses_styles_it_could_never_read_before_loading_the_model(tmp_path, capsys, monkeypatch):

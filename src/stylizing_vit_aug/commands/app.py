@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .._signals import Terminated, sigterm_raises, terminated
 from ..option_choices import CACHE_AGE_S, MAX_FOLDER_IMAGES
+from ._output_paths import refuse_looping_links
 from .common import (
     CLIError,
     add_cell_size,
@@ -89,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(str(error)) from None
     given = [(args.styles_dir, "style folder")]
     given += [(path, "--allow-path") for path in args.allow_path]
+    refuse_looping_links(*((what, path) for path, what in given))  # else "does not exist", of a link that is there
     for path, what in given:
         if path is not None and not path.exists():
             raise CLIError(f"{what} {path} does not exist")
