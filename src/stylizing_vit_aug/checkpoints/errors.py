@@ -48,7 +48,7 @@ def bank_given_words(path: object, encoded_with: str | None, instead: str, check
     """What a style bank given as a checkpoint is told: ``instead``, where the bank goes (an option the caller
     has), and ``encoded_with`` (recorded by the bank), the checkpoint that goes here, as ``checkpoint`` (the
     caller's option for it; None: named only). One wording for the library and every command."""
-    encoder = "" if not isinstance(encoded_with, str) else (
+    encoder = "" if encoded_with is None else (
         f" The checkpoint its styles were encoded with is {encoded_with!r}"
         + (f": pass that as {checkpoint}." if checkpoint else ".")
     )

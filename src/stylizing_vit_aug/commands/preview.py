@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -263,18 +264,15 @@ def _refuse_a_grid_too_large(args: argparse.Namespace) -> None:
     if args.style:
         styles = min(styles, len(args.style))
 
-    def pixels(cell: int) -> int:
-        width, height = grid_size(contents + 1, styles + 1, cell_size=cell, padding=PADDING, row_labels=True,
-                                  col_labels=True)
-        return width * height
+    def size(cell: int) -> tuple[int, int]:
+        return grid_size(contents + 1, styles + 1, cell_size=cell, padding=PADDING, row_labels=True, col_labels=True)
 
-    if pixels(args.cell_size) <= MAX_GRID_PIXELS:
+    width, height = size(args.cell_size)
+    if width * height <= MAX_GRID_PIXELS:
         return
-    fits = next((cell for cell in range(args.cell_size - 1, MIN_CELL_SIZE - 1, -1) if pixels(cell) <= MAX_GRID_PIXELS),
-                None)
+    fits = next((cell for cell in range(args.cell_size - 1, MIN_CELL_SIZE - 1, -1)
+                 if math.prod(size(cell)) <= MAX_GRID_PIXELS), None)
     smaller = f"--cell-size {fits} or less, or fewer contents or styles" if fits else "fewer contents or styles"
-    width, height = grid_size(contents + 1, styles + 1, cell_size=args.cell_size, padding=PADDING, row_labels=True,
-                              col_labels=True)
     raise CLIError(
         f"--cell-size {args.cell_size} with {contents} contents and {styles} styles (--n-contents, --n-styles) makes "
         f"a grid of {width}x{height} pixels ({width * height:,}), more than the {MAX_GRID_PIXELS:,} a preview may "

@@ -208,11 +208,11 @@ class RandomStylize(StyleAugmentation, IntensityAugmentationBase2D):
         values, info = to_batch(chosen, "RandomStylize's input", range_checked=True)  # channels, size and dtype
         self._run_where(input.device)  # a lazily loaded stylizer runs where the batches are
         style_index = params["style_index"].cpu()[rows]
-        if self.in_batch and int(style_index.max()) >= input.shape[0] // frames:
-            raise IndexError(f"RandomStylize's params 'style_index' name row {int(style_index.max())} of a batch of "
-                             f"{input.shape[0] // frames} (bank=None: a style is another row of the batch): replay "
-                             "the params of a call on a batch of this size")
         if self.in_batch:  # the row it names, or in a video frame t of the clip it names
+            if int(style_index.max()) >= input.shape[0] // frames:
+                raise IndexError(f"RandomStylize's params 'style_index' name row {int(style_index.max())} of a batch "
+                                 f"of {input.shape[0] // frames} (bank=None: a style is another row of the batch): "
+                                 "replay the params of a call on a batch of this size")
             style_rows = to_device_nowait(style_index * frames + rows % frames, input.device)
             originals = _clamped(input[style_rows], clamp)  # the rows, not stylised
             styles: Any = self.stylizer.encode_style(originals, range_checked=True)

@@ -19,7 +19,7 @@ import torch
 from torch.utils._pytree import tree_leaves
 from torchvision import tv_tensors
 from torchvision.transforms.v2 import Transform
-from torchvision.transforms.v2._utils import is_pure_tensor
+from torchvision.transforms.v2._utils import check_type, is_pure_tensor
 
 from ..bank import StyleBank
 from ..images import same_kind_copy
@@ -93,7 +93,7 @@ class StylizeTransform(SettableProbability, StyleAugmentation, Transform):
     def forward(self, *inputs: Any) -> Any:
         leaves = tree_leaves(inputs)
         if any(isinstance(x, np.ndarray) for x in leaves) and not any(  # a Mask or boxes beside it are no image
-            isinstance(x, (tv_tensors.Image, PIL.Image.Image)) or is_pure_tensor(x) for x in leaves
+            check_type(x, self._transformed_types) for x in leaves
         ):
             warnings.warn(
                 "StylizeTransform leaves numpy arrays untouched, as every torchvision v2 transform does: "
